@@ -1,0 +1,102 @@
+//! What the generator knows about each operation, as data.
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::shape::Shape;
+
+/// The kind of access an operation's scope grants, from the scope's `resource:action` suffix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// `*:read`: no side effects, always safe to repeat.
+    Read,
+    /// `*:write`: creates, changes or spends.
+    Write,
+    /// `*:process`: starts processing work, usually billed.
+    Process,
+    /// `*:destroy`: deletes.
+    Destroy,
+}
+
+/// How an operation splits its results over several calls, judged from its input fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Paging {
+    /// One call returns everything.
+    None,
+    /// `limit` plus an opaque `next` token echoed from the previous page.
+    Cursor,
+    /// `limit` plus a zero-based item `offset`.
+    Offset,
+    /// A zero-based `page` number plus a page `size`.
+    PageSize,
+    /// A `page` number plus a `limit` per page.
+    LimitPage,
+}
+
+/// Which per-minute budget of the API an operation draws from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RateClass {
+    /// The organization-wide default budget.
+    Default,
+    /// Order placement (`orders.archive.place` and friends).
+    OrderPlacement,
+    /// Other operations that spend credits or money.
+    Spend,
+}
+
+/// Everything known about one operation, as static data.
+#[derive(Debug)]
+pub struct OperationInfo {
+    /// The operation id, e.g. `orders.tasking.estimate`.
+    pub id: &'static str,
+    /// The route the operation is served at, e.g. `/v1/op/orders.tasking.estimate`.
+    pub path: &'static str,
+    /// The single scope a caller needs, e.g. `orders:read`.
+    pub scope: &'static str,
+    /// What the scope's action allows.
+    pub access: Access,
+    /// The documented success status: 200, 201 or 202.
+    pub success_status: u16,
+    /// The documented error statuses.
+    pub error_statuses: &'static [u16],
+    /// Whether the contract declares an `Idempotency-Key` header for it.
+    pub declares_idempotency_key: bool,
+    /// Whether the request body may be omitted.
+    pub body_optional: bool,
+    /// The input's shape.
+    pub input: &'static Shape,
+    /// The output's shape (free-form for most operations).
+    pub output: &'static Shape,
+    /// The Rust type of the input, for messages.
+    pub input_type: &'static str,
+    /// The Rust type of the output, for messages.
+    pub output_type: &'static str,
+    /// How results are paged.
+    pub paging: Paging,
+    /// Which rate-limit budget it draws from.
+    pub rate_class: RateClass,
+}
+
+impl OperationInfo {
+    /// Whether repeating the call can never change server state.
+    pub fn is_read_only(&self) -> bool {
+        self.access == Access::Read
+    }
+}
+
+/// An operation as a type, tying its id to its input and output models.
+pub trait Operation {
+    /// The operation's static description.
+    const INFO: &'static OperationInfo;
+    /// The request body model.
+    type Input: Serialize + DeserializeOwned + Send + Sync + 'static;
+    /// The model of a successful answer.
+    type Output: DeserializeOwned + Send + 'static;
+}
+
+/// Finds an operation by id, e.g. `catalog.search`.
+pub fn find(id: &str) -> Option<&'static OperationInfo> {
+    crate::generated::operations::ALL
+        .binary_search_by(|info| info.id.cmp(id))
+        .ok()
+        .map(|index| crate::generated::operations::ALL[index])
+}

@@ -1,0 +1,179 @@
+//! Error bodies the API answers with: RFC 9457 problem details and the 422 validation body.
+//!
+//! These three models are written by hand rather than generated: they carry behaviour the
+//! contract cannot express (the `about:blank` default, extension members, a readable
+//! `Display`), and every operation shares them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// An RFC 9457 problem detail, the body of every `application/problem+json` answer.
+///
+/// Unknown members (RFC 9457 "extension members") are kept in [`Problem::extensions`], so a
+/// problem survives a decode/encode round trip unchanged.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Problem {
+    /// A URI reference naming the problem type; `about:blank` when the server omits it.
+    #[serde(rename = "type", default = "about_blank")]
+    pub r#type: String,
+    /// A short summary of the problem type, e.g. `Unauthenticated`.
+    #[serde(default)]
+    pub title: String,
+    /// The HTTP status the server chose for this occurrence.
+    #[serde(default)]
+    pub status: u16,
+    /// An explanation specific to this occurrence.
+    #[serde(default)]
+    pub detail: String,
+    /// Members beyond the four standard ones, kept verbatim.
+    #[serde(flatten)]
+    pub extensions: Map<String, Value>,
+}
+
+fn about_blank() -> String {
+    "about:blank".to_owned()
+}
+
+impl Problem {
+    /// A problem with the given status, title and detail, of type `about:blank`.
+    pub fn new(status: u16, title: impl Into<String>, detail: impl Into<String>) -> Self {
+        Problem {
+            r#type: about_blank(),
+            title: title.into(),
+            status,
+            detail: detail.into(),
+            extensions: Map::new(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.title.is_empty(), self.detail.is_empty()) {
+            (false, false) => write!(f, "{}: {}", self.title, self.detail),
+            (false, true) => f.write_str(&self.title),
+            (true, false) => f.write_str(&self.detail),
+            (true, true) => write!(f, "problem of type {}", self.r#type),
+        }
+    }
+}
+
+/// One step of a [`ValidationError`] location: an object key or an array index.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LocItem {
+    /// An object member name, e.g. `body` or `limit`.
+    Key(String),
+    /// A position in an array.
+    Index(i64),
+}
+
+impl fmt::Display for LocItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LocItem::Key(key) => f.write_str(key),
+            LocItem::Index(index) => write!(f, "{index}"),
+        }
+    }
+}
+
+impl From<&str> for LocItem {
+    fn from(key: &str) -> Self {
+        LocItem::Key(key.to_owned())
+    }
+}
+
+impl From<String> for LocItem {
+    fn from(key: String) -> Self {
+        LocItem::Key(key)
+    }
+}
+
+impl From<usize> for LocItem {
+    fn from(index: usize) -> Self {
+        LocItem::Index(i64::try_from(index).unwrap_or(i64::MAX))
+    }
+}
+
+/// One failed check of a request body, as listed in a 422 answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ValidationError {
+    /// Where the failure is, e.g. `["body", "limit"]`.
+    pub loc: Vec<LocItem>,
+    /// What is wrong, for people.
+    pub msg: String,
+    /// What is wrong, for programs, e.g. `less_than_equal`.
+    #[serde(rename = "type")]
+    pub r#type: String,
+    /// Members the server adds beyond the three above (`input`, `ctx`, ...), kept verbatim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl ValidationError {
+    /// A validation error at `loc`.
+    pub fn new(loc: Vec<LocItem>, msg: impl Into<String>, r#type: impl Into<String>) -> Self {
+        ValidationError {
+            loc,
+            msg: msg.into(),
+            r#type: r#type.into(),
+            extra: Map::new(),
+        }
+    }
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, step) in self.loc.iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            write!(f, "{step}")?;
+        }
+        write!(f, ": {}", self.msg)
+    }
+}
+
+/// The body of a 422 answer: every check the request body failed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HttpValidationError {
+    /// The failed checks, in the order the server found them.
+    #[serde(default)]
+    pub detail: Vec<ValidationError>,
+}
+
+impl fmt::Display for HttpValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.detail.as_slice() {
+            [] => f.write_str("request validation failed"),
+            [only] => write!(f, "{only}"),
+            [first, rest @ ..] => write!(f, "{first} (and {} more)", rest.len()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problem_defaults_type_and_keeps_extensions() {
+        let raw = r#"{"title":"Forbidden","status":403,"detail":"no","trace":"abc"}"#;
+        let problem: Problem = serde_json::from_str(raw).expect("valid problem");
+        assert_eq!(problem.r#type, "about:blank");
+        assert_eq!(problem.extensions["trace"], "abc");
+        let back = serde_json::to_value(&problem).expect("serializable");
+        assert_eq!(back["trace"], "abc");
+        assert_eq!(problem.to_string(), "Forbidden: no");
+    }
+
+    #[test]
+    fn validation_loc_mixes_keys_and_indices() {
+        let raw = r#"{"detail":[{"loc":["body","bbox",2],"msg":"bad","type":"float_type"}]}"#;
+        let err: HttpValidationError = serde_json::from_str(raw).expect("valid body");
+        assert_eq!(err.detail[0].loc[2], LocItem::Index(2));
+        assert_eq!(err.to_string(), "body.bbox.2: bad");
+    }
+}

@@ -1,0 +1,1 @@
+//! Deterministic sample values for shapes (placeholder; filled in by the emulator work).
