@@ -1,0 +1,752 @@
+//! Checks a JSON request body against a [`Shape`], the way the API's validation layer does.
+//!
+//! [`validate`] walks the whole value and reports every failure it finds, each with a
+//! FastAPI/pydantic-style location (starting at `"body"`), message and error type, so a 422
+//! answer built from the result lists all problems at once rather than the first one.
+//!
+//! Checks are strict about JSON types: a string is never an integer and `1` is never a boolean.
+//! Integral floats such as `2.0` are accepted where an integer is expected, as pydantic does.
+//! Members an object does not declare are ignored, never rejected.
+//!
+//! ```
+//! use geopera_types::shape::{Bounds, Field, ObjectRule, Shape};
+//! use geopera_types::validate::validate;
+//!
+//! static LIMITED: Shape = Shape::Object(ObjectRule {
+//!     fields: &[Field {
+//!         name: "limit",
+//!         required: true,
+//!         shape: Shape::Integer(Bounds {
+//!             minimum: Some(1.0),
+//!             maximum: Some(500.0),
+//!             exclusive_minimum: None,
+//!             exclusive_maximum: None,
+//!         }),
+//!     }],
+//!     open: false,
+//! });
+//!
+//! let errors = validate(&LIMITED, &serde_json::json!({"limit": 501}));
+//! assert_eq!(errors.len(), 1);
+//! assert_eq!(errors[0].r#type, "less_than_equal");
+//! assert_eq!(errors[0].to_string(), "body.limit: Input should be less than or equal to 500");
+//! ```
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use regex::Regex;
+use serde_json::{json, Value};
+
+use crate::problem::{LocItem, ValidationError};
+use crate::shape::{ArrayRule, Bounds, ObjectRule, Shape, StringRule};
+
+/// How deep nested references are followed before a value is accepted unchecked.
+///
+/// Recursive schemas cannot recurse forever on finite JSON, but a cap keeps pathological
+/// bodies from costing unbounded time.
+const MAX_DEPTH: usize = 64;
+
+/// Checks `value` (a whole request body) against `shape` and returns every failure found.
+///
+/// An empty result means the body is valid. Locations start with `"body"`.
+pub fn validate(shape: &Shape, value: &Value) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    let mut loc = vec![LocItem::from("body")];
+    check(shape, value, &mut loc, &mut errors, 0);
+    errors
+}
+
+/// The error for a required body that was not sent at all.
+pub fn missing_body() -> ValidationError {
+    ValidationError::new(vec![LocItem::from("body")], "Field required", "missing")
+}
+
+/// The error for a body that is not valid JSON; `position` is the byte offset of the failure.
+pub fn json_invalid(position: usize, reason: &str) -> ValidationError {
+    let mut error = ValidationError::new(
+        vec![LocItem::from("body"), LocItem::from(position)],
+        "JSON decode error",
+        "json_invalid",
+    );
+    error.extra.insert("input".to_owned(), json!({}));
+    error
+        .extra
+        .insert("ctx".to_owned(), json!({ "error": reason }));
+    error
+}
+
+fn push(
+    errors: &mut Vec<ValidationError>,
+    loc: &[LocItem],
+    kind: &str,
+    msg: String,
+    input: &Value,
+    ctx: Option<Value>,
+) {
+    let mut error = ValidationError::new(loc.to_vec(), msg, kind);
+    error.extra.insert("input".to_owned(), input.clone());
+    if let Some(ctx) = ctx {
+        error.extra.insert("ctx".to_owned(), ctx);
+    }
+    errors.push(error);
+}
+
+fn check(
+    shape: &Shape,
+    value: &Value,
+    loc: &mut Vec<LocItem>,
+    errors: &mut Vec<ValidationError>,
+    depth: usize,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match shape {
+        Shape::Any => {}
+        Shape::Null => {
+            if !value.is_null() {
+                push(
+                    errors,
+                    loc,
+                    "none_required",
+                    "Input should be None".to_owned(),
+                    value,
+                    None,
+                );
+            }
+        }
+        Shape::Boolean => {
+            if !value.is_boolean() {
+                push(
+                    errors,
+                    loc,
+                    "bool_type",
+                    "Input should be a valid boolean".to_owned(),
+                    value,
+                    None,
+                );
+            }
+        }
+        Shape::Integer(bounds) => match value.as_f64() {
+            Some(number) if value.is_i64() || value.is_u64() || number.fract() == 0.0 => {
+                check_bounds(bounds, number, value, loc, errors);
+            }
+            Some(_) => push(
+                errors,
+                loc,
+                "int_from_float",
+                "Input should be a valid integer, got a number with a fractional part".to_owned(),
+                value,
+                None,
+            ),
+            None => push(
+                errors,
+                loc,
+                "int_type",
+                "Input should be a valid integer".to_owned(),
+                value,
+                None,
+            ),
+        },
+        Shape::Number(bounds) => match value.as_f64() {
+            Some(number) => check_bounds(bounds, number, value, loc, errors),
+            None => push(
+                errors,
+                loc,
+                "float_type",
+                "Input should be a valid number".to_owned(),
+                value,
+                None,
+            ),
+        },
+        Shape::String(rule) => match value.as_str() {
+            Some(text) => check_string(rule, text, value, loc, errors),
+            None => push(
+                errors,
+                loc,
+                "string_type",
+                "Input should be a valid string".to_owned(),
+                value,
+                None,
+            ),
+        },
+        Shape::Enum(choices) => {
+            let ok = value
+                .as_str()
+                .is_some_and(|text| choices.contains(&text));
+            if !ok {
+                let expected = enum_list(choices);
+                push(
+                    errors,
+                    loc,
+                    "enum",
+                    format!("Input should be {expected}"),
+                    value,
+                    Some(json!({ "expected": expected })),
+                );
+            }
+        }
+        Shape::Array(rule) => check_array(rule, value, loc, errors, depth),
+        Shape::Tuple(positions) => match value.as_array() {
+            Some(items) => {
+                for (index, (item, position)) in items.iter().zip(positions.iter()).enumerate() {
+                    loc.push(LocItem::from(index));
+                    check(position, item, loc, errors, depth + 1);
+                    loc.pop();
+                }
+                check_length(
+                    items.len(),
+                    Some(positions.len() as u64),
+                    Some(positions.len() as u64),
+                    "Tuple",
+                    value,
+                    loc,
+                    errors,
+                );
+            }
+            None => push(
+                errors,
+                loc,
+                "list_type",
+                "Input should be a valid list".to_owned(),
+                value,
+                None,
+            ),
+        },
+        Shape::Object(rule) => check_object(rule, value, loc, errors, depth),
+        Shape::Map(member) => match value.as_object() {
+            Some(members) => {
+                for (key, item) in members {
+                    loc.push(LocItem::from(key.as_str()));
+                    check(member, item, loc, errors, depth + 1);
+                    loc.pop();
+                }
+            }
+            None => push(
+                errors,
+                loc,
+                "dict_type",
+                "Input should be a valid dictionary".to_owned(),
+                value,
+                None,
+            ),
+        },
+        Shape::AnyOf(alternatives) => check_any_of(alternatives, value, loc, errors, depth),
+        Shape::Ref(schema) => check(&schema.shape, value, loc, errors, depth + 1),
+    }
+}
+
+fn check_bounds(
+    bounds: &Bounds,
+    number: f64,
+    value: &Value,
+    loc: &[LocItem],
+    errors: &mut Vec<ValidationError>,
+) {
+    if let Some(min) = bounds.minimum {
+        if number < min {
+            push(
+                errors,
+                loc,
+                "greater_than_equal",
+                format!("Input should be greater than or equal to {}", show(min)),
+                value,
+                Some(json!({ "ge": min })),
+            );
+        }
+    }
+    if let Some(min) = bounds.exclusive_minimum {
+        if number <= min {
+            push(
+                errors,
+                loc,
+                "greater_than",
+                format!("Input should be greater than {}", show(min)),
+                value,
+                Some(json!({ "gt": min })),
+            );
+        }
+    }
+    if let Some(max) = bounds.maximum {
+        if number > max {
+            push(
+                errors,
+                loc,
+                "less_than_equal",
+                format!("Input should be less than or equal to {}", show(max)),
+                value,
+                Some(json!({ "le": max })),
+            );
+        }
+    }
+    if let Some(max) = bounds.exclusive_maximum {
+        if number >= max {
+            push(
+                errors,
+                loc,
+                "less_than",
+                format!("Input should be less than {}", show(max)),
+                value,
+                Some(json!({ "lt": max })),
+            );
+        }
+    }
+}
+
+/// Renders a limit the way Python prints it in messages: `500`, not `500.0`.
+fn show(number: f64) -> String {
+    if number.fract() == 0.0 && number.abs() < 1e15 {
+        format!("{}", number as i64)
+    } else {
+        format!("{number}")
+    }
+}
+
+fn plural(count: u64, one: &str, many: &str) -> String {
+    if count == 1 {
+        format!("{count} {one}")
+    } else {
+        format!("{count} {many}")
+    }
+}
+
+fn check_string(
+    rule: &StringRule,
+    text: &str,
+    value: &Value,
+    loc: &[LocItem],
+    errors: &mut Vec<ValidationError>,
+) {
+    let length = text.chars().count() as u64;
+    if let Some(min) = rule.min_length {
+        if length < min {
+            push(
+                errors,
+                loc,
+                "string_too_short",
+                format!(
+                    "String should have at least {}",
+                    plural(min, "character", "characters")
+                ),
+                value,
+                Some(json!({ "min_length": min })),
+            );
+        }
+    }
+    if let Some(max) = rule.max_length {
+        if length > max {
+            push(
+                errors,
+                loc,
+                "string_too_long",
+                format!(
+                    "String should have at most {}",
+                    plural(max, "character", "characters")
+                ),
+                value,
+                Some(json!({ "max_length": max })),
+            );
+        }
+    }
+    if let Some(pattern) = rule.pattern {
+        if let Some(regex) = compiled(pattern) {
+            if !regex.is_match(text) {
+                push(
+                    errors,
+                    loc,
+                    "string_pattern_mismatch",
+                    format!("String should match pattern '{pattern}'"),
+                    value,
+                    Some(json!({ "pattern": pattern })),
+                );
+            }
+        }
+    }
+}
+
+/// Compiles each contract pattern once. A pattern the `regex` crate cannot express (ECMA
+/// look-arounds, back-references) is skipped rather than failing every request.
+fn compiled(pattern: &'static str) -> Option<Regex> {
+    static CACHE: OnceLock<Mutex<HashMap<&'static str, Option<Regex>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut cache = match cache.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    cache
+        .entry(pattern)
+        .or_insert_with(|| Regex::new(pattern).ok())
+        .clone()
+}
+
+fn check_length(
+    count: usize,
+    min: Option<u64>,
+    max: Option<u64>,
+    what: &str,
+    value: &Value,
+    loc: &[LocItem],
+    errors: &mut Vec<ValidationError>,
+) {
+    let count = count as u64;
+    if let Some(min) = min {
+        if count < min {
+            push(
+                errors,
+                loc,
+                "too_short",
+                format!(
+                    "{what} should have at least {} after validation, not {count}",
+                    plural(min, "item", "items")
+                ),
+                value,
+                Some(json!({ "field_type": what, "min_length": min, "actual_length": count })),
+            );
+        }
+    }
+    if let Some(max) = max {
+        if count > max {
+            push(
+                errors,
+                loc,
+                "too_long",
+                format!(
+                    "{what} should have at most {} after validation, not {count}",
+                    plural(max, "item", "items")
+                ),
+                value,
+                Some(json!({ "field_type": what, "max_length": max, "actual_length": count })),
+            );
+        }
+    }
+}
+
+fn check_array(
+    rule: &ArrayRule,
+    value: &Value,
+    loc: &mut Vec<LocItem>,
+    errors: &mut Vec<ValidationError>,
+    depth: usize,
+) {
+    let Some(items) = value.as_array() else {
+        push(
+            errors,
+            loc,
+            "list_type",
+            "Input should be a valid list".to_owned(),
+            value,
+            None,
+        );
+        return;
+    };
+    for (index, item) in items.iter().enumerate() {
+        loc.push(LocItem::from(index));
+        check(rule.items, item, loc, errors, depth + 1);
+        loc.pop();
+    }
+    check_length(
+        items.len(),
+        rule.min_items,
+        rule.max_items,
+        "List",
+        value,
+        loc,
+        errors,
+    );
+}
+
+fn check_object(
+    rule: &ObjectRule,
+    value: &Value,
+    loc: &mut Vec<LocItem>,
+    errors: &mut Vec<ValidationError>,
+    depth: usize,
+) {
+    let Some(members) = value.as_object() else {
+        if rule.fields.is_empty() {
+            push(
+                errors,
+                loc,
+                "dict_type",
+                "Input should be a valid dictionary".to_owned(),
+                value,
+                None,
+            );
+        } else {
+            push(
+                errors,
+                loc,
+                "model_attributes_type",
+                "Input should be a valid dictionary or object to extract fields from".to_owned(),
+                value,
+                None,
+            );
+        }
+        return;
+    };
+    for field in rule.fields {
+        loc.push(LocItem::from(field.name));
+        match members.get(field.name) {
+            Some(member) => check(&field.shape, member, loc, errors, depth + 1),
+            None if field.required => push(
+                errors,
+                loc,
+                "missing",
+                "Field required".to_owned(),
+                &Value::Object(members.clone()),
+                None,
+            ),
+            None => {}
+        }
+        loc.pop();
+    }
+}
+
+fn check_any_of(
+    alternatives: &[Shape],
+    value: &Value,
+    loc: &mut Vec<LocItem>,
+    errors: &mut Vec<ValidationError>,
+    depth: usize,
+) {
+    // `X | null` is how the contract spells an optional value; report X's errors directly,
+    // as pydantic does for nullable fields.
+    let non_null: Vec<&Shape> = alternatives
+        .iter()
+        .filter(|alternative| !matches!(alternative.resolve(), Shape::Null))
+        .collect();
+    let nullable = non_null.len() < alternatives.len();
+    if value.is_null() && nullable {
+        return;
+    }
+    let mut best: Option<Vec<ValidationError>> = None;
+    for alternative in &non_null {
+        let mut found = Vec::new();
+        check(alternative, value, loc, &mut found, depth + 1);
+        if found.is_empty() {
+            return;
+        }
+        let better = match &best {
+            None => true,
+            Some(current) => rank(&found) < rank(current),
+        };
+        if better {
+            best = Some(found);
+        }
+    }
+    match best {
+        Some(found) => errors.extend(found),
+        None if nullable => push(
+            errors,
+            loc,
+            "none_required",
+            "Input should be None".to_owned(),
+            value,
+            None,
+        ),
+        None => {}
+    }
+}
+
+/// Orders candidate error lists: an alternative whose JSON type matched (errors deeper down)
+/// explains a failure better than one rejected at the top, then fewer errors win.
+fn rank(errors: &[ValidationError]) -> (usize, usize) {
+    let top_level = errors
+        .iter()
+        .filter(|error| error.r#type.ends_with("_type") || error.r#type == "enum")
+        .count();
+    (top_level, errors.len())
+}
+
+fn enum_list(choices: &[&str]) -> String {
+    let quoted: Vec<String> = choices.iter().map(|choice| format!("'{choice}'")).collect();
+    match quoted.as_slice() {
+        [] => "one of no values".to_owned(),
+        [only] => only.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::{Field, Schema};
+    use serde_json::json;
+
+    const NO_BOUNDS: Bounds = Bounds {
+        minimum: None,
+        maximum: None,
+        exclusive_minimum: None,
+        exclusive_maximum: None,
+    };
+    const PLAIN: StringRule = StringRule {
+        min_length: None,
+        max_length: None,
+        pattern: None,
+        format: None,
+    };
+
+    static CLOUD: Schema = Schema {
+        name: "CloudQuery",
+        rust_name: "CloudQuery",
+        shape: Shape::Object(ObjectRule {
+            fields: &[Field {
+                name: "LT",
+                required: false,
+                shape: Shape::AnyOf(&[Shape::Number(NO_BOUNDS), Shape::Null]),
+            }],
+            open: false,
+        }),
+    };
+
+    static SEARCH: Shape = Shape::Object(ObjectRule {
+        fields: &[
+            Field {
+                name: "host_name",
+                required: true,
+                shape: Shape::String(PLAIN),
+            },
+            Field {
+                name: "limit",
+                required: false,
+                shape: Shape::Integer(Bounds {
+                    minimum: Some(1.0),
+                    maximum: Some(500.0),
+                    exclusive_minimum: None,
+                    exclusive_maximum: None,
+                }),
+            },
+            Field {
+                name: "collections",
+                required: false,
+                shape: Shape::AnyOf(&[
+                    Shape::Array(ArrayRule {
+                        items: &Shape::String(PLAIN),
+                        min_items: None,
+                        max_items: Some(3),
+                    }),
+                    Shape::Null,
+                ]),
+            },
+            Field {
+                name: "query",
+                required: false,
+                shape: Shape::AnyOf(&[Shape::Map(&Shape::Ref(&CLOUD)), Shape::Null]),
+            },
+            Field {
+                name: "name",
+                required: false,
+                shape: Shape::String(StringRule {
+                    min_length: Some(1),
+                    max_length: Some(5),
+                    pattern: Some("^(cst|pm)_[A-Za-z0-9_]+$"),
+                    format: None,
+                }),
+            },
+            Field {
+                name: "direction",
+                required: false,
+                shape: Shape::Enum(&["up", "down", "both"]),
+            },
+            Field {
+                name: "flag",
+                required: false,
+                shape: Shape::Boolean,
+            },
+        ],
+        open: false,
+    });
+
+    fn kinds(errors: &[ValidationError]) -> Vec<(String, String)> {
+        errors
+            .iter()
+            .map(|error| {
+                let loc: Vec<String> = error.loc.iter().map(ToString::to_string).collect();
+                (loc.join("."), error.r#type.clone())
+            })
+            .collect()
+    }
+
+    fn pair(loc: &str, kind: &str) -> (String, String) {
+        (loc.to_owned(), kind.to_owned())
+    }
+
+    #[test]
+    fn valid_body_has_no_errors() {
+        let body = json!({
+            "host_name": "earthsearch-aws",
+            "limit": 10,
+            "collections": ["sentinel-2-l2a"],
+            "query": {"eo:cloud_cover": {"LT": 20}},
+            "name": "pm_a",
+            "direction": "up",
+            "flag": true,
+            "unknown": "ignored",
+        });
+        assert!(validate(&SEARCH, &body).is_empty());
+        assert!(validate(&SEARCH, &json!({"host_name": "x", "collections": null})).is_empty());
+        assert!(validate(&SEARCH, &json!({"host_name": "x", "limit": 2.0})).is_empty());
+    }
+
+    #[test]
+    fn every_failure_is_listed() {
+        let body = json!({
+            "limit": 0,
+            "collections": ["a", 5, "c", "d"],
+            "query": {"eo:cloud_cover": {"LT": "low"}},
+            "name": "nope_too_long",
+            "direction": "sideways",
+            "flag": 1,
+        });
+        let found = kinds(&validate(&SEARCH, &body));
+        assert_eq!(
+            found,
+            vec![
+                pair("body.host_name", "missing"),
+                pair("body.limit", "greater_than_equal"),
+                pair("body.collections.1", "string_type"),
+                pair("body.collections", "too_long"),
+                pair("body.query.eo:cloud_cover.LT", "float_type"),
+                pair("body.name", "string_too_long"),
+                pair("body.name", "string_pattern_mismatch"),
+                pair("body.direction", "enum"),
+                pair("body.flag", "bool_type"),
+            ]
+        );
+    }
+
+    #[test]
+    fn messages_follow_pydantic() {
+        let errors = validate(&SEARCH, &json!({"host_name": 7, "limit": 1.5}));
+        assert_eq!(errors[0].msg, "Input should be a valid string");
+        assert_eq!(errors[1].r#type, "int_from_float");
+        let errors = validate(&SEARCH, &json!({"host_name": "x", "direction": "no"}));
+        assert_eq!(errors[0].msg, "Input should be 'up', 'down' or 'both'");
+        let errors = validate(&SEARCH, &json!({"host_name": "x", "limit": 900}));
+        assert_eq!(errors[0].msg, "Input should be less than or equal to 500");
+        assert_eq!(errors[0].extra["ctx"]["le"], 500.0);
+    }
+
+    #[test]
+    fn non_object_body_is_rejected_at_the_root() {
+        let errors = validate(&SEARCH, &json!([1, 2]));
+        assert_eq!(kinds(&errors), vec![pair("body", "model_attributes_type")]);
+        let errors = validate(&SEARCH, &json!("text"));
+        assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn strings_are_not_numbers() {
+        let errors = validate(&SEARCH, &json!({"host_name": "x", "limit": "10"}));
+        assert_eq!(kinds(&errors), vec![pair("body.limit", "int_type")]);
+    }
+
+    #[test]
+    fn helpers_build_root_errors() {
+        assert_eq!(missing_body().r#type, "missing");
+        let invalid = json_invalid(3, "expected value");
+        assert_eq!(invalid.loc, vec![LocItem::from("body"), LocItem::Index(3)]);
+        assert_eq!(invalid.r#type, "json_invalid");
+    }
+}
