@@ -19,7 +19,67 @@
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 
-extern crate self as geopera_types;
+/// Gives a generated free-form model (a newtype over [`JsonObject`]) map-like access and
+/// typed conversion helpers.
+macro_rules! free_form {
+    ($name:ident) => {
+        impl std::ops::Deref for $name {
+            type Target = $crate::JsonObject;
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+
+        impl std::ops::DerefMut for $name {
+            fn deref_mut(&mut self) -> &mut Self::Target {
+                &mut self.0
+            }
+        }
+
+        impl From<$crate::JsonObject> for $name {
+            fn from(object: $crate::JsonObject) -> Self {
+                Self(object)
+            }
+        }
+
+        impl From<$name> for serde_json::Value {
+            fn from(model: $name) -> Self {
+                serde_json::Value::Object(model.0)
+            }
+        }
+
+        impl $name {
+            /// The members as a plain JSON object.
+            pub fn into_inner(self) -> $crate::JsonObject {
+                self.0
+            }
+
+            /// Decodes one member into a typed value; `Ok(None)` when it is absent or null.
+            ///
+            /// # Errors
+            ///
+            /// The member is present but does not fit `T`.
+            pub fn get_as<T: serde::de::DeserializeOwned>(
+                &self,
+                key: &str,
+            ) -> Result<Option<T>, serde_json::Error> {
+                match self.0.get(key) {
+                    None | Some(serde_json::Value::Null) => Ok(None),
+                    Some(value) => T::deserialize(value).map(Some),
+                }
+            }
+
+            /// Decodes the whole object into a typed value of the caller's choosing.
+            ///
+            /// # Errors
+            ///
+            /// The object does not fit `T`.
+            pub fn to_typed<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+                T::deserialize(serde_json::Value::Object(self.0.clone()))
+            }
+        }
+    };
+}
 
 mod generated;
 mod operation;

@@ -83,7 +83,11 @@ impl Sampler {
             },
             Shape::Array(rule) => {
                 let min = rule.min_items.unwrap_or(0);
-                let wanted = if depth >= SHALLOW_AFTER { min } else { min.max(1) };
+                let wanted = if depth >= SHALLOW_AFTER {
+                    min
+                } else {
+                    min.max(1)
+                };
                 let count = rule.max_items.map_or(wanted, |max| wanted.min(max)).min(8);
                 Value::Array(
                     (0..count)

@@ -172,9 +172,7 @@ fn check(
             ),
         },
         Shape::Enum(choices) => {
-            let ok = value
-                .as_str()
-                .is_some_and(|text| choices.contains(&text));
+            let ok = value.as_str().is_some_and(|text| choices.contains(&text));
             if !ok {
                 let expected = enum_list(choices);
                 push(

@@ -1,0 +1,209 @@
+//! Emits the `geopera` crate's generated folder: one module per operation and the fluent
+//! namespaces. Every function body is a single call into the hand-written runtime.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use anyhow::{bail, Result};
+
+use crate::emit_types::{input_path, output_path};
+use crate::ir::{Api, OperationDef, Paging};
+use crate::naming;
+use crate::Files;
+
+/// Emits every file of the SDK crate's generated folder, keyed by path relative to it.
+pub fn emit(api: &Api, header: &str) -> Result<Files> {
+    let mut files = Files::new();
+    files.insert(
+        "mod.rs".into(),
+        format!(
+            "{header}\n//! Generated from the contract; see the crate documentation.\n\n\
+             pub mod fluent;\npub mod inputs;\npub mod operations;\n"
+        ),
+    );
+    let mut ops_mod = format!(
+        "{header}\n//! One module per operation, named after its id (`orders.tasking.estimate` is\n\
+         //! [`orders_tasking_estimate`]). Each has the same four functions: [`send`](catalog_search::send),\n\
+         //! [`send_detailed`](catalog_search::send_detailed), `send_blocking` and `send_blocking_detailed`.\n\n"
+    );
+    for op in &api.operations {
+        let module = naming::module_name(&op.id);
+        let _ = writeln!(ops_mod, "pub mod {module};");
+        files.insert(
+            format!("operations/{}.rs", naming::bare(&module)),
+            format!("{header}\n{}", operation_module(op)),
+        );
+    }
+    files.insert("operations/mod.rs".into(), ops_mod);
+    files.insert("inputs.rs".into(), format!("{header}\n{}", inputs(api)));
+    files.insert("fluent.rs".into(), format!("{header}\n{}", fluent(api)?));
+    Ok(files)
+}
+
+fn paging_text(paging: Paging) -> &'static str {
+    match paging {
+        Paging::None => "none",
+        Paging::Cursor => "cursor (`limit` + `next`)",
+        Paging::Offset => "offset (`limit` + `offset`)",
+        Paging::PageSize => "page (`page` + `size`)",
+        Paging::LimitPage => "page (`limit` + `page`)",
+    }
+}
+
+fn retry_text(op: &OperationDef) -> &'static str {
+    if op.action() == "read" {
+        "safe: read-only, retried on timeouts and server errors"
+    } else {
+        "retried on server errors only with an `Idempotency-Key`"
+    }
+}
+
+fn type_link(path: &str) -> String {
+    match path.rsplit("::").next() {
+        Some(name) if path.starts_with("crate::") => format!("[`{name}`]({path})"),
+        _ => format!("`{path}`"),
+    }
+}
+
+fn operation_module(op: &OperationDef) -> String {
+    let input = input_path(op);
+    let output = output_path(op);
+    let errors: Vec<String> = op.errors.iter().map(|s| format!("`{s}`")).collect();
+    let descriptor = naming::operation_type(&op.id);
+    format!(
+        "//! `{id}`: `POST {path}`.\n//!\n\
+         //! | | |\n//! |---|---|\n\
+         //! | scope | `{scope}` |\n\
+         //! | input | {input_link} |\n\
+         //! | output | {output_link} |\n\
+         //! | success | `{success}` |\n\
+         //! | errors | {errors} |\n\
+         //! | paging | {paging} |\n\
+         //! | retry | {retry} |\n\n\
+         use crate::{{ApiClient, Error, IntoRequest, Response}};\n\n\
+         /// The operation id, as used in routes, errors and spans.\n\
+         pub const OPERATION_ID: &str = {id:?};\n\n\
+         /// The request body.\npub type Input = {input};\n\n\
+         /// The model of a successful answer.\npub type Output = {output};\n\n\
+         /// The operation's descriptor.\npub type Operation = geopera_types::operations::{descriptor};\n\n\
+         /// Sends the call and returns the success model.\n///\n/// # Errors\n///\n\
+         /// An error status, a timeout, a transport failure or an undecodable answer; see [`Error`].\n\
+         pub async fn send(client: &impl ApiClient, body: impl IntoRequest<Input>) -> Result<Output, Error> {{\n\
+         crate::runtime::send::<Operation>(client.core(), body).await\n}}\n\n\
+         /// Sends the call and returns status, headers, raw bytes and the parsed value, with\n\
+         /// documented error statuses as values rather than errors.\n///\n/// # Errors\n///\n\
+         /// A timeout, a transport failure, or an undocumented status when the client raises on those.\n\
+         pub async fn send_detailed(client: &impl ApiClient, body: impl IntoRequest<Input>) -> Result<Response<Output>, Error> {{\n\
+         crate::runtime::send_detailed::<Operation>(client.core(), body).await\n}}\n\n\
+         /// The blocking form of [`send`].\n///\n/// # Errors\n///\n/// As for [`send`].\n\
+         #[cfg(feature = \"blocking\")]\n\
+         pub fn send_blocking(client: &impl ApiClient, body: impl IntoRequest<Input>) -> Result<Output, Error> {{\n\
+         crate::runtime::send_blocking::<Operation>(client.core(), body)\n}}\n\n\
+         /// The blocking form of [`send_detailed`].\n///\n/// # Errors\n///\n/// As for [`send_detailed`].\n\
+         #[cfg(feature = \"blocking\")]\n\
+         pub fn send_blocking_detailed(client: &impl ApiClient, body: impl IntoRequest<Input>) -> Result<Response<Output>, Error> {{\n\
+         crate::runtime::send_blocking_detailed::<Operation>(client.core(), body)\n}}\n",
+        id = op.id,
+        path = op.path,
+        scope = op.scope,
+        input_link = type_link(&input),
+        output_link = type_link(&output),
+        success = op.success,
+        errors = errors.join(", "),
+        paging = paging_text(op.paging),
+        retry = retry_text(op),
+    )
+}
+
+fn inputs(api: &Api) -> String {
+    let types: BTreeSet<String> = api.operations.iter().map(|op| input_path(op)).collect();
+    let mut out =
+        String::from("//! Lets every input model be passed where an operation expects a body.\n\n");
+    for ty in types {
+        let _ = writeln!(out, "crate::request::impl_into_request!({ty});");
+    }
+    out
+}
+
+/// A namespace node: the operations and child namespaces under one id prefix.
+#[derive(Default)]
+struct Node<'a> {
+    operations: BTreeMap<&'a str, &'a OperationDef>,
+    children: BTreeMap<&'a str, Node<'a>>,
+}
+
+fn fluent(api: &Api) -> Result<String> {
+    let mut root = Node::default();
+    for op in &api.operations {
+        let segments: Vec<&str> = op.id.split('.').collect();
+        let Some((last, prefix)) = segments.split_last() else {
+            bail!("empty operation id");
+        };
+        if prefix.is_empty() {
+            bail!("{}: operation ids need a namespace", op.id);
+        }
+        let mut node = &mut root;
+        for segment in prefix {
+            node = node.children.entry(segment).or_default();
+        }
+        node.operations.insert(last, op);
+    }
+    let mut out = String::from(
+        "//! The fluent namespaces of [`Geopera`](crate::Geopera): `geopera.orders().tasking().estimate(body)`.\n\n\
+         use crate::fluent::Call;\nuse crate::{AuthenticatedClient, IntoRequest};\n\n\
+         impl crate::Geopera {\n",
+    );
+    for (name, _) in &root.children {
+        let _ = write!(
+            out,
+            "/// Operations whose id starts with `{name}.`.\npub fn {method}(&self) -> {ty}<'_> {{\n{ty} {{ client: self.client() }}\n}}\n\n",
+            method = naming::ident(name),
+            ty = naming::namespace_type(&[name]),
+        );
+    }
+    out.push_str("}\n");
+    for (name, node) in &root.children {
+        namespace(&mut out, &[name], node)?;
+    }
+    Ok(out)
+}
+
+fn namespace(out: &mut String, path: &[&str], node: &Node<'_>) -> Result<()> {
+    let ty = naming::namespace_type(path);
+    let prefix = path.join(".");
+    let _ = write!(
+        out,
+        "\n/// Operations whose id starts with `{prefix}.`.\n#[derive(Clone, Copy, Debug)]\npub struct {ty}<'a> {{\nclient: &'a AuthenticatedClient,\n}}\n\nimpl<'a> {ty}<'a> {{\n"
+    );
+    for (segment, op) in &node.operations {
+        if node.children.contains_key(segment) {
+            bail!("{}: also a namespace", op.id);
+        }
+        let module = naming::module_name(&op.id);
+        let _ = write!(
+            out,
+            "/// Calls `{id}`; see [`operations::{module}`](crate::operations::{module}).\n\
+             pub fn {method}(self, body: impl IntoRequest<crate::operations::{module}::Input>) -> Call<crate::operations::{module}::Operation> {{\n\
+             Call::new(self.client, body)\n}}\n\n",
+            id = op.id,
+            method = naming::ident(segment),
+        );
+    }
+    for (segment, _) in &node.children {
+        let mut child = path.to_vec();
+        child.push(segment);
+        let _ = write!(
+            out,
+            "/// Operations whose id starts with `{prefix}.{segment}.`.\npub fn {method}(self) -> {child_ty}<'a> {{\n{child_ty} {{ client: self.client }}\n}}\n\n",
+            method = naming::ident(segment),
+            child_ty = naming::namespace_type(&child),
+        );
+    }
+    out.push_str("}\n");
+    for (segment, child) in &node.children {
+        let mut child_path = path.to_vec();
+        child_path.push(segment);
+        namespace(out, &child_path, child)?;
+    }
+    Ok(())
+}

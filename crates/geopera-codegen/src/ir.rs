@@ -1,0 +1,565 @@
+//! The intermediate form: what the generator understood of the contract, before any Rust is
+//! written. Parsing fails loudly on constructs the emitters cannot express, so a contract
+//! change never silently produces wrong code.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{Map, Value};
+
+use crate::naming;
+
+/// Schemas written by hand in `geopera-types`, with the path the generated code re-exports.
+pub const HAND_WRITTEN: &[(&str, &str)] = &[
+    ("HTTPValidationError", "HttpValidationError"),
+    ("Problem", "Problem"),
+    ("ValidationError", "ValidationError"),
+];
+
+/// Operations that draw from the order-placement budget (from the API's rate-limit docs).
+const ORDER_PLACEMENT: &[&str] = &[
+    "orders.archive.place",
+    "orders.place",
+    "orders.tasking.place",
+];
+
+/// Operations that draw from the spend budget (from the API's rate-limit docs).
+const SPEND: &[&str] = &[
+    "billing.topup",
+    "clip.create_from_area",
+    "clip.create_from_item",
+    "orders.cancel",
+    "processing.create",
+    "processing.create_and_dispatch",
+];
+
+/// The whole contract, as the emitters need it.
+#[derive(Debug)]
+pub struct Api {
+    /// `info.version` of the contract.
+    pub version: String,
+    /// Every component schema plus the enums lifted out of inline properties, by Rust name.
+    pub schemas: Vec<SchemaDef>,
+    /// Every operation, sorted by id.
+    pub operations: Vec<OperationDef>,
+}
+
+/// A schema that becomes one Rust type.
+#[derive(Debug)]
+pub struct SchemaDef {
+    /// The name in the contract (for lifted enums, `Parent.field`).
+    pub wire: String,
+    /// The Rust type name.
+    pub rust: String,
+    /// What kind of type it becomes.
+    pub kind: SchemaKind,
+    /// The schema itself, for the shape emitter.
+    pub raw: Value,
+    /// Whether it is a component schema (lifted inline enums are not).
+    pub component: bool,
+}
+
+/// What kind of Rust type a schema becomes.
+#[derive(Debug)]
+pub enum SchemaKind {
+    /// A struct with named fields; `open` keeps undeclared members.
+    Struct {
+        /// The declared fields, in contract order.
+        fields: Vec<FieldDef>,
+        /// Whether undeclared members are kept.
+        open: bool,
+    },
+    /// A string enum.
+    Enum {
+        /// The values, in contract order.
+        values: Vec<String>,
+    },
+    /// An object with no declared fields that keeps whatever it is sent.
+    FreeForm,
+    /// Written by hand; re-exported under this name.
+    HandWritten,
+}
+
+/// One field of a struct.
+#[derive(Debug)]
+pub struct FieldDef {
+    /// The member name on the wire.
+    pub wire: String,
+    /// The Rust field name (possibly a raw identifier).
+    pub rust: String,
+    /// The value type, without the `Option` of nullability.
+    pub ty: Ty,
+    /// Whether the member must be present.
+    pub required: bool,
+    /// Whether the contract allows `null`.
+    pub nullable: bool,
+    /// The contract's default, when it has a non-null one.
+    pub default: Option<Value>,
+    /// Constraints worth repeating in the field's doc, e.g. `1 ≤ value ≤ 500`.
+    pub constraints: Vec<String>,
+}
+
+impl FieldDef {
+    /// Whether the Rust field is an `Option`.
+    pub fn is_option(&self) -> bool {
+        self.nullable || (!self.required && self.default.is_none())
+    }
+}
+
+/// A Rust value type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ty {
+    /// `serde_json::Value`.
+    Any,
+    /// `bool`.
+    Bool,
+    /// `i64`.
+    Int,
+    /// `f64`.
+    Num,
+    /// `String`.
+    Str,
+    /// A generated or hand-written model, by Rust name.
+    Named(String),
+    /// `Vec<T>`.
+    List(Box<Ty>),
+    /// `BTreeMap<String, T>`.
+    Map(Box<Ty>),
+    /// A free-form JSON object.
+    Object,
+    /// A fixed-size array as a tuple.
+    Tuple(Vec<Ty>),
+}
+
+/// How an operation pages, judged from its input fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Paging {
+    /// Not paged.
+    None,
+    /// `limit` + `next`.
+    Cursor,
+    /// `limit` + `offset`.
+    Offset,
+    /// `page` + `size`.
+    PageSize,
+    /// `limit` + `page`.
+    LimitPage,
+}
+
+/// One operation.
+#[derive(Debug)]
+pub struct OperationDef {
+    /// The operation id.
+    pub id: String,
+    /// The route.
+    pub path: String,
+    /// The required scope.
+    pub scope: String,
+    /// The success status.
+    pub success: u16,
+    /// The documented error statuses, ascending.
+    pub errors: Vec<u16>,
+    /// The input's Rust type (`None`: a free-form object).
+    pub input: Option<String>,
+    /// The input schema's contract name, when it has one.
+    pub input_schema: Option<String>,
+    /// The output's Rust type (`None`: any JSON).
+    pub output: Option<String>,
+    /// The output schema's contract name, when it has one.
+    pub output_schema: Option<String>,
+    /// Whether the contract declares `Idempotency-Key`.
+    pub idempotency_key: bool,
+    /// Whether the body may be omitted.
+    pub body_optional: bool,
+    /// How results are paged.
+    pub paging: Paging,
+    /// `Default`, `OrderPlacement` or `Spend`.
+    pub rate_class: &'static str,
+    /// The request body schema as written in the contract.
+    pub input_raw: Value,
+    /// The success response schema as written in the contract.
+    pub output_raw: Value,
+}
+
+impl OperationDef {
+    /// The scope's action (`read`, `write`, `process`, `destroy`).
+    pub fn action(&self) -> &str {
+        self.scope.rsplit(':').next().unwrap_or("")
+    }
+}
+
+/// Reads the contract into the intermediate form.
+pub fn parse(spec: &Value) -> Result<Api> {
+    let version = spec
+        .pointer("/info/version")
+        .and_then(Value::as_str)
+        .context("the contract has no info.version")?
+        .to_owned();
+    let components = spec
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .context("the contract has no components.schemas")?;
+
+    let mut schemas = Vec::new();
+    let mut lifted = Vec::new();
+    for (wire, raw) in components {
+        let rust = naming::type_name(wire);
+        let kind = schema_kind(wire, &rust, raw, &mut lifted)?;
+        schemas.push(SchemaDef {
+            wire: wire.clone(),
+            rust,
+            kind,
+            raw: raw.clone(),
+            component: true,
+        });
+    }
+    schemas.extend(lifted);
+    schemas.sort_by(|a, b| a.rust.cmp(&b.rust));
+    let mut seen = BTreeSet::new();
+    for schema in &schemas {
+        if !seen.insert(schema.rust.as_str()) {
+            bail!("two schemas map to the Rust type name {}", schema.rust);
+        }
+    }
+
+    let mut operations = Vec::new();
+    let paths = spec
+        .get("paths")
+        .and_then(Value::as_object)
+        .context("the contract has no paths")?;
+    for (path, item) in paths {
+        let item = item.as_object().context("a path item is not an object")?;
+        for (method, op) in item {
+            if method != "post" {
+                bail!("{path}: only POST operations are supported, found {method}");
+            }
+            operations.push(operation(path, op, components)?);
+        }
+    }
+    operations.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Api {
+        version,
+        schemas,
+        operations,
+    })
+}
+
+fn schema_kind(
+    wire: &str,
+    rust: &str,
+    raw: &Value,
+    lifted: &mut Vec<SchemaDef>,
+) -> Result<SchemaKind> {
+    if HAND_WRITTEN.iter().any(|(name, _)| *name == wire) {
+        return Ok(SchemaKind::HandWritten);
+    }
+    if let Some(values) = raw.get("enum") {
+        return Ok(SchemaKind::Enum {
+            values: enum_values(values).with_context(|| format!("schema {wire}"))?,
+        });
+    }
+    match raw.get("type").and_then(Value::as_str) {
+        Some("object") => {}
+        other => bail!("schema {wire}: top-level type {other:?} is not supported"),
+    }
+    let properties = raw.get("properties").and_then(Value::as_object);
+    let open = raw.get("additionalProperties") == Some(&Value::Bool(true));
+    let Some(properties) = properties.filter(|p| !p.is_empty()) else {
+        return Ok(if open {
+            SchemaKind::FreeForm
+        } else {
+            SchemaKind::Struct {
+                fields: Vec::new(),
+                open: false,
+            }
+        });
+    };
+    let required: BTreeSet<&str> = raw
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut fields = Vec::new();
+    let mut names = BTreeSet::new();
+    for (field_wire, prop) in properties {
+        let field_rust = naming::field_name(field_wire);
+        if !names.insert(field_rust.clone()) || (open && field_rust == "extra") {
+            bail!("schema {wire}: two fields map to the Rust name {field_rust}");
+        }
+        let (ty, nullable) = if let Some(values) = prop.get("enum") {
+            let enum_rust = format!(
+                "{rust}{}",
+                heck::ToUpperCamelCase::to_upper_camel_case(field_wire.as_str())
+            );
+            lifted.push(SchemaDef {
+                wire: format!("{wire}.{field_wire}"),
+                rust: enum_rust.clone(),
+                kind: SchemaKind::Enum {
+                    values: enum_values(values)?,
+                },
+                raw: prop.clone(),
+                component: false,
+            });
+            (Ty::Named(enum_rust), false)
+        } else {
+            value_type(prop).with_context(|| format!("schema {wire}, field {field_wire}"))?
+        };
+        let default = prop.get("default").filter(|d| !d.is_null()).cloned();
+        fields.push(FieldDef {
+            wire: field_wire.clone(),
+            rust: field_rust,
+            ty,
+            required: required.contains(field_wire.as_str()),
+            nullable,
+            default,
+            constraints: constraints(prop),
+        });
+    }
+    Ok(SchemaKind::Struct { fields, open })
+}
+
+fn enum_values(values: &Value) -> Result<Vec<String>> {
+    values
+        .as_array()
+        .context("enum is not an array")?
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| anyhow!("only string enums are supported, found {v}"))
+        })
+        .collect()
+}
+
+/// The Rust type of a property schema and whether it admits `null`.
+pub fn value_type(schema: &Value) -> Result<(Ty, bool)> {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        return Ok((Ty::Named(naming::type_name(ref_name(reference)?)), false));
+    }
+    if let Some(alternatives) = schema.get("anyOf").and_then(Value::as_array) {
+        let non_null: Vec<&Value> = alternatives.iter().filter(|a| !is_null(a)).collect();
+        let nullable = non_null.len() < alternatives.len();
+        let ty = match non_null.as_slice() {
+            [only] => value_type(only)?.0,
+            _ => Ty::Any,
+        };
+        return Ok((ty, nullable));
+    }
+    let ty = match schema.get("type").and_then(Value::as_str) {
+        None => Ty::Any,
+        Some("string") => Ty::Str,
+        Some("integer") => Ty::Int,
+        Some("number") => Ty::Num,
+        Some("boolean") => Ty::Bool,
+        Some("null") => Ty::Any,
+        Some("array") => {
+            if let Some(prefix) = schema.get("prefixItems").and_then(Value::as_array) {
+                Ty::Tuple(
+                    prefix
+                        .iter()
+                        .map(|p| value_type(p).map(|(t, _)| t))
+                        .collect::<Result<_>>()?,
+                )
+            } else {
+                let items = match schema.get("items") {
+                    Some(items) => value_type(items)?.0,
+                    None => Ty::Any,
+                };
+                Ty::List(Box::new(items))
+            }
+        }
+        Some("object") => match schema.get("additionalProperties") {
+            Some(ap @ Value::Object(_)) if !schema_has_properties(schema) => {
+                Ty::Map(Box::new(value_type(ap)?.0))
+            }
+            _ => Ty::Object,
+        },
+        Some(other) => bail!("unsupported type {other}"),
+    };
+    Ok((ty, false))
+}
+
+fn schema_has_properties(schema: &Value) -> bool {
+    schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .is_some_and(|p| !p.is_empty())
+}
+
+fn is_null(schema: &Value) -> bool {
+    schema.get("type").and_then(Value::as_str) == Some("null")
+}
+
+/// The schema name a `#/components/schemas/...` reference points at.
+pub fn ref_name(reference: &str) -> Result<&str> {
+    reference
+        .strip_prefix("#/components/schemas/")
+        .ok_or_else(|| anyhow!("unsupported reference {reference}"))
+}
+
+fn constraints(prop: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let target = prop
+        .get("anyOf")
+        .and_then(Value::as_array)
+        .and_then(|alts| alts.iter().find(|a| !is_null(a)))
+        .unwrap_or(prop);
+    let num = |key: &str| target.get(key).and_then(Value::as_f64).map(fmt_number);
+    match (num("minimum"), num("maximum")) {
+        (Some(lo), Some(hi)) => out.push(format!("{lo} ≤ value ≤ {hi}")),
+        (Some(lo), None) => out.push(format!("value ≥ {lo}")),
+        (None, Some(hi)) => out.push(format!("value ≤ {hi}")),
+        (None, None) => {}
+    }
+    if let Some(lo) = num("exclusiveMinimum") {
+        out.push(format!("value > {lo}"));
+    }
+    if let Some(hi) = num("exclusiveMaximum") {
+        out.push(format!("value < {hi}"));
+    }
+    match (num("minLength"), num("maxLength")) {
+        (Some(lo), Some(hi)) => out.push(format!("{lo} to {hi} characters")),
+        (Some(lo), None) => out.push(format!("at least {lo} characters")),
+        (None, Some(hi)) => out.push(format!("at most {hi} characters")),
+        (None, None) => {}
+    }
+    match (num("minItems"), num("maxItems")) {
+        (Some(lo), Some(hi)) if lo == hi => out.push(format!("exactly {lo} items")),
+        (Some(lo), Some(hi)) => out.push(format!("{lo} to {hi} items")),
+        (Some(lo), None) => out.push(format!("at least {lo} items")),
+        (None, Some(hi)) => out.push(format!("at most {hi} items")),
+        (None, None) => {}
+    }
+    if let Some(pattern) = target.get("pattern").and_then(Value::as_str) {
+        out.push(format!("matches `{pattern}`"));
+    }
+    if let Some(format) = target.get("format").and_then(Value::as_str) {
+        out.push(format!("format `{format}`"));
+    }
+    out
+}
+
+/// A JSON number as written in docs: `500` rather than `500.0`.
+pub fn fmt_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+fn operation(path: &str, op: &Value, components: &Map<String, Value>) -> Result<OperationDef> {
+    let id = op
+        .get("operationId")
+        .and_then(Value::as_str)
+        .with_context(|| format!("{path}: no operationId"))?
+        .to_owned();
+    let scope = op
+        .get("x-required-scope")
+        .and_then(Value::as_str)
+        .with_context(|| format!("{id}: no x-required-scope"))?
+        .to_owned();
+    let responses = op
+        .get("responses")
+        .and_then(Value::as_object)
+        .with_context(|| format!("{id}: no responses"))?;
+    let mut success = None;
+    let mut errors = Vec::new();
+    let mut output_schema = None;
+    let mut output_raw = Value::Null;
+    for (status, response) in responses {
+        let code: u16 = status
+            .parse()
+            .with_context(|| format!("{id}: status {status} is not a number"))?;
+        if (200..300).contains(&code) {
+            if success.replace(code).is_some() {
+                bail!("{id}: more than one success status");
+            }
+            output_raw = response
+                .pointer("/content/application~1json/schema")
+                .cloned()
+                .unwrap_or(Value::Null);
+            output_schema = response
+                .pointer("/content/application~1json/schema/$ref")
+                .and_then(Value::as_str)
+                .map(ref_name)
+                .transpose()?
+                .map(str::to_owned);
+        } else {
+            errors.push(code);
+        }
+    }
+    errors.sort_unstable();
+    let success = success.with_context(|| format!("{id}: no success status"))?;
+
+    let body = op.get("requestBody");
+    let input_raw = body
+        .and_then(|b| b.pointer("/content/application~1json/schema"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let input_schema = body
+        .and_then(|b| b.pointer("/content/application~1json/schema/$ref"))
+        .and_then(Value::as_str)
+        .map(ref_name)
+        .transpose()?
+        .map(str::to_owned);
+    let body_optional = body
+        .and_then(|b| b.get("required"))
+        .and_then(Value::as_bool)
+        != Some(true);
+    let idempotency_key = op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|ps| {
+            ps.iter().any(|p| {
+                p.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| n.eq_ignore_ascii_case("idempotency-key"))
+            })
+        });
+
+    let input_fields: BTreeMap<&str, &Value> = input_schema
+        .as_deref()
+        .and_then(|name| components.get(name))
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object)
+        .map(|p| p.iter().map(|(k, v)| (k.as_str(), v)).collect())
+        .unwrap_or_default();
+    let has = |name: &str| input_fields.contains_key(name);
+    let paging = if has("next") && has("limit") {
+        Paging::Cursor
+    } else if has("offset") && has("limit") {
+        Paging::Offset
+    } else if has("page") && has("size") {
+        Paging::PageSize
+    } else if has("page") && has("limit") {
+        Paging::LimitPage
+    } else {
+        Paging::None
+    };
+    let rate_class = if ORDER_PLACEMENT.contains(&id.as_str()) {
+        "OrderPlacement"
+    } else if SPEND.contains(&id.as_str()) {
+        "Spend"
+    } else {
+        "Default"
+    };
+
+    Ok(OperationDef {
+        path: path.to_owned(),
+        scope,
+        success,
+        errors,
+        input: input_schema.as_deref().map(naming::type_name),
+        input_schema,
+        output: output_schema.as_deref().map(naming::type_name),
+        output_schema,
+        idempotency_key,
+        body_optional,
+        paging,
+        rate_class,
+        input_raw,
+        output_raw,
+        id,
+    })
+}
