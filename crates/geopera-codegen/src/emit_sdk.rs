@@ -12,6 +12,10 @@ use crate::naming;
 use crate::Files;
 
 /// Emits every file of the SDK crate's generated folder, keyed by path relative to it.
+///
+/// # Errors
+///
+/// An operation id that cannot become a fluent path (no namespace, or a clash).
 pub fn emit(api: &Api, header: &str) -> Result<Files> {
     let mut files = Files::new();
     files.insert(
@@ -116,7 +120,7 @@ fn operation_module(op: &OperationDef) -> String {
 }
 
 fn inputs(api: &Api) -> String {
-    let types: BTreeSet<String> = api.operations.iter().map(|op| input_path(op)).collect();
+    let types: BTreeSet<String> = api.operations.iter().map(input_path).collect();
     let mut out =
         String::from("//! Lets every input model be passed where an operation expects a body.\n\n");
     for ty in types {
@@ -153,7 +157,7 @@ fn fluent(api: &Api) -> Result<String> {
          use crate::fluent::Call;\nuse crate::{AuthenticatedClient, IntoRequest};\n\n\
          impl crate::Geopera {\n",
     );
-    for (name, _) in &root.children {
+    for name in root.children.keys() {
         let _ = write!(
             out,
             "/// Operations whose id starts with `{name}.`.\npub fn {method}(&self) -> {ty}<'_> {{\n{ty} {{ client: self.client() }}\n}}\n\n",
@@ -189,7 +193,7 @@ fn namespace(out: &mut String, path: &[&str], node: &Node<'_>) -> Result<()> {
             method = naming::ident(segment),
         );
     }
-    for (segment, _) in &node.children {
+    for segment in node.children.keys() {
         let mut child = path.to_vec();
         child.push(segment);
         let _ = write!(

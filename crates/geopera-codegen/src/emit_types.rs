@@ -13,6 +13,10 @@ use crate::naming;
 use crate::Files;
 
 /// Emits every file of the types crate's generated folder, keyed by path relative to it.
+///
+/// # Errors
+///
+/// A schema uses a construct the emitters cannot express.
 pub fn emit(api: &Api, header: &str) -> Result<Files> {
     let enums: BTreeMap<&str, &[String]> = api
         .schemas
@@ -123,7 +127,7 @@ fn model(schema: &SchemaDef, api: &Api, enums: &BTreeMap<&str, &[String]>) -> Re
                  impl {name} {{\n/// The value as sent on the wire.\npub fn as_str(&self) -> &str {{\nmatch self {{\n"
             );
             for value in values {
-                let _ = write!(out, "Self::{} => {value:?},\n", naming::variant_name(value));
+                let _ = writeln!(out, "Self::{} => {value:?},", naming::variant_name(value));
             }
             let _ = write!(
                 out,
@@ -230,7 +234,11 @@ fn structure(
         } else {
             "None".to_owned()
         };
-        let _ = writeln!(out, "{}: {value},", field.rust);
+        if value == field.rust {
+            let _ = writeln!(out, "{value},");
+        } else {
+            let _ = writeln!(out, "{}: {value},", field.rust);
+        }
     }
     if open {
         out.push_str("extra: crate::JsonObject::new(),\n");
@@ -429,11 +437,19 @@ fn opt_u64(schema: &Value, key: &str) -> String {
 }
 
 /// A `Shape` expression for a schema as written in the contract.
+///
+/// # Errors
+///
+/// The schema uses an unsupported type or reference.
 pub fn shape_expr(schema: &Value) -> Result<String> {
     shape_in(schema, "")
 }
 
 /// [`shape_expr`] with schema statics referred to through `prefix` (e.g. `crate::schemas::`).
+///
+/// # Errors
+///
+/// As for [`shape_expr`].
 pub fn shape_in(schema: &Value, prefix: &str) -> Result<String> {
     if schema.is_null() {
         return Ok("Shape::Any".to_owned());

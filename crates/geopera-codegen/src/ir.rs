@@ -189,6 +189,10 @@ impl OperationDef {
 }
 
 /// Reads the contract into the intermediate form.
+///
+/// # Errors
+///
+/// The contract is missing a required part or uses a construct the generator does not support.
 pub fn parse(spec: &Value) -> Result<Api> {
     let version = spec
         .pointer("/info/version")
@@ -332,6 +336,10 @@ fn enum_values(values: &Value) -> Result<Vec<String>> {
 }
 
 /// The Rust type of a property schema and whether it admits `null`.
+///
+/// # Errors
+///
+/// An unsupported type or reference.
 pub fn value_type(schema: &Value) -> Result<(Ty, bool)> {
     if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
         return Ok((Ty::Named(naming::type_name(ref_name(reference)?)), false));
@@ -391,6 +399,10 @@ fn is_null(schema: &Value) -> bool {
 }
 
 /// The schema name a `#/components/schemas/...` reference points at.
+///
+/// # Errors
+///
+/// The reference points anywhere else.
 pub fn ref_name(reference: &str) -> Result<&str> {
     reference
         .strip_prefix("#/components/schemas/")

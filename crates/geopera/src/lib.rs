@@ -1,1 +1,103 @@
-//! placeholder
+//! The Rust SDK for the [Geopera](https://geopera.com) geospatial data platform: satellite
+//! tasking and archive orders, catalog search, processing, billing and more — every one of the
+//! API's 227 operations, typed, async and blocking.
+//!
+//! # Quick start
+//!
+//! ```
+//! use geopera::{models::CatalogSearchInput, operations::catalog_search, AuthenticatedClient};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = geopera_emulator::Emulator::builder().start()?;
+//! # let (base_url, token) = (emulator.base_url(), emulator.api_key().to_owned());
+//! // base_url is "https://api.geopera.com" in production; token is a `gpra_` key or a
+//! // session token.
+//! let client = AuthenticatedClient::new(base_url, token)?;
+//! let page = catalog_search::send(
+//!     &client,
+//!     CatalogSearchInput::new("earthsearch-aws")
+//!         .collections(["sentinel-2-l2a"])
+//!         .limit(10),
+//! )
+//! .await?;
+//! println!("{} items", page.get_as::<Vec<serde_json::Value>>("features")?.unwrap_or_default().len());
+//! # Ok(()) }
+//! ```
+//!
+//! # How calls are shaped
+//!
+//! Every operation is a module under [`operations`], named after its id with dots replaced by
+//! underscores (`orders.tasking.estimate` is [`operations::orders_tasking_estimate`]), with the
+//! same four functions taking `(client, body)`:
+//!
+//! | function | returns | blocks |
+//! |---|---|---|
+//! | `send` | the success model, or [`Error`] | no — `.await` it |
+//! | `send_detailed` | a [`Response`]: status, headers, raw bytes, [`Parsed`] value | no |
+//! | `send_blocking` | the success model, or [`Error`] | yes (feature `blocking`, on by default) |
+//! | `send_blocking_detailed` | a [`Response`] | yes |
+//!
+//! `send_detailed` returns documented error answers (401, 403, 404, 422, 500) as values, so a
+//! fan-out collects every outcome instead of failing fast. The body is the operation's input
+//! model, a [`Request`] wrapping it with per-call options (`x-api-key`, `Idempotency-Key`,
+//! timeout, headers), or a `serde_json::Value` checked against the model before sending.
+//!
+//! The fluent [`Geopera`] client reaches the same operations by namespace —
+//! `geopera.orders().tasking().estimate(body).await` — and [`Geopera::invoke`] calls any
+//! operation by id with JSON in and out.
+//!
+//! # Clients
+//!
+//! [`Client`] sends no credentials; [`AuthenticatedClient`] sends
+//! `Authorization: Bearer <token>`. Both are cheap to clone; clones share one connection pool,
+//! which closes when the last clone is dropped — Rust needs no `async with`, there is no
+//! "entered twice" error and no leaked pool. [`ClientBuilder`] has the knobs: base URL,
+//! timeouts, TLS (verification, extra CA, or your own rustls config), redirects (off by
+//! default), default headers and cookies, HTTP/2, pool limits, user agent and
+//! `raise_on_unexpected_status`. `with_headers`, `with_cookies` and `with_timeout` return a new
+//! client sharing the pool; `with_http_client` and `with_blocking_http_client` bring your own
+//! `reqwest` clients (async and blocking pools are separate, as in the Python SDK), while
+//! base URL and credentials still apply.
+//!
+//! # Blocking calls inside async code
+//!
+//! The blocking functions work from anywhere. Called from inside a Tokio runtime, they run the
+//! request on a helper thread rather than panicking — but they still block the calling task,
+//! so prefer `send` in async code.
+//!
+//! # Cancellation
+//!
+//! Dropping a pending future cancels its request; nothing runs in the background afterwards.
+
+mod client;
+mod error;
+mod fluent;
+mod generated;
+mod request;
+mod response;
+mod runtime;
+mod secret;
+
+pub use client::{
+    ApiClient, AuthenticatedClient, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_USER_AGENT,
+};
+pub use error::Error;
+pub use fluent::{Call, Geopera};
+pub use generated::fluent as namespaces;
+pub use generated::operations;
+pub use request::{CallOptions, IntoRequest, Request};
+pub use response::{Parsed, Response};
+
+/// The typed models of the contract, plus the hand-written error bodies.
+pub use geopera_types::models;
+pub use geopera_types::{JsonObject, Operation, OperationInfo};
+
+/// Descriptors of every operation as data (scope, statuses, paging), e.g. for tooling.
+pub mod descriptors {
+    pub use geopera_types::operations::*;
+    pub use geopera_types::{Access, Paging, RateClass};
+}
+
+/// The `http` types that appear in [`Response`].
+pub use http::{HeaderMap, StatusCode};

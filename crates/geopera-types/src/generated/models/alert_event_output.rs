@@ -12,8 +12,6 @@ pub struct AlertEventOutput {
 impl AlertEventOutput {
     /// A value with the required fields given and every optional field at its default.
     pub fn new(alert_event: crate::JsonObject) -> Self {
-        Self {
-            alert_event: alert_event,
-        }
+        Self { alert_event }
     }
 }

@@ -12,8 +12,6 @@ pub struct AlertRuleOutput {
 impl AlertRuleOutput {
     /// A value with the required fields given and every optional field at its default.
     pub fn new(alert_rule: crate::JsonObject) -> Self {
-        Self {
-            alert_rule: alert_rule,
-        }
+        Self { alert_rule }
     }
 }

@@ -37,7 +37,7 @@ impl ApiKeyCreateOutput {
             key: None,
             prefix: prefix.into(),
             name: name.into(),
-            permissions: permissions,
+            permissions,
             expires_at: None,
             created_at: created_at.into(),
         }

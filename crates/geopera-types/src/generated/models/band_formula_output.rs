@@ -63,9 +63,9 @@ impl BandFormulaOutput {
             description: None,
             required_bands: None,
             colormap: colormap.into(),
-            value_range: value_range,
+            value_range,
             category: category.into(),
-            is_template: is_template,
+            is_template,
             created_at: created_at.into(),
             updated_at: updated_at.into(),
         }

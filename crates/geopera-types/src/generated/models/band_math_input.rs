@@ -41,7 +41,7 @@ impl BandMathInput {
         Self {
             cog_url: cog_url.into(),
             formula: formula.into(),
-            bbox: bbox,
+            bbox,
             sensor: sensor.into(),
             max_size: default_max_size(),
             output_format: default_output_format(),

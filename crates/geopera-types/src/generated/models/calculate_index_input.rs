@@ -35,7 +35,7 @@ impl CalculateIndexInput {
         Self {
             cog_url: cog_url.into(),
             index_name: index_name.into(),
-            bbox: bbox,
+            bbox,
             sensor: sensor.into(),
             max_size: default_max_size(),
             output_format: default_output_format(),

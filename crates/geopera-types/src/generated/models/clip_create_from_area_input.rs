@@ -31,8 +31,8 @@ impl ClipCreateFromAreaInput {
     ) -> Self {
         Self {
             area: area.into(),
-            mosaic_types: mosaic_types,
-            aoi_geometry: aoi_geometry,
+            mosaic_types,
+            aoi_geometry,
             aoi_name: None,
             project_id: None,
             organization_id: organization_id.into(),

@@ -25,7 +25,7 @@ impl CogStatsInput {
     pub fn new(url: impl Into<String>, geometry: crate::JsonObject) -> Self {
         Self {
             url: url.into(),
-            geometry: geometry,
+            geometry,
             expression: None,
             bands: None,
             percentiles: default_percentiles(),

@@ -26,9 +26,9 @@ impl CogTerrainInput {
     pub fn new(url: impl Into<String>, z: i64, x: i64, y: i64) -> Self {
         Self {
             url: url.into(),
-            z: z,
-            x: x,
-            y: y,
+            z,
+            x,
+            y,
             invert: default_invert(),
             aoi: None,
         }

@@ -40,9 +40,9 @@ impl CogTileInput {
     pub fn new(url: impl Into<String>, z: i64, x: i64, y: i64, format: impl Into<String>) -> Self {
         Self {
             url: url.into(),
-            z: z,
-            x: x,
-            y: y,
+            z,
+            x,
+            y,
             format: format.into(),
             bands: None,
             expression: None,

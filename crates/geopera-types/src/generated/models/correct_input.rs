@@ -25,7 +25,7 @@ impl CorrectInput {
     ) -> Self {
         Self {
             organization_id: organization_id.into(),
-            bytes_delta: bytes_delta,
+            bytes_delta,
             reason: reason.into(),
             asset_id: None,
         }

@@ -54,7 +54,7 @@ impl CreateAlertRuleInput {
             event_types: None,
             expression: expression.into(),
             comparison: comparison.into(),
-            threshold: threshold,
+            threshold,
             threshold_upper: None,
             asset_key: default_asset_key(),
             band_mapping: None,

@@ -16,7 +16,7 @@ impl ExecuteRequest {
     pub fn new(operation: impl Into<String>, params: crate::JsonObject) -> Self {
         Self {
             operation: operation.into(),
-            params: params,
+            params,
         }
     }
 }

@@ -25,7 +25,7 @@ impl GranulePointsInput {
         Self {
             collection: collection.into(),
             href: href.into(),
-            bbox: bbox,
+            bbox,
             max_points: default_max_points(),
             clip_polygon: None,
         }

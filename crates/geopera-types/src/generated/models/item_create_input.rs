@@ -68,7 +68,7 @@ impl ItemCreateInput {
         Self {
             collection_id: None,
             stac_id: None,
-            r#type: r#type,
+            r#type,
             geometry: None,
             bbox: None,
             datetime: None,

@@ -12,6 +12,6 @@ pub struct ItemGetOutput {
 impl ItemGetOutput {
     /// A value with the required fields given and every optional field at its default.
     pub fn new(item: crate::JsonObject) -> Self {
-        Self { item: item }
+        Self { item }
     }
 }

@@ -100,7 +100,7 @@ impl ItemResponse {
             project_id: project_id.into(),
             collection_id: None,
             stac_id: stac_id.into(),
-            r#type: r#type,
+            r#type,
             geometry: None,
             bbox: None,
             datetime: None,

@@ -44,9 +44,9 @@ impl ItemTileRenderInput {
     pub fn new(item_id: impl Into<String>, z: i64, x: i64, y: i64) -> Self {
         Self {
             item_id: item_id.into(),
-            z: z,
-            x: x,
-            y: y,
+            z,
+            x,
+            y,
             format: default_format(),
             profile: None,
             asset_key: None,

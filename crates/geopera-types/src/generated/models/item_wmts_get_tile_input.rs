@@ -23,9 +23,9 @@ impl ItemWmtsGetTileInput {
     pub fn new(item_id: impl Into<String>, z: i64, x: i64, y: i64) -> Self {
         Self {
             item_id: item_id.into(),
-            z: z,
-            x: x,
-            y: y,
+            z,
+            x,
+            y,
             profile: None,
         }
     }

@@ -34,7 +34,7 @@ impl LineageEdge {
     /// A value with the required fields given and every optional field at its default.
     pub fn new(depth: i64) -> Self {
         Self {
-            depth: depth,
+            depth,
             src_type: None,
             src_id: None,
             dst_type: None,

@@ -24,7 +24,7 @@ impl LineageGetOutput {
         direction: impl Into<String>,
     ) -> Self {
         Self {
-            root: root,
+            root,
             direction: direction.into(),
             edges: None,
             nodes: None,

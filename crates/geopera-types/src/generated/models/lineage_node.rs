@@ -19,7 +19,7 @@ impl LineageNode {
         Self {
             entity_type: entity_type.into(),
             entity_id: entity_id.into(),
-            depth: depth,
+            depth,
         }
     }
 }

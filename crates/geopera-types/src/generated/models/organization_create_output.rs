@@ -30,7 +30,7 @@ impl OrganizationCreateOutput {
             id: id.into(),
             name: name.into(),
             slug: slug.into(),
-            enterprise_billing: enterprise_billing,
+            enterprise_billing,
             extra: crate::JsonObject::new(),
         }
     }

@@ -38,10 +38,10 @@ impl ProfileCreateInput {
         Self {
             name: name.into(),
             layer: default_layer(),
-            r#type: r#type,
+            r#type,
             is_default: default_is_default(),
             sort_order: default_sort_order(),
-            config: config,
+            config,
             asset_key: None,
             item_id: item_id.into(),
         }

@@ -16,7 +16,7 @@ impl RequestApprovalInput {
     /// A value with the required fields given and every optional field at its default.
     pub fn new(credits: i64) -> Self {
         Self {
-            credits: credits,
+            credits,
             expiry_hours: None,
         }
     }

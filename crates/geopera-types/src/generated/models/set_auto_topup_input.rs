@@ -20,9 +20,9 @@ impl SetAutoTopupInput {
     /// A value with the required fields given and every optional field at its default.
     pub fn new(enabled: bool, threshold_credits: i64, topup_amount_credits: i64) -> Self {
         Self {
-            enabled: enabled,
-            threshold_credits: threshold_credits,
-            topup_amount_credits: topup_amount_credits,
+            enabled,
+            threshold_credits,
+            topup_amount_credits,
             daily_charge_cap_aud: None,
         }
     }

@@ -23,7 +23,7 @@ impl SetBandNamesInput {
         Self {
             item_id: item_id.into(),
             asset_id: asset_id.into(),
-            band_names: band_names,
+            band_names,
         }
     }
 }

@@ -27,7 +27,7 @@ impl ShareLinkCreate {
         expires_at: impl Into<String>,
     ) -> Self {
         Self {
-            target_type: target_type,
+            target_type,
             target_id: target_id.into(),
             permission: default_permission(),
             password: password.into(),

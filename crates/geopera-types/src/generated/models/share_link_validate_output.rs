@@ -23,7 +23,7 @@ impl ShareLinkValidateOutput {
         Self {
             permission: permission.into(),
             target_type: target_type.into(),
-            target: target,
+            target,
         }
     }
 }

@@ -30,9 +30,9 @@ impl ShareTileInput {
         Self {
             token: token.into(),
             password: default_password(),
-            z: z,
-            x: x,
-            y: y,
+            z,
+            x,
+            y,
             format: default_format(),
             profile: None,
         }

@@ -48,10 +48,10 @@ impl SourceDto {
             description: description.into(),
             access_model: access_model.into(),
             scope: scope.into(),
-            countries: countries,
+            countries,
             attribution: attribution.into(),
             license: license.into(),
-            collections: collections,
+            collections,
         }
     }
 }

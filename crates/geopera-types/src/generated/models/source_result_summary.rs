@@ -22,7 +22,7 @@ impl SourceResultSummary {
         Self {
             source_id: source_id.into(),
             title: title.into(),
-            count: count,
+            count,
             error: None,
         }
     }

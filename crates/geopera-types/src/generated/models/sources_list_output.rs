@@ -12,6 +12,6 @@ pub struct SourcesListOutput {
 impl SourcesListOutput {
     /// A value with the required fields given and every optional field at its default.
     pub fn new(sources: Vec<super::SourceDto>) -> Self {
-        Self { sources: sources }
+        Self { sources }
     }
 }

@@ -30,10 +30,10 @@ impl TestAlertRuleOutput {
         item_id: impl Into<String>,
     ) -> Self {
         Self {
-            computed_value: computed_value,
-            threshold: threshold,
+            computed_value,
+            threshold,
             comparison: comparison.into(),
-            would_trigger: would_trigger,
+            would_trigger,
             expression: expression.into(),
             item_id: item_id.into(),
         }

@@ -31,7 +31,7 @@ impl TestSubscriptionOutput {
     ) -> Self {
         Self {
             status: status.into(),
-            delivered: delivered,
+            delivered,
             http_status: None,
             error: None,
             event_id: event_id.into(),

@@ -28,7 +28,7 @@ impl ValidateFormulaOutput {
         Self {
             formula: formula.into(),
             sensor: sensor.into(),
-            valid: valid,
+            valid,
             error: None,
             required_bands: default_required_bands(),
             available_bands: default_available_bands(),

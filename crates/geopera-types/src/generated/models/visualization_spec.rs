@@ -47,7 +47,7 @@ impl VisualizationSpec {
         Self {
             id: id.into(),
             label: label.into(),
-            kind: kind,
+            kind,
             asset: None,
             bands: None,
             expression: None,

@@ -1,0 +1,794 @@
+//! Clients and their configuration.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use http::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, USER_AGENT,
+};
+
+use crate::secret::Secret;
+use crate::Error;
+
+/// The API's public address.
+pub const DEFAULT_BASE_URL: &str = "https://api.geopera.com";
+
+/// The `User-Agent` sent unless configured otherwise.
+pub const DEFAULT_USER_AGENT: &str = concat!("geopera-rs/", env!("CARGO_PKG_VERSION"));
+
+/// A client without credentials, for operations that need none (e.g. `webhooks.drain`) or
+/// for sending credentials per call.
+///
+/// Cloning is cheap: clones share one connection pool, which closes when the last clone is
+/// dropped. There is nothing to enter or close by hand, unlike Python's `async with`.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) http: reqwest::Client,
+    #[cfg(feature = "blocking")]
+    pub(crate) blocking: Arc<OnceLock<reqwest::blocking::Client>>,
+    pub(crate) transport: Arc<TransportConfig>,
+    /// Identifies the async pool: replaced only when the async HTTP client is.
+    pool: Arc<PoolId>,
+}
+
+/// The identity of one async connection pool.
+#[derive(Debug)]
+struct PoolId;
+
+/// A client that sends `Authorization: Bearer <token>` with every call.
+///
+/// The token is a `gpra_` API key or a session token, sent verbatim. It never appears in
+/// `Debug` output, logs or errors.
+#[derive(Clone)]
+pub struct AuthenticatedClient {
+    client: Client,
+}
+
+/// The per-request settings: cheap to copy-on-write so that `with_*` can share the pool.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) base_url: String,
+    /// Every header a call sends before its own options: user agent, defaults, credentials,
+    /// cookies, content negotiation. Built once per settings change, not per call.
+    pub(crate) prepared: HeaderMap,
+    pub(crate) token: Option<Secret>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) cookies: Vec<(String, String)>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) raise_on_unexpected_status: bool,
+}
+
+/// The settings a transport is built from, kept to build the blocking one lazily.
+#[derive(Clone, Default)]
+pub(crate) struct TransportConfig {
+    connect_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    verify_tls: bool,
+    root_certificates: Vec<reqwest::Certificate>,
+    tls_config: Option<Arc<rustls::ClientConfig>>,
+    follow_redirects: bool,
+    http2_prior_knowledge: bool,
+    pool_max_idle_per_host: Option<usize>,
+    pool_idle_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.settings.base_url)
+            .field("token", &self.settings.token)
+            .field("timeout", &self.settings.timeout)
+            .field(
+                "raise_on_unexpected_status",
+                &self.settings.raise_on_unexpected_status,
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for AuthenticatedClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AuthenticatedClient")
+            .field(&self.client)
+            .finish()
+    }
+}
+
+/// What every operation function accepts as its client: [`Client`], [`AuthenticatedClient`]
+/// or the fluent [`Geopera`](crate::Geopera).
+pub trait ApiClient: sealed::Sealed {
+    /// The client whose settings and connection pool the call uses.
+    fn core(&self) -> &Client;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Client {}
+    impl Sealed for super::AuthenticatedClient {}
+    impl Sealed for crate::Geopera {}
+}
+
+impl ApiClient for Client {
+    fn core(&self) -> &Client {
+        self
+    }
+}
+
+impl ApiClient for AuthenticatedClient {
+    fn core(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Client {
+    /// A builder with the defaults: the public API, no timeout override, TLS verified,
+    /// redirects not followed.
+    pub fn builder() -> ClientBuilder<Client> {
+        ClientBuilder::new(None)
+    }
+
+    /// A client for `base_url` with every other setting at its default.
+    ///
+    /// # Errors
+    ///
+    /// `base_url` is not an `http` or `https` URL.
+    pub fn new(base_url: impl Into<String>) -> Result<Self, Error> {
+        Self::builder().base_url(base_url).build()
+    }
+
+    /// The base URL calls go to.
+    pub fn base_url(&self) -> &str {
+        &self.settings.base_url
+    }
+
+    /// The default headers sent with every call.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.settings.headers
+    }
+
+    /// The timeout of each attempt, when one is set.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.settings.timeout
+    }
+
+    /// A client with these headers merged over the current ones, sharing this client's pool.
+    ///
+    /// # Errors
+    ///
+    /// A header name or value is invalid.
+    pub fn with_headers<K, V>(
+        &self,
+        headers: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, Error>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut settings = (*self.settings).clone();
+        for (name, value) in headers {
+            let (name, value) = parse_header(name.as_ref(), value.as_ref())?;
+            settings.headers.insert(name, value);
+        }
+        Ok(self.with_settings(settings))
+    }
+
+    /// A client with these cookies merged over the current ones, sharing this client's pool.
+    ///
+    /// # Errors
+    ///
+    /// A cookie name or value is invalid.
+    pub fn with_cookies<K, V>(
+        &self,
+        cookies: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, Error>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let mut settings = (*self.settings).clone();
+        for (name, value) in cookies {
+            let cookie = (name.into(), value.into());
+            validate_cookie(&cookie)?;
+            settings
+                .cookies
+                .retain(|(existing, _)| *existing != cookie.0);
+            settings.cookies.push(cookie);
+        }
+        Ok(self.with_settings(settings))
+    }
+
+    /// A client with a different per-attempt timeout, sharing this client's pool.
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        let mut settings = (*self.settings).clone();
+        settings.timeout = Some(timeout);
+        self.with_settings(settings)
+    }
+
+    /// The async HTTP client behind this client.
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// A client that sends its async calls through `http`, e.g. one with a custom transport or
+    /// connection limits. Unlike the Python SDK, the base URL, credentials, default headers,
+    /// cookies and timeout still apply: `http` only carries the requests.
+    pub fn with_http_client(&self, http: reqwest::Client) -> Self {
+        Client {
+            http,
+            pool: Arc::new(PoolId),
+            ..self.clone()
+        }
+    }
+
+    /// The blocking HTTP client behind this client, built on first use. It has its own
+    /// connection pool, separate from the async one.
+    ///
+    /// # Errors
+    ///
+    /// The blocking client could not be built from the configuration.
+    #[cfg(feature = "blocking")]
+    pub fn blocking_http_client(&self) -> Result<reqwest::blocking::Client, Error> {
+        if let Some(client) = self.blocking.get() {
+            return Ok(client.clone());
+        }
+        let built = crate::runtime::off_runtime(|| self.transport.build_blocking())?;
+        Ok(self.blocking.get_or_init(|| built).clone())
+    }
+
+    /// A client that sends its blocking calls through `http`; see [`Client::with_http_client`].
+    #[cfg(feature = "blocking")]
+    pub fn with_blocking_http_client(&self, http: reqwest::blocking::Client) -> Self {
+        let cell = OnceLock::new();
+        let _ = cell.set(http);
+        Client {
+            blocking: Arc::new(cell),
+            ..self.clone()
+        }
+    }
+
+    fn with_settings(&self, mut settings: Settings) -> Self {
+        settings.prepare();
+        Client {
+            settings: Arc::new(settings),
+            ..self.clone()
+        }
+    }
+
+    /// Whether two clients send their async calls through the same connection pool (true
+    /// for clones and for clients made with `with_headers`, `with_cookies`, `with_timeout`).
+    pub fn shares_pool_with(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.pool, &other.pool)
+    }
+}
+
+impl AuthenticatedClient {
+    /// A builder for a client that sends `token` as its bearer credential.
+    pub fn builder(token: impl Into<String>) -> ClientBuilder<AuthenticatedClient> {
+        ClientBuilder::new(Some(Secret::new(token.into())))
+    }
+
+    /// A client for `base_url` with `token` and every other setting at its default.
+    ///
+    /// # Errors
+    ///
+    /// `base_url` is not an `http` or `https` URL, or the token is not a valid header value.
+    pub fn new(base_url: impl Into<String>, token: impl Into<String>) -> Result<Self, Error> {
+        Self::builder(token).base_url(base_url).build()
+    }
+
+    /// The client without its typed credential wrapper (the token still applies).
+    pub fn as_client(&self) -> &Client {
+        &self.client
+    }
+
+    /// See [`Client::with_headers`].
+    ///
+    /// # Errors
+    ///
+    /// A header name or value is invalid.
+    pub fn with_headers<K, V>(
+        &self,
+        headers: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, Error>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        Ok(AuthenticatedClient {
+            client: self.client.with_headers(headers)?,
+        })
+    }
+
+    /// See [`Client::with_cookies`].
+    ///
+    /// # Errors
+    ///
+    /// A cookie name or value is invalid.
+    pub fn with_cookies<K, V>(
+        &self,
+        cookies: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, Error>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Ok(AuthenticatedClient {
+            client: self.client.with_cookies(cookies)?,
+        })
+    }
+
+    /// See [`Client::with_timeout`].
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        AuthenticatedClient {
+            client: self.client.with_timeout(timeout),
+        }
+    }
+
+    /// See [`Client::with_http_client`].
+    pub fn with_http_client(&self, http: reqwest::Client) -> Self {
+        AuthenticatedClient {
+            client: self.client.with_http_client(http),
+        }
+    }
+
+    /// See [`Client::with_blocking_http_client`].
+    #[cfg(feature = "blocking")]
+    pub fn with_blocking_http_client(&self, http: reqwest::blocking::Client) -> Self {
+        AuthenticatedClient {
+            client: self.client.with_blocking_http_client(http),
+        }
+    }
+}
+
+impl std::ops::Deref for AuthenticatedClient {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// Configures a [`Client`] or [`AuthenticatedClient`].
+///
+/// Setters never fail; [`build`](ClientBuilder::build) reports the first problem.
+#[must_use]
+pub struct ClientBuilder<C> {
+    token: Option<Secret>,
+    base_url: String,
+    headers: Vec<(String, String)>,
+    cookies: Vec<(String, String)>,
+    timeout: Option<Duration>,
+    user_agent: String,
+    raise_on_unexpected_status: bool,
+    transport: TransportConfig,
+    ca_files: Vec<PathBuf>,
+    http: Option<reqwest::Client>,
+    #[cfg(feature = "blocking")]
+    blocking: Option<reqwest::blocking::Client>,
+    kind: PhantomData<fn() -> C>,
+}
+
+impl<C> fmt::Debug for ClientBuilder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("token", &self.token)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> ClientBuilder<C> {
+    fn new(token: Option<Secret>) -> Self {
+        ClientBuilder {
+            token,
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            headers: Vec::new(),
+            cookies: Vec::new(),
+            timeout: None,
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+            raise_on_unexpected_status: false,
+            transport: TransportConfig {
+                verify_tls: true,
+                ..TransportConfig::default()
+            },
+            ca_files: Vec::new(),
+            http: None,
+            #[cfg(feature = "blocking")]
+            blocking: None,
+            kind: PhantomData,
+        }
+    }
+
+    /// Where calls go; default `https://api.geopera.com`. Operations are appended as
+    /// `/v1/op/{operation_id}`.
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = base_url.into();
+        self
+    }
+
+    /// The timeout of each attempt, from sending the request to reading the whole body.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The timeout for establishing a connection.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// The timeout between two reads of the response.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.read_timeout = Some(timeout);
+        self
+    }
+
+    /// Whether TLS certificates are verified (default `true`). Turn it off only for testing.
+    pub fn verify_tls(mut self, verify: bool) -> Self {
+        self.transport.verify_tls = verify;
+        self
+    }
+
+    /// Trusts the PEM certificate(s) in this file in addition to the built-in roots.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_files.push(path.into());
+        self
+    }
+
+    /// Uses this rustls configuration for TLS, replacing the verification settings above.
+    pub fn tls_config(mut self, config: rustls::ClientConfig) -> Self {
+        self.transport.tls_config = Some(Arc::new(config));
+        self
+    }
+
+    /// Whether redirects are followed (default `false`, as in the Python SDK).
+    pub fn follow_redirects(mut self, follow: bool) -> Self {
+        self.transport.follow_redirects = follow;
+        self
+    }
+
+    /// Adds a header sent with every call.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds a cookie sent with every call.
+    pub fn cookie(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.cookies.push((name.into(), value.into()));
+        self
+    }
+
+    /// Speaks HTTP/2 without negotiation (`h2c` on plain HTTP). Over TLS, HTTP/2 is negotiated
+    /// automatically when the server offers it.
+    pub fn http2_prior_knowledge(mut self, enabled: bool) -> Self {
+        self.transport.http2_prior_knowledge = enabled;
+        self
+    }
+
+    /// The most idle connections kept per host.
+    pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
+        self.transport.pool_max_idle_per_host = Some(max);
+        self
+    }
+
+    /// How long an idle connection is kept.
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.pool_idle_timeout = Some(timeout);
+        self
+    }
+
+    /// The `User-Agent`; default `geopera-rs/<version>`.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Whether a status the contract does not document for the operation is an
+    /// [`Error::UnexpectedStatus`] from `send_detailed` too (default `false`: it is returned as
+    /// [`Parsed::Unparsed`](crate::Parsed::Unparsed) or a problem).
+    pub fn raise_on_unexpected_status(mut self, raise: bool) -> Self {
+        self.raise_on_unexpected_status = raise;
+        self
+    }
+
+    /// Sends async calls through this HTTP client instead of building one; transport
+    /// settings above are then the caller's business, but base URL, credentials, headers,
+    /// cookies and timeout still apply.
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Sends blocking calls through this HTTP client; see [`ClientBuilder::http_client`].
+    #[cfg(feature = "blocking")]
+    pub fn blocking_http_client(mut self, http: reqwest::blocking::Client) -> Self {
+        self.blocking = Some(http);
+        self
+    }
+
+    fn build_client(mut self) -> Result<Client, Error> {
+        let base_url = normalize_base_url(&self.base_url)?;
+        let mut headers = HeaderMap::new();
+        let user_agent = HeaderValue::from_str(&self.user_agent)
+            .map_err(|_| Error::Config("the user agent is not a valid header value".into()))?;
+        headers.insert(USER_AGENT, user_agent);
+        for (name, value) in &self.headers {
+            let (name, value) = parse_header(name, value)?;
+            headers.insert(name, value);
+        }
+        if let Some(token) = &self.token {
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                Error::Config("the token contains characters not allowed in a header".into())
+            })?;
+        }
+        for cookie in &self.cookies {
+            validate_cookie(cookie)?;
+        }
+        for path in &self.ca_files {
+            let pem = std::fs::read(path).map_err(|e| {
+                Error::Config(format!("cannot read CA file {}: {e}", path.display()))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                Error::Config(format!(
+                    "CA file {} holds no valid PEM certificate: {e}",
+                    path.display()
+                ))
+            })?;
+            self.transport.root_certificates.extend(certs);
+        }
+        let http = match self.http.take() {
+            Some(http) => http,
+            None => self.transport.build_async()?,
+        };
+        #[cfg(feature = "blocking")]
+        let blocking = {
+            let cell = OnceLock::new();
+            if let Some(client) = self.blocking.take() {
+                let _ = cell.set(client);
+            }
+            Arc::new(cell)
+        };
+        let mut settings = Settings {
+            base_url,
+            prepared: HeaderMap::new(),
+            token: self.token,
+            headers,
+            cookies: self.cookies,
+            timeout: self.timeout,
+            raise_on_unexpected_status: self.raise_on_unexpected_status,
+        };
+        settings.prepare();
+        Ok(Client {
+            settings: Arc::new(settings),
+            pool: Arc::new(PoolId),
+            http,
+            #[cfg(feature = "blocking")]
+            blocking,
+            transport: Arc::new(self.transport),
+        })
+    }
+}
+
+impl<C> ClientBuilder<C> {
+    pub(crate) fn with_token(token: String) -> Self {
+        ClientBuilder::new(Some(Secret::new(token)))
+    }
+
+    pub(crate) fn into_authenticated(self) -> ClientBuilder<AuthenticatedClient> {
+        ClientBuilder {
+            token: self.token,
+            base_url: self.base_url,
+            headers: self.headers,
+            cookies: self.cookies,
+            timeout: self.timeout,
+            user_agent: self.user_agent,
+            raise_on_unexpected_status: self.raise_on_unexpected_status,
+            transport: self.transport,
+            ca_files: self.ca_files,
+            http: self.http,
+            #[cfg(feature = "blocking")]
+            blocking: self.blocking,
+            kind: PhantomData,
+        }
+    }
+}
+
+impl ClientBuilder<Client> {
+    /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// The first invalid setting: base URL, header, cookie, CA file or TLS configuration.
+    pub fn build(self) -> Result<Client, Error> {
+        self.build_client()
+    }
+}
+
+impl ClientBuilder<AuthenticatedClient> {
+    /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// The first invalid setting: base URL, token, header, cookie, CA file or TLS
+    /// configuration.
+    pub fn build(self) -> Result<AuthenticatedClient, Error> {
+        Ok(AuthenticatedClient {
+            client: self.build_client()?,
+        })
+    }
+}
+
+impl TransportConfig {
+    fn build_async(&self) -> Result<reqwest::Client, Error> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(t) = self.connect_timeout {
+            builder = builder.connect_timeout(t);
+        }
+        if let Some(t) = self.read_timeout {
+            builder = builder.read_timeout(t);
+        }
+        if let Some(n) = self.pool_max_idle_per_host {
+            builder = builder.pool_max_idle_per_host(n);
+        }
+        if let Some(t) = self.pool_idle_timeout {
+            builder = builder.pool_idle_timeout(t);
+        }
+        if self.http2_prior_knowledge {
+            builder = builder.http2_prior_knowledge();
+        }
+        builder = builder.redirect(self.redirect_policy());
+        if let Some(config) = &self.tls_config {
+            builder = builder.use_preconfigured_tls((**config).clone());
+        } else {
+            builder = builder.danger_accept_invalid_certs(!self.verify_tls);
+            for cert in &self.root_certificates {
+                builder = builder.add_root_certificate(cert.clone());
+            }
+        }
+        builder
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+    }
+
+    #[cfg(feature = "blocking")]
+    pub(crate) fn build_blocking(&self) -> Result<reqwest::blocking::Client, Error> {
+        let mut builder = reqwest::blocking::Client::builder().timeout(None::<Duration>);
+        if let Some(t) = self.connect_timeout {
+            builder = builder.connect_timeout(t);
+        }
+        if let Some(n) = self.pool_max_idle_per_host {
+            builder = builder.pool_max_idle_per_host(n);
+        }
+        if let Some(t) = self.pool_idle_timeout {
+            builder = builder.pool_idle_timeout(t);
+        }
+        if self.http2_prior_knowledge {
+            builder = builder.http2_prior_knowledge();
+        }
+        builder = builder.redirect(self.redirect_policy());
+        if let Some(config) = &self.tls_config {
+            builder = builder.use_preconfigured_tls((**config).clone());
+        } else {
+            builder = builder.danger_accept_invalid_certs(!self.verify_tls);
+            for cert in &self.root_certificates {
+                builder = builder.add_root_certificate(cert.clone());
+            }
+        }
+        builder
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the blocking HTTP client: {e}")))
+    }
+
+    fn redirect_policy(&self) -> reqwest::redirect::Policy {
+        if self.follow_redirects {
+            reqwest::redirect::Policy::limited(10)
+        } else {
+            reqwest::redirect::Policy::none()
+        }
+    }
+}
+
+fn normalize_base_url(raw: &str) -> Result<String, Error> {
+    let url = url::Url::parse(raw)
+        .map_err(|e| Error::Config(format!("the base URL {raw:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::Config(format!(
+            "the base URL {raw:?} must use http or https"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::Config(format!(
+            "the base URL {raw:?} must not have a query or fragment"
+        )));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+pub(crate) fn parse_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Error> {
+    let header_name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| Error::Config(format!("{name:?} is not a valid header name")))?;
+    let header_value = HeaderValue::from_str(value)
+        .map_err(|_| Error::Config(format!("the value of header {name:?} is not valid")))?;
+    Ok((header_name, header_value))
+}
+
+fn validate_cookie((name, value): &(String, String)) -> Result<(), Error> {
+    let bad = |c: char| c.is_control() || matches!(c, ';' | ',' | ' ' | '"' | '\\');
+    if name.is_empty() || name.contains(bad) || name.contains('=') || value.contains(bad) {
+        return Err(Error::Config(format!(
+            "the cookie {name:?} has an invalid name or value"
+        )));
+    }
+    Ok(())
+}
+
+impl Settings {
+    fn prepare(&mut self) {
+        let mut prepared = self.headers.clone();
+        prepared.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if !prepared.contains_key(ACCEPT) {
+            prepared.insert(
+                ACCEPT,
+                HeaderValue::from_static("application/json, application/problem+json"),
+            );
+        }
+        if let Some(token) = &self.token {
+            // Checked by the builder; a token that cannot be a header is never stored.
+            if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
+                value.set_sensitive(true);
+                prepared.insert(AUTHORIZATION, value);
+            }
+        }
+        if !self.cookies.is_empty() {
+            let joined = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            if let Ok(value) = HeaderValue::from_str(&joined) {
+                prepared.insert(COOKIE, value);
+            }
+        }
+        self.prepared = prepared;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_checked_and_normalized() {
+        assert_eq!(
+            normalize_base_url("http://127.0.0.1:8080/").ok().as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert!(normalize_base_url("ftp://example.com").is_err());
+        assert!(normalize_base_url("not a url").is_err());
+    }
+
+    #[test]
+    fn debug_redacts_the_token() {
+        let client =
+            AuthenticatedClient::new("http://127.0.0.1:1", "gpra_supersecret").expect("valid");
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("supersecret"), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn a_bad_header_is_reported_by_build() {
+        let err = Client::builder()
+            .header("bad header", "x")
+            .build()
+            .expect_err("invalid");
+        assert!(err.to_string().contains("header"));
+    }
+}

@@ -1,0 +1,247 @@
+//! The fluent client: `geopera.catalog().search(body).await`.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::time::Duration;
+
+use geopera_types::Operation;
+
+use crate::client::{ApiClient, AuthenticatedClient, Client, ClientBuilder};
+use crate::{Error, IntoRequest, Request, Response};
+
+/// The fluent entry point: one method per namespace of operation ids, down to the operation.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), geopera::Error> {
+/// use geopera::{models::CatalogSearchInput, Geopera};
+///
+/// let geopera = Geopera::new("gpra_...")?;
+/// let page = geopera
+///     .catalog()
+///     .search(CatalogSearchInput::new("earthsearch-aws").limit(10))
+///     .await?;
+/// // The same call, blocking:
+/// let page = geopera.catalog().search(CatalogSearchInput::new("earthsearch-aws")).send_blocking()?;
+/// # Ok(()) }
+/// ```
+///
+/// Unlike the Python SDK's fluent client, every call can be awaited *or* finished with
+/// `send_blocking`, and [`Geopera::client`] hands out the same configured client for the
+/// operation functions.
+#[derive(Clone, Debug)]
+pub struct Geopera {
+    client: AuthenticatedClient,
+}
+
+impl Geopera {
+    /// A fluent client for the public API with `token` (a `gpra_` key or a session token).
+    ///
+    /// # Errors
+    ///
+    /// The token contains characters that cannot be sent in a header.
+    pub fn new(token: impl Into<String>) -> Result<Self, Error> {
+        Self::builder(token).build()
+    }
+
+    /// A builder with every knob of [`ClientBuilder`].
+    pub fn builder(token: impl Into<String>) -> ClientBuilder<Geopera> {
+        ClientBuilder::<Geopera>::with_token(token.into())
+    }
+
+    /// The underlying client, to pass to the operation functions.
+    pub fn client(&self) -> &AuthenticatedClient {
+        &self.client
+    }
+
+    /// Calls any operation by id with a JSON body and returns the JSON answer.
+    ///
+    /// # Errors
+    ///
+    /// An unknown id or a body that does not fit the operation's input fails before any request
+    /// is sent; otherwise as for any operation's `send`.
+    pub async fn invoke(
+        &self,
+        operation_id: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        self.invoke_detailed(operation_id, body)
+            .await?
+            .into_result()
+    }
+
+    /// [`Geopera::invoke`] returning the detailed answer.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Geopera::invoke`], with documented error statuses returned as values.
+    pub async fn invoke_detailed(
+        &self,
+        operation_id: &str,
+        body: serde_json::Value,
+    ) -> Result<Response<serde_json::Value>, Error> {
+        crate::runtime::invoke(self.client.core(), operation_id, body).await
+    }
+
+    /// The blocking form of [`Geopera::invoke`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Geopera::invoke`].
+    #[cfg(feature = "blocking")]
+    pub fn invoke_blocking(
+        &self,
+        operation_id: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        crate::runtime::invoke_blocking(self.client.core(), operation_id, body)?.into_result()
+    }
+}
+
+impl From<AuthenticatedClient> for Geopera {
+    fn from(client: AuthenticatedClient) -> Self {
+        Geopera { client }
+    }
+}
+
+impl ApiClient for Geopera {
+    fn core(&self) -> &Client {
+        self.client.core()
+    }
+}
+
+impl ClientBuilder<Geopera> {
+    /// Builds the fluent client.
+    ///
+    /// # Errors
+    ///
+    /// The first invalid setting, as for [`ClientBuilder::build`](ClientBuilder#method.build).
+    pub fn build(self) -> Result<Geopera, Error> {
+        Ok(Geopera {
+            client: self.into_authenticated().build()?,
+        })
+    }
+}
+
+/// One pending call of the fluent client. `.await` it for the success model, or finish it with
+/// [`send_detailed`](Call::send_detailed), [`send_blocking`](Call::send_blocking) or
+/// [`send_blocking_detailed`](Call::send_blocking_detailed). Nothing is sent until then.
+#[must_use = "a call does nothing until it is awaited or sent"]
+pub struct Call<O: Operation> {
+    client: AuthenticatedClient,
+    request: Result<Request<O::Input>, serde_json::Error>,
+    operation: PhantomData<fn() -> O>,
+}
+
+impl<O: Operation> fmt::Debug for Call<O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("operation_id", &O::INFO.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<O: Operation> Call<O> {
+    pub(crate) fn new(client: &AuthenticatedClient, body: impl IntoRequest<O::Input>) -> Self {
+        Call {
+            client: client.clone(),
+            request: body.into_request(),
+            operation: PhantomData,
+        }
+    }
+
+    fn map_request(mut self, f: impl FnOnce(Request<O::Input>) -> Request<O::Input>) -> Self {
+        self.request = self.request.map(f);
+        self
+    }
+
+    /// Sends `Idempotency-Key`; see [`Request::idempotency_key`].
+    pub fn idempotency_key(self, key: impl Into<String>) -> Self {
+        self.map_request(|r| r.idempotency_key(key))
+    }
+
+    /// Sends `x-api-key`; see [`Request::api_key`].
+    pub fn api_key(self, key: impl Into<String>) -> Self {
+        self.map_request(|r| r.api_key(key))
+    }
+
+    /// Overrides the per-attempt timeout; see [`Request::timeout`].
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.map_request(|r| r.timeout(timeout))
+    }
+
+    /// Adds a header; see [`Request::header`].
+    pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.map_request(|r| r.header(name, value))
+    }
+
+    /// Overrides the retry count; see [`Request::retries`].
+    pub fn retries(self, retries: u32) -> Self {
+        self.map_request(|r| r.retries(retries))
+    }
+
+    /// Bounds the whole call; see [`Request::deadline`].
+    pub fn deadline(self, deadline: Duration) -> Self {
+        self.map_request(|r| r.deadline(deadline))
+    }
+
+    /// Sends the call and returns the detailed answer.
+    ///
+    /// # Errors
+    ///
+    /// As for the operation's `send_detailed`.
+    pub async fn send_detailed(self) -> Result<Response<O::Output>, Error> {
+        let request = self.request.map_err(|e| invalid_body::<O>(&e))?;
+        crate::runtime::send_detailed::<O>(self.client.core(), request).await
+    }
+
+    /// Sends the call and returns the success model (what `.await` does).
+    ///
+    /// # Errors
+    ///
+    /// As for the operation's `send`.
+    pub async fn send(self) -> Result<O::Output, Error> {
+        self.send_detailed().await?.into_result()
+    }
+
+    /// Sends the call, blocking the current thread, and returns the success model.
+    ///
+    /// # Errors
+    ///
+    /// As for the operation's `send_blocking`.
+    #[cfg(feature = "blocking")]
+    pub fn send_blocking(self) -> Result<O::Output, Error> {
+        self.send_blocking_detailed()?.into_result()
+    }
+
+    /// Sends the call, blocking the current thread, and returns the detailed answer.
+    ///
+    /// # Errors
+    ///
+    /// As for the operation's `send_blocking_detailed`.
+    #[cfg(feature = "blocking")]
+    pub fn send_blocking_detailed(self) -> Result<Response<O::Output>, Error> {
+        let request = self.request.map_err(|e| invalid_body::<O>(&e))?;
+        crate::runtime::send_blocking_detailed::<O>(self.client.core(), request)
+    }
+}
+
+fn invalid_body<O: Operation>(error: &serde_json::Error) -> Error {
+    Error::invalid(
+        O::INFO.id,
+        format!("the body does not fit {}: {error}", O::INFO.input_type),
+    )
+}
+
+impl<O: Operation + 'static> IntoFuture for Call<O>
+where
+    O::Input: Send,
+{
+    type Output = Result<O::Output, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}

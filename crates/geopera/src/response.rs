@@ -1,0 +1,126 @@
+//! The detailed form of an answer: status, headers, raw bytes and the parsed value.
+
+use bytes::Bytes;
+use geopera_types::{HttpValidationError, Problem};
+use http::{HeaderMap, StatusCode};
+
+use crate::Error;
+
+/// An answer with everything the API sent, as returned by every `send_detailed`.
+///
+/// Documented error statuses arrive here as values ([`Parsed::Problem`],
+/// [`Parsed::Validation`]) rather than as `Err`, so a fan-out can collect every outcome.
+#[derive(Clone, Debug)]
+pub struct Response<T> {
+    /// The operation that was called.
+    pub operation_id: &'static str,
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The raw body.
+    pub content: Bytes,
+    /// The body, parsed according to the status.
+    pub parsed: Parsed<T>,
+    /// How many attempts the call took (1 when nothing was retried).
+    pub attempts: u32,
+}
+
+/// What the body of an answer was parsed as.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Parsed<T> {
+    /// The operation's success model, on its documented success status.
+    Success(T),
+    /// An RFC 9457 problem (401, 403, 404, 500, or any `application/problem+json` answer).
+    Problem(Problem),
+    /// The 422 validation body.
+    Validation(HttpValidationError),
+    /// Nothing could be parsed: an undocumented status, or a body that does not fit.
+    Unparsed,
+}
+
+impl<T> Parsed<T> {
+    /// The success model, if that is what the answer was.
+    pub fn success(&self) -> Option<&T> {
+        match self {
+            Parsed::Success(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+impl<T> Response<T> {
+    /// Whether the answer carried the success model.
+    pub fn is_success(&self) -> bool {
+        matches!(self.parsed, Parsed::Success(_))
+    }
+
+    /// The success model, or the error `send` would have returned.
+    ///
+    /// # Errors
+    ///
+    /// The answer was a problem, a validation failure, an undocumented status or undecodable.
+    pub fn into_result(self) -> Result<T, Error>
+    where
+        T: serde::de::DeserializeOwned,
+    {
+        let Response {
+            operation_id,
+            status,
+            content,
+            parsed,
+            attempts,
+            ..
+        } = self;
+        match parsed {
+            Parsed::Success(value) => Ok(value),
+            Parsed::Problem(problem) => Err(Error::Api {
+                operation_id,
+                status,
+                problem: Box::new(problem),
+                attempts,
+            }),
+            Parsed::Validation(error) => Err(Error::Validation {
+                operation_id,
+                error: Box::new(error),
+            }),
+            Parsed::Unparsed if status.is_success() => {
+                let source = match serde_json::from_slice::<T>(&content) {
+                    Err(source) => source,
+                    Ok(_) => {
+                        serde::de::Error::custom("the status is not the documented success status")
+                    }
+                };
+                Err(Error::Decode {
+                    operation_id,
+                    status,
+                    excerpt: crate::error::excerpt(&content),
+                    source,
+                })
+            }
+            Parsed::Unparsed => Err(Error::UnexpectedStatus {
+                operation_id,
+                status,
+                body: content,
+                attempts,
+            }),
+        }
+    }
+
+    /// The same answer with the parsed value transformed.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
+        Response {
+            operation_id: self.operation_id,
+            status: self.status,
+            headers: self.headers,
+            content: self.content,
+            parsed: match self.parsed {
+                Parsed::Success(value) => Parsed::Success(f(value)),
+                Parsed::Problem(p) => Parsed::Problem(p),
+                Parsed::Validation(v) => Parsed::Validation(v),
+                Parsed::Unparsed => Parsed::Unparsed,
+            },
+            attempts: self.attempts,
+        }
+    }
+}

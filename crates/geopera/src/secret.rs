@@ -1,0 +1,34 @@
+//! Credentials that never show up in `Debug`, logs or errors.
+
+use std::fmt;
+
+/// A credential (API key or session token). `Debug` prints a placeholder, never the value.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    pub(crate) fn new(value: String) -> Self {
+        Secret(value)
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let secret = Secret::new("gpra_live_abcdef".into());
+        assert!(!format!("{secret:?}").contains("gpra_live"));
+    }
+}
