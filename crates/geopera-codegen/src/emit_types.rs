@@ -60,6 +60,21 @@ pub fn emit(api: &Api, header: &str) -> Result<Files> {
             format!("{header}\n{body}"),
         );
     }
+    models_mod.push_str(
+        "\n/// Every generated model by Rust name, with a function that decodes a JSON value into it and\n\
+         /// encodes it back: lets tests and tools round-trip any model without naming its type.\n\
+         #[doc(hidden)]\npub static CODECS: &[(&str, crate::Codec)] = &[\n",
+    );
+    for schema in &api.schemas {
+        if schema.component && !matches!(schema.kind, SchemaKind::HandWritten) {
+            let _ = writeln!(
+                models_mod,
+                "({:?}, crate::round_trip::<{}>),",
+                schema.rust, schema.rust
+            );
+        }
+    }
+    models_mod.push_str("];\n");
     files.insert("models/mod.rs".into(), models_mod);
     files.insert("schemas.rs".into(), format!("{header}\n{}", schemas(api)?));
     files.insert(
@@ -104,7 +119,7 @@ fn model(schema: &SchemaDef, api: &Api, enums: &BTreeMap<&str, &[String]>) -> Re
                 "/// A free-form object: every member the server sends is kept.\n///\n/// {origin}{uses}\n\
                  #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]\n\
                  #[serde(transparent)]\npub struct {name}(pub crate::JsonObject);\n\n\
-                 free_form!({name});\n"
+                 crate::free_form!({name});\n"
             );
         }
         SchemaKind::Enum { values } => {

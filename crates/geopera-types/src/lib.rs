@@ -21,6 +21,8 @@
 
 /// Gives a generated free-form model (a newtype over [`JsonObject`]) map-like access and
 /// typed conversion helpers.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! free_form {
     ($name:ident) => {
         impl std::ops::Deref for $name {
@@ -98,6 +100,18 @@ pub use shape::{Schema, Shape};
 pub mod operations {
     pub use crate::generated::operations::*;
     pub use crate::operation::find;
+}
+
+/// Decodes a JSON value into a model and encodes it back.
+#[doc(hidden)]
+pub type Codec = fn(serde_json::Value) -> Result<serde_json::Value, serde_json::Error>;
+
+/// The [`Codec`] of `T`.
+#[doc(hidden)]
+pub fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<serde_json::Value, serde_json::Error> {
+    serde_json::to_value(serde_json::from_value::<T>(value)?)
 }
 
 /// A JSON object whose members are not described by the contract.

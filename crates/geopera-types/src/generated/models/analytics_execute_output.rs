@@ -7,4 +7,4 @@
 #[serde(transparent)]
 pub struct AnalyticsExecuteOutput(pub crate::JsonObject);
 
-free_form!(AnalyticsExecuteOutput);
+crate::free_form!(AnalyticsExecuteOutput);

@@ -7,4 +7,4 @@
 #[serde(transparent)]
 pub struct CatalogSearchOutput(pub crate::JsonObject);
 
-free_form!(CatalogSearchOutput);
+crate::free_form!(CatalogSearchOutput);

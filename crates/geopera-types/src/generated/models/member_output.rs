@@ -7,4 +7,4 @@
 #[serde(transparent)]
 pub struct MemberOutput(pub crate::JsonObject);
 
-free_form!(MemberOutput);
+crate::free_form!(MemberOutput);

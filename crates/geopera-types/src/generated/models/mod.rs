@@ -516,3 +516,603 @@ mod visualization_spec_kind;
 pub use visualization_spec_kind::VisualizationSpecKind;
 mod viz_list_input;
 pub use viz_list_input::VizListInput;
+
+/// Every generated model by Rust name, with a function that decodes a JSON value into it and
+/// encodes it back: lets tests and tools round-trip any model without naming its type.
+#[doc(hidden)]
+pub static CODECS: &[(&str, crate::Codec)] = &[
+    ("AccrualInput", crate::round_trip::<AccrualInput>),
+    (
+        "AcknowledgeEventInput",
+        crate::round_trip::<AcknowledgeEventInput>,
+    ),
+    ("AddMemberInput", crate::round_trip::<AddMemberInput>),
+    ("AlertEventOutput", crate::round_trip::<AlertEventOutput>),
+    (
+        "AlertEventsListInput",
+        crate::round_trip::<AlertEventsListInput>,
+    ),
+    ("AlertRuleGetInput", crate::round_trip::<AlertRuleGetInput>),
+    ("AlertRuleOutput", crate::round_trip::<AlertRuleOutput>),
+    (
+        "AlertRulesListInput",
+        crate::round_trip::<AlertRulesListInput>,
+    ),
+    (
+        "AnalyticsExecuteOutput",
+        crate::round_trip::<AnalyticsExecuteOutput>,
+    ),
+    ("ApiKeyCreateInput", crate::round_trip::<ApiKeyCreateInput>),
+    (
+        "ApiKeyCreateOutput",
+        crate::round_trip::<ApiKeyCreateOutput>,
+    ),
+    ("ApiKeyListInput", crate::round_trip::<ApiKeyListInput>),
+    ("ApiKeyRevokeInput", crate::round_trip::<ApiKeyRevokeInput>),
+    (
+        "ApiKeyRevokeOutput",
+        crate::round_trip::<ApiKeyRevokeOutput>,
+    ),
+    ("ApprovalGetInput", crate::round_trip::<ApprovalGetInput>),
+    ("ApprovalOutput", crate::round_trip::<ApprovalOutput>),
+    ("ApprovalRefInput", crate::round_trip::<ApprovalRefInput>),
+    (
+        "ApprovalsListInput",
+        crate::round_trip::<ApprovalsListInput>,
+    ),
+    ("ApproveInput", crate::round_trip::<ApproveInput>),
+    (
+        "ArchiveEstimateInput",
+        crate::round_trip::<ArchiveEstimateInput>,
+    ),
+    (
+        "ArchiveEstimateOutput",
+        crate::round_trip::<ArchiveEstimateOutput>,
+    ),
+    ("Area", crate::round_trip::<Area>),
+    ("AssetDeleteInput", crate::round_trip::<AssetDeleteInput>),
+    ("AssetDeleteOutput", crate::round_trip::<AssetDeleteOutput>),
+    (
+        "AssetDownloadInput",
+        crate::round_trip::<AssetDownloadInput>,
+    ),
+    ("AssetOutput", crate::round_trip::<AssetOutput>),
+    ("AttachInput", crate::round_trip::<AttachInput>),
+    (
+        "BandFormulaCreateInput",
+        crate::round_trip::<BandFormulaCreateInput>,
+    ),
+    (
+        "BandFormulaDeleteInput",
+        crate::round_trip::<BandFormulaDeleteInput>,
+    ),
+    (
+        "BandFormulaDeleteOutput",
+        crate::round_trip::<BandFormulaDeleteOutput>,
+    ),
+    (
+        "BandFormulaGetInput",
+        crate::round_trip::<BandFormulaGetInput>,
+    ),
+    ("BandFormulaOutput", crate::round_trip::<BandFormulaOutput>),
+    (
+        "BandFormulaUpdateInput",
+        crate::round_trip::<BandFormulaUpdateInput>,
+    ),
+    (
+        "BandFormulasListInput",
+        crate::round_trip::<BandFormulasListInput>,
+    ),
+    ("BandMathInput", crate::round_trip::<BandMathInput>),
+    ("BaseModel", crate::round_trip::<BaseModel>),
+    (
+        "CalculateIndexInput",
+        crate::round_trip::<CalculateIndexInput>,
+    ),
+    (
+        "CatalogSearchInput",
+        crate::round_trip::<CatalogSearchInput>,
+    ),
+    (
+        "CatalogSearchOutput",
+        crate::round_trip::<CatalogSearchOutput>,
+    ),
+    ("CatalogTileInput", crate::round_trip::<CatalogTileInput>),
+    (
+        "ClipCreateFromAreaInput",
+        crate::round_trip::<ClipCreateFromAreaInput>,
+    ),
+    ("ClipDownloadInput", crate::round_trip::<ClipDownloadInput>),
+    (
+        "ClipJobDeleteInput",
+        crate::round_trip::<ClipJobDeleteInput>,
+    ),
+    ("ClipJobInput", crate::round_trip::<ClipJobInput>),
+    ("ClipJobsListInput", crate::round_trip::<ClipJobsListInput>),
+    ("CloudQuery", crate::round_trip::<CloudQuery>),
+    ("CogEmptyInput", crate::round_trip::<CogEmptyInput>),
+    ("CogStatsInput", crate::round_trip::<CogStatsInput>),
+    ("CogTerrainInput", crate::round_trip::<CogTerrainInput>),
+    ("CogThumbnailInput", crate::round_trip::<CogThumbnailInput>),
+    ("CogTileInput", crate::round_trip::<CogTileInput>),
+    (
+        "CollectionCreateInput",
+        crate::round_trip::<CollectionCreateInput>,
+    ),
+    (
+        "CollectionDeleteInput",
+        crate::round_trip::<CollectionDeleteInput>,
+    ),
+    (
+        "CollectionDeleteOutput",
+        crate::round_trip::<CollectionDeleteOutput>,
+    ),
+    ("CollectionDto", crate::round_trip::<CollectionDto>),
+    (
+        "CollectionGetInput",
+        crate::round_trip::<CollectionGetInput>,
+    ),
+    (
+        "CollectionResponse",
+        crate::round_trip::<CollectionResponse>,
+    ),
+    (
+        "CollectionUpdateInput",
+        crate::round_trip::<CollectionUpdateInput>,
+    ),
+    (
+        "CollectionsGetInput",
+        crate::round_trip::<CollectionsGetInput>,
+    ),
+    (
+        "CollectionsListInput",
+        crate::round_trip::<CollectionsListInput>,
+    ),
+    (
+        "CommitmentsListInput",
+        crate::round_trip::<CommitmentsListInput>,
+    ),
+    ("CorrectInput", crate::round_trip::<CorrectInput>),
+    ("CorrectionsInput", crate::round_trip::<CorrectionsInput>),
+    ("CoverageInput", crate::round_trip::<CoverageInput>),
+    (
+        "CreateAlertRuleInput",
+        crate::round_trip::<CreateAlertRuleInput>,
+    ),
+    (
+        "CreateSubscriptionInput",
+        crate::round_trip::<CreateSubscriptionInput>,
+    ),
+    (
+        "DataProductGetInput",
+        crate::round_trip::<DataProductGetInput>,
+    ),
+    (
+        "DataProductsListInput",
+        crate::round_trip::<DataProductsListInput>,
+    ),
+    (
+        "DecisionsPendingInput",
+        crate::round_trip::<DecisionsPendingInput>,
+    ),
+    (
+        "DeleteAlertRuleInput",
+        crate::round_trip::<DeleteAlertRuleInput>,
+    ),
+    (
+        "DeleteAlertRuleOutput",
+        crate::round_trip::<DeleteAlertRuleOutput>,
+    ),
+    (
+        "DeleteSubscriptionInput",
+        crate::round_trip::<DeleteSubscriptionInput>,
+    ),
+    (
+        "DeleteSubscriptionOutput",
+        crate::round_trip::<DeleteSubscriptionOutput>,
+    ),
+    ("DetachInput", crate::round_trip::<DetachInput>),
+    ("DetachOutput", crate::round_trip::<DetachOutput>),
+    ("DetectBandsInput", crate::round_trip::<DetectBandsInput>),
+    ("DetectBandsOutput", crate::round_trip::<DetectBandsOutput>),
+    ("DrainInput", crate::round_trip::<DrainInput>),
+    ("DriftInput", crate::round_trip::<DriftInput>),
+    ("Empty", crate::round_trip::<Empty>),
+    ("EstimateInput", crate::round_trip::<EstimateInput>),
+    ("EulaAcceptInput", crate::round_trip::<EulaAcceptInput>),
+    (
+        "EulaDocumentGetInput",
+        crate::round_trip::<EulaDocumentGetInput>,
+    ),
+    (
+        "EulaDocumentsListInput",
+        crate::round_trip::<EulaDocumentsListInput>,
+    ),
+    ("EulaGetInput", crate::round_trip::<EulaGetInput>),
+    ("EulasListInput", crate::round_trip::<EulasListInput>),
+    ("ExecuteRequest", crate::round_trip::<ExecuteRequest>),
+    ("ExpiringInput", crate::round_trip::<ExpiringInput>),
+    (
+        "FeasibilityCheckInput",
+        crate::round_trip::<FeasibilityCheckInput>,
+    ),
+    (
+        "FeasibilityDecideInput",
+        crate::round_trip::<FeasibilityDecideInput>,
+    ),
+    (
+        "FeatureCollectionOutput",
+        crate::round_trip::<FeatureCollectionOutput>,
+    ),
+    (
+        "FederatedSearchInput",
+        crate::round_trip::<FederatedSearchInput>,
+    ),
+    (
+        "FederatedSearchOutput",
+        crate::round_trip::<FederatedSearchOutput>,
+    ),
+    ("GcsRegion", crate::round_trip::<GcsRegion>),
+    (
+        "GetSubscriptionInput",
+        crate::round_trip::<GetSubscriptionInput>,
+    ),
+    (
+        "GlossaryCollectionsListInput",
+        crate::round_trip::<GlossaryCollectionsListInput>,
+    ),
+    (
+        "GranulePointsInput",
+        crate::round_trip::<GranulePointsInput>,
+    ),
+    (
+        "GranulePointsOutput",
+        crate::round_trip::<GranulePointsOutput>,
+    ),
+    ("ImageAssetInput", crate::round_trip::<ImageAssetInput>),
+    ("IndexGetInput", crate::round_trip::<IndexGetInput>),
+    ("IndicesListInput", crate::round_trip::<IndicesListInput>),
+    ("InvoicesInput", crate::round_trip::<InvoicesInput>),
+    ("ItemAssetsInput", crate::round_trip::<ItemAssetsInput>),
+    ("ItemCreateInput", crate::round_trip::<ItemCreateInput>),
+    ("ItemDeleteInput", crate::round_trip::<ItemDeleteInput>),
+    ("ItemDeleteOutput", crate::round_trip::<ItemDeleteOutput>),
+    (
+        "ItemDuplicateInput",
+        crate::round_trip::<ItemDuplicateInput>,
+    ),
+    ("ItemGetInput", crate::round_trip::<ItemGetInput>),
+    ("ItemGetOutput", crate::round_trip::<ItemGetOutput>),
+    ("ItemLineageInput", crate::round_trip::<ItemLineageInput>),
+    ("ItemResponse", crate::round_trip::<ItemResponse>),
+    ("ItemStacInput", crate::round_trip::<ItemStacInput>),
+    (
+        "ItemStatisticsInput",
+        crate::round_trip::<ItemStatisticsInput>,
+    ),
+    (
+        "ItemTileRenderInput",
+        crate::round_trip::<ItemTileRenderInput>,
+    ),
+    ("ItemTilejsonInput", crate::round_trip::<ItemTilejsonInput>),
+    ("ItemType", crate::round_trip::<ItemType>),
+    ("ItemUpdateInput", crate::round_trip::<ItemUpdateInput>),
+    (
+        "ItemWmtsCapabilitiesInput",
+        crate::round_trip::<ItemWmtsCapabilitiesInput>,
+    ),
+    (
+        "ItemWmtsGetTileInput",
+        crate::round_trip::<ItemWmtsGetTileInput>,
+    ),
+    (
+        "ItemsByCollectionInput",
+        crate::round_trip::<ItemsByCollectionInput>,
+    ),
+    ("ItemsListInput", crate::round_trip::<ItemsListInput>),
+    ("JobGetInput", crate::round_trip::<JobGetInput>),
+    ("JobRegisterInput", crate::round_trip::<JobRegisterInput>),
+    ("JobTypesInput", crate::round_trip::<JobTypesInput>),
+    ("JobsListInput", crate::round_trip::<JobsListInput>),
+    ("LifecycleState", crate::round_trip::<LifecycleState>),
+    ("LineageEdge", crate::round_trip::<LineageEdge>),
+    ("LineageGetInput", crate::round_trip::<LineageGetInput>),
+    ("LineageGetOutput", crate::round_trip::<LineageGetOutput>),
+    ("LineageNode", crate::round_trip::<LineageNode>),
+    (
+        "ListSubscriptionsInput",
+        crate::round_trip::<ListSubscriptionsInput>,
+    ),
+    ("MarkAllReadOutput", crate::round_trip::<MarkAllReadOutput>),
+    ("MarkInvoicedInput", crate::round_trip::<MarkInvoicedInput>),
+    ("MemberOutput", crate::round_trip::<MemberOutput>),
+    (
+        "NotificationOutput",
+        crate::round_trip::<NotificationOutput>,
+    ),
+    ("NotificationRef", crate::round_trip::<NotificationRef>),
+    (
+        "NotificationsListInput",
+        crate::round_trip::<NotificationsListInput>,
+    ),
+    ("OkOutput", crate::round_trip::<OkOutput>),
+    ("OperationGetInput", crate::round_trip::<OperationGetInput>),
+    (
+        "OperationsListInput",
+        crate::round_trip::<OperationsListInput>,
+    ),
+    ("OrderAssetsInput", crate::round_trip::<OrderAssetsInput>),
+    ("OrderCancelInput", crate::round_trip::<OrderCancelInput>),
+    ("OrderCancelOutput", crate::round_trip::<OrderCancelOutput>),
+    ("OrderGetInput", crate::round_trip::<OrderGetInput>),
+    ("OrderPlaceInput", crate::round_trip::<OrderPlaceInput>),
+    ("OrderPlaceOutput", crate::round_trip::<OrderPlaceOutput>),
+    ("OrderSchemaInput", crate::round_trip::<OrderSchemaInput>),
+    ("OrderUpdateInput", crate::round_trip::<OrderUpdateInput>),
+    ("OrderUpdateOutput", crate::round_trip::<OrderUpdateOutput>),
+    ("OrdersListInput", crate::round_trip::<OrdersListInput>),
+    ("OrgInput", crate::round_trip::<OrgInput>),
+    (
+        "OrgItemSearchInput",
+        crate::round_trip::<OrgItemSearchInput>,
+    ),
+    ("OrgStatusInput", crate::round_trip::<OrgStatusInput>),
+    (
+        "OrganizationCreateInput",
+        crate::round_trip::<OrganizationCreateInput>,
+    ),
+    (
+        "OrganizationCreateOutput",
+        crate::round_trip::<OrganizationCreateOutput>,
+    ),
+    (
+        "PaymentMethodOutput",
+        crate::round_trip::<PaymentMethodOutput>,
+    ),
+    (
+        "ProcessExecuteInput",
+        crate::round_trip::<ProcessExecuteInput>,
+    ),
+    (
+        "ProcessExecuteOutput",
+        crate::round_trip::<ProcessExecuteOutput>,
+    ),
+    ("ProcessGetInput", crate::round_trip::<ProcessGetInput>),
+    ("ProcessRunInput", crate::round_trip::<ProcessRunInput>),
+    (
+        "ProcessingDispatchInput",
+        crate::round_trip::<ProcessingDispatchInput>,
+    ),
+    (
+        "ProcessingDispatchOutput",
+        crate::round_trip::<ProcessingDispatchOutput>,
+    ),
+    (
+        "ProcessingJobInput",
+        crate::round_trip::<ProcessingJobInput>,
+    ),
+    (
+        "ProfileCreateInput",
+        crate::round_trip::<ProfileCreateInput>,
+    ),
+    ("ProfileGetInput", crate::round_trip::<ProfileGetInput>),
+    ("ProfileLayer", crate::round_trip::<ProfileLayer>),
+    ("ProfileRef", crate::round_trip::<ProfileRef>),
+    ("ProfileResponse", crate::round_trip::<ProfileResponse>),
+    ("ProfileType", crate::round_trip::<ProfileType>),
+    (
+        "ProfileUpdateInput",
+        crate::round_trip::<ProfileUpdateInput>,
+    ),
+    ("ProfilesListInput", crate::round_trip::<ProfilesListInput>),
+    (
+        "ProjectArchiveInput",
+        crate::round_trip::<ProjectArchiveInput>,
+    ),
+    ("ProjectCreate", crate::round_trip::<ProjectCreate>),
+    (
+        "ProjectDeleteInput",
+        crate::round_trip::<ProjectDeleteInput>,
+    ),
+    (
+        "ProjectDeleteOutput",
+        crate::round_trip::<ProjectDeleteOutput>,
+    ),
+    (
+        "ProjectItemSearchInput",
+        crate::round_trip::<ProjectItemSearchInput>,
+    ),
+    (
+        "ProjectJobGetInput",
+        crate::round_trip::<ProjectJobGetInput>,
+    ),
+    ("ProjectJobsInput", crate::round_trip::<ProjectJobsInput>),
+    ("ProjectResponse", crate::round_trip::<ProjectResponse>),
+    (
+        "ProjectUpdateInput",
+        crate::round_trip::<ProjectUpdateInput>,
+    ),
+    ("ProviderGetInput", crate::round_trip::<ProviderGetInput>),
+    (
+        "ProviderSamplesInput",
+        crate::round_trip::<ProviderSamplesInput>,
+    ),
+    (
+        "ProvidersListInput",
+        crate::round_trip::<ProvidersListInput>,
+    ),
+    (
+        "QuotationDecideInput",
+        crate::round_trip::<QuotationDecideInput>,
+    ),
+    ("RecalculateInput", crate::round_trip::<RecalculateInput>),
+    (
+        "RejectApprovalInput",
+        crate::round_trip::<RejectApprovalInput>,
+    ),
+    ("RemoveMemberInput", crate::round_trip::<RemoveMemberInput>),
+    (
+        "RemoveMemberOutput",
+        crate::round_trip::<RemoveMemberOutput>,
+    ),
+    ("ReplayInput", crate::round_trip::<ReplayInput>),
+    (
+        "RequestApprovalInput",
+        crate::round_trip::<RequestApprovalInput>,
+    ),
+    ("RunAllInput", crate::round_trip::<RunAllInput>),
+    ("RunInput", crate::round_trip::<RunInput>),
+    ("RunsInput", crate::round_trip::<RunsInput>),
+    ("SampleInfoInput", crate::round_trip::<SampleInfoInput>),
+    ("SceneInfoInput", crate::round_trip::<SceneInfoInput>),
+    ("SearchInput", crate::round_trip::<SearchInput>),
+    ("SetAutoTopupInput", crate::round_trip::<SetAutoTopupInput>),
+    (
+        "SetAutoTopupOutput",
+        crate::round_trip::<SetAutoTopupOutput>,
+    ),
+    ("SetBandNamesInput", crate::round_trip::<SetBandNamesInput>),
+    ("SetDefaultInput", crate::round_trip::<SetDefaultInput>),
+    ("SettleInput", crate::round_trip::<SettleInput>),
+    ("SetupIntentInput", crate::round_trip::<SetupIntentInput>),
+    ("SetupIntentOutput", crate::round_trip::<SetupIntentOutput>),
+    ("ShareLinkCreate", crate::round_trip::<ShareLinkCreate>),
+    (
+        "ShareLinkCreateOutput",
+        crate::round_trip::<ShareLinkCreateOutput>,
+    ),
+    (
+        "ShareLinkRevokeInput",
+        crate::round_trip::<ShareLinkRevokeInput>,
+    ),
+    (
+        "ShareLinkRevokeOutput",
+        crate::round_trip::<ShareLinkRevokeOutput>,
+    ),
+    (
+        "ShareLinkValidateInput",
+        crate::round_trip::<ShareLinkValidateInput>,
+    ),
+    (
+        "ShareLinkValidateOutput",
+        crate::round_trip::<ShareLinkValidateOutput>,
+    ),
+    ("SharePermission", crate::round_trip::<SharePermission>),
+    ("ShareTargetType", crate::round_trip::<ShareTargetType>),
+    ("ShareTileInput", crate::round_trip::<ShareTileInput>),
+    (
+        "ShareTilejsonInput",
+        crate::round_trip::<ShareTilejsonInput>,
+    ),
+    ("SignedUrlInput", crate::round_trip::<SignedUrlInput>),
+    ("SignedUrlOutput", crate::round_trip::<SignedUrlOutput>),
+    ("SortClause", crate::round_trip::<SortClause>),
+    ("SourceDto", crate::round_trip::<SourceDto>),
+    (
+        "SourceResultSummary",
+        crate::round_trip::<SourceResultSummary>,
+    ),
+    ("SourcesListInput", crate::round_trip::<SourcesListInput>),
+    ("SourcesListOutput", crate::round_trip::<SourcesListOutput>),
+    (
+        "StacCollectionsListInput",
+        crate::round_trip::<StacCollectionsListInput>,
+    ),
+    ("StatementInput", crate::round_trip::<StatementInput>),
+    ("StudiesListInput", crate::round_trip::<StudiesListInput>),
+    (
+        "SubscriptionOutput",
+        crate::round_trip::<SubscriptionOutput>,
+    ),
+    (
+        "TaskingEstimateInput",
+        crate::round_trip::<TaskingEstimateInput>,
+    ),
+    (
+        "TaskingEstimateOutput",
+        crate::round_trip::<TaskingEstimateOutput>,
+    ),
+    (
+        "TaskingGroupsInput",
+        crate::round_trip::<TaskingGroupsInput>,
+    ),
+    (
+        "TaskingSensorsInput",
+        crate::round_trip::<TaskingSensorsInput>,
+    ),
+    (
+        "TaskingSensorsOutput",
+        crate::round_trip::<TaskingSensorsOutput>,
+    ),
+    (
+        "TemplateDeleteInput",
+        crate::round_trip::<TemplateDeleteInput>,
+    ),
+    (
+        "TemplateDeleteOutput",
+        crate::round_trip::<TemplateDeleteOutput>,
+    ),
+    ("TemplateListInput", crate::round_trip::<TemplateListInput>),
+    (
+        "TemplateListOutput",
+        crate::round_trip::<TemplateListOutput>,
+    ),
+    ("TemplateSaveInput", crate::round_trip::<TemplateSaveInput>),
+    (
+        "TemplateSaveOutput",
+        crate::round_trip::<TemplateSaveOutput>,
+    ),
+    (
+        "TestAlertRuleInput",
+        crate::round_trip::<TestAlertRuleInput>,
+    ),
+    (
+        "TestAlertRuleOutput",
+        crate::round_trip::<TestAlertRuleOutput>,
+    ),
+    (
+        "TestSubscriptionInput",
+        crate::round_trip::<TestSubscriptionInput>,
+    ),
+    (
+        "TestSubscriptionOutput",
+        crate::round_trip::<TestSubscriptionOutput>,
+    ),
+    ("TransactionsInput", crate::round_trip::<TransactionsInput>),
+    (
+        "UpdateAlertRuleInput",
+        crate::round_trip::<UpdateAlertRuleInput>,
+    ),
+    ("UpdateMemberInput", crate::round_trip::<UpdateMemberInput>),
+    (
+        "UpdateSubscriptionInput",
+        crate::round_trip::<UpdateSubscriptionInput>,
+    ),
+    ("UploadFailInput", crate::round_trip::<UploadFailInput>),
+    ("UploadInitiate", crate::round_trip::<UploadInitiate>),
+    ("UploadOutput", crate::round_trip::<UploadOutput>),
+    (
+        "UploadProgressInput",
+        crate::round_trip::<UploadProgressInput>,
+    ),
+    ("UsageCurrentInput", crate::round_trip::<UsageCurrentInput>),
+    ("UsageHistoryInput", crate::round_trip::<UsageHistoryInput>),
+    (
+        "ValidateFormulaInput",
+        crate::round_trip::<ValidateFormulaInput>,
+    ),
+    (
+        "ValidateFormulaOutput",
+        crate::round_trip::<ValidateFormulaOutput>,
+    ),
+    (
+        "VisualizationListInput",
+        crate::round_trip::<VisualizationListInput>,
+    ),
+    (
+        "VisualizationListOutput",
+        crate::round_trip::<VisualizationListOutput>,
+    ),
+    ("VisualizationSpec", crate::round_trip::<VisualizationSpec>),
+    ("VizListInput", crate::round_trip::<VizListInput>),
+];

@@ -7,4 +7,4 @@
 #[serde(transparent)]
 pub struct OrderPlaceOutput(pub crate::JsonObject);
 
-free_form!(OrderPlaceOutput);
+crate::free_form!(OrderPlaceOutput);

@@ -7,4 +7,4 @@
 #[serde(transparent)]
 pub struct OrderUpdateOutput(pub crate::JsonObject);
 
-free_form!(OrderUpdateOutput);
+crate::free_form!(OrderUpdateOutput);

@@ -7,4 +7,4 @@
 #[serde(transparent)]
 pub struct ProcessExecuteOutput(pub crate::JsonObject);
 
-free_form!(ProcessExecuteOutput);
+crate::free_form!(ProcessExecuteOutput);
