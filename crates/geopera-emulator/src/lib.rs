@@ -1,1 +1,385 @@
-//! placeholder
+//! A local, offline emulator of the Geopera API.
+//!
+//! The emulator is an HTTP server on `127.0.0.1` that answers every operation of the Geopera
+//! contract the way the real API does — `POST /v1/op/{operation_id}`, the same authentication,
+//! scopes, validation errors, rate limits, idempotency and problem details — over synthetic,
+//! deterministic data. The SDK's tests, its examples and CI all run against it.
+//!
+//! # Starting one from a test
+//!
+//! [`EmulatorBuilder::start`] binds a free port, runs the server on its own thread and Tokio
+//! runtime, and returns once it is listening, so both blocking and async clients can use it.
+//! Dropping the [`EmulatorHandle`] shuts the server down.
+//!
+//! ```
+//! use geopera_emulator::{Emulator, RateLimits};
+//!
+//! let emulator = Emulator::builder()
+//!     .seed(7)
+//!     .rate_limits(RateLimits::off())
+//!     .start()?;
+//! assert!(emulator.base_url().starts_with("http://127.0.0.1:"));
+//! assert!(emulator.api_key().starts_with("gpra_"));
+//! // POST {base_url}/v1/op/catalog.search with `Authorization: Bearer {api_key}` ...
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # Wire behaviour
+//!
+//! - `POST /v1/op/{id}` for every operation in [`geopera_types::operations::ALL`]; an unknown
+//!   id is 404 and another method 405 (with `Allow: POST`), both `application/problem+json`.
+//!   `GET /openapi.json` serves the contract when one was given
+//!   ([`EmulatorBuilder::spec`]). `GET /assets/...` serves the small files that quicklook and
+//!   thumbnail redirects and STAC asset links point at.
+//! - Every call runs authenticate → rate limit → scope → validate → execute.
+//! - Credentials: `Authorization: Bearer <token>` or `x-api-key: <key>` (Bearer wins). Tokens
+//!   are the demo `gpra_` key (every scope), the demo session token, and keys from
+//!   `api_keys.create` or [`EmulatorHandle::create_key`]. Missing, unknown, revoked or expired
+//!   credentials are 401 titled `Unauthenticated`. A key without the operation's scope is 403
+//!   `missing scope '<scope>' for '<id>'`; grants match exactly, as `resource:*`, `*:action`
+//!   or `*`. `webhooks.drain` needs no credentials.
+//! - Bodies are checked against the operation's input shape; every failure is listed in a 422
+//!   `application/json` `{"detail": [{"loc": ["body", ...], "msg", "type"}]}`. Malformed JSON
+//!   is 422 `json_invalid`; a `Content-Type` other than JSON is 422 `model_attributes_type`
+//!   (a missing `Content-Type` is read as JSON).
+//! - Rate limits ([`RateLimits`]): fixed 60-second windows aligned to the minute of the
+//!   emulator's [`ManualClock`], per organization (per client IP without credentials); over
+//!   the cap is 429 with `Retry-After` = whole seconds to the window's end.
+//! - `Idempotency-Key` on operations that are not read-only: per (organization, operation,
+//!   key) for 24 hours, a repeat with an equal JSON body replays the stored answer byte for
+//!   byte (plus `idempotent-replayed: true`) without executing again; a different body is 409.
+//! - `catalog.image.quicklook` / `.thumbnail` answer 307 with a `Location` on the emulator.
+//!
+//! # Data
+//!
+//! Everything derives from the seed. The catalog holds 10,500 STAC items over
+//! `sentinel-2-l2a`, `landsat-c2-l2`, `sentinel-1-grd` and the commercial
+//! `geopera-vhr-archive` (priced per km² in `properties["geopera:price"]`), acquired
+//! 2023-01-01..2024-12-31 all over the globe. `catalog.search` takes `host_name`
+//! (`earthsearch-aws` serves the open collections, `geopera-commercial` the commercial one,
+//! any other host all four), `collections`, `ids`, `bbox` (antimeridian-crossing boxes
+//! allowed), `intersects` (matched by the geometry's bounding box), `datetime` (instant or
+//! `start/end`, `..` or empty for an open end), `query` on `eo:cloud_cover` (`GT`, `GTE`,
+//! `LT`, `LTE`), `limit` (1..500) and `next`; pages come newest first and the last page has no
+//! `next`. `catalog.search_stream` answers the same matches as NDJSON.
+//!
+//! Orders are priced from area and product (100 credits = A$1; open data costs A$0.001/km² to
+//! deliver, commercial captures their price per km² with a 25 km² minimum, tasking A$6–14/km²).
+//! Placed orders advance with the clock: archive `received` → `processing` (30 s) →
+//! `fulfilled` (5 min); tasking `received` → `feasibility` (1 min) → `accepted` (10 min) →
+//! `fulfilled` (1 h). Each organization starts with 500,000 credits and 250 finished orders
+//! (`orders.list`, `page`/`size`, answers `{content, page, size, totalElements, totalPages}`).
+//! `items.list` (`limit`/`offset`) answers `{items, total, limit, offset}` over 300 items per
+//! project. Every other operation answers a deterministic sample of its output shape.
+//!
+//! # Faults
+//!
+//! Off by default. A plan comes from [`EmulatorBuilder::faults`] (or `--faults`), and any
+//! single request can carry its own in the `x-emulator-fault` header. Both use one syntax:
+//! comma-separated rules, each `ACTION[;OPTION...][@RATE%]`.
+//!
+//! | action | effect |
+//! |---|---|
+//! | `latency=250ms` (or `2s`) | wait before handling |
+//! | `500`, `502`, `503`, `504` | problem+json server error |
+//! | `429` | problem+json 429 with `Retry-After` (to the window's end unless given) |
+//! | `status=418` or any other code | that status with a plain-text body |
+//! | `reset` | close the connection with a TCP reset, no answer |
+//! | `truncate` | headers and half the body, then the connection drops |
+//! | `malformed` | a complete answer whose JSON is cut in half |
+//! | `slow=2s` | the body in ten pieces spread over the duration |
+//!
+//! Options: `before` (default) or `after` — for server errors, statuses and resets, strike
+//! after the operation executed and committed its effects, so only the answer is lost;
+//! `retry-after=N` adds `Retry-After: N`; `burst=N` makes a 429 last for N requests in a row;
+//! `op=ID` limits the rule to one operation; `times=N` strikes at most N times. `@10%` strikes
+//! that share of matching requests, chosen deterministically from the seed (the same run gives
+//! the same faults). Examples: `503;retry-after=1@20%`, `reset;after;op=billing.topup;times=1`,
+//! `latency=50ms,truncate@5%`.
+
+mod catalog;
+mod clock;
+mod error;
+mod faults;
+mod limits;
+mod ops;
+mod rng;
+mod server;
+mod state;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::watch;
+
+pub use crate::clock::{ManualClock, DEFAULT_START_UNIX_SECS};
+pub use crate::error::{ApiError, ApiJson, Reply};
+pub use crate::faults::{FaultKind, FaultPlan, FaultRule, FaultSpecError, Phase};
+pub use crate::limits::{RateLimits, RateLimitsError};
+pub use crate::server::{FAULT_HEADER, REPLAYED_HEADER};
+pub use crate::state::{RecordedRequest, DEMO_ORG, STARTING_CREDITS};
+
+use crate::state::Shared;
+
+/// Entry point: `Emulator::builder()...start()`.
+#[derive(Debug)]
+pub struct Emulator;
+
+impl Emulator {
+    /// A builder with the defaults: seed 0, documented rate limits, a frozen [`ManualClock`],
+    /// no faults, a random port on 127.0.0.1.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+}
+
+/// Configures and starts an emulator. Setters never fail; [`start`](Self::start) reports
+/// the first problem.
+#[derive(Debug)]
+#[must_use]
+pub struct EmulatorBuilder {
+    seed: u64,
+    limits: RateLimits,
+    clock: ManualClock,
+    faults: FaultPlan,
+    addr: SocketAddr,
+    spec: Option<Bytes>,
+    record_limit: usize,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        EmulatorBuilder {
+            seed: 0,
+            limits: RateLimits::documented(),
+            clock: ManualClock::new(),
+            faults: FaultPlan::none(),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            spec: None,
+            record_limit: 1_000,
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// The seed all data, ids, keys and fault decisions derive from.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The per-minute caps (default: [`RateLimits::documented`]).
+    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The clock; keep a clone to move time forward from the test.
+    pub fn clock(mut self, clock: ManualClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Faults to inject (default: none).
+    pub fn faults(mut self, faults: FaultPlan) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// The address to listen on (default `127.0.0.1:0`, a free port).
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// The OpenAPI document to serve at `GET /openapi.json`.
+    pub fn spec(mut self, spec: impl Into<Bytes>) -> Self {
+        self.spec = Some(spec.into());
+        self
+    }
+
+    /// How many recent requests [`EmulatorHandle::requests`] keeps (default 1,000).
+    pub fn record_limit(mut self, limit: usize) -> Self {
+        self.record_limit = limit;
+        self
+    }
+
+    /// Binds the address, starts the server on its own thread and runtime, and returns once
+    /// it accepts connections.
+    ///
+    /// # Errors
+    /// When the address cannot be bound or the runtime or thread cannot be created.
+    pub fn start(self) -> io::Result<EmulatorHandle> {
+        let std_listener = std::net::TcpListener::bind(self.addr)?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?;
+        let base_url = format!("http://{addr}");
+        let shared = Arc::new(Shared::new(
+            self.seed,
+            self.clock.clone(),
+            self.limits,
+            self.faults,
+            base_url.clone(),
+            self.spec,
+            self.record_limit,
+        ));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("geopera-emulator")
+            .enable_all()
+            .build()?;
+        let (stop, stopped) = watch::channel(false);
+        let app = server::router(shared.clone());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
+        let thread = std::thread::Builder::new()
+            .name(format!("geopera-emulator-{}", addr.port()))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(std_listener) {
+                        Ok(listener) => listener,
+                        Err(error) => {
+                            let _ = ready_tx.send(Err(error));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    server::serve(listener, app, stopped, Duration::from_secs(2)).await;
+                });
+                runtime.shutdown_timeout(Duration::from_secs(1));
+            })?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(error),
+            Err(_) => {
+                return Err(io::Error::other(
+                    "the emulator thread stopped while starting",
+                ))
+            }
+        }
+        Ok(EmulatorHandle {
+            addr,
+            base_url,
+            shared,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// [`start`](Self::start) for async code. Starting only binds a socket and spawns a
+    /// thread, so it does not hold up the caller's runtime.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub async fn start_async(self) -> io::Result<EmulatorHandle> {
+        self.start()
+    }
+}
+
+/// A running emulator; dropping it stops the server (open connections get two seconds).
+#[derive(Debug)]
+pub struct EmulatorHandle {
+    addr: SocketAddr,
+    base_url: String,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EmulatorHandle {
+    /// The base URL, e.g. `http://127.0.0.1:40123` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    /// The socket address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The demo `gpra_` key: organization [`DEMO_ORG`], every scope.
+    pub fn api_key(&self) -> &str {
+        &self.shared.demo_key
+    }
+
+    /// A session (JWT-shaped) token for the demo organization with every scope.
+    pub fn session_token(&self) -> &str {
+        &self.shared.session_token
+    }
+
+    /// The clock the emulator reads; advance it to move rate-limit windows and orders along.
+    pub fn clock(&self) -> &ManualClock {
+        &self.shared.clock
+    }
+
+    /// The seed the data derives from.
+    pub fn seed(&self) -> u64 {
+        self.shared.seed
+    }
+
+    /// A new key of the demo organization granted exactly `scopes`, e.g. `["orders:*"]`.
+    pub fn create_key(&self, scopes: &[&str]) -> String {
+        self.create_key_in_org(DEMO_ORG, scopes)
+    }
+
+    /// A new key of another organization (with its own balance, orders and rate limits).
+    pub fn create_key_in_org(&self, org: &str, scopes: &[&str]) -> String {
+        let grants = scopes.iter().map(|scope| (*scope).to_owned()).collect();
+        self.shared.create_key(org, "test key", grants, None).0
+    }
+
+    /// The most recent requests, oldest first (at most the builder's `record_limit`).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.iter().cloned().collect()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        self.shared.lock().requests.clear();
+    }
+
+    /// How many times each operation actually executed (idempotent replays and rejected
+    /// requests do not count).
+    pub fn counters(&self) -> HashMap<String, u64> {
+        self.shared.lock().counters.clone()
+    }
+
+    /// How many times one operation executed.
+    pub fn executed(&self, operation_id: &str) -> u64 {
+        self.shared
+            .lock()
+            .counters
+            .get(operation_id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The credit balance of an organization (as `billing.credits.balance` reports it).
+    pub fn balance_credits(&self, org: &str) -> i64 {
+        let now = self.shared.clock.now_secs();
+        let seed = self.shared.seed;
+        self.shared.lock().org(org, seed, now).balance_credits
+    }
+
+    /// Stops the server and waits for its thread.
+    pub fn shutdown(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}

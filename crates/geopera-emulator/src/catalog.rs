@@ -1,0 +1,775 @@
+//! The synthetic STAC catalog and `catalog.search`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde_json::{json, Map, Value};
+
+use crate::clock::{parse_rfc3339, rfc3339};
+use crate::error::ApiError;
+use crate::rng::Rng;
+
+/// The host that serves only the commercial collection, with prices.
+pub const COMMERCIAL_HOST: &str = "geopera-commercial";
+/// The host that serves only the open-data collections.
+pub const PUBLIC_HOST: &str = "earthsearch-aws";
+/// The commercial collection's id.
+pub const COMMERCIAL_COLLECTION: &str = "geopera-vhr-archive";
+/// First instant of the catalog: 2023-01-01T00:00:00Z.
+pub const CATALOG_START: i64 = 1_672_531_200;
+/// Two years of acquisitions.
+pub const CATALOG_SPAN_SECS: i64 = 730 * 86_400;
+
+struct CollectionDef {
+    id: &'static str,
+    count: usize,
+    prefix: &'static str,
+    half_width: f64,
+    gsd: f64,
+    platforms: &'static [&'static str],
+    constellation: &'static str,
+    instrument: &'static str,
+    optical: bool,
+    commercial: bool,
+    assets: &'static [(&'static str, &'static str, &'static str)],
+}
+
+const COLLECTIONS: &[CollectionDef] = &[
+    CollectionDef {
+        id: "sentinel-2-l2a",
+        count: 4_000,
+        prefix: "S2",
+        half_width: 0.5,
+        gsd: 10.0,
+        platforms: &["sentinel-2a", "sentinel-2b"],
+        constellation: "sentinel-2",
+        instrument: "msi",
+        optical: true,
+        commercial: false,
+        assets: &[
+            ("thumbnail", "image/png", "thumbnail"),
+            (
+                "visual",
+                "image/tiff; application=geotiff; profile=cloud-optimized",
+                "visual",
+            ),
+            (
+                "red",
+                "image/tiff; application=geotiff; profile=cloud-optimized",
+                "data",
+            ),
+            (
+                "nir",
+                "image/tiff; application=geotiff; profile=cloud-optimized",
+                "data",
+            ),
+        ],
+    },
+    CollectionDef {
+        id: "landsat-c2-l2",
+        count: 3_000,
+        prefix: "LC",
+        half_width: 0.9,
+        gsd: 30.0,
+        platforms: &["landsat-8", "landsat-9"],
+        constellation: "landsat",
+        instrument: "oli",
+        optical: true,
+        commercial: false,
+        assets: &[
+            ("thumbnail", "image/png", "thumbnail"),
+            (
+                "red",
+                "image/tiff; application=geotiff; profile=cloud-optimized",
+                "data",
+            ),
+            (
+                "nir08",
+                "image/tiff; application=geotiff; profile=cloud-optimized",
+                "data",
+            ),
+        ],
+    },
+    CollectionDef {
+        id: "sentinel-1-grd",
+        count: 2_000,
+        prefix: "S1",
+        half_width: 1.1,
+        gsd: 10.0,
+        platforms: &["sentinel-1a"],
+        constellation: "sentinel-1",
+        instrument: "c-sar",
+        optical: false,
+        commercial: false,
+        assets: &[
+            (
+                "vv",
+                "image/tiff; application=geotiff; profile=cloud-optimized",
+                "data",
+            ),
+            (
+                "vh",
+                "image/tiff; application=geotiff; profile=cloud-optimized",
+                "data",
+            ),
+        ],
+    },
+    CollectionDef {
+        id: COMMERCIAL_COLLECTION,
+        count: 1_500,
+        prefix: "VHR",
+        half_width: 0.08,
+        gsd: 0.5,
+        platforms: &["geopera-vhr-1", "geopera-vhr-2"],
+        constellation: "geopera-vhr",
+        instrument: "pan-ms",
+        optical: true,
+        commercial: true,
+        assets: &[
+            ("thumbnail", "image/png", "thumbnail"),
+            (
+                "analytic",
+                "image/tiff; application=geotiff; profile=cloud-optimized",
+                "data",
+            ),
+        ],
+    },
+];
+
+/// One synthetic acquisition.
+#[derive(Debug)]
+pub struct Item {
+    /// The item id, unique across collections.
+    pub id: String,
+    collection: usize,
+    /// `[west, south, east, north]` in degrees; never crosses the antimeridian.
+    pub bbox: [f64; 4],
+    /// Acquisition time, Unix seconds.
+    pub datetime: i64,
+    cloud_cover: Option<f64>,
+    platform: &'static str,
+    /// Price in A$ per km² for commercial items.
+    pub price_aud_per_km2: Option<f64>,
+}
+
+impl Item {
+    /// The item's collection id.
+    pub fn collection(&self) -> &'static str {
+        COLLECTIONS
+            .get(self.collection)
+            .map_or("unknown", |def| def.id)
+    }
+
+    /// The item as a STAC Feature whose asset links point at `base_url`.
+    pub fn to_feature(&self, base_url: &str) -> Value {
+        let [west, south, east, north] = self.bbox;
+        let Some(def) = COLLECTIONS.get(self.collection) else {
+            return Value::Null;
+        };
+        let mut properties = Map::new();
+        properties.insert("datetime".into(), json!(rfc3339(self.datetime)));
+        properties.insert("platform".into(), json!(self.platform));
+        properties.insert("constellation".into(), json!(def.constellation));
+        properties.insert("instruments".into(), json!([def.instrument]));
+        properties.insert("gsd".into(), json!(def.gsd));
+        if let Some(cloud) = self.cloud_cover {
+            properties.insert("eo:cloud_cover".into(), json!(cloud));
+        }
+        if let Some(price) = self.price_aud_per_km2 {
+            properties.insert(
+                "geopera:price".into(),
+                json!({
+                    "currency": "AUD",
+                    "aud_per_km2": price,
+                    "min_area_km2": MIN_AREA_KM2,
+                    "credits_per_km2": (price * 100.0).round() as i64,
+                }),
+            );
+        }
+        let mut assets = Map::new();
+        for (name, media_type, role) in def.assets {
+            let extension = if media_type.starts_with("image/png") {
+                "png"
+            } else {
+                "tif"
+            };
+            assets.insert(
+                (*name).to_owned(),
+                json!({
+                    "href": format!("{base_url}/assets/data/{}/{name}.{extension}", self.id),
+                    "type": media_type,
+                    "roles": [role],
+                }),
+            );
+        }
+        json!({
+            "type": "Feature",
+            "stac_version": "1.0.0",
+            "stac_extensions": [],
+            "id": self.id,
+            "collection": def.id,
+            "bbox": [west, south, east, north],
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[west, south], [east, south], [east, north], [west, north], [west, south]]],
+            },
+            "properties": properties,
+            "assets": assets,
+            "links": [
+                {"rel": "collection", "href": format!("{base_url}/collections/{}", def.id)},
+            ],
+        })
+    }
+}
+
+/// The smallest area a commercial capture is billed for.
+pub const MIN_AREA_KM2: f64 = 25.0;
+
+/// Every item, in the one stable order searches page through (newest first, then id).
+#[derive(Debug)]
+pub struct Catalog {
+    items: Vec<Item>,
+    by_id: HashMap<String, usize>,
+}
+
+impl Catalog {
+    /// The catalog for a seed; built once per process and shared.
+    pub fn for_seed(seed: u64) -> Arc<Catalog> {
+        static CACHE: OnceLock<Mutex<HashMap<u64, Arc<Catalog>>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+        let mut cache = match cache.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        cache
+            .entry(seed)
+            .or_insert_with(|| Arc::new(Catalog::build(seed)))
+            .clone()
+    }
+
+    fn build(seed: u64) -> Catalog {
+        let mut rng = Rng::new(seed ^ 0xca7a_1096);
+        let mut items = Vec::new();
+        for (collection, def) in COLLECTIONS.iter().enumerate() {
+            for n in 0..def.count {
+                let lat_half = def.half_width;
+                let lon_half = def.half_width * 1.2;
+                let lon = rng.range(-180.0 + lon_half, 180.0 - lon_half);
+                let lat = rng.range(-60.0, 75.0);
+                let datetime = CATALOG_START + (rng.next() % CATALOG_SPAN_SECS as u64) as i64;
+                let platform = def.platforms[(rng.next() % def.platforms.len() as u64) as usize];
+                let cloud_cover = def
+                    .optical
+                    .then(|| (rng.range(0.0, 100.0) * 100.0).round() / 100.0);
+                let price = def
+                    .commercial
+                    .then(|| [8.5, 12.0, 16.0, 22.0][(rng.next() % 4) as usize]);
+                let stamp = rfc3339(datetime).replace(['-', ':'], "");
+                let stamp = stamp.trim_end_matches('Z');
+                items.push(Item {
+                    id: format!("{}_{}_{n:05}", def.prefix, stamp),
+                    collection,
+                    bbox: [
+                        round6(lon - lon_half),
+                        round6(lat - lat_half),
+                        round6(lon + lon_half),
+                        round6(lat + lat_half),
+                    ],
+                    datetime,
+                    cloud_cover,
+                    platform,
+                    price_aud_per_km2: price,
+                });
+            }
+        }
+        items.sort_by(|a, b| b.datetime.cmp(&a.datetime).then_with(|| a.id.cmp(&b.id)));
+        let by_id = items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| (item.id.clone(), index))
+            .collect();
+        Catalog { items, by_id }
+    }
+
+    /// Every item in search order.
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
+    /// Looks an item up by id.
+    pub fn get(&self, id: &str) -> Option<&Item> {
+        self.by_id.get(id).and_then(|&index| self.items.get(index))
+    }
+}
+
+fn round6(value: f64) -> f64 {
+    (value * 1e6).round() / 1e6
+}
+
+/// A parsed `catalog.search` body.
+#[derive(Debug, Default)]
+pub struct Search {
+    collections: Option<HashSet<String>>,
+    ids: Option<HashSet<String>>,
+    boxes: Vec<[f64; 4]>,
+    start: Option<i64>,
+    end: Option<i64>,
+    cloud: [Option<f64>; 4],
+    /// Items per page.
+    pub limit: usize,
+    /// Position of the first item of this page among all matches.
+    pub offset: usize,
+}
+
+const GT: usize = 0;
+const GTE: usize = 1;
+const LT: usize = 2;
+const LTE: usize = 3;
+
+impl Search {
+    /// Reads a (schema-valid) search body. Filters the contract cannot check, such as the
+    /// datetime syntax or bbox geometry, are checked here.
+    ///
+    /// # Errors
+    /// 422 naming the offending member.
+    pub fn parse(body: &Value, seed: u64) -> Result<Search, ApiError> {
+        let mut search = Search {
+            limit: 100,
+            ..Search::default()
+        };
+        let host = body
+            .get("host_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let scope: Option<HashSet<String>> = if host == PUBLIC_HOST {
+            Some(
+                COLLECTIONS
+                    .iter()
+                    .filter(|def| !def.commercial)
+                    .map(|def| def.id.to_owned())
+                    .collect(),
+            )
+        } else if host == COMMERCIAL_HOST {
+            Some(HashSet::from([COMMERCIAL_COLLECTION.to_owned()]))
+        } else {
+            None
+        };
+        let asked = strings(body.get("collections"));
+        search.collections = match (scope, asked) {
+            (Some(scope), Some(asked)) => Some(asked.intersection(&scope).cloned().collect()),
+            (scope, asked) => scope.or(asked),
+        };
+        search.ids = strings(body.get("ids"));
+        if let Some(limit) = body.get("limit").and_then(Value::as_f64) {
+            if !(1.0..=500.0).contains(&limit) {
+                return Err(ApiError::invalid(
+                    &["limit"],
+                    "limit must be between 1 and 500",
+                ));
+            }
+            search.limit = limit as usize;
+        }
+        if let Some(bbox) = body.get("bbox").filter(|value| !value.is_null()) {
+            search.boxes = parse_bbox(bbox)?;
+        }
+        if let Some(geometry) = body.get("intersects").filter(|value| !value.is_null()) {
+            let Some(bbox) = geometry_bbox(geometry) else {
+                return Err(ApiError::invalid(
+                    &["intersects"],
+                    "intersects must be a GeoJSON geometry with coordinates",
+                ));
+            };
+            search.boxes = intersect_boxes(&search.boxes, bbox);
+            if search.boxes.is_empty() {
+                // A bbox and a geometry that do not overlap match nothing.
+                search.boxes.push([0.0, 91.0, 0.0, 91.0]);
+            }
+        }
+        if let Some(text) = body.get("datetime").and_then(Value::as_str) {
+            let (start, end) = parse_interval(text)
+                .ok_or_else(|| ApiError::invalid(&["datetime"], "datetime must be an RFC 3339 instant or a start/end interval with '..' for an open end"))?;
+            search.start = start;
+            search.end = end;
+        }
+        if let Some(query) = body.get("query").and_then(Value::as_object) {
+            for (property, condition) in query {
+                if property != "eo:cloud_cover" && property != "cloudCoverage" {
+                    continue;
+                }
+                let Some(condition) = condition.as_object() else {
+                    continue;
+                };
+                for (operator, value) in condition {
+                    let slot = match operator.to_ascii_uppercase().as_str() {
+                        "GT" => GT,
+                        "GTE" => GTE,
+                        "LT" => LT,
+                        "LTE" => LTE,
+                        _ => continue,
+                    };
+                    search.cloud[slot] = value.as_f64();
+                }
+            }
+        }
+        if let Some(token) = body.get("next").and_then(Value::as_str) {
+            search.offset = decode_token(token, seed).ok_or_else(|| {
+                ApiError::invalid(&["next"], "next is not a token from a previous page")
+            })?;
+        }
+        Ok(search)
+    }
+
+    fn has_cloud_filter(&self) -> bool {
+        self.cloud.iter().any(Option::is_some)
+    }
+
+    /// Whether an item passes every filter.
+    pub fn matches(&self, item: &Item) -> bool {
+        if let Some(collections) = &self.collections {
+            if !collections.contains(item.collection()) {
+                return false;
+            }
+        }
+        if let Some(ids) = &self.ids {
+            if !ids.contains(&item.id) {
+                return false;
+            }
+        }
+        if !self.boxes.is_empty() && !self.boxes.iter().any(|query| overlaps(query, &item.bbox)) {
+            return false;
+        }
+        if self.start.is_some_and(|start| item.datetime < start)
+            || self.end.is_some_and(|end| item.datetime > end)
+        {
+            return false;
+        }
+        if self.has_cloud_filter() {
+            let Some(cloud) = item.cloud_cover else {
+                return false;
+            };
+            let [gt, gte, lt, lte] = self.cloud;
+            if gt.is_some_and(|v| cloud <= v)
+                || gte.is_some_and(|v| cloud < v)
+                || lt.is_some_and(|v| cloud >= v)
+                || lte.is_some_and(|v| cloud > v)
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Runs the search: this page's items, how many match in all, and the next page's token.
+    pub fn run<'c>(&self, catalog: &'c Catalog, seed: u64) -> Page<'c> {
+        let mut matched = 0usize;
+        let mut items = Vec::new();
+        for item in catalog.items().iter().filter(|item| self.matches(item)) {
+            if matched >= self.offset && items.len() < self.limit {
+                items.push(item);
+            }
+            matched += 1;
+        }
+        let end = self.offset + items.len();
+        let next = (end < matched).then(|| encode_token(end, seed));
+        Page {
+            items,
+            matched,
+            next,
+        }
+    }
+
+    /// Every match, for streaming.
+    pub fn all<'c>(&'c self, catalog: &'c Catalog) -> impl Iterator<Item = &'c Item> + 'c {
+        catalog
+            .items()
+            .iter()
+            .filter(move |item| self.matches(item))
+    }
+}
+
+/// One page of results.
+#[derive(Debug)]
+pub struct Page<'c> {
+    /// The items on this page.
+    pub items: Vec<&'c Item>,
+    /// How many items match in all.
+    pub matched: usize,
+    /// The token for the following page, if any.
+    pub next: Option<String>,
+}
+
+impl Page<'_> {
+    /// The STAC FeatureCollection answer.
+    pub fn to_json(&self, base_url: &str) -> Value {
+        let features: Vec<Value> = self
+            .items
+            .iter()
+            .map(|item| item.to_feature(base_url))
+            .collect();
+        let mut body = json!({
+            "type": "FeatureCollection",
+            "features": features,
+            "numberReturned": self.items.len(),
+            "numberMatched": self.matched,
+        });
+        if let (Some(next), Some(object)) = (&self.next, body.as_object_mut()) {
+            object.insert("next".into(), json!(next));
+        }
+        body
+    }
+}
+
+fn strings(value: Option<&Value>) -> Option<HashSet<String>> {
+    value.and_then(Value::as_array).map(|items| {
+        items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    })
+}
+
+fn parse_bbox(value: &Value) -> Result<Vec<[f64; 4]>, ApiError> {
+    let numbers: Vec<f64> = value
+        .as_array()
+        .map(|items| items.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default();
+    let [west, south, east, north] = match numbers.as_slice() {
+        [w, s, e, n] | [w, s, _, e, n, _] => [*w, *s, *e, *n],
+        _ => {
+            return Err(ApiError::invalid(
+                &["bbox"],
+                "bbox must have 4 (or 6) numbers: west, south, east, north",
+            ))
+        }
+    };
+    if !(-90.0..=90.0).contains(&south) || !(-90.0..=90.0).contains(&north) || south > north {
+        return Err(ApiError::invalid(
+            &["bbox"],
+            "bbox latitudes must be within -90..90, south <= north",
+        ));
+    }
+    if !(-180.0..=180.0).contains(&west) || !(-180.0..=180.0).contains(&east) {
+        return Err(ApiError::invalid(
+            &["bbox"],
+            "bbox longitudes must be within -180..180",
+        ));
+    }
+    Ok(split_antimeridian([west, south, east, north]))
+}
+
+/// A box whose west edge is east of its east edge crosses the antimeridian: split it.
+fn split_antimeridian([west, south, east, north]: [f64; 4]) -> Vec<[f64; 4]> {
+    if west <= east {
+        vec![[west, south, east, north]]
+    } else {
+        vec![[west, south, 180.0, north], [-180.0, south, east, north]]
+    }
+}
+
+fn overlaps(a: &[f64; 4], b: &[f64; 4]) -> bool {
+    a[0] <= b[2] && a[2] >= b[0] && a[1] <= b[3] && a[3] >= b[1]
+}
+
+fn intersect_boxes(existing: &[[f64; 4]], bbox: [f64; 4]) -> Vec<[f64; 4]> {
+    if existing.is_empty() {
+        return vec![bbox];
+    }
+    existing
+        .iter()
+        .filter(|other| overlaps(other, &bbox))
+        .map(|other| {
+            [
+                other[0].max(bbox[0]),
+                other[1].max(bbox[1]),
+                other[2].min(bbox[2]),
+                other[3].min(bbox[3]),
+            ]
+        })
+        .collect()
+}
+
+/// The bounding box of any GeoJSON geometry, Feature or FeatureCollection.
+pub fn geometry_bbox(value: &Value) -> Option<[f64; 4]> {
+    let mut bbox: Option<[f64; 4]> = None;
+    collect_points(
+        value,
+        &mut |lon, lat| {
+            bbox = Some(match bbox {
+                None => [lon, lat, lon, lat],
+                Some([w, s, e, n]) => [w.min(lon), s.min(lat), e.max(lon), n.max(lat)],
+            });
+        },
+        0,
+    );
+    bbox
+}
+
+fn collect_points(value: &Value, visit: &mut dyn FnMut(f64, f64), depth: usize) {
+    if depth > 16 {
+        return;
+    }
+    match value {
+        Value::Object(object) => {
+            for key in ["coordinates", "geometry", "geometries", "features"] {
+                if let Some(inner) = object.get(key) {
+                    collect_points(inner, visit, depth + 1);
+                }
+            }
+        }
+        Value::Array(items) => match items.as_slice() {
+            [Value::Number(lon), Value::Number(lat), ..] => {
+                if let (Some(lon), Some(lat)) = (lon.as_f64(), lat.as_f64()) {
+                    visit(lon, lat);
+                }
+            }
+            _ => {
+                for item in items {
+                    collect_points(item, visit, depth + 1);
+                }
+            }
+        },
+        _ => {}
+    }
+}
+
+/// The area of a GeoJSON (Multi)Polygon in km² on a local equirectangular projection;
+/// other geometries count as their bounding box.
+pub fn geometry_area_km2(value: &Value) -> Option<f64> {
+    let geometry = value.get("geometry").unwrap_or(value);
+    let kind = geometry
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let coordinates = geometry.get("coordinates")?;
+    let polygons: Vec<&Value> = match kind {
+        "Polygon" => vec![coordinates],
+        "MultiPolygon" => coordinates.as_array()?.iter().collect(),
+        _ => return geometry_bbox(geometry).map(|bbox| bbox_area_km2(&bbox)),
+    };
+    let mut total = 0.0;
+    for polygon in polygons {
+        for (index, ring) in polygon.as_array()?.iter().enumerate() {
+            let area = ring_area_km2(ring)?;
+            total += if index == 0 { area } else { -area };
+        }
+    }
+    Some(total.max(0.0))
+}
+
+fn ring_area_km2(ring: &Value) -> Option<f64> {
+    let points: Vec<(f64, f64)> = ring
+        .as_array()?
+        .iter()
+        .filter_map(|point| Some((point.get(0)?.as_f64()?, point.get(1)?.as_f64()?)))
+        .collect();
+    if points.len() < 3 {
+        return Some(0.0);
+    }
+    let mean_lat = points.iter().map(|p| p.1).sum::<f64>() / points.len() as f64;
+    let kx = 111.32 * mean_lat.to_radians().cos();
+    let ky = 110.574;
+    let mut twice = 0.0;
+    for (a, b) in points.iter().zip(points.iter().cycle().skip(1)) {
+        twice += a.0 * kx * b.1 * ky - b.0 * kx * a.1 * ky;
+    }
+    Some((twice / 2.0).abs())
+}
+
+/// The area of a `[west, south, east, north]` box in km².
+pub fn bbox_area_km2(bbox: &[f64; 4]) -> f64 {
+    let mean_lat = (bbox[1] + bbox[3]) / 2.0;
+    (bbox[2] - bbox[0]).abs()
+        * 111.32
+        * mean_lat.to_radians().cos()
+        * (bbox[3] - bbox[1]).abs()
+        * 110.574
+}
+
+fn parse_interval(text: &str) -> Option<(Option<i64>, Option<i64>)> {
+    let open = |part: &str| part.is_empty() || part == "..";
+    match text.split_once('/') {
+        Some((start, end)) => {
+            let start = if open(start) {
+                None
+            } else {
+                Some(parse_rfc3339(start)?)
+            };
+            let end = if open(end) {
+                None
+            } else {
+                Some(parse_rfc3339(end)?)
+            };
+            if let (Some(start), Some(end)) = (start, end) {
+                if start > end {
+                    return None;
+                }
+            }
+            Some((start, end))
+        }
+        None => {
+            let instant = parse_rfc3339(text)?;
+            Some((Some(instant), Some(instant)))
+        }
+    }
+}
+
+fn token_check(offset: usize, seed: u64) -> u64 {
+    let mut rng = Rng::new(seed ^ (offset as u64).wrapping_mul(0x2545_f491_4f6c_dd1d));
+    rng.next() & 0xffff_ffff
+}
+
+fn encode_token(offset: usize, seed: u64) -> String {
+    format!("{offset:x}.{:08x}", token_check(offset, seed))
+}
+
+fn decode_token(token: &str, seed: u64) -> Option<usize> {
+    let (offset, check) = token.split_once('.')?;
+    let offset = usize::from_str_radix(offset, 16).ok()?;
+    let check = u64::from_str_radix(check, 16).ok()?;
+    (check == token_check(offset, seed)).then_some(offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_is_deterministic_and_large() {
+        let a = Catalog::build(1);
+        let b = Catalog::build(1);
+        assert!(a.items().len() >= 10_000);
+        assert_eq!(a.items()[17].id, b.items()[17].id);
+        assert_eq!(a.by_id.len(), a.items().len(), "ids are unique");
+        assert!(a.items().windows(2).all(|w| w[0].datetime >= w[1].datetime));
+    }
+
+    #[test]
+    fn tokens_round_trip_and_reject_forgeries() {
+        let token = encode_token(300, 5);
+        assert_eq!(decode_token(&token, 5), Some(300));
+        assert_eq!(decode_token(&token, 6), None);
+        assert_eq!(decode_token("garbage", 5), None);
+    }
+
+    #[test]
+    fn intervals_parse() {
+        assert_eq!(
+            parse_interval("../2023-01-02"),
+            Some((None, Some(CATALOG_START + 86_400)))
+        );
+        assert_eq!(
+            parse_interval("2023-01-01/"),
+            Some((Some(CATALOG_START), None))
+        );
+        assert_eq!(parse_interval("2024-01-01/2023-01-01"), None);
+    }
+
+    #[test]
+    fn areas_are_plausible() {
+        let square = json!({"type": "Polygon", "coordinates": [[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]]});
+        let area = geometry_area_km2(&square).expect("polygon");
+        assert!((12_000.0..12_500.0).contains(&area), "{area}");
+        assert_eq!(geometry_bbox(&square), Some([0.0, 0.0, 1.0, 1.0]));
+    }
+}

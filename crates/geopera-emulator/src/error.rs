@@ -1,0 +1,304 @@
+//! The one error type of the emulator, rendered the way the API renders errors.
+
+use axum::extract::{FromRequest, Request};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use geopera_types::validate::{json_invalid, missing_body};
+use geopera_types::{LocItem, Problem, ValidationError};
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// An answer the emulator gives instead of the operation's result.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// An `application/problem+json` answer.
+    #[error("{status}: {title}: {detail}")]
+    Problem {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The problem's title, e.g. `Unauthenticated`.
+        title: &'static str,
+        /// What went wrong this time.
+        detail: String,
+        /// Extra headers such as `Retry-After` or `Allow`.
+        headers: Vec<(HeaderName, HeaderValue)>,
+    },
+    /// A 422 `application/json` answer listing every failed check.
+    #[error("request validation failed ({} errors)", .0.len())]
+    Validation(Vec<ValidationError>),
+}
+
+impl ApiError {
+    /// A problem with the standard title of its status.
+    pub fn problem(status: StatusCode, detail: impl Into<String>) -> Self {
+        ApiError::Problem {
+            status,
+            title: title_of(status),
+            detail: detail.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// 401: missing or unknown credentials.
+    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+        Self::problem(StatusCode::UNAUTHORIZED, detail)
+    }
+
+    /// 404: unknown resource or operation.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::problem(StatusCode::NOT_FOUND, detail)
+    }
+
+    /// 409: a state conflict.
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::problem(StatusCode::CONFLICT, detail)
+    }
+
+    /// 422 for one business-rule failure at `loc` (below `body`).
+    pub fn invalid(loc: &[&str], msg: impl Into<String>) -> Self {
+        let mut path = vec![LocItem::from("body")];
+        path.extend(loc.iter().map(|step| LocItem::from(*step)));
+        ApiError::Validation(vec![ValidationError::new(
+            path,
+            format!("Value error, {}", msg.into()),
+            "value_error",
+        )])
+    }
+
+    /// Adds a header to a problem answer.
+    #[must_use]
+    pub fn with_header(mut self, name: HeaderName, value: impl ToString) -> Self {
+        if let ApiError::Problem { headers, .. } = &mut self {
+            if let Ok(value) = HeaderValue::from_str(&value.to_string()) {
+                headers.push((name, value));
+            }
+        }
+        self
+    }
+
+    /// The HTTP status of this answer.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Problem { status, .. } => *status,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+
+    /// Renders the answer as stored bytes (what idempotent replays send again).
+    pub fn into_reply(self) -> Reply {
+        match self {
+            ApiError::Problem {
+                status,
+                title,
+                detail,
+                headers,
+            } => {
+                let problem = Problem::new(status.as_u16(), title, detail);
+                let body = serde_json::to_vec(&problem).unwrap_or_default();
+                Reply {
+                    status,
+                    content_type: "application/problem+json",
+                    headers,
+                    body: Bytes::from(body),
+                }
+            }
+            ApiError::Validation(detail) => {
+                let body = serde_json::to_vec(&serde_json::json!({ "detail": detail }))
+                    .unwrap_or_default();
+                Reply {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    content_type: "application/json",
+                    headers: Vec::new(),
+                    body: Bytes::from(body),
+                }
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.into_reply().into_response()
+    }
+}
+
+/// The standard reason phrase used as a problem title.
+pub fn title_of(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "Unauthenticated",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        402 => "Payment Required",
+        429 => "Too Many Requests",
+        _ => status.canonical_reason().unwrap_or("Error"),
+    }
+}
+
+/// A complete answer as bytes: what an operation produced, before faults touch it.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The `Content-Type`.
+    pub content_type: &'static str,
+    /// Further headers (`Location`, `Retry-After`, ...).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// A JSON answer with the given status.
+    pub fn json(status: StatusCode, value: &Value) -> Self {
+        Reply {
+            status,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body: Bytes::from(serde_json::to_vec(value).unwrap_or_default()),
+        }
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, self.body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+        for (name, value) in self.headers {
+            headers.append(name, value);
+        }
+        response
+    }
+}
+
+/// A JSON request body whose rejection is an [`ApiError`] in the API's own 422 shape.
+///
+/// A missing `Content-Type` is read as JSON (so `curl -d` works); any other non-JSON content
+/// type is answered with 422 `model_attributes_type`, as FastAPI does when it cannot find a
+/// JSON object. Malformed JSON is 422 `json_invalid` with the byte offset in `loc`.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> ApiJson<T> {
+    /// Parses a body the way the extractor does; `Ok(None)` when there is no body at all.
+    ///
+    /// # Errors
+    /// A 422 [`ApiError::Validation`] for a non-JSON content type, malformed JSON, or JSON
+    /// that does not deserialize into `T`.
+    pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Option<T>, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        if let Some(kind) = headers.get(CONTENT_TYPE) {
+            let kind = kind.to_str().unwrap_or_default().to_ascii_lowercase();
+            let essence = kind.split(';').next().unwrap_or_default().trim();
+            if essence != "application/json" && !essence.ends_with("+json") {
+                return Err(ApiError::Validation(vec![ValidationError::new(
+                    vec![LocItem::from("body")],
+                    "Input should be a valid dictionary or object to extract fields from",
+                    "model_attributes_type",
+                )]));
+            }
+        }
+        match serde_json::from_slice::<T>(body) {
+            Ok(value) => Ok(Some(value)),
+            Err(error) if error.is_data() => Err(ApiError::Validation(vec![ValidationError::new(
+                vec![LocItem::from("body")],
+                error.to_string(),
+                "value_error",
+            )])),
+            Err(error) => {
+                let position = byte_offset(body, error.line(), error.column());
+                Err(ApiError::Validation(vec![json_invalid(
+                    position,
+                    &error.to_string(),
+                )]))
+            }
+        }
+    }
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = request.headers().clone();
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                ApiError::problem(StatusCode::BAD_REQUEST, rejection.body_text())
+            })?;
+        match Self::parse(&headers, &body)? {
+            Some(value) => Ok(ApiJson(value)),
+            None => Err(ApiError::Validation(vec![missing_body()])),
+        }
+    }
+}
+
+/// Turns serde_json's 1-based line and column into a byte offset.
+fn byte_offset(body: &[u8], line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    for (index, text) in body.split(|&b| b == b'\n').enumerate() {
+        if index + 1 == line {
+            return (offset + column.saturating_sub(1)).min(body.len());
+        }
+        offset += text.len() + 1;
+    }
+    body.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+
+    #[tokio::test]
+    async fn extractor_rejects_like_the_api() {
+        let request = Request::builder()
+            .header(CONTENT_TYPE, "application/json")
+            .body(Body::from("{\"a\": "))
+            .expect("request");
+        let rejection = ApiJson::<Value>::from_request(request, &())
+            .await
+            .expect_err("malformed");
+        let reply = rejection.into_reply();
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = serde_json::from_slice(&reply.body).expect("json");
+        assert_eq!(body["detail"][0]["type"], "json_invalid");
+        assert_eq!(body["detail"][0]["loc"], serde_json::json!(["body", 6]));
+
+        let request = Request::builder()
+            .header(CONTENT_TYPE, "text/plain")
+            .body(Body::from("{}"))
+            .expect("request");
+        let rejection = ApiJson::<Value>::from_request(request, &())
+            .await
+            .expect_err("wrong type");
+        assert_eq!(rejection.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+        let request = Request::builder()
+            .body(Body::from("{\"a\":1}"))
+            .expect("request");
+        let ApiJson(value) = ApiJson::<Value>::from_request(request, &())
+            .await
+            .expect("untyped body reads as JSON");
+        assert_eq!(value["a"], 1);
+    }
+
+    #[test]
+    fn problems_render_problem_json() {
+        let reply = ApiError::unauthenticated("no credentials")
+            .with_header(http::header::RETRY_AFTER, 3)
+            .into_reply();
+        assert_eq!(reply.content_type, "application/problem+json");
+        let body: Value = serde_json::from_slice(&reply.body).expect("json");
+        assert_eq!(body["title"], "Unauthenticated");
+        assert_eq!(body["type"], "about:blank");
+        assert_eq!(body["status"], 401);
+        assert_eq!(reply.headers.len(), 1);
+    }
+}

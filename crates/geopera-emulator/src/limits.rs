@@ -1,0 +1,122 @@
+//! Per-minute request budgets.
+
+use std::fmt;
+use std::str::FromStr;
+
+use geopera_types::RateClass;
+
+/// Requests allowed per fixed 60-second window, per budget; `None` means unlimited.
+///
+/// Windows are aligned to the minute of the emulator's clock. Authenticated calls count per
+/// organization, unauthenticated ones per client IP. Every call counts against the default
+/// budget and, for order placement and other spend operations, against that budget too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Every authenticated call (documented: 600).
+    pub default_per_min: Option<u32>,
+    /// `orders.archive.place`, `orders.tasking.place`, `orders.place` (documented: 60).
+    pub order_placement_per_min: Option<u32>,
+    /// Other operations that spend (documented: 30).
+    pub spend_per_min: Option<u32>,
+    /// Calls without credentials, per client IP (documented: 60).
+    pub unauthenticated_per_min: Option<u32>,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self::documented()
+    }
+}
+
+impl RateLimits {
+    /// The API's documented caps: 600, 60, 30 and 60 per minute.
+    pub fn documented() -> Self {
+        RateLimits {
+            default_per_min: Some(600),
+            order_placement_per_min: Some(60),
+            spend_per_min: Some(30),
+            unauthenticated_per_min: Some(60),
+        }
+    }
+
+    /// No limits at all.
+    pub fn off() -> Self {
+        RateLimits {
+            default_per_min: None,
+            order_placement_per_min: None,
+            spend_per_min: None,
+            unauthenticated_per_min: None,
+        }
+    }
+
+    /// The same cap for every budget.
+    pub fn uniform(per_min: u32) -> Self {
+        RateLimits {
+            default_per_min: Some(per_min),
+            order_placement_per_min: Some(per_min),
+            spend_per_min: Some(per_min),
+            unauthenticated_per_min: Some(per_min),
+        }
+    }
+
+    /// The cap of a class-specific budget, if the class has one.
+    pub(crate) fn class_cap(&self, class: RateClass) -> Option<(&'static str, u32)> {
+        match class {
+            RateClass::Default => None,
+            RateClass::OrderPlacement => self.order_placement_per_min.map(|cap| ("orders", cap)),
+            RateClass::Spend => self.spend_per_min.map(|cap| ("spend", cap)),
+        }
+    }
+}
+
+/// A `--rate-limits` value that is not `default`, `off` or `N/min`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid rate limits {0:?}: expected default, off or N/min")]
+pub struct RateLimitsError(String);
+
+impl FromStr for RateLimits {
+    type Err = RateLimitsError;
+
+    /// Reads `default`, `off` or `N/min` (the same cap for every budget).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "default" | "documented" => Ok(Self::documented()),
+            "off" | "none" => Ok(Self::off()),
+            other => other
+                .trim_end_matches("/min")
+                .parse::<u32>()
+                .ok()
+                .filter(|cap| *cap > 0)
+                .map(Self::uniform)
+                .ok_or_else(|| RateLimitsError(text.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for RateLimits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let show = |cap: Option<u32>| cap.map_or("off".to_owned(), |cap| format!("{cap}/min"));
+        write!(
+            f,
+            "default {}, order placement {}, spend {}, unauthenticated {}",
+            show(self.default_per_min),
+            show(self.order_placement_per_min),
+            show(self.spend_per_min),
+            show(self.unauthenticated_per_min)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_cli_forms() {
+        assert_eq!("default".parse(), Ok(RateLimits::documented()));
+        assert_eq!("off".parse(), Ok(RateLimits::off()));
+        assert_eq!("5/min".parse(), Ok(RateLimits::uniform(5)));
+        assert!("lots".parse::<RateLimits>().is_err());
+        assert!("0/min".parse::<RateLimits>().is_err());
+    }
+}

@@ -1,0 +1,752 @@
+//! The HTTP side: routes, the request pipeline, fault effects and the accept loop.
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Extension, Router};
+use bytes::Bytes;
+use geopera_types::validate::{missing_body, validate};
+use geopera_types::{Access, OperationInfo};
+use http::header::{ALLOW, AUTHORIZATION, CONTENT_LENGTH, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
+use tower::ServiceExt;
+
+use crate::error::{ApiError, ApiJson, Reply};
+use crate::faults::{strikes, FaultKind, FaultPlan, FaultRule, Phase};
+use crate::ops::{execute, Caller};
+use crate::state::{Claim, RecordedRequest, Shared, IDEMPOTENCY_RETENTION_MS};
+
+/// The per-request header that injects faults into that one request.
+pub const FAULT_HEADER: &str = "x-emulator-fault";
+/// The header set on answers replayed from an idempotency key.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// Lets a handler drop its connection with a TCP reset.
+#[derive(Clone)]
+struct ConnKill {
+    notify: Arc<Notify>,
+    reset: Arc<AtomicBool>,
+}
+
+impl ConnKill {
+    fn fire(&self) {
+        self.reset.store(true, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+}
+
+/// Builds the router over shared state.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/op/{id}", any(invoke))
+        .route("/openapi.json", get(openapi))
+        .route("/assets/{kind}/{*file}", get(asset))
+        .fallback(no_route)
+        .with_state(shared)
+}
+
+async fn no_route(uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route for '{}'", uri.path()))
+}
+
+async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
+    match &shared.spec {
+        Some(spec) => Reply {
+            status: StatusCode::OK,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body: spec.clone(),
+        }
+        .into_response(),
+        None => ApiError::not_found("this emulator was started without a spec").into_response(),
+    }
+}
+
+/// The smallest valid PNG (1×1, transparent): what quicklooks and thumbnails redirect to.
+const PIXEL_PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+    0x42, 0x60, 0x82,
+];
+
+async fn asset(Path((_kind, file)): Path<(String, String)>) -> Response {
+    let (content_type, body) = if file.ends_with(".png") {
+        ("image/png", Bytes::from_static(PIXEL_PNG))
+    } else {
+        ("image/tiff", Bytes::from_static(b"II*\0emulated raster"))
+    };
+    Reply {
+        status: StatusCode::OK,
+        content_type,
+        headers: Vec::new(),
+        body,
+    }
+    .into_response()
+}
+
+/// Records the request when dropped, with the status if one was produced; a reset drops the
+/// handler mid-way and is recorded with no status.
+struct Recording {
+    shared: Arc<Shared>,
+    request: Option<RecordedRequest>,
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        if let Some(request) = self.request.take() {
+            let limit = self.shared.record_limit;
+            self.shared.lock().record(request, limit);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments, reason = "axum extractors")]
+async fn invoke(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    kill: Option<Extension<ConnKill>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let mut recording = Recording {
+        shared: shared.clone(),
+        request: Some(RecordedRequest {
+            operation_id: Some(id.clone()),
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            headers: headers.clone(),
+            body: body.clone(),
+            status: None,
+        }),
+    };
+    let response = pipeline(
+        &shared,
+        &id,
+        peer,
+        kill.map(|Extension(kill)| kill),
+        &method,
+        &headers,
+        body,
+    )
+    .await;
+    let status = response.status().as_u16();
+    if let Some(request) = recording.request.as_mut() {
+        request.status = Some(status);
+    }
+    tracing::info!(
+        method = %method,
+        operation = %id,
+        status,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
+
+/// The faults that apply to one request.
+#[derive(Default)]
+struct Injected {
+    latency: Duration,
+    before: Option<FaultRule>,
+    after: Option<FaultRule>,
+    body: Option<FaultKind>,
+}
+
+fn choose_faults(shared: &Shared, op_id: &str, header: Option<&str>) -> Result<Injected, ApiError> {
+    let header_plan = match header {
+        Some(spec) => FaultPlan::parse(spec)
+            .map_err(|error| ApiError::problem(StatusCode::BAD_REQUEST, error.to_string()))?,
+        None => FaultPlan::none(),
+    };
+    let mut injected = Injected::default();
+    let mut inner = shared.lock();
+    let mut chosen: Vec<FaultRule> = Vec::new();
+    for (index, rule) in shared.faults.rules().iter().enumerate() {
+        if rule.operation.as_deref().is_some_and(|only| only != op_id) {
+            continue;
+        }
+        let seen = inner.fault_seen.get(index).copied().unwrap_or(0);
+        if let Some(slot) = inner.fault_seen.get_mut(index) {
+            *slot += 1;
+        }
+        let struck = inner.fault_struck.get(index).copied().unwrap_or(0);
+        if rule.times.is_some_and(|times| struck >= times) {
+            continue;
+        }
+        if rule
+            .rate_percent
+            .is_none_or(|rate| strikes(shared.seed, index, seen, rate))
+        {
+            if let Some(slot) = inner.fault_struck.get_mut(index) {
+                *slot += 1;
+            }
+            chosen.push(rule.clone());
+        }
+    }
+    for rule in header_plan.rules() {
+        if rule.operation.as_deref().is_some_and(|only| only != op_id) {
+            continue;
+        }
+        let seen = inner.header_faults_seen;
+        inner.header_faults_seen += 1;
+        if rule
+            .rate_percent
+            .is_none_or(|rate| strikes(shared.seed, usize::MAX, seen, rate))
+        {
+            chosen.push(rule.clone());
+        }
+    }
+    if inner.burst_429_left > 0 {
+        inner.burst_429_left -= 1;
+        injected.before = Some(FaultRule {
+            kind: FaultKind::RateLimited { burst: 1 },
+            phase: Phase::Before,
+            retry_after: None,
+            rate_percent: None,
+            operation: None,
+            times: None,
+        });
+    }
+    for rule in chosen {
+        match &rule.kind {
+            FaultKind::Latency(by) => injected.latency += *by,
+            FaultKind::Truncate | FaultKind::Malformed | FaultKind::SlowBody(_) => {
+                injected.body.get_or_insert(rule.kind.clone());
+            }
+            FaultKind::RateLimited { burst } => {
+                if injected.before.is_none() {
+                    inner.burst_429_left = burst.saturating_sub(1);
+                    injected.before = Some(rule);
+                }
+            }
+            FaultKind::ServerError(_) | FaultKind::Status(_) | FaultKind::Reset => {
+                let slot = match rule.phase {
+                    Phase::Before => &mut injected.before,
+                    Phase::After => &mut injected.after,
+                };
+                slot.get_or_insert(rule);
+            }
+        }
+    }
+    Ok(injected)
+}
+
+/// What a before/after fault answers, or `None` for a reset.
+fn fault_reply(shared: &Shared, rule: &FaultRule) -> Option<Reply> {
+    let with_retry_after = |error: ApiError, secs: Option<u64>| match secs {
+        Some(secs) => error.with_header(RETRY_AFTER, secs),
+        None => error,
+    };
+    match rule.kind {
+        FaultKind::ServerError(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let error = ApiError::problem(status, format!("injected fault: {code}"));
+            Some(with_retry_after(error, rule.retry_after).into_reply())
+        }
+        FaultKind::RateLimited { .. } => {
+            let secs = rule
+                .retry_after
+                .unwrap_or_else(|| shared.clock.secs_to_minute_end().max(1) as u64);
+            let error = ApiError::problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "injected fault: rate limited",
+            );
+            Some(error.with_header(RETRY_AFTER, secs).into_reply())
+        }
+        FaultKind::Status(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT);
+            let text = format!(
+                "{} {} (injected fault)\n",
+                code,
+                status.canonical_reason().unwrap_or("Unknown")
+            );
+            let mut reply = Reply {
+                status,
+                content_type: "text/plain; charset=utf-8",
+                headers: Vec::new(),
+                body: Bytes::from(text),
+            };
+            if let Some(secs) = rule
+                .retry_after
+                .and_then(|secs| HeaderValue::from_str(&secs.to_string()).ok())
+            {
+                reply.headers.push((RETRY_AFTER, secs));
+            }
+            Some(reply)
+        }
+        _ => None,
+    }
+}
+
+async fn reset(kill: Option<ConnKill>) -> Response {
+    match kill {
+        Some(kill) => {
+            kill.fire();
+            // The connection task drops this future when it closes the socket.
+            std::future::pending::<()>().await;
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn pipeline(
+    shared: &Arc<Shared>,
+    id: &str,
+    peer: SocketAddr,
+    kill: Option<ConnKill>,
+    method: &Method,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(op) = geopera_types::operations::find(id) else {
+        return ApiError::not_found(format!("unknown operation '{id}'")).into_response();
+    };
+    if method != Method::POST {
+        return ApiError::problem(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("'{id}' is invoked with POST, not {method}"),
+        )
+        .with_header(ALLOW, "POST")
+        .into_response();
+    }
+    let fault_header = headers
+        .get(FAULT_HEADER)
+        .and_then(|value| value.to_str().ok());
+    let injected = match choose_faults(shared, op.id, fault_header) {
+        Ok(injected) => injected,
+        Err(error) => return error.into_response(),
+    };
+    if !injected.latency.is_zero() {
+        tokio::time::sleep(injected.latency).await;
+    }
+    if let Some(rule) = &injected.before {
+        return match fault_reply(shared, rule) {
+            Some(reply) => reply.into_response(),
+            None => reset(kill).await,
+        };
+    }
+    let reply = match handle(shared, op, peer, headers, &body) {
+        Ok(reply) | Err(reply) => reply,
+    };
+    if let Some(rule) = &injected.after {
+        return match fault_reply(shared, rule) {
+            Some(reply) => reply.into_response(),
+            None => reset(kill).await,
+        };
+    }
+    match injected.body {
+        Some(kind) => deliver_faulty(reply, &kind),
+        None => reply.into_response(),
+    }
+}
+
+/// authenticate → rate limit → scope → validate → (idempotency) → execute.
+fn handle(
+    shared: &Shared,
+    op: &'static OperationInfo,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Reply, Reply> {
+    let caller = authenticate(shared, op, peer, headers).map_err(ApiError::into_reply)?;
+    rate_limit(shared, op, &caller).map_err(ApiError::into_reply)?;
+    if op.id != "webhooks.drain" && !caller.grants.iter().any(|grant| grants(grant, op.scope)) {
+        return Err(ApiError::problem(
+            StatusCode::FORBIDDEN,
+            format!("missing scope '{}' for '{}'", op.scope, op.id),
+        )
+        .into_reply());
+    }
+    let value = parse_and_validate(op, headers, body).map_err(ApiError::into_reply)?;
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|value| value.to_str().ok())
+        .filter(|_| op.access != Access::Read || op.declares_idempotency_key)
+        .map(str::to_owned);
+    let Some(key) = key else {
+        return Ok(run(shared, &caller, op, &value));
+    };
+    let now = shared.clock.now_millis();
+    let slot = (caller.org.clone(), op.id, key);
+    {
+        let mut inner = shared.lock();
+        inner
+            .claims
+            .retain(|_, claim| now - claim.at_ms < IDEMPOTENCY_RETENTION_MS);
+        if let Some(claim) = inner.claims.get(&slot) {
+            if claim.body != value {
+                return Err(ApiError::conflict(
+                    "this Idempotency-Key was already used with a different request body",
+                )
+                .into_reply());
+            }
+            return match &claim.reply {
+                Some(reply) => {
+                    let mut reply = reply.clone();
+                    reply.headers.push((
+                        http::HeaderName::from_static(REPLAYED_HEADER),
+                        HeaderValue::from_static("true"),
+                    ));
+                    Ok(reply)
+                }
+                None => Err(ApiError::conflict(
+                    "a request with this Idempotency-Key is still being processed",
+                )
+                .into_reply()),
+            };
+        }
+        inner.claims.insert(
+            slot.clone(),
+            Claim {
+                body: value.clone(),
+                at_ms: now,
+                reply: None,
+            },
+        );
+    }
+    let reply = run(shared, &caller, op, &value);
+    let mut inner = shared.lock();
+    if reply.status.is_server_error() {
+        inner.claims.remove(&slot);
+    } else if let Some(claim) = inner.claims.get_mut(&slot) {
+        claim.reply = Some(reply.clone());
+    }
+    Ok(reply)
+}
+
+fn run(shared: &Shared, caller: &Caller, op: &'static OperationInfo, value: &Value) -> Reply {
+    *shared.lock().counters.entry(op.id.to_owned()).or_insert(0) += 1;
+    match execute(shared, caller, op, value) {
+        Ok(reply) => reply,
+        Err(error) => error.into_reply(),
+    }
+}
+
+fn authenticate(
+    shared: &Shared,
+    op: &OperationInfo,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<Caller, ApiError> {
+    if op.id == "webhooks.drain" {
+        return Ok(Caller {
+            org: format!("ip:{}", peer.ip()),
+            grants: Vec::new(),
+        });
+    }
+    let bearer = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|token| !token.is_empty());
+    let api_key = headers
+        .get("x-api-key")
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|token| !token.is_empty());
+    let Some(token) = bearer.or(api_key) else {
+        return Err(ApiError::unauthenticated(
+            "missing credentials: send Authorization: Bearer <token> or x-api-key",
+        ));
+    };
+    let now = shared.clock.now_secs();
+    let inner = shared.lock();
+    match inner.credentials.get(token) {
+        Some(key) if key.revoked => {
+            Err(ApiError::unauthenticated("the credential has been revoked"))
+        }
+        Some(key) if key.expires_at.is_some_and(|at| at <= now) => {
+            Err(ApiError::unauthenticated("the credential has expired"))
+        }
+        Some(key) => Ok(Caller {
+            org: key.org.clone(),
+            grants: key.grants.clone(),
+        }),
+        None => Err(ApiError::unauthenticated("unknown credential")),
+    }
+}
+
+/// Whether one grant covers a `resource:action` scope.
+pub(crate) fn grants(grant: &str, scope: &str) -> bool {
+    if grant == "*" || grant == scope {
+        return true;
+    }
+    let (Some((grant_resource, grant_action)), Some((resource, action))) =
+        (grant.split_once(':'), scope.split_once(':'))
+    else {
+        return false;
+    };
+    (grant_resource == "*" || grant_resource == resource)
+        && (grant_action == "*" || grant_action == action)
+}
+
+fn rate_limit(shared: &Shared, op: &OperationInfo, caller: &Caller) -> Result<(), ApiError> {
+    let limits = &shared.limits;
+    let unauthenticated = caller.org.starts_with("ip:");
+    let mut budgets: Vec<(&'static str, u32)> = Vec::with_capacity(2);
+    if unauthenticated {
+        budgets.extend(limits.unauthenticated_per_min.map(|cap| ("anonymous", cap)));
+    } else {
+        budgets.extend(limits.default_per_min.map(|cap| ("default", cap)));
+        budgets.extend(limits.class_cap(op.rate_class));
+    }
+    if budgets.is_empty() {
+        return Ok(());
+    }
+    let window = shared.clock.now_millis().div_euclid(60_000);
+    let mut inner = shared.lock();
+    if inner.windows.len() > 10_000 {
+        inner.windows.retain(|(_, _, at), _| *at >= window);
+    }
+    let over = budgets.iter().any(|(budget, cap)| {
+        inner
+            .windows
+            .get(&(caller.org.clone(), *budget, window))
+            .is_some_and(|count| count >= cap)
+    });
+    if over {
+        let secs = shared.clock.secs_to_minute_end().max(1);
+        return Err(ApiError::problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("rate limit exceeded; retry in {secs} s"),
+        )
+        .with_header(RETRY_AFTER, secs));
+    }
+    for (budget, _) in budgets {
+        *inner
+            .windows
+            .entry((caller.org.clone(), budget, window))
+            .or_insert(0) += 1;
+    }
+    Ok(())
+}
+
+fn parse_and_validate(
+    op: &OperationInfo,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Value, ApiError> {
+    let value = match ApiJson::<Value>::parse(headers, body)? {
+        Some(value) => value,
+        None if op.body_optional => Value::Null,
+        None => return Err(ApiError::Validation(vec![missing_body()])),
+    };
+    let errors = validate(op.input, &value);
+    if errors.is_empty() {
+        Ok(value)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// Sends a reply through a body fault.
+fn deliver_faulty(reply: Reply, kind: &FaultKind) -> Response {
+    let full = reply.body.clone();
+    let half = full.len() / 2;
+    match kind {
+        FaultKind::Malformed => {
+            let mut broken = full.slice(..half).to_vec();
+            broken.extend_from_slice(b"\x00<<truncated");
+            Reply {
+                body: Bytes::from(broken),
+                ..reply
+            }
+            .into_response()
+        }
+        FaultKind::Truncate => {
+            let first = full.slice(..half);
+            let stream = futures::stream::iter(vec![
+                Ok::<Bytes, io::Error>(first),
+                Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "injected truncation",
+                )),
+            ]);
+            let mut response = Reply {
+                body: Bytes::new(),
+                ..reply
+            }
+            .into_response();
+            *response.body_mut() = Body::from_stream(stream);
+            if let Ok(length) = HeaderValue::from_str(&full.len().to_string()) {
+                response.headers_mut().insert(CONTENT_LENGTH, length);
+            }
+            response
+        }
+        FaultKind::SlowBody(total) => {
+            const PIECES: usize = 10;
+            let step = (full.len() / PIECES).max(1);
+            let pause = *total / PIECES as u32;
+            let pieces: Vec<Bytes> = (0..full.len())
+                .step_by(step)
+                .map(|start| full.slice(start..(start + step).min(full.len())))
+                .collect();
+            let stream = futures::stream::unfold(pieces.into_iter(), move |mut rest| async move {
+                let piece = rest.next()?;
+                tokio::time::sleep(pause).await;
+                Some((Ok::<Bytes, Infallible>(piece), rest))
+            });
+            let mut response = Reply {
+                body: Bytes::new(),
+                ..reply
+            }
+            .into_response();
+            *response.body_mut() = Body::from_stream(stream);
+            if let Ok(length) = HeaderValue::from_str(&full.len().to_string()) {
+                response.headers_mut().insert(CONTENT_LENGTH, length);
+            }
+            response
+        }
+        _ => reply.into_response(),
+    }
+}
+
+/// A TCP stream that closes with a reset (not a FIN) when the handler asked for one.
+struct ResettableStream {
+    inner: TcpStream,
+    reset: Arc<AtomicBool>,
+}
+
+impl Drop for ResettableStream {
+    fn drop(&mut self) {
+        if self.reset.load(Ordering::SeqCst) {
+            // Linger 0 turns the close into an RST; failure just means a normal close.
+            let _ = self.inner.set_zero_linger();
+        }
+    }
+}
+
+impl AsyncRead for ResettableStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ResettableStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Accepts connections until `shutdown` flips, then lets open connections finish (for at
+/// most `grace`) and returns.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    mut shutdown: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let app = app.clone();
+                let shutdown = shutdown.clone();
+                connections.spawn(connection(stream, peer, app, shutdown));
+            }
+            _ = shutdown.changed() => break,
+        }
+        // Reap finished connection tasks so the set does not grow without bound.
+        while connections.try_join_next().is_some() {}
+    }
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(grace, drain).await.is_err() {
+        connections.abort_all();
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let kill = ConnKill {
+        notify: Arc::new(Notify::new()),
+        reset: Arc::new(AtomicBool::new(false)),
+    };
+    let io = TokioIo::new(ResettableStream {
+        inner: stream,
+        reset: kill.reset.clone(),
+    });
+    let per_connection = kill.clone();
+    let service = tower::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request.extensions_mut().insert(per_connection.clone());
+        app.clone().oneshot(request.map(Body::new))
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(io, TowerToHyperService::new(service));
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        () = kill.notify.notified() => {}
+        _ = shutdown.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.as_mut().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grants;
+
+    #[test]
+    fn grants_match_exactly_or_by_wildcard() {
+        assert!(grants("orders:write", "orders:write"));
+        assert!(grants("orders:*", "orders:write"));
+        assert!(grants("*:write", "orders:write"));
+        assert!(grants("*", "orders:write"));
+        assert!(grants("*:*", "orders:write"));
+        assert!(!grants("orders:read", "orders:write"));
+        assert!(!grants("catalog:*", "orders:write"));
+        assert!(!grants("*:read", "orders:write"));
+        assert!(!grants("orders", "orders:write"));
+    }
+}

@@ -1,0 +1,357 @@
+//! Everything the emulator remembers between requests.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use serde_json::Value;
+
+use crate::catalog::Catalog;
+use crate::clock::ManualClock;
+use crate::error::Reply;
+use crate::faults::FaultPlan;
+use crate::limits::RateLimits;
+use crate::rng::{fnv, Rng};
+
+/// The organization the demo key and [`create_key`](crate::EmulatorHandle::create_key) keys
+/// belong to.
+pub const DEMO_ORG: &str = "org_demo";
+/// Credits every organization starts with (A$5,000).
+pub const STARTING_CREDITS: i64 = 500_000;
+/// Orders every organization already has when first seen, so paging can be exercised.
+pub const HISTORICAL_ORDERS: usize = 250;
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_RETENTION_MS: i64 = 24 * 3600 * 1000;
+
+/// One request as it arrived, kept for tests to inspect.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    /// The operation id from the path, when the path was `/v1/op/{id}`.
+    pub operation_id: Option<String>,
+    /// The HTTP method.
+    pub method: String,
+    /// The request path.
+    pub path: String,
+    /// Every request header as sent.
+    pub headers: HeaderMap,
+    /// The raw body.
+    pub body: Bytes,
+    /// The status answered; `None` when the connection was reset instead.
+    pub status: Option<u16>,
+}
+
+impl RecordedRequest {
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// The body parsed as JSON, if it is JSON.
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// An API key or session token.
+#[derive(Clone, Debug)]
+pub struct Credential {
+    pub id: String,
+    pub org: String,
+    pub name: String,
+    pub prefix: String,
+    pub grants: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked: bool,
+    pub session: bool,
+}
+
+/// What kind of order it is, which decides how its status advances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderKind {
+    Archive,
+    Tasking,
+    Generic,
+}
+
+impl OrderKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            OrderKind::Archive => "archive",
+            OrderKind::Tasking => "tasking",
+            OrderKind::Generic => "order",
+        }
+    }
+
+    /// Status by age in seconds: `(from_age, status)` steps.
+    fn schedule(self) -> &'static [(i64, &'static str)] {
+        match self {
+            OrderKind::Archive | OrderKind::Generic => {
+                &[(0, "received"), (30, "processing"), (300, "fulfilled")]
+            }
+            OrderKind::Tasking => &[
+                (0, "received"),
+                (60, "feasibility"),
+                (600, "accepted"),
+                (3600, "fulfilled"),
+            ],
+        }
+    }
+}
+
+/// A placed order.
+#[derive(Clone, Debug)]
+pub struct Order {
+    pub id: String,
+    pub org: String,
+    pub kind: OrderKind,
+    pub display_name: String,
+    pub created_at: i64,
+    pub cancelled_at: Option<i64>,
+    pub total_credits: i64,
+    pub detail: Value,
+}
+
+impl Order {
+    /// The status at `now` (Unix seconds).
+    pub fn status(&self, now: i64) -> &'static str {
+        if self.cancelled_at.is_some() {
+            return "cancelled";
+        }
+        let age = now - self.created_at;
+        self.kind
+            .schedule()
+            .iter()
+            .rev()
+            .find(|(from, _)| age >= *from)
+            .map_or("received", |(_, status)| status)
+    }
+}
+
+/// One organization's money and orders.
+#[derive(Debug)]
+pub struct Org {
+    pub balance_credits: i64,
+    /// Order ids, oldest first.
+    pub orders: Vec<String>,
+}
+
+/// An idempotency key's claim.
+#[derive(Debug)]
+pub struct Claim {
+    pub body: Value,
+    pub at_ms: i64,
+    /// `None` while the first request is still being handled.
+    pub reply: Option<Reply>,
+}
+
+/// Mutable state behind one lock (never held across an `.await`).
+#[derive(Debug)]
+pub struct Inner {
+    pub credentials: HashMap<String, Credential>,
+    pub rng: Rng,
+    pub windows: HashMap<(String, &'static str, i64), u32>,
+    pub claims: HashMap<(String, &'static str, String), Claim>,
+    pub orgs: HashMap<String, Org>,
+    pub orders: HashMap<String, Order>,
+    pub counters: HashMap<String, u64>,
+    pub requests: VecDeque<RecordedRequest>,
+    pub fault_seen: Vec<u64>,
+    pub fault_struck: Vec<u64>,
+    pub header_faults_seen: u64,
+    pub burst_429_left: u32,
+}
+
+/// State shared by every request of one emulator.
+#[derive(Debug)]
+pub struct Shared {
+    pub seed: u64,
+    pub clock: ManualClock,
+    pub limits: RateLimits,
+    pub faults: FaultPlan,
+    pub base_url: String,
+    pub catalog: Arc<Catalog>,
+    pub spec: Option<Bytes>,
+    pub record_limit: usize,
+    pub demo_key: String,
+    pub session_token: String,
+    inner: Mutex<Inner>,
+}
+
+/// Every scope there is, as one grant.
+pub const ALL_SCOPES: &str = "*";
+
+impl Shared {
+    pub fn new(
+        seed: u64,
+        clock: ManualClock,
+        limits: RateLimits,
+        faults: FaultPlan,
+        base_url: String,
+        spec: Option<Bytes>,
+        record_limit: usize,
+    ) -> Shared {
+        let mut rng = Rng::new(seed ^ 0x5eed_0f_4e15);
+        let demo_key = format!("gpra_{}", rng.hex(16));
+        let session_token = format!(
+            "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.{}",
+            rng.hex(24),
+            rng.hex(8)
+        );
+        let fault_count = faults.rules().len();
+        let now = clock.now_secs();
+        let mut inner = Inner {
+            credentials: HashMap::new(),
+            rng,
+            windows: HashMap::new(),
+            claims: HashMap::new(),
+            orgs: HashMap::new(),
+            orders: HashMap::new(),
+            counters: HashMap::new(),
+            requests: VecDeque::new(),
+            fault_seen: vec![0; fault_count],
+            fault_struck: vec![0; fault_count],
+            header_faults_seen: 0,
+            burst_429_left: 0,
+        };
+        inner.insert_credential(
+            &demo_key,
+            DEMO_ORG,
+            "demo",
+            vec![ALL_SCOPES.to_owned()],
+            now,
+            None,
+            false,
+        );
+        inner.insert_credential(
+            &session_token,
+            DEMO_ORG,
+            "session",
+            vec![ALL_SCOPES.to_owned()],
+            now,
+            None,
+            true,
+        );
+        Shared {
+            seed,
+            catalog: Catalog::for_seed(seed),
+            clock,
+            limits,
+            faults,
+            base_url,
+            spec,
+            record_limit,
+            demo_key,
+            session_token,
+            inner: Mutex::new(inner),
+        }
+    }
+
+    /// Locks the mutable state; a panic elsewhere never makes it unusable.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        match self.inner.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Creates a key for `org` with exactly these grants and returns its secret.
+    pub fn create_key(
+        &self,
+        org: &str,
+        name: &str,
+        grants: Vec<String>,
+        expires_at: Option<i64>,
+    ) -> (String, Credential) {
+        let now = self.clock.now_secs();
+        let mut inner = self.lock();
+        let secret = format!("gpra_{}", inner.rng.hex(16));
+        let credential =
+            inner.insert_credential(&secret, org, name, grants, now, expires_at, false);
+        (secret, credential)
+    }
+}
+
+impl Inner {
+    #[allow(clippy::too_many_arguments, reason = "a plain record constructor")]
+    fn insert_credential(
+        &mut self,
+        secret: &str,
+        org: &str,
+        name: &str,
+        grants: Vec<String>,
+        now: i64,
+        expires_at: Option<i64>,
+        session: bool,
+    ) -> Credential {
+        let credential = Credential {
+            id: format!("key_{}", self.rng.hex(8)),
+            org: org.to_owned(),
+            name: name.to_owned(),
+            prefix: secret.chars().take(12).collect(),
+            grants,
+            created_at: now,
+            expires_at,
+            revoked: false,
+            session,
+        };
+        self.credentials
+            .insert(secret.to_owned(), credential.clone());
+        credential
+    }
+
+    /// The organization, created on first sight with its starting balance and order history.
+    pub fn org(&mut self, org: &str, seed: u64, now: i64) -> &mut Org {
+        if !self.orgs.contains_key(org) {
+            let mut rng = Rng::new(seed ^ fnv(org));
+            let mut ids = Vec::with_capacity(HISTORICAL_ORDERS);
+            for n in 0..HISTORICAL_ORDERS {
+                // Oldest first, one every ~36 hours, all finished long ago.
+                let age = (HISTORICAL_ORDERS - n) as i64 * 129_600 + 86_400;
+                let kind = if n % 3 == 0 {
+                    OrderKind::Tasking
+                } else {
+                    OrderKind::Archive
+                };
+                let id = format!("ord_{}", rng.hex(10));
+                let credits = 1_000 + (rng.next() % 90_000) as i64;
+                let order = Order {
+                    id: id.clone(),
+                    org: org.to_owned(),
+                    kind,
+                    display_name: format!("Historical order {n}"),
+                    created_at: now - age,
+                    cancelled_at: (n % 10 == 7).then_some(now - age + 10),
+                    total_credits: credits,
+                    detail: Value::Null,
+                };
+                self.orders.insert(id.clone(), order);
+                ids.push(id);
+            }
+            self.orgs.insert(
+                org.to_owned(),
+                Org {
+                    balance_credits: STARTING_CREDITS,
+                    orders: ids,
+                },
+            );
+        }
+        // Just inserted above when missing.
+        self.orgs.entry(org.to_owned()).or_insert_with(|| Org {
+            balance_credits: STARTING_CREDITS,
+            orders: Vec::new(),
+        })
+    }
+
+    /// Remembers a request, dropping the oldest beyond `limit`.
+    pub fn record(&mut self, request: RecordedRequest, limit: usize) {
+        if limit == 0 {
+            return;
+        }
+        while self.requests.len() >= limit {
+            self.requests.pop_front();
+        }
+        self.requests.push_back(request);
+    }
+}
