@@ -534,12 +534,15 @@ impl<C> ClientBuilder<C> {
             let pem = std::fs::read(path).map_err(|e| {
                 Error::Config(format!("cannot read CA file {}: {e}", path.display()))
             })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                Error::Config(format!(
-                    "CA file {} holds no valid PEM certificate: {e}",
-                    path.display()
-                ))
-            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|certs| !certs.is_empty())
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "CA file {} holds no valid PEM certificate",
+                        path.display()
+                    ))
+                })?;
             self.transport.root_certificates.extend(certs);
         }
         let http = match self.http.take() {

@@ -1,0 +1,38 @@
+//! `send_detailed`: status, headers, raw bytes and a parsed value that is the success model, a
+//! `Problem` or a validation error — error answers come back as values to branch on.
+//!
+//! Run with `cargo run -p geopera --example detailed_responses`.
+
+mod support;
+
+use geopera::models::CatalogSearchInput;
+use geopera::operations::catalog_search;
+use geopera::{AuthenticatedClient, Parsed};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let target = support::target()?;
+    let client = AuthenticatedClient::new(&target.base_url, &target.token)?;
+
+    // A valid search, then one whose limit is out of range (1..=500).
+    for limit in [10, 5000] {
+        let response = catalog_search::send_detailed(
+            &client,
+            CatalogSearchInput::new("earthsearch-aws").collections(["sentinel-2-l2a"]).limit(limit),
+        )
+        .await?;
+        println!(
+            "limit {limit}: {} ({} bytes, content-type {:?})",
+            response.status,
+            response.content.len(),
+            response.headers.get("content-type")
+        );
+        match &response.parsed {
+            Parsed::Success(page) => println!("  {} features", support::feature_count(page)),
+            Parsed::Validation(invalid) => println!("  rejected: {invalid}"),
+            Parsed::Problem(problem) => println!("  problem: {problem}"),
+            Parsed::Unparsed => println!("  an answer the contract does not describe"),
+        }
+    }
+    Ok(())
+}
