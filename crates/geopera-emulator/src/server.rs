@@ -581,13 +581,20 @@ fn deliver_faulty(reply: Reply, kind: &FaultKind) -> Response {
         }
         FaultKind::Truncate => {
             let first = full.slice(..half);
-            let stream = futures::stream::iter(vec![
-                Ok::<Bytes, io::Error>(first),
-                Err(io::Error::new(
-                    io::ErrorKind::ConnectionAborted,
-                    "injected truncation",
-                )),
-            ]);
+            // The pause lets the headers and the first half reach the client before the
+            // error makes the server drop the connection.
+            let stream = futures::stream::unfold((Some(first), true), |state| async move {
+                match state {
+                    (Some(first), fail) => Some((Ok::<Bytes, io::Error>(first), (None, fail))),
+                    (None, true) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        let error =
+                            io::Error::new(io::ErrorKind::ConnectionAborted, "injected truncation");
+                        Some((Err(error), (None, false)))
+                    }
+                    (None, false) => None,
+                }
+            });
             let mut response = Reply {
                 body: Bytes::new(),
                 ..reply
