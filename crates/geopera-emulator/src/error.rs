@@ -212,7 +212,11 @@ impl<T: DeserializeOwned> ApiJson<T> {
                 "value_error",
             )])),
             Err(error) => {
-                let position = byte_offset(body, error.line(), error.column());
+                let position = if error.is_eof() {
+                    body.len()
+                } else {
+                    byte_offset(body, error.line(), error.column())
+                };
                 Err(ApiError::Validation(vec![json_invalid(
                     position,
                     &error.to_string(),

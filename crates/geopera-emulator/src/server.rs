@@ -56,7 +56,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/op/{id}", any(invoke))
         .route("/openapi.json", get(openapi))
-        .route("/assets/{kind}/{*file}", get(asset))
+        // Any method: a 307 makes clients repeat the POST at the new location.
+        .route("/assets/{kind}/{*file}", any(asset))
         .fallback(no_route)
         .with_state(shared)
 }

@@ -192,7 +192,7 @@ impl Shared {
         spec: Option<Bytes>,
         record_limit: usize,
     ) -> Shared {
-        let mut rng = Rng::new(seed ^ 0x5eed_0f_4e15);
+        let mut rng = Rng::new(seed ^ 0x005e_ed0f_4e15);
         let demo_key = format!("gpra_{}", rng.hex(16));
         let session_token = format!(
             "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.{}",

@@ -1,0 +1,67 @@
+//! `geopera-emulator`: run the local Geopera API emulator until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Parser;
+use geopera_emulator::{Emulator, FaultPlan, ManualClock, RateLimits};
+
+/// A local, offline emulator of the Geopera API.
+#[derive(Debug, Parser)]
+#[command(name = "geopera-emulator", version, about)]
+struct Args {
+    /// Address to listen on (loopback only is recommended).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    addr: SocketAddr,
+    /// Seed for the synthetic data, ids and keys.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Rate limits: `default`, `off` or `N/min`.
+    #[arg(long, default_value = "default")]
+    rate_limits: RateLimits,
+    /// Faults to inject, e.g. `503@10%,latency=50ms` (see the crate docs for the syntax).
+    #[arg(long)]
+    faults: Option<FaultPlan>,
+    /// An OpenAPI document to serve at `GET /openapi.json`.
+    #[arg(long)]
+    spec: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let args = Args::parse();
+    let mut builder = Emulator::builder()
+        .seed(args.seed)
+        .addr(args.addr)
+        .rate_limits(args.rate_limits.clone())
+        .clock(ManualClock::system());
+    if let Some(faults) = args.faults {
+        builder = builder.faults(faults);
+    }
+    if let Some(path) = &args.spec {
+        let spec = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        builder = builder.spec(spec);
+    }
+    let emulator = builder
+        .start()
+        .with_context(|| format!("starting on {}", args.addr))?;
+    println!("Geopera emulator listening on {}", emulator.base_url());
+    println!("Demo API key (every scope): {}", emulator.api_key());
+    println!("Rate limits: {}", args.rate_limits);
+    println!("Press Ctrl-C to stop.");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(tokio::signal::ctrl_c())
+        .context("waiting for Ctrl-C")?;
+    tracing::info!("shutting down");
+    emulator.shutdown();
+    Ok(())
+}

@@ -1,0 +1,312 @@
+//! `catalog.search` paging and every filter, and `catalog.search_stream`.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+
+use crate::common::Api;
+
+fn features(body: &Value) -> &Vec<Value> {
+    body["features"].as_array().expect("features")
+}
+
+/// Walks every page of a search and returns the ids in order.
+fn walk(api: &Api, mut body: Value) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _page in 0..200 {
+        let resp = api.call("catalog.search", body.clone());
+        assert_eq!(resp.status, 200, "{:?}", resp.body);
+        let page = resp.json();
+        assert_eq!(page["type"], "FeatureCollection");
+        assert_eq!(
+            page["numberReturned"].as_u64(),
+            Some(features(&page).len() as u64)
+        );
+        ids.extend(
+            features(&page)
+                .iter()
+                .map(|f| f["id"].as_str().expect("id").to_owned()),
+        );
+        match page.get("next").and_then(Value::as_str) {
+            Some(next) => body["next"] = json!(next),
+            None => return ids,
+        }
+    }
+    panic!("more than 200 pages");
+}
+
+#[test]
+fn walking_next_visits_every_one_of_10_000_items_once_in_a_stable_order() {
+    let api = Api::start();
+    let first = api
+        .call(
+            "catalog.search",
+            json!({"host_name": "api.geopera.com", "limit": 500}),
+        )
+        .json();
+    let matched = first["numberMatched"].as_u64().expect("numberMatched") as usize;
+    assert!(matched >= 10_000, "{matched}");
+    let ids = walk(&api, json!({"host_name": "api.geopera.com", "limit": 500}));
+    assert_eq!(ids.len(), matched);
+    assert_eq!(
+        ids.iter().collect::<HashSet<_>>().len(),
+        matched,
+        "no duplicates"
+    );
+    let again = walk(&api, json!({"host_name": "api.geopera.com", "limit": 500}));
+    assert_eq!(ids, again, "stable order");
+    // Smaller pages give the same sequence.
+    let small = walk(
+        &api,
+        json!({"host_name": "api.geopera.com", "collections": ["landsat-c2-l2"], "limit": 97}),
+    );
+    let filtered: Vec<&String> = ids.iter().filter(|id| id.starts_with("LC_")).collect();
+    assert_eq!(small.iter().collect::<Vec<_>>(), filtered);
+}
+
+#[test]
+fn host_name_selects_open_or_commercial_collections() {
+    let api = Api::start();
+    let open = api
+        .call(
+            "catalog.search",
+            json!({"host_name": "earthsearch-aws", "limit": 500}),
+        )
+        .json();
+    assert!(features(&open)
+        .iter()
+        .all(|f| f["collection"] != "geopera-vhr-archive"));
+    assert!(features(&open)
+        .iter()
+        .all(|f| f["properties"].get("geopera:price").is_none()));
+    let commercial = api
+        .call(
+            "catalog.search",
+            json!({"host_name": "geopera-commercial", "limit": 50}),
+        )
+        .json();
+    assert!(!features(&commercial).is_empty());
+    for feature in features(&commercial) {
+        assert_eq!(feature["collection"], "geopera-vhr-archive");
+        assert!(feature["properties"]["geopera:price"]["aud_per_km2"]
+            .as_f64()
+            .is_some());
+    }
+}
+
+#[test]
+fn collections_and_ids_filter() {
+    let api = Api::start();
+    let page = api
+        .call(
+            "catalog.search",
+            json!({"host_name": "x", "collections": ["sentinel-1-grd"], "limit": 200}),
+        )
+        .json();
+    assert_eq!(page["numberMatched"], 2000);
+    assert!(features(&page)
+        .iter()
+        .all(|f| f["collection"] == "sentinel-1-grd"));
+    let wanted: Vec<String> = features(&page)
+        .iter()
+        .take(3)
+        .map(|f| f["id"].as_str().expect("id").to_owned())
+        .collect();
+    let page = api
+        .call("catalog.search", json!({"host_name": "x", "ids": wanted}))
+        .json();
+    let got: HashSet<&str> = features(&page)
+        .iter()
+        .map(|f| f["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(got, wanted.iter().map(String::as_str).collect());
+    assert!(page.get("next").is_none(), "last page has no next");
+}
+
+fn overlaps(bbox: &Value, query: [f64; 4]) -> bool {
+    let b: Vec<f64> = bbox
+        .as_array()
+        .expect("bbox")
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    b[0] <= query[2] && b[2] >= query[0] && b[1] <= query[3] && b[3] >= query[1]
+}
+
+#[test]
+fn bbox_and_intersects_filter() {
+    let api = Api::start();
+    let query = [10.0, 40.0, 20.0, 50.0];
+    let ids = walk(&api, json!({"host_name": "x", "bbox": query, "limit": 500}));
+    assert!(!ids.is_empty());
+    let page = api
+        .call(
+            "catalog.search",
+            json!({"host_name": "x", "bbox": query, "limit": 500}),
+        )
+        .json();
+    assert!(features(&page).iter().all(|f| overlaps(&f["bbox"], query)));
+    // The same area as a polygon matches the same items.
+    let polygon = json!({"type": "Polygon", "coordinates": [[[10.0, 40.0], [20.0, 40.0], [20.0, 50.0], [10.0, 50.0], [10.0, 40.0]]]});
+    let by_polygon = walk(
+        &api,
+        json!({"host_name": "x", "intersects": polygon, "limit": 500}),
+    );
+    assert_eq!(ids, by_polygon);
+    // A box across the antimeridian matches both sides.
+    let page = api
+        .call(
+            "catalog.search",
+            json!({"host_name": "x", "bbox": [175.0, -10.0, -175.0, 10.0], "limit": 500}),
+        )
+        .json();
+    assert!(!features(&page).is_empty());
+    assert!(features(&page)
+        .iter()
+        .all(|f| overlaps(&f["bbox"], [175.0, -10.0, 180.0, 10.0])
+            || overlaps(&f["bbox"], [-180.0, -10.0, -175.0, 10.0])));
+    let bad = api.call(
+        "catalog.search",
+        json!({"host_name": "x", "bbox": [1.0, 2.0, 3.0]}),
+    );
+    assert_eq!(bad.status, 422);
+}
+
+#[test]
+fn datetime_filters_instants_intervals_and_open_ends() {
+    let api = Api::start();
+    let all = api
+        .call("catalog.search", json!({"host_name": "x", "limit": 1}))
+        .json();
+    let total = all["numberMatched"].as_u64().expect("count");
+    let instant = features(&all)[0]["properties"]["datetime"]
+        .as_str()
+        .expect("datetime")
+        .to_owned();
+    let exact = api
+        .call(
+            "catalog.search",
+            json!({"host_name": "x", "datetime": instant}),
+        )
+        .json();
+    assert!(exact["numberMatched"].as_u64() >= Some(1));
+    assert!(features(&exact)
+        .iter()
+        .all(|f| f["properties"]["datetime"] == instant.as_str()));
+
+    let count = |datetime: &str| {
+        let resp = api.call(
+            "catalog.search",
+            json!({"host_name": "x", "datetime": datetime, "limit": 1}),
+        );
+        assert_eq!(resp.status, 200, "{datetime}");
+        resp.json()["numberMatched"].as_u64().expect("count")
+    };
+    let first_year = count("2023-01-01T00:00:00Z/2023-12-31T23:59:59Z");
+    let second_year = count("2024-01-01T00:00:00Z/..");
+    let before = count("../2023-12-31T23:59:59Z");
+    assert_eq!(first_year, before);
+    assert_eq!(first_year + second_year, total);
+    assert!(first_year > 4000 && second_year > 4000);
+    let page = api
+        .call(
+            "catalog.search",
+            json!({"host_name": "x", "datetime": "2024-03-01/2024-03-31T23:59:59Z", "limit": 500}),
+        )
+        .json();
+    assert!(features(&page).iter().all(|f| f["properties"]["datetime"]
+        .as_str()
+        .is_some_and(|d| d.starts_with("2024-03"))));
+    assert_eq!(
+        api.call(
+            "catalog.search",
+            json!({"host_name": "x", "datetime": "yesterday"})
+        )
+        .status,
+        422
+    );
+}
+
+#[test]
+fn cloud_cover_query_filters_with_each_operator() {
+    let api = Api::start();
+    let cloud = |page: &Value| -> Vec<f64> {
+        features(page)
+            .iter()
+            .map(|f| {
+                f["properties"]["eo:cloud_cover"]
+                    .as_f64()
+                    .expect("cloud cover")
+            })
+            .collect()
+    };
+    let page = api
+        .call(
+            "catalog.search",
+            json!({"host_name": "x", "limit": 500, "query": {"eo:cloud_cover": {"LT": 10}}}),
+        )
+        .json();
+    assert!(!cloud(&page).is_empty() && cloud(&page).iter().all(|c| *c < 10.0));
+    let page = api.call("catalog.search", json!({"host_name": "x", "limit": 500, "query": {"eo:cloud_cover": {"GTE": 90, "LTE": 95}}})).json();
+    assert!(!cloud(&page).is_empty() && cloud(&page).iter().all(|c| (90.0..=95.0).contains(c)));
+    let page = api
+        .call(
+            "catalog.search",
+            json!({"host_name": "x", "limit": 500, "query": {"eo:cloud_cover": {"GT": 99}}}),
+        )
+        .json();
+    assert!(cloud(&page).iter().all(|c| *c > 99.0));
+    // Radar has no cloud cover, so it never matches a cloud filter.
+    let page = api.call("catalog.search", json!({"host_name": "x", "collections": ["sentinel-1-grd"], "query": {"eo:cloud_cover": {"LT": 100}}})).json();
+    assert_eq!(page["numberMatched"], 0);
+}
+
+#[test]
+fn limit_bounds_and_bad_tokens_are_rejected() {
+    let api = Api::start();
+    assert_eq!(
+        api.call("catalog.search", json!({"host_name": "x", "limit": 0}))
+            .status,
+        422
+    );
+    assert_eq!(
+        api.call("catalog.search", json!({"host_name": "x", "limit": 501}))
+            .status,
+        422
+    );
+    let page = api
+        .call("catalog.search", json!({"host_name": "x", "limit": 500}))
+        .json();
+    assert_eq!(features(&page).len(), 500);
+    assert_eq!(
+        api.call(
+            "catalog.search",
+            json!({"host_name": "x", "next": "forged"})
+        )
+        .status,
+        422
+    );
+}
+
+#[test]
+fn search_stream_answers_the_same_matches_as_ndjson() {
+    let api = Api::start();
+    let filter = json!({"host_name": "earthsearch-aws", "bbox": [0.0, 0.0, 30.0, 30.0], "query": {"eo:cloud_cover": {"LT": 50}}});
+    let mut paged = filter.clone();
+    paged["limit"] = json!(500);
+    let ids = walk(&api, paged);
+    let resp = api.call("catalog.search_stream", filter);
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.content_type(), "application/x-ndjson");
+    let text = String::from_utf8(resp.body.to_vec()).expect("utf-8");
+    let streamed: Vec<String> = text
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).expect("one feature per line")["id"]
+                .as_str()
+                .expect("id")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(streamed, ids);
+}

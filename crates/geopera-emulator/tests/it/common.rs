@@ -1,0 +1,105 @@
+//! Helpers shared by the integration tests.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use geopera_emulator::{Emulator, EmulatorBuilder, EmulatorHandle, RateLimits};
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+/// An emulator plus a blocking client that does not follow redirects.
+pub struct Api {
+    pub emu: EmulatorHandle,
+    pub http: reqwest::blocking::Client,
+}
+
+/// One answer, fully read.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|error| {
+            panic!(
+                "not JSON ({error}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.header("content-type").unwrap_or_default()
+    }
+}
+
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
+}
+
+impl Api {
+    /// An emulator without rate limits (tests about limits configure their own).
+    pub fn start() -> Api {
+        Api::with(Emulator::builder().rate_limits(RateLimits::off()))
+    }
+
+    pub fn with(builder: EmulatorBuilder) -> Api {
+        Api {
+            emu: builder.start().expect("emulator starts"),
+            http: client(),
+        }
+    }
+
+    pub fn url(&self, op: &str) -> String {
+        format!("{}/v1/op/{op}", self.emu.base_url())
+    }
+
+    /// Calls an operation with the demo key.
+    pub fn call(&self, op: &str, body: Value) -> Resp {
+        let key = self.emu.api_key().to_owned();
+        self.call_with(op, &body, &[("authorization", &format!("Bearer {key}"))])
+    }
+
+    /// Calls an operation with exactly these extra headers (no credentials unless given).
+    pub fn call_with(&self, op: &str, body: &Value, headers: &[(&str, &str)]) -> Resp {
+        self.try_call_with(op, body, headers)
+            .expect("request completes")
+    }
+
+    pub fn try_call_with(
+        &self,
+        op: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Result<Resp> {
+        let mut request = self.http.post(self.url(op)).json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send()?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes()?;
+        Ok(Resp {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Calls with a given bearer token.
+    pub fn call_as(&self, token: &str, op: &str, body: Value) -> Resp {
+        self.call_with(op, &body, &[("authorization", &format!("Bearer {token}"))])
+    }
+}

@@ -1,0 +1,164 @@
+//! Every fault kind, from the header and from a builder plan.
+
+use std::time::{Duration, Instant};
+
+use geopera_emulator::{Emulator, FaultPlan, RateLimits, DEMO_ORG};
+use serde_json::json;
+
+use crate::common::Api;
+
+fn with_fault(api: &Api, fault: &str) -> reqwest::Result<crate::common::Resp> {
+    let key = format!("Bearer {}", api.emu.api_key());
+    api.try_call_with(
+        "catalog.search",
+        &json!({"host_name": "earthsearch-aws", "limit": 20}),
+        &[("authorization", &key), ("x-emulator-fault", fault)],
+    )
+}
+
+#[test]
+fn latency_delays_the_answer() {
+    let api = Api::start();
+    let started = Instant::now();
+    assert_eq!(
+        with_fault(&api, "latency=300ms").expect("answer").status,
+        200
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
+
+#[test]
+fn server_errors_with_and_without_retry_after() {
+    let api = Api::start();
+    for code in [500u16, 502, 503] {
+        let resp = with_fault(&api, &code.to_string()).expect("answer");
+        assert_eq!(resp.status, code);
+        assert_eq!(resp.content_type(), "application/problem+json");
+        assert!(resp.header("retry-after").is_none());
+    }
+    let resp = with_fault(&api, "503;retry-after=2").expect("answer");
+    assert_eq!(resp.header("retry-after"), Some("2"));
+    assert_eq!(
+        api.emu.executed("catalog.search"),
+        0,
+        "before-faults never execute"
+    );
+}
+
+#[test]
+fn a_429_burst_lasts_the_given_number_of_requests() {
+    let api = Api::start();
+    let first = with_fault(&api, "429;burst=3").expect("answer");
+    assert_eq!(first.status, 429);
+    assert!(first.header("retry-after").is_some());
+    let next: Vec<u16> = (0..3)
+        .map(|_| api.call("billing.credits.balance", json!({})).status)
+        .collect();
+    assert_eq!(next, vec![429, 429, 200]);
+}
+
+#[test]
+fn undocumented_status_with_a_plain_text_body() {
+    let api = Api::start();
+    let resp = with_fault(&api, "status=418").expect("answer");
+    assert_eq!(resp.status, 418);
+    assert!(resp.content_type().starts_with("text/plain"));
+    assert!(String::from_utf8_lossy(&resp.body).contains("418"));
+}
+
+#[test]
+fn reset_drops_the_connection_before_or_after_execution() {
+    let api = Api::start();
+    assert!(with_fault(&api, "reset").is_err());
+    assert_eq!(api.emu.executed("catalog.search"), 0);
+    assert!(with_fault(&api, "reset;after").is_err());
+    assert_eq!(api.emu.executed("catalog.search"), 1);
+    let recorded = api.emu.requests();
+    assert!(recorded.iter().all(|request| request.status.is_none()));
+    // The server is still fine afterwards.
+    assert_eq!(with_fault(&api, "").expect("answer").status, 200);
+}
+
+#[test]
+fn server_error_after_execution_commits_the_effect() {
+    let api = Api::start();
+    let key = format!("Bearer {}", api.emu.api_key());
+    let before = api.emu.balance_credits(DEMO_ORG);
+    let resp = api.call_with(
+        "billing.topup",
+        &json!({"credits": 500}),
+        &[("authorization", &key), ("x-emulator-fault", "503;after")],
+    );
+    assert_eq!(resp.status, 503);
+    assert_eq!(api.emu.balance_credits(DEMO_ORG), before + 500);
+}
+
+#[test]
+fn truncated_body_fails_while_reading() {
+    let api = Api::start();
+    let result = with_fault(&api, "truncate");
+    assert!(
+        result.is_err(),
+        "reading a truncated body fails: {result:?}"
+    );
+}
+
+#[test]
+fn malformed_json_arrives_complete_but_unparseable() {
+    let api = Api::start();
+    let resp = with_fault(&api, "malformed").expect("answer");
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.content_type(), "application/json");
+    assert!(serde_json::from_slice::<serde_json::Value>(&resp.body).is_err());
+}
+
+#[test]
+fn slow_body_arrives_intact_but_late() {
+    let api = Api::start();
+    let started = Instant::now();
+    let resp = with_fault(&api, "slow=500ms").expect("answer");
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    assert_eq!(resp.json()["numberReturned"], 20);
+}
+
+#[test]
+fn a_bad_fault_header_is_400() {
+    let api = Api::start();
+    assert_eq!(with_fault(&api, "explode").expect("answer").status, 400);
+}
+
+#[test]
+fn plans_with_rates_are_deterministic_by_seed() {
+    let statuses = |seed: u64| -> Vec<u16> {
+        let plan: FaultPlan = "503@30%".parse().expect("plan");
+        let api = Api::with(
+            Emulator::builder()
+                .seed(seed)
+                .rate_limits(RateLimits::off())
+                .faults(plan),
+        );
+        (0..40)
+            .map(|_| api.call("billing.credits.balance", json!({})).status)
+            .collect()
+    };
+    let a = statuses(3);
+    assert_eq!(a, statuses(3));
+    let failures = a.iter().filter(|status| **status == 503).count();
+    assert!((4..=20).contains(&failures), "{failures} of 40");
+    assert_ne!(a, statuses(4));
+}
+
+#[test]
+fn plans_can_target_one_operation_a_limited_number_of_times() {
+    let plan: FaultPlan = "502;op=billing.topup;times=2".parse().expect("plan");
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .faults(plan),
+    );
+    assert_eq!(api.call("billing.credits.balance", json!({})).status, 200);
+    let topups: Vec<u16> = (0..3)
+        .map(|_| api.call("billing.topup", json!({"credits": 1})).status)
+        .collect();
+    assert_eq!(topups, vec![502, 502, 201]);
+}

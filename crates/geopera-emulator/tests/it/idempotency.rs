@@ -1,0 +1,84 @@
+//! `Idempotency-Key`: byte-identical replays without executing, 409 on a different body.
+
+use std::time::Duration;
+
+use geopera_emulator::DEMO_ORG;
+use serde_json::json;
+
+use crate::common::Api;
+
+#[test]
+fn identical_retry_replays_the_stored_answer_without_executing() {
+    let api = Api::start();
+    let key = format!("Bearer {}", api.emu.api_key());
+    let before = api.emu.balance_credits(DEMO_ORG);
+    let body = json!({"amount_aud": 25});
+    let headers = [("authorization", key.as_str()), ("idempotency-key", "k-1")];
+    let first = api.call_with("billing.topup", &body, &headers);
+    assert_eq!(first.status, 201);
+    let second = api.call_with("billing.topup", &body, &headers);
+    assert_eq!(second.status, 201);
+    assert_eq!(first.body, second.body, "byte for byte");
+    assert_eq!(second.header("idempotent-replayed"), Some("true"));
+    assert_eq!(api.emu.executed("billing.topup"), 1);
+    assert_eq!(api.emu.balance_credits(DEMO_ORG), before + 2_500);
+
+    let different = api.call_with("billing.topup", &json!({"amount_aud": 26}), &headers);
+    assert_eq!(different.status, 409);
+    assert_eq!(different.content_type(), "application/problem+json");
+    assert_eq!(api.emu.executed("billing.topup"), 1);
+
+    // Another key, or the same key on another operation, is a new request.
+    let other = [("authorization", key.as_str()), ("idempotency-key", "k-2")];
+    assert_eq!(api.call_with("billing.topup", &body, &other).status, 201);
+    assert_eq!(api.emu.executed("billing.topup"), 2);
+}
+
+#[test]
+fn keys_expire_after_24_hours() {
+    let api = Api::start();
+    let key = format!("Bearer {}", api.emu.api_key());
+    let headers = [
+        ("authorization", key.as_str()),
+        ("idempotency-key", "daily"),
+    ];
+    let body = json!({"credits": 100});
+    api.call_with("billing.topup", &body, &headers);
+    api.emu.clock().advance(Duration::from_secs(23 * 3600));
+    api.call_with("billing.topup", &body, &headers);
+    assert_eq!(api.emu.executed("billing.topup"), 1);
+    api.emu.clock().advance(Duration::from_secs(3600));
+    api.call_with("billing.topup", &body, &headers);
+    assert_eq!(api.emu.executed("billing.topup"), 2);
+}
+
+#[test]
+fn a_retry_after_a_lost_answer_replays_instead_of_spending_twice() {
+    let api = Api::start();
+    let key = format!("Bearer {}", api.emu.api_key());
+    let before = api.emu.balance_credits(DEMO_ORG);
+    let body = json!({"amount_aud": 10});
+    let lost = api.try_call_with(
+        "billing.topup",
+        &body,
+        &[
+            ("authorization", &key),
+            ("idempotency-key", "once"),
+            ("x-emulator-fault", "reset;after"),
+        ],
+    );
+    assert!(lost.is_err(), "the answer is lost");
+    assert_eq!(
+        api.emu.executed("billing.topup"),
+        1,
+        "but the top-up happened"
+    );
+    let retry = api.call_with(
+        "billing.topup",
+        &body,
+        &[("authorization", &key), ("idempotency-key", "once")],
+    );
+    assert_eq!(retry.status, 201);
+    assert_eq!(api.emu.executed("billing.topup"), 1);
+    assert_eq!(api.emu.balance_credits(DEMO_ORG), before + 1_000);
+}

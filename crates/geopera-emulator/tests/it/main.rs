@@ -1,0 +1,10 @@
+//! Integration tests: real HTTP on 127.0.0.1 against in-process emulators.
+
+mod catalog;
+mod common;
+mod faults;
+mod idempotency;
+mod keys;
+mod limits;
+mod orders;
+mod wire;

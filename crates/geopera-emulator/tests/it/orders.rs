@@ -1,0 +1,245 @@
+//! Estimates, placement, status over clock time, cancellation, balances and list paging.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use geopera_emulator::{DEMO_ORG, STARTING_CREDITS};
+use serde_json::{json, Value};
+
+use crate::common::Api;
+
+fn first_item(api: &Api, host: &str) -> String {
+    api.call("catalog.search", json!({"host_name": host, "limit": 1}))
+        .json()["features"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+fn square(size: f64) -> Value {
+    json!({"type": "Polygon", "coordinates": [[[0.0, 0.0], [size, 0.0], [size, size], [0.0, size], [0.0, 0.0]]]})
+}
+
+#[test]
+fn archive_estimate_prices_commercial_captures_by_area() {
+    let api = Api::start();
+    let id = first_item(&api, "geopera-commercial");
+    let small = api
+        .call(
+            "orders.archive.estimate",
+            json!({"captures": [{"id": id, "geometry": square(0.01)}]}),
+        )
+        .json();
+    let large = api
+        .call(
+            "orders.archive.estimate",
+            json!({"captures": [{"id": id, "geometry": square(0.2)}]}),
+        )
+        .json();
+    let credits = |value: &Value| value["total_credits"].as_i64().expect("credits");
+    assert!(credits(&large) > credits(&small), "priced from area");
+    assert!(credits(&small) > 0, "the 25 km² minimum applies");
+    for estimate in [&small, &large] {
+        let aud = estimate["total_aud"].as_f64().expect("aud");
+        assert_eq!(
+            (aud * 100.0).round() as i64,
+            credits(estimate),
+            "100 credits = A$1"
+        );
+    }
+    let unknown = api
+        .call(
+            "orders.archive.estimate",
+            json!({"captures": [{"id": "nope"}]}),
+        )
+        .json();
+    assert_eq!(unknown["errors"].as_array().map(Vec::len), Some(1));
+    assert_eq!(unknown["total_credits"], 0);
+}
+
+#[test]
+fn tasking_estimate_answers_camel_case_totals() {
+    let api = Api::start();
+    let resp = api.call("orders.tasking.estimate", json!({"groups": [{"geometry": square(0.1), "product": "optical-vhr"}, {"geometry": square(0.1), "product": "sar"}]}));
+    assert_eq!(resp.status, 200);
+    let body = resp.json();
+    let credits = body["totalCredits"].as_i64().expect("totalCredits");
+    let aud = body["totalAud"].as_f64().expect("totalAud");
+    assert!(credits > 0);
+    assert_eq!((aud * 100.0).round() as i64, credits);
+    assert_eq!(body["groups"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn placed_orders_advance_with_the_clock_and_fulfilled_ones_cannot_be_cancelled() {
+    let api = Api::start();
+    let clock = api.emu.clock().clone();
+    let id = first_item(&api, "geopera-commercial");
+    let estimate = api
+        .call("orders.archive.estimate", json!({"captures": [{"id": id}]}))
+        .json();
+    let placed = api.call("orders.archive.place", json!({"captures": [{"id": id}]}));
+    assert_eq!(placed.status, 202);
+    let placed = placed.json();
+    let order = placed["orderId"].as_str().expect("orderId").to_owned();
+    assert_eq!(placed["order_id"], order.as_str());
+    assert_eq!(placed["status"], "received");
+    assert_eq!(placed["total_credits"], estimate["total_credits"]);
+    let cost = estimate["total_credits"].as_i64().expect("credits");
+    let balance = api.call("billing.credits.balance", json!({})).json();
+    assert_eq!(balance["credits"].as_i64(), Some(STARTING_CREDITS - cost));
+
+    let status =
+        |api: &Api| api.call("orders.get", json!({"order_id": order})).json()["status"].clone();
+    clock.advance(Duration::from_secs(31));
+    assert_eq!(status(&api), "processing");
+    clock.advance(Duration::from_secs(300));
+    assert_eq!(status(&api), "fulfilled");
+    let cancel = api.call("orders.cancel", json!({"order_id": order}));
+    assert_eq!(cancel.status, 409);
+    assert_eq!(cancel.content_type(), "application/problem+json");
+}
+
+#[test]
+fn cancelling_refunds_and_unknown_orders_are_404() {
+    let api = Api::start();
+    let id = first_item(&api, "earthsearch-aws");
+    let placed = api
+        .call("orders.archive.place", json!({"captures": [{"id": id}]}))
+        .json();
+    let order = placed["orderId"].as_str().expect("orderId").to_owned();
+    let cancel = api.call("orders.cancel", json!({"order_id": order}));
+    assert_eq!(cancel.status, 200);
+    assert_eq!(
+        cancel.json(),
+        json!({"orderId": order, "status": "cancelled", "refundedCredits": placed["total_credits"]})
+    );
+    assert_eq!(api.emu.balance_credits(DEMO_ORG), STARTING_CREDITS);
+    assert_eq!(
+        api.call("orders.cancel", json!({"order_id": order})).status,
+        409
+    );
+    assert_eq!(
+        api.call("orders.cancel", json!({"order_id": "ord_nope"}))
+            .status,
+        404
+    );
+    assert_eq!(
+        api.call("orders.get", json!({"order_id": "ord_nope"}))
+            .status,
+        404
+    );
+    // Another organization cannot see it.
+    let other = api.emu.create_key_in_org("org_other", &["*"]);
+    assert_eq!(
+        api.call_as(&other, "orders.get", json!({"order_id": order}))
+            .status,
+        404
+    );
+}
+
+#[test]
+fn tasking_orders_move_through_feasibility() {
+    let api = Api::start();
+    let placed = api.call(
+        "orders.tasking.place",
+        json!({"groups": [{"geometry": square(0.1)}]}),
+    );
+    assert_eq!(placed.status, 202);
+    let order = placed.json()["orderId"]
+        .as_str()
+        .expect("orderId")
+        .to_owned();
+    let status =
+        |api: &Api| api.call("orders.get", json!({"order_id": order})).json()["status"].clone();
+    assert_eq!(status(&api), "received");
+    api.emu.clock().advance(Duration::from_secs(61));
+    assert_eq!(status(&api), "feasibility");
+    api.emu.clock().advance(Duration::from_secs(600));
+    assert_eq!(status(&api), "accepted");
+    api.emu.clock().advance(Duration::from_secs(3600));
+    assert_eq!(status(&api), "fulfilled");
+}
+
+#[test]
+fn placing_beyond_the_balance_is_402_and_topups_raise_it() {
+    let api = Api::start();
+    let huge = json!({"groups": [{"geometry": square(5.0), "product": "vhr"}]});
+    let resp = api.call("orders.tasking.place", huge.clone());
+    assert_eq!(resp.status, 402);
+    let cost = api.call("orders.tasking.estimate", huge.clone()).json()["totalCredits"]
+        .as_i64()
+        .expect("credits");
+    let topup = api.call("billing.topup", json!({"credits": cost}));
+    assert_eq!(topup.status, 201);
+    assert_eq!(api.call("orders.tasking.place", huge).status, 202);
+    assert_eq!(api.emu.balance_credits(DEMO_ORG), STARTING_CREDITS);
+}
+
+#[test]
+fn orders_list_pages_by_page_and_size_until_a_short_page() {
+    let api = Api::start();
+    let id = first_item(&api, "earthsearch-aws");
+    let placed = api
+        .call("orders.archive.place", json!({"captures": [{"id": id}]}))
+        .json();
+    let mut seen = Vec::new();
+    for page in 0..100 {
+        let body = api
+            .call("orders.list", json!({"page": page, "size": 20}))
+            .json();
+        let content = body["content"].as_array().expect("content").clone();
+        seen.extend(
+            content
+                .iter()
+                .map(|order| order["orderId"].as_str().expect("id").to_owned()),
+        );
+        if content.len() < 20 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 251);
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 251);
+    assert_eq!(
+        seen[0],
+        placed["orderId"].as_str().expect("id"),
+        "newest first"
+    );
+    let first = api.call("orders.list", json!({"size": 7})).json();
+    assert_eq!(first["totalElements"], 251);
+    assert_eq!(first["totalPages"], 36);
+}
+
+#[test]
+fn items_list_pages_by_limit_and_offset() {
+    let api = Api::start();
+    let mut seen = Vec::new();
+    let mut offset = 0;
+    for _ in 0..100 {
+        let body = api
+            .call(
+                "items.list",
+                json!({"project_id": "prj_1", "limit": 64, "offset": offset}),
+            )
+            .json();
+        let items = body["items"].as_array().expect("items").clone();
+        offset += items.len();
+        seen.extend(
+            items
+                .iter()
+                .map(|item| item["id"].as_str().expect("id").to_owned()),
+        );
+        if items.len() < 64 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 300);
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 300);
+    let uncollected = api
+        .call(
+            "items.list",
+            json!({"project_id": "prj_1", "uncollected": true, "limit": 500}),
+        )
+        .json();
+    assert_eq!(uncollected["total"], 75);
+}

@@ -1,0 +1,324 @@
+//! Routing, authentication, scopes, validation and the error shapes.
+
+use geopera_emulator::{Emulator, RateLimits};
+use geopera_types::validate::validate;
+use serde_json::json;
+
+use crate::common::{client, Api};
+
+#[test]
+fn unknown_operation_is_404_problem() {
+    let api = Api::start();
+    let resp = api.call("no.such.op", json!({}));
+    assert_eq!(resp.status, 404);
+    assert_eq!(resp.content_type(), "application/problem+json");
+    let body = resp.json();
+    assert_eq!(body["status"], 404);
+    assert_eq!(body["type"], "about:blank");
+    assert!(body["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("no.such.op"));
+}
+
+#[test]
+fn other_methods_are_405_with_allow() {
+    let api = Api::start();
+    let resp = api
+        .http
+        .get(api.url("catalog.search"))
+        .send()
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+}
+
+#[test]
+fn missing_or_unknown_credentials_are_401_unauthenticated() {
+    let api = Api::start();
+    let body = json!({"host_name": "earthsearch-aws"});
+    for headers in [
+        vec![],
+        vec![("authorization", "Bearer gpra_not_a_key")],
+        vec![("x-api-key", "gpra_not_a_key")],
+    ] {
+        let resp = api.call_with("catalog.search", &body, &headers);
+        assert_eq!(resp.status, 401, "{headers:?}");
+        assert_eq!(resp.content_type(), "application/problem+json");
+        assert_eq!(resp.json()["title"], "Unauthenticated");
+    }
+}
+
+#[test]
+fn bearer_wins_over_x_api_key() {
+    let api = Api::start();
+    let key = api.emu.api_key().to_owned();
+    let body = json!({"host_name": "earthsearch-aws", "limit": 1});
+    let good_bearer = format!("Bearer {key}");
+    let resp = api.call_with(
+        "catalog.search",
+        &body,
+        &[("authorization", &good_bearer), ("x-api-key", "gpra_wrong")],
+    );
+    assert_eq!(resp.status, 200);
+    let resp = api.call_with(
+        "catalog.search",
+        &body,
+        &[("authorization", "Bearer gpra_wrong"), ("x-api-key", &key)],
+    );
+    assert_eq!(resp.status, 401);
+    let resp = api.call_with("catalog.search", &body, &[("x-api-key", &key)]);
+    assert_eq!(resp.status, 200);
+    let session = api.emu.session_token().to_owned();
+    assert_eq!(api.call_as(&session, "catalog.search", body).status, 200);
+}
+
+#[test]
+fn scopes_match_exactly_by_resource_by_action_or_all() {
+    let api = Api::start();
+    let order_list = json!({});
+    let cases: &[(&[&str], &str, u16)] = &[
+        (&["catalog:read"], "catalog.search", 200),
+        (&["catalog:read"], "orders.list", 403),
+        (&["orders:*"], "orders.list", 200),
+        (&["orders:*"], "catalog.search", 403),
+        (&["*:read"], "orders.list", 200),
+        (&["*:read"], "catalog.search", 200),
+        (&["*:read"], "billing.topup", 403),
+        (&["*"], "billing.credits.balance", 200),
+        (&[], "billing.credits.balance", 403),
+    ];
+    for (scopes, op, expected) in cases {
+        let key = api.emu.create_key(scopes);
+        let body = if *op == "catalog.search" {
+            json!({"host_name": "earthsearch-aws", "limit": 1})
+        } else if *op == "billing.topup" {
+            json!({"amount_aud": 10})
+        } else {
+            order_list.clone()
+        };
+        let resp = api.call_as(&key, op, body);
+        assert_eq!(
+            resp.status, *expected,
+            "{scopes:?} calling {op}: {:?}",
+            resp.body
+        );
+        if *expected == 403 {
+            let scope = geopera_types::operations::find(op).expect("known").scope;
+            assert_eq!(
+                resp.json()["detail"],
+                format!("missing scope '{scope}' for '{op}'")
+            );
+        }
+    }
+}
+
+#[test]
+fn pipeline_order_is_auth_then_limit_then_scope_then_validation() {
+    let api = Api::with(Emulator::builder().rate_limits(RateLimits::uniform(1)));
+    let invalid = json!({"limit": "many"});
+    // 401 before 422.
+    assert_eq!(api.call_with("catalog.search", &invalid, &[]).status, 401);
+    // 403 before 422.
+    let key = api.emu.create_key(&["orders:read"]);
+    assert_eq!(
+        api.call_as(&key, "catalog.search", invalid.clone()).status,
+        403
+    );
+    // The window's single call is spent: now 429 comes before 403.
+    assert_eq!(api.call_as(&key, "catalog.search", invalid).status, 429);
+}
+
+#[test]
+fn validation_lists_every_error_as_422_json() {
+    let api = Api::start();
+    let resp = api.call(
+        "catalog.search",
+        json!({"limit": 0, "bbox": "x", "ids": [1]}),
+    );
+    assert_eq!(resp.status, 422);
+    assert_eq!(resp.content_type(), "application/json");
+    let detail = resp.json()["detail"].clone();
+    let found: Vec<(String, String)> = detail
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|error| {
+            (
+                error["loc"].to_string(),
+                error["type"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    for expected in [
+        (r#"["body","limit"]"#, "greater_than_equal"),
+        (r#"["body","bbox"]"#, "list_type"),
+        (r#"["body","ids",0]"#, "string_type"),
+        (r#"["body","host_name"]"#, "missing"),
+    ] {
+        assert!(
+            found
+                .iter()
+                .any(|(loc, kind)| loc == expected.0 && kind == expected.1),
+            "{expected:?} not in {found:?}"
+        );
+    }
+}
+
+#[test]
+fn malformed_json_and_wrong_content_type_are_422() {
+    let api = Api::start();
+    let key = api.emu.api_key().to_owned();
+    let resp = api
+        .http
+        .post(api.url("catalog.search"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body("{\"host_name\": ")
+        .send()
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 422);
+    let body: serde_json::Value = resp.json().expect("json");
+    assert_eq!(body["detail"][0]["type"], "json_invalid");
+    assert_eq!(body["detail"][0]["loc"][0], "body");
+
+    let resp = api
+        .http
+        .post(api.url("catalog.search"))
+        .bearer_auth(&key)
+        .header("content-type", "text/plain")
+        .body("{\"host_name\": \"x\"}")
+        .send()
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 422);
+
+    let resp = api
+        .http
+        .post(api.url("catalog.search"))
+        .bearer_auth(&key)
+        .send()
+        .expect("request");
+    assert_eq!(
+        resp.status().as_u16(),
+        422,
+        "a required body that is missing"
+    );
+}
+
+#[test]
+fn webhooks_drain_needs_no_credentials() {
+    let api = Api::start();
+    let resp = api.call_with("webhooks.drain", &json!({}), &[]);
+    assert_eq!(resp.status, 200);
+}
+
+#[test]
+fn every_operation_answers_with_its_documented_shape() {
+    let api = Api::start();
+    let mut ok = 0;
+    for op in geopera_types::operations::ALL {
+        let body = geopera_types::sample::sample(op.input, 1);
+        let resp = api.call(op.id, body);
+        assert!(
+            resp.status < 500 && resp.status != 401 && resp.status != 403,
+            "{}: {} {:?}",
+            op.id,
+            resp.status,
+            resp.body
+        );
+        if resp.status == op.success_status {
+            ok += 1;
+            if !resp.content_type().contains("ndjson") {
+                let value = resp.json();
+                let errors = validate(op.output, &value);
+                assert!(errors.is_empty(), "{}: output {errors:?}", op.id);
+            }
+        }
+    }
+    assert_eq!(geopera_types::operations::ALL.len(), 227);
+    // Sampled bodies carry made-up ids, so a few operations answer 404/409/422 instead.
+    assert!(ok >= 200, "only {ok} operations succeeded");
+}
+
+#[test]
+fn quicklook_redirects_to_a_path_the_emulator_serves() {
+    let api = Api::start();
+    let found = api.call(
+        "catalog.search",
+        json!({"host_name": "earthsearch-aws", "limit": 1}),
+    );
+    let id = found.json()["features"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let resp = api.call(
+        "catalog.image.quicklook",
+        json!({"host_name": "earthsearch-aws", "image_id": id}),
+    );
+    assert_eq!(resp.status, 307);
+    let location = resp.header("location").expect("location").to_owned();
+    assert!(location.starts_with(&api.emu.base_url()));
+    let following = reqwest::blocking::Client::new()
+        .post(api.url("catalog.image.thumbnail"))
+        .bearer_auth(api.emu.api_key())
+        .json(&json!({"host_name": "earthsearch-aws", "image_id": id}))
+        .send()
+        .expect("redirect followed");
+    assert_eq!(following.status().as_u16(), 200);
+    assert_eq!(following.headers()["content-type"], "image/png");
+    assert!(following.bytes().expect("bytes").starts_with(b"\x89PNG"));
+}
+
+#[test]
+fn requests_are_recorded_with_headers_and_body() {
+    let api = Api::start();
+    api.call_with(
+        "catalog.search",
+        &json!({"host_name": "earthsearch-aws", "limit": 2}),
+        &[("x-api-key", api.emu.api_key()), ("x-trace", "abc")],
+    );
+    let requests = api.emu.requests();
+    let last = requests.last().expect("recorded");
+    assert_eq!(last.operation_id.as_deref(), Some("catalog.search"));
+    assert_eq!(last.method, "POST");
+    assert_eq!(last.header("x-trace"), Some("abc"));
+    assert_eq!(last.json().expect("json")["limit"], 2);
+    assert_eq!(last.status, Some(200));
+    assert_eq!(api.emu.executed("catalog.search"), 1);
+}
+
+#[test]
+fn openapi_is_served_only_when_given() {
+    let with = Emulator::builder()
+        .spec(r#"{"openapi":"3.1.0"}"#)
+        .start()
+        .expect("start");
+    let resp = client()
+        .get(format!("{}/openapi.json", with.base_url()))
+        .send()
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 200);
+    let without = Emulator::builder().start().expect("start");
+    let resp = client()
+        .get(format!("{}/openapi.json", without.base_url()))
+        .send()
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn starts_from_async_code() {
+    let emu = Emulator::builder().start_async().await.expect("start");
+    let url = emu.base_url();
+    let status = tokio::task::spawn_blocking(move || {
+        client()
+            .get(format!("{url}/v1/op/catalog.search"))
+            .send()
+            .map(|r| r.status().as_u16())
+    })
+    .await
+    .expect("join")
+    .expect("request");
+    assert_eq!(status, 405);
+}
