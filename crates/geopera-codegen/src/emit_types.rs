@@ -644,7 +644,7 @@ fn operations(api: &Api) -> Result<String> {
              id: {id:?},\npath: {path:?},\nscope: {scope:?},\naccess: Access::{access},\nsuccess_status: {success},\n\
              error_statuses: &[{errors}],\ndeclares_idempotency_key: {idem},\nbody_optional: {optional},\n\
              input: &{input_shape},\noutput: &{output_shape},\ninput_type: {input_type:?},\noutput_type: {output_type:?},\n\
-             paging: Paging::{paging},\nrate_class: RateClass::{rate},\n}};\n",
+             paging: Paging::{paging},\nrate_class: RateClass::{rate},\nretry: RetryClass::{retry},\n}};\n",
             id = op.id,
             path = op.path,
             scope = op.scope,
@@ -661,11 +661,12 @@ fn operations(api: &Api) -> Result<String> {
             output_type = op.output.as_deref().unwrap_or("serde_json::Value"),
             paging = paging_name(op.paging),
             rate = op.rate_class,
+            retry = if op.action() == "read" { "Safe" } else { "NeedsIdempotencyKey" },
         );
     }
     Ok(format!(
         "//! One descriptor type per operation, and a table of all of them.\n\n{}\
-         use crate::{{Access, Operation, OperationInfo, Paging, RateClass}};\n\n{out}",
+         use crate::{{Access, Operation, OperationInfo, Paging, RateClass, RetryClass}};\n\n{out}",
         shape_imports(&out, &[])
     ))
 }

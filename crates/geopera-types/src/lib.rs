@@ -92,7 +92,7 @@ pub mod shape;
 pub mod validate;
 
 pub use generated::{models, schemas};
-pub use operation::{Access, Operation, OperationInfo, Paging, RateClass};
+pub use operation::{Access, Operation, OperationInfo, Paging, RateClass, RetryClass};
 pub use problem::{HttpValidationError, LocItem, Problem, ValidationError};
 pub use shape::{Schema, Shape};
 

@@ -43,6 +43,16 @@ pub enum RateClass {
     Spend,
 }
 
+/// When a failed attempt of an operation may be repeated without risk of doing its work twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RetryClass {
+    /// Read-only (`*:read`): any failure may be retried.
+    Safe,
+    /// Has side effects: an ambiguous failure (timeout, reset after sending, 5xx) may be retried
+    /// only when the call carries an `Idempotency-Key`, which the API uses to execute it once.
+    NeedsIdempotencyKey,
+}
+
 /// Everything known about one operation, as static data.
 #[derive(Debug)]
 pub struct OperationInfo {
@@ -74,6 +84,8 @@ pub struct OperationInfo {
     pub paging: Paging,
     /// Which rate-limit budget it draws from.
     pub rate_class: RateClass,
+    /// When a failed attempt may be retried.
+    pub retry: RetryClass,
 }
 
 impl OperationInfo {

@@ -10,6 +10,11 @@ use http::header::{
     HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, USER_AGENT,
 };
 
+use geopera_types::RateClass;
+
+use crate::clock::{Clock, SystemClock};
+use crate::limiter::{Limiter, DOCUMENTED_PER_MINUTE};
+use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 use crate::Error;
 
@@ -33,6 +38,8 @@ pub struct Client {
     pub(crate) transport: Arc<TransportConfig>,
     /// Identifies the async pool: replaced only when the async HTTP client is.
     pool: Arc<PoolId>,
+    /// In-flight cap, pacing and 429 pauses, shared by every clone.
+    pub(crate) limiter: Arc<Limiter>,
 }
 
 /// The identity of one async connection pool.
@@ -59,6 +66,8 @@ pub(crate) struct Settings {
     pub(crate) headers: HeaderMap,
     pub(crate) cookies: Vec<(String, String)>,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) retry: RetryPolicy,
     pub(crate) raise_on_unexpected_status: bool,
 }
 
@@ -206,6 +215,18 @@ impl Client {
         let mut settings = (*self.settings).clone();
         settings.timeout = Some(timeout);
         self.with_settings(settings)
+    }
+
+    /// A client with a different retry policy, sharing this client's pool and limits.
+    pub fn with_retry_policy(&self, policy: RetryPolicy) -> Self {
+        let mut settings = (*self.settings).clone();
+        settings.retry = policy;
+        self.with_settings(settings)
+    }
+
+    /// The retry policy calls follow.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.settings.retry
     }
 
     /// The async HTTP client behind this client.
@@ -361,6 +382,11 @@ pub struct ClientBuilder<C> {
     headers: Vec<(String, String)>,
     cookies: Vec<(String, String)>,
     timeout: Option<Duration>,
+    deadline: Option<Duration>,
+    retry: RetryPolicy,
+    max_in_flight: Option<usize>,
+    pacing: Vec<(RateClass, u32)>,
+    clock: Option<Arc<dyn Clock>>,
     user_agent: String,
     raise_on_unexpected_status: bool,
     transport: TransportConfig,
@@ -389,6 +415,11 @@ impl<C> ClientBuilder<C> {
             headers: Vec::new(),
             cookies: Vec::new(),
             timeout: None,
+            deadline: None,
+            retry: RetryPolicy::default(),
+            max_in_flight: None,
+            pacing: Vec::new(),
+            clock: None,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             raise_on_unexpected_status: false,
             transport: TransportConfig {
@@ -413,6 +444,56 @@ impl<C> ClientBuilder<C> {
     /// The timeout of each attempt, from sending the request to reading the whole body.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Bounds every call as a whole — all attempts and the waits between them — unless the
+    /// call sets its own ([`Request::deadline`](crate::Request::deadline)).
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// How failed attempts are retried; see [`RetryPolicy`] (default: 2 retries, safe ones
+    /// only, automatic idempotency keys).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// How many retries a call may make (0 disables retrying); shorthand for the policy's
+    /// `max_retries`.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retry.max_retries = retries;
+        self
+    }
+
+    /// Caps the requests this client (and all its clones) has in flight at once.
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.max_in_flight = Some(max);
+        self
+    }
+
+    /// Spaces requests of one rate-limit class so that at most `per_minute` go out per
+    /// minute, shared by all clones.
+    pub fn pace(mut self, class: RateClass, per_minute: u32) -> Self {
+        self.pacing.retain(|(c, _)| *c != class);
+        self.pacing.push((class, per_minute));
+        self
+    }
+
+    /// Paces every class at the API's documented budgets: 600/min by default, 60/min for order
+    /// placement, 30/min for other spend operations.
+    pub fn pace_documented_limits(mut self) -> Self {
+        for (class, cap) in DOCUMENTED_PER_MINUTE {
+            self = self.pace(class, cap);
+        }
+        self
+    }
+
+    /// The clock retries, deadlines and pacing wait on; a test seam, default real time.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
         self
     }
 
@@ -564,9 +645,15 @@ impl<C> ClientBuilder<C> {
             headers,
             cookies: self.cookies,
             timeout: self.timeout,
+            deadline: self.deadline,
+            retry: self.retry,
             raise_on_unexpected_status: self.raise_on_unexpected_status,
         };
         settings.prepare();
+        let clock = self
+            .clock
+            .unwrap_or_else(|| Arc::new(SystemClock::default()));
+        let limiter = Arc::new(Limiter::new(clock, self.max_in_flight, &self.pacing));
         Ok(Client {
             settings: Arc::new(settings),
             pool: Arc::new(PoolId),
@@ -574,6 +661,7 @@ impl<C> ClientBuilder<C> {
             #[cfg(feature = "blocking")]
             blocking,
             transport: Arc::new(self.transport),
+            limiter,
         })
     }
 }
@@ -590,6 +678,11 @@ impl<C> ClientBuilder<C> {
             headers: self.headers,
             cookies: self.cookies,
             timeout: self.timeout,
+            deadline: self.deadline,
+            retry: self.retry,
+            max_in_flight: self.max_in_flight,
+            pacing: self.pacing,
+            clock: self.clock,
             user_agent: self.user_agent,
             raise_on_unexpected_status: self.raise_on_unexpected_status,
             transport: self.transport,

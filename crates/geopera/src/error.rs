@@ -212,7 +212,6 @@ impl Error {
         }
     }
 
-    #[allow(dead_code, reason = "used by the retry loop")]
     pub(crate) fn set_attempts(&mut self, n: u32) {
         match self {
             Error::Api { attempts, .. }

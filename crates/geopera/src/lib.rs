@@ -71,32 +71,37 @@
 //! Dropping a pending future cancels its request; nothing runs in the background afterwards.
 
 mod client;
+mod clock;
 mod error;
 mod fluent;
 mod generated;
+mod limiter;
 mod request;
 mod response;
+mod retry;
 mod runtime;
 mod secret;
 
 pub use client::{
     ApiClient, AuthenticatedClient, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_USER_AGENT,
 };
+pub use clock::{Clock, SystemClock};
 pub use error::Error;
 pub use fluent::{Call, Geopera};
 pub use generated::fluent as namespaces;
 pub use generated::operations;
 pub use request::{CallOptions, IntoRequest, Request};
 pub use response::{Parsed, Response};
+pub use retry::RetryPolicy;
 
 /// The typed models of the contract, plus the hand-written error bodies.
 pub use geopera_types::models;
-pub use geopera_types::{JsonObject, Operation, OperationInfo};
+pub use geopera_types::{JsonObject, Operation, OperationInfo, RateClass};
 
 /// Descriptors of every operation as data (scope, statuses, paging), e.g. for tooling.
 pub mod descriptors {
     pub use geopera_types::operations::*;
-    pub use geopera_types::{Access, Paging, RateClass};
+    pub use geopera_types::{Access, Paging, RateClass, RetryClass};
 }
 
 /// The `http` types that appear in [`Response`].

@@ -5,7 +5,9 @@
 //! that 227 operations do not multiply the code that does the work.
 
 use bytes::Bytes;
-use geopera_types::{HttpValidationError, Operation, OperationInfo, Problem};
+use std::time::Duration;
+
+use geopera_types::{HttpValidationError, Operation, OperationInfo, Problem, RetryClass};
 use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use http::StatusCode;
 use serde::de::DeserializeOwned;
@@ -13,6 +15,7 @@ use tracing::Instrument as _;
 
 use crate::client::{parse_header, Client};
 use crate::request::CallOptions;
+use crate::retry::{self, Decision, Outcome};
 use crate::{Error, IntoRequest, Parsed, Response};
 
 /// An answer before parsing.
@@ -144,47 +147,233 @@ fn url(client: &Client, info: &OperationInfo) -> String {
     url
 }
 
+/// The parts of a call that stay the same across its attempts.
+struct Plan {
+    url: String,
+    headers: HeaderMap,
+    /// Whether ambiguous failures may be retried.
+    safe: bool,
+    max_retries: u32,
+    timeout: Option<Duration>,
+    /// When the whole call must be over, on the client's clock.
+    deadline_at: Option<Duration>,
+}
+
+fn plan(
+    client: &Client,
+    info: &'static OperationInfo,
+    options: &CallOptions,
+) -> Result<Plan, Error> {
+    let mut headers = call_headers(client, info, options)?;
+    let policy = &client.settings.retry;
+    let mut has_key = options.idempotency_key.is_some();
+    if !has_key && policy.auto_idempotency_keys && info.retry == RetryClass::NeedsIdempotencyKey {
+        // One key per logical call, sent unchanged on every attempt.
+        let key = uuid::Uuid::new_v4().to_string();
+        if let Ok(value) = HeaderValue::from_str(&key) {
+            headers.insert("idempotency-key", value);
+            has_key = true;
+        }
+    }
+    let deadline = options.deadline.or(client.settings.deadline);
+    Ok(Plan {
+        url: url(client, info),
+        headers,
+        safe: info.retry == RetryClass::Safe || has_key,
+        max_retries: options.retries.unwrap_or(policy.max_retries),
+        timeout: options.timeout.or(client.settings.timeout),
+        deadline_at: deadline.map(|d| client.limiter.clock.now() + d),
+    })
+}
+
+impl Plan {
+    /// Time left before the deadline, if there is one.
+    fn remaining(&self, client: &Client) -> Option<Duration> {
+        self.deadline_at
+            .map(|at| at.saturating_sub(client.limiter.clock.now()))
+    }
+
+    /// The timeout of the next attempt: the configured one, cut to the deadline.
+    fn attempt_timeout(&self, client: &Client) -> Option<Duration> {
+        match (self.timeout, self.remaining(client)) {
+            (Some(t), Some(left)) => Some(t.min(left)),
+            (t, left) => t.or(left),
+        }
+    }
+}
+
+/// Sorts a transport failure by whether the request can have reached the server.
+fn outcome_of(error: &reqwest::Error) -> Outcome {
+    if error.is_connect() {
+        Outcome::NotSent
+    } else if error.is_builder() || error.is_redirect() {
+        Outcome::Fatal
+    } else {
+        Outcome::Ambiguous
+    }
+}
+
+/// Settles one attempt: what retrying makes of it, and the Retry-After it carried.
+fn assess(
+    client: &Client,
+    info: &'static OperationInfo,
+    plan: &Plan,
+    attempt: u32,
+    result: &Result<RawResponse, (Error, Outcome)>,
+) -> Decision {
+    let (outcome, wait) = match result {
+        Ok(raw) => (
+            Outcome::Status(raw.status.as_u16()),
+            retry::retry_after(&raw.headers),
+        ),
+        Err((_, outcome)) => (*outcome, None),
+    };
+    if outcome == Outcome::Status(429) {
+        let pause = wait.unwrap_or_else(|| client.settings.retry.backoff_for(attempt));
+        if pause <= client.settings.retry.max_retry_after {
+            client.limiter.pause(info.rate_class, pause);
+        }
+    }
+    let mut decision = retry::decide(
+        &client.settings.retry,
+        plan.max_retries,
+        outcome,
+        wait,
+        plan.safe,
+        attempt,
+    );
+    if let (Decision::RetryAfter(wait), Some(left)) = (&decision, plan.remaining(client)) {
+        if *wait >= left {
+            // Waiting would outlive the deadline: hand back what we have instead.
+            decision = Decision::Finish;
+        }
+    }
+    if decision != Decision::Finish {
+        tracing::debug!(
+            operation_id = info.id,
+            attempt,
+            ?outcome,
+            ?decision,
+            "retrying"
+        );
+    }
+    decision
+}
+
+/// Turns the last attempt into the call's result.
+fn finish(
+    info: &'static OperationInfo,
+    attempt: u32,
+    result: Result<RawResponse, (Error, Outcome)>,
+    decision: Decision,
+) -> Result<RawResponse, Error> {
+    match (result, decision) {
+        (Ok(raw), Decision::TooLongToWait(retry_after)) => Err(Error::RateLimited {
+            operation_id: info.id,
+            retry_after,
+            problem: serde_json::from_slice::<Problem>(&raw.content)
+                .ok()
+                .map(Box::new),
+            attempts: attempt,
+        }),
+        (Ok(mut raw), _) => {
+            raw.attempts = attempt;
+            Ok(raw)
+        }
+        (Err((mut error, _)), _) => {
+            error.set_attempts(attempt);
+            Err(error)
+        }
+    }
+}
+
+fn deadline_error(info: &'static OperationInfo, attempts: u32) -> Error {
+    Error::Timeout {
+        operation_id: info.id,
+        source: None,
+        attempts,
+    }
+}
+
 pub(crate) async fn execute(
     client: &Client,
     info: &'static OperationInfo,
     options: &CallOptions,
     payload: Bytes,
 ) -> Result<RawResponse, Error> {
-    let headers = call_headers(client, info, options)?;
+    let plan = plan(client, info, options)?;
     let span = tracing::debug_span!(
         "geopera.call",
         operation_id = info.id,
-        status = tracing::field::Empty
+        attempts = tracing::field::Empty
     );
-    async {
-        let mut request = client
-            .http
-            .post(url(client, info))
-            .headers(headers)
-            .body(payload);
-        if let Some(timeout) = options.timeout.or(client.settings.timeout) {
-            request = request.timeout(timeout);
+    let attempts = std::sync::atomic::AtomicU32::new(0);
+    let work = async {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            attempts.store(attempt, std::sync::atomic::Ordering::Relaxed);
+            let _permit = client.limiter.admit(info.rate_class).await;
+            let result = attempt_async(client, info, &plan, payload.clone(), attempt).await;
+            match assess(client, info, &plan, attempt, &result) {
+                Decision::RetryAfter(wait) => client.limiter.clock.sleep(wait).await,
+                decision => {
+                    tracing::Span::current().record("attempts", attempt);
+                    return finish(info, attempt, result, decision);
+                }
+            }
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| Error::from_reqwest(info.id, e))?;
-        let status = response.status();
-        tracing::Span::current().record("status", status.as_u16());
-        let headers = response.headers().clone();
-        let content = response
-            .bytes()
-            .await
-            .map_err(|e| Error::from_reqwest(info.id, e))?;
-        Ok(RawResponse {
-            status,
-            headers,
-            content,
-            attempts: 1,
-        })
     }
-    .instrument(span)
-    .await
+    .instrument(span);
+    match plan.remaining(client) {
+        None => work.await,
+        Some(left) => match tokio::time::timeout(left, work).await {
+            Ok(result) => result,
+            Err(_) => Err(deadline_error(
+                info,
+                attempts.load(std::sync::atomic::Ordering::Relaxed),
+            )),
+        },
+    }
+}
+
+async fn attempt_async(
+    client: &Client,
+    info: &'static OperationInfo,
+    plan: &Plan,
+    payload: Bytes,
+    attempt: u32,
+) -> Result<RawResponse, (Error, Outcome)> {
+    let started = std::time::Instant::now();
+    let mut request = client
+        .http
+        .post(&plan.url)
+        .headers(plan.headers.clone())
+        .body(payload);
+    if let Some(timeout) = plan.attempt_timeout(client) {
+        request = request.timeout(timeout);
+    }
+    let failed = |e: reqwest::Error| {
+        let outcome = outcome_of(&e);
+        (Error::from_reqwest(info.id, e), outcome)
+    };
+    let response = request.send().await.map_err(failed)?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let content = response.bytes().await.map_err(failed)?;
+    tracing::debug!(
+        operation_id = info.id,
+        attempt,
+        status = status.as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "answered"
+    );
+    Ok(RawResponse {
+        status,
+        headers,
+        content,
+        attempts: attempt,
+    })
 }
 
 #[cfg(feature = "blocking")]
@@ -194,30 +383,63 @@ pub(crate) fn execute_blocking(
     options: &CallOptions,
     payload: Bytes,
 ) -> Result<RawResponse, Error> {
-    let headers = call_headers(client, info, options)?;
+    let plan = plan(client, info, options)?;
     let http = client.blocking_http_client()?;
-    let url = url(client, info);
-    let timeout = options.timeout.or(client.settings.timeout);
     off_runtime(move || {
         let _span = tracing::debug_span!("geopera.call", operation_id = info.id).entered();
-        let mut request = http.post(url).headers(headers).body(payload);
-        if let Some(timeout) = timeout {
-            request = request.timeout(timeout);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if plan.remaining(client).is_some_and(|left| left.is_zero()) {
+                return Err(deadline_error(info, attempt - 1));
+            }
+            let _permit = client.limiter.admit_blocking(info.rate_class);
+            let result = attempt_blocking(&http, client, info, &plan, payload.clone(), attempt);
+            match assess(client, info, &plan, attempt, &result) {
+                Decision::RetryAfter(wait) => client.limiter.clock.sleep_blocking(wait),
+                decision => return finish(info, attempt, result, decision),
+            }
         }
-        let response = request
-            .send()
-            .map_err(|e| Error::from_reqwest(info.id, e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let content = response
-            .bytes()
-            .map_err(|e| Error::from_reqwest(info.id, e))?;
-        Ok(RawResponse {
-            status,
-            headers,
-            content,
-            attempts: 1,
-        })
+    })
+}
+
+#[cfg(feature = "blocking")]
+fn attempt_blocking(
+    http: &reqwest::blocking::Client,
+    client: &Client,
+    info: &'static OperationInfo,
+    plan: &Plan,
+    payload: Bytes,
+    attempt: u32,
+) -> Result<RawResponse, (Error, Outcome)> {
+    let started = std::time::Instant::now();
+    let mut request = http
+        .post(&plan.url)
+        .headers(plan.headers.clone())
+        .body(payload);
+    if let Some(timeout) = plan.attempt_timeout(client) {
+        request = request.timeout(timeout);
+    }
+    let failed = |e: reqwest::Error| {
+        let outcome = outcome_of(&e);
+        (Error::from_reqwest(info.id, e), outcome)
+    };
+    let response = request.send().map_err(failed)?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let content = response.bytes().map_err(failed)?;
+    tracing::debug!(
+        operation_id = info.id,
+        attempt,
+        status = status.as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "answered"
+    );
+    Ok(RawResponse {
+        status,
+        headers,
+        content,
+        attempts: attempt,
     })
 }
 

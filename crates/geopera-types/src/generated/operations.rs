@@ -3,7 +3,7 @@
 //! One descriptor type per operation, and a table of all of them.
 
 use crate::shape::{ObjectRule, Shape};
-use crate::{Access, Operation, OperationInfo, Paging, RateClass};
+use crate::{Access, Operation, OperationInfo, Paging, RateClass, RetryClass};
 
 /// Every operation, sorted by id (so [`find`](crate::operations::find) can search it).
 pub static ALL: &[&OperationInfo] = &[
@@ -262,6 +262,7 @@ pub static ALERTS_ACKNOWLEDGE_EVENT: OperationInfo = OperationInfo {
     output_type: "AlertEventOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `alerts.create_rule` as a type.
@@ -290,6 +291,7 @@ pub static ALERTS_CREATE_RULE: OperationInfo = OperationInfo {
     output_type: "AlertRuleOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `alerts.delete_rule` as a type.
@@ -318,6 +320,7 @@ pub static ALERTS_DELETE_RULE: OperationInfo = OperationInfo {
     output_type: "DeleteAlertRuleOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `alerts.events.list` as a type.
@@ -346,6 +349,7 @@ pub static ALERTS_EVENTS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::Offset,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `alerts.rule.get` as a type.
@@ -374,6 +378,7 @@ pub static ALERTS_RULE_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `alerts.rules.list` as a type.
@@ -402,6 +407,7 @@ pub static ALERTS_RULES_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `alerts.test_rule` as a type.
@@ -430,6 +436,7 @@ pub static ALERTS_TEST_RULE: OperationInfo = OperationInfo {
     output_type: "TestAlertRuleOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `alerts.update_rule` as a type.
@@ -458,6 +465,7 @@ pub static ALERTS_UPDATE_RULE: OperationInfo = OperationInfo {
     output_type: "AlertRuleOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `analytics.band_math` as a type.
@@ -486,6 +494,7 @@ pub static ANALYTICS_BAND_MATH: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `analytics.calculate_index` as a type.
@@ -514,6 +523,7 @@ pub static ANALYTICS_CALCULATE_INDEX: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `analytics.execute` as a type.
@@ -542,6 +552,7 @@ pub static ANALYTICS_EXECUTE: OperationInfo = OperationInfo {
     output_type: "AnalyticsExecuteOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `analytics.index.get` as a type.
@@ -570,6 +581,7 @@ pub static ANALYTICS_INDEX_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `analytics.indices.list` as a type.
@@ -598,6 +610,7 @@ pub static ANALYTICS_INDICES_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `analytics.operations.get` as a type.
@@ -626,6 +639,7 @@ pub static ANALYTICS_OPERATIONS_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `analytics.operations.list` as a type.
@@ -654,6 +668,7 @@ pub static ANALYTICS_OPERATIONS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `analytics.sensors.list` as a type.
@@ -682,6 +697,7 @@ pub static ANALYTICS_SENSORS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `analytics.validate_formula` as a type.
@@ -710,6 +726,7 @@ pub static ANALYTICS_VALIDATE_FORMULA: OperationInfo = OperationInfo {
     output_type: "ValidateFormulaOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `api_keys.create` as a type.
@@ -738,6 +755,7 @@ pub static API_KEYS_CREATE: OperationInfo = OperationInfo {
     output_type: "ApiKeyCreateOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `api_keys.list` as a type.
@@ -766,6 +784,7 @@ pub static API_KEYS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `api_keys.revoke` as a type.
@@ -794,6 +813,7 @@ pub static API_KEYS_REVOKE: OperationInfo = OperationInfo {
     output_type: "ApiKeyRevokeOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `assets.delete` as a type.
@@ -822,6 +842,7 @@ pub static ASSETS_DELETE: OperationInfo = OperationInfo {
     output_type: "AssetDeleteOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `band_formulas.create` as a type.
@@ -850,6 +871,7 @@ pub static BAND_FORMULAS_CREATE: OperationInfo = OperationInfo {
     output_type: "BandFormulaOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `band_formulas.delete` as a type.
@@ -878,6 +900,7 @@ pub static BAND_FORMULAS_DELETE: OperationInfo = OperationInfo {
     output_type: "BandFormulaDeleteOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `band_formulas.get` as a type.
@@ -906,6 +929,7 @@ pub static BAND_FORMULAS_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `band_formulas.list` as a type.
@@ -934,6 +958,7 @@ pub static BAND_FORMULAS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `band_formulas.update` as a type.
@@ -962,6 +987,7 @@ pub static BAND_FORMULAS_UPDATE: OperationInfo = OperationInfo {
     output_type: "BandFormulaOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.approvals.approve` as a type.
@@ -990,6 +1016,7 @@ pub static BILLING_APPROVALS_APPROVE: OperationInfo = OperationInfo {
     output_type: "ApprovalOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.approvals.get` as a type.
@@ -1018,6 +1045,7 @@ pub static BILLING_APPROVALS_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `billing.approvals.list` as a type.
@@ -1046,6 +1074,7 @@ pub static BILLING_APPROVALS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `billing.approvals.reject` as a type.
@@ -1074,6 +1103,7 @@ pub static BILLING_APPROVALS_REJECT: OperationInfo = OperationInfo {
     output_type: "ApprovalOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.approvals.request` as a type.
@@ -1102,6 +1132,7 @@ pub static BILLING_APPROVALS_REQUEST: OperationInfo = OperationInfo {
     output_type: "ApprovalOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.auto_topup.get` as a type.
@@ -1130,6 +1161,7 @@ pub static BILLING_AUTO_TOPUP_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `billing.cleanup_deleted_orgs` as a type.
@@ -1158,6 +1190,7 @@ pub static BILLING_CLEANUP_DELETED_ORGS: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.credits.balance` as a type.
@@ -1186,6 +1219,7 @@ pub static BILLING_CREDITS_BALANCE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `billing.credits.transactions` as a type.
@@ -1214,6 +1248,7 @@ pub static BILLING_CREDITS_TRANSACTIONS: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::Offset,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `billing.deletions.pending` as a type.
@@ -1242,6 +1277,7 @@ pub static BILLING_DELETIONS_PENDING: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `billing.dlq.list_pending` as a type.
@@ -1270,6 +1306,7 @@ pub static BILLING_DLQ_LIST_PENDING: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `billing.dlq.replay` as a type.
@@ -1298,6 +1335,7 @@ pub static BILLING_DLQ_REPLAY: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.enterprise.accrual` as a type.
@@ -1326,6 +1364,7 @@ pub static BILLING_ENTERPRISE_ACCRUAL: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `billing.enterprise.mark_invoiced` as a type.
@@ -1354,6 +1393,7 @@ pub static BILLING_ENTERPRISE_MARK_INVOICED: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.free_tier.approve` as a type.
@@ -1382,6 +1422,7 @@ pub static BILLING_FREE_TIER_APPROVE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.free_tier.grant_all` as a type.
@@ -1410,6 +1451,7 @@ pub static BILLING_FREE_TIER_GRANT_ALL: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.free_tier.list_pending` as a type.
@@ -1438,6 +1480,7 @@ pub static BILLING_FREE_TIER_LIST_PENDING: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `billing.free_tier.revoke` as a type.
@@ -1466,6 +1509,7 @@ pub static BILLING_FREE_TIER_REVOKE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.invoices.list` as a type.
@@ -1494,6 +1538,7 @@ pub static BILLING_INVOICES_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `billing.jobs.settle_unsettled` as a type.
@@ -1522,6 +1567,7 @@ pub static BILLING_JOBS_SETTLE_UNSETTLED: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.plans.list` as a type.
@@ -1550,6 +1596,7 @@ pub static BILLING_PLANS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `billing.reconciliation.backfill_missing` as a type.
@@ -1578,6 +1625,7 @@ pub static BILLING_RECONCILIATION_BACKFILL_MISSING: OperationInfo = OperationInf
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.reconciliation.correct_drift` as a type.
@@ -1606,6 +1654,7 @@ pub static BILLING_RECONCILIATION_CORRECT_DRIFT: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.reconciliation.detect_drift` as a type.
@@ -1634,6 +1683,7 @@ pub static BILLING_RECONCILIATION_DETECT_DRIFT: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `billing.reconciliation.list_corrections` as a type.
@@ -1662,6 +1712,7 @@ pub static BILLING_RECONCILIATION_LIST_CORRECTIONS: OperationInfo = OperationInf
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `billing.reconciliation.list_runs` as a type.
@@ -1690,6 +1741,7 @@ pub static BILLING_RECONCILIATION_LIST_RUNS: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `billing.reconciliation.remove_stale` as a type.
@@ -1718,6 +1770,7 @@ pub static BILLING_RECONCILIATION_REMOVE_STALE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.reconciliation.run` as a type.
@@ -1746,6 +1799,7 @@ pub static BILLING_RECONCILIATION_RUN: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.reconciliation.run_all` as a type.
@@ -1774,6 +1828,7 @@ pub static BILLING_RECONCILIATION_RUN_ALL: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.reconciliation.zero_negative_nets` as a type.
@@ -1802,6 +1857,7 @@ pub static BILLING_RECONCILIATION_ZERO_NEGATIVE_NETS: OperationInfo = OperationI
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.run_monthly_cron` as a type.
@@ -1830,6 +1886,7 @@ pub static BILLING_RUN_MONTHLY_CRON: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.run_monthly_for_org` as a type.
@@ -1858,6 +1915,7 @@ pub static BILLING_RUN_MONTHLY_FOR_ORG: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.set_auto_topup` as a type.
@@ -1886,6 +1944,7 @@ pub static BILLING_SET_AUTO_TOPUP: OperationInfo = OperationInfo {
     output_type: "SetAutoTopupOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `billing.status.get` as a type.
@@ -1914,6 +1973,7 @@ pub static BILLING_STATUS_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `billing.stripe_invoices.list` as a type.
@@ -1942,6 +2002,7 @@ pub static BILLING_STRIPE_INVOICES_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `billing.topup` as a type.
@@ -1976,6 +2037,7 @@ pub static BILLING_TOPUP: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Spend,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `catalog.federated_search` as a type.
@@ -2004,6 +2066,7 @@ pub static CATALOG_FEDERATED_SEARCH: OperationInfo = OperationInfo {
     output_type: "FederatedSearchOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `catalog.granule_points` as a type.
@@ -2032,6 +2095,7 @@ pub static CATALOG_GRANULE_POINTS: OperationInfo = OperationInfo {
     output_type: "GranulePointsOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `catalog.image.quicklook` as a type.
@@ -2060,6 +2124,7 @@ pub static CATALOG_IMAGE_QUICKLOOK: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `catalog.image.thumbnail` as a type.
@@ -2088,6 +2153,7 @@ pub static CATALOG_IMAGE_THUMBNAIL: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `catalog.info.landsat` as a type.
@@ -2116,6 +2182,7 @@ pub static CATALOG_INFO_LANDSAT: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `catalog.info.naip` as a type.
@@ -2144,6 +2211,7 @@ pub static CATALOG_INFO_NAIP: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `catalog.info.sample` as a type.
@@ -2172,6 +2240,7 @@ pub static CATALOG_INFO_SAMPLE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `catalog.info.sentinel` as a type.
@@ -2200,6 +2269,7 @@ pub static CATALOG_INFO_SENTINEL: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `catalog.provider.samples` as a type.
@@ -2228,6 +2298,7 @@ pub static CATALOG_PROVIDER_SAMPLES: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::Offset,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `catalog.providers.list` as a type.
@@ -2256,6 +2327,7 @@ pub static CATALOG_PROVIDERS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `catalog.search` as a type.
@@ -2284,6 +2356,7 @@ pub static CATALOG_SEARCH: OperationInfo = OperationInfo {
     output_type: "CatalogSearchOutput",
     paging: Paging::Cursor,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `catalog.search_stream` as a type.
@@ -2318,6 +2391,7 @@ pub static CATALOG_SEARCH_STREAM: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `catalog.sources.list` as a type.
@@ -2346,6 +2420,7 @@ pub static CATALOG_SOURCES_LIST: OperationInfo = OperationInfo {
     output_type: "SourcesListOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `catalog.tile.render` as a type.
@@ -2374,6 +2449,7 @@ pub static CATALOG_TILE_RENDER: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `catalog.vendors.list` as a type.
@@ -2402,6 +2478,7 @@ pub static CATALOG_VENDORS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `catalog.viz.landsat` as a type.
@@ -2430,6 +2507,7 @@ pub static CATALOG_VIZ_LANDSAT: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `catalog.viz.naip` as a type.
@@ -2458,6 +2536,7 @@ pub static CATALOG_VIZ_NAIP: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `clip.area.metadata` as a type.
@@ -2486,6 +2565,7 @@ pub static CLIP_AREA_METADATA: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `clip.area.mosaics` as a type.
@@ -2514,6 +2594,7 @@ pub static CLIP_AREA_MOSAICS: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `clip.areas.list` as a type.
@@ -2542,6 +2623,7 @@ pub static CLIP_AREAS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `clip.create_from_area` as a type.
@@ -2570,6 +2652,7 @@ pub static CLIP_CREATE_FROM_AREA: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Spend,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `clip.create_from_item` as a type.
@@ -2604,6 +2687,7 @@ pub static CLIP_CREATE_FROM_ITEM: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Spend,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `clip.job.delete` as a type.
@@ -2632,6 +2716,7 @@ pub static CLIP_JOB_DELETE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `clip.job.download` as a type.
@@ -2660,6 +2745,7 @@ pub static CLIP_JOB_DOWNLOAD: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `clip.job.downloads` as a type.
@@ -2688,6 +2774,7 @@ pub static CLIP_JOB_DOWNLOADS: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `clip.job.get` as a type.
@@ -2716,6 +2803,7 @@ pub static CLIP_JOB_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `clip.job.tile_info` as a type.
@@ -2744,6 +2832,7 @@ pub static CLIP_JOB_TILE_INFO: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `clip.jobs.list` as a type.
@@ -2772,6 +2861,7 @@ pub static CLIP_JOBS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::Offset,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `cog.colormaps` as a type.
@@ -2800,6 +2890,7 @@ pub static COG_COLORMAPS: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `cog.formulas` as a type.
@@ -2828,6 +2919,7 @@ pub static COG_FORMULAS: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `cog.statistics` as a type.
@@ -2856,6 +2948,7 @@ pub static COG_STATISTICS: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `cog.thumbnail` as a type.
@@ -2884,6 +2977,7 @@ pub static COG_THUMBNAIL: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `cog.tile.render` as a type.
@@ -2912,6 +3006,7 @@ pub static COG_TILE_RENDER: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `cog.tile.terrain` as a type.
@@ -2940,6 +3035,7 @@ pub static COG_TILE_TERRAIN: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `collections.create` as a type.
@@ -2968,6 +3064,7 @@ pub static COLLECTIONS_CREATE: OperationInfo = OperationInfo {
     output_type: "CollectionResponse",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `collections.delete` as a type.
@@ -2996,6 +3093,7 @@ pub static COLLECTIONS_DELETE: OperationInfo = OperationInfo {
     output_type: "CollectionDeleteOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `collections.get` as a type.
@@ -3024,6 +3122,7 @@ pub static COLLECTIONS_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `collections.list` as a type.
@@ -3052,6 +3151,7 @@ pub static COLLECTIONS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `collections.update` as a type.
@@ -3080,6 +3180,7 @@ pub static COLLECTIONS_UPDATE: OperationInfo = OperationInfo {
     output_type: "CollectionResponse",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `eulas.document.accept` as a type.
@@ -3108,6 +3209,7 @@ pub static EULAS_DOCUMENT_ACCEPT: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `eulas.document.get` as a type.
@@ -3136,6 +3238,7 @@ pub static EULAS_DOCUMENT_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `eulas.documents.list` as a type.
@@ -3164,6 +3267,7 @@ pub static EULAS_DOCUMENTS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `eulas.get` as a type.
@@ -3192,6 +3296,7 @@ pub static EULAS_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `eulas.list` as a type.
@@ -3220,6 +3325,7 @@ pub static EULAS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `event_subscriptions.create` as a type.
@@ -3248,6 +3354,7 @@ pub static EVENT_SUBSCRIPTIONS_CREATE: OperationInfo = OperationInfo {
     output_type: "SubscriptionOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `event_subscriptions.delete` as a type.
@@ -3276,6 +3383,7 @@ pub static EVENT_SUBSCRIPTIONS_DELETE: OperationInfo = OperationInfo {
     output_type: "DeleteSubscriptionOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `event_subscriptions.get` as a type.
@@ -3304,6 +3412,7 @@ pub static EVENT_SUBSCRIPTIONS_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `event_subscriptions.list` as a type.
@@ -3332,6 +3441,7 @@ pub static EVENT_SUBSCRIPTIONS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `event_subscriptions.test` as a type.
@@ -3360,6 +3470,7 @@ pub static EVENT_SUBSCRIPTIONS_TEST: OperationInfo = OperationInfo {
     output_type: "TestSubscriptionOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `event_subscriptions.update` as a type.
@@ -3388,6 +3499,7 @@ pub static EVENT_SUBSCRIPTIONS_UPDATE: OperationInfo = OperationInfo {
     output_type: "SubscriptionOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `glossary.collections.get` as a type.
@@ -3416,6 +3528,7 @@ pub static GLOSSARY_COLLECTIONS_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `glossary.collections.list` as a type.
@@ -3444,6 +3557,7 @@ pub static GLOSSARY_COLLECTIONS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `glossary.data_products.get` as a type.
@@ -3472,6 +3586,7 @@ pub static GLOSSARY_DATA_PRODUCTS_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `glossary.data_products.list` as a type.
@@ -3500,6 +3615,7 @@ pub static GLOSSARY_DATA_PRODUCTS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `glossary.providers.get` as a type.
@@ -3528,6 +3644,7 @@ pub static GLOSSARY_PROVIDERS_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `glossary.providers.list` as a type.
@@ -3556,6 +3673,7 @@ pub static GLOSSARY_PROVIDERS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `items.asset.download` as a type.
@@ -3584,6 +3702,7 @@ pub static ITEMS_ASSET_DOWNLOAD: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `items.create` as a type.
@@ -3612,6 +3731,7 @@ pub static ITEMS_CREATE: OperationInfo = OperationInfo {
     output_type: "ItemResponse",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `items.delete` as a type.
@@ -3640,6 +3760,7 @@ pub static ITEMS_DELETE: OperationInfo = OperationInfo {
     output_type: "ItemDeleteOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `items.detect_asset_bands` as a type.
@@ -3668,6 +3789,7 @@ pub static ITEMS_DETECT_ASSET_BANDS: OperationInfo = OperationInfo {
     output_type: "DetectBandsOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `items.duplicate` as a type.
@@ -3696,6 +3818,7 @@ pub static ITEMS_DUPLICATE: OperationInfo = OperationInfo {
     output_type: "ItemResponse",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `items.expire_batch` as a type.
@@ -3724,6 +3847,7 @@ pub static ITEMS_EXPIRE_BATCH: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `items.get` as a type.
@@ -3752,6 +3876,7 @@ pub static ITEMS_GET: OperationInfo = OperationInfo {
     output_type: "ItemGetOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `items.get_stac` as a type.
@@ -3780,6 +3905,7 @@ pub static ITEMS_GET_STAC: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `items.lineage` as a type.
@@ -3808,6 +3934,7 @@ pub static ITEMS_LINEAGE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `items.list` as a type.
@@ -3836,6 +3963,7 @@ pub static ITEMS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::Offset,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `items.list_assets` as a type.
@@ -3864,6 +3992,7 @@ pub static ITEMS_LIST_ASSETS: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `items.list_by_collection` as a type.
@@ -3892,6 +4021,7 @@ pub static ITEMS_LIST_BY_COLLECTION: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::Offset,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `items.list_expiring` as a type.
@@ -3920,6 +4050,7 @@ pub static ITEMS_LIST_EXPIRING: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `items.search` as a type.
@@ -3948,6 +4079,7 @@ pub static ITEMS_SEARCH: OperationInfo = OperationInfo {
     output_type: "FeatureCollectionOutput",
     paging: Paging::Offset,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `items.search_org` as a type.
@@ -3976,6 +4108,7 @@ pub static ITEMS_SEARCH_ORG: OperationInfo = OperationInfo {
     output_type: "FeatureCollectionOutput",
     paging: Paging::Offset,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `items.set_asset_band_names` as a type.
@@ -4004,6 +4137,7 @@ pub static ITEMS_SET_ASSET_BAND_NAMES: OperationInfo = OperationInfo {
     output_type: "AssetOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `items.tile.render` as a type.
@@ -4032,6 +4166,7 @@ pub static ITEMS_TILE_RENDER: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `items.tile.statistics` as a type.
@@ -4060,6 +4195,7 @@ pub static ITEMS_TILE_STATISTICS: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `items.tile.tilejson` as a type.
@@ -4088,6 +4224,7 @@ pub static ITEMS_TILE_TILEJSON: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `items.tile.wmts_capabilities` as a type.
@@ -4116,6 +4253,7 @@ pub static ITEMS_TILE_WMTS_CAPABILITIES: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `items.tile.wmts_get_tile` as a type.
@@ -4144,6 +4282,7 @@ pub static ITEMS_TILE_WMTS_GET_TILE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `items.update` as a type.
@@ -4172,6 +4311,7 @@ pub static ITEMS_UPDATE: OperationInfo = OperationInfo {
     output_type: "ItemResponse",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `notifications.dismiss` as a type.
@@ -4200,6 +4340,7 @@ pub static NOTIFICATIONS_DISMISS: OperationInfo = OperationInfo {
     output_type: "NotificationOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `notifications.list` as a type.
@@ -4228,6 +4369,7 @@ pub static NOTIFICATIONS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::Offset,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `notifications.mark_all_read` as a type.
@@ -4256,6 +4398,7 @@ pub static NOTIFICATIONS_MARK_ALL_READ: OperationInfo = OperationInfo {
     output_type: "MarkAllReadOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `notifications.mark_read` as a type.
@@ -4284,6 +4427,7 @@ pub static NOTIFICATIONS_MARK_READ: OperationInfo = OperationInfo {
     output_type: "NotificationOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `notifications.unread_count` as a type.
@@ -4312,6 +4456,7 @@ pub static NOTIFICATIONS_UNREAD_COUNT: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.archive.estimate` as a type.
@@ -4340,6 +4485,7 @@ pub static ORDERS_ARCHIVE_ESTIMATE: OperationInfo = OperationInfo {
     output_type: "ArchiveEstimateOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.archive.place` as a type.
@@ -4374,6 +4520,7 @@ pub static ORDERS_ARCHIVE_PLACE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::OrderPlacement,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `orders.cancel` as a type.
@@ -4402,6 +4549,7 @@ pub static ORDERS_CANCEL: OperationInfo = OperationInfo {
     output_type: "OrderCancelOutput",
     paging: Paging::None,
     rate_class: RateClass::Spend,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `orders.coverage.get` as a type.
@@ -4430,6 +4578,7 @@ pub static ORDERS_COVERAGE_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.coverage.groups.list` as a type.
@@ -4458,6 +4607,7 @@ pub static ORDERS_COVERAGE_GROUPS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.estimate` as a type.
@@ -4486,6 +4636,7 @@ pub static ORDERS_ESTIMATE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.get` as a type.
@@ -4514,6 +4665,7 @@ pub static ORDERS_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.get_schema` as a type.
@@ -4542,6 +4694,7 @@ pub static ORDERS_GET_SCHEMA: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.list` as a type.
@@ -4570,6 +4723,7 @@ pub static ORDERS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.list_assets` as a type.
@@ -4598,6 +4752,7 @@ pub static ORDERS_LIST_ASSETS: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.place` as a type.
@@ -4626,6 +4781,7 @@ pub static ORDERS_PLACE: OperationInfo = OperationInfo {
     output_type: "OrderPlaceOutput",
     paging: Paging::None,
     rate_class: RateClass::OrderPlacement,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `orders.tasking.decisions.pending` as a type.
@@ -4654,6 +4810,7 @@ pub static ORDERS_TASKING_DECISIONS_PENDING: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.tasking.estimate` as a type.
@@ -4682,6 +4839,7 @@ pub static ORDERS_TASKING_ESTIMATE: OperationInfo = OperationInfo {
     output_type: "TaskingEstimateOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.tasking.feasibility_check` as a type.
@@ -4710,6 +4868,7 @@ pub static ORDERS_TASKING_FEASIBILITY_CHECK: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.tasking.feasibility_decide` as a type.
@@ -4738,6 +4897,7 @@ pub static ORDERS_TASKING_FEASIBILITY_DECIDE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `orders.tasking.feasibility_studies.list` as a type.
@@ -4766,6 +4926,7 @@ pub static ORDERS_TASKING_FEASIBILITY_STUDIES_LIST: OperationInfo = OperationInf
     output_type: "serde_json::Value",
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.tasking.groups.list` as a type.
@@ -4794,6 +4955,7 @@ pub static ORDERS_TASKING_GROUPS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.tasking.opportunities_list` as a type.
@@ -4822,6 +4984,7 @@ pub static ORDERS_TASKING_OPPORTUNITIES_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.tasking.place` as a type.
@@ -4856,6 +5019,7 @@ pub static ORDERS_TASKING_PLACE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::OrderPlacement,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `orders.tasking.quotation_decide` as a type.
@@ -4884,6 +5048,7 @@ pub static ORDERS_TASKING_QUOTATION_DECIDE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `orders.tasking.quotations.list` as a type.
@@ -4912,6 +5077,7 @@ pub static ORDERS_TASKING_QUOTATIONS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.tasking.sensors` as a type.
@@ -4940,6 +5106,7 @@ pub static ORDERS_TASKING_SENSORS: OperationInfo = OperationInfo {
     output_type: "TaskingSensorsOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.tasking.templates.delete` as a type.
@@ -4968,6 +5135,7 @@ pub static ORDERS_TASKING_TEMPLATES_DELETE: OperationInfo = OperationInfo {
     output_type: "TemplateDeleteOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `orders.tasking.templates.list` as a type.
@@ -4996,6 +5164,7 @@ pub static ORDERS_TASKING_TEMPLATES_LIST: OperationInfo = OperationInfo {
     output_type: "TemplateListOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `orders.tasking.templates.save` as a type.
@@ -5024,6 +5193,7 @@ pub static ORDERS_TASKING_TEMPLATES_SAVE: OperationInfo = OperationInfo {
     output_type: "TemplateSaveOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `orders.update` as a type.
@@ -5052,6 +5222,7 @@ pub static ORDERS_UPDATE: OperationInfo = OperationInfo {
     output_type: "OrderUpdateOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `organizations.commitments.list` as a type.
@@ -5080,6 +5251,7 @@ pub static ORGANIZATIONS_COMMITMENTS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `organizations.commitments.statement` as a type.
@@ -5108,6 +5280,7 @@ pub static ORGANIZATIONS_COMMITMENTS_STATEMENT: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `organizations.create` as a type.
@@ -5136,6 +5309,7 @@ pub static ORGANIZATIONS_CREATE: OperationInfo = OperationInfo {
     output_type: "OrganizationCreateOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `payment_methods.attach` as a type.
@@ -5164,6 +5338,7 @@ pub static PAYMENT_METHODS_ATTACH: OperationInfo = OperationInfo {
     output_type: "PaymentMethodOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `payment_methods.create_setup_intent` as a type.
@@ -5192,6 +5367,7 @@ pub static PAYMENT_METHODS_CREATE_SETUP_INTENT: OperationInfo = OperationInfo {
     output_type: "SetupIntentOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `payment_methods.detach` as a type.
@@ -5220,6 +5396,7 @@ pub static PAYMENT_METHODS_DETACH: OperationInfo = OperationInfo {
     output_type: "DetachOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `payment_methods.list` as a type.
@@ -5248,6 +5425,7 @@ pub static PAYMENT_METHODS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `payment_methods.set_default` as a type.
@@ -5276,6 +5454,7 @@ pub static PAYMENT_METHODS_SET_DEFAULT: OperationInfo = OperationInfo {
     output_type: "PaymentMethodOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `processing.catalog.estimate` as a type.
@@ -5304,6 +5483,7 @@ pub static PROCESSING_CATALOG_ESTIMATE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `processing.catalog.get` as a type.
@@ -5332,6 +5512,7 @@ pub static PROCESSING_CATALOG_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `processing.catalog.list` as a type.
@@ -5360,6 +5541,7 @@ pub static PROCESSING_CATALOG_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `processing.catalog.validate` as a type.
@@ -5388,6 +5570,7 @@ pub static PROCESSING_CATALOG_VALIDATE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `processing.create` as a type.
@@ -5422,6 +5605,7 @@ pub static PROCESSING_CREATE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Spend,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `processing.create_and_dispatch` as a type.
@@ -5456,6 +5640,7 @@ pub static PROCESSING_CREATE_AND_DISPATCH: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Spend,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `processing.dispatch` as a type.
@@ -5484,6 +5669,7 @@ pub static PROCESSING_DISPATCH: OperationInfo = OperationInfo {
     output_type: "ProcessingDispatchOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `processing.execute` as a type.
@@ -5512,6 +5698,7 @@ pub static PROCESSING_EXECUTE: OperationInfo = OperationInfo {
     output_type: "ProcessExecuteOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `processing.job.delete` as a type.
@@ -5540,6 +5727,7 @@ pub static PROCESSING_JOB_DELETE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `processing.job.get` as a type.
@@ -5568,6 +5756,7 @@ pub static PROCESSING_JOB_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `processing.job.register` as a type.
@@ -5596,6 +5785,7 @@ pub static PROCESSING_JOB_REGISTER: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `processing.job.tile_info` as a type.
@@ -5624,6 +5814,7 @@ pub static PROCESSING_JOB_TILE_INFO: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `processing.job_types.list` as a type.
@@ -5652,6 +5843,7 @@ pub static PROCESSING_JOB_TYPES_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `processing.jobs.list` as a type.
@@ -5680,6 +5872,7 @@ pub static PROCESSING_JOBS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::LimitPage,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `processing.project_job.get` as a type.
@@ -5708,6 +5901,7 @@ pub static PROCESSING_PROJECT_JOB_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `processing.project_jobs.list` as a type.
@@ -5736,6 +5930,7 @@ pub static PROCESSING_PROJECT_JOBS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::Offset,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `projects.add_member` as a type.
@@ -5764,6 +5959,7 @@ pub static PROJECTS_ADD_MEMBER: OperationInfo = OperationInfo {
     output_type: "MemberOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `projects.archive` as a type.
@@ -5792,6 +5988,7 @@ pub static PROJECTS_ARCHIVE: OperationInfo = OperationInfo {
     output_type: "ProjectResponse",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `projects.create` as a type.
@@ -5820,6 +6017,7 @@ pub static PROJECTS_CREATE: OperationInfo = OperationInfo {
     output_type: "ProjectResponse",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `projects.delete` as a type.
@@ -5848,6 +6046,7 @@ pub static PROJECTS_DELETE: OperationInfo = OperationInfo {
     output_type: "ProjectDeleteOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `projects.remove_member` as a type.
@@ -5876,6 +6075,7 @@ pub static PROJECTS_REMOVE_MEMBER: OperationInfo = OperationInfo {
     output_type: "RemoveMemberOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `projects.update` as a type.
@@ -5904,6 +6104,7 @@ pub static PROJECTS_UPDATE: OperationInfo = OperationInfo {
     output_type: "ProjectResponse",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `projects.update_member` as a type.
@@ -5932,6 +6133,7 @@ pub static PROJECTS_UPDATE_MEMBER: OperationInfo = OperationInfo {
     output_type: "MemberOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `provenance.get` as a type.
@@ -5960,6 +6162,7 @@ pub static PROVENANCE_GET: OperationInfo = OperationInfo {
     output_type: "LineageGetOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `reports.generate` as a type.
@@ -5994,6 +6197,7 @@ pub static REPORTS_GENERATE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `share.link.create` as a type.
@@ -6022,6 +6226,7 @@ pub static SHARE_LINK_CREATE: OperationInfo = OperationInfo {
     output_type: "ShareLinkCreateOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `share.link.revoke` as a type.
@@ -6050,6 +6255,7 @@ pub static SHARE_LINK_REVOKE: OperationInfo = OperationInfo {
     output_type: "ShareLinkRevokeOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `share.link.validate` as a type.
@@ -6078,6 +6284,7 @@ pub static SHARE_LINK_VALIDATE: OperationInfo = OperationInfo {
     output_type: "ShareLinkValidateOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `share.tile.render` as a type.
@@ -6106,6 +6313,7 @@ pub static SHARE_TILE_RENDER: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `share.tilejson` as a type.
@@ -6134,6 +6342,7 @@ pub static SHARE_TILEJSON: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `stac.collections.list` as a type.
@@ -6162,6 +6371,7 @@ pub static STAC_COLLECTIONS_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `stac.search` as a type.
@@ -6190,6 +6400,7 @@ pub static STAC_SEARCH: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::LimitPage,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `uploads.complete` as a type.
@@ -6224,6 +6435,7 @@ pub static UPLOADS_COMPLETE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `uploads.fail` as a type.
@@ -6252,6 +6464,7 @@ pub static UPLOADS_FAIL: OperationInfo = OperationInfo {
     output_type: "UploadOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `uploads.initiate` as a type.
@@ -6280,6 +6493,7 @@ pub static UPLOADS_INITIATE: OperationInfo = OperationInfo {
     output_type: "UploadOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `uploads.progress` as a type.
@@ -6308,6 +6522,7 @@ pub static UPLOADS_PROGRESS: OperationInfo = OperationInfo {
     output_type: "UploadOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `uploads.signed_url` as a type.
@@ -6336,6 +6551,7 @@ pub static UPLOADS_SIGNED_URL: OperationInfo = OperationInfo {
     output_type: "SignedUrlOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `usage.current` as a type.
@@ -6364,6 +6580,7 @@ pub static USAGE_CURRENT: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `usage.history` as a type.
@@ -6392,6 +6609,7 @@ pub static USAGE_HISTORY: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `usage.recalculate_storage` as a type.
@@ -6420,6 +6638,7 @@ pub static USAGE_RECALCULATE_STORAGE: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `visualization.list_for` as a type.
@@ -6448,6 +6667,7 @@ pub static VISUALIZATION_LIST_FOR: OperationInfo = OperationInfo {
     output_type: "VisualizationListOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `visualization.profile.create` as a type.
@@ -6476,6 +6696,7 @@ pub static VISUALIZATION_PROFILE_CREATE: OperationInfo = OperationInfo {
     output_type: "ProfileResponse",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `visualization.profile.delete` as a type.
@@ -6504,6 +6725,7 @@ pub static VISUALIZATION_PROFILE_DELETE: OperationInfo = OperationInfo {
     output_type: "OkOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `visualization.profile.get` as a type.
@@ -6532,6 +6754,7 @@ pub static VISUALIZATION_PROFILE_GET: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `visualization.profile.set_default` as a type.
@@ -6560,6 +6783,7 @@ pub static VISUALIZATION_PROFILE_SET_DEFAULT: OperationInfo = OperationInfo {
     output_type: "ProfileResponse",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `visualization.profile.update` as a type.
@@ -6588,6 +6812,7 @@ pub static VISUALIZATION_PROFILE_UPDATE: OperationInfo = OperationInfo {
     output_type: "ProfileResponse",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `visualization.profiles.list` as a type.
@@ -6616,6 +6841,7 @@ pub static VISUALIZATION_PROFILES_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `webhooks.drain` as a type.
@@ -6644,4 +6870,5 @@ pub static WEBHOOKS_DRAIN: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };

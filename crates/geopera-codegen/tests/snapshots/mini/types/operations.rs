@@ -3,7 +3,7 @@
 //! One descriptor type per operation, and a table of all of them.
 
 use crate::shape::{ObjectRule, Shape};
-use crate::{Access, Operation, OperationInfo, Paging, RateClass};
+use crate::{Access, Operation, OperationInfo, Paging, RateClass, RetryClass};
 
 /// Every operation, sorted by id (so [`find`](crate::operations::find) can search it).
 pub static ALL: &[&OperationInfo] = &[&FLEET_DROP, &FLEET_LIST, &FLEET_TASKS_RUNS_START];
@@ -40,6 +40,7 @@ pub static FLEET_DROP: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };
 
 /// The operation `fleet.list` as a type.
@@ -68,6 +69,7 @@ pub static FLEET_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     paging: Paging::Offset,
     rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
 };
 
 /// The operation `fleet.tasks.runs.start` as a type.
@@ -96,4 +98,5 @@ pub static FLEET_TASKS_RUNS_START: OperationInfo = OperationInfo {
     output_type: "StartOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
+    retry: RetryClass::NeedsIdempotencyKey,
 };

@@ -1,0 +1,158 @@
+//! Client-side flow control shared by every clone of a client: a cap on requests in flight,
+//! optional pacing per rate-limit class, and a pause that a 429 imposes on every task of the
+//! class, not just the one that received it.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use geopera_types::RateClass;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::clock::Clock;
+
+/// The budgets the API documents, per minute and organization.
+pub(crate) const DOCUMENTED_PER_MINUTE: [(RateClass, u32); 3] = [
+    (RateClass::Default, 600),
+    (RateClass::OrderPlacement, 60),
+    (RateClass::Spend, 30),
+];
+
+fn slot(class: RateClass) -> usize {
+    match class {
+        RateClass::Default => 0,
+        RateClass::OrderPlacement => 1,
+        RateClass::Spend => 2,
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Limiter {
+    pub(crate) clock: Arc<dyn Clock>,
+    in_flight: Option<Arc<Semaphore>>,
+    /// Minimum spacing between two sends of a class, when pacing is on.
+    spacing: [Option<Duration>; 3],
+    /// When the next send of a class may go, on the clock.
+    next_send: Mutex<[Duration; 3]>,
+    /// Until when a class is paused after a 429, on the clock.
+    paused_until: Mutex<[Duration; 3]>,
+}
+
+impl Limiter {
+    pub(crate) fn new(
+        clock: Arc<dyn Clock>,
+        max_in_flight: Option<usize>,
+        per_minute: &[(RateClass, u32)],
+    ) -> Self {
+        let mut spacing = [None; 3];
+        for (class, cap) in per_minute {
+            if *cap > 0 {
+                spacing[slot(*class)] = Some(Duration::from_secs(60) / *cap);
+            }
+        }
+        Limiter {
+            clock,
+            in_flight: max_in_flight.map(|n| Arc::new(Semaphore::new(n.max(1)))),
+            spacing,
+            next_send: Mutex::new([Duration::ZERO; 3]),
+            paused_until: Mutex::new([Duration::ZERO; 3]),
+        }
+    }
+
+    /// How long a send of `class` must wait now, reserving a paced slot if pacing is on.
+    fn wait_for(&self, class: RateClass) -> Duration {
+        let now = self.clock.now();
+        let paused = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)[slot(class)];
+        let mut wait = paused.saturating_sub(now);
+        if let Some(spacing) = self.spacing[slot(class)] {
+            let mut next = self
+                .next_send
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let at = next[slot(class)].max(now + wait);
+            next[slot(class)] = at + spacing;
+            wait = at - now;
+        }
+        wait
+    }
+
+    /// Waits until a request of `class` may be sent; the permit bounds requests in flight.
+    pub(crate) async fn admit(&self, class: RateClass) -> Option<OwnedSemaphorePermit> {
+        let permit = match &self.in_flight {
+            Some(semaphore) => semaphore.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+        // A pause may be extended while we sleep (another task got a 429): check again.
+        for _ in 0..8 {
+            let wait = self.wait_for(class);
+            if wait.is_zero() {
+                break;
+            }
+            self.clock.sleep(wait).await;
+        }
+        permit
+    }
+
+    /// [`Limiter::admit`] for blocking calls.
+    #[cfg(feature = "blocking")]
+    pub(crate) fn admit_blocking(&self, class: RateClass) -> Option<OwnedSemaphorePermit> {
+        let permit = match &self.in_flight {
+            Some(semaphore) => futures::executor::block_on(semaphore.clone().acquire_owned()).ok(),
+            None => None,
+        };
+        for _ in 0..8 {
+            let wait = self.wait_for(class);
+            if wait.is_zero() {
+                break;
+            }
+            self.clock.sleep_blocking(wait);
+        }
+        permit
+    }
+
+    /// Holds back every send of `class` for `wait`, after the API answered 429.
+    pub(crate) fn pause(&self, class: RateClass, wait: Duration) {
+        let until = self.clock.now() + wait;
+        let mut paused = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if paused[slot(class)] < until {
+            paused[slot(class)] = until;
+            tracing::debug!(
+                ?class,
+                ?wait,
+                "rate limited: pausing every call of this class"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+
+    #[test]
+    fn pacing_spaces_sends_and_pauses_add_up() {
+        let limiter = Limiter::new(
+            Arc::new(SystemClock::default()),
+            None,
+            &[(RateClass::Spend, 30)],
+        );
+        assert!(limiter.wait_for(RateClass::Spend) < Duration::from_millis(50));
+        let second = limiter.wait_for(RateClass::Spend);
+        assert!(
+            second > Duration::from_millis(1900) && second <= Duration::from_secs(2),
+            "{second:?}"
+        );
+        assert!(
+            limiter.wait_for(RateClass::Default).is_zero(),
+            "other classes are not paced"
+        );
+        limiter.pause(RateClass::Default, Duration::from_secs(5));
+        assert!(limiter.wait_for(RateClass::Default) > Duration::from_secs(4));
+    }
+}

@@ -1,0 +1,269 @@
+//! When to try a call again, and how long to wait first.
+//!
+//! | failure | read-only operation | other operation with an `Idempotency-Key` | other operation without |
+//! |---|---|---|---|
+//! | 429 (the request was not executed) | retry after `Retry-After` | retry | retry |
+//! | connection refused / not established (nothing was sent) | retry | retry | retry |
+//! | timeout, reset after sending, truncated answer | retry | retry | **no** |
+//! | 500, 502, 503, 504 | retry | retry | **no** |
+//! | anything else (4xx, success) | no | no | no |
+//!
+//! Operations that are not read-only get an SDK-generated `Idempotency-Key` (a UUID v4, one per
+//! logical call, the same on every attempt) unless the caller gave one or switched automatic
+//! keys off, so by default every failure in the table is retried safely. The class of each
+//! operation is in its descriptor ([`OperationInfo::retry`](geopera_types::OperationInfo)) and
+//! in the `retry` row of its module's documentation.
+
+use std::time::{Duration, SystemTime};
+
+use http::header::RETRY_AFTER;
+use http::HeaderMap;
+
+/// How a client retries failed attempts.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0 disables retrying). Default 2.
+    pub max_retries: u32,
+    /// The backoff before the first retry. Default 200 ms.
+    pub initial_backoff: Duration,
+    /// The longest backoff between two attempts. Default 10 s.
+    pub max_backoff: Duration,
+    /// The longest `Retry-After` the client waits out; a longer one fails the call at once
+    /// with [`Error::RateLimited`](crate::Error::RateLimited). Default 60 s (one rate-limit
+    /// window of the API).
+    pub max_retry_after: Duration,
+    /// Whether operations with side effects get an SDK-generated `Idempotency-Key`. Default
+    /// `true`.
+    pub auto_idempotency_keys: bool,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 2,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(60),
+            auto_idempotency_keys: true,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_retries: 0,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// Sets [`RetryPolicy::max_retries`].
+    #[must_use]
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// Sets [`RetryPolicy::initial_backoff`] and [`RetryPolicy::max_backoff`].
+    #[must_use]
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max;
+        self
+    }
+
+    /// Sets [`RetryPolicy::max_retry_after`].
+    #[must_use]
+    pub fn max_retry_after(mut self, ceiling: Duration) -> Self {
+        self.max_retry_after = ceiling;
+        self
+    }
+
+    /// Sets [`RetryPolicy::auto_idempotency_keys`].
+    #[must_use]
+    pub fn auto_idempotency_keys(mut self, enabled: bool) -> Self {
+        self.auto_idempotency_keys = enabled;
+        self
+    }
+
+    /// The backoff before retry number `retry` (1-based): exponential, capped, with full
+    /// jitter so that many clients do not retry in lockstep.
+    pub(crate) fn backoff_for(&self, retry: u32) -> Duration {
+        let exponent = retry.saturating_sub(1).min(20);
+        let ceiling = self
+            .initial_backoff
+            .saturating_mul(1u32 << exponent)
+            .min(self.max_backoff);
+        let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+        // Full jitter in [ceiling/2, ceiling]: spread out, but never instant.
+        Duration::from_millis(millis / 2 + fastrand::u64(0..=millis / 2))
+    }
+}
+
+/// What the retry loop does after an attempt.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Decision {
+    /// Hand the outcome to the caller.
+    Finish,
+    /// Wait this long, then try again.
+    RetryAfter(Duration),
+    /// The API asked for a wait longer than the policy allows.
+    TooLongToWait(Duration),
+}
+
+/// What happened in one attempt, as far as retrying cares.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Outcome {
+    /// An answer with this status.
+    Status(u16),
+    /// No connection could be made; the request was never sent.
+    NotSent,
+    /// The request may have reached the server: a timeout, a reset, a cut-off answer.
+    Ambiguous,
+    /// A failure that repeating cannot fix.
+    Fatal,
+}
+
+/// Decides what follows attempt number `attempt` (1-based).
+pub(crate) fn decide(
+    policy: &RetryPolicy,
+    max_retries: u32,
+    outcome: Outcome,
+    retry_after: Option<Duration>,
+    safe: bool,
+    attempt: u32,
+) -> Decision {
+    let retries_left = attempt <= max_retries;
+    let backoff = || policy.backoff_for(attempt);
+    match outcome {
+        Outcome::Status(429) => match retry_after {
+            Some(wait) if wait > policy.max_retry_after => Decision::TooLongToWait(wait),
+            _ if !retries_left => Decision::Finish,
+            Some(wait) => Decision::RetryAfter(wait),
+            None => Decision::RetryAfter(backoff()),
+        },
+        _ if !retries_left => Decision::Finish,
+        Outcome::NotSent => Decision::RetryAfter(backoff()),
+        Outcome::Ambiguous if safe => Decision::RetryAfter(backoff()),
+        Outcome::Status(500 | 502 | 503 | 504) if safe => {
+            let wait = retry_after.map_or_else(backoff, |w| w.min(policy.max_retry_after));
+            Decision::RetryAfter(wait)
+        }
+        _ => Decision::Finish,
+    }
+}
+
+/// Reads `Retry-After` as delta-seconds or an HTTP date.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy::default()
+    }
+
+    #[test]
+    fn rate_limits_are_always_retried_after_the_servers_wait() {
+        let wait = Some(Duration::from_secs(3));
+        assert_eq!(
+            decide(&policy(), 2, Outcome::Status(429), wait, false, 1),
+            Decision::RetryAfter(Duration::from_secs(3))
+        );
+        assert_eq!(
+            decide(
+                &policy(),
+                2,
+                Outcome::Status(429),
+                Some(Duration::from_secs(61)),
+                true,
+                1
+            ),
+            Decision::TooLongToWait(Duration::from_secs(61))
+        );
+        assert_eq!(
+            decide(&policy(), 2, Outcome::Status(429), wait, true, 3),
+            Decision::Finish
+        );
+    }
+
+    #[test]
+    fn ambiguous_failures_are_retried_only_when_safe() {
+        for outcome in [
+            Outcome::Ambiguous,
+            Outcome::Status(503),
+            Outcome::Status(500),
+        ] {
+            assert!(matches!(
+                decide(&policy(), 2, outcome, None, true, 1),
+                Decision::RetryAfter(_)
+            ));
+            assert_eq!(
+                decide(&policy(), 2, outcome, None, false, 1),
+                Decision::Finish
+            );
+        }
+        assert!(matches!(
+            decide(&policy(), 2, Outcome::NotSent, None, false, 1),
+            Decision::RetryAfter(_)
+        ));
+    }
+
+    #[test]
+    fn other_answers_and_exhausted_budgets_finish() {
+        for status in [200, 201, 400, 401, 403, 404, 409, 422] {
+            assert_eq!(
+                decide(&policy(), 2, Outcome::Status(status), None, true, 1),
+                Decision::Finish
+            );
+        }
+        assert_eq!(
+            decide(&policy(), 0, Outcome::NotSent, None, true, 1),
+            Decision::Finish
+        );
+        assert_eq!(
+            decide(&policy(), 2, Outcome::Fatal, None, true, 1),
+            Decision::Finish
+        );
+    }
+
+    #[test]
+    fn backoff_grows_jitters_and_is_capped() {
+        let policy =
+            RetryPolicy::default().backoff(Duration::from_millis(100), Duration::from_millis(500));
+        for _ in 0..50 {
+            let first = policy.backoff_for(1);
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+            assert!(policy.backoff_for(10) <= Duration::from_millis(500));
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, "17".parse().expect("valid"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(17)));
+        let later = SystemTime::now() + Duration::from_secs(120);
+        headers.insert(
+            RETRY_AFTER,
+            httpdate::fmt_http_date(later).parse().expect("valid"),
+        );
+        let wait = retry_after(&headers).expect("a date");
+        assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
+        headers.insert(RETRY_AFTER, "soon".parse().expect("valid"));
+        assert_eq!(retry_after(&headers), None);
+    }
+}
