@@ -469,7 +469,7 @@ impl Search {
             }
             matched += 1;
         }
-        let end = self.offset + items.len();
+        let end = self.offset.saturating_add(items.len());
         let next = (end < matched).then(|| encode_token(end, seed));
         Page {
             items,

@@ -163,7 +163,8 @@ pub fn execute(
                     let refund = order.total_credits;
                     let reply =
                         json!({"orderId": id, "status": "cancelled", "refundedCredits": refund});
-                    inner.org(&caller.org, shared.seed, now).balance_credits += refund;
+                    let org = inner.org(&caller.org, shared.seed, now);
+                    org.balance_credits = org.balance_credits.saturating_add(refund);
                     ok(reply)
                 }
             }
@@ -276,7 +277,7 @@ pub fn execute(
             let mut inner = shared.lock();
             let topup_id = format!("top_{}", inner.rng.hex(8));
             let org = inner.org(&caller.org, shared.seed, now);
-            org.balance_credits += credits;
+            org.balance_credits = org.balance_credits.saturating_add(credits);
             let balance = org.balance_credits;
             ok(json!({
                 "id": topup_id,
@@ -387,13 +388,13 @@ fn price_archive(shared: &Shared, body: &Value) -> Priced {
             .or_default();
         entry.0.push(id.to_owned());
         entry.1 += area;
-        entry.2 += credits;
+        entry.2 = entry.2.saturating_add(credits);
     }
-    let mut total = 0;
+    let mut total: i64 = 0;
     let groups = groups
         .into_iter()
         .map(|((collection, date), (ids, area, credits))| {
-            total += credits;
+            total = total.saturating_add(credits);
             let mut group = json!({
                 "collection": collection,
                 "captures": ids,
@@ -433,7 +434,7 @@ fn price_tasking(body: &Value) -> Priced {
         .unwrap_or_default();
     let mut groups = Vec::new();
     let mut errors = Vec::new();
-    let mut total = 0;
+    let mut total: i64 = 0;
     for (index, group) in requested.iter().enumerate() {
         let product = ["product", "dataProduct", "sensor"]
             .iter()
@@ -451,7 +452,7 @@ fn price_tasking(body: &Value) -> Priced {
         };
         let billed = area.max(MIN_AREA_KM2);
         let credits = to_credits(billed * tasking_rate(product));
-        total += credits;
+        total = total.saturating_add(credits);
         groups.push(json!({
             "index": index,
             "product": product,
