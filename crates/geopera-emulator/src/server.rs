@@ -727,9 +727,10 @@ async fn connection(
         request.extensions_mut().insert(per_connection.clone());
         app.clone().oneshot(request.map(Body::new))
     });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(io, TowerToHyperService::new(service));
+    // HTTP/1.1, or HTTP/2 with prior knowledge (h2c), whichever the client speaks.
+    let builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    let conn = builder.serve_connection(io, TowerToHyperService::new(service));
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}
