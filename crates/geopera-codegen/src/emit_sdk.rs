@@ -69,6 +69,44 @@ fn type_link(path: &str) -> String {
     }
 }
 
+/// The stream and iterator functions of a paged operation.
+fn paging_functions(op: &OperationDef) -> String {
+    if op.paging == Paging::None {
+        return String::new();
+    }
+    "\n/// Every page, fetched one after the other as the stream is polled, each decoded as [`Output`].\n\
+     /// The walk starts from `body` and stops on the last page; dropping the stream stops it.\n\
+     pub fn pages(client: &impl ApiClient, body: impl IntoRequest<Input>) -> crate::PageStream<Output> {\n\
+     crate::paging::pages::<Operation>(client.core(), body)\n}\n\n\
+     /// Every item of every page, as JSON, fetched page by page as the stream is polled.\n\
+     pub fn items(client: &impl ApiClient, body: impl IntoRequest<Input>) -> crate::PageStream<serde_json::Value> {\n\
+     crate::paging::items::<Operation>(client.core(), body)\n}\n\n\
+     /// The blocking form of [`pages`]: an iterator that fetches as it is advanced.\n\
+     #[cfg(feature = \"blocking\")]\n\
+     pub fn pages_blocking(client: &impl ApiClient, body: impl IntoRequest<Input>) -> crate::BlockingPages<Output> {\n\
+     crate::paging::pages_blocking::<Operation>(client.core(), body)\n}\n\n\
+     /// The blocking form of [`items`].\n\
+     #[cfg(feature = \"blocking\")]\n\
+     pub fn items_blocking(client: &impl ApiClient, body: impl IntoRequest<Input>) -> impl Iterator<Item = Result<serde_json::Value, Error>> {\n\
+     crate::paging::items_blocking::<Operation>(client.core(), body)\n}\n"
+        .to_owned()
+}
+
+/// The item stream of an operation that answers newline-delimited JSON.
+fn ndjson_functions(op: &OperationDef) -> String {
+    if !op.ndjson {
+        return String::new();
+    }
+    "\n/// The answer's items (one JSON value per line), parsed as they arrive.\n\
+     pub fn stream(client: &impl ApiClient, body: impl IntoRequest<Input>) -> crate::PageStream<serde_json::Value> {\n\
+     crate::ndjson::stream::<Operation>(client.core(), body)\n}\n\n\
+     /// The blocking form of [`stream`]: an iterator that reads the answer as it is advanced.\n\
+     #[cfg(feature = \"blocking\")]\n\
+     pub fn stream_blocking(client: &impl ApiClient, body: impl IntoRequest<Input>) -> impl Iterator<Item = Result<serde_json::Value, Error>> {\n\
+     crate::ndjson::stream_blocking::<Operation>(client.core(), body)\n}\n"
+        .to_owned()
+}
+
 fn operation_module(op: &OperationDef) -> String {
     let input = input_path(op);
     let output = output_path(op);
@@ -106,7 +144,7 @@ fn operation_module(op: &OperationDef) -> String {
          /// The blocking form of [`send_detailed`].\n///\n/// # Errors\n///\n/// As for [`send_detailed`].\n\
          #[cfg(feature = \"blocking\")]\n\
          pub fn send_blocking_detailed(client: &impl ApiClient, body: impl IntoRequest<Input>) -> Result<Response<Output>, Error> {{\n\
-         crate::runtime::send_blocking_detailed::<Operation>(client.core(), body)\n}}\n",
+         crate::runtime::send_blocking_detailed::<Operation>(client.core(), body)\n}}\n{paging_fns}{ndjson_fns}",
         id = op.id,
         path = op.path,
         scope = op.scope,
@@ -116,6 +154,8 @@ fn operation_module(op: &OperationDef) -> String {
         errors = errors.join(", "),
         paging = paging_text(op.paging),
         retry = retry_text(op),
+        paging_fns = paging_functions(op),
+        ndjson_fns = ndjson_functions(op),
     )
 }
 

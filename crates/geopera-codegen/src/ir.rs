@@ -33,6 +33,10 @@ const SPEND: &[&str] = &[
     "processing.create_and_dispatch",
 ];
 
+/// Operations that answer newline-delimited JSON (from the API's docs; the contract types
+/// their output as any JSON).
+pub const NDJSON: &[&str] = &["catalog.search_stream"];
+
 /// The whole contract, as the emitters need it.
 #[derive(Debug)]
 pub struct Api {
@@ -175,6 +179,8 @@ pub struct OperationDef {
     pub paging: Paging,
     /// `Default`, `OrderPlacement` or `Spend`.
     pub rate_class: &'static str,
+    /// Whether the answer is newline-delimited JSON.
+    pub ndjson: bool,
     /// The request body schema as written in the contract.
     pub input_raw: Value,
     /// The success response schema as written in the contract.
@@ -570,6 +576,7 @@ fn operation(path: &str, op: &Value, components: &Map<String, Value>) -> Result<
         body_optional,
         paging,
         rate_class,
+        ndjson: NDJSON.contains(&id.as_str()),
         input_raw,
         output_raw,
         id,

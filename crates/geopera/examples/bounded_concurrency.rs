@@ -26,7 +26,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|collection| {
             catalog_search::send(
                 &client,
-                CatalogSearchInput::new("earthsearch-aws").collections([collection.as_str()]).limit(5),
+                CatalogSearchInput::new("earthsearch-aws")
+                    .collections([collection.as_str()])
+                    .limit(5),
             )
         })
         .buffered(8)
@@ -34,6 +36,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await;
 
     let ok = results.iter().filter(|r| r.is_ok()).count();
-    println!("{ok} of {} searches succeeded with at most 8 in flight", results.len());
+    println!(
+        "{ok} of {} searches succeeded with at most 8 in flight",
+        results.len()
+    );
     Ok(())
 }

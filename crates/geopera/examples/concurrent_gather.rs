@@ -20,7 +20,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let searches = COLLECTIONS.iter().map(|collection| {
         catalog_search::send(
             &client,
-            CatalogSearchInput::new("earthsearch-aws").collections([*collection]).limit(10),
+            CatalogSearchInput::new("earthsearch-aws")
+                .collections([*collection])
+                .limit(10),
         )
     });
     // Like gather without return_exceptions: the first error ends the whole group.

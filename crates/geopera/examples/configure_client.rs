@@ -31,7 +31,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let patient = batch.with_timeout(Duration::from_secs(120));
     assert!(patient.shares_pool_with(&client), "with_* keeps the pool");
 
-    let page = catalog_search::send(&patient, CatalogSearchInput::new("earthsearch-aws").limit(5)).await?;
-    println!("{} features via a client tagged {:?}", support::feature_count(&page), patient.headers().get("x-request-source"));
+    let page = catalog_search::send(
+        &patient,
+        CatalogSearchInput::new("earthsearch-aws").limit(5),
+    )
+    .await?;
+    println!(
+        "{} features via a client tagged {:?}",
+        support::feature_count(&page),
+        patient.headers().get("x-request-source")
+    );
     Ok(())
 }

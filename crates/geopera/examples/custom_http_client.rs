@@ -17,16 +17,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .pool_max_idle_per_host(10)
         .tcp_keepalive(Duration::from_secs(30))
         .build()?;
-    let blocking = reqwest::blocking::Client::builder().pool_max_idle_per_host(2).build()?;
+    let blocking = reqwest::blocking::Client::builder()
+        .pool_max_idle_per_host(2)
+        .build()?;
     let client = AuthenticatedClient::new(&target.base_url, &target.token)?
         .with_http_client(http)
         .with_blocking_http_client(blocking);
 
-    let page = catalog_search::send_blocking(&client, CatalogSearchInput::new("earthsearch-aws").limit(3))?;
-    println!("blocking call through a custom client: {} features", support::feature_count(&page));
+    let page = catalog_search::send_blocking(
+        &client,
+        CatalogSearchInput::new("earthsearch-aws").limit(3),
+    )?;
+    println!(
+        "blocking call through a custom client: {} features",
+        support::feature_count(&page)
+    );
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let page = runtime.block_on(catalog_search::send(&client, CatalogSearchInput::new("earthsearch-aws").limit(4)))?;
-    println!("async call through a custom client: {} features", support::feature_count(&page));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let page = runtime.block_on(catalog_search::send(
+        &client,
+        CatalogSearchInput::new("earthsearch-aws").limit(4),
+    ))?;
+    println!(
+        "async call through a custom client: {} features",
+        support::feature_count(&page)
+    );
     Ok(())
 }

@@ -18,7 +18,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for limit in [10, 5000] {
         let response = catalog_search::send_detailed(
             &client,
-            CatalogSearchInput::new("earthsearch-aws").collections(["sentinel-2-l2a"]).limit(limit),
+            CatalogSearchInput::new("earthsearch-aws")
+                .collections(["sentinel-2-l2a"])
+                .limit(limit),
         )
         .await?;
         println!(

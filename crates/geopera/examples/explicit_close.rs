@@ -14,7 +14,11 @@ use geopera::AuthenticatedClient;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let target = support::target()?;
     let client = AuthenticatedClient::new(&target.base_url, &target.token)?;
-    let result = catalog_search::send(&client, CatalogSearchInput::new("earthsearch-aws").limit(10)).await;
+    let result = catalog_search::send(
+        &client,
+        CatalogSearchInput::new("earthsearch-aws").limit(10),
+    )
+    .await;
     drop(client); // releases the pool whether or not the call succeeded
     let page = result?;
     println!("{} features", support::feature_count(&page));

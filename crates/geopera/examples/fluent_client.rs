@@ -12,10 +12,15 @@ use geopera::Geopera;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let target = support::target()?;
-    let geopera = Geopera::builder(&target.token).base_url(&target.base_url).build()?;
+    let geopera = Geopera::builder(&target.token)
+        .base_url(&target.base_url)
+        .build()?;
 
     // Typed body, awaited.
-    let page = geopera.catalog().search(CatalogSearchInput::new("earthsearch-aws").limit(5)).await?;
+    let page = geopera
+        .catalog()
+        .search(CatalogSearchInput::new("earthsearch-aws").limit(5))
+        .await?;
     println!("fluent, typed: {} features", support::feature_count(&page));
 
     // JSON body, checked against CatalogSearchInput before it is sent.
@@ -26,11 +31,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("fluent, JSON: {} features", support::feature_count(&page));
 
     // Any operation by id, JSON in and out.
-    let balance = geopera.invoke("billing.credits.balance", serde_json::json!({})).await?;
+    let balance = geopera
+        .invoke("billing.credits.balance", serde_json::json!({}))
+        .await?;
     println!("billing.credits.balance -> {balance}");
 
     // The same configured client, for the operation functions.
-    let page = catalog_search::send(geopera.client(), CatalogSearchInput::new("earthsearch-aws").limit(2)).await?;
-    println!("operation function on the fluent client's client: {} features", support::feature_count(&page));
+    let page = catalog_search::send(
+        geopera.client(),
+        CatalogSearchInput::new("earthsearch-aws").limit(2),
+    )
+    .await?;
+    println!(
+        "operation function on the fluent client's client: {} features",
+        support::feature_count(&page)
+    );
     Ok(())
 }

@@ -18,7 +18,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let limits = [10, 20, 900];
 
     let outcomes = join_all(limits.iter().map(|limit| {
-        catalog_search::send_detailed(&client, CatalogSearchInput::new("earthsearch-aws").limit(*limit))
+        catalog_search::send_detailed(
+            &client,
+            CatalogSearchInput::new("earthsearch-aws").limit(*limit),
+        )
     }))
     .await;
 
@@ -26,9 +29,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         match outcome {
             Err(error) => println!("limit {limit}: failed: {error}"),
             Ok(response) => match response.parsed {
-                Parsed::Success(page) => println!("limit {limit}: {} features", support::feature_count(&page)),
+                Parsed::Success(page) => {
+                    println!("limit {limit}: {} features", support::feature_count(&page))
+                }
                 Parsed::Validation(invalid) => println!("limit {limit}: rejected: {invalid}"),
-                Parsed::Problem(problem) => println!("limit {limit}: {}: {problem}", response.status),
+                Parsed::Problem(problem) => {
+                    println!("limit {limit}: {}: {problem}", response.status)
+                }
                 Parsed::Unparsed => println!("limit {limit}: unexpected {}", response.status),
             },
         }

@@ -22,7 +22,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
 
-    println!("catalog.search returned {} features", support::feature_count(&page));
+    println!(
+        "catalog.search returned {} features",
+        support::feature_count(&page)
+    );
     if let Some(next) = page.get_as::<String>("next")? {
         println!("more pages follow; next token {next}");
     }

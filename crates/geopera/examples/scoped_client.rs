@@ -18,7 +18,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for collection in ["sentinel-2-l2a", "landsat-c2-l2"] {
             let page = catalog_search::send(
                 &client,
-                CatalogSearchInput::new("earthsearch-aws").collections([collection]).limit(10),
+                CatalogSearchInput::new("earthsearch-aws")
+                    .collections([collection])
+                    .limit(10),
             )
             .await?;
             println!("{collection}: {} features", support::feature_count(&page));

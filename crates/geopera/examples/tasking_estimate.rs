@@ -12,7 +12,10 @@ use geopera::{AuthenticatedClient, Error, Parsed};
 use serde_json::json;
 
 /// One estimate; every way it can go wrong becomes a message, as in the Python example.
-async fn estimate(client: &AuthenticatedClient, body: TaskingEstimateInput) -> Result<TaskingEstimateOutput, String> {
+async fn estimate(
+    client: &AuthenticatedClient,
+    body: TaskingEstimateInput,
+) -> Result<TaskingEstimateOutput, String> {
     let response = orders_tasking_estimate::send_detailed(client, body)
         .await
         .map_err(|error: Error| error.to_string())?;
@@ -39,12 +42,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = AuthenticatedClient::new(&target.base_url, &target.token)?;
     let bodies = vec![
         TaskingEstimateInput::new().groups(vec![area(151.1, -33.9, 151.3, -33.7)]),
-        TaskingEstimateInput::new().groups(vec![area(144.9, -37.9, 145.1, -37.7), area(153.0, -27.5, 153.1, -27.4)]),
+        TaskingEstimateInput::new().groups(vec![
+            area(144.9, -37.9, 145.1, -37.7),
+            area(153.0, -27.5, 153.1, -27.4),
+        ]),
     ];
     let estimates = join_all(bodies.into_iter().map(|body| estimate(&client, body))).await;
     for (i, outcome) in estimates.iter().enumerate() {
         match outcome {
-            Ok(e) => println!("estimate {i}: A${:.2} ({} credits)", e.total_aud, e.total_credits),
+            Ok(e) => println!(
+                "estimate {i}: A${:.2} ({} credits)",
+                e.total_aud, e.total_credits
+            ),
             Err(error) => println!("estimate {i} failed: {error}"),
         }
     }

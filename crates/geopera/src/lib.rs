@@ -76,6 +76,8 @@ mod error;
 mod fluent;
 mod generated;
 mod limiter;
+mod ndjson;
+mod paging;
 mod request;
 mod response;
 mod retry;
@@ -90,6 +92,9 @@ pub use error::Error;
 pub use fluent::{Call, Geopera};
 pub use generated::fluent as namespaces;
 pub use generated::operations;
+#[cfg(feature = "blocking")]
+pub use paging::BlockingPages;
+pub use paging::PageStream;
 pub use request::{CallOptions, IntoRequest, Request};
 pub use response::{Parsed, Response};
 pub use retry::RetryPolicy;

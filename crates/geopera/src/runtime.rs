@@ -27,7 +27,9 @@ pub(crate) struct RawResponse {
 }
 
 /// Converts and serializes the body; the only generic step before sending.
-fn prepare<O: Operation>(body: impl IntoRequest<O::Input>) -> Result<(Bytes, CallOptions), Error> {
+pub(crate) fn prepare<O: Operation>(
+    body: impl IntoRequest<O::Input>,
+) -> Result<(Bytes, CallOptions), Error> {
     let request = body.into_request().map_err(|e| {
         Error::invalid(
             O::INFO.id,
@@ -440,6 +442,125 @@ fn attempt_blocking(
         headers,
         content,
         attempts: attempt,
+    })
+}
+
+/// Sends a call whose answer is read as a stream: retried like any call until an answer
+/// arrives; a success answer is handed over unread, any other is turned into its error.
+pub(crate) async fn open(
+    client: &Client,
+    info: &'static OperationInfo,
+    options: &CallOptions,
+    payload: Bytes,
+) -> Result<reqwest::Response, Error> {
+    let mut plan = plan(client, info, options)?;
+    // A stream may legitimately take long: only the per-read timeout of the client applies.
+    plan.timeout = None;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let _permit = client.limiter.admit(info.rate_class).await;
+        let mut request = client
+            .http
+            .post(&plan.url)
+            .headers(plan.headers.clone())
+            .body(payload.clone());
+        if let Some(left) = plan.remaining(client) {
+            request = request.timeout(left);
+        }
+        let response = match request.send().await {
+            Ok(response) if response.status().as_u16() == info.success_status => {
+                return Ok(response)
+            }
+            Ok(response) => {
+                let status = response.status();
+                let headers = response.headers().clone();
+                let content = response.bytes().await.unwrap_or_default();
+                Ok(RawResponse {
+                    status,
+                    headers,
+                    content,
+                    attempts: attempt,
+                })
+            }
+            Err(e) => {
+                let outcome = outcome_of(&e);
+                Err((Error::from_reqwest(info.id, e), outcome))
+            }
+        };
+        match assess(client, info, &plan, attempt, &response) {
+            Decision::RetryAfter(wait) => client.limiter.clock.sleep(wait).await,
+            decision => {
+                let raw = finish(info, attempt, response, decision)?;
+                return Err(unexpected_success(
+                    classify::<serde_json::Value>(client, info, raw)?.into_result(),
+                ));
+            }
+        }
+    }
+}
+
+/// A non-success answer always converts into an error; this maps the impossible `Ok` too.
+fn unexpected_success(result: Result<serde_json::Value, Error>) -> Error {
+    match result {
+        Err(error) => error,
+        Ok(_) => Error::Config("a stream answer was classified as success twice".into()),
+    }
+}
+
+/// [`open`] for blocking code.
+#[cfg(feature = "blocking")]
+pub(crate) fn open_blocking(
+    client: &Client,
+    info: &'static OperationInfo,
+    options: &CallOptions,
+    payload: Bytes,
+) -> Result<reqwest::blocking::Response, Error> {
+    let mut plan = plan(client, info, options)?;
+    plan.timeout = None;
+    let http = client.blocking_http_client()?;
+    off_runtime(move || {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let _permit = client.limiter.admit_blocking(info.rate_class);
+            let mut request = http
+                .post(&plan.url)
+                .headers(plan.headers.clone())
+                .body(payload.clone());
+            if let Some(left) = plan.remaining(client) {
+                request = request.timeout(left);
+            }
+            let response = match request.send() {
+                Ok(response) if response.status().as_u16() == info.success_status => {
+                    return Ok(response)
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    let content = response.bytes().unwrap_or_default();
+                    Ok(RawResponse {
+                        status,
+                        headers,
+                        content,
+                        attempts: attempt,
+                    })
+                }
+                Err(e) => {
+                    let outcome = outcome_of(&e);
+                    Err((Error::from_reqwest(info.id, e), outcome))
+                }
+            };
+            match assess(client, info, &plan, attempt, &response) {
+                Decision::RetryAfter(wait) => client.limiter.clock.sleep_blocking(wait),
+                decision => {
+                    let raw = finish(info, attempt, response, decision)?;
+                    return Err(unexpected_success(
+                        classify::<serde_json::Value>(client, info, raw)?.into_result(),
+                    ));
+                }
+            }
+        }
     })
 }
 

@@ -25,7 +25,10 @@ pub fn target() -> Result<Target, Box<dyn std::error::Error>> {
         });
     }
     let emulator = Emulator::builder().start()?;
-    eprintln!("(no GEOPERA_API_URL: using an embedded emulator at {})", emulator.base_url());
+    eprintln!(
+        "(no GEOPERA_API_URL: using an embedded emulator at {})",
+        emulator.base_url()
+    );
     Ok(Target {
         base_url: emulator.base_url().to_string(),
         token: emulator.api_key().to_owned(),
@@ -35,5 +38,7 @@ pub fn target() -> Result<Target, Box<dyn std::error::Error>> {
 
 /// The number of features in a catalog page.
 pub fn feature_count(page: &geopera::models::CatalogSearchOutput) -> usize {
-    page.get("features").and_then(|f| f.as_array()).map_or(0, Vec::len)
+    page.get("features")
+        .and_then(|f| f.as_array())
+        .map_or(0, Vec::len)
 }

@@ -73,3 +73,35 @@ pub fn send_blocking_detailed(
 ) -> Result<Response<Output>, Error> {
     crate::runtime::send_blocking_detailed::<Operation>(client.core(), body)
 }
+
+/// Every page, fetched one after the other as the stream is polled, each decoded as [`Output`].
+/// The walk starts from `body` and stops on the last page; dropping the stream stops it.
+pub fn pages(client: &impl ApiClient, body: impl IntoRequest<Input>) -> crate::PageStream<Output> {
+    crate::paging::pages::<Operation>(client.core(), body)
+}
+
+/// Every item of every page, as JSON, fetched page by page as the stream is polled.
+pub fn items(
+    client: &impl ApiClient,
+    body: impl IntoRequest<Input>,
+) -> crate::PageStream<serde_json::Value> {
+    crate::paging::items::<Operation>(client.core(), body)
+}
+
+/// The blocking form of [`pages`]: an iterator that fetches as it is advanced.
+#[cfg(feature = "blocking")]
+pub fn pages_blocking(
+    client: &impl ApiClient,
+    body: impl IntoRequest<Input>,
+) -> crate::BlockingPages<Output> {
+    crate::paging::pages_blocking::<Operation>(client.core(), body)
+}
+
+/// The blocking form of [`items`].
+#[cfg(feature = "blocking")]
+pub fn items_blocking(
+    client: &impl ApiClient,
+    body: impl IntoRequest<Input>,
+) -> impl Iterator<Item = Result<serde_json::Value, Error>> {
+    crate::paging::items_blocking::<Operation>(client.core(), body)
+}

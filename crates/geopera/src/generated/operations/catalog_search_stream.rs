@@ -73,3 +73,20 @@ pub fn send_blocking_detailed(
 ) -> Result<Response<Output>, Error> {
     crate::runtime::send_blocking_detailed::<Operation>(client.core(), body)
 }
+
+/// The answer's items (one JSON value per line), parsed as they arrive.
+pub fn stream(
+    client: &impl ApiClient,
+    body: impl IntoRequest<Input>,
+) -> crate::PageStream<serde_json::Value> {
+    crate::ndjson::stream::<Operation>(client.core(), body)
+}
+
+/// The blocking form of [`stream`]: an iterator that reads the answer as it is advanced.
+#[cfg(feature = "blocking")]
+pub fn stream_blocking(
+    client: &impl ApiClient,
+    body: impl IntoRequest<Input>,
+) -> impl Iterator<Item = Result<serde_json::Value, Error>> {
+    crate::ndjson::stream_blocking::<Operation>(client.core(), body)
+}

@@ -1,0 +1,411 @@
+//! Walking paged operations as streams (async) or iterators (blocking).
+//!
+//! The generator marks each operation's paging style from its input fields (cursor
+//! `limit`+`next`, `limit`+`offset`, `page`+`size`, `limit`+`page`); one [`Walker`] here
+//! knows how to move each style forward and when to stop: on a short or empty page, on a page
+//! past `totalPages`, when the cursor is absent, or when a cursor repeats.
+
+use std::collections::HashSet;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures::Stream;
+use geopera_types::{Operation, OperationInfo, Paging};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::client::Client;
+use crate::request::CallOptions;
+use crate::{Error, IntoRequest};
+
+/// A stream of pages or items; dropping it stops the walk (and cancels a request in flight).
+pub type PageStream<T> = Pin<Box<dyn Stream<Item = Result<T, Error>> + Send>>;
+
+/// Members that commonly hold a page's items, tried in this order.
+const ITEM_FIELDS: &[&str] = &["features", "items", "content", "results", "data"];
+
+/// The items of one page: the first well-known array member, else the only array member, else
+/// the page itself when it is an array.
+pub(crate) fn items_of(page: Value) -> Vec<Value> {
+    match page {
+        Value::Array(items) => items,
+        Value::Object(mut members) => {
+            for field in ITEM_FIELDS {
+                if let Some(Value::Array(_)) = members.get(*field) {
+                    if let Some(Value::Array(items)) = members.remove(*field) {
+                        return items;
+                    }
+                }
+            }
+            let arrays: Vec<String> = members
+                .iter()
+                .filter(|(_, v)| v.is_array())
+                .map(|(k, _)| k.clone())
+                .collect();
+            match arrays.as_slice() {
+                [only] => match members.remove(only) {
+                    Some(Value::Array(items)) => items,
+                    _ => Vec::new(),
+                },
+                _ => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn count_items(page: &Value) -> usize {
+    items_of(page.clone()).len()
+}
+
+/// Where a walk is: the body of the next request and whether there is one.
+pub(crate) struct Walker {
+    pub(crate) info: &'static OperationInfo,
+    body: Map<String, Value>,
+    done: bool,
+    cursors: HashSet<String>,
+}
+
+fn as_i64(body: &Map<String, Value>, key: &str) -> Option<i64> {
+    body.get(key).and_then(Value::as_i64)
+}
+
+impl Walker {
+    pub(crate) fn new<O: Operation>(
+        body: impl IntoRequest<O::Input>,
+    ) -> Result<(Self, CallOptions), Error> {
+        let info = O::INFO;
+        let request = body.into_request().map_err(|e| {
+            Error::invalid(
+                info.id,
+                format!("the body does not fit {}: {e}", info.input_type),
+            )
+        })?;
+        let body = match serde_json::to_value(&request.body) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) | Err(_) => {
+                return Err(Error::invalid(
+                    info.id,
+                    "a paged body must be a JSON object",
+                ))
+            }
+        };
+        Ok((
+            Walker {
+                info,
+                body,
+                done: false,
+                cursors: HashSet::new(),
+            },
+            request.options,
+        ))
+    }
+
+    /// The body of the next request, or `None` when the walk is over.
+    pub(crate) fn next_body(&self) -> Option<Result<Bytes, Error>> {
+        if self.done {
+            return None;
+        }
+        Some(
+            serde_json::to_vec(&self.body)
+                .map(Bytes::from)
+                .map_err(|e| {
+                    Error::invalid(self.info.id, format!("the body cannot be serialized: {e}"))
+                }),
+        )
+    }
+
+    /// Moves past `page`.
+    pub(crate) fn advance(&mut self, page: &Value) {
+        let count = i64::try_from(count_items(page)).unwrap_or(i64::MAX);
+        if count == 0 {
+            self.done = true;
+            return;
+        }
+        match self.info.paging {
+            Paging::None => self.done = true,
+            Paging::Cursor => match page.get("next").and_then(Value::as_str) {
+                Some(next) if !next.is_empty() && self.cursors.insert(next.to_owned()) => {
+                    self.body
+                        .insert("next".into(), Value::String(next.to_owned()));
+                }
+                Some(next) if !next.is_empty() => {
+                    tracing::warn!(
+                        operation_id = self.info.id,
+                        "the API repeated a cursor; stopping"
+                    );
+                    self.done = true;
+                }
+                _ => self.done = true,
+            },
+            Paging::Offset => {
+                let limit = as_i64(&self.body, "limit").unwrap_or(count);
+                let offset = as_i64(&self.body, "offset").unwrap_or(0);
+                self.body.insert("offset".into(), (offset + count).into());
+                self.done = count < limit;
+            }
+            Paging::PageSize | Paging::LimitPage => {
+                let per_page_key = if self.info.paging == Paging::PageSize {
+                    "size"
+                } else {
+                    "limit"
+                };
+                let per_page = as_i64(&self.body, per_page_key).unwrap_or(count);
+                let current = as_i64(&self.body, "page").unwrap_or(0);
+                let total_pages = page.get("totalPages").and_then(Value::as_i64);
+                self.body.insert("page".into(), (current + 1).into());
+                self.done =
+                    count < per_page || total_pages.is_some_and(|total| current + 1 >= total);
+            }
+        }
+    }
+}
+
+async fn fetch(
+    client: &Client,
+    walker: &Walker,
+    options: &CallOptions,
+    body: Bytes,
+) -> Result<Value, Error> {
+    let raw = crate::runtime::execute(client, walker.info, options, body).await?;
+    crate::runtime::classify::<Value>(client, walker.info, raw)?.into_result()
+}
+
+/// Turns a fetched page into what the stream yields.
+type Convert<T> = fn(Value) -> Result<T, (Value, serde_json::Error)>;
+
+fn decode_error(info: &'static OperationInfo, page: &Value, source: serde_json::Error) -> Error {
+    Error::Decode {
+        operation_id: info.id,
+        status: http::StatusCode::OK,
+        excerpt: crate::error::excerpt(page.to_string().as_bytes()),
+        source,
+    }
+}
+
+fn typed<T: DeserializeOwned>(page: Value) -> Result<T, (Value, serde_json::Error)> {
+    T::deserialize(&page).map_err(|e| (page, e))
+}
+
+fn listed(page: Value) -> Result<Vec<Value>, (Value, serde_json::Error)> {
+    Ok(items_of(page))
+}
+
+enum Walk {
+    Ready(Client, Walker, CallOptions),
+    Failed(Error),
+    Done,
+}
+
+impl Walk {
+    fn start<O: Operation>(client: &Client, body: impl IntoRequest<O::Input>) -> Self {
+        match Walker::new::<O>(body) {
+            Ok((walker, options)) => Walk::Ready(client.clone(), walker, options),
+            Err(error) => Walk::Failed(error),
+        }
+    }
+}
+
+fn walk<T: Send + 'static>(start: Walk, convert: Convert<T>) -> PageStream<T> {
+    Box::pin(futures::stream::unfold(start, move |state| async move {
+        match state {
+            Walk::Done => None,
+            Walk::Failed(error) => Some((Err(error), Walk::Done)),
+            Walk::Ready(client, mut walker, options) => {
+                let body = match walker.next_body()? {
+                    Ok(body) => body,
+                    Err(error) => return Some((Err(error), Walk::Done)),
+                };
+                match fetch(&client, &walker, &options, body).await {
+                    Err(error) => Some((Err(error), Walk::Done)),
+                    Ok(page) => {
+                        walker.advance(&page);
+                        let info = walker.info;
+                        let next = Walk::Ready(client, walker, options);
+                        Some((
+                            convert(page).map_err(|(page, e)| decode_error(info, &page, e)),
+                            next,
+                        ))
+                    }
+                }
+            }
+        }
+    }))
+}
+
+/// Every page of a paged operation, decoded as its output model.
+pub(crate) fn pages<O: Operation>(
+    client: &Client,
+    body: impl IntoRequest<O::Input>,
+) -> PageStream<O::Output> {
+    walk(Walk::start::<O>(client, body), typed::<O::Output>)
+}
+
+/// Every item of every page of a paged operation, as JSON.
+pub(crate) fn items<O: Operation>(
+    client: &Client,
+    body: impl IntoRequest<O::Input>,
+) -> PageStream<Value> {
+    use futures::StreamExt as _;
+    let pages = walk(Walk::start::<O>(client, body), listed);
+    Box::pin(
+        pages
+            .map(|page| match page {
+                Ok(items) => futures::stream::iter(items.into_iter().map(Ok)).left_stream(),
+                Err(error) => futures::stream::iter(std::iter::once(Err(error))).right_stream(),
+            })
+            .flatten(),
+    )
+}
+
+/// The blocking form of a page walk: an iterator that fetches as it is advanced.
+#[cfg(feature = "blocking")]
+pub struct BlockingPages<T> {
+    state: Walk,
+    convert: Convert<T>,
+}
+
+#[cfg(feature = "blocking")]
+impl<T> std::fmt::Debug for BlockingPages<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockingPages").finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "blocking")]
+impl<T> Iterator for BlockingPages<T> {
+    type Item = Result<T, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match std::mem::replace(&mut self.state, Walk::Done) {
+            Walk::Done => None,
+            Walk::Failed(error) => Some(Err(error)),
+            Walk::Ready(client, mut walker, options) => {
+                let body = match walker.next_body()? {
+                    Ok(body) => body,
+                    Err(error) => return Some(Err(error)),
+                };
+                let page = crate::runtime::execute_blocking(&client, walker.info, &options, body)
+                    .and_then(|raw| crate::runtime::classify::<Value>(&client, walker.info, raw))
+                    .and_then(crate::Response::into_result);
+                match page {
+                    Err(error) => Some(Err(error)),
+                    Ok(page) => {
+                        walker.advance(&page);
+                        let info = walker.info;
+                        self.state = Walk::Ready(client, walker, options);
+                        Some((self.convert)(page).map_err(|(page, e)| decode_error(info, &page, e)))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`pages`] for blocking code.
+#[cfg(feature = "blocking")]
+pub(crate) fn pages_blocking<O: Operation>(
+    client: &Client,
+    body: impl IntoRequest<O::Input>,
+) -> BlockingPages<O::Output> {
+    BlockingPages {
+        state: Walk::start::<O>(client, body),
+        convert: typed::<O::Output>,
+    }
+}
+
+/// [`items`] for blocking code.
+#[cfg(feature = "blocking")]
+pub(crate) fn items_blocking<O: Operation>(
+    client: &Client,
+    body: impl IntoRequest<O::Input>,
+) -> impl Iterator<Item = Result<Value, Error>> {
+    let pages = BlockingPages {
+        state: Walk::start::<O>(client, body),
+        convert: listed,
+    };
+    pages.flat_map(|page| match page {
+        Ok(items) => items.into_iter().map(Ok).collect::<Vec<_>>(),
+        Err(error) => vec![Err(error)],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn items_are_found_where_pages_usually_keep_them() {
+        assert_eq!(items_of(json!({"features": [1, 2], "links": [3]})).len(), 2);
+        assert_eq!(items_of(json!({"content": [1], "page": 0})).len(), 1);
+        assert_eq!(
+            items_of(json!({"whatever": [1, 2, 3], "total": 3})).len(),
+            3
+        );
+        assert_eq!(items_of(json!([1, 2])).len(), 2);
+        assert!(
+            items_of(json!({"a": [1], "b": [2]})).is_empty(),
+            "ambiguous"
+        );
+    }
+
+    #[test]
+    fn a_cursor_walk_stops_on_a_missing_or_repeated_cursor() {
+        let info = geopera_types::operations::find("catalog.search").expect("known");
+        let mut walker = Walker {
+            info,
+            body: Map::new(),
+            done: false,
+            cursors: HashSet::new(),
+        };
+        walker.advance(&json!({"features": [1], "next": "a"}));
+        assert!(!walker.done);
+        assert_eq!(walker.body["next"], "a");
+        walker.advance(&json!({"features": [1], "next": "a"}));
+        assert!(walker.done, "a repeated cursor ends the walk");
+        let mut walker = Walker {
+            info,
+            body: Map::new(),
+            done: false,
+            cursors: HashSet::new(),
+        };
+        walker.advance(&json!({"features": [1]}));
+        assert!(walker.done);
+    }
+
+    #[test]
+    fn offset_and_page_walks_stop_on_a_short_page() {
+        let items = geopera_types::operations::find("items.list").expect("known");
+        let mut walker = Walker {
+            info: items,
+            body: json!({"limit": 2, "offset": 0})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            done: false,
+            cursors: HashSet::new(),
+        };
+        walker.advance(&json!({"items": [1, 2]}));
+        assert_eq!(walker.body["offset"], 2);
+        assert!(!walker.done);
+        walker.advance(&json!({"items": [3]}));
+        assert!(walker.done);
+
+        let orders = geopera_types::operations::find("orders.list").expect("known");
+        let mut walker = Walker {
+            info: orders,
+            body: json!({"page": 0, "size": 2})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            done: false,
+            cursors: HashSet::new(),
+        };
+        walker.advance(&json!({"content": [1, 2], "totalPages": 2}));
+        assert_eq!(walker.body["page"], 1);
+        assert!(!walker.done);
+        walker.advance(&json!({"content": [3, 4], "totalPages": 2}));
+        assert!(walker.done, "the last page by totalPages");
+    }
+}

@@ -1,0 +1,262 @@
+//! Every kind of answer, parsed by the async and the blocking forms alike.
+
+use std::time::{Duration, Instant};
+
+use geopera::models::{CatalogSearchInput, OrderGetInput};
+use geopera::operations::{catalog_search, orders_get};
+use geopera::{AuthenticatedClient, Error, Parsed, Request, StatusCode};
+
+use crate::support::{client, emulator, HOST};
+
+fn search(limit: i64) -> CatalogSearchInput {
+    CatalogSearchInput::new(HOST)
+        .collections(["sentinel-2-l2a"])
+        .limit(limit)
+}
+
+fn features(page: &geopera::models::CatalogSearchOutput) -> usize {
+    page.get("features")
+        .and_then(|f| f.as_array())
+        .map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn success_is_parsed_into_the_output_model() {
+    let emu = emulator();
+    let page = catalog_search::send(&client(&emu), search(7))
+        .await
+        .expect("a page");
+    assert_eq!(features(&page), 7);
+    assert_eq!(
+        page.get_as::<i64>("numberReturned").expect("a number"),
+        Some(7)
+    );
+
+    let detailed = catalog_search::send_detailed(&client(&emu), search(3))
+        .await
+        .expect("an answer");
+    assert_eq!(detailed.status, StatusCode::OK);
+    assert_eq!(detailed.attempts, 1);
+    let from_bytes: serde_json::Value =
+        serde_json::from_slice(&detailed.content).expect("raw JSON");
+    assert_eq!(from_bytes["features"].as_array().map(Vec::len), Some(3));
+    assert!(matches!(&detailed.parsed, Parsed::Success(p) if features(p) == 3));
+}
+
+#[test]
+fn success_is_parsed_by_the_blocking_forms() {
+    let emu = emulator();
+    let page = catalog_search::send_blocking(&client(&emu), search(4)).expect("a page");
+    assert_eq!(features(&page), 4);
+    let detailed =
+        catalog_search::send_blocking_detailed(&client(&emu), search(2)).expect("an answer");
+    assert_eq!(detailed.status, StatusCode::OK);
+    assert!(detailed.is_success());
+}
+
+#[tokio::test]
+async fn a_bad_token_is_401_unauthenticated() {
+    let emu = emulator();
+    let stranger = AuthenticatedClient::new(emu.base_url(), "gpra_not_a_real_key").expect("valid");
+    let response = catalog_search::send_detailed(&stranger, search(1))
+        .await
+        .expect("an answer");
+    assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    let Parsed::Problem(problem) = &response.parsed else {
+        panic!("a problem: {:?}", response.parsed)
+    };
+    assert_eq!(problem.title, "Unauthenticated");
+    assert_eq!(problem.r#type, "about:blank");
+
+    let err = catalog_search::send(&stranger, search(1))
+        .await
+        .expect_err("401");
+    assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));
+    assert!(
+        !err.to_string().contains("gpra_not_a_real_key"),
+        "the token never appears: {err}"
+    );
+    let blocking = catalog_search::send_blocking(&stranger, search(1)).expect_err("401");
+    assert_eq!(blocking.problem().map(|p| p.status), Some(401));
+}
+
+#[tokio::test]
+async fn a_missing_scope_is_403_with_the_documented_detail() {
+    let emu = emulator();
+    let reader =
+        AuthenticatedClient::new(emu.base_url(), emu.create_key(&["catalog:read"])).expect("valid");
+    let err = geopera::operations::orders_cancel::send(
+        &reader,
+        geopera::models::OrderCancelInput::new("ord_1"),
+    )
+    .await
+    .expect_err("403");
+    assert_eq!(err.status(), Some(StatusCode::FORBIDDEN));
+    assert_eq!(
+        err.to_string(),
+        "403 Forbidden: missing scope 'orders:write' for 'orders.cancel'"
+    );
+    assert_eq!(err.operation_id(), Some("orders.cancel"));
+    // The same key may search.
+    catalog_search::send(&reader, search(1))
+        .await
+        .expect("catalog:read is granted");
+}
+
+#[tokio::test]
+async fn an_unknown_order_is_404() {
+    let emu = emulator();
+    let err = orders_get::send(&client(&emu), OrderGetInput::new("ord_does_not_exist"))
+        .await
+        .expect_err("404");
+    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+    assert!(err.problem().is_some());
+    let blocking =
+        orders_get::send_blocking_detailed(&client(&emu), OrderGetInput::new("ord_nope"))
+            .expect("an answer");
+    assert!(matches!(blocking.parsed, Parsed::Problem(ref p) if p.status == 404));
+}
+
+#[tokio::test]
+async fn a_server_error_is_a_500_problem() {
+    let emu = emulator();
+    let request = Request::new(search(1))
+        .header("x-emulator-fault", "500")
+        .retries(0);
+    let response = catalog_search::send_detailed(&client(&emu), request)
+        .await
+        .expect("an answer");
+    assert_eq!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(matches!(response.parsed, Parsed::Problem(ref p) if p.status == 500));
+    let request = Request::new(search(1))
+        .header("x-emulator-fault", "500")
+        .retries(0);
+    let err = catalog_search::send_blocking(&client(&emu), request).expect_err("500");
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn an_invalid_body_is_422_listing_every_failure() {
+    let emu = emulator();
+    let body = serde_json::json!({"host_name": HOST, "limit": 5000, "bbox": "everywhere"});
+    // Sent raw through `invoke_detailed`-style JSON would be refused client-side, so send the
+    // typed input with an out-of-range limit and check the server's list.
+    let response = catalog_search::send_detailed(&client(&emu), search(5000))
+        .await
+        .expect("an answer");
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let Parsed::Validation(invalid) = &response.parsed else {
+        panic!("a validation body")
+    };
+    assert_eq!(invalid.detail[0].loc, vec!["body".into(), "limit".into()]);
+    let err = catalog_search::send(&client(&emu), search(0))
+        .await
+        .expect_err("422");
+    assert!(err.validation().is_some());
+    assert!(
+        err.to_string()
+            .starts_with("422 Unprocessable Entity: body.limit"),
+        "{err}"
+    );
+    // A JSON value that does not fit the model never leaves the client.
+    let before = emu.requests().len();
+    let err = catalog_search::send(&client(&emu), body)
+        .await
+        .expect_err("does not fit");
+    assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
+    assert_eq!(emu.requests().len(), before);
+}
+
+#[tokio::test]
+async fn an_undocumented_status_is_unparsed_or_raised() {
+    let emu = emulator();
+    let teapot = || Request::new(search(1)).header("x-emulator-fault", "status=418");
+    let response = catalog_search::send_detailed(&client(&emu), teapot())
+        .await
+        .expect("an answer");
+    assert_eq!(response.status.as_u16(), 418);
+    assert_eq!(response.parsed, Parsed::Unparsed);
+    assert!(!response.content.is_empty(), "the raw body is kept");
+    let err = catalog_search::send(&client(&emu), teapot())
+        .await
+        .expect_err("418");
+    assert!(matches!(err, Error::UnexpectedStatus { status, .. } if status.as_u16() == 418));
+
+    let raising = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .raise_on_unexpected_status(true)
+        .build()
+        .expect("valid");
+    let err = catalog_search::send_detailed(&raising, teapot())
+        .await
+        .expect_err("raised");
+    assert!(matches!(err, Error::UnexpectedStatus { .. }));
+    let err = catalog_search::send_blocking_detailed(&raising, teapot()).expect_err("raised");
+    assert!(matches!(err, Error::UnexpectedStatus { .. }));
+    // Documented errors are still values.
+    let response = catalog_search::send_detailed(&raising, search(9999))
+        .await
+        .expect("a 422 value");
+    assert!(matches!(response.parsed, Parsed::Validation(_)));
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_decode_error_with_an_excerpt() {
+    let emu = emulator();
+    let request = || Request::new(search(2)).header("x-emulator-fault", "malformed");
+    let response = catalog_search::send_detailed(&client(&emu), request())
+        .await
+        .expect("an answer");
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.parsed, Parsed::Unparsed);
+    let err = catalog_search::send(&client(&emu), request())
+        .await
+        .expect_err("undecodable");
+    let Error::Decode { excerpt, .. } = &err else {
+        panic!("a decode error: {err:?}")
+    };
+    assert!(excerpt.starts_with('{'), "{excerpt}");
+    let err = catalog_search::send_blocking(&client(&emu), request()).expect_err("undecodable");
+    assert!(matches!(err, Error::Decode { .. }));
+}
+
+#[tokio::test]
+async fn a_slow_answer_times_out_distinctly() {
+    let emu = emulator();
+    let slow = || {
+        Request::new(search(1))
+            .header("x-emulator-fault", "latency=3s")
+            .timeout(Duration::from_millis(200))
+            .retries(0)
+    };
+    let started = Instant::now();
+    let err = catalog_search::send(&client(&emu), slow())
+        .await
+        .expect_err("timed out");
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let err = catalog_search::send_blocking(&client(&emu), slow()).expect_err("timed out");
+    assert!(err.is_timeout(), "{err:?}");
+    // A client-wide timeout applies too.
+    let hasty = client(&emu).with_timeout(Duration::from_millis(200));
+    let request = Request::new(search(1))
+        .header("x-emulator-fault", "latency=3s")
+        .retries(0);
+    assert!(catalog_search::send(&hasty, request)
+        .await
+        .expect_err("timed out")
+        .is_timeout());
+}
+
+#[tokio::test]
+async fn a_dead_server_is_a_transport_error() {
+    let emu = emulator();
+    let url = emu.base_url();
+    drop(emu);
+    let client = AuthenticatedClient::new(url, "gpra_x").expect("valid");
+    let err = catalog_search::send(&client, Request::new(search(1)).retries(0))
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert!(std::error::Error::source(&err).is_some());
+}

@@ -1,0 +1,208 @@
+//! Client construction, the `with_*` helpers, bringing your own HTTP client, and blocking
+//! calls made from inside a runtime.
+
+use std::time::Duration;
+
+use geopera::models::{CatalogSearchInput, DrainInput};
+use geopera::operations::{catalog_search, webhooks_drain};
+use geopera::{AuthenticatedClient, Client, Error, StatusCode};
+
+use crate::support::{anonymous, client, emulator, seen, HOST};
+
+#[tokio::test]
+async fn with_helpers_share_the_pool_and_leave_the_original_alone() {
+    let emu = emulator();
+    let base = client(&emu);
+    let tagged = base
+        .with_headers([("x-tag", "batch")])
+        .expect("valid header");
+    let cookied = tagged.with_cookies([("c", "1")]).expect("valid cookie");
+    let patient = cookied.with_timeout(Duration::from_secs(90));
+    for derived in [&tagged, &cookied, &patient] {
+        assert!(derived.shares_pool_with(&base));
+    }
+    assert_eq!(patient.timeout(), Some(Duration::from_secs(90)));
+    assert_eq!(base.timeout(), None);
+
+    catalog_search::send(&patient, CatalogSearchInput::new(HOST).limit(1))
+        .await
+        .expect("ok");
+    catalog_search::send(&base, CatalogSearchInput::new(HOST).limit(1))
+        .await
+        .expect("ok");
+    let requests = seen(&emu, "catalog.search");
+    assert_eq!(
+        requests[0].headers.get("x-tag").map(|v| v.as_bytes()),
+        Some(&b"batch"[..])
+    );
+    assert_eq!(
+        requests[0].headers.get("cookie").map(|v| v.as_bytes()),
+        Some(&b"c=1"[..])
+    );
+    assert!(
+        requests[1].headers.get("x-tag").is_none(),
+        "the original client is unchanged"
+    );
+
+    let custom = base.with_http_client(reqwest::Client::new());
+    assert!(!custom.shares_pool_with(&base));
+    assert!(base.with_headers([("bad header", "x")]).is_err());
+    assert!(base.with_cookies([("bad;name", "x")]).is_err());
+}
+
+#[test]
+fn a_custom_http_client_still_gets_base_url_and_credentials() {
+    let emu = emulator();
+    // reqwest's blocking client must be built outside an async runtime.
+    let blocking = reqwest::blocking::Client::builder()
+        .user_agent("custom-blocking")
+        .build()
+        .expect("builds");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let http = reqwest::Client::builder()
+        .user_agent("custom-agent")
+        .build()
+        .expect("builds");
+
+    let custom = client(&emu).with_http_client(http.clone());
+    runtime
+        .block_on(catalog_search::send(
+            &custom,
+            CatalogSearchInput::new(HOST).limit(1),
+        ))
+        .expect("authenticated");
+    let recorded = seen(&emu, "catalog.search").pop().expect("recorded");
+    assert_eq!(
+        recorded
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok()),
+        Some(format!("Bearer {}", emu.api_key()).as_str())
+    );
+
+    let built = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .http_client(http)
+        .blocking_http_client(blocking)
+        .build()
+        .expect("valid");
+    catalog_search::send_blocking(&built, CatalogSearchInput::new(HOST).limit(1)).expect("a page");
+    let recorded = seen(&emu, "catalog.search").pop().expect("recorded");
+    assert_eq!(
+        recorded
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok()),
+        Some(format!("Bearer {}", emu.api_key()).as_str()),
+        "credentials still apply through a custom blocking client"
+    );
+}
+
+#[test]
+fn blocking_calls_from_inside_a_runtime_work() {
+    let emu = emulator();
+    let client = client(&emu);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let page = runtime.block_on(async {
+        // Blocking inside async code: runs on a helper thread instead of panicking.
+        catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST).limit(2))
+    });
+    assert!(page.is_ok(), "{page:?}");
+    // Dropping the last clone (with its blocking pool) inside the runtime is fine too.
+    runtime.block_on(async move { drop(client) });
+}
+
+#[tokio::test]
+async fn the_anonymous_client_reaches_operations_that_need_no_credentials() {
+    let emu = emulator();
+    let response = webhooks_drain::send_detailed(&anonymous(&emu), DrainInput::new())
+        .await
+        .expect("an answer");
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.parsed);
+    let err = catalog_search::send(&anonymous(&emu), CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("401");
+    assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));
+}
+
+#[test]
+fn configuration_errors_are_reported_by_build() {
+    assert!(matches!(Client::new("not a url"), Err(Error::Config(_))));
+    assert!(matches!(
+        Client::new("ftp://example.com"),
+        Err(Error::Config(_))
+    ));
+    let err = AuthenticatedClient::builder("gpra_secret\nvalue")
+        .build()
+        .expect_err("a newline");
+    assert!(
+        !err.to_string().contains("gpra_secret"),
+        "the token is not echoed: {err}"
+    );
+    assert!(!format!("{err:?}").contains("gpra_secret"));
+    let err = Client::builder()
+        .ca_file("/nonexistent/ca.pem")
+        .build()
+        .expect_err("unreadable");
+    assert!(err.to_string().contains("CA file"));
+    let err = Client::builder()
+        .cookie("x;y", "1")
+        .build()
+        .expect_err("bad cookie");
+    assert!(matches!(err, Error::Config(_)));
+}
+
+#[test]
+fn tls_knobs_build() {
+    let pem_dir = std::env::temp_dir().join(format!("geopera-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&pem_dir).expect("temp dir");
+    let not_pem = pem_dir.join("empty.pem");
+    std::fs::write(&not_pem, b"no certificates here").expect("writable");
+    let err = Client::builder()
+        .ca_file(&not_pem)
+        .build()
+        .expect_err("no certificate in the file");
+    assert!(
+        err.to_string().contains("no valid PEM certificate"),
+        "{err}"
+    );
+    Client::builder()
+        .verify_tls(false)
+        .build()
+        .expect("verification can be disabled");
+    let roots = rustls::RootCertStore::empty();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Client::builder()
+        .tls_config(config)
+        .http2_prior_knowledge(true)
+        .build()
+        .expect("a custom rustls config");
+    let _ = std::fs::remove_dir_all(pem_dir);
+}
+
+#[tokio::test]
+async fn http2_prior_knowledge_talks_to_the_emulator() {
+    let emu = emulator();
+    let h2 = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .http2_prior_knowledge(true)
+        .build()
+        .expect("valid");
+    let response = catalog_search::send_detailed(&h2, CatalogSearchInput::new(HOST).limit(1)).await;
+    match response {
+        Ok(response) => assert_eq!(response.status, StatusCode::OK),
+        Err(err) => panic!("h2c against the emulator failed: {err:?}"),
+    }
+}

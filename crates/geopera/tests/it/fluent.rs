@@ -1,0 +1,143 @@
+//! The fluent client: typed and JSON bodies, every finishing form, `invoke` by id.
+
+use geopera::models::{CatalogSearchInput, TaskingEstimateInput};
+use geopera::{Error, Geopera, Parsed, StatusCode};
+use serde_json::json;
+
+use crate::support::{emulator, seen, HOST};
+
+fn geopera(emu: &geopera_emulator::EmulatorHandle) -> Geopera {
+    Geopera::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .build()
+        .expect("valid")
+}
+
+#[tokio::test]
+async fn typed_and_json_bodies_reach_the_same_operation() {
+    let emu = emulator();
+    let geopera = geopera(&emu);
+    let typed = geopera
+        .catalog()
+        .search(CatalogSearchInput::new(HOST).limit(3))
+        .await
+        .expect("a page");
+    let json = geopera
+        .catalog()
+        .search(json!({"host_name": HOST, "limit": 3}))
+        .await
+        .expect("a page");
+    assert_eq!(typed, json);
+    let detailed = geopera
+        .catalog()
+        .search(CatalogSearchInput::new(HOST).limit(1))
+        .send_detailed()
+        .await
+        .expect("ok");
+    assert_eq!(detailed.status, StatusCode::OK);
+    let estimate = geopera
+        .orders()
+        .tasking()
+        .estimate(TaskingEstimateInput::new())
+        .await;
+    assert!(
+        estimate.is_ok() || estimate.as_ref().is_err_and(|e| e.status().is_some()),
+        "{estimate:?}"
+    );
+    assert_eq!(seen(&emu, "catalog.search").len(), 3);
+}
+
+#[test]
+fn the_fluent_client_blocks_too() {
+    let emu = emulator();
+    let geopera = geopera(&emu);
+    let page = geopera
+        .catalog()
+        .search(CatalogSearchInput::new(HOST).limit(2))
+        .send_blocking()
+        .expect("a page");
+    assert_eq!(
+        page.get("features")
+            .and_then(|f| f.as_array())
+            .map(Vec::len),
+        Some(2)
+    );
+    let detailed = geopera
+        .catalog()
+        .search(CatalogSearchInput::new(HOST).limit(501))
+        .send_blocking_detailed()
+        .expect("an answer");
+    assert!(matches!(detailed.parsed, Parsed::Validation(_)));
+    let value = geopera
+        .invoke_blocking("catalog.search", json!({"host_name": HOST, "limit": 1}))
+        .expect("JSON");
+    assert_eq!(value["numberReturned"], 1);
+}
+
+#[tokio::test]
+async fn a_json_body_that_does_not_fit_fails_before_sending() {
+    let emu = emulator();
+    let geopera = geopera(&emu);
+    let err = geopera
+        .catalog()
+        .search(json!({"limit": "ten"}))
+        .await
+        .expect_err("no host_name");
+    assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
+    assert!(err.to_string().contains("CatalogSearchInput"), "{err}");
+    assert!(seen(&emu, "catalog.search").is_empty());
+}
+
+#[tokio::test]
+async fn invoke_calls_any_operation_by_id() {
+    let emu = emulator();
+    let geopera = geopera(&emu);
+    let page = geopera
+        .invoke("catalog.search", json!({"host_name": HOST, "limit": 2}))
+        .await
+        .expect("JSON");
+    assert_eq!(page["features"].as_array().map(Vec::len), Some(2));
+    let balance = geopera
+        .invoke("billing.credits.balance", json!({}))
+        .await
+        .expect("JSON");
+    assert!(balance.is_object());
+
+    let err = geopera
+        .invoke("catalog.does_not_exist", json!({}))
+        .await
+        .expect_err("unknown id");
+    assert!(matches!(err, Error::InvalidRequest { .. }));
+    assert_eq!(err.operation_id(), Some("catalog.does_not_exist"));
+    let err = geopera
+        .invoke("catalog.search", json!({"limit": 2}))
+        .await
+        .expect_err("missing host_name");
+    assert!(err.to_string().contains("host_name"), "{err}");
+    assert!(emu
+        .requests()
+        .iter()
+        .all(|r| r.operation_id.as_deref() != Some("catalog.does_not_exist")));
+    assert_eq!(
+        seen(&emu, "catalog.search").len(),
+        1,
+        "only the valid call was sent"
+    );
+}
+
+#[tokio::test]
+async fn the_underlying_client_serves_the_operation_functions() {
+    let emu = emulator();
+    let geopera = geopera(&emu);
+    let page = geopera::operations::catalog_search::send(
+        geopera.client(),
+        CatalogSearchInput::new(HOST).limit(1),
+    )
+    .await
+    .expect("a page");
+    assert!(page.contains_key("features"));
+    // The fluent client is itself accepted wherever a client is.
+    geopera::operations::catalog_search::send(&geopera, CatalogSearchInput::new(HOST).limit(1))
+        .await
+        .expect("ok");
+}

@@ -1,0 +1,10 @@
+//! The SDK over real HTTP on 127.0.0.1 against the emulator: parsing of every kind of answer,
+//! what goes on the wire, client configuration, the fluent client and fan-out. Faults come from
+//! the emulator (`x-emulator-fault`), never from mocks of our own code.
+
+mod answers;
+mod clients;
+mod fanout;
+mod fluent;
+mod support;
+mod wire;

@@ -1,0 +1,125 @@
+//! What the SDK puts on the wire, as the emulator recorded it.
+
+use geopera::models::{CatalogSearchInput, ImageAssetInput};
+use geopera::operations::{catalog_image_quicklook, catalog_search};
+use geopera::{AuthenticatedClient, Parsed, Request, StatusCode, DEFAULT_USER_AGENT};
+
+use crate::support::{anonymous, client, emulator, seen, HOST};
+
+#[tokio::test]
+async fn default_headers_cookies_and_user_agent_are_sent() {
+    let emu = emulator();
+    let configured = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .header("X-Request-Source", "it")
+        .cookie("a", "1")
+        .cookie("b", "2")
+        .build()
+        .expect("valid");
+    catalog_search::send(&configured, CatalogSearchInput::new(HOST).limit(1))
+        .await
+        .expect("a page");
+    let request = seen(&emu, "catalog.search").pop().expect("recorded");
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/v1/op/catalog.search");
+    let header = |name: &str| {
+        request
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        header("authorization"),
+        Some(format!("Bearer {}", emu.api_key()))
+    );
+    assert_eq!(header("user-agent").as_deref(), Some(DEFAULT_USER_AGENT));
+    assert!(DEFAULT_USER_AGENT.starts_with("geopera-rs/"));
+    assert_eq!(header("x-request-source").as_deref(), Some("it"));
+    assert_eq!(header("cookie").as_deref(), Some("a=1; b=2"));
+    assert_eq!(header("content-type").as_deref(), Some("application/json"));
+    let body: serde_json::Value = serde_json::from_slice(&request.body).expect("JSON body");
+    assert_eq!(body["host_name"], HOST);
+    assert_eq!(body["limit"], 1);
+}
+
+#[tokio::test]
+async fn per_call_api_key_idempotency_key_and_headers_are_sent() {
+    let emu = emulator();
+    let request = Request::new(CatalogSearchInput::new(HOST).limit(1))
+        .api_key("gpra_per_call")
+        .idempotency_key("1b4e28ba-2fa1-11d2-883f-0016d3cca427")
+        .header("x-trace", "abc");
+    catalog_search::send_blocking(&client(&emu), request).expect("Bearer wins over x-api-key");
+    let recorded = seen(&emu, "catalog.search").pop().expect("recorded");
+    let header = |name: &str| {
+        recorded
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(header("x-api-key").as_deref(), Some("gpra_per_call"));
+    assert_eq!(
+        header("idempotency-key").as_deref(),
+        Some("1b4e28ba-2fa1-11d2-883f-0016d3cca427")
+    );
+    assert_eq!(header("x-trace").as_deref(), Some("abc"));
+
+    // With no bearer token, the per-call key alone authenticates.
+    let key_only = Request::new(CatalogSearchInput::new(HOST).limit(1)).api_key(emu.api_key());
+    catalog_search::send(&anonymous(&emu), key_only)
+        .await
+        .expect("x-api-key authenticates");
+    let recorded = seen(&emu, "catalog.search").pop().expect("recorded");
+    assert!(recorded.headers.get("authorization").is_none());
+}
+
+#[tokio::test]
+async fn an_invalid_per_call_header_fails_before_sending() {
+    let emu = emulator();
+    let request = Request::new(CatalogSearchInput::new(HOST)).header("bad header", "x");
+    let err = catalog_search::send(&client(&emu), request)
+        .await
+        .expect_err("invalid");
+    assert!(matches!(err, geopera::Error::InvalidRequest { .. }));
+    assert!(seen(&emu, "catalog.search").is_empty());
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed_unless_asked() {
+    let emu = emulator();
+    let page = catalog_search::send(&client(&emu), CatalogSearchInput::new(HOST).limit(1))
+        .await
+        .expect("a page");
+    let id = page
+        .get_as::<Vec<serde_json::Value>>("features")
+        .expect("features")
+        .unwrap_or_default()[0]["id"]
+        .as_str()
+        .expect("an item id")
+        .to_owned();
+    let body = || ImageAssetInput::new(HOST, id.as_str());
+    let response = catalog_image_quicklook::send_detailed(&client(&emu), body())
+        .await
+        .expect("an answer");
+    assert_eq!(response.status, StatusCode::TEMPORARY_REDIRECT);
+    let location = response
+        .headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("a Location");
+    assert!(location.contains("/assets/"), "{location}");
+    assert_eq!(response.parsed, Parsed::Unparsed);
+
+    let following = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .follow_redirects(true)
+        .build()
+        .expect("valid");
+    let response = catalog_image_quicklook::send_detailed(&following, body())
+        .await
+        .expect("an answer");
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(!response.content.is_empty(), "the asset's bytes");
+}
