@@ -8,7 +8,7 @@
 )]
 
 pub use geopera_types::{
-    free_form, Access, JsonObject, Operation, OperationInfo, Paging, RateClass,
+    free_form, Access, JsonObject, Operation, OperationInfo, Paging, RateClass, RetryClass,
 };
 
 mod shape {

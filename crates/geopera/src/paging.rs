@@ -192,7 +192,7 @@ fn listed(page: Value) -> Result<Vec<Value>, (Value, serde_json::Error)> {
 }
 
 enum Walk {
-    Ready(Client, Walker, CallOptions),
+    Ready(Client, Box<Walker>, CallOptions),
     Failed(Error),
     Done,
 }
@@ -200,7 +200,7 @@ enum Walk {
 impl Walk {
     fn start<O: Operation>(client: &Client, body: impl IntoRequest<O::Input>) -> Self {
         match Walker::new::<O>(body) {
-            Ok((walker, options)) => Walk::Ready(client.clone(), walker, options),
+            Ok((walker, options)) => Walk::Ready(client.clone(), Box::new(walker), options),
             Err(error) => Walk::Failed(error),
         }
     }
