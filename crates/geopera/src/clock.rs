@@ -1,6 +1,10 @@
 //! The one seam through which the SDK reads time and waits: retry backoff, `Retry-After`,
 //! deadlines and client-side pacing all go through a [`Clock`], so tests (or simulations) can
 //! drive time instead of sleeping.
+//!
+//! Waits are expressed as instants on the clock ("until 60 s from its origin") rather than as
+//! durations, so that many tasks waiting for the same moment — say, the end of a rate-limit
+//! window — wait for one moment, whatever order they are woken in.
 
 use std::fmt;
 use std::future::Future;
@@ -11,10 +15,10 @@ use std::time::{Duration, Instant};
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// Time elapsed since an arbitrary, fixed origin.
     fn now(&self) -> Duration;
-    /// Waits for `duration` in async code.
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>>;
-    /// Waits for `duration`, blocking the thread.
-    fn sleep_blocking(&self, duration: Duration);
+    /// Waits in async code until [`Clock::now`] reaches `at`.
+    fn sleep_until(&self, at: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+    /// Waits, blocking the thread, until [`Clock::now`] reaches `at`.
+    fn sleep_until_blocking(&self, at: Duration);
 }
 
 /// Real time: `Instant` and Tokio's timer (the default).
@@ -36,11 +40,11 @@ impl Clock for SystemClock {
         self.origin.elapsed()
     }
 
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        Box::pin(tokio::time::sleep(duration))
+    fn sleep_until(&self, at: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(tokio::time::sleep_until((self.origin + at).into()))
     }
 
-    fn sleep_blocking(&self, duration: Duration) {
-        std::thread::sleep(duration);
+    fn sleep_until_blocking(&self, at: Duration) {
+        std::thread::sleep(at.saturating_sub(self.now()));
     }
 }

@@ -58,24 +58,30 @@ impl Limiter {
         }
     }
 
-    /// How long a send of `class` must wait now, reserving a paced slot if pacing is on.
-    fn wait_for(&self, class: RateClass) -> Duration {
+    /// When a send of `class` may go (on the clock), reserving a paced slot if pacing is on;
+    /// `None` when it may go now.
+    fn ready_at(&self, class: RateClass) -> Option<Duration> {
         let now = self.clock.now();
         let paused = self
             .paused_until
             .lock()
             .unwrap_or_else(PoisonError::into_inner)[slot(class)];
-        let mut wait = paused.saturating_sub(now);
+        let mut at = paused.max(now);
         if let Some(spacing) = self.spacing[slot(class)] {
             let mut next = self
                 .next_send
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            let at = next[slot(class)].max(now + wait);
+            at = next[slot(class)].max(at);
             next[slot(class)] = at + spacing;
-            wait = at - now;
         }
-        wait
+        (at > now).then_some(at)
+    }
+
+    #[cfg(test)]
+    fn wait_for(&self, class: RateClass) -> Duration {
+        self.ready_at(class)
+            .map_or(Duration::ZERO, |at| at.saturating_sub(self.clock.now()))
     }
 
     /// Waits until a request of `class` may be sent; the permit bounds requests in flight.
@@ -86,11 +92,10 @@ impl Limiter {
         };
         // A pause may be extended while we sleep (another task got a 429): check again.
         for _ in 0..8 {
-            let wait = self.wait_for(class);
-            if wait.is_zero() {
+            let Some(at) = self.ready_at(class) else {
                 break;
-            }
-            self.clock.sleep(wait).await;
+            };
+            self.clock.sleep_until(at).await;
         }
         permit
     }
@@ -103,18 +108,16 @@ impl Limiter {
             None => None,
         };
         for _ in 0..8 {
-            let wait = self.wait_for(class);
-            if wait.is_zero() {
+            let Some(at) = self.ready_at(class) else {
                 break;
-            }
-            self.clock.sleep_blocking(wait);
+            };
+            self.clock.sleep_until_blocking(at);
         }
         permit
     }
 
-    /// Holds back every send of `class` for `wait`, after the API answered 429.
-    pub(crate) fn pause(&self, class: RateClass, wait: Duration) {
-        let until = self.clock.now() + wait;
+    /// Holds back every send of `class` until `until` on the clock, after the API answered 429.
+    pub(crate) fn pause_until(&self, class: RateClass, until: Duration) {
         let mut paused = self
             .paused_until
             .lock()
@@ -123,7 +126,7 @@ impl Limiter {
             paused[slot(class)] = until;
             tracing::debug!(
                 ?class,
-                ?wait,
+                ?until,
                 "rate limited: pausing every call of this class"
             );
         }
@@ -152,7 +155,10 @@ mod tests {
             limiter.wait_for(RateClass::Default).is_zero(),
             "other classes are not paced"
         );
-        limiter.pause(RateClass::Default, Duration::from_secs(5));
+        limiter.pause_until(
+            RateClass::Default,
+            limiter.clock.now() + Duration::from_secs(5),
+        );
         assert!(limiter.wait_for(RateClass::Default) > Duration::from_secs(4));
     }
 }

@@ -99,7 +99,14 @@ pub(crate) fn stream<O: Operation>(
     ))
 }
 
+/// How many parsed items the blocking reader thread may hold before the caller takes them.
+#[cfg(feature = "blocking")]
+const BLOCKING_BUFFER: usize = 64;
+
 /// [`stream`] for blocking code: an iterator that reads the answer as it is advanced.
+///
+/// The answer is read on a thread of its own and handed over through a bounded channel, so the
+/// iterator works from any thread, inside an async runtime too; dropping it ends the reader.
 #[cfg(feature = "blocking")]
 pub(crate) fn stream_blocking<O: Operation>(
     client: &Client,
@@ -107,21 +114,38 @@ pub(crate) fn stream_blocking<O: Operation>(
 ) -> Box<dyn Iterator<Item = Result<Value, Error>> + Send> {
     use std::io::BufRead as _;
     let info = O::INFO;
-    let opened = crate::runtime::prepare::<O>(body).and_then(|(payload, options)| {
-        crate::runtime::open_blocking(client, info, &options, payload)
-    });
-    match opened {
-        Err(error) => Box::new(std::iter::once(Err(error))),
-        Ok(response) => Box::new(std::io::BufReader::new(response).split(b'\n').filter_map(
-            move |line| match line {
+    let prepared = match crate::runtime::prepare::<O>(body) {
+        Ok(prepared) => prepared,
+        Err(error) => return Box::new(std::iter::once(Err(error))),
+    };
+    let client = client.clone();
+    let (items, receiver) = std::sync::mpsc::sync_channel(BLOCKING_BUFFER);
+    std::thread::spawn(move || {
+        let (payload, options) = prepared;
+        let response = match crate::runtime::open_blocking(&client, info, &options, payload) {
+            Ok(response) => response,
+            Err(error) => {
+                let _ = items.send(Err(error));
+                return;
+            }
+        };
+        for line in std::io::BufReader::new(response).split(b'\n') {
+            let item = match line {
                 Ok(line) => parse_line(info, &line),
                 Err(error) => Some(Err(Error::invalid(
                     info.id,
                     format!("the stream broke: {error}"),
                 ))),
-            },
-        )),
-    }
+            };
+            let stop = matches!(item, Some(Err(_)));
+            if let Some(item) = item {
+                if items.send(item).is_err() || stop {
+                    return; // the iterator was dropped, or the stream failed
+                }
+            }
+        }
+    });
+    Box::new(receiver.into_iter())
 }
 
 #[cfg(test)]

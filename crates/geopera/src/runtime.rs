@@ -216,13 +216,23 @@ fn outcome_of(error: &reqwest::Error) -> Outcome {
 }
 
 /// Settles one attempt: what retrying makes of it, and the Retry-After it carried.
+/// What the loop does next: wake at an instant on the client's clock and retry, or finish.
+enum Step {
+    RetryAt(Duration),
+    Finish(Decision),
+}
+
+/// `sent_at` is when the attempt went out: the API's `Retry-After` counts from its answer,
+/// which is that moment plus a round trip, so waits measured from it end on time, however
+/// late the answer is processed.
 fn assess(
     client: &Client,
     info: &'static OperationInfo,
     plan: &Plan,
     attempt: u32,
+    sent_at: Duration,
     result: &Result<RawResponse, (Error, Outcome)>,
-) -> Decision {
+) -> Step {
     let (outcome, wait) = match result {
         Ok(raw) => (
             Outcome::Status(raw.status.as_u16()),
@@ -230,10 +240,11 @@ fn assess(
         ),
         Err((_, outcome)) => (*outcome, None),
     };
-    if outcome == Outcome::Status(429) {
+    let limited = outcome == Outcome::Status(429);
+    if limited {
         let pause = wait.unwrap_or_else(|| client.settings.retry.backoff_for(attempt));
         if pause <= client.settings.retry.max_retry_after {
-            client.limiter.pause(info.rate_class, pause);
+            client.limiter.pause_until(info.rate_class, sent_at + pause);
         }
     }
     let mut decision = retry::decide(
@@ -250,16 +261,18 @@ fn assess(
             decision = Decision::Finish;
         }
     }
-    if decision != Decision::Finish {
-        tracing::debug!(
-            operation_id = info.id,
-            attempt,
-            ?outcome,
-            ?decision,
-            "retrying"
-        );
+    match decision {
+        Decision::RetryAfter(wait) => {
+            tracing::debug!(operation_id = info.id, attempt, ?outcome, ?wait, "retrying");
+            let base = if limited {
+                sent_at
+            } else {
+                client.limiter.clock.now()
+            };
+            Step::RetryAt(base + wait)
+        }
+        decision => Step::Finish(decision),
     }
-    decision
 }
 
 /// Turns the last attempt into the call's result.
@@ -316,10 +329,11 @@ pub(crate) async fn execute(
             attempt += 1;
             attempts.store(attempt, std::sync::atomic::Ordering::Relaxed);
             let _permit = client.limiter.admit(info.rate_class).await;
+            let sent_at = client.limiter.clock.now();
             let result = attempt_async(client, info, &plan, payload.clone(), attempt).await;
-            match assess(client, info, &plan, attempt, &result) {
-                Decision::RetryAfter(wait) => client.limiter.clock.sleep(wait).await,
-                decision => {
+            match assess(client, info, &plan, attempt, sent_at, &result) {
+                Step::RetryAt(at) => client.limiter.clock.sleep_until(at).await,
+                Step::Finish(decision) => {
                     tracing::Span::current().record("attempts", attempt);
                     return finish(info, attempt, result, decision);
                 }
@@ -396,10 +410,11 @@ pub(crate) fn execute_blocking(
                 return Err(deadline_error(info, attempt - 1));
             }
             let _permit = client.limiter.admit_blocking(info.rate_class);
+            let sent_at = client.limiter.clock.now();
             let result = attempt_blocking(&http, client, info, &plan, payload.clone(), attempt);
-            match assess(client, info, &plan, attempt, &result) {
-                Decision::RetryAfter(wait) => client.limiter.clock.sleep_blocking(wait),
-                decision => return finish(info, attempt, result, decision),
+            match assess(client, info, &plan, attempt, sent_at, &result) {
+                Step::RetryAt(at) => client.limiter.clock.sleep_until_blocking(at),
+                Step::Finish(decision) => return finish(info, attempt, result, decision),
             }
         }
     })
@@ -460,6 +475,7 @@ pub(crate) async fn open(
     loop {
         attempt += 1;
         let _permit = client.limiter.admit(info.rate_class).await;
+        let sent_at = client.limiter.clock.now();
         let mut request = client
             .http
             .post(&plan.url)
@@ -488,9 +504,9 @@ pub(crate) async fn open(
                 Err((Error::from_reqwest(info.id, e), outcome))
             }
         };
-        match assess(client, info, &plan, attempt, &response) {
-            Decision::RetryAfter(wait) => client.limiter.clock.sleep(wait).await,
-            decision => {
+        match assess(client, info, &plan, attempt, sent_at, &response) {
+            Step::RetryAt(at) => client.limiter.clock.sleep_until(at).await,
+            Step::Finish(decision) => {
                 let raw = finish(info, attempt, response, decision)?;
                 return Err(unexpected_success(
                     classify::<serde_json::Value>(client, info, raw)?.into_result(),
@@ -524,6 +540,7 @@ pub(crate) fn open_blocking(
         loop {
             attempt += 1;
             let _permit = client.limiter.admit_blocking(info.rate_class);
+            let sent_at = client.limiter.clock.now();
             let mut request = http
                 .post(&plan.url)
                 .headers(plan.headers.clone())
@@ -551,9 +568,9 @@ pub(crate) fn open_blocking(
                     Err((Error::from_reqwest(info.id, e), outcome))
                 }
             };
-            match assess(client, info, &plan, attempt, &response) {
-                Decision::RetryAfter(wait) => client.limiter.clock.sleep_blocking(wait),
-                decision => {
+            match assess(client, info, &plan, attempt, sent_at, &response) {
+                Step::RetryAt(at) => client.limiter.clock.sleep_until_blocking(at),
+                Step::Finish(decision) => {
                     let raw = finish(info, attempt, response, decision)?;
                     return Err(unexpected_success(
                         classify::<serde_json::Value>(client, info, raw)?.into_result(),

@@ -6,5 +6,7 @@ mod answers;
 mod clients;
 mod fanout;
 mod fluent;
+mod paging;
+mod resilience;
 mod support;
 mod wire;

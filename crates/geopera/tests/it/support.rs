@@ -32,3 +32,43 @@ pub fn seen(
         .filter(|r| r.operation_id.as_deref() == Some(operation_id))
         .collect()
 }
+
+/// A capture id and footprint from the emulator's catalog, for placing archive orders.
+pub fn capture(emulator: &EmulatorHandle) -> serde_json::Value {
+    let page = geopera::operations::catalog_search::send_blocking(
+        &client(emulator),
+        geopera::models::CatalogSearchInput::new(HOST).limit(1),
+    )
+    .expect("a page");
+    let feature = page
+        .get_as::<Vec<serde_json::Value>>("features")
+        .expect("features")
+        .unwrap_or_default()
+        .into_iter()
+        .next()
+        .expect("at least one feature");
+    serde_json::json!({"id": feature["id"], "geometry": feature["geometry"]})
+}
+
+/// An `orders.archive.place` body for one capture, named so the order can be found again.
+pub fn archive_order(capture: &serde_json::Value, name: &str) -> geopera::JsonObject {
+    serde_json::json!({"captures": [capture], "displayName": name})
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The display names of every order of the demo organization, walked page by page.
+pub fn order_names(emulator: &EmulatorHandle) -> Vec<String> {
+    geopera::operations::orders_list::items_blocking(
+        &client(emulator),
+        geopera::models::OrdersListInput::new().size(100),
+    )
+    .map(|order| {
+        order.expect("a listed order")["displayName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    })
+    .collect()
+}

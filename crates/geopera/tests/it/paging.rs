@@ -1,0 +1,142 @@
+//! Walking paged operations to the end, async and blocking, and the NDJSON item stream.
+
+use std::collections::HashSet;
+
+use futures::StreamExt as _;
+use geopera::models::{CatalogSearchInput, ItemsListInput, OrdersListInput};
+use geopera::operations::{catalog_search, catalog_search_stream, items_list, orders_list};
+
+use crate::support::{client, emulator, HOST};
+
+/// A host the emulator answers with every collection (10,500 items).
+const ALL_HOSTS: &str = "every-collection";
+
+fn ids(items: &[serde_json::Value], key: &str) -> HashSet<String> {
+    items
+        .iter()
+        .filter_map(|item| item[key].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn walking_catalog_search_visits_every_item_exactly_once() {
+    let emu = emulator();
+    let items: Vec<_> =
+        catalog_search::items(&client(&emu), CatalogSearchInput::new(ALL_HOSTS).limit(500))
+            .map(|item| item.expect("an item"))
+            .collect()
+            .await;
+    assert!(items.len() >= 10_000, "{}", items.len());
+    assert_eq!(ids(&items, "id").len(), items.len(), "no item twice");
+
+    let pages: Vec<_> =
+        catalog_search::pages(&client(&emu), CatalogSearchInput::new(ALL_HOSTS).limit(500))
+            .collect()
+            .await;
+    assert_eq!(pages.len(), items.len().div_ceil(500));
+    let last = pages.last().expect("pages").as_ref().expect("a page");
+    assert!(last.get("next").is_none(), "the last page has no cursor");
+}
+
+#[test]
+fn walking_catalog_search_blocking_matches_the_async_walk() {
+    let emu = emulator();
+    let body = || {
+        CatalogSearchInput::new(HOST)
+            .collections(["landsat-c2-l2"])
+            .limit(100)
+    };
+    let items: Vec<_> = catalog_search::items_blocking(&client(&emu), body())
+        .map(|i| i.expect("an item"))
+        .collect();
+    assert!(!items.is_empty());
+    assert_eq!(ids(&items, "id").len(), items.len());
+    let first_page = catalog_search::send_blocking(&client(&emu), body()).expect("a page");
+    let matched = first_page
+        .get_as::<usize>("numberMatched")
+        .expect("a count");
+    if let Some(matched) = matched {
+        assert_eq!(items.len(), matched);
+    }
+    let pages = catalog_search::pages_blocking(&client(&emu), body()).count();
+    assert_eq!(pages, items.len().div_ceil(100));
+}
+
+#[tokio::test]
+async fn an_offset_paged_operation_is_walked_to_the_end() {
+    let emu = emulator();
+    let body = || ItemsListInput::new("prj_demo").limit(40);
+    let items: Vec<_> = items_list::items(&client(&emu), body())
+        .map(|i| i.expect("an item"))
+        .collect()
+        .await;
+    let first = items_list::send(&client(&emu), body())
+        .await
+        .expect("a page");
+    let total = first["total"].as_u64().expect("a total") as usize;
+    assert_eq!(items.len(), total);
+    assert_eq!(ids(&items, "id").len(), total, "every item once");
+    let blocking: Vec<_> = items_list::items_blocking(&client(&emu), body())
+        .map(|i| i.expect("an item"))
+        .collect();
+    assert_eq!(blocking, items);
+}
+
+#[tokio::test]
+async fn a_page_and_size_paged_operation_is_walked_to_the_end() {
+    let emu = emulator();
+    let body = || OrdersListInput::new().size(20);
+    let orders: Vec<_> = orders_list::items(&client(&emu), body())
+        .map(|o| o.expect("an order"))
+        .collect()
+        .await;
+    let first = orders_list::send(&client(&emu), body())
+        .await
+        .expect("a page");
+    let total = first["totalElements"].as_u64().expect("a total") as usize;
+    assert_eq!(orders.len(), total);
+    assert_eq!(ids(&orders, "orderId").len(), total);
+    let pages = orders_list::pages_blocking(&client(&emu), body()).count();
+    assert_eq!(pages, total.div_ceil(20));
+}
+
+#[tokio::test]
+async fn an_error_ends_the_walk_with_that_error() {
+    let emu = emulator();
+    let mut stream =
+        catalog_search::items(&client(&emu), CatalogSearchInput::new(HOST).limit(9999));
+    let first = stream.next().await.expect("one item");
+    assert!(first.expect_err("422").validation().is_some());
+    assert!(stream.next().await.is_none());
+}
+
+#[tokio::test]
+async fn the_ndjson_stream_yields_the_same_matches_as_the_walk() {
+    let emu = emulator();
+    let filter = serde_json::json!({"host_name": HOST, "collections": ["sentinel-1-grd"]});
+    let streamed: Vec<_> = catalog_search_stream::stream(
+        &client(&emu),
+        filter.as_object().cloned().unwrap_or_default(),
+    )
+    .map(|item| item.expect("an item"))
+    .collect()
+    .await;
+    let walked: Vec<_> = catalog_search::items(
+        &client(&emu),
+        CatalogSearchInput::new(HOST)
+            .collections(["sentinel-1-grd"])
+            .limit(500),
+    )
+    .map(|item| item.expect("an item"))
+    .collect()
+    .await;
+    assert_eq!(ids(&streamed, "id"), ids(&walked, "id"));
+    assert_eq!(streamed.len(), walked.len());
+    // The blocking iterator works from inside async code too (it reads on its own thread).
+    let blocking = catalog_search_stream::stream_blocking(
+        &client(&emu),
+        filter.as_object().cloned().unwrap_or_default(),
+    )
+    .count();
+    assert_eq!(blocking, streamed.len());
+}

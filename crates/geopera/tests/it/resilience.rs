@@ -1,0 +1,422 @@
+//! Retries, rate limits, idempotency and deadlines, against the emulator's fault injection.
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt as _};
+use geopera::models::CatalogSearchInput;
+use geopera::operations::{catalog_search, orders_archive_place};
+use geopera::{AuthenticatedClient, Clock, Error, Request, RetryPolicy, StatusCode};
+use geopera_emulator::{Emulator, EmulatorHandle, FaultPlan, ManualClock, RateLimits};
+
+use crate::support::{archive_order, capture, order_names, seen, HOST};
+
+fn emulator_with(faults: &str) -> EmulatorHandle {
+    Emulator::builder()
+        .seed(5)
+        .rate_limits(RateLimits::off())
+        .faults(FaultPlan::parse(faults).expect("a valid fault plan"))
+        .start()
+        .expect("starts")
+}
+
+/// Quick retries, so tests do not wait on production backoffs.
+fn quick() -> RetryPolicy {
+    RetryPolicy::default().backoff(Duration::from_millis(5), Duration::from_millis(50))
+}
+
+fn client_with(emu: &EmulatorHandle, policy: RetryPolicy) -> AuthenticatedClient {
+    AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .retry_policy(policy)
+        .build()
+        .expect("valid")
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_waited_out() {
+    let emu = emulator_with("429;retry-after=1;op=catalog.search;times=1");
+    let started = Instant::now();
+    let response = catalog_search::send_detailed(
+        &client_with(&emu, quick()),
+        CatalogSearchInput::new(HOST).limit(1),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.attempts, 2);
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "Retry-After: 1 was honoured"
+    );
+}
+
+#[tokio::test]
+async fn a_429_asking_for_too_long_fails_fast_with_the_wait() {
+    let emu = emulator_with("429;retry-after=120;op=catalog.search");
+    let started = Instant::now();
+    let err = catalog_search::send(&client_with(&emu, quick()), CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("too long to wait");
+    let Error::RateLimited {
+        retry_after,
+        attempts,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*retry_after, Duration::from_secs(120));
+    assert_eq!(*attempts, 1);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(err.is_retryable());
+    let err =
+        catalog_search::send_blocking(&client_with(&emu, quick()), CatalogSearchInput::new(HOST))
+            .expect_err("too long");
+    assert!(matches!(err, Error::RateLimited { .. }));
+}
+
+#[tokio::test]
+async fn a_503_on_a_read_operation_is_retried() {
+    let emu = emulator_with("503;op=catalog.search;times=2");
+    let response = catalog_search::send_detailed(
+        &client_with(&emu, quick()),
+        CatalogSearchInput::new(HOST).limit(1),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.attempts, 3);
+    assert_eq!(seen(&emu, "catalog.search").len(), 3);
+}
+
+#[test]
+fn a_503_on_a_read_operation_is_retried_by_blocking_calls_too() {
+    let emu = emulator_with("503;op=catalog.search;times=1");
+    let response = catalog_search::send_blocking_detailed(
+        &client_with(&emu, quick()),
+        CatalogSearchInput::new(HOST).limit(1),
+    )
+    .expect("an answer");
+    assert_eq!((response.status, response.attempts), (StatusCode::OK, 2));
+}
+
+#[tokio::test]
+async fn a_503_on_order_placement_without_a_key_is_not_retried() {
+    let emu = emulator_with("503;op=orders.archive.place;times=1");
+    let capture = capture(&emu);
+    let keyless = client_with(&emu, quick().auto_idempotency_keys(false));
+    let err = orders_archive_place::send(&keyless, archive_order(&capture, "keyless"))
+        .await
+        .expect_err("not retried");
+    assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
+    assert_eq!(err.attempts(), 1);
+    let sent = seen(&emu, "orders.archive.place");
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].headers.get("idempotency-key").is_none());
+}
+
+#[tokio::test]
+async fn with_the_sdk_key_a_lost_answer_is_retried_and_one_order_exists() {
+    let emu = emulator_with("503;after;op=orders.archive.place;times=1");
+    let capture = capture(&emu);
+    let response = orders_archive_place::send_detailed(
+        &client_with(&emu, quick()),
+        archive_order(&capture, "exactly-once"),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(response.status, StatusCode::ACCEPTED);
+    assert_eq!(response.attempts, 2);
+    let sent = seen(&emu, "orders.archive.place");
+    let keys: HashSet<_> = sent
+        .iter()
+        .filter_map(|r| r.headers.get("idempotency-key").cloned())
+        .collect();
+    assert_eq!(
+        (sent.len(), keys.len()),
+        (2, 1),
+        "one SDK key, reused on the retry"
+    );
+    assert_eq!(emu.executed("orders.archive.place"), 1);
+    let names = order_names(&emu);
+    assert_eq!(
+        names.iter().filter(|n| *n == "exactly-once").count(),
+        1,
+        "one order exists afterwards"
+    );
+}
+
+#[tokio::test]
+async fn a_reset_after_the_body_never_creates_a_second_order() {
+    let emu = emulator_with("reset;after;op=orders.archive.place;times=1");
+    let capture = capture(&emu);
+    let outcome = orders_archive_place::send(
+        &client_with(&emu, quick()),
+        archive_order(&capture, "reset-once"),
+    )
+    .await;
+    assert!(
+        outcome.is_ok(),
+        "the retry replays the stored answer: {outcome:?}"
+    );
+    assert_eq!(emu.executed("orders.archive.place"), 1);
+    assert_eq!(
+        order_names(&emu)
+            .iter()
+            .filter(|n| *n == "reset-once")
+            .count(),
+        1
+    );
+
+    // A caller-supplied key is used as is.
+    let request = Request::new(archive_order(&capture, "own-key")).idempotency_key("my-own-key-1");
+    orders_archive_place::send(&client_with(&emu, quick()), request)
+        .await
+        .expect("placed");
+    let last = seen(&emu, "orders.archive.place").pop().expect("recorded");
+    assert_eq!(
+        last.headers.get("idempotency-key").map(|v| v.as_bytes()),
+        Some(&b"my-own-key-1"[..])
+    );
+}
+
+#[tokio::test]
+async fn retries_can_be_switched_off_per_call() {
+    let emu = emulator_with("503;op=catalog.search;times=1");
+    let request = Request::new(CatalogSearchInput::new(HOST)).retries(0);
+    let err = catalog_search::send(&client_with(&emu, quick()), request)
+        .await
+        .expect_err("no retry");
+    assert_eq!(err.attempts(), 1);
+}
+
+#[tokio::test]
+async fn a_deadline_bounds_every_attempt_and_wait() {
+    let emu = emulator_with("latency=2s;op=catalog.search");
+    let client = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .retry_policy(quick().max_retries(10))
+        .timeout(Duration::from_millis(300))
+        .build()
+        .expect("valid");
+    let request =
+        || Request::new(CatalogSearchInput::new(HOST)).deadline(Duration::from_millis(700));
+    let started = Instant::now();
+    let err = catalog_search::send(&client, request())
+        .await
+        .expect_err("too slow");
+    let elapsed = started.elapsed();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(
+        elapsed < Duration::from_millis(1000),
+        "ended within its deadline: {elapsed:?}"
+    );
+    assert!(
+        err.attempts() >= 2,
+        "it retried within the deadline: {}",
+        err.attempts()
+    );
+
+    let started = Instant::now();
+    let err = catalog_search::send_blocking(&client, request()).expect_err("too slow");
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// The SDK's clock wired to the emulator's: when the SDK waits, emulator time jumps ahead
+/// instead of the test sleeping, so minute-long rate-limit windows pass in an instant.
+#[derive(Debug)]
+struct SharedTime {
+    emulator: ManualClock,
+    origin_ms: i64,
+    advancing: Mutex<()>,
+}
+
+impl Clock for SharedTime {
+    fn now(&self) -> Duration {
+        Duration::from_millis(
+            u64::try_from(self.emulator.now_millis() - self.origin_ms).unwrap_or(0),
+        )
+    }
+
+    fn sleep_until(&self, at: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        self.sleep_until_blocking(at);
+        Box::pin(tokio::task::yield_now())
+    }
+
+    fn sleep_until_blocking(&self, at: Duration) {
+        // Whoever arrives first moves time to `at`; later sleepers for the same moment find
+        // it has come.
+        let _guard = self
+            .advancing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = self.now();
+        if at > now {
+            self.emulator.advance(at - now);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_searches_at_64_in_flight_respect_a_600_per_minute_cap() {
+    let clock = ManualClock::new();
+    let emu = Emulator::builder()
+        .seed(9)
+        .clock(clock.clone())
+        .rate_limits(RateLimits::documented())
+        .record_limit(5000)
+        .start()
+        .expect("starts");
+    let emu_start_ms = clock.now_millis();
+    let sdk_time = Arc::new(SharedTime {
+        origin_ms: emu_start_ms,
+        emulator: clock.clone(),
+        advancing: Mutex::new(()),
+    });
+    let client = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .clock(sdk_time)
+        .max_in_flight(64)
+        .retries(5)
+        .build()
+        .expect("valid");
+
+    let outcomes: Vec<_> = stream::iter(0..1000)
+        .map(|_| catalog_search::send(&client, CatalogSearchInput::new(HOST).limit(1)))
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let failures: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    assert!(
+        failures.is_empty(),
+        "every call succeeds: {:?}",
+        failures.first()
+    );
+
+    // Requests are recorded as they finish, so neighbours may swap places; the counts do not.
+    let statuses: Vec<u16> = seen(&emu, "catalog.search")
+        .iter()
+        .filter_map(|r| r.status)
+        .collect();
+    let served = statuses.iter().filter(|s| **s == 200).count();
+    let rejected = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((served, served + rejected), (1000, statuses.len()));
+    assert!(rejected >= 1, "the cap was reached");
+    assert!(
+        rejected <= 64,
+        "only calls already in flight met a 429; the rest waited: {rejected}"
+    );
+    let first_429 = statuses.iter().position(|s| *s == 429).unwrap_or(0);
+    assert!(
+        first_429 >= 600 - 64,
+        "the first window served its cap first: {first_429}"
+    );
+    let minutes = (clock.now_millis() - emu_start_ms) / 60_000;
+    assert_eq!(
+        minutes, 1,
+        "one pause to the next window; its 400 calls fit under the cap of 600"
+    );
+    assert_eq!(emu.executed("catalog.search"), 1000);
+}
+
+/// Every fault kind at a combined rate of about 10 %, over searches and order placements: every
+/// call ends in a result or a typed error, nothing hangs, and no order is placed twice.
+/// `GEOPERA_CHAOS_CALLS` sets the number of calls (default 2,000).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_ends_every_call_without_duplicate_spend() {
+    let calls: usize = std::env::var("GEOPERA_CHAOS_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2000);
+    let faults = "latency=20ms@1%,500@1%,502@1%,503@1%,503;retry-after=1@0.5%,503;after@1%,\
+                  429;burst=3;retry-after=1@0.5%,reset@1%,reset;after@1%,truncate@1%,malformed@0.5%,slow=200ms@0.5%";
+    let emu = Emulator::builder()
+        .seed(21)
+        .rate_limits(RateLimits::off())
+        .faults(FaultPlan::parse(faults).expect("valid"))
+        .record_limit(10)
+        .start()
+        .expect("starts");
+    let capture = capture(&emu);
+    let client = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .retry_policy(
+            quick()
+                .max_retries(3)
+                .max_retry_after(Duration::from_secs(2)),
+        )
+        .timeout(Duration::from_secs(2))
+        .deadline(Duration::from_secs(15))
+        .build()
+        .expect("valid");
+
+    let started = Instant::now();
+    let outcomes: Vec<(bool, Result<(), Error>)> = stream::iter(0..calls)
+        .map(|i| {
+            let client = client.clone();
+            let capture = capture.clone();
+            async move {
+                if i % 10 == 0 {
+                    let body = archive_order(&capture, &format!("chaos-{i}"));
+                    (
+                        true,
+                        orders_archive_place::send(&client, body).await.map(drop),
+                    )
+                } else {
+                    let body = CatalogSearchInput::new(HOST).limit(5);
+                    (false, catalog_search::send(&client, body).await.map(drop))
+                }
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, outcome) in &outcomes {
+        let kind = match outcome {
+            Ok(()) => "ok".to_owned(),
+            Err(Error::Api { status, .. }) => format!("api {}", status.as_u16()),
+            Err(Error::Timeout { .. }) => "timeout".to_owned(),
+            Err(Error::Transport { .. }) => "transport".to_owned(),
+            Err(Error::Decode { .. }) => "decode".to_owned(),
+            Err(Error::RateLimited { .. }) => "rate limited".to_owned(),
+            Err(Error::UnexpectedStatus { status, .. }) => {
+                format!("unexpected {}", status.as_u16())
+            }
+            Err(other) => panic!("an error a chaos run should not produce: {other:?}"),
+        };
+        *counts.entry(kind).or_default() += 1;
+    }
+    println!("chaos: {calls} calls in {elapsed:?}: {counts:?}");
+    assert_eq!(outcomes.len(), calls);
+    assert!(
+        counts.get("ok").copied().unwrap_or(0) * 10 >= calls * 9,
+        "retries absorb most faults: {counts:?}"
+    );
+
+    let names = order_names(&emu);
+    let chaos: Vec<&String> = names.iter().filter(|n| n.starts_with("chaos-")).collect();
+    let unique: HashSet<&&String> = chaos.iter().collect();
+    assert_eq!(
+        unique.len(),
+        chaos.len(),
+        "no logical order was placed twice"
+    );
+    assert_eq!(chaos.len() as u64, emu.executed("orders.archive.place"));
+    let placed_ok = outcomes
+        .iter()
+        .filter(|(spend, o)| *spend && o.is_ok())
+        .count();
+    assert!(chaos.len() >= placed_ok, "every acknowledged order exists");
+}
