@@ -47,7 +47,19 @@ pub fn capture(emulator: &EmulatorHandle) -> serde_json::Value {
         .into_iter()
         .next()
         .expect("at least one feature");
-    serde_json::json!({"id": feature["id"], "geometry": feature["geometry"]})
+    // A footprint of about 1 km², so that many orders stay within the starting credits.
+    let (x, y) = (
+        feature["bbox"][0].as_f64().unwrap_or(0.0),
+        feature["bbox"][1].as_f64().unwrap_or(0.0),
+    );
+    let ring = serde_json::json!([
+        [x, y],
+        [x + 0.01, y],
+        [x + 0.01, y + 0.01],
+        [x, y + 0.01],
+        [x, y]
+    ]);
+    serde_json::json!({"id": feature["id"], "geometry": {"type": "Polygon", "coordinates": [ring]}})
 }
 
 /// An `orders.archive.place` body for one capture, named so the order can be found again.
