@@ -60,6 +60,48 @@
 //! `reqwest` clients (async and blocking pools are separate, as in the Python SDK), while
 //! base URL and credentials still apply.
 //!
+//! # Retries, rate limits and deadlines
+//!
+//! Every call is retried up to twice by default ([`RetryPolicy`]), with exponential backoff
+//! and jitter, but only when repeating it cannot do its work twice:
+//!
+//! | failure | read-only operation | side effects, with `Idempotency-Key` | side effects, without |
+//! |---|---|---|---|
+//! | 429 (not executed) | retried after `Retry-After` | retried | retried |
+//! | no connection (nothing sent) | retried | retried | retried |
+//! | timeout, reset after sending, cut-off answer | retried | retried | not retried |
+//! | 500, 502, 503, 504 | retried | retried | not retried |
+//!
+//! Operations with side effects (every scope but `*:read`) get an SDK-generated
+//! `Idempotency-Key`, one UUID v4 per logical call reused on every attempt, so by default the
+//! whole table is retried safely; [`Request::idempotency_key`] supplies your own and
+//! [`RetryPolicy::auto_idempotency_keys`] turns generation off. Each operation's class is in
+//! its descriptor ([`OperationInfo::retry`]) and its module's docs. A `Retry-After` longer
+//! than [`RetryPolicy::max_retry_after`] fails at once with [`Error::RateLimited`], which
+//! carries the wait. [`Error::attempts`] and [`Response::attempts`] tell how many attempts a
+//! call took.
+//!
+//! A 429 pauses every call of its rate-limit class on the client and all its clones, not just
+//! the one that got it. [`ClientBuilder::max_in_flight`] caps requests in flight;
+//! [`ClientBuilder::pace`] / [`ClientBuilder::pace_documented_limits`] space requests to the
+//! API's per-minute budgets. [`ClientBuilder::deadline`] (or [`Request::deadline`]) bounds a
+//! whole call — every attempt and wait — separately from the per-attempt timeout. [`fan_out`]
+//! runs many calls with at most N in flight and returns every outcome in input order.
+//!
+//! # Pages and streams
+//!
+//! The 22 paged operations also have `pages` and `items` (async streams) and `pages_blocking` /
+//! `items_blocking` (iterators) that follow the operation's paging style — cursor (`next`),
+//! `limit`/`offset`, `page`/`size` or `limit`/`page` — and stop on the last page or a repeated
+//! cursor. `catalog.search_stream` has `stream` / `stream_blocking`, which parse its
+//! newline-delimited JSON as it arrives.
+//!
+//! # Observability
+//!
+//! Each call runs in a `tracing` span `geopera.call` with the operation id and the number of
+//! attempts; each attempt and each retry decision is a debug event with status and duration.
+//! Tokens and bodies are never recorded.
+//!
 //! # Blocking calls inside async code
 //!
 //! The blocking functions work from anywhere. Called from inside a Tokio runtime, they run the
@@ -68,11 +110,15 @@
 //!
 //! # Cancellation
 //!
-//! Dropping a pending future cancels its request; nothing runs in the background afterwards.
+//! Dropping a pending future cancels its request and any retry waiting to happen; nothing runs
+//! in the background afterwards. Dropping a page stream stops the walk. A request already
+//! received by the API may still execute, which is why side effects carry an
+//! `Idempotency-Key`: repeat the call with the same key to learn its outcome.
 
 mod client;
 mod clock;
 mod error;
+mod fanout;
 mod fluent;
 mod generated;
 mod limiter;
@@ -89,6 +135,9 @@ pub use client::{
 };
 pub use clock::{Clock, SystemClock};
 pub use error::Error;
+pub use fanout::fan_out;
+#[cfg(feature = "blocking")]
+pub use fanout::fan_out_blocking;
 pub use fluent::{Call, Geopera};
 pub use generated::fluent as namespaces;
 pub use generated::operations;

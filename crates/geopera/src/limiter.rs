@@ -58,30 +58,34 @@ impl Limiter {
         }
     }
 
-    /// When a send of `class` may go (on the clock), reserving a paced slot if pacing is on;
-    /// `None` when it may go now.
-    fn ready_at(&self, class: RateClass) -> Option<Duration> {
-        let now = self.clock.now();
-        let paused = self
+    /// Until when `class` is paused by a 429, if it still is.
+    fn paused_until(&self, class: RateClass) -> Option<Duration> {
+        let until = self
             .paused_until
             .lock()
             .unwrap_or_else(PoisonError::into_inner)[slot(class)];
-        let mut at = paused.max(now);
-        if let Some(spacing) = self.spacing[slot(class)] {
-            let mut next = self
-                .next_send
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            at = next[slot(class)].max(at);
-            next[slot(class)] = at + spacing;
-        }
+        (until > self.clock.now()).then_some(until)
+    }
+
+    /// Reserves the next paced slot of `class`, if pacing is on; `None` when it is now.
+    fn reserve_slot(&self, class: RateClass) -> Option<Duration> {
+        let spacing = self.spacing[slot(class)]?;
+        let now = self.clock.now();
+        let mut next = self
+            .next_send
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let at = next[slot(class)].max(now);
+        next[slot(class)] = at + spacing;
         (at > now).then_some(at)
     }
 
     #[cfg(test)]
     fn wait_for(&self, class: RateClass) -> Duration {
-        self.ready_at(class)
-            .map_or(Duration::ZERO, |at| at.saturating_sub(self.clock.now()))
+        let now = self.clock.now();
+        let paused = self.paused_until(class).unwrap_or(now);
+        let slot = self.reserve_slot(class).unwrap_or(now);
+        paused.max(slot).saturating_sub(now)
     }
 
     /// Waits until a request of `class` may be sent; the permit bounds requests in flight.
@@ -90,11 +94,15 @@ impl Limiter {
             Some(semaphore) => semaphore.clone().acquire_owned().await.ok(),
             None => None,
         };
-        // A pause may be extended while we sleep (another task got a 429): check again.
+        // A pause may be extended while we wait (another task got a 429): look again, a few
+        // times at most.
         for _ in 0..8 {
-            let Some(at) = self.ready_at(class) else {
+            let Some(until) = self.paused_until(class) else {
                 break;
             };
+            self.clock.sleep_until(until).await;
+        }
+        if let Some(at) = self.reserve_slot(class) {
             self.clock.sleep_until(at).await;
         }
         permit
@@ -108,9 +116,12 @@ impl Limiter {
             None => None,
         };
         for _ in 0..8 {
-            let Some(at) = self.ready_at(class) else {
+            let Some(until) = self.paused_until(class) else {
                 break;
             };
+            self.clock.sleep_until_blocking(until);
+        }
+        if let Some(at) = self.reserve_slot(class) {
             self.clock.sleep_until_blocking(at);
         }
         permit

@@ -47,3 +47,75 @@ async fn two_hundred_calls_at_concurrency_eight_on_one_client() {
     assert!(peak.load(Ordering::SeqCst) <= 8);
     assert_eq!(emu.executed("catalog.search"), 200);
 }
+
+#[tokio::test]
+async fn fan_out_keeps_every_outcome_in_input_order() {
+    let emu = emulator();
+    let client = client(&emu);
+    let limits: Vec<i64> = (0..60)
+        .map(|i| if i % 7 == 3 { 9999 } else { 1 + i % 4 })
+        .collect();
+    let outcomes = geopera::fan_out(limits.clone(), 8, |limit| {
+        catalog_search::send(&client, CatalogSearchInput::new(HOST).limit(limit))
+    })
+    .await;
+    assert_eq!(outcomes.len(), limits.len());
+    for (limit, outcome) in limits.iter().zip(&outcomes) {
+        match outcome {
+            Ok(page) => assert_eq!(
+                page.get_as::<i64>("numberReturned").expect("a number"),
+                Some(*limit)
+            ),
+            Err(error) => {
+                assert_eq!(*limit, 9999, "only the invalid calls fail");
+                assert!(error.validation().is_some());
+            }
+        }
+    }
+}
+
+#[test]
+fn fan_out_blocking_keeps_every_outcome_in_input_order() {
+    let emu = emulator();
+    let client = client(&emu);
+    let limits: Vec<i64> = (1..=30).collect();
+    let outcomes = geopera::fan_out_blocking(limits.clone(), 4, |limit| {
+        catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST).limit(limit))
+    });
+    let returned: Vec<Option<i64>> = outcomes
+        .iter()
+        .map(|o| {
+            o.as_ref()
+                .ok()
+                .and_then(|page| page.get_as::<i64>("numberReturned").ok().flatten())
+        })
+        .collect();
+    assert_eq!(returned, limits.into_iter().map(Some).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_in_flight_is_shared_by_clones() {
+    let emu = emulator();
+    let capped = geopera::AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .max_in_flight(3)
+        .build()
+        .expect("valid");
+    let started = std::time::Instant::now();
+    // Each answer takes 150 ms; 9 calls through 3 slots take at least 3 rounds.
+    let outcomes = geopera::fan_out(0..9, 9, |_| {
+        let clone = capped.clone();
+        async move {
+            let request = geopera::Request::new(CatalogSearchInput::new(HOST).limit(1))
+                .header("x-emulator-fault", "latency=150ms");
+            catalog_search::send(&clone, request).await
+        }
+    })
+    .await;
+    assert!(outcomes.iter().all(Result::is_ok));
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(430),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -6,6 +6,7 @@ mod answers;
 mod clients;
 mod fanout;
 mod fluent;
+mod observability;
 mod paging;
 mod resilience;
 mod support;

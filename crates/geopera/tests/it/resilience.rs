@@ -425,3 +425,43 @@ async fn chaos_ends_every_call_without_duplicate_spend() {
         .count();
     assert!(chaos.len() >= placed_ok, "every acknowledged order exists");
 }
+
+#[tokio::test]
+async fn pacing_keeps_spend_calls_under_the_documented_cap() {
+    let clock = ManualClock::new();
+    let emu = Emulator::builder()
+        .clock(clock.clone())
+        .rate_limits(RateLimits::documented())
+        .start()
+        .expect("starts");
+    let start_ms = clock.now_millis();
+    let client = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .clock(Arc::new(SharedTime {
+            origin_ms: start_ms,
+            emulator: clock.clone(),
+            advancing: Mutex::new(()),
+        }))
+        .pace_documented_limits()
+        .retries(0)
+        .build()
+        .expect("valid");
+    let topup = || {
+        serde_json::json!({"amount_aud": 1})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    };
+    for _ in 0..45 {
+        // With no retries, a single 429 would fail the test: pacing must keep under 30/min.
+        geopera::operations::billing_topup::send(&client, topup())
+            .await
+            .expect("never rate limited");
+    }
+    assert_eq!(emu.executed("billing.topup"), 45);
+    let elapsed_s = (clock.now_millis() - start_ms) / 1000;
+    assert!(
+        (87..=92).contains(&elapsed_s),
+        "45 calls spaced 2 s apart: {elapsed_s} s"
+    );
+}

@@ -1,0 +1,75 @@
+//! The seed's "bounded fan-out with every outcome" pattern as one call.
+//!
+//! In Python that is a semaphore plus `asyncio.gather(..., return_exceptions=True)`. Here it is
+//! [`fan_out`]: at most `limit` calls in flight, and every outcome, success or error, returned
+//! in input order. Combined with a client's [`max_in_flight`](crate::ClientBuilder::max_in_flight)
+//! and its shared 429 pause, a large fan-out neither exhausts the pool nor hammers the API.
+
+use std::future::Future;
+
+use futures::stream::{self, StreamExt as _};
+
+/// Runs `call` on every input with at most `limit` calls in flight and returns every outcome
+/// in input order; one failure does not cancel the others.
+///
+/// ```no_run
+/// # async fn run(client: geopera::AuthenticatedClient) {
+/// use geopera::{fan_out, models::CatalogSearchInput, operations::catalog_search};
+///
+/// let collections = ["sentinel-2-l2a", "landsat-c2-l2", "sentinel-1-grd"];
+/// let outcomes = fan_out(collections, 8, |collection| {
+///     catalog_search::send(&client, CatalogSearchInput::new("earthsearch-aws").collections([collection]))
+/// })
+/// .await;
+/// for (collection, outcome) in collections.iter().zip(&outcomes) {
+///     match outcome {
+///         Ok(page) => println!("{collection}: {} members", page.len()),
+///         Err(error) => println!("{collection} failed: {error}"),
+///     }
+/// }
+/// # }
+/// ```
+pub async fn fan_out<I, T, F, Fut>(inputs: I, limit: usize, call: F) -> Vec<Fut::Output>
+where
+    I: IntoIterator<Item = T>,
+    F: FnMut(T) -> Fut,
+    Fut: Future,
+{
+    stream::iter(inputs)
+        .map(call)
+        .buffered(limit.max(1))
+        .collect()
+        .await
+}
+
+/// [`fan_out`] for blocking code: `limit` threads work through the inputs; outcomes come back
+/// in input order.
+#[cfg(feature = "blocking")]
+pub fn fan_out_blocking<T, R, F>(inputs: Vec<T>, limit: usize, call: F) -> Vec<R>
+where
+    T: Send,
+    R: Send,
+    F: Fn(T) -> R + Sync,
+{
+    use std::sync::{Mutex, PoisonError};
+
+    let count = inputs.len();
+    let queue = Mutex::new(inputs.into_iter().enumerate());
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..count).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..limit.clamp(1, count.max(1)) {
+            scope.spawn(|| loop {
+                let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                let Some((index, input)) = next else { break };
+                let outcome = call(input);
+                results.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(outcome);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+        .into_iter()
+        .flatten()
+        .collect()
+}
