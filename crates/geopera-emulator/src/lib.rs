@@ -38,7 +38,8 @@
 //!   credentials are 401 titled `Unauthenticated`. A key without the operation's scope is 403
 //!   `missing scope '<scope>' for '<id>'`; grants match exactly, as `resource:*`, `*:action`
 //!   or `*`. `webhooks.drain` needs no credentials.
-//! - Bodies are checked against the operation's input shape; every failure is listed in a 422
+//! - Bodies are checked against the operation's input shape, including the `date-time` and
+//!   `date` string formats (RFC 3339); every failure is listed in a 422
 //!   `application/json` `{"detail": [{"loc": ["body", ...], "msg", "type"}]}`. Malformed JSON
 //!   is 422 `json_invalid`; a `Content-Type` other than JSON is 422 `model_attributes_type`
 //!   (a missing `Content-Type` is read as JSON).
@@ -101,6 +102,7 @@ mod catalog;
 mod clock;
 mod error;
 mod faults;
+mod formats;
 mod limits;
 mod ops;
 mod rng;

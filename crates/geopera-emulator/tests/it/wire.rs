@@ -167,6 +167,30 @@ fn validation_lists_every_error_as_422_json() {
 }
 
 #[test]
+fn date_time_fields_must_be_rfc3339() {
+    let api = Api::start();
+    let link = |expires_at: &str| {
+        json!({"target_type": "item", "target_id": "itm_1", "password": "correct horse",
+               "expires_at": expires_at})
+    };
+    let resp = api.call("share.link.create", link(""));
+    assert_eq!(resp.status, 422);
+    let detail = resp.json()["detail"].clone();
+    assert_eq!(detail[0]["loc"], json!(["body", "expires_at"]));
+    assert_eq!(detail[0]["type"], "datetime_parsing");
+    assert_eq!(
+        api.call("share.link.create", link("2024-01-01T12:99:00Z"))
+            .status,
+        422
+    );
+    assert_eq!(
+        api.call("share.link.create", link("2030-01-01T12:00:00.5+10:00"))
+            .status,
+        200
+    );
+}
+
+#[test]
 fn malformed_json_and_wrong_content_type_are_422() {
     let api = Api::start();
     let key = api.emu.api_key().to_owned();
