@@ -71,7 +71,9 @@
 //! `fulfilled` (1 h). Each organization starts with 500,000 credits and 250 finished orders
 //! (`orders.list`, `page`/`size`, answers `{content, page, size, totalElements, totalPages}`).
 //! `items.list` (`limit`/`offset`) answers `{items, total, limit, offset}` over 300 items per
-//! project. Every other operation answers a deterministic sample of its output shape.
+//! project. The contract bounds none of these paging numbers, so out-of-range ones are clamped
+//! (pages of 1 to 1,000, no negative page or offset) rather than refused. Every other
+//! operation answers a deterministic sample of its output shape.
 //!
 //! # Faults
 //!

@@ -20,6 +20,8 @@ use crate::state::{Order, OrderKind, Shared};
 pub const OPEN_DATA_AUD_PER_KM2: f64 = 0.001;
 /// Items every project holds for `items.list`.
 pub const PROJECT_ITEMS: usize = 300;
+/// The largest page `orders.list` and `items.list` answer; larger requests get this many.
+pub const MAX_PAGE_SIZE: i64 = 1000;
 
 /// Who is calling.
 #[derive(Clone, Debug)]
@@ -135,7 +137,7 @@ pub fn execute(
                 None => Err(ApiError::not_found(format!("order '{id}' not found"))),
             }
         }
-        "orders.list" => list_orders(shared, caller, status, body),
+        "orders.list" => Ok(list_orders(shared, caller, status, body)),
         "orders.cancel" => {
             let id = body
                 .get("order_id")
@@ -289,7 +291,7 @@ pub fn execute(
                 "created_at": rfc3339(now),
             }))
         }
-        "items.list" => list_project_items(shared, status, body),
+        "items.list" => Ok(list_project_items(shared, status, body)),
         "webhooks.drain" => ok(json!({"drained": 0, "remaining": 0})),
         _ => {
             let value = match op.output.resolve() {
@@ -538,23 +540,14 @@ fn order_json(order: &Order, now: i64) -> Value {
     value
 }
 
-fn list_orders(
-    shared: &Shared,
-    caller: &Caller,
-    status: StatusCode,
-    body: &Value,
-) -> Result<Reply, ApiError> {
-    let page = body.get("page").and_then(Value::as_i64).unwrap_or(0);
-    let size = body.get("size").and_then(Value::as_i64).unwrap_or(20);
-    if page < 0 {
-        return Err(ApiError::invalid(&["page"], "page must be 0 or more"));
-    }
-    if !(1..=1000).contains(&size) {
-        return Err(ApiError::invalid(
-            &["size"],
-            "size must be between 1 and 1000",
-        ));
-    }
+fn list_orders(shared: &Shared, caller: &Caller, status: StatusCode, body: &Value) -> Reply {
+    // The contract bounds neither number, so out-of-range values are clamped, not refused.
+    let page = body.get("page").and_then(Value::as_i64).unwrap_or(0).max(0);
+    let size = body
+        .get("size")
+        .and_then(Value::as_i64)
+        .unwrap_or(20)
+        .clamp(1, MAX_PAGE_SIZE);
     let wanted_status = body.get("status").and_then(Value::as_str);
     let wanted_type = body.get("type").and_then(Value::as_str);
     let ascending = body
@@ -581,7 +574,7 @@ fn list_orders(
     let total = orders.len() as i64;
     let start = usize::try_from(page.saturating_mul(size)).unwrap_or(usize::MAX);
     let content: Vec<Value> = orders.into_iter().skip(start).take(size as usize).collect();
-    Ok(Reply::json(
+    Reply::json(
         status,
         &json!({
             "content": content,
@@ -590,29 +583,25 @@ fn list_orders(
             "totalElements": total,
             "totalPages": (total + size - 1) / size,
         }),
-    ))
+    )
 }
 
-fn list_project_items(
-    shared: &Shared,
-    status: StatusCode,
-    body: &Value,
-) -> Result<Reply, ApiError> {
+fn list_project_items(shared: &Shared, status: StatusCode, body: &Value) -> Reply {
     let project = body
         .get("project_id")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let limit = body.get("limit").and_then(Value::as_i64).unwrap_or(100);
-    let offset = body.get("offset").and_then(Value::as_i64).unwrap_or(0);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid(
-            &["limit"],
-            "limit must be between 1 and 1000",
-        ));
-    }
-    if offset < 0 {
-        return Err(ApiError::invalid(&["offset"], "offset must be 0 or more"));
-    }
+    // As for `orders.list`: unbounded in the contract, so clamped here.
+    let limit = body
+        .get("limit")
+        .and_then(Value::as_i64)
+        .unwrap_or(100)
+        .clamp(1, MAX_PAGE_SIZE);
+    let offset = body
+        .get("offset")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+        .max(0);
     let collection = body.get("collection_id").and_then(Value::as_str);
     let uncollected = body
         .get("uncollected")
@@ -646,8 +635,8 @@ fn list_project_items(
         .skip(usize::try_from(offset).unwrap_or(usize::MAX))
         .take(limit as usize)
         .collect();
-    Ok(Reply::json(
+    Reply::json(
         status,
         &json!({"items": items, "total": total, "limit": limit, "offset": offset}),
-    ))
+    )
 }

@@ -243,3 +243,29 @@ fn items_list_pages_by_limit_and_offset() {
         .json();
     assert_eq!(uncollected["total"], 75);
 }
+
+#[test]
+fn out_of_range_paging_numbers_are_clamped_not_refused() {
+    let api = Api::start();
+    let orders = api.call("orders.list", json!({"page": -3, "size": -16_777_216}));
+    assert_eq!(orders.status, 200);
+    let orders = orders.json();
+    assert_eq!(
+        (orders["page"].clone(), orders["size"].clone()),
+        (json!(0), json!(1))
+    );
+    assert_eq!(orders["content"].as_array().map(Vec::len), Some(1));
+    let huge = api.call("orders.list", json!({"size": 1_000_000})).json();
+    assert_eq!(huge["size"], 1000);
+    let items = api.call(
+        "items.list",
+        json!({"project_id": "prj_1", "limit": -959_588_174, "offset": -26_681_611_530_i64}),
+    );
+    assert_eq!(items.status, 200);
+    let items = items.json();
+    assert_eq!(
+        (items["limit"].clone(), items["offset"].clone()),
+        (json!(1), json!(0))
+    );
+    assert_eq!(items["items"].as_array().map(Vec::len), Some(1));
+}
