@@ -1,5 +1,6 @@
 //! `geopera-emulator`: run the local Geopera API emulator until Ctrl-C.
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -35,6 +36,8 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_target(false)
+        // Colour codes only for a terminal, so logs piped to a file or CI stay readable.
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     let args = Args::parse();
     let mut builder = Emulator::builder()
