@@ -1,0 +1,384 @@
+//! `bench-client`: keeps `--concurrency` `catalog.search` calls in flight against a server for
+//! a bounded time, and prints calls/s, CPU time per call and peak RSS as one JSON line.
+//!
+//! Async modes run on a single-threaded Tokio runtime (one core for the client); the
+//! blocking mode uses one OS thread per concurrent call. Retries are off so the SDK does the
+//! same work as the plain clients.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use bytes::Bytes;
+use clap::{Parser, ValueEnum};
+use geopera::models::CatalogSearchInput;
+use geopera::operations::catalog_search;
+use geopera::{AuthenticatedClient, RetryPolicy};
+use geopera_bench::{count_features, search_body, usage, Sample, HOST_NAME};
+use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+
+/// Load client for `catalog.search`.
+#[derive(Debug, Parser)]
+#[command(name = "bench-client", about)]
+struct Args {
+    /// Which client to measure.
+    #[arg(long, value_enum)]
+    mode: Mode,
+    /// Base URL of the server (bench-server or the emulator).
+    #[arg(long)]
+    url: String,
+    /// Bearer token; the bench server ignores it, the emulator needs its demo key.
+    #[arg(long, default_value = "gpra_bench")]
+    token: String,
+    /// Items per page to ask for (the bench server knows 10 and 500).
+    #[arg(long, default_value_t = 10)]
+    limit: usize,
+    /// Calls kept in flight.
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    /// Seconds to measure, after the warm-up (the upper bound when --requests is given).
+    #[arg(long, default_value_t = 5.0)]
+    duration: f64,
+    /// Stop measuring after this many successful calls.
+    #[arg(long)]
+    requests: Option<u64>,
+    /// Seconds of calls before measuring starts.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// The `scenario` field of the printed line.
+    #[arg(long, default_value = "static")]
+    scenario: String,
+}
+
+/// The clients under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// `catalog_search::send` on one shared `AuthenticatedClient`, typed output.
+    SdkAsync,
+    /// `catalog_search::send_blocking`, one OS thread per concurrent call.
+    SdkBlocking,
+    /// Plain reqwest, body decoded into `serde_json::Value`.
+    ReqwestValue,
+    /// Plain reqwest, body read as bytes only.
+    ReqwestBytes,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::SdkAsync => "sdk-async",
+            Mode::SdkBlocking => "sdk-blocking",
+            Mode::ReqwestValue => "reqwest-value",
+            Mode::ReqwestBytes => "reqwest-bytes",
+        }
+    }
+}
+
+/// Counters shared by every worker.
+#[derive(Default)]
+struct Counters {
+    done: AtomicU64,
+    errors: AtomicU64,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    stop: AtomicBool,
+    first_error: Mutex<Option<String>>,
+}
+
+impl Counters {
+    fn begin(&self) {
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::Relaxed);
+    }
+
+    fn end<T>(&self, result: anyhow::Result<T>) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        match result {
+            Ok(value) => {
+                black_box(value);
+                self.done.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut first) = self.first_error.lock() {
+                    first.get_or_insert_with(|| format!("{e:#}"));
+                }
+            }
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// A snapshot at the start or end of the measured window.
+struct Mark {
+    at: Instant,
+    cpu: Duration,
+    done: u64,
+    errors: u64,
+}
+
+impl Mark {
+    fn take(counters: &Counters) -> anyhow::Result<Mark> {
+        Ok(Mark {
+            at: Instant::now(),
+            cpu: usage::cpu_time()?,
+            done: counters.done.load(Ordering::Relaxed),
+            errors: counters.errors.load(Ordering::Relaxed),
+        })
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.concurrency == 0 {
+        bail!("--concurrency must be at least 1");
+    }
+    if !(args.duration.is_finite() && args.duration > 0.0) {
+        bail!("--duration must be a positive number of seconds");
+    }
+    if !(args.warmup.is_finite() && args.warmup >= 0.0) {
+        bail!("--warmup must be a number of seconds");
+    }
+    let counters = Arc::new(Counters::default());
+    let (start, end) = match args.mode {
+        Mode::SdkBlocking => run_blocking(&args, &counters)?,
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("building the runtime")?
+            .block_on(run_async(&args, &counters))?,
+    };
+    let calls = end.done - start.done;
+    let seconds = (end.at - start.at).as_secs_f64();
+    let cpu = (end.cpu - start.cpu).as_secs_f64();
+    let first_error = counters.first_error.lock().ok().and_then(|e| e.clone());
+    let sample = Sample {
+        scenario: args.scenario.clone(),
+        mode: args.mode.name().to_owned(),
+        limit: args.limit,
+        concurrency: args.concurrency,
+        calls,
+        errors: end.errors - start.errors,
+        seconds,
+        calls_per_sec: calls as f64 / seconds,
+        cpu_us_per_call: if calls == 0 {
+            0.0
+        } else {
+            cpu * 1e6 / calls as f64
+        },
+        peak_rss_mib: usage::peak_rss_mib()?,
+        max_in_flight: counters.max_in_flight.load(Ordering::Relaxed),
+        first_error,
+    };
+    println!("{}", serde_json::to_string(&sample)?);
+    if calls == 0 {
+        bail!("no call succeeded");
+    }
+    Ok(())
+}
+
+/// Whether the measured window that began at `start` is over: its time is up, or it holds
+/// `--requests` calls.
+fn window_ends(args: &Args, counters: &Counters, start: &Mark, now: Instant) -> bool {
+    let deadline = start.at + Duration::from_secs_f64(args.duration);
+    let enough = args
+        .requests
+        .is_some_and(|n| counters.done.load(Ordering::Relaxed) - start.done >= n);
+    now >= deadline || enough
+}
+
+/// How often the controller looks at the counters while measuring.
+const TICK: Duration = Duration::from_millis(5);
+
+async fn run_async(args: &Args, counters: &Arc<Counters>) -> anyhow::Result<(Mark, Mark)> {
+    let call = AsyncCall::new(args)?;
+    // One call first: the server answers, and with a page of the size we asked for.
+    let items = call.items().await.context("the first call failed")?;
+    check_items(args, items)?;
+    let mut workers = Vec::with_capacity(args.concurrency);
+    for _ in 0..args.concurrency {
+        let (call, counters) = (call.clone(), counters.clone());
+        workers.push(tokio::spawn(async move {
+            while !counters.stopped() {
+                counters.begin();
+                let result = call.once().await;
+                let failed = result.is_err();
+                counters.end(result);
+                if failed {
+                    // A server that refuses must not turn the loop into a busy spin.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(args.warmup)).await;
+    let start = Mark::take(counters)?;
+    while !window_ends(args, counters, &start, Instant::now()) {
+        tokio::time::sleep(TICK).await;
+    }
+    let end = Mark::take(counters)?;
+    counters.stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        let _ = worker.await;
+    }
+    Ok((start, end))
+}
+
+fn run_blocking(args: &Args, counters: &Arc<Counters>) -> anyhow::Result<(Mark, Mark)> {
+    let client = sdk_client(args)?;
+    let input = CatalogSearchInput::new(HOST_NAME).limit(args.limit as i64);
+    let first =
+        catalog_search::send_blocking(&client, input.clone()).context("the first call failed")?;
+    check_items(args, output_items(&first)?)?;
+    let workers = std::thread::scope(|scope| -> anyhow::Result<(Mark, Mark)> {
+        for _ in 0..args.concurrency {
+            let (client, input, counters) = (&client, &input, counters.clone());
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn_scoped(scope, move || {
+                    while !counters.stopped() {
+                        counters.begin();
+                        let result = catalog_search::send_blocking(client, input.clone());
+                        let failed = result.is_err();
+                        counters.end(result.map_err(anyhow::Error::from));
+                        if failed {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                    }
+                })
+                .context("starting a worker thread")?;
+        }
+        let measured = (|| {
+            std::thread::sleep(Duration::from_secs_f64(args.warmup));
+            let start = Mark::take(counters)?;
+            while !window_ends(args, counters, &start, Instant::now()) {
+                std::thread::sleep(TICK);
+            }
+            Ok((start, Mark::take(counters)?))
+        })();
+        // Stop the workers even when measuring failed; the scope joins them.
+        counters.stop.store(true, Ordering::Relaxed);
+        measured
+    });
+    workers
+}
+
+fn check_items(args: &Args, items: usize) -> anyhow::Result<()> {
+    if items != args.limit {
+        bail!("asked for {} items, the page holds {items}", args.limit);
+    }
+    Ok(())
+}
+
+fn sdk_client(args: &Args) -> anyhow::Result<AuthenticatedClient> {
+    AuthenticatedClient::builder(args.token.clone())
+        .base_url(args.url.clone())
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .context("building the SDK client")
+}
+
+/// The item count of a decoded output, read through its JSON form so that it keeps working
+/// whatever shape the output model takes.
+fn output_items(output: &catalog_search::Output) -> anyhow::Result<usize> {
+    let value = serde_json::to_value(output).context("re-encoding the output")?;
+    Ok(value
+        .get("features")
+        .and_then(serde_json::Value::as_array)
+        .map_or(0, Vec::len))
+}
+
+/// One async call of the selected mode.
+#[derive(Clone)]
+enum AsyncCall {
+    Sdk {
+        client: AuthenticatedClient,
+        input: CatalogSearchInput,
+    },
+    Plain {
+        client: reqwest::Client,
+        url: Arc<str>,
+        auth: HeaderValue,
+        body: Bytes,
+        decode: bool,
+    },
+}
+
+impl AsyncCall {
+    fn new(args: &Args) -> anyhow::Result<AsyncCall> {
+        Ok(match args.mode {
+            Mode::SdkAsync => AsyncCall::Sdk {
+                client: sdk_client(args)?,
+                input: CatalogSearchInput::new(HOST_NAME).limit(args.limit as i64),
+            },
+            Mode::ReqwestValue | Mode::ReqwestBytes => AsyncCall::Plain {
+                client: reqwest::Client::builder()
+                    .build()
+                    .context("building the reqwest client")?,
+                url: format!("{}/v1/op/catalog.search", args.url.trim_end_matches('/')).into(),
+                auth: HeaderValue::from_str(&format!("Bearer {}", args.token))
+                    .context("the token is not a valid header value")?,
+                body: Bytes::from(search_body(HOST_NAME, args.limit)),
+                decode: args.mode == Mode::ReqwestValue,
+            },
+            Mode::SdkBlocking => bail!("the blocking mode has no async call"),
+        })
+    }
+
+    /// One call as measured: the output is decoded (or not) and dropped.
+    async fn once(&self) -> anyhow::Result<()> {
+        match self {
+            AsyncCall::Sdk { client, input } => {
+                let output = catalog_search::send(client, input.clone()).await?;
+                black_box(output);
+            }
+            AsyncCall::Plain { decode, .. } => {
+                let bytes = self.fetch().await?;
+                if *decode {
+                    let value: serde_json::Value = serde_json::from_slice(&bytes)?;
+                    black_box(value);
+                } else {
+                    black_box(bytes);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One call whose page is checked: the number of items in it.
+    async fn items(&self) -> anyhow::Result<usize> {
+        match self {
+            AsyncCall::Sdk { client, input } => {
+                output_items(&catalog_search::send(client, input.clone()).await?)
+            }
+            AsyncCall::Plain { .. } => count_features(&self.fetch().await?),
+        }
+    }
+
+    async fn fetch(&self) -> anyhow::Result<Bytes> {
+        let AsyncCall::Plain {
+            client,
+            url,
+            auth,
+            body,
+            ..
+        } = self
+        else {
+            bail!("not a plain client");
+        };
+        let response = client
+            .post(&**url)
+            .header(AUTHORIZATION, auth.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(body.clone())
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(response.bytes().await?)
+    }
+}

@@ -1,0 +1,424 @@
+//! Renders the JSON lines of one run as the Markdown tables of `BENCHMARKS.md`, and reads
+//! the slowest crates out of a `cargo build --timings` report.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use anyhow::{bail, Context as _};
+use serde::Deserialize;
+
+use crate::{CompileSample, Sample};
+
+/// The client modes in table order.
+const MODES: [&str; 6] = [
+    "sdk-async",
+    "sdk-blocking",
+    "reqwest-value",
+    "reqwest-bytes",
+    "python-async",
+    "python-sync",
+];
+
+/// Our clients, the numerators of the ratios.
+const OURS: [&str; 2] = ["sdk-async", "sdk-blocking"];
+
+/// Everything one run measured.
+#[derive(Debug, Default)]
+pub struct Run {
+    /// Client measurements, in the order they were read.
+    pub samples: Vec<Sample>,
+    /// Compile-time measurements.
+    pub compiles: Vec<CompileSample>,
+}
+
+impl Run {
+    /// Reads JSON lines: [`Sample`]s and [`CompileSample`]s (told apart by `scenario`).
+    /// Blank lines are skipped.
+    ///
+    /// # Errors
+    ///
+    /// A line that is neither.
+    pub fn parse(text: &str) -> anyhow::Result<Run> {
+        #[derive(Deserialize)]
+        struct Kind {
+            scenario: String,
+        }
+        let mut run = Run::default();
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            let what = || format!("line {} of the results", number + 1);
+            let kind: Kind = serde_json::from_str(line).with_context(what)?;
+            if kind.scenario == "compile" {
+                run.compiles
+                    .push(serde_json::from_str(line).with_context(what)?);
+            } else {
+                run.samples
+                    .push(serde_json::from_str(line).with_context(what)?);
+            }
+        }
+        Ok(run)
+    }
+
+    fn find(
+        &self,
+        scenario: &str,
+        mode: &str,
+        limit: usize,
+        concurrency: usize,
+    ) -> Option<&Sample> {
+        self.samples.iter().find(|s| {
+            s.scenario == scenario
+                && s.mode == mode
+                && s.limit == limit
+                && s.concurrency == concurrency
+                && s.calls > 0
+        })
+    }
+
+    /// The report: tables, ratios and the targets of issue 5, as Markdown.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        self.render_static(&mut out);
+        self.render_ratios(&mut out);
+        self.render_scenario(
+            &mut out,
+            "rss",
+            "Peak RSS with many requests in flight (bench server answering after a delay)",
+        );
+        self.render_scenario(
+            &mut out,
+            "emulator",
+            "Emulator throughput (the real emulator, pinned like the bench server)",
+        );
+        self.render_compiles(&mut out);
+        self.render_targets(&mut out);
+        out
+    }
+
+    fn cells(&self, scenario: &str) -> Vec<(usize, usize)> {
+        let mut cells: Vec<(usize, usize)> = self
+            .samples
+            .iter()
+            .filter(|s| s.scenario == scenario)
+            .map(|s| (s.limit, s.concurrency))
+            .collect();
+        cells.sort_unstable();
+        cells.dedup();
+        cells
+    }
+
+    fn render_static(&self, out: &mut String) {
+        let _ = writeln!(out, "### Throughput against the bench server\n");
+        let _ = writeln!(
+            out,
+            "| page | concurrency | client | calls/s | CPU µs/call | peak RSS MiB | errors |"
+        );
+        let _ = writeln!(out, "|---:|---:|---|---:|---:|---:|---:|");
+        for (limit, concurrency) in self.cells("static") {
+            for sample in self.ordered("static", limit, concurrency) {
+                let _ = writeln!(
+                    out,
+                    "| {limit} | {concurrency} | {} | {:.0} | {:.1} | {:.1} | {} |",
+                    sample.mode,
+                    sample.calls_per_sec,
+                    sample.cpu_us_per_call,
+                    sample.peak_rss_mib,
+                    sample.errors
+                );
+            }
+        }
+        let _ = writeln!(out);
+    }
+
+    fn ordered(&self, scenario: &str, limit: usize, concurrency: usize) -> Vec<&Sample> {
+        let mut found: Vec<&Sample> = self
+            .samples
+            .iter()
+            .filter(|s| s.scenario == scenario && s.limit == limit && s.concurrency == concurrency)
+            .collect();
+        found.sort_by_key(|s| {
+            MODES
+                .iter()
+                .position(|m| *m == s.mode)
+                .unwrap_or(MODES.len())
+        });
+        found
+    }
+
+    fn render_ratios(&self, out: &mut String) {
+        let _ = writeln!(out, "### Ratios (ours ÷ other, same run)\n");
+        let _ = writeln!(
+            out,
+            "Calls/s above 1 and CPU per call below 1 mean ours is better.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| page | concurrency | ours | other | calls/s ratio | CPU/call ratio |"
+        );
+        let _ = writeln!(out, "|---:|---:|---|---|---:|---:|");
+        for (limit, concurrency) in self.cells("static") {
+            for ours in OURS {
+                let Some(mine) = self.find("static", ours, limit, concurrency) else {
+                    continue;
+                };
+                for other in self.ordered("static", limit, concurrency) {
+                    if OURS.contains(&other.mode.as_str()) || other.calls == 0 {
+                        continue;
+                    }
+                    let _ = writeln!(
+                        out,
+                        "| {limit} | {concurrency} | {ours} | {} | {:.2} | {:.2} |",
+                        other.mode,
+                        mine.calls_per_sec / other.calls_per_sec,
+                        mine.cpu_us_per_call / other.cpu_us_per_call
+                    );
+                }
+            }
+        }
+        let _ = writeln!(out);
+    }
+
+    fn render_scenario(&self, out: &mut String, scenario: &str, title: &str) {
+        let cells = self.cells(scenario);
+        if cells.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "### {title}\n");
+        let _ = writeln!(
+            out,
+            "| page | concurrency | client | max in flight | calls/s | CPU µs/call | peak RSS MiB | errors |"
+        );
+        let _ = writeln!(out, "|---:|---:|---|---:|---:|---:|---:|---:|");
+        for (limit, concurrency) in cells {
+            for s in self.ordered(scenario, limit, concurrency) {
+                let _ = writeln!(
+                    out,
+                    "| {limit} | {concurrency} | {} | {} | {:.0} | {:.1} | {:.1} | {} |",
+                    s.mode,
+                    s.max_in_flight,
+                    s.calls_per_sec,
+                    s.cpu_us_per_call,
+                    s.peak_rss_mib,
+                    s.errors
+                );
+            }
+        }
+        let _ = writeln!(out);
+    }
+
+    fn render_compiles(&self, out: &mut String) {
+        if self.compiles.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "### Clean build of the `geopera` crate\n");
+        let _ = writeln!(out, "| profile | seconds | slowest units (s) |");
+        let _ = writeln!(out, "|---|---:|---|");
+        for compile in &self.compiles {
+            let top: Vec<String> = compile
+                .top
+                .iter()
+                .map(|(name, secs)| format!("{name} {secs:.1}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | {:.1} | {} |",
+                compile.profile,
+                compile.seconds,
+                top.join(", ")
+            );
+        }
+        let _ = writeln!(out);
+    }
+
+    fn render_targets(&self, out: &mut String) {
+        let _ = writeln!(out, "### Targets of issue 5\n");
+        let _ = writeln!(out, "| target | measured | goal | met |");
+        let _ = writeln!(out, "|---|---:|---|---|");
+        let mut row = |name: &str, measured: Option<f64>, goal: &str, met: fn(f64) -> bool| {
+            let (value, verdict) = match measured {
+                Some(v) => (format!("{v:.2}"), if met(v) { "yes" } else { "**no**" }),
+                None => ("n/a".to_owned(), "not measured"),
+            };
+            let _ = writeln!(out, "| {name} | {value} | {goal} | {verdict} |");
+        };
+        let speed = |ours: &str, other: &str, limit: usize, concurrency: usize| {
+            let mine = self.find("static", ours, limit, concurrency)?;
+            let theirs = self.find("static", other, limit, concurrency)?;
+            Some(mine.calls_per_sec / theirs.calls_per_sec)
+        };
+        let cpu = |ours: &str, other: &str, limit: usize, concurrency: usize| {
+            let mine = self.find("static", ours, limit, concurrency)?;
+            let theirs = self.find("static", other, limit, concurrency)?;
+            Some(mine.cpu_us_per_call / theirs.cpu_us_per_call)
+        };
+        row(
+            "10 items, c64: sdk-async ÷ reqwest-value calls/s",
+            speed("sdk-async", "reqwest-value", 10, 64),
+            "≥ 1.5",
+            |v| v >= 1.5,
+        );
+        row(
+            "10 items, c64: sdk-async ÷ python-async calls/s",
+            speed("sdk-async", "python-async", 10, 64),
+            "≥ 25",
+            |v| v >= 25.0,
+        );
+        row(
+            "10 items, c64: sdk-async ÷ reqwest-value CPU/call",
+            cpu("sdk-async", "reqwest-value", 10, 64),
+            "≤ 0.7",
+            |v| v <= 0.7,
+        );
+        row(
+            "500 items, c64: sdk-async ÷ reqwest-value calls/s",
+            speed("sdk-async", "reqwest-value", 500, 64),
+            "≥ 2",
+            |v| v >= 2.0,
+        );
+        row(
+            "500 items, c1: sdk-async ÷ reqwest-value calls/s",
+            speed("sdk-async", "reqwest-value", 500, 1),
+            "≥ 2",
+            |v| v >= 2.0,
+        );
+        row(
+            "500 items, c64: sdk-async ÷ python-async calls/s",
+            speed("sdk-async", "python-async", 500, 64),
+            "≥ 8",
+            |v| v >= 8.0,
+        );
+        row(
+            "10 items, c1: sdk-blocking ÷ python-sync calls/s",
+            speed("sdk-blocking", "python-sync", 10, 1),
+            "≥ 3",
+            |v| v >= 3.0,
+        );
+        let rss = self
+            .samples
+            .iter()
+            .filter(|s| s.scenario == "rss" && s.mode == "sdk-async" && s.calls > 0)
+            .map(|s| s.peak_rss_mib)
+            .reduce(f64::max);
+        row(
+            "peak RSS of sdk-async, 1,000 in flight (MiB)",
+            rss,
+            "≤ 64",
+            |v| v <= 64.0,
+        );
+        let debug = self
+            .compiles
+            .iter()
+            .find(|c| c.profile == "debug")
+            .map(|c| c.seconds);
+        row("clean debug build of `geopera` (s)", debug, "≤ 90", |v| {
+            v <= 90.0
+        });
+        let _ = writeln!(out);
+    }
+}
+
+/// The slowest crates of a `cargo build --timings` HTML report, `(crate, seconds)`, slowest
+/// first; the units of one crate (build script, library) are added up.
+///
+/// # Errors
+///
+/// The report holds no unit data cargo's format is known to use.
+pub fn slowest_units(html: &str, count: usize) -> anyhow::Result<Vec<(String, f64)>> {
+    #[derive(Deserialize)]
+    struct Unit {
+        name: String,
+        duration: f64,
+    }
+    const MARKER: &str = "const UNIT_DATA = ";
+    let Some(start) = html.find(MARKER).map(|at| at + MARKER.len()) else {
+        bail!("no UNIT_DATA in the timings report");
+    };
+    let rest = &html[start..];
+    let end = rest.find(";\n").unwrap_or(rest.len());
+    let units: Vec<Unit> =
+        serde_json::from_str(rest[..end].trim()).context("reading UNIT_DATA of the timings")?;
+    let mut by_crate: BTreeMap<String, f64> = BTreeMap::new();
+    for unit in units {
+        *by_crate.entry(unit.name).or_default() += unit.duration;
+    }
+    let mut sorted: Vec<(String, f64)> = by_crate.into_iter().collect();
+    sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
+    sorted.truncate(count);
+    Ok(sorted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(mode: &str, limit: usize, concurrency: usize, rate: f64, cpu: f64) -> Sample {
+        Sample {
+            scenario: "static".into(),
+            mode: mode.into(),
+            limit,
+            concurrency,
+            calls: 100,
+            seconds: 1.0,
+            calls_per_sec: rate,
+            cpu_us_per_call: cpu,
+            peak_rss_mib: 10.0,
+            ..Sample::default()
+        }
+    }
+
+    #[test]
+    fn ratios_divide_ours_by_the_other_client() {
+        let run = Run {
+            samples: vec![
+                sample("sdk-async", 10, 64, 30_000.0, 40.0),
+                sample("reqwest-value", 10, 64, 10_000.0, 80.0),
+            ],
+            compiles: Vec::new(),
+        };
+        let text = run.render();
+        assert!(
+            text.contains("| 10 | 64 | sdk-async | reqwest-value | 3.00 | 0.50 |"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "| 10 items, c64: sdk-async ÷ reqwest-value calls/s | 3.00 | ≥ 1.5 | yes |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("| 10 items, c64: sdk-async ÷ python-async calls/s | n/a |"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn results_lines_are_told_apart_by_scenario() -> anyhow::Result<()> {
+        let text = format!(
+            "{}\n\n{}\n",
+            serde_json::to_string(&sample("sdk-async", 10, 1, 1.0, 1.0))?,
+            r#"{"scenario":"compile","profile":"debug","seconds":61.5,"top":[["geopera",20.0]]}"#
+        );
+        let run = Run::parse(&text)?;
+        assert_eq!(run.samples.len(), 1);
+        assert_eq!(run.compiles[0].top[0], ("geopera".to_owned(), 20.0));
+        Ok(())
+    }
+
+    #[test]
+    fn timings_are_summed_per_crate() -> anyhow::Result<()> {
+        let html = concat!(
+            "<script>\nconst UNIT_DATA = [",
+            r#"{"i":0,"name":"ring","version":"0.17.0","mode":"run-custom-build","duration":3.0},"#,
+            r#"{"i":1,"name":"ring","version":"0.17.0","mode":"todo","duration":4.5},"#,
+            r#"{"i":2,"name":"geopera","version":"0.1.0","mode":"todo","duration":5.0}"#,
+            "];\nconst CONCURRENCY_DATA = [];\n</script>"
+        );
+        let top = slowest_units(html, 1)?;
+        assert_eq!(top, vec![("ring".to_owned(), 7.5)]);
+        Ok(())
+    }
+}

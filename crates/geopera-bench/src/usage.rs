@@ -1,0 +1,91 @@
+//! CPU time and peak memory of the current process, read from `/proc` (Linux only).
+
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+
+/// Clock ticks per second of the `utime`/`stime` fields in `/proc/<pid>/stat`. Linux reports
+/// them in `USER_HZ`, which is 100 on every architecture it exposes to user space.
+const USER_HZ: u64 = 100;
+
+/// User + system CPU time of every thread of this process so far (10 ms resolution).
+///
+/// # Errors
+///
+/// `/proc/self/stat` is missing or unreadable (not Linux).
+pub fn cpu_time() -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
+    parse_stat(&stat)
+}
+
+/// The `utime + stime` of a `/proc/<pid>/stat` line.
+fn parse_stat(stat: &str) -> anyhow::Result<Duration> {
+    // The command name is in parentheses and may hold spaces; the fields after it start with
+    // the state (field 3), so utime (field 14) and stime (field 15) are at 11 and 12.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("no command name in /proc/self/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |index: usize| -> anyhow::Result<u64> {
+        fields
+            .get(index)
+            .context("/proc/self/stat is too short")?
+            .parse()
+            .context("a CPU time in /proc/self/stat is not a number")
+    };
+    let ticks = tick(11)? + tick(12)?;
+    Ok(Duration::from_millis(ticks * 1000 / USER_HZ))
+}
+
+/// Peak resident set size of this process (`VmHWM`), in MiB.
+///
+/// # Errors
+///
+/// `/proc/self/status` is missing or holds no `VmHWM` line.
+pub fn peak_rss_mib() -> anyhow::Result<f64> {
+    let status =
+        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    parse_hwm(&status)
+}
+
+fn parse_hwm(status: &str) -> anyhow::Result<f64> {
+    for line in status.lines() {
+        if let Some(value) = line.strip_prefix("VmHWM:") {
+            let kib: f64 = value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .context("VmHWM is not a number")?;
+            return Ok(kib / 1024.0);
+        }
+    }
+    bail!("no VmHWM line in /proc/self/status")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_cpu_fields_are_read_after_the_command_name() -> anyhow::Result<()> {
+        let line = "123 (bench client) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 1 0";
+        assert_eq!(parse_stat(line)?, Duration::from_secs(3));
+        Ok(())
+    }
+
+    #[test]
+    fn hwm_is_converted_to_mib() -> anyhow::Result<()> {
+        let status = "Name:\tx\nVmPeak:\t  9999 kB\nVmHWM:\t    2048 kB\n";
+        assert!((parse_hwm(status)? - 2.0).abs() < 1e-9);
+        Ok(())
+    }
+
+    #[test]
+    fn this_process_has_cpu_time_and_memory() -> anyhow::Result<()> {
+        cpu_time()?;
+        assert!(peak_rss_mib()? > 0.0);
+        Ok(())
+    }
+}
