@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Peer conformance of the emulator binary:
+#   a. the official Python SDK (geopera on PyPI, unmodified) runs its documented flows against it;
+#   b. schemathesis runs the contract against it under its default checks.
+# Creates its own venv under target/ (reused when the pins match). Skips, exiting 0, only when
+# pip cannot reach a package index; any other problem fails.
+#
+# Knobs (environment): CONFORMANCE_EXAMPLES (examples per operation, default 20),
+# CONFORMANCE_SEED (schemathesis seed, default fixed), PYTHON (default python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GEOPERA_SDK=geopera==2.1.0
+SCHEMATHESIS=schemathesis==4.32.5
+spec=../shared/spec/geopera-openapi.json
+here=scripts/conformance
+work=target/conformance
+venv=target/conformance-venv
+examples=${CONFORMANCE_EXAMPLES:-20}
+seed=${CONFORMANCE_SEED:-20240601}
+python=${PYTHON:-python3}
+
+say() { printf 'conformance: %s\n' "$*"; }
+started=$SECONDS
+mkdir -p "$work"
+
+if [ ! -f "$spec" ]; then
+  say "FAIL: no contract at $spec (it must sit beside the repository)"
+  exit 1
+fi
+
+# The emulator. CI has already built the workspace in the dev profile, so this is a no-op
+# there; a release build would compile every dependency a second time for no gain.
+if ! cargo build --locked --quiet -p geopera-emulator 2>"$work/build.log"; then
+  cat "$work/build.log"
+  say "FAIL: the emulator does not build"
+  exit 1
+fi
+emulator=target/debug/geopera-emulator
+
+# The venv, reused when it already holds the pinned versions.
+py=$venv/bin/python
+pins_ok() {
+  "$py" - "$GEOPERA_SDK" "$SCHEMATHESIS" 2>/dev/null <<'EOF'
+import sys
+from importlib.metadata import version
+sys.exit(any(version(name) != want for name, want in (pin.split("==") for pin in sys.argv[1:])))
+EOF
+}
+if [ ! -x "$py" ] || ! pins_ok; then
+  if ! "$python" -m venv --clear "$venv" >"$work/venv.log" 2>&1; then
+    cat "$work/venv.log"
+    say "skipped: '$python -m venv' could not create a venv with pip"
+    exit 0
+  fi
+  if ! "$py" -m pip install --quiet --disable-pip-version-check --retries 2 --timeout 30 \
+    "$GEOPERA_SDK" "$SCHEMATHESIS" >"$work/pip.log" 2>&1; then
+    tail -n 15 "$work/pip.log"
+    if grep -qE 'NewConnectionError|Failed to establish|Connection refused|Connection reset|name resolution|Name or service not known|Network is unreachable|timed out|ProxyError|SSLError|Could not fetch URL' \
+      "$work/pip.log"; then
+      say "skipped: pip could not reach the package index to install $GEOPERA_SDK and $SCHEMATHESIS"
+      exit 0
+    fi
+    say "FAIL: pip could not install $GEOPERA_SDK and $SCHEMATHESIS (see above)"
+    exit 1
+  fi
+fi
+say "venv ready: $("$py" -m pip list --disable-pip-version-check 2>/dev/null | grep -iE '^(geopera|schemathesis) ' | tr -s ' ' | paste -sd ',' -)"
+
+# The emulator on a free loopback port; it prints its URL and demo key first.
+"$emulator" --addr 127.0.0.1:0 --seed 1 --rate-limits off --spec "$spec" >"$work/emulator.log" 2>&1 &
+emulator_pid=$!
+trap 'kill "$emulator_pid" 2>/dev/null; wait "$emulator_pid" 2>/dev/null || true' EXIT
+url= key=
+for _ in $(seq 1 100); do
+  url=$(sed -n 's/^Geopera emulator listening on \(http:[^ ]*\)$/\1/p' "$work/emulator.log")
+  key=$(sed -n 's/^Demo API key.*: \(gpra_[A-Za-z0-9_]*\)$/\1/p' "$work/emulator.log")
+  if [ -n "$url" ] && [ -n "$key" ]; then break; fi
+  if ! kill -0 "$emulator_pid" 2>/dev/null; then break; fi
+  sleep 0.1
+done
+if [ -z "$url" ] || [ -z "$key" ]; then
+  cat "$work/emulator.log"
+  say "FAIL: the emulator did not start"
+  exit 1
+fi
+say "emulator at $url"
+
+# a. The official Python SDK.
+sdk_status=0
+timeout 300 "$py" "$here/python_sdk.py" "$url" "$key" >"$work/python_sdk.log" 2>&1 || sdk_status=$?
+cat "$work/python_sdk.log"
+sdk_summary=$(tail -n 1 "$work/python_sdk.log")
+
+# b. schemathesis, after prepare.py funds the demo organization and names the test data.
+if ! prepared=$(timeout 60 "$py" "$here/prepare.py" "$url" "$key" 2>&1); then
+  echo "$prepared"
+  say "FAIL: could not prepare the emulator for schemathesis"
+  exit 1
+fi
+while IFS='=' read -r name value; do export "$name=$value"; done <<<"$prepared"
+st_status=0
+rm -f "$work/schemathesis-junit.xml"
+timeout 900 "$venv/bin/schemathesis" --no-color --config-file "$here/schemathesis.toml" run "$spec" \
+  --url "$url" \
+  --header "Authorization: Bearer $key" \
+  --max-examples "$examples" \
+  --seed "$seed" \
+  --workers 2 \
+  --request-timeout 20 \
+  --report junit --report-junit-path "$work/schemathesis-junit.xml" \
+  >"$work/schemathesis.log" 2>&1 || st_status=$?
+if [ "$st_status" -ne 0 ]; then
+  cat "$work/schemathesis.log"
+else
+  sed -n '/^Test Phases:/,$p' "$work/schemathesis.log"
+fi
+st_summary=$("$py" - "$work/schemathesis-junit.xml" "$work/schemathesis.log" <<'EOF'
+import re
+import sys
+import xml.etree.ElementTree as ET
+try:
+    cases = list(ET.parse(sys.argv[1]).getroot().iter("testcase"))
+except (OSError, ET.ParseError):
+    print("no report")
+    sys.exit()
+def failed(case):
+    return case.find("failure") is not None or case.find("error") is not None
+operations = [case for case in cases if case.get("name", "").startswith("POST ")]
+scenarios = [case for case in cases if case not in operations]
+bad = sum(map(failed, operations))
+log = open(sys.argv[2], encoding="utf-8", errors="replace").read()
+generated = re.search(r"(\d+) generated, (\d+) passed", log)
+print(
+    f"operations {len(operations) - bad} passed, {bad} failed"
+    + f"; stateful {'failed' if any(map(failed, scenarios)) else 'passed'}"
+    + (f"; test cases {generated.group(2)} of {generated.group(1)} passed" if generated else "")
+)
+EOF
+)
+
+# c. One line per part.
+result() { if [ "$1" -eq 0 ]; then echo ok; else echo "FAIL (exit $1)"; fi; }
+say "python SDK $GEOPERA_SDK: $(result "$sdk_status"): $sdk_summary"
+say "schemathesis ${SCHEMATHESIS#*==} (default checks, $examples examples per operation, seed $seed): $(result "$st_status"): $st_summary"
+say "took $((SECONDS - started)) s; logs in $work/"
+[ "$sdk_status" -eq 0 ] && [ "$st_status" -eq 0 ]

@@ -1,0 +1,38 @@
+"""Prepares a running emulator for the schemathesis run and prints the test data it needs.
+
+Usage: prepare.py BASE_URL API_KEY
+
+- Tops up the demo organization by A$10,000,000, so that orders placed by generated requests
+  never exhaust its credits (402 is a real answer of the API, but not one the contract lists).
+- Prints `NAME=value` lines for the identifiers schemathesis cannot discover on its own: an
+  existing order (for `orders.get`) and a throwaway key (for `api_keys.revoke`, which answers
+  200 for a key that is already revoked, so repeating it is harmless).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import httpx
+
+
+def main() -> int:
+    url, key = sys.argv[1], sys.argv[2]
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+
+        def call(operation: str, body: dict) -> dict:
+            response = http.post(f"/v1/op/{operation}", json=body)
+            if response.status_code >= 300:
+                raise SystemExit(f"{operation}: {response.status_code} {response.text[:300]}")
+            return response.json()
+
+        call("billing.topup", {"credits": 1_000_000_000})
+        order = call("orders.list", {"page": 0, "size": 1})["content"][0]["orderId"]
+        throwaway = call("api_keys.create", {"name": "conformance throwaway", "permissions": []})
+    print(f"CONFORMANCE_ORDER_ID={order}")
+    print(f"CONFORMANCE_KEY_ID={throwaway['id']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
