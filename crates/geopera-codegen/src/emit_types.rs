@@ -35,15 +35,16 @@ pub fn emit(api: &Api, header: &str) -> Result<Files> {
         ),
     );
 
-    let mut models_mod = format!(
-        "{header}\n//! One type per schema of the contract.\n\n\
-         pub use crate::problem::{{LocItem, {}}};\n\n",
-        HAND_WRITTEN
-            .iter()
-            .map(|(_, rust)| *rust)
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let mut models_mod = format!("{header}\n//! One type per schema of the contract.\n\n");
+    for schema in &api.schemas {
+        if let Some((_, module)) = HAND_WRITTEN.iter().find(|(wire, _)| *wire == schema.wire) {
+            let _ = writeln!(models_mod, "pub use crate::{module}::{};", schema.rust);
+        }
+    }
+    if HAND_WRITTEN.iter().any(|(_, module)| *module == "problem") {
+        models_mod.push_str("pub use crate::problem::LocItem;\n");
+    }
+    models_mod.push('\n');
     for schema in &api.schemas {
         if matches!(schema.kind, SchemaKind::HandWritten) {
             continue;

@@ -9,11 +9,14 @@ use serde_json::{Map, Value};
 
 use crate::naming;
 
-/// Schemas written by hand in `geopera-types`, with the path the generated code re-exports.
+/// Schemas written by hand in `geopera-types` (contract name, module), because they carry
+/// behaviour the contract cannot express: RFC 9457 defaults and extension members, and a fast,
+/// lossless typed decoding of catalog pages.
 pub const HAND_WRITTEN: &[(&str, &str)] = &[
-    ("HTTPValidationError", "HttpValidationError"),
-    ("Problem", "Problem"),
-    ("ValidationError", "ValidationError"),
+    ("CatalogSearchOutput", "stac"),
+    ("HTTPValidationError", "problem"),
+    ("Problem", "problem"),
+    ("ValidationError", "problem"),
 ];
 
 /// Operations that draw from the order-placement budget (from the API's rate-limit docs).

@@ -88,6 +88,7 @@ mod operation;
 mod problem;
 pub mod sample;
 pub mod shape;
+pub mod stac;
 #[cfg(feature = "validate")]
 pub mod validate;
 

@@ -26,7 +26,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "catalog.search returned {} features",
         support::feature_count(&page)
     );
-    if let Some(next) = page.get_as::<String>("next")? {
+    for item in &page.features {
+        println!(
+            "  {} {} cloud cover {:?}",
+            item.id,
+            item.properties.datetime.as_deref().unwrap_or("?"),
+            item.properties.cloud_cover
+        );
+    }
+    if let Some(next) = &page.next {
         println!("more pages follow; next token {next}");
     }
     Ok(())

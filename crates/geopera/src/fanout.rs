@@ -23,7 +23,7 @@ use futures::stream::{self, StreamExt as _};
 /// .await;
 /// for (collection, outcome) in collections.iter().zip(&outcomes) {
 ///     match outcome {
-///         Ok(page) => println!("{collection}: {} members", page.len()),
+///         Ok(page) => println!("{collection}: {} items", page.features.len()),
 ///         Err(error) => println!("{collection} failed: {error}"),
 ///     }
 /// }

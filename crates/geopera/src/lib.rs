@@ -21,7 +21,9 @@
 //!         .limit(10),
 //! )
 //! .await?;
-//! println!("{} items", page.get_as::<Vec<serde_json::Value>>("features")?.unwrap_or_default().len());
+//! for item in &page.features {
+//!     println!("{} {:?}", item.id, item.properties.cloud_cover);
+//! }
 //! # Ok(()) }
 //! ```
 //!

@@ -38,7 +38,5 @@ pub fn target() -> Result<Target, Box<dyn std::error::Error>> {
 
 /// The number of features in a catalog page.
 pub fn feature_count(page: &geopera::models::CatalogSearchOutput) -> usize {
-    page.get("features")
-        .and_then(|f| f.as_array())
-        .map_or(0, Vec::len)
+    page.features.len()
 }

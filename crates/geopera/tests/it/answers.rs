@@ -15,9 +15,7 @@ fn search(limit: i64) -> CatalogSearchInput {
 }
 
 fn features(page: &geopera::models::CatalogSearchOutput) -> usize {
-    page.get("features")
-        .and_then(|f| f.as_array())
-        .map_or(0, Vec::len)
+    page.features.len()
 }
 
 #[tokio::test]
@@ -27,10 +25,8 @@ async fn success_is_parsed_into_the_output_model() {
         .await
         .expect("a page");
     assert_eq!(features(&page), 7);
-    assert_eq!(
-        page.get_as::<i64>("numberReturned").expect("a number"),
-        Some(7)
-    );
+    assert_eq!(page.number_returned, Some(7));
+    assert!(page.features.iter().all(|item| !item.id.is_empty()));
 
     let detailed = catalog_search::send_detailed(&client(&emu), search(3))
         .await

@@ -39,7 +39,7 @@ async fn two_hundred_calls_at_concurrency_eight_on_one_client() {
         let response = outcome.as_ref().expect("every call is answered");
         let page = response.parsed.success().expect("every call succeeds");
         assert_eq!(
-            page.get_as::<i64>("numberReturned").expect("a number"),
+            page.number_returned.map(|n| n as i64),
             Some(*limit),
             "in input order"
         );
@@ -62,10 +62,7 @@ async fn fan_out_keeps_every_outcome_in_input_order() {
     assert_eq!(outcomes.len(), limits.len());
     for (limit, outcome) in limits.iter().zip(&outcomes) {
         match outcome {
-            Ok(page) => assert_eq!(
-                page.get_as::<i64>("numberReturned").expect("a number"),
-                Some(*limit)
-            ),
+            Ok(page) => assert_eq!(page.number_returned.map(|n| n as i64), Some(*limit)),
             Err(error) => {
                 assert_eq!(*limit, 9999, "only the invalid calls fail");
                 assert!(error.validation().is_some());
@@ -87,7 +84,7 @@ fn fan_out_blocking_keeps_every_outcome_in_input_order() {
         .map(|o| {
             o.as_ref()
                 .ok()
-                .and_then(|page| page.get_as::<i64>("numberReturned").ok().flatten())
+                .and_then(|page| page.number_returned.map(|n| n as i64))
         })
         .collect();
     assert_eq!(returned, limits.into_iter().map(Some).collect::<Vec<_>>());

@@ -41,16 +41,15 @@ pub fn capture(emulator: &EmulatorHandle) -> serde_json::Value {
     )
     .expect("a page");
     let feature = page
-        .get_as::<Vec<serde_json::Value>>("features")
-        .expect("features")
-        .unwrap_or_default()
+        .features
         .into_iter()
         .next()
         .expect("at least one feature");
     // A footprint of about 1 km², so that many orders stay within the starting credits.
+    let corner = feature.bbox.unwrap_or_default();
     let (x, y) = (
-        feature["bbox"][0].as_f64().unwrap_or(0.0),
-        feature["bbox"][1].as_f64().unwrap_or(0.0),
+        corner.first().copied().unwrap_or(0.0),
+        corner.get(1).copied().unwrap_or(0.0),
     );
     let ring = serde_json::json!([
         [x, y],
@@ -59,7 +58,7 @@ pub fn capture(emulator: &EmulatorHandle) -> serde_json::Value {
         [x, y + 0.01],
         [x, y]
     ]);
-    serde_json::json!({"id": feature["id"], "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    serde_json::json!({"id": feature.id, "geometry": {"type": "Polygon", "coordinates": [ring]}})
 }
 
 /// An `orders.archive.place` body for one capture, named so the order can be found again.

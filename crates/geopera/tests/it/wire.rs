@@ -93,10 +93,9 @@ async fn redirects_are_not_followed_unless_asked() {
         .await
         .expect("a page");
     let id = page
-        .get_as::<Vec<serde_json::Value>>("features")
-        .expect("features")
-        .unwrap_or_default()[0]["id"]
-        .as_str()
+        .features
+        .first()
+        .map(|item| item.id.clone())
         .expect("an item id")
         .to_owned();
     let body = || ImageAssetInput::new(HOST, id.as_str());

@@ -2,7 +2,11 @@
 
 //! One type per schema of the contract.
 
-pub use crate::problem::{HttpValidationError, LocItem, Problem, ValidationError};
+pub use crate::problem::HttpValidationError;
+pub use crate::problem::LocItem;
+pub use crate::problem::Problem;
+pub use crate::problem::ValidationError;
+pub use crate::stac::CatalogSearchOutput;
 
 mod accrual_input;
 pub use accrual_input::AccrualInput;
@@ -80,8 +84,6 @@ mod calculate_index_input;
 pub use calculate_index_input::CalculateIndexInput;
 mod catalog_search_input;
 pub use catalog_search_input::CatalogSearchInput;
-mod catalog_search_output;
-pub use catalog_search_output::CatalogSearchOutput;
 mod catalog_tile_input;
 pub use catalog_tile_input::CatalogTileInput;
 mod clip_create_from_area_input;
@@ -612,10 +614,6 @@ pub static CODECS: &[(&str, crate::Codec)] = &[
     (
         "CatalogSearchInput",
         crate::round_trip::<CatalogSearchInput>,
-    ),
-    (
-        "CatalogSearchOutput",
-        crate::round_trip::<CatalogSearchOutput>,
     ),
     ("CatalogTileInput", crate::round_trip::<CatalogTileInput>),
     (

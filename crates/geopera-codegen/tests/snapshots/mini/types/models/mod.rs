@@ -2,7 +2,10 @@
 
 //! One type per schema of the contract.
 
-pub use crate::problem::{HttpValidationError, LocItem, Problem, ValidationError};
+pub use crate::problem::HttpValidationError;
+pub use crate::problem::LocItem;
+pub use crate::problem::Problem;
+pub use crate::problem::ValidationError;
 
 mod anything;
 pub use anything::Anything;
