@@ -373,9 +373,9 @@ async fn attempt_async(
         let outcome = outcome_of(&e);
         (Error::from_reqwest(info.id, e), outcome)
     };
-    let response = request.send().await.map_err(failed)?;
+    let mut response = request.send().await.map_err(failed)?;
     let status = response.status();
-    let headers = response.headers().clone();
+    let headers = std::mem::take(response.headers_mut());
     let content = response.bytes().await.map_err(failed)?;
     tracing::debug!(
         operation_id = info.id,
@@ -441,9 +441,9 @@ fn attempt_blocking(
         let outcome = outcome_of(&e);
         (Error::from_reqwest(info.id, e), outcome)
     };
-    let response = request.send().map_err(failed)?;
+    let mut response = request.send().map_err(failed)?;
     let status = response.status();
-    let headers = response.headers().clone();
+    let headers = std::mem::take(response.headers_mut());
     let content = response.bytes().map_err(failed)?;
     tracing::debug!(
         operation_id = info.id,
