@@ -720,32 +720,42 @@ impl ClientBuilder<AuthenticatedClient> {
     }
 }
 
-impl TransportConfig {
-    fn build_async(&self) -> Result<reqwest::Client, Error> {
-        let mut builder = reqwest::Client::builder();
-        if let Some(t) = self.connect_timeout {
+/// Applies the settings both HTTP clients share: the async and blocking builders of reqwest
+/// have the same methods but no common trait.
+macro_rules! configure_transport {
+    ($config:expr, $builder:expr) => {{
+        let config: &TransportConfig = $config;
+        let mut builder = $builder;
+        if let Some(t) = config.connect_timeout {
             builder = builder.connect_timeout(t);
         }
-        if let Some(t) = self.read_timeout {
-            builder = builder.read_timeout(t);
-        }
-        if let Some(n) = self.pool_max_idle_per_host {
+        if let Some(n) = config.pool_max_idle_per_host {
             builder = builder.pool_max_idle_per_host(n);
         }
-        if let Some(t) = self.pool_idle_timeout {
+        if let Some(t) = config.pool_idle_timeout {
             builder = builder.pool_idle_timeout(t);
         }
-        if self.http2_prior_knowledge {
+        if config.http2_prior_knowledge {
             builder = builder.http2_prior_knowledge();
         }
-        builder = builder.redirect(self.redirect_policy());
-        if let Some(config) = &self.tls_config {
-            builder = builder.use_preconfigured_tls((**config).clone());
+        builder = builder.redirect(config.redirect_policy());
+        if let Some(tls) = &config.tls_config {
+            builder = builder.use_preconfigured_tls((**tls).clone());
         } else {
-            builder = builder.danger_accept_invalid_certs(!self.verify_tls);
-            for cert in &self.root_certificates {
+            builder = builder.danger_accept_invalid_certs(!config.verify_tls);
+            for cert in &config.root_certificates {
                 builder = builder.add_root_certificate(cert.clone());
             }
+        }
+        builder
+    }};
+}
+
+impl TransportConfig {
+    fn build_async(&self) -> Result<reqwest::Client, Error> {
+        let mut builder = configure_transport!(self, reqwest::Client::builder());
+        if let Some(t) = self.read_timeout {
+            builder = builder.read_timeout(t);
         }
         builder
             .build()
@@ -754,31 +764,13 @@ impl TransportConfig {
 
     #[cfg(feature = "blocking")]
     pub(crate) fn build_blocking(&self) -> Result<reqwest::blocking::Client, Error> {
-        let mut builder = reqwest::blocking::Client::builder().timeout(None::<Duration>);
-        if let Some(t) = self.connect_timeout {
-            builder = builder.connect_timeout(t);
-        }
-        if let Some(n) = self.pool_max_idle_per_host {
-            builder = builder.pool_max_idle_per_host(n);
-        }
-        if let Some(t) = self.pool_idle_timeout {
-            builder = builder.pool_idle_timeout(t);
-        }
-        if self.http2_prior_knowledge {
-            builder = builder.http2_prior_knowledge();
-        }
-        builder = builder.redirect(self.redirect_policy());
-        if let Some(config) = &self.tls_config {
-            builder = builder.use_preconfigured_tls((**config).clone());
-        } else {
-            builder = builder.danger_accept_invalid_certs(!self.verify_tls);
-            for cert in &self.root_certificates {
-                builder = builder.add_root_certificate(cert.clone());
-            }
-        }
-        builder
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build the blocking HTTP client: {e}")))
+        // The blocking client has no separate read timeout; per-attempt timeouts still apply.
+        configure_transport!(
+            self,
+            reqwest::blocking::Client::builder().timeout(None::<Duration>)
+        )
+        .build()
+        .map_err(|e| Error::Config(format!("cannot build the blocking HTTP client: {e}")))
     }
 
     fn redirect_policy(&self) -> reqwest::redirect::Policy {
