@@ -191,6 +191,22 @@ fn date_time_fields_must_be_rfc3339() {
 }
 
 #[test]
+fn large_integral_floats_are_read_exactly() {
+    let api = Api::start();
+    // The nearest double to this text is integral; a parser off by one unit in the last
+    // place reads 4435267417386801.5 and refuses it as a fractional integer.
+    let resp = api
+        .http
+        .post(api.url("uploads.initiate"))
+        .bearer_auth(api.emu.api_key())
+        .header("content-type", "application/json")
+        .body(r#"{"project_id": "prj_1", "file_count": 4435267417386802.0}"#)
+        .send()
+        .expect("request completes");
+    assert_eq!(resp.status().as_u16(), 200, "{:?}", resp.text());
+}
+
+#[test]
 fn malformed_json_and_wrong_content_type_are_422() {
     let api = Api::start();
     let key = api.emu.api_key().to_owned();
