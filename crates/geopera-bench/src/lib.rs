@@ -141,6 +141,11 @@ pub struct Sample {
     pub cpu_us_per_call: f64,
     /// Peak resident set size of the client process over its whole life (warm-up included).
     pub peak_rss_mib: f64,
+    /// CPU seconds of the client per wall-clock second in the window: near 1 for a
+    /// single-threaded client that is CPU-bound, lower when it waits for the server or when
+    /// other processes share its core.
+    #[serde(default)]
+    pub cpu_util: f64,
     /// The most calls seen in flight at once.
     #[serde(default)]
     pub max_in_flight: usize,
@@ -158,6 +163,13 @@ pub struct CompileSample {
     pub profile: String,
     /// Wall-clock seconds of the clean build.
     pub seconds: f64,
-    /// The slowest units of the build, `(crate, seconds)`, slowest first.
+    /// The slowest crates of the build, `(crate, seconds)`, slowest first; a crate built in
+    /// several versions is named `name ×N`.
     pub top: Vec<(String, f64)>,
+    /// Seconds of every unit added up (what the build costs on one core).
+    #[serde(default)]
+    pub unit_seconds: f64,
+    /// Seconds of the workspace's own crates (`geopera*`) added up.
+    #[serde(default)]
+    pub own_seconds: f64,
 }

@@ -172,6 +172,7 @@ fn main() -> anyhow::Result<()> {
             cpu * 1e6 / calls as f64
         },
         peak_rss_mib: usage::peak_rss_mib()?,
+        cpu_util: cpu / seconds,
         max_in_flight: counters.max_in_flight.load(Ordering::Relaxed),
         first_error,
     };

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use geopera_bench::report::{slowest_units, Run};
-use geopera_bench::CompileSample;
+use geopera_bench::report::{compile_sample, Run};
 
 /// Reports of `bench/compare.sh`.
 #[derive(Debug, Parser)]
@@ -36,7 +35,7 @@ enum Command {
         #[arg(long)]
         seconds: f64,
         /// How many crates to name.
-        #[arg(long, default_value_t = 6)]
+        #[arg(long, default_value_t = 8)]
         top: usize,
     },
 }
@@ -56,12 +55,7 @@ fn main() -> anyhow::Result<()> {
         } => {
             let text = std::fs::read_to_string(&html)
                 .with_context(|| format!("reading {}", html.display()))?;
-            let sample = CompileSample {
-                scenario: "compile".to_owned(),
-                profile,
-                seconds,
-                top: slowest_units(&text, top)?,
-            };
+            let sample = compile_sample(&text, &profile, seconds, top)?;
             println!("{}", serde_json::to_string(&sample)?);
         }
     }
