@@ -310,13 +310,107 @@ fn deadline_error(info: &'static OperationInfo, attempts: u32) -> Error {
     }
 }
 
+/// What an attempt yields: an answer read whole, or — for a stream — a success answer whose
+/// body is left for the caller to read as it arrives.
+enum Answer<S> {
+    Read(RawResponse),
+    Unread(S),
+}
+
+/// Logs an attempt's answer.
+fn answered(
+    info: &'static OperationInfo,
+    attempt: u32,
+    status: StatusCode,
+    started: std::time::Instant,
+) {
+    tracing::debug!(
+        operation_id = info.id,
+        attempt,
+        status = status.as_u16(),
+        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "answered"
+    );
+}
+
+fn transport_failure(info: &'static OperationInfo) -> impl Fn(reqwest::Error) -> (Error, Outcome) {
+    move |e| {
+        let outcome = outcome_of(&e);
+        (Error::from_reqwest(info.id, e), outcome)
+    }
+}
+
+/// Sends a call and reads its answer, retrying as the policy allows.
 pub(crate) async fn execute(
     client: &Client,
     info: &'static OperationInfo,
     options: &CallOptions,
     payload: Bytes,
 ) -> Result<RawResponse, Error> {
-    let plan = plan(client, info, options)?;
+    match run(client, info, options, payload, false).await? {
+        Answer::Read(raw) => Ok(raw),
+        Answer::Unread(response) => read_whole(info, response).await,
+    }
+}
+
+/// Sends a call whose answer is read as a stream: retried like any call until an answer
+/// arrives; a success answer is handed over unread, any other is turned into its error.
+pub(crate) async fn open(
+    client: &Client,
+    info: &'static OperationInfo,
+    options: &CallOptions,
+    payload: Bytes,
+) -> Result<reqwest::Response, Error> {
+    match run(client, info, options, payload, true).await? {
+        Answer::Unread(response) => Ok(response),
+        Answer::Read(raw) => Err(not_a_stream(client, info, raw)),
+    }
+}
+
+/// The error a non-success answer to a stream request stands for.
+fn not_a_stream(client: &Client, info: &'static OperationInfo, raw: RawResponse) -> Error {
+    let status = raw.status;
+    match classify::<serde_json::Value>(client, info, raw).and_then(Response::into_result) {
+        Err(error) => error,
+        Ok(_) => Error::UnexpectedStatus {
+            operation_id: info.id,
+            status,
+            body: Bytes::new(),
+            attempts: 1,
+        },
+    }
+}
+
+async fn read_whole(
+    info: &'static OperationInfo,
+    mut response: reqwest::Response,
+) -> Result<RawResponse, Error> {
+    let status = response.status();
+    let headers = std::mem::take(response.headers_mut());
+    let content = response
+        .bytes()
+        .await
+        .map_err(|e| Error::from_reqwest(info.id, e))?;
+    Ok(RawResponse {
+        status,
+        headers,
+        content,
+        attempts: 1,
+    })
+}
+
+async fn run(
+    client: &Client,
+    info: &'static OperationInfo,
+    options: &CallOptions,
+    payload: Bytes,
+    stream: bool,
+) -> Result<Answer<reqwest::Response>, Error> {
+    let mut plan = plan(client, info, options)?;
+    if stream {
+        // A stream may legitimately take long: only the deadline and read timeout apply.
+        plan.timeout = None;
+    }
     let span = tracing::debug_span!(
         "geopera.call",
         operation_id = info.id,
@@ -330,12 +424,17 @@ pub(crate) async fn execute(
             attempts.store(attempt, std::sync::atomic::Ordering::Relaxed);
             let _permit = client.limiter.admit(info.rate_class).await;
             let sent_at = client.limiter.clock.now();
-            let result = attempt_async(client, info, &plan, payload.clone(), attempt).await;
+            let result =
+                match attempt_async(client, info, &plan, payload.clone(), attempt, stream).await {
+                    Ok(Answer::Unread(response)) => return Ok(Answer::Unread(response)),
+                    Ok(Answer::Read(raw)) => Ok(raw),
+                    Err(failure) => Err(failure),
+                };
             match assess(client, info, &plan, attempt, sent_at, &result) {
                 Step::RetryAt(at) => client.limiter.clock.sleep_until(at).await,
                 Step::Finish(decision) => {
                     tracing::Span::current().record("attempts", attempt);
-                    return finish(info, attempt, result, decision);
+                    return finish(info, attempt, result, decision).map(Answer::Read);
                 }
             }
         }
@@ -359,7 +458,8 @@ async fn attempt_async(
     plan: &Plan,
     payload: Bytes,
     attempt: u32,
-) -> Result<RawResponse, (Error, Outcome)> {
+    stream: bool,
+) -> Result<Answer<reqwest::Response>, (Error, Outcome)> {
     let started = std::time::Instant::now();
     let mut request = client
         .http
@@ -369,29 +469,23 @@ async fn attempt_async(
     if let Some(timeout) = plan.attempt_timeout(client) {
         request = request.timeout(timeout);
     }
-    let failed = |e: reqwest::Error| {
-        let outcome = outcome_of(&e);
-        (Error::from_reqwest(info.id, e), outcome)
-    };
-    let mut response = request.send().await.map_err(failed)?;
+    let mut response = request.send().await.map_err(transport_failure(info))?;
     let status = response.status();
+    answered(info, attempt, status, started);
+    if stream && status.as_u16() == info.success_status {
+        return Ok(Answer::Unread(response));
+    }
     let headers = std::mem::take(response.headers_mut());
-    let content = response.bytes().await.map_err(failed)?;
-    tracing::debug!(
-        operation_id = info.id,
-        attempt,
-        status = status.as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "answered"
-    );
-    Ok(RawResponse {
+    let content = response.bytes().await.map_err(transport_failure(info))?;
+    Ok(Answer::Read(RawResponse {
         status,
         headers,
         content,
         attempts: attempt,
-    })
+    }))
 }
 
+/// [`execute`] for blocking code.
 #[cfg(feature = "blocking")]
 pub(crate) fn execute_blocking(
     client: &Client,
@@ -399,7 +493,49 @@ pub(crate) fn execute_blocking(
     options: &CallOptions,
     payload: Bytes,
 ) -> Result<RawResponse, Error> {
-    let plan = plan(client, info, options)?;
+    match run_blocking(client, info, options, payload, false)? {
+        Answer::Read(raw) => Ok(raw),
+        Answer::Unread(response) => {
+            let status = response.status();
+            let headers = response.headers().clone();
+            let content = off_runtime(move || response.bytes())
+                .map_err(|e| Error::from_reqwest(info.id, e))?;
+            Ok(RawResponse {
+                status,
+                headers,
+                content,
+                attempts: 1,
+            })
+        }
+    }
+}
+
+/// [`open`] for blocking code.
+#[cfg(feature = "blocking")]
+pub(crate) fn open_blocking(
+    client: &Client,
+    info: &'static OperationInfo,
+    options: &CallOptions,
+    payload: Bytes,
+) -> Result<reqwest::blocking::Response, Error> {
+    match run_blocking(client, info, options, payload, true)? {
+        Answer::Unread(response) => Ok(response),
+        Answer::Read(raw) => Err(not_a_stream(client, info, raw)),
+    }
+}
+
+#[cfg(feature = "blocking")]
+fn run_blocking(
+    client: &Client,
+    info: &'static OperationInfo,
+    options: &CallOptions,
+    payload: Bytes,
+    stream: bool,
+) -> Result<Answer<reqwest::blocking::Response>, Error> {
+    let mut plan = plan(client, info, options)?;
+    if stream {
+        plan.timeout = None;
+    }
     let http = client.blocking_http_client()?;
     off_runtime(move || {
         let _span = tracing::debug_span!("geopera.call", operation_id = info.id).entered();
@@ -411,10 +547,24 @@ pub(crate) fn execute_blocking(
             }
             let _permit = client.limiter.admit_blocking(info.rate_class);
             let sent_at = client.limiter.clock.now();
-            let result = attempt_blocking(&http, client, info, &plan, payload.clone(), attempt);
+            let result = match attempt_blocking(
+                &http,
+                client,
+                info,
+                &plan,
+                payload.clone(),
+                attempt,
+                stream,
+            ) {
+                Ok(Answer::Unread(response)) => return Ok(Answer::Unread(response)),
+                Ok(Answer::Read(raw)) => Ok(raw),
+                Err(failure) => Err(failure),
+            };
             match assess(client, info, &plan, attempt, sent_at, &result) {
                 Step::RetryAt(at) => client.limiter.clock.sleep_until_blocking(at),
-                Step::Finish(decision) => return finish(info, attempt, result, decision),
+                Step::Finish(decision) => {
+                    return finish(info, attempt, result, decision).map(Answer::Read)
+                }
             }
         }
     })
@@ -428,157 +578,31 @@ fn attempt_blocking(
     plan: &Plan,
     payload: Bytes,
     attempt: u32,
-) -> Result<RawResponse, (Error, Outcome)> {
+    stream: bool,
+) -> Result<Answer<reqwest::blocking::Response>, (Error, Outcome)> {
     let started = std::time::Instant::now();
     let mut request = http
         .post(&plan.url)
         .headers(plan.headers.clone())
         .body(payload);
+    // A stream's reading is bounded by the deadline alone.
     if let Some(timeout) = plan.attempt_timeout(client) {
         request = request.timeout(timeout);
     }
-    let failed = |e: reqwest::Error| {
-        let outcome = outcome_of(&e);
-        (Error::from_reqwest(info.id, e), outcome)
-    };
-    let mut response = request.send().map_err(failed)?;
+    let mut response = request.send().map_err(transport_failure(info))?;
     let status = response.status();
+    answered(info, attempt, status, started);
+    if stream && status.as_u16() == info.success_status {
+        return Ok(Answer::Unread(response));
+    }
     let headers = std::mem::take(response.headers_mut());
-    let content = response.bytes().map_err(failed)?;
-    tracing::debug!(
-        operation_id = info.id,
-        attempt,
-        status = status.as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "answered"
-    );
-    Ok(RawResponse {
+    let content = response.bytes().map_err(transport_failure(info))?;
+    Ok(Answer::Read(RawResponse {
         status,
         headers,
         content,
         attempts: attempt,
-    })
-}
-
-/// Sends a call whose answer is read as a stream: retried like any call until an answer
-/// arrives; a success answer is handed over unread, any other is turned into its error.
-pub(crate) async fn open(
-    client: &Client,
-    info: &'static OperationInfo,
-    options: &CallOptions,
-    payload: Bytes,
-) -> Result<reqwest::Response, Error> {
-    let mut plan = plan(client, info, options)?;
-    // A stream may legitimately take long: only the per-read timeout of the client applies.
-    plan.timeout = None;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let _permit = client.limiter.admit(info.rate_class).await;
-        let sent_at = client.limiter.clock.now();
-        let mut request = client
-            .http
-            .post(&plan.url)
-            .headers(plan.headers.clone())
-            .body(payload.clone());
-        if let Some(left) = plan.remaining(client) {
-            request = request.timeout(left);
-        }
-        let response = match request.send().await {
-            Ok(response) if response.status().as_u16() == info.success_status => {
-                return Ok(response)
-            }
-            Ok(response) => {
-                let status = response.status();
-                let headers = response.headers().clone();
-                let content = response.bytes().await.unwrap_or_default();
-                Ok(RawResponse {
-                    status,
-                    headers,
-                    content,
-                    attempts: attempt,
-                })
-            }
-            Err(e) => {
-                let outcome = outcome_of(&e);
-                Err((Error::from_reqwest(info.id, e), outcome))
-            }
-        };
-        match assess(client, info, &plan, attempt, sent_at, &response) {
-            Step::RetryAt(at) => client.limiter.clock.sleep_until(at).await,
-            Step::Finish(decision) => {
-                let raw = finish(info, attempt, response, decision)?;
-                return Err(unexpected_success(
-                    classify::<serde_json::Value>(client, info, raw)?.into_result(),
-                ));
-            }
-        }
-    }
-}
-
-/// A non-success answer always converts into an error; this maps the impossible `Ok` too.
-fn unexpected_success(result: Result<serde_json::Value, Error>) -> Error {
-    match result {
-        Err(error) => error,
-        Ok(_) => Error::Config("a stream answer was classified as success twice".into()),
-    }
-}
-
-/// [`open`] for blocking code.
-#[cfg(feature = "blocking")]
-pub(crate) fn open_blocking(
-    client: &Client,
-    info: &'static OperationInfo,
-    options: &CallOptions,
-    payload: Bytes,
-) -> Result<reqwest::blocking::Response, Error> {
-    let mut plan = plan(client, info, options)?;
-    plan.timeout = None;
-    let http = client.blocking_http_client()?;
-    off_runtime(move || {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let _permit = client.limiter.admit_blocking(info.rate_class);
-            let sent_at = client.limiter.clock.now();
-            let mut request = http
-                .post(&plan.url)
-                .headers(plan.headers.clone())
-                .body(payload.clone());
-            if let Some(left) = plan.remaining(client) {
-                request = request.timeout(left);
-            }
-            let response = match request.send() {
-                Ok(response) if response.status().as_u16() == info.success_status => {
-                    return Ok(response)
-                }
-                Ok(response) => {
-                    let status = response.status();
-                    let headers = response.headers().clone();
-                    let content = response.bytes().unwrap_or_default();
-                    Ok(RawResponse {
-                        status,
-                        headers,
-                        content,
-                        attempts: attempt,
-                    })
-                }
-                Err(e) => {
-                    let outcome = outcome_of(&e);
-                    Err((Error::from_reqwest(info.id, e), outcome))
-                }
-            };
-            match assess(client, info, &plan, attempt, sent_at, &response) {
-                Step::RetryAt(at) => client.limiter.clock.sleep_until_blocking(at),
-                Step::Finish(decision) => {
-                    let raw = finish(info, attempt, response, decision)?;
-                    return Err(unexpected_success(
-                        classify::<serde_json::Value>(client, info, raw)?.into_result(),
-                    ));
-                }
-            }
-        }
-    })
+    }))
 }
 
 /// Runs blocking work so that it is safe from anywhere: directly on a plain thread, or on a

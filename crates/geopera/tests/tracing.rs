@@ -1,4 +1,7 @@
 //! What the SDK records with `tracing`: a span per call, an event per attempt, never the token.
+//!
+//! A test binary of its own: it installs a process-wide subscriber, which would otherwise see
+//! (and race with) every other test's calls.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -7,7 +10,7 @@ use geopera::models::CatalogSearchInput;
 use geopera::operations::catalog_search;
 use geopera_emulator::{Emulator, FaultPlan, RateLimits};
 
-use crate::support::HOST;
+const HOST: &str = "earthsearch-aws";
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -48,10 +51,10 @@ fn calls_and_retries_are_traced_without_the_token() {
         ))
         .build()
         .expect("valid");
-    tracing::subscriber::with_default(subscriber, || {
-        catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST).limit(1))
-            .expect("a page after one retry");
-    });
+    tracing::subscriber::set_global_default(subscriber)
+        .expect("the only subscriber of this binary");
+    catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST).limit(1))
+        .expect("a page after one retry");
     let text = String::from_utf8_lossy(
         &captured
             .0

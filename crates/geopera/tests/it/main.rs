@@ -6,7 +6,6 @@ mod answers;
 mod clients;
 mod fanout;
 mod fluent;
-mod observability;
 mod paging;
 mod resilience;
 mod support;
