@@ -1,0 +1,97 @@
+//! Unit tests of `retry.rs`.
+use super::*;
+
+fn policy() -> RetryPolicy {
+    RetryPolicy::default()
+}
+
+#[test]
+fn rate_limits_are_always_retried_after_the_servers_wait() {
+    let wait = Some(Duration::from_secs(3));
+    assert_eq!(
+        decide(&policy(), 2, Outcome::Status(429), wait, false, 1),
+        Decision::RetryAfter(Duration::from_secs(3))
+    );
+    assert_eq!(
+        decide(
+            &policy(),
+            2,
+            Outcome::Status(429),
+            Some(Duration::from_secs(61)),
+            true,
+            1
+        ),
+        Decision::TooLongToWait(Duration::from_secs(61))
+    );
+    assert_eq!(
+        decide(&policy(), 2, Outcome::Status(429), wait, true, 3),
+        Decision::Finish
+    );
+}
+
+#[test]
+fn ambiguous_failures_are_retried_only_when_safe() {
+    for outcome in [
+        Outcome::Ambiguous,
+        Outcome::Status(503),
+        Outcome::Status(500),
+    ] {
+        assert!(matches!(
+            decide(&policy(), 2, outcome, None, true, 1),
+            Decision::RetryAfter(_)
+        ));
+        assert_eq!(
+            decide(&policy(), 2, outcome, None, false, 1),
+            Decision::Finish
+        );
+    }
+    assert!(matches!(
+        decide(&policy(), 2, Outcome::NotSent, None, false, 1),
+        Decision::RetryAfter(_)
+    ));
+}
+
+#[test]
+fn other_answers_and_exhausted_budgets_finish() {
+    for status in [200, 201, 400, 401, 403, 404, 409, 422] {
+        assert_eq!(
+            decide(&policy(), 2, Outcome::Status(status), None, true, 1),
+            Decision::Finish
+        );
+    }
+    assert_eq!(
+        decide(&policy(), 0, Outcome::NotSent, None, true, 1),
+        Decision::Finish
+    );
+    assert_eq!(
+        decide(&policy(), 2, Outcome::Fatal, None, true, 1),
+        Decision::Finish
+    );
+}
+
+#[test]
+fn backoff_grows_jitters_and_is_capped() {
+    let policy =
+        RetryPolicy::default().backoff(Duration::from_millis(100), Duration::from_millis(500));
+    for _ in 0..50 {
+        let first = policy.backoff_for(1);
+        assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+        assert!(policy.backoff_for(10) <= Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn retry_after_reads_seconds_and_dates() {
+    let mut headers = HeaderMap::new();
+    headers.insert(RETRY_AFTER, "17".parse().expect("valid"));
+    assert_eq!(retry_after(&headers), Some(Duration::from_secs(17)));
+    let later = SystemTime::now() + Duration::from_secs(120);
+    headers.insert(
+        RETRY_AFTER,
+        httpdate::fmt_http_date(later).parse().expect("valid"),
+    );
+    let wait = retry_after(&headers).expect("a date");
+    assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
+    headers.insert(RETRY_AFTER, "soon".parse().expect("valid"));
+    assert_eq!(retry_after(&headers), None);
+}
