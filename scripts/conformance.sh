@@ -5,7 +5,7 @@
 # Creates its own venv under target/ (reused when the pins match). Skips, exiting 0, only when
 # pip cannot reach a package index; any other problem fails.
 #
-# Knobs (environment): CONFORMANCE_EXAMPLES (examples per operation, default 20),
+# Knobs (environment): CONFORMANCE_EXAMPLES (examples per operation, default 30),
 # CONFORMANCE_SEED (schemathesis seed, default fixed), PYTHON (default python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ spec=../shared/spec/geopera-openapi.json
 here=scripts/conformance
 work=target/conformance
 venv=target/conformance-venv
-examples=${CONFORMANCE_EXAMPLES:-20}
+examples=${CONFORMANCE_EXAMPLES:-30}
 seed=${CONFORMANCE_SEED:-20240601}
 python=${PYTHON:-python3}
 
