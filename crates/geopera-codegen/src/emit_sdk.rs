@@ -56,9 +56,18 @@ fn paging_text(paging: Paging) -> &'static str {
 
 fn retry_text(op: &OperationDef) -> &'static str {
     if op.action() == "read" {
-        "safe: read-only, retried on timeouts and server errors"
+        "read-only: timeouts, resets and server errors are retried"
     } else {
-        "retried on server errors only with an `Idempotency-Key`"
+        "side effects: sent with an `Idempotency-Key` (generated unless given), so timeouts, \
+         resets and server errors are retried without doing the work twice"
+    }
+}
+
+fn rate_text(op: &OperationDef) -> &'static str {
+    match op.rate_class {
+        "OrderPlacement" => "order placement budget (60/min)",
+        "Spend" => "spend budget (30/min)",
+        _ => "default budget (600/min)",
     }
 }
 
@@ -121,7 +130,8 @@ fn operation_module(op: &OperationDef) -> String {
          //! | success | `{success}` |\n\
          //! | errors | {errors} |\n\
          //! | paging | {paging} |\n\
-         //! | retry | {retry} |\n\n\
+         //! | retry | {retry} |\n\
+         //! | rate limit | {rate} |\n\n\
          use crate::{{ApiClient, Error, IntoRequest, Response}};\n\n\
          /// The operation id, as used in routes, errors and spans.\n\
          pub const OPERATION_ID: &str = {id:?};\n\n\
@@ -154,6 +164,7 @@ fn operation_module(op: &OperationDef) -> String {
         errors = errors.join(", "),
         paging = paging_text(op.paging),
         retry = retry_text(op),
+        rate = rate_text(op),
         paging_fns = paging_functions(op),
         ndjson_fns = ndjson_functions(op),
     )

@@ -10,7 +10,8 @@
 //! | success | `200` |
 //! | errors | `401`, `403`, `404`, `422`, `500` |
 //! | paging | none |
-//! | retry | retried on server errors only with an `Idempotency-Key` |
+//! | retry | side effects: sent with an `Idempotency-Key` (generated unless given), so timeouts, resets and server errors are retried without doing the work twice |
+//! | rate limit | default budget (600/min) |
 
 use crate::{ApiClient, Error, IntoRequest, Response};
 

@@ -10,7 +10,8 @@
 //! | success | `200` |
 //! | errors | `401`, `403`, `404`, `422`, `500` |
 //! | paging | none |
-//! | retry | safe: read-only, retried on timeouts and server errors |
+//! | retry | read-only: timeouts, resets and server errors are retried |
+//! | rate limit | default budget (600/min) |
 
 use crate::{ApiClient, Error, IntoRequest, Response};
 

@@ -10,7 +10,8 @@
 //! | success | `200` |
 //! | errors | `404` |
 //! | paging | offset (`limit` + `offset`) |
-//! | retry | safe: read-only, retried on timeouts and server errors |
+//! | retry | read-only: timeouts, resets and server errors are retried |
+//! | rate limit | default budget (600/min) |
 
 use crate::{ApiClient, Error, IntoRequest, Response};
 
