@@ -75,6 +75,12 @@
 //! (pages of 1 to 1,000, no negative page or offset) rather than refused. Every other
 //! operation answers a deterministic sample of its output shape.
 //!
+//! Everything lives in memory unless [`EmulatorBuilder::state_file`] (`--state FILE`) names a
+//! SQLite file: then orders, keys (with their revocations) and balances are written to it
+//! after every successful operation that is not read-only, and read back on the next start
+//! with the same seed. Idempotency claims, rate-limit windows and recorded requests are not
+//! kept.
+//!
 //! # Faults
 //!
 //! Off by default. A plan comes from [`EmulatorBuilder::faults`] (or `--faults`), and any
@@ -110,10 +116,12 @@ mod ops;
 mod rng;
 mod server;
 mod state;
+mod store;
 
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -154,6 +162,7 @@ pub struct EmulatorBuilder {
     addr: SocketAddr,
     spec: Option<Bytes>,
     record_limit: usize,
+    state_file: Option<PathBuf>,
 }
 
 impl Default for EmulatorBuilder {
@@ -166,6 +175,7 @@ impl Default for EmulatorBuilder {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             spec: None,
             record_limit: 1_000,
+            state_file: None,
         }
     }
 }
@@ -207,6 +217,14 @@ impl EmulatorBuilder {
         self
     }
 
+    /// A SQLite file that keeps orders, keys and balances across restarts (default: none,
+    /// everything lives in memory). Created when missing; a file written with another seed
+    /// is refused by [`start`](Self::start).
+    pub fn state_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+
     /// How many recent requests [`EmulatorHandle::requests`] keeps (default 1,000).
     pub fn record_limit(mut self, limit: usize) -> Self {
         self.record_limit = limit;
@@ -217,8 +235,13 @@ impl EmulatorBuilder {
     /// it accepts connections.
     ///
     /// # Errors
-    /// When the address cannot be bound or the runtime or thread cannot be created.
+    /// When the address cannot be bound, the state file cannot be opened or belongs to
+    /// another seed, or the runtime or thread cannot be created.
     pub fn start(self) -> io::Result<EmulatorHandle> {
+        let store = match &self.state_file {
+            Some(path) => Some(store::Store::open(path, self.seed)?),
+            None => None,
+        };
         let std_listener = std::net::TcpListener::bind(self.addr)?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
@@ -231,6 +254,7 @@ impl EmulatorBuilder {
             base_url.clone(),
             self.spec,
             self.record_limit,
+            store,
         ));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -333,7 +357,9 @@ impl EmulatorHandle {
     /// A new key of another organization (with its own balance, orders and rate limits).
     pub fn create_key_in_org(&self, org: &str, scopes: &[&str]) -> String {
         let grants = scopes.iter().map(|scope| (*scope).to_owned()).collect();
-        self.shared.create_key(org, "test key", grants, None).0
+        let secret = self.shared.create_key(org, "test key", grants, None).0;
+        self.shared.persist();
+        secret
     }
 
     /// The most recent requests, oldest first (at most the builder's `record_limit`).

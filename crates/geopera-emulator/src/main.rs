@@ -27,6 +27,9 @@ struct Args {
     /// An OpenAPI document to serve at `GET /openapi.json`.
     #[arg(long)]
     spec: Option<PathBuf>,
+    /// A SQLite file that keeps orders, keys and balances across restarts.
+    #[arg(long)]
+    state: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,6 +54,9 @@ fn main() -> anyhow::Result<()> {
     if let Some(path) = &args.spec {
         let spec = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         builder = builder.spec(spec);
+    }
+    if let Some(path) = &args.state {
+        builder = builder.state_file(path);
     }
     let emulator = builder
         .start()

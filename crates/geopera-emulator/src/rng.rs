@@ -12,6 +12,11 @@ impl Rng {
         Rng { state: seed }
     }
 
+    /// The position in the sequence: `Rng::new(rng.state())` continues where `rng` is.
+    pub fn state(&self) -> u64 {
+        self.state
+    }
+
     /// The next 64 random bits.
     #[allow(
         clippy::should_implement_trait,

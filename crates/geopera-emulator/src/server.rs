@@ -441,10 +441,14 @@ fn handle(
 
 fn run(shared: &Shared, caller: &Caller, op: &'static OperationInfo, value: &Value) -> Reply {
     *shared.lock().counters.entry(op.id.to_owned()).or_insert(0) += 1;
-    match execute(shared, caller, op, value) {
+    let reply = match execute(shared, caller, op, value) {
         Ok(reply) => reply,
         Err(error) => error.into_reply(),
+    };
+    if op.access != Access::Read && reply.status.is_success() {
+        shared.persist();
     }
+    reply
 }
 
 fn authenticate(

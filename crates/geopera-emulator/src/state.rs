@@ -13,6 +13,7 @@ use crate::error::Reply;
 use crate::faults::FaultPlan;
 use crate::limits::RateLimits;
 use crate::rng::{fnv, Rng};
+use crate::store::{Snapshot, Store};
 
 /// The organization the demo key and [`create_key`](crate::EmulatorHandle::create_key) keys
 /// belong to.
@@ -81,6 +82,15 @@ impl OrderKind {
             OrderKind::Archive => "archive",
             OrderKind::Tasking => "tasking",
             OrderKind::Generic => "order",
+        }
+    }
+
+    /// The kind [`name`](Self::name) gave (anything unknown reads as a generic order).
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "archive" => OrderKind::Archive,
+            "tasking" => OrderKind::Tasking,
+            _ => OrderKind::Generic,
         }
     }
 
@@ -176,6 +186,7 @@ pub struct Shared {
     pub record_limit: usize,
     pub demo_key: String,
     pub session_token: String,
+    store: Option<Store>,
     inner: Mutex<Inner>,
 }
 
@@ -183,6 +194,10 @@ pub struct Shared {
 pub const ALL_SCOPES: &str = "*";
 
 impl Shared {
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the builder's settings, once each"
+    )]
     pub fn new(
         seed: u64,
         clock: ManualClock,
@@ -191,6 +206,7 @@ impl Shared {
         base_url: String,
         spec: Option<Bytes>,
         record_limit: usize,
+        store: Option<(Store, Option<Snapshot>)>,
     ) -> Shared {
         let mut rng = Rng::new(seed ^ 0x005e_ed0f_4e15);
         let demo_key = format!("gpra_{}", rng.hex(16));
@@ -233,6 +249,14 @@ impl Shared {
             None,
             true,
         );
+        let (store, snapshot) = store.unzip();
+        if let Some(snapshot) = snapshot.flatten() {
+            // The demo credentials derive from the seed, so the file holds the same ones.
+            inner.rng = Rng::new(snapshot.rng_state);
+            inner.credentials = snapshot.credentials;
+            inner.orgs = snapshot.orgs;
+            inner.orders = snapshot.orders;
+        }
         Shared {
             seed,
             catalog: Catalog::for_seed(seed),
@@ -244,7 +268,19 @@ impl Shared {
             record_limit,
             demo_key,
             session_token,
+            store,
             inner: Mutex::new(inner),
+        }
+    }
+
+    /// Writes orders, keys and balances to the state file, if there is one. A failed write
+    /// is logged, not answered: the request itself succeeded.
+    pub fn persist(&self) {
+        if let Some(store) = &self.store {
+            let inner = self.lock();
+            if let Err(error) = store.save(self.seed, &inner) {
+                tracing::warn!(%error, "could not write the state file");
+            }
         }
     }
 

@@ -7,4 +7,5 @@ mod idempotency;
 mod keys;
 mod limits;
 mod orders;
+mod state;
 mod wire;

@@ -1,0 +1,119 @@
+//! `state_file`: orders, keys and balances survive a restart; a file of another seed is refused.
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use geopera_emulator::{Emulator, RateLimits, DEMO_ORG};
+use serde_json::json;
+
+use crate::common::Api;
+
+/// A fresh path in the temp directory, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str) -> TempFile {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos());
+        let file = format!(
+            "geopera-emulator-{name}-{}-{nanos}.sqlite",
+            std::process::id()
+        );
+        TempFile(std::env::temp_dir().join(file))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn start(seed: u64, file: &TempFile) -> Api {
+    Api::with(
+        Emulator::builder()
+            .seed(seed)
+            .rate_limits(RateLimits::off())
+            .state_file(&file.0),
+    )
+}
+
+#[test]
+fn orders_keys_and_balances_survive_a_restart() {
+    let file = TempFile::new("restart");
+    let (secret, revoked, order, balance) = {
+        let api = start(3, &file);
+        let created = api
+            .call(
+                "api_keys.create",
+                json!({"name": "kept", "permissions": ["catalog:read"]}),
+            )
+            .json();
+        let doomed = api
+            .call(
+                "api_keys.create",
+                json!({"name": "doomed", "permissions": ["*"]}),
+            )
+            .json();
+        let revoked = doomed["key"].as_str().expect("secret").to_owned();
+        assert_eq!(
+            api.call("api_keys.revoke", json!({"key_id": doomed["id"]}))
+                .status,
+            200
+        );
+        let id = api
+            .call(
+                "catalog.search",
+                json!({"host_name": "earthsearch-aws", "limit": 1}),
+            )
+            .json()["features"][0]["id"]
+            .clone();
+        let placed = api.call("orders.archive.place", json!({"captures": [{"id": id}]}));
+        assert_eq!(placed.status, 202);
+        assert_eq!(
+            api.call("billing.topup", json!({"credits": 1234})).status,
+            201
+        );
+        let balance = api.emu.balance_credits(DEMO_ORG);
+        let secret = created["key"].as_str().expect("secret").to_owned();
+        (secret, revoked, placed.json()["orderId"].clone(), balance)
+    };
+
+    let api = start(3, &file);
+    let search = json!({"host_name": "earthsearch-aws", "limit": 1});
+    assert_eq!(
+        api.call_as(&secret, "catalog.search", search.clone())
+            .status,
+        200
+    );
+    assert_eq!(
+        api.call_as(&secret, "orders.list", json!({})).status,
+        403,
+        "grants kept"
+    );
+    assert_eq!(api.call_as(&revoked, "catalog.search", search).status, 401);
+    assert_eq!(api.emu.balance_credits(DEMO_ORG), balance);
+    let got = api.call("orders.get", json!({"order_id": order}));
+    assert_eq!(got.status, 200);
+    assert_eq!(got.json()["orderId"], order);
+    // New keys continue the sequence rather than repeating the secrets of the first run.
+    let again = api.call("api_keys.create", json!({"name": "new"})).json();
+    assert_ne!(again["key"].as_str(), Some(secret.as_str()));
+    assert_ne!(again["key"].as_str(), Some(revoked.as_str()));
+}
+
+#[test]
+fn a_state_file_of_another_seed_is_refused() {
+    let file = TempFile::new("seed");
+    {
+        let api = start(1, &file);
+        api.emu.create_key(&["*"]);
+    }
+    let error = Emulator::builder()
+        .seed(2)
+        .state_file(&file.0)
+        .start()
+        .expect_err("another seed");
+    assert!(error.to_string().contains("seed 1"), "{error}");
+}
