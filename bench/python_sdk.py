@@ -9,6 +9,7 @@ process over the measured window; peak RSS is `ru_maxrss`.
 import argparse
 import asyncio
 import json
+import os
 import resource
 import sys
 import time
@@ -67,8 +68,29 @@ class Counters:
                 self.first_error = repr(error) if error else f"status {response.status_code}"
 
 
+def run_queue_wait():
+    """Seconds this process's live threads waited for a CPU while ready to run (Linux)."""
+    total = 0
+    try:
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/schedstat") as stat:
+                    total += int(stat.read().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    except OSError:
+        return 0.0
+    return total / 1e9
+
+
 def mark(counters):
-    return (time.perf_counter(), time.process_time(), counters.done, counters.errors)
+    return (
+        time.perf_counter(),
+        time.process_time(),
+        counters.done,
+        counters.errors,
+        run_queue_wait(),
+    )
 
 
 def run_sync(args, counters):
@@ -158,6 +180,7 @@ def main():
         "cpu_us_per_call": cpu * 1e6 / calls if calls else 0.0,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "cpu_util": cpu / seconds,
+        "cpu_wait": max(end[4] - start[4], 0.0) / seconds,
         "max_in_flight": counters.max_in_flight,
     }
     if counters.first_error:

@@ -146,6 +146,11 @@ pub struct Sample {
     /// other processes share its core.
     #[serde(default)]
     pub cpu_util: f64,
+    /// Time the client's threads were ready to run but waited for a CPU, per wall-clock
+    /// second in the window: how much other processes on its core held it back (threads
+    /// are added up, so a many-threaded client can exceed 1).
+    #[serde(default)]
+    pub cpu_wait: f64,
     /// The most calls seen in flight at once.
     #[serde(default)]
     pub max_in_flight: usize,

@@ -159,18 +159,25 @@ impl Run {
         let _ = writeln!(out, "### Throughput against the bench server\n");
         let _ = writeln!(
             out,
-            "| page | concurrency | client | calls/s | CPU µs/call | client CPU % | peak RSS MiB | errors |"
+            "CPU busy: the client's CPU time per second of the window (100 % is one core). \
+             CPU wait: time its threads were ready but waited for a CPU, per second — \
+             other processes on its core; high values make calls/s unreliable.\n"
         );
-        let _ = writeln!(out, "|---:|---:|---|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            out,
+            "| page | concurrency | client | calls/s | CPU µs/call | CPU busy % | CPU wait % | peak RSS MiB | errors |"
+        );
+        let _ = writeln!(out, "|---:|---:|---|---:|---:|---:|---:|---:|---:|");
         for (limit, concurrency) in self.cells("static") {
             for sample in self.ordered("static", limit, concurrency) {
                 let _ = writeln!(
                     out,
-                    "| {limit} | {concurrency} | {} | {:.0} | {:.1} | {:.0} | {:.1} | {} |",
+                    "| {limit} | {concurrency} | {} | {:.0} | {:.1} | {:.0} | {:.0} | {:.1} | {} |",
                     sample.mode,
                     sample.calls_per_sec,
                     sample.cpu_us_per_call,
                     sample.cpu_util * 100.0,
+                    sample.cpu_wait * 100.0,
                     sample.peak_rss_mib,
                     sample.errors
                 );
@@ -286,66 +293,64 @@ impl Run {
 
     fn render_targets(&self, out: &mut String) {
         let _ = writeln!(out, "### Targets of issue 5\n");
-        let _ = writeln!(out, "| target | measured | goal | met |");
-        let _ = writeln!(out, "|---|---:|---|---|");
-        let mut row = |name: &str, measured: Option<f64>, goal: &str, met: fn(f64) -> bool| {
-            let (value, verdict) = match measured {
-                Some(v) => (format!("{v:.2}"), if met(v) { "yes" } else { "**no**" }),
-                None => ("n/a".to_owned(), "not measured"),
-            };
-            let _ = writeln!(out, "| {name} | {value} | {goal} | {verdict} |");
-        };
-        let speed = |ours: &str, other: &str, limit: usize, concurrency: usize| {
-            let mine = self.find("static", ours, limit, concurrency)?;
-            let theirs = self.find("static", other, limit, concurrency)?;
-            Some(mine.calls_per_sec / theirs.calls_per_sec)
-        };
-        let cpu = |ours: &str, other: &str, limit: usize, concurrency: usize| {
-            let mine = self.find("static", ours, limit, concurrency)?;
-            let theirs = self.find("static", other, limit, concurrency)?;
-            Some(mine.cpu_us_per_call / theirs.cpu_us_per_call)
-        };
-        row(
-            "10 items, c64: sdk-async ÷ reqwest-value calls/s",
-            speed("sdk-async", "reqwest-value", 10, 64),
-            "≥ 1.5",
-            |v| v >= 1.5,
+        let _ = writeln!(
+            out,
+            "\"per CPU\" divides the other client's CPU time per call by ours: the calls/s ratio \
+             both clients would reach if each had a core to itself, which holds up when other \
+             processes share the client's core.\n"
         );
-        row(
-            "10 items, c64: sdk-async ÷ python-async calls/s",
-            speed("sdk-async", "python-async", 10, 64),
-            "≥ 25",
-            |v| v >= 25.0,
-        );
+        let _ = writeln!(out, "| target | goal | measured | met | per CPU | met |");
+        let _ = writeln!(out, "|---|---|---:|---|---:|---|");
+        let verdict = |value: Option<f64>, met: &dyn Fn(f64) -> bool| match value {
+            Some(v) => (
+                format!("{v:.2}"),
+                if met(v) { "yes" } else { "**no**" }.to_owned(),
+            ),
+            None => ("n/a".to_owned(), "not measured".to_owned()),
+        };
+        // (ours, other, page, concurrency, at least this many times the other's calls/s)
+        let speed: [(&str, &str, usize, usize, f64); 6] = [
+            ("sdk-async", "reqwest-value", 10, 64, 1.5),
+            ("sdk-async", "python-async", 10, 64, 25.0),
+            ("sdk-async", "reqwest-value", 500, 64, 2.0),
+            ("sdk-async", "reqwest-value", 500, 1, 2.0),
+            ("sdk-async", "python-async", 500, 64, 8.0),
+            ("sdk-blocking", "python-sync", 10, 1, 3.0),
+        ];
+        for (ours, other, limit, concurrency, goal) in speed {
+            let pair = self.find("static", ours, limit, concurrency).zip(self.find(
+                "static",
+                other,
+                limit,
+                concurrency,
+            ));
+            let at_least = |v: f64| v >= goal;
+            let (rate, rate_met) = verdict(
+                pair.map(|(mine, theirs)| mine.calls_per_sec / theirs.calls_per_sec),
+                &at_least,
+            );
+            let (cpu, cpu_met) = verdict(
+                pair.map(|(mine, theirs)| theirs.cpu_us_per_call / mine.cpu_us_per_call),
+                &at_least,
+            );
+            let _ = writeln!(
+                out,
+                "| {limit} items, c{concurrency}: {ours} ÷ {other} calls/s | ≥ {goal} | {rate} | {rate_met} | {cpu} | {cpu_met} |"
+            );
+        }
+        let mut row = |name: &str, goal: &str, value: Option<f64>, met: &dyn Fn(f64) -> bool| {
+            let (value, met) = verdict(value, met);
+            let _ = writeln!(out, "| {name} | {goal} | {value} | {met} | | |");
+        };
+        let cpu_ratio = self
+            .find("static", "sdk-async", 10, 64)
+            .zip(self.find("static", "reqwest-value", 10, 64))
+            .map(|(mine, theirs)| mine.cpu_us_per_call / theirs.cpu_us_per_call);
         row(
             "10 items, c64: sdk-async ÷ reqwest-value CPU/call",
-            cpu("sdk-async", "reqwest-value", 10, 64),
             "≤ 0.7",
-            |v| v <= 0.7,
-        );
-        row(
-            "500 items, c64: sdk-async ÷ reqwest-value calls/s",
-            speed("sdk-async", "reqwest-value", 500, 64),
-            "≥ 2",
-            |v| v >= 2.0,
-        );
-        row(
-            "500 items, c1: sdk-async ÷ reqwest-value calls/s",
-            speed("sdk-async", "reqwest-value", 500, 1),
-            "≥ 2",
-            |v| v >= 2.0,
-        );
-        row(
-            "500 items, c64: sdk-async ÷ python-async calls/s",
-            speed("sdk-async", "python-async", 500, 64),
-            "≥ 8",
-            |v| v >= 8.0,
-        );
-        row(
-            "10 items, c1: sdk-blocking ÷ python-sync calls/s",
-            speed("sdk-blocking", "python-sync", 10, 1),
-            "≥ 3",
-            |v| v >= 3.0,
+            cpu_ratio,
+            &|v| v <= 0.7,
         );
         let rss = self
             .samples
@@ -355,18 +360,21 @@ impl Run {
             .reduce(f64::max);
         row(
             "peak RSS of sdk-async, 1,000 in flight (MiB)",
-            rss,
             "≤ 64",
-            |v| v <= 64.0,
+            rss,
+            &|v| v <= 64.0,
         );
         let debug = self
             .compiles
             .iter()
             .find(|c| c.profile == "debug")
             .map(|c| c.seconds);
-        row("clean debug build of `geopera` (s)", debug, "≤ 90", |v| {
-            v <= 90.0
-        });
+        row(
+            "clean debug build of `geopera` (s)",
+            "≤ 90",
+            debug,
+            &|v| v <= 90.0,
+        );
         let _ = writeln!(out);
     }
 }
@@ -465,12 +473,12 @@ mod tests {
         );
         assert!(
             text.contains(
-                "| 10 items, c64: sdk-async ÷ reqwest-value calls/s | 3.00 | ≥ 1.5 | yes |"
+                "| 10 items, c64: sdk-async ÷ reqwest-value calls/s | ≥ 1.5 | 3.00 | yes | 2.00 | yes |"
             ),
             "{text}"
         );
         assert!(
-            text.contains("| 10 items, c64: sdk-async ÷ python-async calls/s | n/a |"),
+            text.contains("| 10 items, c64: sdk-async ÷ python-async calls/s | ≥ 25 | n/a |"),
             "{text}"
         );
     }

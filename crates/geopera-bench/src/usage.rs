@@ -38,6 +38,37 @@ fn parse_stat(stat: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_millis(ticks * 1000 / USER_HZ))
 }
 
+/// Time the threads of this process that are alive now spent waiting for a CPU while ready
+/// to run (the second field of `/proc/self/task/*/schedstat`): how much other processes on
+/// the same core held this one back.
+///
+/// # Errors
+///
+/// `/proc/self/task` is missing or unreadable.
+pub fn run_queue_wait() -> anyhow::Result<Duration> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").context("listing /proc/self/task")? {
+        let path = task
+            .context("listing /proc/self/task")?
+            .path()
+            .join("schedstat");
+        // A thread may end between listing and reading.
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        total += parse_schedstat_wait(&text)?;
+    }
+    Ok(Duration::from_nanos(total))
+}
+
+fn parse_schedstat_wait(text: &str) -> anyhow::Result<u64> {
+    text.split_whitespace()
+        .nth(1)
+        .context("schedstat is too short")?
+        .parse()
+        .context("the run-queue wait in schedstat is not a number")
+}
+
 /// Peak resident set size of this process (`VmHWM`), in MiB.
 ///
 /// # Errors
@@ -72,6 +103,13 @@ mod tests {
     fn stat_cpu_fields_are_read_after_the_command_name() -> anyhow::Result<()> {
         let line = "123 (bench client) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 1 0";
         assert_eq!(parse_stat(line)?, Duration::from_secs(3));
+        Ok(())
+    }
+
+    #[test]
+    fn schedstat_wait_is_the_second_field() -> anyhow::Result<()> {
+        assert_eq!(parse_schedstat_wait("123456 7890 12\n")?, 7890);
+        run_queue_wait()?;
         Ok(())
     }
 

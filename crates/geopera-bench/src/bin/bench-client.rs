@@ -118,6 +118,7 @@ impl Counters {
 struct Mark {
     at: Instant,
     cpu: Duration,
+    wait: Duration,
     done: u64,
     errors: u64,
 }
@@ -127,6 +128,7 @@ impl Mark {
         Ok(Mark {
             at: Instant::now(),
             cpu: usage::cpu_time()?,
+            wait: usage::run_queue_wait()?,
             done: counters.done.load(Ordering::Relaxed),
             errors: counters.errors.load(Ordering::Relaxed),
         })
@@ -173,6 +175,7 @@ fn main() -> anyhow::Result<()> {
         },
         peak_rss_mib: usage::peak_rss_mib()?,
         cpu_util: cpu / seconds,
+        cpu_wait: end.wait.saturating_sub(start.wait).as_secs_f64() / seconds,
         max_in_flight: counters.max_in_flight.load(Ordering::Relaxed),
         first_error,
     };
