@@ -4,7 +4,7 @@
 # Python SDK, against one fixed-response server; then peak RSS with 1,000 calls in flight,
 # the emulator's throughput and the compile time of the `geopera` crate.
 #
-# Usage: bench/compare.sh [--quick] [--no-python] [--no-emulator] [--no-compile]
+# Usage: bench/compare.sh [--quick] [--no-python] [--no-emulator] [--no-decode] [--no-compile]
 #   --quick        one round of 1 s windows, no compile measurement (a smoke run, ~2 minutes)
 #   BENCH_DURATION / BENCH_WARMUP (seconds, default 3 / 1) set the measured window;
 #   BENCH_ROUNDS (default 2) how often every client is measured against the bench server,
@@ -18,14 +18,15 @@ cd "$(dirname "$0")/.."
 duration=${BENCH_DURATION:-3}
 warmup=${BENCH_WARMUP:-1}
 rounds=${BENCH_ROUNDS:-2}
-python=1 emulator=1 compile=1
+python=1 emulator=1 decode=1 compile=1
 for arg in "$@"; do
   case "$arg" in
     --quick) duration=1 warmup=0.3 rounds=1 compile=0 ;;
     --no-python) python=0 ;;
     --no-emulator) emulator=0 ;;
+    --no-decode) decode=0 ;;
     --no-compile) compile=0 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "unknown option: $arg" >&2; exit 2 ;;
   esac
 done
@@ -166,6 +167,17 @@ fi
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
+if [ "$decode" = 1 ]; then
+  step "decoding micro-benchmarks (benches/decode.rs)"
+  if cargo bench --locked -p geopera-bench --bench decode --no-run >"$out/decode-build.log" 2>&1 &&
+     "${pin_client[@]}" cargo bench --locked -p geopera-bench --bench decode >"$out/decode.txt" 2>&1; then
+    cat "$out/decode.txt" >&2
+  else
+    echo "the decoding benchmarks failed; see $out/decode-build.log and $out/decode.txt" >&2
+    decode=0
+  fi
+fi
+
 if [ "$compile" = 1 ]; then
   # A separate target directory, so the shared one is neither wiped nor reused.
   ctarget=target/bench-compile
@@ -200,6 +212,13 @@ step "report"
   echo "- load average (1/5/15 min) before: $load_before, after the load tests: $load_after"
   echo
   "$bin/bench-report" table "$results"
+  if [ "$decode" = 1 ]; then
+    echo "### Decoding one page (\`cargo bench -p geopera-bench --bench decode\`)"
+    echo
+    echo '```text'
+    sed -n '/^decode/,$p' "$out/decode.txt"
+    echo '```'
+  fi
 } >"$out/report.md"
 cat "$out/report.md"
 echo >&2
