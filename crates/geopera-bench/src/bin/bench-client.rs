@@ -41,7 +41,8 @@ struct Args {
     /// Seconds to measure, after the warm-up (the upper bound when --requests is given).
     #[arg(long, default_value_t = 5.0)]
     duration: f64,
-    /// Stop measuring after this many successful calls.
+    /// Stop measuring once at least this many calls succeeded (checked every 5 ms, so a few
+    /// more may be counted; calls/s uses the actual count).
     #[arg(long)]
     requests: Option<u64>,
     /// Seconds of calls before measuring starts.
