@@ -303,7 +303,8 @@ fn output_items(output: &catalog_search::Output) -> anyhow::Result<usize> {
 enum AsyncCall {
     Sdk {
         client: AuthenticatedClient,
-        input: CatalogSearchInput,
+        // Boxed: the input is several times the size of the other variant.
+        input: Box<CatalogSearchInput>,
     },
     Plain {
         client: reqwest::Client,
@@ -319,7 +320,7 @@ impl AsyncCall {
         Ok(match args.mode {
             Mode::SdkAsync => AsyncCall::Sdk {
                 client: sdk_client(args)?,
-                input: CatalogSearchInput::new(HOST_NAME).limit(args.limit as i64),
+                input: Box::new(CatalogSearchInput::new(HOST_NAME).limit(args.limit as i64)),
             },
             Mode::ReqwestValue | Mode::ReqwestBytes => AsyncCall::Plain {
                 client: reqwest::Client::builder()
@@ -339,7 +340,7 @@ impl AsyncCall {
     async fn once(&self) -> anyhow::Result<()> {
         match self {
             AsyncCall::Sdk { client, input } => {
-                let output = catalog_search::send(client, input.clone()).await?;
+                let output = catalog_search::send(client, CatalogSearchInput::clone(input)).await?;
                 black_box(output);
             }
             AsyncCall::Plain { decode, .. } => {
@@ -359,7 +360,7 @@ impl AsyncCall {
     async fn items(&self) -> anyhow::Result<usize> {
         match self {
             AsyncCall::Sdk { client, input } => {
-                output_items(&catalog_search::send(client, input.clone()).await?)
+                output_items(&catalog_search::send(client, CatalogSearchInput::clone(input)).await?)
             }
             AsyncCall::Plain { .. } => count_features(&self.fetch().await?),
         }
