@@ -110,7 +110,6 @@ mod catalog;
 mod clock;
 mod error;
 mod faults;
-mod formats;
 mod limits;
 mod ops;
 mod rng;

@@ -29,7 +29,6 @@ use tower::ServiceExt;
 
 use crate::error::{ApiError, ApiJson, Reply};
 use crate::faults::{strikes, FaultKind, FaultPlan, FaultRule, Phase};
-use crate::formats::format_errors;
 use crate::ops::{execute, Caller};
 use crate::state::{Claim, RecordedRequest, Shared, IDEMPOTENCY_RETENTION_MS};
 
@@ -563,8 +562,7 @@ fn parse_and_validate(
         None if op.body_optional => Value::Null,
         None => return Err(ApiError::Validation(vec![missing_body()])),
     };
-    let mut errors = validate(op.input, &value);
-    errors.extend(format_errors(op.input, &value));
+    let errors = validate(op.input, &value);
     if errors.is_empty() {
         Ok(value)
     } else {
