@@ -224,7 +224,7 @@ fn choose_faults(shared: &Shared, op_id: &str, header: Option<&str>) -> Result<I
         injected.before = Some(FaultRule {
             kind: FaultKind::RateLimited { burst: 1 },
             phase: Phase::Before,
-            retry_after: None,
+            retry_after: inner.burst_429_retry_after,
             rate_percent: None,
             operation: None,
             times: None,
@@ -239,6 +239,7 @@ fn choose_faults(shared: &Shared, op_id: &str, header: Option<&str>) -> Result<I
             FaultKind::RateLimited { burst } => {
                 if injected.before.is_none() {
                     inner.burst_429_left = burst.saturating_sub(1);
+                    inner.burst_429_retry_after = rule.retry_after;
                     injected.before = Some(rule);
                 }
             }

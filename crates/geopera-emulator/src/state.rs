@@ -171,6 +171,8 @@ pub struct Inner {
     pub fault_struck: Vec<u64>,
     pub header_faults_seen: u64,
     pub burst_429_left: u32,
+    /// The `Retry-After` the rest of the current 429 burst carries, when its rule set one.
+    pub burst_429_retry_after: Option<u64>,
 }
 
 /// State shared by every request of one emulator.
@@ -230,6 +232,7 @@ impl Shared {
             fault_struck: vec![0; fault_count],
             header_faults_seen: 0,
             burst_429_left: 0,
+            burst_429_retry_after: None,
         };
         inner.insert_credential(
             &demo_key,

@@ -58,6 +58,18 @@ fn a_429_burst_lasts_the_given_number_of_requests() {
 }
 
 #[test]
+fn every_429_of_a_burst_carries_the_rules_retry_after() {
+    let api = Api::start();
+    let first = with_fault(&api, "429;burst=3;retry-after=1").expect("answer");
+    assert_eq!(first.header("retry-after"), Some("1"));
+    for _ in 0..2 {
+        let next = api.call("billing.credits.balance", json!({}));
+        assert_eq!(next.status, 429);
+        assert_eq!(next.header("retry-after"), Some("1"));
+    }
+}
+
+#[test]
 fn undocumented_status_with_a_plain_text_body() {
     let api = Api::start();
     let resp = with_fault(&api, "status=418").expect("answer");
