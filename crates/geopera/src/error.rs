@@ -230,6 +230,25 @@ impl Error {
         }
     }
 
+    /// A body that does not convert into the operation's input model.
+    pub(crate) fn body_mismatch(
+        info: &geopera_types::OperationInfo,
+        error: &serde_json::Error,
+    ) -> Self {
+        Error::invalid(
+            info.id,
+            format!("the body does not fit {}: {error}", info.input_type),
+        )
+    }
+
+    /// A body that cannot be turned into JSON text.
+    pub(crate) fn unserializable(operation_id: &str, error: &serde_json::Error) -> Self {
+        Error::invalid(
+            operation_id,
+            format!("the body cannot be serialized: {error}"),
+        )
+    }
+
     pub(crate) fn from_reqwest(operation_id: &'static str, source: reqwest::Error) -> Self {
         if source.is_timeout() {
             Error::Timeout {

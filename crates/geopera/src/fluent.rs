@@ -192,7 +192,9 @@ impl<O: Operation> Call<O> {
     ///
     /// As for the operation's `send_detailed`.
     pub async fn send_detailed(self) -> Result<Response<O::Output>, Error> {
-        let request = self.request.map_err(|e| invalid_body::<O>(&e))?;
+        let request = self
+            .request
+            .map_err(|e| Error::body_mismatch(O::INFO, &e))?;
         crate::runtime::send_detailed::<O>(self.client.core(), request).await
     }
 
@@ -222,16 +224,11 @@ impl<O: Operation> Call<O> {
     /// As for the operation's `send_blocking_detailed`.
     #[cfg(feature = "blocking")]
     pub fn send_blocking_detailed(self) -> Result<Response<O::Output>, Error> {
-        let request = self.request.map_err(|e| invalid_body::<O>(&e))?;
+        let request = self
+            .request
+            .map_err(|e| Error::body_mismatch(O::INFO, &e))?;
         crate::runtime::send_blocking_detailed::<O>(self.client.core(), request)
     }
-}
-
-fn invalid_body<O: Operation>(error: &serde_json::Error) -> Error {
-    Error::invalid(
-        O::INFO.id,
-        format!("the body does not fit {}: {error}", O::INFO.input_type),
-    )
 }
 
 impl<O: Operation + 'static> IntoFuture for Call<O>

@@ -75,12 +75,9 @@ impl Walker {
         body: impl IntoRequest<O::Input>,
     ) -> Result<(Self, CallOptions), Error> {
         let info = O::INFO;
-        let request = body.into_request().map_err(|e| {
-            Error::invalid(
-                info.id,
-                format!("the body does not fit {}: {e}", info.input_type),
-            )
-        })?;
+        let request = body
+            .into_request()
+            .map_err(|e| Error::body_mismatch(info, &e))?;
         let body = match serde_json::to_value(&request.body) {
             Ok(Value::Object(map)) => map,
             Ok(_) | Err(_) => {
@@ -109,9 +106,7 @@ impl Walker {
         Some(
             serde_json::to_vec(&self.body)
                 .map(Bytes::from)
-                .map_err(|e| {
-                    Error::invalid(self.info.id, format!("the body cannot be serialized: {e}"))
-                }),
+                .map_err(|e| Error::unserializable(self.info.id, &e)),
         )
     }
 

@@ -30,14 +30,11 @@ pub(crate) struct RawResponse {
 pub(crate) fn prepare<O: Operation>(
     body: impl IntoRequest<O::Input>,
 ) -> Result<(Bytes, CallOptions), Error> {
-    let request = body.into_request().map_err(|e| {
-        Error::invalid(
-            O::INFO.id,
-            format!("the body does not fit {}: {e}", O::INFO.input_type),
-        )
-    })?;
-    let payload = serde_json::to_vec(&request.body)
-        .map_err(|e| Error::invalid(O::INFO.id, format!("the body cannot be serialized: {e}")))?;
+    let request = body
+        .into_request()
+        .map_err(|e| Error::body_mismatch(O::INFO, &e))?;
+    let payload =
+        serde_json::to_vec(&request.body).map_err(|e| Error::unserializable(O::INFO.id, &e))?;
     Ok((Bytes::from(payload), request.options))
 }
 
@@ -109,8 +106,7 @@ fn prepare_invoke(
         let listed: Vec<String> = failures.iter().map(ToString::to_string).collect();
         return Err(Error::invalid(info.id, listed.join("; ")));
     }
-    let payload = serde_json::to_vec(body)
-        .map_err(|e| Error::invalid(info.id, format!("the body cannot be serialized: {e}")))?;
+    let payload = serde_json::to_vec(body).map_err(|e| Error::unserializable(info.id, &e))?;
     Ok((info, Bytes::from(payload)))
 }
 
