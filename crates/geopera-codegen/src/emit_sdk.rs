@@ -55,7 +55,7 @@ fn paging_text(paging: Paging) -> &'static str {
 }
 
 fn retry_text(op: &OperationDef) -> &'static str {
-    if op.action() == "read" {
+    if op.is_read_only() {
         "read-only: timeouts, resets and server errors are retried"
     } else {
         "side effects: sent with an `Idempotency-Key` (generated unless given), so timeouts, \

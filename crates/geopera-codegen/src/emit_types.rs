@@ -662,7 +662,7 @@ fn operations(api: &Api) -> Result<String> {
             output_type = op.output.as_deref().unwrap_or("serde_json::Value"),
             paging = paging_name(op.paging),
             rate = op.rate_class,
-            retry = if op.action() == "read" { "Safe" } else { "NeedsIdempotencyKey" },
+            retry = if op.is_read_only() { "Safe" } else { "NeedsIdempotencyKey" },
         );
     }
     Ok(format!(

@@ -195,6 +195,12 @@ impl OperationDef {
     pub fn action(&self) -> &str {
         self.scope.rsplit(':').next().unwrap_or("")
     }
+
+    /// Whether repeating the call can never change server state (a `*:read` scope), which is
+    /// what decides how failed attempts may be retried.
+    pub fn is_read_only(&self) -> bool {
+        self.action() == "read"
+    }
 }
 
 /// Reads the contract into the intermediate form.
