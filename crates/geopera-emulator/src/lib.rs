@@ -83,8 +83,9 @@
 //!
 //! # Faults
 //!
-//! Off by default. A plan comes from [`EmulatorBuilder::faults`] (or `--faults`), and any
-//! single request can carry its own in the `x-emulator-fault` header. Both use one syntax:
+//! Off by default. A plan comes from [`EmulatorBuilder::faults`] (or `--faults`) and can be
+//! replaced while the emulator runs with [`EmulatorHandle::set_faults`]; any single request
+//! can carry its own in the `x-emulator-fault` header. Both use one syntax:
 //! comma-separated rules, each `ACTION[;OPTION...][@RATE%]`.
 //!
 //! | action | effect |
@@ -359,6 +360,14 @@ impl EmulatorHandle {
         let secret = self.shared.create_key(org, "test key", grants, None).0;
         self.shared.persist();
         secret
+    }
+
+    /// Replaces the fault plan from the next request on, e.g. with [`FaultPlan::none`] to stop
+    /// injecting before a test checks the state its calls left. The new rules count from
+    /// zero (`times=`, `@N%` decisions), and a 429 burst the old plan started ends; requests
+    /// already past their fault decision keep the faults they drew.
+    pub fn set_faults(&self, plan: FaultPlan) {
+        self.shared.set_faults(plan);
     }
 
     /// The most recent requests, oldest first (at most the builder's `record_limit`).

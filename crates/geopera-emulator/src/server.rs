@@ -182,17 +182,19 @@ fn choose_faults(shared: &Shared, op_id: &str, header: Option<&str>) -> Result<I
         None => FaultPlan::none(),
     };
     let mut injected = Injected::default();
-    let mut inner = shared.lock();
+    let mut guard = shared.lock();
+    let inner: &mut crate::state::Inner = &mut guard;
     let mut chosen: Vec<FaultRule> = Vec::new();
-    for (index, rule) in shared.faults.rules().iter().enumerate() {
+    let active = &mut inner.faults;
+    for (index, rule) in active.plan.rules().iter().enumerate() {
         if rule.operation.as_deref().is_some_and(|only| only != op_id) {
             continue;
         }
-        let seen = inner.fault_seen.get(index).copied().unwrap_or(0);
-        if let Some(slot) = inner.fault_seen.get_mut(index) {
+        let seen = active.seen.get(index).copied().unwrap_or(0);
+        if let Some(slot) = active.seen.get_mut(index) {
             *slot += 1;
         }
-        let struck = inner.fault_struck.get(index).copied().unwrap_or(0);
+        let struck = active.struck.get(index).copied().unwrap_or(0);
         if rule.times.is_some_and(|times| struck >= times) {
             continue;
         }
@@ -200,7 +202,7 @@ fn choose_faults(shared: &Shared, op_id: &str, header: Option<&str>) -> Result<I
             .rate_percent
             .is_none_or(|rate| strikes(shared.seed, index, seen, rate))
         {
-            if let Some(slot) = inner.fault_struck.get_mut(index) {
+            if let Some(slot) = active.struck.get_mut(index) {
                 *slot += 1;
             }
             chosen.push(rule.clone());

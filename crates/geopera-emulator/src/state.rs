@@ -167,12 +167,33 @@ pub struct Inner {
     pub orders: HashMap<String, Order>,
     pub counters: HashMap<String, u64>,
     pub requests: VecDeque<RecordedRequest>,
-    pub fault_seen: Vec<u64>,
-    pub fault_struck: Vec<u64>,
+    /// Behind the same lock as everything else so that a swap and a request deciding its
+    /// faults never interleave.
+    pub faults: ActiveFaults,
     pub header_faults_seen: u64,
     pub burst_429_left: u32,
     /// The `Retry-After` the rest of the current 429 burst carries, when its rule set one.
     pub burst_429_retry_after: Option<u64>,
+}
+
+/// The plan's rules and, per rule, how many requests it matched and struck.
+#[derive(Debug)]
+pub struct ActiveFaults {
+    pub plan: FaultPlan,
+    pub seen: Vec<u64>,
+    pub struck: Vec<u64>,
+}
+
+impl ActiveFaults {
+    /// A plan whose rules have not matched anything yet.
+    pub fn new(plan: FaultPlan) -> Self {
+        let rules = plan.rules().len();
+        ActiveFaults {
+            plan,
+            seen: vec![0; rules],
+            struck: vec![0; rules],
+        }
+    }
 }
 
 /// State shared by every request of one emulator.
@@ -181,7 +202,6 @@ pub struct Shared {
     pub seed: u64,
     pub clock: ManualClock,
     pub limits: RateLimits,
-    pub faults: FaultPlan,
     pub base_url: String,
     pub catalog: Arc<Catalog>,
     pub spec: Option<Bytes>,
@@ -217,7 +237,6 @@ impl Shared {
             rng.hex(24),
             rng.hex(8)
         );
-        let fault_count = faults.rules().len();
         let now = clock.now_secs();
         let mut inner = Inner {
             credentials: HashMap::new(),
@@ -228,8 +247,7 @@ impl Shared {
             orders: HashMap::new(),
             counters: HashMap::new(),
             requests: VecDeque::new(),
-            fault_seen: vec![0; fault_count],
-            fault_struck: vec![0; fault_count],
+            faults: ActiveFaults::new(faults),
             header_faults_seen: 0,
             burst_429_left: 0,
             burst_429_retry_after: None,
@@ -265,7 +283,6 @@ impl Shared {
             catalog: Catalog::for_seed(seed),
             clock,
             limits,
-            faults,
             base_url,
             spec,
             record_limit,
@@ -285,6 +302,15 @@ impl Shared {
                 tracing::warn!(%error, "could not write the state file");
             }
         }
+    }
+
+    /// Puts `plan` in force from the next request on, with fresh counters, and ends a 429
+    /// burst the old plan started.
+    pub fn set_faults(&self, plan: FaultPlan) {
+        let mut inner = self.lock();
+        inner.faults = ActiveFaults::new(plan);
+        inner.burst_429_left = 0;
+        inner.burst_429_retry_after = None;
     }
 
     /// Locks the mutable state; a panic elsewhere never makes it unusable.

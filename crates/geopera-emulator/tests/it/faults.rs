@@ -174,3 +174,31 @@ fn plans_can_target_one_operation_a_limited_number_of_times() {
         .collect();
     assert_eq!(topups, vec![502, 502, 201]);
 }
+
+#[test]
+fn set_faults_swaps_the_plan_of_a_running_emulator_with_fresh_counters() {
+    let plan: FaultPlan = "503".parse().expect("plan");
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .faults(plan),
+    );
+    let balance = || api.call("billing.credits.balance", json!({})).status;
+    assert_eq!(balance(), 503);
+
+    api.emu.set_faults(FaultPlan::none());
+    assert_eq!(balance(), 200, "no rule is left");
+
+    // `times=1` counts from zero for every plan put in force, even an identical one.
+    let once: FaultPlan = "502;times=1".parse().expect("plan");
+    api.emu.set_faults(once.clone());
+    assert_eq!((balance(), balance()), (502, 200));
+    api.emu.set_faults(once);
+    assert_eq!((balance(), balance()), (502, 200));
+
+    // A burst started by the old plan does not outlive it.
+    api.emu.set_faults("429;burst=5".parse().expect("plan"));
+    assert_eq!(balance(), 429);
+    api.emu.set_faults(FaultPlan::none());
+    assert_eq!(balance(), 200);
+}
