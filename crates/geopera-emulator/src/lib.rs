@@ -114,6 +114,7 @@ mod faults;
 mod limits;
 mod ops;
 mod rng;
+mod scopes;
 mod server;
 mod state;
 mod store;
@@ -133,6 +134,7 @@ pub use crate::clock::{ManualClock, DEFAULT_START_UNIX_SECS};
 pub use crate::error::{ApiError, ApiJson, Reply};
 pub use crate::faults::{FaultKind, FaultPlan, FaultRule, FaultSpecError, Phase};
 pub use crate::limits::{RateLimits, RateLimitsError};
+pub use crate::scopes::{MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_SCOPE_CHARS};
 pub use crate::server::{FAULT_HEADER, REPLAYED_HEADER};
 pub use crate::state::{RecordedRequest, DEMO_ORG, STARTING_CREDITS};
 

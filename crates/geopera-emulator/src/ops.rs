@@ -14,6 +14,7 @@ use crate::catalog::{bbox_area_km2, geometry_area_km2, Search, MIN_AREA_KM2};
 use crate::clock::rfc3339;
 use crate::error::{ApiError, Reply};
 use crate::rng::{fnv, Rng};
+use crate::scopes::check_new_key;
 use crate::state::{Order, OrderKind, Shared};
 
 /// Open data is free; delivering it costs this much per km².
@@ -173,19 +174,12 @@ pub fn execute(
         }
         "api_keys.create" => {
             let name = body.get("name").and_then(Value::as_str).unwrap_or("key");
-            let grants: Vec<String> = match body.get("permissions").and_then(Value::as_array) {
-                Some(list) => list
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect(),
-                None => caller.grants.clone(),
-            };
+            let new_key = check_new_key(&caller.grants, body)?;
             let now = shared.clock.now_secs();
-            let expires_at = body
-                .get("expires_in_days")
-                .and_then(Value::as_i64)
+            let expires_at = new_key
+                .lifetime_days
                 .map(|days| now.saturating_add(days.saturating_mul(86_400)));
+            let grants = new_key.grants;
             let (secret, key) = shared.create_key(&caller.org, name, grants, expires_at);
             ok(json!({
                 "id": key.id,

@@ -30,6 +30,7 @@ use tower::ServiceExt;
 use crate::error::{ApiError, ApiJson, Reply};
 use crate::faults::{strikes, FaultKind, FaultPlan, FaultRule, Phase};
 use crate::ops::{execute, Caller};
+use crate::scopes::grants;
 use crate::state::{Claim, RecordedRequest, Shared, IDEMPOTENCY_RETENTION_MS};
 
 /// The per-request header that injects faults into that one request.
@@ -500,20 +501,6 @@ fn authenticate(
     }
 }
 
-/// Whether one grant covers a `resource:action` scope.
-pub(crate) fn grants(grant: &str, scope: &str) -> bool {
-    if grant == "*" || grant == scope {
-        return true;
-    }
-    let (Some((grant_resource, grant_action)), Some((resource, action))) =
-        (grant.split_once(':'), scope.split_once(':'))
-    else {
-        return false;
-    };
-    (grant_resource == "*" || grant_resource == resource)
-        && (grant_action == "*" || grant_action == action)
-}
-
 fn rate_limit(shared: &Shared, op: &OperationInfo, caller: &Caller) -> Result<(), ApiError> {
     let limits = &shared.limits;
     let unauthenticated = caller.org.starts_with("ip:");
@@ -746,23 +733,5 @@ async fn connection(
             conn.as_mut().graceful_shutdown();
             let _ = conn.as_mut().await;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::grants;
-
-    #[test]
-    fn grants_match_exactly_or_by_wildcard() {
-        assert!(grants("orders:write", "orders:write"));
-        assert!(grants("orders:*", "orders:write"));
-        assert!(grants("*:write", "orders:write"));
-        assert!(grants("*", "orders:write"));
-        assert!(grants("*:*", "orders:write"));
-        assert!(!grants("orders:read", "orders:write"));
-        assert!(!grants("catalog:*", "orders:write"));
-        assert!(!grants("*:read", "orders:write"));
-        assert!(!grants("orders", "orders:write"));
     }
 }
