@@ -225,7 +225,8 @@ impl<T> Lazy<T> {
     ///
     /// # Errors
     ///
-    /// Never for text that came from a valid answer.
+    /// Never for an answer that parses as a whole as a `serde_json::Value`; see
+    /// [`Geometry::to_value`] for the one kind of text that fails.
     pub fn to_value(&self) -> Result<Value, serde_json::Error> {
         serde_json::from_str(self.raw())
     }
@@ -282,7 +283,9 @@ impl Geometry {
     ///
     /// # Errors
     ///
-    /// Never for text that came from a valid answer; kept for the type's sake.
+    /// Never for an answer that parses as a whole as a `serde_json::Value`. The text is
+    /// checked only loosely while a page is decoded, so an answer with a lone surrogate escape
+    /// (`"\ud800"`, which the JSON grammar allows but a Rust string cannot hold) fails here.
     pub fn to_value(&self) -> Result<Value, serde_json::Error> {
         serde_json::from_str(self.raw())
     }
@@ -296,13 +299,36 @@ impl Geometry {
         serde_json::from_str(self.raw())
     }
 
-    /// The GeoJSON `type` member, e.g. `Polygon`.
+    /// The GeoJSON `type` member, e.g. `Polygon`; `None` unless the geometry is an object
+    /// with a string `type`.
     pub fn kind(&self) -> Option<String> {
-        #[derive(Deserialize)]
-        struct Kind {
-            r#type: String,
+        /// Reads `type` from an object only: a derived `Deserialize` would also take the
+        /// first item of an array (`["Polygon"]`) for it.
+        struct Kind(Option<String>);
+        impl<'de> Deserialize<'de> for Kind {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct KindVisitor;
+                impl<'de> Visitor<'de> for KindVisitor {
+                    type Value = Kind;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a GeoJSON object")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
+                        let mut kind = None;
+                        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                            if key == "type" {
+                                kind = Some(map.next_value::<String>()?);
+                            } else {
+                                map.next_value::<de::IgnoredAny>()?;
+                            }
+                        }
+                        Ok(Kind(kind))
+                    }
+                }
+                deserializer.deserialize_map(KindVisitor)
+            }
         }
-        self.parse::<Kind>().ok().map(|k| k.r#type)
+        self.parse::<Kind>().ok().and_then(|kind| kind.0)
     }
 }
 

@@ -70,3 +70,32 @@ fn escaped_member_names_are_matched() {
         serde_json::from_str(r#"{"next": "n", "features": []}"#).expect("a page");
     assert_eq!(decoded.next.as_deref(), Some("n"));
 }
+
+#[test]
+fn only_an_object_geometry_has_a_kind() {
+    let page: CatalogSearchOutput = serde_json::from_str(
+        r#"{"features": [
+            {"geometry": ["Polygon"]},
+            {"geometry": "Point"},
+            {"geometry": {"type": 7}},
+            {"geometry": {"coordinates": [], "type": "Point", "bbox": {"type": "x"}}}
+        ]}"#,
+    )
+    .expect("a page");
+    let kinds: Vec<Option<String>> = page
+        .features
+        .iter()
+        .map(|item| item.geometry.as_ref().and_then(Geometry::kind))
+        .collect();
+    assert_eq!(kinds, [None, None, None, Some("Point".to_owned())]);
+}
+
+#[test]
+fn a_lone_surrogate_is_kept_raw_and_fails_only_when_parsed() {
+    let text = r#"{"features": [{"geometry": {"type": "Point", "x": "\ud800"}}]}"#;
+    assert!(serde_json::from_str::<Value>(text).is_err());
+    let page: CatalogSearchOutput = serde_json::from_str(text).expect("decoded loosely");
+    let geometry = page.features[0].geometry.as_ref().expect("a geometry");
+    assert!(geometry.to_value().is_err());
+    assert_eq!(geometry.kind().as_deref(), Some("Point"));
+}
