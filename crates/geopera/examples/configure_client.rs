@@ -24,6 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .header("X-Request-Source", "my-app")
         .cookie("session-hint", "eu")
         .pool_max_idle_per_host(16)
+        .max_response_bytes(16 * 1024 * 1024) // default 64 MiB; a longer answer is Error::TooLarge
         .raise_on_unexpected_status(true)
         .build()?;
 

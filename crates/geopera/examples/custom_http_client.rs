@@ -13,12 +13,16 @@ use geopera::AuthenticatedClient;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let target = support::target()?;
+    // Leave redirects to the SDK, which drops credentials on the way to another origin;
+    // reqwest's own following would forward `x-api-key` and custom headers.
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(10)
         .tcp_keepalive(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let blocking = reqwest::blocking::Client::builder()
         .pool_max_idle_per_host(2)
+        .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let client = AuthenticatedClient::new(&target.base_url, &target.token)?
         .with_http_client(http)

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+#[cfg(feature = "blocking")]
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use http::header::{
@@ -21,6 +23,22 @@ use crate::Error;
 /// The API's public address.
 pub const DEFAULT_BASE_URL: &str = "https://api.geopera.com";
 
+/// The timeout of each attempt unless configured otherwise: from sending the request to
+/// reading the whole answer, redirects included. A call with retries may take longer; bound
+/// the whole call with [`ClientBuilder::deadline`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The timeout for establishing a connection unless configured otherwise.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest wait for the next piece of an answer unless configured otherwise; it is what
+/// bounds a stream (`catalog.search_stream`), whose whole length no timeout can bound.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The most bytes an answer may have unless configured otherwise; see
+/// [`ClientBuilder::max_response_bytes`].
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = crate::body::DEFAULT_MAX_RESPONSE_BYTES;
+
 /// The `User-Agent` sent unless configured otherwise.
 pub const DEFAULT_USER_AGENT: &str = concat!("geopera-rs/", env!("CARGO_PKG_VERSION"));
 
@@ -35,6 +53,7 @@ pub struct Client {
     pub(crate) http: reqwest::Client,
     #[cfg(feature = "blocking")]
     pub(crate) blocking: Arc<OnceLock<reqwest::blocking::Client>>,
+    #[cfg(feature = "blocking")]
     pub(crate) transport: Arc<TransportConfig>,
     /// Identifies the async pool: replaced only when the async HTTP client is.
     pool: Arc<PoolId>,
@@ -69,6 +88,12 @@ pub(crate) struct Settings {
     pub(crate) deadline: Option<Duration>,
     pub(crate) retry: RetryPolicy,
     pub(crate) raise_on_unexpected_status: bool,
+    /// Whether the call engine follows redirects (the HTTP clients themselves never do).
+    pub(crate) follow_redirects: bool,
+    /// The most bytes an answer, or one line of a stream, may have.
+    pub(crate) max_response_bytes: u64,
+    /// Whether bodies are checked against the input shapes before sending.
+    pub(crate) validate_input: bool,
 }
 
 /// The settings a transport is built from, kept to build the blocking one lazily.
@@ -79,7 +104,6 @@ pub(crate) struct TransportConfig {
     verify_tls: bool,
     root_certificates: Vec<reqwest::Certificate>,
     tls_config: Option<Arc<rustls::ClientConfig>>,
-    follow_redirects: bool,
     http2_prior_knowledge: bool,
     pool_max_idle_per_host: Option<usize>,
     pool_idle_timeout: Option<Duration>,
@@ -389,6 +413,9 @@ pub struct ClientBuilder<C> {
     clock: Option<Arc<dyn Clock>>,
     user_agent: String,
     raise_on_unexpected_status: bool,
+    follow_redirects: bool,
+    max_response_bytes: u64,
+    validate_input: bool,
     transport: TransportConfig,
     ca_files: Vec<PathBuf>,
     http: Option<reqwest::Client>,
@@ -414,7 +441,7 @@ impl<C> ClientBuilder<C> {
             base_url: DEFAULT_BASE_URL.to_owned(),
             headers: Vec::new(),
             cookies: Vec::new(),
-            timeout: None,
+            timeout: Some(DEFAULT_TIMEOUT),
             deadline: None,
             retry: RetryPolicy::default(),
             max_in_flight: None,
@@ -422,8 +449,13 @@ impl<C> ClientBuilder<C> {
             clock: None,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             raise_on_unexpected_status: false,
+            follow_redirects: false,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            validate_input: true,
             transport: TransportConfig {
                 verify_tls: true,
+                connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
+                read_timeout: Some(DEFAULT_READ_TIMEOUT),
                 ..TransportConfig::default()
             },
             ca_files: Vec::new(),
@@ -441,9 +473,11 @@ impl<C> ClientBuilder<C> {
         self
     }
 
-    /// The timeout of each attempt, from sending the request to reading the whole body.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+    /// The timeout of each attempt, from sending the request to reading the whole body
+    /// (default [`DEFAULT_TIMEOUT`], 60 s); `None` lifts it, leaving only the read timeout
+    /// and the deadline, if any.
+    pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.timeout = timeout.into();
         self
     }
 
@@ -497,15 +531,28 @@ impl<C> ClientBuilder<C> {
         self
     }
 
-    /// The timeout for establishing a connection.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.transport.connect_timeout = Some(timeout);
+    /// The timeout for establishing a connection (default [`DEFAULT_CONNECT_TIMEOUT`], 10 s);
+    /// `None` lifts it.
+    pub fn connect_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.transport.connect_timeout = timeout.into();
         self
     }
 
-    /// The timeout between two reads of the response.
-    pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.transport.read_timeout = Some(timeout);
+    /// The longest wait between two reads of an answer (default [`DEFAULT_READ_TIMEOUT`],
+    /// 60 s); `None` lifts it. Async calls only: the blocking HTTP client has no such
+    /// setting, and its streams are bounded by the deadline alone.
+    pub fn read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.transport.read_timeout = timeout.into();
+        self
+    }
+
+    /// The most bytes an answer may have (default [`DEFAULT_MAX_RESPONSE_BYTES`], 64 MiB),
+    /// and the longest line of a stream. A longer answer fails the call with
+    /// [`Error::TooLarge`] as soon as the cap is passed — or before reading, when the server
+    /// announces its length — so a hostile or broken server cannot make the client buffer
+    /// without end.
+    pub fn max_response_bytes(mut self, limit: u64) -> Self {
+        self.max_response_bytes = limit;
         self
     }
 
@@ -527,9 +574,23 @@ impl<C> ClientBuilder<C> {
         self
     }
 
-    /// Whether redirects are followed (default `false`, as in the Python SDK).
+    /// Whether every body — input model or JSON — is checked against the operation's input
+    /// shape before sending (default `true`). A failure is [`Error::InvalidInput`], listing
+    /// each failed check with its location and the API's own wording, and nothing is sent.
+    ///
+    /// Turn it off when the API has relaxed a limit this SDK's contract still states: bodies
+    /// then go out unchecked, and the API's 422 answer is the only validation.
+    pub fn validate_input(mut self, validate: bool) -> Self {
+        self.validate_input = validate;
+        self
+    }
+
+    /// Whether redirects are followed (default `false`, as in the Python SDK), up to 10 per
+    /// attempt. A hop to another origin (scheme, host or port) carries no credential: only
+    /// `User-Agent` and the `Accept` headers go with it — never `Authorization`, `x-api-key`,
+    /// cookies, the `Idempotency-Key` or a header you added.
     pub fn follow_redirects(mut self, follow: bool) -> Self {
-        self.transport.follow_redirects = follow;
+        self.follow_redirects = follow;
         self
     }
 
@@ -580,7 +641,11 @@ impl<C> ClientBuilder<C> {
 
     /// Sends async calls through this HTTP client instead of building one; transport
     /// settings above are then the caller's business, but base URL, credentials, headers,
-    /// cookies and timeout still apply.
+    /// cookies, timeout, response cap and redirect handling still apply.
+    ///
+    /// Build it with `.redirect(reqwest::redirect::Policy::none())`: reqwest follows
+    /// redirects by default and then forwards `x-api-key` and custom headers to whatever
+    /// origin a redirect names, where the SDK's own following would drop them.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
@@ -648,6 +713,9 @@ impl<C> ClientBuilder<C> {
             deadline: self.deadline,
             retry: self.retry,
             raise_on_unexpected_status: self.raise_on_unexpected_status,
+            follow_redirects: self.follow_redirects,
+            max_response_bytes: self.max_response_bytes,
+            validate_input: self.validate_input,
         };
         settings.prepare();
         let clock = self
@@ -660,6 +728,7 @@ impl<C> ClientBuilder<C> {
             http,
             #[cfg(feature = "blocking")]
             blocking,
+            #[cfg(feature = "blocking")]
             transport: Arc::new(self.transport),
             limiter,
         })
@@ -685,6 +754,9 @@ impl<C> ClientBuilder<C> {
             clock: self.clock,
             user_agent: self.user_agent,
             raise_on_unexpected_status: self.raise_on_unexpected_status,
+            follow_redirects: self.follow_redirects,
+            max_response_bytes: self.max_response_bytes,
+            validate_input: self.validate_input,
             transport: self.transport,
             ca_files: self.ca_files,
             http: self.http,
@@ -738,7 +810,8 @@ macro_rules! configure_transport {
         if config.http2_prior_knowledge {
             builder = builder.http2_prior_knowledge();
         }
-        builder = builder.redirect(config.redirect_policy());
+        // The call engine follows redirects itself, dropping credentials across origins.
+        builder = builder.redirect(reqwest::redirect::Policy::none());
         if let Some(tls) = &config.tls_config {
             builder = builder.use_preconfigured_tls((**tls).clone());
         } else {
@@ -771,14 +844,6 @@ impl TransportConfig {
         )
         .build()
         .map_err(|e| Error::Config(format!("cannot build the blocking HTTP client: {e}")))
-    }
-
-    fn redirect_policy(&self) -> reqwest::redirect::Policy {
-        if self.follow_redirects {
-            reqwest::redirect::Policy::limited(10)
-        } else {
-            reqwest::redirect::Policy::none()
-        }
     }
 }
 

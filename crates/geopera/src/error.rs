@@ -34,12 +34,15 @@ pub enum Error {
         /// Every check the body failed.
         error: Box<HttpValidationError>,
     },
-    /// The API asked to wait longer than the client is configured to (429 with `Retry-After`).
+    /// The API answered 429: the wait it asked for was longer than the client waits
+    /// ([`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after)) or than the
+    /// deadline leaves, or the retries ran out.
     #[error("rate limited on {operation_id}: retry after {}s", .retry_after.as_secs())]
     RateLimited {
         /// The operation that was called.
         operation_id: &'static str,
-        /// How long the API asked to wait.
+        /// How long the API asked to wait (`Retry-After`; without one, the rest of the
+        /// current minute, when the API's windows reset).
         retry_after: Duration,
         /// The problem the API described, when it sent one.
         problem: Option<Box<Problem>>,
@@ -93,8 +96,43 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    /// The request was rejected before sending: a body that does not fit the input model, a
-    /// malformed header, or an unknown operation id.
+    /// The body failed the operation's input checks before anything was sent: the same
+    /// checks, locations and wording as the API's own 422 answer ([`Error::validation`] returns
+    /// them for both).
+    #[error("invalid input for {operation_id}: {}", list_failures(.error))]
+    InvalidInput {
+        /// The operation that was called.
+        operation_id: &'static str,
+        /// Every check the body failed, each with its location (`body.limit`, ...).
+        error: Box<HttpValidationError>,
+    },
+    /// The answer was longer than the client accepts
+    /// ([`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)).
+    #[error(
+        "the answer of {operation_id} exceeds the response-size cap of {limit} bytes \
+         (ClientBuilder::max_response_bytes)"
+    )]
+    TooLarge {
+        /// The operation that was called.
+        operation_id: &'static str,
+        /// The cap, in bytes.
+        limit: u64,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// A blocking call would wait for an in-flight slot
+    /// ([`ClientBuilder::max_in_flight`](crate::ClientBuilder::max_in_flight)) that only an
+    /// async call on the same current-thread runtime can release — a wait that could never
+    /// end, since the blocking call stops that very thread.
+    #[error(
+        "a blocking call of {operation_id} would wait for an in-flight slot held by an async \
+         call on the same current-thread runtime"
+    )]
+    WouldDeadlock {
+        /// The operation that was called.
+        operation_id: &'static str,
+    },
+    /// The request was rejected before sending: a malformed header or an unknown operation id.
     #[error("invalid request for {operation_id}: {message}")]
     InvalidRequest {
         /// The operation that was called (or the unknown id given).
@@ -105,6 +143,78 @@ pub enum Error {
     /// The client configuration is unusable (bad base URL, unreadable CA file, ...).
     #[error("invalid client configuration: {0}")]
     Config(String),
+}
+
+/// A small, stable classification of [`Error`]s, for handling outcomes without matching every
+/// variant.
+///
+/// ```
+/// # fn handle(error: geopera::Error) {
+/// use geopera::ErrorKind;
+///
+/// match error.kind() {
+///     ErrorKind::RateLimited | ErrorKind::Timeout => { /* try again later */ }
+///     ErrorKind::Auth => { /* refresh the credential or ask for a scope */ }
+///     ErrorKind::Validation => eprintln!("fix the input: {error}"),
+///     _ => eprintln!("{error}"),
+/// }
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The attempt or the whole call ran out of time. Retryable.
+    Timeout,
+    /// The API answered 429. Retryable after [`Error::retry_after`].
+    RateLimited,
+    /// The credential is missing, unknown or expired (401), or lacks the scope (403).
+    Auth,
+    /// The resource or the operation does not exist for this caller (404).
+    NotFound,
+    /// A state conflict or an idempotency key reused with another body (409).
+    Conflict,
+    /// The body failed the input checks: locally before sending, or by the API (422).
+    Validation,
+    /// The API failed (5xx). Retryable for 500, 502, 503 and 504.
+    Server,
+    /// The request could not be sent or the answer not read completely. Retryable.
+    Transport,
+    /// A success answer that does not fit the operation's output model.
+    Decode,
+    /// The answer exceeded the client's response-size cap.
+    TooLarge,
+    /// Any other error status (400, 402, 410, ...).
+    Api,
+    /// Refused before sending: a malformed header, an unknown operation id, or a blocking
+    /// call that would deadlock.
+    InvalidRequest,
+    /// The client configuration is unusable.
+    Config,
+}
+
+impl ErrorKind {
+    /// Whether an error of this kind may go away when the same call is made again later.
+    /// For [`ErrorKind::Server`] only the transient statuses (500, 502, 503, 504) do;
+    /// [`Error::is_retryable`] tells for one error.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Timeout | ErrorKind::RateLimited | ErrorKind::Server | ErrorKind::Transport
+        )
+    }
+
+    /// The kind an error status stands for.
+    fn of_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            401 | 403 => ErrorKind::Auth,
+            404 => ErrorKind::NotFound,
+            409 => ErrorKind::Conflict,
+            422 => ErrorKind::Validation,
+            429 => ErrorKind::RateLimited,
+            500..=599 => ErrorKind::Server,
+            _ => ErrorKind::Api,
+        }
+    }
 }
 
 /// The longest body excerpt kept in an error message.
@@ -136,7 +246,32 @@ fn problem_text(problem: &Problem) -> String {
     }
 }
 
+fn list_failures(error: &HttpValidationError) -> String {
+    if error.detail.is_empty() {
+        return "the body failed the input checks".to_owned();
+    }
+    let listed: Vec<String> = error.detail.iter().map(ToString::to_string).collect();
+    listed.join("; ")
+}
+
 impl Error {
+    /// The small, stable classification of this error; see [`ErrorKind`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Api { status, .. } | Error::UnexpectedStatus { status, .. } => {
+                ErrorKind::of_status(*status)
+            }
+            Error::Validation { .. } | Error::InvalidInput { .. } => ErrorKind::Validation,
+            Error::RateLimited { .. } => ErrorKind::RateLimited,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Transport { .. } => ErrorKind::Transport,
+            Error::Decode { .. } => ErrorKind::Decode,
+            Error::TooLarge { .. } => ErrorKind::TooLarge,
+            Error::WouldDeadlock { .. } | Error::InvalidRequest { .. } => ErrorKind::InvalidRequest,
+            Error::Config(_) => ErrorKind::Config,
+        }
+    }
+
     /// The HTTP status of the answer, when there was one.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
@@ -158,10 +293,19 @@ impl Error {
         }
     }
 
-    /// The validation failures, when the API rejected the body with 422.
+    /// Every failed input check with its location: from the API's 422 answer, or from the
+    /// same checks run before sending ([`Error::InvalidInput`]).
     pub fn validation(&self) -> Option<&HttpValidationError> {
         match self {
-            Error::Validation { error, .. } => Some(error),
+            Error::Validation { error, .. } | Error::InvalidInput { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// How long the API asked to wait before the next call, for a 429.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -171,16 +315,13 @@ impl Error {
         matches!(self, Error::Timeout { .. })
     }
 
-    /// Whether the same call might succeed later (rate limits, server errors, lost
+    /// Whether the same call might succeed later (rate limits, transient server errors, lost
     /// connections). Whether repeating it is *safe* depends on the operation; the client's
     /// retry policy takes care of that.
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::RateLimited { .. } | Error::Timeout { .. } | Error::Transport { .. } => true,
-            Error::Api { status, .. } | Error::UnexpectedStatus { status, .. } => {
-                matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
-            }
-            _ => false,
+        match self.kind() {
+            ErrorKind::Server => self.status().is_some_and(crate::retry::is_transient),
+            kind => kind.is_retryable(),
         }
     }
 
@@ -189,26 +330,34 @@ impl Error {
         match self {
             Error::Api { operation_id, .. }
             | Error::Validation { operation_id, .. }
+            | Error::InvalidInput { operation_id, .. }
             | Error::RateLimited { operation_id, .. }
             | Error::UnexpectedStatus { operation_id, .. }
             | Error::Timeout { operation_id, .. }
             | Error::Transport { operation_id, .. }
-            | Error::Decode { operation_id, .. } => Some(operation_id),
+            | Error::Decode { operation_id, .. }
+            | Error::TooLarge { operation_id, .. }
+            | Error::WouldDeadlock { operation_id } => Some(operation_id),
             Error::InvalidRequest { operation_id, .. } => Some(operation_id),
             Error::Config(_) => None,
         }
     }
 
-    /// How many attempts were made before giving up (1 when nothing was retried).
+    /// How many attempts were made before giving up (0 when nothing was sent, 1 when nothing
+    /// was retried).
     pub fn attempts(&self) -> u32 {
         match self {
             Error::Api { attempts, .. }
             | Error::RateLimited { attempts, .. }
             | Error::UnexpectedStatus { attempts, .. }
             | Error::Timeout { attempts, .. }
-            | Error::Transport { attempts, .. } => *attempts,
+            | Error::Transport { attempts, .. }
+            | Error::TooLarge { attempts, .. } => *attempts,
             Error::Validation { .. } | Error::Decode { .. } => 1,
-            Error::InvalidRequest { .. } | Error::Config(_) => 0,
+            Error::InvalidInput { .. }
+            | Error::WouldDeadlock { .. }
+            | Error::InvalidRequest { .. }
+            | Error::Config(_) => 0,
         }
     }
 
@@ -218,7 +367,8 @@ impl Error {
             | Error::RateLimited { attempts, .. }
             | Error::UnexpectedStatus { attempts, .. }
             | Error::Timeout { attempts, .. }
-            | Error::Transport { attempts, .. } => *attempts = n,
+            | Error::Transport { attempts, .. }
+            | Error::TooLarge { attempts, .. } => *attempts = n,
             _ => {}
         }
     }
@@ -230,23 +380,50 @@ impl Error {
         }
     }
 
-    /// A body that does not convert into the operation's input model.
-    pub(crate) fn body_mismatch(
+    /// A body that failed the operation's input checks.
+    pub(crate) fn invalid_input(
         info: &geopera_types::OperationInfo,
-        error: &serde_json::Error,
+        failures: Vec<geopera_types::ValidationError>,
     ) -> Self {
-        Error::invalid(
-            info.id,
-            format!("the body does not fit {}: {error}", info.input_type),
-        )
+        Error::InvalidInput {
+            operation_id: info.id,
+            error: Box::new(HttpValidationError { detail: failures }),
+        }
     }
 
-    /// A body that cannot be turned into JSON text.
+    /// A body that cannot be turned into JSON (a map with non-string keys, a float that is
+    /// not finite, a `Serialize` impl that fails).
     pub(crate) fn unserializable(operation_id: &str, error: &serde_json::Error) -> Self {
         Error::invalid(
             operation_id,
             format!("the body cannot be serialized: {error}"),
         )
+    }
+
+    /// A 429 that reaches the caller, with the wait it asked for.
+    pub(crate) fn rate_limited(
+        operation_id: &'static str,
+        headers: &http::HeaderMap,
+        content: &[u8],
+        attempts: u32,
+    ) -> Self {
+        Error::RateLimited {
+            operation_id,
+            retry_after: crate::retry::wait_of_429(headers),
+            problem: serde_json::from_slice::<Problem>(content)
+                .ok()
+                .map(Box::new),
+            attempts,
+        }
+    }
+
+    /// An answer longer than the response-size cap.
+    pub(crate) fn too_large(operation_id: &'static str, limit: u64) -> Self {
+        Error::TooLarge {
+            operation_id,
+            limit,
+            attempts: 1,
+        }
     }
 
     pub(crate) fn from_reqwest(operation_id: &'static str, source: reqwest::Error) -> Self {
@@ -288,6 +465,28 @@ mod tests {
         );
         assert_eq!(err.status(), Some(StatusCode::FORBIDDEN));
         assert!(!err.is_retryable());
+    }
+
+    #[test]
+    fn kinds_follow_the_status_and_say_what_is_retryable() {
+        let api = |code: u16| Error::Api {
+            operation_id: "catalog.search",
+            status: StatusCode::from_u16(code).expect("a status"),
+            problem: Box::new(Problem::new(code, "x", "")),
+            attempts: 1,
+        };
+        assert_eq!(api(401).kind(), ErrorKind::Auth);
+        assert_eq!(api(403).kind(), ErrorKind::Auth);
+        assert_eq!(api(404).kind(), ErrorKind::NotFound);
+        assert_eq!(api(409).kind(), ErrorKind::Conflict);
+        assert_eq!(api(402).kind(), ErrorKind::Api);
+        assert_eq!(api(501).kind(), ErrorKind::Server);
+        assert!(!api(501).is_retryable(), "501 is not transient");
+        for code in crate::retry::TRANSIENT_STATUSES {
+            assert!(api(code).is_retryable(), "{code}");
+        }
+        assert!(!api(404).is_retryable());
+        assert!(Error::too_large("catalog.search", 10).kind() == ErrorKind::TooLarge);
     }
 
     #[test]

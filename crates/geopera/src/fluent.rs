@@ -9,6 +9,7 @@ use std::time::Duration;
 use geopera_types::Operation;
 
 use crate::client::{ApiClient, AuthenticatedClient, Client, ClientBuilder};
+use crate::request::Converted;
 use crate::{Error, IntoRequest, Request, Response};
 
 /// The fluent entry point: one method per namespace of operation ids, down to the operation.
@@ -130,7 +131,7 @@ impl ClientBuilder<Geopera> {
 #[must_use = "a call does nothing until it is awaited or sent"]
 pub struct Call<O: Operation> {
     client: AuthenticatedClient,
-    request: Result<Request<O::Input>, serde_json::Error>,
+    request: Request<O::Input>,
     operation: PhantomData<fn() -> O>,
 }
 
@@ -152,7 +153,7 @@ impl<O: Operation> Call<O> {
     }
 
     fn map_request(mut self, f: impl FnOnce(Request<O::Input>) -> Request<O::Input>) -> Self {
-        self.request = self.request.map(f);
+        self.request = f(self.request);
         self
     }
 
@@ -192,10 +193,7 @@ impl<O: Operation> Call<O> {
     ///
     /// As for the operation's `send_detailed`.
     pub async fn send_detailed(self) -> Result<Response<O::Output>, Error> {
-        let request = self
-            .request
-            .map_err(|e| Error::body_mismatch(O::INFO, &e))?;
-        crate::runtime::send_detailed::<O>(self.client.core(), request).await
+        crate::runtime::send_detailed::<O>(self.client.core(), Converted(self.request)).await
     }
 
     /// Sends the call and returns the success model (what `.await` does).
@@ -224,10 +222,7 @@ impl<O: Operation> Call<O> {
     /// As for the operation's `send_blocking_detailed`.
     #[cfg(feature = "blocking")]
     pub fn send_blocking_detailed(self) -> Result<Response<O::Output>, Error> {
-        let request = self
-            .request
-            .map_err(|e| Error::body_mismatch(O::INFO, &e))?;
-        crate::runtime::send_blocking_detailed::<O>(self.client.core(), request)
+        crate::runtime::send_blocking_detailed::<O>(self.client.core(), Converted(self.request))
     }
 }
 

@@ -42,8 +42,16 @@
 //!
 //! `send_detailed` returns documented error answers (401, 403, 404, 422, 500) as values, so a
 //! fan-out collects every outcome instead of failing fast. The body is the operation's input
-//! model, a [`Request`] wrapping it with per-call options (`x-api-key`, `Idempotency-Key`,
-//! timeout, headers), or a `serde_json::Value` checked against the model before sending.
+//! model, a `serde_json::Value`, or a [`Request`] wrapping either with per-call options
+//! (`x-api-key`, `Idempotency-Key`, timeout, headers).
+//!
+//! Every body, whatever its form, is checked against the operation's input shape before
+//! anything is sent — the checks the API runs, with its wording and the field's location
+//! (`body.limit: Input should be greater than or equal to 1`); a failure is
+//! [`Error::InvalidInput`] ([`ClientBuilder::validate_input`] leaves checking to the API).
+//! JSON is sent exactly as given: a member the model does not declare is kept on the wire, as
+//! the contract's open schemas allow and the Python SDK does, never silently dropped — so a
+//! misspelt `colections` reaches the API, which decides what it means.
 //!
 //! The fluent [`Geopera`] client reaches the same operations by namespace —
 //! `geopera.orders().tasking().estimate(body).await` — and [`Geopera::invoke`] calls any
@@ -55,7 +63,7 @@
 //! `Authorization: Bearer <token>`. Both are cheap to clone; clones share one connection pool,
 //! which closes when the last clone is dropped — Rust needs no `async with`, there is no
 //! "entered twice" error and no leaked pool. [`ClientBuilder`] has the knobs: base URL,
-//! timeouts, TLS (verification, extra CA, or your own rustls config), redirects (off by
+//! timeouts (on by default, see below), response-size cap, TLS (verification, extra CA, or your own rustls config), redirects (off by
 //! default), default headers and cookies, HTTP/2, pool limits, user agent and
 //! `raise_on_unexpected_status`. `with_headers`, `with_cookies` and `with_timeout` return a new
 //! client sharing the pool; `with_http_client` and `with_blocking_http_client` bring your own
@@ -104,11 +112,45 @@
 //! attempts; each attempt and each retry decision is a debug event with status and duration.
 //! Tokens and bodies are never recorded.
 //!
+//! # Errors
+//!
+//! Every failure is one [`Error`] value; [`Error::kind`] sorts it into a small, stable
+//! [`ErrorKind`] — timeout, rate limited, auth, not found, conflict, validation, server,
+//! transport, decode, too large, ... — and [`Error::is_retryable`] says whether the same call
+//! may succeed later. A 429 that reaches the caller is always [`Error::RateLimited`] with the
+//! wait the API asked for ([`Error::retry_after`]), whether the wait was too long, the
+//! deadline too close or the retries spent.
+//!
 //! # Blocking calls inside async code
 //!
 //! The blocking functions work from anywhere. Called from inside a Tokio runtime, they run the
 //! request on a helper thread rather than panicking — but they still block the calling task,
-//! so prefer `send` in async code.
+//! so prefer `send` in async code. One wait can never end: on a current-thread runtime, a
+//! blocking call that needs an in-flight slot ([`ClientBuilder::max_in_flight`]) held by an
+//! async call of that same runtime would stop the only thread that can free it. That call
+//! fails at once with [`Error::WouldDeadlock`] instead of hanging; a slot held anywhere else is
+//! waited for.
+//!
+//! # Security and limits
+//!
+//! - **Credentials stay with their origin.** With [`ClientBuilder::follow_redirects`] on, the
+//!   SDK follows redirects itself (its HTTP clients never do). A hop to another scheme, host or
+//!   port carries only `User-Agent` and the `Accept` headers: `Authorization`, `x-api-key`,
+//!   cookies, the `Idempotency-Key` and every header you added stay behind. A `reqwest`
+//!   client you bring ([`ClientBuilder::http_client`]) should be built with
+//!   `redirect::Policy::none()`, or reqwest's own following forwards such headers.
+//! - **Answers are bounded.** An answer, or one line of a stream, longer than
+//!   [`ClientBuilder::max_response_bytes`] (default [`DEFAULT_MAX_RESPONSE_BYTES`], 64 MiB)
+//!   fails with [`Error::TooLarge`] as soon as the cap is passed, or before reading when the
+//!   server announces the length; memory stays proportional to what was read.
+//! - **Nothing waits for ever by default.** Connecting times out after
+//!   [`DEFAULT_CONNECT_TIMEOUT`] (10 s), each attempt after [`DEFAULT_TIMEOUT`] (60 s, body
+//!   included), and a silent answer or stream after [`DEFAULT_READ_TIMEOUT`] (60 s); all three
+//!   are builder knobs, and `None` lifts one. A deadline bounds a whole call with its retries.
+//! - **Secrets are never shown.** Tokens and per-call keys are redacted from `Debug`, never
+//!   put in error messages, marked sensitive in headers, and not recorded by `tracing`.
+//! - **No panics on input.** Malformed, truncated, oversized or endless answers, odd
+//!   `Retry-After` values and bodies that fail the input checks are all typed errors.
 //!
 //! # Cancellation
 //!
@@ -117,6 +159,7 @@
 //! received by the API may still execute, which is why side effects carry an
 //! `Idempotency-Key`: repeat the call with the same key to learn its outcome.
 
+mod body;
 mod client;
 mod clock;
 mod error;
@@ -126,6 +169,7 @@ mod generated;
 mod limiter;
 mod ndjson;
 mod paging;
+mod redirect;
 mod request;
 mod response;
 mod retry;
@@ -133,10 +177,12 @@ mod runtime;
 mod secret;
 
 pub use client::{
-    ApiClient, AuthenticatedClient, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_USER_AGENT,
+    ApiClient, AuthenticatedClient, Client, ClientBuilder, DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_READ_TIMEOUT, DEFAULT_TIMEOUT,
+    DEFAULT_USER_AGENT,
 };
 pub use clock::{Clock, SystemClock};
-pub use error::Error;
+pub use error::{Error, ErrorKind};
 pub use fanout::fan_out;
 #[cfg(feature = "blocking")]
 pub use fanout::fan_out_blocking;

@@ -3,9 +3,13 @@
 //! class, not just the one that received it.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use geopera_types::RateClass;
+use tokio::runtime::{Handle, RuntimeFlavor};
+#[cfg(feature = "blocking")]
+use tokio::sync::TryAcquireError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::clock::Clock;
@@ -35,7 +39,51 @@ pub(crate) struct Limiter {
     next_send: Mutex<[Duration; 3]>,
     /// Until when a class is paused after a 429, on the clock.
     paused_until: Mutex<[Duration; 3]>,
+    /// In-flight slots held by async calls on current-thread runtimes, by the thread that
+    /// drives the runtime: only that thread can release them, so a blocking call on it must
+    /// not wait for one.
+    held_on_thread: Mutex<Vec<(ThreadId, usize)>>,
 }
+
+/// Where a call is made from, as far as waiting for an in-flight slot is concerned.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Caller {
+    thread: ThreadId,
+    /// Whether the thread drives a current-thread Tokio runtime, whose tasks run nowhere else.
+    current_thread_runtime: bool,
+}
+
+impl Caller {
+    /// The calling thread.
+    pub(crate) fn current() -> Self {
+        Caller {
+            thread: std::thread::current().id(),
+            current_thread_runtime: Handle::try_current()
+                .is_ok_and(|handle| handle.runtime_flavor() == RuntimeFlavor::CurrentThread),
+        }
+    }
+}
+
+/// Leave to send: the in-flight slot, if the client caps them, released when dropped.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    _permit: Option<OwnedSemaphorePermit>,
+    /// Set when the slot is held by an async call on a current-thread runtime.
+    held_on: Option<(Arc<Limiter>, ThreadId)>,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if let Some((limiter, thread)) = self.held_on.take() {
+            limiter.count_held(thread, false);
+        }
+    }
+}
+
+/// Why a blocking call could not be admitted.
+#[cfg(feature = "blocking")]
+#[derive(Debug)]
+pub(crate) struct WouldDeadlock;
 
 impl Limiter {
     pub(crate) fn new(
@@ -55,7 +103,37 @@ impl Limiter {
             spacing,
             next_send: Mutex::new([Duration::ZERO; 3]),
             paused_until: Mutex::new([Duration::ZERO; 3]),
+            held_on_thread: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Counts a slot taken (`true`) or given back (`false`) by an async call on `thread`.
+    fn count_held(&self, thread: ThreadId, taken: bool) {
+        let mut held = self
+            .held_on_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match held.iter().position(|(t, _)| *t == thread) {
+            Some(at) if taken => held[at].1 += 1,
+            Some(at) => {
+                held[at].1 = held[at].1.saturating_sub(1);
+                if held[at].1 == 0 {
+                    held.swap_remove(at);
+                }
+            }
+            None if taken => held.push((thread, 1)),
+            None => {}
+        }
+    }
+
+    /// Whether an async call on `thread` holds a slot.
+    #[cfg(feature = "blocking")]
+    fn holds_slot(&self, thread: ThreadId) -> bool {
+        self.held_on_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|(t, n)| *t == thread && *n > 0)
     }
 
     /// Until when `class` is paused by a 429, if it still is.
@@ -88,11 +166,20 @@ impl Limiter {
         paused.max(slot).saturating_sub(now)
     }
 
-    /// Waits until a request of `class` may be sent; the permit bounds requests in flight.
-    pub(crate) async fn admit(&self, class: RateClass) -> Option<OwnedSemaphorePermit> {
+    /// Waits until a request of `class` may be sent; the admission bounds requests in flight.
+    pub(crate) async fn admit(self: &Arc<Self>, class: RateClass) -> Admission {
         let permit = match &self.in_flight {
             Some(semaphore) => semaphore.clone().acquire_owned().await.ok(),
             None => None,
+        };
+        let caller = Caller::current();
+        let held_on = (permit.is_some() && caller.current_thread_runtime).then(|| {
+            self.count_held(caller.thread, true);
+            (self.clone(), caller.thread)
+        });
+        let admission = Admission {
+            _permit: permit,
+            held_on,
         };
         // A pause may be extended while we wait (another task got a 429): look again, a few
         // times at most.
@@ -105,14 +192,32 @@ impl Limiter {
         if let Some(at) = self.reserve_slot(class) {
             self.clock.sleep_until(at).await;
         }
-        permit
+        admission
     }
 
-    /// [`Limiter::admit`] for blocking calls.
+    /// [`Limiter::admit`] for blocking calls made from `caller`.
+    ///
+    /// # Errors
+    ///
+    /// Every slot is taken and one is held by an async call on the caller's current-thread
+    /// runtime: waiting would stop the only thread that can give it back.
     #[cfg(feature = "blocking")]
-    pub(crate) fn admit_blocking(&self, class: RateClass) -> Option<OwnedSemaphorePermit> {
+    pub(crate) fn admit_blocking(
+        &self,
+        class: RateClass,
+        caller: Caller,
+    ) -> Result<Admission, WouldDeadlock> {
         let permit = match &self.in_flight {
-            Some(semaphore) => futures::executor::block_on(semaphore.clone().acquire_owned()).ok(),
+            Some(semaphore) => match semaphore.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(TryAcquireError::Closed) => None,
+                Err(TryAcquireError::NoPermits) => {
+                    if caller.current_thread_runtime && self.holds_slot(caller.thread) {
+                        return Err(WouldDeadlock);
+                    }
+                    futures::executor::block_on(semaphore.clone().acquire_owned()).ok()
+                }
+            },
             None => None,
         };
         for _ in 0..8 {
@@ -124,7 +229,10 @@ impl Limiter {
         if let Some(at) = self.reserve_slot(class) {
             self.clock.sleep_until_blocking(at);
         }
-        permit
+        Ok(Admission {
+            _permit: permit,
+            held_on: None,
+        })
     }
 
     /// Holds back every send of `class` until `until` on the clock, after the API answered 429.

@@ -39,8 +39,14 @@ fn next_line(buffer: &mut BytesMut) -> Option<Bytes> {
 
 enum Read {
     Start(Client, Result<(Bytes, CallOptions), Error>),
-    Flowing(reqwest::Response, BytesMut),
+    /// The answer, the bytes of a line not yet complete, and the longest line allowed.
+    Flowing(reqwest::Response, BytesMut, u64),
     Done,
+}
+
+/// The error for a line that grew past the response-size cap without ending.
+fn line_too_long(info: &'static OperationInfo, limit: u64) -> Error {
+    Error::too_large(info.id, limit)
 }
 
 /// The items of an NDJSON answer, parsed as they arrive.
@@ -49,7 +55,7 @@ pub(crate) fn stream<O: Operation>(
     body: impl IntoRequest<O::Input>,
 ) -> PageStream<Value> {
     let info = O::INFO;
-    let prepared = crate::runtime::prepare::<O>(body);
+    let prepared = crate::runtime::prepare::<O>(client, body);
     Box::pin(futures::stream::unfold(
         Read::Start(client.clone(), prepared),
         move |mut state| async move {
@@ -63,22 +69,27 @@ pub(crate) fn stream<O: Operation>(
                             }
                             Err(error) => Err(error),
                         };
+                        let limit = client.settings.max_response_bytes;
                         match opened {
-                            Ok(response) => Read::Flowing(response, BytesMut::new()),
+                            Ok(response) => Read::Flowing(response, BytesMut::new(), limit),
                             Err(error) => return Some((Err(error), Read::Done)),
                         }
                     }
-                    Read::Flowing(mut response, mut buffer) => {
+                    Read::Flowing(mut response, mut buffer, limit) => {
                         if let Some(line) = next_line(&mut buffer) {
                             match parse_line(info, &line) {
-                                Some(item) => return Some((item, Read::Flowing(response, buffer))),
-                                None => Read::Flowing(response, buffer),
+                                Some(item) => {
+                                    return Some((item, Read::Flowing(response, buffer, limit)))
+                                }
+                                None => Read::Flowing(response, buffer, limit),
                             }
+                        } else if buffer.len() as u64 > limit {
+                            return Some((Err(line_too_long(info, limit)), Read::Done));
                         } else {
                             match response.chunk().await {
                                 Ok(Some(chunk)) => {
                                     buffer.extend_from_slice(&chunk);
-                                    Read::Flowing(response, buffer)
+                                    Read::Flowing(response, buffer, limit)
                                 }
                                 Ok(None) => {
                                     let rest = buffer.split().freeze();
@@ -112,40 +123,101 @@ pub(crate) fn stream_blocking<O: Operation>(
     client: &Client,
     body: impl IntoRequest<O::Input>,
 ) -> Box<dyn Iterator<Item = Result<Value, Error>> + Send> {
-    use std::io::BufRead as _;
     let info = O::INFO;
-    let prepared = match crate::runtime::prepare::<O>(body) {
+    let prepared = match crate::runtime::prepare::<O>(client, body) {
         Ok(prepared) => prepared,
         Err(error) => return Box::new(std::iter::once(Err(error))),
     };
     let client = client.clone();
+    // The thread that asked for the stream, not the reader's, decides whether waiting for an
+    // in-flight slot could deadlock.
+    let caller = crate::limiter::Caller::current();
     let (items, receiver) = std::sync::mpsc::sync_channel(BLOCKING_BUFFER);
     std::thread::spawn(move || {
         let (payload, options) = prepared;
-        let response = match crate::runtime::open_blocking(&client, info, &options, payload) {
-            Ok(response) => response,
-            Err(error) => {
-                let _ = items.send(Err(error));
-                return;
-            }
-        };
-        for line in std::io::BufReader::new(response).split(b'\n') {
-            let item = match line {
-                Ok(line) => parse_line(info, &line),
-                Err(error) => Some(Err(Error::invalid(
-                    info.id,
-                    format!("the stream broke: {error}"),
-                ))),
-            };
-            let stop = matches!(item, Some(Err(_)));
-            if let Some(item) = item {
-                if items.send(item).is_err() || stop {
-                    return; // the iterator was dropped, or the stream failed
+        let mut response =
+            match crate::runtime::open_blocking(&client, info, &options, payload, caller) {
+                Ok(response) => response,
+                Err(error) => {
+                    let _ = items.send(Err(error));
+                    return;
                 }
+            };
+        let mut lines = Lines {
+            info,
+            items,
+            buffer: BytesMut::new(),
+            limit: client.settings.max_response_bytes,
+            ended: false,
+        };
+        // `copy_to` keeps reqwest's own error for a broken or stalled answer.
+        let copied = response.copy_to(&mut lines);
+        if lines.ended {
+            return; // the iterator was dropped, a line failed, or one grew past the cap
+        }
+        let last = match copied {
+            Ok(_) => {
+                let rest = lines.buffer.split().freeze();
+                parse_line(info, &rest)
             }
+            Err(error) => Some(Err(Error::from_reqwest(info.id, error))),
+        };
+        if let Some(item) = last {
+            let _ = lines.items.send(item);
         }
     });
     Box::new(receiver.into_iter())
+}
+
+/// Splits a blocking answer into parsed lines as it is copied in, handing each to the
+/// iterator; it refuses more input once the iterator is gone or a line has failed.
+#[cfg(feature = "blocking")]
+struct Lines {
+    info: &'static OperationInfo,
+    items: std::sync::mpsc::SyncSender<Result<Value, Error>>,
+    buffer: BytesMut,
+    limit: u64,
+    ended: bool,
+}
+
+#[cfg(feature = "blocking")]
+impl Lines {
+    /// Hands one item over; `false` when reading should stop.
+    fn hand_over(&mut self, item: Result<Value, Error>) -> bool {
+        let failed = item.is_err();
+        if self.items.send(item).is_err() || failed {
+            self.ended = true;
+        }
+        !self.ended
+    }
+}
+
+#[cfg(feature = "blocking")]
+impl std::io::Write for Lines {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let stop = || std::io::Error::other("the stream's reader stopped");
+        if self.ended {
+            return Err(stop());
+        }
+        self.buffer.extend_from_slice(data);
+        while let Some(line) = next_line(&mut self.buffer) {
+            if let Some(item) = parse_line(self.info, &line) {
+                if !self.hand_over(item) {
+                    return Err(stop());
+                }
+            }
+        }
+        if self.buffer.len() as u64 > self.limit {
+            self.hand_over(Err(line_too_long(self.info, self.limit)));
+            self.ended = true;
+            return Err(stop());
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

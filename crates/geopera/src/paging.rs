@@ -72,20 +72,16 @@ fn as_i64(body: &Map<String, Value>, key: &str) -> Option<i64> {
 
 impl Walker {
     pub(crate) fn new<O: Operation>(
+        client: &Client,
         body: impl IntoRequest<O::Input>,
     ) -> Result<(Self, CallOptions), Error> {
         let info = O::INFO;
-        let request = body
-            .into_request()
-            .map_err(|e| Error::body_mismatch(info, &e))?;
-        let body = match serde_json::to_value(&request.body) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) | Err(_) => {
-                return Err(Error::invalid(
-                    info.id,
-                    "a paged body must be a JSON object",
-                ))
-            }
+        let (json, options) = crate::runtime::checked::<O>(client, body)?;
+        let Value::Object(body) = json else {
+            return Err(Error::invalid(
+                info.id,
+                "a paged body must be a JSON object",
+            ));
         };
         Ok((
             Walker {
@@ -94,7 +90,7 @@ impl Walker {
                 done: false,
                 cursors: HashSet::new(),
             },
-            request.options,
+            options,
         ))
     }
 
@@ -194,7 +190,7 @@ enum Walk {
 
 impl Walk {
     fn start<O: Operation>(client: &Client, body: impl IntoRequest<O::Input>) -> Self {
-        match Walker::new::<O>(body) {
+        match Walker::new::<O>(client, body) {
             Ok((walker, options)) => Walk::Ready(client.clone(), Box::new(walker), options),
             Err(error) => Walk::Failed(error),
         }

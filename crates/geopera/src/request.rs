@@ -21,11 +21,22 @@ use crate::secret::Secret;
 ///     .header("x-request-source", "nightly-batch");
 /// assert_eq!(request.options().idempotency_key(), Some("3f8d2c1e-0b7a-4c55-9d41-1f2e3a4b5c6d"));
 /// ```
+///
+/// A JSON body works the same way: `Request::new(serde_json::json!({...}))` is accepted by any
+/// operation, and its members — those the model does not know included — are sent as given.
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct Request<I> {
-    pub(crate) body: I,
+    pub(crate) body: Body<I>,
     pub(crate) options: CallOptions,
+}
+
+/// What a request carries: the input model, or JSON that is checked against the operation's
+/// input shape and sent exactly as given.
+#[derive(Clone, Debug)]
+pub(crate) enum Body<I> {
+    Typed(I),
+    Json(serde_json::Value),
 }
 
 /// Options for one call; see [`Request`].
@@ -71,14 +82,18 @@ impl<I> Request<I> {
     /// A request with no per-call options.
     pub fn new(body: I) -> Self {
         Request {
-            body,
+            body: Body::Typed(body),
             options: CallOptions::default(),
         }
     }
 
-    /// The body.
-    pub fn body(&self) -> &I {
-        &self.body
+    /// The body, unless the request carries JSON for an operation whose input is another
+    /// type (a `serde_json::Value` passed where `I` is expected).
+    pub fn body(&self) -> Option<&I> {
+        match &self.body {
+            Body::Typed(body) => Some(body),
+            Body::Json(_) => None,
+        }
     }
 
     /// The per-call options.
@@ -124,35 +139,72 @@ impl<I> Request<I> {
     }
 }
 
-/// Anything an operation accepts as its body: the input model, a [`Request`] around it, or a
-/// `serde_json::Value` that is checked against the model before anything is sent.
+/// Anything an operation accepts as its body: the input model, a [`Request`] around it, or
+/// JSON (a `serde_json::Value`, or a `Request` around one).
+///
+/// Whatever the form, the body is checked against the operation's input shape before anything
+/// is sent — the same checks, locations and wording as the API's 422 answer — and a failure is
+/// [`Error::InvalidInput`](crate::Error::InvalidInput). JSON is sent exactly as given: members
+/// the model does not declare are kept on the wire, as the contract's open schemas allow and
+/// as the Python SDK does, never dropped.
 pub trait IntoRequest<I> {
     /// Converts into a request.
-    ///
-    /// # Errors
-    ///
-    /// A JSON value that does not fit the input model.
-    fn into_request(self) -> Result<Request<I>, serde_json::Error>;
+    fn into_request(self) -> Request<I>;
 }
 
-impl<I> IntoRequest<I> for Request<I> {
-    fn into_request(self) -> Result<Request<I>, serde_json::Error> {
-        Ok(self)
+impl<I> IntoRequest<I> for serde_json::Value {
+    fn into_request(self) -> Request<I> {
+        Request {
+            body: Body::Json(self),
+            options: CallOptions::default(),
+        }
     }
 }
 
-impl<I: serde::de::DeserializeOwned> IntoRequest<I> for serde_json::Value {
-    fn into_request(self) -> Result<Request<I>, serde_json::Error> {
-        serde_json::from_value(self).map(Request::new)
+impl<I> IntoRequest<I> for Request<serde_json::Value> {
+    fn into_request(self) -> Request<I> {
+        let json = match self.body {
+            Body::Typed(json) | Body::Json(json) => json,
+        };
+        Request {
+            body: Body::Json(json),
+            options: self.options,
+        }
     }
 }
 
-/// Lets an input model be passed directly as a body.
+/// A request the crate has already converted (the fluent client's), passed on to the one
+/// generic entry point of the runtime.
+pub(crate) struct Converted<I>(pub(crate) Request<I>);
+
+impl<I> IntoRequest<I> for Converted<I> {
+    fn into_request(self) -> Request<I> {
+        self.0
+    }
+}
+
+impl<I: serde::Serialize> Body<I> {
+    /// The body as JSON, ready to be checked and sent.
+    pub(crate) fn into_json(self) -> Result<serde_json::Value, serde_json::Error> {
+        match self {
+            Body::Typed(body) => serde_json::to_value(body),
+            Body::Json(json) => Ok(json),
+        }
+    }
+}
+
+/// Lets an input model, or a [`Request`] around one, be passed directly as a body.
 macro_rules! impl_into_request {
     ($ty:ty) => {
         impl $crate::IntoRequest<$ty> for $ty {
-            fn into_request(self) -> Result<$crate::Request<$ty>, serde_json::Error> {
-                Ok($crate::Request::new(self))
+            fn into_request(self) -> $crate::Request<$ty> {
+                $crate::Request::new(self)
+            }
+        }
+
+        impl $crate::IntoRequest<$ty> for $crate::Request<$ty> {
+            fn into_request(self) -> $crate::Request<$ty> {
+                self
             }
         }
     };

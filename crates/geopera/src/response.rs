@@ -67,11 +67,19 @@ impl<T> Response<T> {
         let Response {
             operation_id,
             status,
+            headers,
             content,
             parsed,
             attempts,
-            ..
         } = self;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(Error::rate_limited(
+                operation_id,
+                &headers,
+                &content,
+                attempts,
+            ));
+        }
         match parsed {
             Parsed::Success(value) => Ok(value),
             Parsed::Problem(problem) => Err(Error::Api {

@@ -19,6 +19,16 @@ use std::time::{Duration, SystemTime};
 use http::header::RETRY_AFTER;
 use http::HeaderMap;
 
+/// The statuses that say "this may work if you try again": the server failed or is
+/// overloaded, but the request was well formed. Read by the retry loop and by
+/// [`Error::is_retryable`](crate::Error::is_retryable).
+pub(crate) const TRANSIENT_STATUSES: [u16; 4] = [500, 502, 503, 504];
+
+/// Whether `status` is one of [`TRANSIENT_STATUSES`].
+pub(crate) fn is_transient(status: http::StatusCode) -> bool {
+    TRANSIENT_STATUSES.contains(&status.as_u16())
+}
+
 /// How a client retries failed attempts.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -147,7 +157,7 @@ pub(crate) fn decide(
         _ if !retries_left => Decision::Finish,
         Outcome::NotSent => Decision::RetryAfter(backoff()),
         Outcome::Ambiguous if safe => Decision::RetryAfter(backoff()),
-        Outcome::Status(500 | 502 | 503 | 504) if safe => {
+        Outcome::Status(code) if safe && TRANSIENT_STATUSES.contains(&code) => {
             let wait = retry_after.map_or_else(backoff, |w| w.min(policy.max_retry_after));
             Decision::RetryAfter(wait)
         }
@@ -155,11 +165,28 @@ pub(crate) fn decide(
     }
 }
 
+/// The wait a 429 asks for: its `Retry-After`, or — when the server sent none — the rest of
+/// the current minute, since the API's rate-limit windows reset at the top of each minute.
+pub(crate) fn wait_of_429(headers: &HeaderMap) -> Duration {
+    retry_after(headers).unwrap_or_else(|| {
+        let into_minute = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs() % 60);
+        Duration::from_secs(60 - into_minute)
+    })
+}
+
 /// Reads `Retry-After` as delta-seconds or an HTTP date.
+///
+/// A number of seconds too large for any clock is still a wait — the longest one — never a
+/// missing header: the server asked for a very long pause, and the call must fail fast rather
+/// than retry at once.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(

@@ -95,3 +95,30 @@ fn retry_after_reads_seconds_and_dates() {
     headers.insert(RETRY_AFTER, "soon".parse().expect("valid"));
     assert_eq!(retry_after(&headers), None);
 }
+
+#[test]
+fn a_retry_after_too_big_for_any_clock_is_the_longest_wait_not_a_missing_one() {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        RETRY_AFTER,
+        http::HeaderValue::from_static("99999999999999999999999999"),
+    );
+    assert_eq!(retry_after(&headers), Some(Duration::from_secs(u64::MAX)));
+    assert_eq!(
+        decide(
+            &policy(),
+            2,
+            Outcome::Status(429),
+            retry_after(&headers),
+            true,
+            1
+        ),
+        Decision::TooLongToWait(Duration::from_secs(u64::MAX))
+    );
+    headers.insert(RETRY_AFTER, http::HeaderValue::from_static("-5"));
+    assert_eq!(
+        retry_after(&headers),
+        None,
+        "not a number of seconds nor a date"
+    );
+}

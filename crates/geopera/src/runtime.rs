@@ -13,10 +13,14 @@ use http::StatusCode;
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 
+use crate::body::ReadError;
 use crate::client::{parse_header, Client};
+#[cfg(feature = "blocking")]
+use crate::limiter::{Caller, WouldDeadlock};
+use crate::redirect::Hop;
 use crate::request::CallOptions;
 use crate::retry::{self, Decision, Outcome};
-use crate::{Error, IntoRequest, Parsed, Response};
+use crate::{Error, IntoRequest, Parsed, Request, Response};
 
 /// An answer before parsing.
 pub(crate) struct RawResponse {
@@ -26,16 +30,53 @@ pub(crate) struct RawResponse {
     pub(crate) attempts: u32,
 }
 
-/// Converts and serializes the body; the only generic step before sending.
+/// Turns any accepted body into checked JSON; the only generic step before sending.
+pub(crate) fn checked<O: Operation>(
+    client: &Client,
+    body: impl IntoRequest<O::Input>,
+) -> Result<(serde_json::Value, CallOptions), Error> {
+    let Request { body, options } = body.into_request();
+    let json = body
+        .into_json()
+        .map_err(|e| Error::unserializable(O::INFO.id, &e))?;
+    check(client, O::INFO, &json)?;
+    Ok((json, options))
+}
+
+/// [`checked`], serialized for sending.
 pub(crate) fn prepare<O: Operation>(
+    client: &Client,
     body: impl IntoRequest<O::Input>,
 ) -> Result<(Bytes, CallOptions), Error> {
-    let request = body
-        .into_request()
-        .map_err(|e| Error::body_mismatch(O::INFO, &e))?;
-    let payload =
-        serde_json::to_vec(&request.body).map_err(|e| Error::unserializable(O::INFO.id, &e))?;
-    Ok((Bytes::from(payload), request.options))
+    let (json, options) = checked::<O>(client, body)?;
+    Ok((to_payload(O::INFO, &json)?, options))
+}
+
+/// The one local check of a request body, whatever form it came in: the operation's input
+/// shape, as the API itself validates it — unless the client leaves checking to the API.
+fn check(
+    client: &Client,
+    info: &'static OperationInfo,
+    json: &serde_json::Value,
+) -> Result<(), Error> {
+    if !client.settings.validate_input {
+        return Ok(());
+    }
+    let failures = geopera_types::validate::validate(info.input, json);
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(info, failures))
+    }
+}
+
+pub(crate) fn to_payload(
+    info: &'static OperationInfo,
+    json: &serde_json::Value,
+) -> Result<Bytes, Error> {
+    serde_json::to_vec(json)
+        .map(Bytes::from)
+        .map_err(|e| Error::unserializable(info.id, &e))
 }
 
 pub(crate) async fn send<O: Operation>(
@@ -49,7 +90,7 @@ pub(crate) async fn send_detailed<O: Operation>(
     client: &Client,
     body: impl IntoRequest<O::Input>,
 ) -> Result<Response<O::Output>, Error> {
-    let (payload, options) = prepare::<O>(body)?;
+    let (payload, options) = prepare::<O>(client, body)?;
     let raw = execute(client, O::INFO, &options, payload).await?;
     classify(client, O::INFO, raw)
 }
@@ -67,7 +108,7 @@ pub(crate) fn send_blocking_detailed<O: Operation>(
     client: &Client,
     body: impl IntoRequest<O::Input>,
 ) -> Result<Response<O::Output>, Error> {
-    let (payload, options) = prepare::<O>(body)?;
+    let (payload, options) = prepare::<O>(client, body)?;
     let raw = execute_blocking(client, O::INFO, &options, payload)?;
     classify(client, O::INFO, raw)
 }
@@ -79,7 +120,7 @@ pub(crate) async fn invoke(
     operation_id: &str,
     body: serde_json::Value,
 ) -> Result<Response<serde_json::Value>, Error> {
-    let (info, payload) = prepare_invoke(operation_id, &body)?;
+    let (info, payload) = prepare_invoke(client, operation_id, &body)?;
     let raw = execute(client, info, &CallOptions::default(), payload).await?;
     classify(client, info, raw)
 }
@@ -90,24 +131,20 @@ pub(crate) fn invoke_blocking(
     operation_id: &str,
     body: serde_json::Value,
 ) -> Result<Response<serde_json::Value>, Error> {
-    let (info, payload) = prepare_invoke(operation_id, &body)?;
+    let (info, payload) = prepare_invoke(client, operation_id, &body)?;
     let raw = execute_blocking(client, info, &CallOptions::default(), payload)?;
     classify(client, info, raw)
 }
 
 fn prepare_invoke(
+    client: &Client,
     operation_id: &str,
     body: &serde_json::Value,
 ) -> Result<(&'static OperationInfo, Bytes), Error> {
     let info = geopera_types::operations::find(operation_id)
         .ok_or_else(|| Error::invalid(operation_id, "no operation has this id"))?;
-    let failures = geopera_types::validate::validate(info.input, body);
-    if !failures.is_empty() {
-        let listed: Vec<String> = failures.iter().map(ToString::to_string).collect();
-        return Err(Error::invalid(info.id, listed.join("; ")));
-    }
-    let payload = serde_json::to_vec(body).map_err(|e| Error::unserializable(info.id, &e))?;
-    Ok((info, Bytes::from(payload)))
+    check(client, info, body)?;
+    Ok((info, to_payload(info, body)?))
 }
 
 /// The headers of one call: the client's prepared ones plus the call's options.
@@ -240,7 +277,9 @@ fn assess(
     if limited {
         let pause = wait.unwrap_or_else(|| client.settings.retry.backoff_for(attempt));
         if pause <= client.settings.retry.max_retry_after {
-            client.limiter.pause_until(info.rate_class, sent_at + pause);
+            client
+                .limiter
+                .pause_until(info.rate_class, sent_at.saturating_add(pause));
         }
     }
     let mut decision = retry::decide(
@@ -265,7 +304,7 @@ fn assess(
             } else {
                 client.limiter.clock.now()
             };
-            Step::RetryAt(base + wait)
+            Step::RetryAt(base.saturating_add(wait))
         }
         decision => Step::Finish(decision),
     }
@@ -279,14 +318,12 @@ fn finish(
     decision: Decision,
 ) -> Result<RawResponse, Error> {
     match (result, decision) {
-        (Ok(raw), Decision::TooLongToWait(retry_after)) => Err(Error::RateLimited {
-            operation_id: info.id,
-            retry_after,
-            problem: serde_json::from_slice::<Problem>(&raw.content)
-                .ok()
-                .map(Box::new),
-            attempts: attempt,
-        }),
+        (Ok(raw), Decision::TooLongToWait(_)) => Err(Error::rate_limited(
+            info.id,
+            &raw.headers,
+            &raw.content,
+            attempt,
+        )),
         (Ok(mut raw), _) => {
             raw.attempts = attempt;
             Ok(raw)
@@ -329,9 +366,17 @@ fn answered(
     );
 }
 
-fn transport_failure(info: &'static OperationInfo) -> impl Fn(reqwest::Error) -> (Error, Outcome) {
+/// What a failed send means for the call. Past the first hop of a redirect chain the API has
+/// already answered, so even a refused connection leaves the call's effect unknown.
+fn transport_failure(
+    info: &'static OperationInfo,
+    redirects: usize,
+) -> impl Fn(reqwest::Error) -> (Error, Outcome) {
     move |e| {
-        let outcome = outcome_of(&e);
+        let outcome = match outcome_of(&e) {
+            Outcome::NotSent if redirects > 0 => Outcome::Ambiguous,
+            outcome => outcome,
+        };
         (Error::from_reqwest(info.id, e), outcome)
     }
 }
@@ -345,7 +390,7 @@ pub(crate) async fn execute(
 ) -> Result<RawResponse, Error> {
     match run(client, info, options, payload, false).await? {
         Answer::Read(raw) => Ok(raw),
-        Answer::Unread(response) => read_whole(info, response).await,
+        Answer::Unread(response) => read_whole(client, info, response).await,
     }
 }
 
@@ -378,15 +423,16 @@ fn not_a_stream(client: &Client, info: &'static OperationInfo, raw: RawResponse)
 }
 
 async fn read_whole(
+    client: &Client,
     info: &'static OperationInfo,
     mut response: reqwest::Response,
 ) -> Result<RawResponse, Error> {
     let status = response.status();
     let headers = std::mem::take(response.headers_mut());
-    let content = response
-        .bytes()
+    let limit = client.settings.max_response_bytes;
+    let content = crate::body::read_async(&mut response, limit)
         .await
-        .map_err(|e| Error::from_reqwest(info.id, e))?;
+        .map_err(|e| read_failure(info, limit, e).0)?;
     Ok(RawResponse {
         status,
         headers,
@@ -418,7 +464,7 @@ async fn run(
         loop {
             attempt += 1;
             attempts.store(attempt, std::sync::atomic::Ordering::Relaxed);
-            let _permit = client.limiter.admit(info.rate_class).await;
+            let _admission = client.limiter.admit(info.rate_class).await;
             let sent_at = client.limiter.clock.now();
             let result =
                 match attempt_async(client, info, &plan, payload.clone(), attempt, stream).await {
@@ -457,28 +503,62 @@ async fn attempt_async(
     stream: bool,
 ) -> Result<Answer<reqwest::Response>, (Error, Outcome)> {
     let started = std::time::Instant::now();
-    let mut request = client
-        .http
-        .post(&plan.url)
-        .headers(plan.headers.clone())
-        .body(payload);
-    if let Some(timeout) = plan.attempt_timeout(client) {
-        request = request.timeout(timeout);
-    }
-    let mut response = request.send().await.map_err(transport_failure(info))?;
+    let until = plan.attempt_timeout(client).map(|t| started + t);
+    let mut hop = Hop::first(&plan.url, &plan.headers, payload);
+    let mut response = loop {
+        let mut request = client
+            .http
+            .request(hop.method.clone(), &hop.url)
+            .headers(hop.headers.clone());
+        if let Some(body) = &hop.body {
+            request = request.body(body.clone());
+        }
+        // Every hop of a redirect chain shares the attempt's timeout.
+        if let Some(until) = until {
+            request = request.timeout(until.saturating_duration_since(std::time::Instant::now()));
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(transport_failure(info, hop.redirects))?;
+        match next_hop(client, &hop, &response.status(), response.headers()) {
+            Some(next) => hop = next,
+            None => break response,
+        }
+    };
     let status = response.status();
     answered(info, attempt, status, started);
     if stream && status.as_u16() == info.success_status {
         return Ok(Answer::Unread(response));
     }
-    let headers = std::mem::take(response.headers_mut());
-    let content = response.bytes().await.map_err(transport_failure(info))?;
+    let limit = client.settings.max_response_bytes;
+    let content = crate::body::read_async(&mut response, limit)
+        .await
+        .map_err(|e| read_failure(info, limit, e))?;
     Ok(Answer::Read(RawResponse {
         status,
-        headers,
+        headers: std::mem::take(response.headers_mut()),
         content,
         attempts: attempt,
     }))
+}
+
+/// The next request of a redirect chain, when the client follows redirects.
+fn next_hop(client: &Client, hop: &Hop, status: &StatusCode, headers: &HeaderMap) -> Option<Hop> {
+    if client.settings.follow_redirects {
+        hop.follow(*status, headers)
+    } else {
+        None
+    }
+}
+
+/// What a failed read of an answer's body means for the call.
+fn read_failure(info: &'static OperationInfo, limit: u64, error: ReadError) -> (Error, Outcome) {
+    match error {
+        // Asking again would bring the same oversized answer.
+        ReadError::TooLarge => (Error::too_large(info.id, limit), Outcome::Fatal),
+        ReadError::Transport(e) => (Error::from_reqwest(info.id, e), Outcome::Ambiguous),
+    }
 }
 
 /// [`execute`] for blocking code.
@@ -489,13 +569,14 @@ pub(crate) fn execute_blocking(
     options: &CallOptions,
     payload: Bytes,
 ) -> Result<RawResponse, Error> {
-    match run_blocking(client, info, options, payload, false)? {
+    match run_blocking(client, info, options, payload, Caller::current(), false)? {
         Answer::Read(raw) => Ok(raw),
-        Answer::Unread(response) => {
+        Answer::Unread(mut response) => {
             let status = response.status();
-            let headers = response.headers().clone();
-            let content = off_runtime(move || response.bytes())
-                .map_err(|e| Error::from_reqwest(info.id, e))?;
+            let headers = std::mem::take(response.headers_mut());
+            let limit = client.settings.max_response_bytes;
+            let content = off_runtime(move || crate::body::read_blocking(&mut response, limit))
+                .map_err(|e| read_failure(info, limit, e).0)?;
             Ok(RawResponse {
                 status,
                 headers,
@@ -513,8 +594,9 @@ pub(crate) fn open_blocking(
     info: &'static OperationInfo,
     options: &CallOptions,
     payload: Bytes,
+    caller: Caller,
 ) -> Result<reqwest::blocking::Response, Error> {
-    match run_blocking(client, info, options, payload, true)? {
+    match run_blocking(client, info, options, payload, caller, true)? {
         Answer::Unread(response) => Ok(response),
         Answer::Read(raw) => Err(not_a_stream(client, info, raw)),
     }
@@ -526,6 +608,7 @@ fn run_blocking(
     info: &'static OperationInfo,
     options: &CallOptions,
     payload: Bytes,
+    caller: Caller,
     stream: bool,
 ) -> Result<Answer<reqwest::blocking::Response>, Error> {
     let mut plan = plan(client, info, options)?;
@@ -541,7 +624,12 @@ fn run_blocking(
             if plan.remaining(client).is_some_and(|left| left.is_zero()) {
                 return Err(deadline_error(info, attempt - 1));
             }
-            let _permit = client.limiter.admit_blocking(info.rate_class);
+            let _admission = client
+                .limiter
+                .admit_blocking(info.rate_class, caller)
+                .map_err(|WouldDeadlock| Error::WouldDeadlock {
+                    operation_id: info.id,
+                })?;
             let sent_at = client.limiter.clock.now();
             let result = match attempt_blocking(
                 &http,
@@ -577,25 +665,37 @@ fn attempt_blocking(
     stream: bool,
 ) -> Result<Answer<reqwest::blocking::Response>, (Error, Outcome)> {
     let started = std::time::Instant::now();
-    let mut request = http
-        .post(&plan.url)
-        .headers(plan.headers.clone())
-        .body(payload);
-    // A stream's reading is bounded by the deadline alone.
-    if let Some(timeout) = plan.attempt_timeout(client) {
-        request = request.timeout(timeout);
-    }
-    let mut response = request.send().map_err(transport_failure(info))?;
+    let until = plan.attempt_timeout(client).map(|t| started + t);
+    let mut hop = Hop::first(&plan.url, &plan.headers, payload);
+    let mut response = loop {
+        let mut request = http
+            .request(hop.method.clone(), &hop.url)
+            .headers(hop.headers.clone());
+        if let Some(body) = &hop.body {
+            request = request.body(body.clone());
+        }
+        if let Some(until) = until {
+            request = request.timeout(until.saturating_duration_since(std::time::Instant::now()));
+        }
+        let response = request
+            .send()
+            .map_err(transport_failure(info, hop.redirects))?;
+        match next_hop(client, &hop, &response.status(), response.headers()) {
+            Some(next) => hop = next,
+            None => break response,
+        }
+    };
     let status = response.status();
     answered(info, attempt, status, started);
     if stream && status.as_u16() == info.success_status {
         return Ok(Answer::Unread(response));
     }
-    let headers = std::mem::take(response.headers_mut());
-    let content = response.bytes().map_err(transport_failure(info))?;
+    let limit = client.settings.max_response_bytes;
+    let content = crate::body::read_blocking(&mut response, limit)
+        .map_err(|e| read_failure(info, limit, e))?;
     Ok(Answer::Read(RawResponse {
         status,
-        headers,
+        headers: std::mem::take(response.headers_mut()),
         content,
         attempts: attempt,
     }))
@@ -635,6 +735,10 @@ pub(crate) fn classify<T: DeserializeOwned>(
         attempts,
     } = raw;
     let code = status.as_u16();
+    if code == 429 && client.settings.raise_on_unexpected_status {
+        // Undocumented in the contract, yet never "unexpected": it carries its wait.
+        return Err(Error::rate_limited(info.id, &headers, &content, attempts));
+    }
     let documented = code == info.success_status || info.error_statuses.contains(&code);
     let parsed = if code == info.success_status {
         serde_json::from_slice::<T>(&content).map_or(Parsed::Unparsed, Parsed::Success)

@@ -4,9 +4,11 @@ use std::time::{Duration, Instant};
 
 use geopera::models::{CatalogSearchInput, OrderGetInput};
 use geopera::operations::{catalog_search, orders_get};
-use geopera::{AuthenticatedClient, Error, Parsed, Request, StatusCode};
+use geopera::{AuthenticatedClient, Error, ErrorKind, Parsed, Request, StatusCode};
+use geopera_emulator::Emulator;
+use serde_json::json;
 
-use crate::support::{client, emulator, HOST};
+use crate::support::{client, emulator, seen, HOST};
 
 fn search(limit: i64) -> CatalogSearchInput {
     CatalogSearchInput::new(HOST)
@@ -134,10 +136,14 @@ async fn a_server_error_is_a_500_problem() {
 #[tokio::test]
 async fn an_invalid_body_is_422_listing_every_failure() {
     let emu = emulator();
-    let body = serde_json::json!({"host_name": HOST, "limit": 5000, "bbox": "everywhere"});
-    // Sent raw through `invoke_detailed`-style JSON would be refused client-side, so send the
-    // typed input with an out-of-range limit and check the server's list.
-    let response = catalog_search::send_detailed(&client(&emu), search(5000))
+    // Bodies are checked before sending unless the client leaves it to the API: this one
+    // shows the API's own 422 answer.
+    let unchecked = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .validate_input(false)
+        .build()
+        .expect("valid");
+    let response = catalog_search::send_detailed(&unchecked, search(5000))
         .await
         .expect("an answer");
     assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -145,22 +151,90 @@ async fn an_invalid_body_is_422_listing_every_failure() {
         panic!("a validation body")
     };
     assert_eq!(invalid.detail[0].loc, vec!["body".into(), "limit".into()]);
-    let err = catalog_search::send(&client(&emu), search(0))
+    let err = catalog_search::send(&unchecked, search(0))
         .await
         .expect_err("422");
     assert!(err.validation().is_some());
+    assert_eq!(err.kind(), ErrorKind::Validation);
     assert!(
         err.to_string()
             .starts_with("422 Unprocessable Entity: body.limit"),
         "{err}"
     );
-    // A JSON value that does not fit the model never leaves the client.
-    let before = emu.requests().len();
-    let err = catalog_search::send(&client(&emu), body)
+}
+
+#[tokio::test]
+async fn every_body_is_checked_before_sending_with_the_apis_wording_and_field_paths() {
+    let emu = emulator();
+    let client = client(&emu);
+    let typed = catalog_search::send(&client, search(0))
         .await
-        .expect_err("does not fit");
-    assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
-    assert_eq!(emu.requests().len(), before);
+        .expect_err("limit 0");
+    let json = catalog_search::send(&client, json!({"host_name": HOST, "limit": 0}))
+        .await
+        .expect_err("limit 0");
+    let invoked = geopera::Geopera::from(client.clone())
+        .invoke("catalog.search", json!({"host_name": HOST, "limit": 0}))
+        .await
+        .expect_err("limit 0");
+    for err in [&typed, &json, &invoked] {
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+        assert_eq!(err.kind(), ErrorKind::Validation);
+        assert_eq!(err.attempts(), 0);
+        assert_eq!(
+            err.to_string(),
+            "invalid input for catalog.search: body.limit: Input should be greater than or equal to 1"
+        );
+    }
+    // A wrong type names its field too, and every failure is listed.
+    let err = catalog_search::send(&client, json!({"limit": "ten", "bbox": "everywhere"}))
+        .await
+        .expect_err("three failures");
+    let listed: Vec<String> = err
+        .validation()
+        .expect("the failures")
+        .detail
+        .iter()
+        .map(|failure| failure.to_string())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "body.limit: Input should be a valid integer",
+            "body.bbox: Input should be a valid list",
+            "body.host_name: Field required",
+        ],
+        "{err}"
+    );
+    let err = catalog_search::send_blocking(&client, json!({"host_name": HOST, "limit": "ten"}))
+        .expect_err("blocking calls check too");
+    assert!(err.to_string().contains("body.limit"), "{err}");
+    assert!(seen(&emu, "catalog.search").is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
+async fn members_the_model_does_not_know_are_sent_not_dropped() {
+    let emu = Emulator::builder()
+        .rate_limits(geopera_emulator::RateLimits::off())
+        .record_bodies(true)
+        .start()
+        .expect("starts");
+    let body = json!({"host_name": HOST, "colections": ["landsat-c2-l2"], "limit": 3});
+    catalog_search::send(&client(&emu), body.clone())
+        .await
+        .expect("the API decides about unknown members");
+    catalog_search::send(
+        &client(&emu),
+        Request::new(body.clone()).header("x-request-source", "test"),
+    )
+    .await
+    .expect("a JSON request with options");
+    for recorded in seen(&emu, "catalog.search") {
+        let sent: serde_json::Value =
+            serde_json::from_slice(&recorded.body).expect("JSON on the wire");
+        assert_eq!(sent, body, "sent exactly as given");
+    }
+    assert_eq!(seen(&emu, "catalog.search").len(), 2);
 }
 
 #[tokio::test]
@@ -181,6 +255,7 @@ async fn an_undocumented_status_is_unparsed_or_raised() {
     let raising = AuthenticatedClient::builder(emu.api_key())
         .base_url(emu.base_url())
         .raise_on_unexpected_status(true)
+        .validate_input(false)
         .build()
         .expect("valid");
     let err = catalog_search::send_detailed(&raising, teapot())

@@ -22,7 +22,7 @@ async fn with_helpers_share_the_pool_and_leave_the_original_alone() {
         assert!(derived.shares_pool_with(&base));
     }
     assert_eq!(patient.timeout(), Some(Duration::from_secs(90)));
-    assert_eq!(base.timeout(), None);
+    assert_eq!(base.timeout(), Some(geopera::DEFAULT_TIMEOUT));
 
     catalog_search::send(&patient, CatalogSearchInput::new(HOST).limit(1))
         .await

@@ -1,7 +1,7 @@
 //! The fluent client: typed and JSON bodies, every finishing form, `invoke` by id.
 
 use geopera::models::{CatalogSearchInput, TaskingEstimateInput};
-use geopera::{Error, Geopera, Parsed, StatusCode};
+use geopera::{Error, Geopera, StatusCode};
 use serde_json::json;
 
 use crate::support::{emulator, seen, HOST};
@@ -57,12 +57,12 @@ fn the_fluent_client_blocks_too() {
         .send_blocking()
         .expect("a page");
     assert_eq!(page.features.len(), 2);
-    let detailed = geopera
+    let err = geopera
         .catalog()
         .search(CatalogSearchInput::new(HOST).limit(501))
         .send_blocking_detailed()
-        .expect("an answer");
-    assert!(matches!(detailed.parsed, Parsed::Validation(_)));
+        .expect_err("checked before sending");
+    assert!(err.to_string().contains("body.limit"), "{err}");
     let value = geopera
         .invoke_blocking("catalog.search", json!({"host_name": HOST, "limit": 1}))
         .expect("JSON");
@@ -78,8 +78,12 @@ async fn a_json_body_that_does_not_fit_fails_before_sending() {
         .search(json!({"limit": "ten"}))
         .await
         .expect_err("no host_name");
-    assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
-    assert!(err.to_string().contains("CatalogSearchInput"), "{err}");
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "invalid input for catalog.search: body.limit: Input should be a valid integer; \
+         body.host_name: Field required"
+    );
     assert!(seen(&emu, "catalog.search").is_empty());
 }
 

@@ -4,8 +4,10 @@
 
 mod answers;
 mod clients;
+mod edges;
 mod fanout;
 mod fluent;
+mod hostile;
 mod paging;
 mod resilience;
 mod support;

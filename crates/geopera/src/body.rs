@@ -1,0 +1,139 @@
+//! Reading answers within the response-size cap.
+//!
+//! A body is read chunk by chunk into one buffer sized from `Content-Length` when the server
+//! sends one, and the read stops as soon as the cap would be passed, so an endless or huge
+//! answer costs at most the cap in memory, never the process. reqwest's `bytes()` has no limit
+//! and keeps every chunk until it copies them together, which is why it is not used.
+
+use bytes::{Bytes, BytesMut};
+
+/// The cap unless configured otherwise: far above any JSON answer of the API (a full page of
+/// 500 STAC items is a few megabytes), small enough that a hostile answer cannot exhaust memory.
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Why a body could not be read.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// The body is longer than the cap (announced or as it arrived).
+    TooLarge,
+    /// The connection failed, timed out or the framing broke.
+    Transport(reqwest::Error),
+}
+
+/// The room to reserve up front: what the server announced, if within the cap.
+fn initial_capacity(announced: Option<u64>, limit: u64) -> Result<usize, ReadError> {
+    match announced {
+        Some(length) if length > limit => Err(ReadError::TooLarge),
+        Some(length) => Ok(usize::try_from(length).unwrap_or(0)),
+        None => Ok(0),
+    }
+}
+
+/// Adds a chunk to what was read so far, failing once the total passes `limit`. The first
+/// chunk is kept as it is: a small answer usually arrives whole, and needs no copy.
+fn append(
+    first: &mut Option<Bytes>,
+    buffer: &mut BytesMut,
+    chunk: Bytes,
+    limit: u64,
+) -> Result<(), ReadError> {
+    let so_far = first.as_ref().map_or(buffer.len(), Bytes::len);
+    if (so_far as u64).saturating_add(chunk.len() as u64) > limit {
+        return Err(ReadError::TooLarge);
+    }
+    if let Some(whole) = first.take() {
+        buffer.extend_from_slice(&whole);
+        buffer.extend_from_slice(&chunk);
+    } else if buffer.is_empty() {
+        *first = Some(chunk);
+    } else {
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok(())
+}
+
+/// Reads a whole async answer, at most `limit` bytes.
+pub(crate) async fn read_async(
+    response: &mut reqwest::Response,
+    limit: u64,
+) -> Result<Bytes, ReadError> {
+    let mut buffer = BytesMut::with_capacity(initial_capacity(response.content_length(), limit)?);
+    let mut first = None;
+    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
+        append(&mut first, &mut buffer, chunk, limit)?;
+    }
+    Ok(first.unwrap_or_else(|| buffer.freeze()))
+}
+
+/// Reads a whole blocking answer, at most `limit` bytes.
+#[cfg(feature = "blocking")]
+pub(crate) fn read_blocking(
+    response: &mut reqwest::blocking::Response,
+    limit: u64,
+) -> Result<Bytes, ReadError> {
+    let capacity = initial_capacity(response.content_length(), limit)?;
+    let mut sink = Capped {
+        buffer: Vec::with_capacity(capacity),
+        limit,
+        over: false,
+    };
+    // `copy_to` keeps reqwest's own error (and so its timeout and connection kinds); the
+    // sink's refusal is told apart by its flag.
+    match response.copy_to(&mut sink) {
+        Ok(_) => Ok(Bytes::from(sink.buffer)),
+        Err(_) if sink.over => Err(ReadError::TooLarge),
+        Err(error) => Err(ReadError::Transport(error)),
+    }
+}
+
+/// A writer that refuses to grow past its limit.
+#[cfg(feature = "blocking")]
+struct Capped {
+    buffer: Vec<u8>,
+    limit: u64,
+    over: bool,
+}
+
+#[cfg(feature = "blocking")]
+impl std::io::Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if (self.buffer.len() as u64).saturating_add(data.len() as u64) > self.limit {
+            self.over = true;
+            return Err(std::io::Error::other("the response-size cap was reached"));
+        }
+        self.buffer.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_add_up_to_the_cap_and_no_further() {
+        let (mut first, mut buffer) = (None, BytesMut::new());
+        append(&mut first, &mut buffer, Bytes::from_static(b"abc"), 6).expect("fits");
+        assert!(buffer.is_empty(), "a single chunk is not copied");
+        append(&mut first, &mut buffer, Bytes::from_static(b"def"), 6).expect("fits exactly");
+        assert_eq!(&buffer[..], b"abcdef");
+        assert!(matches!(
+            append(&mut first, &mut buffer, Bytes::from_static(b"g"), 6),
+            Err(ReadError::TooLarge)
+        ));
+    }
+
+    #[test]
+    fn an_announced_length_over_the_cap_fails_before_reading() {
+        assert!(matches!(
+            initial_capacity(Some(7), 6),
+            Err(ReadError::TooLarge)
+        ));
+        assert_eq!(initial_capacity(Some(6), 6).ok(), Some(6));
+        assert_eq!(initial_capacity(None, 6).ok(), Some(0));
+    }
+}

@@ -1,0 +1,151 @@
+//! Following redirects without letting a credential leave its origin.
+//!
+//! reqwest's own redirect policy drops only `Authorization` and `Cookie` when a redirect
+//! crosses origins; an `x-api-key` or any header a caller added would travel on to the other
+//! host. So the HTTP clients the SDK builds never follow redirects themselves: the call engine
+//! follows them here, and a hop to another origin (scheme, host or port) carries only headers
+//! known to hold no secret. A `catalog.image.quicklook` redirect to a CDN thus gets the user
+//! agent and content negotiation, nothing else.
+
+use bytes::Bytes;
+use http::header::{HeaderMap, ACCEPT, ACCEPT_ENCODING, ACCEPT_LANGUAGE, LOCATION, USER_AGENT};
+use http::{Method, StatusCode};
+use url::Url;
+
+/// The most redirects one attempt follows; the answer to the last one is handed back as is.
+pub(crate) const MAX_REDIRECTS: usize = 10;
+
+/// Headers that may go to another origin: they describe the client and what it accepts, never
+/// who it is. Everything else — credentials, cookies, idempotency keys, custom headers — stays
+/// with the origin the caller configured.
+const CROSS_ORIGIN_HEADERS: [http::HeaderName; 4] =
+    [USER_AGENT, ACCEPT, ACCEPT_ENCODING, ACCEPT_LANGUAGE];
+
+/// One request of an attempt: the first to the API, or one hop of a redirect chain.
+#[derive(Debug)]
+pub(crate) struct Hop {
+    pub(crate) url: String,
+    pub(crate) method: Method,
+    pub(crate) headers: HeaderMap,
+    /// The body, unless a redirect turned the request into a `GET`.
+    pub(crate) body: Option<Bytes>,
+    /// How many redirects led here (0 for the request to the API itself).
+    pub(crate) redirects: usize,
+}
+
+impl Hop {
+    /// The request to the API.
+    pub(crate) fn first(url: &str, headers: &HeaderMap, body: Bytes) -> Self {
+        Hop {
+            url: url.to_owned(),
+            method: Method::POST,
+            headers: headers.clone(),
+            body: Some(body),
+            redirects: 0,
+        }
+    }
+
+    /// Where a redirect answer sends the request next; `None` when the answer is not a
+    /// redirect to follow (not a redirect status, no usable `Location`, a scheme other than
+    /// HTTP(S), or the chain is already [`MAX_REDIRECTS`] long), so it is handed back as is.
+    pub(crate) fn follow(&self, status: StatusCode, headers: &HeaderMap) -> Option<Hop> {
+        if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+            || self.redirects >= MAX_REDIRECTS
+        {
+            return None;
+        }
+        let current = Url::parse(&self.url).ok()?;
+        let location = headers.get(LOCATION)?.to_str().ok()?;
+        let next = current.join(location).ok()?;
+        if !matches!(next.scheme(), "http" | "https") {
+            return None;
+        }
+        // 303 always, and 301/302 for anything but GET/HEAD, become a GET without a body, as
+        // browsers and reqwest do; 307 and 308 repeat the request as it was.
+        let becomes_get = status == StatusCode::SEE_OTHER
+            || (matches!(status.as_u16(), 301 | 302) && self.method == Method::POST);
+        let mut next_headers = if current.origin() == next.origin() {
+            self.headers.clone()
+        } else {
+            CROSS_ORIGIN_HEADERS
+                .iter()
+                .filter_map(|name| Some((name.clone(), self.headers.get(name)?.clone())))
+                .collect()
+        };
+        let (method, body) = if becomes_get {
+            next_headers.remove(http::header::CONTENT_TYPE);
+            next_headers.remove(http::header::CONTENT_LENGTH);
+            (Method::GET, None)
+        } else {
+            (self.method.clone(), self.body.clone())
+        };
+        Some(Hop {
+            url: next.into(),
+            method,
+            headers: next_headers,
+            body,
+            redirects: self.redirects + 1,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn start() -> Hop {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_static("Bearer gpra_x"));
+        headers.insert("x-api-key", HeaderValue::from_static("gpra_y"));
+        headers.insert("cookie", HeaderValue::from_static("session=z"));
+        headers.insert("x-team-token", HeaderValue::from_static("t"));
+        headers.insert("user-agent", HeaderValue::from_static("geopera-rs/test"));
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        Hop::first(
+            "https://api.geopera.com/v1/op/catalog.image.quicklook",
+            &headers,
+            Bytes::from_static(b"{}"),
+        )
+    }
+
+    fn to(location: &'static str, status: u16) -> Option<Hop> {
+        let mut headers = HeaderMap::new();
+        headers.insert(LOCATION, HeaderValue::from_static(location));
+        start().follow(StatusCode::from_u16(status).ok()?, &headers)
+    }
+
+    #[test]
+    fn another_origin_gets_no_credential_of_any_kind() {
+        for location in [
+            "https://cdn.example.net/q.png",
+            "http://api.geopera.com/q.png",
+            "https://api.geopera.com:8443/q.png",
+        ] {
+            let hop = to(location, 307).expect("followed");
+            let names: Vec<&str> = hop.headers.keys().map(|k| k.as_str()).collect();
+            assert_eq!(names, ["user-agent"], "{location}");
+            assert_eq!(hop.method, Method::POST, "307 keeps the method");
+        }
+    }
+
+    #[test]
+    fn the_same_origin_keeps_every_header_and_see_other_becomes_a_get() {
+        let hop = to("/assets/quicklook/q.png", 303).expect("followed");
+        assert_eq!(hop.url, "https://api.geopera.com/assets/quicklook/q.png");
+        assert!(hop.headers.contains_key("x-api-key"));
+        assert!(!hop.headers.contains_key("content-type"));
+        assert_eq!((hop.method, hop.body), (Method::GET, None));
+    }
+
+    #[test]
+    fn odd_redirects_are_not_followed() {
+        assert!(to("ftp://example.net/x", 302).is_none());
+        assert!(to("https://example.net/x", 304).is_none());
+        let mut hop = start();
+        hop.redirects = MAX_REDIRECTS;
+        let mut headers = HeaderMap::new();
+        headers.insert(LOCATION, HeaderValue::from_static("/again"));
+        assert!(hop.follow(StatusCode::FOUND, &headers).is_none());
+    }
+}

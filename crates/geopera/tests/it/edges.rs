@@ -1,0 +1,600 @@
+//! Trust at the edges: credentials across redirects, bounded answers, timeouts by default,
+//! 429s that keep their wait, blocking calls that cannot hang, and the error classification.
+//! Hostile behaviour comes from a server of the tests' own (`hostile.rs`) or the emulator's
+//! faults.
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use geopera::models::{CatalogSearchInput, ImageAssetInput, OrderGetInput};
+use geopera::operations::{
+    billing_topup, catalog_image_quicklook, catalog_search, catalog_search_stream, orders_get,
+};
+use geopera::{
+    AuthenticatedClient, Client, Error, ErrorKind, Request, RetryPolicy, StatusCode,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
+};
+use geopera_emulator::{Emulator, FaultPlan, RateLimits};
+use serde_json::json;
+
+use crate::hostile::{endless, json, redirect, Hostile, Reply};
+use crate::support::{emulator, HOST};
+
+const TOKEN: &str = "gpra_never_leaves_its_origin";
+
+fn quicklook() -> ImageAssetInput {
+    ImageAssetInput::new(HOST, "S2A_1")
+}
+
+/// A client of `origin` that holds every kind of credential and follows redirects.
+fn credentialed(origin: &Hostile) -> AuthenticatedClient {
+    AuthenticatedClient::builder(TOKEN)
+        .base_url(origin.url())
+        .follow_redirects(true)
+        .header("x-team-token", "team-secret")
+        .cookie("session", "cookie-secret")
+        .retries(0)
+        .build()
+        .expect("valid")
+}
+
+fn with_options(body: ImageAssetInput) -> Request<ImageAssetInput> {
+    Request::new(body)
+        .api_key("gpra_per_call_key")
+        .idempotency_key("3f8d2c1e-0b7a-4c55-9d41-1f2e3a4b5c6d")
+        .header("x-call-secret", "call-secret")
+}
+
+fn assert_no_credential(seen: &crate::hostile::Seen) {
+    for name in [
+        "authorization",
+        "x-api-key",
+        "cookie",
+        "x-team-token",
+        "x-call-secret",
+        "idempotency-key",
+    ] {
+        assert_eq!(seen.header(name), None, "{name} crossed to another origin");
+    }
+    let everything = format!("{seen:?}");
+    for secret in [TOKEN, "gpra_per_call_key", "team-secret", "cookie-secret"] {
+        assert!(
+            !everything.contains(secret),
+            "{secret} reached {everything}"
+        );
+    }
+    assert!(seen.header("user-agent").is_some(), "the user agent may go");
+}
+
+#[test]
+fn a_redirect_to_another_origin_carries_no_credential() {
+    let cdn = Hostile::serve("127.0.0.2", |_| json(200, &[], r#"{"png": true}"#));
+    let target = format!("{}/cdn/quicklook.png", cdn.url());
+    let api = Hostile::serve("127.0.0.1", move |_| redirect(307, &target));
+    let client = credentialed(&api);
+
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let answer = runtime
+        .block_on(catalog_image_quicklook::send(
+            &client,
+            with_options(quicklook()),
+        ))
+        .expect("the redirect is followed");
+    assert_eq!(answer, json!({"png": true}));
+    let answer = catalog_image_quicklook::send_blocking(&client, with_options(quicklook()))
+        .expect("blocking calls follow it too");
+    assert_eq!(answer, json!({"png": true}));
+
+    let at_api = api.seen();
+    assert_eq!(at_api.len(), 2);
+    assert!(at_api
+        .iter()
+        .all(|seen| seen.header("x-api-key") == Some("gpra_per_call_key")
+            && seen.header("authorization") == Some(&*format!("Bearer {TOKEN}"))));
+    let at_cdn = cdn.seen();
+    assert_eq!(at_cdn.len(), 2);
+    for seen in &at_cdn {
+        assert_eq!(seen.path, "/cdn/quicklook.png");
+        assert_eq!(seen.method, "POST", "a 307 repeats the request");
+        assert_no_credential(seen);
+    }
+}
+
+#[tokio::test]
+async fn a_see_other_to_another_origin_is_a_get_without_credentials() {
+    let cdn = Hostile::serve("127.0.0.2", |_| json(200, &[], "{}"));
+    let target = format!("{}/q.png", cdn.url());
+    let api = Hostile::serve("127.0.0.1", move |_| redirect(303, &target));
+    catalog_image_quicklook::send(&credentialed(&api), with_options(quicklook()))
+        .await
+        .expect("followed");
+    let seen = cdn.seen().pop().expect("reached");
+    assert_eq!(seen.method, "GET");
+    assert!(seen.body.is_empty());
+    assert_eq!(seen.header("content-type"), None);
+    assert_no_credential(&seen);
+}
+
+#[tokio::test]
+async fn a_redirect_within_the_origin_keeps_the_credentials() {
+    let api = Hostile::serve("127.0.0.1", |seen| {
+        if seen.path == "/assets/q.png" {
+            json(200, &[], "{}")
+        } else {
+            redirect(307, "/assets/q.png")
+        }
+    });
+    catalog_image_quicklook::send(&credentialed(&api), with_options(quicklook()))
+        .await
+        .expect("followed");
+    let seen = api.seen().pop().expect("reached");
+    assert_eq!(seen.path, "/assets/q.png");
+    assert_eq!(seen.header("x-api-key"), Some("gpra_per_call_key"));
+    assert_eq!(seen.header("x-team-token"), Some("team-secret"));
+}
+
+#[tokio::test]
+async fn a_redirect_loop_ends_with_the_last_redirect_answer() {
+    let api = Hostile::serve("127.0.0.1", |_| redirect(302, "/again"));
+    let response = catalog_image_quicklook::send_detailed(&credentialed(&api), quicklook())
+        .await
+        .expect("an answer");
+    assert_eq!(response.status, StatusCode::FOUND);
+    assert_eq!(api.seen().len(), 11, "the first request and ten redirects");
+}
+
+fn capped(server: &Hostile, limit: u64) -> Client {
+    Client::builder()
+        .base_url(server.url())
+        .max_response_bytes(limit)
+        .retries(0)
+        .build()
+        .expect("valid")
+}
+
+#[test]
+fn an_endless_body_fails_at_the_cap_with_a_typed_error() {
+    assert_eq!(DEFAULT_MAX_RESPONSE_BYTES, 64 * 1024 * 1024);
+    let server = Hostile::serve("127.0.0.1", |_| {
+        endless("application/json", &[b' '; 16 * 1024])
+    });
+    let client = capped(&server, 1024 * 1024);
+    let check = |err: Error| {
+        assert!(
+            matches!(
+                err,
+                Error::TooLarge {
+                    limit: 1_048_576,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.kind(), ErrorKind::TooLarge);
+        assert!(!err.is_retryable());
+        assert!(
+            err.to_string().contains("1048576 bytes")
+                && err.to_string().contains("max_response_bytes"),
+            "the message names the cap: {err}"
+        );
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let started = Instant::now();
+    check(
+        runtime
+            .block_on(catalog_search::send(&client, CatalogSearchInput::new(HOST)))
+            .expect_err("too large"),
+    );
+    check(
+        catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST))
+            .expect_err("too large"),
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn an_announced_length_over_the_cap_fails_before_the_body_arrives() {
+    let server = Hostile::serve("127.0.0.1", |_| {
+        Reply::Trickle {
+        head: "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1073741824\r\n\r\n"
+            .to_owned(),
+        body: vec![b' '; 100],
+        every: Duration::from_millis(100),
+    }
+    });
+    let started = Instant::now();
+    let err = catalog_search::send(&capped(&server, 1024), CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("too large");
+    assert!(
+        matches!(err, Error::TooLarge { limit: 1024, .. }),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2), "not read first");
+}
+
+#[test]
+fn an_endless_stream_line_fails_at_the_cap() {
+    let server = Hostile::serve("127.0.0.1", |_| {
+        endless("application/x-ndjson", &[b'x'; 16 * 1024])
+    });
+    let client = capped(&server, 256 * 1024);
+    let body = || {
+        json!({"host_name": HOST})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let items: Vec<Result<serde_json::Value, Error>> =
+        runtime.block_on(catalog_search_stream::stream(&client, body()).collect());
+    assert!(
+        matches!(
+            items.as_slice(),
+            [Err(Error::TooLarge { limit: 262_144, .. })]
+        ),
+        "{items:?}"
+    );
+    let items: Vec<Result<serde_json::Value, Error>> =
+        catalog_search_stream::stream_blocking(&client, body()).collect();
+    assert!(
+        matches!(
+            items.as_slice(),
+            [Err(Error::TooLarge { limit: 262_144, .. })]
+        ),
+        "{items:?}"
+    );
+}
+
+#[test]
+fn clients_have_default_timeouts() {
+    assert_eq!(DEFAULT_TIMEOUT, Duration::from_secs(60));
+    assert_eq!(DEFAULT_CONNECT_TIMEOUT, Duration::from_secs(10));
+    let client = AuthenticatedClient::new("http://127.0.0.1:1", TOKEN).expect("valid");
+    assert_eq!(client.timeout(), Some(DEFAULT_TIMEOUT));
+    let lifted = Client::builder().timeout(None).build().expect("valid");
+    assert_eq!(lifted.timeout(), None);
+}
+
+#[tokio::test]
+async fn a_trickled_body_is_cut_off_by_the_attempt_timeout() {
+    let server = Hostile::serve("127.0.0.1", |_| Reply::Trickle {
+        head: "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 10000\r\n\r\n"
+            .to_owned(),
+        body: vec![b' '; 10_000],
+        every: Duration::from_millis(50),
+    });
+    let client = Client::builder()
+        .base_url(server.url())
+        .timeout(Duration::from_millis(700))
+        .retries(0)
+        .build()
+        .expect("valid");
+    let started = Instant::now();
+    let err = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("cut off");
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(600) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+}
+
+fn emulator_with(faults: &str) -> geopera_emulator::EmulatorHandle {
+    Emulator::builder()
+        .rate_limits(RateLimits::off())
+        .faults(FaultPlan::parse(faults).expect("a valid plan"))
+        .start()
+        .expect("starts")
+}
+
+fn quick() -> RetryPolicy {
+    RetryPolicy::default().backoff(Duration::from_millis(5), Duration::from_millis(20))
+}
+
+#[tokio::test]
+async fn a_429_longer_than_the_deadline_keeps_its_wait() {
+    let emu = emulator_with("429;retry-after=5;op=catalog.search");
+    let client = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .deadline(Duration::from_secs(1))
+        .build()
+        .expect("valid");
+    let started = Instant::now();
+    let err = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("rate limited");
+    assert!(
+        matches!(err, Error::RateLimited { retry_after, attempts: 1, .. } if retry_after == Duration::from_secs(5)),
+        "{err:?}"
+    );
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(5)));
+    assert!(err.problem().is_some(), "the problem body is kept");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "no pointless wait"
+    );
+}
+
+#[tokio::test]
+async fn a_429_after_the_last_retry_keeps_its_wait() {
+    let emu = emulator_with("429;retry-after=1;op=catalog.search");
+    let client = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .retry_policy(quick().max_retries(1))
+        .build()
+        .expect("valid");
+    let err = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("rate limited twice");
+    assert!(
+        matches!(err, Error::RateLimited { retry_after, attempts: 2, .. } if retry_after == Duration::from_secs(1)),
+        "{err:?}"
+    );
+    let err = catalog_search::send_blocking(
+        &client,
+        Request::new(CatalogSearchInput::new(HOST)).retries(0),
+    )
+    .expect_err("rate limited");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+    // The detailed answer is a value, and turns into the same error.
+    let response = catalog_search::send_detailed(
+        &client,
+        Request::new(CatalogSearchInput::new(HOST)).retries(0),
+    )
+    .await
+    .expect("a 429 answer");
+    assert_eq!(response.status, StatusCode::TOO_MANY_REQUESTS);
+    let err = response.into_result().expect_err("rate limited");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+}
+
+#[tokio::test]
+async fn a_retry_after_too_big_for_u64_fails_fast_instead_of_retrying() {
+    let server = Hostile::serve("127.0.0.1", |_| {
+        json(
+            429,
+            &[("retry-after", "184467440737095516160000")],
+            r#"{"title":"Too Many Requests","status":429}"#,
+        )
+    });
+    let client = Client::builder()
+        .base_url(server.url())
+        .retry_policy(quick().max_retries(3))
+        .build()
+        .expect("valid");
+    let err = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("rate limited");
+    assert!(
+        matches!(err, Error::RateLimited { attempts: 1, .. }),
+        "failed at once: {err:?}"
+    );
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(u64::MAX)));
+    assert_eq!(server.seen().len(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn a_429_without_retry_after_waits_for_the_next_window() {
+    let server = Hostile::serve("127.0.0.1", |_| json(429, &[], "{}"));
+    let client = Client::builder()
+        .base_url(server.url())
+        .retries(0)
+        .raise_on_unexpected_status(true)
+        .build()
+        .expect("valid");
+    let err = catalog_search::send_detailed(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("raised as rate limited, not as unexpected");
+    let wait = err.retry_after().expect("a wait");
+    assert!(
+        wait > Duration::ZERO && wait <= Duration::from_secs(60),
+        "{wait:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_error_has_a_kind_that_says_whether_to_retry() {
+    let emu = emulator_with("status=501;op=billing.credits.balance");
+    let fail_fast = RetryPolicy::none();
+    let with = |token: &str| {
+        AuthenticatedClient::builder(token)
+            .base_url(emu.base_url())
+            .retry_policy(fail_fast.clone())
+            .timeout(Duration::from_millis(300))
+            .build()
+            .expect("valid")
+    };
+    let search = || CatalogSearchInput::new(HOST).limit(1);
+    let fault = |spec: &str| Request::new(search()).header("x-emulator-fault", spec);
+    let good = with(emu.api_key());
+    let mut kinds = Vec::new();
+
+    let err = catalog_search::send(&with("gpra_unknown"), search())
+        .await
+        .expect_err("401");
+    kinds.push((err.kind(), err.is_retryable()));
+    let err = catalog_search::send(&with(&emu.create_key(&["orders:read"])), search())
+        .await
+        .expect_err("403");
+    kinds.push((err.kind(), err.is_retryable()));
+    let err = orders_get::send(&good, OrderGetInput::new("ord_does_not_exist"))
+        .await
+        .expect_err("404");
+    kinds.push((err.kind(), err.is_retryable()));
+    let topup = |amount: i64| {
+        Request::new(
+            json!({"amount_aud": amount})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        )
+        .idempotency_key("5e0f4f9e-4c1b-4a8e-9d0e-0a4c2b7e9f11")
+    };
+    billing_topup::send(&good, topup(1))
+        .await
+        .expect("a top-up");
+    let err = billing_topup::send(&good, topup(2)).await.expect_err("409");
+    kinds.push((err.kind(), err.is_retryable()));
+    let err = catalog_search::send(&good, json!({"host_name": HOST, "limit": 0}))
+        .await
+        .expect_err("local 422");
+    kinds.push((err.kind(), err.is_retryable()));
+    let err = catalog_search::send(&good, fault("500"))
+        .await
+        .expect_err("500");
+    kinds.push((err.kind(), err.is_retryable()));
+    let err = geopera::operations::billing_credits_balance::send(&good, json!({}))
+        .await
+        .expect_err("501");
+    kinds.push((err.kind(), err.is_retryable()));
+    let err = catalog_search::send(&good, fault("latency=2s"))
+        .await
+        .expect_err("timeout");
+    kinds.push((err.kind(), err.is_retryable()));
+    let err = catalog_search::send(&good, fault("malformed"))
+        .await
+        .expect_err("decode");
+    kinds.push((err.kind(), err.is_retryable()));
+    let closed = AuthenticatedClient::builder(TOKEN)
+        .base_url("http://127.0.0.1:9")
+        .retry_policy(fail_fast.clone())
+        .build()
+        .expect("valid");
+    let err = catalog_search::send(&closed, search())
+        .await
+        .expect_err("refused");
+    kinds.push((err.kind(), err.is_retryable()));
+
+    assert_eq!(
+        kinds,
+        [
+            (ErrorKind::Auth, false),
+            (ErrorKind::Auth, false),
+            (ErrorKind::NotFound, false),
+            (ErrorKind::Conflict, false),
+            (ErrorKind::Validation, false),
+            (ErrorKind::Server, true),
+            (ErrorKind::Server, false),
+            (ErrorKind::Timeout, true),
+            (ErrorKind::Decode, false),
+            (ErrorKind::Transport, true),
+        ]
+    );
+}
+
+/// Runs `work` on a thread of its own and fails the test, instead of hanging it, when it does
+/// not finish in time.
+fn within<T: Send + 'static>(limit: Duration, work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = sender.send(work());
+    });
+    receiver
+        .recv_timeout(limit)
+        .expect("finished instead of hanging")
+}
+
+fn one_in_flight(emu: &geopera_emulator::EmulatorHandle) -> AuthenticatedClient {
+    AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .max_in_flight(1)
+        .build()
+        .expect("valid")
+}
+
+fn slow(latency: &str) -> Request<CatalogSearchInput> {
+    Request::new(CatalogSearchInput::new(HOST).limit(1)).header("x-emulator-fault", latency)
+}
+
+#[test]
+fn a_blocking_call_that_would_deadlock_a_current_thread_runtime_is_an_error() {
+    let emu = emulator();
+    let client = one_in_flight(&emu);
+    let (blocking, waited, holder) = within(Duration::from_secs(20), move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async move {
+            let holder = tokio::spawn({
+                let client = client.clone();
+                async move { catalog_search::send(&client, slow("latency=500ms")).await }
+            });
+            // Let the async call take the only slot and start waiting for its answer.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let started = Instant::now();
+            let blocking = catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST));
+            (blocking, started.elapsed(), holder.await)
+        })
+    });
+    let err = blocking.expect_err("would deadlock");
+    assert!(matches!(err, Error::WouldDeadlock { .. }), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    assert!(
+        waited < Duration::from_millis(300),
+        "failed at once: {waited:?}"
+    );
+    holder
+        .expect("joined")
+        .expect("the async call still finishes");
+}
+
+#[test]
+fn a_blocking_call_waits_for_a_slot_another_thread_will_free() {
+    let emu = emulator();
+    let client = one_in_flight(&emu);
+    let other = client.clone();
+    let holder =
+        thread::spawn(move || catalog_search::send_blocking(&other, slow("latency=400ms")));
+    let (result, waited) = within(Duration::from_secs(20), move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let started = Instant::now();
+            let result =
+                catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST).limit(1));
+            (result, started.elapsed())
+        })
+    });
+    result.expect("no false alarm: the slot comes free");
+    assert!(
+        waited >= Duration::from_millis(150),
+        "it did wait: {waited:?}"
+    );
+    holder.join().expect("joined").expect("the holder finishes");
+    assert_eq!(client_calls(&emu), 2);
+}
+
+fn client_calls(emu: &geopera_emulator::EmulatorHandle) -> u64 {
+    emu.executed("catalog.search")
+}
+
+#[test]
+fn a_blocking_call_off_any_runtime_waits_for_an_async_holder() {
+    let emu = emulator();
+    let client = one_in_flight(&emu);
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let holder = runtime.spawn({
+        let client = client.clone();
+        async move { catalog_search::send(&client, slow("latency=300ms")).await }
+    });
+    thread::sleep(Duration::from_millis(100));
+    let result = within(Duration::from_secs(20), move || {
+        catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST).limit(1))
+    });
+    result.expect("served after the holder");
+    runtime
+        .block_on(holder)
+        .expect("joined")
+        .expect("the holder finishes");
+    assert_eq!(client_calls(&emu), 2);
+}
