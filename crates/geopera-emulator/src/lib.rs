@@ -113,6 +113,7 @@ mod error;
 mod faults;
 mod limits;
 mod ops;
+mod recording;
 mod rng;
 mod scopes;
 mod server;
@@ -134,9 +135,10 @@ pub use crate::clock::{ManualClock, DEFAULT_START_UNIX_SECS};
 pub use crate::error::{ApiError, ApiJson, Reply};
 pub use crate::faults::{FaultKind, FaultPlan, FaultRule, FaultSpecError, Phase};
 pub use crate::limits::{RateLimits, RateLimitsError};
+pub use crate::recording::{RecordedRequest, DEFAULT_RECORD_BUDGET_BYTES, DEFAULT_RECORD_LIMIT};
 pub use crate::scopes::{MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_SCOPE_CHARS};
 pub use crate::server::{FAULT_HEADER, REPLAYED_HEADER};
-pub use crate::state::{RecordedRequest, DEMO_ORG, STARTING_CREDITS};
+pub use crate::state::{DEMO_ORG, STARTING_CREDITS};
 
 use crate::state::Shared;
 
@@ -164,6 +166,8 @@ pub struct EmulatorBuilder {
     addr: SocketAddr,
     spec: Option<Bytes>,
     record_limit: usize,
+    record_budget: usize,
+    record_bodies: bool,
     state_file: Option<PathBuf>,
 }
 
@@ -176,7 +180,9 @@ impl Default for EmulatorBuilder {
             faults: FaultPlan::none(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             spec: None,
-            record_limit: 1_000,
+            record_limit: DEFAULT_RECORD_LIMIT,
+            record_budget: DEFAULT_RECORD_BUDGET_BYTES,
+            record_bodies: false,
             state_file: None,
         }
     }
@@ -227,9 +233,25 @@ impl EmulatorBuilder {
         self
     }
 
-    /// How many recent requests [`EmulatorHandle::requests`] keeps (default 1,000).
+    /// How many recent requests [`EmulatorHandle::requests`] keeps (default
+    /// [`DEFAULT_RECORD_LIMIT`], 1,000; 0 records nothing).
     pub fn record_limit(mut self, limit: usize) -> Self {
         self.record_limit = limit;
+        self
+    }
+
+    /// How many bytes of headers and bodies the request log may hold (default
+    /// [`DEFAULT_RECORD_BUDGET_BYTES`], 16 MiB); the oldest requests go first. Bounded so
+    /// that a long-running emulator, or one fed large bodies, keeps a flat footprint.
+    pub fn record_budget(mut self, bytes: usize) -> Self {
+        self.record_budget = bytes;
+        self
+    }
+
+    /// Whether recorded requests keep their bodies (default `false`: headers only). Turn it
+    /// on in tests that read [`RecordedRequest::body`] or [`RecordedRequest::json`].
+    pub fn record_bodies(mut self, keep: bool) -> Self {
+        self.record_bodies = keep;
         self
     }
 
@@ -255,7 +277,7 @@ impl EmulatorBuilder {
             self.faults,
             base_url.clone(),
             self.spec,
-            self.record_limit,
+            recording::RequestLog::new(self.record_limit, self.record_budget, self.record_bodies),
             store,
         ));
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -372,7 +394,9 @@ impl EmulatorHandle {
         self.shared.set_faults(plan);
     }
 
-    /// The most recent requests, oldest first (at most the builder's `record_limit`).
+    /// The most recent requests, oldest first, within the builder's
+    /// [`record_limit`](EmulatorBuilder::record_limit) and
+    /// [`record_budget`](EmulatorBuilder::record_budget).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().requests.iter().cloned().collect()
     }

@@ -30,8 +30,9 @@ use tower::ServiceExt;
 use crate::error::{ApiError, ApiJson, Reply};
 use crate::faults::{strikes, FaultKind, FaultPlan, FaultRule, Phase};
 use crate::ops::{execute, Caller};
+use crate::recording::RecordedRequest;
 use crate::scopes::grants;
-use crate::state::{Claim, RecordedRequest, Shared, IDEMPOTENCY_RETENTION_MS};
+use crate::state::{Claim, Shared, IDEMPOTENCY_RETENTION_MS};
 
 /// The per-request header that injects faults into that one request.
 pub const FAULT_HEADER: &str = "x-emulator-fault";
@@ -114,8 +115,7 @@ struct Recording {
 impl Drop for Recording {
     fn drop(&mut self) {
         if let Some(request) = self.request.take() {
-            let limit = self.shared.record_limit;
-            self.shared.lock().record(request, limit);
+            self.shared.lock().requests.push(request);
         }
     }
 }
@@ -132,16 +132,16 @@ async fn invoke(
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
+    let entry = shared.lock().requests.entry(
+        Some(id.clone()),
+        method.to_string(),
+        uri.path().to_owned(),
+        &headers,
+        &body,
+    );
     let mut recording = Recording {
         shared: shared.clone(),
-        request: Some(RecordedRequest {
-            operation_id: Some(id.clone()),
-            method: method.to_string(),
-            path: uri.path().to_owned(),
-            headers: headers.clone(),
-            body: body.clone(),
-            status: None,
-        }),
+        request: Some(entry),
     };
     let response = pipeline(
         &shared,

@@ -1,10 +1,9 @@
 //! Everything the emulator remembers between requests.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use http::HeaderMap;
 use serde_json::Value;
 
 use crate::catalog::Catalog;
@@ -12,6 +11,7 @@ use crate::clock::ManualClock;
 use crate::error::Reply;
 use crate::faults::FaultPlan;
 use crate::limits::RateLimits;
+use crate::recording::RequestLog;
 use crate::rng::{fnv, Rng};
 use crate::store::{Snapshot, Store};
 
@@ -24,35 +24,6 @@ pub const STARTING_CREDITS: i64 = 500_000;
 pub const HISTORICAL_ORDERS: usize = 250;
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_RETENTION_MS: i64 = 24 * 3600 * 1000;
-
-/// One request as it arrived, kept for tests to inspect.
-#[derive(Clone, Debug)]
-pub struct RecordedRequest {
-    /// The operation id from the path, when the path was `/v1/op/{id}`.
-    pub operation_id: Option<String>,
-    /// The HTTP method.
-    pub method: String,
-    /// The request path.
-    pub path: String,
-    /// Every request header as sent.
-    pub headers: HeaderMap,
-    /// The raw body.
-    pub body: Bytes,
-    /// The status answered; `None` when the connection was reset instead.
-    pub status: Option<u16>,
-}
-
-impl RecordedRequest {
-    /// A header's value as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|value| value.to_str().ok())
-    }
-
-    /// The body parsed as JSON, if it is JSON.
-    pub fn json(&self) -> Option<Value> {
-        serde_json::from_slice(&self.body).ok()
-    }
-}
 
 /// An API key or session token.
 #[derive(Clone, Debug)]
@@ -166,7 +137,7 @@ pub struct Inner {
     pub orgs: HashMap<String, Org>,
     pub orders: HashMap<String, Order>,
     pub counters: HashMap<String, u64>,
-    pub requests: VecDeque<RecordedRequest>,
+    pub requests: RequestLog,
     /// Behind the same lock as everything else so that a swap and a request deciding its
     /// faults never interleave.
     pub faults: ActiveFaults,
@@ -205,7 +176,6 @@ pub struct Shared {
     pub base_url: String,
     pub catalog: Arc<Catalog>,
     pub spec: Option<Bytes>,
-    pub record_limit: usize,
     pub demo_key: String,
     pub session_token: String,
     store: Option<Store>,
@@ -227,7 +197,7 @@ impl Shared {
         faults: FaultPlan,
         base_url: String,
         spec: Option<Bytes>,
-        record_limit: usize,
+        requests: RequestLog,
         store: Option<(Store, Option<Snapshot>)>,
     ) -> Shared {
         let mut rng = Rng::new(seed ^ 0x005e_ed0f_4e15);
@@ -246,7 +216,7 @@ impl Shared {
             orgs: HashMap::new(),
             orders: HashMap::new(),
             counters: HashMap::new(),
-            requests: VecDeque::new(),
+            requests,
             faults: ActiveFaults::new(faults),
             header_faults_seen: 0,
             burst_429_left: 0,
@@ -285,7 +255,6 @@ impl Shared {
             limits,
             base_url,
             spec,
-            record_limit,
             demo_key,
             session_token,
             store,
@@ -407,16 +376,5 @@ impl Inner {
             balance_credits: STARTING_CREDITS,
             orders: Vec::new(),
         })
-    }
-
-    /// Remembers a request, dropping the oldest beyond `limit`.
-    pub fn record(&mut self, request: RecordedRequest, limit: usize) {
-        if limit == 0 {
-            return;
-        }
-        while self.requests.len() >= limit {
-            self.requests.pop_front();
-        }
-        self.requests.push_back(request);
     }
 }

@@ -312,7 +312,11 @@ fn quicklook_redirects_to_a_path_the_emulator_serves() {
 
 #[test]
 fn requests_are_recorded_with_headers_and_body() {
-    let api = Api::start();
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .record_bodies(true),
+    );
     api.call_with(
         "catalog.search",
         &json!({"host_name": "earthsearch-aws", "limit": 2}),
@@ -361,4 +365,74 @@ async fn starts_from_async_code() {
     .expect("join")
     .expect("request");
     assert_eq!(status, 405);
+}
+
+#[test]
+fn credential_values_are_never_recorded() {
+    let api = Api::start();
+    let key = api.emu.api_key().to_owned();
+    let bearer = format!("Bearer {key}");
+    api.call_with(
+        "billing.credits.balance",
+        &json!({}),
+        &[("authorization", &bearer), ("x-api-key", "gpra_second")],
+    );
+    let requests = api.emu.requests();
+    let last = requests.last().expect("recorded");
+    assert_eq!(last.header("authorization"), Some("Bearer [redacted]"));
+    assert_eq!(last.header("x-api-key"), Some("[redacted]"));
+    assert!(last.header_is("authorization", &bearer));
+    assert!(last.header_is("x-api-key", "gpra_second"));
+    assert!(!last.header_is("x-api-key", &key));
+    let shown = format!("{requests:?}");
+    assert!(!shown.contains(&key) && !shown.contains("gpra_second"));
+}
+
+#[test]
+fn bodies_are_recorded_only_when_asked_for() {
+    let api = Api::start();
+    api.call("billing.credits.balance", json!({"note": "kept?"}));
+    let last = api.emu.requests().pop().expect("recorded");
+    assert_eq!(
+        last.operation_id.as_deref(),
+        Some("billing.credits.balance")
+    );
+    assert!(last.body.is_empty());
+    assert_eq!(last.json(), None);
+}
+
+#[test]
+fn the_request_log_stays_within_its_byte_budget() {
+    const BUDGET: usize = 1024 * 1024;
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .record_bodies(true)
+            .record_budget(BUDGET),
+    );
+    let padding = "x".repeat(300_000);
+    for n in 0..10 {
+        // Unauthenticated, to an unknown operation: recorded all the same.
+        let resp = api.call_with(&format!("no.such.op{n}"), &json!({"pad": padding}), &[]);
+        assert_eq!(resp.status, 404);
+    }
+    let requests = api.emu.requests();
+    let held: usize = requests.iter().map(|r| r.body.len()).sum();
+    assert!(held <= BUDGET, "{held} bytes of bodies held");
+    assert!((1..10).contains(&requests.len()), "{}", requests.len());
+    let last = requests.last().expect("the newest is kept");
+    assert_eq!(last.operation_id.as_deref(), Some("no.such.op9"));
+    assert_eq!(
+        last.json().expect("body kept")["pad"]
+            .as_str()
+            .map(str::len),
+        Some(300_000)
+    );
+
+    // A body larger than the whole budget is dropped; the request itself is still listed.
+    let huge = "y".repeat(BUDGET + 1);
+    api.call_with("no.such.op", &json!({"pad": huge}), &[]);
+    let last = api.emu.requests().pop().expect("recorded");
+    assert_eq!(last.operation_id.as_deref(), Some("no.such.op"));
+    assert!(last.body.is_empty());
 }

@@ -9,6 +9,7 @@ pub fn emulator() -> EmulatorHandle {
     Emulator::builder()
         .seed(11)
         .rate_limits(RateLimits::off())
+        .record_bodies(true)
         .start()
         .expect("the emulator starts on 127.0.0.1")
 }
