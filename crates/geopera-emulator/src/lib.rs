@@ -109,6 +109,7 @@
 
 mod catalog;
 mod clock;
+mod conn;
 mod error;
 mod faults;
 mod limits;
@@ -132,6 +133,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 pub use crate::clock::{ManualClock, DEFAULT_START_UNIX_SECS};
+pub use crate::conn::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use crate::error::{ApiError, ApiJson, Reply};
 pub use crate::faults::{FaultKind, FaultPlan, FaultRule, FaultSpecError, Phase};
 pub use crate::limits::{RateLimits, RateLimitsError};
@@ -169,6 +171,7 @@ pub struct EmulatorBuilder {
     record_budget: usize,
     record_bodies: bool,
     state_file: Option<PathBuf>,
+    timeouts: conn::Timeouts,
 }
 
 impl Default for EmulatorBuilder {
@@ -184,6 +187,10 @@ impl Default for EmulatorBuilder {
             record_budget: DEFAULT_RECORD_BUDGET_BYTES,
             record_bodies: false,
             state_file: None,
+            timeouts: conn::Timeouts {
+                header_read: DEFAULT_HEADER_READ_TIMEOUT,
+                idle: DEFAULT_IDLE_TIMEOUT,
+            },
         }
     }
 }
@@ -255,6 +262,25 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How long a client has to send a complete request head (default
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`], 10 s), counted from the connection's start and, on a
+    /// kept-alive HTTP/1.1 connection, from the previous answer: a connection that has not
+    /// delivered a request head by then is closed, so slow or silent clients cannot hold
+    /// connections open. This also ends idle HTTP/1.1 keep-alive connections.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.header_read = timeout;
+        self
+    }
+
+    /// How long a connection may have no request in progress before it is closed (default
+    /// [`DEFAULT_IDLE_TIMEOUT`], 60 s); what bounds idle HTTP/2 connections, which have no
+    /// header phase between requests. A request counts as in progress until its answer is
+    /// fully sent, so slow answers and injected latency are never cut short.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.idle = timeout;
+        self
+    }
+
     /// Binds the address, starts the server on its own thread and runtime, and returns once
     /// it accepts connections.
     ///
@@ -287,6 +313,7 @@ impl EmulatorBuilder {
             .build()?;
         let (stop, stopped) = watch::channel(false);
         let app = server::router(shared.clone());
+        let timeouts = self.timeouts;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
         let thread = std::thread::Builder::new()
             .name(format!("geopera-emulator-{}", addr.port()))
@@ -300,7 +327,7 @@ impl EmulatorBuilder {
                         }
                     };
                     let _ = ready_tx.send(Ok(()));
-                    server::serve(listener, app, stopped, Duration::from_secs(2)).await;
+                    conn::serve(listener, app, timeouts, stopped, Duration::from_secs(2)).await;
                 });
                 runtime.shutdown_timeout(Duration::from_secs(1));
             })?;

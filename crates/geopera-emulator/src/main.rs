@@ -3,6 +3,7 @@
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -30,6 +31,29 @@ struct Args {
     /// A SQLite file that keeps orders, keys and balances across restarts.
     #[arg(long)]
     state: Option<PathBuf>,
+    /// How long a client has to send a request head, e.g. `10s` or `500ms`; also ends idle
+    /// HTTP/1.1 keep-alive connections.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    header_read_timeout: Duration,
+    /// How long a connection may have no request in progress before it is closed.
+    #[arg(long, default_value = "60s", value_parser = duration)]
+    idle_timeout: Duration,
+}
+
+/// Reads `250ms`, `10s` or a bare number of seconds.
+fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, scale) = match text.strip_suffix("ms") {
+        Some(ms) => (ms, 0.001),
+        None => (text.strip_suffix('s').unwrap_or(text), 1.0),
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|value| Duration::try_from_secs_f64(value * scale).ok())
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| format!("{text:?} is not a duration like 500ms or 10s"))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,6 +71,8 @@ fn main() -> anyhow::Result<()> {
         .seed(args.seed)
         .addr(args.addr)
         .rate_limits(args.rate_limits.clone())
+        .header_read_timeout(args.header_read_timeout)
+        .idle_timeout(args.idle_timeout)
         .clock(ManualClock::system());
     if let Some(faults) = args.faults {
         builder = builder.faults(faults);

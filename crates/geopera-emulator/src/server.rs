@@ -3,10 +3,7 @@
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -19,14 +16,9 @@ use geopera_types::validate::{missing_body, validate};
 use geopera_types::{Access, OperationInfo};
 use http::header::{ALLOW, AUTHORIZATION, CONTENT_LENGTH, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify};
-use tower::ServiceExt;
 
+use crate::conn::ConnKill;
 use crate::error::{ApiError, ApiJson, Reply};
 use crate::faults::{strikes, FaultKind, FaultPlan, FaultRule, Phase};
 use crate::ops::{execute, Caller};
@@ -38,20 +30,6 @@ use crate::state::{Claim, Shared, IDEMPOTENCY_RETENTION_MS};
 pub const FAULT_HEADER: &str = "x-emulator-fault";
 /// The header set on answers replayed from an idempotency key.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
-
-/// Lets a handler drop its connection with a TCP reset.
-#[derive(Clone)]
-struct ConnKill {
-    notify: Arc<Notify>,
-    reset: Arc<AtomicBool>,
-}
-
-impl ConnKill {
-    fn fire(&self) {
-        self.reset.store(true, Ordering::SeqCst);
-        self.notify.notify_one();
-    }
-}
 
 /// Builds the router over shared state.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -626,112 +604,5 @@ fn deliver_faulty(reply: Reply, kind: &FaultKind) -> Response {
             response
         }
         _ => reply.into_response(),
-    }
-}
-
-/// A TCP stream that closes with a reset (not a FIN) when the handler asked for one.
-struct ResettableStream {
-    inner: TcpStream,
-    reset: Arc<AtomicBool>,
-}
-
-impl Drop for ResettableStream {
-    fn drop(&mut self) {
-        if self.reset.load(Ordering::SeqCst) {
-            // Linger 0 turns the close into an RST; failure just means a normal close.
-            let _ = self.inner.set_zero_linger();
-        }
-    }
-}
-
-impl AsyncRead for ResettableStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for ResettableStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-/// Accepts connections until `shutdown` flips, then lets open connections finish (for at
-/// most `grace`) and returns.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    app: Router,
-    mut shutdown: watch::Receiver<bool>,
-    grace: Duration,
-) {
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let app = app.clone();
-                let shutdown = shutdown.clone();
-                connections.spawn(connection(stream, peer, app, shutdown));
-            }
-            _ = shutdown.changed() => break,
-        }
-        // Reap finished connection tasks so the set does not grow without bound.
-        while connections.try_join_next().is_some() {}
-    }
-    let drain = async { while connections.join_next().await.is_some() {} };
-    if tokio::time::timeout(grace, drain).await.is_err() {
-        connections.abort_all();
-    }
-}
-
-async fn connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    app: Router,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let kill = ConnKill {
-        notify: Arc::new(Notify::new()),
-        reset: Arc::new(AtomicBool::new(false)),
-    };
-    let io = TokioIo::new(ResettableStream {
-        inner: stream,
-        reset: kill.reset.clone(),
-    });
-    let per_connection = kill.clone();
-    let service = tower::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
-        request.extensions_mut().insert(per_connection.clone());
-        app.clone().oneshot(request.map(Body::new))
-    });
-    // HTTP/1.1, or HTTP/2 with prior knowledge (h2c), whichever the client speaks.
-    let builder =
-        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-    let conn = builder.serve_connection(io, TowerToHyperService::new(service));
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        () = kill.notify.notified() => {}
-        _ = shutdown.changed() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.as_mut().await;
-        }
     }
 }

@@ -2,6 +2,7 @@
 
 mod catalog;
 mod common;
+mod connections;
 mod faults;
 mod idempotency;
 mod keys;

@@ -1,0 +1,322 @@
+//! The accept loop and each connection's life: protocol, timeouts, resets.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::Router;
+use bytes::Bytes;
+use hyper::body::{Frame, SizeHint};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+use tower::ServiceExt;
+
+/// How long a client has to send a complete request head, by default.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may sit with no request in progress, by default.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often an HTTP/2 connection is pinged, and how long the ping may go unanswered, so
+/// that a peer which vanished without closing does not hold its streams for ever.
+const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
+const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The connection limits [`serve`] applies.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeouts {
+    pub header_read: Duration,
+    pub idle: Duration,
+}
+
+/// Lets a handler drop its connection with a TCP reset.
+#[derive(Clone)]
+pub(crate) struct ConnKill {
+    notify: Arc<Notify>,
+    reset: Arc<AtomicBool>,
+}
+
+impl ConnKill {
+    pub(crate) fn fire(&self) {
+        self.reset.store(true, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+}
+
+/// Accepts connections until `shutdown` flips, then lets open connections finish (for at
+/// most `grace`) and returns.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    timeouts: Timeouts,
+    mut shutdown: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let app = app.clone();
+                let shutdown = shutdown.clone();
+                connections.spawn(connection(stream, peer, app, timeouts, shutdown));
+            }
+            _ = shutdown.changed() => break,
+        }
+        // Reap finished connection tasks so the set does not grow without bound.
+        while connections.try_join_next().is_some() {}
+    }
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(grace, drain).await.is_err() {
+        connections.abort_all();
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    timeouts: Timeouts,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let kill = ConnKill {
+        notify: Arc::new(Notify::new()),
+        reset: Arc::new(AtomicBool::new(false)),
+    };
+    let io = TokioIo::new(ResettableStream {
+        inner: stream,
+        reset: kill.reset.clone(),
+    });
+    let activity = Arc::new(Activity::new());
+    let per_connection = kill.clone();
+    let per_request = activity.clone();
+    let service = tower::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+        let in_flight = per_request.begin();
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request.extensions_mut().insert(per_connection.clone());
+        let answer = app.clone().oneshot(request.map(Body::new));
+        async move {
+            let response = answer.await?;
+            // The request stays in progress until its body is sent, however slowly.
+            Ok::<_, std::convert::Infallible>(response.map(|body| {
+                Body::new(Tracked {
+                    inner: body,
+                    _in_flight: in_flight,
+                })
+            }))
+        }
+    });
+    // HTTP/1.1, or HTTP/2 with prior knowledge (h2c), whichever the client speaks.
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // hyper times each HTTP/1.1 request head, including the wait for the next request on a
+    // kept-alive connection. The watchdog below covers what it does not time.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeouts.header_read);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(HTTP2_PING_INTERVAL)
+        .keep_alive_timeout(HTTP2_PING_TIMEOUT);
+    let conn = builder.serve_connection(io, TowerToHyperService::new(service));
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        () = kill.notify.notified() => {}
+        stalled = watchdog(&activity, timeouts) => {
+            if stalled == Stall::Idle {
+                // Lets HTTP/2 say goodbye (GOAWAY); HTTP/1.1 closes at once when idle.
+                conn.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(1), conn.as_mut()).await;
+            }
+        }
+        _ = shutdown.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.as_mut().await;
+        }
+    }
+}
+
+/// Why the watchdog gave up on a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stall {
+    /// No first request within the header-read timeout.
+    NoRequest,
+    /// No request in progress for the idle timeout.
+    Idle,
+}
+
+/// Returns when the connection has stalled: no first request within `header_read` of
+/// opening (hyper's own header timer only starts once it has read enough bytes to tell
+/// HTTP/1.1 from HTTP/2, so a silent client would otherwise stay), or no request in
+/// progress for `idle` (hyper has no idle limit for HTTP/2 connections).
+///
+/// Written here because neither hyper nor hyper-util offers a connection idle timeout, and
+/// tower's timeouts bound requests, not the gaps between them.
+async fn watchdog(activity: &Activity, timeouts: Timeouts) -> Stall {
+    loop {
+        let (deadline, stall) = {
+            let state = activity.state();
+            if state.in_flight > 0 {
+                (None, Stall::Idle)
+            } else if state.requests == 0 {
+                (
+                    Some(state.idle_since + timeouts.header_read),
+                    Stall::NoRequest,
+                )
+            } else {
+                (Some(state.idle_since + timeouts.idle), Stall::Idle)
+            }
+        };
+        match deadline {
+            None => activity.changed.notified().await,
+            Some(at) if Instant::now() >= at => return stall,
+            Some(at) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(at) => {}
+                    () = activity.changed.notified() => {}
+                }
+            }
+        }
+    }
+}
+
+/// Requests in progress on one connection, and since when it has had none.
+struct Activity {
+    state: Mutex<ActivityState>,
+    changed: Notify,
+}
+
+struct ActivityState {
+    in_flight: usize,
+    requests: u64,
+    idle_since: Instant,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            state: Mutex::new(ActivityState {
+                in_flight: 0,
+                requests: 0,
+                idle_since: Instant::now(),
+            }),
+            changed: Notify::new(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, ActivityState> {
+        match self.state.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Marks a request as started; it ends when the returned guard drops.
+    fn begin(self: &Arc<Self>) -> InFlight {
+        {
+            let mut state = self.state();
+            state.in_flight += 1;
+            state.requests += 1;
+        }
+        self.changed.notify_one();
+        InFlight {
+            activity: self.clone(),
+        }
+    }
+}
+
+/// One request in progress; dropping it (answer sent, or connection gone) ends it.
+struct InFlight {
+    activity: Arc<Activity>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        {
+            let mut state = self.activity.state();
+            state.in_flight = state.in_flight.saturating_sub(1);
+            state.idle_since = Instant::now();
+        }
+        self.activity.changed.notify_one();
+    }
+}
+
+/// A response body that keeps its request in progress until it is sent or dropped.
+struct Tracked {
+    inner: Body,
+    _in_flight: InFlight,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A TCP stream that closes with a reset (not a FIN) when the handler asked for one.
+struct ResettableStream {
+    inner: TcpStream,
+    reset: Arc<AtomicBool>,
+}
+
+impl Drop for ResettableStream {
+    fn drop(&mut self) {
+        if self.reset.load(Ordering::SeqCst) {
+            // Linger 0 turns the close into an RST; failure just means a normal close.
+            let _ = self.inner.set_zero_linger();
+        }
+    }
+}
+
+impl AsyncRead for ResettableStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ResettableStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
