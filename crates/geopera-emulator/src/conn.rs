@@ -30,6 +30,20 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
 const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// How long the accept loop pauses after an error that is not about one connection.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Errors that concern only the connection being accepted, not the listener.
+fn is_per_connection(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::Interrupted
+    )
+}
+
 /// The connection limits [`serve`] applies.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Timeouts {
@@ -61,15 +75,35 @@ pub(crate) async fn serve(
     grace: Duration,
 ) {
     let mut connections = tokio::task::JoinSet::new();
+    let mut failing = false;
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let app = app.clone();
-                let shutdown = shutdown.clone();
-                connections.spawn(connection(stream, peer, app, timeouts, shutdown));
-            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    if std::mem::take(&mut failing) {
+                        tracing::info!("accepting connections again");
+                    }
+                    let _ = stream.set_nodelay(true);
+                    let app = app.clone();
+                    let shutdown = shutdown.clone();
+                    connections.spawn(connection(stream, peer, app, timeouts, shutdown));
+                }
+                // That one connection failed before it was accepted; the next may not.
+                Err(error) if is_per_connection(&error) => {}
+                Err(error) => {
+                    // Out of descriptors (EMFILE/ENFILE) or memory: the waiting connection
+                    // stays queued and the listener stays ready, so retrying at once would
+                    // spin a core until a descriptor frees up.
+                    if !std::mem::replace(&mut failing, true) {
+                        tracing::warn!(%error, "cannot accept connections; retrying every {} ms",
+                            ACCEPT_BACKOFF.as_millis());
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(ACCEPT_BACKOFF) => {}
+                        _ = shutdown.changed() => break,
+                    }
+                }
+            },
             _ = shutdown.changed() => break,
         }
         // Reap finished connection tasks so the set does not grow without bound.

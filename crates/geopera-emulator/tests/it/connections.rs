@@ -179,3 +179,134 @@ fn slow_answers_are_not_idle() {
         assert_eq!(resp.json()["numberReturned"], 5, "{fault}");
     }
 }
+
+/// Set in the child process that runs the descriptor-exhaustion scenario.
+const FD_CHILD: &str = "GEOPERA_EMULATOR_FD_CHILD";
+
+/// Lowering the descriptor limit affects the whole process, so the scenario runs in a child
+/// process of its own: this same test, re-run with [`FD_CHILD`] set.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_accept_loop_backs_off_while_descriptors_run_out_and_recovers() {
+    if std::env::var_os(FD_CHILD).is_some() {
+        return descriptors_run_out();
+    }
+    let name = "connections::the_accept_loop_backs_off_while_descriptors_run_out_and_recovers";
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(FD_CHILD, "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("child starts");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("child status") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the child did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut output = String::new();
+    for pipe in [
+        child.stdout.take().map(|mut out| {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            text
+        }),
+        child.stderr.take().map(|mut err| {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text);
+            text
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        output.push_str(&pipe);
+    }
+    eprintln!("{output}");
+    assert!(status.success(), "the child failed:\n{output}");
+    assert!(
+        output.contains("1 passed"),
+        "the child ran the scenario:\n{output}"
+    );
+}
+
+/// User and system CPU time of this process so far, from an already open `/proc/self/stat`
+/// (no descriptor is free to open it when it matters).
+#[cfg(target_os = "linux")]
+fn cpu_time(stat: &mut std::fs::File) -> Duration {
+    use std::io::Seek;
+    let mut text = String::new();
+    stat.rewind().expect("rewind");
+    stat.read_to_string(&mut text).expect("/proc/self/stat");
+    let after_name = text.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after_name
+        .split_whitespace()
+        .map(|field| field.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15, in USER_HZ ticks (100 a second on Linux).
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+#[cfg(target_os = "linux")]
+fn descriptors_run_out() {
+    use rlimit::Resource;
+
+    let emu = emulator(Duration::from_secs(30), Duration::from_secs(30));
+    probe(&emu);
+    let mut stat = std::fs::File::open("/proc/self/stat").expect("stat opens");
+    let in_use = std::fs::read_dir("/proc/self/fd").expect("fd list").count() as u64;
+    let (_, hard) = Resource::NOFILE.get().expect("limit read");
+    Resource::NOFILE
+        .set(in_use + 32, hard)
+        .expect("limit lowered");
+
+    // Fill every free descriptor, then free one for a client socket: the kernel completes
+    // its handshake, but the server has no descriptor to accept it with.
+    let mut fillers = Vec::new();
+    while let Ok(file) = std::fs::File::open("/dev/null") {
+        fillers.push(file);
+        assert!(fillers.len() < 1_000, "the lowered limit holds");
+    }
+    fillers.pop();
+    let mut pending = TcpStream::connect(emu.addr()).expect("the handshake completes");
+    std::thread::sleep(Duration::from_millis(200));
+
+    let before = cpu_time(&mut stat);
+    let measured = Instant::now();
+    std::thread::sleep(Duration::from_secs(1));
+    let busy = cpu_time(&mut stat).saturating_sub(before);
+    let share = busy.as_secs_f64() / measured.elapsed().as_secs_f64();
+    println!(
+        "CPU while out of descriptors: {busy:?} over {:?} ({:.0} % of one core)",
+        measured.elapsed(),
+        share * 100.0
+    );
+
+    drop(fillers);
+    let recovered = Instant::now();
+    assert_eq!(exchange(&mut pending, &request(&emu)), 200);
+    println!(
+        "the waiting connection was answered {:?} after descriptors were freed",
+        recovered.elapsed()
+    );
+    assert_eq!(
+        exchange(
+            &mut TcpStream::connect(emu.addr()).expect("connects"),
+            &request(&emu)
+        ),
+        200
+    );
+    assert!(
+        share < 0.3,
+        "the accept loop spun: {:.0} % of a core",
+        share * 100.0
+    );
+}
