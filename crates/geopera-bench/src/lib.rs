@@ -1,6 +1,6 @@
 //! The measurement harness of the Geopera SDK.
 //!
-//! Three binaries and one micro-benchmark share this library:
+//! Four binaries and one micro-benchmark share this library:
 //!
 //! - `bench-server` answers `POST /v1/op/catalog.search` with one of two canned pages taken
 //!   once from the emulator ([`CannedPages`]), so the server costs next to nothing and every
@@ -9,6 +9,8 @@
 //!   with a plain reqwest client, and prints one [`Sample`] as a JSON line;
 //! - `bench-report` turns the JSON lines of one run into the table and ratios of
 //!   `BENCHMARKS.md` ([`report`]);
+//! - `bench-body-memory` makes one SDK call against a large or endless answer and prints the
+//!   process's peak memory, to check the response-size cap and decoding overhead;
 //! - `benches/decode.rs` compares decoding the canned pages into `serde_json::Value` and into
 //!   the SDK's output model.
 //!
