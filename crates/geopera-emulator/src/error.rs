@@ -1,6 +1,7 @@
 //! The one error type of the emulator, rendered the way the API renders errors.
 
-use axum::extract::{FromRequest, Request};
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use geopera_types::validate::{json_invalid, missing_body};
@@ -118,6 +119,35 @@ impl ApiError {
     }
 }
 
+/// A bad path segment (say, invalid UTF-8 after percent-decoding) is the client's error.
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::problem(rejection.status(), rejection.body_text())
+    }
+}
+
+/// A body over the limit is 413; a body that cannot be read (broken chunked framing, a
+/// connection closed mid-body) is 400.
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::problem(
+                status,
+                "the request body is larger than the emulator accepts",
+            )
+        } else {
+            ApiError::problem(status, rejection.body_text())
+        }
+    }
+}
+
+/// Path parameters whose rejection is a problem+json [`ApiError`] rather than axum's plain
+/// text.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.into_reply().into_response()
@@ -231,11 +261,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let headers = request.headers().clone();
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                ApiError::problem(StatusCode::BAD_REQUEST, rejection.body_text())
-            })?;
+        let body = Bytes::from_request(request, state).await?;
         match Self::parse(&headers, &body)? {
             Some(value) => Ok(ApiJson(value)),
             None => Err(ApiError::Validation(vec![missing_body()])),

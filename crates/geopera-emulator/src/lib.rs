@@ -144,6 +144,9 @@ pub use crate::state::{DEMO_ORG, STARTING_CREDITS};
 
 use crate::state::Shared;
 
+/// The largest request body read by default: 2 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
 /// Entry point: `Emulator::builder()...start()`.
 #[derive(Debug)]
 pub struct Emulator;
@@ -167,6 +170,7 @@ pub struct EmulatorBuilder {
     faults: FaultPlan,
     addr: SocketAddr,
     spec: Option<Bytes>,
+    body_limit: usize,
     record_limit: usize,
     record_budget: usize,
     record_bodies: bool,
@@ -183,6 +187,7 @@ impl Default for EmulatorBuilder {
             faults: FaultPlan::none(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             spec: None,
+            body_limit: DEFAULT_BODY_LIMIT,
             record_limit: DEFAULT_RECORD_LIMIT,
             record_budget: DEFAULT_RECORD_BUDGET_BYTES,
             record_bodies: false,
@@ -229,6 +234,15 @@ impl EmulatorBuilder {
     /// The OpenAPI document to serve at `GET /openapi.json`.
     pub fn spec(mut self, spec: impl Into<Bytes>) -> Self {
         self.spec = Some(spec.into());
+        self
+    }
+
+    /// The largest request body the emulator reads, in bytes (default
+    /// [`DEFAULT_BODY_LIMIT`], 2 MiB); a larger one is answered 413 problem+json before any
+    /// other check. The contract documents no limit; this one keeps memory per request
+    /// bounded.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
         self
     }
 
@@ -303,6 +317,7 @@ impl EmulatorBuilder {
             self.faults,
             base_url.clone(),
             self.spec,
+            self.body_limit,
             recording::RequestLog::new(self.record_limit, self.record_budget, self.record_bodies),
             store,
         ));

@@ -35,6 +35,9 @@ struct Args {
     /// HTTP/1.1 keep-alive connections.
     #[arg(long, default_value = "10s", value_parser = duration)]
     header_read_timeout: Duration,
+    /// The largest request body read, in bytes; larger ones are answered 413.
+    #[arg(long, default_value_t = geopera_emulator::DEFAULT_BODY_LIMIT)]
+    body_limit: usize,
     /// How long a connection may have no request in progress before it is closed.
     #[arg(long, default_value = "60s", value_parser = duration)]
     idle_timeout: Duration,
@@ -73,6 +76,7 @@ fn main() -> anyhow::Result<()> {
         .rate_limits(args.rate_limits.clone())
         .header_read_timeout(args.header_read_timeout)
         .idle_timeout(args.idle_timeout)
+        .body_limit(args.body_limit)
         .clock(ManualClock::system());
     if let Some(faults) = args.faults {
         builder = builder.faults(faults);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Extension, Router};
@@ -19,7 +19,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use serde_json::Value;
 
 use crate::conn::ConnKill;
-use crate::error::{ApiError, ApiJson, Reply};
+use crate::error::{ApiError, ApiJson, ApiPath, Reply};
 use crate::faults::{strikes, FaultKind, FaultPlan, FaultRule, Phase};
 use crate::ops::{execute, Caller};
 use crate::recording::RecordedRequest;
@@ -33,17 +33,52 @@ pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
 /// Builds the router over shared state.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let body_limit = shared.body_limit;
     Router::new()
         .route("/v1/op/{id}", any(invoke))
         .route("/openapi.json", get(openapi))
         // Any method: a 307 makes clients repeat the POST at the new location.
         .route("/assets/{kind}/{*file}", any(asset))
         .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
         .with_state(shared)
 }
 
 async fn no_route(uri: Uri) -> ApiError {
     ApiError::not_found(format!("no route for '{}'", uri.path()))
+}
+
+/// axum adds the `Allow` header; this gives the answer the API's body.
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("'{}' does not answer {method}", uri.path()),
+    )
+}
+
+/// The raw request body, within the body limit; its rejections are problem+json, and a
+/// body over the limit is told the limit.
+struct ApiBody(Bytes);
+
+impl FromRequest<Arc<Shared>> for ApiBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, shared: &Arc<Shared>) -> Result<Self, ApiError> {
+        match Bytes::from_request(request, shared).await {
+            Ok(body) => Ok(ApiBody(body)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::problem(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "the request body is larger than the emulator's limit of {} bytes",
+                        shared.body_limit
+                    ),
+                ))
+            }
+            Err(rejection) => Err(rejection.into()),
+        }
+    }
 }
 
 async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
@@ -68,7 +103,7 @@ const PIXEL_PNG: &[u8] = &[
     0x42, 0x60, 0x82,
 ];
 
-async fn asset(Path((_kind, file)): Path<(String, String)>) -> Response {
+async fn asset(ApiPath((_kind, file)): ApiPath<(String, String)>) -> Response {
     let (content_type, body) = if file.ends_with(".png") {
         ("image/png", Bytes::from_static(PIXEL_PNG))
     } else {
@@ -101,15 +136,20 @@ impl Drop for Recording {
 #[allow(clippy::too_many_arguments, reason = "axum extractors")]
 async fn invoke(
     State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     kill: Option<Extension<ConnKill>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<ApiBody, ApiError>,
 ) -> Response {
     let started = Instant::now();
+    // A body that could not be read is answered, and recorded, like any other request.
+    let (body, unreadable) = match body {
+        Ok(ApiBody(body)) => (body, None),
+        Err(error) => (Bytes::new(), Some(error)),
+    };
     let entry = shared.lock().requests.entry(
         Some(id.clone()),
         method.to_string(),
@@ -121,16 +161,21 @@ async fn invoke(
         shared: shared.clone(),
         request: Some(entry),
     };
-    let response = pipeline(
-        &shared,
-        &id,
-        peer,
-        kill.map(|Extension(kill)| kill),
-        &method,
-        &headers,
-        body,
-    )
-    .await;
+    let response = match unreadable {
+        Some(error) => error.into_response(),
+        None => {
+            pipeline(
+                &shared,
+                &id,
+                peer,
+                kill.map(|Extension(kill)| kill),
+                &method,
+                &headers,
+                body,
+            )
+            .await
+        }
+    };
     let status = response.status().as_u16();
     if let Some(request) = recording.request.as_mut() {
         request.status = Some(status);

@@ -176,6 +176,8 @@ pub struct Shared {
     pub base_url: String,
     pub catalog: Arc<Catalog>,
     pub spec: Option<Bytes>,
+    /// The largest request body read, in bytes.
+    pub body_limit: usize,
     pub demo_key: String,
     pub session_token: String,
     store: Option<Store>,
@@ -197,6 +199,7 @@ impl Shared {
         faults: FaultPlan,
         base_url: String,
         spec: Option<Bytes>,
+        body_limit: usize,
         requests: RequestLog,
         store: Option<(Store, Option<Snapshot>)>,
     ) -> Shared {
@@ -255,6 +258,7 @@ impl Shared {
             limits,
             base_url,
             spec,
+            body_limit,
             demo_key,
             session_token,
             store,

@@ -436,3 +436,95 @@ fn the_request_log_stays_within_its_byte_budget() {
     assert_eq!(last.operation_id.as_deref(), Some("no.such.op"));
     assert!(last.body.is_empty());
 }
+
+fn assert_problem(resp: &crate::common::Resp, status: u16) -> serde_json::Value {
+    assert_eq!(resp.status, status, "{:?}", resp.body);
+    assert_eq!(resp.content_type(), "application/problem+json");
+    let body = resp.json();
+    assert_eq!(body["status"], status);
+    assert_eq!(body["type"], "about:blank");
+    body
+}
+
+fn send(request: reqwest::blocking::RequestBuilder) -> crate::common::Resp {
+    let response = request.send().expect("answered");
+    crate::common::Resp {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: response.bytes().expect("body"),
+    }
+}
+
+#[test]
+fn a_body_over_the_limit_is_413_problem_json() {
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .body_limit(1024),
+    );
+    let fits = json!({"note": "x".repeat(900)});
+    assert_eq!(api.call("billing.credits.balance", fits).status, 200);
+    let resp = api.call("billing.credits.balance", json!({"note": "x".repeat(4096)}));
+    let body = assert_problem(&resp, 413);
+    assert!(
+        body["detail"].as_str().unwrap_or_default().contains("1024"),
+        "{body}"
+    );
+    let recorded = api.emu.requests().pop().expect("recorded");
+    assert_eq!(recorded.status, Some(413));
+    assert_eq!(api.emu.executed("billing.credits.balance"), 1);
+}
+
+#[test]
+fn broken_chunked_framing_is_400_problem_json() {
+    use std::io::{Read, Write};
+    let api = Api::start();
+    let mut stream = std::net::TcpStream::connect(api.emu.addr()).expect("connects");
+    let request = format!(
+        "POST /v1/op/billing.credits.balance HTTP/1.1\r\nhost: x\r\n\
+         authorization: Bearer {}\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n",
+        api.emu.api_key()
+    );
+    stream.write_all(request.as_bytes()).expect("sent");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(answer.starts_with("http/1.1 400"), "{answer}");
+    assert!(
+        answer.contains("content-type: application/problem+json"),
+        "{answer}"
+    );
+    assert!(answer.contains("\"status\":400"), "{answer}");
+    assert_eq!(api.emu.executed("billing.credits.balance"), 0);
+}
+
+#[test]
+fn a_bad_path_segment_is_400_problem_json() {
+    let api = Api::start();
+    let base = api.emu.base_url();
+    let resp = send(
+        api.http
+            .post(format!("{base}/v1/op/%FF"))
+            .bearer_auth(api.emu.api_key())
+            .json(&json!({})),
+    );
+    assert_problem(&resp, 400);
+    let resp = send(api.http.get(format!("{base}/assets/quicklook/%FF.png")));
+    assert_problem(&resp, 400);
+}
+
+#[test]
+fn a_method_a_route_does_not_answer_is_405_problem_json() {
+    let api = Api::start();
+    let resp = send(
+        api.http
+            .post(format!("{}/openapi.json", api.emu.base_url())),
+    );
+    assert_problem(&resp, 405);
+    assert_eq!(resp.header("allow"), Some("GET,HEAD"));
+    let resp = send(api.http.delete(format!("{}/nowhere", api.emu.base_url())));
+    assert_problem(&resp, 404);
+}
