@@ -34,7 +34,8 @@ pub enum FaultKind {
 /// When a fault strikes relative to the operation's execution.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Phase {
-    /// Before authentication: the operation never runs.
+    /// Before the operation runs (and, for plan faults, before authentication), so it never
+    /// runs.
     #[default]
     Before,
     /// After the operation ran and committed its effects: only the answer is lost.

@@ -88,6 +88,11 @@
 //! can carry its own in the `x-emulator-fault` header. Both use one syntax:
 //! comma-separated rules, each `ACTION[;OPTION...][@RATE%]`.
 //!
+//! Plan faults stand for the network and the servers: they strike before authentication,
+//! whoever calls. Header faults are drawn only once the request is authenticated (without
+//! valid credentials it gets its usual 401, header or not), and a header's `burst=N`
+//! throttles only the following requests of the same organization.
+//!
 //! | action | effect |
 //! |---|---|
 //! | `latency=250ms` (or `2s`) | wait before handling |

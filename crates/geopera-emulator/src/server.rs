@@ -24,7 +24,7 @@ use crate::faults::{strikes, FaultKind, FaultPlan, FaultRule, Phase};
 use crate::ops::{execute, Caller};
 use crate::recording::RecordedRequest;
 use crate::scopes::grants;
-use crate::state::{Claim, Shared, IDEMPOTENCY_RETENTION_MS};
+use crate::state::{Burst, Claim, Shared, IDEMPOTENCY_RETENTION_MS};
 
 /// The per-request header that injects faults into that one request.
 pub const FAULT_HEADER: &str = "x-emulator-fault";
@@ -199,17 +199,58 @@ struct Injected {
     body: Option<FaultKind>,
 }
 
-fn choose_faults(shared: &Shared, op_id: &str, header: Option<&str>) -> Result<Injected, ApiError> {
-    let header_plan = match header {
-        Some(spec) => FaultPlan::parse(spec)
-            .map_err(|error| ApiError::problem(StatusCode::BAD_REQUEST, error.to_string()))?,
-        None => FaultPlan::none(),
-    };
+impl Injected {
+    /// Adds a rule that struck; the first of each slot wins. A 429 returns its burst so the
+    /// caller can remember the rest of it where it belongs.
+    fn add(&mut self, rule: FaultRule) -> Option<(u32, Option<u64>)> {
+        match &rule.kind {
+            FaultKind::Latency(by) => self.latency += *by,
+            FaultKind::Truncate | FaultKind::Malformed | FaultKind::SlowBody(_) => {
+                self.body.get_or_insert(rule.kind.clone());
+            }
+            FaultKind::RateLimited { burst } => {
+                if self.before.is_none() {
+                    let rest = (burst.saturating_sub(1), rule.retry_after);
+                    self.before = Some(rule);
+                    return Some(rest);
+                }
+            }
+            FaultKind::ServerError(_) | FaultKind::Status(_) | FaultKind::Reset => {
+                let slot = match rule.phase {
+                    Phase::Before => &mut self.before,
+                    Phase::After => &mut self.after,
+                };
+                slot.get_or_insert(rule);
+            }
+        }
+        None
+    }
+
+    /// A 429 that continues a burst.
+    fn continue_burst(&mut self, retry_after: Option<u64>) {
+        self.before = Some(FaultRule {
+            kind: FaultKind::RateLimited { burst: 1 },
+            phase: Phase::Before,
+            retry_after,
+            rate_percent: None,
+            operation: None,
+            times: None,
+        });
+    }
+}
+
+/// The plan's faults for a request, drawn before anything else, for every caller (the
+/// plan stands for the network and the servers, which do not know who is calling).
+fn plan_faults(shared: &Shared, op_id: &str) -> Injected {
     let mut injected = Injected::default();
     let mut guard = shared.lock();
     let inner: &mut crate::state::Inner = &mut guard;
-    let mut chosen: Vec<FaultRule> = Vec::new();
+    if inner.burst_429_left > 0 {
+        inner.burst_429_left -= 1;
+        injected.continue_burst(inner.burst_429_retry_after);
+    }
     let active = &mut inner.faults;
+    let mut chosen: Vec<FaultRule> = Vec::new();
     for (index, rule) in active.plan.rules().iter().enumerate() {
         if rule.operation.as_deref().is_some_and(|only| only != op_id) {
             continue;
@@ -232,6 +273,41 @@ fn choose_faults(shared: &Shared, op_id: &str, header: Option<&str>) -> Result<I
             chosen.push(rule.clone());
         }
     }
+    for rule in chosen {
+        if let Some((left, retry_after)) = injected.add(rule) {
+            inner.burst_429_left = left;
+            inner.burst_429_retry_after = retry_after;
+        }
+    }
+    injected
+}
+
+/// The faults an authenticated request asked for in its own header, plus the rest of a
+/// 429 burst an earlier request of the same organization asked for. Drawn only after
+/// authentication, so a header can neither skip the 401 nor throttle other callers.
+///
+/// # Errors
+/// 400 when the header is not a valid fault specification.
+fn header_faults(
+    shared: &Shared,
+    op_id: &str,
+    caller: &Caller,
+    header: Option<&str>,
+) -> Result<Injected, ApiError> {
+    let header_plan = match header {
+        Some(spec) => FaultPlan::parse(spec)
+            .map_err(|error| ApiError::problem(StatusCode::BAD_REQUEST, error.to_string()))?,
+        None => FaultPlan::none(),
+    };
+    let mut injected = Injected::default();
+    let mut inner = shared.lock();
+    if let Some(burst) = inner.caller_bursts.get_mut(&caller.org) {
+        burst.left = burst.left.saturating_sub(1);
+        injected.continue_burst(burst.retry_after);
+        if burst.left == 0 {
+            inner.caller_bursts.remove(&caller.org);
+        }
+    }
     for rule in header_plan.rules() {
         if rule.operation.as_deref().is_some_and(|only| only != op_id) {
             continue;
@@ -242,39 +318,12 @@ fn choose_faults(shared: &Shared, op_id: &str, header: Option<&str>) -> Result<I
             .rate_percent
             .is_none_or(|rate| strikes(shared.seed, usize::MAX, seen, rate))
         {
-            chosen.push(rule.clone());
-        }
-    }
-    if inner.burst_429_left > 0 {
-        inner.burst_429_left -= 1;
-        injected.before = Some(FaultRule {
-            kind: FaultKind::RateLimited { burst: 1 },
-            phase: Phase::Before,
-            retry_after: inner.burst_429_retry_after,
-            rate_percent: None,
-            operation: None,
-            times: None,
-        });
-    }
-    for rule in chosen {
-        match &rule.kind {
-            FaultKind::Latency(by) => injected.latency += *by,
-            FaultKind::Truncate | FaultKind::Malformed | FaultKind::SlowBody(_) => {
-                injected.body.get_or_insert(rule.kind.clone());
-            }
-            FaultKind::RateLimited { burst } => {
-                if injected.before.is_none() {
-                    inner.burst_429_left = burst.saturating_sub(1);
-                    inner.burst_429_retry_after = rule.retry_after;
-                    injected.before = Some(rule);
+            if let Some((left, retry_after)) = injected.add(rule.clone()) {
+                if left > 0 {
+                    inner
+                        .caller_bursts
+                        .insert(caller.org.clone(), Burst { left, retry_after });
                 }
-            }
-            FaultKind::ServerError(_) | FaultKind::Status(_) | FaultKind::Reset => {
-                let slot = match rule.phase {
-                    Phase::Before => &mut injected.before,
-                    Phase::After => &mut injected.after,
-                };
-                slot.get_or_insert(rule);
             }
         }
     }
@@ -360,47 +409,62 @@ async fn pipeline(
         .with_header(ALLOW, "POST")
         .into_response();
     }
-    let fault_header = headers
-        .get(FAULT_HEADER)
-        .and_then(|value| value.to_str().ok());
-    let injected = match choose_faults(shared, op.id, fault_header) {
-        Ok(injected) => injected,
-        Err(error) => return error.into_response(),
-    };
-    if !injected.latency.is_zero() {
-        tokio::time::sleep(injected.latency).await;
+    let plan = plan_faults(shared, op.id);
+    if !plan.latency.is_zero() {
+        tokio::time::sleep(plan.latency).await;
     }
-    if let Some(rule) = &injected.before {
+    if let Some(rule) = &plan.before {
         return match fault_reply(shared, rule) {
             Some(reply) => reply.into_response(),
             None => reset(kill).await,
         };
     }
-    let reply = match handle(shared, op, peer, headers, &body) {
-        Ok(reply) | Err(reply) => reply,
+    let (reply, requested) = match authenticate(shared, op, peer, headers) {
+        Err(error) => (error.into_reply(), Injected::default()),
+        Ok(caller) => {
+            let fault_header = headers
+                .get(FAULT_HEADER)
+                .and_then(|value| value.to_str().ok());
+            let requested = match header_faults(shared, op.id, &caller, fault_header) {
+                Ok(requested) => requested,
+                Err(error) => return error.into_response(),
+            };
+            if !requested.latency.is_zero() {
+                tokio::time::sleep(requested.latency).await;
+            }
+            if let Some(rule) = &requested.before {
+                return match fault_reply(shared, rule) {
+                    Some(reply) => reply.into_response(),
+                    None => reset(kill).await,
+                };
+            }
+            let reply = match handle(shared, op, &caller, headers, &body) {
+                Ok(reply) | Err(reply) => reply,
+            };
+            (reply, requested)
+        }
     };
-    if let Some(rule) = &injected.after {
+    if let Some(rule) = plan.after.as_ref().or(requested.after.as_ref()) {
         return match fault_reply(shared, rule) {
             Some(reply) => reply.into_response(),
             None => reset(kill).await,
         };
     }
-    match injected.body {
+    match plan.body.or(requested.body) {
         Some(kind) => deliver_faulty(reply, &kind),
         None => reply.into_response(),
     }
 }
 
-/// authenticate → rate limit → scope → validate → (idempotency) → execute.
+/// Rate limit → scope → validate → (idempotency) → execute, for an authenticated caller.
 fn handle(
     shared: &Shared,
     op: &'static OperationInfo,
-    peer: SocketAddr,
+    caller: &Caller,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Reply, Reply> {
-    let caller = authenticate(shared, op, peer, headers).map_err(ApiError::into_reply)?;
-    rate_limit(shared, op, &caller).map_err(ApiError::into_reply)?;
+    rate_limit(shared, op, caller).map_err(ApiError::into_reply)?;
     if op.id != "webhooks.drain" && !caller.grants.iter().any(|grant| grants(grant, op.scope)) {
         return Err(ApiError::problem(
             StatusCode::FORBIDDEN,
@@ -415,7 +479,7 @@ fn handle(
         .filter(|_| op.access != Access::Read || op.declares_idempotency_key)
         .map(str::to_owned);
     let Some(key) = key else {
-        return Ok(run(shared, &caller, op, &value));
+        return Ok(run(shared, caller, op, &value));
     };
     let now = shared.clock.now_millis();
     let slot = (caller.org.clone(), op.id, key);
@@ -455,7 +519,7 @@ fn handle(
             },
         );
     }
-    let reply = run(shared, &caller, op, &value);
+    let reply = run(shared, caller, op, &value);
     let mut inner = shared.lock();
     if reply.status.is_server_error() {
         inner.claims.remove(&slot);

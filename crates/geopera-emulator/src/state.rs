@@ -142,9 +142,19 @@ pub struct Inner {
     /// faults never interleave.
     pub faults: ActiveFaults,
     pub header_faults_seen: u64,
+    /// The rest of a 429 burst the fault plan started, for every caller.
     pub burst_429_left: u32,
     /// The `Retry-After` the rest of the current 429 burst carries, when its rule set one.
     pub burst_429_retry_after: Option<u64>,
+    /// The rest of 429 bursts that `x-emulator-fault` headers started, per organization.
+    pub caller_bursts: HashMap<String, Burst>,
+}
+
+/// What is left of a 429 burst.
+#[derive(Debug)]
+pub struct Burst {
+    pub left: u32,
+    pub retry_after: Option<u64>,
 }
 
 /// The plan's rules and, per rule, how many requests it matched and struck.
@@ -224,6 +234,7 @@ impl Shared {
             header_faults_seen: 0,
             burst_429_left: 0,
             burst_429_retry_after: None,
+            caller_bursts: HashMap::new(),
         };
         inner.insert_credential(
             &demo_key,

@@ -202,3 +202,81 @@ fn set_faults_swaps_the_plan_of_a_running_emulator_with_fresh_counters() {
     api.emu.set_faults(FaultPlan::none());
     assert_eq!(balance(), 200);
 }
+
+#[test]
+fn a_fault_header_does_not_skip_authentication() {
+    let api = Api::start();
+    let body = json!({});
+    for fault in ["503", "429;burst=3", "reset", "explode"] {
+        let resp = api.call_with(
+            "billing.credits.balance",
+            &body,
+            &[("x-emulator-fault", fault)],
+        );
+        assert_eq!(resp.status, 401, "{fault}");
+        assert_eq!(resp.json()["title"], "Unauthenticated");
+    }
+    // Nor did the unauthenticated burst reach anyone else.
+    assert_eq!(api.call("billing.credits.balance", body).status, 200);
+}
+
+#[test]
+fn a_header_burst_throttles_only_the_organization_that_asked() {
+    let api = Api::start();
+    let balance = json!({});
+    let same_org = api.emu.create_key(&["*"]);
+    let other_org = api.emu.create_key_in_org("org_other", &["*"]);
+    let first = with_fault(&api, "429;burst=3;retry-after=7").expect("answer");
+    assert_eq!(first.status, 429);
+    assert_eq!(
+        api.call_as(&other_org, "billing.credits.balance", balance.clone())
+            .status,
+        200,
+        "another organization is not throttled"
+    );
+    let next = api.call_as(&same_org, "billing.credits.balance", balance.clone());
+    assert_eq!(next.status, 429, "another key of the same organization is");
+    assert_eq!(next.header("retry-after"), Some("7"));
+    assert_eq!(
+        api.call("billing.credits.balance", balance.clone()).status,
+        429
+    );
+    assert_eq!(
+        api.call("billing.credits.balance", balance.clone()).status,
+        200
+    );
+    assert_eq!(
+        api.call_as(&other_org, "billing.credits.balance", balance)
+            .status,
+        200
+    );
+}
+
+#[test]
+fn plan_faults_still_strike_before_authentication_and_for_everyone() {
+    let plan: FaultPlan = "429;burst=2;times=1,503;op=orders.list;times=1"
+        .parse()
+        .expect("plan");
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .faults(plan),
+    );
+    let other_org = api.emu.create_key_in_org("org_other", &["*"]);
+    let body = json!({});
+    assert_eq!(
+        api.call("billing.credits.balance", body.clone()).status,
+        429
+    );
+    assert_eq!(
+        api.call_as(&other_org, "billing.credits.balance", body.clone())
+            .status,
+        429
+    );
+    assert_eq!(
+        api.call("billing.credits.balance", body.clone()).status,
+        200
+    );
+    assert_eq!(api.call_with("orders.list", &body, &[]).status, 503);
+    assert_eq!(api.call_with("orders.list", &body, &[]).status, 401);
+}
