@@ -168,6 +168,23 @@ pub fn title_of(status: StatusCode) -> &'static str {
     }
 }
 
+/// Every `Content-Type` the emulator answers with.
+const CONTENT_TYPES: &[&str] = &[
+    "application/json",
+    "application/problem+json",
+    "application/x-ndjson",
+    "application/geo+json",
+    "text/plain; charset=utf-8",
+    "image/png",
+    "image/tiff",
+];
+
+/// The emulator's own spelling of a content type read back from the state file, which
+/// [`Reply`] keeps as a `&'static str`.
+pub(crate) fn known_content_type(text: &str) -> Option<&'static str> {
+    CONTENT_TYPES.iter().copied().find(|known| *known == text)
+}
+
 /// A complete answer as bytes: what an operation produced, before faults touch it.
 #[derive(Clone, Debug)]
 pub struct Reply {

@@ -76,10 +76,14 @@
 //! operation answers a deterministic sample of its output shape.
 //!
 //! Everything lives in memory unless [`EmulatorBuilder::state_file`] (`--state FILE`) names a
-//! SQLite file: then orders, keys (with their revocations) and balances are written to it
-//! after every successful operation that is not read-only, and read back on the next start
-//! with the same seed. Idempotency claims, rate-limit windows and recorded requests are not
-//! kept.
+//! SQLite file: then orders, keys (with their revocations), balances and answered
+//! idempotency claims (organization, operation, key, a SHA-256 fingerprint of the body and
+//! the stored answer) are written to it after every successful operation that is not
+//! read-only and every answer to a request with an `Idempotency-Key`, and read back on the
+//! next start with the same seed. So a retry after a restart is replayed, not charged again,
+//! until 24 hours on the emulator's clock have passed since the key was claimed. Rate-limit
+//! windows and recorded requests are not kept. Files written by older versions of the
+//! emulator open and are upgraded in place; a file from a newer version is refused.
 //!
 //! # Faults
 //!

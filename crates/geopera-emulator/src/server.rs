@@ -24,7 +24,7 @@ use crate::faults::{strikes, FaultKind, FaultPlan, FaultRule, Phase};
 use crate::ops::{execute, Caller};
 use crate::recording::RecordedRequest;
 use crate::scopes::grants;
-use crate::state::{Burst, Claim, Shared, IDEMPOTENCY_RETENTION_MS};
+use crate::state::{fingerprint, Burst, Claim, Shared, IDEMPOTENCY_RETENTION_MS};
 
 /// The per-request header that injects faults into that one request.
 pub const FAULT_HEADER: &str = "x-emulator-fault";
@@ -479,8 +479,13 @@ fn handle(
         .filter(|_| op.access != Access::Read || op.declares_idempotency_key)
         .map(str::to_owned);
     let Some(key) = key else {
-        return Ok(run(shared, caller, op, &value));
+        let reply = run(shared, caller, op, &value);
+        if changed_state(op, &reply) {
+            shared.persist();
+        }
+        return Ok(reply);
     };
+    let body_print = fingerprint(&value);
     let now = shared.clock.now_millis();
     let slot = (caller.org.clone(), op.id, key);
     {
@@ -489,7 +494,7 @@ fn handle(
             .claims
             .retain(|_, claim| now - claim.at_ms < IDEMPOTENCY_RETENTION_MS);
         if let Some(claim) = inner.claims.get(&slot) {
-            if claim.body != value {
+            if claim.fingerprint != body_print {
                 return Err(ApiError::conflict(
                     "this Idempotency-Key was already used with a different request body",
                 )
@@ -513,32 +518,45 @@ fn handle(
         inner.claims.insert(
             slot.clone(),
             Claim {
-                body: value.clone(),
+                fingerprint: body_print,
                 at_ms: now,
                 reply: None,
             },
         );
     }
     let reply = run(shared, caller, op, &value);
-    let mut inner = shared.lock();
-    if reply.status.is_server_error() {
-        inner.claims.remove(&slot);
-    } else if let Some(claim) = inner.claims.get_mut(&slot) {
-        claim.reply = Some(reply.clone());
+    let answered = {
+        let mut inner = shared.lock();
+        if reply.status.is_server_error() {
+            inner.claims.remove(&slot);
+            false
+        } else if let Some(claim) = inner.claims.get_mut(&slot) {
+            claim.reply = Some(reply.clone());
+            true
+        } else {
+            false
+        }
+    };
+    // The effect and the claim that replays it go to the state file in one write, so a
+    // restart never finds one without the other.
+    if answered || changed_state(op, &reply) {
+        shared.persist();
     }
     Ok(reply)
 }
 
+/// Whether an answer means the operation changed what the state file keeps.
+fn changed_state(op: &OperationInfo, reply: &Reply) -> bool {
+    op.access != Access::Read && reply.status.is_success()
+}
+
+/// Executes the operation; the caller writes the state file, once, when it is done.
 fn run(shared: &Shared, caller: &Caller, op: &'static OperationInfo, value: &Value) -> Reply {
     *shared.lock().counters.entry(op.id.to_owned()).or_insert(0) += 1;
-    let reply = match execute(shared, caller, op, value) {
+    match execute(shared, caller, op, value) {
         Ok(reply) => reply,
         Err(error) => error.into_reply(),
-    };
-    if op.access != Access::Read && reply.status.is_success() {
-        shared.persist();
     }
-    reply
 }
 
 fn authenticate(

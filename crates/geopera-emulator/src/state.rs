@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::catalog::Catalog;
 use crate::clock::ManualClock;
@@ -121,10 +122,59 @@ pub struct Org {
 /// An idempotency key's claim.
 #[derive(Debug)]
 pub struct Claim {
-    pub body: Value,
+    /// The body's [`fingerprint`]: a retry must send the same body to be replayed.
+    pub fingerprint: [u8; 32],
+    /// When the key was claimed, in milliseconds on the emulator's clock.
     pub at_ms: i64,
     /// `None` while the first request is still being handled.
     pub reply: Option<Reply>,
+}
+
+/// Which organization's key for which operation.
+pub type ClaimSlot = (String, &'static str, String);
+
+/// SHA-256 of a canonical form of a JSON body: object members sorted by name, so a retry
+/// that spells the same body with other whitespace or member order is the same request.
+/// A hash rather than the body keeps claims small in memory and in the state file.
+pub fn fingerprint(value: &Value) -> [u8; 32] {
+    fn feed(hasher: &mut Sha256, value: &Value) {
+        let text = |hasher: &mut Sha256, text: &str| {
+            hasher.update((text.len() as u64).to_le_bytes());
+            hasher.update(text.as_bytes());
+        };
+        match value {
+            Value::Null => hasher.update(b"n"),
+            Value::Bool(flag) => hasher.update(if *flag { b"t" } else { b"f" }),
+            Value::Number(number) => {
+                hasher.update(b"#");
+                text(hasher, &number.to_string());
+            }
+            Value::String(string) => {
+                hasher.update(b"s");
+                text(hasher, string);
+            }
+            Value::Array(items) => {
+                hasher.update(b"[");
+                hasher.update((items.len() as u64).to_le_bytes());
+                for item in items {
+                    feed(hasher, item);
+                }
+            }
+            Value::Object(members) => {
+                hasher.update(b"{");
+                hasher.update((members.len() as u64).to_le_bytes());
+                let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
+                sorted.sort_by(|a, b| a.0.cmp(b.0));
+                for (name, member) in sorted {
+                    text(hasher, name);
+                    feed(hasher, member);
+                }
+            }
+        }
+    }
+    let mut hasher = Sha256::new();
+    feed(&mut hasher, value);
+    hasher.finalize().into()
 }
 
 /// Mutable state behind one lock (never held across an `.await`).
@@ -133,7 +183,7 @@ pub struct Inner {
     pub credentials: HashMap<String, Credential>,
     pub rng: Rng,
     pub windows: HashMap<(String, &'static str, i64), u32>,
-    pub claims: HashMap<(String, &'static str, String), Claim>,
+    pub claims: HashMap<ClaimSlot, Claim>,
     pub orgs: HashMap<String, Org>,
     pub orders: HashMap<String, Order>,
     pub counters: HashMap<String, u64>,
@@ -261,6 +311,11 @@ impl Shared {
             inner.credentials = snapshot.credentials;
             inner.orgs = snapshot.orgs;
             inner.orders = snapshot.orders;
+            let now_ms = clock.now_millis();
+            inner.claims = snapshot.claims;
+            inner
+                .claims
+                .retain(|_, claim| now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS);
         }
         Shared {
             seed,
@@ -277,12 +332,13 @@ impl Shared {
         }
     }
 
-    /// Writes orders, keys and balances to the state file, if there is one. A failed write
-    /// is logged, not answered: the request itself succeeded.
+    /// Writes orders, keys, balances and answered idempotency claims to the state file, if
+    /// there is one. A failed write is logged, not answered: the request itself succeeded.
     pub fn persist(&self) {
         if let Some(store) = &self.store {
+            let now_ms = self.clock.now_millis();
             let inner = self.lock();
-            if let Err(error) = store.save(self.seed, &inner) {
+            if let Err(error) = store.save(self.seed, &inner, now_ms) {
                 tracing::warn!(%error, "could not write the state file");
             }
         }
@@ -391,5 +447,31 @@ impl Inner {
             balance_credits: STARTING_CREDITS,
             orders: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fingerprint;
+    use serde_json::json;
+
+    #[test]
+    fn fingerprints_ignore_member_order_but_nothing_else() {
+        let a = fingerprint(&json!({"a": 1, "b": [true, null, "x"]}));
+        assert_eq!(a, fingerprint(&json!({"b": [true, null, "x"], "a": 1})));
+        for other in [
+            json!({"a": 2, "b": [true, null, "x"]}),
+            json!({"a": 1, "b": [null, true, "x"]}),
+            json!({"a": 1, "b": [true, null, "x"], "c": null}),
+            json!({"a": "1", "b": [true, null, "x"]}),
+            json!({"a": 1.0, "b": [true, null, "x"]}),
+        ] {
+            assert_ne!(a, fingerprint(&other), "{other}");
+        }
+        // Lengths are part of the input, so neighbouring strings cannot trade characters.
+        assert_ne!(
+            fingerprint(&json!(["ab", "c"])),
+            fingerprint(&json!(["a", "bc"]))
+        );
     }
 }

@@ -1,20 +1,33 @@
-//! `--state FILE`: orders, keys and balances kept in SQLite across restarts.
+//! `--state FILE`: orders, keys, balances and idempotency claims kept in SQLite across
+//! restarts.
 //!
 //! The whole durable part of the state is written after every request that executed an
-//! operation which is not read-only; it is small (a few hundred rows per organization), and
-//! one transaction per write keeps the file consistent if the process dies mid-way.
+//! operation which is not read-only, or answered one with an idempotency key; it is small
+//! (a few hundred rows per organization), and one transaction per write keeps the file
+//! consistent if the process dies mid-way.
+//!
+//! The schema is versioned with SQLite's `user_version`: [`MIGRATIONS`] holds the steps from
+//! each version to the next, so a file written by an older emulator opens and is upgraded in
+//! place, and a file from a newer one is refused rather than misread.
 
 use std::collections::HashMap;
 use std::io;
 use std::path::Path;
 use std::sync::Mutex;
 
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::StatusCode;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
-use crate::state::{Credential, Inner, Order, OrderKind, Org};
+use crate::error::{known_content_type, Reply};
+use crate::state::{
+    Claim, ClaimSlot, Credential, Inner, Order, OrderKind, Org, IDEMPOTENCY_RETENTION_MS,
+};
 
-const SCHEMA: &str = "
+/// The tables of version 0, the first file format (which never set `user_version`).
+const SCHEMA_V0: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS credentials (
     secret TEXT PRIMARY KEY, id TEXT NOT NULL, org TEXT NOT NULL, name TEXT NOT NULL,
@@ -28,12 +41,27 @@ CREATE TABLE IF NOT EXISTS orders (
     detail TEXT NOT NULL);
 ";
 
+/// `MIGRATIONS[n]` turns a version-`n` file into version `n + 1`. Append only; each step
+/// must leave data of the earlier versions readable.
+const MIGRATIONS: &[&str] = &[
+    // 1: answered idempotency claims, replayed after a restart for 24 hours.
+    "CREATE TABLE IF NOT EXISTS idempotency (
+        org TEXT NOT NULL, operation TEXT NOT NULL, key TEXT NOT NULL,
+        fingerprint BLOB NOT NULL, at_ms INTEGER NOT NULL, status INTEGER NOT NULL,
+        content_type TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL,
+        PRIMARY KEY (org, operation, key));",
+];
+
+/// The version this emulator writes.
+const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
 /// What a state file holds.
 pub(crate) struct Snapshot {
     pub rng_state: u64,
     pub credentials: HashMap<String, Credential>,
     pub orgs: HashMap<String, Org>,
     pub orders: HashMap<String, Order>,
+    pub claims: HashMap<ClaimSlot, Claim>,
 }
 
 /// An open state file.
@@ -58,8 +86,8 @@ impl Store {
     /// When the file cannot be opened or read, or was written by an emulator with another
     /// seed (whose catalog and ids would not match).
     pub(crate) fn open(path: &Path, seed: u64) -> io::Result<(Store, Option<Snapshot>)> {
-        let connection = Connection::open(path).map_err(io_error)?;
-        connection.execute_batch(SCHEMA).map_err(io_error)?;
+        let mut connection = Connection::open(path).map_err(io_error)?;
+        migrate(&mut connection, path)?;
         let meta = |key: &str| -> io::Result<Option<String>> {
             connection
                 .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
@@ -96,14 +124,15 @@ impl Store {
     ///
     /// # Errors
     /// When SQLite cannot write the file.
-    pub(crate) fn save(&self, seed: u64, inner: &Inner) -> rusqlite::Result<()> {
+    pub(crate) fn save(&self, seed: u64, inner: &Inner, now_ms: i64) -> rusqlite::Result<()> {
         let mut connection = match self.connection.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
         let tx = connection.transaction()?;
         tx.execute_batch(
-            "DELETE FROM meta; DELETE FROM credentials; DELETE FROM orgs; DELETE FROM orders;",
+            "DELETE FROM meta; DELETE FROM credentials; DELETE FROM orgs; DELETE FROM orders;
+             DELETE FROM idempotency;",
         )?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('seed', ?1), ('rng_state', ?2)",
@@ -145,9 +174,66 @@ impl Store {
                     json_text(&order.detail)
                 ])?;
             }
+            let mut insert =
+                tx.prepare("INSERT INTO idempotency VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?;
+            for ((org, operation, key), claim) in &inner.claims {
+                // Claims still being answered are not kept: after a crash their retry
+                // runs again, as it would against a server that lost the request.
+                let Some(reply) = &claim.reply else { continue };
+                if now_ms - claim.at_ms >= IDEMPOTENCY_RETENTION_MS {
+                    continue;
+                }
+                let headers: Vec<(&str, String)> = reply
+                    .headers
+                    .iter()
+                    .map(|(name, value)| {
+                        (
+                            name.as_str(),
+                            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect();
+                insert.execute(params![
+                    org,
+                    operation,
+                    key,
+                    claim.fingerprint.as_slice(),
+                    claim.at_ms,
+                    reply.status.as_u16(),
+                    reply.content_type,
+                    json_text(&headers),
+                    reply.body.as_ref()
+                ])?;
+            }
         }
         tx.commit()
     }
+}
+
+/// Brings the file to [`SCHEMA_VERSION`], or refuses one written by a newer emulator.
+fn migrate(connection: &mut Connection, path: &Path) -> io::Result<()> {
+    let version: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(io_error)?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > SCHEMA_VERSION {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} has state file version {version}, newer than this emulator reads \
+                 ({SCHEMA_VERSION})",
+                path.display()
+            ),
+        ));
+    }
+    let tx = connection.transaction().map_err(io_error)?;
+    tx.execute_batch(SCHEMA_V0).map_err(io_error)?;
+    for step in &MIGRATIONS[version..] {
+        tx.execute_batch(step).map_err(io_error)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION as i64)
+        .map_err(io_error)?;
+    tx.commit().map_err(io_error)
 }
 
 fn read(connection: &Connection, rng_state: u64) -> rusqlite::Result<Snapshot> {
@@ -205,10 +291,124 @@ fn read(connection: &Connection, rng_state: u64) -> rusqlite::Result<Snapshot> {
         };
         orders.insert(order.id.clone(), order);
     }
+    let mut claims = HashMap::new();
+    let mut query = connection.prepare(
+        "SELECT org, operation, key, fingerprint, at_ms, status, content_type, headers, body \
+         FROM idempotency",
+    )?;
+    let mut rows = query.query([])?;
+    while let Some(row) = rows.next()? {
+        // Rows this version cannot replay faithfully (an operation or content type it does
+        // not know) are skipped: the retry then runs again, which is never wrong twice.
+        let operation: String = row.get(1)?;
+        let Some(op) = geopera_types::operations::find(&operation) else {
+            continue;
+        };
+        let content_type: String = row.get(6)?;
+        let Some(content_type) = known_content_type(&content_type) else {
+            continue;
+        };
+        let Ok(fingerprint) = <[u8; 32]>::try_from(row.get::<_, Vec<u8>>(3)?) else {
+            continue;
+        };
+        let Ok(status) = StatusCode::from_u16(row.get(5)?) else {
+            continue;
+        };
+        let headers_text: String = row.get(7)?;
+        let headers = serde_json::from_str::<Vec<(String, String)>>(&headers_text)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(name, value)| {
+                Some((
+                    HeaderName::from_bytes(name.as_bytes()).ok()?,
+                    HeaderValue::from_str(&value).ok()?,
+                ))
+            })
+            .collect();
+        let reply = Reply {
+            status,
+            content_type,
+            headers,
+            body: Bytes::from(row.get::<_, Vec<u8>>(8)?),
+        };
+        let claim = Claim {
+            fingerprint,
+            at_ms: row.get(4)?,
+            reply: Some(reply),
+        };
+        claims.insert((row.get(0)?, op.id, row.get(2)?), claim);
+    }
     Ok(Snapshot {
         rng_state,
         credentials,
         orgs,
         orders,
+        claims,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh path in the temp directory, removed when dropped.
+    struct TempFile(std::path::PathBuf);
+
+    impl TempFile {
+        fn new(name: &str) -> TempFile {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_nanos());
+            let file = format!("geopera-store-{name}-{}-{nanos}.sqlite", std::process::id());
+            TempFile(std::env::temp_dir().join(file))
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_version_0_file_opens_keeps_its_rows_and_is_upgraded() {
+        let file = TempFile::new("v0");
+        {
+            let old = Connection::open(&file.0).expect("open");
+            old.execute_batch(SCHEMA_V0).expect("old schema");
+            old.execute_batch(
+                "INSERT INTO meta VALUES ('seed', '5'), ('rng_state', '77');
+                 INSERT INTO orgs VALUES ('org_demo', 1234, '[]');",
+            )
+            .expect("old rows");
+        }
+        let (_, snapshot) = Store::open(&file.0, 5).expect("an old file opens");
+        let snapshot = snapshot.expect("its state is read");
+        assert_eq!(snapshot.orgs["org_demo"].balance_credits, 1234);
+        assert!(snapshot.claims.is_empty());
+        let upgraded = Connection::open(&file.0).expect("open");
+        let version: i64 = upgraded
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION as i64);
+        let claims: i64 = upgraded
+            .query_row("SELECT COUNT(*) FROM idempotency", [], |row| row.get(0))
+            .expect("the new table exists");
+        assert_eq!(claims, 0);
+    }
+
+    #[test]
+    fn a_file_from_a_newer_emulator_is_refused() {
+        let file = TempFile::new("newer");
+        {
+            let newer = Connection::open(&file.0).expect("open");
+            newer
+                .pragma_update(None, "user_version", 99)
+                .expect("version");
+        }
+        let Err(error) = Store::open(&file.0, 5) else {
+            panic!("a newer file was opened");
+        };
+        assert!(error.to_string().contains("version 99"), "{error}");
+    }
 }

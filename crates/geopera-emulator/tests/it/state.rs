@@ -1,7 +1,8 @@
-//! `state_file`: orders, keys and balances survive a restart; a file of another seed is refused.
+//! `state_file`: orders, keys, balances and idempotency claims survive a restart; a file of
+//! another seed is refused.
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use geopera_emulator::{Emulator, RateLimits, DEMO_ORG};
 use serde_json::json;
@@ -116,4 +117,62 @@ fn a_state_file_of_another_seed_is_refused() {
         .start()
         .expect_err("another seed");
     assert!(error.to_string().contains("seed 1"), "{error}");
+}
+
+#[test]
+fn an_idempotent_retry_after_a_restart_replays_and_charges_once() {
+    let file = TempFile::new("idempotency");
+    let place = |api: &Api, body: &serde_json::Value| {
+        let key = format!("Bearer {}", api.emu.api_key());
+        api.call_with(
+            "orders.archive.place",
+            body,
+            &[("authorization", &key), ("idempotency-key", "order-1")],
+        )
+    };
+    let (body, first, balance) = {
+        let api = start(3, &file);
+        let id = api
+            .call(
+                "catalog.search",
+                json!({"host_name": "earthsearch-aws", "limit": 1}),
+            )
+            .json()["features"][0]["id"]
+            .clone();
+        let body = json!({"captures": [{"id": id}], "displayName": "once"});
+        let first = place(&api, &body);
+        assert_eq!(first.status, 202);
+        (body, first, api.emu.balance_credits(DEMO_ORG))
+    };
+
+    let api = start(3, &file);
+    let retry = place(&api, &body);
+    assert_eq!(retry.status, 202);
+    assert_eq!(retry.body, first.body, "byte for byte");
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(api.emu.executed("orders.archive.place"), 0);
+    assert_eq!(api.emu.balance_credits(DEMO_ORG), balance, "charged once");
+    let other = json!({"captures": body["captures"], "displayName": "twice"});
+    assert_eq!(
+        place(&api, &other).status,
+        409,
+        "the key stays bound to its body"
+    );
+
+    // The claim expires 24 hours after it was made, restart or not.
+    drop(api);
+    let clock = geopera_emulator::ManualClock::new();
+    clock.advance(Duration::from_secs(24 * 3600));
+    let api = Api::with(
+        Emulator::builder()
+            .seed(3)
+            .rate_limits(RateLimits::off())
+            .clock(clock)
+            .state_file(&file.0),
+    );
+    let again = place(&api, &body);
+    assert_eq!(again.status, 202);
+    assert_eq!(again.header("idempotent-replayed"), None);
+    assert_eq!(api.emu.executed("orders.archive.place"), 1);
+    assert!(api.emu.balance_credits(DEMO_ORG) < balance);
 }
