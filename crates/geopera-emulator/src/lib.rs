@@ -30,7 +30,11 @@
 //!   id is 404 and another method 405 (with `Allow: POST`), both `application/problem+json`.
 //!   `GET /openapi.json` serves the contract when one was given
 //!   ([`EmulatorBuilder::spec`]). `GET /assets/...` serves the small files that quicklook and
-//!   thumbnail redirects and STAC asset links point at.
+//!   thumbnail redirects and STAC asset links point at. Every other error the emulator
+//!   produces is problem+json as well: unknown paths (404), methods a route does not answer
+//!   (405, with `Allow`), bad path segments and unreadable bodies such as broken chunked
+//!   framing (400), bodies over the limit (413). Only an injected `status=N` fault answers
+//!   plain text.
 //! - Every call runs authenticate → rate limit → scope → validate → execute.
 //! - Credentials: `Authorization: Bearer <token>` or `x-api-key: <key>` (Bearer wins). Tokens
 //!   are the demo `gpra_` key (every scope), the demo session token, and keys from
@@ -50,6 +54,53 @@
 //!   key) for 24 hours, a repeat with an equal JSON body replays the stored answer byte for
 //!   byte (plus `idempotent-replayed: true`) without executing again; a different body is 409.
 //! - `catalog.image.quicklook` / `.thumbnail` answer 307 with a `Location` on the emulator.
+//!
+//! # Security and limits
+//!
+//! The emulator usually serves one test on loopback, but it is also run as a long-lived
+//! local server, so it refuses what would let a client widen its own access or exhaust the
+//! process:
+//!
+//! - No grant escalation: `api_keys.create` grants only what the calling credential covers
+//!   itself, read as patterns (`orders:*` may grant `orders:read` or `orders:*`, never
+//!   `*:read` or `*`); anything wider is 403 problem+json naming the grant. Without
+//!   `permissions` the new key gets the caller's grants.
+//! - No unknown scopes: a permission must be an operation's scope, its `resource:*` or
+//!   `*:action` form, or `*`; otherwise 422 at `["body", "permissions", i]`.
+//! - Bounded keys: at most [`MAX_KEY_PERMISSIONS`] (64) permissions of at most
+//!   [`MAX_SCOPE_CHARS`] (64) characters, `expires_in_days` from 1 to
+//!   [`MAX_KEY_LIFETIME_DAYS`] (3650), `name` 1 to 200 characters (the contract's bound); any
+//!   other value is 422. [`EmulatorHandle::create_key`] is the test's own way in and is not
+//!   checked.
+//! - Fault headers act only on authenticated requests and throttle only the caller's own
+//!   organization (see [Faults](#faults)).
+//! - No credentials at rest in memory: recorded requests show `Authorization`,
+//!   `Proxy-Authorization` and `x-api-key` as `[redacted]`;
+//!   [`RecordedRequest::header_is`] checks them against a keyed hash.
+//!
+//! The caps, their defaults and how to change them:
+//!
+//! | cap | default | builder | `geopera-emulator` flag |
+//! |---|---|---|---|
+//! | request body; larger is 413 | [`DEFAULT_BODY_LIMIT`], 2 MiB | [`body_limit`](EmulatorBuilder::body_limit) | `--body-limit BYTES` |
+//! | time to send a request head | [`DEFAULT_HEADER_READ_TIMEOUT`], 10 s | [`header_read_timeout`](EmulatorBuilder::header_read_timeout) | `--header-read-timeout 10s` |
+//! | time with no request in progress | [`DEFAULT_IDLE_TIMEOUT`], 60 s | [`idle_timeout`](EmulatorBuilder::idle_timeout) | `--idle-timeout 60s` |
+//! | recorded requests | [`DEFAULT_RECORD_LIMIT`], 1,000 | [`record_limit`](EmulatorBuilder::record_limit) | — |
+//! | bytes of recorded headers and bodies | [`DEFAULT_RECORD_BUDGET_BYTES`], 16 MiB | [`record_budget`](EmulatorBuilder::record_budget) | — |
+//!
+//! The header-read timeout runs from a connection's start and, on HTTP/1.1, again from each
+//! answer until the next request head is complete, so it is also how long an idle HTTP/1.1
+//! keep-alive connection stays open; the idle timeout is what ends idle HTTP/2 connections.
+//! A request counts as in progress until its answer is fully sent, so injected latency and
+//! slow bodies are never cut short. HTTP/2 connections are pinged every 30 s and closed when
+//! a ping goes unanswered for 20 s. Request bodies are recorded only with
+//! [`record_bodies(true)`](EmulatorBuilder::record_bodies). When the process runs out of file
+//! descriptors, the accept loop retries every 50 ms instead of spinning, logs once, and
+//! resumes when descriptors free up; waiting connections stay in the listen backlog.
+//!
+//! Not covered: a request hyper cannot parse at all (a broken request line, say) gets
+//! hyper's own 400 with an empty body; the number of keys and idempotency claims is bounded
+//! only by the rate limits.
 //!
 //! # Data
 //!
