@@ -7,6 +7,8 @@
 //! known to hold no secret. A `catalog.image.quicklook` redirect to a CDN thus gets the user
 //! agent and content negotiation, nothing else.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::header::{HeaderMap, ACCEPT, ACCEPT_ENCODING, ACCEPT_LANGUAGE, LOCATION, USER_AGENT};
 use http::{Method, StatusCode};
@@ -21,25 +23,26 @@ pub(crate) const MAX_REDIRECTS: usize = 10;
 const CROSS_ORIGIN_HEADERS: [http::HeaderName; 4] =
     [USER_AGENT, ACCEPT, ACCEPT_ENCODING, ACCEPT_LANGUAGE];
 
-/// One request of an attempt: the first to the API, or one hop of a redirect chain.
+/// One request of an attempt: the first to the API (borrowing the call's URL and headers, so
+/// the common case copies nothing extra), or one hop of a redirect chain.
 #[derive(Debug)]
-pub(crate) struct Hop {
-    pub(crate) url: String,
+pub(crate) struct Hop<'a> {
+    pub(crate) url: Cow<'a, str>,
     pub(crate) method: Method,
-    pub(crate) headers: HeaderMap,
+    pub(crate) headers: Cow<'a, HeaderMap>,
     /// The body, unless a redirect turned the request into a `GET`.
     pub(crate) body: Option<Bytes>,
     /// How many redirects led here (0 for the request to the API itself).
     pub(crate) redirects: usize,
 }
 
-impl Hop {
+impl<'a> Hop<'a> {
     /// The request to the API.
-    pub(crate) fn first(url: &str, headers: &HeaderMap, body: Bytes) -> Self {
+    pub(crate) fn first(url: &'a str, headers: &'a HeaderMap, body: Bytes) -> Self {
         Hop {
-            url: url.to_owned(),
+            url: Cow::Borrowed(url),
             method: Method::POST,
-            headers: headers.clone(),
+            headers: Cow::Borrowed(headers),
             body: Some(body),
             redirects: 0,
         }
@@ -48,7 +51,7 @@ impl Hop {
     /// Where a redirect answer sends the request next; `None` when the answer is not a
     /// redirect to follow (not a redirect status, no usable `Location`, a scheme other than
     /// HTTP(S), or the chain is already [`MAX_REDIRECTS`] long), so it is handed back as is.
-    pub(crate) fn follow(&self, status: StatusCode, headers: &HeaderMap) -> Option<Hop> {
+    pub(crate) fn follow(&self, status: StatusCode, headers: &HeaderMap) -> Option<Hop<'a>> {
         if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
             || self.redirects >= MAX_REDIRECTS
         {
@@ -65,7 +68,7 @@ impl Hop {
         let becomes_get = status == StatusCode::SEE_OTHER
             || (matches!(status.as_u16(), 301 | 302) && self.method == Method::POST);
         let mut next_headers = if current.origin() == next.origin() {
-            self.headers.clone()
+            self.headers.clone().into_owned()
         } else {
             CROSS_ORIGIN_HEADERS
                 .iter()
@@ -80,9 +83,9 @@ impl Hop {
             (self.method.clone(), self.body.clone())
         };
         Some(Hop {
-            url: next.into(),
+            url: Cow::Owned(next.into()),
             method,
-            headers: next_headers,
+            headers: Cow::Owned(next_headers),
             body,
             redirects: self.redirects + 1,
         })
@@ -94,7 +97,7 @@ mod tests {
     use super::*;
     use http::HeaderValue;
 
-    fn start() -> Hop {
+    fn start() -> Hop<'static> {
         let mut headers = HeaderMap::new();
         headers.insert("authorization", HeaderValue::from_static("Bearer gpra_x"));
         headers.insert("x-api-key", HeaderValue::from_static("gpra_y"));
@@ -102,14 +105,16 @@ mod tests {
         headers.insert("x-team-token", HeaderValue::from_static("t"));
         headers.insert("user-agent", HeaderValue::from_static("geopera-rs/test"));
         headers.insert("content-type", HeaderValue::from_static("application/json"));
-        Hop::first(
-            "https://api.geopera.com/v1/op/catalog.image.quicklook",
-            &headers,
-            Bytes::from_static(b"{}"),
-        )
+        Hop {
+            url: Cow::Borrowed("https://api.geopera.com/v1/op/catalog.image.quicklook"),
+            method: Method::POST,
+            headers: Cow::Owned(headers),
+            body: Some(Bytes::from_static(b"{}")),
+            redirects: 0,
+        }
     }
 
-    fn to(location: &'static str, status: u16) -> Option<Hop> {
+    fn to(location: &'static str, status: u16) -> Option<Hop<'static>> {
         let mut headers = HeaderMap::new();
         headers.insert(LOCATION, HeaderValue::from_static(location));
         start().follow(StatusCode::from_u16(status).ok()?, &headers)

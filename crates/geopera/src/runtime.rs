@@ -508,8 +508,8 @@ async fn attempt_async(
     let mut response = loop {
         let mut request = client
             .http
-            .request(hop.method.clone(), &hop.url)
-            .headers(hop.headers.clone());
+            .request(hop.method.clone(), &*hop.url)
+            .headers(hop.headers.clone().into_owned());
         if let Some(body) = &hop.body {
             request = request.body(body.clone());
         }
@@ -544,7 +544,12 @@ async fn attempt_async(
 }
 
 /// The next request of a redirect chain, when the client follows redirects.
-fn next_hop(client: &Client, hop: &Hop, status: &StatusCode, headers: &HeaderMap) -> Option<Hop> {
+fn next_hop<'a>(
+    client: &Client,
+    hop: &Hop<'a>,
+    status: &StatusCode,
+    headers: &HeaderMap,
+) -> Option<Hop<'a>> {
     if client.settings.follow_redirects {
         hop.follow(*status, headers)
     } else {
@@ -669,8 +674,8 @@ fn attempt_blocking(
     let mut hop = Hop::first(&plan.url, &plan.headers, payload);
     let mut response = loop {
         let mut request = http
-            .request(hop.method.clone(), &hop.url)
-            .headers(hop.headers.clone());
+            .request(hop.method.clone(), &*hop.url)
+            .headers(hop.headers.clone().into_owned());
         if let Some(body) = &hop.body {
             request = request.body(body.clone());
         }
