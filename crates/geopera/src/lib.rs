@@ -148,7 +148,11 @@
 //!   included), and a silent answer or stream after [`DEFAULT_READ_TIMEOUT`] (60 s); all three
 //!   are builder knobs, and `None` lifts one. A deadline bounds a whole call with its retries.
 //! - **Secrets are never shown.** Tokens and per-call keys are redacted from `Debug`, never
-//!   put in error messages, marked sensitive in headers, and not recorded by `tracing`.
+//!   put in error messages, marked sensitive in headers, and not recorded by `tracing`. A
+//!   server that echoes them back does not get them into an error either: every credential
+//!   of the call is replaced by `[redacted]` in the problem, validation messages, excerpts,
+//!   raw bodies and decoder messages an error quotes. (`send_detailed` hands back the raw
+//!   answer untouched: that is data you asked for.)
 //! - **No panics on input.** Malformed, truncated, oversized or endless answers, odd
 //!   `Retry-After` values and bodies that fail the input checks are all typed errors.
 //!
@@ -169,6 +173,7 @@ mod generated;
 mod limiter;
 mod ndjson;
 mod paging;
+mod redact;
 mod redirect;
 mod request;
 mod response;

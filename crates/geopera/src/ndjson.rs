@@ -10,23 +10,29 @@ use serde_json::Value;
 
 use crate::client::Client;
 use crate::paging::PageStream;
+use crate::redact::Redactor;
 use crate::request::CallOptions;
 use crate::{Error, IntoRequest};
 
-/// Parses one NDJSON line; blank lines are skipped.
-fn parse_line(info: &'static OperationInfo, line: &[u8]) -> Option<Result<Value, Error>> {
+/// Parses one NDJSON line; blank lines are skipped. A line that does not parse is quoted in
+/// the error, without the call's credentials.
+fn parse_line(
+    info: &'static OperationInfo,
+    redactor: &Redactor,
+    line: &[u8],
+) -> Option<Result<Value, Error>> {
     let trimmed = line.trim_ascii();
     if trimmed.is_empty() {
         return None;
     }
-    Some(
-        serde_json::from_slice(trimmed).map_err(|source| Error::Decode {
+    Some(serde_json::from_slice(trimmed).map_err(|source| {
+        redactor.error(Error::Decode {
             operation_id: info.id,
             status: http::StatusCode::OK,
             excerpt: crate::error::excerpt(trimmed),
             source,
-        }),
-    )
+        })
+    }))
 }
 
 /// Splits the next complete line off the buffer.
@@ -39,9 +45,18 @@ fn next_line(buffer: &mut BytesMut) -> Option<Bytes> {
 
 enum Read {
     Start(Client, Result<(Bytes, CallOptions), Error>),
-    /// The answer, the bytes of a line not yet complete, and the longest line allowed.
-    Flowing(reqwest::Response, BytesMut, u64),
+    Flowing(Box<Flow>),
     Done,
+}
+
+/// An answer being read.
+struct Flow {
+    response: reqwest::Response,
+    /// The bytes of a line not yet complete.
+    buffer: BytesMut,
+    /// The longest line allowed.
+    limit: u64,
+    redactor: Redactor,
 }
 
 /// The error for a line that grew past the response-size cap without ending.
@@ -65,35 +80,42 @@ pub(crate) fn stream<O: Operation>(
                     Read::Start(client, prepared) => {
                         let opened = match prepared {
                             Ok((payload, options)) => {
-                                crate::runtime::open(&client, info, &options, payload).await
+                                crate::runtime::open(&client, info, &options, payload)
+                                    .await
+                                    .map(|response| {
+                                        (response, Redactor::for_call(&client, &options))
+                                    })
                             }
                             Err(error) => Err(error),
                         };
-                        let limit = client.settings.max_response_bytes;
                         match opened {
-                            Ok(response) => Read::Flowing(response, BytesMut::new(), limit),
+                            Ok((response, redactor)) => Read::Flowing(Box::new(Flow {
+                                response,
+                                buffer: BytesMut::new(),
+                                limit: client.settings.max_response_bytes,
+                                redactor,
+                            })),
                             Err(error) => return Some((Err(error), Read::Done)),
                         }
                     }
-                    Read::Flowing(mut response, mut buffer, limit) => {
-                        if let Some(line) = next_line(&mut buffer) {
-                            match parse_line(info, &line) {
-                                Some(item) => {
-                                    return Some((item, Read::Flowing(response, buffer, limit)))
-                                }
-                                None => Read::Flowing(response, buffer, limit),
+                    Read::Flowing(mut flow) => {
+                        if let Some(line) = next_line(&mut flow.buffer) {
+                            match parse_line(info, &flow.redactor, &line) {
+                                Some(item) => return Some((item, Read::Flowing(flow))),
+                                None => Read::Flowing(flow),
                             }
-                        } else if buffer.len() as u64 > limit {
-                            return Some((Err(line_too_long(info, limit)), Read::Done));
+                        } else if flow.buffer.len() as u64 > flow.limit {
+                            return Some((Err(line_too_long(info, flow.limit)), Read::Done));
                         } else {
-                            match response.chunk().await {
+                            match flow.response.chunk().await {
                                 Ok(Some(chunk)) => {
-                                    buffer.extend_from_slice(&chunk);
-                                    Read::Flowing(response, buffer, limit)
+                                    flow.buffer.extend_from_slice(&chunk);
+                                    Read::Flowing(flow)
                                 }
                                 Ok(None) => {
-                                    let rest = buffer.split().freeze();
-                                    return parse_line(info, &rest).map(|item| (item, Read::Done));
+                                    let rest = flow.buffer.split().freeze();
+                                    return parse_line(info, &flow.redactor, &rest)
+                                        .map(|item| (item, Read::Done));
                                 }
                                 Err(error) => {
                                     return Some((
@@ -145,6 +167,7 @@ pub(crate) fn stream_blocking<O: Operation>(
             };
         let mut lines = Lines {
             info,
+            redactor: Redactor::for_call(&client, &options),
             items,
             buffer: BytesMut::new(),
             limit: client.settings.max_response_bytes,
@@ -158,7 +181,7 @@ pub(crate) fn stream_blocking<O: Operation>(
         let last = match copied {
             Ok(_) => {
                 let rest = lines.buffer.split().freeze();
-                parse_line(info, &rest)
+                parse_line(info, &lines.redactor, &rest)
             }
             Err(error) => Some(Err(Error::from_reqwest(info.id, error))),
         };
@@ -174,6 +197,7 @@ pub(crate) fn stream_blocking<O: Operation>(
 #[cfg(feature = "blocking")]
 struct Lines {
     info: &'static OperationInfo,
+    redactor: Redactor,
     items: std::sync::mpsc::SyncSender<Result<Value, Error>>,
     buffer: BytesMut,
     limit: u64,
@@ -201,7 +225,7 @@ impl std::io::Write for Lines {
         }
         self.buffer.extend_from_slice(data);
         while let Some(line) = next_line(&mut self.buffer) {
-            if let Some(item) = parse_line(self.info, &line) {
+            if let Some(item) = parse_line(self.info, &self.redactor, &line) {
                 if !self.hand_over(item) {
                     return Err(stop());
                 }
@@ -230,11 +254,11 @@ mod tests {
         let info = geopera_types::operations::find("catalog.search_stream").expect("known");
         let first = next_line(&mut buffer).expect("a line");
         assert_eq!(
-            parse_line(info, &first).and_then(Result::ok),
+            parse_line(info, &Redactor::default(), &first).and_then(Result::ok),
             Some(serde_json::json!({"a": 1}))
         );
         let blank = next_line(&mut buffer).expect("a line");
-        assert!(parse_line(info, &blank).is_none());
+        assert!(parse_line(info, &Redactor::default(), &blank).is_none());
         assert!(next_line(&mut buffer).is_some());
         assert!(
             next_line(&mut buffer).is_none(),

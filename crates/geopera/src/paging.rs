@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::client::Client;
+use crate::redact::Redactor;
 use crate::request::CallOptions;
 use crate::{Error, IntoRequest};
 
@@ -64,6 +65,7 @@ pub(crate) struct Walker {
     body: Map<String, Value>,
     done: bool,
     cursors: HashSet<String>,
+    redactor: Redactor,
 }
 
 fn as_i64(body: &Map<String, Value>, key: &str) -> Option<i64> {
@@ -89,6 +91,7 @@ impl Walker {
                 body,
                 done: false,
                 cursors: HashSet::new(),
+                redactor: Redactor::for_call(client, &options),
             },
             options,
         ))
@@ -165,13 +168,13 @@ async fn fetch(
 /// Turns a fetched page into what the stream yields.
 type Convert<T> = fn(Value) -> Result<T, (Value, serde_json::Error)>;
 
-fn decode_error(info: &'static OperationInfo, page: &Value, source: serde_json::Error) -> Error {
-    Error::Decode {
-        operation_id: info.id,
+fn decode_error(walker: &Walker, page: &Value, source: serde_json::Error) -> Error {
+    walker.redactor.error(Error::Decode {
+        operation_id: walker.info.id,
         status: http::StatusCode::OK,
         excerpt: crate::error::excerpt(page.to_string().as_bytes()),
         source,
-    }
+    })
 }
 
 fn typed<T: DeserializeOwned>(page: Value) -> Result<T, (Value, serde_json::Error)> {
@@ -211,12 +214,9 @@ fn walk<T: Send + 'static>(start: Walk, convert: Convert<T>) -> PageStream<T> {
                     Err(error) => Some((Err(error), Walk::Done)),
                     Ok(page) => {
                         walker.advance(&page);
-                        let info = walker.info;
-                        let next = Walk::Ready(client, walker, options);
-                        Some((
-                            convert(page).map_err(|(page, e)| decode_error(info, &page, e)),
-                            next,
-                        ))
+                        let item =
+                            convert(page).map_err(|(page, e)| decode_error(&walker, &page, e));
+                        Some((item, Walk::Ready(client, walker, options)))
                     }
                 }
             }
@@ -283,9 +283,10 @@ impl<T> Iterator for BlockingPages<T> {
                     Err(error) => Some(Err(error)),
                     Ok(page) => {
                         walker.advance(&page);
-                        let info = walker.info;
+                        let item = (self.convert)(page)
+                            .map_err(|(page, e)| decode_error(&walker, &page, e));
                         self.state = Walk::Ready(client, walker, options);
-                        Some((self.convert)(page).map_err(|(page, e)| decode_error(info, &page, e)))
+                        Some(item)
                     }
                 }
             }

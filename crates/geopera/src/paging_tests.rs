@@ -1,5 +1,6 @@
 //! Unit tests of `paging.rs`.
 use super::*;
+use crate::redact::Redactor;
 use serde_json::json;
 
 #[test]
@@ -25,6 +26,7 @@ fn a_cursor_walk_stops_on_a_missing_or_repeated_cursor() {
         body: Map::new(),
         done: false,
         cursors: HashSet::new(),
+        redactor: Redactor::default(),
     };
     walker.advance(&json!({"features": [1], "next": "a"}));
     assert!(!walker.done);
@@ -36,6 +38,7 @@ fn a_cursor_walk_stops_on_a_missing_or_repeated_cursor() {
         body: Map::new(),
         done: false,
         cursors: HashSet::new(),
+        redactor: Redactor::default(),
     };
     walker.advance(&json!({"features": [1]}));
     assert!(walker.done);
@@ -52,6 +55,7 @@ fn offset_and_page_walks_stop_on_a_short_page() {
             .unwrap_or_default(),
         done: false,
         cursors: HashSet::new(),
+        redactor: Redactor::default(),
     };
     walker.advance(&json!({"items": [1, 2]}));
     assert_eq!(walker.body["offset"], 2);
@@ -68,6 +72,7 @@ fn offset_and_page_walks_stop_on_a_short_page() {
             .unwrap_or_default(),
         done: false,
         cursors: HashSet::new(),
+        redactor: Redactor::default(),
     };
     walker.advance(&json!({"content": [1, 2], "totalPages": 2}));
     assert_eq!(walker.body["page"], 1);

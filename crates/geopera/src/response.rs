@@ -4,6 +4,7 @@ use bytes::Bytes;
 use geopera_types::{HttpValidationError, Problem};
 use http::{HeaderMap, StatusCode};
 
+use crate::redact::Redactor;
 use crate::Error;
 
 /// An answer with everything the API sent, as returned by every `send_detailed`.
@@ -24,6 +25,8 @@ pub struct Response<T> {
     pub parsed: Parsed<T>,
     /// How many attempts the call took (1 when nothing was retried).
     pub attempts: u32,
+    /// The call's credentials, kept out of the error [`Response::into_result`] makes.
+    pub(crate) redactor: Redactor,
 }
 
 /// What the body of an answer was parsed as.
@@ -64,6 +67,15 @@ impl<T> Response<T> {
     where
         T: serde::de::DeserializeOwned,
     {
+        let redactor = self.redactor.clone();
+        self.into_result_quoting_credentials()
+            .map_err(|error| redactor.error(error))
+    }
+
+    fn into_result_quoting_credentials(self) -> Result<T, Error>
+    where
+        T: serde::de::DeserializeOwned,
+    {
         let Response {
             operation_id,
             status,
@@ -71,6 +83,7 @@ impl<T> Response<T> {
             content,
             parsed,
             attempts,
+            ..
         } = self;
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(Error::rate_limited(
@@ -129,6 +142,7 @@ impl<T> Response<T> {
                 Parsed::Unparsed => Parsed::Unparsed,
             },
             attempts: self.attempts,
+            redactor: self.redactor,
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::body::ReadError;
 use crate::client::{parse_header, Client};
 #[cfg(feature = "blocking")]
 use crate::limiter::{Caller, WouldDeadlock};
+use crate::redact::Redactor;
 use crate::redirect::Hop;
 use crate::request::CallOptions;
 use crate::retry::{self, Decision, Outcome};
@@ -28,6 +29,8 @@ pub(crate) struct RawResponse {
     pub(crate) headers: HeaderMap,
     pub(crate) content: Bytes,
     pub(crate) attempts: u32,
+    /// The call's credentials, kept out of any error made from this answer.
+    pub(crate) redactor: Redactor,
 }
 
 /// Turns any accepted body into checked JSON; the only generic step before sending.
@@ -192,6 +195,7 @@ struct Plan {
     timeout: Option<Duration>,
     /// When the whole call must be over, on the client's clock.
     deadline_at: Option<Duration>,
+    redactor: Redactor,
 }
 
 fn plan(
@@ -218,6 +222,7 @@ fn plan(
         max_retries: options.retries.unwrap_or(policy.max_retries),
         timeout: options.timeout.or(client.settings.timeout),
         deadline_at: deadline.map(|d| client.limiter.clock.now() + d),
+        redactor: Redactor::for_call(client, options),
     })
 }
 
@@ -318,12 +323,12 @@ fn finish(
     decision: Decision,
 ) -> Result<RawResponse, Error> {
     match (result, decision) {
-        (Ok(raw), Decision::TooLongToWait(_)) => Err(Error::rate_limited(
+        (Ok(raw), Decision::TooLongToWait(_)) => Err(raw.redactor.error(Error::rate_limited(
             info.id,
             &raw.headers,
             &raw.content,
             attempt,
-        )),
+        ))),
         (Ok(mut raw), _) => {
             raw.attempts = attempt;
             Ok(raw)
@@ -390,7 +395,7 @@ pub(crate) async fn execute(
 ) -> Result<RawResponse, Error> {
     match run(client, info, options, payload, false).await? {
         Answer::Read(raw) => Ok(raw),
-        Answer::Unread(response) => read_whole(client, info, response).await,
+        Answer::Unread(response) => read_whole(client, info, options, response).await,
     }
 }
 
@@ -425,6 +430,7 @@ fn not_a_stream(client: &Client, info: &'static OperationInfo, raw: RawResponse)
 async fn read_whole(
     client: &Client,
     info: &'static OperationInfo,
+    options: &CallOptions,
     mut response: reqwest::Response,
 ) -> Result<RawResponse, Error> {
     let status = response.status();
@@ -438,6 +444,7 @@ async fn read_whole(
         headers,
         content,
         attempts: 1,
+        redactor: Redactor::for_call(client, options),
     })
 }
 
@@ -540,6 +547,7 @@ async fn attempt_async(
         headers: std::mem::take(response.headers_mut()),
         content,
         attempts: attempt,
+        redactor: plan.redactor.clone(),
     }))
 }
 
@@ -587,6 +595,7 @@ pub(crate) fn execute_blocking(
                 headers,
                 content,
                 attempts: 1,
+                redactor: Redactor::for_call(client, options),
             })
         }
     }
@@ -703,6 +712,7 @@ fn attempt_blocking(
         headers: std::mem::take(response.headers_mut()),
         content,
         attempts: attempt,
+        redactor: plan.redactor.clone(),
     }))
 }
 
@@ -733,11 +743,21 @@ pub(crate) fn classify<T: DeserializeOwned>(
     info: &'static OperationInfo,
     raw: RawResponse,
 ) -> Result<Response<T>, Error> {
+    let redactor = raw.redactor.clone();
+    parse(client, info, raw).map_err(|error| redactor.error(error))
+}
+
+fn parse<T: DeserializeOwned>(
+    client: &Client,
+    info: &'static OperationInfo,
+    raw: RawResponse,
+) -> Result<Response<T>, Error> {
     let RawResponse {
         status,
         headers,
         content,
         attempts,
+        redactor,
     } = raw;
     let code = status.as_u16();
     if code == 429 && client.settings.raise_on_unexpected_status {
@@ -777,5 +797,6 @@ pub(crate) fn classify<T: DeserializeOwned>(
         content,
         parsed,
         attempts,
+        redactor,
     })
 }

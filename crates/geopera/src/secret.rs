@@ -1,14 +1,16 @@
 //! Credentials that never show up in `Debug`, logs or errors.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// A credential (API key or session token). `Debug` prints a placeholder, never the value.
+/// Shared, so that every call can carry its credentials to the error reporting cheaply.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Secret(String);
+pub(crate) struct Secret(Arc<str>);
 
 impl Secret {
     pub(crate) fn new(value: String) -> Self {
-        Secret(value)
+        Secret(value.into())
     }
 
     pub(crate) fn expose(&self) -> &str {

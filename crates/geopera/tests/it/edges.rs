@@ -598,3 +598,97 @@ fn a_blocking_call_off_any_runtime_waits_for_an_async_holder() {
         .expect("the holder finishes");
     assert_eq!(client_calls(&emu), 2);
 }
+
+/// Everything an error shows: its message, its debug form and its causes.
+fn everything_shown(error: &Error) -> String {
+    let mut shown = format!("{error} {error:?}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        shown.push_str(&format!(" {cause} {cause:?}"));
+        source = cause.source();
+    }
+    shown
+}
+
+#[tokio::test]
+async fn a_server_that_echoes_the_credentials_never_gets_them_into_an_error() {
+    let echo = format!("Bearer {TOKEN} and gpra_per_call_key");
+    let answers = [
+        json(
+            500,
+            &[("content-type", "application/problem+json")],
+            &format!(r#"{{"title":"{echo}","detail":"{echo}","status":500,"seen":["{echo}"]}}"#),
+        ),
+        json(
+            422,
+            &[],
+            &format!(
+                r#"{{"detail":[{{"loc":["body","{TOKEN}"],"msg":"{echo}","type":"x","input":"{echo}"}}]}}"#
+            ),
+        ),
+        json(418, &[("content-type", "text/plain")], &echo),
+        json(200, &[], &format!(r#"{{"features": "{echo}"}}"#)),
+        json(
+            429,
+            &[("retry-after", "600")],
+            &format!(r#"{{"detail":"{echo}"}}"#),
+        ),
+    ];
+    for (index, answer) in answers.into_iter().enumerate() {
+        let reply = std::sync::Mutex::new(Some(answer));
+        let server = Hostile::serve("127.0.0.1", move |_| {
+            reply
+                .lock()
+                .expect("not poisoned")
+                .take()
+                .unwrap_or_else(|| json(500, &[], "{}"))
+        });
+        let client = AuthenticatedClient::builder(TOKEN)
+            .base_url(server.url())
+            .retries(0)
+            .raise_on_unexpected_status(true)
+            .build()
+            .expect("valid");
+        let request = Request::new(CatalogSearchInput::new(HOST)).api_key("gpra_per_call_key");
+        let err = catalog_search::send(&client, request)
+            .await
+            .expect_err("an error answer");
+        let shown = everything_shown(&err);
+        for secret in [TOKEN, "gpra_per_call_key"] {
+            assert!(!shown.contains(secret), "answer {index}: {shown}");
+        }
+        assert!(
+            shown.contains("[redacted]"),
+            "answer {index} says what was removed: {shown}"
+        );
+    }
+}
+
+#[test]
+fn a_stream_line_that_echoes_the_credentials_is_quoted_without_them() {
+    let server = Hostile::serve("127.0.0.1", |_| {
+        Reply::Raw(
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\nconnection: close\r\n\r\n{{\"id\":1}}\nnot json {TOKEN}\n"
+            )
+            .into_bytes(),
+        )
+    });
+    let client = AuthenticatedClient::builder(TOKEN)
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid");
+    let body = || {
+        json!({"host_name": HOST})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let items: Vec<_> = catalog_search_stream::stream_blocking(&client, body()).collect();
+    let [Ok(first), Err(err)] = items.as_slice() else {
+        panic!("one item, then the error: {items:?}")
+    };
+    assert_eq!(first["id"], 1);
+    assert!(!everything_shown(err).contains(TOKEN), "{err:?}");
+}

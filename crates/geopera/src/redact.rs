@@ -1,0 +1,205 @@
+//! Keeping a call's credentials out of what it reports, even when the server repeats them.
+//!
+//! A misbehaving or hostile server may echo the request's `Authorization` or `x-api-key` in
+//! its answer — in a problem's detail, a validation message, or a body that fails to decode.
+//! Errors quote such answers, so before an error leaves the SDK every credential of the call
+//! is replaced by `[redacted]` in the text it carries: problem members, validation messages
+//! and inputs, body excerpts, raw bodies and decoder messages. The raw bytes of a
+//! [`Response`](crate::Response) from `send_detailed` are left as the server sent them: they
+//! are data the caller asked for, not a message.
+
+use bytes::Bytes;
+use geopera_types::{HttpValidationError, Problem};
+use serde_json::Value;
+
+use crate::client::Client;
+use crate::request::CallOptions;
+use crate::secret::Secret;
+use crate::Error;
+
+/// What replaces a credential.
+const REDACTED: &str = "[redacted]";
+
+/// The credentials one call sends: the client's token and the call's `x-api-key`.
+#[derive(Clone, Default)]
+pub(crate) struct Redactor {
+    secrets: [Option<Secret>; 2],
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Redactor")
+    }
+}
+
+impl Redactor {
+    /// The credentials of a call made by `client` with `options`.
+    pub(crate) fn for_call(client: &Client, options: &CallOptions) -> Self {
+        Redactor {
+            secrets: [client.settings.token.clone(), options.api_key.clone()],
+        }
+    }
+
+    fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.secrets
+            .iter()
+            .flatten()
+            .map(Secret::expose)
+            .filter(|secret| !secret.is_empty())
+    }
+
+    /// `text` with every credential replaced.
+    pub(crate) fn text(&self, text: String) -> String {
+        self.secrets().fold(text, |text, secret| {
+            if text.contains(secret) {
+                text.replace(secret, REDACTED)
+            } else {
+                text
+            }
+        })
+    }
+
+    fn text_in_place(&self, text: &mut String) {
+        if self.secrets().any(|secret| text.contains(secret)) {
+            *text = self.text(std::mem::take(text));
+        }
+    }
+
+    fn bytes(&self, bytes: Bytes) -> Bytes {
+        let holds = |secret: &str| {
+            !secret.is_empty() && bytes.windows(secret.len()).any(|w| w == secret.as_bytes())
+        };
+        if !self.secrets().any(holds) {
+            return bytes;
+        }
+        let mut out = bytes.to_vec();
+        for secret in self.secrets() {
+            let mut at = 0;
+            while let Some(found) = out[at..]
+                .windows(secret.len())
+                .position(|w| w == secret.as_bytes())
+            {
+                let start = at + found;
+                out.splice(start..start + secret.len(), REDACTED.bytes());
+                at = start + REDACTED.len();
+            }
+        }
+        Bytes::from(out)
+    }
+
+    fn json(&self, value: &mut Value) {
+        match value {
+            Value::String(text) => self.text_in_place(text),
+            Value::Array(items) => items.iter_mut().for_each(|item| self.json(item)),
+            Value::Object(members) => {
+                let keys: Vec<String> = members.keys().cloned().collect();
+                for key in keys {
+                    if let Some(mut member) = members.remove(&key) {
+                        self.json(&mut member);
+                        members.insert(self.text(key), member);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn problem(&self, problem: &mut Problem) {
+        self.text_in_place(&mut problem.r#type);
+        self.text_in_place(&mut problem.title);
+        self.text_in_place(&mut problem.detail);
+        problem
+            .extensions
+            .values_mut()
+            .for_each(|value| self.json(value));
+    }
+
+    fn validation(&self, error: &mut HttpValidationError) {
+        for failure in &mut error.detail {
+            self.text_in_place(&mut failure.msg);
+            self.text_in_place(&mut failure.r#type);
+            for step in &mut failure.loc {
+                if let geopera_types::LocItem::Key(key) = step {
+                    self.text_in_place(key);
+                }
+            }
+            failure
+                .extra
+                .values_mut()
+                .for_each(|value| self.json(value));
+        }
+    }
+
+    /// `error` with every credential replaced in the server's words it quotes.
+    pub(crate) fn error(&self, mut error: Error) -> Error {
+        if self.secrets().next().is_none() {
+            return error;
+        }
+        match &mut error {
+            Error::Api { problem, .. } => self.problem(problem),
+            Error::RateLimited {
+                problem: Some(problem),
+                ..
+            } => self.problem(problem),
+            Error::Validation { error, .. } | Error::InvalidInput { error, .. } => {
+                self.validation(error);
+            }
+            Error::UnexpectedStatus { body, .. } => *body = self.bytes(std::mem::take(body)),
+            Error::Decode {
+                excerpt, source, ..
+            } => {
+                self.text_in_place(excerpt);
+                let message = source.to_string();
+                if self.secrets().any(|secret| message.contains(secret)) {
+                    *source = serde::de::Error::custom(self.text(message));
+                }
+            }
+            _ => {}
+        }
+        error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redactor() -> Redactor {
+        Redactor {
+            secrets: [Some(Secret::new("gpra_abc".into())), None],
+        }
+    }
+
+    #[test]
+    fn every_occurrence_is_replaced_in_text_bytes_and_json() {
+        let r = redactor();
+        assert_eq!(
+            r.text("a gpra_abc b gpra_abc".into()),
+            "a [redacted] b [redacted]"
+        );
+        assert_eq!(
+            &r.bytes(Bytes::from_static(b"xgpra_abcx"))[..],
+            b"x[redacted]x"
+        );
+        let mut value = serde_json::json!({"gpra_abc": ["Bearer gpra_abc", 1]});
+        r.json(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!({"[redacted]": ["Bearer [redacted]", 1]})
+        );
+    }
+
+    #[test]
+    fn a_decoder_message_quoting_a_credential_is_rewritten() {
+        let source = serde_json::from_str::<u64>("\"gpra_abc\"").expect_err("a string");
+        assert!(source.to_string().contains("gpra_abc"));
+        let error = redactor().error(Error::Decode {
+            operation_id: "catalog.search",
+            status: http::StatusCode::OK,
+            excerpt: "\"gpra_abc\"".into(),
+            source,
+        });
+        let shown = format!("{error} {error:?} {:?}", std::error::Error::source(&error));
+        assert!(!shown.contains("gpra_abc"), "{shown}");
+    }
+}
