@@ -192,7 +192,9 @@ fn structure(
         }
         if field.is_option() {
             attrs.push("default".to_owned());
-            if !field.required {
+            // With a default of its own, `None` can only be an explicit `null`, which must
+            // reach the server rather than turn into the default by being left out.
+            if !field.required && field.default.is_none() {
                 attrs.push("skip_serializing_if = \"Option::is_none\"".to_owned());
             }
         }

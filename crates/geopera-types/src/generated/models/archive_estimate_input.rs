@@ -9,11 +9,7 @@ pub struct ArchiveEstimateInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captures: Option<Vec<crate::JsonObject>>,
     /// `splitByDate`; optional, may be null; default `false`.
-    #[serde(
-        rename = "splitByDate",
-        skip_serializing_if = "Option::is_none",
-        default = "default_split_by_date"
-    )]
+    #[serde(rename = "splitByDate", default = "default_split_by_date")]
     pub split_by_date: Option<bool>,
 }
 

@@ -23,7 +23,7 @@ pub struct CatalogTileInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     /// `quality`; optional, may be null; default `95`.
-    #[serde(skip_serializing_if = "Option::is_none", default = "default_quality")]
+    #[serde(default = "default_quality")]
     pub quality: Option<i64>,
     /// `aoi_clip`; optional, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]

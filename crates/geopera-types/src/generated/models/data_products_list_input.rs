@@ -19,7 +19,7 @@ pub struct DataProductsListInput {
     #[serde(default = "default_size")]
     pub size: i64,
     /// `sort`; optional, may be null; default `"createdAt,desc"`.
-    #[serde(skip_serializing_if = "Option::is_none", default = "default_sort")]
+    #[serde(default = "default_sort")]
     pub sort: Option<String>,
 }
 

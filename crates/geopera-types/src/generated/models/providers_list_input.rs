@@ -12,7 +12,7 @@ pub struct ProvidersListInput {
     #[serde(default = "default_size")]
     pub size: i64,
     /// `sort`; optional, may be null; default `"name,desc"`.
-    #[serde(skip_serializing_if = "Option::is_none", default = "default_sort")]
+    #[serde(default = "default_sort")]
     pub sort: Option<String>,
     /// `role`; optional, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -30,11 +30,7 @@ pub struct SearchInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<crate::JsonObject>,
     /// `filter-lang`; optional, may be null; default `"cql2-json"`.
-    #[serde(
-        rename = "filter-lang",
-        skip_serializing_if = "Option::is_none",
-        default = "default_filter_lang"
-    )]
+    #[serde(rename = "filter-lang", default = "default_filter_lang")]
     pub filter_lang: Option<String>,
     /// `bbox`; optional, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -52,6 +52,19 @@ pub static FLEET_LIST_INPUT: Schema = Schema {
                     exclusive_maximum: None,
                 }),
             },
+            Field {
+                name: "sort",
+                required: false,
+                shape: Shape::AnyOf(&[
+                    Shape::String(StringRule {
+                        min_length: None,
+                        max_length: None,
+                        pattern: None,
+                        format: None,
+                    }),
+                    Shape::Null,
+                ]),
+            },
         ],
         open: false,
     }),

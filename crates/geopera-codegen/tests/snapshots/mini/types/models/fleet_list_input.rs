@@ -11,6 +11,9 @@ pub struct FleetListInput {
     /// `offset`; optional; default `0`.
     #[serde(default = "default_offset")]
     pub offset: i64,
+    /// `sort`; optional, may be null; default `"name,asc"`.
+    #[serde(default = "default_sort")]
+    pub sort: Option<String>,
 }
 
 impl FleetListInput {
@@ -19,6 +22,7 @@ impl FleetListInput {
         Self {
             limit: default_limit(),
             offset: default_offset(),
+            sort: default_sort(),
         }
     }
 
@@ -35,6 +39,13 @@ impl FleetListInput {
         self.offset = offset;
         self
     }
+
+    /// Sets `sort`.
+    #[must_use]
+    pub fn sort(mut self, sort: impl Into<String>) -> Self {
+        self.sort = Some(sort.into());
+        self
+    }
 }
 
 impl Default for FleetListInput {
@@ -49,4 +60,8 @@ fn default_limit() -> i64 {
 
 fn default_offset() -> i64 {
     0
+}
+
+fn default_sort() -> Option<String> {
+    Some(String::from("name,asc"))
 }
