@@ -434,13 +434,11 @@ fn bytes_near(values: impl Strategy<Value = Value>) -> impl Strategy<Value = Byt
 // ---------------------------------------------------------------------------------------------
 // Comparing values
 
-/// Whether two floats are equal but for the last bits. serde_json parses decimal text
-/// exactly only with its `float_roundtrip` feature, which this crate does not enable (the
-/// emulator does, and a workspace build unifies it in): without it a float that goes through
-/// text may come back up to two units in the last place away, per trip.
+/// Whether two floats are the same number. Exact: this crate turns on serde_json's
+/// `float_roundtrip`, so a float that goes through text comes back bit for bit (without it,
+/// one in eight random coordinates drifted by a unit or two in the last place).
 fn close(a: f64, b: f64) -> bool {
-    const ULPS: u64 = 4;
-    a == b || (a.is_finite() && b.is_finite() && a.to_bits().abs_diff(b.to_bits()) <= ULPS)
+    a == b
 }
 
 fn same_number(a: &Number, b: &Number) -> bool {
