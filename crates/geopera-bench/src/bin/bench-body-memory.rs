@@ -68,7 +68,9 @@ impl Page {
     fn sized(bytes: u64) -> Page {
         let per_item = ITEM.len() as u64 + 1;
         Page {
-            count: usize::try_from(bytes / per_item).unwrap_or(usize::MAX).max(1),
+            count: usize::try_from(bytes / per_item)
+                .unwrap_or(usize::MAX)
+                .max(1),
         }
     }
 
@@ -178,7 +180,8 @@ fn write_endless(stream: &mut TcpStream) -> std::io::Result<()> {
 
 /// A line of `/proc/self/status` in bytes.
 fn status_bytes(key: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    let status =
+        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
     let line = status
         .lines()
         .find(|l| l.starts_with(key))
