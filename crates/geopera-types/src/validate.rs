@@ -52,7 +52,7 @@ const MAX_DEPTH: usize = 64;
 /// An empty result means the body is valid. Locations start with `"body"`.
 pub fn validate(shape: &Shape, value: &Value) -> Vec<ValidationError> {
     let mut errors = Vec::new();
-    let mut loc = vec![LocItem::from("body")];
+    let mut loc = vec![Step::Key("body")];
     check(shape, value, &mut loc, &mut errors, 0);
     errors
 }
@@ -76,15 +76,33 @@ pub fn json_invalid(position: usize, reason: &str) -> ValidationError {
     error
 }
 
+/// One step of the location being checked, borrowed from the shape or the body: locations are
+/// built on every field visited but needed only for failures, so they are owned only then.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The location of a failure, as the 422 body spells it.
+fn owned(loc: &[Step<'_>]) -> Vec<LocItem> {
+    loc.iter()
+        .map(|step| match step {
+            Step::Key(key) => LocItem::from(*key),
+            Step::Index(index) => LocItem::from(*index),
+        })
+        .collect()
+}
+
 fn push(
     errors: &mut Vec<ValidationError>,
-    loc: &[LocItem],
+    loc: &[Step<'_>],
     kind: &str,
     msg: String,
     input: &Value,
     ctx: Option<Value>,
 ) {
-    let mut error = ValidationError::new(loc.to_vec(), msg, kind);
+    let mut error = ValidationError::new(owned(loc), msg, kind);
     error.extra.insert("input".to_owned(), input.clone());
     if let Some(ctx) = ctx {
         error.extra.insert("ctx".to_owned(), ctx);
@@ -92,10 +110,10 @@ fn push(
     errors.push(error);
 }
 
-fn check(
+fn check<'a>(
     shape: &Shape,
-    value: &Value,
-    loc: &mut Vec<LocItem>,
+    value: &'a Value,
+    loc: &mut Vec<Step<'a>>,
     errors: &mut Vec<ValidationError>,
     depth: usize,
 ) {
@@ -189,7 +207,7 @@ fn check(
         Shape::Tuple(positions) => match value.as_array() {
             Some(items) => {
                 for (index, (item, position)) in items.iter().zip(positions.iter()).enumerate() {
-                    loc.push(LocItem::from(index));
+                    loc.push(Step::Index(index));
                     check(position, item, loc, errors, depth + 1);
                     loc.pop();
                 }
@@ -216,7 +234,7 @@ fn check(
         Shape::Map(member) => match value.as_object() {
             Some(members) => {
                 for (key, item) in members {
-                    loc.push(LocItem::from(key.as_str()));
+                    loc.push(Step::Key(key.as_str()));
                     check(member, item, loc, errors, depth + 1);
                     loc.pop();
                 }
@@ -239,7 +257,7 @@ fn check_bounds(
     bounds: &Bounds,
     number: f64,
     value: &Value,
-    loc: &[LocItem],
+    loc: &[Step<'_>],
     errors: &mut Vec<ValidationError>,
 ) {
     if let Some(min) = bounds.minimum {
@@ -313,7 +331,7 @@ fn check_string(
     rule: &StringRule,
     text: &str,
     value: &Value,
-    loc: &[LocItem],
+    loc: &[Step<'_>],
     errors: &mut Vec<ValidationError>,
 ) {
     let length = text.chars().count() as u64;
@@ -371,7 +389,7 @@ fn check_string(
 
 /// A string that does not satisfy its declared `date-time` or `date` format: the API parses
 /// such fields into dates, so anything else is a 422.
-fn check_format(format: &str, text: &str, loc: &[LocItem]) -> Option<ValidationError> {
+fn check_format(format: &str, text: &str, loc: &[Step<'_>]) -> Option<ValidationError> {
     let (valid, kind, msg) = match format {
         "date-time" => (
             is_date_time(text),
@@ -388,7 +406,7 @@ fn check_format(format: &str, text: &str, loc: &[LocItem]) -> Option<ValidationE
     if valid {
         return None;
     }
-    let mut error = ValidationError::new(loc.to_vec(), msg, kind);
+    let mut error = ValidationError::new(owned(loc), msg, kind);
     error
         .extra
         .insert("input".to_owned(), Value::String(text.to_owned()));
@@ -490,7 +508,7 @@ fn check_length(
     max: Option<u64>,
     what: &str,
     value: &Value,
-    loc: &[LocItem],
+    loc: &[Step<'_>],
     errors: &mut Vec<ValidationError>,
 ) {
     let count = count as u64;
@@ -526,10 +544,10 @@ fn check_length(
     }
 }
 
-fn check_array(
+fn check_array<'a>(
     rule: &ArrayRule,
-    value: &Value,
-    loc: &mut Vec<LocItem>,
+    value: &'a Value,
+    loc: &mut Vec<Step<'a>>,
     errors: &mut Vec<ValidationError>,
     depth: usize,
 ) {
@@ -545,7 +563,7 @@ fn check_array(
         return;
     };
     for (index, item) in items.iter().enumerate() {
-        loc.push(LocItem::from(index));
+        loc.push(Step::Index(index));
         check(rule.items, item, loc, errors, depth + 1);
         loc.pop();
     }
@@ -560,10 +578,10 @@ fn check_array(
     );
 }
 
-fn check_object(
+fn check_object<'a>(
     rule: &ObjectRule,
-    value: &Value,
-    loc: &mut Vec<LocItem>,
+    value: &'a Value,
+    loc: &mut Vec<Step<'a>>,
     errors: &mut Vec<ValidationError>,
     depth: usize,
 ) {
@@ -590,7 +608,7 @@ fn check_object(
         return;
     };
     for field in rule.fields {
-        loc.push(LocItem::from(field.name));
+        loc.push(Step::Key(field.name));
         match members.get(field.name) {
             Some(member) => check(&field.shape, member, loc, errors, depth + 1),
             None if field.required => push(
@@ -607,25 +625,25 @@ fn check_object(
     }
 }
 
-fn check_any_of(
+fn check_any_of<'a>(
     alternatives: &[Shape],
-    value: &Value,
-    loc: &mut Vec<LocItem>,
+    value: &'a Value,
+    loc: &mut Vec<Step<'a>>,
     errors: &mut Vec<ValidationError>,
     depth: usize,
 ) {
     // `X | null` is how the contract spells an optional value; report X's errors directly,
     // as pydantic does for nullable fields.
-    let non_null: Vec<&Shape> = alternatives
-        .iter()
-        .filter(|alternative| !matches!(alternative.resolve(), Shape::Null))
-        .collect();
-    let nullable = non_null.len() < alternatives.len();
+    let is_null = |alternative: &&Shape| matches!(alternative.resolve(), Shape::Null);
+    let nullable = alternatives.iter().any(|alternative| is_null(&alternative));
     if value.is_null() && nullable {
         return;
     }
     let mut best: Option<Vec<ValidationError>> = None;
-    for alternative in &non_null {
+    for alternative in alternatives
+        .iter()
+        .filter(|alternative| !is_null(alternative))
+    {
         let mut found = Vec::new();
         check(alternative, value, loc, &mut found, depth + 1);
         if found.is_empty() {
