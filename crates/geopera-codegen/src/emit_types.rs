@@ -644,13 +644,14 @@ fn operations(api: &Api) -> Result<String> {
             "\n/// The operation `{id}` as a type.\n#[derive(Clone, Copy, Debug, Default)]\npub struct {ty};\n\n\
              impl Operation for {ty} {{\nconst INFO: &'static OperationInfo = &{stat};\ntype Input = {input};\ntype Output = {output};\n}}\n\n\
              /// What is known of `{id}`.\npub static {stat}: OperationInfo = OperationInfo {{\n\
-             id: {id:?},\npath: {path:?},\nscope: {scope:?},\naccess: Access::{access},\nsuccess_status: {success},\n\
+             id: {id:?},\npath: {path:?},\nscope: {scope:?},\nneeds_credentials: {credentials},\naccess: Access::{access},\nsuccess_status: {success},\n\
              error_statuses: &[{errors}],\ndeclares_idempotency_key: {idem},\nbody_optional: {optional},\n\
              input: &{input_shape},\noutput: &{output_shape},\ninput_type: {input_type:?},\noutput_type: {output_type:?},\n\
              paging: Paging::{paging},\nrate_class: RateClass::{rate},\nretry: RetryClass::{retry},\n}};\n",
             id = op.id,
             path = op.path,
             scope = op.scope,
+            credentials = op.needs_credentials,
             access = access_name(op)?,
             success = op.success,
             errors = errors.join(", "),

@@ -162,6 +162,8 @@ pub struct OperationDef {
     pub path: String,
     /// The required scope.
     pub scope: String,
+    /// Whether the contract's security requirements demand credentials.
+    pub needs_credentials: bool,
     /// The success status.
     pub success: u16,
     /// The documented error statuses, ascending.
@@ -241,6 +243,7 @@ pub fn parse(spec: &Value) -> Result<Api> {
         }
     }
 
+    let default_security = spec.get("security");
     let mut operations = Vec::new();
     let paths = spec
         .get("paths")
@@ -252,7 +255,7 @@ pub fn parse(spec: &Value) -> Result<Api> {
             if method != "post" {
                 bail!("{path}: only POST operations are supported, found {method}");
             }
-            operations.push(operation(path, op, components)?);
+            operations.push(operation(path, op, components, default_security)?);
         }
     }
     operations.sort_by(|a, b| a.id.cmp(&b.id));
@@ -466,6 +469,29 @@ fn constraints(prop: &Value) -> Vec<String> {
     out
 }
 
+/// Whether an operation's security requirements (its own, else the contract's) demand
+/// credentials. The requirements are alternatives: an empty list, or an empty requirement
+/// among them, lets a caller in without any.
+///
+/// # Errors
+///
+/// Neither the operation nor the contract states requirements; guessing either way would put
+/// a wrong fact into every client, so the contract must say.
+fn needs_credentials(security: Option<&Value>) -> Result<bool> {
+    let alternatives = security
+        .context("no security requirements, on the operation or the contract")?
+        .as_array()
+        .context("security requirements are not a list")?;
+    let mut anonymous = alternatives.is_empty();
+    for requirement in alternatives {
+        let schemes = requirement
+            .as_object()
+            .context("a security requirement is not an object")?;
+        anonymous |= schemes.is_empty();
+    }
+    Ok(!anonymous)
+}
+
 /// A JSON number as written in docs: `500` rather than `500.0`.
 pub fn fmt_number(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 {
@@ -475,12 +501,19 @@ pub fn fmt_number(n: f64) -> String {
     }
 }
 
-fn operation(path: &str, op: &Value, components: &Map<String, Value>) -> Result<OperationDef> {
+fn operation(
+    path: &str,
+    op: &Value,
+    components: &Map<String, Value>,
+    default_security: Option<&Value>,
+) -> Result<OperationDef> {
     let id = op
         .get("operationId")
         .and_then(Value::as_str)
         .with_context(|| format!("{path}: no operationId"))?
         .to_owned();
+    let needs_credentials = needs_credentials(op.get("security").or(default_security))
+        .with_context(|| format!("{id}: security"))?;
     let scope = op
         .get("x-required-scope")
         .and_then(Value::as_str)
@@ -575,6 +608,7 @@ fn operation(path: &str, op: &Value, components: &Map<String, Value>) -> Result<
     Ok(OperationDef {
         path: path.to_owned(),
         scope,
+        needs_credentials,
         success,
         errors,
         input: input_schema.as_deref().map(naming::type_name),

@@ -115,3 +115,39 @@ fn the_real_contract_has_227_operations_and_258_schemas() {
     ids.dedup();
     assert_eq!(ids.len(), 227, "ids are unique and sorted");
 }
+
+#[test]
+fn needs_credentials_follows_the_security_requirements() {
+    let output = geopera_codegen::generate(&fixture()).expect("generates");
+    let ops = &output.types["operations.rs"];
+    let credentials_of = |stat: &str| {
+        let start = ops.find(&format!("pub static {stat}:")).expect("declared");
+        let rest = &ops[start..];
+        rest[..rest.find("};").expect("ends")].contains("needs_credentials: true")
+    };
+    // `fleet.drop` says `security: []`; the others inherit the contract's bearer requirement.
+    assert!(!credentials_of("FLEET_DROP"));
+    assert!(credentials_of("FLEET_LIST"));
+    assert!(credentials_of("FLEET_TASKS_RUNS_START"));
+}
+
+#[test]
+fn a_contract_without_security_requirements_is_refused() {
+    let mut spec = fixture();
+    spec.as_object_mut().expect("object").remove("security");
+    let error = geopera_codegen::generate(&spec).expect_err("no requirements to read");
+    assert!(
+        format!("{error:#}").contains("no security requirements"),
+        "{error:#}"
+    );
+}
+
+#[test]
+fn in_the_committed_table_only_webhooks_drain_needs_no_credentials() {
+    let anonymous: Vec<&str> = geopera_types::operations::ALL
+        .iter()
+        .filter(|info| !info.needs_credentials)
+        .map(|info| info.id)
+        .collect();
+    assert_eq!(anonymous, ["webhooks.drain"]);
+}

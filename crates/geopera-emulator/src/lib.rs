@@ -41,7 +41,8 @@
 //!   `api_keys.create` or [`EmulatorHandle::create_key`]. Missing, unknown, revoked or expired
 //!   credentials are 401 titled `Unauthenticated`. A key without the operation's scope is 403
 //!   `missing scope '<scope>' for '<id>'`; grants match exactly, as `resource:*`, `*:action`
-//!   or `*`. `webhooks.drain` needs no credentials.
+//!   or `*`. Operations whose descriptor says `needs_credentials: false` (only
+//!   `webhooks.drain`) skip both checks.
 //! - Bodies are checked against the operation's input shape, including the `date-time` and
 //!   `date` string formats (RFC 3339); every failure is listed in a 422
 //!   `application/json` `{"detail": [{"loc": ["body", ...], "msg", "type"}]}`. Malformed JSON

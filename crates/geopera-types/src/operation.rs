@@ -62,6 +62,10 @@ pub struct OperationInfo {
     pub path: &'static str,
     /// The single scope a caller needs, e.g. `orders:read`.
     pub scope: &'static str,
+    /// Whether a call must carry credentials. When false, anyone may call it: the server
+    /// neither authenticates nor checks [`scope`](Self::scope), and rate-limits it per client
+    /// address instead of per organization.
+    pub needs_credentials: bool,
     /// What the scope's action allows.
     pub access: Access,
     /// The documented success status: 200, 201 or 202.
