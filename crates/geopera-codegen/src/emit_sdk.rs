@@ -9,6 +9,7 @@ use anyhow::{bail, Result};
 use crate::emit_types::{input_path, output_path};
 use crate::ir::{Api, OperationDef, Paging};
 use crate::naming;
+use crate::rate::RateClass;
 use crate::Files;
 
 /// Emits every file of the SDK crate's generated folder, keyed by path relative to it.
@@ -63,12 +64,16 @@ fn retry_text(op: &OperationDef) -> &'static str {
     }
 }
 
-fn rate_text(op: &OperationDef) -> &'static str {
-    match op.rate_class {
-        "OrderPlacement" => "order placement budget (60/min)",
-        "Spend" => "spend budget (30/min)",
-        _ => "default budget (600/min)",
-    }
+fn rate_text(op: &OperationDef) -> String {
+    let name = match op.rate_class {
+        RateClass::OrderPlacement => "order placement",
+        RateClass::Spend => "spend",
+        RateClass::Default => "default",
+    };
+    format!(
+        "{name} budget ({}/min)",
+        op.rate_class.documented_per_minute()
+    )
 }
 
 fn type_link(path: &str) -> String {

@@ -647,7 +647,7 @@ fn operations(api: &Api) -> Result<String> {
              id: {id:?},\npath: {path:?},\nscope: {scope:?},\nneeds_credentials: {credentials},\naccess: Access::{access},\nsuccess_status: {success},\n\
              error_statuses: &[{errors}],\ndeclares_idempotency_key: {idem},\nbody_optional: {optional},\n\
              input: &{input_shape},\noutput: &{output_shape},\ninput_type: {input_type:?},\noutput_type: {output_type:?},\n\
-             paging: Paging::{paging},\nrate_class: RateClass::{rate},\nretry: RetryClass::{retry},\n}};\n",
+             paging: Paging::{paging},\nrate_class: RateClass::{rate:?},\nretry: RetryClass::{retry},\n}};\n",
             id = op.id,
             path = op.path,
             scope = op.scope,

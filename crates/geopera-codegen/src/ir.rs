@@ -8,6 +8,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{Map, Value};
 
 use crate::naming;
+use crate::rate::RateClass;
 
 /// Schemas written by hand in `geopera-types` (contract name, module), because they carry
 /// behaviour the contract cannot express: RFC 9457 defaults and extension members, and a fast,
@@ -182,8 +183,8 @@ pub struct OperationDef {
     pub body_optional: bool,
     /// How results are paged.
     pub paging: Paging,
-    /// `Default`, `OrderPlacement` or `Spend`.
-    pub rate_class: &'static str,
+    /// Which budget it draws from.
+    pub rate_class: RateClass,
     /// Whether the answer is newline-delimited JSON.
     pub ndjson: bool,
     /// The request body schema as written in the contract.
@@ -598,11 +599,11 @@ fn operation(
         Paging::None
     };
     let rate_class = if ORDER_PLACEMENT.contains(&id.as_str()) {
-        "OrderPlacement"
+        RateClass::OrderPlacement
     } else if SPEND.contains(&id.as_str()) {
-        "Spend"
+        RateClass::Spend
     } else {
-        "Default"
+        RateClass::Default
     };
 
     Ok(OperationDef {

@@ -26,6 +26,10 @@ pub mod emit_sdk;
 pub mod emit_types;
 pub mod ir;
 pub mod naming;
+// The budgets are compiled from geopera-types' own file rather than through a dependency:
+// the generator must build while the generated half of geopera-types is stale.
+#[path = "../../geopera-types/src/rate.rs"]
+pub mod rate;
 
 /// Generated files keyed by their path relative to the generated folder.
 pub type Files = BTreeMap<String, String>;

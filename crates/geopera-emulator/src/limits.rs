@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use geopera_types::RateClass;
+use geopera_types::{RateClass, UNAUTHENTICATED_PER_MINUTE};
 
 /// Requests allowed per fixed 60-second window, per budget; `None` means unlimited.
 ///
@@ -12,13 +12,14 @@ use geopera_types::RateClass;
 /// budget and, for order placement and other spend operations, against that budget too.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RateLimits {
-    /// Every authenticated call (documented: 600).
+    /// Every authenticated call ([`RateClass::Default`]).
     pub default_per_min: Option<u32>,
-    /// `orders.archive.place`, `orders.tasking.place`, `orders.place` (documented: 60).
+    /// `orders.archive.place`, `orders.tasking.place`, `orders.place`
+    /// ([`RateClass::OrderPlacement`]).
     pub order_placement_per_min: Option<u32>,
-    /// Other operations that spend (documented: 30).
+    /// Other operations that spend ([`RateClass::Spend`]).
     pub spend_per_min: Option<u32>,
-    /// Calls without credentials, per client IP (documented: 60).
+    /// Calls without credentials, per client IP.
     pub unauthenticated_per_min: Option<u32>,
 }
 
@@ -29,13 +30,14 @@ impl Default for RateLimits {
 }
 
 impl RateLimits {
-    /// The API's documented caps: 600, 60, 30 and 60 per minute.
+    /// The API's documented caps, as `geopera-types` states them
+    /// ([`RateClass::documented_per_minute`], [`UNAUTHENTICATED_PER_MINUTE`]).
     pub fn documented() -> Self {
         RateLimits {
-            default_per_min: Some(600),
-            order_placement_per_min: Some(60),
-            spend_per_min: Some(30),
-            unauthenticated_per_min: Some(60),
+            default_per_min: Some(RateClass::Default.documented_per_minute()),
+            order_placement_per_min: Some(RateClass::OrderPlacement.documented_per_minute()),
+            spend_per_min: Some(RateClass::Spend.documented_per_minute()),
+            unauthenticated_per_min: Some(UNAUTHENTICATED_PER_MINUTE),
         }
     }
 

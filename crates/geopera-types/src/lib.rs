@@ -86,6 +86,7 @@ macro_rules! free_form {
 mod generated;
 mod operation;
 mod problem;
+mod rate;
 pub mod sample;
 pub mod shape;
 pub mod stac;
@@ -93,8 +94,9 @@ pub mod stac;
 pub mod validate;
 
 pub use generated::{models, schemas};
-pub use operation::{Access, Operation, OperationInfo, Paging, RateClass, RetryClass};
+pub use operation::{Access, Operation, OperationInfo, Paging, RetryClass};
 pub use problem::{HttpValidationError, LocItem, Problem, ValidationError};
+pub use rate::{RateClass, UNAUTHENTICATED_PER_MINUTE};
 pub use shape::{Schema, Shape};
 
 /// Operation descriptors: one type per operation plus a table of all of them.

@@ -2,6 +2,7 @@
 
 use serde::{de::DeserializeOwned, Serialize};
 
+use crate::rate::RateClass;
 use crate::shape::Shape;
 
 /// The kind of access an operation's scope grants, from the scope's `resource:action` suffix.
@@ -30,17 +31,6 @@ pub enum Paging {
     PageSize,
     /// A `page` number plus a `limit` per page.
     LimitPage,
-}
-
-/// Which per-minute budget of the API an operation draws from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RateClass {
-    /// The organization-wide default budget.
-    Default,
-    /// Order placement (`orders.archive.place` and friends).
-    OrderPlacement,
-    /// Other operations that spend credits or money.
-    Spend,
 }
 
 /// When a failed attempt of an operation may be repeated without risk of doing its work twice.

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use geopera_emulator::{Emulator, ManualClock, RateLimits, DEFAULT_START_UNIX_SECS};
+use geopera_types::{RateClass, UNAUTHENTICATED_PER_MINUTE};
 use serde_json::json;
 
 use crate::common::Api;
@@ -122,4 +123,37 @@ fn limits_can_be_switched_off() {
     for _ in 0..40 {
         assert_eq!(api.call("billing.topup", json!({"credits": 1})).status, 201);
     }
+}
+
+#[test]
+fn documented_limits_are_the_budgets_geopera_types_states() {
+    assert_eq!(
+        RateLimits::documented(),
+        RateLimits {
+            default_per_min: Some(RateClass::Default.documented_per_minute()),
+            order_placement_per_min: Some(RateClass::OrderPlacement.documented_per_minute()),
+            spend_per_min: Some(RateClass::Spend.documented_per_minute()),
+            unauthenticated_per_min: Some(UNAUTHENTICATED_PER_MINUTE),
+        }
+    );
+    // The API's published numbers, so a slip in the shared constants is caught here too.
+    assert_eq!(
+        RateClass::ALL.map(RateClass::documented_per_minute),
+        [600, 60, 30]
+    );
+    assert_eq!(UNAUTHENTICATED_PER_MINUTE, 60);
+    assert_eq!(RateLimits::default(), RateLimits::documented());
+}
+
+#[test]
+fn a_default_emulator_admits_the_documented_unauthenticated_budget() {
+    let api = Api::with(Emulator::builder());
+    for n in 0..UNAUTHENTICATED_PER_MINUTE {
+        assert_eq!(
+            api.call_with("webhooks.drain", &json!({}), &[]).status,
+            200,
+            "anonymous call {n}"
+        );
+    }
+    assert_eq!(api.call_with("webhooks.drain", &json!({}), &[]).status, 429);
 }
