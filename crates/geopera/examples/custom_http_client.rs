@@ -1,5 +1,6 @@
-//! Bringing your own `reqwest` clients (async and blocking pools are separate). Unlike the
-//! Python SDK, the base URL and the credentials still apply to calls made through them.
+//! Bringing your own `reqwest` clients: one for async calls, and a factory for blocking calls,
+//! which keep one connection pool per thread. Unlike the Python SDK, the base URL and the
+//! credentials still apply to calls made through them.
 //!
 //! Run with `cargo run -p geopera --example custom_http_client`.
 
@@ -20,13 +21,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .tcp_keepalive(Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let blocking = reqwest::blocking::Client::builder()
-        .pool_max_idle_per_host(2)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
     let client = AuthenticatedClient::new(&target.base_url, &target.token)?
         .with_http_client(http)
-        .with_blocking_http_client(blocking);
+        // Called once on each thread that makes blocking calls.
+        .with_blocking_http_client(|| {
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(2)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default()
+        });
 
     let page = catalog_search::send_blocking(
         &client,

@@ -52,62 +52,14 @@ fn append(
     Ok(())
 }
 
-/// Reads a whole async answer, at most `limit` bytes.
-pub(crate) async fn read_async(
-    response: &mut reqwest::Response,
-    limit: u64,
-) -> Result<Bytes, ReadError> {
+/// Reads a whole answer, at most `limit` bytes.
+pub(crate) async fn read(response: &mut reqwest::Response, limit: u64) -> Result<Bytes, ReadError> {
     let mut buffer = BytesMut::with_capacity(initial_capacity(response.content_length(), limit)?);
     let mut first = None;
     while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
         append(&mut first, &mut buffer, chunk, limit)?;
     }
     Ok(first.unwrap_or_else(|| buffer.freeze()))
-}
-
-/// Reads a whole blocking answer, at most `limit` bytes.
-#[cfg(feature = "blocking")]
-pub(crate) fn read_blocking(
-    response: &mut reqwest::blocking::Response,
-    limit: u64,
-) -> Result<Bytes, ReadError> {
-    let capacity = initial_capacity(response.content_length(), limit)?;
-    let mut sink = Capped {
-        buffer: Vec::with_capacity(capacity),
-        limit,
-        over: false,
-    };
-    // `copy_to` keeps reqwest's own error (and so its timeout and connection kinds); the
-    // sink's refusal is told apart by its flag.
-    match response.copy_to(&mut sink) {
-        Ok(_) => Ok(Bytes::from(sink.buffer)),
-        Err(_) if sink.over => Err(ReadError::TooLarge),
-        Err(error) => Err(ReadError::Transport(error)),
-    }
-}
-
-/// A writer that refuses to grow past its limit.
-#[cfg(feature = "blocking")]
-struct Capped {
-    buffer: Vec<u8>,
-    limit: u64,
-    over: bool,
-}
-
-#[cfg(feature = "blocking")]
-impl std::io::Write for Capped {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        if (self.buffer.len() as u64).saturating_add(data.len() as u64) > self.limit {
-            self.over = true;
-            return Err(std::io::Error::other("the response-size cap was reached"));
-        }
-        self.buffer.extend_from_slice(data);
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

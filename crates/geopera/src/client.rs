@@ -4,8 +4,6 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::Arc;
-#[cfg(feature = "blocking")]
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use http::header::{
@@ -14,6 +12,8 @@ use http::header::{
 
 use geopera_types::RateClass;
 
+#[cfg(feature = "blocking")]
+use crate::blocking::BlockingTransport;
 use crate::clock::{Clock, SystemClock};
 use crate::limiter::{Limiter, DOCUMENTED_PER_MINUTE};
 use crate::retry::RetryPolicy;
@@ -51,10 +51,9 @@ pub const DEFAULT_USER_AGENT: &str = concat!("geopera-rs/", env!("CARGO_PKG_VERS
 pub struct Client {
     pub(crate) settings: Arc<Settings>,
     pub(crate) http: reqwest::Client,
+    /// How blocking calls make their per-thread HTTP client.
     #[cfg(feature = "blocking")]
-    pub(crate) blocking: Arc<OnceLock<reqwest::blocking::Client>>,
-    #[cfg(feature = "blocking")]
-    pub(crate) transport: Arc<TransportConfig>,
+    pub(crate) blocking: Arc<BlockingTransport>,
     /// Identifies the async pool: replaced only when the async HTTP client is.
     pool: Arc<PoolId>,
     /// In-flight cap, pacing and 429 pauses, shared by every clone.
@@ -269,28 +268,19 @@ impl Client {
         }
     }
 
-    /// The blocking HTTP client behind this client, built on first use. It has its own
-    /// connection pool, separate from the async one.
+    /// A client whose blocking calls go through HTTP clients that `make` builds — one per
+    /// thread that makes blocking calls, since a connection pool must stay with the thread
+    /// that drives it. Base URL, credentials, headers, timeouts and the rest still apply.
     ///
-    /// # Errors
-    ///
-    /// The blocking client could not be built from the configuration.
+    /// Build each client with `.redirect(reqwest::redirect::Policy::none())`, as for
+    /// [`Client::with_http_client`].
     #[cfg(feature = "blocking")]
-    pub fn blocking_http_client(&self) -> Result<reqwest::blocking::Client, Error> {
-        if let Some(client) = self.blocking.get() {
-            return Ok(client.clone());
-        }
-        let built = crate::runtime::off_runtime(|| self.transport.build_blocking())?;
-        Ok(self.blocking.get_or_init(|| built).clone())
-    }
-
-    /// A client that sends its blocking calls through `http`; see [`Client::with_http_client`].
-    #[cfg(feature = "blocking")]
-    pub fn with_blocking_http_client(&self, http: reqwest::blocking::Client) -> Self {
-        let cell = OnceLock::new();
-        let _ = cell.set(http);
+    pub fn with_blocking_http_client(
+        &self,
+        make: impl Fn() -> reqwest::Client + Send + Sync + 'static,
+    ) -> Self {
         Client {
-            blocking: Arc::new(cell),
+            blocking: BlockingTransport::new(move || Ok(make())),
             ..self.clone()
         }
     }
@@ -382,9 +372,12 @@ impl AuthenticatedClient {
 
     /// See [`Client::with_blocking_http_client`].
     #[cfg(feature = "blocking")]
-    pub fn with_blocking_http_client(&self, http: reqwest::blocking::Client) -> Self {
+    pub fn with_blocking_http_client(
+        &self,
+        make: impl Fn() -> reqwest::Client + Send + Sync + 'static,
+    ) -> Self {
         AuthenticatedClient {
-            client: self.client.with_blocking_http_client(http),
+            client: self.client.with_blocking_http_client(make),
         }
     }
 }
@@ -401,6 +394,13 @@ impl std::ops::Deref for AuthenticatedClient {
 /// Setters never fail; [`build`](ClientBuilder::build) reports the first problem.
 #[must_use]
 pub struct ClientBuilder<C> {
+    config: Config,
+    kind: PhantomData<fn() -> C>,
+}
+
+/// Everything a builder has been told, whichever client it builds: changing the kind of
+/// client is one move of this value.
+struct Config {
     token: Option<Secret>,
     base_url: String,
     headers: Vec<(String, String)>,
@@ -420,16 +420,15 @@ pub struct ClientBuilder<C> {
     ca_files: Vec<PathBuf>,
     http: Option<reqwest::Client>,
     #[cfg(feature = "blocking")]
-    blocking: Option<reqwest::blocking::Client>,
-    kind: PhantomData<fn() -> C>,
+    blocking: Option<Arc<BlockingTransport>>,
 }
 
 impl<C> fmt::Debug for ClientBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("base_url", &self.base_url)
-            .field("token", &self.token)
-            .field("timeout", &self.timeout)
+            .field("base_url", &self.config.base_url)
+            .field("token", &self.config.token)
+            .field("timeout", &self.config.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -437,6 +436,15 @@ impl<C> fmt::Debug for ClientBuilder<C> {
 impl<C> ClientBuilder<C> {
     fn new(token: Option<Secret>) -> Self {
         ClientBuilder {
+            config: Config::new(token),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl Config {
+    fn new(token: Option<Secret>) -> Self {
+        Config {
             token,
             base_url: DEFAULT_BASE_URL.to_owned(),
             headers: Vec::new(),
@@ -462,14 +470,15 @@ impl<C> ClientBuilder<C> {
             http: None,
             #[cfg(feature = "blocking")]
             blocking: None,
-            kind: PhantomData,
         }
     }
+}
 
+impl<C> ClientBuilder<C> {
     /// Where calls go; default `https://api.geopera.com`. Operations are appended as
     /// `/v1/op/{operation_id}`.
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
-        self.base_url = base_url.into();
+        self.config.base_url = base_url.into();
         self
     }
 
@@ -477,42 +486,42 @@ impl<C> ClientBuilder<C> {
     /// (default [`DEFAULT_TIMEOUT`], 60 s); `None` lifts it, leaving only the read timeout
     /// and the deadline, if any.
     pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
-        self.timeout = timeout.into();
+        self.config.timeout = timeout.into();
         self
     }
 
     /// Bounds every call as a whole — all attempts and the waits between them — unless the
     /// call sets its own ([`Request::deadline`](crate::Request::deadline)).
     pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = Some(deadline);
+        self.config.deadline = Some(deadline);
         self
     }
 
     /// How failed attempts are retried; see [`RetryPolicy`] (default: 2 retries, safe ones
     /// only, automatic idempotency keys).
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.config.retry = policy;
         self
     }
 
     /// How many retries a call may make (0 disables retrying); shorthand for the policy's
     /// `max_retries`.
     pub fn retries(mut self, retries: u32) -> Self {
-        self.retry.max_retries = retries;
+        self.config.retry.max_retries = retries;
         self
     }
 
     /// Caps the requests this client (and all its clones) has in flight at once.
     pub fn max_in_flight(mut self, max: usize) -> Self {
-        self.max_in_flight = Some(max);
+        self.config.max_in_flight = Some(max);
         self
     }
 
     /// Spaces requests of one rate-limit class so that at most `per_minute` go out per
     /// minute, shared by all clones.
     pub fn pace(mut self, class: RateClass, per_minute: u32) -> Self {
-        self.pacing.retain(|(c, _)| *c != class);
-        self.pacing.push((class, per_minute));
+        self.config.pacing.retain(|(c, _)| *c != class);
+        self.config.pacing.push((class, per_minute));
         self
     }
 
@@ -527,14 +536,14 @@ impl<C> ClientBuilder<C> {
 
     /// The clock retries, deadlines and pacing wait on; a test seam, default real time.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+        self.config.clock = Some(clock);
         self
     }
 
     /// The timeout for establishing a connection (default [`DEFAULT_CONNECT_TIMEOUT`], 10 s);
     /// `None` lifts it.
     pub fn connect_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
-        self.transport.connect_timeout = timeout.into();
+        self.config.transport.connect_timeout = timeout.into();
         self
     }
 
@@ -542,7 +551,7 @@ impl<C> ClientBuilder<C> {
     /// 60 s); `None` lifts it. Async calls only: the blocking HTTP client has no such
     /// setting, and its streams are bounded by the deadline alone.
     pub fn read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
-        self.transport.read_timeout = timeout.into();
+        self.config.transport.read_timeout = timeout.into();
         self
     }
 
@@ -552,25 +561,25 @@ impl<C> ClientBuilder<C> {
     /// announces its length — so a hostile or broken server cannot make the client buffer
     /// without end.
     pub fn max_response_bytes(mut self, limit: u64) -> Self {
-        self.max_response_bytes = limit;
+        self.config.max_response_bytes = limit;
         self
     }
 
     /// Whether TLS certificates are verified (default `true`). Turn it off only for testing.
     pub fn verify_tls(mut self, verify: bool) -> Self {
-        self.transport.verify_tls = verify;
+        self.config.transport.verify_tls = verify;
         self
     }
 
     /// Trusts the PEM certificate(s) in this file in addition to the built-in roots.
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.ca_files.push(path.into());
+        self.config.ca_files.push(path.into());
         self
     }
 
     /// Uses this rustls configuration for TLS, replacing the verification settings above.
     pub fn tls_config(mut self, config: rustls::ClientConfig) -> Self {
-        self.transport.tls_config = Some(Arc::new(config));
+        self.config.transport.tls_config = Some(Arc::new(config));
         self
     }
 
@@ -581,7 +590,7 @@ impl<C> ClientBuilder<C> {
     /// Turn it off when the API has relaxed a limit this SDK's contract still states: bodies
     /// then go out unchecked, and the API's 422 answer is the only validation.
     pub fn validate_input(mut self, validate: bool) -> Self {
-        self.validate_input = validate;
+        self.config.validate_input = validate;
         self
     }
 
@@ -590,44 +599,44 @@ impl<C> ClientBuilder<C> {
     /// `User-Agent` and the `Accept` headers go with it — never `Authorization`, `x-api-key`,
     /// cookies, the `Idempotency-Key` or a header you added.
     pub fn follow_redirects(mut self, follow: bool) -> Self {
-        self.follow_redirects = follow;
+        self.config.follow_redirects = follow;
         self
     }
 
     /// Adds a header sent with every call.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
+        self.config.headers.push((name.into(), value.into()));
         self
     }
 
     /// Adds a cookie sent with every call.
     pub fn cookie(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.cookies.push((name.into(), value.into()));
+        self.config.cookies.push((name.into(), value.into()));
         self
     }
 
     /// Speaks HTTP/2 without negotiation (`h2c` on plain HTTP). Over TLS, HTTP/2 is negotiated
     /// automatically when the server offers it.
     pub fn http2_prior_knowledge(mut self, enabled: bool) -> Self {
-        self.transport.http2_prior_knowledge = enabled;
+        self.config.transport.http2_prior_knowledge = enabled;
         self
     }
 
     /// The most idle connections kept per host.
     pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
-        self.transport.pool_max_idle_per_host = Some(max);
+        self.config.transport.pool_max_idle_per_host = Some(max);
         self
     }
 
     /// How long an idle connection is kept.
     pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
-        self.transport.pool_idle_timeout = Some(timeout);
+        self.config.transport.pool_idle_timeout = Some(timeout);
         self
     }
 
     /// The `User-Agent`; default `geopera-rs/<version>`.
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.user_agent = user_agent.into();
+        self.config.user_agent = user_agent.into();
         self
     }
 
@@ -635,7 +644,7 @@ impl<C> ClientBuilder<C> {
     /// [`Error::UnexpectedStatus`] from `send_detailed` too (default `false`: it is returned as
     /// [`Parsed::Unparsed`](crate::Parsed::Unparsed) or a problem).
     pub fn raise_on_unexpected_status(mut self, raise: bool) -> Self {
-        self.raise_on_unexpected_status = raise;
+        self.config.raise_on_unexpected_status = raise;
         self
     }
 
@@ -647,36 +656,41 @@ impl<C> ClientBuilder<C> {
     /// redirects by default and then forwards `x-api-key` and custom headers to whatever
     /// origin a redirect names, where the SDK's own following would drop them.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
+        self.config.http = Some(http);
         self
     }
 
-    /// Sends blocking calls through this HTTP client; see [`ClientBuilder::http_client`].
+    /// Has blocking calls go through HTTP clients that `make` builds, one per thread that
+    /// makes blocking calls; see [`Client::with_blocking_http_client`]. Without it, each
+    /// thread's client is built from the transport settings above.
     #[cfg(feature = "blocking")]
-    pub fn blocking_http_client(mut self, http: reqwest::blocking::Client) -> Self {
-        self.blocking = Some(http);
+    pub fn blocking_http_client(
+        mut self,
+        make: impl Fn() -> reqwest::Client + Send + Sync + 'static,
+    ) -> Self {
+        self.config.blocking = Some(BlockingTransport::new(move || Ok(make())));
         self
     }
 
     fn build_client(mut self) -> Result<Client, Error> {
-        let base_url = normalize_base_url(&self.base_url)?;
+        let base_url = normalize_base_url(&self.config.base_url)?;
         let mut headers = HeaderMap::new();
-        let user_agent = HeaderValue::from_str(&self.user_agent)
+        let user_agent = HeaderValue::from_str(&self.config.user_agent)
             .map_err(|_| Error::Config("the user agent is not a valid header value".into()))?;
         headers.insert(USER_AGENT, user_agent);
-        for (name, value) in &self.headers {
+        for (name, value) in &self.config.headers {
             let (name, value) = parse_header(name, value)?;
             headers.insert(name, value);
         }
-        if let Some(token) = &self.token {
+        if let Some(token) = &self.config.token {
             HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
                 Error::Config("the token contains characters not allowed in a header".into())
             })?;
         }
-        for cookie in &self.cookies {
+        for cookie in &self.config.cookies {
             validate_cookie(cookie)?;
         }
-        for path in &self.ca_files {
+        for path in &self.config.ca_files {
             let pem = std::fs::read(path).map_err(|e| {
                 Error::Config(format!("cannot read CA file {}: {e}", path.display()))
             })?;
@@ -689,47 +703,50 @@ impl<C> ClientBuilder<C> {
                         path.display()
                     ))
                 })?;
-            self.transport.root_certificates.extend(certs);
+            self.config.transport.root_certificates.extend(certs);
         }
-        let http = match self.http.take() {
+        let http = match self.config.http.take() {
             Some(http) => http,
-            None => self.transport.build_async()?,
+            None => self.config.transport.build()?,
         };
         #[cfg(feature = "blocking")]
-        let blocking = {
-            let cell = OnceLock::new();
-            if let Some(client) = self.blocking.take() {
-                let _ = cell.set(client);
+        let blocking = match self.config.blocking.take() {
+            Some(blocking) => blocking,
+            None => {
+                let transport = self.config.transport.clone();
+                BlockingTransport::new(move || transport.build())
             }
-            Arc::new(cell)
         };
         let mut settings = Settings {
             base_url,
             prepared: HeaderMap::new(),
-            token: self.token,
+            token: self.config.token,
             headers,
-            cookies: self.cookies,
-            timeout: self.timeout,
-            deadline: self.deadline,
-            retry: self.retry,
-            raise_on_unexpected_status: self.raise_on_unexpected_status,
-            follow_redirects: self.follow_redirects,
-            max_response_bytes: self.max_response_bytes,
-            validate_input: self.validate_input,
+            cookies: self.config.cookies,
+            timeout: self.config.timeout,
+            deadline: self.config.deadline,
+            retry: self.config.retry,
+            raise_on_unexpected_status: self.config.raise_on_unexpected_status,
+            follow_redirects: self.config.follow_redirects,
+            max_response_bytes: self.config.max_response_bytes,
+            validate_input: self.config.validate_input,
         };
         settings.prepare();
         let clock = self
+            .config
             .clock
             .unwrap_or_else(|| Arc::new(SystemClock::default()));
-        let limiter = Arc::new(Limiter::new(clock, self.max_in_flight, &self.pacing));
+        let limiter = Arc::new(Limiter::new(
+            clock,
+            self.config.max_in_flight,
+            &self.config.pacing,
+        ));
         Ok(Client {
             settings: Arc::new(settings),
             pool: Arc::new(PoolId),
             http,
             #[cfg(feature = "blocking")]
             blocking,
-            #[cfg(feature = "blocking")]
-            transport: Arc::new(self.transport),
             limiter,
         })
     }
@@ -742,26 +759,7 @@ impl<C> ClientBuilder<C> {
 
     pub(crate) fn into_authenticated(self) -> ClientBuilder<AuthenticatedClient> {
         ClientBuilder {
-            token: self.token,
-            base_url: self.base_url,
-            headers: self.headers,
-            cookies: self.cookies,
-            timeout: self.timeout,
-            deadline: self.deadline,
-            retry: self.retry,
-            max_in_flight: self.max_in_flight,
-            pacing: self.pacing,
-            clock: self.clock,
-            user_agent: self.user_agent,
-            raise_on_unexpected_status: self.raise_on_unexpected_status,
-            follow_redirects: self.follow_redirects,
-            max_response_bytes: self.max_response_bytes,
-            validate_input: self.validate_input,
-            transport: self.transport,
-            ca_files: self.ca_files,
-            http: self.http,
-            #[cfg(feature = "blocking")]
-            blocking: self.blocking,
+            config: self.config,
             kind: PhantomData,
         }
     }
@@ -792,58 +790,39 @@ impl ClientBuilder<AuthenticatedClient> {
     }
 }
 
-/// Applies the settings both HTTP clients share: the async and blocking builders of reqwest
-/// have the same methods but no common trait.
-macro_rules! configure_transport {
-    ($config:expr, $builder:expr) => {{
-        let config: &TransportConfig = $config;
-        let mut builder = $builder;
-        if let Some(t) = config.connect_timeout {
+impl TransportConfig {
+    /// The HTTP client these settings describe: the async calls' one, and each thread's for
+    /// blocking calls.
+    fn build(&self) -> Result<reqwest::Client, Error> {
+        let mut builder = reqwest::Client::builder()
+            // The call engine follows redirects itself, dropping credentials across origins.
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(t) = self.connect_timeout {
             builder = builder.connect_timeout(t);
         }
-        if let Some(n) = config.pool_max_idle_per_host {
+        if let Some(t) = self.read_timeout {
+            builder = builder.read_timeout(t);
+        }
+        if let Some(n) = self.pool_max_idle_per_host {
             builder = builder.pool_max_idle_per_host(n);
         }
-        if let Some(t) = config.pool_idle_timeout {
+        if let Some(t) = self.pool_idle_timeout {
             builder = builder.pool_idle_timeout(t);
         }
-        if config.http2_prior_knowledge {
+        if self.http2_prior_knowledge {
             builder = builder.http2_prior_knowledge();
         }
-        // The call engine follows redirects itself, dropping credentials across origins.
-        builder = builder.redirect(reqwest::redirect::Policy::none());
-        if let Some(tls) = &config.tls_config {
+        if let Some(tls) = &self.tls_config {
             builder = builder.use_preconfigured_tls((**tls).clone());
         } else {
-            builder = builder.danger_accept_invalid_certs(!config.verify_tls);
-            for cert in &config.root_certificates {
+            builder = builder.danger_accept_invalid_certs(!self.verify_tls);
+            for cert in &self.root_certificates {
                 builder = builder.add_root_certificate(cert.clone());
             }
         }
         builder
-    }};
-}
-
-impl TransportConfig {
-    fn build_async(&self) -> Result<reqwest::Client, Error> {
-        let mut builder = configure_transport!(self, reqwest::Client::builder());
-        if let Some(t) = self.read_timeout {
-            builder = builder.read_timeout(t);
-        }
-        builder
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
-    }
-
-    #[cfg(feature = "blocking")]
-    pub(crate) fn build_blocking(&self) -> Result<reqwest::blocking::Client, Error> {
-        // The blocking client has no separate read timeout; per-attempt timeouts still apply.
-        configure_transport!(
-            self,
-            reqwest::blocking::Client::builder().timeout(None::<Duration>)
-        )
-        .build()
-        .map_err(|e| Error::Config(format!("cannot build the blocking HTTP client: {e}")))
     }
 }
 

@@ -15,10 +15,9 @@ use std::time::{Duration, Instant};
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// Time elapsed since an arbitrary, fixed origin.
     fn now(&self) -> Duration;
-    /// Waits in async code until [`Clock::now`] reaches `at`.
+    /// Waits until [`Clock::now`] reaches `at`. Blocking calls wait through this too: they run
+    /// the same async engine on their own thread.
     fn sleep_until(&self, at: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>>;
-    /// Waits, blocking the thread, until [`Clock::now`] reaches `at`.
-    fn sleep_until_blocking(&self, at: Duration);
 }
 
 /// Real time: `Instant` and Tokio's timer (the default).
@@ -42,9 +41,5 @@ impl Clock for SystemClock {
 
     fn sleep_until(&self, at: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         Box::pin(tokio::time::sleep_until((self.origin + at).into()))
-    }
-
-    fn sleep_until_blocking(&self, at: Duration) {
-        std::thread::sleep(at.saturating_sub(self.now()));
     }
 }

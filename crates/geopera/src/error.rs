@@ -221,7 +221,7 @@ impl ErrorKind {
 const EXCERPT_CHARS: usize = 200;
 
 /// The first characters of a body, for messages; never the whole body.
-pub(crate) fn excerpt(body: &[u8]) -> String {
+fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let mut out: String = text.chars().take(EXCERPT_CHARS).collect();
     if text.chars().count() > EXCERPT_CHARS {
@@ -414,6 +414,73 @@ impl Error {
                 .ok()
                 .map(Box::new),
             attempts,
+        }
+    }
+
+    /// An error answer that described its problem.
+    pub(crate) fn api(
+        operation_id: &'static str,
+        status: StatusCode,
+        problem: Problem,
+        attempts: u32,
+    ) -> Self {
+        Error::Api {
+            operation_id,
+            status,
+            problem: Box::new(problem),
+            attempts,
+        }
+    }
+
+    /// The API's 422: the body failed its checks.
+    pub(crate) fn rejected(operation_id: &'static str, error: HttpValidationError) -> Self {
+        Error::Validation {
+            operation_id,
+            error: Box::new(error),
+        }
+    }
+
+    /// An answer with a status the contract does not document for the operation.
+    pub(crate) fn unexpected_status(
+        operation_id: &'static str,
+        status: StatusCode,
+        body: Bytes,
+        attempts: u32,
+    ) -> Self {
+        Error::UnexpectedStatus {
+            operation_id,
+            status,
+            body,
+            attempts,
+        }
+    }
+
+    /// The deadline of a call passed, after `attempts` attempts.
+    pub(crate) fn deadline(operation_id: &'static str, attempts: u32) -> Self {
+        Error::Timeout {
+            operation_id,
+            source: None,
+            attempts,
+        }
+    }
+
+    /// A blocking call that would wait for a slot only its own thread can free.
+    pub(crate) fn would_deadlock(operation_id: &'static str) -> Self {
+        Error::WouldDeadlock { operation_id }
+    }
+
+    /// A success answer whose body does not fit the output model.
+    pub(crate) fn decode(
+        operation_id: &'static str,
+        status: StatusCode,
+        body: &[u8],
+        source: serde_json::Error,
+    ) -> Self {
+        Error::Decode {
+            operation_id,
+            status,
+            excerpt: excerpt(body),
+            source,
         }
     }
 

@@ -63,12 +63,13 @@
 //! `Authorization: Bearer <token>`. Both are cheap to clone; clones share one connection pool,
 //! which closes when the last clone is dropped — Rust needs no `async with`, there is no
 //! "entered twice" error and no leaked pool. [`ClientBuilder`] has the knobs: base URL,
-//! timeouts (on by default, see below), response-size cap, TLS (verification, extra CA, or your own rustls config), redirects (off by
-//! default), default headers and cookies, HTTP/2, pool limits, user agent and
+//! timeouts (on by default, see below), response-size cap, TLS (verification, extra CA, or
+//! your own rustls config), redirects (off by default), default headers and cookies, HTTP/2, pool limits, user agent and
 //! `raise_on_unexpected_status`. `with_headers`, `with_cookies` and `with_timeout` return a new
-//! client sharing the pool; `with_http_client` and `with_blocking_http_client` bring your own
-//! `reqwest` clients (async and blocking pools are separate, as in the Python SDK), while
-//! base URL and credentials still apply.
+//! client sharing the pool; `with_http_client` brings your own `reqwest` client for async
+//! calls and `with_blocking_http_client` a factory of them for blocking calls (one client per
+//! calling thread: a pool stays with the thread that drives it), while base URL and
+//! credentials still apply.
 //!
 //! # Retries, rate limits and deadlines
 //!
@@ -123,9 +124,13 @@
 //!
 //! # Blocking calls inside async code
 //!
-//! The blocking functions work from anywhere. Called from inside a Tokio runtime, they run the
-//! request on a helper thread rather than panicking — but they still block the calling task,
-//! so prefer `send` in async code. One wait can never end: on a current-thread runtime, a
+//! The blocking functions work from anywhere. They run the same engine as `send` — the same
+//! retries, deadline, limiter and redirects — to completion on the calling thread, with a Tokio
+//! runtime and a connection pool that belong to that thread. From inside a multi-thread
+//! runtime they first hand the worker's other tasks to another thread (`block_in_place`); from
+//! inside a current-thread runtime, which has no other thread, they run on a short-lived
+//! helper thread. Either way they block the calling task, so prefer `send` in async code.
+//! One wait can never end: on a current-thread runtime, a
 //! blocking call that needs an in-flight slot ([`ClientBuilder::max_in_flight`]) held by an
 //! async call of that same runtime would stop the only thread that can free it. That call
 //! fails at once with [`Error::WouldDeadlock`] instead of hanging; a slot held anywhere else is
@@ -163,9 +168,12 @@
 //! received by the API may still execute, which is why side effects carry an
 //! `Idempotency-Key`: repeat the call with the same key to learn its outcome.
 
+#[cfg(feature = "blocking")]
+mod blocking;
 mod body;
 mod client;
 mod clock;
+mod engine;
 mod error;
 mod fanout;
 mod fluent;

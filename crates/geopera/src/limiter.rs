@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use geopera_types::RateClass;
 use tokio::runtime::{Handle, RuntimeFlavor};
-#[cfg(feature = "blocking")]
-use tokio::sync::TryAcquireError;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::clock::Clock;
 
@@ -81,7 +79,6 @@ impl Drop for Admission {
 }
 
 /// Why a blocking call could not be admitted.
-#[cfg(feature = "blocking")]
 #[derive(Debug)]
 pub(crate) struct WouldDeadlock;
 
@@ -127,7 +124,6 @@ impl Limiter {
     }
 
     /// Whether an async call on `thread` holds a slot.
-    #[cfg(feature = "blocking")]
     fn holds_slot(&self, thread: ThreadId) -> bool {
         self.held_on_thread
             .lock()
@@ -167,16 +163,40 @@ impl Limiter {
     }
 
     /// Waits until a request of `class` may be sent; the admission bounds requests in flight.
-    pub(crate) async fn admit(self: &Arc<Self>, class: RateClass) -> Admission {
+    /// `blocking` is the thread a blocking call stops, if this is one.
+    ///
+    /// # Errors
+    ///
+    /// Every slot is taken and one is held by an async call on the current-thread runtime of
+    /// the thread a blocking call stops: waiting would stop the only thread that can give it
+    /// back.
+    pub(crate) async fn admit(
+        self: &Arc<Self>,
+        class: RateClass,
+        blocking: Option<Caller>,
+    ) -> Result<Admission, WouldDeadlock> {
         let permit = match &self.in_flight {
-            Some(semaphore) => semaphore.clone().acquire_owned().await.ok(),
+            Some(semaphore) => match semaphore.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(TryAcquireError::Closed) => None,
+                Err(TryAcquireError::NoPermits) => {
+                    if blocking.is_some_and(|caller| {
+                        caller.current_thread_runtime && self.holds_slot(caller.thread)
+                    }) {
+                        return Err(WouldDeadlock);
+                    }
+                    semaphore.clone().acquire_owned().await.ok()
+                }
+            },
             None => None,
         };
+        // An async call on a current-thread runtime holds its slot on that runtime's thread.
         let caller = Caller::current();
-        let held_on = (permit.is_some() && caller.current_thread_runtime).then(|| {
-            self.count_held(caller.thread, true);
-            (self.clone(), caller.thread)
-        });
+        let held_on = (permit.is_some() && blocking.is_none() && caller.current_thread_runtime)
+            .then(|| {
+                self.count_held(caller.thread, true);
+                (self.clone(), caller.thread)
+            });
         let admission = Admission {
             _permit: permit,
             held_on,
@@ -192,47 +212,7 @@ impl Limiter {
         if let Some(at) = self.reserve_slot(class) {
             self.clock.sleep_until(at).await;
         }
-        admission
-    }
-
-    /// [`Limiter::admit`] for blocking calls made from `caller`.
-    ///
-    /// # Errors
-    ///
-    /// Every slot is taken and one is held by an async call on the caller's current-thread
-    /// runtime: waiting would stop the only thread that can give it back.
-    #[cfg(feature = "blocking")]
-    pub(crate) fn admit_blocking(
-        &self,
-        class: RateClass,
-        caller: Caller,
-    ) -> Result<Admission, WouldDeadlock> {
-        let permit = match &self.in_flight {
-            Some(semaphore) => match semaphore.clone().try_acquire_owned() {
-                Ok(permit) => Some(permit),
-                Err(TryAcquireError::Closed) => None,
-                Err(TryAcquireError::NoPermits) => {
-                    if caller.current_thread_runtime && self.holds_slot(caller.thread) {
-                        return Err(WouldDeadlock);
-                    }
-                    futures::executor::block_on(semaphore.clone().acquire_owned()).ok()
-                }
-            },
-            None => None,
-        };
-        for _ in 0..8 {
-            let Some(until) = self.paused_until(class) else {
-                break;
-            };
-            self.clock.sleep_until_blocking(until);
-        }
-        if let Some(at) = self.reserve_slot(class) {
-            self.clock.sleep_until_blocking(at);
-        }
-        Ok(Admission {
-            _permit: permit,
-            held_on: None,
-        })
+        Ok(admission)
     }
 
     /// Holds back every send of `class` until `until` on the clock, after the API answered 429.

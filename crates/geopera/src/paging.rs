@@ -15,6 +15,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::client::Client;
+use crate::engine::Face;
+#[cfg(feature = "blocking")]
+use crate::limiter::Caller;
 use crate::redact::Redactor;
 use crate::request::CallOptions;
 use crate::{Error, IntoRequest};
@@ -157,24 +160,25 @@ impl Walker {
 
 async fn fetch(
     client: &Client,
+    face: Face<'_>,
     walker: &Walker,
     options: &CallOptions,
     body: Bytes,
 ) -> Result<Value, Error> {
-    let raw = crate::runtime::execute(client, walker.info, options, body).await?;
-    crate::runtime::classify::<Value>(client, walker.info, raw)?.into_result()
+    let raw = crate::engine::execute(client, face, walker.info, options, body).await?;
+    crate::engine::classify::<Value>(client, walker.info, raw)?.into_result()
 }
 
 /// Turns a fetched page into what the stream yields.
 type Convert<T> = fn(Value) -> Result<T, (Value, serde_json::Error)>;
 
 fn decode_error(walker: &Walker, page: &Value, source: serde_json::Error) -> Error {
-    walker.redactor.error(Error::Decode {
-        operation_id: walker.info.id,
-        status: http::StatusCode::OK,
-        excerpt: crate::error::excerpt(page.to_string().as_bytes()),
+    walker.redactor.error(Error::decode(
+        walker.info.id,
+        http::StatusCode::OK,
+        page.to_string().as_bytes(),
         source,
-    })
+    ))
 }
 
 fn typed<T: DeserializeOwned>(page: Value) -> Result<T, (Value, serde_json::Error)> {
@@ -200,27 +204,37 @@ impl Walk {
     }
 }
 
-fn walk<T: Send + 'static>(start: Walk, convert: Convert<T>) -> PageStream<T> {
-    Box::pin(futures::stream::unfold(start, move |state| async move {
-        match state {
-            Walk::Done => None,
-            Walk::Failed(error) => Some((Err(error), Walk::Done)),
-            Walk::Ready(client, mut walker, options) => {
-                let body = match walker.next_body()? {
-                    Ok(body) => body,
-                    Err(error) => return Some((Err(error), Walk::Done)),
-                };
-                match fetch(&client, &walker, &options, body).await {
-                    Err(error) => Some((Err(error), Walk::Done)),
-                    Ok(page) => {
-                        walker.advance(&page);
-                        let item =
-                            convert(page).map_err(|(page, e)| decode_error(&walker, &page, e));
-                        Some((item, Walk::Ready(client, walker, options)))
-                    }
+/// One step of a walk: the next page through `face` (the client's own when `None`), and the
+/// state after it. Async streams and blocking iterators both walk with it.
+async fn step<T>(
+    state: Walk,
+    convert: Convert<T>,
+    face: Option<Face<'_>>,
+) -> Option<(Result<T, Error>, Walk)> {
+    match state {
+        Walk::Done => None,
+        Walk::Failed(error) => Some((Err(error), Walk::Done)),
+        Walk::Ready(client, mut walker, options) => {
+            let body = match walker.next_body()? {
+                Ok(body) => body,
+                Err(error) => return Some((Err(error), Walk::Done)),
+            };
+            let face = face.unwrap_or_else(|| client.async_face());
+            match fetch(&client, face, &walker, &options, body).await {
+                Err(error) => Some((Err(error), Walk::Done)),
+                Ok(page) => {
+                    walker.advance(&page);
+                    let item = convert(page).map_err(|(page, e)| decode_error(&walker, &page, e));
+                    Some((item, Walk::Ready(client, walker, options)))
                 }
             }
         }
+    }
+}
+
+fn walk<T: Send + 'static>(start: Walk, convert: Convert<T>) -> PageStream<T> {
+    Box::pin(futures::stream::unfold(start, move |state| {
+        step(state, convert, None)
     }))
 }
 
@@ -264,32 +278,27 @@ impl<T> std::fmt::Debug for BlockingPages<T> {
 }
 
 #[cfg(feature = "blocking")]
-impl<T> Iterator for BlockingPages<T> {
+impl<T: Send> Iterator for BlockingPages<T> {
     type Item = Result<T, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match std::mem::replace(&mut self.state, Walk::Done) {
-            Walk::Done => None,
-            Walk::Failed(error) => Some(Err(error)),
-            Walk::Ready(client, mut walker, options) => {
-                let body = match walker.next_body()? {
-                    Ok(body) => body,
-                    Err(error) => return Some(Err(error)),
-                };
-                let page = crate::runtime::execute_blocking(&client, walker.info, &options, body)
-                    .and_then(|raw| crate::runtime::classify::<Value>(&client, walker.info, raw))
-                    .and_then(crate::Response::into_result);
-                match page {
-                    Err(error) => Some(Err(error)),
-                    Ok(page) => {
-                        walker.advance(&page);
-                        let item = (self.convert)(page)
-                            .map_err(|(page, e)| decode_error(&walker, &page, e));
-                        self.state = Walk::Ready(client, walker, options);
-                        Some(item)
-                    }
-                }
+        let state = std::mem::replace(&mut self.state, Walk::Done);
+        let client = match state {
+            Walk::Ready(ref client, ..) => client.clone(),
+            Walk::Failed(error) => return Some(Err(error)),
+            Walk::Done => return None,
+        };
+        let convert = self.convert;
+        let stepped = crate::blocking::run(&client, Caller::current(), |thread| async move {
+            step(state, convert, Some(thread.face())).await
+        });
+        match stepped {
+            Ok(Some((item, next))) => {
+                self.state = next;
+                Some(item)
             }
+            Ok(None) => None,
+            Err(error) => Some(Err(error)),
         }
     }
 }

@@ -95,16 +95,8 @@ impl<T> Response<T> {
         }
         match parsed {
             Parsed::Success(value) => Ok(value),
-            Parsed::Problem(problem) => Err(Error::Api {
-                operation_id,
-                status,
-                problem: Box::new(problem),
-                attempts,
-            }),
-            Parsed::Validation(error) => Err(Error::Validation {
-                operation_id,
-                error: Box::new(error),
-            }),
+            Parsed::Problem(problem) => Err(Error::api(operation_id, status, problem, attempts)),
+            Parsed::Validation(error) => Err(Error::rejected(operation_id, error)),
             Parsed::Unparsed if status.is_success() => {
                 let source = match serde_json::from_slice::<T>(&content) {
                     Err(source) => source,
@@ -112,19 +104,14 @@ impl<T> Response<T> {
                         serde::de::Error::custom("the status is not the documented success status")
                     }
                 };
-                Err(Error::Decode {
-                    operation_id,
-                    status,
-                    excerpt: crate::error::excerpt(&content),
-                    source,
-                })
+                Err(Error::decode(operation_id, status, &content, source))
             }
-            Parsed::Unparsed => Err(Error::UnexpectedStatus {
+            Parsed::Unparsed => Err(Error::unexpected_status(
                 operation_id,
                 status,
-                body: content,
+                content,
                 attempts,
-            }),
+            )),
         }
     }
 

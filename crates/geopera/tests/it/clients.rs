@@ -53,11 +53,7 @@ async fn with_helpers_share_the_pool_and_leave_the_original_alone() {
 #[test]
 fn a_custom_http_client_still_gets_base_url_and_credentials() {
     let emu = emulator();
-    // reqwest's blocking client must be built outside an async runtime.
-    let blocking = reqwest::blocking::Client::builder()
-        .user_agent("custom-blocking")
-        .build()
-        .expect("builds");
+    let made = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -80,7 +76,13 @@ fn a_custom_http_client_still_gets_base_url_and_credentials() {
     let built = AuthenticatedClient::builder(emu.api_key())
         .base_url(emu.base_url())
         .http_client(http)
-        .blocking_http_client(blocking)
+        .blocking_http_client({
+            let made = made.clone();
+            move || {
+                made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                reqwest::Client::new()
+            }
+        })
         .build()
         .expect("valid");
     catalog_search::send_blocking(&built, CatalogSearchInput::new(HOST).limit(1)).expect("a page");
@@ -88,6 +90,12 @@ fn a_custom_http_client_still_gets_base_url_and_credentials() {
     assert!(
         recorded.header_is("authorization", &format!("Bearer {}", emu.api_key())),
         "credentials still apply through a custom blocking client"
+    );
+    catalog_search::send_blocking(&built, CatalogSearchInput::new(HOST).limit(1)).expect("a page");
+    assert_eq!(
+        made.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one client per thread, made on its first blocking call"
     );
 }
 

@@ -5,6 +5,7 @@
 mod answers;
 mod clients;
 mod edges;
+mod faces;
 mod fanout;
 mod fluent;
 mod hostile;

@@ -248,11 +248,13 @@ impl Clock for SharedTime {
     }
 
     fn sleep_until(&self, at: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        self.sleep_until_blocking(at);
+        self.advance_to(at);
         Box::pin(tokio::task::yield_now())
     }
+}
 
-    fn sleep_until_blocking(&self, at: Duration) {
+impl SharedTime {
+    fn advance_to(&self, at: Duration) {
         // Whoever arrives first moves time to `at`; later sleepers for the same moment find
         // it has come.
         let _guard = self

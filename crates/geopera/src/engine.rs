@@ -1,0 +1,493 @@
+//! The call engine: one async retry loop that every call runs through, async or blocking.
+//!
+//! A call is planned once (URL, headers, idempotency key, retry budget, deadline), then each
+//! attempt is admitted by the limiter, sent — following redirects when asked — and its answer
+//! read within the response-size cap; [`retry::decide`] settles what follows. Blocking calls
+//! run this same loop on their own thread ([`crate::blocking`]): the only difference is the
+//! [`Face`] they come through.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use geopera_types::{HttpValidationError, OperationInfo, Problem, RetryClass};
+use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use http::StatusCode;
+use serde::de::DeserializeOwned;
+use tracing::Instrument as _;
+
+use crate::body::ReadError;
+use crate::client::{parse_header, Client};
+use crate::limiter::Caller;
+use crate::redact::Redactor;
+use crate::redirect::Hop;
+use crate::request::CallOptions;
+use crate::retry::{self, Decision, Outcome};
+use crate::{Error, Parsed, Response};
+
+/// What a call comes through: the HTTP client whose pool carries it and, for a blocking call,
+/// the thread it stops — a wait that only that thread could end is refused, not entered.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Face<'a> {
+    pub(crate) http: &'a reqwest::Client,
+    pub(crate) blocking: Option<Caller>,
+}
+
+impl Client {
+    /// The face of async calls: the client's own pool, driven by the caller's runtime.
+    pub(crate) fn async_face(&self) -> Face<'_> {
+        Face {
+            http: &self.http,
+            blocking: None,
+        }
+    }
+}
+
+/// An answer before parsing.
+pub(crate) struct RawResponse {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) content: Bytes,
+    pub(crate) attempts: u32,
+    /// The call's credentials, kept out of any error made from this answer.
+    pub(crate) redactor: Redactor,
+}
+
+/// Sends a call and reads its whole answer, retrying as the policy allows.
+pub(crate) async fn execute(
+    client: &Client,
+    face: Face<'_>,
+    info: &'static OperationInfo,
+    options: &CallOptions,
+    payload: Bytes,
+) -> Result<RawResponse, Error> {
+    match run::<Infallible>(client, face, info, options, payload, None).await? {
+        Answer::Read(raw) => Ok(raw),
+        Answer::Open(never) => match never {},
+    }
+}
+
+/// Sends a call whose answer is read as a stream: retried like any call until an answer
+/// arrives; a success answer is handed over unread, any other is turned into its error.
+pub(crate) async fn open(
+    client: &Client,
+    face: Face<'_>,
+    info: &'static OperationInfo,
+    options: &CallOptions,
+    payload: Bytes,
+) -> Result<reqwest::Response, Error> {
+    match run(
+        client,
+        face,
+        info,
+        options,
+        payload,
+        Some(|response| response),
+    )
+    .await?
+    {
+        Answer::Open(response) => Ok(response),
+        Answer::Read(raw) => Err(not_a_stream(client, info, raw)),
+    }
+}
+
+/// What a call yields: an answer read whole, or — for a stream — a success answer whose body
+/// is left for the caller to read as it arrives.
+enum Answer<S> {
+    Read(RawResponse),
+    Open(S),
+}
+
+/// How a stream's success answer is handed over; `None` for calls read whole.
+type KeepOpen<S> = Option<fn(reqwest::Response) -> S>;
+
+/// The error a non-success answer to a stream request stands for.
+fn not_a_stream(client: &Client, info: &'static OperationInfo, raw: RawResponse) -> Error {
+    let status = raw.status;
+    match classify::<serde_json::Value>(client, info, raw).and_then(Response::into_result) {
+        Err(error) => error,
+        Ok(_) => Error::unexpected_status(info.id, status, Bytes::new(), 1),
+    }
+}
+
+/// The headers of one call: the client's prepared ones plus the call's options.
+fn call_headers(
+    client: &Client,
+    info: &OperationInfo,
+    options: &CallOptions,
+) -> Result<HeaderMap, Error> {
+    let mut headers = client.settings.prepared.clone();
+    if let Some(key) = &options.api_key {
+        let mut value = HeaderValue::from_str(key.expose())
+            .map_err(|_| Error::invalid(info.id, "the x-api-key is not a valid header value"))?;
+        value.set_sensitive(true);
+        headers.insert("x-api-key", value);
+    }
+    if let Some(key) = &options.idempotency_key {
+        let value = HeaderValue::from_str(key).map_err(|_| {
+            Error::invalid(info.id, "the Idempotency-Key is not a valid header value")
+        })?;
+        headers.insert("idempotency-key", value);
+    }
+    for (name, value) in &options.headers {
+        let (name, value) =
+            parse_header(name, value).map_err(|e| Error::invalid(info.id, e.to_string()))?;
+        headers.insert(name, value);
+    }
+    Ok(headers)
+}
+
+/// The parts of a call that stay the same across its attempts.
+struct Plan {
+    url: String,
+    headers: HeaderMap,
+    /// Whether ambiguous failures may be retried.
+    safe: bool,
+    max_retries: u32,
+    timeout: Option<Duration>,
+    /// When the whole call must be over, on the client's clock.
+    deadline_at: Option<Duration>,
+    redactor: Redactor,
+}
+
+fn plan(
+    client: &Client,
+    info: &'static OperationInfo,
+    options: &CallOptions,
+    stream: bool,
+) -> Result<Plan, Error> {
+    let settings = &client.settings;
+    let mut headers = call_headers(client, info, options)?;
+    let mut has_key = options.idempotency_key.is_some();
+    if !has_key
+        && settings.retry.auto_idempotency_keys
+        && info.retry == RetryClass::NeedsIdempotencyKey
+    {
+        // One key per logical call, sent unchanged on every attempt.
+        let key = uuid::Uuid::new_v4().to_string();
+        if let Ok(value) = HeaderValue::from_str(&key) {
+            headers.insert("idempotency-key", value);
+            has_key = true;
+        }
+    }
+    let deadline = options.deadline.or(settings.deadline);
+    Ok(Plan {
+        url: format!("{}{}", settings.base_url, info.path),
+        headers,
+        safe: info.retry == RetryClass::Safe || has_key,
+        max_retries: options.retries.unwrap_or(settings.retry.max_retries),
+        // A stream may legitimately take long: only the deadline and read timeout apply.
+        timeout: if stream {
+            None
+        } else {
+            options.timeout.or(settings.timeout)
+        },
+        deadline_at: deadline.map(|d| client.limiter.clock.now() + d),
+        redactor: Redactor::for_call(client, options),
+    })
+}
+
+impl Plan {
+    /// Time left before the deadline, if there is one.
+    fn remaining(&self, client: &Client) -> Option<Duration> {
+        self.deadline_at
+            .map(|at| at.saturating_sub(client.limiter.clock.now()))
+    }
+
+    /// The timeout of the next attempt: the configured one, cut to the deadline.
+    fn attempt_timeout(&self, client: &Client) -> Option<Duration> {
+        match (self.timeout, self.remaining(client)) {
+            (Some(t), Some(left)) => Some(t.min(left)),
+            (t, left) => t.or(left),
+        }
+    }
+}
+
+/// The retry loop, bounded as a whole by the deadline.
+async fn run<S>(
+    client: &Client,
+    face: Face<'_>,
+    info: &'static OperationInfo,
+    options: &CallOptions,
+    payload: Bytes,
+    keep_open: KeepOpen<S>,
+) -> Result<Answer<S>, Error> {
+    let plan = plan(client, info, options, keep_open.is_some())?;
+    let span = tracing::debug_span!(
+        "geopera.call",
+        operation_id = info.id,
+        attempts = tracing::field::Empty
+    );
+    let attempts = AtomicU32::new(0);
+    let work = async {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            attempts.store(attempt, Ordering::Relaxed);
+            let _admission = client
+                .limiter
+                .admit(info.rate_class, face.blocking)
+                .await
+                .map_err(|_| Error::would_deadlock(info.id))?;
+            let sent_at = client.limiter.clock.now();
+            let result = match send(
+                client,
+                face,
+                info,
+                &plan,
+                payload.clone(),
+                attempt,
+                keep_open,
+            )
+            .await
+            {
+                Ok(Answer::Open(response)) => return Ok(Answer::Open(response)),
+                Ok(Answer::Read(raw)) => Ok(raw),
+                Err(failure) => Err(failure),
+            };
+            match assess(client, info, &plan, attempt, sent_at, &result) {
+                Step::RetryAt(at) => client.limiter.clock.sleep_until(at).await,
+                Step::Finish(decision) => return finish(info, attempt, result, decision),
+            }
+        }
+    }
+    .instrument(span.clone());
+    let result = match plan.remaining(client) {
+        None => work.await,
+        Some(left) => match tokio::time::timeout(left, work).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::deadline(info.id, attempts.load(Ordering::Relaxed))),
+        },
+    };
+    span.record("attempts", attempts.load(Ordering::Relaxed));
+    result
+}
+
+/// One attempt: the request, its redirects when the client follows them, and the answer read
+/// within the cap — or, for a stream's success, left open.
+async fn send<S>(
+    client: &Client,
+    face: Face<'_>,
+    info: &'static OperationInfo,
+    plan: &Plan,
+    payload: Bytes,
+    attempt: u32,
+    keep_open: KeepOpen<S>,
+) -> Result<Answer<S>, (Error, Outcome)> {
+    let started = Instant::now();
+    let until = plan.attempt_timeout(client).map(|t| started + t);
+    let mut hop = Hop::first(&plan.url, &plan.headers, payload);
+    let mut response = loop {
+        let mut request = face
+            .http
+            .request(hop.method.clone(), &*hop.url)
+            .headers(hop.headers.clone().into_owned());
+        if let Some(body) = &hop.body {
+            request = request.body(body.clone());
+        }
+        // Every hop of a redirect chain shares the attempt's timeout.
+        if let Some(until) = until {
+            request = request.timeout(until.saturating_duration_since(Instant::now()));
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(transport_failure(info, hop.redirects))?;
+        let next = if client.settings.follow_redirects {
+            hop.follow(response.status(), response.headers())
+        } else {
+            None
+        };
+        match next {
+            Some(next) => hop = next,
+            None => break response,
+        }
+    };
+    let status = response.status();
+    tracing::debug!(
+        operation_id = info.id,
+        attempt,
+        status = status.as_u16(),
+        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "answered"
+    );
+    if let Some(open) = keep_open {
+        if status.as_u16() == info.success_status {
+            return Ok(Answer::Open(open(response)));
+        }
+    }
+    let limit = client.settings.max_response_bytes;
+    let content = crate::body::read(&mut response, limit)
+        .await
+        .map_err(|error| match error {
+            // Asking again would bring the same oversized answer.
+            ReadError::TooLarge => (Error::too_large(info.id, limit), Outcome::Fatal),
+            ReadError::Transport(e) => (Error::from_reqwest(info.id, e), Outcome::Ambiguous),
+        })?;
+    Ok(Answer::Read(RawResponse {
+        status,
+        headers: std::mem::take(response.headers_mut()),
+        content,
+        attempts: attempt,
+        redactor: plan.redactor.clone(),
+    }))
+}
+
+/// Sorts a transport failure by whether the request can have reached the server. Past the
+/// first hop of a redirect chain the API has already answered, so even a refused connection
+/// leaves the call's effect unknown.
+fn transport_failure(
+    info: &'static OperationInfo,
+    redirects: usize,
+) -> impl Fn(reqwest::Error) -> (Error, Outcome) {
+    move |e| {
+        let outcome = if e.is_connect() && redirects == 0 {
+            Outcome::NotSent
+        } else if e.is_builder() || e.is_redirect() {
+            Outcome::Fatal
+        } else {
+            Outcome::Ambiguous
+        };
+        (Error::from_reqwest(info.id, e), outcome)
+    }
+}
+
+/// What the loop does next: wake at an instant on the client's clock and retry, or finish.
+enum Step {
+    RetryAt(Duration),
+    Finish(Decision),
+}
+
+/// Settles one attempt. `sent_at` is when it went out: the API's `Retry-After` counts from its
+/// answer, which is that moment plus a round trip, so waits measured from it end on time,
+/// however late the answer is processed.
+fn assess(
+    client: &Client,
+    info: &'static OperationInfo,
+    plan: &Plan,
+    attempt: u32,
+    sent_at: Duration,
+    result: &Result<RawResponse, (Error, Outcome)>,
+) -> Step {
+    let policy = &client.settings.retry;
+    let (outcome, wait) = match result {
+        Ok(raw) => (
+            Outcome::Status(raw.status.as_u16()),
+            retry::retry_after(&raw.headers),
+        ),
+        Err((_, outcome)) => (*outcome, None),
+    };
+    let limited = outcome == Outcome::Status(429);
+    if limited {
+        let pause = wait.unwrap_or_else(|| policy.backoff_for(attempt));
+        if pause <= policy.max_retry_after {
+            client
+                .limiter
+                .pause_until(info.rate_class, sent_at.saturating_add(pause));
+        }
+    }
+    let mut decision = retry::decide(policy, plan.max_retries, outcome, wait, plan.safe, attempt);
+    if let (Decision::RetryAfter(wait), Some(left)) = (&decision, plan.remaining(client)) {
+        if *wait >= left {
+            // Waiting would outlive the deadline: hand back what we have instead.
+            decision = Decision::Finish;
+        }
+    }
+    match decision {
+        Decision::RetryAfter(wait) => {
+            tracing::debug!(operation_id = info.id, attempt, ?outcome, ?wait, "retrying");
+            let base = if limited {
+                sent_at
+            } else {
+                client.limiter.clock.now()
+            };
+            Step::RetryAt(base.saturating_add(wait))
+        }
+        decision => Step::Finish(decision),
+    }
+}
+
+/// Turns the last attempt into the call's result.
+fn finish<S>(
+    info: &'static OperationInfo,
+    attempt: u32,
+    result: Result<RawResponse, (Error, Outcome)>,
+    decision: Decision,
+) -> Result<Answer<S>, Error> {
+    match (result, decision) {
+        (Ok(raw), Decision::TooLongToWait(_)) => Err(raw.redactor.error(Error::rate_limited(
+            info.id,
+            &raw.headers,
+            &raw.content,
+            attempt,
+        ))),
+        (Ok(mut raw), _) => {
+            raw.attempts = attempt;
+            Ok(Answer::Read(raw))
+        }
+        (Err((mut error, _)), _) => {
+            error.set_attempts(attempt);
+            Err(error)
+        }
+    }
+}
+
+fn is_problem_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/problem+json"))
+}
+
+/// Parses an answer according to the operation's documented statuses.
+pub(crate) fn classify<T: DeserializeOwned>(
+    client: &Client,
+    info: &'static OperationInfo,
+    raw: RawResponse,
+) -> Result<Response<T>, Error> {
+    let redactor = raw.redactor.clone();
+    parse(client, info, raw).map_err(|error| redactor.error(error))
+}
+
+fn parse<T: DeserializeOwned>(
+    client: &Client,
+    info: &'static OperationInfo,
+    raw: RawResponse,
+) -> Result<Response<T>, Error> {
+    let RawResponse {
+        status,
+        headers,
+        content,
+        attempts,
+        redactor,
+    } = raw;
+    let code = status.as_u16();
+    let raise = client.settings.raise_on_unexpected_status;
+    if code == 429 && raise {
+        // Undocumented in the contract, yet never "unexpected": it carries its wait.
+        return Err(Error::rate_limited(info.id, &headers, &content, attempts));
+    }
+    let documented = code == info.success_status || info.error_statuses.contains(&code);
+    let parsed = if code == info.success_status {
+        serde_json::from_slice::<T>(&content).map_or(Parsed::Unparsed, Parsed::Success)
+    } else if documented && code == 422 {
+        serde_json::from_slice::<HttpValidationError>(&content)
+            .map_or(Parsed::Unparsed, Parsed::Validation)
+    } else if raise && !documented {
+        return Err(Error::unexpected_status(info.id, status, content, attempts));
+    } else if documented || is_problem_json(&headers) {
+        serde_json::from_slice::<Problem>(&content).map_or(Parsed::Unparsed, Parsed::Problem)
+    } else {
+        Parsed::Unparsed
+    };
+    Ok(Response {
+        operation_id: info.id,
+        status,
+        headers,
+        content,
+        parsed,
+        attempts,
+        redactor,
+    })
+}
