@@ -15,7 +15,7 @@ use geopera_types::RateClass;
 #[cfg(feature = "blocking")]
 use crate::blocking::BlockingTransport;
 use crate::clock::{Clock, SystemClock};
-use crate::limiter::{Limiter, DOCUMENTED_PER_MINUTE};
+use crate::limiter::Limiter;
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 use crate::Error;
@@ -525,11 +525,12 @@ impl<C> ClientBuilder<C> {
         self
     }
 
-    /// Paces every class at the API's documented budgets: 600/min by default, 60/min for order
-    /// placement, 30/min for other spend operations.
+    /// Paces every class at the API's documented budgets
+    /// ([`RateClass::documented_per_minute`]): 600/min by default, 60/min for order placement,
+    /// 30/min for other spend operations.
     pub fn pace_documented_limits(mut self) -> Self {
-        for (class, cap) in DOCUMENTED_PER_MINUTE {
-            self = self.pace(class, cap);
+        for class in RateClass::ALL {
+            self = self.pace(class, class.documented_per_minute());
         }
         self
     }

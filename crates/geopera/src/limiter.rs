@@ -12,13 +12,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::clock::Clock;
 
-/// The budgets the API documents, per minute and organization.
-pub(crate) const DOCUMENTED_PER_MINUTE: [(RateClass, u32); 3] = [
-    (RateClass::Default, 600),
-    (RateClass::OrderPlacement, 60),
-    (RateClass::Spend, 30),
-];
-
 fn slot(class: RateClass) -> usize {
     match class {
         RateClass::Default => 0,
