@@ -18,6 +18,7 @@
 //! assert_eq!(info.scope, "catalog:read");
 //! # Ok::<(), serde_json::Error>(())
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// Gives a generated free-form model (a newtype over [`JsonObject`]) map-like access and
 /// typed conversion helpers.
