@@ -74,11 +74,6 @@ impl ManualClock {
         }
     }
 
-    /// Whether the clock follows the wall clock.
-    pub fn is_system(&self) -> bool {
-        self.inner.ticking
-    }
-
     /// The current time in Unix milliseconds.
     pub fn now_millis(&self) -> i64 {
         let base = if self.inner.ticking {

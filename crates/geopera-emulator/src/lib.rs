@@ -424,15 +424,6 @@ impl EmulatorBuilder {
             thread: Some(thread),
         })
     }
-
-    /// [`start`](Self::start) for async code. Starting only binds a socket and spawns a
-    /// thread, so it does not hold up the caller's runtime.
-    ///
-    /// # Errors
-    /// As [`start`](Self::start).
-    pub async fn start_async(self) -> io::Result<EmulatorHandle> {
-        self.start()
-    }
 }
 
 /// A running emulator; dropping it stops the server (open connections get two seconds).

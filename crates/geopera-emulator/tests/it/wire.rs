@@ -353,7 +353,9 @@ fn openapi_is_served_only_when_given() {
 
 #[tokio::test]
 async fn starts_from_async_code() {
-    let emu = Emulator::builder().start_async().await.expect("start");
+    // The emulator runs on its own thread and runtime, so starting and dropping it inside
+    // another runtime is fine.
+    let emu = Emulator::builder().start().expect("start");
     let url = emu.base_url();
     let status = tokio::task::spawn_blocking(move || {
         client()
