@@ -173,12 +173,15 @@ mod clock;
 mod conn;
 mod error;
 mod faults;
+mod idempotency;
 mod limits;
 mod ops;
+mod pipeline;
 mod recording;
+mod records;
 mod rng;
+mod routes;
 mod scopes;
-mod server;
 mod state;
 mod store;
 
@@ -197,10 +200,11 @@ pub use crate::clock::{ManualClock, DEFAULT_START_UNIX_SECS};
 pub use crate::conn::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use crate::error::{ApiError, ApiJson, Reply};
 pub use crate::faults::{FaultKind, FaultPlan, FaultRule, FaultSpecError, Phase};
+pub use crate::idempotency::REPLAYED_HEADER;
 pub use crate::limits::{RateLimits, RateLimitsError};
+pub use crate::ops::{MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_SCOPE_CHARS};
+pub use crate::pipeline::FAULT_HEADER;
 pub use crate::recording::{RecordedRequest, DEFAULT_RECORD_BUDGET_BYTES, DEFAULT_RECORD_LIMIT};
-pub use crate::scopes::{MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_SCOPE_CHARS};
-pub use crate::server::{FAULT_HEADER, REPLAYED_HEADER};
 pub use crate::state::{DEMO_ORG, STARTING_CREDITS};
 
 use crate::state::Shared;
@@ -388,7 +392,7 @@ impl EmulatorBuilder {
             .enable_all()
             .build()?;
         let (stop, stopped) = watch::channel(false);
-        let app = server::router(shared.clone());
+        let app = routes::router(shared.clone());
         let timeouts = self.timeouts;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
         let thread = std::thread::Builder::new()
@@ -475,7 +479,10 @@ impl EmulatorHandle {
     /// A new key of another organization (with its own balance, orders and rate limits).
     pub fn create_key_in_org(&self, org: &str, scopes: &[&str]) -> String {
         let grants = scopes.iter().map(|scope| (*scope).to_owned()).collect();
-        let secret = self.shared.create_key(org, "test key", grants, None).0;
+        let secret = self
+            .shared
+            .create_key(records::NewKey::new(org, "test key", grants))
+            .0;
         self.shared.persist();
         secret
     }

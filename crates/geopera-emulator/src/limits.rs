@@ -1,5 +1,6 @@
-//! Per-minute request budgets.
+//! Per-minute request budgets: their caps, and the counters of the current windows.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -68,6 +69,44 @@ impl RateLimits {
             RateClass::OrderPlacement => self.order_placement_per_min.map(|cap| ("orders", cap)),
             RateClass::Spend => self.spend_per_min.map(|cap| ("spend", cap)),
         }
+    }
+}
+
+/// Who a budget is counted for: an organization, a client address or a single key.
+pub(crate) type Counted = String;
+
+/// Calls counted per (who, budget, window); windows are minutes since the Unix epoch.
+#[derive(Debug, Default)]
+pub(crate) struct Windows {
+    counts: HashMap<(Counted, &'static str, i64), u32>,
+}
+
+impl Windows {
+    /// Past windows are forgotten once this many counters pile up, so memory stays bounded
+    /// however many organizations and keys call.
+    const PRUNE_ABOVE: usize = 10_000;
+
+    /// Counts one call against every budget, unless one of them is already spent in
+    /// `window`; then nothing is counted and the call is refused.
+    pub(crate) fn admit(&mut self, budgets: &[(Counted, &'static str, u32)], window: i64) -> bool {
+        if self.counts.len() > Self::PRUNE_ABOVE {
+            self.counts.retain(|(_, _, at), _| *at >= window);
+        }
+        let over = budgets.iter().any(|(who, budget, cap)| {
+            self.counts
+                .get(&(who.clone(), *budget, window))
+                .is_some_and(|count| count >= cap)
+        });
+        if over {
+            return false;
+        }
+        for (who, budget, _) in budgets {
+            *self
+                .counts
+                .entry((who.clone(), *budget, window))
+                .or_insert(0) += 1;
+        }
+        true
     }
 }
 

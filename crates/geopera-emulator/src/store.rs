@@ -22,9 +22,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
 use crate::error::{known_content_type, Reply};
-use crate::state::{
-    Claim, ClaimSlot, Credential, Inner, Order, OrderKind, Org, IDEMPOTENCY_RETENTION_MS,
-};
+use crate::records::{Claim, ClaimSlot, Credential, Order, OrderKind, Org};
 
 /// The tables of version 0, the first file format (which never set `user_version`).
 const SCHEMA_V0: &str = "
@@ -55,13 +53,24 @@ const MIGRATIONS: &[&str] = &[
 /// The version this emulator writes.
 const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
-/// What a state file holds.
+/// What a state file holds, as read back.
 pub(crate) struct Snapshot {
     pub rng_state: u64,
     pub credentials: HashMap<String, Credential>,
     pub orgs: HashMap<String, Org>,
     pub orders: HashMap<String, Order>,
     pub claims: HashMap<ClaimSlot, Claim>,
+}
+
+/// What to write: the records as the caller holds them. Claims without a reply are skipped
+/// (there is nothing to replay yet); which claims are still worth keeping is the caller's call.
+pub(crate) struct SnapshotRef<'a> {
+    pub seed: u64,
+    pub rng_state: u64,
+    pub credentials: &'a HashMap<String, Credential>,
+    pub orgs: &'a HashMap<String, Org>,
+    pub orders: &'a HashMap<String, Order>,
+    pub claims: Vec<(&'a ClaimSlot, &'a Claim)>,
 }
 
 /// An open state file.
@@ -120,11 +129,11 @@ impl Store {
         Ok((store, snapshot))
     }
 
-    /// Replaces the file's contents with the durable part of `inner`.
+    /// Replaces the file's contents with `snapshot`.
     ///
     /// # Errors
     /// When SQLite cannot write the file.
-    pub(crate) fn save(&self, seed: u64, inner: &Inner, now_ms: i64) -> rusqlite::Result<()> {
+    pub(crate) fn save(&self, snapshot: &SnapshotRef<'_>) -> rusqlite::Result<()> {
         let mut connection = match self.connection.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -136,13 +145,15 @@ impl Store {
         )?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('seed', ?1), ('rng_state', ?2)",
-            params![seed.to_string(), inner.rng.state().to_string()],
+            params![snapshot.seed.to_string(), snapshot.rng_state.to_string()],
         )?;
         {
             let mut insert = tx.prepare(
-                "INSERT INTO credentials VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO credentials (secret, id, org, name, prefix, grants, created_at,
+                     expires_at, revoked, session)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
-            for (secret, key) in &inner.credentials {
+            for (secret, key) in snapshot.credentials {
                 insert.execute(params![
                     secret,
                     key.id,
@@ -156,13 +167,17 @@ impl Store {
                     key.session
                 ])?;
             }
-            let mut insert = tx.prepare("INSERT INTO orgs VALUES (?1, ?2, ?3)")?;
-            for (name, org) in &inner.orgs {
+            let mut insert =
+                tx.prepare("INSERT INTO orgs (org, balance_credits, orders) VALUES (?1, ?2, ?3)")?;
+            for (name, org) in snapshot.orgs {
                 insert.execute(params![name, org.balance_credits, json_text(&org.orders)])?;
             }
-            let mut insert =
-                tx.prepare("INSERT INTO orders VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?;
-            for order in inner.orders.values() {
+            let mut insert = tx.prepare(
+                "INSERT INTO orders (id, org, kind, display_name, created_at, cancelled_at,
+                     total_credits, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for order in snapshot.orders.values() {
                 insert.execute(params![
                     order.id,
                     order.org,
@@ -174,15 +189,13 @@ impl Store {
                     json_text(&order.detail)
                 ])?;
             }
-            let mut insert =
-                tx.prepare("INSERT INTO idempotency VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?;
-            for ((org, operation, key), claim) in &inner.claims {
-                // Claims still being answered are not kept: after a crash their retry
-                // runs again, as it would against a server that lost the request.
+            let mut insert = tx.prepare(
+                "INSERT INTO idempotency (org, operation, key, fingerprint, at_ms, status,
+                     content_type, headers, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for ((org, operation, key), claim) in &snapshot.claims {
                 let Some(reply) = &claim.reply else { continue };
-                if now_ms - claim.at_ms >= IDEMPOTENCY_RETENTION_MS {
-                    continue;
-                }
                 let headers: Vec<(&str, String)> = reply
                     .headers
                     .iter()
@@ -247,47 +260,53 @@ fn read(connection: &Connection, rng_state: u64) -> rusqlite::Result<Snapshot> {
             .collect()
     };
     let mut credentials = HashMap::new();
-    let mut query = connection.prepare("SELECT * FROM credentials")?;
+    let mut query = connection.prepare(
+        "SELECT secret, id, org, name, prefix, grants, created_at, expires_at, revoked, session
+         FROM credentials",
+    )?;
     let mut rows = query.query([])?;
     while let Some(row) = rows.next()? {
-        let secret: String = row.get(0)?;
+        let secret: String = row.get("secret")?;
         let key = Credential {
-            id: row.get(1)?,
-            org: row.get(2)?,
-            name: row.get(3)?,
-            prefix: row.get(4)?,
-            grants: strings(parse(row.get(5)?)),
-            created_at: row.get(6)?,
-            expires_at: row.get(7)?,
-            revoked: row.get(8)?,
-            session: row.get(9)?,
+            id: row.get("id")?,
+            org: row.get("org")?,
+            name: row.get("name")?,
+            prefix: row.get("prefix")?,
+            grants: strings(parse(row.get("grants")?)),
+            created_at: row.get("created_at")?,
+            expires_at: row.get("expires_at")?,
+            revoked: row.get("revoked")?,
+            session: row.get("session")?,
         };
         credentials.insert(secret, key);
     }
     let mut orgs = HashMap::new();
-    let mut query = connection.prepare("SELECT * FROM orgs")?;
+    let mut query = connection.prepare("SELECT org, balance_credits, orders FROM orgs")?;
     let mut rows = query.query([])?;
     while let Some(row) = rows.next()? {
         let org = Org {
-            balance_credits: row.get(1)?,
-            orders: strings(parse(row.get(2)?)),
+            balance_credits: row.get("balance_credits")?,
+            orders: strings(parse(row.get("orders")?)),
         };
-        orgs.insert(row.get(0)?, org);
+        orgs.insert(row.get("org")?, org);
     }
     let mut orders = HashMap::new();
-    let mut query = connection.prepare("SELECT * FROM orders")?;
+    let mut query = connection.prepare(
+        "SELECT id, org, kind, display_name, created_at, cancelled_at, total_credits, detail
+         FROM orders",
+    )?;
     let mut rows = query.query([])?;
     while let Some(row) = rows.next()? {
-        let kind: String = row.get(2)?;
+        let kind: String = row.get("kind")?;
         let order = Order {
-            id: row.get(0)?,
-            org: row.get(1)?,
+            id: row.get("id")?,
+            org: row.get("org")?,
             kind: OrderKind::from_name(&kind),
-            display_name: row.get(3)?,
-            created_at: row.get(4)?,
-            cancelled_at: row.get(5)?,
-            total_credits: row.get(6)?,
-            detail: parse(row.get(7)?),
+            display_name: row.get("display_name")?,
+            created_at: row.get("created_at")?,
+            cancelled_at: row.get("cancelled_at")?,
+            total_credits: row.get("total_credits")?,
+            detail: parse(row.get("detail")?),
         };
         orders.insert(order.id.clone(), order);
     }
@@ -300,21 +319,21 @@ fn read(connection: &Connection, rng_state: u64) -> rusqlite::Result<Snapshot> {
     while let Some(row) = rows.next()? {
         // Rows this version cannot replay faithfully (an operation or content type it does
         // not know) are skipped: the retry then runs again, which is never wrong twice.
-        let operation: String = row.get(1)?;
+        let operation: String = row.get("operation")?;
         let Some(op) = geopera_types::operations::find(&operation) else {
             continue;
         };
-        let content_type: String = row.get(6)?;
+        let content_type: String = row.get("content_type")?;
         let Some(content_type) = known_content_type(&content_type) else {
             continue;
         };
-        let Ok(fingerprint) = <[u8; 32]>::try_from(row.get::<_, Vec<u8>>(3)?) else {
+        let Ok(fingerprint) = <[u8; 32]>::try_from(row.get::<_, Vec<u8>>("fingerprint")?) else {
             continue;
         };
-        let Ok(status) = StatusCode::from_u16(row.get(5)?) else {
+        let Ok(status) = StatusCode::from_u16(row.get("status")?) else {
             continue;
         };
-        let headers_text: String = row.get(7)?;
+        let headers_text: String = row.get("headers")?;
         let headers = serde_json::from_str::<Vec<(String, String)>>(&headers_text)
             .unwrap_or_default()
             .into_iter()
@@ -329,14 +348,14 @@ fn read(connection: &Connection, rng_state: u64) -> rusqlite::Result<Snapshot> {
             status,
             content_type,
             headers,
-            body: Bytes::from(row.get::<_, Vec<u8>>(8)?),
+            body: Bytes::from(row.get::<_, Vec<u8>>("body")?),
         };
         let claim = Claim {
             fingerprint,
-            at_ms: row.get(4)?,
+            at_ms: row.get("at_ms")?,
             reply: Some(reply),
         };
-        claims.insert((row.get(0)?, op.id, row.get(2)?), claim);
+        claims.insert((row.get("org")?, op.id, row.get("key")?), claim);
     }
     Ok(Snapshot {
         rng_state,

@@ -269,3 +269,29 @@ fn out_of_range_paging_numbers_are_clamped_not_refused() {
     );
     assert_eq!(items["items"].as_array().map(Vec::len), Some(1));
 }
+
+#[test]
+fn integral_floats_and_integers_beyond_64_bits_are_read_as_whole_numbers() {
+    let api = Api::start();
+    let by_int = api
+        .call("orders.list", json!({"page": 2, "size": 5}))
+        .json();
+    let by_float = api.call("orders.list", json!({"page": 2.0, "size": 5.0}));
+    assert_eq!(by_float.status, 200);
+    let by_float = by_float.json();
+    assert_eq!(
+        (by_float["page"].clone(), by_float["size"].clone()),
+        (json!(2), json!(5))
+    );
+    assert_eq!(by_float["content"], by_int["content"]);
+    // Valid for the contract (no maximum), so answered: an empty page far past the end.
+    let far = api.call("orders.list", json!({"page": 1e30, "size": 5}));
+    assert_eq!(far.status, 200);
+    assert_eq!(far.json()["content"], json!([]));
+    let far = api.call(
+        "items.list",
+        json!({"project_id": "prj_1", "offset": 18_446_744_073_709_551_615_u64}),
+    );
+    assert_eq!(far.status, 200);
+    assert_eq!(far.json()["items"], json!([]));
+}

@@ -1,6 +1,10 @@
 //! Fault injection: the failures a client meets between it and a real API.
 //!
-//! See the crate documentation for the syntax; [`FaultPlan`] is its parsed form.
+//! See the crate documentation for the syntax; [`FaultPlan`] is its parsed form. Which rules
+//! strike a given request is decided in `select`; what a struck rule sends, in `deliver`.
+
+pub(crate) mod deliver;
+pub(crate) mod select;
 
 use std::fmt;
 use std::str::FromStr;

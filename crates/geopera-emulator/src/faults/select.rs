@@ -1,0 +1,202 @@
+//! Which faults strike a request: the plan's rules (for every caller, before authentication)
+//! and the rules of an authenticated caller's own `x-emulator-fault` header.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use http::StatusCode;
+
+use super::{strikes, FaultKind, FaultPlan, FaultRule, Phase};
+use crate::error::ApiError;
+
+/// The faults that apply to one request, one slot per moment they act in.
+#[derive(Debug, Default)]
+pub(crate) struct Injected {
+    /// Waited before anything else.
+    pub latency: Duration,
+    /// Answered instead of running the operation.
+    pub before: Option<FaultRule>,
+    /// Answered after the operation ran, instead of its answer.
+    pub after: Option<FaultRule>,
+    /// Applied to the body of whatever is answered.
+    pub body: Option<FaultKind>,
+}
+
+impl Injected {
+    /// Adds a rule that struck; the first of each slot wins. A 429 returns its burst so the
+    /// caller can remember the rest of it where it belongs.
+    fn add(&mut self, rule: FaultRule) -> Option<(u32, Option<u64>)> {
+        match &rule.kind {
+            FaultKind::Latency(by) => self.latency += *by,
+            FaultKind::Truncate | FaultKind::Malformed | FaultKind::SlowBody(_) => {
+                self.body.get_or_insert(rule.kind.clone());
+            }
+            FaultKind::RateLimited { burst } => {
+                if self.before.is_none() {
+                    let rest = (burst.saturating_sub(1), rule.retry_after);
+                    self.before = Some(rule);
+                    return Some(rest);
+                }
+            }
+            FaultKind::ServerError(_) | FaultKind::Status(_) | FaultKind::Reset => {
+                let slot = match rule.phase {
+                    Phase::Before => &mut self.before,
+                    Phase::After => &mut self.after,
+                };
+                slot.get_or_insert(rule);
+            }
+        }
+        None
+    }
+
+    /// A 429 that continues a burst.
+    fn continue_burst(&mut self, retry_after: Option<u64>) {
+        self.before = Some(FaultRule {
+            kind: FaultKind::RateLimited { burst: 1 },
+            phase: Phase::Before,
+            retry_after,
+            rate_percent: None,
+            operation: None,
+            times: None,
+        });
+    }
+}
+
+/// What is left of a 429 burst.
+#[derive(Debug)]
+struct Burst {
+    left: u32,
+    retry_after: Option<u64>,
+}
+
+/// The plan in force and everything fault selection remembers between requests. It sits
+/// behind the state's one lock, so a plan swap and a request drawing its faults never
+/// interleave.
+#[derive(Debug)]
+pub(crate) struct FaultState {
+    plan: FaultPlan,
+    /// Per rule of the plan: how many requests it matched.
+    seen: Vec<u64>,
+    /// Per rule of the plan: how many times it struck.
+    struck: Vec<u64>,
+    /// How many header rules have been matched, the draw counter of header `@N%` rates.
+    header_seen: u64,
+    /// The rest of a 429 burst the plan started, for every caller.
+    plan_burst: Option<Burst>,
+    /// The rest of 429 bursts that headers started, per organization.
+    caller_bursts: HashMap<String, Burst>,
+}
+
+impl FaultState {
+    /// A plan whose rules have not matched anything yet.
+    pub(crate) fn new(plan: FaultPlan) -> Self {
+        let rules = plan.rules().len();
+        FaultState {
+            plan,
+            seen: vec![0; rules],
+            struck: vec![0; rules],
+            header_seen: 0,
+            plan_burst: None,
+            caller_bursts: HashMap::new(),
+        }
+    }
+
+    /// Puts `plan` in force with fresh counters, and ends a 429 burst the old plan started.
+    /// Bursts that headers started belong to their callers and go on.
+    pub(crate) fn replace_plan(&mut self, plan: FaultPlan) {
+        let rules = plan.rules().len();
+        self.plan = plan;
+        self.seen = vec![0; rules];
+        self.struck = vec![0; rules];
+        self.plan_burst = None;
+    }
+
+    /// The plan's faults for a request, drawn before anything else, for every caller (the
+    /// plan stands for the network and the servers, which do not know who is calling).
+    pub(crate) fn draw_plan(&mut self, seed: u64, op_id: &str) -> Injected {
+        let mut injected = Injected::default();
+        if let Some(burst) = &mut self.plan_burst {
+            burst.left = burst.left.saturating_sub(1);
+            injected.continue_burst(burst.retry_after);
+            if burst.left == 0 {
+                self.plan_burst = None;
+            }
+        }
+        let mut chosen: Vec<FaultRule> = Vec::new();
+        for (index, rule) in self.plan.rules().iter().enumerate() {
+            if rule.operation.as_deref().is_some_and(|only| only != op_id) {
+                continue;
+            }
+            let seen = self.seen.get(index).copied().unwrap_or(0);
+            if let Some(slot) = self.seen.get_mut(index) {
+                *slot += 1;
+            }
+            let struck = self.struck.get(index).copied().unwrap_or(0);
+            if rule.times.is_some_and(|times| struck >= times) {
+                continue;
+            }
+            if rule
+                .rate_percent
+                .is_none_or(|rate| strikes(seed, index, seen, rate))
+            {
+                if let Some(slot) = self.struck.get_mut(index) {
+                    *slot += 1;
+                }
+                chosen.push(rule.clone());
+            }
+        }
+        for rule in chosen {
+            if let Some((left, retry_after)) = injected.add(rule) {
+                self.plan_burst = (left > 0).then_some(Burst { left, retry_after });
+            }
+        }
+        injected
+    }
+
+    /// The faults an authenticated request asked for in its own header, plus the rest of a
+    /// 429 burst an earlier request of the same organization asked for. Drawn only after
+    /// authentication, so a header can neither skip the 401 nor throttle other callers.
+    ///
+    /// # Errors
+    /// 400 when the header is not a valid fault specification.
+    pub(crate) fn draw_header(
+        &mut self,
+        seed: u64,
+        op_id: &str,
+        org: &str,
+        header: Option<&str>,
+    ) -> Result<Injected, ApiError> {
+        let header_plan = match header {
+            Some(spec) => FaultPlan::parse(spec)
+                .map_err(|error| ApiError::problem(StatusCode::BAD_REQUEST, error.to_string()))?,
+            None => FaultPlan::none(),
+        };
+        let mut injected = Injected::default();
+        if let Some(burst) = self.caller_bursts.get_mut(org) {
+            burst.left = burst.left.saturating_sub(1);
+            injected.continue_burst(burst.retry_after);
+            if burst.left == 0 {
+                self.caller_bursts.remove(org);
+            }
+        }
+        for rule in header_plan.rules() {
+            if rule.operation.as_deref().is_some_and(|only| only != op_id) {
+                continue;
+            }
+            let seen = self.header_seen;
+            self.header_seen += 1;
+            if rule
+                .rate_percent
+                .is_none_or(|rate| strikes(seed, usize::MAX, seen, rate))
+            {
+                if let Some((left, retry_after)) = injected.add(rule.clone()) {
+                    if left > 0 {
+                        self.caller_bursts
+                            .insert(org.to_owned(), Burst { left, retry_after });
+                    }
+                }
+            }
+        }
+        Ok(injected)
+    }
+}

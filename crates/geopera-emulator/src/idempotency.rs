@@ -1,0 +1,179 @@
+//! `Idempotency-Key`: a key is claimed per (organization, operation, key) before the work
+//! runs; a retry with the same body replays the stored answer, a different body is 409.
+
+use std::collections::HashMap;
+
+use http::{HeaderName, HeaderValue};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, Reply};
+use crate::records::{Claim, ClaimSlot};
+
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_RETENTION_MS: i64 = 24 * 3600 * 1000;
+
+/// The header set on answers replayed from an idempotency key.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// What a request carrying a key does next.
+#[derive(Debug)]
+pub(crate) enum Begin {
+    /// The key is now claimed for this request: run the operation, then [`Claims::settle`].
+    Run,
+    /// An earlier request with this key and body was answered: send this again.
+    Replay(Reply),
+}
+
+/// The claims of every organization, within the retention period.
+#[derive(Debug, Default)]
+pub(crate) struct Claims {
+    by_slot: HashMap<ClaimSlot, Claim>,
+}
+
+impl Claims {
+    /// Claims read back from the state file, less those that have expired since.
+    pub(crate) fn restored(mut by_slot: HashMap<ClaimSlot, Claim>, now_ms: i64) -> Self {
+        by_slot.retain(|_, claim| now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS);
+        Claims { by_slot }
+    }
+
+    /// The claims worth keeping in the state file: answered and not yet expired.
+    pub(crate) fn durable(&self, now_ms: i64) -> Vec<(&ClaimSlot, &Claim)> {
+        self.by_slot
+            .iter()
+            .filter(|(_, claim)| {
+                claim.reply.is_some() && now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS
+            })
+            .collect()
+    }
+
+    /// Claims `slot` for a request whose body has `print`, or says why it must not run.
+    ///
+    /// # Errors
+    /// 409 when the key was used with another body, or its first request is still running.
+    pub(crate) fn begin(
+        &mut self,
+        slot: &ClaimSlot,
+        print: [u8; 32],
+        now_ms: i64,
+    ) -> Result<Begin, ApiError> {
+        self.by_slot
+            .retain(|_, claim| now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS);
+        if let Some(claim) = self.by_slot.get(slot) {
+            if claim.fingerprint != print {
+                return Err(ApiError::conflict(
+                    "this Idempotency-Key was already used with a different request body",
+                ));
+            }
+            return match &claim.reply {
+                Some(reply) => {
+                    let mut reply = reply.clone();
+                    reply.headers.push((
+                        HeaderName::from_static(REPLAYED_HEADER),
+                        HeaderValue::from_static("true"),
+                    ));
+                    Ok(Begin::Replay(reply))
+                }
+                None => Err(ApiError::conflict(
+                    "a request with this Idempotency-Key is still being processed",
+                )),
+            };
+        }
+        self.by_slot.insert(
+            slot.clone(),
+            Claim {
+                fingerprint: print,
+                at_ms: now_ms,
+                reply: None,
+            },
+        );
+        Ok(Begin::Run)
+    }
+
+    /// Stores the answer of a claimed request for replays, and says whether it was stored.
+    /// A server error releases the key instead, so a retry runs again.
+    pub(crate) fn settle(&mut self, slot: &ClaimSlot, reply: &Reply) -> bool {
+        if reply.status.is_server_error() {
+            self.by_slot.remove(slot);
+            return false;
+        }
+        match self.by_slot.get_mut(slot) {
+            Some(claim) => {
+                claim.reply = Some(reply.clone());
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// SHA-256 of a canonical form of a JSON body: object members sorted by name, so a retry
+/// that spells the same body with other whitespace or member order is the same request.
+/// A hash rather than the body keeps claims small in memory and in the state file.
+pub(crate) fn fingerprint(value: &Value) -> [u8; 32] {
+    fn feed(hasher: &mut Sha256, value: &Value) {
+        let text = |hasher: &mut Sha256, text: &str| {
+            hasher.update((text.len() as u64).to_le_bytes());
+            hasher.update(text.as_bytes());
+        };
+        match value {
+            Value::Null => hasher.update(b"n"),
+            Value::Bool(flag) => hasher.update(if *flag { b"t" } else { b"f" }),
+            Value::Number(number) => {
+                hasher.update(b"#");
+                text(hasher, &number.to_string());
+            }
+            Value::String(string) => {
+                hasher.update(b"s");
+                text(hasher, string);
+            }
+            Value::Array(items) => {
+                hasher.update(b"[");
+                hasher.update((items.len() as u64).to_le_bytes());
+                for item in items {
+                    feed(hasher, item);
+                }
+            }
+            Value::Object(members) => {
+                hasher.update(b"{");
+                hasher.update((members.len() as u64).to_le_bytes());
+                let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
+                sorted.sort_by(|a, b| a.0.cmp(b.0));
+                for (name, member) in sorted {
+                    text(hasher, name);
+                    feed(hasher, member);
+                }
+            }
+        }
+    }
+    let mut hasher = Sha256::new();
+    feed(&mut hasher, value);
+    hasher.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fingerprint;
+    use serde_json::json;
+
+    #[test]
+    fn fingerprints_ignore_member_order_but_nothing_else() {
+        let a = fingerprint(&json!({"a": 1, "b": [true, null, "x"]}));
+        assert_eq!(a, fingerprint(&json!({"b": [true, null, "x"], "a": 1})));
+        for other in [
+            json!({"a": 2, "b": [true, null, "x"]}),
+            json!({"a": 1, "b": [null, true, "x"]}),
+            json!({"a": 1, "b": [true, null, "x"], "c": null}),
+            json!({"a": "1", "b": [true, null, "x"]}),
+            json!({"a": 1.0, "b": [true, null, "x"]}),
+        ] {
+            assert_ne!(a, fingerprint(&other), "{other}");
+        }
+        // Lengths are part of the input, so neighbouring strings cannot trade characters.
+        assert_ne!(
+            fingerprint(&json!(["ab", "c"])),
+            fingerprint(&json!(["a", "bc"]))
+        );
+    }
+}

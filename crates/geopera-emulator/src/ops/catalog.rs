@@ -1,0 +1,62 @@
+//! `catalog.*`: searching the synthetic catalog and its image redirects.
+
+use bytes::Bytes;
+use geopera_types::models::ImageAssetInput;
+use geopera_types::JsonObject;
+use http::header::{HeaderName, HeaderValue, LOCATION};
+use http::StatusCode;
+use serde_json::{json, Value};
+
+use super::{Ctx, Outcome};
+use crate::catalog::Search;
+use crate::error::{ApiError, Reply};
+
+/// One page of matches.
+pub(crate) fn search(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
+    let search = Search::parse(&Value::Object(body), ctx.shared.seed)?;
+    let page = search.run(&ctx.shared.catalog, ctx.shared.seed);
+    Ok(ctx.ok(&page.to_json(&ctx.shared.base_url)))
+}
+
+/// Every match, one GeoJSON feature per line.
+pub(crate) fn search_stream(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
+    let search = Search::parse(&Value::Object(body), ctx.shared.seed)?;
+    let mut out = Vec::new();
+    for item in search.all(&ctx.shared.catalog) {
+        if serde_json::to_writer(&mut out, &item.to_feature(&ctx.shared.base_url)).is_ok() {
+            out.push(b'\n');
+        }
+    }
+    Ok(Reply {
+        status: ctx.status(),
+        content_type: "application/x-ndjson",
+        headers: Vec::new(),
+        body: Bytes::from(out),
+    })
+}
+
+pub(crate) fn quicklook(ctx: &Ctx<'_>, input: ImageAssetInput) -> Outcome {
+    image_redirect(ctx, &input.image_id, "quicklook")
+}
+
+pub(crate) fn thumbnail(ctx: &Ctx<'_>, input: ImageAssetInput) -> Outcome {
+    image_redirect(ctx, &input.image_id, "thumbnail")
+}
+
+/// A 307 to the image on the emulator's own asset route, as the API redirects to its CDN.
+fn image_redirect(ctx: &Ctx<'_>, id: &str, kind: &str) -> Outcome {
+    if ctx.shared.catalog.get(id).is_none() {
+        return Err(ApiError::not_found(format!("image '{id}' not found")));
+    }
+    let location = format!("{}/assets/{kind}/{id}.png", ctx.shared.base_url);
+    let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::new();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        headers.push((LOCATION, value));
+    }
+    Ok(Reply {
+        status: StatusCode::TEMPORARY_REDIRECT,
+        content_type: "application/json",
+        headers,
+        body: Bytes::from(serde_json::to_vec(&json!({"location": location})).unwrap_or_default()),
+    })
+}

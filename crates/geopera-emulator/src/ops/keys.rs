@@ -1,0 +1,186 @@
+//! `api_keys.*`: minting, listing and revoking keys of the caller's organization.
+
+use geopera_types::models::{ApiKeyCreateInput, ApiKeyListInput, ApiKeyRevokeInput};
+use geopera_types::{LocItem, ValidationError};
+use http::StatusCode;
+use serde_json::{json, Value};
+
+use super::{Ctx, Outcome};
+use crate::clock::rfc3339;
+use crate::error::ApiError;
+use crate::records::NewKey;
+use crate::scopes::{covers, KNOWN_GRANTS};
+
+/// The most permissions one `api_keys.create` may ask for.
+pub const MAX_KEY_PERMISSIONS: usize = 64;
+/// The longest permission string `api_keys.create` accepts, in characters.
+pub const MAX_SCOPE_CHARS: usize = 64;
+/// The longest lifetime `api_keys.create` accepts in `expires_in_days` (about ten years).
+pub const MAX_KEY_LIFETIME_DAYS: i64 = 3650;
+
+pub(crate) fn create(ctx: &Ctx<'_>, input: ApiKeyCreateInput) -> Outcome {
+    let (secret, key) = ctx.shared.create_key(checked(ctx, &input)?);
+    Ok(ctx.ok(&json!({
+        "id": key.id,
+        "key": secret,
+        "prefix": key.prefix,
+        "name": key.name,
+        "permissions": key.grants,
+        "expires_at": key.expires_at.map(rfc3339),
+        "created_at": rfc3339(key.created_at),
+    })))
+}
+
+pub(crate) fn list(ctx: &Ctx<'_>, _input: ApiKeyListInput) -> Outcome {
+    let inner = ctx.shared.lock();
+    let mut keys: Vec<_> = inner
+        .credentials
+        .values()
+        .filter(|key| key.org == ctx.org && !key.session)
+        .collect();
+    keys.sort_by(|a, b| {
+        a.created_at
+            .cmp(&b.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    let keys: Vec<Value> = keys
+        .into_iter()
+        .map(|key| {
+            json!({
+                "id": key.id,
+                "prefix": key.prefix,
+                "name": key.name,
+                "permissions": key.grants,
+                "expires_at": key.expires_at.map(rfc3339),
+                "created_at": rfc3339(key.created_at),
+                "revoked": key.revoked,
+            })
+        })
+        .collect();
+    Ok(ctx.ok(&json!({"total": keys.len(), "keys": keys})))
+}
+
+pub(crate) fn revoke(ctx: &Ctx<'_>, input: ApiKeyRevokeInput) -> Outcome {
+    let id = input.key_id;
+    let mut inner = ctx.shared.lock();
+    let found = inner
+        .credentials
+        .values_mut()
+        .find(|key| key.id == id && key.org == ctx.org && !key.session);
+    match found {
+        Some(key) => {
+            key.revoked = true;
+            Ok(ctx.ok(&json!({"ok": true, "id": id})))
+        }
+        None => Err(ApiError::not_found(format!("API key '{id}' not found"))),
+    }
+}
+
+/// The checks `api_keys.create` makes beyond the input shape: bounded permissions of known
+/// scopes and a bounded lifetime (422, every failure listed), and no grant the caller does
+/// not hold itself (403), so a key can never mint a stronger one.
+///
+/// Without `permissions` the new key gets the caller's own grants.
+fn checked(ctx: &Ctx<'_>, input: &ApiKeyCreateInput) -> Result<NewKey, ApiError> {
+    let mut errors = Vec::new();
+    let requested = input
+        .permissions
+        .as_deref()
+        .and_then(|list| known_grants(list, &mut errors));
+    if input
+        .expires_in_days
+        .is_some_and(|days| days > MAX_KEY_LIFETIME_DAYS)
+    {
+        errors.push(too_large("expires_in_days", MAX_KEY_LIFETIME_DAYS));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let grants = requested.unwrap_or_else(|| ctx.grants.to_vec());
+    let beyond: Vec<String> = grants
+        .iter()
+        .filter(|wanted| !ctx.grants.iter().any(|held| covers(held, wanted)))
+        .map(|wanted| format!("'{wanted}'"))
+        .collect();
+    if !beyond.is_empty() {
+        return Err(ApiError::problem(
+            StatusCode::FORBIDDEN,
+            format!(
+                "cannot grant {}: a new key may only hold grants the calling credential holds",
+                beyond.join(", ")
+            ),
+        ));
+    }
+    let mut key = NewKey::new(ctx.org, &input.name, grants);
+    key.expires_at = input
+        .expires_in_days
+        .map(|days| ctx.now().saturating_add(days.saturating_mul(86_400)));
+    Ok(key)
+}
+
+/// The requested permissions without repeats, or `None` after recording why not.
+fn known_grants(list: &[String], errors: &mut Vec<ValidationError>) -> Option<Vec<String>> {
+    if list.len() > MAX_KEY_PERMISSIONS {
+        errors.push(with_ctx(
+            ValidationError::new(
+                vec!["body".into(), "permissions".into()],
+                format!(
+                    "List should have at most {MAX_KEY_PERMISSIONS} items after validation, \
+                     not {}",
+                    list.len()
+                ),
+                "too_long",
+            ),
+            json!({"field_type": "List", "max_length": MAX_KEY_PERMISSIONS,
+                   "actual_length": list.len()}),
+        ));
+        return None;
+    }
+    let mut grants = Vec::with_capacity(list.len());
+    for (index, scope) in list.iter().enumerate() {
+        let loc = vec![
+            LocItem::from("body"),
+            LocItem::from("permissions"),
+            LocItem::from(index),
+        ];
+        if scope.chars().count() > MAX_SCOPE_CHARS {
+            errors.push(with_ctx(
+                ValidationError::new(
+                    loc,
+                    format!("String should have at most {MAX_SCOPE_CHARS} characters"),
+                    "string_too_long",
+                ),
+                json!({"max_length": MAX_SCOPE_CHARS}),
+            ));
+        } else if !KNOWN_GRANTS.contains(scope) {
+            errors.push(ValidationError::new(
+                loc,
+                format!(
+                    "Value error, unknown scope '{scope}': scopes are \
+                     'resource:action', 'resource:*', '*:action' or '*'"
+                ),
+                "value_error",
+            ));
+        } else if !grants.contains(scope) {
+            grants.push(scope.clone());
+        }
+    }
+    Some(grants)
+}
+
+/// A 422 for a number above the emulator's bound, in pydantic's words.
+fn too_large(field: &str, max: i64) -> ValidationError {
+    with_ctx(
+        ValidationError::new(
+            vec!["body".into(), field.into()],
+            format!("Input should be less than or equal to {max}"),
+            "less_than_equal",
+        ),
+        json!({"le": max}),
+    )
+}
+
+fn with_ctx(mut error: ValidationError, ctx: Value) -> ValidationError {
+    error.extra.insert("ctx".to_owned(), ctx);
+    error
+}

@@ -1,0 +1,369 @@
+//! `orders.*`: pricing, placing, reading, listing and cancelling orders.
+
+use std::collections::BTreeMap;
+
+use geopera_types::models::{
+    ArchiveEstimateInput, OrderCancelInput, OrderGetInput, OrderPlaceInput, OrdersListInput,
+    TaskingEstimateInput,
+};
+use geopera_types::JsonObject;
+use http::StatusCode;
+use serde_json::{json, Value};
+
+use super::{aud, to_credits, Ctx, Outcome, MAX_PAGE_SIZE};
+use crate::catalog::{bbox_area_km2, geometry_area_km2, MIN_AREA_KM2};
+use crate::clock::rfc3339;
+use crate::error::ApiError;
+use crate::records::{Order, OrderKind};
+use crate::state::Shared;
+
+/// Open data is free; delivering it costs this much per km².
+pub const OPEN_DATA_AUD_PER_KM2: f64 = 0.001;
+
+pub(crate) fn archive_estimate(ctx: &Ctx<'_>, input: ArchiveEstimateInput) -> Outcome {
+    let captures = objects(input.captures);
+    let priced = price_archive(ctx.shared, &captures, input.split_by_date.unwrap_or(false));
+    Ok(ctx.ok(&json!({
+        "groups": priced.groups,
+        "errors": priced.errors,
+        "total_aud": aud(priced.credits),
+        "total_credits": priced.credits,
+    })))
+}
+
+/// The contract leaves the body free-form; it is read as an archive estimate's.
+pub(crate) fn archive_place(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
+    let captures = array(&body, "captures");
+    let split = body
+        .get("splitByDate")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let priced = price_archive(ctx.shared, &captures, split);
+    if priced.groups.is_empty() || !priced.errors.is_empty() {
+        return Err(ApiError::invalid(
+            &["captures"],
+            "captures must list at least one known capture id",
+        ));
+    }
+    let name = display_name(&body);
+    place_order(ctx, OrderKind::Archive, name, priced)
+}
+
+pub(crate) fn tasking_estimate(ctx: &Ctx<'_>, input: TaskingEstimateInput) -> Outcome {
+    let priced = price_tasking(&objects(input.groups));
+    Ok(ctx.ok(&json!({
+        "groups": priced.groups,
+        "errors": priced.errors,
+        "totalAud": aud(priced.credits),
+        "totalCredits": priced.credits,
+    })))
+}
+
+/// The contract leaves the body free-form; it is read as a tasking estimate's.
+pub(crate) fn tasking_place(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
+    let priced = price_tasking(&array(&body, "groups"));
+    if priced.groups.is_empty() || !priced.errors.is_empty() {
+        return Err(ApiError::invalid(
+            &["groups"],
+            "groups must each have a polygon geometry",
+        ));
+    }
+    let name = display_name(&body);
+    place_order(ctx, OrderKind::Tasking, name, priced)
+}
+
+pub(crate) fn place(ctx: &Ctx<'_>, input: OrderPlaceInput) -> Outcome {
+    let product = input.data_product;
+    let area = input
+        .feature_collection
+        .map(Value::Object)
+        .as_ref()
+        .and_then(geometry_area_km2)
+        .unwrap_or(0.0)
+        .max(MIN_AREA_KM2);
+    let credits = to_credits(area * tasking_rate(&product));
+    let priced = Priced {
+        groups: vec![
+            json!({"dataProduct": product, "areaKm2": round2(area), "totalCredits": credits}),
+        ],
+        errors: Vec::new(),
+        credits,
+    };
+    place_order(ctx, OrderKind::Generic, input.display_name, priced)
+}
+
+pub(crate) fn get(ctx: &Ctx<'_>, input: OrderGetInput) -> Outcome {
+    let id = input.order_id;
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    inner.org(ctx.org, ctx.shared.seed, now);
+    match inner.orders.get(&id).filter(|order| order.org == ctx.org) {
+        Some(order) => Ok(ctx.ok(&order_json(order, now))),
+        None => Err(ApiError::not_found(format!("order '{id}' not found"))),
+    }
+}
+
+pub(crate) fn list(ctx: &Ctx<'_>, input: OrdersListInput) -> Outcome {
+    // The contract bounds neither number, so out-of-range values are clamped, not refused.
+    let page = input.page.max(0);
+    let size = input.size.clamp(1, MAX_PAGE_SIZE);
+    let wanted_status = input.status.as_deref();
+    let wanted_type = input.r#type.as_deref();
+    let ascending = input.sort.ends_with(",asc");
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    let ids = inner.org(ctx.org, ctx.shared.seed, now).orders.clone();
+    let mut orders: Vec<Value> = ids
+        .iter()
+        .filter_map(|id| inner.orders.get(id))
+        .filter(|order| {
+            wanted_status.is_none_or(|wanted| order.status(now).eq_ignore_ascii_case(wanted))
+        })
+        .filter(|order| {
+            wanted_type.is_none_or(|wanted| order.kind.name().eq_ignore_ascii_case(wanted))
+        })
+        .map(|order| order_json(order, now))
+        .collect();
+    if !ascending {
+        orders.reverse();
+    }
+    let total = orders.len() as i64;
+    let start = usize::try_from(page.saturating_mul(size)).unwrap_or(usize::MAX);
+    let content: Vec<Value> = orders.into_iter().skip(start).take(size as usize).collect();
+    Ok(ctx.ok(&json!({
+        "content": content,
+        "page": page,
+        "size": size,
+        "totalElements": total,
+        "totalPages": (total + size - 1) / size,
+    })))
+}
+
+pub(crate) fn cancel(ctx: &Ctx<'_>, input: OrderCancelInput) -> Outcome {
+    let id = input.order_id;
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    inner.org(ctx.org, ctx.shared.seed, now);
+    let Some(order) = inner
+        .orders
+        .get_mut(&id)
+        .filter(|order| order.org == ctx.org)
+    else {
+        return Err(ApiError::not_found(format!("order '{id}' not found")));
+    };
+    match order.status(now) {
+        "fulfilled" => Err(ApiError::conflict(format!(
+            "order '{id}' is fulfilled and can no longer be cancelled"
+        ))),
+        "cancelled" => Err(ApiError::conflict(format!(
+            "order '{id}' is already cancelled"
+        ))),
+        _ => {
+            order.cancelled_at = Some(now);
+            let refund = order.total_credits;
+            let reply = json!({"orderId": id, "status": "cancelled", "refundedCredits": refund});
+            let org = inner.org(ctx.org, ctx.shared.seed, now);
+            org.balance_credits = org.balance_credits.saturating_add(refund);
+            Ok(ctx.ok(&reply))
+        }
+    }
+}
+
+/// Typed list members as the JSON the pricing reads.
+fn objects(items: Option<Vec<JsonObject>>) -> Vec<Value> {
+    items
+        .unwrap_or_default()
+        .into_iter()
+        .map(Value::Object)
+        .collect()
+}
+
+/// A free-form body's list member; anything else reads as empty.
+fn array(body: &JsonObject, name: &str) -> Vec<Value> {
+    body.get(name)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn display_name(body: &JsonObject) -> String {
+    ["displayName", "name"]
+        .iter()
+        .find_map(|name| body.get(*name).and_then(Value::as_str))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+struct Priced {
+    groups: Vec<Value>,
+    errors: Vec<Value>,
+    credits: i64,
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+fn price_archive(shared: &Shared, captures: &[Value], split: bool) -> Priced {
+    let mut groups: BTreeMap<(String, String), (Vec<String>, f64, i64)> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for (index, capture) in captures.iter().enumerate() {
+        let id = capture
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(item) = shared.catalog.get(id) else {
+            errors.push(json!({"index": index, "id": id, "message": "unknown capture id"}));
+            continue;
+        };
+        let area = capture
+            .get("geometry")
+            .and_then(geometry_area_km2)
+            .unwrap_or_else(|| bbox_area_km2(&item.bbox));
+        let credits = match item.price_aud_per_km2 {
+            Some(price) => to_credits(area.max(MIN_AREA_KM2) * price),
+            None => to_credits(area * OPEN_DATA_AUD_PER_KM2),
+        };
+        let date = if split {
+            rfc3339(item.datetime)[..10].to_owned()
+        } else {
+            String::new()
+        };
+        let entry = groups
+            .entry((item.collection().to_owned(), date))
+            .or_default();
+        entry.0.push(id.to_owned());
+        entry.1 += area;
+        entry.2 = entry.2.saturating_add(credits);
+    }
+    let mut total: i64 = 0;
+    let groups = groups
+        .into_iter()
+        .map(|((collection, date), (ids, area, credits))| {
+            total = total.saturating_add(credits);
+            let mut group = json!({
+                "collection": collection,
+                "captures": ids,
+                "area_km2": round2(area),
+                "total_aud": aud(credits),
+                "total_credits": credits,
+            });
+            if let (false, Some(object)) = (date.is_empty(), group.as_object_mut()) {
+                object.insert("date".into(), json!(date));
+            }
+            group
+        })
+        .collect();
+    Priced {
+        groups,
+        errors,
+        credits: total,
+    }
+}
+
+fn tasking_rate(product: &str) -> f64 {
+    let product = product.to_ascii_lowercase();
+    if product.contains("sar") {
+        6.0
+    } else if product.contains("vhr") || product.contains("30cm") || product.contains("50cm") {
+        14.0
+    } else {
+        9.0
+    }
+}
+
+fn price_tasking(requested: &[Value]) -> Priced {
+    let mut groups = Vec::new();
+    let mut errors = Vec::new();
+    let mut total: i64 = 0;
+    for (index, group) in requested.iter().enumerate() {
+        let product = ["product", "dataProduct", "sensor"]
+            .iter()
+            .find_map(|name| group.get(*name).and_then(Value::as_str))
+            .unwrap_or("optical");
+        let geometry = ["geometry", "aoi", "featureCollection"]
+            .iter()
+            .find_map(|name| group.get(*name));
+        let Some(area) = geometry
+            .and_then(geometry_area_km2)
+            .filter(|area| *area > 0.0)
+        else {
+            errors.push(json!({"index": index, "message": "group needs a polygon geometry"}));
+            continue;
+        };
+        let billed = area.max(MIN_AREA_KM2);
+        let credits = to_credits(billed * tasking_rate(product));
+        total = total.saturating_add(credits);
+        groups.push(json!({
+            "index": index,
+            "product": product,
+            "areaKm2": round2(area),
+            "billedAreaKm2": round2(billed),
+            "totalAud": aud(credits),
+            "totalCredits": credits,
+        }));
+    }
+    Priced {
+        groups,
+        errors,
+        credits: total,
+    }
+}
+
+/// Charges the organization and records the order, or 402 when its balance falls short.
+fn place_order(ctx: &Ctx<'_>, kind: OrderKind, display_name: String, priced: Priced) -> Outcome {
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    let balance = inner.org(ctx.org, ctx.shared.seed, now).balance_credits;
+    if priced.credits > balance {
+        return Err(ApiError::problem(
+            StatusCode::PAYMENT_REQUIRED,
+            format!(
+                "insufficient credits: the order costs {} credits, the balance is {balance}",
+                priced.credits
+            ),
+        ));
+    }
+    let id = format!("ord_{}", inner.rng.hex(10));
+    let order = Order {
+        id: id.clone(),
+        org: ctx.org.to_owned(),
+        kind,
+        display_name,
+        created_at: now,
+        cancelled_at: None,
+        total_credits: priced.credits,
+        detail: json!({"groups": priced.groups}),
+    };
+    let mut reply = order_json(&order, now);
+    if let Some(object) = reply.as_object_mut() {
+        object.insert("order_id".into(), json!(id));
+        object.insert("total_aud".into(), json!(aud(priced.credits)));
+        object.insert("total_credits".into(), json!(priced.credits));
+    }
+    inner.orders.insert(id.clone(), order);
+    let org = inner.org(ctx.org, ctx.shared.seed, now);
+    org.balance_credits -= priced.credits;
+    org.orders.push(id);
+    Ok(ctx.ok(&reply))
+}
+
+fn order_json(order: &Order, now: i64) -> Value {
+    let status = order.status(now);
+    let mut value = json!({
+        "orderId": order.id,
+        "type": order.kind.name(),
+        "status": status,
+        "displayName": order.display_name,
+        "createdAt": rfc3339(order.created_at),
+        "updatedAt": rfc3339(order.cancelled_at.unwrap_or(now.min(order.created_at + 3600))),
+        "totalAud": aud(order.total_credits),
+        "totalCredits": order.total_credits,
+    });
+    if let (Some(object), Some(detail)) = (value.as_object_mut(), order.detail.as_object()) {
+        for (key, member) in detail {
+            object.insert(key.clone(), member.clone());
+        }
+    }
+    value
+}

@@ -1,0 +1,323 @@
+//! The stages every operation call goes through, in the API's order: find the operation →
+//! authenticate → rate limit → authorize scope → validate → execute (once per idempotency
+//! key). Each stage is a small function whose error is the answer; [`run`] strings them
+//! together with the injected faults around them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use geopera_types::validate::{missing_body, validate};
+use geopera_types::{Access, OperationInfo};
+use http::header::{ALLOW, AUTHORIZATION, RETRY_AFTER};
+use http::{HeaderMap, Method, StatusCode};
+use serde_json::Value;
+
+use crate::conn::ConnKill;
+use crate::error::{ApiError, ApiJson, Reply};
+use crate::faults::deliver;
+use crate::faults::select::Injected;
+use crate::idempotency::{fingerprint, Begin};
+use crate::ops::{self, Ctx};
+use crate::scopes::grants;
+use crate::state::Shared;
+
+/// The per-request header that injects faults into that one request.
+pub const FAULT_HEADER: &str = "x-emulator-fault";
+
+/// A call to `/v1/op/{id}`, as the router hands it over.
+pub(crate) struct Request<'a> {
+    pub id: &'a str,
+    pub peer: SocketAddr,
+    pub method: &'a Method,
+    pub headers: &'a HeaderMap,
+    pub body: Bytes,
+}
+
+/// Who is calling, once authenticated.
+#[derive(Debug)]
+struct Caller {
+    /// The organization, or `ip:<addr>` for an operation that needs no credentials.
+    org: String,
+    /// The grants of the credential used (none without credentials).
+    grants: Vec<String>,
+    /// Whether the call came without credentials, counted per client address.
+    anonymous: bool,
+}
+
+/// Runs one call: the plan's faults first, for every caller; then authentication; then the
+/// caller's own faults and the remaining stages; faults after execution and on the body last.
+pub(crate) async fn run(
+    shared: &Arc<Shared>,
+    request: Request<'_>,
+    kill: Option<ConnKill>,
+) -> Response {
+    let op = match operation(request.id, request.method) {
+        Ok(op) => op,
+        Err(error) => return error.into_response(),
+    };
+    let plan = shared.lock().faults.draw_plan(shared.seed, op.id);
+    pause(plan.latency).await;
+    if let Some(rule) = &plan.before {
+        return deliver::instead(rule, &shared.clock, kill).await;
+    }
+    let (reply, requested) = match authenticate(shared, op, request.peer, request.headers) {
+        Err(error) => (error.into_reply(), Injected::default()),
+        Ok(caller) => {
+            let requested = match own_faults(shared, op, &caller, request.headers) {
+                Ok(requested) => requested,
+                Err(error) => return error.into_response(),
+            };
+            pause(requested.latency).await;
+            if let Some(rule) = &requested.before {
+                return deliver::instead(rule, &shared.clock, kill).await;
+            }
+            let reply = admitted(shared, op, &caller, request.headers, &request.body)
+                .unwrap_or_else(ApiError::into_reply);
+            (reply, requested)
+        }
+    };
+    if let Some(rule) = plan.after.as_ref().or(requested.after.as_ref()) {
+        return deliver::instead(rule, &shared.clock, kill).await;
+    }
+    match plan.body.or(requested.body) {
+        Some(kind) => deliver::with_body_fault(reply, &kind),
+        None => reply.into_response(),
+    }
+}
+
+async fn pause(latency: Duration) {
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+}
+
+/// Rate limit → scope → validate → execute, for an authenticated caller.
+fn admitted(
+    shared: &Shared,
+    op: &'static OperationInfo,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Reply, ApiError> {
+    rate_limit(shared, op, caller)?;
+    authorize(op, caller)?;
+    let input = validated(op, headers, body)?;
+    execute_once(shared, op, caller, headers, input)
+}
+
+/// The operation a path names, invoked with the one method the API answers.
+///
+/// # Errors
+/// 404 for an unknown id, 405 (with `Allow: POST`) for any other method.
+fn operation(id: &str, method: &Method) -> Result<&'static OperationInfo, ApiError> {
+    let Some(op) = geopera_types::operations::find(id) else {
+        return Err(ApiError::not_found(format!("unknown operation '{id}'")));
+    };
+    if method != Method::POST {
+        return Err(ApiError::problem(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("'{id}' is invoked with POST, not {method}"),
+        )
+        .with_header(ALLOW, "POST"));
+    }
+    Ok(op)
+}
+
+/// The caller behind the request's credentials (Bearer wins over `x-api-key`), or the
+/// client's address for an operation that needs none.
+///
+/// # Errors
+/// 401 for missing, unknown, revoked or expired credentials.
+fn authenticate(
+    shared: &Shared,
+    op: &OperationInfo,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<Caller, ApiError> {
+    if !op.needs_credentials {
+        return Ok(Caller {
+            org: format!("ip:{}", peer.ip()),
+            grants: Vec::new(),
+            anonymous: true,
+        });
+    }
+    let bearer = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|token| !token.is_empty());
+    let api_key = headers
+        .get("x-api-key")
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|token| !token.is_empty());
+    let Some(token) = bearer.or(api_key) else {
+        return Err(ApiError::unauthenticated(
+            "missing credentials: send Authorization: Bearer <token> or x-api-key",
+        ));
+    };
+    let now = shared.clock.now_secs();
+    let inner = shared.lock();
+    match inner.credentials.get(token) {
+        Some(key) if key.revoked => {
+            Err(ApiError::unauthenticated("the credential has been revoked"))
+        }
+        Some(key) if key.expires_at.is_some_and(|at| at <= now) => {
+            Err(ApiError::unauthenticated("the credential has expired"))
+        }
+        Some(key) => Ok(Caller {
+            org: key.org.clone(),
+            grants: key.grants.clone(),
+            anonymous: false,
+        }),
+        None => Err(ApiError::unauthenticated("unknown credential")),
+    }
+}
+
+/// The faults the caller asked for in [`FAULT_HEADER`], drawn only once it is known.
+///
+/// # Errors
+/// 400 when the header is not a valid fault specification.
+fn own_faults(
+    shared: &Shared,
+    op: &OperationInfo,
+    caller: &Caller,
+    headers: &HeaderMap,
+) -> Result<Injected, ApiError> {
+    let header = headers
+        .get(FAULT_HEADER)
+        .and_then(|value| value.to_str().ok());
+    shared
+        .lock()
+        .faults
+        .draw_header(shared.seed, op.id, &caller.org, header)
+}
+
+/// Counts the call against every budget it draws from: per client address without
+/// credentials; otherwise the organization's default budget and its operation's class.
+///
+/// # Errors
+/// 429 with `Retry-After` (seconds to the window's end) when a budget is spent.
+fn rate_limit(shared: &Shared, op: &OperationInfo, caller: &Caller) -> Result<(), ApiError> {
+    let limits = &shared.limits;
+    let mut budgets = Vec::with_capacity(2);
+    let mut add = |budget: &'static str, cap: Option<u32>| {
+        if let Some(cap) = cap {
+            budgets.push((caller.org.clone(), budget, cap));
+        }
+    };
+    if caller.anonymous {
+        add("anonymous", limits.unauthenticated_per_min);
+    } else {
+        add("default", limits.default_per_min);
+        if let Some((budget, cap)) = limits.class_cap(op.rate_class) {
+            add(budget, Some(cap));
+        }
+    }
+    if budgets.is_empty() {
+        return Ok(());
+    }
+    let window = shared.clock.now_millis().div_euclid(60_000);
+    if shared.lock().windows.admit(&budgets, window) {
+        return Ok(());
+    }
+    let secs = shared.clock.secs_to_minute_end().max(1);
+    Err(ApiError::problem(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("rate limit exceeded; retry in {secs} s"),
+    )
+    .with_header(RETRY_AFTER, secs))
+}
+
+/// # Errors
+/// 403 when no grant of the caller covers the operation's scope.
+fn authorize(op: &OperationInfo, caller: &Caller) -> Result<(), ApiError> {
+    if !op.needs_credentials || caller.grants.iter().any(|grant| grants(grant, op.scope)) {
+        return Ok(());
+    }
+    Err(ApiError::problem(
+        StatusCode::FORBIDDEN,
+        format!("missing scope '{}' for '{}'", op.scope, op.id),
+    ))
+}
+
+/// The body as JSON, checked against the operation's input shape (`null` when an optional
+/// body was not sent).
+///
+/// # Errors
+/// 422 listing every failure.
+fn validated(op: &OperationInfo, headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
+    let value = match ApiJson::<Value>::parse(headers, body)? {
+        Some(value) => value,
+        None if op.body_optional => Value::Null,
+        None => return Err(ApiError::Validation(vec![missing_body()])),
+    };
+    let errors = validate(op.input, &value);
+    if errors.is_empty() {
+        Ok(value)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// Executes the operation, or with an `Idempotency-Key` replays the answer of the request
+/// that claimed it; writes the state file once, when something durable changed.
+///
+/// # Errors
+/// 409 when the key was used with another body or its first request is still running.
+fn execute_once(
+    shared: &Shared,
+    op: &'static OperationInfo,
+    caller: &Caller,
+    headers: &HeaderMap,
+    input: Value,
+) -> Result<Reply, ApiError> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|value| value.to_str().ok())
+        .filter(|_| op.access != Access::Read || op.declares_idempotency_key);
+    let Some(key) = key else {
+        let reply = execute(shared, op, caller, input);
+        if changed_state(op, &reply) {
+            shared.persist();
+        }
+        return Ok(reply);
+    };
+    let slot = (caller.org.clone(), op.id, key.to_owned());
+    let now = shared.clock.now_millis();
+    let print = fingerprint(&input);
+    if let Begin::Replay(reply) = shared.lock().claims.begin(&slot, print, now)? {
+        return Ok(reply);
+    }
+    let reply = execute(shared, op, caller, input);
+    let answered = shared.lock().claims.settle(&slot, &reply);
+    // The effect and the claim that replays it go to the state file in one write, so a
+    // restart never finds one without the other.
+    if answered || changed_state(op, &reply) {
+        shared.persist();
+    }
+    Ok(reply)
+}
+
+/// Whether an answer means the operation changed what the state file keeps.
+fn changed_state(op: &OperationInfo, reply: &Reply) -> bool {
+    op.access != Access::Read && reply.status.is_success()
+}
+
+/// Runs the operation and counts it; its failures are answers too.
+fn execute(shared: &Shared, op: &'static OperationInfo, caller: &Caller, input: Value) -> Reply {
+    *shared.lock().counters.entry(op.id.to_owned()).or_insert(0) += 1;
+    let ctx = Ctx {
+        shared,
+        op,
+        org: &caller.org,
+        grants: &caller.grants,
+    };
+    ops::execute(&ctx, input).unwrap_or_else(ApiError::into_reply)
+}

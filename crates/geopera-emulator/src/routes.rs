@@ -1,0 +1,176 @@
+//! The HTTP surface: which paths exist, and what every `/v1/op/{id}` request goes through
+//! before the pipeline sees it (body limits, the request log, the access log).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Extension, Router};
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode, Uri};
+
+use crate::conn::ConnKill;
+use crate::error::{ApiError, ApiPath, Reply};
+use crate::pipeline;
+use crate::recording::RecordedRequest;
+use crate::state::Shared;
+
+/// Builds the router over shared state.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let body_limit = shared.body_limit;
+    Router::new()
+        .route("/v1/op/{id}", any(invoke))
+        .route("/openapi.json", get(openapi))
+        // Any method: a 307 makes clients repeat the POST at the new location.
+        .route("/assets/{kind}/{*file}", any(asset))
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(shared)
+}
+
+async fn no_route(uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route for '{}'", uri.path()))
+}
+
+/// axum adds the `Allow` header; this gives the answer the API's body.
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("'{}' does not answer {method}", uri.path()),
+    )
+}
+
+/// The raw request body, within the body limit; its rejections are problem+json, and a
+/// body over the limit is told the limit.
+struct ApiBody(Bytes);
+
+impl FromRequest<Arc<Shared>> for ApiBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, shared: &Arc<Shared>) -> Result<Self, ApiError> {
+        match Bytes::from_request(request, shared).await {
+            Ok(body) => Ok(ApiBody(body)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::problem(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "the request body is larger than the emulator's limit of {} bytes",
+                        shared.body_limit
+                    ),
+                ))
+            }
+            Err(rejection) => Err(rejection.into()),
+        }
+    }
+}
+
+async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
+    match &shared.spec {
+        Some(spec) => Reply {
+            status: StatusCode::OK,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body: spec.clone(),
+        }
+        .into_response(),
+        None => ApiError::not_found("this emulator was started without a spec").into_response(),
+    }
+}
+
+/// The smallest valid PNG (1×1, transparent): what quicklooks and thumbnails redirect to.
+const PIXEL_PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+    0x42, 0x60, 0x82,
+];
+
+async fn asset(ApiPath((_kind, file)): ApiPath<(String, String)>) -> Response {
+    let (content_type, body) = if file.ends_with(".png") {
+        ("image/png", Bytes::from_static(PIXEL_PNG))
+    } else {
+        ("image/tiff", Bytes::from_static(b"II*\0emulated raster"))
+    };
+    Reply {
+        status: StatusCode::OK,
+        content_type,
+        headers: Vec::new(),
+        body,
+    }
+    .into_response()
+}
+
+/// Records the request when dropped, with the status if one was produced; a reset drops the
+/// handler mid-way and is recorded with no status.
+struct Recording {
+    shared: Arc<Shared>,
+    request: Option<RecordedRequest>,
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        if let Some(request) = self.request.take() {
+            self.shared.lock().requests.push(request);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments, reason = "axum extractors")]
+async fn invoke(
+    State(shared): State<Arc<Shared>>,
+    ApiPath(id): ApiPath<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    kill: Option<Extension<ConnKill>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<ApiBody, ApiError>,
+) -> Response {
+    let started = Instant::now();
+    // A body that could not be read is answered, and recorded, like any other request.
+    let (body, unreadable) = match body {
+        Ok(ApiBody(body)) => (body, None),
+        Err(error) => (Bytes::new(), Some(error)),
+    };
+    let entry = shared.lock().requests.entry(
+        Some(id.clone()),
+        method.to_string(),
+        uri.path().to_owned(),
+        &headers,
+        &body,
+    );
+    let mut recording = Recording {
+        shared: shared.clone(),
+        request: Some(entry),
+    };
+    let response = match unreadable {
+        Some(error) => error.into_response(),
+        None => {
+            let request = pipeline::Request {
+                id: &id,
+                peer,
+                method: &method,
+                headers: &headers,
+                body,
+            };
+            pipeline::run(&shared, request, kill.map(|Extension(kill)| kill)).await
+        }
+    };
+    let status = response.status().as_u16();
+    if let Some(request) = recording.request.as_mut() {
+        request.status = Some(status);
+    }
+    tracing::info!(
+        method = %method,
+        operation = %id,
+        status,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
