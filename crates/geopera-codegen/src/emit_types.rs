@@ -64,7 +64,7 @@ pub fn emit(api: &Api, header: &str) -> Result<Files> {
     models_mod.push_str(
         "\n/// Every generated model by Rust name, with a function that decodes a JSON value into it and\n\
          /// encodes it back: lets tests and tools round-trip any model without naming its type.\n\
-         #[doc(hidden)]\npub static CODECS: &[(&str, crate::Codec)] = &[\n",
+         #[cfg(feature = \"testing\")]\npub static CODECS: &[(&str, crate::Codec)] = &[\n",
     );
     for schema in &api.schemas {
         if schema.component && !matches!(schema.kind, SchemaKind::HandWritten) {

@@ -88,6 +88,7 @@ mod generated;
 mod operation;
 mod problem;
 mod rate;
+#[cfg(feature = "testing")]
 pub mod sample;
 pub mod shape;
 pub mod stac;
@@ -106,12 +107,17 @@ pub mod operations {
     pub use crate::operation::find;
 }
 
-/// Decodes a JSON value into a model and encodes it back.
-#[doc(hidden)]
+/// Decodes a JSON value into a model and encodes it back, so a test can push any JSON through
+/// a model it names only at run time (see `models::CODECS`).
+#[cfg(feature = "testing")]
 pub type Codec = fn(serde_json::Value) -> Result<serde_json::Value, serde_json::Error>;
 
 /// The [`Codec`] of `T`.
-#[doc(hidden)]
+///
+/// # Errors
+///
+/// `value` does not decode into `T`, or `T` refuses to encode.
+#[cfg(feature = "testing")]
 pub fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(
     value: serde_json::Value,
 ) -> Result<serde_json::Value, serde_json::Error> {

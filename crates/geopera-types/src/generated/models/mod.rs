@@ -521,7 +521,7 @@ pub use viz_list_input::VizListInput;
 
 /// Every generated model by Rust name, with a function that decodes a JSON value into it and
 /// encodes it back: lets tests and tools round-trip any model without naming its type.
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub static CODECS: &[(&str, crate::Codec)] = &[
     ("AccrualInput", crate::round_trip::<AccrualInput>),
     (

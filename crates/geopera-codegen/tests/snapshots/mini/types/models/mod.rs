@@ -22,7 +22,7 @@ pub use tier::Tier;
 
 /// Every generated model by Rust name, with a function that decodes a JSON value into it and
 /// encodes it back: lets tests and tools round-trip any model without naming its type.
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub static CODECS: &[(&str, crate::Codec)] = &[
     ("Anything", crate::round_trip::<Anything>),
     ("FleetListInput", crate::round_trip::<FleetListInput>),
