@@ -50,7 +50,9 @@
 //!   (a missing `Content-Type` is read as JSON).
 //! - Rate limits ([`RateLimits`]): fixed 60-second windows aligned to the minute of the
 //!   emulator's [`ManualClock`], per organization (per client IP without credentials); over
-//!   the cap is 429 with `Retry-After` = whole seconds to the window's end.
+//!   the cap is 429 with `Retry-After` = whole seconds to the window's end. A key minted with
+//!   `rate_limit: N` also gets at most N calls per window of its own, whatever the
+//!   [`RateLimits`] (the client asked for it).
 //! - `Idempotency-Key` on operations that are not read-only: per (organization, operation,
 //!   key) for 24 hours, a repeat with an equal JSON body replays the stored answer byte for
 //!   byte (plus `idempotent-replayed: true`) without executing again; a different body is 409.
@@ -70,7 +72,8 @@
 //!   `*:action` form, or `*`; otherwise 422 at `["body", "permissions", i]`.
 //! - Bounded keys: at most [`MAX_KEY_PERMISSIONS`] (64) permissions of at most
 //!   [`MAX_SCOPE_CHARS`] (64) characters, `expires_in_days` from 1 to
-//!   [`MAX_KEY_LIFETIME_DAYS`] (3650), `name` 1 to 200 characters (the contract's bound); any
+//!   [`MAX_KEY_LIFETIME_DAYS`] (3650), `rate_limit` from 1 to [`MAX_KEY_RATE_LIMIT`]
+//!   (1,000,000 per minute), `name` 1 to 200 characters (the contract's bound); any
 //!   other value is 422. [`EmulatorHandle::create_key`] is the test's own way in and is not
 //!   checked.
 //! - Fault headers act only on authenticated requests and throttle only the caller's own
@@ -202,7 +205,9 @@ pub use crate::error::{ApiError, ApiJson, Reply};
 pub use crate::faults::{FaultKind, FaultPlan, FaultRule, FaultSpecError, Phase};
 pub use crate::idempotency::REPLAYED_HEADER;
 pub use crate::limits::{RateLimits, RateLimitsError};
-pub use crate::ops::{MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_SCOPE_CHARS};
+pub use crate::ops::{
+    MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_KEY_RATE_LIMIT, MAX_SCOPE_CHARS,
+};
 pub use crate::pipeline::FAULT_HEADER;
 pub use crate::recording::{RecordedRequest, DEFAULT_RECORD_BUDGET_BYTES, DEFAULT_RECORD_LIMIT};
 pub use crate::state::{DEMO_ORG, STARTING_CREDITS};

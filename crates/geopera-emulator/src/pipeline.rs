@@ -45,6 +45,8 @@ struct Caller {
     grants: Vec<String>,
     /// Whether the call came without credentials, counted per client address.
     anonymous: bool,
+    /// The key's id and its own calls-per-minute, when it was minted with one.
+    key_limit: Option<(String, u32)>,
 }
 
 /// Runs one call: the plan's faults first, for every caller; then authentication; then the
@@ -142,6 +144,7 @@ fn authenticate(
             org: format!("ip:{}", peer.ip()),
             grants: Vec::new(),
             anonymous: true,
+            key_limit: None,
         });
     }
     let bearer = headers
@@ -175,6 +178,7 @@ fn authenticate(
             org: key.org.clone(),
             grants: key.grants.clone(),
             anonymous: false,
+            key_limit: key.rate_limit.map(|cap| (key.id.clone(), cap)),
         }),
         None => Err(ApiError::unauthenticated("unknown credential")),
     }
@@ -200,13 +204,17 @@ fn own_faults(
 }
 
 /// Counts the call against every budget it draws from: per client address without
-/// credentials; otherwise the organization's default budget and its operation's class.
+/// credentials; otherwise the organization's default budget and its operation's class, and
+/// the key's own limit when it was minted with one (which no [`RateLimits`] setting lifts:
+/// the client asked for it).
+///
+/// [`RateLimits`]: crate::RateLimits
 ///
 /// # Errors
 /// 429 with `Retry-After` (seconds to the window's end) when a budget is spent.
 fn rate_limit(shared: &Shared, op: &OperationInfo, caller: &Caller) -> Result<(), ApiError> {
     let limits = &shared.limits;
-    let mut budgets = Vec::with_capacity(2);
+    let mut budgets = Vec::with_capacity(3);
     let mut add = |budget: &'static str, cap: Option<u32>| {
         if let Some(cap) = cap {
             budgets.push((caller.org.clone(), budget, cap));
@@ -219,6 +227,9 @@ fn rate_limit(shared: &Shared, op: &OperationInfo, caller: &Caller) -> Result<()
         if let Some((budget, cap)) = limits.class_cap(op.rate_class) {
             add(budget, Some(cap));
         }
+    }
+    if let Some((key, cap)) = &caller.key_limit {
+        budgets.push((key.clone(), "key", *cap));
     }
     if budgets.is_empty() {
         return Ok(());

@@ -17,6 +17,8 @@ pub struct Credential {
     pub expires_at: Option<i64>,
     pub revoked: bool,
     pub session: bool,
+    /// Calls per minute this key may make, on top of its organization's budgets.
+    pub rate_limit: Option<u32>,
 }
 
 impl Credential {
@@ -32,6 +34,7 @@ impl Credential {
             expires_at: key.expires_at,
             revoked: false,
             session,
+            rate_limit: key.rate_limit,
         }
     }
 }
@@ -44,6 +47,8 @@ pub struct NewKey {
     pub grants: Vec<String>,
     /// Unix seconds; `None` never expires.
     pub expires_at: Option<i64>,
+    /// Calls per minute; `None` leaves only the organization's budgets.
+    pub rate_limit: Option<u32>,
 }
 
 impl NewKey {
@@ -54,6 +59,7 @@ impl NewKey {
             name: name.to_owned(),
             grants,
             expires_at: None,
+            rate_limit: None,
         }
     }
 }

@@ -48,6 +48,8 @@ const MIGRATIONS: &[&str] = &[
         fingerprint BLOB NOT NULL, at_ms INTEGER NOT NULL, status INTEGER NOT NULL,
         content_type TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL,
         PRIMARY KEY (org, operation, key));",
+    // 2: a key's own per-minute limit from `api_keys.create`.
+    "ALTER TABLE credentials ADD COLUMN rate_limit INTEGER;",
 ];
 
 /// The version this emulator writes.
@@ -150,8 +152,8 @@ impl Store {
         {
             let mut insert = tx.prepare(
                 "INSERT INTO credentials (secret, id, org, name, prefix, grants, created_at,
-                     expires_at, revoked, session)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     expires_at, revoked, session, rate_limit)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             for (secret, key) in snapshot.credentials {
                 insert.execute(params![
@@ -164,7 +166,8 @@ impl Store {
                     key.created_at,
                     key.expires_at,
                     key.revoked,
-                    key.session
+                    key.session,
+                    key.rate_limit
                 ])?;
             }
             let mut insert =
@@ -261,7 +264,8 @@ fn read(connection: &Connection, rng_state: u64) -> rusqlite::Result<Snapshot> {
     };
     let mut credentials = HashMap::new();
     let mut query = connection.prepare(
-        "SELECT secret, id, org, name, prefix, grants, created_at, expires_at, revoked, session
+        "SELECT secret, id, org, name, prefix, grants, created_at, expires_at, revoked, session,
+             rate_limit
          FROM credentials",
     )?;
     let mut rows = query.query([])?;
@@ -277,6 +281,7 @@ fn read(connection: &Connection, rng_state: u64) -> rusqlite::Result<Snapshot> {
             expires_at: row.get("expires_at")?,
             revoked: row.get("revoked")?,
             session: row.get("session")?,
+            rate_limit: row.get("rate_limit")?,
         };
         credentials.insert(secret, key);
     }
@@ -397,13 +402,18 @@ mod tests {
             old.execute_batch(SCHEMA_V0).expect("old schema");
             old.execute_batch(
                 "INSERT INTO meta VALUES ('seed', '5'), ('rng_state', '77');
-                 INSERT INTO orgs VALUES ('org_demo', 1234, '[]');",
+                 INSERT INTO orgs VALUES ('org_demo', 1234, '[]');
+                 INSERT INTO credentials VALUES
+                     ('gpra_old', 'key_old', 'org_demo', 'old', 'gpra_old', '[\"*\"]', 1, NULL,
+                      0, 0);",
             )
             .expect("old rows");
         }
         let (_, snapshot) = Store::open(&file.0, 5).expect("an old file opens");
         let snapshot = snapshot.expect("its state is read");
         assert_eq!(snapshot.orgs["org_demo"].balance_credits, 1234);
+        let key = &snapshot.credentials["gpra_old"];
+        assert_eq!((key.id.as_str(), key.rate_limit), ("key_old", None));
         assert!(snapshot.claims.is_empty());
         let upgraded = Connection::open(&file.0).expect("open");
         let version: i64 = upgraded

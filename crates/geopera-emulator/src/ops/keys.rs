@@ -17,6 +17,9 @@ pub const MAX_KEY_PERMISSIONS: usize = 64;
 pub const MAX_SCOPE_CHARS: usize = 64;
 /// The longest lifetime `api_keys.create` accepts in `expires_in_days` (about ten years).
 pub const MAX_KEY_LIFETIME_DAYS: i64 = 3650;
+/// The highest per-minute `rate_limit` `api_keys.create` accepts: far above any documented
+/// budget, and small enough for the window counters.
+pub const MAX_KEY_RATE_LIMIT: u32 = 1_000_000;
 
 pub(crate) fn create(ctx: &Ctx<'_>, input: ApiKeyCreateInput) -> Outcome {
     let (secret, key) = ctx.shared.create_key(checked(ctx, &input)?);
@@ -28,6 +31,7 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: ApiKeyCreateInput) -> Outcome {
         "permissions": key.grants,
         "expires_at": key.expires_at.map(rfc3339),
         "created_at": rfc3339(key.created_at),
+        "rate_limit": key.rate_limit,
     })))
 }
 
@@ -54,6 +58,7 @@ pub(crate) fn list(ctx: &Ctx<'_>, _input: ApiKeyListInput) -> Outcome {
                 "expires_at": key.expires_at.map(rfc3339),
                 "created_at": rfc3339(key.created_at),
                 "revoked": key.revoked,
+                "rate_limit": key.rate_limit,
             })
         })
         .collect();
@@ -77,7 +82,7 @@ pub(crate) fn revoke(ctx: &Ctx<'_>, input: ApiKeyRevokeInput) -> Outcome {
 }
 
 /// The checks `api_keys.create` makes beyond the input shape: bounded permissions of known
-/// scopes and a bounded lifetime (422, every failure listed), and no grant the caller does
+/// scopes, a bounded lifetime and rate limit (422, every failure listed), and no grant the caller does
 /// not hold itself (403), so a key can never mint a stronger one.
 ///
 /// Without `permissions` the new key gets the caller's own grants.
@@ -92,6 +97,13 @@ fn checked(ctx: &Ctx<'_>, input: &ApiKeyCreateInput) -> Result<NewKey, ApiError>
         .is_some_and(|days| days > MAX_KEY_LIFETIME_DAYS)
     {
         errors.push(too_large("expires_in_days", MAX_KEY_LIFETIME_DAYS));
+    }
+    // The contract bounds it below (> 0), the emulator above.
+    let rate_limit = input
+        .rate_limit
+        .map(|per_minute| u32::try_from(per_minute).unwrap_or(u32::MAX));
+    if rate_limit.is_some_and(|per_minute| per_minute > MAX_KEY_RATE_LIMIT) {
+        errors.push(too_large("rate_limit", MAX_KEY_RATE_LIMIT.into()));
     }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
@@ -115,6 +127,7 @@ fn checked(ctx: &Ctx<'_>, input: &ApiKeyCreateInput) -> Result<NewKey, ApiError>
     key.expires_at = input
         .expires_in_days
         .map(|days| ctx.now().saturating_add(days.saturating_mul(86_400)));
+    key.rate_limit = rate_limit;
     Ok(key)
 }
 

@@ -25,7 +25,7 @@ use crate::error::{ApiError, Reply};
 use crate::rng::fnv;
 use crate::state::Shared;
 
-pub use keys::{MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_SCOPE_CHARS};
+pub use keys::{MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_KEY_RATE_LIMIT, MAX_SCOPE_CHARS};
 
 /// The largest page `orders.list` and `items.list` answer; larger requests get this many.
 pub const MAX_PAGE_SIZE: i64 = 1000;

@@ -1,5 +1,8 @@
 //! `api_keys.*`: created keys work at once, revoked keys stop at once.
 
+use std::time::Duration;
+
+use geopera_emulator::{Emulator, ManualClock, RateLimits, MAX_KEY_RATE_LIMIT};
 use serde_json::json;
 
 use crate::common::Api;
@@ -220,4 +223,124 @@ fn megabyte_permission_lists_are_refused_and_the_key_list_stays_small() {
     let listed = api.call("api_keys.list", json!({}));
     assert_eq!(listed.status, 200);
     assert!(listed.body.len() < 10_000, "{} bytes", listed.body.len());
+}
+
+#[test]
+fn a_key_minted_with_a_rate_limit_gets_that_many_calls_per_minute() {
+    let clock = ManualClock::new();
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::documented())
+            .clock(clock.clone()),
+    );
+    let created = api.call("api_keys.create", json!({"name": "slow", "rate_limit": 3}));
+    assert_eq!(created.status, 200);
+    assert_eq!(created.json()["rate_limit"], 3);
+    let slow = created.json()["key"].as_str().expect("secret").to_owned();
+    clock.advance(Duration::from_secs(15));
+    for n in 0..3 {
+        let resp = api.call_as(&slow, "billing.credits.balance", json!({}));
+        assert_eq!(resp.status, 200, "call {n}");
+    }
+    let limited = api.call_as(&slow, "billing.credits.balance", json!({}));
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.content_type(), "application/problem+json");
+    assert_eq!(limited.header("retry-after"), Some("45"));
+    assert_eq!(
+        api.emu.executed("billing.credits.balance"),
+        3,
+        "429s do not execute"
+    );
+    // The limit is the key's own: its organization's other keys are not held back.
+    assert_eq!(api.call("billing.credits.balance", json!({})).status, 200);
+    clock.advance(Duration::from_secs(45));
+    assert_eq!(
+        api.call_as(&slow, "billing.credits.balance", json!({}))
+            .status,
+        200,
+        "a new window"
+    );
+}
+
+#[test]
+fn a_key_rate_limit_adds_to_its_organizations_budgets_and_survives_rate_limits_off() {
+    let api = Api::with(Emulator::builder().rate_limits(RateLimits {
+        default_per_min: Some(4),
+        ..RateLimits::off()
+    }));
+    let roomy = api
+        .call(
+            "api_keys.create",
+            json!({"name": "roomy", "rate_limit": 100}),
+        )
+        .json()["key"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    for _ in 0..2 {
+        assert_eq!(api.call("billing.credits.balance", json!({})).status, 200);
+    }
+    // One call went to api_keys.create: the organization has one left.
+    assert_eq!(
+        api.call_as(&roomy, "billing.credits.balance", json!({}))
+            .status,
+        200
+    );
+    assert_eq!(
+        api.call_as(&roomy, "billing.credits.balance", json!({}))
+            .status,
+        429,
+        "the organization's budget still applies"
+    );
+
+    let unlimited = Api::start();
+    let once = unlimited
+        .call("api_keys.create", json!({"name": "once", "rate_limit": 1}))
+        .json()["key"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let body = json!({});
+    assert_eq!(
+        unlimited
+            .call_as(&once, "billing.credits.balance", body.clone())
+            .status,
+        200
+    );
+    assert_eq!(
+        unlimited
+            .call_as(&once, "billing.credits.balance", body)
+            .status,
+        429,
+        "switching the emulator's budgets off leaves a limit the client asked for"
+    );
+}
+
+#[test]
+fn rate_limits_out_of_range_are_422_at_rate_limit() {
+    let api = Api::start();
+    for (rate_limit, kind) in [
+        (json!(0), "greater_than"),
+        (json!(-5), "greater_than"),
+        (json!(MAX_KEY_RATE_LIMIT + 1), "less_than_equal"),
+        (json!(1_u64 << 40), "less_than_equal"),
+        (json!(1e30), "less_than_equal"),
+        (json!(2.5), "int_from_float"),
+        (json!("10"), "int_type"),
+    ] {
+        let resp = api.call(
+            "api_keys.create",
+            json!({"name": "n", "rate_limit": rate_limit}),
+        );
+        assert_eq!(resp.status, 422, "{rate_limit}");
+        let detail = resp.json()["detail"][0].clone();
+        assert_eq!(detail["loc"], json!(["body", "rate_limit"]), "{rate_limit}");
+        assert_eq!(detail["type"], kind, "{rate_limit}");
+    }
+    let at_bound = api.call(
+        "api_keys.create",
+        json!({"name": "n", "rate_limit": MAX_KEY_RATE_LIMIT, "permissions": ["*"]}),
+    );
+    assert_eq!(at_bound.status, 200);
+    assert_eq!(at_bound.json()["rate_limit"], MAX_KEY_RATE_LIMIT);
 }

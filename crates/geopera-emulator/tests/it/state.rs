@@ -176,3 +176,34 @@ fn an_idempotent_retry_after_a_restart_replays_and_charges_once() {
     assert_eq!(api.emu.executed("orders.archive.place"), 1);
     assert!(api.emu.balance_credits(DEMO_ORG) < balance);
 }
+
+#[test]
+fn a_keys_rate_limit_survives_a_restart() {
+    let file = TempFile::new("key-rate-limit");
+    let secret = {
+        let api = start(4, &file);
+        let created = api.call("api_keys.create", json!({"name": "one", "rate_limit": 1}));
+        assert_eq!(created.status, 200);
+        created.json()["key"].as_str().expect("secret").to_owned()
+    };
+    let api = start(4, &file);
+    let listed = api.call("api_keys.list", json!({})).json();
+    let entry = listed["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|key| key["name"] == "one")
+        .expect("listed")
+        .clone();
+    assert_eq!(entry["rate_limit"], 1);
+    let body = json!({});
+    assert_eq!(
+        api.call_as(&secret, "billing.credits.balance", body.clone())
+            .status,
+        200
+    );
+    assert_eq!(
+        api.call_as(&secret, "billing.credits.balance", body).status,
+        429
+    );
+}
