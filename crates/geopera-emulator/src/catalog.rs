@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{json, Map, Value};
 
-use crate::clock::{parse_rfc3339, rfc3339};
 use crate::error::ApiError;
 use crate::rng::Rng;
+use geopera_types::rfc3339::{format_date_time, parse_date_time, parse_full_date};
 
 /// The host that serves only the commercial collection, with prices.
 pub const COMMERCIAL_HOST: &str = "geopera-commercial";
@@ -167,7 +167,7 @@ impl Item {
             return Value::Null;
         };
         let mut properties = Map::new();
-        properties.insert("datetime".into(), json!(rfc3339(self.datetime)));
+        properties.insert("datetime".into(), json!(format_date_time(self.datetime)));
         properties.insert("platform".into(), json!(self.platform));
         properties.insert("constellation".into(), json!(def.constellation));
         properties.insert("instruments".into(), json!([def.instrument]));
@@ -264,7 +264,7 @@ impl Catalog {
                 let price = def
                     .commercial
                     .then(|| [8.5, 12.0, 16.0, 22.0][(rng.next() % 4) as usize]);
-                let stamp = rfc3339(datetime).replace(['-', ':'], "");
+                let stamp = format_date_time(datetime).replace(['-', ':'], "");
                 let stamp = stamp.trim_end_matches('Z');
                 items.push(Item {
                     id: format!("{}_{}_{n:05}", def.prefix, stamp),
@@ -686,6 +686,12 @@ pub fn bbox_area_km2(bbox: &[f64; 4]) -> f64 {
         * 110.574
 }
 
+/// One end of a `datetime` filter: an RFC 3339 date-time, or a full date read as its midnight
+/// UTC, as STAC searches take them.
+fn instant(text: &str) -> Option<i64> {
+    parse_date_time(text).or_else(|| parse_full_date(text))
+}
+
 fn parse_interval(text: &str) -> Option<(Option<i64>, Option<i64>)> {
     let open = |part: &str| part.is_empty() || part == "..";
     match text.split_once('/') {
@@ -693,13 +699,9 @@ fn parse_interval(text: &str) -> Option<(Option<i64>, Option<i64>)> {
             let start = if open(start) {
                 None
             } else {
-                Some(parse_rfc3339(start)?)
+                Some(instant(start)?)
             };
-            let end = if open(end) {
-                None
-            } else {
-                Some(parse_rfc3339(end)?)
-            };
+            let end = if open(end) { None } else { Some(instant(end)?) };
             if let (Some(start), Some(end)) = (start, end) {
                 if start > end {
                     return None;
@@ -708,7 +710,7 @@ fn parse_interval(text: &str) -> Option<(Option<i64>, Option<i64>)> {
             Some((start, end))
         }
         None => {
-            let instant = parse_rfc3339(text)?;
+            let instant = instant(text)?;
             Some((Some(instant), Some(instant)))
         }
     }

@@ -114,8 +114,9 @@
 //! 2023-01-01..2024-12-31 all over the globe. `catalog.search` takes `host_name`
 //! (`earthsearch-aws` serves the open collections, `geopera-commercial` the commercial one,
 //! any other host all four), `collections`, `ids`, `bbox` (antimeridian-crossing boxes
-//! allowed), `intersects` (matched by the geometry's bounding box), `datetime` (instant or
-//! `start/end`, `..` or empty for an open end), `query` on `eo:cloud_cover` (`GT`, `GTE`,
+//! allowed), `intersects` (matched by the geometry's bounding box), `datetime` (an RFC 3339
+//! date-time or a `YYYY-MM-DD` date at midnight UTC, read as the validator reads them, or
+//! `start/end` of those with `..` or empty for an open end), `query` on `eo:cloud_cover` (`GT`, `GTE`,
 //! `LT`, `LTE`), `limit` (1..500) and `next`; pages come newest first and the last page has no
 //! `next`. `catalog.search_stream` answers the same matches as NDJSON.
 //!

@@ -88,6 +88,8 @@ mod generated;
 mod operation;
 mod problem;
 mod rate;
+#[cfg(feature = "validate")]
+pub mod rfc3339;
 #[cfg(feature = "testing")]
 pub mod sample;
 pub mod shape;

@@ -39,6 +39,7 @@ use regex::Regex;
 use serde_json::{json, Value};
 
 use crate::problem::{LocItem, ValidationError};
+use crate::rfc3339;
 use crate::shape::{ArrayRule, Bounds, ObjectRule, Shape, StringRule};
 
 /// How deep nested references are followed before a value is accepted unchecked.
@@ -413,78 +414,14 @@ fn check_format(format: &str, text: &str, loc: &[Step<'_>]) -> Option<Validation
     Some(error)
 }
 
-/// Reads exactly `width` ASCII digits at the start of `text`.
-fn digits(text: &[u8], width: usize) -> Option<u32> {
-    let part = text.get(..width)?;
-    part.iter().try_fold(0u32, |number, &byte| {
-        byte.is_ascii_digit()
-            .then(|| number * 10 + u32::from(byte - b'0'))
-    })
-}
-
 /// RFC 3339 `full-date`: `YYYY-MM-DD` with a day that exists in that month.
 fn is_full_date(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 10 && full_date(bytes)
-}
-
-fn full_date(bytes: &[u8]) -> bool {
-    let (Some(year), Some(month), Some(day)) = (
-        digits(bytes, 4),
-        bytes.get(5..).and_then(|rest| digits(rest, 2)),
-        bytes.get(8..).and_then(|rest| digits(rest, 2)),
-    ) else {
-        return false;
-    };
-    if bytes.get(4) != Some(&b'-') || bytes.get(7) != Some(&b'-') {
-        return false;
-    }
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days).contains(&day)
+    rfc3339::parse_full_date(text).is_some()
 }
 
 /// RFC 3339 `date-time`: `full-date "T" partial-time time-offset`, `T` and `Z` in either case.
 fn is_date_time(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    if bytes.len() < 20 || !full_date(&bytes[..10]) || !matches!(bytes[10], b'T' | b't') {
-        return false;
-    }
-    let time = &bytes[11..];
-    let (Some(hour), Some(minute), Some(second)) = (
-        digits(time, 2),
-        time.get(3..).and_then(|rest| digits(rest, 2)),
-        time.get(6..).and_then(|rest| digits(rest, 2)),
-    ) else {
-        return false;
-    };
-    // A leap second is only ever the last second of a minute.
-    let second_ok = second < 60 || (second == 60 && minute == 59);
-    if time[2] != b':' || time[5] != b':' || hour > 23 || minute > 59 || !second_ok {
-        return false;
-    }
-    let mut rest = &time[8..];
-    if let Some(fraction) = rest.strip_prefix(b".") {
-        let count = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
-        if count == 0 {
-            return false;
-        }
-        rest = &fraction[count..];
-    }
-    match rest {
-        [b'Z' | b'z'] => true,
-        [b'+' | b'-', offset @ ..] if offset.len() == 5 => {
-            matches!((digits(offset, 2), offset[2], digits(&offset[3..], 2)),
-                (Some(hours), b':', Some(minutes)) if hours <= 23 && minutes <= 59)
-        }
-        _ => false,
-    }
+    rfc3339::parse_date_time(text).is_some()
 }
 
 /// Compiles each contract pattern once. A pattern the `regex` crate cannot express (ECMA

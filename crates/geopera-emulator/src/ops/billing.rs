@@ -5,8 +5,8 @@ use geopera_types::JsonObject;
 use serde_json::{json, Value};
 
 use super::{aud, to_credits, Ctx, Outcome};
-use crate::clock::rfc3339;
 use crate::error::ApiError;
+use geopera_types::rfc3339::format_date_time;
 
 pub(crate) fn balance(ctx: &Ctx<'_>, _input: Empty) -> Outcome {
     let now = ctx.now();
@@ -59,6 +59,6 @@ pub(crate) fn topup(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
         "balance_credits": balance,
         "balance_aud": aud(balance),
         "currency": "AUD",
-        "created_at": rfc3339(now),
+        "created_at": format_date_time(now),
     })))
 }

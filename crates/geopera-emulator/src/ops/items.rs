@@ -4,8 +4,9 @@ use geopera_types::models::{ItemStacInput, ItemsListInput};
 use serde_json::{json, Value};
 
 use super::{sample_output, Ctx, Outcome, MAX_PAGE_SIZE};
-use crate::clock::{rfc3339, DEFAULT_START_UNIX_SECS};
+use crate::clock::DEFAULT_START_UNIX_SECS;
 use crate::rng::{fnv, Rng};
+use geopera_types::rfc3339::format_date_time;
 
 /// Items every project holds for `items.list`.
 pub const PROJECT_ITEMS: usize = 300;
@@ -28,7 +29,7 @@ pub(crate) fn list(ctx: &Ctx<'_>, input: ItemsListInput) -> Outcome {
                 "project_id": project,
                 "collection_id": collection_id,
                 "name": format!("item {n}"),
-                "created_at": rfc3339(DEFAULT_START_UNIX_SECS - (n as i64) * 3600),
+                "created_at": format_date_time(DEFAULT_START_UNIX_SECS - (n as i64) * 3600),
                 "size_bytes": 1_000_000 + (rng.next() % 50_000_000),
             })
         })

@@ -6,10 +6,10 @@ use http::StatusCode;
 use serde_json::{json, Value};
 
 use super::{Ctx, Outcome};
-use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::records::NewKey;
 use crate::scopes::{covers, KNOWN_GRANTS};
+use geopera_types::rfc3339::format_date_time;
 
 /// The most permissions one `api_keys.create` may ask for.
 pub const MAX_KEY_PERMISSIONS: usize = 64;
@@ -29,8 +29,8 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: ApiKeyCreateInput) -> Outcome {
         "prefix": key.prefix,
         "name": key.name,
         "permissions": key.grants,
-        "expires_at": key.expires_at.map(rfc3339),
-        "created_at": rfc3339(key.created_at),
+        "expires_at": key.expires_at.map(format_date_time),
+        "created_at": format_date_time(key.created_at),
         "rate_limit": key.rate_limit,
     })))
 }
@@ -55,8 +55,8 @@ pub(crate) fn list(ctx: &Ctx<'_>, _input: ApiKeyListInput) -> Outcome {
                 "prefix": key.prefix,
                 "name": key.name,
                 "permissions": key.grants,
-                "expires_at": key.expires_at.map(rfc3339),
-                "created_at": rfc3339(key.created_at),
+                "expires_at": key.expires_at.map(format_date_time),
+                "created_at": format_date_time(key.created_at),
                 "revoked": key.revoked,
                 "rate_limit": key.rate_limit,
             })

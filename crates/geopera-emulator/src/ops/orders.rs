@@ -12,10 +12,10 @@ use serde_json::{json, Value};
 
 use super::{aud, to_credits, Ctx, Outcome, MAX_PAGE_SIZE};
 use crate::catalog::{bbox_area_km2, geometry_area_km2, MIN_AREA_KM2};
-use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::records::{Order, OrderKind};
 use crate::state::Shared;
+use geopera_types::rfc3339::format_date_time;
 
 /// Open data is free; delivering it costs this much per km².
 pub const OPEN_DATA_AUD_PER_KM2: f64 = 0.001;
@@ -225,7 +225,7 @@ fn price_archive(shared: &Shared, captures: &[Value], split: bool) -> Priced {
             None => to_credits(area * OPEN_DATA_AUD_PER_KM2),
         };
         let date = if split {
-            rfc3339(item.datetime)[..10].to_owned()
+            format_date_time(item.datetime)[..10].to_owned()
         } else {
             String::new()
         };
@@ -355,8 +355,8 @@ fn order_json(order: &Order, now: i64) -> Value {
         "type": order.kind.name(),
         "status": status,
         "displayName": order.display_name,
-        "createdAt": rfc3339(order.created_at),
-        "updatedAt": rfc3339(order.cancelled_at.unwrap_or(now.min(order.created_at + 3600))),
+        "createdAt": format_date_time(order.created_at),
+        "updatedAt": format_date_time(order.cancelled_at.unwrap_or(now.min(order.created_at + 3600))),
         "totalAud": aud(order.total_credits),
         "totalCredits": order.total_credits,
     });

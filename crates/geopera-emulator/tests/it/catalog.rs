@@ -228,6 +228,37 @@ fn datetime_filters_instants_intervals_and_open_ends() {
 }
 
 #[test]
+fn datetime_filters_read_rfc_3339_as_the_validator_does() {
+    let api = Api::start();
+    let status = |datetime: &str| {
+        api.call(
+            "catalog.search",
+            json!({"host_name": "x", "datetime": datetime, "limit": 1}),
+        )
+        .status
+    };
+    for accepted in [
+        "2024-03-01",
+        "2024-03-01T00:00:00Z",
+        "2024-02-29t12:00:00.123456z",
+        "2024-03-01T02:00:00+02:00/..",
+        "../2024-12-31T23:59:60Z",
+    ] {
+        assert_eq!(status(accepted), 200, "{accepted}");
+    }
+    for refused in [
+        "2024-03-01 00:00:00Z",
+        " 2024-03-01",
+        "2023-02-29",
+        "2024-03-01T00:00:00",
+        "2024-03-01T12:30:60Z",
+        "2024-03-01T00:00:00+24:00",
+    ] {
+        assert_eq!(status(refused), 422, "{refused}");
+    }
+}
+
+#[test]
 fn cloud_cover_query_filters_with_each_operator() {
     let api = Api::start();
     let cloud = |page: &Value| -> Vec<f64> {

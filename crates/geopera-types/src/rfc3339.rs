@@ -1,0 +1,208 @@
+//! RFC 3339 timestamps, read and written by the one implementation the validator and the
+//! emulator share.
+//!
+//! Hand-written rather than taken from a date crate: what is accepted here is exactly what
+//! the validator's 422 messages promise (`T`/`Z` in either case, any number of fraction
+//! digits, a leap second only as the last second of a minute, `±hh:mm` offsets), which no
+//! general-purpose parser reproduces, and it keeps the crate free of further dependencies.
+//!
+//! ```
+//! use geopera_types::rfc3339::{format_date_time, parse_date_time, parse_full_date};
+//!
+//! let noon = parse_date_time("2024-06-01T14:00:00.5+02:00").expect("a date-time");
+//! assert_eq!(format_date_time(noon), "2024-06-01T12:00:00Z");
+//! assert_eq!(parse_full_date("2024-06-01"), Some(noon - 12 * 3600));
+//! assert_eq!(parse_date_time("2024-06-01 12:00:00Z"), None);
+//! ```
+
+/// Reads an RFC 3339 `date-time` (`full-date "T" partial-time time-offset`) into Unix
+/// seconds, with its offset applied and any fraction of a second dropped; `None` when the
+/// text is anything else.
+pub fn parse_date_time(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    if bytes.len() < 20 || !matches!(bytes[10], b'T' | b't') {
+        return None;
+    }
+    let days = days_of(bytes.get(..10)?)?;
+    let time = &bytes[11..];
+    let (hour, minute, second) = (
+        digits(time, 2)?,
+        digits(time.get(3..)?, 2)?,
+        digits(time.get(6..)?, 2)?,
+    );
+    // A leap second is only ever the last second of a minute.
+    let second_ok = second < 60 || (second == 60 && minute == 59);
+    if time[2] != b':' || time[5] != b':' || hour > 23 || minute > 59 || !second_ok {
+        return None;
+    }
+    let mut rest = &time[8..];
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let count = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+        if count == 0 {
+            return None;
+        }
+        rest = &fraction[count..];
+    }
+    let offset = match rest {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), offset @ ..] if offset.len() == 5 && offset[2] == b':' => {
+            let (hours, minutes) = (digits(offset, 2)?, digits(&offset[3..], 2)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let seconds = i64::from(hours * 3600 + minutes * 60);
+            if *sign == b'-' {
+                -seconds
+            } else {
+                seconds
+            }
+        }
+        _ => return None,
+    };
+    let clock = i64::from(hour * 3600 + minute * 60 + second);
+    Some(days * 86_400 + clock - offset)
+}
+
+/// Reads an RFC 3339 `full-date` (`YYYY-MM-DD`, a day that exists in that month) into the
+/// Unix seconds of its midnight UTC; `None` when the text is anything else.
+pub fn parse_full_date(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 10 {
+        return None;
+    }
+    Some(days_of(bytes)? * 86_400)
+}
+
+/// Writes Unix seconds as an RFC 3339 UTC `date-time` without fraction, e.g.
+/// `2025-01-01T00:00:00Z`.
+pub fn format_date_time(unix_secs: i64) -> String {
+    let days = unix_secs.div_euclid(86_400);
+    let secs = unix_secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
+/// Reads exactly `width` ASCII digits at the start of `text`.
+fn digits(text: &[u8], width: usize) -> Option<u32> {
+    let part = text.get(..width)?;
+    part.iter().try_fold(0u32, |number, &byte| {
+        byte.is_ascii_digit()
+            .then(|| number * 10 + u32::from(byte - b'0'))
+    })
+}
+
+/// Days since 1970-01-01 of the `YYYY-MM-DD` that `bytes` starts with, if that day exists.
+fn days_of(bytes: &[u8]) -> Option<i64> {
+    let (year, month, day) = (
+        digits(bytes, 4)?,
+        digits(bytes.get(5..)?, 2)?,
+        digits(bytes.get(8..)?, 2)?,
+    );
+    if bytes.get(4) != Some(&b'-') || bytes.get(7) != Some(&b'-') {
+        return None;
+    }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if !(1..=days_in_month).contains(&day) {
+        return None;
+    }
+    Some(days_from_civil(
+        i64::from(year),
+        i64::from(month),
+        i64::from(day),
+    ))
+}
+
+/// Howard Hinnant's `days_from_civil`: days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The inverse of [`days_from_civil`].
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2025-01-01T00:00:00Z.
+    const NEW_YEAR_2025: i64 = 1_735_689_600;
+
+    #[test]
+    fn formats_and_parses_round_trip() {
+        assert_eq!(format_date_time(NEW_YEAR_2025), "2025-01-01T00:00:00Z");
+        assert_eq!(parse_date_time("2025-01-01T00:00:00Z"), Some(NEW_YEAR_2025));
+        assert_eq!(parse_full_date("2025-01-01"), Some(NEW_YEAR_2025));
+        assert_eq!(
+            parse_date_time("2025-01-01T02:00:00.123+02:00"),
+            Some(NEW_YEAR_2025)
+        );
+        assert_eq!(
+            parse_date_time("2024-12-31t19:30:00-04:30"),
+            Some(NEW_YEAR_2025)
+        );
+        assert_eq!(format_date_time(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(format_date_time(-1), "1969-12-31T23:59:59Z");
+        for secs in [0, 951_782_400, NEW_YEAR_2025, 253_402_300_799] {
+            assert_eq!(parse_date_time(&format_date_time(secs)), Some(secs));
+        }
+    }
+
+    #[test]
+    fn a_leap_second_reads_as_the_next_minute() {
+        assert_eq!(parse_date_time("2024-12-31T23:59:60Z"), Some(NEW_YEAR_2025));
+    }
+
+    #[test]
+    fn anything_else_is_none() {
+        for bad in [
+            "",
+            "2024-13-01",
+            "2024-02-30",
+            "2024-06-01T12:00:00",
+            "2024-06-01 12:00:00Z",
+            " 2024-06-01T12:00:00Z",
+            "2024-06-01T12:00Z",
+            "2024-06-01T12:00:00+0100",
+        ] {
+            assert_eq!(parse_date_time(bad), None, "{bad}");
+        }
+        for bad in [
+            "",
+            "2024-6-01",
+            "2024-02-30",
+            "2024-06-01T00:00:00Z",
+            "garbage!!",
+        ] {
+            assert_eq!(parse_full_date(bad), None, "{bad}");
+        }
+    }
+}
