@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use anyhow::{bail, Result};
 
-use crate::emit_types::{input_path, output_path};
+use crate::docs::{input_path, operation_summary, output_path, type_link};
 use crate::ir::{Api, OperationDef, Paging};
 use crate::naming;
 use crate::rate::RateClass;
@@ -76,13 +76,6 @@ fn rate_text(op: &OperationDef) -> String {
     )
 }
 
-fn type_link(path: &str) -> String {
-    match path.rsplit("::").next() {
-        Some(name) if path.starts_with("crate::") => format!("[`{name}`]({path})"),
-        _ => format!("`{path}`"),
-    }
-}
-
 /// The stream and iterator functions of a paged operation.
 fn paging_functions(op: &OperationDef) -> String {
     if op.paging == Paging::None {
@@ -127,7 +120,7 @@ fn operation_module(op: &OperationDef) -> String {
     let errors: Vec<String> = op.errors.iter().map(|s| format!("`{s}`")).collect();
     let descriptor = naming::operation_type(&op.id);
     format!(
-        "//! `{id}`: `POST {path}`.\n//!\n\
+        "//! {summary}\n//!\n//! `{id}`: `POST {path}`.\n//!\n\
          //! | | |\n//! |---|---|\n\
          //! | scope | `{scope}` |\n\
          //! | input | {input_link} |\n\
@@ -160,6 +153,7 @@ fn operation_module(op: &OperationDef) -> String {
          #[cfg(feature = \"blocking\")]\n\
          pub fn send_blocking_detailed(client: &impl ApiClient, body: impl IntoRequest<Input>) -> Result<Response<Output>, Error> {{\n\
          crate::runtime::send_blocking_detailed::<Operation>(client.core(), body)\n}}\n{paging_fns}{ndjson_fns}",
+        summary = operation_summary(op),
         id = op.id,
         path = op.path,
         scope = op.scope,

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
+use crate::docs::{self, input_path, output_path};
 use crate::ir::{
     ref_name, Api, FieldDef, OperationDef, Paging, SchemaDef, SchemaKind, Ty, HAND_WRITTEN,
 };
@@ -185,7 +186,7 @@ fn structure(
     for field in fields {
         let rust_ty = field_type(field);
         let bare = naming::bare(&field.rust);
-        let _ = writeln!(out, "/// {}", field_doc(field));
+        let _ = writeln!(out, "/// {}", docs::field_doc(field, enums));
         let mut attrs = Vec::new();
         if bare != field.wire {
             attrs.push(format!("rename = {:?}", field.wire));
@@ -306,24 +307,6 @@ fn setter_name(field: &FieldDef) -> String {
     } else {
         field.rust.clone()
     }
-}
-
-fn field_doc(field: &FieldDef) -> String {
-    let mut parts = vec![format!("`{}`", field.wire)];
-    parts.push(
-        match (field.required, field.nullable) {
-            (true, false) => "required",
-            (true, true) => "required, may be null",
-            (false, false) => "optional",
-            (false, true) => "optional, may be null",
-        }
-        .to_owned(),
-    );
-    if let Some(default) = &field.default {
-        parts.push(format!("default `{default}`"));
-    }
-    parts.extend(field.constraints.iter().cloned());
-    format!("{}.", parts.join("; "))
 }
 
 /// The Rust type of a value of `ty`.
@@ -610,22 +593,6 @@ fn access_name(op: &OperationDef) -> Result<&'static str> {
     })
 }
 
-/// The Rust path of an operation's input model.
-pub fn input_path(op: &OperationDef) -> String {
-    match &op.input {
-        Some(name) => format!("crate::models::{name}"),
-        None => "crate::JsonObject".to_owned(),
-    }
-}
-
-/// The Rust path of an operation's output model.
-pub fn output_path(op: &OperationDef) -> String {
-    match &op.output {
-        Some(name) => format!("crate::models::{name}"),
-        None => "serde_json::Value".to_owned(),
-    }
-}
-
 fn operations(api: &Api) -> Result<String> {
     let mut out = String::from(
         "/// Every operation, sorted by id (so [`find`](crate::operations::find) can search it).\n\
@@ -641,13 +608,14 @@ fn operations(api: &Api) -> Result<String> {
         let errors: Vec<String> = op.errors.iter().map(u16::to_string).collect();
         let _ = write!(
             out,
-            "\n/// The operation `{id}` as a type.\n#[derive(Clone, Copy, Debug, Default)]\npub struct {ty};\n\n\
+            "\n/// {summary}\n///\n/// The operation `{id}` as a type; [`{stat}`] holds its facts.\n#[derive(Clone, Copy, Debug, Default)]\npub struct {ty};\n\n\
              impl Operation for {ty} {{\nconst INFO: &'static OperationInfo = &{stat};\ntype Input = {input};\ntype Output = {output};\n}}\n\n\
              /// What is known of `{id}`.\npub static {stat}: OperationInfo = OperationInfo {{\n\
              id: {id:?},\npath: {path:?},\nscope: {scope:?},\nneeds_credentials: {credentials},\naccess: Access::{access},\nsuccess_status: {success},\n\
              error_statuses: &[{errors}],\ndeclares_idempotency_key: {idem},\nbody_optional: {optional},\n\
              input: &{input_shape},\noutput: &{output_shape},\ninput_type: {input_type:?},\noutput_type: {output_type:?},\n\
              paging: Paging::{paging},\nrate_class: RateClass::{rate:?},\nretry: RetryClass::{retry},\n}};\n",
+            summary = docs::operation_summary(op),
             id = op.id,
             path = op.path,
             scope = op.scope,

@@ -450,15 +450,15 @@ fn constraints(prop: &Value) -> Vec<String> {
     }
     match (num("minLength"), num("maxLength")) {
         (Some(lo), Some(hi)) => out.push(format!("{lo} to {hi} characters")),
-        (Some(lo), None) => out.push(format!("at least {lo} characters")),
-        (None, Some(hi)) => out.push(format!("at most {hi} characters")),
+        (Some(lo), None) => out.push(format!("at least {}", count(&lo, "character"))),
+        (None, Some(hi)) => out.push(format!("at most {}", count(&hi, "character"))),
         (None, None) => {}
     }
     match (num("minItems"), num("maxItems")) {
-        (Some(lo), Some(hi)) if lo == hi => out.push(format!("exactly {lo} items")),
+        (Some(lo), Some(hi)) if lo == hi => out.push(format!("exactly {}", count(&lo, "item"))),
         (Some(lo), Some(hi)) => out.push(format!("{lo} to {hi} items")),
-        (Some(lo), None) => out.push(format!("at least {lo} items")),
-        (None, Some(hi)) => out.push(format!("at most {hi} items")),
+        (Some(lo), None) => out.push(format!("at least {}", count(&lo, "item"))),
+        (None, Some(hi)) => out.push(format!("at most {}", count(&hi, "item"))),
         (None, None) => {}
     }
     if let Some(pattern) = target.get("pattern").and_then(Value::as_str) {
@@ -491,6 +491,15 @@ fn needs_credentials(security: Option<&Value>) -> Result<bool> {
         anonymous |= schemes.is_empty();
     }
     Ok(!anonymous)
+}
+
+/// `1 item`, `2 items`.
+fn count(n: &str, noun: &str) -> String {
+    if n == "1" {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// A JSON number as written in docs: `500` rather than `500.0`.

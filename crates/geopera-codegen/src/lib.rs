@@ -22,6 +22,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
+pub mod docs;
 pub mod emit_sdk;
 pub mod emit_types;
 pub mod ir;

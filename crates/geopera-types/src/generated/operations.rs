@@ -236,7 +236,9 @@ pub static ALL: &[&OperationInfo] = &[
     &WEBHOOKS_DRAIN,
 ];
 
-/// The operation `alerts.acknowledge_event` as a type.
+/// Writes, retried under an idempotency key · `alerts:write` · 600/min · [`AcknowledgeEventInput`](crate::models::AcknowledgeEventInput) → 200 [`AlertEventOutput`](crate::models::AlertEventOutput).
+///
+/// The operation `alerts.acknowledge_event` as a type; [`ALERTS_ACKNOWLEDGE_EVENT`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AlertsAcknowledgeEvent;
 
@@ -266,7 +268,9 @@ pub static ALERTS_ACKNOWLEDGE_EVENT: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `alerts.create_rule` as a type.
+/// Writes, retried under an idempotency key · `alerts:write` · 600/min · [`CreateAlertRuleInput`](crate::models::CreateAlertRuleInput) → 200 [`AlertRuleOutput`](crate::models::AlertRuleOutput).
+///
+/// The operation `alerts.create_rule` as a type; [`ALERTS_CREATE_RULE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AlertsCreateRule;
 
@@ -296,7 +300,9 @@ pub static ALERTS_CREATE_RULE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `alerts.delete_rule` as a type.
+/// Writes, retried under an idempotency key · `alerts:write` · 600/min · [`DeleteAlertRuleInput`](crate::models::DeleteAlertRuleInput) → 200 [`DeleteAlertRuleOutput`](crate::models::DeleteAlertRuleOutput).
+///
+/// The operation `alerts.delete_rule` as a type; [`ALERTS_DELETE_RULE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AlertsDeleteRule;
 
@@ -326,7 +332,9 @@ pub static ALERTS_DELETE_RULE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `alerts.events.list` as a type.
+/// Reads, safe to retry · offset paging · `alerts:read` · 600/min · [`AlertEventsListInput`](crate::models::AlertEventsListInput) → 200 `serde_json::Value`.
+///
+/// The operation `alerts.events.list` as a type; [`ALERTS_EVENTS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AlertsEventsList;
 
@@ -356,7 +364,9 @@ pub static ALERTS_EVENTS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `alerts.rule.get` as a type.
+/// Reads, safe to retry · `alerts:read` · 600/min · [`AlertRuleGetInput`](crate::models::AlertRuleGetInput) → 200 `serde_json::Value`.
+///
+/// The operation `alerts.rule.get` as a type; [`ALERTS_RULE_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AlertsRuleGet;
 
@@ -386,7 +396,9 @@ pub static ALERTS_RULE_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `alerts.rules.list` as a type.
+/// Reads, safe to retry · `alerts:read` · 600/min · [`AlertRulesListInput`](crate::models::AlertRulesListInput) → 200 `serde_json::Value`.
+///
+/// The operation `alerts.rules.list` as a type; [`ALERTS_RULES_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AlertsRulesList;
 
@@ -416,7 +428,9 @@ pub static ALERTS_RULES_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `alerts.test_rule` as a type.
+/// Reads, safe to retry · `alerts:read` · 600/min · [`TestAlertRuleInput`](crate::models::TestAlertRuleInput) → 200 [`TestAlertRuleOutput`](crate::models::TestAlertRuleOutput).
+///
+/// The operation `alerts.test_rule` as a type; [`ALERTS_TEST_RULE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AlertsTestRule;
 
@@ -446,7 +460,9 @@ pub static ALERTS_TEST_RULE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `alerts.update_rule` as a type.
+/// Writes, retried under an idempotency key · `alerts:write` · 600/min · [`UpdateAlertRuleInput`](crate::models::UpdateAlertRuleInput) → 200 [`AlertRuleOutput`](crate::models::AlertRuleOutput).
+///
+/// The operation `alerts.update_rule` as a type; [`ALERTS_UPDATE_RULE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AlertsUpdateRule;
 
@@ -476,7 +492,9 @@ pub static ALERTS_UPDATE_RULE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `analytics.band_math` as a type.
+/// Starts processing, retried under an idempotency key · `analytics:process` · 600/min · [`BandMathInput`](crate::models::BandMathInput) → 200 `serde_json::Value`.
+///
+/// The operation `analytics.band_math` as a type; [`ANALYTICS_BAND_MATH`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AnalyticsBandMath;
 
@@ -506,7 +524,9 @@ pub static ANALYTICS_BAND_MATH: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `analytics.calculate_index` as a type.
+/// Starts processing, retried under an idempotency key · `analytics:process` · 600/min · [`CalculateIndexInput`](crate::models::CalculateIndexInput) → 200 `serde_json::Value`.
+///
+/// The operation `analytics.calculate_index` as a type; [`ANALYTICS_CALCULATE_INDEX`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AnalyticsCalculateIndex;
 
@@ -536,7 +556,9 @@ pub static ANALYTICS_CALCULATE_INDEX: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `analytics.execute` as a type.
+/// Starts processing, retried under an idempotency key · `analytics:process` · 600/min · [`ExecuteRequest`](crate::models::ExecuteRequest) → 200 [`AnalyticsExecuteOutput`](crate::models::AnalyticsExecuteOutput).
+///
+/// The operation `analytics.execute` as a type; [`ANALYTICS_EXECUTE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AnalyticsExecute;
 
@@ -566,7 +588,9 @@ pub static ANALYTICS_EXECUTE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `analytics.index.get` as a type.
+/// Reads, safe to retry · `analytics:read` · 600/min · [`IndexGetInput`](crate::models::IndexGetInput) → 200 `serde_json::Value`.
+///
+/// The operation `analytics.index.get` as a type; [`ANALYTICS_INDEX_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AnalyticsIndexGet;
 
@@ -596,7 +620,9 @@ pub static ANALYTICS_INDEX_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `analytics.indices.list` as a type.
+/// Reads, safe to retry · `analytics:read` · 600/min · [`IndicesListInput`](crate::models::IndicesListInput) → 200 `serde_json::Value`.
+///
+/// The operation `analytics.indices.list` as a type; [`ANALYTICS_INDICES_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AnalyticsIndicesList;
 
@@ -626,7 +652,9 @@ pub static ANALYTICS_INDICES_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `analytics.operations.get` as a type.
+/// Reads, safe to retry · `analytics:read` · 600/min · [`OperationGetInput`](crate::models::OperationGetInput) → 200 `serde_json::Value`.
+///
+/// The operation `analytics.operations.get` as a type; [`ANALYTICS_OPERATIONS_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AnalyticsOperationsGet;
 
@@ -656,7 +684,9 @@ pub static ANALYTICS_OPERATIONS_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `analytics.operations.list` as a type.
+/// Reads, safe to retry · `analytics:read` · 600/min · [`OperationsListInput`](crate::models::OperationsListInput) → 200 `serde_json::Value`.
+///
+/// The operation `analytics.operations.list` as a type; [`ANALYTICS_OPERATIONS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AnalyticsOperationsList;
 
@@ -686,7 +716,9 @@ pub static ANALYTICS_OPERATIONS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `analytics.sensors.list` as a type.
+/// Reads, safe to retry · `analytics:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
+///
+/// The operation `analytics.sensors.list` as a type; [`ANALYTICS_SENSORS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AnalyticsSensorsList;
 
@@ -716,7 +748,9 @@ pub static ANALYTICS_SENSORS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `analytics.validate_formula` as a type.
+/// Reads, safe to retry · `analytics:read` · 600/min · [`ValidateFormulaInput`](crate::models::ValidateFormulaInput) → 200 [`ValidateFormulaOutput`](crate::models::ValidateFormulaOutput).
+///
+/// The operation `analytics.validate_formula` as a type; [`ANALYTICS_VALIDATE_FORMULA`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AnalyticsValidateFormula;
 
@@ -746,7 +780,9 @@ pub static ANALYTICS_VALIDATE_FORMULA: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `api_keys.create` as a type.
+/// Writes, retried under an idempotency key · `api_keys:write` · 600/min · [`ApiKeyCreateInput`](crate::models::ApiKeyCreateInput) → 200 [`ApiKeyCreateOutput`](crate::models::ApiKeyCreateOutput).
+///
+/// The operation `api_keys.create` as a type; [`API_KEYS_CREATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ApiKeysCreate;
 
@@ -776,7 +812,9 @@ pub static API_KEYS_CREATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `api_keys.list` as a type.
+/// Reads, safe to retry · `api_keys:read` · 600/min · [`ApiKeyListInput`](crate::models::ApiKeyListInput) → 200 `serde_json::Value`.
+///
+/// The operation `api_keys.list` as a type; [`API_KEYS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ApiKeysList;
 
@@ -806,7 +844,9 @@ pub static API_KEYS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `api_keys.revoke` as a type.
+/// Writes, retried under an idempotency key · `api_keys:write` · 600/min · [`ApiKeyRevokeInput`](crate::models::ApiKeyRevokeInput) → 200 [`ApiKeyRevokeOutput`](crate::models::ApiKeyRevokeOutput).
+///
+/// The operation `api_keys.revoke` as a type; [`API_KEYS_REVOKE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ApiKeysRevoke;
 
@@ -836,7 +876,9 @@ pub static API_KEYS_REVOKE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `assets.delete` as a type.
+/// Writes, retried under an idempotency key · `items:write` · 600/min · [`AssetDeleteInput`](crate::models::AssetDeleteInput) → 200 [`AssetDeleteOutput`](crate::models::AssetDeleteOutput).
+///
+/// The operation `assets.delete` as a type; [`ASSETS_DELETE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AssetsDelete;
 
@@ -866,7 +908,9 @@ pub static ASSETS_DELETE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `band_formulas.create` as a type.
+/// Writes, retried under an idempotency key · `band_formulas:write` · 600/min · [`BandFormulaCreateInput`](crate::models::BandFormulaCreateInput) → 200 [`BandFormulaOutput`](crate::models::BandFormulaOutput).
+///
+/// The operation `band_formulas.create` as a type; [`BAND_FORMULAS_CREATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BandFormulasCreate;
 
@@ -896,7 +940,9 @@ pub static BAND_FORMULAS_CREATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `band_formulas.delete` as a type.
+/// Writes, retried under an idempotency key · `band_formulas:write` · 600/min · [`BandFormulaDeleteInput`](crate::models::BandFormulaDeleteInput) → 200 [`BandFormulaDeleteOutput`](crate::models::BandFormulaDeleteOutput).
+///
+/// The operation `band_formulas.delete` as a type; [`BAND_FORMULAS_DELETE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BandFormulasDelete;
 
@@ -926,7 +972,9 @@ pub static BAND_FORMULAS_DELETE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `band_formulas.get` as a type.
+/// Reads, safe to retry · `band_formulas:read` · 600/min · [`BandFormulaGetInput`](crate::models::BandFormulaGetInput) → 200 `serde_json::Value`.
+///
+/// The operation `band_formulas.get` as a type; [`BAND_FORMULAS_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BandFormulasGet;
 
@@ -956,7 +1004,9 @@ pub static BAND_FORMULAS_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `band_formulas.list` as a type.
+/// Reads, safe to retry · `band_formulas:read` · 600/min · [`BandFormulasListInput`](crate::models::BandFormulasListInput) → 200 `serde_json::Value`.
+///
+/// The operation `band_formulas.list` as a type; [`BAND_FORMULAS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BandFormulasList;
 
@@ -986,7 +1036,9 @@ pub static BAND_FORMULAS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `band_formulas.update` as a type.
+/// Writes, retried under an idempotency key · `band_formulas:write` · 600/min · [`BandFormulaUpdateInput`](crate::models::BandFormulaUpdateInput) → 200 [`BandFormulaOutput`](crate::models::BandFormulaOutput).
+///
+/// The operation `band_formulas.update` as a type; [`BAND_FORMULAS_UPDATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BandFormulasUpdate;
 
@@ -1016,7 +1068,9 @@ pub static BAND_FORMULAS_UPDATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.approvals.approve` as a type.
+/// Writes, retried under an idempotency key · `billing:write` · 600/min · [`ApprovalRefInput`](crate::models::ApprovalRefInput) → 200 [`ApprovalOutput`](crate::models::ApprovalOutput).
+///
+/// The operation `billing.approvals.approve` as a type; [`BILLING_APPROVALS_APPROVE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingApprovalsApprove;
 
@@ -1046,7 +1100,9 @@ pub static BILLING_APPROVALS_APPROVE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.approvals.get` as a type.
+/// Reads, safe to retry · `billing:read` · 600/min · [`ApprovalGetInput`](crate::models::ApprovalGetInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.approvals.get` as a type; [`BILLING_APPROVALS_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingApprovalsGet;
 
@@ -1076,7 +1132,9 @@ pub static BILLING_APPROVALS_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `billing.approvals.list` as a type.
+/// Reads, safe to retry · `billing:read` · 600/min · [`ApprovalsListInput`](crate::models::ApprovalsListInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.approvals.list` as a type; [`BILLING_APPROVALS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingApprovalsList;
 
@@ -1106,7 +1164,9 @@ pub static BILLING_APPROVALS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `billing.approvals.reject` as a type.
+/// Writes, retried under an idempotency key · `billing:write` · 600/min · [`RejectApprovalInput`](crate::models::RejectApprovalInput) → 200 [`ApprovalOutput`](crate::models::ApprovalOutput).
+///
+/// The operation `billing.approvals.reject` as a type; [`BILLING_APPROVALS_REJECT`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingApprovalsReject;
 
@@ -1136,7 +1196,9 @@ pub static BILLING_APPROVALS_REJECT: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.approvals.request` as a type.
+/// Writes, retried under an idempotency key · `billing:write` · 600/min · [`RequestApprovalInput`](crate::models::RequestApprovalInput) → 200 [`ApprovalOutput`](crate::models::ApprovalOutput).
+///
+/// The operation `billing.approvals.request` as a type; [`BILLING_APPROVALS_REQUEST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingApprovalsRequest;
 
@@ -1166,7 +1228,9 @@ pub static BILLING_APPROVALS_REQUEST: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.auto_topup.get` as a type.
+/// Reads, safe to retry · `billing:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
+///
+/// The operation `billing.auto_topup.get` as a type; [`BILLING_AUTO_TOPUP_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingAutoTopupGet;
 
@@ -1196,7 +1260,9 @@ pub static BILLING_AUTO_TOPUP_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `billing.cleanup_deleted_orgs` as a type.
+/// Writes, retried under an idempotency key · `admin:write` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
+///
+/// The operation `billing.cleanup_deleted_orgs` as a type; [`BILLING_CLEANUP_DELETED_ORGS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingCleanupDeletedOrgs;
 
@@ -1226,7 +1292,9 @@ pub static BILLING_CLEANUP_DELETED_ORGS: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.credits.balance` as a type.
+/// Reads, safe to retry · `billing:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
+///
+/// The operation `billing.credits.balance` as a type; [`BILLING_CREDITS_BALANCE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingCreditsBalance;
 
@@ -1256,7 +1324,9 @@ pub static BILLING_CREDITS_BALANCE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `billing.credits.transactions` as a type.
+/// Reads, safe to retry · offset paging · `billing:read` · 600/min · [`TransactionsInput`](crate::models::TransactionsInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.credits.transactions` as a type; [`BILLING_CREDITS_TRANSACTIONS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingCreditsTransactions;
 
@@ -1286,7 +1356,9 @@ pub static BILLING_CREDITS_TRANSACTIONS: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `billing.deletions.pending` as a type.
+/// Reads, safe to retry · `admin:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
+///
+/// The operation `billing.deletions.pending` as a type; [`BILLING_DELETIONS_PENDING`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingDeletionsPending;
 
@@ -1316,7 +1388,9 @@ pub static BILLING_DELETIONS_PENDING: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `billing.dlq.list_pending` as a type.
+/// Reads, safe to retry · `admin:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
+///
+/// The operation `billing.dlq.list_pending` as a type; [`BILLING_DLQ_LIST_PENDING`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingDlqListPending;
 
@@ -1346,7 +1420,9 @@ pub static BILLING_DLQ_LIST_PENDING: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `billing.dlq.replay` as a type.
+/// Writes, retried under an idempotency key · `admin:write` · 600/min · [`ReplayInput`](crate::models::ReplayInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.dlq.replay` as a type; [`BILLING_DLQ_REPLAY`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingDlqReplay;
 
@@ -1376,7 +1452,9 @@ pub static BILLING_DLQ_REPLAY: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.enterprise.accrual` as a type.
+/// Reads, safe to retry · `admin:read` · 600/min · [`AccrualInput`](crate::models::AccrualInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.enterprise.accrual` as a type; [`BILLING_ENTERPRISE_ACCRUAL`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingEnterpriseAccrual;
 
@@ -1406,7 +1484,9 @@ pub static BILLING_ENTERPRISE_ACCRUAL: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `billing.enterprise.mark_invoiced` as a type.
+/// Writes, retried under an idempotency key · `admin:write` · 600/min · [`MarkInvoicedInput`](crate::models::MarkInvoicedInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.enterprise.mark_invoiced` as a type; [`BILLING_ENTERPRISE_MARK_INVOICED`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingEnterpriseMarkInvoiced;
 
@@ -1436,7 +1516,9 @@ pub static BILLING_ENTERPRISE_MARK_INVOICED: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.free_tier.approve` as a type.
+/// Writes, retried under an idempotency key · `admin:write` · 600/min · [`ApproveInput`](crate::models::ApproveInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.free_tier.approve` as a type; [`BILLING_FREE_TIER_APPROVE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingFreeTierApprove;
 
@@ -1466,7 +1548,9 @@ pub static BILLING_FREE_TIER_APPROVE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.free_tier.grant_all` as a type.
+/// Writes, retried under an idempotency key · `admin:write` · 600/min · [`BaseModel`](crate::models::BaseModel) → 200 `serde_json::Value`.
+///
+/// The operation `billing.free_tier.grant_all` as a type; [`BILLING_FREE_TIER_GRANT_ALL`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingFreeTierGrantAll;
 
@@ -1496,7 +1580,9 @@ pub static BILLING_FREE_TIER_GRANT_ALL: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.free_tier.list_pending` as a type.
+/// Reads, safe to retry · `admin:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
+///
+/// The operation `billing.free_tier.list_pending` as a type; [`BILLING_FREE_TIER_LIST_PENDING`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingFreeTierListPending;
 
@@ -1526,7 +1612,9 @@ pub static BILLING_FREE_TIER_LIST_PENDING: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `billing.free_tier.revoke` as a type.
+/// Writes, retried under an idempotency key · `admin:write` · 600/min · [`OrgInput`](crate::models::OrgInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.free_tier.revoke` as a type; [`BILLING_FREE_TIER_REVOKE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingFreeTierRevoke;
 
@@ -1556,7 +1644,9 @@ pub static BILLING_FREE_TIER_REVOKE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.invoices.list` as a type.
+/// Reads, safe to retry · `billing:read` · 600/min · [`InvoicesInput`](crate::models::InvoicesInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.invoices.list` as a type; [`BILLING_INVOICES_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingInvoicesList;
 
@@ -1586,7 +1676,9 @@ pub static BILLING_INVOICES_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `billing.jobs.settle_unsettled` as a type.
+/// Writes, retried under an idempotency key · `admin:write` · 600/min · [`SettleInput`](crate::models::SettleInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.jobs.settle_unsettled` as a type; [`BILLING_JOBS_SETTLE_UNSETTLED`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingJobsSettleUnsettled;
 
@@ -1616,7 +1708,9 @@ pub static BILLING_JOBS_SETTLE_UNSETTLED: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.plans.list` as a type.
+/// Reads, safe to retry · `billing:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
+///
+/// The operation `billing.plans.list` as a type; [`BILLING_PLANS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingPlansList;
 
@@ -1646,7 +1740,9 @@ pub static BILLING_PLANS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `billing.reconciliation.backfill_missing` as a type.
+/// Writes, retried under an idempotency key · `admin:write` · 600/min · [`OrgInput`](crate::models::OrgInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.reconciliation.backfill_missing` as a type; [`BILLING_RECONCILIATION_BACKFILL_MISSING`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingReconciliationBackfillMissing;
 
@@ -1676,7 +1772,9 @@ pub static BILLING_RECONCILIATION_BACKFILL_MISSING: OperationInfo = OperationInf
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.reconciliation.correct_drift` as a type.
+/// Writes, retried under an idempotency key · `admin:write` · 600/min · [`CorrectInput`](crate::models::CorrectInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.reconciliation.correct_drift` as a type; [`BILLING_RECONCILIATION_CORRECT_DRIFT`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingReconciliationCorrectDrift;
 
@@ -1706,7 +1804,9 @@ pub static BILLING_RECONCILIATION_CORRECT_DRIFT: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.reconciliation.detect_drift` as a type.
+/// Reads, safe to retry · `admin:read` · 600/min · [`DriftInput`](crate::models::DriftInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.reconciliation.detect_drift` as a type; [`BILLING_RECONCILIATION_DETECT_DRIFT`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingReconciliationDetectDrift;
 
@@ -1736,7 +1836,9 @@ pub static BILLING_RECONCILIATION_DETECT_DRIFT: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `billing.reconciliation.list_corrections` as a type.
+/// Reads, safe to retry · `admin:read` · 600/min · [`CorrectionsInput`](crate::models::CorrectionsInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.reconciliation.list_corrections` as a type; [`BILLING_RECONCILIATION_LIST_CORRECTIONS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingReconciliationListCorrections;
 
@@ -1766,7 +1868,9 @@ pub static BILLING_RECONCILIATION_LIST_CORRECTIONS: OperationInfo = OperationInf
     retry: RetryClass::Safe,
 };
 
-/// The operation `billing.reconciliation.list_runs` as a type.
+/// Reads, safe to retry · `admin:read` · 600/min · [`RunsInput`](crate::models::RunsInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.reconciliation.list_runs` as a type; [`BILLING_RECONCILIATION_LIST_RUNS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingReconciliationListRuns;
 
@@ -1796,7 +1900,9 @@ pub static BILLING_RECONCILIATION_LIST_RUNS: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `billing.reconciliation.remove_stale` as a type.
+/// Writes, retried under an idempotency key · `admin:write` · 600/min · [`OrgInput`](crate::models::OrgInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.reconciliation.remove_stale` as a type; [`BILLING_RECONCILIATION_REMOVE_STALE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingReconciliationRemoveStale;
 
@@ -1826,7 +1932,9 @@ pub static BILLING_RECONCILIATION_REMOVE_STALE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.reconciliation.run` as a type.
+/// Writes, retried under an idempotency key · `admin:write` · 600/min · [`RunInput`](crate::models::RunInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.reconciliation.run` as a type; [`BILLING_RECONCILIATION_RUN`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingReconciliationRun;
 
@@ -1856,7 +1964,9 @@ pub static BILLING_RECONCILIATION_RUN: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.reconciliation.run_all` as a type.
+/// Writes, retried under an idempotency key · `admin:write` · 600/min · [`RunAllInput`](crate::models::RunAllInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.reconciliation.run_all` as a type; [`BILLING_RECONCILIATION_RUN_ALL`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingReconciliationRunAll;
 
@@ -1886,7 +1996,9 @@ pub static BILLING_RECONCILIATION_RUN_ALL: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.reconciliation.zero_negative_nets` as a type.
+/// Writes, retried under an idempotency key · `admin:write` · 600/min · [`OrgInput`](crate::models::OrgInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.reconciliation.zero_negative_nets` as a type; [`BILLING_RECONCILIATION_ZERO_NEGATIVE_NETS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingReconciliationZeroNegativeNets;
 
@@ -1916,7 +2028,9 @@ pub static BILLING_RECONCILIATION_ZERO_NEGATIVE_NETS: OperationInfo = OperationI
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.run_monthly_cron` as a type.
+/// Writes, retried under an idempotency key · `admin:write` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
+///
+/// The operation `billing.run_monthly_cron` as a type; [`BILLING_RUN_MONTHLY_CRON`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingRunMonthlyCron;
 
@@ -1946,7 +2060,9 @@ pub static BILLING_RUN_MONTHLY_CRON: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.run_monthly_for_org` as a type.
+/// Writes, retried under an idempotency key · `billing:write` · 600/min · [`OrgInput`](crate::models::OrgInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.run_monthly_for_org` as a type; [`BILLING_RUN_MONTHLY_FOR_ORG`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingRunMonthlyForOrg;
 
@@ -1976,7 +2092,9 @@ pub static BILLING_RUN_MONTHLY_FOR_ORG: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.set_auto_topup` as a type.
+/// Writes, retried under an idempotency key · `billing:write` · 600/min · [`SetAutoTopupInput`](crate::models::SetAutoTopupInput) → 200 [`SetAutoTopupOutput`](crate::models::SetAutoTopupOutput).
+///
+/// The operation `billing.set_auto_topup` as a type; [`BILLING_SET_AUTO_TOPUP`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingSetAutoTopup;
 
@@ -2006,7 +2124,9 @@ pub static BILLING_SET_AUTO_TOPUP: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `billing.status.get` as a type.
+/// Reads, safe to retry · `billing:read` · 600/min · [`OrgStatusInput`](crate::models::OrgStatusInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.status.get` as a type; [`BILLING_STATUS_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingStatusGet;
 
@@ -2036,7 +2156,9 @@ pub static BILLING_STATUS_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `billing.stripe_invoices.list` as a type.
+/// Reads, safe to retry · `billing:read` · 600/min · [`InvoicesInput`](crate::models::InvoicesInput) → 200 `serde_json::Value`.
+///
+/// The operation `billing.stripe_invoices.list` as a type; [`BILLING_STRIPE_INVOICES_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingStripeInvoicesList;
 
@@ -2066,7 +2188,9 @@ pub static BILLING_STRIPE_INVOICES_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `billing.topup` as a type.
+/// Writes, retried under an idempotency key · `billing:write` · 30/min for spending · [`JsonObject`](crate::JsonObject) → 201 `serde_json::Value`.
+///
+/// The operation `billing.topup` as a type; [`BILLING_TOPUP`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BillingTopup;
 
@@ -2102,7 +2226,9 @@ pub static BILLING_TOPUP: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `catalog.federated_search` as a type.
+/// Reads, safe to retry · `catalog:read` · 600/min · [`FederatedSearchInput`](crate::models::FederatedSearchInput) → 200 [`FederatedSearchOutput`](crate::models::FederatedSearchOutput).
+///
+/// The operation `catalog.federated_search` as a type; [`CATALOG_FEDERATED_SEARCH`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatalogFederatedSearch;
 
@@ -2132,7 +2258,9 @@ pub static CATALOG_FEDERATED_SEARCH: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `catalog.granule_points` as a type.
+/// Reads, safe to retry · `catalog:read` · 600/min · [`GranulePointsInput`](crate::models::GranulePointsInput) → 200 [`GranulePointsOutput`](crate::models::GranulePointsOutput).
+///
+/// The operation `catalog.granule_points` as a type; [`CATALOG_GRANULE_POINTS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatalogGranulePoints;
 
@@ -2162,7 +2290,9 @@ pub static CATALOG_GRANULE_POINTS: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `catalog.image.quicklook` as a type.
+/// Reads, safe to retry · `catalog:read` · 600/min · [`ImageAssetInput`](crate::models::ImageAssetInput) → 200 `serde_json::Value`.
+///
+/// The operation `catalog.image.quicklook` as a type; [`CATALOG_IMAGE_QUICKLOOK`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatalogImageQuicklook;
 
@@ -2192,7 +2322,9 @@ pub static CATALOG_IMAGE_QUICKLOOK: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `catalog.image.thumbnail` as a type.
+/// Reads, safe to retry · `catalog:read` · 600/min · [`ImageAssetInput`](crate::models::ImageAssetInput) → 200 `serde_json::Value`.
+///
+/// The operation `catalog.image.thumbnail` as a type; [`CATALOG_IMAGE_THUMBNAIL`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatalogImageThumbnail;
 
@@ -2222,7 +2354,9 @@ pub static CATALOG_IMAGE_THUMBNAIL: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `catalog.info.landsat` as a type.
+/// Reads, safe to retry · `tiles:read` · 600/min · [`SceneInfoInput`](crate::models::SceneInfoInput) → 200 `serde_json::Value`.
+///
+/// The operation `catalog.info.landsat` as a type; [`CATALOG_INFO_LANDSAT`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatalogInfoLandsat;
 
@@ -2252,7 +2386,9 @@ pub static CATALOG_INFO_LANDSAT: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `catalog.info.naip` as a type.
+/// Reads, safe to retry · `tiles:read` · 600/min · [`SceneInfoInput`](crate::models::SceneInfoInput) → 200 `serde_json::Value`.
+///
+/// The operation `catalog.info.naip` as a type; [`CATALOG_INFO_NAIP`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatalogInfoNaip;
 
@@ -2282,7 +2418,9 @@ pub static CATALOG_INFO_NAIP: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `catalog.info.sample` as a type.
+/// Reads, safe to retry · `tiles:read` · 600/min · [`SampleInfoInput`](crate::models::SampleInfoInput) → 200 `serde_json::Value`.
+///
+/// The operation `catalog.info.sample` as a type; [`CATALOG_INFO_SAMPLE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatalogInfoSample;
 
@@ -2312,7 +2450,9 @@ pub static CATALOG_INFO_SAMPLE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `catalog.info.sentinel` as a type.
+/// Reads, safe to retry · `tiles:read` · 600/min · [`SceneInfoInput`](crate::models::SceneInfoInput) → 200 `serde_json::Value`.
+///
+/// The operation `catalog.info.sentinel` as a type; [`CATALOG_INFO_SENTINEL`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatalogInfoSentinel;
 
@@ -2342,7 +2482,9 @@ pub static CATALOG_INFO_SENTINEL: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `catalog.provider.samples` as a type.
+/// Reads, safe to retry · offset paging · `tiles:read` · 600/min · [`ProviderSamplesInput`](crate::models::ProviderSamplesInput) → 200 `serde_json::Value`.
+///
+/// The operation `catalog.provider.samples` as a type; [`CATALOG_PROVIDER_SAMPLES`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatalogProviderSamples;
 
@@ -2372,7 +2514,9 @@ pub static CATALOG_PROVIDER_SAMPLES: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `catalog.providers.list` as a type.
+/// Reads, safe to retry · `tiles:read` · 600/min · [`VizListInput`](crate::models::VizListInput) → 200 `serde_json::Value`.
+///
+/// The operation `catalog.providers.list` as a type; [`CATALOG_PROVIDERS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatalogProvidersList;
 
@@ -2402,7 +2546,9 @@ pub static CATALOG_PROVIDERS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `catalog.search` as a type.
+/// Reads, safe to retry · cursor paging · `catalog:read` · 600/min · [`CatalogSearchInput`](crate::models::CatalogSearchInput) → 200 [`CatalogSearchOutput`](crate::models::CatalogSearchOutput).
+///
+/// The operation `catalog.search` as a type; [`CATALOG_SEARCH`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatalogSearch;
 
@@ -2432,7 +2578,9 @@ pub static CATALOG_SEARCH: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `catalog.search_stream` as a type.
+/// Reads, safe to retry · NDJSON stream · `catalog:read` · 600/min · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
+///
+/// The operation `catalog.search_stream` as a type; [`CATALOG_SEARCH_STREAM`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatalogSearchStream;
 
@@ -2468,7 +2616,9 @@ pub static CATALOG_SEARCH_STREAM: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `catalog.sources.list` as a type.
+/// Reads, safe to retry · `catalog:read` · 600/min · [`SourcesListInput`](crate::models::SourcesListInput) → 200 [`SourcesListOutput`](crate::models::SourcesListOutput).
+///
+/// The operation `catalog.sources.list` as a type; [`CATALOG_SOURCES_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatalogSourcesList;
 
@@ -2498,7 +2648,9 @@ pub static CATALOG_SOURCES_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `catalog.tile.render` as a type.
+/// Reads, safe to retry · `tiles:read` · 600/min · [`CatalogTileInput`](crate::models::CatalogTileInput) → 200 `serde_json::Value`.
+///
+/// The operation `catalog.tile.render` as a type; [`CATALOG_TILE_RENDER`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatalogTileRender;
 
@@ -2528,7 +2680,9 @@ pub static CATALOG_TILE_RENDER: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `catalog.vendors.list` as a type.
+/// Reads, safe to retry · `catalog:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
+///
+/// The operation `catalog.vendors.list` as a type; [`CATALOG_VENDORS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatalogVendorsList;
 
@@ -2558,7 +2712,9 @@ pub static CATALOG_VENDORS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `catalog.viz.landsat` as a type.
+/// Reads, safe to retry · `tiles:read` · 600/min · [`VizListInput`](crate::models::VizListInput) → 200 `serde_json::Value`.
+///
+/// The operation `catalog.viz.landsat` as a type; [`CATALOG_VIZ_LANDSAT`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatalogVizLandsat;
 
@@ -2588,7 +2744,9 @@ pub static CATALOG_VIZ_LANDSAT: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `catalog.viz.naip` as a type.
+/// Reads, safe to retry · `tiles:read` · 600/min · [`VizListInput`](crate::models::VizListInput) → 200 `serde_json::Value`.
+///
+/// The operation `catalog.viz.naip` as a type; [`CATALOG_VIZ_NAIP`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CatalogVizNaip;
 
@@ -2618,7 +2776,9 @@ pub static CATALOG_VIZ_NAIP: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `clip.area.metadata` as a type.
+/// Reads, safe to retry · `clip:read` · 600/min · [`Area`](crate::models::Area) → 200 `serde_json::Value`.
+///
+/// The operation `clip.area.metadata` as a type; [`CLIP_AREA_METADATA`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClipAreaMetadata;
 
@@ -2648,7 +2808,9 @@ pub static CLIP_AREA_METADATA: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `clip.area.mosaics` as a type.
+/// Reads, safe to retry · `clip:read` · 600/min · [`Area`](crate::models::Area) → 200 `serde_json::Value`.
+///
+/// The operation `clip.area.mosaics` as a type; [`CLIP_AREA_MOSAICS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClipAreaMosaics;
 
@@ -2678,7 +2840,9 @@ pub static CLIP_AREA_MOSAICS: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `clip.areas.list` as a type.
+/// Reads, safe to retry · `clip:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
+///
+/// The operation `clip.areas.list` as a type; [`CLIP_AREAS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClipAreasList;
 
@@ -2708,7 +2872,9 @@ pub static CLIP_AREAS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `clip.create_from_area` as a type.
+/// Writes, retried under an idempotency key · `clip:write` · 30/min for spending · [`ClipCreateFromAreaInput`](crate::models::ClipCreateFromAreaInput) → 200 `serde_json::Value`.
+///
+/// The operation `clip.create_from_area` as a type; [`CLIP_CREATE_FROM_AREA`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClipCreateFromArea;
 
@@ -2738,7 +2904,9 @@ pub static CLIP_CREATE_FROM_AREA: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `clip.create_from_item` as a type.
+/// Starts processing, retried under an idempotency key · `processing:process` · 30/min for spending · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
+///
+/// The operation `clip.create_from_item` as a type; [`CLIP_CREATE_FROM_ITEM`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClipCreateFromItem;
 
@@ -2774,7 +2942,9 @@ pub static CLIP_CREATE_FROM_ITEM: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `clip.job.delete` as a type.
+/// Deletes, retried under an idempotency key · `clip:destroy` · 600/min · [`ClipJobDeleteInput`](crate::models::ClipJobDeleteInput) → 200 `serde_json::Value`.
+///
+/// The operation `clip.job.delete` as a type; [`CLIP_JOB_DELETE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClipJobDelete;
 
@@ -2804,7 +2974,9 @@ pub static CLIP_JOB_DELETE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `clip.job.download` as a type.
+/// Reads, safe to retry · `clip:read` · 600/min · [`ClipDownloadInput`](crate::models::ClipDownloadInput) → 200 `serde_json::Value`.
+///
+/// The operation `clip.job.download` as a type; [`CLIP_JOB_DOWNLOAD`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClipJobDownload;
 
@@ -2834,7 +3006,9 @@ pub static CLIP_JOB_DOWNLOAD: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `clip.job.downloads` as a type.
+/// Reads, safe to retry · `clip:read` · 600/min · [`ClipJobInput`](crate::models::ClipJobInput) → 200 `serde_json::Value`.
+///
+/// The operation `clip.job.downloads` as a type; [`CLIP_JOB_DOWNLOADS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClipJobDownloads;
 
@@ -2864,7 +3038,9 @@ pub static CLIP_JOB_DOWNLOADS: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `clip.job.get` as a type.
+/// Reads, safe to retry · `clip:read` · 600/min · [`ClipJobInput`](crate::models::ClipJobInput) → 200 `serde_json::Value`.
+///
+/// The operation `clip.job.get` as a type; [`CLIP_JOB_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClipJobGet;
 
@@ -2894,7 +3070,9 @@ pub static CLIP_JOB_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `clip.job.tile_info` as a type.
+/// Reads, safe to retry · `clip:read` · 600/min · [`ClipJobInput`](crate::models::ClipJobInput) → 200 `serde_json::Value`.
+///
+/// The operation `clip.job.tile_info` as a type; [`CLIP_JOB_TILE_INFO`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClipJobTileInfo;
 
@@ -2924,7 +3102,9 @@ pub static CLIP_JOB_TILE_INFO: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `clip.jobs.list` as a type.
+/// Reads, safe to retry · offset paging · `clip:read` · 600/min · [`ClipJobsListInput`](crate::models::ClipJobsListInput) → 200 `serde_json::Value`.
+///
+/// The operation `clip.jobs.list` as a type; [`CLIP_JOBS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClipJobsList;
 
@@ -2954,7 +3134,9 @@ pub static CLIP_JOBS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `cog.colormaps` as a type.
+/// Reads, safe to retry · `tiles:read` · 600/min · [`CogEmptyInput`](crate::models::CogEmptyInput) → 200 `serde_json::Value`.
+///
+/// The operation `cog.colormaps` as a type; [`COG_COLORMAPS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CogColormaps;
 
@@ -2984,7 +3166,9 @@ pub static COG_COLORMAPS: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `cog.formulas` as a type.
+/// Reads, safe to retry · `tiles:read` · 600/min · [`CogEmptyInput`](crate::models::CogEmptyInput) → 200 `serde_json::Value`.
+///
+/// The operation `cog.formulas` as a type; [`COG_FORMULAS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CogFormulas;
 
@@ -3014,7 +3198,9 @@ pub static COG_FORMULAS: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `cog.statistics` as a type.
+/// Reads, safe to retry · `tiles:read` · 600/min · [`CogStatsInput`](crate::models::CogStatsInput) → 200 `serde_json::Value`.
+///
+/// The operation `cog.statistics` as a type; [`COG_STATISTICS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CogStatistics;
 
@@ -3044,7 +3230,9 @@ pub static COG_STATISTICS: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `cog.thumbnail` as a type.
+/// Reads, safe to retry · `tiles:read` · 600/min · [`CogThumbnailInput`](crate::models::CogThumbnailInput) → 200 `serde_json::Value`.
+///
+/// The operation `cog.thumbnail` as a type; [`COG_THUMBNAIL`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CogThumbnail;
 
@@ -3074,7 +3262,9 @@ pub static COG_THUMBNAIL: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `cog.tile.render` as a type.
+/// Reads, safe to retry · `tiles:read` · 600/min · [`CogTileInput`](crate::models::CogTileInput) → 200 `serde_json::Value`.
+///
+/// The operation `cog.tile.render` as a type; [`COG_TILE_RENDER`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CogTileRender;
 
@@ -3104,7 +3294,9 @@ pub static COG_TILE_RENDER: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `cog.tile.terrain` as a type.
+/// Reads, safe to retry · `tiles:read` · 600/min · [`CogTerrainInput`](crate::models::CogTerrainInput) → 200 `serde_json::Value`.
+///
+/// The operation `cog.tile.terrain` as a type; [`COG_TILE_TERRAIN`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CogTileTerrain;
 
@@ -3134,7 +3326,9 @@ pub static COG_TILE_TERRAIN: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `collections.create` as a type.
+/// Writes, retried under an idempotency key · `collections:write` · 600/min · [`CollectionCreateInput`](crate::models::CollectionCreateInput) → 200 [`CollectionResponse`](crate::models::CollectionResponse).
+///
+/// The operation `collections.create` as a type; [`COLLECTIONS_CREATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CollectionsCreate;
 
@@ -3164,7 +3358,9 @@ pub static COLLECTIONS_CREATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `collections.delete` as a type.
+/// Writes, retried under an idempotency key · `collections:write` · 600/min · [`CollectionDeleteInput`](crate::models::CollectionDeleteInput) → 200 [`CollectionDeleteOutput`](crate::models::CollectionDeleteOutput).
+///
+/// The operation `collections.delete` as a type; [`COLLECTIONS_DELETE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CollectionsDelete;
 
@@ -3194,7 +3390,9 @@ pub static COLLECTIONS_DELETE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `collections.get` as a type.
+/// Reads, safe to retry · `collections:read` · 600/min · [`CollectionsGetInput`](crate::models::CollectionsGetInput) → 200 `serde_json::Value`.
+///
+/// The operation `collections.get` as a type; [`COLLECTIONS_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CollectionsGet;
 
@@ -3224,7 +3422,9 @@ pub static COLLECTIONS_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `collections.list` as a type.
+/// Reads, safe to retry · `collections:read` · 600/min · [`CollectionsListInput`](crate::models::CollectionsListInput) → 200 `serde_json::Value`.
+///
+/// The operation `collections.list` as a type; [`COLLECTIONS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CollectionsList;
 
@@ -3254,7 +3454,9 @@ pub static COLLECTIONS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `collections.update` as a type.
+/// Writes, retried under an idempotency key · `collections:write` · 600/min · [`CollectionUpdateInput`](crate::models::CollectionUpdateInput) → 200 [`CollectionResponse`](crate::models::CollectionResponse).
+///
+/// The operation `collections.update` as a type; [`COLLECTIONS_UPDATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CollectionsUpdate;
 
@@ -3284,7 +3486,9 @@ pub static COLLECTIONS_UPDATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `eulas.document.accept` as a type.
+/// Writes, retried under an idempotency key · `eulas:write` · 600/min · [`EulaAcceptInput`](crate::models::EulaAcceptInput) → 200 `serde_json::Value`.
+///
+/// The operation `eulas.document.accept` as a type; [`EULAS_DOCUMENT_ACCEPT`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EulasDocumentAccept;
 
@@ -3314,7 +3518,9 @@ pub static EULAS_DOCUMENT_ACCEPT: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `eulas.document.get` as a type.
+/// Reads, safe to retry · `eulas:read` · 600/min · [`EulaDocumentGetInput`](crate::models::EulaDocumentGetInput) → 200 `serde_json::Value`.
+///
+/// The operation `eulas.document.get` as a type; [`EULAS_DOCUMENT_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EulasDocumentGet;
 
@@ -3344,7 +3550,9 @@ pub static EULAS_DOCUMENT_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `eulas.documents.list` as a type.
+/// Reads, safe to retry · page-and-size paging · `eulas:read` · 600/min · [`EulaDocumentsListInput`](crate::models::EulaDocumentsListInput) → 200 `serde_json::Value`.
+///
+/// The operation `eulas.documents.list` as a type; [`EULAS_DOCUMENTS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EulasDocumentsList;
 
@@ -3374,7 +3582,9 @@ pub static EULAS_DOCUMENTS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `eulas.get` as a type.
+/// Reads, safe to retry · `eulas:read` · 600/min · [`EulaGetInput`](crate::models::EulaGetInput) → 200 `serde_json::Value`.
+///
+/// The operation `eulas.get` as a type; [`EULAS_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EulasGet;
 
@@ -3404,7 +3614,9 @@ pub static EULAS_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `eulas.list` as a type.
+/// Reads, safe to retry · page-and-size paging · `eulas:read` · 600/min · [`EulasListInput`](crate::models::EulasListInput) → 200 `serde_json::Value`.
+///
+/// The operation `eulas.list` as a type; [`EULAS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EulasList;
 
@@ -3434,7 +3646,9 @@ pub static EULAS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `event_subscriptions.create` as a type.
+/// Writes, retried under an idempotency key · `event_subscriptions:write` · 600/min · [`CreateSubscriptionInput`](crate::models::CreateSubscriptionInput) → 200 [`SubscriptionOutput`](crate::models::SubscriptionOutput).
+///
+/// The operation `event_subscriptions.create` as a type; [`EVENT_SUBSCRIPTIONS_CREATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EventSubscriptionsCreate;
 
@@ -3464,7 +3678,9 @@ pub static EVENT_SUBSCRIPTIONS_CREATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `event_subscriptions.delete` as a type.
+/// Writes, retried under an idempotency key · `event_subscriptions:write` · 600/min · [`DeleteSubscriptionInput`](crate::models::DeleteSubscriptionInput) → 200 [`DeleteSubscriptionOutput`](crate::models::DeleteSubscriptionOutput).
+///
+/// The operation `event_subscriptions.delete` as a type; [`EVENT_SUBSCRIPTIONS_DELETE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EventSubscriptionsDelete;
 
@@ -3494,7 +3710,9 @@ pub static EVENT_SUBSCRIPTIONS_DELETE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `event_subscriptions.get` as a type.
+/// Reads, safe to retry · `event_subscriptions:read` · 600/min · [`GetSubscriptionInput`](crate::models::GetSubscriptionInput) → 200 `serde_json::Value`.
+///
+/// The operation `event_subscriptions.get` as a type; [`EVENT_SUBSCRIPTIONS_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EventSubscriptionsGet;
 
@@ -3524,7 +3742,9 @@ pub static EVENT_SUBSCRIPTIONS_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `event_subscriptions.list` as a type.
+/// Reads, safe to retry · `event_subscriptions:read` · 600/min · [`ListSubscriptionsInput`](crate::models::ListSubscriptionsInput) → 200 `serde_json::Value`.
+///
+/// The operation `event_subscriptions.list` as a type; [`EVENT_SUBSCRIPTIONS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EventSubscriptionsList;
 
@@ -3554,7 +3774,9 @@ pub static EVENT_SUBSCRIPTIONS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `event_subscriptions.test` as a type.
+/// Writes, retried under an idempotency key · `event_subscriptions:write` · 600/min · [`TestSubscriptionInput`](crate::models::TestSubscriptionInput) → 200 [`TestSubscriptionOutput`](crate::models::TestSubscriptionOutput).
+///
+/// The operation `event_subscriptions.test` as a type; [`EVENT_SUBSCRIPTIONS_TEST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EventSubscriptionsTest;
 
@@ -3584,7 +3806,9 @@ pub static EVENT_SUBSCRIPTIONS_TEST: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `event_subscriptions.update` as a type.
+/// Writes, retried under an idempotency key · `event_subscriptions:write` · 600/min · [`UpdateSubscriptionInput`](crate::models::UpdateSubscriptionInput) → 200 [`SubscriptionOutput`](crate::models::SubscriptionOutput).
+///
+/// The operation `event_subscriptions.update` as a type; [`EVENT_SUBSCRIPTIONS_UPDATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EventSubscriptionsUpdate;
 
@@ -3614,7 +3838,9 @@ pub static EVENT_SUBSCRIPTIONS_UPDATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `glossary.collections.get` as a type.
+/// Reads, safe to retry · `catalog:read` · 600/min · [`CollectionGetInput`](crate::models::CollectionGetInput) → 200 `serde_json::Value`.
+///
+/// The operation `glossary.collections.get` as a type; [`GLOSSARY_COLLECTIONS_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GlossaryCollectionsGet;
 
@@ -3644,7 +3870,9 @@ pub static GLOSSARY_COLLECTIONS_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `glossary.collections.list` as a type.
+/// Reads, safe to retry · page-and-size paging · `catalog:read` · 600/min · [`GlossaryCollectionsListInput`](crate::models::GlossaryCollectionsListInput) → 200 `serde_json::Value`.
+///
+/// The operation `glossary.collections.list` as a type; [`GLOSSARY_COLLECTIONS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GlossaryCollectionsList;
 
@@ -3674,7 +3902,9 @@ pub static GLOSSARY_COLLECTIONS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `glossary.data_products.get` as a type.
+/// Reads, safe to retry · `catalog:read` · 600/min · [`DataProductGetInput`](crate::models::DataProductGetInput) → 200 `serde_json::Value`.
+///
+/// The operation `glossary.data_products.get` as a type; [`GLOSSARY_DATA_PRODUCTS_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GlossaryDataProductsGet;
 
@@ -3704,7 +3934,9 @@ pub static GLOSSARY_DATA_PRODUCTS_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `glossary.data_products.list` as a type.
+/// Reads, safe to retry · page-and-size paging · `catalog:read` · 600/min · [`DataProductsListInput`](crate::models::DataProductsListInput) → 200 `serde_json::Value`.
+///
+/// The operation `glossary.data_products.list` as a type; [`GLOSSARY_DATA_PRODUCTS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GlossaryDataProductsList;
 
@@ -3734,7 +3966,9 @@ pub static GLOSSARY_DATA_PRODUCTS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `glossary.providers.get` as a type.
+/// Reads, safe to retry · `catalog:read` · 600/min · [`ProviderGetInput`](crate::models::ProviderGetInput) → 200 `serde_json::Value`.
+///
+/// The operation `glossary.providers.get` as a type; [`GLOSSARY_PROVIDERS_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GlossaryProvidersGet;
 
@@ -3764,7 +3998,9 @@ pub static GLOSSARY_PROVIDERS_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `glossary.providers.list` as a type.
+/// Reads, safe to retry · page-and-size paging · `catalog:read` · 600/min · [`ProvidersListInput`](crate::models::ProvidersListInput) → 200 `serde_json::Value`.
+///
+/// The operation `glossary.providers.list` as a type; [`GLOSSARY_PROVIDERS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GlossaryProvidersList;
 
@@ -3794,7 +4030,9 @@ pub static GLOSSARY_PROVIDERS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `items.asset.download` as a type.
+/// Reads, safe to retry · `items:read` · 600/min · [`AssetDownloadInput`](crate::models::AssetDownloadInput) → 200 `serde_json::Value`.
+///
+/// The operation `items.asset.download` as a type; [`ITEMS_ASSET_DOWNLOAD`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsAssetDownload;
 
@@ -3824,7 +4062,9 @@ pub static ITEMS_ASSET_DOWNLOAD: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `items.create` as a type.
+/// Writes, retried under an idempotency key · `items:write` · 600/min · [`ItemCreateInput`](crate::models::ItemCreateInput) → 200 [`ItemResponse`](crate::models::ItemResponse).
+///
+/// The operation `items.create` as a type; [`ITEMS_CREATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsCreate;
 
@@ -3854,7 +4094,9 @@ pub static ITEMS_CREATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `items.delete` as a type.
+/// Writes, retried under an idempotency key · `items:write` · 600/min · [`ItemDeleteInput`](crate::models::ItemDeleteInput) → 200 [`ItemDeleteOutput`](crate::models::ItemDeleteOutput).
+///
+/// The operation `items.delete` as a type; [`ITEMS_DELETE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsDelete;
 
@@ -3884,7 +4126,9 @@ pub static ITEMS_DELETE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `items.detect_asset_bands` as a type.
+/// Reads, safe to retry · `items:read` · 600/min · [`DetectBandsInput`](crate::models::DetectBandsInput) → 200 [`DetectBandsOutput`](crate::models::DetectBandsOutput).
+///
+/// The operation `items.detect_asset_bands` as a type; [`ITEMS_DETECT_ASSET_BANDS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsDetectAssetBands;
 
@@ -3914,7 +4158,9 @@ pub static ITEMS_DETECT_ASSET_BANDS: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `items.duplicate` as a type.
+/// Writes, retried under an idempotency key · `items:write` · 600/min · [`ItemDuplicateInput`](crate::models::ItemDuplicateInput) → 200 [`ItemResponse`](crate::models::ItemResponse).
+///
+/// The operation `items.duplicate` as a type; [`ITEMS_DUPLICATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsDuplicate;
 
@@ -3944,7 +4190,9 @@ pub static ITEMS_DUPLICATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `items.expire_batch` as a type.
+/// Writes, retried under an idempotency key · `admin:write` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
+///
+/// The operation `items.expire_batch` as a type; [`ITEMS_EXPIRE_BATCH`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsExpireBatch;
 
@@ -3974,7 +4222,9 @@ pub static ITEMS_EXPIRE_BATCH: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `items.get` as a type.
+/// Reads, safe to retry · `items:read` · 600/min · [`ItemGetInput`](crate::models::ItemGetInput) → 200 [`ItemGetOutput`](crate::models::ItemGetOutput).
+///
+/// The operation `items.get` as a type; [`ITEMS_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsGet;
 
@@ -4004,7 +4254,9 @@ pub static ITEMS_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `items.get_stac` as a type.
+/// Reads, safe to retry · `items:read` · 600/min · [`ItemStacInput`](crate::models::ItemStacInput) → 200 `serde_json::Value`.
+///
+/// The operation `items.get_stac` as a type; [`ITEMS_GET_STAC`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsGetStac;
 
@@ -4034,7 +4286,9 @@ pub static ITEMS_GET_STAC: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `items.lineage` as a type.
+/// Reads, safe to retry · `items:read` · 600/min · [`ItemLineageInput`](crate::models::ItemLineageInput) → 200 `serde_json::Value`.
+///
+/// The operation `items.lineage` as a type; [`ITEMS_LINEAGE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsLineage;
 
@@ -4064,7 +4318,9 @@ pub static ITEMS_LINEAGE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `items.list` as a type.
+/// Reads, safe to retry · offset paging · `items:read` · 600/min · [`ItemsListInput`](crate::models::ItemsListInput) → 200 `serde_json::Value`.
+///
+/// The operation `items.list` as a type; [`ITEMS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsList;
 
@@ -4094,7 +4350,9 @@ pub static ITEMS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `items.list_assets` as a type.
+/// Reads, safe to retry · `items:read` · 600/min · [`ItemAssetsInput`](crate::models::ItemAssetsInput) → 200 `serde_json::Value`.
+///
+/// The operation `items.list_assets` as a type; [`ITEMS_LIST_ASSETS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsListAssets;
 
@@ -4124,7 +4382,9 @@ pub static ITEMS_LIST_ASSETS: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `items.list_by_collection` as a type.
+/// Reads, safe to retry · offset paging · `items:read` · 600/min · [`ItemsByCollectionInput`](crate::models::ItemsByCollectionInput) → 200 `serde_json::Value`.
+///
+/// The operation `items.list_by_collection` as a type; [`ITEMS_LIST_BY_COLLECTION`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsListByCollection;
 
@@ -4154,7 +4414,9 @@ pub static ITEMS_LIST_BY_COLLECTION: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `items.list_expiring` as a type.
+/// Reads, safe to retry · `admin:read` · 600/min · [`ExpiringInput`](crate::models::ExpiringInput) → 200 `serde_json::Value`.
+///
+/// The operation `items.list_expiring` as a type; [`ITEMS_LIST_EXPIRING`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsListExpiring;
 
@@ -4184,7 +4446,9 @@ pub static ITEMS_LIST_EXPIRING: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `items.search` as a type.
+/// Reads, safe to retry · offset paging · `items:read` · 600/min · [`ProjectItemSearchInput`](crate::models::ProjectItemSearchInput) → 200 [`FeatureCollectionOutput`](crate::models::FeatureCollectionOutput).
+///
+/// The operation `items.search` as a type; [`ITEMS_SEARCH`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsSearch;
 
@@ -4214,7 +4478,9 @@ pub static ITEMS_SEARCH: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `items.search_org` as a type.
+/// Reads, safe to retry · offset paging · `items:read` · 600/min · [`OrgItemSearchInput`](crate::models::OrgItemSearchInput) → 200 [`FeatureCollectionOutput`](crate::models::FeatureCollectionOutput).
+///
+/// The operation `items.search_org` as a type; [`ITEMS_SEARCH_ORG`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsSearchOrg;
 
@@ -4244,7 +4510,9 @@ pub static ITEMS_SEARCH_ORG: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `items.set_asset_band_names` as a type.
+/// Writes, retried under an idempotency key · `items:write` · 600/min · [`SetBandNamesInput`](crate::models::SetBandNamesInput) → 200 [`AssetOutput`](crate::models::AssetOutput).
+///
+/// The operation `items.set_asset_band_names` as a type; [`ITEMS_SET_ASSET_BAND_NAMES`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsSetAssetBandNames;
 
@@ -4274,7 +4542,9 @@ pub static ITEMS_SET_ASSET_BAND_NAMES: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `items.tile.render` as a type.
+/// Reads, safe to retry · `items:read` · 600/min · [`ItemTileRenderInput`](crate::models::ItemTileRenderInput) → 200 `serde_json::Value`.
+///
+/// The operation `items.tile.render` as a type; [`ITEMS_TILE_RENDER`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsTileRender;
 
@@ -4304,7 +4574,9 @@ pub static ITEMS_TILE_RENDER: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `items.tile.statistics` as a type.
+/// Reads, safe to retry · `items:read` · 600/min · [`ItemStatisticsInput`](crate::models::ItemStatisticsInput) → 200 `serde_json::Value`.
+///
+/// The operation `items.tile.statistics` as a type; [`ITEMS_TILE_STATISTICS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsTileStatistics;
 
@@ -4334,7 +4606,9 @@ pub static ITEMS_TILE_STATISTICS: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `items.tile.tilejson` as a type.
+/// Reads, safe to retry · `items:read` · 600/min · [`ItemTilejsonInput`](crate::models::ItemTilejsonInput) → 200 `serde_json::Value`.
+///
+/// The operation `items.tile.tilejson` as a type; [`ITEMS_TILE_TILEJSON`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsTileTilejson;
 
@@ -4364,7 +4638,9 @@ pub static ITEMS_TILE_TILEJSON: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `items.tile.wmts_capabilities` as a type.
+/// Reads, safe to retry · `items:read` · 600/min · [`ItemWmtsCapabilitiesInput`](crate::models::ItemWmtsCapabilitiesInput) → 200 `serde_json::Value`.
+///
+/// The operation `items.tile.wmts_capabilities` as a type; [`ITEMS_TILE_WMTS_CAPABILITIES`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsTileWmtsCapabilities;
 
@@ -4394,7 +4670,9 @@ pub static ITEMS_TILE_WMTS_CAPABILITIES: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `items.tile.wmts_get_tile` as a type.
+/// Reads, safe to retry · `items:read` · 600/min · [`ItemWmtsGetTileInput`](crate::models::ItemWmtsGetTileInput) → 200 `serde_json::Value`.
+///
+/// The operation `items.tile.wmts_get_tile` as a type; [`ITEMS_TILE_WMTS_GET_TILE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsTileWmtsGetTile;
 
@@ -4424,7 +4702,9 @@ pub static ITEMS_TILE_WMTS_GET_TILE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `items.update` as a type.
+/// Writes, retried under an idempotency key · `items:write` · 600/min · [`ItemUpdateInput`](crate::models::ItemUpdateInput) → 200 [`ItemResponse`](crate::models::ItemResponse).
+///
+/// The operation `items.update` as a type; [`ITEMS_UPDATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ItemsUpdate;
 
@@ -4454,7 +4734,9 @@ pub static ITEMS_UPDATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `notifications.dismiss` as a type.
+/// Writes, retried under an idempotency key · `notifications:write` · 600/min · [`NotificationRef`](crate::models::NotificationRef) → 200 [`NotificationOutput`](crate::models::NotificationOutput).
+///
+/// The operation `notifications.dismiss` as a type; [`NOTIFICATIONS_DISMISS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NotificationsDismiss;
 
@@ -4484,7 +4766,9 @@ pub static NOTIFICATIONS_DISMISS: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `notifications.list` as a type.
+/// Reads, safe to retry · offset paging · `notifications:read` · 600/min · [`NotificationsListInput`](crate::models::NotificationsListInput) → 200 `serde_json::Value`.
+///
+/// The operation `notifications.list` as a type; [`NOTIFICATIONS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NotificationsList;
 
@@ -4514,7 +4798,9 @@ pub static NOTIFICATIONS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `notifications.mark_all_read` as a type.
+/// Writes, retried under an idempotency key · `notifications:write` · 600/min · [`Empty`](crate::models::Empty) → 200 [`MarkAllReadOutput`](crate::models::MarkAllReadOutput).
+///
+/// The operation `notifications.mark_all_read` as a type; [`NOTIFICATIONS_MARK_ALL_READ`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NotificationsMarkAllRead;
 
@@ -4544,7 +4830,9 @@ pub static NOTIFICATIONS_MARK_ALL_READ: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `notifications.mark_read` as a type.
+/// Writes, retried under an idempotency key · `notifications:write` · 600/min · [`NotificationRef`](crate::models::NotificationRef) → 200 [`NotificationOutput`](crate::models::NotificationOutput).
+///
+/// The operation `notifications.mark_read` as a type; [`NOTIFICATIONS_MARK_READ`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NotificationsMarkRead;
 
@@ -4574,7 +4862,9 @@ pub static NOTIFICATIONS_MARK_READ: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `notifications.unread_count` as a type.
+/// Reads, safe to retry · `notifications:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
+///
+/// The operation `notifications.unread_count` as a type; [`NOTIFICATIONS_UNREAD_COUNT`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NotificationsUnreadCount;
 
@@ -4604,7 +4894,9 @@ pub static NOTIFICATIONS_UNREAD_COUNT: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.archive.estimate` as a type.
+/// Reads, safe to retry · `orders:read` · 600/min · [`ArchiveEstimateInput`](crate::models::ArchiveEstimateInput) → 200 [`ArchiveEstimateOutput`](crate::models::ArchiveEstimateOutput).
+///
+/// The operation `orders.archive.estimate` as a type; [`ORDERS_ARCHIVE_ESTIMATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersArchiveEstimate;
 
@@ -4634,7 +4926,9 @@ pub static ORDERS_ARCHIVE_ESTIMATE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.archive.place` as a type.
+/// Writes, retried under an idempotency key · `orders:write` · 60/min for order placement · [`JsonObject`](crate::JsonObject) → 202 `serde_json::Value`.
+///
+/// The operation `orders.archive.place` as a type; [`ORDERS_ARCHIVE_PLACE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersArchivePlace;
 
@@ -4670,7 +4964,9 @@ pub static ORDERS_ARCHIVE_PLACE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `orders.cancel` as a type.
+/// Writes, retried under an idempotency key · `orders:write` · 30/min for spending · [`OrderCancelInput`](crate::models::OrderCancelInput) → 200 [`OrderCancelOutput`](crate::models::OrderCancelOutput).
+///
+/// The operation `orders.cancel` as a type; [`ORDERS_CANCEL`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersCancel;
 
@@ -4700,7 +4996,9 @@ pub static ORDERS_CANCEL: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `orders.coverage.get` as a type.
+/// Reads, safe to retry · `orders:read` · 600/min · [`CoverageInput`](crate::models::CoverageInput) → 200 `serde_json::Value`.
+///
+/// The operation `orders.coverage.get` as a type; [`ORDERS_COVERAGE_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersCoverageGet;
 
@@ -4730,7 +5028,9 @@ pub static ORDERS_COVERAGE_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.coverage.groups.list` as a type.
+/// Reads, safe to retry · `orders:read` · 600/min · [`CoverageInput`](crate::models::CoverageInput) → 200 `serde_json::Value`.
+///
+/// The operation `orders.coverage.groups.list` as a type; [`ORDERS_COVERAGE_GROUPS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersCoverageGroupsList;
 
@@ -4760,7 +5060,9 @@ pub static ORDERS_COVERAGE_GROUPS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.estimate` as a type.
+/// Reads, safe to retry · `items:read` · 600/min · [`EstimateInput`](crate::models::EstimateInput) → 200 `serde_json::Value`.
+///
+/// The operation `orders.estimate` as a type; [`ORDERS_ESTIMATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersEstimate;
 
@@ -4790,7 +5092,9 @@ pub static ORDERS_ESTIMATE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.get` as a type.
+/// Reads, safe to retry · `orders:read` · 600/min · [`OrderGetInput`](crate::models::OrderGetInput) → 200 `serde_json::Value`.
+///
+/// The operation `orders.get` as a type; [`ORDERS_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersGet;
 
@@ -4820,7 +5124,9 @@ pub static ORDERS_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.get_schema` as a type.
+/// Reads, safe to retry · `items:read` · 600/min · [`OrderSchemaInput`](crate::models::OrderSchemaInput) → 200 `serde_json::Value`.
+///
+/// The operation `orders.get_schema` as a type; [`ORDERS_GET_SCHEMA`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersGetSchema;
 
@@ -4850,7 +5156,9 @@ pub static ORDERS_GET_SCHEMA: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.list` as a type.
+/// Reads, safe to retry · page-and-size paging · `orders:read` · 600/min · [`OrdersListInput`](crate::models::OrdersListInput) → 200 `serde_json::Value`.
+///
+/// The operation `orders.list` as a type; [`ORDERS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersList;
 
@@ -4880,7 +5188,9 @@ pub static ORDERS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.list_assets` as a type.
+/// Reads, safe to retry · `items:read` · 600/min · [`OrderAssetsInput`](crate::models::OrderAssetsInput) → 200 `serde_json::Value`.
+///
+/// The operation `orders.list_assets` as a type; [`ORDERS_LIST_ASSETS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersListAssets;
 
@@ -4910,7 +5220,9 @@ pub static ORDERS_LIST_ASSETS: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.place` as a type.
+/// Writes, retried under an idempotency key · `orders:write` · 60/min for order placement · [`OrderPlaceInput`](crate::models::OrderPlaceInput) → 200 [`OrderPlaceOutput`](crate::models::OrderPlaceOutput).
+///
+/// The operation `orders.place` as a type; [`ORDERS_PLACE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersPlace;
 
@@ -4940,7 +5252,9 @@ pub static ORDERS_PLACE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `orders.tasking.decisions.pending` as a type.
+/// Reads, safe to retry · page-and-size paging · `orders:read` · 600/min · [`DecisionsPendingInput`](crate::models::DecisionsPendingInput) → 200 `serde_json::Value`.
+///
+/// The operation `orders.tasking.decisions.pending` as a type; [`ORDERS_TASKING_DECISIONS_PENDING`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersTaskingDecisionsPending;
 
@@ -4970,7 +5284,9 @@ pub static ORDERS_TASKING_DECISIONS_PENDING: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.tasking.estimate` as a type.
+/// Reads, safe to retry · `orders:read` · 600/min · [`TaskingEstimateInput`](crate::models::TaskingEstimateInput) → 200 [`TaskingEstimateOutput`](crate::models::TaskingEstimateOutput).
+///
+/// The operation `orders.tasking.estimate` as a type; [`ORDERS_TASKING_ESTIMATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersTaskingEstimate;
 
@@ -5000,7 +5316,9 @@ pub static ORDERS_TASKING_ESTIMATE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.tasking.feasibility_check` as a type.
+/// Reads, safe to retry · `orders:read` · 600/min · [`FeasibilityCheckInput`](crate::models::FeasibilityCheckInput) → 200 `serde_json::Value`.
+///
+/// The operation `orders.tasking.feasibility_check` as a type; [`ORDERS_TASKING_FEASIBILITY_CHECK`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersTaskingFeasibilityCheck;
 
@@ -5030,7 +5348,9 @@ pub static ORDERS_TASKING_FEASIBILITY_CHECK: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.tasking.feasibility_decide` as a type.
+/// Writes, retried under an idempotency key · `orders:write` · 600/min · [`FeasibilityDecideInput`](crate::models::FeasibilityDecideInput) → 200 `serde_json::Value`.
+///
+/// The operation `orders.tasking.feasibility_decide` as a type; [`ORDERS_TASKING_FEASIBILITY_DECIDE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersTaskingFeasibilityDecide;
 
@@ -5060,7 +5380,9 @@ pub static ORDERS_TASKING_FEASIBILITY_DECIDE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `orders.tasking.feasibility_studies.list` as a type.
+/// Reads, safe to retry · page-and-size paging · `orders:read` · 600/min · [`StudiesListInput`](crate::models::StudiesListInput) → 200 `serde_json::Value`.
+///
+/// The operation `orders.tasking.feasibility_studies.list` as a type; [`ORDERS_TASKING_FEASIBILITY_STUDIES_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersTaskingFeasibilityStudiesList;
 
@@ -5090,7 +5412,9 @@ pub static ORDERS_TASKING_FEASIBILITY_STUDIES_LIST: OperationInfo = OperationInf
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.tasking.groups.list` as a type.
+/// Reads, safe to retry · `admin:read` · 600/min · [`TaskingGroupsInput`](crate::models::TaskingGroupsInput) → 200 `serde_json::Value`.
+///
+/// The operation `orders.tasking.groups.list` as a type; [`ORDERS_TASKING_GROUPS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersTaskingGroupsList;
 
@@ -5120,7 +5444,9 @@ pub static ORDERS_TASKING_GROUPS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.tasking.opportunities_list` as a type.
+/// Reads, safe to retry · `orders:read` · 600/min · [`FeasibilityCheckInput`](crate::models::FeasibilityCheckInput) → 200 `serde_json::Value`.
+///
+/// The operation `orders.tasking.opportunities_list` as a type; [`ORDERS_TASKING_OPPORTUNITIES_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersTaskingOpportunitiesList;
 
@@ -5150,7 +5476,9 @@ pub static ORDERS_TASKING_OPPORTUNITIES_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.tasking.place` as a type.
+/// Writes, retried under an idempotency key · `orders:write` · 60/min for order placement · [`JsonObject`](crate::JsonObject) → 202 `serde_json::Value`.
+///
+/// The operation `orders.tasking.place` as a type; [`ORDERS_TASKING_PLACE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersTaskingPlace;
 
@@ -5186,7 +5514,9 @@ pub static ORDERS_TASKING_PLACE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `orders.tasking.quotation_decide` as a type.
+/// Writes, retried under an idempotency key · `orders:write` · 600/min · [`QuotationDecideInput`](crate::models::QuotationDecideInput) → 200 `serde_json::Value`.
+///
+/// The operation `orders.tasking.quotation_decide` as a type; [`ORDERS_TASKING_QUOTATION_DECIDE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersTaskingQuotationDecide;
 
@@ -5216,7 +5546,9 @@ pub static ORDERS_TASKING_QUOTATION_DECIDE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `orders.tasking.quotations.list` as a type.
+/// Reads, safe to retry · page-and-size paging · `orders:read` · 600/min · [`StudiesListInput`](crate::models::StudiesListInput) → 200 `serde_json::Value`.
+///
+/// The operation `orders.tasking.quotations.list` as a type; [`ORDERS_TASKING_QUOTATIONS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersTaskingQuotationsList;
 
@@ -5246,7 +5578,9 @@ pub static ORDERS_TASKING_QUOTATIONS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.tasking.sensors` as a type.
+/// Reads, safe to retry · `orders:read` · 600/min · [`TaskingSensorsInput`](crate::models::TaskingSensorsInput) → 200 [`TaskingSensorsOutput`](crate::models::TaskingSensorsOutput).
+///
+/// The operation `orders.tasking.sensors` as a type; [`ORDERS_TASKING_SENSORS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersTaskingSensors;
 
@@ -5276,7 +5610,9 @@ pub static ORDERS_TASKING_SENSORS: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.tasking.templates.delete` as a type.
+/// Writes, retried under an idempotency key · `orders:write` · 600/min · [`TemplateDeleteInput`](crate::models::TemplateDeleteInput) → 200 [`TemplateDeleteOutput`](crate::models::TemplateDeleteOutput).
+///
+/// The operation `orders.tasking.templates.delete` as a type; [`ORDERS_TASKING_TEMPLATES_DELETE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersTaskingTemplatesDelete;
 
@@ -5306,7 +5642,9 @@ pub static ORDERS_TASKING_TEMPLATES_DELETE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `orders.tasking.templates.list` as a type.
+/// Reads, safe to retry · `orders:read` · 600/min · [`TemplateListInput`](crate::models::TemplateListInput) → 200 [`TemplateListOutput`](crate::models::TemplateListOutput).
+///
+/// The operation `orders.tasking.templates.list` as a type; [`ORDERS_TASKING_TEMPLATES_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersTaskingTemplatesList;
 
@@ -5336,7 +5674,9 @@ pub static ORDERS_TASKING_TEMPLATES_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `orders.tasking.templates.save` as a type.
+/// Writes, retried under an idempotency key · `orders:write` · 600/min · [`TemplateSaveInput`](crate::models::TemplateSaveInput) → 200 [`TemplateSaveOutput`](crate::models::TemplateSaveOutput).
+///
+/// The operation `orders.tasking.templates.save` as a type; [`ORDERS_TASKING_TEMPLATES_SAVE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersTaskingTemplatesSave;
 
@@ -5366,7 +5706,9 @@ pub static ORDERS_TASKING_TEMPLATES_SAVE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `orders.update` as a type.
+/// Writes, retried under an idempotency key · `orders:write` · 600/min · [`OrderUpdateInput`](crate::models::OrderUpdateInput) → 200 [`OrderUpdateOutput`](crate::models::OrderUpdateOutput).
+///
+/// The operation `orders.update` as a type; [`ORDERS_UPDATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrdersUpdate;
 
@@ -5396,7 +5738,9 @@ pub static ORDERS_UPDATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `organizations.commitments.list` as a type.
+/// Reads, safe to retry · `orders:read` · 600/min · [`CommitmentsListInput`](crate::models::CommitmentsListInput) → 200 `serde_json::Value`.
+///
+/// The operation `organizations.commitments.list` as a type; [`ORGANIZATIONS_COMMITMENTS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrganizationsCommitmentsList;
 
@@ -5426,7 +5770,9 @@ pub static ORGANIZATIONS_COMMITMENTS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `organizations.commitments.statement` as a type.
+/// Reads, safe to retry · `billing:read` · 600/min · [`StatementInput`](crate::models::StatementInput) → 200 `serde_json::Value`.
+///
+/// The operation `organizations.commitments.statement` as a type; [`ORGANIZATIONS_COMMITMENTS_STATEMENT`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrganizationsCommitmentsStatement;
 
@@ -5456,7 +5802,9 @@ pub static ORGANIZATIONS_COMMITMENTS_STATEMENT: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `organizations.create` as a type.
+/// Writes, retried under an idempotency key · `organizations:write` · 600/min · [`OrganizationCreateInput`](crate::models::OrganizationCreateInput) → 200 [`OrganizationCreateOutput`](crate::models::OrganizationCreateOutput).
+///
+/// The operation `organizations.create` as a type; [`ORGANIZATIONS_CREATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OrganizationsCreate;
 
@@ -5486,7 +5834,9 @@ pub static ORGANIZATIONS_CREATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `payment_methods.attach` as a type.
+/// Writes, retried under an idempotency key · `billing:write` · 600/min · [`AttachInput`](crate::models::AttachInput) → 200 [`PaymentMethodOutput`](crate::models::PaymentMethodOutput).
+///
+/// The operation `payment_methods.attach` as a type; [`PAYMENT_METHODS_ATTACH`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PaymentMethodsAttach;
 
@@ -5516,7 +5866,9 @@ pub static PAYMENT_METHODS_ATTACH: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `payment_methods.create_setup_intent` as a type.
+/// Writes, retried under an idempotency key · `billing:write` · 600/min · [`SetupIntentInput`](crate::models::SetupIntentInput) → 200 [`SetupIntentOutput`](crate::models::SetupIntentOutput).
+///
+/// The operation `payment_methods.create_setup_intent` as a type; [`PAYMENT_METHODS_CREATE_SETUP_INTENT`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PaymentMethodsCreateSetupIntent;
 
@@ -5546,7 +5898,9 @@ pub static PAYMENT_METHODS_CREATE_SETUP_INTENT: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `payment_methods.detach` as a type.
+/// Writes, retried under an idempotency key · `billing:write` · 600/min · [`DetachInput`](crate::models::DetachInput) → 200 [`DetachOutput`](crate::models::DetachOutput).
+///
+/// The operation `payment_methods.detach` as a type; [`PAYMENT_METHODS_DETACH`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PaymentMethodsDetach;
 
@@ -5576,7 +5930,9 @@ pub static PAYMENT_METHODS_DETACH: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `payment_methods.list` as a type.
+/// Reads, safe to retry · `billing:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
+///
+/// The operation `payment_methods.list` as a type; [`PAYMENT_METHODS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PaymentMethodsList;
 
@@ -5606,7 +5962,9 @@ pub static PAYMENT_METHODS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `payment_methods.set_default` as a type.
+/// Writes, retried under an idempotency key · `billing:write` · 600/min · [`SetDefaultInput`](crate::models::SetDefaultInput) → 200 [`PaymentMethodOutput`](crate::models::PaymentMethodOutput).
+///
+/// The operation `payment_methods.set_default` as a type; [`PAYMENT_METHODS_SET_DEFAULT`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PaymentMethodsSetDefault;
 
@@ -5636,7 +5994,9 @@ pub static PAYMENT_METHODS_SET_DEFAULT: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `processing.catalog.estimate` as a type.
+/// Reads, safe to retry · `processing:read` · 600/min · [`ProcessRunInput`](crate::models::ProcessRunInput) → 200 `serde_json::Value`.
+///
+/// The operation `processing.catalog.estimate` as a type; [`PROCESSING_CATALOG_ESTIMATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessingCatalogEstimate;
 
@@ -5666,7 +6026,9 @@ pub static PROCESSING_CATALOG_ESTIMATE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `processing.catalog.get` as a type.
+/// Reads, safe to retry · `processing:read` · 600/min · [`ProcessGetInput`](crate::models::ProcessGetInput) → 200 `serde_json::Value`.
+///
+/// The operation `processing.catalog.get` as a type; [`PROCESSING_CATALOG_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessingCatalogGet;
 
@@ -5696,7 +6058,9 @@ pub static PROCESSING_CATALOG_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `processing.catalog.list` as a type.
+/// Reads, safe to retry · `processing:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
+///
+/// The operation `processing.catalog.list` as a type; [`PROCESSING_CATALOG_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessingCatalogList;
 
@@ -5726,7 +6090,9 @@ pub static PROCESSING_CATALOG_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `processing.catalog.validate` as a type.
+/// Reads, safe to retry · `processing:read` · 600/min · [`ProcessRunInput`](crate::models::ProcessRunInput) → 200 `serde_json::Value`.
+///
+/// The operation `processing.catalog.validate` as a type; [`PROCESSING_CATALOG_VALIDATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessingCatalogValidate;
 
@@ -5756,7 +6122,9 @@ pub static PROCESSING_CATALOG_VALIDATE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `processing.create` as a type.
+/// Starts processing, retried under an idempotency key · `processing:process` · 30/min for spending · [`JsonObject`](crate::JsonObject) → 201 `serde_json::Value`.
+///
+/// The operation `processing.create` as a type; [`PROCESSING_CREATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessingCreate;
 
@@ -5792,7 +6160,9 @@ pub static PROCESSING_CREATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `processing.create_and_dispatch` as a type.
+/// Starts processing, retried under an idempotency key · `processing:process` · 30/min for spending · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
+///
+/// The operation `processing.create_and_dispatch` as a type; [`PROCESSING_CREATE_AND_DISPATCH`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessingCreateAndDispatch;
 
@@ -5828,7 +6198,9 @@ pub static PROCESSING_CREATE_AND_DISPATCH: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `processing.dispatch` as a type.
+/// Starts processing, retried under an idempotency key · `processing:process` · 600/min · [`ProcessingDispatchInput`](crate::models::ProcessingDispatchInput) → 200 [`ProcessingDispatchOutput`](crate::models::ProcessingDispatchOutput).
+///
+/// The operation `processing.dispatch` as a type; [`PROCESSING_DISPATCH`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessingDispatch;
 
@@ -5858,7 +6230,9 @@ pub static PROCESSING_DISPATCH: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `processing.execute` as a type.
+/// Starts processing, retried under an idempotency key · `processing:process` · 600/min · [`ProcessExecuteInput`](crate::models::ProcessExecuteInput) → 200 [`ProcessExecuteOutput`](crate::models::ProcessExecuteOutput).
+///
+/// The operation `processing.execute` as a type; [`PROCESSING_EXECUTE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessingExecute;
 
@@ -5888,7 +6262,9 @@ pub static PROCESSING_EXECUTE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `processing.job.delete` as a type.
+/// Deletes, retried under an idempotency key · `clip:destroy` · 600/min · [`ProcessingJobInput`](crate::models::ProcessingJobInput) → 200 `serde_json::Value`.
+///
+/// The operation `processing.job.delete` as a type; [`PROCESSING_JOB_DELETE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessingJobDelete;
 
@@ -5918,7 +6294,9 @@ pub static PROCESSING_JOB_DELETE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `processing.job.get` as a type.
+/// Reads, safe to retry · `processing:read` · 600/min · [`JobGetInput`](crate::models::JobGetInput) → 200 `serde_json::Value`.
+///
+/// The operation `processing.job.get` as a type; [`PROCESSING_JOB_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessingJobGet;
 
@@ -5948,7 +6326,9 @@ pub static PROCESSING_JOB_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `processing.job.register` as a type.
+/// Starts processing, retried under an idempotency key · `processing:process` · 600/min · [`JobRegisterInput`](crate::models::JobRegisterInput) → 200 `serde_json::Value`.
+///
+/// The operation `processing.job.register` as a type; [`PROCESSING_JOB_REGISTER`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessingJobRegister;
 
@@ -5978,7 +6358,9 @@ pub static PROCESSING_JOB_REGISTER: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `processing.job.tile_info` as a type.
+/// Reads, safe to retry · `clip:read` · 600/min · [`ProcessingJobInput`](crate::models::ProcessingJobInput) → 200 `serde_json::Value`.
+///
+/// The operation `processing.job.tile_info` as a type; [`PROCESSING_JOB_TILE_INFO`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessingJobTileInfo;
 
@@ -6008,7 +6390,9 @@ pub static PROCESSING_JOB_TILE_INFO: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `processing.job_types.list` as a type.
+/// Reads, safe to retry · `processing:read` · 600/min · [`JobTypesInput`](crate::models::JobTypesInput) → 200 `serde_json::Value`.
+///
+/// The operation `processing.job_types.list` as a type; [`PROCESSING_JOB_TYPES_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessingJobTypesList;
 
@@ -6038,7 +6422,9 @@ pub static PROCESSING_JOB_TYPES_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `processing.jobs.list` as a type.
+/// Reads, safe to retry · page-and-limit paging · `processing:read` · 600/min · [`JobsListInput`](crate::models::JobsListInput) → 200 `serde_json::Value`.
+///
+/// The operation `processing.jobs.list` as a type; [`PROCESSING_JOBS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessingJobsList;
 
@@ -6068,7 +6454,9 @@ pub static PROCESSING_JOBS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `processing.project_job.get` as a type.
+/// Reads, safe to retry · `processing:read` · 600/min · [`ProjectJobGetInput`](crate::models::ProjectJobGetInput) → 200 `serde_json::Value`.
+///
+/// The operation `processing.project_job.get` as a type; [`PROCESSING_PROJECT_JOB_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessingProjectJobGet;
 
@@ -6098,7 +6486,9 @@ pub static PROCESSING_PROJECT_JOB_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `processing.project_jobs.list` as a type.
+/// Reads, safe to retry · offset paging · `processing:read` · 600/min · [`ProjectJobsInput`](crate::models::ProjectJobsInput) → 200 `serde_json::Value`.
+///
+/// The operation `processing.project_jobs.list` as a type; [`PROCESSING_PROJECT_JOBS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessingProjectJobsList;
 
@@ -6128,7 +6518,9 @@ pub static PROCESSING_PROJECT_JOBS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `projects.add_member` as a type.
+/// Writes, retried under an idempotency key · `projects:write` · 600/min · [`AddMemberInput`](crate::models::AddMemberInput) → 200 [`MemberOutput`](crate::models::MemberOutput).
+///
+/// The operation `projects.add_member` as a type; [`PROJECTS_ADD_MEMBER`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProjectsAddMember;
 
@@ -6158,7 +6550,9 @@ pub static PROJECTS_ADD_MEMBER: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `projects.archive` as a type.
+/// Writes, retried under an idempotency key · `projects:write` · 600/min · [`ProjectArchiveInput`](crate::models::ProjectArchiveInput) → 200 [`ProjectResponse`](crate::models::ProjectResponse).
+///
+/// The operation `projects.archive` as a type; [`PROJECTS_ARCHIVE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProjectsArchive;
 
@@ -6188,7 +6582,9 @@ pub static PROJECTS_ARCHIVE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `projects.create` as a type.
+/// Writes, retried under an idempotency key · `projects:write` · 600/min · [`ProjectCreate`](crate::models::ProjectCreate) → 200 [`ProjectResponse`](crate::models::ProjectResponse).
+///
+/// The operation `projects.create` as a type; [`PROJECTS_CREATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProjectsCreate;
 
@@ -6218,7 +6614,9 @@ pub static PROJECTS_CREATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `projects.delete` as a type.
+/// Writes, retried under an idempotency key · `projects:write` · 600/min · [`ProjectDeleteInput`](crate::models::ProjectDeleteInput) → 200 [`ProjectDeleteOutput`](crate::models::ProjectDeleteOutput).
+///
+/// The operation `projects.delete` as a type; [`PROJECTS_DELETE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProjectsDelete;
 
@@ -6248,7 +6646,9 @@ pub static PROJECTS_DELETE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `projects.remove_member` as a type.
+/// Writes, retried under an idempotency key · `projects:write` · 600/min · [`RemoveMemberInput`](crate::models::RemoveMemberInput) → 200 [`RemoveMemberOutput`](crate::models::RemoveMemberOutput).
+///
+/// The operation `projects.remove_member` as a type; [`PROJECTS_REMOVE_MEMBER`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProjectsRemoveMember;
 
@@ -6278,7 +6678,9 @@ pub static PROJECTS_REMOVE_MEMBER: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `projects.update` as a type.
+/// Writes, retried under an idempotency key · `projects:write` · 600/min · [`ProjectUpdateInput`](crate::models::ProjectUpdateInput) → 200 [`ProjectResponse`](crate::models::ProjectResponse).
+///
+/// The operation `projects.update` as a type; [`PROJECTS_UPDATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProjectsUpdate;
 
@@ -6308,7 +6710,9 @@ pub static PROJECTS_UPDATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `projects.update_member` as a type.
+/// Writes, retried under an idempotency key · `projects:write` · 600/min · [`UpdateMemberInput`](crate::models::UpdateMemberInput) → 200 [`MemberOutput`](crate::models::MemberOutput).
+///
+/// The operation `projects.update_member` as a type; [`PROJECTS_UPDATE_MEMBER`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProjectsUpdateMember;
 
@@ -6338,7 +6742,9 @@ pub static PROJECTS_UPDATE_MEMBER: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `provenance.get` as a type.
+/// Reads, safe to retry · `provenance:read` · 600/min · [`LineageGetInput`](crate::models::LineageGetInput) → 200 [`LineageGetOutput`](crate::models::LineageGetOutput).
+///
+/// The operation `provenance.get` as a type; [`PROVENANCE_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProvenanceGet;
 
@@ -6368,7 +6774,9 @@ pub static PROVENANCE_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `reports.generate` as a type.
+/// Reads, safe to retry · `reports:read` · 600/min · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
+///
+/// The operation `reports.generate` as a type; [`REPORTS_GENERATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReportsGenerate;
 
@@ -6404,7 +6812,9 @@ pub static REPORTS_GENERATE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `share.link.create` as a type.
+/// Writes, retried under an idempotency key · `shares:write` · 600/min · [`ShareLinkCreate`](crate::models::ShareLinkCreate) → 200 [`ShareLinkCreateOutput`](crate::models::ShareLinkCreateOutput).
+///
+/// The operation `share.link.create` as a type; [`SHARE_LINK_CREATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ShareLinkCreate;
 
@@ -6434,7 +6844,9 @@ pub static SHARE_LINK_CREATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `share.link.revoke` as a type.
+/// Writes, retried under an idempotency key · `shares:write` · 600/min · [`ShareLinkRevokeInput`](crate::models::ShareLinkRevokeInput) → 200 [`ShareLinkRevokeOutput`](crate::models::ShareLinkRevokeOutput).
+///
+/// The operation `share.link.revoke` as a type; [`SHARE_LINK_REVOKE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ShareLinkRevoke;
 
@@ -6464,7 +6876,9 @@ pub static SHARE_LINK_REVOKE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `share.link.validate` as a type.
+/// Reads, safe to retry · `shares:read` · 600/min · [`ShareLinkValidateInput`](crate::models::ShareLinkValidateInput) → 200 [`ShareLinkValidateOutput`](crate::models::ShareLinkValidateOutput).
+///
+/// The operation `share.link.validate` as a type; [`SHARE_LINK_VALIDATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ShareLinkValidate;
 
@@ -6494,7 +6908,9 @@ pub static SHARE_LINK_VALIDATE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `share.tile.render` as a type.
+/// Reads, safe to retry · `shares:read` · 600/min · [`ShareTileInput`](crate::models::ShareTileInput) → 200 `serde_json::Value`.
+///
+/// The operation `share.tile.render` as a type; [`SHARE_TILE_RENDER`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ShareTileRender;
 
@@ -6524,7 +6940,9 @@ pub static SHARE_TILE_RENDER: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `share.tilejson` as a type.
+/// Reads, safe to retry · `shares:read` · 600/min · [`ShareTilejsonInput`](crate::models::ShareTilejsonInput) → 200 `serde_json::Value`.
+///
+/// The operation `share.tilejson` as a type; [`SHARE_TILEJSON`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ShareTilejson;
 
@@ -6554,7 +6972,9 @@ pub static SHARE_TILEJSON: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `stac.collections.list` as a type.
+/// Reads, safe to retry · `items:read` · 600/min · [`StacCollectionsListInput`](crate::models::StacCollectionsListInput) → 200 `serde_json::Value`.
+///
+/// The operation `stac.collections.list` as a type; [`STAC_COLLECTIONS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StacCollectionsList;
 
@@ -6584,7 +7004,9 @@ pub static STAC_COLLECTIONS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `stac.search` as a type.
+/// Reads, safe to retry · page-and-limit paging · `items:read` · 600/min · [`SearchInput`](crate::models::SearchInput) → 200 `serde_json::Value`.
+///
+/// The operation `stac.search` as a type; [`STAC_SEARCH`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StacSearch;
 
@@ -6614,7 +7036,9 @@ pub static STAC_SEARCH: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `uploads.complete` as a type.
+/// Writes, retried under an idempotency key · `uploads:write` · 600/min · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
+///
+/// The operation `uploads.complete` as a type; [`UPLOADS_COMPLETE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct UploadsComplete;
 
@@ -6650,7 +7074,9 @@ pub static UPLOADS_COMPLETE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `uploads.fail` as a type.
+/// Writes, retried under an idempotency key · `uploads:write` · 600/min · [`UploadFailInput`](crate::models::UploadFailInput) → 200 [`UploadOutput`](crate::models::UploadOutput).
+///
+/// The operation `uploads.fail` as a type; [`UPLOADS_FAIL`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct UploadsFail;
 
@@ -6680,7 +7106,9 @@ pub static UPLOADS_FAIL: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `uploads.initiate` as a type.
+/// Writes, retried under an idempotency key · `uploads:write` · 600/min · [`UploadInitiate`](crate::models::UploadInitiate) → 200 [`UploadOutput`](crate::models::UploadOutput).
+///
+/// The operation `uploads.initiate` as a type; [`UPLOADS_INITIATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct UploadsInitiate;
 
@@ -6710,7 +7138,9 @@ pub static UPLOADS_INITIATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `uploads.progress` as a type.
+/// Writes, retried under an idempotency key · `uploads:write` · 600/min · [`UploadProgressInput`](crate::models::UploadProgressInput) → 200 [`UploadOutput`](crate::models::UploadOutput).
+///
+/// The operation `uploads.progress` as a type; [`UPLOADS_PROGRESS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct UploadsProgress;
 
@@ -6740,7 +7170,9 @@ pub static UPLOADS_PROGRESS: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `uploads.signed_url` as a type.
+/// Writes, retried under an idempotency key · `uploads:write` · 600/min · [`SignedUrlInput`](crate::models::SignedUrlInput) → 200 [`SignedUrlOutput`](crate::models::SignedUrlOutput).
+///
+/// The operation `uploads.signed_url` as a type; [`UPLOADS_SIGNED_URL`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct UploadsSignedUrl;
 
@@ -6770,7 +7202,9 @@ pub static UPLOADS_SIGNED_URL: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `usage.current` as a type.
+/// Reads, safe to retry · `usage:read` · 600/min · [`UsageCurrentInput`](crate::models::UsageCurrentInput) → 200 `serde_json::Value`.
+///
+/// The operation `usage.current` as a type; [`USAGE_CURRENT`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct UsageCurrent;
 
@@ -6800,7 +7234,9 @@ pub static USAGE_CURRENT: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `usage.history` as a type.
+/// Reads, safe to retry · `usage:read` · 600/min · [`UsageHistoryInput`](crate::models::UsageHistoryInput) → 200 `serde_json::Value`.
+///
+/// The operation `usage.history` as a type; [`USAGE_HISTORY`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct UsageHistory;
 
@@ -6830,7 +7266,9 @@ pub static USAGE_HISTORY: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `usage.recalculate_storage` as a type.
+/// Writes, retried under an idempotency key · `usage:write` · 600/min · [`RecalculateInput`](crate::models::RecalculateInput) → 200 `serde_json::Value`.
+///
+/// The operation `usage.recalculate_storage` as a type; [`USAGE_RECALCULATE_STORAGE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct UsageRecalculateStorage;
 
@@ -6860,7 +7298,9 @@ pub static USAGE_RECALCULATE_STORAGE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `visualization.list_for` as a type.
+/// Reads, safe to retry · `tiles:read` · 600/min · [`VisualizationListInput`](crate::models::VisualizationListInput) → 200 [`VisualizationListOutput`](crate::models::VisualizationListOutput).
+///
+/// The operation `visualization.list_for` as a type; [`VISUALIZATION_LIST_FOR`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct VisualizationListFor;
 
@@ -6890,7 +7330,9 @@ pub static VISUALIZATION_LIST_FOR: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `visualization.profile.create` as a type.
+/// Writes, retried under an idempotency key · `items:write` · 600/min · [`ProfileCreateInput`](crate::models::ProfileCreateInput) → 200 [`ProfileResponse`](crate::models::ProfileResponse).
+///
+/// The operation `visualization.profile.create` as a type; [`VISUALIZATION_PROFILE_CREATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct VisualizationProfileCreate;
 
@@ -6920,7 +7362,9 @@ pub static VISUALIZATION_PROFILE_CREATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `visualization.profile.delete` as a type.
+/// Writes, retried under an idempotency key · `items:write` · 600/min · [`ProfileRef`](crate::models::ProfileRef) → 200 [`OkOutput`](crate::models::OkOutput).
+///
+/// The operation `visualization.profile.delete` as a type; [`VISUALIZATION_PROFILE_DELETE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct VisualizationProfileDelete;
 
@@ -6950,7 +7394,9 @@ pub static VISUALIZATION_PROFILE_DELETE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `visualization.profile.get` as a type.
+/// Reads, safe to retry · `items:read` · 600/min · [`ProfileGetInput`](crate::models::ProfileGetInput) → 200 `serde_json::Value`.
+///
+/// The operation `visualization.profile.get` as a type; [`VISUALIZATION_PROFILE_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct VisualizationProfileGet;
 
@@ -6980,7 +7426,9 @@ pub static VISUALIZATION_PROFILE_GET: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `visualization.profile.set_default` as a type.
+/// Writes, retried under an idempotency key · `items:write` · 600/min · [`ProfileRef`](crate::models::ProfileRef) → 200 [`ProfileResponse`](crate::models::ProfileResponse).
+///
+/// The operation `visualization.profile.set_default` as a type; [`VISUALIZATION_PROFILE_SET_DEFAULT`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct VisualizationProfileSetDefault;
 
@@ -7010,7 +7458,9 @@ pub static VISUALIZATION_PROFILE_SET_DEFAULT: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `visualization.profile.update` as a type.
+/// Writes, retried under an idempotency key · `items:write` · 600/min · [`ProfileUpdateInput`](crate::models::ProfileUpdateInput) → 200 [`ProfileResponse`](crate::models::ProfileResponse).
+///
+/// The operation `visualization.profile.update` as a type; [`VISUALIZATION_PROFILE_UPDATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct VisualizationProfileUpdate;
 
@@ -7040,7 +7490,9 @@ pub static VISUALIZATION_PROFILE_UPDATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `visualization.profiles.list` as a type.
+/// Reads, safe to retry · `items:read` · 600/min · [`ProfilesListInput`](crate::models::ProfilesListInput) → 200 `serde_json::Value`.
+///
+/// The operation `visualization.profiles.list` as a type; [`VISUALIZATION_PROFILES_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct VisualizationProfilesList;
 
@@ -7070,7 +7522,9 @@ pub static VISUALIZATION_PROFILES_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `webhooks.drain` as a type.
+/// Writes, retried under an idempotency key · no credentials · 600/min · [`DrainInput`](crate::models::DrainInput) → 200 `serde_json::Value`.
+///
+/// The operation `webhooks.drain` as a type; [`WEBHOOKS_DRAIN`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct WebhooksDrain;
 

@@ -5,7 +5,7 @@
 /// Build it with [`AcknowledgeEventInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AcknowledgeEventInput {
-    /// `event_id`; required.
+    /// `event_id`: required string.
     pub event_id: String,
 }
 

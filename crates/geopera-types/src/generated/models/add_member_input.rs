@@ -5,11 +5,11 @@
 /// Build it with [`AddMemberInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AddMemberInput {
-    /// `project_id`; required.
+    /// `project_id`: required string.
     pub project_id: String,
-    /// `user_id`; required.
+    /// `user_id`: required string.
     pub user_id: String,
-    /// `role`; optional; default `"editor"`.
+    /// `role`: optional string, default `editor`.
     #[serde(default = "default_role")]
     pub role: String,
 }

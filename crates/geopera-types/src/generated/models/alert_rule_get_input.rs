@@ -5,7 +5,7 @@
 /// Build it with [`AlertRuleGetInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AlertRuleGetInput {
-    /// `rule_id`; required.
+    /// `rule_id`: required string.
     pub rule_id: String,
 }
 

@@ -5,7 +5,7 @@
 /// Build it with [`AlertRuleOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AlertRuleOutput {
-    /// `alert_rule`; required.
+    /// `alert_rule`: required object.
     pub alert_rule: crate::JsonObject,
 }
 

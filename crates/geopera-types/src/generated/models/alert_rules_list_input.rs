@@ -5,10 +5,10 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AlertRulesListInput {
-    /// `active`; optional, may be null.
+    /// `active`: optional boolean, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
-    /// `collection_id`; optional, may be null.
+    /// `collection_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection_id: Option<String>,
 }

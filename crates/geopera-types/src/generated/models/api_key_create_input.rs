@@ -5,15 +5,15 @@
 /// Build it with [`ApiKeyCreateInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ApiKeyCreateInput {
-    /// `name`; required; 1 to 200 characters.
+    /// `name`: required string; 1 to 200 characters.
     pub name: String,
-    /// `permissions`; optional.
+    /// `permissions`: optional array of strings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<String>>,
-    /// `rate_limit`; optional, may be null; value > 0.
+    /// `rate_limit`: optional integer, may be null; value > 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<i64>,
-    /// `expires_in_days`; optional, may be null; value > 0.
+    /// `expires_in_days`: optional integer, may be null; value > 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in_days: Option<i64>,
 }

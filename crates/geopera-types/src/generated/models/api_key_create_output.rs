@@ -5,21 +5,21 @@
 /// Build it with [`ApiKeyCreateOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ApiKeyCreateOutput {
-    /// `id`; required.
+    /// `id`: required string.
     pub id: String,
-    /// `key`; optional, may be null.
+    /// `key`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    /// `prefix`; required.
+    /// `prefix`: required string.
     pub prefix: String,
-    /// `name`; required.
+    /// `name`: required string.
     pub name: String,
-    /// `permissions`; required.
+    /// `permissions`: required array of strings.
     pub permissions: Vec<String>,
-    /// `expires_at`; optional, may be null.
+    /// `expires_at`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
-    /// `created_at`; required.
+    /// `created_at`: required string.
     pub created_at: String,
 }
 

@@ -5,7 +5,7 @@
 /// Build it with [`ApiKeyRevokeInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ApiKeyRevokeInput {
-    /// `key_id`; required.
+    /// `key_id`: required string.
     pub key_id: String,
 }
 

@@ -5,7 +5,7 @@
 /// Build it with [`ApprovalRefInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ApprovalRefInput {
-    /// `approval_id`; required.
+    /// `approval_id`: required string.
     pub approval_id: String,
 }
 

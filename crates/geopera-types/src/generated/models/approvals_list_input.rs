@@ -5,7 +5,7 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ApprovalsListInput {
-    /// `status`; optional, may be null.
+    /// `status`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }

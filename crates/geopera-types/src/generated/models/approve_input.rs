@@ -5,9 +5,9 @@
 /// Build it with [`ApproveInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ApproveInput {
-    /// `organization_id`; required.
+    /// `organization_id`: required string.
     pub organization_id: String,
-    /// `admin_user_id`; optional, may be null.
+    /// `admin_user_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_user_id: Option<String>,
 }

@@ -5,10 +5,10 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ArchiveEstimateInput {
-    /// `captures`; optional.
+    /// `captures`: optional array of objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captures: Option<Vec<crate::JsonObject>>,
-    /// `splitByDate`; optional, may be null; default `false`.
+    /// `splitByDate`: optional boolean, may be null, default `false`.
     #[serde(rename = "splitByDate", default = "default_split_by_date")]
     pub split_by_date: Option<bool>,
 }

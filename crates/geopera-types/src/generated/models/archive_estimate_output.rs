@@ -5,16 +5,16 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ArchiveEstimateOutput {
-    /// `groups`; optional.
+    /// `groups`: optional array of objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<crate::JsonObject>>,
-    /// `errors`; optional.
+    /// `errors`: optional array of objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<crate::JsonObject>>,
-    /// `total_aud`; optional; default `0.0`.
+    /// `total_aud`: optional number, default `0.0`.
     #[serde(default = "default_total_aud")]
     pub total_aud: f64,
-    /// `total_credits`; optional; default `0`.
+    /// `total_credits`: optional integer, default `0`.
     #[serde(default = "default_total_credits")]
     pub total_credits: i64,
     /// Members the contract does not declare, kept verbatim.

@@ -5,7 +5,7 @@
 /// Build it with [`Area::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Area {
-    /// `area`; required.
+    /// `area`: required string.
     pub area: String,
 }
 

@@ -5,7 +5,7 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AssetDeleteOutput {
-    /// `id`; optional, may be null.
+    /// `id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Members the contract does not declare, kept verbatim.

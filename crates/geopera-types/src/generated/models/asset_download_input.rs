@@ -5,9 +5,9 @@
 /// Build it with [`AssetDownloadInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AssetDownloadInput {
-    /// `item_id`; required.
+    /// `item_id`: required string.
     pub item_id: String,
-    /// `asset_id`; required.
+    /// `asset_id`: required string.
     pub asset_id: String,
 }
 

@@ -5,7 +5,7 @@
 /// Build it with [`AttachInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AttachInput {
-    /// `payment_method_id`; required; at least 4 characters; matches `^(cst|pm)_[A-Za-z0-9_]+$`.
+    /// `payment_method_id`: required string; at least 4 characters, matches `^(cst|pm)_[A-Za-z0-9_]+$`.
     pub payment_method_id: String,
 }
 

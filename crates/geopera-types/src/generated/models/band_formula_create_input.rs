@@ -5,23 +5,23 @@
 /// Build it with [`BandFormulaCreateInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BandFormulaCreateInput {
-    /// `name`; required; 2 to 50 characters.
+    /// `name`: required string; 2 to 50 characters.
     pub name: String,
-    /// `formula`; required; at least 3 characters.
+    /// `formula`: required string; at least 3 characters.
     pub formula: String,
-    /// `display_name`; optional, may be null.
+    /// `display_name`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `colormap`; optional; default `"RdYlGn"`.
+    /// `colormap`: optional string, default `RdYlGn`.
     #[serde(default = "default_colormap")]
     pub colormap: String,
-    /// `value_range`; optional.
+    /// `value_range`: optional array of numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_range: Option<Vec<f64>>,
-    /// `category`; optional; default `"custom"`.
+    /// `category`: optional string, default `custom`.
     #[serde(default = "default_category")]
     pub category: String,
 }

@@ -5,10 +5,10 @@
 /// Build it with [`BandFormulaDeleteOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BandFormulaDeleteOutput {
-    /// `ok`; optional; default `true`.
+    /// `ok`: optional boolean, default `true`.
     #[serde(default = "default_ok")]
     pub ok: bool,
-    /// `id`; required.
+    /// `id`: required string.
     pub id: String,
 }
 

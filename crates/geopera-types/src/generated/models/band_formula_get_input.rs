@@ -5,7 +5,7 @@
 /// Build it with [`BandFormulaGetInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BandFormulaGetInput {
-    /// `formula_id`; required.
+    /// `formula_id`: required string.
     pub formula_id: String,
 }
 

@@ -5,34 +5,34 @@
 /// Build it with [`BandFormulaOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BandFormulaOutput {
-    /// `id`; required.
+    /// `id`: required string.
     pub id: String,
-    /// `organization_id`; required.
+    /// `organization_id`: required string.
     pub organization_id: String,
-    /// `name`; required.
+    /// `name`: required string.
     pub name: String,
-    /// `display_name`; optional, may be null.
+    /// `display_name`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    /// `formula`; required.
+    /// `formula`: required string.
     pub formula: String,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `required_bands`; optional.
+    /// `required_bands`: optional array of strings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_bands: Option<Vec<String>>,
-    /// `colormap`; required.
+    /// `colormap`: required string.
     pub colormap: String,
-    /// `value_range`; required.
+    /// `value_range`: required array of numbers.
     pub value_range: Vec<f64>,
-    /// `category`; required.
+    /// `category`: required string.
     pub category: String,
-    /// `is_template`; required.
+    /// `is_template`: required boolean.
     pub is_template: bool,
-    /// `created_at`; required.
+    /// `created_at`: required string.
     pub created_at: String,
-    /// `updated_at`; required.
+    /// `updated_at`: required string.
     pub updated_at: String,
 }
 

@@ -5,27 +5,27 @@
 /// Build it with [`BandFormulaUpdateInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BandFormulaUpdateInput {
-    /// `formula_id`; required.
+    /// `formula_id`: required string.
     pub formula_id: String,
-    /// `name`; optional, may be null; 2 to 50 characters.
+    /// `name`: optional string, may be null; 2 to 50 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// `formula`; optional, may be null; at least 3 characters.
+    /// `formula`: optional string, may be null; at least 3 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub formula: Option<String>,
-    /// `display_name`; optional, may be null.
+    /// `display_name`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `colormap`; optional, may be null.
+    /// `colormap`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub colormap: Option<String>,
-    /// `value_range`; optional, may be null.
+    /// `value_range`: optional array of numbers, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_range: Option<Vec<f64>>,
-    /// `category`; optional, may be null.
+    /// `category`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
 }

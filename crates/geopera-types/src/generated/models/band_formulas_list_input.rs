@@ -5,10 +5,10 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BandFormulasListInput {
-    /// `category`; optional, may be null.
+    /// `category`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
-    /// `include_templates`; optional; default `true`.
+    /// `include_templates`: optional boolean, default `true`.
     #[serde(default = "default_include_templates")]
     pub include_templates: bool,
 }

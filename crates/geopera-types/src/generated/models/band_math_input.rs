@@ -5,27 +5,27 @@
 /// Build it with [`BandMathInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BandMathInput {
-    /// `cog_url`; required.
+    /// `cog_url`: required string.
     pub cog_url: String,
-    /// `formula`; required.
+    /// `formula`: required string.
     pub formula: String,
-    /// `bbox`; required.
+    /// `bbox`: required object.
     pub bbox: crate::JsonObject,
-    /// `sensor`; required.
+    /// `sensor`: required string.
     pub sensor: String,
-    /// `max_size`; optional; default `2048`.
+    /// `max_size`: optional integer, default `2048`.
     #[serde(default = "default_max_size")]
     pub max_size: i64,
-    /// `output_format`; optional; default `"json"`.
+    /// `output_format`: optional string, default `json`.
     #[serde(default = "default_output_format")]
     pub output_format: String,
-    /// `colormap`; optional; default `"viridis"`.
+    /// `colormap`: optional string, default `viridis`.
     #[serde(default = "default_colormap")]
     pub colormap: String,
-    /// `vmin`; optional, may be null.
+    /// `vmin`: optional number, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vmin: Option<f64>,
-    /// `vmax`; optional, may be null.
+    /// `vmax`: optional number, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vmax: Option<f64>,
 }

@@ -5,21 +5,21 @@
 /// Build it with [`CalculateIndexInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CalculateIndexInput {
-    /// `cog_url`; required.
+    /// `cog_url`: required string.
     pub cog_url: String,
-    /// `index_name`; required.
+    /// `index_name`: required string.
     pub index_name: String,
-    /// `bbox`; required.
+    /// `bbox`: required object.
     pub bbox: crate::JsonObject,
-    /// `sensor`; required.
+    /// `sensor`: required string.
     pub sensor: String,
-    /// `max_size`; optional; default `2048`.
+    /// `max_size`: optional integer, default `2048`.
     #[serde(default = "default_max_size")]
     pub max_size: i64,
-    /// `output_format`; optional; default `"json"`.
+    /// `output_format`: optional string, default `json`.
     #[serde(default = "default_output_format")]
     pub output_format: String,
-    /// `colormap`; optional, may be null.
+    /// `colormap`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub colormap: Option<String>,
 }

@@ -5,33 +5,33 @@
 /// Build it with [`CatalogSearchInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CatalogSearchInput {
-    /// `collections`; optional, may be null.
+    /// `collections`: optional array of strings, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collections: Option<Vec<String>>,
-    /// `ids`; optional, may be null.
+    /// `ids`: optional array of strings, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ids: Option<Vec<String>>,
-    /// `datetime`; optional, may be null.
+    /// `datetime`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datetime: Option<String>,
-    /// `limit`; optional; default `100`; 1 ≤ value ≤ 500.
+    /// `limit`: optional integer, default `100`; 1 ≤ value ≤ 500.
     #[serde(default = "default_limit")]
     pub limit: i64,
-    /// `query`; optional, may be null.
+    /// `query`: optional object of [`CloudQuery`](super::CloudQuery) objects by key, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<std::collections::BTreeMap<String, super::CloudQuery>>,
-    /// `bbox`; optional, may be null.
+    /// `bbox`: optional array of numbers, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bbox: Option<Vec<f64>>,
-    /// `intersects`; optional, may be null.
+    /// `intersects`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intersects: Option<crate::JsonObject>,
-    /// `full_catalog`; optional, may be null.
+    /// `full_catalog`: optional boolean, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_catalog: Option<bool>,
-    /// `host_name`; required.
+    /// `host_name`: required string.
     pub host_name: String,
-    /// `next`; optional, may be null.
+    /// `next`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
 }

@@ -5,39 +5,39 @@
 /// Build it with [`CatalogTileInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CatalogTileInput {
-    /// `collection`; required.
+    /// `collection`: required string.
     pub collection: String,
-    /// `scene_id`; required.
+    /// `scene_id`: required string.
     pub scene_id: String,
-    /// `visualization`; required.
+    /// `visualization`: required string.
     pub visualization: String,
-    /// `z`; required.
+    /// `z`: required integer.
     pub z: i64,
-    /// `x`; required.
+    /// `x`: required integer.
     pub x: i64,
-    /// `y`; required.
+    /// `y`: required integer.
     pub y: i64,
-    /// `format`; required.
+    /// `format`: required string.
     pub format: String,
-    /// `provider`; optional, may be null.
+    /// `provider`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
-    /// `quality`; optional, may be null; default `95`.
+    /// `quality`: optional integer, may be null, default `95`.
     #[serde(default = "default_quality")]
     pub quality: Option<i64>,
-    /// `aoi_clip`; optional, may be null.
+    /// `aoi_clip`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aoi_clip: Option<String>,
-    /// `aoi_clip_body`; optional, may be null.
+    /// `aoi_clip_body`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aoi_clip_body: Option<crate::JsonObject>,
-    /// `expression`; optional, may be null.
+    /// `expression`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
-    /// `colormap`; optional, may be null.
+    /// `colormap`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub colormap: Option<String>,
-    /// `rescale`; optional, may be null.
+    /// `rescale`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rescale: Option<String>,
 }

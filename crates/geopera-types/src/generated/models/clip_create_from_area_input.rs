@@ -5,19 +5,19 @@
 /// Build it with [`ClipCreateFromAreaInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClipCreateFromAreaInput {
-    /// `area`; required.
+    /// `area`: required string.
     pub area: String,
-    /// `mosaic_types`; required.
+    /// `mosaic_types`: required array of strings.
     pub mosaic_types: Vec<String>,
-    /// `aoi_geometry`; required.
+    /// `aoi_geometry`: required object.
     pub aoi_geometry: crate::JsonObject,
-    /// `aoi_name`; optional, may be null.
+    /// `aoi_name`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aoi_name: Option<String>,
-    /// `project_id`; optional, may be null.
+    /// `project_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<String>,
-    /// `organization_id`; required.
+    /// `organization_id`: required string.
     pub organization_id: String,
 }
 

@@ -5,14 +5,14 @@
 /// Build it with [`ClipDownloadInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClipDownloadInput {
-    /// `job_id`; required.
+    /// `job_id`: required string.
     pub job_id: String,
-    /// `mosaic_type`; required.
+    /// `mosaic_type`: required string.
     pub mosaic_type: String,
-    /// `user_agent`; optional, may be null.
+    /// `user_agent`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
-    /// `requester_ip`; optional, may be null.
+    /// `requester_ip`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requester_ip: Option<String>,
 }

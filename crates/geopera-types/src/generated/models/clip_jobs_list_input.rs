@@ -5,15 +5,15 @@
 /// Build it with [`ClipJobsListInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClipJobsListInput {
-    /// `organization_id`; required.
+    /// `organization_id`: required string.
     pub organization_id: String,
-    /// `status`; optional, may be null.
+    /// `status`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// `limit`; optional; default `50`.
+    /// `limit`: optional integer, default `50`.
     #[serde(default = "default_limit")]
     pub limit: i64,
-    /// `offset`; optional; default `0`.
+    /// `offset`: optional integer, default `0`.
     #[serde(default = "default_offset")]
     pub offset: i64,
 }

@@ -5,16 +5,16 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CloudQuery {
-    /// `GT`; optional, may be null.
+    /// `GT`: optional number, may be null.
     #[serde(rename = "GT", default, skip_serializing_if = "Option::is_none")]
     pub gt: Option<f64>,
-    /// `GTE`; optional, may be null.
+    /// `GTE`: optional number, may be null.
     #[serde(rename = "GTE", default, skip_serializing_if = "Option::is_none")]
     pub gte: Option<f64>,
-    /// `LT`; optional, may be null.
+    /// `LT`: optional number, may be null.
     #[serde(rename = "LT", default, skip_serializing_if = "Option::is_none")]
     pub lt: Option<f64>,
-    /// `LTE`; optional, may be null.
+    /// `LTE`: optional number, may be null.
     #[serde(rename = "LTE", default, skip_serializing_if = "Option::is_none")]
     pub lte: Option<f64>,
 }

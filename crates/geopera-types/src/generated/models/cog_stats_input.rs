@@ -5,17 +5,17 @@
 /// Build it with [`CogStatsInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CogStatsInput {
-    /// `url`; required.
+    /// `url`: required string.
     pub url: String,
-    /// `geometry`; required.
+    /// `geometry`: required object.
     pub geometry: crate::JsonObject,
-    /// `expression`; optional, may be null.
+    /// `expression`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
-    /// `bands`; optional, may be null.
+    /// `bands`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bands: Option<String>,
-    /// `percentiles`; optional; default `[2.0,98.0]`; exactly 2 items.
+    /// `percentiles`: optional array [number, number], default `[2.0,98.0]`; exactly 2 items.
     #[serde(default = "default_percentiles")]
     pub percentiles: (f64, f64),
 }

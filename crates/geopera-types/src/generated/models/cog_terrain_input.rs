@@ -5,18 +5,18 @@
 /// Build it with [`CogTerrainInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CogTerrainInput {
-    /// `url`; required.
+    /// `url`: required string.
     pub url: String,
-    /// `z`; required.
+    /// `z`: required integer.
     pub z: i64,
-    /// `x`; required.
+    /// `x`: required integer.
     pub x: i64,
-    /// `y`; required.
+    /// `y`: required integer.
     pub y: i64,
-    /// `invert`; optional; default `false`.
+    /// `invert`: optional boolean, default `false`.
     #[serde(default = "default_invert")]
     pub invert: bool,
-    /// `aoi`; optional, may be null.
+    /// `aoi`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aoi: Option<String>,
 }

@@ -5,12 +5,12 @@
 /// Build it with [`CogThumbnailInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CogThumbnailInput {
-    /// `url`; required.
+    /// `url`: required string.
     pub url: String,
-    /// `width`; optional; default `256`.
+    /// `width`: optional integer, default `256`.
     #[serde(default = "default_width")]
     pub width: i64,
-    /// `height`; optional; default `256`.
+    /// `height`: optional integer, default `256`.
     #[serde(default = "default_height")]
     pub height: i64,
 }

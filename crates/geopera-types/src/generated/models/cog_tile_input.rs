@@ -5,32 +5,32 @@
 /// Build it with [`CogTileInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CogTileInput {
-    /// `url`; required.
+    /// `url`: required string.
     pub url: String,
-    /// `z`; required.
+    /// `z`: required integer.
     pub z: i64,
-    /// `x`; required.
+    /// `x`: required integer.
     pub x: i64,
-    /// `y`; required.
+    /// `y`: required integer.
     pub y: i64,
-    /// `format`; required.
+    /// `format`: required string.
     pub format: String,
-    /// `bands`; optional, may be null.
+    /// `bands`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bands: Option<String>,
-    /// `expression`; optional, may be null.
+    /// `expression`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
-    /// `rescale`; optional, may be null.
+    /// `rescale`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rescale: Option<String>,
-    /// `colormap`; optional, may be null.
+    /// `colormap`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub colormap: Option<String>,
-    /// `quality`; optional; default `85`.
+    /// `quality`: optional integer, default `85`.
     #[serde(default = "default_quality")]
     pub quality: i64,
-    /// `aoi`; optional, may be null.
+    /// `aoi`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aoi: Option<String>,
 }

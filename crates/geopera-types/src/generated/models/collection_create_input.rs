@@ -5,21 +5,21 @@
 /// Build it with [`CollectionCreateInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CollectionCreateInput {
-    /// `name`; required; 1 to 255 characters.
+    /// `name`: required string; 1 to 255 characters.
     pub name: String,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `color`; optional, may be null.
+    /// `color`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
-    /// `show_on_map`; optional; default `true`.
+    /// `show_on_map`: optional boolean, default `true`.
     #[serde(default = "default_show_on_map")]
     pub show_on_map: bool,
-    /// `layer_order`; optional; default `0`.
+    /// `layer_order`: optional integer, default `0`.
     #[serde(default = "default_layer_order")]
     pub layer_order: i64,
-    /// `project_id`; required.
+    /// `project_id`: required string.
     pub project_id: String,
 }
 

@@ -5,9 +5,9 @@
 /// Build it with [`CollectionDeleteInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CollectionDeleteInput {
-    /// `project_id`; required.
+    /// `project_id`: required string.
     pub project_id: String,
-    /// `collection_id`; required.
+    /// `collection_id`: required string.
     pub collection_id: String,
 }
 

@@ -5,20 +5,20 @@
 /// Build it with [`CollectionDto::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CollectionDto {
-    /// `id`; required.
+    /// `id`: required string.
     pub id: String,
-    /// `title`; required.
+    /// `title`: required string.
     pub title: String,
-    /// `data_type`; required.
+    /// `data_type`: required string.
     pub data_type: String,
-    /// `render_strategy`; required.
+    /// `render_strategy`: required string.
     pub render_strategy: String,
-    /// `access_model`; required.
+    /// `access_model`: required string.
     pub access_model: String,
-    /// `gsd`; optional, may be null.
+    /// `gsd`: optional number, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gsd: Option<f64>,
-    /// `render_params`; optional; default `{}`.
+    /// `render_params`: optional object, default `{}`.
     #[serde(default = "default_render_params")]
     pub render_params: crate::JsonObject,
 }

@@ -5,7 +5,7 @@
 /// Build it with [`CollectionGetInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CollectionGetInput {
-    /// `collection_name`; required.
+    /// `collection_name`: required string.
     pub collection_name: String,
 }
 

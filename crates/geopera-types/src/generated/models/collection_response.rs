@@ -5,42 +5,42 @@
 /// Build it with [`CollectionResponse::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CollectionResponse {
-    /// `id`; required.
+    /// `id`: required string.
     pub id: String,
-    /// `project_id`; required.
+    /// `project_id`: required string.
     pub project_id: String,
-    /// `name`; required.
+    /// `name`: required string.
     pub name: String,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `color`; optional, may be null.
+    /// `color`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
-    /// `show_on_map`; optional; default `true`.
+    /// `show_on_map`: optional boolean, default `true`.
     #[serde(default = "default_show_on_map")]
     pub show_on_map: bool,
-    /// `layer_order`; optional; default `0`.
+    /// `layer_order`: optional integer, default `0`.
     #[serde(default = "default_layer_order")]
     pub layer_order: i64,
-    /// `auto_created`; optional; default `false`.
+    /// `auto_created`: optional boolean, default `false`.
     #[serde(default = "default_auto_created")]
     pub auto_created: bool,
-    /// `source_type`; optional, may be null.
+    /// `source_type`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_type: Option<String>,
-    /// `source_id`; optional, may be null.
+    /// `source_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_id: Option<String>,
-    /// `item_count`; optional; default `0`.
+    /// `item_count`: optional integer, default `0`.
     #[serde(default = "default_item_count")]
     pub item_count: i64,
-    /// `deleted_at`; optional, may be null; format `date-time`.
+    /// `deleted_at`: optional string, may be null; an RFC 3339 date-time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<String>,
-    /// `created_at`; required; format `date-time`.
+    /// `created_at`: required string; an RFC 3339 date-time.
     pub created_at: String,
-    /// `updated_at`; required; format `date-time`.
+    /// `updated_at`: required string; an RFC 3339 date-time.
     pub updated_at: String,
 }
 

@@ -5,24 +5,24 @@
 /// Build it with [`CollectionUpdateInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CollectionUpdateInput {
-    /// `name`; optional, may be null; 1 to 255 characters.
+    /// `name`: optional string, may be null; 1 to 255 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `color`; optional, may be null.
+    /// `color`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
-    /// `show_on_map`; optional, may be null.
+    /// `show_on_map`: optional boolean, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub show_on_map: Option<bool>,
-    /// `layer_order`; optional, may be null.
+    /// `layer_order`: optional integer, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer_order: Option<i64>,
-    /// `project_id`; required.
+    /// `project_id`: required string.
     pub project_id: String,
-    /// `collection_id`; required.
+    /// `collection_id`: required string.
     pub collection_id: String,
 }
 

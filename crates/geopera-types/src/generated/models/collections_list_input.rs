@@ -5,7 +5,7 @@
 /// Build it with [`CollectionsListInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CollectionsListInput {
-    /// `project_id`; required.
+    /// `project_id`: required string.
     pub project_id: String,
 }
 

@@ -5,10 +5,10 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CommitmentsListInput {
-    /// `commitment_id`; optional, may be null.
+    /// `commitment_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commitment_id: Option<String>,
-    /// `include_line_items`; optional; default `false`.
+    /// `include_line_items`: optional boolean, default `false`.
     #[serde(default = "default_include_line_items")]
     pub include_line_items: bool,
 }

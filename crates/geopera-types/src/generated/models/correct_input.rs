@@ -5,13 +5,13 @@
 /// Build it with [`CorrectInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CorrectInput {
-    /// `organization_id`; required.
+    /// `organization_id`: required string.
     pub organization_id: String,
-    /// `bytes_delta`; required.
+    /// `bytes_delta`: required integer.
     pub bytes_delta: i64,
-    /// `reason`; required.
+    /// `reason`: required string.
     pub reason: String,
-    /// `asset_id`; optional, may be null.
+    /// `asset_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asset_id: Option<String>,
 }

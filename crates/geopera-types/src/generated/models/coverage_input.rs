@@ -5,7 +5,7 @@
 /// Build it with [`CoverageInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CoverageInput {
-    /// `order_id`; required.
+    /// `order_id`: required string.
     pub order_id: String,
 }
 

@@ -5,36 +5,36 @@
 /// Build it with [`CreateAlertRuleInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateAlertRuleInput {
-    /// `name`; required.
+    /// `name`: required string.
     pub name: String,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `collection_id`; optional, may be null.
+    /// `collection_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection_id: Option<String>,
-    /// `event_types`; optional.
+    /// `event_types`: optional array of strings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_types: Option<Vec<String>>,
-    /// `expression`; required.
+    /// `expression`: required string.
     pub expression: String,
-    /// `comparison`; required.
+    /// `comparison`: required string.
     pub comparison: String,
-    /// `threshold`; required.
+    /// `threshold`: required number.
     pub threshold: f64,
-    /// `threshold_upper`; optional, may be null.
+    /// `threshold_upper`: optional number, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold_upper: Option<f64>,
-    /// `asset_key`; optional; default `"data"`.
+    /// `asset_key`: optional string, default `data`.
     #[serde(default = "default_asset_key")]
     pub asset_key: String,
-    /// `band_mapping`; optional.
+    /// `band_mapping`: optional object of integers by key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub band_mapping: Option<std::collections::BTreeMap<String, i64>>,
-    /// `notification_channels`; optional.
+    /// `notification_channels`: optional array of strings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_channels: Option<Vec<String>>,
-    /// `cooldown_minutes`; optional; default `60`.
+    /// `cooldown_minutes`: optional integer, default `60`.
     #[serde(default = "default_cooldown_minutes")]
     pub cooldown_minutes: i64,
 }

@@ -5,17 +5,17 @@
 /// Build it with [`CreateSubscriptionInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateSubscriptionInput {
-    /// `event_type`; required.
+    /// `event_type`: required string.
     pub event_type: String,
-    /// `endpoint_url`; required.
+    /// `endpoint_url`: required string.
     pub endpoint_url: String,
-    /// `filter_config`; optional.
+    /// `filter_config`: optional object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter_config: Option<crate::JsonObject>,
-    /// `headers`; optional.
+    /// `headers`: optional object of strings by key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<std::collections::BTreeMap<String, String>>,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }

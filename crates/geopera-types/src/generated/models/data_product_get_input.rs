@@ -5,7 +5,7 @@
 /// Build it with [`DataProductGetInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DataProductGetInput {
-    /// `data_product_name`; required.
+    /// `data_product_name`: required string.
     pub data_product_name: String,
 }
 

@@ -5,20 +5,20 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DataProductsListInput {
-    /// `dataProductId`; optional, may be null.
+    /// `dataProductId`: optional string, may be null.
     #[serde(
         rename = "dataProductId",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub data_product_id: Option<String>,
-    /// `page`; optional; default `0`.
+    /// `page`: optional integer, default `0`.
     #[serde(default = "default_page")]
     pub page: i64,
-    /// `size`; optional; default `10`.
+    /// `size`: optional integer, default `10`.
     #[serde(default = "default_size")]
     pub size: i64,
-    /// `sort`; optional, may be null; default `"createdAt,desc"`.
+    /// `sort`: optional string, may be null, default `createdAt,desc`.
     #[serde(default = "default_sort")]
     pub sort: Option<String>,
 }

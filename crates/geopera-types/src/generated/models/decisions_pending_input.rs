@@ -5,20 +5,20 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DecisionsPendingInput {
-    /// `workspaceId`; optional, may be null.
+    /// `workspaceId`: optional string, may be null.
     #[serde(
         rename = "workspaceId",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub workspace_id: Option<String>,
-    /// `page`; optional; default `0`.
+    /// `page`: optional integer, default `0`.
     #[serde(default = "default_page")]
     pub page: i64,
-    /// `size`; optional; default `20`.
+    /// `size`: optional integer, default `20`.
     #[serde(default = "default_size")]
     pub size: i64,
-    /// `kinds`; optional, may be null.
+    /// `kinds`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kinds: Option<String>,
 }

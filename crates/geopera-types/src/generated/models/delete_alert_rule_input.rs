@@ -5,7 +5,7 @@
 /// Build it with [`DeleteAlertRuleInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DeleteAlertRuleInput {
-    /// `rule_id`; required.
+    /// `rule_id`: required string.
     pub rule_id: String,
 }
 

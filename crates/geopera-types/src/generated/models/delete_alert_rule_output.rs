@@ -5,7 +5,7 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DeleteAlertRuleOutput {
-    /// `deleted`; optional; default `true`.
+    /// `deleted`: optional boolean, default `true`.
     #[serde(default = "default_deleted")]
     pub deleted: bool,
 }

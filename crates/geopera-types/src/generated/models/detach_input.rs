@@ -5,7 +5,7 @@
 /// Build it with [`DetachInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DetachInput {
-    /// `payment_method_row_id`; required.
+    /// `payment_method_row_id`: required string.
     pub payment_method_row_id: String,
 }
 

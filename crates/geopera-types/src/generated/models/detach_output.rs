@@ -5,7 +5,7 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DetachOutput {
-    /// `ok`; optional; default `true`.
+    /// `ok`: optional boolean, default `true`.
     #[serde(default = "default_ok")]
     pub ok: bool,
 }

@@ -5,13 +5,13 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DetectBandsOutput {
-    /// `suggested_band_names`; optional.
+    /// `suggested_band_names`: optional array of JSON values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggested_band_names: Option<Vec<serde_json::Value>>,
-    /// `current_band_names`; optional.
+    /// `current_band_names`: optional array of JSON values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_band_names: Option<Vec<serde_json::Value>>,
-    /// `method`; optional; default `"reflectance_ranking"`.
+    /// `method`: optional string, default `reflectance_ranking`.
     #[serde(default = "default_method")]
     pub method: String,
 }

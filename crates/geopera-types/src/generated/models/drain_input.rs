@@ -5,7 +5,7 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DrainInput {
-    /// `limit`; optional, may be null; 1 ≤ value ≤ 2000.
+    /// `limit`: optional integer, may be null; 1 ≤ value ≤ 2000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
 }

@@ -5,23 +5,23 @@
 /// Build it with [`EstimateInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EstimateInput {
-    /// `dataProduct`; required.
+    /// `dataProduct`: required string.
     #[serde(rename = "dataProduct")]
     pub data_product: String,
-    /// `displayName`; optional; default `""`.
+    /// `displayName`: optional string, default `""`.
     #[serde(rename = "displayName", default = "default_display_name")]
     pub display_name: String,
-    /// `params`; optional.
+    /// `params`: optional object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<crate::JsonObject>,
-    /// `featureCollection`; optional.
+    /// `featureCollection`: optional object.
     #[serde(
         rename = "featureCollection",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub feature_collection: Option<crate::JsonObject>,
-    /// `tags`; optional, may be null.
+    /// `tags`: optional array of strings, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }

@@ -5,11 +5,11 @@
 /// Build it with [`EulaAcceptInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EulaAcceptInput {
-    /// `eula_id`; required.
+    /// `eula_id`: required string.
     pub eula_id: String,
-    /// `document_id`; required.
+    /// `document_id`: required string.
     pub document_id: String,
-    /// `is_accepted`; optional; default `true`.
+    /// `is_accepted`: optional boolean, default `true`.
     #[serde(default = "default_is_accepted")]
     pub is_accepted: bool,
 }

@@ -5,9 +5,9 @@
 /// Build it with [`EulaDocumentGetInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EulaDocumentGetInput {
-    /// `eula_id`; required.
+    /// `eula_id`: required string.
     pub eula_id: String,
-    /// `document_id`; required.
+    /// `document_id`: required string.
     pub document_id: String,
 }
 

@@ -5,15 +5,15 @@
 /// Build it with [`EulaDocumentsListInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EulaDocumentsListInput {
-    /// `eula_id`; required.
+    /// `eula_id`: required string.
     pub eula_id: String,
-    /// `page`; optional; default `0`.
+    /// `page`: optional integer, default `0`.
     #[serde(default = "default_page")]
     pub page: i64,
-    /// `size`; optional; default `20`.
+    /// `size`: optional integer, default `20`.
     #[serde(default = "default_size")]
     pub size: i64,
-    /// `sort`; optional; default `"validFrom,desc"`.
+    /// `sort`: optional string, default `validFrom,desc`.
     #[serde(default = "default_sort")]
     pub sort: String,
 }

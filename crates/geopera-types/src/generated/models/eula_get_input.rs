@@ -5,7 +5,7 @@
 /// Build it with [`EulaGetInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EulaGetInput {
-    /// `eula_id`; required.
+    /// `eula_id`: required string.
     pub eula_id: String,
 }
 

@@ -5,16 +5,16 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EulasListInput {
-    /// `term`; optional, may be null.
+    /// `term`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub term: Option<String>,
-    /// `page`; optional; default `0`.
+    /// `page`: optional integer, default `0`.
     #[serde(default = "default_page")]
     pub page: i64,
-    /// `size`; optional; default `20`.
+    /// `size`: optional integer, default `20`.
     #[serde(default = "default_size")]
     pub size: i64,
-    /// `sort`; optional; default `"createdAt,desc"`.
+    /// `sort`: optional string, default `createdAt,desc`.
     #[serde(default = "default_sort")]
     pub sort: String,
 }

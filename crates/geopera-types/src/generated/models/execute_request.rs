@@ -5,9 +5,9 @@
 /// Build it with [`ExecuteRequest::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExecuteRequest {
-    /// `operation`; required.
+    /// `operation`: required string.
     pub operation: String,
-    /// `params`; required.
+    /// `params`: required object.
     pub params: crate::JsonObject,
 }
 

@@ -5,7 +5,7 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExpiringInput {
-    /// `days`; optional; default `7`.
+    /// `days`: optional integer, default `7`.
     #[serde(default = "default_days")]
     pub days: i64,
 }

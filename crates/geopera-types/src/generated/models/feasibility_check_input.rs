@@ -5,20 +5,20 @@
 /// Build it with [`FeasibilityCheckInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FeasibilityCheckInput {
-    /// `dataProduct`; required.
+    /// `dataProduct`: required string.
     #[serde(rename = "dataProduct")]
     pub data_product: String,
-    /// `displayName`; optional, may be null.
+    /// `displayName`: optional string, may be null.
     #[serde(
         rename = "displayName",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub display_name: Option<String>,
-    /// `featureCollection`; optional; default `{}`.
+    /// `featureCollection`: optional object, default `{}`.
     #[serde(rename = "featureCollection", default = "default_feature_collection")]
     pub feature_collection: crate::JsonObject,
-    /// `params`; optional, may be null.
+    /// `params`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<crate::JsonObject>,
 }

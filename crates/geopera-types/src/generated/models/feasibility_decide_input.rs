@@ -5,9 +5,9 @@
 /// Build it with [`FeasibilityDecideInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FeasibilityDecideInput {
-    /// `study_id`; required.
+    /// `study_id`: required string.
     pub study_id: String,
-    /// `acceptedOptionId`; required.
+    /// `acceptedOptionId`: required string.
     #[serde(rename = "acceptedOptionId")]
     pub accepted_option_id: String,
 }

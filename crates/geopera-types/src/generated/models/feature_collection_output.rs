@@ -5,13 +5,13 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FeatureCollectionOutput {
-    /// `type`; optional; default `"FeatureCollection"`.
+    /// `type`: optional string, default `FeatureCollection`.
     #[serde(default = "default_type")]
     pub r#type: String,
-    /// `features`; optional.
+    /// `features`: optional array of JSON values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<Vec<serde_json::Value>>,
-    /// `numberMatched`; optional; default `0`.
+    /// `numberMatched`: optional integer, default `0`.
     #[serde(rename = "numberMatched", default = "default_number_matched")]
     pub number_matched: i64,
     /// Members the contract does not declare, kept verbatim.

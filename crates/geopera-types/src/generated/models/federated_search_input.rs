@@ -5,34 +5,34 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FederatedSearchInput {
-    /// `collections`; optional, may be null.
+    /// `collections`: optional array of strings, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collections: Option<Vec<String>>,
-    /// `ids`; optional, may be null.
+    /// `ids`: optional array of strings, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ids: Option<Vec<String>>,
-    /// `datetime`; optional, may be null.
+    /// `datetime`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datetime: Option<String>,
-    /// `limit`; optional; default `100`; 1 ≤ value ≤ 500.
+    /// `limit`: optional integer, default `100`; 1 ≤ value ≤ 500.
     #[serde(default = "default_limit")]
     pub limit: i64,
-    /// `query`; optional, may be null.
+    /// `query`: optional object of [`CloudQuery`](super::CloudQuery) objects by key, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<std::collections::BTreeMap<String, super::CloudQuery>>,
-    /// `bbox`; optional, may be null.
+    /// `bbox`: optional array of numbers, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bbox: Option<Vec<f64>>,
-    /// `intersects`; optional, may be null.
+    /// `intersects`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intersects: Option<crate::JsonObject>,
-    /// `full_catalog`; optional, may be null.
+    /// `full_catalog`: optional boolean, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_catalog: Option<bool>,
-    /// `source_ids`; optional, may be null.
+    /// `source_ids`: optional array of strings, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_ids: Option<Vec<String>>,
-    /// `data_types`; optional, may be null.
+    /// `data_types`: optional array of strings, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_types: Option<Vec<String>>,
 }

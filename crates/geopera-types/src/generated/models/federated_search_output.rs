@@ -5,16 +5,16 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FederatedSearchOutput {
-    /// `type`; optional; default `"FeatureCollection"`.
+    /// `type`: optional string, default `FeatureCollection`.
     #[serde(default = "default_type")]
     pub r#type: String,
-    /// `features`; optional.
+    /// `features`: optional array of JSON values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<Vec<serde_json::Value>>,
-    /// `numberReturned`; optional; default `0`.
+    /// `numberReturned`: optional integer, default `0`.
     #[serde(rename = "numberReturned", default = "default_number_returned")]
     pub number_returned: i64,
-    /// `sources`; optional.
+    /// `sources`: optional array of [`SourceResultSummary`](super::SourceResultSummary) objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<super::SourceResultSummary>>,
     /// Members the contract does not declare, kept verbatim.

@@ -5,7 +5,7 @@
 /// Build it with [`GetSubscriptionInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GetSubscriptionInput {
-    /// `subscription_id`; required.
+    /// `subscription_id`: required string.
     pub subscription_id: String,
 }
 

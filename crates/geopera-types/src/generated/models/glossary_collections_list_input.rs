@@ -5,19 +5,19 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GlossaryCollectionsListInput {
-    /// `integrations`; optional, may be null.
+    /// `integrations`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrations: Option<String>,
-    /// `type`; optional, may be null.
+    /// `type`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    /// `page`; optional; default `0`.
+    /// `page`: optional integer, default `0`.
     #[serde(default = "default_page")]
     pub page: i64,
-    /// `size`; optional; default `10`.
+    /// `size`: optional integer, default `10`.
     #[serde(default = "default_size")]
     pub size: i64,
-    /// `sort`; optional, may be null; default `"createdAt,desc"`.
+    /// `sort`: optional string, may be null, default `createdAt,desc`.
     #[serde(default = "default_sort")]
     pub sort: Option<String>,
 }

@@ -5,16 +5,16 @@
 /// Build it with [`GranulePointsInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GranulePointsInput {
-    /// `collection`; required.
+    /// `collection`: required string.
     pub collection: String,
-    /// `href`; required.
+    /// `href`: required string.
     pub href: String,
-    /// `bbox`; required.
+    /// `bbox`: required array of numbers.
     pub bbox: Vec<f64>,
-    /// `max_points`; optional; default `60000`; 100 ≤ value ≤ 250000.
+    /// `max_points`: optional integer, default `60000`; 100 ≤ value ≤ 250000.
     #[serde(default = "default_max_points")]
     pub max_points: i64,
-    /// `clip_polygon`; optional, may be null.
+    /// `clip_polygon`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip_polygon: Option<crate::JsonObject>,
 }

@@ -5,22 +5,22 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GranulePointsOutput {
-    /// `points`; optional.
+    /// `points`: optional array of (array of numbers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub points: Option<Vec<Vec<f64>>>,
-    /// `value_label`; optional; default `""`.
+    /// `value_label`: optional string, default `""`.
     #[serde(default = "default_value_label")]
     pub value_label: String,
-    /// `value_range`; optional.
+    /// `value_range`: optional array of numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_range: Option<Vec<f64>>,
-    /// `count`; optional; default `0`.
+    /// `count`: optional integer, default `0`.
     #[serde(default = "default_count")]
     pub count: i64,
-    /// `returned`; optional; default `0`.
+    /// `returned`: optional integer, default `0`.
     #[serde(default = "default_returned")]
     pub returned: i64,
-    /// `subsampled`; optional; default `false`.
+    /// `subsampled`: optional boolean, default `false`.
     #[serde(default = "default_subsampled")]
     pub subsampled: bool,
 }

@@ -5,9 +5,9 @@
 /// Build it with [`ImageAssetInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageAssetInput {
-    /// `host_name`; required.
+    /// `host_name`: required string.
     pub host_name: String,
-    /// `image_id`; required.
+    /// `image_id`: required string.
     pub image_id: String,
 }
 

@@ -5,7 +5,7 @@
 /// Build it with [`IndexGetInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IndexGetInput {
-    /// `index_name`; required.
+    /// `index_name`: required string.
     pub index_name: String,
 }
 

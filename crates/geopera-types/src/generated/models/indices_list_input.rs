@@ -5,10 +5,10 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IndicesListInput {
-    /// `category`; optional, may be null.
+    /// `category`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
-    /// `sensor`; optional, may be null.
+    /// `sensor`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sensor: Option<String>,
 }

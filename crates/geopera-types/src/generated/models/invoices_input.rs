@@ -5,7 +5,7 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InvoicesInput {
-    /// `limit`; optional; default `50`.
+    /// `limit`: optional integer, default `50`.
     #[serde(default = "default_limit")]
     pub limit: i64,
 }

@@ -5,7 +5,7 @@
 /// Build it with [`ItemAssetsInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemAssetsInput {
-    /// `item_id`; required.
+    /// `item_id`: required string.
     pub item_id: String,
 }
 

@@ -5,56 +5,56 @@
 /// Build it with [`ItemCreateInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemCreateInput {
-    /// `collection_id`; optional, may be null.
+    /// `collection_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection_id: Option<String>,
-    /// `stac_id`; optional, may be null.
+    /// `stac_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stac_id: Option<String>,
-    /// `type`; required.
+    /// `type`: required string, one of `satellite_capture`, `derived_raster`, `derived_vector`, `clip`, `user_raster`, `user_vector` and 1 more.
     pub r#type: super::ItemType,
-    /// `geometry`; optional, may be null.
+    /// `geometry`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geometry: Option<crate::JsonObject>,
-    /// `bbox`; optional, may be null.
+    /// `bbox`: optional array of numbers, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bbox: Option<Vec<f64>>,
-    /// `datetime`; optional, may be null.
+    /// `datetime`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datetime: Option<String>,
-    /// `start_datetime`; optional, may be null.
+    /// `start_datetime`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_datetime: Option<String>,
-    /// `end_datetime`; optional, may be null.
+    /// `end_datetime`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_datetime: Option<String>,
-    /// `cloud_cover`; optional, may be null.
+    /// `cloud_cover`: optional number, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_cover: Option<f64>,
-    /// `gsd`; optional, may be null.
+    /// `gsd`: optional number, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gsd: Option<f64>,
-    /// `name`; required; 1 to 500 characters.
+    /// `name`: required string; 1 to 500 characters.
     pub name: String,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `properties`; optional.
+    /// `properties`: optional object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<crate::JsonObject>,
-    /// `stac_extensions`; optional.
+    /// `stac_extensions`: optional array of strings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stac_extensions: Option<Vec<String>>,
-    /// `order_id`; optional, may be null.
+    /// `order_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
-    /// `upload_id`; optional, may be null.
+    /// `upload_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
-    /// `job_id`; optional, may be null.
+    /// `job_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
-    /// `project_id`; required.
+    /// `project_id`: required string.
     pub project_id: String,
 }
 

@@ -5,15 +5,15 @@
 /// Build it with [`ItemDuplicateInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemDuplicateInput {
-    /// `item_id`; required.
+    /// `item_id`: required string.
     pub item_id: String,
-    /// `new_name`; optional, may be null.
+    /// `new_name`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_name: Option<String>,
-    /// `target_collection_id`; optional, may be null.
+    /// `target_collection_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_collection_id: Option<String>,
-    /// `target_project_id`; optional, may be null.
+    /// `target_project_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_project_id: Option<String>,
 }

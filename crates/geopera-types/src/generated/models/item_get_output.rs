@@ -5,7 +5,7 @@
 /// Build it with [`ItemGetOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemGetOutput {
-    /// `item`; required.
+    /// `item`: required object.
     pub item: crate::JsonObject,
 }
 

@@ -5,82 +5,82 @@
 /// Build it with [`ItemResponse::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemResponse {
-    /// `id`; required.
+    /// `id`: required string.
     pub id: String,
-    /// `project_id`; required.
+    /// `project_id`: required string.
     pub project_id: String,
-    /// `collection_id`; optional, may be null.
+    /// `collection_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection_id: Option<String>,
-    /// `stac_id`; required.
+    /// `stac_id`: required string.
     pub stac_id: String,
-    /// `type`; required.
+    /// `type`: required string, one of `satellite_capture`, `derived_raster`, `derived_vector`, `clip`, `user_raster`, `user_vector` and 1 more.
     pub r#type: super::ItemType,
-    /// `geometry`; optional, may be null.
+    /// `geometry`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geometry: Option<crate::JsonObject>,
-    /// `bbox`; optional, may be null.
+    /// `bbox`: optional array of numbers, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bbox: Option<Vec<f64>>,
-    /// `datetime`; optional, may be null; format `date-time`.
+    /// `datetime`: optional string, may be null; an RFC 3339 date-time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datetime: Option<String>,
-    /// `start_datetime`; optional, may be null; format `date-time`.
+    /// `start_datetime`: optional string, may be null; an RFC 3339 date-time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_datetime: Option<String>,
-    /// `end_datetime`; optional, may be null; format `date-time`.
+    /// `end_datetime`: optional string, may be null; an RFC 3339 date-time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_datetime: Option<String>,
-    /// `cloud_cover`; optional, may be null.
+    /// `cloud_cover`: optional number, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_cover: Option<f64>,
-    /// `gsd`; optional, may be null.
+    /// `gsd`: optional number, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gsd: Option<f64>,
-    /// `name`; required.
+    /// `name`: required string.
     pub name: String,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `properties`; optional.
+    /// `properties`: optional object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<crate::JsonObject>,
-    /// `stac_extensions`; optional.
+    /// `stac_extensions`: optional array of strings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stac_extensions: Option<Vec<String>>,
-    /// `lifecycle_state`; optional; default `"active"`.
+    /// `lifecycle_state`: optional string, one of `active`, `expiring`, `archived`, `expired`, `deleted`, default `active`.
     #[serde(default = "default_lifecycle_state")]
     pub lifecycle_state: super::LifecycleState,
-    /// `expires_at`; optional, may be null; format `date-time`.
+    /// `expires_at`: optional string, may be null; an RFC 3339 date-time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
-    /// `archived_at`; optional, may be null; format `date-time`.
+    /// `archived_at`: optional string, may be null; an RFC 3339 date-time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<String>,
-    /// `previous_version_id`; optional, may be null.
+    /// `previous_version_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_version_id: Option<String>,
-    /// `duplicated_from_id`; optional, may be null.
+    /// `duplicated_from_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicated_from_id: Option<String>,
-    /// `order_id`; optional, may be null.
+    /// `order_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
-    /// `upload_id`; optional, may be null.
+    /// `upload_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
-    /// `job_id`; optional, may be null.
+    /// `job_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
-    /// `deleted_at`; optional, may be null; format `date-time`.
+    /// `deleted_at`: optional string, may be null; an RFC 3339 date-time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<String>,
-    /// `created_by`; optional, may be null.
+    /// `created_by`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
-    /// `created_at`; required; format `date-time`.
+    /// `created_at`: required string; an RFC 3339 date-time.
     pub created_at: String,
-    /// `updated_at`; required; format `date-time`.
+    /// `updated_at`: required string; an RFC 3339 date-time.
     pub updated_at: String,
 }
 

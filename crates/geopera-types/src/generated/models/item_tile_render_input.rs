@@ -5,36 +5,36 @@
 /// Build it with [`ItemTileRenderInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemTileRenderInput {
-    /// `item_id`; required.
+    /// `item_id`: required string.
     pub item_id: String,
-    /// `z`; required.
+    /// `z`: required integer.
     pub z: i64,
-    /// `x`; required.
+    /// `x`: required integer.
     pub x: i64,
-    /// `y`; required.
+    /// `y`: required integer.
     pub y: i64,
-    /// `format`; optional; default `"webp"`.
+    /// `format`: optional string, default `webp`.
     #[serde(default = "default_format")]
     pub format: String,
-    /// `profile`; optional, may be null.
+    /// `profile`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
-    /// `asset_key`; optional, may be null.
+    /// `asset_key`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asset_key: Option<String>,
-    /// `expression`; optional, may be null.
+    /// `expression`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
-    /// `bands`; optional, may be null.
+    /// `bands`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bands: Option<String>,
-    /// `rescale`; optional, may be null.
+    /// `rescale`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rescale: Option<String>,
-    /// `colormap`; optional, may be null.
+    /// `colormap`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub colormap: Option<String>,
-    /// `quality`; optional; default `82`.
+    /// `quality`: optional integer, default `82`.
     #[serde(default = "default_quality")]
     pub quality: i64,
 }

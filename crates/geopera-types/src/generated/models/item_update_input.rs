@@ -5,37 +5,37 @@
 /// Build it with [`ItemUpdateInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemUpdateInput {
-    /// `collection_id`; optional, may be null.
+    /// `collection_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection_id: Option<String>,
-    /// `name`; optional, may be null; 1 to 500 characters.
+    /// `name`: optional string, may be null; 1 to 500 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `geometry`; optional, may be null.
+    /// `geometry`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geometry: Option<crate::JsonObject>,
-    /// `bbox`; optional, may be null.
+    /// `bbox`: optional array of numbers, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bbox: Option<Vec<f64>>,
-    /// `datetime`; optional, may be null.
+    /// `datetime`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datetime: Option<String>,
-    /// `cloud_cover`; optional, may be null.
+    /// `cloud_cover`: optional number, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_cover: Option<f64>,
-    /// `gsd`; optional, may be null.
+    /// `gsd`: optional number, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gsd: Option<f64>,
-    /// `properties`; optional, may be null.
+    /// `properties`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<crate::JsonObject>,
-    /// `lifecycle_state`; optional, may be null.
+    /// `lifecycle_state`: optional string, one of `active`, `expiring`, `archived`, `expired`, `deleted`, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle_state: Option<super::LifecycleState>,
-    /// `item_id`; required.
+    /// `item_id`: required string.
     pub item_id: String,
 }
 

@@ -5,14 +5,14 @@
 /// Build it with [`ItemWmtsCapabilitiesInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemWmtsCapabilitiesInput {
-    /// `item_id`; required.
+    /// `item_id`: required string.
     pub item_id: String,
-    /// `base_url`; required.
+    /// `base_url`: required string.
     pub base_url: String,
-    /// `key`; optional; default `""`.
+    /// `key`: optional string, default `""`.
     #[serde(default = "default_key")]
     pub key: String,
-    /// `profile`; optional, may be null.
+    /// `profile`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
 }

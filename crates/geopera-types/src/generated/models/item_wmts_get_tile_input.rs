@@ -5,15 +5,15 @@
 /// Build it with [`ItemWmtsGetTileInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemWmtsGetTileInput {
-    /// `item_id`; required.
+    /// `item_id`: required string.
     pub item_id: String,
-    /// `z`; required.
+    /// `z`: required integer.
     pub z: i64,
-    /// `x`; required.
+    /// `x`: required integer.
     pub x: i64,
-    /// `y`; required.
+    /// `y`: required integer.
     pub y: i64,
-    /// `profile`; optional, may be null.
+    /// `profile`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
 }

@@ -5,12 +5,12 @@
 /// Build it with [`ItemsByCollectionInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemsByCollectionInput {
-    /// `collection_id`; required.
+    /// `collection_id`: required string.
     pub collection_id: String,
-    /// `limit`; optional; default `100`.
+    /// `limit`: optional integer, default `100`.
     #[serde(default = "default_limit")]
     pub limit: i64,
-    /// `offset`; optional; default `0`.
+    /// `offset`: optional integer, default `0`.
     #[serde(default = "default_offset")]
     pub offset: i64,
 }

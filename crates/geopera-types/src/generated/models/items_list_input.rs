@@ -5,18 +5,18 @@
 /// Build it with [`ItemsListInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ItemsListInput {
-    /// `project_id`; required.
+    /// `project_id`: required string.
     pub project_id: String,
-    /// `collection_id`; optional, may be null.
+    /// `collection_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection_id: Option<String>,
-    /// `uncollected`; optional; default `false`.
+    /// `uncollected`: optional boolean, default `false`.
     #[serde(default = "default_uncollected")]
     pub uncollected: bool,
-    /// `limit`; optional; default `100`.
+    /// `limit`: optional integer, default `100`.
     #[serde(default = "default_limit")]
     pub limit: i64,
-    /// `offset`; optional; default `0`.
+    /// `offset`: optional integer, default `0`.
     #[serde(default = "default_offset")]
     pub offset: i64,
 }

@@ -5,9 +5,9 @@
 /// Build it with [`JobRegisterInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct JobRegisterInput {
-    /// `job_id`; required.
+    /// `job_id`: required string.
     pub job_id: String,
-    /// `outputs`; optional, may be null.
+    /// `outputs`: optional array of JSON values, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outputs: Option<Vec<serde_json::Value>>,
 }

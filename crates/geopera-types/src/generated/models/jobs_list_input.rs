@@ -5,29 +5,29 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct JobsListInput {
-    /// `workspaceId`; optional, may be null.
+    /// `workspaceId`: optional string, may be null.
     #[serde(
         rename = "workspaceId",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub workspace_id: Option<String>,
-    /// `processId`; optional, may be null.
+    /// `processId`: optional string, may be null.
     #[serde(rename = "processId", default, skip_serializing_if = "Option::is_none")]
     pub process_id: Option<String>,
-    /// `status`; optional, may be null.
+    /// `status`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// `ids`; optional, may be null.
+    /// `ids`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ids: Option<String>,
-    /// `page`; optional; default `0`.
+    /// `page`: optional integer, default `0`.
     #[serde(default = "default_page")]
     pub page: i64,
-    /// `limit`; optional; default `20`.
+    /// `limit`: optional integer, default `20`.
     #[serde(default = "default_limit")]
     pub limit: i64,
-    /// `sort`; optional; default `"created,desc"`.
+    /// `sort`: optional string, default `created,desc`.
     #[serde(default = "default_sort")]
     pub sort: String,
 }

@@ -5,24 +5,24 @@
 /// Build it with [`LineageEdge::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LineageEdge {
-    /// `depth`; required.
+    /// `depth`: required integer.
     pub depth: i64,
-    /// `src_type`; optional, may be null.
+    /// `src_type`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub src_type: Option<String>,
-    /// `src_id`; optional, may be null.
+    /// `src_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub src_id: Option<String>,
-    /// `dst_type`; optional, may be null.
+    /// `dst_type`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dst_type: Option<String>,
-    /// `dst_id`; optional, may be null.
+    /// `dst_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dst_id: Option<String>,
-    /// `relation`; optional, may be null.
+    /// `relation`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relation: Option<String>,
-    /// `invocation_id`; optional, may be null.
+    /// `invocation_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invocation_id: Option<String>,
     /// Members the contract does not declare, kept verbatim.

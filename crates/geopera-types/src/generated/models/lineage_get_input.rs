@@ -5,14 +5,14 @@
 /// Build it with [`LineageGetInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LineageGetInput {
-    /// `entity_type`; required.
+    /// `entity_type`: required string.
     pub entity_type: String,
-    /// `entity_id`; required.
+    /// `entity_id`: required string.
     pub entity_id: String,
-    /// `direction`; optional; default `"up"`; matches `^(up|down|both)$`.
+    /// `direction`: optional string, default `up`; matches `^(up|down|both)$`.
     #[serde(default = "default_direction")]
     pub direction: String,
-    /// `max_depth`; optional; default `20`; 1 ≤ value ≤ 50.
+    /// `max_depth`: optional integer, default `20`; 1 ≤ value ≤ 50.
     #[serde(default = "default_max_depth")]
     pub max_depth: i64,
 }

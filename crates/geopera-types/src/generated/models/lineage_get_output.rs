@@ -5,14 +5,14 @@
 /// Build it with [`LineageGetOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LineageGetOutput {
-    /// `root`; required.
+    /// `root`: required object of strings by key.
     pub root: std::collections::BTreeMap<String, String>,
-    /// `direction`; required.
+    /// `direction`: required string.
     pub direction: String,
-    /// `edges`; optional.
+    /// `edges`: optional array of [`LineageEdge`](super::LineageEdge) objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edges: Option<Vec<super::LineageEdge>>,
-    /// `nodes`; optional.
+    /// `nodes`: optional array of [`LineageNode`](super::LineageNode) objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<Vec<super::LineageNode>>,
 }

@@ -5,11 +5,11 @@
 /// Build it with [`LineageNode::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LineageNode {
-    /// `entity_type`; required.
+    /// `entity_type`: required string.
     pub entity_type: String,
-    /// `entity_id`; required.
+    /// `entity_id`: required string.
     pub entity_id: String,
-    /// `depth`; required.
+    /// `depth`: required integer.
     pub depth: i64,
 }
 

@@ -5,10 +5,10 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ListSubscriptionsInput {
-    /// `event_type`; optional, may be null.
+    /// `event_type`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_type: Option<String>,
-    /// `active`; optional, may be null.
+    /// `active`: optional boolean, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
 }

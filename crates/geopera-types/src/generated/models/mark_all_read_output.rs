@@ -5,7 +5,7 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MarkAllReadOutput {
-    /// `marked_count`; optional; default `0`.
+    /// `marked_count`: optional integer, default `0`.
     #[serde(default = "default_marked_count")]
     pub marked_count: i64,
 }

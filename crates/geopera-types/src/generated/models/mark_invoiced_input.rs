@@ -5,17 +5,17 @@
 /// Build it with [`MarkInvoicedInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MarkInvoicedInput {
-    /// `organization_id`; required.
+    /// `organization_id`: required string.
     pub organization_id: String,
-    /// `reference`; required.
+    /// `reference`: required string.
     pub reference: String,
-    /// `period`; optional, may be null.
+    /// `period`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period: Option<String>,
-    /// `order_ids`; optional, may be null.
+    /// `order_ids`: optional array of strings, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_ids: Option<Vec<String>>,
-    /// `note`; optional, may be null.
+    /// `note`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }

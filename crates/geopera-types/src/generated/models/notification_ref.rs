@@ -5,7 +5,7 @@
 /// Build it with [`NotificationRef::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NotificationRef {
-    /// `notification_id`; required.
+    /// `notification_id`: required string.
     pub notification_id: String,
 }
 

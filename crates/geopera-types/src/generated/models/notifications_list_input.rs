@@ -5,13 +5,13 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NotificationsListInput {
-    /// `unread_only`; optional; default `false`.
+    /// `unread_only`: optional boolean, default `false`.
     #[serde(default = "default_unread_only")]
     pub unread_only: bool,
-    /// `limit`; optional; default `50`.
+    /// `limit`: optional integer, default `50`.
     #[serde(default = "default_limit")]
     pub limit: i64,
-    /// `offset`; optional; default `0`.
+    /// `offset`: optional integer, default `0`.
     #[serde(default = "default_offset")]
     pub offset: i64,
 }

@@ -5,7 +5,7 @@
 /// Build it with [`OperationGetInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OperationGetInput {
-    /// `operation_name`; required.
+    /// `operation_name`: required string.
     pub operation_name: String,
 }
 

@@ -5,7 +5,7 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OperationsListInput {
-    /// `data_type`; optional, may be null.
+    /// `data_type`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_type: Option<String>,
 }

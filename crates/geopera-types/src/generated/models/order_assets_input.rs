@@ -5,7 +5,7 @@
 /// Build it with [`OrderAssetsInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrderAssetsInput {
-    /// `order_id`; required.
+    /// `order_id`: required string.
     pub order_id: String,
 }
 

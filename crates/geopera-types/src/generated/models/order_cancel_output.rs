@@ -5,10 +5,10 @@
 /// Build it with [`OrderCancelOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrderCancelOutput {
-    /// `orderId`; required.
+    /// `orderId`: required string.
     #[serde(rename = "orderId")]
     pub order_id: String,
-    /// `status`; required.
+    /// `status`: required string.
     pub status: String,
     /// Members the contract does not declare, kept verbatim.
     #[serde(flatten)]

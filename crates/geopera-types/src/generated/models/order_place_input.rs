@@ -5,26 +5,26 @@
 /// Build it with [`OrderPlaceInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrderPlaceInput {
-    /// `workspaceId`; required.
+    /// `workspaceId`: required string.
     #[serde(rename = "workspaceId")]
     pub workspace_id: String,
-    /// `dataProduct`; required.
+    /// `dataProduct`: required string.
     #[serde(rename = "dataProduct")]
     pub data_product: String,
-    /// `displayName`; optional; default `""`.
+    /// `displayName`: optional string, default `""`.
     #[serde(rename = "displayName", default = "default_display_name")]
     pub display_name: String,
-    /// `params`; optional.
+    /// `params`: optional object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<crate::JsonObject>,
-    /// `featureCollection`; optional.
+    /// `featureCollection`: optional object.
     #[serde(
         rename = "featureCollection",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub feature_collection: Option<crate::JsonObject>,
-    /// `tags`; optional, may be null.
+    /// `tags`: optional array of strings, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }

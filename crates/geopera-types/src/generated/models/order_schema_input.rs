@@ -5,7 +5,7 @@
 /// Build it with [`OrderSchemaInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrderSchemaInput {
-    /// `data_product_id`; required.
+    /// `data_product_id`: required string.
     pub data_product_id: String,
 }
 

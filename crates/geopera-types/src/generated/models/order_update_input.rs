@@ -5,9 +5,9 @@
 /// Build it with [`OrderUpdateInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrderUpdateInput {
-    /// `order_id`; required.
+    /// `order_id`: required string.
     pub order_id: String,
-    /// `tags`; optional, may be null.
+    /// `tags`: optional array of strings, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }

@@ -5,49 +5,49 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrdersListInput {
-    /// `workspaceId`; optional, may be null.
+    /// `workspaceId`: optional string, may be null.
     #[serde(
         rename = "workspaceId",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub workspace_id: Option<String>,
-    /// `type`; optional, may be null.
+    /// `type`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    /// `status`; optional, may be null.
+    /// `status`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// `subStatus`; optional, may be null.
+    /// `subStatus`: optional string, may be null.
     #[serde(rename = "subStatus", default, skip_serializing_if = "Option::is_none")]
     pub sub_status: Option<String>,
-    /// `displayName`; optional, may be null.
+    /// `displayName`: optional string, may be null.
     #[serde(
         rename = "displayName",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub display_name: Option<String>,
-    /// `dataProductIds`; optional, may be null.
+    /// `dataProductIds`: optional string, may be null.
     #[serde(
         rename = "dataProductIds",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub data_product_ids: Option<String>,
-    /// `orderIds`; optional, may be null.
+    /// `orderIds`: optional string, may be null.
     #[serde(rename = "orderIds", default, skip_serializing_if = "Option::is_none")]
     pub order_ids: Option<String>,
-    /// `tags`; optional, may be null.
+    /// `tags`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<String>,
-    /// `size`; optional; default `20`.
+    /// `size`: optional integer, default `20`.
     #[serde(default = "default_size")]
     pub size: i64,
-    /// `page`; optional; default `0`.
+    /// `page`: optional integer, default `0`.
     #[serde(default = "default_page")]
     pub page: i64,
-    /// `sort`; optional; default `"createdAt,desc"`.
+    /// `sort`: optional string, default `createdAt,desc`.
     #[serde(default = "default_sort")]
     pub sort: String,
 }

@@ -5,39 +5,39 @@
 /// Build it with [`OrganizationCreateInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationCreateInput {
-    /// `name`; required; at least 1 characters.
+    /// `name`: required string; at least 1 character.
     pub name: String,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `website`; optional, may be null.
+    /// `website`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website: Option<String>,
-    /// `industry`; optional, may be null.
+    /// `industry`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub industry: Option<String>,
-    /// `size`; optional, may be null.
+    /// `size`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
-    /// `country`; optional, may be null.
+    /// `country`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
-    /// `abn`; optional, may be null.
+    /// `abn`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abn: Option<String>,
-    /// `tax_number`; optional, may be null.
+    /// `tax_number`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_number: Option<String>,
-    /// `billing_email`; optional, may be null.
+    /// `billing_email`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_email: Option<String>,
-    /// `billing_admin_id`; optional, may be null.
+    /// `billing_admin_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_admin_id: Option<String>,
-    /// `billing_address`; optional, may be null.
+    /// `billing_address`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_address: Option<crate::JsonObject>,
-    /// `enterprise_billing`; optional; default `false`.
+    /// `enterprise_billing`: optional boolean, default `false`.
     #[serde(default = "default_enterprise_billing")]
     pub enterprise_billing: bool,
 }

@@ -5,13 +5,13 @@
 /// Build it with [`OrganizationCreateOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationCreateOutput {
-    /// `id`; required.
+    /// `id`: required string.
     pub id: String,
-    /// `name`; required.
+    /// `name`: required string.
     pub name: String,
-    /// `slug`; required.
+    /// `slug`: required string.
     pub slug: String,
-    /// `enterprise_billing`; required.
+    /// `enterprise_billing`: required boolean.
     pub enterprise_billing: bool,
     /// Members the contract does not declare, kept verbatim.
     #[serde(flatten)]

@@ -5,10 +5,10 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PaymentMethodOutput {
-    /// `id`; optional, may be null.
+    /// `id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    /// `isDefault`; optional; default `false`.
+    /// `isDefault`: optional boolean, default `false`.
     #[serde(rename = "isDefault", default = "default_is_default")]
     pub is_default: bool,
     /// Members the contract does not declare, kept verbatim.

@@ -5,12 +5,12 @@
 /// Build it with [`ProcessExecuteInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProcessExecuteInput {
-    /// `process_id`; required.
+    /// `process_id`: required string.
     pub process_id: String,
-    /// `workspaceId`; required.
+    /// `workspaceId`: required string.
     #[serde(rename = "workspaceId")]
     pub workspace_id: String,
-    /// `inputs`; optional; default `{}`.
+    /// `inputs`: optional object, default `{}`.
     #[serde(default = "default_inputs")]
     pub inputs: crate::JsonObject,
 }

@@ -5,7 +5,7 @@
 /// Build it with [`ProcessGetInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProcessGetInput {
-    /// `process_id`; required.
+    /// `process_id`: required string.
     pub process_id: String,
 }
 

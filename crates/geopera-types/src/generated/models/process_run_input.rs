@@ -5,9 +5,9 @@
 /// Build it with [`ProcessRunInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProcessRunInput {
-    /// `process_id`; required.
+    /// `process_id`: required string.
     pub process_id: String,
-    /// `inputs`; optional; default `{}`.
+    /// `inputs`: optional object, default `{}`.
     #[serde(default = "default_inputs")]
     pub inputs: crate::JsonObject,
 }

@@ -5,9 +5,9 @@
 /// Build it with [`ProcessingDispatchInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProcessingDispatchInput {
-    /// `job_id`; required.
+    /// `job_id`: required string.
     pub job_id: String,
-    /// `version`; optional; default `"1.0"`.
+    /// `version`: optional string, default `1.0`.
     #[serde(default = "default_version")]
     pub version: String,
 }

@@ -5,10 +5,10 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProcessingDispatchOutput {
-    /// `job`; optional.
+    /// `job`: optional object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<crate::JsonObject>,
-    /// `dispatch`; optional.
+    /// `dispatch`: optional object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dispatch: Option<crate::JsonObject>,
     /// Members the contract does not declare, kept verbatim.

@@ -5,25 +5,25 @@
 /// Build it with [`ProfileCreateInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProfileCreateInput {
-    /// `name`; required; 1 to 255 characters.
+    /// `name`: required string; 1 to 255 characters.
     pub name: String,
-    /// `layer`; optional; default `"user"`.
+    /// `layer`: optional string, one of `sensor`, `auto`, `user`, default `user`.
     #[serde(default = "default_layer")]
     pub layer: super::ProfileLayer,
-    /// `type`; required.
+    /// `type`: required string, one of `rgb`, `singleband`, `multiband`, `expression`.
     pub r#type: super::ProfileType,
-    /// `is_default`; optional; default `false`.
+    /// `is_default`: optional boolean, default `false`.
     #[serde(default = "default_is_default")]
     pub is_default: bool,
-    /// `sort_order`; optional; default `0`.
+    /// `sort_order`: optional integer, default `0`.
     #[serde(default = "default_sort_order")]
     pub sort_order: i64,
-    /// `config`; required.
+    /// `config`: required object.
     pub config: crate::JsonObject,
-    /// `asset_key`; optional, may be null.
+    /// `asset_key`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asset_key: Option<String>,
-    /// `item_id`; required.
+    /// `item_id`: required string.
     pub item_id: String,
 }
 

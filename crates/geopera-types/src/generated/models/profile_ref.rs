@@ -5,9 +5,9 @@
 /// Build it with [`ProfileRef::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProfileRef {
-    /// `item_id`; required.
+    /// `item_id`: required string.
     pub item_id: String,
-    /// `profile_id`; required.
+    /// `profile_id`: required string.
     pub profile_id: String,
 }
 

@@ -5,36 +5,36 @@
 /// Build it with [`ProfileResponse::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProfileResponse {
-    /// `id`; required.
+    /// `id`: required string.
     pub id: String,
-    /// `item_id`; required.
+    /// `item_id`: required string.
     pub item_id: String,
-    /// `name`; required.
+    /// `name`: required string.
     pub name: String,
-    /// `layer`; required.
+    /// `layer`: required string, one of `sensor`, `auto`, `user`.
     pub layer: super::ProfileLayer,
-    /// `type`; required.
+    /// `type`: required string, one of `rgb`, `singleband`, `multiband`, `expression`.
     pub r#type: super::ProfileType,
-    /// `is_default`; optional; default `false`.
+    /// `is_default`: optional boolean, default `false`.
     #[serde(default = "default_is_default")]
     pub is_default: bool,
-    /// `sort_order`; optional; default `0`.
+    /// `sort_order`: optional integer, default `0`.
     #[serde(default = "default_sort_order")]
     pub sort_order: i64,
-    /// `config`; required.
+    /// `config`: required object.
     pub config: crate::JsonObject,
-    /// `asset_key`; optional, may be null.
+    /// `asset_key`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asset_key: Option<String>,
-    /// `version`; optional; default `1`.
+    /// `version`: optional integer, default `1`.
     #[serde(default = "default_version")]
     pub version: i64,
-    /// `created_by`; optional, may be null.
+    /// `created_by`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
-    /// `created_at`; required; format `date-time`.
+    /// `created_at`: required string; an RFC 3339 date-time.
     pub created_at: String,
-    /// `updated_at`; required; format `date-time`.
+    /// `updated_at`: required string; an RFC 3339 date-time.
     pub updated_at: String,
 }
 

@@ -5,27 +5,27 @@
 /// Build it with [`ProfileUpdateInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProfileUpdateInput {
-    /// `name`; optional, may be null; 1 to 255 characters.
+    /// `name`: optional string, may be null; 1 to 255 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// `type`; optional, may be null.
+    /// `type`: optional string, one of `rgb`, `singleband`, `multiband`, `expression`, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<super::ProfileType>,
-    /// `is_default`; optional, may be null.
+    /// `is_default`: optional boolean, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_default: Option<bool>,
-    /// `sort_order`; optional, may be null.
+    /// `sort_order`: optional integer, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort_order: Option<i64>,
-    /// `config`; optional, may be null.
+    /// `config`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<crate::JsonObject>,
-    /// `asset_key`; optional, may be null.
+    /// `asset_key`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asset_key: Option<String>,
-    /// `item_id`; required.
+    /// `item_id`: required string.
     pub item_id: String,
-    /// `profile_id`; required.
+    /// `profile_id`: required string.
     pub profile_id: String,
 }
 

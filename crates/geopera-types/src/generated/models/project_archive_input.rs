@@ -5,16 +5,16 @@
 /// Build it with [`ProjectArchiveInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectArchiveInput {
-    /// `name`; optional, may be null; 1 to 255 characters.
+    /// `name`: optional string, may be null; 1 to 255 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `is_archived`; optional, may be null.
+    /// `is_archived`: optional boolean, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_archived: Option<bool>,
-    /// `project_id`; required.
+    /// `project_id`: required string.
     pub project_id: String,
 }
 

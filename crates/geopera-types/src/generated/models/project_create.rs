@@ -5,12 +5,12 @@
 /// Build it with [`ProjectCreate::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectCreate {
-    /// `name`; required; 1 to 255 characters.
+    /// `name`: required string; 1 to 255 characters.
     pub name: String,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `gcs_region`; optional; default `"australia-southeast1"`.
+    /// `gcs_region`: optional string, one of `australia-southeast1`, `asia-southeast1`, `us-west1`, `europe-west1`, default `australia-southeast1`.
     #[serde(default = "default_gcs_region")]
     pub gcs_region: super::GcsRegion,
 }

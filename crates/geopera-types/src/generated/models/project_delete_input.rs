@@ -5,7 +5,7 @@
 /// Build it with [`ProjectDeleteInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectDeleteInput {
-    /// `project_id`; required.
+    /// `project_id`: required string.
     pub project_id: String,
 }
 

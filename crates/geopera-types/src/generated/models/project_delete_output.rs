@@ -5,12 +5,12 @@
 /// Build it with [`ProjectDeleteOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectDeleteOutput {
-    /// `deleted`; optional; default `true`.
+    /// `deleted`: optional boolean, default `true`.
     #[serde(default = "default_deleted")]
     pub deleted: bool,
-    /// `project_id`; required.
+    /// `project_id`: required string.
     pub project_id: String,
-    /// `storage_freed_bytes`; optional; default `0`.
+    /// `storage_freed_bytes`: optional integer, default `0`.
     #[serde(default = "default_storage_freed_bytes")]
     pub storage_freed_bytes: i64,
 }

@@ -5,36 +5,36 @@
 /// Build it with [`ProjectItemSearchInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectItemSearchInput {
-    /// `bbox`; optional, may be null.
+    /// `bbox`: optional array of numbers, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bbox: Option<Vec<f64>>,
-    /// `datetime`; optional, may be null.
+    /// `datetime`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datetime: Option<String>,
-    /// `limit`; optional; default `100`; 1 ≤ value ≤ 1000.
+    /// `limit`: optional integer, default `100`; 1 ≤ value ≤ 1000.
     #[serde(default = "default_limit")]
     pub limit: i64,
-    /// `offset`; optional; default `0`; value ≥ 0.
+    /// `offset`: optional integer, default `0`; value ≥ 0.
     #[serde(default = "default_offset")]
     pub offset: i64,
-    /// `collections`; optional, may be null.
+    /// `collections`: optional array of strings, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collections: Option<Vec<String>>,
-    /// `type`; optional, may be null.
+    /// `type`: optional string, one of `satellite_capture`, `derived_raster`, `derived_vector`, `clip`, `user_raster`, `user_vector` and 1 more, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<super::ItemType>,
-    /// `query`; optional, may be null.
+    /// `query`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<crate::JsonObject>,
-    /// `sortby`; optional, may be null.
+    /// `sortby`: optional array of (object of strings by key), may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sortby: Option<Vec<std::collections::BTreeMap<String, String>>>,
-    /// `project_id`; required.
+    /// `project_id`: required string.
     pub project_id: String,
-    /// `format`; optional, may be null.
+    /// `format`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
-    /// `base_url`; optional, may be null.
+    /// `base_url`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
 }

@@ -5,7 +5,7 @@
 /// Build it with [`ProjectJobGetInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectJobGetInput {
-    /// `job_id`; required.
+    /// `job_id`: required string.
     pub job_id: String,
 }
 

@@ -5,27 +5,27 @@
 /// Build it with [`ProjectResponse::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectResponse {
-    /// `id`; required.
+    /// `id`: required string.
     pub id: String,
-    /// `organization_id`; required.
+    /// `organization_id`: required string.
     pub organization_id: String,
-    /// `name`; required.
+    /// `name`: required string.
     pub name: String,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `gcs_region`; optional, may be null.
+    /// `gcs_region`: optional string, one of `australia-southeast1`, `asia-southeast1`, `us-west1`, `europe-west1`, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gcs_region: Option<super::GcsRegion>,
-    /// `gcs_bucket_name`; optional, may be null.
+    /// `gcs_bucket_name`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gcs_bucket_name: Option<String>,
-    /// `is_archived`; optional; default `false`.
+    /// `is_archived`: optional boolean, default `false`.
     #[serde(default = "default_is_archived")]
     pub is_archived: bool,
-    /// `created_at`; required; format `date-time`.
+    /// `created_at`: required string; an RFC 3339 date-time.
     pub created_at: String,
-    /// `updated_at`; required; format `date-time`.
+    /// `updated_at`: required string; an RFC 3339 date-time.
     pub updated_at: String,
 }
 

@@ -5,7 +5,7 @@
 /// Build it with [`ProviderGetInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProviderGetInput {
-    /// `provider_name`; required.
+    /// `provider_name`: required string.
     pub provider_name: String,
 }
 

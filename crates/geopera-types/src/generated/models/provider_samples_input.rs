@@ -5,12 +5,12 @@
 /// Build it with [`ProviderSamplesInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProviderSamplesInput {
-    /// `provider`; required.
+    /// `provider`: required string.
     pub provider: String,
-    /// `limit`; optional; default `50`.
+    /// `limit`: optional integer, default `50`.
     #[serde(default = "default_limit")]
     pub limit: i64,
-    /// `offset`; optional; default `0`.
+    /// `offset`: optional integer, default `0`.
     #[serde(default = "default_offset")]
     pub offset: i64,
 }

@@ -5,16 +5,16 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProvidersListInput {
-    /// `page`; optional; default `0`.
+    /// `page`: optional integer, default `0`.
     #[serde(default = "default_page")]
     pub page: i64,
-    /// `size`; optional; default `10`.
+    /// `size`: optional integer, default `10`.
     #[serde(default = "default_size")]
     pub size: i64,
-    /// `sort`; optional, may be null; default `"name,desc"`.
+    /// `sort`: optional string, may be null, default `name,desc`.
     #[serde(default = "default_sort")]
     pub sort: Option<String>,
-    /// `role`; optional, may be null.
+    /// `role`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
 }

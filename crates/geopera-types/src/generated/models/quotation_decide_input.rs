@@ -5,9 +5,9 @@
 /// Build it with [`QuotationDecideInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QuotationDecideInput {
-    /// `quotation_id`; required.
+    /// `quotation_id`: required string.
     pub quotation_id: String,
-    /// `decision`; required; matches `^(ACCEPTED|REJECTED)$`.
+    /// `decision`: required string; matches `^(ACCEPTED|REJECTED)$`.
     pub decision: String,
 }
 

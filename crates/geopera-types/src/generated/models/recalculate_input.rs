@@ -5,7 +5,7 @@
 /// Build it with [`RecalculateInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RecalculateInput {
-    /// `organization_id`; required.
+    /// `organization_id`: required string.
     pub organization_id: String,
 }
 

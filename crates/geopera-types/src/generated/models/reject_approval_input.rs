@@ -5,9 +5,9 @@
 /// Build it with [`RejectApprovalInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RejectApprovalInput {
-    /// `approval_id`; required.
+    /// `approval_id`: required string.
     pub approval_id: String,
-    /// `reason`; optional, may be null.
+    /// `reason`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }

@@ -5,9 +5,9 @@
 /// Build it with [`RemoveMemberInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RemoveMemberInput {
-    /// `project_id`; required.
+    /// `project_id`: required string.
     pub project_id: String,
-    /// `user_id`; required.
+    /// `user_id`: required string.
     pub user_id: String,
 }
 

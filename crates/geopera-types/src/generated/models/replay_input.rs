@@ -5,7 +5,7 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReplayInput {
-    /// `batch_size`; optional; default `100`.
+    /// `batch_size`: optional integer, default `100`.
     #[serde(default = "default_batch_size")]
     pub batch_size: i64,
 }

@@ -5,9 +5,9 @@
 /// Build it with [`RequestApprovalInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RequestApprovalInput {
-    /// `credits`; required; value > 0.
+    /// `credits`: required integer; value > 0.
     pub credits: i64,
-    /// `expiry_hours`; optional, may be null; value ≤ 720; value > 0.
+    /// `expiry_hours`: optional integer, may be null; value ≤ 720, value > 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry_hours: Option<i64>,
 }

@@ -5,7 +5,7 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunAllInput {
-    /// `threshold_bytes`; optional; default `1048576`.
+    /// `threshold_bytes`: optional integer, default `1048576`.
     #[serde(default = "default_threshold_bytes")]
     pub threshold_bytes: i64,
 }

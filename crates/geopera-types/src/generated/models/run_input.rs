@@ -5,9 +5,9 @@
 /// Build it with [`RunInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunInput {
-    /// `organization_id`; required.
+    /// `organization_id`: required string.
     pub organization_id: String,
-    /// `threshold_bytes`; optional; default `1048576`.
+    /// `threshold_bytes`: optional integer, default `1048576`.
     #[serde(default = "default_threshold_bytes")]
     pub threshold_bytes: i64,
 }

@@ -5,13 +5,13 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunsInput {
-    /// `organization_id`; optional, may be null.
+    /// `organization_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<String>,
-    /// `flagged_only`; optional; default `false`.
+    /// `flagged_only`: optional boolean, default `false`.
     #[serde(default = "default_flagged_only")]
     pub flagged_only: bool,
-    /// `limit`; optional; default `50`.
+    /// `limit`: optional integer, default `50`.
     #[serde(default = "default_limit")]
     pub limit: i64,
 }

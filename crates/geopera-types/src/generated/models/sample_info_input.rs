@@ -5,9 +5,9 @@
 /// Build it with [`SampleInfoInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SampleInfoInput {
-    /// `provider`; required.
+    /// `provider`: required string.
     pub provider: String,
-    /// `scene_id`; required.
+    /// `scene_id`: required string.
     pub scene_id: String,
 }
 

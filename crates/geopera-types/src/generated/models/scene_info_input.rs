@@ -5,7 +5,7 @@
 /// Build it with [`SceneInfoInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SceneInfoInput {
-    /// `scene_id`; required.
+    /// `scene_id`: required string.
     pub scene_id: String,
 }
 

@@ -5,37 +5,37 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SearchInput {
-    /// `base_url`; optional; default `""`.
+    /// `base_url`: optional string, default `""`.
     #[serde(default = "default_base_url")]
     pub base_url: String,
-    /// `collections`; optional, may be null.
+    /// `collections`: optional array of strings, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collections: Option<Vec<String>>,
-    /// `ids`; optional, may be null.
+    /// `ids`: optional array of strings, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ids: Option<Vec<String>>,
-    /// `datetime`; optional, may be null.
+    /// `datetime`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datetime: Option<String>,
-    /// `sortby`; optional, may be null.
+    /// `sortby`: optional array of [`SortClause`](super::SortClause) objects, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sortby: Option<Vec<super::SortClause>>,
-    /// `limit`; optional; default `10`; 1 ≤ value ≤ 10000.
+    /// `limit`: optional integer, default `10`; 1 ≤ value ≤ 10000.
     #[serde(default = "default_limit")]
     pub limit: i64,
-    /// `page`; optional; default `0`; value ≥ 0.
+    /// `page`: optional integer, default `0`; value ≥ 0.
     #[serde(default = "default_page")]
     pub page: i64,
-    /// `filter`; optional, may be null.
+    /// `filter`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<crate::JsonObject>,
-    /// `filter-lang`; optional, may be null; default `"cql2-json"`.
+    /// `filter-lang`: optional string, may be null, default `cql2-json`.
     #[serde(rename = "filter-lang", default = "default_filter_lang")]
     pub filter_lang: Option<String>,
-    /// `bbox`; optional, may be null.
+    /// `bbox`: optional array of numbers, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bbox: Option<Vec<f64>>,
-    /// `intersects`; optional, may be null.
+    /// `intersects`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intersects: Option<crate::JsonObject>,
 }

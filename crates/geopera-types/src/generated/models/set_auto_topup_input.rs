@@ -5,13 +5,13 @@
 /// Build it with [`SetAutoTopupInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SetAutoTopupInput {
-    /// `enabled`; required.
+    /// `enabled`: required boolean.
     pub enabled: bool,
-    /// `threshold_credits`; required; value > 0.
+    /// `threshold_credits`: required integer; value > 0.
     pub threshold_credits: i64,
-    /// `topup_amount_credits`; required; value > 0.
+    /// `topup_amount_credits`: required integer; value > 0.
     pub topup_amount_credits: i64,
-    /// `daily_charge_cap_aud`; optional, may be null; value > 0.
+    /// `daily_charge_cap_aud`: optional number, may be null; value > 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub daily_charge_cap_aud: Option<f64>,
 }

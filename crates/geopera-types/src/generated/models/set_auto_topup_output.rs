@@ -5,11 +5,11 @@
 /// Build it with [`SetAutoTopupOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SetAutoTopupOutput {
-    /// `enabled`; required.
+    /// `enabled`: required boolean.
     pub enabled: bool,
-    /// `threshold_credits`; required.
+    /// `threshold_credits`: required integer.
     pub threshold_credits: i64,
-    /// `topup_amount_credits`; required.
+    /// `topup_amount_credits`: required integer.
     pub topup_amount_credits: i64,
 }
 

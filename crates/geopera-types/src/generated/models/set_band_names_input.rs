@@ -5,11 +5,11 @@
 /// Build it with [`SetBandNamesInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SetBandNamesInput {
-    /// `item_id`; required.
+    /// `item_id`: required string.
     pub item_id: String,
-    /// `asset_id`; required.
+    /// `asset_id`: required string.
     pub asset_id: String,
-    /// `band_names`; required.
+    /// `band_names`: required array of strings.
     pub band_names: Vec<String>,
 }
 

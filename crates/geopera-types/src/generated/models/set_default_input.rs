@@ -5,7 +5,7 @@
 /// Build it with [`SetDefaultInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SetDefaultInput {
-    /// `payment_method_row_id`; required.
+    /// `payment_method_row_id`: required string.
     pub payment_method_row_id: String,
 }
 

@@ -5,10 +5,10 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SettleInput {
-    /// `limit`; optional; default `500`.
+    /// `limit`: optional integer, default `500`.
     #[serde(default = "default_limit")]
     pub limit: i64,
-    /// `organization_id`; optional, may be null.
+    /// `organization_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<String>,
 }

@@ -5,13 +5,13 @@
 /// Build it with [`SetupIntentOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SetupIntentOutput {
-    /// `client_secret`; required.
+    /// `client_secret`: required string.
     pub client_secret: String,
-    /// `setup_intent_id`; required.
+    /// `setup_intent_id`: required string.
     pub setup_intent_id: String,
-    /// `customer_id`; required.
+    /// `customer_id`: required string.
     pub customer_id: String,
-    /// `env`; required.
+    /// `env`: required string.
     pub env: String,
 }
 

@@ -5,16 +5,16 @@
 /// Build it with [`ShareLinkCreate::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ShareLinkCreate {
-    /// `target_type`; required.
+    /// `target_type`: required string, one of `item`, `collection`.
     pub target_type: super::ShareTargetType,
-    /// `target_id`; required.
+    /// `target_id`: required string.
     pub target_id: String,
-    /// `permission`; optional; default `"view"`.
+    /// `permission`: optional string, one of `view`, `download`, default `view`.
     #[serde(default = "default_permission")]
     pub permission: super::SharePermission,
-    /// `password`; required; at least 8 characters.
+    /// `password`: required string; at least 8 characters.
     pub password: String,
-    /// `expires_at`; required; format `date-time`.
+    /// `expires_at`: required string; an RFC 3339 date-time.
     pub expires_at: String,
 }
 

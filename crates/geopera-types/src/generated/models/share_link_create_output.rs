@@ -5,35 +5,35 @@
 /// Build it with [`ShareLinkCreateOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ShareLinkCreateOutput {
-    /// `id`; required.
+    /// `id`: required string.
     pub id: String,
-    /// `token`; required.
+    /// `token`: required string.
     pub token: String,
-    /// `target_type`; required.
+    /// `target_type`: required string.
     pub target_type: String,
-    /// `target_id`; required.
+    /// `target_id`: required string.
     pub target_id: String,
-    /// `permission`; required.
+    /// `permission`: required string.
     pub permission: String,
-    /// `organization_id`; required.
+    /// `organization_id`: required string.
     pub organization_id: String,
-    /// `project_id`; required.
+    /// `project_id`: required string.
     pub project_id: String,
-    /// `expires_at`; required; format `date-time`.
+    /// `expires_at`: required string; an RFC 3339 date-time.
     pub expires_at: String,
-    /// `revoked_at`; optional, may be null; format `date-time`.
+    /// `revoked_at`: optional string, may be null; an RFC 3339 date-time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
-    /// `access_count`; optional; default `0`.
+    /// `access_count`: optional integer, default `0`.
     #[serde(default = "default_access_count")]
     pub access_count: i64,
-    /// `last_accessed_at`; optional, may be null; format `date-time`.
+    /// `last_accessed_at`: optional string, may be null; an RFC 3339 date-time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_accessed_at: Option<String>,
-    /// `created_by`; optional, may be null.
+    /// `created_by`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
-    /// `created_at`; required; format `date-time`.
+    /// `created_at`: required string; an RFC 3339 date-time.
     pub created_at: String,
 }
 

@@ -5,7 +5,7 @@
 /// Build it with [`ShareLinkRevokeInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ShareLinkRevokeInput {
-    /// `link_id`; required.
+    /// `link_id`: required string.
     pub link_id: String,
 }
 

@@ -5,9 +5,9 @@
 /// Build it with [`ShareLinkValidateInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ShareLinkValidateInput {
-    /// `token`; required.
+    /// `token`: required string.
     pub token: String,
-    /// `password`; optional; default `""`.
+    /// `password`: optional string, default `""`.
     #[serde(default = "default_password")]
     pub password: String,
 }

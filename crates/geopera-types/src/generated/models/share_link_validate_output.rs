@@ -5,11 +5,11 @@
 /// Build it with [`ShareLinkValidateOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ShareLinkValidateOutput {
-    /// `permission`; required.
+    /// `permission`: required string.
     pub permission: String,
-    /// `target_type`; required.
+    /// `target_type`: required string.
     pub target_type: String,
-    /// `target`; required.
+    /// `target`: required object.
     pub target: crate::JsonObject,
 }
 

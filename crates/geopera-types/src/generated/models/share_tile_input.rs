@@ -5,21 +5,21 @@
 /// Build it with [`ShareTileInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ShareTileInput {
-    /// `token`; required.
+    /// `token`: required string.
     pub token: String,
-    /// `password`; optional; default `""`.
+    /// `password`: optional string, default `""`.
     #[serde(default = "default_password")]
     pub password: String,
-    /// `z`; required.
+    /// `z`: required integer.
     pub z: i64,
-    /// `x`; required.
+    /// `x`: required integer.
     pub x: i64,
-    /// `y`; required.
+    /// `y`: required integer.
     pub y: i64,
-    /// `format`; optional; default `"png"`.
+    /// `format`: optional string, default `png`.
     #[serde(default = "default_format")]
     pub format: String,
-    /// `profile`; optional, may be null.
+    /// `profile`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
 }

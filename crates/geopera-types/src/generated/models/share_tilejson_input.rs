@@ -5,12 +5,12 @@
 /// Build it with [`ShareTilejsonInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ShareTilejsonInput {
-    /// `token`; required.
+    /// `token`: required string.
     pub token: String,
-    /// `password`; optional; default `""`.
+    /// `password`: optional string, default `""`.
     #[serde(default = "default_password")]
     pub password: String,
-    /// `profile`; optional, may be null.
+    /// `profile`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
 }

@@ -5,11 +5,11 @@
 /// Build it with [`SignedUrlInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SignedUrlInput {
-    /// `upload_id`; required.
+    /// `upload_id`: required string.
     pub upload_id: String,
-    /// `file_name`; required; at least 1 characters.
+    /// `file_name`: required string; at least 1 character.
     pub file_name: String,
-    /// `content_type`; optional; default `"application/octet-stream"`.
+    /// `content_type`: optional string, default `application/octet-stream`.
     #[serde(default = "default_content_type")]
     pub content_type: String,
 }

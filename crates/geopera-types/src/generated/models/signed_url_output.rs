@@ -5,9 +5,9 @@
 /// Build it with [`SignedUrlOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SignedUrlOutput {
-    /// `upload_url`; required.
+    /// `upload_url`: required string.
     pub upload_url: String,
-    /// `object_path`; required.
+    /// `object_path`: required string.
     pub object_path: String,
 }
 

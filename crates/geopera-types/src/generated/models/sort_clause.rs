@@ -5,9 +5,9 @@
 /// Build it with [`SortClause::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SortClause {
-    /// `field`; required.
+    /// `field`: required string.
     pub field: String,
-    /// `direction`; optional; default `"asc"`.
+    /// `direction`: optional string, default `asc`.
     #[serde(default = "default_direction")]
     pub direction: String,
 }

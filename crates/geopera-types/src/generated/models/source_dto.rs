@@ -5,23 +5,23 @@
 /// Build it with [`SourceDto::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourceDto {
-    /// `id`; required.
+    /// `id`: required string.
     pub id: String,
-    /// `title`; required.
+    /// `title`: required string.
     pub title: String,
-    /// `description`; required.
+    /// `description`: required string.
     pub description: String,
-    /// `access_model`; required.
+    /// `access_model`: required string.
     pub access_model: String,
-    /// `scope`; required.
+    /// `scope`: required string.
     pub scope: String,
-    /// `countries`; required.
+    /// `countries`: required array of strings.
     pub countries: Vec<String>,
-    /// `attribution`; required.
+    /// `attribution`: required string.
     pub attribution: String,
-    /// `license`; required.
+    /// `license`: required string.
     pub license: String,
-    /// `collections`; required.
+    /// `collections`: required array of [`CollectionDto`](super::CollectionDto) objects.
     pub collections: Vec<super::CollectionDto>,
 }
 

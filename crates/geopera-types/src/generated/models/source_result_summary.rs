@@ -5,13 +5,13 @@
 /// Build it with [`SourceResultSummary::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourceResultSummary {
-    /// `source_id`; required.
+    /// `source_id`: required string.
     pub source_id: String,
-    /// `title`; required.
+    /// `title`: required string.
     pub title: String,
-    /// `count`; required.
+    /// `count`: required integer.
     pub count: i64,
-    /// `error`; optional, may be null.
+    /// `error`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

@@ -5,13 +5,13 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourcesListInput {
-    /// `data_type`; optional, may be null.
+    /// `data_type`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_type: Option<String>,
-    /// `scope`; optional, may be null.
+    /// `scope`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
-    /// `country`; optional, may be null.
+    /// `country`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
 }

@@ -5,7 +5,7 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StacCollectionsListInput {
-    /// `base_url`; optional; default `""`.
+    /// `base_url`: optional string, default `""`.
     #[serde(default = "default_base_url")]
     pub base_url: String,
 }

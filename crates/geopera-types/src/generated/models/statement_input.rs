@@ -5,9 +5,9 @@
 /// Build it with [`StatementInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StatementInput {
-    /// `organization_id`; required.
+    /// `organization_id`: required string.
     pub organization_id: String,
-    /// `period`; optional, may be null.
+    /// `period`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period: Option<String>,
 }

@@ -5,26 +5,26 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StudiesListInput {
-    /// `id`; optional, may be null.
+    /// `id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    /// `workspaceId`; optional, may be null.
+    /// `workspaceId`: optional string, may be null.
     #[serde(
         rename = "workspaceId",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub workspace_id: Option<String>,
-    /// `orderId`; optional, may be null.
+    /// `orderId`: optional string, may be null.
     #[serde(rename = "orderId", default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
-    /// `decision`; optional, may be null.
+    /// `decision`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<String>,
-    /// `page`; optional; default `0`.
+    /// `page`: optional integer, default `0`.
     #[serde(default = "default_page")]
     pub page: i64,
-    /// `size`; optional; default `20`.
+    /// `size`: optional integer, default `20`.
     #[serde(default = "default_size")]
     pub size: i64,
 }

@@ -5,7 +5,7 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TaskingEstimateInput {
-    /// `groups`; optional.
+    /// `groups`: optional array of objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<crate::JsonObject>>,
 }

@@ -5,16 +5,16 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TaskingEstimateOutput {
-    /// `groups`; optional.
+    /// `groups`: optional array of objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<crate::JsonObject>>,
-    /// `errors`; optional.
+    /// `errors`: optional array of objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<crate::JsonObject>>,
-    /// `totalAud`; optional; default `0.0`.
+    /// `totalAud`: optional number, default `0.0`.
     #[serde(rename = "totalAud", default = "default_total_aud")]
     pub total_aud: f64,
-    /// `totalCredits`; optional; default `0`.
+    /// `totalCredits`: optional integer, default `0`.
     #[serde(rename = "totalCredits", default = "default_total_credits")]
     pub total_credits: i64,
     /// Members the contract does not declare, kept verbatim.

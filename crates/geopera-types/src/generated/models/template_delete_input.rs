@@ -5,7 +5,7 @@
 /// Build it with [`TemplateDeleteInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TemplateDeleteInput {
-    /// `template_id`; required.
+    /// `template_id`: required string.
     pub template_id: String,
 }
 

@@ -5,9 +5,9 @@
 /// Build it with [`TemplateDeleteOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TemplateDeleteOutput {
-    /// `template_id`; required.
+    /// `template_id`: required string.
     pub template_id: String,
-    /// `deleted`; optional; default `true`.
+    /// `deleted`: optional boolean, default `true`.
     #[serde(default = "default_deleted")]
     pub deleted: bool,
     /// Members the contract does not declare, kept verbatim.

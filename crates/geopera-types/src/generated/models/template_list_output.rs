@@ -5,7 +5,7 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TemplateListOutput {
-    /// `templates`; optional.
+    /// `templates`: optional array of objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub templates: Option<Vec<crate::JsonObject>>,
     /// Members the contract does not declare, kept verbatim.

@@ -5,31 +5,31 @@
 /// Build it with [`TemplateSaveInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TemplateSaveInput {
-    /// `name`; required; 1 to 255 characters.
+    /// `name`: required string; 1 to 255 characters.
     pub name: String,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `capture_asap`; optional; default `true`.
+    /// `capture_asap`: optional boolean, default `true`.
     #[serde(default = "default_capture_asap")]
     pub capture_asap: bool,
-    /// `resolution`; required.
+    /// `resolution`: required string.
     pub resolution: String,
-    /// `sensor`; required.
+    /// `sensor`: required string.
     pub sensor: String,
-    /// `capture_frequency`; required.
+    /// `capture_frequency`: required string.
     pub capture_frequency: String,
-    /// `datum`; required.
+    /// `datum`: required string.
     pub datum: String,
-    /// `file_format`; required.
+    /// `file_format`: required string.
     pub file_format: String,
-    /// `has_control`; optional; default `false`.
+    /// `has_control`: optional boolean, default `false`.
     #[serde(default = "default_has_control")]
     pub has_control: bool,
-    /// `max_cloud_coverage`; optional; default `0`.
+    /// `max_cloud_coverage`: optional integer, default `0`.
     #[serde(default = "default_max_cloud_coverage")]
     pub max_cloud_coverage: i64,
-    /// `max_nadir_angle`; optional; default `0`.
+    /// `max_nadir_angle`: optional integer, default `0`.
     #[serde(default = "default_max_nadir_angle")]
     pub max_nadir_angle: i64,
 }

@@ -5,9 +5,9 @@
 /// Build it with [`TemplateSaveOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TemplateSaveOutput {
-    /// `id`; required.
+    /// `id`: required string.
     pub id: String,
-    /// `name`; required.
+    /// `name`: required string.
     pub name: String,
     /// Members the contract does not declare, kept verbatim.
     #[serde(flatten)]

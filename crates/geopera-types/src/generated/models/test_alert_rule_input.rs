@@ -5,9 +5,9 @@
 /// Build it with [`TestAlertRuleInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TestAlertRuleInput {
-    /// `rule_id`; required.
+    /// `rule_id`: required string.
     pub rule_id: String,
-    /// `item_id`; required.
+    /// `item_id`: required string.
     pub item_id: String,
 }
 

@@ -5,17 +5,17 @@
 /// Build it with [`TestAlertRuleOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TestAlertRuleOutput {
-    /// `computed_value`; required.
+    /// `computed_value`: required number.
     pub computed_value: f64,
-    /// `threshold`; required.
+    /// `threshold`: required number.
     pub threshold: f64,
-    /// `comparison`; required.
+    /// `comparison`: required string.
     pub comparison: String,
-    /// `would_trigger`; required.
+    /// `would_trigger`: required boolean.
     pub would_trigger: bool,
-    /// `expression`; required.
+    /// `expression`: required string.
     pub expression: String,
-    /// `item_id`; required.
+    /// `item_id`: required string.
     pub item_id: String,
 }
 

@@ -5,19 +5,19 @@
 /// Build it with [`TestSubscriptionOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TestSubscriptionOutput {
-    /// `status`; required.
+    /// `status`: required string.
     pub status: String,
-    /// `delivered`; required.
+    /// `delivered`: required boolean.
     pub delivered: bool,
-    /// `http_status`; optional, may be null.
+    /// `http_status`: optional integer, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_status: Option<i64>,
-    /// `error`; optional, may be null.
+    /// `error`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// `event_id`; required.
+    /// `event_id`: required string.
     pub event_id: String,
-    /// `event_type`; required.
+    /// `event_type`: required string.
     pub event_type: String,
 }
 

@@ -5,45 +5,45 @@
 /// Build it with [`UpdateAlertRuleInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateAlertRuleInput {
-    /// `rule_id`; required.
+    /// `rule_id`: required string.
     pub rule_id: String,
-    /// `name`; optional, may be null.
+    /// `name`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `collection_id`; optional, may be null.
+    /// `collection_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection_id: Option<String>,
-    /// `event_types`; optional, may be null.
+    /// `event_types`: optional array of strings, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_types: Option<Vec<String>>,
-    /// `expression`; optional, may be null.
+    /// `expression`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
-    /// `comparison`; optional, may be null.
+    /// `comparison`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<String>,
-    /// `threshold`; optional, may be null.
+    /// `threshold`: optional number, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
-    /// `threshold_upper`; optional, may be null.
+    /// `threshold_upper`: optional number, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold_upper: Option<f64>,
-    /// `asset_key`; optional, may be null.
+    /// `asset_key`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asset_key: Option<String>,
-    /// `band_mapping`; optional, may be null.
+    /// `band_mapping`: optional object of integers by key, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub band_mapping: Option<std::collections::BTreeMap<String, i64>>,
-    /// `notification_channels`; optional, may be null.
+    /// `notification_channels`: optional array of strings, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_channels: Option<Vec<String>>,
-    /// `active`; optional, may be null.
+    /// `active`: optional boolean, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
-    /// `cooldown_minutes`; optional, may be null.
+    /// `cooldown_minutes`: optional integer, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cooldown_minutes: Option<i64>,
 }

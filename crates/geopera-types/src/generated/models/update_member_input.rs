@@ -5,11 +5,11 @@
 /// Build it with [`UpdateMemberInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateMemberInput {
-    /// `project_id`; required.
+    /// `project_id`: required string.
     pub project_id: String,
-    /// `user_id`; required.
+    /// `user_id`: required string.
     pub user_id: String,
-    /// `role`; required.
+    /// `role`: required string.
     pub role: String,
 }
 

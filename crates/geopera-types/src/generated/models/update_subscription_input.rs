@@ -5,21 +5,21 @@
 /// Build it with [`UpdateSubscriptionInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSubscriptionInput {
-    /// `subscription_id`; required.
+    /// `subscription_id`: required string.
     pub subscription_id: String,
-    /// `endpoint_url`; optional, may be null.
+    /// `endpoint_url`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_url: Option<String>,
-    /// `filter_config`; optional, may be null.
+    /// `filter_config`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter_config: Option<crate::JsonObject>,
-    /// `headers`; optional, may be null.
+    /// `headers`: optional object of strings by key, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<std::collections::BTreeMap<String, String>>,
-    /// `active`; optional, may be null.
+    /// `active`: optional boolean, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
-    /// `description`; optional, may be null.
+    /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }

@@ -5,11 +5,11 @@
 /// Build it with [`UploadFailInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UploadFailInput {
-    /// `upload_id`; required.
+    /// `upload_id`: required string.
     pub upload_id: String,
-    /// `error_message`; required.
+    /// `error_message`: required string.
     pub error_message: String,
-    /// `error_step`; optional, may be null.
+    /// `error_step`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_step: Option<String>,
 }

@@ -5,27 +5,27 @@
 /// Build it with [`UploadInitiate::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UploadInitiate {
-    /// `project_id`; required.
+    /// `project_id`: required string.
     pub project_id: String,
-    /// `transfer_method`; optional; default `"browser"`; matches `^(browser|cli|cloud_transfer)$`.
+    /// `transfer_method`: optional string, default `browser`; matches `^(browser|cli|cloud_transfer)$`.
     #[serde(default = "default_transfer_method")]
     pub transfer_method: String,
-    /// `file_count`; optional; default `1`; value ≥ 1.
+    /// `file_count`: optional integer, default `1`; value ≥ 1.
     #[serde(default = "default_file_count")]
     pub file_count: i64,
-    /// `total_bytes`; optional; default `0`; value ≥ 0.
+    /// `total_bytes`: optional integer, default `0`; value ≥ 0.
     #[serde(default = "default_total_bytes")]
     pub total_bytes: i64,
-    /// `target_collection_id`; optional, may be null.
+    /// `target_collection_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_collection_id: Option<String>,
-    /// `target_item_id`; optional, may be null.
+    /// `target_item_id`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_item_id: Option<String>,
-    /// `asset_key`; optional, may be null.
+    /// `asset_key`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asset_key: Option<String>,
-    /// `is_categorical`; optional; default `false`.
+    /// `is_categorical`: optional boolean, default `false`.
     #[serde(default = "default_is_categorical")]
     pub is_categorical: bool,
 }

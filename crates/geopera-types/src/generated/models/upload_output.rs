@@ -5,7 +5,7 @@
 /// Build it with [`UploadOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UploadOutput {
-    /// `id`; required.
+    /// `id`: required string.
     pub id: String,
     /// Members the contract does not declare, kept verbatim.
     #[serde(flatten)]

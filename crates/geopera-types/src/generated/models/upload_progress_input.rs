@@ -5,12 +5,12 @@
 /// Build it with [`UploadProgressInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UploadProgressInput {
-    /// `upload_id`; required.
+    /// `upload_id`: required string.
     pub upload_id: String,
-    /// `status`; optional, may be null.
+    /// `status`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// `bytes_uploaded`; optional, may be null.
+    /// `bytes_uploaded`: optional integer, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_uploaded: Option<i64>,
 }

@@ -5,9 +5,9 @@
 /// Build it with [`UsageHistoryInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UsageHistoryInput {
-    /// `organization_id`; required.
+    /// `organization_id`: required string.
     pub organization_id: String,
-    /// `months`; optional; default `3`.
+    /// `months`: optional integer, default `3`.
     #[serde(default = "default_months")]
     pub months: i64,
 }

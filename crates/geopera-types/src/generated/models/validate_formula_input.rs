@@ -5,9 +5,9 @@
 /// Build it with [`ValidateFormulaInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ValidateFormulaInput {
-    /// `formula`; required.
+    /// `formula`: required string.
     pub formula: String,
-    /// `sensor`; required.
+    /// `sensor`: required string.
     pub sensor: String,
 }
 

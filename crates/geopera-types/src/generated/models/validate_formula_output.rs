@@ -5,19 +5,19 @@
 /// Build it with [`ValidateFormulaOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ValidateFormulaOutput {
-    /// `formula`; required.
+    /// `formula`: required string.
     pub formula: String,
-    /// `sensor`; required.
+    /// `sensor`: required string.
     pub sensor: String,
-    /// `valid`; required.
+    /// `valid`: required boolean.
     pub valid: bool,
-    /// `error`; optional, may be null.
+    /// `error`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// `required_bands`; optional; default `[]`.
+    /// `required_bands`: optional array of strings, default `[]`.
     #[serde(default = "default_required_bands")]
     pub required_bands: Vec<String>,
-    /// `available_bands`; optional; default `[]`.
+    /// `available_bands`: optional array of strings, default `[]`.
     #[serde(default = "default_available_bands")]
     pub available_bands: Vec<String>,
 }

@@ -5,16 +5,16 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VisualizationListInput {
-    /// `band_roles`; optional.
+    /// `band_roles`: optional object of integers by key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub band_roles: Option<std::collections::BTreeMap<String, i64>>,
-    /// `data_type`; optional; default `"raster"`.
+    /// `data_type`: optional string, default `raster`.
     #[serde(default = "default_data_type")]
     pub data_type: String,
-    /// `render_params`; optional.
+    /// `render_params`: optional object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub render_params: Option<crate::JsonObject>,
-    /// `asset`; optional, may be null.
+    /// `asset`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asset: Option<String>,
 }

@@ -5,10 +5,10 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VisualizationListOutput {
-    /// `visualizations`; optional.
+    /// `visualizations`: optional array of [`VisualizationSpec`](super::VisualizationSpec) objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visualizations: Option<Vec<super::VisualizationSpec>>,
-    /// `default_id`; optional; default `""`.
+    /// `default_id`: optional string, default `""`.
     #[serde(default = "default_default_id")]
     pub default_id: String,
 }

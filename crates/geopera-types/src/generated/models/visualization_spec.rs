@@ -5,34 +5,34 @@
 /// Build it with [`VisualizationSpec::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VisualizationSpec {
-    /// `id`; required.
+    /// `id`: required string.
     pub id: String,
-    /// `label`; required.
+    /// `label`: required string.
     pub label: String,
-    /// `kind`; required.
+    /// `kind`: required string, one of `rgb`, `index`, `elevation`, `raw`.
     pub kind: super::VisualizationSpecKind,
-    /// `asset`; optional, may be null.
+    /// `asset`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asset: Option<String>,
-    /// `bands`; optional, may be null.
+    /// `bands`: optional array of integers, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bands: Option<Vec<i64>>,
-    /// `expression`; optional, may be null.
+    /// `expression`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
-    /// `colormap`; optional, may be null.
+    /// `colormap`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub colormap: Option<String>,
-    /// `rescale`; optional, may be null.
+    /// `rescale`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rescale: Option<String>,
-    /// `is_default`; optional; default `false`.
+    /// `is_default`: optional boolean, default `false`.
     #[serde(default = "default_is_default")]
     pub is_default: bool,
-    /// `category`; optional, may be null.
+    /// `category`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
-    /// `description`; optional; default `""`.
+    /// `description`: optional string, default `""`.
     #[serde(default = "default_description")]
     pub description: String,
 }

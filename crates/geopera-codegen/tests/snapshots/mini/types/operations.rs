@@ -8,7 +8,9 @@ use crate::{Access, Operation, OperationInfo, Paging, RateClass, RetryClass};
 /// Every operation, sorted by id (so [`find`](crate::operations::find) can search it).
 pub static ALL: &[&OperationInfo] = &[&FLEET_DROP, &FLEET_LIST, &FLEET_TASKS_RUNS_START];
 
-/// The operation `fleet.drop` as a type.
+/// Deletes, retried under an idempotency key · no credentials · 600/min · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
+///
+/// The operation `fleet.drop` as a type; [`FLEET_DROP`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FleetDrop;
 
@@ -44,7 +46,9 @@ pub static FLEET_DROP: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// The operation `fleet.list` as a type.
+/// Reads, safe to retry · offset paging · `fleet:read` · 600/min · [`FleetListInput`](crate::models::FleetListInput) → 200 `serde_json::Value`.
+///
+/// The operation `fleet.list` as a type; [`FLEET_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FleetList;
 
@@ -74,7 +78,9 @@ pub static FLEET_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// The operation `fleet.tasks.runs.start` as a type.
+/// Starts processing, retried under an idempotency key · `fleet:process` · 600/min · [`StartInput`](crate::models::StartInput) → 201 [`StartOutput`](crate::models::StartOutput).
+///
+/// The operation `fleet.tasks.runs.start` as a type; [`FLEET_TASKS_RUNS_START`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FleetTasksRunsStart;
 

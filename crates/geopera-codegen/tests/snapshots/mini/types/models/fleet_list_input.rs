@@ -5,13 +5,13 @@
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FleetListInput {
-    /// `limit`; optional; default `50`.
+    /// `limit`: optional integer, default `50`.
     #[serde(default = "default_limit")]
     pub limit: i64,
-    /// `offset`; optional; default `0`.
+    /// `offset`: optional integer, default `0`.
     #[serde(default = "default_offset")]
     pub offset: i64,
-    /// `sort`; optional, may be null; default `"name,asc"`.
+    /// `sort`: optional string, may be null, default `name,asc`.
     #[serde(default = "default_sort")]
     pub sort: Option<String>,
 }

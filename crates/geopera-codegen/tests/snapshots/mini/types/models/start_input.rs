@@ -5,33 +5,33 @@
 /// Build it with [`StartInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StartInput {
-    /// `type`; required; at most 8 characters.
+    /// `type`: required string; at most 8 characters.
     pub r#type: String,
-    /// `window`; required, may be null; format `date-time`.
+    /// `window`: required string, may be null; an RFC 3339 date-time.
     #[serde(default)]
     pub window: Option<String>,
-    /// `retryCount`; optional; default `2`; 0 ≤ value ≤ 5.
+    /// `retryCount`: optional integer, default `2`; 0 ≤ value ≤ 5.
     #[serde(rename = "retryCount", default = "default_retry_count")]
     pub retry_count: i64,
-    /// `tags`; optional.
+    /// `tags`: optional array of strings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
-    /// `weights`; optional.
+    /// `weights`: optional object of numbers by key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<std::collections::BTreeMap<String, f64>>,
-    /// `mode`; optional.
+    /// `mode`: optional string, one of `fast`, `safe-mode`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<super::StartInputMode>,
-    /// `tier`; optional; default `"gold"`.
+    /// `tier`: optional string, one of `gold`, `silver`, default `gold`.
     #[serde(default = "default_tier")]
     pub tier: super::Tier,
-    /// `span`; optional; default `[0.5,1.0]`; exactly 2 items.
+    /// `span`: optional array [number, number], default `[0.5,1.0]`; exactly 2 items.
     #[serde(default = "default_span")]
     pub span: (f64, f64),
-    /// `match`; optional, may be null.
+    /// `match`: optional boolean, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#match: Option<bool>,
-    /// `code`; optional; matches `^[a-z]+$`.
+    /// `code`: optional string; matches `^[a-z]+$`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
 }

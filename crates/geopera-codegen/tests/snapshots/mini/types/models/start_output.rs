@@ -5,10 +5,10 @@
 /// Build it with [`StartOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StartOutput {
-    /// `runId`; required.
+    /// `runId`: required string.
     #[serde(rename = "runId")]
     pub run_id: String,
-    /// `GT`; optional; value > 0.
+    /// `GT`: optional number; value > 0.
     #[serde(rename = "GT", default, skip_serializing_if = "Option::is_none")]
     pub gt: Option<f64>,
     /// Members the contract does not declare, kept verbatim.
