@@ -1,6 +1,6 @@
 //! Emits the `geopera-types` generated folder: models, schema shapes, operation descriptors.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use anyhow::{bail, Context, Result};
@@ -27,6 +27,7 @@ pub fn emit(api: &Api, header: &str) -> Result<Files> {
             _ => None,
         })
         .collect();
+    let received = received(api);
     let mut files = Files::new();
     files.insert(
         "mod.rs".into(),
@@ -56,7 +57,7 @@ pub fn emit(api: &Api, header: &str) -> Result<Files> {
             "mod {module};\npub use {module}::{};",
             schema.rust
         );
-        let body = model(schema, api, &enums)?;
+        let body = model(schema, api, &enums, received.contains(schema.rust.as_str()))?;
         files.insert(
             format!("models/{}.rs", naming::bare(&module)),
             format!("{header}\n{body}"),
@@ -104,7 +105,56 @@ fn used_by(api: &Api, schema: &SchemaDef) -> String {
     }
 }
 
-fn model(schema: &SchemaDef, api: &Api, enums: &BTreeMap<&str, &[String]>) -> Result<String> {
+/// The structs an answer can contain, directly or nested: they get `#[non_exhaustive]`, so a
+/// field the contract adds later breaks no caller that reads or destructures them. Models
+/// that only ever travel in requests stay exhaustive; one that travels both ways is marked
+/// too, since its constructor and setters build it without a struct literal.
+fn received(api: &Api) -> BTreeSet<&str> {
+    let by_name: BTreeMap<&str, &SchemaDef> =
+        api.schemas.iter().map(|s| (s.rust.as_str(), s)).collect();
+    let mut seen = BTreeSet::new();
+    let mut stack: Vec<&str> = api
+        .operations
+        .iter()
+        .filter_map(|op| op.output.as_deref())
+        .collect();
+    while let Some(name) = stack.pop() {
+        let Some(schema) = by_name.get(name) else {
+            continue;
+        };
+        if !seen.insert(schema.rust.as_str()) {
+            continue;
+        }
+        if let SchemaKind::Struct { fields, .. } = &schema.kind {
+            for field in fields {
+                named_in(&field.ty, &mut stack);
+            }
+        }
+    }
+    seen.retain(|name| {
+        by_name
+            .get(name)
+            .is_some_and(|s| matches!(s.kind, SchemaKind::Struct { .. }))
+    });
+    seen
+}
+
+/// Pushes every model name `ty` mentions.
+fn named_in<'a>(ty: &'a Ty, out: &mut Vec<&'a str>) {
+    match ty {
+        Ty::Named(name) => out.push(name),
+        Ty::List(inner) | Ty::Map(inner) => named_in(inner, out),
+        Ty::Tuple(items) => items.iter().for_each(|t| named_in(t, out)),
+        Ty::Any | Ty::Bool | Ty::Int | Ty::Num | Ty::Str | Ty::Object => {}
+    }
+}
+
+fn model(
+    schema: &SchemaDef,
+    api: &Api,
+    enums: &BTreeMap<&str, &[String]>,
+    received: bool,
+) -> Result<String> {
     let name = &schema.rust;
     let origin = if schema.component {
         format!("Generated from the schema `{}`.", schema.wire)
@@ -154,7 +204,9 @@ fn model(schema: &SchemaDef, api: &Api, enums: &BTreeMap<&str, &[String]>) -> Re
             );
         }
         SchemaKind::Struct { fields, open } => {
-            out.push_str(&structure(name, &origin, &uses, fields, *open, enums)?);
+            out.push_str(&structure(
+                name, &origin, &uses, fields, *open, enums, received,
+            )?);
         }
     }
     Ok(out)
@@ -167,6 +219,7 @@ fn structure(
     fields: &[FieldDef],
     open: bool,
     enums: &BTreeMap<&str, &[String]>,
+    received: bool,
 ) -> Result<String> {
     let required: Vec<&FieldDef> = fields.iter().filter(|f| f.required).collect();
     let required_note = if required.is_empty() {
@@ -177,10 +230,11 @@ fn structure(
             if required.len() == 1 { "field" } else { "fields" }
         )
     };
+    let non_exhaustive = if received { "#[non_exhaustive]\n" } else { "" };
     let mut out = format!(
         "/// {origin}{uses}\n///\n/// {required_note}\n\
          #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]\n\
-         pub struct {name} {{\n"
+         {non_exhaustive}pub struct {name} {{\n"
     );
     let mut defaults = String::new();
     for field in fields {

@@ -4,6 +4,7 @@
 ///
 /// Build it with [`AlertEventOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AlertEventOutput {
     /// `alert_event`: required object.
     pub alert_event: crate::JsonObject,

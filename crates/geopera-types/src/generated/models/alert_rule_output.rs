@@ -4,6 +4,7 @@
 ///
 /// Build it with [`AlertRuleOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AlertRuleOutput {
     /// `alert_rule`: required object.
     pub alert_rule: crate::JsonObject,

@@ -4,6 +4,7 @@
 ///
 /// Build it with [`ApiKeyRevokeOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ApiKeyRevokeOutput {
     /// `ok`: optional boolean, default `true`.
     #[serde(default = "default_ok")]

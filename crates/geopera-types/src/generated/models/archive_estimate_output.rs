@@ -4,6 +4,7 @@
 ///
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ArchiveEstimateOutput {
     /// `groups`: optional array of objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,6 +4,7 @@
 ///
 /// Build it with [`AssetOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct AssetOutput {
     /// `id`: required string.
     pub id: String,

@@ -4,6 +4,7 @@
 ///
 /// Build it with [`BandFormulaDeleteOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BandFormulaDeleteOutput {
     /// `ok`: optional boolean, default `true`.
     #[serde(default = "default_ok")]

@@ -4,6 +4,7 @@
 ///
 /// Build it with [`CollectionDeleteOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CollectionDeleteOutput {
     /// `ok`: optional boolean, default `true`.
     #[serde(default = "default_ok")]

@@ -4,6 +4,7 @@
 ///
 /// Build it with [`CollectionResponse::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct CollectionResponse {
     /// `id`: required string.
     pub id: String,

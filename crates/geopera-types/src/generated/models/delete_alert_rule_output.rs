@@ -4,6 +4,7 @@
 ///
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DeleteAlertRuleOutput {
     /// `deleted`: optional boolean, default `true`.
     #[serde(default = "default_deleted")]

@@ -4,6 +4,7 @@
 ///
 /// Build it with [`ItemGetOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ItemGetOutput {
     /// `item`: required object.
     pub item: crate::JsonObject,

@@ -4,6 +4,7 @@
 ///
 /// Build it with [`ItemResponse::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ItemResponse {
     /// `id`: required string.
     pub id: String,

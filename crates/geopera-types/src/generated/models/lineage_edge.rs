@@ -4,6 +4,7 @@
 ///
 /// Build it with [`LineageEdge::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct LineageEdge {
     /// `depth`: required integer.
     pub depth: i64,

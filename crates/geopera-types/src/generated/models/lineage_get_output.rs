@@ -4,6 +4,7 @@
 ///
 /// Build it with [`LineageGetOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct LineageGetOutput {
     /// `root`: required object of strings by key.
     pub root: std::collections::BTreeMap<String, String>,

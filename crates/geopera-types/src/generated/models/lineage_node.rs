@@ -4,6 +4,7 @@
 ///
 /// Build it with [`LineageNode::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct LineageNode {
     /// `entity_type`: required string.
     pub entity_type: String,

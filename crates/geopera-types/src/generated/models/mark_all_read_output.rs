@@ -4,6 +4,7 @@
 ///
 /// Every field is optional, so it implements `Default`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct MarkAllReadOutput {
     /// `marked_count`: optional integer, default `0`.
     #[serde(default = "default_marked_count")]

@@ -4,6 +4,7 @@
 ///
 /// Build it with [`NotificationOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct NotificationOutput {
     /// `id`: required string.
     pub id: String,

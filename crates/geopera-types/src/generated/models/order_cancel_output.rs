@@ -4,6 +4,7 @@
 ///
 /// Build it with [`OrderCancelOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct OrderCancelOutput {
     /// `orderId`: required string.
     #[serde(rename = "orderId")]

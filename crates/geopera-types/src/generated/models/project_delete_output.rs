@@ -4,6 +4,7 @@
 ///
 /// Build it with [`ProjectDeleteOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ProjectDeleteOutput {
     /// `deleted`: optional boolean, default `true`.
     #[serde(default = "default_deleted")]

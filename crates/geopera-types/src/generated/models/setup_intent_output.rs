@@ -4,6 +4,7 @@
 ///
 /// Build it with [`SetupIntentOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SetupIntentOutput {
     /// `client_secret`: required string.
     pub client_secret: String,

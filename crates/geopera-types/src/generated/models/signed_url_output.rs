@@ -4,6 +4,7 @@
 ///
 /// Build it with [`SignedUrlOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SignedUrlOutput {
     /// `upload_url`: required string.
     pub upload_url: String,

@@ -4,6 +4,7 @@
 ///
 /// Build it with [`SourceResultSummary::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SourceResultSummary {
     /// `source_id`: required string.
     pub source_id: String,

@@ -4,6 +4,7 @@
 ///
 /// Build it with [`SourcesListOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SourcesListOutput {
     /// `sources`: required array of [`SourceDto`](super::SourceDto) objects.
     pub sources: Vec<super::SourceDto>,

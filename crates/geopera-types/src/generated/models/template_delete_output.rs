@@ -4,6 +4,7 @@
 ///
 /// Build it with [`TemplateDeleteOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TemplateDeleteOutput {
     /// `template_id`: required string.
     pub template_id: String,

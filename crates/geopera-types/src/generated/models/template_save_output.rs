@@ -4,6 +4,7 @@
 ///
 /// Build it with [`TemplateSaveOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TemplateSaveOutput {
     /// `id`: required string.
     pub id: String,

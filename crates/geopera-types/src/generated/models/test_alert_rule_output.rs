@@ -4,6 +4,7 @@
 ///
 /// Build it with [`TestAlertRuleOutput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TestAlertRuleOutput {
     /// `computed_value`: required number.
     pub computed_value: f64,

@@ -4,6 +4,7 @@
 ///
 /// Build it with [`UploadOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct UploadOutput {
     /// `id`: required string.
     pub id: String,

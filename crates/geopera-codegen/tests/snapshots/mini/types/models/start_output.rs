@@ -4,6 +4,7 @@
 ///
 /// Build it with [`StartOutput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct StartOutput {
     /// `runId`: required string.
     #[serde(rename = "runId")]
