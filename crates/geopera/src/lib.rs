@@ -221,3 +221,8 @@ pub mod descriptors {
 
 /// The `http` types that appear in [`Response`].
 pub use http::{HeaderMap, StatusCode};
+
+// The README's examples compile with the doc tests, so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_doctest {}
