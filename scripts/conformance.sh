@@ -36,7 +36,8 @@ if ! cargo build --locked --quiet -p geopera-emulator 2>"$work/build.log"; then
   say "FAIL: the emulator does not build"
   exit 1
 fi
-emulator=target/debug/geopera-emulator
+# Where cargo put it: a CARGO_TARGET_DIR of the caller moves it out of target/.
+emulator=${CARGO_TARGET_DIR:-target}/debug/geopera-emulator
 
 # The venv, reused when it already holds the pinned versions.
 py=$venv/bin/python
