@@ -21,15 +21,15 @@ pub fn operation_summary(op: &OperationDef) -> String {
     let mut parts = vec![effect(op).to_owned()];
     if op.ndjson {
         parts.push("NDJSON stream".to_owned());
-    } else if let Some(paging) = paging_phrase(op.paging) {
-        parts.push(paging.to_owned());
+    } else if let Some((kind, _)) = paging_parts(op.paging) {
+        parts.push(format!("{kind} paging"));
     }
     parts.push(if op.needs_credentials {
         format!("`{}`", op.scope)
     } else {
         "no credentials".to_owned()
     });
-    parts.push(budget(op.rate_class));
+    parts.push(budget_summary(op.rate_class));
     parts.push(format!(
         "{} → {} {}",
         type_link(&input_path(op)),
@@ -50,24 +50,59 @@ fn effect(op: &OperationDef) -> &'static str {
     }
 }
 
-fn paging_phrase(paging: Paging) -> Option<&'static str> {
-    match paging {
-        Paging::None => None,
-        Paging::Cursor => Some("cursor paging"),
-        Paging::Offset => Some("offset paging"),
-        Paging::PageSize => Some("page-and-size paging"),
-        Paging::LimitPage => Some("page-and-limit paging"),
+/// The detail-table form of [`effect`]: what is retried and why that is safe.
+pub fn retry_detail(op: &OperationDef) -> &'static str {
+    if op.is_read_only() {
+        "read-only: timeouts, resets and server errors are retried"
+    } else {
+        "side effects: sent with an `Idempotency-Key` (generated unless given), so timeouts, \
+         resets and server errors are retried without doing the work twice"
     }
 }
 
-/// The budget a call draws from, named when it is narrower than the default.
-fn budget(class: RateClass) -> String {
+/// A paging style's name and the input fields that carry it.
+fn paging_parts(paging: Paging) -> Option<(&'static str, &'static str)> {
+    match paging {
+        Paging::None => None,
+        Paging::Cursor => Some(("cursor", "`limit` + `next`")),
+        Paging::Offset => Some(("offset", "`limit` + `offset`")),
+        Paging::PageSize => Some(("page-and-size", "`page` + `size`")),
+        Paging::LimitPage => Some(("page-and-limit", "`limit` + `page`")),
+    }
+}
+
+/// The detail-table form, such as "cursor (`limit` + `next`)", or "none".
+pub fn paging_detail(paging: Paging) -> String {
+    match paging_parts(paging) {
+        Some((kind, fields)) => format!("{kind} ({fields})"),
+        None => "none".to_owned(),
+    }
+}
+
+fn budget_name(class: RateClass) -> &'static str {
+    match class {
+        RateClass::Default => "default",
+        RateClass::OrderPlacement => "order placement",
+        RateClass::Spend => "spend",
+    }
+}
+
+/// The budget in the summary line: the default one by its rate, a narrower one by name too.
+fn budget_summary(class: RateClass) -> String {
     let per_minute = class.documented_per_minute();
     match class {
         RateClass::Default => format!("{per_minute}/min"),
-        RateClass::OrderPlacement => format!("{per_minute}/min for order placement"),
-        RateClass::Spend => format!("{per_minute}/min for spending"),
+        other => format!("{per_minute}/min {} budget", budget_name(other)),
     }
+}
+
+/// The detail-table form, such as "order placement budget (60/min)".
+pub fn budget_detail(class: RateClass) -> String {
+    format!(
+        "{} budget ({}/min)",
+        budget_name(class),
+        class.documented_per_minute()
+    )
 }
 
 /// The Rust path of an operation's input model.

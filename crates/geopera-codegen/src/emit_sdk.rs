@@ -6,10 +6,9 @@ use std::fmt::Write as _;
 
 use anyhow::{bail, Result};
 
-use crate::docs::{input_path, operation_summary, output_path, type_link};
+use crate::docs::{self, input_path, operation_summary, output_path, type_link};
 use crate::ir::{Api, OperationDef, Paging};
 use crate::naming;
-use crate::rate::RateClass;
 use crate::Files;
 
 /// Emits every file of the SDK crate's generated folder, keyed by path relative to it.
@@ -43,37 +42,6 @@ pub fn emit(api: &Api, header: &str) -> Result<Files> {
     files.insert("inputs.rs".into(), format!("{header}\n{}", inputs(api)));
     files.insert("fluent.rs".into(), format!("{header}\n{}", fluent(api)?));
     Ok(files)
-}
-
-fn paging_text(paging: Paging) -> &'static str {
-    match paging {
-        Paging::None => "none",
-        Paging::Cursor => "cursor (`limit` + `next`)",
-        Paging::Offset => "offset (`limit` + `offset`)",
-        Paging::PageSize => "page (`page` + `size`)",
-        Paging::LimitPage => "page (`limit` + `page`)",
-    }
-}
-
-fn retry_text(op: &OperationDef) -> &'static str {
-    if op.is_read_only() {
-        "read-only: timeouts, resets and server errors are retried"
-    } else {
-        "side effects: sent with an `Idempotency-Key` (generated unless given), so timeouts, \
-         resets and server errors are retried without doing the work twice"
-    }
-}
-
-fn rate_text(op: &OperationDef) -> String {
-    let name = match op.rate_class {
-        RateClass::OrderPlacement => "order placement",
-        RateClass::Spend => "spend",
-        RateClass::Default => "default",
-    };
-    format!(
-        "{name} budget ({}/min)",
-        op.rate_class.documented_per_minute()
-    )
 }
 
 /// The stream and iterator functions of a paged operation.
@@ -161,9 +129,9 @@ fn operation_module(op: &OperationDef) -> String {
         output_link = type_link(&output),
         success = op.success,
         errors = errors.join(", "),
-        paging = paging_text(op.paging),
-        retry = retry_text(op),
-        rate = rate_text(op),
+        paging = docs::paging_detail(op.paging),
+        retry = docs::retry_detail(op),
+        rate = docs::budget_detail(op.rate_class),
         paging_fns = paging_functions(op),
         ndjson_fns = ndjson_functions(op),
     )

@@ -2188,7 +2188,7 @@ pub static BILLING_STRIPE_INVOICES_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Writes, retried under an idempotency key · `billing:write` · 30/min for spending · [`JsonObject`](crate::JsonObject) → 201 `serde_json::Value`.
+/// Writes, retried under an idempotency key · `billing:write` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 201 `serde_json::Value`.
 ///
 /// The operation `billing.topup` as a type; [`BILLING_TOPUP`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -2872,7 +2872,7 @@ pub static CLIP_AREAS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Writes, retried under an idempotency key · `clip:write` · 30/min for spending · [`ClipCreateFromAreaInput`](crate::models::ClipCreateFromAreaInput) → 200 `serde_json::Value`.
+/// Writes, retried under an idempotency key · `clip:write` · 30/min spend budget · [`ClipCreateFromAreaInput`](crate::models::ClipCreateFromAreaInput) → 200 `serde_json::Value`.
 ///
 /// The operation `clip.create_from_area` as a type; [`CLIP_CREATE_FROM_AREA`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -2904,7 +2904,7 @@ pub static CLIP_CREATE_FROM_AREA: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// Starts processing, retried under an idempotency key · `processing:process` · 30/min for spending · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
+/// Starts processing, retried under an idempotency key · `processing:process` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
 ///
 /// The operation `clip.create_from_item` as a type; [`CLIP_CREATE_FROM_ITEM`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -4926,7 +4926,7 @@ pub static ORDERS_ARCHIVE_ESTIMATE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Writes, retried under an idempotency key · `orders:write` · 60/min for order placement · [`JsonObject`](crate::JsonObject) → 202 `serde_json::Value`.
+/// Writes, retried under an idempotency key · `orders:write` · 60/min order placement budget · [`JsonObject`](crate::JsonObject) → 202 `serde_json::Value`.
 ///
 /// The operation `orders.archive.place` as a type; [`ORDERS_ARCHIVE_PLACE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -4964,7 +4964,7 @@ pub static ORDERS_ARCHIVE_PLACE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// Writes, retried under an idempotency key · `orders:write` · 30/min for spending · [`OrderCancelInput`](crate::models::OrderCancelInput) → 200 [`OrderCancelOutput`](crate::models::OrderCancelOutput).
+/// Writes, retried under an idempotency key · `orders:write` · 30/min spend budget · [`OrderCancelInput`](crate::models::OrderCancelInput) → 200 [`OrderCancelOutput`](crate::models::OrderCancelOutput).
 ///
 /// The operation `orders.cancel` as a type; [`ORDERS_CANCEL`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -5220,7 +5220,7 @@ pub static ORDERS_LIST_ASSETS: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Writes, retried under an idempotency key · `orders:write` · 60/min for order placement · [`OrderPlaceInput`](crate::models::OrderPlaceInput) → 200 [`OrderPlaceOutput`](crate::models::OrderPlaceOutput).
+/// Writes, retried under an idempotency key · `orders:write` · 60/min order placement budget · [`OrderPlaceInput`](crate::models::OrderPlaceInput) → 200 [`OrderPlaceOutput`](crate::models::OrderPlaceOutput).
 ///
 /// The operation `orders.place` as a type; [`ORDERS_PLACE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -5476,7 +5476,7 @@ pub static ORDERS_TASKING_OPPORTUNITIES_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Writes, retried under an idempotency key · `orders:write` · 60/min for order placement · [`JsonObject`](crate::JsonObject) → 202 `serde_json::Value`.
+/// Writes, retried under an idempotency key · `orders:write` · 60/min order placement budget · [`JsonObject`](crate::JsonObject) → 202 `serde_json::Value`.
 ///
 /// The operation `orders.tasking.place` as a type; [`ORDERS_TASKING_PLACE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -6122,7 +6122,7 @@ pub static PROCESSING_CATALOG_VALIDATE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Starts processing, retried under an idempotency key · `processing:process` · 30/min for spending · [`JsonObject`](crate::JsonObject) → 201 `serde_json::Value`.
+/// Starts processing, retried under an idempotency key · `processing:process` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 201 `serde_json::Value`.
 ///
 /// The operation `processing.create` as a type; [`PROCESSING_CREATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -6160,7 +6160,7 @@ pub static PROCESSING_CREATE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// Starts processing, retried under an idempotency key · `processing:process` · 30/min for spending · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
+/// Starts processing, retried under an idempotency key · `processing:process` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
 ///
 /// The operation `processing.create_and_dispatch` as a type; [`PROCESSING_CREATE_AND_DISPATCH`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]

@@ -11,7 +11,7 @@
 //! | output | `serde_json::Value` |
 //! | success | `200` |
 //! | errors | `401`, `403`, `404`, `422`, `500` |
-//! | paging | page (`limit` + `page`) |
+//! | paging | page-and-limit (`limit` + `page`) |
 //! | retry | read-only: timeouts, resets and server errors are retried |
 //! | rate limit | default budget (600/min) |
 
