@@ -50,7 +50,7 @@ fn effect(op: &OperationDef) -> &'static str {
     }
 }
 
-/// The detail-table form of [`effect`]: what is retried and why that is safe.
+/// The retry row of the detail table: what is retried, and why that is safe.
 pub fn retry_detail(op: &OperationDef) -> &'static str {
     if op.is_read_only() {
         "read-only: timeouts, resets and server errors are retried"
