@@ -1,44 +1,69 @@
-//! Blocking calls: the async engine, driven on the calling thread.
+//! Blocking calls: the async engine, driven to completion for a thread that waits.
 //!
-//! There is one call engine ([`crate::engine`]); a blocking call runs it to completion on a
-//! current-thread Tokio runtime that belongs to the calling thread, through a connection pool
-//! that belongs to that thread too. Nothing is handed to another thread, so a blocking call
-//! costs what the async one does, and every behaviour — retries, deadline, limiter, redirects,
-//! response cap, tracing — is the same code.
+//! There is one call engine ([`crate::engine`]); a blocking call runs its future — request,
+//! retries, and decoding of the answer — and waits for the result. Where it runs depends on
+//! how busy the client is, because the two ways have opposite costs:
 //!
-//! Why per thread: a pooled connection is driven by a task on the runtime that opened it. A
-//! pool shared between threads would let one thread pick a connection whose runtime is parked
-//! on another thread, and wait for ever. So each thread keeps its own runtime and, per client,
-//! its own pool, built from the client's transport settings (or the factory given to
-//! [`Client::with_blocking_http_client`](crate::Client::with_blocking_http_client)). Both are
-//! dropped when the thread ends; a pool is also dropped once its client is gone.
+//! - **On the calling thread**, when no other blocking call of the client is in flight: a
+//!   current-thread Tokio runtime and a connection pool that belong to the thread run the
+//!   call, so nothing is handed to another thread and a lone blocking call costs what an async
+//!   one does.
+//! - **On the client's I/O thread**, when other blocking calls are in flight: one thread with
+//!   one runtime runs them all, as an async client would, reading many connections per wake-up;
+//!   each caller sleeps until its decoded answer is handed back. Many threads each driving
+//!   their own connection would spend more time switching between each other than working.
 //!
-//! From inside a multi-thread Tokio runtime the call moves the worker's other tasks away
-//! (`block_in_place`) and proceeds the same way. A current-thread runtime has no other thread
-//! to hand its tasks to, so there the call runs on a short-lived helper thread while the
-//! caller waits.
+//! Why pools are kept apart: a pooled connection is driven by a task on the runtime that
+//! opened it, so a pool shared across runtimes would let one thread pick a connection whose
+//! runtime is parked on another, and wait for ever. Each calling thread and each I/O thread
+//! has its own, built from the client's transport settings (or the factory given to
+//! [`Client::with_blocking_http_client`](crate::Client::with_blocking_http_client)).
+//!
+//! From inside a multi-thread Tokio runtime a call first moves the worker's other tasks away
+//! (`block_in_place`); inside a current-thread runtime, whose thread cannot run a second
+//! runtime, it always goes to the I/O thread.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
+use tokio::sync::mpsc;
 
 use crate::client::Client;
 use crate::engine::Face;
 use crate::limiter::Caller;
 use crate::Error;
 
-/// How the HTTP client of blocking calls is made: once per thread that makes them.
+/// A blocking call's work, as the I/O thread receives it.
+type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+type MakeHttp = dyn Fn() -> Result<reqwest::Client, Error> + Send + Sync;
+
+/// How blocking calls of one client are carried: how to make an HTTP client for a thread, how
+/// many calls are in flight, and the I/O thread, started on first need.
 pub(crate) struct BlockingTransport {
-    make: Box<dyn Fn() -> Result<reqwest::Client, Error> + Send + Sync>,
+    make: Box<MakeHttp>,
+    in_flight: AtomicUsize,
+    io_thread: OnceLock<Result<IoThread, String>>,
+}
+
+/// The thread that runs a client's blocking calls while others are in flight.
+struct IoThread {
+    jobs: mpsc::UnboundedSender<Job>,
+    /// Its pool: used only by jobs on that thread, whose runtime drives its connections.
+    http: reqwest::Client,
 }
 
 impl fmt::Debug for BlockingTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BlockingTransport").finish_non_exhaustive()
+        f.debug_struct("BlockingTransport")
+            .field("in_flight", &self.in_flight)
+            .finish_non_exhaustive()
     }
 }
 
@@ -48,22 +73,45 @@ impl BlockingTransport {
     ) -> Arc<Self> {
         Arc::new(BlockingTransport {
             make: Box::new(make),
+            in_flight: AtomicUsize::new(0),
+            io_thread: OnceLock::new(),
         })
+    }
+
+    /// The I/O thread, started on first use. It runs until the transport (the last clone of
+    /// its client) is dropped, which closes its queue.
+    fn io_thread(&self) -> Result<&IoThread, Error> {
+        self.io_thread
+            .get_or_init(|| IoThread::start(&*self.make))
+            .as_ref()
+            .map_err(|reason| Error::Config(reason.clone()))
     }
 }
 
-/// What one thread keeps for its blocking calls.
-struct Shell {
-    runtime: Rc<Runtime>,
-    /// One pool per client transport, dropped once the transport is.
-    pools: Vec<(Weak<BlockingTransport>, reqwest::Client)>,
+impl IoThread {
+    fn start(make: &MakeHttp) -> Result<IoThread, String> {
+        let http = make().map_err(|e| e.to_string())?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the runtime of blocking calls: {e}"))?;
+        let (jobs, mut queue) = mpsc::unbounded_channel::<Job>();
+        std::thread::Builder::new()
+            .name("geopera-blocking-io".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    while let Some(job) = queue.recv().await {
+                        tokio::spawn(job);
+                    }
+                });
+            })
+            .map_err(|e| format!("cannot start the I/O thread of blocking calls: {e}"))?;
+        Ok(IoThread { jobs, http })
+    }
 }
 
-thread_local! {
-    static SHELL: RefCell<Option<Shell>> = const { RefCell::new(None) };
-}
-
-/// What a blocking call's future is given: this thread's pool, and the thread it stops.
+/// What a blocking call's future is given: the pool of the thread it runs on, and the thread
+/// it stops.
 pub(crate) struct Thread {
     http: reqwest::Client,
     caller: Caller,
@@ -79,34 +127,62 @@ impl Thread {
     }
 }
 
-/// Runs the future `work` makes, blocking until it is done, from wherever the caller is.
-///
-/// # Errors
-///
-/// The thread's runtime or HTTP client could not be built.
-pub(crate) fn run<F>(
-    client: &Client,
-    caller: Caller,
-    work: impl FnOnce(Thread) -> F + Send,
-) -> Result<F::Output, Error>
-where
-    F: Future,
-    F::Output: Send,
-{
-    match Handle::try_current().map(|handle| handle.runtime_flavor()) {
-        Err(_) => on_this_thread(client, caller, work),
-        Ok(RuntimeFlavor::CurrentThread) => std::thread::scope(|scope| {
-            match scope.spawn(|| on_this_thread(client, caller, work)).join() {
-                Ok(result) => result,
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }),
-        // Multi-thread runtimes: hand this worker's other tasks to another thread first.
-        Ok(_) => tokio::task::block_in_place(|| on_this_thread(client, caller, work)),
+/// What one thread keeps to run blocking calls itself.
+struct Shell {
+    runtime: Rc<Runtime>,
+    /// One pool per client transport, dropped once the transport is.
+    pools: Vec<(Weak<BlockingTransport>, reqwest::Client)>,
+}
+
+thread_local! {
+    static SHELL: RefCell<Option<Shell>> = const { RefCell::new(None) };
+}
+
+/// Counts a call in flight on a transport for as long as it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-fn on_this_thread<F: Future>(
+/// Runs the future `work` makes to completion and returns its output, blocking the calling
+/// thread, from wherever the caller is.
+///
+/// # Errors
+///
+/// A runtime, the I/O thread or an HTTP client for them could not be made.
+pub(crate) fn run<F>(
+    client: &Client,
+    caller: Caller,
+    work: impl FnOnce(Thread) -> F + Send + 'static,
+) -> Result<F::Output, Error>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let transport = &client.blocking;
+    let alone = transport.in_flight.fetch_add(1, Ordering::AcqRel) == 0;
+    let _in_flight = InFlight(&transport.in_flight);
+    match Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        Err(_) if alone => run_here(client, caller, work),
+        Err(_) => on_io_thread(transport, caller, work),
+        // This thread drives a runtime already and cannot drive a second one.
+        Ok(RuntimeFlavor::CurrentThread) => on_io_thread(transport, caller, work),
+        // Multi-thread runtimes: hand this worker's other tasks to another thread first.
+        Ok(_) if alone => tokio::task::block_in_place(|| run_here(client, caller, work)),
+        Ok(_) => tokio::task::block_in_place(|| on_io_thread(transport, caller, work)),
+    }
+}
+
+/// Runs the future `work` makes on this thread's own runtime and pool. For threads that are
+/// not driving a runtime already (the stream reader's).
+///
+/// # Errors
+///
+/// The thread's runtime or HTTP client could not be made.
+pub(crate) fn run_here<F: Future>(
     client: &Client,
     caller: Caller,
     work: impl FnOnce(Thread) -> F,
@@ -132,6 +208,29 @@ fn on_this_thread<F: Future>(
     })?;
     // The cell is released before running: nothing the work does can find it borrowed.
     Ok(runtime.block_on(work(Thread { http, caller })))
+}
+
+/// Hands the work to the transport's I/O thread and sleeps until its output comes back.
+fn on_io_thread<F>(
+    transport: &BlockingTransport,
+    caller: Caller,
+    work: impl FnOnce(Thread) -> F + Send + 'static,
+) -> Result<F::Output, Error>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let stopped = || Error::Config("the I/O thread of blocking calls has stopped".to_owned());
+    let io_thread = transport.io_thread()?;
+    let http = io_thread.http.clone();
+    let (done, outcome) = std::sync::mpsc::sync_channel(1);
+    let job: Job = Box::pin(async move {
+        let output = work(Thread { http, caller }).await;
+        // The caller may have given up (its thread panicked); nothing is left to do then.
+        let _ = done.send(output);
+    });
+    io_thread.jobs.send(job).map_err(|_| stopped())?;
+    outcome.recv().map_err(|_| stopped())
 }
 
 impl Shell {

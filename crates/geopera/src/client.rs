@@ -268,9 +268,10 @@ impl Client {
         }
     }
 
-    /// A client whose blocking calls go through HTTP clients that `make` builds — one per
-    /// thread that makes blocking calls, since a connection pool must stay with the thread
-    /// that drives it. Base URL, credentials, headers, timeouts and the rest still apply.
+    /// A client whose blocking calls go through HTTP clients that `make` builds — one for each
+    /// thread that carries blocking calls (a calling thread, or the client's I/O thread), since
+    /// a connection pool must stay with the runtime that drives it. Base URL, credentials,
+    /// headers, timeouts and the rest still apply.
     ///
     /// Build each client with `.redirect(reqwest::redirect::Policy::none())`, as for
     /// [`Client::with_http_client`].
@@ -661,9 +662,9 @@ impl<C> ClientBuilder<C> {
         self
     }
 
-    /// Has blocking calls go through HTTP clients that `make` builds, one per thread that
-    /// makes blocking calls; see [`Client::with_blocking_http_client`]. Without it, each
-    /// thread's client is built from the transport settings above.
+    /// Has blocking calls go through HTTP clients that `make` builds, one for each thread that
+    /// carries blocking calls; see [`Client::with_blocking_http_client`]. Without it, each
+    /// such thread's client is built from the transport settings above.
     #[cfg(feature = "blocking")]
     pub fn blocking_http_client(
         mut self,

@@ -126,8 +126,8 @@ impl ClientBuilder<Geopera> {
 }
 
 /// One pending call of the fluent client. `.await` it for the success model, or finish it with
-/// [`send_detailed`](Call::send_detailed), [`send_blocking`](Call::send_blocking) or
-/// [`send_blocking_detailed`](Call::send_blocking_detailed). Nothing is sent until then.
+/// [`send_detailed`](Call::send_detailed), `send_blocking` or `send_blocking_detailed`
+/// (feature `blocking`). Nothing is sent until then.
 #[must_use = "a call does nothing until it is awaited or sent"]
 pub struct Call<O: Operation> {
     client: AuthenticatedClient,

@@ -125,11 +125,12 @@
 //! # Blocking calls inside async code
 //!
 //! The blocking functions work from anywhere. They run the same engine as `send` — the same
-//! retries, deadline, limiter and redirects — to completion on the calling thread, with a Tokio
-//! runtime and a connection pool that belong to that thread. From inside a multi-thread
-//! runtime they first hand the worker's other tasks to another thread (`block_in_place`); from
-//! inside a current-thread runtime, which has no other thread, they run on a short-lived
-//! helper thread. Either way they block the calling task, so prefer `send` in async code.
+//! retries, deadline, limiter and redirects — for the waiting thread: on that thread itself,
+//! with a Tokio runtime and connection pool of its own, when it is the client's only blocking
+//! call in flight; on the client's one I/O thread, which carries them all as an async client
+//! would, when several are. Inside a multi-thread runtime they first hand the worker's other
+//! tasks to another thread (`block_in_place`); inside a current-thread runtime they always go
+//! to the I/O thread. Either way they block the calling task, so prefer `send` in async code.
 //! One wait can never end: on a current-thread runtime, a
 //! blocking call that needs an in-flight slot ([`ClientBuilder::max_in_flight`]) held by an
 //! async call of that same runtime would stop the only thread that can free it. That call
@@ -167,6 +168,8 @@
 //! in the background afterwards. Dropping a page stream stops the walk. A request already
 //! received by the API may still execute, which is why side effects carry an
 //! `Idempotency-Key`: repeat the call with the same key to learn its outcome.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "blocking")]
 mod blocking;

@@ -127,7 +127,7 @@ pub(crate) fn stream_blocking<O: Operation>(
     std::thread::spawn(move || {
         let sender = items.clone();
         let client = &client;
-        let read = crate::blocking::run(client, caller, |thread| async move {
+        let read = crate::blocking::run_here(client, caller, |thread| async move {
             match open(client, thread.face(), O::INFO, prepared).await {
                 Ok(stream) => {
                     let mut stream = std::pin::pin!(stream);

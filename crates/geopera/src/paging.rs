@@ -278,7 +278,7 @@ impl<T> std::fmt::Debug for BlockingPages<T> {
 }
 
 #[cfg(feature = "blocking")]
-impl<T: Send> Iterator for BlockingPages<T> {
+impl<T: Send + 'static> Iterator for BlockingPages<T> {
     type Item = Result<T, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -289,7 +289,7 @@ impl<T: Send> Iterator for BlockingPages<T> {
             Walk::Done => return None,
         };
         let convert = self.convert;
-        let stepped = crate::blocking::run(&client, Caller::current(), |thread| async move {
+        let stepped = crate::blocking::run(&client, Caller::current(), move |thread| async move {
             step(state, convert, Some(thread.face())).await
         });
         match stepped {

@@ -7,6 +7,8 @@
 
 use bytes::Bytes;
 use geopera_types::{Operation, OperationInfo};
+#[cfg(feature = "blocking")]
+use serde::de::DeserializeOwned;
 
 use crate::client::Client;
 use crate::engine::{classify, execute};
@@ -94,20 +96,22 @@ pub(crate) fn send_blocking_detailed<O: Operation>(
     body: impl IntoRequest<O::Input>,
 ) -> Result<Response<O::Output>, Error> {
     let (payload, options) = prepare::<O>(client, body)?;
-    let raw = execute_blocking(client, O::INFO, &options, payload)?;
-    classify(client, O::INFO, raw)
+    call_blocking(client, O::INFO, options, payload)
 }
 
-/// [`execute`] from blocking code: the same engine, run on the calling thread.
+/// The engine from blocking code: the whole call, answer decoded, runs wherever
+/// [`crate::blocking::run`] finds best, and the caller waits for it.
 #[cfg(feature = "blocking")]
-pub(crate) fn execute_blocking(
+fn call_blocking<T: DeserializeOwned + Send + 'static>(
     client: &Client,
     info: &'static OperationInfo,
-    options: &CallOptions,
+    options: CallOptions,
     payload: Bytes,
-) -> Result<crate::engine::RawResponse, Error> {
-    crate::blocking::run(client, Caller::current(), |thread| async move {
-        execute(client, thread.face(), info, options, payload).await
+) -> Result<Response<T>, Error> {
+    let owned = client.clone();
+    crate::blocking::run(client, Caller::current(), move |thread| async move {
+        let raw = execute(&owned, thread.face(), info, &options, payload).await?;
+        classify(&owned, info, raw)
     })?
 }
 
@@ -131,8 +135,7 @@ pub(crate) fn invoke_blocking(
     body: serde_json::Value,
 ) -> Result<Response<serde_json::Value>, Error> {
     let (info, payload) = prepare_invoke(client, operation_id, &body)?;
-    let raw = execute_blocking(client, info, &CallOptions::default(), payload)?;
-    classify(client, info, raw)
+    call_blocking(client, info, CallOptions::default(), payload)
 }
 
 fn prepare_invoke(
