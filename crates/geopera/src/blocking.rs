@@ -26,21 +26,17 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 
 use crate::client::Client;
 use crate::engine::Face;
 use crate::limiter::Caller;
 use crate::Error;
-
-/// A blocking call's work, as the I/O thread receives it.
-type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 type MakeHttp = dyn Fn() -> Result<reqwest::Client, Error> + Send + Sync;
 
@@ -54,9 +50,12 @@ pub(crate) struct BlockingTransport {
 
 /// The thread that runs a client's blocking calls while others are in flight.
 struct IoThread {
-    jobs: mpsc::UnboundedSender<Job>,
+    /// Where jobs are spawned: a runtime whose only thread is the I/O thread.
+    runtime: Handle,
     /// Its pool: used only by jobs on that thread, whose runtime drives its connections.
     http: reqwest::Client,
+    /// Dropped with the transport, which ends the thread.
+    _running: oneshot::Sender<()>,
 }
 
 impl fmt::Debug for BlockingTransport {
@@ -95,18 +94,21 @@ impl IoThread {
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the runtime of blocking calls: {e}"))?;
-        let (jobs, mut queue) = mpsc::unbounded_channel::<Job>();
+        let handle = runtime.handle().clone();
+        let (running, stop) = oneshot::channel::<()>();
         std::thread::Builder::new()
             .name("geopera-blocking-io".to_owned())
             .spawn(move || {
-                runtime.block_on(async move {
-                    while let Some(job) = queue.recv().await {
-                        tokio::spawn(job);
-                    }
-                });
+                // Jobs are spawned onto this runtime from the calling threads; this thread only
+                // has to drive it, until the transport is gone.
+                let _ = runtime.block_on(stop);
             })
             .map_err(|e| format!("cannot start the I/O thread of blocking calls: {e}"))?;
-        Ok(IoThread { jobs, http })
+        Ok(IoThread {
+            runtime: handle,
+            http,
+            _running: running,
+        })
     }
 }
 
@@ -224,12 +226,12 @@ where
     let io_thread = transport.io_thread()?;
     let http = io_thread.http.clone();
     let (done, outcome) = std::sync::mpsc::sync_channel(1);
-    let job: Job = Box::pin(async move {
+    // A runtime that has stopped drops the job, and with it the sender.
+    drop(io_thread.runtime.spawn(async move {
         let output = work(Thread { http, caller }).await;
         // The caller may have given up (its thread panicked); nothing is left to do then.
         let _ = done.send(output);
-    });
-    io_thread.jobs.send(job).map_err(|_| stopped())?;
+    }));
     outcome.recv().map_err(|_| stopped())
 }
 
