@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{
-    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, USER_AGENT,
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, COOKIE, USER_AGENT,
 };
 
 use geopera_types::RateClass;
@@ -17,7 +17,7 @@ use crate::blocking::BlockingTransport;
 use crate::clock::{Clock, SystemClock};
 use crate::limiter::Limiter;
 use crate::retry::RetryPolicy;
-use crate::secret::Secret;
+use crate::auth::{Credential, Credentials};
 use crate::Error;
 
 /// The API's public address.
@@ -64,10 +64,11 @@ pub struct Client {
 #[derive(Debug)]
 struct PoolId;
 
-/// A client that sends `Authorization: Bearer <token>` with every call.
+/// A client that sends credentials with every call: a fixed token (`Authorization: Bearer`),
+/// an API key, or a [`Session`](crate::auth::Session) that keeps itself signed in — see
+/// [`crate::auth`].
 ///
-/// The token is a `gpra_` API key or a session token, sent verbatim. It never appears in
-/// `Debug` output, logs or errors.
+/// Credentials never appear in `Debug` output, logs or errors.
 #[derive(Clone)]
 pub struct AuthenticatedClient {
     client: Client,
@@ -80,7 +81,10 @@ pub(crate) struct Settings {
     /// Every header a call sends before its own options: user agent, defaults, credentials,
     /// cookies, content negotiation. Built once per settings change, not per call.
     pub(crate) prepared: HeaderMap,
-    pub(crate) token: Option<Secret>,
+    /// Where each call's credential comes from; `None` for a client without credentials.
+    pub(crate) credentials: Option<Arc<dyn Credentials>>,
+    /// The credential itself when it never changes: part of `prepared`, asked for no more.
+    pub(crate) fixed: Option<Credential>,
     pub(crate) headers: HeaderMap,
     pub(crate) cookies: Vec<(String, String)>,
     pub(crate) timeout: Option<Duration>,
@@ -112,7 +116,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("base_url", &self.settings.base_url)
-            .field("token", &self.settings.token)
+            .field("credentials", &self.settings.credentials)
             .field("timeout", &self.settings.timeout)
             .field(
                 "raise_on_unexpected_status",
@@ -294,6 +298,27 @@ impl Client {
         }
     }
 
+    /// An authenticated client with `credentials` and this client's settings, sharing its
+    /// connection pool and limits: switching credentials costs no new connections.
+    ///
+    /// # Errors
+    ///
+    /// A fixed credential holds characters a header cannot carry.
+    pub fn with_credentials(
+        &self,
+        credentials: impl Credentials,
+    ) -> Result<AuthenticatedClient, Error> {
+        let mut settings = (*self.settings).clone();
+        settings.fixed = credentials.fixed();
+        if let Some(credential) = &settings.fixed {
+            credential.header()?;
+        }
+        settings.credentials = Some(Arc::new(credentials));
+        Ok(AuthenticatedClient {
+            client: self.with_settings(settings),
+        })
+    }
+
     /// Whether two clients send their async calls through the same connection pool (true
     /// for clones and for clients made with `with_headers`, `with_cookies`, `with_timeout`).
     pub fn shares_pool_with(&self, other: &Client) -> bool {
@@ -304,7 +329,16 @@ impl Client {
 impl AuthenticatedClient {
     /// A builder for a client that sends `token` as its bearer credential.
     pub fn builder(token: impl Into<String>) -> ClientBuilder<AuthenticatedClient> {
-        ClientBuilder::new(Some(Secret::new(token.into())))
+        ClientBuilder::with_token(token.into())
+    }
+
+    /// A builder for a client whose credentials come from `credentials`: a
+    /// [`Credential`](crate::auth::Credential) (e.g. an API key sent as `X-API-Key`), a
+    /// [`Session`](crate::auth::Session), or a provider of your own.
+    pub fn builder_with_credentials(
+        credentials: impl Credentials,
+    ) -> ClientBuilder<AuthenticatedClient> {
+        ClientBuilder::new(Some(Arc::new(credentials)))
     }
 
     /// A client for `base_url` with `token` and every other setting at its default.
@@ -316,7 +350,7 @@ impl AuthenticatedClient {
         Self::builder(token).base_url(base_url).build()
     }
 
-    /// The client without its typed credential wrapper (the token still applies).
+    /// The client without its typed credential wrapper (the credentials still apply).
     pub fn as_client(&self) -> &Client {
         &self.client
     }
@@ -402,7 +436,7 @@ pub struct ClientBuilder<C> {
 /// Everything a builder has been told, whichever client it builds: changing the kind of
 /// client is one move of this value.
 struct Config {
-    token: Option<Secret>,
+    credentials: Option<Arc<dyn Credentials>>,
     base_url: String,
     headers: Vec<(String, String)>,
     cookies: Vec<(String, String)>,
@@ -428,25 +462,25 @@ impl<C> fmt::Debug for ClientBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("base_url", &self.config.base_url)
-            .field("token", &self.config.token)
+            .field("credentials", &self.config.credentials)
             .field("timeout", &self.config.timeout)
             .finish_non_exhaustive()
     }
 }
 
 impl<C> ClientBuilder<C> {
-    fn new(token: Option<Secret>) -> Self {
+    fn new(credentials: Option<Arc<dyn Credentials>>) -> Self {
         ClientBuilder {
-            config: Config::new(token),
+            config: Config::new(credentials),
             kind: PhantomData,
         }
     }
 }
 
 impl Config {
-    fn new(token: Option<Secret>) -> Self {
+    fn new(credentials: Option<Arc<dyn Credentials>>) -> Self {
         Config {
-            token,
+            credentials,
             base_url: DEFAULT_BASE_URL.to_owned(),
             headers: Vec::new(),
             cookies: Vec::new(),
@@ -684,10 +718,9 @@ impl<C> ClientBuilder<C> {
             let (name, value) = parse_header(name, value)?;
             headers.insert(name, value);
         }
-        if let Some(token) = &self.config.token {
-            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-                Error::Config("the token contains characters not allowed in a header".into())
-            })?;
+        let fixed = self.config.credentials.as_ref().and_then(|c| c.fixed());
+        if let Some(credential) = &fixed {
+            credential.header()?;
         }
         for cookie in &self.config.cookies {
             validate_cookie(cookie)?;
@@ -722,7 +755,8 @@ impl<C> ClientBuilder<C> {
         let mut settings = Settings {
             base_url,
             prepared: HeaderMap::new(),
-            token: self.config.token,
+            credentials: self.config.credentials,
+            fixed,
             headers,
             cookies: self.config.cookies,
             timeout: self.config.timeout,
@@ -756,7 +790,11 @@ impl<C> ClientBuilder<C> {
 
 impl<C> ClientBuilder<C> {
     pub(crate) fn with_token(token: String) -> Self {
-        ClientBuilder::new(Some(Secret::new(token)))
+        ClientBuilder::new(Some(Arc::new(Credential::bearer(token))))
+    }
+
+    pub(crate) fn with_credentials(credentials: Arc<dyn Credentials>) -> Self {
+        ClientBuilder::new(Some(credentials))
     }
 
     pub(crate) fn into_authenticated(self) -> ClientBuilder<AuthenticatedClient> {
@@ -872,11 +910,10 @@ impl Settings {
                 HeaderValue::from_static("application/json, application/problem+json"),
             );
         }
-        if let Some(token) = &self.token {
-            // Checked by the builder; a token that cannot be a header is never stored.
-            if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
-                value.set_sensitive(true);
-                prepared.insert(AUTHORIZATION, value);
+        if let Some(credential) = &self.fixed {
+            // Checked by the builder; a credential that cannot be a header is never stored.
+            if let Ok((name, value)) = credential.header() {
+                prepared.insert(name, value);
             }
         }
         if !self.cookies.is_empty() {

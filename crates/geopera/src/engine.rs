@@ -17,6 +17,7 @@ use http::StatusCode;
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 
+use crate::auth::{AuthContext, Credential};
 use crate::body::ReadError;
 use crate::client::{parse_header, Client};
 use crate::limiter::Caller;
@@ -32,6 +33,13 @@ use crate::{Error, Parsed, Response};
 pub(crate) struct Face<'a> {
     pub(crate) http: &'a reqwest::Client,
     pub(crate) blocking: Option<Caller>,
+}
+
+impl Face<'_> {
+    /// What a credentials provider may use while it renews: this face's HTTP client.
+    pub(crate) fn auth(&self) -> AuthContext<'_> {
+        AuthContext { http: self.http }
+    }
 }
 
 impl Client {
@@ -220,8 +228,14 @@ async fn run<S>(
         attempts = tracing::field::Empty
     );
     let attempts = AtomicU32::new(0);
+    let provider = client
+        .settings
+        .credentials
+        .as_deref()
+        .filter(|_| client.settings.fixed.is_none());
     let work = async {
         let mut attempt = 0;
+        let mut refreshed = false;
         loop {
             attempt += 1;
             attempts.store(attempt, Ordering::Relaxed);
@@ -230,13 +244,17 @@ async fn run<S>(
                 .admit(info.rate_class, face.blocking)
                 .await
                 .map_err(|_| Error::would_deadlock(info.id))?;
+            let credential = match provider {
+                Some(provider) => Some(provider.credential(face.auth()).await?),
+                None => None,
+            };
             let sent_at = client.limiter.clock.now();
             let result = match send(
                 client,
                 face,
                 info,
                 &plan,
-                payload.clone(),
+                (payload.clone(), credential.as_ref()),
                 attempt,
                 keep_open,
             )
@@ -246,6 +264,17 @@ async fn run<S>(
                 Ok(Answer::Read(raw)) => Ok(raw),
                 Err(failure) => Err(failure),
             };
+            if let (Some(provider), Some(credential), Ok(raw)) = (provider, &credential, &result) {
+                // The API authenticates before anything else, so a 401 means nothing ran:
+                // sending again with a renewed credential is safe for every operation.
+                if raw.status == StatusCode::UNAUTHORIZED && !refreshed {
+                    refreshed = true;
+                    if provider.rejected(credential, face.auth()).await? {
+                        tracing::debug!(operation_id = info.id, attempt, "credential renewed after 401");
+                        continue;
+                    }
+                }
+            }
             match assess(client, info, &plan, attempt, sent_at, &result) {
                 Step::RetryAt(at) => client.limiter.clock.sleep_until(at).await,
                 Step::Finish(decision) => return finish(info, attempt, result, decision),
@@ -271,13 +300,29 @@ async fn send<S>(
     face: Face<'_>,
     info: &'static OperationInfo,
     plan: &Plan,
-    payload: Bytes,
+    (payload, credential): (Bytes, Option<&Credential>),
     attempt: u32,
     keep_open: KeepOpen<S>,
 ) -> Result<Answer<S>, (Error, Outcome)> {
     let started = Instant::now();
     let until = plan.attempt_timeout(client).map(|t| started + t);
-    let mut hop = Hop::first(&plan.url, &plan.headers, payload);
+    let with_credential;
+    let (headers, redactor) = match credential {
+        None => (&plan.headers, plan.redactor.clone()),
+        Some(credential) => {
+            let (name, value) = credential
+                .header()
+                .map_err(|e| (plan.redactor.error(e), Outcome::Fatal))?;
+            let mut headers = plan.headers.clone();
+            headers.insert(name, value);
+            with_credential = headers;
+            (
+                &with_credential,
+                plan.redactor.with_credential(credential.secret()),
+            )
+        }
+    };
+    let mut hop = Hop::first(&plan.url, headers, payload);
     let mut response = loop {
         let mut request = face
             .http
@@ -330,7 +375,7 @@ async fn send<S>(
         headers: std::mem::take(response.headers_mut()),
         content,
         attempts: attempt,
-        redactor: plan.redactor.clone(),
+        redactor,
     }))
 }
 

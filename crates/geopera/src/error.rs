@@ -143,6 +143,20 @@ pub enum Error {
     /// The client configuration is unusable (bad base URL, unreadable CA file, ...).
     #[error("invalid client configuration: {0}")]
     Config(String),
+    /// Signing in or refreshing a session failed: the identity provider refused the grant
+    /// (`invalid_grant` for a revoked, expired or replayed refresh token; `access_denied`,
+    /// `expired_token` in the device flow) or gave an answer that is no token.
+    #[error("sign-in failed: {code}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    SignIn {
+        /// The OAuth 2.0 error code (`invalid_grant`, `invalid_client`, `access_denied`, ...),
+        /// or `invalid_response` when the answer was not a token.
+        code: String,
+        /// The provider's explanation, with any credential of the request removed.
+        description: Option<String>,
+        /// The HTTP status of the answer; `None` when the session ended without one (nothing
+        /// left to refresh it with).
+        status: Option<StatusCode>,
+    },
 }
 
 /// A small, stable classification of [`Error`]s, for handling outcomes without matching every
@@ -269,6 +283,7 @@ impl Error {
             Error::TooLarge { .. } => ErrorKind::TooLarge,
             Error::WouldDeadlock { .. } | Error::InvalidRequest { .. } => ErrorKind::InvalidRequest,
             Error::Config(_) => ErrorKind::Config,
+            Error::SignIn { .. } => ErrorKind::Auth,
         }
     }
 
@@ -278,6 +293,7 @@ impl Error {
             Error::Api { status, .. }
             | Error::UnexpectedStatus { status, .. }
             | Error::Decode { status, .. } => Some(*status),
+            Error::SignIn { status, .. } => *status,
             Error::Validation { .. } => Some(StatusCode::UNPROCESSABLE_ENTITY),
             Error::RateLimited { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
             _ => None,
@@ -339,7 +355,7 @@ impl Error {
             | Error::TooLarge { operation_id, .. }
             | Error::WouldDeadlock { operation_id } => Some(operation_id),
             Error::InvalidRequest { operation_id, .. } => Some(operation_id),
-            Error::Config(_) => None,
+            Error::Config(_) | Error::SignIn { .. } => None,
         }
     }
 
@@ -357,6 +373,7 @@ impl Error {
             Error::InvalidInput { .. }
             | Error::WouldDeadlock { .. }
             | Error::InvalidRequest { .. }
+            | Error::SignIn { .. }
             | Error::Config(_) => 0,
         }
     }

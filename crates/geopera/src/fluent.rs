@@ -51,6 +51,14 @@ impl Geopera {
         ClientBuilder::<Geopera>::with_token(token.into())
     }
 
+    /// A builder for a fluent client whose credentials come from `credentials`, e.g. a
+    /// [`Session`](crate::auth::Session) that keeps itself signed in.
+    pub fn builder_with_credentials(
+        credentials: impl crate::auth::Credentials,
+    ) -> ClientBuilder<Geopera> {
+        ClientBuilder::<Geopera>::with_credentials(std::sync::Arc::new(credentials))
+    }
+
     /// The underlying client, to pass to the operation functions.
     pub fn client(&self) -> &AuthenticatedClient {
         &self.client

@@ -59,8 +59,8 @@
 //!
 //! # Clients
 //!
-//! [`Client`] sends no credentials; [`AuthenticatedClient`] sends
-//! `Authorization: Bearer <token>`. Both are cheap to clone; clones share one connection pool,
+//! [`Client`] sends no credentials; [`AuthenticatedClient`] sends credentials (see below).
+//! Both are cheap to clone; clones share one connection pool,
 //! which closes when the last clone is dropped — Rust needs no `async with`, there is no
 //! "entered twice" error and no leaked pool. [`ClientBuilder`] has the knobs: base URL,
 //! timeouts (on by default, see below), response-size cap, TLS (verification, extra CA, or
@@ -70,6 +70,18 @@
 //! calls and `with_blocking_http_client` a factory of them for blocking calls (one client per
 //! calling thread: a pool stays with the thread that drives it), while base URL and
 //! credentials still apply.
+//!
+//! # Credentials and sessions
+//!
+//! A client asks its credentials before every attempt ([`auth::Credentials`]). A fixed
+//! [`auth::Credential`] — what [`AuthenticatedClient::new`] uses — is a `gpra_` key or token,
+//! sent as `Authorization: Bearer` or, with [`auth::Credential::api_key`], as `X-API-Key`.
+//! An [`auth::Session`] signs in through the API's OpenID Connect endpoints (password, an API
+//! key through client credentials, a stored refresh token, or the
+//! [device flow](auth::DeviceAuthorization)) and refreshes itself ahead of expiry, one refresh
+//! at a time across every clone and task; a 401 makes it refresh once and the call is sent
+//! once more. Session tokens live five minutes at Geopera, so any job longer than that wants a
+//! session. [`Client::with_credentials`] switches credentials and keeps the connection pool.
 //!
 //! # Retries, rate limits and deadlines
 //!
@@ -173,6 +185,7 @@
 
 #[cfg(feature = "blocking")]
 mod blocking;
+pub mod auth;
 mod body;
 mod client;
 mod clock;

@@ -36,7 +36,18 @@ impl Redactor {
     /// The credentials of a call made by `client` with `options`.
     pub(crate) fn for_call(client: &Client, options: &CallOptions) -> Self {
         Redactor {
-            secrets: [client.settings.token.clone(), options.api_key.clone()],
+            secrets: [
+                client.settings.fixed.as_ref().map(|c| c.secret().clone()),
+                options.api_key.clone(),
+            ],
+        }
+    }
+
+    /// These credentials with the one an attempt fetched from the client's provider in place
+    /// of the client's fixed one (a client has one or the other).
+    pub(crate) fn with_credential(&self, secret: &Secret) -> Self {
+        Redactor {
+            secrets: [Some(secret.clone()), self.secrets[1].clone()],
         }
     }
 

@@ -40,3 +40,81 @@ pub fn target() -> Result<Target, Box<dyn std::error::Error>> {
 pub fn feature_count(page: &geopera::models::CatalogSearchOutput) -> usize {
     page.features.len()
 }
+
+/// Time for examples that run longer than anyone wants to wait: against the embedded
+/// emulator it is the emulator's own clock, moved forward by [`Time::pass`]; against a real
+/// API it is real time, and `pass` sleeps.
+#[derive(Clone, Debug)]
+pub struct Time {
+    emulated: Option<geopera_emulator::ManualClock>,
+}
+
+impl Time {
+    /// The clock the SDK should read: the emulator's when there is one.
+    pub fn sdk_clock(&self) -> std::sync::Arc<dyn geopera::Clock> {
+        match &self.emulated {
+            Some(clock) => std::sync::Arc::new(EmulatedClock {
+                origin_ms: clock.now_millis(),
+                clock: clock.clone(),
+            }),
+            None => std::sync::Arc::new(geopera::SystemClock::default()),
+        }
+    }
+
+    /// Lets `duration` pass.
+    pub async fn pass(&self, duration: std::time::Duration) {
+        match &self.emulated {
+            Some(clock) => clock.advance(duration),
+            None => tokio::time::sleep(duration).await,
+        }
+    }
+}
+
+/// The SDK's view of an emulator's manual clock.
+#[derive(Debug)]
+struct EmulatedClock {
+    clock: geopera_emulator::ManualClock,
+    origin_ms: i64,
+}
+
+impl geopera::Clock for EmulatedClock {
+    fn now(&self) -> std::time::Duration {
+        let elapsed = self.clock.now_millis().saturating_sub(self.origin_ms);
+        std::time::Duration::from_millis(u64::try_from(elapsed).unwrap_or(0))
+    }
+
+    fn sleep_until(
+        &self,
+        at: std::time::Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        let now = self.now();
+        if at > now {
+            self.clock.advance(at - now);
+        }
+        Box::pin(std::future::ready(()))
+    }
+}
+
+/// Like [`target`], but an embedded emulator runs on a clock the example moves.
+pub fn target_with_time() -> Result<(Target, Time), Box<dyn std::error::Error>> {
+    if std::env::var("GEOPERA_API_URL").is_ok() {
+        return Ok((target()?, Time { emulated: None }));
+    }
+    let clock = geopera_emulator::ManualClock::new();
+    let emulator = Emulator::builder().clock(clock.clone()).start()?;
+    eprintln!(
+        "(no GEOPERA_API_URL: using an embedded emulator at {}, on a clock this example moves)",
+        emulator.base_url()
+    );
+    let target = Target {
+        base_url: emulator.base_url().to_string(),
+        token: emulator.api_key().to_owned(),
+        _emulator: Some(emulator),
+    };
+    Ok((
+        target,
+        Time {
+            emulated: Some(clock),
+        },
+    ))
+}

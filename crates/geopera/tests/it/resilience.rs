@@ -1,17 +1,15 @@
 //! Retries, rate limits, idempotency and deadlines, against the emulator's fault injection.
 
 use std::collections::{BTreeMap, HashSet};
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt as _};
 use geopera::models::CatalogSearchInput;
 use geopera::operations::{catalog_search, orders_archive_place};
-use geopera::{AuthenticatedClient, Clock, Error, Request, RetryPolicy, StatusCode};
+use geopera::{AuthenticatedClient, Error, Request, RetryPolicy, StatusCode};
 use geopera_emulator::{Emulator, EmulatorHandle, FaultPlan, ManualClock, RateLimits};
 
+use crate::support::SharedTime;
 use crate::support::{archive_order, capture, order_names, seen, HOST};
 
 fn emulator_with(faults: &str) -> EmulatorHandle {
@@ -231,43 +229,6 @@ async fn a_deadline_bounds_every_attempt_and_wait() {
     );
 }
 
-/// The SDK's clock wired to the emulator's: when the SDK waits, emulator time jumps ahead
-/// instead of the test sleeping, so minute-long rate-limit windows pass in an instant.
-#[derive(Debug)]
-struct SharedTime {
-    emulator: ManualClock,
-    origin_ms: i64,
-    advancing: Mutex<()>,
-}
-
-impl Clock for SharedTime {
-    fn now(&self) -> Duration {
-        Duration::from_millis(
-            u64::try_from(self.emulator.now_millis() - self.origin_ms).unwrap_or(0),
-        )
-    }
-
-    fn sleep_until(&self, at: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        self.advance_to(at);
-        Box::pin(tokio::task::yield_now())
-    }
-}
-
-impl SharedTime {
-    fn advance_to(&self, at: Duration) {
-        // Whoever arrives first moves time to `at`; later sleepers for the same moment find
-        // it has come.
-        let _guard = self
-            .advancing
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = self.now();
-        if at > now {
-            self.emulator.advance(at - now);
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_searches_at_64_in_flight_respect_a_600_per_minute_cap() {
     let clock = ManualClock::new();
@@ -279,11 +240,7 @@ async fn a_thousand_searches_at_64_in_flight_respect_a_600_per_minute_cap() {
         .start()
         .expect("starts");
     let emu_start_ms = clock.now_millis();
-    let sdk_time = Arc::new(SharedTime {
-        origin_ms: emu_start_ms,
-        emulator: clock.clone(),
-        advancing: Mutex::new(()),
-    });
+    let sdk_time = SharedTime::new(&clock);
     let client = AuthenticatedClient::builder(emu.api_key())
         .base_url(emu.base_url())
         .clock(sdk_time)
@@ -442,11 +399,7 @@ async fn pacing_keeps_spend_calls_under_the_documented_cap() {
     let start_ms = clock.now_millis();
     let client = AuthenticatedClient::builder(emu.api_key())
         .base_url(emu.base_url())
-        .clock(Arc::new(SharedTime {
-            origin_ms: start_ms,
-            emulator: clock.clone(),
-            advancing: Mutex::new(()),
-        }))
+        .clock(SharedTime::new(&clock))
         .pace_documented_limits()
         .retries(0)
         .build()

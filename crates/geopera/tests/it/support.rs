@@ -1,7 +1,12 @@
 //! Shared set-up: one emulator per test, so recorded requests and counters are the test's own.
 
-use geopera::{AuthenticatedClient, Client};
-use geopera_emulator::{Emulator, EmulatorHandle, RateLimits};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use geopera::{AuthenticatedClient, Client, Clock};
+use geopera_emulator::{Emulator, EmulatorHandle, ManualClock, RateLimits};
 
 pub const HOST: &str = "earthsearch-aws";
 
@@ -83,4 +88,50 @@ pub fn order_names(emulator: &EmulatorHandle) -> Vec<String> {
             .to_owned()
     })
     .collect()
+}
+
+/// The SDK's clock wired to the emulator's: when the SDK waits, emulator time jumps ahead
+/// instead of the test sleeping, so minute-long windows and token lifetimes pass in an instant.
+#[derive(Debug)]
+pub struct SharedTime {
+    emulator: ManualClock,
+    origin_ms: i64,
+    advancing: Mutex<()>,
+}
+
+impl SharedTime {
+    /// A clock reading `emulator`'s time, from its present moment.
+    pub fn new(emulator: &ManualClock) -> Arc<Self> {
+        Arc::new(SharedTime {
+            origin_ms: emulator.now_millis(),
+            emulator: emulator.clone(),
+            advancing: Mutex::new(()),
+        })
+    }
+
+    fn advance_to(&self, at: Duration) {
+        // Whoever arrives first moves time to `at`; later sleepers for the same moment find
+        // it has come.
+        let _guard = self
+            .advancing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = self.now();
+        if at > now {
+            self.emulator.advance(at - now);
+        }
+    }
+}
+
+impl Clock for SharedTime {
+    fn now(&self) -> Duration {
+        Duration::from_millis(
+            u64::try_from(self.emulator.now_millis() - self.origin_ms).unwrap_or(0),
+        )
+    }
+
+    fn sleep_until(&self, at: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        self.advance_to(at);
+        Box::pin(tokio::task::yield_now())
+    }
 }

@@ -1,0 +1,253 @@
+//! Signing in on another device (RFC 8628), with PKCE (RFC 7636, S256).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use serde::Deserialize;
+use sha2::Digest as _;
+
+use crate::auth::oidc::{Oidc, TokenSet, DEVICE_CLIENT_ID};
+use crate::auth::Session;
+use crate::clock::Clock;
+use crate::secret::Secret;
+use crate::{Client, Error};
+
+/// How much `slow_down` adds to the polling interval (RFC 8628, section 3.5).
+const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
+
+/// The polling interval when the provider names none (RFC 8628, section 3.2).
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// A device-flow sign-in in progress: show [`user_code`](Self::user_code) and
+/// [`verification_uri`](Self::verification_uri) to the person, then [`wait`](Self::wait)
+/// until they approve it in a browser.
+///
+/// `Debug` shows the user code and the URI, never the device code or the PKCE verifier.
+pub struct DeviceAuthorization {
+    oidc: Oidc,
+    client_id: String,
+    device_code: Secret,
+    code_verifier: Secret,
+    user_code: String,
+    verification_uri: String,
+    verification_uri_complete: Option<String>,
+    expires_in: Duration,
+    interval: Duration,
+}
+
+#[derive(Deserialize)]
+struct DeviceAnswer {
+    device_code: String,
+    user_code: String,
+    verification_uri: String,
+    #[serde(default)]
+    verification_uri_complete: Option<String>,
+    expires_in: u64,
+    #[serde(default)]
+    interval: Option<u64>,
+}
+
+impl Oidc {
+    /// Starts a device-flow sign-in as the public client `geopera-cli` (or the client id set
+    /// with [`Oidc::client_id`]), asking for `scope` (space-separated) or the client's default.
+    ///
+    /// # Errors
+    ///
+    /// The provider refused ([`Error::SignIn`]) or could not be reached.
+    pub async fn device_authorization(
+        &self,
+        client: &Client,
+        scope: Option<&str>,
+    ) -> Result<DeviceAuthorization, Error> {
+        DeviceAuthorization::start(self.clone(), &client.http, scope).await
+    }
+
+    /// The blocking form of [`Oidc::device_authorization`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Oidc::device_authorization`].
+    #[cfg(feature = "blocking")]
+    pub fn device_authorization_blocking(
+        &self,
+        client: &Client,
+        scope: Option<&str>,
+    ) -> Result<DeviceAuthorization, Error> {
+        let oidc = self.clone();
+        let scope = scope.map(str::to_owned);
+        crate::blocking::run(
+            client,
+            crate::limiter::Caller::current(),
+            move |thread| async move {
+                DeviceAuthorization::start(oidc, thread.face().http, scope.as_deref()).await
+            },
+        )?
+    }
+}
+
+impl DeviceAuthorization {
+    async fn start(
+        oidc: Oidc,
+        http: &reqwest::Client,
+        scope: Option<&str>,
+    ) -> Result<Self, Error> {
+        let client_id = oidc.client_id_or(DEVICE_CLIENT_ID).to_owned();
+        let verifier = code_verifier()?;
+        let challenge = code_challenge(&verifier);
+        let mut form = vec![
+            ("client_id", client_id.as_str()),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        let answer: DeviceAnswer = oidc.post_form(http, "auth/device", &form, &[]).await?;
+        Ok(DeviceAuthorization {
+            client_id,
+            device_code: Secret::new(answer.device_code),
+            code_verifier: Secret::new(verifier),
+            user_code: answer.user_code,
+            verification_uri: answer.verification_uri,
+            verification_uri_complete: answer.verification_uri_complete,
+            expires_in: Duration::from_secs(answer.expires_in),
+            interval: answer
+                .interval
+                .filter(|s| *s > 0)
+                .map_or(DEFAULT_INTERVAL, Duration::from_secs),
+            oidc,
+        })
+    }
+
+    /// The code the person types at the verification page.
+    pub fn user_code(&self) -> &str {
+        &self.user_code
+    }
+
+    /// The page where the person approves the sign-in.
+    pub fn verification_uri(&self) -> &str {
+        &self.verification_uri
+    }
+
+    /// The page with the code filled in, when the provider offers one (for a link or a QR
+    /// code).
+    pub fn verification_uri_complete(&self) -> Option<&str> {
+        self.verification_uri_complete.as_deref()
+    }
+
+    /// How long the person has to approve, from when the flow started.
+    pub fn expires_in(&self) -> Duration {
+        self.expires_in
+    }
+
+    /// Polls the token endpoint as RFC 8628 asks — every `interval`, five seconds slower
+    /// after each `slow_down` — until the person approves, and returns the signed-in session.
+    /// Waits go through the client's clock; dropping the future stops polling.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SignIn`] with `access_denied` when the person refused, `expired_token` when
+    /// the code expired, or the provider's other refusals; a transport error when it could
+    /// not be reached.
+    pub async fn wait(self, client: &Client) -> Result<Session, Error> {
+        let clock = client.limiter.clock.clone();
+        self.poll(&client.http, clock).await
+    }
+
+    /// The blocking form of [`DeviceAuthorization::wait`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`DeviceAuthorization::wait`].
+    #[cfg(feature = "blocking")]
+    pub fn wait_blocking(self, client: &Client) -> Result<Session, Error> {
+        let clock = client.limiter.clock.clone();
+        crate::blocking::run(
+            client,
+            crate::limiter::Caller::current(),
+            move |thread| async move { self.poll(thread.face().http, clock).await },
+        )?
+    }
+
+    async fn poll(self, http: &reqwest::Client, clock: Arc<dyn Clock>) -> Result<Session, Error> {
+        let started = clock.now();
+        let mut interval = self.interval;
+        let form = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", self.client_id.as_str()),
+            ("device_code", self.device_code.expose()),
+            ("code_verifier", self.code_verifier.expose()),
+        ];
+        let secrets = [self.device_code.expose(), self.code_verifier.expose()];
+        loop {
+            let next = clock.now() + interval;
+            if next.saturating_sub(started) > self.expires_in {
+                return Err(Error::SignIn {
+                    code: "expired_token".to_owned(),
+                    description: Some("the device code expired before it was approved".into()),
+                    status: None,
+                });
+            }
+            clock.sleep_until(next).await;
+            let received = SystemTime::now();
+            match self.oidc.token(http, &form, &secrets).await {
+                Ok(answer) => {
+                    let tokens = TokenSet::from_answer(answer, received);
+                    return Ok(Session::from_tokens(self.oidc.clone(), tokens).clock(clock));
+                }
+                Err(Error::SignIn { code, .. }) if code == "authorization_pending" => {}
+                Err(Error::SignIn { code, .. }) if code == "slow_down" => {
+                    interval += SLOW_DOWN_STEP;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+impl fmt::Debug for DeviceAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceAuthorization")
+            .field("user_code", &self.user_code)
+            .field("verification_uri", &self.verification_uri)
+            .field("expires_in", &self.expires_in)
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A PKCE code verifier: 32 random bytes, base64url without padding (43 characters).
+fn code_verifier() -> Result<String, Error> {
+    let mut bytes = [0_u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::Config(format!("no randomness for the PKCE verifier: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The S256 challenge of a verifier.
+fn code_challenge(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_challenge_is_the_unpadded_base64url_sha256_of_the_verifier() {
+        // SHA-256("abc") is ba7816bf…f20015ad (FIPS 180-2, appendix B.1), in base64url.
+        assert_eq!(
+            code_challenge("abc"),
+            "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
+        );
+    }
+
+    #[test]
+    fn verifiers_are_long_and_fresh() {
+        let (a, b) = (code_verifier().expect("a"), code_verifier().expect("b"));
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+    }
+}

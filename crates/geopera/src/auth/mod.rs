@@ -1,0 +1,212 @@
+//! Credentials: what a client proves itself with, and how it keeps that proof valid.
+//!
+//! Every call asks the client's [`Credentials`] for "a valid credential for this request".
+//! What answers decides how long a client can run:
+//!
+//! - A fixed [`Credential`] — a `gpra_` API key or a token, sent as `Authorization: Bearer`
+//!   or as `X-API-Key` — never changes; [`AuthenticatedClient::new`](crate::AuthenticatedClient::new)
+//!   uses one.
+//! - A [`Session`] signs in through the API's OpenID Connect endpoints (password,
+//!   client credentials, a refresh token, or the [device flow](DeviceAuthorization)) and keeps
+//!   its access token fresh: it refreshes ahead of expiry, with a little jitter so that a fleet
+//!   does not refresh in step, with exactly one refresh in flight however many clones and tasks
+//!   use it, and hands every rotated token pair to a callback so an application can store it.
+//!
+//! A call answered 401 while holding a refreshable credential makes the provider refresh once
+//! and the call is sent once more; a second 401, or a refresh the server refuses, is returned
+//! as an error ([`ErrorKind::Auth`](crate::ErrorKind::Auth)).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), geopera::Error> {
+//! use geopera::auth::{Oidc, Session};
+//! use geopera::AuthenticatedClient;
+//!
+//! let base_url = "http://127.0.0.1:8787";
+//! let session = Session::password(Oidc::for_base_url(base_url)?, "demo-admin", "demo-password")
+//!     .on_refresh(|tokens| {
+//!         // Store `tokens` (e.g. the refresh token) to sign in again after a restart.
+//!         let _ = tokens.refresh_token();
+//!     });
+//! let client = AuthenticatedClient::builder_with_credentials(session)
+//!     .base_url(base_url)
+//!     .build()?;
+//! # let _ = client;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Secrets (tokens, keys, passwords, refresh tokens) never appear in `Debug` output, errors or
+//! logs.
+
+mod device;
+mod oidc;
+mod session;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
+
+use crate::secret::Secret;
+use crate::Error;
+
+pub use device::DeviceAuthorization;
+pub use oidc::{Oidc, TokenSet};
+pub use session::{Session, DEFAULT_REFRESH_LEEWAY};
+
+/// A boxed future, as [`Credentials`] methods return (the trait is used as a trait object).
+pub type CredentialFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
+
+/// The source of a client's credentials, asked before every attempt.
+///
+/// Implement it to take credentials from somewhere the SDK does not know (a secrets manager,
+/// a sidecar); [`Credential`] and [`Session`] cover the API's own schemes.
+pub trait Credentials: Send + Sync + fmt::Debug + 'static {
+    /// The credential for every request when it never changes. A client bakes it into the
+    /// headers it prepares once, so a fixed credential costs nothing per call.
+    fn fixed(&self) -> Option<Credential> {
+        None
+    }
+
+    /// A credential valid for the next request.
+    ///
+    /// # Errors
+    ///
+    /// No valid credential could be had (a refresh was refused, the token endpoint failed).
+    fn credential<'a>(&'a self, cx: AuthContext<'a>) -> CredentialFuture<'a, Credential>;
+
+    /// The API answered 401 to a request that carried `rejected`. Returns whether a new
+    /// credential is available, so that the request is worth sending once more.
+    ///
+    /// # Errors
+    ///
+    /// A refresh was attempted and failed; the call reports this error instead of the 401.
+    fn rejected<'a>(
+        &'a self,
+        rejected: &'a Credential,
+        cx: AuthContext<'a>,
+    ) -> CredentialFuture<'a, bool> {
+        let _ = (rejected, cx);
+        Box::pin(async { Ok(false) })
+    }
+}
+
+/// What a provider may use while it produces a credential: the HTTP client of the call that
+/// asks, so that sign-in requests share its pool, its runtime and its TLS settings.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthContext<'a> {
+    pub(crate) http: &'a reqwest::Client,
+}
+
+impl<'a> AuthContext<'a> {
+    /// The HTTP client to send sign-in requests with. It follows no redirects.
+    pub fn http(&self) -> &'a reqwest::Client {
+        self.http
+    }
+}
+
+/// One credential and how it is sent.
+///
+/// Cloning is cheap. `Debug` shows the scheme, never the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    scheme: Scheme,
+    secret: Secret,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scheme {
+    Bearer,
+    ApiKeyHeader,
+}
+
+impl Credential {
+    /// `Authorization: Bearer <token>`: a session token, or a `gpra_` API key (the API
+    /// accepts keys both ways).
+    pub fn bearer(token: impl Into<String>) -> Self {
+        Credential {
+            scheme: Scheme::Bearer,
+            secret: Secret::new(token.into()),
+        }
+    }
+
+    /// `X-API-Key: <key>`, as the official command-line client sends `gpra_` keys.
+    pub fn api_key(key: impl Into<String>) -> Self {
+        Credential {
+            scheme: Scheme::ApiKeyHeader,
+            secret: Secret::new(key.into()),
+        }
+    }
+
+    /// The header this credential travels in, marked sensitive.
+    ///
+    /// # Errors
+    ///
+    /// The secret holds characters a header cannot carry.
+    pub(crate) fn header(&self) -> Result<(HeaderName, HeaderValue), Error> {
+        let (name, text) = match self.scheme {
+            Scheme::Bearer => (AUTHORIZATION, format!("Bearer {}", self.secret.expose())),
+            Scheme::ApiKeyHeader => (
+                HeaderName::from_static("x-api-key"),
+                self.secret.expose().to_owned(),
+            ),
+        };
+        let mut value = HeaderValue::from_str(&text).map_err(|_| {
+            Error::Config("the credential contains characters not allowed in a header".into())
+        })?;
+        value.set_sensitive(true);
+        Ok((name, value))
+    }
+
+    pub(crate) fn secret(&self) -> &Secret {
+        &self.secret
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("scheme", &self.scheme)
+            .field("secret", &self.secret)
+            .finish()
+    }
+}
+
+impl Credentials for Credential {
+    fn fixed(&self) -> Option<Credential> {
+        Some(self.clone())
+    }
+
+    fn credential<'a>(&'a self, _cx: AuthContext<'a>) -> CredentialFuture<'a, Credential> {
+        let credential = self.clone();
+        Box::pin(async move { Ok(credential) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_credential_never_shows_its_secret() {
+        for credential in [
+            Credential::bearer("gpra_live_secret"),
+            Credential::api_key("gpra_live_secret"),
+        ] {
+            let shown = format!("{credential:?}");
+            assert!(!shown.contains("gpra_live_secret"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn credentials_travel_in_their_own_header() {
+        let (name, value) = Credential::api_key("gpra_k").header().expect("a header");
+        assert_eq!(name, "x-api-key");
+        assert!(value.is_sensitive());
+        let (name, value) = Credential::bearer("tok").header().expect("a header");
+        assert_eq!(name, AUTHORIZATION);
+        assert_eq!(value, "Bearer tok");
+        assert!(Credential::bearer("bad\nvalue").header().is_err());
+    }
+}

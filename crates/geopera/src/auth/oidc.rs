@@ -1,0 +1,337 @@
+//! The API's OpenID Connect endpoints, and the token answers they give.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::body::ReadError;
+
+use crate::secret::Secret;
+use crate::Error;
+
+/// The realm every Geopera identity lives in.
+const REALM_PATH: &str = "/realms/public";
+
+/// The client id of the password, client-credentials and refresh grants.
+pub(crate) const CLIENT_ID: &str = "geopera";
+
+/// The public client id of the device flow (the one the command-line clients use).
+pub(crate) const DEVICE_CLIENT_ID: &str = "geopera-cli";
+
+/// What errors of sign-in requests name as their operation.
+const OPERATION: &str = "oidc.token";
+
+/// The largest token-endpoint answer read: a token answer is well under a kilobyte.
+const MAX_ANSWER_BYTES: u64 = 64 * 1024;
+
+/// How long one request to the identity provider may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a Geopera identity provider lives and which client id to sign in as.
+///
+/// Sign-in requests go to this origin only: refresh tokens and passwords never travel
+/// anywhere else, and redirects from it are not followed.
+#[derive(Clone, Debug)]
+pub struct Oidc {
+    issuer: String,
+    client_id: Option<String>,
+}
+
+impl Oidc {
+    /// The provider with this issuer URL (`https://host/realms/public`).
+    ///
+    /// # Errors
+    ///
+    /// The URL is not an `http` or `https` URL.
+    pub fn new(issuer: impl Into<String>) -> Result<Self, Error> {
+        let issuer = issuer.into();
+        let parsed = url::Url::parse(&issuer)
+            .map_err(|e| Error::Config(format!("the issuer URL is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+            return Err(Error::Config(
+                "the issuer URL must be an http or https URL with a host".into(),
+            ));
+        }
+        Ok(Oidc {
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            client_id: None,
+        })
+    }
+
+    /// The provider serving the API at `base_url`, as the API and the emulator do.
+    ///
+    /// # Errors
+    ///
+    /// The URL is not an `http` or `https` URL.
+    pub fn for_base_url(base_url: &str) -> Result<Self, Error> {
+        Oidc::new(format!("{}{REALM_PATH}", base_url.trim_end_matches('/')))
+    }
+
+    /// Signs in as another OAuth client than the defaults (`geopera`, and `geopera-cli` for
+    /// the device flow).
+    #[must_use]
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// The issuer URL, without a trailing slash.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub(crate) fn client_id_or(&self, default: &'static str) -> &str {
+        self.client_id.as_deref().unwrap_or(default)
+    }
+
+    pub(crate) fn endpoint(&self, name: &str) -> String {
+        format!("{}/protocol/openid-connect/{name}", self.issuer)
+    }
+
+    /// Asks the token endpoint for tokens with `form` (a grant); `secrets` are the form's
+    /// credentials, kept out of any error.
+    pub(crate) async fn token(
+        &self,
+        http: &reqwest::Client,
+        form: &[(&str, &str)],
+        secrets: &[&str],
+    ) -> Result<TokenAnswer, Error> {
+        let answer: TokenAnswer = self.post_form(http, "token", form, secrets).await?;
+        if answer.access_token.is_empty() {
+            return Err(sign_in_error(
+                StatusCode::OK,
+                "invalid_response",
+                Some("the token answer holds no access token".to_owned()),
+                secrets,
+            ));
+        }
+        Ok(answer)
+    }
+
+    /// Posts a form to one of the provider's endpoints and reads its JSON answer, or the
+    /// OAuth error it gives instead.
+    pub(crate) async fn post_form<T: DeserializeOwned>(
+        &self,
+        http: &reqwest::Client,
+        endpoint: &str,
+        form: &[(&str, &str)],
+        secrets: &[&str],
+    ) -> Result<T, Error> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let mut response = http
+            .post(self.endpoint(endpoint))
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(http::header::ACCEPT, "application/json")
+            .body(body)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| Error::from_reqwest(OPERATION, e))?;
+        let status = response.status();
+        let content = crate::body::read(&mut response, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|error| match error {
+                ReadError::TooLarge => Error::too_large(OPERATION, MAX_ANSWER_BYTES),
+                ReadError::Transport(e) => Error::from_reqwest(OPERATION, e),
+            })?;
+        if status.is_success() {
+            return serde_json::from_slice::<T>(&content).map_err(|e| {
+                sign_in_error(
+                    status,
+                    "invalid_response",
+                    Some(format!("the answer of {endpoint} does not fit: {e}")),
+                    secrets,
+                )
+            });
+        }
+        match serde_json::from_slice::<OAuthError>(&content) {
+            Ok(refusal) => Err(sign_in_error(
+                status,
+                &refusal.error,
+                refusal.error_description,
+                secrets,
+            )),
+            Err(_) => Err(sign_in_error(
+                status,
+                "invalid_response",
+                Some(format!(
+                    "the identity provider answered {status} without an OAuth error"
+                )),
+                secrets,
+            )),
+        }
+    }
+}
+
+/// An OAuth 2.0 error answer (RFC 6749, section 5.2).
+#[derive(Deserialize)]
+struct OAuthError {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// The error for a refused or unreadable sign-in answer, with the request's secrets removed
+/// from anything the provider said.
+fn sign_in_error(
+    status: StatusCode,
+    code: &str,
+    description: Option<String>,
+    secrets: &[&str],
+) -> Error {
+    let clean = |mut text: String| {
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            if text.contains(secret) {
+                text = text.replace(secret, "[redacted]");
+            }
+        }
+        text.chars().take(500).collect::<String>()
+    };
+    Error::SignIn {
+        code: clean(code.to_owned()),
+        description: description.map(clean),
+        status: Some(status),
+    }
+}
+
+/// A token endpoint's success answer (RFC 6749, section 5.1), as the provider sends it.
+#[derive(Deserialize)]
+pub(crate) struct TokenAnswer {
+    pub(crate) access_token: String,
+    #[serde(default)]
+    pub(crate) refresh_token: Option<String>,
+    #[serde(default)]
+    pub(crate) expires_in: Option<u64>,
+    #[serde(default)]
+    pub(crate) refresh_expires_in: Option<u64>,
+    #[serde(default)]
+    pub(crate) scope: Option<String>,
+}
+
+/// The tokens of a session at one moment: what to store to sign in again later.
+///
+/// `Debug` shows when the tokens expire, never the tokens.
+#[derive(Clone)]
+pub struct TokenSet {
+    pub(crate) access_token: Secret,
+    pub(crate) refresh_token: Option<Secret>,
+    pub(crate) expires_at: SystemTime,
+    pub(crate) refresh_expires_at: Option<SystemTime>,
+    pub(crate) scope: Option<String>,
+}
+
+impl TokenSet {
+    /// Tokens kept from an earlier run: an access token valid until `expires_at` (wall-clock
+    /// time), and the refresh token that renews it.
+    pub fn new(
+        access_token: impl Into<String>,
+        refresh_token: Option<String>,
+        expires_at: SystemTime,
+    ) -> Self {
+        TokenSet {
+            access_token: Secret::new(access_token.into()),
+            refresh_token: refresh_token.map(Secret::new),
+            expires_at,
+            refresh_expires_at: None,
+            scope: None,
+        }
+    }
+
+    pub(crate) fn from_answer(answer: TokenAnswer, received: SystemTime) -> Self {
+        // Without `expires_in` the token is treated as valid for one access-token lifetime
+        // of the API (300 s), the shortest it grants.
+        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(300));
+        TokenSet {
+            access_token: Secret::new(answer.access_token),
+            refresh_token: answer.refresh_token.filter(|t| !t.is_empty()).map(Secret::new),
+            expires_at: received + lifetime,
+            refresh_expires_at: answer
+                .refresh_expires_in
+                .filter(|s| *s > 0)
+                .map(|s| received + Duration::from_secs(s)),
+            scope: answer.scope,
+        }
+    }
+
+    /// The access token, sent as `Authorization: Bearer`.
+    pub fn access_token(&self) -> &str {
+        self.access_token.expose()
+    }
+
+    /// The refresh token, when the provider gave one.
+    pub fn refresh_token(&self) -> Option<&str> {
+        self.refresh_token.as_ref().map(Secret::expose)
+    }
+
+    /// When the access token expires (wall-clock time).
+    pub fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+
+    /// When the refresh token expires, when the provider said.
+    pub fn refresh_expires_at(&self) -> Option<SystemTime> {
+        self.refresh_expires_at
+    }
+
+    /// The scopes granted, space-separated, when the provider said.
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+}
+
+impl fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("access_token", &self.access_token)
+            .field("refresh_token", &self.refresh_token)
+            .field("expires_at", &self.expires_at)
+            .field("refresh_expires_at", &self.refresh_expires_at)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_hang_off_the_realm() {
+        let oidc = Oidc::for_base_url("http://127.0.0.1:8787/").expect("a provider");
+        assert_eq!(oidc.issuer(), "http://127.0.0.1:8787/realms/public");
+        assert_eq!(
+            oidc.endpoint("token"),
+            "http://127.0.0.1:8787/realms/public/protocol/openid-connect/token"
+        );
+        assert!(Oidc::new("ftp://example.com").is_err());
+        assert!(Oidc::new("not a url").is_err());
+    }
+
+    #[test]
+    fn a_refusal_never_repeats_the_secrets_sent() {
+        let error = sign_in_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            Some("token rt_secret_1 is not active".into()),
+            &["rt_secret_1"],
+        );
+        let text = error.to_string();
+        assert!(!text.contains("rt_secret_1"), "{text}");
+        assert!(text.contains("invalid_grant"), "{text}");
+    }
+
+    #[test]
+    fn a_token_set_hides_its_tokens() {
+        let set = TokenSet::new("at_secret", Some("rt_secret".into()), SystemTime::UNIX_EPOCH);
+        let shown = format!("{set:?}");
+        assert!(!shown.contains("at_secret") && !shown.contains("rt_secret"), "{shown}");
+    }
+}

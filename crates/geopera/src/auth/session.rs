@@ -1,0 +1,404 @@
+//! A session that keeps itself signed in.
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use crate::auth::oidc::{Oidc, TokenAnswer, TokenSet, CLIENT_ID};
+use crate::auth::{AuthContext, Credential, CredentialFuture, Credentials};
+use crate::clock::{Clock, SystemClock};
+use crate::secret::Secret;
+use crate::Error;
+
+/// How long before expiry an access token is refreshed unless configured otherwise (what the
+/// official command-line client does too).
+pub const DEFAULT_REFRESH_LEEWAY: Duration = Duration::from_secs(30);
+
+/// The longest a call waits for another task's refresh to finish. A refresh is one request
+/// with its own timeout; waiting longer means its task cannot run (for instance, a blocking
+/// call holds the thread of the runtime that drives it), and an error is better than a hang.
+const REFRESH_WAIT: Duration = Duration::from_secs(60);
+
+/// After a failed refresh while the access token is still valid, how long calls keep using
+/// it before the next refresh attempt.
+const RETRY_REFRESH_AFTER: Duration = Duration::from_secs(10);
+
+/// Called with every new token pair.
+type OnRefresh = Arc<dyn Fn(&TokenSet) + Send + Sync>;
+
+/// A signed-in session that refreshes its access token by itself: the [`Credentials`] for a
+/// job that runs longer than a token lives (300 s at Geopera).
+///
+/// - It signs in on first use: constructing one sends nothing, so it can be built anywhere,
+///   and the first call — async or blocking — reports a refused sign-in.
+/// - It refreshes the access token when less than the leeway (30 s by default, plus up to
+///   half of that again at random, fixed per token) is left, and when the API answers 401.
+/// - Exactly one refresh is in flight at a time, across every clone of the session and every
+///   client and task using it; the others wait for its outcome.
+/// - Refresh tokens rotate: each new pair goes to the [`on_refresh`](Session::on_refresh)
+///   callback, so an application can store it. A refused refresh (revoked, expired, replayed
+///   token) is an [`Error::SignIn`]; a session signed in with an API key signs in again with
+///   the key instead.
+///
+/// Configure it before cloning: clones share their tokens, but a setting changed on one clone
+/// stays with that clone.
+#[derive(Clone)]
+pub struct Session {
+    config: Arc<Config>,
+    state: Arc<State>,
+}
+
+#[derive(Clone)]
+struct Config {
+    oidc: Oidc,
+    clock: Arc<dyn Clock>,
+    leeway: Duration,
+    on_refresh: Option<OnRefresh>,
+}
+
+struct State {
+    /// Read by every call; written only under `renewing`.
+    current: RwLock<Option<Current>>,
+    /// Held while the session signs in or refreshes: one at a time.
+    renewing: tokio::sync::Mutex<Grant>,
+}
+
+/// How a session signs in when it has no refresh token to use.
+enum Grant {
+    /// A user's name and password, kept only until the first sign-in succeeds.
+    Password { username: String, password: Secret },
+    /// An API key exchanged for a session, as often as needed.
+    ClientCredentials { api_key: Secret },
+    /// Nothing: the session lives as long as its refresh tokens.
+    None,
+}
+
+/// The tokens in use, with their moments on the session's clock.
+struct Current {
+    tokens: TokenSet,
+    credential: Credential,
+    refresh_at: Duration,
+    expires_at: Duration,
+    refresh_expires_at: Option<Duration>,
+}
+
+impl Session {
+    fn with(oidc: Oidc, grant: Grant, tokens: Option<TokenSet>) -> Self {
+        let config = Config {
+            oidc,
+            clock: Arc::new(SystemClock::default()),
+            leeway: DEFAULT_REFRESH_LEEWAY,
+            on_refresh: None,
+        };
+        let current = tokens.map(|tokens| config.current(tokens, SystemTime::now()));
+        Session {
+            config: Arc::new(config),
+            state: Arc::new(State {
+                current: RwLock::new(current),
+                renewing: tokio::sync::Mutex::new(grant),
+            }),
+        }
+    }
+
+    /// A session for a user, signed in with the password grant on first use. The password is
+    /// forgotten once the sign-in succeeds; from then on only refresh tokens keep the session.
+    pub fn password(oidc: Oidc, username: impl Into<String>, password: impl Into<String>) -> Self {
+        let grant = Grant::Password {
+            username: username.into(),
+            password: Secret::new(password.into()),
+        };
+        Session::with(oidc, grant, None)
+    }
+
+    /// A session for an API key, exchanged with the client-credentials grant (client
+    /// `geopera`, the key as its secret). When its refresh token cannot be used, the session
+    /// exchanges the key again.
+    pub fn client_credentials(oidc: Oidc, api_key: impl Into<String>) -> Self {
+        let grant = Grant::ClientCredentials {
+            api_key: Secret::new(api_key.into()),
+        };
+        Session::with(oidc, grant, None)
+    }
+
+    /// A session resumed from a stored refresh token; it refreshes on first use.
+    pub fn from_refresh_token(oidc: Oidc, refresh_token: impl Into<String>) -> Self {
+        let tokens = TokenSet {
+            access_token: Secret::new(String::new()),
+            refresh_token: Some(Secret::new(refresh_token.into())),
+            expires_at: SystemTime::UNIX_EPOCH,
+            refresh_expires_at: None,
+            scope: None,
+        };
+        Session::with(oidc, Grant::None, Some(tokens))
+    }
+
+    /// A session resumed from stored tokens: the access token is used while it is valid, then
+    /// refreshed with the refresh token.
+    pub fn from_tokens(oidc: Oidc, tokens: TokenSet) -> Self {
+        Session::with(oidc, Grant::None, Some(tokens))
+    }
+
+    /// Calls `callback` with every token pair the session receives — at sign-in and at each
+    /// refresh — for example to store the rotated refresh token. It runs on the task that
+    /// refreshed, while other callers wait: keep it short.
+    #[must_use]
+    pub fn on_refresh(mut self, callback: impl Fn(&TokenSet) + Send + Sync + 'static) -> Self {
+        Arc::make_mut(&mut self.config).on_refresh = Some(Arc::new(callback));
+        self
+    }
+
+    /// Refreshes this long before the access token expires (plus a random part of up to half
+    /// of it). Default: [`DEFAULT_REFRESH_LEEWAY`].
+    #[must_use]
+    pub fn refresh_leeway(mut self, leeway: Duration) -> Self {
+        Arc::make_mut(&mut self.config).leeway = leeway;
+        self
+    }
+
+    /// Reads time from `clock` instead of the system's, e.g. the same clock a test gives its
+    /// client, so that expiry follows simulated time.
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        let config = Arc::make_mut(&mut self.config);
+        config.clock = clock;
+        // Moments kept on the old clock mean nothing on the new one: start again from the
+        // tokens themselves.
+        if let Ok(mut current) = self.state.current.write() {
+            if let Some(held) = current.take() {
+                *current = Some(config.current(held.tokens, SystemTime::now()));
+            }
+        }
+        self
+    }
+
+    /// The tokens in use, if the session has signed in.
+    pub fn tokens(&self) -> Option<TokenSet> {
+        self.read(|current| current.tokens.clone())
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Current) -> T) -> Option<T> {
+        match self.state.current.read() {
+            Ok(current) => current.as_ref().map(f),
+            Err(poisoned) => poisoned.get_ref().as_ref().map(f),
+        }
+    }
+
+    fn store(&self, value: Option<Current>) {
+        match self.state.current.write() {
+            Ok(mut current) => *current = value,
+            Err(poisoned) => *poisoned.into_inner() = value,
+        }
+    }
+
+    /// The credential to use now, if the held one needs no refresh yet.
+    fn fresh(&self) -> Option<Credential> {
+        let now = self.config.clock.now();
+        self.read(|current| (now < current.refresh_at).then(|| current.credential.clone()))
+            .flatten()
+    }
+
+    async fn lock(&self) -> Result<tokio::sync::MutexGuard<'_, Grant>, Error> {
+        tokio::time::timeout(REFRESH_WAIT, self.state.renewing.lock())
+            .await
+            .map_err(|_| {
+                Error::Config(format!(
+                    "waited {} s for another task to refresh the session; is the runtime that \
+                     runs it blocked?",
+                    REFRESH_WAIT.as_secs()
+                ))
+            })
+    }
+
+    async fn credential_now(&self, cx: AuthContext<'_>) -> Result<Credential, Error> {
+        if let Some(credential) = self.fresh() {
+            return Ok(credential);
+        }
+        let mut grant = self.lock().await?;
+        // Whoever held the lock before may have refreshed already.
+        if let Some(credential) = self.fresh() {
+            return Ok(credential);
+        }
+        match self.renew(&mut grant, cx).await {
+            Ok(credential) => Ok(credential),
+            Err(error) => {
+                let now = self.config.clock.now();
+                let still_valid = self
+                    .read(|current| (now < current.expires_at).then(|| current.credential.clone()))
+                    .flatten();
+                match still_valid {
+                    Some(credential) => {
+                        tracing::warn!(
+                            error = %error,
+                            "refreshing the session failed; the access token is still valid"
+                        );
+                        self.postpone(now + RETRY_REFRESH_AFTER);
+                        Ok(credential)
+                    }
+                    None => Err(error),
+                }
+            }
+        }
+    }
+
+    fn postpone(&self, until: Duration) {
+        if let Ok(mut current) = self.state.current.write() {
+            if let Some(current) = current.as_mut() {
+                current.refresh_at = until.min(current.expires_at);
+            }
+        }
+    }
+
+    async fn rejected_now(&self, rejected: &Credential, cx: AuthContext<'_>) -> Result<bool, Error> {
+        let mut grant = self.lock().await?;
+        let replaced = self
+            .read(|current| current.credential != *rejected)
+            .unwrap_or(false);
+        if replaced {
+            // Another task refreshed since this credential was handed out.
+            return Ok(true);
+        }
+        match self.renew(&mut grant, cx).await {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                // The server no longer takes these tokens: stop handing them out.
+                self.store(None);
+                Err(error)
+            }
+        }
+    }
+
+    /// Signs in or refreshes; called with the lock held.
+    async fn renew(&self, grant: &mut Grant, cx: AuthContext<'_>) -> Result<Credential, Error> {
+        let oidc = &self.config.oidc;
+        let client_id = oidc.client_id_or(CLIENT_ID).to_owned();
+        let now = self.config.clock.now();
+        let refresh = self
+            .read(|current| {
+                let usable = current.refresh_expires_at.is_none_or(|at| now < at);
+                current.tokens.refresh_token.clone().filter(|_| usable)
+            })
+            .flatten();
+        let received = SystemTime::now();
+        let answer = match (refresh, &*grant) {
+            (Some(refresh), grant) => {
+                let form = [
+                    ("grant_type", "refresh_token"),
+                    ("client_id", client_id.as_str()),
+                    ("refresh_token", refresh.expose()),
+                ];
+                match oidc.token(cx.http, &form, &[refresh.expose()]).await {
+                    Ok(answer) => answer,
+                    Err(error) => match grant {
+                        // A key outlives any refresh token: exchange it again.
+                        Grant::ClientCredentials { api_key } => {
+                            tracing::debug!(error = %error, "refresh refused; exchanging the API key again");
+                            self.exchange(cx, &client_id, api_key).await?
+                        }
+                        _ => return Err(error),
+                    },
+                }
+            }
+            (None, Grant::ClientCredentials { api_key }) => {
+                self.exchange(cx, &client_id, api_key).await?
+            }
+            (None, Grant::Password { username, password }) => {
+                let form = [
+                    ("grant_type", "password"),
+                    ("client_id", client_id.as_str()),
+                    ("username", username.as_str()),
+                    ("password", password.expose()),
+                ];
+                oidc.token(cx.http, &form, &[password.expose()]).await?
+            }
+            (None, Grant::None) => {
+                return Err(Error::SignIn {
+                    code: "invalid_grant".to_owned(),
+                    description: Some(
+                        "the session has ended: no valid refresh token is left to renew it"
+                            .to_owned(),
+                    ),
+                    status: None,
+                })
+            }
+        };
+        if matches!(grant, Grant::Password { .. }) {
+            *grant = Grant::None;
+        }
+        Ok(self.adopt(answer, received))
+    }
+
+    async fn exchange(
+        &self,
+        cx: AuthContext<'_>,
+        client_id: &str,
+        api_key: &Secret,
+    ) -> Result<TokenAnswer, Error> {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", api_key.expose()),
+        ];
+        self.config
+            .oidc
+            .token(cx.http, &form, &[api_key.expose()])
+            .await
+    }
+
+    /// Makes a token answer the session's current tokens and tells the callback.
+    fn adopt(&self, answer: TokenAnswer, received: SystemTime) -> Credential {
+        let mut tokens = TokenSet::from_answer(answer, received);
+        if tokens.refresh_token.is_none() {
+            // A refresh answer may leave the refresh token unchanged by omitting it.
+            tokens.refresh_token = self.read(|c| c.tokens.refresh_token.clone()).flatten();
+        }
+        let current = self.config.current(tokens, received);
+        let credential = current.credential.clone();
+        if let Some(callback) = &self.config.on_refresh {
+            callback(&current.tokens);
+        }
+        self.store(Some(current));
+        credential
+    }
+}
+
+impl Config {
+    /// The moments of `tokens` on the session's clock, counted from `received` (wall clock).
+    fn current(&self, tokens: TokenSet, received: SystemTime) -> Current {
+        let now = self.clock.now();
+        let left = |at: SystemTime| at.duration_since(received).unwrap_or(Duration::ZERO);
+        let lifetime = left(tokens.expires_at);
+        let jitter = self.leeway.mul_f64(fastrand::f64() / 2.0);
+        // A token that lives shorter than the leeway is refreshed half-way through.
+        let margin = (self.leeway + jitter).min(lifetime / 2);
+        Current {
+            credential: Credential::bearer(tokens.access_token.expose()),
+            refresh_at: now + lifetime - margin,
+            expires_at: now + lifetime,
+            refresh_expires_at: tokens.refresh_expires_at.map(|at| now + left(at)),
+            tokens,
+        }
+    }
+}
+
+impl Credentials for Session {
+    fn credential<'a>(&'a self, cx: AuthContext<'a>) -> CredentialFuture<'a, Credential> {
+        Box::pin(self.credential_now(cx))
+    }
+
+    fn rejected<'a>(
+        &'a self,
+        rejected: &'a Credential,
+        cx: AuthContext<'a>,
+    ) -> CredentialFuture<'a, bool> {
+        Box::pin(self.rejected_now(rejected, cx))
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("issuer", &self.config.oidc.issuer())
+            .field("tokens", &self.tokens())
+            .finish_non_exhaustive()
+    }
+}
