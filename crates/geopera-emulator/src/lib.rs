@@ -175,10 +175,12 @@
 mod catalog;
 mod clock;
 mod conn;
+mod control;
 mod error;
 mod faults;
 mod idempotency;
 mod limits;
+mod oidc;
 mod ops;
 mod pipeline;
 mod recording;
@@ -202,10 +204,16 @@ use tokio::sync::watch;
 
 pub use crate::clock::{ManualClock, DEFAULT_START_UNIX_SECS};
 pub use crate::conn::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
+pub use crate::control::CONTROL_PREFIX;
 pub use crate::error::{ApiError, ApiJson, Reply};
 pub use crate::faults::{FaultKind, FaultPlan, FaultRule, FaultSpecError, Phase};
 pub use crate::idempotency::REPLAYED_HEADER;
 pub use crate::limits::{RateLimits, RateLimitsError};
+pub use crate::oidc::sessions::{
+    ACCESS_TOKEN_SECS, MAX_ACCESS_TOKENS_PER_SESSION, MAX_PENDING_DEVICE_LOGINS, MAX_SESSIONS,
+    MAX_SESSIONS_PER_PRINCIPAL, REFRESH_TOKEN_SECS,
+};
+pub use crate::oidc::{demo_users, OidcCounters, User, KEY_CLIENT, PUBLIC_CLIENT, REALM};
 pub use crate::ops::{
     MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_KEY_RATE_LIMIT, MAX_SCOPE_CHARS,
 };
@@ -247,6 +255,8 @@ pub struct EmulatorBuilder {
     record_bodies: bool,
     state_file: Option<PathBuf>,
     timeouts: conn::Timeouts,
+    users: Vec<User>,
+    control: bool,
 }
 
 impl Default for EmulatorBuilder {
@@ -267,6 +277,8 @@ impl Default for EmulatorBuilder {
                 header_read: DEFAULT_HEADER_READ_TIMEOUT,
                 idle: DEFAULT_IDLE_TIMEOUT,
             },
+            users: demo_users(),
+            control: false,
         }
     }
 }
@@ -366,6 +378,31 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Adds a user who can sign in (password grant, device-login approval), replacing a
+    /// user of the same name. The demo users of [`demo_users`] are there unless
+    /// [`users`](Self::users) replaced them.
+    pub fn user(mut self, user: User) -> Self {
+        self.users
+            .retain(|known| known.username() != user.username());
+        self.users.push(user);
+        self
+    }
+
+    /// Replaces every user, the demo users included (an empty list turns password sign-in
+    /// off).
+    pub fn users(mut self, users: impl IntoIterator<Item = User>) -> Self {
+        self.users = users.into_iter().collect();
+        self
+    }
+
+    /// Serves the control endpoints under [`CONTROL_PREFIX`] (default `false`): the clock,
+    /// device-login decisions and sign-in counters over HTTP, for tests in other processes.
+    /// Anyone who can reach the port can use them, so leave them off on shared hosts.
+    pub fn control(mut self, enabled: bool) -> Self {
+        self.control = enabled;
+        self
+    }
+
     /// Binds the address, starts the server on its own thread and runtime, and returns once
     /// it accepts connections.
     ///
@@ -391,6 +428,7 @@ impl EmulatorBuilder {
             self.body_limit,
             recording::RequestLog::new(self.record_limit, self.record_budget, self.record_bodies),
             store,
+            self.users,
         ));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -398,7 +436,7 @@ impl EmulatorBuilder {
             .enable_all()
             .build()?;
         let (stop, stopped) = watch::channel(false);
-        let app = routes::router(shared.clone());
+        let app = routes::router(shared.clone(), self.control);
         let timeouts = self.timeouts;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
         let thread = std::thread::Builder::new()
@@ -534,6 +572,33 @@ impl EmulatorHandle {
         let now = self.shared.clock.now_secs();
         let seed = self.shared.seed;
         self.shared.lock().org(org, seed, now).balance_credits
+    }
+
+    /// The users who can sign in.
+    pub fn users(&self) -> &[User] {
+        &self.shared.users
+    }
+
+    /// How often the sign-in endpoints granted, refreshed, refused and revoked, since the
+    /// emulator started.
+    pub fn oidc_counters(&self) -> OidcCounters {
+        self.shared.lock().oidc.counters.clone()
+    }
+
+    /// Approves the device login showing `user_code` as the user `username`, as the
+    /// verification page does after a sign-in. Returns whether a login was waiting for that
+    /// code.
+    ///
+    /// # Errors
+    /// When no configured user has that name.
+    pub fn approve_device(&self, user_code: &str, username: &str) -> Result<bool, String> {
+        oidc::decide_device(&self.shared, user_code, Some(username))
+    }
+
+    /// Denies the device login showing `user_code`. Returns whether a login was waiting for
+    /// that code.
+    pub fn deny_device(&self, user_code: &str) -> bool {
+        oidc::decide_device(&self.shared, user_code, None).unwrap_or(false)
     }
 
     /// Stops the server and waits for its thread.

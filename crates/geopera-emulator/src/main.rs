@@ -41,6 +41,10 @@ struct Args {
     /// How long a connection may have no request in progress before it is closed.
     #[arg(long, default_value = "60s", value_parser = duration)]
     idle_timeout: Duration,
+    /// Serve the control endpoints under /_emulator/ (clock, device-login decisions, sign-in
+    /// counters). Anyone who can reach the port can use them.
+    #[arg(long)]
+    control: bool,
 }
 
 /// Reads `250ms`, `10s` or a bare number of seconds.
@@ -77,6 +81,7 @@ fn main() -> anyhow::Result<()> {
         .header_read_timeout(args.header_read_timeout)
         .idle_timeout(args.idle_timeout)
         .body_limit(args.body_limit)
+        .control(args.control)
         .clock(ManualClock::system());
     if let Some(faults) = args.faults {
         builder = builder.faults(faults);
@@ -93,6 +98,27 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("starting on {}", args.addr))?;
     println!("Geopera emulator listening on {}", emulator.base_url());
     println!("Demo API key (every scope): {}", emulator.api_key());
+    for user in emulator.users() {
+        println!(
+            "Demo user: {} / {} ({}, {})",
+            user.username(),
+            user.password(),
+            user.org_id(),
+            user.granted().join(" ")
+        );
+    }
+    println!(
+        "Sign in (OIDC): {}{}/.well-known/openid-configuration",
+        emulator.base_url(),
+        geopera_emulator::REALM
+    );
+    if args.control {
+        println!(
+            "Control endpoints: {}{}/",
+            emulator.base_url(),
+            geopera_emulator::CONTROL_PREFIX
+        );
+    }
     println!("Rate limits: {}", args.rate_limits);
     println!("Press Ctrl-C to stop.");
     tokio::runtime::Builder::new_current_thread()

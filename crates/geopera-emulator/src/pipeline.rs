@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use geopera_types::validate::{missing_body, validate};
 use geopera_types::{Access, OperationInfo};
-use http::header::{ALLOW, AUTHORIZATION, RETRY_AFTER};
+use http::header::{ALLOW, RETRY_AFTER};
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::Value;
 
@@ -20,6 +20,8 @@ use crate::error::{ApiError, ApiJson, Reply};
 use crate::faults::deliver;
 use crate::faults::select::Injected;
 use crate::idempotency::{fingerprint, Begin};
+use crate::oidc::presented_token;
+use crate::oidc::sessions::{Rejected, Sessions};
 use crate::ops::{self, Ctx};
 use crate::scopes::grants;
 use crate::state::Shared;
@@ -147,20 +149,7 @@ fn authenticate(
             key_limit: None,
         });
     }
-    let bearer = headers
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            let (scheme, token) = value.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .filter(|token| !token.is_empty());
-    let api_key = headers
-        .get("x-api-key")
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-        .filter(|token| !token.is_empty());
-    let Some(token) = bearer.or(api_key) else {
+    let Some(token) = presented_token(headers) else {
         return Err(ApiError::unauthenticated(
             "missing credentials: send Authorization: Bearer <token> or x-api-key",
         ));
@@ -180,7 +169,24 @@ fn authenticate(
             anonymous: false,
             key_limit: key.rate_limit.map(|cap| (key.id.clone(), cap)),
         }),
-        None => Err(ApiError::unauthenticated("unknown credential")),
+        None => session(&inner.oidc, token, now),
+    }
+}
+
+/// The caller behind a signed-in session's access token, with the session's grants.
+///
+/// # Errors
+/// 401 for an unknown, revoked or expired access token.
+fn session(sessions: &Sessions, token: &str, now: i64) -> Result<Caller, ApiError> {
+    match sessions.authenticate(token, now) {
+        Ok(family) => Ok(Caller {
+            org: family.principal.org.clone(),
+            grants: family.principal.grants.clone(),
+            anonymous: false,
+            key_limit: family.principal.key_limit.clone(),
+        }),
+        Err(Rejected::Expired) => Err(ApiError::unauthenticated("the access token has expired")),
+        Err(Rejected::Unknown) => Err(ApiError::unauthenticated("unknown credential")),
     }
 }
 

@@ -17,15 +17,21 @@ use crate::error::{ApiError, ApiPath, Reply};
 use crate::pipeline;
 use crate::recording::RecordedRequest;
 use crate::state::Shared;
+use crate::{control, oidc};
 
 /// Builds the router over shared state.
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router(shared: Arc<Shared>, control: bool) -> Router {
     let body_limit = shared.body_limit;
-    Router::new()
+    let mut router = Router::new()
         .route("/v1/op/{id}", any(invoke))
         .route("/openapi.json", get(openapi))
         // Any method: a 307 makes clients repeat the POST at the new location.
         .route("/assets/{kind}/{*file}", any(asset))
+        .merge(oidc::router(body_limit));
+    if control {
+        router = router.merge(control::router());
+    }
+    router
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -13,6 +13,8 @@ use crate::faults::select::FaultState;
 use crate::faults::FaultPlan;
 use crate::idempotency::Claims;
 use crate::limits::{RateLimits, Windows};
+use crate::oidc::sessions::Sessions;
+use crate::oidc::User;
 use crate::recording::RequestLog;
 use crate::records::{Credential, NewKey, Order, OrderKind, Org};
 use crate::rng::{fnv, Rng};
@@ -42,6 +44,8 @@ pub struct Inner {
     pub counters: HashMap<String, u64>,
     pub requests: RequestLog,
     pub faults: FaultState,
+    /// Signed-in sessions, refresh-token families and device logins.
+    pub oidc: Sessions,
 }
 
 /// State shared by every request of one emulator.
@@ -57,6 +61,8 @@ pub struct Shared {
     pub body_limit: usize,
     pub demo_key: String,
     pub session_token: String,
+    /// Who can sign in with a password or approve a device login.
+    pub users: Vec<User>,
     store: Option<Store>,
     inner: Mutex<Inner>,
 }
@@ -76,6 +82,7 @@ impl Shared {
         body_limit: usize,
         requests: RequestLog,
         store: Option<(Store, Option<Snapshot>)>,
+        users: Vec<User>,
     ) -> Shared {
         let mut rng = Rng::new(seed ^ 0x005e_ed0f_4e15);
         let demo_key = format!("gpra_{}", rng.hex(16));
@@ -95,6 +102,7 @@ impl Shared {
             counters: HashMap::new(),
             requests,
             faults: FaultState::new(faults),
+            oidc: Sessions::default(),
         };
         let every_scope = || vec![ALL_SCOPES.to_owned()];
         let demo = NewKey::new(DEMO_ORG, "demo", every_scope());
@@ -120,6 +128,7 @@ impl Shared {
             body_limit,
             demo_key,
             session_token,
+            users,
             store,
             inner: Mutex::new(inner),
         }

@@ -7,6 +7,7 @@ mod faults;
 mod idempotency;
 mod keys;
 mod limits;
+mod oidc;
 mod orders;
 mod state;
 mod wire;

@@ -1,0 +1,152 @@
+//! `/_emulator/...`: the test's own levers over HTTP — the clock, device-login decisions and
+//! the sign-in counters. Mounted only when enabled ([`EmulatorBuilder::control`] or
+//! `--control`); otherwise these paths are 404 like any unknown path.
+//!
+//! [`EmulatorBuilder::control`]: crate::EmulatorBuilder::control
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::{ApiError, ApiJson, Reply};
+use crate::oidc;
+use crate::state::Shared;
+
+/// The prefix every control path starts with.
+pub const CONTROL_PREFIX: &str = "/_emulator";
+
+/// The longest single clock move: ten years.
+const MAX_ADVANCE_SECS: u64 = 10 * 365 * 86_400;
+
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route(
+            &format!("{CONTROL_PREFIX}/clock"),
+            get(read_clock).post(move_clock),
+        )
+        .route(
+            &format!("{CONTROL_PREFIX}/device/approve"),
+            post(approve_device),
+        )
+        .route(&format!("{CONTROL_PREFIX}/device/deny"), post(deny_device))
+        .route(
+            &format!("{CONTROL_PREFIX}/oidc/counters"),
+            get(oidc_counters),
+        )
+}
+
+fn clock_reading(shared: &Shared) -> Response {
+    let now_ms = shared.clock.now_millis();
+    Reply::json(
+        StatusCode::OK,
+        &json!({"unix_seconds": now_ms.div_euclid(1000), "unix_millis": now_ms}),
+    )
+    .into_response()
+}
+
+async fn read_clock(State(shared): State<Arc<Shared>>) -> Response {
+    clock_reading(&shared)
+}
+
+/// Exactly one of the two.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockMove {
+    advance_seconds: Option<u64>,
+    set_unix_seconds: Option<i64>,
+}
+
+async fn move_clock(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body?;
+    let change = ApiJson::<ClockMove>::parse(&headers, &body)?
+        .ok_or_else(|| ApiError::invalid(&[], "send advance_seconds or set_unix_seconds"))?;
+    match (change.advance_seconds, change.set_unix_seconds) {
+        (Some(secs), None) if secs <= MAX_ADVANCE_SECS => {
+            shared.clock.advance(Duration::from_secs(secs));
+        }
+        (Some(_), None) => {
+            return Err(ApiError::invalid(
+                &["advance_seconds"],
+                format!("at most {MAX_ADVANCE_SECS} seconds at a time"),
+            ))
+        }
+        (None, Some(at)) => shared.clock.set(at),
+        _ => {
+            return Err(ApiError::invalid(
+                &[],
+                "send exactly one of advance_seconds and set_unix_seconds",
+            ))
+        }
+    }
+    Ok(clock_reading(&shared))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Decision {
+    user_code: String,
+    /// Who approves; a configured user (default `admin`). Unused for a denial.
+    username: Option<String>,
+}
+
+async fn approve_device(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    decide(&shared, &headers, &body?, true)
+}
+
+async fn deny_device(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    decide(&shared, &headers, &body?, false)
+}
+
+fn decide(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+    approve: bool,
+) -> Result<Response, ApiError> {
+    let decision = ApiJson::<Decision>::parse(headers, body)?
+        .ok_or_else(|| ApiError::invalid(&["user_code"], "user_code is required"))?;
+    let username = approve.then(|| decision.username.as_deref().unwrap_or("admin"));
+    let decided = oidc::decide_device(shared, &decision.user_code, username)
+        .map_err(|problem| ApiError::invalid(&["username"], problem))?;
+    if !decided {
+        return Err(ApiError::not_found(format!(
+            "no device login is waiting for user code '{}'",
+            decision.user_code
+        )));
+    }
+    let state = if approve { "approved" } else { "denied" };
+    Ok(Reply::json(
+        StatusCode::OK,
+        &json!({"user_code": decision.user_code, "state": state}),
+    )
+    .into_response())
+}
+
+async fn oidc_counters(State(shared): State<Arc<Shared>>) -> Response {
+    let inner = shared.lock();
+    let mut body = serde_json::to_value(&inner.oidc.counters).unwrap_or_default();
+    body["live_sessions"] = json!(inner.oidc.families.len());
+    body["pending_device_logins"] = json!(inner.oidc.devices.len());
+    Reply::json(StatusCode::OK, &body).into_response()
+}

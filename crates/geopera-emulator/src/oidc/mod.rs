@@ -1,0 +1,1000 @@
+//! Signing in: the OAuth 2.0 / OpenID Connect endpoints of the `public` realm, as the API's
+//! identity provider lays them out (`/realms/public/protocol/openid-connect/...`).
+//!
+//! Every answer here is OAuth's own JSON (`{"error", "error_description"}` on failure), never
+//! problem+json. Bodies and tokens are neither recorded nor logged.
+
+mod device_page;
+pub(crate) mod sessions;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{
+    HeaderName, HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HOST, PRAGMA,
+    WWW_AUTHENTICATE,
+};
+use http::{HeaderMap, Method, StatusCode};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::scopes::{covers, KNOWN_GRANTS};
+use crate::state::{Shared, ALL_SCOPES, DEMO_ORG};
+use sessions::{
+    same_secret, GrantKind, Issued, Principal, PrincipalKind, Rejected, ACCESS_TOKEN_SECS,
+    DEVICE_CODE_SECS, DEVICE_INTERVAL_SECS, REFRESH_TOKEN_SECS,
+};
+
+/// The realm's path; every sign-in endpoint lives below it.
+pub const REALM: &str = "/realms/public";
+/// Where the OpenID Connect endpoints live, below [`REALM`].
+const PROTOCOL: &str = "/protocol/openid-connect";
+/// The public client the CLI uses: device logins, passwords and refreshes, no secret.
+pub const PUBLIC_CLIENT: &str = "geopera-cli";
+/// The confidential client of `client_credentials`; its secret is a `gpra_` API key.
+pub const KEY_CLIENT: &str = "geopera";
+/// The device-code grant's name (RFC 8628).
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// The largest form body the sign-in endpoints read (and never more than the emulator's
+/// own body limit).
+pub const FORM_LIMIT: usize = 16 * 1024;
+/// The OpenID Connect scopes a token may carry besides permissions.
+const OIDC_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+/// The scope a token gets when the client asks for none.
+const DEFAULT_SCOPE: &str = "openid profile";
+
+/// A demo user who can sign in with a password or approve a device login.
+///
+/// ```
+/// use geopera_emulator::{Emulator, User};
+///
+/// let emulator = Emulator::builder()
+///     .user(User::new("analyst", "s3cret").grants(&["catalog:read", "orders:*"]))
+///     .start()?;
+/// assert!(emulator.users().iter().any(|user| user.username() == "analyst"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct User {
+    username: String,
+    password: String,
+    org: String,
+    grants: Vec<String>,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .field("org", &self.org)
+            .field("grants", &self.grants)
+            .finish()
+    }
+}
+
+impl User {
+    /// A user of [`DEMO_ORG`] holding every scope; narrow it with [`grants`](Self::grants).
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
+        User {
+            username: username.into(),
+            password: password.into(),
+            org: DEMO_ORG.to_owned(),
+            grants: vec![ALL_SCOPES.to_owned()],
+        }
+    }
+
+    /// The organization the user acts in (default [`DEMO_ORG`]).
+    #[must_use]
+    pub fn org(mut self, org: impl Into<String>) -> Self {
+        self.org = org.into();
+        self
+    }
+
+    /// What the user may do, as grants like `orders:*`, `*:read` or `*` (default `*`).
+    #[must_use]
+    pub fn grants(mut self, grants: &[&str]) -> Self {
+        self.grants = grants.iter().map(|grant| (*grant).to_owned()).collect();
+        self
+    }
+
+    /// The name to sign in with.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// The password to sign in with.
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
+    /// The organization the user acts in.
+    pub fn org_id(&self) -> &str {
+        &self.org
+    }
+
+    /// The user's grants.
+    pub fn granted(&self) -> &[String] {
+        &self.grants
+    }
+
+    /// The user's subject (`sub`), `usr_<username>`.
+    pub fn subject(&self) -> String {
+        format!("usr_{}", self.username)
+    }
+
+    fn principal(&self) -> Principal {
+        Principal {
+            kind: PrincipalKind::User,
+            id: self.subject(),
+            name: self.username.clone(),
+            org: self.org.clone(),
+            grants: self.grants.clone(),
+            key_limit: None,
+        }
+    }
+}
+
+/// The demo users every emulator starts with unless the builder replaces them: `admin`
+/// (every scope) and `viewer` (`*:read`), both of [`DEMO_ORG`].
+pub fn demo_users() -> Vec<User> {
+    vec![
+        User::new("admin", "admin-password"),
+        User::new("viewer", "viewer-password").grants(&["*:read"]),
+    ]
+}
+
+/// How often the sign-in endpoints did what, since the emulator started.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct OidcCounters {
+    /// `password` grants answered with tokens.
+    pub password_grants: u64,
+    /// `client_credentials` grants answered with tokens.
+    pub client_credentials_grants: u64,
+    /// `refresh_token` grants answered with tokens.
+    pub refresh_grants: u64,
+    /// Device-code grants answered with tokens.
+    pub device_code_grants: u64,
+    /// Token requests answered with an error (pending device polls included).
+    pub token_errors: u64,
+    /// Rotated refresh tokens presented again, each of which ended its session.
+    pub refresh_reuse_detected: u64,
+    /// Device logins started at `auth/device`.
+    pub device_authorizations: u64,
+    /// `userinfo` requests answered 200.
+    pub userinfo: u64,
+    /// Sessions or tokens ended by `logout` or `revoke`.
+    pub revocations: u64,
+}
+
+/// An OAuth 2.0 error answer (RFC 6749 §5.2).
+#[derive(Debug)]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+    /// For 401s: the `WWW-Authenticate` challenge.
+    pub challenge: Option<&'static str>,
+    /// Extra headers such as `Allow`.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl OAuthError {
+    pub fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
+        OAuthError {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            error,
+            description: description.into(),
+            challenge: None,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(400, "invalid_request", description)
+    }
+
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new(400, "invalid_grant", description)
+    }
+
+    pub fn invalid_scope(description: impl Into<String>) -> Self {
+        Self::new(400, "invalid_scope", description)
+    }
+
+    pub fn unauthorized_client(description: impl Into<String>) -> Self {
+        Self::new(400, "unauthorized_client", description)
+    }
+
+    pub fn invalid_client(description: impl Into<String>) -> Self {
+        OAuthError {
+            challenge: Some("Basic realm=\"public\""),
+            ..Self::new(401, "invalid_client", description)
+        }
+    }
+
+    pub fn invalid_token(description: impl Into<String>) -> Self {
+        OAuthError {
+            challenge: Some("Bearer realm=\"public\", error=\"invalid_token\""),
+            ..Self::new(401, "invalid_token", description)
+        }
+    }
+
+    pub fn unavailable(description: impl Into<String>) -> Self {
+        Self::new(503, "temporarily_unavailable", description)
+    }
+
+    pub fn server(description: impl Into<String>) -> Self {
+        Self::new(500, "server_error", description)
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": self.error, "error_description": self.description});
+        let mut response = oauth_json(self.status, &body);
+        let headers = response.headers_mut();
+        if let Some(challenge) = self.challenge {
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        for (name, value) in self.headers {
+            headers.insert(name, value);
+        }
+        response
+    }
+}
+
+/// A JSON answer that no cache keeps (RFC 6749 §5.1).
+fn oauth_json(status: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = (status, bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// The sign-in routes.
+pub(crate) fn router(body_limit: usize) -> Router<Arc<Shared>> {
+    let protocol = |endpoint: &str| format!("{REALM}{PROTOCOL}/{endpoint}");
+    Router::new()
+        .route(
+            &format!("{REALM}/.well-known/openid-configuration"),
+            any(discovery),
+        )
+        .route(&protocol("token"), any(token))
+        .route(&protocol("auth/device"), any(device_authorization))
+        .route(&protocol("userinfo"), any(userinfo))
+        .route(&protocol("logout"), any(logout))
+        .route(&protocol("revoke"), any(revoke))
+        .route(&protocol("certs"), any(certs))
+        .route(&format!("{REALM}/device"), any(device_page::page))
+        .layer(DefaultBodyLimit::max(FORM_LIMIT.min(body_limit)))
+}
+
+/// The base URL clients reach the emulator at: the request's `Host` when it is a plain
+/// host (and port), otherwise the address the emulator listens on.
+fn public_base(shared: &Shared, headers: &HeaderMap) -> String {
+    headers
+        .get(HOST)
+        .and_then(|host| host.to_str().ok())
+        .filter(|host| {
+            !host.is_empty()
+                && host.len() <= 255
+                && host
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || b".-:[]".contains(&byte))
+        })
+        .map_or_else(|| shared.base_url.clone(), |host| format!("http://{host}"))
+}
+
+/// 405 in OAuth's shape, naming the methods the endpoint answers.
+fn method_not_allowed(allowed: &'static str) -> OAuthError {
+    let mut error = OAuthError::new(
+        405,
+        "invalid_request",
+        format!("this endpoint answers {allowed}"),
+    );
+    error
+        .headers
+        .push((ALLOW, HeaderValue::from_static(allowed)));
+    error
+}
+
+/// Logs one answered request without anything secret in it.
+fn logged(endpoint: &'static str, started: Instant, response: Response) -> Response {
+    tracing::info!(
+        endpoint,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "sign-in request"
+    );
+    response
+}
+
+/// An `application/x-www-form-urlencoded` body, each parameter at most once; empty values
+/// count as absent (RFC 6749 §3.1).
+struct Form(HashMap<String, String>);
+
+impl Form {
+    fn read(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Form, OAuthError> {
+        let body = body.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                OAuthError::new(
+                    413,
+                    "invalid_request",
+                    format!("the form body is larger than {FORM_LIMIT} bytes"),
+                )
+            } else {
+                OAuthError::invalid_request("the request body could not be read")
+            }
+        })?;
+        let essence = headers
+            .get(CONTENT_TYPE)
+            .and_then(|kind| kind.to_str().ok())
+            .and_then(|kind| kind.split(';').next())
+            .map(|kind| kind.trim().to_ascii_lowercase());
+        if essence.as_deref() != Some("application/x-www-form-urlencoded") {
+            return Err(OAuthError::invalid_request(
+                "the body must be application/x-www-form-urlencoded",
+            ));
+        }
+        Form::parse(&body)
+    }
+
+    fn parse(body: &[u8]) -> Result<Form, OAuthError> {
+        let mut values = HashMap::new();
+        for (name, value) in form_urlencoded::parse(body) {
+            if values.contains_key(name.as_ref()) {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter '{name}' is repeated"
+                )));
+            }
+            values.insert(name.into_owned(), value.into_owned());
+        }
+        values.retain(|_, value: &mut String| !value.is_empty());
+        Ok(Form(values))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    fn required(&self, name: &str) -> Result<&str, OAuthError> {
+        self.get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("parameter '{name}' is missing")))
+    }
+}
+
+/// The client a token request comes from, from HTTP Basic or the form (not both).
+struct Client {
+    id: String,
+    secret: Option<String>,
+}
+
+impl Client {
+    fn identify(headers: &HeaderMap, form: &Form) -> Result<Client, OAuthError> {
+        let basic = headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| {
+                let (scheme, rest) = value.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("basic").then_some(rest.trim())
+            });
+        if let Some(encoded) = basic {
+            if form.get("client_secret").is_some() {
+                return Err(OAuthError::invalid_request(
+                    "send client credentials in the Authorization header or the form, not both",
+                ));
+            }
+            let decoded = STANDARD
+                .decode(encoded)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
+            let (id, secret) = decoded
+                .split_once(':')
+                .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
+            // Both halves are form-encoded before Base64 (RFC 6749 §2.3.1).
+            let id = form_decode(id);
+            if form.get("client_id").is_some_and(|form_id| form_id != id) {
+                return Err(OAuthError::invalid_request(
+                    "client_id differs from the Authorization header's",
+                ));
+            }
+            let secret = Some(form_decode(secret)).filter(|secret| !secret.is_empty());
+            return Ok(Client { id, secret });
+        }
+        let id = form
+            .get("client_id")
+            .ok_or_else(|| OAuthError::invalid_client("client_id is required"))?;
+        Ok(Client {
+            id: id.to_owned(),
+            secret: form.get("client_secret").map(str::to_owned),
+        })
+    }
+
+    /// Checks the public client: known, and holding no secret.
+    fn public(&self) -> Result<(), OAuthError> {
+        match self.id.as_str() {
+            PUBLIC_CLIENT if self.secret.is_none() => Ok(()),
+            PUBLIC_CLIENT => Err(OAuthError::invalid_client(format!(
+                "'{PUBLIC_CLIENT}' is a public client and takes no secret"
+            ))),
+            KEY_CLIENT => Err(OAuthError::unauthorized_client(format!(
+                "'{KEY_CLIENT}' may only use the client_credentials grant"
+            ))),
+            _ => Err(unknown_client()),
+        }
+    }
+}
+
+fn unknown_client() -> OAuthError {
+    OAuthError::invalid_client(format!(
+        "unknown client; use '{PUBLIC_CLIENT}', or '{KEY_CLIENT}' with an API key as the secret"
+    ))
+}
+
+fn form_decode(text: &str) -> String {
+    let pair = format!("v={text}");
+    form_urlencoded::parse(pair.as_bytes())
+        .next()
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default()
+}
+
+/// The scope a new session gets and what it may do. Permission words (`orders:read`, `*`)
+/// narrow the session to them and must be covered by what the principal holds; OpenID
+/// Connect words pass through; no scope means [`DEFAULT_SCOPE`] with all the principal's
+/// grants.
+fn grant_scope(asked: Option<&str>, held: &[String]) -> Result<(String, Vec<String>), OAuthError> {
+    let Some(asked) = asked else {
+        return Ok((DEFAULT_SCOPE.to_owned(), held.to_vec()));
+    };
+    let mut words: Vec<&str> = Vec::new();
+    let mut permissions = Vec::new();
+    for word in asked.split_whitespace() {
+        if words.contains(&word) {
+            continue;
+        }
+        if OIDC_SCOPES.contains(&word) {
+        } else if KNOWN_GRANTS.contains(word) {
+            if !held.iter().any(|grant| covers(grant, word)) {
+                return Err(OAuthError::invalid_scope(format!(
+                    "'{word}' is more than this principal may grant"
+                )));
+            }
+            permissions.push(word.to_owned());
+        } else {
+            return Err(OAuthError::invalid_scope(format!("unknown scope '{word}'")));
+        }
+        words.push(word);
+    }
+    let grants = if permissions.is_empty() {
+        held.to_vec()
+    } else {
+        permissions
+    };
+    Ok((words.join(" "), grants))
+}
+
+/// The successful token answer.
+fn token_answer(issued: Issued) -> Response {
+    let mut body = json!({
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TOKEN_SECS,
+        "refresh_expires_in": 0,
+        "scope": issued.scope,
+    });
+    if let Some(refresh) = issued.refresh_token {
+        body["refresh_token"] = Value::String(refresh);
+        body["refresh_expires_in"] = json!(REFRESH_TOKEN_SECS);
+    }
+    oauth_json(StatusCode::OK, &body)
+}
+
+async fn token(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let result = if method == Method::POST {
+        Form::read(&headers, body).and_then(|form| grant(&shared, &headers, &form))
+    } else {
+        Err(method_not_allowed("POST"))
+    };
+    let response = match result {
+        Ok(issued) => token_answer(issued),
+        Err(error) => {
+            shared.lock().oidc.counters.token_errors += 1;
+            error.into_response()
+        }
+    };
+    logged("token", started, response)
+}
+
+/// Runs one token request and counts the grants it served.
+fn grant(shared: &Shared, headers: &HeaderMap, form: &Form) -> Result<Issued, OAuthError> {
+    let grant_type = form.required("grant_type")?;
+    let client = Client::identify(headers, form)?;
+    let now_ms = shared.clock.now_millis();
+    match grant_type {
+        "password" => {
+            client.public()?;
+            let user = sign_in(
+                shared,
+                form.required("username")?,
+                form.required("password")?,
+            )
+            .ok_or_else(|| OAuthError::invalid_grant("invalid username or password"))?;
+            let mut principal = user.principal();
+            let (scope, grants) = grant_scope(form.get("scope"), &principal.grants)?;
+            principal.grants = grants;
+            let mut inner = shared.lock();
+            let issued = inner.oidc.start(
+                principal,
+                &client.id,
+                scope,
+                GrantKind::Password,
+                true,
+                now_ms,
+            )?;
+            inner.oidc.counters.password_grants += 1;
+            Ok(issued)
+        }
+        "client_credentials" => {
+            if client.id != KEY_CLIENT {
+                return match client.id.as_str() {
+                    PUBLIC_CLIENT => Err(OAuthError::unauthorized_client(format!(
+                        "client_credentials needs the '{KEY_CLIENT}' client and an API key"
+                    ))),
+                    _ => Err(unknown_client()),
+                };
+            }
+            let secret = client.secret.as_deref().ok_or_else(|| {
+                OAuthError::invalid_client("client_secret (an API key) is required")
+            })?;
+            let mut inner = shared.lock();
+            let now = now_ms.div_euclid(1000);
+            let key = inner
+                .credentials
+                .get(secret)
+                .filter(|key| !key.session && !key.revoked)
+                .filter(|key| key.expires_at.is_none_or(|at| at > now))
+                .ok_or_else(|| {
+                    OAuthError::invalid_client("the API key is unknown, revoked or expired")
+                })?;
+            let mut principal = Principal {
+                kind: PrincipalKind::ApiKey,
+                id: key.id.clone(),
+                name: key.name.clone(),
+                org: key.org.clone(),
+                grants: key.grants.clone(),
+                key_limit: key.rate_limit.map(|cap| (key.id.clone(), cap)),
+            };
+            let (scope, grants) = grant_scope(form.get("scope"), &principal.grants)?;
+            principal.grants = grants;
+            let issued = inner.oidc.start(
+                principal,
+                &client.id,
+                scope,
+                GrantKind::ClientCredentials,
+                false,
+                now_ms,
+            )?;
+            inner.oidc.counters.client_credentials_grants += 1;
+            Ok(issued)
+        }
+        "refresh_token" => {
+            client.public()?;
+            let token = form.required("refresh_token")?;
+            let mut inner = shared.lock();
+            let issued = inner
+                .oidc
+                .refresh(token, &client.id, form.get("scope"), now_ms)?;
+            inner.oidc.counters.refresh_grants += 1;
+            Ok(issued)
+        }
+        DEVICE_GRANT => {
+            client.public()?;
+            let device_code = form.required("device_code")?;
+            let mut inner = shared.lock();
+            let (mut principal, asked) = inner.oidc.poll_device(
+                device_code,
+                &client.id,
+                form.get("code_verifier"),
+                now_ms,
+            )?;
+            let asked = Some(asked).filter(|asked| !asked.is_empty());
+            let (scope, grants) = grant_scope(asked.as_deref(), &principal.grants)?;
+            principal.grants = grants;
+            let issued = inner.oidc.start(
+                principal,
+                &client.id,
+                scope,
+                GrantKind::DeviceCode,
+                true,
+                now_ms,
+            )?;
+            inner.oidc.counters.device_code_grants += 1;
+            Ok(issued)
+        }
+        other => Err(OAuthError::new(
+            400,
+            "unsupported_grant_type",
+            format!("grant type '{other}' is not supported"),
+        )),
+    }
+}
+
+/// The user with this username and password. Every configured user's password is
+/// compared, so the time taken does not tell which usernames exist.
+fn sign_in<'a>(shared: &'a Shared, username: &str, password: &str) -> Option<&'a User> {
+    let mut found = None;
+    for user in &shared.users {
+        let name_ok = same_secret(&user.username, username);
+        let password_ok = same_secret(&user.password, password);
+        if name_ok && password_ok && found.is_none() {
+            found = Some(user);
+        }
+    }
+    found
+}
+
+/// Approves a device login for `username` (who must be a configured user) or denies it.
+pub(crate) fn decide_device(
+    shared: &Shared,
+    user_code: &str,
+    username: Option<&str>,
+) -> Result<bool, String> {
+    let principal = match username {
+        Some(name) => Some(
+            shared
+                .users
+                .iter()
+                .find(|user| user.username == name)
+                .map(User::principal)
+                .ok_or_else(|| format!("no user named '{name}'"))?,
+        ),
+        None => None,
+    };
+    let now_ms = shared.clock.now_millis();
+    Ok(shared
+        .lock()
+        .oidc
+        .decide_device(user_code, principal, now_ms))
+}
+
+async fn device_authorization(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let result = if method == Method::POST {
+        Form::read(&headers, body).and_then(|form| begin_device(&shared, &headers, &form))
+    } else {
+        Err(method_not_allowed("POST"))
+    };
+    let response = result.unwrap_or_else(IntoResponse::into_response);
+    logged("auth/device", started, response)
+}
+
+fn begin_device(shared: &Shared, headers: &HeaderMap, form: &Form) -> Result<Response, OAuthError> {
+    let client = Client::identify(headers, form)?;
+    client.public()?;
+    let scope = form.get("scope").unwrap_or(DEFAULT_SCOPE);
+    if let Some(word) = scope
+        .split_whitespace()
+        .find(|word| !OIDC_SCOPES.contains(word) && !KNOWN_GRANTS.contains(*word))
+    {
+        return Err(OAuthError::invalid_scope(format!("unknown scope '{word}'")));
+    }
+    let challenge = form.get("code_challenge").ok_or_else(|| {
+        OAuthError::invalid_request("code_challenge is required (PKCE with S256)")
+    })?;
+    if form.get("code_challenge_method") != Some("S256") {
+        return Err(OAuthError::invalid_request(
+            "code_challenge_method must be S256",
+        ));
+    }
+    let well_formed = challenge.len() == 43
+        && challenge
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+    if !well_formed {
+        return Err(OAuthError::invalid_request(
+            "code_challenge must be the base64url SHA-256 of the code_verifier (43 characters)",
+        ));
+    }
+    let now_ms = shared.clock.now_millis();
+    let (device_code, user_code) = shared.lock().oidc.begin_device(
+        &client.id,
+        scope.split_whitespace().collect::<Vec<_>>().join(" "),
+        challenge.to_owned(),
+        now_ms,
+    )?;
+    let page = format!("{}{REALM}/device", public_base(shared, headers));
+    let complete = format!("{page}?user_code={user_code}");
+    Ok(oauth_json(
+        StatusCode::OK,
+        &json!({
+            "device_code": device_code,
+            "user_code": user_code,
+            "verification_uri": page,
+            "verification_uri_complete": complete,
+            "expires_in": DEVICE_CODE_SECS,
+            "interval": DEVICE_INTERVAL_SECS,
+        }),
+    ))
+}
+
+/// The credential a request carries: `Authorization: Bearer` first, then `x-api-key`.
+pub(crate) fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|token| !token.is_empty());
+    let api_key = headers
+        .get("x-api-key")
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|token| !token.is_empty());
+    bearer.or(api_key)
+}
+
+async fn userinfo(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let started = Instant::now();
+    let result = if method == Method::GET || method == Method::POST {
+        who_is(&shared, &headers)
+    } else {
+        Err(method_not_allowed("GET, POST"))
+    };
+    let response = match result {
+        Ok(claims) => {
+            shared.lock().oidc.counters.userinfo += 1;
+            oauth_json(StatusCode::OK, &claims)
+        }
+        Err(error) => error.into_response(),
+    };
+    logged("userinfo", started, response)
+}
+
+/// The userinfo claims of the request's credential: an API key, the demo session token or
+/// a signed-in session's access token.
+fn who_is(shared: &Shared, headers: &HeaderMap) -> Result<Value, OAuthError> {
+    let token = presented_token(headers).ok_or_else(|| {
+        OAuthError::invalid_token("send Authorization: Bearer <token> or x-api-key")
+    })?;
+    let now = shared.clock.now_secs();
+    let inner = shared.lock();
+    if let Some(key) = inner.credentials.get(token) {
+        if key.revoked {
+            return Err(OAuthError::invalid_token("the credential has been revoked"));
+        }
+        if key.expires_at.is_some_and(|at| at <= now) {
+            return Err(OAuthError::invalid_token("the credential has expired"));
+        }
+        let kind = if key.session {
+            PrincipalKind::User
+        } else {
+            PrincipalKind::ApiKey
+        };
+        return Ok(claims(
+            kind,
+            &key.id,
+            &key.name,
+            &key.org,
+            &key.grants.join(" "),
+            &key.grants,
+        ));
+    }
+    match inner.oidc.authenticate(token, now) {
+        Ok(family) => {
+            let principal = &family.principal;
+            Ok(claims(
+                principal.kind,
+                &principal.id,
+                &principal.name,
+                &principal.org,
+                &family.scope,
+                &principal.grants,
+            ))
+        }
+        Err(Rejected::Expired) => Err(OAuthError::invalid_token("the access token has expired")),
+        Err(Rejected::Unknown) => Err(OAuthError::invalid_token("unknown or revoked token")),
+    }
+}
+
+fn claims(
+    kind: PrincipalKind,
+    id: &str,
+    name: &str,
+    org: &str,
+    scope: &str,
+    grants: &[String],
+) -> Value {
+    let mut claims = json!({
+        "sub": id,
+        "geopera_principal_type": kind.name(),
+        "geopera_principal_id": id,
+        "geopera_org_id": org,
+        "scope": scope,
+        "geopera_permissions": grants,
+    });
+    if kind == PrincipalKind::User {
+        claims["preferred_username"] = Value::String(name.to_owned());
+    }
+    claims
+}
+
+async fn logout(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let result = if method == Method::POST {
+        Form::read(&headers, body).and_then(|form| {
+            Client::identify(&headers, &form)?.public()?;
+            let token = form.required("refresh_token")?;
+            let mut inner = shared.lock();
+            if inner.oidc.revoke_refresh(token) {
+                inner.oidc.counters.revocations += 1;
+                Ok(StatusCode::NO_CONTENT.into_response())
+            } else {
+                Err(OAuthError::invalid_grant(
+                    "unknown or already revoked refresh token",
+                ))
+            }
+        })
+    } else {
+        Err(method_not_allowed("POST"))
+    };
+    logged(
+        "logout",
+        started,
+        result.unwrap_or_else(IntoResponse::into_response),
+    )
+}
+
+/// RFC 7009: a refresh token ends its whole session, an access token only itself; unknown
+/// tokens are answered 200 like known ones.
+async fn revoke(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let result = if method == Method::POST {
+        Form::read(&headers, body).and_then(|form| {
+            let client = Client::identify(&headers, &form)?;
+            if client.id == KEY_CLIENT {
+                let secret = client.secret.as_deref().unwrap_or_default();
+                let valid = shared
+                    .lock()
+                    .credentials
+                    .get(secret)
+                    .is_some_and(|key| !key.session && !key.revoked);
+                if !valid {
+                    return Err(OAuthError::invalid_client("the API key is not valid"));
+                }
+            } else {
+                client.public()?;
+            }
+            let token = form.required("token")?;
+            let mut inner = shared.lock();
+            let revoked = match form.get("token_type_hint") {
+                Some("access_token") => {
+                    inner.oidc.revoke_access(token) || inner.oidc.revoke_refresh(token)
+                }
+                _ => inner.oidc.revoke_refresh(token) || inner.oidc.revoke_access(token),
+            };
+            if revoked {
+                inner.oidc.counters.revocations += 1;
+            }
+            Ok(StatusCode::OK.into_response())
+        })
+    } else {
+        Err(method_not_allowed("POST"))
+    };
+    logged(
+        "revoke",
+        started,
+        result.unwrap_or_else(IntoResponse::into_response),
+    )
+}
+
+/// Tokens are opaque, so there are no signing keys to publish.
+async fn certs(method: Method) -> Response {
+    if method != Method::GET {
+        return method_not_allowed("GET").into_response();
+    }
+    oauth_json(StatusCode::OK, &json!({"keys": []}))
+}
+
+async fn discovery(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    if method != Method::GET {
+        return method_not_allowed("GET").into_response();
+    }
+    let realm = format!("{}{REALM}", public_base(&shared, &headers));
+    let endpoint = |name: &str| format!("{realm}{PROTOCOL}/{name}");
+    let body = json!({
+        "issuer": realm,
+        "token_endpoint": endpoint("token"),
+        "device_authorization_endpoint": endpoint("auth/device"),
+        "userinfo_endpoint": endpoint("userinfo"),
+        "end_session_endpoint": endpoint("logout"),
+        "revocation_endpoint": endpoint("revoke"),
+        "jwks_uri": endpoint("certs"),
+        "grant_types_supported": ["password", "client_credentials", "refresh_token", DEVICE_GRANT],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": OIDC_SCOPES,
+        "subject_types_supported": ["public"],
+        "claims_supported": [
+            "sub", "preferred_username", "geopera_principal_type", "geopera_principal_id",
+            "geopera_org_id", "geopera_permissions", "scope",
+        ],
+    });
+    oauth_json(StatusCode::OK, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_parameters_are_refused_and_empty_ones_ignored() {
+        let error = Form::parse(b"grant_type=password&grant_type=password")
+            .err()
+            .expect("repeat refused");
+        assert_eq!(error.error, "invalid_request");
+        let form = Form::parse(b"scope=&client_id=geopera-cli").expect("parsed");
+        assert_eq!(form.get("scope"), None);
+        assert_eq!(form.get("client_id"), Some("geopera-cli"));
+    }
+
+    #[test]
+    fn permission_scopes_narrow_and_never_widen() {
+        let held = vec!["orders:*".to_owned()];
+        let (scope, grants) = grant_scope(Some("openid orders:read"), &held).expect("narrowed");
+        assert_eq!(scope, "openid orders:read");
+        assert_eq!(grants, ["orders:read"]);
+        let error = grant_scope(Some("catalog:read"), &held).expect_err("wider");
+        assert_eq!(error.error, "invalid_scope");
+        let (scope, grants) = grant_scope(None, &held).expect("default");
+        assert_eq!(scope, DEFAULT_SCOPE);
+        assert_eq!(grants, held);
+    }
+}

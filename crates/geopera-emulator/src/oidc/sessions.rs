@@ -1,0 +1,689 @@
+//! Signed-in sessions: access tokens, refresh-token families with rotation and reuse
+//! detection, and device logins waiting for approval. Pure bookkeeping over the emulator's
+//! clock; the HTTP side lives in the parent module.
+//!
+//! Tokens are kept only as SHA-256 digests, so neither memory nor the state file holds a
+//! usable token. A refresh token is `<family key>.<secret>`: the family key finds the
+//! session, and only the newest secret of that family refreshes it. Presenting any other
+//! token of a live family means a rotated token was replayed, and the whole family ends.
+
+use std::collections::{HashMap, VecDeque};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+
+use super::{OAuthError, OidcCounters};
+
+/// How long an access token is accepted, in seconds.
+pub const ACCESS_TOKEN_SECS: i64 = 300;
+/// How long a refresh token may wait before its next use, in seconds.
+pub const REFRESH_TOKEN_SECS: i64 = 1800;
+/// How long a device login waits for approval, in seconds.
+pub const DEVICE_CODE_SECS: i64 = 600;
+/// The polling interval a device login starts with, in seconds.
+pub const DEVICE_INTERVAL_SECS: i64 = 5;
+/// Live sessions kept at most; a new one beyond this is refused until some expire.
+pub const MAX_SESSIONS: usize = 10_000;
+/// Live sessions one principal may hold; a new one beyond this ends its oldest.
+pub const MAX_SESSIONS_PER_PRINCIPAL: usize = 100;
+/// Device logins waiting at most; a new one beyond this is refused until some expire.
+pub const MAX_PENDING_DEVICE_LOGINS: usize = 1_000;
+/// Access tokens of one session accepted at once; a refresh beyond this retires the oldest.
+pub const MAX_ACCESS_TOKENS_PER_SESSION: usize = 8;
+
+/// A SHA-256 digest of a token: how tokens are looked up and stored.
+pub type TokenDigest = [u8; 32];
+
+/// The digest a token is stored under.
+pub fn digest(token: &str) -> TokenDigest {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// `bytes` bytes from the operating system's generator, base64url without padding.
+///
+/// # Errors
+/// `server_error` when the operating system has no randomness to give.
+pub fn random_token(bytes: usize) -> Result<String, OAuthError> {
+    let mut buffer = vec![0u8; bytes];
+    getrandom::fill(&mut buffer).map_err(|_| OAuthError::server("no randomness available"))?;
+    Ok(URL_SAFE_NO_PAD.encode(buffer))
+}
+
+/// Whether two strings are equal, in time that depends only on their lengths.
+pub fn same_secret(left: &str, right: &str) -> bool {
+    left.as_bytes().ct_eq(right.as_bytes()).into()
+}
+
+/// What kind of principal a session or credential stands for, as userinfo names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKind {
+    /// A person who signed in with a password or a device login.
+    User,
+    /// An API key, directly or through `client_credentials`.
+    ApiKey,
+}
+
+impl PrincipalKind {
+    /// The `geopera_principal_type` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "user",
+            PrincipalKind::ApiKey => "api_key",
+        }
+    }
+}
+
+/// Who a session acts for, and with what.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Principal {
+    pub kind: PrincipalKind,
+    /// The subject: `usr_<username>` or the key's id.
+    pub id: String,
+    /// The username or the key's name.
+    pub name: String,
+    pub org: String,
+    /// What the session may do (the principal's grants, or the narrower ones it asked for).
+    pub grants: Vec<String>,
+    /// A key's own calls-per-minute, carried into its sessions.
+    pub key_limit: Option<(String, u32)>,
+}
+
+/// The grant a session started with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantKind {
+    Password,
+    ClientCredentials,
+    DeviceCode,
+}
+
+/// One session: a principal, its scope, its newest refresh token and live access tokens.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Family {
+    pub principal: Principal,
+    pub client_id: String,
+    /// The granted scope, space-separated, as the token answer reports it.
+    pub scope: String,
+    pub grant: GrantKind,
+    /// The newest refresh token's digest and when it expires; `None` for sessions without
+    /// refresh tokens (`client_credentials`).
+    pub refresh: Option<(TokenDigest, i64)>,
+    /// Digests of the live access tokens, oldest first.
+    pub access: VecDeque<TokenDigest>,
+    /// When the session started, in Unix milliseconds (orders eviction).
+    pub started_ms: i64,
+}
+
+/// An access token's record.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Access {
+    /// The digest of the family key.
+    pub family: TokenDigest,
+    pub expires_at: i64,
+}
+
+/// Tokens just issued, in the clear, for the one answer that carries them.
+#[derive(Debug)]
+pub struct Issued {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+/// Where a device login stands.
+#[derive(Clone, Debug)]
+pub enum DeviceState {
+    Pending,
+    Approved(Principal),
+    Denied,
+}
+
+/// A device login waiting for the user.
+#[derive(Clone, Debug)]
+pub struct DeviceLogin {
+    pub user_code: String,
+    pub client_id: String,
+    pub scope: String,
+    /// The PKCE `code_challenge` (S256).
+    pub challenge: String,
+    pub expires_at_ms: i64,
+    pub interval_secs: i64,
+    pub last_poll_ms: Option<i64>,
+    pub state: DeviceState,
+}
+
+/// Why an access token was not accepted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rejected {
+    Unknown,
+    Expired,
+}
+
+/// Everything the sign-in endpoints remember.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    /// Keyed by the digest of the family key.
+    pub families: HashMap<TokenDigest, Family>,
+    pub access: HashMap<TokenDigest, Access>,
+    /// Keyed by the digest of the device code.
+    pub devices: HashMap<TokenDigest, DeviceLogin>,
+    /// Normalized user code → device code digest.
+    pub user_codes: HashMap<String, TokenDigest>,
+    pub counters: OidcCounters,
+}
+
+impl Sessions {
+    /// Starts a session for `principal` and issues its first tokens (a refresh token only
+    /// when `with_refresh`).
+    ///
+    /// # Errors
+    /// `temporarily_unavailable` when [`MAX_SESSIONS`] sessions are live;
+    /// `server_error` without randomness.
+    pub fn start(
+        &mut self,
+        principal: Principal,
+        client_id: &str,
+        scope: String,
+        grant: GrantKind,
+        with_refresh: bool,
+        now_ms: i64,
+    ) -> Result<Issued, OAuthError> {
+        let now = now_ms.div_euclid(1000);
+        if self.families.len() >= MAX_SESSIONS {
+            self.purge(now_ms);
+        }
+        if self.families.len() >= MAX_SESSIONS {
+            return Err(OAuthError::unavailable(
+                "too many live sessions; try again later",
+            ));
+        }
+        self.make_room_for(&principal);
+        let family_key = random_token(16)?;
+        let family_id = digest(&family_key);
+        let refresh_token = if with_refresh {
+            Some(format!("{family_key}.{}", random_token(32)?))
+        } else {
+            None
+        };
+        let access_token = random_token(32)?;
+        let access_digest = digest(&access_token);
+        self.access.insert(
+            access_digest,
+            Access {
+                family: family_id,
+                expires_at: now + ACCESS_TOKEN_SECS,
+            },
+        );
+        self.families.insert(
+            family_id,
+            Family {
+                principal,
+                client_id: client_id.to_owned(),
+                scope: scope.clone(),
+                grant,
+                refresh: refresh_token
+                    .as_deref()
+                    .map(|token| (digest(token), now + REFRESH_TOKEN_SECS)),
+                access: VecDeque::from([access_digest]),
+                started_ms: now_ms,
+            },
+        );
+        Ok(Issued {
+            access_token,
+            refresh_token,
+            scope,
+        })
+    }
+
+    /// Ends the principal's oldest sessions while it holds
+    /// [`MAX_SESSIONS_PER_PRINCIPAL`] or more.
+    fn make_room_for(&mut self, principal: &Principal) {
+        let mut own: Vec<(i64, TokenDigest)> = self
+            .families
+            .iter()
+            .filter(|(_, family)| {
+                family.principal.id == principal.id && family.principal.org == principal.org
+            })
+            .map(|(id, family)| (family.started_ms, *id))
+            .collect();
+        if own.len() < MAX_SESSIONS_PER_PRINCIPAL {
+            return;
+        }
+        own.sort_unstable();
+        let excess = own.len() + 1 - MAX_SESSIONS_PER_PRINCIPAL;
+        for (_, id) in own.into_iter().take(excess) {
+            self.end_family(&id);
+        }
+    }
+
+    /// Rotates a refresh token: the presented one stops working and new tokens are issued.
+    /// A token of a live session that is not its newest one ends the session.
+    ///
+    /// # Errors
+    /// `invalid_grant` for an unknown, expired, reused or other client's token;
+    /// `invalid_scope` when `scope` asks for more than the session holds.
+    pub fn refresh(
+        &mut self,
+        token: &str,
+        client_id: &str,
+        scope: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Issued, OAuthError> {
+        let now = now_ms.div_euclid(1000);
+        let family_id = family_of(token).ok_or_else(invalid_refresh)?;
+        let Some(family) = self.families.get(&family_id) else {
+            return Err(invalid_refresh());
+        };
+        let Some((current, expires_at)) = family.refresh else {
+            return Err(invalid_refresh());
+        };
+        let presented = digest(token);
+        if !bool::from(presented.ct_eq(&current)) {
+            self.end_family(&family_id);
+            self.counters.refresh_reuse_detected += 1;
+            return Err(OAuthError::invalid_grant(
+                "refresh token already used; the session has been revoked",
+            ));
+        }
+        if expires_at <= now {
+            self.end_family(&family_id);
+            return Err(OAuthError::invalid_grant("refresh token expired"));
+        }
+        if family.client_id != client_id {
+            return Err(OAuthError::invalid_grant(
+                "refresh token was issued to another client",
+            ));
+        }
+        if let Some(asked) = scope {
+            let held: Vec<&str> = family.scope.split_whitespace().collect();
+            if let Some(extra) = asked.split_whitespace().find(|word| !held.contains(word)) {
+                return Err(OAuthError::invalid_scope(format!(
+                    "scope '{extra}' was not granted to this session"
+                )));
+            }
+        }
+        let family_key = token.split_once('.').map_or("", |(key, _)| key);
+        let refresh_token = format!("{family_key}.{}", random_token(32)?);
+        let access_token = random_token(32)?;
+        let access_digest = digest(&access_token);
+        let Some(family) = self.families.get_mut(&family_id) else {
+            return Err(invalid_refresh());
+        };
+        family.refresh = Some((digest(&refresh_token), now + REFRESH_TOKEN_SECS));
+        family.access.push_back(access_digest);
+        let mut retired = Vec::new();
+        while family.access.len() > MAX_ACCESS_TOKENS_PER_SESSION {
+            retired.extend(family.access.pop_front());
+        }
+        let scope = family.scope.clone();
+        for old in retired {
+            self.access.remove(&old);
+        }
+        self.access.insert(
+            access_digest,
+            Access {
+                family: family_id,
+                expires_at: now + ACCESS_TOKEN_SECS,
+            },
+        );
+        Ok(Issued {
+            access_token,
+            refresh_token: Some(refresh_token),
+            scope,
+        })
+    }
+
+    /// Ends the session a refresh token belongs to, rotated or not. Returns whether there
+    /// was one.
+    pub fn revoke_refresh(&mut self, token: &str) -> bool {
+        let Some(family_id) = family_of(token) else {
+            return false;
+        };
+        let known = self.families.contains_key(&family_id);
+        self.end_family(&family_id);
+        known
+    }
+
+    /// Stops one access token. Returns whether there was one.
+    pub fn revoke_access(&mut self, token: &str) -> bool {
+        let access = digest(token);
+        let Some(record) = self.access.remove(&access) else {
+            return false;
+        };
+        if let Some(family) = self.families.get_mut(&record.family) {
+            family.access.retain(|live| *live != access);
+        }
+        true
+    }
+
+    /// The session an access token acts for.
+    ///
+    /// # Errors
+    /// When the token is unknown (never issued, revoked or long gone) or expired.
+    pub fn authenticate(&self, token: &str, now: i64) -> Result<&Family, Rejected> {
+        let record = self.access.get(&digest(token)).ok_or(Rejected::Unknown)?;
+        if record.expires_at <= now {
+            return Err(Rejected::Expired);
+        }
+        self.families.get(&record.family).ok_or(Rejected::Unknown)
+    }
+
+    fn end_family(&mut self, family_id: &TokenDigest) {
+        if let Some(family) = self.families.remove(family_id) {
+            for access in family.access {
+                self.access.remove(&access);
+            }
+        }
+    }
+
+    /// Forgets expired access tokens, sessions that can no longer be used, and device
+    /// logins past their expiry.
+    pub fn purge(&mut self, now_ms: i64) {
+        let now = now_ms.div_euclid(1000);
+        self.access.retain(|_, access| access.expires_at > now);
+        let access = &self.access;
+        self.families.retain(|_, family| {
+            family.access.retain(|token| access.contains_key(token));
+            let refreshable = family.refresh.is_some_and(|(_, until)| until > now);
+            refreshable || !family.access.is_empty()
+        });
+        self.devices.retain(|_, login| login.expires_at_ms > now_ms);
+        let devices = &self.devices;
+        self.user_codes
+            .retain(|_, device| devices.contains_key(device));
+    }
+
+    /// Registers a device login and returns its device code and user code.
+    ///
+    /// # Errors
+    /// `temporarily_unavailable` when [`MAX_PENDING_DEVICE_LOGINS`] are waiting;
+    /// `server_error` without randomness.
+    pub fn begin_device(
+        &mut self,
+        client_id: &str,
+        scope: String,
+        challenge: String,
+        now_ms: i64,
+    ) -> Result<(String, String), OAuthError> {
+        if self.devices.len() >= MAX_PENDING_DEVICE_LOGINS {
+            self.purge(now_ms);
+        }
+        if self.devices.len() >= MAX_PENDING_DEVICE_LOGINS {
+            return Err(OAuthError::unavailable(
+                "too many device logins are waiting; try again later",
+            ));
+        }
+        let device_code = random_token(32)?;
+        let user_code = loop {
+            let code = user_code()?;
+            if !self.user_codes.contains_key(&code) {
+                break code;
+            }
+        };
+        let device = digest(&device_code);
+        self.user_codes.insert(user_code.clone(), device);
+        self.devices.insert(
+            device,
+            DeviceLogin {
+                user_code: user_code.clone(),
+                client_id: client_id.to_owned(),
+                scope,
+                challenge,
+                expires_at_ms: now_ms + DEVICE_CODE_SECS * 1000,
+                interval_secs: DEVICE_INTERVAL_SECS,
+                last_poll_ms: None,
+                state: DeviceState::Pending,
+            },
+        );
+        self.counters.device_authorizations += 1;
+        Ok((device_code, user_code))
+    }
+
+    /// Approves (`Some(principal)`) or denies (`None`) the device login with this user
+    /// code. Returns whether a pending, unexpired login had that code.
+    pub fn decide_device(
+        &mut self,
+        user_code: &str,
+        approve: Option<Principal>,
+        now_ms: i64,
+    ) -> bool {
+        let Some(device) = self.user_codes.get(&normalize_user_code(user_code)) else {
+            return false;
+        };
+        let Some(login) = self.devices.get_mut(device) else {
+            return false;
+        };
+        if login.expires_at_ms <= now_ms || !matches!(login.state, DeviceState::Pending) {
+            return false;
+        }
+        login.state = match approve {
+            Some(principal) => DeviceState::Approved(principal),
+            None => DeviceState::Denied,
+        };
+        true
+    }
+
+    /// One poll of the token endpoint for a device login. On approval the login is used up
+    /// and the approved principal is returned with the login's client and scope.
+    ///
+    /// # Errors
+    /// The RFC 8628 polling errors, and `invalid_grant` for an unknown code, another
+    /// client, or a `code_verifier` that does not match the challenge (which also ends the
+    /// login).
+    pub fn poll_device(
+        &mut self,
+        device_code: &str,
+        client_id: &str,
+        verifier: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(Principal, String), OAuthError> {
+        let device = digest(device_code);
+        let Some(login) = self.devices.get_mut(&device) else {
+            return Err(OAuthError::invalid_grant("unknown device code"));
+        };
+        if login.client_id != client_id {
+            return Err(OAuthError::invalid_grant(
+                "device code was issued to another client",
+            ));
+        }
+        if login.expires_at_ms <= now_ms {
+            self.forget_device(&device);
+            return Err(OAuthError::new(
+                400,
+                "expired_token",
+                "the device code has expired",
+            ));
+        }
+        let too_soon = login
+            .last_poll_ms
+            .is_some_and(|last| now_ms - last < login.interval_secs * 1000);
+        login.last_poll_ms = Some(now_ms);
+        if too_soon {
+            login.interval_secs += 5;
+            let interval = login.interval_secs;
+            return Err(OAuthError::new(
+                400,
+                "slow_down",
+                format!("polling too fast; wait {interval} s between polls"),
+            ));
+        }
+        let verified = verifier.is_some_and(|verifier| pkce_matches(verifier, &login.challenge));
+        if !verified {
+            self.forget_device(&device);
+            return Err(OAuthError::invalid_grant(
+                "PKCE verification failed: code_verifier does not match the code_challenge",
+            ));
+        }
+        match &login.state {
+            DeviceState::Pending => Err(OAuthError::new(
+                400,
+                "authorization_pending",
+                "the user has not approved the login yet",
+            )),
+            DeviceState::Denied => {
+                self.forget_device(&device);
+                Err(OAuthError::new(
+                    400,
+                    "access_denied",
+                    "the user denied the login",
+                ))
+            }
+            DeviceState::Approved(principal) => {
+                let approved = (principal.clone(), login.scope.clone());
+                self.forget_device(&device);
+                Ok(approved)
+            }
+        }
+    }
+
+    fn forget_device(&mut self, device: &TokenDigest) {
+        if let Some(login) = self.devices.remove(device) {
+            self.user_codes.remove(&login.user_code);
+        }
+    }
+}
+
+fn invalid_refresh() -> OAuthError {
+    OAuthError::invalid_grant("unknown, revoked or expired refresh token")
+}
+
+/// The family a refresh token names, if it has the shape of one.
+fn family_of(token: &str) -> Option<TokenDigest> {
+    let (key, secret) = token.split_once('.')?;
+    (!key.is_empty() && !secret.is_empty()).then(|| digest(key))
+}
+
+/// Whether `verifier` is a valid RFC 7636 verifier whose S256 challenge is `challenge`.
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-._~".contains(&byte));
+    if !well_formed {
+        return false;
+    }
+    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    same_secret(&computed, challenge)
+}
+
+/// Letters that cannot be mistaken for one another or spell words by accident.
+const USER_CODE_LETTERS: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
+
+/// A user code like `WDJB-MJHT` (20^8 possibilities), from the OS generator.
+fn user_code() -> Result<String, OAuthError> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|_| OAuthError::server("no randomness available"))?;
+    let letters: String = bytes
+        .iter()
+        .map(|byte| char::from(USER_CODE_LETTERS[usize::from(*byte) % USER_CODE_LETTERS.len()]))
+        .collect();
+    Ok(format!("{}-{}", &letters[..4], &letters[4..]))
+}
+
+/// A user code as typed (any case, with or without the dash or spaces) in the stored form.
+pub fn normalize_user_code(typed: &str) -> String {
+    let letters: String = typed
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|letter| letter.to_ascii_uppercase())
+        .collect();
+    if letters.len() == 8 {
+        format!("{}-{}", &letters[..4], &letters[4..])
+    } else {
+        letters
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> Principal {
+        Principal {
+            kind: PrincipalKind::User,
+            id: "usr_admin".to_owned(),
+            name: "admin".to_owned(),
+            org: "org_demo".to_owned(),
+            grants: vec!["*".to_owned()],
+            key_limit: None,
+        }
+    }
+
+    #[test]
+    fn a_replayed_refresh_token_ends_the_family() {
+        let mut sessions = Sessions::default();
+        let first = sessions
+            .start(
+                user(),
+                "geopera-cli",
+                "openid".into(),
+                GrantKind::Password,
+                true,
+                0,
+            )
+            .expect("started");
+        let old = first.refresh_token.expect("refresh token");
+        let second = sessions
+            .refresh(&old, "geopera-cli", None, 1_000)
+            .expect("rotated");
+        let error = sessions
+            .refresh(&old, "geopera-cli", None, 2_000)
+            .expect_err("replay refused");
+        assert_eq!(error.error, "invalid_grant");
+        assert_eq!(sessions.counters.refresh_reuse_detected, 1);
+        let newest = second.refresh_token.expect("refresh token");
+        assert!(sessions
+            .refresh(&newest, "geopera-cli", None, 3_000)
+            .is_err());
+        assert_eq!(
+            sessions.authenticate(&second.access_token, 3).err(),
+            Some(Rejected::Unknown)
+        );
+    }
+
+    #[test]
+    fn sessions_per_principal_are_bounded() {
+        let mut sessions = Sessions::default();
+        for n in 0..(MAX_SESSIONS_PER_PRINCIPAL as i64 + 5) {
+            sessions
+                .start(
+                    user(),
+                    "geopera-cli",
+                    "openid".into(),
+                    GrantKind::Password,
+                    true,
+                    n,
+                )
+                .expect("started");
+        }
+        assert_eq!(sessions.families.len(), MAX_SESSIONS_PER_PRINCIPAL);
+        assert_eq!(sessions.access.len(), MAX_SESSIONS_PER_PRINCIPAL);
+    }
+
+    #[test]
+    fn pkce_checks_the_rfc_7636_example() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert!(pkce_matches(
+            verifier,
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+        assert!(!pkce_matches(
+            verifier,
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN"
+        ));
+        assert!(!pkce_matches(
+            "short",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+    }
+
+    #[test]
+    fn user_codes_are_read_forgivingly() {
+        assert_eq!(normalize_user_code("wdjb mjht"), "WDJB-MJHT");
+        assert_eq!(normalize_user_code("WDJB-MJHT"), "WDJB-MJHT");
+    }
+}

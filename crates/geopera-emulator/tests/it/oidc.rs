@@ -1,0 +1,807 @@
+//! Signing in: every grant, refresh rotation and reuse detection, lifetimes on the emulator's
+//! clock, the device flow with PKCE, userinfo, logout, discovery and the control endpoints.
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use geopera_emulator::{Emulator, RateLimits, User};
+use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
+
+use crate::common::{Api, Resp};
+
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+const SEARCH: fn() -> Value = || json!({"host_name": "earthsearch-aws", "limit": 1});
+
+fn realm(api: &Api, endpoint: &str) -> String {
+    format!(
+        "{}/realms/public/protocol/openid-connect/{endpoint}",
+        api.emu.base_url()
+    )
+}
+
+fn read(response: reqwest::blocking::Response) -> Resp {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.bytes().expect("body");
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn post_form(api: &Api, endpoint: &str, form: &[(&str, &str)]) -> Resp {
+    read(
+        api.http
+            .post(realm(api, endpoint))
+            .form(form)
+            .send()
+            .expect("request completes"),
+    )
+}
+
+fn token(api: &Api, form: &[(&str, &str)]) -> Resp {
+    post_form(api, "token", form)
+}
+
+fn password_login(api: &Api, username: &str, password: &str) -> Value {
+    let resp = token(
+        api,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "geopera-cli"),
+            ("username", username),
+            ("password", password),
+        ],
+    );
+    assert_eq!(
+        resp.status,
+        200,
+        "{:?}",
+        String::from_utf8_lossy(&resp.body)
+    );
+    resp.json()
+}
+
+fn refresh(api: &Api, refresh_token: &str) -> Resp {
+    token(
+        api,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "geopera-cli"),
+            ("refresh_token", refresh_token),
+        ],
+    )
+}
+
+fn text<'a>(value: &'a Value, name: &str) -> &'a str {
+    value[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} in {value}"))
+}
+
+/// An OAuth error answer: JSON (never problem+json) with this status and `error`.
+fn assert_oauth_error(resp: &Resp, status: u16, error: &str) {
+    assert_eq!(
+        resp.status,
+        status,
+        "{:?}",
+        String::from_utf8_lossy(&resp.body)
+    );
+    assert_eq!(resp.content_type(), "application/json");
+    let body = resp.json();
+    assert_eq!(body["error"], error, "{body}");
+    assert!(body["error_description"].is_string(), "{body}");
+}
+
+fn controlled() -> Api {
+    Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .control(true),
+    )
+}
+
+fn advance(api: &Api, secs: u64) {
+    let resp = read(
+        api.http
+            .post(format!("{}/_emulator/clock", api.emu.base_url()))
+            .json(&json!({"advance_seconds": secs}))
+            .send()
+            .expect("clock moves"),
+    );
+    assert_eq!(resp.status, 200);
+}
+
+fn control_counters(api: &Api) -> Value {
+    let resp = read(
+        api.http
+            .get(format!("{}/_emulator/oidc/counters", api.emu.base_url()))
+            .send()
+            .expect("counters"),
+    );
+    assert_eq!(resp.status, 200);
+    resp.json()
+}
+
+#[test]
+fn password_grant_answers_tokens_that_act_with_the_users_scopes() {
+    let api = Api::start();
+    let admin = password_login(&api, "admin", "admin-password");
+    assert_eq!(admin["token_type"], "Bearer");
+    assert_eq!(admin["expires_in"], 300);
+    assert_eq!(admin["refresh_expires_in"], 1800);
+    assert_eq!(admin["scope"], "openid profile");
+    let access = text(&admin, "access_token");
+    assert!(!access.starts_with("gpra_"));
+    assert!(text(&admin, "refresh_token").len() > 40);
+    assert_eq!(api.call_as(access, "catalog.search", SEARCH()).status, 200);
+    let create = json!({"name": "from a session", "permissions": ["catalog:read"]});
+    assert_eq!(
+        api.call_as(access, "api_keys.create", create.clone())
+            .status,
+        200
+    );
+
+    let viewer = password_login(&api, "viewer", "viewer-password");
+    let access = text(&viewer, "access_token");
+    assert_eq!(api.call_as(access, "catalog.search", SEARCH()).status, 200);
+    let refused = api.call_as(access, "api_keys.create", create);
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.content_type(), "application/problem+json");
+
+    let wrong = token(
+        &api,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "geopera-cli"),
+            ("username", "admin"),
+            ("password", "nope"),
+        ],
+    );
+    assert_oauth_error(&wrong, 400, "invalid_grant");
+    assert_eq!(wrong.header("cache-control"), Some("no-store"));
+    assert_eq!(api.emu.oidc_counters().password_grants, 2);
+}
+
+#[test]
+fn a_requested_permission_scope_narrows_the_session() {
+    let api = Api::start();
+    let resp = token(
+        &api,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "geopera-cli"),
+            ("username", "admin"),
+            ("password", "admin-password"),
+            ("scope", "openid orders:read"),
+        ],
+    );
+    assert_eq!(resp.status, 200);
+    let body = resp.json();
+    assert_eq!(body["scope"], "openid orders:read");
+    let access = text(&body, "access_token");
+    assert_eq!(api.call_as(access, "orders.list", json!({})).status, 200);
+    assert_eq!(api.call_as(access, "catalog.search", SEARCH()).status, 403);
+
+    let wider = token(
+        &api,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "geopera-cli"),
+            ("username", "viewer"),
+            ("password", "viewer-password"),
+            ("scope", "orders:write"),
+        ],
+    );
+    assert_oauth_error(&wider, 400, "invalid_scope");
+}
+
+#[test]
+fn builder_users_sign_in_in_their_own_organization() {
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .users([User::new("ops", "pw-ops")
+                .org("org_ops")
+                .grants(&["orders:*"])]),
+    );
+    let resp = token(
+        &api,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "geopera-cli"),
+            ("username", "admin"),
+            ("password", "admin-password"),
+        ],
+    );
+    assert_oauth_error(&resp, 400, "invalid_grant");
+    let ops = password_login(&api, "ops", "pw-ops");
+    let info = read(
+        api.http
+            .get(realm(&api, "userinfo"))
+            .bearer_auth(text(&ops, "access_token"))
+            .send()
+            .expect("userinfo"),
+    );
+    assert_eq!(info.status, 200);
+    let info = info.json();
+    assert_eq!(info["sub"], "usr_ops");
+    assert_eq!(info["geopera_org_id"], "org_ops");
+    assert_eq!(info["geopera_principal_type"], "user");
+    assert_eq!(info["preferred_username"], "ops");
+}
+
+#[test]
+fn client_credentials_acts_as_the_api_key_without_a_refresh_token() {
+    let api = Api::start();
+    let key = api.emu.create_key(&["catalog:read"]);
+    let resp = token(
+        &api,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "geopera"),
+            ("client_secret", &key),
+        ],
+    );
+    assert_eq!(resp.status, 200);
+    let body = resp.json();
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    assert_eq!(body["expires_in"], 300);
+    let access = text(&body, "access_token");
+    assert_eq!(api.call_as(access, "catalog.search", SEARCH()).status, 200);
+    assert_eq!(api.call_as(access, "orders.list", json!({})).status, 403);
+    let info = read(
+        api.http
+            .get(realm(&api, "userinfo"))
+            .bearer_auth(access)
+            .send()
+            .expect("userinfo"),
+    )
+    .json();
+    assert_eq!(info["geopera_principal_type"], "api_key");
+    assert_eq!(info["geopera_org_id"], "org_demo");
+    assert!(text(&info, "sub").starts_with("key_"));
+
+    // HTTP Basic works the same.
+    let basic = read(
+        api.http
+            .post(realm(&api, "token"))
+            .basic_auth("geopera", Some(api.emu.api_key()))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .expect("token"),
+    );
+    assert_eq!(basic.status, 200);
+
+    let wrong = token(
+        &api,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "geopera"),
+            ("client_secret", "gpra_not_a_key"),
+        ],
+    );
+    assert_oauth_error(&wrong, 401, "invalid_client");
+    assert!(wrong.header("www-authenticate").is_some());
+    let public = token(
+        &api,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "geopera-cli"),
+        ],
+    );
+    assert_oauth_error(&public, 400, "unauthorized_client");
+    assert_eq!(api.emu.oidc_counters().client_credentials_grants, 2);
+}
+
+#[test]
+fn refresh_rotates_and_a_replayed_token_revokes_the_family() {
+    let api = Api::start();
+    let first = password_login(&api, "admin", "admin-password");
+    let old_refresh = text(&first, "refresh_token");
+    let second = refresh(&api, old_refresh);
+    assert_eq!(second.status, 200);
+    let second = second.json();
+    let new_refresh = text(&second, "refresh_token");
+    assert_ne!(new_refresh, old_refresh);
+    assert_ne!(text(&second, "access_token"), text(&first, "access_token"));
+    let live = text(&second, "access_token");
+    assert_eq!(api.call_as(live, "catalog.search", SEARCH()).status, 200);
+
+    assert_oauth_error(&refresh(&api, old_refresh), 400, "invalid_grant");
+    // The live descendant is gone with its family: it neither refreshes nor authenticates.
+    assert_oauth_error(&refresh(&api, new_refresh), 400, "invalid_grant");
+    let after = api.call_as(live, "catalog.search", SEARCH());
+    assert_eq!(after.status, 401);
+    assert_eq!(after.content_type(), "application/problem+json");
+
+    let counters = api.emu.oidc_counters();
+    assert_eq!(counters.refresh_grants, 1);
+    assert_eq!(counters.refresh_reuse_detected, 1);
+    assert_eq!(counters.token_errors, 2);
+
+    let other_client = password_login(&api, "admin", "admin-password");
+    let resp = token(
+        &api,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "geopera"),
+            ("refresh_token", text(&other_client, "refresh_token")),
+        ],
+    );
+    assert_oauth_error(&resp, 400, "unauthorized_client");
+    assert_oauth_error(&refresh(&api, "garbage"), 400, "invalid_grant");
+}
+
+#[test]
+fn lifetimes_run_on_the_emulators_clock() {
+    let api = controlled();
+    let login = password_login(&api, "admin", "admin-password");
+    let access = text(&login, "access_token");
+    advance(&api, 299);
+    assert_eq!(api.call_as(access, "catalog.search", SEARCH()).status, 200);
+    advance(&api, 1);
+    let expired = api.call_as(access, "catalog.search", SEARCH());
+    assert_eq!(expired.status, 401);
+    assert_eq!(expired.json()["title"], "Unauthenticated");
+
+    let renewed = refresh(&api, text(&login, "refresh_token"));
+    assert_eq!(renewed.status, 200);
+    let renewed = renewed.json();
+    assert_eq!(
+        api.call_as(text(&renewed, "access_token"), "catalog.search", SEARCH())
+            .status,
+        200
+    );
+    // Each refresh gives the new refresh token its full 1,800 s.
+    advance(&api, 1_799);
+    let again = refresh(&api, text(&renewed, "refresh_token"));
+    assert_eq!(again.status, 200);
+    let again = again.json();
+    advance(&api, 1_800);
+    assert_oauth_error(
+        &refresh(&api, text(&again, "refresh_token")),
+        400,
+        "invalid_grant",
+    );
+
+    let counters = control_counters(&api);
+    assert_eq!(counters["refresh_grants"], 2);
+    assert_eq!(counters["password_grants"], 1);
+    let clock = read(
+        api.http
+            .get(format!("{}/_emulator/clock", api.emu.base_url()))
+            .send()
+            .expect("clock"),
+    )
+    .json();
+    assert_eq!(
+        clock["unix_seconds"],
+        geopera_emulator::DEFAULT_START_UNIX_SECS + 299 + 1 + 1_799 + 1_800
+    );
+}
+
+fn pkce() -> (String, String) {
+    let verifier = URL_SAFE_NO_PAD.encode([7u8; 32]);
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+fn start_device(api: &Api, challenge: &str) -> Value {
+    let resp = post_form(
+        api,
+        "auth/device",
+        &[
+            ("client_id", "geopera-cli"),
+            ("scope", "openid profile"),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    assert_eq!(
+        resp.status,
+        200,
+        "{:?}",
+        String::from_utf8_lossy(&resp.body)
+    );
+    resp.json()
+}
+
+fn poll(api: &Api, device: &Value, verifier: &str) -> Resp {
+    token(
+        api,
+        &[
+            ("grant_type", DEVICE_GRANT),
+            ("client_id", "geopera-cli"),
+            ("device_code", text(device, "device_code")),
+            ("code_verifier", verifier),
+        ],
+    )
+}
+
+#[test]
+fn device_flow_waits_slows_down_and_signs_in_once_approved() {
+    let api = controlled();
+    let (verifier, challenge) = pkce();
+    let device = start_device(&api, &challenge);
+    let user_code = text(&device, "user_code");
+    assert_eq!(device["interval"], 5);
+    assert_eq!(device["expires_in"], 600);
+    let page = text(&device, "verification_uri");
+    assert_eq!(page, format!("{}/realms/public/device", api.emu.base_url()));
+    assert_eq!(
+        device["verification_uri_complete"],
+        format!("{page}?user_code={user_code}")
+    );
+
+    assert_oauth_error(
+        &poll(&api, &device, &verifier),
+        400,
+        "authorization_pending",
+    );
+    // Again at once: too fast, and the interval grows by five seconds.
+    assert_oauth_error(&poll(&api, &device, &verifier), 400, "slow_down");
+    // Five seconds later is still too soon for the new ten-second interval: now fifteen.
+    advance(&api, 5);
+    assert_oauth_error(&poll(&api, &device, &verifier), 400, "slow_down");
+    advance(&api, 15);
+    assert_oauth_error(
+        &poll(&api, &device, &verifier),
+        400,
+        "authorization_pending",
+    );
+
+    let approve = read(
+        api.http
+            .post(format!("{}/_emulator/device/approve", api.emu.base_url()))
+            .json(&json!({"user_code": user_code.to_lowercase(), "username": "viewer"}))
+            .send()
+            .expect("approve"),
+    );
+    assert_eq!(approve.status, 200);
+    advance(&api, 15);
+    let signed_in = poll(&api, &device, &verifier);
+    assert_eq!(signed_in.status, 200);
+    let signed_in = signed_in.json();
+    assert_eq!(signed_in["scope"], "openid profile");
+    assert!(signed_in["refresh_token"].is_string());
+    let access = text(&signed_in, "access_token");
+    assert_eq!(api.call_as(access, "catalog.search", SEARCH()).status, 200);
+    assert_eq!(
+        api.call_as(access, "api_keys.create", json!({"name": "x"}))
+            .status,
+        403
+    );
+    // A device code signs in once.
+    advance(&api, 30);
+    assert_oauth_error(&poll(&api, &device, &verifier), 400, "invalid_grant");
+    let counters = api.emu.oidc_counters();
+    assert_eq!(counters.device_authorizations, 1);
+    assert_eq!(counters.device_code_grants, 1);
+}
+
+#[test]
+fn device_flow_reports_denied_expired_and_pkce_mismatch() {
+    let api = Api::start();
+    let (verifier, challenge) = pkce();
+
+    let denied = start_device(&api, &challenge);
+    assert!(api.emu.deny_device(text(&denied, "user_code")));
+    assert_oauth_error(&poll(&api, &denied, &verifier), 400, "access_denied");
+
+    let expired = start_device(&api, &challenge);
+    api.emu.clock().advance(Duration::from_secs(600));
+    assert_oauth_error(&poll(&api, &expired, &verifier), 400, "expired_token");
+    assert!(!api.emu.deny_device(text(&expired, "user_code")));
+
+    let mismatched = start_device(&api, &challenge);
+    let approved = api
+        .emu
+        .approve_device(text(&mismatched, "user_code"), "admin")
+        .expect("admin exists");
+    assert!(approved);
+    let wrong_verifier = URL_SAFE_NO_PAD.encode([8u8; 32]);
+    assert_oauth_error(
+        &poll(&api, &mismatched, &wrong_verifier),
+        400,
+        "invalid_grant",
+    );
+    // The failed verification used the device code up.
+    api.emu.clock().advance(Duration::from_secs(10));
+    assert_oauth_error(&poll(&api, &mismatched, &verifier), 400, "invalid_grant");
+    assert!(api.emu.approve_device("BCDF-GHJK", "nobody").is_err());
+
+    let missing = post_form(
+        &api,
+        "auth/device",
+        &[("client_id", "geopera-cli"), ("scope", "openid")],
+    );
+    assert_oauth_error(&missing, 400, "invalid_request");
+    let plain = post_form(
+        &api,
+        "auth/device",
+        &[
+            ("client_id", "geopera-cli"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "plain"),
+        ],
+    );
+    assert_oauth_error(&plain, 400, "invalid_request");
+    let unknown = post_form(
+        &api,
+        "auth/device",
+        &[
+            ("client_id", "someone"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    assert_oauth_error(&unknown, 401, "invalid_client");
+}
+
+#[test]
+fn the_verification_page_approves_after_a_password_sign_in() {
+    let api = Api::start();
+    let (verifier, challenge) = pkce();
+    let device = start_device(&api, &challenge);
+    let user_code = text(&device, "user_code");
+    let page = read(
+        api.http
+            .get(text(&device, "verification_uri_complete"))
+            .send()
+            .expect("page"),
+    );
+    assert_eq!(page.status, 200);
+    assert!(page.content_type().starts_with("text/html"));
+    assert!(String::from_utf8_lossy(&page.body).contains(&format!("value=\"{user_code}\"")));
+
+    let submit = |password: &str| {
+        read(
+            api.http
+                .post(text(&device, "verification_uri"))
+                .form(&[
+                    ("user_code", user_code),
+                    ("username", "admin"),
+                    ("password", password),
+                    ("action", "approve"),
+                ])
+                .send()
+                .expect("submit"),
+        )
+    };
+    assert_eq!(submit("wrong").status, 401);
+    assert_eq!(submit("admin-password").status, 200);
+    let signed_in = poll(&api, &device, &verifier);
+    assert_eq!(signed_in.status, 200);
+    let info = read(
+        api.http
+            .get(realm(&api, "userinfo"))
+            .bearer_auth(text(&signed_in.json(), "access_token"))
+            .send()
+            .expect("userinfo"),
+    )
+    .json();
+    assert_eq!(info["sub"], "usr_admin");
+}
+
+#[test]
+fn userinfo_accepts_keys_and_session_tokens() {
+    let api = Api::start();
+    let key = api.emu.api_key();
+    for request in [
+        api.http.get(realm(&api, "userinfo")).bearer_auth(key),
+        api.http
+            .get(realm(&api, "userinfo"))
+            .header("x-api-key", key),
+        api.http
+            .post(realm(&api, "userinfo"))
+            .header("x-api-key", key),
+    ] {
+        let resp = read(request.send().expect("userinfo"));
+        assert_eq!(resp.status, 200);
+        let info = resp.json();
+        assert_eq!(info["geopera_principal_type"], "api_key");
+        assert_eq!(info["geopera_org_id"], "org_demo");
+        assert_eq!(info["scope"], "*");
+        assert_eq!(info["sub"], info["geopera_principal_id"]);
+    }
+    let missing = read(
+        api.http
+            .get(realm(&api, "userinfo"))
+            .send()
+            .expect("userinfo"),
+    );
+    assert_oauth_error(&missing, 401, "invalid_token");
+    let unknown = read(
+        api.http
+            .get(realm(&api, "userinfo"))
+            .bearer_auth("nope")
+            .send()
+            .expect("userinfo"),
+    );
+    assert_oauth_error(&unknown, 401, "invalid_token");
+    assert!(unknown
+        .header("www-authenticate")
+        .is_some_and(|value| value.starts_with("Bearer")));
+    assert_eq!(api.emu.oidc_counters().userinfo, 3);
+}
+
+#[test]
+fn logout_and_revoke_end_sessions() {
+    let api = Api::start();
+    let login = password_login(&api, "admin", "admin-password");
+    let resp = post_form(
+        &api,
+        "logout",
+        &[
+            ("client_id", "geopera-cli"),
+            ("refresh_token", text(&login, "refresh_token")),
+        ],
+    );
+    assert_eq!(resp.status, 204);
+    assert_oauth_error(
+        &refresh(&api, text(&login, "refresh_token")),
+        400,
+        "invalid_grant",
+    );
+    let access = text(&login, "access_token");
+    assert_eq!(api.call_as(access, "catalog.search", SEARCH()).status, 401);
+    let again = post_form(
+        &api,
+        "logout",
+        &[
+            ("client_id", "geopera-cli"),
+            ("refresh_token", text(&login, "refresh_token")),
+        ],
+    );
+    assert_oauth_error(&again, 400, "invalid_grant");
+
+    let login = password_login(&api, "admin", "admin-password");
+    let access = text(&login, "access_token");
+    let revoked = post_form(
+        &api,
+        "revoke",
+        &[
+            ("client_id", "geopera-cli"),
+            ("token", access),
+            ("token_type_hint", "access_token"),
+        ],
+    );
+    assert_eq!(revoked.status, 200);
+    assert_eq!(api.call_as(access, "catalog.search", SEARCH()).status, 401);
+    // Revoking an access token leaves the session refreshable.
+    assert_eq!(refresh(&api, text(&login, "refresh_token")).status, 200);
+    let unknown = post_form(
+        &api,
+        "revoke",
+        &[("client_id", "geopera-cli"), ("token", "never-issued")],
+    );
+    assert_eq!(unknown.status, 200);
+    assert_eq!(api.emu.oidc_counters().revocations, 2);
+}
+
+#[test]
+fn discovery_names_the_endpoints_at_the_requested_host() {
+    let api = Api::start();
+    let url = format!(
+        "{}/realms/public/.well-known/openid-configuration",
+        api.emu.base_url()
+    );
+    let resp = read(api.http.get(&url).send().expect("discovery"));
+    assert_eq!(resp.status, 200);
+    let config = resp.json();
+    let realm_url = format!("{}/realms/public", api.emu.base_url());
+    assert_eq!(config["issuer"], realm_url);
+    assert_eq!(
+        config["token_endpoint"],
+        format!("{realm_url}/protocol/openid-connect/token")
+    );
+    assert_eq!(config["code_challenge_methods_supported"], json!(["S256"]));
+    assert!(config["grant_types_supported"]
+        .as_array()
+        .expect("grants")
+        .contains(&json!(DEVICE_GRANT)));
+    let jwks = read(
+        api.http
+            .get(text(&config, "jwks_uri"))
+            .send()
+            .expect("jwks"),
+    );
+    assert_eq!(jwks.status, 200);
+    assert_eq!(jwks.json()["keys"], json!([]));
+
+    let elsewhere = read(
+        api.http
+            .get(&url)
+            .header("host", "emulator.test:9000")
+            .send()
+            .expect("discovery"),
+    );
+    assert_eq!(
+        elsewhere.json()["issuer"],
+        "http://emulator.test:9000/realms/public"
+    );
+}
+
+#[test]
+fn malformed_token_requests_get_oauth_errors() {
+    let api = Api::start();
+    let get = read(api.http.get(realm(&api, "token")).send().expect("get"));
+    assert_oauth_error(&get, 405, "invalid_request");
+    assert_eq!(get.header("allow"), Some("POST"));
+    let json_body = read(
+        api.http
+            .post(realm(&api, "token"))
+            .json(&json!({"grant_type": "password"}))
+            .send()
+            .expect("json"),
+    );
+    assert_oauth_error(&json_body, 400, "invalid_request");
+    let repeated = read(
+        api.http
+            .post(realm(&api, "token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=password&grant_type=refresh_token&client_id=geopera-cli")
+            .send()
+            .expect("repeated"),
+    );
+    assert_oauth_error(&repeated, 400, "invalid_request");
+    let large = "x".repeat(64 * 1024);
+    let oversized = token(&api, &[("grant_type", "password"), ("padding", &large)]);
+    assert_oauth_error(&oversized, 413, "invalid_request");
+    let unsupported = token(
+        &api,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "geopera-cli"),
+        ],
+    );
+    assert_oauth_error(&unsupported, 400, "unsupported_grant_type");
+    let no_client = token(&api, &[("grant_type", "password")]);
+    assert_oauth_error(&no_client, 401, "invalid_client");
+}
+
+#[test]
+fn control_endpoints_are_off_unless_enabled() {
+    let api = Api::start();
+    for (method, path) in [
+        (reqwest::Method::GET, "/_emulator/clock"),
+        (reqwest::Method::POST, "/_emulator/clock"),
+        (reqwest::Method::POST, "/_emulator/device/approve"),
+        (reqwest::Method::GET, "/_emulator/oidc/counters"),
+    ] {
+        let resp = read(
+            api.http
+                .request(method, format!("{}{path}", api.emu.base_url()))
+                .json(&json!({"advance_seconds": 60}))
+                .send()
+                .expect("request"),
+        );
+        assert_eq!(resp.status, 404, "{path}");
+    }
+    assert_eq!(
+        api.emu.clock().now_secs(),
+        geopera_emulator::DEFAULT_START_UNIX_SECS
+    );
+
+    let api = controlled();
+    let bad = read(
+        api.http
+            .post(format!("{}/_emulator/clock", api.emu.base_url()))
+            .json(&json!({"advance_seconds": 1, "set_unix_seconds": 5}))
+            .send()
+            .expect("clock"),
+    );
+    assert_eq!(bad.status, 422);
+    let unknown = read(
+        api.http
+            .post(format!("{}/_emulator/device/deny", api.emu.base_url()))
+            .json(&json!({"user_code": "BCDF-GHJK"}))
+            .send()
+            .expect("deny"),
+    );
+    assert_eq!(unknown.status, 404);
+}
