@@ -40,8 +40,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // One search a minute for an hour: twelve access-token lifetimes of five minutes.
     for minute in 0..60 {
-        let page = catalog_search::send(&client, CatalogSearchInput::new("earthsearch-aws").limit(1))
-            .await?;
+        let page =
+            catalog_search::send(&client, CatalogSearchInput::new("earthsearch-aws").limit(1))
+                .await?;
         if minute % 10 == 0 {
             println!("minute {minute}: {} feature(s)", page.features.len());
         }

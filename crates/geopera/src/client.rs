@@ -6,18 +6,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{
-    HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, COOKIE, USER_AGENT,
-};
+use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, COOKIE, USER_AGENT};
 
 use geopera_types::RateClass;
 
+use crate::auth::{Credential, Credentials};
 #[cfg(feature = "blocking")]
 use crate::blocking::BlockingTransport;
 use crate::clock::{Clock, SystemClock};
 use crate::limiter::Limiter;
 use crate::retry::RetryPolicy;
-use crate::auth::{Credential, Credentials};
 use crate::Error;
 
 /// The API's public address.

@@ -270,7 +270,11 @@ async fn run<S>(
                 if raw.status == StatusCode::UNAUTHORIZED && !refreshed {
                     refreshed = true;
                     if provider.rejected(credential, face.auth()).await? {
-                        tracing::debug!(operation_id = info.id, attempt, "credential renewed after 401");
+                        tracing::debug!(
+                            operation_id = info.id,
+                            attempt,
+                            "credential renewed after 401"
+                        );
                         continue;
                     }
                 }

@@ -183,9 +183,9 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod auth;
 #[cfg(feature = "blocking")]
 mod blocking;
-pub mod auth;
 mod body;
 mod client;
 mod clock;

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use sha2::Digest as _;
 
-use crate::auth::oidc::{Oidc, TokenSet, DEVICE_CLIENT_ID};
+use crate::auth::oidc::{Oidc, TokenSet, PUBLIC_CLIENT_ID};
 use crate::auth::Session;
 use crate::clock::Clock;
 use crate::secret::Secret;
@@ -88,12 +88,8 @@ impl Oidc {
 }
 
 impl DeviceAuthorization {
-    async fn start(
-        oidc: Oidc,
-        http: &reqwest::Client,
-        scope: Option<&str>,
-    ) -> Result<Self, Error> {
-        let client_id = oidc.client_id_or(DEVICE_CLIENT_ID).to_owned();
+    async fn start(oidc: Oidc, http: &reqwest::Client, scope: Option<&str>) -> Result<Self, Error> {
+        let client_id = oidc.client_id_or(PUBLIC_CLIENT_ID).to_owned();
         let verifier = code_verifier()?;
         let challenge = code_challenge(&verifier);
         let mut form = vec![

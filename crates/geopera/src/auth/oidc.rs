@@ -15,11 +15,12 @@ use crate::Error;
 /// The realm every Geopera identity lives in.
 const REALM_PATH: &str = "/realms/public";
 
-/// The client id of the password, client-credentials and refresh grants.
-pub(crate) const CLIENT_ID: &str = "geopera";
+/// The confidential client of the client-credentials grant, whose secret is an API key.
+pub(crate) const KEY_CLIENT_ID: &str = "geopera";
 
-/// The public client id of the device flow (the one the command-line clients use).
-pub(crate) const DEVICE_CLIENT_ID: &str = "geopera-cli";
+/// The public client of the password, refresh-token and device-code grants (the one the
+/// command-line clients use).
+pub(crate) const PUBLIC_CLIENT_ID: &str = "geopera-cli";
 
 /// What errors of sign-in requests name as their operation.
 const OPERATION: &str = "oidc.token";
@@ -70,8 +71,9 @@ impl Oidc {
         Oidc::new(format!("{}{REALM_PATH}", base_url.trim_end_matches('/')))
     }
 
-    /// Signs in as another OAuth client than the defaults (`geopera`, and `geopera-cli` for
-    /// the device flow).
+    /// Signs in as another public OAuth client than `geopera-cli` (password, refresh-token and
+    /// device-code grants). The client-credentials grant always uses `geopera`, whose secret
+    /// is the API key.
     #[must_use]
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
         self.client_id = Some(client_id.into());
@@ -251,7 +253,10 @@ impl TokenSet {
         let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(300));
         TokenSet {
             access_token: Secret::new(answer.access_token),
-            refresh_token: answer.refresh_token.filter(|t| !t.is_empty()).map(Secret::new),
+            refresh_token: answer
+                .refresh_token
+                .filter(|t| !t.is_empty())
+                .map(Secret::new),
             expires_at: received + lifetime,
             refresh_expires_at: answer
                 .refresh_expires_in
@@ -330,8 +335,15 @@ mod tests {
 
     #[test]
     fn a_token_set_hides_its_tokens() {
-        let set = TokenSet::new("at_secret", Some("rt_secret".into()), SystemTime::UNIX_EPOCH);
+        let set = TokenSet::new(
+            "at_secret",
+            Some("rt_secret".into()),
+            SystemTime::UNIX_EPOCH,
+        );
         let shown = format!("{set:?}");
-        assert!(!shown.contains("at_secret") && !shown.contains("rt_secret"), "{shown}");
+        assert!(
+            !shown.contains("at_secret") && !shown.contains("rt_secret"),
+            "{shown}"
+        );
     }
 }

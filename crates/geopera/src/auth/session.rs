@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use crate::auth::oidc::{Oidc, TokenAnswer, TokenSet, CLIENT_ID};
+use crate::auth::oidc::{Oidc, TokenAnswer, TokenSet, KEY_CLIENT_ID, PUBLIC_CLIENT_ID};
 use crate::auth::{AuthContext, Credential, CredentialFuture, Credentials};
 use crate::clock::{Clock, SystemClock};
 use crate::secret::Secret;
@@ -22,6 +22,10 @@ const REFRESH_WAIT: Duration = Duration::from_secs(60);
 /// After a failed refresh while the access token is still valid, how long calls keep using
 /// it before the next refresh attempt.
 const RETRY_REFRESH_AFTER: Duration = Duration::from_secs(10);
+
+/// How long a refused sign-in is answered from memory before the provider is asked again:
+/// a wrong password or a revoked token must not turn every call into a sign-in attempt.
+const REMEMBER_REFUSAL: Duration = Duration::from_secs(5);
 
 /// Called with every new token pair.
 type OnRefresh = Arc<dyn Fn(&TokenSet) + Send + Sync>;
@@ -61,6 +65,17 @@ struct State {
     current: RwLock<Option<Current>>,
     /// Held while the session signs in or refreshes: one at a time.
     renewing: tokio::sync::Mutex<Grant>,
+    /// The last refusal and until when it is repeated without asking; written under
+    /// `renewing`.
+    refused: std::sync::Mutex<Option<Refusal>>,
+}
+
+/// A sign-in the provider refused, kept to answer callers for a moment.
+struct Refusal {
+    until: Duration,
+    code: String,
+    description: Option<String>,
+    status: Option<http::StatusCode>,
 }
 
 /// How a session signs in when it has no refresh token to use.
@@ -96,6 +111,7 @@ impl Session {
             state: Arc::new(State {
                 current: RwLock::new(current),
                 renewing: tokio::sync::Mutex::new(grant),
+                refused: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -111,8 +127,8 @@ impl Session {
     }
 
     /// A session for an API key, exchanged with the client-credentials grant (client
-    /// `geopera`, the key as its secret). When its refresh token cannot be used, the session
-    /// exchanges the key again.
+    /// `geopera`, the key as its secret). Ahead of each expiry the session exchanges the key
+    /// again; no refresh token is involved.
     pub fn client_credentials(oidc: Oidc, api_key: impl Into<String>) -> Self {
         let grant = Grant::ClientCredentials {
             api_key: Secret::new(api_key.into()),
@@ -214,9 +230,12 @@ impl Session {
             return Ok(credential);
         }
         let mut grant = self.lock().await?;
-        // Whoever held the lock before may have refreshed already.
+        // Whoever held the lock before may have refreshed already, or been refused.
         if let Some(credential) = self.fresh() {
             return Ok(credential);
+        }
+        if let Some(error) = self.recent_refusal() {
+            return Err(error);
         }
         match self.renew(&mut grant, cx).await {
             Ok(credential) => Ok(credential),
@@ -234,10 +253,44 @@ impl Session {
                         self.postpone(now + RETRY_REFRESH_AFTER);
                         Ok(credential)
                     }
-                    None => Err(error),
+                    None => Err(self.remember(error)),
                 }
             }
         }
+    }
+
+    /// The refusal to repeat, if one happened a moment ago.
+    fn recent_refusal(&self) -> Option<Error> {
+        let now = self.config.clock.now();
+        let refused = self.state.refused.lock().ok()?;
+        refused
+            .as_ref()
+            .filter(|refusal| now < refusal.until)
+            .map(|refusal| Error::SignIn {
+                code: refusal.code.clone(),
+                description: refusal.description.clone(),
+                status: refusal.status,
+            })
+    }
+
+    /// Keeps a refusal to repeat for a moment; other errors (transport) pass unchanged.
+    fn remember(&self, error: Error) -> Error {
+        if let Error::SignIn {
+            code,
+            description,
+            status,
+        } = &error
+        {
+            if let Ok(mut refused) = self.state.refused.lock() {
+                *refused = Some(Refusal {
+                    until: self.config.clock.now() + REMEMBER_REFUSAL,
+                    code: code.clone(),
+                    description: description.clone(),
+                    status: *status,
+                });
+            }
+        }
+        error
     }
 
     fn postpone(&self, until: Duration) {
@@ -248,7 +301,11 @@ impl Session {
         }
     }
 
-    async fn rejected_now(&self, rejected: &Credential, cx: AuthContext<'_>) -> Result<bool, Error> {
+    async fn rejected_now(
+        &self,
+        rejected: &Credential,
+        cx: AuthContext<'_>,
+    ) -> Result<bool, Error> {
         let mut grant = self.lock().await?;
         let replaced = self
             .read(|current| current.credential != *rejected)
@@ -262,7 +319,7 @@ impl Session {
             Err(error) => {
                 // The server no longer takes these tokens: stop handing them out.
                 self.store(None);
-                Err(error)
+                Err(self.remember(error))
             }
         }
     }
@@ -270,7 +327,7 @@ impl Session {
     /// Signs in or refreshes; called with the lock held.
     async fn renew(&self, grant: &mut Grant, cx: AuthContext<'_>) -> Result<Credential, Error> {
         let oidc = &self.config.oidc;
-        let client_id = oidc.client_id_or(CLIENT_ID).to_owned();
+        let client_id = oidc.client_id_or(PUBLIC_CLIENT_ID).to_owned();
         let now = self.config.clock.now();
         let refresh = self
             .read(|current| {
@@ -280,26 +337,15 @@ impl Session {
             .flatten();
         let received = SystemTime::now();
         let answer = match (refresh, &*grant) {
-            (Some(refresh), grant) => {
+            // A key outlives any session: exchanging it again is the refresh.
+            (_, Grant::ClientCredentials { api_key }) => self.exchange(cx, api_key).await?,
+            (Some(refresh), _) => {
                 let form = [
                     ("grant_type", "refresh_token"),
                     ("client_id", client_id.as_str()),
                     ("refresh_token", refresh.expose()),
                 ];
-                match oidc.token(cx.http, &form, &[refresh.expose()]).await {
-                    Ok(answer) => answer,
-                    Err(error) => match grant {
-                        // A key outlives any refresh token: exchange it again.
-                        Grant::ClientCredentials { api_key } => {
-                            tracing::debug!(error = %error, "refresh refused; exchanging the API key again");
-                            self.exchange(cx, &client_id, api_key).await?
-                        }
-                        _ => return Err(error),
-                    },
-                }
-            }
-            (None, Grant::ClientCredentials { api_key }) => {
-                self.exchange(cx, &client_id, api_key).await?
+                oidc.token(cx.http, &form, &[refresh.expose()]).await?
             }
             (None, Grant::Password { username, password }) => {
                 let form = [
@@ -327,15 +373,10 @@ impl Session {
         Ok(self.adopt(answer, received))
     }
 
-    async fn exchange(
-        &self,
-        cx: AuthContext<'_>,
-        client_id: &str,
-        api_key: &Secret,
-    ) -> Result<TokenAnswer, Error> {
+    async fn exchange(&self, cx: AuthContext<'_>, api_key: &Secret) -> Result<TokenAnswer, Error> {
         let form = [
             ("grant_type", "client_credentials"),
-            ("client_id", client_id),
+            ("client_id", KEY_CLIENT_ID),
             ("client_secret", api_key.expose()),
         ];
         self.config

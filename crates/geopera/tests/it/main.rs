@@ -3,7 +3,7 @@
 //! the emulator (`x-emulator-fault`), never from mocks of our own code.
 
 mod answers;
-
+mod auth;
 mod clients;
 mod edges;
 mod faces;

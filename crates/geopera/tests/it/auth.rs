@@ -1,0 +1,431 @@
+//! Credentials over real HTTP: fixed keys in either header, sessions that refresh themselves
+//! against the emulator's OpenID Connect endpoints on the emulator's clock, refusals as typed
+//! errors, and the device flow approved through the emulator's control.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt as _};
+use geopera::auth::{Credential, Oidc, Session};
+use geopera::models::CatalogSearchInput;
+use geopera::operations::catalog_search;
+use geopera::{AuthenticatedClient, Client, Error, ErrorKind};
+use geopera_emulator::{Emulator, EmulatorHandle, ManualClock, RateLimits, User};
+
+use crate::support::{seen, SharedTime, HOST};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn emulator_at(clock: &ManualClock) -> EmulatorHandle {
+    Emulator::builder()
+        .seed(5)
+        .clock(clock.clone())
+        .rate_limits(RateLimits::off())
+        .record_limit(20_000)
+        .users([
+            User::new("alice", PASSWORD),
+            User::new("reader", PASSWORD).grants(&["*:read"]),
+        ])
+        .control(true)
+        .start()
+        .expect("the emulator starts")
+}
+
+fn oidc(emulator: &EmulatorHandle) -> Oidc {
+    Oidc::for_base_url(&emulator.base_url()).expect("a provider")
+}
+
+fn search() -> CatalogSearchInput {
+    CatalogSearchInput::new(HOST).limit(1)
+}
+
+/// Revokes a refresh token (and its session) the way a user signing out elsewhere would.
+async fn sign_out(emulator: &EmulatorHandle, refresh_token: &str) {
+    let body = format!("client_id=geopera-cli&refresh_token={refresh_token}");
+    let status = reqwest::Client::new()
+        .post(format!(
+            "{}/realms/public/protocol/openid-connect/logout",
+            emulator.base_url()
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("the logout endpoint answers")
+        .status();
+    assert!(status.is_success(), "logout answered {status}");
+}
+
+fn sign_in_code(error: &Error) -> Option<&str> {
+    match error {
+        Error::SignIn { code, .. } => Some(code),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_stays_signed_in_through_an_hour_of_expiries_with_one_refresh_each() {
+    let clock = ManualClock::new();
+    let emu = emulator_at(&clock);
+    let time = SharedTime::new(&clock);
+    let rotations = Arc::new(AtomicUsize::new(0));
+    let counted = rotations.clone();
+    let session = Session::password(oidc(&emu), "alice", PASSWORD)
+        .clock(time.clone())
+        .on_refresh(move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+        });
+    let client = AuthenticatedClient::builder_with_credentials(session)
+        .base_url(emu.base_url())
+        .clock(time)
+        .build()
+        .expect("valid configuration");
+
+    // 64 calls in flight at each step, then 30 s of emulated time: 125 steps make more than
+    // an hour, through a dozen and more access-token lifetimes of 300 s. Calls come often
+    // enough to fall inside the refresh leeway, so every refresh happens ahead of expiry.
+    let step = Duration::from_secs(30);
+    let mut failures = Vec::new();
+    for _ in 0..125 {
+        let outcomes: Vec<_> = stream::iter(0..64)
+            .map(|_| catalog_search::send(&client, search()))
+            .buffer_unordered(64)
+            .collect()
+            .await;
+        failures.extend(outcomes.into_iter().filter_map(Result::err));
+        clock.advance(step);
+    }
+    let shown: Vec<String> = failures.iter().take(3).map(ToString::to_string).collect();
+    assert!(
+        failures.is_empty(),
+        "{} calls failed, first: {shown:?}",
+        failures.len()
+    );
+
+    let counters = emu.oidc_counters();
+    assert_eq!(counters.password_grants, 1, "signed in once");
+    assert_eq!(
+        counters.refresh_reuse_detected, 0,
+        "no refresh token was sent twice"
+    );
+    // Each refresh the emulator served was one rotation the session adopted: none ran twice.
+    let refreshes = usize::try_from(counters.refresh_grants).expect("small");
+    assert_eq!(refreshes + 1, rotations.load(Ordering::SeqCst));
+    // 3,720 s of 300 s tokens, each refreshed by the first call 30–45 s before it expires
+    // (the call at 270 s into its life, with 30 s steps): 13 refreshes.
+    assert_eq!(refreshes, 13, "refreshes in 3,720 s");
+    let unauthorized = emu
+        .requests()
+        .iter()
+        .filter(|r| r.status == Some(401))
+        .count();
+    assert_eq!(unauthorized, 0, "no call was sent with an expired token");
+}
+
+#[cfg(feature = "blocking")]
+#[test]
+fn blocking_calls_share_the_session_and_its_single_refresh() {
+    let clock = ManualClock::new();
+    let emu = emulator_at(&clock);
+    let time = SharedTime::new(&clock);
+    let session = Session::password(oidc(&emu), "alice", PASSWORD).clock(time.clone());
+    let client = AuthenticatedClient::builder_with_credentials(session)
+        .base_url(emu.base_url())
+        .clock(time)
+        .build()
+        .expect("valid configuration");
+    for _ in 0..8 {
+        std::thread::scope(|scope| {
+            let calls: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| catalog_search::send_blocking(&client, search())))
+                .collect();
+            for call in calls {
+                call.join().expect("no panic").expect("the call succeeds");
+            }
+        });
+        clock.advance(Duration::from_secs(300));
+    }
+    let counters = emu.oidc_counters();
+    assert_eq!(counters.password_grants, 1);
+    assert_eq!(counters.refresh_grants, 7, "one refresh per expired token");
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_is_a_typed_error_once_the_access_token_expires() {
+    let clock = ManualClock::new();
+    let emu = emulator_at(&clock);
+    let time = SharedTime::new(&clock);
+    let session = Session::password(oidc(&emu), "alice", PASSWORD).clock(time.clone());
+    let client = AuthenticatedClient::builder_with_credentials(session.clone())
+        .base_url(emu.base_url())
+        .clock(time)
+        .build()
+        .expect("valid configuration");
+    catalog_search::send(&client, search())
+        .await
+        .expect("signed in");
+    let tokens = session.tokens().expect("signed in");
+    let refresh = tokens.refresh_token().expect("a refresh token");
+    sign_out(&emu, refresh).await;
+
+    clock.advance(Duration::from_secs(301));
+    let error = catalog_search::send(&client, search())
+        .await
+        .expect_err("the session has ended");
+    assert_eq!(error.kind(), ErrorKind::Auth);
+    assert_eq!(sign_in_code(&error), Some("invalid_grant"), "{error}");
+    let text = format!("{error} {error:?}");
+    assert!(!text.contains(refresh), "the refresh token leaked: {text}");
+    assert!(!text.contains(PASSWORD), "the password leaked: {text}");
+}
+
+#[tokio::test]
+async fn a_server_side_revocation_gets_one_refresh_attempt_then_the_typed_error() {
+    let clock = ManualClock::new();
+    let emu = emulator_at(&clock);
+    let time = SharedTime::new(&clock);
+    let session = Session::password(oidc(&emu), "alice", PASSWORD).clock(time.clone());
+    let client = AuthenticatedClient::builder_with_credentials(session.clone())
+        .base_url(emu.base_url())
+        .clock(time)
+        .build()
+        .expect("valid configuration");
+    catalog_search::send(&client, search())
+        .await
+        .expect("signed in");
+    let before = emu.oidc_counters();
+    sign_out(
+        &emu,
+        session
+            .tokens()
+            .expect("tokens")
+            .refresh_token()
+            .expect("refresh"),
+    )
+    .await;
+    emu.clear_requests();
+
+    // The access token has not expired: the API refuses it all the same.
+    let error = catalog_search::send(&client, search())
+        .await
+        .expect_err("the session was ended by the server");
+    assert_eq!(sign_in_code(&error), Some("invalid_grant"), "{error}");
+    let after = emu.oidc_counters();
+    assert_eq!(
+        after.refresh_grants, before.refresh_grants,
+        "no refresh succeeded"
+    );
+    assert_eq!(
+        after.token_errors,
+        before.token_errors + 1,
+        "exactly one refresh attempt"
+    );
+    assert_eq!(
+        seen(&emu, "catalog.search").len(),
+        1,
+        "one call, answered 401, not resent"
+    );
+
+    // The ended session answers at once from then on, without asking the server again.
+    let again = catalog_search::send(&client, search())
+        .await
+        .expect_err("still ended");
+    assert_eq!(again.kind(), ErrorKind::Auth);
+    assert_eq!(emu.oidc_counters().token_errors, after.token_errors);
+}
+
+#[tokio::test]
+async fn a_replayed_rotated_refresh_token_is_refused_and_ends_the_family() {
+    let clock = ManualClock::new();
+    let emu = emulator_at(&clock);
+    let time = SharedTime::new(&clock);
+    let first = Arc::new(Mutex::new(None::<String>));
+    let kept = first.clone();
+    let session = Session::password(oidc(&emu), "alice", PASSWORD)
+        .clock(time.clone())
+        .on_refresh(move |tokens| {
+            let mut kept = kept.lock().expect("not poisoned");
+            if kept.is_none() {
+                *kept = tokens.refresh_token().map(str::to_owned);
+            }
+        });
+    let client = AuthenticatedClient::builder_with_credentials(session)
+        .base_url(emu.base_url())
+        .clock(time.clone())
+        .build()
+        .expect("valid configuration");
+    catalog_search::send(&client, search())
+        .await
+        .expect("signed in");
+    clock.advance(Duration::from_secs(299));
+    catalog_search::send(&client, search())
+        .await
+        .expect("refreshed");
+    assert_eq!(emu.oidc_counters().refresh_grants, 1);
+
+    // Someone replays the first, already rotated, refresh token.
+    let stolen = first.lock().expect("not poisoned").clone().expect("kept");
+    let thief = Session::from_refresh_token(oidc(&emu), stolen).clock(time.clone());
+    let thief = AuthenticatedClient::builder_with_credentials(thief)
+        .base_url(emu.base_url())
+        .clock(time)
+        .build()
+        .expect("valid configuration");
+    let error = catalog_search::send(&thief, search())
+        .await
+        .expect_err("replay refused");
+    assert_eq!(sign_in_code(&error), Some("invalid_grant"), "{error}");
+    assert_eq!(emu.oidc_counters().refresh_reuse_detected, 1);
+
+    // The replay revoked the whole family: the legitimate session cannot refresh either.
+    clock.advance(Duration::from_secs(300));
+    let ended = catalog_search::send(&client, search())
+        .await
+        .expect_err("family revoked");
+    assert_eq!(sign_in_code(&ended), Some("invalid_grant"), "{ended}");
+}
+
+#[tokio::test]
+async fn an_api_key_session_exchanges_the_key_and_keeps_going() {
+    let clock = ManualClock::new();
+    let emu = emulator_at(&clock);
+    let time = SharedTime::new(&clock);
+    let session = Session::client_credentials(oidc(&emu), emu.api_key()).clock(time.clone());
+    let client = AuthenticatedClient::builder_with_credentials(session)
+        .base_url(emu.base_url())
+        .clock(time)
+        .build()
+        .expect("valid configuration");
+    for _ in 0..4 {
+        catalog_search::send(&client, search())
+            .await
+            .expect("the call succeeds");
+        clock.advance(Duration::from_secs(600));
+    }
+    let counters = emu.oidc_counters();
+    assert!(counters.client_credentials_grants >= 1);
+    let calls = seen(&emu, "catalog.search");
+    assert_eq!(calls.len(), 4);
+    assert!(
+        calls.iter().all(|r| r.status == Some(200)
+            && !r.header_is("authorization", &format!("Bearer {}", emu.api_key()))),
+        "every call went through with a session token, not the key"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_a_typed_error_that_names_the_grant_failure() {
+    let clock = ManualClock::new();
+    let emu = emulator_at(&clock);
+    let session = Session::password(oidc(&emu), "alice", "not the password");
+    let client = AuthenticatedClient::builder_with_credentials(session)
+        .base_url(emu.base_url())
+        .build()
+        .expect("valid configuration");
+    let error = catalog_search::send(&client, search())
+        .await
+        .expect_err("refused");
+    assert_eq!(error.kind(), ErrorKind::Auth);
+    assert_eq!(sign_in_code(&error), Some("invalid_grant"), "{error}");
+    assert!(!format!("{error:?}").contains("not the password"));
+    assert!(
+        seen(&emu, "catalog.search").is_empty(),
+        "nothing was sent without a token"
+    );
+}
+
+#[tokio::test]
+async fn an_api_key_goes_in_x_api_key_when_asked() {
+    let clock = ManualClock::new();
+    let emu = emulator_at(&clock);
+    let client = Client::new(emu.base_url())
+        .expect("valid configuration")
+        .with_credentials(Credential::api_key(emu.api_key()))
+        .expect("a valid header");
+    catalog_search::send(&client, search())
+        .await
+        .expect("the key is accepted");
+    let request = seen(&emu, "catalog.search").pop().expect("recorded");
+    assert!(request.header_is("x-api-key", emu.api_key()));
+    assert!(request.headers.get("authorization").is_none());
+    assert!(!format!("{client:?}").contains(emu.api_key()));
+}
+
+#[tokio::test]
+async fn the_device_flow_signs_in_once_the_code_is_approved() {
+    let clock = ManualClock::new();
+    let emu = emulator_at(&clock);
+    let time = SharedTime::new(&clock);
+    let anonymous = Client::builder()
+        .base_url(emu.base_url())
+        .clock(time.clone())
+        .build()
+        .expect("valid configuration");
+    let flow = oidc(&emu)
+        .device_authorization(&anonymous, None)
+        .await
+        .expect("a device code");
+    assert!(flow.verification_uri().starts_with(&emu.base_url()));
+    assert!(!format!("{flow:?}").contains("device_code"));
+
+    // Polling before approval waits on the client's clock (emulated time), never sleeping;
+    // the person approves once 20 s of it have passed.
+    let start = clock.now_millis();
+    let user_code = flow.user_code().to_owned();
+    let approve = async {
+        while clock.now_millis() - start < 20_000 {
+            tokio::task::yield_now().await;
+        }
+        emu.approve_device(&user_code, "alice")
+    };
+    let (session, approved) = tokio::join!(flow.wait(&anonymous), approve);
+    assert_eq!(approved, Ok(true), "{user_code} approved");
+    let session = session.expect("approved");
+    let polls = emu.oidc_counters().token_errors;
+    assert!(polls >= 2, "polled while pending ({polls} pending answers)");
+    let client = anonymous.with_credentials(session).expect("valid");
+    catalog_search::send(&client, search())
+        .await
+        .expect("the device session works");
+    assert_eq!(emu.oidc_counters().device_code_grants, 1);
+}
+
+#[tokio::test]
+async fn a_denied_device_code_is_access_denied() {
+    let clock = ManualClock::new();
+    let emu = emulator_at(&clock);
+    let time = SharedTime::new(&clock);
+    let anonymous = Client::builder()
+        .base_url(emu.base_url())
+        .clock(time)
+        .build()
+        .expect("valid configuration");
+    let flow = oidc(&emu)
+        .device_authorization(&anonymous, None)
+        .await
+        .expect("a device code");
+    assert!(emu.deny_device(flow.user_code()));
+    let error = flow.wait(&anonymous).await.expect_err("denied");
+    assert_eq!(sign_in_code(&error), Some("access_denied"), "{error}");
+}
+
+#[cfg(feature = "blocking")]
+#[test]
+fn the_device_flow_works_from_blocking_code() {
+    let clock = ManualClock::new();
+    let emu = emulator_at(&clock);
+    let time = SharedTime::new(&clock);
+    let anonymous = Client::builder()
+        .base_url(emu.base_url())
+        .clock(time)
+        .build()
+        .expect("valid configuration");
+    let flow = oidc(&emu)
+        .device_authorization_blocking(&anonymous, Some("catalog:read"))
+        .expect("a device code");
+    assert_eq!(emu.approve_device(flow.user_code(), "alice"), Ok(true));
+    let session = flow.wait_blocking(&anonymous).expect("approved");
+    let client = anonymous.with_credentials(session).expect("valid");
+    catalog_search::send_blocking(&client, search()).expect("the device session works");
+}
