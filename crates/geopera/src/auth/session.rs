@@ -187,9 +187,11 @@ impl Session {
         self
     }
 
-    /// The tokens in use, if the session has signed in.
+    /// The tokens in use, if the session has signed in (a session resumed from a refresh
+    /// token has none until its first refresh).
     pub fn tokens(&self) -> Option<TokenSet> {
         self.read(|current| current.tokens.clone())
+            .filter(|tokens| !tokens.access_token.expose().is_empty())
     }
 
     fn read<T>(&self, f: impl FnOnce(&Current) -> T) -> Option<T> {

@@ -429,3 +429,37 @@ fn the_device_flow_works_from_blocking_code() {
     let client = anonymous.with_credentials(session).expect("valid");
     catalog_search::send_blocking(&client, search()).expect("the device session works");
 }
+
+#[tokio::test]
+async fn a_session_signs_in_through_a_bring_your_own_http_client() {
+    let clock = ManualClock::new();
+    let emu = emulator_at(&clock);
+    let session = Session::password(oidc(&emu), "reader", PASSWORD);
+    assert!(
+        session.tokens().is_none(),
+        "nothing is sent before the first call"
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+    let client = AuthenticatedClient::builder_with_credentials(session.clone())
+        .base_url(emu.base_url())
+        .build()
+        .expect("valid configuration")
+        .with_http_client(http);
+    catalog_search::send(&client, search())
+        .await
+        .expect("signed in and answered");
+    let tokens = session.tokens().expect("signed in");
+    assert!(tokens.refresh_token().is_some());
+    assert!(!format!("{session:?} {tokens:?}").contains(tokens.access_token()));
+    // The reader's scopes hold: a write is refused by the API, not by the session.
+    let error = geopera::operations::api_keys_create::send(
+        &client,
+        geopera::models::ApiKeyCreateInput::new("k").permissions(["catalog:read"]),
+    )
+    .await
+    .expect_err("a reader may not create keys");
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(403), "{error}");
+}
