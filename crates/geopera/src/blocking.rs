@@ -30,8 +30,10 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
+use std::pin::Pin;
+
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
-use tokio::sync::oneshot;
+use tokio::sync::mpsc;
 
 use crate::client::Client;
 use crate::engine::Face;
@@ -50,13 +52,14 @@ pub(crate) struct BlockingTransport {
 
 /// The thread that runs a client's blocking calls while others are in flight.
 struct IoThread {
-    /// Where jobs are spawned: a runtime whose only thread is the I/O thread.
-    runtime: Handle,
+    /// Where calls are queued for the thread; dropped with the transport, which ends it.
+    jobs: mpsc::UnboundedSender<Job>,
     /// Its pool: used only by jobs on that thread, whose runtime drives its connections.
     http: reqwest::Client,
-    /// Dropped with the transport, which ends the thread.
-    _running: oneshot::Sender<()>,
 }
+
+/// One blocking call's work, as the I/O thread runs it.
+type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 impl fmt::Debug for BlockingTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -94,21 +97,23 @@ impl IoThread {
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the runtime of blocking calls: {e}"))?;
-        let handle = runtime.handle().clone();
-        let (running, stop) = oneshot::channel::<()>();
+        let (jobs, mut queue) = mpsc::unbounded_channel::<Job>();
         std::thread::Builder::new()
             .name("geopera-blocking-io".to_owned())
             .spawn(move || {
-                // Jobs are spawned onto this runtime from the calling threads; this thread only
-                // has to drive it, until the transport is gone.
-                let _ = runtime.block_on(stop);
+                // Calls arrive through a queue rather than being spawned from the calling
+                // threads: a spawn from outside wakes the runtime's driver with a system call
+                // every time, while a queue wakes this task only when it is idle, so a busy
+                // thread takes a burst of calls for one wake-up. It runs until the transport
+                // is gone and the queue closes.
+                runtime.block_on(async move {
+                    while let Some(job) = queue.recv().await {
+                        drop(tokio::spawn(job));
+                    }
+                });
             })
             .map_err(|e| format!("cannot start the I/O thread of blocking calls: {e}"))?;
-        Ok(IoThread {
-            runtime: handle,
-            http,
-            _running: running,
-        })
+        Ok(IoThread { jobs, http })
     }
 }
 
@@ -226,12 +231,13 @@ where
     let io_thread = transport.io_thread()?;
     let http = io_thread.http.clone();
     let (done, outcome) = std::sync::mpsc::sync_channel(1);
-    // A runtime that has stopped drops the job, and with it the sender.
-    drop(io_thread.runtime.spawn(async move {
+    // A thread that has stopped drops the job, and with it the sender.
+    let job: Job = Box::pin(async move {
         let output = work(Thread { http, caller }).await;
         // The caller may have given up (its thread panicked); nothing is left to do then.
         let _ = done.send(output);
-    }));
+    });
+    io_thread.jobs.send(job).map_err(|_| stopped())?;
     outcome.recv().map_err(|_| stopped())
 }
 
