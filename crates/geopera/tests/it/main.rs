@@ -12,4 +12,6 @@ mod hostile;
 mod paging;
 mod resilience;
 mod support;
+mod tls;
+mod tls_support;
 mod wire;
