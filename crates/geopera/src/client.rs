@@ -103,6 +103,11 @@ pub(crate) struct TransportConfig {
     verify_tls: bool,
     root_certificates: Vec<reqwest::Certificate>,
     tls_config: Option<Arc<rustls::ClientConfig>>,
+    /// The proxy every call goes through, parsed from [`Config::proxy`].
+    proxy: Option<reqwest::Proxy>,
+    /// Whether the proxy environment variables (and, with the `system-proxy` feature, the OS
+    /// settings) apply when no proxy is set.
+    system_proxy: bool,
     http2_prior_knowledge: bool,
     pool_max_idle_per_host: Option<usize>,
     pool_idle_timeout: Option<Duration>,
@@ -419,6 +424,8 @@ struct Config {
     validate_input: bool,
     transport: TransportConfig,
     ca_files: Vec<PathBuf>,
+    /// Kept as a secret: a proxy URL may carry a user name and password.
+    proxy: Option<Secret>,
     http: Option<reqwest::Client>,
     #[cfg(feature = "blocking")]
     blocking: Option<Arc<BlockingTransport>>,
@@ -430,6 +437,7 @@ impl<C> fmt::Debug for ClientBuilder<C> {
             .field("base_url", &self.config.base_url)
             .field("token", &self.config.token)
             .field("timeout", &self.config.timeout)
+            .field("proxy", &self.config.proxy)
             .finish_non_exhaustive()
     }
 }
@@ -463,11 +471,13 @@ impl Config {
             validate_input: true,
             transport: TransportConfig {
                 verify_tls: true,
+                system_proxy: true,
                 connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
                 read_timeout: Some(DEFAULT_READ_TIMEOUT),
                 ..TransportConfig::default()
             },
             ca_files: Vec::new(),
+            proxy: None,
             http: None,
             #[cfg(feature = "blocking")]
             blocking: None,
@@ -595,6 +605,31 @@ impl<C> ClientBuilder<C> {
         self
     }
 
+    /// Sends every call through this proxy, whatever the proxy environment variables say:
+    /// `http://host:port` or `https://host:port`, with `user:password@` for basic
+    /// authentication. HTTPS calls tunnel through it with `CONNECT`, so the proxy never
+    /// sees the token; plain-HTTP calls are forwarded, headers included.
+    ///
+    /// The URL is kept like a token: never shown in `Debug` or errors. [`build`] fails if it is
+    /// not an `http` or `https` URL.
+    ///
+    /// Without this knob, calls follow `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`
+    /// (and lower-case forms), unless [`no_proxy`](Self::no_proxy) is set.
+    ///
+    /// [`build`]: ClientBuilder::build
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.config.proxy = Some(Secret::new(url.into()));
+        self
+    }
+
+    /// Connects directly, ignoring the proxy environment variables and OS proxy settings —
+    /// for a process whose environment names a proxy that this client must not use. A
+    /// [`proxy`](Self::proxy) set on the builder still applies.
+    pub fn no_proxy(mut self) -> Self {
+        self.config.transport.system_proxy = false;
+        self
+    }
+
     /// Whether every body — input model or JSON — is checked against the operation's input
     /// shape before sending (default `true`). A failure is [`Error::InvalidInput`], listing
     /// each failed check with its location and the API's own wording, and nothing is sent.
@@ -661,7 +696,7 @@ impl<C> ClientBuilder<C> {
     }
 
     /// Sends async calls through this HTTP client instead of building one; transport
-    /// settings above (TLS roots, `ca_file`, `verify_tls`, `tls_config`, timeouts
+    /// settings above (TLS roots, `ca_file`, `verify_tls`, `tls_config`, proxies, timeouts
     /// of the connection, pool) are then the caller's business, since the client owns its
     /// connections, but base URL, credentials, headers,
     /// cookies, timeout, response cap and redirect handling still apply.
@@ -718,6 +753,9 @@ impl<C> ClientBuilder<C> {
                     ))
                 })?;
             self.config.transport.root_certificates.extend(certs);
+        }
+        if let Some(url) = &self.config.proxy {
+            self.config.transport.proxy = Some(parse_proxy(url.expose())?);
         }
         let http = match self.config.http.take() {
             Some(http) => http,
@@ -826,6 +864,13 @@ impl TransportConfig {
         if self.http2_prior_knowledge {
             builder = builder.http2_prior_knowledge();
         }
+        // Calls follow the proxy variables unless told otherwise; an explicit proxy replaces
+        // them (reqwest drops its system proxy once one is added).
+        if let Some(proxy) = &self.proxy {
+            builder = builder.proxy(proxy.clone());
+        } else if !self.system_proxy {
+            builder = builder.no_proxy();
+        }
         if let Some(tls) = &self.tls_config {
             builder = builder.use_preconfigured_tls((**tls).clone());
         } else {
@@ -863,6 +908,22 @@ impl TransportConfig {
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
     }
+}
+
+/// A proxy from its URL. No message repeats the URL: it may carry a password.
+fn parse_proxy(raw: &str) -> Result<reqwest::Proxy, Error> {
+    let url = url::Url::parse(raw).map_err(|e| {
+        Error::Config(format!(
+            "the proxy URL is not a URL ({e}); it is not shown, as it may hold a password"
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::Config(format!(
+            "the proxy URL must use http or https, not {}",
+            url.scheme()
+        )));
+    }
+    reqwest::Proxy::all(url).map_err(|_| Error::Config("the proxy URL is not usable".into()))
 }
 
 fn normalize_base_url(raw: &str) -> Result<String, Error> {
@@ -952,6 +1013,25 @@ mod tests {
         let shown = format!("{client:?}");
         assert!(!shown.contains("supersecret"), "{shown}");
         assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn a_proxy_url_stays_out_of_debug_and_errors() {
+        let builder = Client::builder().proxy("http://user:hunter2@127.0.0.1:3128");
+        let shown = format!("{builder:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let client = builder.build().expect("a valid proxy");
+        assert!(!format!("{client:?}").contains("hunter2"));
+
+        for bad in [
+            "http://user:hunter2@[::1",
+            "socks9://user:hunter2@127.0.0.1:1",
+        ] {
+            let err = Client::builder().proxy(bad).build().expect_err("invalid");
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("proxy"), "{shown}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod fanout;
 mod fluent;
 mod hostile;
 mod paging;
+mod proxies;
 mod resilience;
 mod support;
 mod tls;

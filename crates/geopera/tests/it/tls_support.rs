@@ -1,5 +1,6 @@
-//! Real TLS for the tests: a certificate authority made at test time and a TLS-terminating
-//! front that hands each connection to the emulator.
+//! Real TLS and proxies for the tests: a certificate authority made at test time, a
+//! TLS-terminating front that hands each connection to the emulator, and a small HTTP proxy
+//! (`CONNECT` tunnels and plain forwarding) that records what it was asked.
 //!
 //! The servers run on one runtime of their own, so async and blocking clients alike can reach
 //! them; each stops when its handle is dropped.
@@ -7,10 +8,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
@@ -168,6 +170,10 @@ impl TlsFront {
         }
     }
 
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// `https://127.0.0.1:<port>`.
     pub fn base_url(&self) -> String {
         format!("https://{}", self.addr)
@@ -183,4 +189,119 @@ impl Drop for TlsFront {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// One request the proxy received.
+#[derive(Clone, Debug)]
+pub struct ProxyRequest {
+    pub method: String,
+    /// `host:port` for `CONNECT`, the absolute URL for a forwarded request.
+    pub target: String,
+    pub proxy_authorization: Option<String>,
+}
+
+/// An HTTP proxy on 127.0.0.1: tunnels `CONNECT` and forwards plain requests, recording each.
+pub struct Proxy {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<ProxyRequest>>>,
+    task: JoinHandle<()>,
+}
+
+impl Proxy {
+    pub fn start() -> Self {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recorded = seen.clone();
+        let (listener, addr) = bind();
+        let task = runtime().spawn(async move {
+            let Ok(listener) = TcpListener::from_std(listener) else {
+                return;
+            };
+            while let Ok((tcp, _)) = listener.accept().await {
+                let recorded = recorded.clone();
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(BOUND, serve(tcp, recorded)).await;
+                });
+            }
+        });
+        Proxy { addr, seen, task }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn seen(&self) -> Vec<ProxyRequest> {
+        self.seen.lock().expect("not poisoned").clone()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One client connection: its first request's head decides between a tunnel and forwarding.
+/// A forwarded connection stays bound to its first target, which is all the tests need.
+async fn serve(tcp: TcpStream, seen: Arc<Mutex<Vec<ProxyRequest>>>) -> std::io::Result<()> {
+    let mut client = BufReader::new(tcp);
+    let mut head = Vec::new();
+    for _ in 0..100 {
+        let mut line = String::new();
+        if client.read_line(&mut line).await? == 0 || line == "\r\n" {
+            break;
+        }
+        head.push(line);
+    }
+    let Some(first) = head.first() else {
+        return Ok(());
+    };
+    let mut parts = first.split_whitespace();
+    let (method, target, version) = (
+        parts.next().unwrap_or_default().to_owned(),
+        parts.next().unwrap_or_default().to_owned(),
+        parts.next().unwrap_or("HTTP/1.1").to_owned(),
+    );
+    let header = |name: &str| {
+        head[1..].iter().find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    };
+    let proxy_authorization = header("proxy-authorization");
+    seen.lock().expect("not poisoned").push(ProxyRequest {
+        method: method.clone(),
+        target: target.clone(),
+        proxy_authorization,
+    });
+    if method == "CONNECT" {
+        let mut upstream = TcpStream::connect(target.as_str()).await?;
+        client
+            .get_mut()
+            .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            .await?;
+        tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+        return Ok(());
+    }
+    // Forwarding: `POST http://host:port/path HTTP/1.1` goes on as `POST /path HTTP/1.1`.
+    let rest = target.strip_prefix("http://").unwrap_or(&target);
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut upstream = TcpStream::connect(authority).await?;
+    let path = if path.is_empty() { "/" } else { path };
+    let mut forwarded = format!("{method} {path} {version}\r\n");
+    for line in &head[1..] {
+        let name = line.split(':').next().unwrap_or_default();
+        if !name.to_ascii_lowercase().starts_with("proxy-") {
+            forwarded.push_str(line);
+        }
+    }
+    forwarded.push_str("\r\n");
+    upstream.write_all(forwarded.as_bytes()).await?;
+    tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+    Ok(())
 }
