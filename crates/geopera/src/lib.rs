@@ -185,9 +185,9 @@
 //! errors.
 //!
 //! Every setting here applies to async and blocking calls alike. A `reqwest` client you bring
-//! ([`ClientBuilder::http_client`], [`Client::with_http_client`],
-//! [`Client::with_blocking_http_client`]) owns its connections, so its own TLS and proxy
-//! configuration applies instead.
+//! ([`ClientBuilder::http_client`], [`Client::with_http_client`], or the factory of
+//! `with_blocking_http_client`) owns its connections, so its own TLS and proxy configuration
+//! applies instead.
 //!
 //! # Features
 //!
