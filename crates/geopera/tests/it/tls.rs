@@ -59,7 +59,10 @@ async fn a_private_ca_is_refused_by_default() {
         .await
         .expect_err("an unknown CA");
     assert_refused(&err, &emu);
-    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    // rustls's words; the OS stacks have their own ("unable to get local issuer certificate").
+    if cfg!(not(feature = "native-tls")) {
+        assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    }
     assert_eq!(front.handshakes(), 0);
 }
 
@@ -138,7 +141,9 @@ async fn a_trusted_certificate_for_another_name_is_refused() {
         .await
         .expect_err("the certificate names another host");
     assert_refused(&err, &emu);
-    assert!(err.to_string().contains("not valid for name"), "{err}");
+    if cfg!(not(feature = "native-tls")) {
+        assert!(err.to_string().contains("not valid for name"), "{err}");
+    }
 }
 
 #[tokio::test]
