@@ -391,7 +391,10 @@ fn transport_failure(
     redirects: usize,
 ) -> impl Fn(reqwest::Error) -> (Error, Outcome) {
     move |e| {
-        let outcome = if e.is_connect() && redirects == 0 {
+        let outcome = if crate::error::certificate_failure(&e).is_some() {
+            // The same certificate would be refused again.
+            Outcome::Fatal
+        } else if e.is_connect() && redirects == 0 {
             Outcome::NotSent
         } else if e.is_builder() || e.is_redirect() {
             Outcome::Fatal

@@ -72,8 +72,9 @@ pub enum Error {
         /// How many attempts were made.
         attempts: u32,
     },
-    /// The request could not be sent or the answer could not be read.
-    #[error("could not reach the API for {operation_id}")]
+    /// The request could not be sent or the answer could not be read. When the server's TLS
+    /// certificate was refused, the message says so ([`Error::is_certificate_error`]).
+    #[error("could not reach the API for {operation_id}{}", certificate_note(.source))]
     Transport {
         /// The operation that was called.
         operation_id: &'static str,
@@ -252,6 +253,48 @@ fn excerpt_suffix(body: &Bytes) -> String {
     }
 }
 
+/// What a transport failure's message adds when the cause was the server's certificate.
+fn certificate_note(source: &reqwest::Error) -> String {
+    match certificate_failure(source) {
+        Some(reason) => format!(
+            ": the server's TLS certificate was refused ({reason}); \
+             to trust a private CA, see ClientBuilder::ca_file"
+        ),
+        None => String::new(),
+    }
+}
+
+/// Why the server's certificate was refused, when that is what `error` comes down to. The
+/// TLS library's words name the check that failed (unknown issuer, wrong name, expired) and
+/// the names involved, never anything the client sends.
+pub(crate) fn certificate_failure(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(rustls::Error::InvalidCertificate(reason)) = error.downcast_ref() {
+            return Some(reason.to_string());
+        }
+        // An I/O error's `source` skips the error it wraps; the TLS streams report through one.
+        if let Some(wrapped) = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            if let Some(reason) = certificate_failure(wrapped) {
+                return Some(reason);
+            }
+        }
+        // The OS stacks have no error type in common; all of them say "certificate".
+        #[cfg(feature = "native-tls")]
+        {
+            let text = error.to_string();
+            if text.to_ascii_lowercase().contains("certificate") {
+                return Some(text);
+            }
+        }
+        next = error.source();
+    }
+    None
+}
+
 fn problem_text(problem: &Problem) -> String {
     if problem.detail.is_empty() {
         problem.title.clone()
@@ -335,9 +378,24 @@ impl Error {
     /// connections). Whether repeating it is *safe* depends on the operation; the client's
     /// retry policy takes care of that.
     pub fn is_retryable(&self) -> bool {
+        if self.is_certificate_error() {
+            return false;
+        }
         match self.kind() {
             ErrorKind::Server => self.status().is_some_and(crate::retry::is_transient),
             kind => kind.is_retryable(),
+        }
+    }
+
+    /// Whether the connection failed because the server's TLS certificate was refused: not
+    /// issued by a trusted CA, for another name, or expired. Its kind is
+    /// [`ErrorKind::Transport`]; unlike other transport failures it is not retried, since
+    /// asking again meets the same certificate. Trust a private CA with
+    /// [`ClientBuilder::ca_file`](crate::ClientBuilder::ca_file).
+    pub fn is_certificate_error(&self) -> bool {
+        match self {
+            Error::Transport { source, .. } => certificate_failure(source).is_some(),
+            _ => false,
         }
     }
 

@@ -63,8 +63,8 @@
 //! Both are cheap to clone; clones share one connection pool,
 //! which closes when the last clone is dropped — Rust needs no `async with`, there is no
 //! "entered twice" error and no leaked pool. [`ClientBuilder`] has the knobs: base URL,
-//! timeouts (on by default, see below), response-size cap, TLS (verification, extra CA, or
-//! your own rustls config), redirects (off by default), default headers and cookies, HTTP/2, pool limits, user agent and
+//! timeouts (on by default, see below), response-size cap, TLS and proxies (see
+//! [below](#tls-and-proxies)), redirects (off by default), default headers and cookies, HTTP/2, pool limits, user agent and
 //! `raise_on_unexpected_status`. `with_headers`, `with_cookies` and `with_timeout` return a new
 //! client sharing the pool; `with_http_client` brings your own `reqwest` client for async
 //! calls and `with_blocking_http_client` a factory of them for blocking calls (one client per
@@ -173,6 +173,51 @@
 //!   answer untouched: that is data you asked for.)
 //! - **No panics on input.** Malformed, truncated, oversized or endless answers, odd
 //!   `Retry-After` values and bodies that fail the input checks are all typed errors.
+//!
+//! # TLS and proxies
+//!
+//! HTTPS certificates are checked against the machine's trust store by default — the roots
+//! your operating system, browser and `curl` trust, including a corporate CA installed there.
+//! For a server behind another private CA, add its certificate with
+//! [`ClientBuilder::ca_file`]; for anything the knobs do not cover (client certificates,
+//! pinning, a custom verifier), give a whole rustls configuration with
+//! [`ClientBuilder::tls_config`], which then replaces every other TLS setting.
+//! [`ClientBuilder::verify_tls`]`(false)` accepts any certificate and is for tests only.
+//!
+//! A certificate that fails the check ends the call at once with an [`ErrorKind::Transport`]
+//! error for which [`Error::is_certificate_error`] is true; its message names the check that
+//! failed (unknown issuer, another host name, expired). It is not retried.
+//!
+//! Calls follow the usual proxy variables — `HTTPS_PROXY` for `https://` base URLs,
+//! `HTTP_PROXY` for `http://` ones, `ALL_PROXY` for both, `NO_PROXY` for hosts to reach
+//! directly (upper or lower case) — read when a client is built. [`ClientBuilder::proxy`]
+//! sets one proxy for the client instead, and [`ClientBuilder::no_proxy`] ignores the
+//! variables. HTTPS calls go through a proxy as a `CONNECT` tunnel, so the proxy sees the
+//! host and port but not the token. Credentials in a proxy URL never show in `Debug` or
+//! errors.
+//!
+//! Every setting here applies to async and blocking calls alike. A `reqwest` client you bring
+//! ([`ClientBuilder::http_client`], [`Client::with_http_client`], or the factory of
+//! `with_blocking_http_client`) owns its connections, so its own TLS and proxy configuration
+//! applies instead.
+//!
+//! # Features
+//!
+//! | feature | default | what it does |
+//! | --- | --- | --- |
+//! | `blocking` | on | `send_blocking`, `send_blocking_detailed`, blocking pages |
+//! | `system-roots` | on | rustls trusts the system's trust store (read with `rustls-native-certs` each time an HTTP client is built) |
+//! | `webpki-roots` | off | rustls trusts the Mozilla roots compiled into the binary, for machines without a trust store (minimal containers) |
+//! | `native-tls` | off | the OS TLS stack (SChannel, Security.framework, OpenSSL) instead of rustls |
+//! | `system-proxy` | on | also reads the macOS and Windows proxy settings (the variables are read everywhere) |
+//!
+//! How they combine: [`ClientBuilder::tls_config`] wins over everything — rustls with that
+//! configuration, whatever the features. Otherwise `native-tls`, when on, is the TLS stack,
+//! trusting the OS store, and the root features do nothing. Otherwise rustls trusts the union
+//! of `system-roots` and `webpki-roots`, plus [`ClientBuilder::ca_file`] certificates. For
+//! the bundled roots alone, turn off default features and pick
+//! `features = ["blocking", "webpki-roots"]`; with no root feature and no `native-tls`, only
+//! the certificates you give are trusted.
 //!
 //! # Cancellation
 //!
