@@ -16,6 +16,7 @@ use crate::blocking::BlockingTransport;
 use crate::clock::{Clock, SystemClock};
 use crate::limiter::Limiter;
 use crate::retry::RetryPolicy;
+use crate::secret::Secret;
 use crate::Error;
 
 /// The API's public address.
