@@ -517,6 +517,10 @@ async fn token(
     } else {
         Err(method_not_allowed("POST"))
     };
+    // Sessions change on every answer with tokens, and a refused refresh may have ended one.
+    let changed = result
+        .as_ref()
+        .map_or_else(|error| error.error == "invalid_grant", |_| true);
     let response = match result {
         Ok(issued) => token_answer(issued),
         Err(error) => {
@@ -524,6 +528,9 @@ async fn token(
             error.into_response()
         }
     };
+    if changed {
+        shared.persist();
+    }
     logged("token", started, response)
 }
 
@@ -862,15 +869,19 @@ async fn logout(
         Form::read(&headers, body).and_then(|form| {
             Client::identify(&headers, &form)?.public()?;
             let token = form.required("refresh_token")?;
-            let mut inner = shared.lock();
-            if inner.oidc.revoke_refresh(token) {
-                inner.oidc.counters.revocations += 1;
-                Ok(StatusCode::NO_CONTENT.into_response())
-            } else {
-                Err(OAuthError::invalid_grant(
+            let revoked = {
+                let mut inner = shared.lock();
+                let revoked = inner.oidc.revoke_refresh(token);
+                inner.oidc.counters.revocations += u64::from(revoked);
+                revoked
+            };
+            if !revoked {
+                return Err(OAuthError::invalid_grant(
                     "unknown or already revoked refresh token",
-                ))
+                ));
             }
+            shared.persist();
+            Ok(StatusCode::NO_CONTENT.into_response())
         })
     } else {
         Err(method_not_allowed("POST"))
@@ -908,15 +919,20 @@ async fn revoke(
                 client.public()?;
             }
             let token = form.required("token")?;
-            let mut inner = shared.lock();
-            let revoked = match form.get("token_type_hint") {
-                Some("access_token") => {
-                    inner.oidc.revoke_access(token) || inner.oidc.revoke_refresh(token)
-                }
-                _ => inner.oidc.revoke_refresh(token) || inner.oidc.revoke_access(token),
+            let revoked = {
+                let mut inner = shared.lock();
+                let sessions = &mut inner.oidc;
+                let revoked = match form.get("token_type_hint") {
+                    Some("access_token") => {
+                        sessions.revoke_access(token) || sessions.revoke_refresh(token)
+                    }
+                    _ => sessions.revoke_refresh(token) || sessions.revoke_access(token),
+                };
+                sessions.counters.revocations += u64::from(revoked);
+                revoked
             };
             if revoked {
-                inner.oidc.counters.revocations += 1;
+                shared.persist();
             }
             Ok(StatusCode::OK.into_response())
         })

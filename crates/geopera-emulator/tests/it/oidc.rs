@@ -12,7 +12,7 @@ use sha2::{Digest as _, Sha256};
 use crate::common::{Api, Resp};
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-const SEARCH: fn() -> Value = || json!({"host_name": "earthsearch-aws", "limit": 1});
+pub(crate) const SEARCH: fn() -> Value = || json!({"host_name": "earthsearch-aws", "limit": 1});
 
 fn realm(api: &Api, endpoint: &str) -> String {
     format!(
@@ -46,7 +46,7 @@ fn token(api: &Api, form: &[(&str, &str)]) -> Resp {
     post_form(api, "token", form)
 }
 
-fn password_login(api: &Api, username: &str, password: &str) -> Value {
+pub(crate) fn password_login(api: &Api, username: &str, password: &str) -> Value {
     let resp = token(
         api,
         &[
@@ -65,7 +65,7 @@ fn password_login(api: &Api, username: &str, password: &str) -> Value {
     resp.json()
 }
 
-fn refresh(api: &Api, refresh_token: &str) -> Resp {
+pub(crate) fn refresh(api: &Api, refresh_token: &str) -> Resp {
     token(
         api,
         &[
@@ -76,7 +76,7 @@ fn refresh(api: &Api, refresh_token: &str) -> Resp {
     )
 }
 
-fn text<'a>(value: &'a Value, name: &str) -> &'a str {
+pub(crate) fn text<'a>(value: &'a Value, name: &str) -> &'a str {
     value[name]
         .as_str()
         .unwrap_or_else(|| panic!("{name} in {value}"))
