@@ -22,14 +22,7 @@ fn realm(api: &Api, endpoint: &str) -> String {
 }
 
 fn read(response: reqwest::blocking::Response) -> Resp {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.bytes().expect("body");
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    Resp::read(response).expect("answer read")
 }
 
 fn post_form(api: &Api, endpoint: &str, form: &[(&str, &str)]) -> Resp {
