@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Peer conformance of the emulator binary:
 #   a. the official Python SDK (geopera on PyPI, unmodified) runs its documented flows against it;
-#   b. schemathesis runs the contract against it under its default checks.
-# Creates its own venv under target/ (reused when the pins match). Skips, exiting 0, only when
+#   b. the official CLI (geopera-cli on PyPI, unmodified) signs in with the demo key and with a
+#      device login, and runs whoami and catalog search;
+#   c. schemathesis runs the contract against it under its default checks.
+# Creates its own venvs under target/ (reused when the pins match); the CLI gets one of its own
+# so its dependencies never move the SDK's pins. Skips, exiting 0, only when
 # pip cannot reach a package index; any other problem fails.
 #
 # Knobs (environment): CONFORMANCE_EXAMPLES (examples per operation, default 30),
@@ -12,10 +15,12 @@ cd "$(dirname "$0")/.."
 
 GEOPERA_SDK=geopera==2.1.0
 SCHEMATHESIS=schemathesis==4.32.5
+GEOPERA_CLI=geopera-cli==0.2.0
 spec=../shared/spec/geopera-openapi.json
 here=scripts/conformance
 work=target/conformance
 venv=target/conformance-venv
+cli_venv=target/conformance-cli-venv
 examples=${CONFORMANCE_EXAMPLES:-30}
 seed=${CONFORMANCE_SEED:-20240601}
 python=${PYTHON:-python3}
@@ -39,37 +44,45 @@ fi
 # Where cargo put it: a CARGO_TARGET_DIR of the caller moves it out of target/.
 emulator=${CARGO_TARGET_DIR:-target}/debug/geopera-emulator
 
-# The venv, reused when it already holds the pinned versions.
-py=$venv/bin/python
+# A venv holding exactly the pins, reused when it already does.
 pins_ok() {
-  "$py" - "$GEOPERA_SDK" "$SCHEMATHESIS" 2>/dev/null <<'EOF'
+  "$1/bin/python" - "${@:2}" 2>/dev/null <<'EOF'
 import sys
 from importlib.metadata import version
 sys.exit(any(version(name) != want for name, want in (pin.split("==") for pin in sys.argv[1:])))
 EOF
 }
-if [ ! -x "$py" ] || ! pins_ok; then
-  if ! "$python" -m venv --clear "$venv" >"$work/venv.log" 2>&1; then
-    cat "$work/venv.log"
+ensure_venv() {
+  local dir=$1 log=$2
+  shift 2
+  if [ -x "$dir/bin/python" ] && pins_ok "$dir" "$@"; then return 0; fi
+  if ! "$python" -m venv --clear "$dir" >"$work/$log-venv.log" 2>&1; then
+    cat "$work/$log-venv.log"
     say "skipped: '$python -m venv' could not create a venv with pip"
     exit 0
   fi
-  if ! "$py" -m pip install --quiet --disable-pip-version-check --retries 2 --timeout 30 \
-    "$GEOPERA_SDK" "$SCHEMATHESIS" >"$work/pip.log" 2>&1; then
-    tail -n 15 "$work/pip.log"
+  if ! "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --retries 2 --timeout 30 \
+    "$@" >"$work/$log-pip.log" 2>&1; then
+    tail -n 15 "$work/$log-pip.log"
     if grep -qE 'NewConnectionError|Failed to establish|Connection refused|Connection reset|name resolution|Name or service not known|Network is unreachable|timed out|ProxyError|SSLError|Could not fetch URL' \
-      "$work/pip.log"; then
-      say "skipped: pip could not reach the package index to install $GEOPERA_SDK and $SCHEMATHESIS"
+      "$work/$log-pip.log"; then
+      say "skipped: pip could not reach the package index to install $*"
       exit 0
     fi
-    say "FAIL: pip could not install $GEOPERA_SDK and $SCHEMATHESIS (see above)"
+    say "FAIL: pip could not install $* (see above)"
     exit 1
   fi
-fi
-say "venv ready: $("$py" -m pip list --disable-pip-version-check 2>/dev/null | grep -iE '^(geopera|schemathesis) ' | tr -s ' ' | paste -sd ',' -)"
+}
+py=$venv/bin/python
+ensure_venv "$venv" sdk "$GEOPERA_SDK" "$SCHEMATHESIS"
+# The CLI's own requirement on the SDK is open-ended; pinning it too keeps the run repeatable.
+ensure_venv "$cli_venv" cli "$GEOPERA_CLI" "$GEOPERA_SDK"
+say "venvs ready: $( { "$py" -m pip list --disable-pip-version-check; "$cli_venv/bin/python" -m pip list --disable-pip-version-check; } 2>/dev/null | grep -iE '^(geopera|geopera-cli|schemathesis) ' | tr -s ' ' | sort -u | paste -sd ',' -)"
 
-# The emulator on a free loopback port; it prints its URL and demo key first.
-"$emulator" --addr 127.0.0.1:0 --seed 1 --rate-limits off --spec "$spec" >"$work/emulator.log" 2>&1 &
+# The emulator on a free loopback port; it prints its URL and demo key first. The control
+# endpoints let the CLI check move the emulator's clock; schemathesis never sees them (they are
+# not in the contract).
+"$emulator" --addr 127.0.0.1:0 --seed 1 --rate-limits off --spec "$spec" --control >"$work/emulator.log" 2>&1 &
 emulator_pid=$!
 trap 'kill "$emulator_pid" 2>/dev/null; wait "$emulator_pid" 2>/dev/null || true' EXIT
 url= key=
@@ -93,7 +106,15 @@ timeout 300 "$py" "$here/python_sdk.py" "$url" "$key" >"$work/python_sdk.log" 2>
 cat "$work/python_sdk.log"
 sdk_summary=$(tail -n 1 "$work/python_sdk.log")
 
-# b. schemathesis, after prepare.py funds the demo organization and names the test data.
+# b. The official CLI, with a private HOME per check; before schemathesis, whose generated
+# calls may revoke any key they can find.
+cli_status=0
+timeout 300 "$cli_venv/bin/python" "$here/official_cli.py" "$cli_venv/bin/geopera" "$url" "$key" \
+  >"$work/official_cli.log" 2>&1 || cli_status=$?
+cat "$work/official_cli.log"
+cli_summary=$(tail -n 1 "$work/official_cli.log")
+
+# c. schemathesis, after prepare.py funds the demo organization and names the test data.
 if ! prepared=$(timeout 60 "$py" "$here/prepare.py" "$url" "$key" 2>&1); then
   echo "$prepared"
   say "FAIL: could not prepare the emulator for schemathesis"
@@ -140,9 +161,10 @@ print(
 EOF
 )
 
-# c. One line per part.
+# d. One line per part.
 result() { if [ "$1" -eq 0 ]; then echo ok; else echo "FAIL (exit $1)"; fi; }
 say "python SDK $GEOPERA_SDK: $(result "$sdk_status"): $sdk_summary"
 say "schemathesis ${SCHEMATHESIS#*==} (default checks, $examples examples per operation, seed $seed): $(result "$st_status"): $st_summary"
+say "official CLI $GEOPERA_CLI: $(result "$cli_status"): $cli_summary"
 say "took $((SECONDS - started)) s; logs in $work/"
-[ "$sdk_status" -eq 0 ] && [ "$st_status" -eq 0 ]
+[ "$sdk_status" -eq 0 ] && [ "$st_status" -eq 0 ] && [ "$cli_status" -eq 0 ]

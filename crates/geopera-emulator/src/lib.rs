@@ -37,9 +37,11 @@
 //!   plain text.
 //! - Every call runs authenticate → rate limit → scope → validate → execute.
 //! - Credentials: `Authorization: Bearer <token>` or `x-api-key: <key>` (Bearer wins). Tokens
-//!   are the demo `gpra_` key (every scope), the demo session token, and keys from
-//!   `api_keys.create` or [`EmulatorHandle::create_key`]. Missing, unknown, revoked or expired
-//!   credentials are 401 titled `Unauthenticated`. A key without the operation's scope is 403
+//!   are the demo `gpra_` key (every scope), the demo session token, keys from
+//!   `api_keys.create` or [`EmulatorHandle::create_key`], and the access tokens of signed-in
+//!   sessions ([Signing in](#signing-in-oidc)), which act with their session's grants and
+//!   organization. Missing, unknown, revoked or expired credentials are 401 titled
+//!   `Unauthenticated`. A key without the operation's scope is 403
 //!   `missing scope '<scope>' for '<id>'`; grants match exactly, as `resource:*`, `*:action`
 //!   or `*`. Operations whose descriptor says `needs_credentials: false` (only
 //!   `webhooks.drain`) skip both checks.
@@ -91,6 +93,11 @@
 //! | time with no request in progress | [`DEFAULT_IDLE_TIMEOUT`], 60 s | [`idle_timeout`](EmulatorBuilder::idle_timeout) | `--idle-timeout 60s` |
 //! | recorded requests | [`DEFAULT_RECORD_LIMIT`], 1,000 | [`record_limit`](EmulatorBuilder::record_limit) | — |
 //! | bytes of recorded headers and bodies | [`DEFAULT_RECORD_BUDGET_BYTES`], 16 MiB | [`record_budget`](EmulatorBuilder::record_budget) | — |
+//! | sign-in form body; larger is 413 | 16 KiB (or the body limit, if smaller) | — | — |
+//! | live sessions; more is 503 `temporarily_unavailable` | [`MAX_SESSIONS`], 10,000 | — | — |
+//! | sessions per principal; more ends the oldest | [`MAX_SESSIONS_PER_PRINCIPAL`], 100 | — | — |
+//! | live access tokens per session; more retires the oldest | [`MAX_ACCESS_TOKENS_PER_SESSION`], 8 | — | — |
+//! | device logins waiting; more is 503 `temporarily_unavailable` | [`MAX_PENDING_DEVICE_LOGINS`], 1,000 | — | — |
 //!
 //! The header-read timeout runs from a connection's start and, on HTTP/1.1, again from each
 //! answer until the next request head is complete, so it is also how long an idle HTTP/1.1
@@ -104,7 +111,101 @@
 //!
 //! Not covered: a request hyper cannot parse at all (a broken request line, say) gets
 //! hyper's own 400 with an empty body; the number of keys and idempotency claims is bounded
-//! only by the rate limits.
+//! only by the rate limits; the sign-in endpoints are not rate limited (their state is
+//! capped instead, above).
+//!
+//! # Signing in (OIDC)
+//!
+//! The emulator is also the API's identity provider, with the endpoints of the `public`
+//! realm. `{base}` is the base URL; `{oidc}` is `{base}/realms/public/protocol/openid-connect`.
+//!
+//! | endpoint | what |
+//! |---|---|
+//! | `GET {base}/realms/public/.well-known/openid-configuration` | discovery; URLs built from the request's `Host` |
+//! | `POST {oidc}/token` | grants `password`, `client_credentials`, `refresh_token`, `urn:ietf:params:oauth:grant-type:device_code` |
+//! | `POST {oidc}/auth/device` | starts a device login (RFC 8628); PKCE `S256` required |
+//! | `GET` or `POST {oidc}/userinfo` | who a token is: session access token or API key, as Bearer or `x-api-key` |
+//! | `POST {oidc}/logout` | `refresh_token`: ends its session (204); unknown token 400 `invalid_grant` |
+//! | `POST {oidc}/revoke` | RFC 7009 `token`: a refresh token ends its session, an access token only itself; always 200 |
+//! | `GET {oidc}/certs` | the JWKS: empty, tokens are opaque |
+//! | `GET` / `POST {base}/realms/public/device` | the verification page: user code plus a user's password, Approve or Deny |
+//!
+//! Requests are `application/x-www-form-urlencoded`; a parameter sent twice is refused and
+//! an empty one counts as absent. Every answer, errors included, is JSON with
+//! `Cache-Control: no-store`; errors are OAuth's `{"error", "error_description"}`, never
+//! problem+json: 400 `invalid_request`, `invalid_grant`, `invalid_scope`,
+//! `unauthorized_client`, `unsupported_grant_type` and the device polling errors; 401
+//! `invalid_client` (with `WWW-Authenticate: Basic`) and, at userinfo, `invalid_token` (with
+//! `WWW-Authenticate: Bearer`); 405 with `Allow`; 413 for a form over 16 KiB; 503
+//! `temporarily_unavailable` at the caps above. These paths are not part of the contract, so
+//! `GET /openapi.json` does not list them. Sign-in requests are neither recorded
+//! ([`EmulatorHandle::requests`]) nor logged with their bodies.
+//!
+//! Clients:
+//!
+//! - `geopera-cli` ([`PUBLIC_CLIENT`]), public, no secret: `password`, `refresh_token` and
+//!   the device flow.
+//! - `geopera` ([`KEY_CLIENT`]): only `client_credentials`, with a `gpra_` API key as
+//!   `client_secret` (in the form or HTTP Basic). The session acts as that key: its
+//!   organization, grants and own rate limit, principal type `api_key`. It gets no refresh
+//!   token (`refresh_expires_in: 0`), as Keycloak does by default: ask for a new token with
+//!   the key instead.
+//!
+//! A token answer is `{access_token, token_type: "Bearer", expires_in: 300, refresh_token,
+//! refresh_expires_in: 1800, scope}`. Without `scope` the session gets `openid profile` and
+//! every grant of its principal; permission words in `scope` (`orders:read`, `catalog:*`,
+//! `*`) narrow the session to them (each must be covered by what the principal holds, else
+//! `invalid_scope`), and `openid`, `profile`, `email`, `offline_access` pass through.
+//!
+//! Lifetimes run on the emulator's [`ManualClock`], like everything else: an access token is
+//! accepted for [`ACCESS_TOKEN_SECS`] (300 s), a refresh token for [`REFRESH_TOKEN_SECS`]
+//! (1,800 s) from its issue, and each refresh issues a new one with the full 1,800 s. Refresh
+//! tokens rotate on every use: the presented one stops working, and presenting it again is
+//! `invalid_grant` and ends the whole session, so its newest refresh token and its access
+//! tokens stop working too. Access tokens issued earlier stay valid until they expire. A
+//! refresh token is bound to the client it was issued to.
+//!
+//! Device flow: `auth/device` takes `client_id=geopera-cli`, an optional `scope`, and
+//! `code_challenge` with `code_challenge_method=S256` (both required), and answers
+//! `device_code`, `user_code` (like `WDJB-MJHT`), `verification_uri`
+//! (`{base}/realms/public/device`), `verification_uri_complete` (with `?user_code=`),
+//! `expires_in: 600` and `interval: 5`. Polling the token endpoint with `device_code` and
+//! `code_verifier` answers `authorization_pending` until a user approves,
+//! `slow_down` (and 5 s more interval) when polled sooner than the interval after the
+//! previous poll, `access_denied` once denied, `expired_token` after 600 s, and
+//! `invalid_grant` when the verifier does not match (which also ends the login). A device
+//! code signs in once.
+//!
+//! Users sign in with `password` and approve device logins: by default `admin` /
+//! `admin-password` with every scope and `viewer` / `viewer-password` with `*:read`, both of
+//! [`DEMO_ORG`] ([`demo_users`]); the builder's [`user`](EmulatorBuilder::user) and
+//! [`users`](EmulatorBuilder::users) add or replace them. Their subject is `usr_<username>`.
+//! `userinfo` answers `sub`, `geopera_principal_type` (`user` or `api_key`),
+//! `geopera_principal_id`, `geopera_org_id`, `scope` (the session's scope; a key's grants),
+//! `geopera_permissions` and, for users, `preferred_username`.
+//!
+//! Tokens are opaque: random strings from the operating system's generator (32 bytes for
+//! access tokens; a refresh token is a 16-byte session key and a 32-byte secret, joined by a
+//! dot), kept only as SHA-256 digests. The official CLI never decodes a token, and opaque
+//! tokens can be revoked at once, which JWTs checked offline cannot. Passwords and PKCE
+//! challenges are compared in constant time.
+//!
+//! ## Control endpoints
+//!
+//! Off unless [`EmulatorBuilder::control`] or `--control` turns them on; then, under
+//! [`CONTROL_PREFIX`], with JSON bodies and problem+json errors:
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /_emulator/clock` | `{"unix_seconds", "unix_millis"}` |
+//! | `POST /_emulator/clock` `{"advance_seconds": N}` or `{"set_unix_seconds": T}` | the new reading |
+//! | `POST /_emulator/device/approve` `{"user_code", "username"?}` (default `admin`) | `{"user_code", "state": "approved"}`; 404 when no login waits for it |
+//! | `POST /_emulator/device/deny` `{"user_code"}` | `{"user_code", "state": "denied"}`; 404 likewise |
+//! | `GET /_emulator/oidc/counters` | [`OidcCounters`] plus `live_sessions` and `pending_device_logins` |
+//!
+//! From a test in the same process, the handle does the same:
+//! [`EmulatorHandle::clock`], [`EmulatorHandle::approve_device`],
+//! [`EmulatorHandle::deny_device`] and [`EmulatorHandle::oidc_counters`].
 //!
 //! # Data
 //!
@@ -132,11 +233,13 @@
 //! operation answers a deterministic sample of its output shape.
 //!
 //! Everything lives in memory unless [`EmulatorBuilder::state_file`] (`--state FILE`) names a
-//! SQLite file: then orders, keys (with their revocations), balances and answered
+//! SQLite file: then orders, keys (with their revocations), balances, answered
 //! idempotency claims (organization, operation, key, a SHA-256 fingerprint of the body and
-//! the stored answer) are written to it after every successful operation that is not
-//! read-only and every answer to a request with an `Idempotency-Key`, and read back on the
-//! next start with the same seed. So a retry after a restart is replayed, not charged again,
+//! the stored answer) and signed-in sessions (token digests only) are written to it after
+//! every successful operation that is not read-only, every answer to a request with an
+//! `Idempotency-Key` and every sign-in request that changed a session, and read back on the
+//! next start with the same seed. Device logins still waiting and the sign-in counters are
+//! not kept. So a retry after a restart is replayed, not charged again,
 //! until 24 hours on the emulator's clock have passed since the key was claimed. Rate-limit
 //! windows and recorded requests are not kept. Files written by older versions of the
 //! emulator open and are upgraded in place; a file from a newer version is refused.

@@ -20,8 +20,7 @@ use crate::error::{ApiError, ApiJson, Reply};
 use crate::faults::deliver;
 use crate::faults::select::Injected;
 use crate::idempotency::{fingerprint, Begin};
-use crate::oidc::presented_token;
-use crate::oidc::sessions::{Rejected, Sessions};
+use crate::oidc::{identify, presented_token};
 use crate::ops::{self, Ctx};
 use crate::scopes::grants;
 use crate::state::Shared;
@@ -156,38 +155,13 @@ fn authenticate(
     };
     let now = shared.clock.now_secs();
     let inner = shared.lock();
-    match inner.credentials.get(token) {
-        Some(key) if key.revoked => {
-            Err(ApiError::unauthenticated("the credential has been revoked"))
-        }
-        Some(key) if key.expires_at.is_some_and(|at| at <= now) => {
-            Err(ApiError::unauthenticated("the credential has expired"))
-        }
-        Some(key) => Ok(Caller {
-            org: key.org.clone(),
-            grants: key.grants.clone(),
-            anonymous: false,
-            key_limit: key.rate_limit.map(|cap| (key.id.clone(), cap)),
-        }),
-        None => session(&inner.oidc, token, now),
-    }
-}
-
-/// The caller behind a signed-in session's access token, with the session's grants.
-///
-/// # Errors
-/// 401 for an unknown, revoked or expired access token.
-fn session(sessions: &Sessions, token: &str, now: i64) -> Result<Caller, ApiError> {
-    match sessions.authenticate(token, now) {
-        Ok(family) => Ok(Caller {
-            org: family.principal.org.clone(),
-            grants: family.principal.grants.clone(),
-            anonymous: false,
-            key_limit: family.principal.key_limit.clone(),
-        }),
-        Err(Rejected::Expired) => Err(ApiError::unauthenticated("the access token has expired")),
-        Err(Rejected::Unknown) => Err(ApiError::unauthenticated("unknown credential")),
-    }
+    let identity = identify(&inner, token, now).map_err(ApiError::unauthenticated)?;
+    Ok(Caller {
+        org: identity.org.to_owned(),
+        grants: identity.grants.to_vec(),
+        anonymous: false,
+        key_limit: identity.key_limit.map(|(key, cap)| (key.to_owned(), cap)),
+    })
 }
 
 /// The faults the caller asked for in [`FAULT_HEADER`], drawn only once it is known.

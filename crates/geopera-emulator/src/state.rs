@@ -117,6 +117,9 @@ impl Shared {
             inner.orgs = snapshot.orgs;
             inner.orders = snapshot.orders;
             inner.claims = Claims::restored(snapshot.claims, clock.now_millis());
+            inner.oidc.families = snapshot.sessions;
+            inner.oidc.access = snapshot.access;
+            inner.oidc.purge(clock.now_millis());
         }
         Shared {
             seed,
@@ -134,8 +137,8 @@ impl Shared {
         }
     }
 
-    /// Writes orders, keys, balances and answered idempotency claims to the state file, if
-    /// there is one. A failed write is logged, not answered: the request itself succeeded.
+    /// Writes orders, keys, balances, answered idempotency claims and signed-in sessions to
+    /// the state file, if there is one. A failed write is logged, not answered: the request itself succeeded.
     pub fn persist(&self) {
         let Some(store) = &self.store else { return };
         let now_ms = self.clock.now_millis();
@@ -147,6 +150,8 @@ impl Shared {
             orgs: &inner.orgs,
             orders: &inner.orders,
             claims: inner.claims.durable(now_ms),
+            sessions: &inner.oidc.families,
+            access: &inner.oidc.access,
         };
         if let Err(error) = store.save(&snapshot) {
             tracing::warn!(%error, "could not write the state file");

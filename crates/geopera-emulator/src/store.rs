@@ -22,6 +22,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
 use crate::error::{known_content_type, Reply};
+use crate::oidc::sessions::{Access, Family, TokenDigest};
 use crate::records::{Claim, ClaimSlot, Credential, Order, OrderKind, Org};
 
 /// The tables of version 0, the first file format (which never set `user_version`).
@@ -50,6 +51,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (org, operation, key));",
     // 2: a key's own per-minute limit from `api_keys.create`.
     "ALTER TABLE credentials ADD COLUMN rate_limit INTEGER;",
+    // 3: signed-in sessions and their access tokens, by token digest (never the tokens).
+    "CREATE TABLE IF NOT EXISTS sessions (family BLOB PRIMARY KEY, record TEXT NOT NULL);
+     CREATE TABLE IF NOT EXISTS access_tokens (
+        digest BLOB PRIMARY KEY, family BLOB NOT NULL, expires_at INTEGER NOT NULL);",
 ];
 
 /// The version this emulator writes.
@@ -62,6 +67,8 @@ pub(crate) struct Snapshot {
     pub orgs: HashMap<String, Org>,
     pub orders: HashMap<String, Order>,
     pub claims: HashMap<ClaimSlot, Claim>,
+    pub sessions: HashMap<TokenDigest, Family>,
+    pub access: HashMap<TokenDigest, Access>,
 }
 
 /// What to write: the records as the caller holds them. Claims without a reply are skipped
@@ -73,6 +80,8 @@ pub(crate) struct SnapshotRef<'a> {
     pub orgs: &'a HashMap<String, Org>,
     pub orders: &'a HashMap<String, Order>,
     pub claims: Vec<(&'a ClaimSlot, &'a Claim)>,
+    pub sessions: &'a HashMap<TokenDigest, Family>,
+    pub access: &'a HashMap<TokenDigest, Access>,
 }
 
 /// An open state file.
@@ -143,7 +152,7 @@ impl Store {
         let tx = connection.transaction()?;
         tx.execute_batch(
             "DELETE FROM meta; DELETE FROM credentials; DELETE FROM orgs; DELETE FROM orders;
-             DELETE FROM idempotency;",
+             DELETE FROM idempotency; DELETE FROM sessions; DELETE FROM access_tokens;",
         )?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('seed', ?1), ('rng_state', ?2)",
@@ -219,6 +228,20 @@ impl Store {
                     reply.content_type,
                     json_text(&headers),
                     reply.body.as_ref()
+                ])?;
+            }
+            let mut insert = tx.prepare("INSERT INTO sessions (family, record) VALUES (?1, ?2)")?;
+            for (family, record) in snapshot.sessions {
+                insert.execute(params![family.as_slice(), json_text(record)])?;
+            }
+            let mut insert = tx.prepare(
+                "INSERT INTO access_tokens (digest, family, expires_at) VALUES (?1, ?2, ?3)",
+            )?;
+            for (digest, access) in snapshot.access {
+                insert.execute(params![
+                    digest.as_slice(),
+                    access.family.as_slice(),
+                    access.expires_at
                 ])?;
             }
         }
@@ -362,12 +385,40 @@ fn read(connection: &Connection, rng_state: u64) -> rusqlite::Result<Snapshot> {
         };
         claims.insert((row.get("org")?, op.id, row.get("key")?), claim);
     }
+    let digest_of = |bytes: Vec<u8>| TokenDigest::try_from(bytes).ok();
+    let mut sessions = HashMap::new();
+    let mut query = connection.prepare("SELECT family, record FROM sessions")?;
+    let mut rows = query.query([])?;
+    while let Some(row) = rows.next()? {
+        let record: String = row.get("record")?;
+        // A record this version cannot read ends that session, as a restart of the real
+        // identity provider might.
+        if let (Some(family), Ok(record)) = (
+            digest_of(row.get("family")?),
+            serde_json::from_str::<Family>(&record),
+        ) {
+            sessions.insert(family, record);
+        }
+    }
+    let mut access = HashMap::new();
+    let mut query = connection.prepare("SELECT digest, family, expires_at FROM access_tokens")?;
+    let mut rows = query.query([])?;
+    while let Some(row) = rows.next()? {
+        if let (Some(digest), Some(family)) =
+            (digest_of(row.get("digest")?), digest_of(row.get("family")?))
+        {
+            let expires_at = row.get("expires_at")?;
+            access.insert(digest, Access { family, expires_at });
+        }
+    }
     Ok(Snapshot {
         rng_state,
         credentials,
         orgs,
         orders,
         claims,
+        sessions,
+        access,
     })
 }
 

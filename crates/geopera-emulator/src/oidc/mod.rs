@@ -27,8 +27,9 @@ use http::{HeaderMap, Method, StatusCode};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::records::Credential;
 use crate::scopes::{covers, KNOWN_GRANTS};
-use crate::state::{Shared, ALL_SCOPES, DEMO_ORG};
+use crate::state::{Inner, Shared, ALL_SCOPES, DEMO_ORG};
 use sessions::{
     same_secret, GrantKind, Issued, Principal, PrincipalKind, Rejected, ACCESS_TOKEN_SECS,
     DEVICE_CODE_SECS, DEVICE_INTERVAL_SECS, REFRESH_TOKEN_SECS,
@@ -312,6 +313,19 @@ fn method_not_allowed(allowed: &'static str) -> OAuthError {
     error
 }
 
+/// A form POSTed to a sign-in endpoint, handed to `handle`; any other method is 405.
+fn posted<T>(
+    method: &Method,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    handle: impl FnOnce(&Form) -> Result<T, OAuthError>,
+) -> Result<T, OAuthError> {
+    if *method != Method::POST {
+        return Err(method_not_allowed("POST"));
+    }
+    handle(&Form::read(headers, body)?)
+}
+
 /// Logs one answered request without anything secret in it.
 fn logged(endpoint: &'static str, started: Instant, response: Response) -> Response {
     tracing::info!(
@@ -512,11 +526,13 @@ async fn token(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let result = if method == Method::POST {
-        Form::read(&headers, body).and_then(|form| grant(&shared, &headers, &form))
-    } else {
-        Err(method_not_allowed("POST"))
-    };
+    let result = posted(&method, &headers, body, |form| {
+        grant(&shared, &headers, form)
+    });
+    // Sessions change on every answer with tokens, and a refused refresh may have ended one.
+    let changed = result
+        .as_ref()
+        .map_or_else(|error| error.error == "invalid_grant", |_| true);
     let response = match result {
         Ok(issued) => token_answer(issued),
         Err(error) => {
@@ -524,6 +540,9 @@ async fn token(
             error.into_response()
         }
     };
+    if changed {
+        shared.persist();
+    }
     logged("token", started, response)
 }
 
@@ -569,15 +588,9 @@ fn grant(shared: &Shared, headers: &HeaderMap, form: &Form) -> Result<Issued, OA
                 OAuthError::invalid_client("client_secret (an API key) is required")
             })?;
             let mut inner = shared.lock();
-            let now = now_ms.div_euclid(1000);
-            let key = inner
-                .credentials
-                .get(secret)
-                .filter(|key| !key.session && !key.revoked)
-                .filter(|key| key.expires_at.is_none_or(|at| at > now))
-                .ok_or_else(|| {
-                    OAuthError::invalid_client("the API key is unknown, revoked or expired")
-                })?;
+            let key = live_key(&inner, secret, now_ms.div_euclid(1000)).ok_or_else(|| {
+                OAuthError::invalid_client("the API key is unknown, revoked or expired")
+            })?;
             let mut principal = Principal {
                 kind: PrincipalKind::ApiKey,
                 id: key.id.clone(),
@@ -686,11 +699,9 @@ async fn device_authorization(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let result = if method == Method::POST {
-        Form::read(&headers, body).and_then(|form| begin_device(&shared, &headers, &form))
-    } else {
-        Err(method_not_allowed("POST"))
-    };
+    let result = posted(&method, &headers, body, |form| {
+        begin_device(&shared, &headers, form)
+    });
     let response = result.unwrap_or_else(IntoResponse::into_response);
     logged("auth/device", started, response)
 }
@@ -783,72 +794,101 @@ async fn userinfo(
     logged("userinfo", started, response)
 }
 
-/// The userinfo claims of the request's credential: an API key, the demo session token or
-/// a signed-in session's access token.
+/// What a credential stands for, borrowed from the state that holds it.
+pub(crate) struct Identity<'a> {
+    pub kind: PrincipalKind,
+    pub id: &'a str,
+    pub name: &'a str,
+    pub org: &'a str,
+    /// A session's granted scope; `None` for keys, whose scope is their grants.
+    pub scope: Option<&'a str>,
+    pub grants: &'a [String],
+    /// A key's id and its own calls per minute.
+    pub key_limit: Option<(&'a str, u32)>,
+}
+
+/// Who a presented token is: an API key, the demo session token, or a signed-in session's
+/// access token. The one check every authenticated request goes through.
+///
+/// # Errors
+/// Why the token is refused, in words for the 401.
+pub(crate) fn identify<'a>(
+    inner: &'a Inner,
+    token: &str,
+    now: i64,
+) -> Result<Identity<'a>, &'static str> {
+    if let Some(key) = inner.credentials.get(token) {
+        if key.revoked {
+            return Err("the credential has been revoked");
+        }
+        if key.expires_at.is_some_and(|at| at <= now) {
+            return Err("the credential has expired");
+        }
+        return Ok(Identity {
+            kind: if key.session {
+                PrincipalKind::User
+            } else {
+                PrincipalKind::ApiKey
+            },
+            id: &key.id,
+            name: &key.name,
+            org: &key.org,
+            scope: None,
+            grants: &key.grants,
+            key_limit: key.rate_limit.map(|cap| (key.id.as_str(), cap)),
+        });
+    }
+    match inner.oidc.authenticate(token, now) {
+        Ok(family) => {
+            let principal = &family.principal;
+            Ok(Identity {
+                kind: principal.kind,
+                id: &principal.id,
+                name: &principal.name,
+                org: &principal.org,
+                scope: Some(&family.scope),
+                grants: &principal.grants,
+                key_limit: principal
+                    .key_limit
+                    .as_ref()
+                    .map(|(key, cap)| (key.as_str(), *cap)),
+            })
+        }
+        Err(Rejected::Expired) => Err("the access token has expired"),
+        Err(Rejected::Unknown) => Err("unknown credential"),
+    }
+}
+
+/// The API key with this secret, if it may still be used (not a session token, not revoked,
+/// not expired): what the `geopera` client must present as its secret.
+fn live_key<'a>(inner: &'a Inner, secret: &str, now: i64) -> Option<&'a Credential> {
+    inner
+        .credentials
+        .get(secret)
+        .filter(|key| !key.session && !key.revoked)
+        .filter(|key| key.expires_at.is_none_or(|at| at > now))
+}
+
+/// The userinfo claims of the request's credential.
 fn who_is(shared: &Shared, headers: &HeaderMap) -> Result<Value, OAuthError> {
     let token = presented_token(headers).ok_or_else(|| {
         OAuthError::invalid_token("send Authorization: Bearer <token> or x-api-key")
     })?;
     let now = shared.clock.now_secs();
     let inner = shared.lock();
-    if let Some(key) = inner.credentials.get(token) {
-        if key.revoked {
-            return Err(OAuthError::invalid_token("the credential has been revoked"));
-        }
-        if key.expires_at.is_some_and(|at| at <= now) {
-            return Err(OAuthError::invalid_token("the credential has expired"));
-        }
-        let kind = if key.session {
-            PrincipalKind::User
-        } else {
-            PrincipalKind::ApiKey
-        };
-        return Ok(claims(
-            kind,
-            &key.id,
-            &key.name,
-            &key.org,
-            &key.grants.join(" "),
-            &key.grants,
-        ));
-    }
-    match inner.oidc.authenticate(token, now) {
-        Ok(family) => {
-            let principal = &family.principal;
-            Ok(claims(
-                principal.kind,
-                &principal.id,
-                &principal.name,
-                &principal.org,
-                &family.scope,
-                &principal.grants,
-            ))
-        }
-        Err(Rejected::Expired) => Err(OAuthError::invalid_token("the access token has expired")),
-        Err(Rejected::Unknown) => Err(OAuthError::invalid_token("unknown or revoked token")),
-    }
-}
-
-fn claims(
-    kind: PrincipalKind,
-    id: &str,
-    name: &str,
-    org: &str,
-    scope: &str,
-    grants: &[String],
-) -> Value {
+    let who = identify(&inner, token, now).map_err(OAuthError::invalid_token)?;
     let mut claims = json!({
-        "sub": id,
-        "geopera_principal_type": kind.name(),
-        "geopera_principal_id": id,
-        "geopera_org_id": org,
-        "scope": scope,
-        "geopera_permissions": grants,
+        "sub": who.id,
+        "geopera_principal_type": who.kind.name(),
+        "geopera_principal_id": who.id,
+        "geopera_org_id": who.org,
+        "scope": who.scope.map_or_else(|| who.grants.join(" "), str::to_owned),
+        "geopera_permissions": who.grants,
     });
-    if kind == PrincipalKind::User {
-        claims["preferred_username"] = Value::String(name.to_owned());
+    if who.kind == PrincipalKind::User {
+        claims["preferred_username"] = Value::String(who.name.to_owned());
     }
-    claims
+    Ok(claims)
 }
 
 async fn logout(
@@ -858,23 +898,23 @@ async fn logout(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let result = if method == Method::POST {
-        Form::read(&headers, body).and_then(|form| {
-            Client::identify(&headers, &form)?.public()?;
-            let token = form.required("refresh_token")?;
+    let result = posted(&method, &headers, body, |form| {
+        Client::identify(&headers, form)?.public()?;
+        let token = form.required("refresh_token")?;
+        let revoked = {
             let mut inner = shared.lock();
-            if inner.oidc.revoke_refresh(token) {
-                inner.oidc.counters.revocations += 1;
-                Ok(StatusCode::NO_CONTENT.into_response())
-            } else {
-                Err(OAuthError::invalid_grant(
-                    "unknown or already revoked refresh token",
-                ))
-            }
-        })
-    } else {
-        Err(method_not_allowed("POST"))
-    };
+            let revoked = inner.oidc.revoke_refresh(token);
+            inner.oidc.counters.revocations += u64::from(revoked);
+            revoked
+        };
+        if !revoked {
+            return Err(OAuthError::invalid_grant(
+                "unknown or already revoked refresh token",
+            ));
+        }
+        shared.persist();
+        Ok(StatusCode::NO_CONTENT.into_response())
+    });
     logged(
         "logout",
         started,
@@ -891,38 +931,35 @@ async fn revoke(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let result = if method == Method::POST {
-        Form::read(&headers, body).and_then(|form| {
-            let client = Client::identify(&headers, &form)?;
-            if client.id == KEY_CLIENT {
-                let secret = client.secret.as_deref().unwrap_or_default();
-                let valid = shared
-                    .lock()
-                    .credentials
-                    .get(secret)
-                    .is_some_and(|key| !key.session && !key.revoked);
-                if !valid {
-                    return Err(OAuthError::invalid_client("the API key is not valid"));
-                }
-            } else {
-                client.public()?;
+    let result = posted(&method, &headers, body, |form| {
+        let client = Client::identify(&headers, form)?;
+        if client.id == KEY_CLIENT {
+            let secret = client.secret.as_deref().unwrap_or_default();
+            let now = shared.clock.now_secs();
+            if live_key(&shared.lock(), secret, now).is_none() {
+                return Err(OAuthError::invalid_client("the API key is not valid"));
             }
-            let token = form.required("token")?;
+        } else {
+            client.public()?;
+        }
+        let token = form.required("token")?;
+        let revoked = {
             let mut inner = shared.lock();
+            let sessions = &mut inner.oidc;
             let revoked = match form.get("token_type_hint") {
                 Some("access_token") => {
-                    inner.oidc.revoke_access(token) || inner.oidc.revoke_refresh(token)
+                    sessions.revoke_access(token) || sessions.revoke_refresh(token)
                 }
-                _ => inner.oidc.revoke_refresh(token) || inner.oidc.revoke_access(token),
+                _ => sessions.revoke_refresh(token) || sessions.revoke_access(token),
             };
-            if revoked {
-                inner.oidc.counters.revocations += 1;
-            }
-            Ok(StatusCode::OK.into_response())
-        })
-    } else {
-        Err(method_not_allowed("POST"))
-    };
+            sessions.counters.revocations += u64::from(revoked);
+            revoked
+        };
+        if revoked {
+            shared.persist();
+        }
+        Ok(StatusCode::OK.into_response())
+    });
     logged(
         "revoke",
         started,

@@ -22,6 +22,18 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// Reads a whole answer.
+    pub fn read(response: reqwest::blocking::Response) -> reqwest::Result<Resp> {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes()?;
+        Ok(Resp {
+            status,
+            headers,
+            body,
+        })
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|error| {
             panic!(
@@ -87,15 +99,7 @@ impl Api {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = request.send()?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes()?;
-        Ok(Resp {
-            status,
-            headers,
-            body,
-        })
+        Resp::read(request.send()?)
     }
 
     /// Calls with a given bearer token.

@@ -1,5 +1,5 @@
-//! `state_file`: orders, keys, balances and idempotency claims survive a restart; a file of
-//! another seed is refused.
+//! `state_file`: orders, keys, balances, idempotency claims and signed-in sessions survive a
+//! restart; a file of another seed is refused.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -8,6 +8,7 @@ use geopera_emulator::{Emulator, RateLimits, DEMO_ORG};
 use serde_json::json;
 
 use crate::common::Api;
+use crate::oidc::{password_login, refresh, text, SEARCH};
 
 /// A fresh path in the temp directory, removed when dropped.
 struct TempFile(PathBuf);
@@ -206,4 +207,26 @@ fn a_keys_rate_limit_survives_a_restart() {
         api.call_as(&secret, "billing.credits.balance", body).status,
         429
     );
+}
+
+#[test]
+fn sessions_survive_a_restart_and_remember_rotated_refresh_tokens() {
+    let file = TempFile::new("sessions");
+    let (first, second) = {
+        let api = start(4, &file);
+        let first = password_login(&api, "admin", "admin-password");
+        let second = refresh(&api, text(&first, "refresh_token"));
+        assert_eq!(second.status, 200);
+        (first, second.json())
+    };
+    let api = start(4, &file);
+    let access = text(&second, "access_token");
+    assert_eq!(api.call_as(access, "catalog.search", SEARCH()).status, 200);
+    // The rotated token is still known as rotated: replaying it ends the session.
+    assert_eq!(refresh(&api, text(&first, "refresh_token")).status, 400);
+    assert_eq!(refresh(&api, text(&second, "refresh_token")).status, 400);
+    assert_eq!(api.call_as(access, "catalog.search", SEARCH()).status, 401);
+    drop(api);
+    let api = start(4, &file);
+    assert_eq!(api.call_as(access, "catalog.search", SEARCH()).status, 401);
 }
