@@ -1,4 +1,5 @@
-//! What the SDK records with `tracing`: a span per call, an event per attempt, never the token.
+//! What the SDK records with `tracing`: a span per call, an event per attempt, never a token,
+//! a password or a session's tokens.
 //!
 //! A test binary of its own: it installs a process-wide subscriber, which would otherwise see
 //! (and race with) every other test's calls.
@@ -6,6 +7,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use geopera::auth::{Oidc, Session};
 use geopera::models::CatalogSearchInput;
 use geopera::operations::catalog_search;
 use geopera_emulator::{Emulator, FaultPlan, RateLimits};
@@ -68,6 +70,49 @@ fn calls_and_retries_are_traced_without_the_token() {
     emu.set_faults(FaultPlan::parse(ONE_503).expect("valid"));
     catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST).limit(1))
         .expect("a page after one retry");
+    // A session: its sign-in, a refresh after the API refuses a revoked access token, and
+    // none of its secrets in the log either.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let oidc = Oidc::for_base_url(&emu.base_url()).expect("a provider");
+    let session = Session::password(oidc, "admin", "admin-password");
+    let signed_in = geopera::AuthenticatedClient::builder_with_credentials(session.clone())
+        .base_url(emu.base_url())
+        .build()
+        .expect("valid");
+    runtime
+        .block_on(catalog_search::send(
+            &signed_in,
+            CatalogSearchInput::new(HOST).limit(1),
+        ))
+        .expect("signed in");
+    let first = session.tokens().expect("signed in");
+    let revoked = runtime
+        .block_on(
+            reqwest::Client::new()
+                .post(format!(
+                    "{}/realms/public/protocol/openid-connect/revoke",
+                    emu.base_url()
+                ))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "client_id=geopera-cli&token={}",
+                    first.access_token()
+                ))
+                .send(),
+        )
+        .expect("the revocation endpoint answers");
+    assert!(revoked.status().is_success());
+    runtime
+        .block_on(catalog_search::send(
+            &signed_in,
+            CatalogSearchInput::new(HOST).limit(1),
+        ))
+        .expect("refreshed after the 401 and sent again");
+    let second = session.tokens().expect("still signed in");
+    assert_ne!(first.access_token(), second.access_token());
     let text = String::from_utf8_lossy(
         &captured
             .0
@@ -83,11 +128,24 @@ fn calls_and_retries_are_traced_without_the_token() {
     );
     assert!(text.contains("retrying"), "{text}");
     let closed: Vec<&str> = text.lines().filter(|l| l.contains("close")).collect();
-    assert_eq!(closed.len(), 2, "{text}");
+    assert_eq!(closed.len(), 4, "{text}");
     assert!(
-        closed.iter().all(|line| line.contains("attempts=2")),
+        closed[..2].iter().all(|line| line.contains("attempts=2")),
         "both faces record their attempts: {closed:?}"
     );
+    assert!(
+        closed[3].contains("attempts=2"),
+        "the 401 and the retry: {closed:?}"
+    );
+    assert!(text.contains("credential renewed after 401"), "{text}");
     assert!(!text.contains(emu.api_key()), "the token is never logged");
+    for secret in [
+        first.access_token(),
+        first.refresh_token().unwrap_or("no refresh token"),
+        second.access_token(),
+        "admin-password",
+    ] {
+        assert!(!text.contains(secret), "a session secret was logged");
+    }
     assert!(!text.contains(HOST), "bodies are never logged");
 }
