@@ -293,6 +293,7 @@ mod routes;
 mod scopes;
 mod state;
 mod store;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::io;
@@ -360,6 +361,7 @@ pub struct EmulatorBuilder {
     timeouts: conn::Timeouts,
     users: Vec<User>,
     control: bool,
+    allow_local_webhooks: bool,
 }
 
 impl Default for EmulatorBuilder {
@@ -382,6 +384,7 @@ impl Default for EmulatorBuilder {
             },
             users: demo_users(),
             control: false,
+            allow_local_webhooks: false,
         }
     }
 }
@@ -506,13 +509,22 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Lets event subscriptions name plain-HTTP, loopback, private and internal endpoints
+    /// (default `false`: only `https` to public hosts), so a test can receive webhooks on
+    /// `http://127.0.0.1:PORT`. See [Webhooks](crate#webhooks).
+    pub fn allow_local_webhooks(mut self, allow: bool) -> Self {
+        self.allow_local_webhooks = allow;
+        self
+    }
+
     /// Binds the address, starts the server on its own thread and runtime, and returns once
     /// it accepts connections.
     ///
     /// # Errors
     /// When the address cannot be bound, the state file cannot be opened or belongs to
-    /// another seed, or the runtime or thread cannot be created.
+    /// another seed, or the runtime, thread or webhook client cannot be created.
     pub fn start(self) -> io::Result<EmulatorHandle> {
+        let webhook_client = webhooks::client().map_err(io::Error::other)?;
         let store = match &self.state_file {
             Some(path) => Some(store::Store::open(path, self.seed)?),
             None => None,
@@ -532,6 +544,7 @@ impl EmulatorBuilder {
             recording::RequestLog::new(self.record_limit, self.record_budget, self.record_bodies),
             store,
             self.users,
+            (self.allow_local_webhooks, webhook_client),
         ));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -540,6 +553,7 @@ impl EmulatorBuilder {
             .build()?;
         let (stop, stopped) = watch::channel(false);
         let app = routes::router(shared.clone(), self.control);
+        let background = shared.clone();
         let timeouts = self.timeouts;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
         let thread = std::thread::Builder::new()
@@ -554,6 +568,9 @@ impl EmulatorBuilder {
                         }
                     };
                     let _ = ready_tx.send(Ok(()));
+                    if background.clock.follows_wall_clock() {
+                        tokio::spawn(webhooks::background(background, stopped.clone()));
+                    }
                     conn::serve(listener, app, timeouts, stopped, Duration::from_secs(2)).await;
                 });
                 runtime.shutdown_timeout(Duration::from_secs(1));
