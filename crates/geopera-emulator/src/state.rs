@@ -221,6 +221,9 @@ impl Inner {
     /// The organization, created on first sight with its starting balance and order history.
     pub fn org(&mut self, org: &str, seed: u64, now: i64) -> &mut Org {
         if !self.orgs.contains_key(org) {
+            // Events up to now first, so the history below, all finished before now, is
+            // never news.
+            self.sweep(now.saturating_mul(1000));
             let mut rng = Rng::new(seed ^ fnv(org));
             let mut ids = Vec::with_capacity(HISTORICAL_ORDERS);
             for n in 0..HISTORICAL_ORDERS {

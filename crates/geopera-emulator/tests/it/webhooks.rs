@@ -307,6 +307,28 @@ fn a_fulfilled_order_is_delivered_signed_on_drain() {
 }
 
 #[test]
+fn the_history_of_an_organization_seen_late_is_not_news() {
+    let api = Api::with(local());
+    let receiver = Receiver::start(&[]);
+    subscribe(&api, "order.fulfilled", &receiver.url);
+    api.emu.clock().advance(Duration::from_secs(30 * 86_400));
+    let late = api
+        .emu
+        .create_key_in_org("org_late", &["event_subscriptions:*", "orders:read"]);
+    let created = api.call_as(
+        &late,
+        "event_subscriptions.create",
+        json!({"event_type": "order.fulfilled", "endpoint_url": receiver.url}),
+    );
+    assert_eq!(created.status, 200);
+    let listed = api.call_as(&late, "orders.list", json!({"size": 1}));
+    assert_eq!(listed.json()["totalElements"], 250, "the history exists");
+    api.emu.clock().advance(Duration::from_secs(60));
+    assert_eq!(drain(&api)["drained"], 0);
+    assert!(receiver.got().is_empty());
+}
+
+#[test]
 fn a_failed_delivery_is_retried_after_the_backoff_with_the_same_event_id() {
     let api = Api::with(local());
     let receiver = Receiver::start(&[500]);
