@@ -236,24 +236,29 @@ impl Webhooks {
 }
 
 impl Inner {
-    /// Queues `event` for every subscription that wants it; returns the event's id.
-    pub fn emit(&mut self, event: &Event, now_ms: i64) -> String {
-        let event_id = format!("evt_{}", self.rng.hex(12));
-        let body = event.body(&event_id);
-        let mut wanted: Vec<&Subscription> = self
+    /// Queues `event` for every subscription that wants it. An event nobody wants draws no
+    /// id, so the seeded ids of everything else stay as they were without subscriptions.
+    pub fn emit(&mut self, event: &Event, now_ms: i64) {
+        let unnamed = event.body("");
+        let mut wanted: Vec<String> = self
             .webhooks
             .subscriptions
             .values()
-            .filter(|subscription| subscription.wants(&event.org, event.event_type, &body))
+            .filter(|subscription| subscription.wants(&event.org, event.event_type, &unnamed))
+            .map(|subscription| subscription.id.clone())
             .collect();
-        wanted.sort_by(|a, b| a.id.cmp(&b.id));
-        let text = body.to_string();
+        if wanted.is_empty() {
+            return;
+        }
+        wanted.sort();
+        let event_id = format!("evt_{}", self.rng.hex(12));
+        let text = event.body_text(&event_id);
         let queued: Vec<Pending> = wanted
             .into_iter()
-            .map(|subscription| Pending {
+            .map(|subscription_id| Pending {
                 event_id: event_id.clone(),
                 event_type: event.event_type.to_owned(),
-                subscription_id: subscription.id.clone(),
+                subscription_id,
                 body: text.clone(),
                 attempts: 0,
                 due_ms: now_ms,
@@ -263,7 +268,6 @@ impl Inner {
         for pending in queued {
             self.webhooks.enqueue(pending);
         }
-        event_id
     }
 
     /// Turns the orders that reached `fulfilled` since the last sweep into `order.fulfilled`
