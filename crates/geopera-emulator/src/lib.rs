@@ -98,6 +98,10 @@
 //! | sessions per principal; more ends the oldest | [`MAX_SESSIONS_PER_PRINCIPAL`], 100 | — | — |
 //! | live access tokens per session; more retires the oldest | [`MAX_ACCESS_TOKENS_PER_SESSION`], 8 | — | — |
 //! | device logins waiting; more is 503 `temporarily_unavailable` | [`MAX_PENDING_DEVICE_LOGINS`], 1,000 | — | — |
+//! | event subscriptions per organization; more is 422 | 100 | — | — |
+//! | webhook deliveries waiting; more drops the oldest | 10,000 | — | — |
+//! | one webhook delivery attempt | 5 s | — | — |
+//! | webhook attempts before giving up | 8 | — | — |
 //!
 //! The header-read timeout runs from a connection's start and, on HTTP/1.1, again from each
 //! answer until the next request head is complete, so it is also how long an idle HTTP/1.1
