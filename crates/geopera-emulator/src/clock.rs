@@ -74,6 +74,12 @@ impl ManualClock {
         }
     }
 
+    /// Whether the clock follows the wall clock ([`system`](Self::system)) rather than
+    /// staying where it was put.
+    pub fn follows_wall_clock(&self) -> bool {
+        self.inner.ticking
+    }
+
     /// The current time in Unix milliseconds.
     pub fn now_millis(&self) -> i64 {
         let base = if self.inner.ticking {

@@ -98,6 +98,10 @@
 //! | sessions per principal; more ends the oldest | [`MAX_SESSIONS_PER_PRINCIPAL`], 100 | — | — |
 //! | live access tokens per session; more retires the oldest | [`MAX_ACCESS_TOKENS_PER_SESSION`], 8 | — | — |
 //! | device logins waiting; more is 503 `temporarily_unavailable` | [`MAX_PENDING_DEVICE_LOGINS`], 1,000 | — | — |
+//! | event subscriptions per organization; more is 422 | 100 | — | — |
+//! | webhook deliveries waiting; more drops the oldest | 10,000 | — | — |
+//! | one webhook delivery attempt | 5 s | — | — |
+//! | webhook attempts before giving up | 8 | — | — |
 //!
 //! The header-read timeout runs from a connection's start and, on HTTP/1.1, again from each
 //! answer until the next request head is complete, so it is also how long an idle HTTP/1.1
@@ -229,11 +233,13 @@
 //! (`orders.list`, `page`/`size`, answers `{content, page, size, totalElements, totalPages}`).
 //! `items.list` (`limit`/`offset`) answers `{items, total, limit, offset}` over 300 items per
 //! project. The contract bounds none of these paging numbers, so out-of-range ones are clamped
-//! (pages of 1 to 1,000, no negative page or offset) rather than refused. Every other
-//! operation answers a deterministic sample of its output shape.
+//! (pages of 1 to 1,000, no negative page or offset) rather than refused. Event subscriptions
+//! are kept too ([Webhooks](#webhooks)). Every other operation answers a deterministic sample
+//! of its output shape.
 //!
 //! Everything lives in memory unless [`EmulatorBuilder::state_file`] (`--state FILE`) names a
-//! SQLite file: then orders, keys (with their revocations), balances, answered
+//! SQLite file: then orders, keys (with their revocations), balances, event subscriptions
+//! (with the signing secrets they sign with), webhook deliveries still waiting, answered
 //! idempotency claims (organization, operation, key, a SHA-256 fingerprint of the body and
 //! the stored answer) and signed-in sessions (token digests only) are written to it after
 //! every successful operation that is not read-only, every answer to a request with an
@@ -243,6 +249,59 @@
 //! until 24 hours on the emulator's clock have passed since the key was claimed. Rate-limit
 //! windows and recorded requests are not kept. Files written by older versions of the
 //! emulator open and are upgraded in place; a file from a newer version is refused.
+//!
+//! # Webhooks
+//!
+//! `event_subscriptions.create` / `get` / `list` / `update` / `delete` / `test` keep real
+//! subscriptions per organization; another organization's id is 404, like a missing one.
+//! `create` answers the subscription with its signing secret (`secret`, `whsec_` and 64 hex
+//! digits from the operating system's generator), once: `get`, `list` and `update` leave it
+//! out. The contract gives `list` no paging fields, so it answers
+//! `{"total", "subscriptions"}` with every match of `event_type` / `active`, oldest first; an
+//! organization holds at most 100 subscriptions.
+//!
+//! **Endpoints.** Like the API, the emulator accepts only `https` URLs of public hosts, and
+//! answers anything else 422 at `["body", "endpoint_url"]`: plain `http`, URLs with
+//! credentials, IP literals that are loopback, private, link-local, shared, documentation,
+//! multicast or otherwise not globally routable (IPv4-mapped IPv6 included), and the names
+//! `localhost`, single-label names and names under `.localhost`, `.local`, `.localdomain`,
+//! `.internal` and `.home.arpa`. Names are not resolved, so a public name that points at a
+//! private address is not caught. [`EmulatorBuilder::allow_local_webhooks`]
+//! (`--allow-local-webhooks`) lifts the host rule and allows plain `http`, for receivers on
+//! this machine such as `http://127.0.0.1:PORT/hook`. The rule is checked again before every
+//! delivery, so a subscription kept in a state file does not reach a local host after a
+//! restart without the flag. A subscription's own `headers` are sent with each delivery; they
+//! may not replace `Content-Type`, `Host`, `User-Agent` or any `X-Geopera-*` header.
+//!
+//! **Events.** An order that reaches `fulfilled` on the emulator's clock is an
+//! `order.fulfilled` event, a cancelled order is `order.cancelled`, and
+//! `event_subscriptions.test` sends a `webhook.test` event. The body is
+//! `{event_id, event_type, timestamp, organization_id, entity_type, entity_id, data}`. An event
+//! goes to every active subscription of its organization with the same `event_type` whose
+//! `filter_config` entries all equal the body's value at that key, read as a dotted path
+//! (`{"entity_type": "order"}`, `{"data.type": "archive"}`). Order status follows the clock,
+//! so fulfilments are picked up when the outbox is next looked at (a drain, a background
+//! pass, or a subscription being created or updated), stamped with the time they happened;
+//! orders fulfilled before the emulator first started are history and send nothing.
+//!
+//! **Delivery.** `POST` to the endpoint with the body's exact bytes and `Content-Type:
+//! application/json`, `X-Geopera-Signature: sha256=<lowercase hex HMAC-SHA256 of the body
+//! keyed by the secret>`, `X-Geopera-Event` (the type), `X-Geopera-Event-ID` (the same on
+//! every attempt; receivers dedupe on it) and `X-Geopera-Delivery-ID` (new per attempt).
+//! Redirects are not followed and no proxy is used. Any 2xx acknowledges; another status, a
+//! failed connection or no answer within 5 s is a failure, retried after 10 s, then 20 s,
+//! 40 s, … (doubling) on the emulator's clock, and given up after 8 attempts. The outbox holds
+//! at most 10,000 deliveries; a new one beyond that drops the oldest.
+//!
+//! **When.** `webhooks.drain` (no credentials; optional `limit`, 1 to 2000, default 2000)
+//! delivers what is due at that moment on the emulator's clock and answers
+//! `{"drained", "failed", "given_up", "discarded", "remaining"}` (`discarded`: deliveries whose
+//! subscription was deleted or made inactive). With a frozen [`ManualClock`] (the library
+//! default) that is the only way anything is delivered, so tests decide exactly when: move
+//! the clock, then drain. With a clock that follows the wall clock (the binary's, or
+//! [`ManualClock::system`]) a background pass also delivers whatever is due about once a
+//! second. `event_subscriptions.test` delivers at once, one attempt, and reports
+//! `{status, delivered, http_status, error, event_id, event_type}`; it is not retried.
 //!
 //! # Faults
 //!
@@ -293,6 +352,7 @@ mod routes;
 mod scopes;
 mod state;
 mod store;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::io;
@@ -360,6 +420,7 @@ pub struct EmulatorBuilder {
     timeouts: conn::Timeouts,
     users: Vec<User>,
     control: bool,
+    allow_local_webhooks: bool,
 }
 
 impl Default for EmulatorBuilder {
@@ -382,6 +443,7 @@ impl Default for EmulatorBuilder {
             },
             users: demo_users(),
             control: false,
+            allow_local_webhooks: false,
         }
     }
 }
@@ -506,13 +568,22 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Lets event subscriptions name plain-HTTP, loopback, private and internal endpoints
+    /// (default `false`: only `https` to public hosts), so a test can receive webhooks on
+    /// `http://127.0.0.1:PORT`. See [Webhooks](crate#webhooks).
+    pub fn allow_local_webhooks(mut self, allow: bool) -> Self {
+        self.allow_local_webhooks = allow;
+        self
+    }
+
     /// Binds the address, starts the server on its own thread and runtime, and returns once
     /// it accepts connections.
     ///
     /// # Errors
     /// When the address cannot be bound, the state file cannot be opened or belongs to
-    /// another seed, or the runtime or thread cannot be created.
+    /// another seed, or the runtime, thread or webhook client cannot be created.
     pub fn start(self) -> io::Result<EmulatorHandle> {
+        let webhook_client = webhooks::client().map_err(io::Error::other)?;
         let store = match &self.state_file {
             Some(path) => Some(store::Store::open(path, self.seed)?),
             None => None,
@@ -532,6 +603,7 @@ impl EmulatorBuilder {
             recording::RequestLog::new(self.record_limit, self.record_budget, self.record_bodies),
             store,
             self.users,
+            (self.allow_local_webhooks, webhook_client),
         ));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -540,6 +612,7 @@ impl EmulatorBuilder {
             .build()?;
         let (stop, stopped) = watch::channel(false);
         let app = routes::router(shared.clone(), self.control);
+        let background = shared.clone();
         let timeouts = self.timeouts;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
         let thread = std::thread::Builder::new()
@@ -554,6 +627,9 @@ impl EmulatorBuilder {
                         }
                     };
                     let _ = ready_tx.send(Ok(()));
+                    if background.clock.follows_wall_clock() {
+                        tokio::spawn(webhooks::background(background, stopped.clone()));
+                    }
                     conn::serve(listener, app, timeouts, stopped, Duration::from_secs(2)).await;
                 });
                 runtime.shutdown_timeout(Duration::from_secs(1));

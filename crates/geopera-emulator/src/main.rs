@@ -45,6 +45,10 @@ struct Args {
     /// counters). Anyone who can reach the port can use them.
     #[arg(long)]
     control: bool,
+    /// Accept webhook endpoints on plain HTTP and on loopback, private and internal hosts
+    /// (for receivers on this machine). Off, only https to public hosts is accepted.
+    #[arg(long)]
+    allow_local_webhooks: bool,
 }
 
 /// Reads `250ms`, `10s` or a bare number of seconds.
@@ -82,6 +86,7 @@ fn main() -> anyhow::Result<()> {
         .idle_timeout(args.idle_timeout)
         .body_limit(args.body_limit)
         .control(args.control)
+        .allow_local_webhooks(args.allow_local_webhooks)
         .clock(ManualClock::system());
     if let Some(faults) = args.faults {
         builder = builder.faults(faults);
@@ -118,6 +123,9 @@ fn main() -> anyhow::Result<()> {
             emulator.base_url(),
             geopera_emulator::CONTROL_PREFIX
         );
+    }
+    if args.allow_local_webhooks {
+        println!("Webhooks: local and plain-HTTP endpoints allowed");
     }
     println!("Rate limits: {}", args.rate_limits);
     println!("Press Ctrl-C to stop.");

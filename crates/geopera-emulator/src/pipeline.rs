@@ -78,6 +78,7 @@ pub(crate) async fn run(
                 return deliver::instead(rule, &shared.clock, kill).await;
             }
             let reply = admitted(shared, op, &caller, request.headers, &request.body)
+                .await
                 .unwrap_or_else(ApiError::into_reply);
             (reply, requested)
         }
@@ -98,7 +99,7 @@ async fn pause(latency: Duration) {
 }
 
 /// Rate limit → scope → validate → execute, for an authenticated caller.
-fn admitted(
+async fn admitted(
     shared: &Shared,
     op: &'static OperationInfo,
     caller: &Caller,
@@ -108,7 +109,7 @@ fn admitted(
     rate_limit(shared, op, caller)?;
     authorize(op, caller)?;
     let input = validated(op, headers, body)?;
-    execute_once(shared, op, caller, headers, input)
+    execute_once(shared, op, caller, headers, input).await
 }
 
 /// The operation a path names, invoked with the one method the API answers.
@@ -262,7 +263,7 @@ fn validated(op: &OperationInfo, headers: &HeaderMap, body: &Bytes) -> Result<Va
 ///
 /// # Errors
 /// 409 when the key was used with another body or its first request is still running.
-fn execute_once(
+async fn execute_once(
     shared: &Shared,
     op: &'static OperationInfo,
     caller: &Caller,
@@ -274,7 +275,7 @@ fn execute_once(
         .and_then(|value| value.to_str().ok())
         .filter(|_| op.access != Access::Read || op.declares_idempotency_key);
     let Some(key) = key else {
-        let reply = execute(shared, op, caller, input);
+        let reply = execute(shared, op, caller, input).await;
         if changed_state(op, &reply) {
             shared.persist();
         }
@@ -286,7 +287,7 @@ fn execute_once(
     if let Begin::Replay(reply) = shared.lock().claims.begin(&slot, print, now)? {
         return Ok(reply);
     }
-    let reply = execute(shared, op, caller, input);
+    let reply = execute(shared, op, caller, input).await;
     let answered = shared.lock().claims.settle(&slot, &reply);
     // The effect and the claim that replays it go to the state file in one write, so a
     // restart never finds one without the other.
@@ -302,7 +303,12 @@ fn changed_state(op: &OperationInfo, reply: &Reply) -> bool {
 }
 
 /// Runs the operation and counts it; its failures are answers too.
-fn execute(shared: &Shared, op: &'static OperationInfo, caller: &Caller, input: Value) -> Reply {
+async fn execute(
+    shared: &Shared,
+    op: &'static OperationInfo,
+    caller: &Caller,
+    input: Value,
+) -> Reply {
     *shared.lock().counters.entry(op.id.to_owned()).or_insert(0) += 1;
     let ctx = Ctx {
         shared,
@@ -310,5 +316,7 @@ fn execute(shared: &Shared, op: &'static OperationInfo, caller: &Caller, input: 
         org: &caller.org,
         grants: &caller.grants,
     };
-    ops::execute(&ctx, input).unwrap_or_else(ApiError::into_reply)
+    ops::execute(&ctx, input)
+        .await
+        .unwrap_or_else(ApiError::into_reply)
 }

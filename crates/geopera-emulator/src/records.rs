@@ -135,6 +135,17 @@ impl Order {
     }
 }
 
+impl Order {
+    /// When the order reaches `fulfilled` (Unix seconds), or `None` once cancelled.
+    pub fn fulfilled_at(&self) -> Option<i64> {
+        if self.cancelled_at.is_some() {
+            return None;
+        }
+        let (from, status) = self.kind.schedule().last()?;
+        (*status == "fulfilled").then_some(self.created_at.saturating_add(*from))
+    }
+}
+
 /// One organization's money and orders.
 #[derive(Debug)]
 pub struct Org {

@@ -19,6 +19,7 @@ use crate::recording::RequestLog;
 use crate::records::{Credential, NewKey, Order, OrderKind, Org};
 use crate::rng::{fnv, Rng};
 use crate::store::{Snapshot, SnapshotRef, Store};
+use crate::webhooks::Webhooks;
 
 /// The organization the demo key and [`create_key`](crate::EmulatorHandle::create_key) keys
 /// belong to.
@@ -46,6 +47,8 @@ pub struct Inner {
     pub faults: FaultState,
     /// Signed-in sessions, refresh-token families and device logins.
     pub oidc: Sessions,
+    /// Event subscriptions and the deliveries waiting for them.
+    pub webhooks: Webhooks,
 }
 
 /// State shared by every request of one emulator.
@@ -63,6 +66,10 @@ pub struct Shared {
     pub session_token: String,
     /// Who can sign in with a password or approve a device login.
     pub users: Vec<User>,
+    /// Whether webhooks may go to plain-HTTP, loopback and private endpoints.
+    pub allow_local_webhooks: bool,
+    /// Sends webhook deliveries.
+    pub webhook_client: reqwest::Client,
     store: Option<Store>,
     inner: Mutex<Inner>,
 }
@@ -83,6 +90,7 @@ impl Shared {
         requests: RequestLog,
         store: Option<(Store, Option<Snapshot>)>,
         users: Vec<User>,
+        webhooks: (bool, reqwest::Client),
     ) -> Shared {
         let mut rng = Rng::new(seed ^ 0x005e_ed0f_4e15);
         let demo_key = format!("gpra_{}", rng.hex(16));
@@ -103,6 +111,7 @@ impl Shared {
             requests,
             faults: FaultState::new(faults),
             oidc: Sessions::default(),
+            webhooks: Webhooks::default(),
         };
         let every_scope = || vec![ALL_SCOPES.to_owned()];
         let demo = NewKey::new(DEMO_ORG, "demo", every_scope());
@@ -120,7 +129,13 @@ impl Shared {
             inner.oidc.families = snapshot.sessions;
             inner.oidc.access = snapshot.access;
             inner.oidc.purge(clock.now_millis());
+            inner.webhooks.subscriptions = snapshot.subscriptions;
+            inner.webhooks.outbox = snapshot.outbox;
+            inner.webhooks.swept_to = snapshot.swept_to;
         }
+        // Orders fulfilled before the first start are history, not news.
+        inner.webhooks.swept_to.get_or_insert(now);
+        let (allow_local_webhooks, webhook_client) = webhooks;
         Shared {
             seed,
             catalog: Catalog::for_seed(seed),
@@ -132,12 +147,15 @@ impl Shared {
             demo_key,
             session_token,
             users,
+            allow_local_webhooks,
+            webhook_client,
             store,
             inner: Mutex::new(inner),
         }
     }
 
-    /// Writes orders, keys, balances, answered idempotency claims and signed-in sessions to
+    /// Writes orders, keys, balances, answered idempotency claims, signed-in sessions, event
+    /// subscriptions (with their signing secrets) and waiting webhook deliveries to
     /// the state file, if there is one. A failed write is logged, not answered: the request itself succeeded.
     pub fn persist(&self) {
         let Some(store) = &self.store else { return };
@@ -152,6 +170,9 @@ impl Shared {
             claims: inner.claims.durable(now_ms),
             sessions: &inner.oidc.families,
             access: &inner.oidc.access,
+            subscriptions: &inner.webhooks.subscriptions,
+            outbox: &inner.webhooks.outbox,
+            swept_to: inner.webhooks.swept_to,
         };
         if let Err(error) = store.save(&snapshot) {
             tracing::warn!(%error, "could not write the state file");
@@ -200,6 +221,9 @@ impl Inner {
     /// The organization, created on first sight with its starting balance and order history.
     pub fn org(&mut self, org: &str, seed: u64, now: i64) -> &mut Org {
         if !self.orgs.contains_key(org) {
+            // Events up to now first, so the history below, all finished before now, is
+            // never news.
+            self.sweep(now.saturating_mul(1000));
             let mut rng = Rng::new(seed ^ fnv(org));
             let mut ids = Vec::with_capacity(HISTORICAL_ORDERS);
             for n in 0..HISTORICAL_ORDERS {

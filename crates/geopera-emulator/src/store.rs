@@ -1,5 +1,5 @@
-//! `--state FILE`: orders, keys, balances and idempotency claims kept in SQLite across
-//! restarts.
+//! `--state FILE`: orders, keys, balances, idempotency claims, sessions, event subscriptions
+//! (with their signing secrets) and waiting webhook deliveries kept in SQLite across restarts.
 //!
 //! The whole durable part of the state is written after every request that executed an
 //! operation which is not read-only, or answered one with an idempotency key; it is small
@@ -10,7 +10,7 @@
 //! each version to the next, so a file written by an older emulator opens and is upgraded in
 //! place, and a file from a newer one is refused rather than misread.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::path::Path;
 use std::sync::Mutex;
@@ -24,6 +24,7 @@ use serde_json::Value;
 use crate::error::{known_content_type, Reply};
 use crate::oidc::sessions::{Access, Family, TokenDigest};
 use crate::records::{Claim, ClaimSlot, Credential, Order, OrderKind, Org};
+use crate::webhooks::{Pending, Subscription};
 
 /// The tables of version 0, the first file format (which never set `user_version`).
 const SCHEMA_V0: &str = "
@@ -55,6 +56,9 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS sessions (family BLOB PRIMARY KEY, record TEXT NOT NULL);
      CREATE TABLE IF NOT EXISTS access_tokens (
         digest BLOB PRIMARY KEY, family BLOB NOT NULL, expires_at INTEGER NOT NULL);",
+    // 4: event subscriptions (with the signing secret they sign with) and the webhook outbox.
+    "CREATE TABLE IF NOT EXISTS subscriptions (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+     CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, record TEXT NOT NULL);",
 ];
 
 /// The version this emulator writes.
@@ -69,6 +73,9 @@ pub(crate) struct Snapshot {
     pub claims: HashMap<ClaimSlot, Claim>,
     pub sessions: HashMap<TokenDigest, Family>,
     pub access: HashMap<TokenDigest, Access>,
+    pub subscriptions: HashMap<String, Subscription>,
+    pub outbox: VecDeque<Pending>,
+    pub swept_to: Option<i64>,
 }
 
 /// What to write: the records as the caller holds them. Claims without a reply are skipped
@@ -82,6 +89,9 @@ pub(crate) struct SnapshotRef<'a> {
     pub claims: Vec<(&'a ClaimSlot, &'a Claim)>,
     pub sessions: &'a HashMap<TokenDigest, Family>,
     pub access: &'a HashMap<TokenDigest, Access>,
+    pub subscriptions: &'a HashMap<String, Subscription>,
+    pub outbox: &'a VecDeque<Pending>,
+    pub swept_to: Option<i64>,
 }
 
 /// An open state file.
@@ -131,7 +141,9 @@ impl Store {
                 let rng_state = meta("rng_state")?
                     .and_then(|text| text.parse().ok())
                     .unwrap_or(seed);
-                Some(read(&connection, rng_state).map_err(io_error)?)
+                let mut snapshot = read(&connection, rng_state).map_err(io_error)?;
+                snapshot.swept_to = meta("webhooks_swept_to")?.and_then(|text| text.parse().ok());
+                Some(snapshot)
             }
         };
         let store = Store {
@@ -152,12 +164,19 @@ impl Store {
         let tx = connection.transaction()?;
         tx.execute_batch(
             "DELETE FROM meta; DELETE FROM credentials; DELETE FROM orgs; DELETE FROM orders;
-             DELETE FROM idempotency; DELETE FROM sessions; DELETE FROM access_tokens;",
+             DELETE FROM idempotency; DELETE FROM sessions; DELETE FROM access_tokens;
+             DELETE FROM subscriptions; DELETE FROM outbox;",
         )?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('seed', ?1), ('rng_state', ?2)",
             params![snapshot.seed.to_string(), snapshot.rng_state.to_string()],
         )?;
+        if let Some(swept_to) = snapshot.swept_to {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('webhooks_swept_to', ?1)",
+                [swept_to.to_string()],
+            )?;
+        }
         {
             let mut insert = tx.prepare(
                 "INSERT INTO credentials (secret, id, org, name, prefix, grants, created_at,
@@ -243,6 +262,15 @@ impl Store {
                     access.family.as_slice(),
                     access.expires_at
                 ])?;
+            }
+            let mut insert =
+                tx.prepare("INSERT INTO subscriptions (id, record) VALUES (?1, ?2)")?;
+            for (id, subscription) in snapshot.subscriptions {
+                insert.execute(params![id, json_text(subscription)])?;
+            }
+            let mut insert = tx.prepare("INSERT INTO outbox (seq, record) VALUES (?1, ?2)")?;
+            for (seq, pending) in snapshot.outbox.iter().enumerate() {
+                insert.execute(params![seq as i64, json_text(pending)])?;
             }
         }
         tx.commit()
@@ -411,7 +439,29 @@ fn read(connection: &Connection, rng_state: u64) -> rusqlite::Result<Snapshot> {
             access.insert(digest, Access { family, expires_at });
         }
     }
+    // Records this version cannot read are skipped, like sessions above.
+    let mut subscriptions = HashMap::new();
+    let mut query = connection.prepare("SELECT id, record FROM subscriptions")?;
+    let mut rows = query.query([])?;
+    while let Some(row) = rows.next()? {
+        let record: String = row.get("record")?;
+        if let Ok(subscription) = serde_json::from_str::<Subscription>(&record) {
+            subscriptions.insert(row.get("id")?, subscription);
+        }
+    }
+    let mut outbox = VecDeque::new();
+    let mut query = connection.prepare("SELECT record FROM outbox ORDER BY seq")?;
+    let mut rows = query.query([])?;
+    while let Some(row) = rows.next()? {
+        let record: String = row.get("record")?;
+        if let Ok(pending) = serde_json::from_str::<Pending>(&record) {
+            outbox.push_back(pending);
+        }
+    }
     Ok(Snapshot {
+        subscriptions,
+        outbox,
+        swept_to: None,
         rng_state,
         credentials,
         orgs,

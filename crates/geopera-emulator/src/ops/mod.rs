@@ -95,15 +95,26 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::BillingTopup>(billing::topup),
         on::<op::ItemsList>(items::list),
         on::<op::ItemsGetStac>(items::get_stac),
-        on::<op::WebhooksDrain>(webhooks::drain),
+        on::<op::EventSubscriptionsCreate>(webhooks::create),
+        on::<op::EventSubscriptionsGet>(webhooks::get),
+        on::<op::EventSubscriptionsList>(webhooks::list),
+        on::<op::EventSubscriptionsUpdate>(webhooks::update),
+        on::<op::EventSubscriptionsDelete>(webhooks::delete),
     ])
 });
 
-/// Runs an operation on a validated body.
+/// Runs an operation on a validated body. The two operations that make outbound HTTP
+/// calls are awaited here; every other one is synchronous.
 ///
 /// # Errors
 /// Domain failures (unknown resources, conflicts, insufficient credits) as [`ApiError`].
-pub(crate) fn execute(ctx: &Ctx<'_>, body: Value) -> Outcome {
+pub(crate) async fn execute(ctx: &Ctx<'_>, body: Value) -> Outcome {
+    if ctx.op.id == op::WebhooksDrain::INFO.id {
+        return webhooks::drain(ctx, input::decode(ctx.op.input, body)?).await;
+    }
+    if ctx.op.id == op::EventSubscriptionsTest::INFO.id {
+        return webhooks::test(ctx, input::decode(ctx.op.input, body)?).await;
+    }
     match HANDLERS.get(ctx.op.id) {
         Some(handler) => handler(ctx, body),
         None => Ok(ctx.ok(&sample_output(ctx))),

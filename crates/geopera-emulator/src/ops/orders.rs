@@ -15,6 +15,7 @@ use crate::catalog::{bbox_area_km2, geometry_area_km2, MIN_AREA_KM2};
 use crate::error::ApiError;
 use crate::records::{Order, OrderKind};
 use crate::state::Shared;
+use crate::webhooks::{order_event, ORDER_CANCELLED};
 use geopera_types::rfc3339::format_date_time;
 
 /// Open data is free; delivering it costs this much per km².
@@ -161,6 +162,8 @@ pub(crate) fn cancel(ctx: &Ctx<'_>, input: OrderCancelInput) -> Outcome {
         _ => {
             order.cancelled_at = Some(now);
             let refund = order.total_credits;
+            let event = order_event(ORDER_CANCELLED, order, "cancelled", now);
+            inner.emit(&event, ctx.shared.clock.now_millis());
             let reply = json!({"orderId": id, "status": "cancelled", "refundedCredits": refund});
             let org = inner.org(ctx.org, ctx.shared.seed, now);
             org.balance_credits = org.balance_credits.saturating_add(refund);

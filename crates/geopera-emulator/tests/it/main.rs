@@ -10,4 +10,5 @@ mod limits;
 mod oidc;
 mod orders;
 mod state;
+mod webhooks;
 mod wire;

@@ -11,10 +11,10 @@ use crate::common::Api;
 use crate::oidc::{password_login, refresh, text, SEARCH};
 
 /// A fresh path in the temp directory, removed when dropped.
-struct TempFile(PathBuf);
+pub struct TempFile(pub PathBuf);
 
 impl TempFile {
-    fn new(name: &str) -> TempFile {
+    pub fn new(name: &str) -> TempFile {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_nanos());

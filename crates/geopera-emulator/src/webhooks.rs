@@ -1,0 +1,728 @@
+//! Webhooks: event subscriptions, the events the emulator emits, their outbox, and signed
+//! delivery over HTTP. The operations that reach these live in `ops::webhooks`; the rules are
+//! documented in the crate's "Webhooks" section.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use sha2::Sha256;
+use tokio::sync::watch;
+
+use crate::records::Order;
+use crate::state::{Inner, Shared};
+use geopera_types::rfc3339::format_date_time;
+
+/// Deliveries waiting in the outbox at most; a new one beyond this drops the oldest.
+pub const MAX_PENDING_DELIVERIES: usize = 10_000;
+/// Attempts per delivery before it is given up.
+pub const MAX_DELIVERY_ATTEMPTS: u32 = 8;
+/// How long one delivery attempt may take, connecting included.
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The wait after the first failed attempt; each further failure doubles it.
+pub const FIRST_RETRY_DELAY_SECS: i64 = 10;
+/// Subscriptions one organization may hold.
+pub const MAX_SUBSCRIPTIONS_PER_ORG: usize = 100;
+/// The most deliveries one `webhooks.drain` attempts when it names no `limit`.
+pub const DEFAULT_DRAIN_LIMIT: usize = 2000;
+/// Given-up deliveries remembered, newest last.
+const GIVEN_UP_KEPT: usize = 100;
+/// Deliveries attempted at the same time by one drain.
+const PARALLEL_DELIVERIES: usize = 8;
+/// The headers the emulator sets itself; a subscription's own headers may not replace them.
+const RESERVED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "host",
+    "transfer-encoding",
+    "connection",
+    "user-agent",
+];
+
+/// A subscription's signing secret. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SigningSecret(String);
+
+impl fmt::Debug for SigningSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningSecret([redacted])")
+    }
+}
+
+impl SigningSecret {
+    /// A fresh `whsec_` secret of 32 bytes from the operating system's generator.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes)?;
+        Ok(SigningSecret(format!("whsec_{}", hex(&bytes))))
+    }
+
+    /// The secret itself, for the one answer that shows it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `sha256=<hex>`: the HMAC-SHA256 of `body` keyed by the secret's text.
+    pub fn sign(&self, body: &[u8]) -> String {
+        // HMAC takes keys of any length, so this never fails.
+        let digest = match Hmac::<Sha256>::new_from_slice(self.0.as_bytes()) {
+            Ok(mut mac) => {
+                mac.update(body);
+                hex(&mac.finalize().into_bytes())
+            }
+            Err(_) => String::new(),
+        };
+        format!("sha256={digest}")
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// An event subscription of one organization.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Subscription {
+    pub id: String,
+    pub org: String,
+    pub event_type: String,
+    pub endpoint_url: String,
+    pub filter_config: Map<String, Value>,
+    pub headers: BTreeMap<String, String>,
+    pub description: Option<String>,
+    pub active: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub secret: SigningSecret,
+}
+
+impl Subscription {
+    /// The subscription as the API shows it; the secret only when `with_secret`.
+    pub fn to_json(&self, with_secret: bool) -> Value {
+        let mut value = json!({
+            "id": self.id,
+            "organization_id": self.org,
+            "event_type": self.event_type,
+            "endpoint_url": self.endpoint_url,
+            "filter_config": self.filter_config,
+            "headers": self.headers,
+            "description": self.description,
+            "active": self.active,
+            "created_at": format_date_time(self.created_at),
+            "updated_at": format_date_time(self.updated_at),
+        });
+        if let (true, Some(object)) = (with_secret, value.as_object_mut()) {
+            object.insert("secret".into(), json!(self.secret.expose()));
+        }
+        value
+    }
+
+    /// Whether an event's body is for this subscription: same organization and type, and
+    /// every `filter_config` entry equal to the body's value at that dotted path.
+    fn wants(&self, org: &str, event_type: &str, body: &Value) -> bool {
+        self.active
+            && self.org == org
+            && self.event_type == event_type
+            && self
+                .filter_config
+                .iter()
+                .all(|(path, expected)| lookup(body, path) == Some(expected))
+    }
+}
+
+/// The value at a dotted path such as `data.project_id`.
+fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .try_fold(value, |value, step| value.as_object()?.get(step))
+}
+
+/// Something that happened, before it is matched to subscriptions.
+#[derive(Debug)]
+pub struct Event {
+    pub event_type: &'static str,
+    pub org: String,
+    pub entity_type: &'static str,
+    pub entity_id: String,
+    pub data: Value,
+    /// When it happened, in Unix seconds.
+    pub at: i64,
+}
+
+impl Event {
+    /// The body as the bytes that are sent and signed.
+    pub fn body_text(&self, event_id: &str) -> String {
+        self.body(event_id).to_string()
+    }
+
+    fn body(&self, event_id: &str) -> Value {
+        json!({
+            "event_id": event_id,
+            "event_type": self.event_type,
+            "timestamp": format_date_time(self.at),
+            "organization_id": self.org,
+            "entity_type": self.entity_type,
+            "entity_id": self.entity_id,
+            "data": self.data,
+        })
+    }
+}
+
+/// One event on its way to one subscription.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Pending {
+    pub event_id: String,
+    pub event_type: String,
+    pub subscription_id: String,
+    /// The exact bytes sent (and signed) on every attempt.
+    pub body: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the next attempt is due, in milliseconds on the emulator's clock.
+    pub due_ms: i64,
+    pub last_error: Option<String>,
+}
+
+/// Subscriptions, the outbox and what was given up.
+#[derive(Debug, Default)]
+pub struct Webhooks {
+    pub subscriptions: HashMap<String, Subscription>,
+    /// Oldest first.
+    pub outbox: VecDeque<Pending>,
+    /// Deliveries dropped because the outbox was full.
+    pub dropped: u64,
+    /// Deliveries given up after [`MAX_DELIVERY_ATTEMPTS`], newest last.
+    pub given_up: VecDeque<Pending>,
+    /// Order changes up to this Unix second have been turned into events.
+    pub swept_to: Option<i64>,
+}
+
+impl Webhooks {
+    fn enqueue(&mut self, pending: Pending) {
+        while self.outbox.len() >= MAX_PENDING_DELIVERIES {
+            if self.outbox.pop_front().is_some() {
+                self.dropped += 1;
+            }
+        }
+        self.outbox.push_back(pending);
+    }
+
+    fn give_up(&mut self, pending: Pending) {
+        tracing::info!(
+            event_id = %pending.event_id,
+            subscription = %pending.subscription_id,
+            attempts = pending.attempts,
+            "webhook delivery given up"
+        );
+        if self.given_up.len() >= GIVEN_UP_KEPT {
+            self.given_up.pop_front();
+        }
+        self.given_up.push_back(pending);
+    }
+
+    /// How many subscriptions `org` holds.
+    pub fn count(&self, org: &str) -> usize {
+        self.subscriptions
+            .values()
+            .filter(|subscription| subscription.org == org)
+            .count()
+    }
+}
+
+impl Inner {
+    /// Queues `event` for every subscription that wants it. An event nobody wants draws no
+    /// id, so the seeded ids of everything else stay as they were without subscriptions.
+    pub fn emit(&mut self, event: &Event, now_ms: i64) {
+        let unnamed = event.body("");
+        let mut wanted: Vec<String> = self
+            .webhooks
+            .subscriptions
+            .values()
+            .filter(|subscription| subscription.wants(&event.org, event.event_type, &unnamed))
+            .map(|subscription| subscription.id.clone())
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        wanted.sort();
+        let event_id = format!("evt_{}", self.rng.hex(12));
+        let text = event.body_text(&event_id);
+        let queued: Vec<Pending> = wanted
+            .into_iter()
+            .map(|subscription_id| Pending {
+                event_id: event_id.clone(),
+                event_type: event.event_type.to_owned(),
+                subscription_id,
+                body: text.clone(),
+                attempts: 0,
+                due_ms: now_ms,
+                last_error: None,
+            })
+            .collect();
+        for pending in queued {
+            self.webhooks.enqueue(pending);
+        }
+    }
+
+    /// Turns the orders that reached `fulfilled` since the last sweep into `order.fulfilled`
+    /// events, in the order they were fulfilled. Order status follows the clock, so this runs
+    /// before anything reads the outbox.
+    pub fn sweep(&mut self, now_ms: i64) {
+        let now = now_ms.div_euclid(1000);
+        let from = self.webhooks.swept_to.unwrap_or(now);
+        if now <= from {
+            self.webhooks.swept_to = Some(from);
+            return;
+        }
+        self.webhooks.swept_to = Some(now);
+        let anyone =
+            self.webhooks.subscriptions.values().any(|subscription| {
+                subscription.active && subscription.event_type == ORDER_FULFILLED
+            });
+        if !anyone {
+            return;
+        }
+        let mut fulfilled: Vec<(i64, &Order)> = self
+            .orders
+            .values()
+            .filter_map(|order| Some((order.fulfilled_at()?, order)))
+            .filter(|(at, _)| *at > from && *at <= now)
+            .collect();
+        fulfilled.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        let events: Vec<Event> = fulfilled
+            .into_iter()
+            .map(|(at, order)| order_event(ORDER_FULFILLED, order, "fulfilled", at))
+            .collect();
+        for event in events {
+            self.emit(&event, now_ms);
+        }
+    }
+}
+
+/// The event type of an order that reached `fulfilled`.
+pub const ORDER_FULFILLED: &str = "order.fulfilled";
+/// The event type of a cancelled order.
+pub const ORDER_CANCELLED: &str = "order.cancelled";
+/// The event type `event_subscriptions.test` sends.
+pub const WEBHOOK_TEST: &str = "webhook.test";
+
+/// An event about `order` now in `status`.
+pub fn order_event(event_type: &'static str, order: &Order, status: &str, at: i64) -> Event {
+    Event {
+        event_type,
+        org: order.org.clone(),
+        entity_type: "order",
+        entity_id: order.id.clone(),
+        data: json!({
+            "order_id": order.id,
+            "type": order.kind.name(),
+            "status": status,
+            "display_name": order.display_name,
+            "total_credits": order.total_credits,
+        }),
+        at,
+    }
+}
+
+/// Why `url` may not receive deliveries, or `None` when it may.
+///
+/// Without `allow_local` it must be `https` and name a public host: IP literals must be
+/// globally routable, and names must not be `localhost`, single labels or under `.localhost`,
+/// `.local`, `.localdomain`, `.internal` or `.home.arpa`. Names are not resolved, so a public
+/// name that resolves to a private address is not caught here.
+pub fn endpoint_problem(url: &str, allow_local: bool) -> Option<String> {
+    if url.len() > 2048 {
+        return Some("endpoint_url must be at most 2048 characters".to_owned());
+    }
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return Some("endpoint_url must be an absolute http(s) URL".to_owned());
+    };
+    match parsed.scheme() {
+        "https" => {}
+        "http" if allow_local => {}
+        scheme => {
+            return Some(format!(
+                "endpoint_url must use https, not {scheme} (plain http is accepted only when \
+                 the emulator allows local webhooks)"
+            ))
+        }
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Some("endpoint_url must not carry credentials".to_owned());
+    }
+    let Some(host) = parsed.host() else {
+        return Some("endpoint_url must name a host".to_owned());
+    };
+    if allow_local {
+        return None;
+    }
+    let internal = match host {
+        url::Host::Domain(name) => internal_name(name),
+        url::Host::Ipv4(ip) => !public_ip(IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => !public_ip(IpAddr::V6(ip)),
+    };
+    internal.then(|| {
+        format!(
+            "endpoint_url must be a public host: '{host}' is private, loopback, link-local or \
+             internal"
+        )
+    })
+}
+
+fn internal_name(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    !name.contains('.')
+        || [
+            ".localhost",
+            ".local",
+            ".localdomain",
+            ".internal",
+            ".home.arpa",
+        ]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+}
+
+fn public_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(ip) => public_v4(ip),
+        IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
+            Some(v4) => public_v4(v4),
+            None => public_v6(ip),
+        },
+    }
+}
+
+fn public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || a >= 240
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 192 && b == 0 && c == 0)
+        || (a == 198 && (18..20).contains(&b)))
+}
+
+fn public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
+        || (first == 0x2001 && ip.segments()[1] == 0x0db8)
+        || ip.to_ipv4().is_some_and(|v4| !public_v4(v4)))
+}
+
+/// The checks on a subscription's own headers.
+pub fn headers_problem(headers: &BTreeMap<String, String>) -> Option<String> {
+    if headers.len() > 20 {
+        return Some("headers may hold at most 20 entries".to_owned());
+    }
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+            || http::HeaderValue::from_str(value).is_err()
+            || value.len() > 1024
+        {
+            return Some(format!(
+                "headers['{name}'] must be a valid HTTP header of at most 1024 characters"
+            ));
+        }
+        if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-geopera-") {
+            return Some(format!("headers['{name}'] is set by the emulator itself"));
+        }
+    }
+    None
+}
+
+/// One attempt, with everything needed to make it without the lock.
+pub struct Attempt {
+    pub pending: Pending,
+    pub delivery_id: String,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    pub secret: SigningSecret,
+    pub allowed: Option<String>,
+}
+
+/// How an attempt ended.
+pub struct Delivered {
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+}
+
+impl Delivered {
+    pub fn ok(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+impl Inner {
+    /// The attempt for `pending`, or `None` when its subscription is gone or inactive.
+    pub fn attempt(&mut self, pending: Pending, allow_local: bool) -> Option<Attempt> {
+        let active = self
+            .webhooks
+            .subscriptions
+            .get(&pending.subscription_id)
+            .is_some_and(|subscription| subscription.active);
+        if active {
+            self.attempt_any(pending, allow_local)
+        } else {
+            None
+        }
+    }
+
+    /// The attempt for `pending`, active subscription or not; `None` when it is gone.
+    pub fn attempt_any(&mut self, pending: Pending, allow_local: bool) -> Option<Attempt> {
+        let subscription = self.webhooks.subscriptions.get(&pending.subscription_id)?;
+        let url = subscription.endpoint_url.clone();
+        let headers = subscription.headers.clone();
+        let secret = subscription.secret.clone();
+        let allowed = endpoint_problem(&url, allow_local);
+        let delivery_id = format!("dlv_{}", self.rng.hex(12));
+        Some(Attempt {
+            pending,
+            delivery_id,
+            url,
+            headers,
+            secret,
+            allowed,
+        })
+    }
+}
+
+/// POSTs one attempt; a 2xx answer acknowledges it.
+pub async fn post(client: &reqwest::Client, attempt: &Attempt) -> Delivered {
+    if let Some(problem) = &attempt.allowed {
+        return Delivered {
+            http_status: None,
+            error: Some(problem.clone()),
+        };
+    }
+    let body = attempt.pending.body.clone().into_bytes();
+    let mut request = client
+        .post(&attempt.url)
+        .header("content-type", "application/json")
+        .header("x-geopera-signature", attempt.secret.sign(&body))
+        .header("x-geopera-event", &attempt.pending.event_type)
+        .header("x-geopera-event-id", &attempt.pending.event_id)
+        .header("x-geopera-delivery-id", &attempt.delivery_id);
+    for (name, value) in &attempt.headers {
+        request = request.header(name, value);
+    }
+    match request.body(body).send().await {
+        Ok(response) if response.status().is_success() => Delivered {
+            http_status: Some(response.status().as_u16()),
+            error: None,
+        },
+        Ok(response) => Delivered {
+            http_status: Some(response.status().as_u16()),
+            error: Some(format!("the endpoint answered {}", response.status())),
+        },
+        Err(error) if error.is_timeout() => Delivered {
+            http_status: None,
+            error: Some(format!("no answer within {} s", DELIVERY_TIMEOUT.as_secs())),
+        },
+        Err(_) => Delivered {
+            http_status: None,
+            error: Some("could not connect to the endpoint".to_owned()),
+        },
+    }
+}
+
+/// The HTTP client deliveries use: bounded time, no redirects, no proxies from the
+/// environment (a proxy would see, and could redirect, every delivery).
+///
+/// # Errors
+/// When the TLS backend cannot be set up.
+pub fn client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(DELIVERY_TIMEOUT)
+        .connect_timeout(DELIVERY_TIMEOUT)
+        .no_proxy()
+        .user_agent(concat!(
+            "geopera-emulator-webhooks/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .build()
+}
+
+/// The wait after `attempts` failed attempts.
+pub fn backoff_ms(attempts: u32) -> i64 {
+    let doublings = attempts.saturating_sub(1).min(20);
+    FIRST_RETRY_DELAY_SECS.saturating_mul(1 << doublings) * 1000
+}
+
+/// What one drain did.
+#[derive(Debug, Default)]
+pub struct Drained {
+    pub delivered: usize,
+    pub failed: usize,
+    pub given_up: usize,
+    pub discarded: usize,
+    pub remaining: usize,
+}
+
+/// Delivers up to `limit` deliveries that are due on the emulator's clock: failures are
+/// rescheduled with exponential backoff, or given up after [`MAX_DELIVERY_ATTEMPTS`].
+pub async fn deliver_due(shared: &Shared, limit: usize) -> Drained {
+    let now_ms = shared.clock.now_millis();
+    let mut drained = Drained::default();
+    let attempts: Vec<Attempt> = {
+        let mut inner = shared.lock();
+        inner.sweep(now_ms);
+        let mut due = Vec::new();
+        let mut kept = VecDeque::with_capacity(inner.webhooks.outbox.len());
+        while let Some(pending) = inner.webhooks.outbox.pop_front() {
+            if due.len() < limit && pending.due_ms <= now_ms {
+                due.push(pending);
+            } else {
+                kept.push_back(pending);
+            }
+        }
+        inner.webhooks.outbox = kept;
+        due.into_iter()
+            .filter_map(|pending| {
+                let attempt = inner.attempt(pending, shared.allow_local_webhooks);
+                drained.discarded += usize::from(attempt.is_none());
+                attempt
+            })
+            .collect()
+    };
+    let client = &shared.webhook_client;
+    let results: Vec<(Attempt, Delivered)> = futures::stream::iter(attempts)
+        .map(|attempt| async move {
+            let delivered = post(client, &attempt).await;
+            (attempt, delivered)
+        })
+        .buffered(PARALLEL_DELIVERIES)
+        .collect()
+        .await;
+    let mut inner = shared.lock();
+    for (attempt, delivered) in results {
+        let mut pending = attempt.pending;
+        pending.attempts += 1;
+        if delivered.ok() {
+            drained.delivered += 1;
+            continue;
+        }
+        drained.failed += 1;
+        pending.last_error = delivered.error;
+        if pending.attempts >= MAX_DELIVERY_ATTEMPTS {
+            drained.given_up += 1;
+            inner.webhooks.give_up(pending);
+        } else {
+            pending.due_ms = now_ms.saturating_add(backoff_ms(pending.attempts));
+            inner.webhooks.enqueue(pending);
+        }
+    }
+    drained.remaining = inner.webhooks.outbox.len();
+    drained
+}
+
+/// With a clock that follows the wall clock, delivers what is due about once a second until
+/// `stopped` turns true. A frozen clock never makes anything due on its own, so nothing runs.
+pub async fn background(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        if *stopped.borrow() {
+            return;
+        }
+        let now_ms = shared.clock.now_millis();
+        let due = {
+            let mut inner = shared.lock();
+            inner.sweep(now_ms);
+            inner
+                .webhooks
+                .outbox
+                .iter()
+                .any(|pending| pending.due_ms <= now_ms)
+        };
+        if due {
+            deliver_due(&shared, DEFAULT_DRAIN_LIMIT).await;
+            shared.persist();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ssrf_guard_refuses_internal_hosts_and_plain_http() {
+        for url in [
+            "http://example.com/hook",
+            "https://127.0.0.1/hook",
+            "https://localhost:8443/hook",
+            "https://10.1.2.3/",
+            "https://172.16.0.1/",
+            "https://192.168.1.1/",
+            "https://169.254.169.254/latest",
+            "https://[::1]/",
+            "https://[fe80::1]/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://2130706433/",
+            "https://metadata.google.internal/",
+            "https://printer.local/",
+            "https://intranet/",
+            "https://user:pw@example.com/",
+            "ftp://example.com/",
+            "not a url",
+        ] {
+            let problem = endpoint_problem(url, false);
+            assert!(
+                problem
+                    .as_deref()
+                    .is_some_and(|p| p.contains("endpoint_url")),
+                "{url} was accepted"
+            );
+        }
+        assert_eq!(endpoint_problem("https://hooks.example.com/x", false), None);
+        assert_eq!(endpoint_problem("https://8.8.8.8/x", false), None);
+        assert_eq!(endpoint_problem("http://127.0.0.1:9/x", true), None);
+    }
+
+    #[test]
+    fn signatures_are_hmac_sha256_of_the_body() {
+        // RFC 4231 test case 2.
+        let secret = SigningSecret("Jefe".to_owned());
+        assert_eq!(
+            secret.sign(b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(format!("{secret:?}"), "SigningSecret([redacted])");
+    }
+
+    #[test]
+    fn backoff_doubles_from_ten_seconds() {
+        assert_eq!(backoff_ms(1), 10_000);
+        assert_eq!(backoff_ms(2), 20_000);
+        assert_eq!(backoff_ms(7), 640_000);
+    }
+
+    #[test]
+    fn filters_match_dotted_paths() {
+        let body = json!({"entity_type": "order", "data": {"project_id": "p1"}});
+        assert_eq!(lookup(&body, "data.project_id"), Some(&json!("p1")));
+        assert_eq!(lookup(&body, "data.missing"), None);
+        assert_eq!(lookup(&body, "entity_type"), Some(&json!("order")));
+    }
+}

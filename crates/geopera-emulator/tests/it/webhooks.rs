@@ -1,0 +1,453 @@
+//! Event subscriptions and webhooks: the subscription operations per organization, the SSRF
+//! guard, signed deliveries to a receiver on loopback, retries on the emulator's clock, and
+//! subscriptions kept in the state file.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use bytes::Bytes;
+use geopera_emulator::{Emulator, EmulatorBuilder, RateLimits};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::common::Api;
+use crate::state::TempFile;
+
+/// One POST the receiver got.
+#[derive(Clone, Debug)]
+struct Received {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+}
+
+#[derive(Default)]
+struct Script {
+    got: Mutex<Vec<Received>>,
+    /// Statuses to answer, in order; 200 once they run out.
+    answers: Mutex<VecDeque<u16>>,
+}
+
+/// A webhook receiver on 127.0.0.1, served on its own thread until dropped.
+struct Receiver {
+    url: String,
+    script: Arc<Script>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Receiver {
+    fn start(answers: &[u16]) -> Receiver {
+        let script = Arc::new(Script::default());
+        script
+            .answers
+            .lock()
+            .expect("lock")
+            .extend(answers.iter().copied());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let app = axum::Router::new()
+            .route("/hook", post(receive))
+            .with_state(script.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+        });
+        Receiver {
+            url,
+            script,
+            _stop: stop,
+        }
+    }
+
+    fn got(&self) -> Vec<Received> {
+        self.script.got.lock().expect("lock").clone()
+    }
+}
+
+async fn receive(State(script): State<Arc<Script>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    script
+        .got
+        .lock()
+        .expect("lock")
+        .push(Received { headers, body });
+    let status = script.answers.lock().expect("lock").pop_front();
+    StatusCode::from_u16(status.unwrap_or(200)).unwrap_or(StatusCode::OK)
+}
+
+fn local() -> EmulatorBuilder {
+    Emulator::builder()
+        .rate_limits(RateLimits::off())
+        .allow_local_webhooks(true)
+}
+
+fn subscribe(api: &Api, event_type: &str, url: &str) -> Value {
+    let created = api.call(
+        "event_subscriptions.create",
+        json!({"event_type": event_type, "endpoint_url": url, "description": "test hook"}),
+    );
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    created.json()
+}
+
+/// Places an archive order and returns its id.
+fn place_order(api: &Api) -> String {
+    let id = api
+        .call(
+            "catalog.search",
+            json!({"host_name": "earthsearch-aws", "limit": 1}),
+        )
+        .json()["features"][0]["id"]
+        .clone();
+    let placed = api.call("orders.archive.place", json!({"captures": [{"id": id}]}));
+    assert_eq!(placed.status, 202);
+    placed.json()["orderId"]
+        .as_str()
+        .expect("order id")
+        .to_owned()
+}
+
+fn drain(api: &Api) -> Value {
+    let drained = api.call_with("webhooks.drain", &json!({}), &[]);
+    assert_eq!(drained.status, 200, "drain needs no credentials");
+    drained.json()
+}
+
+/// `sha256=<hex>` of the raw body keyed by the secret, computed independently.
+fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    let digest: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("sha256={digest}")
+}
+
+#[test]
+fn subscriptions_round_trip_per_organization_and_show_the_secret_once() {
+    let api = Api::with(local());
+    let receiver = Receiver::start(&[]);
+    let created = subscribe(&api, "order.fulfilled", &receiver.url);
+    let id = created["id"].as_str().expect("id").to_owned();
+    let secret = created["secret"].as_str().expect("the secret, once");
+    assert!(
+        secret.starts_with("whsec_") && secret.len() == 70,
+        "{secret}"
+    );
+    assert_eq!(created["active"], true);
+
+    let got = api
+        .call("event_subscriptions.get", json!({"subscription_id": id}))
+        .json();
+    assert_eq!(got["id"], id.as_str());
+    assert_eq!(got["endpoint_url"], receiver.url.as_str());
+    assert!(got.get("secret").is_none(), "get redacts the secret");
+    assert!(!got.to_string().contains(secret));
+
+    subscribe(&api, "order.cancelled", &receiver.url);
+    let listed = api.call("event_subscriptions.list", json!({})).json();
+    assert_eq!(listed["total"], 2);
+    assert!(
+        !listed.to_string().contains("whsec_"),
+        "list redacts secrets"
+    );
+    let fulfilled = api
+        .call(
+            "event_subscriptions.list",
+            json!({"event_type": "order.fulfilled"}),
+        )
+        .json();
+    assert_eq!(fulfilled["total"], 1);
+    assert_eq!(fulfilled["subscriptions"][0]["id"], id.as_str());
+
+    let updated = api.call(
+        "event_subscriptions.update",
+        json!({"subscription_id": id, "active": false, "description": "paused",
+               "filter_config": {"entity_type": "order"}}),
+    );
+    assert_eq!(updated.status, 200);
+    assert_eq!(updated.json()["active"], false);
+    assert!(updated.json().get("secret").is_none());
+    let inactive = api
+        .call("event_subscriptions.list", json!({"active": false}))
+        .json();
+    assert_eq!(inactive["total"], 1);
+    assert_eq!(inactive["subscriptions"][0]["description"], "paused");
+
+    let other = api
+        .emu
+        .create_key_in_org("org_other", &["event_subscriptions:*"]);
+    for (op, body) in [
+        ("event_subscriptions.get", json!({"subscription_id": id})),
+        (
+            "event_subscriptions.update",
+            json!({"subscription_id": id, "active": true}),
+        ),
+        ("event_subscriptions.test", json!({"subscription_id": id})),
+        ("event_subscriptions.delete", json!({"subscription_id": id})),
+    ] {
+        assert_eq!(api.call_as(&other, op, body).status, 404, "{op}");
+    }
+    let theirs = api.call_as(&other, "event_subscriptions.list", json!({}));
+    assert_eq!(theirs.json()["total"], 0);
+
+    let deleted = api.call("event_subscriptions.delete", json!({"subscription_id": id}));
+    assert_eq!(deleted.json(), json!({"deleted": true}));
+    let gone = api.call("event_subscriptions.get", json!({"subscription_id": id}));
+    assert_eq!(gone.status, 404);
+}
+
+#[test]
+fn loopback_and_plain_http_endpoints_are_refused_without_the_flag() {
+    let api = Api::start();
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "https://127.0.0.1/hook",
+        "https://localhost/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hook",
+        "http://hooks.example.com/hook",
+    ] {
+        let refused = api.call(
+            "event_subscriptions.create",
+            json!({"event_type": "order.fulfilled", "endpoint_url": url}),
+        );
+        assert_eq!(refused.status, 422, "{url}");
+        let detail = &refused.json()["detail"][0];
+        assert_eq!(detail["loc"], json!(["body", "endpoint_url"]), "{url}");
+        assert!(
+            detail["msg"]
+                .as_str()
+                .is_some_and(|msg| msg.contains("endpoint_url")),
+            "{detail}"
+        );
+    }
+    let public = api.call(
+        "event_subscriptions.create",
+        json!({"event_type": "order.fulfilled", "endpoint_url": "https://hooks.example.com/x"}),
+    );
+    assert_eq!(public.status, 200);
+    let id = public.json()["id"].clone();
+    let moved = api.call(
+        "event_subscriptions.update",
+        json!({"subscription_id": id, "endpoint_url": "https://10.0.0.8/x"}),
+    );
+    assert_eq!(moved.status, 422);
+}
+
+#[test]
+fn a_fulfilled_order_is_delivered_signed_on_drain() {
+    let api = Api::with(local());
+    let receiver = Receiver::start(&[]);
+    let created = subscribe(&api, "order.fulfilled", &receiver.url);
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+    let order = place_order(&api);
+
+    assert_eq!(drain(&api)["drained"], 0, "not fulfilled yet");
+    api.emu.clock().advance(Duration::from_secs(301));
+    let drained = drain(&api);
+    assert_eq!(
+        (drained["drained"].clone(), drained["remaining"].clone()),
+        (json!(1), json!(0))
+    );
+
+    let got = receiver.got();
+    assert_eq!(got.len(), 1);
+    let delivery = &got[0];
+    assert_eq!(delivery.header("content-type"), "application/json");
+    assert_eq!(delivery.header("x-geopera-event"), "order.fulfilled");
+    assert_eq!(
+        delivery.header("x-geopera-signature"),
+        signature(&secret, &delivery.body),
+        "HMAC-SHA256 of the raw body keyed by the secret"
+    );
+    let body = delivery.json();
+    assert_eq!(body["event_type"], "order.fulfilled");
+    assert_eq!(body["event_id"], delivery.header("x-geopera-event-id"));
+    assert_eq!(body["entity_type"], "order");
+    assert_eq!(body["entity_id"], order.as_str());
+    assert_eq!(body["organization_id"], geopera_emulator::DEMO_ORG);
+    assert_eq!(body["data"]["status"], "fulfilled");
+    assert!(body["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(delivery.header("x-geopera-delivery-id").starts_with("dlv_"));
+
+    assert_eq!(drain(&api)["drained"], 0, "delivered once");
+    assert_eq!(receiver.got().len(), 1);
+}
+
+#[test]
+fn the_history_of_an_organization_seen_late_is_not_news() {
+    let api = Api::with(local());
+    let receiver = Receiver::start(&[]);
+    subscribe(&api, "order.fulfilled", &receiver.url);
+    api.emu.clock().advance(Duration::from_secs(30 * 86_400));
+    let late = api
+        .emu
+        .create_key_in_org("org_late", &["event_subscriptions:*", "orders:read"]);
+    let created = api.call_as(
+        &late,
+        "event_subscriptions.create",
+        json!({"event_type": "order.fulfilled", "endpoint_url": receiver.url}),
+    );
+    assert_eq!(created.status, 200);
+    let listed = api.call_as(&late, "orders.list", json!({"size": 1}));
+    assert_eq!(listed.json()["totalElements"], 250, "the history exists");
+    api.emu.clock().advance(Duration::from_secs(60));
+    assert_eq!(drain(&api)["drained"], 0);
+    assert!(receiver.got().is_empty());
+}
+
+#[test]
+fn a_failed_delivery_is_retried_after_the_backoff_with_the_same_event_id() {
+    let api = Api::with(local());
+    let receiver = Receiver::start(&[500]);
+    let created = subscribe(&api, "order.fulfilled", &receiver.url);
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+    place_order(&api);
+    api.emu.clock().advance(Duration::from_secs(301));
+
+    let first = drain(&api);
+    assert_eq!(
+        (first["failed"].clone(), first["remaining"].clone()),
+        (json!(1), json!(1))
+    );
+    let second = drain(&api);
+    assert_eq!(second["drained"], 0, "not due before the backoff");
+    assert_eq!(receiver.got().len(), 1);
+    api.emu.clock().advance(Duration::from_secs(10));
+    let third = drain(&api);
+    assert_eq!(
+        (third["drained"].clone(), third["remaining"].clone()),
+        (json!(1), json!(0))
+    );
+
+    let got = receiver.got();
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        got[0].header("x-geopera-event-id"),
+        got[1].header("x-geopera-event-id")
+    );
+    assert_ne!(
+        got[0].header("x-geopera-delivery-id"),
+        got[1].header("x-geopera-delivery-id")
+    );
+    assert_eq!(got[0].body, got[1].body, "the same bytes on every attempt");
+    for delivery in &got {
+        assert_eq!(
+            delivery.header("x-geopera-signature"),
+            signature(&secret, &delivery.body)
+        );
+    }
+}
+
+#[test]
+fn a_delivery_is_given_up_after_eight_failed_attempts() {
+    let api = Api::with(local());
+    let receiver = Receiver::start(&[503; 8]);
+    subscribe(&api, "order.cancelled", &receiver.url);
+    let order = place_order(&api);
+    assert_eq!(
+        api.call("orders.cancel", json!({"order_id": order})).status,
+        200
+    );
+    let mut given_up = 0;
+    for _ in 0..8 {
+        given_up += drain(&api)["given_up"].as_i64().expect("count");
+        // Longer than the longest backoff (640 s).
+        api.emu.clock().advance(Duration::from_secs(700));
+    }
+    assert_eq!(given_up, 1);
+    assert_eq!(receiver.got().len(), 8);
+    assert_eq!(
+        receiver.got()[0].header("x-geopera-event"),
+        "order.cancelled"
+    );
+    let after = drain(&api);
+    assert_eq!(
+        (after["drained"].clone(), after["remaining"].clone()),
+        (json!(0), json!(0))
+    );
+}
+
+#[test]
+fn the_test_operation_delivers_a_signed_test_event_at_once() {
+    let api = Api::with(local());
+    let receiver = Receiver::start(&[]);
+    let created = subscribe(&api, "order.fulfilled", &receiver.url);
+    let tested = api
+        .call(
+            "event_subscriptions.test",
+            json!({"subscription_id": created["id"]}),
+        )
+        .json();
+    assert_eq!(tested["delivered"], true);
+    assert_eq!(tested["status"], "delivered");
+    assert_eq!(tested["http_status"], 200);
+    assert_eq!(tested["event_type"], "webhook.test");
+    let got = receiver.got();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].header("x-geopera-event-id"), tested["event_id"]);
+    assert_eq!(
+        got[0].header("x-geopera-signature"),
+        signature(created["secret"].as_str().expect("secret"), &got[0].body)
+    );
+}
+
+#[test]
+fn subscriptions_and_their_secrets_survive_a_restart() {
+    let file = TempFile::new("webhooks");
+    let receiver = Receiver::start(&[]);
+    let start = || Api::with(local().seed(4).state_file(&file.0));
+    let (id, secret) = {
+        let api = start();
+        let created = subscribe(&api, "order.fulfilled", &receiver.url);
+        place_order(&api);
+        (
+            created["id"].as_str().expect("id").to_owned(),
+            created["secret"].as_str().expect("secret").to_owned(),
+        )
+    };
+    let api = start();
+    let got = api.call("event_subscriptions.get", json!({"subscription_id": id}));
+    assert_eq!(got.status, 200);
+    assert!(got.json().get("secret").is_none());
+    api.emu.clock().advance(Duration::from_secs(301));
+    assert_eq!(drain(&api)["drained"], 1);
+    let delivery = &receiver.got()[0];
+    assert_eq!(
+        delivery.header("x-geopera-signature"),
+        signature(&secret, &delivery.body),
+        "signed with the secret created before the restart"
+    );
+}
