@@ -1,5 +1,6 @@
 //! The synthetic STAC catalog and `catalog.search`.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -230,6 +231,9 @@ pub const MIN_AREA_KM2: f64 = 25.0;
 pub struct Catalog {
     items: Vec<Item>,
     by_id: HashMap<String, usize>,
+    /// For every set of collections (bit `i` for `COLLECTIONS[i]`), the positions of its
+    /// items in search order: a search by host or collections pages through one of these.
+    by_collections: Vec<Vec<u32>>,
 }
 
 impl Catalog {
@@ -288,10 +292,24 @@ impl Catalog {
             .enumerate()
             .map(|(index, item)| (item.id.clone(), index))
             .collect();
-        Catalog { items, by_id }
+        let by_collections = (0..1u32 << COLLECTIONS.len())
+            .map(|mask| {
+                (0u32..)
+                    .zip(&items)
+                    .filter(|(_, item)| in_mask(mask, item))
+                    .map(|(position, _)| position)
+                    .collect()
+            })
+            .collect();
+        Catalog {
+            items,
+            by_id,
+            by_collections,
+        }
     }
 
     /// Every item in search order.
+    #[cfg(test)]
     pub fn items(&self) -> &[Item] {
         &self.items
     }
@@ -302,6 +320,26 @@ impl Catalog {
     }
 }
 
+/// Whether an item's collection is one of the set `mask` stands for.
+fn in_mask(mask: u32, item: &Item) -> bool {
+    1u32.checked_shl(item.collection as u32)
+        .is_some_and(|bit| mask & bit != 0)
+}
+
+/// The set of collections, as a mask over [`COLLECTIONS`], whose ids are in `ids`; ids of
+/// no collection are left out (no item belongs to them).
+fn mask_of<'a>(ids: impl IntoIterator<Item = &'a str>) -> u32 {
+    let mut mask = 0;
+    for id in ids {
+        for (bit, def) in COLLECTIONS.iter().enumerate() {
+            if def.id == id {
+                mask |= 1 << bit;
+            }
+        }
+    }
+    mask
+}
+
 fn round6(value: f64) -> f64 {
     (value * 1e6).round() / 1e6
 }
@@ -309,7 +347,8 @@ fn round6(value: f64) -> f64 {
 /// A parsed `catalog.search` body.
 #[derive(Debug, Default)]
 pub struct Search {
-    collections: Option<HashSet<String>>,
+    /// The collections searched, as a mask over [`COLLECTIONS`]; `None` for all of them.
+    collections: Option<u32>,
     ids: Option<HashSet<String>>,
     boxes: Vec<[f64; 4]>,
     start: Option<i64>,
@@ -341,22 +380,24 @@ impl Search {
             .get("host_name")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let scope: Option<HashSet<String>> = if host == PUBLIC_HOST {
-            Some(
+        let scope = if host == PUBLIC_HOST {
+            Some(mask_of(
                 COLLECTIONS
                     .iter()
                     .filter(|def| !def.commercial)
-                    .map(|def| def.id.to_owned())
-                    .collect(),
-            )
+                    .map(|def| def.id),
+            ))
         } else if host == COMMERCIAL_HOST {
-            Some(HashSet::from([COMMERCIAL_COLLECTION.to_owned()]))
+            Some(mask_of([COMMERCIAL_COLLECTION]))
         } else {
             None
         };
-        let asked = strings(body.get("collections"));
+        let asked = body
+            .get("collections")
+            .and_then(Value::as_array)
+            .map(|ids| mask_of(ids.iter().filter_map(Value::as_str)));
         search.collections = match (scope, asked) {
-            (Some(scope), Some(asked)) => Some(asked.intersection(&scope).cloned().collect()),
+            (Some(scope), Some(asked)) => Some(scope & asked),
             (scope, asked) => scope.or(asked),
         };
         search.ids = strings(body.get("ids"));
@@ -423,24 +464,16 @@ impl Search {
         self.cloud.iter().any(Option::is_some)
     }
 
-    /// Whether an item passes every filter.
-    pub fn matches(&self, item: &Item) -> bool {
-        if let Some(collections) = &self.collections {
-            if !collections.contains(item.collection()) {
-                return false;
-            }
-        }
-        if let Some(ids) = &self.ids {
-            if !ids.contains(&item.id) {
-                return false;
-            }
-        }
+    /// Whether an item passes the collection and datetime filters.
+    fn matches_indexed(&self, item: &Item) -> bool {
+        self.collections.is_none_or(|mask| in_mask(mask, item))
+            && self.start.is_none_or(|start| item.datetime >= start)
+            && self.end.is_none_or(|end| item.datetime <= end)
+    }
+
+    /// Whether an item passes the filters no index answers: bbox/intersects and cloud cover.
+    fn matches_rest(&self, item: &Item) -> bool {
         if !self.boxes.is_empty() && !self.boxes.iter().any(|query| overlaps(query, &item.bbox)) {
-            return false;
-        }
-        if self.start.is_some_and(|start| item.datetime < start)
-            || self.end.is_some_and(|end| item.datetime > end)
-        {
             return false;
         }
         if self.has_cloud_filter() {
@@ -459,63 +492,206 @@ impl Search {
         true
     }
 
-    /// Runs the search: this page's items, how many match in all, and the next page's token.
-    pub fn run<'c>(&self, catalog: &'c Catalog, seed: u64) -> Page<'c> {
-        let mut matched = 0usize;
-        let mut items = Vec::new();
-        for item in catalog.items().iter().filter(|item| self.matches(item)) {
-            if matched >= self.offset && items.len() < self.limit {
-                items.push(item);
-            }
-            matched += 1;
+    /// The positions, in search order, of the items that pass the collection, id and
+    /// datetime filters: a range of a precomputed list, or the listed ids' own positions.
+    fn candidates<'c>(&self, catalog: &'c Catalog) -> Cow<'c, [u32]> {
+        if let Some(ids) = &self.ids {
+            // A handful of ids: look each one up rather than walk a list.
+            let mut positions: Vec<u32> = ids
+                .iter()
+                .filter_map(|id| catalog.by_id.get(id))
+                .filter(|&&index| {
+                    catalog
+                        .items
+                        .get(index)
+                        .is_some_and(|item| self.matches_indexed(item))
+                })
+                .filter_map(|&index| u32::try_from(index).ok())
+                .collect();
+            positions.sort_unstable();
+            return Cow::Owned(positions);
         }
-        let end = self.offset.saturating_add(items.len());
+        let all = (1u32 << COLLECTIONS.len()) - 1;
+        let list = catalog
+            .by_collections
+            .get(self.collections.unwrap_or(all) as usize)
+            .map_or(&[][..], Vec::as_slice);
+        // Items run newest first: those within [start, end] are one stretch of every list.
+        let items = &catalog.items;
+        let newest = |position: &u32| {
+            items
+                .get(*position as usize)
+                .map_or(0, |item| item.datetime)
+        };
+        let from = self.end.map_or(0, |end| {
+            list.partition_point(|position| newest(position) > end)
+        });
+        let to = self.start.map_or(list.len(), |start| {
+            list.partition_point(|position| newest(position) >= start)
+        });
+        Cow::Borrowed(list.get(from..to.max(from)).unwrap_or_default())
+    }
+
+    /// Runs the search: this page's items, how many match in all, and the next page's token.
+    /// Costs the page's size when only collections, hosts and datetimes are filtered on;
+    /// other filters are checked on every item the indexed ones leave.
+    pub fn run(&self, catalog: &Catalog, seed: u64) -> Page {
+        let candidates = self.candidates(catalog);
+        let (positions, matched) = if self.boxes.is_empty() && !self.has_cloud_filter() {
+            let page = candidates
+                .get(self.offset..)
+                .unwrap_or_default()
+                .iter()
+                .take(self.limit)
+                .copied()
+                .collect();
+            (page, candidates.len())
+        } else {
+            let mut matched = 0usize;
+            let mut page = Vec::new();
+            for &position in candidates.iter() {
+                let Some(item) = catalog.items.get(position as usize) else {
+                    continue;
+                };
+                if !self.matches_rest(item) {
+                    continue;
+                }
+                if matched >= self.offset && page.len() < self.limit {
+                    page.push(position);
+                }
+                matched += 1;
+            }
+            (page, matched)
+        };
+        let end = self.offset.saturating_add(positions.len());
         let next = (end < matched).then(|| encode_token(end, seed));
         Page {
-            items,
+            positions,
             matched,
             next,
         }
     }
 
     /// Every match, for streaming.
-    pub fn all<'c>(&'c self, catalog: &'c Catalog) -> impl Iterator<Item = &'c Item> + 'c {
-        catalog
-            .items()
+    pub fn all<'c>(&self, catalog: &'c Catalog) -> Vec<&'c Item> {
+        self.candidates(catalog)
             .iter()
-            .filter(move |item| self.matches(item))
+            .filter_map(|&position| catalog.items.get(position as usize))
+            .filter(|item| self.matches_rest(item))
+            .collect()
     }
 }
 
 /// One page of results.
 #[derive(Debug)]
-pub struct Page<'c> {
-    /// The items on this page.
-    pub items: Vec<&'c Item>,
+pub struct Page {
+    /// The positions in the catalog of the items on this page.
+    positions: Vec<u32>,
     /// How many items match in all.
     pub matched: usize,
     /// The token for the following page, if any.
     pub next: Option<String>,
 }
 
-impl Page<'_> {
-    /// The STAC FeatureCollection answer.
-    pub fn to_json(&self, base_url: &str) -> Value {
-        let features: Vec<Value> = self
-            .items
+impl Page {
+    /// The items on this page.
+    #[cfg(test)]
+    pub fn items<'c>(&self, catalog: &'c Catalog) -> impl Iterator<Item = &'c Item> + use<'_, 'c> {
+        self.positions
             .iter()
-            .map(|item| item.to_feature(base_url))
-            .collect();
+            .filter_map(|&position| catalog.items.get(position as usize))
+    }
+
+    /// The FeatureCollection's members other than its features, which are left empty.
+    fn envelope(&self, features: Vec<Value>) -> Value {
         let mut body = json!({
             "type": "FeatureCollection",
             "features": features,
-            "numberReturned": self.items.len(),
+            "numberReturned": self.positions.len(),
             "numberMatched": self.matched,
         });
         if let (Some(next), Some(object)) = (&self.next, body.as_object_mut()) {
             object.insert("next".into(), json!(next));
         }
         body
+    }
+
+    /// The STAC FeatureCollection answer as a JSON tree.
+    #[cfg(test)]
+    pub fn to_json(&self, catalog: &Catalog, base_url: &str) -> Value {
+        self.envelope(
+            self.items(catalog)
+                .map(|item| item.to_feature(base_url))
+                .collect(),
+        )
+    }
+
+    /// The STAC FeatureCollection answer: the bytes serde_json writes for the answer as one
+    /// tree, with each feature's JSON copied from `features`.
+    pub fn write(&self, features: &Features) -> Vec<u8> {
+        const EMPTY: &[u8] = b"\"features\":[]";
+        let envelope = serde_json::to_vec(&self.envelope(Vec::new())).unwrap_or_default();
+        // The members are numbers and a token of hex digits and a dot, so the empty feature
+        // list is the only place this text occurs.
+        let Some(at) = envelope
+            .windows(EMPTY.len())
+            .position(|window| window == EMPTY)
+            .map(|at| at + EMPTY.len() - 1)
+        else {
+            return envelope;
+        };
+        let (head, tail) = envelope.split_at(at);
+        let written: Vec<&[u8]> = self
+            .positions
+            .iter()
+            .map(|&position| features.get(position as usize))
+            .collect();
+        let size = envelope.len() + written.iter().map(|bytes| bytes.len() + 1).sum::<usize>();
+        let mut out = Vec::with_capacity(size);
+        out.extend_from_slice(head);
+        for (index, bytes) in written.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(bytes);
+        }
+        out.extend_from_slice(tail);
+        out
+    }
+}
+
+/// The catalog's items as STAC Feature JSON for one emulator (their links point at its base
+/// URL); each item is written the first time a page holds it and copied from then on.
+#[derive(Debug)]
+pub struct Features {
+    catalog: Arc<Catalog>,
+    base_url: String,
+    written: Box<[OnceLock<Box<[u8]>>]>,
+}
+
+impl Features {
+    /// None written yet.
+    pub fn new(catalog: Arc<Catalog>, base_url: String) -> Features {
+        let written = catalog.items.iter().map(|_| OnceLock::new()).collect();
+        Features {
+            catalog,
+            base_url,
+            written,
+        }
+    }
+
+    /// The JSON of the item at `position` in search order.
+    fn get(&self, position: usize) -> &[u8] {
+        let (Some(slot), Some(item)) =
+            (self.written.get(position), self.catalog.items.get(position))
+        else {
+            return b"null";
+        };
+        slot.get_or_init(|| {
+            serde_json::to_vec(&item.to_feature(&self.base_url))
+                .unwrap_or_default()
+                .into()
+        })
     }
 }
 
@@ -773,5 +949,108 @@ mod tests {
         let area = geometry_area_km2(&square).expect("polygon");
         assert!((12_000.0..12_500.0).contains(&area), "{area}");
         assert_eq!(geometry_bbox(&square), Some([0.0, 0.0, 1.0, 1.0]));
+    }
+
+    /// Searches that exercise every filter, alone and together, and paging.
+    fn searches() -> Vec<Value> {
+        vec![
+            json!({}),
+            json!({"host_name": PUBLIC_HOST, "limit": 10}),
+            json!({"host_name": PUBLIC_HOST, "limit": 500}),
+            json!({"host_name": COMMERCIAL_HOST, "limit": 7}),
+            json!({"host_name": COMMERCIAL_HOST, "collections": ["sentinel-2-l2a"]}),
+            json!({"collections": ["landsat-c2-l2", "nope", COMMERCIAL_COLLECTION], "limit": 50}),
+            json!({"collections": []}),
+            json!({"datetime": "2023-06-01T00:00:00Z/2023-09-01T00:00:00Z", "limit": 33}),
+            json!({"datetime": "../2023-03-01", "host_name": PUBLIC_HOST}),
+            json!({"datetime": "2024-12-01/..", "collections": ["sentinel-1-grd"]}),
+            json!({"bbox": [100.0, -50.0, 160.0, 10.0], "limit": 20}),
+            json!({"bbox": [170.0, -60.0, -170.0, 60.0], "datetime": "2024-01-01/.."}),
+            json!({"intersects": {"type": "Point", "coordinates": [10.0, 20.0]}, "bbox": [-20.0, -20.0, 40.0, 40.0]}),
+            json!({"query": {"eo:cloud_cover": {"lt": 10}}, "host_name": PUBLIC_HOST, "limit": 250}),
+            json!({"query": {"cloudCoverage": {"GTE": 50, "lte": 60}}, "collections": ["sentinel-1-grd", "sentinel-2-l2a"]}),
+        ]
+    }
+
+    /// The filters applied item by item over the whole catalog, as a reference.
+    fn every_match<'c>(search: &Search, catalog: &'c Catalog) -> Vec<&'c Item> {
+        catalog
+            .items()
+            .iter()
+            .filter(|item| search.matches_indexed(item) && search.matches_rest(item))
+            .filter(|item| search.ids.as_ref().is_none_or(|ids| ids.contains(&item.id)))
+            .collect()
+    }
+
+    #[test]
+    fn indexed_pages_are_the_pages_of_a_full_scan() {
+        let catalog = Catalog::build(3);
+        let mut bodies = searches();
+        let some_ids: Vec<&str> = catalog
+            .items()
+            .iter()
+            .step_by(997)
+            .map(|item| item.id.as_str())
+            .collect();
+        bodies.push(json!({"ids": some_ids, "limit": 4}));
+        bodies
+            .push(json!({"ids": some_ids, "host_name": PUBLIC_HOST, "datetime": "2023-07-01/.."}));
+        bodies.push(json!({"ids": ["missing", some_ids[2]], "bbox": [-180, -90, 180, 90]}));
+        for body in bodies {
+            let search = Search::parse(&body, 3).expect("valid search");
+            let expected = every_match(&search, &catalog);
+            let all: Vec<&str> = search
+                .all(&catalog)
+                .iter()
+                .map(|item| item.id.as_str())
+                .collect();
+            let ids: Vec<&str> = expected.iter().map(|item| item.id.as_str()).collect();
+            assert_eq!(all, ids, "{body}");
+            for offset in [
+                0,
+                1,
+                search.limit,
+                expected.len().saturating_sub(1),
+                expected.len() + 5,
+            ] {
+                let search = Search {
+                    offset,
+                    ..Search::parse(&body, 3).expect("valid")
+                };
+                let page = search.run(&catalog, 3);
+                let got: Vec<&str> = page.items(&catalog).map(|item| item.id.as_str()).collect();
+                let want: Vec<&str> = ids
+                    .iter()
+                    .skip(offset)
+                    .take(search.limit)
+                    .copied()
+                    .collect();
+                assert_eq!(got, want, "{body} at {offset}");
+                assert_eq!(page.matched, expected.len(), "{body}");
+                let end = offset + want.len();
+                assert_eq!(
+                    page.next,
+                    (end < expected.len()).then(|| encode_token(end, 3))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn written_pages_are_the_serialized_tree() {
+        let catalog = Catalog::for_seed(4);
+        let base_url = "http://127.0.0.1:9";
+        let features = Features::new(catalog.clone(), base_url.to_owned());
+        for body in searches() {
+            let search = Search::parse(&body, 4).expect("valid search");
+            let page = search.run(&catalog, 4);
+            // Twice: the second time every feature comes from the cache.
+            for _ in 0..2 {
+                let written = page.write(&features);
+                let tree =
+                    serde_json::to_vec(&page.to_json(&catalog, base_url)).expect("serializes");
+                assert!(written == tree, "{body}");
+            }
+        }
     }
 }

@@ -346,6 +346,20 @@ impl AsyncWrite for ResettableStream {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
+    // Forwarded so hyper hands a large answer to the socket as it is (one `writev` with the
+    // head) instead of first copying it into its own buffer.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)
     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Features};
 use crate::clock::ManualClock;
 use crate::faults::select::FaultState;
 use crate::faults::FaultPlan;
@@ -59,6 +59,8 @@ pub struct Shared {
     pub limits: RateLimits,
     pub base_url: String,
     pub catalog: Arc<Catalog>,
+    /// The catalog's items as this emulator answers them.
+    pub features: Features,
     pub spec: Option<Bytes>,
     /// The largest request body read, in bytes.
     pub body_limit: usize,
@@ -136,9 +138,11 @@ impl Shared {
         // Orders fulfilled before the first start are history, not news.
         inner.webhooks.swept_to.get_or_insert(now);
         let (allow_local_webhooks, webhook_client) = webhooks;
+        let catalog = Catalog::for_seed(seed);
         Shared {
             seed,
-            catalog: Catalog::for_seed(seed),
+            features: Features::new(catalog.clone(), base_url.clone()),
+            catalog,
             clock,
             limits,
             base_url,

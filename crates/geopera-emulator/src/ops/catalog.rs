@@ -15,7 +15,12 @@ use crate::error::{ApiError, Reply};
 pub(crate) fn search(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
     let search = Search::parse(&Value::Object(body), ctx.shared.seed)?;
     let page = search.run(&ctx.shared.catalog, ctx.shared.seed);
-    Ok(ctx.ok(&page.to_json(&ctx.shared.base_url)))
+    Ok(Reply {
+        status: ctx.status(),
+        content_type: "application/json",
+        headers: Vec::new(),
+        body: Bytes::from(page.write(&ctx.shared.features)),
+    })
 }
 
 /// Every match, one GeoJSON feature per line.
