@@ -396,7 +396,11 @@ impl Session {
         }
         let current = self.config.current(tokens, received);
         let credential = current.credential.clone();
-        let announced = self.config.on_refresh.as_ref().map(|_| current.tokens.clone());
+        let announced = self
+            .config
+            .on_refresh
+            .as_ref()
+            .map(|_| current.tokens.clone());
         // Stored before the callback runs: the provider has rotated the refresh token
         // already, so losing the new pair (to a panicking callback, say) would leave only a
         // spent token, whose reuse ends the session.
