@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt as _};
-use geopera::auth::{Credential, Oidc, Session};
+use geopera::auth::{Credential, Credentials, Oidc, Session};
 use geopera::models::CatalogSearchInput;
 use geopera::operations::catalog_search;
 use geopera::{AuthenticatedClient, Client, Error, ErrorKind};
@@ -34,6 +34,19 @@ fn emulator_at(clock: &ManualClock) -> EmulatorHandle {
 
 fn oidc(emulator: &EmulatorHandle) -> Oidc {
     Oidc::for_base_url(&emulator.base_url()).expect("a provider")
+}
+
+/// A client of `emu` with `credentials`, on the emulator's time.
+fn signed_in(
+    emu: &EmulatorHandle,
+    time: &Arc<SharedTime>,
+    credentials: impl Credentials,
+) -> AuthenticatedClient {
+    AuthenticatedClient::builder_with_credentials(credentials)
+        .base_url(emu.base_url())
+        .clock(time.clone())
+        .build()
+        .expect("valid configuration")
 }
 
 fn search() -> CatalogSearchInput {
@@ -76,11 +89,7 @@ async fn a_session_stays_signed_in_through_an_hour_of_expiries_with_one_refresh_
         .on_refresh(move |_| {
             counted.fetch_add(1, Ordering::SeqCst);
         });
-    let client = AuthenticatedClient::builder_with_credentials(session)
-        .base_url(emu.base_url())
-        .clock(time)
-        .build()
-        .expect("valid configuration");
+    let client = signed_in(&emu, &time, session);
 
     // 64 calls in flight at each step, then 30 s of emulated time: 125 steps make more than
     // an hour, through a dozen and more access-token lifetimes of 300 s. Calls come often
@@ -130,11 +139,7 @@ fn blocking_calls_share_the_session_and_its_single_refresh() {
     let emu = emulator_at(&clock);
     let time = SharedTime::new(&clock);
     let session = Session::password(oidc(&emu), "alice", PASSWORD).clock(time.clone());
-    let client = AuthenticatedClient::builder_with_credentials(session)
-        .base_url(emu.base_url())
-        .clock(time)
-        .build()
-        .expect("valid configuration");
+    let client = signed_in(&emu, &time, session);
     for _ in 0..8 {
         std::thread::scope(|scope| {
             let calls: Vec<_> = (0..8)
@@ -157,11 +162,7 @@ async fn a_revoked_refresh_token_is_a_typed_error_once_the_access_token_expires(
     let emu = emulator_at(&clock);
     let time = SharedTime::new(&clock);
     let session = Session::password(oidc(&emu), "alice", PASSWORD).clock(time.clone());
-    let client = AuthenticatedClient::builder_with_credentials(session.clone())
-        .base_url(emu.base_url())
-        .clock(time)
-        .build()
-        .expect("valid configuration");
+    let client = signed_in(&emu, &time, session.clone());
     catalog_search::send(&client, search())
         .await
         .expect("signed in");
@@ -186,11 +187,7 @@ async fn a_server_side_revocation_gets_one_refresh_attempt_then_the_typed_error(
     let emu = emulator_at(&clock);
     let time = SharedTime::new(&clock);
     let session = Session::password(oidc(&emu), "alice", PASSWORD).clock(time.clone());
-    let client = AuthenticatedClient::builder_with_credentials(session.clone())
-        .base_url(emu.base_url())
-        .clock(time)
-        .build()
-        .expect("valid configuration");
+    let client = signed_in(&emu, &time, session.clone());
     catalog_search::send(&client, search())
         .await
         .expect("signed in");
@@ -250,11 +247,7 @@ async fn a_replayed_rotated_refresh_token_is_refused_and_ends_the_family() {
                 *kept = tokens.refresh_token().map(str::to_owned);
             }
         });
-    let client = AuthenticatedClient::builder_with_credentials(session)
-        .base_url(emu.base_url())
-        .clock(time.clone())
-        .build()
-        .expect("valid configuration");
+    let client = signed_in(&emu, &time, session);
     catalog_search::send(&client, search())
         .await
         .expect("signed in");
@@ -267,11 +260,7 @@ async fn a_replayed_rotated_refresh_token_is_refused_and_ends_the_family() {
     // Someone replays the first, already rotated, refresh token.
     let stolen = first.lock().expect("not poisoned").clone().expect("kept");
     let thief = Session::from_refresh_token(oidc(&emu), stolen).clock(time.clone());
-    let thief = AuthenticatedClient::builder_with_credentials(thief)
-        .base_url(emu.base_url())
-        .clock(time)
-        .build()
-        .expect("valid configuration");
+    let thief = signed_in(&emu, &time, thief);
     let error = catalog_search::send(&thief, search())
         .await
         .expect_err("replay refused");
@@ -292,11 +281,7 @@ async fn an_api_key_session_exchanges_the_key_and_keeps_going() {
     let emu = emulator_at(&clock);
     let time = SharedTime::new(&clock);
     let session = Session::client_credentials(oidc(&emu), emu.api_key()).clock(time.clone());
-    let client = AuthenticatedClient::builder_with_credentials(session)
-        .base_url(emu.base_url())
-        .clock(time)
-        .build()
-        .expect("valid configuration");
+    let client = signed_in(&emu, &time, session);
     for _ in 0..4 {
         catalog_search::send(&client, search())
             .await
