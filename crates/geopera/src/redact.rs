@@ -18,7 +18,7 @@ use crate::secret::Secret;
 use crate::Error;
 
 /// What replaces a credential.
-const REDACTED: &str = "[redacted]";
+pub(crate) const REDACTED: &str = "[redacted]";
 
 /// The credentials one call sends: the client's token and the call's `x-api-key`.
 #[derive(Clone, Default)]

@@ -192,7 +192,7 @@ fn sign_in_error(
     let clean = |mut text: String| {
         for secret in secrets.iter().filter(|s| !s.is_empty()) {
             if text.contains(secret) {
-                text = text.replace(secret, "[redacted]");
+                text = text.replace(secret, crate::redact::REDACTED);
             }
         }
         text.chars().take(500).collect::<String>()
