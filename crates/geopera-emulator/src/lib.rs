@@ -347,6 +347,7 @@ mod ops;
 mod pipeline;
 mod recording;
 mod records;
+mod resources;
 mod rng;
 mod routes;
 mod scopes;

@@ -17,6 +17,7 @@ use crate::oidc::sessions::Sessions;
 use crate::oidc::User;
 use crate::recording::RequestLog;
 use crate::records::{Credential, NewKey, Order, OrderKind, Org};
+use crate::resources::Resources;
 use crate::rng::{fnv, Rng};
 use crate::store::{Snapshot, SnapshotRef, Store};
 use crate::webhooks::Webhooks;
@@ -49,6 +50,8 @@ pub struct Inner {
     pub oidc: Sessions,
     /// Event subscriptions and the deliveries waiting for them.
     pub webhooks: Webhooks,
+    /// Projects, collections, items, jobs, uploads and the other records users create.
+    pub resources: Resources,
 }
 
 /// State shared by every request of one emulator.
@@ -114,6 +117,7 @@ impl Shared {
             faults: FaultState::new(faults),
             oidc: Sessions::default(),
             webhooks: Webhooks::default(),
+            resources: Resources::default(),
         };
         let every_scope = || vec![ALL_SCOPES.to_owned()];
         let demo = NewKey::new(DEMO_ORG, "demo", every_scope());
@@ -134,6 +138,7 @@ impl Shared {
             inner.webhooks.subscriptions = snapshot.subscriptions;
             inner.webhooks.outbox = snapshot.outbox;
             inner.webhooks.swept_to = snapshot.swept_to;
+            inner.resources = Resources::restored(snapshot.resources);
         }
         // Orders fulfilled before the first start are history, not news.
         inner.webhooks.swept_to.get_or_insert(now);
@@ -177,6 +182,7 @@ impl Shared {
             subscriptions: &inner.webhooks.subscriptions,
             outbox: &inner.webhooks.outbox,
             swept_to: inner.webhooks.swept_to,
+            resources: &inner.resources,
         };
         if let Err(error) = store.save(&snapshot) {
             tracing::warn!(%error, "could not write the state file");

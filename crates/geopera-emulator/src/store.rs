@@ -1,5 +1,5 @@
 //! `--state FILE`: orders, keys, balances, idempotency claims, sessions, event subscriptions
-//! (with their signing secrets) and waiting webhook deliveries kept in SQLite across restarts.
+//! (with their signing secrets), waiting webhook deliveries and the resources users create, kept in SQLite across restarts.
 //!
 //! The whole durable part of the state is written after every request that executed an
 //! operation which is not read-only, or answered one with an idempotency key; it is small
@@ -24,6 +24,7 @@ use serde_json::Value;
 use crate::error::{known_content_type, Reply};
 use crate::oidc::sessions::{Access, Family, TokenDigest};
 use crate::records::{Claim, ClaimSlot, Credential, Order, OrderKind, Org};
+use crate::resources::{Resource, Resources};
 use crate::webhooks::{Pending, Subscription};
 
 /// The tables of version 0, the first file format (which never set `user_version`).
@@ -59,6 +60,8 @@ const MIGRATIONS: &[&str] = &[
     // 4: event subscriptions (with the signing secret they sign with) and the webhook outbox.
     "CREATE TABLE IF NOT EXISTS subscriptions (id TEXT PRIMARY KEY, record TEXT NOT NULL);
      CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, record TEXT NOT NULL);",
+    // 5: the resources users create (projects, collections, items, jobs, uploads, …).
+    "CREATE TABLE IF NOT EXISTS resources (id TEXT PRIMARY KEY, record TEXT NOT NULL);",
 ];
 
 /// The version this emulator writes.
@@ -76,6 +79,7 @@ pub(crate) struct Snapshot {
     pub subscriptions: HashMap<String, Subscription>,
     pub outbox: VecDeque<Pending>,
     pub swept_to: Option<i64>,
+    pub resources: Vec<Resource>,
 }
 
 /// What to write: the records as the caller holds them. Claims without a reply are skipped
@@ -92,6 +96,7 @@ pub(crate) struct SnapshotRef<'a> {
     pub subscriptions: &'a HashMap<String, Subscription>,
     pub outbox: &'a VecDeque<Pending>,
     pub swept_to: Option<i64>,
+    pub resources: &'a Resources,
 }
 
 /// An open state file.
@@ -165,7 +170,7 @@ impl Store {
         tx.execute_batch(
             "DELETE FROM meta; DELETE FROM credentials; DELETE FROM orgs; DELETE FROM orders;
              DELETE FROM idempotency; DELETE FROM sessions; DELETE FROM access_tokens;
-             DELETE FROM subscriptions; DELETE FROM outbox;",
+             DELETE FROM subscriptions; DELETE FROM outbox; DELETE FROM resources;",
         )?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('seed', ?1), ('rng_state', ?2)",
@@ -271,6 +276,10 @@ impl Store {
             let mut insert = tx.prepare("INSERT INTO outbox (seq, record) VALUES (?1, ?2)")?;
             for (seq, pending) in snapshot.outbox.iter().enumerate() {
                 insert.execute(params![seq as i64, json_text(pending)])?;
+            }
+            let mut insert = tx.prepare("INSERT INTO resources (id, record) VALUES (?1, ?2)")?;
+            for record in snapshot.resources.records() {
+                insert.execute(params![record.id, json_text(record)])?;
             }
         }
         tx.commit()
@@ -458,9 +467,19 @@ fn read(connection: &Connection, rng_state: u64) -> rusqlite::Result<Snapshot> {
             outbox.push_back(pending);
         }
     }
+    let mut resources = Vec::new();
+    let mut query = connection.prepare("SELECT record FROM resources")?;
+    let mut rows = query.query([])?;
+    while let Some(row) = rows.next()? {
+        let record: String = row.get("record")?;
+        if let Ok(resource) = serde_json::from_str::<Resource>(&record) {
+            resources.push(resource);
+        }
+    }
     Ok(Snapshot {
         subscriptions,
         outbox,
+        resources,
         swept_to: None,
         rng_state,
         credentials,

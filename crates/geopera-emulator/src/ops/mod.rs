@@ -6,10 +6,12 @@
 
 mod billing;
 mod catalog;
+mod formulas;
 mod input;
 mod items;
 mod keys;
 mod orders;
+mod projects;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -100,6 +102,23 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::EventSubscriptionsList>(webhooks::list),
         on::<op::EventSubscriptionsUpdate>(webhooks::update),
         on::<op::EventSubscriptionsDelete>(webhooks::delete),
+        on::<op::ProjectsCreate>(projects::create),
+        on::<op::ProjectsUpdate>(projects::update),
+        on::<op::ProjectsArchive>(projects::archive),
+        on::<op::ProjectsDelete>(projects::delete),
+        on::<op::ProjectsAddMember>(projects::add_member),
+        on::<op::ProjectsUpdateMember>(projects::update_member),
+        on::<op::ProjectsRemoveMember>(projects::remove_member),
+        on::<op::CollectionsCreate>(projects::create_collection),
+        on::<op::CollectionsGet>(projects::get_collection),
+        on::<op::CollectionsList>(projects::list_collections),
+        on::<op::CollectionsUpdate>(projects::update_collection),
+        on::<op::CollectionsDelete>(projects::delete_collection),
+        on::<op::BandFormulasCreate>(formulas::create),
+        on::<op::BandFormulasGet>(formulas::get),
+        on::<op::BandFormulasList>(formulas::list),
+        on::<op::BandFormulasUpdate>(formulas::update),
+        on::<op::BandFormulasDelete>(formulas::delete),
     ])
 });
 

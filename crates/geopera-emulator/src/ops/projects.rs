@@ -1,0 +1,319 @@
+//! `projects.*` and `collections.*`: an organization's projects, their members and the
+//! collections inside them, kept in [`crate::resources`].
+//!
+//! The contract has no `projects.get` or `projects.list`; a project is read back through
+//! `projects.update`, and the collections of a deleted project go with it.
+
+use geopera_types::models::{
+    AddMemberInput, CollectionCreateInput, CollectionDeleteInput, CollectionUpdateInput,
+    CollectionsGetInput, ProjectArchiveInput, ProjectCreate, ProjectDeleteInput,
+    ProjectUpdateInput, RemoveMemberInput, UpdateMemberInput,
+};
+use geopera_types::operations::CollectionsList;
+use geopera_types::Operation;
+use serde_json::{json, Map, Value};
+
+use super::{Ctx, Outcome};
+use crate::error::ApiError;
+use crate::resources::{Family, Resource};
+
+/// The roles a project member may hold, as the API names them.
+const ROLES: [&str; 3] = ["viewer", "editor", "admin"];
+/// The most members one project holds.
+const MAX_MEMBERS: usize = 500;
+
+type ListInput = <CollectionsList as Operation>::Input;
+
+pub(crate) fn create(ctx: &Ctx<'_>, input: ProjectCreate) -> Outcome {
+    let name = required_name(&input.name, "name")?;
+    let now = ctx.now();
+    let mut fields = Map::new();
+    fields.insert("organization_id".to_owned(), Value::from(ctx.org));
+    fields.insert("name".to_owned(), Value::from(name));
+    fields.insert("description".to_owned(), json!(input.description));
+    fields.insert("gcs_region".to_owned(), json!(input.gcs_region));
+    fields.insert("is_archived".to_owned(), Value::Bool(false));
+    fields.insert("members".to_owned(), json!({}));
+    let mut inner = ctx.shared.lock();
+    let inner = &mut *inner;
+    let project =
+        inner
+            .resources
+            .create(&mut inner.rng, Family::Project, ctx.org, None, now, fields)?;
+    let bucket = format!("geopera-{}", project.id.replace('_', "-"));
+    project.set("gcs_bucket_name", Some(bucket));
+    Ok(ctx.ok(&project_json(project)))
+}
+
+pub(crate) fn update(ctx: &Ctx<'_>, input: ProjectUpdateInput) -> Outcome {
+    change(
+        ctx,
+        &input.project_id,
+        input.name,
+        input.description,
+        input.is_archived,
+    )
+}
+
+/// As `update`, archiving unless the body says otherwise.
+pub(crate) fn archive(ctx: &Ctx<'_>, input: ProjectArchiveInput) -> Outcome {
+    let archived = Some(input.is_archived.unwrap_or(true));
+    change(
+        ctx,
+        &input.project_id,
+        input.name,
+        input.description,
+        archived,
+    )
+}
+
+fn change(
+    ctx: &Ctx<'_>,
+    id: &str,
+    name: Option<String>,
+    description: Option<String>,
+    archived: Option<bool>,
+) -> Outcome {
+    let name = name.map(|n| required_name(&n, "name")).transpose()?;
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    let project = inner
+        .resources
+        .get_mut(Family::Project, ctx.org, None, id)?;
+    project.set("name", name);
+    project.set("description", description);
+    project.set("is_archived", archived);
+    project.updated_at = now;
+    Ok(ctx.ok(&project_json(project)))
+}
+
+/// Deletes the project and every collection in it.
+pub(crate) fn delete(ctx: &Ctx<'_>, input: ProjectDeleteInput) -> Outcome {
+    let id = input.project_id;
+    let mut inner = ctx.shared.lock();
+    inner
+        .resources
+        .remove(Family::Project, ctx.org, None, &id)?;
+    inner
+        .resources
+        .remove_children(Family::Collection, ctx.org, &id);
+    Ok(ctx.ok(&json!({"deleted": true, "project_id": id, "storage_freed_bytes": 0})))
+}
+
+pub(crate) fn add_member(ctx: &Ctx<'_>, input: AddMemberInput) -> Outcome {
+    set_member(ctx, &input.project_id, &input.user_id, &input.role, true)
+}
+
+pub(crate) fn update_member(ctx: &Ctx<'_>, input: UpdateMemberInput) -> Outcome {
+    set_member(ctx, &input.project_id, &input.user_id, &input.role, false)
+}
+
+/// Adds a member (`adding`) or changes an existing member's role.
+fn set_member(ctx: &Ctx<'_>, project: &str, user: &str, role: &str, adding: bool) -> Outcome {
+    if !ROLES.contains(&role) {
+        return Err(ApiError::invalid(
+            &["role"],
+            format!("role must be one of {}", ROLES.join(", ")),
+        ));
+    }
+    if user.trim().is_empty() {
+        return Err(ApiError::invalid(&["user_id"], "user_id must not be empty"));
+    }
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    let record = inner
+        .resources
+        .get_mut(Family::Project, ctx.org, None, project)?;
+    let members = members_of(record)?;
+    match (adding, members.contains_key(user)) {
+        (true, true) => {
+            return Err(ApiError::conflict(format!(
+                "'{user}' is already a member of project '{project}'"
+            )))
+        }
+        (false, false) => {
+            return Err(ApiError::not_found(format!(
+                "'{user}' is not a member of project '{project}'"
+            )))
+        }
+        (true, false) if members.len() >= MAX_MEMBERS => {
+            return Err(ApiError::invalid(
+                &["user_id"],
+                format!("a project holds at most {MAX_MEMBERS} members"),
+            ))
+        }
+        _ => {}
+    }
+    members.insert(user.to_owned(), Value::from(role));
+    record.updated_at = now;
+    Ok(ctx.ok(&json!({"project_id": project, "user_id": user, "role": role})))
+}
+
+pub(crate) fn remove_member(ctx: &Ctx<'_>, input: RemoveMemberInput) -> Outcome {
+    let mut inner = ctx.shared.lock();
+    let record = inner
+        .resources
+        .get_mut(Family::Project, ctx.org, None, &input.project_id)?;
+    if members_of(record)?.remove(&input.user_id).is_none() {
+        return Err(ApiError::not_found(format!(
+            "'{}' is not a member of project '{}'",
+            input.user_id, input.project_id
+        )));
+    }
+    Ok(ctx.ok(&json!({"ok": true})))
+}
+
+/// The project's member map, made when a record from an older file has none.
+///
+/// # Errors
+/// 500 if the record holds something else there, which no version of the emulator writes.
+fn members_of(record: &mut Resource) -> Result<&mut Map<String, Value>, ApiError> {
+    record
+        .fields
+        .entry("members")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .ok_or_else(|| {
+            ApiError::problem(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                "the project's member list is unreadable",
+            )
+        })
+}
+
+fn project_json(project: &Resource) -> Value {
+    let mut out = project.to_json();
+    if let Some(map) = out.as_object_mut() {
+        // Members are answered by the member operations, not inside the project.
+        map.remove("members");
+    }
+    out
+}
+
+pub(crate) fn create_collection(ctx: &Ctx<'_>, input: CollectionCreateInput) -> Outcome {
+    let name = required_name(&input.name, "name")?;
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    let inner = &mut *inner;
+    inner
+        .resources
+        .get(Family::Project, ctx.org, None, &input.project_id)?;
+    let mut fields = Map::new();
+    fields.insert(
+        "project_id".to_owned(),
+        Value::from(input.project_id.as_str()),
+    );
+    fields.insert("name".to_owned(), Value::from(name));
+    fields.insert("description".to_owned(), json!(input.description));
+    fields.insert("color".to_owned(), json!(input.color));
+    fields.insert("show_on_map".to_owned(), Value::Bool(input.show_on_map));
+    fields.insert("layer_order".to_owned(), Value::from(input.layer_order));
+    fields.insert("auto_created".to_owned(), Value::Bool(false));
+    fields.insert("source_type".to_owned(), Value::Null);
+    fields.insert("source_id".to_owned(), Value::Null);
+    fields.insert("deleted_at".to_owned(), Value::Null);
+    let collection = inner.resources.create(
+        &mut inner.rng,
+        Family::Collection,
+        ctx.org,
+        Some(&input.project_id),
+        now,
+        fields,
+    )?;
+    let reply = collection.to_json();
+    Ok(ctx.ok(&with_item_count(reply, 0)))
+}
+
+pub(crate) fn get_collection(ctx: &Ctx<'_>, input: CollectionsGetInput) -> Outcome {
+    let inner = ctx.shared.lock();
+    let collection = inner.resources.get(
+        Family::Collection,
+        ctx.org,
+        Some(&input.project_id),
+        &input.collection_id,
+    )?;
+    let count = item_count(&inner.resources, ctx.org, &collection.id);
+    Ok(ctx.ok(&with_item_count(collection.to_json(), count)))
+}
+
+/// The contract gives this list no paging fields, so it answers every collection of the
+/// project (at most [`crate::resources::MAX_PER_ORG`]).
+pub(crate) fn list_collections(ctx: &Ctx<'_>, input: ListInput) -> Outcome {
+    let inner = ctx.shared.lock();
+    inner
+        .resources
+        .get(Family::Project, ctx.org, None, &input.project_id)?;
+    let collections: Vec<Value> = inner
+        .resources
+        .list(Family::Collection, ctx.org, Some(&input.project_id))
+        .into_iter()
+        .map(|c| with_item_count(c.to_json(), item_count(&inner.resources, ctx.org, &c.id)))
+        .collect();
+    Ok(ctx.ok(&json!({"total": collections.len(), "collections": collections})))
+}
+
+pub(crate) fn update_collection(ctx: &Ctx<'_>, input: CollectionUpdateInput) -> Outcome {
+    let name = input.name.map(|n| required_name(&n, "name")).transpose()?;
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    let collection = inner.resources.get_mut(
+        Family::Collection,
+        ctx.org,
+        Some(&input.project_id),
+        &input.collection_id,
+    )?;
+    collection.set("name", name);
+    collection.set("description", input.description);
+    collection.set("color", input.color);
+    collection.set("show_on_map", input.show_on_map);
+    collection.set("layer_order", input.layer_order);
+    collection.updated_at = now;
+    let reply = collection.to_json();
+    let count = item_count(&inner.resources, ctx.org, &input.collection_id);
+    Ok(ctx.ok(&with_item_count(reply, count)))
+}
+
+pub(crate) fn delete_collection(ctx: &Ctx<'_>, input: CollectionDeleteInput) -> Outcome {
+    let mut inner = ctx.shared.lock();
+    let removed = inner.resources.remove(
+        Family::Collection,
+        ctx.org,
+        Some(&input.project_id),
+        &input.collection_id,
+    )?;
+    Ok(ctx.ok(&json!({"ok": true, "id": removed.id})))
+}
+
+/// How many of the organization's items name the collection.
+fn item_count(resources: &crate::resources::Resources, org: &str, collection: &str) -> usize {
+    resources
+        .list(Family::Item, org, None)
+        .iter()
+        .filter(|item| item.str("collection_id") == Some(collection))
+        .count()
+}
+
+fn with_item_count(mut value: Value, count: usize) -> Value {
+    if let Some(map) = value.as_object_mut() {
+        map.insert("item_count".to_owned(), Value::from(count));
+    }
+    value
+}
+
+/// The longest name accepted.
+const MAX_NAME_CHARS: usize = 200;
+
+/// `name`, trimmed, when it is 1 to [`MAX_NAME_CHARS`] characters.
+///
+/// # Errors
+/// 422 naming `field` otherwise.
+pub(crate) fn required_name(name: &str, field: &str) -> Result<String, ApiError> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::invalid(
+            &[field],
+            format!("{field} must be 1 to {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}

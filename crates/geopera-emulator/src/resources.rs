@@ -1,0 +1,320 @@
+//! The resources users create and manage (projects, collections, items, band formulas, alert
+//! rules, jobs, uploads, …), kept as one kind of record.
+//!
+//! Why one store rather than a struct per family: every family has the same life — minted
+//! with an id, owned by one organization, sometimes nested under a parent, read, listed in
+//! creation order, changed and deleted — and differs only in its fields, which the contract
+//! already types on the way in. One store gives every family the same ownership rule (another
+//! organization's id is "not found", never "forbidden"), the same bound per organization, the
+//! same paging and one table in the state file, so a new family is a handful of functions in
+//! `ops` and no change here or in `store`.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::rng::Rng;
+use geopera_types::rfc3339::format_date_time;
+
+/// How many records of one family an organization may hold; creating more is refused, so a
+/// load test that forgets to delete cannot grow the emulator without bound.
+pub const MAX_PER_ORG: usize = 10_000;
+
+/// The kinds of resource the store keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    Project,
+    Collection,
+    Item,
+    BandFormula,
+    AlertRule,
+    AlertEvent,
+    ProcessingJob,
+    ClipJob,
+    Upload,
+    VisualizationProfile,
+}
+
+impl Family {
+    /// The prefix of the ids it mints, as the API's ids read.
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            Family::Project => "prj",
+            Family::Collection => "col",
+            Family::Item => "itm",
+            Family::BandFormula => "bf",
+            Family::AlertRule => "alr",
+            Family::AlertEvent => "ale",
+            Family::ProcessingJob => "pjob",
+            Family::ClipJob => "job",
+            Family::Upload => "u",
+            Family::VisualizationProfile => "vp",
+        }
+    }
+
+    /// What "not found" answers call it.
+    pub const fn noun(self) -> &'static str {
+        match self {
+            Family::Project => "project",
+            Family::Collection => "collection",
+            Family::Item => "item",
+            Family::BandFormula => "band formula",
+            Family::AlertRule => "alert rule",
+            Family::AlertEvent => "alert event",
+            Family::ProcessingJob => "processing job",
+            Family::ClipJob => "clip job",
+            Family::Upload => "upload",
+            Family::VisualizationProfile => "visualization profile",
+        }
+    }
+}
+
+/// One record: who owns it, where it sits and its fields as answered.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Resource {
+    pub family: Family,
+    pub id: String,
+    pub org: String,
+    /// The record it belongs to (a collection's project, a profile's item), which every
+    /// lookup names and checks.
+    pub parent: Option<String>,
+    /// Creation order, which lists follow.
+    pub seq: u64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// The family's own fields, answered as they are.
+    pub fields: Map<String, Value>,
+}
+
+impl Resource {
+    /// The record as answered: its fields with `id`, `created_at` and `updated_at` set.
+    pub fn to_json(&self) -> Value {
+        let mut out = self.fields.clone();
+        out.insert("id".to_owned(), Value::from(self.id.as_str()));
+        out.insert(
+            "created_at".to_owned(),
+            Value::from(format_date_time(self.created_at)),
+        );
+        out.insert(
+            "updated_at".to_owned(),
+            Value::from(format_date_time(self.updated_at)),
+        );
+        Value::Object(out)
+    }
+
+    /// Sets `name` to `value`, or leaves it when `value` is `None` (the field was not sent).
+    pub fn set(&mut self, name: &str, value: Option<impl Into<Value>>) {
+        if let Some(value) = value {
+            self.fields.insert(name.to_owned(), value.into());
+        }
+    }
+
+    /// A string field, when it is one.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).and_then(Value::as_str)
+    }
+}
+
+/// Every record, by id.
+#[derive(Debug, Default)]
+pub struct Resources {
+    records: HashMap<String, Resource>,
+    next_seq: u64,
+}
+
+impl Resources {
+    /// The store as a state file held it.
+    pub fn restored(records: Vec<Resource>) -> Self {
+        let next_seq = records.iter().map(|r| r.seq + 1).max().unwrap_or(0);
+        let records = records.into_iter().map(|r| (r.id.clone(), r)).collect();
+        Resources { records, next_seq }
+    }
+
+    /// Every record, for the state file.
+    pub fn records(&self) -> impl Iterator<Item = &Resource> {
+        self.records.values()
+    }
+
+    /// Creates a record with a fresh id from `rng`.
+    ///
+    /// # Errors
+    /// 422 when the organization already holds [`MAX_PER_ORG`] of the family.
+    pub fn create(
+        &mut self,
+        rng: &mut Rng,
+        family: Family,
+        org: &str,
+        parent: Option<&str>,
+        now: i64,
+        fields: Map<String, Value>,
+    ) -> Result<&mut Resource, ApiError> {
+        if self.list(family, org, None).len() >= MAX_PER_ORG {
+            return Err(ApiError::invalid(
+                &[],
+                format!(
+                    "an organization may hold at most {MAX_PER_ORG} of {}s; delete some first",
+                    family.noun()
+                ),
+            ));
+        }
+        let id = loop {
+            let id = format!("{}_{}", family.prefix(), rng.hex(12));
+            if !self.records.contains_key(&id) {
+                break id;
+            }
+        };
+        let record = Resource {
+            family,
+            id: id.clone(),
+            org: org.to_owned(),
+            parent: parent.map(str::to_owned),
+            seq: self.next_seq,
+            created_at: now,
+            updated_at: now,
+            fields,
+        };
+        self.next_seq += 1;
+        Ok(self.records.entry(id).or_insert(record))
+    }
+
+    /// The record, if `org` owns it under `parent` (when one is named).
+    ///
+    /// # Errors
+    /// 404 otherwise, the same whether it is missing or someone else's.
+    pub fn get(
+        &self,
+        family: Family,
+        org: &str,
+        parent: Option<&str>,
+        id: &str,
+    ) -> Result<&Resource, ApiError> {
+        self.records
+            .get(id)
+            .filter(|r| owned(r, family, org, parent))
+            .ok_or_else(|| not_found(family, id))
+    }
+
+    /// As [`get`](Self::get), to change it.
+    ///
+    /// # Errors
+    /// 404 as for [`get`](Self::get).
+    pub fn get_mut(
+        &mut self,
+        family: Family,
+        org: &str,
+        parent: Option<&str>,
+        id: &str,
+    ) -> Result<&mut Resource, ApiError> {
+        self.records
+            .get_mut(id)
+            .filter(|r| owned(r, family, org, parent))
+            .ok_or_else(|| not_found(family, id))
+    }
+
+    /// Removes and returns the record.
+    ///
+    /// # Errors
+    /// 404 as for [`get`](Self::get).
+    pub fn remove(
+        &mut self,
+        family: Family,
+        org: &str,
+        parent: Option<&str>,
+        id: &str,
+    ) -> Result<Resource, ApiError> {
+        self.get(family, org, parent, id)?;
+        self.records.remove(id).ok_or_else(|| not_found(family, id))
+    }
+
+    /// The organization's records of a family (under `parent`, when named), oldest first.
+    pub fn list(&self, family: Family, org: &str, parent: Option<&str>) -> Vec<&Resource> {
+        let mut found: Vec<&Resource> = self
+            .records
+            .values()
+            .filter(|r| owned(r, family, org, parent))
+            .collect();
+        found.sort_unstable_by_key(|r| r.seq);
+        found
+    }
+
+    /// Removes every record of `family` whose parent is `parent`, returning how many went.
+    pub fn remove_children(&mut self, family: Family, org: &str, parent: &str) -> usize {
+        let before = self.records.len();
+        self.records
+            .retain(|_, r| !owned(r, family, org, Some(parent)));
+        before - self.records.len()
+    }
+}
+
+fn owned(record: &Resource, family: Family, org: &str, parent: Option<&str>) -> bool {
+    record.family == family
+        && record.org == org
+        && parent.is_none_or(|parent| record.parent.as_deref() == Some(parent))
+}
+
+fn not_found(family: Family, id: &str) -> ApiError {
+    ApiError::not_found(format!("{} '{id}' not found", family.noun()))
+}
+
+/// One page of an offset-paged list: `limit` clamped to `1..=max`, `offset` to `0..`, as the
+/// contract bounds neither.
+pub fn page<T>(all: Vec<T>, limit: i64, offset: i64, max: i64) -> (Vec<T>, i64, i64, usize) {
+    let limit = limit.clamp(1, max);
+    let offset = offset.max(0);
+    let total = all.len();
+    let start = usize::try_from(offset).unwrap_or(usize::MAX);
+    let items = all
+        .into_iter()
+        .skip(start)
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect();
+    (items, limit, offset, total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_organizations_record_is_not_found_and_lists_keep_creation_order() {
+        let mut store = Resources::default();
+        let mut rng = Rng::new(7);
+        let mut ids = Vec::new();
+        for n in 0..5 {
+            let mut fields = Map::new();
+            fields.insert("name".to_owned(), Value::from(format!("p{n}")));
+            let record = store
+                .create(&mut rng, Family::Project, "org_a", None, n, fields)
+                .map(|r| r.id.clone());
+            ids.push(record.unwrap_or_default());
+        }
+        assert!(store.get(Family::Project, "org_a", None, &ids[2]).is_ok());
+        let other = store.get(Family::Project, "org_b", None, &ids[2]);
+        assert_eq!(
+            other.err().map(|e| e.status()),
+            Some(http::StatusCode::NOT_FOUND)
+        );
+        assert!(store
+            .get(Family::Collection, "org_a", None, &ids[2])
+            .is_err());
+        let listed: Vec<&str> = store
+            .list(Family::Project, "org_a", None)
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect();
+        assert_eq!(listed, ids.iter().map(String::as_str).collect::<Vec<_>>());
+        let restored = Resources::restored(store.records().cloned().collect());
+        assert_eq!(restored.next_seq, 5);
+    }
+
+    #[test]
+    fn pages_clamp_their_bounds() {
+        let (items, limit, offset, total) = page((0..10).collect(), 0, -3, 4);
+        assert_eq!((items, limit, offset, total), (vec![0], 1, 0, 10));
+        let (items, _, _, _) = page((0..10).collect::<Vec<i32>>(), 4, 8, 4);
+        assert_eq!(items, vec![8, 9]);
+    }
+}
