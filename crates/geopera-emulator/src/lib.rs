@@ -333,6 +333,16 @@
 //! that share of matching requests, chosen deterministically from the seed (the same run gives
 //! the same faults). Examples: `503;retry-after=1@20%`, `reset;after;op=billing.topup;times=1`,
 //! `latency=50ms,truncate@5%`.
+//!
+//! # Operations
+//!
+//! What each operation does with the emulator's state: *stateful* ones read or change
+//! records kept per organization (and in the state file), *derived* ones compute their answer
+//! from the request, the seed and the synthetic catalog and keep nothing, *sample* ones answer
+//! a deterministic sample of their output shape. The table is generated from the emulator's
+//! own handler table, so it cannot drift from what the emulator does.
+//!
+#![doc = include_str!("../docs/operations.md")]
 
 mod catalog;
 mod clock;

@@ -10,6 +10,7 @@ mod formulas;
 mod input;
 mod items;
 mod keys;
+pub(crate) mod kinds;
 mod orders;
 mod projects;
 mod webhooks;
@@ -121,6 +122,12 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::BandFormulasDelete>(formulas::delete),
     ])
 });
+
+/// The operations [`execute`] runs itself because they await outbound HTTP calls.
+const ASYNC_HANDLED: &[&str] = &[
+    op::WebhooksDrain::INFO.id,
+    op::EventSubscriptionsTest::INFO.id,
+];
 
 /// Runs an operation on a validated body. The two operations that make outbound HTTP
 /// calls are awaited here; every other one is synchronous.

@@ -1,0 +1,128 @@
+//! Which operations keep state, which compute their answer from the request and the seeded
+//! catalog, and which answer a sample of their output shape — the table in the crate docs.
+//!
+//! Why derived from the handler table rather than written by hand: a table kept beside the
+//! code goes stale the first time a family gains a handler. Here "sample" means exactly "no
+//! entry in `HANDLERS`", the few handled operations that keep nothing are listed once in
+//! [`DERIVED`], and a test rewrites nothing silently: it fails when `docs/operations.md`
+//! differs from [`table`] (`UPDATE_SNAPSHOTS=1` rewrites it).
+
+use geopera_types::operations::ALL;
+
+/// What an operation does with the emulator's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Reads or changes records kept per organization (and in the state file).
+    Stateful,
+    /// Answers from the request, the seed and the synthetic catalog; keeps nothing.
+    Derived,
+    /// Answers a deterministic sample of its output shape.
+    Sample,
+}
+
+/// Handled operations whose answer keeps nothing and reads nothing kept.
+pub(crate) const DERIVED: &[&str] = &[
+    "catalog.search",
+    "catalog.search_stream",
+    "catalog.image.quicklook",
+    "catalog.image.thumbnail",
+    "orders.archive.estimate",
+    "orders.tasking.estimate",
+];
+
+/// Why the operations of a family still answer samples, by id prefix; the first match wins.
+const SAMPLE_REASONS: &[(&str, &str)] = &[
+    (
+        "billing.reconciliation.",
+        "Geopera's own bookkeeping (`admin:` scopes); nothing a customer keeps",
+    ),
+    ("billing.dlq.", "Geopera's own bookkeeping (`admin:` scopes)"),
+    ("billing.free_tier.", "Geopera's own bookkeeping (`admin:` scopes)"),
+    ("billing.jobs.", "Geopera's own bookkeeping (`admin:` scopes)"),
+    ("billing.enterprise.", "Geopera's own bookkeeping (`admin:` scopes)"),
+    ("billing.deletions.", "Geopera's own bookkeeping (`admin:` scopes)"),
+    ("billing.run_monthly_cron", "Geopera's own bookkeeping (`admin:` scopes)"),
+    ("billing.cleanup_deleted_orgs", "Geopera's own bookkeeping (`admin:` scopes)"),
+    ("glossary.", "reference data: the same for everyone, nothing to keep"),
+    ("analytics.", "computations over raster data the emulator does not hold"),
+    ("cog.", "computations over raster data the emulator does not hold"),
+    ("catalog.", "reference data about providers: nothing to keep"),
+    ("eulas.", "legal documents; acceptance is not yet kept"),
+    ("payment_methods.", "payment-provider objects; not yet kept"),
+    ("billing.", "billing records beyond the balance; not yet kept"),
+];
+
+/// The reason given when no prefix of [`SAMPLE_REASONS`] matches.
+const NOT_YET: &str = "not yet kept";
+
+/// What `id` does with the emulator's state.
+pub(crate) fn kind(id: &str) -> Kind {
+    if !super::HANDLERS.contains_key(id) && !super::ASYNC_HANDLED.contains(&id) {
+        Kind::Sample
+    } else if DERIVED.contains(&id) {
+        Kind::Derived
+    } else {
+        Kind::Stateful
+    }
+}
+
+/// The Markdown table of every operation, in the contract's id order, with the counts first.
+pub(crate) fn table() -> String {
+    let mut counts = [0usize; 3];
+    let mut rows = String::new();
+    for info in ALL {
+        let (label, note) = match kind(info.id) {
+            Kind::Stateful => {
+                counts[0] += 1;
+                ("stateful", "")
+            }
+            Kind::Derived => {
+                counts[1] += 1;
+                ("derived", "")
+            }
+            Kind::Sample => {
+                counts[2] += 1;
+                let why = SAMPLE_REASONS
+                    .iter()
+                    .find(|(prefix, _)| info.id.starts_with(prefix))
+                    .map_or(NOT_YET, |(_, why)| why);
+                ("sample", why)
+            }
+        };
+        rows.push_str(&format!("| `{}` | {label} | {note} |\n", info.id));
+    }
+    format!(
+        "{} operations: {} stateful, {} derived, {} sample.\n\n\
+         | operation | kind | why a sample |\n|---|---|---|\n{rows}",
+        ALL.len(),
+        counts[0],
+        counts[1],
+        counts[2],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_derived_operation_has_a_handler() {
+        for id in DERIVED {
+            assert_ne!(kind(id), Kind::Sample, "{id} is listed as derived");
+        }
+    }
+
+    #[test]
+    fn the_docs_table_matches_the_handlers() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md");
+        let want = table();
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(path, &want).expect("write the table");
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/operations.md is stale; rerun with UPDATE_SNAPSHOTS=1"
+        );
+    }
+}
