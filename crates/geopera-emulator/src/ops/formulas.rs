@@ -8,7 +8,6 @@ use geopera_types::models::{
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 
-use super::projects::required_name;
 use super::{Ctx, Outcome};
 use crate::error::ApiError;
 use crate::resources::{Family, Resource};
@@ -39,13 +38,12 @@ const TEMPLATES: [(&str, &str, &str, &str); 3] = [
 ];
 
 pub(crate) fn create(ctx: &Ctx<'_>, input: BandFormulaCreateInput) -> Outcome {
-    let name = required_name(&input.name, "name")?;
     let formula = checked_formula(&input.formula)?;
     let range = checked_range(input.value_range.as_deref())?;
     let now = ctx.now();
     let mut fields = Map::new();
     fields.insert("organization_id".to_owned(), Value::from(ctx.org));
-    fields.insert("name".to_owned(), Value::from(name));
+    fields.insert("name".to_owned(), Value::from(input.name));
     fields.insert("display_name".to_owned(), json!(input.display_name));
     fields.insert("description".to_owned(), json!(input.description));
     fields.insert("required_bands".to_owned(), json!(bands_of(&formula)));
@@ -105,7 +103,6 @@ pub(crate) fn list(ctx: &Ctx<'_>, input: BandFormulasListInput) -> Outcome {
 
 pub(crate) fn update(ctx: &Ctx<'_>, input: BandFormulaUpdateInput) -> Outcome {
     refuse_template(&input.formula_id)?;
-    let name = input.name.map(|n| required_name(&n, "name")).transpose()?;
     let formula = input.formula.map(|f| checked_formula(&f)).transpose()?;
     let range = checked_range(input.value_range.as_deref())?;
     let now = ctx.now();
@@ -113,7 +110,7 @@ pub(crate) fn update(ctx: &Ctx<'_>, input: BandFormulaUpdateInput) -> Outcome {
     let record = inner
         .resources
         .get_mut(Family::BandFormula, ctx.org, None, &input.formula_id)?;
-    record.set("name", name);
+    record.set("name", input.name);
     if let Some(formula) = formula {
         record.set("required_bands", Some(json!(bands_of(&formula))));
         record.set("formula", Some(formula));

@@ -10,7 +10,8 @@ mod formulas;
 mod input;
 mod items;
 mod keys;
-pub(crate) mod kinds;
+#[cfg(test)]
+mod kinds;
 mod orders;
 mod projects;
 mod webhooks;
@@ -124,6 +125,7 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
 });
 
 /// The operations [`execute`] runs itself because they await outbound HTTP calls.
+#[cfg(test)]
 const ASYNC_HANDLED: &[&str] = &[
     op::WebhooksDrain::INFO.id,
     op::EventSubscriptionsTest::INFO.id,

@@ -2,7 +2,9 @@
 //! collections inside them, kept in [`crate::resources`].
 //!
 //! The contract has no `projects.get` or `projects.list`; a project is read back through
-//! `projects.update`, and the collections of a deleted project go with it.
+//! `projects.update`, and the collections of a deleted project go with it. Names and other
+//! strings are bounded by the contract's own limits, which the validator enforces before
+//! these functions run.
 
 use geopera_types::models::{
     AddMemberInput, CollectionCreateInput, CollectionDeleteInput, CollectionUpdateInput,
@@ -25,11 +27,10 @@ const MAX_MEMBERS: usize = 500;
 type ListInput = <CollectionsList as Operation>::Input;
 
 pub(crate) fn create(ctx: &Ctx<'_>, input: ProjectCreate) -> Outcome {
-    let name = required_name(&input.name, "name")?;
     let now = ctx.now();
     let mut fields = Map::new();
     fields.insert("organization_id".to_owned(), Value::from(ctx.org));
-    fields.insert("name".to_owned(), Value::from(name));
+    fields.insert("name".to_owned(), Value::from(input.name));
     fields.insert("description".to_owned(), json!(input.description));
     fields.insert("gcs_region".to_owned(), json!(input.gcs_region));
     fields.insert("is_archived".to_owned(), Value::Bool(false));
@@ -74,7 +75,6 @@ fn change(
     description: Option<String>,
     archived: Option<bool>,
 ) -> Outcome {
-    let name = name.map(|n| required_name(&n, "name")).transpose()?;
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
     let project = inner
@@ -191,7 +191,6 @@ fn project_json(project: &Resource) -> Value {
 }
 
 pub(crate) fn create_collection(ctx: &Ctx<'_>, input: CollectionCreateInput) -> Outcome {
-    let name = required_name(&input.name, "name")?;
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
     let inner = &mut *inner;
@@ -203,7 +202,7 @@ pub(crate) fn create_collection(ctx: &Ctx<'_>, input: CollectionCreateInput) -> 
         "project_id".to_owned(),
         Value::from(input.project_id.as_str()),
     );
-    fields.insert("name".to_owned(), Value::from(name));
+    fields.insert("name".to_owned(), Value::from(input.name));
     fields.insert("description".to_owned(), json!(input.description));
     fields.insert("color".to_owned(), json!(input.color));
     fields.insert("show_on_map".to_owned(), Value::Bool(input.show_on_map));
@@ -253,7 +252,6 @@ pub(crate) fn list_collections(ctx: &Ctx<'_>, input: ListInput) -> Outcome {
 }
 
 pub(crate) fn update_collection(ctx: &Ctx<'_>, input: CollectionUpdateInput) -> Outcome {
-    let name = input.name.map(|n| required_name(&n, "name")).transpose()?;
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
     let collection = inner.resources.get_mut(
@@ -262,7 +260,7 @@ pub(crate) fn update_collection(ctx: &Ctx<'_>, input: CollectionUpdateInput) -> 
         Some(&input.project_id),
         &input.collection_id,
     )?;
-    collection.set("name", name);
+    collection.set("name", input.name);
     collection.set("description", input.description);
     collection.set("color", input.color);
     collection.set("show_on_map", input.show_on_map);
@@ -298,22 +296,4 @@ fn with_item_count(mut value: Value, count: usize) -> Value {
         map.insert("item_count".to_owned(), Value::from(count));
     }
     value
-}
-
-/// The longest name accepted.
-const MAX_NAME_CHARS: usize = 200;
-
-/// `name`, trimmed, when it is 1 to [`MAX_NAME_CHARS`] characters.
-///
-/// # Errors
-/// 422 naming `field` otherwise.
-pub(crate) fn required_name(name: &str, field: &str) -> Result<String, ApiError> {
-    let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::invalid(
-            &[field],
-            format!("{field} must be 1 to {MAX_NAME_CHARS} characters"),
-        ));
-    }
-    Ok(trimmed.to_owned())
 }
