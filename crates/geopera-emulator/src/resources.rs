@@ -36,6 +36,11 @@ pub enum Family {
     ClipJob,
     Upload,
     VisualizationProfile,
+    TaskingTemplate,
+    ShareLink,
+    PaymentMethod,
+    Approval,
+    AutoTopup,
 }
 
 impl Family {
@@ -52,6 +57,11 @@ impl Family {
             Family::ClipJob => "job",
             Family::Upload => "u",
             Family::VisualizationProfile => "vp",
+            Family::TaskingTemplate => "tpl",
+            Family::ShareLink => "shr",
+            Family::PaymentMethod => "pmr",
+            Family::Approval => "apr",
+            Family::AutoTopup => "atp",
         }
     }
 
@@ -68,6 +78,11 @@ impl Family {
             Family::ClipJob => "clip job",
             Family::Upload => "upload",
             Family::VisualizationProfile => "visualization profile",
+            Family::TaskingTemplate => "tasking template",
+            Family::ShareLink => "share link",
+            Family::PaymentMethod => "payment method",
+            Family::Approval => "approval",
+            Family::AutoTopup => "auto top-up setting",
         }
     }
 }
@@ -238,6 +253,18 @@ impl Resources {
             .collect();
         found.sort_unstable_by_key(|r| r.seq);
         found
+    }
+
+    /// The first record of `family`, of any organization, that `matches`: for what is
+    /// looked up by something other than its id (a share link by its token).
+    pub fn find_mut(
+        &mut self,
+        family: Family,
+        matches: impl Fn(&Resource) -> bool,
+    ) -> Option<&mut Resource> {
+        self.records
+            .values_mut()
+            .find(|r| r.family == family && matches(r))
     }
 
     /// Removes every record of `family` whose parent is `parent`, returning how many went.

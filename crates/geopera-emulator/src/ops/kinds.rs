@@ -36,20 +36,56 @@ const SAMPLE_REASONS: &[(&str, &str)] = &[
         "billing.reconciliation.",
         "Geopera's own bookkeeping (`admin:` scopes); nothing a customer keeps",
     ),
-    ("billing.dlq.", "Geopera's own bookkeeping (`admin:` scopes)"),
-    ("billing.free_tier.", "Geopera's own bookkeeping (`admin:` scopes)"),
-    ("billing.jobs.", "Geopera's own bookkeeping (`admin:` scopes)"),
-    ("billing.enterprise.", "Geopera's own bookkeeping (`admin:` scopes)"),
-    ("billing.deletions.", "Geopera's own bookkeeping (`admin:` scopes)"),
-    ("billing.run_monthly_cron", "Geopera's own bookkeeping (`admin:` scopes)"),
-    ("billing.cleanup_deleted_orgs", "Geopera's own bookkeeping (`admin:` scopes)"),
-    ("glossary.", "reference data: the same for everyone, nothing to keep"),
-    ("analytics.", "computations over raster data the emulator does not hold"),
-    ("cog.", "computations over raster data the emulator does not hold"),
-    ("catalog.", "reference data about providers: nothing to keep"),
+    (
+        "billing.dlq.",
+        "Geopera's own bookkeeping (`admin:` scopes)",
+    ),
+    (
+        "billing.free_tier.",
+        "Geopera's own bookkeeping (`admin:` scopes)",
+    ),
+    (
+        "billing.jobs.",
+        "Geopera's own bookkeeping (`admin:` scopes)",
+    ),
+    (
+        "billing.enterprise.",
+        "Geopera's own bookkeeping (`admin:` scopes)",
+    ),
+    (
+        "billing.deletions.",
+        "Geopera's own bookkeeping (`admin:` scopes)",
+    ),
+    (
+        "billing.run_monthly_cron",
+        "Geopera's own bookkeeping (`admin:` scopes)",
+    ),
+    (
+        "billing.cleanup_deleted_orgs",
+        "Geopera's own bookkeeping (`admin:` scopes)",
+    ),
+    (
+        "glossary.",
+        "reference data: the same for everyone, nothing to keep",
+    ),
+    (
+        "analytics.",
+        "computations over raster data the emulator does not hold",
+    ),
+    (
+        "cog.",
+        "computations over raster data the emulator does not hold",
+    ),
+    (
+        "catalog.",
+        "reference data about providers: nothing to keep",
+    ),
     ("eulas.", "legal documents; acceptance is not yet kept"),
     ("payment_methods.", "payment-provider objects; not yet kept"),
-    ("billing.", "billing records beyond the balance; not yet kept"),
+    (
+        "billing.",
+        "billing records beyond the balance; not yet kept",
+    ),
 ];
 
 /// The reason given when no prefix of [`SAMPLE_REASONS`] matches.

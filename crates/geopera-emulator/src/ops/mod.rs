@@ -4,6 +4,7 @@
 //! to its operation's descriptor type, so the compiler checks that they agree. Operations
 //! without a function answer a sample of their output shape.
 
+mod account;
 mod billing;
 mod catalog;
 mod formulas;
@@ -14,6 +15,7 @@ mod keys;
 mod kinds;
 mod orders;
 mod projects;
+mod sharing;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -121,6 +123,25 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::BandFormulasList>(formulas::list),
         on::<op::BandFormulasUpdate>(formulas::update),
         on::<op::BandFormulasDelete>(formulas::delete),
+        on::<op::ShareLinkCreate>(sharing::create),
+        on::<op::ShareLinkRevoke>(sharing::revoke),
+        on::<op::ShareLinkValidate>(sharing::validate),
+        on::<op::ShareTilejson>(sharing::tilejson),
+        on::<op::OrdersTaskingTemplatesSave>(account::save_template),
+        on::<op::OrdersTaskingTemplatesList>(account::list_templates),
+        on::<op::OrdersTaskingTemplatesDelete>(account::delete_template),
+        on::<op::PaymentMethodsCreateSetupIntent>(account::create_setup_intent),
+        on::<op::PaymentMethodsAttach>(account::attach_payment_method),
+        on::<op::PaymentMethodsSetDefault>(account::set_default_payment_method),
+        on::<op::PaymentMethodsDetach>(account::detach_payment_method),
+        on::<op::PaymentMethodsList>(account::list_payment_methods),
+        on::<op::BillingApprovalsRequest>(account::request_approval),
+        on::<op::BillingApprovalsApprove>(account::approve),
+        on::<op::BillingApprovalsReject>(account::reject),
+        on::<op::BillingApprovalsGet>(account::get_approval),
+        on::<op::BillingApprovalsList>(account::list_approvals),
+        on::<op::BillingSetAutoTopup>(account::set_auto_topup),
+        on::<op::BillingAutoTopupGet>(account::get_auto_topup),
     ])
 });
 

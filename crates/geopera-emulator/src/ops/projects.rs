@@ -126,10 +126,12 @@ fn set_member(ctx: &Ctx<'_>, project: &str, user: &str, role: &str, adding: bool
         .get_mut(Family::Project, ctx.org, None, project)?;
     let members = members_of(record)?;
     match (adding, members.contains_key(user)) {
+        // The contract lists 422, not 409, for this operation.
         (true, true) => {
-            return Err(ApiError::conflict(format!(
-                "'{user}' is already a member of project '{project}'"
-            )))
+            return Err(ApiError::invalid(
+                &["user_id"],
+                format!("'{user}' is already a member of project '{project}'"),
+            ))
         }
         (false, false) => {
             return Err(ApiError::not_found(format!(

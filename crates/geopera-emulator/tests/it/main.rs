@@ -1,5 +1,6 @@
 //! Integration tests: real HTTP on 127.0.0.1 against in-process emulators.
 
+mod account;
 mod catalog;
 mod common;
 mod connections;

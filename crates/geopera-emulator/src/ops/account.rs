@@ -1,0 +1,379 @@
+//! What an organization keeps about how it buys: tasking order templates, payment methods
+//! (the emulator's stand-ins for the payment provider's objects), credit purchase approvals
+//! and the automatic top-up setting.
+//!
+//! Approving a credit approval adds its credits to the balance, as a top-up does, so a
+//! workflow that needs an approval before spending can be exercised end to end.
+
+use geopera_types::models::{
+    ApprovalGetInput, ApprovalRefInput, ApprovalsListInput, AttachInput, DetachInput, Empty,
+    RejectApprovalInput, RequestApprovalInput, SetAutoTopupInput, SetDefaultInput,
+    SetupIntentInput, TemplateDeleteInput, TemplateListInput, TemplateSaveInput,
+};
+use serde_json::{json, Map, Value};
+
+use super::{Ctx, Outcome};
+use crate::error::ApiError;
+use crate::resources::{Family, Resource};
+
+/// The largest credit approval that may be requested (A$10,000,000, the top-up bound).
+const MAX_APPROVAL_CREDITS: i64 = 1_000_000_000;
+/// How long an approval waits for a decision unless the request says otherwise, in hours.
+const DEFAULT_APPROVAL_HOURS: i64 = 72;
+/// The longest an approval may wait, in hours.
+const MAX_APPROVAL_HOURS: i64 = 24 * 30;
+
+pub(crate) fn save_template(ctx: &Ctx<'_>, input: TemplateSaveInput) -> Outcome {
+    let now = ctx.now();
+    let fields = match serde_json::to_value(&input) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    let mut inner = ctx.shared.lock();
+    let inner = &mut *inner;
+    let template = inner.resources.create(
+        &mut inner.rng,
+        Family::TaskingTemplate,
+        ctx.org,
+        None,
+        now,
+        fields,
+    )?;
+    Ok(ctx.ok(&json!({"id": template.id, "name": input.name})))
+}
+
+pub(crate) fn list_templates(ctx: &Ctx<'_>, _input: TemplateListInput) -> Outcome {
+    let inner = ctx.shared.lock();
+    let templates: Vec<Value> = inner
+        .resources
+        .list(Family::TaskingTemplate, ctx.org, None)
+        .into_iter()
+        .map(Resource::to_json)
+        .collect();
+    Ok(ctx.ok(&json!({"templates": templates})))
+}
+
+pub(crate) fn delete_template(ctx: &Ctx<'_>, input: TemplateDeleteInput) -> Outcome {
+    let mut inner = ctx.shared.lock();
+    let removed =
+        inner
+            .resources
+            .remove(Family::TaskingTemplate, ctx.org, None, &input.template_id)?;
+    Ok(ctx.ok(&json!({"template_id": removed.id, "deleted": true})))
+}
+
+/// A setup intent keeps nothing until a method is attached, as with the payment provider.
+pub(crate) fn create_setup_intent(ctx: &Ctx<'_>, _input: SetupIntentInput) -> Outcome {
+    let mut inner = ctx.shared.lock();
+    let intent = format!("seti_{}", inner.rng.hex(12));
+    let secret = format!("{intent}_secret_{}", inner.rng.hex(12));
+    Ok(ctx.ok(&json!({
+        "client_secret": secret,
+        "setup_intent_id": intent,
+        "customer_id": format!("cus_{}", crate::rng::fnv(ctx.org) & 0xffff_ffff),
+        "env": "emulator",
+    })))
+}
+
+/// Attaches a method; the organization's first becomes its default.
+pub(crate) fn attach_payment_method(ctx: &Ctx<'_>, input: AttachInput) -> Outcome {
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    let inner = &mut *inner;
+    let existing = inner.resources.list(Family::PaymentMethod, ctx.org, None);
+    if existing
+        .iter()
+        .any(|m| m.str("payment_method_id") == Some(input.payment_method_id.as_str()))
+    {
+        return Err(ApiError::invalid(
+            &["payment_method_id"],
+            "this payment method is already attached",
+        ));
+    }
+    let first = existing.is_empty();
+    let mut fields = Map::new();
+    fields.insert(
+        "payment_method_id".to_owned(),
+        Value::from(input.payment_method_id),
+    );
+    fields.insert("isDefault".to_owned(), Value::Bool(first));
+    fields.insert("brand".to_owned(), Value::from("visa"));
+    fields.insert("last4".to_owned(), Value::from("4242"));
+    let method = inner.resources.create(
+        &mut inner.rng,
+        Family::PaymentMethod,
+        ctx.org,
+        None,
+        now,
+        fields,
+    )?;
+    Ok(ctx.ok(&method.to_json()))
+}
+
+/// Makes one method the default and every other method of the organization not.
+pub(crate) fn set_default_payment_method(ctx: &Ctx<'_>, input: SetDefaultInput) -> Outcome {
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    let id = input.payment_method_row_id;
+    inner
+        .resources
+        .get(Family::PaymentMethod, ctx.org, None, &id)?;
+    let others: Vec<String> = inner
+        .resources
+        .list(Family::PaymentMethod, ctx.org, None)
+        .iter()
+        .map(|m| m.id.clone())
+        .collect();
+    for other in others {
+        if let Ok(method) = inner
+            .resources
+            .get_mut(Family::PaymentMethod, ctx.org, None, &other)
+        {
+            method.set("isDefault", Some(other == id));
+            method.updated_at = now;
+        }
+    }
+    let method = inner
+        .resources
+        .get(Family::PaymentMethod, ctx.org, None, &id)?;
+    Ok(ctx.ok(&method.to_json()))
+}
+
+pub(crate) fn detach_payment_method(ctx: &Ctx<'_>, input: DetachInput) -> Outcome {
+    let mut inner = ctx.shared.lock();
+    inner.resources.remove(
+        Family::PaymentMethod,
+        ctx.org,
+        None,
+        &input.payment_method_row_id,
+    )?;
+    Ok(ctx.ok(&json!({"ok": true})))
+}
+
+pub(crate) fn list_payment_methods(ctx: &Ctx<'_>, _input: Empty) -> Outcome {
+    let inner = ctx.shared.lock();
+    let methods: Vec<Value> = inner
+        .resources
+        .list(Family::PaymentMethod, ctx.org, None)
+        .into_iter()
+        .map(Resource::to_json)
+        .collect();
+    Ok(ctx.ok(&json!({"payment_methods": methods})))
+}
+
+pub(crate) fn request_approval(ctx: &Ctx<'_>, input: RequestApprovalInput) -> Outcome {
+    if !(1..=MAX_APPROVAL_CREDITS).contains(&input.credits) {
+        return Err(ApiError::invalid(
+            &["credits"],
+            format!("credits must be 1 to {MAX_APPROVAL_CREDITS}"),
+        ));
+    }
+    let hours = input.expiry_hours.unwrap_or(DEFAULT_APPROVAL_HOURS);
+    if !(1..=MAX_APPROVAL_HOURS).contains(&hours) {
+        return Err(ApiError::invalid(
+            &["expiry_hours"],
+            format!("expiry_hours must be 1 to {MAX_APPROVAL_HOURS}"),
+        ));
+    }
+    let now = ctx.now();
+    let mut fields = Map::new();
+    fields.insert("organization_id".to_owned(), Value::from(ctx.org));
+    fields.insert("credits".to_owned(), Value::from(input.credits));
+    fields.insert("status".to_owned(), Value::from("pending"));
+    fields.insert(
+        "expires_at_unix".to_owned(),
+        Value::from(now + hours * 3600),
+    );
+    fields.insert("reason".to_owned(), Value::Null);
+    let mut inner = ctx.shared.lock();
+    let inner = &mut *inner;
+    let approval =
+        inner
+            .resources
+            .create(&mut inner.rng, Family::Approval, ctx.org, None, now, fields)?;
+    Ok(ctx.ok(&approval_json(approval, now)))
+}
+
+pub(crate) fn approve(ctx: &Ctx<'_>, input: ApprovalRefInput) -> Outcome {
+    decide(ctx, &input.approval_id, "approved", None)
+}
+
+pub(crate) fn reject(ctx: &Ctx<'_>, input: RejectApprovalInput) -> Outcome {
+    decide(ctx, &input.approval_id, "rejected", input.reason)
+}
+
+/// Settles a pending approval; approving adds its credits to the balance.
+///
+/// # Errors
+/// 404 for another organization's or an unknown approval; 422 once it is settled or expired.
+fn decide(ctx: &Ctx<'_>, id: &str, status: &str, reason: Option<String>) -> Outcome {
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    let approval = inner
+        .resources
+        .get_mut(Family::Approval, ctx.org, None, id)?;
+    let current = approval_status(approval, now);
+    if current != "pending" {
+        return Err(ApiError::invalid(
+            &["approval_id"],
+            format!("approval '{id}' is {current} and can no longer be decided"),
+        ));
+    }
+    approval.set("status", Some(status));
+    approval.set("reason", reason);
+    approval.updated_at = now;
+    let reply = approval_json(approval, now);
+    let credits = approval
+        .fields
+        .get("credits")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if status == "approved" {
+        let org = inner.org(ctx.org, ctx.shared.seed, now);
+        org.balance_credits = org.balance_credits.saturating_add(credits);
+    }
+    Ok(ctx.ok(&reply))
+}
+
+pub(crate) fn get_approval(ctx: &Ctx<'_>, input: ApprovalGetInput) -> Outcome {
+    let now = ctx.now();
+    let inner = ctx.shared.lock();
+    let approval = inner
+        .resources
+        .get(Family::Approval, ctx.org, None, &input.approval_id)?;
+    Ok(ctx.ok(&approval_json(approval, now)))
+}
+
+/// The contract gives this list no paging fields; an organization holds at most
+/// [`crate::resources::MAX_PER_ORG`] approvals.
+pub(crate) fn list_approvals(ctx: &Ctx<'_>, input: ApprovalsListInput) -> Outcome {
+    let now = ctx.now();
+    let inner = ctx.shared.lock();
+    let approvals: Vec<Value> = inner
+        .resources
+        .list(Family::Approval, ctx.org, None)
+        .into_iter()
+        .filter(|a| {
+            input
+                .status
+                .as_deref()
+                .is_none_or(|wanted| approval_status(a, now) == wanted)
+        })
+        .map(|a| approval_json(a, now))
+        .collect();
+    Ok(ctx.ok(&json!({"total": approvals.len(), "approvals": approvals})))
+}
+
+/// `pending` turns `expired` on the emulator's clock once its deadline passes.
+fn approval_status(approval: &Resource, now: i64) -> &str {
+    let status = approval.str("status").unwrap_or("pending");
+    let deadline = approval
+        .fields
+        .get("expires_at_unix")
+        .and_then(Value::as_i64)
+        .unwrap_or(i64::MAX);
+    if status == "pending" && now >= deadline {
+        "expired"
+    } else {
+        status
+    }
+}
+
+fn approval_json(approval: &Resource, now: i64) -> Value {
+    let mut out = approval.to_json();
+    if let Some(map) = out.as_object_mut() {
+        let deadline = map.remove("expires_at_unix").and_then(|v| v.as_i64());
+        map.insert(
+            "expires_at".to_owned(),
+            json!(deadline.map(geopera_types::rfc3339::format_date_time)),
+        );
+        map.insert(
+            "status".to_owned(),
+            Value::from(approval_status(approval, now)),
+        );
+    }
+    out
+}
+
+pub(crate) fn set_auto_topup(ctx: &Ctx<'_>, input: SetAutoTopupInput) -> Outcome {
+    if input.threshold_credits < 0 {
+        return Err(ApiError::invalid(
+            &["threshold_credits"],
+            "threshold_credits must not be negative",
+        ));
+    }
+    if !(1..=MAX_APPROVAL_CREDITS).contains(&input.topup_amount_credits) {
+        return Err(ApiError::invalid(
+            &["topup_amount_credits"],
+            format!("topup_amount_credits must be 1 to {MAX_APPROVAL_CREDITS}"),
+        ));
+    }
+    if input
+        .daily_charge_cap_aud
+        .is_some_and(|cap| !cap.is_finite() || cap < 0.0)
+    {
+        return Err(ApiError::invalid(
+            &["daily_charge_cap_aud"],
+            "daily_charge_cap_aud must be a non-negative amount",
+        ));
+    }
+    let now = ctx.now();
+    let mut fields = Map::new();
+    fields.insert("enabled".to_owned(), Value::Bool(input.enabled));
+    fields.insert(
+        "threshold_credits".to_owned(),
+        Value::from(input.threshold_credits),
+    );
+    fields.insert(
+        "topup_amount_credits".to_owned(),
+        Value::from(input.topup_amount_credits),
+    );
+    fields.insert(
+        "daily_charge_cap_aud".to_owned(),
+        json!(input.daily_charge_cap_aud),
+    );
+    let mut inner = ctx.shared.lock();
+    let inner = &mut *inner;
+    // One setting per organization: the newest replaces the old.
+    let old: Vec<String> = inner
+        .resources
+        .list(Family::AutoTopup, ctx.org, None)
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
+    for id in old {
+        let _ = inner
+            .resources
+            .remove(Family::AutoTopup, ctx.org, None, &id);
+    }
+    let setting = inner.resources.create(
+        &mut inner.rng,
+        Family::AutoTopup,
+        ctx.org,
+        None,
+        now,
+        fields,
+    )?;
+    Ok(ctx.ok(&auto_topup_json(Some(setting))))
+}
+
+pub(crate) fn get_auto_topup(ctx: &Ctx<'_>, _input: Empty) -> Outcome {
+    let inner = ctx.shared.lock();
+    let setting = inner
+        .resources
+        .list(Family::AutoTopup, ctx.org, None)
+        .into_iter()
+        .next();
+    Ok(ctx.ok(&auto_topup_json(setting)))
+}
+
+/// The setting as answered; an organization that never set one has it off.
+fn auto_topup_json(setting: Option<&Resource>) -> Value {
+    let field = |name: &str| setting.and_then(|s| s.fields.get(name).cloned());
+    json!({
+        "enabled": field("enabled").unwrap_or(Value::Bool(false)),
+        "threshold_credits": field("threshold_credits").unwrap_or(Value::from(0)),
+        "topup_amount_credits": field("topup_amount_credits").unwrap_or(Value::from(0)),
+        "daily_charge_cap_aud": field("daily_charge_cap_aud").unwrap_or(Value::Null),
+    })
+}

@@ -1,0 +1,204 @@
+//! `share.link.*` and `share.tilejson`: password-protected links to an item or collection,
+//! which anyone with the token and the password may open until the link expires or is
+//! revoked.
+//!
+//! The token is drawn from the OS generator (a link is a capability, so it must not follow
+//! from the seed), and only a SHA-256 digest of the password is kept, compared in constant
+//! time. A wrong password, and a revoked or expired link, are answered alike with 404, so a
+//! guesser learns nothing about which tokens exist.
+
+use geopera_types::models::{
+    ShareLinkCreate, ShareLinkRevokeInput, ShareLinkValidateInput, ShareTilejsonInput,
+};
+use geopera_types::rfc3339::{format_date_time, parse_date_time};
+use http::StatusCode;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{Ctx, Outcome};
+use crate::error::ApiError;
+use crate::resources::{Family, Resource};
+
+/// The longest a link may live, in days.
+const MAX_LINK_DAYS: i64 = 365;
+
+pub(crate) fn create(ctx: &Ctx<'_>, input: ShareLinkCreate) -> Outcome {
+    let now = ctx.now();
+    let expires_at = parse_date_time(&input.expires_at)
+        .filter(|at| *at > now && *at <= now + MAX_LINK_DAYS * 86_400)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                &["expires_at"],
+                format!("expires_at must be in the future and at most {MAX_LINK_DAYS} days away"),
+            )
+        })?;
+    let target_type = serde_json::to_value(&input.target_type).unwrap_or(Value::Null);
+    let family = match target_type.as_str() {
+        Some("collection") => Family::Collection,
+        _ => Family::Item,
+    };
+    let token = random_token()?;
+    let mut inner = ctx.shared.lock();
+    let inner = &mut *inner;
+    let target = inner
+        .resources
+        .get(family, ctx.org, None, &input.target_id)?;
+    let project = target
+        .str("project_id")
+        .or(target.parent.as_deref())
+        .unwrap_or_default()
+        .to_owned();
+    let mut fields = Map::new();
+    fields.insert("token".to_owned(), Value::from(token));
+    fields.insert("target_type".to_owned(), target_type);
+    fields.insert("target_id".to_owned(), Value::from(input.target_id));
+    fields.insert("permission".to_owned(), json!(input.permission));
+    fields.insert("organization_id".to_owned(), Value::from(ctx.org));
+    fields.insert("project_id".to_owned(), Value::from(project));
+    fields.insert(
+        "expires_at".to_owned(),
+        Value::from(format_date_time(expires_at)),
+    );
+    fields.insert("revoked_at".to_owned(), Value::Null);
+    fields.insert("access_count".to_owned(), Value::from(0));
+    fields.insert("last_accessed_at".to_owned(), Value::Null);
+    fields.insert("created_by".to_owned(), Value::Null);
+    fields.insert(
+        "password_sha256".to_owned(),
+        Value::from(digest(&input.password)),
+    );
+    let link = inner.resources.create(
+        &mut inner.rng,
+        Family::ShareLink,
+        ctx.org,
+        None,
+        now,
+        fields,
+    )?;
+    Ok(ctx.ok(&link_json(link)))
+}
+
+pub(crate) fn revoke(ctx: &Ctx<'_>, input: ShareLinkRevokeInput) -> Outcome {
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    let link = inner
+        .resources
+        .get_mut(Family::ShareLink, ctx.org, None, &input.link_id)?;
+    if link.fields.get("revoked_at").is_none_or(Value::is_null) {
+        link.set("revoked_at", Some(format_date_time(now)));
+        link.updated_at = now;
+    }
+    Ok(ctx.ok(&json!({"ok": true, "id": link.id})))
+}
+
+pub(crate) fn validate(ctx: &Ctx<'_>, input: ShareLinkValidateInput) -> Outcome {
+    let (link, target) = open(ctx, &input.token, &input.password)?;
+    Ok(ctx.ok(&json!({
+        "permission": link.fields.get("permission"),
+        "target_type": link.fields.get("target_type"),
+        "target": target,
+    })))
+}
+
+/// A TileJSON document whose tile URL names the link's token.
+pub(crate) fn tilejson(ctx: &Ctx<'_>, input: ShareTilejsonInput) -> Outcome {
+    let (link, _) = open(ctx, &input.token, &input.password)?;
+    let token = link.str("token").unwrap_or_default();
+    Ok(ctx.ok(&json!({
+        "tilejson": "3.0.0",
+        "name": link.fields.get("target_id"),
+        "scheme": "xyz",
+        "tiles": [format!("{}/assets/share/{token}/{{z}}/{{x}}/{{y}}.png", ctx.shared.base_url)],
+        "minzoom": 0,
+        "maxzoom": 22,
+        "bounds": [-180.0, -85.051_128_78, 180.0, 85.051_128_78],
+    })))
+}
+
+/// The live link `token` names, if `password` is its password, counted as one access, with
+/// its target as answered.
+///
+/// # Errors
+/// 404 for an unknown, revoked or expired token and for a wrong password alike.
+fn open(ctx: &Ctx<'_>, token: &str, password: &str) -> Result<(Resource, Value), ApiError> {
+    let now = ctx.now();
+    let gone = || ApiError::not_found("no live share link matches this token and password");
+    let offered = digest(password);
+    let mut inner = ctx.shared.lock();
+    let link = inner
+        .resources
+        .find_mut(Family::ShareLink, |link| {
+            link.str("token")
+                .is_some_and(|t| bool::from(t.as_bytes().ct_eq(token.as_bytes())))
+        })
+        .ok_or_else(gone)?;
+    let expired = link
+        .str("expires_at")
+        .and_then(parse_date_time)
+        .is_none_or(|at| at <= now);
+    let revoked = link
+        .fields
+        .get("revoked_at")
+        .is_some_and(|at| !at.is_null());
+    let password_ok = link
+        .str("password_sha256")
+        .is_some_and(|kept| bool::from(kept.as_bytes().ct_eq(offered.as_bytes())));
+    if expired || revoked || !password_ok {
+        return Err(gone());
+    }
+    let count = link
+        .fields
+        .get("access_count")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    link.set("access_count", Some(count.saturating_add(1)));
+    link.set("last_accessed_at", Some(format_date_time(now)));
+    let link = link.clone();
+    let family = match link.str("target_type") {
+        Some("collection") => Family::Collection,
+        _ => Family::Item,
+    };
+    let target = inner
+        .resources
+        .get(
+            family,
+            &link.org,
+            None,
+            link.str("target_id").unwrap_or_default(),
+        )
+        .map(Resource::to_json)
+        .map_err(|_| gone())?;
+    Ok((link, target))
+}
+
+/// The link as answered: never the password's digest.
+fn link_json(link: &Resource) -> Value {
+    let mut out = link.to_json();
+    if let Some(map) = out.as_object_mut() {
+        map.remove("password_sha256");
+        map.remove("updated_at");
+    }
+    out
+}
+
+fn digest(password: &str) -> String {
+    Sha256::digest(password.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn random_token() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|_| {
+        ApiError::problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no randomness available for a share token",
+        )
+    })?;
+    Ok(format!(
+        "shr_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+}

@@ -1,0 +1,356 @@
+//! Share links, tasking templates, payment methods, credit approvals and the automatic top-up:
+//! each kept per organization, another organization's id answered 404, and all of it kept in
+//! the state file.
+
+use std::time::Duration;
+
+use geopera_emulator::{Emulator, RateLimits};
+use serde_json::{json, Value};
+
+use crate::common::Api;
+use crate::state::TempFile;
+
+fn ok(api: &Api, op: &str, body: Value) -> Value {
+    let resp = api.call(op, body);
+    assert_eq!(
+        resp.status,
+        200,
+        "{op}: {}",
+        String::from_utf8_lossy(&resp.body)
+    );
+    resp.json()
+}
+
+fn id(value: &Value) -> String {
+    value["id"].as_str().expect("an id").to_owned()
+}
+
+/// A project with one collection, as share links need a target.
+fn collection(api: &Api) -> (String, String) {
+    let project = id(&ok(
+        api,
+        "projects.create",
+        json!({"name": "shared things"}),
+    ));
+    let collection = id(&ok(
+        api,
+        "collections.create",
+        json!({"project_id": project, "name": "flood extent"}),
+    ));
+    (project, collection)
+}
+
+#[test]
+fn a_share_link_opens_with_its_password_until_revoked_or_expired() {
+    let api = Api::start();
+    let (_, collection) = collection(&api);
+    let in_a_day = geopera_types::rfc3339::format_date_time(api.emu.clock().now_secs() + 86_400);
+    let link = ok(
+        &api,
+        "share.link.create",
+        json!({"target_type": "collection", "target_id": collection, "permission": "view",
+               "password": "correct horse", "expires_at": in_a_day}),
+    );
+    let token = link["token"].as_str().expect("token").to_owned();
+    assert!(token.starts_with("shr_") && token.len() > 40, "{token}");
+    assert!(link.get("password_sha256").is_none(), "{link}");
+    assert_eq!(link["access_count"], 0);
+
+    let opened = ok(
+        &api,
+        "share.link.validate",
+        json!({"token": token, "password": "correct horse"}),
+    );
+    assert_eq!(opened["permission"], "view");
+    assert_eq!(opened["target"]["id"], collection.as_str());
+
+    let wrong = api.call(
+        "share.link.validate",
+        json!({"token": token, "password": "wrong horse"}),
+    );
+    assert_eq!(wrong.status, 404);
+    let tilejson = ok(
+        &api,
+        "share.tilejson",
+        json!({"token": token, "password": "correct horse"}),
+    );
+    let tiles = tilejson["tiles"][0].as_str().expect("a tile URL");
+    assert!(tiles.contains(&token), "{tiles}");
+
+    // Another organization can open a link (that is what links are for) but not revoke it.
+    let other = api.emu.create_key_in_org("org_other_share", &["shares:*"]);
+    let revoke = api.call_as(&other, "share.link.revoke", json!({"link_id": id(&link)}));
+    assert_eq!(revoke.status, 404);
+    ok(&api, "share.link.revoke", json!({"link_id": id(&link)}));
+    let revoked = api.call(
+        "share.link.validate",
+        json!({"token": token, "password": "correct horse"}),
+    );
+    assert_eq!(revoked.status, 404);
+
+    // A second link, outlived on the emulator's clock.
+    let soon = geopera_types::rfc3339::format_date_time(api.emu.clock().now_secs() + 60);
+    let short = ok(
+        &api,
+        "share.link.create",
+        json!({"target_type": "collection", "target_id": collection, "permission": "download",
+               "password": "correct horse", "expires_at": soon}),
+    );
+    api.emu.clock().advance(Duration::from_secs(61));
+    let expired = api.call(
+        "share.link.validate",
+        json!({"token": short["token"], "password": "correct horse"}),
+    );
+    assert_eq!(expired.status, 404);
+
+    let past = api.call(
+        "share.link.create",
+        json!({"target_type": "collection", "target_id": collection, "permission": "view",
+               "password": "correct horse", "expires_at": "2001-01-01T00:00:00Z"}),
+    );
+    assert_eq!(past.status, 422);
+    assert!(String::from_utf8_lossy(&past.body).contains("expires_at"));
+}
+
+#[test]
+fn tasking_templates_are_saved_listed_and_deleted_per_organization() {
+    let api = Api::start();
+    let template = json!({"name": "weekly optical", "capture_asap": false, "resolution": "50cm",
+        "sensor": "optical", "capture_frequency": "weekly", "datum": "WGS84",
+        "file_format": "GeoTIFF", "has_control": false, "max_cloud_coverage": 20,
+        "max_nadir_angle": 25});
+    let saved: Vec<String> = (0..3)
+        .map(|_| id(&ok(&api, "orders.tasking.templates.save", template.clone())))
+        .collect();
+    let listed = ok(&api, "orders.tasking.templates.list", json!({}));
+    let ids: Vec<&str> = listed["templates"]
+        .as_array()
+        .expect("templates")
+        .iter()
+        .filter_map(|t| t["id"].as_str())
+        .collect();
+    assert_eq!(ids, saved.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(listed["templates"][0]["max_cloud_coverage"], 20);
+
+    let other = api.emu.create_key_in_org("org_other_tpl", &["orders:*"]);
+    let theirs = api.call_as(&other, "orders.tasking.templates.list", json!({}));
+    assert_eq!(theirs.json()["templates"], json!([]));
+    let steal = api.call_as(
+        &other,
+        "orders.tasking.templates.delete",
+        json!({"template_id": saved[0]}),
+    );
+    assert_eq!(steal.status, 404);
+
+    let deleted = ok(
+        &api,
+        "orders.tasking.templates.delete",
+        json!({"template_id": saved[0]}),
+    );
+    assert_eq!(deleted["deleted"], true);
+    let again = api.call(
+        "orders.tasking.templates.delete",
+        json!({"template_id": saved[0]}),
+    );
+    assert_eq!(again.status, 404);
+}
+
+#[test]
+fn one_payment_method_is_the_default_at_a_time() {
+    let api = Api::start();
+    let first = ok(
+        &api,
+        "payment_methods.attach",
+        json!({"payment_method_id": "pm_one"}),
+    );
+    let second = ok(
+        &api,
+        "payment_methods.attach",
+        json!({"payment_method_id": "pm_two"}),
+    );
+    assert_eq!(
+        (first["isDefault"].clone(), second["isDefault"].clone()),
+        (json!(true), json!(false))
+    );
+    let twice = api.call(
+        "payment_methods.attach",
+        json!({"payment_method_id": "pm_two"}),
+    );
+    assert_eq!(twice.status, 422);
+
+    ok(
+        &api,
+        "payment_methods.set_default",
+        json!({"payment_method_row_id": id(&second)}),
+    );
+    let listed = ok(&api, "payment_methods.list", json!({}));
+    let defaults: Vec<(&str, bool)> = listed["payment_methods"]
+        .as_array()
+        .expect("methods")
+        .iter()
+        .map(|m| {
+            (
+                m["payment_method_id"].as_str().unwrap_or(""),
+                m["isDefault"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(defaults, vec![("pm_one", false), ("pm_two", true)]);
+
+    ok(
+        &api,
+        "payment_methods.detach",
+        json!({"payment_method_row_id": id(&first)}),
+    );
+    let listed = ok(&api, "payment_methods.list", json!({}));
+    assert_eq!(listed["payment_methods"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn an_approved_credit_request_tops_up_once_and_a_late_one_expires() {
+    let api = Api::start();
+    let balance = |api: &Api| ok(api, "billing.credits.balance", json!({}))["credits"].as_i64();
+    let before = balance(&api).expect("a balance");
+
+    let approval = ok(
+        &api,
+        "billing.approvals.request",
+        json!({"credits": 12_345}),
+    );
+    assert_eq!(approval["status"], "pending");
+    let approved = ok(
+        &api,
+        "billing.approvals.approve",
+        json!({"approval_id": id(&approval)}),
+    );
+    assert_eq!(approved["status"], "approved");
+    assert_eq!(balance(&api), Some(before + 12_345));
+    let twice = api.call(
+        "billing.approvals.approve",
+        json!({"approval_id": id(&approval)}),
+    );
+    assert_eq!(twice.status, 422);
+    assert_eq!(balance(&api), Some(before + 12_345));
+
+    let rejected = ok(&api, "billing.approvals.request", json!({"credits": 5}));
+    ok(
+        &api,
+        "billing.approvals.reject",
+        json!({"approval_id": id(&rejected), "reason": "not this month"}),
+    );
+    let late = ok(
+        &api,
+        "billing.approvals.request",
+        json!({"credits": 7, "expiry_hours": 1}),
+    );
+    api.emu.clock().advance(Duration::from_secs(3601));
+    let expired = ok(
+        &api,
+        "billing.approvals.get",
+        json!({"approval_id": id(&late)}),
+    );
+    assert_eq!(expired["status"], "expired");
+    let refused = api.call(
+        "billing.approvals.approve",
+        json!({"approval_id": id(&late)}),
+    );
+    assert_eq!(refused.status, 422);
+
+    let pending = ok(
+        &api,
+        "billing.approvals.list",
+        json!({"status": "rejected"}),
+    );
+    assert_eq!(pending["total"], 1);
+    assert_eq!(pending["approvals"][0]["reason"], "not this month");
+
+    let other = api
+        .emu
+        .create_key_in_org("org_other_approvals", &["billing:*"]);
+    let theirs = api.call_as(
+        &other,
+        "billing.approvals.get",
+        json!({"approval_id": id(&approval)}),
+    );
+    assert_eq!(theirs.status, 404);
+    let huge = api.call(
+        "billing.approvals.request",
+        json!({"credits": 2_000_000_000_i64}),
+    );
+    assert_eq!(huge.status, 422);
+}
+
+#[test]
+fn account_records_survive_a_restart() {
+    let file = TempFile::new("account");
+    let start = || {
+        Api::with(
+            Emulator::builder()
+                .seed(11)
+                .rate_limits(RateLimits::off())
+                .state_file(&file.0),
+        )
+    };
+    let (template, approval, link_token) = {
+        let api = start();
+        let off = ok(&api, "billing.auto_topup.get", json!({}));
+        assert_eq!(off["enabled"], false);
+        ok(
+            &api,
+            "billing.set_auto_topup",
+            json!({"enabled": true, "threshold_credits": 1000, "topup_amount_credits": 50_000}),
+        );
+        let template = id(&ok(
+            &api,
+            "orders.tasking.templates.save",
+            json!({"name": "kept", "capture_asap": true, "resolution": "30cm", "sensor": "optical",
+                   "capture_frequency": "once", "datum": "WGS84", "file_format": "GeoTIFF",
+                   "has_control": false, "max_cloud_coverage": 10, "max_nadir_angle": 20}),
+        ));
+        let approval = id(&ok(
+            &api,
+            "billing.approvals.request",
+            json!({"credits": 99}),
+        ));
+        let (_, collection) = collection(&api);
+        let later = geopera_types::rfc3339::format_date_time(api.emu.clock().now_secs() + 86_400);
+        let link = ok(
+            &api,
+            "share.link.create",
+            json!({"target_type": "collection", "target_id": collection, "permission": "view",
+                   "password": "kept password", "expires_at": later}),
+        );
+        (
+            template,
+            approval,
+            link["token"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let api = start();
+    let setting = ok(&api, "billing.auto_topup.get", json!({}));
+    assert_eq!(
+        (
+            setting["enabled"].clone(),
+            setting["topup_amount_credits"].clone()
+        ),
+        (json!(true), json!(50_000))
+    );
+    let templates = ok(&api, "orders.tasking.templates.list", json!({}));
+    assert_eq!(templates["templates"][0]["id"], template.as_str());
+    let kept = ok(
+        &api,
+        "billing.approvals.get",
+        json!({"approval_id": approval}),
+    );
+    assert_eq!(kept["credits"], 99);
+    let opened = api.call(
+        "share.link.validate",
+        json!({"token": link_token, "password": "kept password"}),
+    );
+    assert_eq!(
+        opened.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&opened.body)
+    );
+}
