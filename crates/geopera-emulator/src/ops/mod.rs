@@ -13,6 +13,7 @@ mod items;
 mod keys;
 #[cfg(test)]
 mod kinds;
+mod order_details;
 mod orders;
 mod projects;
 mod sharing;
@@ -123,6 +124,11 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::BandFormulasList>(formulas::list),
         on::<op::BandFormulasUpdate>(formulas::update),
         on::<op::BandFormulasDelete>(formulas::delete),
+        on::<op::OrdersUpdate>(order_details::update),
+        on::<op::OrdersListAssets>(order_details::list_assets),
+        on::<op::OrdersCoverageGet>(order_details::coverage),
+        on::<op::OrdersCoverageGroupsList>(order_details::coverage_groups),
+        on::<op::OrdersTaskingGroupsList>(order_details::tasking_groups),
         on::<op::ShareLinkCreate>(sharing::create),
         on::<op::ShareLinkRevoke>(sharing::revoke),
         on::<op::ShareLinkValidate>(sharing::validate),

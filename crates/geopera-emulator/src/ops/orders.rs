@@ -351,7 +351,7 @@ fn place_order(ctx: &Ctx<'_>, kind: OrderKind, display_name: String, priced: Pri
     Ok(ctx.ok(&reply))
 }
 
-fn order_json(order: &Order, now: i64) -> Value {
+pub(super) fn order_json(order: &Order, now: i64) -> Value {
     let status = order.status(now);
     let mut value = json!({
         "orderId": order.id,

@@ -9,6 +9,7 @@ mod idempotency;
 mod keys;
 mod limits;
 mod oidc;
+mod order_details;
 mod orders;
 mod state;
 mod webhooks;

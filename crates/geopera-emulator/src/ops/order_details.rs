@@ -1,0 +1,167 @@
+//! What an order carries beyond its status: tags, the coverage of its groups and, once it is
+//! fulfilled, its deliverables.
+//!
+//! Deliverables are JSON descriptors whose URLs point at the emulator's asset route and
+//! expire, as the API hands out short-lived signed URLs and never the bytes themselves.
+
+use geopera_types::models::{
+    CoverageInput, OrderAssetsInput, OrderUpdateInput, TaskingGroupsInput,
+};
+use geopera_types::rfc3339::format_date_time;
+use serde_json::{json, Value};
+
+use super::orders::order_json;
+use super::{Ctx, Outcome};
+use crate::error::ApiError;
+use crate::records::Order;
+
+/// The most tags one order carries, and the longest tag.
+const MAX_TAGS: usize = 50;
+const MAX_TAG_CHARS: usize = 100;
+/// How long a deliverable's URL stays valid, in seconds.
+const ASSET_URL_LIFETIME_SECS: i64 = 900;
+
+pub(crate) fn update(ctx: &Ctx<'_>, input: OrderUpdateInput) -> Outcome {
+    let tags = input.tags.unwrap_or_default();
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::invalid(
+            &["tags"],
+            format!("an order carries at most {MAX_TAGS} tags"),
+        ));
+    }
+    if let Some(index) = tags
+        .iter()
+        .position(|tag| tag.is_empty() || tag.chars().count() > MAX_TAG_CHARS)
+    {
+        return Err(ApiError::invalid(
+            &["tags", &index.to_string()],
+            format!("a tag is 1 to {MAX_TAG_CHARS} characters"),
+        ));
+    }
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    inner.org(ctx.org, ctx.shared.seed, now);
+    let order = inner
+        .orders
+        .get_mut(&input.order_id)
+        .filter(|order| order.org == ctx.org)
+        .ok_or_else(|| not_found(&input.order_id))?;
+    if !order.detail.is_object() {
+        order.detail = json!({});
+    }
+    if let Some(detail) = order.detail.as_object_mut() {
+        detail.insert("tags".to_owned(), json!(tags));
+    }
+    Ok(ctx.ok(&order_json(order, now)))
+}
+
+/// One descriptor per delivered capture once the order is fulfilled; none before.
+pub(crate) fn list_assets(ctx: &Ctx<'_>, input: OrderAssetsInput) -> Outcome {
+    let now = ctx.now();
+    with_order(ctx, &input.order_id, |order| {
+        let status = order.status(now);
+        let assets: Vec<Value> = if status == "fulfilled" {
+            captures(order)
+                .enumerate()
+                .map(|(n, capture)| {
+                    json!({
+                        "asset_id": format!("{}_{n}", order.id),
+                        "capture_id": capture,
+                        "media_type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                        "href": format!("{}/assets/order/{}/{capture}.tif", ctx.shared.base_url, order.id),
+                        "expires_at": format_date_time(now + ASSET_URL_LIFETIME_SECS),
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        json!({"order_id": order.id, "status": status, "total": assets.len(), "assets": assets})
+    })
+}
+
+/// The area the order's groups cover, summed.
+pub(crate) fn coverage(ctx: &Ctx<'_>, input: CoverageInput) -> Outcome {
+    with_order(ctx, &input.order_id, |order| {
+        let groups = groups(order);
+        let area: f64 = groups.iter().map(area_of).sum();
+        json!({
+            "order_id": order.id,
+            "group_count": groups.len(),
+            "area_km2": (area * 100.0).round() / 100.0,
+        })
+    })
+}
+
+pub(crate) fn coverage_groups(ctx: &Ctx<'_>, input: CoverageInput) -> Outcome {
+    with_order(ctx, &input.order_id, |order| {
+        let groups = groups(order);
+        json!({"order_id": order.id, "total": groups.len(), "groups": groups})
+    })
+}
+
+pub(crate) fn tasking_groups(ctx: &Ctx<'_>, input: TaskingGroupsInput) -> Outcome {
+    with_order(ctx, &input.order_id, |order| {
+        let groups = groups(order);
+        json!({"order_id": order.id, "total": groups.len(), "groups": groups})
+    })
+}
+
+/// Answers `answer(order)` for the caller's order `id`.
+fn with_order(ctx: &Ctx<'_>, id: &str, answer: impl FnOnce(&Order) -> Value) -> Outcome {
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    inner.org(ctx.org, ctx.shared.seed, now);
+    let order = inner
+        .orders
+        .get(id)
+        .filter(|order| order.org == ctx.org)
+        .ok_or_else(|| not_found(id))?;
+    Ok(ctx.ok(&answer(order)))
+}
+
+fn groups(order: &Order) -> Vec<Value> {
+    order
+        .detail
+        .get("groups")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A group's area under either spelling the pricing writes.
+fn area_of(group: &Value) -> f64 {
+    ["area_km2", "areaKm2"]
+        .iter()
+        .find_map(|name| group.get(*name).and_then(Value::as_f64))
+        .unwrap_or(0.0)
+}
+
+/// The capture ids of an archive order, or one synthetic capture per tasking group.
+fn captures(order: &Order) -> impl Iterator<Item = String> + '_ {
+    let groups = order.detail.get("groups").and_then(Value::as_array);
+    groups
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .flat_map(|(n, group)| {
+            let listed: Vec<String> = group
+                .get("captures")
+                .and_then(Value::as_array)
+                .map(|ids| {
+                    ids.iter()
+                        .filter_map(|id| id.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if listed.is_empty() {
+                vec![format!("{}-capture-{n}", order.id)]
+            } else {
+                listed
+            }
+        })
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("order '{id}' not found"))
+}
