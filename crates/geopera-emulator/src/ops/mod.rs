@@ -17,6 +17,7 @@ mod order_details;
 mod orders;
 mod projects;
 mod sharing;
+mod tasking;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -129,6 +130,11 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::OrdersCoverageGet>(order_details::coverage),
         on::<op::OrdersCoverageGroupsList>(order_details::coverage_groups),
         on::<op::OrdersTaskingGroupsList>(order_details::tasking_groups),
+        on::<op::OrdersTaskingFeasibilityStudiesList>(tasking::studies),
+        on::<op::OrdersTaskingQuotationsList>(tasking::quotations),
+        on::<op::OrdersTaskingDecisionsPending>(tasking::pending),
+        on::<op::OrdersTaskingFeasibilityDecide>(tasking::decide_feasibility),
+        on::<op::OrdersTaskingQuotationDecide>(tasking::decide_quotation),
         on::<op::ShareLinkCreate>(sharing::create),
         on::<op::ShareLinkRevoke>(sharing::revoke),
         on::<op::ShareLinkValidate>(sharing::validate),

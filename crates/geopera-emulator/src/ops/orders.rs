@@ -14,7 +14,7 @@ use super::{aud, to_credits, Ctx, Outcome, MAX_PAGE_SIZE};
 use crate::catalog::{bbox_area_km2, geometry_area_km2, MIN_AREA_KM2};
 use crate::error::ApiError;
 use crate::records::{Order, OrderKind};
-use crate::state::Shared;
+use crate::state::{Inner, Shared};
 use crate::webhooks::{order_event, ORDER_CANCELLED};
 use geopera_types::rfc3339::format_date_time;
 
@@ -141,13 +141,23 @@ pub(crate) fn list(ctx: &Ctx<'_>, input: OrdersListInput) -> Outcome {
 }
 
 pub(crate) fn cancel(ctx: &Ctx<'_>, input: OrderCancelInput) -> Outcome {
-    let id = input.order_id;
-    let now = ctx.now();
     let mut inner = ctx.shared.lock();
+    let reply = cancel_order(ctx, &mut inner, &input.order_id)?;
+    Ok(ctx.ok(&reply))
+}
+
+/// Cancels the caller's order `id`, refunding it in full and telling subscribers, and answers
+/// as `orders.cancel` does. Shared with a rejected tasking quotation, which ends its order the
+/// same way.
+///
+/// # Errors
+/// 404 for an unknown or another organization's order; 409 once it is fulfilled or cancelled.
+pub(super) fn cancel_order(ctx: &Ctx<'_>, inner: &mut Inner, id: &str) -> Result<Value, ApiError> {
+    let now = ctx.now();
     inner.org(ctx.org, ctx.shared.seed, now);
     let Some(order) = inner
         .orders
-        .get_mut(&id)
+        .get_mut(id)
         .filter(|order| order.org == ctx.org)
     else {
         return Err(ApiError::not_found(format!("order '{id}' not found")));
@@ -164,10 +174,9 @@ pub(crate) fn cancel(ctx: &Ctx<'_>, input: OrderCancelInput) -> Outcome {
             let refund = order.total_credits;
             let event = order_event(ORDER_CANCELLED, order, "cancelled", now);
             inner.emit(&event, ctx.shared.clock.now_millis());
-            let reply = json!({"orderId": id, "status": "cancelled", "refundedCredits": refund});
             let org = inner.org(ctx.org, ctx.shared.seed, now);
             org.balance_credits = org.balance_credits.saturating_add(refund);
-            Ok(ctx.ok(&reply))
+            Ok(json!({"orderId": id, "status": "cancelled", "refundedCredits": refund}))
         }
     }
 }

@@ -76,3 +76,117 @@ fn a_fulfilled_order_lists_expiring_deliverables_its_tags_and_its_coverage() {
         assert_eq!(theirs.status, 404, "{op}");
     }
 }
+
+fn tasking_order(api: &Api) -> String {
+    let square = json!({"type": "Polygon", "coordinates": [[[0.0, 0.0], [0.1, 0.0], [0.1, 0.1], [0.0, 0.1], [0.0, 0.0]]]});
+    let placed = api.call(
+        "orders.tasking.place",
+        json!({"groups": [{"geometry": square}]}),
+    );
+    assert_eq!(placed.status, 202);
+    placed.json()["orderId"]
+        .as_str()
+        .expect("orderId")
+        .to_owned()
+}
+
+#[test]
+fn a_tasking_order_waits_for_a_study_then_a_quotation_and_a_rejection_refunds_it() {
+    let api = Api::start();
+    let balance =
+        |api: &Api| api.call("billing.credits.balance", json!({})).json()["credits"].as_i64();
+    let kept = tasking_order(&api);
+    let before = balance(&api).expect("balance");
+    let dropped = tasking_order(&api);
+    let cost = before - balance(&api).expect("balance");
+    assert!(cost > 0);
+
+    let pending = api
+        .call("orders.tasking.decisions.pending", json!({}))
+        .json();
+    assert_eq!(pending["totalElements"], 2, "{pending}");
+    assert_eq!(pending["content"][0]["kind"], "feasibility");
+    let studies = api
+        .call(
+            "orders.tasking.feasibility_studies.list",
+            json!({"orderId": dropped}),
+        )
+        .json();
+    let study = studies["content"][0]["id"]
+        .as_str()
+        .expect("a study")
+        .to_owned();
+    assert_eq!(
+        studies["content"][0]["options"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    let unknown_option = api.call(
+        "orders.tasking.feasibility_decide",
+        json!({"study_id": study, "acceptedOptionId": "opt_teleport"}),
+    );
+    assert_eq!(unknown_option.status, 422);
+    let decided = api.call(
+        "orders.tasking.feasibility_decide",
+        json!({"study_id": study, "acceptedOptionId": "opt_priority"}),
+    );
+    assert_eq!(
+        decided.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&decided.body)
+    );
+    assert_eq!(decided.json()["decision"], "ACCEPTED");
+    let again = api.call(
+        "orders.tasking.feasibility_decide",
+        json!({"study_id": study, "acceptedOptionId": "opt_standard"}),
+    );
+    assert_eq!(again.status, 422);
+
+    let quotes = api
+        .call(
+            "orders.tasking.quotations.list",
+            json!({"decision": "pending"}),
+        )
+        .json();
+    assert_eq!(quotes["totalElements"], 1, "{quotes}");
+    let quote = quotes["content"][0]["id"]
+        .as_str()
+        .expect("a quotation")
+        .to_owned();
+    let only_quotes = api
+        .call(
+            "orders.tasking.decisions.pending",
+            json!({"kinds": "quotation"}),
+        )
+        .json();
+    assert_eq!(only_quotes["content"][0]["id"], quote.as_str());
+
+    let other = api.emu.create_key_in_org("org_other_tasking", &["*"]);
+    let theirs = api.call_as(
+        &other,
+        "orders.tasking.quotation_decide",
+        json!({"quotation_id": quote, "decision": "REJECTED"}),
+    );
+    assert_eq!(theirs.status, 404);
+
+    let rejected = api.call(
+        "orders.tasking.quotation_decide",
+        json!({"quotation_id": quote, "decision": "REJECTED"}),
+    );
+    assert_eq!(
+        rejected.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&rejected.body)
+    );
+    assert_eq!(rejected.json()["order"]["status"], "cancelled");
+    assert_eq!(balance(&api), Some(before));
+    let status = api.call("orders.get", json!({"order_id": dropped})).json()["status"].clone();
+    assert_eq!(status, "cancelled");
+    let left = api
+        .call("orders.tasking.decisions.pending", json!({}))
+        .json();
+    assert_eq!(left["totalElements"], 1);
+    assert_eq!(left["content"][0]["orderId"], kept.as_str());
+}

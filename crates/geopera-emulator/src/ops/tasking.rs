@@ -1,0 +1,312 @@
+//! The decisions a tasking order waits for: a feasibility study (choose one of its capture
+//! options) and then a quotation (accept, or reject and end the order with a full refund).
+//!
+//! Why derived from the orders rather than kept apart: every tasking order the organization
+//! placed has exactly one study and, once the study is decided, one quotation, so their ids
+//! follow from the order's (`fs_…` and `qt_…` with the order's suffix) and the decisions live
+//! in the order's own record, which the state file already keeps. Orders from before the
+//! organization was first seen are history and have neither.
+
+use geopera_types::models::{
+    DecisionsPendingInput, FeasibilityDecideInput, QuotationDecideInput, StudiesListInput,
+};
+use geopera_types::rfc3339::format_date_time;
+use serde_json::{json, Map, Value};
+
+use super::orders::cancel_order;
+use super::{aud, Ctx, Outcome, MAX_PAGE_SIZE};
+use crate::error::ApiError;
+use crate::records::{Order, OrderKind};
+use crate::state::Inner;
+
+const PENDING: &str = "PENDING";
+const ACCEPTED: &str = "ACCEPTED";
+const REJECTED: &str = "REJECTED";
+
+/// The capture options every study offers: id, days to capture, price as a share of the
+/// order's total.
+const OPTIONS: [(&str, i64, f64); 2] = [("opt_standard", 30, 1.0), ("opt_priority", 7, 1.5)];
+
+pub(crate) fn studies(ctx: &Ctx<'_>, input: StudiesListInput) -> Outcome {
+    listed(ctx, &input, Kind::Study)
+}
+
+pub(crate) fn quotations(ctx: &Ctx<'_>, input: StudiesListInput) -> Outcome {
+    listed(ctx, &input, Kind::Quotation)
+}
+
+fn listed(ctx: &Ctx<'_>, input: &StudiesListInput, kind: Kind) -> Outcome {
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    let all: Vec<Value> = placed_tasking(&mut inner, ctx, now)
+        .filter(|order| input.order_id.as_deref().is_none_or(|id| order.id == id))
+        .filter(|order| workspace_matches(order, input.workspace_id.as_deref()))
+        .filter_map(|order| kind.of(order, now))
+        .filter(|found| input.id.as_deref().is_none_or(|id| found["id"] == id))
+        .filter(|found| {
+            input.decision.as_deref().is_none_or(|d| {
+                found["decision"]
+                    .as_str()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(d))
+            })
+        })
+        .collect();
+    Ok(ctx.ok(&paged(all, input.page, input.size)))
+}
+
+/// Every decision still waited for, studies before quotations; `kinds` is a comma-separated
+/// list of `feasibility` and `quotation` (both when absent).
+pub(crate) fn pending(ctx: &Ctx<'_>, input: DecisionsPendingInput) -> Outcome {
+    let kinds: Vec<String> = input
+        .kinds
+        .as_deref()
+        .map(|k| {
+            k.split(',')
+                .map(|s| s.trim().to_ascii_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(unknown) = kinds
+        .iter()
+        .find(|k| k.as_str() != "feasibility" && k.as_str() != "quotation")
+    {
+        return Err(ApiError::invalid(
+            &["kinds"],
+            format!("unknown kind '{unknown}': use feasibility, quotation or both"),
+        ));
+    }
+    let wants = |kind: &str| kinds.is_empty() || kinds.iter().any(|k| k == kind);
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    // A cancelled or fulfilled order waits for nothing any more.
+    let orders: Vec<&Order> = placed_tasking(&mut inner, ctx, now)
+        .filter(|order| workspace_matches(order, input.workspace_id.as_deref()))
+        .filter(|order| !matches!(order.status(now), "cancelled" | "fulfilled"))
+        .collect();
+    let mut all = Vec::new();
+    for (name, kind) in [("feasibility", Kind::Study), ("quotation", Kind::Quotation)] {
+        if !wants(name) {
+            continue;
+        }
+        all.extend(
+            orders
+                .iter()
+                .filter_map(|order| kind.of(order, now))
+                .filter(|found| found["decision"] == PENDING)
+                .map(|mut found| {
+                    found["kind"] = Value::from(name);
+                    found
+                }),
+        );
+    }
+    Ok(ctx.ok(&paged(all, input.page, input.size)))
+}
+
+pub(crate) fn decide_feasibility(ctx: &Ctx<'_>, input: FeasibilityDecideInput) -> Outcome {
+    if !OPTIONS.iter().any(|o| o.0 == input.accepted_option_id) {
+        return Err(ApiError::invalid(
+            &["acceptedOptionId"],
+            format!(
+                "unknown option '{}': the study offers {}",
+                input.accepted_option_id,
+                OPTIONS.map(|o| o.0).join(", ")
+            ),
+        ));
+    }
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    let order = decided_order(&mut inner, ctx, &input.study_id, "fs_", now)?;
+    if Kind::Study
+        .of(order, now)
+        .is_some_and(|s| s["decision"] != PENDING)
+    {
+        return Err(ApiError::invalid(
+            &["study_id"],
+            format!("study '{}' is already decided", input.study_id),
+        ));
+    }
+    set_detail(
+        order,
+        "feasibility",
+        json!({"decision": ACCEPTED, "accepted_option_id": input.accepted_option_id, "decided_at": now}),
+    );
+    let reply = Kind::Study.of(order, now).unwrap_or(Value::Null);
+    Ok(ctx.ok(&reply))
+}
+
+/// Accepting records the decision; rejecting also cancels the order with a full refund.
+pub(crate) fn decide_quotation(ctx: &Ctx<'_>, input: QuotationDecideInput) -> Outcome {
+    let decision = input.decision.as_str();
+    if decision != ACCEPTED && decision != REJECTED {
+        return Err(ApiError::invalid(
+            &["decision"],
+            "decision must be ACCEPTED or REJECTED",
+        ));
+    }
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    let order = decided_order(&mut inner, ctx, &input.quotation_id, "qt_", now)?;
+    match Kind::Quotation.of(order, now) {
+        None => {
+            return Err(ApiError::not_found(format!(
+                "quotation '{}' not found",
+                input.quotation_id
+            )))
+        }
+        Some(quote) if quote["decision"] != PENDING => {
+            return Err(ApiError::invalid(
+                &["quotation_id"],
+                format!("quotation '{}' is already decided", input.quotation_id),
+            ))
+        }
+        Some(_) => {}
+    }
+    // The contract lists 422, not 409, for this operation.
+    let status = order.status(now);
+    if status == "fulfilled" || status == "cancelled" {
+        return Err(ApiError::invalid(
+            &["quotation_id"],
+            format!("the order of quotation '{}' is {status}", input.quotation_id),
+        ));
+    }
+    set_detail(
+        order,
+        "quotation",
+        json!({"decision": decision, "decided_at": now}),
+    );
+    let order_id = order.id.clone();
+    let mut reply = Kind::Quotation.of(order, now).unwrap_or(Value::Null);
+    if decision == REJECTED {
+        let cancelled = cancel_order(ctx, &mut inner, &order_id)?;
+        reply["order"] = cancelled;
+    }
+    Ok(ctx.ok(&reply))
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Study,
+    Quotation,
+}
+
+impl Kind {
+    /// The study or quotation of `order` as answered, if it has one.
+    fn of(self, order: &Order, now: i64) -> Option<Value> {
+        let suffix = order.id.strip_prefix("ord_").unwrap_or(&order.id);
+        let feasibility = order.detail.get("feasibility");
+        let study_decision = feasibility
+            .and_then(|f| f.get("decision"))
+            .and_then(Value::as_str)
+            .unwrap_or(PENDING);
+        match self {
+            Kind::Study => {
+                let options: Vec<Value> = OPTIONS
+                    .iter()
+                    .map(|(id, days, share)| {
+                        json!({
+                            "id": id,
+                            "capture_window_days": days,
+                            "capture_by": format_date_time(order.created_at + days * 86_400),
+                            "total_aud": aud((order.total_credits as f64 * share).round() as i64),
+                        })
+                    })
+                    .collect();
+                Some(json!({
+                    "id": format!("fs_{suffix}"),
+                    "orderId": order.id,
+                    "decision": study_decision,
+                    "acceptedOptionId": feasibility.and_then(|f| f.get("accepted_option_id")),
+                    "options": options,
+                    "orderStatus": order.status(now),
+                }))
+            }
+            Kind::Quotation if study_decision != ACCEPTED => None,
+            Kind::Quotation => {
+                let option = feasibility
+                    .and_then(|f| f.get("accepted_option_id"))
+                    .and_then(Value::as_str)
+                    .and_then(|id| OPTIONS.iter().find(|o| o.0 == id));
+                let share = option.map_or(1.0, |o| o.2);
+                let decision = order
+                    .detail
+                    .get("quotation")
+                    .and_then(|q| q.get("decision"))
+                    .and_then(Value::as_str)
+                    .unwrap_or(PENDING);
+                Some(json!({
+                    "id": format!("qt_{suffix}"),
+                    "orderId": order.id,
+                    "decision": decision,
+                    "total_aud": aud((order.total_credits as f64 * share).round() as i64),
+                    "orderStatus": order.status(now),
+                }))
+            }
+        }
+    }
+}
+
+/// The caller's tasking orders placed since the organization was first seen, oldest first.
+fn placed_tasking<'a>(
+    inner: &'a mut Inner,
+    ctx: &Ctx<'_>,
+    now: i64,
+) -> impl Iterator<Item = &'a Order> + 'a {
+    let ids = inner.org(ctx.org, ctx.shared.seed, now).orders.clone();
+    let orders = &inner.orders;
+    ids.into_iter()
+        .filter_map(move |id| orders.get(&id))
+        .filter(|order| order.kind == OrderKind::Tasking && order.detail.is_object())
+}
+
+/// The caller's placed tasking order whose study or quotation is `id` (`prefix` + suffix).
+fn decided_order<'a>(
+    inner: &'a mut Inner,
+    ctx: &Ctx<'_>,
+    id: &str,
+    prefix: &str,
+    now: i64,
+) -> Result<&'a mut Order, ApiError> {
+    let missing = || ApiError::not_found(format!("'{id}' not found"));
+    let suffix = id.strip_prefix(prefix).ok_or_else(missing)?;
+    inner.org(ctx.org, ctx.shared.seed, now);
+    inner
+        .orders
+        .get_mut(&format!("ord_{suffix}"))
+        .filter(|order| {
+            order.org == ctx.org && order.kind == OrderKind::Tasking && order.detail.is_object()
+        })
+        .ok_or_else(missing)
+}
+
+/// Orders record no workspace unless their body named one, so a filter by workspace keeps
+/// only those that did.
+fn workspace_matches(order: &Order, wanted: Option<&str>) -> bool {
+    wanted.is_none_or(|w| order.detail.get("workspaceId").and_then(Value::as_str) == Some(w))
+}
+
+fn set_detail(order: &mut Order, key: &str, value: Value) {
+    if let Some(detail) = order.detail.as_object_mut() {
+        detail.insert(key.to_owned(), value);
+    } else {
+        let mut detail = Map::new();
+        detail.insert(key.to_owned(), value);
+        order.detail = Value::Object(detail);
+    }
+}
+
+/// A page in the `page`/`size` style of `orders.list`.
+fn paged(all: Vec<Value>, page: i64, size: i64) -> Value {
+    let page = page.max(0);
+    let size = size.clamp(1, MAX_PAGE_SIZE);
+    let total = all.len() as i64;
+    let start = usize::try_from(page.saturating_mul(size)).unwrap_or(usize::MAX);
+    let content: Vec<Value> = all.into_iter().skip(start).take(size as usize).collect();
+    json!({
+        "content": content,
+        "page": page,
+        "size": size,
+        "totalElements": total,
+        "totalPages": (total + size - 1) / size,
+    })
+}
