@@ -41,6 +41,8 @@ pub enum Family {
     PaymentMethod,
     Approval,
     AutoTopup,
+    EulaAcceptance,
+    Organization,
 }
 
 impl Family {
@@ -62,6 +64,8 @@ impl Family {
             Family::PaymentMethod => "pmr",
             Family::Approval => "apr",
             Family::AutoTopup => "atp",
+            Family::EulaAcceptance => "eac",
+            Family::Organization => "org",
         }
     }
 
@@ -83,6 +87,8 @@ impl Family {
             Family::PaymentMethod => "payment method",
             Family::Approval => "approval",
             Family::AutoTopup => "auto top-up setting",
+            Family::EulaAcceptance => "licence acceptance",
+            Family::Organization => "organization",
         }
     }
 }

@@ -7,8 +7,8 @@
 
 use geopera_types::models::{
     ApprovalGetInput, ApprovalRefInput, ApprovalsListInput, AttachInput, DetachInput, Empty,
-    RejectApprovalInput, RequestApprovalInput, SetAutoTopupInput, SetDefaultInput,
-    SetupIntentInput, TemplateDeleteInput, TemplateListInput, TemplateSaveInput,
+    OrganizationCreateInput, RejectApprovalInput, RequestApprovalInput, SetAutoTopupInput,
+    SetDefaultInput, SetupIntentInput, TemplateDeleteInput, TemplateListInput, TemplateSaveInput,
 };
 use serde_json::{json, Map, Value};
 
@@ -376,4 +376,45 @@ fn auto_topup_json(setting: Option<&Resource>) -> Value {
         "topup_amount_credits": field("topup_amount_credits").unwrap_or(Value::from(0)),
         "daily_charge_cap_aud": field("daily_charge_cap_aud").unwrap_or(Value::Null),
     })
+}
+
+/// Records a new organization. The caller stays in its own: membership of the new one is the
+/// sign-in service's business, which the emulator's users do not model.
+pub(crate) fn create_organization(ctx: &Ctx<'_>, input: OrganizationCreateInput) -> Outcome {
+    let slug: String = input
+        .name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    if slug.is_empty() {
+        return Err(ApiError::invalid(
+            &["name"],
+            "name needs at least one letter or digit",
+        ));
+    }
+    let now = ctx.now();
+    let fields = match serde_json::to_value(&input) {
+        Ok(Value::Object(mut map)) => {
+            map.insert("slug".to_owned(), Value::from(slug));
+            map.insert("created_by_organization".to_owned(), Value::from(ctx.org));
+            map
+        }
+        _ => Map::new(),
+    };
+    let mut inner = ctx.shared.lock();
+    let inner = &mut *inner;
+    let organization = inner.resources.create(
+        &mut inner.rng,
+        Family::Organization,
+        ctx.org,
+        None,
+        now,
+        fields,
+    )?;
+    Ok(ctx.ok(&organization.to_json()))
 }

@@ -28,6 +28,9 @@ pub(crate) const DERIVED: &[&str] = &[
     "catalog.image.thumbnail",
     "orders.archive.estimate",
     "orders.tasking.estimate",
+    "eulas.list",
+    "eulas.get",
+    "payment_methods.create_setup_intent",
 ];
 
 /// Why the operations of a family still answer samples, by id prefix; the first match wins.
@@ -80,8 +83,6 @@ const SAMPLE_REASONS: &[(&str, &str)] = &[
         "catalog.",
         "reference data about providers: nothing to keep",
     ),
-    ("eulas.", "legal documents; acceptance is not yet kept"),
-    ("payment_methods.", "payment-provider objects; not yet kept"),
     (
         "billing.",
         "billing records beyond the balance; not yet kept",

@@ -7,6 +7,7 @@
 mod account;
 mod billing;
 mod catalog;
+mod eulas;
 mod formulas;
 mod input;
 mod items;
@@ -135,6 +136,12 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::OrdersTaskingDecisionsPending>(tasking::pending),
         on::<op::OrdersTaskingFeasibilityDecide>(tasking::decide_feasibility),
         on::<op::OrdersTaskingQuotationDecide>(tasking::decide_quotation),
+        on::<op::EulasList>(eulas::list),
+        on::<op::EulasGet>(eulas::get),
+        on::<op::EulasDocumentsList>(eulas::documents),
+        on::<op::EulasDocumentGet>(eulas::document),
+        on::<op::EulasDocumentAccept>(eulas::accept),
+        on::<op::OrganizationsCreate>(account::create_organization),
         on::<op::ShareLinkCreate>(sharing::create),
         on::<op::ShareLinkRevoke>(sharing::revoke),
         on::<op::ShareLinkValidate>(sharing::validate),
@@ -189,6 +196,34 @@ fn sample_output(ctx: &Ctx<'_>) -> Value {
         Shape::Any => json!({"ok": true, "operation_id": ctx.op.id}),
         _ => sample(ctx.op.output, ctx.shared.seed ^ fnv(ctx.op.id)),
     }
+}
+
+/// One page in the `page`/`size` style of `orders.list` (Spring's): `page` from 0, `size`
+/// clamped to 1..=[`MAX_PAGE_SIZE`], as the contract bounds neither. Only the page's members
+/// go through `answer`.
+fn numbered_page_of<T>(all: Vec<T>, page: i64, size: i64, answer: impl FnMut(T) -> Value) -> Value {
+    let page = page.max(0);
+    let size = size.clamp(1, MAX_PAGE_SIZE);
+    let total = all.len() as i64;
+    let start = usize::try_from(page.saturating_mul(size)).unwrap_or(usize::MAX);
+    let content: Vec<Value> = all
+        .into_iter()
+        .skip(start)
+        .take(size as usize)
+        .map(answer)
+        .collect();
+    json!({
+        "content": content,
+        "page": page,
+        "size": size,
+        "totalElements": total,
+        "totalPages": (total + size - 1) / size,
+    })
+}
+
+/// [`numbered_page_of`] over members already answered.
+fn numbered_page(all: Vec<Value>, page: i64, size: i64) -> Value {
+    numbered_page_of(all, page, size, |value| value)
 }
 
 /// Credits as Australian dollars (100 credits = A$1).

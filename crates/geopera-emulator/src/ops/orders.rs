@@ -10,7 +10,7 @@ use geopera_types::JsonObject;
 use http::StatusCode;
 use serde_json::{json, Value};
 
-use super::{aud, to_credits, Ctx, Outcome, MAX_PAGE_SIZE};
+use super::{aud, numbered_page_of, to_credits, Ctx, Outcome};
 use crate::catalog::{bbox_area_km2, geometry_area_km2, MIN_AREA_KM2};
 use crate::error::ApiError;
 use crate::records::{Order, OrderKind};
@@ -105,16 +105,13 @@ pub(crate) fn get(ctx: &Ctx<'_>, input: OrderGetInput) -> Outcome {
 }
 
 pub(crate) fn list(ctx: &Ctx<'_>, input: OrdersListInput) -> Outcome {
-    // The contract bounds neither number, so out-of-range values are clamped, not refused.
-    let page = input.page.max(0);
-    let size = input.size.clamp(1, MAX_PAGE_SIZE);
     let wanted_status = input.status.as_deref();
     let wanted_type = input.r#type.as_deref();
     let ascending = input.sort.ends_with(",asc");
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
     let ids = inner.org(ctx.org, ctx.shared.seed, now).orders.clone();
-    let mut orders: Vec<Value> = ids
+    let mut orders: Vec<&Order> = ids
         .iter()
         .filter_map(|id| inner.orders.get(id))
         .filter(|order| {
@@ -123,21 +120,14 @@ pub(crate) fn list(ctx: &Ctx<'_>, input: OrdersListInput) -> Outcome {
         .filter(|order| {
             wanted_type.is_none_or(|wanted| order.kind.name().eq_ignore_ascii_case(wanted))
         })
-        .map(|order| order_json(order, now))
         .collect();
     if !ascending {
         orders.reverse();
     }
-    let total = orders.len() as i64;
-    let start = usize::try_from(page.saturating_mul(size)).unwrap_or(usize::MAX);
-    let content: Vec<Value> = orders.into_iter().skip(start).take(size as usize).collect();
-    Ok(ctx.ok(&json!({
-        "content": content,
-        "page": page,
-        "size": size,
-        "totalElements": total,
-        "totalPages": (total + size - 1) / size,
-    })))
+    let page = numbered_page_of(orders, input.page, input.size, |order| {
+        order_json(order, now)
+    });
+    Ok(ctx.ok(&page))
 }
 
 pub(crate) fn cancel(ctx: &Ctx<'_>, input: OrderCancelInput) -> Outcome {

@@ -14,7 +14,7 @@ use geopera_types::rfc3339::format_date_time;
 use serde_json::{json, Map, Value};
 
 use super::orders::cancel_order;
-use super::{aud, Ctx, Outcome, MAX_PAGE_SIZE};
+use super::{aud, numbered_page, Ctx, Outcome};
 use crate::error::ApiError;
 use crate::records::{Order, OrderKind};
 use crate::state::Inner;
@@ -51,7 +51,7 @@ fn listed(ctx: &Ctx<'_>, input: &StudiesListInput, kind: Kind) -> Outcome {
             })
         })
         .collect();
-    Ok(ctx.ok(&paged(all, input.page, input.size)))
+    Ok(ctx.ok(&numbered_page(all, input.page, input.size)))
 }
 
 /// Every decision still waited for, studies before quotations; `kinds` is a comma-separated
@@ -100,7 +100,7 @@ pub(crate) fn pending(ctx: &Ctx<'_>, input: DecisionsPendingInput) -> Outcome {
                 }),
         );
     }
-    Ok(ctx.ok(&paged(all, input.page, input.size)))
+    Ok(ctx.ok(&numbered_page(all, input.page, input.size)))
 }
 
 pub(crate) fn decide_feasibility(ctx: &Ctx<'_>, input: FeasibilityDecideInput) -> Outcome {
@@ -167,7 +167,10 @@ pub(crate) fn decide_quotation(ctx: &Ctx<'_>, input: QuotationDecideInput) -> Ou
     if status == "fulfilled" || status == "cancelled" {
         return Err(ApiError::invalid(
             &["quotation_id"],
-            format!("the order of quotation '{}' is {status}", input.quotation_id),
+            format!(
+                "the order of quotation '{}' is {status}",
+                input.quotation_id
+            ),
         ));
     }
     set_detail(
@@ -293,20 +296,4 @@ fn set_detail(order: &mut Order, key: &str, value: Value) {
         detail.insert(key.to_owned(), value);
         order.detail = Value::Object(detail);
     }
-}
-
-/// A page in the `page`/`size` style of `orders.list`.
-fn paged(all: Vec<Value>, page: i64, size: i64) -> Value {
-    let page = page.max(0);
-    let size = size.clamp(1, MAX_PAGE_SIZE);
-    let total = all.len() as i64;
-    let start = usize::try_from(page.saturating_mul(size)).unwrap_or(usize::MAX);
-    let content: Vec<Value> = all.into_iter().skip(start).take(size as usize).collect();
-    json!({
-        "content": content,
-        "page": page,
-        "size": size,
-        "totalElements": total,
-        "totalPages": (total + size - 1) / size,
-    })
 }

@@ -354,3 +354,75 @@ fn account_records_survive_a_restart() {
         String::from_utf8_lossy(&opened.body)
     );
 }
+
+#[test]
+fn licence_answers_are_kept_per_organization_and_the_list_pages() {
+    let api = Api::start();
+    let first = ok(&api, "eulas.list", json!({"page": 0, "size": 2}));
+    let second = ok(&api, "eulas.list", json!({"page": 1, "size": 2}));
+    assert_eq!(
+        (first["totalElements"].clone(), first["totalPages"].clone()),
+        (json!(3), json!(2))
+    );
+    let mut ids: Vec<String> = first["content"]
+        .as_array()
+        .into_iter()
+        .chain(second["content"].as_array())
+        .flatten()
+        .filter_map(|e| e["id"].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3);
+
+    let docs = ok(
+        &api,
+        "eulas.documents.list",
+        json!({"eula_id": "eula_open_data"}),
+    );
+    let doc = docs["content"][0]["id"]
+        .as_str()
+        .expect("a document")
+        .to_owned();
+    assert_eq!(docs["content"][0]["is_accepted"], false);
+    let accepted = ok(
+        &api,
+        "eulas.document.accept",
+        json!({"eula_id": "eula_open_data", "document_id": doc, "is_accepted": true}),
+    );
+    assert_eq!(accepted["is_accepted"], true);
+    let read = ok(
+        &api,
+        "eulas.document.get",
+        json!({"eula_id": "eula_open_data", "document_id": doc}),
+    );
+    assert_eq!(read["is_accepted"], true);
+
+    let other = api.emu.create_key_in_org("org_other_eula", &["eulas:*"]);
+    let theirs = api.call_as(
+        &other,
+        "eulas.document.get",
+        json!({"eula_id": "eula_open_data", "document_id": doc}),
+    );
+    assert_eq!(theirs.json()["is_accepted"], false);
+    let missing = api.call(
+        "eulas.document.accept",
+        json!({"eula_id": "eula_open_data", "document_id": "doc_nope", "is_accepted": true}),
+    );
+    assert_eq!(missing.status, 404);
+}
+
+#[test]
+fn a_new_organization_gets_a_slug_from_its_name() {
+    let api = Api::start();
+    let made = ok(
+        &api,
+        "organizations.create",
+        json!({"name": "Flood Watch — QLD", "enterprise_billing": true}),
+    );
+    assert_eq!(made["slug"], "flood-watch-qld");
+    assert_eq!(made["enterprise_billing"], true);
+    assert!(made["id"].as_str().is_some_and(|id| id.starts_with("org_")));
+    let nameless = api.call("organizations.create", json!({"name": "!!!"}));
+    assert_eq!(nameless.status, 422);
+}
