@@ -43,6 +43,7 @@ pub enum Family {
     AutoTopup,
     EulaAcceptance,
     Organization,
+    Transaction,
 }
 
 impl Family {
@@ -66,6 +67,7 @@ impl Family {
             Family::AutoTopup => "atp",
             Family::EulaAcceptance => "eac",
             Family::Organization => "org",
+            Family::Transaction => "txn",
         }
     }
 
@@ -89,6 +91,7 @@ impl Family {
             Family::AutoTopup => "auto top-up setting",
             Family::EulaAcceptance => "licence acceptance",
             Family::Organization => "organization",
+            Family::Transaction => "transaction",
         }
     }
 }

@@ -12,6 +12,7 @@ use geopera_types::models::{
 };
 use serde_json::{json, Map, Value};
 
+use super::ledger::Reason;
 use super::{Ctx, Outcome};
 use crate::error::ApiError;
 use crate::resources::{Family, Resource};
@@ -229,8 +230,7 @@ fn decide(ctx: &Ctx<'_>, id: &str, status: &str, reason: Option<String>) -> Outc
         .and_then(Value::as_i64)
         .unwrap_or(0);
     if status == "approved" {
-        let org = inner.org(ctx.org, ctx.shared.seed, now);
-        org.balance_credits = org.balance_credits.saturating_add(credits);
+        inner.move_credits(ctx.org, ctx.shared.seed, now, credits, Reason::Approval, id);
     }
     Ok(ctx.ok(&reply))
 }

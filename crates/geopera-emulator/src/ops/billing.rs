@@ -4,6 +4,7 @@ use geopera_types::models::Empty;
 use geopera_types::JsonObject;
 use serde_json::{json, Value};
 
+use super::ledger::Reason;
 use super::{aud, to_credits, Ctx, Outcome};
 use crate::error::ApiError;
 use geopera_types::rfc3339::format_date_time;
@@ -49,9 +50,14 @@ pub(crate) fn topup(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
     let topup_id = format!("top_{}", inner.rng.hex(8));
-    let org = inner.org(ctx.org, ctx.shared.seed, now);
-    org.balance_credits = org.balance_credits.saturating_add(credits);
-    let balance = org.balance_credits;
+    let balance = inner.move_credits(
+        ctx.org,
+        ctx.shared.seed,
+        now,
+        credits,
+        Reason::Topup,
+        &topup_id,
+    );
     Ok(ctx.ok(&json!({
         "id": topup_id,
         "credits_added": credits,

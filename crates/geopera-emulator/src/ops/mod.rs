@@ -14,6 +14,7 @@ mod items;
 mod keys;
 #[cfg(test)]
 mod kinds;
+mod ledger;
 mod order_details;
 mod orders;
 mod projects;
@@ -136,6 +137,10 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::OrdersTaskingDecisionsPending>(tasking::pending),
         on::<op::OrdersTaskingFeasibilityDecide>(tasking::decide_feasibility),
         on::<op::OrdersTaskingQuotationDecide>(tasking::decide_quotation),
+        on::<op::BillingCreditsTransactions>(ledger::transactions),
+        on::<op::BillingStatusGet>(ledger::status),
+        on::<op::BillingInvoicesList>(ledger::invoices),
+        on::<op::BillingStripeInvoicesList>(ledger::provider_invoices),
         on::<op::EulasList>(eulas::list),
         on::<op::EulasGet>(eulas::get),
         on::<op::EulasDocumentsList>(eulas::documents),

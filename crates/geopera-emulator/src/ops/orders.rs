@@ -10,6 +10,7 @@ use geopera_types::JsonObject;
 use http::StatusCode;
 use serde_json::{json, Value};
 
+use super::ledger::Reason;
 use super::{aud, numbered_page_of, to_credits, Ctx, Outcome};
 use crate::catalog::{bbox_area_km2, geometry_area_km2, MIN_AREA_KM2};
 use crate::error::ApiError;
@@ -164,8 +165,7 @@ pub(super) fn cancel_order(ctx: &Ctx<'_>, inner: &mut Inner, id: &str) -> Result
             let refund = order.total_credits;
             let event = order_event(ORDER_CANCELLED, order, "cancelled", now);
             inner.emit(&event, ctx.shared.clock.now_millis());
-            let org = inner.org(ctx.org, ctx.shared.seed, now);
-            org.balance_credits = org.balance_credits.saturating_add(refund);
+            inner.move_credits(ctx.org, ctx.shared.seed, now, refund, Reason::Refund, id);
             Ok(json!({"orderId": id, "status": "cancelled", "refundedCredits": refund}))
         }
     }
@@ -344,9 +344,15 @@ fn place_order(ctx: &Ctx<'_>, kind: OrderKind, display_name: String, priced: Pri
         object.insert("total_credits".into(), json!(priced.credits));
     }
     inner.orders.insert(id.clone(), order);
-    let org = inner.org(ctx.org, ctx.shared.seed, now);
-    org.balance_credits -= priced.credits;
-    org.orders.push(id);
+    inner.move_credits(
+        ctx.org,
+        ctx.shared.seed,
+        now,
+        -priced.credits,
+        Reason::Order,
+        &id,
+    );
+    inner.org(ctx.org, ctx.shared.seed, now).orders.push(id);
     Ok(ctx.ok(&reply))
 }
 

@@ -10,11 +10,13 @@ use serde_json::{json, Value};
 use crate::common::Api;
 use crate::state::TempFile;
 
+/// Calls `op` and returns its answer, which must be the operation's documented success.
 fn ok(api: &Api, op: &str, body: Value) -> Value {
     let resp = api.call(op, body);
+    let success = geopera_types::operations::find(op).map(|info| info.success_status);
     assert_eq!(
-        resp.status,
-        200,
+        Some(resp.status),
+        success,
         "{op}: {}",
         String::from_utf8_lossy(&resp.body)
     );
@@ -425,4 +427,92 @@ fn a_new_organization_gets_a_slug_from_its_name() {
     assert!(made["id"].as_str().is_some_and(|id| id.starts_with("org_")));
     let nameless = api.call("organizations.create", json!({"name": "!!!"}));
     assert_eq!(nameless.status, 422);
+}
+
+#[test]
+fn every_balance_change_is_a_transaction_and_purchases_are_invoiced() {
+    let api = Api::start();
+    let capture = ok(
+        &api,
+        "catalog.search",
+        json!({"host_name": "geopera-commercial", "limit": 1}),
+    )["features"][0]["id"]
+        .as_str()
+        .expect("a capture")
+        .to_owned();
+    let placed = api.call(
+        "orders.archive.place",
+        json!({"captures": [{"id": capture}]}),
+    );
+    assert_eq!(placed.status, 202);
+    let order = placed.json()["orderId"]
+        .as_str()
+        .expect("orderId")
+        .to_owned();
+    ok(&api, "orders.cancel", json!({"order_id": order}));
+    ok(&api, "billing.topup", json!({"credits": 500}));
+    let approval = id(&ok(
+        &api,
+        "billing.approvals.request",
+        json!({"credits": 700}),
+    ));
+    ok(
+        &api,
+        "billing.approvals.approve",
+        json!({"approval_id": approval}),
+    );
+
+    let all = ok(&api, "billing.credits.transactions", json!({"limit": 10}));
+    let reasons: Vec<&str> = all["transactions"]
+        .as_array()
+        .expect("transactions")
+        .iter()
+        .filter_map(|t| t["reason"].as_str())
+        .collect();
+    assert_eq!(reasons, vec!["approval", "topup", "refund", "order"]);
+    let spent = all["transactions"][3]["credits"].as_i64().expect("credits");
+    let refunded = all["transactions"][2]["credits"].as_i64().expect("credits");
+    assert!(spent < 0 && refunded == -spent, "{all}");
+    let balance = ok(&api, "billing.credits.balance", json!({}))["credits"].clone();
+    assert_eq!(all["transactions"][0]["balance_after_credits"], balance);
+
+    let second = ok(
+        &api,
+        "billing.credits.transactions",
+        json!({"limit": 1, "offset": 1}),
+    );
+    assert_eq!(
+        (
+            second["total"].clone(),
+            second["transactions"][0]["reason"].clone()
+        ),
+        (json!(4), json!("topup"))
+    );
+    let refunds = ok(
+        &api,
+        "billing.credits.transactions",
+        json!({"reason": "refund"}),
+    );
+    assert_eq!(refunds["total"], 1);
+
+    let invoices = ok(&api, "billing.invoices.list", json!({"limit": 10}));
+    let amounts: Vec<f64> = invoices["invoices"]
+        .as_array()
+        .expect("invoices")
+        .iter()
+        .filter_map(|i| i["amount_aud"].as_f64())
+        .collect();
+    assert_eq!(amounts, vec![7.0, 5.0]);
+
+    let status = ok(
+        &api,
+        "billing.status.get",
+        json!({"organization_id": geopera_emulator::DEMO_ORG}),
+    );
+    assert_eq!(status["balance_credits"], balance);
+    let elsewhere = api.call(
+        "billing.status.get",
+        json!({"organization_id": "org_someone"}),
+    );
+    assert_eq!(elsewhere.status, 404);
 }

@@ -1,0 +1,181 @@
+//! The credit ledger: every change to an organization's balance is one transaction, so
+//! `billing.credits.transactions` can show where credits went and invoices follow from what
+//! was bought.
+//!
+//! Why the ledger drops its oldest entries instead of refusing, unlike other families: a
+//! transaction is a side effect of spending, and a full ledger must never stop an order. It
+//! keeps the newest [`MAX_TRANSACTIONS`] per organization.
+
+use geopera_types::models::{InvoicesInput, OrgStatusInput, TransactionsInput};
+use geopera_types::rfc3339::format_date_time;
+use serde_json::{json, Map, Value};
+
+use super::{aud, Ctx, Outcome, MAX_PAGE_SIZE};
+use crate::error::ApiError;
+use crate::resources::{page, Family, Resource, MAX_PER_ORG};
+use crate::state::Inner;
+
+/// The transactions kept per organization.
+pub const MAX_TRANSACTIONS: usize = MAX_PER_ORG;
+
+/// Why a balance moved.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Reason {
+    /// An order was placed (credits out).
+    Order,
+    /// An order was cancelled and refunded (credits in).
+    Refund,
+    /// Credits were bought (in).
+    Topup,
+    /// A credit approval was granted (in).
+    Approval,
+}
+
+impl Reason {
+    fn name(self) -> &'static str {
+        match self {
+            Reason::Order => "order",
+            Reason::Refund => "refund",
+            Reason::Topup => "topup",
+            Reason::Approval => "approval",
+        }
+    }
+
+    /// Whether credits were bought, and so invoiced.
+    fn invoiced(name: &str) -> bool {
+        name == "topup" || name == "approval"
+    }
+}
+
+impl Inner {
+    /// Moves `credits` (negative to spend) on `org`'s balance and records why; returns the new
+    /// balance.
+    pub(crate) fn move_credits(
+        &mut self,
+        org: &str,
+        seed: u64,
+        now: i64,
+        credits: i64,
+        reason: Reason,
+        reference: &str,
+    ) -> i64 {
+        let account = self.org(org, seed, now);
+        account.balance_credits = account.balance_credits.saturating_add(credits);
+        let balance = account.balance_credits;
+        let kept = self.resources.list(Family::Transaction, org, None);
+        if kept.len() >= MAX_TRANSACTIONS {
+            let oldest = kept.first().map(|r| r.id.clone()).unwrap_or_default();
+            let _ = self
+                .resources
+                .remove(Family::Transaction, org, None, &oldest);
+        }
+        let mut fields = Map::new();
+        fields.insert("reason".to_owned(), Value::from(reason.name()));
+        fields.insert("credits".to_owned(), Value::from(credits));
+        fields.insert("amount_aud".to_owned(), Value::from(aud(credits)));
+        fields.insert("balance_after_credits".to_owned(), Value::from(balance));
+        fields.insert("reference".to_owned(), Value::from(reference));
+        let _ = self
+            .resources
+            .create(&mut self.rng, Family::Transaction, org, None, now, fields);
+        balance
+    }
+}
+
+/// Newest first, `limit`/`offset` paged, optionally one `reason`.
+pub(crate) fn transactions(ctx: &Ctx<'_>, input: TransactionsInput) -> Outcome {
+    let inner = ctx.shared.lock();
+    let mut all: Vec<&Resource> = inner
+        .resources
+        .list(Family::Transaction, ctx.org, None)
+        .into_iter()
+        .filter(|t| {
+            input
+                .reason
+                .as_deref()
+                .is_none_or(|r| t.str("reason") == Some(r))
+        })
+        .collect();
+    all.reverse();
+    let (found, limit, offset, total) = page(all, input.limit, input.offset, MAX_PAGE_SIZE);
+    let transactions: Vec<Value> = found.into_iter().map(transaction_json).collect();
+    Ok(ctx.ok(&json!({
+        "transactions": transactions,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    })))
+}
+
+/// The caller's own organization only; another one is 404.
+pub(crate) fn status(ctx: &Ctx<'_>, input: OrgStatusInput) -> Outcome {
+    if input.organization_id != ctx.org {
+        return Err(ApiError::not_found(format!(
+            "organization '{}' not found",
+            input.organization_id
+        )));
+    }
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    let balance = inner.org(ctx.org, ctx.shared.seed, now).balance_credits;
+    let setting = inner
+        .resources
+        .list(Family::AutoTopup, ctx.org, None)
+        .into_iter()
+        .next();
+    let field = |name: &str| setting.and_then(|s| s.fields.get(name)).cloned();
+    let threshold = field("threshold_credits")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0);
+    Ok(ctx.ok(&json!({
+        "organization_id": ctx.org,
+        "status": if balance > 0 { "active" } else { "suspended" },
+        "balance_credits": balance,
+        "balance_aud": aud(balance),
+        "auto_topup_enabled": field("enabled").unwrap_or(Value::Bool(false)),
+        "low_balance": balance < threshold,
+    })))
+}
+
+pub(crate) fn invoices(ctx: &Ctx<'_>, input: InvoicesInput) -> Outcome {
+    Ok(ctx.ok(&json!({"invoices": invoice_list(ctx, input.limit, "inv")})))
+}
+
+/// The payment provider's view of the same invoices, under its id style.
+pub(crate) fn provider_invoices(ctx: &Ctx<'_>, input: InvoicesInput) -> Outcome {
+    Ok(ctx.ok(&json!({"invoices": invoice_list(ctx, input.limit, "in")})))
+}
+
+/// One paid invoice per credit purchase, newest first.
+fn invoice_list(ctx: &Ctx<'_>, limit: i64, prefix: &str) -> Vec<Value> {
+    let limit = usize::try_from(limit.clamp(1, MAX_PAGE_SIZE)).unwrap_or(1);
+    let inner = ctx.shared.lock();
+    inner
+        .resources
+        .list(Family::Transaction, ctx.org, None)
+        .into_iter()
+        .rev()
+        .filter(|t| t.str("reason").is_some_and(Reason::invoiced))
+        .take(limit)
+        .map(|t| {
+            let suffix = t.id.split_once('_').map_or(t.id.as_str(), |(_, s)| s);
+            json!({
+                "id": format!("{prefix}_{suffix}"),
+                "status": "paid",
+                "amount_aud": t.fields.get("amount_aud"),
+                "currency": "AUD",
+                "credits": t.fields.get("credits"),
+                "created_at": format_date_time(t.created_at),
+                "transaction_id": t.id,
+            })
+        })
+        .collect()
+}
+
+fn transaction_json(transaction: &Resource) -> Value {
+    let mut out = transaction.to_json();
+    if let Some(map) = out.as_object_mut() {
+        map.remove("updated_at");
+    }
+    out
+}
