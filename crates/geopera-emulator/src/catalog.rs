@@ -161,6 +161,14 @@ impl Item {
             .map_or("unknown", |def| def.id)
     }
 
+    /// The host that serves the item's collection: the commercial archive or the open one.
+    pub fn source(&self) -> &'static str {
+        match COLLECTIONS.get(self.collection) {
+            Some(def) if def.commercial => COMMERCIAL_HOST,
+            _ => PUBLIC_HOST,
+        }
+    }
+
     /// The item as a STAC Feature whose asset links point at `base_url`.
     pub fn to_feature(&self, base_url: &str) -> Value {
         let [west, south, east, north] = self.bbox;
@@ -807,6 +815,17 @@ fn collect_points(value: &Value, visit: &mut dyn FnMut(f64, f64), depth: usize) 
         },
         _ => {}
     }
+}
+
+/// The area of a GeoJSON FeatureCollection (the sum of its features'), Feature or geometry in
+/// km², as [`geometry_area_km2`] measures each; `None` when there is nothing to measure.
+pub fn features_area_km2(value: &Value) -> Option<f64> {
+    if value.get("type").and_then(Value::as_str) == Some("FeatureCollection") {
+        let features = value.get("features")?.as_array()?;
+        let areas: Vec<f64> = features.iter().filter_map(geometry_area_km2).collect();
+        return (!areas.is_empty()).then(|| areas.iter().sum());
+    }
+    geometry_area_km2(value)
 }
 
 /// The area of a GeoJSON (Multi)Polygon in km² on a local equirectangular projection;

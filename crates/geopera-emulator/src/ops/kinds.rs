@@ -31,6 +31,11 @@ pub(crate) const DERIVED: &[&str] = &[
     "eulas.list",
     "eulas.get",
     "payment_methods.create_setup_intent",
+    "catalog.federated_search",
+    "orders.estimate",
+    "orders.tasking.sensors",
+    "orders.tasking.feasibility_check",
+    "orders.tasking.opportunities_list",
 ];
 
 /// Why the operations of a family still answer samples, by id prefix; the first match wins.

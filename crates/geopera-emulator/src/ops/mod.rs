@@ -8,6 +8,7 @@ mod account;
 mod billing;
 mod catalog;
 mod eulas;
+mod federated;
 mod formulas;
 mod input;
 mod items;
@@ -132,6 +133,11 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::OrdersCoverageGet>(order_details::coverage),
         on::<op::OrdersCoverageGroupsList>(order_details::coverage_groups),
         on::<op::OrdersTaskingGroupsList>(order_details::tasking_groups),
+        on_json::<op::CatalogFederatedSearch>(federated::search),
+        on::<op::OrdersEstimate>(orders::estimate),
+        on::<op::OrdersTaskingSensors>(tasking::sensors),
+        on::<op::OrdersTaskingFeasibilityCheck>(tasking::feasibility_check),
+        on::<op::OrdersTaskingOpportunitiesList>(tasking::opportunities),
         on::<op::OrdersTaskingFeasibilityStudiesList>(tasking::studies),
         on::<op::OrdersTaskingQuotationsList>(tasking::quotations),
         on::<op::OrdersTaskingDecisionsPending>(tasking::pending),

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use geopera_types::models::{
-    ArchiveEstimateInput, OrderCancelInput, OrderGetInput, OrderPlaceInput, OrdersListInput,
-    TaskingEstimateInput,
+    ArchiveEstimateInput, EstimateInput, OrderCancelInput, OrderGetInput, OrderPlaceInput,
+    OrdersListInput, TaskingEstimateInput,
 };
 use geopera_types::JsonObject;
 use http::StatusCode;
@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::ledger::Reason;
 use super::{aud, numbered_page_of, to_credits, Ctx, Outcome};
-use crate::catalog::{bbox_area_km2, geometry_area_km2, MIN_AREA_KM2};
+use crate::catalog::{bbox_area_km2, features_area_km2, geometry_area_km2, MIN_AREA_KM2};
 use crate::error::ApiError;
 use crate::records::{Order, OrderKind};
 use crate::state::{Inner, Shared};
@@ -75,23 +75,37 @@ pub(crate) fn tasking_place(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
 }
 
 pub(crate) fn place(ctx: &Ctx<'_>, input: OrderPlaceInput) -> Outcome {
-    let product = input.data_product;
-    let area = input
-        .feature_collection
+    let priced = price_product(&input.data_product, input.feature_collection);
+    place_order(ctx, OrderKind::Generic, input.display_name, priced)
+}
+
+/// What `orders.place` would charge for the same product and area.
+pub(crate) fn estimate(ctx: &Ctx<'_>, input: EstimateInput) -> Outcome {
+    let priced = price_product(&input.data_product, input.feature_collection);
+    Ok(ctx.ok(&json!({
+        "groups": priced.groups,
+        "totalAud": aud(priced.credits),
+        "totalCredits": priced.credits,
+    })))
+}
+
+/// A data product over a feature collection's area (at least the minimum area), at the
+/// product's tasking rate.
+fn price_product(product: &str, features: Option<JsonObject>) -> Priced {
+    let area = features
         .map(Value::Object)
         .as_ref()
-        .and_then(geometry_area_km2)
+        .and_then(features_area_km2)
         .unwrap_or(0.0)
         .max(MIN_AREA_KM2);
-    let credits = to_credits(area * tasking_rate(&product));
-    let priced = Priced {
+    let credits = to_credits(area * tasking_rate(product));
+    Priced {
         groups: vec![
             json!({"dataProduct": product, "areaKm2": round2(area), "totalCredits": credits}),
         ],
         errors: Vec::new(),
         credits,
-    };
-    place_order(ctx, OrderKind::Generic, input.display_name, priced)
+    }
 }
 
 pub(crate) fn get(ctx: &Ctx<'_>, input: OrderGetInput) -> Outcome {

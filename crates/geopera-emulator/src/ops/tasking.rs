@@ -8,7 +8,8 @@
 //! organization was first seen are history and have neither.
 
 use geopera_types::models::{
-    DecisionsPendingInput, FeasibilityDecideInput, QuotationDecideInput, StudiesListInput,
+    DecisionsPendingInput, FeasibilityCheckInput, FeasibilityDecideInput, QuotationDecideInput,
+    StudiesListInput, TaskingSensorsInput,
 };
 use geopera_types::rfc3339::format_date_time;
 use serde_json::{json, Map, Value};
@@ -296,4 +297,106 @@ fn set_detail(order: &mut Order, key: &str, value: Value) {
         detail.insert(key.to_owned(), value);
         order.detail = Value::Object(detail);
     }
+}
+
+/// The sensors tasking can order: id, kind, resolution in metres, revisit in days.
+const SENSORS: [(&str, &str, f64, i64); 3] = [
+    ("vhr-optical-30cm", "optical", 0.3, 2),
+    ("hr-optical-50cm", "optical", 0.5, 1),
+    ("sar-x-band-1m", "sar", 1.0, 1),
+];
+/// The largest area one tasking request may cover, in km².
+pub const MAX_TASKING_AREA_KM2: f64 = 10_000.0;
+/// How many days ahead capture opportunities are listed.
+const OPPORTUNITY_DAYS: i64 = 14;
+
+pub(crate) fn sensors(ctx: &Ctx<'_>, _input: TaskingSensorsInput) -> Outcome {
+    let sensors: Vec<Value> = SENSORS
+        .iter()
+        .map(|(id, kind, resolution, revisit)| {
+            json!({"id": id, "type": kind, "resolution_m": resolution, "revisit_days": revisit})
+        })
+        .collect();
+    Ok(ctx.ok(&json!({"sensors": sensors})))
+}
+
+/// Whether the area can be tasked: it must have a polygon of at most
+/// [`MAX_TASKING_AREA_KM2`]; the answer names the sensors that fit the product.
+pub(crate) fn feasibility_check(ctx: &Ctx<'_>, input: FeasibilityCheckInput) -> Outcome {
+    let area = tasking_area(&input)?;
+    let feasible = area <= MAX_TASKING_AREA_KM2;
+    Ok(ctx.ok(&json!({
+        "dataProduct": input.data_product,
+        "feasible": feasible,
+        "areaKm2": (area * 100.0).round() / 100.0,
+        "reason": (!feasible).then(|| format!("the area exceeds {MAX_TASKING_AREA_KM2} km²")),
+        "sensors": sensors_for(&input.data_product),
+    })))
+}
+
+/// The passes over the area in the next [`OPPORTUNITY_DAYS`] days, on the emulator's clock:
+/// one per sensor revisit, at times that follow from the area, so the same request lists the
+/// same passes.
+pub(crate) fn opportunities(ctx: &Ctx<'_>, input: FeasibilityCheckInput) -> Outcome {
+    let area = tasking_area(&input)?;
+    let now = ctx.now();
+    let geometry = serde_json::to_string(&input.feature_collection).unwrap_or_default();
+    let offset = (crate::rng::fnv(&geometry) % 86_400) as i64;
+    let mut opportunities = Vec::new();
+    for (id, _, _, revisit) in SENSORS
+        .iter()
+        .filter(|s| sensors_for(&input.data_product).contains(&s.0))
+    {
+        let mut day = 1;
+        while day <= OPPORTUNITY_DAYS {
+            let at = now - now.rem_euclid(86_400) + day * 86_400 + offset;
+            opportunities.push(json!({
+                "sensor": id,
+                "start": format_date_time(at),
+                "end": format_date_time(at + 600),
+                "off_nadir_deg": ((offset + day * 7) % 30) as f64,
+            }));
+            day += revisit;
+        }
+    }
+    Ok(ctx.ok(&json!({
+        "dataProduct": input.data_product,
+        "areaKm2": (area * 100.0).round() / 100.0,
+        "total": opportunities.len(),
+        "opportunities": opportunities,
+    })))
+}
+
+/// The area of the request's features.
+///
+/// # Errors
+/// 422 at `featureCollection` when it holds no polygon.
+fn tasking_area(input: &FeasibilityCheckInput) -> Result<f64, ApiError> {
+    crate::catalog::features_area_km2(&Value::Object(input.feature_collection.clone()))
+        .filter(|area| *area > 0.0)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                &["featureCollection"],
+                "featureCollection must hold a polygon",
+            )
+        })
+}
+
+/// The sensors that deliver `product`: SAR products on SAR, 30 cm on the finest optical
+/// sensor, any other product on both optical sensors.
+fn sensors_for(product: &str) -> Vec<&'static str> {
+    let product = product.to_ascii_lowercase();
+    SENSORS
+        .iter()
+        .filter(|(id, kind, ..)| {
+            if product.contains("sar") {
+                *kind == "sar"
+            } else if product.contains("30cm") {
+                id.contains("30cm")
+            } else {
+                *kind == "optical"
+            }
+        })
+        .map(|s| s.0)
+        .collect()
 }

@@ -4,6 +4,7 @@ mod account;
 mod catalog;
 mod common;
 mod connections;
+mod derived;
 mod faults;
 mod idempotency;
 mod keys;

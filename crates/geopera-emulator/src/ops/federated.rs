@@ -1,0 +1,70 @@
+//! `catalog.federated_search`: one search across the catalog's sources, answered with how
+//! many matches each source gave.
+//!
+//! The sources are the catalog's two hosts, the open archive and the commercial one; a
+//! source id the catalog does not know is reported in `sources` with an error rather than
+//! refused, as a federation reports a source that failed.
+
+use geopera_types::JsonObject;
+use serde_json::{json, Value};
+
+use super::{Ctx, Outcome};
+use crate::catalog::{Search, COMMERCIAL_HOST, PUBLIC_HOST};
+
+/// The sources, with the titles answered for them.
+const SOURCES: [(&str, &str); 2] = [
+    (PUBLIC_HOST, "Open archive (Sentinel, Landsat)"),
+    (COMMERCIAL_HOST, "Geopera commercial archive"),
+];
+
+pub(crate) fn search(ctx: &Ctx<'_>, mut body: JsonObject) -> Outcome {
+    // The sources are chosen here, not by the single-host rule of `catalog.search`.
+    body.remove("host_name");
+    let wanted: Option<Vec<String>> = body.get("source_ids").and_then(Value::as_array).map(|ids| {
+        ids.iter()
+            .filter_map(|id| id.as_str().map(str::to_owned))
+            .collect()
+    });
+    let search = Search::parse(&Value::Object(body), ctx.shared.seed)?;
+    let chosen = |source: &str| {
+        wanted
+            .as_ref()
+            .is_none_or(|ids| ids.iter().any(|id| id == source))
+    };
+    let matches: Vec<_> = search
+        .all(&ctx.shared.catalog)
+        .into_iter()
+        .filter(|item| chosen(item.source()))
+        .collect();
+    let mut sources: Vec<Value> = SOURCES
+        .iter()
+        .filter(|(id, _)| chosen(id))
+        .map(|(id, title)| {
+            let count = matches.iter().filter(|item| item.source() == *id).count();
+            json!({"source_id": id, "title": title, "count": count, "error": null})
+        })
+        .collect();
+    for unknown in wanted
+        .iter()
+        .flatten()
+        .filter(|id| !SOURCES.iter().any(|(known, _)| known == id))
+    {
+        sources.push(json!({
+            "source_id": unknown,
+            "title": unknown,
+            "count": 0,
+            "error": "unknown source",
+        }));
+    }
+    let features: Vec<Value> = matches
+        .iter()
+        .take(search.limit)
+        .map(|item| item.to_feature(&ctx.shared.base_url))
+        .collect();
+    Ok(ctx.ok(&json!({
+        "type": "FeatureCollection",
+        "numberReturned": features.len(),
+        "features": features,
+        "sources": sources,
+    })))
+}
