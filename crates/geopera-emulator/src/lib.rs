@@ -341,6 +341,7 @@ mod control;
 mod error;
 mod faults;
 mod idempotency;
+mod jobs;
 mod limits;
 mod oidc;
 mod ops;
@@ -372,6 +373,9 @@ pub use crate::control::CONTROL_PREFIX;
 pub use crate::error::{ApiError, ApiJson, Reply};
 pub use crate::faults::{FaultKind, FaultPlan, FaultRule, FaultSpecError, Phase};
 pub use crate::idempotency::REPLAYED_HEADER;
+pub use crate::jobs::{
+    FAIL_MARKER as JOB_FAIL_MARKER, QUEUED_SECS as JOB_QUEUED_SECS, RUN_SECS as JOB_RUN_SECS,
+};
 pub use crate::limits::{RateLimits, RateLimitsError};
 pub use crate::oidc::sessions::{
     ACCESS_TOKEN_SECS, MAX_ACCESS_TOKENS_PER_SESSION, MAX_PENDING_DEVICE_LOGINS, MAX_SESSIONS,

@@ -9,6 +9,7 @@ mod catalog;
 mod formulas;
 mod input;
 mod items;
+mod jobs;
 mod keys;
 mod orders;
 mod projects;
@@ -119,6 +120,25 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::BandFormulasList>(formulas::list),
         on::<op::BandFormulasUpdate>(formulas::update),
         on::<op::BandFormulasDelete>(formulas::delete),
+        on_json::<op::ProcessingCreate>(jobs::create),
+        on_json::<op::ProcessingCreateAndDispatch>(jobs::create_and_dispatch),
+        on::<op::ProcessingDispatch>(jobs::dispatch),
+        on::<op::ProcessingExecute>(jobs::execute),
+        on::<op::ProcessingJobGet>(jobs::get),
+        on::<op::ProcessingJobsList>(jobs::list),
+        on::<op::ProcessingProjectJobsList>(jobs::project_jobs),
+        on::<op::ProcessingProjectJobGet>(jobs::project_job_get),
+        on::<op::ProcessingJobDelete>(jobs::delete),
+        on::<op::ProcessingJobRegister>(jobs::register),
+        on::<op::ProcessingJobTileInfo>(jobs::tile_info),
+        on_json::<op::ClipCreateFromItem>(jobs::clip_from_item),
+        on::<op::ClipCreateFromArea>(jobs::clip_from_area),
+        on::<op::ClipJobGet>(jobs::clip_get),
+        on::<op::ClipJobsList>(jobs::clip_list),
+        on::<op::ClipJobDownloads>(jobs::clip_downloads),
+        on::<op::ClipJobDownload>(jobs::clip_download),
+        on::<op::ClipJobTileInfo>(jobs::clip_tile_info),
+        on::<op::ClipJobDelete>(jobs::clip_delete),
     ])
 });
 
