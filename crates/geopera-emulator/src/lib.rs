@@ -354,6 +354,7 @@ mod routes;
 mod scopes;
 mod state;
 mod store;
+mod uploads;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -388,6 +389,7 @@ pub use crate::ops::{
 pub use crate::pipeline::FAULT_HEADER;
 pub use crate::recording::{RecordedRequest, DEFAULT_RECORD_BUDGET_BYTES, DEFAULT_RECORD_LIMIT};
 pub use crate::state::{DEMO_ORG, STARTING_CREDITS};
+pub use crate::uploads::{MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES, UPLOAD_URL_SECS};
 
 use crate::state::Shared;
 

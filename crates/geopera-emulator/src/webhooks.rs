@@ -332,6 +332,10 @@ pub const PROCESSING_JOB_FAILED: &str = "processing.job.failed";
 pub const CLIP_JOB_COMPLETED: &str = "clip.job.completed";
 /// The event type of a clip job that reached `failed`.
 pub const CLIP_JOB_FAILED: &str = "clip.job.failed";
+/// The event type of an upload marked complete by `uploads.complete`.
+pub const UPLOAD_COMPLETED: &str = "upload.completed";
+/// The event type of an upload marked failed by `uploads.fail`.
+pub const UPLOAD_FAILED: &str = "upload.failed";
 /// The events of jobs finishing, which follow the clock like order fulfilment.
 const JOB_EVENTS: [&str; 4] = [
     PROCESSING_JOB_COMPLETED,

@@ -13,6 +13,7 @@ mod jobs;
 mod keys;
 mod orders;
 mod projects;
+mod uploads;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -139,6 +140,11 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::ClipJobDownload>(jobs::clip_download),
         on::<op::ClipJobTileInfo>(jobs::clip_tile_info),
         on::<op::ClipJobDelete>(jobs::clip_delete),
+        on::<op::UploadsInitiate>(uploads::initiate),
+        on::<op::UploadsSignedUrl>(uploads::signed_url),
+        on::<op::UploadsProgress>(uploads::progress),
+        on_json::<op::UploadsComplete>(uploads::complete),
+        on::<op::UploadsFail>(uploads::fail),
     ])
 });
 

@@ -11,5 +11,6 @@ mod limits;
 mod oidc;
 mod orders;
 mod state;
+mod uploads;
 mod webhooks;
 mod wire;

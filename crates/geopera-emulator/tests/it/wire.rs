@@ -193,6 +193,10 @@ fn date_time_fields_must_be_rfc3339() {
 #[test]
 fn large_integral_floats_are_read_exactly() {
     let api = Api::start();
+    let project = api
+        .call("projects.create", serde_json::json!({"name": "floats"}))
+        .json()["id"]
+        .clone();
     // The nearest double to this text is integral; a parser off by one unit in the last
     // place reads 4435267417386801.5 and refuses it as a fractional integer.
     let resp = api
@@ -200,7 +204,9 @@ fn large_integral_floats_are_read_exactly() {
         .post(api.url("uploads.initiate"))
         .bearer_auth(api.emu.api_key())
         .header("content-type", "application/json")
-        .body(r#"{"project_id": "prj_1", "file_count": 4435267417386802.0}"#)
+        .body(format!(
+            r#"{{"project_id": {project}, "file_count": 4435267417386802.0}}"#
+        ))
         .send()
         .expect("request completes");
     assert_eq!(resp.status().as_u16(), 200, "{:?}", resp.text());
