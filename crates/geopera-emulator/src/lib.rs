@@ -30,7 +30,8 @@
 //!   id is 404 and another method 405 (with `Allow: POST`), both `application/problem+json`.
 //!   `GET /openapi.json` serves the contract when one was given
 //!   ([`EmulatorBuilder::spec`]). `GET /assets/...` serves the small files that quicklook and
-//!   thumbnail redirects and STAC asset links point at. Every other error the emulator
+//!   thumbnail redirects and STAC asset links point at, and `PUT /uploads/...` takes the
+//!   files of uploads at the URLs `uploads.signed_url` answers. Every other error the emulator
 //!   produces is problem+json as well: unknown paths (404), methods a route does not answer
 //!   (405, with `Allow`), bad path segments and unreadable bodies such as broken chunked
 //!   framing (400), bodies over the limit (413). Only an injected `status=N` fault answers
@@ -102,6 +103,9 @@
 //! | webhook deliveries waiting; more drops the oldest | 10,000 | — | — |
 //! | one webhook delivery attempt | 5 s | — | — |
 //! | webhook attempts before giving up | 8 | — | — |
+//! | records of one family per organization (projects, jobs, uploads, ...); more is 422 | 10,000 | — | — |
+//! | storage per organization: open upload reservations plus completed uploads; more is 402 | [`STORAGE_QUOTA_BYTES`], 10 GiB | — | — |
+//! | one upload's declared size, and so one signed-URL `PUT` body; larger is 422 / 413 | [`MAX_UPLOAD_BYTES`], 5 GiB | — | — |
 //!
 //! The header-read timeout runs from a connection's start and, on HTTP/1.1, again from each
 //! answer until the next request head is complete, so it is also how long an idle HTTP/1.1
@@ -234,11 +238,41 @@
 //! `items.list` (`limit`/`offset`) answers `{items, total, limit, offset}` over 300 items per
 //! project. The contract bounds none of these paging numbers, so out-of-range ones are clamped
 //! (pages of 1 to 1,000, no negative page or offset) rather than refused. Event subscriptions
-//! are kept too ([Webhooks](#webhooks)). Every other operation answers a deterministic sample
-//! of its output shape.
+//! are kept too ([Webhooks](#webhooks)), and so are jobs and uploads (below). Every other
+//! operation answers a deterministic sample of its output shape.
+//!
+//! **Jobs.** `processing.*` and `clip.*` jobs are kept per organization (another
+//! organization's id, project or `organization_id` is 404). Their status is worked out from
+//! the clock whenever they are read, so it needs no background work and carries on across a
+//! restart: from its start a job is `pending` for [`JOB_QUEUED_SECS`] (5 s), `running` until
+//! [`JOB_RUN_SECS`] (60 s), then `succeeded` — or `failed` when its process id, job type,
+//! item id or area is [`JOB_FAIL_MARKER`] (`emulator-fail`), the way to reach the failure path
+//! on purpose. `processing.create` makes a job that stays `pending` until
+//! `processing.dispatch` (once; again is 409); `processing.create_and_dispatch`,
+//! `processing.execute` (`workspaceId` is the project) and `clip.create_from_item` /
+//! `create_from_area` start at once. A new clip job answers `{"job": {"id", "status"},
+//! "assets_to_clip", "asset_keys"}` (the item's `asset_keys`, default `["data"]`, or the
+//! area's `mosaic_types`). Downloads, tile info and output registration exist once a job has
+//! `succeeded`; before that they are 409 naming the status. Downloads are JSON descriptors
+//! whose URLs on the emulator expire after 15 minutes (their signature is not checked), never
+//! bytes. `processing.jobs.list` pages by `page`/`limit`, newest first by default;
+//! `processing.project_jobs.list` and `clip.jobs.list` by `limit`/`offset`, oldest first.
+//!
+//! **Uploads.** `uploads.initiate` reserves the declared `total_bytes` (at most
+//! [`MAX_UPLOAD_BYTES`], 5 GiB) from the organization's [`STORAGE_QUOTA_BYTES`] (10 GiB,
+//! counting open reservations and completed uploads); what does not fit is 402.
+//! `uploads.signed_url` answers an `upload_url` on the emulator that takes the file by `PUT`
+//! for [`UPLOAD_URL_SECS`] (15 minutes): the body is streamed, counted and hashed, never
+//! kept, so the request body limit does not apply to it, and the first byte beyond the
+//! upload's declared size is 413; a wrong or expired token is 403, an unknown upload 404.
+//! `uploads.complete` needs exactly the declared bytes to have arrived (409 otherwise) and
+//! turns the reservation into used storage; `uploads.fail` releases it. After either, every
+//! change is 409 and the upload's URLs stop working. Each answer carries the organization's
+//! `storage` (`quota_bytes`, `reserved_bytes`, `used_bytes`, `free_bytes`).
 //!
 //! Everything lives in memory unless [`EmulatorBuilder::state_file`] (`--state FILE`) names a
-//! SQLite file: then orders, keys (with their revocations), balances, event subscriptions
+//! SQLite file: then orders, keys (with their revocations), balances, projects and the other
+//! records users create (jobs and uploads among them), event subscriptions
 //! (with the signing secrets they sign with), webhook deliveries still waiting, answered
 //! idempotency claims (organization, operation, key, a SHA-256 fingerprint of the body and
 //! the stored answer) and signed-in sessions (token digests only) are written to it after
@@ -274,7 +308,10 @@
 //! may not replace `Content-Type`, `Host`, `User-Agent` or any `X-Geopera-*` header.
 //!
 //! **Events.** An order that reaches `fulfilled` on the emulator's clock is an
-//! `order.fulfilled` event, a cancelled order is `order.cancelled`, and
+//! `order.fulfilled` event, a cancelled order is `order.cancelled`, a job that finishes is
+//! `processing.job.completed` / `processing.job.failed` / `clip.job.completed` /
+//! `clip.job.failed` (once, stamped with when it finished), `uploads.complete` and
+//! `uploads.fail` are `upload.completed` / `upload.failed`, and
 //! `event_subscriptions.test` sends a `webhook.test` event. The body is
 //! `{event_id, event_type, timestamp, organization_id, entity_type, entity_id, data}`. An event
 //! goes to every active subscription of its organization with the same `event_type` whose
@@ -351,6 +388,7 @@ mod control;
 mod error;
 mod faults;
 mod idempotency;
+mod jobs;
 mod limits;
 mod oidc;
 mod ops;
@@ -363,6 +401,7 @@ mod routes;
 mod scopes;
 mod state;
 mod store;
+mod uploads;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -382,6 +421,9 @@ pub use crate::control::CONTROL_PREFIX;
 pub use crate::error::{ApiError, ApiJson, Reply};
 pub use crate::faults::{FaultKind, FaultPlan, FaultRule, FaultSpecError, Phase};
 pub use crate::idempotency::REPLAYED_HEADER;
+pub use crate::jobs::{
+    FAIL_MARKER as JOB_FAIL_MARKER, QUEUED_SECS as JOB_QUEUED_SECS, RUN_SECS as JOB_RUN_SECS,
+};
 pub use crate::limits::{RateLimits, RateLimitsError};
 pub use crate::oidc::sessions::{
     ACCESS_TOKEN_SECS, MAX_ACCESS_TOKENS_PER_SESSION, MAX_PENDING_DEVICE_LOGINS, MAX_SESSIONS,
@@ -394,6 +436,7 @@ pub use crate::ops::{
 pub use crate::pipeline::FAULT_HEADER;
 pub use crate::recording::{RecordedRequest, DEFAULT_RECORD_BUDGET_BYTES, DEFAULT_RECORD_LIMIT};
 pub use crate::state::{DEMO_ORG, STARTING_CREDITS};
+pub use crate::uploads::{MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES, UPLOAD_URL_SECS};
 
 use crate::state::Shared;
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, put};
 use axum::{Extension, Router};
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, Uri};
@@ -27,6 +27,12 @@ pub(crate) fn router(shared: Arc<Shared>, control: bool) -> Router {
         .route("/openapi.json", get(openapi))
         // Any method: a 307 makes clients repeat the POST at the new location.
         .route("/assets/{kind}/{*file}", any(asset))
+        // Signed upload URLs: streamed, bounded by the upload's declared size rather than
+        // the body limit, which its raw `Body` extractor does not apply (`crate::uploads`).
+        .route(
+            "/uploads/{upload_id}/{token}/{file_name}",
+            put(crate::uploads::receive),
+        )
         .merge(oidc::router(body_limit));
     if control {
         router = router.merge(control::router());

@@ -199,7 +199,7 @@ pub struct Webhooks {
     pub dropped: u64,
     /// Deliveries given up after [`MAX_DELIVERY_ATTEMPTS`], newest last.
     pub given_up: VecDeque<Pending>,
-    /// Order changes up to this Unix second have been turned into events.
+    /// Order and job changes up to this Unix second have been turned into events.
     pub swept_to: Option<i64>,
 }
 
@@ -270,9 +270,9 @@ impl Inner {
         }
     }
 
-    /// Turns the orders that reached `fulfilled` since the last sweep into `order.fulfilled`
-    /// events, in the order they were fulfilled. Order status follows the clock, so this runs
-    /// before anything reads the outbox.
+    /// Turns the orders that reached `fulfilled` and the jobs that finished since the last
+    /// sweep into events, in the order they happened. Their status follows the clock, so this
+    /// runs before anything reads the outbox.
     pub fn sweep(&mut self, now_ms: i64) {
         let now = now_ms.div_euclid(1000);
         let from = self.webhooks.swept_to.unwrap_or(now);
@@ -281,13 +281,29 @@ impl Inner {
             return;
         }
         self.webhooks.swept_to = Some(now);
-        let anyone =
-            self.webhooks.subscriptions.values().any(|subscription| {
-                subscription.active && subscription.event_type == ORDER_FULFILLED
-            });
-        if !anyone {
-            return;
+        let wanted = |event_type: &str| {
+            self.webhooks
+                .subscriptions
+                .values()
+                .any(|subscription| subscription.active && subscription.event_type == event_type)
+        };
+        let orders = wanted(ORDER_FULFILLED);
+        let jobs = JOB_EVENTS.iter().any(|event_type| wanted(event_type));
+        let mut events = Vec::new();
+        if orders {
+            events.extend(self.fulfilled_between(from, now));
         }
+        if jobs {
+            events.extend(crate::jobs::finished_between(&self.resources, from, now));
+        }
+        events.sort_by_key(|event| event.at);
+        for event in events {
+            self.emit(&event, now_ms);
+        }
+    }
+
+    /// The `order.fulfilled` events of the orders fulfilled in `(from, now]`, oldest first.
+    fn fulfilled_between(&self, from: i64, now: i64) -> Vec<Event> {
         let mut fulfilled: Vec<(i64, &Order)> = self
             .orders
             .values()
@@ -295,13 +311,10 @@ impl Inner {
             .filter(|(at, _)| *at > from && *at <= now)
             .collect();
         fulfilled.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
-        let events: Vec<Event> = fulfilled
+        fulfilled
             .into_iter()
             .map(|(at, order)| order_event(ORDER_FULFILLED, order, "fulfilled", at))
-            .collect();
-        for event in events {
-            self.emit(&event, now_ms);
-        }
+            .collect()
     }
 }
 
@@ -311,6 +324,25 @@ pub const ORDER_FULFILLED: &str = "order.fulfilled";
 pub const ORDER_CANCELLED: &str = "order.cancelled";
 /// The event type `event_subscriptions.test` sends.
 pub const WEBHOOK_TEST: &str = "webhook.test";
+/// The event type of a processing job that reached `succeeded`.
+pub const PROCESSING_JOB_COMPLETED: &str = "processing.job.completed";
+/// The event type of a processing job that reached `failed`.
+pub const PROCESSING_JOB_FAILED: &str = "processing.job.failed";
+/// The event type of a clip job that reached `succeeded`.
+pub const CLIP_JOB_COMPLETED: &str = "clip.job.completed";
+/// The event type of a clip job that reached `failed`.
+pub const CLIP_JOB_FAILED: &str = "clip.job.failed";
+/// The event type of an upload marked complete by `uploads.complete`.
+pub const UPLOAD_COMPLETED: &str = "upload.completed";
+/// The event type of an upload marked failed by `uploads.fail`.
+pub const UPLOAD_FAILED: &str = "upload.failed";
+/// The events of jobs finishing, which follow the clock like order fulfilment.
+const JOB_EVENTS: [&str; 4] = [
+    PROCESSING_JOB_COMPLETED,
+    PROCESSING_JOB_FAILED,
+    CLIP_JOB_COMPLETED,
+    CLIP_JOB_FAILED,
+];
 
 /// An event about `order` now in `status`.
 pub fn order_event(event_type: &'static str, order: &Order, status: &str, at: i64) -> Event {

@@ -12,6 +12,7 @@ mod federated;
 mod formulas;
 mod input;
 mod items;
+mod jobs;
 mod keys;
 #[cfg(test)]
 mod kinds;
@@ -21,6 +22,7 @@ mod orders;
 mod projects;
 mod sharing;
 mod tasking;
+mod uploads;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -172,6 +174,30 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::BillingApprovalsList>(account::list_approvals),
         on::<op::BillingSetAutoTopup>(account::set_auto_topup),
         on::<op::BillingAutoTopupGet>(account::get_auto_topup),
+        on_json::<op::ProcessingCreate>(jobs::create),
+        on_json::<op::ProcessingCreateAndDispatch>(jobs::create_and_dispatch),
+        on::<op::ProcessingDispatch>(jobs::dispatch),
+        on::<op::ProcessingExecute>(jobs::execute),
+        on::<op::ProcessingJobGet>(jobs::get),
+        on::<op::ProcessingJobsList>(jobs::list),
+        on::<op::ProcessingProjectJobsList>(jobs::project_jobs),
+        on::<op::ProcessingProjectJobGet>(jobs::project_job_get),
+        on::<op::ProcessingJobDelete>(jobs::delete),
+        on::<op::ProcessingJobRegister>(jobs::register),
+        on::<op::ProcessingJobTileInfo>(jobs::tile_info),
+        on_json::<op::ClipCreateFromItem>(jobs::clip_from_item),
+        on::<op::ClipCreateFromArea>(jobs::clip_from_area),
+        on::<op::ClipJobGet>(jobs::clip_get),
+        on::<op::ClipJobsList>(jobs::clip_list),
+        on::<op::ClipJobDownloads>(jobs::clip_downloads),
+        on::<op::ClipJobDownload>(jobs::clip_download),
+        on::<op::ClipJobTileInfo>(jobs::clip_tile_info),
+        on::<op::ClipJobDelete>(jobs::clip_delete),
+        on::<op::UploadsInitiate>(uploads::initiate),
+        on::<op::UploadsSignedUrl>(uploads::signed_url),
+        on::<op::UploadsProgress>(uploads::progress),
+        on_json::<op::UploadsComplete>(uploads::complete),
+        on::<op::UploadsFail>(uploads::fail),
     ])
 });
 

@@ -20,20 +20,20 @@ use crate::state::TempFile;
 
 /// One POST the receiver got.
 #[derive(Clone, Debug)]
-struct Received {
+pub(crate) struct Received {
     headers: HeaderMap,
     body: Bytes,
 }
 
 impl Received {
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default()
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("a JSON body")
     }
 }
@@ -46,14 +46,14 @@ struct Script {
 }
 
 /// A webhook receiver on 127.0.0.1, served on its own thread until dropped.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     script: Arc<Script>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Receiver {
-    fn start(answers: &[u16]) -> Receiver {
+    pub(crate) fn start(answers: &[u16]) -> Receiver {
         let script = Arc::new(Script::default());
         script
             .answers
@@ -88,7 +88,7 @@ impl Receiver {
         }
     }
 
-    fn got(&self) -> Vec<Received> {
+    pub(crate) fn got(&self) -> Vec<Received> {
         self.script.got.lock().expect("lock").clone()
     }
 }
@@ -103,13 +103,13 @@ async fn receive(State(script): State<Arc<Script>>, headers: HeaderMap, body: By
     StatusCode::from_u16(status.unwrap_or(200)).unwrap_or(StatusCode::OK)
 }
 
-fn local() -> EmulatorBuilder {
+pub(crate) fn local() -> EmulatorBuilder {
     Emulator::builder()
         .rate_limits(RateLimits::off())
         .allow_local_webhooks(true)
 }
 
-fn subscribe(api: &Api, event_type: &str, url: &str) -> Value {
+pub(crate) fn subscribe(api: &Api, event_type: &str, url: &str) -> Value {
     let created = api.call(
         "event_subscriptions.create",
         json!({"event_type": event_type, "endpoint_url": url, "description": "test hook"}),
@@ -135,7 +135,7 @@ fn place_order(api: &Api) -> String {
         .to_owned()
 }
 
-fn drain(api: &Api) -> Value {
+pub(crate) fn drain(api: &Api) -> Value {
     let drained = api.call_with("webhooks.drain", &json!({}), &[]);
     assert_eq!(drained.status, 200, "drain needs no credentials");
     drained.json()

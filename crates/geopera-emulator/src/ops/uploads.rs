@@ -1,0 +1,289 @@
+//! `uploads.*`: an upload is initiated into a project (reserving quota), gets signed URLs
+//! that take its files by `PUT`, may report progress, and ends completed or failed. The
+//! quota and the `PUT` route live in [`crate::uploads`].
+//!
+//! An upload is `pending` until a URL is signed or bytes arrive, then `uploading`, and ends
+//! `completed` (only once exactly its declared `total_bytes` have arrived) or `failed`; after
+//! that every change is 409. Each answer carries the organization's `storage`.
+
+use geopera_types::models::{SignedUrlInput, UploadFailInput, UploadInitiate, UploadProgressInput};
+use geopera_types::rfc3339::format_date_time;
+use geopera_types::JsonObject;
+use http::StatusCode;
+use serde_json::{json, Map, Value};
+
+use super::{Ctx, Outcome};
+use crate::error::ApiError;
+use crate::resources::{Family, Resource};
+use crate::uploads::{
+    self, closed, int, is_open, Storage, MAX_FILES_PER_UPLOAD, MAX_LIVE_URLS, MAX_UPLOAD_BYTES,
+    OPEN, UPLOAD_URL_SECS, URLS,
+};
+use crate::webhooks::{Event, UPLOAD_COMPLETED, UPLOAD_FAILED};
+
+/// The longest file name, content type or error text kept.
+const MAX_TEXT_CHARS: usize = 1024;
+
+pub(crate) fn initiate(ctx: &Ctx<'_>, input: UploadInitiate) -> Outcome {
+    if !(0..=MAX_UPLOAD_BYTES).contains(&input.total_bytes) {
+        return Err(ApiError::invalid(
+            &["total_bytes"],
+            format!("an upload holds 0 to {MAX_UPLOAD_BYTES} bytes"),
+        ));
+    }
+    let now = ctx.now();
+    let mut fields = Map::new();
+    fields.insert("organization_id".to_owned(), json!(ctx.org));
+    fields.insert("project_id".to_owned(), json!(input.project_id));
+    fields.insert("transfer_method".to_owned(), json!(input.transfer_method));
+    fields.insert("file_count".to_owned(), json!(input.file_count));
+    fields.insert("total_bytes".to_owned(), json!(input.total_bytes));
+    fields.insert(
+        "target_collection_id".to_owned(),
+        json!(input.target_collection_id),
+    );
+    fields.insert("target_item_id".to_owned(), json!(input.target_item_id));
+    fields.insert("asset_key".to_owned(), json!(input.asset_key));
+    fields.insert("is_categorical".to_owned(), json!(input.is_categorical));
+    fields.insert("status".to_owned(), json!("pending"));
+    fields.insert("bytes_uploaded".to_owned(), json!(0));
+    fields.insert("bytes_received".to_owned(), json!(0));
+    fields.insert("files".to_owned(), json!([]));
+    fields.insert("error_message".to_owned(), Value::Null);
+    fields.insert("error_step".to_owned(), Value::Null);
+    fields.insert("completed_at".to_owned(), Value::Null);
+    let mut inner = ctx.shared.lock();
+    let inner = &mut *inner;
+    inner
+        .resources
+        .get(Family::Project, ctx.org, None, &input.project_id)?;
+    let storage = Storage::of(&inner.resources, ctx.org);
+    if input.total_bytes > storage.free() {
+        return Err(ApiError::problem(
+            StatusCode::PAYMENT_REQUIRED,
+            format!(
+                "insufficient storage quota: the upload needs {} bytes, {} of the organization's {} are free",
+                input.total_bytes,
+                storage.free(),
+                uploads::STORAGE_QUOTA_BYTES
+            ),
+        ));
+    }
+    let upload = inner.resources.create(
+        &mut inner.rng,
+        Family::Upload,
+        ctx.org,
+        Some(&input.project_id),
+        now,
+        fields,
+    )?;
+    let upload = upload.clone();
+    let storage = Storage::of(&inner.resources, ctx.org);
+    Ok(ctx.ok(&uploads::answer(&upload, storage)))
+}
+
+/// A URL on the emulator that takes one file by `PUT` for [`UPLOAD_URL_SECS`].
+pub(crate) fn signed_url(ctx: &Ctx<'_>, input: SignedUrlInput) -> Outcome {
+    checked_text(&input.file_name, "file_name")?;
+    checked_text(&input.content_type, "content_type")?;
+    let token = token()?;
+    let now_ms = ctx.shared.clock.now_millis();
+    let expires_ms = now_ms.saturating_add(UPLOAD_URL_SECS * 1000);
+    let mut inner = ctx.shared.lock();
+    let upload = open_upload(&mut inner.resources, ctx, &input.upload_id)?;
+    let mut urls: Vec<Value> = upload
+        .fields
+        .get(URLS)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    urls.retain(|url| url["expires_ms"].as_i64().unwrap_or(0) >= now_ms);
+    let files = uploads::files(upload);
+    let (known, count) = {
+        let mut names: Vec<&str> = files
+            .iter()
+            .chain(&urls)
+            .filter_map(|f| f["file_name"].as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        (names.contains(&input.file_name.as_str()), names.len())
+    };
+    if !known && count >= MAX_FILES_PER_UPLOAD {
+        return Err(ApiError::invalid(
+            &["file_name"],
+            format!("an upload holds at most {MAX_FILES_PER_UPLOAD} files"),
+        ));
+    }
+    while urls.len() >= MAX_LIVE_URLS {
+        urls.remove(0);
+    }
+    urls.push(json!({
+        "file_name": input.file_name,
+        "content_type": input.content_type,
+        "digest": uploads::sha256_hex(token.as_bytes()),
+        "expires_ms": expires_ms,
+    }));
+    upload.set(URLS, Some(urls));
+    upload.set("status", Some("uploading"));
+    upload.updated_at = now_ms.div_euclid(1000);
+    let project = upload.str("project_id").unwrap_or_default().to_owned();
+    let mut url = url::Url::parse(&ctx.shared.base_url).map_err(|e| {
+        ApiError::problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the emulator's base URL is not a URL: {e}"),
+        )
+    })?;
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.extend(["uploads", &input.upload_id, &token, &input.file_name]);
+    }
+    Ok(ctx.ok(&json!({
+        "upload_url": url.as_str(),
+        "object_path": format!("{project}/uploads/{}/{}", input.upload_id, input.file_name),
+        "method": "PUT",
+        "content_type": input.content_type,
+        "expires_at": format_date_time(expires_ms.div_euclid(1000)),
+    })))
+}
+
+pub(crate) fn progress(ctx: &Ctx<'_>, input: UploadProgressInput) -> Outcome {
+    if let Some(status) = input.status.as_deref() {
+        if !OPEN.contains(&status) {
+            return Err(ApiError::invalid(
+                &["status"],
+                format!(
+                    "status must be {}; use uploads.complete or uploads.fail to end an upload",
+                    OPEN.join(" or ")
+                ),
+            ));
+        }
+    }
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    let upload = open_upload(&mut inner.resources, ctx, &input.upload_id)?;
+    if let Some(bytes) = input.bytes_uploaded {
+        let total = int(upload, "total_bytes");
+        if !(0..=total).contains(&bytes) {
+            return Err(ApiError::invalid(
+                &["bytes_uploaded"],
+                format!("bytes_uploaded must be 0 to the upload's {total} bytes"),
+            ));
+        }
+    }
+    upload.set("status", input.status);
+    upload.set("bytes_uploaded", input.bytes_uploaded);
+    upload.updated_at = now;
+    let upload = upload.clone();
+    Ok(ctx.ok(&uploads::answer(
+        &upload,
+        Storage::of(&inner.resources, ctx.org),
+    )))
+}
+
+/// Completes an upload whose declared bytes have all arrived, turning its reservation into
+/// used storage.
+pub(crate) fn complete(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
+    let id = match body.get("upload_id") {
+        Some(Value::String(id)) => id.clone(),
+        _ => return Err(ApiError::invalid(&["upload_id"], "upload_id is required")),
+    };
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    let upload = open_upload(&mut inner.resources, ctx, &id)?;
+    let received = int(upload, "bytes_received");
+    let total = int(upload, "total_bytes");
+    if received != total || uploads::files(upload).is_empty() {
+        return Err(ApiError::conflict(format!(
+            "upload '{id}' cannot complete: {received} of its {total} bytes have arrived"
+        )));
+    }
+    upload.set("status", Some("completed"));
+    upload.set("bytes_uploaded", Some(received));
+    upload.set("completed_at", Some(format_date_time(now)));
+    upload.fields.remove(URLS);
+    upload.updated_at = now;
+    let upload = upload.clone();
+    let event = event(UPLOAD_COMPLETED, &upload, now);
+    inner.emit(&event, ctx.shared.clock.now_millis());
+    Ok(ctx.ok(&uploads::answer(
+        &upload,
+        Storage::of(&inner.resources, ctx.org),
+    )))
+}
+
+/// Fails an upload, releasing its reservation.
+pub(crate) fn fail(ctx: &Ctx<'_>, input: UploadFailInput) -> Outcome {
+    checked_text(&input.error_message, "error_message")?;
+    if let Some(step) = input.error_step.as_deref() {
+        checked_text(step, "error_step")?;
+    }
+    let now = ctx.now();
+    let mut inner = ctx.shared.lock();
+    let upload = open_upload(&mut inner.resources, ctx, &input.upload_id)?;
+    upload.set("status", Some("failed"));
+    upload.set("error_message", Some(input.error_message));
+    upload.set("error_step", input.error_step);
+    upload.fields.remove(URLS);
+    upload.updated_at = now;
+    let upload = upload.clone();
+    let event = event(UPLOAD_FAILED, &upload, now);
+    inner.emit(&event, ctx.shared.clock.now_millis());
+    Ok(ctx.ok(&uploads::answer(
+        &upload,
+        Storage::of(&inner.resources, ctx.org),
+    )))
+}
+
+/// The caller's upload, if it can still change (409 otherwise).
+fn open_upload<'a>(
+    resources: &'a mut crate::resources::Resources,
+    ctx: &Ctx<'_>,
+    id: &str,
+) -> Result<&'a mut Resource, ApiError> {
+    let upload = resources.get_mut(Family::Upload, ctx.org, None, id)?;
+    if !is_open(upload) {
+        return Err(closed(upload));
+    }
+    Ok(upload)
+}
+
+fn event(event_type: &'static str, upload: &Resource, at: i64) -> Event {
+    Event {
+        event_type,
+        org: upload.org.clone(),
+        entity_type: "upload",
+        entity_id: upload.id.clone(),
+        data: json!({
+            "upload_id": upload.id,
+            "project_id": upload.fields.get("project_id"),
+            "status": upload.fields.get("status"),
+            "bytes": upload.fields.get("bytes_received"),
+            "files": upload.fields.get("files"),
+            "error_message": upload.fields.get("error_message"),
+            "error_step": upload.fields.get("error_step"),
+        }),
+        at,
+    }
+}
+
+/// A signed URL's token: 32 bytes from the operating system's generator, as hex.
+fn token() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        ApiError::problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("no randomness: {e}"),
+        )
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn checked_text(text: &str, name: &str) -> Result<(), ApiError> {
+    if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS {
+        return Err(ApiError::invalid(
+            &[name],
+            format!("{name} must be 1 to {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}

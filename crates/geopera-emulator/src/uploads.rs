@@ -1,0 +1,341 @@
+//! Uploads: the storage quota they reserve, and the signed URLs that take their bytes.
+//!
+//! An upload reserves its declared `total_bytes` from its organization's quota when it is
+//! initiated, so two uploads cannot both count on the same free space; completing it turns
+//! the reservation into the bytes that arrived, failing it releases the reservation. Both
+//! are worked out from the upload records each time, so the quota can never drift from the
+//! uploads it accounts for, across restarts included.
+//!
+//! The bytes go to `PUT {base}/uploads/{upload_id}/{token}/{file_name}`, the URL
+//! `uploads.signed_url` hands out. The body is streamed: it is counted and hashed as it
+//! arrives and then dropped, so the emulator keeps each file's size, SHA-256 and content
+//! type, never its bytes, and a multi-gigabyte upload costs no memory. That is why this
+//! route has no request body limit; what bounds it instead is the upload's own declared size
+//! (itself at most [`MAX_UPLOAD_BYTES`]): the first byte beyond it ends the request with 413.
+//! The token is 32 bytes from the operating system's generator, kept only as a SHA-256
+//! digest, and works for [`UPLOAD_URL_SECS`] on the emulator's clock.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use http::{header, HeaderMap, StatusCode};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, ApiPath, Reply};
+use crate::resources::{Family, Resource, Resources};
+use crate::state::Shared;
+
+/// Bytes every organization may hold in completed uploads plus open reservations (10 GiB).
+pub const STORAGE_QUOTA_BYTES: i64 = 10 * 1024 * 1024 * 1024;
+/// The largest `total_bytes` one upload may declare (5 GiB).
+pub const MAX_UPLOAD_BYTES: i64 = 5 * 1024 * 1024 * 1024;
+/// How long a signed upload URL works.
+pub const UPLOAD_URL_SECS: i64 = 900;
+/// Signed URLs one upload keeps at once; a new one beyond this retires the oldest.
+pub const MAX_LIVE_URLS: usize = 100;
+/// Distinct files one upload may receive.
+pub const MAX_FILES_PER_UPLOAD: usize = 1000;
+
+/// The signed URLs of an upload that still work: `[{file_name, content_type, digest,
+/// expires_ms}]`. Read only by the emulator and left out of answers.
+pub const URLS: &str = "_urls";
+
+/// An upload not yet completed or failed.
+pub const OPEN: [&str; 2] = ["pending", "uploading"];
+
+/// An organization's storage, in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Storage {
+    /// Declared sizes of the uploads still open.
+    pub reserved: i64,
+    /// Bytes of completed uploads.
+    pub used: i64,
+}
+
+impl Storage {
+    /// The organization's storage as its upload records say.
+    pub fn of(resources: &Resources, org: &str) -> Storage {
+        let mut storage = Storage::default();
+        for upload in resources.list(Family::Upload, org, None) {
+            match upload.str("status") {
+                Some("completed") => storage.used += int(upload, "bytes_received"),
+                Some(status) if OPEN.contains(&status) => {
+                    storage.reserved += int(upload, "total_bytes");
+                }
+                _ => {}
+            }
+        }
+        storage
+    }
+
+    /// Bytes neither used nor reserved.
+    pub fn free(self) -> i64 {
+        STORAGE_QUOTA_BYTES - self.reserved - self.used
+    }
+
+    fn to_json(self) -> Value {
+        json!({
+            "quota_bytes": STORAGE_QUOTA_BYTES,
+            "reserved_bytes": self.reserved,
+            "used_bytes": self.used,
+            "free_bytes": self.free(),
+        })
+    }
+}
+
+/// An integer field, 0 when absent.
+pub fn int(upload: &Resource, name: &str) -> i64 {
+    upload.fields.get(name).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// Whether the upload can still change.
+pub fn is_open(upload: &Resource) -> bool {
+    upload.str("status").is_some_and(|s| OPEN.contains(&s))
+}
+
+/// The upload as answered, with its organization's storage.
+pub fn answer(upload: &Resource, storage: Storage) -> Value {
+    let mut out = upload.to_json();
+    if let Some(object) = out.as_object_mut() {
+        object.remove(URLS);
+        object.insert("storage".to_owned(), storage.to_json());
+    }
+    out
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a PUT may write, once its URL checks out.
+struct Ticket {
+    /// Bytes it may send: the declared size less what the upload's other files hold.
+    allowance: i64,
+    content_type: String,
+}
+
+/// `PUT /uploads/{upload_id}/{token}/{file_name}`: takes one file of an open upload.
+pub(crate) async fn receive(
+    State(shared): State<Arc<Shared>>,
+    ApiPath((upload_id, token, file_name)): ApiPath<(String, String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match take(&shared, &upload_id, &token, &file_name, &headers, body).await {
+        Ok(value) => {
+            shared.persist();
+            Reply::json(StatusCode::OK, &value).into_response()
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn take(
+    shared: &Shared,
+    upload_id: &str,
+    token: &str,
+    file_name: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Value, ApiError> {
+    let ticket = ticket(shared, upload_id, token, file_name)?;
+    let too_large = || {
+        ApiError::problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the upload declared {} more bytes than it holds; this file is larger",
+                ticket.allowance
+            ),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    if declared.is_some_and(|length| length > ticket.allowance) {
+        return Err(too_large());
+    }
+    let mut size: i64 = 0;
+    let mut hasher = Sha256::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::problem(
+                StatusCode::BAD_REQUEST,
+                format!("the body could not be read: {e}"),
+            )
+        })?;
+        size = size.saturating_add(i64::try_from(chunk.len()).unwrap_or(i64::MAX));
+        if size > ticket.allowance {
+            return Err(too_large());
+        }
+        hasher.update(&chunk);
+    }
+    let sha256 = hex(&hasher.finalize());
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map_or(ticket.content_type, str::to_owned);
+    let file = json!({
+        "file_name": file_name,
+        "content_type": content_type,
+        "size": size,
+        "sha256": sha256,
+    });
+    record(shared, upload_id, file_name, size, file.clone())?;
+    Ok(file)
+}
+
+/// Checks the URL against the upload and says what the PUT may send.
+fn ticket(
+    shared: &Shared,
+    upload_id: &str,
+    token: &str,
+    file_name: &str,
+) -> Result<Ticket, ApiError> {
+    let now_ms = shared.clock.now_millis();
+    let inner = shared.lock();
+    let upload = find(&inner.resources, upload_id)?;
+    let digest = sha256_hex(token.as_bytes());
+    let url = upload
+        .fields
+        .get(URLS)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|url| url["digest"] == digest.as_str() && url["file_name"] == file_name);
+    let Some(url) = url else {
+        return Err(refused("this upload URL is not valid"));
+    };
+    if url["expires_ms"].as_i64().unwrap_or(0) < now_ms {
+        return Err(refused("this upload URL has expired"));
+    }
+    if !is_open(upload) {
+        return Err(closed(upload));
+    }
+    let others: i64 = files(upload)
+        .iter()
+        .filter(|file| file["file_name"] != file_name)
+        .filter_map(|file| file["size"].as_i64())
+        .sum();
+    Ok(Ticket {
+        allowance: int(upload, "total_bytes") - others,
+        content_type: url["content_type"]
+            .as_str()
+            .unwrap_or("application/octet-stream")
+            .to_owned(),
+    })
+}
+
+/// Keeps what arrived, replacing an earlier file of the same name.
+fn record(
+    shared: &Shared,
+    upload_id: &str,
+    file_name: &str,
+    size: i64,
+    file: Value,
+) -> Result<(), ApiError> {
+    let now = shared.clock.now_secs();
+    let mut inner = shared.lock();
+    let org = find(&inner.resources, upload_id)?.org.clone();
+    let upload = inner
+        .resources
+        .get_mut(Family::Upload, &org, None, upload_id)?;
+    if !is_open(upload) {
+        return Err(closed(upload));
+    }
+    let mut kept: Vec<Value> = files(upload)
+        .into_iter()
+        .filter(|f| f["file_name"] != file_name)
+        .collect();
+    let others: i64 = kept.iter().filter_map(|f| f["size"].as_i64()).sum();
+    // Another file may have arrived while this one streamed.
+    if others.saturating_add(size) > int(upload, "total_bytes") {
+        return Err(ApiError::problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the upload's files are now larger than its declared total_bytes",
+        ));
+    }
+    kept.push(file);
+    upload.set("bytes_received", Some(others + size));
+    upload.set("files", Some(kept));
+    upload.set("status", Some("uploading"));
+    upload.updated_at = now;
+    Ok(())
+}
+
+/// The files that have arrived.
+pub fn files(upload: &Resource) -> Vec<Value> {
+    upload
+        .fields
+        .get("files")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Any organization's upload: the URL's token, not a credential, says who may write.
+fn find<'a>(resources: &'a Resources, id: &str) -> Result<&'a Resource, ApiError> {
+    resources
+        .records()
+        .find(|r| r.family == Family::Upload && r.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("upload '{id}' not found")))
+}
+
+fn refused(detail: &str) -> ApiError {
+    ApiError::problem(StatusCode::FORBIDDEN, detail)
+}
+
+/// 409 for an upload already completed or failed.
+pub fn closed(upload: &Resource) -> ApiError {
+    ApiError::conflict(format!(
+        "upload '{}' is {}; it can no longer change",
+        upload.id,
+        upload.str("status").unwrap_or("closed")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+    use serde_json::Map;
+
+    #[test]
+    fn open_uploads_reserve_their_declared_size_and_completed_ones_use_what_arrived() {
+        let mut store = Resources::default();
+        let mut rng = Rng::new(1);
+        for (status, total, received) in [
+            ("pending", 100, 0),
+            ("uploading", 50, 20),
+            ("completed", 40, 30),
+            ("failed", 1000, 10),
+        ] {
+            let mut fields = Map::new();
+            fields.insert("status".to_owned(), json!(status));
+            fields.insert("total_bytes".to_owned(), json!(total));
+            fields.insert("bytes_received".to_owned(), json!(received));
+            let created = store.create(&mut rng, Family::Upload, "org_a", None, 0, fields);
+            assert!(created.is_ok());
+        }
+        let storage = Storage::of(&store, "org_a");
+        assert_eq!(
+            storage,
+            Storage {
+                reserved: 150,
+                used: 30
+            }
+        );
+        assert_eq!(storage.free(), STORAGE_QUOTA_BYTES - 180);
+        assert_eq!(Storage::of(&store, "org_b"), Storage::default());
+    }
+}

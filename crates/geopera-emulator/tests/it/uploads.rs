@@ -1,0 +1,267 @@
+//! Uploads: quota reserved on initiate and used on complete, bytes streamed to signed URLs
+//! and bounded by the declared size, transitions refused once an upload has ended, and
+//! uploads kept in the state file.
+
+use std::io::Read;
+
+use geopera_emulator::{Emulator, RateLimits, MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::common::Api;
+use crate::state::TempFile;
+
+fn project(api: &Api) -> String {
+    let created = api.call("projects.create", json!({"name": "uploads"}));
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    created.json()["id"].as_str().expect("id").to_owned()
+}
+
+fn ok(api: &Api, op: &str, body: Value) -> Value {
+    let answer = api.call(op, body);
+    assert_eq!(answer.status, 200, "{op}: {:?}", answer.body);
+    answer.json()
+}
+
+fn initiate(api: &Api, project: &str, total_bytes: i64) -> Value {
+    ok(
+        api,
+        "uploads.initiate",
+        json!({"project_id": project, "total_bytes": total_bytes}),
+    )
+}
+
+fn signed_url(api: &Api, upload: &str, file_name: &str) -> String {
+    ok(
+        api,
+        "uploads.signed_url",
+        json!({"upload_id": upload, "file_name": file_name, "content_type": "image/tiff"}),
+    )["upload_url"]
+        .as_str()
+        .expect("upload_url")
+        .to_owned()
+}
+
+fn put(api: &Api, url: &str, body: impl Into<reqwest::blocking::Body>) -> (u16, Value) {
+    let answer = api.http.put(url).body(body).send().expect("PUT completes");
+    let status = answer.status().as_u16();
+    (status, answer.json().unwrap_or(Value::Null))
+}
+
+/// A deterministic stream of `left` bytes, produced as it is read.
+struct Pattern {
+    left: u64,
+    at: u64,
+}
+
+impl Read for Pattern {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        for byte in &mut buf[..n] {
+            *byte = (self.at % 251) as u8;
+            self.at += 1;
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+#[test]
+fn fifty_megabytes_stream_to_a_signed_url_and_complete() {
+    const SIZE: u64 = 50 * 1024 * 1024;
+    let api = Api::start();
+    let project = project(&api);
+    let upload = initiate(&api, &project, SIZE as i64);
+    let id = upload["id"].as_str().expect("id").to_owned();
+    assert!(id.starts_with("u_"));
+    assert_eq!(upload["status"], "pending");
+    assert_eq!(upload["storage"]["reserved_bytes"], SIZE);
+    assert_eq!(upload["storage"]["used_bytes"], 0);
+    assert_eq!(upload["storage"]["quota_bytes"], STORAGE_QUOTA_BYTES);
+
+    let early = api.call("uploads.complete", json!({"upload_id": id}));
+    assert_eq!(early.status, 409, "no bytes yet");
+
+    let url = signed_url(&api, &id, "scene one.tif");
+    assert!(url.starts_with(api.emu.base_url().as_str()));
+    let body = reqwest::blocking::Body::sized(Pattern { left: SIZE, at: 0 }, SIZE);
+    let (status, file) = put(&api, &url, body);
+    assert_eq!(status, 200, "{file}");
+    assert_eq!(file["size"], SIZE);
+    assert_eq!(file["file_name"], "scene one.tif");
+    let mut expected = Sha256::new();
+    let mut pattern = Pattern { left: SIZE, at: 0 };
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let n = pattern.read(&mut chunk).expect("read");
+        if n == 0 {
+            break;
+        }
+        expected.update(&chunk[..n]);
+    }
+    let expected: String = expected
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(file["sha256"], expected);
+
+    let progress = ok(
+        &api,
+        "uploads.progress",
+        json!({"upload_id": id, "status": "uploading", "bytes_uploaded": SIZE}),
+    );
+    assert_eq!(progress["bytes_uploaded"], SIZE);
+    let done = ok(&api, "uploads.complete", json!({"upload_id": id}));
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["storage"]["reserved_bytes"], 0);
+    assert_eq!(done["storage"]["used_bytes"], SIZE);
+    assert_eq!(done["files"][0]["sha256"], expected);
+
+    for (op, body) in [
+        ("uploads.complete", json!({"upload_id": id})),
+        (
+            "uploads.fail",
+            json!({"upload_id": id, "error_message": "late"}),
+        ),
+        (
+            "uploads.progress",
+            json!({"upload_id": id, "bytes_uploaded": 1}),
+        ),
+        (
+            "uploads.signed_url",
+            json!({"upload_id": id, "file_name": "x"}),
+        ),
+    ] {
+        assert_eq!(api.call(op, body).status, 409, "{op} after complete");
+    }
+    let (status, _) = put(&api, &url, "late");
+    assert_eq!(status, 403, "an ended upload's URLs stop working");
+}
+
+#[test]
+fn the_quota_refuses_what_does_not_fit_until_a_failure_releases_it() {
+    let api = Api::start();
+    let project = project(&api);
+    let half = STORAGE_QUOTA_BYTES / 2;
+    assert!(half <= MAX_UPLOAD_BYTES);
+    let first = initiate(&api, &project, half)["id"].clone();
+    let second = initiate(&api, &project, half);
+    assert_eq!(second["storage"]["free_bytes"], 0);
+    let refused = api.call(
+        "uploads.initiate",
+        json!({"project_id": project, "total_bytes": 1}),
+    );
+    assert_eq!(refused.status, 402);
+    assert_eq!(refused.content_type(), "application/problem+json");
+
+    let failed = ok(
+        &api,
+        "uploads.fail",
+        json!({"upload_id": first, "error_message": "disk on fire", "error_step": "transfer"}),
+    );
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["error_step"], "transfer");
+    assert_eq!(failed["storage"]["reserved_bytes"], half);
+    let again = initiate(&api, &project, half);
+    assert_eq!(again["storage"]["free_bytes"], 0);
+
+    let too_big = api.call(
+        "uploads.initiate",
+        json!({"project_id": project, "total_bytes": MAX_UPLOAD_BYTES + 1}),
+    );
+    assert_eq!(too_big.status, 422);
+    let unknown = api.call(
+        "uploads.initiate",
+        json!({"project_id": "prj_missing", "total_bytes": 1}),
+    );
+    assert_eq!(unknown.status, 404);
+    let other = api.emu.create_key_in_org("org_other", &["*"]);
+    let theirs = api.call_as(
+        &other,
+        "uploads.initiate",
+        json!({"project_id": project, "total_bytes": 1}),
+    );
+    assert_eq!(theirs.status, 404, "another organization's project");
+    let peek = api.call_as(
+        &other,
+        "uploads.progress",
+        json!({"upload_id": first, "status": "uploading"}),
+    );
+    assert_eq!(peek.status, 404, "another organization's upload");
+}
+
+#[test]
+fn a_put_beyond_the_declared_size_or_with_a_wrong_token_is_refused() {
+    let api = Api::start();
+    let project = project(&api);
+    let id = initiate(&api, &project, 10)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let url = signed_url(&api, &id, "a.bin");
+
+    let (status, problem) = put(&api, &url, vec![7u8; 11]);
+    assert_eq!(status, 413, "{problem}");
+    // Without a length, the count stops it as it streams.
+    let chunked = reqwest::blocking::Body::new(Pattern { left: 64, at: 0 });
+    let (status, _) = put(&api, &url, chunked);
+    assert_eq!(status, 413);
+
+    let forged = url.replace(&url[url.len() - 70..url.len() - 6], &"0".repeat(64));
+    assert_ne!(forged, url);
+    let (status, _) = put(&api, &forged, vec![1u8; 4]);
+    assert_eq!(status, 403);
+    let other_file = url.replace("a.bin", "b.bin");
+    assert_eq!(put(&api, &other_file, vec![1u8; 4]).0, 403);
+    let missing = url.replace(&id, "u_000000000000");
+    assert_eq!(put(&api, &missing, vec![1u8; 4]).0, 404);
+
+    api.emu.clock().advance(std::time::Duration::from_secs(901));
+    assert_eq!(put(&api, &url, vec![1u8; 10]).0, 403, "expired");
+    let url = signed_url(&api, &id, "a.bin");
+    assert_eq!(put(&api, &url, vec![1u8; 10]).0, 200);
+    let done = ok(&api, "uploads.complete", json!({"upload_id": id}));
+    assert_eq!(done["bytes_received"], 10);
+}
+
+#[test]
+fn uploads_survive_a_restart() {
+    let file = TempFile::new("uploads");
+    let start = || {
+        Api::with(
+            Emulator::builder()
+                .seed(6)
+                .rate_limits(RateLimits::off())
+                .state_file(&file.0),
+        )
+    };
+    let (open, done) = {
+        let api = start();
+        let project = project(&api);
+        let open = initiate(&api, &project, 1000)["id"].clone();
+        let done = initiate(&api, &project, 3)["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let url = signed_url(&api, &done, "f");
+        assert_eq!(put(&api, &url, "abc").0, 200);
+        ok(&api, "uploads.complete", json!({"upload_id": done}));
+        (open, done)
+    };
+    let api = start();
+    let progress = ok(
+        &api,
+        "uploads.progress",
+        json!({"upload_id": open, "bytes_uploaded": 10}),
+    );
+    assert_eq!(progress["storage"]["reserved_bytes"], 1000);
+    assert_eq!(progress["storage"]["used_bytes"], 3);
+    assert_eq!(
+        api.call("uploads.complete", json!({"upload_id": done}))
+            .status,
+        409
+    );
+}
