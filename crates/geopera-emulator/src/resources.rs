@@ -44,6 +44,7 @@ pub enum Family {
     EulaAcceptance,
     Organization,
     Transaction,
+    NotificationMark,
 }
 
 impl Family {
@@ -68,6 +69,7 @@ impl Family {
             Family::EulaAcceptance => "eac",
             Family::Organization => "org",
             Family::Transaction => "txn",
+            Family::NotificationMark => "ntm",
         }
     }
 
@@ -92,6 +94,7 @@ impl Family {
             Family::EulaAcceptance => "licence acceptance",
             Family::Organization => "organization",
             Family::Transaction => "transaction",
+            Family::NotificationMark => "notification mark",
         }
     }
 }

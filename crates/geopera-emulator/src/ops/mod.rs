@@ -17,12 +17,14 @@ mod keys;
 #[cfg(test)]
 mod kinds;
 mod ledger;
+mod notifications;
 mod order_details;
 mod orders;
 mod projects;
 mod sharing;
 mod tasking;
 mod uploads;
+mod usage;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -149,6 +151,14 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::BillingStatusGet>(ledger::status),
         on::<op::BillingInvoicesList>(ledger::invoices),
         on::<op::BillingStripeInvoicesList>(ledger::provider_invoices),
+        on::<op::UsageCurrent>(usage::current),
+        on::<op::UsageHistory>(usage::history),
+        on::<op::UsageRecalculateStorage>(usage::recalculate_storage),
+        on::<op::NotificationsList>(notifications::list),
+        on::<op::NotificationsUnreadCount>(notifications::unread_count),
+        on::<op::NotificationsMarkRead>(notifications::mark_read),
+        on::<op::NotificationsDismiss>(notifications::dismiss),
+        on::<op::NotificationsMarkAllRead>(notifications::mark_all_read),
         on::<op::EulasList>(eulas::list),
         on::<op::EulasGet>(eulas::get),
         on::<op::EulasDocumentsList>(eulas::documents),

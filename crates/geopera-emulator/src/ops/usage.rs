@@ -1,0 +1,135 @@
+//! `usage.*`: what the organization has spent and stored, read from the credit ledger and
+//! the upload records, by calendar month (UTC) on the emulator's clock.
+
+use geopera_types::models::{RecalculateInput, UsageCurrentInput, UsageHistoryInput};
+use geopera_types::rfc3339::civil_from_days;
+use serde_json::{json, Value};
+
+use super::{aud, Ctx, Outcome};
+use crate::error::ApiError;
+use crate::resources::Family;
+use crate::state::Inner;
+use crate::uploads::{Storage, STORAGE_QUOTA_BYTES};
+
+/// The most months `usage.history` answers.
+const MAX_MONTHS: i64 = 36;
+
+pub(crate) fn current(ctx: &Ctx<'_>, input: UsageCurrentInput) -> Outcome {
+    own(ctx, &input.organization_id)?;
+    let now = ctx.now();
+    let inner = ctx.shared.lock();
+    let month = month_of(now);
+    let mut usage = month_usage(&inner, ctx.org, month);
+    if let Some(object) = usage.as_object_mut() {
+        object.insert("organization_id".to_owned(), Value::from(ctx.org));
+        object.insert(
+            "storage".to_owned(),
+            storage_json(Storage::of(&inner.resources, ctx.org)),
+        );
+    }
+    Ok(ctx.ok(&usage))
+}
+
+/// The last `months` months, this one first.
+pub(crate) fn history(ctx: &Ctx<'_>, input: UsageHistoryInput) -> Outcome {
+    own(ctx, &input.organization_id)?;
+    let months = input.months.clamp(1, MAX_MONTHS);
+    let now = ctx.now();
+    let inner = ctx.shared.lock();
+    let (year, month) = month_of(now);
+    let history: Vec<Value> = (0..months)
+        .map(|back| {
+            let index = year * 12 + (month - 1) - back;
+            month_usage(
+                &inner,
+                ctx.org,
+                (index.div_euclid(12), index.rem_euclid(12) + 1),
+            )
+        })
+        .collect();
+    Ok(ctx.ok(&json!({"organization_id": ctx.org, "months": history})))
+}
+
+/// Storage is always counted from the upload records, so recalculating finds what a read
+/// finds; the answer says so by giving the same numbers.
+pub(crate) fn recalculate_storage(ctx: &Ctx<'_>, input: RecalculateInput) -> Outcome {
+    own(ctx, &input.organization_id)?;
+    let inner = ctx.shared.lock();
+    let storage = Storage::of(&inner.resources, ctx.org);
+    Ok(ctx.ok(&json!({
+        "organization_id": ctx.org,
+        "storage": storage_json(storage),
+        "corrected": false,
+    })))
+}
+
+fn own(ctx: &Ctx<'_>, org: &str) -> Result<(), ApiError> {
+    if org == ctx.org {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!(
+            "organization '{org}' not found"
+        )))
+    }
+}
+
+/// Credits spent and refunded, and orders placed, in one month.
+fn month_usage(inner: &Inner, org: &str, month: (i64, i64)) -> Value {
+    let (mut spent, mut refunded, mut orders) = (0i64, 0i64, 0usize);
+    for transaction in inner.resources.list(Family::Transaction, org, None) {
+        if month_of(transaction.created_at) != month {
+            continue;
+        }
+        let credits = transaction
+            .fields
+            .get("credits")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        match transaction.str("reason") {
+            Some("order") => {
+                spent = spent.saturating_sub(credits);
+                orders += 1;
+            }
+            Some("refund") => refunded = refunded.saturating_add(credits),
+            _ => {}
+        }
+    }
+    let net = spent.saturating_sub(refunded);
+    json!({
+        "period": format!("{:04}-{:02}", month.0, month.1),
+        "orders_placed": orders,
+        "credits_spent": spent,
+        "credits_refunded": refunded,
+        "net_credits": net,
+        "net_aud": aud(net),
+    })
+}
+
+fn storage_json(storage: Storage) -> Value {
+    json!({
+        "quota_bytes": STORAGE_QUOTA_BYTES,
+        "used_bytes": storage.used,
+        "reserved_bytes": storage.reserved,
+        "free_bytes": storage.free(),
+    })
+}
+
+/// The UTC calendar month `(year, month)` of a Unix time.
+fn month_of(unix_secs: i64) -> (i64, i64) {
+    let (year, month, _) = civil_from_days(unix_secs.div_euclid(86_400));
+    (year, month)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::month_of;
+
+    #[test]
+    fn months_follow_the_calendar() {
+        assert_eq!(month_of(0), (1970, 1));
+        assert_eq!(month_of(1_735_689_600), (2025, 1)); // 2025-01-01T00:00:00Z
+        assert_eq!(month_of(1_735_689_599), (2024, 12));
+        assert_eq!(month_of(1_709_164_800), (2024, 2)); // 2024-02-29
+        assert_eq!(month_of(-1), (1969, 12));
+    }
+}
