@@ -150,6 +150,7 @@ fn set_member(ctx: &Ctx<'_>, project: &str, user: &str, role: &str, adding: bool
 }
 
 pub(crate) fn remove_member(ctx: &Ctx<'_>, input: RemoveMemberInput) -> Outcome {
+    let now = ctx.now();
     let mut inner = ctx.shared.lock();
     let record = inner
         .resources
@@ -160,6 +161,7 @@ pub(crate) fn remove_member(ctx: &Ctx<'_>, input: RemoveMemberInput) -> Outcome 
             input.user_id, input.project_id
         )));
     }
+    record.updated_at = now;
     Ok(ctx.ok(&json!({"ok": true})))
 }
 
