@@ -15,7 +15,7 @@ mod projects;
 mod webhooks;
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, MutexGuard};
 
 use geopera_types::operations as op;
 use geopera_types::sample::sample;
@@ -25,11 +25,13 @@ use serde_json::{json, Value};
 
 use crate::error::{ApiError, Reply};
 use crate::rng::fnv;
-use crate::state::Shared;
+use crate::state::{Inner, Shared};
 
+pub(crate) use items::item_fields;
 pub use keys::{MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_KEY_RATE_LIMIT, MAX_SCOPE_CHARS};
 
-/// The largest page `orders.list` and `items.list` answer; larger requests get this many.
+/// The largest page the offset- and page-paged lists (`orders.list`, `items.list`, …)
+/// answer; larger requests get this many.
 pub const MAX_PAGE_SIZE: i64 = 1000;
 
 /// Everything an operation may look at: the emulator, the operation, and who is calling.
@@ -56,6 +58,15 @@ impl Ctx<'_> {
     /// The emulator's time in Unix seconds.
     pub fn now(&self) -> i64 {
         self.shared.clock.now_secs()
+    }
+
+    /// The state, locked, with the calling organization seen, so the records it starts with
+    /// ([`crate::starter`]) exist before an operation looks for them.
+    pub fn lock_org(&self) -> MutexGuard<'_, Inner> {
+        let now = self.now();
+        let mut inner = self.shared.lock();
+        inner.org(self.org, self.shared.seed, now);
+        inner
     }
 }
 
@@ -95,8 +106,17 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::ApiKeysRevoke>(keys::revoke),
         on::<op::BillingCreditsBalance>(billing::balance),
         on::<op::BillingTopup>(billing::topup),
+        on::<op::ItemsCreate>(items::create),
+        on::<op::ItemsGet>(items::get),
+        on::<op::ItemsUpdate>(items::update),
+        on::<op::ItemsDelete>(items::delete),
         on::<op::ItemsList>(items::list),
+        on::<op::ItemsListByCollection>(items::list_by_collection),
+        on::<op::ItemsListAssets>(items::list_assets),
+        on::<op::ItemsSetAssetBandNames>(items::set_asset_band_names),
         on::<op::ItemsGetStac>(items::get_stac),
+        on::<op::ItemsDuplicate>(items::duplicate),
+        on::<op::ItemsLineage>(items::lineage),
         on::<op::EventSubscriptionsCreate>(webhooks::create),
         on::<op::EventSubscriptionsGet>(webhooks::get),
         on::<op::EventSubscriptionsList>(webhooks::list),
