@@ -235,7 +235,8 @@
 //! The contract bounds none of these paging numbers, so out-of-range ones are clamped
 //! (pages of 1 to 1,000, no negative page or offset) rather than refused.
 //!
-//! Projects (with members), collections, items and band formulas are kept per organization: created, read, listed in creation order,
+//! Projects (with members), collections, items, band formulas and alert rules and events
+//! are kept per organization: created, read, listed in creation order,
 //! changed and deleted, and another organization's ids are 404. Each organization also starts
 //! with a "Default project" of three collections and [`STARTER_ITEMS`] items
 //! ([`EmulatorHandle::default_project`] names it), so item paging can be exercised at once.
@@ -248,7 +249,8 @@
 //! (with the signing secrets they sign with), webhook deliveries still waiting, answered
 //! idempotency claims (organization, operation, key, a SHA-256 fingerprint of the body and
 //! the stored answer) and signed-in sessions (token digests only) are written to it after
-//! every successful operation that is not read-only, every answer to a request with an
+//! every successful operation that is not read-only (or that, like `alerts.test_rule`,
+//! records something under a read scope), every answer to a request with an
 //! `Idempotency-Key` and every sign-in request that changed a session, and read back on the
 //! next start with the same seed. Device logins still waiting and the sign-in counters are
 //! not kept. So a retry after a restart is replayed, not charged again,

@@ -4,6 +4,7 @@
 //! to its operation's descriptor type, so the compiler checks that they agree. Operations
 //! without a function answer a sample of their output shape.
 
+mod alerts;
 mod billing;
 mod catalog;
 mod formulas;
@@ -30,8 +31,8 @@ use crate::state::{Inner, Shared};
 pub(crate) use items::item_fields;
 pub use keys::{MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_KEY_RATE_LIMIT, MAX_SCOPE_CHARS};
 
-/// The largest page the offset- and page-paged lists (`orders.list`, `items.list`, …)
-/// answer; larger requests get this many.
+/// The largest page the offset- and page-paged lists (`orders.list`, `items.list`,
+/// `alerts.events.list`, …) answer; larger requests get this many.
 pub const MAX_PAGE_SIZE: i64 = 1000;
 
 /// Everything an operation may look at: the emulator, the operation, and who is calling.
@@ -117,6 +118,14 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::ItemsGetStac>(items::get_stac),
         on::<op::ItemsDuplicate>(items::duplicate),
         on::<op::ItemsLineage>(items::lineage),
+        on::<op::AlertsCreateRule>(alerts::create_rule),
+        on::<op::AlertsRuleGet>(alerts::get_rule),
+        on::<op::AlertsRulesList>(alerts::list_rules),
+        on::<op::AlertsUpdateRule>(alerts::update_rule),
+        on::<op::AlertsDeleteRule>(alerts::delete_rule),
+        on::<op::AlertsTestRule>(alerts::test_rule),
+        on::<op::AlertsEventsList>(alerts::list_events),
+        on::<op::AlertsAcknowledgeEvent>(alerts::acknowledge_event),
         on::<op::EventSubscriptionsCreate>(webhooks::create),
         on::<op::EventSubscriptionsGet>(webhooks::get),
         on::<op::EventSubscriptionsList>(webhooks::list),
@@ -141,6 +150,12 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::BandFormulasDelete>(formulas::delete),
     ])
 });
+
+/// Whether a read-scoped operation may still change what the state file keeps:
+/// `alerts.test_rule` records the alert events it triggers.
+pub(crate) fn records_on_read(operation_id: &str) -> bool {
+    operation_id == op::AlertsTestRule::INFO.id
+}
 
 /// Runs an operation on a validated body. The two operations that make outbound HTTP
 /// calls are awaited here; every other one is synchronous.
