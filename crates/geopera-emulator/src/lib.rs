@@ -235,8 +235,8 @@
 //! The contract bounds none of these paging numbers, so out-of-range ones are clamped
 //! (pages of 1 to 1,000, no negative page or offset) rather than refused.
 //!
-//! Projects (with members), collections, items, band formulas and alert rules and events
-//! are kept per organization: created, read, listed in creation order,
+//! Projects (with members), collections, items, band formulas, alert rules and events and
+//! visualization profiles are kept per organization: created, read, listed in creation order,
 //! changed and deleted, and another organization's ids are 404. Each organization also starts
 //! with a "Default project" of three collections and [`STARTER_ITEMS`] items
 //! ([`EmulatorHandle::default_project`] names it), so item paging can be exercised at once.

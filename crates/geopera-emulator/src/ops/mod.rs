@@ -13,6 +13,7 @@ mod items;
 mod keys;
 mod orders;
 mod projects;
+mod visualization;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -126,6 +127,12 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::AlertsTestRule>(alerts::test_rule),
         on::<op::AlertsEventsList>(alerts::list_events),
         on::<op::AlertsAcknowledgeEvent>(alerts::acknowledge_event),
+        on::<op::VisualizationProfileCreate>(visualization::create),
+        on::<op::VisualizationProfileGet>(visualization::get),
+        on::<op::VisualizationProfilesList>(visualization::list),
+        on::<op::VisualizationProfileUpdate>(visualization::update),
+        on::<op::VisualizationProfileDelete>(visualization::delete),
+        on::<op::VisualizationProfileSetDefault>(visualization::set_default),
         on::<op::EventSubscriptionsCreate>(webhooks::create),
         on::<op::EventSubscriptionsGet>(webhooks::get),
         on::<op::EventSubscriptionsList>(webhooks::list),
