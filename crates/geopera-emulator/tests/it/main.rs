@@ -9,6 +9,7 @@ mod keys;
 mod limits;
 mod oidc;
 mod orders;
+mod resources;
 mod state;
 mod webhooks;
 mod wire;
