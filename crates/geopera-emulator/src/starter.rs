@@ -6,7 +6,9 @@
 //! drawn from a generator seeded by the emulator's seed and the organization, so the same
 //! seed gives every organization the same ids on every start — [`default_project_id`] names
 //! the project without asking the server. They are ordinary records afterwards: they can be
-//! changed and deleted, and a deleted default project does not come back.
+//! changed and deleted, and a deleted default project does not come back. An organization
+//! that a state file written before this existed already knows is never first seen again,
+//! so it has no default project.
 
 use geopera_types::models::{ItemCreateInput, ItemType};
 use serde_json::{json, Map, Value};
