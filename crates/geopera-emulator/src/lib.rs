@@ -235,11 +235,19 @@
 //! `fulfilled` (5 min); tasking `received` → `feasibility` (1 min) → `accepted` (10 min) →
 //! `fulfilled` (1 h). Each organization starts with 500,000 credits and 250 finished orders
 //! (`orders.list`, `page`/`size`, answers `{content, page, size, totalElements, totalPages}`).
-//! `items.list` (`limit`/`offset`) answers `{items, total, limit, offset}` over 300 items per
-//! project. The contract bounds none of these paging numbers, so out-of-range ones are clamped
-//! (pages of 1 to 1,000, no negative page or offset) rather than refused. Event subscriptions
-//! are kept too ([Webhooks](#webhooks)), and so are jobs and uploads (below). Every other
-//! operation answers a deterministic sample of its output shape.
+//! `items.list` (`limit`/`offset`) answers `{items, total, limit, offset}`.
+//! The contract bounds none of these paging numbers, so out-of-range ones are clamped
+//! (pages of 1 to 1,000, no negative page or offset) rather than refused.
+//!
+//! Projects (with members), collections, items, band formulas, alert rules and events,
+//! visualization profiles, share links, tasking templates, payment methods, credit approvals
+//! and the credit ledger are kept per organization: created, read, listed in creation order,
+//! changed and deleted, and another organization's ids are 404. Each organization also starts
+//! with a "Default project" of three collections and [`STARTER_ITEMS`] items
+//! ([`EmulatorHandle::default_project`] names it), so item paging can be exercised at once.
+//! Event subscriptions are kept too ([Webhooks](#webhooks)), and so are jobs and uploads
+//! (below). Which operations keep state, which derive their answer and which answer a
+//! deterministic sample of their output shape is listed under [Operations](#operations).
 //!
 //! **Jobs.** `processing.*` and `clip.*` jobs are kept per organization (another
 //! organization's id, project or `organization_id` is 404). Their status is worked out from
@@ -276,7 +284,8 @@
 //! (with the signing secrets they sign with), webhook deliveries still waiting, answered
 //! idempotency claims (organization, operation, key, a SHA-256 fingerprint of the body and
 //! the stored answer) and signed-in sessions (token digests only) are written to it after
-//! every successful operation that is not read-only, every answer to a request with an
+//! every successful operation that is not read-only (or that, like `alerts.test_rule`,
+//! records something under a read scope), every answer to a request with an
 //! `Idempotency-Key` and every sign-in request that changed a session, and read back on the
 //! next start with the same seed. Device logins still waiting and the sign-in counters are
 //! not kept. So a retry after a restart is replayed, not charged again,
@@ -399,6 +408,7 @@ mod resources;
 mod rng;
 mod routes;
 mod scopes;
+mod starter;
 mod state;
 mod store;
 mod uploads;
@@ -435,6 +445,7 @@ pub use crate::ops::{
 };
 pub use crate::pipeline::FAULT_HEADER;
 pub use crate::recording::{RecordedRequest, DEFAULT_RECORD_BUDGET_BYTES, DEFAULT_RECORD_LIMIT};
+pub use crate::starter::STARTER_ITEMS;
 pub use crate::state::{DEMO_ORG, STARTING_CREDITS};
 pub use crate::uploads::{MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES, UPLOAD_URL_SECS};
 
@@ -805,6 +816,13 @@ impl EmulatorHandle {
         let now = self.shared.clock.now_secs();
         let seed = self.shared.seed;
         self.shared.lock().org(org, seed, now).balance_credits
+    }
+
+    /// The id of the project `org` starts with ("Default project", with three collections
+    /// and [`STARTER_ITEMS`] items). It derives from the seed and the organization, so it is
+    /// the same on every start; the project itself appears when the organization is first seen.
+    pub fn default_project(&self, org: &str) -> String {
+        starter::default_project_id(self.shared.seed, org)
     }
 
     /// The users who can sign in.

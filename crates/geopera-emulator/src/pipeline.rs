@@ -299,7 +299,7 @@ async fn execute_once(
 
 /// Whether an answer means the operation changed what the state file keeps.
 fn changed_state(op: &OperationInfo, reply: &Reply) -> bool {
-    op.access != Access::Read && reply.status.is_success()
+    (op.access != Access::Read || ops::records_on_read(op.id)) && reply.status.is_success()
 }
 
 /// Runs the operation and counts it; its failures are answers too.

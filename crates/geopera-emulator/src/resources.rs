@@ -9,6 +9,7 @@
 //! same paging and one table in the state file, so a new family is a handful of functions in
 //! `ops` and no change here or in `store`.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -178,7 +179,12 @@ impl Resources {
         now: i64,
         fields: Map<String, Value>,
     ) -> Result<&mut Resource, ApiError> {
-        if self.list(family, org, None).len() >= MAX_PER_ORG {
+        let held = self
+            .records
+            .values()
+            .filter(|r| owned(r, family, org, None))
+            .count();
+        if held >= MAX_PER_ORG {
             return Err(ApiError::invalid(
                 &[],
                 format!(
@@ -187,12 +193,32 @@ impl Resources {
                 ),
             ));
         }
-        let id = loop {
+        let id = self.fresh_id(rng, family);
+        Ok(self.insert(id, family, org, parent, now, fields))
+    }
+
+    /// An id of `family` that no record holds yet.
+    pub fn fresh_id(&self, rng: &mut Rng, family: Family) -> String {
+        loop {
             let id = format!("{}_{}", family.prefix(), rng.hex(12));
             if !self.records.contains_key(&id) {
                 break id;
             }
-        };
+        }
+    }
+
+    /// Stores a record under `id` as [`create`](Self::create) does, without its bound: for the
+    /// records every organization starts with, whose ids derive from the seed. A record
+    /// already holding `id` is replaced.
+    pub fn insert(
+        &mut self,
+        id: String,
+        family: Family,
+        org: &str,
+        parent: Option<&str>,
+        now: i64,
+        fields: Map<String, Value>,
+    ) -> &mut Resource {
         let record = Resource {
             family,
             id: id.clone(),
@@ -204,7 +230,13 @@ impl Resources {
             fields,
         };
         self.next_seq += 1;
-        Ok(self.records.entry(id).or_insert(record))
+        match self.records.entry(id) {
+            Entry::Occupied(mut slot) => {
+                slot.insert(record);
+                slot.into_mut()
+            }
+            Entry::Vacant(slot) => slot.insert(record),
+        }
     }
 
     /// The record, if `org` owns it under `parent` (when one is named).

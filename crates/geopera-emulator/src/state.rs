@@ -228,9 +228,11 @@ impl Inner {
         credential
     }
 
-    /// The organization, created on first sight with its starting balance and order history.
+    /// The organization, created on first sight with its starting balance, order history and
+    /// default project ([`crate::starter`]).
     pub fn org(&mut self, org: &str, seed: u64, now: i64) -> &mut Org {
         if !self.orgs.contains_key(org) {
+            crate::starter::seed(&mut self.resources, seed, org, now);
             // Events up to now first, so the history below, all finished before now, is
             // never news.
             self.sweep(now.saturating_mul(1000));

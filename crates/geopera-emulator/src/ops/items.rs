@@ -1,56 +1,464 @@
-//! `items.*`: the items of a project, synthesized from the project id.
+//! `items.*`: the items of an organization's projects, kept in [`crate::resources`] with
+//! their project as parent and their collection, if any, in the `collection_id` field (which
+//! `collections.*` counts).
+//!
+//! A new organization starts with a default project of 300 items ([`crate::starter`]) so
+//! that paging can be exercised at once. An item's one asset, `data`, is derived from the
+//! item rather than stored, since nothing in the emulator uploads files; only the band names
+//! `items.set_asset_band_names` gives it are kept. `items.list_expiring` and
+//! `items.expire_batch` (the retention cron's system-wide operations) still answer samples:
+//! nothing in the emulator expires.
 
-use geopera_types::models::{ItemStacInput, ItemsListInput};
-use serde_json::{json, Value};
+use geopera_types::models::{
+    ItemAssetsInput, ItemCreateInput, ItemDeleteInput, ItemDuplicateInput, ItemGetInput,
+    ItemLineageInput, ItemStacInput, ItemUpdateInput, ItemsByCollectionInput, ItemsListInput,
+    SetBandNamesInput,
+};
+use serde_json::{json, Map, Value};
 
-use super::{sample_output, Ctx, Outcome, MAX_PAGE_SIZE};
-use crate::clock::DEFAULT_START_UNIX_SECS;
-use crate::rng::{fnv, Rng};
-use geopera_types::rfc3339::format_date_time;
+use super::{Ctx, Outcome, MAX_PAGE_SIZE};
+use crate::error::ApiError;
+use crate::resources::{page, Family, Resource, Resources};
 
-/// Items every project holds for `items.list`.
-pub const PROJECT_ITEMS: usize = 300;
+/// The longest item name the contract accepts.
+const MAX_NAME_CHARS: usize = 500;
+/// Where band names given to assets are kept; not part of the item as answered.
+const BAND_NAMES: &str = "asset_band_names";
+/// The key of the one asset every item has.
+const DATA_ASSET: &str = "data";
+/// How far `items.lineage` follows `duplicated_from_id`, as a guard against cycles.
+const MAX_LINEAGE: usize = 100;
 
-pub(crate) fn list(ctx: &Ctx<'_>, input: ItemsListInput) -> Outcome {
-    let project = input.project_id.as_str();
-    // As for `orders.list`: unbounded in the contract, so clamped here.
-    let limit = input.limit.clamp(1, MAX_PAGE_SIZE);
-    let offset = input.offset.max(0);
-    let collection = input.collection_id.as_deref();
-    let uncollected = input.uncollected;
-    let mut rng = Rng::new(ctx.shared.seed ^ fnv(project));
-    let tag = rng.hex(4);
-    let collections = ["col_optical", "col_radar", "col_dem"];
-    let all: Vec<Value> = (0..PROJECT_ITEMS)
-        .map(|n| {
-            let collection_id = (n % 4 != 3).then(|| collections[n % 4 % 3]);
-            json!({
-                "id": format!("itm_{tag}_{n:04}"),
-                "project_id": project,
-                "collection_id": collection_id,
-                "name": format!("item {n}"),
-                "created_at": format_date_time(DEFAULT_START_UNIX_SECS - (n as i64) * 3600),
-                "size_bytes": 1_000_000 + (rng.next() % 50_000_000),
-            })
-        })
-        .filter(|item| match (uncollected, collection) {
-            (true, _) => item["collection_id"].is_null(),
-            (false, Some(wanted)) => item["collection_id"] == wanted,
-            (false, None) => true,
-        })
-        .collect();
-    let total = all.len();
-    let items: Vec<Value> = all
-        .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(limit as usize)
-        .collect();
-    Ok(ctx.ok(&json!({"items": items, "total": total, "limit": limit, "offset": offset})))
+/// An item's fields as stored, from what `items.create` was given; `stac_id` is `null` unless
+/// given, for the caller to set to the item's id once it has one.
+pub(crate) fn item_fields(input: &ItemCreateInput) -> Map<String, Value> {
+    let mut fields = Map::new();
+    let mut put = |name: &str, value: Value| {
+        fields.insert(name.to_owned(), value);
+    };
+    put("project_id", Value::from(input.project_id.as_str()));
+    put("collection_id", json!(input.collection_id));
+    put("stac_id", json!(input.stac_id));
+    put("type", Value::from(input.r#type.as_str()));
+    put("geometry", json!(input.geometry));
+    put("bbox", json!(input.bbox));
+    put("datetime", json!(input.datetime));
+    put("start_datetime", json!(input.start_datetime));
+    put("end_datetime", json!(input.end_datetime));
+    put("cloud_cover", json!(input.cloud_cover));
+    put("gsd", json!(input.gsd));
+    put("name", Value::from(input.name.trim()));
+    put("description", json!(input.description));
+    put(
+        "properties",
+        json!(input.properties.clone().unwrap_or_default()),
+    );
+    put(
+        "stac_extensions",
+        json!(input.stac_extensions.clone().unwrap_or_default()),
+    );
+    put("lifecycle_state", Value::from("active"));
+    for empty in [
+        "expires_at",
+        "archived_at",
+        "previous_version_id",
+        "duplicated_from_id",
+        "deleted_at",
+        "created_by",
+    ] {
+        put(empty, Value::Null);
+    }
+    put("order_id", json!(input.order_id));
+    put("upload_id", json!(input.upload_id));
+    put("job_id", json!(input.job_id));
+    fields
 }
 
-/// A sample STAC item, answered as GeoJSON the way the API types it.
-pub(crate) fn get_stac(ctx: &Ctx<'_>, _input: ItemStacInput) -> Outcome {
-    let mut reply = ctx.ok(&sample_output(ctx));
+pub(crate) fn create(ctx: &Ctx<'_>, input: ItemCreateInput) -> Outcome {
+    item_name(&input.name)?;
+    let now = ctx.now();
+    let mut inner = ctx.lock_org();
+    let inner = &mut *inner;
+    inner
+        .resources
+        .get(Family::Project, ctx.org, None, &input.project_id)?;
+    if let Some(collection) = &input.collection_id {
+        collection_in(&inner.resources, ctx.org, &input.project_id, collection)?;
+    }
+    let fields = item_fields(&input);
+    let item = inner.resources.create(
+        &mut inner.rng,
+        Family::Item,
+        ctx.org,
+        Some(&input.project_id),
+        now,
+        fields,
+    )?;
+    // `create` minted its own id; the stac id follows it unless one was given.
+    if input.stac_id.is_none() {
+        let own = item.id.clone();
+        item.set("stac_id", Some(own));
+    }
+    Ok(ctx.ok(&item_json(item)))
+}
+
+pub(crate) fn get(ctx: &Ctx<'_>, input: ItemGetInput) -> Outcome {
+    let inner = ctx.lock_org();
+    let item = inner
+        .resources
+        .get(Family::Item, ctx.org, None, &input.item_id)?;
+    Ok(ctx.ok(&json!({"item": item_json(item)})))
+}
+
+/// Changes the fields sent; a `collection_id` must name a collection of the item's project
+/// (the contract cannot tell "not sent" from `null`, so an item leaves its collection only
+/// when the collection is deleted).
+pub(crate) fn update(ctx: &Ctx<'_>, input: ItemUpdateInput) -> Outcome {
+    let name = input.name.as_deref().map(item_name).transpose()?;
+    let now = ctx.now();
+    let mut inner = ctx.lock_org();
+    let project = inner
+        .resources
+        .get(Family::Item, ctx.org, None, &input.item_id)?
+        .str("project_id")
+        .unwrap_or_default()
+        .to_owned();
+    if let Some(collection) = &input.collection_id {
+        collection_in(&inner.resources, ctx.org, &project, collection)?;
+    }
+    let item = inner
+        .resources
+        .get_mut(Family::Item, ctx.org, None, &input.item_id)?;
+    item.set("collection_id", input.collection_id);
+    item.set("name", name);
+    item.set("description", input.description);
+    item.set("geometry", input.geometry);
+    item.set("bbox", input.bbox);
+    item.set("datetime", input.datetime);
+    item.set("cloud_cover", input.cloud_cover);
+    item.set("gsd", input.gsd);
+    item.set("properties", input.properties);
+    item.set(
+        "lifecycle_state",
+        input.lifecycle_state.map(|s| s.as_str().to_owned()),
+    );
+    item.updated_at = now;
+    Ok(ctx.ok(&item_json(item)))
+}
+
+/// Deletes the item and its visualization profiles.
+pub(crate) fn delete(ctx: &Ctx<'_>, input: ItemDeleteInput) -> Outcome {
+    let mut inner = ctx.lock_org();
+    let removed = inner
+        .resources
+        .remove(Family::Item, ctx.org, None, &input.item_id)?;
+    inner
+        .resources
+        .remove_children(Family::VisualizationProfile, ctx.org, &removed.id);
+    Ok(ctx.ok(&json!({"ok": true, "id": removed.id})))
+}
+
+/// A project's items, oldest first, optionally only those of one collection or only those
+/// in none (`uncollected` wins over `collection_id`).
+pub(crate) fn list(ctx: &Ctx<'_>, input: ItemsListInput) -> Outcome {
+    let inner = ctx.lock_org();
+    inner
+        .resources
+        .get(Family::Project, ctx.org, None, &input.project_id)?;
+    let wanted = match (&input.collection_id, input.uncollected) {
+        (_, true) => Some(None),
+        (Some(collection), false) => {
+            collection_in(&inner.resources, ctx.org, &input.project_id, collection)?;
+            Some(Some(collection.as_str()))
+        }
+        (None, false) => None,
+    };
+    let all: Vec<&Resource> = inner
+        .resources
+        .list(Family::Item, ctx.org, Some(&input.project_id))
+        .into_iter()
+        .filter(|item| wanted.is_none_or(|w| item.str("collection_id") == w))
+        .collect();
+    Ok(ctx.ok(&paged(all, input.limit, input.offset)))
+}
+
+pub(crate) fn list_by_collection(ctx: &Ctx<'_>, input: ItemsByCollectionInput) -> Outcome {
+    let inner = ctx.lock_org();
+    inner
+        .resources
+        .get(Family::Collection, ctx.org, None, &input.collection_id)?;
+    let wanted = Some(input.collection_id.as_str());
+    let all: Vec<&Resource> = inner
+        .resources
+        .list(Family::Item, ctx.org, None)
+        .into_iter()
+        .filter(|item| item.str("collection_id") == wanted)
+        .collect();
+    Ok(ctx.ok(&paged(all, input.limit, input.offset)))
+}
+
+pub(crate) fn list_assets(ctx: &Ctx<'_>, input: ItemAssetsInput) -> Outcome {
+    let inner = ctx.lock_org();
+    let item = inner
+        .resources
+        .get(Family::Item, ctx.org, None, &input.item_id)?;
+    let assets = vec![data_asset(ctx, item)];
+    Ok(ctx.ok(&json!({"item_id": item.id, "total": assets.len(), "assets": assets})))
+}
+
+pub(crate) fn set_asset_band_names(ctx: &Ctx<'_>, input: SetBandNamesInput) -> Outcome {
+    if input.band_names.iter().any(|b| b.trim().is_empty()) {
+        return Err(ApiError::invalid(
+            &["band_names"],
+            "band names must not be empty",
+        ));
+    }
+    let now = ctx.now();
+    let mut inner = ctx.lock_org();
+    let item = inner
+        .resources
+        .get_mut(Family::Item, ctx.org, None, &input.item_id)?;
+    if input.asset_id != asset_id(&item.id) {
+        return Err(ApiError::not_found(format!(
+            "asset '{}' not found on item '{}'",
+            input.asset_id, input.item_id
+        )));
+    }
+    let mut names = item
+        .fields
+        .get(BAND_NAMES)
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    names.insert(input.asset_id.clone(), json!(input.band_names));
+    item.set(BAND_NAMES, Some(Value::Object(names)));
+    item.updated_at = now;
+    Ok(ctx.ok(&data_asset(ctx, item)))
+}
+
+/// The item as a STAC 1.0.0 Feature, answered as `application/geo+json`.
+pub(crate) fn get_stac(ctx: &Ctx<'_>, input: ItemStacInput) -> Outcome {
+    let inner = ctx.lock_org();
+    let item = inner
+        .resources
+        .get(Family::Item, ctx.org, None, &input.item_id)?;
+    let base = input
+        .base_url
+        .as_deref()
+        .unwrap_or(&ctx.shared.base_url)
+        .trim_end_matches('/');
+    let field = |name: &str| item.fields.get(name).cloned().unwrap_or(Value::Null);
+    let mut properties = item
+        .fields
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (stac, ours) in [
+        ("datetime", "datetime"),
+        ("start_datetime", "start_datetime"),
+        ("end_datetime", "end_datetime"),
+        ("eo:cloud_cover", "cloud_cover"),
+        ("gsd", "gsd"),
+        ("title", "name"),
+        ("description", "description"),
+    ] {
+        let value = field(ours);
+        if !value.is_null() || stac == "datetime" {
+            properties.insert(stac.to_owned(), value);
+        }
+    }
+    properties.insert("created".to_owned(), item.to_json()["created_at"].clone());
+    properties.insert("updated".to_owned(), item.to_json()["updated_at"].clone());
+    let self_href = format!("{base}/v1/op/items.get_stac?item_id={}", item.id);
+    let mut links = vec![json!({"rel": "self", "href": self_href, "type": "application/geo+json"})];
+    if let Some(collection) = item.str("collection_id") {
+        links.push(json!({"rel": "collection", "href": format!("{base}/v1/op/collections.get?collection_id={collection}"), "type": "application/json"}));
+    }
+    let mut asset = data_asset(ctx, item);
+    if let Some(map) = asset.as_object_mut() {
+        map.remove("id");
+        map.remove("key");
+    }
+    let feature = json!({
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "stac_extensions": field("stac_extensions"),
+        "id": field("stac_id"),
+        "geometry": field("geometry"),
+        "bbox": field("bbox"),
+        "properties": properties,
+        "links": links,
+        "assets": {DATA_ASSET: asset},
+        "collection": field("collection_id"),
+    });
+    let mut reply = ctx.ok(&feature);
     reply.content_type = "application/geo+json";
     Ok(reply)
+}
+
+/// A copy of the item, by default in the same project and collection, that names its source
+/// in `duplicated_from_id`.
+pub(crate) fn duplicate(ctx: &Ctx<'_>, input: ItemDuplicateInput) -> Outcome {
+    let name = input.new_name.as_deref().map(item_name).transpose()?;
+    let now = ctx.now();
+    let mut inner = ctx.lock_org();
+    let inner = &mut *inner;
+    let source = inner
+        .resources
+        .get(Family::Item, ctx.org, None, &input.item_id)?
+        .clone();
+    let source_project = source.str("project_id").unwrap_or_default();
+    let project = input.target_project_id.as_deref().unwrap_or(source_project);
+    inner
+        .resources
+        .get(Family::Project, ctx.org, None, project)?;
+    let collection = match &input.target_collection_id {
+        Some(wanted) => {
+            collection_in(&inner.resources, ctx.org, project, wanted)?;
+            Some(wanted.as_str())
+        }
+        None if project == source_project => source.str("collection_id"),
+        None => None,
+    };
+    let mut fields = source.fields.clone();
+    fields.remove(BAND_NAMES);
+    fields.insert("project_id".to_owned(), Value::from(project));
+    fields.insert("collection_id".to_owned(), json!(collection));
+    let name = name.unwrap_or_else(|| format!("{} (copy)", source.str("name").unwrap_or_default()));
+    fields.insert("name".to_owned(), Value::from(name));
+    fields.insert(
+        "duplicated_from_id".to_owned(),
+        Value::from(source.id.as_str()),
+    );
+    fields.insert("lifecycle_state".to_owned(), Value::from("active"));
+    let copy = inner.resources.create(
+        &mut inner.rng,
+        Family::Item,
+        ctx.org,
+        Some(project),
+        now,
+        fields,
+    )?;
+    let own = copy.id.clone();
+    copy.set("stac_id", Some(own));
+    Ok(ctx.ok(&item_json(copy)))
+}
+
+/// Where the item came from (following `duplicated_from_id` and `previous_version_id`,
+/// nearest first) and the items copied from it.
+pub(crate) fn lineage(ctx: &Ctx<'_>, input: ItemLineageInput) -> Outcome {
+    let inner = ctx.lock_org();
+    let item = inner
+        .resources
+        .get(Family::Item, ctx.org, None, &input.item_id)?;
+    let source_of = |item: &Resource| {
+        item.str("duplicated_from_id")
+            .or_else(|| item.str("previous_version_id"))
+            .map(str::to_owned)
+    };
+    let mut ancestors = Vec::new();
+    let mut next = source_of(item);
+    while let Some(id) = next.take() {
+        if ancestors.len() >= MAX_LINEAGE {
+            break;
+        }
+        match inner.resources.get(Family::Item, ctx.org, None, &id) {
+            Ok(parent) => {
+                ancestors.push(lineage_entry(parent));
+                next = source_of(parent);
+            }
+            // The source was deleted: the chain ends with its id alone.
+            Err(_) => ancestors.push(json!({"id": id, "deleted": true})),
+        }
+    }
+    let descendants: Vec<Value> = inner
+        .resources
+        .list(Family::Item, ctx.org, None)
+        .into_iter()
+        .filter(|other| source_of(other).as_deref() == Some(item.id.as_str()))
+        .map(lineage_entry)
+        .collect();
+    Ok(ctx.ok(&json!({
+        "item_id": item.id,
+        "ancestors": ancestors,
+        "descendants": descendants,
+    })))
+}
+
+fn lineage_entry(item: &Resource) -> Value {
+    json!({
+        "id": item.id,
+        "name": item.str("name"),
+        "project_id": item.str("project_id"),
+        "type": item.str("type"),
+        "created_at": item.to_json()["created_at"],
+    })
+}
+
+/// The item as answered: its fields without the asset band names kept beside them.
+pub(crate) fn item_json(item: &Resource) -> Value {
+    let mut out = item.to_json();
+    if let Some(map) = out.as_object_mut() {
+        map.remove(BAND_NAMES);
+    }
+    out
+}
+
+/// One page of items as `items.list` answers it.
+fn paged(all: Vec<&Resource>, limit: i64, offset: i64) -> Value {
+    // Unbounded in the contract, so clamped here as for `orders.list`.
+    let (items, limit, offset, total) = page(all, limit, offset, MAX_PAGE_SIZE);
+    let items: Vec<Value> = items.into_iter().map(item_json).collect();
+    json!({"items": items, "total": total, "limit": limit, "offset": offset})
+}
+
+/// The collection, when it belongs to `project`.
+///
+/// # Errors
+/// 404 otherwise, as for any record of another project or organization.
+fn collection_in<'a>(
+    resources: &'a Resources,
+    org: &str,
+    project: &str,
+    collection: &str,
+) -> Result<&'a Resource, ApiError> {
+    resources.get(Family::Collection, org, Some(project), collection)
+}
+
+fn item_name(name: &str) -> Result<String, ApiError> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::invalid(
+            &["name"],
+            format!("name must be 1 to {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// The id of the item's `data` asset.
+fn asset_id(item: &str) -> String {
+    let tail = item.split_once('_').map_or(item, |(_, tail)| tail);
+    format!("ast_{tail}")
+}
+
+/// The item's `data` asset as `items.list_assets` answers it.
+fn data_asset(ctx: &Ctx<'_>, item: &Resource) -> Value {
+    let id = asset_id(&item.id);
+    let band_names = item
+        .fields
+        .get(BAND_NAMES)
+        .and_then(|names| names.get(&id))
+        .cloned()
+        .unwrap_or(Value::Null);
+    json!({
+        "id": id,
+        "item_id": item.id,
+        "key": DATA_ASSET,
+        "href": format!("{}/assets/{}/{DATA_ASSET}.tif", ctx.shared.base_url, item.id),
+        "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+        "roles": ["data"],
+        "band_names": band_names,
+    })
 }

@@ -5,6 +5,7 @@
 //! without a function answer a sample of their output shape.
 
 mod account;
+mod alerts;
 mod billing;
 mod catalog;
 mod eulas;
@@ -25,10 +26,11 @@ mod sharing;
 mod tasking;
 mod uploads;
 mod usage;
+mod visualization;
 mod webhooks;
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, MutexGuard};
 
 use geopera_types::operations as op;
 use geopera_types::sample::sample;
@@ -38,11 +40,13 @@ use serde_json::{json, Value};
 
 use crate::error::{ApiError, Reply};
 use crate::rng::fnv;
-use crate::state::Shared;
+use crate::state::{Inner, Shared};
 
+pub(crate) use items::item_fields;
 pub use keys::{MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_KEY_RATE_LIMIT, MAX_SCOPE_CHARS};
 
-/// The largest page `orders.list` and `items.list` answer; larger requests get this many.
+/// The largest page the offset- and page-paged lists (`orders.list`, `items.list`,
+/// `alerts.events.list`, …) answer; larger requests get this many.
 pub const MAX_PAGE_SIZE: i64 = 1000;
 
 /// Everything an operation may look at: the emulator, the operation, and who is calling.
@@ -69,6 +73,15 @@ impl Ctx<'_> {
     /// The emulator's time in Unix seconds.
     pub fn now(&self) -> i64 {
         self.shared.clock.now_secs()
+    }
+
+    /// The state, locked, with the calling organization seen, so the records it starts with
+    /// ([`crate::starter`]) exist before an operation looks for them.
+    pub fn lock_org(&self) -> MutexGuard<'_, Inner> {
+        let now = self.now();
+        let mut inner = self.shared.lock();
+        inner.org(self.org, self.shared.seed, now);
+        inner
     }
 }
 
@@ -108,8 +121,31 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::ApiKeysRevoke>(keys::revoke),
         on::<op::BillingCreditsBalance>(billing::balance),
         on::<op::BillingTopup>(billing::topup),
+        on::<op::ItemsCreate>(items::create),
+        on::<op::ItemsGet>(items::get),
+        on::<op::ItemsUpdate>(items::update),
+        on::<op::ItemsDelete>(items::delete),
         on::<op::ItemsList>(items::list),
+        on::<op::ItemsListByCollection>(items::list_by_collection),
+        on::<op::ItemsListAssets>(items::list_assets),
+        on::<op::ItemsSetAssetBandNames>(items::set_asset_band_names),
         on::<op::ItemsGetStac>(items::get_stac),
+        on::<op::ItemsDuplicate>(items::duplicate),
+        on::<op::ItemsLineage>(items::lineage),
+        on::<op::AlertsCreateRule>(alerts::create_rule),
+        on::<op::AlertsRuleGet>(alerts::get_rule),
+        on::<op::AlertsRulesList>(alerts::list_rules),
+        on::<op::AlertsUpdateRule>(alerts::update_rule),
+        on::<op::AlertsDeleteRule>(alerts::delete_rule),
+        on::<op::AlertsTestRule>(alerts::test_rule),
+        on::<op::AlertsEventsList>(alerts::list_events),
+        on::<op::AlertsAcknowledgeEvent>(alerts::acknowledge_event),
+        on::<op::VisualizationProfileCreate>(visualization::create),
+        on::<op::VisualizationProfileGet>(visualization::get),
+        on::<op::VisualizationProfilesList>(visualization::list),
+        on::<op::VisualizationProfileUpdate>(visualization::update),
+        on::<op::VisualizationProfileDelete>(visualization::delete),
+        on::<op::VisualizationProfileSetDefault>(visualization::set_default),
         on::<op::EventSubscriptionsCreate>(webhooks::create),
         on::<op::EventSubscriptionsGet>(webhooks::get),
         on::<op::EventSubscriptionsList>(webhooks::list),
@@ -217,6 +253,11 @@ const ASYNC_HANDLED: &[&str] = &[
     op::WebhooksDrain::INFO.id,
     op::EventSubscriptionsTest::INFO.id,
 ];
+/// Whether a read-scoped operation may still change what the state file keeps:
+/// `alerts.test_rule` records the alert events it triggers.
+pub(crate) fn records_on_read(operation_id: &str) -> bool {
+    operation_id == op::AlertsTestRule::INFO.id
+}
 
 /// Runs an operation on a validated body. The two operations that make outbound HTTP
 /// calls are awaited here; every other one is synchronous.

@@ -31,7 +31,7 @@ pub(crate) fn list(ctx: &Ctx<'_>, input: NotificationsListInput) -> Outcome {
     let mut inner = ctx.shared.lock();
     let notices: Vec<Notice> = notices(&mut inner, ctx)
         .into_iter()
-        .filter(|n| !n.dismissed && !(input.unread_only && n.read))
+        .filter(|n| !(n.dismissed || (input.unread_only && n.read)))
         .collect();
     let unread = notices.iter().filter(|n| !n.read).count();
     let (found, limit, offset, total) = page(notices, input.limit, input.offset, MAX_PAGE_SIZE);

@@ -2,9 +2,10 @@
 //! collections inside them, kept in [`crate::resources`].
 //!
 //! The contract has no `projects.get` or `projects.list`; a project is read back through
-//! `projects.update`, and the collections of a deleted project go with it. Names and other
-//! strings are bounded by the contract's own limits, which the validator enforces before
-//! these functions run.
+//! `projects.update`. The collections and items of a deleted project go with it; the items
+//! of a deleted collection stay in the project, uncollected. Names and other strings are
+//! bounded by the contract's own limits, which the validator enforces before these functions
+//! run.
 
 use geopera_types::models::{
     AddMemberInput, CollectionCreateInput, CollectionDeleteInput, CollectionUpdateInput,
@@ -35,7 +36,7 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: ProjectCreate) -> Outcome {
     fields.insert("gcs_region".to_owned(), json!(input.gcs_region));
     fields.insert("is_archived".to_owned(), Value::Bool(false));
     fields.insert("members".to_owned(), json!({}));
-    let mut inner = ctx.shared.lock();
+    let mut inner = ctx.lock_org();
     let inner = &mut *inner;
     let project =
         inner
@@ -76,7 +77,7 @@ fn change(
     archived: Option<bool>,
 ) -> Outcome {
     let now = ctx.now();
-    let mut inner = ctx.shared.lock();
+    let mut inner = ctx.lock_org();
     let project = inner
         .resources
         .get_mut(Family::Project, ctx.org, None, id)?;
@@ -87,16 +88,29 @@ fn change(
     Ok(ctx.ok(&project_json(project)))
 }
 
-/// Deletes the project and every collection in it.
+/// Deletes the project with every collection and item in it (and the items' visualization
+/// profiles).
 pub(crate) fn delete(ctx: &Ctx<'_>, input: ProjectDeleteInput) -> Outcome {
     let id = input.project_id;
-    let mut inner = ctx.shared.lock();
+    let mut inner = ctx.lock_org();
     inner
         .resources
         .remove(Family::Project, ctx.org, None, &id)?;
     inner
         .resources
         .remove_children(Family::Collection, ctx.org, &id);
+    let items: Vec<String> = inner
+        .resources
+        .list(Family::Item, ctx.org, Some(&id))
+        .iter()
+        .map(|item| item.id.clone())
+        .collect();
+    for item in &items {
+        inner
+            .resources
+            .remove_children(Family::VisualizationProfile, ctx.org, item);
+    }
+    inner.resources.remove_children(Family::Item, ctx.org, &id);
     Ok(ctx.ok(&json!({"deleted": true, "project_id": id, "storage_freed_bytes": 0})))
 }
 
@@ -120,7 +134,7 @@ fn set_member(ctx: &Ctx<'_>, project: &str, user: &str, role: &str, adding: bool
         return Err(ApiError::invalid(&["user_id"], "user_id must not be empty"));
     }
     let now = ctx.now();
-    let mut inner = ctx.shared.lock();
+    let mut inner = ctx.lock_org();
     let record = inner
         .resources
         .get_mut(Family::Project, ctx.org, None, project)?;
@@ -152,7 +166,8 @@ fn set_member(ctx: &Ctx<'_>, project: &str, user: &str, role: &str, adding: bool
 }
 
 pub(crate) fn remove_member(ctx: &Ctx<'_>, input: RemoveMemberInput) -> Outcome {
-    let mut inner = ctx.shared.lock();
+    let now = ctx.now();
+    let mut inner = ctx.lock_org();
     let record = inner
         .resources
         .get_mut(Family::Project, ctx.org, None, &input.project_id)?;
@@ -162,6 +177,7 @@ pub(crate) fn remove_member(ctx: &Ctx<'_>, input: RemoveMemberInput) -> Outcome 
             input.user_id, input.project_id
         )));
     }
+    record.updated_at = now;
     Ok(ctx.ok(&json!({"ok": true})))
 }
 
@@ -194,7 +210,7 @@ fn project_json(project: &Resource) -> Value {
 
 pub(crate) fn create_collection(ctx: &Ctx<'_>, input: CollectionCreateInput) -> Outcome {
     let now = ctx.now();
-    let mut inner = ctx.shared.lock();
+    let mut inner = ctx.lock_org();
     let inner = &mut *inner;
     inner
         .resources
@@ -226,7 +242,7 @@ pub(crate) fn create_collection(ctx: &Ctx<'_>, input: CollectionCreateInput) -> 
 }
 
 pub(crate) fn get_collection(ctx: &Ctx<'_>, input: CollectionsGetInput) -> Outcome {
-    let inner = ctx.shared.lock();
+    let inner = ctx.lock_org();
     let collection = inner.resources.get(
         Family::Collection,
         ctx.org,
@@ -240,7 +256,7 @@ pub(crate) fn get_collection(ctx: &Ctx<'_>, input: CollectionsGetInput) -> Outco
 /// The contract gives this list no paging fields, so it answers every collection of the
 /// project (at most [`crate::resources::MAX_PER_ORG`]).
 pub(crate) fn list_collections(ctx: &Ctx<'_>, input: ListInput) -> Outcome {
-    let inner = ctx.shared.lock();
+    let inner = ctx.lock_org();
     inner
         .resources
         .get(Family::Project, ctx.org, None, &input.project_id)?;
@@ -255,7 +271,7 @@ pub(crate) fn list_collections(ctx: &Ctx<'_>, input: ListInput) -> Outcome {
 
 pub(crate) fn update_collection(ctx: &Ctx<'_>, input: CollectionUpdateInput) -> Outcome {
     let now = ctx.now();
-    let mut inner = ctx.shared.lock();
+    let mut inner = ctx.lock_org();
     let collection = inner.resources.get_mut(
         Family::Collection,
         ctx.org,
@@ -273,14 +289,31 @@ pub(crate) fn update_collection(ctx: &Ctx<'_>, input: CollectionUpdateInput) -> 
     Ok(ctx.ok(&with_item_count(reply, count)))
 }
 
+/// Deletes the collection; its items stay in the project, in no collection (as
+/// `items.list` with `uncollected` finds them), since a collection groups items rather than
+/// owning them.
 pub(crate) fn delete_collection(ctx: &Ctx<'_>, input: CollectionDeleteInput) -> Outcome {
-    let mut inner = ctx.shared.lock();
+    let now = ctx.now();
+    let mut inner = ctx.lock_org();
     let removed = inner.resources.remove(
         Family::Collection,
         ctx.org,
         Some(&input.project_id),
         &input.collection_id,
     )?;
+    let members: Vec<String> = inner
+        .resources
+        .list(Family::Item, ctx.org, Some(&input.project_id))
+        .iter()
+        .filter(|item| item.str("collection_id") == Some(removed.id.as_str()))
+        .map(|item| item.id.clone())
+        .collect();
+    for id in members {
+        if let Ok(item) = inner.resources.get_mut(Family::Item, ctx.org, None, &id) {
+            item.fields.insert("collection_id".to_owned(), Value::Null);
+            item.updated_at = now;
+        }
+    }
     Ok(ctx.ok(&json!({"ok": true, "id": removed.id})))
 }
 

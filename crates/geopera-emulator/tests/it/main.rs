@@ -13,6 +13,7 @@ mod limits;
 mod oidc;
 mod order_details;
 mod orders;
+mod resources;
 mod state;
 mod uploads;
 mod webhooks;

@@ -213,13 +213,14 @@ fn orders_list_pages_by_page_and_size_until_a_short_page() {
 #[test]
 fn items_list_pages_by_limit_and_offset() {
     let api = Api::start();
+    let project = api.emu.default_project(DEMO_ORG);
     let mut seen = Vec::new();
     let mut offset = 0;
     for _ in 0..100 {
         let body = api
             .call(
                 "items.list",
-                json!({"project_id": "prj_1", "limit": 64, "offset": offset}),
+                json!({"project_id": project, "limit": 64, "offset": offset}),
             )
             .json();
         let items = body["items"].as_array().expect("items").clone();
@@ -238,7 +239,7 @@ fn items_list_pages_by_limit_and_offset() {
     let uncollected = api
         .call(
             "items.list",
-            json!({"project_id": "prj_1", "uncollected": true, "limit": 500}),
+            json!({"project_id": project, "uncollected": true, "limit": 500}),
         )
         .json();
     assert_eq!(uncollected["total"], 75);
@@ -247,6 +248,7 @@ fn items_list_pages_by_limit_and_offset() {
 #[test]
 fn out_of_range_paging_numbers_are_clamped_not_refused() {
     let api = Api::start();
+    let project = api.emu.default_project(DEMO_ORG);
     let orders = api.call("orders.list", json!({"page": -3, "size": -16_777_216}));
     assert_eq!(orders.status, 200);
     let orders = orders.json();
@@ -259,7 +261,7 @@ fn out_of_range_paging_numbers_are_clamped_not_refused() {
     assert_eq!(huge["size"], 1000);
     let items = api.call(
         "items.list",
-        json!({"project_id": "prj_1", "limit": -959_588_174, "offset": -26_681_611_530_i64}),
+        json!({"project_id": project, "limit": -959_588_174, "offset": -26_681_611_530_i64}),
     );
     assert_eq!(items.status, 200);
     let items = items.json();
@@ -273,6 +275,7 @@ fn out_of_range_paging_numbers_are_clamped_not_refused() {
 #[test]
 fn integral_floats_and_integers_beyond_64_bits_are_read_as_whole_numbers() {
     let api = Api::start();
+    let project = api.emu.default_project(DEMO_ORG);
     let by_int = api
         .call("orders.list", json!({"page": 2, "size": 5}))
         .json();
@@ -290,7 +293,7 @@ fn integral_floats_and_integers_beyond_64_bits_are_read_as_whole_numbers() {
     assert_eq!(far.json()["content"], json!([]));
     let far = api.call(
         "items.list",
-        json!({"project_id": "prj_1", "offset": 18_446_744_073_709_551_615_u64}),
+        json!({"project_id": project, "offset": 18_446_744_073_709_551_615_u64}),
     );
     assert_eq!(far.status, 200);
     assert_eq!(far.json()["items"], json!([]));

@@ -62,7 +62,9 @@ fn walking_catalog_search_blocking_matches_the_async_walk() {
 #[tokio::test]
 async fn an_offset_paged_operation_is_walked_to_the_end() {
     let emu = emulator();
-    let body = || ItemsListInput::new("prj_demo").limit(40);
+    // The project every organization starts with, holding a few hundred items.
+    let project = emu.default_project(geopera_emulator::DEMO_ORG);
+    let body = || ItemsListInput::new(project.clone()).limit(40);
     let items: Vec<_> = items_list::items(&client(&emu), body())
         .map(|i| i.expect("an item"))
         .collect()
