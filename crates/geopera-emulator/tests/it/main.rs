@@ -1,6 +1,7 @@
 //! Integration tests: real HTTP on 127.0.0.1 against in-process emulators.
 
 mod account;
+mod activity;
 mod catalog;
 mod common;
 mod connections;

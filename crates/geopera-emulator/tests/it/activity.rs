@@ -1,0 +1,218 @@
+//! Notifications and usage: read from what the organization's orders, jobs, uploads and
+//! ledger say, with the read and dismissed marks kept.
+
+use std::time::Duration;
+
+use geopera_emulator::{DEMO_ORG, JOB_FAIL_MARKER};
+use serde_json::{json, Value};
+
+use crate::common::Api;
+
+fn ok(api: &Api, op: &str, body: Value) -> Value {
+    let resp = api.call(op, body);
+    let success = geopera_types::operations::find(op).map(|info| info.success_status);
+    assert_eq!(
+        Some(resp.status),
+        success,
+        "{op}: {}",
+        String::from_utf8_lossy(&resp.body)
+    );
+    resp.json()
+}
+
+fn placed_order(api: &Api) -> String {
+    let capture = ok(
+        api,
+        "catalog.search",
+        json!({"host_name": "geopera-commercial", "limit": 1}),
+    )["features"][0]["id"]
+        .as_str()
+        .expect("a capture")
+        .to_owned();
+    ok(
+        api,
+        "orders.archive.place",
+        json!({"captures": [{"id": capture}]}),
+    )["orderId"]
+        .as_str()
+        .expect("orderId")
+        .to_owned()
+}
+
+/// A project with one completed 1 KiB upload.
+fn completed_upload(api: &Api) -> String {
+    let project = ok(api, "projects.create", json!({"name": "activity"}))["id"].clone();
+    let upload = ok(
+        api,
+        "uploads.initiate",
+        json!({"project_id": project, "total_bytes": 1024}),
+    )["id"]
+        .as_str()
+        .expect("upload id")
+        .to_owned();
+    let url = ok(
+        api,
+        "uploads.signed_url",
+        json!({"upload_id": upload, "file_name": "a.tif", "content_type": "image/tiff"}),
+    )["upload_url"]
+        .as_str()
+        .expect("upload_url")
+        .to_owned();
+    let put = api.http.put(url).body(vec![7u8; 1024]).send().expect("PUT");
+    assert_eq!(put.status().as_u16(), 200);
+    ok(api, "uploads.complete", json!({"upload_id": upload}));
+    upload
+}
+
+#[test]
+fn what_happened_becomes_notifications_that_can_be_read_and_dismissed() {
+    let api = Api::start();
+    ok(&api, "billing.topup", json!({"credits": 10_000_000}));
+    let empty = ok(&api, "notifications.unread_count", json!({}));
+    assert_eq!(empty["unread_count"], 0, "history is not news");
+
+    let fulfilled = placed_order(&api);
+    let cancelled = placed_order(&api);
+    ok(&api, "orders.cancel", json!({"order_id": cancelled}));
+    let project = ok(&api, "projects.create", json!({"name": "jobs"}))["id"].clone();
+    let job = ok(
+        &api,
+        "processing.execute",
+        json!({"process_id": JOB_FAIL_MARKER, "workspaceId": project}),
+    )["id"]
+        .clone();
+    let upload = completed_upload(&api);
+    api.emu.clock().advance(Duration::from_secs(301));
+
+    let listed = ok(&api, "notifications.list", json!({"limit": 10}));
+    let kinds: Vec<(String, String)> = listed["notifications"]
+        .as_array()
+        .expect("notifications")
+        .iter()
+        .map(|n| {
+            (
+                n["type"].as_str().unwrap_or_default().to_owned(),
+                n["entity_id"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    for want in [
+        ("order.fulfilled", fulfilled.as_str()),
+        ("order.cancelled", cancelled.as_str()),
+        ("processing.job.failed", job.as_str().unwrap_or_default()),
+        ("upload.completed", upload.as_str()),
+    ] {
+        assert!(
+            kinds.iter().any(|(t, e)| t == want.0 && e == want.1),
+            "{want:?} in {kinds:?}"
+        );
+    }
+    assert_eq!(kinds.len(), 4, "{kinds:?}");
+    assert_eq!(
+        ok(&api, "notifications.unread_count", json!({}))["unread_count"],
+        4
+    );
+
+    let first = listed["notifications"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let read = ok(
+        &api,
+        "notifications.mark_read",
+        json!({"notification_id": first}),
+    );
+    assert_eq!(read["read"], true);
+    assert_eq!(
+        ok(&api, "notifications.unread_count", json!({}))["unread_count"],
+        3
+    );
+    let unread = ok(&api, "notifications.list", json!({"unread_only": true}));
+    assert_eq!(unread["total"], 3);
+
+    let second = listed["notifications"][1]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    ok(
+        &api,
+        "notifications.dismiss",
+        json!({"notification_id": second}),
+    );
+    assert_eq!(ok(&api, "notifications.list", json!({}))["total"], 3);
+
+    let marked = ok(&api, "notifications.mark_all_read", json!({}));
+    assert_eq!(marked["marked_count"], 2);
+    assert_eq!(
+        ok(&api, "notifications.unread_count", json!({}))["unread_count"],
+        0
+    );
+
+    let other = api
+        .emu
+        .create_key_in_org("org_other_notes", &["notifications:*"]);
+    let theirs = api.call_as(
+        &other,
+        "notifications.mark_read",
+        json!({"notification_id": first}),
+    );
+    assert_eq!(theirs.status, 404);
+    let missing = api.call(
+        "notifications.dismiss",
+        json!({"notification_id": "ntf_nope"}),
+    );
+    assert_eq!(missing.status, 404);
+}
+
+#[test]
+fn usage_counts_this_months_spending_and_the_storage_in_use() {
+    let api = Api::start();
+    ok(&api, "billing.topup", json!({"credits": 10_000_000}));
+    let kept = placed_order(&api);
+    let refunded = placed_order(&api);
+    ok(&api, "orders.cancel", json!({"order_id": refunded}));
+    completed_upload(&api);
+    let transactions = ok(
+        &api,
+        "billing.credits.transactions",
+        json!({"reason": "order"}),
+    );
+    let kept_cost: i64 = transactions["transactions"]
+        .as_array()
+        .expect("transactions")
+        .iter()
+        .filter(|t| t["reference"] == kept.as_str())
+        .filter_map(|t| t["credits"].as_i64())
+        .map(|credits| -credits)
+        .sum();
+    assert!(kept_cost > 0);
+
+    let usage = ok(&api, "usage.current", json!({"organization_id": DEMO_ORG}));
+    assert_eq!(usage["period"], "2025-01");
+    assert_eq!(usage["orders_placed"], 2);
+    assert_eq!(usage["net_credits"], kept_cost);
+    assert_eq!(usage["storage"]["used_bytes"], 1024);
+
+    let history = ok(
+        &api,
+        "usage.history",
+        json!({"organization_id": DEMO_ORG, "months": 3}),
+    );
+    let periods: Vec<&str> = history["months"]
+        .as_array()
+        .expect("months")
+        .iter()
+        .filter_map(|m| m["period"].as_str())
+        .collect();
+    assert_eq!(periods, vec!["2025-01", "2024-12", "2024-11"]);
+    assert_eq!(history["months"][1]["net_credits"], 0);
+
+    let recalculated = ok(
+        &api,
+        "usage.recalculate_storage",
+        json!({"organization_id": DEMO_ORG}),
+    );
+    assert_eq!(recalculated["storage"], usage["storage"]);
+    let elsewhere = api.call("usage.current", json!({"organization_id": "org_else"}));
+    assert_eq!(elsewhere.status, 404);
+}
