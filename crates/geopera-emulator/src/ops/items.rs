@@ -10,10 +10,11 @@
 //! nothing in the emulator expires.
 
 use geopera_types::models::{
-    ItemAssetsInput, ItemCreateInput, ItemDeleteInput, ItemDuplicateInput, ItemGetInput,
-    ItemLineageInput, ItemStacInput, ItemUpdateInput, ItemsByCollectionInput, ItemsListInput,
-    SetBandNamesInput,
+    AssetDeleteInput, AssetDownloadInput, DetectBandsInput, ItemAssetsInput, ItemCreateInput,
+    ItemDeleteInput, ItemDuplicateInput, ItemGetInput, ItemLineageInput, ItemStacInput,
+    ItemUpdateInput, ItemsByCollectionInput, ItemsListInput, SetBandNamesInput,
 };
+use geopera_types::rfc3339::format_date_time;
 use serde_json::{json, Map, Value};
 
 use super::{Ctx, Outcome, MAX_PAGE_SIZE};
@@ -26,6 +27,10 @@ const MAX_NAME_CHARS: usize = 500;
 const BAND_NAMES: &str = "asset_band_names";
 /// The key of the one asset every item has.
 const DATA_ASSET: &str = "data";
+/// The field marking the `data` asset deleted.
+const ASSET_DELETED: &str = "data_asset_deleted";
+/// How long an asset's download URL stays valid, in seconds.
+const DOWNLOAD_URL_SECS: i64 = 900;
 /// How far `items.lineage` follows `duplicated_from_id`, as a guard against cycles.
 const MAX_LINEAGE: usize = 100;
 
@@ -202,7 +207,11 @@ pub(crate) fn list_assets(ctx: &Ctx<'_>, input: ItemAssetsInput) -> Outcome {
     let item = inner
         .resources
         .get(Family::Item, ctx.org, None, &input.item_id)?;
-    let assets = vec![data_asset(ctx, item)];
+    let assets: Vec<Value> = if asset_deleted(item) {
+        Vec::new()
+    } else {
+        vec![data_asset(ctx, item)]
+    };
     Ok(ctx.ok(&json!({"item_id": item.id, "total": assets.len(), "assets": assets})))
 }
 
@@ -218,12 +227,7 @@ pub(crate) fn set_asset_band_names(ctx: &Ctx<'_>, input: SetBandNamesInput) -> O
     let item = inner
         .resources
         .get_mut(Family::Item, ctx.org, None, &input.item_id)?;
-    if input.asset_id != asset_id(&item.id) {
-        return Err(ApiError::not_found(format!(
-            "asset '{}' not found on item '{}'",
-            input.asset_id, input.item_id
-        )));
-    }
+    check_asset(item, &input.asset_id)?;
     let mut names = item
         .fields
         .get(BAND_NAMES)
@@ -242,11 +246,16 @@ pub(crate) fn get_stac(ctx: &Ctx<'_>, input: ItemStacInput) -> Outcome {
     let item = inner
         .resources
         .get(Family::Item, ctx.org, None, &input.item_id)?;
-    let base = input
-        .base_url
-        .as_deref()
-        .unwrap_or(&ctx.shared.base_url)
-        .trim_end_matches('/');
+    let base = input.base_url.as_deref().unwrap_or(&ctx.shared.base_url);
+    let feature = stac_feature(ctx, item, base);
+    let mut reply = ctx.ok(&feature);
+    reply.content_type = "application/geo+json";
+    Ok(reply)
+}
+
+/// The item as a STAC 1.0.0 Feature whose links start at `base`.
+pub(crate) fn stac_feature(ctx: &Ctx<'_>, item: &Resource, base: &str) -> Value {
+    let base = base.trim_end_matches('/');
     let field = |name: &str| item.fields.get(name).cloned().unwrap_or(Value::Null);
     let mut properties = item
         .fields
@@ -280,7 +289,12 @@ pub(crate) fn get_stac(ctx: &Ctx<'_>, input: ItemStacInput) -> Outcome {
         map.remove("id");
         map.remove("key");
     }
-    let feature = json!({
+    let assets = if asset_deleted(item) {
+        json!({})
+    } else {
+        json!({DATA_ASSET: asset})
+    };
+    json!({
         "type": "Feature",
         "stac_version": "1.0.0",
         "stac_extensions": field("stac_extensions"),
@@ -289,12 +303,9 @@ pub(crate) fn get_stac(ctx: &Ctx<'_>, input: ItemStacInput) -> Outcome {
         "bbox": field("bbox"),
         "properties": properties,
         "links": links,
-        "assets": {DATA_ASSET: asset},
+        "assets": assets,
         "collection": field("collection_id"),
-    });
-    let mut reply = ctx.ok(&feature);
-    reply.content_type = "application/geo+json";
-    Ok(reply)
+    })
 }
 
 /// A copy of the item, by default in the same project and collection, that names its source
@@ -435,6 +446,91 @@ fn item_name(name: &str) -> Result<String, ApiError> {
         ));
     }
     Ok(trimmed.to_owned())
+}
+
+/// Whether `assets.delete` removed the item's `data` asset.
+fn asset_deleted(item: &Resource) -> bool {
+    item.fields
+        .get(ASSET_DELETED)
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// That `asset` is the item's live `data` asset.
+///
+/// # Errors
+/// 404 for any other id, and once the asset is deleted.
+fn check_asset(item: &Resource, asset: &str) -> Result<(), ApiError> {
+    if asset != asset_id(&item.id) || asset_deleted(item) {
+        return Err(ApiError::not_found(format!(
+            "asset '{asset}' not found on item '{}'",
+            item.id
+        )));
+    }
+    Ok(())
+}
+
+/// A short-lived download descriptor for the asset, never its bytes.
+pub(crate) fn download_asset(ctx: &Ctx<'_>, input: AssetDownloadInput) -> Outcome {
+    let now = ctx.now();
+    let inner = ctx.lock_org();
+    let item = inner
+        .resources
+        .get(Family::Item, ctx.org, None, &input.item_id)?;
+    check_asset(item, &input.asset_id)?;
+    let expires = now + DOWNLOAD_URL_SECS;
+    Ok(ctx.ok(&json!({
+        "item_id": item.id,
+        "asset_id": input.asset_id,
+        "url": format!("{}/assets/{}/{DATA_ASSET}.tif?expires={expires}", ctx.shared.base_url, item.id),
+        "expires_at": format_date_time(expires),
+        "media_type": "image/tiff; application=geotiff; profile=cloud-optimized",
+        "file_name": format!("{}_{DATA_ASSET}.tif", item.id),
+    })))
+}
+
+/// Removes the item's `data` asset; the item stays.
+pub(crate) fn delete_asset(ctx: &Ctx<'_>, input: AssetDeleteInput) -> Outcome {
+    let now = ctx.now();
+    let mut inner = ctx.lock_org();
+    let item = inner
+        .resources
+        .get_mut(Family::Item, ctx.org, None, &input.item_id)?;
+    check_asset(item, &input.asset_id)?;
+    item.set(ASSET_DELETED, Some(true));
+    item.updated_at = now;
+    Ok(ctx.ok(&json!({"id": input.asset_id, "deleted": true})))
+}
+
+/// Band names for the asset from what the item says about its sensor: four bands for
+/// sub-metre imagery, the common multispectral set otherwise.
+pub(crate) fn detect_bands(ctx: &Ctx<'_>, input: DetectBandsInput) -> Outcome {
+    let inner = ctx.lock_org();
+    let item = inner
+        .resources
+        .get(Family::Item, ctx.org, None, &input.item_id)?;
+    check_asset(item, &input.asset_id)?;
+    let fine = item
+        .fields
+        .get("gsd")
+        .and_then(Value::as_f64)
+        .is_some_and(|gsd| gsd <= 1.0);
+    let suggested: &[&str] = if fine {
+        &["red", "green", "blue", "nir"]
+    } else {
+        &["blue", "green", "red", "nir", "swir16", "swir22"]
+    };
+    let current = item
+        .fields
+        .get(BAND_NAMES)
+        .and_then(|names| names.get(&input.asset_id))
+        .cloned()
+        .unwrap_or_else(|| json!([]));
+    Ok(ctx.ok(&json!({
+        "suggested_band_names": suggested,
+        "current_band_names": current,
+        "method": if fine { "resolution" } else { "multispectral-default" },
+    })))
 }
 
 /// The id of the item's `data` asset.

@@ -12,6 +12,7 @@ mod eulas;
 mod federated;
 mod formulas;
 mod input;
+mod item_search;
 mod items;
 mod jobs;
 mod keys;
@@ -22,6 +23,7 @@ mod notifications;
 mod order_details;
 mod orders;
 mod projects;
+mod provenance;
 mod sharing;
 mod tasking;
 mod uploads;
@@ -187,6 +189,14 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::BillingStatusGet>(ledger::status),
         on::<op::BillingInvoicesList>(ledger::invoices),
         on::<op::BillingStripeInvoicesList>(ledger::provider_invoices),
+        on::<op::ProvenanceGet>(provenance::get),
+        on::<op::ItemsAssetDownload>(items::download_asset),
+        on::<op::AssetsDelete>(items::delete_asset),
+        on::<op::ItemsDetectAssetBands>(items::detect_bands),
+        on::<op::ItemsSearch>(item_search::search),
+        on::<op::ItemsSearchOrg>(item_search::search_org),
+        on::<op::StacSearch>(item_search::stac_search),
+        on::<op::StacCollectionsList>(item_search::stac_collections),
         on::<op::UsageCurrent>(usage::current),
         on::<op::UsageHistory>(usage::history),
         on::<op::UsageRecalculateStorage>(usage::recalculate_storage),

@@ -1,0 +1,434 @@
+//! Searching the organization's own items: `items.search` (one project), `items.search_org`
+//! (every project) and the STAC API face, `stac.search` and `stac.collections.list`.
+//!
+//! The filters are those of `catalog.search` applied to stored items: `bbox` / `intersects`
+//! (by bounding box), `datetime` (an instant or an interval with open ends), `collections`,
+//! `ids`, `type`, and `query` on the numbers an item keeps (`cloud_cover` or
+//! `eo:cloud_cover`, and `gsd`). What the emulator cannot evaluate, a CQL2 `filter` or
+//! `query` on other properties, is refused with 422 naming the member rather than ignored.
+
+use geopera_types::models::{OrgItemSearchInput, ProjectItemSearchInput, SearchInput};
+use geopera_types::operations::StacCollectionsList;
+use geopera_types::rfc3339::parse_date_time;
+use geopera_types::{JsonObject, Operation};
+use serde_json::{json, Value};
+
+use super::items::stac_feature;
+use super::{Ctx, Outcome, MAX_PAGE_SIZE};
+use crate::catalog::geometry_bbox;
+use crate::error::ApiError;
+use crate::resources::{page, Family, Resource};
+
+type StacCollectionsInput = <StacCollectionsList as Operation>::Input;
+
+/// The filters of one search, read once.
+#[derive(Default)]
+struct Filter {
+    bbox: Option<[f64; 4]>,
+    /// Inclusive bounds in Unix seconds; `None` for an open end.
+    start: Option<i64>,
+    end: Option<i64>,
+    dated: bool,
+    collections: Option<Vec<String>>,
+    ids: Option<Vec<String>>,
+    item_type: Option<String>,
+    /// `(field, operator, bound)`.
+    numbers: Vec<(&'static str, String, f64)>,
+    newest_first: bool,
+}
+
+impl Filter {
+    fn matches(&self, item: &Resource) -> bool {
+        if let Some(ids) = &self.ids {
+            let stac = item.str("stac_id");
+            if !ids
+                .iter()
+                .any(|id| id == &item.id || Some(id.as_str()) == stac)
+            {
+                return false;
+            }
+        }
+        if let Some(collections) = &self.collections {
+            if !item
+                .str("collection_id")
+                .is_some_and(|c| collections.iter().any(|w| w == c))
+            {
+                return false;
+            }
+        }
+        if let Some(kind) = &self.item_type {
+            if item.str("type") != Some(kind.as_str()) {
+                return false;
+            }
+        }
+        if let Some([west, south, east, north]) = self.bbox {
+            let Some(b) = item_bbox(item) else {
+                return false;
+            };
+            if b[0] > east || b[2] < west || b[1] > north || b[3] < south {
+                return false;
+            }
+        }
+        if self.dated {
+            let Some(at) = item.str("datetime").and_then(parse_date_time) else {
+                return false;
+            };
+            if self.start.is_some_and(|s| at < s) || self.end.is_some_and(|e| at > e) {
+                return false;
+            }
+        }
+        self.numbers.iter().all(|(field, operator, bound)| {
+            let Some(value) = item.fields.get(*field).and_then(Value::as_f64) else {
+                return false;
+            };
+            match operator.as_str() {
+                "lt" => value < *bound,
+                "lte" => value <= *bound,
+                "gt" => value > *bound,
+                "gte" => value >= *bound,
+                _ => (value - bound).abs() < f64::EPSILON,
+            }
+        })
+    }
+}
+
+fn item_bbox(item: &Resource) -> Option<[f64; 4]> {
+    let listed: Option<Vec<f64>> = item
+        .fields
+        .get("bbox")
+        .and_then(Value::as_array)
+        .map(|b| b.iter().filter_map(Value::as_f64).collect());
+    match listed.as_deref() {
+        Some([w, s, e, n]) | Some([w, s, _, e, n, _]) => Some([*w, *s, *e, *n]),
+        _ => item.fields.get("geometry").and_then(geometry_bbox),
+    }
+}
+
+/// Reads `bbox` (4 or 6 numbers, west ≤ east, south ≤ north).
+fn read_bbox(bbox: Option<&[f64]>) -> Result<Option<[f64; 4]>, ApiError> {
+    let refuse = || {
+        ApiError::invalid(
+            &["bbox"],
+            "bbox is [west, south, east, north] (or with heights, 6 numbers), west ≤ east",
+        )
+    };
+    match bbox {
+        None => Ok(None),
+        Some([w, s, e, n]) | Some([w, s, _, e, n, _]) => {
+            if w <= e && s <= n && [w, s, e, n].iter().all(|v| v.is_finite()) {
+                Ok(Some([*w, *s, *e, *n]))
+            } else {
+                Err(refuse())
+            }
+        }
+        Some(_) => Err(refuse()),
+    }
+}
+
+/// Reads `datetime`: an instant, or `start/end` with `..` or nothing for an open end.
+fn read_datetime(filter: &mut Filter, text: Option<&str>) -> Result<(), ApiError> {
+    let Some(text) = text else { return Ok(()) };
+    let refuse = || {
+        ApiError::invalid(
+            &["datetime"],
+            "datetime is an RFC 3339 instant or an interval 'start/end' ('..' for an open end)",
+        )
+    };
+    let bound = |part: &str| -> Result<Option<i64>, ApiError> {
+        if part.is_empty() || part == ".." {
+            Ok(None)
+        } else {
+            parse_date_time(part).map(Some).ok_or_else(refuse)
+        }
+    };
+    match text.split_once('/') {
+        Some((start, end)) => {
+            filter.start = bound(start)?;
+            filter.end = bound(end)?;
+        }
+        None => {
+            let at = parse_date_time(text).ok_or_else(refuse)?;
+            filter.start = Some(at);
+            filter.end = Some(at);
+        }
+    }
+    filter.dated = true;
+    Ok(())
+}
+
+/// Reads `query`: `{"cloud_cover" | "eo:cloud_cover" | "gsd": {"lt" | "lte" | "gt" | "gte" |
+/// "eq": number}}`.
+fn read_query(filter: &mut Filter, query: Option<&JsonObject>) -> Result<(), ApiError> {
+    for (name, conditions) in query.into_iter().flatten() {
+        let field = match name.as_str() {
+            "cloud_cover" | "eo:cloud_cover" => "cloud_cover",
+            "gsd" => "gsd",
+            _ => {
+                return Err(ApiError::invalid(
+                    &["query", name],
+                    "the emulator searches items by cloud_cover (eo:cloud_cover) and gsd only",
+                ))
+            }
+        };
+        let Some(conditions) = conditions.as_object() else {
+            return Err(ApiError::invalid(
+                &["query", name],
+                "a condition is an object such as {\"lt\": 10}",
+            ));
+        };
+        for (operator, bound) in conditions {
+            let operator = operator.to_ascii_lowercase();
+            let known = ["lt", "lte", "gt", "gte", "eq"].contains(&operator.as_str());
+            let Some(bound) = bound.as_f64().filter(|_| known) else {
+                return Err(ApiError::invalid(
+                    &["query", name, &operator],
+                    "operators are lt, lte, gt, gte and eq, each with a number",
+                ));
+            };
+            filter.numbers.push((field, operator, bound));
+        }
+    }
+    Ok(())
+}
+
+/// Sorting by `datetime` (or `properties.datetime`) in either direction; anything else is
+/// refused, as the emulator keeps items in creation order only.
+fn read_sort(filter: &mut Filter, clauses: &[(String, String)]) -> Result<(), ApiError> {
+    for (field, direction) in clauses {
+        let field = field.trim_start_matches(['+', '-']);
+        if field != "datetime" && field != "properties.datetime" && field != "created" {
+            return Err(ApiError::invalid(
+                &["sortby"],
+                "the emulator sorts items by datetime or created only",
+            ));
+        }
+        filter.newest_first = direction.eq_ignore_ascii_case("desc");
+    }
+    Ok(())
+}
+
+/// A `format` other than GeoJSON is refused rather than ignored.
+fn read_format(format: Option<&str>) -> Result<(), ApiError> {
+    match format {
+        None | Some("geojson" | "json") => Ok(()),
+        Some(_) => Err(ApiError::invalid(
+            &["format"],
+            "the emulator answers GeoJSON only",
+        )),
+    }
+}
+
+struct Common<'a> {
+    bbox: Option<&'a [f64]>,
+    datetime: Option<&'a str>,
+    collections: Option<&'a Vec<String>>,
+    item_type: Option<String>,
+    query: Option<&'a JsonObject>,
+    sortby: Vec<(String, String)>,
+    format: Option<&'a str>,
+}
+
+fn read(common: Common<'_>) -> Result<Filter, ApiError> {
+    let mut filter = Filter {
+        bbox: read_bbox(common.bbox)?,
+        collections: common.collections.cloned(),
+        item_type: common.item_type,
+        ..Filter::default()
+    };
+    read_datetime(&mut filter, common.datetime)?;
+    read_query(&mut filter, common.query)?;
+    read_sort(&mut filter, &common.sortby)?;
+    read_format(common.format)?;
+    Ok(filter)
+}
+
+fn sort_pairs(
+    sortby: Option<&Vec<std::collections::BTreeMap<String, String>>>,
+) -> Vec<(String, String)> {
+    sortby
+        .into_iter()
+        .flatten()
+        .map(|clause| {
+            (
+                clause.get("field").cloned().unwrap_or_default(),
+                clause
+                    .get("direction")
+                    .cloned()
+                    .unwrap_or_else(|| "asc".to_owned()),
+            )
+        })
+        .collect()
+}
+
+pub(crate) fn search(ctx: &Ctx<'_>, input: ProjectItemSearchInput) -> Outcome {
+    let filter = read(Common {
+        bbox: input.bbox.as_deref(),
+        datetime: input.datetime.as_deref(),
+        collections: input.collections.as_ref(),
+        item_type: input.r#type.map(|t| t.to_string()),
+        query: input.query.as_ref(),
+        sortby: sort_pairs(input.sortby.as_ref()),
+        format: input.format.as_deref(),
+    })?;
+    let inner = ctx.lock_org();
+    inner
+        .resources
+        .get(Family::Project, ctx.org, None, &input.project_id)?;
+    let found = matching(&inner.resources, ctx.org, Some(&input.project_id), &filter);
+    let base = input.base_url.as_deref().unwrap_or(&ctx.shared.base_url);
+    Ok(ctx.ok(&collection_page(
+        ctx,
+        found,
+        input.limit,
+        input.offset,
+        base,
+    )))
+}
+
+pub(crate) fn search_org(ctx: &Ctx<'_>, input: OrgItemSearchInput) -> Outcome {
+    let filter = read(Common {
+        bbox: input.bbox.as_deref(),
+        datetime: input.datetime.as_deref(),
+        collections: input.collections.as_ref(),
+        item_type: input.r#type.map(|t| t.to_string()),
+        query: input.query.as_ref(),
+        sortby: sort_pairs(input.sortby.as_ref()),
+        format: input.format.as_deref(),
+    })?;
+    let inner = ctx.lock_org();
+    let found = matching(&inner.resources, ctx.org, None, &filter);
+    let base = input.base_url.as_deref().unwrap_or(&ctx.shared.base_url);
+    Ok(ctx.ok(&collection_page(
+        ctx,
+        found,
+        input.limit,
+        input.offset,
+        base,
+    )))
+}
+
+/// The STAC API item search over the organization's items, paged by `page` (from 1) and
+/// `limit`.
+pub(crate) fn stac_search(ctx: &Ctx<'_>, input: SearchInput) -> Outcome {
+    if input.filter.is_some() {
+        return Err(ApiError::invalid(
+            &["filter"],
+            "the emulator does not evaluate CQL2 filters; use bbox, datetime, ids or collections",
+        ));
+    }
+    let bbox = match (&input.bbox, &input.intersects) {
+        (Some(bbox), _) => Some(bbox.clone()),
+        (None, Some(geometry)) => {
+            let bbox = geometry_bbox(&Value::Object(geometry.clone())).ok_or_else(|| {
+                ApiError::invalid(&["intersects"], "intersects must be a GeoJSON geometry")
+            })?;
+            Some(bbox.to_vec())
+        }
+        (None, None) => None,
+    };
+    let sortby: Vec<(String, String)> = input
+        .sortby
+        .iter()
+        .flatten()
+        .map(|clause| (clause.field.clone(), clause.direction.clone()))
+        .collect();
+    let mut filter = read(Common {
+        bbox: bbox.as_deref(),
+        datetime: input.datetime.as_deref(),
+        collections: input.collections.as_ref(),
+        item_type: None,
+        query: None,
+        sortby,
+        format: None,
+    })?;
+    filter.ids = input.ids.clone();
+    let inner = ctx.lock_org();
+    let found = matching(&inner.resources, ctx.org, None, &filter);
+    let limit = input.limit.clamp(1, MAX_PAGE_SIZE);
+    let offset = (input.page.max(1) - 1).saturating_mul(limit);
+    let base = if input.base_url.is_empty() {
+        ctx.shared.base_url.as_str()
+    } else {
+        input.base_url.as_str()
+    };
+    let mut answer = collection_page(ctx, found, limit, offset, base);
+    answer["context"] = json!({
+        "page": input.page.max(1),
+        "limit": limit,
+        "matched": answer["numberMatched"],
+        "returned": answer["numberReturned"],
+    });
+    let mut reply = ctx.ok(&answer);
+    reply.content_type = "application/geo+json";
+    Ok(reply)
+}
+
+/// The organization's collections as STAC collections.
+pub(crate) fn stac_collections(ctx: &Ctx<'_>, input: StacCollectionsInput) -> Outcome {
+    let inner = ctx.lock_org();
+    let base = input.base_url.trim_end_matches('/');
+    let base = if base.is_empty() {
+        ctx.shared.base_url.as_str()
+    } else {
+        base
+    };
+    let collections: Vec<Value> = inner
+        .resources
+        .list(Family::Collection, ctx.org, None)
+        .into_iter()
+        .map(|collection| {
+            json!({
+                "type": "Collection",
+                "stac_version": "1.0.0",
+                "id": collection.id,
+                "title": collection.fields.get("name"),
+                "description": collection.fields.get("description").cloned().filter(|d| !d.is_null()).unwrap_or(Value::from("")),
+                "license": "proprietary",
+                "extent": {"spatial": {"bbox": [[-180.0, -90.0, 180.0, 90.0]]},
+                           "temporal": {"interval": [[null, null]]}},
+                "links": [{"rel": "items", "type": "application/geo+json",
+                           "href": format!("{base}/v1/op/stac.search?collections={}", collection.id)}],
+            })
+        })
+        .collect();
+    Ok(ctx.ok(&json!({"collections": collections, "links": []})))
+}
+
+/// The matching items of the organization (in `project`, when named), in creation order or
+/// newest first.
+fn matching<'a>(
+    resources: &'a crate::resources::Resources,
+    org: &str,
+    project: Option<&str>,
+    filter: &Filter,
+) -> Vec<&'a Resource> {
+    let mut found: Vec<&Resource> = resources
+        .list(Family::Item, org, project)
+        .into_iter()
+        .filter(|item| filter.matches(item))
+        .collect();
+    if filter.newest_first {
+        found.reverse();
+    }
+    found
+}
+
+fn collection_page(
+    ctx: &Ctx<'_>,
+    found: Vec<&Resource>,
+    limit: i64,
+    offset: i64,
+    base: &str,
+) -> Value {
+    let (items, _, _, total) = page(found, limit, offset, MAX_PAGE_SIZE);
+    let features: Vec<Value> = items
+        .into_iter()
+        .map(|item| stac_feature(ctx, item, base))
+        .collect();
+    json!({
+        "type": "FeatureCollection",
+        "numberMatched": total,
+        "numberReturned": features.len(),
+        "features": features,
+    })
+}

@@ -1,0 +1,210 @@
+//! Searching stored items (per project, per organization, and as a STAC API), their assets,
+//! and the provenance graph between items and what produced them.
+
+use serde_json::{json, Value};
+
+use crate::common::Api;
+
+fn ok(api: &Api, op: &str, body: Value) -> Value {
+    let resp = api.call(op, body);
+    assert_eq!(
+        resp.status,
+        200,
+        "{op}: {}",
+        String::from_utf8_lossy(&resp.body)
+    );
+    resp.json()
+}
+
+fn id(value: &Value) -> String {
+    value["id"]
+        .as_str()
+        .or_else(|| value["item"]["id"].as_str())
+        .expect("an id")
+        .to_owned()
+}
+
+/// A fresh project with three dated items at different places and cloud covers.
+fn project_with_items(api: &Api) -> (String, Vec<String>) {
+    let project = id(&ok(api, "projects.create", json!({"name": "search"})));
+    let collection = id(&ok(
+        api,
+        "collections.create",
+        json!({"project_id": project, "name": "optical"}),
+    ));
+    let items = [
+        (
+            [10.0, 10.0, 11.0, 11.0],
+            "2024-03-01T00:00:00Z",
+            5.0,
+            Some(&collection),
+        ),
+        (
+            [20.0, 20.0, 21.0, 21.0],
+            "2024-06-01T00:00:00Z",
+            50.0,
+            Some(&collection),
+        ),
+        ([10.5, 10.5, 12.0, 12.0], "2024-09-01T00:00:00Z", 15.0, None),
+    ]
+    .iter()
+    .map(|(bbox, at, cloud, collection)| {
+        id(&ok(
+            api,
+            "items.create",
+            json!({"project_id": project, "collection_id": collection, "name": "scene",
+                   "type": "satellite_capture", "bbox": bbox, "datetime": at,
+                   "cloud_cover": cloud, "gsd": 0.5}),
+        ))
+    })
+    .collect();
+    (project, items)
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .filter_map(|f| f["links"][0]["href"].as_str())
+        .filter_map(|href| href.rsplit("item_id=").next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn project_searches_filter_by_place_time_collection_and_cloud() {
+    let api = Api::start();
+    let (project, items) = project_with_items(&api);
+    let all = ok(&api, "items.search", json!({"project_id": project}));
+    assert_eq!(all["numberMatched"], 3);
+    assert_eq!(ids(&all), items);
+
+    let near = ok(
+        &api,
+        "items.search",
+        json!({"project_id": project, "bbox": [9.0, 9.0, 11.5, 11.5]}),
+    );
+    assert_eq!(ids(&near), vec![items[0].clone(), items[2].clone()]);
+    let summer = ok(
+        &api,
+        "items.search",
+        json!({"project_id": project, "datetime": "2024-05-01T00:00:00Z/.."}),
+    );
+    assert_eq!(ids(&summer), vec![items[1].clone(), items[2].clone()]);
+    let clear = ok(
+        &api,
+        "items.search",
+        json!({"project_id": project, "query": {"eo:cloud_cover": {"lt": 20}},
+               "sortby": [{"field": "datetime", "direction": "desc"}]}),
+    );
+    assert_eq!(ids(&clear), vec![items[2].clone(), items[0].clone()]);
+    let paged = ok(
+        &api,
+        "items.search",
+        json!({"project_id": project, "limit": 1, "offset": 1}),
+    );
+    assert_eq!(
+        (paged["numberMatched"].clone(), ids(&paged)),
+        (json!(3), vec![items[1].clone()])
+    );
+
+    let unknown = api.call(
+        "items.search",
+        json!({"project_id": project, "query": {"sun_elevation": {"gt": 10}}}),
+    );
+    assert_eq!(unknown.status, 422);
+    assert!(String::from_utf8_lossy(&unknown.body).contains("sun_elevation"));
+
+    let org_wide = ok(&api, "items.search_org", json!({"limit": 500}));
+    let found = ids(&org_wide);
+    assert!(items.iter().all(|i| found.contains(i)));
+    let other = api.emu.create_key_in_org("org_other_search", &["*"]);
+    let theirs = api.call_as(&other, "items.search", json!({"project_id": project}));
+    assert_eq!(theirs.status, 404);
+}
+
+#[test]
+fn the_stac_face_searches_by_ids_and_pages_from_one() {
+    let api = Api::start();
+    let (_, items) = project_with_items(&api);
+    let by_id = api.call("stac.search", json!({"ids": [items[1]]}));
+    assert_eq!(by_id.status, 200);
+    assert_eq!(by_id.content_type(), "application/geo+json");
+    assert_eq!(ids(&by_id.json()), vec![items[1].clone()]);
+    let cql = api.call("stac.search", json!({"filter": {"op": "="}}));
+    assert_eq!(cql.status, 422);
+    let collections = ok(&api, "stac.collections.list", json!({}));
+    assert!(collections["collections"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|c| c["title"] == "optical")));
+}
+
+#[test]
+fn an_asset_downloads_until_deleted_and_provenance_walks_both_ways() {
+    let api = Api::start();
+    let (project, items) = project_with_items(&api);
+    let assets = ok(&api, "items.list_assets", json!({"item_id": items[0]}));
+    let asset = assets["assets"][0]["id"]
+        .as_str()
+        .expect("asset")
+        .to_owned();
+    let link = ok(
+        &api,
+        "items.asset.download",
+        json!({"item_id": items[0], "asset_id": asset}),
+    );
+    let fetched = api
+        .http
+        .get(link["url"].as_str().expect("url"))
+        .send()
+        .expect("GET");
+    assert_eq!(fetched.status().as_u16(), 200);
+    let bands = ok(
+        &api,
+        "items.detect_asset_bands",
+        json!({"item_id": items[0], "asset_id": asset}),
+    );
+    assert_eq!(
+        bands["suggested_band_names"],
+        json!(["red", "green", "blue", "nir"])
+    );
+
+    let copy = id(&ok(&api, "items.duplicate", json!({"item_id": items[0]})));
+    let graph = ok(
+        &api,
+        "provenance.get",
+        json!({"entity_type": "item", "entity_id": copy, "direction": "up"}),
+    );
+    assert!(
+        graph["nodes"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|n| n["id"] == items[0].as_str())),
+        "{graph}"
+    );
+    let down = ok(
+        &api,
+        "provenance.get",
+        json!({"entity_type": "item", "entity_id": items[0], "direction": "down"}),
+    );
+    assert_eq!(down["edges"][0]["to"]["id"], copy.as_str());
+    let sideways = api.call(
+        "provenance.get",
+        json!({"entity_type": "item", "entity_id": items[0], "direction": "sideways"}),
+    );
+    assert_eq!(sideways.status, 422);
+
+    ok(
+        &api,
+        "assets.delete",
+        json!({"item_id": items[0], "asset_id": asset}),
+    );
+    let gone = api.call(
+        "items.asset.download",
+        json!({"item_id": items[0], "asset_id": asset}),
+    );
+    assert_eq!(gone.status, 404);
+    let left = ok(&api, "items.list_assets", json!({"item_id": items[0]}));
+    assert_eq!(left["total"], 0);
+    let _ = project;
+}
