@@ -58,7 +58,17 @@
 //! - `Idempotency-Key` on operations that are not read-only: per (organization, operation,
 //!   key) for 24 hours, a repeat with an equal JSON body replays the stored answer byte for
 //!   byte (plus `idempotent-replayed: true`) without executing again; a different body is 409.
-//! - `catalog.image.quicklook` / `.thumbnail` answer 307 with a `Location` on the emulator.
+//! - `catalog.image.quicklook` / `.thumbnail` answer 307 with a `Location` on the emulator,
+//!   which serves a picture there (PNG, or JPEG for `.jpg` / `.jpeg` names).
+//! - Tiles, thumbnails and COG renders (`catalog.tile.render`, `cog.tile.render`,
+//!   `cog.tile.terrain`, `cog.thumbnail`, `items.tile.render`, `items.tile.wmts_get_tile`,
+//!   `share.tile.render`) answer real images, as the API does although the contract says
+//!   JSON: 256×256 pictures (`cog.thumbnail`: its `width` × `height`, each clamped to
+//!   1..=512) drawn from the seed and the request, the same bytes for the same request. A `format` of `jpeg` or `jpg` gets `image/jpeg`, any other `image/png`;
+//!   terrain tiles are terrain-RGB PNGs. A tile off the grid (`z` above 30, `x` or `y`
+//!   outside `0..2^z`) is 422 at that field, and `catalog.tile.render` of a scene the catalog
+//!   does not hold is 404. `items.tile.wmts_capabilities` answers a WMTS 1.0.0 Capabilities
+//!   document (`application/xml`) with the item as its layer on `WebMercatorQuad`.
 //!
 //! # Security and limits
 //!
@@ -234,8 +244,8 @@
 //! `items.list` (`limit`/`offset`) answers `{items, total, limit, offset}` over 300 items per
 //! project. The contract bounds none of these paging numbers, so out-of-range ones are clamped
 //! (pages of 1 to 1,000, no negative page or offset) rather than refused. Event subscriptions
-//! are kept too ([Webhooks](#webhooks)). Every other operation answers a deterministic sample
-//! of its output shape.
+//! are kept too ([Webhooks](#webhooks)), and image operations answer pictures. Every other
+//! operation answers a deterministic sample of its output shape.
 //!
 //! Everything lives in memory unless [`EmulatorBuilder::state_file`] (`--state FILE`) names a
 //! SQLite file: then orders, keys (with their revocations), balances, event subscriptions
@@ -341,6 +351,7 @@ mod control;
 mod error;
 mod faults;
 mod idempotency;
+mod images;
 mod limits;
 mod oidc;
 mod ops;

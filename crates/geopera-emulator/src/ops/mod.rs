@@ -10,6 +10,7 @@ mod input;
 mod items;
 mod keys;
 mod orders;
+mod tiles;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -95,6 +96,14 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::BillingTopup>(billing::topup),
         on::<op::ItemsList>(items::list),
         on::<op::ItemsGetStac>(items::get_stac),
+        on::<op::CatalogTileRender>(tiles::catalog_render),
+        on::<op::CogTileRender>(tiles::cog_render),
+        on::<op::CogTileTerrain>(tiles::cog_terrain),
+        on::<op::CogThumbnail>(tiles::cog_thumbnail),
+        on::<op::ItemsTileRender>(tiles::items_render),
+        on::<op::ItemsTileWmtsGetTile>(tiles::items_wmts_tile),
+        on::<op::ItemsTileWmtsCapabilities>(tiles::items_wmts_capabilities),
+        on::<op::ShareTileRender>(tiles::share_render),
         on::<op::EventSubscriptionsCreate>(webhooks::create),
         on::<op::EventSubscriptionsGet>(webhooks::get),
         on::<op::EventSubscriptionsList>(webhooks::list),

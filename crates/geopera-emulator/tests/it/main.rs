@@ -5,6 +5,7 @@ mod common;
 mod connections;
 mod faults;
 mod idempotency;
+mod images;
 mod keys;
 mod limits;
 mod oidc;
