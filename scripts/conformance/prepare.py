@@ -5,8 +5,9 @@ Usage: prepare.py BASE_URL API_KEY
 - Tops up the demo organization by A$10,000,000, so that orders placed by generated requests
   never exhaust its credits (402 is a real answer of the API, but not one the contract lists).
 - Prints `NAME=value` lines for the identifiers schemathesis cannot discover on its own: an
-  existing order (for `orders.get`) and a throwaway key (for `api_keys.revoke`, which answers
-  200 for a key that is already revoked, so repeating it is harmless).
+  existing order (for `orders.get`), a throwaway key (for `api_keys.revoke`, which answers
+  200 for a key that is already revoked, so repeating it is harmless) and a catalog scene (for
+  `catalog.tile.render`).
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ def main() -> int:
         call("billing.topup", {"credits": 1_000_000_000})
         order = call("orders.list", {"page": 0, "size": 1})["content"][0]["orderId"]
         throwaway = call("api_keys.create", {"name": "conformance throwaway", "permissions": []})
+        scene = call("catalog.search", {"host_name": "earthsearch-aws", "limit": 1})["features"][0]["id"]
     print(f"CONFORMANCE_ORDER_ID={order}")
     print(f"CONFORMANCE_KEY_ID={throwaway['id']}")
+    print(f"CONFORMANCE_SCENE_ID={scene}")
     return 0
 
 

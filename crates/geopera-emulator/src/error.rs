@@ -119,6 +119,13 @@ impl ApiError {
     }
 }
 
+/// The emulator failed to draw an answer's picture: its own fault, so a 500.
+impl From<crate::images::EncodeError> for ApiError {
+    fn from(error: crate::images::EncodeError) -> Self {
+        ApiError::problem(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+    }
+}
+
 /// A bad path segment (say, invalid UTF-8 after percent-decoding) is the client's error.
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
@@ -176,7 +183,9 @@ const CONTENT_TYPES: &[&str] = &[
     "application/geo+json",
     "text/plain; charset=utf-8",
     "image/png",
+    "image/jpeg",
     "image/tiff",
+    "application/xml",
 ];
 
 /// The emulator's own spelling of a content type read back from the state file, which

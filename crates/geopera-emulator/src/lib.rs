@@ -59,7 +59,18 @@
 //! - `Idempotency-Key` on operations that are not read-only: per (organization, operation,
 //!   key) for 24 hours, a repeat with an equal JSON body replays the stored answer byte for
 //!   byte (plus `idempotent-replayed: true`) without executing again; a different body is 409.
-//! - `catalog.image.quicklook` / `.thumbnail` answer 307 with a `Location` on the emulator.
+//! - `catalog.image.quicklook` / `.thumbnail` answer 307 with a `Location` on the emulator,
+//!   which serves a picture there (PNG, or JPEG for `.jpg` / `.jpeg` names).
+//! - Tiles, thumbnails and COG renders (`catalog.tile.render`, `cog.tile.render`,
+//!   `cog.tile.terrain`, `cog.thumbnail`, `items.tile.render`, `items.tile.wmts_get_tile`,
+//!   `share.tile.render`) answer real images, as the API does although the contract says
+//!   JSON: 256×256 pictures (`cog.thumbnail`: its `width` × `height`, each clamped to
+//!   1..=512) drawn from the seed and the request, the same bytes for the same request. A
+//!   `format` of `jpeg` or `jpg` gets `image/jpeg`, any other `image/png`; terrain tiles
+//!   are terrain-RGB PNGs. A tile off the grid (`z` above 30, `x` or `y` outside `0..2^z`)
+//!   is 422 at that field, and `catalog.tile.render` of a scene the catalog
+//!   does not hold is 404. `items.tile.wmts_capabilities` answers a WMTS 1.0.0 Capabilities
+//!   document (`application/xml`) with the item as its layer on `WebMercatorQuad`.
 //!
 //! # Security and limits
 //!
@@ -246,8 +257,9 @@
 //! with a "Default project" of three collections and [`STARTER_ITEMS`] items
 //! ([`EmulatorHandle::default_project`] names it), so item paging can be exercised at once.
 //! Event subscriptions are kept too ([Webhooks](#webhooks)), and so are jobs and uploads
-//! (below). Which operations keep state, which derive their answer and which answer a
-//! deterministic sample of their output shape is listed under [Operations](#operations).
+//! (below); image operations answer pictures. Which operations keep state, which derive
+//! their answer and which answer a deterministic sample of their output shape is listed
+//! under [Operations](#operations).
 //!
 //! **Jobs.** `processing.*` and `clip.*` jobs are kept per organization (another
 //! organization's id, project or `organization_id` is 404). Their status is worked out from
@@ -397,6 +409,7 @@ mod control;
 mod error;
 mod faults;
 mod idempotency;
+mod images;
 mod jobs;
 mod limits;
 mod oidc;

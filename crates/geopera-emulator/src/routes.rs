@@ -14,10 +14,9 @@ use http::{HeaderMap, Method, StatusCode, Uri};
 
 use crate::conn::ConnKill;
 use crate::error::{ApiError, ApiPath, Reply};
-use crate::pipeline;
 use crate::recording::RecordedRequest;
 use crate::state::Shared;
-use crate::{control, oidc};
+use crate::{control, images, oidc, pipeline};
 
 /// Builds the router over shared state.
 pub(crate) fn router(shared: Arc<Shared>, control: bool) -> Router {
@@ -93,28 +92,38 @@ async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-/// The smallest valid PNG (1×1, transparent): what quicklooks and thumbnails redirect to.
-const PIXEL_PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
-    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
-    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
-    0x42, 0x60, 0x82,
-];
-
-async fn asset(ApiPath((_kind, file)): ApiPath<(String, String)>) -> Response {
-    let (content_type, body) = if file.ends_with(".png") {
-        ("image/png", Bytes::from_static(PIXEL_PNG))
-    } else {
-        ("image/tiff", Bytes::from_static(b"II*\0emulated raster"))
+/// Where quicklooks and thumbnails redirect to, and where catalog items' asset links point:
+/// pictures drawn from the seed and the path (PNG or JPEG by extension, thumbnails smaller),
+/// any other file a stand-in TIFF.
+async fn asset(
+    State(shared): State<Arc<Shared>>,
+    ApiPath((kind, file)): ApiPath<(String, String)>,
+) -> Response {
+    let Some(format) = images::Format::from_file(&file) else {
+        return Reply {
+            status: StatusCode::OK,
+            content_type: "image/tiff",
+            headers: Vec::new(),
+            body: Bytes::from_static(b"II*\0emulated raster"),
+        }
+        .into_response();
     };
-    Reply {
-        status: StatusCode::OK,
-        content_type,
-        headers: Vec::new(),
-        body,
+    let side = if kind == "thumbnail" {
+        images::TILE_SIZE / 2
+    } else {
+        images::TILE_SIZE
+    };
+    let key = format!("assets/{kind}/{file}");
+    match images::picture(shared.seed, &key, side, side, format, 85) {
+        Ok(body) => Reply {
+            status: StatusCode::OK,
+            content_type: format.content_type(),
+            headers: Vec::new(),
+            body,
+        }
+        .into_response(),
+        Err(error) => ApiError::from(error).into_response(),
     }
-    .into_response()
 }
 
 /// Records the request when dropped, with the status if one was produced; a reset drops the

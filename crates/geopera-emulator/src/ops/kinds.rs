@@ -36,6 +36,10 @@ pub(crate) const DERIVED: &[&str] = &[
     "orders.tasking.sensors",
     "orders.tasking.feasibility_check",
     "orders.tasking.opportunities_list",
+    "catalog.tile.render",
+    "cog.tile.render",
+    "cog.tile.terrain",
+    "cog.thumbnail",
 ];
 
 /// Why the operations of a family still answer samples, by id prefix; the first match wins.

@@ -26,6 +26,7 @@ mod projects;
 mod provenance;
 mod sharing;
 mod tasking;
+mod tiles;
 mod uploads;
 mod usage;
 mod visualization;
@@ -148,6 +149,14 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::VisualizationProfileUpdate>(visualization::update),
         on::<op::VisualizationProfileDelete>(visualization::delete),
         on::<op::VisualizationProfileSetDefault>(visualization::set_default),
+        on::<op::CatalogTileRender>(tiles::catalog_render),
+        on::<op::CogTileRender>(tiles::cog_render),
+        on::<op::CogTileTerrain>(tiles::cog_terrain),
+        on::<op::CogThumbnail>(tiles::cog_thumbnail),
+        on::<op::ItemsTileRender>(tiles::items_render),
+        on::<op::ItemsTileWmtsGetTile>(tiles::items_wmts_tile),
+        on::<op::ItemsTileWmtsCapabilities>(tiles::items_wmts_capabilities),
+        on::<op::ShareTileRender>(tiles::share_render),
         on::<op::EventSubscriptionsCreate>(webhooks::create),
         on::<op::EventSubscriptionsGet>(webhooks::get),
         on::<op::EventSubscriptionsList>(webhooks::list),

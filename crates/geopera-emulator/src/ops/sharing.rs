@@ -121,7 +121,11 @@ pub(crate) fn tilejson(ctx: &Ctx<'_>, input: ShareTilejsonInput) -> Outcome {
 ///
 /// # Errors
 /// 404 for an unknown, revoked or expired token and for a wrong password alike.
-fn open(ctx: &Ctx<'_>, token: &str, password: &str) -> Result<(Resource, Value), ApiError> {
+pub(super) fn open(
+    ctx: &Ctx<'_>,
+    token: &str,
+    password: &str,
+) -> Result<(Resource, Value), ApiError> {
     let now = ctx.now();
     let gone = || ApiError::not_found("no live share link matches this token and password");
     let offered = digest(password);

@@ -8,6 +8,7 @@ mod connections;
 mod derived;
 mod faults;
 mod idempotency;
+mod images;
 mod item_search;
 mod jobs;
 mod keys;

@@ -291,7 +291,9 @@ fn every_operation_answers_with_its_documented_shape() {
         );
         if resp.status == op.success_status {
             ok += 1;
-            if !resp.content_type().contains("ndjson") {
+            // NDJSON streams, images and XML have no JSON shape to check.
+            let content_type = resp.content_type();
+            if content_type.contains("json") && !content_type.contains("ndjson") {
                 let value = resp.json();
                 let errors = validate(op.output, &value);
                 assert!(errors.is_empty(), "{}: output {errors:?}", op.id);

@@ -1,0 +1,287 @@
+//! The operations of every family that answer pictures (`*.tile.*`, `cog.*`) and the WMTS
+//! capabilities document, which the API answers as images and XML whatever the contract's
+//! `application/json` says.
+//!
+//! Only `catalog.tile.render` names something the emulator knows (a catalog scene), so only
+//! it answers 404; COG URLs, project items and share tokens are rendered whatever they are.
+
+use geopera_types::models::{
+    CatalogTileInput, CogTerrainInput, CogThumbnailInput, CogTileInput, ItemTileRenderInput,
+    ItemWmtsCapabilitiesInput, ItemWmtsGetTileInput, ShareTileInput,
+};
+use geopera_types::{LocItem, ValidationError};
+
+use super::{Ctx, Outcome};
+use crate::error::{ApiError, Reply};
+use crate::images::{self, Format, MAX_ZOOM, TILE_SIZE};
+use crate::resources::Family;
+
+pub(crate) fn catalog_render(ctx: &Ctx<'_>, input: CatalogTileInput) -> Outcome {
+    let key = tile_key(ctx, &input.scene_id, input.z, input.x, input.y)?;
+    if ctx.shared.catalog.get(&input.scene_id).is_none() {
+        return Err(ApiError::not_found(format!(
+            "scene '{}' not found",
+            input.scene_id
+        )));
+    }
+    let quality = input.quality.unwrap_or(95);
+    tile(ctx, &key, Format::from_name(&input.format), quality)
+}
+
+pub(crate) fn cog_render(ctx: &Ctx<'_>, input: CogTileInput) -> Outcome {
+    let key = tile_key(ctx, &input.url, input.z, input.x, input.y)?;
+    tile(ctx, &key, Format::from_name(&input.format), input.quality)
+}
+
+pub(crate) fn cog_terrain(ctx: &Ctx<'_>, input: CogTerrainInput) -> Outcome {
+    let key = tile_key(ctx, &input.url, input.z, input.x, input.y)?;
+    let body = images::terrain(ctx.shared.seed, &key, input.invert)?;
+    Ok(image(ctx, Format::Png, body))
+}
+
+pub(crate) fn cog_thumbnail(ctx: &Ctx<'_>, input: CogThumbnailInput) -> Outcome {
+    let key = format!("{}/{}", ctx.op.id, input.url);
+    let side = |n: i64| u32::try_from(n).unwrap_or(if n < 0 { 0 } else { u32::MAX });
+    let (width, height) = (side(input.width), side(input.height));
+    let body = images::picture(ctx.shared.seed, &key, width, height, Format::Png, 0)?;
+    Ok(image(ctx, Format::Png, body))
+}
+
+pub(crate) fn items_render(ctx: &Ctx<'_>, input: ItemTileRenderInput) -> Outcome {
+    let key = tile_key(ctx, &input.item_id, input.z, input.x, input.y)?;
+    own_item(ctx, &input.item_id)?;
+    tile(ctx, &key, Format::from_name(&input.format), input.quality)
+}
+
+pub(crate) fn items_wmts_tile(ctx: &Ctx<'_>, input: ItemWmtsGetTileInput) -> Outcome {
+    let key = tile_key(ctx, &input.item_id, input.z, input.x, input.y)?;
+    own_item(ctx, &input.item_id)?;
+    tile(ctx, &key, Format::Png, 0)
+}
+
+/// A tile of what a live share link shows, for whoever holds its token and password.
+pub(crate) fn share_render(ctx: &Ctx<'_>, input: ShareTileInput) -> Outcome {
+    let key = tile_key(ctx, &input.token, input.z, input.x, input.y)?;
+    super::sharing::open(ctx, &input.token, &input.password)?;
+    tile(ctx, &key, Format::from_name(&input.format), 90)
+}
+
+/// That the caller's organization holds the item.
+///
+/// # Errors
+/// 404 otherwise, as for every item operation.
+fn own_item(ctx: &Ctx<'_>, item: &str) -> Result<(), ApiError> {
+    ctx.lock_org()
+        .resources
+        .get(Family::Item, ctx.org, None, item)
+        .map(|_| ())
+}
+
+pub(crate) fn items_wmts_capabilities(ctx: &Ctx<'_>, input: ItemWmtsCapabilitiesInput) -> Outcome {
+    own_item(ctx, &input.item_id)?;
+    let document = capabilities(
+        &input.item_id,
+        &input.base_url,
+        &input.key,
+        input.profile.as_deref(),
+    );
+    Ok(Reply {
+        status: ctx.status(),
+        content_type: "application/xml",
+        headers: Vec::new(),
+        body: document.into(),
+    })
+}
+
+/// What a tile's picture is drawn from, once its coordinates are known to be on the grid:
+/// the operation, the thing tiled, and `z/x/y`.
+///
+/// # Errors
+/// 422 at each of `z`, `x`, `y` that is off the grid (`0 <= z <= 30`, `0 <= x, y < 2^z`).
+fn tile_key(ctx: &Ctx<'_>, subject: &str, z: i64, x: i64, y: i64) -> Result<String, ApiError> {
+    let mut errors = Vec::new();
+    let mut off_grid = |field: &str, msg: String| {
+        errors.push(ValidationError::new(
+            vec![LocItem::from("body"), LocItem::from(field)],
+            format!("Value error, {msg}"),
+            "value_error",
+        ));
+    };
+    if !(0..=MAX_ZOOM).contains(&z) {
+        off_grid("z", format!("z must be from 0 to {MAX_ZOOM}, not {z}"));
+    } else {
+        let tiles = 1i64 << z;
+        for (field, value) in [("x", x), ("y", y)] {
+            if !(0..tiles).contains(&value) {
+                off_grid(
+                    field,
+                    format!(
+                        "{field} must be from 0 to {} at zoom {z}, not {value}",
+                        tiles - 1
+                    ),
+                );
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(format!("{}/{subject}/{z}/{x}/{y}", ctx.op.id))
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+fn tile(ctx: &Ctx<'_>, key: &str, format: Format, quality: i64) -> Outcome {
+    let body = images::picture(ctx.shared.seed, key, TILE_SIZE, TILE_SIZE, format, quality)?;
+    Ok(image(ctx, format, body))
+}
+
+fn image(ctx: &Ctx<'_>, format: Format, body: bytes::Bytes) -> Reply {
+    Reply {
+        status: ctx.status(),
+        content_type: format.content_type(),
+        headers: Vec::new(),
+        body,
+    }
+}
+
+/// The deepest level the capabilities list; WMTS clients request nothing deeper.
+const WMTS_LEVELS: u32 = 22;
+
+/// A WMTS 1.0.0 Capabilities document with one layer, the item, on the WebMercatorQuad
+/// grid, whose tiles are fetched through a RESTful template under `base_url`.
+fn capabilities(item_id: &str, base_url: &str, key: &str, profile: Option<&str>) -> String {
+    // The extent and the scale of level 0 of WebMercatorQuad (OGC 17-083r2, annex D.1).
+    const HALF_WORLD: f64 = 20_037_508.342_789_244;
+    const SCALE_0: f64 = 559_082_264.028_717_8;
+    let mut query = Vec::new();
+    if !key.is_empty() {
+        query.push(format!("key={}", percent(key)));
+    }
+    if let Some(profile) = profile {
+        query.push(format!("profile={}", percent(profile)));
+    }
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", query.join("&"))
+    };
+    let template = format!(
+        "{}/wmts/{}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileCol}}/{{TileRow}}.png{query}",
+        base_url.trim_end_matches('/'),
+        percent(item_id),
+    );
+    let id = xml(item_id);
+    let mut doc = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<Capabilities xmlns="http://www.opengis.net/wmts/1.0" xmlns:ows="http://www.opengis.net/ows/1.1" xmlns:xlink="http://www.w3.org/1999/xlink" version="1.0.0">
+  <ows:ServiceIdentification>
+    <ows:Title>Geopera emulator</ows:Title>
+    <ows:ServiceType>OGC WMTS</ows:ServiceType>
+    <ows:ServiceTypeVersion>1.0.0</ows:ServiceTypeVersion>
+  </ows:ServiceIdentification>
+  <Contents>
+    <Layer>
+      <ows:Title>{id}</ows:Title>
+      <ows:WGS84BoundingBox>
+        <ows:LowerCorner>-180 -85.0511287798066</ows:LowerCorner>
+        <ows:UpperCorner>180 85.0511287798066</ows:UpperCorner>
+      </ows:WGS84BoundingBox>
+      <ows:Identifier>{id}</ows:Identifier>
+      <Style isDefault="true">
+        <ows:Identifier>default</ows:Identifier>
+      </Style>
+      <Format>image/png</Format>
+      <TileMatrixSetLink>
+        <TileMatrixSet>WebMercatorQuad</TileMatrixSet>
+      </TileMatrixSetLink>
+      <ResourceURL format="image/png" resourceType="tile" template="{template}"/>
+    </Layer>
+    <TileMatrixSet>
+      <ows:Identifier>WebMercatorQuad</ows:Identifier>
+      <ows:SupportedCRS>urn:ogc:def:crs:EPSG::3857</ows:SupportedCRS>
+      <WellKnownScaleSet>urn:ogc:def:wkss:OGC:1.0:GoogleMapsCompatible</WellKnownScaleSet>
+"#,
+        template = xml(&template),
+    );
+    for level in 0..=WMTS_LEVELS {
+        let tiles = 1u64 << level;
+        let scale = SCALE_0 / tiles as f64;
+        doc.push_str(&format!(
+            r#"      <TileMatrix>
+        <ows:Identifier>{level}</ows:Identifier>
+        <ScaleDenominator>{scale}</ScaleDenominator>
+        <TopLeftCorner>-{HALF_WORLD} {HALF_WORLD}</TopLeftCorner>
+        <TileWidth>{TILE_SIZE}</TileWidth>
+        <TileHeight>{TILE_SIZE}</TileHeight>
+        <MatrixWidth>{tiles}</MatrixWidth>
+        <MatrixHeight>{tiles}</MatrixHeight>
+      </TileMatrix>
+"#
+        ));
+    }
+    doc.push_str("    </TileMatrixSet>\n  </Contents>\n</Capabilities>\n");
+    doc
+}
+
+/// Text safe inside XML content and double-quoted attributes.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot hold at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
+            '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A URL path segment or query value: everything but RFC 3986's unreserved characters is
+/// percent-encoded, so an id can neither add segments nor end the template early.
+fn percent(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_escape_the_item_and_list_every_level() {
+        let doc = capabilities("a<b>&\"c d", "https://h/x/", "k&1", Some("true colour"));
+        assert!(doc.starts_with("<?xml"));
+        assert!(doc.contains("<ows:Identifier>a&lt;b&gt;&amp;&quot;c d</ows:Identifier>"));
+        assert!(doc.contains(
+            "template=\"https://h/x/wmts/a%3Cb%3E%26%22c%20d/{TileMatrixSet}/{TileMatrix}/\
+             {TileCol}/{TileRow}.png?key=k%261&amp;profile=true%20colour\""
+        ));
+        assert_eq!(
+            doc.matches("<TileMatrix>").count(),
+            WMTS_LEVELS as usize + 1
+        );
+        assert!(doc.contains("<MatrixWidth>4194304</MatrixWidth>"));
+        assert_eq!(
+            doc,
+            capabilities("a<b>&\"c d", "https://h/x/", "k&1", Some("true colour"))
+        );
+    }
+
+    #[test]
+    fn xml_replaces_what_xml_cannot_hold() {
+        assert_eq!(xml("a\u{1}b\tc"), "a\u{fffd}b\tc");
+    }
+}
