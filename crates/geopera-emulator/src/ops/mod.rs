@@ -157,6 +157,7 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::ItemsTileWmtsGetTile>(tiles::items_wmts_tile),
         on::<op::ItemsTileWmtsCapabilities>(tiles::items_wmts_capabilities),
         on::<op::ShareTileRender>(tiles::share_render),
+        on::<op::ItemsTileTilejson>(tiles::items_tilejson),
         on::<op::EventSubscriptionsCreate>(webhooks::create),
         on::<op::EventSubscriptionsGet>(webhooks::get),
         on::<op::EventSubscriptionsList>(webhooks::list),

@@ -7,7 +7,7 @@
 
 use geopera_types::models::{
     CatalogTileInput, CogTerrainInput, CogThumbnailInput, CogTileInput, ItemTileRenderInput,
-    ItemWmtsCapabilitiesInput, ItemWmtsGetTileInput, ShareTileInput,
+    ItemTilejsonInput, ItemWmtsCapabilitiesInput, ItemWmtsGetTileInput, ShareTileInput,
 };
 use geopera_types::{LocItem, ValidationError};
 
@@ -64,6 +64,46 @@ pub(crate) fn share_render(ctx: &Ctx<'_>, input: ShareTileInput) -> Outcome {
     let key = tile_key(ctx, &input.token, input.z, input.x, input.y)?;
     super::sharing::open(ctx, &input.token, &input.password)?;
     tile(ctx, &key, Format::from_name(&input.format), 90)
+}
+
+/// TileJSON for an item the caller holds, whose tiles the emulator's asset route serves by
+/// `GET` (the render operation itself is a `POST`).
+pub(crate) fn items_tilejson(ctx: &Ctx<'_>, input: ItemTilejsonInput) -> Outcome {
+    let inner = ctx.lock_org();
+    let item = inner
+        .resources
+        .get(Family::Item, ctx.org, None, &input.item_id)?;
+    let asset = input.asset_key.as_deref().unwrap_or("data");
+    let bounds = item
+        .fields
+        .get("bbox")
+        .and_then(serde_json::Value::as_array)
+        .filter(|b| b.len() == 4)
+        .cloned()
+        .unwrap_or_else(|| {
+            vec![
+                (-180.0).into(),
+                (-85.051_128_78).into(),
+                180.0.into(),
+                85.051_128_78.into(),
+            ]
+        });
+    let mut tiles = format!(
+        "{}/assets/tiles/{}/{asset}/{{z}}/{{x}}/{{y}}.png",
+        ctx.shared.base_url, item.id
+    );
+    if let Some(profile) = &input.profile {
+        tiles.push_str(&format!("?profile={profile}"));
+    }
+    Ok(ctx.ok(&serde_json::json!({
+        "tilejson": "3.0.0",
+        "name": item.fields.get("name"),
+        "scheme": "xyz",
+        "tiles": [tiles],
+        "minzoom": 0,
+        "maxzoom": MAX_ZOOM.min(22),
+        "bounds": bounds,
+    })))
 }
 
 /// That the caller's organization holds the item.

@@ -270,6 +270,26 @@ fn wmts_capabilities_are_xml_naming_the_item_and_its_tile_template() {
 }
 
 #[test]
+fn an_items_tilejson_points_at_tiles_the_emulator_serves() {
+    let api = Api::start();
+    let item = an_item(&api);
+    let tilejson = api
+        .call("items.tile.tilejson", json!({"item_id": item}))
+        .json();
+    let template = tilejson["tiles"][0].as_str().expect("a tile URL");
+    let url = template
+        .replace("{z}", "3")
+        .replace("{x}", "2")
+        .replace("{y}", "1");
+    let tile = api.http.get(url).send().expect("GET");
+    assert_eq!(tile.status().as_u16(), 200);
+    let body = tile.bytes().expect("body");
+    assert_eq!(png_size(&body), (256, 256));
+    let missing = api.call("items.tile.tilejson", json!({"item_id": "itm_missing"}));
+    assert_eq!(missing.status, 404);
+}
+
+#[test]
 fn quicklook_redirect_leads_to_a_png_of_the_scene() {
     let api = Api::start();
     let scene = a_scene(&api);
