@@ -49,7 +49,12 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: BandFormulaCreateInput) -> Outcome {
     fields.insert("required_bands".to_owned(), json!(bands_of(&formula)));
     fields.insert("formula".to_owned(), Value::from(formula));
     fields.insert("colormap".to_owned(), Value::from(input.colormap));
-    fields.insert("value_range".to_owned(), json!(range));
+    // The answer always carries a range; a formula created without one gets the usual
+    // range of a normalized index.
+    fields.insert(
+        "value_range".to_owned(),
+        json!(range.unwrap_or_else(|| vec![-1.0, 1.0])),
+    );
     fields.insert("category".to_owned(), Value::from(input.category));
     fields.insert("is_template".to_owned(), Value::Bool(false));
     let mut inner = ctx.shared.lock();
