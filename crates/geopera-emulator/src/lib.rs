@@ -298,9 +298,11 @@
 //! the stored answer) and signed-in sessions (token digests only) are written to it after
 //! every successful operation that is not read-only (or that, like `alerts.test_rule`,
 //! records something under a read scope), every answer to a request with an
-//! `Idempotency-Key` and every sign-in request that changed a session, and read back on the
-//! next start with the same seed. Device logins still waiting and the sign-in counters are
-//! not kept. So a retry after a restart is replayed, not charged again,
+//! `Idempotency-Key` and every sign-in request that changed a session, once more when the
+//! emulator shuts down, and read back on the next start with the same seed. The file also
+//! keeps the emulator's time: a frozen clock resumes where it stopped (unless the new
+//! emulator's clock is already later), so what was fulfilled or finished stays so. Device
+//! logins still waiting and the sign-in counters are not kept. So a retry after a restart is replayed, not charged again,
 //! until 24 hours on the emulator's clock have passed since the key was claimed. Rate-limit
 //! windows and recorded requests are not kept. Files written by older versions of the
 //! emulator open and are upgraded in place; a file from a newer version is refused.
@@ -870,10 +872,13 @@ impl EmulatorHandle {
         self.stop_now();
     }
 
+    /// Stops the server, then writes the state file once more (when there is one), so what
+    /// changed without a request — the clock, above all — is there on the next start.
     fn stop_now(&mut self) {
         let _ = self.stop.send(true);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+            self.shared.persist();
         }
     }
 }

@@ -126,6 +126,15 @@ impl Shared {
         inner.insert_credential(&session_token, session, now, true);
         let (store, snapshot) = store.unzip();
         if let Some(snapshot) = snapshot.flatten() {
+            // A frozen clock resumes where the file left it rather than going back in time,
+            // which would turn fulfilled orders and finished jobs back into pending ones. A
+            // clock the caller set later than that, or the wall clock, is kept.
+            let resumed = snapshot
+                .clock_ms
+                .map_or(0, |at| at.saturating_sub(clock.now_millis()));
+            if !clock.follows_wall_clock() && resumed > 0 {
+                clock.advance(std::time::Duration::from_millis(resumed.unsigned_abs()));
+            }
             // The demo credentials derive from the seed, so the file holds the same ones.
             inner.rng = Rng::new(snapshot.rng_state);
             inner.credentials = snapshot.credentials;
@@ -141,7 +150,7 @@ impl Shared {
             inner.resources = Resources::restored(snapshot.resources);
         }
         // Orders fulfilled before the first start are history, not news.
-        inner.webhooks.swept_to.get_or_insert(now);
+        inner.webhooks.swept_to.get_or_insert(clock.now_secs());
         let (allow_local_webhooks, webhook_client) = webhooks;
         let catalog = Catalog::for_seed(seed);
         Shared {
@@ -183,6 +192,7 @@ impl Shared {
             outbox: &inner.webhooks.outbox,
             swept_to: inner.webhooks.swept_to,
             resources: &inner.resources,
+            clock_ms: now_ms,
         };
         if let Err(error) = store.save(&snapshot) {
             tracing::warn!(%error, "could not write the state file");

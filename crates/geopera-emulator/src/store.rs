@@ -80,6 +80,8 @@ pub(crate) struct Snapshot {
     pub outbox: VecDeque<Pending>,
     pub swept_to: Option<i64>,
     pub resources: Vec<Resource>,
+    /// The emulator's time when the file was last written, in Unix milliseconds.
+    pub clock_ms: Option<i64>,
 }
 
 /// What to write: the records as the caller holds them. Claims without a reply are skipped
@@ -97,6 +99,7 @@ pub(crate) struct SnapshotRef<'a> {
     pub outbox: &'a VecDeque<Pending>,
     pub swept_to: Option<i64>,
     pub resources: &'a Resources,
+    pub clock_ms: i64,
 }
 
 /// An open state file.
@@ -148,6 +151,7 @@ impl Store {
                     .unwrap_or(seed);
                 let mut snapshot = read(&connection, rng_state).map_err(io_error)?;
                 snapshot.swept_to = meta("webhooks_swept_to")?.and_then(|text| text.parse().ok());
+                snapshot.clock_ms = meta("clock_ms")?.and_then(|text| text.parse().ok());
                 Some(snapshot)
             }
         };
@@ -173,8 +177,12 @@ impl Store {
              DELETE FROM subscriptions; DELETE FROM outbox; DELETE FROM resources;",
         )?;
         tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('seed', ?1), ('rng_state', ?2)",
-            params![snapshot.seed.to_string(), snapshot.rng_state.to_string()],
+            "INSERT INTO meta (key, value) VALUES ('seed', ?1), ('rng_state', ?2), ('clock_ms', ?3)",
+            params![
+                snapshot.seed.to_string(),
+                snapshot.rng_state.to_string(),
+                snapshot.clock_ms.to_string()
+            ],
         )?;
         if let Some(swept_to) = snapshot.swept_to {
             tx.execute(
@@ -481,6 +489,7 @@ fn read(connection: &Connection, rng_state: u64) -> rusqlite::Result<Snapshot> {
         outbox,
         resources,
         swept_to: None,
+        clock_ms: None,
         rng_state,
         credentials,
         orgs,

@@ -405,3 +405,33 @@ fn a_finished_job_sends_one_event_to_its_subscriber() {
         .expect("failed event");
     assert_eq!(failed.json()["entity_id"], clip);
 }
+
+#[test]
+fn a_frozen_clock_resumes_where_the_state_file_left_it() {
+    let file = TempFile::new("jobs-clock");
+    let start = || {
+        Api::with(
+            Emulator::builder()
+                .seed(6)
+                .rate_limits(RateLimits::off())
+                .state_file(&file.0),
+        )
+    };
+    let job = {
+        let api = start();
+        let project = project(&api);
+        let job = ok(
+            &api,
+            "processing.execute",
+            json!({"process_id": "ndvi", "workspaceId": project}),
+        )["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        // Time moves without a request, then the emulator stops.
+        advance(&api, 61);
+        job
+    };
+    let api = start();
+    assert_eq!(status(&api, "processing.job.get", &job), "succeeded");
+}
