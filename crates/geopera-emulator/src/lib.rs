@@ -113,6 +113,7 @@
 //! | event subscriptions per organization; more is 422 | 100 | — | — |
 //! | webhook deliveries waiting; more drops the oldest | 10,000 | — | — |
 //! | one webhook delivery attempt | 5 s | — | — |
+//! | an upload `PUT` sending nothing; longer is 408 | [`BODY_IDLE_TIMEOUT`], 30 s | — | — |
 //! | webhook attempts before giving up | 8 | — | — |
 //! | records of one family per organization (projects, jobs, uploads, ...); more is 422 | 10,000 | — | — |
 //! | storage per organization: open upload reservations plus completed uploads; more is 402 | [`STORAGE_QUOTA_BYTES`], 10 GiB | — | — |
@@ -462,7 +463,9 @@ pub use crate::pipeline::FAULT_HEADER;
 pub use crate::recording::{RecordedRequest, DEFAULT_RECORD_BUDGET_BYTES, DEFAULT_RECORD_LIMIT};
 pub use crate::starter::STARTER_ITEMS;
 pub use crate::state::{DEMO_ORG, STARTING_CREDITS};
-pub use crate::uploads::{MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES, UPLOAD_URL_SECS};
+pub use crate::uploads::{
+    BODY_IDLE_TIMEOUT, MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES, UPLOAD_URL_SECS,
+};
 
 use crate::state::Shared;
 

@@ -39,6 +39,8 @@ pub const UPLOAD_URL_SECS: i64 = 900;
 pub const MAX_LIVE_URLS: usize = 100;
 /// Distinct files one upload may receive.
 pub const MAX_FILES_PER_UPLOAD: usize = 1000;
+/// How long a `PUT` may go without sending a byte before it is ended with 408.
+pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The signed URLs of an upload that still work: `[{file_name, content_type, digest,
 /// expires_ms}]`. Read only by the emulator and left out of answers.
@@ -167,7 +169,21 @@ async fn take(
     let mut size: i64 = 0;
     let mut hasher = Sha256::new();
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
+    loop {
+        // A peer that stops sending would otherwise hold the request, and its connection,
+        // for as long as it likes.
+        let next = tokio::time::timeout(BODY_IDLE_TIMEOUT, stream.next())
+            .await
+            .map_err(|_| {
+                ApiError::problem(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "no bytes arrived for {} s; the upload was not kept",
+                        BODY_IDLE_TIMEOUT.as_secs()
+                    ),
+                )
+            })?;
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| {
             ApiError::problem(
                 StatusCode::BAD_REQUEST,

@@ -136,7 +136,8 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 }
 
 /// The proleptic Gregorian `(year, month, day)` of a day counted from 1970-01-01: the
-/// inverse of [`days_from_civil`], for callers that group times by calendar month or day.
+/// inverse of the date arithmetic [`parse_date_time`] uses, for callers that group times by
+/// calendar month or day.
 pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

@@ -4,7 +4,9 @@
 
 use std::io::Read;
 
-use geopera_emulator::{Emulator, RateLimits, MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES};
+use geopera_emulator::{
+    Emulator, RateLimits, BODY_IDLE_TIMEOUT, MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES,
+};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -264,4 +266,44 @@ fn uploads_survive_a_restart() {
             .status,
         409
     );
+}
+
+#[test]
+fn a_put_that_stops_sending_is_ended_with_408() {
+    use std::io::{BufRead, BufReader, Write};
+
+    let api = Api::start();
+    let project = project(&api);
+    let id = initiate(&api, &project, 1000)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let url = signed_url(&api, &id, "slow.bin");
+    let path = url
+        .split_once("127.0.0.1:")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(_, path)| format!("/{path}"))
+        .expect("a path");
+    let address = api.emu.base_url().trim_start_matches("http://").to_owned();
+    let mut peer = std::net::TcpStream::connect(&address).expect("connect");
+    peer.set_read_timeout(Some(std::time::Duration::from_secs(
+        BODY_IDLE_TIMEOUT.as_secs() + 15,
+    )))
+    .expect("timeout");
+    write!(
+        peer,
+        "PUT {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 1000\r\n\r\n"
+    )
+    .expect("head");
+    peer.write_all(&[1u8; 10]).expect("ten bytes, then nothing");
+    let started = std::time::Instant::now();
+    let mut status = String::new();
+    BufReader::new(&peer)
+        .read_line(&mut status)
+        .expect("an answer before the read timeout");
+    assert!(status.contains(" 408 "), "{status}");
+    assert!(started.elapsed() >= BODY_IDLE_TIMEOUT - std::time::Duration::from_secs(1));
+    // Nothing was kept: completing finds no bytes.
+    let done = api.call("uploads.complete", json!({"upload_id": id}));
+    assert_eq!(done.status, 409);
 }
