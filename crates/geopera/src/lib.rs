@@ -119,6 +119,13 @@
 //! cursor. `catalog.search_stream` has `stream` / `stream_blocking`, which parse its
 //! newline-delimited JSON as it arrives.
 //!
+//! # Webhooks
+//!
+//! [`webhooks::Verifier`] checks that a delivery to your endpoint was signed with your
+//! subscription's `whsec_` secret — over the raw body, in constant time — and reads it as a
+//! typed [`webhooks::Event`]. The signature covers no timestamp, so de-duplicate on
+//! [`webhooks::Delivery::event_id`]; the `webhook_receiver` example does so in axum.
+//!
 //! # Observability
 //!
 //! Each call runs in a `tracing` span `geopera.call` with the operation id and the number of
@@ -249,6 +256,7 @@ mod response;
 mod retry;
 mod runtime;
 mod secret;
+pub mod webhooks;
 
 pub use client::{
     ApiClient, AuthenticatedClient, Client, ClientBuilder, DEFAULT_BASE_URL,

@@ -16,4 +16,5 @@ mod resilience;
 mod support;
 mod tls;
 mod tls_support;
+mod webhooks;
 mod wire;
