@@ -260,16 +260,24 @@ fn sort_pairs(
         .collect()
 }
 
+/// The [`Common`] filters of `items.search` and `items.search_org`, whose inputs are two
+/// generated types with the same members.
+macro_rules! filters_of {
+    ($input:expr) => {
+        Common {
+            bbox: $input.bbox.as_deref(),
+            datetime: $input.datetime.as_deref(),
+            collections: $input.collections.as_ref(),
+            item_type: $input.r#type.map(|t| t.to_string()),
+            query: $input.query.as_ref(),
+            sortby: sort_pairs($input.sortby.as_ref()),
+            format: $input.format.as_deref(),
+        }
+    };
+}
+
 pub(crate) fn search(ctx: &Ctx<'_>, input: ProjectItemSearchInput) -> Outcome {
-    let filter = read(Common {
-        bbox: input.bbox.as_deref(),
-        datetime: input.datetime.as_deref(),
-        collections: input.collections.as_ref(),
-        item_type: input.r#type.map(|t| t.to_string()),
-        query: input.query.as_ref(),
-        sortby: sort_pairs(input.sortby.as_ref()),
-        format: input.format.as_deref(),
-    })?;
+    let filter = read(filters_of!(input))?;
     let inner = ctx.lock_org();
     inner
         .resources
@@ -286,15 +294,7 @@ pub(crate) fn search(ctx: &Ctx<'_>, input: ProjectItemSearchInput) -> Outcome {
 }
 
 pub(crate) fn search_org(ctx: &Ctx<'_>, input: OrgItemSearchInput) -> Outcome {
-    let filter = read(Common {
-        bbox: input.bbox.as_deref(),
-        datetime: input.datetime.as_deref(),
-        collections: input.collections.as_ref(),
-        item_type: input.r#type.map(|t| t.to_string()),
-        query: input.query.as_ref(),
-        sortby: sort_pairs(input.sortby.as_ref()),
-        format: input.format.as_deref(),
-    })?;
+    let filter = read(filters_of!(input))?;
     let inner = ctx.lock_org();
     let found = matching(&inner.resources, ctx.org, None, &filter);
     let base = input.base_url.as_deref().unwrap_or(&ctx.shared.base_url);
