@@ -10,32 +10,14 @@ use serde_json::{json, Value};
 use crate::common::Api;
 use crate::state::TempFile;
 
-/// Calls `op` and returns its answer, which must be the operation's documented success.
-fn ok(api: &Api, op: &str, body: Value) -> Value {
-    let resp = api.call(op, body);
-    let success = geopera_types::operations::find(op).map(|info| info.success_status);
-    assert_eq!(
-        Some(resp.status),
-        success,
-        "{op}: {}",
-        String::from_utf8_lossy(&resp.body)
-    );
-    resp.json()
-}
-
 fn id(value: &Value) -> String {
     value["id"].as_str().expect("an id").to_owned()
 }
 
 /// A project with one collection, as share links need a target.
 fn collection(api: &Api) -> (String, String) {
-    let project = id(&ok(
-        api,
-        "projects.create",
-        json!({"name": "shared things"}),
-    ));
-    let collection = id(&ok(
-        api,
+    let project = id(&api.ok("projects.create", json!({"name": "shared things"})));
+    let collection = id(&api.ok(
         "collections.create",
         json!({"project_id": project, "name": "flood extent"}),
     ));
@@ -47,8 +29,7 @@ fn a_share_link_opens_with_its_password_until_revoked_or_expired() {
     let api = Api::start();
     let (_, collection) = collection(&api);
     let in_a_day = geopera_types::rfc3339::format_date_time(api.emu.clock().now_secs() + 86_400);
-    let link = ok(
-        &api,
+    let link = api.ok(
         "share.link.create",
         json!({"target_type": "collection", "target_id": collection, "permission": "view",
                "password": "correct horse", "expires_at": in_a_day}),
@@ -58,8 +39,7 @@ fn a_share_link_opens_with_its_password_until_revoked_or_expired() {
     assert!(link.get("password_sha256").is_none(), "{link}");
     assert_eq!(link["access_count"], 0);
 
-    let opened = ok(
-        &api,
+    let opened = api.ok(
         "share.link.validate",
         json!({"token": token, "password": "correct horse"}),
     );
@@ -71,8 +51,7 @@ fn a_share_link_opens_with_its_password_until_revoked_or_expired() {
         json!({"token": token, "password": "wrong horse"}),
     );
     assert_eq!(wrong.status, 404);
-    let tilejson = ok(
-        &api,
+    let tilejson = api.ok(
         "share.tilejson",
         json!({"token": token, "password": "correct horse"}),
     );
@@ -83,7 +62,7 @@ fn a_share_link_opens_with_its_password_until_revoked_or_expired() {
     let other = api.emu.create_key_in_org("org_other_share", &["shares:*"]);
     let revoke = api.call_as(&other, "share.link.revoke", json!({"link_id": id(&link)}));
     assert_eq!(revoke.status, 404);
-    ok(&api, "share.link.revoke", json!({"link_id": id(&link)}));
+    api.ok("share.link.revoke", json!({"link_id": id(&link)}));
     let revoked = api.call(
         "share.link.validate",
         json!({"token": token, "password": "correct horse"}),
@@ -92,8 +71,7 @@ fn a_share_link_opens_with_its_password_until_revoked_or_expired() {
 
     // A second link, outlived on the emulator's clock.
     let soon = geopera_types::rfc3339::format_date_time(api.emu.clock().now_secs() + 60);
-    let short = ok(
-        &api,
+    let short = api.ok(
         "share.link.create",
         json!({"target_type": "collection", "target_id": collection, "permission": "download",
                "password": "correct horse", "expires_at": soon}),
@@ -122,9 +100,9 @@ fn tasking_templates_are_saved_listed_and_deleted_per_organization() {
         "file_format": "GeoTIFF", "has_control": false, "max_cloud_coverage": 20,
         "max_nadir_angle": 25});
     let saved: Vec<String> = (0..3)
-        .map(|_| id(&ok(&api, "orders.tasking.templates.save", template.clone())))
+        .map(|_| id(&api.ok("orders.tasking.templates.save", template.clone())))
         .collect();
-    let listed = ok(&api, "orders.tasking.templates.list", json!({}));
+    let listed = api.ok("orders.tasking.templates.list", json!({}));
     let ids: Vec<&str> = listed["templates"]
         .as_array()
         .expect("templates")
@@ -144,8 +122,7 @@ fn tasking_templates_are_saved_listed_and_deleted_per_organization() {
     );
     assert_eq!(steal.status, 404);
 
-    let deleted = ok(
-        &api,
+    let deleted = api.ok(
         "orders.tasking.templates.delete",
         json!({"template_id": saved[0]}),
     );
@@ -160,13 +137,11 @@ fn tasking_templates_are_saved_listed_and_deleted_per_organization() {
 #[test]
 fn one_payment_method_is_the_default_at_a_time() {
     let api = Api::start();
-    let first = ok(
-        &api,
+    let first = api.ok(
         "payment_methods.attach",
         json!({"payment_method_id": "pm_one"}),
     );
-    let second = ok(
-        &api,
+    let second = api.ok(
         "payment_methods.attach",
         json!({"payment_method_id": "pm_two"}),
     );
@@ -180,12 +155,11 @@ fn one_payment_method_is_the_default_at_a_time() {
     );
     assert_eq!(twice.status, 422);
 
-    ok(
-        &api,
+    api.ok(
         "payment_methods.set_default",
         json!({"payment_method_row_id": id(&second)}),
     );
-    let listed = ok(&api, "payment_methods.list", json!({}));
+    let listed = api.ok("payment_methods.list", json!({}));
     let defaults: Vec<(&str, bool)> = listed["payment_methods"]
         .as_array()
         .expect("methods")
@@ -199,29 +173,23 @@ fn one_payment_method_is_the_default_at_a_time() {
         .collect();
     assert_eq!(defaults, vec![("pm_one", false), ("pm_two", true)]);
 
-    ok(
-        &api,
+    api.ok(
         "payment_methods.detach",
         json!({"payment_method_row_id": id(&first)}),
     );
-    let listed = ok(&api, "payment_methods.list", json!({}));
+    let listed = api.ok("payment_methods.list", json!({}));
     assert_eq!(listed["payment_methods"].as_array().map(Vec::len), Some(1));
 }
 
 #[test]
 fn an_approved_credit_request_tops_up_once_and_a_late_one_expires() {
     let api = Api::start();
-    let balance = |api: &Api| ok(api, "billing.credits.balance", json!({}))["credits"].as_i64();
+    let balance = |api: &Api| api.ok("billing.credits.balance", json!({}))["credits"].as_i64();
     let before = balance(&api).expect("a balance");
 
-    let approval = ok(
-        &api,
-        "billing.approvals.request",
-        json!({"credits": 12_345}),
-    );
+    let approval = api.ok("billing.approvals.request", json!({"credits": 12_345}));
     assert_eq!(approval["status"], "pending");
-    let approved = ok(
-        &api,
+    let approved = api.ok(
         "billing.approvals.approve",
         json!({"approval_id": id(&approval)}),
     );
@@ -234,23 +202,17 @@ fn an_approved_credit_request_tops_up_once_and_a_late_one_expires() {
     assert_eq!(twice.status, 422);
     assert_eq!(balance(&api), Some(before + 12_345));
 
-    let rejected = ok(&api, "billing.approvals.request", json!({"credits": 5}));
-    ok(
-        &api,
+    let rejected = api.ok("billing.approvals.request", json!({"credits": 5}));
+    api.ok(
         "billing.approvals.reject",
         json!({"approval_id": id(&rejected), "reason": "not this month"}),
     );
-    let late = ok(
-        &api,
+    let late = api.ok(
         "billing.approvals.request",
         json!({"credits": 7, "expiry_hours": 1}),
     );
     api.emu.clock().advance(Duration::from_secs(3601));
-    let expired = ok(
-        &api,
-        "billing.approvals.get",
-        json!({"approval_id": id(&late)}),
-    );
+    let expired = api.ok("billing.approvals.get", json!({"approval_id": id(&late)}));
     assert_eq!(expired["status"], "expired");
     let refused = api.call(
         "billing.approvals.approve",
@@ -258,11 +220,7 @@ fn an_approved_credit_request_tops_up_once_and_a_late_one_expires() {
     );
     assert_eq!(refused.status, 422);
 
-    let pending = ok(
-        &api,
-        "billing.approvals.list",
-        json!({"status": "rejected"}),
-    );
+    let pending = api.ok("billing.approvals.list", json!({"status": "rejected"}));
     assert_eq!(pending["total"], 1);
     assert_eq!(pending["approvals"][0]["reason"], "not this month");
 
@@ -295,29 +253,22 @@ fn account_records_survive_a_restart() {
     };
     let (template, approval, link_token) = {
         let api = start();
-        let off = ok(&api, "billing.auto_topup.get", json!({}));
+        let off = api.ok("billing.auto_topup.get", json!({}));
         assert_eq!(off["enabled"], false);
-        ok(
-            &api,
+        api.ok(
             "billing.set_auto_topup",
             json!({"enabled": true, "threshold_credits": 1000, "topup_amount_credits": 50_000}),
         );
-        let template = id(&ok(
-            &api,
+        let template = id(&api.ok(
             "orders.tasking.templates.save",
             json!({"name": "kept", "capture_asap": true, "resolution": "30cm", "sensor": "optical",
                    "capture_frequency": "once", "datum": "WGS84", "file_format": "GeoTIFF",
                    "has_control": false, "max_cloud_coverage": 10, "max_nadir_angle": 20}),
         ));
-        let approval = id(&ok(
-            &api,
-            "billing.approvals.request",
-            json!({"credits": 99}),
-        ));
+        let approval = id(&api.ok("billing.approvals.request", json!({"credits": 99})));
         let (_, collection) = collection(&api);
         let later = geopera_types::rfc3339::format_date_time(api.emu.clock().now_secs() + 86_400);
-        let link = ok(
-            &api,
+        let link = api.ok(
             "share.link.create",
             json!({"target_type": "collection", "target_id": collection, "permission": "view",
                    "password": "kept password", "expires_at": later}),
@@ -329,7 +280,7 @@ fn account_records_survive_a_restart() {
         )
     };
     let api = start();
-    let setting = ok(&api, "billing.auto_topup.get", json!({}));
+    let setting = api.ok("billing.auto_topup.get", json!({}));
     assert_eq!(
         (
             setting["enabled"].clone(),
@@ -337,13 +288,9 @@ fn account_records_survive_a_restart() {
         ),
         (json!(true), json!(50_000))
     );
-    let templates = ok(&api, "orders.tasking.templates.list", json!({}));
+    let templates = api.ok("orders.tasking.templates.list", json!({}));
     assert_eq!(templates["templates"][0]["id"], template.as_str());
-    let kept = ok(
-        &api,
-        "billing.approvals.get",
-        json!({"approval_id": approval}),
-    );
+    let kept = api.ok("billing.approvals.get", json!({"approval_id": approval}));
     assert_eq!(kept["credits"], 99);
     let opened = api.call(
         "share.link.validate",
@@ -360,8 +307,8 @@ fn account_records_survive_a_restart() {
 #[test]
 fn licence_answers_are_kept_per_organization_and_the_list_pages() {
     let api = Api::start();
-    let first = ok(&api, "eulas.list", json!({"page": 0, "size": 2}));
-    let second = ok(&api, "eulas.list", json!({"page": 1, "size": 2}));
+    let first = api.ok("eulas.list", json!({"page": 0, "size": 2}));
+    let second = api.ok("eulas.list", json!({"page": 1, "size": 2}));
     assert_eq!(
         (first["totalElements"].clone(), first["totalPages"].clone()),
         (json!(3), json!(2))
@@ -377,24 +324,18 @@ fn licence_answers_are_kept_per_organization_and_the_list_pages() {
     ids.dedup();
     assert_eq!(ids.len(), 3);
 
-    let docs = ok(
-        &api,
-        "eulas.documents.list",
-        json!({"eula_id": "eula_open_data"}),
-    );
+    let docs = api.ok("eulas.documents.list", json!({"eula_id": "eula_open_data"}));
     let doc = docs["content"][0]["id"]
         .as_str()
         .expect("a document")
         .to_owned();
     assert_eq!(docs["content"][0]["is_accepted"], false);
-    let accepted = ok(
-        &api,
+    let accepted = api.ok(
         "eulas.document.accept",
         json!({"eula_id": "eula_open_data", "document_id": doc, "is_accepted": true}),
     );
     assert_eq!(accepted["is_accepted"], true);
-    let read = ok(
-        &api,
+    let read = api.ok(
         "eulas.document.get",
         json!({"eula_id": "eula_open_data", "document_id": doc}),
     );
@@ -417,8 +358,7 @@ fn licence_answers_are_kept_per_organization_and_the_list_pages() {
 #[test]
 fn a_new_organization_gets_a_slug_from_its_name() {
     let api = Api::start();
-    let made = ok(
-        &api,
+    let made = api.ok(
         "organizations.create",
         json!({"name": "Flood Watch — QLD", "enterprise_billing": true}),
     );
@@ -432,8 +372,7 @@ fn a_new_organization_gets_a_slug_from_its_name() {
 #[test]
 fn every_balance_change_is_a_transaction_and_purchases_are_invoiced() {
     let api = Api::start();
-    let capture = ok(
-        &api,
+    let capture = api.ok(
         "catalog.search",
         json!({"host_name": "geopera-commercial", "limit": 1}),
     )["features"][0]["id"]
@@ -449,20 +388,15 @@ fn every_balance_change_is_a_transaction_and_purchases_are_invoiced() {
         .as_str()
         .expect("orderId")
         .to_owned();
-    ok(&api, "orders.cancel", json!({"order_id": order}));
-    ok(&api, "billing.topup", json!({"credits": 500}));
-    let approval = id(&ok(
-        &api,
-        "billing.approvals.request",
-        json!({"credits": 700}),
-    ));
-    ok(
-        &api,
+    api.ok("orders.cancel", json!({"order_id": order}));
+    api.ok("billing.topup", json!({"credits": 500}));
+    let approval = id(&api.ok("billing.approvals.request", json!({"credits": 700})));
+    api.ok(
         "billing.approvals.approve",
         json!({"approval_id": approval}),
     );
 
-    let all = ok(&api, "billing.credits.transactions", json!({"limit": 10}));
+    let all = api.ok("billing.credits.transactions", json!({"limit": 10}));
     let reasons: Vec<&str> = all["transactions"]
         .as_array()
         .expect("transactions")
@@ -473,11 +407,10 @@ fn every_balance_change_is_a_transaction_and_purchases_are_invoiced() {
     let spent = all["transactions"][3]["credits"].as_i64().expect("credits");
     let refunded = all["transactions"][2]["credits"].as_i64().expect("credits");
     assert!(spent < 0 && refunded == -spent, "{all}");
-    let balance = ok(&api, "billing.credits.balance", json!({}))["credits"].clone();
+    let balance = api.ok("billing.credits.balance", json!({}))["credits"].clone();
     assert_eq!(all["transactions"][0]["balance_after_credits"], balance);
 
-    let second = ok(
-        &api,
+    let second = api.ok(
         "billing.credits.transactions",
         json!({"limit": 1, "offset": 1}),
     );
@@ -488,14 +421,10 @@ fn every_balance_change_is_a_transaction_and_purchases_are_invoiced() {
         ),
         (json!(4), json!("topup"))
     );
-    let refunds = ok(
-        &api,
-        "billing.credits.transactions",
-        json!({"reason": "refund"}),
-    );
+    let refunds = api.ok("billing.credits.transactions", json!({"reason": "refund"}));
     assert_eq!(refunds["total"], 1);
 
-    let invoices = ok(&api, "billing.invoices.list", json!({"limit": 10}));
+    let invoices = api.ok("billing.invoices.list", json!({"limit": 10}));
     let amounts: Vec<f64> = invoices["invoices"]
         .as_array()
         .expect("invoices")
@@ -504,8 +433,7 @@ fn every_balance_change_is_a_transaction_and_purchases_are_invoiced() {
         .collect();
     assert_eq!(amounts, vec![7.0, 5.0]);
 
-    let status = ok(
-        &api,
+    let status = api.ok(
         "billing.status.get",
         json!({"organization_id": geopera_emulator::DEMO_ORG}),
     );

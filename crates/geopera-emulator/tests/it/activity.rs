@@ -4,33 +4,19 @@
 use std::time::Duration;
 
 use geopera_emulator::{DEMO_ORG, JOB_FAIL_MARKER};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::common::Api;
 
-fn ok(api: &Api, op: &str, body: Value) -> Value {
-    let resp = api.call(op, body);
-    let success = geopera_types::operations::find(op).map(|info| info.success_status);
-    assert_eq!(
-        Some(resp.status),
-        success,
-        "{op}: {}",
-        String::from_utf8_lossy(&resp.body)
-    );
-    resp.json()
-}
-
 fn placed_order(api: &Api) -> String {
-    let capture = ok(
-        api,
+    let capture = api.ok(
         "catalog.search",
         json!({"host_name": "geopera-commercial", "limit": 1}),
     )["features"][0]["id"]
         .as_str()
         .expect("a capture")
         .to_owned();
-    ok(
-        api,
+    api.ok(
         "orders.archive.place",
         json!({"captures": [{"id": capture}]}),
     )["orderId"]
@@ -41,17 +27,15 @@ fn placed_order(api: &Api) -> String {
 
 /// A project with one completed 1 KiB upload.
 fn completed_upload(api: &Api) -> String {
-    let project = ok(api, "projects.create", json!({"name": "activity"}))["id"].clone();
-    let upload = ok(
-        api,
+    let project = api.ok("projects.create", json!({"name": "activity"}))["id"].clone();
+    let upload = api.ok(
         "uploads.initiate",
         json!({"project_id": project, "total_bytes": 1024}),
     )["id"]
         .as_str()
         .expect("upload id")
         .to_owned();
-    let url = ok(
-        api,
+    let url = api.ok(
         "uploads.signed_url",
         json!({"upload_id": upload, "file_name": "a.tif", "content_type": "image/tiff"}),
     )["upload_url"]
@@ -60,23 +44,22 @@ fn completed_upload(api: &Api) -> String {
         .to_owned();
     let put = api.http.put(url).body(vec![7u8; 1024]).send().expect("PUT");
     assert_eq!(put.status().as_u16(), 200);
-    ok(api, "uploads.complete", json!({"upload_id": upload}));
+    api.ok("uploads.complete", json!({"upload_id": upload}));
     upload
 }
 
 #[test]
 fn what_happened_becomes_notifications_that_can_be_read_and_dismissed() {
     let api = Api::start();
-    ok(&api, "billing.topup", json!({"credits": 10_000_000}));
-    let empty = ok(&api, "notifications.unread_count", json!({}));
+    api.ok("billing.topup", json!({"credits": 10_000_000}));
+    let empty = api.ok("notifications.unread_count", json!({}));
     assert_eq!(empty["unread_count"], 0, "history is not news");
 
     let fulfilled = placed_order(&api);
     let cancelled = placed_order(&api);
-    ok(&api, "orders.cancel", json!({"order_id": cancelled}));
-    let project = ok(&api, "projects.create", json!({"name": "jobs"}))["id"].clone();
-    let job = ok(
-        &api,
+    api.ok("orders.cancel", json!({"order_id": cancelled}));
+    let project = api.ok("projects.create", json!({"name": "jobs"}))["id"].clone();
+    let job = api.ok(
         "processing.execute",
         json!({"process_id": JOB_FAIL_MARKER, "workspaceId": project}),
     )["id"]
@@ -84,7 +67,7 @@ fn what_happened_becomes_notifications_that_can_be_read_and_dismissed() {
     let upload = completed_upload(&api);
     api.emu.clock().advance(Duration::from_secs(301));
 
-    let listed = ok(&api, "notifications.list", json!({"limit": 10}));
+    let listed = api.ok("notifications.list", json!({"limit": 10}));
     let kinds: Vec<(String, String)> = listed["notifications"]
         .as_array()
         .expect("notifications")
@@ -109,7 +92,7 @@ fn what_happened_becomes_notifications_that_can_be_read_and_dismissed() {
     }
     assert_eq!(kinds.len(), 4, "{kinds:?}");
     assert_eq!(
-        ok(&api, "notifications.unread_count", json!({}))["unread_count"],
+        api.ok("notifications.unread_count", json!({}))["unread_count"],
         4
     );
 
@@ -117,34 +100,26 @@ fn what_happened_becomes_notifications_that_can_be_read_and_dismissed() {
         .as_str()
         .expect("id")
         .to_owned();
-    let read = ok(
-        &api,
-        "notifications.mark_read",
-        json!({"notification_id": first}),
-    );
+    let read = api.ok("notifications.mark_read", json!({"notification_id": first}));
     assert_eq!(read["read"], true);
     assert_eq!(
-        ok(&api, "notifications.unread_count", json!({}))["unread_count"],
+        api.ok("notifications.unread_count", json!({}))["unread_count"],
         3
     );
-    let unread = ok(&api, "notifications.list", json!({"unread_only": true}));
+    let unread = api.ok("notifications.list", json!({"unread_only": true}));
     assert_eq!(unread["total"], 3);
 
     let second = listed["notifications"][1]["id"]
         .as_str()
         .expect("id")
         .to_owned();
-    ok(
-        &api,
-        "notifications.dismiss",
-        json!({"notification_id": second}),
-    );
-    assert_eq!(ok(&api, "notifications.list", json!({}))["total"], 3);
+    api.ok("notifications.dismiss", json!({"notification_id": second}));
+    assert_eq!(api.ok("notifications.list", json!({}))["total"], 3);
 
-    let marked = ok(&api, "notifications.mark_all_read", json!({}));
+    let marked = api.ok("notifications.mark_all_read", json!({}));
     assert_eq!(marked["marked_count"], 2);
     assert_eq!(
-        ok(&api, "notifications.unread_count", json!({}))["unread_count"],
+        api.ok("notifications.unread_count", json!({}))["unread_count"],
         0
     );
 
@@ -167,16 +142,12 @@ fn what_happened_becomes_notifications_that_can_be_read_and_dismissed() {
 #[test]
 fn usage_counts_this_months_spending_and_the_storage_in_use() {
     let api = Api::start();
-    ok(&api, "billing.topup", json!({"credits": 10_000_000}));
+    api.ok("billing.topup", json!({"credits": 10_000_000}));
     let kept = placed_order(&api);
     let refunded = placed_order(&api);
-    ok(&api, "orders.cancel", json!({"order_id": refunded}));
+    api.ok("orders.cancel", json!({"order_id": refunded}));
     completed_upload(&api);
-    let transactions = ok(
-        &api,
-        "billing.credits.transactions",
-        json!({"reason": "order"}),
-    );
+    let transactions = api.ok("billing.credits.transactions", json!({"reason": "order"}));
     let kept_cost: i64 = transactions["transactions"]
         .as_array()
         .expect("transactions")
@@ -187,14 +158,13 @@ fn usage_counts_this_months_spending_and_the_storage_in_use() {
         .sum();
     assert!(kept_cost > 0);
 
-    let usage = ok(&api, "usage.current", json!({"organization_id": DEMO_ORG}));
+    let usage = api.ok("usage.current", json!({"organization_id": DEMO_ORG}));
     assert_eq!(usage["period"], "2025-01");
     assert_eq!(usage["orders_placed"], 2);
     assert_eq!(usage["net_credits"], kept_cost);
     assert_eq!(usage["storage"]["used_bytes"], 1024);
 
-    let history = ok(
-        &api,
+    let history = api.ok(
         "usage.history",
         json!({"organization_id": DEMO_ORG, "months": 3}),
     );
@@ -207,8 +177,7 @@ fn usage_counts_this_months_spending_and_the_storage_in_use() {
     assert_eq!(periods, vec!["2025-01", "2024-12", "2024-11"]);
     assert_eq!(history["months"][1]["net_credits"], 0);
 
-    let recalculated = ok(
-        &api,
+    let recalculated = api.ok(
         "usage.recalculate_storage",
         json!({"organization_id": DEMO_ORG}),
     );

@@ -102,6 +102,20 @@ impl Api {
         Resp::read(request.send()?)
     }
 
+    /// Calls an operation with the demo key and returns its JSON answer, which must carry the
+    /// operation's documented success status.
+    pub fn ok(&self, op: &str, body: Value) -> Value {
+        let resp = self.call(op, body);
+        let success = geopera_types::operations::find(op).map(|info| info.success_status);
+        assert_eq!(
+            Some(resp.status),
+            success,
+            "{op}: {}",
+            String::from_utf8_lossy(&resp.body)
+        );
+        resp.json()
+    }
+
     /// Calls with a given bearer token.
     pub fn call_as(&self, token: &str, op: &str, body: Value) -> Resp {
         self.call_with(op, &body, &[("authorization", &format!("Bearer {token}"))])

@@ -5,17 +5,6 @@ use serde_json::{json, Value};
 
 use crate::common::Api;
 
-fn ok(api: &Api, op: &str, body: Value) -> Value {
-    let resp = api.call(op, body);
-    assert_eq!(
-        resp.status,
-        200,
-        "{op}: {}",
-        String::from_utf8_lossy(&resp.body)
-    );
-    resp.json()
-}
-
 fn id(value: &Value) -> String {
     value["id"]
         .as_str()
@@ -26,9 +15,8 @@ fn id(value: &Value) -> String {
 
 /// A fresh project with three dated items at different places and cloud covers.
 fn project_with_items(api: &Api) -> (String, Vec<String>) {
-    let project = id(&ok(api, "projects.create", json!({"name": "search"})));
-    let collection = id(&ok(
-        api,
+    let project = id(&api.ok("projects.create", json!({"name": "search"})));
+    let collection = id(&api.ok(
         "collections.create",
         json!({"project_id": project, "name": "optical"}),
     ));
@@ -49,8 +37,7 @@ fn project_with_items(api: &Api) -> (String, Vec<String>) {
     ]
     .iter()
     .map(|(bbox, at, cloud, collection)| {
-        id(&ok(
-            api,
+        id(&api.ok(
             "items.create",
             json!({"project_id": project, "collection_id": collection, "name": "scene",
                    "type": "satellite_capture", "bbox": bbox, "datetime": at,
@@ -76,31 +63,27 @@ fn ids(page: &Value) -> Vec<String> {
 fn project_searches_filter_by_place_time_collection_and_cloud() {
     let api = Api::start();
     let (project, items) = project_with_items(&api);
-    let all = ok(&api, "items.search", json!({"project_id": project}));
+    let all = api.ok("items.search", json!({"project_id": project}));
     assert_eq!(all["numberMatched"], 3);
     assert_eq!(ids(&all), items);
 
-    let near = ok(
-        &api,
+    let near = api.ok(
         "items.search",
         json!({"project_id": project, "bbox": [9.0, 9.0, 11.5, 11.5]}),
     );
     assert_eq!(ids(&near), vec![items[0].clone(), items[2].clone()]);
-    let summer = ok(
-        &api,
+    let summer = api.ok(
         "items.search",
         json!({"project_id": project, "datetime": "2024-05-01T00:00:00Z/.."}),
     );
     assert_eq!(ids(&summer), vec![items[1].clone(), items[2].clone()]);
-    let clear = ok(
-        &api,
+    let clear = api.ok(
         "items.search",
         json!({"project_id": project, "query": {"eo:cloud_cover": {"lt": 20}},
                "sortby": [{"field": "datetime", "direction": "desc"}]}),
     );
     assert_eq!(ids(&clear), vec![items[2].clone(), items[0].clone()]);
-    let paged = ok(
-        &api,
+    let paged = api.ok(
         "items.search",
         json!({"project_id": project, "limit": 1, "offset": 1}),
     );
@@ -116,7 +99,7 @@ fn project_searches_filter_by_place_time_collection_and_cloud() {
     assert_eq!(unknown.status, 422);
     assert!(String::from_utf8_lossy(&unknown.body).contains("sun_elevation"));
 
-    let org_wide = ok(&api, "items.search_org", json!({"limit": 500}));
+    let org_wide = api.ok("items.search_org", json!({"limit": 500}));
     let found = ids(&org_wide);
     assert!(items.iter().all(|i| found.contains(i)));
     let other = api.emu.create_key_in_org("org_other_search", &["*"]);
@@ -134,7 +117,7 @@ fn the_stac_face_searches_by_ids_and_pages_from_one() {
     assert_eq!(ids(&by_id.json()), vec![items[1].clone()]);
     let cql = api.call("stac.search", json!({"filter": {"op": "="}}));
     assert_eq!(cql.status, 422);
-    let collections = ok(&api, "stac.collections.list", json!({}));
+    let collections = api.ok("stac.collections.list", json!({}));
     assert!(collections["collections"]
         .as_array()
         .is_some_and(|c| c.iter().any(|c| c["title"] == "optical")));
@@ -144,13 +127,12 @@ fn the_stac_face_searches_by_ids_and_pages_from_one() {
 fn an_asset_downloads_until_deleted_and_provenance_walks_both_ways() {
     let api = Api::start();
     let (project, items) = project_with_items(&api);
-    let assets = ok(&api, "items.list_assets", json!({"item_id": items[0]}));
+    let assets = api.ok("items.list_assets", json!({"item_id": items[0]}));
     let asset = assets["assets"][0]["id"]
         .as_str()
         .expect("asset")
         .to_owned();
-    let link = ok(
-        &api,
+    let link = api.ok(
         "items.asset.download",
         json!({"item_id": items[0], "asset_id": asset}),
     );
@@ -160,8 +142,7 @@ fn an_asset_downloads_until_deleted_and_provenance_walks_both_ways() {
         .send()
         .expect("GET");
     assert_eq!(fetched.status().as_u16(), 200);
-    let bands = ok(
-        &api,
+    let bands = api.ok(
         "items.detect_asset_bands",
         json!({"item_id": items[0], "asset_id": asset}),
     );
@@ -170,9 +151,8 @@ fn an_asset_downloads_until_deleted_and_provenance_walks_both_ways() {
         json!(["red", "green", "blue", "nir"])
     );
 
-    let copy = id(&ok(&api, "items.duplicate", json!({"item_id": items[0]})));
-    let graph = ok(
-        &api,
+    let copy = id(&api.ok("items.duplicate", json!({"item_id": items[0]})));
+    let graph = api.ok(
         "provenance.get",
         json!({"entity_type": "item", "entity_id": copy, "direction": "up"}),
     );
@@ -182,8 +162,7 @@ fn an_asset_downloads_until_deleted_and_provenance_walks_both_ways() {
             .is_some_and(|n| n.iter().any(|n| n["id"] == items[0].as_str())),
         "{graph}"
     );
-    let down = ok(
-        &api,
+    let down = api.ok(
         "provenance.get",
         json!({"entity_type": "item", "entity_id": items[0], "direction": "down"}),
     );
@@ -194,8 +173,7 @@ fn an_asset_downloads_until_deleted_and_provenance_walks_both_ways() {
     );
     assert_eq!(sideways.status, 422);
 
-    ok(
-        &api,
+    api.ok(
         "assets.delete",
         json!({"item_id": items[0], "asset_id": asset}),
     );
@@ -204,7 +182,7 @@ fn an_asset_downloads_until_deleted_and_provenance_walks_both_ways() {
         json!({"item_id": items[0], "asset_id": asset}),
     );
     assert_eq!(gone.status, 404);
-    let left = ok(&api, "items.list_assets", json!({"item_id": items[0]}));
+    let left = api.ok("items.list_assets", json!({"item_id": items[0]}));
     assert_eq!(left["total"], 0);
     let _ = project;
 }

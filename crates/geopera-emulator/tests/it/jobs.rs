@@ -22,27 +22,15 @@ fn advance(api: &Api, secs: u64) {
     api.emu.clock().advance(Duration::from_secs(secs));
 }
 
-fn ok(api: &Api, op: &str, body: Value) -> Value {
-    let answer = api.call(op, body);
-    assert!(
-        (200..300).contains(&answer.status),
-        "{op}: {} {:?}",
-        answer.status,
-        answer.body
-    );
-    answer.json()
-}
-
 fn status(api: &Api, op: &str, job: &str) -> Value {
-    ok(api, op, json!({"job_id": job}))["status"].clone()
+    api.ok(op, json!({"job_id": job}))["status"].clone()
 }
 
 #[test]
 fn a_processing_job_waits_for_dispatch_then_runs_and_succeeds_on_the_clock() {
     let api = Api::start();
     let project = project(&api);
-    let created = ok(
-        &api,
+    let created = api.ok(
         "processing.create",
         json!({"project_id": project, "process_id": "ndvi", "inputs": {"item": "x"}}),
     );
@@ -59,7 +47,7 @@ fn a_processing_job_waits_for_dispatch_then_runs_and_succeeds_on_the_clock() {
     assert_eq!(tiles.status, 409);
     assert!(String::from_utf8_lossy(&tiles.body).contains("pending"));
 
-    let dispatched = ok(&api, "processing.dispatch", json!({"job_id": job}));
+    let dispatched = api.ok("processing.dispatch", json!({"job_id": job}));
     assert_eq!(dispatched["job"]["id"], job.as_str());
     assert_eq!(dispatched["dispatch"]["version"], "1.0");
     assert_eq!(
@@ -75,18 +63,18 @@ fn a_processing_job_waits_for_dispatch_then_runs_and_succeeds_on_the_clock() {
         409
     );
     advance(&api, 60);
-    let done = ok(&api, "processing.project_job.get", json!({"job_id": job}));
+    let done = api.ok("processing.project_job.get", json!({"job_id": job}));
     assert_eq!(done["status"], "succeeded");
     assert_eq!(done["progress"], 100);
     assert!(done["finished_at"].is_string());
-    let tiles = ok(&api, "processing.job.tile_info", json!({"job_id": job}));
+    let tiles = api.ok("processing.job.tile_info", json!({"job_id": job}));
     assert!(tiles["tiles_url"]
         .as_str()
         .is_some_and(|url| url.starts_with(api.emu.base_url().as_str())));
-    let registered = ok(&api, "processing.job.register", json!({"job_id": job}));
+    let registered = api.ok("processing.job.register", json!({"job_id": job}));
     assert_eq!(registered["registered"], true);
 
-    let deleted = ok(&api, "processing.job.delete", json!({"job_id": job}));
+    let deleted = api.ok("processing.job.delete", json!({"job_id": job}));
     assert_eq!(deleted["deleted"], true);
     assert_eq!(
         api.call("processing.job.get", json!({"job_id": job}))
@@ -99,16 +87,14 @@ fn a_processing_job_waits_for_dispatch_then_runs_and_succeeds_on_the_clock() {
 fn a_job_naming_the_fail_marker_ends_failed() {
     let api = Api::start();
     let project = project(&api);
-    let job = ok(
-        &api,
+    let job = api.ok(
         "processing.execute",
         json!({"process_id": JOB_FAIL_MARKER, "workspaceId": project}),
     )["id"]
         .as_str()
         .expect("id")
         .to_owned();
-    let clip = ok(
-        &api,
+    let clip = api.ok(
         "clip.create_from_area",
         json!({"area": JOB_FAIL_MARKER, "mosaic_types": ["rgb"], "aoi_geometry": {},
                "organization_id": DEMO_ORG}),
@@ -117,7 +103,7 @@ fn a_job_naming_the_fail_marker_ends_failed() {
         .expect("id")
         .to_owned();
     advance(&api, 61);
-    let failed = ok(&api, "processing.job.get", json!({"job_id": job}));
+    let failed = api.ok("processing.job.get", json!({"job_id": job}));
     assert_eq!(failed["status"], "failed");
     assert!(failed["error_message"]
         .as_str()
@@ -135,23 +121,20 @@ fn processing_lists_page_without_gaps_or_repeats() {
     let other = self::project(&api);
     let mut made = Vec::new();
     for n in 0..23 {
-        let job = ok(
-            &api,
+        let job = api.ok(
             "processing.create_and_dispatch",
             json!({"project_id": project, "job_type_name": format!("type{}", n % 2)}),
         );
         made.push(job["job"]["id"].as_str().expect("id").to_owned());
     }
-    ok(
-        &api,
+    api.ok(
         "processing.create",
         json!({"project_id": other, "process_id": "elsewhere"}),
     );
 
     let mut seen = Vec::new();
     for page in 0..10 {
-        let answer = ok(
-            &api,
+        let answer = api.ok(
             "processing.jobs.list",
             json!({"workspaceId": project, "page": page, "limit": 5}),
         );
@@ -172,8 +155,7 @@ fn processing_lists_page_without_gaps_or_repeats() {
     let mut offset = 0;
     let mut walked = Vec::new();
     loop {
-        let answer = ok(
-            &api,
+        let answer = api.ok(
             "processing.project_jobs.list",
             json!({"project_id": project, "limit": 4, "offset": offset}),
         );
@@ -188,15 +170,13 @@ fn processing_lists_page_without_gaps_or_repeats() {
         }
     }
     assert_eq!(walked, made);
-    let typed = ok(
-        &api,
+    let typed = api.ok(
         "processing.project_jobs.list",
         json!({"project_id": project, "job_type_name": "type1"}),
     );
     assert_eq!(typed["total"], 11);
     advance(&api, 10);
-    let running = ok(
-        &api,
+    let running = api.ok(
         "processing.jobs.list",
         json!({"status": "running", "limit": 100}),
     );
@@ -206,7 +186,7 @@ fn processing_lists_page_without_gaps_or_repeats() {
 #[test]
 fn clip_jobs_answer_the_creation_summary_and_downloads_once_succeeded() {
     let api = Api::start();
-    let created = ok(&api, "clip.create_from_item", json!({"item_id": "S2A_1"}));
+    let created = api.ok("clip.create_from_item", json!({"item_id": "S2A_1"}));
     let job = created["job"]["id"].as_str().expect("id").to_owned();
     assert!(job.starts_with("job_"));
     assert_eq!(
@@ -220,15 +200,14 @@ fn clip_jobs_answer_the_creation_summary_and_downloads_once_succeeded() {
     assert_eq!(early.status, 409);
     assert!(String::from_utf8_lossy(&early.body).contains("pending"));
     advance(&api, 61);
-    let downloads = ok(&api, "clip.job.downloads", json!({"job_id": job}));
+    let downloads = api.ok("clip.job.downloads", json!({"job_id": job}));
     let first = &downloads["downloads"][0];
     assert_eq!(first["asset_key"], "data");
     let url = first["url"].as_str().expect("url");
     assert!(url.starts_with(api.emu.base_url().as_str()) && url.contains("expires="));
     let fetched = api.http.get(url).send().expect("download");
     assert_eq!(fetched.status().as_u16(), 200);
-    let one = ok(
-        &api,
+    let one = api.ok(
         "clip.job.download",
         json!({"job_id": job, "mosaic_type": "data"}),
     );
@@ -241,11 +220,11 @@ fn clip_jobs_answer_the_creation_summary_and_downloads_once_succeeded() {
         .status,
         404
     );
-    assert!(ok(&api, "clip.job.tile_info", json!({"job_id": job}))["tiles_url"].is_string());
-    let got = ok(&api, "clip.job.get", json!({"job_id": job}));
+    assert!(api.ok("clip.job.tile_info", json!({"job_id": job}))["tiles_url"].is_string());
+    let got = api.ok("clip.job.get", json!({"job_id": job}));
     assert_eq!(got["status"], "succeeded");
     assert_eq!(got["item_id"], "S2A_1");
-    ok(&api, "clip.job.delete", json!({"job_id": job}));
+    api.ok("clip.job.delete", json!({"job_id": job}));
     assert_eq!(api.call("clip.job.get", json!({"job_id": job})).status, 404);
     assert_eq!(
         api.call("clip.job.delete", json!({"job_id": job})).status,
@@ -258,8 +237,7 @@ fn clip_lists_page_by_offset_and_other_organizations_see_nothing() {
     let api = Api::start();
     let mut made = Vec::new();
     for n in 0..17 {
-        let job = ok(
-            &api,
+        let job = api.ok(
             "clip.create_from_area",
             json!({"area": format!("area{n}"), "mosaic_types": ["rgb", "nir", "rgb"],
                    "aoi_geometry": {"type": "Point", "coordinates": [0, 0]},
@@ -271,8 +249,7 @@ fn clip_lists_page_by_offset_and_other_organizations_see_nothing() {
     let mut seen = Vec::new();
     let mut offset = 0;
     while offset <= 100 {
-        let answer = ok(
-            &api,
+        let answer = api.ok(
             "clip.jobs.list",
             json!({"organization_id": DEMO_ORG, "limit": 5, "offset": offset}),
         );
@@ -308,8 +285,7 @@ fn clip_lists_page_by_offset_and_other_organizations_see_nothing() {
     );
     assert_eq!(ours.status, 404);
     let project = project(&api);
-    let job = ok(
-        &api,
+    let job = api.ok(
         "processing.execute",
         json!({"process_id": "ndvi", "workspaceId": project}),
     )["id"]
@@ -343,15 +319,14 @@ fn jobs_survive_a_restart_and_keep_advancing() {
     let (processing, clip) = {
         let api = start();
         let project = project(&api);
-        let processing = ok(
-            &api,
+        let processing = api.ok(
             "processing.execute",
             json!({"process_id": "ndvi", "workspaceId": project}),
         )["id"]
             .as_str()
             .expect("id")
             .to_owned();
-        let clip = ok(&api, "clip.create_from_item", json!({"item_id": "i"}))["job"]["id"]
+        let clip = api.ok("clip.create_from_item", json!({"item_id": "i"}))["job"]["id"]
             .as_str()
             .expect("id")
             .to_owned();
@@ -373,18 +348,13 @@ fn a_finished_job_sends_one_event_to_its_subscriber() {
     subscribe(&api, "processing.job.completed", &receiver.url);
     subscribe(&api, "clip.job.failed", &receiver.url);
     let project = project(&api);
-    let job = ok(
-        &api,
+    let job = api.ok(
         "processing.execute",
         json!({"process_id": "ndvi", "workspaceId": project}),
     )["id"]
         .clone();
-    let clip = ok(
-        &api,
-        "clip.create_from_item",
-        json!({"item_id": JOB_FAIL_MARKER}),
-    )["job"]["id"]
-        .clone();
+    let clip =
+        api.ok("clip.create_from_item", json!({"item_id": JOB_FAIL_MARKER}))["job"]["id"].clone();
     advance(&api, 30);
     assert_eq!(drain(&api)["drained"], 0, "still running");
     advance(&api, 31);
@@ -420,8 +390,7 @@ fn a_frozen_clock_resumes_where_the_state_file_left_it() {
     let job = {
         let api = start();
         let project = project(&api);
-        let job = ok(
-            &api,
+        let job = api.ok(
             "processing.execute",
             json!({"process_id": "ndvi", "workspaceId": project}),
         )["id"]

@@ -19,23 +19,15 @@ fn project(api: &Api) -> String {
     created.json()["id"].as_str().expect("id").to_owned()
 }
 
-fn ok(api: &Api, op: &str, body: Value) -> Value {
-    let answer = api.call(op, body);
-    assert_eq!(answer.status, 200, "{op}: {:?}", answer.body);
-    answer.json()
-}
-
 fn initiate(api: &Api, project: &str, total_bytes: i64) -> Value {
-    ok(
-        api,
+    api.ok(
         "uploads.initiate",
         json!({"project_id": project, "total_bytes": total_bytes}),
     )
 }
 
 fn signed_url(api: &Api, upload: &str, file_name: &str) -> String {
-    ok(
-        api,
+    api.ok(
         "uploads.signed_url",
         json!({"upload_id": upload, "file_name": file_name, "content_type": "image/tiff"}),
     )["upload_url"]
@@ -110,13 +102,12 @@ fn fifty_megabytes_stream_to_a_signed_url_and_complete() {
         .collect();
     assert_eq!(file["sha256"], expected);
 
-    let progress = ok(
-        &api,
+    let progress = api.ok(
         "uploads.progress",
         json!({"upload_id": id, "status": "uploading", "bytes_uploaded": SIZE}),
     );
     assert_eq!(progress["bytes_uploaded"], SIZE);
-    let done = ok(&api, "uploads.complete", json!({"upload_id": id}));
+    let done = api.ok("uploads.complete", json!({"upload_id": id}));
     assert_eq!(done["status"], "completed");
     assert_eq!(done["storage"]["reserved_bytes"], 0);
     assert_eq!(done["storage"]["used_bytes"], SIZE);
@@ -159,8 +150,7 @@ fn the_quota_refuses_what_does_not_fit_until_a_failure_releases_it() {
     assert_eq!(refused.status, 402);
     assert_eq!(refused.content_type(), "application/problem+json");
 
-    let failed = ok(
-        &api,
+    let failed = api.ok(
         "uploads.fail",
         json!({"upload_id": first, "error_message": "disk on fire", "error_step": "transfer"}),
     );
@@ -225,7 +215,7 @@ fn a_put_beyond_the_declared_size_or_with_a_wrong_token_is_refused() {
     assert_eq!(put(&api, &url, vec![1u8; 10]).0, 403, "expired");
     let url = signed_url(&api, &id, "a.bin");
     assert_eq!(put(&api, &url, vec![1u8; 10]).0, 200);
-    let done = ok(&api, "uploads.complete", json!({"upload_id": id}));
+    let done = api.ok("uploads.complete", json!({"upload_id": id}));
     assert_eq!(done["bytes_received"], 10);
 }
 
@@ -250,12 +240,11 @@ fn uploads_survive_a_restart() {
             .to_owned();
         let url = signed_url(&api, &done, "f");
         assert_eq!(put(&api, &url, "abc").0, 200);
-        ok(&api, "uploads.complete", json!({"upload_id": done}));
+        api.ok("uploads.complete", json!({"upload_id": done}));
         (open, done)
     };
     let api = start();
-    let progress = ok(
-        &api,
+    let progress = api.ok(
         "uploads.progress",
         json!({"upload_id": open, "bytes_uploaded": 10}),
     );
