@@ -234,6 +234,29 @@ impl<O: Operation> Call<O> {
     }
 }
 
+/// `catalog.search_stream` answers newline-delimited JSON, not one JSON value, so its call is
+/// finished with `stream` rather than awaited.
+impl Call<crate::operations::catalog_search_stream::Operation> {
+    /// The answer's items (one JSON value per line), parsed as they arrive; see
+    /// [`operations::catalog_search_stream::stream`](crate::operations::catalog_search_stream::stream).
+    pub fn stream(self) -> crate::PageStream<serde_json::Value> {
+        crate::ndjson::stream::<crate::operations::catalog_search_stream::Operation>(
+            self.client.core(),
+            Converted(self.request),
+        )
+    }
+
+    /// The blocking form of [`Call::stream`]: an iterator that reads the answer as it is
+    /// advanced.
+    #[cfg(feature = "blocking")]
+    pub fn stream_blocking(self) -> impl Iterator<Item = Result<serde_json::Value, Error>> {
+        crate::ndjson::stream_blocking::<crate::operations::catalog_search_stream::Operation>(
+            self.client.core(),
+            Converted(self.request),
+        )
+    }
+}
+
 impl<O: Operation + 'static> IntoFuture for Call<O>
 where
     O::Input: Send,

@@ -140,3 +140,49 @@ async fn the_underlying_client_serves_the_operation_functions() {
         .await
         .expect("ok");
 }
+
+#[tokio::test]
+async fn the_fluent_ndjson_search_streams_its_items() {
+    use futures::StreamExt;
+
+    let emu = emulator();
+    let geopera = geopera(&emu);
+    let body = json!({"host_name": HOST, "limit": 5, "collections": ["landsat-c2-l2"]});
+    let streamed: Vec<serde_json::Value> = geopera
+        .catalog()
+        .search_stream(body.clone())
+        .stream()
+        .map(|item| item.expect("an item"))
+        .collect()
+        .await;
+    assert!(!streamed.is_empty());
+    assert!(streamed
+        .iter()
+        .all(|item| item["collection"] == "landsat-c2-l2"));
+    let direct: Vec<serde_json::Value> =
+        geopera::operations::catalog_search_stream::stream(geopera.client(), body.clone())
+            .map(|item| item.expect("an item"))
+            .collect()
+            .await;
+    assert_eq!(streamed, direct);
+}
+
+#[test]
+fn the_fluent_ndjson_search_streams_blocking_too() {
+    let emu = emulator();
+    let geopera = geopera(&emu);
+    let first: Vec<String> = geopera
+        .catalog()
+        .search_stream(json!({"host_name": HOST, "collections": ["sentinel-1-grd"]}))
+        .stream_blocking()
+        .take(3)
+        .map(|item| {
+            item.expect("an item")["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(first.len(), 3);
+    assert!(first.iter().all(|id| !id.is_empty()));
+}
