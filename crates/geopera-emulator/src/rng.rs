@@ -47,6 +47,22 @@ impl Rng {
     }
 }
 
+/// Lowercase hex of `bytes`: the one encoder behind signatures, digests and random tokens.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// `n` bytes from the operating system's generator, as lowercase hex: for secrets and
+/// tokens, which must never follow from the seed.
+///
+/// # Errors
+/// When the operating system has no randomness to give.
+pub fn os_hex(n: usize) -> Result<String, getrandom::Error> {
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes)?;
+    Ok(to_hex(&bytes))
+}
+
 /// A stable 64-bit hash of a string (FNV-1a), for deriving per-name seeds.
 pub fn fnv(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {

@@ -27,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ApiPath, Reply};
 use crate::resources::{Family, Resource, Resources};
+use crate::rng::to_hex;
 use crate::state::Shared;
 
 /// Bytes every organization may hold in completed uploads plus open reservations (10 GiB).
@@ -111,11 +112,7 @@ pub fn answer(upload: &Resource, storage: Storage) -> Value {
 
 /// Lowercase hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    to_hex(&Sha256::digest(bytes))
 }
 
 /// What a PUT may write, once its URL checks out.
@@ -196,7 +193,7 @@ async fn take(
         }
         hasher.update(&chunk);
     }
-    let sha256 = hex(&hasher.finalize());
+    let sha256 = to_hex(&hasher.finalize());
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

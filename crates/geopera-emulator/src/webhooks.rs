@@ -13,6 +13,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
+
+use crate::rng::{os_hex, to_hex};
 use tokio::sync::watch;
 
 use crate::records::Order;
@@ -59,9 +61,7 @@ impl fmt::Debug for SigningSecret {
 impl SigningSecret {
     /// A fresh `whsec_` secret of 32 bytes from the operating system's generator.
     pub fn generate() -> Result<Self, getrandom::Error> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes)?;
-        Ok(SigningSecret(format!("whsec_{}", hex(&bytes))))
+        Ok(SigningSecret(format!("whsec_{}", os_hex(32)?)))
     }
 
     /// The secret itself, for the one answer that shows it.
@@ -75,16 +75,12 @@ impl SigningSecret {
         let digest = match Hmac::<Sha256>::new_from_slice(self.0.as_bytes()) {
             Ok(mut mac) => {
                 mac.update(body);
-                hex(&mac.finalize().into_bytes())
+                to_hex(&mac.finalize().into_bytes())
             }
             Err(_) => String::new(),
         };
         format!("sha256={digest}")
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// An event subscription of one organization.

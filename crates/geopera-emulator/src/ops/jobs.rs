@@ -438,7 +438,7 @@ fn descriptor(ctx: &Ctx<'_>, job: &str, key: &str, now: i64) -> Result<Value, Ap
         .extend(["assets", "clips", job, &file]);
     url.query_pairs_mut()
         .append_pair("expires", &expires.to_string())
-        .append_pair("signature", &random_hex()?);
+        .append_pair("signature", &super::random_hex(16)?);
     Ok(json!({
         "job_id": job,
         "asset_key": key,
@@ -448,13 +448,6 @@ fn descriptor(ctx: &Ctx<'_>, job: &str, key: &str, now: i64) -> Result<Value, Ap
         "url": url.as_str(),
         "expires_at": geopera_types::rfc3339::format_date_time(expires),
     }))
-}
-
-/// 16 bytes from the operating system's generator, as hex.
-fn random_hex() -> Result<String, ApiError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| internal(format!("no randomness: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn internal(detail: String) -> ApiError {

@@ -306,6 +306,17 @@ fn sample_output(ctx: &Ctx<'_>) -> Value {
     }
 }
 
+/// `n` random bytes from the operating system, as hex, for the tokens and signatures
+/// operations hand out.
+///
+/// # Errors
+/// 500 when the operating system has no randomness to give.
+fn random_hex(n: usize) -> Result<String, ApiError> {
+    crate::rng::os_hex(n).map_err(|_| {
+        ApiError::problem(StatusCode::INTERNAL_SERVER_ERROR, "no randomness available")
+    })
+}
+
 /// One page in the `page`/`size` style of `orders.list` (Spring's): `page` from 0, `size`
 /// clamped to 1..=[`MAX_PAGE_SIZE`], as the contract bounds neither. Only the page's members
 /// go through `answer`.

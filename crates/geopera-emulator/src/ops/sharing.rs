@@ -11,14 +11,13 @@ use geopera_types::models::{
     ShareLinkCreate, ShareLinkRevokeInput, ShareLinkValidateInput, ShareTilejsonInput,
 };
 use geopera_types::rfc3339::{format_date_time, parse_date_time};
-use http::StatusCode;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{Ctx, Outcome};
 use crate::error::ApiError;
 use crate::resources::{Family, Resource};
+use crate::uploads::sha256_hex;
 
 /// The longest a link may live, in days.
 const MAX_LINK_DAYS: i64 = 365;
@@ -38,7 +37,7 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: ShareLinkCreate) -> Outcome {
         Some("collection") => Family::Collection,
         _ => Family::Item,
     };
-    let token = random_token()?;
+    let token = format!("shr_{}", super::random_hex(24)?);
     let mut inner = ctx.shared.lock();
     let inner = &mut *inner;
     let target = inner
@@ -66,7 +65,7 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: ShareLinkCreate) -> Outcome {
     fields.insert("created_by".to_owned(), Value::Null);
     fields.insert(
         "password_sha256".to_owned(),
-        Value::from(digest(&input.password)),
+        Value::from(sha256_hex(input.password.as_bytes())),
     );
     let link = inner.resources.create(
         &mut inner.rng,
@@ -128,7 +127,7 @@ pub(super) fn open(
 ) -> Result<(Resource, Value), ApiError> {
     let now = ctx.now();
     let gone = || ApiError::not_found("no live share link matches this token and password");
-    let offered = digest(password);
+    let offered = sha256_hex(password.as_bytes());
     let mut inner = ctx.shared.lock();
     let link = inner
         .resources
@@ -184,25 +183,4 @@ fn link_json(link: &Resource) -> Value {
         map.remove("updated_at");
     }
     out
-}
-
-fn digest(password: &str) -> String {
-    Sha256::digest(password.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
-
-fn random_token() -> Result<String, ApiError> {
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).map_err(|_| {
-        ApiError::problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "no randomness available for a share token",
-        )
-    })?;
-    Ok(format!(
-        "shr_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    ))
 }

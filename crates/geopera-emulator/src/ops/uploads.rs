@@ -86,7 +86,8 @@ pub(crate) fn initiate(ctx: &Ctx<'_>, input: UploadInitiate) -> Outcome {
 pub(crate) fn signed_url(ctx: &Ctx<'_>, input: SignedUrlInput) -> Outcome {
     checked_text(&input.file_name, "file_name")?;
     checked_text(&input.content_type, "content_type")?;
-    let token = token()?;
+    // A signed URL's token: 32 bytes from the operating system's generator.
+    let token = super::random_hex(32)?;
     let now_ms = ctx.shared.clock.now_millis();
     let expires_ms = now_ms.saturating_add(UPLOAD_URL_SECS * 1000);
     let mut inner = ctx.shared.lock();
@@ -264,18 +265,6 @@ fn event(event_type: &'static str, upload: &Resource, at: i64) -> Event {
         }),
         at,
     }
-}
-
-/// A signed URL's token: 32 bytes from the operating system's generator, as hex.
-fn token() -> Result<String, ApiError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| {
-        ApiError::problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("no randomness: {e}"),
-        )
-    })?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn checked_text(text: &str, name: &str) -> Result<(), ApiError> {
