@@ -372,22 +372,7 @@ fn a_new_organization_gets_a_slug_from_its_name() {
 #[test]
 fn every_balance_change_is_a_transaction_and_purchases_are_invoiced() {
     let api = Api::start();
-    let capture = api.ok(
-        "catalog.search",
-        json!({"host_name": "geopera-commercial", "limit": 1}),
-    )["features"][0]["id"]
-        .as_str()
-        .expect("a capture")
-        .to_owned();
-    let placed = api.call(
-        "orders.archive.place",
-        json!({"captures": [{"id": capture}]}),
-    );
-    assert_eq!(placed.status, 202);
-    let order = placed.json()["orderId"]
-        .as_str()
-        .expect("orderId")
-        .to_owned();
+    let order = api.place_archive_order(&api.commercial_capture());
     api.ok("orders.cancel", json!({"order_id": order}));
     api.ok("billing.topup", json!({"credits": 500}));
     let approval = id(&api.ok("billing.approvals.request", json!({"credits": 700})));

@@ -9,20 +9,7 @@ use serde_json::json;
 use crate::common::Api;
 
 fn placed_order(api: &Api) -> String {
-    let capture = api.ok(
-        "catalog.search",
-        json!({"host_name": "geopera-commercial", "limit": 1}),
-    )["features"][0]["id"]
-        .as_str()
-        .expect("a capture")
-        .to_owned();
-    api.ok(
-        "orders.archive.place",
-        json!({"captures": [{"id": capture}]}),
-    )["orderId"]
-        .as_str()
-        .expect("orderId")
-        .to_owned()
+    api.place_archive_order(&api.commercial_capture())
 }
 
 /// A project with one completed 1 KiB upload.

@@ -116,6 +116,29 @@ impl Api {
         resp.json()
     }
 
+    /// The id of a commercial capture, which archive orders can buy.
+    pub fn commercial_capture(&self) -> String {
+        self.ok(
+            "catalog.search",
+            serde_json::json!({"host_name": "geopera-commercial", "limit": 1}),
+        )["features"][0]["id"]
+            .as_str()
+            .expect("a capture")
+            .to_owned()
+    }
+
+    /// Places an archive order for `capture` (checked to be accepted with 202) and returns its
+    /// id.
+    pub fn place_archive_order(&self, capture: &str) -> String {
+        self.ok(
+            "orders.archive.place",
+            serde_json::json!({"captures": [{"id": capture}]}),
+        )["orderId"]
+            .as_str()
+            .expect("orderId")
+            .to_owned()
+    }
+
     /// Calls with a given bearer token.
     pub fn call_as(&self, token: &str, op: &str, body: Value) -> Resp {
         self.call_with(op, &body, &[("authorization", &format!("Bearer {token}"))])

@@ -10,24 +10,8 @@ use crate::common::Api;
 #[test]
 fn a_fulfilled_order_lists_expiring_deliverables_its_tags_and_its_coverage() {
     let api = Api::start();
-    let capture = api
-        .call(
-            "catalog.search",
-            json!({"host_name": "geopera-commercial", "limit": 1}),
-        )
-        .json()["features"][0]["id"]
-        .as_str()
-        .expect("a capture")
-        .to_owned();
-    let placed = api.call(
-        "orders.archive.place",
-        json!({"captures": [{"id": capture}]}),
-    );
-    assert_eq!(placed.status, 202);
-    let order = placed.json()["orderId"]
-        .as_str()
-        .expect("orderId")
-        .to_owned();
+    let capture = api.commercial_capture();
+    let order = api.place_archive_order(&capture);
 
     let early = api
         .call("orders.list_assets", json!({"order_id": order}))
