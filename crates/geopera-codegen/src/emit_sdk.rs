@@ -49,22 +49,33 @@ fn paging_functions(op: &OperationDef) -> String {
     if op.paging == Paging::None {
         return String::new();
     }
-    "\n/// Every page, fetched one after the other as the stream is polled, each decoded as [`Output`].\n\
-     /// The walk starts from `body` and stops on the last page; dropping the stream stops it.\n\
-     pub fn pages(client: &impl ApiClient, body: impl IntoRequest<Input>) -> crate::PageStream<Output> {\n\
-     crate::paging::pages::<Operation>(client.core(), body)\n}\n\n\
-     /// Every item of every page, as JSON, fetched page by page as the stream is polled.\n\
-     pub fn items(client: &impl ApiClient, body: impl IntoRequest<Input>) -> crate::PageStream<serde_json::Value> {\n\
-     crate::paging::items::<Operation>(client.core(), body)\n}\n\n\
-     /// The blocking form of [`pages`]: an iterator that fetches as it is advanced.\n\
-     #[cfg(feature = \"blocking\")]\n\
-     pub fn pages_blocking(client: &impl ApiClient, body: impl IntoRequest<Input>) -> crate::BlockingPages<Output> {\n\
-     crate::paging::pages_blocking::<Operation>(client.core(), body)\n}\n\n\
-     /// The blocking form of [`items`].\n\
-     #[cfg(feature = \"blocking\")]\n\
-     pub fn items_blocking(client: &impl ApiClient, body: impl IntoRequest<Input>) -> impl Iterator<Item = Result<serde_json::Value, Error>> {\n\
-     crate::paging::items_blocking::<Operation>(client.core(), body)\n}\n"
-        .to_owned()
+    let (item, item_doc) = page_item(op);
+    format!(
+        "\n/// Every page, fetched one after the other as the stream is polled, each decoded as [`Output`].\n\
+         /// The walk starts from `body` and stops on the last page; dropping the stream stops it.\n\
+         pub fn pages(client: &impl ApiClient, body: impl IntoRequest<Input>) -> crate::PageStream<Output> {{\n\
+         crate::paging::pages::<Operation>(client.core(), body)\n}}\n\n\
+         /// Every item of every page, {item_doc}, fetched page by page as the stream is polled.\n\
+         pub fn items(client: &impl ApiClient, body: impl IntoRequest<Input>) -> crate::PageStream<{item}> {{\n\
+         crate::paging::items::<Operation>(client.core(), body)\n}}\n\n\
+         /// The blocking form of [`pages`]: an iterator that fetches as it is advanced.\n\
+         #[cfg(feature = \"blocking\")]\n\
+         pub fn pages_blocking(client: &impl ApiClient, body: impl IntoRequest<Input>) -> crate::BlockingPages<Output> {{\n\
+         crate::paging::pages_blocking::<Operation>(client.core(), body)\n}}\n\n\
+         /// The blocking form of [`items`].\n\
+         #[cfg(feature = \"blocking\")]\n\
+         pub fn items_blocking(client: &impl ApiClient, body: impl IntoRequest<Input>) -> impl Iterator<Item = Result<{item}, Error>> {{\n\
+         crate::paging::items_blocking::<Operation>(client.core(), body)\n}}\n"
+    )
+}
+
+/// What `items()` yields for `op`, and how its doc says so: typed items where the page model
+/// types them, JSON otherwise.
+fn page_item(op: &OperationDef) -> (&'static str, &'static str) {
+    match op.output.as_deref() {
+        Some("CatalogSearchOutput") => ("crate::models::StacItem", "as a typed STAC item"),
+        _ => ("serde_json::Value", "as JSON"),
+    }
 }
 
 /// The item stream of an operation that answers newline-delimited JSON.

@@ -11,12 +11,17 @@ use crate::naming;
 use crate::rate::RateClass;
 
 /// Schemas written by hand in `geopera-types` (contract name, module), because they carry
-/// behaviour the contract cannot express: RFC 9457 defaults and extension members, and a fast,
-/// lossless typed decoding of catalog pages.
+/// behaviour the contract cannot express: RFC 9457 defaults and extension members, a fast,
+/// lossless typed decoding of catalog pages, and typed members (estimate groups, upload states,
+/// a subscription's secret that never prints) where the contract leaves an answer open.
 pub const HAND_WRITTEN: &[(&str, &str)] = &[
+    ("ArchiveEstimateOutput", "orders"),
     ("CatalogSearchOutput", "stac"),
     ("HTTPValidationError", "problem"),
     ("Problem", "problem"),
+    ("SubscriptionOutput", "subscriptions"),
+    ("TaskingEstimateOutput", "orders"),
+    ("UploadOutput", "uploads"),
     ("ValidationError", "problem"),
 ];
 

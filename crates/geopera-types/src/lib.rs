@@ -85,7 +85,10 @@ macro_rules! free_form {
 }
 
 mod generated;
+pub mod jobs;
+mod open;
 mod operation;
+pub mod orders;
 mod problem;
 mod rate;
 #[cfg(feature = "validate")]
@@ -94,6 +97,8 @@ pub mod rfc3339;
 pub mod sample;
 pub mod shape;
 pub mod stac;
+pub mod subscriptions;
+pub mod uploads;
 #[cfg(feature = "validate")]
 pub mod validate;
 

@@ -9,7 +9,6 @@
 //! Unknown members go to `extra` through a hand-written visitor rather than
 //! `#[serde(flatten)]`, which would buffer every member before matching it.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -18,89 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::JsonObject;
-
-/// A member name, borrowed from the input when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a member name")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v)))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-/// Never skips: for members that are always written.
-fn never<T>(_: &T) -> bool {
-    false
-}
-
-/// Declares a model with typed members plus `extra`, and its fast `Deserialize`.
-macro_rules! open_model {
-    (
-        $(#[$meta:meta])*
-        pub struct $name:ident {
-            $(
-                $(#[doc = $doc:literal])*
-                $field:ident: $ty:ty = $wire:literal, skip_if $skip:literal;
-            )*
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-        pub struct $name {
-            $(
-                $(#[doc = $doc])*
-                #[serde(rename = $wire, skip_serializing_if = $skip)]
-                pub $field: $ty,
-            )*
-            /// Members not listed above, kept verbatim.
-            #[serde(flatten)]
-            pub extra: JsonObject,
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct ModelVisitor;
-                impl<'de> Visitor<'de> for ModelVisitor {
-                    type Value = $name;
-                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                        f.write_str(concat!("a ", stringify!($name), " object"))
-                    }
-                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<$name, A::Error> {
-                        let mut model = $name::default();
-                        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-                            match key.as_ref() {
-                                $( $wire => model.$field = map.next_value()?, )*
-                                _ => {
-                                    let value: Value = map.next_value()?;
-                                    model.extra.insert(key.into_owned(), value);
-                                }
-                            }
-                        }
-                        Ok(model)
-                    }
-                }
-                deserializer.deserialize_map(ModelVisitor)
-            }
-        }
-    };
-}
+use crate::open::{never, open_model, Key};
 
 open_model! {
     /// A page of `catalog.search`: a STAC `FeatureCollection` with the API's paging members.

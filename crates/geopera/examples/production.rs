@@ -41,7 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(item) = items.next().await {
         let item = item?;
         if count < 3 {
-            println!("item {}", item["id"]);
+            println!("item {} in {:?}", item.id, item.collection);
         }
         count += 1;
     }

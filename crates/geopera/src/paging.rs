@@ -246,13 +246,53 @@ pub(crate) fn pages<O: Operation>(
     walk(Walk::start::<O>(client, body), typed::<O::Output>)
 }
 
-/// Every item of every page of a paged operation, as JSON.
+/// How a paged operation's output model splits into the items `items()` yields: typed items
+/// where the model types them ([`StacItem`](crate::models::StacItem) for catalog pages), JSON
+/// values otherwise.
+pub(crate) trait PageItems {
+    /// One item.
+    type Item: Send + 'static;
+    /// The items of one page.
+    fn split(page: Value) -> Result<Vec<Self::Item>, (Value, serde_json::Error)>;
+}
+
+impl PageItems for Value {
+    type Item = Value;
+    fn split(page: Value) -> Result<Vec<Value>, (Value, serde_json::Error)> {
+        listed(page)
+    }
+}
+
+impl PageItems for crate::models::CatalogSearchOutput {
+    type Item = crate::models::StacItem;
+    fn split(page: Value) -> Result<Vec<Self::Item>, (Value, serde_json::Error)> {
+        typed::<Self>(page).map(|page| page.features)
+    }
+}
+
+impl PageItems for crate::models::FeatureCollectionOutput {
+    type Item = Value;
+    fn split(page: Value) -> Result<Vec<Value>, (Value, serde_json::Error)> {
+        listed(page)
+    }
+}
+
+/// The item type of operation `O`'s pages.
+pub(crate) type ItemOf<O> = <<O as Operation>::Output as PageItems>::Item;
+
+/// Every item of every page of a paged operation.
 pub(crate) fn items<O: Operation>(
     client: &Client,
     body: impl IntoRequest<O::Input>,
-) -> PageStream<Value> {
+) -> PageStream<ItemOf<O>>
+where
+    O::Output: PageItems,
+{
     use futures::StreamExt as _;
-    let pages = walk(Walk::start::<O>(client, body), listed);
+    let pages = walk(
+        Walk::start::<O>(client, body),
+        <O::Output as PageItems>::split,
+    );
     Box::pin(
         pages
             .map(|page| match page {
@@ -320,10 +360,13 @@ pub(crate) fn pages_blocking<O: Operation>(
 pub(crate) fn items_blocking<O: Operation>(
     client: &Client,
     body: impl IntoRequest<O::Input>,
-) -> impl Iterator<Item = Result<Value, Error>> {
+) -> impl Iterator<Item = Result<ItemOf<O>, Error>>
+where
+    O::Output: PageItems,
+{
     let pages = BlockingPages {
         state: Walk::start::<O>(client, body),
-        convert: listed,
+        convert: <O::Output as PageItems>::split,
     };
     pages.flat_map(|page| match page {
         Ok(items) => items.into_iter().map(Ok).collect::<Vec<_>>(),

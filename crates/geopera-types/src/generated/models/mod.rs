@@ -2,11 +2,15 @@
 
 //! One type per schema of the contract.
 
+pub use crate::orders::ArchiveEstimateOutput;
+pub use crate::orders::TaskingEstimateOutput;
 pub use crate::problem::HttpValidationError;
 pub use crate::problem::LocItem;
 pub use crate::problem::Problem;
 pub use crate::problem::ValidationError;
 pub use crate::stac::CatalogSearchOutput;
+pub use crate::subscriptions::SubscriptionOutput;
+pub use crate::uploads::UploadOutput;
 
 mod accrual_input;
 pub use accrual_input::AccrualInput;
@@ -48,8 +52,6 @@ mod approve_input;
 pub use approve_input::ApproveInput;
 mod archive_estimate_input;
 pub use archive_estimate_input::ArchiveEstimateInput;
-mod archive_estimate_output;
-pub use archive_estimate_output::ArchiveEstimateOutput;
 mod area;
 pub use area::Area;
 mod asset_delete_input;
@@ -452,12 +454,8 @@ mod statement_input;
 pub use statement_input::StatementInput;
 mod studies_list_input;
 pub use studies_list_input::StudiesListInput;
-mod subscription_output;
-pub use subscription_output::SubscriptionOutput;
 mod tasking_estimate_input;
 pub use tasking_estimate_input::TaskingEstimateInput;
-mod tasking_estimate_output;
-pub use tasking_estimate_output::TaskingEstimateOutput;
 mod tasking_groups_input;
 pub use tasking_groups_input::TaskingGroupsInput;
 mod tasking_sensors_input;
@@ -496,8 +494,6 @@ mod upload_fail_input;
 pub use upload_fail_input::UploadFailInput;
 mod upload_initiate;
 pub use upload_initiate::UploadInitiate;
-mod upload_output;
-pub use upload_output::UploadOutput;
 mod upload_progress_input;
 pub use upload_progress_input::UploadProgressInput;
 mod usage_current_input;
@@ -566,10 +562,6 @@ pub static CODECS: &[(&str, crate::Codec)] = &[
     (
         "ArchiveEstimateInput",
         crate::round_trip::<ArchiveEstimateInput>,
-    ),
-    (
-        "ArchiveEstimateOutput",
-        crate::round_trip::<ArchiveEstimateOutput>,
     ),
     ("Area", crate::round_trip::<Area>),
     ("AssetDeleteInput", crate::round_trip::<AssetDeleteInput>),
@@ -1019,16 +1011,8 @@ pub static CODECS: &[(&str, crate::Codec)] = &[
     ("StatementInput", crate::round_trip::<StatementInput>),
     ("StudiesListInput", crate::round_trip::<StudiesListInput>),
     (
-        "SubscriptionOutput",
-        crate::round_trip::<SubscriptionOutput>,
-    ),
-    (
         "TaskingEstimateInput",
         crate::round_trip::<TaskingEstimateInput>,
-    ),
-    (
-        "TaskingEstimateOutput",
-        crate::round_trip::<TaskingEstimateOutput>,
     ),
     (
         "TaskingGroupsInput",
@@ -1088,7 +1072,6 @@ pub static CODECS: &[(&str, crate::Codec)] = &[
     ),
     ("UploadFailInput", crate::round_trip::<UploadFailInput>),
     ("UploadInitiate", crate::round_trip::<UploadInitiate>),
-    ("UploadOutput", crate::round_trip::<UploadOutput>),
     (
         "UploadProgressInput",
         crate::round_trip::<UploadProgressInput>,

@@ -83,11 +83,11 @@ pub fn pages(client: &impl ApiClient, body: impl IntoRequest<Input>) -> crate::P
     crate::paging::pages::<Operation>(client.core(), body)
 }
 
-/// Every item of every page, as JSON, fetched page by page as the stream is polled.
+/// Every item of every page, as a typed STAC item, fetched page by page as the stream is polled.
 pub fn items(
     client: &impl ApiClient,
     body: impl IntoRequest<Input>,
-) -> crate::PageStream<serde_json::Value> {
+) -> crate::PageStream<crate::models::StacItem> {
     crate::paging::items::<Operation>(client.core(), body)
 }
 
@@ -105,6 +105,6 @@ pub fn pages_blocking(
 pub fn items_blocking(
     client: &impl ApiClient,
     body: impl IntoRequest<Input>,
-) -> impl Iterator<Item = Result<serde_json::Value, Error>> {
+) -> impl Iterator<Item = Result<crate::models::StacItem, Error>> {
     crate::paging::items_blocking::<Operation>(client.core(), body)
 }
