@@ -288,8 +288,9 @@
 //! upload's declared size is 413; a wrong or expired token is 403, an unknown upload 404.
 //! `uploads.complete` needs exactly the declared bytes to have arrived (409 otherwise) and
 //! turns the reservation into used storage; `uploads.fail` releases it. After either, every
-//! change is 409 and the upload's URLs stop working. Each answer carries the organization's
-//! `storage` (`quota_bytes`, `reserved_bytes`, `used_bytes`, `free_bytes`).
+//! change is 409 and the upload's URLs stop working; a `uploads.progress` that reports nothing
+//! changes nothing, so it reads the upload in any state. Each answer carries the
+//! organization's `storage` (`quota_bytes`, `reserved_bytes`, `used_bytes`, `free_bytes`).
 //!
 //! Everything lives in memory unless [`EmulatorBuilder::state_file`] (`--state FILE`) names a
 //! SQLite file: then orders, keys (with their revocations), balances, projects and the other

@@ -256,6 +256,7 @@ mod response;
 mod retry;
 mod runtime;
 mod secret;
+pub mod wait;
 pub mod webhooks;
 
 pub use client::{

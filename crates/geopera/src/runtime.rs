@@ -41,7 +41,7 @@ pub(crate) fn prepare<O: Operation>(
 
 /// The one local check of a request body, whatever form it came in: the operation's input
 /// shape, as the API itself validates it — unless the client leaves checking to the API.
-fn check(
+pub(crate) fn check(
     client: &Client,
     info: &'static OperationInfo,
     json: &serde_json::Value,

@@ -161,6 +161,18 @@ pub(crate) fn progress(ctx: &Ctx<'_>, input: UploadProgressInput) -> Outcome {
     }
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
+    if input.status.is_none() && input.bytes_uploaded.is_none() {
+        // A report of nothing changes nothing, so it reads the session in any state: the one
+        // way to ask where an upload is, which waiting for it needs.
+        let upload = inner
+            .resources
+            .get_mut(Family::Upload, ctx.org, None, &input.upload_id)?
+            .clone();
+        return Ok(ctx.ok(&uploads::answer(
+            &upload,
+            Storage::of(&inner.resources, ctx.org),
+        )));
+    }
     let upload = open_upload(&mut inner.resources, ctx, &input.upload_id)?;
     if let Some(bytes) = input.bytes_uploaded {
         let total = int(upload, "total_bytes");

@@ -16,5 +16,6 @@ mod resilience;
 mod support;
 mod tls;
 mod tls_support;
+mod waiters;
 mod webhooks;
 mod wire;

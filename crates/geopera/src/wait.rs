@@ -1,0 +1,446 @@
+//! Waiting for long-running work: orders, processing jobs, clip jobs and uploads.
+//!
+//! Orders take hours and jobs minutes, and the API tells a client where they are only when
+//! asked. A [`Waiter`] asks for it: it polls the resource's read operation, backing off with
+//! jitter (so a thousand waiters started together do not poll together), reports each state
+//! it sees to an optional progress callback, and ends on a final state — with the resource when
+//! it succeeded, with [`WaitError::Failed`] carrying the final state when it did not — or at
+//! its deadline.
+//!
+//! Waiting is a future: dropping it stops the polling, with nothing left running. It sleeps on
+//! the client's [`Clock`](crate::Clock), so a client on a simulated clock waits simulated time.
+//! [`Waiter::wait_blocking`] is the same loop for blocking code, run by the same engine.
+//!
+//! Every poll is an ordinary call of the read operation (`orders.get`, `processing.job.get`,
+//! `clip.job.get`, `uploads.progress`), retried by the client's retry policy and drawing on
+//! the default rate budget; a poll that still fails ends the wait with [`WaitError::Call`].
+//!
+//! ```no_run
+//! # async fn run(client: geopera::AuthenticatedClient) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//!
+//! let order = geopera::wait::order(&client, "ord_0123")
+//!     .deadline(Duration::from_secs(6 * 3600))
+//!     .on_progress(|order| println!("order is {:?}", order.status))
+//!     .await?;
+//! println!("{} fulfilled", order.id);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::time::Duration;
+
+use geopera_types::operations::{ClipJobGet, OrdersGet, ProcessingJobGet, UploadsProgress};
+use geopera_types::{Operation, OperationInfo};
+
+use crate::client::{ApiClient, Client};
+use crate::engine::{self, Face};
+use crate::models::{Job, JobStatus, Order, OrderStatus, UploadOutput, UploadStatus};
+use crate::request::CallOptions;
+use crate::Error;
+
+/// The first pause between polls, unless [`Waiter::interval`] says otherwise.
+pub const DEFAULT_FIRST_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The longest pause between polls, unless [`Waiter::interval`] says otherwise.
+pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(30);
+
+/// How much longer each pause is than the one before, until the longest.
+const GROWTH: f64 = 1.5;
+
+/// Waits for the order `order_id` to be fulfilled; a cancelled order is
+/// [`WaitError::Failed`].
+pub fn order(client: &impl ApiClient, order_id: impl Into<String>) -> Waiter<Order> {
+    Waiter::new(client, &ORDER, order_id.into())
+}
+
+/// Waits for the processing job `job_id` to succeed; a failed or cancelled job is
+/// [`WaitError::Failed`].
+pub fn processing_job(client: &impl ApiClient, job_id: impl Into<String>) -> Waiter<Job> {
+    Waiter::new(client, &PROCESSING_JOB, job_id.into())
+}
+
+/// Waits for the clip job `job_id` to succeed; a failed or cancelled job is
+/// [`WaitError::Failed`].
+pub fn clip_job(client: &impl ApiClient, job_id: impl Into<String>) -> Waiter<Job> {
+    Waiter::new(client, &CLIP_JOB, job_id.into())
+}
+
+/// Waits until the upload session `upload_id` is ready to complete — every declared byte has
+/// reached the storage, as when another party (a browser, a cloud transfer) sends the files —
+/// or is completed. A failed session is [`WaitError::Failed`].
+pub fn upload(client: &impl ApiClient, upload_id: impl Into<String>) -> Waiter<UploadOutput> {
+    Waiter::new(client, &UPLOAD, upload_id.into())
+}
+
+/// What a poll found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Not there yet: poll again.
+    Pending,
+    /// Finished well: the wait is over.
+    Done,
+    /// Finished badly: the wait is over, with an error.
+    Failed,
+}
+
+/// One kind of thing to wait for: how to ask for it and how to judge the answer.
+struct Kind<T> {
+    /// What it is, for messages.
+    what: &'static str,
+    /// The read operation that answers it.
+    info: &'static OperationInfo,
+    /// The member of that operation's body naming it.
+    id_field: &'static str,
+    judge: fn(&T) -> Verdict,
+    /// Its state, in a few words, for messages.
+    state: fn(&T) -> String,
+}
+
+static ORDER: Kind<Order> = Kind {
+    what: "order",
+    info: OrdersGet::INFO,
+    id_field: "order_id",
+    judge: judge_order,
+    state: order_state,
+};
+
+static PROCESSING_JOB: Kind<Job> = Kind {
+    what: "processing job",
+    info: ProcessingJobGet::INFO,
+    id_field: "job_id",
+    judge: judge_job,
+    state: job_state,
+};
+
+static CLIP_JOB: Kind<Job> = Kind {
+    what: "clip job",
+    info: ClipJobGet::INFO,
+    id_field: "job_id",
+    judge: judge_job,
+    state: job_state,
+};
+
+static UPLOAD: Kind<UploadOutput> = Kind {
+    what: "upload",
+    info: UploadsProgress::INFO,
+    id_field: "upload_id",
+    judge: judge_upload,
+    state: upload_state,
+};
+
+fn judge_order(order: &Order) -> Verdict {
+    match order.status {
+        Some(OrderStatus::Fulfilled) => Verdict::Done,
+        Some(OrderStatus::Cancelled) => Verdict::Failed,
+        _ => Verdict::Pending,
+    }
+}
+
+fn order_state(order: &Order) -> String {
+    status_text(order.status.as_ref().map(OrderStatus::as_str))
+}
+
+fn judge_job(job: &Job) -> Verdict {
+    match job.status {
+        Some(JobStatus::Succeeded) => Verdict::Done,
+        Some(JobStatus::Failed | JobStatus::Cancelled) => Verdict::Failed,
+        _ => Verdict::Pending,
+    }
+}
+
+fn job_state(job: &Job) -> String {
+    let status = status_text(job.status.as_ref().map(JobStatus::as_str));
+    match &job.error_message {
+        Some(message) => format!("{status}: {message}"),
+        None => status,
+    }
+}
+
+fn judge_upload(upload: &UploadOutput) -> Verdict {
+    match upload.status {
+        Some(UploadStatus::Completed) => Verdict::Done,
+        Some(UploadStatus::Failed) => Verdict::Failed,
+        _ => match (upload.bytes_received, upload.total_bytes) {
+            (Some(received), Some(total)) if received >= total => Verdict::Done,
+            _ => Verdict::Pending,
+        },
+    }
+}
+
+fn upload_state(upload: &UploadOutput) -> String {
+    let status = status_text(upload.status.as_ref().map(UploadStatus::as_str));
+    match &upload.error_message {
+        Some(message) => format!("{status}: {message}"),
+        None => status,
+    }
+}
+
+fn status_text(status: Option<&str>) -> String {
+    status.unwrap_or("without a status").to_owned()
+}
+
+/// A progress callback: called with every state a poll finds, the last one included.
+type Progress<T> = Box<dyn FnMut(&T) + Send>;
+
+/// A wait for one resource; configure it, then `.await` it (or call
+/// [`wait_blocking`](Self::wait_blocking)). Made by [`order`], [`processing_job`],
+/// [`clip_job`] and [`upload`].
+#[must_use = "a waiter does nothing until it is awaited"]
+pub struct Waiter<T: 'static> {
+    client: Client,
+    kind: &'static Kind<T>,
+    id: String,
+    first: Duration,
+    max: Duration,
+    deadline: Option<Duration>,
+    progress: Option<Progress<T>>,
+}
+
+impl<T> fmt::Debug for Waiter<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waiter")
+            .field("what", &self.kind.what)
+            .field("id", &self.id)
+            .field("first", &self.first)
+            .field("max", &self.max)
+            .field("deadline", &self.deadline)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl<T> Waiter<T>
+where
+    T: serde::de::DeserializeOwned + Send + 'static,
+{
+    fn new(client: &impl ApiClient, kind: &'static Kind<T>, id: String) -> Self {
+        Waiter {
+            client: client.core().clone(),
+            kind,
+            id,
+            first: DEFAULT_FIRST_INTERVAL,
+            max: DEFAULT_MAX_INTERVAL,
+            deadline: None,
+            progress: None,
+        }
+    }
+
+    /// The first pause between polls and the longest one; each pause is 1.5 times the one
+    /// before until the longest, and each is drawn between half and all of that, so waiters
+    /// started together spread out. A zero `first` polls again at once (for tests on a
+    /// simulated clock); `max` below `first` is raised to it.
+    pub fn interval(mut self, first: Duration, max: Duration) -> Self {
+        self.first = first;
+        self.max = max.max(first);
+        self
+    }
+
+    /// Ends the wait with [`WaitError::Deadline`] once `deadline` has passed since it started
+    /// (on the client's clock); a poll in flight is cut short at the deadline too.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Calls `progress` with every state a poll finds, the final one included; for progress
+    /// bars and logs. It runs on the waiting task, so it should return quickly.
+    pub fn on_progress(mut self, progress: impl FnMut(&T) + Send + 'static) -> Self {
+        self.progress = Some(Box::new(progress));
+        self
+    }
+
+    /// The same wait from blocking code: the caller's thread waits while the client's engine
+    /// polls.
+    ///
+    /// # Errors
+    ///
+    /// As for awaiting the waiter; see [`WaitError`].
+    #[cfg(feature = "blocking")]
+    pub fn wait_blocking(self) -> Result<T, WaitError<T>> {
+        let client = self.client.clone();
+        let (what, id) = (self.kind.what, self.id.clone());
+        let ran = crate::blocking::run(
+            &client,
+            crate::limiter::Caller::current(),
+            move |thread| async move { self.run(Some(thread.face())).await },
+        );
+        ran.unwrap_or_else(|source| Err(WaitError::Call { what, id, source }))
+    }
+
+    async fn run(mut self, face: Option<Face<'_>>) -> Result<T, WaitError<T>> {
+        let kind = self.kind;
+        let clock = self.client.limiter.clock.clone();
+        let ends = self.deadline.map(|deadline| clock.now() + deadline);
+        let payload = self.payload()?;
+        let mut pause = self.first;
+        let mut last: Option<Box<T>> = None;
+        loop {
+            let mut options = CallOptions::default();
+            if let Some(ends) = ends {
+                let left = ends.saturating_sub(clock.now());
+                if left.is_zero() {
+                    return Err(self.deadline_passed(last));
+                }
+                options.deadline = Some(left);
+            }
+            let client = &self.client;
+            let face = face.unwrap_or_else(|| client.async_face());
+            let state = match poll::<T>(client, face, kind.info, &options, payload.clone()).await {
+                Ok(state) => state,
+                Err(error) if is_deadline(&error) && ends.is_some() => {
+                    return Err(self.deadline_passed(last));
+                }
+                Err(source) => {
+                    return Err(WaitError::Call {
+                        what: kind.what,
+                        id: self.id,
+                        source,
+                    })
+                }
+            };
+            if let Some(progress) = self.progress.as_mut() {
+                progress(&state);
+            }
+            match (kind.judge)(&state) {
+                Verdict::Done => return Ok(state),
+                Verdict::Failed => {
+                    return Err(WaitError::Failed {
+                        what: kind.what,
+                        id: self.id,
+                        state: (kind.state)(&state),
+                        last: Box::new(state),
+                    })
+                }
+                Verdict::Pending => last = Some(Box::new(state)),
+            }
+            let wake = clock.now() + jittered(pause);
+            match ends {
+                Some(ends) if wake >= ends => {
+                    clock.sleep_until(ends).await;
+                    return Err(self.deadline_passed(last));
+                }
+                _ => clock.sleep_until(wake).await,
+            }
+            pause = pause.mul_f64(GROWTH).min(self.max);
+        }
+    }
+
+    /// The body of every poll.
+    fn payload(&self) -> Result<bytes::Bytes, WaitError<T>> {
+        let mut body = serde_json::Map::new();
+        body.insert(
+            self.kind.id_field.to_owned(),
+            serde_json::Value::String(self.id.clone()),
+        );
+        let body = serde_json::Value::Object(body);
+        crate::runtime::check(&self.client, self.kind.info, &body)
+            .and_then(|()| crate::runtime::to_payload(self.kind.info, &body))
+            .map_err(|source| WaitError::Call {
+                what: self.kind.what,
+                id: self.id.clone(),
+                source,
+            })
+    }
+
+    fn deadline_passed(&self, last: Option<Box<T>>) -> WaitError<T> {
+        WaitError::Deadline {
+            what: self.kind.what,
+            id: self.id.clone(),
+            deadline: self.deadline.unwrap_or_default(),
+            last,
+        }
+    }
+}
+
+impl<T> IntoFuture for Waiter<T>
+where
+    T: serde::de::DeserializeOwned + Send + 'static,
+{
+    type Output = Result<T, WaitError<T>>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run(None))
+    }
+}
+
+/// One poll: an ordinary call of the read operation, decoded as `T`.
+async fn poll<T: serde::de::DeserializeOwned>(
+    client: &Client,
+    face: Face<'_>,
+    info: &'static OperationInfo,
+    options: &CallOptions,
+    payload: bytes::Bytes,
+) -> Result<T, Error> {
+    let raw = engine::execute(client, face, info, options, payload).await?;
+    engine::classify::<T>(client, info, raw)?.into_result()
+}
+
+/// A pause drawn between half and all of `pause`.
+fn jittered(pause: Duration) -> Duration {
+    let millis = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(millis / 2 + fastrand::u64(0..=millis / 2))
+}
+
+/// Whether a poll failed because the wait's deadline cut it short.
+fn is_deadline(error: &Error) -> bool {
+    matches!(error, Error::Timeout { source: None, .. })
+}
+
+/// Why a wait ended without the resource reaching its good final state.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WaitError<T> {
+    /// The resource reached a final state that is not success: a failed or cancelled job, a
+    /// cancelled order, a failed upload. `last` is the resource as last read.
+    #[error("{what} {id} ended {state}")]
+    Failed {
+        /// What was waited for: `order`, `processing job`, `clip job` or `upload`.
+        what: &'static str,
+        /// Its id.
+        id: String,
+        /// Its final state in a few words, with the failure reason when the API gave one.
+        state: String,
+        /// The resource as last read.
+        last: Box<T>,
+    },
+    /// The deadline passed first. `last` is the resource as last read, if a poll succeeded.
+    #[error("{what} {id} was not done within {deadline:?}")]
+    Deadline {
+        /// What was waited for.
+        what: &'static str,
+        /// Its id.
+        id: String,
+        /// The deadline that passed.
+        deadline: Duration,
+        /// The resource as last read.
+        last: Option<Box<T>>,
+    },
+    /// A poll failed (after the client's retries): the resource is unknown, the credential
+    /// lacks the scope, the API is unreachable, ...
+    #[error("waiting for {what} {id}: {source}")]
+    Call {
+        /// What was waited for.
+        what: &'static str,
+        /// Its id.
+        id: String,
+        /// Why the poll failed.
+        #[source]
+        source: Error,
+    },
+}
+
+impl<T> WaitError<T> {
+    /// The resource as last read, when a poll read it.
+    pub fn last(&self) -> Option<&T> {
+        match self {
+            WaitError::Failed { last, .. } => Some(last),
+            WaitError::Deadline { last, .. } => last.as_deref(),
+            WaitError::Call { .. } => None,
+        }
+    }
+}

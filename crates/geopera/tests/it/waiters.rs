@@ -1,0 +1,305 @@
+//! Waiting for orders, jobs and uploads: final states, failures as typed errors, deadlines,
+//! cancellation by drop, progress callbacks, and the blocking form.
+
+use std::future::IntoFuture as _;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use geopera::models::{JobStatus, OrderStatus};
+use geopera::wait::{self, WaitError};
+use geopera::{AuthenticatedClient, Clock as _, Geopera};
+use geopera_emulator::{Emulator, EmulatorHandle, ManualClock, RateLimits, JOB_FAIL_MARKER};
+use serde_json::{json, Value};
+
+use crate::support::{archive_order, capture, SharedTime};
+
+/// An emulator on a clock the SDK's waits move: a job's minute passes in an instant.
+fn on_shared_time() -> (EmulatorHandle, Geopera) {
+    let clock = ManualClock::new();
+    let emu = Emulator::builder()
+        .clock(clock.clone())
+        .rate_limits(RateLimits::off())
+        .start()
+        .expect("the emulator starts");
+    let client = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .clock(SharedTime::new(&clock))
+        .build()
+        .expect("valid configuration");
+    (emu, Geopera::from(client))
+}
+
+/// An emulator whose clock stands still unless a test moves it, and a client on real time.
+fn frozen() -> (EmulatorHandle, Geopera) {
+    let emu = Emulator::builder()
+        .clock(ManualClock::new())
+        .rate_limits(RateLimits::off())
+        .start()
+        .expect("the emulator starts");
+    let client =
+        AuthenticatedClient::new(emu.base_url(), emu.api_key()).expect("valid configuration");
+    (emu, Geopera::from(client))
+}
+
+async fn call(client: &Geopera, op: &str, body: Value) -> Value {
+    client
+        .invoke(op, body)
+        .await
+        .unwrap_or_else(|e| panic!("{op}: {e}"))
+}
+
+/// A new processing job of a new project; `process` may be the failure marker.
+async fn start_job(client: &Geopera, process: &str) -> String {
+    let project = call(client, "projects.create", json!({"name": "waiting"})).await;
+    let job = call(
+        client,
+        "processing.execute",
+        json!({"process_id": process, "workspaceId": project["id"]}),
+    )
+    .await;
+    job["id"].as_str().expect("a job id").to_owned()
+}
+
+#[tokio::test]
+async fn a_processing_job_is_waited_for_until_it_succeeds_reporting_each_state() {
+    let (_emu, client) = on_shared_time();
+    let job = start_job(&client, "ndvi").await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let done = wait::processing_job(&client, &job)
+        .interval(Duration::from_secs(2), Duration::from_secs(10))
+        .on_progress(move |job| {
+            if let Ok(mut log) = log.lock() {
+                log.push(job.status.clone());
+            }
+        })
+        .await
+        .expect("the job succeeds");
+    assert_eq!(done.id, job);
+    assert_eq!(done.status, Some(JobStatus::Succeeded));
+    let seen = seen.lock().expect("the log").clone();
+    assert_eq!(seen.first(), Some(&Some(JobStatus::Pending)), "{seen:?}");
+    assert!(seen.contains(&Some(JobStatus::Running)), "{seen:?}");
+    assert_eq!(seen.last(), Some(&Some(JobStatus::Succeeded)), "{seen:?}");
+}
+
+#[tokio::test]
+async fn a_failing_job_ends_the_wait_with_a_typed_error_carrying_its_final_state() {
+    let (_emu, client) = on_shared_time();
+    let job = start_job(&client, JOB_FAIL_MARKER).await;
+    let error = wait::processing_job(&client, &job)
+        .await
+        .expect_err("the job fails");
+    let WaitError::Failed { id, last, .. } = &error else {
+        panic!("not a failure: {error:?}");
+    };
+    assert_eq!(id, &job);
+    assert_eq!(last.status, Some(JobStatus::Failed));
+    assert!(last.error_message.is_some(), "{last:?}");
+    assert_eq!(error.last().map(|job| job.id.as_str()), Some(job.as_str()));
+    assert!(error.to_string().contains("failed"), "{error}");
+}
+
+#[tokio::test]
+async fn a_clip_job_is_waited_for_too() {
+    let (_emu, client) = on_shared_time();
+    let created = call(
+        &client,
+        "clip.create_from_item",
+        json!({"item_id": "S2A_1"}),
+    )
+    .await;
+    let job = created["job"]["id"].as_str().expect("a clip job id");
+    let done = wait::clip_job(&client, job)
+        .await
+        .expect("the clip succeeds");
+    assert_eq!(done.status, Some(JobStatus::Succeeded));
+}
+
+#[tokio::test]
+async fn an_archive_order_is_waited_for_until_fulfilled() {
+    let (emu, client) = on_shared_time();
+    let placed = call(
+        &client,
+        "orders.archive.place",
+        Value::Object(archive_order(&capture(&emu), "waited")),
+    )
+    .await;
+    let id = placed["orderId"].as_str().expect("an order id");
+    let states = Arc::new(Mutex::new(Vec::new()));
+    let log = states.clone();
+    let order = wait::order(&client, id)
+        .interval(Duration::from_secs(20), Duration::from_secs(120))
+        .on_progress(move |order| {
+            if let Ok(mut log) = log.lock() {
+                log.push(order.status.clone());
+            }
+        })
+        .await
+        .expect("the order is fulfilled");
+    assert_eq!(order.status, Some(OrderStatus::Fulfilled));
+    let states = states.lock().expect("the log").clone();
+    assert!(
+        states.contains(&Some(OrderStatus::Processing)),
+        "{states:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_order_is_a_failure() {
+    let (emu, client) = on_shared_time();
+    let placed = call(
+        &client,
+        "orders.archive.place",
+        Value::Object(archive_order(&capture(&emu), "cancelled")),
+    )
+    .await;
+    let id = placed["orderId"].as_str().expect("an order id");
+    call(&client, "orders.cancel", json!({"order_id": id})).await;
+    let error = wait::order(&client, id).await.expect_err("cancelled");
+    assert!(
+        matches!(&error, WaitError::Failed { last, .. } if last.status == Some(OrderStatus::Cancelled)),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_deadline_ends_the_wait_on_time_with_the_last_state() {
+    let (_emu, client) = frozen();
+    let job = start_job(&client, "ndvi").await;
+    let deadline = Duration::from_millis(600);
+    let started = Instant::now();
+    let error = wait::processing_job(&client, &job)
+        .interval(Duration::from_millis(50), Duration::from_millis(100))
+        .deadline(deadline)
+        .await
+        .expect_err("the job never finishes on a frozen clock");
+    let took = started.elapsed();
+    assert!(took >= deadline, "ended early: {took:?}");
+    assert!(
+        took < deadline + Duration::from_secs(2),
+        "ended late: {took:?}"
+    );
+    let WaitError::Deadline { last, .. } = &error else {
+        panic!("not a deadline: {error:?}");
+    };
+    assert_eq!(
+        last.as_ref().and_then(|job| job.status.clone()),
+        Some(JobStatus::Pending)
+    );
+}
+
+#[tokio::test]
+async fn dropping_a_wait_stops_its_polling() {
+    let (emu, client) = frozen();
+    let job = start_job(&client, "ndvi").await;
+    let waiting = tokio::spawn(
+        wait::processing_job(&client, &job)
+            .interval(Duration::from_millis(10), Duration::from_millis(10))
+            .into_future(),
+    );
+    // Let it poll a few times, then drop it.
+    let polled = || emu.executed("processing.job.get");
+    let until = Instant::now() + Duration::from_secs(10);
+    while polled() < 3 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(polled() >= 3, "the waiter polls");
+    waiting.abort();
+    assert!(waiting.await.is_err_and(|e| e.is_cancelled()));
+    let after_drop = polled();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(polled(), after_drop, "no poll after the drop");
+}
+
+#[tokio::test]
+async fn an_unknown_id_ends_the_wait_with_the_api_error() {
+    let (_emu, client) = frozen();
+    let error = wait::order(&client, "ord_missing")
+        .await
+        .expect_err("no such order");
+    let WaitError::Call { source, .. } = &error else {
+        panic!("not a call error: {error:?}");
+    };
+    assert_eq!(source.status().map(|s| s.as_u16()), Some(404), "{source}");
+}
+
+#[tokio::test]
+async fn an_upload_is_ready_once_its_bytes_have_arrived() {
+    let (_emu, client) = frozen();
+    let project = call(&client, "projects.create", json!({"name": "up"})).await;
+    let upload = call(
+        &client,
+        "uploads.initiate",
+        json!({"project_id": project["id"], "total_bytes": 4}),
+    )
+    .await;
+    let id = upload["id"].as_str().expect("an upload id").to_owned();
+    let signed = call(
+        &client,
+        "uploads.signed_url",
+        json!({"upload_id": id, "file_name": "a.bin", "content_type": "application/octet-stream"}),
+    )
+    .await;
+    let url = signed["upload_url"]
+        .as_str()
+        .expect("a signed URL")
+        .to_owned();
+    // Another party sends the bytes a little later.
+    let sender = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        reqwest::Client::new()
+            .put(url)
+            .body(vec![1u8, 2, 3, 4])
+            .send()
+            .await
+            .map(|r| r.status())
+    });
+    let ready = wait::upload(&client, &id)
+        .interval(Duration::from_millis(50), Duration::from_millis(100))
+        .deadline(Duration::from_secs(20))
+        .await
+        .expect("the bytes arrive");
+    assert_eq!(ready.bytes_received, Some(4));
+    assert!(sender.await.is_ok_and(|s| s.is_ok_and(|s| s.is_success())));
+    // Once completed it still reads, as done.
+    call(&client, "uploads.complete", json!({"upload_id": id})).await;
+    let done = wait::upload(&client, &id).await.expect("completed");
+    assert!(done.is_final());
+}
+
+#[test]
+fn the_blocking_form_waits_through_the_same_engine() {
+    let clock = ManualClock::new();
+    let emu = Emulator::builder()
+        .clock(clock.clone())
+        .rate_limits(RateLimits::off())
+        .start()
+        .expect("the emulator starts");
+    let time = SharedTime::new(&clock);
+    let client = Geopera::from(
+        AuthenticatedClient::builder(emu.api_key())
+            .base_url(emu.base_url())
+            .clock(time.clone())
+            .build()
+            .expect("valid configuration"),
+    );
+    let project = client
+        .invoke_blocking("projects.create", json!({"name": "blocking"}))
+        .expect("a project");
+    let job = client
+        .invoke_blocking(
+            "processing.execute",
+            json!({"process_id": JOB_FAIL_MARKER, "workspaceId": project["id"]}),
+        )
+        .expect("a job");
+    let started = time.now();
+    let error = wait::processing_job(&client, job["id"].as_str().unwrap_or_default())
+        .wait_blocking()
+        .expect_err("the job fails");
+    assert!(matches!(error, WaitError::Failed { .. }), "{error:?}");
+    assert!(
+        time.now() - started >= Duration::from_secs(60),
+        "emulated time passed while waiting"
+    );
+}
