@@ -18,6 +18,7 @@ pub const HAND_WRITTEN: &[(&str, &str)] = &[
     ("ArchiveEstimateOutput", "orders"),
     ("CatalogSearchOutput", "stac"),
     ("HTTPValidationError", "problem"),
+    ("ProcessExecuteOutput", "jobs"),
     ("Problem", "problem"),
     ("SubscriptionOutput", "subscriptions"),
     ("TaskingEstimateOutput", "orders"),

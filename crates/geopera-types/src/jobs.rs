@@ -67,6 +67,9 @@ impl Job {
     }
 }
 
+/// What `processing.execute` answers: the job it started.
+pub type ProcessExecuteOutput = Job;
+
 open_model! {
     /// A job created and handed to a worker in one call (`processing.create_and_dispatch`).
     pub struct DispatchedJob {

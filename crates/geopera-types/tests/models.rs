@@ -1,6 +1,8 @@
 //! Every generated model against sample values of its own schema.
 
-use geopera_types::{models, orders, round_trip, sample::sample, schemas, subscriptions, uploads};
+use geopera_types::{
+    jobs, models, orders, round_trip, sample::sample, schemas, subscriptions, uploads,
+};
 use serde_json::Value;
 
 /// The hand-written models that type answers the contract leaves open: they must take every
@@ -15,6 +17,10 @@ const HAND_WRITTEN: &[(&str, geopera_types::Codec)] = &[
         round_trip::<orders::TaskingEstimateOutput>,
     ),
     ("UploadOutput", round_trip::<uploads::UploadOutput>),
+    (
+        "ProcessExecuteOutput",
+        round_trip::<jobs::ProcessExecuteOutput>,
+    ),
     (
         "SubscriptionOutput",
         round_trip::<subscriptions::SubscriptionOutput>,

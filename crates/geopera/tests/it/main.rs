@@ -19,3 +19,4 @@ mod tls_support;
 mod waiters;
 mod webhooks;
 mod wire;
+mod workflows;

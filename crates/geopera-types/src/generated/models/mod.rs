@@ -2,6 +2,7 @@
 
 //! One type per schema of the contract.
 
+pub use crate::jobs::ProcessExecuteOutput;
 pub use crate::orders::ArchiveEstimateOutput;
 pub use crate::orders::TaskingEstimateOutput;
 pub use crate::problem::HttpValidationError;
@@ -322,8 +323,6 @@ mod payment_method_output;
 pub use payment_method_output::PaymentMethodOutput;
 mod process_execute_input;
 pub use process_execute_input::ProcessExecuteInput;
-mod process_execute_output;
-pub use process_execute_output::ProcessExecuteOutput;
 mod process_get_input;
 pub use process_get_input::ProcessGetInput;
 mod process_run_input;
@@ -862,10 +861,6 @@ pub static CODECS: &[(&str, crate::Codec)] = &[
     (
         "ProcessExecuteInput",
         crate::round_trip::<ProcessExecuteInput>,
-    ),
-    (
-        "ProcessExecuteOutput",
-        crate::round_trip::<ProcessExecuteOutput>,
     ),
     ("ProcessGetInput", crate::round_trip::<ProcessGetInput>),
     ("ProcessRunInput", crate::round_trip::<ProcessRunInput>),
