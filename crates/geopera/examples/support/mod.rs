@@ -53,10 +53,7 @@ impl Time {
     /// The clock the SDK should read: the emulator's when there is one.
     pub fn sdk_clock(&self) -> std::sync::Arc<dyn geopera::Clock> {
         match &self.emulated {
-            Some(clock) => std::sync::Arc::new(EmulatedClock {
-                origin_ms: clock.now_millis(),
-                clock: clock.clone(),
-            }),
+            Some(clock) => sdk_clock_of(clock),
             None => std::sync::Arc::new(geopera::SystemClock::default()),
         }
     }
@@ -68,6 +65,15 @@ impl Time {
             None => tokio::time::sleep(duration).await,
         }
     }
+}
+
+/// The SDK's view of `clock`, from its present moment: when the SDK waits, the emulator's time
+/// jumps ahead instead.
+pub fn sdk_clock_of(clock: &geopera_emulator::ManualClock) -> std::sync::Arc<dyn geopera::Clock> {
+    std::sync::Arc::new(EmulatedClock {
+        origin_ms: clock.now_millis(),
+        clock: clock.clone(),
+    })
 }
 
 /// The SDK's view of an emulator's manual clock.
