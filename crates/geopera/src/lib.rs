@@ -116,8 +116,29 @@
 //! The 22 paged operations also have `pages` and `items` (async streams) and `pages_blocking` /
 //! `items_blocking` (iterators) that follow the operation's paging style — cursor (`next`),
 //! `limit`/`offset`, `page`/`size` or `limit`/`page` — and stop on the last page or a repeated
-//! cursor. `catalog.search_stream` has `stream` / `stream_blocking`, which parse its
+//! cursor. `catalog.search`'s items are typed [`models::StacItem`]s, every other operation's
+//! JSON values. `catalog.search_stream` has `stream` / `stream_blocking`, which parse its
 //! newline-delimited JSON as it arrives.
+//!
+//! # Typed answers the contract leaves open
+//!
+//! The contract types many answers as free-form objects. Where their shape is known, the SDK
+//! types the members clients read and keeps every other member in `extra`, so nothing the
+//! server sends is lost: [`models::Order`] (with [`models::OrderStatus`]), [`models::Job`]
+//! (`processing.execute`, and what the waiters return), [`models::UploadOutput`], estimate
+//! groups ([`models::ArchiveEstimateGroup`], [`models::TaskingEstimateGroup`]) and
+//! subscriptions, whose signing secret is a [`models::SigningSecret`] that never prints. A
+//! state the SDK does not know arrives as `Other(text)`, never as a decoding error.
+//!
+//! # Waiting for orders, jobs and uploads
+//!
+//! [`wait::order`], [`wait::processing_job`], [`wait::clip_job`] and [`wait::upload`] poll
+//! until the resource reaches a final state, backing off with jitter, reporting each state to
+//! an optional callback, bounded by an optional deadline. Success returns the resource; a
+//! failed job, a cancelled order or a failed upload is [`wait::WaitError::Failed`] carrying the
+//! final state. Waiting is a future — dropping it stops the polling — and
+//! [`wait::Waiter::wait_blocking`] is the same loop for blocking code. The `archive_workflow`
+//! example goes from a catalog search to an order's delivery links this way.
 //!
 //! # Webhooks
 //!
