@@ -48,8 +48,19 @@ pub const DEFAULT_FIRST_INTERVAL: Duration = Duration::from_secs(2);
 /// The longest pause between polls, unless [`Waiter::interval`] says otherwise.
 pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(30);
 
+/// The shortest pause between polls, whatever [`Waiter::interval`] says: a waiter must never
+/// turn into a loop that polls as fast as the API answers.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
 /// How much longer each pause is than the one before, until the longest.
 const GROWTH: f64 = 1.5;
+
+/// How long a wait for an order lasts unless [`Waiter::deadline`] says otherwise: tasking
+/// orders wait for a satellite pass, which can take weeks.
+const ORDER_DEADLINE: Duration = Duration::from_secs(60 * 24 * 3600);
+
+/// How long a wait for a job or an upload lasts unless [`Waiter::deadline`] says otherwise.
+const WORK_DEADLINE: Duration = Duration::from_secs(24 * 3600);
 
 /// Waits for the order `order_id` to be fulfilled; a cancelled order is
 /// [`WaitError::Failed`].
@@ -95,6 +106,8 @@ struct Kind<T> {
     info: &'static OperationInfo,
     /// The member of that operation's body naming it.
     id_field: &'static str,
+    /// How long a wait lasts unless the caller says otherwise.
+    deadline: Duration,
     judge: fn(&T) -> Verdict,
     /// Its state, in a few words, for messages.
     state: fn(&T) -> String,
@@ -102,6 +115,7 @@ struct Kind<T> {
 
 static ORDER: Kind<Order> = Kind {
     what: "order",
+    deadline: ORDER_DEADLINE,
     info: OrdersGet::INFO,
     id_field: "order_id",
     judge: judge_order,
@@ -110,6 +124,7 @@ static ORDER: Kind<Order> = Kind {
 
 static PROCESSING_JOB: Kind<Job> = Kind {
     what: "processing job",
+    deadline: WORK_DEADLINE,
     info: ProcessingJobGet::INFO,
     id_field: "job_id",
     judge: judge_job,
@@ -118,6 +133,7 @@ static PROCESSING_JOB: Kind<Job> = Kind {
 
 static CLIP_JOB: Kind<Job> = Kind {
     what: "clip job",
+    deadline: WORK_DEADLINE,
     info: ClipJobGet::INFO,
     id_field: "job_id",
     judge: judge_job,
@@ -126,6 +142,7 @@ static CLIP_JOB: Kind<Job> = Kind {
 
 static UPLOAD: Kind<UploadOutput> = Kind {
     what: "upload",
+    deadline: WORK_DEADLINE,
     info: UploadsProgress::INFO,
     id_field: "upload_id",
     judge: judge_upload,
@@ -196,7 +213,7 @@ pub struct Waiter<T: 'static> {
     id: String,
     first: Duration,
     max: Duration,
-    deadline: Option<Duration>,
+    deadline: Duration,
     progress: Option<Progress<T>>,
 }
 
@@ -224,25 +241,27 @@ where
             id,
             first: DEFAULT_FIRST_INTERVAL,
             max: DEFAULT_MAX_INTERVAL,
-            deadline: None,
+            deadline: kind.deadline,
             progress: None,
         }
     }
 
     /// The first pause between polls and the longest one; each pause is 1.5 times the one
     /// before until the longest, and each is drawn between half and all of that, so waiters
-    /// started together spread out. A zero `first` polls again at once (for tests on a
-    /// simulated clock); `max` below `first` is raised to it.
+    /// started together spread out. Pauses shorter than [`MIN_INTERVAL`] are raised to it, and
+    /// `max` below `first` to `first`.
     pub fn interval(mut self, first: Duration, max: Duration) -> Self {
-        self.first = first;
-        self.max = max.max(first);
+        self.first = first.max(MIN_INTERVAL);
+        self.max = max.max(self.first);
         self
     }
 
     /// Ends the wait with [`WaitError::Deadline`] once `deadline` has passed since it started
-    /// (on the client's clock); a poll in flight is cut short at the deadline too.
+    /// (on the client's clock); a poll in flight is cut short at the deadline too. Without
+    /// it, a wait for an order ends after 60 days and one for a job or an upload after a day:
+    /// every wait ends.
     pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = Some(deadline);
+        self.deadline = deadline;
         self
     }
 
@@ -274,24 +293,24 @@ where
     async fn run(mut self, face: Option<Face<'_>>) -> Result<T, WaitError<T>> {
         let kind = self.kind;
         let clock = self.client.limiter.clock.clone();
-        let ends = self.deadline.map(|deadline| clock.now() + deadline);
+        let ends = clock.now().saturating_add(self.deadline);
         let payload = self.payload()?;
         let mut pause = self.first;
         let mut last: Option<Box<T>> = None;
         loop {
-            let mut options = CallOptions::default();
-            if let Some(ends) = ends {
-                let left = ends.saturating_sub(clock.now());
-                if left.is_zero() {
-                    return Err(self.deadline_passed(last));
-                }
-                options.deadline = Some(left);
+            let left = ends.saturating_sub(clock.now());
+            if left.is_zero() {
+                return Err(self.deadline_passed(last));
             }
+            let options = CallOptions {
+                deadline: Some(left),
+                ..CallOptions::default()
+            };
             let client = &self.client;
             let face = face.unwrap_or_else(|| client.async_face());
             let state = match poll::<T>(client, face, kind.info, &options, payload.clone()).await {
                 Ok(state) => state,
-                Err(error) if is_deadline(&error) && ends.is_some() => {
+                Err(error) if is_deadline(&error) => {
                     return Err(self.deadline_passed(last));
                 }
                 Err(source) => {
@@ -317,14 +336,12 @@ where
                 }
                 Verdict::Pending => last = Some(Box::new(state)),
             }
-            let wake = clock.now() + jittered(pause);
-            match ends {
-                Some(ends) if wake >= ends => {
-                    clock.sleep_until(ends).await;
-                    return Err(self.deadline_passed(last));
-                }
-                _ => clock.sleep_until(wake).await,
+            let wake = clock.now().saturating_add(jittered(pause));
+            if wake >= ends {
+                clock.sleep_until(ends).await;
+                return Err(self.deadline_passed(last));
             }
+            clock.sleep_until(wake).await;
             pause = pause.mul_f64(GROWTH).min(self.max);
         }
     }
@@ -350,7 +367,7 @@ where
         WaitError::Deadline {
             what: self.kind.what,
             id: self.id.clone(),
-            deadline: self.deadline.unwrap_or_default(),
+            deadline: self.deadline,
             last,
         }
     }
