@@ -21,6 +21,8 @@ pub fn operation_summary(op: &OperationDef) -> String {
     let mut parts = vec![effect(op).to_owned()];
     if op.ndjson {
         parts.push("NDJSON stream".to_owned());
+    } else if op.binary {
+        parts.push("binary answer (image or XML)".to_owned());
     } else if let Some((kind, _)) = paging_parts(op.paging) {
         parts.push(format!("{kind} paging"));
     }
@@ -105,6 +107,15 @@ pub fn budget_detail(class: RateClass) -> String {
     )
 }
 
+/// The output type's name for messages (`OperationInfo::output_type`).
+pub fn output_name(op: &OperationDef) -> &str {
+    match (op.output_override, &op.output) {
+        (Some(path), _) => path.rsplit("::").next().unwrap_or(path),
+        (None, Some(name)) => name,
+        (None, None) => "serde_json::Value",
+    }
+}
+
 /// The Rust path of an operation's input model.
 pub fn input_path(op: &OperationDef) -> String {
     match &op.input {
@@ -113,8 +124,11 @@ pub fn input_path(op: &OperationDef) -> String {
     }
 }
 
-/// The Rust path of an operation's output model.
+/// The Rust path of an operation's output model: an override first, then the contract's.
 pub fn output_path(op: &OperationDef) -> String {
+    if let Some(path) = op.output_override {
+        return path.to_owned();
+    }
     match &op.output {
         Some(name) => format!("crate::models::{name}"),
         None => "serde_json::Value".to_owned(),

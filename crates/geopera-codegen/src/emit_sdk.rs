@@ -93,6 +93,23 @@ fn ndjson_functions(op: &OperationDef) -> String {
         .to_owned()
 }
 
+/// The body stream of an operation that answers raw content (an image or XML).
+fn binary_functions(op: &OperationDef) -> String {
+    if !op.binary {
+        return String::new();
+    }
+    "\n/// Sends the call and hands back the success body as it arrives, with its content type,\n\
+     /// rather than read whole into a [`crate::Binary`]; for large images.\n///\n/// # Errors\n///\n\
+     /// As for [`send`], up to the start of the body; the stream yields later failures.\n\
+     pub async fn stream_body(client: &impl ApiClient, body: impl IntoRequest<Input>) -> Result<crate::ByteStream, Error> {\n\
+     crate::binary::stream_body::<Operation>(client.core(), body).await\n}\n\n\
+     /// The blocking form of [`stream_body`]: an iterator of chunks, read as it is advanced.\n///\n/// # Errors\n///\n/// As for [`stream_body`].\n\
+     #[cfg(feature = \"blocking\")]\n\
+     pub fn stream_body_blocking(client: &impl ApiClient, body: impl IntoRequest<Input>) -> Result<crate::BlockingByteStream, Error> {\n\
+     crate::binary::stream_body_blocking::<Operation>(client.core(), body)\n}\n"
+        .to_owned()
+}
+
 fn operation_module(op: &OperationDef) -> String {
     let input = input_path(op);
     let output = output_path(op);
@@ -103,7 +120,7 @@ fn operation_module(op: &OperationDef) -> String {
          //! | | |\n//! |---|---|\n\
          //! | scope | `{scope}` |\n\
          //! | input | {input_link} |\n\
-         //! | output | {output_link} |\n\
+         //! | output | {output_link}{output_note} |\n\
          //! | success | `{success}` |\n\
          //! | errors | {errors} |\n\
          //! | paging | {paging} |\n\
@@ -131,13 +148,18 @@ fn operation_module(op: &OperationDef) -> String {
          /// The blocking form of [`send_detailed`].\n///\n/// # Errors\n///\n/// As for [`send_detailed`].\n\
          #[cfg(feature = \"blocking\")]\n\
          pub fn send_blocking_detailed(client: &impl ApiClient, body: impl IntoRequest<Input>) -> Result<Response<Output>, Error> {{\n\
-         crate::runtime::send_blocking_detailed::<Operation>(client.core(), body)\n}}\n{paging_fns}{ndjson_fns}",
+         crate::runtime::send_blocking_detailed::<Operation>(client.core(), body)\n}}\n{paging_fns}{ndjson_fns}{binary_fns}",
         summary = operation_summary(op),
         id = op.id,
         path = op.path,
         scope = op.scope,
         input_link = type_link(&input),
         output_link = type_link(&output),
+        output_note = if op.binary {
+            ": the raw body (image or XML) and its content type; `stream_body` reads it as it arrives"
+        } else {
+            ""
+        },
         success = op.success,
         errors = errors.join(", "),
         paging = docs::paging_detail(op.paging),
@@ -145,6 +167,7 @@ fn operation_module(op: &OperationDef) -> String {
         rate = docs::budget_detail(op.rate_class),
         paging_fns = paging_functions(op),
         ndjson_fns = ndjson_functions(op),
+        binary_fns = binary_functions(op),
     )
 }
 

@@ -684,7 +684,7 @@ fn operations(api: &Api) -> Result<String> {
             input_shape = shape_in(&op.input_raw, "crate::schemas::")?,
             output_shape = shape_in(&op.output_raw, "crate::schemas::")?,
             input_type = op.input.as_deref().unwrap_or("JsonObject"),
-            output_type = op.output.as_deref().unwrap_or("serde_json::Value"),
+            output_type = docs::output_name(op),
             paging = paging_name(op.paging),
             rate = op.rate_class,
             retry = if op.is_read_only() { "Safe" } else { "NeedsIdempotencyKey" },

@@ -47,6 +47,48 @@ const SPEND: &[&str] = &[
 /// their output as any JSON).
 pub const NDJSON: &[&str] = &["catalog.search_stream"];
 
+/// The Rust type of a binary answer, as a path both generated crates resolve (`geopera`
+/// re-exports it from `geopera-types`).
+pub const BINARY_OUTPUT: &str = "crate::Binary";
+
+/// Outputs chosen by hand where the contract's schema says less than the API answers
+/// (operation id, Rust type path resolving in both generated crates); they win over both the
+/// contract's schema and [`answers_raw`]. Typed overlays of free-form JSON answers go here.
+pub const OUTPUT_OVERRIDES: &[(&str, &str)] = &[];
+
+/// Whether an operation answers raw content (an image or an XML document) rather than JSON.
+///
+/// The contract types every answer as `application/json`, so the rule reads what it does say:
+/// the success schema must be untyped, and the words of the operation's summary must name such
+/// a product — a tile render (leading verb `render`), a thumbnail, a WMTS `GetTile`, or an XML
+/// document — without naming JSON, metadata or a redirect (the quicklook and thumbnail
+/// redirects answer JSON, as do download descriptors). `items.tile.render`-style renders all
+/// lead with the verb; "rendering" elsewhere (tile info) is a different word.
+pub fn answers_raw(summary: &str, output_untyped: bool) -> bool {
+    let words: Vec<String> = summary
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let has = |word: &str| words.iter().any(|w| w == word);
+    let product = words.first().is_some_and(|w| w == "render")
+        || has("thumbnail")
+        || has("gettile")
+        || has("xml");
+    let json = has("json") || has("metadata") || has("redirect");
+    output_untyped && product && !json
+}
+
+/// The Rust output type an operation gets instead of its contract schema's, if any: an entry
+/// of [`OUTPUT_OVERRIDES`], else [`BINARY_OUTPUT`] for a raw answer.
+pub fn output_override(id: &str, raw: bool) -> Option<&'static str> {
+    OUTPUT_OVERRIDES
+        .iter()
+        .find(|(op, _)| *op == id)
+        .map(|(_, ty)| *ty)
+        .or(raw.then_some(BINARY_OUTPUT))
+}
+
 /// The whole contract, as the emitters need it.
 #[derive(Debug)]
 pub struct Api {
@@ -183,6 +225,11 @@ pub struct OperationDef {
     pub output: Option<String>,
     /// The output schema's contract name, when it has one.
     pub output_schema: Option<String>,
+    /// The output's Rust type path when it is not the contract schema's (see
+    /// [`output_override`]); it wins over [`output`](Self::output).
+    pub output_override: Option<&'static str>,
+    /// Whether the answer is raw content (image or XML), decoded as [`BINARY_OUTPUT`].
+    pub binary: bool,
     /// Whether the contract declares `Idempotency-Key`.
     pub idempotency_key: bool,
     /// Whether the body may be omitted.
@@ -613,6 +660,11 @@ fn operation(
     } else {
         Paging::None
     };
+    let summary = op.get("summary").and_then(Value::as_str).unwrap_or("");
+    let binary = answers_raw(summary, output_schema.is_none());
+    if binary && paging != Paging::None {
+        bail!("{id}: a binary answer cannot be paged");
+    }
     let rate_class = if ORDER_PLACEMENT.contains(&id.as_str()) {
         RateClass::OrderPlacement
     } else if SPEND.contains(&id.as_str()) {
@@ -630,7 +682,9 @@ fn operation(
         input: input_schema.as_deref().map(naming::type_name),
         input_schema,
         output: output_schema.as_deref().map(naming::type_name),
+        output_override: output_override(&id, binary),
         output_schema,
+        binary,
         idempotency_key,
         body_optional,
         paging,
@@ -640,4 +694,55 @@ fn operation(
         output_raw,
         id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pins what [`answers_raw`] reads from the real contract, so a contract change that adds,
+    /// renames or rewords a binary operation shows up here.
+    #[test]
+    fn the_contract_answers_raw_content_for_exactly_these_operations() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/spec/geopera-openapi.json"
+        );
+        let text = std::fs::read_to_string(path).expect("the contract beside the repository");
+        let spec: Value = serde_json::from_str(&text).expect("the contract is JSON");
+        let api = parse(&spec).expect("the contract parses");
+        let binary: Vec<&str> = api
+            .operations
+            .iter()
+            .filter(|op| op.binary)
+            .map(|op| op.id.as_str())
+            .collect();
+        assert_eq!(
+            binary,
+            [
+                "catalog.tile.render",
+                "cog.thumbnail",
+                "cog.tile.render",
+                "cog.tile.terrain",
+                "items.tile.render",
+                "items.tile.wmts_capabilities",
+                "items.tile.wmts_get_tile",
+                "share.tile.render",
+            ]
+        );
+        for op in &api.operations {
+            let expected = op.binary.then_some(BINARY_OUTPUT);
+            assert_eq!(op.output_override, expected, "{}", op.id);
+        }
+    }
+
+    #[test]
+    fn raw_answers_need_an_untyped_schema_and_no_word_of_json() {
+        assert!(answers_raw("Render a tile", true));
+        assert!(!answers_raw("Render a tile", false));
+        assert!(!answers_raw("Resolve and redirect to a thumbnail", true));
+        assert!(!answers_raw("Tile rendering info", true));
+        assert!(!answers_raw("Statistics JSON or a rendered PNG", true));
+        assert!(answers_raw("A GetTile request", true));
+    }
 }

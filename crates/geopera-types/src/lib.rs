@@ -2,7 +2,8 @@
 //!
 //! Everything under [`models`], [`schemas`] and [`operations`] is generated from the Geopera
 //! OpenAPI contract by `geopera-codegen`; the rest of this crate is the small hand-written
-//! vocabulary the generated code is declared in. The crate depends on `serde` only, so both the
+//! vocabulary the generated code is declared in. The crate depends on `serde` (and `bytes`, for [`Binary`]
+//! answers) only, so both the
 //! SDK (`geopera`) and the local emulator (`geopera-emulator`) can share one definition of the
 //! wire format.
 //!
@@ -84,6 +85,7 @@ macro_rules! free_form {
     };
 }
 
+mod binary;
 mod generated;
 pub mod jobs;
 mod open;
@@ -102,6 +104,7 @@ pub mod uploads;
 #[cfg(feature = "validate")]
 pub mod validate;
 
+pub use binary::{Binary, DecodeOutput, OCTET_STREAM};
 pub use generated::{models, schemas};
 pub use operation::{Access, Operation, OperationInfo, Paging, RetryClass};
 pub use problem::{HttpValidationError, LocItem, Problem, ValidationError};

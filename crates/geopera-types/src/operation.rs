@@ -2,6 +2,7 @@
 
 use serde::{de::DeserializeOwned, Serialize};
 
+use crate::binary::DecodeOutput;
 use crate::rate::RateClass;
 use crate::shape::Shape;
 
@@ -95,8 +96,9 @@ pub trait Operation {
     const INFO: &'static OperationInfo;
     /// The request body model.
     type Input: Serialize + DeserializeOwned + Send + Sync + 'static;
-    /// The model of a successful answer.
-    type Output: DeserializeOwned + Send + 'static;
+    /// The model of a successful answer: a JSON model, or [`Binary`](crate::Binary) for the
+    /// operations that answer images or XML.
+    type Output: DecodeOutput + Send + 'static;
 }
 
 /// Finds an operation by id, e.g. `catalog.search`.

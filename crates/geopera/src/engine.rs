@@ -11,10 +11,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use geopera_types::{HttpValidationError, OperationInfo, Problem, RetryClass};
+use geopera_types::{DecodeOutput, HttpValidationError, OperationInfo, Problem, RetryClass};
 use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use http::StatusCode;
-use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 
 use crate::auth::{AuthContext, Credential};
@@ -485,15 +484,17 @@ fn finish<S>(
     }
 }
 
+/// The answer's `Content-Type`, when it has a readable one.
+pub(crate) fn content_type(headers: &HeaderMap) -> Option<&str> {
+    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
+}
+
 fn is_problem_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("application/problem+json"))
+    content_type(headers).is_some_and(|v| v.trim_start().starts_with("application/problem+json"))
 }
 
 /// Parses an answer according to the operation's documented statuses.
-pub(crate) fn classify<T: DeserializeOwned>(
+pub(crate) fn classify<T: DecodeOutput>(
     client: &Client,
     info: &'static OperationInfo,
     raw: RawResponse,
@@ -502,7 +503,7 @@ pub(crate) fn classify<T: DeserializeOwned>(
     parse(client, info, raw).map_err(|error| redactor.error(error))
 }
 
-fn parse<T: DeserializeOwned>(
+fn parse<T: DecodeOutput>(
     client: &Client,
     info: &'static OperationInfo,
     raw: RawResponse,
@@ -522,7 +523,7 @@ fn parse<T: DeserializeOwned>(
     }
     let documented = code == info.success_status || info.error_statuses.contains(&code);
     let parsed = if code == info.success_status {
-        serde_json::from_slice::<T>(&content).map_or(Parsed::Unparsed, Parsed::Success)
+        T::decode_output(content_type(&headers), &content).map_or(Parsed::Unparsed, Parsed::Success)
     } else if documented && code == 422 {
         serde_json::from_slice::<HttpValidationError>(&content)
             .map_or(Parsed::Unparsed, Parsed::Validation)

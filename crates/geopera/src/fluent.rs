@@ -257,6 +257,31 @@ impl Call<crate::operations::catalog_search_stream::Operation> {
     }
 }
 
+/// Operations that answer images or XML ([`Binary`](crate::Binary)) can also hand their body
+/// over as it arrives.
+impl<O: Operation<Output = crate::Binary>> Call<O> {
+    /// Sends the call and returns the success body as a stream of chunks with its content
+    /// type; see [`ByteStream`](crate::ByteStream).
+    ///
+    /// # Errors
+    ///
+    /// As for the operation's `send`, up to the start of the body.
+    pub async fn stream_body(self) -> Result<crate::ByteStream, Error> {
+        crate::binary::stream_body::<O>(self.client.core(), Converted(self.request)).await
+    }
+
+    /// The blocking form of [`Call::stream_body`]: an iterator of chunks, read as it is
+    /// advanced.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Call::stream_body`].
+    #[cfg(feature = "blocking")]
+    pub fn stream_body_blocking(self) -> Result<crate::BlockingByteStream, Error> {
+        crate::binary::stream_body_blocking::<O>(self.client.core(), Converted(self.request))
+    }
+}
+
 impl<O: Operation + 'static> IntoFuture for Call<O>
 where
     O::Input: Send,

@@ -53,6 +53,12 @@
 //! the contract's open schemas allow and the Python SDK does, never silently dropped — so a
 //! misspelt `colections` reaches the API, which decides what it means.
 //!
+//! Eight operations answer an image or an XML document rather than JSON — the tile renders,
+//! `cog.thumbnail`, `cog.tile.terrain` and the WMTS pair — although the contract types every
+//! answer as JSON. Their output is [`Binary`]: the bytes and their content type, from all four
+//! functions and the fluent client. They also have `stream_body` / `stream_body_blocking`,
+//! which hand the body over as it arrives ([`ByteStream`]), for images too large to hold.
+//!
 //! The fluent [`Geopera`] client reaches the same operations by namespace —
 //! `geopera.orders().tasking().estimate(body).await` — and [`Geopera::invoke`] calls any
 //! operation by id with JSON in and out.
@@ -257,6 +263,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+mod binary;
 #[cfg(feature = "blocking")]
 mod blocking;
 mod body;
@@ -280,6 +287,9 @@ mod secret;
 pub mod wait;
 pub mod webhooks;
 
+#[cfg(feature = "blocking")]
+pub use binary::BlockingByteStream;
+pub use binary::ByteStream;
 pub use client::{
     ApiClient, AuthenticatedClient, Client, ClientBuilder, DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_READ_TIMEOUT, DEFAULT_TIMEOUT,
@@ -300,7 +310,6 @@ pub use request::{CallOptions, IntoRequest, Request};
 pub use response::{Parsed, Response};
 pub use retry::RetryPolicy;
 
-/// The typed models of the contract, plus the hand-written error bodies.
 /// Every request and answer model: one per schema of the contract, plus typed forms of answers
 /// the contract leaves open (orders, jobs, uploads, subscriptions, STAC items).
 pub mod models {
@@ -313,7 +322,7 @@ pub mod models {
     pub use geopera_types::subscriptions::{SigningSecret, SubscriptionList};
     pub use geopera_types::uploads::{UploadStatus, UploadedFile};
 }
-pub use geopera_types::{JsonObject, Operation, OperationInfo, RateClass};
+pub use geopera_types::{Binary, DecodeOutput, JsonObject, Operation, OperationInfo, RateClass};
 
 /// Descriptors of every operation as data (scope, statuses, paging), e.g. for tooling.
 pub mod descriptors {

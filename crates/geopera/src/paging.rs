@@ -242,7 +242,10 @@ fn walk<T: Send + 'static>(start: Walk, convert: Convert<T>) -> PageStream<T> {
 pub(crate) fn pages<O: Operation>(
     client: &Client,
     body: impl IntoRequest<O::Input>,
-) -> PageStream<O::Output> {
+) -> PageStream<O::Output>
+where
+    O::Output: DeserializeOwned,
+{
     walk(Walk::start::<O>(client, body), typed::<O::Output>)
 }
 
@@ -348,7 +351,10 @@ impl<T: Send + 'static> Iterator for BlockingPages<T> {
 pub(crate) fn pages_blocking<O: Operation>(
     client: &Client,
     body: impl IntoRequest<O::Input>,
-) -> BlockingPages<O::Output> {
+) -> BlockingPages<O::Output>
+where
+    O::Output: DeserializeOwned,
+{
     BlockingPages {
         state: Walk::start::<O>(client, body),
         convert: typed::<O::Output>,

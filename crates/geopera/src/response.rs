@@ -1,7 +1,7 @@
 //! The detailed form of an answer: status, headers, raw bytes and the parsed value.
 
 use bytes::Bytes;
-use geopera_types::{HttpValidationError, Problem};
+use geopera_types::{DecodeOutput, HttpValidationError, Problem};
 use http::{HeaderMap, StatusCode};
 
 use crate::redact::Redactor;
@@ -65,7 +65,7 @@ impl<T> Response<T> {
     /// The answer was a problem, a validation failure, an undocumented status or undecodable.
     pub fn into_result(self) -> Result<T, Error>
     where
-        T: serde::de::DeserializeOwned,
+        T: DecodeOutput,
     {
         let redactor = self.redactor.clone();
         self.into_result_quoting_credentials()
@@ -74,7 +74,7 @@ impl<T> Response<T> {
 
     fn into_result_quoting_credentials(self) -> Result<T, Error>
     where
-        T: serde::de::DeserializeOwned,
+        T: DecodeOutput,
     {
         let Response {
             operation_id,
@@ -98,7 +98,8 @@ impl<T> Response<T> {
             Parsed::Problem(problem) => Err(Error::api(operation_id, status, problem, attempts)),
             Parsed::Validation(error) => Err(Error::rejected(operation_id, error)),
             Parsed::Unparsed if status.is_success() => {
-                let source = match serde_json::from_slice::<T>(&content) {
+                let decoded = T::decode_output(crate::engine::content_type(&headers), &content);
+                let source = match decoded {
                     Err(source) => source,
                     Ok(_) => {
                         serde::de::Error::custom("the status is not the documented success status")

@@ -6,9 +6,9 @@
 //! that 227 operations do not multiply the code that does the work.
 
 use bytes::Bytes;
-use geopera_types::{Operation, OperationInfo};
 #[cfg(feature = "blocking")]
-use serde::de::DeserializeOwned;
+use geopera_types::DecodeOutput;
+use geopera_types::{Operation, OperationInfo};
 
 use crate::client::Client;
 use crate::engine::{classify, execute};
@@ -106,7 +106,7 @@ pub(crate) fn send_blocking_detailed<O: Operation>(
 /// which keeps the allocator's per-thread caches warm, and concurrent callers decode in
 /// parallel instead of one after another on the I/O thread.
 #[cfg(feature = "blocking")]
-fn call_blocking<T: DeserializeOwned>(
+fn call_blocking<T: DecodeOutput>(
     client: &Client,
     info: &'static OperationInfo,
     options: CallOptions,

@@ -2648,7 +2648,7 @@ pub static CATALOG_SOURCES_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Reads, safe to retry · `tiles:read` · 600/min · [`CatalogTileInput`](crate::models::CatalogTileInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · binary answer (image or XML) · `tiles:read` · 600/min · [`CatalogTileInput`](crate::models::CatalogTileInput) → 200 [`Binary`](crate::Binary).
 ///
 /// The operation `catalog.tile.render` as a type; [`CATALOG_TILE_RENDER`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -2657,7 +2657,7 @@ pub struct CatalogTileRender;
 impl Operation for CatalogTileRender {
     const INFO: &'static OperationInfo = &CATALOG_TILE_RENDER;
     type Input = crate::models::CatalogTileInput;
-    type Output = serde_json::Value;
+    type Output = crate::Binary;
 }
 
 /// What is known of `catalog.tile.render`.
@@ -2674,7 +2674,7 @@ pub static CATALOG_TILE_RENDER: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::CATALOG_TILE_INPUT),
     output: &Shape::Any,
     input_type: "CatalogTileInput",
-    output_type: "serde_json::Value",
+    output_type: "Binary",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
@@ -3230,7 +3230,7 @@ pub static COG_STATISTICS: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Reads, safe to retry · `tiles:read` · 600/min · [`CogThumbnailInput`](crate::models::CogThumbnailInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · binary answer (image or XML) · `tiles:read` · 600/min · [`CogThumbnailInput`](crate::models::CogThumbnailInput) → 200 [`Binary`](crate::Binary).
 ///
 /// The operation `cog.thumbnail` as a type; [`COG_THUMBNAIL`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -3239,7 +3239,7 @@ pub struct CogThumbnail;
 impl Operation for CogThumbnail {
     const INFO: &'static OperationInfo = &COG_THUMBNAIL;
     type Input = crate::models::CogThumbnailInput;
-    type Output = serde_json::Value;
+    type Output = crate::Binary;
 }
 
 /// What is known of `cog.thumbnail`.
@@ -3256,13 +3256,13 @@ pub static COG_THUMBNAIL: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::COG_THUMBNAIL_INPUT),
     output: &Shape::Any,
     input_type: "CogThumbnailInput",
-    output_type: "serde_json::Value",
+    output_type: "Binary",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
 };
 
-/// Reads, safe to retry · `tiles:read` · 600/min · [`CogTileInput`](crate::models::CogTileInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · binary answer (image or XML) · `tiles:read` · 600/min · [`CogTileInput`](crate::models::CogTileInput) → 200 [`Binary`](crate::Binary).
 ///
 /// The operation `cog.tile.render` as a type; [`COG_TILE_RENDER`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -3271,7 +3271,7 @@ pub struct CogTileRender;
 impl Operation for CogTileRender {
     const INFO: &'static OperationInfo = &COG_TILE_RENDER;
     type Input = crate::models::CogTileInput;
-    type Output = serde_json::Value;
+    type Output = crate::Binary;
 }
 
 /// What is known of `cog.tile.render`.
@@ -3288,13 +3288,13 @@ pub static COG_TILE_RENDER: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::COG_TILE_INPUT),
     output: &Shape::Any,
     input_type: "CogTileInput",
-    output_type: "serde_json::Value",
+    output_type: "Binary",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
 };
 
-/// Reads, safe to retry · `tiles:read` · 600/min · [`CogTerrainInput`](crate::models::CogTerrainInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · binary answer (image or XML) · `tiles:read` · 600/min · [`CogTerrainInput`](crate::models::CogTerrainInput) → 200 [`Binary`](crate::Binary).
 ///
 /// The operation `cog.tile.terrain` as a type; [`COG_TILE_TERRAIN`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -3303,7 +3303,7 @@ pub struct CogTileTerrain;
 impl Operation for CogTileTerrain {
     const INFO: &'static OperationInfo = &COG_TILE_TERRAIN;
     type Input = crate::models::CogTerrainInput;
-    type Output = serde_json::Value;
+    type Output = crate::Binary;
 }
 
 /// What is known of `cog.tile.terrain`.
@@ -3320,7 +3320,7 @@ pub static COG_TILE_TERRAIN: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::COG_TERRAIN_INPUT),
     output: &Shape::Any,
     input_type: "CogTerrainInput",
-    output_type: "serde_json::Value",
+    output_type: "Binary",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
@@ -4542,7 +4542,7 @@ pub static ITEMS_SET_ASSET_BAND_NAMES: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// Reads, safe to retry · `items:read` · 600/min · [`ItemTileRenderInput`](crate::models::ItemTileRenderInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · binary answer (image or XML) · `items:read` · 600/min · [`ItemTileRenderInput`](crate::models::ItemTileRenderInput) → 200 [`Binary`](crate::Binary).
 ///
 /// The operation `items.tile.render` as a type; [`ITEMS_TILE_RENDER`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -4551,7 +4551,7 @@ pub struct ItemsTileRender;
 impl Operation for ItemsTileRender {
     const INFO: &'static OperationInfo = &ITEMS_TILE_RENDER;
     type Input = crate::models::ItemTileRenderInput;
-    type Output = serde_json::Value;
+    type Output = crate::Binary;
 }
 
 /// What is known of `items.tile.render`.
@@ -4568,7 +4568,7 @@ pub static ITEMS_TILE_RENDER: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::ITEM_TILE_RENDER_INPUT),
     output: &Shape::Any,
     input_type: "ItemTileRenderInput",
-    output_type: "serde_json::Value",
+    output_type: "Binary",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
@@ -4638,7 +4638,7 @@ pub static ITEMS_TILE_TILEJSON: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Reads, safe to retry · `items:read` · 600/min · [`ItemWmtsCapabilitiesInput`](crate::models::ItemWmtsCapabilitiesInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · binary answer (image or XML) · `items:read` · 600/min · [`ItemWmtsCapabilitiesInput`](crate::models::ItemWmtsCapabilitiesInput) → 200 [`Binary`](crate::Binary).
 ///
 /// The operation `items.tile.wmts_capabilities` as a type; [`ITEMS_TILE_WMTS_CAPABILITIES`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -4647,7 +4647,7 @@ pub struct ItemsTileWmtsCapabilities;
 impl Operation for ItemsTileWmtsCapabilities {
     const INFO: &'static OperationInfo = &ITEMS_TILE_WMTS_CAPABILITIES;
     type Input = crate::models::ItemWmtsCapabilitiesInput;
-    type Output = serde_json::Value;
+    type Output = crate::Binary;
 }
 
 /// What is known of `items.tile.wmts_capabilities`.
@@ -4664,13 +4664,13 @@ pub static ITEMS_TILE_WMTS_CAPABILITIES: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::ITEM_WMTS_CAPABILITIES_INPUT),
     output: &Shape::Any,
     input_type: "ItemWmtsCapabilitiesInput",
-    output_type: "serde_json::Value",
+    output_type: "Binary",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
 };
 
-/// Reads, safe to retry · `items:read` · 600/min · [`ItemWmtsGetTileInput`](crate::models::ItemWmtsGetTileInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · binary answer (image or XML) · `items:read` · 600/min · [`ItemWmtsGetTileInput`](crate::models::ItemWmtsGetTileInput) → 200 [`Binary`](crate::Binary).
 ///
 /// The operation `items.tile.wmts_get_tile` as a type; [`ITEMS_TILE_WMTS_GET_TILE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -4679,7 +4679,7 @@ pub struct ItemsTileWmtsGetTile;
 impl Operation for ItemsTileWmtsGetTile {
     const INFO: &'static OperationInfo = &ITEMS_TILE_WMTS_GET_TILE;
     type Input = crate::models::ItemWmtsGetTileInput;
-    type Output = serde_json::Value;
+    type Output = crate::Binary;
 }
 
 /// What is known of `items.tile.wmts_get_tile`.
@@ -4696,7 +4696,7 @@ pub static ITEMS_TILE_WMTS_GET_TILE: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::ITEM_WMTS_GET_TILE_INPUT),
     output: &Shape::Any,
     input_type: "ItemWmtsGetTileInput",
-    output_type: "serde_json::Value",
+    output_type: "Binary",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
@@ -6908,7 +6908,7 @@ pub static SHARE_LINK_VALIDATE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Reads, safe to retry · `shares:read` · 600/min · [`ShareTileInput`](crate::models::ShareTileInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · binary answer (image or XML) · `shares:read` · 600/min · [`ShareTileInput`](crate::models::ShareTileInput) → 200 [`Binary`](crate::Binary).
 ///
 /// The operation `share.tile.render` as a type; [`SHARE_TILE_RENDER`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -6917,7 +6917,7 @@ pub struct ShareTileRender;
 impl Operation for ShareTileRender {
     const INFO: &'static OperationInfo = &SHARE_TILE_RENDER;
     type Input = crate::models::ShareTileInput;
-    type Output = serde_json::Value;
+    type Output = crate::Binary;
 }
 
 /// What is known of `share.tile.render`.
@@ -6934,7 +6934,7 @@ pub static SHARE_TILE_RENDER: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::SHARE_TILE_INPUT),
     output: &Shape::Any,
     input_type: "ShareTileInput",
-    output_type: "serde_json::Value",
+    output_type: "Binary",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,

@@ -4,6 +4,7 @@
 
 mod answers;
 mod auth;
+mod binary;
 mod clients;
 mod edges;
 mod faces;

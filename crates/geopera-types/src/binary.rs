@@ -1,0 +1,138 @@
+//! Answers that are not JSON: rendered tiles, thumbnails and WMTS documents.
+//!
+//! The contract types every answer as JSON, yet some operations answer an image or XML. Their
+//! output is [`Binary`], and every output is decoded through [`DecodeOutput`], so one call path
+//! serves both kinds.
+
+use std::fmt;
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+/// The content type assumed when a binary answer names none (RFC 9110's default for bytes).
+pub const OCTET_STREAM: &str = "application/octet-stream";
+
+/// The body of an answer that is not JSON — a PNG or JPEG tile, a thumbnail, a WMTS
+/// capabilities document — with the content type the server gave it.
+///
+/// The bytes are kept as they arrived (a cheap-to-clone [`Bytes`]), so an image can be written
+/// to disk or handed on without a copy. `Debug` shows the type and length, never the content:
+/// a tile is tens of kilobytes that would drown a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Binary {
+    /// The `Content-Type` of the answer, e.g. `image/png`; [`OCTET_STREAM`] when it had none.
+    pub content_type: String,
+    /// The body, byte for byte.
+    pub bytes: Bytes,
+}
+
+impl Binary {
+    /// A binary answer from its content type and bytes.
+    pub fn new(content_type: impl Into<String>, bytes: impl Into<Bytes>) -> Self {
+        Binary {
+            content_type: content_type.into(),
+            bytes: bytes.into(),
+        }
+    }
+
+    /// The media type without parameters, lowercased: `image/png` for `image/png; q=1`, so a
+    /// caller can match on it.
+    pub fn media_type(&self) -> String {
+        self.content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    }
+
+    /// The body as text, for XML and other textual answers; `None` when it is not UTF-8.
+    pub fn text(&self) -> Option<&str> {
+        std::str::from_utf8(&self.bytes).ok()
+    }
+
+    /// How many bytes the body has.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+impl fmt::Debug for Binary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Binary")
+            .field("content_type", &self.content_type)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+impl AsRef<[u8]> for Binary {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl From<Binary> for Bytes {
+    fn from(binary: Binary) -> Self {
+        binary.bytes
+    }
+}
+
+/// How a success answer's body becomes an operation's output: JSON models parse the body,
+/// [`Binary`] keeps it with its content type. It is the bound on
+/// [`Operation::Output`](crate::Operation::Output), so one generic call path decodes both.
+pub trait DecodeOutput: Sized {
+    /// Decodes the body of a success answer, given its `Content-Type` header when it had one.
+    ///
+    /// # Errors
+    ///
+    /// The body does not fit the output (only JSON models can fail).
+    fn decode_output(content_type: Option<&str>, body: &Bytes) -> Result<Self, serde_json::Error>;
+}
+
+impl<T: DeserializeOwned> DecodeOutput for T {
+    fn decode_output(_: Option<&str>, body: &Bytes) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(body)
+    }
+}
+
+impl DecodeOutput for Binary {
+    fn decode_output(content_type: Option<&str>, body: &Bytes) -> Result<Self, serde_json::Error> {
+        Ok(Binary {
+            content_type: content_type.unwrap_or(OCTET_STREAM).to_owned(),
+            bytes: body.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_keeps_the_body_and_its_type_and_debug_shows_only_the_length() {
+        let body = Bytes::from(vec![0u8; 1 << 20]);
+        let binary = Binary::decode_output(Some("Image/PNG; x=1"), &body).expect("never fails");
+        assert_eq!(binary.bytes, body);
+        assert_eq!(binary.media_type(), "image/png");
+        let debug = format!("{binary:?}");
+        assert!(debug.len() < 100, "{debug}");
+        assert!(debug.contains("1048576"));
+        let untyped = Binary::decode_output(None, &Bytes::new()).expect("never fails");
+        assert_eq!(untyped.content_type, OCTET_STREAM);
+    }
+
+    #[test]
+    fn json_models_parse_the_body() {
+        let value =
+            serde_json::Value::decode_output(Some("text/plain"), &Bytes::from_static(b"{\"a\":1}"))
+                .expect("JSON");
+        assert_eq!(value["a"], 1);
+        assert!(serde_json::Value::decode_output(None, &Bytes::from_static(b"\x89PNG")).is_err());
+    }
+}

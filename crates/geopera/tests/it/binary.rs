@@ -1,0 +1,222 @@
+//! Operations that answer images or XML: every verb returns a typed `Binary`, error statuses
+//! stay typed errors, the body can be streamed, and the response-size cap still holds.
+
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt as _;
+use geopera::models::{CatalogTileInput, CogTileInput, ItemWmtsCapabilitiesInput};
+use geopera::operations::{catalog_tile_render, cog_tile_render, items_tile_wmts_capabilities};
+use geopera::{Binary, Client, Error, ErrorKind, Geopera, Parsed, StatusCode};
+use geopera_emulator::EmulatorHandle;
+use serde_json::json;
+
+use crate::hostile::{endless, Hostile};
+use crate::support::{client, emulator, HOST};
+
+const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+fn assert_png(binary: &Binary) {
+    assert_eq!(binary.content_type, "image/png");
+    assert!(
+        binary.bytes.starts_with(PNG_SIGNATURE),
+        "not a PNG: {binary:?}"
+    );
+}
+
+/// A scene the emulator's catalog knows, as the first search result.
+fn a_scene(emu: &EmulatorHandle) -> String {
+    let page = geopera::operations::catalog_search::send_blocking(
+        &client(emu),
+        geopera::models::CatalogSearchInput::new(HOST).limit(1),
+    )
+    .expect("a page");
+    page.features.into_iter().next().expect("a feature").id
+}
+
+fn tile(scene: &str) -> CatalogTileInput {
+    CatalogTileInput::new("sentinel-2-l2a", scene, "true_color", 3, 4, 2, "png")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tile_render_answers_png_bytes_through_every_verb() {
+    let emu = emulator();
+    let client = client(&emu);
+    let scene = a_scene(&emu);
+
+    let sent = catalog_tile_render::send(&client, tile(&scene))
+        .await
+        .expect("a tile");
+    assert_png(&sent);
+
+    let detailed = catalog_tile_render::send_detailed(&client, tile(&scene))
+        .await
+        .expect("an answer");
+    assert_eq!(detailed.status, StatusCode::OK);
+    match &detailed.parsed {
+        Parsed::Success(binary) => assert_png(binary),
+        other => panic!("not a success: {other:?}"),
+    }
+    assert_eq!(detailed.content, sent.bytes);
+
+    let blocking = {
+        let (client, scene) = (client.clone(), scene.clone());
+        tokio::task::spawn_blocking(move || {
+            catalog_tile_render::send_blocking(&client, tile(&scene))
+        })
+        .await
+        .expect("joined")
+        .expect("a tile")
+    };
+    assert_png(&blocking);
+
+    let geopera = Geopera::from(client.clone());
+    let fluent: Binary = geopera
+        .catalog()
+        .tile()
+        .render(tile(&scene))
+        .await
+        .expect("a tile");
+    assert_png(&fluent);
+
+    // The emulator draws a tile from its coordinates, so every verb got the same picture.
+    for other in [&detailed.content, &blocking.bytes, &fluent.bytes] {
+        assert_eq!(other, &sent.bytes);
+    }
+}
+
+#[test]
+fn a_jpeg_request_answers_jpeg_from_the_blocking_fluent_client() {
+    let emu = emulator();
+    let geopera = Geopera::from(client(&emu));
+    let jpeg = geopera
+        .cog()
+        .tile()
+        .render(CogTileInput::new(
+            "https://example.com/a.tif",
+            0,
+            0,
+            0,
+            "jpeg",
+        ))
+        .send_blocking()
+        .expect("a tile");
+    assert_eq!(jpeg.content_type, "image/jpeg");
+    assert!(jpeg.bytes.starts_with(&[0xff, 0xd8, 0xff]), "SOI: {jpeg:?}");
+}
+
+#[tokio::test]
+async fn wmts_capabilities_answer_xml_text() {
+    let emu = emulator();
+    let client = client(&emu);
+    let project = emu.default_project(geopera_emulator::DEMO_ORG);
+    let items = Geopera::from(client.clone())
+        .invoke("items.list", json!({"project_id": project, "limit": 1}))
+        .await
+        .expect("items");
+    let item = items["items"][0]["id"].as_str().expect("an item");
+    let document = items_tile_wmts_capabilities::send(
+        &client,
+        ItemWmtsCapabilitiesInput::new(item, "https://tiles.example.com/"),
+    )
+    .await
+    .expect("capabilities");
+    assert_eq!(document.media_type(), "application/xml");
+    let text = document.text().expect("UTF-8");
+    assert!(text.starts_with("<?xml"), "{text}");
+    assert!(text.contains("<Capabilities"));
+}
+
+#[tokio::test]
+async fn an_error_status_on_a_binary_operation_is_still_a_typed_error() {
+    let emu = emulator();
+    let client = client(&emu);
+    let error = catalog_tile_render::send(&client, tile("no-such-scene"))
+        .await
+        .expect_err("unknown scene");
+    assert!(matches!(error, Error::Api { .. }), "{error:?}");
+    assert_eq!(error.status(), Some(StatusCode::NOT_FOUND));
+    assert_eq!(error.kind(), ErrorKind::NotFound);
+
+    let detailed = catalog_tile_render::send_detailed(&client, tile("no-such-scene"))
+        .await
+        .expect("an answer");
+    assert!(
+        matches!(detailed.parsed, Parsed::Problem(_)),
+        "{detailed:?}"
+    );
+
+    let streamed = catalog_tile_render::stream_body(&client, tile("no-such-scene"))
+        .await
+        .expect_err("unknown scene");
+    assert_eq!(streamed.status(), Some(StatusCode::NOT_FOUND));
+}
+
+#[tokio::test]
+async fn the_streamed_body_is_the_body_send_returns() {
+    let emu = emulator();
+    let client = client(&emu);
+    let scene = a_scene(&emu);
+    let whole = catalog_tile_render::send(&client, tile(&scene))
+        .await
+        .expect("a tile");
+
+    let stream = catalog_tile_render::stream_body(&client, tile(&scene))
+        .await
+        .expect("a body");
+    assert_eq!(stream.content_type(), "image/png");
+    let chunks: Vec<bytes::Bytes> = stream.try_collect().await.expect("every chunk");
+    assert_eq!(chunks.concat(), whole.bytes);
+
+    let fluent = Geopera::from(client.clone())
+        .catalog()
+        .tile()
+        .render(tile(&scene))
+        .stream_body()
+        .await
+        .expect("a body");
+    let chunks: Vec<bytes::Bytes> = fluent.try_collect().await.expect("every chunk");
+    assert_eq!(chunks.concat(), whole.bytes);
+
+    let blocking = tokio::task::spawn_blocking(move || {
+        let stream =
+            catalog_tile_render::stream_body_blocking(&client, tile(&scene)).expect("a body");
+        assert_eq!(stream.content_type(), "image/png");
+        stream
+            .collect::<Result<Vec<_>, _>>()
+            .expect("every chunk")
+            .concat()
+    })
+    .await
+    .expect("joined");
+    assert_eq!(blocking, whole.bytes);
+}
+
+#[test]
+fn an_endless_binary_body_fails_at_the_cap() {
+    let server = Hostile::serve("127.0.0.1", |_| endless("image/png", &[0u8; 16 * 1024]));
+    let client = Client::builder()
+        .base_url(server.url())
+        .max_response_bytes(1024 * 1024)
+        .retries(0)
+        .build()
+        .expect("valid");
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let started = Instant::now();
+    let error = runtime
+        .block_on(cog_tile_render::send(
+            &client,
+            CogTileInput::new("https://example.com/a.tif", 0, 0, 0, "png"),
+        ))
+        .expect_err("too large");
+    assert!(
+        matches!(
+            error,
+            Error::TooLarge {
+                limit: 1_048_576,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
