@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::docs::{self, input_path, output_path};
 use crate::ir::{
     ref_name, Api, FieldDef, OperationDef, Paging, SchemaDef, SchemaKind, Ty, HAND_WRITTEN,
+    HAND_WRITTEN_EXTRAS,
 };
 use crate::naming;
 use crate::Files;
@@ -45,6 +46,13 @@ pub fn emit(api: &Api, header: &str) -> Result<Files> {
     }
     if HAND_WRITTEN.iter().any(|(_, module)| *module == "problem") {
         models_mod.push_str("pub use crate::problem::LocItem;\n");
+    }
+    for (module, names) in HAND_WRITTEN_EXTRAS {
+        let _ = writeln!(
+            models_mod,
+            "pub use crate::{module}::{{{}}};",
+            names.join(", ")
+        );
     }
     models_mod.push('\n');
     for schema in &api.schemas {

@@ -54,7 +54,61 @@ pub const BINARY_OUTPUT: &str = "crate::Binary";
 /// Outputs chosen by hand where the contract's schema says less than the API answers
 /// (operation id, Rust type path resolving in both generated crates); they win over both the
 /// contract's schema and [`answers_raw`]. Typed overlays of free-form JSON answers go here.
-pub const OUTPUT_OVERRIDES: &[(&str, &str)] = &[];
+pub const OUTPUT_OVERRIDES: &[(&str, &str)] = &[
+    ("clip.create_from_area", "crate::models::ClipJobCreated"),
+    ("clip.create_from_item", "crate::models::ClipJobCreated"),
+    ("clip.job.get", "crate::models::Job"),
+    (
+        "event_subscriptions.get",
+        "crate::models::SubscriptionOutput",
+    ),
+    (
+        "event_subscriptions.list",
+        "crate::models::SubscriptionList",
+    ),
+    ("orders.archive.place", "crate::models::Order"),
+    ("orders.get", "crate::models::Order"),
+    ("orders.tasking.place", "crate::models::Order"),
+    ("processing.create", "crate::models::Job"),
+    (
+        "processing.create_and_dispatch",
+        "crate::models::DispatchedJob",
+    ),
+    ("processing.job.get", "crate::models::Job"),
+    ("processing.project_job.get", "crate::models::Job"),
+    ("uploads.complete", "crate::models::UploadOutput"),
+];
+
+/// Hand-written types that are no contract schema of their own — the members and states of
+/// the typed overlays above — listed in `models` beside the schemas (module, type names).
+pub const HAND_WRITTEN_EXTRAS: &[(&str, &[&str])] = &[
+    (
+        "jobs",
+        &["ClipJobCreated", "DispatchedJob", "Job", "JobStatus"],
+    ),
+    (
+        "orders",
+        &[
+            "ArchiveEstimateGroup",
+            "Order",
+            "OrderStatus",
+            "TaskingEstimateGroup",
+        ],
+    ),
+    (
+        "stac",
+        &[
+            "Asset",
+            "Geometry",
+            "Lazy",
+            "Link",
+            "Properties",
+            "StacItem",
+        ],
+    ),
+    ("subscriptions", &["SigningSecret", "SubscriptionList"]),
+    ("uploads", &["UploadStatus", "UploadedFile"]),
+];
 
 /// Whether an operation answers raw content (an image or an XML document) rather than JSON.
 ///
@@ -731,8 +785,15 @@ mod tests {
             ]
         );
         for op in &api.operations {
-            let expected = op.binary.then_some(BINARY_OUTPUT);
+            let chosen = OUTPUT_OVERRIDES.iter().find(|(id, _)| *id == op.id);
+            let expected = chosen
+                .map(|(_, ty)| *ty)
+                .or(op.binary.then_some(BINARY_OUTPUT));
             assert_eq!(op.output_override, expected, "{}", op.id);
+        }
+        for (id, _) in OUTPUT_OVERRIDES {
+            let op = api.operations.iter().find(|op| op.id == *id);
+            assert!(op.is_some_and(|op| !op.binary), "{id}: no such JSON operation");
         }
     }
 

@@ -70,7 +70,6 @@ async fn main() -> Result<(), Failure> {
         Request::new(json!({"captures": [capture], "displayName": "example"})).idempotency_key(key),
     )
     .await?;
-    let placed: Order = serde_json::from_value(placed)?;
     println!(
         "placed {} for {:?} credits",
         placed.id, placed.total_credits

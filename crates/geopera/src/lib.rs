@@ -312,16 +312,7 @@ pub use retry::RetryPolicy;
 
 /// Every request and answer model: one per schema of the contract, plus typed forms of answers
 /// the contract leaves open (orders, jobs, uploads, subscriptions, STAC items).
-pub mod models {
-    pub use geopera_types::jobs::{ClipJobCreated, DispatchedJob, Job, JobStatus};
-    pub use geopera_types::models::*;
-    pub use geopera_types::orders::{
-        ArchiveEstimateGroup, Order, OrderStatus, TaskingEstimateGroup,
-    };
-    pub use geopera_types::stac::{Asset, Geometry, Lazy, Link, Properties, StacItem};
-    pub use geopera_types::subscriptions::{SigningSecret, SubscriptionList};
-    pub use geopera_types::uploads::{UploadStatus, UploadedFile};
-}
+pub use geopera_types::models;
 pub use geopera_types::{Binary, DecodeOutput, JsonObject, Operation, OperationInfo, RateClass};
 
 /// Descriptors of every operation as data (scope, statuses, paging), e.g. for tooling.

@@ -2872,7 +2872,7 @@ pub static CLIP_AREAS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Writes, retried under an idempotency key · `clip:write` · 30/min spend budget · [`ClipCreateFromAreaInput`](crate::models::ClipCreateFromAreaInput) → 200 `serde_json::Value`.
+/// Writes, retried under an idempotency key · `clip:write` · 30/min spend budget · [`ClipCreateFromAreaInput`](crate::models::ClipCreateFromAreaInput) → 200 [`ClipJobCreated`](crate::models::ClipJobCreated).
 ///
 /// The operation `clip.create_from_area` as a type; [`CLIP_CREATE_FROM_AREA`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -2881,7 +2881,7 @@ pub struct ClipCreateFromArea;
 impl Operation for ClipCreateFromArea {
     const INFO: &'static OperationInfo = &CLIP_CREATE_FROM_AREA;
     type Input = crate::models::ClipCreateFromAreaInput;
-    type Output = serde_json::Value;
+    type Output = crate::models::ClipJobCreated;
 }
 
 /// What is known of `clip.create_from_area`.
@@ -2898,13 +2898,13 @@ pub static CLIP_CREATE_FROM_AREA: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::CLIP_CREATE_FROM_AREA_INPUT),
     output: &Shape::Any,
     input_type: "ClipCreateFromAreaInput",
-    output_type: "serde_json::Value",
+    output_type: "ClipJobCreated",
     paging: Paging::None,
     rate_class: RateClass::Spend,
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// Starts processing, retried under an idempotency key · `processing:process` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
+/// Starts processing, retried under an idempotency key · `processing:process` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 200 [`ClipJobCreated`](crate::models::ClipJobCreated).
 ///
 /// The operation `clip.create_from_item` as a type; [`CLIP_CREATE_FROM_ITEM`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -2913,7 +2913,7 @@ pub struct ClipCreateFromItem;
 impl Operation for ClipCreateFromItem {
     const INFO: &'static OperationInfo = &CLIP_CREATE_FROM_ITEM;
     type Input = crate::JsonObject;
-    type Output = serde_json::Value;
+    type Output = crate::models::ClipJobCreated;
 }
 
 /// What is known of `clip.create_from_item`.
@@ -2936,7 +2936,7 @@ pub static CLIP_CREATE_FROM_ITEM: OperationInfo = OperationInfo {
     ]),
     output: &Shape::Any,
     input_type: "JsonObject",
-    output_type: "serde_json::Value",
+    output_type: "ClipJobCreated",
     paging: Paging::None,
     rate_class: RateClass::Spend,
     retry: RetryClass::NeedsIdempotencyKey,
@@ -3038,7 +3038,7 @@ pub static CLIP_JOB_DOWNLOADS: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Reads, safe to retry · `clip:read` · 600/min · [`ClipJobInput`](crate::models::ClipJobInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · `clip:read` · 600/min · [`ClipJobInput`](crate::models::ClipJobInput) → 200 [`Job`](crate::models::Job).
 ///
 /// The operation `clip.job.get` as a type; [`CLIP_JOB_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -3047,7 +3047,7 @@ pub struct ClipJobGet;
 impl Operation for ClipJobGet {
     const INFO: &'static OperationInfo = &CLIP_JOB_GET;
     type Input = crate::models::ClipJobInput;
-    type Output = serde_json::Value;
+    type Output = crate::models::Job;
 }
 
 /// What is known of `clip.job.get`.
@@ -3064,7 +3064,7 @@ pub static CLIP_JOB_GET: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::CLIP_JOB_INPUT),
     output: &Shape::Any,
     input_type: "ClipJobInput",
-    output_type: "serde_json::Value",
+    output_type: "Job",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
@@ -3710,7 +3710,7 @@ pub static EVENT_SUBSCRIPTIONS_DELETE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// Reads, safe to retry · `event_subscriptions:read` · 600/min · [`GetSubscriptionInput`](crate::models::GetSubscriptionInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · `event_subscriptions:read` · 600/min · [`GetSubscriptionInput`](crate::models::GetSubscriptionInput) → 200 [`SubscriptionOutput`](crate::models::SubscriptionOutput).
 ///
 /// The operation `event_subscriptions.get` as a type; [`EVENT_SUBSCRIPTIONS_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -3719,7 +3719,7 @@ pub struct EventSubscriptionsGet;
 impl Operation for EventSubscriptionsGet {
     const INFO: &'static OperationInfo = &EVENT_SUBSCRIPTIONS_GET;
     type Input = crate::models::GetSubscriptionInput;
-    type Output = serde_json::Value;
+    type Output = crate::models::SubscriptionOutput;
 }
 
 /// What is known of `event_subscriptions.get`.
@@ -3736,13 +3736,13 @@ pub static EVENT_SUBSCRIPTIONS_GET: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::GET_SUBSCRIPTION_INPUT),
     output: &Shape::Any,
     input_type: "GetSubscriptionInput",
-    output_type: "serde_json::Value",
+    output_type: "SubscriptionOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
 };
 
-/// Reads, safe to retry · `event_subscriptions:read` · 600/min · [`ListSubscriptionsInput`](crate::models::ListSubscriptionsInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · `event_subscriptions:read` · 600/min · [`ListSubscriptionsInput`](crate::models::ListSubscriptionsInput) → 200 [`SubscriptionList`](crate::models::SubscriptionList).
 ///
 /// The operation `event_subscriptions.list` as a type; [`EVENT_SUBSCRIPTIONS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -3751,7 +3751,7 @@ pub struct EventSubscriptionsList;
 impl Operation for EventSubscriptionsList {
     const INFO: &'static OperationInfo = &EVENT_SUBSCRIPTIONS_LIST;
     type Input = crate::models::ListSubscriptionsInput;
-    type Output = serde_json::Value;
+    type Output = crate::models::SubscriptionList;
 }
 
 /// What is known of `event_subscriptions.list`.
@@ -3768,7 +3768,7 @@ pub static EVENT_SUBSCRIPTIONS_LIST: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::LIST_SUBSCRIPTIONS_INPUT),
     output: &Shape::Any,
     input_type: "ListSubscriptionsInput",
-    output_type: "serde_json::Value",
+    output_type: "SubscriptionList",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
@@ -4926,7 +4926,7 @@ pub static ORDERS_ARCHIVE_ESTIMATE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Writes, retried under an idempotency key · `orders:write` · 60/min order placement budget · [`JsonObject`](crate::JsonObject) → 202 `serde_json::Value`.
+/// Writes, retried under an idempotency key · `orders:write` · 60/min order placement budget · [`JsonObject`](crate::JsonObject) → 202 [`Order`](crate::models::Order).
 ///
 /// The operation `orders.archive.place` as a type; [`ORDERS_ARCHIVE_PLACE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -4935,7 +4935,7 @@ pub struct OrdersArchivePlace;
 impl Operation for OrdersArchivePlace {
     const INFO: &'static OperationInfo = &ORDERS_ARCHIVE_PLACE;
     type Input = crate::JsonObject;
-    type Output = serde_json::Value;
+    type Output = crate::models::Order;
 }
 
 /// What is known of `orders.archive.place`.
@@ -4958,7 +4958,7 @@ pub static ORDERS_ARCHIVE_PLACE: OperationInfo = OperationInfo {
     ]),
     output: &Shape::Any,
     input_type: "JsonObject",
-    output_type: "serde_json::Value",
+    output_type: "Order",
     paging: Paging::None,
     rate_class: RateClass::OrderPlacement,
     retry: RetryClass::NeedsIdempotencyKey,
@@ -5092,7 +5092,7 @@ pub static ORDERS_ESTIMATE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Reads, safe to retry · `orders:read` · 600/min · [`OrderGetInput`](crate::models::OrderGetInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · `orders:read` · 600/min · [`OrderGetInput`](crate::models::OrderGetInput) → 200 [`Order`](crate::models::Order).
 ///
 /// The operation `orders.get` as a type; [`ORDERS_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -5101,7 +5101,7 @@ pub struct OrdersGet;
 impl Operation for OrdersGet {
     const INFO: &'static OperationInfo = &ORDERS_GET;
     type Input = crate::models::OrderGetInput;
-    type Output = serde_json::Value;
+    type Output = crate::models::Order;
 }
 
 /// What is known of `orders.get`.
@@ -5118,7 +5118,7 @@ pub static ORDERS_GET: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::ORDER_GET_INPUT),
     output: &Shape::Any,
     input_type: "OrderGetInput",
-    output_type: "serde_json::Value",
+    output_type: "Order",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
@@ -5476,7 +5476,7 @@ pub static ORDERS_TASKING_OPPORTUNITIES_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Writes, retried under an idempotency key · `orders:write` · 60/min order placement budget · [`JsonObject`](crate::JsonObject) → 202 `serde_json::Value`.
+/// Writes, retried under an idempotency key · `orders:write` · 60/min order placement budget · [`JsonObject`](crate::JsonObject) → 202 [`Order`](crate::models::Order).
 ///
 /// The operation `orders.tasking.place` as a type; [`ORDERS_TASKING_PLACE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -5485,7 +5485,7 @@ pub struct OrdersTaskingPlace;
 impl Operation for OrdersTaskingPlace {
     const INFO: &'static OperationInfo = &ORDERS_TASKING_PLACE;
     type Input = crate::JsonObject;
-    type Output = serde_json::Value;
+    type Output = crate::models::Order;
 }
 
 /// What is known of `orders.tasking.place`.
@@ -5508,7 +5508,7 @@ pub static ORDERS_TASKING_PLACE: OperationInfo = OperationInfo {
     ]),
     output: &Shape::Any,
     input_type: "JsonObject",
-    output_type: "serde_json::Value",
+    output_type: "Order",
     paging: Paging::None,
     rate_class: RateClass::OrderPlacement,
     retry: RetryClass::NeedsIdempotencyKey,
@@ -6122,7 +6122,7 @@ pub static PROCESSING_CATALOG_VALIDATE: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Starts processing, retried under an idempotency key · `processing:process` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 201 `serde_json::Value`.
+/// Starts processing, retried under an idempotency key · `processing:process` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 201 [`Job`](crate::models::Job).
 ///
 /// The operation `processing.create` as a type; [`PROCESSING_CREATE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -6131,7 +6131,7 @@ pub struct ProcessingCreate;
 impl Operation for ProcessingCreate {
     const INFO: &'static OperationInfo = &PROCESSING_CREATE;
     type Input = crate::JsonObject;
-    type Output = serde_json::Value;
+    type Output = crate::models::Job;
 }
 
 /// What is known of `processing.create`.
@@ -6154,13 +6154,13 @@ pub static PROCESSING_CREATE: OperationInfo = OperationInfo {
     ]),
     output: &Shape::Any,
     input_type: "JsonObject",
-    output_type: "serde_json::Value",
+    output_type: "Job",
     paging: Paging::None,
     rate_class: RateClass::Spend,
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// Starts processing, retried under an idempotency key · `processing:process` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
+/// Starts processing, retried under an idempotency key · `processing:process` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 200 [`DispatchedJob`](crate::models::DispatchedJob).
 ///
 /// The operation `processing.create_and_dispatch` as a type; [`PROCESSING_CREATE_AND_DISPATCH`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -6169,7 +6169,7 @@ pub struct ProcessingCreateAndDispatch;
 impl Operation for ProcessingCreateAndDispatch {
     const INFO: &'static OperationInfo = &PROCESSING_CREATE_AND_DISPATCH;
     type Input = crate::JsonObject;
-    type Output = serde_json::Value;
+    type Output = crate::models::DispatchedJob;
 }
 
 /// What is known of `processing.create_and_dispatch`.
@@ -6192,7 +6192,7 @@ pub static PROCESSING_CREATE_AND_DISPATCH: OperationInfo = OperationInfo {
     ]),
     output: &Shape::Any,
     input_type: "JsonObject",
-    output_type: "serde_json::Value",
+    output_type: "DispatchedJob",
     paging: Paging::None,
     rate_class: RateClass::Spend,
     retry: RetryClass::NeedsIdempotencyKey,
@@ -6294,7 +6294,7 @@ pub static PROCESSING_JOB_DELETE: OperationInfo = OperationInfo {
     retry: RetryClass::NeedsIdempotencyKey,
 };
 
-/// Reads, safe to retry · `processing:read` · 600/min · [`JobGetInput`](crate::models::JobGetInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · `processing:read` · 600/min · [`JobGetInput`](crate::models::JobGetInput) → 200 [`Job`](crate::models::Job).
 ///
 /// The operation `processing.job.get` as a type; [`PROCESSING_JOB_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -6303,7 +6303,7 @@ pub struct ProcessingJobGet;
 impl Operation for ProcessingJobGet {
     const INFO: &'static OperationInfo = &PROCESSING_JOB_GET;
     type Input = crate::models::JobGetInput;
-    type Output = serde_json::Value;
+    type Output = crate::models::Job;
 }
 
 /// What is known of `processing.job.get`.
@@ -6320,7 +6320,7 @@ pub static PROCESSING_JOB_GET: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::JOB_GET_INPUT),
     output: &Shape::Any,
     input_type: "JobGetInput",
-    output_type: "serde_json::Value",
+    output_type: "Job",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
@@ -6454,7 +6454,7 @@ pub static PROCESSING_JOBS_LIST: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Reads, safe to retry · `processing:read` · 600/min · [`ProjectJobGetInput`](crate::models::ProjectJobGetInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · `processing:read` · 600/min · [`ProjectJobGetInput`](crate::models::ProjectJobGetInput) → 200 [`Job`](crate::models::Job).
 ///
 /// The operation `processing.project_job.get` as a type; [`PROCESSING_PROJECT_JOB_GET`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -6463,7 +6463,7 @@ pub struct ProcessingProjectJobGet;
 impl Operation for ProcessingProjectJobGet {
     const INFO: &'static OperationInfo = &PROCESSING_PROJECT_JOB_GET;
     type Input = crate::models::ProjectJobGetInput;
-    type Output = serde_json::Value;
+    type Output = crate::models::Job;
 }
 
 /// What is known of `processing.project_job.get`.
@@ -6480,7 +6480,7 @@ pub static PROCESSING_PROJECT_JOB_GET: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::PROJECT_JOB_GET_INPUT),
     output: &Shape::Any,
     input_type: "ProjectJobGetInput",
-    output_type: "serde_json::Value",
+    output_type: "Job",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
@@ -7036,7 +7036,7 @@ pub static STAC_SEARCH: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Writes, retried under an idempotency key · `uploads:write` · 600/min · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
+/// Writes, retried under an idempotency key · `uploads:write` · 600/min · [`JsonObject`](crate::JsonObject) → 200 [`UploadOutput`](crate::models::UploadOutput).
 ///
 /// The operation `uploads.complete` as a type; [`UPLOADS_COMPLETE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -7045,7 +7045,7 @@ pub struct UploadsComplete;
 impl Operation for UploadsComplete {
     const INFO: &'static OperationInfo = &UPLOADS_COMPLETE;
     type Input = crate::JsonObject;
-    type Output = serde_json::Value;
+    type Output = crate::models::UploadOutput;
 }
 
 /// What is known of `uploads.complete`.
@@ -7068,7 +7068,7 @@ pub static UPLOADS_COMPLETE: OperationInfo = OperationInfo {
     ]),
     output: &Shape::Any,
     input_type: "JsonObject",
-    output_type: "serde_json::Value",
+    output_type: "UploadOutput",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
