@@ -47,12 +47,20 @@ pub fn emit(api: &Api, header: &str) -> Result<Files> {
     if HAND_WRITTEN.iter().any(|(_, module)| *module == "problem") {
         models_mod.push_str("pub use crate::problem::LocItem;\n");
     }
+    // A module's extras only where the contract has one of its schemas: a smaller contract
+    // (the generator's test fixture) builds a types crate without that module.
     for (module, names) in HAND_WRITTEN_EXTRAS {
-        let _ = writeln!(
-            models_mod,
-            "pub use crate::{module}::{{{}}};",
-            names.join(", ")
-        );
+        let used = api
+            .schemas
+            .iter()
+            .any(|schema| HAND_WRITTEN.contains(&(schema.wire.as_str(), *module)));
+        if used {
+            let _ = writeln!(
+                models_mod,
+                "pub use crate::{module}::{{{}}};",
+                names.join(", ")
+            );
+        }
     }
     models_mod.push('\n');
     for schema in &api.schemas {

@@ -793,7 +793,10 @@ mod tests {
         }
         for (id, _) in OUTPUT_OVERRIDES {
             let op = api.operations.iter().find(|op| op.id == *id);
-            assert!(op.is_some_and(|op| !op.binary), "{id}: no such JSON operation");
+            assert!(
+                op.is_some_and(|op| !op.binary),
+                "{id}: no such JSON operation"
+            );
         }
     }
 

@@ -59,6 +59,11 @@
 //! - `Idempotency-Key` on operations that are not read-only: per (organization, operation,
 //!   key) for 24 hours, a repeat with an equal JSON body replays the stored answer byte for
 //!   byte (plus `idempotent-replayed: true`) without executing again; a different body is 409.
+//! - `X-Request-Id` ([`REQUEST_ID_HEADER`]) is echoed on every answer of every route — success,
+//!   problem, 422, 429, injected fault, unknown path; for `/v1/op/{id}` it is also in the
+//!   request's log line and in [`RecordedRequest::request_id`], so the attempts of a retried
+//!   call can be matched. An id that is missing, empty, longer than [`MAX_REQUEST_ID_CHARS`]
+//!   or not visible ASCII is replaced by a generated `req_...` id.
 //! - `catalog.image.quicklook` / `.thumbnail` answer 307 with a `Location` on the emulator,
 //!   which serves a picture there (PNG, or JPEG for `.jpg` / `.jpeg` names).
 //! - Tiles, thumbnails and COG renders (`catalog.tile.render`, `cog.tile.render`,
@@ -421,6 +426,7 @@ mod ops;
 mod pipeline;
 mod recording;
 mod records;
+mod request_id;
 mod resources;
 mod rng;
 mod routes;
@@ -462,6 +468,7 @@ pub use crate::ops::{
 };
 pub use crate::pipeline::FAULT_HEADER;
 pub use crate::recording::{RecordedRequest, DEFAULT_RECORD_BUDGET_BYTES, DEFAULT_RECORD_LIMIT};
+pub use crate::request_id::{MAX_REQUEST_ID_CHARS, REQUEST_ID_HEADER};
 pub use crate::starter::STARTER_ITEMS;
 pub use crate::state::{DEMO_ORG, STARTING_CREDITS};
 pub use crate::uploads::{

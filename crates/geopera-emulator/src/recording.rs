@@ -44,6 +44,9 @@ pub struct RecordedRequest {
     pub body: Bytes,
     /// The status answered; `None` when the connection was reset instead.
     pub status: Option<u16>,
+    /// The `X-Request-Id` the emulator answered with: the client's own when it sent a usable
+    /// one, a generated `req_...` id otherwise. The attempts of one retried call share it.
+    pub request_id: String,
     /// Keyed hashes of the credential header values, so a test can check which credential
     /// was sent without the log holding it.
     credentials: Vec<(HeaderName, u64)>,
@@ -90,6 +93,7 @@ impl RecordedRequest {
         ENTRY_OVERHEAD_BYTES
             + self.path.len()
             + self.operation_id.as_ref().map_or(0, String::len)
+            + self.request_id.len()
             + headers
             + self.body.len()
     }
@@ -152,6 +156,7 @@ impl RequestLog {
                 Bytes::new()
             },
             status: None,
+            request_id: String::new(),
             credentials,
             hasher: self.hasher.clone(),
         }

@@ -15,6 +15,7 @@ use http::{HeaderMap, Method, StatusCode, Uri};
 use crate::conn::ConnKill;
 use crate::error::{ApiError, ApiPath, Reply};
 use crate::recording::RecordedRequest;
+use crate::request_id::{self, RequestId};
 use crate::state::Shared;
 use crate::{control, images, oidc, pipeline};
 
@@ -40,6 +41,7 @@ pub(crate) fn router(shared: Arc<Shared>, control: bool) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(request_id::layer))
         .with_state(shared)
 }
 
@@ -147,6 +149,7 @@ async fn invoke(
     ApiPath(id): ApiPath<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     kill: Option<Extension<ConnKill>>,
+    request_id: Option<Extension<RequestId>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -158,13 +161,15 @@ async fn invoke(
         Ok(ApiBody(body)) => (body, None),
         Err(error) => (Bytes::new(), Some(error)),
     };
-    let entry = shared.lock().requests.entry(
+    let request_id = request_id.map_or_else(String::new, |Extension(id)| id.as_str().to_owned());
+    let mut entry = shared.lock().requests.entry(
         Some(id.clone()),
         method.to_string(),
         uri.path().to_owned(),
         &headers,
         &body,
     );
+    entry.request_id.clone_from(&request_id);
     let mut recording = Recording {
         shared: shared.clone(),
         request: Some(entry),
@@ -189,6 +194,7 @@ async fn invoke(
     tracing::info!(
         method = %method,
         operation = %id,
+        request_id = %request_id,
         status,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "request"

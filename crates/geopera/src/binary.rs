@@ -76,11 +76,11 @@ async fn open(
     prepared: Result<(Bytes, crate::request::CallOptions), Error>,
 ) -> Result<ByteStream, Error> {
     let (payload, options) = prepared?;
-    let response = crate::engine::open(client, face, info, &options, payload).await?;
+    let (response, request_id) = crate::engine::open(client, face, info, &options, payload).await?;
     let headers = response.headers().clone();
     let chunks = response
         .bytes_stream()
-        .map_err(move |e| Error::from_reqwest(info.id, e));
+        .map_err(move |e| Error::from_reqwest(info.id, e).with_request_id(&request_id));
     Ok(ByteStream {
         content_type: content_type_of(&headers),
         headers,

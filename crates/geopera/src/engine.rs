@@ -57,6 +57,8 @@ pub(crate) struct RawResponse {
     pub(crate) headers: HeaderMap,
     pub(crate) content: Bytes,
     pub(crate) attempts: u32,
+    /// The call's `X-Request-Id`.
+    pub(crate) request_id: String,
     /// The call's credentials, kept out of any error made from this answer.
     pub(crate) redactor: Redactor,
 }
@@ -76,25 +78,26 @@ pub(crate) async fn execute(
 }
 
 /// Sends a call whose answer is read as a stream: retried like any call until an answer
-/// arrives; a success answer is handed over unread, any other is turned into its error.
+/// arrives; a success answer is handed over unread, with the call's request id for the errors
+/// of the stream; any other answer is turned into its error.
 pub(crate) async fn open(
     client: &Client,
     face: Face<'_>,
     info: &'static OperationInfo,
     options: &CallOptions,
     payload: Bytes,
-) -> Result<reqwest::Response, Error> {
+) -> Result<(reqwest::Response, String), Error> {
     match run(
         client,
         face,
         info,
         options,
         payload,
-        Some(|response| response),
+        Some(|response, request_id: &str| (response, request_id.to_owned())),
     )
     .await?
     {
-        Answer::Open(response) => Ok(response),
+        Answer::Open(opened) => Ok(opened),
         Answer::Read(raw) => Err(not_a_stream(client, info, raw)),
     }
 }
@@ -106,15 +109,19 @@ enum Answer<S> {
     Open(S),
 }
 
-/// How a stream's success answer is handed over; `None` for calls read whole.
-type KeepOpen<S> = Option<fn(reqwest::Response) -> S>;
+/// How a stream's success answer is handed over, with the call's request id; `None` for calls
+/// read whole.
+type KeepOpen<S> = Option<fn(reqwest::Response, &str) -> S>;
 
 /// The error a non-success answer to a stream request stands for.
 fn not_a_stream(client: &Client, info: &'static OperationInfo, raw: RawResponse) -> Error {
     let status = raw.status;
+    let request_id = raw.request_id.clone();
     match classify::<serde_json::Value>(client, info, raw).and_then(Response::into_result) {
         Err(error) => error,
-        Ok(_) => Error::unexpected_status(info.id, status, Bytes::new(), 1),
+        Ok(_) => {
+            Error::unexpected_status(info.id, status, Bytes::new(), 1).with_request_id(&request_id)
+        }
     }
 }
 
@@ -137,6 +144,11 @@ fn call_headers(
         })?;
         headers.insert("idempotency-key", value);
     }
+    if let Some(id) = &options.request_id {
+        let value = HeaderValue::from_str(id)
+            .map_err(|_| Error::invalid(info.id, "the X-Request-Id is not a valid header value"))?;
+        headers.insert(REQUEST_ID, value);
+    }
     for (name, value) in &options.headers {
         let (name, value) =
             parse_header(name, value).map_err(|e| Error::invalid(info.id, e.to_string()))?;
@@ -145,10 +157,43 @@ fn call_headers(
     Ok(headers)
 }
 
+/// The header naming a logical call, the same on each of its attempts.
+const REQUEST_ID: &str = "x-request-id";
+
+/// The id a call goes by: the caller's own, or a fresh UUID v4 — also in place of a
+/// client-wide default header, since one id names one call.
+fn request_id(
+    info: &OperationInfo,
+    options: &CallOptions,
+    headers: &mut HeaderMap,
+) -> Result<String, Error> {
+    let chosen = options.request_id.is_some()
+        || options
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(REQUEST_ID));
+    if chosen {
+        if let Some(id) = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()) {
+            return Ok(id.to_owned());
+        }
+        return Err(Error::invalid(
+            info.id,
+            "the X-Request-Id is not a visible-ASCII header value",
+        ));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let value = HeaderValue::from_str(&id)
+        .map_err(|_| Error::invalid(info.id, "a generated request id is not a header value"))?;
+    headers.insert(REQUEST_ID, value);
+    Ok(id)
+}
+
 /// The parts of a call that stay the same across its attempts.
 struct Plan {
     url: String,
     headers: HeaderMap,
+    /// The `X-Request-Id` every attempt sends.
+    request_id: String,
     /// Whether ambiguous failures may be retried.
     safe: bool,
     max_retries: u32,
@@ -166,6 +211,7 @@ fn plan(
 ) -> Result<Plan, Error> {
     let settings = &client.settings;
     let mut headers = call_headers(client, info, options)?;
+    let request_id = request_id(info, options, &mut headers)?;
     let mut has_key = options.idempotency_key.is_some();
     if !has_key
         && settings.retry.auto_idempotency_keys
@@ -182,6 +228,7 @@ fn plan(
     Ok(Plan {
         url: format!("{}{}", settings.base_url, info.path),
         headers,
+        request_id,
         safe: info.retry == RetryClass::Safe || has_key,
         max_retries: options.retries.unwrap_or(settings.retry.max_retries),
         // A stream may legitimately take long: only the deadline and read timeout apply.
@@ -224,6 +271,7 @@ async fn run<S>(
     let span = tracing::debug_span!(
         "geopera.call",
         operation_id = info.id,
+        request_id = plan.request_id.as_str(),
         attempts = tracing::field::Empty
     );
     let attempts = AtomicU32::new(0);
@@ -293,7 +341,8 @@ async fn run<S>(
         },
     };
     span.record("attempts", attempts.load(Ordering::Relaxed));
-    result
+    // The one place a call's errors are named after it.
+    result.map_err(|error| error.with_request_id(&plan.request_id))
 }
 
 /// One attempt: the request, its redirects when the client follows them, and the answer read
@@ -362,7 +411,7 @@ async fn send<S>(
     );
     if let Some(open) = keep_open {
         if status.as_u16() == info.success_status {
-            return Ok(Answer::Open(open(response)));
+            return Ok(Answer::Open(open(response, &plan.request_id)));
         }
     }
     let limit = client.settings.max_response_bytes;
@@ -378,6 +427,7 @@ async fn send<S>(
         headers: std::mem::take(response.headers_mut()),
         content,
         attempts: attempt,
+        request_id: plan.request_id.clone(),
         redactor,
     }))
 }
@@ -500,7 +550,8 @@ pub(crate) fn classify<T: DecodeOutput>(
     raw: RawResponse,
 ) -> Result<Response<T>, Error> {
     let redactor = raw.redactor.clone();
-    parse(client, info, raw).map_err(|error| redactor.error(error))
+    let request_id = raw.request_id.clone();
+    parse(client, info, raw).map_err(|error| redactor.error(error).with_request_id(&request_id))
 }
 
 fn parse<T: DecodeOutput>(
@@ -513,6 +564,7 @@ fn parse<T: DecodeOutput>(
         headers,
         content,
         attempts,
+        request_id,
         redactor,
     } = raw;
     let code = status.as_u16();
@@ -541,6 +593,7 @@ fn parse<T: DecodeOutput>(
         content,
         parsed,
         attempts,
+        request_id,
         redactor,
     })
 }

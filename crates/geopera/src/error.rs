@@ -10,7 +10,8 @@ use http::StatusCode;
 ///
 /// Documented error answers come with their typed body ([`Error::problem`],
 /// [`Error::validation`]); transport-level failures keep their cause in
-/// [`std::error::Error::source`]. Tokens never appear in any variant.
+/// [`std::error::Error::source`]. Every error of a call that was planned carries the call's
+/// `X-Request-Id` ([`Error::request_id`]). Tokens never appear in any variant.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -25,6 +26,8 @@ pub enum Error {
         problem: Box<Problem>,
         /// How many attempts were made.
         attempts: u32,
+        /// The id of the call ([`Error::request_id`]).
+        request_id: Option<Box<str>>,
     },
     /// The API rejected the request body (422).
     #[error("{}: {error}", StatusCode::UNPROCESSABLE_ENTITY)]
@@ -33,6 +36,8 @@ pub enum Error {
         operation_id: &'static str,
         /// Every check the body failed.
         error: Box<HttpValidationError>,
+        /// The id of the call ([`Error::request_id`]).
+        request_id: Option<Box<str>>,
     },
     /// The API answered 429: the wait it asked for was longer than the client waits
     /// ([`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after)) or than the
@@ -48,6 +53,8 @@ pub enum Error {
         problem: Option<Box<Problem>>,
         /// How many attempts were made.
         attempts: u32,
+        /// The id of the call ([`Error::request_id`]).
+        request_id: Option<Box<str>>,
     },
     /// The API answered with a status the contract does not document for this operation.
     #[error("unexpected status {status} from {operation_id}{}", excerpt_suffix(.body))]
@@ -60,6 +67,8 @@ pub enum Error {
         body: Bytes,
         /// How many attempts were made.
         attempts: u32,
+        /// The id of the call ([`Error::request_id`]).
+        request_id: Option<Box<str>>,
     },
     /// The call did not finish within its timeout or deadline.
     #[error("{operation_id} timed out")]
@@ -71,6 +80,8 @@ pub enum Error {
         source: Option<reqwest::Error>,
         /// How many attempts were made.
         attempts: u32,
+        /// The id of the call ([`Error::request_id`]).
+        request_id: Option<Box<str>>,
     },
     /// The request could not be sent or the answer could not be read. When the server's TLS
     /// certificate was refused, the message says so ([`Error::is_certificate_error`]).
@@ -83,6 +94,8 @@ pub enum Error {
         source: reqwest::Error,
         /// How many attempts were made.
         attempts: u32,
+        /// The id of the call ([`Error::request_id`]).
+        request_id: Option<Box<str>>,
     },
     /// A success answer whose body does not fit the operation's output model.
     #[error("could not decode the {status} answer of {operation_id}: {excerpt}")]
@@ -96,6 +109,8 @@ pub enum Error {
         /// What the JSON decoder reported.
         #[source]
         source: serde_json::Error,
+        /// The id of the call ([`Error::request_id`]).
+        request_id: Option<Box<str>>,
     },
     /// The body failed the operation's input checks before anything was sent: the same
     /// checks, locations and wording as the API's own 422 answer ([`Error::validation`] returns
@@ -120,6 +135,8 @@ pub enum Error {
         limit: u64,
         /// How many attempts were made.
         attempts: u32,
+        /// The id of the call ([`Error::request_id`]).
+        request_id: Option<Box<str>>,
     },
     /// A blocking call would wait for an in-flight slot
     /// ([`ClientBuilder::max_in_flight`](crate::ClientBuilder::max_in_flight)) that only an
@@ -132,6 +149,8 @@ pub enum Error {
     WouldDeadlock {
         /// The operation that was called.
         operation_id: &'static str,
+        /// The id of the call ([`Error::request_id`]).
+        request_id: Option<Box<str>>,
     },
     /// The request was rejected before sending: a malformed header or an unknown operation id.
     #[error("invalid request for {operation_id}: {message}")]
@@ -140,6 +159,8 @@ pub enum Error {
         operation_id: String,
         /// What is wrong.
         message: String,
+        /// The id of the call ([`Error::request_id`]).
+        request_id: Option<Box<str>>,
     },
     /// The client configuration is unusable (bad base URL, unreadable CA file, ...).
     #[error("invalid client configuration: {0}")]
@@ -411,7 +432,7 @@ impl Error {
             | Error::Transport { operation_id, .. }
             | Error::Decode { operation_id, .. }
             | Error::TooLarge { operation_id, .. }
-            | Error::WouldDeadlock { operation_id } => Some(operation_id),
+            | Error::WouldDeadlock { operation_id, .. } => Some(operation_id),
             Error::InvalidRequest { operation_id, .. } => Some(operation_id),
             Error::Config(_) | Error::SignIn { .. } => None,
         }
@@ -436,6 +457,45 @@ impl Error {
         }
     }
 
+    /// The id of the call that failed, as sent in its `X-Request-Id` header: one per logical
+    /// call, the same on every attempt, so it matches what a server or proxy logged for any of
+    /// them. `None` for failures that happened before a call had an id: invalid configuration,
+    /// a body that failed the input checks, a sign-in failure, or a header that could not be
+    /// sent.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Api { request_id, .. }
+            | Error::Validation { request_id, .. }
+            | Error::RateLimited { request_id, .. }
+            | Error::UnexpectedStatus { request_id, .. }
+            | Error::Timeout { request_id, .. }
+            | Error::Transport { request_id, .. }
+            | Error::Decode { request_id, .. }
+            | Error::TooLarge { request_id, .. }
+            | Error::WouldDeadlock { request_id, .. }
+            | Error::InvalidRequest { request_id, .. } => request_id.as_deref(),
+            Error::InvalidInput { .. } | Error::Config(_) | Error::SignIn { .. } => None,
+        }
+    }
+
+    /// Names the call this error came from; errors that never belong to a call keep none.
+    pub(crate) fn with_request_id(mut self, id: &str) -> Self {
+        match &mut self {
+            Error::Api { request_id, .. }
+            | Error::Validation { request_id, .. }
+            | Error::RateLimited { request_id, .. }
+            | Error::UnexpectedStatus { request_id, .. }
+            | Error::Timeout { request_id, .. }
+            | Error::Transport { request_id, .. }
+            | Error::Decode { request_id, .. }
+            | Error::TooLarge { request_id, .. }
+            | Error::WouldDeadlock { request_id, .. }
+            | Error::InvalidRequest { request_id, .. } => *request_id = Some(id.into()),
+            Error::InvalidInput { .. } | Error::Config(_) | Error::SignIn { .. } => {}
+        }
+        self
+    }
+
     pub(crate) fn set_attempts(&mut self, n: u32) {
         match self {
             Error::Api { attempts, .. }
@@ -452,6 +512,7 @@ impl Error {
         Error::InvalidRequest {
             operation_id: operation_id.to_owned(),
             message: message.into(),
+            request_id: None,
         }
     }
 
@@ -489,6 +550,7 @@ impl Error {
                 .ok()
                 .map(Box::new),
             attempts,
+            request_id: None,
         }
     }
 
@@ -504,6 +566,7 @@ impl Error {
             status,
             problem: Box::new(problem),
             attempts,
+            request_id: None,
         }
     }
 
@@ -512,6 +575,7 @@ impl Error {
         Error::Validation {
             operation_id,
             error: Box::new(error),
+            request_id: None,
         }
     }
 
@@ -527,6 +591,7 @@ impl Error {
             status,
             body,
             attempts,
+            request_id: None,
         }
     }
 
@@ -536,12 +601,16 @@ impl Error {
             operation_id,
             source: None,
             attempts,
+            request_id: None,
         }
     }
 
     /// A blocking call that would wait for a slot only its own thread can free.
     pub(crate) fn would_deadlock(operation_id: &'static str) -> Self {
-        Error::WouldDeadlock { operation_id }
+        Error::WouldDeadlock {
+            operation_id,
+            request_id: None,
+        }
     }
 
     /// A success answer whose body does not fit the output model.
@@ -556,6 +625,7 @@ impl Error {
             status,
             excerpt: excerpt(body),
             source,
+            request_id: None,
         }
     }
 
@@ -565,6 +635,7 @@ impl Error {
             operation_id,
             limit,
             attempts: 1,
+            request_id: None,
         }
     }
 
@@ -574,12 +645,14 @@ impl Error {
                 operation_id,
                 source: Some(source),
                 attempts: 1,
+                request_id: None,
             }
         } else {
             Error::Transport {
                 operation_id,
                 source,
                 attempts: 1,
+                request_id: None,
             }
         }
     }
@@ -600,6 +673,7 @@ mod tests {
                 "missing scope 'orders:write' for 'orders.archive.place'",
             )),
             attempts: 1,
+            request_id: None,
         };
         assert_eq!(
             err.to_string(),
@@ -616,6 +690,7 @@ mod tests {
             status: StatusCode::from_u16(code).expect("a status"),
             problem: Box::new(Problem::new(code, "x", "")),
             attempts: 1,
+            request_id: None,
         };
         assert_eq!(api(401).kind(), ErrorKind::Auth);
         assert_eq!(api(403).kind(), ErrorKind::Auth);
@@ -629,6 +704,14 @@ mod tests {
         }
         assert!(!api(404).is_retryable());
         assert!(Error::too_large("catalog.search", 10).kind() == ErrorKind::TooLarge);
+    }
+
+    #[test]
+    fn only_errors_of_a_call_take_its_request_id() {
+        let named = Error::deadline("catalog.search", 2).with_request_id("id-1");
+        assert_eq!(named.request_id(), Some("id-1"));
+        let config = Error::Config("bad base URL".into()).with_request_id("id-1");
+        assert_eq!(config.request_id(), None);
     }
 
     #[test]

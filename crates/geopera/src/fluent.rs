@@ -170,6 +170,11 @@ impl<O: Operation> Call<O> {
         self.map_request(|r| r.idempotency_key(key))
     }
 
+    /// Sends a chosen `X-Request-Id`; see [`Request::request_id`].
+    pub fn request_id(self, id: impl Into<String>) -> Self {
+        self.map_request(|r| r.request_id(id))
+    }
+
     /// Sends `x-api-key`; see [`Request::api_key`].
     pub fn api_key(self, key: impl Into<String>) -> Self {
         self.map_request(|r| r.api_key(key))

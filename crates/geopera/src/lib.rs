@@ -43,7 +43,7 @@
 //! `send_detailed` returns documented error answers (401, 403, 404, 422, 500) as values, so a
 //! fan-out collects every outcome instead of failing fast. The body is the operation's input
 //! model, a `serde_json::Value`, or a [`Request`] wrapping either with per-call options
-//! (`x-api-key`, `Idempotency-Key`, timeout, headers).
+//! (`x-api-key`, `Idempotency-Key`, `X-Request-Id`, timeout, headers).
 //!
 //! Every body, whatever its form, is checked against the operation's input shape before
 //! anything is sent — the checks the API runs, with its wording and the field's location
@@ -155,9 +155,14 @@
 //!
 //! # Observability
 //!
-//! Each call runs in a `tracing` span `geopera.call` with the operation id and the number of
-//! attempts; each attempt and each retry decision is a debug event with status and duration.
-//! Tokens and bodies are never recorded.
+//! Each call runs in a `tracing` span `geopera.call` with the operation id, the request id and
+//! the number of attempts; each attempt and each retry decision is a debug event with status
+//! and duration. Tokens and bodies are never recorded.
+//!
+//! Every logical call sends an `X-Request-Id` — a fresh UUID v4, or the caller's own
+//! ([`Request::request_id`]) — unchanged on each of its attempts, so a retried call is one id
+//! in the server's logs as in yours. [`Response::request_id`] and [`Error::request_id`] report
+//! it, so a failure can be quoted with the id to look for.
 //!
 //! # Errors
 //!

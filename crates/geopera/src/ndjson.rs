@@ -30,14 +30,17 @@ async fn open(
     prepared: Result<(Bytes, CallOptions), Error>,
 ) -> Result<impl Stream<Item = Result<Value, Error>> + Send + 'static, Error> {
     let (payload, options) = prepared?;
-    let response = crate::engine::open(client, face, info, &options, payload).await?;
+    let (response, request_id) = crate::engine::open(client, face, info, &options, payload).await?;
     let redactor = Redactor::for_call(client, &options);
     let limit = usize::try_from(client.settings.max_response_bytes).unwrap_or(usize::MAX);
     // reqwest's error rides inside the I/O error the reader needs, and is taken out again.
     let body = StreamReader::new(response.bytes_stream().map_err(std::io::Error::other));
     let codec = AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), limit);
     let items = FramedRead::new(body, codec)
-        .filter_map(move |frame| ready(item(info, &redactor, limit, frame)))
+        .filter_map(move |frame| {
+            let item = item(info, &redactor, limit, frame);
+            ready(item.map(|item| item.map_err(|error| error.with_request_id(&request_id))))
+        })
         .scan(false, |failed, item| {
             let end = std::mem::replace(failed, item.is_err());
             ready((!end).then_some(item))

@@ -164,21 +164,31 @@ async fn fetch(
     walker: &Walker,
     options: &CallOptions,
     body: Bytes,
-) -> Result<Value, Error> {
+) -> Result<(Value, String), Error> {
     let raw = crate::engine::execute(client, face, walker.info, options, body).await?;
-    crate::engine::classify::<Value>(client, walker.info, raw)?.into_result()
+    let response = crate::engine::classify::<Value>(client, walker.info, raw)?;
+    let request_id = response.request_id.clone();
+    Ok((response.into_result()?, request_id))
 }
 
 /// Turns a fetched page into what the stream yields.
 type Convert<T> = fn(Value) -> Result<T, (Value, serde_json::Error)>;
 
-fn decode_error(walker: &Walker, page: &Value, source: serde_json::Error) -> Error {
-    walker.redactor.error(Error::decode(
-        walker.info.id,
-        http::StatusCode::OK,
-        page.to_string().as_bytes(),
-        source,
-    ))
+fn decode_error(
+    walker: &Walker,
+    request_id: &str,
+    page: &Value,
+    source: serde_json::Error,
+) -> Error {
+    walker
+        .redactor
+        .error(Error::decode(
+            walker.info.id,
+            http::StatusCode::OK,
+            page.to_string().as_bytes(),
+            source,
+        ))
+        .with_request_id(request_id)
 }
 
 fn typed<T: DeserializeOwned>(page: Value) -> Result<T, (Value, serde_json::Error)> {
@@ -222,9 +232,10 @@ async fn step<T>(
             let face = face.unwrap_or_else(|| client.async_face());
             match fetch(&client, face, &walker, &options, body).await {
                 Err(error) => Some((Err(error), Walk::Done)),
-                Ok(page) => {
+                Ok((page, request_id)) => {
                     walker.advance(&page);
-                    let item = convert(page).map_err(|(page, e)| decode_error(&walker, &page, e));
+                    let item = convert(page)
+                        .map_err(|(page, e)| decode_error(&walker, &request_id, &page, e));
                     Some((item, Walk::Ready(client, walker, options)))
                 }
             }

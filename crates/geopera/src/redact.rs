@@ -209,6 +209,7 @@ mod tests {
             status: http::StatusCode::OK,
             excerpt: "\"gpra_abc\"".into(),
             source,
+            request_id: None,
         });
         let shown = format!("{error} {error:?} {:?}", std::error::Error::source(&error));
         assert!(!shown.contains("gpra_abc"), "{shown}");

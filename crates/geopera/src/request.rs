@@ -44,6 +44,7 @@ pub(crate) enum Body<I> {
 pub struct CallOptions {
     pub(crate) api_key: Option<Secret>,
     pub(crate) idempotency_key: Option<String>,
+    pub(crate) request_id: Option<String>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) retries: Option<u32>,
@@ -55,6 +56,7 @@ impl fmt::Debug for CallOptions {
         f.debug_struct("CallOptions")
             .field("api_key", &self.api_key)
             .field("idempotency_key", &self.idempotency_key)
+            .field("request_id", &self.request_id)
             .field("timeout", &self.timeout)
             .field(
                 "headers",
@@ -70,6 +72,12 @@ impl CallOptions {
     /// The `Idempotency-Key` this call sends, if one was set.
     pub fn idempotency_key(&self) -> Option<&str> {
         self.idempotency_key.as_deref()
+    }
+
+    /// The `X-Request-Id` this call sends, if the caller chose one; otherwise each call gets
+    /// a fresh one when it is sent.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
     }
 
     /// The per-attempt timeout override, if any.
@@ -111,6 +119,17 @@ impl<I> Request<I> {
     /// often it is retried. Use one fresh key (a UUID v4) per logical call.
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.options.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// Sends `id` as this call's `X-Request-Id` instead of a generated one — to carry an id
+    /// your own system already logs. Every attempt of the call sends it, and the call's
+    /// [`Response::request_id`](crate::Response::request_id) and
+    /// [`Error::request_id`](crate::Error::request_id) report it; without it, each logical call
+    /// gets a fresh UUID v4. `header("x-request-id", ..)` does the same. An id that is not a
+    /// valid header value fails the call before sending.
+    pub fn request_id(mut self, id: impl Into<String>) -> Self {
+        self.options.request_id = Some(id.into());
         self
     }
 

@@ -25,6 +25,10 @@ pub struct Response<T> {
     pub parsed: Parsed<T>,
     /// How many attempts the call took (1 when nothing was retried).
     pub attempts: u32,
+    /// The `X-Request-Id` the call sent, the same on every attempt: generated per logical
+    /// call, or the caller's own ([`Request::request_id`](crate::Request::request_id)). Quote
+    /// it to find the call in the server's logs.
+    pub request_id: String,
     /// The call's credentials, kept out of the error [`Response::into_result`] makes.
     pub(crate) redactor: Redactor,
 }
@@ -68,8 +72,9 @@ impl<T> Response<T> {
         T: DecodeOutput,
     {
         let redactor = self.redactor.clone();
+        let request_id = self.request_id.clone();
         self.into_result_quoting_credentials()
-            .map_err(|error| redactor.error(error))
+            .map_err(|error| redactor.error(error).with_request_id(&request_id))
     }
 
     fn into_result_quoting_credentials(self) -> Result<T, Error>
@@ -130,6 +135,7 @@ impl<T> Response<T> {
                 Parsed::Unparsed => Parsed::Unparsed,
             },
             attempts: self.attempts,
+            request_id: self.request_id,
             redactor: self.redactor,
         }
     }

@@ -138,6 +138,25 @@ fn calls_and_retries_are_traced_without_the_token() {
         "the 401 and the retry: {closed:?}"
     );
     assert!(text.contains("credential renewed after 401"), "{text}");
+    // One request id per call, the same on its retry: in the SDK's span (a quoted string)
+    // and in the emulator's log line for each attempt (plain).
+    let ids: Vec<String> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation_id.as_deref() == Some("catalog.search"))
+        .map(|r| r.request_id)
+        .collect();
+    assert!(ids.len() >= 4, "{ids:?}");
+    assert_eq!(ids[0], ids[1], "the async call's retry reuses its id");
+    assert_eq!(ids[2], ids[3], "the blocking call's retry reuses its id");
+    assert_ne!(ids[0], ids[2]);
+    for id in &ids {
+        assert!(
+            text.contains(&format!("request_id=\"{id}\"")),
+            "{id}: {text}"
+        );
+        assert!(text.contains(&format!("request_id={id}")), "{id}: {text}");
+    }
     assert!(!text.contains(emu.api_key()), "the token is never logged");
     for secret in [
         first.access_token(),

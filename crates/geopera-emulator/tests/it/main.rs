@@ -16,6 +16,7 @@ mod limits;
 mod oidc;
 mod order_details;
 mod orders;
+mod request_ids;
 mod resources;
 mod state;
 mod uploads;

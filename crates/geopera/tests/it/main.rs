@@ -13,6 +13,7 @@ mod fluent;
 mod hostile;
 mod paging;
 mod proxies;
+mod request_ids;
 mod resilience;
 mod support;
 mod tls;

@@ -2,15 +2,10 @@
 
 //! One type per schema of the contract.
 
-pub use crate::jobs::{ClipJobCreated, DispatchedJob, Job, JobStatus};
-pub use crate::orders::{ArchiveEstimateGroup, Order, OrderStatus, TaskingEstimateGroup};
 pub use crate::problem::HttpValidationError;
 pub use crate::problem::LocItem;
 pub use crate::problem::Problem;
 pub use crate::problem::ValidationError;
-pub use crate::stac::{Asset, Geometry, Lazy, Link, Properties, StacItem};
-pub use crate::subscriptions::{SigningSecret, SubscriptionList};
-pub use crate::uploads::{UploadStatus, UploadedFile};
 
 mod anything;
 pub use anything::Anything;
