@@ -16,5 +16,6 @@ mod resilience;
 mod support;
 mod tls;
 mod tls_support;
+mod uploads;
 mod webhooks;
 mod wire;
