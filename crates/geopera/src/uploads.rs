@@ -613,14 +613,16 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
             .map_err(|error| (UploadStep::Complete, UploadCause::Api(error))),
         Err(failed) => Err(failed),
     };
-    guard.disarm();
-    match outcome {
+    // The guard stays armed through `uploads.fail`: a drop during that call still releases.
+    let result = match outcome {
         Ok(done) => Ok(done),
         Err((step, cause)) => {
             let release = fail(client, face, &id, step, &cause).await;
             Err(UploadError::new(step, Some(id), cause, release))
         }
-    }
+    };
+    guard.disarm();
+    result
 }
 
 async fn complete(client: &Client, face: Face<'_>, id: &str) -> Result<serde_json::Value, Error> {

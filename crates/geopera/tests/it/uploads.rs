@@ -339,6 +339,46 @@ async fn the_put_carries_no_credentials_or_client_headers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_server_that_never_answers_stalls_the_transfer_and_it_is_released() {
+    // Takes connections and reads nothing, answers nothing.
+    let silent = std::net::TcpListener::bind("127.0.0.2:0").expect("a free port");
+    let address = silent.local_addr().expect("bound");
+    let held = std::thread::spawn(move || {
+        let (connection, _) = silent.accept().expect("the client connects");
+        std::thread::sleep(Duration::from_secs(2));
+        drop(connection);
+    });
+    let api = api_pointing_at(format!("http://{address}/bucket/object"));
+    let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
+
+    let started = Instant::now();
+    let error = Upload::from_stream(
+        "p_1",
+        "f.bin",
+        3,
+        futures::stream::iter([Ok(Bytes::from_static(b"abc"))]),
+    )
+    .stall_timeout(Duration::from_millis(300))
+    .send(&client)
+    .await
+    .expect_err("the storage server never answers");
+
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(error.step(), UploadStep::Transfer);
+    assert!(
+        matches!(error.cause(), UploadCause::Stalled(limit) if *limit == Duration::from_millis(300)),
+        "{error:?}"
+    );
+    assert!(error.is_released());
+    assert!(api.seen().iter().any(|r| r.path == "/v1/op/uploads.fail"));
+    held.join().expect("the listener thread ends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_url_that_is_not_http_is_refused_and_released() {
     let api = api_pointing_at("file:///etc/passwd".to_owned());
     let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
