@@ -886,6 +886,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_upload_can_be_spawned_onto_a_multi_thread_runtime() {
+        fn spawnable<T: Send + 'static>(_: &T) {}
+        let Ok(client) = crate::Client::new("http://127.0.0.1:9") else {
+            return;
+        };
+        let upload = async move { Upload::from_path("p", "f").send(&client).await };
+        spawnable(&upload);
+    }
+
+    #[test]
     fn only_http_and_https_urls_with_a_host_take_the_bytes() {
         assert!(usable_url("https://storage.example/u/1?sig=x").is_ok());
         assert!(usable_url("http://127.0.0.1:9/u").is_ok());
