@@ -146,6 +146,15 @@
 //! [`wait::Waiter::wait_blocking`] is the same loop for blocking code. The `archive_workflow`
 //! example goes from a catalog search to an order's delivery links this way.
 //!
+//! # Uploads
+//!
+//! [`uploads::Upload`] sends a file or a stream in one call: it reserves the quota
+//! (`uploads.initiate`), streams the bytes to the signed URL in bounded chunks with a progress
+//! callback, and completes the upload. When any step after the reservation fails it calls
+//! `uploads.fail` itself to release the reserved quota, and the [`uploads::UploadError`] says
+//! which step failed and whether the release went through.
+//! The `PUT` carries none of the client's credentials or headers.
+//!
 //! # Webhooks
 //!
 //! [`webhooks::Verifier`] checks that a delivery to your endpoint was signed with your
@@ -289,6 +298,7 @@ mod response;
 mod retry;
 mod runtime;
 mod secret;
+pub mod uploads;
 pub mod wait;
 pub mod webhooks;
 

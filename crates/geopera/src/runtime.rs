@@ -119,6 +119,20 @@ fn call_blocking<T: DecodeOutput>(
     classify(client, info, raw)
 }
 
+/// One call through `face`, its success answer decoded as `T`: for the SDK's own helpers that
+/// make several calls in a row (uploads, waiters), which choose the face they run on — the
+/// caller's runtime or a blocking call's thread — and read answers as their own types.
+pub(crate) async fn call_as<T: geopera_types::DecodeOutput>(
+    client: &Client,
+    face: crate::engine::Face<'_>,
+    info: &'static OperationInfo,
+    options: &CallOptions,
+    payload: Bytes,
+) -> Result<T, Error> {
+    let raw = execute(client, face, info, options, payload).await?;
+    classify::<T>(client, info, raw)?.into_result()
+}
+
 /// Calls an operation by id with a JSON body; the body is checked against the operation's
 /// input shape first, so an unknown id or a malformed body fails before any request.
 pub(crate) async fn invoke(

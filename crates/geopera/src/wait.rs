@@ -37,7 +37,7 @@ use geopera_types::operations::{ClipJobGet, OrdersGet, ProcessingJobGet, Uploads
 use geopera_types::{Operation, OperationInfo};
 
 use crate::client::{ApiClient, Client};
-use crate::engine::{self, Face};
+use crate::engine::Face;
 use crate::models::{Job, JobStatus, Order, OrderStatus, UploadOutput, UploadStatus};
 use crate::request::CallOptions;
 use crate::Error;
@@ -308,7 +308,9 @@ where
             };
             let client = &self.client;
             let face = face.unwrap_or_else(|| client.async_face());
-            let state = match poll::<T>(client, face, kind.info, &options, payload.clone()).await {
+            let polled =
+                crate::runtime::call_as::<T>(client, face, kind.info, &options, payload.clone());
+            let state = match polled.await {
                 Ok(state) => state,
                 Err(error) if is_deadline(&error) => {
                     return Err(self.deadline_passed(last));
@@ -383,18 +385,6 @@ where
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run(None))
     }
-}
-
-/// One poll: an ordinary call of the read operation, decoded as `T`.
-async fn poll<T: serde::de::DeserializeOwned>(
-    client: &Client,
-    face: Face<'_>,
-    info: &'static OperationInfo,
-    options: &CallOptions,
-    payload: bytes::Bytes,
-) -> Result<T, Error> {
-    let raw = engine::execute(client, face, info, options, payload).await?;
-    engine::classify::<T>(client, info, raw)?.into_result()
 }
 
 /// A pause drawn between half and all of `pause`.

@@ -18,6 +18,7 @@ mod resilience;
 mod support;
 mod tls;
 mod tls_support;
+mod uploads;
 mod waiters;
 mod webhooks;
 mod wire;

@@ -10,16 +10,18 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use geopera::models::{
     ArchiveEstimateInput, CatalogSearchInput, JobStatus, Order, OrderAssetsInput, OrderStatus,
-    ProcessExecuteInput, ProcessingJobInput,
+    ProcessExecuteInput, ProcessingJobInput, UploadStatus,
 };
 use geopera::operations::{
     catalog_search, orders_archive_estimate, orders_archive_place, orders_list_assets,
     processing_execute, processing_job_tile_info,
 };
+use geopera::uploads::Upload;
 use geopera::webhooks::{Delivery, Event, Verifier};
 use geopera::{wait, AuthenticatedClient, Geopera, Request};
 use geopera_emulator::{Emulator, EmulatorHandle, ManualClock, RateLimits};
 use serde_json::json;
+use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 
 use crate::support::{SharedTime, HOST};
@@ -223,4 +225,60 @@ async fn processing_workflow_start_hear_wait_and_fetch_outputs() {
         .await
         .expect("tile info of the finished job");
     assert!(tiles.as_object().is_some_and(|o| !o.is_empty()), "{tiles}");
+}
+
+#[tokio::test]
+async fn upload_workflow_send_a_file_hear_wait_and_read_what_was_stored() {
+    let mut world = world("upload.completed").await;
+    let client = world.client.clone();
+    let project = Geopera::from(client.clone())
+        .invoke("projects.create", json!({"name": "upload workflow"}))
+        .await
+        .expect("a project");
+    let project = project["id"].as_str().expect("a project id");
+
+    // A file of 3 MiB, not a multiple of any chunk size.
+    let bytes: Vec<u8> = (0..3 * 1024 * 1024 + 17).map(|i| (i % 251) as u8).collect();
+    let dir = std::env::temp_dir().join(format!("geopera-upload-workflow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let path = dir.join("scene.tif");
+    std::fs::write(&path, &bytes).expect("the file is written");
+
+    let reported = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = reported.clone();
+    let uploaded = Upload::from_path(project, &path)
+        .content_type("image/tiff")
+        .on_progress(move |progress| {
+            seen.store(progress.bytes_sent, std::sync::atomic::Ordering::SeqCst);
+        })
+        .send(&client)
+        .await
+        .expect("the upload completes");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        reported.load(std::sync::atomic::Ordering::SeqCst),
+        bytes.len() as u64,
+        "progress reached the whole file"
+    );
+
+    // Waiting for a completed upload ends at once, with the stored files.
+    let done = wait::upload(&client, &uploaded.upload_id)
+        .deadline(Duration::from_secs(60))
+        .await
+        .expect("the upload is done");
+    assert_eq!(done.status, Some(UploadStatus::Completed));
+    let files = done.files.unwrap_or_default();
+    let expected: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].size, Some(bytes.len() as u64));
+    assert_eq!(files[0].sha256.as_deref(), Some(expected.as_str()));
+
+    let delivery = world.next_delivery().await;
+    let Event::UploadCompleted(event) = &delivery.event else {
+        panic!("not an upload event: {:?}", delivery.event);
+    };
+    assert_eq!(event.envelope.entity_id, uploaded.upload_id);
 }

@@ -1,0 +1,931 @@
+//! Uploads in one call: reserve, send the bytes, complete — or release the reservation.
+//!
+//! Sending a file to Geopera takes four calls: `uploads.initiate` reserves the file's size
+//! from the organization's storage quota, `uploads.signed_url` names where the bytes go, an
+//! HTTP `PUT` sends them there, and `uploads.complete` turns the reservation into stored
+//! bytes. A failure after the reservation must be reported with `uploads.fail`, or the
+//! reserved quota stays taken until someone notices. [`Upload`] runs the whole sequence and
+//! calls `uploads.fail` itself when any step after the reservation fails, so the quota is
+//! released whatever went wrong; the error then says which step failed and whether the
+//! release went through.
+//!
+//! ```
+//! use geopera::uploads::Upload;
+//! use geopera::AuthenticatedClient;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = geopera_emulator::Emulator::builder().start()?;
+//! # let (base_url, token) = (emulator.base_url(), emulator.api_key().to_owned());
+//! let client = AuthenticatedClient::new(base_url, token)?;
+//! # let project = geopera::Geopera::from(client.clone())
+//! #     .invoke("projects.create", serde_json::json!({"name": "docs"})).await?;
+//! # let project_id = project["id"].as_str().unwrap_or_default().to_owned();
+//! # let path = std::env::temp_dir().join(format!("geopera-doc-{}.tif", std::process::id()));
+//! # std::fs::write(&path, b"not really a GeoTIFF")?;
+//! let uploaded = Upload::from_path(&project_id, &path)
+//!     .content_type("image/tiff")
+//!     .on_progress(|p| eprintln!("{} of {} bytes", p.bytes_sent, p.total_bytes))
+//!     .send(&client)
+//!     .await?;
+//! println!("{} is at {}", uploaded.upload_id, uploaded.object_path);
+//! # std::fs::remove_file(&path)?;
+//! # Ok(()) }
+//! ```
+//!
+//! # What goes where
+//!
+//! The `PUT` goes to a URL the server chose, so it carries nothing of the client's: no
+//! `Authorization`, no `x-api-key`, no default headers or cookies of the client — only the
+//! bytes, `Content-Type` and `Content-Length`. A signed URL carries its own authority. Only
+//! `http` and `https` URLs are used, and redirects are not followed (a `3xx` answer is a
+//! failed transfer). The connection settings of the client — TLS roots, proxies, connect
+//! timeout — do apply. A `reqwest` client you brought ([`crate::Client::with_http_client`])
+//! carries the `PUT` too, so its own default headers would go with it.
+//!
+//! # Memory and time
+//!
+//! The bytes are read and sent in chunks of [`CHUNK_BYTES`], never held whole, so a file of
+//! any size costs the same memory. The `PUT` fails when no chunk is taken and no answer comes
+//! for [`Upload::stall_timeout`] (default [`DEFAULT_STALL_TIMEOUT`]), and, when set, after
+//! [`Upload::timeout`] in all. The API calls around it use the client's settings: retries,
+//! timeouts, deadline.
+//!
+//! # Cancellation
+//!
+//! Dropping the future of [`Upload::send`] after the reservation was made, inside a Tokio
+//! runtime, spawns one `uploads.fail` call (`error_step` `"cancelled"`) on that runtime to
+//! release the reservation; nothing reports its outcome. Outside a runtime nothing can run it,
+//! and the reservation stays until the API expires it. [`Upload::send_blocking`] runs to the
+//! end once started.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::Either;
+use futures::stream::{BoxStream, Stream, StreamExt};
+use geopera_types::models::{SignedUrlInput, UploadFailInput, UploadInitiate, UploadOutput};
+use geopera_types::operations::{UploadsComplete, UploadsFail, UploadsInitiate, UploadsSignedUrl};
+use geopera_types::{DecodeOutput, Operation};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::StatusCode;
+use serde::Deserialize;
+
+use crate::client::Client;
+use crate::engine::Face;
+use crate::{ApiClient, Error, IntoRequest};
+
+/// How many bytes are read from the source and handed to the connection at a time: large
+/// enough that a gigabyte is a few thousand reads, small enough to be nothing in memory.
+pub const CHUNK_BYTES: usize = 64 * 1024;
+
+/// How long the `PUT` may go without the server taking a chunk or answering, unless
+/// [`Upload::stall_timeout`] says otherwise. Matches the client's default read timeout.
+pub const DEFAULT_STALL_TIMEOUT: Duration = crate::DEFAULT_READ_TIMEOUT;
+
+/// The longest `error_message` sent with `uploads.fail`; the cause stays whole in the error.
+const MAX_FAIL_MESSAGE_CHARS: usize = 500;
+
+/// Where an upload's bytes come from.
+enum Source {
+    Path(PathBuf),
+    Stream {
+        len: u64,
+        stream: BoxStream<'static, io::Result<Bytes>>,
+    },
+}
+
+/// How far the bytes have got, as handed to [`Upload::on_progress`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Bytes handed to the connection so far.
+    pub bytes_sent: u64,
+    /// The size of the whole file, as declared to `uploads.initiate`.
+    pub total_bytes: u64,
+}
+
+type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// One file to upload into a project, sent by [`send`](Upload::send) or
+/// [`send_blocking`](Upload::send_blocking). Setters never fail; problems show when sending.
+#[must_use = "an upload does nothing until it is sent"]
+pub struct Upload {
+    source: Source,
+    file_name: Option<String>,
+    options: Options,
+}
+
+/// Everything about an upload but its bytes.
+struct Options {
+    project_id: String,
+    content_type: Option<String>,
+    target_collection_id: Option<String>,
+    target_item_id: Option<String>,
+    asset_key: Option<String>,
+    categorical: bool,
+    on_progress: Option<ProgressFn>,
+    stall_timeout: Option<Duration>,
+    timeout: Option<Duration>,
+}
+
+impl fmt::Debug for Upload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match &self.source {
+            Source::Path(path) => format!("path {}", path.display()),
+            Source::Stream { len, .. } => format!("stream of {len} bytes"),
+        };
+        f.debug_struct("Upload")
+            .field("project_id", &self.options.project_id)
+            .field("file_name", &self.file_name)
+            .field("source", &source)
+            .field("content_type", &self.options.content_type)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Upload {
+    fn new(project_id: impl Into<String>, file_name: Option<String>, source: Source) -> Self {
+        Upload {
+            source,
+            file_name,
+            options: Options {
+                project_id: project_id.into(),
+                content_type: None,
+                target_collection_id: None,
+                target_item_id: None,
+                asset_key: None,
+                categorical: false,
+                on_progress: None,
+                stall_timeout: Some(DEFAULT_STALL_TIMEOUT),
+                timeout: None,
+            },
+        }
+    }
+
+    /// A file on disk; its size is read when the upload is sent, and its name (the last
+    /// component of `path`) becomes the uploaded file's name unless
+    /// [`file_name`](Self::file_name) gives another.
+    pub fn from_path(project_id: impl Into<String>, path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref().to_path_buf();
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned());
+        Upload::new(project_id, name, Source::Path(path))
+    }
+
+    /// Bytes from a stream that yields exactly `len` bytes, for data that is not a file (a
+    /// download being passed on, a file being generated). The size is reserved up front, so
+    /// it must be known; a stream that ends early or runs on fails the upload.
+    pub fn from_stream<S>(
+        project_id: impl Into<String>,
+        file_name: impl Into<String>,
+        len: u64,
+        stream: S,
+    ) -> Self
+    where
+        S: Stream<Item = io::Result<Bytes>> + Send + 'static,
+    {
+        Upload::new(
+            project_id,
+            Some(file_name.into()),
+            Source::Stream {
+                len,
+                stream: stream.boxed(),
+            },
+        )
+    }
+
+    /// Bytes from an async reader that yields exactly `len` bytes, read in chunks of
+    /// [`CHUNK_BYTES`]; see [`from_stream`](Self::from_stream).
+    pub fn from_reader<R>(
+        project_id: impl Into<String>,
+        file_name: impl Into<String>,
+        len: u64,
+        reader: R,
+    ) -> Self
+    where
+        R: tokio::io::AsyncRead + Send + 'static,
+    {
+        let stream = tokio_util::io::ReaderStream::with_capacity(Box::pin(reader), CHUNK_BYTES);
+        Upload::from_stream(project_id, file_name, len, stream)
+    }
+
+    /// The uploaded file's name, instead of the path's last component.
+    pub fn file_name(mut self, name: impl Into<String>) -> Self {
+        self.file_name = Some(name.into());
+        self
+    }
+
+    /// The file's media type (default `application/octet-stream`), which the storage keeps
+    /// and serves the file with.
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.options.content_type = Some(content_type.into());
+        self
+    }
+
+    /// The collection the file is to become part of.
+    pub fn target_collection(mut self, collection_id: impl Into<String>) -> Self {
+        self.options.target_collection_id = Some(collection_id.into());
+        self
+    }
+
+    /// The item the file is to become an asset of.
+    pub fn target_item(mut self, item_id: impl Into<String>) -> Self {
+        self.options.target_item_id = Some(item_id.into());
+        self
+    }
+
+    /// The key of the asset the file becomes in its item.
+    pub fn asset_key(mut self, key: impl Into<String>) -> Self {
+        self.options.asset_key = Some(key.into());
+        self
+    }
+
+    /// Whether the raster holds classes (land cover, masks) rather than measurements, so
+    /// that it is resampled by nearest neighbour.
+    pub fn categorical(mut self, categorical: bool) -> Self {
+        self.options.categorical = categorical;
+        self
+    }
+
+    /// Called each time a chunk is handed to the connection, with the bytes sent so far,
+    /// which only grow and end at the total. It runs inside the transfer, on the task that
+    /// drives the connection: keep it quick. A panic in it is not caught by the SDK; it ends
+    /// that task, so the transfer fails like a broken connection and is reported as such.
+    pub fn on_progress(mut self, progress: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.options.on_progress = Some(Arc::new(progress));
+        self
+    }
+
+    /// How long the `PUT` may go without the server taking a chunk or answering (default
+    /// [`DEFAULT_STALL_TIMEOUT`]); `None` lifts it.
+    pub fn stall_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.options.stall_timeout = timeout.into();
+        self
+    }
+
+    /// The longest the whole `PUT` may take, answer included (default none: a large file on
+    /// a slow link takes as long as it takes, and the stall timeout catches a dead one).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.timeout = Some(timeout);
+        self
+    }
+
+    /// Runs the upload: reserve, sign, send the bytes, complete.
+    ///
+    /// # Errors
+    ///
+    /// Any step failing; see [`UploadError`]. When the reservation had been made, it has been
+    /// released with `uploads.fail` before this returns, or [`UploadError::release`] says why
+    /// not.
+    pub async fn send(self, client: &impl ApiClient) -> Result<Uploaded, UploadError> {
+        let client = client.core();
+        run(client, client.async_face(), self).await
+    }
+
+    /// The blocking form of [`send`](Self::send): the same steps on the engine that carries
+    /// the client's blocking calls.
+    ///
+    /// # Errors
+    ///
+    /// As for [`send`](Self::send).
+    #[cfg(feature = "blocking")]
+    pub fn send_blocking(self, client: &impl ApiClient) -> Result<Uploaded, UploadError> {
+        let owned = client.core().clone();
+        let caller = crate::limiter::Caller::current();
+        crate::blocking::run(client.core(), caller, move |thread| async move {
+            run(&owned, thread.face(), self).await
+        })
+        .map_err(|error| {
+            UploadError::new(
+                UploadStep::Prepare,
+                None,
+                error.into(),
+                Release::NothingReserved,
+            )
+        })?
+    }
+}
+
+/// A completed upload.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Uploaded {
+    /// The upload's id (`u_…`).
+    pub upload_id: String,
+    /// Where the file is stored, as `uploads.signed_url` named it.
+    pub object_path: String,
+    /// The bytes sent.
+    pub bytes: u64,
+    /// The `uploads.complete` answer: the upload's status, byte counts and files.
+    pub upload: UploadOutput,
+}
+
+/// The steps of an upload, in order; the name of a failed one is the `error_step` given to
+/// `uploads.fail`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UploadStep {
+    /// Opening the file and reading its size, before anything is reserved.
+    Prepare,
+    /// `uploads.initiate`, which reserves the quota.
+    Initiate,
+    /// `uploads.signed_url`.
+    SignedUrl,
+    /// The `PUT` of the bytes.
+    Transfer,
+    /// `uploads.complete`.
+    Complete,
+}
+
+impl UploadStep {
+    /// The step's name, as sent in `error_step`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadStep::Prepare => "prepare",
+            UploadStep::Initiate => "initiate",
+            UploadStep::SignedUrl => "signed_url",
+            UploadStep::Transfer => "transfer",
+            UploadStep::Complete => "complete",
+        }
+    }
+}
+
+impl fmt::Display for UploadStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What went wrong in the failed step.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UploadCause {
+    /// An API call failed.
+    #[error(transparent)]
+    Api(#[from] Error),
+    /// The file or stream could not be read.
+    #[error("the source could not be read")]
+    Io(#[source] io::Error),
+    /// The storage server answered the `PUT` with something other than success.
+    #[error("the storage server answered {status}")]
+    Rejected {
+        /// Its status.
+        status: StatusCode,
+    },
+    /// The `PUT` could not be sent or its answer not read.
+    #[error("the transfer broke off")]
+    Transport(#[source] reqwest::Error),
+    /// The server took no chunk and gave no answer for this long.
+    #[error("the transfer stalled for {0:?}")]
+    Stalled(Duration),
+    /// The `PUT` took longer than [`Upload::timeout`].
+    #[error("the transfer took longer than {0:?}")]
+    TimedOut(Duration),
+    /// The source yielded another number of bytes than it declared.
+    #[error("the source declared {declared} bytes but held {}", if *.seen > *.declared { format!("more than {declared}") } else { seen.to_string() })]
+    LengthMismatch {
+        /// The size declared (and reserved).
+        declared: u64,
+        /// Bytes read before the mismatch showed: fewer than declared, or one chunk past it.
+        seen: u64,
+    },
+    /// The signed URL is not an `http` or `https` URL. The URL is not repeated: it is a
+    /// credential for the upload.
+    #[error("the signed URL is not usable: {0}")]
+    UnusableUrl(&'static str),
+}
+
+/// Whether the reservation of a failed upload was released.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Release {
+    /// The upload failed before anything was reserved.
+    NothingReserved,
+    /// `uploads.fail` released it.
+    Released,
+    /// `uploads.fail` itself failed; the reservation may still hold until the API expires it
+    /// or a later `uploads.fail` with [`UploadError::upload_id`] succeeds.
+    NotReleased(Error),
+}
+
+/// A failed upload: the step, the upload's id once it had one, the cause, and whether the
+/// reserved quota was released.
+pub struct UploadError {
+    inner: Box<Failure>,
+}
+
+struct Failure {
+    step: UploadStep,
+    upload_id: Option<String>,
+    cause: UploadCause,
+    release: Release,
+}
+
+impl UploadError {
+    fn new(
+        step: UploadStep,
+        upload_id: Option<String>,
+        cause: UploadCause,
+        release: Release,
+    ) -> Self {
+        UploadError {
+            inner: Box::new(Failure {
+                step,
+                upload_id,
+                cause,
+                release,
+            }),
+        }
+    }
+
+    /// The step that failed.
+    pub fn step(&self) -> UploadStep {
+        self.inner.step
+    }
+
+    /// The upload's id, when `uploads.initiate` had answered one.
+    pub fn upload_id(&self) -> Option<&str> {
+        self.inner.upload_id.as_deref()
+    }
+
+    /// What went wrong.
+    pub fn cause(&self) -> &UploadCause {
+        &self.inner.cause
+    }
+
+    /// Whether the reservation was released.
+    pub fn release(&self) -> &Release {
+        &self.inner.release
+    }
+
+    /// Whether no quota is left reserved by this upload: nothing was reserved, or it was
+    /// released.
+    pub fn is_released(&self) -> bool {
+        !matches!(self.inner.release, Release::NotReleased(_))
+    }
+
+    /// The API error, when the failed step was an API call.
+    pub fn api_error(&self) -> Option<&Error> {
+        match &self.inner.cause {
+            UploadCause::Api(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for UploadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UploadError")
+            .field("step", &self.inner.step)
+            .field("upload_id", &self.inner.upload_id)
+            .field("cause", &self.inner.cause)
+            .field("release", &self.inner.release)
+            .finish()
+    }
+}
+
+impl fmt::Display for UploadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Failure {
+            step,
+            upload_id,
+            cause,
+            release,
+        } = &*self.inner;
+        match upload_id {
+            Some(id) => write!(f, "upload {id} failed at step {step}: {cause}")?,
+            None => write!(f, "upload failed at step {step}: {cause}")?,
+        }
+        match release {
+            Release::NothingReserved => Ok(()),
+            Release::Released => f.write_str("; its reservation was released"),
+            Release::NotReleased(error) => {
+                write!(f, "; its reservation could not be released ({error})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for UploadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.inner.cause {
+            // The API error is the cause itself, not a wrapper of one.
+            UploadCause::Api(error) => Some(error),
+            cause => Some(cause),
+        }
+    }
+}
+
+/// `uploads.initiate`'s answer, as far as this module reads it.
+#[derive(Deserialize)]
+struct Initiated {
+    id: String,
+}
+
+/// `uploads.signed_url`'s answer, as far as this module reads it.
+#[derive(Deserialize)]
+struct Signed {
+    upload_url: String,
+    object_path: String,
+}
+
+/// One operation through the engine, decoded into what this module reads of its answer.
+async fn call<O: Operation, T: DecodeOutput>(
+    client: &Client,
+    face: Face<'_>,
+    body: impl IntoRequest<O::Input>,
+) -> Result<T, Error> {
+    let (payload, options) = crate::runtime::prepare::<O>(client, body)?;
+    crate::runtime::call_as::<T>(client, face, O::INFO, &options, payload).await
+}
+
+/// The whole sequence; every failure after the reservation goes through [`fail`].
+async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded, UploadError> {
+    let before = |step, cause| UploadError::new(step, None, cause, Release::NothingReserved);
+    let Upload {
+        source,
+        file_name,
+        options,
+    } = upload;
+    let (len, stream) = match source {
+        Source::Path(path) => {
+            let file = tokio::fs::File::open(&path)
+                .await
+                .map_err(|e| before(UploadStep::Prepare, UploadCause::Io(e)))?;
+            let meta = file
+                .metadata()
+                .await
+                .map_err(|e| before(UploadStep::Prepare, UploadCause::Io(e)))?;
+            let stream = tokio_util::io::ReaderStream::with_capacity(file, CHUNK_BYTES).boxed();
+            (meta.len(), stream)
+        }
+        Source::Stream { len, stream } => (len, stream),
+    };
+    let Some(file_name) = file_name else {
+        let error = Error::invalid(
+            UploadsSignedUrl::INFO.id,
+            "the path names no file; give one with Upload::file_name",
+        );
+        return Err(before(UploadStep::Prepare, error.into()));
+    };
+    let total = i64::try_from(len).map_err(|_| {
+        let error = Error::invalid(UploadsInitiate::INFO.id, "the file is too large");
+        before(UploadStep::Prepare, error.into())
+    })?;
+
+    // The contract's methods are `browser`, `cli` and `cloud_transfer`; a program sending
+    // from its own disk is the `cli` case.
+    let mut initiate = UploadInitiate::new(&options.project_id)
+        .transfer_method("cli")
+        .file_count(1)
+        .total_bytes(total)
+        .with_is_categorical(options.categorical);
+    initiate
+        .target_collection_id
+        .clone_from(&options.target_collection_id);
+    initiate.target_item_id.clone_from(&options.target_item_id);
+    initiate.asset_key.clone_from(&options.asset_key);
+    let Initiated { id } = call::<UploadsInitiate, _>(client, face, initiate)
+        .await
+        .map_err(|e| before(UploadStep::Initiate, e.into()))?;
+
+    // From here on the quota is reserved: every way out releases it or says why not.
+    let mut guard = Reservation::new(client, face, &id);
+    let outcome = match transfer(client, face, &options, &id, &file_name, len, stream).await {
+        Ok(object_path) => complete(client, face, &id)
+            .await
+            .map(|answer| Uploaded {
+                upload_id: id.clone(),
+                object_path,
+                bytes: len,
+                upload: answer,
+            })
+            .map_err(|error| (UploadStep::Complete, UploadCause::Api(error))),
+        Err(failed) => Err(failed),
+    };
+    // The guard stays armed through `uploads.fail`: a drop during that call still releases.
+    let result = match outcome {
+        Ok(done) => Ok(done),
+        Err((step, cause)) => {
+            let release = fail(client, face, &id, step, &cause).await;
+            Err(UploadError::new(step, Some(id), cause, release))
+        }
+    };
+    guard.disarm();
+    result
+}
+
+async fn complete(client: &Client, face: Face<'_>, id: &str) -> Result<UploadOutput, Error> {
+    let mut body = crate::JsonObject::new();
+    body.insert("upload_id".to_owned(), id.into());
+    call::<UploadsComplete, UploadOutput>(client, face, body).await
+}
+
+/// Signs a URL and sends the bytes to it; answers the stored object's path.
+async fn transfer(
+    client: &Client,
+    face: Face<'_>,
+    options: &Options,
+    id: &str,
+    file_name: &str,
+    len: u64,
+    stream: BoxStream<'static, io::Result<Bytes>>,
+) -> Result<String, (UploadStep, UploadCause)> {
+    let mut input = SignedUrlInput::new(id, file_name);
+    if let Some(content_type) = &options.content_type {
+        input = input.content_type(content_type);
+    }
+    let content_type = input.content_type.clone();
+    let signed: Signed = call::<UploadsSignedUrl, _>(client, face, input)
+        .await
+        .map_err(|e| (UploadStep::SignedUrl, UploadCause::Api(e)))?;
+    let url = usable_url(&signed.upload_url).map_err(|e| (UploadStep::SignedUrl, e))?;
+    let body = Body {
+        content_type: &content_type,
+        len,
+        stream,
+    };
+    put(face.http, options, url, body)
+        .await
+        .map_err(|e| (UploadStep::Transfer, e))?;
+    Ok(signed.object_path)
+}
+
+/// The signed URL, if it is one the bytes may go to.
+fn usable_url(raw: &str) -> Result<url::Url, UploadCause> {
+    let url = url::Url::parse(raw).map_err(|_| UploadCause::UnusableUrl("it is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(UploadCause::UnusableUrl("it is neither http nor https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(UploadCause::UnusableUrl("it names no host"));
+    }
+    Ok(url)
+}
+
+/// What the body stream found wrong, for the error to name instead of the connection's
+/// generic "body failed".
+type Found = Arc<Mutex<Option<UploadCause>>>;
+
+/// What the `PUT` sends.
+struct Body<'a> {
+    content_type: &'a str,
+    len: u64,
+    stream: BoxStream<'static, io::Result<Bytes>>,
+}
+
+/// Sends the bytes with a plain request: none of the client's credentials or headers.
+async fn put(
+    http: &reqwest::Client,
+    options: &Options,
+    url: url::Url,
+    body: Body<'_>,
+) -> Result<(), UploadCause> {
+    // A stall is a property of the connection, measured in real time like the client's read
+    // timeout, not on the client's `Clock` (which a simulation may move while bytes flow).
+    let origin = tokio::time::Instant::now();
+    let last_activity = Arc::new(AtomicU64::new(0));
+    let found: Found = Arc::new(Mutex::new(None));
+    let feed = Feed {
+        inner: body.stream,
+        sent: 0,
+        total: body.len,
+        done: false,
+        progress: options.on_progress.clone(),
+        found: found.clone(),
+        last_activity: last_activity.clone(),
+        origin,
+    };
+    let mut request = http
+        .put(url)
+        .header(CONTENT_TYPE, body.content_type)
+        .header(CONTENT_LENGTH, body.len)
+        .body(reqwest::Body::wrap_stream(futures::stream::unfold(
+            feed,
+            Feed::next,
+        )));
+    if let Some(timeout) = options.timeout {
+        request = request.timeout(timeout);
+    }
+    let sending = async {
+        let response = request.send().await?;
+        last_activity.store(millis(origin.elapsed()), Ordering::Relaxed);
+        // Only the status matters; the answer's body is left unread.
+        Ok::<_, reqwest::Error>(response.status())
+    };
+    let stalled = async {
+        let Some(limit) = options.stall_timeout else {
+            return futures::future::pending::<Duration>().await;
+        };
+        loop {
+            let quiet_since = || Duration::from_millis(last_activity.load(Ordering::Relaxed));
+            tokio::time::sleep_until(origin + quiet_since() + limit).await;
+            if origin.elapsed().saturating_sub(quiet_since()) >= limit {
+                return limit;
+            }
+        }
+    };
+    let outcome = match futures::future::select(pin!(sending), pin!(stalled)).await {
+        Either::Left((outcome, _)) => outcome,
+        Either::Right((limit, _)) => return Err(UploadCause::Stalled(limit)),
+    };
+    // A source that went wrong is the cause, whatever the connection made of it.
+    if let Some(cause) = found.lock().ok().and_then(|mut slot| slot.take()) {
+        return Err(cause);
+    }
+    match outcome {
+        Ok(status) if status.is_success() => Ok(()),
+        Ok(status) => Err(UploadCause::Rejected { status }),
+        Err(error) => match options.timeout {
+            Some(limit) if error.is_timeout() => Err(UploadCause::TimedOut(limit)),
+            // The URL holds the upload's token: it stays out of the error.
+            _ => Err(UploadCause::Transport(error.without_url())),
+        },
+    }
+}
+
+fn millis(at: Duration) -> u64 {
+    u64::try_from(at.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The body of the `PUT`: the source's chunks, counted against the declared size, with
+/// progress reported and activity noted as each one is handed over.
+struct Feed {
+    inner: BoxStream<'static, io::Result<Bytes>>,
+    sent: u64,
+    total: u64,
+    done: bool,
+    progress: Option<ProgressFn>,
+    found: Found,
+    last_activity: Arc<AtomicU64>,
+    /// When the `PUT` began; activity is noted in milliseconds since.
+    origin: tokio::time::Instant,
+}
+
+impl Feed {
+    async fn next(mut self) -> Option<(io::Result<Bytes>, Feed)> {
+        if self.done {
+            return None;
+        }
+        let failure = match self.inner.next().await {
+            Some(Ok(chunk)) => {
+                self.sent = self.sent.saturating_add(chunk.len() as u64);
+                if self.sent > self.total {
+                    UploadCause::LengthMismatch {
+                        declared: self.total,
+                        seen: self.sent,
+                    }
+                } else {
+                    self.last_activity
+                        .store(millis(self.origin.elapsed()), Ordering::Relaxed);
+                    if let Some(progress) = &self.progress {
+                        progress(Progress {
+                            bytes_sent: self.sent,
+                            total_bytes: self.total,
+                        });
+                    }
+                    return Some((Ok(chunk), self));
+                }
+            }
+            Some(Err(error)) => UploadCause::Io(error),
+            None if self.sent < self.total => UploadCause::LengthMismatch {
+                declared: self.total,
+                seen: self.sent,
+            },
+            None => return None,
+        };
+        self.done = true;
+        if let Ok(mut slot) = self.found.lock() {
+            *slot = Some(failure);
+        }
+        let error = io::Error::other("the upload source failed; see the upload error");
+        Some((Err(error), self))
+    }
+}
+
+/// Reports the failure with `uploads.fail`, releasing the reservation.
+async fn fail(
+    client: &Client,
+    face: Face<'_>,
+    id: &str,
+    step: UploadStep,
+    cause: &UploadCause,
+) -> Release {
+    let input = UploadFailInput::new(id, fail_message(cause)).error_step(step.as_str());
+    match call::<UploadsFail, serde::de::IgnoredAny>(client, face, input).await {
+        Ok(_) => Release::Released,
+        Err(error) => Release::NotReleased(error),
+    }
+}
+
+/// A short account of the cause for `uploads.fail`: the error's own sentences, which never
+/// hold credentials or the signed URL, cut to a length any API keeps.
+fn fail_message(cause: &UploadCause) -> String {
+    let mut message = cause.to_string();
+    let mut source = std::error::Error::source(cause);
+    while let Some(inner) = source {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    if message.chars().count() > MAX_FAIL_MESSAGE_CHARS {
+        message = message.chars().take(MAX_FAIL_MESSAGE_CHARS - 1).collect();
+        message.push('…');
+    }
+    message
+}
+
+/// Releases the reservation if the upload's future is dropped before it ends.
+struct Reservation {
+    /// The client and the upload id, while the reservation is held by an async call.
+    held: Option<(Client, String)>,
+}
+
+impl Reservation {
+    fn new(client: &Client, face: Face<'_>, id: &str) -> Self {
+        // A blocking upload runs to its end; only an async one can be dropped half-way.
+        let held = face
+            .blocking
+            .is_none()
+            .then(|| (client.clone(), id.to_owned()));
+        Reservation { held }
+    }
+
+    fn disarm(&mut self) {
+        self.held = None;
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let Some((client, id)) = self.held.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let input = UploadFailInput::new(id, "the upload was cancelled by the client")
+            .error_step("cancelled");
+        drop(runtime.spawn(async move {
+            let face = client.async_face();
+            let _released = call::<UploadsFail, serde::de::IgnoredAny>(&client, face, input).await;
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upload_can_be_spawned_onto_a_multi_thread_runtime() {
+        fn spawnable<T: Send + 'static>(_: &T) {}
+        let Ok(client) = crate::Client::new("http://127.0.0.1:9") else {
+            return;
+        };
+        let upload = async move { Upload::from_path("p", "f").send(&client).await };
+        spawnable(&upload);
+    }
+
+    #[test]
+    fn only_http_and_https_urls_with_a_host_take_the_bytes() {
+        assert!(usable_url("https://storage.example/u/1?sig=x").is_ok());
+        assert!(usable_url("http://127.0.0.1:9/u").is_ok());
+        for bad in ["file:///etc/passwd", "ftp://host/x", "not a url", "data:,x"] {
+            assert!(usable_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_fail_message_is_short_and_names_the_cause() {
+        let cause = UploadCause::Io(io::Error::other("x".repeat(2000)));
+        let message = fail_message(&cause);
+        assert!(message.starts_with("the source could not be read: x"));
+        assert_eq!(message.chars().count(), MAX_FAIL_MESSAGE_CHARS);
+    }
+
+    #[test]
+    fn a_mismatch_says_which_way() {
+        let short = UploadCause::LengthMismatch {
+            declared: 10,
+            seen: 4,
+        };
+        assert_eq!(short.to_string(), "the source declared 10 bytes but held 4");
+        let long = UploadCause::LengthMismatch {
+            declared: 10,
+            seen: 14,
+        };
+        assert_eq!(
+            long.to_string(),
+            "the source declared 10 bytes but held more than 10"
+        );
+    }
+}

@@ -1,0 +1,461 @@
+//! `geopera::uploads::Upload`: the whole upload in one call — against the emulator, bytes
+//! counted and hashed on arrival and progress; against stand-ins of the tests' own, credentials
+//! kept off the `PUT`, refusals and redirects; everywhere, the
+//! reservation released on every failure after it was made.
+
+use geopera::models::UploadStatus;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use geopera::uploads::{Release, Upload, UploadCause, UploadStep};
+use geopera::AuthenticatedClient;
+use geopera_emulator::EmulatorHandle;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::hostile::{json as json_reply, redirect, Hostile};
+use crate::support::{client, emulator, seen};
+
+/// A file of `len` bytes that are not all alike, in a fresh temporary directory.
+struct TempFile {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl TempFile {
+    fn new(name: &str, len: usize) -> TempFile {
+        let dir = std::env::temp_dir().join(format!("geopera-it-{}", uuid_like()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        let path = dir.join(name);
+        std::fs::write(&path, &bytes).expect("the file is written");
+        TempFile { path, bytes }
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{}-{nanos}", std::process::id())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn project(client: &AuthenticatedClient) -> String {
+    let answer = geopera::Geopera::from(client.clone())
+        .invoke("projects.create", json!({"name": "uploads"}))
+        .await
+        .expect("a project");
+    answer["id"].as_str().expect("a project id").to_owned()
+}
+
+/// Bytes the organization has reserved for open uploads, as a new empty upload reports.
+async fn reserved_bytes(client: &AuthenticatedClient, project_id: &str) -> i64 {
+    let answer = geopera::Geopera::from(client.clone())
+        .invoke(
+            "uploads.initiate",
+            json!({"project_id": project_id, "total_bytes": 0}),
+        )
+        .await
+        .expect("an upload");
+    answer["storage"]["reserved_bytes"]
+        .as_i64()
+        .expect("storage in the answer")
+}
+
+fn fail_bodies(emulator: &EmulatorHandle) -> Vec<Value> {
+    seen(emulator, "uploads.fail")
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).expect("a JSON body"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_upload_completes_with_the_size_and_sha256_the_emulator_counted() {
+    let emulator = emulator();
+    let client = client(&emulator);
+    let project_id = project(&client).await;
+    let file = TempFile::new("scene.tif", 300_000);
+    let progress = Arc::new(Mutex::new(Vec::new()));
+    let log = progress.clone();
+
+    let uploaded = Upload::from_path(&project_id, &file.path)
+        .content_type("image/tiff")
+        .on_progress(move |p| log.lock().expect("not poisoned").push(p))
+        .send(&client)
+        .await
+        .expect("the upload completes");
+
+    assert!(
+        uploaded.upload_id.starts_with("u_"),
+        "{}",
+        uploaded.upload_id
+    );
+    assert_eq!(uploaded.bytes, 300_000);
+    assert!(uploaded.object_path.ends_with("/scene.tif"));
+    assert_eq!(uploaded.upload.status, Some(UploadStatus::Completed));
+    let files = uploaded.upload.files.as_deref().expect("files");
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].size, Some(300_000));
+    assert_eq!(
+        files[0].sha256.as_deref(),
+        Some(sha256_hex(&file.bytes).as_str())
+    );
+    assert_eq!(files[0].content_type.as_deref(), Some("image/tiff"));
+
+    let progress = progress.lock().expect("not poisoned").clone();
+    assert!(progress.len() > 1, "one report per chunk: {progress:?}");
+    assert!(progress
+        .windows(2)
+        .all(|w| w[0].bytes_sent < w[1].bytes_sent));
+    assert!(progress.iter().all(|p| p.total_bytes == 300_000));
+    assert_eq!(progress.last().map(|p| p.bytes_sent), Some(300_000));
+    assert_eq!(reserved_bytes(&client, &project_id).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_longer_than_declared_fails_the_transfer_and_releases_the_reservation() {
+    let emulator = emulator();
+    let client = client(&emulator);
+    let project_id = project(&client).await;
+    let chunks = (0..4).map(|_| Ok(Bytes::from(vec![7u8; 64 * 1024])));
+
+    let error = Upload::from_stream(
+        &project_id,
+        "big.bin",
+        100_000,
+        futures::stream::iter(chunks),
+    )
+    .send(&client)
+    .await
+    .expect_err("the source runs past its declared size");
+
+    assert_eq!(error.step(), UploadStep::Transfer);
+    assert!(
+        matches!(error.cause(), UploadCause::LengthMismatch { declared: 100_000, seen } if *seen > 100_000),
+        "{error:?}"
+    );
+    assert!(matches!(error.release(), Release::Released), "{error:?}");
+    let id = error.upload_id().expect("the upload had an id");
+    let fails = fail_bodies(&emulator);
+    assert_eq!(fails.len(), 1);
+    assert_eq!(fails[0]["upload_id"], id);
+    assert_eq!(fails[0]["error_step"], "transfer");
+    assert!(fails[0]["error_message"]
+        .as_str()
+        .is_some_and(|m| m.contains("100000")));
+    assert_eq!(reserved_bytes(&client, &project_id).await, 0);
+    assert!(seen(&emulator, "uploads.complete").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_shorter_than_declared_fails_the_transfer() {
+    let emulator = emulator();
+    let client = client(&emulator);
+    let project_id = project(&client).await;
+
+    let error = Upload::from_stream(
+        &project_id,
+        "short.bin",
+        1000,
+        futures::stream::iter([Ok(Bytes::from_static(b"only this"))]),
+    )
+    .send(&client)
+    .await
+    .expect_err("the source ends early");
+
+    assert_eq!(error.step(), UploadStep::Transfer);
+    assert!(matches!(
+        error.cause(),
+        UploadCause::LengthMismatch {
+            declared: 1000,
+            seen: 9
+        }
+    ));
+    assert!(error.is_released());
+    assert_eq!(reserved_bytes(&client, &project_id).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_file_fails_before_anything_is_reserved() {
+    let emulator = emulator();
+    let client = client(&emulator);
+    let missing = std::env::temp_dir().join(format!("geopera-missing-{}", uuid_like()));
+
+    let error = Upload::from_path("p_any", &missing)
+        .send(&client)
+        .await
+        .expect_err("there is no such file");
+
+    assert_eq!(error.step(), UploadStep::Prepare);
+    assert!(error.upload_id().is_none());
+    assert!(matches!(error.cause(), UploadCause::Io(_)));
+    assert!(matches!(error.release(), Release::NothingReserved));
+    assert!(seen(&emulator, "uploads.initiate").is_empty());
+}
+
+/// An API of the test's own whose signed URL points at `storage`: the emulator always names
+/// itself, so a refusing or redirecting storage server needs a stand-in.
+fn api_pointing_at(upload_url: String) -> Hostile {
+    Hostile::serve("127.0.0.1", move |seen| {
+        match seen.path.trim_start_matches("/v1/op/") {
+            "uploads.initiate" | "uploads.fail" => json_reply(200, &[], r#"{"id": "u_stand_in"}"#),
+            "uploads.complete" => {
+                json_reply(200, &[], r#"{"id": "u_stand_in", "status": "completed"}"#)
+            }
+            "uploads.signed_url" => json_reply(
+                200,
+                &[],
+                &json!({"upload_url": upload_url, "object_path": "p/u/f"}).to_string(),
+            ),
+            _ => json_reply(500, &[], r#"{"detail": "not expected"}"#),
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_put_is_reported_with_uploads_fail_and_a_redirect_is_not_followed() {
+    for (answer, status) in [
+        (json_reply(503, &[], r#"{"error": "busy"}"#), 503),
+        (redirect(307, "http://127.0.0.1:9/elsewhere"), 307),
+    ] {
+        let answer = Mutex::new(Some(answer));
+        let storage = Hostile::serve("127.0.0.2", move |_| {
+            answer
+                .lock()
+                .expect("not poisoned")
+                .take()
+                .unwrap_or_else(|| json_reply(500, &[], "{}"))
+        });
+        let api = api_pointing_at(format!("{}/bucket/object?signature=s3cr3t", storage.url()));
+        let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
+
+        let error = Upload::from_stream(
+            "p_1",
+            "f.bin",
+            3,
+            futures::stream::iter([Ok(Bytes::from_static(b"abc"))]),
+        )
+        .send(&client)
+        .await
+        .expect_err("the storage server refuses");
+
+        assert_eq!(error.step(), UploadStep::Transfer);
+        assert!(
+            matches!(error.cause(), UploadCause::Rejected { status: s } if s.as_u16() == status),
+            "{error:?}"
+        );
+        assert!(matches!(error.release(), Release::Released), "{error:?}");
+        assert!(!error.to_string().contains("s3cr3t"), "{error}");
+        let puts = storage.seen();
+        assert_eq!(puts.len(), 1, "one PUT, no redirect followed");
+        assert_eq!(puts[0].method, "PUT");
+        assert_eq!(puts[0].body, b"abc");
+        assert!(puts[0].header("authorization").is_none());
+        let fail = api
+            .seen()
+            .into_iter()
+            .find(|r| r.path == "/v1/op/uploads.fail")
+            .expect("uploads.fail was called");
+        let body: Value = serde_json::from_slice(&fail.body).expect("JSON");
+        assert_eq!(body["error_step"], "transfer");
+        assert_eq!(body["upload_id"], "u_stand_in");
+        assert!(!body.to_string().contains("s3cr3t"), "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_put_carries_no_credentials_or_client_headers() {
+    let storage = Hostile::serve("127.0.0.2", |_| json_reply(200, &[], "{}"));
+    let api = api_pointing_at(format!("{}/bucket/object?signature=s", storage.url()));
+    let bearer = AuthenticatedClient::new(api.url(), "gpra_test_token")
+        .expect("valid")
+        .with_headers([("x-team", "imagery")])
+        .expect("a valid header");
+    let keyed = AuthenticatedClient::builder_with_credentials(geopera::auth::Credential::api_key(
+        "gpra_test_key",
+    ))
+    .base_url(api.url())
+    .build()
+    .expect("valid configuration");
+
+    for client in [&bearer, &keyed] {
+        let uploaded = Upload::from_stream(
+            "p_1",
+            "note.txt",
+            5,
+            futures::stream::iter([Ok(Bytes::from_static(b"hello"))]),
+        )
+        .content_type("text/plain")
+        .send(client)
+        .await
+        .expect("the upload completes");
+        assert_eq!(uploaded.upload.status, Some(UploadStatus::Completed));
+    }
+
+    let puts = storage.seen();
+    assert_eq!(puts.len(), 2);
+    for put in &puts {
+        assert_eq!(put.method, "PUT");
+        assert_eq!(put.path, "/bucket/object?signature=s");
+        assert_eq!(put.body, b"hello");
+        assert_eq!(put.header("content-type"), Some("text/plain"));
+        for name in [
+            "authorization",
+            "x-api-key",
+            "x-team",
+            "cookie",
+            "idempotency-key",
+        ] {
+            assert!(
+                put.header(name).is_none(),
+                "{name} went with the PUT: {put:?}"
+            );
+        }
+    }
+    // The API calls around it did carry them.
+    let calls = api.seen();
+    let initiates: Vec<_> = calls
+        .iter()
+        .filter(|r| r.path == "/v1/op/uploads.initiate")
+        .collect();
+    assert_eq!(initiates.len(), 2);
+    assert!(initiates[0].header("authorization").is_some());
+    assert_eq!(initiates[0].header("x-team"), Some("imagery"));
+    assert!(initiates[1].header("x-api-key").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_server_that_never_answers_stalls_the_transfer_and_it_is_released() {
+    // Takes connections and reads nothing, answers nothing.
+    let silent = std::net::TcpListener::bind("127.0.0.2:0").expect("a free port");
+    let address = silent.local_addr().expect("bound");
+    let held = std::thread::spawn(move || {
+        let (connection, _) = silent.accept().expect("the client connects");
+        std::thread::sleep(Duration::from_secs(2));
+        drop(connection);
+    });
+    let api = api_pointing_at(format!("http://{address}/bucket/object"));
+    let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
+
+    let started = Instant::now();
+    let error = Upload::from_stream(
+        "p_1",
+        "f.bin",
+        3,
+        futures::stream::iter([Ok(Bytes::from_static(b"abc"))]),
+    )
+    .stall_timeout(Duration::from_millis(300))
+    .send(&client)
+    .await
+    .expect_err("the storage server never answers");
+
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(error.step(), UploadStep::Transfer);
+    assert!(
+        matches!(error.cause(), UploadCause::Stalled(limit) if *limit == Duration::from_millis(300)),
+        "{error:?}"
+    );
+    assert!(error.is_released());
+    assert!(api.seen().iter().any(|r| r.path == "/v1/op/uploads.fail"));
+    held.join().expect("the listener thread ends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_url_that_is_not_http_is_refused_and_released() {
+    let api = api_pointing_at("file:///etc/passwd".to_owned());
+    let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
+
+    let error = Upload::from_stream(
+        "p_1",
+        "f.bin",
+        1,
+        futures::stream::iter([Ok(Bytes::from_static(b"x"))]),
+    )
+    .send(&client)
+    .await
+    .expect_err("not a URL to send to");
+
+    assert_eq!(error.step(), UploadStep::SignedUrl);
+    assert!(matches!(error.cause(), UploadCause::UnusableUrl(_)));
+    assert!(error.is_released());
+    assert!(api.seen().iter().any(|r| r.path == "/v1/op/uploads.fail"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_upload_releases_its_reservation_in_the_background() {
+    let emulator = emulator();
+    let client = client(&emulator);
+    let project_id = project(&client).await;
+    // One chunk, then nothing: the transfer hangs until the future is dropped.
+    let stream = futures::StreamExt::chain(
+        futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"start"))]),
+        futures::stream::pending(),
+    );
+
+    let upload = Upload::from_stream(&project_id, "hang.bin", 1000, stream).send(&client);
+    let outcome = tokio::time::timeout(Duration::from_millis(500), upload).await;
+    assert!(outcome.is_err(), "the upload was still running");
+
+    let started = Instant::now();
+    while fail_bodies(&emulator).is_empty() && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let fails = fail_bodies(&emulator);
+    assert_eq!(fails.len(), 1);
+    assert_eq!(fails[0]["error_step"], "cancelled");
+    assert_eq!(reserved_bytes(&client, &project_id).await, 0);
+}
+
+#[test]
+fn the_blocking_form_uploads_through_the_same_steps() {
+    let emulator = emulator();
+    let client = client(&emulator);
+    let project = geopera::Geopera::from(client.clone())
+        .invoke_blocking("projects.create", json!({"name": "blocking"}))
+        .expect("a project");
+    let project_id = project["id"].as_str().expect("an id");
+    let file = TempFile::new("blocking.bin", 200_000);
+
+    let uploaded = Upload::from_path(project_id, &file.path)
+        .send_blocking(&client)
+        .expect("the upload completes");
+
+    assert_eq!(uploaded.upload.status, Some(UploadStatus::Completed));
+    let files = uploaded.upload.files.unwrap_or_default();
+    assert_eq!(
+        files.first().and_then(|f| f.sha256.as_deref()),
+        Some(sha256_hex(&file.bytes).as_str())
+    );
+    let steps: Vec<_> = emulator
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.operation_id)
+        .filter(|id| id.starts_with("uploads."))
+        .collect();
+    assert_eq!(
+        steps,
+        ["uploads.initiate", "uploads.signed_url", "uploads.complete"]
+    );
+}
