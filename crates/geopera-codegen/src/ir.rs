@@ -55,6 +55,9 @@ pub const BINARY_OUTPUT: &str = "crate::Binary";
 /// (operation id, Rust type path resolving in both generated crates); they win over both the
 /// contract's schema and [`answers_raw`]. Typed overlays of free-form JSON answers go here.
 pub const OUTPUT_OVERRIDES: &[(&str, &str)] = &[
+    // Newline-delimited JSON is no one JSON value: `send` hands over the raw text and
+    // `stream` parses it line by line.
+    ("catalog.search_stream", BINARY_OUTPUT),
     ("clip.create_from_area", "crate::models::ClipJobCreated"),
     ("clip.create_from_item", "crate::models::ClipJobCreated"),
     ("clip.job.get", "crate::models::Job"),

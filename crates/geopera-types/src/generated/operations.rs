@@ -2578,7 +2578,7 @@ pub static CATALOG_SEARCH: OperationInfo = OperationInfo {
     retry: RetryClass::Safe,
 };
 
-/// Reads, safe to retry · NDJSON stream · `catalog:read` · 600/min · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
+/// Reads, safe to retry · NDJSON stream · `catalog:read` · 600/min · [`JsonObject`](crate::JsonObject) → 200 [`Binary`](crate::Binary).
 ///
 /// The operation `catalog.search_stream` as a type; [`CATALOG_SEARCH_STREAM`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -2587,7 +2587,7 @@ pub struct CatalogSearchStream;
 impl Operation for CatalogSearchStream {
     const INFO: &'static OperationInfo = &CATALOG_SEARCH_STREAM;
     type Input = crate::JsonObject;
-    type Output = serde_json::Value;
+    type Output = crate::Binary;
 }
 
 /// What is known of `catalog.search_stream`.
@@ -2610,7 +2610,7 @@ pub static CATALOG_SEARCH_STREAM: OperationInfo = OperationInfo {
     ]),
     output: &Shape::Any,
     input_type: "JsonObject",
-    output_type: "serde_json::Value",
+    output_type: "Binary",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,

@@ -165,6 +165,21 @@ async fn the_fluent_ndjson_search_streams_its_items() {
             .collect()
             .await;
     assert_eq!(streamed, direct);
+
+    // Awaited instead, the call hands over the raw newline-delimited text: one line per item.
+    let raw = geopera
+        .catalog()
+        .search_stream(body)
+        .await
+        .expect("the raw answer");
+    assert_eq!(raw.media_type(), "application/x-ndjson");
+    let lines: Vec<serde_json::Value> = raw
+        .text()
+        .expect("UTF-8 text")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON value per line"))
+        .collect();
+    assert_eq!(lines, direct);
 }
 
 #[test]
