@@ -75,24 +75,37 @@ fn parse_schedstat_wait(text: &str) -> anyhow::Result<u64> {
 ///
 /// `/proc/self/status` is missing or holds no `VmHWM` line.
 pub fn peak_rss_mib() -> anyhow::Result<f64> {
-    let status =
-        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
-    parse_hwm(&status)
+    Ok(status_bytes("VmHWM")? as f64 / (1024.0 * 1024.0))
 }
 
-fn parse_hwm(status: &str) -> anyhow::Result<f64> {
+/// One memory line of `/proc/self/status` (`VmHWM`, `VmRSS`, ...), in bytes.
+///
+/// # Errors
+///
+/// `/proc/self/status` is missing or holds no such line.
+pub fn status_bytes(key: &str) -> anyhow::Result<u64> {
+    let status =
+        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    parse_status_bytes(&status, key)
+}
+
+fn parse_status_bytes(status: &str, key: &str) -> anyhow::Result<u64> {
     for line in status.lines() {
-        if let Some(value) = line.strip_prefix("VmHWM:") {
-            let kib: f64 = value
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .context("VmHWM is not a number")?;
-            return Ok(kib / 1024.0);
-        }
+        let Some(value) = line
+            .strip_prefix(key)
+            .and_then(|rest| rest.strip_prefix(':'))
+        else {
+            continue;
+        };
+        let kib: u64 = value
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .with_context(|| format!("{key} is not a number of KiB"))?;
+        return Ok(kib.saturating_mul(1024));
     }
-    bail!("no VmHWM line in /proc/self/status")
+    bail!("no {key} line in /proc/self/status")
 }
 
 #[cfg(test)]
@@ -116,7 +129,8 @@ mod tests {
     #[test]
     fn hwm_is_converted_to_mib() -> anyhow::Result<()> {
         let status = "Name:\tx\nVmPeak:\t  9999 kB\nVmHWM:\t    2048 kB\n";
-        assert!((parse_hwm(status)? - 2.0).abs() < 1e-9);
+        assert_eq!(parse_status_bytes(status, "VmHWM")?, 2048 * 1024);
+        assert!(parse_status_bytes(status, "VmRSS").is_err());
         Ok(())
     }
 

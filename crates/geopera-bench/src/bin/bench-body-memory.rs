@@ -22,6 +22,7 @@ use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use geopera::models::CatalogSearchInput;
 use geopera::operations::catalog_search;
+use geopera_bench::usage::status_bytes;
 
 /// One STAC item as the API sends them (about 1.6 KB), repeated to build a page.
 const ITEM: &str = r#"{"type":"Feature","stac_version":"1.0.0","stac_extensions":["https://stac-extensions.github.io/eo/v1.1.0/schema.json","https://stac-extensions.github.io/view/v1.0.0/schema.json"],"id":"S2B_33UUP_20240612_0_L2A","collection":"sentinel-2-l2a","bbox":[13.3539,52.2385,14.9608,53.2347],"geometry":{"type":"Polygon","coordinates":[[[13.3539,52.2385],[14.9608,52.2385],[14.9608,53.2347],[13.3539,53.2347],[13.3539,52.2385]]]},"properties":{"datetime":"2024-06-12T10:15:59.024000Z","eo:cloud_cover":12.5,"gsd":10,"platform":"sentinel-2b","constellation":"sentinel-2","instruments":["msi"],"view:sun_azimuth":158.2,"view:sun_elevation":59.7,"s2:mgrs_tile":"33UUP","proj:epsg":32633},"assets":{"red":{"href":"https://sentinel-cogs.s3.us-west-2.amazonaws.com/sentinel-s2-l2a-cogs/33/U/UP/2024/6/S2B_33UUP_20240612_0_L2A/B04.tif","type":"image/tiff; application=geotiff; profile=cloud-optimized","title":"Red (band 4) - 10m","roles":["data"]},"nir":{"href":"https://sentinel-cogs.s3.us-west-2.amazonaws.com/sentinel-s2-l2a-cogs/33/U/UP/2024/6/S2B_33UUP_20240612_0_L2A/B08.tif","type":"image/tiff; application=geotiff; profile=cloud-optimized","title":"NIR 1 (band 8) - 10m","roles":["data"]},"thumbnail":{"href":"https://sentinel-cogs.s3.us-west-2.amazonaws.com/sentinel-s2-l2a-cogs/33/U/UP/2024/6/S2B_33UUP_20240612_0_L2A/thumbnail.jpg","type":"image/jpeg","title":"Thumbnail image","roles":["thumbnail"]}},"links":[{"rel":"self","href":"https://earth-search.aws.element84.com/v1/collections/sentinel-2-l2a/items/S2B_33UUP_20240612_0_L2A","type":"application/geo+json"},{"rel":"parent","href":"https://earth-search.aws.element84.com/v1/collections/sentinel-2-l2a","type":"application/json"}]}"#;
@@ -178,23 +179,6 @@ fn write_endless(stream: &mut TcpStream) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A line of `/proc/self/status` in bytes.
-fn status_bytes(key: &str) -> anyhow::Result<u64> {
-    let status =
-        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with(key))
-        .with_context(|| format!("no {key} in /proc/self/status"))?;
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .context("a number")?
-        .parse()
-        .context("a number of KiB")?;
-    Ok(kib * 1024)
-}
-
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let listener = TcpListener::bind("127.0.0.1:0").context("binding a loopback port")?;
@@ -220,7 +204,7 @@ fn main() -> anyhow::Result<()> {
     let geopera = geopera::Geopera::from(client.clone());
 
     std::fs::write("/proc/self/clear_refs", "5").context("resetting the peak (Linux 4.0+)")?;
-    let before = status_bytes("VmRSS:")?;
+    let before = status_bytes("VmRSS")?;
     let started = Instant::now();
     let outcome = match args.mode {
         Mode::Typed => runtime
@@ -235,7 +219,7 @@ fn main() -> anyhow::Result<()> {
         Mode::Blocking => catalog_search::send_blocking(&client, input()).map(|p| p.features.len()),
     };
     let seconds = started.elapsed().as_secs_f64();
-    let peak = status_bytes("VmHWM:")?;
+    let peak = status_bytes("VmHWM")?;
     let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
     let (items, error) = match outcome {
         Ok(items) => (items, None),

@@ -20,6 +20,7 @@ use std::time::Instant;
 use anyhow::{bail, Context as _};
 use clap::Parser;
 use geopera::uploads::Upload;
+use geopera_bench::usage::status_bytes;
 use sha2::{Digest as _, Sha256};
 
 /// Peak client memory of one upload.
@@ -144,7 +145,7 @@ fn child(args: &Args) -> anyhow::Result<()> {
     let path = args.path.as_deref().context("--path")?;
     let token = std::env::var(TOKEN_VAR).with_context(|| format!("{TOKEN_VAR} is not set"))?;
     let client = geopera::AuthenticatedClient::new(base_url, token)?;
-    let before = status_bytes("VmRSS:")?;
+    let before = status_bytes("VmRSS")?;
     let started = Instant::now();
     let upload = Upload::from_path(project, path);
     let uploaded = if args.blocking {
@@ -157,7 +158,7 @@ fn child(args: &Args) -> anyhow::Result<()> {
             .block_on(upload.send(&client))?
     };
     let seconds = started.elapsed().as_secs_f64();
-    let peak = status_bytes("VmHWM:")?;
+    let peak = status_bytes("VmHWM")?;
     let mib = |bytes: u64| (bytes as f64 / (1024.0 * 1024.0) * 10.0).round() / 10.0;
     let report = serde_json::json!({
         "rss_before_mib": mib(before),
@@ -167,21 +168,4 @@ fn child(args: &Args) -> anyhow::Result<()> {
     });
     println!("{report}");
     Ok(())
-}
-
-/// A line of `/proc/self/status` in bytes.
-fn status_bytes(key: &str) -> anyhow::Result<u64> {
-    let status =
-        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with(key))
-        .with_context(|| format!("no {key} in /proc/self/status"))?;
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .context("a number")?
-        .parse()
-        .context("a number of KiB")?;
-    Ok(kib * 1024)
 }
