@@ -168,7 +168,10 @@ async fn login_device(target: &Target, scope: &str, no_browser: bool) -> Outcome
         Ok(Some(claims)) => claim(&claims, "sub").unwrap_or("user").to_owned(),
         _ => "user".to_owned(),
     };
-    print(&format!("Logged in as {who} (profile '{}').", target.profile))
+    print(&format!(
+        "Logged in as {who} (profile '{}').",
+        target.profile
+    ))
 }
 
 /// Opens `url` in the default browser, best effort: a machine without one still shows the

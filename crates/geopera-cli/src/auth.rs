@@ -188,7 +188,10 @@ pub(crate) async fn refresh_stored(
             "the session expired and no refresh token is stored; run 'geopera login'",
         ));
     };
-    let api_url = profile.api_url.clone().unwrap_or_else(|| target.api_url.clone());
+    let api_url = profile
+        .api_url
+        .clone()
+        .unwrap_or_else(|| target.api_url.clone());
     let client = http(&api_url)?;
     let answer = client
         .http_client()
@@ -264,7 +267,9 @@ pub(crate) type Captured = Arc<Mutex<Option<TokenSet>>>;
 pub(crate) fn client(
     target: &Target,
     held: &Held,
-    configure: impl FnOnce(geopera::ClientBuilder<geopera::Geopera>) -> geopera::ClientBuilder<geopera::Geopera>,
+    configure: impl FnOnce(
+        geopera::ClientBuilder<geopera::Geopera>,
+    ) -> geopera::ClientBuilder<geopera::Geopera>,
 ) -> Result<(geopera::Geopera, Option<Captured>), Failure> {
     let built = |builder: geopera::ClientBuilder<geopera::Geopera>| {
         configure(builder.base_url(target.api_url.clone()))

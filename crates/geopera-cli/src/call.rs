@@ -176,10 +176,7 @@ pub(crate) fn api_message(operation_id: &str, status: StatusCode, content: &[u8]
                             .join(".")
                     })
                     .unwrap_or_default();
-                let msg = item
-                    .get("msg")
-                    .and_then(Value::as_str)
-                    .unwrap_or("invalid");
+                let msg = item.get("msg").and_then(Value::as_str).unwrap_or("invalid");
                 if loc.is_empty() {
                     format!("[{code}] {msg}")
                 } else {

@@ -85,9 +85,7 @@ impl Store {
         let home = std::env::var_os("HOME")
             .filter(|h| !h.is_empty())
             .or_else(|| std::env::var_os("USERPROFILE").filter(|h| !h.is_empty()))
-            .ok_or_else(|| {
-                Failure::other("cannot find the home directory (HOME is not set)")
-            })?;
+            .ok_or_else(|| Failure::other("cannot find the home directory (HOME is not set)"))?;
         let mut dir = PathBuf::from(home);
         for part in RELATIVE_DIR {
             dir.push(part);
@@ -192,9 +190,8 @@ impl Store {
     pub(crate) fn lock(&self) -> Result<Lock, Failure> {
         self.ensure_dir()?;
         let path = self.dir.join("credentials.lock");
-        let failed = |e: std::io::Error| {
-            Failure::other(format!("cannot lock {}: {e}", path.display()))
-        };
+        let failed =
+            |e: std::io::Error| Failure::other(format!("cannot lock {}: {e}", path.display()));
         let file = open_private(&path, false).map_err(failed)?;
         fs4::FileExt::lock(&file).map_err(failed)?;
         Ok(Lock { file })
@@ -304,7 +301,10 @@ fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
 #[cfg(unix)]
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt as _;
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 #[cfg(not(unix))]

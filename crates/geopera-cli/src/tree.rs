@@ -283,6 +283,7 @@ fn add_flag(command: Command, flag: FlagField) -> Command {
                 help.push_str(&format!(" ({range})"));
             }
             arg.value_name("INTEGER")
+                .allow_negative_numbers(true)
                 .value_parser(move |s: &str| parse_integer(s, bounds))
         }
         Kind::Number(bounds) => {
@@ -290,6 +291,7 @@ fn add_flag(command: Command, flag: FlagField) -> Command {
                 help.push_str(&format!(" ({range})"));
             }
             arg.value_name("NUMBER")
+                .allow_negative_numbers(true)
                 .value_parser(move |s: &str| parse_number(s, bounds))
         }
     };
@@ -416,7 +418,11 @@ pub(crate) fn body(info: &OperationInfo, matches: &ArgMatches) -> Result<Value, 
     if !missing.is_empty() {
         return Err(Failure::usage(format!(
             "missing required {}: {}",
-            if missing.len() == 1 { "field" } else { "fields" },
+            if missing.len() == 1 {
+                "field"
+            } else {
+                "fields"
+            },
             missing.join(", ")
         )));
     }
