@@ -29,6 +29,8 @@ pub(crate) struct Settings {
     /// Whether the SDK checks the body against the input shape before sending (off for
     /// `geopera op`, which sends any JSON as given).
     pub(crate) validate: bool,
+    /// `--all`: walk every page and print each item on its own line.
+    pub(crate) all: bool,
 }
 
 /// The user agent of every request, naming this program and its version.
@@ -55,6 +57,18 @@ pub(crate) async fn call(
             .validate_input(settings.validate)
             .user_agent(user_agent())
     })?;
+    if settings.all {
+        let walked = match geopera_types::operations::find(operation_id) {
+            Some(info) => crate::pages::walk(&client, info, body, settings).await,
+            None => Err(Failure::usage(format!(
+                "unknown operation '{operation_id}' (see 'geopera op --list')"
+            ))),
+        };
+        if let Err(failure) = auth::store_captured(target, captured) {
+            eprintln!("Warning: the refreshed session was not stored: {failure}");
+        }
+        return walked;
+    }
     let mut request = Request::new(body);
     if let Some(key) = &settings.idempotency_key {
         request = request.idempotency_key(key.clone());
@@ -203,7 +217,7 @@ pub(crate) fn api_message(operation_id: &str, status: StatusCode, content: &[u8]
     vec![format!("[{code}] {message}")]
 }
 
-fn api_failure(operation_id: &str, response: &Response<Value>) -> Failure {
+pub(crate) fn api_failure(operation_id: &str, response: &Response<Value>) -> Failure {
     let mut lines = api_message(operation_id, response.status, &response.content);
     if response.status == StatusCode::TOO_MANY_REQUESTS {
         if let Some(wait) = response
@@ -220,7 +234,7 @@ fn api_failure(operation_id: &str, response: &Response<Value>) -> Failure {
 }
 
 /// A failure the SDK reported instead of an answer.
-fn sdk_failure(
+pub(crate) fn sdk_failure(
     operation_id: &str,
     api_url: &str,
     settings: &Settings,

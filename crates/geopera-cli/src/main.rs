@@ -25,6 +25,7 @@ mod auth;
 mod call;
 mod failure;
 mod json;
+mod pages;
 mod store;
 mod tree;
 
@@ -252,6 +253,7 @@ fn settings(matches: &ArgMatches, validate: bool) -> Settings {
             _ => Output::Json,
         },
         validate,
+        all: matches!(matches.try_get_one::<bool>("all"), Ok(Some(true))),
     }
 }
 

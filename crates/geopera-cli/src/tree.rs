@@ -209,7 +209,7 @@ fn leaf(name: String, info: &'static OperationInfo) -> Command {
         info.success_status
     );
     if let Some(style) = paging(info) {
-        long.push_str(&format!("Paging:       {style}\n"));
+        long.push_str(&format!("Paging:       {style}; --all walks every page\n"));
     }
     if info.access != Access::Read {
         long.push_str(
@@ -237,6 +237,14 @@ fn leaf(name: String, info: &'static OperationInfo) -> Command {
                 .value_name("JSON")
                 .help("The body as a JSON object, @FILE to read it from a file, or - for stdin; flags override its members"),
         );
+    if info.paging != Paging::None {
+        command = command.arg(
+            Arg::new("all")
+                .long("all")
+                .action(ArgAction::SetTrue)
+                .help("Walk every page and print each item as one line of JSON (NDJSON)"),
+        );
+    }
     for field in info.input.fields() {
         let Some(flag) = flag_field(field) else {
             continue;

@@ -637,3 +637,38 @@ fn device_login_then_refresh_after_expiry() {
         serde_json::json!({"default": {"api_url": url}})
     );
 }
+
+#[test]
+fn all_walks_every_page_as_ndjson() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["orders", "list", "--size", "1"])
+        .output()
+        .expect("geopera runs");
+    let total = stdout_json(&output)["totalElements"]
+        .as_u64()
+        .expect("a total");
+    assert!(total > 20, "several pages: {total}");
+    let output = s
+        .cli()
+        .args(["orders", "list", "--size", "20", "--all"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let lines = text(&output.stdout);
+    assert_eq!(lines.lines().count() as u64, total);
+    let mut ids = std::collections::HashSet::new();
+    for line in lines.lines() {
+        let order: Value = serde_json::from_str(line).expect("one JSON document per line");
+        ids.insert(order["orderId"].as_str().expect("an id").to_owned());
+    }
+    assert_eq!(ids.len() as u64, total, "no page twice");
+    // Operations without pages have no --all.
+    let output = s
+        .cli()
+        .args(["orders", "get", "--order-id", "x", "--all"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+}
