@@ -31,6 +31,10 @@ pub(crate) struct Settings {
     pub(crate) validate: bool,
     /// `--all`: walk every page and print each item on its own line.
     pub(crate) all: bool,
+    /// `--wait`: wait for the order or job the call starts, and print it as it ends.
+    pub(crate) wait: bool,
+    /// `--wait-timeout`: how long `--wait` may take.
+    pub(crate) wait_timeout: Option<Duration>,
 }
 
 /// The user agent of every request, naming this program and its version.
@@ -78,6 +82,18 @@ pub(crate) async fn call(
         eprintln!("Warning: the refreshed session was not stored: {failure}");
     }
     match result {
+        Ok(response) if settings.wait && response.status.is_success() => {
+            let answer: Value = serde_json::from_slice(&response.content).unwrap_or(Value::Null);
+            let started = crate::waiting::kind_of(operation_id)
+                .and_then(|kind| Some((kind, crate::waiting::started_id(kind, &answer)?)));
+            let Some((kind, id)) = started else {
+                render(operation_id, &response, settings.output)?;
+                return Err(Failure::other(
+                    "--wait: the answer names no order or job to wait for",
+                ));
+            };
+            crate::waiting::wait_for(&client, kind, &id, settings.wait_timeout, settings).await
+        }
         Ok(response) => render(operation_id, &response, settings.output),
         Err(error) => Err(sdk_failure(operation_id, &target.api_url, settings, &error)),
     }
@@ -115,7 +131,7 @@ fn print_dry_run(
 }
 
 /// Prints a successful (or redirected) answer; turns an error answer into a failure.
-fn render(operation_id: &str, response: &Response<Value>, output: Output) -> Outcome {
+pub(crate) fn render(operation_id: &str, response: &Response<Value>, output: Output) -> Outcome {
     let status = response.status;
     if status.is_redirection() {
         let location = response
@@ -268,6 +284,22 @@ pub(crate) fn sdk_failure(
         )),
         Error::Transport { .. } => {
             Failure::other(format!("could not reach {api_url}: {}", cause_only(error)))
+        }
+        other if other.problem().is_some() => {
+            let code = other.status().map_or(0, |s| s.as_u16());
+            let message = other
+                .problem()
+                .map(|p| {
+                    [p.detail.trim(), p.title.trim()]
+                        .into_iter()
+                        .find(|m| !m.is_empty())
+                        .map_or_else(
+                            || format!("{operation_id} failed with HTTP {code}"),
+                            str::to_owned,
+                        )
+                })
+                .unwrap_or_default();
+            Failure::api(format!("[{code}] {message}"))
         }
         other => match other.status() {
             Some(status) => Failure::api(format!("[{}] {}", status.as_u16(), chain(other))),

@@ -28,6 +28,7 @@ mod json;
 mod pages;
 mod store;
 mod tree;
+mod waiting;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -232,6 +233,9 @@ async fn run(
         path.push(name.to_owned());
         matches = next;
     }
+    if path == ["orders", "wait"] {
+        return orders_wait(matches).await;
+    }
     let Some(info) = leaves.get(&path) else {
         return print_help(command, &path);
     };
@@ -254,6 +258,12 @@ fn settings(matches: &ArgMatches, validate: bool) -> Settings {
         },
         validate,
         all: matches!(matches.try_get_one::<bool>("all"), Ok(Some(true))),
+        wait: matches!(matches.try_get_one::<bool>("wait"), Ok(Some(true))),
+        wait_timeout: matches
+            .try_get_one::<Duration>("wait-timeout")
+            .ok()
+            .flatten()
+            .copied(),
     }
 }
 
@@ -311,4 +321,33 @@ async fn op(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
     };
     let target = auth::target(top, true)?;
     call::call(&target, id, body, &settings(matches, false)).await
+}
+
+/// `geopera orders wait ORDER_ID`.
+async fn orders_wait(matches: &ArgMatches) -> Outcome {
+    let Some(id) = matches.get_one::<String>("order-id") else {
+        return Err(Failure::usage("ORDER_ID is required"));
+    };
+    let target = auth::target(matches, true)?;
+    let settings = settings(matches, true);
+    let held = auth::held(&target, true)
+        .await?
+        .ok_or_else(|| auth::not_signed_in(&target))?;
+    let (client, captured) = auth::client(&target, &held, |builder| {
+        builder
+            .timeout(settings.timeout)
+            .user_agent(call::user_agent())
+    })?;
+    let waited = waiting::wait_for(
+        &client,
+        waiting::Kind::Order,
+        id,
+        settings.wait_timeout,
+        &settings,
+    )
+    .await;
+    if let Err(failure) = auth::store_captured(&target, captured) {
+        eprintln!("Warning: the refreshed session was not stored: {failure}");
+    }
+    waited
 }

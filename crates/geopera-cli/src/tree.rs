@@ -160,7 +160,15 @@ pub(crate) fn build() -> Tree {
     let commands = root
         .children
         .into_iter()
-        .map(|(name, node)| to_command(name, node))
+        .map(|(name, node)| {
+            let command = to_command(name, node);
+            let has_wait = command.find_subcommand("wait").is_some();
+            if command.get_name() == "orders" && !has_wait {
+                command.subcommand(orders_wait())
+            } else {
+                command
+            }
+        })
         .collect();
     Tree { commands, leaves }
 }
@@ -245,6 +253,9 @@ fn leaf(name: String, info: &'static OperationInfo) -> Command {
                 .help("Walk every page and print each item as one line of JSON (NDJSON)"),
         );
     }
+    if crate::waiting::kind_of(info.id).is_some() {
+        command = command.args(wait_args());
+    }
     for field in info.input.fields() {
         let Some(flag) = flag_field(field) else {
             continue;
@@ -252,6 +263,41 @@ fn leaf(name: String, info: &'static OperationInfo) -> Command {
         command = add_flag(command, flag);
     }
     command
+}
+
+/// `--wait` and `--wait-timeout`, on operations that start an order or a job.
+pub(crate) fn wait_args() -> [Arg; 2] {
+    [
+        Arg::new("wait")
+            .long("wait")
+            .action(ArgAction::SetTrue)
+            .help("Wait until the order or job is done and print it as it ended"),
+        Arg::new("wait-timeout")
+            .long("wait-timeout")
+            .value_name("SECONDS")
+            .value_parser(|s: &str| {
+                s.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(std::time::Duration::from_secs)
+                    .ok_or_else(|| "expected a whole number of seconds above 0".to_owned())
+            })
+            .help("Give up waiting after this long [default: no limit]"),
+    ]
+}
+
+/// `geopera orders wait ORDER_ID`, added to the `orders` group.
+pub(crate) fn orders_wait() -> Command {
+    Command::new("wait")
+        .about("Wait until an order is fulfilled (a cancelled order fails) and print it")
+        .arg(
+            Arg::new("order-id")
+                .value_name("ORDER_ID")
+                .required(true)
+                .help("The order, e.g. ord_0123"),
+        )
+        .args(wait_args().into_iter().skip(1))
 }
 
 fn add_flag(command: Command, flag: FlagField) -> Command {

@@ -672,3 +672,86 @@ fn all_walks_every_page_as_ndjson() {
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn orders_wait_ends_on_fulfilled_or_fails_on_cancelled() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["orders", "list", "--size", "100", "--all"])
+        .output()
+        .expect("geopera runs");
+    let orders: Vec<Value> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON"))
+        .collect();
+    let with_status = |status: &str| {
+        orders
+            .iter()
+            .find(|o| o["status"] == status)
+            .and_then(|o| o["orderId"].as_str())
+            .expect("such an order")
+            .to_owned()
+    };
+    let output = s
+        .cli()
+        .args(["orders", "wait", &with_status("fulfilled")])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(stdout_json(&output)["status"], "fulfilled");
+    let output = s
+        .cli()
+        .args(["orders", "wait", &with_status("cancelled")])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("cancelled"));
+    let output = s
+        .cli()
+        .args(["orders", "wait", "ord_missing"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).starts_with("Error: [404] "));
+}
+
+#[test]
+fn wait_on_a_clip_job_ends_when_it_succeeds() {
+    let clock = geopera_emulator::ManualClock::new();
+    let s = Setup {
+        emulator: Emulator::builder()
+            .clock(clock.clone())
+            .start()
+            .expect("emulator starts"),
+        home: tempfile::tempdir().expect("temp dir"),
+    };
+    let child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .env("GEOPERA_API_URL", s.emulator.base_url())
+        .env("GEOPERA_API_TOKEN", s.emulator.api_key())
+        .args([
+            "clip",
+            "create-from-item",
+            "--json",
+            r#"{"item_id": "S2A_1"}"#,
+        ])
+        .args(["--wait", "--wait-timeout", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    // The job runs on the emulator's clock: move it well past the job's run time while the
+    // command polls.
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(500));
+        clock.advance(Duration::from_secs(600));
+        if s.emulator.executed("clip.job.get") > 0 {
+            break;
+        }
+    }
+    let output = child.wait_with_output().expect("geopera ends");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(stdout_json(&output)["status"], "succeeded");
+}
