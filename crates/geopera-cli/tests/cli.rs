@@ -755,3 +755,56 @@ fn wait_on_a_clip_job_ends_when_it_succeeds() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(stdout_json(&output)["status"], "succeeded");
 }
+
+#[test]
+fn a_redirect_prints_its_location_and_succeeds() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args([
+            "catalog",
+            "search",
+            "--host-name",
+            "earthsearch-aws",
+            "--limit",
+            "1",
+        ])
+        .output()
+        .expect("geopera runs");
+    let id = stdout_json(&output)["features"][0]["id"]
+        .as_str()
+        .expect("an item id")
+        .to_owned();
+    let output = s
+        .cli()
+        .args([
+            "catalog",
+            "image",
+            "quicklook",
+            "--host-name",
+            "earthsearch-aws",
+        ])
+        .args(["--image-id", &id])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let answer = stdout_json(&output);
+    assert_eq!(answer["status"], 307);
+    assert!(answer["location"].as_str().is_some_and(|l| l.contains(&id)));
+}
+
+#[test]
+fn a_body_field_named_profile_is_reachable_beside_the_global_option() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["--profile", "elsewhere", "items", "tile", "render"])
+        .args(["--body-profile", "sar", "--z", "1", "--x", "0", "--y", "0"])
+        .args(["--json", r#"{"item_id": "i"}"#, "--dry-run"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let (_, body) = dry_run(&output);
+    assert_eq!(body["profile"], "sar");
+    assert_eq!(body["item_id"], "i");
+}
