@@ -808,3 +808,31 @@ fn a_body_field_named_profile_is_reachable_beside_the_global_option() {
     assert_eq!(body["profile"], "sar");
     assert_eq!(body["item_id"], "i");
 }
+
+#[test]
+fn the_idempotency_key_and_the_api_key_header_reach_the_server() {
+    let s = setup();
+    s.cli()
+        .args([
+            "orders",
+            "list",
+            "--size",
+            "1",
+            "--idempotency-key",
+            "cli-key-1",
+        ])
+        .assert()
+        .success();
+    let recorded = s.emulator.requests();
+    let call = recorded
+        .iter()
+        .rev()
+        .find(|r| r.operation_id.as_deref() == Some("orders.list"))
+        .expect("the call was recorded");
+    assert_eq!(call.header("idempotency-key"), Some("cli-key-1"));
+    assert!(
+        call.header("x-api-key").is_some(),
+        "a gpra_ key goes as X-API-Key"
+    );
+    assert!(call.header("authorization").is_none());
+}
