@@ -631,6 +631,43 @@ fn device_login_then_refresh_after_expiry() {
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
 
+    // Two commands that find the session expired at the same moment: the file lock lets one
+    // refresh while the other waits and then uses the rotated tokens, so neither spends a
+    // refresh token the other already rotated.
+    let expire = || {
+        let mut all = s.credentials();
+        all["default"]["auth"]["expires_at"] = serde_json::json!(1.0);
+        std::fs::write(s.credentials_path(), all.to_string()).expect("test step");
+    };
+    expire();
+    let racers: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(BIN)
+                .env_clear()
+                .env("HOME", s.home.path())
+                .args(["orders", "list", "--size", "1"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("geopera starts")
+        })
+        .collect();
+    for racer in racers {
+        let output = racer.wait_with_output().expect("geopera ends");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    }
+    expire();
+    let output = s
+        .bare()
+        .args(["orders", "list", "--size", "1"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "the stored refresh token is still valid: {}",
+        text(&output.stderr)
+    );
     s.bare().arg("logout").assert().success();
     assert_eq!(
         s.credentials(),
