@@ -93,6 +93,22 @@ impl Geopera {
         crate::runtime::invoke(self.client.core(), operation_id, body).await
     }
 
+    /// [`Geopera::invoke_detailed`] with per-call options: a [`Request`] wrapping the JSON body
+    /// carries an `Idempotency-Key`, a timeout, extra headers. Tools that call operations by id
+    /// (a command line, a proxy) need those options without a typed input model.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Geopera::invoke_detailed`].
+    pub async fn invoke_request(
+        &self,
+        operation_id: &str,
+        request: Request<serde_json::Value>,
+    ) -> Result<Response<serde_json::Value>, Error> {
+        let (body, options) = request.into_json_parts();
+        crate::runtime::invoke_with(self.client.core(), operation_id, body, options).await
+    }
+
     /// The blocking form of [`Geopera::invoke`].
     ///
     /// # Errors

@@ -86,6 +86,16 @@ impl CallOptions {
     }
 }
 
+impl Request<serde_json::Value> {
+    /// The JSON body and the options, for calls by operation id.
+    pub(crate) fn into_json_parts(self) -> (serde_json::Value, CallOptions) {
+        let body = match self.body {
+            Body::Typed(value) | Body::Json(value) => value,
+        };
+        (body, self.options)
+    }
+}
+
 impl<I> Request<I> {
     /// A request with no per-call options.
     pub fn new(body: I) -> Self {

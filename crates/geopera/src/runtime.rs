@@ -140,8 +140,17 @@ pub(crate) async fn invoke(
     operation_id: &str,
     body: serde_json::Value,
 ) -> Result<Response<serde_json::Value>, Error> {
+    invoke_with(client, operation_id, body, CallOptions::default()).await
+}
+
+/// [`invoke`] with per-call options (an `Idempotency-Key`, a timeout, ...).
+pub(crate) async fn invoke_with(
+    client: &Client,
+    operation_id: &str,
+    body: serde_json::Value,
+    options: CallOptions,
+) -> Result<Response<serde_json::Value>, Error> {
     let (info, payload) = prepare_invoke(client, operation_id, &body)?;
-    let options = CallOptions::default();
     let raw = execute(client, client.async_face(), info, &options, payload).await?;
     classify(client, info, raw)
 }

@@ -1,0 +1,263 @@
+//! `login`, `logout` and `whoami`.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use clap::ArgMatches;
+use geopera::auth::Oidc;
+use serde_json::{Map, Value};
+
+use crate::auth::{self, Held, Target, CLIENT_ID};
+use crate::call::print;
+use crate::failure::{chain, Failure, Outcome};
+use crate::json;
+use crate::store::Auth;
+
+/// How long the best-effort session revocation of `logout` may take.
+const LOGOUT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one userinfo request may take.
+const USERINFO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The userinfo claims of a credential: `Ok(None)` when the server refused it (401).
+async fn userinfo(api_url: &str, held: &Held) -> Result<Option<Value>, Failure> {
+    let client = auth::http(api_url)?;
+    let (name, value) = auth::header(held);
+    let answer = client
+        .http_client()
+        .get(auth::endpoint(api_url, "userinfo"))
+        .header(name, value)
+        .header("Accept", "application/json")
+        .timeout(USERINFO_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| Failure::other(format!("could not reach {api_url}: {}", chain(&e))))?;
+    let status = answer.status();
+    if status.as_u16() == 401 {
+        return Ok(None);
+    }
+    let bytes = answer
+        .bytes()
+        .await
+        .map_err(|e| Failure::other(format!("userinfo failed: {}", chain(&e))))?;
+    if !status.is_success() {
+        return Err(Failure::api(
+            crate::call::api_message("userinfo", status, &bytes).join("\n"),
+        ));
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Failure::other(format!("userinfo answered something other than JSON: {e}")))
+}
+
+fn claim<'a>(claims: &'a Value, key: &str) -> Option<&'a str> {
+    claims
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// `geopera login`: an API key (checked first) or the device flow.
+pub(crate) async fn login(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
+    let target = auth::target(top, true)?;
+    match matches.get_one::<String>("api-key") {
+        Some(key) => login_api_key(&target, key).await,
+        None => {
+            let scope = matches
+                .get_one::<String>("scope")
+                .map_or("openid profile", String::as_str);
+            login_device(&target, scope, matches.get_flag("no-browser")).await
+        }
+    }
+}
+
+async fn login_api_key(target: &Target, argument: &str) -> Outcome {
+    let key = if argument == "-" {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Failure::other(format!("cannot read the API key from stdin: {e}")))?;
+        line
+    } else {
+        argument.to_owned()
+    };
+    let key = key.trim().to_owned();
+    if key.is_empty() {
+        return Err(Failure::usage("no API key given"));
+    }
+    if !key.starts_with("gpra_") {
+        eprintln!(
+            "Warning: this key does not start with 'gpra_'; it is saved anyway, but Geopera API keys normally do."
+        );
+    }
+    let held = Held::Stored(Auth::ApiKey(key.clone()));
+    let claims = userinfo(&target.api_url, &held)
+        .await?
+        .ok_or_else(|| Failure::other("API key validation failed: the server refused the key"))?;
+    let api_url = target.api_url.clone();
+    target.store.update(&target.profile, move |entry| {
+        *entry = Map::new();
+        entry.insert("api_url".to_owned(), Value::String(api_url));
+        entry.insert(
+            "auth".to_owned(),
+            serde_json::json!({ "type": "api_key", "api_key": key }),
+        );
+    })?;
+    let who = claim(&claims, "geopera_principal_id")
+        .or_else(|| claim(&claims, "sub"))
+        .unwrap_or("api key");
+    print(&format!(
+        "Logged in as {who} (API key, profile '{}').",
+        target.profile
+    ))
+}
+
+async fn login_device(target: &Target, scope: &str, no_browser: bool) -> Outcome {
+    let client = auth::http(&target.api_url)?;
+    let oidc = Oidc::for_base_url(&target.api_url)
+        .map_err(|e| Failure::other(chain(&e)))?
+        .client_id(CLIENT_ID);
+    let flow = oidc
+        .device_authorization(&client, Some(scope))
+        .await
+        .map_err(|e| {
+            Failure::other(format!(
+                "device sign-in could not start ({}); 'geopera login --api-key <key>' works without it",
+                chain(&e)
+            ))
+        })?;
+    let uri = flow
+        .verification_uri_complete()
+        .unwrap_or(flow.verification_uri())
+        .to_owned();
+    print(&format!(
+        "\n  Open this page to sign in:\n    {uri}\n\n  and check that it shows this code:\n    {}\n",
+        flow.user_code()
+    ))?;
+    if !no_browser {
+        open_browser(&uri);
+    }
+    let session = flow.wait(&client).await.map_err(|e| match &e {
+        geopera::Error::SignIn { code, .. } if code == "access_denied" => {
+            Failure::other("the sign-in was refused in the browser")
+        }
+        geopera::Error::SignIn { code, .. } if code == "expired_token" => {
+            Failure::other("the sign-in request expired; run 'geopera login' again")
+        }
+        _ => Failure::other(format!("device sign-in failed: {}", chain(&e))),
+    })?;
+    let tokens = session
+        .tokens()
+        .ok_or_else(|| Failure::other("device sign-in ended without tokens"))?;
+    let auth = Auth::OAuth {
+        access_token: tokens.access_token().to_owned(),
+        refresh_token: tokens.refresh_token().map(str::to_owned),
+        expires_at: tokens
+            .expires_at()
+            .duration_since(UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs_f64()),
+        scope: tokens.scope().map(str::to_owned).or(Some(scope.to_owned())),
+    };
+    // A new login replaces the whole profile entry.
+    let api_url = target.api_url.clone();
+    target.store.update(&target.profile, move |entry| {
+        *entry = Map::new();
+        entry.insert("api_url".to_owned(), Value::String(api_url));
+    })?;
+    auth::save_oauth(target, &auth, false)?;
+    let who = match userinfo(&target.api_url, &Held::Stored(auth)).await {
+        Ok(Some(claims)) => claim(&claims, "sub").unwrap_or("user").to_owned(),
+        _ => "user".to_owned(),
+    };
+    print(&format!(
+        "Logged in as {who} (profile '{}').",
+        target.profile
+    ))
+}
+
+/// Opens `url` in the default browser, best effort: a machine without one still shows the
+/// link above.
+fn open_browser(url: &str) {
+    let mut command = if cfg!(target_os = "macos") {
+        std::process::Command::new("open")
+    } else if cfg!(windows) {
+        let mut command = std::process::Command::new("cmd");
+        command.args(["/C", "start", ""]);
+        command
+    } else {
+        std::process::Command::new("xdg-open")
+    };
+    let _ = command
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+}
+
+/// `geopera logout`: revokes a stored session (best effort) and forgets the credential,
+/// keeping the profile's `api_url`.
+pub(crate) async fn logout(top: &ArgMatches) -> Outcome {
+    let target = auth::target(top, false)?;
+    let _lock = target.store.lock()?;
+    let profile = target.store.profile(&target.profile)?;
+    let Some(stored) = profile.auth else {
+        return print(&format!(
+            "No stored credentials for profile '{}'.",
+            target.profile
+        ));
+    };
+    if let Auth::OAuth {
+        refresh_token: Some(refresh_token),
+        ..
+    } = &stored
+    {
+        if let Ok(client) = auth::http(&target.api_url) {
+            let _ = client
+                .http_client()
+                .post(auth::endpoint(&target.api_url, "logout"))
+                .form(&[("client_id", CLIENT_ID), ("refresh_token", refresh_token)])
+                .timeout(LOGOUT_TIMEOUT)
+                .send()
+                .await;
+        }
+    }
+    target.store.update_locked(&target.profile, |entry| {
+        entry.remove("auth");
+    })?;
+    print(&format!("Logged out (profile '{}').", target.profile))
+}
+
+/// `geopera whoami`: who the credential belongs to, refreshing a stored session if needed.
+pub(crate) async fn whoami(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
+    let target = auth::target(top, true)?;
+    let held = auth::held(&target, true)
+        .await?
+        .ok_or_else(|| auth::not_signed_in(&target))?;
+    let mut claims = userinfo(&target.api_url, &held).await?;
+    if claims.is_none() {
+        if let Held::Stored(Auth::OAuth { access_token, .. }) = &held {
+            if let Some(fresh) = auth::refresh_stored(&target, Some(access_token)).await? {
+                claims = userinfo(&target.api_url, &Held::Stored(fresh)).await?;
+            }
+        }
+    }
+    let claims = claims
+        .ok_or_else(|| Failure::api("[401] the credentials were refused; run 'geopera login'"))?;
+    if matches.get_flag("json") {
+        return print(&json::pretty(&claims));
+    }
+    let field = |key: &str| claim(&claims, key).unwrap_or("-").to_owned();
+    let lines = [
+        ("sub:", field("sub")),
+        ("principal_type:", field("geopera_principal_type")),
+        ("org_id:", field("geopera_org_id")),
+        ("scope:", field("scope")),
+        ("api_url:", target.api_url.clone()),
+        ("profile:", target.profile.clone()),
+    ];
+    let text: Vec<String> = lines
+        .iter()
+        .map(|(label, value)| format!("{label:<17}{value}"))
+        .collect();
+    print(&text.join("\n"))
+}

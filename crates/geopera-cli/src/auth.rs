@@ -1,0 +1,359 @@
+//! Where the profile, the API URL and the credentials of a command come from, and keeping a
+//! stored session fresh.
+//!
+//! Precedence, as in the official CLI: the profile is `--profile`, then `GEOPERA_PROFILE`,
+//! then `default`; the API URL is `--api-url`, then `GEOPERA_API_URL`, then the profile's
+//! stored `api_url`, then the public API. `GEOPERA_API_TOKEN` wins over stored credentials
+//! and is never written anywhere.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::ArgMatches;
+use geopera::auth::{Credential, Oidc, Session, TokenSet};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::failure::{chain, Failure};
+use crate::store::{oauth_json, Auth, Store};
+
+/// The public API, when nothing else names a server.
+pub(crate) const DEFAULT_API_URL: &str = "https://api.geopera.com";
+/// The OAuth client the official CLI signs in as; ours shares its sessions.
+pub(crate) const CLIENT_ID: &str = "geopera-cli";
+/// A stored session is refreshed this long before its access token expires.
+const REFRESH_LEEWAY_SECS: f64 = 30.0;
+/// How long one request to the identity provider may take.
+const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The profile and server a command works with.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) profile: String,
+    pub(crate) api_url: String,
+    pub(crate) store: Store,
+}
+
+/// A credential a command can use.
+#[derive(Clone)]
+pub(crate) enum Held {
+    /// `GEOPERA_API_TOKEN`: a `gpra_` key or a bearer token, used as given.
+    Env(String),
+    /// From the credentials file.
+    Stored(Auth),
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Held::Env(_) => f.write_str("Env([redacted])"),
+            Held::Stored(auth) => f.debug_tuple("Stored").field(auth).finish(),
+        }
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+fn env(name: &str) -> Option<String> {
+    non_empty(std::env::var(name).ok())
+}
+
+/// The selected profile.
+pub(crate) fn profile(matches: &ArgMatches) -> String {
+    non_empty(matches.get_one::<String>("profile").cloned())
+        .or_else(|| env("GEOPERA_PROFILE"))
+        .unwrap_or_else(|| "default".to_owned())
+}
+
+/// Resolves profile and API URL. `use_url_sources` is false for `logout`, which always talks
+/// to the server the session was stored for.
+pub(crate) fn target(matches: &ArgMatches, use_url_sources: bool) -> Result<Target, Failure> {
+    let store = Store::locate()?;
+    let profile = profile(matches);
+    let from_command_line = if use_url_sources {
+        non_empty(matches.get_one::<String>("api-url").cloned()).or_else(|| env("GEOPERA_API_URL"))
+    } else {
+        None
+    };
+    let api_url = match from_command_line {
+        Some(url) => url,
+        None => store
+            .profile(&profile)?
+            .api_url
+            .unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
+    };
+    let api_url = api_url.trim().trim_end_matches('/').to_owned();
+    Ok(Target {
+        profile,
+        api_url,
+        store,
+    })
+}
+
+/// The credential for a call: `GEOPERA_API_TOKEN`, else the stored one (refreshed first when
+/// it is about to expire), else `None`.
+pub(crate) async fn held(target: &Target, refresh: bool) -> Result<Option<Held>, Failure> {
+    if let Some(token) = env("GEOPERA_API_TOKEN") {
+        return Ok(Some(Held::Env(token.trim().to_owned())));
+    }
+    let stored = target.store.profile(&target.profile)?.auth;
+    match stored {
+        Some(Auth::OAuth { expires_at, .. }) if refresh && due(expires_at) => {
+            Ok(refresh_stored(target, None).await?.map(Held::Stored))
+        }
+        other => Ok(other.map(Held::Stored)),
+    }
+}
+
+fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Whether a session expiring at `expires_at` should be refreshed now (`None` and 0 never).
+fn due(expires_at: Option<f64>) -> bool {
+    matches!(expires_at, Some(at) if at > 0.0 && now_secs() >= at - REFRESH_LEEWAY_SECS)
+}
+
+/// The not-signed-in failure.
+pub(crate) fn not_signed_in(target: &Target) -> Failure {
+    Failure::other(format!(
+        "no credentials for profile '{}': run 'geopera login' or set GEOPERA_API_TOKEN",
+        target.profile
+    ))
+}
+
+/// A token endpoint's success answer.
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<f64>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+/// The HTTP client for sign-in requests: the SDK's, so TLS roots and proxies are the same.
+pub(crate) fn http(api_url: &str) -> Result<geopera::Client, Failure> {
+    geopera::Client::builder()
+        .base_url(api_url)
+        .build()
+        .map_err(|e| Failure::other(format!("invalid API URL '{api_url}': {}", chain(&e))))
+}
+
+/// The OIDC endpoint `name` of the server at `api_url`.
+pub(crate) fn endpoint(api_url: &str, name: &str) -> String {
+    format!("{api_url}/realms/public/protocol/openid-connect/{name}")
+}
+
+/// Refreshes the profile's stored session under the file lock and stores the rotated tokens.
+///
+/// The file is read again once the lock is held: when another process refreshed meanwhile
+/// (its access token differs from `rejected`, or is no longer due), its tokens are used
+/// instead of spending the already-rotated refresh token a second time.
+pub(crate) async fn refresh_stored(
+    target: &Target,
+    rejected: Option<&str>,
+) -> Result<Option<Auth>, Failure> {
+    let _lock = target.store.lock()?;
+    let profile = target.store.profile(&target.profile)?;
+    let Some(Auth::OAuth {
+        access_token,
+        refresh_token,
+        expires_at,
+        scope,
+    }) = profile.auth
+    else {
+        return Ok(profile.auth);
+    };
+    let needed = match rejected {
+        Some(rejected) => rejected == access_token,
+        None => due(expires_at),
+    };
+    if !needed {
+        return Ok(Some(Auth::OAuth {
+            access_token,
+            refresh_token,
+            expires_at,
+            scope,
+        }));
+    }
+    let Some(refresh_token) = refresh_token else {
+        return Err(Failure::other(
+            "the session expired and no refresh token is stored; run 'geopera login'",
+        ));
+    };
+    let api_url = profile
+        .api_url
+        .clone()
+        .unwrap_or_else(|| target.api_url.clone());
+    let client = http(&api_url)?;
+    let answer = client
+        .http_client()
+        .post(endpoint(&api_url, "token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.as_str()),
+            ("client_id", CLIENT_ID),
+        ])
+        .timeout(SIGN_IN_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| Failure::other(format!("token refresh failed: {}", chain(&e))))?;
+    let refused = || {
+        Failure::other(
+            "token refresh failed (the session may have been revoked); run 'geopera login'",
+        )
+    };
+    if !answer.status().is_success() {
+        return Err(refused());
+    }
+    let bytes = answer.bytes().await.map_err(|_| refused())?;
+    let tokens: TokenAnswer = serde_json::from_slice(&bytes).map_err(|_| refused())?;
+    let auth = Auth::OAuth {
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token.or(Some(refresh_token)),
+        expires_at: tokens.expires_in.map(|s| now_secs() + s),
+        scope: tokens.scope.or(scope),
+    };
+    save_oauth(target, &auth, true)?;
+    Ok(Some(auth))
+}
+
+/// Writes a session to the profile, keeping its `api_url` (or adding the target's when it has
+/// none). `locked` says whether the caller already holds the file lock.
+pub(crate) fn save_oauth(target: &Target, auth: &Auth, locked: bool) -> Result<(), Failure> {
+    let Auth::OAuth {
+        access_token,
+        refresh_token,
+        expires_at,
+        scope,
+    } = auth
+    else {
+        return Ok(());
+    };
+    let json = oauth_json(
+        access_token,
+        refresh_token.as_deref(),
+        *expires_at,
+        scope.as_deref().unwrap_or("openid profile"),
+        &target.api_url,
+    );
+    let api_url = target.api_url.clone();
+    let change = move |entry: &mut serde_json::Map<String, Value>| {
+        entry.insert("auth".to_owned(), json);
+        entry
+            .entry("api_url".to_owned())
+            .or_insert(Value::String(api_url));
+    };
+    if locked {
+        target.store.update_locked(&target.profile, change)
+    } else {
+        target.store.update(&target.profile, change)
+    }
+}
+
+/// Tokens a session received during a call, to be stored once it ends.
+pub(crate) type Captured = Arc<Mutex<Option<TokenSet>>>;
+
+/// The SDK client for a held credential. A stored session becomes an SDK [`Session`] that
+/// refreshes once on a 401; what it receives is left in the returned slot for the caller to
+/// store (under the lock) after the call.
+pub(crate) fn client(
+    target: &Target,
+    held: &Held,
+    configure: impl FnOnce(
+        geopera::ClientBuilder<geopera::Geopera>,
+    ) -> geopera::ClientBuilder<geopera::Geopera>,
+) -> Result<(geopera::Geopera, Option<Captured>), Failure> {
+    let built = |builder: geopera::ClientBuilder<geopera::Geopera>| {
+        configure(builder.base_url(target.api_url.clone()))
+            .build()
+            .map_err(|e| Failure::other(format!("cannot set up the client: {}", chain(&e))))
+    };
+    match held {
+        Held::Env(token) | Held::Stored(Auth::ApiKey(token)) => {
+            let credential = if token.starts_with("gpra_") || matches!(held, Held::Stored(_)) {
+                Credential::api_key(token.clone())
+            } else {
+                Credential::bearer(token.clone())
+            };
+            Ok((
+                built(geopera::Geopera::builder_with_credentials(credential))?,
+                None,
+            ))
+        }
+        Held::Stored(Auth::OAuth {
+            access_token,
+            refresh_token,
+            expires_at,
+            ..
+        }) => {
+            let oidc = Oidc::for_base_url(&target.api_url)
+                .map_err(|e| Failure::other(chain(&e)))?
+                .client_id(CLIENT_ID);
+            let expiry = match expires_at {
+                Some(at) if *at > 0.0 => UNIX_EPOCH + Duration::from_secs_f64(*at),
+                // No known expiry: never refresh ahead of time, only after a 401.
+                _ => SystemTime::now() + Duration::from_secs(10 * 365 * 24 * 3600),
+            };
+            let captured: Captured = Arc::new(Mutex::new(None));
+            let slot = Arc::clone(&captured);
+            let session = Session::from_tokens(
+                oidc,
+                TokenSet::new(access_token.clone(), refresh_token.clone(), expiry),
+            )
+            .refresh_leeway(Duration::ZERO)
+            .on_refresh(move |tokens| {
+                if let Ok(mut slot) = slot.lock() {
+                    *slot = Some(tokens.clone());
+                }
+            });
+            Ok((
+                built(geopera::Geopera::builder_with_credentials(session))?,
+                Some(captured),
+            ))
+        }
+    }
+}
+
+/// Stores the tokens a session received during a call, if any.
+pub(crate) fn store_captured(target: &Target, captured: Option<Captured>) -> Result<(), Failure> {
+    let Some(captured) = captured else {
+        return Ok(());
+    };
+    let tokens = captured.lock().ok().and_then(|mut slot| slot.take());
+    let Some(tokens) = tokens else {
+        return Ok(());
+    };
+    let expires_at = tokens
+        .expires_at()
+        .duration_since(UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs_f64());
+    let auth = Auth::OAuth {
+        access_token: tokens.access_token().to_owned(),
+        refresh_token: tokens.refresh_token().map(str::to_owned),
+        expires_at,
+        scope: tokens.scope().map(str::to_owned),
+    };
+    save_oauth(target, &auth, false)
+}
+
+/// The header that carries a credential, with the secret itself.
+pub(crate) fn header(held: &Held) -> (&'static str, String) {
+    match held {
+        Held::Env(token) if !token.starts_with("gpra_") => {
+            ("Authorization", format!("Bearer {token}"))
+        }
+        Held::Env(key) | Held::Stored(Auth::ApiKey(key)) => ("X-API-Key", key.clone()),
+        Held::Stored(Auth::OAuth { access_token, .. }) => {
+            ("Authorization", format!("Bearer {access_token}"))
+        }
+    }
+}

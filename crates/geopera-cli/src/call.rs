@@ -1,0 +1,317 @@
+//! Calling one operation and printing its answer or its error.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use geopera::{Request, Response, StatusCode};
+use serde_json::Value;
+
+use crate::auth::{self, Held, Target};
+use crate::failure::{chain, Failure, Outcome};
+use crate::json;
+
+/// How answers are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// Indented JSON (the default, as the official CLI prints).
+    Json,
+    /// One compact JSON document per line.
+    Ndjson,
+}
+
+/// Options of one call that come from the command line.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) timeout: Duration,
+    pub(crate) idempotency_key: Option<String>,
+    pub(crate) dry_run: bool,
+    pub(crate) output: Output,
+    /// Whether the SDK checks the body against the input shape before sending (off for
+    /// `geopera op`, which sends any JSON as given).
+    pub(crate) validate: bool,
+    /// `--all`: walk every page and print each item on its own line.
+    pub(crate) all: bool,
+    /// `--wait`: wait for the order or job the call starts, and print it as it ends.
+    pub(crate) wait: bool,
+    /// `--wait-timeout`: how long `--wait` may take.
+    pub(crate) wait_timeout: Option<Duration>,
+}
+
+/// The user agent of every request, naming this program and its version.
+pub(crate) fn user_agent() -> String {
+    format!("geopera-cli-rs/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Calls `operation_id` with `body` and prints the answer.
+pub(crate) async fn call(
+    target: &Target,
+    operation_id: &str,
+    body: Value,
+    settings: &Settings,
+) -> Outcome {
+    let held = auth::held(target, !settings.dry_run).await?;
+    if settings.dry_run {
+        print_dry_run(target, operation_id, &body, held.as_ref(), settings);
+        return Ok(());
+    }
+    let held = held.ok_or_else(|| auth::not_signed_in(target))?;
+    let (client, captured) = auth::client(target, &held, |builder| {
+        builder
+            .timeout(settings.timeout)
+            .validate_input(settings.validate)
+            .user_agent(user_agent())
+    })?;
+    if settings.all {
+        let walked = match geopera_types::operations::find(operation_id) {
+            Some(info) => crate::pages::walk(&client, info, body, settings).await,
+            None => Err(Failure::usage(format!(
+                "unknown operation '{operation_id}' (see 'geopera op --list')"
+            ))),
+        };
+        if let Err(failure) = auth::store_captured(target, captured) {
+            eprintln!("Warning: the refreshed session was not stored: {failure}");
+        }
+        return walked;
+    }
+    let mut request = Request::new(body);
+    if let Some(key) = &settings.idempotency_key {
+        request = request.idempotency_key(key.clone());
+    }
+    let result = client.invoke_request(operation_id, request).await;
+    if let Err(failure) = auth::store_captured(target, captured) {
+        eprintln!("Warning: the refreshed session was not stored: {failure}");
+    }
+    match result {
+        Ok(response) if settings.wait && response.status.is_success() => {
+            let answer: Value = serde_json::from_slice(&response.content).unwrap_or(Value::Null);
+            let started = crate::waiting::kind_of(operation_id)
+                .and_then(|kind| Some((kind, crate::waiting::started_id(kind, &answer)?)));
+            let Some((kind, id)) = started else {
+                render(operation_id, &response, settings.output)?;
+                return Err(Failure::other(
+                    "--wait: the answer names no order or job to wait for",
+                ));
+            };
+            crate::waiting::wait_for(&client, kind, &id, settings.wait_timeout, settings).await
+        }
+        Ok(response) => render(operation_id, &response, settings.output),
+        Err(error) => Err(sdk_failure(operation_id, &target.api_url, settings, &error)),
+    }
+}
+
+fn print_dry_run(
+    target: &Target,
+    operation_id: &str,
+    body: &Value,
+    held: Option<&Held>,
+    settings: &Settings,
+) {
+    let mut text = format!(
+        "POST {}/v1/op/{operation_id}\nContent-Type: application/json\nUser-Agent: {}\n",
+        target.api_url,
+        user_agent()
+    );
+    match held.map(auth::header) {
+        Some((name, value)) => {
+            let scheme = if value.starts_with("Bearer ") {
+                "Bearer "
+            } else {
+                ""
+            };
+            text.push_str(&format!("{name}: {scheme}[redacted]\n"));
+        }
+        None => text.push_str("# no credentials: run 'geopera login' or set GEOPERA_API_TOKEN\n"),
+    }
+    if let Some(key) = &settings.idempotency_key {
+        text.push_str(&format!("Idempotency-Key: {key}\n"));
+    }
+    text.push('\n');
+    text.push_str(&json::pretty(body));
+    println!("{text}");
+}
+
+/// Prints a successful (or redirected) answer; turns an error answer into a failure.
+pub(crate) fn render(operation_id: &str, response: &Response<Value>, output: Output) -> Outcome {
+    let status = response.status;
+    if status.is_redirection() {
+        let location = response
+            .headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let answer = serde_json::json!({ "status": status.as_u16(), "location": location });
+        return print(&match output {
+            Output::Json => json::pretty(&answer),
+            Output::Ndjson => answer.to_string(),
+        });
+    }
+    if !status.is_success() {
+        return Err(api_failure(operation_id, response));
+    }
+    let text = String::from_utf8_lossy(&response.content);
+    if text.trim().is_empty() {
+        return print("null");
+    }
+    let formatted = match output {
+        Output::Json => json::reindent(&text),
+        Output::Ndjson => json::compact(&text),
+    };
+    match formatted {
+        Some(formatted) => print(&formatted),
+        None if is_ndjson(response) => print(text.trim_end()),
+        // Not JSON (e.g. XML capabilities): printed as a JSON string, so stdout stays JSON.
+        None => print(&Value::String(text.into_owned()).to_string()),
+    }
+}
+
+fn is_ndjson(response: &Response<Value>) -> bool {
+    response
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("ndjson") || v.contains("jsonl"))
+}
+
+/// Writes `text` and a newline to stdout; a closed pipe (`| head`) is not an error.
+pub(crate) fn print(text: &str) -> Outcome {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::other(format!("cannot write the answer: {e}"))),
+    }
+}
+
+/// The message of an error answer, in the official CLI's order of preference: `detail`,
+/// `title`, `message`, `error_description`, `error`; a validation list prints one line per
+/// item. Each line is printed after `Error: [<status>] `.
+pub(crate) fn api_message(operation_id: &str, status: StatusCode, content: &[u8]) -> Vec<String> {
+    let code = status.as_u16();
+    let body: Value = serde_json::from_slice(content).unwrap_or(Value::Null);
+    if let Some(Value::Array(items)) = body.get("detail") {
+        let lines: Vec<String> = items
+            .iter()
+            .map(|item| {
+                let loc = item
+                    .get("loc")
+                    .and_then(Value::as_array)
+                    .map(|parts| {
+                        parts
+                            .iter()
+                            .map(|p| match p {
+                                Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(".")
+                    })
+                    .unwrap_or_default();
+                let msg = item.get("msg").and_then(Value::as_str).unwrap_or("invalid");
+                if loc.is_empty() {
+                    format!("[{code}] {msg}")
+                } else {
+                    format!("[{code}] {loc}: {msg}")
+                }
+            })
+            .collect();
+        if !lines.is_empty() {
+            return lines;
+        }
+    }
+    let message = ["detail", "title", "message", "error_description", "error"]
+        .iter()
+        .find_map(|key| {
+            body.get(*key)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        })
+        .map_or_else(
+            || format!("{operation_id} failed with HTTP {code}"),
+            str::to_owned,
+        );
+    vec![format!("[{code}] {message}")]
+}
+
+pub(crate) fn api_failure(operation_id: &str, response: &Response<Value>) -> Failure {
+    let mut lines = api_message(operation_id, response.status, &response.content);
+    if response.status == StatusCode::TOO_MANY_REQUESTS {
+        if let Some(wait) = response
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+        {
+            if let Some(first) = lines.first_mut() {
+                first.push_str(&format!(" (retry after {wait} s)"));
+            }
+        }
+    }
+    Failure::api(lines.join("\n"))
+}
+
+/// A failure the SDK reported instead of an answer.
+pub(crate) fn sdk_failure(
+    operation_id: &str,
+    api_url: &str,
+    settings: &Settings,
+    error: &geopera::Error,
+) -> Failure {
+    use geopera::Error;
+    match error {
+        Error::InvalidInput { error, .. } => Failure::usage(
+            error
+                .detail
+                .iter()
+                .map(|item| format!("invalid input: {item}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        Error::InvalidRequest { message, .. } if message.contains("no operation has this id") => {
+            Failure::usage(format!(
+                "unknown operation '{operation_id}' (see 'geopera op --list')"
+            ))
+        }
+        Error::InvalidRequest { message, .. } => {
+            Failure::usage(format!("invalid request for {operation_id}: {message}"))
+        }
+        Error::RateLimited { retry_after, .. } => Failure::api(format!(
+            "[429] rate limited on {operation_id}; retry after {} s",
+            retry_after.as_secs()
+        )),
+        Error::Timeout { .. } => Failure::other(format!(
+            "{operation_id} timed out after {} s (--timeout)",
+            settings.timeout.as_secs_f64()
+        )),
+        Error::Transport { .. } => {
+            Failure::other(format!("could not reach {api_url}: {}", cause_only(error)))
+        }
+        other if other.problem().is_some() => {
+            let code = other.status().map_or(0, |s| s.as_u16());
+            let message = other
+                .problem()
+                .map(|p| {
+                    [p.detail.trim(), p.title.trim()]
+                        .into_iter()
+                        .find(|m| !m.is_empty())
+                        .map_or_else(
+                            || format!("{operation_id} failed with HTTP {code}"),
+                            str::to_owned,
+                        )
+                })
+                .unwrap_or_default();
+            Failure::api(format!("[{code}] {message}"))
+        }
+        other => match other.status() {
+            Some(status) => Failure::api(format!("[{}] {}", status.as_u16(), chain(other))),
+            None => Failure::other(chain(other)),
+        },
+    }
+}
+
+/// The innermost causes of an error, which say what went wrong on the network.
+fn cause_only(error: &geopera::Error) -> String {
+    match std::error::Error::source(error) {
+        Some(source) => chain(source),
+        None => error.to_string(),
+    }
+}

@@ -1,0 +1,65 @@
+//! Why a command failed, and which exit code says so.
+
+use std::fmt;
+
+/// Exit code: the API answered with an error, or the command line was wrong.
+pub(crate) const EXIT_API_OR_USAGE: u8 = 2;
+/// Exit code: anything else (network, timeout, credentials, local files).
+pub(crate) const EXIT_OTHER: u8 = 1;
+
+/// A failure to report on stderr as `Error: <message>` and exit with `code`.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    /// The API answered with an error status.
+    pub(crate) fn api(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_API_OR_USAGE,
+            message: message.into(),
+        }
+    }
+
+    /// The command line asked for something that cannot be done.
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_API_OR_USAGE,
+            message: message.into(),
+        }
+    }
+
+    /// Any other failure.
+    pub(crate) fn other(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_OTHER,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// An error and its causes on one line, `a: b: c`, skipping causes already quoted.
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !part.is_empty() && !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text.replace('\n', " ")
+}
+
+/// The result of a command: `Ok` exits 0.
+pub(crate) type Outcome = Result<(), Failure>;

@@ -1,0 +1,353 @@
+//! `geopera`: every operation of the Geopera API from the command line.
+//!
+//! The command tree is built from the SDK's operation descriptors when the program starts:
+//! the operation `orders.tasking.templates.save` is `geopera orders tasking templates save`,
+//! its scalar body fields are flags named as on the wire (`--splitByDate`), booleans take
+//! `--x` / `--no-x`, arrays of scalars repeat the flag, and anything else goes through
+//! `--json '<object>' | @file | -` (flags override its members). `geopera op <id> [JSON]`
+//! calls any operation, administrative ones included.
+//!
+//! Commands, flags, environment variables and the credentials file
+//! (`~/.config/geopera/credentials.json`) follow the official Python CLI, so scripts and
+//! logins carry over; what it gets wrong (exit codes, unchecked flags, global options only
+//! after the subcommand, a hidden `profile` body field) is fixed here.
+//!
+//! # Exit codes
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success (a redirect answer, printed as its `location`, included) |
+//! | 1 | any other failure: network, timeout, credentials, local files, `--json` that is not JSON |
+//! | 2 | the API answered with an error status, or the command line was wrong (unknown command or flag, missing required field, value out of range) |
+
+mod account;
+mod auth;
+mod call;
+mod failure;
+mod json;
+mod pages;
+mod store;
+mod tree;
+mod waiting;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{value_parser, Arg, ArgAction, ArgMatches, Command};
+
+use crate::call::{Output, Settings};
+use crate::failure::{Failure, Outcome, EXIT_OTHER};
+
+/// The exit-code table, shown at the end of `--help`.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  any other failure (network, timeout, credentials, local files)
+  2  the API answered with an error, or the command line was wrong
+
+Environment: GEOPERA_PROFILE, GEOPERA_API_URL, GEOPERA_API_TOKEN (wins over stored
+credentials and is never written). Credentials: ~/.config/geopera/credentials.json";
+
+/// The options every command accepts, before or after the subcommand.
+fn global_args() -> Vec<Arg> {
+    vec![
+        Arg::new("profile")
+            .long("profile")
+            .global(true)
+            .help_heading("Global options")
+            .value_name("NAME")
+            .help("Credential profile [env: GEOPERA_PROFILE] [default: default]"),
+        Arg::new("api-url")
+            .long("api-url")
+            .global(true)
+            .help_heading("Global options")
+            .value_name("URL")
+            .help("API base URL [env: GEOPERA_API_URL; then the profile's; then https://api.geopera.com]"),
+        Arg::new("timeout")
+            .long("timeout")
+            .global(true)
+            .help_heading("Global options")
+            .value_name("SECONDS")
+            .value_parser(parse_timeout)
+            .help("Per-attempt timeout of each API call [default: 60]"),
+        Arg::new("idempotency-key")
+            .long("idempotency-key")
+            .global(true)
+            .help_heading("Global options")
+            .value_name("KEY")
+            .help("Idempotency-Key to send, so a repeated call executes once (one is generated for calls with side effects)"),
+        Arg::new("dry-run")
+            .long("dry-run")
+            .global(true)
+            .help_heading("Global options")
+            .action(ArgAction::SetTrue)
+            .help("Print the request (credentials redacted) and send nothing"),
+        Arg::new("output")
+            .long("output")
+            .short('o')
+            .global(true)
+            .help_heading("Global options")
+            .value_name("FORMAT")
+            .value_parser(["json", "ndjson"])
+            .help("How to print answers [default: json]"),
+    ]
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 => {
+            Ok(Duration::from_secs_f64(seconds))
+        }
+        _ => Err("expected a number of seconds between 0 and 86400".to_owned()),
+    }
+}
+
+/// The whole command line.
+fn cli(operations: Vec<Command>) -> Command {
+    Command::new("geopera")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Every Geopera API operation from the shell")
+        .after_help(EXIT_CODES)
+        .args(global_args())
+        .subcommand(
+            Command::new("login")
+                .about("Sign in: in a browser (device code), or with an API key")
+                .arg(
+                    Arg::new("api-key")
+                        .long("api-key")
+                        .value_name("KEY")
+                        .help("Store this API key (checked first); - reads one line from stdin"),
+                )
+                .arg(
+                    Arg::new("no-browser")
+                        .long("no-browser")
+                        .action(ArgAction::SetTrue)
+                        .help("Only print the sign-in link, do not open a browser"),
+                )
+                .arg(
+                    Arg::new("scope")
+                        .long("scope")
+                        .value_name("SCOPES")
+                        .help("Scopes to ask for, space-separated [default: openid profile]"),
+                ),
+        )
+        .subcommand(
+            Command::new("logout")
+                .about("Forget the profile's credential (a session is revoked first); keeps its API URL"),
+        )
+        .subcommand(
+            Command::new("whoami")
+                .about("Show who the credential belongs to")
+                .arg(
+                    Arg::new("json")
+                        .long("json")
+                        .action(ArgAction::SetTrue)
+                        .help("Print the identity claims as JSON"),
+                ),
+        )
+        .subcommand(
+            Command::new("op")
+                .about("Call any operation by id with any JSON body (administrative ones too)")
+                .arg(Arg::new("id").value_name("OPERATION_ID").help("e.g. catalog.search"))
+                .arg(
+                    Arg::new("body")
+                        .value_name("JSON")
+                        .help("The body; - reads stdin [default: {}]"),
+                )
+                .arg(
+                    Arg::new("file")
+                        .long("file")
+                        .short('f')
+                        .value_name("PATH")
+                        .help("Read the body from a file (wins over JSON)"),
+                )
+                .arg(
+                    Arg::new("list")
+                        .long("list")
+                        .action(ArgAction::SetTrue)
+                        .help("List every operation id this program knows (from its built-in descriptors, no request)"),
+                ),
+        )
+        .subcommand(
+            Command::new("completions")
+                .about("Print a shell completion script")
+                .arg(
+                    Arg::new("shell")
+                        .required(true)
+                        .value_parser(value_parser!(clap_complete::Shell)),
+                ),
+        )
+        .subcommands(operations)
+}
+
+fn main() -> ExitCode {
+    let tree = tree::build();
+    let mut command = cli(tree.commands);
+    let matches = match command.try_get_matches_from_mut(std::env::args_os()) {
+        Ok(matches) => matches,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("Error: cannot start: {e}");
+            return ExitCode::from(EXIT_OTHER);
+        }
+    };
+    match runtime.block_on(run(&mut command, &matches, &tree.leaves)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            for line in failure.message.lines() {
+                eprintln!("Error: {line}");
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+async fn run(
+    command: &mut Command,
+    top: &ArgMatches,
+    leaves: &std::collections::BTreeMap<Vec<String>, &'static geopera_types::OperationInfo>,
+) -> Outcome {
+    let Some((name, sub)) = top.subcommand() else {
+        return print_help(command, &[]);
+    };
+    match name {
+        "login" => return account::login(sub, top).await,
+        "logout" => return account::logout(top).await,
+        "whoami" => return account::whoami(sub, top).await,
+        "op" => return op(sub, top).await,
+        "completions" => return completions(command, sub),
+        _ => {}
+    }
+    let mut path = vec![name.to_owned()];
+    let mut matches = sub;
+    while let Some((name, next)) = matches.subcommand() {
+        path.push(name.to_owned());
+        matches = next;
+    }
+    if path == ["orders", "wait"] {
+        return orders_wait(matches).await;
+    }
+    let Some(info) = leaves.get(&path) else {
+        return print_help(command, &path);
+    };
+    let body = tree::body(info, matches)?;
+    let target = auth::target(matches, true)?;
+    call::call(&target, info.id, body, &settings(matches, true)).await
+}
+
+fn settings(matches: &ArgMatches, validate: bool) -> Settings {
+    Settings {
+        timeout: matches
+            .get_one::<Duration>("timeout")
+            .copied()
+            .unwrap_or(geopera::DEFAULT_TIMEOUT),
+        idempotency_key: matches.get_one::<String>("idempotency-key").cloned(),
+        dry_run: matches.get_flag("dry-run"),
+        output: match matches.get_one::<String>("output").map(String::as_str) {
+            Some("ndjson") => Output::Ndjson,
+            _ => Output::Json,
+        },
+        validate,
+        all: matches!(matches.try_get_one::<bool>("all"), Ok(Some(true))),
+        wait: matches!(matches.try_get_one::<bool>("wait"), Ok(Some(true))),
+        wait_timeout: matches
+            .try_get_one::<Duration>("wait-timeout")
+            .ok()
+            .flatten()
+            .copied(),
+    }
+}
+
+/// A group named without a subcommand shows its help, successfully.
+fn print_help(command: &mut Command, path: &[String]) -> Outcome {
+    let mut current = command.clone();
+    for name in path {
+        match current.find_subcommand(name) {
+            Some(next) => current = next.clone(),
+            None => break,
+        }
+    }
+    current
+        .print_help()
+        .map_err(|e| Failure::other(format!("cannot print help: {e}")))?;
+    Ok(())
+}
+
+fn completions(command: &mut Command, matches: &ArgMatches) -> Outcome {
+    let Some(shell) = matches.get_one::<clap_complete::Shell>("shell").copied() else {
+        return Err(Failure::usage("name a shell"));
+    };
+    clap_complete::generate(shell, command, "geopera", &mut std::io::stdout());
+    Ok(())
+}
+
+/// `geopera op`: any operation id, any JSON body, sent as given.
+async fn op(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
+    if matches.get_flag("list") {
+        let ids: Vec<&str> = geopera_types::operations::ALL
+            .iter()
+            .map(|info| info.id)
+            .collect();
+        call::print(&ids.join("\n"))?;
+        eprintln!("\n{} operations.", ids.len());
+        return Ok(());
+    }
+    let Some(id) = matches.get_one::<String>("id") else {
+        return Err(Failure::usage("OPERATION_ID is required (or use --list)"));
+    };
+    let text = match (
+        matches.get_one::<String>("file"),
+        matches.get_one::<String>("body"),
+    ) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .map_err(|e| Failure::other(format!("cannot read --file {path}: {e}")))?,
+        (None, Some(body)) => tree::read_json_text(body, "the body")?,
+        (None, None) => String::new(),
+    };
+    let text = text.trim();
+    let body = if text.is_empty() {
+        serde_json::Value::Object(serde_json::Map::new())
+    } else {
+        serde_json::from_str(text).map_err(|e| Failure::other(format!("invalid JSON body: {e}")))?
+    };
+    let target = auth::target(top, true)?;
+    call::call(&target, id, body, &settings(matches, false)).await
+}
+
+/// `geopera orders wait ORDER_ID`.
+async fn orders_wait(matches: &ArgMatches) -> Outcome {
+    let Some(id) = matches.get_one::<String>("order-id") else {
+        return Err(Failure::usage("ORDER_ID is required"));
+    };
+    let target = auth::target(matches, true)?;
+    let settings = settings(matches, true);
+    let held = auth::held(&target, true)
+        .await?
+        .ok_or_else(|| auth::not_signed_in(&target))?;
+    let (client, captured) = auth::client(&target, &held, |builder| {
+        builder
+            .timeout(settings.timeout)
+            .user_agent(call::user_agent())
+    })?;
+    let waited = waiting::wait_for(
+        &client,
+        waiting::Kind::Order,
+        id,
+        settings.wait_timeout,
+        &settings,
+    )
+    .await;
+    if let Err(failure) = auth::store_captured(&target, captured) {
+        eprintln!("Warning: the refreshed session was not stored: {failure}");
+    }
+    waited
+}

@@ -1,0 +1,324 @@
+//! The credentials file shared with the official CLI: `~/.config/geopera/credentials.json`.
+//!
+//! Layout (kept byte-compatible so either CLI reads the other's logins): an object keyed by
+//! profile name, each `{"api_url": ..., "auth": {...}}` where `auth` is
+//! `{"type": "oauth", access_token, refresh_token, expires_at, scope, issuer}` or
+//! `{"type": "api_key", api_key}`; written with sorted keys, two-space indent and a trailing
+//! newline. The folder is 0700 and the file 0600, replaced atomically through a temporary
+//! file and a rename.
+//!
+//! Unlike the official CLI, an unreadable or unparsable file is an error rather than an empty
+//! store (its next write would otherwise erase every profile), and writers that refresh
+//! tokens hold an advisory lock on a sibling `credentials.lock` file, so two processes
+//! refreshing at once do not lose a rotated refresh token. The lock lives in its own file
+//! because the credentials file is replaced by rename, which would leave a lock on the old
+//! inode behind.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::failure::Failure;
+
+/// The folder under the home directory, as the official CLI computes it (not XDG, not the
+/// platform's config folder, so that both CLIs share one file on every platform).
+const RELATIVE_DIR: [&str; 2] = [".config", "geopera"];
+
+/// The credentials file of this user.
+#[derive(Debug, Clone)]
+pub(crate) struct Store {
+    dir: PathBuf,
+}
+
+/// A stored credential of one profile. `Debug` never shows the secrets.
+#[derive(Clone)]
+pub(crate) enum Auth {
+    /// A signed-in session.
+    OAuth {
+        access_token: String,
+        refresh_token: Option<String>,
+        /// Seconds since the Unix epoch; `None` (or 0) never triggers a refresh.
+        expires_at: Option<f64>,
+        scope: Option<String>,
+    },
+    /// A `gpra_` API key (or any key given to `login --api-key`).
+    ApiKey(String),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::OAuth { expires_at, .. } => f
+                .debug_struct("OAuth")
+                .field("expires_at", expires_at)
+                .finish_non_exhaustive(),
+            Auth::ApiKey(_) => f.write_str("ApiKey([redacted])"),
+        }
+    }
+}
+
+/// One profile's entry.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Profile {
+    pub(crate) api_url: Option<String>,
+    pub(crate) auth: Option<Auth>,
+}
+
+/// Holds the advisory lock until dropped.
+#[derive(Debug)]
+pub(crate) struct Lock {
+    file: File,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Closing the file releases the lock as well; unlocking first just makes it prompt.
+        let _ = fs4::FileExt::unlock(&self.file);
+    }
+}
+
+impl Store {
+    /// The store under `$HOME` (`%USERPROFILE%` on Windows).
+    pub(crate) fn locate() -> Result<Store, Failure> {
+        let home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var_os("USERPROFILE").filter(|h| !h.is_empty()))
+            .ok_or_else(|| Failure::other("cannot find the home directory (HOME is not set)"))?;
+        let mut dir = PathBuf::from(home);
+        for part in RELATIVE_DIR {
+            dir.push(part);
+        }
+        Ok(Store { dir })
+    }
+
+    /// The credentials file's path.
+    pub(crate) fn path(&self) -> PathBuf {
+        self.dir.join("credentials.json")
+    }
+
+    /// Every profile, as raw JSON (unknown members are kept on rewrite).
+    pub(crate) fn read_all(&self) -> Result<Map<String, Value>, Failure> {
+        let path = self.path();
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
+            Err(e) => {
+                return Err(Failure::other(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )))
+            }
+        };
+        if text.trim().is_empty() {
+            return Ok(Map::new());
+        }
+        match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err(Failure::other(format!(
+                "{} is not a JSON object; fix or remove it",
+                path.display()
+            ))),
+            Err(e) => Err(Failure::other(format!(
+                "{} is not valid JSON ({e}); fix or remove it",
+                path.display()
+            ))),
+        }
+    }
+
+    /// One profile's entry (empty when absent).
+    pub(crate) fn profile(&self, name: &str) -> Result<Profile, Failure> {
+        Ok(parse_profile(self.read_all()?.get(name)))
+    }
+
+    /// Replaces the whole file atomically: a 0600 temporary file beside it, then a rename.
+    pub(crate) fn write_all(&self, profiles: &Map<String, Value>) -> Result<(), Failure> {
+        self.ensure_dir()?;
+        let path = self.path();
+        let temp = self.dir.join("credentials.json.tmp");
+        let text = format!(
+            "{}\n",
+            serde_json::to_string_pretty(&sorted(&Value::Object(profiles.clone())))
+                .map_err(|e| Failure::other(format!("cannot encode the credentials: {e}")))?
+        );
+        let written = write_private(&temp, text.as_bytes()).and_then(|()| {
+            fs::rename(&temp, &path)?;
+            set_mode(&path, 0o600)
+        });
+        if let Err(e) = written {
+            let _ = fs::remove_file(&temp);
+            return Err(Failure::other(format!(
+                "cannot write {}: {e}",
+                path.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Changes one profile's entry under the lock, re-reading the file first so that
+    /// concurrent changes to other profiles are kept.
+    pub(crate) fn update(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut Map<String, Value>),
+    ) -> Result<(), Failure> {
+        let _lock = self.lock()?;
+        self.update_locked(name, change)
+    }
+
+    /// [`Store::update`] for a caller that already holds the lock.
+    pub(crate) fn update_locked(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut Map<String, Value>),
+    ) -> Result<(), Failure> {
+        let mut all = self.read_all()?;
+        let entry = all
+            .entry(name.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        if let Value::Object(profile) = entry {
+            change(profile);
+        }
+        self.write_all(&all)
+    }
+
+    /// Takes the advisory lock, waiting for another process to release it.
+    pub(crate) fn lock(&self) -> Result<Lock, Failure> {
+        self.ensure_dir()?;
+        let path = self.dir.join("credentials.lock");
+        let failed =
+            |e: std::io::Error| Failure::other(format!("cannot lock {}: {e}", path.display()));
+        let file = open_private(&path, false).map_err(failed)?;
+        fs4::FileExt::lock(&file).map_err(failed)?;
+        Ok(Lock { file })
+    }
+
+    fn ensure_dir(&self) -> Result<(), Failure> {
+        let made = create_private_dir(&self.dir).and_then(|()| set_mode(&self.dir, 0o700));
+        made.map_err(|e| Failure::other(format!("cannot create {}: {e}", self.dir.display())))
+    }
+}
+
+/// The typed view of a profile entry; members of unknown shape read as absent.
+pub(crate) fn parse_profile(value: Option<&Value>) -> Profile {
+    let Some(Value::Object(entry)) = value else {
+        return Profile::default();
+    };
+    let text = |map: &Map<String, Value>, key: &str| {
+        map.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let auth = match entry.get("auth") {
+        Some(Value::Object(auth)) => match auth.get("type").and_then(Value::as_str) {
+            Some("oauth") => text(auth, "access_token").map(|access_token| Auth::OAuth {
+                access_token,
+                refresh_token: text(auth, "refresh_token"),
+                expires_at: auth.get("expires_at").and_then(Value::as_f64),
+                scope: text(auth, "scope"),
+            }),
+            Some("api_key") => text(auth, "api_key").map(Auth::ApiKey),
+            _ => None,
+        },
+        _ => None,
+    };
+    Profile {
+        api_url: text(entry, "api_url"),
+        auth,
+    }
+}
+
+/// The JSON of a stored OAuth session, in the official layout.
+pub(crate) fn oauth_json(
+    access_token: &str,
+    refresh_token: Option<&str>,
+    expires_at: Option<f64>,
+    scope: &str,
+    issuer: &str,
+) -> Value {
+    serde_json::json!({
+        "type": "oauth",
+        "access_token": access_token,
+        "refresh_token": refresh_token,
+        "expires_at": expires_at,
+        "scope": scope,
+        "issuer": issuer,
+    })
+}
+
+/// The value with every object's members in sorted order, whatever map type `serde_json`
+/// was built with (another crate in the build may turn on `preserve_order`).
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let mut out = Map::new();
+            for key in keys {
+                if let Some(v) = map.get(key) {
+                    out.insert(key.clone(), sorted(v));
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = open_private(path, true)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    set_mode(path, 0o600)
+}
+
+#[cfg(unix)]
+fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(truncate)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(truncate)
+        .open(path)
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(dir)
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}

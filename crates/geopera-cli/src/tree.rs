@@ -1,0 +1,549 @@
+//! The command tree, built at start-up from the operation descriptors, and the request body
+//! a leaf's flags describe.
+//!
+//! Each operation id `a.b_c.d` becomes `geopera a b-c d`; the fields of its input object
+//! become flags named as on the wire (camelCase kept, `_` as `-`). Only scalar fields and
+//! arrays of scalars get flags; everything else goes through `--json`.
+
+use std::collections::BTreeMap;
+
+use clap::builder::PossibleValuesParser;
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use geopera_types::shape::{Bounds, Field, Shape};
+use geopera_types::{Access, OperationInfo, Paging};
+use serde_json::{Map, Value};
+
+use crate::failure::Failure;
+
+/// Long options every leaf already has: a body field with one of these names is offered as
+/// `--body-<name>` so that both stay reachable.
+const RESERVED: &[&str] = &[
+    "profile",
+    "api-url",
+    "timeout",
+    "dry-run",
+    "idempotency-key",
+    "output",
+    "json",
+    "help",
+    "all",
+    "wait",
+];
+
+/// Prefix of the clap ids of field flags, so that they never collide with other options.
+const FIELD: &str = "field:";
+/// Prefix of the clap ids of the `--no-x` half of boolean fields.
+const FIELD_NO: &str = "field-no:";
+
+/// What kind of flag a field becomes.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Text,
+    Choice(&'static [&'static str]),
+    Integer(&'static Bounds),
+    Number(&'static Bounds),
+    Boolean,
+}
+
+/// A field that has a flag, and how it is read.
+#[derive(Clone, Copy, Debug)]
+struct FlagField {
+    field: &'static Field,
+    kind: Kind,
+    repeated: bool,
+}
+
+/// The scalar kind of a shape, looking through references and `anyOf [x, null]`.
+fn scalar(shape: &'static Shape) -> Option<Kind> {
+    match shape.resolve() {
+        Shape::String(_) => Some(Kind::Text),
+        Shape::Enum(values) => Some(Kind::Choice(values)),
+        Shape::Integer(bounds) => Some(Kind::Integer(bounds)),
+        Shape::Number(bounds) => Some(Kind::Number(bounds)),
+        Shape::Boolean => Some(Kind::Boolean),
+        Shape::AnyOf(branches) => match non_null(branches) {
+            Some(only) => scalar(only),
+            None => None,
+        },
+        _ => None,
+    }
+}
+
+/// The one branch that is not `null`, when there is exactly one.
+fn non_null(branches: &'static [Shape]) -> Option<&'static Shape> {
+    let mut rest = branches
+        .iter()
+        .filter(|b| !matches!(b.resolve(), Shape::Null));
+    match (rest.next(), rest.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
+}
+
+/// How a field is given on the command line, or `None` when only `--json` can carry it.
+fn flag_field(field: &'static Field) -> Option<FlagField> {
+    let mut shape = field.shape.resolve();
+    if let Shape::AnyOf(branches) = shape {
+        shape = non_null(branches)?.resolve();
+    }
+    if let Shape::Array(rule) = shape {
+        return match scalar(rule.items)? {
+            Kind::Boolean => None,
+            kind => Some(FlagField {
+                field,
+                kind,
+                repeated: true,
+            }),
+        };
+    }
+    Some(FlagField {
+        field,
+        kind: scalar(shape)?,
+        repeated: false,
+    })
+}
+
+/// The long option of a field: its wire name with `_` as `-`, or `body-<name>` when that
+/// would collide with one of the program's own options.
+fn long_name(field: &Field) -> String {
+    let name = field.name.replace('_', "-");
+    if RESERVED.contains(&name.as_str()) {
+        format!("body-{name}")
+    } else {
+        name
+    }
+}
+
+/// Whether the descriptor's operation appears in the tree: scopes under `admin:` are for
+/// operators and stay reachable through `geopera op`, as in the official CLI.
+pub(crate) fn in_tree(info: &OperationInfo) -> bool {
+    !info.scope.starts_with("admin:")
+}
+
+/// The whole tree of operation commands, and which leaf path is which operation.
+pub(crate) struct Tree {
+    pub(crate) commands: Vec<Command>,
+    pub(crate) leaves: BTreeMap<Vec<String>, &'static OperationInfo>,
+}
+
+#[derive(Default)]
+struct Node {
+    children: BTreeMap<String, Node>,
+    raw: String,
+    operation: Option<&'static OperationInfo>,
+}
+
+/// Builds the groups and leaves for every operation in the tree.
+pub(crate) fn build() -> Tree {
+    let mut root = Node::default();
+    let mut leaves = BTreeMap::new();
+    for info in geopera_types::operations::ALL.iter().copied() {
+        if !in_tree(info) {
+            continue;
+        }
+        let mut node = &mut root;
+        let mut path = Vec::new();
+        let mut raw = String::new();
+        for segment in info.id.split('.') {
+            let name = segment.replace('_', "-");
+            if !raw.is_empty() {
+                raw.push('.');
+            }
+            raw.push_str(segment);
+            path.push(name.clone());
+            node = node.children.entry(name).or_default();
+            node.raw.clone_from(&raw);
+        }
+        node.operation = Some(info);
+        leaves.insert(path, info);
+    }
+    let commands = root
+        .children
+        .into_iter()
+        .map(|(name, node)| {
+            let command = to_command(name, node);
+            let has_wait = command.find_subcommand("wait").is_some();
+            if command.get_name() == "orders" && !has_wait {
+                command.subcommand(orders_wait())
+            } else {
+                command
+            }
+        })
+        .collect();
+    Tree { commands, leaves }
+}
+
+fn to_command(name: String, node: Node) -> Command {
+    match node.operation {
+        Some(info) => leaf(name, info),
+        None => {
+            let about = format!("Operations under `{}`", node.raw);
+            Command::new(name).about(about).subcommands(
+                node.children
+                    .into_iter()
+                    .map(|(name, child)| to_command(name, child)),
+            )
+        }
+    }
+}
+
+/// One-line summary of what calling the operation does.
+fn effect(info: &OperationInfo) -> &'static str {
+    match info.access {
+        Access::Read => "reads, no side effects",
+        Access::Write => "creates, changes or spends",
+        Access::Process => "starts processing work (usually billed)",
+        Access::Destroy => "deletes",
+    }
+}
+
+fn paging(info: &OperationInfo) -> Option<&'static str> {
+    match info.paging {
+        Paging::None => None,
+        Paging::Cursor => Some("cursor (`limit`, then `next` from the previous answer)"),
+        Paging::Offset => Some("`limit` and a zero-based `offset`"),
+        Paging::PageSize => Some("zero-based `page` and a page `size`"),
+        Paging::LimitPage => Some("`page` and a `limit` per page"),
+    }
+}
+
+fn leaf(name: String, info: &'static OperationInfo) -> Command {
+    let about = format!("`{}` — {}; scope {}", info.id, effect(info), info.scope);
+    let mut long = format!(
+        "Calls `{}`.\n\nScope:        {}\nEffect:       {}\nSuccess:      HTTP {}\n",
+        info.id,
+        info.scope,
+        effect(info),
+        info.success_status
+    );
+    if let Some(style) = paging(info) {
+        long.push_str(&format!("Paging:       {style}; --all walks every page\n"));
+    }
+    if info.access != Access::Read {
+        long.push_str(
+            "Retries:      safe, with an Idempotency-Key (generated, or --idempotency-key)\n",
+        );
+    }
+    let complex: Vec<&str> = info
+        .input
+        .fields()
+        .iter()
+        .filter(|f| flag_field(f).is_none())
+        .map(|f| f.name)
+        .collect();
+    if !complex.is_empty() {
+        long.push_str(&format!("Via --json:   {}\n", complex.join(", ")));
+    }
+    long.push_str(&format!("\nOperation: {}", info.id));
+
+    let mut command = Command::new(name)
+        .about(about)
+        .long_about(long)
+        .arg(
+            Arg::new("json")
+                .long("json")
+                .value_name("JSON")
+                .help("The body as a JSON object, @FILE to read it from a file, or - for stdin; flags override its members"),
+        );
+    if info.paging != Paging::None {
+        command = command.arg(
+            Arg::new("all")
+                .long("all")
+                .action(ArgAction::SetTrue)
+                .help("Walk every page and print each item as one line of JSON (NDJSON)"),
+        );
+    }
+    if crate::waiting::kind_of(info.id).is_some() {
+        command = command.args(wait_args());
+    }
+    for field in info.input.fields() {
+        let Some(flag) = flag_field(field) else {
+            continue;
+        };
+        command = add_flag(command, flag);
+    }
+    command
+}
+
+/// `--wait` and `--wait-timeout`, on operations that start an order or a job.
+pub(crate) fn wait_args() -> [Arg; 2] {
+    [
+        Arg::new("wait")
+            .long("wait")
+            .action(ArgAction::SetTrue)
+            .help("Wait until the order or job is done and print it as it ended"),
+        Arg::new("wait-timeout")
+            .long("wait-timeout")
+            .value_name("SECONDS")
+            .value_parser(|s: &str| {
+                s.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(std::time::Duration::from_secs)
+                    .ok_or_else(|| "expected a whole number of seconds above 0".to_owned())
+            })
+            .help("Give up waiting after this long [default: no limit]"),
+    ]
+}
+
+/// `geopera orders wait ORDER_ID`, added to the `orders` group.
+pub(crate) fn orders_wait() -> Command {
+    Command::new("wait")
+        .about("Wait until an order is fulfilled (a cancelled order fails) and print it")
+        .arg(
+            Arg::new("order-id")
+                .value_name("ORDER_ID")
+                .required(true)
+                .help("The order, e.g. ord_0123"),
+        )
+        .args(wait_args().into_iter().skip(1))
+}
+
+fn add_flag(command: Command, flag: FlagField) -> Command {
+    let field = flag.field;
+    let long = long_name(field);
+    let mut help = format!("Body field `{}`", field.name);
+    if field.required {
+        help.push_str(" [required]");
+    }
+    if flag.repeated {
+        help.push_str("; repeat for each item");
+    }
+    let arg = Arg::new(format!("{FIELD}{}", field.name))
+        .long(long.clone())
+        .help_heading("Body fields");
+    let arg = match flag.kind {
+        Kind::Boolean => {
+            let no = Arg::new(format!("{FIELD_NO}{}", field.name))
+                .long(format!("no-{long}"))
+                .help_heading("Body fields")
+                .action(ArgAction::SetTrue)
+                .help(format!("Sends `{}` as false", field.name))
+                .conflicts_with(format!("{FIELD}{}", field.name));
+            return command
+                .arg(
+                    arg.action(ArgAction::SetTrue)
+                        .help(format!("{help}; sends true")),
+                )
+                .arg(no);
+        }
+        Kind::Text => arg.value_name("TEXT"),
+        Kind::Choice(values) => arg
+            .value_name("CHOICE")
+            .value_parser(PossibleValuesParser::new(values.iter().copied())),
+        Kind::Integer(bounds) => {
+            if let Some(range) = range_text(bounds) {
+                help.push_str(&format!(" ({range})"));
+            }
+            arg.value_name("INTEGER")
+                .allow_negative_numbers(true)
+                .value_parser(move |s: &str| parse_integer(s, bounds))
+        }
+        Kind::Number(bounds) => {
+            if let Some(range) = range_text(bounds) {
+                help.push_str(&format!(" ({range})"));
+            }
+            arg.value_name("NUMBER")
+                .allow_negative_numbers(true)
+                .value_parser(move |s: &str| parse_number(s, bounds))
+        }
+    };
+    let arg = if flag.repeated {
+        arg.action(ArgAction::Append)
+    } else {
+        arg.action(ArgAction::Set)
+    };
+    command.arg(arg.help(help))
+}
+
+fn range_text(bounds: &Bounds) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(min) = bounds.minimum {
+        parts.push(format!("≥ {min}"));
+    }
+    if let Some(min) = bounds.exclusive_minimum {
+        parts.push(format!("> {min}"));
+    }
+    if let Some(max) = bounds.maximum {
+        parts.push(format!("≤ {max}"));
+    }
+    if let Some(max) = bounds.exclusive_maximum {
+        parts.push(format!("< {max}"));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// Why `value` is outside `bounds`, if it is.
+fn out_of_bounds(value: f64, bounds: &Bounds) -> Option<String> {
+    if let Some(min) = bounds.minimum.filter(|min| value < *min) {
+        return Some(format!("must be at least {min}"));
+    }
+    if let Some(min) = bounds.exclusive_minimum.filter(|min| value <= *min) {
+        return Some(format!("must be greater than {min}"));
+    }
+    if let Some(max) = bounds.maximum.filter(|max| value > *max) {
+        return Some(format!("must be at most {max}"));
+    }
+    if let Some(max) = bounds.exclusive_maximum.filter(|max| value >= *max) {
+        return Some(format!("must be less than {max}"));
+    }
+    None
+}
+
+fn parse_integer(text: &str, bounds: &Bounds) -> Result<i64, String> {
+    let value: i64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "expected a whole number".to_owned())?;
+    // The contract's bounds are small integers, so comparing as floats loses nothing.
+    match out_of_bounds(value as f64, bounds) {
+        Some(why) => Err(why),
+        None => Ok(value),
+    }
+}
+
+fn parse_number(text: &str, bounds: &Bounds) -> Result<f64, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| "expected a finite number".to_owned())?;
+    match out_of_bounds(value, bounds) {
+        Some(why) => Err(why),
+        None => Ok(value),
+    }
+}
+
+/// Reads the `--json` text: `-` is stdin, `@path` a file, anything else the JSON itself.
+pub(crate) fn read_json_text(argument: &str, what: &str) -> Result<String, Failure> {
+    if argument == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| Failure::other(format!("cannot read {what} from stdin: {e}")))?;
+        Ok(text)
+    } else if let Some(path) = argument.strip_prefix('@') {
+        std::fs::read_to_string(path)
+            .map_err(|e| Failure::other(format!("cannot read @{path}: {e}")))
+    } else {
+        Ok(argument.to_owned())
+    }
+}
+
+/// The body a leaf's `--json` and flags describe, after checking that every required field
+/// is present. Flags override members of `--json`.
+pub(crate) fn body(info: &OperationInfo, matches: &ArgMatches) -> Result<Value, Failure> {
+    let mut body = match matches.get_one::<String>("json") {
+        None => Map::new(),
+        Some(argument) => {
+            let text = read_json_text(argument, "--json")?;
+            let text = text.trim();
+            if text.is_empty() {
+                Map::new()
+            } else {
+                match serde_json::from_str::<Value>(text) {
+                    Ok(Value::Object(map)) => map,
+                    Ok(_) => {
+                        return Err(Failure::other(
+                            "--json must be a JSON object for this command",
+                        ))
+                    }
+                    Err(e) => return Err(Failure::other(format!("invalid --json body: {e}"))),
+                }
+            }
+        }
+    };
+    let mut missing = Vec::new();
+    for field in info.input.fields() {
+        let flag = flag_field(field);
+        if let Some(flag) = flag {
+            if let Some(value) = flag_value(flag, matches) {
+                body.insert(field.name.to_owned(), value);
+            }
+        }
+        if field.required && !body.contains_key(field.name) {
+            missing.push(match flag {
+                Some(_) => format!("--{}", long_name(field)),
+                None => format!("`{}` (inside --json)", field.name),
+            });
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Failure::usage(format!(
+            "missing required {}: {}",
+            if missing.len() == 1 {
+                "field"
+            } else {
+                "fields"
+            },
+            missing.join(", ")
+        )));
+    }
+    Ok(Value::Object(body))
+}
+
+fn flag_value(flag: FlagField, matches: &ArgMatches) -> Option<Value> {
+    let id = format!("{FIELD}{}", flag.field.name);
+    match flag.kind {
+        Kind::Boolean => {
+            if matches.get_flag(&id) {
+                Some(Value::Bool(true))
+            } else if matches.get_flag(&format!("{FIELD_NO}{}", flag.field.name)) {
+                Some(Value::Bool(false))
+            } else {
+                None
+            }
+        }
+        Kind::Text | Kind::Choice(_) => collect::<String>(matches, &id, flag.repeated),
+        Kind::Integer(_) => collect::<i64>(matches, &id, flag.repeated),
+        Kind::Number(_) => collect::<f64>(matches, &id, flag.repeated),
+    }
+}
+
+fn collect<T>(matches: &ArgMatches, id: &str, repeated: bool) -> Option<Value>
+where
+    T: Clone + Send + Sync + 'static + Into<Value>,
+{
+    let values: Vec<Value> = matches
+        .get_many::<T>(id)?
+        .cloned()
+        .map(Into::into)
+        .collect();
+    if repeated {
+        (!values.is_empty()).then_some(Value::Array(values))
+    } else {
+        values.into_iter().next()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tree_leaves_out_admin_operations_and_keeps_the_rest() {
+        let tree = build();
+        let admin = geopera_types::operations::ALL
+            .iter()
+            .filter(|i| !in_tree(i))
+            .count();
+        assert_eq!(admin, 25);
+        assert_eq!(
+            tree.leaves.len(),
+            geopera_types::operations::ALL.len() - admin
+        );
+        let mut root = Command::new("t").subcommands(tree.commands);
+        root.build();
+    }
+
+    #[test]
+    fn a_field_named_like_a_global_option_gets_a_body_prefix() {
+        let field = Field {
+            name: "profile",
+            required: false,
+            shape: Shape::Boolean,
+        };
+        assert_eq!(long_name(&field), "body-profile");
+    }
+}

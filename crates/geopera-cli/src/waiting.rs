@@ -1,0 +1,117 @@
+//! `--wait` on operations that start long-running work, and `geopera orders wait ID`.
+//!
+//! The SDK's waiters poll the resource with growing, jittered pauses until it reaches a final
+//! state. When it succeeds, the resource is read once more and printed as the server sends
+//! it; progress goes to stderr, and only when stderr is a terminal.
+
+use std::io::IsTerminal as _;
+use std::time::Duration;
+
+use geopera::wait::{self, WaitError};
+use geopera::{Geopera, Request};
+use serde_json::{json, Value};
+
+use crate::call::{self, Settings};
+use crate::failure::{Failure, Outcome};
+
+/// What kind of resource an operation's answer starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Order,
+    ProcessingJob,
+    ClipJob,
+}
+
+/// The operations whose answer names something to wait for.
+pub(crate) fn kind_of(operation_id: &str) -> Option<Kind> {
+    match operation_id {
+        "orders.archive.place" | "orders.tasking.place" => Some(Kind::Order),
+        "processing.execute" => Some(Kind::ProcessingJob),
+        "clip.create_from_area" | "clip.create_from_item" => Some(Kind::ClipJob),
+        _ => None,
+    }
+}
+
+/// The id of the order or job an answer started.
+pub(crate) fn started_id(kind: Kind, answer: &Value) -> Option<String> {
+    let candidates: &[&[&str]] = match kind {
+        Kind::Order => &[&["orderId"], &["order_id"], &["id"]],
+        Kind::ProcessingJob => &[&["id"], &["job_id"], &["job", "id"]],
+        Kind::ClipJob => &[&["job", "id"], &["id"], &["job_id"]],
+    };
+    candidates.iter().find_map(|path| {
+        let mut value = answer;
+        for key in *path {
+            value = value.get(*key)?;
+        }
+        value.as_str().map(str::to_owned)
+    })
+}
+
+fn progress<T: std::fmt::Debug>(what: &'static str, id: &str) -> impl FnMut(&T) + Send + 'static {
+    let id = id.to_owned();
+    let terminal = std::io::stderr().is_terminal();
+    move |state: &T| {
+        if terminal {
+            eprintln!("{what} {id}: {state:?}");
+        }
+    }
+}
+
+fn ended<T>(settings: &Settings, base_url: &str, error: &WaitError<T>) -> Failure {
+    match error {
+        WaitError::Call { source, .. } => call::sdk_failure("the wait", base_url, settings, source),
+        other => Failure::other(other.to_string()),
+    }
+}
+
+/// Waits for `id` and prints it as finally read.
+pub(crate) async fn wait_for(
+    client: &Geopera,
+    kind: Kind,
+    id: &str,
+    deadline: Option<Duration>,
+    settings: &Settings,
+) -> Outcome {
+    let base_url = client.client().base_url().to_owned();
+    let (read, body) = match kind {
+        Kind::Order => {
+            let mut waiter = wait::order(client, id).on_progress({
+                let mut report = progress::<Option<geopera::models::OrderStatus>>("order", id);
+                move |order: &geopera::models::Order| report(&order.status)
+            });
+            if let Some(deadline) = deadline {
+                waiter = waiter.deadline(deadline);
+            }
+            waiter.await.map_err(|e| ended(settings, &base_url, &e))?;
+            ("orders.get", json!({ "order_id": id }))
+        }
+        Kind::ProcessingJob | Kind::ClipJob => {
+            let (mut waiter, read, body) = if kind == Kind::ClipJob {
+                (
+                    wait::clip_job(client, id),
+                    "clip.job.get",
+                    json!({ "job_id": id }),
+                )
+            } else {
+                (
+                    wait::processing_job(client, id),
+                    "processing.job.get",
+                    json!({ "job_id": id }),
+                )
+            };
+            let mut report = progress::<Option<geopera::models::JobStatus>>("job", id);
+            waiter = waiter.on_progress(move |job: &geopera::models::Job| report(&job.status));
+            if let Some(deadline) = deadline {
+                waiter = waiter.deadline(deadline);
+            }
+            waiter.await.map_err(|e| ended(settings, &base_url, &e))?;
+            (read, body)
+        }
+    };
+    let response = client
+        .invoke_request(read, Request::new(body))
+        .await
+        .map_err(|e| call::sdk_failure(read, &base_url, settings, &e))?;
+    call::render(read, &response, settings.output)
+}

@@ -1,0 +1,875 @@
+//! The built `geopera` binary against an emulator started in the test process, with `HOME`
+//! in a temporary folder so no real credentials are read or written.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use geopera_emulator::{Emulator, EmulatorHandle};
+use serde_json::Value;
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_geopera");
+
+struct Setup {
+    emulator: EmulatorHandle,
+    home: TempDir,
+}
+
+fn setup() -> Setup {
+    Setup {
+        emulator: Emulator::builder().start().expect("emulator starts"),
+        home: tempfile::tempdir().expect("temp dir"),
+    }
+}
+
+impl Setup {
+    /// `geopera` with a clean environment: only `HOME` and `PATH`.
+    fn bare(&self) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .env_clear()
+            .env("HOME", self.home.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .timeout(Duration::from_secs(60));
+        command
+    }
+
+    /// `geopera` pointed at the emulator with its demo key in `GEOPERA_API_TOKEN`.
+    fn cli(&self) -> Command {
+        let mut command = self.bare();
+        command
+            .env("GEOPERA_API_URL", self.emulator.base_url())
+            .env("GEOPERA_API_TOKEN", self.emulator.api_key());
+        command
+    }
+
+    fn credentials_path(&self) -> PathBuf {
+        self.home.path().join(".config/geopera/credentials.json")
+    }
+
+    fn credentials(&self) -> Value {
+        let text = std::fs::read_to_string(self.credentials_path()).expect("credentials file");
+        serde_json::from_str(&text).expect("credentials are JSON")
+    }
+}
+
+fn stdout_json(output: &std::process::Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The request line and body `--dry-run` prints.
+fn dry_run(output: &std::process::Output) -> (String, Value) {
+    let out = text(&output.stdout);
+    let (head, body) = out.split_once("\n\n").expect("headers, blank line, body");
+    let first = head.lines().next().unwrap_or_default().to_owned();
+    (first, serde_json::from_str(body).expect("body is JSON"))
+}
+
+#[test]
+fn version_and_every_group_help_exit_zero() {
+    let s = setup();
+    s.bare().arg("--version").assert().success();
+    let mut groups: Vec<&str> = geopera_types::operations::ALL
+        .iter()
+        .filter(|info| !info.scope.starts_with("admin:"))
+        .map(|info| info.id.split('.').next().unwrap_or_default())
+        .collect();
+    groups.dedup();
+    assert!(groups.len() > 20, "{groups:?}");
+    for group in groups {
+        let name = group.replace('_', "-");
+        let output = s
+            .bare()
+            .args([name.as_str(), "--help"])
+            .output()
+            .expect("geopera runs");
+        assert!(output.status.success(), "{name} --help: {output:?}");
+    }
+    // A group without a subcommand shows its help too.
+    s.bare().arg("orders").assert().success();
+}
+
+#[test]
+fn a_string_flag_calls_the_operation_and_prints_json() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args([
+            "catalog",
+            "search",
+            "--host-name",
+            "earthsearch-aws",
+            "--limit",
+            "2",
+        ])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let answer = stdout_json(&output);
+    assert_eq!(answer["features"].as_array().map(Vec::len), Some(2));
+    assert!(
+        text(&output.stdout).contains("\n  \"features\": ["),
+        "two-space indent"
+    );
+}
+
+#[test]
+fn an_integer_out_of_range_is_a_usage_error_naming_the_flag() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["catalog", "search", "--host-name", "x", "--limit", "0"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("--limit"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = s
+        .cli()
+        .args(["catalog", "search", "--host-name", "x", "--limit", "many"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(s.emulator.executed("catalog.search"), 0, "nothing was sent");
+}
+
+#[test]
+fn booleans_arrays_and_global_options_after_the_subcommand() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["catalog", "search", "--host-name", "h", "--no-full-catalog"])
+        .args([
+            "--collections",
+            "a",
+            "--collections",
+            "b",
+            "--bbox",
+            "1.5",
+            "--bbox",
+            "-2",
+        ])
+        .arg("--dry-run")
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let (_, body) = dry_run(&output);
+    assert_eq!(body["full_catalog"], Value::Bool(false));
+    assert_eq!(body["collections"], serde_json::json!(["a", "b"]));
+    assert_eq!(body["bbox"], serde_json::json!([1.5, -2.0]));
+    assert!(
+        !text(&output.stdout).contains(s.emulator.api_key()),
+        "the key is redacted"
+    );
+}
+
+#[test]
+fn an_enum_value_outside_the_choices_is_a_usage_error() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args([
+            "items",
+            "update",
+            "--item-id",
+            "i",
+            "--lifecycle-state",
+            "bogus",
+        ])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("--lifecycle-state") && stderr.contains("archived"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_required_flag_is_a_usage_error_unless_json_carries_it() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["catalog", "search"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("--host-name"));
+    s.cli()
+        .args(["catalog", "search", "--limit", "1"])
+        .args(["--json", r#"{"host_name": "earthsearch-aws"}"#])
+        .assert()
+        .success();
+}
+
+#[test]
+fn json_from_a_string_a_file_and_stdin_with_flags_overriding() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["catalog", "search", "--dry-run", "--limit", "3"])
+        .args([
+            "--json",
+            r#"{"host_name": "from-json", "limit": 9, "query": {"eo:cloud_cover": {"lt": 5}}}"#,
+        ])
+        .output()
+        .expect("geopera runs");
+    let (_, body) = dry_run(&output);
+    assert_eq!(body["host_name"], "from-json");
+    assert_eq!(body["limit"], 3, "the flag wins over the JSON member");
+    assert_eq!(body["query"]["eo:cloud_cover"]["lt"], 5);
+
+    let file = s.home.path().join("body.json");
+    std::fs::write(&file, r#"{"host_name": "from-file"}"#).expect("test step");
+    let output = s
+        .cli()
+        .args(["catalog", "search", "--dry-run", "--json"])
+        .arg(format!("@{}", file.display()))
+        .output()
+        .expect("geopera runs");
+    assert_eq!(dry_run(&output).1["host_name"], "from-file");
+
+    let output = s
+        .cli()
+        .args(["catalog", "search", "--dry-run", "--json", "-"])
+        .write_stdin(r#"{"host_name": "from-stdin"}"#)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(dry_run(&output).1["host_name"], "from-stdin");
+
+    let output = s
+        .cli()
+        .args(["catalog", "search", "--json", "[1]"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a --json that is not an object"
+    );
+}
+
+#[test]
+fn the_api_url_comes_from_the_flag_then_env_then_profile_then_default() {
+    let s = setup();
+    let first_line = |command: &mut Command| {
+        let output = command
+            .args(["orders", "get", "--order-id", "o", "--dry-run"])
+            .output()
+            .expect("geopera runs");
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        dry_run(&output).0
+    };
+    assert_eq!(
+        first_line(&mut s.bare()),
+        "POST https://api.geopera.com/v1/op/orders.get"
+    );
+    std::fs::create_dir_all(s.credentials_path().parent().expect("test step")).expect("test step");
+    std::fs::write(
+        s.credentials_path(),
+        r#"{"default": {"api_url": "http://profile.example/"}, "other": {"api_url": "http://other.example"}}"#,
+    )
+    .expect("test step");
+    assert_eq!(
+        first_line(&mut s.bare()),
+        "POST http://profile.example/v1/op/orders.get"
+    );
+    assert_eq!(
+        first_line(s.bare().env("GEOPERA_PROFILE", "other")),
+        "POST http://other.example/v1/op/orders.get"
+    );
+    assert_eq!(
+        first_line(s.bare().env("GEOPERA_API_URL", "http://env.example//")),
+        "POST http://env.example/v1/op/orders.get"
+    );
+    assert_eq!(
+        first_line(
+            s.bare()
+                .env("GEOPERA_API_URL", "http://env.example")
+                .args(["--api-url", "http://flag.example/"])
+        ),
+        "POST http://flag.example/v1/op/orders.get"
+    );
+    // Before the subcommand works as well as after it.
+    let output = s
+        .bare()
+        .args([
+            "--api-url",
+            "http://before.example",
+            "orders",
+            "get",
+            "--order-id",
+            "o",
+            "--dry-run",
+        ])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(
+        dry_run(&output).0,
+        "POST http://before.example/v1/op/orders.get"
+    );
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .expect("test step")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn login_with_an_api_key_whoami_a_call_and_logout() {
+    let s = setup();
+    let url = s.emulator.base_url();
+    let output = s
+        .bare()
+        .args(["login", "--api-url", url.as_str(), "--api-key", "-"])
+        .write_stdin(format!("{}\n", s.emulator.api_key()))
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).starts_with("Logged in as "));
+
+    let raw = std::fs::read_to_string(s.credentials_path()).expect("test step");
+    assert!(raw.ends_with("}\n"), "a trailing newline");
+    assert_eq!(
+        s.credentials(),
+        serde_json::json!({"default": {"api_url": url, "auth": {"type": "api_key", "api_key": s.emulator.api_key()}}})
+    );
+    assert!(
+        raw.find("\"api_url\"") < raw.find("\"auth\""),
+        "sorted keys"
+    );
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&s.credentials_path()), 0o600);
+        assert_eq!(
+            mode(s.credentials_path().parent().expect("test step")),
+            0o700
+        );
+    }
+
+    // The stored key is used, and the stored URL.
+    s.bare()
+        .args(["orders", "list", "--size", "1"])
+        .assert()
+        .success();
+    let output = s.bare().arg("whoami").output().expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let who = text(&output.stdout);
+    assert!(who.contains("api_url:") && who.contains(&url), "{who}");
+    assert_eq!(who.lines().count(), 6);
+    let output = s
+        .bare()
+        .args(["whoami", "--json"])
+        .output()
+        .expect("geopera runs");
+    assert!(stdout_json(&output)["sub"].is_string());
+
+    s.bare().arg("logout").assert().success();
+    assert_eq!(
+        s.credentials(),
+        serde_json::json!({"default": {"api_url": url}})
+    );
+    let output = s.bare().arg("whoami").output().expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1), "not signed in");
+}
+
+#[test]
+fn a_refused_api_key_is_not_saved_and_an_unparsable_file_is_an_error() {
+    let s = setup();
+    let output = s
+        .bare()
+        .args([
+            "login",
+            "--api-url",
+            &s.emulator.base_url(),
+            "--api-key",
+            "gpra_wrong",
+        ])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(!s.credentials_path().exists());
+
+    std::fs::create_dir_all(s.credentials_path().parent().expect("test step")).expect("test step");
+    std::fs::write(s.credentials_path(), "{not json").expect("test step");
+    let output = s
+        .bare()
+        .args(["orders", "list"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("not valid JSON"));
+    assert_eq!(
+        std::fs::read_to_string(s.credentials_path()).expect("test step"),
+        "{not json",
+        "left as it was"
+    );
+}
+
+#[test]
+fn exit_codes_for_api_errors_usage_errors_and_network_failures() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["orders", "get", "--order-id", "ord_missing"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.starts_with("Error: [404] "), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1);
+
+    let output = s
+        .cli()
+        .args(["orders", "no-such-command"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+    let output = s
+        .cli()
+        .args(["orders", "list", "--no-such-flag"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("test step");
+        listener.local_addr().expect("test step").port()
+    };
+    let output = s
+        .cli()
+        .args([
+            "--api-url",
+            &format!("http://127.0.0.1:{closed}"),
+            "orders",
+            "list",
+        ])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.starts_with("Error: could not reach"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line, no trace");
+}
+
+#[test]
+fn a_validation_answer_prints_one_line_per_field() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["op", "catalog.search", "{}"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        text(&output.stderr),
+        "Error: [422] body.host_name: Field required\n"
+    );
+}
+
+#[test]
+fn stac_search_works() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["stac", "search", "--limit", "1"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(stdout_json(&output).is_object());
+    s.cli()
+        .args(["stac", "search", "--help"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn op_calls_any_operation_and_lists_them() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args([
+            "op",
+            "catalog.search",
+            r#"{"host_name": "earthsearch-aws", "limit": 1}"#,
+        ])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        stdout_json(&output)["features"].as_array().map(Vec::len),
+        Some(1)
+    );
+
+    let output = s
+        .cli()
+        .args(["op", "orders.list", "-"])
+        .write_stdin(r#"{"size": 2}"#)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+
+    let output = s
+        .bare()
+        .args(["op", "--list"])
+        .output()
+        .expect("geopera runs");
+    assert!(output.status.success());
+    let ids = text(&output.stdout);
+    assert_eq!(ids.lines().count(), geopera_types::operations::ALL.len());
+    assert!(
+        ids.lines().any(|id| id == "webhooks.drain"),
+        "admin ids included"
+    );
+
+    let output = s.cli().arg("op").output().expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn device_login_then_refresh_after_expiry() {
+    let s = setup();
+    let url = s.emulator.base_url();
+    let mut child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .args(["login", "--no-browser", "--api-url", url.as_str()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("test step");
+    let stdout = child.stdout.take().expect("test step");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut code = None;
+    let mut after_code_label = false;
+    for line in lines.by_ref().take(20) {
+        let line = line.expect("test step");
+        if after_code_label && !line.trim().is_empty() {
+            code = Some(line.trim().to_owned());
+            break;
+        }
+        after_code_label = line.contains("code:");
+    }
+    let code = code.expect("the CLI printed a user code");
+    assert_eq!(s.emulator.approve_device(&code, "admin"), Ok(true));
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("test step");
+    assert!(status.success(), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.starts_with("Logged in as ")),
+        "{rest:?}"
+    );
+
+    let auth = s.credentials()["default"]["auth"].clone();
+    assert_eq!(auth["type"], "oauth");
+    assert!(auth["expires_at"].is_f64());
+    assert_eq!(auth["issuer"], url.as_str());
+    let first_refresh = auth["refresh_token"]
+        .as_str()
+        .expect("test step")
+        .to_owned();
+
+    // Make the stored session look expired: the next call refreshes it first and stores the
+    // rotated tokens.
+    let mut all = s.credentials();
+    all["default"]["auth"]["expires_at"] = serde_json::json!(1.0);
+    let mut file = std::fs::File::create(s.credentials_path()).expect("test step");
+    file.write_all(all.to_string().as_bytes())
+        .expect("test step");
+    drop(file);
+    let output = s
+        .bare()
+        .args(["orders", "list", "--size", "1"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let auth = s.credentials()["default"]["auth"].clone();
+    assert_ne!(auth["refresh_token"].as_str(), Some(first_refresh.as_str()));
+    assert!(auth["expires_at"].as_f64().expect("test step") > 1.0);
+
+    // The emulator's clock moves past the access token's life: the 401 makes the CLI
+    // refresh once and try again.
+    let second_refresh = auth["refresh_token"]
+        .as_str()
+        .expect("test step")
+        .to_owned();
+    s.emulator.clock().advance(Duration::from_secs(600));
+    let output = s.bare().arg("whoami").output().expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let auth = s.credentials()["default"]["auth"].clone();
+    assert_ne!(
+        auth["refresh_token"].as_str(),
+        Some(second_refresh.as_str())
+    );
+
+    s.emulator.clock().advance(Duration::from_secs(600));
+    let output = s
+        .bare()
+        .args(["orders", "list", "--size", "1"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+
+    // Two commands that find the session expired at the same moment: the file lock lets one
+    // refresh while the other waits and then uses the rotated tokens, so neither spends a
+    // refresh token the other already rotated.
+    let expire = || {
+        let mut all = s.credentials();
+        all["default"]["auth"]["expires_at"] = serde_json::json!(1.0);
+        std::fs::write(s.credentials_path(), all.to_string()).expect("test step");
+    };
+    expire();
+    let racers: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(BIN)
+                .env_clear()
+                .env("HOME", s.home.path())
+                .args(["orders", "list", "--size", "1"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("geopera starts")
+        })
+        .collect();
+    for racer in racers {
+        let output = racer.wait_with_output().expect("geopera ends");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    }
+    expire();
+    let output = s
+        .bare()
+        .args(["orders", "list", "--size", "1"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "the stored refresh token is still valid: {}",
+        text(&output.stderr)
+    );
+    s.bare().arg("logout").assert().success();
+    assert_eq!(
+        s.credentials(),
+        serde_json::json!({"default": {"api_url": url}})
+    );
+}
+
+#[test]
+fn all_walks_every_page_as_ndjson() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["orders", "list", "--size", "1"])
+        .output()
+        .expect("geopera runs");
+    let total = stdout_json(&output)["totalElements"]
+        .as_u64()
+        .expect("a total");
+    assert!(total > 20, "several pages: {total}");
+    let output = s
+        .cli()
+        .args(["orders", "list", "--size", "20", "--all"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let lines = text(&output.stdout);
+    assert_eq!(lines.lines().count() as u64, total);
+    let mut ids = std::collections::HashSet::new();
+    for line in lines.lines() {
+        let order: Value = serde_json::from_str(line).expect("one JSON document per line");
+        ids.insert(order["orderId"].as_str().expect("an id").to_owned());
+    }
+    assert_eq!(ids.len() as u64, total, "no page twice");
+    // Operations without pages have no --all.
+    let output = s
+        .cli()
+        .args(["orders", "get", "--order-id", "x", "--all"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn orders_wait_ends_on_fulfilled_or_fails_on_cancelled() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["orders", "list", "--size", "100", "--all"])
+        .output()
+        .expect("geopera runs");
+    let orders: Vec<Value> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON"))
+        .collect();
+    let with_status = |status: &str| {
+        orders
+            .iter()
+            .find(|o| o["status"] == status)
+            .and_then(|o| o["orderId"].as_str())
+            .expect("such an order")
+            .to_owned()
+    };
+    let output = s
+        .cli()
+        .args(["orders", "wait", &with_status("fulfilled")])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(stdout_json(&output)["status"], "fulfilled");
+    let output = s
+        .cli()
+        .args(["orders", "wait", &with_status("cancelled")])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("cancelled"));
+    let output = s
+        .cli()
+        .args(["orders", "wait", "ord_missing"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).starts_with("Error: [404] "));
+}
+
+#[test]
+fn wait_on_a_clip_job_ends_when_it_succeeds() {
+    let clock = geopera_emulator::ManualClock::new();
+    let s = Setup {
+        emulator: Emulator::builder()
+            .clock(clock.clone())
+            .start()
+            .expect("emulator starts"),
+        home: tempfile::tempdir().expect("temp dir"),
+    };
+    let child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .env("GEOPERA_API_URL", s.emulator.base_url())
+        .env("GEOPERA_API_TOKEN", s.emulator.api_key())
+        .args([
+            "clip",
+            "create-from-item",
+            "--json",
+            r#"{"item_id": "S2A_1"}"#,
+        ])
+        .args(["--wait", "--wait-timeout", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    // The job runs on the emulator's clock: move it well past the job's run time while the
+    // command polls.
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(500));
+        clock.advance(Duration::from_secs(600));
+        if s.emulator.executed("clip.job.get") > 0 {
+            break;
+        }
+    }
+    let output = child.wait_with_output().expect("geopera ends");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(stdout_json(&output)["status"], "succeeded");
+}
+
+#[test]
+fn a_redirect_prints_its_location_and_succeeds() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args([
+            "catalog",
+            "search",
+            "--host-name",
+            "earthsearch-aws",
+            "--limit",
+            "1",
+        ])
+        .output()
+        .expect("geopera runs");
+    let id = stdout_json(&output)["features"][0]["id"]
+        .as_str()
+        .expect("an item id")
+        .to_owned();
+    let output = s
+        .cli()
+        .args([
+            "catalog",
+            "image",
+            "quicklook",
+            "--host-name",
+            "earthsearch-aws",
+        ])
+        .args(["--image-id", &id])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let answer = stdout_json(&output);
+    assert_eq!(answer["status"], 307);
+    assert!(answer["location"].as_str().is_some_and(|l| l.contains(&id)));
+}
+
+#[test]
+fn a_body_field_named_profile_is_reachable_beside_the_global_option() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["--profile", "elsewhere", "items", "tile", "render"])
+        .args(["--body-profile", "sar", "--z", "1", "--x", "0", "--y", "0"])
+        .args(["--json", r#"{"item_id": "i"}"#, "--dry-run"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let (_, body) = dry_run(&output);
+    assert_eq!(body["profile"], "sar");
+    assert_eq!(body["item_id"], "i");
+}
+
+#[test]
+fn the_idempotency_key_and_the_api_key_header_reach_the_server() {
+    let s = setup();
+    s.cli()
+        .args([
+            "orders",
+            "list",
+            "--size",
+            "1",
+            "--idempotency-key",
+            "cli-key-1",
+        ])
+        .assert()
+        .success();
+    let recorded = s.emulator.requests();
+    let call = recorded
+        .iter()
+        .rev()
+        .find(|r| r.operation_id.as_deref() == Some("orders.list"))
+        .expect("the call was recorded");
+    assert_eq!(call.header("idempotency-key"), Some("cli-key-1"));
+    assert!(
+        call.header("x-api-key").is_some(),
+        "a gpra_ key goes as X-API-Key"
+    );
+    assert!(call.header("authorization").is_none());
+}
