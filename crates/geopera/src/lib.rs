@@ -143,7 +143,7 @@
 //! an optional callback, bounded by an optional deadline. Success returns the resource; a
 //! failed job, a cancelled order or a failed upload is [`wait::WaitError::Failed`] carrying the
 //! final state. Waiting is a future — dropping it stops the polling — and
-//! [`wait::Waiter::wait_blocking`] is the same loop for blocking code. The `archive_workflow`
+//! `Waiter::wait_blocking` is the same loop for blocking code. The `archive_workflow`
 //! example goes from a catalog search to an order's delivery links this way.
 //!
 //! # Uploads

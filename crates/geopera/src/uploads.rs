@@ -56,7 +56,7 @@
 //! Dropping the future of [`Upload::send`] after the reservation was made, inside a Tokio
 //! runtime, spawns one `uploads.fail` call (`error_step` `"cancelled"`) on that runtime to
 //! release the reservation; nothing reports its outcome. Outside a runtime nothing can run it,
-//! and the reservation stays until the API expires it. [`Upload::send_blocking`] runs to the
+//! and the reservation stays until the API expires it. `Upload::send_blocking` runs to the
 //! end once started.
 
 use std::fmt;
@@ -114,7 +114,7 @@ pub struct Progress {
 type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
 /// One file to upload into a project, sent by [`send`](Upload::send) or
-/// [`send_blocking`](Upload::send_blocking). Setters never fail; problems show when sending.
+/// `send_blocking`. Setters never fail; problems show when sending.
 #[must_use = "an upload does nothing until it is sent"]
 pub struct Upload {
     source: Source,

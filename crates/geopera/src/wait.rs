@@ -9,7 +9,7 @@
 //!
 //! Waiting is a future: dropping it stops the polling, with nothing left running. It sleeps on
 //! the client's [`Clock`](crate::Clock), so a client on a simulated clock waits simulated time.
-//! [`Waiter::wait_blocking`] is the same loop for blocking code, run by the same engine.
+//! `Waiter::wait_blocking` is the same loop for blocking code, run by the same engine.
 //!
 //! Every poll is an ordinary call of the read operation (`orders.get`, `processing.job.get`,
 //! `clip.job.get`, `uploads.progress`), retried by the client's retry policy and drawing on
@@ -204,7 +204,7 @@ fn status_text(status: Option<&str>) -> String {
 type Progress<T> = Box<dyn FnMut(&T) + Send>;
 
 /// A wait for one resource; configure it, then `.await` it (or call
-/// [`wait_blocking`](Self::wait_blocking)). Made by [`order`], [`processing_job`],
+/// `wait_blocking`). Made by [`order`], [`processing_job`],
 /// [`clip_job`] and [`upload`].
 #[must_use = "a waiter does nothing until it is awaited"]
 pub struct Waiter<T: 'static> {
