@@ -281,6 +281,7 @@ mod binary;
 #[cfg(feature = "blocking")]
 mod blocking;
 mod body;
+pub mod budget;
 mod client;
 mod clock;
 mod engine;
