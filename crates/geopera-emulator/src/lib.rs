@@ -52,7 +52,7 @@
 //!   is 422 `json_invalid`; a `Content-Type` other than JSON is 422 `model_attributes_type`
 //!   (a missing `Content-Type` is read as JSON).
 //! - Rate limits ([`RateLimits`]): fixed 60-second windows aligned to the minute of the
-//!   emulator's [`ManualClock`], per organization (per client IP without credentials); over
+//!   emulator's [`ManualClock`] (shorter with [`EmulatorBuilder::rate_window`]), per organization (per client IP without credentials); over
 //!   the cap is 429 with `Retry-After` = whole seconds to the window's end. A key minted with
 //!   `rate_limit: N` also gets at most N calls per window of its own, whatever the
 //!   [`RateLimits`] (the client asked for it).
@@ -499,6 +499,7 @@ impl Emulator {
 pub struct EmulatorBuilder {
     seed: u64,
     limits: RateLimits,
+    rate_window: Duration,
     clock: ManualClock,
     faults: FaultPlan,
     addr: SocketAddr,
@@ -519,6 +520,7 @@ impl Default for EmulatorBuilder {
         EmulatorBuilder {
             seed: 0,
             limits: RateLimits::documented(),
+            rate_window: Duration::from_secs(60),
             clock: ManualClock::new(),
             faults: FaultPlan::none(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -549,6 +551,14 @@ impl EmulatorBuilder {
     /// The per-minute caps (default: [`RateLimits::documented`]).
     pub fn rate_limits(mut self, limits: RateLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// The length of a rate-limit window (default 60 s, as the API's). Windows stay aligned to
+    /// multiples of it on the clock; a short one lets a test watch many windows go by on the
+    /// wall clock. The caps of [`RateLimits`] then count per window, not per minute.
+    pub fn rate_window(mut self, window: Duration) -> Self {
+        self.rate_window = window;
         self
     }
 
@@ -683,7 +693,7 @@ impl EmulatorBuilder {
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
         let base_url = format!("http://{addr}");
-        let shared = Arc::new(Shared::new(
+        let mut shared = Shared::new(
             self.seed,
             self.clock.clone(),
             self.limits,
@@ -695,7 +705,11 @@ impl EmulatorBuilder {
             store,
             self.users,
             (self.allow_local_webhooks, webhook_client),
-        ));
+        );
+        shared.rate_window_ms = i64::try_from(self.rate_window.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let shared = Arc::new(shared);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("geopera-emulator")

@@ -75,7 +75,7 @@ impl RateLimits {
 /// Who a budget is counted for: an organization, a client address or a single key.
 pub(crate) type Counted = String;
 
-/// Calls counted per (who, budget, window); windows are minutes since the Unix epoch.
+/// Calls counted per (who, budget, window); windows are numbered from the Unix epoch.
 #[derive(Debug, Default)]
 pub(crate) struct Windows {
     counts: HashMap<(Counted, &'static str, i64), u32>,

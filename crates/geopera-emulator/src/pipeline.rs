@@ -215,11 +215,14 @@ fn rate_limit(shared: &Shared, op: &OperationInfo, caller: &Caller) -> Result<()
     if budgets.is_empty() {
         return Ok(());
     }
-    let window = shared.clock.now_millis().div_euclid(60_000);
+    let length = shared.rate_window_ms;
+    let now = shared.clock.now_millis();
+    let window = now.div_euclid(length);
     if shared.lock().windows.admit(&budgets, window) {
         return Ok(());
     }
-    let secs = shared.clock.secs_to_minute_end().max(1);
+    // Whole seconds, rounded up, so a client that waits this long is in the next window.
+    let secs = ((length - now.rem_euclid(length) + 999) / 1000).max(1);
     Err(ApiError::problem(
         StatusCode::TOO_MANY_REQUESTS,
         format!("rate limit exceeded; retry in {secs} s"),

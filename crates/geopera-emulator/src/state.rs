@@ -60,6 +60,9 @@ pub struct Shared {
     pub seed: u64,
     pub clock: ManualClock,
     pub limits: RateLimits,
+    /// Length of a rate-limit window in milliseconds: 60 000, as the API's, unless a test
+    /// shortened it to see many windows in seconds.
+    pub rate_window_ms: i64,
     pub base_url: String,
     pub catalog: Arc<Catalog>,
     /// The catalog's items as this emulator answers them.
@@ -159,6 +162,7 @@ impl Shared {
             catalog,
             clock,
             limits,
+            rate_window_ms: 60_000,
             base_url,
             spec,
             body_limit,

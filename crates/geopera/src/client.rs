@@ -13,6 +13,7 @@ use geopera_types::RateClass;
 use crate::auth::{Credential, Credentials};
 #[cfg(feature = "blocking")]
 use crate::blocking::BlockingTransport;
+use crate::budget::Budget;
 use crate::clock::{Clock, SystemClock};
 use crate::limiter::Limiter;
 use crate::retry::RetryPolicy;
@@ -449,6 +450,7 @@ struct Config {
     retry: RetryPolicy,
     max_in_flight: Option<usize>,
     pacing: Vec<(RateClass, u32)>,
+    budget: Option<Arc<dyn Budget>>,
     clock: Option<Arc<dyn Clock>>,
     user_agent: String,
     raise_on_unexpected_status: bool,
@@ -496,6 +498,7 @@ impl Config {
             retry: RetryPolicy::default(),
             max_in_flight: None,
             pacing: Vec::new(),
+            budget: None,
             clock: None,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             raise_on_unexpected_status: false,
@@ -576,6 +579,15 @@ impl<C> ClientBuilder<C> {
         for class in RateClass::ALL {
             self = self.pace(class, class.documented_per_minute());
         }
+        self
+    }
+
+    /// A rate budget asked before every attempt and told of every 429, on top of this
+    /// client's own pacing: give every process of an organization one that they share (for
+    /// example `budget::RedisBudget`, feature `redis`) so that together they stay inside the
+    /// API's per-minute budgets. See [`crate::budget`].
+    pub fn budget(mut self, budget: Arc<dyn Budget>) -> Self {
+        self.config.budget = Some(budget);
         self
     }
 
@@ -825,6 +837,7 @@ impl<C> ClientBuilder<C> {
             clock,
             self.config.max_in_flight,
             &self.config.pacing,
+            self.config.budget,
         ));
         Ok(Client {
             settings: Arc::new(settings),

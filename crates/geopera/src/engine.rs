@@ -326,6 +326,15 @@ async fn run<S>(
                     }
                 }
             }
+            if client.limiter.has_budget() {
+                if let Ok(raw) = &result {
+                    if raw.status == StatusCode::TOO_MANY_REQUESTS {
+                        let wait = retry::retry_after(&raw.headers)
+                            .unwrap_or_else(|| client.settings.retry.backoff_for(attempt));
+                        client.limiter.tell_limited(info.rate_class, wait).await;
+                    }
+                }
+            }
             match assess(client, info, &plan, attempt, sent_at, &result) {
                 Step::RetryAt(at) => client.limiter.clock.sleep_until(at).await,
                 Step::Finish(decision) => return finish(info, attempt, result, decision),

@@ -10,15 +10,13 @@ use geopera_types::RateClass;
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
+use crate::budget::{slot, Budget, Reservation};
 use crate::clock::Clock;
 
-fn slot(class: RateClass) -> usize {
-    match class {
-        RateClass::Default => 0,
-        RateClass::OrderPlacement => 1,
-        RateClass::Spend => 2,
-    }
-}
+/// How many times one attempt asks a shared budget before going ahead regardless: each "not
+/// yet" is a wait for a window to end, so this is patience for dozens of windows, and the
+/// API's own 429 still guards what slips through.
+const MAX_BUDGET_ASKS: usize = 64;
 
 #[derive(Debug)]
 pub(crate) struct Limiter {
@@ -34,6 +32,8 @@ pub(crate) struct Limiter {
     /// drives the runtime: only that thread can release them, so a blocking call on it must
     /// not wait for one.
     held_on_thread: Mutex<Vec<(ThreadId, usize)>>,
+    /// A budget shared beyond this client, asked after the client's own pacing, if any.
+    budget: Option<Arc<dyn Budget>>,
 }
 
 /// Where a call is made from, as far as waiting for an in-flight slot is concerned.
@@ -80,6 +80,7 @@ impl Limiter {
         clock: Arc<dyn Clock>,
         max_in_flight: Option<usize>,
         per_minute: &[(RateClass, u32)],
+        budget: Option<Arc<dyn Budget>>,
     ) -> Self {
         let mut spacing = [None; 3];
         for (class, cap) in per_minute {
@@ -94,6 +95,7 @@ impl Limiter {
             next_send: Mutex::new([Duration::ZERO; 3]),
             paused_until: Mutex::new([Duration::ZERO; 3]),
             held_on_thread: Mutex::new(Vec::new()),
+            budget,
         }
     }
 
@@ -205,7 +207,29 @@ impl Limiter {
         if let Some(at) = self.reserve_slot(class) {
             self.clock.sleep_until(at).await;
         }
+        if let Some(budget) = &self.budget {
+            for _ in 0..MAX_BUDGET_ASKS {
+                match budget.reserve(class).await {
+                    Reservation::Granted => break,
+                    Reservation::Wait(wait) => {
+                        self.clock.sleep_until(self.clock.now() + wait).await;
+                    }
+                }
+            }
+        }
         Ok(admission)
+    }
+
+    /// Tells the shared budget, if there is one, that the API answered 429.
+    pub(crate) async fn tell_limited(&self, class: RateClass, retry_after: Duration) {
+        if let Some(budget) = &self.budget {
+            budget.limited(class, retry_after).await;
+        }
+    }
+
+    /// Whether a shared budget is to be told of 429s.
+    pub(crate) fn has_budget(&self) -> bool {
+        self.budget.is_some()
     }
 
     /// Holds back every send of `class` until `until` on the clock, after the API answered 429.
@@ -236,6 +260,7 @@ mod tests {
             Arc::new(SystemClock::default()),
             None,
             &[(RateClass::Spend, 30)],
+            None,
         );
         assert!(limiter.wait_for(RateClass::Spend) < Duration::from_millis(50));
         let second = limiter.wait_for(RateClass::Spend);

@@ -1,0 +1,245 @@
+//! Rate budgets shared beyond one client: the seam through which many processes of one
+//! organization agree on how many calls go out per window.
+//!
+//! The API counts its per-minute budgets per organization, across all of its servers. A
+//! client paces itself and pauses after a 429 ([`ClientBuilder::pace`],
+//! [`ClientBuilder::pace_documented_limits`]), and every clone in a process shares that; but
+//! twenty processes pacing alone overrun the window together and then all stall on 429s until
+//! it turns. A [`Budget`] given to [`ClientBuilder::budget`] is asked before every attempt
+//! and told of every 429, so one budget can hold for a whole fleet:
+//!
+//! - [`LocalBudget`]: fixed windows counted in this process (what a fleet falls back to);
+//! - `RedisBudget` (feature `redis`): fixed windows counted in Redis by one atomic script per
+//!   reservation, shared by every process that names the same organization.
+//!
+//! Without a budget nothing here runs: the client's own pacing and pauses are unchanged.
+//!
+//! [`ClientBuilder::pace`]: crate::ClientBuilder::pace
+//! [`ClientBuilder::pace_documented_limits`]: crate::ClientBuilder::pace_documented_limits
+//! [`ClientBuilder::budget`]: crate::ClientBuilder::budget
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use geopera_types::RateClass;
+
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::{RedisBudget, RedisBudgetBuilder};
+
+/// A future a [`Budget`] answers with; boxed so that budgets can be trait objects.
+pub type BudgetFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The answer to "may one call of this class go out now?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reservation {
+    /// Yes: the call has been counted.
+    Granted,
+    /// Not yet: ask again after this long (nothing was counted).
+    Wait(Duration),
+}
+
+/// A rate budget consulted before every attempt a client makes.
+///
+/// Implementations must answer promptly and never fail: a budget that cannot reach its store
+/// answers from a local one instead, because a call must not hang or error on account of
+/// the pacing that was meant to help it.
+pub trait Budget: Send + Sync + fmt::Debug + 'static {
+    /// Reserves one call of `class`, or says how long to wait before asking again.
+    fn reserve(&self, class: RateClass) -> BudgetFuture<'_, Reservation>;
+
+    /// The API answered a call of `class` with 429 and asked for `retry_after` of quiet.
+    fn limited(&self, class: RateClass, retry_after: Duration) -> BudgetFuture<'_, ()>;
+}
+
+/// Index of a class in per-class arrays.
+pub(crate) fn slot(class: RateClass) -> usize {
+    match class {
+        RateClass::Default => 0,
+        RateClass::OrderPlacement => 1,
+        RateClass::Spend => 2,
+    }
+}
+
+/// The budgets one call of `class` draws from: its own and, for the narrower classes, the
+/// organization-wide default as well (the API counts them against both).
+pub(crate) fn drawn_from(class: RateClass) -> &'static [RateClass] {
+    match class {
+        RateClass::Default => &[RateClass::Default],
+        RateClass::OrderPlacement => &[RateClass::OrderPlacement, RateClass::Default],
+        RateClass::Spend => &[RateClass::Spend, RateClass::Default],
+    }
+}
+
+/// Milliseconds since the Unix epoch: windows align to the wall clock, as the API's do.
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// A budget counted in this process: fixed windows aligned to the wall clock (the minute, by
+/// default), a cap per class, and a pause after a 429 that holds every call of the class.
+///
+/// On its own it is what a single process needs; it is also what `RedisBudget` falls back to
+/// while Redis cannot be reached.
+#[derive(Debug)]
+pub struct LocalBudget {
+    window_ms: u64,
+    caps: [Option<u32>; 3],
+    state: Mutex<LocalState>,
+}
+
+#[derive(Debug, Default)]
+struct LocalState {
+    /// The window each counter belongs to, and its count.
+    used: [(u64, u32); 3],
+    /// Unix milliseconds until which a class is held after a 429.
+    blocked_until: [u64; 3],
+}
+
+impl LocalBudget {
+    /// The API's documented caps ([`RateClass::documented_per_minute`]) over one-minute
+    /// windows.
+    pub fn documented() -> Self {
+        let mut caps = [None; 3];
+        for class in RateClass::ALL {
+            caps[slot(class)] = Some(class.documented_per_minute());
+        }
+        Self::with_caps(Duration::from_secs(60), caps)
+    }
+
+    /// The given caps per `window`; a class without a cap is not counted.
+    pub(crate) fn with_caps(window: Duration, caps: [Option<u32>; 3]) -> Self {
+        LocalBudget {
+            window_ms: u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1),
+            caps,
+            state: Mutex::new(LocalState::default()),
+        }
+    }
+
+    /// Counts calls of `class` in windows of this length instead of a minute (for tests that
+    /// shorten the emulator's windows too).
+    #[must_use]
+    pub fn window(mut self, window: Duration) -> Self {
+        self.window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        self
+    }
+
+    /// Allows `per_window` calls of `class` per window; 0 lifts the cap.
+    #[must_use]
+    pub fn cap(mut self, class: RateClass, per_window: u32) -> Self {
+        self.caps[slot(class)] = (per_window > 0).then_some(per_window);
+        self
+    }
+
+    /// The reservation, answered at once.
+    pub(crate) fn reserve_now(&self, class: RateClass) -> Reservation {
+        let now = unix_millis();
+        let index = now / self.window_ms;
+        let window_end = (index + 1).saturating_mul(self.window_ms);
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let budgets = drawn_from(class);
+        let blocked = budgets
+            .iter()
+            .map(|c| state.blocked_until[slot(*c)])
+            .max()
+            .unwrap_or(0);
+        if blocked > now {
+            return Reservation::Wait(Duration::from_millis(blocked - now));
+        }
+        for c in budgets {
+            let (at, used) = state.used[slot(*c)];
+            if let Some(cap) = self.caps[slot(*c)] {
+                if at == index && used >= cap {
+                    return Reservation::Wait(Duration::from_millis(window_end - now));
+                }
+            }
+        }
+        for c in budgets {
+            let counter = &mut state.used[slot(*c)];
+            if counter.0 == index {
+                counter.1 = counter.1.saturating_add(1);
+            } else {
+                *counter = (index, 1);
+            }
+        }
+        Reservation::Granted
+    }
+
+    /// Holds calls of `class` for `retry_after`.
+    pub(crate) fn limited_now(&self, class: RateClass, retry_after: Duration) {
+        let until = unix_millis()
+            .saturating_add(u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX));
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let blocked = &mut state.blocked_until[slot(class)];
+        *blocked = (*blocked).max(until);
+    }
+}
+
+impl Default for LocalBudget {
+    fn default() -> Self {
+        Self::documented()
+    }
+}
+
+impl Budget for LocalBudget {
+    fn reserve(&self, class: RateClass) -> BudgetFuture<'_, Reservation> {
+        let answer = self.reserve_now(class);
+        Box::pin(std::future::ready(answer))
+    }
+
+    fn limited(&self, class: RateClass, retry_after: Duration) -> BudgetFuture<'_, ()> {
+        self.limited_now(class, retry_after);
+        Box::pin(std::future::ready(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_budget_counts_narrow_classes_against_the_default_too() {
+        let budget = LocalBudget::documented()
+            .window(Duration::from_secs(3600))
+            .cap(RateClass::Default, 3)
+            .cap(RateClass::Spend, 2);
+        // Far from the end of an hour-long window, unless the test runs at the turn of one.
+        let granted = |class| budget.reserve_now(class) == Reservation::Granted;
+        assert!(granted(RateClass::Spend));
+        assert!(granted(RateClass::Spend));
+        assert!(!granted(RateClass::Spend), "the spend cap is 2");
+        assert!(granted(RateClass::Default));
+        assert!(
+            !granted(RateClass::Default),
+            "two spends and one default fill 3"
+        );
+        assert!(
+            !granted(RateClass::OrderPlacement),
+            "order placement draws on the full default budget"
+        );
+    }
+
+    #[test]
+    fn local_budget_holds_a_class_after_a_429() {
+        let budget = LocalBudget::documented();
+        budget.limited_now(RateClass::Default, Duration::from_secs(5));
+        match budget.reserve_now(RateClass::Default) {
+            Reservation::Wait(wait) => assert!(wait > Duration::from_secs(4), "{wait:?}"),
+            Reservation::Granted => panic!("a 429 holds the class"),
+        }
+        assert!(
+            matches!(budget.reserve_now(RateClass::Spend), Reservation::Wait(_)),
+            "spend draws on the held default budget"
+        );
+    }
+}

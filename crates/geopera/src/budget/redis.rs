@@ -1,0 +1,502 @@
+//! A rate budget kept in Redis, shared by every process of one organization.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use geopera_types::RateClass;
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Script};
+use tokio::runtime::Handle;
+use tokio::sync::{oneshot, Mutex};
+
+use super::{drawn_from, slot, Budget, BudgetFuture, LocalBudget, Reservation};
+use crate::Error;
+
+/// Checks every budget a call draws on and counts the call in all of them, or in none: one
+/// script, so that no other worker can slip in between the check and the count. Time comes
+/// from Redis, so every worker agrees on where a window starts whatever its own clock says.
+///
+/// `KEYS`: per budget, the prefix of its window counters and its "blocked until" key.
+/// `ARGV[1]`: the window length in ms; `ARGV[1 + i]`: the cap of budget `i`.
+/// Returns 0 when the call was counted, else the milliseconds to wait before asking again.
+const RESERVE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+local index = math.floor(now / window)
+local window_end = (index + 1) * window
+local budgets = #KEYS / 2
+local wait = 0
+for i = 1, budgets do
+  local blocked = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
+  if blocked - now > wait then wait = blocked - now end
+end
+if wait > 0 then return wait end
+for i = 1, budgets do
+  local used = tonumber(redis.call('GET', KEYS[2 * i - 1] .. index) or '0')
+  if used >= tonumber(ARGV[1 + i]) then return math.max(1, window_end - now) end
+end
+for i = 1, budgets do
+  local key = KEYS[2 * i - 1] .. index
+  if redis.call('INCR', key) == 1 then
+    redis.call('PEXPIRE', key, window + 5000)
+  end
+end
+return 0
+";
+
+/// Holds a budget until `ARGV[1]` ms from now on Redis's clock, unless it is already held
+/// longer; the key expires soon after the hold ends.
+const LIMITED: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local hold = tonumber(ARGV[1])
+local blocked = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now + hold > blocked then
+  redis.call('SET', KEYS[1], now + hold, 'PX', hold + 5000)
+end
+return 0
+";
+
+/// A rate budget shared through Redis by every process that gives it the same key prefix
+/// (say, the organization's id), so a fleet of workers stays inside the API's per-minute
+/// budgets together.
+///
+/// Each reservation is one atomic script: it checks the class's window counter (and the
+/// organization-wide default one, which the narrower classes also draw on), counts the call
+/// when there is room, and otherwise answers how long until the window ends. A 429 seen by
+/// any worker holds the class for every worker until its `Retry-After` has passed. Windows
+/// are fixed and aligned to Redis's clock (the minute, by default), like the API's; keys
+/// expire shortly after their window, so Redis holds a handful of keys per class at most.
+///
+/// When Redis does not answer within [`RedisBudgetBuilder::timeout`], the call is paced by a
+/// [`LocalBudget`] in this process instead (its caps divided by
+/// [`RedisBudgetBuilder::fleet_size`]); the outage is logged once, and Redis is tried again
+/// after [`RedisBudgetBuilder::reconnect_after`], so workers rejoin the shared budget when it
+/// returns. Calls never fail or hang on account of Redis.
+///
+/// Redis is spoken to from a thread of this budget's own, so one budget serves async and
+/// blocking calls alike, from any runtime.
+///
+/// ```no_run
+/// # fn main() -> Result<(), geopera::Error> {
+/// use std::sync::Arc;
+/// use geopera::budget::RedisBudget;
+///
+/// let budget = RedisBudget::builder("redis://redis.internal:6379/", "org_42").build()?;
+/// let client = geopera::AuthenticatedClient::builder("api key")
+///     .budget(Arc::new(budget))
+///     .build()?;
+/// # drop(client);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RedisBudget {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    client: redis::Client,
+    /// Key prefixes per class: the window counters' (the window number is appended) and the
+    /// "blocked until" key's. The organization sits in braces, a Redis Cluster hash tag, so
+    /// all of its keys live on one node and a script may touch them together.
+    keys: [(String, String); 3],
+    caps: [u32; 3],
+    window_ms: u64,
+    timeout: Duration,
+    reconnect_after_ms: u64,
+    local: LocalBudget,
+    connection: Mutex<Option<MultiplexedConnection>>,
+    reserve: Script,
+    limited: Script,
+    /// Where Redis work runs: a runtime on this budget's thread, which stops when the last
+    /// handle to the budget is dropped.
+    io: Handle,
+    _stop: oneshot::Sender<()>,
+    /// Milliseconds since `origin` before which Redis is not tried again.
+    down_until: AtomicU64,
+    /// Whether an outage has been logged and not yet seen to end.
+    down: AtomicBool,
+    origin: Instant,
+}
+
+impl fmt::Debug for RedisBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The connection info may hold a password: show only what is not secret.
+        f.debug_struct("RedisBudget")
+            .field("keys", &self.shared.keys)
+            .field("caps", &self.shared.caps)
+            .field("window_ms", &self.shared.window_ms)
+            .field("timeout", &self.shared.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`RedisBudget`]; setters never fail, [`build`](Self::build) reports problems.
+#[must_use]
+pub struct RedisBudgetBuilder {
+    url: crate::secret::Secret,
+    organization: String,
+    namespace: String,
+    caps: [u32; 3],
+    headroom_percent: u32,
+    window: Duration,
+    timeout: Duration,
+    reconnect_after: Duration,
+    fleet_size: u32,
+}
+
+impl fmt::Debug for RedisBudgetBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisBudgetBuilder")
+            .field("organization", &self.organization)
+            .field("namespace", &self.namespace)
+            .field("caps", &self.caps)
+            .field("headroom_percent", &self.headroom_percent)
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisBudget {
+    /// A budget in the Redis at `url` (`redis://[:password@]host[:port][/db]`, or `rediss://`
+    /// without TLS support compiled in, which `build` then refuses), counted for
+    /// `organization`: every process naming the same one shares the budget.
+    pub fn builder(url: impl Into<String>, organization: impl Into<String>) -> RedisBudgetBuilder {
+        let mut caps = [0; 3];
+        for class in RateClass::ALL {
+            caps[slot(class)] = class.documented_per_minute();
+        }
+        RedisBudgetBuilder {
+            url: crate::secret::Secret::new(url.into()),
+            organization: organization.into(),
+            namespace: "geopera".to_owned(),
+            caps,
+            headroom_percent: 5,
+            window: Duration::from_secs(60),
+            timeout: Duration::from_millis(100),
+            reconnect_after: Duration::from_secs(1),
+            fleet_size: 1,
+        }
+    }
+
+    /// Whether Redis answered the last time it was asked (false during an outage).
+    pub fn is_shared(&self) -> bool {
+        !self.shared.down.load(Ordering::Relaxed)
+    }
+}
+
+impl RedisBudgetBuilder {
+    /// The first part of every key (default `geopera`), to keep apart applications that
+    /// share a Redis.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// Allows `per_window` calls of `class` per window across the fleet, before headroom
+    /// (default: [`RateClass::documented_per_minute`]).
+    pub fn cap(mut self, class: RateClass, per_window: u32) -> Self {
+        self.caps[slot(class)] = per_window;
+        self
+    }
+
+    /// Leaves this share of each cap unused (default 5 %, rounded up): calls counted at the
+    /// very end of a window can reach the API in the next one, and other clients of the
+    /// organization may not use the budget.
+    pub fn headroom_percent(mut self, percent: u32) -> Self {
+        self.headroom_percent = percent.min(100);
+        self
+    }
+
+    /// The window length (default 60 s, as the API's); shorter ones are for tests against an
+    /// emulator with windows as short.
+    pub fn window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// How long one reservation waits for Redis before pacing on the local budget instead
+    /// (default 100 ms).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long after a failure Redis is tried again (default 1 s); meanwhile the local
+    /// budget paces calls without waiting on Redis.
+    pub fn reconnect_after(mut self, wait: Duration) -> Self {
+        self.reconnect_after = wait;
+        self
+    }
+
+    /// How many processes share the budget (default 1): while Redis is unreachable each one
+    /// paces itself at this share of the caps, so the fleet stays near the API's budget.
+    pub fn fleet_size(mut self, processes: u32) -> Self {
+        self.fleet_size = processes.max(1);
+        self
+    }
+
+    /// Builds the budget; Redis is first contacted by the first reservation.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the URL is not a Redis URL this build can use, or the budget's
+    /// I/O thread cannot start.
+    pub fn build(self) -> Result<RedisBudget, Error> {
+        let client = redis::Client::open(self.url.expose())
+            .map_err(|e| Error::Config(format!("the Redis URL of the rate budget: {e}")))?;
+        let caps = self.caps.map(|cap| {
+            let headroom = (u64::from(cap) * u64::from(self.headroom_percent)).div_ceil(100);
+            u32::try_from(u64::from(cap).saturating_sub(headroom))
+                .unwrap_or(cap)
+                .max(1)
+        });
+        let window_ms = u64::try_from(self.window.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let local = LocalBudget::with_caps(
+            self.window,
+            caps.map(|cap| Some((cap / self.fleet_size).max(1))),
+        );
+        let org = &self.organization;
+        let ns = &self.namespace;
+        let keys = RateClass::ALL.map(|class| {
+            let name = match class {
+                RateClass::Default => "default",
+                RateClass::OrderPlacement => "orders",
+                RateClass::Spend => "spend",
+            };
+            (
+                format!("{ns}:{{{org}}}:{name}:w:"),
+                format!("{ns}:{{{org}}}:{name}:blocked"),
+            )
+        });
+        let (io, stop) = io_thread()?;
+        Ok(RedisBudget {
+            shared: Arc::new(Shared {
+                client,
+                keys,
+                caps,
+                window_ms,
+                timeout: self.timeout,
+                reconnect_after_ms: u64::try_from(self.reconnect_after.as_millis())
+                    .unwrap_or(u64::MAX),
+                local,
+                connection: Mutex::new(None),
+                reserve: Script::new(RESERVE),
+                limited: Script::new(LIMITED),
+                io,
+                _stop: stop,
+                down_until: AtomicU64::new(0),
+                down: AtomicBool::new(false),
+                origin: Instant::now(),
+            }),
+        })
+    }
+}
+
+/// Starts the thread Redis is spoken from. Its runtime runs until the budget is dropped.
+fn io_thread() -> Result<(Handle, oneshot::Sender<()>), Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Config(format!("cannot start the rate budget's runtime: {e}")))?;
+    let handle = runtime.handle().clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("geopera-budget-io".to_owned())
+        .spawn(move || {
+            runtime.block_on(async {
+                let _ = stopped.await;
+            });
+        })
+        .map_err(|e| Error::Config(format!("cannot start the rate budget's thread: {e}")))?;
+    Ok((handle, stop))
+}
+
+/// Why Redis could not be used this time.
+enum Failure {
+    Redis(redis::RedisError),
+    TimedOut,
+    Gone,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Redis(e) => write!(f, "{e}"),
+            Failure::TimedOut => f.write_str("no answer in time"),
+            Failure::Gone => f.write_str("the budget's I/O thread stopped"),
+        }
+    }
+}
+
+impl Shared {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether Redis is resting after a failure.
+    fn resting(&self) -> bool {
+        self.now_ms() < self.down_until.load(Ordering::Relaxed)
+    }
+
+    fn failed(&self, failure: &Failure) {
+        self.down_until.store(
+            self.now_ms().saturating_add(self.reconnect_after_ms),
+            Ordering::Relaxed,
+        );
+        if !self.down.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                error = %failure,
+                "shared rate budget unreachable: pacing on this process's budget until Redis answers"
+            );
+        }
+    }
+
+    fn answered(&self) {
+        if self.down.swap(false, Ordering::Relaxed) {
+            tracing::info!("shared rate budget reachable again");
+        }
+    }
+
+    /// A connection, made if there is none.
+    async fn connection(&self) -> Result<MultiplexedConnection, Failure> {
+        let mut slot = self.connection.lock().await;
+        if let Some(connection) = &*slot {
+            return Ok(connection.clone());
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout));
+        let connection = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(Failure::Redis)?;
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+
+    /// Forgets the connection after a failure, so the next attempt makes a new one.
+    async fn drop_connection(&self) {
+        *self.connection.lock().await = None;
+    }
+
+    async fn run_reserve(self: Arc<Self>, class: RateClass) -> Result<u64, Failure> {
+        let mut connection = self.connection().await?;
+        let mut invocation = self.reserve.prepare_invoke();
+        let budgets = drawn_from(class);
+        for c in budgets {
+            let (window, blocked) = &self.keys[slot(*c)];
+            invocation.key(window).key(blocked);
+        }
+        invocation.arg(self.window_ms);
+        for c in budgets {
+            invocation.arg(self.caps[slot(*c)]);
+        }
+        let result = invocation.invoke_async(&mut connection).await;
+        if result.is_err() {
+            self.drop_connection().await;
+        }
+        result.map_err(Failure::Redis)
+    }
+
+    async fn run_limited(self: Arc<Self>, class: RateClass, hold_ms: u64) -> Result<(), Failure> {
+        let mut connection = self.connection().await?;
+        let result: Result<i64, _> = self
+            .limited
+            .key(&self.keys[slot(class)].1)
+            .arg(hold_ms)
+            .invoke_async(&mut connection)
+            .await;
+        if result.is_err() {
+            self.drop_connection().await;
+        }
+        result.map(drop).map_err(Failure::Redis)
+    }
+
+    /// Runs Redis work on the budget's thread, waiting at most the timeout for it.
+    async fn on_io<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, Failure>> + Send + 'static,
+    ) -> Result<T, Failure> {
+        let timeout = self.timeout;
+        // Bounded on the I/O thread too, so a stalled Redis does not pile up tasks there.
+        let task = self.io.spawn(async move {
+            match tokio::time::timeout(timeout, work).await {
+                Ok(result) => result,
+                Err(_) => Err(Failure::TimedOut),
+            }
+        });
+        match tokio::time::timeout(timeout + Duration::from_millis(20), task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Failure::Gone),
+            Err(_) => Err(Failure::TimedOut),
+        }
+    }
+}
+
+impl Budget for RedisBudget {
+    fn reserve(&self, class: RateClass) -> BudgetFuture<'_, Reservation> {
+        Box::pin(async move {
+            let shared = &self.shared;
+            if shared.resting() {
+                return shared.local.reserve_now(class);
+            }
+            match shared.on_io(shared.clone().run_reserve(class)).await {
+                Ok(0) => {
+                    shared.answered();
+                    Reservation::Granted
+                }
+                Ok(wait) => {
+                    shared.answered();
+                    Reservation::Wait(Duration::from_millis(wait))
+                }
+                Err(failure) => {
+                    if matches!(failure, Failure::TimedOut) {
+                        // The connection may be wedged; start afresh next time.
+                        let fresh = shared.clone();
+                        drop(
+                            shared
+                                .io
+                                .spawn(async move { fresh.drop_connection().await }),
+                        );
+                    }
+                    shared.failed(&failure);
+                    shared.local.reserve_now(class)
+                }
+            }
+        })
+    }
+
+    fn limited(&self, class: RateClass, retry_after: Duration) -> BudgetFuture<'_, ()> {
+        self.shared.local.limited_now(class, retry_after);
+        if !self.shared.resting() {
+            // Told in the background: the caller already pauses on its own, and the other
+            // workers need not have the news before this call goes on.
+            let shared = self.shared.clone();
+            let hold_ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX);
+            let io = shared.io.clone();
+            drop(io.spawn(async move {
+                let result = match tokio::time::timeout(
+                    shared.timeout,
+                    shared.clone().run_limited(class, hold_ms),
+                )
+                .await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(Failure::TimedOut),
+                };
+                if let Err(failure) = result {
+                    shared.failed(&failure);
+                }
+            }));
+        }
+        Box::pin(std::future::ready(()))
+    }
+}
