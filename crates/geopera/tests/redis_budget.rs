@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use geopera::budget::RedisBudget;
+use geopera::budget::{Budget as _, RedisBudget, Reservation};
 use geopera::models::CatalogSearchInput;
 use geopera::{AuthenticatedClient, RateClass};
 use geopera_emulator::{Emulator, EmulatorHandle, ManualClock, RateLimits};
@@ -256,6 +256,60 @@ fn a_fleet_goes_on_alone_while_redis_is_down_and_rejoins_when_it_returns() {
     );
     assert!(totals.in_time > 0);
     assert_eq!(totals.shared_at_end, WORKERS, "every worker rejoined");
+    drop(redis);
+}
+
+#[test]
+fn a_429_seen_by_one_worker_holds_back_every_worker_of_the_organization() {
+    if skip_without_redis() {
+        return;
+    }
+    let Some(redis) = Redis::start(None) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let budget = |org: &str| {
+        RedisBudget::builder(redis.url(), org)
+            .window(Duration::from_secs(60))
+            .build()
+            .expect("a budget")
+    };
+    let (first, second, other_org) = (budget("org_a"), budget("org_a"), budget("org_b"));
+    runtime.block_on(async {
+        assert_eq!(
+            second.reserve(RateClass::Default).await,
+            Reservation::Granted,
+            "nothing holds it back yet"
+        );
+        first
+            .limited(RateClass::Default, Duration::from_secs(3))
+            .await;
+        // The 429 is shared in the background: give it a bounded moment to land.
+        let started = Instant::now();
+        let held = loop {
+            match second.reserve(RateClass::Default).await {
+                Reservation::Wait(wait) => break Some(wait),
+                Reservation::Granted if started.elapsed() < Duration::from_secs(2) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                _ => break None,
+            }
+        };
+        let wait = held.expect("the other worker is held back");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(3),
+            "{wait:?}"
+        );
+        assert_eq!(
+            other_org.reserve(RateClass::Default).await,
+            Reservation::Granted,
+            "another organization's budget is its own"
+        );
+    });
+    assert!(first.is_shared() && second.is_shared());
     drop(redis);
 }
 
