@@ -35,6 +35,8 @@ pub(crate) struct Settings {
     pub(crate) wait: bool,
     /// `--wait-timeout`: how long `--wait` may take.
     pub(crate) wait_timeout: Option<Duration>,
+    /// `--out`: where a binary answer (an image, a capabilities document) is written.
+    pub(crate) out: Option<std::path::PathBuf>,
 }
 
 /// The user agent of every request, naming this program and its version.
@@ -94,8 +96,44 @@ pub(crate) async fn call(
             };
             crate::waiting::wait_for(&client, kind, &id, settings.wait_timeout, settings).await
         }
+        Ok(response) if response.status.is_success() && is_binary(operation_id) => {
+            write_binary(&response, settings.out.as_deref())
+        }
         Ok(response) => render(operation_id, &response, settings.output),
         Err(error) => Err(sdk_failure(operation_id, &target.api_url, settings, &error)),
+    }
+}
+
+/// Whether the operation answers bytes (an image, an XML document) rather than JSON.
+pub(crate) fn is_binary(operation_id: &str) -> bool {
+    geopera_types::operations::find(operation_id).is_some_and(|info| info.output_type == "Binary")
+}
+
+/// Writes a binary answer to `--out`, or to stdout when that is a pipe or a file: bytes on a
+/// terminal would garble it and are never what was meant.
+fn write_binary(response: &Response<Value>, out: Option<&std::path::Path>) -> Outcome {
+    if let Some(path) = out {
+        return crate::files::write_atomically(path, &response.content);
+    }
+    let mut stdout = std::io::stdout().lock();
+    if std::io::IsTerminal::is_terminal(&stdout) {
+        let kind = response
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(geopera_types::OCTET_STREAM);
+        return Err(Failure::other(format!(
+            "the answer is binary ({kind}, {} bytes) and stdout is a terminal: use --out FILE or redirect stdout",
+            response.content.len()
+        )));
+    }
+    match stdout
+        .write_all(&response.content)
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::other(format!("cannot write the answer: {e}"))),
     }
 }
 

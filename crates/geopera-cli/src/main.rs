@@ -19,11 +19,13 @@
 //! | 0 | success (a redirect answer, printed as its `location`, included) |
 //! | 1 | any other failure: network, timeout, credentials, local files, `--json` that is not JSON |
 //! | 2 | the API answered with an error status, or the command line was wrong (unknown command or flag, missing required field, value out of range) |
+//! | 130 | interrupted with Ctrl-C (a file being written is removed) |
 
 mod account;
 mod auth;
 mod call;
 mod failure;
+mod files;
 mod json;
 mod pages;
 mod store;
@@ -44,6 +46,7 @@ Exit codes:
   0  success
   1  any other failure (network, timeout, credentials, local files)
   2  the API answered with an error, or the command line was wrong
+  130  interrupted (Ctrl-C); no partial file is left behind
 
 Environment: GEOPERA_PROFILE, GEOPERA_API_URL, GEOPERA_API_TOKEN (wins over stored
 credentials and is never written). Credentials: ~/.config/geopera/credentials.json";
@@ -91,6 +94,15 @@ fn global_args() -> Vec<Arg> {
             .value_parser(["json", "ndjson"])
             .help("How to print answers [default: json]"),
     ]
+}
+
+/// `--out FILE`, on the operations that answer bytes (and on `op`).
+pub(crate) fn out_arg() -> Arg {
+    Arg::new("out")
+        .long("out")
+        .value_name("FILE")
+        .value_parser(value_parser!(std::path::PathBuf))
+        .help("Write a binary answer (image, XML) to FILE, replaced only once complete; without it the bytes go to stdout unless that is a terminal")
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {
@@ -161,6 +173,7 @@ fn cli(operations: Vec<Command>) -> Command {
                         .value_name("PATH")
                         .help("Read the body from a file (wins over JSON)"),
                 )
+                .arg(out_arg())
                 .arg(
                     Arg::new("list")
                         .long("list")
@@ -200,7 +213,21 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_OTHER);
         }
     };
-    match runtime.block_on(run(&mut command, &matches, &tree.leaves)) {
+    let outcome = runtime.block_on(async {
+        let work = std::pin::pin!(run(&mut command, &matches, &tree.leaves));
+        let interrupted = std::pin::pin!(interrupted());
+        match futures::future::select(work, interrupted).await {
+            futures::future::Either::Left((outcome, _)) => outcome,
+            futures::future::Either::Right(((), _)) => {
+                files::remove_partial();
+                Err(Failure {
+                    code: EXIT_INTERRUPTED,
+                    message: "interrupted".to_owned(),
+                })
+            }
+        }
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             for line in failure.message.lines() {
@@ -208,6 +235,18 @@ fn main() -> ExitCode {
             }
             ExitCode::from(failure.code)
         }
+    }
+}
+
+/// Exit code after Ctrl-C, as shells report a process ended by SIGINT (128 + 2).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Resolves on Ctrl-C. Installing the handler means SIGINT no longer kills the process at
+/// once, so a wait or an upload is abandoned cleanly and a file being written is removed.
+/// When no handler can be installed this never resolves and Ctrl-C keeps its default effect.
+async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -264,6 +303,11 @@ fn settings(matches: &ArgMatches, validate: bool) -> Settings {
             .ok()
             .flatten()
             .copied(),
+        out: matches
+            .try_get_one::<std::path::PathBuf>("out")
+            .ok()
+            .flatten()
+            .cloned(),
     }
 }
 

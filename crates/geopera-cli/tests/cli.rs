@@ -873,3 +873,152 @@ fn the_idempotency_key_and_the_api_key_header_reach_the_server() {
     );
     assert!(call.header("authorization").is_none());
 }
+
+/// The first scene the emulator's catalog answers.
+fn a_scene(s: &Setup) -> String {
+    let output = s
+        .cli()
+        .args([
+            "catalog",
+            "search",
+            "--host-name",
+            "earthsearch-aws",
+            "--limit",
+            "1",
+        ])
+        .output()
+        .expect("geopera runs");
+    stdout_json(&output)["features"][0]["id"]
+        .as_str()
+        .expect("a scene id")
+        .to_owned()
+}
+
+#[test]
+fn a_binary_answer_goes_to_out_whole_or_to_a_pipe_unchanged() {
+    let s = setup();
+    let scene = a_scene(&s);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("tile.png");
+    let tile = |command: &mut Command| {
+        command.args([
+            "catalog",
+            "tile",
+            "render",
+            "--collection",
+            "sentinel-2-l2a",
+            "--scene-id",
+            scene.as_str(),
+            "--visualization",
+            "true_color",
+            "--z",
+            "3",
+            "--x",
+            "4",
+            "--y",
+            "2",
+            "--format",
+            "png",
+        ]);
+    };
+    let mut to_file = s.cli();
+    tile(&mut to_file);
+    let output = to_file
+        .arg("--out")
+        .arg(&target)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(output.stdout.is_empty(), "nothing on stdout");
+    let written = std::fs::read(&target).expect("the file");
+    assert!(written.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    let entries = std::fs::read_dir(dir.path()).expect("list").count();
+    assert_eq!(entries, 1, "no temporary file left");
+
+    let mut to_pipe = s.cli();
+    tile(&mut to_pipe);
+    let output = to_pipe.output().expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(output.stdout, written, "the same bytes through a pipe");
+}
+
+#[test]
+fn ctrl_c_during_a_wait_exits_130_promptly() {
+    // On a clock that never moves, an open order never finishes.
+    let s = Setup {
+        emulator: Emulator::builder()
+            .clock(geopera_emulator::ManualClock::new())
+            .start()
+            .expect("emulator starts"),
+        home: tempfile::tempdir().expect("temp dir"),
+    };
+    let output = s
+        .cli()
+        .args([
+            "catalog",
+            "search",
+            "--host-name",
+            "earthsearch-aws",
+            "--limit",
+            "1",
+        ])
+        .output()
+        .expect("geopera runs");
+    let feature = &stdout_json(&output)["features"][0];
+    let (x, y) = (
+        feature["bbox"][0].as_f64().expect("a bbox"),
+        feature["bbox"][1].as_f64().expect("a bbox"),
+    );
+    let ring = serde_json::json!([
+        [x, y],
+        [x + 0.01, y],
+        [x + 0.01, y + 0.01],
+        [x, y + 0.01],
+        [x, y]
+    ]);
+    let body = serde_json::json!({
+        "captures": [{"id": feature["id"], "geometry": {"type": "Polygon", "coordinates": [ring]}}],
+        "displayName": "never finishes",
+    });
+    let mut child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .env("GEOPERA_API_URL", s.emulator.base_url())
+        .env("GEOPERA_API_TOKEN", s.emulator.api_key())
+        .args([
+            "orders",
+            "archive",
+            "place",
+            "--wait",
+            "--json",
+            &body.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    for _ in 0..100 {
+        if s.emulator.executed("orders.get") > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(s.emulator.executed("orders.get") > 0, "the wait polls");
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("child status") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still running after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+}
