@@ -89,7 +89,7 @@ pub(crate) async fn call(
             let started = crate::waiting::kind_of(operation_id)
                 .and_then(|kind| Some((kind, crate::waiting::started_id(kind, &answer)?)));
             let Some((kind, id)) = started else {
-                render(operation_id, &response, settings.output)?;
+                render(operation_id, &response, settings)?;
                 return Err(Failure::other(
                     "--wait: the answer names no order or job to wait for",
                 ));
@@ -99,7 +99,7 @@ pub(crate) async fn call(
         Ok(response) if response.status.is_success() && is_binary(operation_id) => {
             write_binary(&response, settings.out.as_deref())
         }
-        Ok(response) => render(operation_id, &response, settings.output),
+        Ok(response) => render(operation_id, &response, settings),
         Err(error) => Err(sdk_failure(operation_id, &target.api_url, settings, &error)),
     }
 }
@@ -169,7 +169,11 @@ fn print_dry_run(
 }
 
 /// Prints a successful (or redirected) answer; turns an error answer into a failure.
-pub(crate) fn render(operation_id: &str, response: &Response<Value>, output: Output) -> Outcome {
+pub(crate) fn render(
+    operation_id: &str,
+    response: &Response<Value>,
+    settings: &Settings,
+) -> Outcome {
     let status = response.status;
     if status.is_redirection() {
         let location = response
@@ -178,10 +182,7 @@ pub(crate) fn render(operation_id: &str, response: &Response<Value>, output: Out
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let answer = serde_json::json!({ "status": status.as_u16(), "location": location });
-        return print(&match output {
-            Output::Json => json::pretty(&answer),
-            Output::Ndjson => answer.to_string(),
-        });
+        return print_json(&answer.to_string(), settings);
     }
     if !status.is_success() {
         return Err(api_failure(operation_id, response));
@@ -190,16 +191,23 @@ pub(crate) fn render(operation_id: &str, response: &Response<Value>, output: Out
     if text.trim().is_empty() {
         return print("null");
     }
-    let formatted = match output {
-        Output::Json => json::reindent(&text),
-        Output::Ndjson => json::compact(&text),
-    };
-    match formatted {
-        Some(formatted) => print(&formatted),
-        None if is_ndjson(response) => print(text.trim_end()),
-        // Not JSON (e.g. XML capabilities): printed as a JSON string, so stdout stays JSON.
-        None => print(&Value::String(text.into_owned()).to_string()),
+    if json::reindent(&text).is_some() {
+        return print_json(&text, settings);
     }
+    if is_ndjson(response) {
+        return print(text.trim_end());
+    }
+    // Not JSON (e.g. XML capabilities): printed as a JSON string, so stdout stays JSON.
+    print(&Value::String(text.into_owned()).to_string())
+}
+
+/// Prints one JSON document (known to be valid) as `--output` asks.
+pub(crate) fn print_json(text: &str, settings: &Settings) -> Outcome {
+    let formatted = match settings.output {
+        Output::Json => json::reindent(text),
+        Output::Ndjson => json::compact(text),
+    };
+    print(formatted.as_deref().unwrap_or(text))
 }
 
 fn is_ndjson(response: &Response<Value>) -> bool {

@@ -30,6 +30,7 @@ mod json;
 mod pages;
 mod store;
 mod tree;
+mod upload;
 mod waiting;
 
 use std::process::ExitCode;
@@ -190,6 +191,7 @@ fn cli(operations: Vec<Command>) -> Command {
                         .value_parser(value_parser!(clap_complete::Shell)),
                 ),
         )
+        .subcommand(upload::command())
         .subcommands(operations)
 }
 
@@ -214,12 +216,14 @@ fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(async {
-        let work = std::pin::pin!(run(&mut command, &matches, &tree.leaves));
+        let work = Box::pin(run(&mut command, &matches, &tree.leaves));
         let interrupted = std::pin::pin!(interrupted());
         match futures::future::select(work, interrupted).await {
             futures::future::Either::Left((outcome, _)) => outcome,
-            futures::future::Either::Right(((), _)) => {
+            futures::future::Either::Right(((), work)) => {
+                drop(work);
                 files::remove_partial();
+                settle().await;
                 Err(Failure {
                     code: EXIT_INTERRUPTED,
                     message: "interrupted".to_owned(),
@@ -250,6 +254,16 @@ async fn interrupted() {
     }
 }
 
+/// Gives tasks spawned while the abandoned work was dropped (an upload releasing its
+/// reservation) a moment to finish, without delaying the exit for long.
+async fn settle() {
+    let handle = tokio::runtime::Handle::current();
+    let started = std::time::Instant::now();
+    while handle.metrics().num_alive_tasks() > 0 && started.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn run(
     command: &mut Command,
     top: &ArgMatches,
@@ -264,6 +278,7 @@ async fn run(
         "whoami" => return account::whoami(sub, top).await,
         "op" => return op(sub, top).await,
         "completions" => return completions(command, sub),
+        "upload" => return upload::run(sub, &settings(sub, true)).await,
         _ => {}
     }
     let mut path = vec![name.to_owned()];

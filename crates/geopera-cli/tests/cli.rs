@@ -1022,3 +1022,60 @@ fn ctrl_c_during_a_wait_exits_130_promptly() {
     };
     assert_eq!(status.code(), Some(130));
 }
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn upload_sends_a_file_and_prints_the_completed_upload() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["projects", "create", "--name", "uploads"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let project = stdout_json(&output)["id"]
+        .as_str()
+        .expect("a project id")
+        .to_owned();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scene.tif");
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&path, &bytes).expect("a file");
+    let output = s
+        .cli()
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", &project, "--content-type", "image/tiff"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(output.stderr.is_empty(), "no progress off a terminal");
+    let upload = stdout_json(&output);
+    assert_eq!(upload["status"], "completed");
+    assert_eq!(upload["files"][0]["sha256"], sha256_hex(&bytes).as_str());
+
+    // A missing file fails before anything is reserved.
+    let output = s
+        .cli()
+        .args(["upload", "/nonexistent/file.tif", "--project", &project])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).starts_with("Error: upload failed at step prepare"));
+    // An unknown project is an API error, with nothing left reserved.
+    let output = s
+        .cli()
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", "p_missing"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+}
