@@ -32,6 +32,7 @@ mod store;
 mod tree;
 mod upload;
 mod waiting;
+mod webhook;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -192,6 +193,7 @@ fn cli(operations: Vec<Command>) -> Command {
                 ),
         )
         .subcommand(upload::command())
+        .subcommand(webhook::command())
         .subcommands(operations)
 }
 
@@ -279,6 +281,12 @@ async fn run(
         "op" => return op(sub, top).await,
         "completions" => return completions(command, sub),
         "upload" => return upload::run(sub, &settings(sub, true)).await,
+        "webhooks" => {
+            return match sub.subcommand() {
+                Some(("verify", verify)) => webhook::verify(verify, &settings(verify, true)),
+                _ => print_help(command, &["webhooks".to_owned()]),
+            }
+        }
         _ => {}
     }
     let mut path = vec![name.to_owned()];

@@ -1079,3 +1079,95 @@ fn upload_sends_a_file_and_prints_the_completed_upload() {
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
 }
+
+fn signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{KeyInit as _, Mac as _};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+#[test]
+fn webhooks_verify_accepts_a_signed_delivery_and_refuses_the_rest() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secret = "whsec_test_0123456789";
+    let body = br#"{"event_id":"evt_1","event_type":"order.fulfilled","timestamp":"2025-01-01T00:05:00Z","organization_id":"org_demo","entity_type":"order","entity_id":"ord_1","data":{"order_id":"ord_1","status":"fulfilled"}}"#;
+    let body_path = dir.path().join("body.json");
+    std::fs::write(&body_path, body).expect("body");
+    let headers_path = dir.path().join("headers.txt");
+    std::fs::write(
+        &headers_path,
+        format!(
+            "POST /hook HTTP/1.1\nContent-Type: application/json\nX-Geopera-Signature: {}\nX-Geopera-Event: order.fulfilled\nX-Geopera-Event-ID: evt_1\nX-Geopera-Delivery-ID: dlv_9\n",
+            signature(secret, body)
+        ),
+    )
+    .expect("headers");
+    let verify = |secret_env: &str, headers: &Path, body: &Path| {
+        s.bare()
+            .env("HOOK_SECRET", secret_env)
+            .args(["webhooks", "verify", "--secret-env", "HOOK_SECRET"])
+            .arg("--headers")
+            .arg(headers)
+            .arg("--body")
+            .arg(body)
+            .output()
+            .expect("geopera runs")
+    };
+
+    let output = verify(secret, &headers_path, &body_path);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let event = stdout_json(&output);
+    assert_eq!(event["event"], "OrderFulfilled");
+    assert_eq!(event["order_id"], "ord_1");
+    assert_eq!(event["delivery_id"], "dlv_9");
+    assert_eq!(event["body"]["entity_id"], "ord_1");
+
+    // The secret on the command line works too, and is never echoed.
+    let output = s
+        .bare()
+        .args(["webhooks", "verify", "--secret", secret])
+        .arg("--headers")
+        .arg(&headers_path)
+        .arg("--body")
+        .arg(&body_path)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(!text(&output.stdout).contains(secret));
+
+    let refused = |output: std::process::Output, why: &str| {
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = text(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.to_lowercase().contains(why), "{stderr}");
+        assert!(!stderr.contains(secret), "{stderr}");
+        assert!(output.stdout.is_empty());
+    };
+    // A body changed after signing.
+    let tampered = dir.path().join("tampered.json");
+    std::fs::write(
+        &tampered,
+        String::from_utf8_lossy(body).replace("ord_1", "ord_2"),
+    )
+    .expect("tampered");
+    refused(
+        verify(secret, &headers_path, &tampered),
+        "signature does not match",
+    );
+    // Another secret.
+    refused(
+        verify("whsec_other", &headers_path, &body_path),
+        "signature does not match",
+    );
+    // No signature header.
+    let unsigned = dir.path().join("unsigned.txt");
+    std::fs::write(&unsigned, "X-Geopera-Event: order.fulfilled\n").expect("headers");
+    refused(
+        verify(secret, &unsigned, &body_path),
+        "no x-geopera-signature header",
+    );
+}
