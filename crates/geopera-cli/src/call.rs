@@ -17,6 +17,10 @@ pub(crate) enum Output {
     Json,
     /// One compact JSON document per line.
     Ndjson,
+    /// Columns for people: chosen for STAC items, orders and jobs, else the scalar members.
+    Table,
+    /// YAML, members in the server's order.
+    Yaml,
 }
 
 /// Options of one call that come from the command line.
@@ -37,6 +41,8 @@ pub(crate) struct Settings {
     pub(crate) wait_timeout: Option<Duration>,
     /// `--out`: where a binary answer (an image, a capabilities document) is written.
     pub(crate) out: Option<std::path::PathBuf>,
+    /// `--jq`: a jq program the answer is passed through before it is printed.
+    pub(crate) jq: Option<String>,
 }
 
 /// The user agent of every request, naming this program and its version.
@@ -201,15 +207,47 @@ pub(crate) fn render(
     print(&Value::String(text.into_owned()).to_string())
 }
 
-/// Prints one JSON document (known to be valid) as `--output` asks.
+/// Prints one JSON document (known to be valid) as `--output` asks, through `--jq` first
+/// when given (each of its results is printed in turn).
 pub(crate) fn print_json(text: &str, settings: &Settings) -> Outcome {
-    let formatted = match settings.output {
-        Output::Json => json::reindent(text),
-        Output::Ndjson => json::compact(text),
+    let Some(expr) = &settings.jq else {
+        return print_one(text, settings);
     };
+    let results = crate::jq::run(expr, text)?;
+    for (i, result) in results.iter().enumerate() {
+        if settings.output == Output::Yaml && i > 0 {
+            print("---")?;
+        }
+        print_one(result, settings)?;
+    }
+    Ok(())
+}
+
+fn print_one(text: &str, settings: &Settings) -> Outcome {
+    let formatted =
+        match settings.output {
+            Output::Json => json::reindent(text),
+            Output::Ndjson => json::compact(text),
+            Output::Table | Output::Yaml => {
+                let value = crate::ordered::Ordered::parse(text)
+                    .map_err(|e| Failure::other(format!("cannot read the answer: {e}")))?;
+                if settings.output == Output::Table {
+                    Some(crate::table::table(&value, colour()))
+                } else {
+                    Some(crate::table::yaml(&value).map_err(|e| {
+                        Failure::other(format!("cannot print the answer as YAML: {e}"))
+                    })?)
+                }
+            }
+        };
     print(formatted.as_deref().unwrap_or(text))
 }
 
+/// Whether to colour output: only for a person at a terminal who has not set `NO_COLOR`.
+fn colour() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
 fn is_ndjson(response: &Response<Value>) -> bool {
     response
         .headers

@@ -26,9 +26,12 @@ mod auth;
 mod call;
 mod failure;
 mod files;
+mod jq;
 mod json;
+mod ordered;
 mod pages;
 mod store;
+mod table;
 mod tree;
 mod upload;
 mod waiting;
@@ -93,8 +96,14 @@ fn global_args() -> Vec<Arg> {
             .global(true)
             .help_heading("Global options")
             .value_name("FORMAT")
-            .value_parser(["json", "ndjson"])
-            .help("How to print answers [default: json]"),
+            .value_parser(["json", "ndjson", "table", "yaml"])
+            .help("How to print answers [default: json]; --all always prints NDJSON"),
+        Arg::new("jq")
+            .long("jq")
+            .global(true)
+            .help_heading("Global options")
+            .value_name("EXPR")
+            .help("Filter the answer with a jq program before printing (each item with --all)"),
     ]
 }
 
@@ -274,6 +283,14 @@ async fn run(
     let Some((name, sub)) = top.subcommand() else {
         return print_help(command, &[]);
     };
+    // A jq program that does not compile is a usage error, found before anything is sent.
+    let mut deepest = sub;
+    while let Some((_, next)) = deepest.subcommand() {
+        deepest = next;
+    }
+    if let Ok(Some(expr)) = deepest.try_get_one::<String>("jq") {
+        jq::check(expr)?;
+    }
     match name {
         "login" => return account::login(sub, top).await,
         "logout" => return account::logout(top).await,
@@ -316,6 +333,8 @@ fn settings(matches: &ArgMatches, validate: bool) -> Settings {
         dry_run: matches.get_flag("dry-run"),
         output: match matches.get_one::<String>("output").map(String::as_str) {
             Some("ndjson") => Output::Ndjson,
+            Some("table") => Output::Table,
+            Some("yaml") => Output::Yaml,
             _ => Output::Json,
         },
         validate,
@@ -331,6 +350,7 @@ fn settings(matches: &ArgMatches, validate: bool) -> Settings {
             .ok()
             .flatten()
             .cloned(),
+        jq: matches.get_one::<String>("jq").cloned(),
     }
 }
 

@@ -1171,3 +1171,117 @@ fn webhooks_verify_accepts_a_signed_delivery_and_refuses_the_rest() {
         "no x-geopera-signature header",
     );
 }
+
+#[test]
+fn output_table_and_yaml_and_jq() {
+    let s = setup();
+    let search = [
+        "catalog",
+        "search",
+        "--host-name",
+        "earthsearch-aws",
+        "--limit",
+        "3",
+    ];
+    let json = stdout_json(&s.cli().args(search).output().expect("geopera runs"));
+    let ids: Vec<&str> = json["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 3);
+
+    // A table of STAC items: a header, then one row per item with its id first. Off a
+    // terminal there is no colour.
+    let output = s
+        .cli()
+        .args(search)
+        .args(["--output", "table"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let table = text(&output.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    assert!(
+        lines[0].starts_with("ID")
+            && lines[0].contains("COLLECTION")
+            && lines[0].contains("CLOUD COVER"),
+        "{table}"
+    );
+    assert!(!table.contains('\x1b'));
+    for (line, feature) in lines[1..]
+        .iter()
+        .zip(json["features"].as_array().expect("features"))
+    {
+        assert!(
+            line.starts_with(feature["id"].as_str().expect("an id")),
+            "{line}"
+        );
+        assert!(
+            line.contains(feature["collection"].as_str().expect("a collection")),
+            "{line}"
+        );
+    }
+
+    // Orders get their own columns.
+    let output = s
+        .cli()
+        .args(["orders", "list", "--size", "2", "-o", "table"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let table = text(&output.stdout);
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.lines().next().unwrap_or_default().contains("STATUS"));
+    assert_eq!(table.lines().count(), 3, "{table}");
+
+    // YAML reads like the JSON, members in order.
+    let output = s
+        .cli()
+        .args(search)
+        .args(["--output", "yaml"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let yaml = text(&output.stdout);
+    assert!(yaml.contains(&format!("id: {}", ids[0])), "{yaml}");
+
+    // --jq filters the answer; each result is printed.
+    let output = s
+        .cli()
+        .args(search)
+        .args(["--jq", ".features[].id"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let printed: Vec<String> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<String>(line).expect("a JSON string"))
+        .collect();
+    assert_eq!(printed, ids);
+    // With --all, on every item.
+    let output = s
+        .cli()
+        .args(["orders", "list", "--size", "5", "--all", "--jq", ".orderId"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).lines().count() > 5);
+    // A program that does not compile is a usage error and nothing is sent.
+    let before = s.emulator.executed("catalog.search");
+    let output = s
+        .cli()
+        .args(search)
+        .args(["--jq", ".features[ | nosuch"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).starts_with("Error: --jq"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(s.emulator.executed("catalog.search"), before);
+}
