@@ -86,6 +86,21 @@ pub(crate) async fn call(
         request = request.idempotency_key(key.clone());
     }
     let result = client.invoke_request(operation_id, request).await;
+    match &result {
+        Ok(response) => tracing::info!(
+            operation_id,
+            request_id = %response.request_id,
+            status = response.status.as_u16(),
+            attempts = response.attempts,
+            "call ended"
+        ),
+        Err(error) => tracing::info!(
+            operation_id,
+            request_id = error.request_id().unwrap_or("-"),
+            "call failed: {}",
+            crate::failure::chain(error)
+        ),
+    }
     if let Err(failure) = auth::store_captured(target, captured) {
         eprintln!("Warning: the refreshed session was not stored: {failure}");
     }

@@ -98,6 +98,19 @@ fn global_args() -> Vec<Arg> {
             .value_name("FORMAT")
             .value_parser(["json", "ndjson", "table", "yaml"])
             .help("How to print answers [default: json]; --all always prints NDJSON"),
+        Arg::new("verbose")
+            .long("verbose")
+            .short('v')
+            .global(true)
+            .help_heading("Global options")
+            .action(ArgAction::SetTrue)
+            .help("Trace each call on stderr: operation, request id, attempts, status, timing"),
+        Arg::new("debug")
+            .long("debug")
+            .global(true)
+            .help_heading("Global options")
+            .action(ArgAction::SetTrue)
+            .help("Like --verbose, with the HTTP client's connection events (credentials are never shown)"),
         Arg::new("jq")
             .long("jq")
             .global(true)
@@ -216,6 +229,7 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
+    tracing_to_stderr(&matches);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -253,6 +267,36 @@ fn main() -> ExitCode {
     }
 }
 
+/// The matches of the subcommand that runs, where global options given anywhere are visible.
+fn deepest(matches: &ArgMatches) -> &ArgMatches {
+    let mut current = matches;
+    while let Some((_, next)) = current.subcommand() {
+        current = next;
+    }
+    current
+}
+
+/// `-v` / `--debug`: the SDK's tracing on stderr (this binary is also named `geopera`, so its
+/// own events fall under the same target). The filter is fixed rather than read from
+/// `RUST_LOG`, so that no wire-level crate (which could log header values, credentials
+/// among them) is ever switched on by accident; the SDK itself never logs a credential.
+fn tracing_to_stderr(matches: &ArgMatches) {
+    let leaf = deepest(matches);
+    let flag = |name: &str| matches!(leaf.try_get_one::<bool>(name), Ok(Some(true)));
+    let filter = if flag("debug") {
+        "geopera=trace,hyper_util=debug"
+    } else if flag("verbose") {
+        "geopera=debug"
+    } else {
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
 /// Exit code after Ctrl-C, as shells report a process ended by SIGINT (128 + 2).
 const EXIT_INTERRUPTED: u8 = 130;
 
@@ -284,11 +328,7 @@ async fn run(
         return print_help(command, &[]);
     };
     // A jq program that does not compile is a usage error, found before anything is sent.
-    let mut deepest = sub;
-    while let Some((_, next)) = deepest.subcommand() {
-        deepest = next;
-    }
-    if let Ok(Some(expr)) = deepest.try_get_one::<String>("jq") {
+    if let Ok(Some(expr)) = deepest(sub).try_get_one::<String>("jq") {
         jq::check(expr)?;
     }
     match name {

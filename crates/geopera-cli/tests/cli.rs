@@ -1285,3 +1285,46 @@ fn output_table_and_yaml_and_jq() {
     );
     assert_eq!(s.emulator.executed("catalog.search"), before);
 }
+
+#[test]
+fn verbose_and_debug_trace_calls_on_stderr_without_the_credential() {
+    let s = setup();
+    for flag in ["-v", "--debug"] {
+        let output = s
+            .cli()
+            .args([
+                "catalog",
+                "search",
+                "--host-name",
+                "earthsearch-aws",
+                "--limit",
+                "1",
+                flag,
+            ])
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("catalog.search"), "{flag}: {stderr}");
+        assert!(stderr.contains("request_id"), "{flag}: {stderr}");
+        assert!(
+            !stderr.contains(s.emulator.api_key()),
+            "{flag} shows the key"
+        );
+        stdout_json(&output);
+    }
+    // Without either, stderr stays empty.
+    let output = s
+        .cli()
+        .args([
+            "catalog",
+            "search",
+            "--host-name",
+            "earthsearch-aws",
+            "--limit",
+            "1",
+        ])
+        .output()
+        .expect("geopera runs");
+    assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
+}
