@@ -85,6 +85,15 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
     ) else {
         return Err(Failure::usage("PATH and --project are required"));
     };
+    if settings.dry_run {
+        let size = std::fs::metadata(path)
+            .map_err(|e| Failure::other(format!("cannot read {}: {e}", path.display())))?
+            .len();
+        return call::print(&format!(
+            "# would upload {} ({size} bytes) into project {project}: uploads.initiate, a PUT to the signed URL, uploads.complete",
+            path.display()
+        ));
+    }
     let target = auth::target(matches, true)?;
     let held = auth::held(&target, true)
         .await?

@@ -940,6 +940,29 @@ fn a_binary_answer_goes_to_out_whole_or_to_a_pipe_unchanged() {
     let output = to_pipe.output().expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(output.stdout, written, "the same bytes through a pipe");
+
+    // On a terminal (a pseudo-terminal from util-linux `script`, where present) it refuses.
+    let shown = format!(
+        "{BIN} catalog tile render --collection sentinel-2-l2a --scene-id {scene} \
+         --visualization true_color --z 3 --x 4 --y 2 --format png"
+    );
+    let Ok(output) = std::process::Command::new("script")
+        .args(["-qec", &shown, "/dev/null"])
+        .env("GEOPERA_API_URL", s.emulator.base_url())
+        .env("GEOPERA_API_TOKEN", s.emulator.api_key())
+        .env("HOME", s.home.path())
+        .stdin(Stdio::null())
+        .output()
+    else {
+        return;
+    };
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    assert!(
+        text(&output.stdout).contains("stdout is a terminal"),
+        "{}",
+        text(&output.stdout)
+    );
+    assert!(!output.stdout.windows(4).any(|w| w == b"\x89PNG"));
 }
 
 #[test]
@@ -1060,6 +1083,19 @@ fn upload_sends_a_file_and_prints_the_completed_upload() {
     let upload = stdout_json(&output);
     assert_eq!(upload["status"], "completed");
     assert_eq!(upload["files"][0]["sha256"], sha256_hex(&bytes).as_str());
+
+    // --dry-run says what would happen and reserves nothing.
+    let before = s.emulator.executed("uploads.initiate");
+    let output = s
+        .cli()
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", &project, "--dry-run"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("200000 bytes"));
+    assert_eq!(s.emulator.executed("uploads.initiate"), before);
 
     // A missing file fails before anything is reserved.
     let output = s
