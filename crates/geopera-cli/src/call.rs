@@ -133,7 +133,8 @@ pub(crate) fn is_binary(operation_id: &str) -> bool {
 /// Writes a binary answer to `--out`, or to stdout when that is a pipe or a file: bytes on a
 /// terminal would garble it and are never what was meant.
 fn write_binary(response: &Response<Value>, out: Option<&std::path::Path>) -> Outcome {
-    if let Some(path) = out {
+    // `--out -` means stdout, as for most tools that take an output file.
+    if let Some(path) = out.filter(|path| path.as_os_str() != "-") {
         return crate::files::write_atomically(path, &response.content);
     }
     let mut stdout = std::io::stdout().lock();

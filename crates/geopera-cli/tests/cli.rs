@@ -940,6 +940,10 @@ fn a_binary_answer_goes_to_out_whole_or_to_a_pipe_unchanged() {
     let output = to_pipe.output().expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(output.stdout, written, "the same bytes through a pipe");
+    let mut dash = s.cli();
+    tile(&mut dash);
+    let output = dash.args(["--out", "-"]).output().expect("geopera runs");
+    assert_eq!(output.stdout, written, "--out - is stdout");
 
     // On a terminal (a pseudo-terminal from util-linux `script`, where present) it refuses.
     let shown = format!(
