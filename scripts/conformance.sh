@@ -2,7 +2,8 @@
 # Peer conformance of the emulator binary:
 #   a. the official Python SDK (geopera on PyPI, unmodified) runs its documented flows against it;
 #   b. the official CLI (geopera-cli on PyPI, unmodified) signs in with the demo key and with a
-#      device login, and runs whoami and catalog search;
+#      device login, and runs whoami and catalog search; then it and our `geopera` share one
+#      credentials file, each running whoami on the other's login;
 #   c. schemathesis runs the contract against it under its default checks.
 # Creates its own venvs under target/ (reused when the pins match); the CLI gets one of its own
 # so its dependencies never move the SDK's pins. Skips, exiting 0, only when
@@ -34,15 +35,16 @@ if [ ! -f "$spec" ]; then
   exit 1
 fi
 
-# The emulator. CI has already built the workspace in the dev profile, so this is a no-op
-# there; a release build would compile every dependency a second time for no gain.
-if ! cargo build --locked --quiet -p geopera-emulator 2>"$work/build.log"; then
+# The emulator and our CLI. CI has already built the workspace in the dev profile, so this is
+# a no-op there; a release build would compile every dependency a second time for no gain.
+if ! cargo build --locked --quiet -p geopera-emulator -p geopera-cli 2>"$work/build.log"; then
   cat "$work/build.log"
-  say "FAIL: the emulator does not build"
+  say "FAIL: the emulator or the CLI does not build"
   exit 1
 fi
-# Where cargo put it: a CARGO_TARGET_DIR of the caller moves it out of target/.
+# Where cargo put them: a CARGO_TARGET_DIR of the caller moves them out of target/.
 emulator=${CARGO_TARGET_DIR:-target}/debug/geopera-emulator
+rust_cli=${CARGO_TARGET_DIR:-target}/debug/geopera
 
 # A venv holding exactly the pins, reused when it already does.
 pins_ok() {
@@ -110,7 +112,7 @@ sdk_summary=$(tail -n 1 "$work/python_sdk.log")
 # calls may revoke any key they can find.
 cli_status=0
 timeout 300 "$cli_venv/bin/python" "$here/official_cli.py" "$cli_venv/bin/geopera" "$url" "$key" \
-  >"$work/official_cli.log" 2>&1 || cli_status=$?
+  "$rust_cli" >"$work/official_cli.log" 2>&1 || cli_status=$?
 cat "$work/official_cli.log"
 cli_summary=$(tail -n 1 "$work/official_cli.log")
 

@@ -1,12 +1,13 @@
 """Runs the official `geopera` CLI, unmodified, against a running geopera-emulator.
 
-Usage: official_cli.py GEOPERA_EXECUTABLE BASE_URL API_KEY
+Usage: official_cli.py GEOPERA_EXECUTABLE BASE_URL API_KEY [RUST_GEOPERA_EXECUTABLE]
 
 The emulator must run with `--control` (the session check moves its clock). Every command runs
 with a fresh, private HOME, so the CLI's credential file (`~/.config/geopera/credentials.json`)
 never touches the caller's. The CLI exits 0 after some failures (`login`, `whoami`), so each
 check asserts the exit status AND what the command printed. Prints one line per check and
-exits non-zero if any fails.
+exits non-zero if any fails. Given the Rust `geopera` too, it also checks that the two share one
+credentials file: a login by either is used by the other's `whoami`.
 """
 
 from __future__ import annotations
@@ -161,12 +162,33 @@ def check_device_login(cli: Cli, url: str) -> None:
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant", replay.text
 
 
+def check_shared_file(theirs: Cli, ours: Cli, key: str) -> None:
+    """Both CLIs run with the same HOME; neither is told the URL after the login that stored it."""
+    expect(ours.run("login", "--api-url", ours.url, "--api-key", key), 0, "(API key, profile 'default')")
+    result = theirs.run("whoami")
+    expect(result, 0, "principal_type:  api_key", "org_id:          org_demo", f"api_url:         {theirs.url}")
+    expect(ours.run("logout"), 0)
+
+    expect(theirs.run("login", "--api-url", theirs.url, "--api-key", key), 0, "(API key, profile 'default')")
+    result = ours.run("whoami")
+    expect(result, 0, "api_key", "org_demo", theirs.url)
+    assert ours.credentials()["default"]["auth"] == {"type": "api_key", "api_key": key}, ours.credentials()
+
+
 def main() -> int:
     executable, url, key = sys.argv[1], sys.argv[2], sys.argv[3]
     checks: list[tuple[str, Callable[[Cli], None]]] = [
         ("login --api-key, whoami, catalog search, logout", lambda cli: check_api_key(cli, key)),
         ("device login, whoami, search, refresh after expiry, logout", lambda cli: check_device_login(cli, url)),
     ]
+    if len(sys.argv) > 4:
+        rust = sys.argv[4]
+        checks.append(
+            (
+                "one credentials file: Rust login -> official whoami, official login -> Rust whoami",
+                lambda cli: check_shared_file(cli, Cli(rust, cli.url, cli.home), key),
+            )
+        )
     failed = 0
     for name, check in checks:
         with tempfile.TemporaryDirectory(prefix="geopera-cli-home-") as home:

@@ -17,6 +17,10 @@ pub(crate) enum Output {
     Json,
     /// One compact JSON document per line.
     Ndjson,
+    /// Columns for people: chosen for STAC items, orders and jobs, else the scalar members.
+    Table,
+    /// YAML, members in the server's order.
+    Yaml,
 }
 
 /// Options of one call that come from the command line.
@@ -35,6 +39,10 @@ pub(crate) struct Settings {
     pub(crate) wait: bool,
     /// `--wait-timeout`: how long `--wait` may take.
     pub(crate) wait_timeout: Option<Duration>,
+    /// `--out`: where a binary answer (an image, a capabilities document) is written.
+    pub(crate) out: Option<std::path::PathBuf>,
+    /// `--jq`: a jq program the answer is passed through before it is printed.
+    pub(crate) jq: Option<String>,
 }
 
 /// The user agent of every request, naming this program and its version.
@@ -78,6 +86,21 @@ pub(crate) async fn call(
         request = request.idempotency_key(key.clone());
     }
     let result = client.invoke_request(operation_id, request).await;
+    match &result {
+        Ok(response) => tracing::info!(
+            operation_id,
+            request_id = %response.request_id,
+            status = response.status.as_u16(),
+            attempts = response.attempts,
+            "call ended"
+        ),
+        Err(error) => tracing::info!(
+            operation_id,
+            request_id = error.request_id().unwrap_or("-"),
+            "call failed: {}",
+            crate::failure::chain(error)
+        ),
+    }
     if let Err(failure) = auth::store_captured(target, captured) {
         eprintln!("Warning: the refreshed session was not stored: {failure}");
     }
@@ -87,15 +110,52 @@ pub(crate) async fn call(
             let started = crate::waiting::kind_of(operation_id)
                 .and_then(|kind| Some((kind, crate::waiting::started_id(kind, &answer)?)));
             let Some((kind, id)) = started else {
-                render(operation_id, &response, settings.output)?;
+                render(operation_id, &response, settings)?;
                 return Err(Failure::other(
                     "--wait: the answer names no order or job to wait for",
                 ));
             };
             crate::waiting::wait_for(&client, kind, &id, settings.wait_timeout, settings).await
         }
-        Ok(response) => render(operation_id, &response, settings.output),
+        Ok(response) if response.status.is_success() && is_binary(operation_id) => {
+            write_binary(&response, settings.out.as_deref())
+        }
+        Ok(response) => render(operation_id, &response, settings),
         Err(error) => Err(sdk_failure(operation_id, &target.api_url, settings, &error)),
+    }
+}
+
+/// Whether the operation answers bytes (an image, an XML document) rather than JSON.
+pub(crate) fn is_binary(operation_id: &str) -> bool {
+    geopera_types::operations::find(operation_id).is_some_and(|info| info.output_type == "Binary")
+}
+
+/// Writes a binary answer to `--out`, or to stdout when that is a pipe or a file: bytes on a
+/// terminal would garble it and are never what was meant.
+fn write_binary(response: &Response<Value>, out: Option<&std::path::Path>) -> Outcome {
+    // `--out -` means stdout, as for most tools that take an output file.
+    if let Some(path) = out.filter(|path| path.as_os_str() != "-") {
+        return crate::files::write_atomically(path, &response.content);
+    }
+    let mut stdout = std::io::stdout().lock();
+    if std::io::IsTerminal::is_terminal(&stdout) {
+        let kind = response
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(geopera_types::OCTET_STREAM);
+        return Err(Failure::other(format!(
+            "the answer is binary ({kind}, {} bytes) and stdout is a terminal: use --out FILE or redirect stdout",
+            response.content.len()
+        )));
+    }
+    match stdout
+        .write_all(&response.content)
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::other(format!("cannot write the answer: {e}"))),
     }
 }
 
@@ -131,7 +191,11 @@ fn print_dry_run(
 }
 
 /// Prints a successful (or redirected) answer; turns an error answer into a failure.
-pub(crate) fn render(operation_id: &str, response: &Response<Value>, output: Output) -> Outcome {
+pub(crate) fn render(
+    operation_id: &str,
+    response: &Response<Value>,
+    settings: &Settings,
+) -> Outcome {
     let status = response.status;
     if status.is_redirection() {
         let location = response
@@ -140,10 +204,7 @@ pub(crate) fn render(operation_id: &str, response: &Response<Value>, output: Out
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let answer = serde_json::json!({ "status": status.as_u16(), "location": location });
-        return print(&match output {
-            Output::Json => json::pretty(&answer),
-            Output::Ndjson => answer.to_string(),
-        });
+        return print_json(&answer.to_string(), settings);
     }
     if !status.is_success() {
         return Err(api_failure(operation_id, response));
@@ -152,18 +213,57 @@ pub(crate) fn render(operation_id: &str, response: &Response<Value>, output: Out
     if text.trim().is_empty() {
         return print("null");
     }
-    let formatted = match output {
-        Output::Json => json::reindent(&text),
-        Output::Ndjson => json::compact(&text),
-    };
-    match formatted {
-        Some(formatted) => print(&formatted),
-        None if is_ndjson(response) => print(text.trim_end()),
-        // Not JSON (e.g. XML capabilities): printed as a JSON string, so stdout stays JSON.
-        None => print(&Value::String(text.into_owned()).to_string()),
+    if json::reindent(&text).is_some() {
+        return print_json(&text, settings);
     }
+    if is_ndjson(response) {
+        return print(text.trim_end());
+    }
+    // Not JSON (e.g. XML capabilities): printed as a JSON string, so stdout stays JSON.
+    print(&Value::String(text.into_owned()).to_string())
 }
 
+/// Prints one JSON document (known to be valid) as `--output` asks, through `--jq` first
+/// when given (each of its results is printed in turn).
+pub(crate) fn print_json(text: &str, settings: &Settings) -> Outcome {
+    let Some(expr) = &settings.jq else {
+        return print_one(text, settings);
+    };
+    let results = crate::jq::run(expr, text)?;
+    for (i, result) in results.iter().enumerate() {
+        if settings.output == Output::Yaml && i > 0 {
+            print("---")?;
+        }
+        print_one(result, settings)?;
+    }
+    Ok(())
+}
+
+fn print_one(text: &str, settings: &Settings) -> Outcome {
+    let formatted =
+        match settings.output {
+            Output::Json => json::reindent(text),
+            Output::Ndjson => json::compact(text),
+            Output::Table | Output::Yaml => {
+                let value = crate::ordered::Ordered::parse(text)
+                    .map_err(|e| Failure::other(format!("cannot read the answer: {e}")))?;
+                if settings.output == Output::Table {
+                    Some(crate::table::table(&value, colour()))
+                } else {
+                    Some(crate::table::yaml(&value).map_err(|e| {
+                        Failure::other(format!("cannot print the answer as YAML: {e}"))
+                    })?)
+                }
+            }
+        };
+    print(formatted.as_deref().unwrap_or(text))
+}
+
+/// Whether to colour output: only for a person at a terminal who has not set `NO_COLOR`.
+fn colour() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
 fn is_ndjson(response: &Response<Value>) -> bool {
     response
         .headers

@@ -19,16 +19,23 @@
 //! | 0 | success (a redirect answer, printed as its `location`, included) |
 //! | 1 | any other failure: network, timeout, credentials, local files, `--json` that is not JSON |
 //! | 2 | the API answered with an error status, or the command line was wrong (unknown command or flag, missing required field, value out of range) |
+//! | 130 | interrupted with Ctrl-C (a file being written is removed) |
 
 mod account;
 mod auth;
 mod call;
 mod failure;
+mod files;
+mod jq;
 mod json;
+mod ordered;
 mod pages;
 mod store;
+mod table;
 mod tree;
+mod upload;
 mod waiting;
+mod webhook;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -44,6 +51,7 @@ Exit codes:
   0  success
   1  any other failure (network, timeout, credentials, local files)
   2  the API answered with an error, or the command line was wrong
+  130  interrupted (Ctrl-C); no partial file is left behind
 
 Environment: GEOPERA_PROFILE, GEOPERA_API_URL, GEOPERA_API_TOKEN (wins over stored
 credentials and is never written). Credentials: ~/.config/geopera/credentials.json";
@@ -88,9 +96,37 @@ fn global_args() -> Vec<Arg> {
             .global(true)
             .help_heading("Global options")
             .value_name("FORMAT")
-            .value_parser(["json", "ndjson"])
-            .help("How to print answers [default: json]"),
+            .value_parser(["json", "ndjson", "table", "yaml"])
+            .help("How to print answers [default: json]; --all always prints NDJSON"),
+        Arg::new("verbose")
+            .long("verbose")
+            .short('v')
+            .global(true)
+            .help_heading("Global options")
+            .action(ArgAction::SetTrue)
+            .help("Trace each call on stderr: operation, request id, attempts, status, timing"),
+        Arg::new("debug")
+            .long("debug")
+            .global(true)
+            .help_heading("Global options")
+            .action(ArgAction::SetTrue)
+            .help("Like --verbose, with the HTTP client's connection events (credentials are never shown)"),
+        Arg::new("jq")
+            .long("jq")
+            .global(true)
+            .help_heading("Global options")
+            .value_name("EXPR")
+            .help("Filter the answer with a jq program before printing (each item with --all)"),
     ]
+}
+
+/// `--out FILE`, on the operations that answer bytes (and on `op`).
+pub(crate) fn out_arg() -> Arg {
+    Arg::new("out")
+        .long("out")
+        .value_name("FILE")
+        .value_parser(value_parser!(std::path::PathBuf))
+        .help("Write a binary answer (image, XML) to FILE, replaced only once complete; without it the bytes go to stdout unless that is a terminal")
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {
@@ -161,6 +197,7 @@ fn cli(operations: Vec<Command>) -> Command {
                         .value_name("PATH")
                         .help("Read the body from a file (wins over JSON)"),
                 )
+                .arg(out_arg())
                 .arg(
                     Arg::new("list")
                         .long("list")
@@ -177,6 +214,8 @@ fn cli(operations: Vec<Command>) -> Command {
                         .value_parser(value_parser!(clap_complete::Shell)),
                 ),
         )
+        .subcommand(upload::command())
+        .subcommand(webhook::command())
         .subcommands(operations)
 }
 
@@ -190,6 +229,7 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
+    tracing_to_stderr(&matches);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -200,7 +240,23 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_OTHER);
         }
     };
-    match runtime.block_on(run(&mut command, &matches, &tree.leaves)) {
+    let outcome = runtime.block_on(async {
+        let work = Box::pin(run(&mut command, &matches, &tree.leaves));
+        let interrupted = std::pin::pin!(interrupted());
+        match futures::future::select(work, interrupted).await {
+            futures::future::Either::Left((outcome, _)) => outcome,
+            futures::future::Either::Right(((), work)) => {
+                drop(work);
+                files::remove_partial();
+                settle().await;
+                Err(Failure {
+                    code: EXIT_INTERRUPTED,
+                    message: "interrupted".to_owned(),
+                })
+            }
+        }
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             for line in failure.message.lines() {
@@ -208,6 +264,58 @@ fn main() -> ExitCode {
             }
             ExitCode::from(failure.code)
         }
+    }
+}
+
+/// The matches of the subcommand that runs, where global options given anywhere are visible.
+fn deepest(matches: &ArgMatches) -> &ArgMatches {
+    let mut current = matches;
+    while let Some((_, next)) = current.subcommand() {
+        current = next;
+    }
+    current
+}
+
+/// `-v` / `--debug`: the SDK's tracing on stderr (this binary is also named `geopera`, so its
+/// own events fall under the same target). The filter is fixed rather than read from
+/// `RUST_LOG`, so that no wire-level crate (which could log header values, credentials
+/// among them) is ever switched on by accident; the SDK itself never logs a credential.
+fn tracing_to_stderr(matches: &ArgMatches) {
+    let leaf = deepest(matches);
+    let flag = |name: &str| matches!(leaf.try_get_one::<bool>(name), Ok(Some(true)));
+    let filter = if flag("debug") {
+        "geopera=trace,hyper_util=debug"
+    } else if flag("verbose") {
+        "geopera=debug"
+    } else {
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// Exit code after Ctrl-C, as shells report a process ended by SIGINT (128 + 2).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Resolves on Ctrl-C. Installing the handler means SIGINT no longer kills the process at
+/// once, so a wait or an upload is abandoned cleanly and a file being written is removed.
+/// When no handler can be installed this never resolves and Ctrl-C keeps its default effect.
+async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Gives tasks spawned while the abandoned work was dropped (an upload releasing its
+/// reservation) a moment to finish, without delaying the exit for long.
+async fn settle() {
+    let handle = tokio::runtime::Handle::current();
+    let started = std::time::Instant::now();
+    while handle.metrics().num_alive_tasks() > 0 && started.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -219,12 +327,23 @@ async fn run(
     let Some((name, sub)) = top.subcommand() else {
         return print_help(command, &[]);
     };
+    // A jq program that does not compile is a usage error, found before anything is sent.
+    if let Ok(Some(expr)) = deepest(sub).try_get_one::<String>("jq") {
+        jq::check(expr)?;
+    }
     match name {
         "login" => return account::login(sub, top).await,
         "logout" => return account::logout(top).await,
         "whoami" => return account::whoami(sub, top).await,
         "op" => return op(sub, top).await,
         "completions" => return completions(command, sub),
+        "upload" => return upload::run(sub, &settings(sub, true)).await,
+        "webhooks" => {
+            return match sub.subcommand() {
+                Some(("verify", verify)) => webhook::verify(verify, &settings(verify, true)),
+                _ => print_help(command, &["webhooks".to_owned()]),
+            }
+        }
         _ => {}
     }
     let mut path = vec![name.to_owned()];
@@ -254,6 +373,8 @@ fn settings(matches: &ArgMatches, validate: bool) -> Settings {
         dry_run: matches.get_flag("dry-run"),
         output: match matches.get_one::<String>("output").map(String::as_str) {
             Some("ndjson") => Output::Ndjson,
+            Some("table") => Output::Table,
+            Some("yaml") => Output::Yaml,
             _ => Output::Json,
         },
         validate,
@@ -264,6 +385,12 @@ fn settings(matches: &ArgMatches, validate: bool) -> Settings {
             .ok()
             .flatten()
             .copied(),
+        out: matches
+            .try_get_one::<std::path::PathBuf>("out")
+            .ok()
+            .flatten()
+            .cloned(),
+        jq: matches.get_one::<String>("jq").cloned(),
     }
 }
 

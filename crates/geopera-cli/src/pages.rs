@@ -82,10 +82,16 @@ pub(crate) async fn walk(
                 info.id
             ))
         })?;
-        let lines: Vec<String> = items
-            .iter()
-            .map(|item| json::compact(item.get()).unwrap_or_else(|| item.get().to_owned()))
-            .collect();
+        let mut lines: Vec<String> = Vec::with_capacity(items.len());
+        for item in &items {
+            match &settings.jq {
+                // `--jq` filters each item; its results are printed as lines too.
+                Some(expr) => lines.extend(crate::jq::run(expr, item.get())?),
+                None => {
+                    lines.push(json::compact(item.get()).unwrap_or_else(|| item.get().to_owned()))
+                }
+            }
+        }
         if !lines.is_empty() {
             call::print(&lines.join("\n"))?;
         }

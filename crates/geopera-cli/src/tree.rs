@@ -28,6 +28,10 @@ const RESERVED: &[&str] = &[
     "help",
     "all",
     "wait",
+    "out",
+    "jq",
+    "verbose",
+    "debug",
 ];
 
 /// Prefix of the clap ids of field flags, so that they never collide with other options.
@@ -255,6 +259,9 @@ fn leaf(name: String, info: &'static OperationInfo) -> Command {
     }
     if crate::waiting::kind_of(info.id).is_some() {
         command = command.args(wait_args());
+    }
+    if info.output_type == "Binary" {
+        command = command.arg(crate::out_arg());
     }
     for field in info.input.fields() {
         let Some(flag) = flag_field(field) else {

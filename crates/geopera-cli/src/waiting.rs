@@ -113,5 +113,5 @@ pub(crate) async fn wait_for(
         .invoke_request(read, Request::new(body))
         .await
         .map_err(|e| call::sdk_failure(read, &base_url, settings, &e))?;
-    call::render(read, &response, settings.output)
+    call::render(read, &response, settings)
 }

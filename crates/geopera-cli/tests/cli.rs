@@ -873,3 +873,498 @@ fn the_idempotency_key_and_the_api_key_header_reach_the_server() {
     );
     assert!(call.header("authorization").is_none());
 }
+
+/// The first scene the emulator's catalog answers.
+fn a_scene(s: &Setup) -> String {
+    let output = s
+        .cli()
+        .args([
+            "catalog",
+            "search",
+            "--host-name",
+            "earthsearch-aws",
+            "--limit",
+            "1",
+        ])
+        .output()
+        .expect("geopera runs");
+    stdout_json(&output)["features"][0]["id"]
+        .as_str()
+        .expect("a scene id")
+        .to_owned()
+}
+
+#[test]
+fn a_binary_answer_goes_to_out_whole_or_to_a_pipe_unchanged() {
+    let s = setup();
+    let scene = a_scene(&s);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("tile.png");
+    let tile = |command: &mut Command| {
+        command.args([
+            "catalog",
+            "tile",
+            "render",
+            "--collection",
+            "sentinel-2-l2a",
+            "--scene-id",
+            scene.as_str(),
+            "--visualization",
+            "true_color",
+            "--z",
+            "3",
+            "--x",
+            "4",
+            "--y",
+            "2",
+            "--format",
+            "png",
+        ]);
+    };
+    let mut to_file = s.cli();
+    tile(&mut to_file);
+    let output = to_file
+        .arg("--out")
+        .arg(&target)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(output.stdout.is_empty(), "nothing on stdout");
+    let written = std::fs::read(&target).expect("the file");
+    assert!(written.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    let entries = std::fs::read_dir(dir.path()).expect("list").count();
+    assert_eq!(entries, 1, "no temporary file left");
+
+    let mut to_pipe = s.cli();
+    tile(&mut to_pipe);
+    let output = to_pipe.output().expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(output.stdout, written, "the same bytes through a pipe");
+    let mut dash = s.cli();
+    tile(&mut dash);
+    let output = dash.args(["--out", "-"]).output().expect("geopera runs");
+    assert_eq!(output.stdout, written, "--out - is stdout");
+
+    // On a terminal (a pseudo-terminal from util-linux `script`, where present) it refuses.
+    let shown = format!(
+        "{BIN} catalog tile render --collection sentinel-2-l2a --scene-id {scene} \
+         --visualization true_color --z 3 --x 4 --y 2 --format png"
+    );
+    let Ok(output) = std::process::Command::new("script")
+        .args(["-qec", &shown, "/dev/null"])
+        .env("GEOPERA_API_URL", s.emulator.base_url())
+        .env("GEOPERA_API_TOKEN", s.emulator.api_key())
+        .env("HOME", s.home.path())
+        .stdin(Stdio::null())
+        .output()
+    else {
+        return;
+    };
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    assert!(
+        text(&output.stdout).contains("stdout is a terminal"),
+        "{}",
+        text(&output.stdout)
+    );
+    assert!(!output.stdout.windows(4).any(|w| w == b"\x89PNG"));
+}
+
+#[test]
+fn ctrl_c_during_a_wait_exits_130_promptly() {
+    // On a clock that never moves, an open order never finishes.
+    let s = Setup {
+        emulator: Emulator::builder()
+            .clock(geopera_emulator::ManualClock::new())
+            .start()
+            .expect("emulator starts"),
+        home: tempfile::tempdir().expect("temp dir"),
+    };
+    let output = s
+        .cli()
+        .args([
+            "catalog",
+            "search",
+            "--host-name",
+            "earthsearch-aws",
+            "--limit",
+            "1",
+        ])
+        .output()
+        .expect("geopera runs");
+    let feature = &stdout_json(&output)["features"][0];
+    let (x, y) = (
+        feature["bbox"][0].as_f64().expect("a bbox"),
+        feature["bbox"][1].as_f64().expect("a bbox"),
+    );
+    let ring = serde_json::json!([
+        [x, y],
+        [x + 0.01, y],
+        [x + 0.01, y + 0.01],
+        [x, y + 0.01],
+        [x, y]
+    ]);
+    let body = serde_json::json!({
+        "captures": [{"id": feature["id"], "geometry": {"type": "Polygon", "coordinates": [ring]}}],
+        "displayName": "never finishes",
+    });
+    let mut child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .env("GEOPERA_API_URL", s.emulator.base_url())
+        .env("GEOPERA_API_TOKEN", s.emulator.api_key())
+        .args([
+            "orders",
+            "archive",
+            "place",
+            "--wait",
+            "--json",
+            &body.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    for _ in 0..100 {
+        if s.emulator.executed("orders.get") > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(s.emulator.executed("orders.get") > 0, "the wait polls");
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("child status") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still running after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn upload_sends_a_file_and_prints_the_completed_upload() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["projects", "create", "--name", "uploads"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let project = stdout_json(&output)["id"]
+        .as_str()
+        .expect("a project id")
+        .to_owned();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scene.tif");
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&path, &bytes).expect("a file");
+    let output = s
+        .cli()
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", &project, "--content-type", "image/tiff"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(output.stderr.is_empty(), "no progress off a terminal");
+    let upload = stdout_json(&output);
+    assert_eq!(upload["status"], "completed");
+    assert_eq!(upload["files"][0]["sha256"], sha256_hex(&bytes).as_str());
+
+    // --dry-run says what would happen and reserves nothing.
+    let before = s.emulator.executed("uploads.initiate");
+    let output = s
+        .cli()
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", &project, "--dry-run"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("200000 bytes"));
+    assert_eq!(s.emulator.executed("uploads.initiate"), before);
+
+    // A missing file fails before anything is reserved.
+    let output = s
+        .cli()
+        .args(["upload", "/nonexistent/file.tif", "--project", &project])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).starts_with("Error: upload failed at step prepare"));
+    // An unknown project is an API error, with nothing left reserved.
+    let output = s
+        .cli()
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", "p_missing"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+}
+
+fn signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{KeyInit as _, Mac as _};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+#[test]
+fn webhooks_verify_accepts_a_signed_delivery_and_refuses_the_rest() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secret = "whsec_test_0123456789";
+    let body = br#"{"event_id":"evt_1","event_type":"order.fulfilled","timestamp":"2025-01-01T00:05:00Z","organization_id":"org_demo","entity_type":"order","entity_id":"ord_1","data":{"order_id":"ord_1","status":"fulfilled"}}"#;
+    let body_path = dir.path().join("body.json");
+    std::fs::write(&body_path, body).expect("body");
+    let headers_path = dir.path().join("headers.txt");
+    std::fs::write(
+        &headers_path,
+        format!(
+            "POST /hook HTTP/1.1\nContent-Type: application/json\nX-Geopera-Signature: {}\nX-Geopera-Event: order.fulfilled\nX-Geopera-Event-ID: evt_1\nX-Geopera-Delivery-ID: dlv_9\n",
+            signature(secret, body)
+        ),
+    )
+    .expect("headers");
+    let verify = |secret_env: &str, headers: &Path, body: &Path| {
+        s.bare()
+            .env("HOOK_SECRET", secret_env)
+            .args(["webhooks", "verify", "--secret-env", "HOOK_SECRET"])
+            .arg("--headers")
+            .arg(headers)
+            .arg("--body")
+            .arg(body)
+            .output()
+            .expect("geopera runs")
+    };
+
+    let output = verify(secret, &headers_path, &body_path);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let event = stdout_json(&output);
+    assert_eq!(event["event"], "OrderFulfilled");
+    assert_eq!(event["order_id"], "ord_1");
+    assert_eq!(event["delivery_id"], "dlv_9");
+    assert_eq!(event["body"]["entity_id"], "ord_1");
+
+    // The secret on the command line works too, and is never echoed.
+    let output = s
+        .bare()
+        .args(["webhooks", "verify", "--secret", secret])
+        .arg("--headers")
+        .arg(&headers_path)
+        .arg("--body")
+        .arg(&body_path)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(!text(&output.stdout).contains(secret));
+
+    let refused = |output: std::process::Output, why: &str| {
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = text(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.to_lowercase().contains(why), "{stderr}");
+        assert!(!stderr.contains(secret), "{stderr}");
+        assert!(output.stdout.is_empty());
+    };
+    // A body changed after signing.
+    let tampered = dir.path().join("tampered.json");
+    std::fs::write(
+        &tampered,
+        String::from_utf8_lossy(body).replace("ord_1", "ord_2"),
+    )
+    .expect("tampered");
+    refused(
+        verify(secret, &headers_path, &tampered),
+        "signature does not match",
+    );
+    // Another secret.
+    refused(
+        verify("whsec_other", &headers_path, &body_path),
+        "signature does not match",
+    );
+    // No signature header.
+    let unsigned = dir.path().join("unsigned.txt");
+    std::fs::write(&unsigned, "X-Geopera-Event: order.fulfilled\n").expect("headers");
+    refused(
+        verify(secret, &unsigned, &body_path),
+        "no x-geopera-signature header",
+    );
+}
+
+#[test]
+fn output_table_and_yaml_and_jq() {
+    let s = setup();
+    let search = [
+        "catalog",
+        "search",
+        "--host-name",
+        "earthsearch-aws",
+        "--limit",
+        "3",
+    ];
+    let json = stdout_json(&s.cli().args(search).output().expect("geopera runs"));
+    let ids: Vec<&str> = json["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 3);
+
+    // A table of STAC items: a header, then one row per item with its id first. Off a
+    // terminal there is no colour.
+    let output = s
+        .cli()
+        .args(search)
+        .args(["--output", "table"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let table = text(&output.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    assert!(
+        lines[0].starts_with("ID")
+            && lines[0].contains("COLLECTION")
+            && lines[0].contains("CLOUD COVER"),
+        "{table}"
+    );
+    assert!(!table.contains('\x1b'));
+    for (line, feature) in lines[1..]
+        .iter()
+        .zip(json["features"].as_array().expect("features"))
+    {
+        assert!(
+            line.starts_with(feature["id"].as_str().expect("an id")),
+            "{line}"
+        );
+        assert!(
+            line.contains(feature["collection"].as_str().expect("a collection")),
+            "{line}"
+        );
+    }
+
+    // Orders get their own columns.
+    let output = s
+        .cli()
+        .args(["orders", "list", "--size", "2", "-o", "table"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let table = text(&output.stdout);
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.lines().next().unwrap_or_default().contains("STATUS"));
+    assert_eq!(table.lines().count(), 3, "{table}");
+
+    // YAML reads like the JSON, members in order.
+    let output = s
+        .cli()
+        .args(search)
+        .args(["--output", "yaml"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let yaml = text(&output.stdout);
+    assert!(yaml.contains(&format!("id: {}", ids[0])), "{yaml}");
+
+    // --jq filters the answer; each result is printed.
+    let output = s
+        .cli()
+        .args(search)
+        .args(["--jq", ".features[].id"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let printed: Vec<String> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<String>(line).expect("a JSON string"))
+        .collect();
+    assert_eq!(printed, ids);
+    // With --all, on every item.
+    let output = s
+        .cli()
+        .args(["orders", "list", "--size", "5", "--all", "--jq", ".orderId"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).lines().count() > 5);
+    // A program that does not compile is a usage error and nothing is sent.
+    let before = s.emulator.executed("catalog.search");
+    let output = s
+        .cli()
+        .args(search)
+        .args(["--jq", ".features[ | nosuch"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).starts_with("Error: --jq"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(s.emulator.executed("catalog.search"), before);
+}
+
+#[test]
+fn verbose_and_debug_trace_calls_on_stderr_without_the_credential() {
+    let s = setup();
+    for flag in ["-v", "--debug"] {
+        let output = s
+            .cli()
+            .args([
+                "catalog",
+                "search",
+                "--host-name",
+                "earthsearch-aws",
+                "--limit",
+                "1",
+                flag,
+            ])
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("catalog.search"), "{flag}: {stderr}");
+        assert!(stderr.contains("request_id"), "{flag}: {stderr}");
+        assert!(
+            !stderr.contains(s.emulator.api_key()),
+            "{flag} shows the key"
+        );
+        stdout_json(&output);
+    }
+    // Without either, stderr stays empty.
+    let output = s
+        .cli()
+        .args([
+            "catalog",
+            "search",
+            "--host-name",
+            "earthsearch-aws",
+            "--limit",
+            "1",
+        ])
+        .output()
+        .expect("geopera runs");
+    assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
+}

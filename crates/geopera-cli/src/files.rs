@@ -1,0 +1,109 @@
+//! Writing answers to files so that an interrupted command never leaves half a file behind.
+//!
+//! The bytes go to a temporary file beside the target, which is renamed over it only once
+//! everything is written and flushed. The temporary file is registered while it exists, so the
+//! Ctrl-C handler in `main` can delete it before the process exits (with the handler
+//! installed, SIGINT no longer ends the process in the middle of a write).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::failure::Failure;
+
+/// Temporary files being written right now.
+static PARTIAL: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Deletes every temporary file still being written; called when the command is interrupted.
+pub(crate) fn remove_partial() {
+    let paths = match PARTIAL.lock() {
+        Ok(mut paths) => std::mem::take(&mut *paths),
+        Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+    };
+    for path in paths {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// A registered temporary file, deleted on drop unless it was renamed into place.
+struct Partial {
+    path: PathBuf,
+    kept: bool,
+}
+
+impl Partial {
+    fn new(path: PathBuf) -> Self {
+        if let Ok(mut paths) = PARTIAL.lock() {
+            paths.push(path.clone());
+        }
+        Partial { path, kept: false }
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if let Ok(mut paths) = PARTIAL.lock() {
+            paths.retain(|p| p != &self.path);
+        }
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The temporary name for `target`: hidden, in the same folder (so the rename stays on one
+/// file system), and unique per process.
+fn temporary(target: &Path) -> PathBuf {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "answer".to_owned());
+    target.with_file_name(format!(".{name}.{}.part", std::process::id()))
+}
+
+/// Writes `bytes` to `target`, replacing it only once they are all on disk.
+pub(crate) fn write_atomically(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let shown = target.display();
+    if target.is_dir() {
+        return Err(Failure::other(format!("--out {shown} is a folder")));
+    }
+    let mut partial = Partial::new(temporary(target));
+    let written = std::fs::File::create(&partial.path).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.flush()?;
+        file.sync_all()
+    });
+    written.map_err(|e| Failure::other(format!("cannot write {shown}: {e}")))?;
+    std::fs::rename(&partial.path, target)
+        .map_err(|e| Failure::other(format!("cannot write {shown}: {e}")))?;
+    partial.kept = true;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_replaces_the_target_and_an_interruption_removes_the_temporary_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let target = dir.path().join("tile.png");
+        std::fs::write(&target, b"old").expect("old file");
+        write_atomically(&target, b"new bytes").expect("written");
+        assert_eq!(std::fs::read(&target).expect("read"), b"new bytes");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+
+        // One test, not two: the registry is process-wide, so a parallel test's
+        // `remove_partial` would delete the file being written above.
+        let partial = Partial::new(dir.path().join(".x.part"));
+        std::fs::write(&partial.path, b"half").expect("half a file");
+        remove_partial();
+        assert!(!partial.path.exists());
+        drop(partial);
+    }
+}

@@ -1,0 +1,102 @@
+//! `--jq EXPR`: filter the answer with a jq program, run in-process by jaq, so scripts need
+//! no `jq` installed and numbers and member order survive (jaq keeps both).
+//!
+//! The program is compiled once before any request is sent, so a typo is a usage error that
+//! costs nothing; it runs on the answer with jq's standard library.
+
+use jaq_core::load::{Arena, File, Loader};
+use jaq_core::{data, Compiler, Ctx, Vars};
+use jaq_json::Val;
+
+use crate::failure::Failure;
+
+type Filter = jaq_core::compile::Filter<jaq_core::Native<data::JustLut<Val>>>;
+
+/// Parses and compiles `expr`, or says why it is not a jq program.
+fn compile(expr: &str) -> Result<Filter, Failure> {
+    let defs = jaq_core::defs()
+        .chain(jaq_std::defs())
+        .chain(jaq_json::defs());
+    let funs = jaq_core::funs()
+        .chain(jaq_std::funs())
+        .chain(jaq_json::funs());
+    let arena = Arena::default();
+    let modules = Loader::new(defs)
+        .load(
+            &arena,
+            File {
+                code: expr,
+                path: (),
+            },
+        )
+        .map_err(|errors| {
+            let detail = errors
+                .first()
+                .map(|(_, e)| match e {
+                    jaq_core::load::Error::Io(_) => "cannot load a module".to_owned(),
+                    jaq_core::load::Error::Lex(_) => "unbalanced or unexpected token".to_owned(),
+                    jaq_core::load::Error::Parse(_) => "syntax error".to_owned(),
+                })
+                .unwrap_or_default();
+            Failure::usage(format!("--jq: not a jq program ({detail}): {expr}"))
+        })?;
+    Compiler::default()
+        .with_funs(funs)
+        .compile(modules)
+        .map_err(|errors| {
+            let names: Vec<&str> = errors
+                .iter()
+                .flat_map(|(_, list)| list.iter().map(|(name, _)| *name))
+                .collect();
+            Failure::usage(format!(
+                "--jq: undefined in the program: {}",
+                names.join(", ")
+            ))
+        })
+}
+
+/// Checks `expr` compiles, before anything is sent.
+pub(crate) fn check(expr: &str) -> Result<(), Failure> {
+    compile(expr).map(drop)
+}
+
+/// Runs `expr` on the JSON document `text`; each result as compact JSON.
+pub(crate) fn run(expr: &str, text: &str) -> Result<Vec<String>, Failure> {
+    let filter = compile(expr)?;
+    let input = jaq_json::read::parse_single(text.as_bytes())
+        .map_err(|e| Failure::other(format!("--jq: the answer is not JSON: {e}")))?;
+    let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
+    let mut results = Vec::new();
+    for result in filter.id.run((ctx, input)) {
+        match result {
+            Ok(value) => results.push(value.to_string()),
+            Err(exn) => {
+                let message = match exn.get_err() {
+                    Ok(error) => error.to_string(),
+                    Err(_) => "the program stopped (halt or break)".to_owned(),
+                };
+                return Err(Failure::other(format!("--jq: {message}")));
+            }
+        }
+    }
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_selects_and_keeps_numbers_and_order() {
+        let out = run(
+            "[.features[] | {id, n: .n}]",
+            r#"{"features":[{"n":12345678901234567890,"id":"a"},{"id":"b","n":1.50}]}"#,
+        )
+        .expect("runs");
+        assert_eq!(out.len(), 1);
+        assert!(out[0].contains("12345678901234567890"), "{}", out[0]);
+        assert!(run(".x |", "{}").is_err());
+        assert!(check("nosuchfunction(1)").is_err());
+        assert!(check(".features | map(.id) | length").is_ok());
+    }
+}

@@ -1,0 +1,248 @@
+//! `--output table` and `--output yaml`.
+//!
+//! A table shows the rows of the answer's list: STAC items, orders and jobs get the columns a
+//! person scans for; any other list gets the scalar members of its objects, in the server's
+//! order; a single object is shown as key / value pairs. Nested values stay in JSON and YAML,
+//! which is what `--output json` and `--jq` are for.
+
+use crate::ordered::Ordered;
+
+/// Members that commonly hold the list of an answer, in the order they are looked for.
+const LIST_KEYS: &[&str] = &[
+    "features", "items", "orders", "jobs", "content", "data", "results",
+];
+
+/// A column: its heading and where each row's cell comes from (the first path that exists).
+struct Column {
+    heading: String,
+    paths: Vec<Vec<String>>,
+}
+
+fn column(heading: &str, paths: &[&[&str]]) -> Column {
+    Column {
+        heading: heading.to_owned(),
+        paths: paths
+            .iter()
+            .map(|path| path.iter().map(|s| (*s).to_owned()).collect())
+            .collect(),
+    }
+}
+
+fn lookup<'a>(row: &'a Ordered, path: &[String]) -> Option<&'a Ordered> {
+    let mut value = row;
+    for key in path {
+        value = value.get(key)?;
+    }
+    Some(value)
+}
+
+/// The list to show as rows: the answer itself when it is an array, else its first member that
+/// is a list of objects (well-known names first).
+fn rows(answer: &Ordered) -> Option<&[Ordered]> {
+    let is_rows = |v: &Ordered| matches!(v, Ordered::Array(items) if items.iter().all(|i| matches!(i, Ordered::Object(_))));
+    match answer {
+        Ordered::Array(items) => Some(items),
+        Ordered::Object(members) => LIST_KEYS
+            .iter()
+            .filter_map(|key| answer.get(key))
+            .chain(members.iter().map(|(_, v)| v))
+            .find(|v| is_rows(v) && matches!(v, Ordered::Array(items) if !items.is_empty()))
+            .and_then(|v| match v {
+                Ordered::Array(items) => Some(items.as_slice()),
+                _ => None,
+            }),
+        _ => None,
+    }
+}
+
+/// The columns for a list of rows, chosen from the first row's shape.
+fn columns(rows: &[Ordered]) -> Vec<Column> {
+    let Some(first) = rows.first() else {
+        return Vec::new();
+    };
+    let has = |key: &str| first.get(key).is_some();
+    if first.get("type").and_then(|t| match t {
+        Ordered::String(s) => Some(s.as_str()),
+        _ => None,
+    }) == Some("Feature")
+        || (has("properties") && has("collection"))
+    {
+        return vec![
+            column("ID", &[&["id"]]),
+            column("COLLECTION", &[&["collection"]]),
+            column("DATETIME", &[&["properties", "datetime"]]),
+            column("CLOUD COVER", &[&["properties", "eo:cloud_cover"]]),
+        ];
+    }
+    if has("orderId") || has("order_id") {
+        return vec![
+            column("ID", &[&["orderId"], &["order_id"], &["id"]]),
+            column("TYPE", &[&["type"], &["orderType"]]),
+            column("STATUS", &[&["status"]]),
+            column("CREDITS", &[&["totalCredits"], &["total_credits"]]),
+        ];
+    }
+    if has("progress") || has("job_id") {
+        return vec![
+            column("ID", &[&["id"], &["job_id"]]),
+            column("STATUS", &[&["status"]]),
+            column("PROGRESS", &[&["progress"]]),
+        ];
+    }
+    // Any other list: the scalar members of its objects, in first-seen order.
+    let mut names: Vec<String> = Vec::new();
+    for row in rows {
+        if let Ordered::Object(members) = row {
+            for (key, value) in members {
+                if value.is_scalar() && !names.contains(key) {
+                    names.push(key.clone());
+                }
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| Column {
+            heading: name.to_uppercase(),
+            paths: vec![vec![name]],
+        })
+        .collect()
+}
+
+/// Lays out `cells` under `headings`, columns padded to their widest cell; the header row is
+/// bold when `bold` (a terminal without `NO_COLOR`).
+fn layout(headings: &[String], cells: &[Vec<String>], bold: bool) -> String {
+    let width = |i: usize| {
+        cells
+            .iter()
+            .map(|row| row.get(i).map_or(0, |c| c.chars().count()))
+            .chain(std::iter::once(headings[i].chars().count()))
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..headings.len()).map(width).collect();
+    let line = |row: &[String]| {
+        let mut text = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                text.push_str(cell);
+            } else {
+                let pad = widths[i].saturating_sub(cell.chars().count());
+                text.push_str(cell);
+                text.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        text.trim_end().to_owned()
+    };
+    let mut out = String::new();
+    let header = line(headings);
+    if bold {
+        out.push_str(&format!("\x1b[1m{header}\x1b[0m"));
+    } else {
+        out.push_str(&header);
+    }
+    for row in cells {
+        out.push('\n');
+        out.push_str(&line(row));
+    }
+    out
+}
+
+/// Cells are one line each: a newline or tab inside a value would break the columns.
+fn one_line(text: String) -> String {
+    if text.contains(['\n', '\r', '\t']) {
+        text.replace(['\n', '\r', '\t'], " ")
+    } else {
+        text
+    }
+}
+
+/// The answer as a table.
+pub(crate) fn table(answer: &Ordered, bold: bool) -> String {
+    if let Some(rows) = rows(answer) {
+        let columns = columns(rows);
+        if !columns.is_empty() {
+            let headings: Vec<String> = columns.iter().map(|c| c.heading.clone()).collect();
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|row| {
+                    columns
+                        .iter()
+                        .map(|c| {
+                            let value = c.paths.iter().find_map(|p| lookup(row, p));
+                            one_line(value.map(Ordered::cell).unwrap_or_default())
+                        })
+                        .collect()
+                })
+                .collect();
+            return layout(&headings, &cells, bold);
+        }
+    }
+    match answer {
+        Ordered::Object(members) => {
+            let cells: Vec<Vec<String>> = members
+                .iter()
+                .map(|(key, value)| vec![key.clone(), one_line(value.cell())])
+                .collect();
+            layout(&["KEY".to_owned(), "VALUE".to_owned()], &cells, bold)
+        }
+        Ordered::Array(_) => String::new(),
+        scalar => one_line(scalar.cell()),
+    }
+}
+
+/// The answer as YAML, members in the server's order.
+pub(crate) fn yaml(answer: &Ordered) -> Result<String, String> {
+    serde_norway::to_string(answer)
+        .map(|text| text.trim_end().to_owned())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Ordered {
+        Ordered::parse(text).expect("JSON")
+    }
+
+    #[test]
+    fn stac_items_get_id_collection_datetime_and_cloud_cover() {
+        let page = parse(
+            r#"{"type":"FeatureCollection","features":[
+                {"type":"Feature","id":"S2A_1","collection":"sentinel-2-l2a","properties":{"datetime":"2024-01-02T03:04:05Z","eo:cloud_cover":12.5}},
+                {"type":"Feature","id":"S2B_22","collection":"sentinel-2-l2a","properties":{"datetime":"2024-01-03T00:00:00Z"}}]}"#,
+        );
+        let text = table(&page, false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "ID      COLLECTION      DATETIME              CLOUD COVER"
+        );
+        assert_eq!(
+            lines[1],
+            "S2A_1   sentinel-2-l2a  2024-01-02T03:04:05Z  12.5"
+        );
+        assert_eq!(lines[2], "S2B_22  sentinel-2-l2a  2024-01-03T00:00:00Z");
+    }
+
+    #[test]
+    fn other_lists_show_scalar_members_and_an_object_shows_key_value() {
+        let list = parse(r#"[{"name":"a","n":1,"nested":{"x":1}},{"name":"b","extra":true}]"#);
+        assert_eq!(
+            table(&list, false),
+            "NAME  N  EXTRA\na     1\nb        true"
+        );
+        let one = parse(r#"{"id":"p_1","tags":["a"]}"#);
+        assert_eq!(
+            table(&one, true),
+            "\x1b[1mKEY   VALUE\x1b[0m\nid    p_1\ntags  [\"a\"]"
+        );
+    }
+
+    #[test]
+    fn yaml_keeps_member_order() {
+        let text = yaml(&parse(r#"{"z":1,"a":"x"}"#)).expect("yaml");
+        assert_eq!(text, "z: 1\na: x");
+    }
+}

@@ -1,0 +1,175 @@
+//! `geopera upload PATH --project P`: one file into a project in one command.
+//!
+//! The SDK's `Upload` does the four steps (reserve, sign, send the bytes, complete) and
+//! releases the reservation itself when a step fails, so this module only maps options, shows
+//! progress and reports. Uploads complete synchronously, so there is nothing to `--wait` for.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::PathBuf;
+
+use clap::{value_parser, Arg, ArgMatches, Command};
+use geopera::uploads::{Progress, Release, Upload, UploadCause, UploadError};
+
+use crate::auth;
+use crate::call::{self, Settings};
+use crate::failure::{Failure, Outcome};
+
+/// The `upload` command.
+pub(crate) fn command() -> Command {
+    Command::new("upload")
+        .about("Upload a file into a project (reserve, send with progress, complete) and print the upload")
+        .arg(
+            Arg::new("path")
+                .value_name("PATH")
+                .required(true)
+                .value_parser(value_parser!(PathBuf))
+                .help("The file to upload"),
+        )
+        .arg(
+            Arg::new("project")
+                .long("project")
+                .value_name("PROJECT_ID")
+                .required(true)
+                .help("The project to upload into"),
+        )
+        .arg(
+            Arg::new("content-type")
+                .long("content-type")
+                .value_name("TYPE")
+                .help("The file's media type, e.g. image/tiff"),
+        )
+        .arg(
+            Arg::new("collection")
+                .long("collection")
+                .value_name("COLLECTION_ID")
+                .help("Collection the file is added to"),
+        )
+        .arg(
+            Arg::new("item")
+                .long("item")
+                .value_name("ITEM_ID")
+                .help("Item the file becomes an asset of"),
+        )
+        .arg(
+            Arg::new("asset-key")
+                .long("asset-key")
+                .value_name("KEY")
+                .help("Asset key of the file within the item"),
+        )
+}
+
+/// A one-line progress report, rewritten in place; only on a terminal, where it helps a person
+/// and never lands in a log.
+fn progress_line() -> impl Fn(Progress) + Send + Sync + 'static {
+    move |progress: Progress| {
+        let percent = progress
+            .bytes_sent
+            .saturating_mul(100)
+            .checked_div(progress.total_bytes)
+            .unwrap_or(100);
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\rUploading: {} / {} bytes ({percent}%)",
+            progress.bytes_sent, progress.total_bytes
+        );
+        let _ = err.flush();
+    }
+}
+
+/// Runs `geopera upload`.
+pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
+    let (Some(path), Some(project)) = (
+        matches.get_one::<PathBuf>("path"),
+        matches.get_one::<String>("project"),
+    ) else {
+        return Err(Failure::usage("PATH and --project are required"));
+    };
+    if settings.dry_run {
+        let size = std::fs::metadata(path)
+            .map_err(|e| Failure::other(format!("cannot read {}: {e}", path.display())))?
+            .len();
+        return call::print(&format!(
+            "# would upload {} ({size} bytes) into project {project}: uploads.initiate, a PUT to the signed URL, uploads.complete",
+            path.display()
+        ));
+    }
+    let target = auth::target(matches, true)?;
+    let held = auth::held(&target, true)
+        .await?
+        .ok_or_else(|| auth::not_signed_in(&target))?;
+    let (client, captured) = auth::client(&target, &held, |builder| {
+        builder
+            .timeout(settings.timeout)
+            .user_agent(call::user_agent())
+    })?;
+    let mut upload = Upload::from_path(project.clone(), path);
+    let options = [
+        (
+            "content-type",
+            Upload::content_type as fn(Upload, String) -> Upload,
+        ),
+        ("collection", Upload::target_collection),
+        ("item", Upload::target_item),
+        ("asset-key", Upload::asset_key),
+    ];
+    for (name, set) in options {
+        if let Some(value) = matches.get_one::<String>(name) {
+            upload = set(upload, value.clone());
+        }
+    }
+    let terminal = std::io::stderr().is_terminal();
+    if terminal {
+        upload = upload.on_progress(progress_line());
+    }
+    let result = upload.send(&client).await;
+    if terminal {
+        eprintln!();
+    }
+    if let Err(failure) = auth::store_captured(&target, captured) {
+        eprintln!("Warning: the refreshed session was not stored: {failure}");
+    }
+    match result {
+        Ok(uploaded) => {
+            let text = serde_json::to_string(&uploaded.upload)
+                .map_err(|e| Failure::other(format!("cannot print the upload: {e}")))?;
+            call::print_json(&text, settings)
+        }
+        Err(error) => Err(failed(&error, &target.api_url, settings)),
+    }
+}
+
+/// The report of a failed upload: what failed, and whether the quota it had reserved was
+/// released (so the user knows whether to run `uploads fail` themselves).
+fn failed(error: &UploadError, api_url: &str, settings: &Settings) -> Failure {
+    let step = error.step();
+    let mut failure = match error.cause() {
+        UploadCause::Api(api) => {
+            call::sdk_failure(&format!("upload ({step})"), api_url, settings, api)
+        }
+        UploadCause::Io(io) => Failure::other(format!(
+            "upload failed at step {step}: cannot read the file: {io}"
+        )),
+        other => Failure::other(format!(
+            "upload failed at step {step}: {}",
+            crate::failure::chain(other)
+        )),
+    };
+    let id = error.upload_id().unwrap_or("the upload");
+    let release = match error.release() {
+        Release::NothingReserved => String::new(),
+        _ if error.is_released() && error.upload_id().is_none() => String::new(),
+        Release::Released => format!("{id}: its reservation was released"),
+        Release::NotReleased(why) => format!(
+            "{id}: its reservation was NOT released ({}); run 'geopera uploads fail --upload-id {id} --error-message ...' to release it",
+            crate::failure::chain(why)
+        ),
+        _ if error.is_released() => format!("{id}: its reservation was released"),
+        _ => format!("{id}: its reservation may still be held"),
+    };
+    if !release.is_empty() {
+        failure.message.push('\n');
+        failure.message.push_str(&release);
+    }
+    failure
+}
