@@ -32,6 +32,33 @@ pub(crate) struct Target {
     pub(crate) profile: String,
     pub(crate) api_url: String,
     pub(crate) store: Store,
+    /// A rate budget shared with other processes, when one is named.
+    pub(crate) budget: Option<SharedBudget>,
+}
+
+/// Where a rate budget shared by many processes lives (`--rate-budget-redis`), and the key of
+/// the organization whose budget it is (`--rate-budget-org`).
+#[derive(Clone)]
+pub(crate) struct SharedBudget {
+    #[cfg_attr(
+        not(feature = "redis"),
+        allow(
+            dead_code,
+            reason = "read only by the redis budget; without it, naming one is an error"
+        )
+    )]
+    pub(crate) redis_url: String,
+    pub(crate) organization: String,
+}
+
+/// The Redis URL may carry a password, so it never prints.
+impl std::fmt::Debug for SharedBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedBudget")
+            .field("redis_url", &"[redacted]")
+            .field("organization", &self.organization)
+            .finish()
+    }
 }
 
 /// A credential a command can use.
@@ -85,10 +112,19 @@ pub(crate) fn target(matches: &ArgMatches, use_url_sources: bool) -> Result<Targ
             .unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
     };
     let api_url = api_url.trim().trim_end_matches('/').to_owned();
+    let budget = non_empty(matches.get_one::<String>("rate-budget-redis").cloned())
+        .or_else(|| env("GEOPERA_RATE_BUDGET_REDIS"))
+        .map(|redis_url| SharedBudget {
+            redis_url,
+            organization: non_empty(matches.get_one::<String>("rate-budget-org").cloned())
+                .or_else(|| env("GEOPERA_RATE_BUDGET_ORG"))
+                .unwrap_or_else(|| "default".to_owned()),
+        });
     Ok(Target {
         profile,
         api_url,
         store,
+        budget,
     })
 }
 
@@ -258,6 +294,41 @@ pub(crate) fn save_oauth(target: &Target, auth: &Auth, locked: bool) -> Result<(
     }
 }
 
+/// Paces the client on the shared budget the command line or environment names: one budget
+/// in Redis for every process of an organization, so a fleet of scripts stays under the API's
+/// limits together. Redis being down is no failure: the budget falls back to pacing alone.
+#[cfg(feature = "redis")]
+fn shared_budget(
+    target: &Target,
+    builder: geopera::ClientBuilder<geopera::Geopera>,
+) -> Result<geopera::ClientBuilder<geopera::Geopera>, Failure> {
+    let Some(shared) = &target.budget else {
+        return Ok(builder);
+    };
+    let budget = geopera::budget::RedisBudget::builder(
+        shared.redis_url.clone(),
+        shared.organization.clone(),
+    )
+    .build()
+    .map_err(|e| Failure::other(format!("cannot use the shared rate budget: {}", chain(&e))))?;
+    Ok(builder.budget(Arc::new(budget)))
+}
+
+/// Without the `redis` feature a named shared budget cannot be honoured: say so rather than
+/// pace alone while the user believes the fleet is paced together.
+#[cfg(not(feature = "redis"))]
+fn shared_budget(
+    target: &Target,
+    builder: geopera::ClientBuilder<geopera::Geopera>,
+) -> Result<geopera::ClientBuilder<geopera::Geopera>, Failure> {
+    match target.budget {
+        None => Ok(builder),
+        Some(_) => Err(Failure::other(
+            "this build has no shared rate budget (feature `redis`)",
+        )),
+    }
+}
+
 /// Tokens a session received during a call, to be stored once it ends.
 pub(crate) type Captured = Arc<Mutex<Option<TokenSet>>>;
 
@@ -272,7 +343,8 @@ pub(crate) fn client(
     ) -> geopera::ClientBuilder<geopera::Geopera>,
 ) -> Result<(geopera::Geopera, Option<Captured>), Failure> {
     let built = |builder: geopera::ClientBuilder<geopera::Geopera>| {
-        configure(builder.base_url(target.api_url.clone()))
+        let builder = configure(builder.base_url(target.api_url.clone()));
+        shared_budget(target, builder)?
             .build()
             .map_err(|e| Failure::other(format!("cannot set up the client: {}", chain(&e))))
     };

@@ -71,6 +71,18 @@ fn global_args() -> Vec<Arg> {
             .help_heading("Global options")
             .value_name("URL")
             .help("API base URL [env: GEOPERA_API_URL; then the profile's; then https://api.geopera.com]"),
+        Arg::new("rate-budget-redis")
+            .long("rate-budget-redis")
+            .global(true)
+            .help_heading("Global options")
+            .value_name("URL")
+            .help("Share the API's rate budget with every process using this Redis (redis://host:port/) [env: GEOPERA_RATE_BUDGET_REDIS]"),
+        Arg::new("rate-budget-org")
+            .long("rate-budget-org")
+            .global(true)
+            .help_heading("Global options")
+            .value_name("KEY")
+            .help("The organization whose budget it is: the same key in every process of one organization [env: GEOPERA_RATE_BUDGET_ORG] [default: default]"),
         Arg::new("timeout")
             .long("timeout")
             .global(true)

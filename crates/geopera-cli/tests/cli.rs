@@ -1368,3 +1368,99 @@ fn verbose_and_debug_trace_calls_on_stderr_without_the_credential() {
         .expect("geopera runs");
     assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
 }
+
+/// A `redis-server` of the test's own on a free port, killed when dropped; `None` when the
+/// server is not installed (the test then says so and skips).
+struct Redis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start() -> Option<Redis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .ok()?;
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let redis = Redis { child, port };
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "redis-server listens"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(redis)
+    }
+
+    /// The keys the server holds, through a raw `KEYS *` over RESP.
+    fn keys(&self) -> String {
+        let mut stream =
+            std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
+        stream
+            .write_all(b"*2\r\n$4\r\nKEYS\r\n$1\r\n*\r\n")
+            .expect("send KEYS");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("a read timeout");
+        let mut answer = vec![0u8; 64 * 1024];
+        let read = std::io::Read::read(&mut stream, &mut answer).expect("read the keys");
+        String::from_utf8_lossy(&answer[..read]).into_owned()
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_shared_rate_budget_is_drawn_from_redis_and_a_dead_redis_is_no_failure() {
+    let Some(redis) = Redis::start() else {
+        eprintln!("redis-server is not installed: skipping the shared rate budget test");
+        return;
+    };
+    let setup = setup();
+    let search = [
+        "catalog",
+        "search",
+        "--host-name",
+        "earthsearch-aws",
+        "--limit",
+        "1",
+    ];
+    let url = format!("redis://127.0.0.1:{}/", redis.port);
+    let output = setup
+        .cli()
+        .args(["--rate-budget-redis", &url, "--rate-budget-org", "org_cli"])
+        .args(search)
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(stdout_json(&output)["type"], "FeatureCollection");
+    let keys = redis.keys();
+    assert!(
+        keys.contains("org_cli"),
+        "the call was counted in Redis: {keys}"
+    );
+
+    // From the environment too; and with nothing listening, the call paces alone.
+    drop(redis);
+    let output = setup
+        .cli()
+        .env("GEOPERA_RATE_BUDGET_REDIS", url)
+        .args(search)
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+}
