@@ -207,8 +207,19 @@ async fn dropping_a_wait_stops_its_polling() {
     assert!(polled() >= 3, "the waiter polls");
     waiting.abort();
     assert!(waiting.await.is_err_and(|e| e.is_cancelled()));
-    let after_drop = polled();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A poll already on the wire when the task was dropped may still reach the emulator: let
+    // the count settle (still for 100 ms, within 2 s), then no new poll may start (polling
+    // every 10 ms would add about 30 in the next 300 ms).
+    let mut after_drop = polled();
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = polled();
+        if now == after_drop {
+            break;
+        }
+        after_drop = now;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(polled(), after_drop, "no poll after the drop");
 }
 
