@@ -258,7 +258,7 @@
 //! | `webpki-roots` | off | rustls trusts the Mozilla roots compiled into the binary, for machines without a trust store (minimal containers) |
 //! | `native-tls` | off | the OS TLS stack (SChannel, Security.framework, OpenSSL) instead of rustls |
 //! | `system-proxy` | on | also reads the macOS and Windows proxy settings (the variables are read everywhere) |
-//! | `redis` | off | [`budget::RedisBudget`]: one rate budget shared through Redis by every process of an organization |
+//! | `redis` | off | `budget::RedisBudget`: one rate budget shared through Redis by every process of an organization |
 //!
 //! How they combine: [`ClientBuilder::tls_config`] wins over everything — rustls with that
 //! configuration, whatever the features. Otherwise `native-tls`, when on, is the TLS stack,
