@@ -106,10 +106,15 @@ impl RetryPolicy {
             .initial_backoff
             .saturating_mul(1u32 << exponent)
             .min(self.max_backoff);
-        let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-        // Full jitter in [ceiling/2, ceiling]: spread out, but never instant.
-        Duration::from_millis(millis / 2 + fastrand::u64(0..=millis / 2))
+        jittered(ceiling)
     }
+}
+
+/// A pause drawn between half and all of `ceiling`: spread out so that many clients (or
+/// waiters) do not act in lockstep, but never instant. Retries and waiters both pause this way.
+pub(crate) fn jittered(ceiling: Duration) -> Duration {
+    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(millis / 2 + fastrand::u64(0..=millis / 2))
 }
 
 /// What the retry loop does after an attempt.

@@ -338,7 +338,7 @@ where
                 }
                 Verdict::Pending => last = Some(Box::new(state)),
             }
-            let wake = clock.now().saturating_add(jittered(pause));
+            let wake = clock.now().saturating_add(crate::retry::jittered(pause));
             if wake >= ends {
                 clock.sleep_until(ends).await;
                 return Err(self.deadline_passed(last));
@@ -385,12 +385,6 @@ where
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run(None))
     }
-}
-
-/// A pause drawn between half and all of `pause`.
-fn jittered(pause: Duration) -> Duration {
-    let millis = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX);
-    Duration::from_millis(millis / 2 + fastrand::u64(0..=millis / 2))
 }
 
 /// Whether a poll failed because the wait's deadline cut it short.
