@@ -1,7 +1,7 @@
 //! Reading answers within the response-size cap.
 //!
-//! A body is read chunk by chunk into one buffer sized from `Content-Length` when the server
-//! sends one, and the read stops as soon as the cap would be passed, so an endless or huge
+//! A body is read chunk by chunk into one buffer sized from `Content-Length` (up to a bound)
+//! when the server sends one, and the read stops as soon as the cap would be passed, so an endless or huge
 //! answer costs at most the cap in memory, never the process. reqwest's `bytes()` has no limit
 //! and keeps every chunk until it copies them together, which is why it is not used.
 
@@ -20,28 +20,40 @@ pub(crate) enum ReadError {
     Transport(reqwest::Error),
 }
 
-/// The room to reserve up front: what the server announced, if within the cap.
-fn initial_capacity(announced: Option<u64>, limit: u64) -> Result<usize, ReadError> {
+/// The most room reserved ahead of the bytes themselves: an announced length beyond it is
+/// grown into as the bytes arrive, so a server that announces much and sends little costs
+/// what it sent.
+const MAX_RESERVED_AHEAD: usize = 4 * 1024 * 1024;
+
+/// The room to reserve once a body turns out to come in several chunks: what the server
+/// announced, if within the cap, up to [`MAX_RESERVED_AHEAD`].
+fn expected_size(announced: Option<u64>, limit: u64) -> Result<usize, ReadError> {
     match announced {
         Some(length) if length > limit => Err(ReadError::TooLarge),
-        Some(length) => Ok(usize::try_from(length).unwrap_or(0)),
+        Some(length) => Ok(usize::try_from(length)
+            .unwrap_or(MAX_RESERVED_AHEAD)
+            .min(MAX_RESERVED_AHEAD)),
         None => Ok(0),
     }
 }
 
 /// Adds a chunk to what was read so far, failing once the total passes `limit`. The first
-/// chunk is kept as it is: a small answer usually arrives whole, and needs no copy.
+/// chunk is kept as it is: a small answer usually arrives whole, and then needs neither a
+/// copy nor a buffer. The buffer is allocated only when a second chunk comes (a thousand
+/// calls in flight would otherwise each hold an unused buffer the size of their answer).
 fn append(
     first: &mut Option<Bytes>,
     buffer: &mut BytesMut,
     chunk: Bytes,
     limit: u64,
+    expected: usize,
 ) -> Result<(), ReadError> {
     let so_far = first.as_ref().map_or(buffer.len(), Bytes::len);
     if (so_far as u64).saturating_add(chunk.len() as u64) > limit {
         return Err(ReadError::TooLarge);
     }
     if let Some(whole) = first.take() {
+        buffer.reserve(expected.max(whole.len() + chunk.len()));
         buffer.extend_from_slice(&whole);
         buffer.extend_from_slice(&chunk);
     } else if buffer.is_empty() {
@@ -54,10 +66,11 @@ fn append(
 
 /// Reads a whole answer, at most `limit` bytes.
 pub(crate) async fn read(response: &mut reqwest::Response, limit: u64) -> Result<Bytes, ReadError> {
-    let mut buffer = BytesMut::with_capacity(initial_capacity(response.content_length(), limit)?);
+    let expected = expected_size(response.content_length(), limit)?;
+    let mut buffer = BytesMut::new();
     let mut first = None;
     while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
-        append(&mut first, &mut buffer, chunk, limit)?;
+        append(&mut first, &mut buffer, chunk, limit, expected)?;
     }
     Ok(first.unwrap_or_else(|| buffer.freeze()))
 }
@@ -69,12 +82,13 @@ mod tests {
     #[test]
     fn chunks_add_up_to_the_cap_and_no_further() {
         let (mut first, mut buffer) = (None, BytesMut::new());
-        append(&mut first, &mut buffer, Bytes::from_static(b"abc"), 6).expect("fits");
+        append(&mut first, &mut buffer, Bytes::from_static(b"abc"), 6, 6).expect("fits");
         assert!(buffer.is_empty(), "a single chunk is not copied");
-        append(&mut first, &mut buffer, Bytes::from_static(b"def"), 6).expect("fits exactly");
+        assert_eq!(buffer.capacity(), 0, "nor is a buffer allocated for it");
+        append(&mut first, &mut buffer, Bytes::from_static(b"def"), 6, 6).expect("fits exactly");
         assert_eq!(&buffer[..], b"abcdef");
         assert!(matches!(
-            append(&mut first, &mut buffer, Bytes::from_static(b"g"), 6),
+            append(&mut first, &mut buffer, Bytes::from_static(b"g"), 6, 6),
             Err(ReadError::TooLarge)
         ));
     }
@@ -82,10 +96,15 @@ mod tests {
     #[test]
     fn an_announced_length_over_the_cap_fails_before_reading() {
         assert!(matches!(
-            initial_capacity(Some(7), 6),
+            expected_size(Some(7), 6),
             Err(ReadError::TooLarge)
         ));
-        assert_eq!(initial_capacity(Some(6), 6).ok(), Some(6));
-        assert_eq!(initial_capacity(None, 6).ok(), Some(0));
+        assert_eq!(expected_size(Some(6), 6).ok(), Some(6));
+        assert_eq!(expected_size(None, 6).ok(), Some(0));
+        // A large announcement reserves no more than the bound ahead of the bytes.
+        assert_eq!(
+            expected_size(Some(60 << 20), 64 << 20).ok(),
+            Some(MAX_RESERVED_AHEAD)
+        );
     }
 }
