@@ -113,6 +113,12 @@ struct Totals {
     errors: Vec<String>,
     /// Workers whose budget was on Redis at the end.
     shared_at_end: usize,
+    /// Calls that succeeded in each window of the run, by window index.
+    per_window: Vec<u64>,
+    /// The longest any one call took, retries and waits for the budget included.
+    slowest: Duration,
+    /// Calls that took longer than one window: a worker stalled on them.
+    stalled: u64,
 }
 
 /// Runs the workers from the next window boundary for `windows` windows; `during` runs in
@@ -164,6 +170,20 @@ fn run_fleet(
                 Some(("in_time", n)) => totals.in_time += n.parse::<u64>().expect("a count"),
                 Some(("late", n)) => totals.late += n.parse::<u64>().expect("a count"),
                 Some(("shared", "true")) => totals.shared_at_end += 1,
+                Some(("slowest_ms", n)) => {
+                    let ms = Duration::from_millis(n.parse().expect("a duration"));
+                    totals.slowest = totals.slowest.max(ms);
+                }
+                Some(("stalled", n)) => totals.stalled += n.parse::<u64>().expect("a count"),
+                Some(("windows", counts)) => {
+                    for (i, n) in counts.split(',').enumerate() {
+                        let n: u64 = n.parse().expect("a count");
+                        match totals.per_window.get_mut(i) {
+                            Some(total) => *total += n,
+                            None => totals.per_window.push(n),
+                        }
+                    }
+                }
                 Some(("error", kind)) => totals.errors.push(kind.to_owned()),
                 _ => {}
             }
@@ -197,16 +217,23 @@ fn a_fleet_on_a_shared_budget_meets_at_most_one_429_per_window() {
     println!(
         "{WORKERS} workers x {TASKS} tasks, cap {CAP} per {WINDOW:?}, {windows} windows \
          (capacity {capacity}):\n  shared budget: {} ok in time ({:.0} %), {} late, {shared_429} \
-         429s, errors {:?}\n  each alone:    {} ok in time ({:.0} %), {} late, {alone_429} \
-         429s, errors {}",
+         429s, errors {:?}, slowest call {:?}, {} calls longer than a window, per window {:?}\n  \
+         each alone:    {} ok in time ({:.0} %), {} late, {alone_429} 429s, errors {}, slowest \
+         call {:?}, {} calls longer than a window, per window {:?}",
         shared.in_time,
         shared.in_time as f64 * 100.0 / capacity as f64,
         shared.late,
         shared.errors,
+        shared.slowest,
+        shared.stalled,
+        shared.per_window,
         alone.in_time,
         alone.in_time as f64 * 100.0 / capacity as f64,
         alone.late,
         alone.errors.len(),
+        alone.slowest,
+        alone.stalled,
+        alone.per_window,
     );
     // The late calls go out in the window after the run: count it too.
     assert!(
@@ -246,15 +273,35 @@ fn a_fleet_goes_on_alone_while_redis_is_down_and_rejoins_when_it_returns() {
     let limited = limited(&emu);
     let capacity = windows * u64::from(CAP);
     println!(
-        "Redis down for windows 2-3 of {windows}: {} ok in time ({:.0} % of {capacity}), {} \
-         late, {limited} 429s, errors {:?}, {} of {WORKERS} workers back on Redis",
+        "Redis down from the middle of window 2 to the start of window 4 of {windows}: {} ok in \
+         time ({:.0} % of {capacity}), per window {:?}, {} late, {limited} 429s, errors {:?}, {} \
+         of {WORKERS} workers back on Redis",
         totals.in_time,
         totals.in_time as f64 * 100.0 / capacity as f64,
+        totals.per_window,
         totals.late,
         totals.errors,
         totals.shared_at_end
     );
-    assert!(totals.in_time > 0);
+    // Window 3 (index 2) is wholly without Redis: the workers go on, on their local budgets.
+    let without_redis = totals.per_window.get(2).copied().unwrap_or(0);
+    assert!(
+        without_redis * 2 >= u64::from(CAP),
+        "only {without_redis} calls while Redis was down"
+    );
+    // After the restart (windows 4 and 5) they share again, and the fleet still gets through.
+    let after: u64 = totals.per_window.iter().skip(3).sum();
+    assert!(
+        after * 2 >= 2 * u64::from(CAP),
+        "only {after} calls after Redis returned"
+    );
+    // Every call ended in success or a typed error; the only error expected here is a call
+    // refused with 429 after its retries, while the fleet was paced alone.
+    assert!(
+        totals.errors.iter().all(|e| e.starts_with("RateLimited/")),
+        "{:?}",
+        totals.errors
+    );
     assert_eq!(totals.shared_at_end, WORKERS, "every worker rejoined");
     drop(redis);
 }
@@ -313,6 +360,97 @@ fn a_429_seen_by_one_worker_holds_back_every_worker_of_the_organization() {
     drop(redis);
 }
 
+#[cfg(feature = "blocking")]
+#[test]
+fn blocking_calls_draw_from_the_shared_budget_too() {
+    if skip_without_redis() {
+        return;
+    }
+    let redis = Redis::start(None).expect("redis-server starts");
+    let emu = Emulator::builder().start().expect("the emulator starts");
+    let budget = || {
+        RedisBudget::builder(redis.url(), "org_blocking")
+            .window(Duration::from_secs(60))
+            .cap(RateClass::Default, 3)
+            .headroom_percent(0)
+            .build()
+            .expect("a budget")
+    };
+    let drawn = budget();
+    let client = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .budget(Arc::new(drawn.clone()))
+        .build()
+        .expect("a client");
+    // Blocking calls from plain threads, no runtime of the caller's anywhere.
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            let client = client.clone();
+            std::thread::spawn(move || {
+                let input = CatalogSearchInput::new(HOST).limit(1);
+                geopera::operations::catalog_search::send_blocking(&client, input).is_ok()
+            })
+        })
+        .collect();
+    for thread in threads {
+        assert!(
+            thread.join().expect("no panic"),
+            "a blocking call succeeded"
+        );
+    }
+    assert_eq!(emu.executed("catalog.search"), 3);
+    assert!(drawn.is_shared(), "the reservations went to Redis");
+    // The three calls used the whole window's cap in Redis: another process is held back.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let other = budget();
+    match runtime.block_on(other.reserve(RateClass::Default)) {
+        Reservation::Wait(wait) => assert!(wait <= Duration::from_secs(60), "{wait:?}"),
+        granted => panic!("the budget should be spent, got {granted:?}"),
+    }
+}
+
+/// What one worker's tasks saw.
+#[derive(Debug)]
+struct Report {
+    per_window: Vec<u64>,
+    late: u64,
+    errors: Vec<String>,
+    slowest: Duration,
+    stalled: u64,
+}
+
+impl Report {
+    fn new(windows: usize) -> Self {
+        Report {
+            per_window: vec![0; windows],
+            late: 0,
+            errors: Vec::new(),
+            slowest: Duration::ZERO,
+            stalled: 0,
+        }
+    }
+
+    fn took(&mut self, took: Duration) {
+        self.slowest = self.slowest.max(took);
+        if took > WINDOW {
+            self.stalled += 1;
+        }
+    }
+
+    fn add(&mut self, other: Report) {
+        for (total, n) in self.per_window.iter_mut().zip(other.per_window) {
+            *total += n;
+        }
+        self.late += other.late;
+        self.errors.extend(other.errors);
+        self.slowest = self.slowest.max(other.slowest);
+        self.stalled += other.stalled;
+    }
+}
+
 /// One worker: `TASKS` tasks calling `catalog.search` from the run's start to its end, on a
 /// budget in Redis when one is named, else paced alone at the whole cap.
 #[test]
@@ -324,6 +462,8 @@ fn worker() {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     let start: u64 = var("GEOPERA_FLEET_START").parse().expect("a start");
     let end: u64 = var("GEOPERA_FLEET_END").parse().expect("an end");
+    let window_ms = WINDOW.as_millis() as u64;
+    let windows = usize::try_from((end - start) / window_ms).expect("a few windows");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -354,35 +494,57 @@ fn worker() {
             .map(|_| {
                 let client = client.clone();
                 tokio::spawn(async move {
-                    let (mut in_time, mut late, mut errors) = (0u64, 0u64, Vec::new());
+                    let mut report = Report::new(windows);
                     // At most a few hundred calls each, and none begun after the end.
                     for _ in 0..500 {
                         if unix_millis() >= end {
                             break;
                         }
                         let input = CatalogSearchInput::new(HOST).limit(1);
-                        match geopera::operations::catalog_search::send(&client, input).await {
-                            Ok(_) if unix_millis() <= end => in_time += 1,
-                            Ok(_) => late += 1,
-                            Err(e) => errors.push(format!("{:?}/{:?}", e.kind(), e.status())),
+                        let began = Instant::now();
+                        let sent = geopera::operations::catalog_search::send(&client, input).await;
+                        report.took(began.elapsed());
+                        let now = unix_millis();
+                        match sent {
+                            Ok(_) if now <= end => {
+                                let window = ((now.saturating_sub(start)) / window_ms) as usize;
+                                if let Some(count) =
+                                    report.per_window.get_mut(window.min(windows - 1))
+                                {
+                                    *count += 1;
+                                }
+                            }
+                            Ok(_) => report.late += 1,
+                            Err(e) => {
+                                report
+                                    .errors
+                                    .push(format!("{:?}/{:?}", e.kind(), e.status()))
+                            }
                         }
                     }
-                    (in_time, late, errors)
+                    report
                 })
             })
             .collect();
-        let (mut in_time, mut late, mut errors) = (0, 0, Vec::new());
+        let mut total = Report::new(windows);
         for task in tasks {
-            let (i, l, e) = tokio::time::timeout(Duration::from_secs(60), task)
+            let report = tokio::time::timeout(Duration::from_secs(60), task)
                 .await
                 .expect("a task ends within a minute")
                 .expect("a task does not panic");
-            in_time += i;
-            late += l;
-            errors.extend(e);
+            total.add(report);
         }
         let shared = budget.as_ref().is_none_or(RedisBudget::is_shared);
-        let errors: String = errors.iter().map(|e| format!(" error={e}")).collect();
-        println!("FLEET in_time={in_time} late={late} shared={shared}{errors}");
+        let in_time: u64 = total.per_window.iter().sum();
+        let windows: Vec<String> = total.per_window.iter().map(u64::to_string).collect();
+        let errors: String = total.errors.iter().map(|e| format!(" error={e}")).collect();
+        println!(
+            "FLEET in_time={in_time} late={} shared={shared} slowest_ms={} stalled={} \
+             windows={}{errors}",
+            total.late,
+            total.slowest.as_millis(),
+            total.stalled,
+            windows.join(","),
+        );
     });
 }
