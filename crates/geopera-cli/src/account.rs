@@ -10,6 +10,7 @@ use crate::auth::{self, Held, Target, CLIENT_ID};
 use crate::call::print;
 use crate::failure::{chain, Failure, Outcome};
 use crate::json;
+use crate::paint::inert;
 use crate::store::Auth;
 
 /// How long the best-effort session revocation of `logout` may take.
@@ -84,8 +85,8 @@ async fn login_api_key(target: &Target, argument: &str) -> Outcome {
         return Err(Failure::usage("no API key given"));
     }
     if !key.starts_with("gpra_") {
-        eprintln!(
-            "Warning: this key does not start with 'gpra_'; it is saved anyway, but Geopera API keys normally do."
+        crate::paint::warning(
+            "this key does not start with 'gpra_'; it is saved anyway, but Geopera API keys normally do."
         );
     }
     let held = Held::Stored(Auth::ApiKey(key.clone()));
@@ -105,7 +106,8 @@ async fn login_api_key(target: &Target, argument: &str) -> Outcome {
         .or_else(|| claim(&claims, "sub"))
         .unwrap_or("api key");
     print(&format!(
-        "Logged in as {who} (API key, profile '{}').",
+        "Logged in as {} (API key, profile '{}').",
+        inert(who),
         target.profile
     ))
 }
@@ -129,8 +131,9 @@ async fn login_device(target: &Target, scope: &str, no_browser: bool) -> Outcome
         .unwrap_or(flow.verification_uri())
         .to_owned();
     print(&format!(
-        "\n  Open this page to sign in:\n    {uri}\n\n  and check that it shows this code:\n    {}\n",
-        flow.user_code()
+        "\n  Open this page to sign in:\n    {}\n\n  and check that it shows this code:\n    {}\n",
+        inert(&uri),
+        inert(flow.user_code())
     ))?;
     if !no_browser {
         open_browser(&uri);
@@ -169,29 +172,23 @@ async fn login_device(target: &Target, scope: &str, no_browser: bool) -> Outcome
         _ => "user".to_owned(),
     };
     print(&format!(
-        "Logged in as {who} (profile '{}').",
+        "Logged in as {} (profile '{}').",
+        inert(&who),
         target.profile
     ))
 }
 
 /// Opens `url` in the default browser, best effort: a machine without one still shows the
-/// link above.
+/// link above. The link comes from the server, so only an `http(s)` one is opened (never a
+/// `file:` path or another program's scheme), and through `webbrowser`, which hands it to the
+/// platform without a shell (on Windows, `cmd /C start` would run whatever follows a `&`).
 fn open_browser(url: &str) {
-    let mut command = if cfg!(target_os = "macos") {
-        std::process::Command::new("open")
-    } else if cfg!(windows) {
-        let mut command = std::process::Command::new("cmd");
-        command.args(["/C", "start", ""]);
-        command
-    } else {
-        std::process::Command::new("xdg-open")
-    };
-    let _ = command
-        .arg(url)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
+    let lower = url.to_ascii_lowercase();
+    if (lower.starts_with("https://") || lower.starts_with("http://"))
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        let _ = webbrowser::open(url);
+    }
 }
 
 /// `geopera logout`: revokes a stored session (best effort) and forgets the credential,
@@ -257,7 +254,7 @@ pub(crate) async fn whoami(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
     ];
     let text: Vec<String> = lines
         .iter()
-        .map(|(label, value)| format!("{label:<17}{value}"))
+        .map(|(label, value)| format!("{label:<17}{}", inert(value)))
         .collect();
     print(&text.join("\n"))
 }

@@ -77,7 +77,7 @@ pub(crate) async fn call(
             ))),
         };
         if let Err(failure) = auth::store_captured(target, captured) {
-            eprintln!("Warning: the refreshed session was not stored: {failure}");
+            crate::paint::warning(&format!("the refreshed session was not stored: {failure}"));
         }
         return walked;
     }
@@ -102,7 +102,7 @@ pub(crate) async fn call(
         ),
     }
     if let Err(failure) = auth::store_captured(target, captured) {
-        eprintln!("Warning: the refreshed session was not stored: {failure}");
+        crate::paint::warning(&format!("the refreshed session was not stored: {failure}"));
     }
     match result {
         Ok(response) if settings.wait && response.status.is_success() => {
@@ -217,10 +217,12 @@ pub(crate) fn render(
         return print_json(&text, settings);
     }
     if is_ndjson(response) {
-        return print(text.trim_end());
+        return print(&json::escape_controls(text.trim_end()));
     }
     // Not JSON (e.g. XML capabilities): printed as a JSON string, so stdout stays JSON.
-    print(&Value::String(text.into_owned()).to_string())
+    print(&json::escape_controls(
+        &Value::String(text.into_owned()).to_string(),
+    ))
 }
 
 /// Prints one JSON document (known to be valid) as `--output` asks, through `--jq` first
@@ -242,13 +244,13 @@ pub(crate) fn print_json(text: &str, settings: &Settings) -> Outcome {
 fn print_one(text: &str, settings: &Settings) -> Outcome {
     let formatted =
         match settings.output {
-            Output::Json => json::reindent(text),
+            Output::Json => json::indent(text, crate::paint::stdout()),
             Output::Ndjson => json::compact(text),
             Output::Table | Output::Yaml => {
                 let value = crate::ordered::Ordered::parse(text)
                     .map_err(|e| Failure::other(format!("cannot read the answer: {e}")))?;
                 if settings.output == Output::Table {
-                    Some(crate::table::table(&value, colour()))
+                    Some(crate::table::table(&value, crate::paint::stdout()))
                 } else {
                     Some(crate::table::yaml(&value).map_err(|e| {
                         Failure::other(format!("cannot print the answer as YAML: {e}"))
@@ -259,11 +261,6 @@ fn print_one(text: &str, settings: &Settings) -> Outcome {
     print(formatted.as_deref().unwrap_or(text))
 }
 
-/// Whether to colour output: only for a person at a terminal who has not set `NO_COLOR`.
-fn colour() -> bool {
-    std::io::IsTerminal::is_terminal(&std::io::stdout())
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
 fn is_ndjson(response: &Response<Value>) -> bool {
     response
         .headers

@@ -5,24 +5,41 @@
 //! switch it on for every crate built in the same workspace (features unify), changing the
 //! SDK's behaviour. A `Value` also rounds numbers beyond `f64`/`u64`. So the raw answer is
 //! checked once with a full parse that keeps nothing, then re-indented token by token: member
-//! order, number spelling and string escapes stay exactly as the server sent them.
+//! order, number spelling and string escapes stay exactly as the server sent them (only raw
+//! DEL and C1 control characters become `\u` escapes of the same string; see [`indent`]).
 
 use serde::de::IgnoredAny;
 
 /// Indents a JSON document with two spaces, keeping every token as written. `None` when the
 /// text is not one valid JSON value.
 pub(crate) fn reindent(text: &str) -> Option<String> {
+    indent(text, false)
+}
+
+/// Like [`reindent`], coloured for a terminal when `colour`: member names, strings, numbers,
+/// booleans and null each in their style. Raw DEL and C1 control characters inside strings
+/// (valid JSON, unlike raw C0 ones) are written as `\u` escapes, the same string, so that a
+/// terminal never takes them for the start of an escape sequence.
+pub(crate) fn indent(text: &str, colour: bool) -> Option<String> {
+    use crate::paint;
+
     serde_json::from_str::<IgnoredAny>(text).ok()?;
     let mut out = String::with_capacity(text.len() + text.len() / 4);
     let mut depth = 0usize;
     let mut chars = text.chars().peekable();
+    let mut token = String::new();
     while let Some(c) = chars.next() {
         match c {
             '"' => {
-                out.push('"');
+                token.clear();
+                token.push('"');
                 let mut escaped = false;
                 for s in chars.by_ref() {
-                    out.push(s);
+                    if s.is_control() {
+                        push_escaped(&mut token, s);
+                        continue;
+                    }
+                    token.push(s);
                     if escaped {
                         escaped = false;
                     } else if s == '\\' {
@@ -31,6 +48,15 @@ pub(crate) fn reindent(text: &str) -> Option<String> {
                         break;
                     }
                 }
+                while chars.peek().is_some_and(|n| n.is_ascii_whitespace()) {
+                    chars.next();
+                }
+                let style = if chars.peek() == Some(&':') {
+                    paint::KEY
+                } else {
+                    paint::STRING
+                };
+                paint::push(&mut out, style, &token, colour);
             }
             '{' | '[' => {
                 let close = if c == '{' { '}' } else { ']' };
@@ -58,7 +84,24 @@ pub(crate) fn reindent(text: &str) -> Option<String> {
             }
             ':' => out.push_str(": "),
             c if c.is_ascii_whitespace() => {}
-            c => out.push(c),
+            c => {
+                // A number or a literal: everything up to the next separator.
+                token.clear();
+                token.push(c);
+                while let Some(&n) = chars.peek() {
+                    if matches!(n, ',' | ']' | '}' | ':') || n.is_ascii_whitespace() {
+                        break;
+                    }
+                    token.push(n);
+                    chars.next();
+                }
+                let style = match token.as_str() {
+                    "true" | "false" => paint::BOOLEAN,
+                    "null" => paint::NULL,
+                    _ => paint::NUMBER,
+                };
+                paint::push(&mut out, style, &token, colour);
+            }
         }
     }
     Some(out)
@@ -71,7 +114,8 @@ fn newline(out: &mut String, depth: usize) {
     }
 }
 
-/// A compact JSON document on one line (for NDJSON), keeping every token as written.
+/// A compact JSON document on one line (for NDJSON), keeping every token as written (control
+/// characters in strings escaped, as in [`indent`]).
 pub(crate) fn compact(text: &str) -> Option<String> {
     serde_json::from_str::<IgnoredAny>(text).ok()?;
     let mut out = String::with_capacity(text.len());
@@ -81,6 +125,10 @@ pub(crate) fn compact(text: &str) -> Option<String> {
             out.push('"');
             let mut escaped = false;
             for s in chars.by_ref() {
+                if s.is_control() {
+                    push_escaped(&mut out, s);
+                    continue;
+                }
                 out.push(s);
                 if escaped {
                     escaped = false;
@@ -97,6 +145,30 @@ pub(crate) fn compact(text: &str) -> Option<String> {
     Some(out)
 }
 
+/// A control character as the JSON escape `\u00XX`: inside a string the same text, and never
+/// an instruction to the terminal.
+fn push_escaped(out: &mut String, c: char) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "\\u{:04x}", u32::from(c));
+}
+
+/// Server text printed as it came (NDJSON lines, a jq result, a non-JSON answer) with every
+/// control character but the line break written as a JSON escape, for the reason above.
+pub(crate) fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// A `Value` as indented JSON; used for values this program built itself.
 pub(crate) fn pretty(value: &serde_json::Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_owned())
@@ -111,6 +183,31 @@ mod tests {
         let raw = r#"{"z":1,"a":[1.0,2e-5,123456789012345678901234567890],"s":"a\"b,{c}: \u00fc Zürich","e":{},"l":[ ]}"#;
         let expected = "{\n  \"z\": 1,\n  \"a\": [\n    1.0,\n    2e-5,\n    123456789012345678901234567890\n  ],\n  \"s\": \"a\\\"b,{c}: \\u00fc Zürich\",\n  \"e\": {},\n  \"l\": []\n}";
         assert_eq!(reindent(raw).as_deref(), Some(expected));
+    }
+
+    #[test]
+    fn colours_by_token_kind_and_escapes_c1_controls() {
+        let raw = "{\"k\" : [\"v\u{9b}\", 1.5, true, null]}";
+        let coloured = indent(raw, true).expect("valid");
+        let key = "\u{1b}[1m\u{1b}[34m\"k\"\u{1b}[0m";
+        assert!(
+            coloured.starts_with(&format!("{{\n  {key}: [")),
+            "{coloured:?}"
+        );
+        assert!(
+            coloured.contains("\u{1b}[32m\"v\\u009b\"\u{1b}[0m"),
+            "{coloured:?}"
+        );
+        assert!(coloured.contains("\u{1b}[36m1.5\u{1b}[0m"));
+        assert!(coloured.contains("\u{1b}[33mtrue\u{1b}[0m"));
+        assert!(coloured.contains("\u{1b}[2mnull\u{1b}[0m"));
+        let plain = reindent(raw).expect("valid");
+        assert_eq!(
+            plain,
+            "{\n  \"k\": [\n    \"v\\u009b\",\n    1.5,\n    true,\n    null\n  ]\n}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&plain).expect("still JSON");
+        assert_eq!(back["k"][0], "v\u{9b}");
     }
 
     #[test]

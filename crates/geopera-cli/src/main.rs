@@ -30,6 +30,8 @@ mod jq;
 mod json;
 mod ordered;
 mod pages;
+mod paint;
+mod progress;
 mod store;
 mod table;
 mod tree;
@@ -48,9 +50,9 @@ use crate::failure::{Failure, Outcome, EXIT_OTHER};
 /// The exit-code table, shown at the end of `--help`.
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success
-  1  any other failure (network, timeout, credentials, local files)
-  2  the API answered with an error, or the command line was wrong
+  0    success
+  1    any other failure (network, timeout, credentials, local files)
+  2    the API answered with an error, or the command line was wrong
   130  interrupted (Ctrl-C); no partial file is left behind
 
 Environment: GEOPERA_PROFILE, GEOPERA_API_URL, GEOPERA_API_TOKEN (wins over stored
@@ -226,6 +228,17 @@ fn cli(operations: Vec<Command>) -> Command {
                         .value_parser(value_parser!(clap_complete::Shell)),
                 ),
         )
+        .subcommand(
+            Command::new("man")
+                .about("Manual pages: one per command into a folder, or this program's page on stdout")
+                .arg(
+                    Arg::new("out-dir")
+                        .long("out-dir")
+                        .value_name("DIR")
+                        .value_parser(value_parser!(std::path::PathBuf))
+                        .help("Write geopera.1 and a page for every subcommand (geopera-orders-wait.1, ...) into DIR, created if missing"),
+                ),
+        )
         .subcommand(upload::command())
         .subcommand(webhook::command())
         .subcommands(operations)
@@ -248,7 +261,7 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("Error: cannot start: {e}");
+            paint::error(&format!("cannot start: {e}"));
             return ExitCode::from(EXIT_OTHER);
         }
     };
@@ -272,7 +285,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             for line in failure.message.lines() {
-                eprintln!("Error: {line}");
+                paint::error(line);
             }
             ExitCode::from(failure.code)
         }
@@ -349,6 +362,7 @@ async fn run(
         "whoami" => return account::whoami(sub, top).await,
         "op" => return op(sub, top).await,
         "completions" => return completions(command, sub),
+        "man" => return man(command, sub),
         "upload" => return upload::run(sub, &settings(sub, true)).await,
         "webhooks" => {
             return match sub.subcommand() {
@@ -429,6 +443,41 @@ fn completions(command: &mut Command, matches: &ArgMatches) -> Outcome {
     Ok(())
 }
 
+/// `geopera man`: roff pages rendered from the same command tree as `--help`, so the two
+/// never disagree. Pages are plain writes, not atomic replacements: an interrupted run leaves
+/// pages to regenerate, never a credential or an answer half-written.
+fn man(command: &mut Command, matches: &ArgMatches) -> Outcome {
+    command.build();
+    let render = |command: Command| -> Result<(String, Vec<u8>), Failure> {
+        let man = clap_mangen::Man::new(command);
+        let mut page = Vec::new();
+        man.render(&mut page)
+            .map_err(|e| Failure::other(format!("cannot render a manual page: {e}")))?;
+        Ok((man.get_filename(), page))
+    };
+    let Some(dir) = matches.get_one::<std::path::PathBuf>("out-dir") else {
+        let (_, page) = render(command.clone())?;
+        return call::print(String::from_utf8_lossy(&page).trim_end());
+    };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failure::other(format!("cannot create {}: {e}", dir.display())))?;
+    let mut pending = vec![command.clone()];
+    let mut written = 0usize;
+    while let Some(next) = pending.pop() {
+        if next.is_hide_set() {
+            continue;
+        }
+        pending.extend(next.get_subcommands().cloned());
+        let (name, page) = render(next)?;
+        let path = dir.join(name);
+        std::fs::write(&path, page)
+            .map_err(|e| Failure::other(format!("cannot write {}: {e}", path.display())))?;
+        written += 1;
+    }
+    eprintln!("{written} manual pages written to {}", dir.display());
+    Ok(())
+}
+
 /// `geopera op`: any operation id, any JSON body, sent as given.
 async fn op(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
     if matches.get_flag("list") {
@@ -486,7 +535,7 @@ async fn orders_wait(matches: &ArgMatches) -> Outcome {
     )
     .await;
     if let Err(failure) = auth::store_captured(&target, captured) {
-        eprintln!("Warning: the refreshed session was not stored: {failure}");
+        crate::paint::warning(&format!("the refreshed session was not stored: {failure}"));
     }
     waited
 }

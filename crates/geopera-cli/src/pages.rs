@@ -86,7 +86,11 @@ pub(crate) async fn walk(
         for item in &items {
             match &settings.jq {
                 // `--jq` filters each item; its results are printed as lines too.
-                Some(expr) => lines.extend(crate::jq::run(expr, item.get())?),
+                Some(expr) => lines.extend(
+                    crate::jq::run(expr, item.get())?
+                        .iter()
+                        .map(|line| json::escape_controls(line).into_owned()),
+                ),
                 None => {
                     lines.push(json::compact(item.get()).unwrap_or_else(|| item.get().to_owned()))
                 }

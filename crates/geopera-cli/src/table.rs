@@ -91,10 +91,11 @@ fn columns(rows: &[Ordered]) -> Vec<Column> {
     }
     // Any other list: the scalar members of its objects, in first-seen order.
     let mut names: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for row in rows {
         if let Ordered::Object(members) = row {
             for (key, value) in members {
-                if value.is_scalar() && !names.contains(key) {
+                if value.is_scalar() && seen.insert(key.as_str()) {
                     names.push(key.clone());
                 }
             }
@@ -103,7 +104,7 @@ fn columns(rows: &[Ordered]) -> Vec<Column> {
     names
         .into_iter()
         .map(|name| Column {
-            heading: name.to_uppercase(),
+            heading: one_line(name.to_uppercase()),
             paths: vec![vec![name]],
         })
         .collect()
@@ -136,11 +137,7 @@ fn layout(headings: &[String], cells: &[Vec<String>], bold: bool) -> String {
     };
     let mut out = String::new();
     let header = line(headings);
-    if bold {
-        out.push_str(&format!("\x1b[1m{header}\x1b[0m"));
-    } else {
-        out.push_str(&header);
-    }
+    crate::paint::push(&mut out, crate::paint::HEADING, &header, bold);
     for row in cells {
         out.push('\n');
         out.push_str(&line(row));
@@ -148,12 +145,17 @@ fn layout(headings: &[String], cells: &[Vec<String>], bold: bool) -> String {
     out
 }
 
-/// Cells are one line each: a newline or tab inside a value would break the columns.
+/// Cells are one line each: a newline or tab inside a value would break the columns. Other
+/// control characters are shown, never sent to the terminal as they are.
 fn one_line(text: String) -> String {
-    if text.contains(['\n', '\r', '\t']) {
+    let text = if text.contains(['\n', '\r', '\t']) {
         text.replace(['\n', '\r', '\t'], " ")
     } else {
         text
+    };
+    match crate::paint::inert(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(shown) => shown,
     }
 }
 
@@ -182,7 +184,7 @@ pub(crate) fn table(answer: &Ordered, bold: bool) -> String {
         Ordered::Object(members) => {
             let cells: Vec<Vec<String>> = members
                 .iter()
-                .map(|(key, value)| vec![key.clone(), one_line(value.cell())])
+                .map(|(key, value)| vec![one_line(key.clone()), one_line(value.cell())])
                 .collect();
             layout(&["KEY".to_owned(), "VALUE".to_owned()], &cells, bold)
         }
@@ -244,5 +246,15 @@ mod tests {
     fn yaml_keeps_member_order() {
         let text = yaml(&parse(r#"{"z":1,"a":"x"}"#)).expect("yaml");
         assert_eq!(text, "z: 1\na: x");
+    }
+
+    #[test]
+    fn escape_sequences_from_the_server_are_shown_not_obeyed() {
+        let hostile = parse(r#"[{"na\u001b]0;pwned\u0007me":"x\u001b[2Jy"}]"#);
+        let shown = table(&hostile, false);
+        assert!(!shown.contains('\u{1b}'), "{shown:?}");
+        assert!(shown.contains("x\\u{1b}[2Jy"), "{shown:?}");
+        let one = parse(r#"{"k\u009b":"v"}"#);
+        assert!(!table(&one, false).contains('\u{9b}'));
     }
 }

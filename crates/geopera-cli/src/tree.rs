@@ -133,7 +133,6 @@ pub(crate) struct Tree {
 #[derive(Default)]
 struct Node {
     children: BTreeMap<String, Node>,
-    raw: String,
     operation: Option<&'static OperationInfo>,
 }
 
@@ -147,16 +146,10 @@ pub(crate) fn build() -> Tree {
         }
         let mut node = &mut root;
         let mut path = Vec::new();
-        let mut raw = String::new();
         for segment in info.id.split('.') {
             let name = segment.replace('_', "-");
-            if !raw.is_empty() {
-                raw.push('.');
-            }
-            raw.push_str(segment);
             path.push(name.clone());
             node = node.children.entry(name).or_default();
-            node.raw.clone_from(&raw);
         }
         node.operation = Some(info);
         leaves.insert(path, info);
@@ -168,7 +161,9 @@ pub(crate) fn build() -> Tree {
             let command = to_command(name, node);
             let has_wait = command.find_subcommand("wait").is_some();
             if command.get_name() == "orders" && !has_wait {
-                command.subcommand(orders_wait())
+                let command = command.subcommand(orders_wait());
+                let about = group_about(&command);
+                command.about(about)
             } else {
                 command
             }
@@ -181,14 +176,34 @@ fn to_command(name: String, node: Node) -> Command {
     match node.operation {
         Some(info) => leaf(name, info),
         None => {
-            let about = format!("Operations under `{}`", node.raw);
-            Command::new(name).about(about).subcommands(
+            let group = Command::new(name).subcommands(
                 node.children
                     .into_iter()
                     .map(|(name, child)| to_command(name, child)),
-            )
+            );
+            let about = group_about(&group);
+            group.about(about)
         }
     }
+}
+
+/// A group's line in its parent's help: what it holds, so a reader can find a command without
+/// opening every group (`archive, get, list, tasking, ...`).
+fn group_about(command: &Command) -> String {
+    const ROOM: usize = 60;
+    let mut names: Vec<&str> = command.get_subcommands().map(Command::get_name).collect();
+    names.sort_unstable();
+    let mut about = String::new();
+    for (i, name) in names.iter().enumerate() {
+        let separator = if i == 0 { "" } else { ", " };
+        if about.len() + separator.len() + name.len() > ROOM {
+            about.push_str(", ...");
+            break;
+        }
+        about.push_str(separator);
+        about.push_str(name);
+    }
+    about
 }
 
 /// One-line summary of what calling the operation does.

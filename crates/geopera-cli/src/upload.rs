@@ -4,7 +4,6 @@
 //! releases the reservation itself when a step fails, so this module only maps options, shows
 //! progress and reports. Uploads complete synchronously, so there is nothing to `--wait` for.
 
-use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 
 use clap::{value_parser, Arg, ArgMatches, Command};
@@ -58,25 +57,6 @@ pub(crate) fn command() -> Command {
         )
 }
 
-/// A one-line progress report, rewritten in place; only on a terminal, where it helps a person
-/// and never lands in a log.
-fn progress_line() -> impl Fn(Progress) + Send + Sync + 'static {
-    move |progress: Progress| {
-        let percent = progress
-            .bytes_sent
-            .saturating_mul(100)
-            .checked_div(progress.total_bytes)
-            .unwrap_or(100);
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\rUploading: {} / {} bytes ({percent}%)",
-            progress.bytes_sent, progress.total_bytes
-        );
-        let _ = err.flush();
-    }
-}
-
 /// Runs `geopera upload`.
 pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
     let (Some(path), Some(project)) = (
@@ -118,16 +98,17 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
             upload = set(upload, value.clone());
         }
     }
-    let terminal = std::io::stderr().is_terminal();
-    if terminal {
-        upload = upload.on_progress(progress_line());
-    }
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let shown = crate::progress::Shown::bytes("Uploading".to_owned(), size);
+    let bar = shown.handle();
+    upload = upload.on_progress(move |progress: Progress| {
+        bar.set_length(progress.total_bytes);
+        bar.set_position(progress.bytes_sent);
+    });
     let result = upload.send(&client).await;
-    if terminal {
-        eprintln!();
-    }
+    drop(shown);
     if let Err(failure) = auth::store_captured(&target, captured) {
-        eprintln!("Warning: the refreshed session was not stored: {failure}");
+        crate::paint::warning(&format!("the refreshed session was not stored: {failure}"));
     }
     match result {
         Ok(uploaded) => {

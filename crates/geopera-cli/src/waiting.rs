@@ -2,9 +2,8 @@
 //!
 //! The SDK's waiters poll the resource with growing, jittered pauses until it reaches a final
 //! state. When it succeeds, the resource is read once more and printed as the server sends
-//! it; progress goes to stderr, and only when stderr is a terminal.
+//! it; a spinner with the latest state shows on stderr, only when stderr is a terminal.
 
-use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use geopera::wait::{self, WaitError};
@@ -48,14 +47,12 @@ pub(crate) fn started_id(kind: Kind, answer: &Value) -> Option<String> {
     })
 }
 
-fn progress<T: std::fmt::Debug>(what: &'static str, id: &str) -> impl FnMut(&T) + Send + 'static {
-    let id = id.to_owned();
-    let terminal = std::io::stderr().is_terminal();
-    move |state: &T| {
-        if terminal {
-            eprintln!("{what} {id}: {state:?}");
-        }
-    }
+/// The state an order or job is in, for the spinner: the server's name, `?` when unknown.
+fn state<S: std::fmt::Display>(status: Option<&S>) -> String {
+    status.map_or_else(
+        || "?".to_owned(),
+        |s| crate::paint::inert(&s.to_string()).into_owned(),
+    )
 }
 
 fn ended<T>(settings: &Settings, base_url: &str, error: &WaitError<T>) -> Failure {
@@ -74,12 +71,20 @@ pub(crate) async fn wait_for(
     settings: &Settings,
 ) -> Outcome {
     let base_url = client.client().base_url().to_owned();
+    let what = if kind == Kind::Order { "order" } else { "job" };
+    let shown =
+        crate::progress::Shown::spinner(format!("waiting for {what} {}", crate::paint::inert(id)));
+    let report = {
+        let bar = shown.handle();
+        let id = crate::paint::inert(id).into_owned();
+        move |state: String| bar.set_message(format!("{what} {id}: {state}"))
+    };
     let (read, body) = match kind {
         Kind::Order => {
-            let mut waiter = wait::order(client, id).on_progress({
-                let mut report = progress::<Option<geopera::models::OrderStatus>>("order", id);
-                move |order: &geopera::models::Order| report(&order.status)
-            });
+            let mut waiter =
+                wait::order(client, id).on_progress(move |order: &geopera::models::Order| {
+                    report(state(order.status.as_ref()))
+                });
             if let Some(deadline) = deadline {
                 waiter = waiter.deadline(deadline);
             }
@@ -100,8 +105,8 @@ pub(crate) async fn wait_for(
                     json!({ "job_id": id }),
                 )
             };
-            let mut report = progress::<Option<geopera::models::JobStatus>>("job", id);
-            waiter = waiter.on_progress(move |job: &geopera::models::Job| report(&job.status));
+            waiter = waiter
+                .on_progress(move |job: &geopera::models::Job| report(state(job.status.as_ref())));
             if let Some(deadline) = deadline {
                 waiter = waiter.deadline(deadline);
             }
@@ -109,6 +114,7 @@ pub(crate) async fn wait_for(
             (read, body)
         }
     };
+    drop(shown);
     let response = client
         .invoke_request(read, Request::new(body))
         .await

@@ -791,6 +791,11 @@ fn wait_on_a_clip_job_ends_when_it_succeeds() {
     let output = child.wait_with_output().expect("geopera ends");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(stdout_json(&output)["status"], "succeeded");
+    assert!(
+        output.stderr.is_empty(),
+        "no spinner off a terminal: {:?}",
+        text(&output.stderr)
+    );
 }
 
 #[test]
@@ -1007,11 +1012,32 @@ fn ctrl_c_during_a_wait_exits_130_promptly() {
         "captures": [{"id": feature["id"], "geometry": {"type": "Polygon", "coordinates": [ring]}}],
         "displayName": "never finishes",
     });
+    // The wait runs on stored credentials, so an interruption meets a credentials file.
+    let login = s
+        .bare()
+        .env("GEOPERA_API_URL", s.emulator.base_url())
+        .args(["login", "--api-key", s.emulator.api_key()])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(login.status.code(), Some(0), "{}", text(&login.stderr));
+    let folder = s.credentials_path().parent().expect("a folder").to_owned();
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(&folder)
+            .expect("the credentials folder")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let (names_before, stored_before) = (
+        listing(),
+        std::fs::read(s.credentials_path()).expect("stored"),
+    );
     let mut child = std::process::Command::new(BIN)
         .env_clear()
         .env("HOME", s.home.path())
         .env("GEOPERA_API_URL", s.emulator.base_url())
-        .env("GEOPERA_API_TOKEN", s.emulator.api_key())
         .args([
             "orders",
             "archive",
@@ -1048,6 +1074,21 @@ fn ctrl_c_during_a_wait_exits_130_promptly() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(130));
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("stderr");
+    }
+    assert_eq!(
+        stderr.trim_end(),
+        "Error: interrupted",
+        "no spinner, one line"
+    );
+    // Nothing half-written: the same files, the credentials byte for byte.
+    assert_eq!(listing(), names_before);
+    assert_eq!(
+        std::fs::read(s.credentials_path()).expect("stored"),
+        stored_before
+    );
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -1463,4 +1504,312 @@ fn a_shared_rate_budget_is_drawn_from_redis_and_a_dead_redis_is_no_failure() {
         .output()
         .expect("runs");
     assert!(output.status.success(), "{}", text(&output.stderr));
+}
+
+#[test]
+fn man_pages_cover_every_command() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = s
+        .bare()
+        .args(["man", "--out-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("pages")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    // A page per command: the 202 operations of the tree, their groups and the rest.
+    let operations = s
+        .bare()
+        .args(["op", "--list"])
+        .output()
+        .expect("geopera runs");
+    assert!(
+        names.len() > text(&operations.stdout).lines().count() - 25,
+        "{} pages",
+        names.len()
+    );
+    for name in [
+        "geopera.1",
+        "geopera-login.1",
+        "geopera-orders-wait.1",
+        "geopera-orders-archive-place.1",
+        "geopera-catalog-search.1",
+        "geopera-upload.1",
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name} missing");
+    }
+    let top = std::fs::read_to_string(dir.path().join("geopera.1")).expect("page");
+    assert!(top.contains(".TH geopera 1"), "{top}");
+    assert!(top.contains("Exit codes"));
+    let search =
+        std::fs::read_to_string(dir.path().join("geopera-catalog-search.1")).expect("page");
+    assert!(search.contains(r"\-\-host\-name"), "{search}");
+    assert!(text(&output.stderr).contains(&format!("{} manual pages", names.len())));
+
+    let output = s.bare().arg("man").output().expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0));
+    assert!(text(&output.stdout).contains(".TH geopera 1"));
+}
+
+#[test]
+fn colour_only_on_a_terminal_or_when_forced() {
+    let s = setup();
+    let search = [
+        "catalog",
+        "search",
+        "--host-name",
+        "earthsearch-aws",
+        "--limit",
+        "1",
+    ];
+    let plain = s.cli().args(search).output().expect("geopera runs");
+    assert_eq!(plain.status.code(), Some(0));
+    assert!(!plain.stdout.contains(&0x1b), "no colour into a pipe");
+    let forced = s
+        .cli()
+        .env("CLICOLOR_FORCE", "1")
+        .args(search)
+        .output()
+        .expect("geopera runs");
+    let coloured = text(&forced.stdout);
+    assert!(coloured.contains("\u{1b}["), "{coloured}");
+    assert_eq!(strip_ansi(&coloured), text(&plain.stdout), "same text");
+    let refused = s
+        .cli()
+        .env("CLICOLOR_FORCE", "1")
+        .env("NO_COLOR", "1")
+        .args(search)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(refused.stdout, plain.stdout, "NO_COLOR wins");
+    let error = s
+        .cli()
+        .env("CLICOLOR_FORCE", "1")
+        .args(["orders", "get", "--order-id", "ord_missing"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(error.status.code(), Some(2));
+    let stderr = text(&error.stderr);
+    assert!(stderr.starts_with("\u{1b}["), "{stderr:?}");
+    assert!(
+        strip_ansi(&stderr).starts_with("Error: [404] "),
+        "{stderr:?}"
+    );
+}
+
+/// Removes SGR sequences (`ESC [ ... m`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for n in chars.by_ref() {
+                if n == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A server of the test's own: reads one request on each of at most `connections`
+/// connections, answers it with what `answer` makes of the request body (status, JSON), and
+/// closes the connection.
+fn test_server(
+    connections: usize,
+    answer: impl Fn(&[u8]) -> (u16, String) + Send + 'static,
+) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let Ok(reading) = stream.try_clone() else {
+                continue;
+            };
+            let mut reader = BufReader::new(reading);
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) if line == "\r\n" => break,
+                    Ok(_) => {
+                        if let Some(n) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = n.trim().parse().unwrap_or(0);
+                        }
+                    }
+                }
+            }
+            let mut request_body = vec![0; length.min(1 << 20)];
+            let _ = std::io::Read::read_exact(&mut reader, &mut request_body);
+            let (status, body) = answer(&request_body);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+/// [`test_server`] with one fixed answer.
+fn canned_server(status: u16, body: String, connections: usize) -> String {
+    test_server(connections, move |_| (status, body.clone()))
+}
+
+/// The peak resident memory of a running process so far (`VmHWM`), in KiB.
+fn peak_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[test]
+fn all_streams_many_pages_in_constant_memory() {
+    if !Path::new("/proc/self/status").exists() {
+        eprintln!("no /proc: the memory of --all is not measured here");
+        return;
+    }
+    // 200 cursor pages of 500 items, about 25 MB of output in all.
+    const PAGES: usize = 200;
+    const ITEMS: usize = 500;
+    let padding = "x".repeat(150);
+    let url = test_server(PAGES + 5, move |request| {
+        let body: Value = serde_json::from_slice(request).unwrap_or(Value::Null);
+        let page: usize = body["next"]
+            .as_str()
+            .and_then(|n| n.strip_prefix('p'))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let features: Vec<String> = (0..ITEMS)
+            .map(|i| {
+                format!(
+                    r#"{{"type":"Feature","id":"it_{page}_{i}","collection":"c","properties":{{"datetime":"2024-01-01T00:00:00Z","pad":"{padding}"}}}}"#
+                )
+            })
+            .collect();
+        let next = if page + 1 < PAGES {
+            format!(r#","next":"p{}""#, page + 1)
+        } else {
+            String::new()
+        };
+        (
+            200,
+            format!(
+                r#"{{"type":"FeatureCollection","features":[{}]{next}}}"#,
+                features.join(",")
+            ),
+        )
+    });
+    let s = setup();
+    let mut child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .env("GEOPERA_API_URL", &url)
+        .env("GEOPERA_API_TOKEN", "gpra_test")
+        .args([
+            "catalog",
+            "search",
+            "--host-name",
+            "h",
+            "--limit",
+            "500",
+            "--all",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    let pid = child.id();
+    let stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let (mut lines, mut bytes, mut last) = (0usize, 0usize, String::new());
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("a line");
+            lines += 1;
+            bytes += line.len() + 1;
+            last = line;
+        }
+        (lines, bytes, last)
+    });
+    let started = std::time::Instant::now();
+    let mut peak = 0;
+    while child.try_wait().expect("status").is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "--all still running"
+        );
+        peak = peak.max(peak_kib(pid).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = child.wait().expect("status");
+    let (lines, bytes, last) = reader.join().expect("the reader");
+    assert!(status.success());
+    assert_eq!(lines, PAGES * ITEMS);
+    assert!(last.contains(&format!("it_{}_{}", PAGES - 1, ITEMS - 1)));
+    let peak_mib = peak / 1024;
+    eprintln!("--all printed {bytes} bytes; peak RSS {peak_mib} MiB");
+    assert!(bytes > 25_000_000, "{bytes}");
+    assert!(peak > 0, "the peak was read");
+    assert!(peak_mib < 40, "peak RSS {peak_mib} MiB for {bytes} bytes");
+}
+
+#[test]
+fn text_from_the_server_cannot_steer_the_terminal() {
+    let s = setup();
+    // ESC and BEL must be escaped in JSON; the C1 control CSI (U+009B) may appear raw.
+    let answer = format!(
+        r#"{{"features":[{{"type":"Feature","id":"a\u001b]0;owned\u0007","collection":"c\u001b[2J","properties":{{"datetime":"d{csi}31m"}}}}],"note":"n{csi}1m"}}"#,
+        csi = '\u{9b}'
+    );
+    let steers = |bytes: &[u8]| {
+        let shown = text(bytes);
+        shown.contains(['\u{1b}', '\u{7}', '\u{9b}'])
+    };
+    for format in ["json", "table", "yaml", "ndjson"] {
+        let url = canned_server(200, answer.clone(), 1);
+        let output = s
+            .bare()
+            .env("GEOPERA_API_URL", &url)
+            .env("GEOPERA_API_TOKEN", "gpra_test")
+            .args(["catalog", "search", "--host-name", "h", "-o", format])
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert!(
+            !steers(&output.stdout),
+            "{format}: {:?}",
+            text(&output.stdout)
+        );
+        if format == "json" {
+            // Still the same JSON, the CSI written as an escape.
+            let back = stdout_json(&output);
+            assert_eq!(back["note"], "n\u{9b}1m");
+        }
+    }
+    let problem = r#"{"title":"bad\u001b[31m","detail":"see \u001b]8;;http://evil.example\u0007here\u001b]8;;\u0007"}"#;
+    let url = canned_server(404, problem.to_owned(), 1);
+    let output = s
+        .bare()
+        .env("GEOPERA_API_URL", &url)
+        .env("GEOPERA_API_TOKEN", "gpra_test")
+        .args(["orders", "get", "--order-id", "o"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(!steers(&output.stderr), "{:?}", text(&output.stderr));
+    assert!(text(&output.stderr).contains(r"\u{1b}]8;;http://evil.example"));
 }

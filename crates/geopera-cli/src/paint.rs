@@ -1,0 +1,106 @@
+//! Colour for a person at a terminal, and nothing a server sends that could steer it.
+//!
+//! Whether a stream gets colour is `anstream`'s decision, the one clap makes for `--help`: a
+//! terminal, unless `NO_COLOR` is set, `TERM=dumb`, or `CLICOLOR=0`; `CLICOLOR_FORCE` turns it
+//! on anywhere. Pipes, files and CI logs get plain text. Styles are `anstyle` values, as
+//! clap's own, so help, tables, JSON and errors look like one program.
+
+use std::fmt::Write as _;
+
+use anstream::ColorChoice;
+use anstyle::{AnsiColor, Style};
+
+/// Whether text written to stdout may carry colour.
+pub(crate) fn stdout() -> bool {
+    anstream::AutoStream::choice(&std::io::stdout()) != ColorChoice::Never
+}
+
+/// Whether text written to stderr may carry colour.
+pub(crate) fn stderr() -> bool {
+    anstream::AutoStream::choice(&std::io::stderr()) != ColorChoice::Never
+}
+
+/// Table headings.
+pub(crate) const HEADING: Style = Style::new().bold();
+/// Object member names in JSON.
+pub(crate) const KEY: Style = AnsiColor::Blue.on_default().bold();
+/// JSON strings.
+pub(crate) const STRING: Style = AnsiColor::Green.on_default();
+/// JSON numbers.
+pub(crate) const NUMBER: Style = AnsiColor::Cyan.on_default();
+/// `true` and `false`.
+pub(crate) const BOOLEAN: Style = AnsiColor::Yellow.on_default();
+/// `null`.
+pub(crate) const NULL: Style = Style::new().dimmed();
+const ERROR: Style = AnsiColor::Red.on_default().bold();
+const WARNING: Style = AnsiColor::Yellow.on_default().bold();
+
+/// Appends `text` to `out`, in `style` when `on`.
+pub(crate) fn push(out: &mut String, style: Style, text: &str, on: bool) {
+    if on {
+        let _ = write!(out, "{style}{text}{style:#}");
+    } else {
+        out.push_str(text);
+    }
+}
+
+/// Text from the server made safe to show on a terminal: every control character (C0, DEL and
+/// C1, among them ESC and CSI, which would start an escape sequence) is shown as `\u{..}`.
+/// A hostile answer can then neither recolour, retitle nor clear the user's terminal, nor
+/// hide text behind a carriage return.
+pub(crate) fn inert(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Prints one line of a failure on stderr after `Error:`.
+pub(crate) fn error(line: &str) {
+    labelled(ERROR, "Error:", line);
+}
+
+/// Prints a warning on stderr after `Warning:`.
+pub(crate) fn warning(line: &str) {
+    labelled(WARNING, "Warning:", line);
+}
+
+fn labelled(style: Style, label: &str, line: &str) {
+    let mut text = String::new();
+    push(&mut text, style, label, stderr());
+    text.push(' ');
+    text.push_str(&inert(line));
+    eprintln!("{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(inert("plain Zürich"), "plain Zürich");
+        assert_eq!(
+            inert("a\u{1b}[2Jb\rc\u{9b}31md\u{7f}"),
+            "a\\u{1b}[2Jb\\u{d}c\\u{9b}31md\\u{7f}"
+        );
+    }
+
+    #[test]
+    fn styles_wrap_text_only_when_on() {
+        let mut plain = String::new();
+        push(&mut plain, KEY, "id", false);
+        assert_eq!(plain, "id");
+        let mut coloured = String::new();
+        push(&mut coloured, HEADING, "ID", true);
+        assert_eq!(coloured, "\u{1b}[1mID\u{1b}[0m");
+    }
+}
