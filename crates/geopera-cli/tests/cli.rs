@@ -1813,3 +1813,95 @@ fn text_from_the_server_cannot_steer_the_terminal() {
     assert!(!steers(&output.stderr), "{:?}", text(&output.stderr));
     assert!(text(&output.stderr).contains(r"\u{1b}]8;;http://evil.example"));
 }
+
+#[test]
+fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
+    // Completing the upload takes 30 s, so the command is still running once the bytes are in.
+    let s = Setup {
+        emulator: Emulator::builder()
+            .faults(
+                "latency=30s;op=uploads.complete"
+                    .parse()
+                    .expect("a fault plan"),
+            )
+            .record_bodies(true)
+            .start()
+            .expect("emulator starts"),
+        home: tempfile::tempdir().expect("temp dir"),
+    };
+    let output = s
+        .cli()
+        .args(["projects", "create", "--name", "interrupted"])
+        .output()
+        .expect("geopera runs");
+    let project = stdout_json(&output)["id"]
+        .as_str()
+        .expect("a project id")
+        .to_owned();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scene.tif");
+    std::fs::write(&path, vec![7u8; 300_000]).expect("a file");
+    let mut child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .env("GEOPERA_API_URL", s.emulator.base_url())
+        .env("GEOPERA_API_TOKEN", s.emulator.api_key())
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", &project])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    // Once the signed URL is handed out the bytes follow in milliseconds, and completing
+    // then takes 30 s: the interruption comes while the command waits for it (an earlier
+    // one, during the bytes, must release the reservation just the same).
+    let started = std::time::Instant::now();
+    while s.emulator.executed("uploads.signed_url") == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no signed URL was asked for"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("child status") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still running after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(s.emulator.executed("uploads.complete"), 0, "not completed");
+    assert_eq!(
+        s.emulator.executed("uploads.fail"),
+        1,
+        "the reservation was released"
+    );
+    // The release named the upload: it is failed, its space given back.
+    let released = s
+        .emulator
+        .requests()
+        .into_iter()
+        .find(|r| r.operation_id.as_deref() == Some("uploads.fail"))
+        .expect("the release was recorded");
+    let body: Value = serde_json::from_slice(&released.body).expect("a JSON body");
+    let upload_id = body["upload_id"].as_str().expect("an upload id").to_owned();
+    let output = s
+        .cli()
+        .args(["uploads", "progress", "--upload-id", &upload_id])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(stdout_json(&output)["status"], "failed");
+}
