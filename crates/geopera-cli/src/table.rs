@@ -36,21 +36,53 @@ fn lookup<'a>(row: &'a Ordered, path: &[String]) -> Option<&'a Ordered> {
     Some(value)
 }
 
-/// The list to show as rows: the answer itself when it is an array, else its first member that
-/// is a list of objects (well-known names first).
+fn as_rows(value: &Ordered) -> Option<&[Ordered]> {
+    match value {
+        Ordered::Array(items) => Some(items),
+        _ => None,
+    }
+}
+
+/// Members that mark an object as one page of a list rather than a single resource.
+const PAGE_MARKERS: &[&str] = &[
+    "next",
+    "links",
+    "total",
+    "totalElements",
+    "totalPages",
+    "page",
+    "limit",
+    "offset",
+    "count",
+    "numberMatched",
+    "numberReturned",
+];
+
+/// The list to show as rows: the answer itself when it is an array; else its member of a
+/// well-known list name; else, when the answer looks like a page (it has paging members), its
+/// first list of objects. A single resource that merely holds a list (an order's `groups`)
+/// is shown as key / value pairs, not as the rows of that list.
 fn rows(answer: &Ordered) -> Option<&[Ordered]> {
-    let is_rows = |v: &Ordered| matches!(v, Ordered::Array(items) if items.iter().all(|i| matches!(i, Ordered::Object(_))));
+    let is_rows = |v: &Ordered| matches!(v, Ordered::Array(items) if !items.is_empty() && items.iter().all(|i| matches!(i, Ordered::Object(_))));
     match answer {
         Ordered::Array(items) => Some(items),
-        Ordered::Object(members) => LIST_KEYS
-            .iter()
-            .filter_map(|key| answer.get(key))
-            .chain(members.iter().map(|(_, v)| v))
-            .find(|v| is_rows(v) && matches!(v, Ordered::Array(items) if !items.is_empty()))
-            .and_then(|v| match v {
-                Ordered::Array(items) => Some(items.as_slice()),
-                _ => None,
-            }),
+        Ordered::Object(members) => {
+            let named = LIST_KEYS
+                .iter()
+                .filter_map(|key| answer.get(key))
+                .find(|v| is_rows(v));
+            if let Some(list) = named {
+                return as_rows(list);
+            }
+            if !PAGE_MARKERS.iter().any(|key| answer.get(key).is_some()) {
+                return None;
+            }
+            members
+                .iter()
+                .map(|(_, v)| v)
+                .find(|v| is_rows(v))
+                .and_then(as_rows)
+        }
         _ => None,
     }
 }
@@ -240,6 +272,18 @@ mod tests {
             table(&one, true),
             "\x1b[1mKEY   VALUE\x1b[0m\nid    p_1\ntags  [\"a\"]"
         );
+    }
+
+    #[test]
+    fn a_single_resource_holding_a_list_is_shown_as_pairs() {
+        let order = parse(
+            r#"{"orderId":"ord_1","status":"fulfilled","groups":[{"collection":"c","areaKm2":1.0}]}"#,
+        );
+        let shown = table(&order, false);
+        assert!(shown.starts_with("KEY"), "{shown}");
+        assert!(shown.contains("\nstatus   fulfilled\n"), "{shown}");
+        let page = parse(r#"{"subscriptions":[{"id":"s_1"}],"next":"c2"}"#);
+        assert_eq!(table(&page, false), "ID\ns_1");
     }
 
     #[test]
