@@ -19,13 +19,38 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    Setup {
-        emulator: Emulator::builder().start().expect("emulator starts"),
-        home: tempfile::tempdir().expect("temp dir"),
-    }
+    Setup::on(Emulator::builder())
 }
 
 impl Setup {
+    /// An emulator built as `builder` says, and a fresh home.
+    fn on(builder: geopera_emulator::EmulatorBuilder) -> Setup {
+        Setup {
+            emulator: builder.start().expect("emulator starts"),
+            home: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// An emulator on a clock that moves only when the test says, and the clock.
+    fn on_manual_clock() -> (Setup, geopera_emulator::ManualClock) {
+        let clock = geopera_emulator::ManualClock::new();
+        (Setup::on(Emulator::builder().clock(clock.clone())), clock)
+    }
+
+    /// Like [`Setup::cli`], as a process the test starts and signals itself, with stdout
+    /// and stderr piped.
+    fn process(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(BIN);
+        command
+            .env_clear()
+            .env("HOME", self.home.path())
+            .env("GEOPERA_API_URL", self.emulator.base_url())
+            .env("GEOPERA_API_TOKEN", self.emulator.api_key())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
     /// `geopera` with a clean environment: only `HOME` and `PATH`.
     fn bare(&self) -> Command {
         let mut command = Command::new(BIN);
@@ -755,19 +780,9 @@ fn orders_wait_ends_on_fulfilled_or_fails_on_cancelled() {
 
 #[test]
 fn wait_on_a_clip_job_ends_when_it_succeeds() {
-    let clock = geopera_emulator::ManualClock::new();
-    let s = Setup {
-        emulator: Emulator::builder()
-            .clock(clock.clone())
-            .start()
-            .expect("emulator starts"),
-        home: tempfile::tempdir().expect("temp dir"),
-    };
-    let child = std::process::Command::new(BIN)
-        .env_clear()
-        .env("HOME", s.home.path())
-        .env("GEOPERA_API_URL", s.emulator.base_url())
-        .env("GEOPERA_API_TOKEN", s.emulator.api_key())
+    let (s, clock) = Setup::on_manual_clock();
+    let child = s
+        .process()
         .args([
             "clip",
             "create-from-item",
@@ -775,8 +790,6 @@ fn wait_on_a_clip_job_ends_when_it_succeeds() {
             r#"{"item_id": "S2A_1"}"#,
         ])
         .args(["--wait", "--wait-timeout", "60"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("geopera starts");
     // The job runs on the emulator's clock: move it well past the job's run time while the
@@ -974,16 +987,8 @@ fn a_binary_answer_goes_to_out_whole_or_to_a_pipe_unchanged() {
     assert!(!output.stdout.windows(4).any(|w| w == b"\x89PNG"));
 }
 
-#[test]
-fn ctrl_c_during_a_wait_exits_130_promptly() {
-    // On a clock that never moves, an open order never finishes.
-    let s = Setup {
-        emulator: Emulator::builder()
-            .clock(geopera_emulator::ManualClock::new())
-            .start()
-            .expect("emulator starts"),
-        home: tempfile::tempdir().expect("temp dir"),
-    };
+/// The body of an archive order for a small square of the first scene the search finds.
+fn archive_order(s: &Setup, name: &str) -> Value {
     let output = s
         .cli()
         .args([
@@ -1008,10 +1013,49 @@ fn ctrl_c_during_a_wait_exits_130_promptly() {
         [x, y + 0.01],
         [x, y]
     ]);
-    let body = serde_json::json!({
+    serde_json::json!({
         "captures": [{"id": feature["id"], "geometry": {"type": "Polygon", "coordinates": [ring]}}],
-        "displayName": "never finishes",
-    });
+        "displayName": name,
+    })
+}
+
+#[test]
+fn wait_on_a_placed_archive_order_ends_when_it_is_fulfilled() {
+    let (s, clock) = Setup::on_manual_clock();
+    let body = archive_order(&s, "fulfilled in the end");
+    let mut child = s
+        .process()
+        .args(["orders", "archive", "place", "--json", &body.to_string()])
+        .args(["--wait", "--wait-timeout", "60", "-o", "table"])
+        .spawn()
+        .expect("geopera starts");
+    // The order moves on the emulator's clock: a day every quarter second while it waits.
+    for _ in 0..120 {
+        if child.try_wait().expect("child status").is_some() {
+            break;
+        }
+        clock.advance(Duration::from_secs(86_400));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let output = child.wait_with_output().expect("geopera ends");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let table = text(&output.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("KEY"), "{table}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("status") && l.trim_end().ends_with("fulfilled")),
+        "{table}"
+    );
+    assert!(output.stderr.is_empty(), "no spinner off a terminal");
+}
+
+#[test]
+fn ctrl_c_during_a_wait_exits_130_promptly() {
+    // On a clock that never moves, an open order never finishes.
+    let (s, _clock) = Setup::on_manual_clock();
+    let body = archive_order(&s, "never finishes");
     // The wait runs on stored credentials, so an interruption meets a credentials file.
     let login = s
         .bare()
@@ -1841,16 +1885,11 @@ fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("scene.tif");
     std::fs::write(&path, vec![7u8; 300_000]).expect("a file");
-    let mut child = std::process::Command::new(BIN)
-        .env_clear()
-        .env("HOME", s.home.path())
-        .env("GEOPERA_API_URL", s.emulator.base_url())
-        .env("GEOPERA_API_TOKEN", s.emulator.api_key())
+    let mut child = s
+        .process()
         .arg("upload")
         .arg(&path)
         .args(["--project", &project])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("geopera starts");
     // Once the signed URL is handed out the bytes follow in milliseconds, and completing
