@@ -360,6 +360,49 @@ fn a_429_seen_by_one_worker_holds_back_every_worker_of_the_organization() {
     drop(redis);
 }
 
+#[test]
+fn a_redis_that_never_answers_costs_a_bounded_wait_then_the_local_budget() {
+    // Takes connections and never answers: a hung Redis (no redis-server needed).
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = listener.local_addr().expect("an address").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(16) {
+            held.extend(stream.ok());
+        }
+    });
+    let emu = Emulator::builder().start().expect("the emulator starts");
+    let budget = RedisBudget::builder(format!("redis://127.0.0.1:{port}/"), "org_hung")
+        .timeout(Duration::from_millis(100))
+        .build()
+        .expect("a budget");
+    let client = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .budget(Arc::new(budget.clone()))
+        .build()
+        .expect("a client");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let started = Instant::now();
+    runtime.block_on(async {
+        for _ in 0..5 {
+            let input = CatalogSearchInput::new(HOST).limit(1);
+            geopera::operations::catalog_search::send(&client, input)
+                .await
+                .expect("the call goes ahead on the local budget");
+        }
+    });
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        !budget.is_shared(),
+        "the budget knows Redis is not answering"
+    );
+    assert_eq!(emu.executed("catalog.search"), 5);
+}
+
 #[cfg(feature = "blocking")]
 #[test]
 fn blocking_calls_draw_from_the_shared_budget_too() {
