@@ -8,7 +8,8 @@
 #   --quick        one round of 1 s windows, no compile measurement (a smoke run, ~2 minutes)
 #   BENCH_DURATION / BENCH_WARMUP (seconds, default 3 / 1) set the measured window;
 #   BENCH_ROUNDS (default 2) how often every client is measured against the bench server,
-#   round-robin, the report keeping each cell's best run.
+#   round-robin, the report keeping each cell's best run; BENCH_PAIRS (default 5) how many
+#   back-to-back pairs of the async and the blocking client measure their ratio.
 #
 # The server is pinned to core 0 and every client to core 1 when `taskset` is available and
 # there are at least two cores. Results: target/bench-results/{results.jsonl,report.md}.
@@ -18,15 +19,16 @@ cd "$(dirname "$0")/.."
 duration=${BENCH_DURATION:-3}
 warmup=${BENCH_WARMUP:-1}
 rounds=${BENCH_ROUNDS:-2}
+pairs=${BENCH_PAIRS:-5}
 python=1 emulator=1 decode=1 compile=1
 for arg in "$@"; do
   case "$arg" in
-    --quick) duration=1 warmup=0.3 rounds=1 compile=0 ;;
+    --quick) duration=1 warmup=0.3 rounds=1 pairs=1 compile=0 ;;
     --no-python) python=0 ;;
     --no-emulator) emulator=0 ;;
     --no-decode) decode=0 ;;
     --no-compile) compile=0 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option: $arg" >&2; exit 2 ;;
   esac
 done
@@ -141,6 +143,18 @@ for round in $(seq "$rounds"); do
         client static "$mode" "$limit" "$concurrency" "$url"
       done
       if [ "$python" = 1 ]; then python_client "$limit" "$concurrency"; fi
+    done
+  done
+done
+
+# The blocking face against the async one at 10 items, measured in back-to-back pairs: a
+# change in the machine between pairs cancels out of each pair's ratio, which the best-of
+# cells above cannot promise.
+step "blocking against async, $pairs back-to-back pairs at 10 items"
+for pair in $(seq "$pairs"); do
+  for concurrency in 1 64; do
+    for mode in sdk-async sdk-blocking; do
+      client paired "$mode" 10 "$concurrency" "$url"
     done
   done
 done

@@ -115,7 +115,73 @@ impl Run {
     /// more than once show their best run ([`Run::best`]).
     pub fn render(&self) -> String {
         let (best, runs) = self.best();
-        best.render_best(runs)
+        let mut out = best.render_best(runs);
+        self.render_paired(&mut out);
+        out
+    }
+
+    /// The `paired` scenario: the async and the blocking client measured right after each
+    /// other, pair after pair. Each pair's ratio is taken within the pair, and the median
+    /// across pairs is what the one-engine target is read from.
+    fn render_paired(&self, out: &mut String) {
+        let cells = self.cells("paired");
+        if cells.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "### Blocking against async, back-to-back pairs
+"
+        );
+        let _ = writeln!(
+            out,
+            "Each pair measures `sdk-async`, then `sdk-blocking`; the ratio is taken within \
+             the pair.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| page | concurrency | pairs | blocking ÷ async, median | lowest | highest | every pair |"
+        );
+        let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---|");
+        for (limit, concurrency) in cells {
+            let mut ratios = self.paired_ratios(limit, concurrency);
+            let every: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+            ratios.sort_by(f64::total_cmp);
+            let Some(median) = median(&ratios) else {
+                continue;
+            };
+            let _ = writeln!(
+                out,
+                "| {limit} | {concurrency} | {} | {median:.2} | {:.2} | {:.2} | {} |",
+                ratios.len(),
+                ratios.first().copied().unwrap_or(median),
+                ratios.last().copied().unwrap_or(median),
+                every.join(", ")
+            );
+        }
+        let _ = writeln!(out);
+    }
+
+    /// Blocking ÷ async calls/s of each pair, in the order measured: the n-th async sample
+    /// with the n-th blocking one. A pair with a failed run is left out.
+    fn paired_ratios(&self, limit: usize, concurrency: usize) -> Vec<f64> {
+        let of = |mode: &str| -> Vec<&Sample> {
+            self.samples
+                .iter()
+                .filter(|s| {
+                    s.scenario == "paired"
+                        && s.mode == mode
+                        && s.limit == limit
+                        && s.concurrency == concurrency
+                })
+                .collect()
+        };
+        of("sdk-async")
+            .into_iter()
+            .zip(of("sdk-blocking"))
+            .filter(|(a, b)| a.calls > 0 && b.calls > 0 && a.calls_per_sec > 0.0)
+            .map(|(a, b)| b.calls_per_sec / a.calls_per_sec)
+            .collect()
     }
 
     fn render_best(&self, runs: usize) -> String {
@@ -379,6 +445,16 @@ impl Run {
     }
 }
 
+/// The middle of sorted values (the mean of the two middle ones for an even count).
+fn median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
 /// A compile measurement from a `cargo build --timings` HTML report: the `top` slowest
 /// crates (the units of one crate — build script, library, several versions — added up), the
 /// time of all units and of the workspace's own `geopera*` crates.
@@ -455,6 +531,38 @@ mod tests {
             peak_rss_mib: 10.0,
             ..Sample::default()
         }
+    }
+
+    #[test]
+    fn pairs_are_divided_within_the_pair_and_the_median_reported() {
+        let paired = |mode: &str, concurrency: usize, rate: f64| Sample {
+            scenario: "paired".into(),
+            ..sample(mode, 10, concurrency, rate, 50.0)
+        };
+        let run = Run {
+            samples: vec![
+                paired("sdk-async", 64, 10_000.0),
+                paired("sdk-blocking", 64, 9_000.0),
+                // The machine slows down for the second pair: the ratio does not.
+                paired("sdk-async", 64, 5_000.0),
+                paired("sdk-blocking", 64, 4_000.0),
+                paired("sdk-async", 64, 8_000.0),
+                paired("sdk-blocking", 64, 6_800.0),
+            ],
+            compiles: Vec::new(),
+        };
+        assert_eq!(run.paired_ratios(10, 64), vec![0.9, 0.8, 0.85]);
+        let text = run.render();
+        assert!(
+            text.contains("| 10 | 64 | 3 | 0.85 | 0.80 | 0.90 | 0.90, 0.80, 0.85 |"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("| 10 | 64 | sdk-async |"),
+            "pairs stay out of the tables"
+        );
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[1.0, 3.0]), Some(2.0));
     }
 
     #[test]
