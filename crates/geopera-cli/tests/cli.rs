@@ -987,6 +987,50 @@ fn a_binary_answer_goes_to_out_whole_or_to_a_pipe_unchanged() {
     assert!(!output.stdout.windows(4).any(|w| w == b"\x89PNG"));
 }
 
+/// Sends SIGINT, as Ctrl-C in a terminal does, and returns how the command ended; it must end
+/// within 5 s.
+fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("child status") {
+            return status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still running after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits (at most `within`) until the emulator has executed `operation` at least once.
+fn executed_soon(s: &Setup, operation: &str, within: Duration) {
+    let started = std::time::Instant::now();
+    while s.emulator.executed(operation) == 0 {
+        assert!(started.elapsed() < within, "{operation} was never called");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A new project's id.
+fn a_project(s: &Setup, name: &str) -> String {
+    let output = s
+        .cli()
+        .args(["projects", "create", "--name", name])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    stdout_json(&output)["id"]
+        .as_str()
+        .expect("a project id")
+        .to_owned()
+}
+
 /// The body of an archive order for a small square of the first scene the search finds.
 fn archive_order(s: &Setup, name: &str) -> Value {
     let output = s
@@ -1094,29 +1138,8 @@ fn ctrl_c_during_a_wait_exits_130_promptly() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("geopera starts");
-    for _ in 0..100 {
-        if s.emulator.executed("orders.get") > 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(s.emulator.executed("orders.get") > 0, "the wait polls");
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("child status") {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "still running after Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    executed_soon(&s, "orders.get", Duration::from_secs(5));
+    let status = interrupt(&mut child);
     assert_eq!(status.code(), Some(130));
     let mut stderr = String::new();
     if let Some(mut pipe) = child.stderr.take() {
@@ -1146,16 +1169,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 #[test]
 fn upload_sends_a_file_and_prints_the_completed_upload() {
     let s = setup();
-    let output = s
-        .cli()
-        .args(["projects", "create", "--name", "uploads"])
-        .output()
-        .expect("geopera runs");
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    let project = stdout_json(&output)["id"]
-        .as_str()
-        .expect("a project id")
-        .to_owned();
+    let project = a_project(&s, "uploads");
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("scene.tif");
     let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
@@ -1873,15 +1887,7 @@ fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
             .expect("emulator starts"),
         home: tempfile::tempdir().expect("temp dir"),
     };
-    let output = s
-        .cli()
-        .args(["projects", "create", "--name", "interrupted"])
-        .output()
-        .expect("geopera runs");
-    let project = stdout_json(&output)["id"]
-        .as_str()
-        .expect("a project id")
-        .to_owned();
+    let project = a_project(&s, "interrupted");
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("scene.tif");
     std::fs::write(&path, vec![7u8; 300_000]).expect("a file");
@@ -1895,31 +1901,9 @@ fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
     // Once the signed URL is handed out the bytes follow in milliseconds, and completing
     // then takes 30 s: the interruption comes while the command waits for it (an earlier
     // one, during the bytes, must release the reservation just the same).
-    let started = std::time::Instant::now();
-    while s.emulator.executed("uploads.signed_url") == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no signed URL was asked for"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    executed_soon(&s, "uploads.signed_url", Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(1));
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("child status") {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "still running after Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = interrupt(&mut child);
     assert_eq!(status.code(), Some(130));
     assert_eq!(s.emulator.executed("uploads.complete"), 0, "not completed");
     assert_eq!(
