@@ -32,22 +32,7 @@ pub(crate) fn indent(text: &str, colour: bool) -> Option<String> {
         match c {
             '"' => {
                 token.clear();
-                token.push('"');
-                let mut escaped = false;
-                for s in chars.by_ref() {
-                    if s.is_control() {
-                        push_escaped(&mut token, s);
-                        continue;
-                    }
-                    token.push(s);
-                    if escaped {
-                        escaped = false;
-                    } else if s == '\\' {
-                        escaped = true;
-                    } else if s == '"' {
-                        break;
-                    }
-                }
+                copy_string(&mut chars, &mut token);
                 while chars.peek().is_some_and(|n| n.is_ascii_whitespace()) {
                     chars.next();
                 }
@@ -122,27 +107,33 @@ pub(crate) fn compact(text: &str) -> Option<String> {
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
         if c == '"' {
-            out.push('"');
-            let mut escaped = false;
-            for s in chars.by_ref() {
-                if s.is_control() {
-                    push_escaped(&mut out, s);
-                    continue;
-                }
-                out.push(s);
-                if escaped {
-                    escaped = false;
-                } else if s == '\\' {
-                    escaped = true;
-                } else if s == '"' {
-                    break;
-                }
-            }
+            copy_string(&mut chars, &mut out);
         } else if !c.is_ascii_whitespace() {
             out.push(c);
         }
     }
     Some(out)
+}
+
+/// Copies a string token whose opening quote was just read, through its closing quote, with
+/// control characters escaped (see [`indent`]).
+fn copy_string(chars: &mut impl Iterator<Item = char>, out: &mut String) {
+    out.push('"');
+    let mut escaped = false;
+    for s in chars.by_ref() {
+        if s.is_control() {
+            push_escaped(out, s);
+            continue;
+        }
+        out.push(s);
+        if escaped {
+            escaped = false;
+        } else if s == '\\' {
+            escaped = true;
+        } else if s == '"' {
+            break;
+        }
+    }
 }
 
 /// A control character as the JSON escape `\u00XX`: inside a string the same text, and never

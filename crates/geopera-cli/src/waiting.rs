@@ -72,12 +72,11 @@ pub(crate) async fn wait_for(
 ) -> Outcome {
     let base_url = client.client().base_url().to_owned();
     let what = if kind == Kind::Order { "order" } else { "job" };
-    let shown =
-        crate::progress::Shown::spinner(format!("waiting for {what} {}", crate::paint::inert(id)));
+    let shown_id = crate::paint::inert(id).into_owned();
+    let shown = crate::progress::Shown::spinner(format!("waiting for {what} {shown_id}"));
     let report = {
         let bar = shown.handle();
-        let id = crate::paint::inert(id).into_owned();
-        move |state: String| bar.set_message(format!("{what} {id}: {state}"))
+        move |state: String| bar.set_message(format!("{what} {shown_id}: {state}"))
     };
     let (read, body) = match kind {
         Kind::Order => {
