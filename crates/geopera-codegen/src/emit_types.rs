@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::docs::{self, input_path, output_path};
 use crate::ir::{
-    ref_name, Api, FieldDef, OperationDef, Paging, SchemaDef, SchemaKind, Ty, HAND_WRITTEN,
-    HAND_WRITTEN_EXTRAS,
+    is_field_type, ref_name, Api, FieldDef, OperationDef, Paging, SchemaDef, SchemaKind, Ty,
+    HAND_WRITTEN, HAND_WRITTEN_EXTRAS,
 };
 use crate::naming;
 use crate::Files;
@@ -413,6 +413,7 @@ fn field_type(field: &FieldDef) -> String {
 fn param_type(field: &FieldDef, in_new: bool) -> String {
     let inner = match &field.ty {
         Ty::Str => "impl Into<String>".to_owned(),
+        Ty::Named(name) if is_field_type(name) => format!("impl Into<super::{name}>"),
         other => rust_type(other),
     };
     if in_new && field.nullable {
@@ -436,6 +437,9 @@ fn param_conversion(field: &FieldDef, in_new: bool) -> String {
     let name = &field.rust;
     match &field.ty {
         Ty::Str if !(in_new && field.nullable) => format!("{name}.into()"),
+        Ty::Named(ty) if is_field_type(ty) && !(in_new && field.nullable) => {
+            format!("{name}.into()")
+        }
         Ty::List(item) if **item == Ty::Str && !in_new => {
             format!("{name}.into_iter().map(Into::into).collect()")
         }

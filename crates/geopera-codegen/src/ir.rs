@@ -109,9 +109,57 @@ pub const HAND_WRITTEN_EXTRAS: &[(&str, &[&str])] = &[
             "StacItem",
         ],
     ),
-    ("subscriptions", &["SigningSecret", "SubscriptionList"]),
+    (
+        "subscriptions",
+        &["DeliveryHeaders", "SigningSecret", "SubscriptionList"],
+    ),
     ("uploads", &["UploadStatus", "UploadedFile"]),
 ];
+
+/// Fields given a hand-written type where the contract's says too little (schema, field,
+/// the type it had in the contract, hand-written type): a subscription's delivery headers
+/// carry the receiver's credentials, so their values must never print. The hand-written type
+/// is listed in [`HAND_WRITTEN_EXTRAS`]; a contract that changes the field's type fails the
+/// generator rather than losing the override.
+pub const FIELD_TYPES: &[(&str, &str, &str, &str)] = &[
+    (
+        "CreateSubscriptionInput",
+        "headers",
+        "object of strings",
+        "DeliveryHeaders",
+    ),
+    (
+        "UpdateSubscriptionInput",
+        "headers",
+        "object of strings",
+        "DeliveryHeaders",
+    ),
+];
+
+/// Whether `name` is a hand-written field type of [`FIELD_TYPES`], which setters take as
+/// anything that converts into it.
+pub fn is_field_type(name: &str) -> bool {
+    FIELD_TYPES.iter().any(|(_, _, _, ty)| *ty == name)
+}
+
+/// A field's type after [`FIELD_TYPES`]: the hand-written one where an entry names the field,
+/// provided the contract still gives the type the entry was written for.
+fn field_type_override(schema: &str, field: &str, ty: Ty) -> Result<Ty> {
+    let Some((_, _, was, hand)) = FIELD_TYPES
+        .iter()
+        .find(|(s, f, _, _)| *s == schema && *f == field)
+    else {
+        return Ok(ty);
+    };
+    let expected = match *was {
+        "object of strings" => Ty::Map(Box::new(Ty::Str)),
+        other => bail!("FIELD_TYPES: unknown contract type {other:?}"),
+    };
+    if ty != expected {
+        bail!("schema {schema}, field {field}: the contract's type changed from {was}; FIELD_TYPES must be updated");
+    }
+    Ok(Ty::Named((*hand).to_owned()))
+}
 
 /// Whether an operation answers raw content (an image or an XML document) rather than JSON.
 ///
@@ -435,7 +483,9 @@ fn schema_kind(
             });
             (Ty::Named(enum_rust), false)
         } else {
-            value_type(prop).with_context(|| format!("schema {wire}, field {field_wire}"))?
+            let (ty, nullable) =
+                value_type(prop).with_context(|| format!("schema {wire}, field {field_wire}"))?;
+            (field_type_override(wire, field_wire, ty)?, nullable)
         };
         let default = prop.get("default").filter(|d| !d.is_null()).cloned();
         fields.push(FieldDef {

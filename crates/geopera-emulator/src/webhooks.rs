@@ -2,7 +2,7 @@
 //! delivery over HTTP. The operations that reach these live in `ops::webhooks`; the rules are
 //! documented in the crate's "Webhooks" section.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use crate::records::Order;
 use crate::state::{Inner, Shared};
 use geopera_types::rfc3339::format_date_time;
+use geopera_types::subscriptions::DeliveryHeaders;
 
 /// Deliveries waiting in the outbox at most; a new one beyond this drops the oldest.
 pub const MAX_PENDING_DELIVERIES: usize = 10_000;
@@ -91,7 +92,7 @@ pub struct Subscription {
     pub event_type: String,
     pub endpoint_url: String,
     pub filter_config: Map<String, Value>,
-    pub headers: BTreeMap<String, String>,
+    pub headers: DeliveryHeaders,
     pub description: Option<String>,
     pub active: bool,
     pub created_at: i64,
@@ -455,11 +456,11 @@ fn public_v6(ip: Ipv6Addr) -> bool {
 }
 
 /// The checks on a subscription's own headers.
-pub fn headers_problem(headers: &BTreeMap<String, String>) -> Option<String> {
+pub fn headers_problem(headers: &DeliveryHeaders) -> Option<String> {
     if headers.len() > 20 {
         return Some("headers may hold at most 20 entries".to_owned());
     }
-    for (name, value) in headers {
+    for (name, value) in headers.expose() {
         let lower = name.to_ascii_lowercase();
         if http::HeaderName::from_bytes(name.as_bytes()).is_err()
             || http::HeaderValue::from_str(value).is_err()
@@ -481,7 +482,7 @@ pub struct Attempt {
     pub pending: Pending,
     pub delivery_id: String,
     pub url: String,
-    pub headers: BTreeMap<String, String>,
+    pub headers: DeliveryHeaders,
     pub secret: SigningSecret,
     pub allowed: Option<String>,
 }
@@ -548,7 +549,7 @@ pub async fn post(client: &reqwest::Client, attempt: &Attempt) -> Delivered {
         .header("x-geopera-event", &attempt.pending.event_type)
         .header("x-geopera-event-id", &attempt.pending.event_id)
         .header("x-geopera-delivery-id", &attempt.delivery_id);
-    for (name, value) in &attempt.headers {
+    for (name, value) in attempt.headers.expose() {
         request = request.header(name, value);
     }
     match request.body(body).send().await {

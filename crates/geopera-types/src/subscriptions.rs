@@ -1,8 +1,11 @@
 //! Webhook subscriptions, typed where the contract leaves them open.
 //!
 //! A subscription's signing secret is shown once, at creation; it is kept in a
-//! [`SigningSecret`], which never prints, so logging a subscription cannot leak it.
+//! [`SigningSecret`], which never prints, so logging a subscription cannot leak it. The
+//! headers a subscription adds to its deliveries often carry the receiver's own credentials;
+//! they are kept in [`DeliveryHeaders`], whose `Debug` shows the names only.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -41,6 +44,89 @@ impl fmt::Display for SigningSecret {
     }
 }
 
+/// The headers a subscription sends with each delivery, by name: typically the receiver's
+/// own credentials (`Authorization`, an API key). `Debug` lists the names and hides the
+/// values, so printing a subscription or its input cannot leak them; [`expose`](Self::expose)
+/// gives the values to code that needs them. On the wire it is a plain JSON object of strings.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DeliveryHeaders(BTreeMap<String, String>);
+
+impl DeliveryHeaders {
+    /// No headers.
+    pub fn new() -> Self {
+        DeliveryHeaders::default()
+    }
+
+    /// These headers and `name: value`, replacing an earlier value of `name`.
+    #[must_use]
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.0.insert(name.into(), value.into());
+        self
+    }
+
+    /// The headers with their values, for code that sends or checks them.
+    pub fn expose(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+
+    /// The header names, which are safe to show.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// How many headers there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<BTreeMap<String, String>> for DeliveryHeaders {
+    fn from(headers: BTreeMap<String, String>) -> Self {
+        DeliveryHeaders(headers)
+    }
+}
+
+impl From<DeliveryHeaders> for BTreeMap<String, String> {
+    fn from(headers: DeliveryHeaders) -> Self {
+        headers.0
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for DeliveryHeaders {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(headers: I) -> Self {
+        DeliveryHeaders(
+            headers
+                .into_iter()
+                .map(|(name, value)| (name.into(), value.into()))
+                .collect(),
+        )
+    }
+}
+
+/// Stands for a hidden value in `Debug` output.
+struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Debug for DeliveryHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DeliveryHeaders")?;
+        f.debug_map()
+            .entries(self.0.keys().map(|name| (name, Redacted)))
+            .finish()
+    }
+}
+
 open_model! {
     /// A webhook subscription.
     pub struct SubscriptionOutput {
@@ -52,6 +138,8 @@ open_model! {
         endpoint_url: Option<String> = "endpoint_url", skip_if "Option::is_none";
         /// `filter_config`: which events of the type it delivers.
         filter_config: Option<JsonObject> = "filter_config", skip_if "Option::is_none";
+        /// `headers` sent with each delivery; their values never print.
+        headers: Option<DeliveryHeaders> = "headers", skip_if "Option::is_none";
         /// `description` the caller gave it.
         description: Option<String> = "description", skip_if "Option::is_none";
         /// `active`: whether deliveries are made.
@@ -70,5 +158,68 @@ open_model! {
         subscriptions: Vec<SubscriptionOutput> = "subscriptions", skip_if "never";
         /// `total` count.
         total: Option<u64> = "total", skip_if "Option::is_none";
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::{CreateSubscriptionInput, UpdateSubscriptionInput};
+
+    const TOKEN: &str = "Bearer receiver-token-5f2a";
+
+    #[test]
+    fn delivery_headers_show_their_names_and_hide_their_values() {
+        let headers = DeliveryHeaders::new()
+            .with("Authorization", TOKEN)
+            .with("X-Team", "geo");
+        let shown = format!("{headers:?}");
+        assert_eq!(
+            shown,
+            r#"DeliveryHeaders{"Authorization": <redacted>, "X-Team": <redacted>}"#
+        );
+        let input = CreateSubscriptionInput::new("order.fulfilled", "https://example.com/hooks")
+            .headers(headers.clone());
+        let update = UpdateSubscriptionInput::new("sub_1").headers(headers.clone());
+        for printed in [
+            format!("{input:?}"),
+            format!("{input:#?}"),
+            format!("{update:?}"),
+        ] {
+            assert!(
+                !printed.contains(TOKEN) && !printed.contains("geo\""),
+                "{printed}"
+            );
+            assert!(printed.contains("Authorization"), "{printed}");
+        }
+        assert_eq!(headers.expose()["Authorization"], TOKEN);
+        assert_eq!(
+            headers.names().collect::<Vec<_>>(),
+            ["Authorization", "X-Team"]
+        );
+    }
+
+    #[test]
+    fn delivery_headers_are_a_plain_object_on_the_wire() {
+        let input =
+            CreateSubscriptionInput::new("order.fulfilled", "https://example.com/hooks").headers(
+                BTreeMap::from([("Authorization".to_owned(), TOKEN.to_owned())]),
+            );
+        let json = serde_json::to_value(&input).expect("serializes");
+        assert_eq!(
+            json["headers"],
+            serde_json::json!({ "Authorization": TOKEN })
+        );
+
+        let answer = serde_json::json!({"id": "sub_1", "headers": {"Authorization": TOKEN}});
+        let output: SubscriptionOutput = serde_json::from_value(answer.clone()).expect("decodes");
+        let headers = output.headers.as_ref().expect("typed, not left in extra");
+        assert_eq!(headers.expose()["Authorization"], TOKEN);
+        assert!(output.extra.is_empty(), "{:?}", output.extra.keys());
+        assert!(!format!("{output:?}").contains(TOKEN));
+        assert_eq!(serde_json::to_value(&output).expect("serializes"), answer);
+
+        let wrong = serde_json::json!({"id": "sub_1", "headers": {"Authorization": 7}});
+        assert!(serde_json::from_value::<SubscriptionOutput>(wrong).is_err());
     }
 }

@@ -275,7 +275,7 @@ fn check_filters(filters: &JsonObject) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn check_headers(headers: &std::collections::BTreeMap<String, String>) -> Result<(), ApiError> {
+fn check_headers(headers: &geopera_types::models::DeliveryHeaders) -> Result<(), ApiError> {
     match headers_problem(headers) {
         Some(problem) => Err(ApiError::invalid(&["headers"], problem)),
         None => Ok(()),

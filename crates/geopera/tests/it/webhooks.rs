@@ -231,3 +231,85 @@ async fn a_forged_or_altered_delivery_is_refused() {
     let unsigned = verifier.verify(&geopera::HeaderMap::new(), forged);
     assert!(matches!(unsigned, Err(WebhookError::MissingSignature)));
 }
+
+/// The headers a subscription adds to its deliveries: a receiver gets them on every POST, and
+/// no `Debug` of the input or of the typed answers shows their values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_headers_reach_the_receiver_and_never_print() {
+    use geopera::models::{CreateSubscriptionInput, DeliveryHeaders, GetSubscriptionInput};
+
+    const TOKEN: &str = "Bearer receiver-token-8c41";
+    let emulator = emulator();
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hooks", listener.local_addr().expect("addr"));
+    let app = axum::Router::new()
+        .route(
+            "/hooks",
+            post(
+                |State(seen): State<Arc<Mutex<Vec<String>>>>, headers: HeaderMap| async move {
+                    let value = headers.get("authorization").and_then(|v| v.to_str().ok());
+                    seen.lock()
+                        .expect("lock")
+                        .push(value.unwrap_or_default().to_owned());
+                    StatusCode::OK
+                },
+            ),
+        )
+        .with_state(seen.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let geopera = Geopera::builder(emulator.api_key())
+        .base_url(emulator.base_url())
+        .build()
+        .expect("client");
+
+    let input = CreateSubscriptionInput::new("webhook.test", url)
+        .headers(DeliveryHeaders::new().with("Authorization", TOKEN));
+    let printed_input = format!("{input:?}");
+    let created = geopera
+        .event_subscriptions()
+        .create(input)
+        .await
+        .expect("subscribed");
+    let fetched = geopera
+        .event_subscriptions()
+        .get(GetSubscriptionInput::new(created.id.clone()))
+        .await
+        .expect("fetched");
+    for (what, printed) in [
+        ("the input", printed_input),
+        ("the created subscription", format!("{created:?}")),
+        ("the fetched subscription", format!("{fetched:#?}")),
+    ] {
+        assert!(
+            !printed.contains(TOKEN),
+            "{what} prints the header value: {printed}"
+        );
+        assert!(
+            printed.contains("Authorization"),
+            "{what} names the header: {printed}"
+        );
+    }
+    let headers = fetched
+        .headers
+        .as_ref()
+        .expect("the subscription's headers");
+    assert_eq!(
+        headers.expose().get("Authorization").map(String::as_str),
+        Some(TOKEN)
+    );
+
+    let test: Value = geopera
+        .invoke(
+            "event_subscriptions.test",
+            json!({"subscription_id": created.id}),
+        )
+        .await
+        .expect("tested");
+    assert_eq!(test["http_status"], 200, "{test}");
+    assert_eq!(*seen.lock().expect("lock"), [TOKEN.to_owned()]);
+}

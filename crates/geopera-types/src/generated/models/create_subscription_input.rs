@@ -12,9 +12,9 @@ pub struct CreateSubscriptionInput {
     /// `filter_config`: optional object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter_config: Option<crate::JsonObject>,
-    /// `headers`: optional object of strings by key.
+    /// `headers`: optional [`DeliveryHeaders`](super::DeliveryHeaders).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub headers: Option<std::collections::BTreeMap<String, String>>,
+    pub headers: Option<super::DeliveryHeaders>,
     /// `description`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -41,8 +41,8 @@ impl CreateSubscriptionInput {
 
     /// Sets `headers`.
     #[must_use]
-    pub fn headers(mut self, headers: std::collections::BTreeMap<String, String>) -> Self {
-        self.headers = Some(headers);
+    pub fn headers(mut self, headers: impl Into<super::DeliveryHeaders>) -> Self {
+        self.headers = Some(headers.into());
         self
     }
 

@@ -14,7 +14,7 @@ pub use crate::problem::ValidationError;
 pub use crate::stac::CatalogSearchOutput;
 pub use crate::stac::{Asset, Geometry, Lazy, Link, Properties, StacItem};
 pub use crate::subscriptions::SubscriptionOutput;
-pub use crate::subscriptions::{SigningSecret, SubscriptionList};
+pub use crate::subscriptions::{DeliveryHeaders, SigningSecret, SubscriptionList};
 pub use crate::uploads::UploadOutput;
 pub use crate::uploads::{UploadStatus, UploadedFile};
 

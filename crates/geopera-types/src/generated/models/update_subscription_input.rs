@@ -13,9 +13,9 @@ pub struct UpdateSubscriptionInput {
     /// `filter_config`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter_config: Option<crate::JsonObject>,
-    /// `headers`: optional object of strings by key, may be null.
+    /// `headers`: optional [`DeliveryHeaders`](super::DeliveryHeaders), may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub headers: Option<std::collections::BTreeMap<String, String>>,
+    pub headers: Option<super::DeliveryHeaders>,
     /// `active`: optional boolean, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
@@ -53,8 +53,8 @@ impl UpdateSubscriptionInput {
 
     /// Sets `headers`.
     #[must_use]
-    pub fn headers(mut self, headers: std::collections::BTreeMap<String, String>) -> Self {
-        self.headers = Some(headers);
+    pub fn headers(mut self, headers: impl Into<super::DeliveryHeaders>) -> Self {
+        self.headers = Some(headers.into());
         self
     }
 
