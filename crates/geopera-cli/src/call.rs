@@ -127,7 +127,7 @@ pub(crate) async fn call(
 
 /// Whether the operation answers bytes (an image, an XML document) rather than JSON.
 pub(crate) fn is_binary(operation_id: &str) -> bool {
-    geopera_types::operations::find(operation_id).is_some_and(|info| info.output_type == "Binary")
+    geopera_types::operations::find(operation_id).is_some_and(|info| info.answers_binary())
 }
 
 /// Writes a binary answer to `--out`, or to stdout when that is a pipe or a file: bytes on a

@@ -88,6 +88,12 @@ impl OperationInfo {
     pub fn is_read_only(&self) -> bool {
         self.access == Access::Read
     }
+
+    /// Whether a success answer is bytes (an image, an XML document, NDJSON text) rather than
+    /// one JSON value: its [`Operation::Output`] is [`Binary`](crate::Binary).
+    pub fn answers_binary(&self) -> bool {
+        self.output_type == "Binary"
+    }
 }
 
 /// An operation as a type, tying its id to its input and output models.

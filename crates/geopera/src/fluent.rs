@@ -68,13 +68,19 @@ impl Geopera {
     ///
     /// # Errors
     ///
-    /// An unknown id or a body that does not fit the operation's input fails before any request
-    /// is sent; otherwise as for any operation's `send`.
+    /// An unknown id, a body that does not fit the operation's input, or an operation that
+    /// answers bytes rather than JSON (see [`OperationInfo::answers_binary`]) fails with
+    /// [`Error::InvalidRequest`] before any request is sent; otherwise as for any operation's
+    /// `send`. The bytes of such an answer are the `content` of
+    /// [`invoke_detailed`](Self::invoke_detailed).
+    ///
+    /// [`OperationInfo::answers_binary`]: crate::OperationInfo::answers_binary
     pub async fn invoke(
         &self,
         operation_id: &str,
         body: serde_json::Value,
     ) -> Result<serde_json::Value, Error> {
+        answers_json(operation_id)?;
         self.invoke_detailed(operation_id, body)
             .await?
             .into_result()
@@ -120,7 +126,21 @@ impl Geopera {
         operation_id: &str,
         body: serde_json::Value,
     ) -> Result<serde_json::Value, Error> {
+        answers_json(operation_id)?;
         crate::runtime::invoke_blocking(self.client.core(), operation_id, body)?.into_result()
+    }
+}
+
+/// Refuses, before sending, a call whose answer `invoke` could only lose: an operation that
+/// answers bytes would run, and its answer would then fail to decode as JSON.
+fn answers_json(operation_id: &str) -> Result<(), Error> {
+    match geopera_types::operations::find(operation_id) {
+        Some(info) if info.answers_binary() => Err(Error::invalid(
+            operation_id,
+            "answers bytes (an image, an XML document or NDJSON), not one JSON value: read the \
+             `content` of `invoke_detailed`, or call the operation's typed `send`",
+        )),
+        _ => Ok(()),
     }
 }
 

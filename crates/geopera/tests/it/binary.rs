@@ -11,7 +11,7 @@ use geopera_emulator::EmulatorHandle;
 use serde_json::json;
 
 use crate::hostile::{endless, Hostile};
-use crate::support::{client, emulator, HOST};
+use crate::support::{client, emulator, seen, HOST};
 
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
@@ -219,4 +219,46 @@ fn an_endless_binary_body_fails_at_the_cap() {
         "{error:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// `invoke` hands back one JSON value, which a tile is not: the call is refused before it is
+/// sent, naming the operation, and `invoke_detailed` still carries the bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_refuses_a_binary_operation_before_sending_and_detailed_keeps_the_bytes() {
+    let emu = emulator();
+    let geopera = Geopera::from(client(&emu));
+    let scene = a_scene(&emu);
+    let body = serde_json::to_value(tile(&scene)).expect("a JSON body");
+
+    let error = geopera
+        .invoke("catalog.tile.render", body.clone())
+        .await
+        .expect_err("bytes are no JSON answer");
+    assert!(
+        matches!(&error, Error::InvalidRequest { operation_id, .. } if operation_id == "catalog.tile.render"),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("invoke_detailed"), "{error}");
+    let blocking = {
+        let (geopera, body) = (geopera.clone(), body.clone());
+        tokio::task::spawn_blocking(move || geopera.invoke_blocking("catalog.tile.render", body))
+            .await
+            .expect("joined")
+    };
+    assert!(
+        matches!(blocking, Err(Error::InvalidRequest { .. })),
+        "{blocking:?}"
+    );
+    assert!(
+        seen(&emu, "catalog.tile.render").is_empty(),
+        "nothing was sent"
+    );
+
+    let detailed = geopera
+        .invoke_detailed("catalog.tile.render", body)
+        .await
+        .expect("an answer");
+    assert_eq!(detailed.status, StatusCode::OK);
+    assert!(detailed.content.starts_with(PNG_SIGNATURE));
+    assert_eq!(seen(&emu, "catalog.tile.render").len(), 1);
 }
