@@ -259,7 +259,9 @@ where
     /// Ends the wait with [`WaitError::Deadline`] once `deadline` has passed since it started
     /// (on the client's clock); a poll in flight is cut short at the deadline too. Without
     /// it, a wait for an order ends after 60 days and one for a job or an upload after a day:
-    /// every wait ends.
+    /// every wait ends. The client's own deadline
+    /// ([`ClientBuilder::deadline`](crate::ClientBuilder::deadline)) still bounds each poll; a
+    /// poll it cuts ends the wait with [`WaitError::Call`] and the timeout.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
         self
@@ -302,8 +304,11 @@ where
             if left.is_zero() {
                 return Err(self.deadline_passed(last));
             }
+            // A poll is bounded by what is left of the wait, and by the client's own deadline
+            // for every call when that is shorter; only the first is the wait's deadline.
+            let client_cuts = self.client.settings.deadline.filter(|own| *own < left);
             let options = CallOptions {
-                deadline: Some(left),
+                deadline: Some(client_cuts.unwrap_or(left)),
                 ..CallOptions::default()
             };
             let client = &self.client;
@@ -312,7 +317,7 @@ where
                 crate::runtime::call_as::<T>(client, face, kind.info, &options, payload.clone());
             let state = match polled.await {
                 Ok(state) => state,
-                Err(error) if is_deadline(&error) => {
+                Err(error) if is_deadline(&error) && client_cuts.is_none() => {
                     return Err(self.deadline_passed(last));
                 }
                 Err(source) => {

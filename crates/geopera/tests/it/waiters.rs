@@ -11,6 +11,7 @@ use geopera::{AuthenticatedClient, Clock as _, Geopera};
 use geopera_emulator::{Emulator, EmulatorHandle, ManualClock, RateLimits, JOB_FAIL_MARKER};
 use serde_json::{json, Value};
 
+use crate::hostile::{Hostile, Reply};
 use crate::support::{archive_order, capture, SharedTime};
 
 /// An emulator on a clock the SDK's waits move: a job's minute passes in an instant.
@@ -187,6 +188,40 @@ async fn a_deadline_ends_the_wait_on_time_with_the_last_state() {
         last.as_ref().and_then(|job| job.status.clone()),
         Some(JobStatus::Pending)
     );
+}
+
+/// The client's own deadline bounds every poll: a poll it cuts ends the wait as that poll's
+/// timeout, not as the wait's deadline, which is still far off.
+#[tokio::test]
+async fn a_poll_cut_by_the_client_deadline_is_a_call_error_not_the_wait_deadline() {
+    let stalled = Hostile::serve("127.0.0.1", |_| Reply::Trickle {
+        head: "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 64\r\n\r\n"
+            .to_owned(),
+        body: vec![b' '; 64],
+        every: Duration::from_secs(2),
+    });
+    let client = Geopera::from(
+        AuthenticatedClient::builder("gpra_test_key")
+            .base_url(stalled.url())
+            .deadline(Duration::from_millis(300))
+            .build()
+            .expect("valid configuration"),
+    );
+    let started = Instant::now();
+    let error = wait::processing_job(&client, "job_1")
+        .deadline(Duration::from_secs(60))
+        .await
+        .expect_err("the poll never completes");
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "the client's deadline held: {took:?}"
+    );
+    let WaitError::Call { source, id, .. } = &error else {
+        panic!("not the poll's error: {error:?}");
+    };
+    assert_eq!(id, "job_1");
+    assert_eq!(source.kind(), geopera::ErrorKind::Timeout, "{source:?}");
 }
 
 #[tokio::test]
