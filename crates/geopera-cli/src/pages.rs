@@ -6,9 +6,9 @@
 //! item is printed with the server's member order and number spelling. Each page is printed
 //! as soon as it arrives; memory holds one page at a time.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
-use geopera::{Geopera, Request};
+use geopera::{CursorTrail, Geopera, Request};
 use geopera_types::{OperationInfo, Paging};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -60,7 +60,7 @@ pub(crate) async fn walk(
     let Value::Object(mut body) = body else {
         return Err(Failure::usage("--all needs a JSON object body"));
     };
-    let mut cursors = HashSet::new();
+    let mut cursors = CursorTrail::new();
     loop {
         let mut request = Request::new(Value::Object(body.clone()));
         if let Some(key) = &settings.idempotency_key {
@@ -115,7 +115,7 @@ fn advance(
     body: &mut Map<String, Value>,
     page: &Value,
     count: usize,
-    cursors: &mut HashSet<String>,
+    cursors: &mut CursorTrail,
 ) -> bool {
     let count = i64::try_from(count).unwrap_or(i64::MAX);
     if count == 0 {
@@ -124,7 +124,15 @@ fn advance(
     match info.paging {
         Paging::None => false,
         Paging::Cursor => match page.get("next").and_then(Value::as_str) {
-            Some(next) if !next.is_empty() && cursors.insert(next.to_owned()) => {
+            Some(next) if !next.is_empty() => {
+                if !cursors.first_visit(next) {
+                    crate::paint::warning(&format!(
+                        "{} sent a cursor it had sent before; stopping instead of going round \
+                         again",
+                        info.id
+                    ));
+                    return false;
+                }
                 body.insert("next".into(), Value::String(next.to_owned()));
                 true
             }

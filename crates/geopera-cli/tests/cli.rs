@@ -1825,6 +1825,54 @@ fn all_streams_many_pages_in_constant_memory() {
     assert!(peak_mib < 40, "peak RSS {peak_mib} MiB for {bytes} bytes");
 }
 
+/// A server whose cursors go round (start → a → b → a): `--all` prints each page's item once,
+/// says why it stopped, and exits 0 with what it printed.
+#[test]
+fn all_stops_with_a_warning_when_the_server_repeats_a_cursor() {
+    let url = test_server(10, |request| {
+        let body: Value = serde_json::from_slice(request).unwrap_or(Value::Null);
+        let (this, next) = match body["next"].as_str() {
+            None => ("start", "a"),
+            Some("a") => ("a", "b"),
+            Some(_) => ("b", "a"),
+        };
+        (
+            200,
+            format!(
+                r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","id":"it_{this}","properties":{{}}}}],"next":"{next}"}}"#
+            ),
+        )
+    });
+    let s = setup();
+    let out = s
+        .bare()
+        .env("GEOPERA_API_URL", &url)
+        .env("GEOPERA_API_TOKEN", "gpra_test")
+        .args([
+            "catalog",
+            "search",
+            "--host-name",
+            "h",
+            "--limit",
+            "1",
+            "--all",
+        ])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let ids: Vec<String> = stdout
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("an item")["id"].to_string())
+        .collect();
+    assert_eq!(ids, [r#""it_start""#, r#""it_a""#, r#""it_b""#]);
+    assert!(
+        stderr.contains("Warning:") && stderr.contains("cursor it had sent before"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn text_from_the_server_cannot_steer_the_terminal() {
     let s = setup();

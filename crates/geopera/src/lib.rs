@@ -285,6 +285,7 @@ mod body;
 pub mod budget;
 mod client;
 mod clock;
+mod cursors;
 mod engine;
 mod error;
 mod fanout;
@@ -313,6 +314,7 @@ pub use client::{
     DEFAULT_USER_AGENT,
 };
 pub use clock::{Clock, SystemClock};
+pub use cursors::CursorTrail;
 pub use error::{Error, ErrorKind};
 pub use fanout::fan_out;
 #[cfg(feature = "blocking")]

@@ -5,7 +5,6 @@
 //! knows how to move each style forward and when to stop: on a short or empty page, on a page
 //! past `totalPages`, when the cursor is absent, or when a cursor repeats.
 
-use std::collections::HashSet;
 use std::pin::Pin;
 
 use bytes::Bytes;
@@ -15,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::client::Client;
+use crate::cursors::CursorTrail;
 use crate::engine::Face;
 #[cfg(feature = "blocking")]
 use crate::limiter::Caller;
@@ -67,7 +67,7 @@ pub(crate) struct Walker {
     pub(crate) info: &'static OperationInfo,
     body: Map<String, Value>,
     done: bool,
-    cursors: HashSet<String>,
+    cursors: CursorTrail,
     redactor: Redactor,
 }
 
@@ -93,7 +93,7 @@ impl Walker {
                 info,
                 body,
                 done: false,
-                cursors: HashSet::new(),
+                cursors: CursorTrail::new(),
                 redactor: Redactor::for_call(client, &options),
             },
             options,
@@ -122,7 +122,7 @@ impl Walker {
         match self.info.paging {
             Paging::None => self.done = true,
             Paging::Cursor => match page.get("next").and_then(Value::as_str) {
-                Some(next) if !next.is_empty() && self.cursors.insert(next.to_owned()) => {
+                Some(next) if !next.is_empty() && self.cursors.first_visit(next) => {
                     self.body
                         .insert("next".into(), Value::String(next.to_owned()));
                 }

@@ -25,7 +25,7 @@ fn a_cursor_walk_stops_on_a_missing_or_repeated_cursor() {
         info,
         body: Map::new(),
         done: false,
-        cursors: HashSet::new(),
+        cursors: CursorTrail::new(),
         redactor: Redactor::default(),
     };
     walker.advance(&json!({"features": [1], "next": "a"}));
@@ -37,7 +37,7 @@ fn a_cursor_walk_stops_on_a_missing_or_repeated_cursor() {
         info,
         body: Map::new(),
         done: false,
-        cursors: HashSet::new(),
+        cursors: CursorTrail::new(),
         redactor: Redactor::default(),
     };
     walker.advance(&json!({"features": [1]}));
@@ -54,7 +54,7 @@ fn offset_and_page_walks_stop_on_a_short_page() {
             .cloned()
             .unwrap_or_default(),
         done: false,
-        cursors: HashSet::new(),
+        cursors: CursorTrail::new(),
         redactor: Redactor::default(),
     };
     walker.advance(&json!({"items": [1, 2]}));
@@ -71,7 +71,7 @@ fn offset_and_page_walks_stop_on_a_short_page() {
             .cloned()
             .unwrap_or_default(),
         done: false,
-        cursors: HashSet::new(),
+        cursors: CursorTrail::new(),
         redactor: Redactor::default(),
     };
     walker.advance(&json!({"content": [1, 2], "totalPages": 2}));

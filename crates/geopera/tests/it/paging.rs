@@ -6,6 +6,7 @@ use futures::StreamExt as _;
 use geopera::models::{CatalogSearchInput, ItemsListInput, OrdersListInput, StacItem};
 use geopera::operations::{catalog_search, catalog_search_stream, items_list, orders_list};
 
+use crate::hostile::{json, Hostile};
 use crate::support::{client, emulator, HOST};
 
 /// A host the emulator answers with every collection (10,500 items).
@@ -143,4 +144,36 @@ async fn the_ndjson_stream_yields_the_same_matches_as_the_walk() {
     )
     .count();
     assert_eq!(blocking, streamed.len());
+}
+
+/// A server whose cursors go round in a circle (start → a → b → c → a): the walk stops at the
+/// first cursor it has followed before, with each page's item once, instead of walking for
+/// ever.
+#[tokio::test]
+async fn a_walk_stops_where_the_server_sends_it_back_to_a_cursor_it_followed() {
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+        let (this, next) = match body["next"].as_str() {
+            None => ("start", "a"),
+            Some("a") => ("a", "b"),
+            Some("b") => ("b", "c"),
+            Some(_) => ("c", "a"),
+        };
+        let page = serde_json::json!({
+            "type": "FeatureCollection",
+            "features": [{"type": "Feature", "id": format!("item-{this}"), "properties": {}}],
+            "next": next,
+        });
+        json(200, &[], &page.to_string())
+    });
+    let client = geopera::AuthenticatedClient::builder("gpra_test_key")
+        .base_url(server.url())
+        .build()
+        .expect("valid configuration");
+    let items: Vec<_> = catalog_search::items(&client, CatalogSearchInput::new(HOST).limit(1))
+        .map(|item| item.expect("an item").id)
+        .collect()
+        .await;
+    assert_eq!(items, ["item-start", "item-a", "item-b", "item-c"]);
+    assert_eq!(server.seen().len(), 4, "no page fetched twice");
 }
