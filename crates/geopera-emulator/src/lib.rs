@@ -30,7 +30,9 @@
 //!   id is 404 and another method 405 (with `Allow: POST`), both `application/problem+json`.
 //!   `GET /openapi.json` serves the contract when one was given
 //!   ([`EmulatorBuilder::spec`]). `GET /assets/...` serves the small files that quicklook and
-//!   thumbnail redirects and STAC asset links point at, and `PUT /uploads/...` takes the
+//!   thumbnail redirects and STAC asset links point at, and a finished clip job's download
+//!   links, which are signed and expire 15 minutes after they were handed out (a changed or
+//!   stale link is 403); `PUT /uploads/...` takes the
 //!   files of uploads at the URLs `uploads.signed_url` answers. Every other error the emulator
 //!   produces is problem+json as well: unknown paths (404), methods a route does not answer
 //!   (405, with `Allow`), bad path segments and unreadable bodies such as broken chunked
@@ -415,6 +417,7 @@ mod catalog;
 mod clock;
 mod conn;
 mod control;
+mod downloads;
 mod error;
 mod faults;
 mod idempotency;
@@ -705,6 +708,8 @@ impl EmulatorBuilder {
             store,
             self.users,
             (self.allow_local_webhooks, webhook_client),
+            downloads::DownloadKey::generate()
+                .map_err(|e| io::Error::other(format!("no randomness for download links: {e}")))?,
         );
         shared.rate_window_ms = i64::try_from(self.rate_window.as_millis())
             .unwrap_or(i64::MAX)

@@ -94,13 +94,21 @@ async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-/// Where quicklooks and thumbnails redirect to, and where catalog items' asset links point:
-/// pictures drawn from the seed and the path (PNG or JPEG by extension, thumbnails smaller),
-/// any other file a stand-in TIFF.
+/// Where quicklooks and thumbnails redirect to, where catalog items' asset links point, and
+/// where a finished job's signed download links lead: pictures drawn from the seed and the
+/// path (PNG or JPEG by extension, thumbnails smaller), any other file a stand-in TIFF.
 async fn asset(
     State(shared): State<Arc<Shared>>,
     ApiPath((kind, file)): ApiPath<(String, String)>,
+    uri: Uri,
 ) -> Response {
+    // A finished job's files are behind signed links that expire.
+    if kind == "clips" {
+        let now = shared.clock.now_secs();
+        if let Err(refused) = shared.download_key.check(uri.path(), uri.query(), now) {
+            return refused.into_response();
+        }
+    }
     let Some(format) = images::Format::from_file(&file) else {
         return Reply {
             status: StatusCode::OK,

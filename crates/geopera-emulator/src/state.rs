@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::catalog::{Catalog, Features};
 use crate::clock::ManualClock;
+use crate::downloads::DownloadKey;
 use crate::faults::select::FaultState;
 use crate::faults::FaultPlan;
 use crate::idempotency::Claims;
@@ -78,6 +79,8 @@ pub struct Shared {
     pub allow_local_webhooks: bool,
     /// Sends webhook deliveries.
     pub webhook_client: reqwest::Client,
+    /// Signs and checks the download links of finished jobs.
+    pub download_key: DownloadKey,
     store: Option<Store>,
     inner: Mutex<Inner>,
 }
@@ -99,6 +102,7 @@ impl Shared {
         store: Option<(Store, Option<Snapshot>)>,
         users: Vec<User>,
         webhooks: (bool, reqwest::Client),
+        download_key: DownloadKey,
     ) -> Shared {
         let mut rng = Rng::new(seed ^ 0x005e_ed0f_4e15);
         let demo_key = format!("gpra_{}", rng.hex(16));
@@ -171,6 +175,7 @@ impl Shared {
             users,
             allow_local_webhooks,
             webhook_client,
+            download_key,
             store,
             inner: Mutex::new(inner),
         }

@@ -436,9 +436,10 @@ fn descriptor(ctx: &Ctx<'_>, job: &str, key: &str, now: i64) -> Result<Value, Ap
     url.path_segments_mut()
         .map_err(|()| internal("the emulator's base URL cannot take a path".to_owned()))?
         .extend(["assets", "clips", job, &file]);
+    let signature = ctx.shared.download_key.sign(url.path(), expires);
     url.query_pairs_mut()
         .append_pair("expires", &expires.to_string())
-        .append_pair("signature", &super::random_hex(16)?);
+        .append_pair("signature", &signature);
     Ok(json!({
         "job_id": job,
         "asset_key": key,

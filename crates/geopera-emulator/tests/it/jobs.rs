@@ -232,6 +232,63 @@ fn clip_jobs_answer_the_creation_summary_and_downloads_once_succeeded() {
     );
 }
 
+/// A finished job's download link works as given until it expires, 15 minutes on the
+/// emulator's clock; a changed signature, expiry or path is refused with 403.
+#[test]
+fn download_links_are_signed_and_expire() {
+    let api = Api::start();
+    let created = api.ok("clip.create_from_item", json!({"item_id": "S2A_1"}));
+    let job = created["job"]["id"].as_str().expect("id").to_owned();
+    advance(&api, 61);
+    let link = api.ok(
+        "clip.job.download",
+        json!({"job_id": job, "mosaic_type": "data"}),
+    );
+    let url = link["url"].as_str().expect("url").to_owned();
+    let get = |url: &str| {
+        api.http
+            .get(url)
+            .send()
+            .expect("an answer")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(get(&url), 200);
+
+    let parsed = reqwest::Url::parse(&url).expect("a URL");
+    let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+    let with = |name: &str, value: &str| {
+        let mut changed = parsed.clone();
+        changed.query_pairs_mut().clear().extend_pairs(
+            pairs
+                .iter()
+                .map(|(n, v)| (n.as_str(), if n == name { value } else { v.as_str() })),
+        );
+        changed.to_string()
+    };
+    assert_eq!(get(&with("signature", &"0".repeat(64))), 403);
+    assert_eq!(
+        get(&with("expires", "99999999999")),
+        403,
+        "a longer life is not granted"
+    );
+    assert_eq!(
+        get(&url.replace("/data.tif", "/nir.tif")),
+        403,
+        "another file"
+    );
+    assert_eq!(
+        get(parsed.as_str().split('?').next().unwrap_or_default()),
+        403,
+        "unsigned"
+    );
+
+    advance(&api, 15 * 60);
+    let expired = api.http.get(&url).send().expect("an answer");
+    assert_eq!(expired.status().as_u16(), 403);
+    assert!(expired.text().unwrap_or_default().contains("expired"));
+}
+
 #[test]
 fn clip_lists_page_by_offset_and_other_organizations_see_nothing() {
     let api = Api::start();

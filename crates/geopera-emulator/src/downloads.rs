@@ -1,0 +1,148 @@
+//! Signed download links: the URLs a finished clip job hands out, valid for a while and only
+//! as given.
+//!
+//! A link carries `expires` (Unix seconds) and `signature`, the HMAC-SHA256 of its path and
+//! expiry under a key drawn from the operating system when the emulator starts. A link that
+//! has expired on the emulator's clock, or whose path, expiry or signature was changed, is
+//! refused with 403, as the API's storage refuses it; a client that keeps a link too long, or
+//! builds one itself, finds out here rather than in production.
+
+use std::fmt;
+
+use hmac::{Hmac, KeyInit, Mac};
+use http::StatusCode;
+use sha2::Sha256;
+
+use crate::error::ApiError;
+use crate::rng::to_hex;
+
+/// The key download links are signed with.
+#[derive(Clone)]
+pub struct DownloadKey([u8; 32]);
+
+impl fmt::Debug for DownloadKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DownloadKey(<redacted>)")
+    }
+}
+
+impl DownloadKey {
+    /// A fresh key from the operating system's generator: links must never follow from the
+    /// seed, which tests and users share.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key)?;
+        Ok(DownloadKey(key))
+    }
+
+    /// The MAC of a link; `None` never happens (HMAC takes keys of any length), and would
+    /// only make every link refused.
+    fn mac(&self, path: &str, expires: i64) -> Option<Hmac<Sha256>> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).ok()?;
+        mac.update(path.as_bytes());
+        mac.update(b"\n");
+        mac.update(expires.to_string().as_bytes());
+        Some(mac)
+    }
+
+    /// The `signature` of a link to `path` that expires at `expires` (Unix seconds).
+    pub fn sign(&self, path: &str, expires: i64) -> String {
+        self.mac(path, expires)
+            .map(|mac| to_hex(&mac.finalize().into_bytes()))
+            .unwrap_or_default()
+    }
+
+    /// Whether a request for `path` with the query `query` may download, at `now` (Unix
+    /// seconds on the emulator's clock).
+    ///
+    /// # Errors
+    /// 403 when the link lacks its expiry or signature, has expired, or was altered.
+    pub fn check(&self, path: &str, query: Option<&str>, now: i64) -> Result<(), ApiError> {
+        let mut expires = None;
+        let mut signature = None;
+        for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match name.as_ref() {
+                "expires" => expires = value.parse::<i64>().ok(),
+                "signature" => signature = from_hex(&value),
+                _ => {}
+            }
+        }
+        let (Some(expires), Some(signature)) = (expires, signature) else {
+            return Err(refused(
+                "the download link has no valid expires and signature",
+            ));
+        };
+        let genuine = self
+            .mac(path, expires)
+            .is_some_and(|mac| mac.verify_slice(&signature).is_ok());
+        if !genuine {
+            return Err(refused("the download link's signature does not match it"));
+        }
+        if now >= expires {
+            return Err(refused("the download link has expired; ask for a new one"));
+        }
+        Ok(())
+    }
+}
+
+fn refused(detail: &str) -> ApiError {
+    ApiError::problem(StatusCode::FORBIDDEN, detail.to_owned())
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 || text.len() > 128 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PATH: &str = "/assets/clips/job_1/ndvi.tif";
+
+    fn query(expires: i64, signature: &str) -> String {
+        format!("expires={expires}&signature={signature}")
+    }
+
+    #[test]
+    fn a_link_is_good_as_given_until_it_expires() {
+        let key = DownloadKey::generate().expect("randomness");
+        let signature = key.sign(PATH, 1_000);
+        assert!(key
+            .check(PATH, Some(&query(1_000, &signature)), 999)
+            .is_ok());
+        let expired = key.check(PATH, Some(&query(1_000, &signature)), 1_000);
+        assert!(expired.is_err_and(|e| e.status() == StatusCode::FORBIDDEN));
+    }
+
+    #[test]
+    fn an_altered_link_is_refused() {
+        let key = DownloadKey::generate().expect("randomness");
+        let signature = key.sign(PATH, 1_000);
+        let later = key.check(PATH, Some(&query(9_000, &signature)), 999);
+        let elsewhere = key.check(
+            "/assets/clips/job_2/ndvi.tif",
+            Some(&query(1_000, &signature)),
+            999,
+        );
+        let other_key = DownloadKey::generate().expect("randomness");
+        let foreign = other_key.check(PATH, Some(&query(1_000, &signature)), 999);
+        for refused in [later, elsewhere, foreign] {
+            assert!(refused.is_err_and(|e| e.status() == StatusCode::FORBIDDEN));
+        }
+        for query in [None, Some("expires=1000"), Some("expires=x&signature=zz")] {
+            assert!(key.check(PATH, query, 999).is_err());
+        }
+    }
+
+    #[test]
+    fn its_debug_hides_the_key() {
+        let key = DownloadKey::generate().expect("randomness");
+        assert_eq!(format!("{key:?}"), "DownloadKey(<redacted>)");
+    }
+}
