@@ -9,8 +9,14 @@
 # so its dependencies never move the SDK's pins. Skips, exiting 0, only when
 # pip cannot reach a package index; any other problem fails.
 #
+# Usage: scripts/conformance.sh [venvs]
+#   venvs   only prepare the venvs and stop: CI starts this early, beside the compiling, as
+#           pip spends most of its time waiting on the network.
+#
 # Knobs (environment): CONFORMANCE_EXAMPLES (examples per operation, default 30),
-# CONFORMANCE_SEED (schemathesis seed, default fixed), PYTHON (default python3).
+# CONFORMANCE_SEED (schemathesis seed, default fixed), PYTHON (default python3),
+# CONFORMANCE_PREBUILT=1 (the emulator and CLI are built already: CI builds them first, then
+# verifies the packages beside this run, and cargo's lock would make the two take turns).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,16 +41,6 @@ if [ ! -f "$spec" ]; then
   exit 1
 fi
 
-# The emulator and our CLI. CI has already built the workspace in the dev profile, so this is
-# a no-op there; a release build would compile every dependency a second time for no gain.
-if ! cargo build --locked --quiet -p geopera-emulator -p geopera-cli 2>"$work/build.log"; then
-  cat "$work/build.log"
-  say "FAIL: the emulator or the CLI does not build"
-  exit 1
-fi
-# Where cargo put them: a CARGO_TARGET_DIR of the caller moves them out of target/.
-emulator=${CARGO_TARGET_DIR:-target}/debug/geopera-emulator
-rust_cli=${CARGO_TARGET_DIR:-target}/debug/geopera
 
 # A venv holding exactly the pins, reused when it already does.
 pins_ok() {
@@ -80,6 +76,25 @@ ensure_venv "$venv" sdk "$GEOPERA_SDK" "$SCHEMATHESIS"
 # The CLI's own requirement on the SDK is open-ended; pinning it too keeps the run repeatable.
 ensure_venv "$cli_venv" cli "$GEOPERA_CLI" "$GEOPERA_SDK"
 say "venvs ready: $( { "$py" -m pip list --disable-pip-version-check; "$cli_venv/bin/python" -m pip list --disable-pip-version-check; } 2>/dev/null | grep -iE '^(geopera|geopera-cli|schemathesis) ' | tr -s ' ' | sort -u | paste -sd ',' -)"
+if [ "${1:-}" = venvs ]; then exit 0; fi
+
+# The emulator and our CLI. CI has already built the workspace in the dev profile, so this is
+# a no-op there; a release build would compile every dependency a second time for no gain.
+if [ "${CONFORMANCE_PREBUILT:-}" != 1 ] &&
+   ! cargo build --locked --quiet -p geopera-emulator -p geopera-cli 2>"$work/build.log"; then
+  cat "$work/build.log"
+  say "FAIL: the emulator or the CLI does not build"
+  exit 1
+fi
+# Where cargo put them: a CARGO_TARGET_DIR of the caller moves them out of target/.
+emulator=${CARGO_TARGET_DIR:-target}/debug/geopera-emulator
+rust_cli=${CARGO_TARGET_DIR:-target}/debug/geopera
+for binary in "$emulator" "$rust_cli"; do
+  if [ ! -x "$binary" ]; then
+    say "FAIL: $binary is missing (CONFORMANCE_PREBUILT=1 was set before it was built)"
+    exit 1
+  fi
+done
 
 # The emulator on a free loopback port; it prints its URL and demo key first. The control
 # endpoints let the CLI check move the emulator's clock; schemathesis never sees them (they are
