@@ -807,6 +807,25 @@ fn operation(
 mod tests {
     use super::*;
 
+    /// An override applies only to the field it names, and only while the contract still
+    /// gives that field the type the override was written for.
+    #[test]
+    fn a_field_override_fails_loudly_when_the_contract_changes_the_type() {
+        let strings = || Ty::Map(Box::new(Ty::Str));
+        let overridden =
+            field_type_override("CreateSubscriptionInput", "headers", strings()).expect("applies");
+        assert_eq!(overridden, Ty::Named("DeliveryHeaders".to_owned()));
+        assert!(is_field_type("DeliveryHeaders"));
+
+        let untouched =
+            field_type_override("CreateSubscriptionInput", "description", Ty::Str).expect("kept");
+        assert_eq!(untouched, Ty::Str);
+
+        let changed = field_type_override("CreateSubscriptionInput", "headers", Ty::Object)
+            .expect_err("the contract's type changed");
+        assert!(changed.to_string().contains("FIELD_TYPES"), "{changed}");
+    }
+
     /// Pins what [`answers_raw`] reads from the real contract, so a contract change that adds,
     /// renames or rewords a binary operation shows up here.
     #[test]
