@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::docs::{self, input_path, output_path};
 use crate::ir::{
     is_field_type, ref_name, Api, FieldDef, OperationDef, Paging, SchemaDef, SchemaKind, Ty,
-    HAND_WRITTEN, HAND_WRITTEN_EXTRAS,
+    FIELD_TYPES, HAND_WRITTEN, HAND_WRITTEN_EXTRAS,
 };
 use crate::naming;
 use crate::Files;
@@ -61,6 +61,15 @@ pub fn emit(api: &Api, header: &str) -> Result<Files> {
                 names.join(", ")
             );
         }
+    }
+    // The hand-written field types, where a schema that uses them is in the contract.
+    let field_types: BTreeSet<(&str, &str)> = FIELD_TYPES
+        .iter()
+        .filter(|(wire, ..)| api.schemas.iter().any(|schema| schema.wire == *wire))
+        .map(|(_, _, _, module, ty)| (*module, *ty))
+        .collect();
+    for (module, ty) in field_types {
+        let _ = writeln!(models_mod, "pub use crate::{module}::{ty};");
     }
     models_mod.push('\n');
     for schema in &api.schemas {
@@ -453,6 +462,9 @@ fn default_expr(ty: &Ty, value: &Value, enums: &BTreeMap<&str, &[String]>) -> Re
         (Ty::Int, Value::Number(n)) if n.is_i64() => n.to_string(),
         (Ty::Num, Value::Number(n)) => float_literal(n.as_f64().unwrap_or_default()),
         (Ty::Str, Value::String(s)) => format!("String::from({s:?})"),
+        (Ty::Named(name), Value::String(s)) if is_field_type(name) => {
+            format!("super::{name}::from({s:?})")
+        }
         (Ty::Named(name), Value::String(s)) if enums.contains_key(name.as_str()) => {
             let known = enums.get(name.as_str()).is_some_and(|vs| vs.contains(s));
             if !known {

@@ -109,29 +109,106 @@ pub const HAND_WRITTEN_EXTRAS: &[(&str, &[&str])] = &[
             "StacItem",
         ],
     ),
-    (
-        "subscriptions",
-        &["DeliveryHeaders", "SigningSecret", "SubscriptionList"],
-    ),
+    ("subscriptions", &["SigningSecret", "SubscriptionList"]),
     ("uploads", &["UploadStatus", "UploadedFile"]),
 ];
 
 /// Fields given a hand-written type where the contract's says too little (schema, field,
-/// the type it had in the contract, hand-written type): a subscription's delivery headers
-/// carry the receiver's credentials, so their values must never print. The hand-written type
-/// is listed in [`HAND_WRITTEN_EXTRAS`]; a contract that changes the field's type fails the
-/// generator rather than losing the override.
-pub const FIELD_TYPES: &[(&str, &str, &str, &str)] = &[
+/// the type it had in the contract, module, hand-written type): credentials, which must
+/// never print — a subscription's delivery headers carry the receiver's, and API keys shown
+/// once, payment client secrets, share tokens and passwords are the caller's own. `models`
+/// re-exports each type; a contract that changes such a field's type fails the generator
+/// rather than losing the override.
+pub const FIELD_TYPES: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "ApiKeyCreateOutput",
+        "key",
+        "string",
+        "secret",
+        "SecretString",
+    ),
     (
         "CreateSubscriptionInput",
         "headers",
         "object of strings",
+        "subscriptions",
         "DeliveryHeaders",
+    ),
+    (
+        "ItemWmtsCapabilitiesInput",
+        "key",
+        "string",
+        "secret",
+        "SecretString",
+    ),
+    (
+        "SetupIntentOutput",
+        "client_secret",
+        "string",
+        "secret",
+        "SecretString",
+    ),
+    (
+        "ShareLinkCreate",
+        "password",
+        "string",
+        "secret",
+        "SecretString",
+    ),
+    (
+        "ShareLinkCreateOutput",
+        "token",
+        "string",
+        "secret",
+        "SecretString",
+    ),
+    (
+        "ShareLinkValidateInput",
+        "password",
+        "string",
+        "secret",
+        "SecretString",
+    ),
+    (
+        "ShareLinkValidateInput",
+        "token",
+        "string",
+        "secret",
+        "SecretString",
+    ),
+    (
+        "ShareTileInput",
+        "password",
+        "string",
+        "secret",
+        "SecretString",
+    ),
+    (
+        "ShareTileInput",
+        "token",
+        "string",
+        "secret",
+        "SecretString",
+    ),
+    (
+        "ShareTilejsonInput",
+        "password",
+        "string",
+        "secret",
+        "SecretString",
+    ),
+    (
+        "ShareTilejsonInput",
+        "token",
+        "string",
+        "secret",
+        "SecretString",
     ),
     (
         "UpdateSubscriptionInput",
         "headers",
         "object of strings",
+        "subscriptions",
         "DeliveryHeaders",
     ),
 ];
@@ -139,24 +216,28 @@ pub const FIELD_TYPES: &[(&str, &str, &str, &str)] = &[
 /// Whether `name` is a hand-written field type of [`FIELD_TYPES`], which setters take as
 /// anything that converts into it.
 pub fn is_field_type(name: &str) -> bool {
-    FIELD_TYPES.iter().any(|(_, _, _, ty)| *ty == name)
+    FIELD_TYPES.iter().any(|(_, _, _, _, ty)| *ty == name)
 }
 
 /// A field's type after [`FIELD_TYPES`]: the hand-written one where an entry names the field,
 /// provided the contract still gives the type the entry was written for.
 fn field_type_override(schema: &str, field: &str, ty: Ty) -> Result<Ty> {
-    let Some((_, _, was, hand)) = FIELD_TYPES
+    let Some((_, _, was, _, hand)) = FIELD_TYPES
         .iter()
-        .find(|(s, f, _, _)| *s == schema && *f == field)
+        .find(|(s, f, _, _, _)| *s == schema && *f == field)
     else {
         return Ok(ty);
     };
     let expected = match *was {
+        "string" => Ty::Str,
         "object of strings" => Ty::Map(Box::new(Ty::Str)),
         other => bail!("FIELD_TYPES: unknown contract type {other:?}"),
     };
     if ty != expected {
-        bail!("schema {schema}, field {field}: the contract's type changed from {was}; FIELD_TYPES must be updated");
+        bail!(
+            "schema {schema}, field {field}: the contract's type changed from {was}; \
+             FIELD_TYPES must be updated"
+        );
     }
     Ok(Ty::Named((*hand).to_owned()))
 }

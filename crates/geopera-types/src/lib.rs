@@ -97,6 +97,7 @@ mod rate;
 pub mod rfc3339;
 #[cfg(feature = "testing")]
 pub mod sample;
+pub mod secret;
 pub mod shape;
 pub mod stac;
 pub mod subscriptions;

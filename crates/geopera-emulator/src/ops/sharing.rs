@@ -65,7 +65,7 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: ShareLinkCreate) -> Outcome {
     fields.insert("created_by".to_owned(), Value::Null);
     fields.insert(
         "password_sha256".to_owned(),
-        Value::from(sha256_hex(input.password.as_bytes())),
+        Value::from(sha256_hex(input.password.expose().as_bytes())),
     );
     let link = inner.resources.create(
         &mut inner.rng,
@@ -92,7 +92,7 @@ pub(crate) fn revoke(ctx: &Ctx<'_>, input: ShareLinkRevokeInput) -> Outcome {
 }
 
 pub(crate) fn validate(ctx: &Ctx<'_>, input: ShareLinkValidateInput) -> Outcome {
-    let (link, target) = open(ctx, &input.token, &input.password)?;
+    let (link, target) = open(ctx, input.token.expose(), input.password.expose())?;
     Ok(ctx.ok(&json!({
         "permission": link.fields.get("permission"),
         "target_type": link.fields.get("target_type"),
@@ -102,7 +102,7 @@ pub(crate) fn validate(ctx: &Ctx<'_>, input: ShareLinkValidateInput) -> Outcome 
 
 /// A TileJSON document whose tile URL names the link's token.
 pub(crate) fn tilejson(ctx: &Ctx<'_>, input: ShareTilejsonInput) -> Outcome {
-    let (link, _) = open(ctx, &input.token, &input.password)?;
+    let (link, _) = open(ctx, input.token.expose(), input.password.expose())?;
     let token = link.str("token").unwrap_or_default();
     Ok(ctx.ok(&json!({
         "tilejson": "3.0.0",

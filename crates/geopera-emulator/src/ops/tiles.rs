@@ -61,8 +61,8 @@ pub(crate) fn items_wmts_tile(ctx: &Ctx<'_>, input: ItemWmtsGetTileInput) -> Out
 
 /// A tile of what a live share link shows, for whoever holds its token and password.
 pub(crate) fn share_render(ctx: &Ctx<'_>, input: ShareTileInput) -> Outcome {
-    let key = tile_key(ctx, &input.token, input.z, input.x, input.y)?;
-    super::sharing::open(ctx, &input.token, &input.password)?;
+    let key = tile_key(ctx, input.token.expose(), input.z, input.x, input.y)?;
+    super::sharing::open(ctx, input.token.expose(), input.password.expose())?;
     tile(ctx, &key, Format::from_name(&input.format), 90)
 }
 
@@ -122,7 +122,7 @@ pub(crate) fn items_wmts_capabilities(ctx: &Ctx<'_>, input: ItemWmtsCapabilities
     let document = capabilities(
         &input.item_id,
         &input.base_url,
-        &input.key,
+        input.key.expose(),
         input.profile.as_deref(),
     );
     Ok(Reply {

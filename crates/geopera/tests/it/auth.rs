@@ -448,3 +448,29 @@ async fn a_session_signs_in_through_a_bring_your_own_http_client() {
     .expect_err("a reader may not create keys");
     assert_eq!(error.status().map(|s| s.as_u16()), Some(403), "{error}");
 }
+
+/// A new API key is shown once, typed as a `SecretString`: the answer's `Debug` never shows it,
+/// `expose` gives it, and it works as a credential against the same emulator.
+#[tokio::test]
+async fn a_new_api_key_never_prints_and_signs_calls() {
+    let emulator = crate::support::emulator();
+    let geopera = geopera::Geopera::from(crate::support::client(&emulator));
+    let created = geopera
+        .api_keys()
+        .create(serde_json::json!({"name": "ci", "permissions": ["catalog:read"]}))
+        .await
+        .expect("a key");
+    let key = created.key.clone().expect("the key, shown once");
+    assert!(key.expose().starts_with("gpra_"), "a gpra_ key");
+    for printed in [format!("{created:?}"), format!("{created:#?}"), key.to_string()] {
+        assert!(!printed.contains(key.expose()), "{printed}");
+    }
+    let with_it = AuthenticatedClient::builder(key.into_exposed())
+        .base_url(emulator.base_url())
+        .build()
+        .expect("valid configuration");
+    let page = catalog_search::send(&with_it, CatalogSearchInput::new(HOST).limit(1))
+        .await
+        .expect("the new key is accepted");
+    assert_eq!(page.features.len(), 1);
+}

@@ -8,9 +8,9 @@
 pub struct ApiKeyCreateOutput {
     /// `id`: required string.
     pub id: String,
-    /// `key`: optional string, may be null.
+    /// `key`: optional [`SecretString`](super::SecretString), may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
+    pub key: Option<super::SecretString>,
     /// `prefix`: required string.
     pub prefix: String,
     /// `name`: required string.
@@ -46,7 +46,7 @@ impl ApiKeyCreateOutput {
 
     /// Sets `key`.
     #[must_use]
-    pub fn key(mut self, key: impl Into<String>) -> Self {
+    pub fn key(mut self, key: impl Into<super::SecretString>) -> Self {
         self.key = Some(key.into());
         self
     }

@@ -9,9 +9,9 @@ pub struct ItemWmtsCapabilitiesInput {
     pub item_id: String,
     /// `base_url`: required string.
     pub base_url: String,
-    /// `key`: optional string, default `""`.
+    /// `key`: optional [`SecretString`](super::SecretString), default `""`.
     #[serde(default = "default_key")]
-    pub key: String,
+    pub key: super::SecretString,
     /// `profile`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
@@ -30,7 +30,7 @@ impl ItemWmtsCapabilitiesInput {
 
     /// Sets `key`.
     #[must_use]
-    pub fn key(mut self, key: impl Into<String>) -> Self {
+    pub fn key(mut self, key: impl Into<super::SecretString>) -> Self {
         self.key = key.into();
         self
     }
@@ -43,6 +43,6 @@ impl ItemWmtsCapabilitiesInput {
     }
 }
 
-fn default_key() -> String {
-    String::from("")
+fn default_key() -> super::SecretString {
+    super::SecretString::from("")
 }

@@ -11,10 +11,12 @@ pub use crate::problem::HttpValidationError;
 pub use crate::problem::LocItem;
 pub use crate::problem::Problem;
 pub use crate::problem::ValidationError;
+pub use crate::secret::SecretString;
 pub use crate::stac::CatalogSearchOutput;
 pub use crate::stac::{Asset, Geometry, Lazy, Link, Properties, StacItem};
+pub use crate::subscriptions::DeliveryHeaders;
 pub use crate::subscriptions::SubscriptionOutput;
-pub use crate::subscriptions::{DeliveryHeaders, SigningSecret, SubscriptionList};
+pub use crate::subscriptions::{SigningSecret, SubscriptionList};
 pub use crate::uploads::UploadOutput;
 pub use crate::uploads::{UploadStatus, UploadedFile};
 

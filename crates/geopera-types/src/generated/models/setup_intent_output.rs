@@ -6,8 +6,8 @@
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SetupIntentOutput {
-    /// `client_secret`: required string.
-    pub client_secret: String,
+    /// `client_secret`: required [`SecretString`](super::SecretString).
+    pub client_secret: super::SecretString,
     /// `setup_intent_id`: required string.
     pub setup_intent_id: String,
     /// `customer_id`: required string.
@@ -19,7 +19,7 @@ pub struct SetupIntentOutput {
 impl SetupIntentOutput {
     /// A value with the required fields given and every optional field at its default.
     pub fn new(
-        client_secret: impl Into<String>,
+        client_secret: impl Into<super::SecretString>,
         setup_intent_id: impl Into<String>,
         customer_id: impl Into<String>,
         env: impl Into<String>,

@@ -12,8 +12,8 @@ pub struct ShareLinkCreate {
     /// `permission`: optional string, one of `view`, `download`, default `view`.
     #[serde(default = "default_permission")]
     pub permission: super::SharePermission,
-    /// `password`: required string; at least 8 characters.
-    pub password: String,
+    /// `password`: required [`SecretString`](super::SecretString); at least 8 characters.
+    pub password: super::SecretString,
     /// `expires_at`: required string; an RFC 3339 date-time.
     pub expires_at: String,
 }
@@ -23,7 +23,7 @@ impl ShareLinkCreate {
     pub fn new(
         target_type: super::ShareTargetType,
         target_id: impl Into<String>,
-        password: impl Into<String>,
+        password: impl Into<super::SecretString>,
         expires_at: impl Into<String>,
     ) -> Self {
         Self {

@@ -8,8 +8,8 @@
 pub struct ShareLinkCreateOutput {
     /// `id`: required string.
     pub id: String,
-    /// `token`: required string.
-    pub token: String,
+    /// `token`: required [`SecretString`](super::SecretString).
+    pub token: super::SecretString,
     /// `target_type`: required string.
     pub target_type: String,
     /// `target_id`: required string.
@@ -46,7 +46,7 @@ impl ShareLinkCreateOutput {
     )]
     pub fn new(
         id: impl Into<String>,
-        token: impl Into<String>,
+        token: impl Into<super::SecretString>,
         target_type: impl Into<String>,
         target_id: impl Into<String>,
         permission: impl Into<String>,

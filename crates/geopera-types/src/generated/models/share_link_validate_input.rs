@@ -5,16 +5,16 @@
 /// Build it with [`ShareLinkValidateInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ShareLinkValidateInput {
-    /// `token`: required string.
-    pub token: String,
-    /// `password`: optional string, default `""`.
+    /// `token`: required [`SecretString`](super::SecretString).
+    pub token: super::SecretString,
+    /// `password`: optional [`SecretString`](super::SecretString), default `""`.
     #[serde(default = "default_password")]
-    pub password: String,
+    pub password: super::SecretString,
 }
 
 impl ShareLinkValidateInput {
     /// A value with the required fields given and every optional field at its default.
-    pub fn new(token: impl Into<String>) -> Self {
+    pub fn new(token: impl Into<super::SecretString>) -> Self {
         Self {
             token: token.into(),
             password: default_password(),
@@ -23,12 +23,12 @@ impl ShareLinkValidateInput {
 
     /// Sets `password`.
     #[must_use]
-    pub fn password(mut self, password: impl Into<String>) -> Self {
+    pub fn password(mut self, password: impl Into<super::SecretString>) -> Self {
         self.password = password.into();
         self
     }
 }
 
-fn default_password() -> String {
-    String::from("")
+fn default_password() -> super::SecretString {
+    super::SecretString::from("")
 }

@@ -5,11 +5,11 @@
 /// Build it with [`ShareTileInput::new`], which takes the required fields; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ShareTileInput {
-    /// `token`: required string.
-    pub token: String,
-    /// `password`: optional string, default `""`.
+    /// `token`: required [`SecretString`](super::SecretString).
+    pub token: super::SecretString,
+    /// `password`: optional [`SecretString`](super::SecretString), default `""`.
     #[serde(default = "default_password")]
-    pub password: String,
+    pub password: super::SecretString,
     /// `z`: required integer.
     pub z: i64,
     /// `x`: required integer.
@@ -26,7 +26,7 @@ pub struct ShareTileInput {
 
 impl ShareTileInput {
     /// A value with the required fields given and every optional field at its default.
-    pub fn new(token: impl Into<String>, z: i64, x: i64, y: i64) -> Self {
+    pub fn new(token: impl Into<super::SecretString>, z: i64, x: i64, y: i64) -> Self {
         Self {
             token: token.into(),
             password: default_password(),
@@ -40,7 +40,7 @@ impl ShareTileInput {
 
     /// Sets `password`.
     #[must_use]
-    pub fn password(mut self, password: impl Into<String>) -> Self {
+    pub fn password(mut self, password: impl Into<super::SecretString>) -> Self {
         self.password = password.into();
         self
     }
@@ -60,8 +60,8 @@ impl ShareTileInput {
     }
 }
 
-fn default_password() -> String {
-    String::from("")
+fn default_password() -> super::SecretString {
+    super::SecretString::from("")
 }
 
 fn default_format() -> String {

@@ -5,11 +5,11 @@
 /// Build it with [`ShareTilejsonInput::new`], which takes the required field; optional fields have setters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ShareTilejsonInput {
-    /// `token`: required string.
-    pub token: String,
-    /// `password`: optional string, default `""`.
+    /// `token`: required [`SecretString`](super::SecretString).
+    pub token: super::SecretString,
+    /// `password`: optional [`SecretString`](super::SecretString), default `""`.
     #[serde(default = "default_password")]
-    pub password: String,
+    pub password: super::SecretString,
     /// `profile`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
@@ -17,7 +17,7 @@ pub struct ShareTilejsonInput {
 
 impl ShareTilejsonInput {
     /// A value with the required fields given and every optional field at its default.
-    pub fn new(token: impl Into<String>) -> Self {
+    pub fn new(token: impl Into<super::SecretString>) -> Self {
         Self {
             token: token.into(),
             password: default_password(),
@@ -27,7 +27,7 @@ impl ShareTilejsonInput {
 
     /// Sets `password`.
     #[must_use]
-    pub fn password(mut self, password: impl Into<String>) -> Self {
+    pub fn password(mut self, password: impl Into<super::SecretString>) -> Self {
         self.password = password.into();
         self
     }
@@ -40,6 +40,6 @@ impl ShareTilejsonInput {
     }
 }
 
-fn default_password() -> String {
-    String::from("")
+fn default_password() -> super::SecretString {
+    super::SecretString::from("")
 }

@@ -1,0 +1,96 @@
+//! Text that is a credential: an API key shown once, a payment client secret, a share link's
+//! token or password.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A string field that holds a credential. `Debug` and `Display` print a placeholder, so a
+/// model that carries one can be logged; [`expose`](Self::expose) gives the text to the code
+/// that must send or store it. On the wire it is a plain JSON string.
+///
+/// Written here rather than taken from `secrecy`: its `SecretString` is neither `PartialEq`
+/// nor `Serialize`, which every model is.
+#[derive(Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// The text itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The text itself, owned.
+    pub fn into_exposed(self) -> String {
+        self.0
+    }
+
+    /// Whether the text is empty (a share link without a password).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for SecretString {
+    fn from(text: String) -> Self {
+        SecretString(text)
+    }
+}
+
+impl From<&str> for SecretString {
+    fn from(text: &str) -> Self {
+        SecretString(text.to_owned())
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString(<redacted>)")
+    }
+}
+
+impl fmt::Display for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::models::{ApiKeyCreateOutput, ShareLinkValidateInput};
+
+    #[test]
+    fn credentials_in_models_never_print_and_stay_plain_strings_on_the_wire() {
+        let answer = serde_json::json!({
+            "id": "key_1", "key": "gpra_live_9f8e7d", "prefix": "gpra_liv", "name": "ci",
+            "permissions": [], "created_at": "2026-12-02T00:00:00Z",
+        });
+        let created: ApiKeyCreateOutput = serde_json::from_value(answer).expect("decodes");
+        let key = created.key.as_ref().expect("the key, shown once");
+        assert_eq!(key.expose(), "gpra_live_9f8e7d");
+        for printed in [
+            format!("{created:?}"),
+            format!("{created:#?}"),
+            key.to_string(),
+        ] {
+            assert!(!printed.contains("gpra_live"), "{printed}");
+        }
+        let json = serde_json::to_value(&created).expect("serializes");
+        assert_eq!(json["key"], "gpra_live_9f8e7d");
+
+        let input = ShareLinkValidateInput::new("shr_token_1").password("hunter2hunter2");
+        let printed = format!("{input:?}");
+        assert!(
+            !printed.contains("shr_token_1") && !printed.contains("hunter2"),
+            "{printed}"
+        );
+        let json = serde_json::to_value(&input).expect("serializes");
+        assert_eq!(json["token"], "shr_token_1");
+        assert_eq!(json["password"], "hunter2hunter2");
+        // The contract's default for an absent password.
+        let bare: ShareLinkValidateInput =
+            serde_json::from_value(serde_json::json!({"token": "t"})).expect("decodes");
+        assert!(bare.password.is_empty());
+    }
+}
