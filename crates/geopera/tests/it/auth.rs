@@ -462,7 +462,11 @@ async fn a_new_api_key_never_prints_and_signs_calls() {
         .expect("a key");
     let key = created.key.clone().expect("the key, shown once");
     assert!(key.expose().starts_with("gpra_"), "a gpra_ key");
-    for printed in [format!("{created:?}"), format!("{created:#?}"), key.to_string()] {
+    for printed in [
+        format!("{created:?}"),
+        format!("{created:#?}"),
+        key.to_string(),
+    ] {
         assert!(!printed.contains(key.expose()), "{printed}");
     }
     let with_it = AuthenticatedClient::builder(key.into_exposed())
