@@ -700,7 +700,8 @@ fn operations(api: &Api) -> Result<String> {
              id: {id:?},\npath: {path:?},\nscope: {scope:?},\nneeds_credentials: {credentials},\naccess: Access::{access},\nsuccess_status: {success},\n\
              error_statuses: &[{errors}],\ndeclares_idempotency_key: {idem},\nbody_optional: {optional},\n\
              input: &{input_shape},\noutput: &{output_shape},\ninput_type: {input_type:?},\noutput_type: {output_type:?},\n\
-             paging: Paging::{paging},\nrate_class: RateClass::{rate:?},\nretry: RetryClass::{retry},\n}};\n",
+             paging: Paging::{paging},\nrate_class: RateClass::{rate:?},\nretry: RetryClass::{retry},\n\
+             secret_fields: &[{secrets}],\n}};\n",
             summary = docs::operation_summary(op),
             id = op.id,
             path = op.path,
@@ -720,6 +721,7 @@ fn operations(api: &Api) -> Result<String> {
             paging = paging_name(op.paging),
             rate = op.rate_class,
             retry = if op.is_read_only() { "Safe" } else { "NeedsIdempotencyKey" },
+            secrets = secret_fields(op).join(", "),
         );
     }
     Ok(format!(
@@ -727,6 +729,15 @@ fn operations(api: &Api) -> Result<String> {
          use crate::{{Access, Operation, OperationInfo, Paging, RateClass, RetryClass}};\n\n{out}",
         shape_imports(&out, &[])
     ))
+}
+
+/// The input members of `op` that [`FIELD_TYPES`] types as credentials, quoted.
+fn secret_fields(op: &OperationDef) -> Vec<String> {
+    FIELD_TYPES
+        .iter()
+        .filter(|(schema, ..)| op.input_schema.as_deref() == Some(*schema))
+        .map(|(_, field, ..)| format!("{field:?}"))
+        .collect()
 }
 
 /// The `use crate::shape::{..}` line naming exactly the shape types `body` mentions.

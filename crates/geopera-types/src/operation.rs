@@ -81,6 +81,10 @@ pub struct OperationInfo {
     pub rate_class: RateClass,
     /// When a failed attempt may be retried.
     pub retry: RetryClass,
+    /// The input's members that hold credentials (a share link's `password`, a subscription's
+    /// `headers`): typed so that they never print, and left out of what a 422 answer echoes
+    /// back.
+    pub secret_fields: &'static [&'static str],
 }
 
 impl OperationInfo {

@@ -104,6 +104,10 @@ pub(crate) async fn open(
 
 /// What a call yields: an answer read whole, or — for a stream — a success answer whose body
 /// is left for the caller to read as it arrives.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once and matched at once; boxing the answer would cost every call an allocation"
+)]
 enum Answer<S> {
     Read(RawResponse),
     Open(S),

@@ -3,10 +3,13 @@
 //! A misbehaving or hostile server may echo the request's `Authorization` or `x-api-key` in
 //! its answer — in a problem's detail, a validation message, or a body that fails to decode.
 //! Errors quote such answers, so before an error leaves the SDK every credential of the call
-//! is replaced by `[redacted]` in the text it carries: problem members, validation messages
+//! — and every credential its body carried (the operation's `secret_fields`, such as a share
+//! link's password) — is replaced by `[redacted]` in the text it carries: problem members, validation messages
 //! and inputs, body excerpts, raw bodies and decoder messages. The raw bytes of a
 //! [`Response`](crate::Response) from `send_detailed` are left as the server sent them: they
 //! are data the caller asked for, not a message.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use geopera_types::{HttpValidationError, Problem};
@@ -24,6 +27,8 @@ pub(crate) const REDACTED: &str = "[redacted]";
 #[derive(Clone, Default)]
 pub(crate) struct Redactor {
     secrets: [Option<Secret>; 2],
+    /// The credentials the request body carried (a share link's password, delivery headers).
+    body: Option<Arc<[Secret]>>,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -40,6 +45,7 @@ impl Redactor {
                 client.settings.fixed.as_ref().map(|c| c.secret().clone()),
                 options.api_key.clone(),
             ],
+            body: options.body_secrets.clone(),
         }
     }
 
@@ -48,6 +54,7 @@ impl Redactor {
     pub(crate) fn with_credential(&self, secret: &Secret) -> Self {
         Redactor {
             secrets: [Some(secret.clone()), self.secrets[1].clone()],
+            body: self.body.clone(),
         }
     }
 
@@ -55,6 +62,7 @@ impl Redactor {
         self.secrets
             .iter()
             .flatten()
+            .chain(self.body.iter().flat_map(|body| body.iter()))
             .map(Secret::expose)
             .filter(|secret| !secret.is_empty())
     }
@@ -178,6 +186,7 @@ mod tests {
     fn redactor() -> Redactor {
         Redactor {
             secrets: [Some(Secret::new("gpra_abc".into())), None],
+            body: None,
         }
     }
 

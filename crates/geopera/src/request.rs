@@ -49,6 +49,9 @@ pub struct CallOptions {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) retries: Option<u32>,
     pub(crate) deadline: Option<Duration>,
+    /// The credentials the body itself carries (its operation's `secret_fields`), kept out of
+    /// errors like the call's own; set where the body becomes JSON.
+    pub(crate) body_secrets: Option<std::sync::Arc<[Secret]>>,
 }
 
 impl fmt::Debug for CallOptions {

@@ -22,12 +22,40 @@ pub(crate) fn checked<O: Operation>(
     client: &Client,
     body: impl IntoRequest<O::Input>,
 ) -> Result<(serde_json::Value, CallOptions), Error> {
-    let Request { body, options } = body.into_request();
+    let Request { body, mut options } = body.into_request();
     let json = body
         .into_json()
         .map_err(|e| Error::unserializable(O::INFO.id, &e))?;
     check(client, O::INFO, &json)?;
+    options.body_secrets = body_secrets(O::INFO, &json);
     Ok((json, options))
+}
+
+/// The text of the body's credential members (`secret_fields`): strings, or the string
+/// values of an object such as delivery headers. `None` for the many operations without any.
+pub(crate) fn body_secrets(
+    info: &'static OperationInfo,
+    json: &serde_json::Value,
+) -> Option<std::sync::Arc<[crate::secret::Secret]>> {
+    use serde_json::Value;
+    if info.secret_fields.is_empty() {
+        return None;
+    }
+    let mut found = Vec::new();
+    for field in info.secret_fields {
+        match json.get(*field) {
+            Some(Value::String(text)) => found.push(text.clone()),
+            Some(Value::Object(members)) => found.extend(
+                members
+                    .values()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned),
+            ),
+            _ => {}
+        }
+    }
+    found.retain(|text| !text.is_empty());
+    (!found.is_empty()).then(|| found.into_iter().map(crate::secret::Secret::new).collect())
 }
 
 /// [`checked`], serialized for sending.
@@ -151,6 +179,10 @@ pub(crate) async fn invoke_with(
     options: CallOptions,
 ) -> Result<Response<serde_json::Value>, Error> {
     let (info, payload) = prepare_invoke(client, operation_id, &body)?;
+    let options = CallOptions {
+        body_secrets: body_secrets(info, &body),
+        ..options
+    };
     let raw = execute(client, client.async_face(), info, &options, payload).await?;
     classify(client, info, raw)
 }
@@ -162,7 +194,11 @@ pub(crate) fn invoke_blocking(
     body: serde_json::Value,
 ) -> Result<Response<serde_json::Value>, Error> {
     let (info, payload) = prepare_invoke(client, operation_id, &body)?;
-    call_blocking(client, info, CallOptions::default(), payload)
+    let options = CallOptions {
+        body_secrets: body_secrets(info, &body),
+        ..CallOptions::default()
+    };
+    call_blocking(client, info, options, payload)
 }
 
 fn prepare_invoke(

@@ -266,6 +266,7 @@ pub static ALERTS_ACKNOWLEDGE_EVENT: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `alerts:write` · 600/min · [`CreateAlertRuleInput`](crate::models::CreateAlertRuleInput) → 200 [`AlertRuleOutput`](crate::models::AlertRuleOutput).
@@ -298,6 +299,7 @@ pub static ALERTS_CREATE_RULE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `alerts:write` · 600/min · [`DeleteAlertRuleInput`](crate::models::DeleteAlertRuleInput) → 200 [`DeleteAlertRuleOutput`](crate::models::DeleteAlertRuleOutput).
@@ -330,6 +332,7 @@ pub static ALERTS_DELETE_RULE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · offset paging · `alerts:read` · 600/min · [`AlertEventsListInput`](crate::models::AlertEventsListInput) → 200 `serde_json::Value`.
@@ -362,6 +365,7 @@ pub static ALERTS_EVENTS_LIST: OperationInfo = OperationInfo {
     paging: Paging::Offset,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `alerts:read` · 600/min · [`AlertRuleGetInput`](crate::models::AlertRuleGetInput) → 200 `serde_json::Value`.
@@ -394,6 +398,7 @@ pub static ALERTS_RULE_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `alerts:read` · 600/min · [`AlertRulesListInput`](crate::models::AlertRulesListInput) → 200 `serde_json::Value`.
@@ -426,6 +431,7 @@ pub static ALERTS_RULES_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `alerts:read` · 600/min · [`TestAlertRuleInput`](crate::models::TestAlertRuleInput) → 200 [`TestAlertRuleOutput`](crate::models::TestAlertRuleOutput).
@@ -458,6 +464,7 @@ pub static ALERTS_TEST_RULE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `alerts:write` · 600/min · [`UpdateAlertRuleInput`](crate::models::UpdateAlertRuleInput) → 200 [`AlertRuleOutput`](crate::models::AlertRuleOutput).
@@ -490,6 +497,7 @@ pub static ALERTS_UPDATE_RULE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Starts processing, retried under an idempotency key · `analytics:process` · 600/min · [`BandMathInput`](crate::models::BandMathInput) → 200 `serde_json::Value`.
@@ -522,6 +530,7 @@ pub static ANALYTICS_BAND_MATH: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Starts processing, retried under an idempotency key · `analytics:process` · 600/min · [`CalculateIndexInput`](crate::models::CalculateIndexInput) → 200 `serde_json::Value`.
@@ -554,6 +563,7 @@ pub static ANALYTICS_CALCULATE_INDEX: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Starts processing, retried under an idempotency key · `analytics:process` · 600/min · [`ExecuteRequest`](crate::models::ExecuteRequest) → 200 [`AnalyticsExecuteOutput`](crate::models::AnalyticsExecuteOutput).
@@ -586,6 +596,7 @@ pub static ANALYTICS_EXECUTE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `analytics:read` · 600/min · [`IndexGetInput`](crate::models::IndexGetInput) → 200 `serde_json::Value`.
@@ -618,6 +629,7 @@ pub static ANALYTICS_INDEX_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `analytics:read` · 600/min · [`IndicesListInput`](crate::models::IndicesListInput) → 200 `serde_json::Value`.
@@ -650,6 +662,7 @@ pub static ANALYTICS_INDICES_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `analytics:read` · 600/min · [`OperationGetInput`](crate::models::OperationGetInput) → 200 `serde_json::Value`.
@@ -682,6 +695,7 @@ pub static ANALYTICS_OPERATIONS_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `analytics:read` · 600/min · [`OperationsListInput`](crate::models::OperationsListInput) → 200 `serde_json::Value`.
@@ -714,6 +728,7 @@ pub static ANALYTICS_OPERATIONS_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `analytics:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -746,6 +761,7 @@ pub static ANALYTICS_SENSORS_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `analytics:read` · 600/min · [`ValidateFormulaInput`](crate::models::ValidateFormulaInput) → 200 [`ValidateFormulaOutput`](crate::models::ValidateFormulaOutput).
@@ -778,6 +794,7 @@ pub static ANALYTICS_VALIDATE_FORMULA: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `api_keys:write` · 600/min · [`ApiKeyCreateInput`](crate::models::ApiKeyCreateInput) → 200 [`ApiKeyCreateOutput`](crate::models::ApiKeyCreateOutput).
@@ -810,6 +827,7 @@ pub static API_KEYS_CREATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `api_keys:read` · 600/min · [`ApiKeyListInput`](crate::models::ApiKeyListInput) → 200 `serde_json::Value`.
@@ -842,6 +860,7 @@ pub static API_KEYS_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `api_keys:write` · 600/min · [`ApiKeyRevokeInput`](crate::models::ApiKeyRevokeInput) → 200 [`ApiKeyRevokeOutput`](crate::models::ApiKeyRevokeOutput).
@@ -874,6 +893,7 @@ pub static API_KEYS_REVOKE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`AssetDeleteInput`](crate::models::AssetDeleteInput) → 200 [`AssetDeleteOutput`](crate::models::AssetDeleteOutput).
@@ -906,6 +926,7 @@ pub static ASSETS_DELETE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `band_formulas:write` · 600/min · [`BandFormulaCreateInput`](crate::models::BandFormulaCreateInput) → 200 [`BandFormulaOutput`](crate::models::BandFormulaOutput).
@@ -938,6 +959,7 @@ pub static BAND_FORMULAS_CREATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `band_formulas:write` · 600/min · [`BandFormulaDeleteInput`](crate::models::BandFormulaDeleteInput) → 200 [`BandFormulaDeleteOutput`](crate::models::BandFormulaDeleteOutput).
@@ -970,6 +992,7 @@ pub static BAND_FORMULAS_DELETE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `band_formulas:read` · 600/min · [`BandFormulaGetInput`](crate::models::BandFormulaGetInput) → 200 `serde_json::Value`.
@@ -1002,6 +1025,7 @@ pub static BAND_FORMULAS_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `band_formulas:read` · 600/min · [`BandFormulasListInput`](crate::models::BandFormulasListInput) → 200 `serde_json::Value`.
@@ -1034,6 +1058,7 @@ pub static BAND_FORMULAS_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `band_formulas:write` · 600/min · [`BandFormulaUpdateInput`](crate::models::BandFormulaUpdateInput) → 200 [`BandFormulaOutput`](crate::models::BandFormulaOutput).
@@ -1066,6 +1091,7 @@ pub static BAND_FORMULAS_UPDATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`ApprovalRefInput`](crate::models::ApprovalRefInput) → 200 [`ApprovalOutput`](crate::models::ApprovalOutput).
@@ -1098,6 +1124,7 @@ pub static BILLING_APPROVALS_APPROVE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`ApprovalGetInput`](crate::models::ApprovalGetInput) → 200 `serde_json::Value`.
@@ -1130,6 +1157,7 @@ pub static BILLING_APPROVALS_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`ApprovalsListInput`](crate::models::ApprovalsListInput) → 200 `serde_json::Value`.
@@ -1162,6 +1190,7 @@ pub static BILLING_APPROVALS_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`RejectApprovalInput`](crate::models::RejectApprovalInput) → 200 [`ApprovalOutput`](crate::models::ApprovalOutput).
@@ -1194,6 +1223,7 @@ pub static BILLING_APPROVALS_REJECT: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`RequestApprovalInput`](crate::models::RequestApprovalInput) → 200 [`ApprovalOutput`](crate::models::ApprovalOutput).
@@ -1226,6 +1256,7 @@ pub static BILLING_APPROVALS_REQUEST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -1258,6 +1289,7 @@ pub static BILLING_AUTO_TOPUP_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -1290,6 +1322,7 @@ pub static BILLING_CLEANUP_DELETED_ORGS: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -1322,6 +1355,7 @@ pub static BILLING_CREDITS_BALANCE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · offset paging · `billing:read` · 600/min · [`TransactionsInput`](crate::models::TransactionsInput) → 200 `serde_json::Value`.
@@ -1354,6 +1388,7 @@ pub static BILLING_CREDITS_TRANSACTIONS: OperationInfo = OperationInfo {
     paging: Paging::Offset,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -1386,6 +1421,7 @@ pub static BILLING_DELETIONS_PENDING: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -1418,6 +1454,7 @@ pub static BILLING_DLQ_LIST_PENDING: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`ReplayInput`](crate::models::ReplayInput) → 200 `serde_json::Value`.
@@ -1450,6 +1487,7 @@ pub static BILLING_DLQ_REPLAY: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`AccrualInput`](crate::models::AccrualInput) → 200 `serde_json::Value`.
@@ -1482,6 +1520,7 @@ pub static BILLING_ENTERPRISE_ACCRUAL: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`MarkInvoicedInput`](crate::models::MarkInvoicedInput) → 200 `serde_json::Value`.
@@ -1514,6 +1553,7 @@ pub static BILLING_ENTERPRISE_MARK_INVOICED: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`ApproveInput`](crate::models::ApproveInput) → 200 `serde_json::Value`.
@@ -1546,6 +1586,7 @@ pub static BILLING_FREE_TIER_APPROVE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`BaseModel`](crate::models::BaseModel) → 200 `serde_json::Value`.
@@ -1578,6 +1619,7 @@ pub static BILLING_FREE_TIER_GRANT_ALL: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -1610,6 +1652,7 @@ pub static BILLING_FREE_TIER_LIST_PENDING: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`OrgInput`](crate::models::OrgInput) → 200 `serde_json::Value`.
@@ -1642,6 +1685,7 @@ pub static BILLING_FREE_TIER_REVOKE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`InvoicesInput`](crate::models::InvoicesInput) → 200 `serde_json::Value`.
@@ -1674,6 +1718,7 @@ pub static BILLING_INVOICES_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`SettleInput`](crate::models::SettleInput) → 200 `serde_json::Value`.
@@ -1706,6 +1751,7 @@ pub static BILLING_JOBS_SETTLE_UNSETTLED: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -1738,6 +1784,7 @@ pub static BILLING_PLANS_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`OrgInput`](crate::models::OrgInput) → 200 `serde_json::Value`.
@@ -1770,6 +1817,7 @@ pub static BILLING_RECONCILIATION_BACKFILL_MISSING: OperationInfo = OperationInf
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`CorrectInput`](crate::models::CorrectInput) → 200 `serde_json::Value`.
@@ -1802,6 +1850,7 @@ pub static BILLING_RECONCILIATION_CORRECT_DRIFT: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`DriftInput`](crate::models::DriftInput) → 200 `serde_json::Value`.
@@ -1834,6 +1883,7 @@ pub static BILLING_RECONCILIATION_DETECT_DRIFT: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`CorrectionsInput`](crate::models::CorrectionsInput) → 200 `serde_json::Value`.
@@ -1866,6 +1916,7 @@ pub static BILLING_RECONCILIATION_LIST_CORRECTIONS: OperationInfo = OperationInf
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`RunsInput`](crate::models::RunsInput) → 200 `serde_json::Value`.
@@ -1898,6 +1949,7 @@ pub static BILLING_RECONCILIATION_LIST_RUNS: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`OrgInput`](crate::models::OrgInput) → 200 `serde_json::Value`.
@@ -1930,6 +1982,7 @@ pub static BILLING_RECONCILIATION_REMOVE_STALE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`RunInput`](crate::models::RunInput) → 200 `serde_json::Value`.
@@ -1962,6 +2015,7 @@ pub static BILLING_RECONCILIATION_RUN: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`RunAllInput`](crate::models::RunAllInput) → 200 `serde_json::Value`.
@@ -1994,6 +2048,7 @@ pub static BILLING_RECONCILIATION_RUN_ALL: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`OrgInput`](crate::models::OrgInput) → 200 `serde_json::Value`.
@@ -2026,6 +2081,7 @@ pub static BILLING_RECONCILIATION_ZERO_NEGATIVE_NETS: OperationInfo = OperationI
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -2058,6 +2114,7 @@ pub static BILLING_RUN_MONTHLY_CRON: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`OrgInput`](crate::models::OrgInput) → 200 `serde_json::Value`.
@@ -2090,6 +2147,7 @@ pub static BILLING_RUN_MONTHLY_FOR_ORG: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`SetAutoTopupInput`](crate::models::SetAutoTopupInput) → 200 [`SetAutoTopupOutput`](crate::models::SetAutoTopupOutput).
@@ -2122,6 +2180,7 @@ pub static BILLING_SET_AUTO_TOPUP: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`OrgStatusInput`](crate::models::OrgStatusInput) → 200 `serde_json::Value`.
@@ -2154,6 +2213,7 @@ pub static BILLING_STATUS_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`InvoicesInput`](crate::models::InvoicesInput) → 200 `serde_json::Value`.
@@ -2186,6 +2246,7 @@ pub static BILLING_STRIPE_INVOICES_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 201 `serde_json::Value`.
@@ -2224,6 +2285,7 @@ pub static BILLING_TOPUP: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Spend,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`FederatedSearchInput`](crate::models::FederatedSearchInput) → 200 [`FederatedSearchOutput`](crate::models::FederatedSearchOutput).
@@ -2256,6 +2318,7 @@ pub static CATALOG_FEDERATED_SEARCH: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`GranulePointsInput`](crate::models::GranulePointsInput) → 200 [`GranulePointsOutput`](crate::models::GranulePointsOutput).
@@ -2288,6 +2351,7 @@ pub static CATALOG_GRANULE_POINTS: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`ImageAssetInput`](crate::models::ImageAssetInput) → 200 `serde_json::Value`.
@@ -2320,6 +2384,7 @@ pub static CATALOG_IMAGE_QUICKLOOK: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`ImageAssetInput`](crate::models::ImageAssetInput) → 200 `serde_json::Value`.
@@ -2352,6 +2417,7 @@ pub static CATALOG_IMAGE_THUMBNAIL: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`SceneInfoInput`](crate::models::SceneInfoInput) → 200 `serde_json::Value`.
@@ -2384,6 +2450,7 @@ pub static CATALOG_INFO_LANDSAT: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`SceneInfoInput`](crate::models::SceneInfoInput) → 200 `serde_json::Value`.
@@ -2416,6 +2483,7 @@ pub static CATALOG_INFO_NAIP: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`SampleInfoInput`](crate::models::SampleInfoInput) → 200 `serde_json::Value`.
@@ -2448,6 +2516,7 @@ pub static CATALOG_INFO_SAMPLE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`SceneInfoInput`](crate::models::SceneInfoInput) → 200 `serde_json::Value`.
@@ -2480,6 +2549,7 @@ pub static CATALOG_INFO_SENTINEL: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · offset paging · `tiles:read` · 600/min · [`ProviderSamplesInput`](crate::models::ProviderSamplesInput) → 200 `serde_json::Value`.
@@ -2512,6 +2582,7 @@ pub static CATALOG_PROVIDER_SAMPLES: OperationInfo = OperationInfo {
     paging: Paging::Offset,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`VizListInput`](crate::models::VizListInput) → 200 `serde_json::Value`.
@@ -2544,6 +2615,7 @@ pub static CATALOG_PROVIDERS_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · cursor paging · `catalog:read` · 600/min · [`CatalogSearchInput`](crate::models::CatalogSearchInput) → 200 [`CatalogSearchOutput`](crate::models::CatalogSearchOutput).
@@ -2576,6 +2648,7 @@ pub static CATALOG_SEARCH: OperationInfo = OperationInfo {
     paging: Paging::Cursor,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · NDJSON stream · `catalog:read` · 600/min · [`JsonObject`](crate::JsonObject) → 200 [`Binary`](crate::Binary).
@@ -2614,6 +2687,7 @@ pub static CATALOG_SEARCH_STREAM: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`SourcesListInput`](crate::models::SourcesListInput) → 200 [`SourcesListOutput`](crate::models::SourcesListOutput).
@@ -2646,6 +2720,7 @@ pub static CATALOG_SOURCES_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · binary answer (image or XML) · `tiles:read` · 600/min · [`CatalogTileInput`](crate::models::CatalogTileInput) → 200 [`Binary`](crate::Binary).
@@ -2678,6 +2753,7 @@ pub static CATALOG_TILE_RENDER: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -2710,6 +2786,7 @@ pub static CATALOG_VENDORS_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`VizListInput`](crate::models::VizListInput) → 200 `serde_json::Value`.
@@ -2742,6 +2819,7 @@ pub static CATALOG_VIZ_LANDSAT: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`VizListInput`](crate::models::VizListInput) → 200 `serde_json::Value`.
@@ -2774,6 +2852,7 @@ pub static CATALOG_VIZ_NAIP: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`Area`](crate::models::Area) → 200 `serde_json::Value`.
@@ -2806,6 +2885,7 @@ pub static CLIP_AREA_METADATA: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`Area`](crate::models::Area) → 200 `serde_json::Value`.
@@ -2838,6 +2918,7 @@ pub static CLIP_AREA_MOSAICS: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -2870,6 +2951,7 @@ pub static CLIP_AREAS_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `clip:write` · 30/min spend budget · [`ClipCreateFromAreaInput`](crate::models::ClipCreateFromAreaInput) → 200 [`ClipJobCreated`](crate::models::ClipJobCreated).
@@ -2902,6 +2984,7 @@ pub static CLIP_CREATE_FROM_AREA: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Spend,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Starts processing, retried under an idempotency key · `processing:process` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 200 [`ClipJobCreated`](crate::models::ClipJobCreated).
@@ -2940,6 +3023,7 @@ pub static CLIP_CREATE_FROM_ITEM: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Spend,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Deletes, retried under an idempotency key · `clip:destroy` · 600/min · [`ClipJobDeleteInput`](crate::models::ClipJobDeleteInput) → 200 `serde_json::Value`.
@@ -2972,6 +3056,7 @@ pub static CLIP_JOB_DELETE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`ClipDownloadInput`](crate::models::ClipDownloadInput) → 200 `serde_json::Value`.
@@ -3004,6 +3089,7 @@ pub static CLIP_JOB_DOWNLOAD: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`ClipJobInput`](crate::models::ClipJobInput) → 200 `serde_json::Value`.
@@ -3036,6 +3122,7 @@ pub static CLIP_JOB_DOWNLOADS: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`ClipJobInput`](crate::models::ClipJobInput) → 200 [`Job`](crate::models::Job).
@@ -3068,6 +3155,7 @@ pub static CLIP_JOB_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`ClipJobInput`](crate::models::ClipJobInput) → 200 `serde_json::Value`.
@@ -3100,6 +3188,7 @@ pub static CLIP_JOB_TILE_INFO: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · offset paging · `clip:read` · 600/min · [`ClipJobsListInput`](crate::models::ClipJobsListInput) → 200 `serde_json::Value`.
@@ -3132,6 +3221,7 @@ pub static CLIP_JOBS_LIST: OperationInfo = OperationInfo {
     paging: Paging::Offset,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`CogEmptyInput`](crate::models::CogEmptyInput) → 200 `serde_json::Value`.
@@ -3164,6 +3254,7 @@ pub static COG_COLORMAPS: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`CogEmptyInput`](crate::models::CogEmptyInput) → 200 `serde_json::Value`.
@@ -3196,6 +3287,7 @@ pub static COG_FORMULAS: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`CogStatsInput`](crate::models::CogStatsInput) → 200 `serde_json::Value`.
@@ -3228,6 +3320,7 @@ pub static COG_STATISTICS: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · binary answer (image or XML) · `tiles:read` · 600/min · [`CogThumbnailInput`](crate::models::CogThumbnailInput) → 200 [`Binary`](crate::Binary).
@@ -3260,6 +3353,7 @@ pub static COG_THUMBNAIL: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · binary answer (image or XML) · `tiles:read` · 600/min · [`CogTileInput`](crate::models::CogTileInput) → 200 [`Binary`](crate::Binary).
@@ -3292,6 +3386,7 @@ pub static COG_TILE_RENDER: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · binary answer (image or XML) · `tiles:read` · 600/min · [`CogTerrainInput`](crate::models::CogTerrainInput) → 200 [`Binary`](crate::Binary).
@@ -3324,6 +3419,7 @@ pub static COG_TILE_TERRAIN: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `collections:write` · 600/min · [`CollectionCreateInput`](crate::models::CollectionCreateInput) → 200 [`CollectionResponse`](crate::models::CollectionResponse).
@@ -3356,6 +3452,7 @@ pub static COLLECTIONS_CREATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `collections:write` · 600/min · [`CollectionDeleteInput`](crate::models::CollectionDeleteInput) → 200 [`CollectionDeleteOutput`](crate::models::CollectionDeleteOutput).
@@ -3388,6 +3485,7 @@ pub static COLLECTIONS_DELETE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `collections:read` · 600/min · [`CollectionsGetInput`](crate::models::CollectionsGetInput) → 200 `serde_json::Value`.
@@ -3420,6 +3518,7 @@ pub static COLLECTIONS_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `collections:read` · 600/min · [`CollectionsListInput`](crate::models::CollectionsListInput) → 200 `serde_json::Value`.
@@ -3452,6 +3551,7 @@ pub static COLLECTIONS_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `collections:write` · 600/min · [`CollectionUpdateInput`](crate::models::CollectionUpdateInput) → 200 [`CollectionResponse`](crate::models::CollectionResponse).
@@ -3484,6 +3584,7 @@ pub static COLLECTIONS_UPDATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `eulas:write` · 600/min · [`EulaAcceptInput`](crate::models::EulaAcceptInput) → 200 `serde_json::Value`.
@@ -3516,6 +3617,7 @@ pub static EULAS_DOCUMENT_ACCEPT: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `eulas:read` · 600/min · [`EulaDocumentGetInput`](crate::models::EulaDocumentGetInput) → 200 `serde_json::Value`.
@@ -3548,6 +3650,7 @@ pub static EULAS_DOCUMENT_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · page-and-size paging · `eulas:read` · 600/min · [`EulaDocumentsListInput`](crate::models::EulaDocumentsListInput) → 200 `serde_json::Value`.
@@ -3580,6 +3683,7 @@ pub static EULAS_DOCUMENTS_LIST: OperationInfo = OperationInfo {
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `eulas:read` · 600/min · [`EulaGetInput`](crate::models::EulaGetInput) → 200 `serde_json::Value`.
@@ -3612,6 +3716,7 @@ pub static EULAS_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · page-and-size paging · `eulas:read` · 600/min · [`EulasListInput`](crate::models::EulasListInput) → 200 `serde_json::Value`.
@@ -3644,6 +3749,7 @@ pub static EULAS_LIST: OperationInfo = OperationInfo {
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `event_subscriptions:write` · 600/min · [`CreateSubscriptionInput`](crate::models::CreateSubscriptionInput) → 200 [`SubscriptionOutput`](crate::models::SubscriptionOutput).
@@ -3676,6 +3782,7 @@ pub static EVENT_SUBSCRIPTIONS_CREATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &["headers"],
 };
 
 /// Writes, retried under an idempotency key · `event_subscriptions:write` · 600/min · [`DeleteSubscriptionInput`](crate::models::DeleteSubscriptionInput) → 200 [`DeleteSubscriptionOutput`](crate::models::DeleteSubscriptionOutput).
@@ -3708,6 +3815,7 @@ pub static EVENT_SUBSCRIPTIONS_DELETE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `event_subscriptions:read` · 600/min · [`GetSubscriptionInput`](crate::models::GetSubscriptionInput) → 200 [`SubscriptionOutput`](crate::models::SubscriptionOutput).
@@ -3740,6 +3848,7 @@ pub static EVENT_SUBSCRIPTIONS_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `event_subscriptions:read` · 600/min · [`ListSubscriptionsInput`](crate::models::ListSubscriptionsInput) → 200 [`SubscriptionList`](crate::models::SubscriptionList).
@@ -3772,6 +3881,7 @@ pub static EVENT_SUBSCRIPTIONS_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `event_subscriptions:write` · 600/min · [`TestSubscriptionInput`](crate::models::TestSubscriptionInput) → 200 [`TestSubscriptionOutput`](crate::models::TestSubscriptionOutput).
@@ -3804,6 +3914,7 @@ pub static EVENT_SUBSCRIPTIONS_TEST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `event_subscriptions:write` · 600/min · [`UpdateSubscriptionInput`](crate::models::UpdateSubscriptionInput) → 200 [`SubscriptionOutput`](crate::models::SubscriptionOutput).
@@ -3836,6 +3947,7 @@ pub static EVENT_SUBSCRIPTIONS_UPDATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &["headers"],
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`CollectionGetInput`](crate::models::CollectionGetInput) → 200 `serde_json::Value`.
@@ -3868,6 +3980,7 @@ pub static GLOSSARY_COLLECTIONS_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · page-and-size paging · `catalog:read` · 600/min · [`GlossaryCollectionsListInput`](crate::models::GlossaryCollectionsListInput) → 200 `serde_json::Value`.
@@ -3900,6 +4013,7 @@ pub static GLOSSARY_COLLECTIONS_LIST: OperationInfo = OperationInfo {
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`DataProductGetInput`](crate::models::DataProductGetInput) → 200 `serde_json::Value`.
@@ -3932,6 +4046,7 @@ pub static GLOSSARY_DATA_PRODUCTS_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · page-and-size paging · `catalog:read` · 600/min · [`DataProductsListInput`](crate::models::DataProductsListInput) → 200 `serde_json::Value`.
@@ -3964,6 +4079,7 @@ pub static GLOSSARY_DATA_PRODUCTS_LIST: OperationInfo = OperationInfo {
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`ProviderGetInput`](crate::models::ProviderGetInput) → 200 `serde_json::Value`.
@@ -3996,6 +4112,7 @@ pub static GLOSSARY_PROVIDERS_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · page-and-size paging · `catalog:read` · 600/min · [`ProvidersListInput`](crate::models::ProvidersListInput) → 200 `serde_json::Value`.
@@ -4028,6 +4145,7 @@ pub static GLOSSARY_PROVIDERS_LIST: OperationInfo = OperationInfo {
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`AssetDownloadInput`](crate::models::AssetDownloadInput) → 200 `serde_json::Value`.
@@ -4060,6 +4178,7 @@ pub static ITEMS_ASSET_DOWNLOAD: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`ItemCreateInput`](crate::models::ItemCreateInput) → 200 [`ItemResponse`](crate::models::ItemResponse).
@@ -4092,6 +4211,7 @@ pub static ITEMS_CREATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`ItemDeleteInput`](crate::models::ItemDeleteInput) → 200 [`ItemDeleteOutput`](crate::models::ItemDeleteOutput).
@@ -4124,6 +4244,7 @@ pub static ITEMS_DELETE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`DetectBandsInput`](crate::models::DetectBandsInput) → 200 [`DetectBandsOutput`](crate::models::DetectBandsOutput).
@@ -4156,6 +4277,7 @@ pub static ITEMS_DETECT_ASSET_BANDS: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`ItemDuplicateInput`](crate::models::ItemDuplicateInput) → 200 [`ItemResponse`](crate::models::ItemResponse).
@@ -4188,6 +4310,7 @@ pub static ITEMS_DUPLICATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -4220,6 +4343,7 @@ pub static ITEMS_EXPIRE_BATCH: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`ItemGetInput`](crate::models::ItemGetInput) → 200 [`ItemGetOutput`](crate::models::ItemGetOutput).
@@ -4252,6 +4376,7 @@ pub static ITEMS_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`ItemStacInput`](crate::models::ItemStacInput) → 200 `serde_json::Value`.
@@ -4284,6 +4409,7 @@ pub static ITEMS_GET_STAC: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`ItemLineageInput`](crate::models::ItemLineageInput) → 200 `serde_json::Value`.
@@ -4316,6 +4442,7 @@ pub static ITEMS_LINEAGE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · offset paging · `items:read` · 600/min · [`ItemsListInput`](crate::models::ItemsListInput) → 200 `serde_json::Value`.
@@ -4348,6 +4475,7 @@ pub static ITEMS_LIST: OperationInfo = OperationInfo {
     paging: Paging::Offset,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`ItemAssetsInput`](crate::models::ItemAssetsInput) → 200 `serde_json::Value`.
@@ -4380,6 +4508,7 @@ pub static ITEMS_LIST_ASSETS: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · offset paging · `items:read` · 600/min · [`ItemsByCollectionInput`](crate::models::ItemsByCollectionInput) → 200 `serde_json::Value`.
@@ -4412,6 +4541,7 @@ pub static ITEMS_LIST_BY_COLLECTION: OperationInfo = OperationInfo {
     paging: Paging::Offset,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`ExpiringInput`](crate::models::ExpiringInput) → 200 `serde_json::Value`.
@@ -4444,6 +4574,7 @@ pub static ITEMS_LIST_EXPIRING: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · offset paging · `items:read` · 600/min · [`ProjectItemSearchInput`](crate::models::ProjectItemSearchInput) → 200 [`FeatureCollectionOutput`](crate::models::FeatureCollectionOutput).
@@ -4476,6 +4607,7 @@ pub static ITEMS_SEARCH: OperationInfo = OperationInfo {
     paging: Paging::Offset,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · offset paging · `items:read` · 600/min · [`OrgItemSearchInput`](crate::models::OrgItemSearchInput) → 200 [`FeatureCollectionOutput`](crate::models::FeatureCollectionOutput).
@@ -4508,6 +4640,7 @@ pub static ITEMS_SEARCH_ORG: OperationInfo = OperationInfo {
     paging: Paging::Offset,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`SetBandNamesInput`](crate::models::SetBandNamesInput) → 200 [`AssetOutput`](crate::models::AssetOutput).
@@ -4540,6 +4673,7 @@ pub static ITEMS_SET_ASSET_BAND_NAMES: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · binary answer (image or XML) · `items:read` · 600/min · [`ItemTileRenderInput`](crate::models::ItemTileRenderInput) → 200 [`Binary`](crate::Binary).
@@ -4572,6 +4706,7 @@ pub static ITEMS_TILE_RENDER: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`ItemStatisticsInput`](crate::models::ItemStatisticsInput) → 200 `serde_json::Value`.
@@ -4604,6 +4739,7 @@ pub static ITEMS_TILE_STATISTICS: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`ItemTilejsonInput`](crate::models::ItemTilejsonInput) → 200 `serde_json::Value`.
@@ -4636,6 +4772,7 @@ pub static ITEMS_TILE_TILEJSON: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · binary answer (image or XML) · `items:read` · 600/min · [`ItemWmtsCapabilitiesInput`](crate::models::ItemWmtsCapabilitiesInput) → 200 [`Binary`](crate::Binary).
@@ -4668,6 +4805,7 @@ pub static ITEMS_TILE_WMTS_CAPABILITIES: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &["key"],
 };
 
 /// Reads, safe to retry · binary answer (image or XML) · `items:read` · 600/min · [`ItemWmtsGetTileInput`](crate::models::ItemWmtsGetTileInput) → 200 [`Binary`](crate::Binary).
@@ -4700,6 +4838,7 @@ pub static ITEMS_TILE_WMTS_GET_TILE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`ItemUpdateInput`](crate::models::ItemUpdateInput) → 200 [`ItemResponse`](crate::models::ItemResponse).
@@ -4732,6 +4871,7 @@ pub static ITEMS_UPDATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `notifications:write` · 600/min · [`NotificationRef`](crate::models::NotificationRef) → 200 [`NotificationOutput`](crate::models::NotificationOutput).
@@ -4764,6 +4904,7 @@ pub static NOTIFICATIONS_DISMISS: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · offset paging · `notifications:read` · 600/min · [`NotificationsListInput`](crate::models::NotificationsListInput) → 200 `serde_json::Value`.
@@ -4796,6 +4937,7 @@ pub static NOTIFICATIONS_LIST: OperationInfo = OperationInfo {
     paging: Paging::Offset,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `notifications:write` · 600/min · [`Empty`](crate::models::Empty) → 200 [`MarkAllReadOutput`](crate::models::MarkAllReadOutput).
@@ -4828,6 +4970,7 @@ pub static NOTIFICATIONS_MARK_ALL_READ: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `notifications:write` · 600/min · [`NotificationRef`](crate::models::NotificationRef) → 200 [`NotificationOutput`](crate::models::NotificationOutput).
@@ -4860,6 +5003,7 @@ pub static NOTIFICATIONS_MARK_READ: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `notifications:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -4892,6 +5036,7 @@ pub static NOTIFICATIONS_UNREAD_COUNT: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`ArchiveEstimateInput`](crate::models::ArchiveEstimateInput) → 200 [`ArchiveEstimateOutput`](crate::models::ArchiveEstimateOutput).
@@ -4924,6 +5069,7 @@ pub static ORDERS_ARCHIVE_ESTIMATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 60/min order placement budget · [`JsonObject`](crate::JsonObject) → 202 [`Order`](crate::models::Order).
@@ -4962,6 +5108,7 @@ pub static ORDERS_ARCHIVE_PLACE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::OrderPlacement,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 30/min spend budget · [`OrderCancelInput`](crate::models::OrderCancelInput) → 200 [`OrderCancelOutput`](crate::models::OrderCancelOutput).
@@ -4994,6 +5141,7 @@ pub static ORDERS_CANCEL: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Spend,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`CoverageInput`](crate::models::CoverageInput) → 200 `serde_json::Value`.
@@ -5026,6 +5174,7 @@ pub static ORDERS_COVERAGE_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`CoverageInput`](crate::models::CoverageInput) → 200 `serde_json::Value`.
@@ -5058,6 +5207,7 @@ pub static ORDERS_COVERAGE_GROUPS_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`EstimateInput`](crate::models::EstimateInput) → 200 `serde_json::Value`.
@@ -5090,6 +5240,7 @@ pub static ORDERS_ESTIMATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`OrderGetInput`](crate::models::OrderGetInput) → 200 [`Order`](crate::models::Order).
@@ -5122,6 +5273,7 @@ pub static ORDERS_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`OrderSchemaInput`](crate::models::OrderSchemaInput) → 200 `serde_json::Value`.
@@ -5154,6 +5306,7 @@ pub static ORDERS_GET_SCHEMA: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · page-and-size paging · `orders:read` · 600/min · [`OrdersListInput`](crate::models::OrdersListInput) → 200 `serde_json::Value`.
@@ -5186,6 +5339,7 @@ pub static ORDERS_LIST: OperationInfo = OperationInfo {
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`OrderAssetsInput`](crate::models::OrderAssetsInput) → 200 `serde_json::Value`.
@@ -5218,6 +5372,7 @@ pub static ORDERS_LIST_ASSETS: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 60/min order placement budget · [`OrderPlaceInput`](crate::models::OrderPlaceInput) → 200 [`OrderPlaceOutput`](crate::models::OrderPlaceOutput).
@@ -5250,6 +5405,7 @@ pub static ORDERS_PLACE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::OrderPlacement,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · page-and-size paging · `orders:read` · 600/min · [`DecisionsPendingInput`](crate::models::DecisionsPendingInput) → 200 `serde_json::Value`.
@@ -5282,6 +5438,7 @@ pub static ORDERS_TASKING_DECISIONS_PENDING: OperationInfo = OperationInfo {
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`TaskingEstimateInput`](crate::models::TaskingEstimateInput) → 200 [`TaskingEstimateOutput`](crate::models::TaskingEstimateOutput).
@@ -5314,6 +5471,7 @@ pub static ORDERS_TASKING_ESTIMATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`FeasibilityCheckInput`](crate::models::FeasibilityCheckInput) → 200 `serde_json::Value`.
@@ -5346,6 +5504,7 @@ pub static ORDERS_TASKING_FEASIBILITY_CHECK: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 600/min · [`FeasibilityDecideInput`](crate::models::FeasibilityDecideInput) → 200 `serde_json::Value`.
@@ -5378,6 +5537,7 @@ pub static ORDERS_TASKING_FEASIBILITY_DECIDE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · page-and-size paging · `orders:read` · 600/min · [`StudiesListInput`](crate::models::StudiesListInput) → 200 `serde_json::Value`.
@@ -5410,6 +5570,7 @@ pub static ORDERS_TASKING_FEASIBILITY_STUDIES_LIST: OperationInfo = OperationInf
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`TaskingGroupsInput`](crate::models::TaskingGroupsInput) → 200 `serde_json::Value`.
@@ -5442,6 +5603,7 @@ pub static ORDERS_TASKING_GROUPS_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`FeasibilityCheckInput`](crate::models::FeasibilityCheckInput) → 200 `serde_json::Value`.
@@ -5474,6 +5636,7 @@ pub static ORDERS_TASKING_OPPORTUNITIES_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 60/min order placement budget · [`JsonObject`](crate::JsonObject) → 202 [`Order`](crate::models::Order).
@@ -5512,6 +5675,7 @@ pub static ORDERS_TASKING_PLACE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::OrderPlacement,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 600/min · [`QuotationDecideInput`](crate::models::QuotationDecideInput) → 200 `serde_json::Value`.
@@ -5544,6 +5708,7 @@ pub static ORDERS_TASKING_QUOTATION_DECIDE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · page-and-size paging · `orders:read` · 600/min · [`StudiesListInput`](crate::models::StudiesListInput) → 200 `serde_json::Value`.
@@ -5576,6 +5741,7 @@ pub static ORDERS_TASKING_QUOTATIONS_LIST: OperationInfo = OperationInfo {
     paging: Paging::PageSize,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`TaskingSensorsInput`](crate::models::TaskingSensorsInput) → 200 [`TaskingSensorsOutput`](crate::models::TaskingSensorsOutput).
@@ -5608,6 +5774,7 @@ pub static ORDERS_TASKING_SENSORS: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 600/min · [`TemplateDeleteInput`](crate::models::TemplateDeleteInput) → 200 [`TemplateDeleteOutput`](crate::models::TemplateDeleteOutput).
@@ -5640,6 +5807,7 @@ pub static ORDERS_TASKING_TEMPLATES_DELETE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`TemplateListInput`](crate::models::TemplateListInput) → 200 [`TemplateListOutput`](crate::models::TemplateListOutput).
@@ -5672,6 +5840,7 @@ pub static ORDERS_TASKING_TEMPLATES_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 600/min · [`TemplateSaveInput`](crate::models::TemplateSaveInput) → 200 [`TemplateSaveOutput`](crate::models::TemplateSaveOutput).
@@ -5704,6 +5873,7 @@ pub static ORDERS_TASKING_TEMPLATES_SAVE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 600/min · [`OrderUpdateInput`](crate::models::OrderUpdateInput) → 200 [`OrderUpdateOutput`](crate::models::OrderUpdateOutput).
@@ -5736,6 +5906,7 @@ pub static ORDERS_UPDATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`CommitmentsListInput`](crate::models::CommitmentsListInput) → 200 `serde_json::Value`.
@@ -5768,6 +5939,7 @@ pub static ORGANIZATIONS_COMMITMENTS_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`StatementInput`](crate::models::StatementInput) → 200 `serde_json::Value`.
@@ -5800,6 +5972,7 @@ pub static ORGANIZATIONS_COMMITMENTS_STATEMENT: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `organizations:write` · 600/min · [`OrganizationCreateInput`](crate::models::OrganizationCreateInput) → 200 [`OrganizationCreateOutput`](crate::models::OrganizationCreateOutput).
@@ -5832,6 +6005,7 @@ pub static ORGANIZATIONS_CREATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`AttachInput`](crate::models::AttachInput) → 200 [`PaymentMethodOutput`](crate::models::PaymentMethodOutput).
@@ -5864,6 +6038,7 @@ pub static PAYMENT_METHODS_ATTACH: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`SetupIntentInput`](crate::models::SetupIntentInput) → 200 [`SetupIntentOutput`](crate::models::SetupIntentOutput).
@@ -5896,6 +6071,7 @@ pub static PAYMENT_METHODS_CREATE_SETUP_INTENT: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`DetachInput`](crate::models::DetachInput) → 200 [`DetachOutput`](crate::models::DetachOutput).
@@ -5928,6 +6104,7 @@ pub static PAYMENT_METHODS_DETACH: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -5960,6 +6137,7 @@ pub static PAYMENT_METHODS_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`SetDefaultInput`](crate::models::SetDefaultInput) → 200 [`PaymentMethodOutput`](crate::models::PaymentMethodOutput).
@@ -5992,6 +6170,7 @@ pub static PAYMENT_METHODS_SET_DEFAULT: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `processing:read` · 600/min · [`ProcessRunInput`](crate::models::ProcessRunInput) → 200 `serde_json::Value`.
@@ -6024,6 +6203,7 @@ pub static PROCESSING_CATALOG_ESTIMATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `processing:read` · 600/min · [`ProcessGetInput`](crate::models::ProcessGetInput) → 200 `serde_json::Value`.
@@ -6056,6 +6236,7 @@ pub static PROCESSING_CATALOG_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `processing:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -6088,6 +6269,7 @@ pub static PROCESSING_CATALOG_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `processing:read` · 600/min · [`ProcessRunInput`](crate::models::ProcessRunInput) → 200 `serde_json::Value`.
@@ -6120,6 +6302,7 @@ pub static PROCESSING_CATALOG_VALIDATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Starts processing, retried under an idempotency key · `processing:process` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 201 [`Job`](crate::models::Job).
@@ -6158,6 +6341,7 @@ pub static PROCESSING_CREATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Spend,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Starts processing, retried under an idempotency key · `processing:process` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 200 [`DispatchedJob`](crate::models::DispatchedJob).
@@ -6196,6 +6380,7 @@ pub static PROCESSING_CREATE_AND_DISPATCH: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Spend,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Starts processing, retried under an idempotency key · `processing:process` · 600/min · [`ProcessingDispatchInput`](crate::models::ProcessingDispatchInput) → 200 [`ProcessingDispatchOutput`](crate::models::ProcessingDispatchOutput).
@@ -6228,6 +6413,7 @@ pub static PROCESSING_DISPATCH: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Starts processing, retried under an idempotency key · `processing:process` · 600/min · [`ProcessExecuteInput`](crate::models::ProcessExecuteInput) → 200 [`ProcessExecuteOutput`](crate::models::ProcessExecuteOutput).
@@ -6260,6 +6446,7 @@ pub static PROCESSING_EXECUTE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Deletes, retried under an idempotency key · `clip:destroy` · 600/min · [`ProcessingJobInput`](crate::models::ProcessingJobInput) → 200 `serde_json::Value`.
@@ -6292,6 +6479,7 @@ pub static PROCESSING_JOB_DELETE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `processing:read` · 600/min · [`JobGetInput`](crate::models::JobGetInput) → 200 [`Job`](crate::models::Job).
@@ -6324,6 +6512,7 @@ pub static PROCESSING_JOB_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Starts processing, retried under an idempotency key · `processing:process` · 600/min · [`JobRegisterInput`](crate::models::JobRegisterInput) → 200 `serde_json::Value`.
@@ -6356,6 +6545,7 @@ pub static PROCESSING_JOB_REGISTER: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`ProcessingJobInput`](crate::models::ProcessingJobInput) → 200 `serde_json::Value`.
@@ -6388,6 +6578,7 @@ pub static PROCESSING_JOB_TILE_INFO: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `processing:read` · 600/min · [`JobTypesInput`](crate::models::JobTypesInput) → 200 `serde_json::Value`.
@@ -6420,6 +6611,7 @@ pub static PROCESSING_JOB_TYPES_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · page-and-limit paging · `processing:read` · 600/min · [`JobsListInput`](crate::models::JobsListInput) → 200 `serde_json::Value`.
@@ -6452,6 +6644,7 @@ pub static PROCESSING_JOBS_LIST: OperationInfo = OperationInfo {
     paging: Paging::LimitPage,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `processing:read` · 600/min · [`ProjectJobGetInput`](crate::models::ProjectJobGetInput) → 200 [`Job`](crate::models::Job).
@@ -6484,6 +6677,7 @@ pub static PROCESSING_PROJECT_JOB_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · offset paging · `processing:read` · 600/min · [`ProjectJobsInput`](crate::models::ProjectJobsInput) → 200 `serde_json::Value`.
@@ -6516,6 +6710,7 @@ pub static PROCESSING_PROJECT_JOBS_LIST: OperationInfo = OperationInfo {
     paging: Paging::Offset,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `projects:write` · 600/min · [`AddMemberInput`](crate::models::AddMemberInput) → 200 [`MemberOutput`](crate::models::MemberOutput).
@@ -6548,6 +6743,7 @@ pub static PROJECTS_ADD_MEMBER: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `projects:write` · 600/min · [`ProjectArchiveInput`](crate::models::ProjectArchiveInput) → 200 [`ProjectResponse`](crate::models::ProjectResponse).
@@ -6580,6 +6776,7 @@ pub static PROJECTS_ARCHIVE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `projects:write` · 600/min · [`ProjectCreate`](crate::models::ProjectCreate) → 200 [`ProjectResponse`](crate::models::ProjectResponse).
@@ -6612,6 +6809,7 @@ pub static PROJECTS_CREATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `projects:write` · 600/min · [`ProjectDeleteInput`](crate::models::ProjectDeleteInput) → 200 [`ProjectDeleteOutput`](crate::models::ProjectDeleteOutput).
@@ -6644,6 +6842,7 @@ pub static PROJECTS_DELETE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `projects:write` · 600/min · [`RemoveMemberInput`](crate::models::RemoveMemberInput) → 200 [`RemoveMemberOutput`](crate::models::RemoveMemberOutput).
@@ -6676,6 +6875,7 @@ pub static PROJECTS_REMOVE_MEMBER: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `projects:write` · 600/min · [`ProjectUpdateInput`](crate::models::ProjectUpdateInput) → 200 [`ProjectResponse`](crate::models::ProjectResponse).
@@ -6708,6 +6908,7 @@ pub static PROJECTS_UPDATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `projects:write` · 600/min · [`UpdateMemberInput`](crate::models::UpdateMemberInput) → 200 [`MemberOutput`](crate::models::MemberOutput).
@@ -6740,6 +6941,7 @@ pub static PROJECTS_UPDATE_MEMBER: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `provenance:read` · 600/min · [`LineageGetInput`](crate::models::LineageGetInput) → 200 [`LineageGetOutput`](crate::models::LineageGetOutput).
@@ -6772,6 +6974,7 @@ pub static PROVENANCE_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `reports:read` · 600/min · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
@@ -6810,6 +7013,7 @@ pub static REPORTS_GENERATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `shares:write` · 600/min · [`ShareLinkCreate`](crate::models::ShareLinkCreate) → 200 [`ShareLinkCreateOutput`](crate::models::ShareLinkCreateOutput).
@@ -6842,6 +7046,7 @@ pub static SHARE_LINK_CREATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &["password"],
 };
 
 /// Writes, retried under an idempotency key · `shares:write` · 600/min · [`ShareLinkRevokeInput`](crate::models::ShareLinkRevokeInput) → 200 [`ShareLinkRevokeOutput`](crate::models::ShareLinkRevokeOutput).
@@ -6874,6 +7079,7 @@ pub static SHARE_LINK_REVOKE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `shares:read` · 600/min · [`ShareLinkValidateInput`](crate::models::ShareLinkValidateInput) → 200 [`ShareLinkValidateOutput`](crate::models::ShareLinkValidateOutput).
@@ -6906,6 +7112,7 @@ pub static SHARE_LINK_VALIDATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &["password", "token"],
 };
 
 /// Reads, safe to retry · binary answer (image or XML) · `shares:read` · 600/min · [`ShareTileInput`](crate::models::ShareTileInput) → 200 [`Binary`](crate::Binary).
@@ -6938,6 +7145,7 @@ pub static SHARE_TILE_RENDER: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &["password", "token"],
 };
 
 /// Reads, safe to retry · `shares:read` · 600/min · [`ShareTilejsonInput`](crate::models::ShareTilejsonInput) → 200 `serde_json::Value`.
@@ -6970,6 +7178,7 @@ pub static SHARE_TILEJSON: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &["password", "token"],
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`StacCollectionsListInput`](crate::models::StacCollectionsListInput) → 200 `serde_json::Value`.
@@ -7002,6 +7211,7 @@ pub static STAC_COLLECTIONS_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · page-and-limit paging · `items:read` · 600/min · [`SearchInput`](crate::models::SearchInput) → 200 `serde_json::Value`.
@@ -7034,6 +7244,7 @@ pub static STAC_SEARCH: OperationInfo = OperationInfo {
     paging: Paging::LimitPage,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `uploads:write` · 600/min · [`JsonObject`](crate::JsonObject) → 200 [`UploadOutput`](crate::models::UploadOutput).
@@ -7072,6 +7283,7 @@ pub static UPLOADS_COMPLETE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `uploads:write` · 600/min · [`UploadFailInput`](crate::models::UploadFailInput) → 200 [`UploadOutput`](crate::models::UploadOutput).
@@ -7104,6 +7316,7 @@ pub static UPLOADS_FAIL: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `uploads:write` · 600/min · [`UploadInitiate`](crate::models::UploadInitiate) → 200 [`UploadOutput`](crate::models::UploadOutput).
@@ -7136,6 +7349,7 @@ pub static UPLOADS_INITIATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `uploads:write` · 600/min · [`UploadProgressInput`](crate::models::UploadProgressInput) → 200 [`UploadOutput`](crate::models::UploadOutput).
@@ -7168,6 +7382,7 @@ pub static UPLOADS_PROGRESS: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `uploads:write` · 600/min · [`SignedUrlInput`](crate::models::SignedUrlInput) → 200 [`SignedUrlOutput`](crate::models::SignedUrlOutput).
@@ -7200,6 +7415,7 @@ pub static UPLOADS_SIGNED_URL: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `usage:read` · 600/min · [`UsageCurrentInput`](crate::models::UsageCurrentInput) → 200 `serde_json::Value`.
@@ -7232,6 +7448,7 @@ pub static USAGE_CURRENT: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `usage:read` · 600/min · [`UsageHistoryInput`](crate::models::UsageHistoryInput) → 200 `serde_json::Value`.
@@ -7264,6 +7481,7 @@ pub static USAGE_HISTORY: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `usage:write` · 600/min · [`RecalculateInput`](crate::models::RecalculateInput) → 200 `serde_json::Value`.
@@ -7296,6 +7514,7 @@ pub static USAGE_RECALCULATE_STORAGE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`VisualizationListInput`](crate::models::VisualizationListInput) → 200 [`VisualizationListOutput`](crate::models::VisualizationListOutput).
@@ -7328,6 +7547,7 @@ pub static VISUALIZATION_LIST_FOR: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`ProfileCreateInput`](crate::models::ProfileCreateInput) → 200 [`ProfileResponse`](crate::models::ProfileResponse).
@@ -7360,6 +7580,7 @@ pub static VISUALIZATION_PROFILE_CREATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`ProfileRef`](crate::models::ProfileRef) → 200 [`OkOutput`](crate::models::OkOutput).
@@ -7392,6 +7613,7 @@ pub static VISUALIZATION_PROFILE_DELETE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`ProfileGetInput`](crate::models::ProfileGetInput) → 200 `serde_json::Value`.
@@ -7424,6 +7646,7 @@ pub static VISUALIZATION_PROFILE_GET: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`ProfileRef`](crate::models::ProfileRef) → 200 [`ProfileResponse`](crate::models::ProfileResponse).
@@ -7456,6 +7679,7 @@ pub static VISUALIZATION_PROFILE_SET_DEFAULT: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`ProfileUpdateInput`](crate::models::ProfileUpdateInput) → 200 [`ProfileResponse`](crate::models::ProfileResponse).
@@ -7488,6 +7712,7 @@ pub static VISUALIZATION_PROFILE_UPDATE: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`ProfilesListInput`](crate::models::ProfilesListInput) → 200 `serde_json::Value`.
@@ -7520,6 +7745,7 @@ pub static VISUALIZATION_PROFILES_LIST: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Writes, retried under an idempotency key · no credentials · 600/min · [`DrainInput`](crate::models::DrainInput) → 200 `serde_json::Value`.
@@ -7552,4 +7778,5 @@ pub static WEBHOOKS_DRAIN: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };

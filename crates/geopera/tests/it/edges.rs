@@ -664,6 +664,76 @@ async fn a_server_that_echoes_the_credentials_never_gets_them_into_an_error() {
     }
 }
 
+/// The credentials a body carries (a share link's token and password, a subscription's
+/// delivery headers) are kept out of errors as the call's own are: a 422 that echoes the
+/// input, or a problem that quotes it, shows `[redacted]` instead, typed call or `invoke`.
+#[tokio::test]
+async fn a_server_that_echoes_secrets_from_the_body_never_gets_them_into_an_error() {
+    use geopera::models::{CreateSubscriptionInput, DeliveryHeaders, ShareLinkValidateInput};
+    use geopera::operations::{event_subscriptions_create, share_link_validate};
+
+    const PASSWORD: &str = "correct-horse-battery";
+    const SHARE_TOKEN: &str = "shr_0123456789abcdef";
+    const HEADER_VALUE: &str = "Bearer receiver-9d2c";
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        // Whatever the body held, echoed back as pydantic does: the whole input, verbatim.
+        let body = String::from_utf8_lossy(&seen.body).into_owned();
+        if seen.body.len() % 2 == 0 {
+            json(
+                422,
+                &[],
+                &format!(
+                    r#"{{"detail":[{{"loc":["body"],"msg":"bad","type":"x","input":{body}}}]}}"#
+                ),
+            )
+        } else {
+            json(
+                400,
+                &[("content-type", "application/problem+json")],
+                &serde_json::json!({"title": "Bad", "status": 400, "detail": body}).to_string(),
+            )
+        }
+    });
+    let client = AuthenticatedClient::builder(TOKEN)
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid");
+
+    let mut shown = Vec::new();
+    for password in [PASSWORD, "correct-horse-battery!"] {
+        let input = ShareLinkValidateInput::new(SHARE_TOKEN).password(password);
+        let err = share_link_validate::send(&client, input)
+            .await
+            .expect_err("an error answer");
+        shown.push((password, everything_shown(&err)));
+    }
+    let input = CreateSubscriptionInput::new("order.fulfilled", "https://example.com/hooks")
+        .headers(DeliveryHeaders::new().with("Authorization", HEADER_VALUE));
+    let err = event_subscriptions_create::send(&client, input)
+        .await
+        .expect_err("an error answer");
+    shown.push((HEADER_VALUE, everything_shown(&err)));
+    let err = geopera::Geopera::from(client.clone())
+        .invoke(
+            "share.link.validate",
+            serde_json::json!({"token": SHARE_TOKEN, "password": PASSWORD}),
+        )
+        .await
+        .expect_err("an error answer");
+    shown.push((PASSWORD, everything_shown(&err)));
+
+    assert_eq!(server.seen().len(), 4);
+    for (secret, shown) in shown {
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(
+            !shown.contains(SHARE_TOKEN) || secret == HEADER_VALUE,
+            "{shown}"
+        );
+        assert!(shown.contains("[redacted]"), "{shown}");
+    }
+}
+
 #[test]
 fn a_stream_line_that_echoes_the_credentials_is_quoted_without_them() {
     let server = Hostile::serve("127.0.0.1", |_| {

@@ -44,6 +44,7 @@ pub static FLEET_DROP: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
 
 /// Reads, safe to retry · offset paging · `fleet:read` · 600/min · [`FleetListInput`](crate::models::FleetListInput) → 200 `serde_json::Value`.
@@ -76,6 +77,7 @@ pub static FLEET_LIST: OperationInfo = OperationInfo {
     paging: Paging::Offset,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
+    secret_fields: &[],
 };
 
 /// Starts processing, retried under an idempotency key · `fleet:process` · 600/min · [`StartInput`](crate::models::StartInput) → 201 [`StartOutput`](crate::models::StartOutput).
@@ -108,4 +110,5 @@ pub static FLEET_TASKS_RUNS_START: OperationInfo = OperationInfo {
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
+    secret_fields: &[],
 };
