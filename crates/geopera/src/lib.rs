@@ -218,7 +218,10 @@
 //!   server that echoes them back does not get them into an error either: every credential
 //!   of the call is replaced by `[redacted]` in the problem, validation messages, excerpts,
 //!   raw bodies and decoder messages an error quotes. (`send_detailed` hands back the raw
-//!   answer untouched: that is data you asked for.)
+//!   answer untouched: that is data you asked for.) Credentials inside models — a new API
+//!   key, share tokens and passwords, a subscription's delivery headers — are typed
+//!   ([`models::SecretString`], [`models::DeliveryHeaders`]) so that `Debug` hides them too,
+//!   and those a request body carries are redacted from its errors like the call's own.
 //! - **No panics on input.** Malformed, truncated, oversized or endless answers, odd
 //!   `Retry-After` values and bodies that fail the input checks are all typed errors.
 //!
