@@ -11,7 +11,11 @@ use crate::Error;
 ///
 /// Documented error statuses arrive here as values ([`Parsed::Problem`],
 /// [`Parsed::Validation`]) rather than as `Err`, so a fan-out can collect every outcome.
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows the size of [`content`](Self::content), not the bytes: an answer may hold a
+/// credential shown once (a new API key), which the typed [`parsed`](Self::parsed) value
+/// hides but the raw body cannot.
+#[derive(Clone)]
 pub struct Response<T> {
     /// The operation that was called.
     pub operation_id: &'static str,
@@ -31,6 +35,20 @@ pub struct Response<T> {
     pub request_id: String,
     /// The call's credentials, kept out of the error [`Response::into_result`] makes.
     pub(crate) redactor: Redactor,
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Response<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("operation_id", &self.operation_id)
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("content", &format_args!("<{} bytes>", self.content.len()))
+            .field("parsed", &self.parsed)
+            .field("attempts", &self.attempts)
+            .field("request_id", &self.request_id)
+            .finish()
+    }
 }
 
 /// What the body of an answer was parsed as.

@@ -461,6 +461,18 @@ async fn a_new_api_key_never_prints_and_signs_calls() {
         .await
         .expect("a key");
     let key = created.key.clone().expect("the key, shown once");
+    let detailed = geopera
+        .api_keys()
+        .create(serde_json::json!({"name": "ci-detailed"}))
+        .send_detailed()
+        .await
+        .expect("a second key");
+    let second = detailed.clone().into_result().expect("created");
+    let second = second.key.expect("shown once");
+    assert!(String::from_utf8_lossy(&detailed.content).contains(second.expose()));
+    let printed = format!("{detailed:?}");
+    assert!(!printed.contains(second.expose()), "{printed}");
+    assert!(printed.contains(&format!("<{} bytes>", detailed.content.len())));
     assert!(key.expose().starts_with("gpra_"), "a gpra_ key");
     for printed in [
         format!("{created:?}"),
