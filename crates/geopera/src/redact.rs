@@ -4,10 +4,10 @@
 //! its answer — in a problem's detail, a validation message, or a body that fails to decode.
 //! Errors quote such answers, so before an error leaves the SDK every credential of the call
 //! — and every credential its body carried (the operation's `secret_fields`, such as a share
-//! link's password) — is replaced by `[redacted]` in the text it carries: problem members, validation messages
-//! and inputs, body excerpts, raw bodies and decoder messages. The raw bytes of a
-//! [`Response`](crate::Response) from `send_detailed` are left as the server sent them: they
-//! are data the caller asked for, not a message.
+//! link's password) — is replaced by `[redacted]` in the text it carries: problem members,
+//! validation messages and inputs, body excerpts, raw bodies and decoder messages. The raw
+//! bytes of a [`Response`](crate::Response) from `send_detailed` are left as the server sent
+//! them: they are data the caller asked for, not a message.
 
 use std::sync::Arc;
 
