@@ -1,0 +1,147 @@
+//! Every example runs to success against the embedded emulator: compiling is not enough, an
+//! example can still fail at run time when the SDK's behaviour moves under it.
+//!
+//! `cargo test` builds the examples before it runs any test; this test runs the binaries it
+//! built, each in a process of its own with a bounded wait.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Examples that cannot run on the embedded emulator, and why.
+const NEEDS_A_REAL_SERVER: &[(&str, &str)] = &[(
+    "private_ca",
+    "talks to a server behind a private CA, given in GEOPERA_API_URL",
+)];
+
+/// Examples gated on a feature this test binary was not built with: cargo did not build them.
+fn gated_off(name: &str) -> bool {
+    name == "fleet_budget" && !cfg!(feature = "redis")
+}
+
+/// How long one example may take; the slowest takes about two seconds in a debug build.
+const TIME_LIMIT: Duration = Duration::from_secs(120);
+
+/// Where cargo put the example binaries: `examples/` beside the `deps/` this test runs from.
+fn examples_dir() -> PathBuf {
+    let test_binary = std::env::current_exe().expect("the test binary's path");
+    test_binary
+        .parent()
+        .and_then(Path::parent)
+        .expect("a test binary lives in <target>/<profile>/deps")
+        .join("examples")
+}
+
+/// The example names, from the sources, so a new example is run without being listed here.
+fn example_names() -> Vec<String> {
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut names: Vec<String> = std::fs::read_dir(&sources)
+        .expect("the examples directory")
+        .filter_map(|entry| {
+            let path = entry.expect("a directory entry").path();
+            let is_source = path.extension().is_some_and(|ext| ext == "rs");
+            is_source.then(|| {
+                path.file_stem()
+                    .and_then(|stem| stem.to_str())
+                    .expect("a UTF-8 file name")
+                    .to_owned()
+            })
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// When `path` last changed.
+fn modified(path: &Path) -> std::time::SystemTime {
+    std::fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .unwrap_or_else(|e| panic!("the modification time of {}: {e}", path.display()))
+}
+
+/// Runs one example with the API variables removed (so it starts its own emulator) and waits
+/// at most [`TIME_LIMIT`]; returns its exit status and output, or why it did not finish.
+fn run(binary: &Path) -> Result<(std::process::ExitStatus, String, String), String> {
+    let mut child = Command::new(binary)
+        .env_remove("GEOPERA_API_URL")
+        .env_remove("GEOPERA_API_TOKEN")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+    // The output is read on threads of their own, so a chatty example cannot fill a pipe
+    // and stall while this thread waits for it to exit.
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the example's status") {
+            break status;
+        }
+        if started.elapsed() > TIME_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("still running after {TIME_LIMIT:?}; killed"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = out.join().expect("the stdout reader");
+    let stderr = err.join().expect("the stderr reader");
+    Ok((status, stdout, stderr))
+}
+
+#[test]
+fn every_example_runs_to_success_on_the_embedded_emulator() {
+    let dir = examples_dir();
+    let names = example_names();
+    assert!(
+        names.len() >= 20,
+        "expected the examples in {}, found {names:?}",
+        dir.display()
+    );
+    let mut ran = 0;
+    let mut failures = Vec::new();
+    for name in &names {
+        if NEEDS_A_REAL_SERVER.iter().any(|(skip, _)| skip == name) || gated_off(name) {
+            continue;
+        }
+        let binary = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        assert!(
+            binary.is_file(),
+            "{} is missing: run the tests with `cargo test`, which builds the examples first",
+            binary.display()
+        );
+        // `cargo test --test examples` alone does not rebuild the examples: an example
+        // edited since its last build would be judged by its old binary.
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(format!("{name}.rs"));
+        assert!(
+            modified(&source) <= modified(&binary),
+            "{} is older than its source: build the examples (`cargo build -p geopera \
+             --examples`, or `cargo test` without `--test`) and run this test again",
+            binary.display()
+        );
+        match run(&binary) {
+            Ok((status, stdout, _)) if status.success() && !stdout.trim().is_empty() => ran += 1,
+            Ok((status, stdout, stderr)) => failures.push(format!(
+                "{name}: {status}\n--- stdout\n{stdout}--- stderr\n{stderr}"
+            )),
+            Err(reason) => failures.push(format!("{name}: {reason}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(ran >= 19, "only {ran} examples ran");
+}
