@@ -2,15 +2,24 @@
 //! a bounded time, and prints calls/s, CPU time per call and peak RSS as one JSON line.
 //!
 //! Async modes run on a single-threaded Tokio runtime (one core for the client); the
-//! blocking mode uses one OS thread per concurrent call. Retries are off so the SDK does the
+//! blocking modes use one OS thread per concurrent call. Retries are off so the SDK does the
 //! same work as the plain clients.
+//!
+//! Two blocking modes are not clients anyone should use but floors for the SDK's blocking
+//! face: `ureq-blocking` (a synchronous HTTP client crate, each thread doing its own I/O) and
+//! `raw-blocking` (each thread writing a prepared request to its own socket and reading the
+//! answer, nothing else). Both decode into the SDK's typed page, so the difference to
+//! `sdk-blocking` is the cost of carrying a call, not of reading it.
 
 use std::hint::black_box;
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _};
+use anyhow::{bail, ensure, Context as _};
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use geopera::models::CatalogSearchInput;
@@ -64,6 +73,12 @@ enum Mode {
     ReqwestValue,
     /// Plain reqwest, body read as bytes only.
     ReqwestBytes,
+    /// ureq, one OS thread per concurrent call, typed input and output: a floor for the
+    /// blocking face built on a synchronous client crate.
+    UreqBlocking,
+    /// One socket per OS thread, a prepared request, the answer decoded into the typed page:
+    /// the least any blocking call over HTTP/1.1 can cost.
+    RawBlocking,
 }
 
 impl Mode {
@@ -73,6 +88,8 @@ impl Mode {
             Mode::SdkBlocking => "sdk-blocking",
             Mode::ReqwestValue => "reqwest-value",
             Mode::ReqwestBytes => "reqwest-bytes",
+            Mode::UreqBlocking => "ureq-blocking",
+            Mode::RawBlocking => "raw-blocking",
         }
     }
 }
@@ -149,7 +166,34 @@ fn main() -> anyhow::Result<()> {
     }
     let counters = Arc::new(Counters::default());
     let (start, end) = match args.mode {
-        Mode::SdkBlocking => run_blocking(&args, &counters)?,
+        Mode::SdkBlocking => {
+            let client = sdk_client(&args)?;
+            let input = CatalogSearchInput::new(HOST_NAME).limit(args.limit as i64);
+            let first = catalog_search::send_blocking(&client, input.clone())
+                .context("the first call failed")?;
+            check_items(&args, output_items(&first)?)?;
+            run_threads(&args, &counters, || {
+                || {
+                    Ok(black_box(catalog_search::send_blocking(
+                        &client,
+                        input.clone(),
+                    )?))
+                }
+            })?
+        }
+        Mode::UreqBlocking => {
+            let call = UreqCall::new(&args)?;
+            check_items(&args, output_items(&call.once()?)?)?;
+            run_threads(&args, &counters, || || Ok(black_box(call.once()?)))?
+        }
+        Mode::RawBlocking => {
+            let request = RawRequest::new(&args)?;
+            check_items(&args, output_items(&RawConnection::new(&request).once()?)?)?;
+            run_threads(&args, &counters, || {
+                let mut connection = RawConnection::new(&request);
+                move || Ok(black_box(connection.once()?))
+            })?
+        }
         _ => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -234,23 +278,27 @@ async fn run_async(args: &Args, counters: &Arc<Counters>) -> anyhow::Result<(Mar
     Ok((start, end))
 }
 
-fn run_blocking(args: &Args, counters: &Arc<Counters>) -> anyhow::Result<(Mark, Mark)> {
-    let client = sdk_client(args)?;
-    let input = CatalogSearchInput::new(HOST_NAME).limit(args.limit as i64);
-    let first =
-        catalog_search::send_blocking(&client, input.clone()).context("the first call failed")?;
-    check_items(args, output_items(&first)?)?;
-    let workers = std::thread::scope(|scope| -> anyhow::Result<(Mark, Mark)> {
+/// Runs `--concurrency` OS threads, each calling the function `worker` makes for it in a loop,
+/// and returns the counters at the start and end of the measured window.
+fn run_threads<W, T>(
+    args: &Args,
+    counters: &Arc<Counters>,
+    worker: impl Fn() -> W + Sync,
+) -> anyhow::Result<(Mark, Mark)>
+where
+    W: FnMut() -> anyhow::Result<T> + Send,
+{
+    std::thread::scope(|scope| -> anyhow::Result<(Mark, Mark)> {
         for _ in 0..args.concurrency {
-            let (client, input, counters) = (&client, &input, counters.clone());
+            let (mut call, counters) = (worker(), counters.clone());
             std::thread::Builder::new()
                 .stack_size(256 * 1024)
                 .spawn_scoped(scope, move || {
                     while !counters.stopped() {
                         counters.begin();
-                        let result = catalog_search::send_blocking(client, input.clone());
+                        let result = call();
                         let failed = result.is_err();
-                        counters.end(result.map_err(anyhow::Error::from));
+                        counters.end(result);
                         if failed {
                             std::thread::sleep(Duration::from_millis(1));
                         }
@@ -269,8 +317,7 @@ fn run_blocking(args: &Args, counters: &Arc<Counters>) -> anyhow::Result<(Mark, 
         // Stop the workers even when measuring failed; the scope joins them.
         counters.stop.store(true, Ordering::Relaxed);
         measured
-    });
-    workers
+    })
 }
 
 fn check_items(args: &Args, items: usize) -> anyhow::Result<()> {
@@ -332,7 +379,9 @@ impl AsyncCall {
                 body: Bytes::from(search_body(HOST_NAME, args.limit)),
                 decode: args.mode == Mode::ReqwestValue,
             },
-            Mode::SdkBlocking => bail!("the blocking mode has no async call"),
+            Mode::SdkBlocking | Mode::UreqBlocking | Mode::RawBlocking => {
+                bail!("a blocking mode has no async call")
+            }
         })
     }
 
@@ -387,4 +436,188 @@ impl AsyncCall {
             .error_for_status()?;
         Ok(response.bytes().await?)
     }
+}
+
+/// How long a blocking floor waits on a silent server before the call fails.
+const FLOOR_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer a blocking floor reads; the bench server's pages are far smaller.
+const FLOOR_MAX_BODY: usize = 64 << 20;
+/// The largest answer head `raw-blocking` reads before giving up on it.
+const FLOOR_MAX_HEAD: usize = 64 << 10;
+
+/// One `catalog.search` through ureq: the typed input serialized, posted, and the answer
+/// decoded into the typed page. No checks, retries, limiter or tracing: what a synchronous
+/// transport under the SDK would cost before the SDK's own work.
+struct UreqCall {
+    agent: ureq::Agent,
+    url: String,
+    authorization: String,
+    input: CatalogSearchInput,
+}
+
+impl UreqCall {
+    fn new(args: &Args) -> anyhow::Result<UreqCall> {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_idle_connections(args.concurrency)
+            .max_idle_connections_per_host(args.concurrency)
+            // Bounds for each phase rather than one for the whole call: ureq resolves the host
+            // on a thread of its own per call when a global timeout is set, which halves its
+            // calls/s here.
+            .timeout_send_request(Some(FLOOR_TIMEOUT))
+            .timeout_recv_response(Some(FLOOR_TIMEOUT))
+            .timeout_recv_body(Some(FLOOR_TIMEOUT))
+            .build()
+            .new_agent();
+        Ok(UreqCall {
+            agent,
+            url: format!("{}/v1/op/catalog.search", args.url.trim_end_matches('/')),
+            authorization: format!("Bearer {}", args.token),
+            input: CatalogSearchInput::new(HOST_NAME).limit(args.limit as i64),
+        })
+    }
+
+    fn once(&self) -> anyhow::Result<catalog_search::Output> {
+        let body = serde_json::to_vec(&self.input)?;
+        let mut response = self
+            .agent
+            .post(&self.url)
+            .header(AUTHORIZATION, &self.authorization)
+            .header(CONTENT_TYPE, "application/json")
+            .send(&body[..])?;
+        ensure!(
+            response.status() == http::StatusCode::OK,
+            "the server answered {}",
+            response.status()
+        );
+        let page = response
+            .body_mut()
+            .with_config()
+            .limit(FLOOR_MAX_BODY as u64)
+            .read_to_vec()?;
+        Ok(serde_json::from_slice(&page)?)
+    }
+}
+
+/// The `raw-blocking` call every thread sends: a request written once and sent as is.
+struct RawRequest {
+    address: String,
+    bytes: Vec<u8>,
+}
+
+impl RawRequest {
+    fn new(args: &Args) -> anyhow::Result<RawRequest> {
+        let url = reqwest::Url::parse(&args.url).context("--url is not a URL")?;
+        ensure!(
+            url.scheme() == "http",
+            "raw-blocking speaks plain HTTP only"
+        );
+        let host = url.host_str().context("--url has no host")?;
+        let port = url.port_or_known_default().context("--url has no port")?;
+        let body = search_body(HOST_NAME, args.limit);
+        let bytes = format!(
+            "POST /v1/op/catalog.search HTTP/1.1\r\nhost: {host}:{port}\r\n\
+             authorization: Bearer {}\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\n\r\n{body}",
+            args.token,
+            body.len()
+        );
+        Ok(RawRequest {
+            address: format!("{host}:{port}"),
+            bytes: bytes.into_bytes(),
+        })
+    }
+}
+
+/// One thread's connection for `raw-blocking`: the answer's head parsed by `httparse`, its
+/// `Content-Length` body read and decoded into the typed page. It handles what the bench
+/// server sends (HTTP/1.1, `Content-Length`, keep-alive) and nothing more.
+struct RawConnection<'a> {
+    request: &'a RawRequest,
+    /// Made on first use and after any failure, so a broken connection is never reused.
+    stream: Option<TcpStream>,
+    buffer: Vec<u8>,
+}
+
+impl RawConnection<'_> {
+    fn new(request: &RawRequest) -> RawConnection<'_> {
+        RawConnection {
+            request,
+            stream: None,
+            buffer: Vec::with_capacity(32 * 1024),
+        }
+    }
+
+    fn once(&mut self) -> anyhow::Result<catalog_search::Output> {
+        let body = self.exchange();
+        if body.is_err() {
+            self.stream = None;
+        }
+        Ok(serde_json::from_slice(&self.buffer[body?])?)
+    }
+
+    /// Sends the request and reads one whole answer into the buffer; returns where its body is.
+    fn exchange(&mut self) -> anyhow::Result<Range<usize>> {
+        let RawConnection {
+            request,
+            stream,
+            buffer,
+        } = self;
+        let stream = match stream {
+            Some(stream) => stream,
+            None => {
+                let fresh = TcpStream::connect(&request.address)
+                    .with_context(|| format!("connecting to {}", request.address))?;
+                fresh.set_nodelay(true)?;
+                fresh.set_read_timeout(Some(FLOOR_TIMEOUT))?;
+                fresh.set_write_timeout(Some(FLOOR_TIMEOUT))?;
+                stream.insert(fresh)
+            }
+        };
+        stream.write_all(&request.bytes)?;
+        buffer.clear();
+        let (head, length) = loop {
+            read_more(stream, buffer)?;
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut answer = httparse::Response::new(&mut headers);
+            if let httparse::Status::Complete(head) = answer.parse(buffer)? {
+                ensure!(
+                    answer.code == Some(200),
+                    "the server answered {:?}",
+                    answer.code
+                );
+                let length = answer
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                    .context("the answer has no Content-Length")?;
+                let length: usize = std::str::from_utf8(length.value)?.trim().parse()?;
+                ensure!(
+                    length <= FLOOR_MAX_BODY,
+                    "the answer is {length} bytes long"
+                );
+                break (head, length);
+            }
+            ensure!(buffer.len() < FLOOR_MAX_HEAD, "the answer head is too long");
+        };
+        while buffer.len() < head + length {
+            read_more(stream, buffer)?;
+        }
+        // The server answers only what was asked, so nothing follows this body.
+        ensure!(
+            buffer.len() == head + length,
+            "the server sent more than one answer"
+        );
+        Ok(head..head + length)
+    }
+}
+
+/// Appends what the socket has (up to 32 KiB) to `buffer`; a closed connection is an error.
+fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> anyhow::Result<()> {
+    let start = buffer.len();
+    buffer.resize(start + 32 * 1024, 0);
+    let read = stream.read(&mut buffer[start..]);
+    buffer.truncate(start + *read.as_ref().unwrap_or(&0));
+    ensure!(read? > 0, "the server closed the connection");
+    Ok(())
 }
