@@ -116,7 +116,8 @@ pub const HAND_WRITTEN_EXTRAS: &[(&str, &[&str])] = &[
 /// Fields given a hand-written type where the contract's says too little (schema, field,
 /// the type it had in the contract, module, hand-written type): credentials, which must
 /// never print — a subscription's delivery headers carry the receiver's, and API keys shown
-/// once, payment client secrets, share tokens and passwords are the caller's own. `models`
+/// once, payment client secrets, share tokens and passwords are the caller's own, as is a
+/// signed upload URL, which lets whoever holds it write the file. `models`
 /// re-exports each type; a contract that changes such a field's type fails the generator
 /// rather than losing the override.
 pub const FIELD_TYPES: &[(&str, &str, &str, &str, &str)] = &[
@@ -200,6 +201,13 @@ pub const FIELD_TYPES: &[(&str, &str, &str, &str, &str)] = &[
     (
         "ShareTilejsonInput",
         "token",
+        "string",
+        "secret",
+        "SecretString",
+    ),
+    (
+        "SignedUrlOutput",
+        "upload_url",
         "string",
         "secret",
         "SecretString",

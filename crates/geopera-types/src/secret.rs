@@ -1,5 +1,5 @@
 //! Text that is a credential: an API key shown once, a payment client secret, a share link's
-//! token or password.
+//! token or password, a signed upload URL.
 
 use std::fmt;
 
@@ -58,7 +58,7 @@ impl fmt::Display for SecretString {
 
 #[cfg(test)]
 mod tests {
-    use crate::models::{ApiKeyCreateOutput, ShareLinkValidateInput};
+    use crate::models::{ApiKeyCreateOutput, ShareLinkValidateInput, SignedUrlOutput};
 
     #[test]
     fn credentials_in_models_never_print_and_stay_plain_strings_on_the_wire() {
@@ -92,5 +92,23 @@ mod tests {
         let bare: ShareLinkValidateInput =
             serde_json::from_value(serde_json::json!({"token": "t"})).expect("decodes");
         assert!(bare.password.is_empty());
+    }
+
+    #[test]
+    fn a_signed_upload_url_never_prints_and_stays_a_plain_string_on_the_wire() {
+        let url = "https://storage.example/up/u_1/a.tif?expires=9&signature=c0ffee";
+        let answer = serde_json::json!({"upload_url": url, "object_path": "p/u_1/a.tif"});
+        let signed: SignedUrlOutput = serde_json::from_value(answer.clone()).expect("decodes");
+        assert_eq!(signed.upload_url.expose(), url);
+        let printed = format!("{signed:?}");
+        assert!(
+            !printed.contains("c0ffee") && !printed.contains("storage.example"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("p/u_1/a.tif"),
+            "the object path still prints: {printed}"
+        );
+        assert_eq!(serde_json::to_value(&signed).expect("serializes"), answer);
     }
 }

@@ -6,15 +6,15 @@
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SignedUrlOutput {
-    /// `upload_url`: required string.
-    pub upload_url: String,
+    /// `upload_url`: required [`SecretString`](super::SecretString).
+    pub upload_url: super::SecretString,
     /// `object_path`: required string.
     pub object_path: String,
 }
 
 impl SignedUrlOutput {
     /// A value with the required fields given and every optional field at its default.
-    pub fn new(upload_url: impl Into<String>, object_path: impl Into<String>) -> Self {
+    pub fn new(upload_url: impl Into<super::SecretString>, object_path: impl Into<String>) -> Self {
         Self {
             upload_url: upload_url.into(),
             object_path: object_path.into(),
