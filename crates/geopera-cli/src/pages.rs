@@ -2,7 +2,7 @@
 //!
 //! Pages are walked as the SDK's `items` streams do (cursor `next`, `limit`/`offset`,
 //! `page`/`size`, `limit`/`page`; stop on an empty or short page, past `totalPages`, without
-//! a cursor, or when a cursor repeats), but by operation id and over the raw answers, so each
+//! a cursor, or — failing, exit 1 — when a cursor repeats), but by operation id and over the raw answers, so each
 //! item is printed with the server's member order and number spelling. Each page is printed
 //! as soon as it arrives; memory holds one page at a time.
 
@@ -61,6 +61,7 @@ pub(crate) async fn walk(
         return Err(Failure::usage("--all needs a JSON object body"));
     };
     let mut cursors = CursorTrail::new();
+    let mut pages: u64 = 0;
     loop {
         let mut request = Request::new(Value::Object(body.clone()));
         if let Some(key) = &settings.idempotency_key {
@@ -99,8 +100,18 @@ pub(crate) async fn walk(
         if !lines.is_empty() {
             call::print(&lines.join("\n"))?;
         }
-        if !advance(info, &mut body, &page, items.len(), &mut cursors) {
-            return Ok(());
+        pages += 1;
+        match advance(info, &mut body, &page, items.len(), &mut cursors) {
+            Next::Page => {}
+            Next::End => return Ok(()),
+            // What was printed stays printed; the exit code says it may not be everything.
+            Next::Circle => {
+                return Err(Failure::other(format!(
+                    "{} sent a cursor it had already sent; stopped after {pages} pages instead \
+                     of going round again, so later pages may be missing",
+                    info.id
+                )))
+            }
         }
     }
 }
@@ -109,40 +120,55 @@ fn as_i64(body: &Map<String, Value>, key: &str) -> Option<i64> {
     body.get(key).and_then(Value::as_i64)
 }
 
-/// Moves the body to the next page; false when the walk is over.
+/// Where a walk goes after a page.
+enum Next {
+    /// To the page the body now asks for.
+    Page,
+    /// Nowhere: that was the last page.
+    End,
+    /// Nowhere, although the server named a next page: its cursor came round again.
+    Circle,
+}
+
+impl From<bool> for Next {
+    fn from(more: bool) -> Self {
+        if more {
+            Next::Page
+        } else {
+            Next::End
+        }
+    }
+}
+
+/// Moves the body to the next page, if there is one.
 fn advance(
     info: &OperationInfo,
     body: &mut Map<String, Value>,
     page: &Value,
     count: usize,
     cursors: &mut CursorTrail,
-) -> bool {
+) -> Next {
     let count = i64::try_from(count).unwrap_or(i64::MAX);
     if count == 0 {
-        return false;
+        return Next::End;
     }
     match info.paging {
-        Paging::None => false,
+        Paging::None => Next::End,
         Paging::Cursor => match page.get("next").and_then(Value::as_str) {
             Some(next) if !next.is_empty() => {
                 if !cursors.first_visit(next) {
-                    crate::paint::warning(&format!(
-                        "{} sent a cursor it had sent before; stopping instead of going round \
-                         again",
-                        info.id
-                    ));
-                    return false;
+                    return Next::Circle;
                 }
                 body.insert("next".into(), Value::String(next.to_owned()));
-                true
+                Next::Page
             }
-            _ => false,
+            _ => Next::End,
         },
         Paging::Offset => {
             let limit = as_i64(body, "limit").unwrap_or(count);
             let offset = as_i64(body, "offset").unwrap_or(0);
             body.insert("offset".into(), (offset + count).into());
-            count >= limit
+            (count >= limit).into()
         }
         Paging::PageSize | Paging::LimitPage => {
             let per_page_key = if info.paging == Paging::PageSize {
@@ -154,7 +180,7 @@ fn advance(
             let current = as_i64(body, "page").unwrap_or(0);
             let total_pages = page.get("totalPages").and_then(Value::as_i64);
             body.insert("page".into(), (current + 1).into());
-            count >= per_page && total_pages.is_none_or(|total| current + 1 < total)
+            (count >= per_page && total_pages.is_none_or(|total| current + 1 < total)).into()
         }
     }
 }

@@ -1826,9 +1826,9 @@ fn all_streams_many_pages_in_constant_memory() {
 }
 
 /// A server whose cursors go round (start → a → b → a): `--all` prints each page's item once,
-/// says why it stopped, and exits 0 with what it printed.
+/// then fails (exit 1) saying why it stopped, so a script cannot take the list for complete.
 #[test]
-fn all_stops_with_a_warning_when_the_server_repeats_a_cursor() {
+fn all_stops_with_an_error_when_the_server_repeats_a_cursor() {
     let url = test_server(10, |request| {
         let body: Value = serde_json::from_slice(request).unwrap_or(Value::Null);
         let (this, next) = match body["next"].as_str() {
@@ -1861,14 +1861,16 @@ fn all_stops_with_a_warning_when_the_server_repeats_a_cursor() {
         .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     let ids: Vec<String> = stdout
         .lines()
         .map(|line| serde_json::from_str::<Value>(line).expect("an item")["id"].to_string())
         .collect();
     assert_eq!(ids, [r#""it_start""#, r#""it_a""#, r#""it_b""#]);
     assert!(
-        stderr.contains("Warning:") && stderr.contains("cursor it had sent before"),
+        stderr.contains("Error:")
+            && stderr.contains("cursor it had already sent")
+            && stderr.contains("after 3 pages"),
         "{stderr}"
     );
 }

@@ -162,6 +162,22 @@ pub enum Error {
         /// The id of the call ([`Error::request_id`]).
         request_id: Option<Box<str>>,
     },
+    /// A page walk stopped because the API sent a `next` cursor it had sent before in the same
+    /// walk: following it would go round for ever. Every page up to the one with the repeated
+    /// cursor was yielded; whatever the API holds beyond them was not, and this error, the
+    /// walk's last item, says so.
+    #[error(
+        "{operation_id} sent a cursor it had already sent in this walk; the walk stopped after \
+         {pages} pages instead of going round again, so later pages may be missing"
+    )]
+    RepeatedCursor {
+        /// The paged operation.
+        operation_id: &'static str,
+        /// How many pages the walk yielded, the one with the repeated cursor included.
+        pages: u64,
+        /// The id of the call whose answer repeated the cursor ([`Error::request_id`]).
+        request_id: Option<Box<str>>,
+    },
     /// The client configuration is unusable (bad base URL, unreadable CA file, ...).
     #[error("invalid client configuration: {0}")]
     Config(String),
@@ -211,7 +227,8 @@ pub enum ErrorKind {
     Conflict,
     /// The body failed the input checks: locally before sending, or by the API (422).
     Validation,
-    /// The API failed (5xx). Retryable for 500, 502, 503 and 504.
+    /// The API failed (5xx), or misbehaved: a page walk's cursor came round again
+    /// ([`Error::RepeatedCursor`]). Retryable for 500, 502, 503 and 504.
     Server,
     /// The request could not be sent or the answer not read completely. Retryable.
     Transport,
@@ -345,6 +362,7 @@ impl Error {
             Error::Transport { .. } => ErrorKind::Transport,
             Error::Decode { .. } => ErrorKind::Decode,
             Error::TooLarge { .. } => ErrorKind::TooLarge,
+            Error::RepeatedCursor { .. } => ErrorKind::Server,
             Error::WouldDeadlock { .. } | Error::InvalidRequest { .. } => ErrorKind::InvalidRequest,
             Error::Config(_) => ErrorKind::Config,
             Error::SignIn { .. } => ErrorKind::Auth,
@@ -432,7 +450,8 @@ impl Error {
             | Error::Transport { operation_id, .. }
             | Error::Decode { operation_id, .. }
             | Error::TooLarge { operation_id, .. }
-            | Error::WouldDeadlock { operation_id, .. } => Some(operation_id),
+            | Error::WouldDeadlock { operation_id, .. }
+            | Error::RepeatedCursor { operation_id, .. } => Some(operation_id),
             Error::InvalidRequest { operation_id, .. } => Some(operation_id),
             Error::Config(_) | Error::SignIn { .. } => None,
         }
@@ -448,7 +467,7 @@ impl Error {
             | Error::Timeout { attempts, .. }
             | Error::Transport { attempts, .. }
             | Error::TooLarge { attempts, .. } => *attempts,
-            Error::Validation { .. } | Error::Decode { .. } => 1,
+            Error::Validation { .. } | Error::Decode { .. } | Error::RepeatedCursor { .. } => 1,
             Error::InvalidInput { .. }
             | Error::WouldDeadlock { .. }
             | Error::InvalidRequest { .. }
@@ -473,6 +492,7 @@ impl Error {
             | Error::Decode { request_id, .. }
             | Error::TooLarge { request_id, .. }
             | Error::WouldDeadlock { request_id, .. }
+            | Error::RepeatedCursor { request_id, .. }
             | Error::InvalidRequest { request_id, .. } => request_id.as_deref(),
             Error::InvalidInput { .. } | Error::Config(_) | Error::SignIn { .. } => None,
         }
@@ -490,6 +510,7 @@ impl Error {
             | Error::Decode { request_id, .. }
             | Error::TooLarge { request_id, .. }
             | Error::WouldDeadlock { request_id, .. }
+            | Error::RepeatedCursor { request_id, .. }
             | Error::InvalidRequest { request_id, .. } => *request_id = Some(id.into()),
             Error::InvalidInput { .. } | Error::Config(_) | Error::SignIn { .. } => {}
         }
@@ -606,6 +627,14 @@ impl Error {
     }
 
     /// A blocking call that would wait for a slot only its own thread can free.
+    pub(crate) fn repeated_cursor(operation_id: &'static str, pages: u64) -> Self {
+        Error::RepeatedCursor {
+            operation_id,
+            pages,
+            request_id: None,
+        }
+    }
+
     pub(crate) fn would_deadlock(operation_id: &'static str) -> Self {
         Error::WouldDeadlock {
             operation_id,

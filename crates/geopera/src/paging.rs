@@ -3,7 +3,9 @@
 //! The generator marks each operation's paging style from its input fields (cursor
 //! `limit`+`next`, `limit`+`offset`, `page`+`size`, `limit`+`page`); one [`Walker`] here
 //! knows how to move each style forward and when to stop: on a short or empty page, on a page
-//! past `totalPages`, when the cursor is absent, or when a cursor repeats.
+//! past `totalPages`, when the cursor is absent, or when a cursor repeats. The last of these is
+//! the API going wrong, and more pages may lie beyond it, so the walk ends with an
+//! [`Error::RepeatedCursor`] item rather than quietly.
 
 use std::pin::Pin;
 
@@ -67,6 +69,10 @@ pub(crate) struct Walker {
     pub(crate) info: &'static OperationInfo,
     body: Map<String, Value>,
     done: bool,
+    /// Pages moved past so far.
+    pages: u64,
+    /// Set when the walk stopped on a repeated cursor: the error that ends it.
+    repeated: Option<Error>,
     cursors: CursorTrail,
     redactor: Redactor,
 }
@@ -93,6 +99,8 @@ impl Walker {
                 info,
                 body,
                 done: false,
+                pages: 0,
+                repeated: None,
                 cursors: CursorTrail::new(),
                 redactor: Redactor::for_call(client, &options),
             },
@@ -114,6 +122,7 @@ impl Walker {
 
     /// Moves past `page`.
     pub(crate) fn advance(&mut self, page: &Value) {
+        self.pages += 1;
         let count = i64::try_from(count_items(page)).unwrap_or(i64::MAX);
         if count == 0 {
             self.done = true;
@@ -129,8 +138,10 @@ impl Walker {
                 Some(next) if !next.is_empty() => {
                     tracing::warn!(
                         operation_id = self.info.id,
+                        pages = self.pages,
                         "the API repeated a cursor; stopping"
                     );
+                    self.repeated = Some(Error::repeated_cursor(self.info.id, self.pages));
                     self.done = true;
                 }
                 _ => self.done = true,
@@ -236,7 +247,12 @@ async fn step<T>(
                     walker.advance(&page);
                     let item = convert(page)
                         .map_err(|(page, e)| decode_error(&walker, &request_id, &page, e));
-                    Some((item, Walk::Ready(client, walker, options)))
+                    // The page is yielded first; the error that stops the walk comes after it.
+                    let next = match walker.repeated.take() {
+                        Some(error) => Walk::Failed(error.with_request_id(&request_id)),
+                        None => Walk::Ready(client, walker, options),
+                    };
+                    Some((item, next))
                 }
             }
         }

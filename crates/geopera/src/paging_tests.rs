@@ -25,18 +25,31 @@ fn a_cursor_walk_stops_on_a_missing_or_repeated_cursor() {
         info,
         body: Map::new(),
         done: false,
+        pages: 0,
+        repeated: None,
         cursors: CursorTrail::new(),
         redactor: Redactor::default(),
     };
     walker.advance(&json!({"features": [1], "next": "a"}));
     assert!(!walker.done);
     assert_eq!(walker.body["next"], "a");
+    assert!(walker.repeated.is_none());
     walker.advance(&json!({"features": [1], "next": "a"}));
     assert!(walker.done, "a repeated cursor ends the walk");
+    match walker.repeated.take() {
+        Some(Error::RepeatedCursor {
+            operation_id,
+            pages,
+            ..
+        }) => assert_eq!((operation_id, pages), ("catalog.search", 2)),
+        other => panic!("a repeated cursor is not a quiet end: {other:?}"),
+    }
     let mut walker = Walker {
         info,
         body: Map::new(),
         done: false,
+        pages: 0,
+        repeated: None,
         cursors: CursorTrail::new(),
         redactor: Redactor::default(),
     };
@@ -54,6 +67,8 @@ fn offset_and_page_walks_stop_on_a_short_page() {
             .cloned()
             .unwrap_or_default(),
         done: false,
+        pages: 0,
+        repeated: None,
         cursors: CursorTrail::new(),
         redactor: Redactor::default(),
     };
@@ -71,6 +86,8 @@ fn offset_and_page_walks_stop_on_a_short_page() {
             .cloned()
             .unwrap_or_default(),
         done: false,
+        pages: 0,
+        repeated: None,
         cursors: CursorTrail::new(),
         redactor: Redactor::default(),
     };

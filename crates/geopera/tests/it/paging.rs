@@ -146,12 +146,11 @@ async fn the_ndjson_stream_yields_the_same_matches_as_the_walk() {
     assert_eq!(blocking, streamed.len());
 }
 
-/// A server whose cursors go round in a circle (start → a → b → c → a): the walk stops at the
-/// first cursor it has followed before, with each page's item once, instead of walking for
-/// ever.
-#[tokio::test]
-async fn a_walk_stops_where_the_server_sends_it_back_to_a_cursor_it_followed() {
-    let server = Hostile::serve("127.0.0.1", |seen| {
+/// A server that sends the walk back to a cursor it already followed: the walk stops at the
+/// first repeat, each page's item once, and its last item is an error that says the walk was
+/// cut short, so a caller cannot take the items for all there are. The same on both faces.
+fn cycling_cursors() -> Hostile {
+    Hostile::serve("127.0.0.1", |seen| {
         let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
         let (this, next) = match body["next"].as_str() {
             None => ("start", "a"),
@@ -165,15 +164,56 @@ async fn a_walk_stops_where_the_server_sends_it_back_to_a_cursor_it_followed() {
             "next": next,
         });
         json(200, &[], &page.to_string())
-    });
+    })
+}
+
+/// What a walk over [`cycling_cursors`] must yield: four items, then the error, then nothing.
+fn assert_cut_short(server: &Hostile, walked: Vec<Result<StacItem, geopera::Error>>) {
+    let mut walked = walked.into_iter();
+    let items: Vec<String> = walked
+        .by_ref()
+        .take(4)
+        .map(|item| item.expect("an item").id)
+        .collect();
+    assert_eq!(items, ["item-start", "item-a", "item-b", "item-c"]);
+    match walked.next() {
+        Some(Err(error @ geopera::Error::RepeatedCursor { pages: 4, .. })) => {
+            assert_eq!(error.operation_id(), Some("catalog.search"));
+            assert_eq!(error.kind(), geopera::ErrorKind::Server);
+            assert!(!error.is_retryable());
+            assert!(error.request_id().is_some(), "names the call that repeated");
+            assert!(
+                error.to_string().contains("later pages may be missing"),
+                "{error}"
+            );
+        }
+        other => panic!("the walk must end with RepeatedCursor after 4 pages: {other:?}"),
+    }
+    assert!(walked.next().is_none(), "nothing after the error");
+    assert_eq!(server.seen().len(), 4, "no page fetched twice");
+}
+
+#[tokio::test]
+async fn a_walk_stops_where_the_server_sends_it_back_to_a_cursor_it_followed() {
+    let server = cycling_cursors();
     let client = geopera::AuthenticatedClient::builder("gpra_test_key")
         .base_url(server.url())
         .build()
         .expect("valid configuration");
-    let items: Vec<_> = catalog_search::items(&client, CatalogSearchInput::new(HOST).limit(1))
-        .map(|item| item.expect("an item").id)
+    let walked = catalog_search::items(&client, CatalogSearchInput::new(HOST).limit(1))
         .collect()
         .await;
-    assert_eq!(items, ["item-start", "item-a", "item-b", "item-c"]);
-    assert_eq!(server.seen().len(), 4, "no page fetched twice");
+    assert_cut_short(&server, walked);
+}
+
+#[test]
+fn a_blocking_walk_ends_with_the_same_error_on_a_repeated_cursor() {
+    let server = cycling_cursors();
+    let client = geopera::AuthenticatedClient::builder("gpra_test_key")
+        .base_url(server.url())
+        .build()
+        .expect("valid configuration");
+    let walked =
+        catalog_search::items_blocking(&client, CatalogSearchInput::new(HOST).limit(1)).collect();
+    assert_cut_short(&server, walked);
 }
