@@ -327,7 +327,7 @@ pub use generated::fluent as namespaces;
 pub use generated::operations;
 #[cfg(feature = "blocking")]
 pub use paging::BlockingPages;
-pub use paging::PageStream;
+pub use paging::{page_item_field, PageStream, PageWalk};
 pub use request::{CallOptions, IntoRequest, Request};
 pub use response::{Parsed, Response};
 pub use retry::RetryPolicy;

@@ -30,103 +30,137 @@ pub type PageStream<T> = Pin<Box<dyn Stream<Item = Result<T, Error>> + Send>>;
 /// Members that commonly hold a page's items, tried in this order.
 const ITEM_FIELDS: &[&str] = &["features", "items", "content", "results", "data"];
 
-/// The items of one page: the first well-known array member, else the only array member, else
-/// the page itself when it is an array.
+/// The member of a page object that holds its items: the first of `features`, `items`,
+/// `content`, `results` and `data` that is an array, else the only array member. `None` when
+/// no member is an array, or several are and none of them is one of those.
+///
+/// For code that reads pages in its own form (raw JSON, to keep the server's member order)
+/// and must find the same items the SDK's streams yield.
+///
+/// ```
+/// let page = serde_json::json!({"type": "FeatureCollection", "features": [], "links": []});
+/// let page = page.as_object().expect("an object");
+/// assert_eq!(geopera::page_item_field(page), Some("features"));
+/// ```
+pub fn page_item_field(page: &Map<String, Value>) -> Option<&str> {
+    if let Some(field) = ITEM_FIELDS
+        .iter()
+        .find(|field| page.get(**field).is_some_and(Value::is_array))
+    {
+        return Some(field);
+    }
+    let mut arrays = page.iter().filter(|(_, member)| member.is_array());
+    match (arrays.next(), arrays.next()) {
+        (Some((only, _)), None) => Some(only),
+        _ => None,
+    }
+}
+
+/// The items of one page: those of [`page_item_field`], or the page itself when it is an
+/// array.
 pub(crate) fn items_of(page: Value) -> Vec<Value> {
     match page {
         Value::Array(items) => items,
-        Value::Object(mut members) => {
-            for field in ITEM_FIELDS {
-                if let Some(Value::Array(_)) = members.get(*field) {
-                    if let Some(Value::Array(items)) = members.remove(*field) {
-                        return items;
-                    }
-                }
-            }
-            let arrays: Vec<String> = members
-                .iter()
-                .filter(|(_, v)| v.is_array())
-                .map(|(k, _)| k.clone())
-                .collect();
-            match arrays.as_slice() {
-                [only] => match members.remove(only) {
-                    Some(Value::Array(items)) => items,
-                    _ => Vec::new(),
-                },
+        Value::Object(mut members) => match page_item_field(&members).map(str::to_owned) {
+            Some(field) => match members.remove(&field) {
+                Some(Value::Array(items)) => items,
                 _ => Vec::new(),
-            }
-        }
+            },
+            None => Vec::new(),
+        },
         _ => Vec::new(),
     }
 }
 
+/// How many items a page holds, counted where [`items_of`] finds them, without taking it apart.
 fn count_items(page: &Value) -> usize {
-    items_of(page.clone()).len()
+    match page {
+        Value::Array(items) => items.len(),
+        Value::Object(members) => page_item_field(members)
+            .and_then(|field| members.get(field))
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len),
+        _ => 0,
+    }
 }
 
-/// Where a walk is: the body of the next request and whether there is one.
-pub(crate) struct Walker {
-    pub(crate) info: &'static OperationInfo,
+/// Where a page walk is, for code that fetches the pages itself: the body of the next request,
+/// moved on page by page in the operation's paging style, and whether the walk is over.
+///
+/// The SDK's page streams walk with one; it is public so that a walk made by hand (over raw
+/// answers, or through another transport) moves and stops exactly as they do: cursor `next`,
+/// `limit`/`offset`, `page`/`size` or `limit`/`page`, stopping on an empty or short page, past
+/// `totalPages`, or without a cursor. A cursor that comes round again also stops the walk, and
+/// [`advance`](Self::advance) reports it as [`Error::RepeatedCursor`], since the server named a
+/// next page that the walk does not fetch.
+///
+/// ```
+/// use geopera::PageWalk;
+/// use serde_json::json;
+///
+/// let search = geopera::descriptors::find("catalog.search").expect("a paged operation");
+/// let body = json!({"host_name": "earthsearch-aws", "limit": 2});
+/// let mut walk = PageWalk::new(search, body.as_object().cloned().unwrap_or_default());
+///
+/// walk.advance(&json!({"features": [{}, {}], "next": "c2"}), 2)?;
+/// assert_eq!(walk.next_body().map(|body| &body["next"]), Some(&json!("c2")));
+/// walk.advance(&json!({"features": [{}], "next": null}), 1)?;
+/// assert!(walk.next_body().is_none(), "no cursor: the walk is over");
+/// # Ok::<(), geopera::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct PageWalk {
+    info: &'static OperationInfo,
     body: Map<String, Value>,
     done: bool,
     /// Pages moved past so far.
     pages: u64,
-    /// Set when the walk stopped on a repeated cursor: the error that ends it.
-    repeated: Option<Error>,
     cursors: CursorTrail,
-    redactor: Redactor,
 }
 
 fn as_i64(body: &Map<String, Value>, key: &str) -> Option<i64> {
     body.get(key).and_then(Value::as_i64)
 }
 
-impl Walker {
-    pub(crate) fn new<O: Operation>(
-        client: &Client,
-        body: impl IntoRequest<O::Input>,
-    ) -> Result<(Self, CallOptions), Error> {
-        let info = O::INFO;
-        let (json, options) = crate::runtime::checked::<O>(client, body)?;
-        let Value::Object(body) = json else {
-            return Err(Error::invalid(
-                info.id,
-                "a paged body must be a JSON object",
-            ));
-        };
-        Ok((
-            Walker {
-                info,
-                body,
-                done: false,
-                pages: 0,
-                repeated: None,
-                cursors: CursorTrail::new(),
-                redactor: Redactor::for_call(client, &options),
-            },
-            options,
-        ))
+impl PageWalk {
+    /// A walk of the operation `info` describes, whose first request sends `body`.
+    pub fn new(info: &'static OperationInfo, body: Map<String, Value>) -> Self {
+        PageWalk {
+            info,
+            body,
+            done: false,
+            pages: 0,
+            cursors: CursorTrail::new(),
+        }
     }
 
     /// The body of the next request, or `None` when the walk is over.
-    pub(crate) fn next_body(&self) -> Option<Result<Bytes, Error>> {
-        if self.done {
-            return None;
-        }
-        Some(
-            serde_json::to_vec(&self.body)
-                .map(Bytes::from)
-                .map_err(|e| Error::unserializable(self.info.id, &e)),
-        )
+    pub fn next_body(&self) -> Option<&Map<String, Value>> {
+        (!self.done).then_some(&self.body)
     }
 
-    /// Moves past `page`.
-    pub(crate) fn advance(&mut self, page: &Value) {
+    /// How many pages the walk has moved past.
+    pub fn pages(&self) -> u64 {
+        self.pages
+    }
+
+    /// Moves past `page`, the answer to [`next_body`](Self::next_body), which held `items`
+    /// items (where [`page_item_field`] finds them).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RepeatedCursor`] when `page` names a cursor this walk has followed before: the
+    /// walk is over, though the server pointed past this page.
+    pub fn advance(&mut self, page: &Value, items: usize) -> Result<(), Error> {
+        if self.done {
+            // No request was due, so `page` answers none of this walk's: nothing moves.
+            return Ok(());
+        }
         self.pages += 1;
-        let count = i64::try_from(count_items(page)).unwrap_or(i64::MAX);
+        let count = i64::try_from(items).unwrap_or(i64::MAX);
         if count == 0 {
             self.done = true;
-            return;
+            return Ok(());
         }
         match self.info.paging {
             Paging::None => self.done = true,
@@ -136,13 +170,8 @@ impl Walker {
                         .insert("next".into(), Value::String(next.to_owned()));
                 }
                 Some(next) if !next.is_empty() => {
-                    tracing::warn!(
-                        operation_id = self.info.id,
-                        pages = self.pages,
-                        "the API repeated a cursor; stopping"
-                    );
-                    self.repeated = Some(Error::repeated_cursor(self.info.id, self.pages));
                     self.done = true;
+                    return Err(Error::repeated_cursor(self.info.id, self.pages));
                 }
                 _ => self.done = true,
             },
@@ -165,6 +194,63 @@ impl Walker {
                 self.done =
                     count < per_page || total_pages.is_some_and(|total| current + 1 >= total);
             }
+        }
+        Ok(())
+    }
+}
+
+/// A walk of the SDK's streams: the [`PageWalk`], and what its errors must not show.
+pub(crate) struct Walker {
+    pub(crate) info: &'static OperationInfo,
+    walk: PageWalk,
+    /// Set when the walk stopped on a repeated cursor: the error that ends it.
+    repeated: Option<Error>,
+    redactor: Redactor,
+}
+
+impl Walker {
+    pub(crate) fn new<O: Operation>(
+        client: &Client,
+        body: impl IntoRequest<O::Input>,
+    ) -> Result<(Self, CallOptions), Error> {
+        let info = O::INFO;
+        let (json, options) = crate::runtime::checked::<O>(client, body)?;
+        let Value::Object(body) = json else {
+            return Err(Error::invalid(
+                info.id,
+                "a paged body must be a JSON object",
+            ));
+        };
+        Ok((
+            Walker {
+                info,
+                walk: PageWalk::new(info, body),
+                repeated: None,
+                redactor: Redactor::for_call(client, &options),
+            },
+            options,
+        ))
+    }
+
+    /// The body of the next request, or `None` when the walk is over.
+    pub(crate) fn next_body(&self) -> Option<Result<Bytes, Error>> {
+        let body = self.walk.next_body()?;
+        Some(
+            serde_json::to_vec(body)
+                .map(Bytes::from)
+                .map_err(|e| Error::unserializable(self.info.id, &e)),
+        )
+    }
+
+    /// Moves past `page`.
+    pub(crate) fn advance(&mut self, page: &Value) {
+        if let Err(error) = self.walk.advance(page, count_items(page)) {
+            tracing::warn!(
+                operation_id = self.info.id,
+                pages = self.walk.pages(),
+                "the API repeated a cursor; stopping"
+            );
+            self.repeated = Some(error);
         }
     }
 }

@@ -1,6 +1,5 @@
 //! Unit tests of `paging.rs`.
 use super::*;
-use crate::redact::Redactor;
 use serde_json::json;
 
 #[test]
@@ -18,82 +17,78 @@ fn items_are_found_where_pages_usually_keep_them() {
     );
 }
 
+/// A walk of `operation` from `body`.
+fn walk(operation: &str, body: serde_json::Value) -> PageWalk {
+    let info = geopera_types::operations::find(operation).expect("known");
+    PageWalk::new(info, body.as_object().cloned().unwrap_or_default())
+}
+
+/// Moves `walk` past `page`, counting its items as the streams do.
+fn advance(walk: &mut PageWalk, page: serde_json::Value) -> Result<(), Error> {
+    walk.advance(&page, count_items(&page))
+}
+
 #[test]
 fn a_cursor_walk_stops_on_a_missing_or_repeated_cursor() {
-    let info = geopera_types::operations::find("catalog.search").expect("known");
-    let mut walker = Walker {
-        info,
-        body: Map::new(),
-        done: false,
-        pages: 0,
-        repeated: None,
-        cursors: CursorTrail::new(),
-        redactor: Redactor::default(),
-    };
-    walker.advance(&json!({"features": [1], "next": "a"}));
-    assert!(!walker.done);
-    assert_eq!(walker.body["next"], "a");
-    assert!(walker.repeated.is_none());
-    walker.advance(&json!({"features": [1], "next": "a"}));
-    assert!(walker.done, "a repeated cursor ends the walk");
-    match walker.repeated.take() {
-        Some(Error::RepeatedCursor {
+    let mut cursors = walk("catalog.search", json!({}));
+    advance(&mut cursors, json!({"features": [1], "next": "a"})).expect("a new cursor");
+    assert_eq!(
+        cursors.next_body().map(|body| &body["next"]),
+        Some(&json!("a"))
+    );
+    match advance(&mut cursors, json!({"features": [1], "next": "a"})) {
+        Err(Error::RepeatedCursor {
             operation_id,
             pages,
             ..
         }) => assert_eq!((operation_id, pages), ("catalog.search", 2)),
         other => panic!("a repeated cursor is not a quiet end: {other:?}"),
     }
-    let mut walker = Walker {
-        info,
-        body: Map::new(),
-        done: false,
-        pages: 0,
-        repeated: None,
-        cursors: CursorTrail::new(),
-        redactor: Redactor::default(),
-    };
-    walker.advance(&json!({"features": [1]}));
-    assert!(walker.done);
+    assert!(
+        cursors.next_body().is_none(),
+        "a repeated cursor ends the walk"
+    );
+
+    let mut last = walk("catalog.search", json!({}));
+    advance(&mut last, json!({"features": [1]})).expect("no cursor is no error");
+    assert!(last.next_body().is_none());
 }
 
 #[test]
 fn offset_and_page_walks_stop_on_a_short_page() {
-    let items = geopera_types::operations::find("items.list").expect("known");
-    let mut walker = Walker {
-        info: items,
-        body: json!({"limit": 2, "offset": 0})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-        done: false,
-        pages: 0,
-        repeated: None,
-        cursors: CursorTrail::new(),
-        redactor: Redactor::default(),
-    };
-    walker.advance(&json!({"items": [1, 2]}));
-    assert_eq!(walker.body["offset"], 2);
-    assert!(!walker.done);
-    walker.advance(&json!({"items": [3]}));
-    assert!(walker.done);
+    let mut offsets = walk("items.list", json!({"limit": 2, "offset": 0}));
+    advance(&mut offsets, json!({"items": [1, 2]})).expect("moves on");
+    assert_eq!(
+        offsets.next_body().map(|body| &body["offset"]),
+        Some(&json!(2))
+    );
+    advance(&mut offsets, json!({"items": [3]})).expect("ends");
+    assert!(offsets.next_body().is_none());
 
-    let orders = geopera_types::operations::find("orders.list").expect("known");
-    let mut walker = Walker {
-        info: orders,
-        body: json!({"page": 0, "size": 2})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-        done: false,
-        pages: 0,
-        repeated: None,
-        cursors: CursorTrail::new(),
-        redactor: Redactor::default(),
-    };
-    walker.advance(&json!({"content": [1, 2], "totalPages": 2}));
-    assert_eq!(walker.body["page"], 1);
-    assert!(!walker.done);
-    walker.advance(&json!({"content": [3, 4], "totalPages": 2}));
-    assert!(walker.done, "the last page by totalPages");
+    let mut pages = walk("orders.list", json!({"page": 0, "size": 2}));
+    advance(&mut pages, json!({"content": [1, 2], "totalPages": 2})).expect("moves on");
+    assert_eq!(pages.next_body().map(|body| &body["page"]), Some(&json!(1)));
+    advance(&mut pages, json!({"content": [3, 4], "totalPages": 2})).expect("ends");
+    assert!(pages.next_body().is_none(), "the last page by totalPages");
+    assert_eq!(pages.pages(), 2);
+    advance(&mut pages, json!({"content": [5, 6], "totalPages": 9})).expect("ignored");
+    assert!(
+        pages.next_body().is_none(),
+        "a walk that is over stays over"
+    );
+    assert_eq!(pages.pages(), 2);
+}
+
+#[test]
+fn items_are_counted_where_they_are_split_from() {
+    for page in [
+        json!({"features": [1, 2], "links": [3]}),
+        json!({"whatever": [1, 2, 3], "total": 3}),
+        json!([1, 2]),
+        json!({"a": [1], "b": [2]}),
+        json!({"features": "not a list", "data": [1]}),
+        json!("neither"),
+    ] {
+        assert_eq!(count_items(&page), items_of(page.clone()).len(), "{page}");
+    }
 }
