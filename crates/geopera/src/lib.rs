@@ -121,10 +121,13 @@
 //!
 //! The 22 paged operations also have `pages` and `items` (async streams) and `pages_blocking` /
 //! `items_blocking` (iterators) that follow the operation's paging style — cursor (`next`),
-//! `limit`/`offset`, `page`/`size` or `limit`/`page` — and stop on the last page or a repeated
-//! cursor. `catalog.search`'s items are typed [`models::StacItem`]s, every other operation's
-//! JSON values. `catalog.search_stream` has `stream` / `stream_blocking`, which parse its
-//! newline-delimited JSON as it arrives.
+//! `limit`/`offset`, `page`/`size` or `limit`/`page` — and stop on the last page. A server
+//! that sends a walk back to a cursor it already followed stops it too, and the walk's last
+//! item is then [`Error::RepeatedCursor`], so a list cut short never passes for a whole one.
+//! `catalog.search`'s items are typed [`models::StacItem`]s, every other operation's JSON
+//! values; [`PageWalk`] gives the same rules to code that fetches pages itself.
+//! `catalog.search_stream` has `stream` / `stream_blocking`, which parse its newline-delimited
+//! JSON as it arrives.
 //!
 //! # Typed answers the contract leaves open
 //!
