@@ -15,8 +15,8 @@
 #
 # Knobs (environment): CONFORMANCE_EXAMPLES (examples per operation, default 30),
 # CONFORMANCE_SEED (schemathesis seed, default fixed), PYTHON (default python3),
-# CONFORMANCE_PREBUILT=1 (the emulator and CLI are built already: CI builds them first, then
-# verifies the packages beside this run, and cargo's lock would make the two take turns).
+# CONFORMANCE_PREBUILT=1 (the emulator and CLI are built already: CI's tests built them, and
+# CI verifies the packages beside this run, where a build here would take turns with it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
