@@ -77,7 +77,10 @@
 //!   are terrain-RGB PNGs. A tile off the grid (`z` above 30, `x` or `y` outside `0..2^z`)
 //!   is 422 at that field, and `catalog.tile.render` of a scene the catalog
 //!   does not hold is 404. `items.tile.wmts_capabilities` answers a WMTS 1.0.0 Capabilities
-//!   document (`application/xml`) with the item as its layer on `WebMercatorQuad`.
+//!   document (`application/xml`) with the item as its layer on `WebMercatorQuad`; given the
+//!   emulator's own URL as `base_url`, its tile template leads to `GET /wmts/...` here, which
+//!   serves the picture `items.tile.wmts_get_tile` answers for that tile (to anyone, like the
+//!   other asset tiles: the template's `key` is not checked).
 //!
 //! # Security and limits
 //!

@@ -27,6 +27,11 @@ pub(crate) fn router(shared: Arc<Shared>, control: bool) -> Router {
         .route("/openapi.json", get(openapi))
         // Any method: a 307 makes clients repeat the POST at the new location.
         .route("/assets/{kind}/{*file}", any(asset))
+        // The tiles of a WMTS capabilities document whose `base_url` is this emulator.
+        .route(
+            "/wmts/{item}/{matrix_set}/{level}/{column}/{row}",
+            get(wmts_tile),
+        )
         // Signed upload URLs: streamed, bounded by the upload's declared size rather than
         // the body limit, which its raw `Body` extractor does not apply (`crate::uploads`).
         .route(
@@ -134,6 +139,21 @@ async fn asset(
         .into_response(),
         Err(error) => ApiError::from(error).into_response(),
     }
+}
+
+/// A WMTS tile by its RESTful path ([`crate::ops::tiles::wmts_rest_tile`]).
+async fn wmts_tile(
+    State(shared): State<Arc<Shared>>,
+    ApiPath((item, matrix_set, level, column, row)): ApiPath<(
+        String,
+        String,
+        String,
+        String,
+        String,
+    )>,
+) -> Response {
+    crate::ops::tiles::wmts_rest_tile(shared.seed, &item, &matrix_set, &level, &column, &row)
+        .map_or_else(IntoResponse::into_response, IntoResponse::into_response)
 }
 
 /// Records the request when dropped, with the status if one was produced; a reset drops the

@@ -26,7 +26,7 @@ mod projects;
 mod provenance;
 mod sharing;
 mod tasking;
-mod tiles;
+pub(crate) mod tiles;
 mod uploads;
 mod usage;
 mod visualization;

@@ -139,6 +139,12 @@ pub(crate) fn items_wmts_capabilities(ctx: &Ctx<'_>, input: ItemWmtsCapabilities
 /// # Errors
 /// 422 at each of `z`, `x`, `y` that is off the grid (`0 <= z <= 30`, `0 <= x, y < 2^z`).
 fn tile_key(ctx: &Ctx<'_>, subject: &str, z: i64, x: i64, y: i64) -> Result<String, ApiError> {
+    grid_key(ctx.op.id, subject, z, x, y)
+}
+
+/// The key a tile of `subject` is drawn from, the same for an operation's tile and the REST
+/// tile that stands for it; a tile off the grid is 422 at its field.
+fn grid_key(operation: &str, subject: &str, z: i64, x: i64, y: i64) -> Result<String, ApiError> {
     let mut errors = Vec::new();
     let mut off_grid = |field: &str, msg: String| {
         errors.push(ValidationError::new(
@@ -164,7 +170,7 @@ fn tile_key(ctx: &Ctx<'_>, subject: &str, z: i64, x: i64, y: i64) -> Result<Stri
         }
     }
     if errors.is_empty() {
-        Ok(format!("{}/{subject}/{z}/{x}/{y}", ctx.op.id))
+        Ok(format!("{operation}/{subject}/{z}/{x}/{y}"))
     } else {
         Err(ApiError::Validation(errors))
     }
@@ -187,6 +193,72 @@ fn image(ctx: &Ctx<'_>, format: Format, body: bytes::Bytes) -> Reply {
 /// The deepest level the capabilities list; WMTS clients request nothing deeper.
 const WMTS_LEVELS: u32 = 22;
 
+/// The one tile matrix set the capabilities offer.
+const WMTS_MATRIX_SET: &str = "WebMercatorQuad";
+
+/// A tile fetched through the capabilities document's RESTful template, when its `base_url`
+/// is this emulator: `/wmts/{item}/WebMercatorQuad/{TileMatrix}/{TileCol}/{TileRow}.png`. It is
+/// the picture `items.tile.wmts_get_tile` answers for the same item and tile. Like the
+/// emulator's other asset tiles it is served to anyone: the template's `key` is not checked,
+/// and the picture, drawn from the seed and the path, tells nothing about the item.
+///
+/// # Errors
+///
+/// 404 for another tile matrix set, a level the capabilities do not list or a name that is
+/// not `{row}.png`; 400 for a column or row off the level's grid.
+pub(crate) fn wmts_rest_tile(
+    seed: u64,
+    item: &str,
+    matrix_set: &str,
+    level: &str,
+    column: &str,
+    row_file: &str,
+) -> Result<Reply, ApiError> {
+    if matrix_set != WMTS_MATRIX_SET {
+        return Err(ApiError::not_found(format!(
+            "no tile matrix set '{matrix_set}': the capabilities offer {WMTS_MATRIX_SET}"
+        )));
+    }
+    let z = level
+        .parse::<u32>()
+        .ok()
+        .filter(|z| *z <= WMTS_LEVELS)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no tile matrix '{level}' in {WMTS_MATRIX_SET}: levels 0 to {WMTS_LEVELS}"
+            ))
+        })?;
+    let row = row_file.strip_suffix(".png").ok_or_else(|| {
+        ApiError::not_found(format!("no tile '{row_file}': tiles are {{row}}.png"))
+    })?;
+    let tiles = 1u64 << z;
+    let index = |name: &str, text: &str| {
+        text.parse::<u64>()
+            .ok()
+            .filter(|n| *n < tiles)
+            .and_then(|n| i64::try_from(n).ok())
+            .ok_or_else(|| {
+                ApiError::problem(
+                    http::StatusCode::BAD_REQUEST,
+                    format!(
+                        "{name} must be from 0 to {} at level {z}, not '{text}'",
+                        tiles - 1
+                    ),
+                )
+            })
+    };
+    let (x, y) = (index("TileCol", column)?, index("TileRow", row)?);
+    let operation = geopera_types::operations::ITEMS_TILE_WMTS_GET_TILE.id;
+    let key = grid_key(operation, item, i64::from(z), x, y)?;
+    let body = images::picture(seed, &key, TILE_SIZE, TILE_SIZE, Format::Png, 0)?;
+    Ok(Reply {
+        status: http::StatusCode::OK,
+        content_type: Format::Png.content_type(),
+        headers: Vec::new(),
+        body,
+    })
+}
+
 /// A WMTS 1.0.0 Capabilities document with one layer, the item, on the WebMercatorQuad
 /// grid, whose tiles are fetched through a RESTful template under `base_url`.
 fn capabilities(item_id: &str, base_url: &str, key: &str, profile: Option<&str>) -> String {
@@ -205,6 +277,7 @@ fn capabilities(item_id: &str, base_url: &str, key: &str, profile: Option<&str>)
     } else {
         format!("?{}", query.join("&"))
     };
+    // Served by `wmts_rest_tile` when `base_url` is the emulator's.
     let template = format!(
         "{}/wmts/{}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileCol}}/{{TileRow}}.png{query}",
         base_url.trim_end_matches('/'),
@@ -232,12 +305,12 @@ fn capabilities(item_id: &str, base_url: &str, key: &str, profile: Option<&str>)
       </Style>
       <Format>image/png</Format>
       <TileMatrixSetLink>
-        <TileMatrixSet>WebMercatorQuad</TileMatrixSet>
+        <TileMatrixSet>{WMTS_MATRIX_SET}</TileMatrixSet>
       </TileMatrixSetLink>
       <ResourceURL format="image/png" resourceType="tile" template="{template}"/>
     </Layer>
     <TileMatrixSet>
-      <ows:Identifier>WebMercatorQuad</ows:Identifier>
+      <ows:Identifier>{WMTS_MATRIX_SET}</ows:Identifier>
       <ows:SupportedCRS>urn:ogc:def:crs:EPSG::3857</ows:SupportedCRS>
       <WellKnownScaleSet>urn:ogc:def:wkss:OGC:1.0:GoogleMapsCompatible</WellKnownScaleSet>
 "#,

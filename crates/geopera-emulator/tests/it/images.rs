@@ -269,6 +269,59 @@ fn wmts_capabilities_are_xml_naming_the_item_and_its_tile_template() {
     );
 }
 
+/// A WMTS client that reads the capabilities with the emulator as `base_url` and follows the
+/// template gets the same tiles the operation answers; off-template requests are refused.
+#[test]
+fn the_wmts_template_leads_to_tiles_the_emulator_serves() {
+    let api = Api::start();
+    let item = an_item(&api);
+    let base = api.emu.base_url();
+    let capabilities = api.call(
+        "items.tile.wmts_capabilities",
+        json!({"item_id": item, "base_url": base, "key": "gpra_for_the_tile_client"}),
+    );
+    let text = std::str::from_utf8(&capabilities.body).expect("UTF-8");
+    let template = text
+        .split("template=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a ResourceURL template")
+        .replace("&amp;", "&");
+    let tile_url = |matrix_set: &str, level: &str, column: &str, row: &str| {
+        template
+            .replace("{TileMatrixSet}", matrix_set)
+            .replace("{TileMatrix}", level)
+            .replace("{TileCol}", column)
+            .replace("{TileRow}.png", row)
+    };
+    let get = |url: String| Resp::read(api.http.get(url).send().expect("GET")).expect("read");
+
+    let tile = get(tile_url("WebMercatorQuad", "3", "2", "5.png"));
+    assert_eq!(tile.status, 200, "{:?}", tile.body);
+    assert_eq!(tile.content_type(), "image/png");
+    assert_eq!(png_size(&tile.body), (256, 256));
+    let answered = api.call(
+        "items.tile.wmts_get_tile",
+        json!({"item_id": item, "z": 3, "x": 2, "y": 5}),
+    );
+    assert_eq!(tile.body, answered.body, "the operation's picture");
+    let neighbour = get(tile_url("WebMercatorQuad", "3", "2", "6.png"));
+    assert_ne!(neighbour.body, tile.body, "each tile its own picture");
+
+    for (url, status) in [
+        (tile_url("WebMercatorQuad", "3", "8", "5.png"), 400),
+        (tile_url("WebMercatorQuad", "3", "2", "-1.png"), 400),
+        (tile_url("WebMercatorQuad", "23", "0", "0.png"), 404),
+        (tile_url("WebMercatorQuad", "x", "0", "0.png"), 404),
+        (tile_url("WorldCRS84Quad", "0", "0", "0.png"), 404),
+        (tile_url("WebMercatorQuad", "0", "0", "0.jpg"), 404),
+    ] {
+        let refused = get(url.clone());
+        assert_eq!(refused.status, status, "{url}");
+        assert_eq!(refused.content_type(), "application/problem+json", "{url}");
+    }
+}
+
 #[test]
 fn an_items_tilejson_points_at_tiles_the_emulator_serves() {
     let api = Api::start();
