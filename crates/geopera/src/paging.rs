@@ -38,9 +38,10 @@ const ITEM_FIELDS: &[&str] = &["features", "items", "content", "results", "data"
 /// and must find the same items the SDK's streams yield.
 ///
 /// ```
-/// let page = serde_json::json!({"type": "FeatureCollection", "features": [], "links": []});
-/// let page = page.as_object().expect("an object");
-/// assert_eq!(geopera::page_item_field(page), Some("features"));
+/// let page: serde_json::Map<String, serde_json::Value> =
+///     serde_json::from_str(r#"{"type": "FeatureCollection", "features": [], "links": []}"#)?;
+/// assert_eq!(geopera::page_item_field(&page), Some("features"));
+/// # Ok::<(), serde_json::Error>(())
 /// ```
 pub fn page_item_field(page: &Map<String, Value>) -> Option<&str> {
     if let Some(field) = ITEM_FIELDS
