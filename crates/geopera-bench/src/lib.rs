@@ -125,8 +125,8 @@ pub struct Sample {
     /// with a delay, to hold many requests in flight) or `emulator`.
     pub scenario: String,
     /// The client: `sdk-async`, `sdk-blocking`, `reqwest-value`, `reqwest-bytes`,
-    /// `python-async` or `python-sync`; or a floor for blocking calls, `ureq-blocking` or
-    /// `raw-blocking`.
+    /// `python-async` or `python-sync`; or a reference for blocking calls, `ureq-blocking`,
+    /// `reqwest-blocking` or `raw-blocking`.
     pub mode: String,
     /// The page size asked for.
     pub limit: usize,

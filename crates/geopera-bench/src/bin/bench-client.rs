@@ -10,6 +10,11 @@
 //! `raw-blocking` (each thread writing a prepared request to its own socket and reading the
 //! answer, nothing else). Both decode into the SDK's typed page, so the difference to
 //! `sdk-blocking` is the cost of carrying a call, not of reading it.
+//!
+//! `reqwest-blocking` is the design the SDK's blocking face shares, with nothing of the SDK
+//! around it: reqwest's own blocking client, a handle that hands each call to a thread running
+//! reqwest's async client. It reads the answer as `reqwest-value` does, so the two side by side
+//! are what that hand-off costs.
 
 use std::hint::black_box;
 use std::io::{Read as _, Write as _};
@@ -79,6 +84,9 @@ enum Mode {
     /// One socket per OS thread, a prepared request, the answer decoded into the typed page:
     /// the least any blocking call over HTTP/1.1 can cost.
     RawBlocking,
+    /// `reqwest::blocking`, one OS thread per concurrent call, body decoded into
+    /// `serde_json::Value`: `reqwest-value` behind reqwest's own hand-off between threads.
+    ReqwestBlocking,
 }
 
 impl Mode {
@@ -90,6 +98,7 @@ impl Mode {
             Mode::ReqwestBytes => "reqwest-bytes",
             Mode::UreqBlocking => "ureq-blocking",
             Mode::RawBlocking => "raw-blocking",
+            Mode::ReqwestBlocking => "reqwest-blocking",
         }
     }
 }
@@ -185,6 +194,16 @@ fn main() -> anyhow::Result<()> {
             let call = UreqCall::new(&args)?;
             check_items(&args, output_items(&call.once()?)?)?;
             run_threads(&args, &counters, || || Ok(black_box(call.once()?)))?
+        }
+        Mode::ReqwestBlocking => {
+            let call = ReqwestBlockingCall::new(&args)?;
+            check_items(&args, count_features(&call.fetch()?)?)?;
+            run_threads(&args, &counters, || {
+                || {
+                    let page: serde_json::Value = serde_json::from_slice(&call.fetch()?)?;
+                    Ok(black_box(page))
+                }
+            })?
         }
         Mode::RawBlocking => {
             let request = RawRequest::new(&args)?;
@@ -379,7 +398,7 @@ impl AsyncCall {
                 body: Bytes::from(search_body(HOST_NAME, args.limit)),
                 decode: args.mode == Mode::ReqwestValue,
             },
-            Mode::SdkBlocking | Mode::UreqBlocking | Mode::RawBlocking => {
+            Mode::SdkBlocking | Mode::UreqBlocking | Mode::RawBlocking | Mode::ReqwestBlocking => {
                 bail!("a blocking mode has no async call")
             }
         })
@@ -496,6 +515,53 @@ impl UreqCall {
             .limit(FLOOR_MAX_BODY as u64)
             .read_to_vec()?;
         Ok(serde_json::from_slice(&page)?)
+    }
+}
+
+/// One `catalog.search` through `reqwest::blocking`, sent as `reqwest-value` sends it. reqwest
+/// runs every call of the client on one thread of its own: that hand-off is what is measured.
+struct ReqwestBlockingCall {
+    client: reqwest::blocking::Client,
+    url: String,
+    authorization: HeaderValue,
+    body: Bytes,
+}
+
+impl ReqwestBlockingCall {
+    fn new(args: &Args) -> anyhow::Result<ReqwestBlockingCall> {
+        Ok(ReqwestBlockingCall {
+            client: reqwest::blocking::Client::builder()
+                .timeout(FLOOR_TIMEOUT)
+                .build()
+                .context("building the blocking reqwest client")?,
+            url: format!("{}/v1/op/catalog.search", args.url.trim_end_matches('/')),
+            authorization: HeaderValue::from_str(&format!("Bearer {}", args.token))
+                .context("the token is not a valid header value")?,
+            body: Bytes::from(search_body(HOST_NAME, args.limit)),
+        })
+    }
+
+    /// The answer's body, undecoded.
+    fn fetch(&self) -> anyhow::Result<Bytes> {
+        let response = self
+            .client
+            .post(&self.url)
+            .header(AUTHORIZATION, self.authorization.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(self.body.clone())
+            .send()?;
+        ensure!(
+            response.status() == http::StatusCode::OK,
+            "the server answered {}",
+            response.status()
+        );
+        ensure!(
+            response
+                .content_length()
+                .is_some_and(|length| length <= FLOOR_MAX_BODY as u64),
+            "the answer has no Content-Length or is too long"
+        );
+        Ok(response.bytes()?)
     }
 }
 
