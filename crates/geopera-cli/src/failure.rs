@@ -6,6 +6,26 @@ use std::fmt;
 pub(crate) const EXIT_API_OR_USAGE: u8 = 2;
 /// Exit code: anything else (network, timeout, credentials, local files).
 pub(crate) const EXIT_OTHER: u8 = 1;
+/// Exit code after Ctrl-C, as shells report a process ended by SIGINT (128 + 2).
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
+
+/// Every exit code with the line `--help` shows for it: the one list, which the README's
+/// table is checked against.
+pub(crate) const EXIT_CODES: [(u8, &str); 4] = [
+    (0, "success"),
+    (
+        EXIT_OTHER,
+        "any other failure (network, timeout, credentials, local files)",
+    ),
+    (
+        EXIT_API_OR_USAGE,
+        "the API answered with an error, or the command line was wrong",
+    ),
+    (
+        EXIT_INTERRUPTED,
+        "interrupted (Ctrl-C); no partial file is left behind",
+    ),
+];
 
 /// A failure to report on stderr as `Error: <message>` and exit with `code`.
 #[derive(Debug)]
@@ -63,3 +83,22 @@ pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// The result of a command: `Ok` exits 0.
 pub(crate) type Outcome = Result<(), Failure>;
+
+#[cfg(test)]
+mod tests {
+    use super::EXIT_CODES;
+
+    /// The README's exit-code table lists the codes the program uses, no more and no fewer.
+    #[test]
+    fn the_readme_lists_every_exit_code() {
+        let readme = include_str!("../README.md");
+        let listed: Vec<u8> = readme
+            .lines()
+            .filter_map(|line| line.strip_prefix("| "))
+            .filter_map(|row| row.split(" |").next())
+            .filter_map(|cell| cell.trim().parse().ok())
+            .collect();
+        let used: Vec<u8> = EXIT_CODES.iter().map(|(code, _)| *code).collect();
+        assert_eq!(listed, used, "README.md's exit-code table");
+    }
+}

@@ -14,12 +14,9 @@
 //!
 //! # Exit codes
 //!
-//! | code | meaning |
-//! |---|---|
-//! | 0 | success (a redirect answer, printed as its `location`, included) |
-//! | 1 | any other failure: network, timeout, credentials, local files, `--json` that is not JSON |
-//! | 2 | the API answered with an error status, or the command line was wrong (unknown command or flag, missing required field, value out of range) |
-//! | 130 | interrupted with Ctrl-C (a file being written is removed) |
+//! 0 for success, 1 for a failure of the network, the credentials or a local file, 2 when the
+//! API answered with an error or the command line was wrong, 130 after Ctrl-C: the list is
+//! `failure::EXIT_CODES`, shown by `--help` and in the README.
 
 mod account;
 mod auth;
@@ -45,18 +42,22 @@ use std::time::Duration;
 use clap::{value_parser, Arg, ArgAction, ArgMatches, Command};
 
 use crate::call::{Output, Settings};
-use crate::failure::{Failure, Outcome, EXIT_OTHER};
+use crate::failure::{
+    Failure, Outcome, EXIT_API_OR_USAGE, EXIT_CODES, EXIT_INTERRUPTED, EXIT_OTHER,
+};
 
-/// The exit-code table, shown at the end of `--help`.
-const EXIT_CODES: &str = "\
-Exit codes:
-  0    success
-  1    any other failure (network, timeout, credentials, local files)
-  2    the API answered with an error, or the command line was wrong
-  130  interrupted (Ctrl-C); no partial file is left behind
-
-Environment: GEOPERA_PROFILE, GEOPERA_API_URL, GEOPERA_API_TOKEN (wins over stored
-credentials and is never written). Credentials: ~/.config/geopera/credentials.json";
+/// What `--help` ends with: the exit codes, the environment and where credentials live.
+fn after_help() -> String {
+    let mut text = String::from("Exit codes:\n");
+    for (code, meaning) in EXIT_CODES {
+        text.push_str(&format!("  {code:<4} {meaning}\n"));
+    }
+    text.push_str(
+        "\nEnvironment: GEOPERA_PROFILE, GEOPERA_API_URL, GEOPERA_API_TOKEN (wins over stored\n\
+         credentials and is never written). Credentials: ~/.config/geopera/credentials.json",
+    );
+    text
+}
 
 /// The options every command accepts, before or after the subcommand.
 fn global_args() -> Vec<Arg> {
@@ -157,7 +158,7 @@ fn cli(operations: Vec<Command>) -> Command {
     Command::new("geopera")
         .version(env!("CARGO_PKG_VERSION"))
         .about("Every Geopera API operation from the shell")
-        .after_help(EXIT_CODES)
+        .after_help(after_help())
         .args(global_args())
         .subcommand(
             Command::new("login")
@@ -251,7 +252,7 @@ fn main() -> ExitCode {
         Ok(matches) => matches,
         Err(error) => {
             let _ = error.print();
-            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(EXIT_API_OR_USAGE));
         }
     };
     tracing_to_stderr(&matches);
@@ -321,9 +322,6 @@ fn tracing_to_stderr(matches: &ArgMatches) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
-
-/// Exit code after Ctrl-C, as shells report a process ended by SIGINT (128 + 2).
-const EXIT_INTERRUPTED: u8 = 130;
 
 /// Resolves on Ctrl-C. Installing the handler means SIGINT no longer kills the process at
 /// once, so a wait or an upload is abandoned cleanly and a file being written is removed.
