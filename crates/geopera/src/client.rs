@@ -605,8 +605,9 @@ impl<C> ClientBuilder<C> {
     }
 
     /// The longest wait between two reads of an answer (default [`DEFAULT_READ_TIMEOUT`],
-    /// 60 s); `None` lifts it. Async calls only: the blocking HTTP client has no such
-    /// setting, and its streams are bounded by the deadline alone.
+    /// 60 s); `None` lifts it. It holds for blocking calls and streams too, whose HTTP
+    /// clients are built from the same settings (unless
+    /// `Client::with_blocking_http_client` supplies its own).
     pub fn read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.config.transport.read_timeout = timeout.into();
         self

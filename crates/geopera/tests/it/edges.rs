@@ -285,6 +285,49 @@ async fn a_trickled_body_is_cut_off_by_the_attempt_timeout() {
     );
 }
 
+#[test]
+fn a_stalled_body_is_cut_off_by_the_read_timeout_on_both_faces() {
+    let server = Hostile::serve("127.0.0.1", |_| Reply::Trickle {
+        head: "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n"
+            .to_owned(),
+        body: vec![b' '; 100],
+        every: Duration::from_secs(5),
+    });
+    // No call timeout: only the wait between two reads can end these calls early.
+    let client = Client::builder()
+        .base_url(server.url())
+        .timeout(None)
+        .read_timeout(Duration::from_millis(300))
+        .retries(0)
+        .build()
+        .expect("valid");
+    let check = |err: Error, started: Instant| {
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(250) && elapsed < Duration::from_secs(4),
+            "{elapsed:?}"
+        );
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let started = Instant::now();
+    check(
+        runtime
+            .block_on(catalog_search::send(&client, CatalogSearchInput::new(HOST)))
+            .expect_err("cut off"),
+        started,
+    );
+    let started = Instant::now();
+    check(
+        catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST))
+            .expect_err("cut off"),
+        started,
+    );
+}
+
 fn emulator_with(faults: &str) -> geopera_emulator::EmulatorHandle {
     Emulator::builder()
         .rate_limits(RateLimits::off())
