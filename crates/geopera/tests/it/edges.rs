@@ -322,8 +322,7 @@ fn a_stalled_body_is_cut_off_by_the_read_timeout_on_both_faces() {
     );
     let started = Instant::now();
     check(
-        catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST))
-            .expect_err("cut off"),
+        catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST)).expect_err("cut off"),
         started,
     );
 }
