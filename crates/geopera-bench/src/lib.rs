@@ -126,7 +126,7 @@ pub struct Sample {
     pub scenario: String,
     /// The client: `sdk-async`, `sdk-blocking`, `reqwest-value`, `reqwest-bytes`,
     /// `python-async` or `python-sync`; or a reference for blocking calls, `ureq-blocking`,
-    /// `reqwest-blocking` or `raw-blocking`.
+    /// `reqwest-blocking`, `hyper-blocking` or `raw-blocking`.
     pub mode: String,
     /// The page size asked for.
     pub limit: usize,

@@ -9,7 +9,9 @@
 //! face: `ureq-blocking` (a synchronous HTTP client crate, each thread doing its own I/O) and
 //! `raw-blocking` (each thread writing a prepared request to its own socket and reading the
 //! answer, nothing else). Both decode into the SDK's typed page, so the difference to
-//! `sdk-blocking` is the cost of carrying a call, not of reading it.
+//! `sdk-blocking` is the cost of carrying a call, not of reading it. A third,
+//! `hyper-blocking`, sits between them: hyper's own HTTP/1.1 client connection, polled by the
+//! calling thread over its own socket with no runtime, the answer decoded the same way.
 //!
 //! `reqwest-blocking` is the design the SDK's blocking face shares, with nothing of the SDK
 //! around it: reqwest's own blocking client, a handle that hands each call to a thread running
@@ -84,6 +86,10 @@ enum Mode {
     /// One socket per OS thread, a prepared request, the answer decoded into the typed page:
     /// the least any blocking call over HTTP/1.1 can cost.
     RawBlocking,
+    /// One socket per OS thread carrying hyper's HTTP/1.1 client connection, polled by the
+    /// thread itself, which sleeps in `poll(2)` rather than in a runtime; the answer decoded
+    /// into the typed page: a blocking transport built on hyper rather than written by hand.
+    HyperBlocking,
     /// `reqwest::blocking`, one OS thread per concurrent call, body decoded into
     /// `serde_json::Value`: `reqwest-value` behind reqwest's own hand-off between threads.
     ReqwestBlocking,
@@ -98,6 +104,7 @@ impl Mode {
             Mode::ReqwestBytes => "reqwest-bytes",
             Mode::UreqBlocking => "ureq-blocking",
             Mode::RawBlocking => "raw-blocking",
+            Mode::HyperBlocking => "hyper-blocking",
             Mode::ReqwestBlocking => "reqwest-blocking",
         }
     }
@@ -203,6 +210,14 @@ fn main() -> anyhow::Result<()> {
                     let page: serde_json::Value = serde_json::from_slice(&call.fetch()?)?;
                     Ok(black_box(page))
                 }
+            })?
+        }
+        Mode::HyperBlocking => {
+            let target = HyperTarget::new(&args)?;
+            check_items(&args, output_items(&HyperConnection::new(&target).once()?)?)?;
+            run_threads(&args, &counters, || {
+                let mut connection = HyperConnection::new(&target);
+                move || Ok(black_box(connection.once()?))
             })?
         }
         Mode::RawBlocking => {
@@ -398,7 +413,11 @@ impl AsyncCall {
                 body: Bytes::from(search_body(HOST_NAME, args.limit)),
                 decode: args.mode == Mode::ReqwestValue,
             },
-            Mode::SdkBlocking | Mode::UreqBlocking | Mode::RawBlocking | Mode::ReqwestBlocking => {
+            Mode::SdkBlocking
+            | Mode::UreqBlocking
+            | Mode::RawBlocking
+            | Mode::HyperBlocking
+            | Mode::ReqwestBlocking => {
                 bail!("a blocking mode has no async call")
             }
         })
@@ -676,6 +695,199 @@ impl RawConnection<'_> {
         );
         Ok(head..head + length)
     }
+}
+
+/// Where `hyper-blocking` sends its calls, and what.
+struct HyperTarget {
+    /// `host:port`, to connect to and to send as `Host`.
+    authority: String,
+    authorization: HeaderValue,
+    input: CatalogSearchInput,
+}
+
+impl HyperTarget {
+    fn new(args: &Args) -> anyhow::Result<HyperTarget> {
+        let url = reqwest::Url::parse(&args.url).context("--url is not a URL")?;
+        ensure!(
+            url.scheme() == "http",
+            "hyper-blocking speaks plain HTTP only"
+        );
+        let host = url.host_str().context("--url has no host")?;
+        let port = url.port_or_known_default().context("--url has no port")?;
+        Ok(HyperTarget {
+            authority: format!("{host}:{port}"),
+            authorization: HeaderValue::from_str(&format!("Bearer {}", args.token))
+                .context("the token is not a valid header value")?,
+            input: CatalogSearchInput::new(HOST_NAME).limit(args.limit as i64),
+        })
+    }
+}
+
+/// A blocking socket as hyper's I/O, for a thread without a runtime. Reads never wait
+/// (`MSG_DONTWAIT`): hyper reads again after each answer to notice a closed connection, and a
+/// read that waited would hang there; [`drive`] instead sleeps in `poll(2)` until the socket is
+/// readable whenever nothing else can move. Writes wait until done (a request fits the send
+/// buffer). Reads land in `scratch` first, since filling hyper's buffer in place would need
+/// `unsafe`.
+struct BlockingIo {
+    stream: TcpStream,
+    scratch: Vec<u8>,
+}
+
+/// Sleeps until `stream` has something to read (or is closed), for at most [`FLOOR_TIMEOUT`].
+fn wait_readable(stream: &TcpStream) -> std::io::Result<()> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let timeout = Timespec {
+        tv_sec: FLOOR_TIMEOUT.as_secs() as i64,
+        tv_nsec: 0,
+    };
+    let ready = poll(&mut [PollFd::new(stream, PollFlags::IN)], Some(&timeout))?;
+    if ready == 0 {
+        return Err(std::io::ErrorKind::TimedOut.into());
+    }
+    Ok(())
+}
+
+impl hyper::rt::Read for BlockingIo {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use rustix::net::{recv, RecvFlags};
+        let io = self.get_mut();
+        let room = buf.remaining().min(io.scratch.len());
+        match recv(&io.stream, &mut io.scratch[..room], RecvFlags::DONTWAIT) {
+            Ok((read, _)) => {
+                buf.put_slice(&io.scratch[..read]);
+                std::task::Poll::Ready(Ok(()))
+            }
+            Err(rustix::io::Errno::AGAIN) => std::task::Poll::Pending,
+            Err(e) => std::task::Poll::Ready(Err(e.into())),
+        }
+    }
+}
+
+impl hyper::rt::Write for BlockingIo {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(self.get_mut().stream.write(buf))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(self.get_mut().stream.flush())
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(self.get_mut().stream.shutdown(std::net::Shutdown::Write))
+    }
+}
+
+type HyperConn = hyper::client::conn::http1::Connection<BlockingIo, http_body_util::Full<Bytes>>;
+type HyperSender = hyper::client::conn::http1::SendRequest<http_body_util::Full<Bytes>>;
+
+/// One thread's hyper connection for `hyper-blocking`, opened on first use and after a failure.
+struct HyperConnection<'a> {
+    target: &'a HyperTarget,
+    /// The request side, the connection to poll, and the socket (a second handle) to wait on.
+    open: Option<(HyperSender, std::pin::Pin<Box<HyperConn>>, TcpStream)>,
+}
+
+impl HyperConnection<'_> {
+    fn new(target: &HyperTarget) -> HyperConnection<'_> {
+        HyperConnection { target, open: None }
+    }
+
+    fn once(&mut self) -> anyhow::Result<catalog_search::Output> {
+        let body = self.exchange();
+        if body.is_err() {
+            self.open = None;
+        }
+        Ok(serde_json::from_slice(&body?)?)
+    }
+
+    fn exchange(&mut self) -> anyhow::Result<Bytes> {
+        use http_body_util::BodyExt as _;
+        let target = self.target;
+        let (sender, connection, socket) = match &mut self.open {
+            Some(open) => open,
+            None => {
+                let stream = TcpStream::connect(&target.authority)
+                    .with_context(|| format!("connecting to {}", target.authority))?;
+                stream.set_nodelay(true)?;
+                stream.set_read_timeout(Some(FLOOR_TIMEOUT))?;
+                stream.set_write_timeout(Some(FLOOR_TIMEOUT))?;
+                let socket = stream.try_clone()?;
+                let handshake = hyper::client::conn::http1::handshake(BlockingIo {
+                    stream,
+                    scratch: vec![0; 32 * 1024],
+                });
+                let (sender, connection) = drive(None, std::pin::pin!(handshake))??;
+                self.open.insert((sender, Box::pin(connection), socket))
+            }
+        };
+        let request = http::Request::post("/v1/op/catalog.search")
+            .header(http::header::HOST, &target.authority)
+            .header(AUTHORIZATION, target.authorization.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(http_body_util::Full::new(Bytes::from(serde_json::to_vec(
+                &target.input,
+            )?)))?;
+        let response = drive(
+            Some((connection.as_mut(), &*socket)),
+            std::pin::pin!(sender.send_request(request)),
+        )??;
+        ensure!(
+            response.status() == http::StatusCode::OK,
+            "the server answered {}",
+            response.status()
+        );
+        let limited = http_body_util::Limited::new(response.into_body(), FLOOR_MAX_BODY);
+        let collected = drive(
+            Some((connection.as_mut(), &*socket)),
+            std::pin::pin!(limited.collect()),
+        )?
+        .map_err(|e| anyhow::anyhow!("reading the answer: {e}"))?;
+        Ok(collected.to_bytes())
+    }
+}
+
+/// Polls `work`, and the connection between its polls, until `work` is done; when neither
+/// can move, sleeps until the socket has something to read. A connection that ends first fails
+/// the call.
+fn drive<T>(
+    mut connection: Option<(std::pin::Pin<&mut HyperConn>, &TcpStream)>,
+    mut work: std::pin::Pin<&mut impl std::future::Future<Output = T>>,
+) -> anyhow::Result<T> {
+    use std::future::Future as _;
+    use std::task::Poll;
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    for _ in 0..100_000 {
+        if let Poll::Ready(output) = work.as_mut().poll(&mut context) {
+            return Ok(output);
+        }
+        let Some((connection, socket)) = connection.as_mut() else {
+            bail!("nothing drives this work");
+        };
+        if let Poll::Ready(ended) = connection.as_mut().poll(&mut context) {
+            ended?;
+            bail!("the connection ended before the answer");
+        }
+        if let Poll::Ready(output) = work.as_mut().poll(&mut context) {
+            return Ok(output);
+        }
+        wait_readable(socket)?;
+    }
+    bail!("no answer after a hundred thousand turns")
 }
 
 /// Appends what the socket has (up to 32 KiB) to `buffer`; a closed connection is an error.
