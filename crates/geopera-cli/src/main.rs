@@ -14,9 +14,8 @@
 //!
 //! # Exit codes
 //!
-//! 0 for success, 1 for a failure of the network, the credentials or a local file, 2 when the
-//! API answered with an error or the command line was wrong, 130 after Ctrl-C: the list is
-//! `failure::EXIT_CODES`, shown by `--help` and in the README.
+//! One list, `failure::EXIT_CODES`: `--help` prints it, and the README's table (with what
+//! each code covers) is checked against it.
 
 mod account;
 mod auth;
