@@ -126,21 +126,25 @@ fn operation_module(op: &OperationDef) -> String {
          //! | paging | {paging} |\n\
          //! | retry | {retry} |\n\
          //! | rate limit | {rate} |\n\n\
+         use std::future::Future;\n\n\
          use crate::{{ApiClient, Error, IntoRequest, Response}};\n\n\
          /// The operation id, as used in routes, errors and spans.\n\
          pub const OPERATION_ID: &str = {id:?};\n\n\
          /// The request body.\npub type Input = {input};\n\n\
          /// The model of a successful answer.\npub type Output = {output};\n\n\
          /// The operation's descriptor.\npub type Operation = geopera_types::operations::{descriptor};\n\n\
-         /// Sends the call and returns the success model.\n///\n/// # Errors\n///\n\
+         /// Sends the call and returns the success model.\n///\n\
+         /// The body is checked and serialized when this is called; the future borrows neither\n\
+         /// it nor the client, so it may be spawned as it is.\n///\n/// # Errors\n///\n\
          /// An error status, a timeout, a transport failure or an undecodable answer; see [`Error`].\n\
-         pub async fn send(client: &impl ApiClient, body: impl IntoRequest<Input>) -> Result<Output, Error> {{\n\
-         crate::runtime::send::<Operation>(client.core(), body).await\n}}\n\n\
+         pub fn send(client: &impl ApiClient, body: impl IntoRequest<Input>) -> impl Future<Output = Result<Output, Error>> + Send {{\n\
+         crate::runtime::send::<Operation>(client.core(), body)\n}}\n\n\
          /// Sends the call and returns status, headers, raw bytes and the parsed value, with\n\
-         /// documented error statuses as values rather than errors.\n///\n/// # Errors\n///\n\
+         /// documented error statuses as values rather than errors. Checked and serialized at\n\
+         /// once, as for [`send`].\n///\n/// # Errors\n///\n\
          /// A timeout, a transport failure, or an undocumented status when the client raises on those.\n\
-         pub async fn send_detailed(client: &impl ApiClient, body: impl IntoRequest<Input>) -> Result<Response<Output>, Error> {{\n\
-         crate::runtime::send_detailed::<Operation>(client.core(), body).await\n}}\n\n\
+         pub fn send_detailed(client: &impl ApiClient, body: impl IntoRequest<Input>) -> impl Future<Output = Result<Response<Output>, Error>> + Send {{\n\
+         crate::runtime::send_detailed::<Operation>(client.core(), body)\n}}\n\n\
          /// The blocking form of [`send`].\n///\n/// # Errors\n///\n/// As for [`send`].\n\
          #[cfg(feature = \"blocking\")]\n\
          pub fn send_blocking(client: &impl ApiClient, body: impl IntoRequest<Input>) -> Result<Output, Error> {{\n\

@@ -236,22 +236,24 @@ impl<O: Operation> Call<O> {
         self.map_request(|r| r.deadline(deadline))
     }
 
-    /// Sends the call and returns the detailed answer.
+    /// Sends the call and returns the detailed answer. The body is checked and serialized
+    /// here; the future owns what it needs.
     ///
     /// # Errors
     ///
     /// As for the operation's `send_detailed`.
-    pub async fn send_detailed(self) -> Result<Response<O::Output>, Error> {
-        crate::runtime::send_detailed::<O>(self.client.core(), Converted(self.request)).await
+    pub fn send_detailed(self) -> impl Future<Output = Result<Response<O::Output>, Error>> + Send {
+        crate::runtime::send_detailed::<O>(self.client.core(), Converted(self.request))
     }
 
-    /// Sends the call and returns the success model (what `.await` does).
+    /// Sends the call and returns the success model (what `.await` does). The body is checked
+    /// and serialized here; the future owns what it needs.
     ///
     /// # Errors
     ///
     /// As for the operation's `send`.
-    pub async fn send(self) -> Result<O::Output, Error> {
-        self.send_detailed().await?.into_result()
+    pub fn send(self) -> impl Future<Output = Result<O::Output, Error>> + Send {
+        crate::runtime::send::<O>(self.client.core(), Converted(self.request))
     }
 
     /// Sends the call, blocking the current thread, and returns the success model.

@@ -5,7 +5,10 @@
 //! Generic code is kept to the thin edges (serializing the input, decoding the output) so
 //! that 227 operations do not multiply the code that does the work.
 
+use std::future::{ready, Future};
+
 use bytes::Bytes;
+use futures::future::Either;
 #[cfg(feature = "blocking")]
 use geopera_types::DecodeOutput;
 use geopera_types::{Operation, OperationInfo};
@@ -94,20 +97,42 @@ pub(crate) fn to_payload(
         .map_err(|e| Error::unserializable(info.id, &e))
 }
 
-pub(crate) async fn send<O: Operation>(
+pub(crate) fn send<O: Operation>(
     client: &Client,
     body: impl IntoRequest<O::Input>,
-) -> Result<O::Output, Error> {
-    send_detailed::<O>(client, body).await?.into_result()
+) -> impl Future<Output = Result<O::Output, Error>> + Send {
+    call::<O, _>(client, body, Response::into_result)
 }
 
-pub(crate) async fn send_detailed<O: Operation>(
+pub(crate) fn send_detailed<O: Operation>(
     client: &Client,
     body: impl IntoRequest<O::Input>,
-) -> Result<Response<O::Output>, Error> {
-    let (payload, options) = prepare::<O>(client, body)?;
-    let raw = execute(client, client.async_face(), O::INFO, &options, payload).await?;
-    classify(client, O::INFO, raw)
+) -> impl Future<Output = Result<Response<O::Output>, Error>> + Send {
+    call::<O, _>(client, body, Ok)
+}
+
+/// One call from async code: the body is checked and serialized now, and the future carries
+/// only what the engine needs — the payload, the options and a handle on the client.
+///
+/// Why not an `async fn`: one keeps every argument for as long as it runs, so each layer
+/// between the operation's function and the engine would carry the body again in every call
+/// in flight (a typed input is a few hundred bytes), and its future would borrow the client.
+/// Owning a handle instead makes the future `'static`: it can be spawned as it is.
+fn call<O: Operation, T: Send>(
+    client: &Client,
+    body: impl IntoRequest<O::Input>,
+    finish: fn(Response<O::Output>) -> Result<T, Error>,
+) -> impl Future<Output = Result<T, Error>> + Send {
+    match prepare::<O>(client, body) {
+        Ok((payload, options)) => {
+            let client = client.clone();
+            Either::Left(async move {
+                let raw = execute(&client, client.async_face(), O::INFO, &options, payload).await?;
+                finish(classify(&client, O::INFO, raw)?)
+            })
+        }
+        Err(error) => Either::Right(ready(Err(error))),
+    }
 }
 
 #[cfg(feature = "blocking")]

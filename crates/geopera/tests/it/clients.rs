@@ -50,6 +50,39 @@ async fn with_helpers_share_the_pool_and_leave_the_original_alone() {
     assert!(base.with_cookies([("bad;name", "x")]).is_err());
 }
 
+/// An operation's future owns what it needs: it outlives the client it came from and can be
+/// spawned as it is, while the body was checked when the call was made.
+#[tokio::test]
+async fn a_call_is_checked_when_made_and_its_future_outlives_the_client() {
+    let emu = emulator();
+    let client = client(&emu);
+    let page = catalog_search::send(&client, CatalogSearchInput::new(HOST).limit(2));
+    let detailed = catalog_search::send_detailed(&client, CatalogSearchInput::new(HOST).limit(1));
+    let refused = catalog_search::send(&client, CatalogSearchInput::new(HOST).limit(0));
+    drop(client);
+
+    let page = tokio::spawn(page)
+        .await
+        .expect("the task ran")
+        .expect("a page");
+    assert_eq!(page.features.len(), 2);
+    let detailed = tokio::spawn(detailed)
+        .await
+        .expect("the task ran")
+        .expect("an answer");
+    assert_eq!(detailed.status, StatusCode::OK);
+    let error = tokio::spawn(refused)
+        .await
+        .expect("the task ran")
+        .expect_err("limit 0 is refused before sending");
+    assert!(matches!(error, Error::InvalidInput { .. }), "{error:?}");
+    assert_eq!(
+        seen(&emu, "catalog.search").len(),
+        2,
+        "the refused body never reached the server"
+    );
+}
+
 #[test]
 fn a_custom_http_client_still_gets_base_url_and_credentials() {
     let emu = emulator();

@@ -15,6 +15,8 @@
 //! | retry | read-only: timeouts, resets and server errors are retried |
 //! | rate limit | default budget (600/min) |
 
+use std::future::Future;
+
 use crate::{ApiClient, Error, IntoRequest, Response};
 
 /// The operation id, as used in routes, errors and spans.
@@ -31,24 +33,31 @@ pub type Operation = geopera_types::operations::EventSubscriptionsGet;
 
 /// Sends the call and returns the success model.
 ///
+/// The body is checked and serialized when this is called; the future borrows neither
+/// it nor the client, so it may be spawned as it is.
+///
 /// # Errors
 ///
 /// An error status, a timeout, a transport failure or an undecodable answer; see [`Error`].
-pub async fn send(client: &impl ApiClient, body: impl IntoRequest<Input>) -> Result<Output, Error> {
-    crate::runtime::send::<Operation>(client.core(), body).await
+pub fn send(
+    client: &impl ApiClient,
+    body: impl IntoRequest<Input>,
+) -> impl Future<Output = Result<Output, Error>> + Send {
+    crate::runtime::send::<Operation>(client.core(), body)
 }
 
 /// Sends the call and returns status, headers, raw bytes and the parsed value, with
-/// documented error statuses as values rather than errors.
+/// documented error statuses as values rather than errors. Checked and serialized at
+/// once, as for [`send`].
 ///
 /// # Errors
 ///
 /// A timeout, a transport failure, or an undocumented status when the client raises on those.
-pub async fn send_detailed(
+pub fn send_detailed(
     client: &impl ApiClient,
     body: impl IntoRequest<Input>,
-) -> Result<Response<Output>, Error> {
-    crate::runtime::send_detailed::<Operation>(client.core(), body).await
+) -> impl Future<Output = Result<Response<Output>, Error>> + Send {
+    crate::runtime::send_detailed::<Operation>(client.core(), body)
 }
 
 /// The blocking form of [`send`].
