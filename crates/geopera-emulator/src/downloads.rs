@@ -16,6 +16,13 @@ use sha2::Sha256;
 use crate::error::ApiError;
 use crate::rng::to_hex;
 
+/// How long a download link stays valid, in seconds of the emulator's clock.
+pub const DOWNLOAD_URL_SECS: i64 = 900;
+
+/// Where the files behind signed links are served: `/assets/{kind}/...` for these kinds needs
+/// a link [`DownloadKey::link`] made.
+pub const SIGNED_KINDS: [&str; 2] = ["clips", "downloads"];
+
 /// The key download links are signed with.
 #[derive(Clone)]
 pub struct DownloadKey([u8; 32]);
@@ -52,6 +59,31 @@ impl DownloadKey {
             .unwrap_or_default()
     }
 
+    /// A link to `/assets/{segments...}` under `base_url` (the emulator's), valid from `now`
+    /// (Unix seconds on the emulator's clock) for [`DOWNLOAD_URL_SECS`], and when it expires.
+    ///
+    /// # Errors
+    /// 500 when the base URL cannot take a path, which a running emulator's always can.
+    pub fn link(
+        &self,
+        base_url: &str,
+        segments: &[&str],
+        now: i64,
+    ) -> Result<(String, i64), ApiError> {
+        let expires = now.saturating_add(DOWNLOAD_URL_SECS);
+        let mut url = url::Url::parse(base_url)
+            .map_err(|e| internal(format!("the emulator's base URL is not a URL: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| internal("the emulator's base URL cannot take a path".to_owned()))?
+            .push("assets")
+            .extend(segments);
+        let signature = self.sign(url.path(), expires);
+        url.query_pairs_mut()
+            .append_pair("expires", &expires.to_string())
+            .append_pair("signature", &signature);
+        Ok((url.into(), expires))
+    }
+
     /// Whether a request for `path` with the query `query` may download, at `now` (Unix
     /// seconds on the emulator's clock).
     ///
@@ -83,6 +115,10 @@ impl DownloadKey {
         }
         Ok(())
     }
+}
+
+fn internal(detail: String) -> ApiError {
+    ApiError::problem(StatusCode::INTERNAL_SERVER_ERROR, detail)
 }
 
 fn refused(detail: &str) -> ApiError {

@@ -107,8 +107,9 @@ async fn asset(
     ApiPath((kind, file)): ApiPath<(String, String)>,
     uri: Uri,
 ) -> Response {
-    // A finished job's files are behind signed links that expire.
-    if kind == "clips" {
+    // A finished job's files, and items' assets given for download, are behind signed
+    // links that expire.
+    if crate::downloads::SIGNED_KINDS.contains(&kind.as_str()) {
         let now = shared.clock.now_secs();
         if let Err(refused) = shared.download_key.check(uri.path(), uri.query(), now) {
             return refused.into_response();

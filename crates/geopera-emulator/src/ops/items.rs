@@ -29,8 +29,6 @@ const BAND_NAMES: &str = "asset_band_names";
 const DATA_ASSET: &str = "data";
 /// The field marking the `data` asset deleted.
 const ASSET_DELETED: &str = "data_asset_deleted";
-/// How long an asset's download URL stays valid, in seconds.
-const DOWNLOAD_URL_SECS: i64 = 900;
 /// How far `items.lineage` follows `duplicated_from_id`, as a guard against cycles.
 const MAX_LINEAGE: usize = 100;
 
@@ -478,11 +476,15 @@ pub(crate) fn download_asset(ctx: &Ctx<'_>, input: AssetDownloadInput) -> Outcom
         .resources
         .get(Family::Item, ctx.org, None, &input.item_id)?;
     check_asset(item, &input.asset_id)?;
-    let expires = now + DOWNLOAD_URL_SECS;
+    let file = format!("{DATA_ASSET}.tif");
+    let (url, expires) =
+        ctx.shared
+            .download_key
+            .link(&ctx.shared.base_url, &["downloads", &item.id, &file], now)?;
     Ok(ctx.ok(&json!({
         "item_id": item.id,
         "asset_id": input.asset_id,
-        "url": format!("{}/assets/{}/{DATA_ASSET}.tif?expires={expires}", ctx.shared.base_url, item.id),
+        "url": url,
         "expires_at": format_date_time(expires),
         "media_type": "image/tiff; application=geotiff; profile=cloud-optimized",
         "file_name": format!("{}_{DATA_ASSET}.tif", item.id),

@@ -13,7 +13,6 @@ use geopera_types::models::{
     ProcessingDispatchInput, ProcessingJobInput, ProjectJobGetInput, ProjectJobsInput,
 };
 use geopera_types::JsonObject;
-use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use super::{Ctx, Outcome, MAX_PAGE_SIZE};
@@ -21,8 +20,6 @@ use crate::error::ApiError;
 use crate::jobs::{self, Status, FAILS, FAIL_MARKER, STARTED};
 use crate::resources::{page, Family, Resource};
 
-/// How long a download URL stays valid.
-pub const DOWNLOAD_URL_SECS: i64 = 900;
 /// The longest process id, job type, name, item id, area or asset key accepted.
 const MAX_NAME_CHARS: usize = 200;
 /// The most assets one clip job cuts.
@@ -427,32 +424,22 @@ fn tiles(ctx: &Ctx<'_>, family: Family, id: &str) -> Outcome {
     })))
 }
 
-/// One download descriptor: a URL on the emulator valid for [`DOWNLOAD_URL_SECS`].
+/// One download descriptor: a signed link on the emulator, valid for a while.
 fn descriptor(ctx: &Ctx<'_>, job: &str, key: &str, now: i64) -> Result<Value, ApiError> {
-    let expires = now.saturating_add(DOWNLOAD_URL_SECS);
     let file = format!("{key}.tif");
-    let mut url = url::Url::parse(&ctx.shared.base_url)
-        .map_err(|e| internal(format!("the emulator's base URL is not a URL: {e}")))?;
-    url.path_segments_mut()
-        .map_err(|()| internal("the emulator's base URL cannot take a path".to_owned()))?
-        .extend(["assets", "clips", job, &file]);
-    let signature = ctx.shared.download_key.sign(url.path(), expires);
-    url.query_pairs_mut()
-        .append_pair("expires", &expires.to_string())
-        .append_pair("signature", &signature);
+    let (url, expires) =
+        ctx.shared
+            .download_key
+            .link(&ctx.shared.base_url, &["clips", job, &file], now)?;
     Ok(json!({
         "job_id": job,
         "asset_key": key,
         "mosaic_type": key,
         "file_name": format!("{job}_{file}"),
         "content_type": "image/tiff",
-        "url": url.as_str(),
+        "url": url,
         "expires_at": geopera_types::rfc3339::format_date_time(expires),
     }))
-}
-
-fn internal(detail: String) -> ApiError {
-    ApiError::problem(StatusCode::INTERNAL_SERVER_ERROR, detail)
 }
 
 fn asset_keys(job: &Resource) -> Vec<String> {

@@ -136,12 +136,17 @@ fn an_asset_downloads_until_deleted_and_provenance_walks_both_ways() {
         "items.asset.download",
         json!({"item_id": items[0], "asset_id": asset}),
     );
-    let fetched = api
-        .http
-        .get(link["url"].as_str().expect("url"))
-        .send()
-        .expect("GET");
-    assert_eq!(fetched.status().as_u16(), 200);
+    let url = link["url"].as_str().expect("url");
+    let get = |url: &str| api.http.get(url).send().expect("GET").status().as_u16();
+    assert_eq!(get(url), 200);
+    // The link is signed as a finished job's are: altered or kept too long, it is refused.
+    assert!(url.contains("signature="), "{url}");
+    assert_eq!(get(&url.replace("signature=", "signature=00")), 403);
+    assert_eq!(get(url.split('?').next().unwrap_or_default()), 403);
+    api.emu
+        .clock()
+        .advance(std::time::Duration::from_secs(15 * 60));
+    assert_eq!(get(url), 403, "expired");
     let bands = api.ok(
         "items.detect_asset_bands",
         json!({"item_id": items[0], "asset_id": asset}),
