@@ -47,13 +47,21 @@ pub fn emit(api: &Api, header: &str) -> Result<Files> {
     if HAND_WRITTEN.iter().any(|(_, module)| *module == "problem") {
         models_mod.push_str("pub use crate::problem::LocItem;\n");
     }
-    // A module's extras only where the contract has one of its schemas: a smaller contract
-    // (the generator's test fixture) builds a types crate without that module.
+    // A module's extras only where the contract has one of its schemas or an operation whose
+    // answer one of them types: a smaller contract (the generator's test fixture) builds a
+    // types crate without that module.
     for (module, names) in HAND_WRITTEN_EXTRAS {
         let used = api
             .schemas
             .iter()
-            .any(|schema| HAND_WRITTEN.contains(&(schema.wire.as_str(), *module)));
+            .any(|schema| HAND_WRITTEN.contains(&(schema.wire.as_str(), *module)))
+            || api.operations.iter().any(|op| {
+                op.output_override.is_some_and(|path| {
+                    names
+                        .iter()
+                        .any(|name| path == format!("crate::models::{name}"))
+                })
+            });
         if used {
             let _ = writeln!(
                 models_mod,

@@ -60,6 +60,9 @@ pub const OUTPUT_OVERRIDES: &[(&str, &str)] = &[
     ("catalog.search_stream", BINARY_OUTPUT),
     ("clip.create_from_area", "crate::models::ClipJobCreated"),
     ("clip.create_from_item", "crate::models::ClipJobCreated"),
+    // Signed links are credentials: the answer keeps them out of `Debug`.
+    ("clip.job.download", "crate::models::DownloadLinks"),
+    ("clip.job.downloads", "crate::models::DownloadLinks"),
     ("clip.job.get", "crate::models::Job"),
     (
         "event_subscriptions.get",
@@ -69,6 +72,7 @@ pub const OUTPUT_OVERRIDES: &[(&str, &str)] = &[
         "event_subscriptions.list",
         "crate::models::SubscriptionList",
     ),
+    ("items.asset.download", "crate::models::DownloadLinks"),
     ("orders.archive.place", "crate::models::Order"),
     ("orders.get", "crate::models::Order"),
     ("orders.tasking.place", "crate::models::Order"),
@@ -83,8 +87,10 @@ pub const OUTPUT_OVERRIDES: &[(&str, &str)] = &[
 ];
 
 /// Hand-written types that are no contract schema of their own — the members and states of
-/// the typed overlays above — listed in `models` beside the schemas (module, type names).
+/// the typed overlays above, and overlays of answers the contract leaves untyped — listed in
+/// `models` beside the schemas (module, type names).
 pub const HAND_WRITTEN_EXTRAS: &[(&str, &[&str])] = &[
+    ("downloads", &["DownloadLinks"]),
     (
         "jobs",
         &["ClipJobCreated", "DispatchedJob", "Job", "JobStatus"],

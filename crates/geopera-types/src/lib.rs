@@ -85,6 +85,7 @@ macro_rules! free_form {
 }
 
 mod binary;
+pub mod downloads;
 mod generated;
 pub mod jobs;
 mod open;

@@ -730,6 +730,7 @@ static DECODERS: &[(&str, FromBytes, geopera_types::Codec)] = decoders![
     Job,
     ClipJobCreated,
     DispatchedJob,
+    DownloadLinks,
     SubscriptionList,
     AccrualInput,
     AcknowledgeEventInput,

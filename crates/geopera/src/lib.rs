@@ -224,7 +224,9 @@
 //!   answer untouched: that is data you asked for.) Credentials inside models — a new API
 //!   key, share tokens and passwords, a subscription's delivery headers — are typed
 //!   ([`models::SecretString`], [`models::DeliveryHeaders`]) so that `Debug` hides them too,
-//!   and those a request body carries are redacted from its errors like the call's own.
+//!   and those a request body carries are redacted from its errors like the call's own. The
+//!   signed links of download answers ([`models::DownloadLinks`]) print cut after their
+//!   path.
 //! - **No panics on input.** Malformed, truncated, oversized or endless answers, odd
 //!   `Retry-After` values and bodies that fail the input checks are all typed errors.
 //!

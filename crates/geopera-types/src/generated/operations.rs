@@ -3059,7 +3059,7 @@ pub static CLIP_JOB_DELETE: OperationInfo = OperationInfo {
     secret_fields: &[],
 };
 
-/// Reads, safe to retry · `clip:read` · 600/min · [`ClipDownloadInput`](crate::models::ClipDownloadInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · `clip:read` · 600/min · [`ClipDownloadInput`](crate::models::ClipDownloadInput) → 200 [`DownloadLinks`](crate::models::DownloadLinks).
 ///
 /// The operation `clip.job.download` as a type; [`CLIP_JOB_DOWNLOAD`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -3068,7 +3068,7 @@ pub struct ClipJobDownload;
 impl Operation for ClipJobDownload {
     const INFO: &'static OperationInfo = &CLIP_JOB_DOWNLOAD;
     type Input = crate::models::ClipDownloadInput;
-    type Output = serde_json::Value;
+    type Output = crate::models::DownloadLinks;
 }
 
 /// What is known of `clip.job.download`.
@@ -3085,14 +3085,14 @@ pub static CLIP_JOB_DOWNLOAD: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::CLIP_DOWNLOAD_INPUT),
     output: &Shape::Any,
     input_type: "ClipDownloadInput",
-    output_type: "serde_json::Value",
+    output_type: "DownloadLinks",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
 };
 
-/// Reads, safe to retry · `clip:read` · 600/min · [`ClipJobInput`](crate::models::ClipJobInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · `clip:read` · 600/min · [`ClipJobInput`](crate::models::ClipJobInput) → 200 [`DownloadLinks`](crate::models::DownloadLinks).
 ///
 /// The operation `clip.job.downloads` as a type; [`CLIP_JOB_DOWNLOADS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -3101,7 +3101,7 @@ pub struct ClipJobDownloads;
 impl Operation for ClipJobDownloads {
     const INFO: &'static OperationInfo = &CLIP_JOB_DOWNLOADS;
     type Input = crate::models::ClipJobInput;
-    type Output = serde_json::Value;
+    type Output = crate::models::DownloadLinks;
 }
 
 /// What is known of `clip.job.downloads`.
@@ -3118,7 +3118,7 @@ pub static CLIP_JOB_DOWNLOADS: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::CLIP_JOB_INPUT),
     output: &Shape::Any,
     input_type: "ClipJobInput",
-    output_type: "serde_json::Value",
+    output_type: "DownloadLinks",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
@@ -4148,7 +4148,7 @@ pub static GLOSSARY_PROVIDERS_LIST: OperationInfo = OperationInfo {
     secret_fields: &[],
 };
 
-/// Reads, safe to retry · `items:read` · 600/min · [`AssetDownloadInput`](crate::models::AssetDownloadInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · `items:read` · 600/min · [`AssetDownloadInput`](crate::models::AssetDownloadInput) → 200 [`DownloadLinks`](crate::models::DownloadLinks).
 ///
 /// The operation `items.asset.download` as a type; [`ITEMS_ASSET_DOWNLOAD`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -4157,7 +4157,7 @@ pub struct ItemsAssetDownload;
 impl Operation for ItemsAssetDownload {
     const INFO: &'static OperationInfo = &ITEMS_ASSET_DOWNLOAD;
     type Input = crate::models::AssetDownloadInput;
-    type Output = serde_json::Value;
+    type Output = crate::models::DownloadLinks;
 }
 
 /// What is known of `items.asset.download`.
@@ -4174,7 +4174,7 @@ pub static ITEMS_ASSET_DOWNLOAD: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::ASSET_DOWNLOAD_INPUT),
     output: &Shape::Any,
     input_type: "AssetDownloadInput",
-    output_type: "serde_json::Value",
+    output_type: "DownloadLinks",
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,

@@ -117,6 +117,53 @@ async fn a_clip_job_is_waited_for_too() {
     assert_eq!(done.status, Some(JobStatus::Succeeded));
 }
 
+/// A finished clip's download links are signed URLs, which let anyone holding them fetch the
+/// file: the answer hands them to the code that asks, and `Debug` keeps them out of logs.
+#[tokio::test]
+async fn download_links_work_as_answered_but_never_print() {
+    use geopera::models::{ClipDownloadInput, ClipJobInput};
+    use geopera::operations::{clip_job_download, clip_job_downloads};
+
+    let (emu, client) = on_shared_time();
+    let created = call(
+        &client,
+        "clip.create_from_item",
+        json!({"item_id": "S2A_1"}),
+    )
+    .await;
+    let job = created["job"]["id"].as_str().expect("a clip job id");
+    wait::clip_job(&client, job)
+        .await
+        .expect("the clip succeeds");
+
+    let all = clip_job_downloads::send(&client, ClipJobInput::new(job))
+        .await
+        .expect("the links");
+    let one = clip_job_download::send(&client, ClipDownloadInput::new(job, "data"))
+        .await
+        .expect("one link");
+    let url = one["url"].as_str().expect("a URL").to_owned();
+    assert_eq!(all["downloads"][0]["url"].as_str(), Some(url.as_str()));
+    let signature = url.split("signature=").nth(1).expect("a signed URL");
+    assert!(signature.len() >= 32, "{url}");
+    let fetched = reqwest::get(&url).await.expect("the file");
+    assert_eq!(fetched.status().as_u16(), 200);
+
+    for printed in [format!("{one:?}"), format!("{all:?}")] {
+        assert!(!printed.contains(signature), "{printed}");
+        assert!(printed.contains("/data.tif?<redacted>"), "{printed}");
+    }
+    let detailed = clip_job_download::send_detailed(&client, ClipDownloadInput::new(job, "data"))
+        .await
+        .expect("one link");
+    let printed = format!("{detailed:?}");
+    assert!(!printed.contains("signature="), "{printed}");
+    // What the caller writes out on purpose is the answer as it came.
+    let written = serde_json::to_string(&one).expect("JSON");
+    assert!(written.contains(signature));
+    drop(emu);
+}
+
 #[tokio::test]
 async fn an_archive_order_is_waited_for_until_fulfilled() {
     let (emu, client) = on_shared_time();

@@ -2,6 +2,7 @@
 
 //! One type per schema of the contract.
 
+pub use crate::downloads::DownloadLinks;
 pub use crate::jobs::ProcessExecuteOutput;
 pub use crate::jobs::{ClipJobCreated, DispatchedJob, Job, JobStatus};
 pub use crate::orders::ArchiveEstimateOutput;
