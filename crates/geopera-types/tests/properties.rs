@@ -511,8 +511,9 @@ fn errors_point_into(
     errors: &[geopera_types::ValidationError],
 ) -> Result<(), TestCaseError> {
     use geopera_types::LocItem;
+    let body_root = LocItem::from("body");
     for error in errors {
-        prop_assert_eq!(error.loc.first(), Some(&LocItem::from("body")), "{}", error);
+        prop_assert_eq!(error.loc.first(), Some(&body_root), "{}", error);
         prop_assert!(
             !error.msg.is_empty() && !error.r#type.is_empty(),
             "{}",
