@@ -1,6 +1,7 @@
 //! A processing job from start to finish: start it (safe to repeat: one idempotency key), wait
 //! for it with progress, and read where its output tiles are — then the same for a job that
-//! fails, whose wait ends with the job's final state as a typed error.
+//! fails, whose wait ends with the job's final state as a typed error, and a clip of a catalog
+//! item whose files come as signed download links.
 //!
 //! Runs against the embedded emulator unless `GEOPERA_API_URL` and `GEOPERA_API_TOKEN` are set;
 //! on the emulator the client waits on its clock, so the minute a job takes passes at once.
@@ -11,8 +12,10 @@ mod support;
 
 use std::time::Duration;
 
-use geopera::models::{Job, ProcessExecuteInput, ProcessingJobInput};
-use geopera::operations::{processing_execute, processing_job_tile_info};
+use geopera::models::{ClipJobInput, Job, ProcessExecuteInput, ProcessingJobInput};
+use geopera::operations::{
+    clip_create_from_item, clip_job_downloads, processing_execute, processing_job_tile_info,
+};
 use geopera::wait::{self, WaitError};
 use geopera::{AuthenticatedClient, Geopera, Request};
 use serde_json::json;
@@ -57,6 +60,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(WaitError::Failed { id, state, .. }) => println!("{id} ended {state}"),
         Err(other) => return Err(other.into()),
         Ok(job) => println!("{} unexpectedly {}", job.id, status(&job)),
+    }
+
+    // A clip of one catalog item. Its files are handed out as signed links: anyone holding
+    // one can fetch the file until it expires, so `{:?}` prints them cut after their path.
+    // The contract leaves this body open: it is a JSON object.
+    let mut body = geopera::JsonObject::new();
+    body.insert("item_id".to_owned(), json!("S2A_1"));
+    let clip = clip_create_from_item::send(&client, body).await?;
+    let clipped = wait::clip_job(&client, &clip.job.id).await?;
+    let links = clip_job_downloads::send(&client, ClipJobInput::new(&clipped.id)).await?;
+    println!("{} {}: {links:?}", clipped.id, status(&clipped));
+    for download in links["downloads"].as_array().into_iter().flatten() {
+        // The link itself, for the code that fetches the file.
+        let url = download["url"].as_str().unwrap_or_default();
+        println!(
+            "  {} ({} characters of signed URL)",
+            download["file_name"],
+            url.len()
+        );
     }
     Ok(())
 }
