@@ -10,7 +10,7 @@
 //! `ops` and no change here or in `store`.
 
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -151,6 +151,10 @@ impl Resource {
 pub struct Resources {
     records: HashMap<String, Resource>,
     next_seq: u64,
+    /// The ids of records created, handed out to be changed, or removed since the state file
+    /// last took them ([`take_changed`](Self::take_changed)): it writes those rows only, so a
+    /// write costs what the request changed rather than everything the store holds.
+    changed: HashSet<String>,
 }
 
 impl Resources {
@@ -158,12 +162,33 @@ impl Resources {
     pub fn restored(records: Vec<Resource>) -> Self {
         let next_seq = records.iter().map(|r| r.seq + 1).max().unwrap_or(0);
         let records = records.into_iter().map(|r| (r.id.clone(), r)).collect();
-        Resources { records, next_seq }
+        Resources {
+            records,
+            next_seq,
+            changed: HashSet::new(),
+        }
     }
 
     /// Every record, for the state file.
     pub fn records(&self) -> impl Iterator<Item = &Resource> {
         self.records.values()
+    }
+
+    /// The record with `id` whoever owns it, for the state file.
+    pub fn record(&self, id: &str) -> Option<&Resource> {
+        self.records.get(id)
+    }
+
+    /// The ids of records that may differ from the state file's rows, forgetting them: the
+    /// caller writes them (a record that is gone is a row to delete).
+    pub fn take_changed(&mut self) -> HashSet<String> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// Puts back ids [`take_changed`](Self::take_changed) gave when writing them failed, so
+    /// the next write tries again.
+    pub fn keep_changed(&mut self, ids: HashSet<String>) {
+        self.changed.extend(ids);
     }
 
     /// Creates a record with a fresh id from `rng`.
@@ -230,6 +255,7 @@ impl Resources {
             fields,
         };
         self.next_seq += 1;
+        self.changed.insert(id.clone());
         match self.records.entry(id) {
             Entry::Occupied(mut slot) => {
                 slot.insert(record);
@@ -267,10 +293,13 @@ impl Resources {
         parent: Option<&str>,
         id: &str,
     ) -> Result<&mut Resource, ApiError> {
-        self.records
+        let record = self
+            .records
             .get_mut(id)
             .filter(|r| owned(r, family, org, parent))
-            .ok_or_else(|| not_found(family, id))
+            .ok_or_else(|| not_found(family, id))?;
+        self.changed.insert(record.id.clone());
+        Ok(record)
     }
 
     /// Removes and returns the record.
@@ -285,7 +314,12 @@ impl Resources {
         id: &str,
     ) -> Result<Resource, ApiError> {
         self.get(family, org, parent, id)?;
-        self.records.remove(id).ok_or_else(|| not_found(family, id))
+        let removed = self
+            .records
+            .remove(id)
+            .ok_or_else(|| not_found(family, id))?;
+        self.changed.insert(removed.id.clone());
+        Ok(removed)
     }
 
     /// The organization's records of a family (under `parent`, when named), oldest first.
@@ -306,16 +340,25 @@ impl Resources {
         family: Family,
         matches: impl Fn(&Resource) -> bool,
     ) -> Option<&mut Resource> {
-        self.records
+        let record = self
+            .records
             .values_mut()
-            .find(|r| r.family == family && matches(r))
+            .find(|r| r.family == family && matches(r))?;
+        self.changed.insert(record.id.clone());
+        Some(record)
     }
 
     /// Removes every record of `family` whose parent is `parent`, returning how many went.
     pub fn remove_children(&mut self, family: Family, org: &str, parent: &str) -> usize {
+        let changed = &mut self.changed;
         let before = self.records.len();
-        self.records
-            .retain(|_, r| !owned(r, family, org, Some(parent)));
+        self.records.retain(|id, r| {
+            let keep = !owned(r, family, org, Some(parent));
+            if !keep {
+                changed.insert(id.clone());
+            }
+            keep
+        });
         before - self.records.len()
     }
 }

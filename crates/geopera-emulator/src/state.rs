@@ -182,12 +182,13 @@ impl Shared {
     }
 
     /// Writes orders, keys, balances, answered idempotency claims, signed-in sessions, event
-    /// subscriptions (with their signing secrets) and waiting webhook deliveries to
-    /// the state file, if there is one. A failed write is logged, not answered: the request itself succeeded.
+    /// subscriptions (with their signing secrets), waiting webhook deliveries and the
+    /// resources changed since the last write to the state file, if there is one. A failed write is logged, not answered: the request itself succeeded.
     pub fn persist(&self) {
         let Some(store) = &self.store else { return };
         let now_ms = self.clock.now_millis();
-        let inner = self.lock();
+        let mut inner = self.lock();
+        let changed_resources = inner.resources.take_changed();
         let snapshot = SnapshotRef {
             seed: self.seed,
             rng_state: inner.rng.state(),
@@ -201,9 +202,12 @@ impl Shared {
             outbox: &inner.webhooks.outbox,
             swept_to: inner.webhooks.swept_to,
             resources: &inner.resources,
+            changed_resources: &changed_resources,
             clock_ms: now_ms,
         };
         if let Err(error) = store.save(&snapshot) {
+            // The transaction rolled back: the next write tries these rows again.
+            inner.resources.keep_changed(changed_resources);
             tracing::warn!(%error, "could not write the state file");
         }
     }

@@ -913,6 +913,52 @@ fn kept_records_survive_a_restart() {
     assert_ne!(fresh, thing);
 }
 
+/// The state file is written by the rows that changed: what one run removes stays removed,
+/// and what a later run leaves alone is still there after the next restart.
+#[test]
+fn removals_and_untouched_records_survive_restarts() {
+    let file = TempFile::new("resources-changes");
+    let (kept_project, shelf, kept, gone, dropped_project, orphan) = {
+        let api = start_with(&file);
+        let kept_project = new_project(&api, "Kept");
+        let shelf = collection(&api, &kept_project, "Shelf");
+        let kept = item(&api, &kept_project, Some(&shelf), "kept");
+        let gone = item(&api, &kept_project, Some(&shelf), "gone");
+        let dropped_project = new_project(&api, "Dropped");
+        let orphan = item(&api, &dropped_project, None, "orphan");
+        ok(api.call("items.delete", json!({"item_id": gone})));
+        (kept_project, shelf, kept, gone, dropped_project, orphan)
+    };
+    {
+        let api = start_with(&file);
+        assert_eq!(api.call("items.get", json!({"item_id": gone})).status, 404);
+        ok(api.call("items.get", json!({"item_id": kept})));
+        // The project goes with its items.
+        ok(api.call("projects.delete", json!({"project_id": dropped_project})));
+        ok(api.call(
+            "items.update",
+            json!({"item_id": kept, "description": "second run"}),
+        ));
+    }
+    let api = start_with(&file);
+    let got = ok(api.call("items.get", json!({"item_id": kept})));
+    assert_eq!(got["item"]["description"], "second run");
+    assert_eq!(got["item"]["collection_id"], shelf.as_str());
+    ok(api.call(
+        "collections.get",
+        json!({"project_id": kept_project, "collection_id": shelf}),
+    ));
+    let listed = ok(api.call("items.list", json!({"project_id": kept_project})));
+    assert_eq!(listed["total"], 1, "{listed}");
+    for (op, body) in [
+        ("items.get", json!({"item_id": gone})),
+        ("items.get", json!({"item_id": orphan})),
+        ("projects.get", json!({"project_id": dropped_project})),
+    ] {
+        assert_eq!(api.call(op, body.clone()).status, 404, "{op} {body}");
+    }
+}
+
 #[test]
 fn an_alert_event_is_kept_even_when_only_a_test_recorded_it() {
     let file = TempFile::new("alert-event");
