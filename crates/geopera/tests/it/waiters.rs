@@ -101,19 +101,19 @@ async fn a_failing_job_ends_the_wait_with_a_typed_error_carrying_its_final_state
     assert!(error.to_string().contains("failed"), "{error}");
 }
 
+/// A new clip of a catalog item, waited for until it succeeds.
+async fn finished_clip(client: &Geopera) -> geopera::models::Job {
+    let created = call(client, "clip.create_from_item", json!({"item_id": "S2A_1"})).await;
+    let job = created["job"]["id"].as_str().expect("a clip job id");
+    wait::clip_job(client, job)
+        .await
+        .expect("the clip succeeds")
+}
+
 #[tokio::test]
 async fn a_clip_job_is_waited_for_too() {
     let (_emu, client) = on_shared_time();
-    let created = call(
-        &client,
-        "clip.create_from_item",
-        json!({"item_id": "S2A_1"}),
-    )
-    .await;
-    let job = created["job"]["id"].as_str().expect("a clip job id");
-    let done = wait::clip_job(&client, job)
-        .await
-        .expect("the clip succeeds");
+    let done = finished_clip(&client).await;
     assert_eq!(done.status, Some(JobStatus::Succeeded));
 }
 
@@ -124,17 +124,9 @@ async fn download_links_work_as_answered_but_never_print() {
     use geopera::models::{ClipDownloadInput, ClipJobInput};
     use geopera::operations::{clip_job_download, clip_job_downloads};
 
-    let (emu, client) = on_shared_time();
-    let created = call(
-        &client,
-        "clip.create_from_item",
-        json!({"item_id": "S2A_1"}),
-    )
-    .await;
-    let job = created["job"]["id"].as_str().expect("a clip job id");
-    wait::clip_job(&client, job)
-        .await
-        .expect("the clip succeeds");
+    let (_emu, client) = on_shared_time();
+    let job = finished_clip(&client).await.id;
+    let job = job.as_str();
 
     let all = clip_job_downloads::send(&client, ClipJobInput::new(job))
         .await
@@ -161,7 +153,6 @@ async fn download_links_work_as_answered_but_never_print() {
     // What the caller writes out on purpose is the answer as it came.
     let written = serde_json::to_string(&one).expect("JSON");
     assert!(written.contains(signature));
-    drop(emu);
 }
 
 #[tokio::test]
