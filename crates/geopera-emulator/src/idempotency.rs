@@ -1,7 +1,7 @@
 //! `Idempotency-Key`: a key is claimed per (organization, operation, key) before the work
 //! runs; a retry with the same body replays the stored answer, a different body is 409.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use http::{HeaderName, HeaderValue};
 use serde_json::Value;
@@ -29,23 +29,41 @@ pub(crate) enum Begin {
 #[derive(Debug, Default)]
 pub(crate) struct Claims {
     by_slot: HashMap<ClaimSlot, Claim>,
+    /// The slots whose claim was answered or dropped since the state file last took them
+    /// ([`take_changed`](Self::take_changed)): it writes those rows only.
+    changed: HashSet<ClaimSlot>,
 }
 
 impl Claims {
-    /// Claims read back from the state file, less those that have expired since.
+    /// Claims read back from the state file, less those that have expired since (whose rows
+    /// the next write deletes).
     pub(crate) fn restored(mut by_slot: HashMap<ClaimSlot, Claim>, now_ms: i64) -> Self {
-        by_slot.retain(|_, claim| now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS);
-        Claims { by_slot }
+        let mut changed = HashSet::new();
+        by_slot.retain(|slot, claim| {
+            let live = now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS;
+            if !live {
+                changed.insert(slot.clone());
+            }
+            live
+        });
+        Claims { by_slot, changed }
     }
 
-    /// The claims worth keeping in the state file: answered and not yet expired.
-    pub(crate) fn durable(&self, now_ms: i64) -> Vec<(&ClaimSlot, &Claim)> {
-        self.by_slot
-            .iter()
-            .filter(|(_, claim)| {
-                claim.reply.is_some() && now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS
-            })
-            .collect()
+    /// The claim at `slot` if it belongs in the state file: answered and not yet expired.
+    pub(crate) fn durable(&self, slot: &ClaimSlot, now_ms: i64) -> Option<&Claim> {
+        self.by_slot.get(slot).filter(|claim| {
+            claim.reply.is_some() && now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS
+        })
+    }
+
+    /// The slots that may differ from the state file's rows, forgetting them.
+    pub(crate) fn take_changed(&mut self) -> HashSet<ClaimSlot> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// Puts back slots [`take_changed`](Self::take_changed) gave when writing them failed.
+    pub(crate) fn keep_changed(&mut self, slots: HashSet<ClaimSlot>) {
+        self.changed.extend(slots);
     }
 
     /// Claims `slot` for a request whose body has `print`, or says why it must not run.
@@ -58,8 +76,14 @@ impl Claims {
         print: [u8; 32],
         now_ms: i64,
     ) -> Result<Begin, ApiError> {
-        self.by_slot
-            .retain(|_, claim| now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS);
+        let changed = &mut self.changed;
+        self.by_slot.retain(|slot, claim| {
+            let live = now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS;
+            if !live {
+                changed.insert(slot.clone());
+            }
+            live
+        });
         if let Some(claim) = self.by_slot.get(slot) {
             if claim.fingerprint != print {
                 return Err(ApiError::conflict(
@@ -101,6 +125,7 @@ impl Claims {
         match self.by_slot.get_mut(slot) {
             Some(claim) => {
                 claim.reply = Some(reply.clone());
+                self.changed.insert(slot.clone());
                 true
             }
             None => false,

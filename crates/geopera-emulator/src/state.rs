@@ -189,13 +189,17 @@ impl Shared {
         let now_ms = self.clock.now_millis();
         let mut inner = self.lock();
         let changed_resources = inner.resources.take_changed();
+        let changed_claims = inner.claims.take_changed();
         let snapshot = SnapshotRef {
             seed: self.seed,
             rng_state: inner.rng.state(),
             credentials: &inner.credentials,
             orgs: &inner.orgs,
             orders: &inner.orders,
-            claims: inner.claims.durable(now_ms),
+            claims: changed_claims
+                .iter()
+                .map(|slot| (slot, inner.claims.durable(slot, now_ms)))
+                .collect(),
             sessions: &inner.oidc.families,
             access: &inner.oidc.access,
             subscriptions: &inner.webhooks.subscriptions,
@@ -208,6 +212,7 @@ impl Shared {
         if let Err(error) = store.save(&snapshot) {
             // The transaction rolled back: the next write tries these rows again.
             inner.resources.keep_changed(changed_resources);
+            inner.claims.keep_changed(changed_claims);
             tracing::warn!(%error, "could not write the state file");
         }
     }

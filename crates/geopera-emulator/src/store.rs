@@ -3,11 +3,13 @@
 //!
 //! The durable part of the state is written after every request that executed an operation
 //! which is not read-only, or answered one with an idempotency key, in one transaction, which
-//! keeps the file consistent if the process dies mid-way. The resources users create (up to
-//! [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) of each family per organization) are
-//! written as they change — only the rows of records created, changed or removed since the
-//! last write — so a write costs the same with ten records or ten thousand; the rest (keys,
-//! orders, claims, sessions, subscriptions, deliveries) is small and rewritten whole.
+//! keeps the file consistent if the process dies mid-way. What grows with use is written as it
+//! changes, so a write costs the same with ten records or ten thousand: the resources users
+//! create (up to [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) of each family per
+//! organization) by the rows of records created, changed or removed since the last write, and
+//! the answered idempotency claims (one per keyed request for a day, which the SDKs send with
+//! every create) by those answered or dropped since. The rest (keys, orders, sessions, subscriptions,
+//! deliveries) is rewritten whole.
 //!
 //! The schema is versioned with SQLite's `user_version`: [`MIGRATIONS`] holds the steps from
 //! each version to the next, so a file written by an older emulator opens and is upgraded in
@@ -87,15 +89,17 @@ pub(crate) struct Snapshot {
     pub clock_ms: Option<i64>,
 }
 
-/// What to write: the records as the caller holds them. Claims without a reply are skipped
-/// (there is nothing to replay yet); which claims are still worth keeping is the caller's call.
+/// What to write: the records as the caller holds them, and of the resources and claims those
+/// that changed since the last write.
 pub(crate) struct SnapshotRef<'a> {
     pub seed: u64,
     pub rng_state: u64,
     pub credentials: &'a HashMap<String, Credential>,
     pub orgs: &'a HashMap<String, Org>,
     pub orders: &'a HashMap<String, Order>,
-    pub claims: Vec<(&'a ClaimSlot, &'a Claim)>,
+    /// The claims changed since the last write that succeeded: the claim the file should
+    /// hold (answered and not expired), or `None` for a row to delete.
+    pub claims: Vec<(&'a ClaimSlot, Option<&'a Claim>)>,
     pub sessions: &'a HashMap<TokenDigest, Family>,
     pub access: &'a HashMap<TokenDigest, Access>,
     pub subscriptions: &'a HashMap<String, Subscription>,
@@ -167,8 +171,8 @@ impl Store {
         Ok((store, snapshot))
     }
 
-    /// Replaces the file's contents with `snapshot`: the small tables whole, the resources by
-    /// the rows that changed.
+    /// Replaces the file's contents with `snapshot`: the small tables whole, the resources and
+    /// the claims by the rows that changed.
     ///
     /// # Errors
     /// When SQLite cannot write the file.
@@ -180,9 +184,10 @@ impl Store {
         let tx = connection.transaction()?;
         tx.execute_batch(
             "DELETE FROM meta; DELETE FROM credentials; DELETE FROM orgs; DELETE FROM orders;
-             DELETE FROM idempotency; DELETE FROM sessions; DELETE FROM access_tokens;
-             DELETE FROM subscriptions; DELETE FROM outbox;",
+             DELETE FROM sessions; DELETE FROM access_tokens; DELETE FROM subscriptions;
+             DELETE FROM outbox;",
         )?;
+        write_claims(&tx, &snapshot.claims)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('seed', ?1), ('rng_state', ?2), ('clock_ms', ?3)",
             params![
@@ -240,35 +245,6 @@ impl Store {
                     json_text(&order.detail)
                 ])?;
             }
-            let mut insert = tx.prepare(
-                "INSERT INTO idempotency (org, operation, key, fingerprint, at_ms, status,
-                     content_type, headers, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            for ((org, operation, key), claim) in &snapshot.claims {
-                let Some(reply) = &claim.reply else { continue };
-                let headers: Vec<(&str, String)> = reply
-                    .headers
-                    .iter()
-                    .map(|(name, value)| {
-                        (
-                            name.as_str(),
-                            String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                        )
-                    })
-                    .collect();
-                insert.execute(params![
-                    org,
-                    operation,
-                    key,
-                    claim.fingerprint.as_slice(),
-                    claim.at_ms,
-                    reply.status.as_u16(),
-                    reply.content_type,
-                    json_text(&headers),
-                    reply.body.as_ref()
-                ])?;
-            }
             let mut insert = tx.prepare("INSERT INTO sessions (family, record) VALUES (?1, ?2)")?;
             for (family, record) in snapshot.sessions {
                 insert.execute(params![family.as_slice(), json_text(record)])?;
@@ -304,6 +280,49 @@ impl Store {
         }
         tx.commit()
     }
+}
+
+/// Writes the claims that changed: an answered one's row, or the deletion of one that is gone.
+fn write_claims(
+    tx: &rusqlite::Transaction<'_>,
+    changed: &[(&ClaimSlot, Option<&Claim>)],
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare(
+        "INSERT OR REPLACE INTO idempotency (org, operation, key, fingerprint, at_ms, status,
+             content_type, headers, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let mut delete =
+        tx.prepare("DELETE FROM idempotency WHERE org = ?1 AND operation = ?2 AND key = ?3")?;
+    for ((org, operation, key), claim) in changed {
+        let Some((claim, reply)) = claim.and_then(|c| c.reply.as_ref().map(|reply| (c, reply)))
+        else {
+            delete.execute(params![org, operation, key])?;
+            continue;
+        };
+        let headers: Vec<(&str, String)> = reply
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        insert.execute(params![
+            org,
+            operation,
+            key,
+            claim.fingerprint.as_slice(),
+            claim.at_ms,
+            reply.status.as_u16(),
+            reply.content_type,
+            json_text(&headers),
+            reply.body.as_ref()
+        ])?;
+    }
+    Ok(())
 }
 
 /// Brings the file to [`SCHEMA_VERSION`], or refuses one written by a newer emulator.

@@ -178,6 +178,67 @@ fn an_idempotent_retry_after_a_restart_replays_and_charges_once() {
     assert!(api.emu.balance_credits(DEMO_ORG) < balance);
 }
 
+/// Claims are written as they come and go: a new key adds its row, an expired claim's row is
+/// deleted by the next write, and what is left replays after a restart.
+#[test]
+fn claims_are_written_as_they_come_and_go() {
+    let file = TempFile::new("claims");
+    let rows = || -> i64 {
+        let file = rusqlite::Connection::open(&file.0).expect("the state file opens");
+        file.query_row("SELECT COUNT(*) FROM idempotency", [], |row| row.get(0))
+            .expect("a count")
+    };
+    let create = |api: &Api, key: &str, name: &str| {
+        let bearer = format!("Bearer {}", api.emu.api_key());
+        api.call_with(
+            "projects.create",
+            &json!({"name": name}),
+            &[("authorization", &bearer), ("idempotency-key", key)],
+        )
+    };
+    let day = Duration::from_secs(24 * 3600 + 1);
+    let last = {
+        let clock = geopera_emulator::ManualClock::new();
+        let api = Api::with(
+            Emulator::builder()
+                .seed(5)
+                .rate_limits(RateLimits::off())
+                .clock(clock.clone())
+                .state_file(&file.0),
+        );
+        assert_eq!(create(&api, "k1", "one").status, 200);
+        assert_eq!(create(&api, "k2", "two").status, 200);
+        assert_eq!(rows(), 2);
+        clock.advance(day);
+        // Both claims have expired; the write of this one deletes their rows.
+        let last = create(&api, "k3", "three");
+        assert_eq!(last.status, 200);
+        assert_eq!(rows(), 1);
+        // A key whose claim expired is free again, and its new claim replaces the old row.
+        assert_eq!(create(&api, "k1", "one again").status, 200);
+        assert_eq!(rows(), 2);
+        last
+    };
+    let clock = geopera_emulator::ManualClock::new();
+    clock.advance(day);
+    let api = Api::with(
+        Emulator::builder()
+            .seed(5)
+            .rate_limits(RateLimits::off())
+            .clock(clock)
+            .state_file(&file.0),
+    );
+    let replay = create(&api, "k3", "three");
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body, last.body);
+    assert_eq!(
+        create(&api, "k1", "one").status,
+        409,
+        "k1 is bound to its second body"
+    );
+    assert_eq!(api.emu.executed("projects.create"), 0);
+}
+
 #[test]
 fn a_keys_rate_limit_survives_a_restart() {
     let file = TempFile::new("key-rate-limit");
