@@ -30,8 +30,9 @@ pub(crate) enum Begin {
 pub(crate) struct Claims {
     by_slot: HashMap<ClaimSlot, Claim>,
     /// The slots whose claim was answered or dropped since the state file last took them
-    /// ([`take_changed`](Self::take_changed)): it writes those rows only.
-    changed: HashSet<ClaimSlot>,
+    /// ([`take_changed`](Self::take_changed)): it writes those rows only. `None` without a
+    /// state file, which would never take them.
+    changed: Option<HashSet<ClaimSlot>>,
 }
 
 impl Claims {
@@ -46,7 +47,15 @@ impl Claims {
             }
             live
         });
-        Claims { by_slot, changed }
+        Claims {
+            by_slot,
+            changed: Some(changed),
+        }
+    }
+
+    /// Keeps the slots that change from now on, for a state file to take.
+    pub(crate) fn track_changes(&mut self) {
+        self.changed.get_or_insert_with(HashSet::new);
     }
 
     /// The claim at `slot` if it belongs in the state file: answered and not yet expired.
@@ -58,12 +67,17 @@ impl Claims {
 
     /// The slots that may differ from the state file's rows, forgetting them.
     pub(crate) fn take_changed(&mut self) -> HashSet<ClaimSlot> {
-        std::mem::take(&mut self.changed)
+        self.changed
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Puts back slots [`take_changed`](Self::take_changed) gave when writing them failed.
     pub(crate) fn keep_changed(&mut self, slots: HashSet<ClaimSlot>) {
-        self.changed.extend(slots);
+        if let Some(changed) = &mut self.changed {
+            changed.extend(slots);
+        }
     }
 
     /// Claims `slot` for a request whose body has `print`, or says why it must not run.
@@ -79,7 +93,7 @@ impl Claims {
         let changed = &mut self.changed;
         self.by_slot.retain(|slot, claim| {
             let live = now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS;
-            if !live {
+            if let (false, Some(changed)) = (live, changed.as_mut()) {
                 changed.insert(slot.clone());
             }
             live
@@ -125,7 +139,9 @@ impl Claims {
         match self.by_slot.get_mut(slot) {
             Some(claim) => {
                 claim.reply = Some(reply.clone());
-                self.changed.insert(slot.clone());
+                if let Some(changed) = &mut self.changed {
+                    changed.insert(slot.clone());
+                }
                 true
             }
             None => false,

@@ -153,8 +153,9 @@ pub struct Resources {
     next_seq: u64,
     /// The ids of records created, handed out to be changed, or removed since the state file
     /// last took them ([`take_changed`](Self::take_changed)): it writes those rows only, so a
-    /// write costs what the request changed rather than everything the store holds.
-    changed: HashSet<String>,
+    /// write costs what the request changed rather than everything the store holds. `None`
+    /// without a state file, which would never take them.
+    changed: Option<HashSet<String>>,
 }
 
 impl Resources {
@@ -165,7 +166,18 @@ impl Resources {
         Resources {
             records,
             next_seq,
-            changed: HashSet::new(),
+            changed: Some(HashSet::new()),
+        }
+    }
+
+    /// Keeps the ids of records that change from now on, for a state file to take.
+    pub fn track_changes(&mut self) {
+        self.changed.get_or_insert_with(HashSet::new);
+    }
+
+    fn mark(&mut self, id: &str) {
+        if let Some(changed) = &mut self.changed {
+            changed.insert(id.to_owned());
         }
     }
 
@@ -182,13 +194,18 @@ impl Resources {
     /// The ids of records that may differ from the state file's rows, forgetting them: the
     /// caller writes them (a record that is gone is a row to delete).
     pub fn take_changed(&mut self) -> HashSet<String> {
-        std::mem::take(&mut self.changed)
+        self.changed
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Puts back ids [`take_changed`](Self::take_changed) gave when writing them failed, so
     /// the next write tries again.
     pub fn keep_changed(&mut self, ids: HashSet<String>) {
-        self.changed.extend(ids);
+        if let Some(changed) = &mut self.changed {
+            changed.extend(ids);
+        }
     }
 
     /// Creates a record with a fresh id from `rng`.
@@ -255,7 +272,7 @@ impl Resources {
             fields,
         };
         self.next_seq += 1;
-        self.changed.insert(id.clone());
+        self.mark(&id);
         match self.records.entry(id) {
             Entry::Occupied(mut slot) => {
                 slot.insert(record);
@@ -298,7 +315,9 @@ impl Resources {
             .get_mut(id)
             .filter(|r| owned(r, family, org, parent))
             .ok_or_else(|| not_found(family, id))?;
-        self.changed.insert(record.id.clone());
+        if let Some(changed) = &mut self.changed {
+            changed.insert(record.id.clone());
+        }
         Ok(record)
     }
 
@@ -318,7 +337,7 @@ impl Resources {
             .records
             .remove(id)
             .ok_or_else(|| not_found(family, id))?;
-        self.changed.insert(removed.id.clone());
+        self.mark(&removed.id);
         Ok(removed)
     }
 
@@ -344,7 +363,9 @@ impl Resources {
             .records
             .values_mut()
             .find(|r| r.family == family && matches(r))?;
-        self.changed.insert(record.id.clone());
+        if let Some(changed) = &mut self.changed {
+            changed.insert(record.id.clone());
+        }
         Some(record)
     }
 
@@ -354,7 +375,7 @@ impl Resources {
         let before = self.records.len();
         self.records.retain(|id, r| {
             let keep = !owned(r, family, org, Some(parent));
-            if !keep {
+            if let (false, Some(changed)) = (keep, changed.as_mut()) {
                 changed.insert(id.clone());
             }
             keep
@@ -422,6 +443,35 @@ mod tests {
         assert_eq!(listed, ids.iter().map(String::as_str).collect::<Vec<_>>());
         let restored = Resources::restored(store.records().cloned().collect());
         assert_eq!(restored.next_seq, 5);
+    }
+
+    #[test]
+    fn changes_are_kept_only_for_a_state_file_and_name_every_record_touched() {
+        let make = |store: &mut Resources, rng: &mut Rng, parent: Option<&str>| {
+            store
+                .create(rng, Family::Item, "org_a", parent, 0, Map::new())
+                .map(|r| r.id.clone())
+                .unwrap_or_default()
+        };
+        let mut rng = Rng::new(3);
+        let mut untracked = Resources::default();
+        let id = make(&mut untracked, &mut rng, None);
+        let _ = untracked.remove(Family::Item, "org_a", None, &id);
+        assert!(untracked.take_changed().is_empty(), "nothing would take them");
+
+        let mut store = Resources::default();
+        store.track_changes();
+        let kept = make(&mut store, &mut rng, Some("p1"));
+        let dropped = make(&mut store, &mut rng, Some("p2"));
+        assert_eq!(store.take_changed().len(), 2);
+        assert!(store.get_mut(Family::Item, "org_a", None, &kept).is_ok());
+        assert_eq!(store.remove_children(Family::Item, "org_a", "p2"), 1);
+        let changed = store.take_changed();
+        assert_eq!(changed, HashSet::from([kept.clone(), dropped.clone()]));
+        assert!(store.record(&dropped).is_none(), "a row to delete");
+        store.keep_changed(changed);
+        assert_eq!(store.take_changed().len(), 2, "kept for the next write");
+        assert!(store.take_changed().is_empty());
     }
 
     #[test]

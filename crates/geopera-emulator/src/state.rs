@@ -156,6 +156,11 @@ impl Shared {
             inner.webhooks.swept_to = snapshot.swept_to;
             inner.resources = Resources::restored(snapshot.resources);
         }
+        if store.is_some() {
+            // The file is written by what changed; without one, nothing would ever take it.
+            inner.resources.track_changes();
+            inner.claims.track_changes();
+        }
         // Orders fulfilled before the first start are history, not news.
         inner.webhooks.swept_to.get_or_insert(clock.now_secs());
         let (allow_local_webhooks, webhook_client) = webhooks;
