@@ -181,7 +181,7 @@ impl Resources {
         }
     }
 
-    /// Every record, for the state file.
+    /// Every record, of every organization.
     pub fn records(&self) -> impl Iterator<Item = &Resource> {
         self.records.values()
     }
@@ -457,7 +457,10 @@ mod tests {
         let mut untracked = Resources::default();
         let id = make(&mut untracked, &mut rng, None);
         let _ = untracked.remove(Family::Item, "org_a", None, &id);
-        assert!(untracked.take_changed().is_empty(), "nothing would take them");
+        assert!(
+            untracked.take_changed().is_empty(),
+            "nothing would take them"
+        );
 
         let mut store = Resources::default();
         store.track_changes();

@@ -210,8 +210,10 @@ impl Shared {
             subscriptions: &inner.webhooks.subscriptions,
             outbox: &inner.webhooks.outbox,
             swept_to: inner.webhooks.swept_to,
-            resources: &inner.resources,
-            changed_resources: &changed_resources,
+            resources: changed_resources
+                .iter()
+                .map(|id| (id.as_str(), inner.resources.record(id)))
+                .collect(),
             clock_ms: now_ms,
         };
         if let Err(error) = store.save(&snapshot) {

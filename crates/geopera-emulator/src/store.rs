@@ -8,14 +8,14 @@
 //! create (up to [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) of each family per
 //! organization) by the rows of records created, changed or removed since the last write, and
 //! the answered idempotency claims (one per keyed request for a day, which the SDKs send with
-//! every create) by those answered or dropped since. The rest (keys, orders, sessions, subscriptions,
-//! deliveries) is rewritten whole.
+//! every create) by those answered or dropped since. The rest (keys, orders, sessions,
+//! subscriptions, deliveries) is rewritten whole.
 //!
 //! The schema is versioned with SQLite's `user_version`: [`MIGRATIONS`] holds the steps from
 //! each version to the next, so a file written by an older emulator opens and is upgraded in
 //! place, and a file from a newer one is refused rather than misread.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::path::Path;
 use std::sync::Mutex;
@@ -29,7 +29,7 @@ use serde_json::Value;
 use crate::error::{known_content_type, Reply};
 use crate::oidc::sessions::{Access, Family, TokenDigest};
 use crate::records::{Claim, ClaimSlot, Credential, Order, OrderKind, Org};
-use crate::resources::{Resource, Resources};
+use crate::resources::Resource;
 use crate::webhooks::{Pending, Subscription};
 
 /// The tables of version 0, the first file format (which never set `user_version`).
@@ -105,10 +105,9 @@ pub(crate) struct SnapshotRef<'a> {
     pub subscriptions: &'a HashMap<String, Subscription>,
     pub outbox: &'a VecDeque<Pending>,
     pub swept_to: Option<i64>,
-    pub resources: &'a Resources,
-    /// The ids of resources to write (or delete, when `resources` no longer holds them): those
-    /// changed since the last write that succeeded.
-    pub changed_resources: &'a HashSet<String>,
+    /// The resources changed since the last write that succeeded, by id: the record the file
+    /// should hold, or `None` for a row to delete.
+    pub resources: Vec<(&'a str, Option<&'a Resource>)>,
     pub clock_ms: i64,
 }
 
@@ -271,9 +270,9 @@ impl Store {
             let mut upsert =
                 tx.prepare("INSERT OR REPLACE INTO resources (id, record) VALUES (?1, ?2)")?;
             let mut delete = tx.prepare("DELETE FROM resources WHERE id = ?1")?;
-            for id in snapshot.changed_resources {
-                match snapshot.resources.record(id) {
-                    Some(record) => upsert.execute(params![record.id, json_text(record)])?,
+            for (id, record) in &snapshot.resources {
+                match record {
+                    Some(record) => upsert.execute(params![id, json_text(record)])?,
                     None => delete.execute([id])?,
                 };
             }
