@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use geopera_emulator::{Emulator, RateLimits, DEMO_ORG};
+use geopera_emulator::{Emulator, ManualClock, RateLimits, DEMO_ORG};
 use serde_json::json;
 
 use crate::common::Api;
@@ -39,6 +39,20 @@ fn start(seed: u64, file: &TempFile) -> Api {
             .rate_limits(RateLimits::off())
             .state_file(&file.0),
     )
+}
+
+/// As [`start`], on a clock the test moves, set `ahead` past the emulator's epoch.
+fn start_on(seed: u64, file: &TempFile, ahead: Duration) -> (Api, ManualClock) {
+    let clock = ManualClock::new();
+    clock.advance(ahead);
+    let api = Api::with(
+        Emulator::builder()
+            .seed(seed)
+            .rate_limits(RateLimits::off())
+            .clock(clock.clone())
+            .state_file(&file.0),
+    );
+    (api, clock)
 }
 
 #[test]
@@ -162,15 +176,7 @@ fn an_idempotent_retry_after_a_restart_replays_and_charges_once() {
 
     // The claim expires 24 hours after it was made, restart or not.
     drop(api);
-    let clock = geopera_emulator::ManualClock::new();
-    clock.advance(Duration::from_secs(24 * 3600));
-    let api = Api::with(
-        Emulator::builder()
-            .seed(3)
-            .rate_limits(RateLimits::off())
-            .clock(clock)
-            .state_file(&file.0),
-    );
+    let (api, _clock) = start_on(3, &file, Duration::from_secs(24 * 3600));
     let again = place(&api, &body);
     assert_eq!(again.status, 202);
     assert_eq!(again.header("idempotent-replayed"), None);
@@ -198,14 +204,7 @@ fn claims_are_written_as_they_come_and_go() {
     };
     let day = Duration::from_secs(24 * 3600 + 1);
     let last = {
-        let clock = geopera_emulator::ManualClock::new();
-        let api = Api::with(
-            Emulator::builder()
-                .seed(5)
-                .rate_limits(RateLimits::off())
-                .clock(clock.clone())
-                .state_file(&file.0),
-        );
+        let (api, clock) = start_on(5, &file, Duration::ZERO);
         assert_eq!(create(&api, "k1", "one").status, 200);
         assert_eq!(create(&api, "k2", "two").status, 200);
         assert_eq!(rows(), 2);
@@ -219,15 +218,7 @@ fn claims_are_written_as_they_come_and_go() {
         assert_eq!(rows(), 2);
         last
     };
-    let clock = geopera_emulator::ManualClock::new();
-    clock.advance(day);
-    let api = Api::with(
-        Emulator::builder()
-            .seed(5)
-            .rate_limits(RateLimits::off())
-            .clock(clock)
-            .state_file(&file.0),
-    );
+    let (api, _clock) = start_on(5, &file, day);
     let replay = create(&api, "k3", "three");
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     assert_eq!(replay.body, last.body);
