@@ -1,12 +1,13 @@
 //! `Idempotency-Key`: a key is claimed per (organization, operation, key) before the work
 //! runs; a retry with the same body replays the stored answer, a different body is 409.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::changes::Changes;
 use crate::error::{ApiError, Reply};
 use crate::records::{Claim, ClaimSlot};
 
@@ -29,33 +30,33 @@ pub(crate) enum Begin {
 #[derive(Debug, Default)]
 pub(crate) struct Claims {
     by_slot: HashMap<ClaimSlot, Claim>,
-    /// The slots whose claim was answered or dropped since the state file last took them
-    /// ([`take_changed`](Self::take_changed)): it writes those rows only. `None` without a
-    /// state file, which would never take them.
-    changed: Option<HashSet<ClaimSlot>>,
+    /// The slots whose claim was answered or dropped since the state file last wrote them:
+    /// it writes those rows only.
+    pub(crate) changes: Changes<ClaimSlot>,
 }
 
 impl Claims {
     /// Claims read back from the state file, less those that have expired since (whose rows
     /// the next write deletes).
-    pub(crate) fn restored(mut by_slot: HashMap<ClaimSlot, Claim>, now_ms: i64) -> Self {
-        let mut changed = HashSet::new();
-        by_slot.retain(|slot, claim| {
+    pub(crate) fn restored(by_slot: HashMap<ClaimSlot, Claim>, now_ms: i64) -> Self {
+        let mut claims = Claims {
+            by_slot,
+            changes: Changes::tracked(),
+        };
+        claims.drop_expired(now_ms);
+        claims
+    }
+
+    /// Forgets the claims that have expired at `now_ms`.
+    fn drop_expired(&mut self, now_ms: i64) {
+        let changes = &mut self.changes;
+        self.by_slot.retain(|slot, claim| {
             let live = now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS;
             if !live {
-                changed.insert(slot.clone());
+                changes.mark(slot);
             }
             live
         });
-        Claims {
-            by_slot,
-            changed: Some(changed),
-        }
-    }
-
-    /// Keeps the slots that change from now on, for a state file to take.
-    pub(crate) fn track_changes(&mut self) {
-        self.changed.get_or_insert_with(HashSet::new);
     }
 
     /// The claim at `slot` if it belongs in the state file: answered and not yet expired.
@@ -63,21 +64,6 @@ impl Claims {
         self.by_slot.get(slot).filter(|claim| {
             claim.reply.is_some() && now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS
         })
-    }
-
-    /// The slots that may differ from the state file's rows, forgetting them.
-    pub(crate) fn take_changed(&mut self) -> HashSet<ClaimSlot> {
-        self.changed
-            .as_mut()
-            .map(std::mem::take)
-            .unwrap_or_default()
-    }
-
-    /// Puts back slots [`take_changed`](Self::take_changed) gave when writing them failed.
-    pub(crate) fn keep_changed(&mut self, slots: HashSet<ClaimSlot>) {
-        if let Some(changed) = &mut self.changed {
-            changed.extend(slots);
-        }
     }
 
     /// Claims `slot` for a request whose body has `print`, or says why it must not run.
@@ -90,14 +76,7 @@ impl Claims {
         print: [u8; 32],
         now_ms: i64,
     ) -> Result<Begin, ApiError> {
-        let changed = &mut self.changed;
-        self.by_slot.retain(|slot, claim| {
-            let live = now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS;
-            if let (false, Some(changed)) = (live, changed.as_mut()) {
-                changed.insert(slot.clone());
-            }
-            live
-        });
+        self.drop_expired(now_ms);
         if let Some(claim) = self.by_slot.get(slot) {
             if claim.fingerprint != print {
                 return Err(ApiError::conflict(
@@ -139,9 +118,7 @@ impl Claims {
         match self.by_slot.get_mut(slot) {
             Some(claim) => {
                 claim.reply = Some(reply.clone());
-                if let Some(changed) = &mut self.changed {
-                    changed.insert(slot.clone());
-                }
+                self.changes.mark(slot);
                 true
             }
             None => false,

@@ -417,6 +417,7 @@
 #![doc = include_str!("../docs/operations.md")]
 
 mod catalog;
+mod changes;
 mod clock;
 mod conn;
 mod control;

@@ -10,11 +10,12 @@
 //! `ops` and no change here or in `store`.
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::changes::Changes;
 use crate::error::ApiError;
 use crate::rng::Rng;
 use geopera_types::rfc3339::format_date_time;
@@ -152,10 +153,9 @@ pub struct Resources {
     records: HashMap<String, Resource>,
     next_seq: u64,
     /// The ids of records created, handed out to be changed, or removed since the state file
-    /// last took them ([`take_changed`](Self::take_changed)): it writes those rows only, so a
-    /// write costs what the request changed rather than everything the store holds. `None`
-    /// without a state file, which would never take them.
-    changed: Option<HashSet<String>>,
+    /// last wrote them: it writes those rows only, so a write costs what the request changed
+    /// rather than everything the store holds.
+    pub(crate) changes: Changes<String>,
 }
 
 impl Resources {
@@ -166,18 +166,7 @@ impl Resources {
         Resources {
             records,
             next_seq,
-            changed: Some(HashSet::new()),
-        }
-    }
-
-    /// Keeps the ids of records that change from now on, for a state file to take.
-    pub fn track_changes(&mut self) {
-        self.changed.get_or_insert_with(HashSet::new);
-    }
-
-    fn mark(&mut self, id: &str) {
-        if let Some(changed) = &mut self.changed {
-            changed.insert(id.to_owned());
+            changes: Changes::tracked(),
         }
     }
 
@@ -189,23 +178,6 @@ impl Resources {
     /// The record with `id` whoever owns it, for the state file.
     pub fn record(&self, id: &str) -> Option<&Resource> {
         self.records.get(id)
-    }
-
-    /// The ids of records that may differ from the state file's rows, forgetting them: the
-    /// caller writes them (a record that is gone is a row to delete).
-    pub fn take_changed(&mut self) -> HashSet<String> {
-        self.changed
-            .as_mut()
-            .map(std::mem::take)
-            .unwrap_or_default()
-    }
-
-    /// Puts back ids [`take_changed`](Self::take_changed) gave when writing them failed, so
-    /// the next write tries again.
-    pub fn keep_changed(&mut self, ids: HashSet<String>) {
-        if let Some(changed) = &mut self.changed {
-            changed.extend(ids);
-        }
     }
 
     /// Creates a record with a fresh id from `rng`.
@@ -272,7 +244,7 @@ impl Resources {
             fields,
         };
         self.next_seq += 1;
-        self.mark(&id);
+        self.changes.mark(&id);
         match self.records.entry(id) {
             Entry::Occupied(mut slot) => {
                 slot.insert(record);
@@ -315,9 +287,7 @@ impl Resources {
             .get_mut(id)
             .filter(|r| owned(r, family, org, parent))
             .ok_or_else(|| not_found(family, id))?;
-        if let Some(changed) = &mut self.changed {
-            changed.insert(record.id.clone());
-        }
+        self.changes.mark(&record.id);
         Ok(record)
     }
 
@@ -337,7 +307,7 @@ impl Resources {
             .records
             .remove(id)
             .ok_or_else(|| not_found(family, id))?;
-        self.mark(&removed.id);
+        self.changes.mark(&removed.id);
         Ok(removed)
     }
 
@@ -363,20 +333,18 @@ impl Resources {
             .records
             .values_mut()
             .find(|r| r.family == family && matches(r))?;
-        if let Some(changed) = &mut self.changed {
-            changed.insert(record.id.clone());
-        }
+        self.changes.mark(&record.id);
         Some(record)
     }
 
     /// Removes every record of `family` whose parent is `parent`, returning how many went.
     pub fn remove_children(&mut self, family: Family, org: &str, parent: &str) -> usize {
-        let changed = &mut self.changed;
+        let changes = &mut self.changes;
         let before = self.records.len();
         self.records.retain(|id, r| {
             let keep = !owned(r, family, org, Some(parent));
-            if let (false, Some(changed)) = (keep, changed.as_mut()) {
-                changed.insert(id.clone());
+            if !keep {
+                changes.mark(id);
             }
             keep
         });
@@ -458,23 +426,26 @@ mod tests {
         let id = make(&mut untracked, &mut rng, None);
         let _ = untracked.remove(Family::Item, "org_a", None, &id);
         assert!(
-            untracked.take_changed().is_empty(),
+            untracked.changes.take().is_empty(),
             "nothing would take them"
         );
 
         let mut store = Resources::default();
-        store.track_changes();
+        store.changes.track();
         let kept = make(&mut store, &mut rng, Some("p1"));
         let dropped = make(&mut store, &mut rng, Some("p2"));
-        assert_eq!(store.take_changed().len(), 2);
+        assert_eq!(store.changes.take().len(), 2);
         assert!(store.get_mut(Family::Item, "org_a", None, &kept).is_ok());
         assert_eq!(store.remove_children(Family::Item, "org_a", "p2"), 1);
-        let changed = store.take_changed();
-        assert_eq!(changed, HashSet::from([kept.clone(), dropped.clone()]));
+        let changed = store.changes.take();
+        assert_eq!(
+            changed,
+            std::collections::HashSet::from([kept.clone(), dropped.clone()])
+        );
         assert!(store.record(&dropped).is_none(), "a row to delete");
-        store.keep_changed(changed);
-        assert_eq!(store.take_changed().len(), 2, "kept for the next write");
-        assert!(store.take_changed().is_empty());
+        store.changes.keep(changed);
+        assert_eq!(store.changes.take().len(), 2, "kept for the next write");
+        assert!(store.changes.take().is_empty());
     }
 
     #[test]

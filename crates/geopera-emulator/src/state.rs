@@ -158,8 +158,8 @@ impl Shared {
         }
         if store.is_some() {
             // The file is written by what changed; without one, nothing would ever take it.
-            inner.resources.track_changes();
-            inner.claims.track_changes();
+            inner.resources.changes.track();
+            inner.claims.changes.track();
         }
         // Orders fulfilled before the first start are history, not news.
         inner.webhooks.swept_to.get_or_insert(clock.now_secs());
@@ -193,8 +193,8 @@ impl Shared {
         let Some(store) = &self.store else { return };
         let now_ms = self.clock.now_millis();
         let mut inner = self.lock();
-        let changed_resources = inner.resources.take_changed();
-        let changed_claims = inner.claims.take_changed();
+        let changed_resources = inner.resources.changes.take();
+        let changed_claims = inner.claims.changes.take();
         let snapshot = SnapshotRef {
             seed: self.seed,
             rng_state: inner.rng.state(),
@@ -218,8 +218,8 @@ impl Shared {
         };
         if let Err(error) = store.save(&snapshot) {
             // The transaction rolled back: the next write tries these rows again.
-            inner.resources.keep_changed(changed_resources);
-            inner.claims.keep_changed(changed_claims);
+            inner.resources.changes.keep(changed_resources);
+            inner.claims.changes.keep(changed_claims);
             tracing::warn!(%error, "could not write the state file");
         }
     }
