@@ -51,7 +51,7 @@ impl Claims {
     fn drop_expired(&mut self, now_ms: i64) {
         let changes = &mut self.changes;
         self.by_slot.retain(|slot, claim| {
-            let live = now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS;
+            let live = unexpired(claim, now_ms);
             if !live {
                 changes.mark(slot);
             }
@@ -61,9 +61,9 @@ impl Claims {
 
     /// The claim at `slot` if it belongs in the state file: answered and not yet expired.
     pub(crate) fn durable(&self, slot: &ClaimSlot, now_ms: i64) -> Option<&Claim> {
-        self.by_slot.get(slot).filter(|claim| {
-            claim.reply.is_some() && now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS
-        })
+        self.by_slot
+            .get(slot)
+            .filter(|claim| claim.reply.is_some() && unexpired(claim, now_ms))
     }
 
     /// Claims `slot` for a request whose body has `print`, or says why it must not run.
@@ -124,6 +124,11 @@ impl Claims {
             None => false,
         }
     }
+}
+
+/// Whether `claim` is still remembered at `now_ms`.
+fn unexpired(claim: &Claim, now_ms: i64) -> bool {
+    now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS
 }
 
 /// SHA-256 of a canonical form of a JSON body: object members sorted by name, so a retry
