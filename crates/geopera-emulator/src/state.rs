@@ -188,7 +188,8 @@ impl Shared {
 
     /// Writes orders, keys, balances, answered idempotency claims, signed-in sessions, event
     /// subscriptions (with their signing secrets), waiting webhook deliveries and the
-    /// resources changed since the last write to the state file, if there is one. A failed write is logged, not answered: the request itself succeeded.
+    /// resources changed since the last write to the state file, if there is one. A failed
+    /// write is logged, not answered: the request itself succeeded.
     pub fn persist(&self) {
         let Some(store) = &self.store else { return };
         let now_ms = self.clock.now_millis();
