@@ -124,9 +124,9 @@ pub struct Sample {
     /// What was measured against what: `static` (the bench server), `rss` (the bench server
     /// with a delay, to hold many requests in flight) or `emulator`.
     pub scenario: String,
-    /// The client: `sdk-async`, `sdk-blocking`, `reqwest-value`, `reqwest-bytes`,
-    /// `python-async` or `python-sync`; or a reference for blocking calls, `ureq-blocking`,
-    /// `reqwest-blocking`, `hyper-blocking` or `raw-blocking`.
+    /// The client: `sdk-async`, `sdk-blocking`, `sdk-blocking-new-thread`, `reqwest-value`,
+    /// `reqwest-bytes`, `python-async` or `python-sync`; or a reference for blocking calls,
+    /// `ureq-blocking`, `reqwest-blocking`, `hyper-blocking` or `raw-blocking`.
     pub mode: String,
     /// The page size asked for.
     pub limit: usize,

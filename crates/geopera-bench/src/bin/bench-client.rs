@@ -76,6 +76,9 @@ enum Mode {
     SdkAsync,
     /// `catalog_search::send_blocking`, one OS thread per concurrent call.
     SdkBlocking,
+    /// `catalog_search::send_blocking`, each call on a thread started for it: what a
+    /// thread's first blocking call costs (its runtime and connection pool are made then).
+    SdkBlockingNewThread,
     /// Plain reqwest, body decoded into `serde_json::Value`.
     ReqwestValue,
     /// Plain reqwest, body read as bytes only.
@@ -100,6 +103,7 @@ impl Mode {
         match self {
             Mode::SdkAsync => "sdk-async",
             Mode::SdkBlocking => "sdk-blocking",
+            Mode::SdkBlockingNewThread => "sdk-blocking-new-thread",
             Mode::ReqwestValue => "reqwest-value",
             Mode::ReqwestBytes => "reqwest-bytes",
             Mode::UreqBlocking => "ureq-blocking",
@@ -183,17 +187,26 @@ fn main() -> anyhow::Result<()> {
     let counters = Arc::new(Counters::default());
     let (start, end) = match args.mode {
         Mode::SdkBlocking => {
-            let client = sdk_client(&args)?;
-            let input = CatalogSearchInput::new(HOST_NAME).limit(args.limit as i64);
-            let first = catalog_search::send_blocking(&client, input.clone())
-                .context("the first call failed")?;
-            check_items(&args, output_items(&first)?)?;
+            let (client, input) = sdk_blocking_client(&args)?;
             run_threads(&args, &counters, || {
                 || {
                     Ok(black_box(catalog_search::send_blocking(
                         &client,
                         input.clone(),
                     )?))
+                }
+            })?
+        }
+        Mode::SdkBlockingNewThread => {
+            let (client, input) = sdk_blocking_client(&args)?;
+            run_threads(&args, &counters, || {
+                || {
+                    let (client, input) = (client.clone(), input.clone());
+                    let output =
+                        std::thread::spawn(move || catalog_search::send_blocking(&client, input))
+                            .join()
+                            .map_err(|_| anyhow::anyhow!("the call's thread panicked"))??;
+                    Ok(black_box(output))
                 }
             })?
         }
@@ -369,6 +382,17 @@ fn sdk_client(args: &Args) -> anyhow::Result<AuthenticatedClient> {
         .context("building the SDK client")
 }
 
+/// The SDK client of the blocking modes and the input they send, after one blocking call
+/// that checked the page.
+fn sdk_blocking_client(args: &Args) -> anyhow::Result<(AuthenticatedClient, CatalogSearchInput)> {
+    let client = sdk_client(args)?;
+    let input = CatalogSearchInput::new(HOST_NAME).limit(args.limit as i64);
+    let first =
+        catalog_search::send_blocking(&client, input.clone()).context("the first call failed")?;
+    check_items(args, output_items(&first)?)?;
+    Ok((client, input))
+}
+
 /// The item count of a decoded output, read through its JSON form so that it keeps working
 /// whatever shape the output model takes.
 fn output_items(output: &catalog_search::Output) -> anyhow::Result<usize> {
@@ -414,6 +438,7 @@ impl AsyncCall {
                 decode: args.mode == Mode::ReqwestValue,
             },
             Mode::SdkBlocking
+            | Mode::SdkBlockingNewThread
             | Mode::UreqBlocking
             | Mode::RawBlocking
             | Mode::HyperBlocking
