@@ -234,6 +234,11 @@
 //!
 //! HTTPS certificates are checked against the machine's trust store by default — the roots
 //! your operating system, browser and `curl` trust, including a corporate CA installed there.
+//! A client reads the store once, when it is built, and trusts that on every thread; a
+//! certificate installed later is trusted by clients built after it. A store with no
+//! certificate at all (a container image without its CA package) is logged as a `tracing`
+//! warning when a client without roots of its own is built; the `webpki-roots` feature is
+//! the remedy there.
 //! For a server behind another private CA, add its certificate with
 //! [`ClientBuilder::ca_file`]; for anything the knobs do not cover (client certificates,
 //! pinning, a custom verifier), give a whole rustls configuration with
@@ -262,7 +267,7 @@
 //! | feature | default | what it does |
 //! | --- | --- | --- |
 //! | `blocking` | on | `send_blocking`, `send_blocking_detailed`, blocking pages |
-//! | `system-roots` | on | rustls trusts the system's trust store (read with `rustls-native-certs` each time an HTTP client is built) |
+//! | `system-roots` | on | rustls trusts the system's trust store (read with `rustls-native-certs` once per client, when it is built) |
 //! | `webpki-roots` | off | rustls trusts the Mozilla roots compiled into the binary, for machines without a trust store (minimal containers) |
 //! | `native-tls` | off | the OS TLS stack (SChannel, Security.framework, OpenSSL) instead of rustls |
 //! | `system-proxy` | on | also reads the macOS and Windows proxy settings (the variables are read everywhere) |
@@ -307,6 +312,8 @@ mod redirect;
 mod request;
 mod response;
 mod retry;
+#[cfg(all(feature = "system-roots", not(feature = "native-tls")))]
+mod roots;
 mod runtime;
 mod secret;
 pub mod uploads;

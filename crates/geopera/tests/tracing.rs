@@ -4,33 +4,18 @@
 //! A test binary of its own: it installs a process-wide subscriber, which would otherwise see
 //! (and race with) every other test's calls.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+#[path = "support/captured.rs"]
+mod captured;
 
 use geopera::auth::{Oidc, Session};
 use geopera::models::CatalogSearchInput;
 use geopera::operations::catalog_search;
 use geopera_emulator::{Emulator, FaultPlan, RateLimits};
 
+use captured::Captured;
+
 const HOST: &str = "earthsearch-aws";
 const ONE_503: &str = "503;op=catalog.search;times=1";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[test]
 fn calls_and_retries_are_traced_without_the_token() {
@@ -40,10 +25,9 @@ fn calls_and_retries_are_traced_without_the_token() {
         .start()
         .expect("starts");
     let captured = Captured::default();
-    let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
+        .with_writer(captured.clone())
         .with_ansi(false)
         .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .finish();
@@ -113,13 +97,7 @@ fn calls_and_retries_are_traced_without_the_token() {
         .expect("refreshed after the 401 and sent again");
     let second = session.tokens().expect("still signed in");
     assert_ne!(first.access_token(), second.access_token());
-    let text = String::from_utf8_lossy(
-        &captured
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    )
-    .into_owned();
+    let text = captured.text();
     assert!(text.contains("geopera.call"), "{text}");
     assert!(text.contains("operation_id=\"catalog.search\""), "{text}");
     assert!(

@@ -1,0 +1,79 @@
+//! The platform's trust store, read once per client.
+//!
+//! reqwest reads the store — every certificate file of it — each time it builds an HTTP
+//! client, which takes milliseconds, and one of our clients builds several: one for its async
+//! calls and one for each thread that carries blocking calls ([`crate::blocking`]). So the
+//! store is read when the first of them is built and handed to each later build as
+//! certificates, which reqwest adds in a fraction of that time. A client thereby trusts one
+//! store on every thread: the store as it stood when the client first needed it.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::Error;
+
+/// The certificates of the platform's trust store, read on first use and shared by every
+/// clone of one client's transport settings.
+#[derive(Clone, Default)]
+pub(crate) struct SystemRoots(Arc<OnceLock<Result<Arc<[reqwest::Certificate]>, String>>>);
+
+impl SystemRoots {
+    /// The store's usable certificates, read now if no build of this client read them yet.
+    /// `other_roots`: whether the client trusts certificates of its own besides the store's.
+    ///
+    /// # Errors
+    ///
+    /// The store holds certificates but not one that rustls can use.
+    pub(crate) fn certificates(
+        &self,
+        other_roots: bool,
+    ) -> Result<Arc<[reqwest::Certificate]>, Error> {
+        self.0
+            .get_or_init(|| read(other_roots))
+            .clone()
+            .map_err(Error::Config)
+    }
+}
+
+/// Reads the store, keeping the certificates rustls accepts as roots.
+///
+/// Stores keep ancient or malformed certificates; those are skipped, as reqwest skips them,
+/// since one unusable root must not stop every client. A store with certificates but none
+/// usable is an error, as it is for reqwest; an empty or missing store is not, and leaves
+/// only the client's own CA files to trust. Without those (`other_roots`) or the bundled roots,
+/// it is logged as a warning, since every HTTPS call of such a client would otherwise fail
+/// with nothing but an unknown issuer to show.
+fn read(other_roots: bool) -> Result<Arc<[reqwest::Certificate]>, String> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut check = rustls::RootCertStore::empty();
+    let mut usable = Vec::with_capacity(found.certs.len());
+    let mut unusable = 0_usize;
+    for der in found.certs {
+        let certificate = check
+            .add(der.clone())
+            .ok()
+            .and_then(|()| reqwest::Certificate::from_der(&der).ok());
+        match certificate {
+            Some(certificate) => usable.push(certificate),
+            None => unusable += 1,
+        }
+    }
+    let problems: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
+    if usable.is_empty() && unusable > 0 {
+        let mut reason =
+            format!("none of the {unusable} certificates of the system's trust store is usable");
+        for problem in &problems {
+            reason.push_str("; ");
+            reason.push_str(problem);
+        }
+        return Err(reason);
+    }
+    if usable.is_empty() && !other_roots && cfg!(not(feature = "webpki-roots")) {
+        tracing::warn!(
+            ?problems,
+            "the system's trust store holds no certificate: HTTPS servers are refused unless \
+             ClientBuilder::ca_file, ClientBuilder::tls_config or the webpki-roots feature \
+             give roots (a container image may lack its CA certificates package)"
+        );
+    }
+    Ok(usable.into())
+}

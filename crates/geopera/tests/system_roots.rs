@@ -1,0 +1,130 @@
+//! The system's trust store as `system-roots` reads it. `SSL_CERT_FILE` names the store, here
+//! a file holding only a certificate authority the test made, so the store can be changed
+//! under a running client.
+//!
+//! A test binary of its own, with one test: the variable is process-wide, and any other test
+//! building a client meanwhile would read whatever store it named at that moment. CI also
+//! runs it with reqwest's default features on (`--features reqwest/default-tls`), as another
+//! crate of a program may turn them on: the SDK must stay on rustls all the same.
+#![cfg(all(feature = "system-roots", not(feature = "native-tls")))]
+
+#[path = "support/captured.rs"]
+mod captured;
+#[path = "it/tls_support.rs"]
+#[allow(dead_code, reason = "the proxy helpers serve other tests")]
+mod tls_support;
+
+use geopera::models::CatalogSearchInput;
+use geopera::operations::catalog_search;
+use geopera::{AuthenticatedClient, ErrorKind};
+use geopera_emulator::{Emulator, RateLimits};
+
+use captured::Captured;
+use tls_support::{Authority, TlsFront};
+
+const STORE: &str = "SSL_CERT_FILE";
+
+fn search() -> CatalogSearchInput {
+    CatalogSearchInput::new("earthsearch-aws").limit(2)
+}
+
+/// Points the store at `path`. Only this binary's one test runs, so nothing reads the
+/// environment while it changes.
+fn store_at(path: &std::path::Path) {
+    std::env::set_var(STORE, path);
+    std::env::remove_var("SSL_CERT_DIR");
+}
+
+/// What `work` returns, and what it logged on this thread.
+fn with_log<T>(work: impl FnOnce() -> T) -> (T, String) {
+    let log = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .finish();
+    let output = tracing::subscriber::with_default(subscriber, work);
+    (output, log.text())
+}
+
+#[test]
+fn each_client_reads_the_store_once_and_trusts_it_on_every_thread() {
+    let emu = Emulator::builder()
+        .rate_limits(RateLimits::off())
+        .start()
+        .expect("the emulator starts on 127.0.0.1");
+    let ca = Authority::new();
+    let front = TlsFront::start(emu.addr(), ca.server(&["127.0.0.1"]));
+    let store = ca.pem_file();
+    let builder = || AuthenticatedClient::builder(emu.api_key()).base_url(front.base_url());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+
+    // The store holds the private CA: without a CA file of its own, the client trusts it.
+    store_at(store.path());
+    let client = builder().build().expect("the store is readable");
+    let page = runtime
+        .block_on(catalog_search::send(&client, search()))
+        .expect("the system's store trusts the CA");
+    assert_eq!(page.features.len(), 2);
+
+    // The variable now names a file that does not exist: the store is empty. Each new
+    // thread's first blocking call, alone, builds that thread's own connection pool; each
+    // still trusts the store the client read when it was built.
+    let gone = store.path().with_extension("gone");
+    store_at(&gone);
+    for _ in 0..3 {
+        let client = client.clone();
+        let page = std::thread::spawn(move || catalog_search::send_blocking(&client, search()))
+            .join()
+            .expect("the thread finishes")
+            .expect("the client's store still trusts the CA");
+        assert_eq!(page.features.len(), 2);
+    }
+    assert_eq!(
+        front.handshakes(),
+        4,
+        "the async pool and three threads' own pools each shook hands"
+    );
+
+    // A client built now reads the store as it is now, which trusts nothing, and says so.
+    let (later, logged) = with_log(|| builder().build());
+    let later = later.expect("an empty store is not an error");
+    assert!(
+        logged.contains("WARN") && logged.contains("trust store holds no certificate"),
+        "{logged}"
+    );
+    assert!(
+        logged.contains(&gone.display().to_string()),
+        "the problem names the file: {logged}"
+    );
+    let error = runtime
+        .block_on(catalog_search::send(&later, search()))
+        .expect_err("the CA is unknown to an empty store");
+    assert_eq!(error.kind(), ErrorKind::Transport, "{error:?}");
+    assert!(error.is_certificate_error(), "{error:?}");
+
+    // With a CA file of its own, the client has roots to trust: nothing to warn about.
+    let (own, logged) = with_log(|| builder().ca_file(store.path()).build());
+    let own = own.expect("a readable CA file");
+    assert!(!logged.contains("trust store"), "{logged}");
+    let page = runtime
+        .block_on(catalog_search::send(&own, search()))
+        .expect("the CA file's CA is trusted");
+    assert_eq!(page.features.len(), 2);
+
+    // A store whose certificates are all unusable fails the build, naming the store.
+    let broken = store.path().with_extension("broken.pem");
+    std::fs::write(
+        &broken,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .expect("the broken store is written");
+    store_at(&broken);
+    let refused = builder().build();
+    let _ = std::fs::remove_file(&broken);
+    let error = refused.expect_err("nothing in the store is usable");
+    assert_eq!(error.kind(), ErrorKind::Config, "{error:?}");
+    assert!(error.to_string().contains("trust store"), "{error}");
+}
