@@ -953,8 +953,11 @@ impl TransportConfig {
             {
                 builder = builder.use_native_tls();
             }
+            // reqwest's default is the OS stack as soon as any crate of the program turns on
+            // reqwest's default features; without `native-tls` ours is rustls all the same.
             #[cfg(not(feature = "native-tls"))]
             {
+                builder = builder.use_rustls_tls();
                 #[cfg(feature = "system-roots")]
                 {
                     // Only the roots our features name: reqwest's own, which another crate of
