@@ -958,16 +958,15 @@ impl TransportConfig {
             #[cfg(not(feature = "native-tls"))]
             {
                 builder = builder.use_rustls_tls();
+                // Only the roots our features name: reqwest's own, which another crate of the
+                // program may have switched on, would read the store again or add others.
+                builder = builder.tls_built_in_root_certs(false);
+                #[cfg(feature = "webpki-roots")]
+                {
+                    builder = builder.tls_built_in_webpki_certs(true);
+                }
                 #[cfg(feature = "system-roots")]
                 {
-                    // Only the roots our features name: reqwest's own, which another crate of
-                    // the program may have switched on, would read the store again or add
-                    // others.
-                    builder = builder.tls_built_in_root_certs(false);
-                    #[cfg(feature = "webpki-roots")]
-                    {
-                        builder = builder.tls_built_in_webpki_certs(true);
-                    }
                     let own = !self.root_certificates.is_empty();
                     for cert in self.system_roots.certificates(own)?.iter() {
                         builder = builder.add_root_certificate(cert.clone());
