@@ -2,38 +2,24 @@
 //! a file holding only a certificate authority the test made, so the store can be changed
 //! under a running client.
 //!
-//! A test binary of its own, with one test: the variable is process-wide, and any other test
-//! building a client meanwhile would read whatever store it named at that moment. CI also
-//! runs it with reqwest's default features on (`--features reqwest/default-tls`), as another
-//! crate of a program may turn them on: the SDK must stay on rustls all the same.
+//! A test binary of its own, with one test (see `support/private_tls.rs`). CI also runs it
+//! with reqwest's default features on (`--features reqwest/default-tls`), as another crate of
+//! a program may turn them on: the SDK must stay on rustls all the same.
 #![cfg(all(feature = "system-roots", not(feature = "native-tls")))]
 
 #[path = "support/captured.rs"]
 mod captured;
+#[path = "support/private_tls.rs"]
+mod private_tls;
 #[path = "it/tls_support.rs"]
 #[allow(dead_code, reason = "the proxy helpers serve other tests")]
 mod tls_support;
 
-use geopera::models::CatalogSearchInput;
 use geopera::operations::catalog_search;
-use geopera::{AuthenticatedClient, ErrorKind};
-use geopera_emulator::{Emulator, RateLimits};
+use geopera::ErrorKind;
 
 use captured::Captured;
-use tls_support::{Authority, TlsFront};
-
-const STORE: &str = "SSL_CERT_FILE";
-
-fn search() -> CatalogSearchInput {
-    CatalogSearchInput::new("earthsearch-aws").limit(2)
-}
-
-/// Points the store at `path`. Only this binary's one test runs, so nothing reads the
-/// environment while it changes.
-fn store_at(path: &std::path::Path) {
-    std::env::set_var(STORE, path);
-    std::env::remove_var("SSL_CERT_DIR");
-}
+use private_tls::{search, store_at, PrivateTls};
 
 /// What `work` returns, and what it logged on this thread.
 fn with_log<T>(work: impl FnOnce() -> T) -> (T, String) {
@@ -48,14 +34,8 @@ fn with_log<T>(work: impl FnOnce() -> T) -> (T, String) {
 
 #[test]
 fn each_client_reads_the_store_once_and_trusts_it_on_every_thread() {
-    let emu = Emulator::builder()
-        .rate_limits(RateLimits::off())
-        .start()
-        .expect("the emulator starts on 127.0.0.1");
-    let ca = Authority::new();
-    let front = TlsFront::start(emu.addr(), ca.server(&["127.0.0.1"]));
-    let store = ca.pem_file();
-    let builder = || AuthenticatedClient::builder(emu.api_key()).base_url(front.base_url());
+    let tls = PrivateTls::start();
+    let store = &tls.ca_pem;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -63,7 +43,7 @@ fn each_client_reads_the_store_once_and_trusts_it_on_every_thread() {
 
     // The store holds the private CA: without a CA file of its own, the client trusts it.
     store_at(store.path());
-    let client = builder().build().expect("the store is readable");
+    let client = tls.builder().build().expect("the store is readable");
     let page = runtime
         .block_on(catalog_search::send(&client, search()))
         .expect("the system's store trusts the CA");
@@ -83,14 +63,14 @@ fn each_client_reads_the_store_once_and_trusts_it_on_every_thread() {
         assert_eq!(page.features.len(), 2);
     }
     assert_eq!(
-        front.handshakes(),
+        tls.front.handshakes(),
         4,
         "the async pool and three threads' own pools each shook hands"
     );
 
     // A client built now reads the store as it is now, which trusts nothing, and says so,
     // unless the bundled roots leave it something to trust.
-    let (later, logged) = with_log(|| builder().build());
+    let (later, logged) = with_log(|| tls.builder().build());
     let later = later.expect("an empty store is not an error");
     if cfg!(feature = "webpki-roots") {
         assert!(!logged.contains("trust store"), "{logged}");
@@ -111,7 +91,7 @@ fn each_client_reads_the_store_once_and_trusts_it_on_every_thread() {
     assert!(error.is_certificate_error(), "{error:?}");
 
     // With a CA file of its own, the client has roots to trust: nothing to warn about.
-    let (own, logged) = with_log(|| builder().ca_file(store.path()).build());
+    let (own, logged) = with_log(|| tls.builder().ca_file(store.path()).build());
     let own = own.expect("a readable CA file");
     assert!(!logged.contains("trust store"), "{logged}");
     let page = runtime
@@ -127,7 +107,7 @@ fn each_client_reads_the_store_once_and_trusts_it_on_every_thread() {
     )
     .expect("the broken store is written");
     store_at(&broken);
-    let refused = builder().build();
+    let refused = tls.builder().build();
     let _ = std::fs::remove_file(&broken);
     let error = refused.expect_err("nothing in the store is usable");
     assert_eq!(error.kind(), ErrorKind::Config, "{error:?}");
