@@ -296,46 +296,5 @@ fn byte_offset(body: &[u8], line: usize, column: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(content_type: Option<&str>, body: &str) -> Result<Option<Value>, ApiError> {
-        let mut headers = HeaderMap::new();
-        if let Some(kind) = content_type {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_str(kind).expect("header"));
-        }
-        ApiJson::<Value>::parse(&headers, body.as_bytes())
-    }
-
-    #[test]
-    fn bodies_are_read_like_the_api() {
-        let rejection = parse(Some("application/json"), "{\"a\": ").expect_err("malformed");
-        let reply = rejection.into_reply();
-        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
-        let body: Value = serde_json::from_slice(&reply.body).expect("json");
-        assert_eq!(body["detail"][0]["type"], "json_invalid");
-        assert_eq!(body["detail"][0]["loc"], serde_json::json!(["body", 6]));
-
-        let rejection = parse(Some("text/plain"), "{}").expect_err("wrong type");
-        assert_eq!(rejection.status(), StatusCode::UNPROCESSABLE_ENTITY);
-
-        let value = parse(None, "{\"a\":1}").expect("untyped body reads as JSON");
-        assert_eq!(value.expect("a body")["a"], 1);
-        assert!(parse(Some("application/json"), " \n")
-            .expect("blank")
-            .is_none());
-    }
-
-    #[test]
-    fn problems_render_problem_json() {
-        let reply = ApiError::unauthenticated("no credentials")
-            .with_header(http::header::RETRY_AFTER, 3)
-            .into_reply();
-        assert_eq!(reply.content_type, "application/problem+json");
-        let body: Value = serde_json::from_slice(&reply.body).expect("json");
-        assert_eq!(body["title"], "Unauthenticated");
-        assert_eq!(body["type"], "about:blank");
-        assert_eq!(body["status"], 401);
-        assert_eq!(reply.headers.len(), 1);
-    }
-}
+#[path = "error_tests.rs"]
+mod tests;

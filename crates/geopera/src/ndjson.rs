@@ -153,36 +153,5 @@ pub(crate) fn stream_blocking<O: Operation>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn info() -> &'static OperationInfo {
-        geopera_types::operations::find("catalog.search_stream").expect("known")
-    }
-
-    #[test]
-    fn frames_become_items_and_blank_lines_are_skipped() {
-        let redactor = Redactor::default();
-        let parsed = item(
-            info(),
-            &redactor,
-            64,
-            Ok(Bytes::from_static(b" {\"a\":1}\r")),
-        );
-        assert_eq!(
-            parsed.and_then(Result::ok),
-            Some(serde_json::json!({"a": 1}))
-        );
-        assert!(item(info(), &redactor, 64, Ok(Bytes::from_static(b"  "))).is_none());
-        let too_long = item(
-            info(),
-            &redactor,
-            64,
-            Err(AnyDelimiterCodecError::MaxChunkLengthExceeded),
-        );
-        assert!(matches!(
-            too_long,
-            Some(Err(Error::TooLarge { limit: 64, .. }))
-        ));
-    }
-}
+#[path = "ndjson_tests.rs"]
+mod tests;

@@ -156,13 +156,5 @@ fn message_page(message: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_user_code_cannot_break_out_of_its_attribute() {
-        let page = form_page("\"><script>x</script>", None);
-        assert!(!page.contains("<script>"));
-        assert!(page.contains("&quot;&gt;&lt;script&gt;"));
-    }
-}
+#[path = "device_page_tests.rs"]
+mod tests;

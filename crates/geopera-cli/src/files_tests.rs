@@ -1,0 +1,25 @@
+//! Unit tests of `files.rs`.
+use super::*;
+
+#[test]
+fn a_write_replaces_the_target_and_an_interruption_removes_the_temporary_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("tile.png");
+    std::fs::write(&target, b"old").expect("old file");
+    write_atomically(&target, b"new bytes").expect("written");
+    assert_eq!(std::fs::read(&target).expect("read"), b"new bytes");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+
+    // One test, not two: the registry is process-wide, so a parallel test's
+    // `remove_partial` would delete the file being written above.
+    let partial = Partial::new(dir.path().join(".x.part"));
+    std::fs::write(&partial.path, b"half").expect("half a file");
+    remove_partial();
+    assert!(!partial.path.exists());
+    drop(partial);
+}

@@ -1,0 +1,21 @@
+//! Unit tests of `paint.rs`.
+use super::*;
+
+#[test]
+fn control_characters_are_shown_not_obeyed() {
+    assert_eq!(inert("plain Zürich"), "plain Zürich");
+    assert_eq!(
+        inert("a\u{1b}[2Jb\rc\u{9b}31md\u{7f}"),
+        "a\\u{1b}[2Jb\\u{d}c\\u{9b}31md\\u{7f}"
+    );
+}
+
+#[test]
+fn styles_wrap_text_only_when_on() {
+    let mut plain = String::new();
+    push(&mut plain, KEY, "id", false);
+    assert_eq!(plain, "id");
+    let mut coloured = String::new();
+    push(&mut coloured, HEADING, "ID", true);
+    assert_eq!(coloured, "\u{1b}[1mID\u{1b}[0m");
+}

@@ -1,0 +1,68 @@
+//! Unit tests of `table.rs`.
+use super::*;
+
+fn parse(text: &str) -> Ordered {
+    Ordered::parse(text).expect("JSON")
+}
+
+#[test]
+fn stac_items_get_id_collection_datetime_and_cloud_cover() {
+    let page = parse(
+        r#"{"type":"FeatureCollection","features":[
+                {"type":"Feature","id":"S2A_1","collection":"sentinel-2-l2a","properties":{"datetime":"2024-01-02T03:04:05Z","eo:cloud_cover":12.5}},
+                {"type":"Feature","id":"S2B_22","collection":"sentinel-2-l2a","properties":{"datetime":"2024-01-03T00:00:00Z"}}]}"#,
+    );
+    let text = table(&page, false);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "ID      COLLECTION      DATETIME              CLOUD COVER"
+    );
+    assert_eq!(
+        lines[1],
+        "S2A_1   sentinel-2-l2a  2024-01-02T03:04:05Z  12.5"
+    );
+    assert_eq!(lines[2], "S2B_22  sentinel-2-l2a  2024-01-03T00:00:00Z");
+}
+
+#[test]
+fn other_lists_show_scalar_members_and_an_object_shows_key_value() {
+    let list = parse(r#"[{"name":"a","n":1,"nested":{"x":1}},{"name":"b","extra":true}]"#);
+    assert_eq!(
+        table(&list, false),
+        "NAME  N  EXTRA\na     1\nb        true"
+    );
+    let one = parse(r#"{"id":"p_1","tags":["a"]}"#);
+    assert_eq!(
+        table(&one, true),
+        "\x1b[1mKEY   VALUE\x1b[0m\nid    p_1\ntags  [\"a\"]"
+    );
+}
+
+#[test]
+fn a_single_resource_holding_a_list_is_shown_as_pairs() {
+    let order = parse(
+        r#"{"orderId":"ord_1","status":"fulfilled","groups":[{"collection":"c","areaKm2":1.0}]}"#,
+    );
+    let shown = table(&order, false);
+    assert!(shown.starts_with("KEY"), "{shown}");
+    assert!(shown.contains("\nstatus   fulfilled\n"), "{shown}");
+    let page = parse(r#"{"subscriptions":[{"id":"s_1"}],"next":"c2"}"#);
+    assert_eq!(table(&page, false), "ID\ns_1");
+}
+
+#[test]
+fn yaml_keeps_member_order() {
+    let text = yaml(&parse(r#"{"z":1,"a":"x"}"#)).expect("yaml");
+    assert_eq!(text, "z: 1\na: x");
+}
+
+#[test]
+fn escape_sequences_from_the_server_are_shown_not_obeyed() {
+    let hostile = parse(r#"[{"na\u001b]0;pwned\u0007me":"x\u001b[2Jy"}]"#);
+    let shown = table(&hostile, false);
+    assert!(!shown.contains('\u{1b}'), "{shown:?}");
+    assert!(shown.contains("x\\u{1b}[2Jy"), "{shown:?}");
+    let one = parse(r#"{"k\u009b":"v"}"#);
+    assert!(!table(&one, false).contains('\u{9b}'));
+}

@@ -1,0 +1,77 @@
+//! Unit tests of `ir.rs`.
+use super::*;
+
+/// An override applies only to the field it names, and only while the contract still
+/// gives that field the type the override was written for.
+#[test]
+fn a_field_override_fails_loudly_when_the_contract_changes_the_type() {
+    let strings = || Ty::Map(Box::new(Ty::Str));
+    let overridden =
+        field_type_override("CreateSubscriptionInput", "headers", strings()).expect("applies");
+    assert_eq!(overridden, Ty::Named("DeliveryHeaders".to_owned()));
+    assert!(is_field_type("DeliveryHeaders"));
+
+    let untouched =
+        field_type_override("CreateSubscriptionInput", "description", Ty::Str).expect("kept");
+    assert_eq!(untouched, Ty::Str);
+
+    let changed = field_type_override("CreateSubscriptionInput", "headers", Ty::Object)
+        .expect_err("the contract's type changed");
+    assert!(changed.to_string().contains("FIELD_TYPES"), "{changed}");
+}
+
+/// Pins what [`answers_raw`] reads from the real contract, so a contract change that adds,
+/// renames or rewords a binary operation shows up here.
+#[test]
+fn the_contract_answers_raw_content_for_exactly_these_operations() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/spec/geopera-openapi.json"
+    );
+    let text = std::fs::read_to_string(path).expect("the contract beside the repository");
+    let spec: Value = serde_json::from_str(&text).expect("the contract is JSON");
+    let api = parse(&spec).expect("the contract parses");
+    let binary: Vec<&str> = api
+        .operations
+        .iter()
+        .filter(|op| op.binary)
+        .map(|op| op.id.as_str())
+        .collect();
+    assert_eq!(
+        binary,
+        [
+            "catalog.tile.render",
+            "cog.thumbnail",
+            "cog.tile.render",
+            "cog.tile.terrain",
+            "items.tile.render",
+            "items.tile.wmts_capabilities",
+            "items.tile.wmts_get_tile",
+            "share.tile.render",
+        ]
+    );
+    for op in &api.operations {
+        let chosen = OUTPUT_OVERRIDES.iter().find(|(id, _)| *id == op.id);
+        let expected = chosen
+            .map(|(_, ty)| *ty)
+            .or(op.binary.then_some(BINARY_OUTPUT));
+        assert_eq!(op.output_override, expected, "{}", op.id);
+    }
+    for (id, _) in OUTPUT_OVERRIDES {
+        let op = api.operations.iter().find(|op| op.id == *id);
+        assert!(
+            op.is_some_and(|op| !op.binary),
+            "{id}: no such JSON operation"
+        );
+    }
+}
+
+#[test]
+fn raw_answers_need_an_untyped_schema_and_no_word_of_json() {
+    assert!(answers_raw("Render a tile", true));
+    assert!(!answers_raw("Render a tile", false));
+    assert!(!answers_raw("Resolve and redirect to a thumbnail", true));
+    assert!(!answers_raw("Tile rendering info", true));
+    assert!(!answers_raw("Statistics JSON or a rendered PNG", true));
+    assert!(answers_raw("A GetTile request", true));
+}

@@ -1,0 +1,142 @@
+//! Unit tests of `catalog.rs`.
+use super::*;
+
+#[test]
+fn catalog_is_deterministic_and_large() {
+    let a = Catalog::build(1);
+    let b = Catalog::build(1);
+    assert!(a.items().len() >= 10_000);
+    assert_eq!(a.items()[17].id, b.items()[17].id);
+    assert_eq!(a.by_id.len(), a.items().len(), "ids are unique");
+    assert!(a.items().windows(2).all(|w| w[0].datetime >= w[1].datetime));
+}
+
+#[test]
+fn tokens_round_trip_and_reject_forgeries() {
+    let token = encode_token(300, 5);
+    assert_eq!(decode_token(&token, 5), Some(300));
+    assert_eq!(decode_token(&token, 6), None);
+    assert_eq!(decode_token("garbage", 5), None);
+}
+
+#[test]
+fn intervals_parse() {
+    assert_eq!(
+        parse_interval("../2023-01-02"),
+        Some((None, Some(CATALOG_START + 86_400)))
+    );
+    assert_eq!(
+        parse_interval("2023-01-01/"),
+        Some((Some(CATALOG_START), None))
+    );
+    assert_eq!(parse_interval("2024-01-01/2023-01-01"), None);
+}
+
+#[test]
+fn areas_are_plausible() {
+    let square = json!({"type": "Polygon", "coordinates": [[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]]});
+    let area = geometry_area_km2(&square).expect("polygon");
+    assert!((12_000.0..12_500.0).contains(&area), "{area}");
+    assert_eq!(geometry_bbox(&square), Some([0.0, 0.0, 1.0, 1.0]));
+}
+
+/// Searches that exercise every filter, alone and together, and paging.
+fn searches() -> Vec<Value> {
+    vec![
+        json!({}),
+        json!({"host_name": PUBLIC_HOST, "limit": 10}),
+        json!({"host_name": PUBLIC_HOST, "limit": 500}),
+        json!({"host_name": COMMERCIAL_HOST, "limit": 7}),
+        json!({"host_name": COMMERCIAL_HOST, "collections": ["sentinel-2-l2a"]}),
+        json!({"collections": ["landsat-c2-l2", "nope", COMMERCIAL_COLLECTION], "limit": 50}),
+        json!({"collections": []}),
+        json!({"datetime": "2023-06-01T00:00:00Z/2023-09-01T00:00:00Z", "limit": 33}),
+        json!({"datetime": "../2023-03-01", "host_name": PUBLIC_HOST}),
+        json!({"datetime": "2024-12-01/..", "collections": ["sentinel-1-grd"]}),
+        json!({"bbox": [100.0, -50.0, 160.0, 10.0], "limit": 20}),
+        json!({"bbox": [170.0, -60.0, -170.0, 60.0], "datetime": "2024-01-01/.."}),
+        json!({"intersects": {"type": "Point", "coordinates": [10.0, 20.0]}, "bbox": [-20.0, -20.0, 40.0, 40.0]}),
+        json!({"query": {"eo:cloud_cover": {"lt": 10}}, "host_name": PUBLIC_HOST, "limit": 250}),
+        json!({"query": {"cloudCoverage": {"GTE": 50, "lte": 60}}, "collections": ["sentinel-1-grd", "sentinel-2-l2a"]}),
+    ]
+}
+
+/// The filters applied item by item over the whole catalog, as a reference.
+fn every_match<'c>(search: &Search, catalog: &'c Catalog) -> Vec<&'c Item> {
+    catalog
+        .items()
+        .iter()
+        .filter(|item| search.matches_indexed(item) && search.matches_rest(item))
+        .filter(|item| search.ids.as_ref().is_none_or(|ids| ids.contains(&item.id)))
+        .collect()
+}
+
+#[test]
+fn indexed_pages_are_the_pages_of_a_full_scan() {
+    let catalog = Catalog::build(3);
+    let mut bodies = searches();
+    let some_ids: Vec<&str> = catalog
+        .items()
+        .iter()
+        .step_by(997)
+        .map(|item| item.id.as_str())
+        .collect();
+    bodies.push(json!({"ids": some_ids, "limit": 4}));
+    bodies.push(json!({"ids": some_ids, "host_name": PUBLIC_HOST, "datetime": "2023-07-01/.."}));
+    bodies.push(json!({"ids": ["missing", some_ids[2]], "bbox": [-180, -90, 180, 90]}));
+    for body in bodies {
+        let search = Search::parse(&body, 3).expect("valid search");
+        let expected = every_match(&search, &catalog);
+        let all: Vec<&str> = search
+            .all(&catalog)
+            .iter()
+            .map(|item| item.id.as_str())
+            .collect();
+        let ids: Vec<&str> = expected.iter().map(|item| item.id.as_str()).collect();
+        assert_eq!(all, ids, "{body}");
+        for offset in [
+            0,
+            1,
+            search.limit,
+            expected.len().saturating_sub(1),
+            expected.len() + 5,
+        ] {
+            let search = Search {
+                offset,
+                ..Search::parse(&body, 3).expect("valid")
+            };
+            let page = search.run(&catalog, 3);
+            let got: Vec<&str> = page.items(&catalog).map(|item| item.id.as_str()).collect();
+            let want: Vec<&str> = ids
+                .iter()
+                .skip(offset)
+                .take(search.limit)
+                .copied()
+                .collect();
+            assert_eq!(got, want, "{body} at {offset}");
+            assert_eq!(page.matched, expected.len(), "{body}");
+            let end = offset + want.len();
+            assert_eq!(
+                page.next,
+                (end < expected.len()).then(|| encode_token(end, 3))
+            );
+        }
+    }
+}
+
+#[test]
+fn written_pages_are_the_serialized_tree() {
+    let catalog = Catalog::for_seed(4);
+    let base_url = "http://127.0.0.1:9";
+    let features = Features::new(catalog.clone(), base_url.to_owned());
+    for body in searches() {
+        let search = Search::parse(&body, 4).expect("valid search");
+        let page = search.run(&catalog, 4);
+        // Twice: the second time every feature comes from the cache.
+        for _ in 0..2 {
+            let written = page.write(&features);
+            let tree = serde_json::to_vec(&page.to_json(&catalog, base_url)).expect("serializes");
+            assert!(written == tree, "{body}");
+        }
+    }
+}

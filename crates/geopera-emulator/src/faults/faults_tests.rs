@@ -1,0 +1,59 @@
+//! Unit tests of the `faults` module (`faults/mod.rs`).
+use super::*;
+
+#[test]
+fn parses_every_kind() {
+    let plan = FaultPlan::parse(
+        "latency=250ms, 500, 502;retry-after=3, 503:after@10%, 429;burst=3, status=418, \
+             reset;after;op=billing.topup;times=1, truncate, malformed, slow=1s, 418",
+    )
+    .expect("valid spec");
+    let kinds: Vec<&FaultKind> = plan.rules().iter().map(|rule| &rule.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            &FaultKind::Latency(Duration::from_millis(250)),
+            &FaultKind::ServerError(500),
+            &FaultKind::ServerError(502),
+            &FaultKind::ServerError(503),
+            &FaultKind::RateLimited { burst: 3 },
+            &FaultKind::Status(418),
+            &FaultKind::Reset,
+            &FaultKind::Truncate,
+            &FaultKind::Malformed,
+            &FaultKind::SlowBody(Duration::from_secs(1)),
+            &FaultKind::Status(418),
+        ]
+    );
+    assert_eq!(plan.rules()[2].retry_after, Some(3));
+    assert_eq!(plan.rules()[3].phase, Phase::After);
+    assert_eq!(plan.rules()[3].rate_percent, Some(10.0));
+    assert_eq!(plan.rules()[6].operation.as_deref(), Some("billing.topup"));
+    assert_eq!(plan.rules()[6].times, Some(1));
+}
+
+#[test]
+fn rejects_nonsense() {
+    for bad in [
+        "explode",
+        "503@lots",
+        "503@150%",
+        "latency=soon",
+        "truncate;after",
+        "200;burst=2",
+        "status=99",
+    ] {
+        assert!(FaultPlan::parse(bad).is_err(), "{bad} accepted");
+    }
+    assert!(FaultPlan::parse("").expect("empty is fine").is_empty());
+}
+
+#[test]
+fn rates_are_deterministic_and_roughly_right() {
+    let hits = (0..10_000).filter(|&n| strikes(7, 0, n, 10.0)).count();
+    assert!((800..1200).contains(&hits), "{hits}");
+    let again = (0..10_000).filter(|&n| strikes(7, 0, n, 10.0)).count();
+    assert_eq!(hits, again);
+    assert!((0..100).all(|n| !strikes(7, 0, n, 0.0)));
+    assert!((0..100).all(|n| strikes(7, 0, n, 100.0)));
+}

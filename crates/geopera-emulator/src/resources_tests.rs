@@ -1,0 +1,77 @@
+//! Unit tests of `resources.rs`.
+use super::*;
+
+#[test]
+fn another_organizations_record_is_not_found_and_lists_keep_creation_order() {
+    let mut store = Resources::default();
+    let mut rng = Rng::new(7);
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let mut fields = Map::new();
+        fields.insert("name".to_owned(), Value::from(format!("p{n}")));
+        let record = store
+            .create(&mut rng, Family::Project, "org_a", None, n, fields)
+            .map(|r| r.id.clone());
+        ids.push(record.unwrap_or_default());
+    }
+    assert!(store.get(Family::Project, "org_a", None, &ids[2]).is_ok());
+    let other = store.get(Family::Project, "org_b", None, &ids[2]);
+    assert_eq!(
+        other.err().map(|e| e.status()),
+        Some(http::StatusCode::NOT_FOUND)
+    );
+    assert!(store
+        .get(Family::Collection, "org_a", None, &ids[2])
+        .is_err());
+    let listed: Vec<&str> = store
+        .list(Family::Project, "org_a", None)
+        .iter()
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(listed, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    let restored = Resources::restored(store.records().cloned().collect());
+    assert_eq!(restored.next_seq, 5);
+}
+
+#[test]
+fn changes_are_kept_only_for_a_state_file_and_name_every_record_touched() {
+    let make = |store: &mut Resources, rng: &mut Rng, parent: Option<&str>| {
+        store
+            .create(rng, Family::Item, "org_a", parent, 0, Map::new())
+            .map(|r| r.id.clone())
+            .unwrap_or_default()
+    };
+    let mut rng = Rng::new(3);
+    let mut untracked = Resources::default();
+    let id = make(&mut untracked, &mut rng, None);
+    let _ = untracked.remove(Family::Item, "org_a", None, &id);
+    assert!(
+        untracked.changes.take().is_empty(),
+        "nothing would take them"
+    );
+
+    let mut store = Resources::default();
+    store.changes.track();
+    let kept = make(&mut store, &mut rng, Some("p1"));
+    let dropped = make(&mut store, &mut rng, Some("p2"));
+    assert_eq!(store.changes.take().len(), 2);
+    assert!(store.get_mut(Family::Item, "org_a", None, &kept).is_ok());
+    assert_eq!(store.remove_children(Family::Item, "org_a", "p2"), 1);
+    let changed = store.changes.take();
+    assert_eq!(
+        changed,
+        std::collections::HashSet::from([kept.clone(), dropped.clone()])
+    );
+    assert!(store.record(&dropped).is_none(), "a row to delete");
+    store.changes.keep(changed);
+    assert_eq!(store.changes.take().len(), 2, "kept for the next write");
+    assert!(store.changes.take().is_empty());
+}
+
+#[test]
+fn pages_clamp_their_bounds() {
+    let (items, limit, offset, total) = page((0..10).collect(), 0, -3, 4);
+    assert_eq!((items, limit, offset, total), (vec![0], 1, 0, 10));
+    let (items, _, _, _) = page((0..10).collect::<Vec<i32>>(), 4, 8, 4);
+    assert_eq!(items, vec![8, 9]);
+}

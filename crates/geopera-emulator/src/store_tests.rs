@@ -1,0 +1,68 @@
+//! Unit tests of `store.rs`.
+use super::*;
+
+/// A fresh path in the temp directory, removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(name: &str) -> TempFile {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos());
+        let file = format!("geopera-store-{name}-{}-{nanos}.sqlite", std::process::id());
+        TempFile(std::env::temp_dir().join(file))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn a_version_0_file_opens_keeps_its_rows_and_is_upgraded() {
+    let file = TempFile::new("v0");
+    {
+        let old = Connection::open(&file.0).expect("open");
+        old.execute_batch(SCHEMA_V0).expect("old schema");
+        old.execute_batch(
+            "INSERT INTO meta VALUES ('seed', '5'), ('rng_state', '77');
+                 INSERT INTO orgs VALUES ('org_demo', 1234, '[]');
+                 INSERT INTO credentials VALUES
+                     ('gpra_old', 'key_old', 'org_demo', 'old', 'gpra_old', '[\"*\"]', 1, NULL,
+                      0, 0);",
+        )
+        .expect("old rows");
+    }
+    let (_, snapshot) = Store::open(&file.0, 5).expect("an old file opens");
+    let snapshot = snapshot.expect("its state is read");
+    assert_eq!(snapshot.orgs["org_demo"].balance_credits, 1234);
+    let key = &snapshot.credentials["gpra_old"];
+    assert_eq!((key.id.as_str(), key.rate_limit), ("key_old", None));
+    assert!(snapshot.claims.is_empty());
+    let upgraded = Connection::open(&file.0).expect("open");
+    let version: i64 = upgraded
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .expect("version");
+    assert_eq!(version, SCHEMA_VERSION as i64);
+    let claims: i64 = upgraded
+        .query_row("SELECT COUNT(*) FROM idempotency", [], |row| row.get(0))
+        .expect("the new table exists");
+    assert_eq!(claims, 0);
+}
+
+#[test]
+fn a_file_from_a_newer_emulator_is_refused() {
+    let file = TempFile::new("newer");
+    {
+        let newer = Connection::open(&file.0).expect("open");
+        newer
+            .pragma_update(None, "user_version", 99)
+            .expect("version");
+    }
+    let Err(error) = Store::open(&file.0, 5) else {
+        panic!("a newer file was opened");
+    };
+    assert!(error.to_string().contains("version 99"), "{error}");
+}

@@ -1,0 +1,33 @@
+//! Unit tests of `uploads.rs`.
+use super::*;
+use crate::rng::Rng;
+use serde_json::Map;
+
+#[test]
+fn open_uploads_reserve_their_declared_size_and_completed_ones_use_what_arrived() {
+    let mut store = Resources::default();
+    let mut rng = Rng::new(1);
+    for (status, total, received) in [
+        ("pending", 100, 0),
+        ("uploading", 50, 20),
+        ("completed", 40, 30),
+        ("failed", 1000, 10),
+    ] {
+        let mut fields = Map::new();
+        fields.insert("status".to_owned(), json!(status));
+        fields.insert("total_bytes".to_owned(), json!(total));
+        fields.insert("bytes_received".to_owned(), json!(received));
+        let created = store.create(&mut rng, Family::Upload, "org_a", None, 0, fields);
+        assert!(created.is_ok());
+    }
+    let storage = Storage::of(&store, "org_a");
+    assert_eq!(
+        storage,
+        Storage {
+            reserved: 150,
+            used: 30
+        }
+    );
+    assert_eq!(storage.free(), STORAGE_QUOTA_BYTES - 180);
+    assert_eq!(Storage::of(&store, "org_b"), Storage::default());
+}

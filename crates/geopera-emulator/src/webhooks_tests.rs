@@ -1,0 +1,62 @@
+//! Unit tests of `webhooks.rs`.
+use super::*;
+
+#[test]
+fn the_ssrf_guard_refuses_internal_hosts_and_plain_http() {
+    for url in [
+        "http://example.com/hook",
+        "https://127.0.0.1/hook",
+        "https://localhost:8443/hook",
+        "https://10.1.2.3/",
+        "https://172.16.0.1/",
+        "https://192.168.1.1/",
+        "https://169.254.169.254/latest",
+        "https://[::1]/",
+        "https://[fe80::1]/",
+        "https://[::ffff:127.0.0.1]/",
+        "https://2130706433/",
+        "https://metadata.google.internal/",
+        "https://printer.local/",
+        "https://intranet/",
+        "https://user:pw@example.com/",
+        "ftp://example.com/",
+        "not a url",
+    ] {
+        let problem = endpoint_problem(url, false);
+        assert!(
+            problem
+                .as_deref()
+                .is_some_and(|p| p.contains("endpoint_url")),
+            "{url} was accepted"
+        );
+    }
+    assert_eq!(endpoint_problem("https://hooks.example.com/x", false), None);
+    assert_eq!(endpoint_problem("https://8.8.8.8/x", false), None);
+    assert_eq!(endpoint_problem("http://127.0.0.1:9/x", true), None);
+}
+
+#[test]
+fn signatures_are_hmac_sha256_of_the_body() {
+    // RFC 4231 test case 2.
+    let secret = SigningSecret("Jefe".to_owned());
+    assert_eq!(
+        secret.sign(b"what do ya want for nothing?"),
+        "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
+    assert_eq!(format!("{secret:?}"), "SigningSecret([redacted])");
+}
+
+#[test]
+fn backoff_doubles_from_ten_seconds() {
+    assert_eq!(backoff_ms(1), 10_000);
+    assert_eq!(backoff_ms(2), 20_000);
+    assert_eq!(backoff_ms(7), 640_000);
+}
+
+#[test]
+fn filters_match_dotted_paths() {
+    let body = json!({"entity_type": "order", "data": {"project_id": "p1"}});
+    assert_eq!(lookup(&body, "data.project_id"), Some(&json!("p1")));
+    assert_eq!(lookup(&body, "data.missing"), None);
+    assert_eq!(lookup(&body, "entity_type"), Some(&json!("order")));
+}

@@ -1,0 +1,261 @@
+//! Unit tests of `validate.rs`.
+use super::*;
+
+static EXPIRY: Shape = Shape::Object(ObjectRule {
+    fields: &[
+        Field {
+            name: "expires_at",
+            required: true,
+            shape: Shape::String(StringRule {
+                min_length: None,
+                max_length: None,
+                pattern: None,
+                format: Some("date-time"),
+            }),
+        },
+        Field {
+            name: "until",
+            required: false,
+            shape: Shape::AnyOf(&[
+                Shape::String(StringRule {
+                    min_length: None,
+                    max_length: None,
+                    pattern: None,
+                    format: Some("date"),
+                }),
+                Shape::Null,
+            ]),
+        },
+    ],
+    open: false,
+});
+
+#[test]
+fn badly_formatted_dates_are_named_member_by_member() {
+    assert!(validate(
+        &EXPIRY,
+        &json!({"expires_at": "2024-06-01T00:00:00Z", "until": null})
+    )
+    .is_empty());
+    let errors = validate(&EXPIRY, &json!({"expires_at": "", "until": "tomorrow"}));
+    let found: Vec<(String, &str)> = errors
+        .iter()
+        .map(|error| (format!("{error}"), error.r#type.as_str()))
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0].0.starts_with("body.expires_at: "));
+    assert_eq!(found[0].1, "datetime_parsing");
+    assert!(found[1].0.starts_with("body.until: "));
+    assert_eq!(found[1].1, "date_parsing");
+    assert_eq!(errors[0].extra["input"], "");
+}
+
+#[test]
+fn rfc3339_date_times_pass_and_others_fail() {
+    for good in [
+        "2024-06-01T12:00:00Z",
+        "2024-02-29t23:59:59.123456z",
+        "0001-01-01T00:00:00+00:00",
+        "9999-12-31T23:59:60-23:59",
+    ] {
+        assert!(is_date_time(good), "{good}");
+    }
+    for bad in [
+        "",
+        "2024-06-01",
+        "2024-06-01 12:00:00Z",
+        "2024-01-01T12:99:00Z",
+        "2023-02-29T00:00:00Z",
+        "2024-06-01T24:00:00Z",
+        "2024-06-01T12:00:00",
+        "2024-06-01T12:00:00.Z",
+        "2024-06-01T12:00:00+0100",
+        "2024-06-01T12:00:00+24:00",
+        "2024-06-01T12:30:60Z",
+        "２０２４-06-01T12:00:00Z",
+    ] {
+        assert!(!is_date_time(bad), "{bad}");
+    }
+    assert!(is_full_date("2000-02-29"));
+    assert!(!is_full_date("1900-02-29"));
+    assert!(!is_full_date("2024-13-01"));
+}
+
+use crate::shape::{Field, Schema};
+use serde_json::json;
+
+const NO_BOUNDS: Bounds = Bounds {
+    minimum: None,
+    maximum: None,
+    exclusive_minimum: None,
+    exclusive_maximum: None,
+};
+const PLAIN: StringRule = StringRule {
+    min_length: None,
+    max_length: None,
+    pattern: None,
+    format: None,
+};
+
+static CLOUD: Schema = Schema {
+    name: "CloudQuery",
+    rust_name: "CloudQuery",
+    shape: Shape::Object(ObjectRule {
+        fields: &[Field {
+            name: "LT",
+            required: false,
+            shape: Shape::AnyOf(&[Shape::Number(NO_BOUNDS), Shape::Null]),
+        }],
+        open: false,
+    }),
+};
+
+static SEARCH: Shape = Shape::Object(ObjectRule {
+    fields: &[
+        Field {
+            name: "host_name",
+            required: true,
+            shape: Shape::String(PLAIN),
+        },
+        Field {
+            name: "limit",
+            required: false,
+            shape: Shape::Integer(Bounds {
+                minimum: Some(1.0),
+                maximum: Some(500.0),
+                exclusive_minimum: None,
+                exclusive_maximum: None,
+            }),
+        },
+        Field {
+            name: "collections",
+            required: false,
+            shape: Shape::AnyOf(&[
+                Shape::Array(ArrayRule {
+                    items: &Shape::String(PLAIN),
+                    min_items: None,
+                    max_items: Some(3),
+                }),
+                Shape::Null,
+            ]),
+        },
+        Field {
+            name: "query",
+            required: false,
+            shape: Shape::AnyOf(&[Shape::Map(&Shape::Ref(&CLOUD)), Shape::Null]),
+        },
+        Field {
+            name: "name",
+            required: false,
+            shape: Shape::String(StringRule {
+                min_length: Some(1),
+                max_length: Some(5),
+                pattern: Some("^(cst|pm)_[A-Za-z0-9_]+$"),
+                format: None,
+            }),
+        },
+        Field {
+            name: "direction",
+            required: false,
+            shape: Shape::Enum(&["up", "down", "both"]),
+        },
+        Field {
+            name: "flag",
+            required: false,
+            shape: Shape::Boolean,
+        },
+    ],
+    open: false,
+});
+
+fn kinds(errors: &[ValidationError]) -> Vec<(String, String)> {
+    errors
+        .iter()
+        .map(|error| {
+            let loc: Vec<String> = error.loc.iter().map(ToString::to_string).collect();
+            (loc.join("."), error.r#type.clone())
+        })
+        .collect()
+}
+
+fn pair(loc: &str, kind: &str) -> (String, String) {
+    (loc.to_owned(), kind.to_owned())
+}
+
+#[test]
+fn valid_body_has_no_errors() {
+    let body = json!({
+        "host_name": "earthsearch-aws",
+        "limit": 10,
+        "collections": ["sentinel-2-l2a"],
+        "query": {"eo:cloud_cover": {"LT": 20}},
+        "name": "pm_a",
+        "direction": "up",
+        "flag": true,
+        "unknown": "ignored",
+    });
+    assert!(validate(&SEARCH, &body).is_empty());
+    assert!(validate(&SEARCH, &json!({"host_name": "x", "collections": null})).is_empty());
+    assert!(validate(&SEARCH, &json!({"host_name": "x", "limit": 2.0})).is_empty());
+}
+
+#[test]
+fn every_failure_is_listed() {
+    let body = json!({
+        "limit": 0,
+        "collections": ["a", 5, "c", "d"],
+        "query": {"eo:cloud_cover": {"LT": "low"}},
+        "name": "nope_too_long",
+        "direction": "sideways",
+        "flag": 1,
+    });
+    let found = kinds(&validate(&SEARCH, &body));
+    assert_eq!(
+        found,
+        vec![
+            pair("body.host_name", "missing"),
+            pair("body.limit", "greater_than_equal"),
+            pair("body.collections.1", "string_type"),
+            pair("body.collections", "too_long"),
+            pair("body.query.eo:cloud_cover.LT", "float_type"),
+            pair("body.name", "string_too_long"),
+            pair("body.name", "string_pattern_mismatch"),
+            pair("body.direction", "enum"),
+            pair("body.flag", "bool_type"),
+        ]
+    );
+}
+
+#[test]
+fn messages_follow_pydantic() {
+    let errors = validate(&SEARCH, &json!({"host_name": 7, "limit": 1.5}));
+    assert_eq!(errors[0].msg, "Input should be a valid string");
+    assert_eq!(errors[1].r#type, "int_from_float");
+    let errors = validate(&SEARCH, &json!({"host_name": "x", "direction": "no"}));
+    assert_eq!(errors[0].msg, "Input should be 'up', 'down' or 'both'");
+    let errors = validate(&SEARCH, &json!({"host_name": "x", "limit": 900}));
+    assert_eq!(errors[0].msg, "Input should be less than or equal to 500");
+    assert_eq!(errors[0].extra["ctx"]["le"], 500.0);
+}
+
+#[test]
+fn non_object_body_is_rejected_at_the_root() {
+    let errors = validate(&SEARCH, &json!([1, 2]));
+    assert_eq!(kinds(&errors), vec![pair("body", "model_attributes_type")]);
+    let errors = validate(&SEARCH, &json!("text"));
+    assert_eq!(errors.len(), 1);
+}
+
+#[test]
+fn strings_are_not_numbers() {
+    let errors = validate(&SEARCH, &json!({"host_name": "x", "limit": "10"}));
+    assert_eq!(kinds(&errors), vec![pair("body.limit", "int_type")]);
+}
+
+#[test]
+fn helpers_build_root_errors() {
+    assert_eq!(missing_body().r#type, "missing");
+    let invalid = json_invalid(3, "expected value");
+    assert_eq!(invalid.loc, vec![LocItem::from("body"), LocItem::Index(3)]);
+    assert_eq!(invalid.r#type, "json_invalid");
+}

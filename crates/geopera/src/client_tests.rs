@@ -1,0 +1,48 @@
+//! Unit tests of `client.rs`.
+use super::*;
+
+#[test]
+fn base_urls_are_checked_and_normalized() {
+    assert_eq!(
+        normalize_base_url("http://127.0.0.1:8080/").ok().as_deref(),
+        Some("http://127.0.0.1:8080")
+    );
+    assert!(normalize_base_url("ftp://example.com").is_err());
+    assert!(normalize_base_url("not a url").is_err());
+}
+
+#[test]
+fn debug_redacts_the_token() {
+    let client = AuthenticatedClient::new("http://127.0.0.1:1", "gpra_supersecret").expect("valid");
+    let shown = format!("{client:?}");
+    assert!(!shown.contains("supersecret"), "{shown}");
+    assert!(shown.contains("redacted"));
+}
+
+#[test]
+fn a_proxy_url_stays_out_of_debug_and_errors() {
+    let builder = Client::builder().proxy("http://user:hunter2@127.0.0.1:3128");
+    let shown = format!("{builder:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    let client = builder.build().expect("a valid proxy");
+    assert!(!format!("{client:?}").contains("hunter2"));
+
+    for bad in [
+        "http://user:hunter2@[::1",
+        "socks9://user:hunter2@127.0.0.1:1",
+    ] {
+        let err = Client::builder().proxy(bad).build().expect_err("invalid");
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("proxy"), "{shown}");
+    }
+}
+
+#[test]
+fn a_bad_header_is_reported_by_build() {
+    let err = Client::builder()
+        .header("bad header", "x")
+        .build()
+        .expect_err("invalid");
+    assert!(err.to_string().contains("header"));
+}

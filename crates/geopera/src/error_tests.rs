@@ -1,0 +1,69 @@
+//! Unit tests of `error.rs`.
+use super::*;
+
+#[test]
+fn api_error_reads_like_the_status_line_and_detail() {
+    let err = Error::Api {
+        operation_id: "orders.archive.place",
+        status: StatusCode::FORBIDDEN,
+        problem: Box::new(Problem::new(
+            403,
+            "Forbidden",
+            "missing scope 'orders:write' for 'orders.archive.place'",
+        )),
+        attempts: 1,
+        request_id: None,
+    };
+    assert_eq!(
+        err.to_string(),
+        "403 Forbidden: missing scope 'orders:write' for 'orders.archive.place'"
+    );
+    assert_eq!(err.status(), Some(StatusCode::FORBIDDEN));
+    assert!(!err.is_retryable());
+}
+
+#[test]
+fn kinds_follow_the_status_and_say_what_is_retryable() {
+    let api = |code: u16| Error::Api {
+        operation_id: "catalog.search",
+        status: StatusCode::from_u16(code).expect("a status"),
+        problem: Box::new(Problem::new(code, "x", "")),
+        attempts: 1,
+        request_id: None,
+    };
+    assert_eq!(api(401).kind(), ErrorKind::Auth);
+    assert_eq!(api(403).kind(), ErrorKind::Auth);
+    assert_eq!(api(404).kind(), ErrorKind::NotFound);
+    assert_eq!(api(409).kind(), ErrorKind::Conflict);
+    assert_eq!(api(402).kind(), ErrorKind::Api);
+    assert_eq!(api(501).kind(), ErrorKind::Server);
+    assert!(!api(501).is_retryable(), "501 is not transient");
+    for code in crate::retry::TRANSIENT_STATUSES {
+        assert!(api(code).is_retryable(), "{code}");
+    }
+    assert!(!api(404).is_retryable());
+    assert!(Error::too_large("catalog.search", 10).kind() == ErrorKind::TooLarge);
+}
+
+#[test]
+fn only_errors_of_a_call_take_its_request_id() {
+    let named = Error::deadline("catalog.search", 2).with_request_id("id-1");
+    assert_eq!(named.request_id(), Some("id-1"));
+    let config = Error::Config("bad base URL".into()).with_request_id("id-1");
+    assert_eq!(config.request_id(), None);
+}
+
+#[test]
+fn excerpts_are_bounded() {
+    let long = "x".repeat(1000);
+    assert_eq!(excerpt(long.as_bytes()).chars().count(), EXCERPT_CHARS + 1);
+}
+
+#[test]
+fn the_error_stays_small() {
+    assert!(
+        std::mem::size_of::<Error>() <= 72,
+        "{}",
+        std::mem::size_of::<Error>()
+    );
+}

@@ -1,0 +1,89 @@
+//! Unit tests of `webhooks.rs`.
+use super::*;
+
+fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
+    mac.update(body);
+    let bytes = mac.finalize().into_bytes();
+    format!(
+        "sha256={}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+fn headers(signature: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(SIGNATURE_HEADER, signature.parse().expect("header"));
+    headers
+}
+
+const BODY: &[u8] = br#"{"event_id":"evt_9","event_type":"something.new","timestamp":"2025-01-01T00:00:00Z","organization_id":"org_a","entity_type":"thing","entity_id":"t_1","data":{},"added_later":1}"#;
+
+#[test]
+fn an_unknown_event_type_is_kept_whole() {
+    let verifier = Verifier::new("whsec_k").expect("secret");
+    let delivery = verifier
+        .verify(&headers(&sign("whsec_k", BODY)), BODY)
+        .expect("valid");
+    match delivery.event {
+        Event::Other(envelope) => {
+            assert_eq!(envelope.event_type, "something.new");
+            assert_eq!(envelope.extra.get("added_later"), Some(&Value::from(1)));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn bad_signatures_are_refused_by_kind() {
+    let verifier = Verifier::new("whsec_k").expect("secret");
+    let wrong_key = verifier.verify(&headers(&sign("whsec_other", BODY)), BODY);
+    assert!(matches!(wrong_key, Err(WebhookError::SignatureMismatch)));
+    let missing = verifier.verify(&HeaderMap::new(), BODY);
+    assert!(matches!(missing, Err(WebhookError::MissingSignature)));
+    for malformed in ["sha256=zz", "md5=00", "sha256=", &"sha256=".repeat(20)] {
+        let result = verifier.verify(&headers(malformed), BODY);
+        assert!(
+            matches!(result, Err(WebhookError::MalformedSignature)),
+            "{malformed}"
+        );
+    }
+    let uppercase = sign("whsec_k", BODY)
+        .to_uppercase()
+        .replace("SHA256=", "sha256=");
+    assert!(verifier.verify(&headers(&uppercase), BODY).is_ok());
+    assert!(matches!(Verifier::new(""), Err(WebhookError::EmptySecret)));
+}
+
+#[test]
+fn headers_must_agree_with_the_signed_body() {
+    let verifier = Verifier::new("whsec_k").expect("secret");
+    let mut headers = headers(&sign("whsec_k", BODY));
+    headers.insert(EVENT_ID_HEADER, "evt_other".parse().expect("header"));
+    let result = verifier.verify(&headers, BODY);
+    assert!(matches!(
+        result,
+        Err(WebhookError::HeaderMismatch {
+            header: EVENT_ID_HEADER,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn neither_debug_nor_errors_show_the_secret() {
+    let verifier = Verifier::new("whsec_very_secret").expect("secret");
+    assert!(!format!("{verifier:?}").contains("very_secret"));
+    let error = verifier
+        .verify(&headers(&sign("whsec_x", BODY)), BODY)
+        .expect_err("mismatch");
+    assert!(!error.to_string().contains("very_secret"));
+}
+
+#[test]
+fn oversized_bodies_are_refused_before_hashing() {
+    let verifier = Verifier::new("whsec_k").expect("secret");
+    let big = vec![b' '; MAX_BODY_BYTES + 1];
+    let result = verifier.verify(&headers(&sign("whsec_k", &big)), &big);
+    assert!(matches!(result, Err(WebhookError::TooLarge(_))));
+}
