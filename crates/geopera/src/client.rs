@@ -472,7 +472,7 @@ struct Config {
 impl<C> fmt::Debug for ClientBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("base_url", &self.config.base_url)
+            .field("base_url", &without_userinfo(&self.config.base_url))
             .field("credentials", &self.config.credentials)
             .field("timeout", &self.config.timeout)
             .field("proxy", &self.config.proxy)
@@ -1000,20 +1000,49 @@ fn parse_proxy(raw: &str) -> Result<reqwest::Proxy, Error> {
     reqwest::Proxy::all(url).map_err(|_| Error::Config("the proxy URL is not usable".into()))
 }
 
+/// Checks a base URL and drops its trailing `/`.
+///
+/// A user name or password in it is refused rather than sent: reqwest would turn them into a
+/// `Basic` authorization header beside the client's own credential, and the URL is quoted in
+/// errors and `Debug`, where a password must not appear.
 fn normalize_base_url(raw: &str) -> Result<String, Error> {
+    let shown = without_userinfo(raw);
     let url = url::Url::parse(raw)
-        .map_err(|e| Error::Config(format!("the base URL {raw:?} is not a URL: {e}")))?;
+        .map_err(|e| Error::Config(format!("the base URL {shown:?} is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Error::Config(format!(
-            "the base URL {raw:?} must use http or https"
+            "the base URL {shown:?} must use http or https"
+        )));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Config(format!(
+            "the base URL {shown:?} must not carry a user name or password: the client's \
+             credential is what authenticates it"
         )));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::Config(format!(
-            "the base URL {raw:?} must not have a query or fragment"
+            "the base URL {shown:?} must not have a query or fragment"
         )));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// `raw` with anything between `://` and the last `@` of its authority replaced by
+/// `[redacted]`, for quoting a URL that may not even parse.
+pub(crate) fn without_userinfo(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return raw.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!(
+            "{scheme}://{}{}",
+            crate::redact::REDACTED,
+            &rest[at..]
+        ),
+        None => raw.to_owned(),
+    }
 }
 
 pub(crate) fn parse_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Error> {

@@ -12,6 +12,34 @@ fn base_urls_are_checked_and_normalized() {
 }
 
 #[test]
+fn a_password_in_the_base_url_is_refused_and_never_quoted() {
+    for raw in [
+        "http://user:hunter2@127.0.0.1:8080",
+        "https://hunter2@api.example.com/v1",
+        "http://user:hunter2@[::1",
+        "ftp://user:hunter2@example.com",
+    ] {
+        let builder = Client::builder().base_url(raw);
+        let shown = format!("{builder:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let err = builder.build().expect_err("refused");
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("base URL"), "{shown}");
+    }
+    let err = Client::builder()
+        .base_url("http://user:hunter2@127.0.0.1:8080")
+        .build()
+        .expect_err("refused");
+    assert!(err.to_string().contains("user name or password"), "{err}");
+    assert_eq!(
+        without_userinfo("http://a:b@host/p@q"),
+        "http://[redacted]@host/p@q"
+    );
+    assert_eq!(without_userinfo("http://host/p@q"), "http://host/p@q");
+}
+
+#[test]
 fn debug_redacts_the_token() {
     let client = AuthenticatedClient::new("http://127.0.0.1:1", "gpra_supersecret").expect("valid");
     let shown = format!("{client:?}");

@@ -46,7 +46,7 @@ impl Oidc {
     ///
     /// # Errors
     ///
-    /// The URL is not an `http` or `https` URL.
+    /// The URL is not an `http` or `https` URL, or carries a user name or password.
     pub fn new(issuer: impl Into<String>) -> Result<Self, Error> {
         let issuer = issuer.into();
         let parsed = url::Url::parse(&issuer)
@@ -54,6 +54,13 @@ impl Oidc {
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
             return Err(Error::Config(
                 "the issuer URL must be an http or https URL with a host".into(),
+            ));
+        }
+        // As for a client's base URL: a password there would travel as Basic authorization
+        // beside the grant's own credentials, and show in `Debug`.
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(Error::Config(
+                "the issuer URL must not carry a user name or password".into(),
             ));
         }
         Ok(Oidc {
@@ -66,7 +73,7 @@ impl Oidc {
     ///
     /// # Errors
     ///
-    /// The URL is not an `http` or `https` URL.
+    /// The URL is not an `http` or `https` URL, or carries a user name or password.
     pub fn for_base_url(base_url: &str) -> Result<Self, Error> {
         Oidc::new(format!("{}{REALM_PATH}", base_url.trim_end_matches('/')))
     }

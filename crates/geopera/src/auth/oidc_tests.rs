@@ -11,6 +11,8 @@ fn endpoints_hang_off_the_realm() {
     );
     assert!(Oidc::new("ftp://example.com").is_err());
     assert!(Oidc::new("not a url").is_err());
+    let err = Oidc::for_base_url("http://user:hunter2@127.0.0.1:8787").expect_err("refused");
+    assert!(!format!("{err} {err:?}").contains("hunter2"), "{err:?}");
 }
 
 #[test]
