@@ -40,6 +40,11 @@ impl Clock for SystemClock {
     }
 
     fn sleep_until(&self, at: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        Box::pin(tokio::time::sleep_until((self.origin + at).into()))
+        match self.origin.checked_add(at) {
+            Some(deadline) => Box::pin(tokio::time::sleep_until(deadline.into())),
+            // Past the end of the platform's time (a server's `Retry-After` of 2^64 s, added
+            // with saturation): that moment never comes, and a deadline ends the wait first.
+            None => Box::pin(std::future::pending()),
+        }
     }
 }

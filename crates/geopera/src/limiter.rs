@@ -212,7 +212,9 @@ impl Limiter {
                 match budget.reserve(class).await {
                     Reservation::Granted => break,
                     Reservation::Wait(wait) => {
-                        self.clock.sleep_until(self.clock.now() + wait).await;
+                        self.clock
+                            .sleep_until(self.clock.now().saturating_add(wait))
+                            .await;
                     }
                 }
             }

@@ -237,6 +237,16 @@ pub struct TokenSet {
     pub(crate) scope: Option<String>,
 }
 
+/// The longest lifetime a token is taken to have. A provider that grants more (or sends
+/// `expires_in` near 2^64, which no clock can add) gets its token refreshed after this.
+pub(crate) const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// `seconds` after `received`, at most [`MAX_TOKEN_LIFETIME`].
+fn after(received: SystemTime, seconds: u64) -> SystemTime {
+    let lifetime = Duration::from_secs(seconds).min(MAX_TOKEN_LIFETIME);
+    received.checked_add(lifetime).unwrap_or(received)
+}
+
 impl TokenSet {
     /// Tokens kept from an earlier run: an access token valid until `expires_at` (wall-clock
     /// time), and the refresh token that renews it.
@@ -257,18 +267,18 @@ impl TokenSet {
     pub(crate) fn from_answer(answer: TokenAnswer, received: SystemTime) -> Self {
         // Without `expires_in` the token is treated as valid for one access-token lifetime
         // of the API (300 s), the shortest it grants.
-        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(300));
+        let lifetime = answer.expires_in.unwrap_or(300);
         TokenSet {
             access_token: Secret::new(answer.access_token),
             refresh_token: answer
                 .refresh_token
                 .filter(|t| !t.is_empty())
                 .map(Secret::new),
-            expires_at: received + lifetime,
+            expires_at: after(received, lifetime),
             refresh_expires_at: answer
                 .refresh_expires_in
                 .filter(|s| *s > 0)
-                .map(|s| received + Duration::from_secs(s)),
+                .map(|s| after(received, s)),
             scope: answer.scope,
         }
     }

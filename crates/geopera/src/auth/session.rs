@@ -416,7 +416,12 @@ impl Config {
     /// The moments of `tokens` on the session's clock, counted from `received` (wall clock).
     fn current(&self, tokens: TokenSet, received: SystemTime) -> Current {
         let now = self.clock.now();
-        let left = |at: SystemTime| at.duration_since(received).unwrap_or(Duration::ZERO);
+        // Bounded, so that no moment below overflows, whatever expiry the tokens were given.
+        let left = |at: SystemTime| {
+            at.duration_since(received)
+                .unwrap_or(Duration::ZERO)
+                .min(crate::auth::oidc::MAX_TOKEN_LIFETIME)
+        };
         let lifetime = left(tokens.expires_at);
         let jitter = self.leeway.mul_f64(fastrand::f64() / 2.0);
         // A token that lives shorter than the leeway is refreshed half-way through.

@@ -422,6 +422,72 @@ async fn a_retry_after_too_big_for_u64_fails_fast_instead_of_retrying() {
 }
 
 #[tokio::test]
+async fn after_a_retry_after_of_2_to_the_64_seconds_the_next_call_ends_too() {
+    let server = Hostile::serve("127.0.0.1", |_| {
+        json(
+            429,
+            &[("retry-after", "18446744073709551615")],
+            r#"{"title":"Too Many Requests","status":429}"#,
+        )
+    });
+    let client = Client::builder()
+        .base_url(server.url())
+        .retry_policy(quick().max_retries(3))
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("valid");
+    for _ in 0..2 {
+        let call = catalog_search::send(&client, CatalogSearchInput::new(HOST));
+        let ended = tokio::time::timeout(Duration::from_secs(20), call).await;
+        let err = ended.expect("the call ends").expect_err("rate limited");
+        assert!(
+            matches!(err.kind(), ErrorKind::RateLimited | ErrorKind::Timeout),
+            "{err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_token_lifetime_of_2_to_the_64_seconds_is_taken_as_a_long_one() {
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        if seen.path.ends_with("/token") {
+            json(
+                200,
+                &[],
+                r#"{"access_token":"at_1","refresh_token":"rt_1","token_type":"Bearer","expires_in":18446744073709551615,"refresh_expires_in":18446744073709551615}"#,
+            )
+        } else {
+            json(200, &[], "{}")
+        }
+    });
+    let oidc = geopera::auth::Oidc::for_base_url(&server.url()).expect("a provider");
+    let session = geopera::auth::Session::password(oidc, "alice", "pw");
+    let client = AuthenticatedClient::builder_with_credentials(session)
+        .base_url(server.url())
+        .build()
+        .expect("valid");
+    for _ in 0..2 {
+        let answer = catalog_search::send_detailed(&client, CatalogSearchInput::new(HOST))
+            .await
+            .expect("signed in and answered");
+        assert_eq!(answer.status.as_u16(), 200);
+    }
+    let signed: Vec<_> = server
+        .seen()
+        .into_iter()
+        .filter(|seen| seen.path.starts_with("/v1/op/"))
+        .map(|seen| seen.header("authorization").map(str::to_owned))
+        .collect();
+    assert_eq!(signed, vec![Some("Bearer at_1".to_owned()); 2]);
+    let signs_in = server
+        .seen()
+        .iter()
+        .filter(|seen| seen.path.ends_with("/token"))
+        .count();
+    assert_eq!(signs_in, 1, "the long-lived token is kept");
+}
+
+#[tokio::test]
 async fn a_429_without_retry_after_waits_for_the_next_window() {
     let server = Hostile::serve("127.0.0.1", |_| json(429, &[], "{}"));
     let client = Client::builder()
