@@ -112,6 +112,15 @@ pub(crate) fn target(matches: &ArgMatches, use_url_sources: bool) -> Result<Targ
             .unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
     };
     let api_url = api_url.trim().trim_end_matches('/').to_owned();
+    if let Ok(parsed) = url::Url::parse(&api_url) {
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(Failure::usage(format!(
+                "the API URL {} must not carry a user name or password: credentials go in \
+                 GEOPERA_API_TOKEN or 'geopera login'",
+                without_userinfo(&parsed)
+            )));
+        }
+    }
     let budget = non_empty(matches.get_one::<String>("rate-budget-redis").cloned())
         .or_else(|| env("GEOPERA_RATE_BUDGET_REDIS"))
         .map(|redis_url| SharedBudget {
@@ -128,13 +137,49 @@ pub(crate) fn target(matches: &ArgMatches, use_url_sources: bool) -> Result<Targ
     })
 }
 
+/// `url` with its user name and password left out, for messages.
+fn without_userinfo(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    // Only URLs that cannot have a user (`data:`, `mailto:`) refuse these, and those never
+    // reach here with one.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
+/// Whether `a` and `b` name the same origin (scheme, host and port, default ports filled in).
+/// Anything that does not parse matches nothing.
+fn same_origin(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin() && a.origin().is_tuple(),
+        _ => false,
+    }
+}
+
 /// The credential for a call: `GEOPERA_API_TOKEN`, else the stored one (refreshed first when
 /// it is about to expire), else `None`.
+///
+/// A stored credential belongs to the server it was stored for (the profile's `api_url`, or
+/// the public API): sent to the origin an `--api-url` or `GEOPERA_API_URL` names instead, a
+/// key or a session would leave for a server that never issued it, and a session's refresh
+/// token with it. So that is refused; `GEOPERA_API_TOKEN` is given by the caller for the
+/// server they name, and is used as given.
 pub(crate) async fn held(target: &Target, refresh: bool) -> Result<Option<Held>, Failure> {
     if let Some(token) = env("GEOPERA_API_TOKEN") {
         return Ok(Some(Held::Env(token.trim().to_owned())));
     }
-    let stored = target.store.profile(&target.profile)?.auth;
+    let profile = target.store.profile(&target.profile)?;
+    let stored = profile.auth;
+    let stored_for = profile.api_url.as_deref().unwrap_or(DEFAULT_API_URL);
+    if stored.is_some() && !same_origin(stored_for, &target.api_url) {
+        return Err(Failure::other(format!(
+            "the credentials of profile '{}' are for {}, not {}: run 'geopera login' for that \
+             server (with --profile to keep both), or set GEOPERA_API_TOKEN",
+            target.profile,
+            stored_for.trim_end_matches('/'),
+            target.api_url
+        )));
+    }
     match stored {
         Some(Auth::OAuth { expires_at, .. }) if refresh && due(expires_at) => {
             Ok(refresh_stored(target, None).await?.map(Held::Stored))
@@ -369,11 +414,13 @@ pub(crate) fn client(
             let oidc = Oidc::for_base_url(&target.api_url)
                 .map_err(|e| Failure::other(chain(&e)))?
                 .client_id(CLIENT_ID);
-            let expiry = match expires_at {
-                Some(at) if *at > 0.0 => UNIX_EPOCH + Duration::from_secs_f64(*at),
-                // No known expiry: never refresh ahead of time, only after a 401.
-                _ => SystemTime::now() + Duration::from_secs(10 * 365 * 24 * 3600),
-            };
+            // No known expiry (or one no clock can hold, from a hand-edited file): never
+            // refresh ahead of time, only after a 401.
+            let expiry = expires_at
+                .filter(|at| *at > 0.0)
+                .and_then(|at| Duration::try_from_secs_f64(at).ok())
+                .and_then(|since| UNIX_EPOCH.checked_add(since))
+                .unwrap_or_else(|| SystemTime::now() + Duration::from_secs(10 * 365 * 24 * 3600));
             let captured: Captured = Arc::new(Mutex::new(None));
             let slot = Arc::clone(&captured);
             let session = Session::from_tokens(

@@ -231,14 +231,14 @@ pub(crate) fn print_json(text: &str, settings: &Settings) -> Outcome {
     let Some(expr) = &settings.jq else {
         return print_one(text, settings);
     };
-    let results = crate::jq::run(expr, text)?;
-    for (i, result) in results.iter().enumerate() {
-        if settings.output == Output::Yaml && i > 0 {
+    let mut first = true;
+    crate::jq::run(expr, text, |result| {
+        if settings.output == Output::Yaml && !first {
             print("---")?;
         }
-        print_one(result, settings)?;
-    }
-    Ok(())
+        first = false;
+        print_one(&result, settings)
+    })
 }
 
 fn print_one(text: &str, settings: &Settings) -> Outcome {
@@ -269,12 +269,13 @@ fn is_ndjson(response: &Response<Value>) -> bool {
         .is_some_and(|v| v.contains("ndjson") || v.contains("jsonl"))
 }
 
-/// Writes `text` and a newline to stdout; a closed pipe (`| head`) is not an error.
+/// Writes `text` and a newline to stdout. A closed pipe (`| head`) ends the command quietly
+/// ([`Failure::stdout_closed`]), so callers that print in a loop stop there.
 pub(crate) fn print(text: &str) -> Outcome {
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{text}").and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::stdout_closed()),
         Err(e) => Err(Failure::other(format!("cannot write the answer: {e}"))),
     }
 }

@@ -58,6 +58,16 @@ impl Failure {
             message: message.into(),
         }
     }
+
+    /// Whoever read stdout has gone (`| head`): the command stops at once, so a walk over
+    /// pages or a jq program spends no more requests or time on output nobody reads, and
+    /// exits 0 without a word, as a pipeline expects.
+    pub(crate) fn stdout_closed() -> Self {
+        Failure {
+            code: 0,
+            message: String::new(),
+        }
+    }
 }
 
 impl fmt::Display for Failure {

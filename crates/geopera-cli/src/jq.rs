@@ -60,16 +60,22 @@ pub(crate) fn check(expr: &str) -> Result<(), Failure> {
     compile(expr).map(drop)
 }
 
-/// Runs `expr` on the JSON document `text`; each result as compact JSON.
-pub(crate) fn run(expr: &str, text: &str) -> Result<Vec<String>, Failure> {
+/// Runs `expr` on the JSON document `text` and hands each result, as compact JSON, to `each`
+/// as soon as it is made: a program with endless results (`repeat`) streams them rather
+/// than filling memory, results before an error are printed, and an error from `each` (a
+/// closed stdout) stops the program.
+pub(crate) fn run(
+    expr: &str,
+    text: &str,
+    mut each: impl FnMut(String) -> Result<(), Failure>,
+) -> Result<(), Failure> {
     let filter = compile(expr)?;
     let input = jaq_json::read::parse_single(text.as_bytes())
         .map_err(|e| Failure::other(format!("--jq: the answer is not JSON: {e}")))?;
     let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
-    let mut results = Vec::new();
     for result in filter.id.run((ctx, input)) {
         match result {
-            Ok(value) => results.push(value.to_string()),
+            Ok(value) => each(value.to_string())?,
             Err(exn) => {
                 let message = match exn.get_err() {
                     Ok(error) => error.to_string(),
@@ -79,7 +85,7 @@ pub(crate) fn run(expr: &str, text: &str) -> Result<Vec<String>, Failure> {
             }
         }
     }
-    Ok(results)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,16 +1,52 @@
 //! Unit tests of `jq.rs`.
 use super::*;
 
+fn collect(expr: &str, text: &str) -> Result<Vec<String>, Failure> {
+    let mut out = Vec::new();
+    run(expr, text, |result| {
+        out.push(result);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 #[test]
 fn a_program_selects_and_keeps_numbers_and_order() {
-    let out = run(
+    let out = collect(
         "[.features[] | {id, n: .n}]",
         r#"{"features":[{"n":12345678901234567890,"id":"a"},{"id":"b","n":1.50}]}"#,
     )
     .expect("runs");
     assert_eq!(out.len(), 1);
     assert!(out[0].contains("12345678901234567890"), "{}", out[0]);
-    assert!(run(".x |", "{}").is_err());
+    assert!(collect(".x |", "{}").is_err());
     assert!(check("nosuchfunction(1)").is_err());
     assert!(check(".features | map(.id) | length").is_ok());
+}
+
+#[test]
+fn endless_results_stream_until_the_reader_stops() {
+    let mut seen = 0;
+    let stopped = run("repeat(1)", "{}", |_| {
+        seen += 1;
+        if seen == 1000 {
+            Err(Failure::stdout_closed())
+        } else {
+            Ok(())
+        }
+    });
+    assert_eq!(stopped.map_err(|f| f.code), Err(0));
+    assert_eq!(seen, 1000);
+}
+
+#[test]
+fn results_before_an_error_are_handed_over() {
+    let mut seen = Vec::new();
+    let result = run(r#"1, 2, error("late")"#, "{}", |r| {
+        seen.push(r);
+        Ok(())
+    });
+    assert_eq!(seen, ["1", "2"]);
+    let failure = result.expect_err("the error stops it");
+    assert!(failure.message.contains("late"), "{}", failure.message);
 }

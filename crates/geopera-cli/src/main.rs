@@ -250,8 +250,15 @@ fn main() -> ExitCode {
     let matches = match command.try_get_matches_from_mut(std::env::args_os()) {
         Ok(matches) => matches,
         Err(error) => {
-            let _ = error.print();
-            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(EXIT_API_OR_USAGE));
+            let code = u8::try_from(error.exit_code()).unwrap_or(EXIT_API_OR_USAGE);
+            return match error.print() {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    // `--help > /dev/full`: the text was asked for and not written.
+                    paint::error(&format!("cannot print: {e}"));
+                    ExitCode::from(EXIT_OTHER.max(code))
+                }
+                _ => ExitCode::from(code),
+            };
         }
     };
     tracing_to_stderr(&matches);
@@ -353,6 +360,15 @@ async fn run(
     if let Ok(Some(expr)) = deepest(sub).try_get_one::<String>("jq") {
         jq::check(expr)?;
     }
+    // These sign in, sign out or wait on the server; none has a request it could show
+    // instead, and carrying on would send and store what the flag promises to leave alone.
+    if matches!(name, "login" | "logout" | "whoami")
+        && matches!(deepest(sub).try_get_one::<bool>("dry-run"), Ok(Some(true)))
+    {
+        return Err(Failure::usage(format!(
+            "--dry-run: 'geopera {name}' has no dry run; nothing was sent"
+        )));
+    }
     match name {
         "login" => return account::login(sub, top).await,
         "logout" => return account::logout(top).await,
@@ -376,6 +392,11 @@ async fn run(
         matches = next;
     }
     if path == ["orders", "wait"] {
+        if matches.get_flag("dry-run") {
+            return Err(Failure::usage(
+                "--dry-run: 'geopera orders wait' has no dry run; nothing was sent",
+            ));
+        }
         return orders_wait(matches).await;
     }
     let Some(info) = leaves.get(&path) else {
@@ -426,18 +447,24 @@ fn print_help(command: &mut Command, path: &[String]) -> Outcome {
             None => break,
         }
     }
-    current
-        .print_help()
-        .map_err(|e| Failure::other(format!("cannot print help: {e}")))?;
-    Ok(())
+    let help = current.render_help();
+    let text = if paint::stdout() {
+        help.ansi().to_string()
+    } else {
+        help.to_string()
+    };
+    call::print(text.trim_end())
 }
 
 fn completions(command: &mut Command, matches: &ArgMatches) -> Outcome {
     let Some(shell) = matches.get_one::<clap_complete::Shell>("shell").copied() else {
         return Err(Failure::usage("name a shell"));
     };
-    clap_complete::generate(shell, command, "geopera", &mut std::io::stdout());
-    Ok(())
+    // Rendered first and printed as any answer: clap_complete panics on a failed write, and
+    // a closed pipe or a full disk must end with an exit code, not a panic.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, command, "geopera", &mut script);
+    call::print(String::from_utf8_lossy(&script).trim_end())
 }
 
 /// `geopera man`: roff pages rendered from the same command tree as `--help`, so the two

@@ -67,22 +67,24 @@ pub(crate) async fn walk(
                 info.id
             ))
         })?;
-        let mut lines: Vec<String> = Vec::with_capacity(items.len());
-        for item in &items {
-            match &settings.jq {
-                // `--jq` filters each item; its results are printed as lines too.
-                Some(expr) => lines.extend(
-                    crate::jq::run(expr, item.get())?
-                        .iter()
-                        .map(|line| json::escape_controls(line).into_owned()),
-                ),
-                None => {
-                    lines.push(json::compact(item.get()).unwrap_or_else(|| item.get().to_owned()))
+        match &settings.jq {
+            // `--jq` filters each item; its results are printed as lines, as they come.
+            Some(expr) => {
+                for item in &items {
+                    crate::jq::run(expr, item.get(), |line| {
+                        call::print(&json::escape_controls(&line))
+                    })?;
                 }
             }
-        }
-        if !lines.is_empty() {
-            call::print(&lines.join("\n"))?;
+            None => {
+                let lines: Vec<String> = items
+                    .iter()
+                    .map(|item| json::compact(item.get()).unwrap_or_else(|| item.get().to_owned()))
+                    .collect();
+                if !lines.is_empty() {
+                    call::print(&lines.join("\n"))?;
+                }
+            }
         }
         // A cursor that came round again ends the walk with an error: what was printed
         // stays printed, and the exit code says it may not be everything.

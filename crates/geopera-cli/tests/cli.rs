@@ -4,7 +4,8 @@
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use geopera_emulator::{Emulator, EmulatorHandle};
@@ -1977,4 +1978,221 @@ fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(stdout_json(&output)["status"], "failed");
+}
+
+#[test]
+fn a_stored_credential_never_goes_to_another_server() {
+    let s = setup();
+    let url = s.emulator.base_url();
+    let login = s
+        .bare()
+        .args(["login", "--api-url", url.as_str(), "--api-key", "-"])
+        .write_stdin(format!("{}\n", s.emulator.api_key()))
+        .output()
+        .expect("geopera runs");
+    assert_eq!(login.status.code(), Some(0), "{}", text(&login.stderr));
+
+    let seen = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
+    let log = seen.clone();
+    let other = test_server(4, move |request| {
+        log.lock().expect("not poisoned").push(request.to_vec());
+        (200, "{}".to_owned())
+    });
+    for (flag, env) in [(Some(other.as_str()), None), (None, Some(other.as_str()))] {
+        let mut command = s.bare();
+        if let Some(api_url) = flag {
+            command.args(["--api-url", api_url]);
+        }
+        if let Some(api_url) = env {
+            command.env("GEOPERA_API_URL", api_url);
+        }
+        let output = command
+            .args(["catalog", "search", "--host-name", "earthsearch-aws"])
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains(&format!("are for {url}")), "{stderr}");
+        assert!(!stderr.contains(&s.emulator.api_key()), "{stderr}");
+    }
+    assert!(
+        seen.lock().expect("not poisoned").is_empty(),
+        "nothing was sent to the other server"
+    );
+
+    // The same origin, spelled with a trailing slash, is the same server.
+    let output = s
+        .bare()
+        .args(["--api-url", &format!("{url}/")])
+        .args([
+            "catalog",
+            "search",
+            "--host-name",
+            "earthsearch-aws",
+            "--limit",
+            "1",
+        ])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    // A token given for the named server is used there.
+    let output = s
+        .bare()
+        .env("GEOPERA_API_TOKEN", s.emulator.api_key())
+        .env("GEOPERA_API_URL", &other)
+        .args(["catalog", "search", "--host-name", "earthsearch-aws"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(seen.lock().expect("not poisoned").len(), 1);
+}
+
+#[test]
+fn a_password_in_the_api_url_is_refused_and_never_printed() {
+    let s = setup();
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let output = s
+            .cli()
+            .args(["--api-url", "http://user:hunter2@127.0.0.1:1"])
+            .args(["catalog", "search", "--host-name", "x"])
+            .args(extra)
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+        let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert!(!all.contains("hunter2"), "{all}");
+        assert!(all.contains("user name or password"), "{all}");
+    }
+}
+
+#[test]
+fn a_stored_expiry_too_large_for_any_clock_is_no_panic() {
+    let s = setup();
+    std::fs::create_dir_all(s.credentials_path().parent().expect("test step")).expect("test step");
+    for expires_at in ["1e300", "9.3e18", "18446744073709551616"] {
+        std::fs::write(
+            s.credentials_path(),
+            format!(
+                r#"{{"default": {{"api_url": "{}", "auth": {{"type": "oauth", "access_token": "at", "refresh_token": "rt", "expires_at": {expires_at}, "scope": "openid profile", "issuer": "{}"}}}}}}"#,
+                s.emulator.base_url(),
+                s.emulator.base_url()
+            ),
+        )
+        .expect("test step");
+        let output = s
+            .bare()
+            .args(["catalog", "search", "--host-name", "earthsearch-aws"])
+            .output()
+            .expect("geopera runs");
+        let stderr = text(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        // The token is unknown to the emulator and so is the refresh token: refused, typed.
+        assert!(matches!(output.status.code(), Some(1 | 2)), "{stderr}");
+    }
+}
+
+/// Runs `geopera args`, reads `keep` bytes of its stdout and closes the pipe: the process
+/// must end on its own, without a panic, soon.
+fn closed_early(s: &Setup, args: &[&str], keep: usize) -> (std::process::ExitStatus, String) {
+    let mut child = s.process().args(args).spawn().expect("geopera starts");
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut first = vec![0u8; keep];
+    std::io::Read::read_exact(&mut stdout, &mut first).expect("some output");
+    drop(stdout);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().expect("waits") {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+            }
+            return (status, stderr);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("geopera {args:?} kept running after its reader left");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_reader_that_leaves_ends_the_command_quietly() {
+    let s = setup();
+    // Endless jq results, every page of a long walk, a completion script, a help text.
+    for args in [
+        &[
+            "catalog",
+            "search",
+            "--host-name",
+            "earthsearch-aws",
+            "--jq",
+            "repeat(1)",
+        ][..],
+        &[
+            "catalog",
+            "search",
+            "--host-name",
+            "earthsearch-aws",
+            "--limit",
+            "10",
+            "--all",
+        ][..],
+        &["completions", "bash"][..],
+        &["orders"][..],
+    ] {
+        let (status, stderr) = closed_early(&s, args, 2);
+        assert_eq!(status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Error"), "{args:?}: {stderr}");
+    }
+    // The walk stopped when its reader left, long before its last page.
+    let log = s.emulator.requests();
+    let walked = log
+        .iter()
+        .filter(|r| r.operation_id.as_deref() == Some("catalog.search"))
+        .count();
+    assert!(
+        walked < 100,
+        "{walked} pages fetched for a reader that left"
+    );
+}
+
+#[test]
+fn commands_without_a_dry_run_refuse_the_flag_and_do_nothing() {
+    let s = setup();
+    let url = s.emulator.base_url();
+    let before = s.emulator.requests().len();
+    for args in [
+        &[
+            "login",
+            "--api-url",
+            url.as_str(),
+            "--api-key",
+            "gpra_unused",
+        ][..],
+        &["logout"][..],
+        &["whoami"][..],
+        &["orders", "wait", "ord_x"][..],
+    ] {
+        let output = s
+            .cli()
+            .args(args)
+            .arg("--dry-run")
+            .output()
+            .expect("geopera runs");
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        assert!(
+            text(&output.stderr).contains("has no dry run"),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+    assert!(!s.credentials_path().exists(), "nothing was stored");
 }

@@ -1036,11 +1036,7 @@ pub(crate) fn without_userinfo(raw: &str) -> String {
     };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     match rest[..authority_end].rfind('@') {
-        Some(at) => format!(
-            "{scheme}://{}{}",
-            crate::redact::REDACTED,
-            &rest[at..]
-        ),
+        Some(at) => format!("{scheme}://{}{}", crate::redact::REDACTED, &rest[at..]),
         None => raw.to_owned(),
     }
 }
