@@ -557,6 +557,26 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
     } = upload;
     let (len, stream) = match source {
         Source::Path(path) => {
+            // Only a regular file has a size before it is read, and the size is reserved up
+            // front: a pipe, a device or a folder reads as 0 bytes and would be "uploaded"
+            // empty. Asked before opening, too, as opening a pipe waits for its writer.
+            let not_a_file = |path: &Path| {
+                let message = format!(
+                    "{} is not a regular file, so its size is unknown before it is read; \
+                     send such data with Upload::from_stream and its length",
+                    path.display()
+                );
+                before(
+                    UploadStep::Prepare,
+                    UploadCause::Io(io::Error::new(io::ErrorKind::InvalidInput, message)),
+                )
+            };
+            let kind = tokio::fs::metadata(&path)
+                .await
+                .map_err(|e| before(UploadStep::Prepare, UploadCause::Io(e)))?;
+            if !kind.is_file() {
+                return Err(not_a_file(&path));
+            }
             let file = tokio::fs::File::open(&path)
                 .await
                 .map_err(|e| before(UploadStep::Prepare, UploadCause::Io(e)))?;
@@ -564,6 +584,9 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
                 .metadata()
                 .await
                 .map_err(|e| before(UploadStep::Prepare, UploadCause::Io(e)))?;
+            if !meta.is_file() {
+                return Err(not_a_file(&path));
+            }
             let stream = tokio_util::io::ReaderStream::with_capacity(file, CHUNK_BYTES).boxed();
             (meta.len(), stream)
         }

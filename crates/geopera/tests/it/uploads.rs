@@ -211,6 +211,46 @@ async fn a_missing_file_fails_before_anything_is_reserved() {
     assert!(seen(&emulator, "uploads.initiate").is_empty());
 }
 
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipe_a_device_or_a_folder_is_refused_before_anything_is_reserved() {
+    let emulator = emulator();
+    let client = client(&emulator);
+    let file = TempFile::new("beside", 1);
+    let folder = file.path.parent().expect("in a folder").to_path_buf();
+    let pipe = folder.join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .is_ok_and(|status| status.success());
+    let mut sources = vec![
+        PathBuf::from("/dev/zero"),
+        PathBuf::from("/dev/null"),
+        folder.clone(),
+    ];
+    if made {
+        // No writer ever opens it: an upload that opened it first would wait for ever.
+        sources.push(pipe);
+    }
+    for source in sources {
+        let sent = Upload::from_path("p_any", &source)
+            .file_name("data.bin")
+            .send(&client);
+        let error = tokio::time::timeout(Duration::from_secs(20), sent)
+            .await
+            .expect("refused at once")
+            .expect_err("not a regular file");
+        assert_eq!(error.step(), UploadStep::Prepare, "{source:?}");
+        assert!(matches!(error.release(), Release::NothingReserved));
+        let UploadCause::Io(cause) = error.cause() else {
+            panic!("{source:?}: {error:?}");
+        };
+        assert_eq!(cause.kind(), std::io::ErrorKind::InvalidInput, "{source:?}");
+        assert!(cause.to_string().contains("not a regular file"), "{cause}");
+    }
+    assert!(seen(&emulator, "uploads.initiate").is_empty());
+}
+
 /// An API of the test's own whose signed URL points at `storage`: the emulator always names
 /// itself, so a refusing or redirecting storage server needs a stand-in.
 fn api_pointing_at(upload_url: String) -> Hostile {
