@@ -3,7 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -126,11 +126,12 @@ async fn connection(
         notify: Arc::new(Notify::new()),
         reset: Arc::new(AtomicBool::new(false)),
     };
+    let activity = Arc::new(Activity::new());
     let io = TokioIo::new(ResettableStream {
         inner: stream,
         reset: kill.reset.clone(),
+        activity: activity.clone(),
     });
-    let activity = Arc::new(Activity::new());
     let per_connection = kill.clone();
     let per_request = activity.clone();
     let service = tower::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
@@ -209,7 +210,11 @@ async fn watchdog(activity: &Activity, timeouts: Timeouts) -> Stall {
                     Stall::NoRequest,
                 )
             } else {
-                (Some(state.idle_since + timeouts.idle), Stall::Idle)
+                // hyper ends a request once it holds the answer's last bytes, which may still
+                // be on their way to a slow reader: until they are written, the connection
+                // is not idle.
+                let since = state.idle_since.max(activity.last_write());
+                (Some(since + timeouts.idle), Stall::Idle)
             }
         };
         match deadline {
@@ -229,6 +234,11 @@ async fn watchdog(activity: &Activity, timeouts: Timeouts) -> Stall {
 struct Activity {
     state: Mutex<ActivityState>,
     changed: Notify,
+    /// What [`Activity::wrote`] counts from.
+    opened: Instant,
+    /// When bytes last went to the socket, in milliseconds since `opened`: an atomic rather
+    /// than part of `state`, as every write sets it and nothing waits on it.
+    wrote_at_ms: AtomicU64,
 }
 
 struct ActivityState {
@@ -246,7 +256,20 @@ impl Activity {
                 idle_since: Instant::now(),
             }),
             changed: Notify::new(),
+            opened: Instant::now(),
+            wrote_at_ms: AtomicU64::new(0),
         }
+    }
+
+    /// Notes that bytes went to the socket now.
+    fn wrote(&self) {
+        let ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.wrote_at_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// When bytes last went to the socket (the connection's start if none have).
+    fn last_write(&self) -> Instant {
+        self.opened + Duration::from_millis(self.wrote_at_ms.load(Ordering::Relaxed))
     }
 
     fn state(&self) -> MutexGuard<'_, ActivityState> {
@@ -312,10 +335,20 @@ impl hyper::body::Body for Tracked {
     }
 }
 
-/// A TCP stream that closes with a reset (not a FIN) when the handler asked for one.
+/// A TCP stream that closes with a reset (not a FIN) when the handler asked for one, and
+/// tells its connection's [`Activity`] when it writes.
 struct ResettableStream {
     inner: TcpStream,
     reset: Arc<AtomicBool>,
+    activity: Arc<Activity>,
+}
+
+impl ResettableStream {
+    fn note(&self, written: &Poll<io::Result<usize>>) {
+        if matches!(written, Poll::Ready(Ok(n)) if *n > 0) {
+            self.activity.wrote();
+        }
+    }
 }
 
 impl Drop for ResettableStream {
@@ -343,7 +376,9 @@ impl AsyncWrite for ResettableStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.note(&written);
+        written
     }
 
     // Forwarded so hyper hands a large answer to the socket as it is (one `writev` with the
@@ -353,7 +388,9 @@ impl AsyncWrite for ResettableStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.note(&written);
+        written
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -132,8 +132,9 @@
 //! The header-read timeout runs from a connection's start and, on HTTP/1.1, again from each
 //! answer until the next request head is complete, so it is also how long an idle HTTP/1.1
 //! keep-alive connection stays open; the idle timeout is what ends idle HTTP/2 connections.
-//! A request counts as in progress until its answer is fully sent, so injected latency and
-//! slow bodies are never cut short. HTTP/2 connections are pinged every 30 s and closed when
+//! A request counts as in progress until its answer is fully sent, and a connection still
+//! writing an answer to a slow reader is not idle, so injected latency, slow bodies and
+//! large answers are never cut short. HTTP/2 connections are pinged every 30 s and closed when
 //! a ping goes unanswered for 20 s. Request bodies are recorded only with
 //! [`record_bodies(true)`](EmulatorBuilder::record_bodies). When the process runs out of file
 //! descriptors, the accept loop retries every 50 ms instead of spinning, logs once, and

@@ -310,3 +310,61 @@ fn descriptors_run_out() {
         share * 100.0
     );
 }
+
+#[test]
+fn a_slow_reader_gets_the_whole_of_a_large_answer() {
+    // The answer (about 10 MB of NDJSON) is larger than what the sockets buffer on loopback
+    // and takes about three idle timeouts to read; the gaps between the server's writes
+    // (the kernel wakes a writer once a third of its buffer is free) stay under one.
+    let emu = emulator(Duration::from_secs(30), Duration::from_millis(2_500));
+    let body = r#"{"host_name":"earthsearch-aws"}"#;
+    let mut stream = TcpStream::connect(emu.addr()).expect("connects");
+    write!(
+        stream,
+        "POST /v1/op/catalog.search_stream HTTP/1.1\r\nhost: {}\r\n\
+         authorization: Bearer {}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n{body}",
+        emu.addr(),
+        emu.api_key(),
+        body.len()
+    )
+    .expect("request written");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout set");
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let mut chunk = vec![0u8; 128 * 1024];
+    let mut expected = None;
+    while started.elapsed() < Duration::from_secs(60) {
+        let n = stream.read(&mut chunk).expect("answer read");
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&chunk[..n]);
+        if expected.is_none() {
+            if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .expect("content-length");
+                expected = Some(end + 4 + length);
+            }
+        }
+        if expected.is_some_and(|total| seen.len() >= total) {
+            break;
+        }
+        // About 1.3 MB/s.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let expected = expected.expect("an answer head");
+    assert!(expected > 4_000_000, "a large answer: {expected} bytes");
+    assert!(
+        started.elapsed() > Duration::from_secs(5),
+        "read slowly: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(seen.len(), expected, "the whole answer arrived");
+}
