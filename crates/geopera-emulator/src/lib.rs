@@ -123,7 +123,7 @@
 //! | event subscriptions per organization; more is 422 | 100 | — | — |
 //! | webhook deliveries waiting; more drops the oldest | 10,000 | — | — |
 //! | one webhook delivery attempt | 5 s | — | — |
-//! | an upload `PUT` sending nothing; longer is 408 | [`BODY_IDLE_TIMEOUT`], 30 s | — | — |
+//! | a request body (an operation's, an upload `PUT`) sending nothing; longer is 408 | [`BODY_IDLE_TIMEOUT`], 30 s | — | — |
 //! | webhook attempts before giving up | 8 | — | — |
 //! | records of one family per organization (projects, jobs, uploads, ...); more is 422 | 10,000 | — | — |
 //! | storage per organization: open upload reservations plus completed uploads; more is 402 | [`STORAGE_QUOTA_BYTES`], 10 GiB | — | — |

@@ -62,26 +62,52 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     )
 }
 
-/// The raw request body, within the body limit; its rejections are problem+json, and a
-/// body over the limit is told the limit.
+/// The raw request body, within the body limit; its rejections are problem+json, a body
+/// over the limit is told the limit, and one that stops arriving ends with 408.
+///
+/// Read chunk by chunk here rather than by axum's `Bytes` extractor, which waits for a
+/// stalled body as long as the peer keeps the connection open: each chunk has
+/// [`BODY_IDLE_TIMEOUT`](crate::uploads::BODY_IDLE_TIMEOUT) to arrive.
 struct ApiBody(Bytes);
 
 impl FromRequest<Arc<Shared>> for ApiBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, shared: &Arc<Shared>) -> Result<Self, ApiError> {
-        match Bytes::from_request(request, shared).await {
-            Ok(body) => Ok(ApiBody(body)),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::problem(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "the request body is larger than the emulator's limit of {} bytes",
-                        shared.body_limit
-                    ),
-                ))
+        let limit = shared.body_limit;
+        let too_large = || {
+            ApiError::problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than the emulator's limit of {limit} bytes"),
+            )
+        };
+        let body = request.into_body();
+        let declared = axum::body::HttpBody::size_hint(&body).lower();
+        if usize::try_from(declared).map_or(true, |declared| declared > limit) {
+            return Err(too_large());
+        }
+        let mut stream = body.into_data_stream();
+        const OUTCOME: &str = "the request was not run";
+        let Some(first) = crate::uploads::next_chunk(&mut stream, OUTCOME).await? else {
+            return Ok(ApiBody(Bytes::new()));
+        };
+        if first.len() > limit {
+            return Err(too_large());
+        }
+        // Most bodies come in one chunk, which is kept as it is.
+        let Some(mut chunk) = crate::uploads::next_chunk(&mut stream, OUTCOME).await? else {
+            return Ok(ApiBody(first));
+        };
+        let mut whole = bytes::BytesMut::from(&first[..]);
+        loop {
+            if whole.len().saturating_add(chunk.len()) > limit {
+                return Err(too_large());
             }
-            Err(rejection) => Err(rejection.into()),
+            whole.extend_from_slice(&chunk);
+            match crate::uploads::next_chunk(&mut stream, OUTCOME).await? {
+                Some(more) => chunk = more,
+                None => return Ok(ApiBody(whole.freeze())),
+            }
         }
     }
 }

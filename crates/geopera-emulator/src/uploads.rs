@@ -20,6 +20,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use futures::StreamExt;
 use http::{header, HeaderMap, StatusCode};
 use serde_json::{json, Value};
@@ -40,8 +41,39 @@ pub const UPLOAD_URL_SECS: i64 = 900;
 pub const MAX_LIVE_URLS: usize = 100;
 /// Distinct files one upload may receive.
 pub const MAX_FILES_PER_UPLOAD: usize = 1000;
-/// How long a `PUT` may go without sending a byte before it is ended with 408.
+/// How long a request body (an operation's, or an upload `PUT`) may go without sending a
+/// byte before the request is ended with 408.
 pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The next chunk of a request body, `None` at its end.
+///
+/// # Errors
+///
+/// 408 when nothing arrives for [`BODY_IDLE_TIMEOUT`] (`outcome` says what became of the
+/// request): a peer that stops sending would otherwise hold the request, and its
+/// connection, for as long as it likes. 400 when the body cannot be read.
+pub(crate) async fn next_chunk(
+    stream: &mut axum::body::BodyDataStream,
+    outcome: &str,
+) -> Result<Option<Bytes>, ApiError> {
+    let next = tokio::time::timeout(BODY_IDLE_TIMEOUT, stream.next())
+        .await
+        .map_err(|_| {
+            ApiError::problem(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "no bytes arrived for {} s; {outcome}",
+                    BODY_IDLE_TIMEOUT.as_secs()
+                ),
+            )
+        })?;
+    next.transpose().map_err(|e| {
+        ApiError::problem(
+            StatusCode::BAD_REQUEST,
+            format!("the body could not be read: {e}"),
+        )
+    })
+}
 
 /// The signed URLs of an upload that still work: `[{file_name, content_type, digest,
 /// expires_ms}]`. Read only by the emulator and left out of answers.
@@ -166,27 +198,7 @@ async fn take(
     let mut size: i64 = 0;
     let mut hasher = Sha256::new();
     let mut stream = body.into_data_stream();
-    loop {
-        // A peer that stops sending would otherwise hold the request, and its connection,
-        // for as long as it likes.
-        let next = tokio::time::timeout(BODY_IDLE_TIMEOUT, stream.next())
-            .await
-            .map_err(|_| {
-                ApiError::problem(
-                    StatusCode::REQUEST_TIMEOUT,
-                    format!(
-                        "no bytes arrived for {} s; the upload was not kept",
-                        BODY_IDLE_TIMEOUT.as_secs()
-                    ),
-                )
-            })?;
-        let Some(chunk) = next else { break };
-        let chunk = chunk.map_err(|e| {
-            ApiError::problem(
-                StatusCode::BAD_REQUEST,
-                format!("the body could not be read: {e}"),
-            )
-        })?;
+    while let Some(chunk) = next_chunk(&mut stream, "the upload was not kept").await? {
         size = size.saturating_add(i64::try_from(chunk.len()).unwrap_or(i64::MAX));
         if size > ticket.allowance {
             return Err(too_large());

@@ -368,3 +368,38 @@ fn a_slow_reader_gets_the_whole_of_a_large_answer() {
     );
     assert_eq!(seen.len(), expected, "the whole answer arrived");
 }
+
+#[test]
+fn an_operation_body_that_stops_arriving_is_ended_with_408() {
+    use std::io::BufRead as _;
+
+    let emu = emulator(Duration::from_secs(10), Duration::from_secs(60));
+    let mut peer = TcpStream::connect(emu.addr()).expect("connects");
+    peer.set_read_timeout(Some(
+        geopera_emulator::BODY_IDLE_TIMEOUT + Duration::from_secs(15),
+    ))
+    .expect("timeout set");
+    write!(
+        peer,
+        "POST /v1/op/catalog.search HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\n\
+         content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"host_name\"",
+        emu.addr(),
+        emu.api_key()
+    )
+    .expect("part of a body, then nothing");
+    let started = Instant::now();
+    let mut status = String::new();
+    std::io::BufReader::new(&peer)
+        .read_line(&mut status)
+        .expect("an answer before the read timeout");
+    assert!(status.contains(" 408 "), "{status}");
+    assert!(started.elapsed() >= geopera_emulator::BODY_IDLE_TIMEOUT - Duration::from_secs(1));
+    // The server still answers others.
+    assert_eq!(
+        exchange(
+            &mut TcpStream::connect(emu.addr()).expect("connects"),
+            &request(&emu)
+        ),
+        200
+    );
+}
