@@ -203,6 +203,19 @@ pub(crate) fn render(
             .get("location")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
+        // Quicklooks and thumbnails are answered with a redirect to where they are stored,
+        // which is the answer. Anywhere else a redirect is a wrong `--api-url` (an http URL
+        // sent to https, a proxy's sign-in page), never a success.
+        let expected = geopera_types::operations::find(operation_id)
+            .is_some_and(|info| info.answers_with_redirect() || info.answers_binary());
+        if !expected {
+            return Err(Failure::api(format!(
+                "[{}] {operation_id} was answered with a redirect to '{}', which is not \
+                 followed: is the API URL right?",
+                status.as_u16(),
+                json::escape_controls(location)
+            )));
+        }
         let answer = serde_json::json!({ "status": status.as_u16(), "location": location });
         return print_json(&answer.to_string(), settings);
     }

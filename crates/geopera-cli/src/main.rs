@@ -97,6 +97,7 @@ fn global_args() -> Vec<Arg> {
             .global(true)
             .help_heading("Global options")
             .value_name("KEY")
+            .value_parser(parse_idempotency_key)
             .help("Idempotency-Key to send, so a repeated call executes once (one is generated for calls with side effects)"),
         Arg::new("dry-run")
             .long("dry-run")
@@ -141,6 +142,13 @@ pub(crate) fn out_arg() -> Arg {
         .value_name("FILE")
         .value_parser(value_parser!(std::path::PathBuf))
         .help("Write a binary answer (image, XML) to FILE, replaced only once complete; without it the bytes go to stdout unless that is a terminal")
+}
+
+fn parse_idempotency_key(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("an empty key would make every call that sends it one call".to_owned());
+    }
+    Ok(text.to_owned())
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {

@@ -2196,3 +2196,57 @@ fn commands_without_a_dry_run_refuse_the_flag_and_do_nothing() {
     assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
     assert!(!s.credentials_path().exists(), "nothing was stored");
 }
+
+/// A server of the test's own that answers every request with `head` and no body.
+fn redirecting_server(head: &'static str) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let _ = stream.write_all(head.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn a_redirect_on_a_json_operation_is_an_error_naming_it() {
+    let s = setup();
+    let url = redirecting_server(
+        "HTTP/1.1 302 Found\r\nlocation: https://elsewhere.example/v1/op/catalog.search\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+    );
+    let output = s
+        .cli()
+        .env("GEOPERA_API_URL", &url)
+        .args(["catalog", "search", "--host-name", "earthsearch-aws"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("[302]"), "{stderr}");
+    assert!(stderr.contains("https://elsewhere.example"), "{stderr}");
+    assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
+}
+
+#[test]
+fn an_empty_idempotency_key_is_a_usage_error() {
+    let s = setup();
+    let before = s.emulator.requests().len();
+    let output = s
+        .cli()
+        .args(["--idempotency-key", " "])
+        .args(["projects", "create", "--name", "p"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("--idempotency-key"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+}

@@ -143,6 +143,10 @@ fn call_headers(
         headers.insert("x-api-key", value);
     }
     if let Some(key) = &options.idempotency_key {
+        // A blank key is one every such call would share: the second would replay the first.
+        if key.trim().is_empty() {
+            return Err(Error::invalid(info.id, "the Idempotency-Key is empty"));
+        }
         let value = HeaderValue::from_str(key).map_err(|_| {
             Error::invalid(info.id, "the Idempotency-Key is not a valid header value")
         })?;

@@ -343,6 +343,22 @@ fn an_items_tilejson_points_at_tiles_the_emulator_serves() {
 }
 
 #[test]
+fn the_operations_said_to_answer_with_a_redirect_are_the_ones_that_do() {
+    let api = Api::start();
+    let scene = a_scene(&api);
+    let body = json!({"host_name": "earthsearch-aws", "image_id": scene});
+    let said: Vec<&str> = geopera_types::operations::ALL
+        .iter()
+        .filter(|info| info.answers_with_redirect())
+        .map(|info| info.id)
+        .collect();
+    assert_eq!(said, ["catalog.image.quicklook", "catalog.image.thumbnail"]);
+    for id in said {
+        assert_eq!(api.call(id, body.clone()).status, 307, "{id}");
+    }
+}
+
+#[test]
 fn quicklook_redirect_leads_to_a_png_of_the_scene() {
     let api = Api::start();
     let scene = a_scene(&api);

@@ -84,6 +84,23 @@ async fn an_invalid_per_call_header_fails_before_sending() {
 }
 
 #[tokio::test]
+async fn a_blank_idempotency_key_fails_before_sending() {
+    let emu = emulator();
+    for key in ["", "   "] {
+        let request = Request::new(CatalogSearchInput::new(HOST)).idempotency_key(key);
+        let err = catalog_search::send(&client(&emu), request)
+            .await
+            .expect_err("a blank key");
+        assert!(
+            matches!(err, geopera::Error::InvalidRequest { .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("Idempotency-Key"), "{err}");
+    }
+    assert!(seen(&emu, "catalog.search").is_empty());
+}
+
+#[tokio::test]
 async fn redirects_are_not_followed_unless_asked() {
     let emu = emulator();
     let page = catalog_search::send(&client(&emu), CatalogSearchInput::new(HOST).limit(1))
