@@ -117,6 +117,13 @@ pub(crate) async fn call(
             };
             crate::waiting::wait_for(&client, kind, &id, settings.wait_timeout, settings).await
         }
+        // NDJSON (`catalog.search_stream`) is text: printed document by document, each
+        // through `--jq` and `--output`, unless `--out` asks for the bytes in a file.
+        Ok(response)
+            if response.status.is_success() && is_ndjson(&response) && settings.out.is_none() =>
+        {
+            print_ndjson(&response.content, settings)
+        }
         Ok(response) if response.status.is_success() && is_binary(operation_id) => {
             write_binary(&response, settings.out.as_deref())
         }
@@ -272,6 +279,32 @@ fn print_one(text: &str, settings: &Settings) -> Outcome {
             }
         };
     print(formatted.as_deref().unwrap_or(text))
+}
+
+/// Prints an NDJSON answer one document at a time: as compact lines by default, through
+/// `--jq` and `--output` when asked. A line that is not JSON is an error after the lines
+/// before it are printed.
+fn print_ndjson(content: &[u8], settings: &Settings) -> Outcome {
+    let plain = settings.jq.is_none() && matches!(settings.output, Output::Json | Output::Ndjson);
+    for (number, line) in content.split(|&b| b == b'\n').enumerate() {
+        let line = String::from_utf8_lossy(line);
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some(compact) = json::compact(line) else {
+            return Err(Failure::other(format!(
+                "line {} of the answer is not JSON",
+                number + 1
+            )));
+        };
+        if plain {
+            print(&json::escape_controls(&compact))?;
+        } else {
+            print_json(line, settings)?;
+        }
+    }
+    Ok(())
 }
 
 fn is_ndjson(response: &Response<Value>) -> bool {

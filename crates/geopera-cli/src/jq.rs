@@ -4,6 +4,9 @@
 //! The program is compiled once before any request is sent, so a typo is a usage error that
 //! costs nothing; it runs on the answer with jq's standard library.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{data, Compiler, Ctx, Vars};
 use jaq_json::Val;
@@ -55,6 +58,27 @@ fn compile(expr: &str) -> Result<Filter, Failure> {
         })
 }
 
+thread_local! {
+    /// The last program compiled, as `--all` and NDJSON answers run one program on thousands
+    /// of documents and compiling it (with jq's standard library) costs milliseconds.
+    static COMPILED: RefCell<Option<(String, Rc<Filter>)>> = const { RefCell::new(None) };
+}
+
+/// `expr` compiled, from [`COMPILED`] when it was the last one.
+fn compiled(expr: &str) -> Result<Rc<Filter>, Failure> {
+    let cached = COMPILED.with_borrow(|last| {
+        last.as_ref()
+            .filter(|(source, _)| source == expr)
+            .map(|(_, filter)| Rc::clone(filter))
+    });
+    if let Some(filter) = cached {
+        return Ok(filter);
+    }
+    let filter = Rc::new(compile(expr)?);
+    COMPILED.set(Some((expr.to_owned(), Rc::clone(&filter))));
+    Ok(filter)
+}
+
 /// Checks `expr` compiles, before anything is sent.
 pub(crate) fn check(expr: &str) -> Result<(), Failure> {
     compile(expr).map(drop)
@@ -69,7 +93,7 @@ pub(crate) fn run(
     text: &str,
     mut each: impl FnMut(String) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
-    let filter = compile(expr)?;
+    let filter = compiled(expr)?;
     let input = jaq_json::read::parse_single(text.as_bytes())
         .map_err(|e| Failure::other(format!("--jq: the answer is not JSON: {e}")))?;
     let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));

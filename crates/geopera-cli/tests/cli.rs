@@ -2250,3 +2250,50 @@ fn an_empty_idempotency_key_is_a_usage_error() {
     );
     assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
 }
+
+#[test]
+fn an_ndjson_answer_prints_line_by_line_through_jq_and_output() {
+    let s = setup();
+    let stream = |extra: &[&str]| {
+        s.cli()
+            .args([
+                "catalog",
+                "search-stream",
+                "--json",
+                r#"{"host_name":"earthsearch-aws"}"#,
+            ])
+            .args(extra)
+            .output()
+            .expect("geopera runs")
+    };
+    let output = stream(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let lines = text(&output.stdout);
+    let mut count = 0;
+    for line in lines.lines() {
+        let item: Value = serde_json::from_str(line).expect("one JSON document per line");
+        assert!(item["id"].is_string(), "{line}");
+        count += 1;
+    }
+    assert!(count > 100, "{count} lines");
+
+    let output = stream(&["--jq", ".id"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let ids = text(&output.stdout);
+    assert_eq!(ids.lines().count(), count);
+    assert!(
+        ids.lines().all(|id| id.starts_with('"')),
+        "{}",
+        &ids[..200.min(ids.len())]
+    );
+
+    let output = stream(&["-o", "yaml", "--jq", "{id}"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout)
+            .lines()
+            .filter(|l| l.starts_with("id: "))
+            .count(),
+        count
+    );
+}
