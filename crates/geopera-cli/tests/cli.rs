@@ -2297,3 +2297,27 @@ fn an_ndjson_answer_prints_line_by_line_through_jq_and_output() {
         count
     );
 }
+
+#[test]
+fn stac_search_all_reads_every_item_once() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["stac", "search", "--limit", "3", "--all", "--jq", ".id"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let ids: Vec<String> = text(&output.stdout).lines().map(str::to_owned).collect();
+    assert!(ids.len() > 3, "several pages: {}", ids.len());
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "no item twice: {ids:?}");
+    let output = s
+        .cli()
+        .args(["stac", "search", "--limit", "100"])
+        .output()
+        .expect("geopera runs");
+    let matched = stdout_json(&output)["numberMatched"]
+        .as_u64()
+        .expect("a count");
+    assert_eq!(ids.len() as u64, matched, "every item");
+}

@@ -191,7 +191,17 @@ impl PageWalk {
                 let per_page = as_i64(&self.body, per_page_key).unwrap_or(count);
                 let current = as_i64(&self.body, "page").unwrap_or(0);
                 let total_pages = page.get("totalPages").and_then(Value::as_i64);
-                self.body.insert("page".into(), (current + 1).into());
+                // A STAC search counts pages from 1 and answers page 0 as page 1, saying so
+                // in `context.page`: the next page is the one after the page answered, or the
+                // first would be read twice. Any other answer moves one page on, so a server
+                // can never send the walk backwards or skip a page.
+                let answered = page
+                    .get("context")
+                    .and_then(|context| context.get("page"))
+                    .and_then(Value::as_i64)
+                    .filter(|answered| *answered == current + 1)
+                    .unwrap_or(current);
+                self.body.insert("page".into(), (answered + 1).into());
                 self.done =
                     count < per_page || total_pages.is_some_and(|total| current + 1 >= total);
             }

@@ -80,6 +80,30 @@ fn offset_and_page_walks_stop_on_a_short_page() {
 }
 
 #[test]
+fn a_stac_search_answering_page_0_as_page_1_is_not_read_twice() {
+    let mut pages = walk("stac.search", json!({"limit": 2}));
+    let answer = |page: i64| json!({"features": [1, 2], "context": {"page": page}});
+    advance(&mut pages, answer(1)).expect("moves on");
+    assert_eq!(pages.next_body().map(|body| &body["page"]), Some(&json!(2)));
+    advance(&mut pages, answer(2)).expect("moves on");
+    assert_eq!(pages.next_body().map(|body| &body["page"]), Some(&json!(3)));
+
+    // Counting from 0, or saying anything else, moves one page on: never back, never two.
+    let mut zero = walk("stac.search", json!({"limit": 2, "page": 0}));
+    advance(&mut zero, answer(0)).expect("moves on");
+    assert_eq!(zero.next_body().map(|body| &body["page"]), Some(&json!(1)));
+    for odd in [json!(-5), json!(40), json!("2")] {
+        let mut pages = walk("stac.search", json!({"limit": 2, "page": 3}));
+        advance(
+            &mut pages,
+            json!({"features": [1, 2], "context": {"page": odd}}),
+        )
+        .expect("moves on");
+        assert_eq!(pages.next_body().map(|body| &body["page"]), Some(&json!(4)));
+    }
+}
+
+#[test]
 fn items_are_counted_where_they_are_split_from() {
     for page in [
         json!({"features": [1, 2], "links": [3]}),
