@@ -286,16 +286,11 @@ pub(crate) async fn refresh_stored(
         .send()
         .await
         .map_err(|e| Failure::other(format!("token refresh failed: {}", chain(&e))))?;
-    let refused = || {
-        Failure::other(
-            "token refresh failed (the session may have been revoked); run 'geopera login'",
-        )
-    };
     if !answer.status().is_success() {
-        return Err(refused());
+        return Err(refresh_refused());
     }
-    let bytes = answer.bytes().await.map_err(|_| refused())?;
-    let tokens: TokenAnswer = serde_json::from_slice(&bytes).map_err(|_| refused())?;
+    let bytes = answer.bytes().await.map_err(|_| refresh_refused())?;
+    let tokens: TokenAnswer = serde_json::from_slice(&bytes).map_err(|_| refresh_refused())?;
     let auth = Auth::OAuth {
         access_token: tokens.access_token,
         refresh_token: tokens.refresh_token.or(Some(refresh_token)),
@@ -304,6 +299,11 @@ pub(crate) async fn refresh_stored(
     };
     save_oauth(target, &auth, true)?;
     Ok(Some(auth))
+}
+
+/// The identity provider would not renew a stored session (proactively, or after a 401).
+pub(crate) fn refresh_refused() -> Failure {
+    Failure::other("token refresh failed (the session may have been revoked); run 'geopera login'")
 }
 
 /// Writes a session to the profile, keeping its `api_url` (or adding the target's when it has

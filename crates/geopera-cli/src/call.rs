@@ -426,6 +426,11 @@ pub(crate) fn sdk_failure(
             "{operation_id} timed out after {} s (--timeout)",
             settings.timeout.as_secs_f64()
         )),
+        // A stored session's refresh after a 401, which the provider refused: the same
+        // failure as a refused refresh before the call.
+        Error::SignIn {
+            status: Some(_), ..
+        } => auth::refresh_refused(),
         Error::Transport { .. } => {
             Failure::other(format!("could not reach {api_url}: {}", cause_only(error)))
         }

@@ -17,21 +17,22 @@ use crate::call::{self, Settings};
 use crate::failure::{Failure, Outcome};
 use crate::json;
 
-/// The raw items of one page.
-fn items_of<'a>(raw: &'a str, page: &Value) -> Result<Vec<&'a RawValue>, serde_json::Error> {
+/// The raw items of one page; `Ok(None)` when the page holds no list of items at all, which
+/// is not an empty page but an answer the walk cannot read.
+fn items_of<'a>(
+    raw: &'a str,
+    page: &Value,
+) -> Result<Option<Vec<&'a RawValue>>, serde_json::Error> {
     if page.is_array() {
-        return serde_json::from_str(raw);
+        return serde_json::from_str(raw).map(Some);
     }
-    let Some(members) = page.as_object() else {
-        return Ok(Vec::new());
-    };
-    let Some(field) = geopera::page_item_field(members) else {
-        return Ok(Vec::new());
+    let Some(field) = page.as_object().and_then(geopera::page_item_field) else {
+        return Ok(None);
     };
     let raw_members: BTreeMap<String, &'a RawValue> = serde_json::from_str(raw)?;
     match raw_members.get(field) {
-        Some(items) => serde_json::from_str(items.get()),
-        None => Ok(Vec::new()),
+        Some(items) => serde_json::from_str(items.get()).map(Some),
+        None => Ok(None),
     }
 }
 
@@ -61,12 +62,19 @@ pub(crate) async fn walk(
         let raw = String::from_utf8_lossy(&response.content);
         let page: Value = serde_json::from_str(&raw)
             .map_err(|e| Failure::other(format!("a page of {} is not JSON: {e}", info.id)))?;
-        let items = items_of(&raw, &page).map_err(|e| {
-            Failure::other(format!(
-                "a page of {} cannot be split into items: {e}",
-                info.id
-            ))
-        })?;
+        let items = items_of(&raw, &page)
+            .map_err(|e| {
+                Failure::other(format!(
+                    "a page of {} cannot be split into items: {e}",
+                    info.id
+                ))
+            })?
+            .ok_or_else(|| {
+                Failure::other(format!(
+                    "a page of {} holds no list of items, so --all cannot walk it",
+                    info.id
+                ))
+            })?;
         match &settings.jq {
             // `--jq` filters each item; its results are printed as lines, as they come.
             Some(expr) => {

@@ -62,7 +62,22 @@ fn ended<T>(settings: &Settings, base_url: &str, error: &WaitError<T>) -> Failur
     }
 }
 
-/// Waits for `id` and prints it as finally read.
+/// What a wait came to: `Ok(None)` success, `Ok(Some(failure))` a final state that is not
+/// success (the resource is still printed, then the failure reported), `Err` no end seen.
+fn outcome<T>(
+    waited: Result<T, WaitError<impl Sized>>,
+    settings: &Settings,
+    base_url: &str,
+) -> Result<Option<Failure>, Failure> {
+    match waited {
+        Ok(_) => Ok(None),
+        Err(error @ WaitError::Failed { .. }) => Ok(Some(ended(settings, base_url, &error))),
+        Err(error) => Err(ended(settings, base_url, &error)),
+    }
+}
+
+/// Waits for `id` and prints it as finally read; a final state that is not success is
+/// printed too, then reported as the failure.
 pub(crate) async fn wait_for(
     client: &Geopera,
     kind: Kind,
@@ -78,7 +93,7 @@ pub(crate) async fn wait_for(
         let bar = shown.handle();
         move |state: String| bar.set_message(format!("{what} {shown_id}: {state}"))
     };
-    let (read, body) = match kind {
+    let (read, body, failed) = match kind {
         Kind::Order => {
             let mut waiter =
                 wait::order(client, id).on_progress(move |order: &geopera::models::Order| {
@@ -87,8 +102,8 @@ pub(crate) async fn wait_for(
             if let Some(deadline) = deadline {
                 waiter = waiter.deadline(deadline);
             }
-            waiter.await.map_err(|e| ended(settings, &base_url, &e))?;
-            ("orders.get", json!({ "order_id": id }))
+            let failed = outcome(waiter.await, settings, &base_url)?;
+            ("orders.get", json!({ "order_id": id }), failed)
         }
         Kind::ProcessingJob | Kind::ClipJob => {
             let (mut waiter, read, body) = if kind == Kind::ClipJob {
@@ -109,8 +124,8 @@ pub(crate) async fn wait_for(
             if let Some(deadline) = deadline {
                 waiter = waiter.deadline(deadline);
             }
-            waiter.await.map_err(|e| ended(settings, &base_url, &e))?;
-            (read, body)
+            let failed = outcome(waiter.await, settings, &base_url)?;
+            (read, body, failed)
         }
     };
     drop(shown);
@@ -118,5 +133,6 @@ pub(crate) async fn wait_for(
         .invoke_request(read, Request::new(body))
         .await
         .map_err(|e| call::sdk_failure(read, &base_url, settings, &e))?;
-    call::render(read, &response, settings)
+    call::render(read, &response, settings)?;
+    failed.map_or(Ok(()), Err)
 }

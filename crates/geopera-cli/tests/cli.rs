@@ -770,6 +770,8 @@ fn orders_wait_ends_on_fulfilled_or_fails_on_cancelled() {
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("cancelled"));
+    // The order is printed as it ended, before the failure is reported.
+    assert_eq!(stdout_json(&output)["status"], "cancelled");
     let output = s
         .cli()
         .args(["orders", "wait", "ord_missing"])
@@ -2320,4 +2322,49 @@ fn stac_search_all_reads_every_item_once() {
         .as_u64()
         .expect("a count");
     assert_eq!(ids.len() as u64, matched, "every item");
+}
+
+#[test]
+fn a_refused_refresh_after_a_401_says_to_sign_in_again() {
+    let s = setup();
+    std::fs::create_dir_all(s.credentials_path().parent().expect("test step")).expect("test step");
+    std::fs::write(
+        s.credentials_path(),
+        format!(
+            r#"{{"default": {{"api_url": "{url}", "auth": {{"type": "oauth", "access_token": "at_bogus", "refresh_token": "rt_bogus", "expires_at": null, "scope": "openid profile", "issuer": "{url}"}}}}}}"#,
+            url = s.emulator.base_url()
+        ),
+    )
+    .expect("test step");
+    let output = s
+        .bare()
+        .args(["catalog", "search", "--host-name", "earthsearch-aws"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("token refresh failed"), "{stderr}");
+    assert!(stderr.contains("geopera login"), "{stderr}");
+    assert!(
+        !stderr.contains("rt_bogus") && !stderr.contains("at_bogus"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn all_on_an_answer_without_items_is_an_error_not_an_empty_walk() {
+    let s = setup();
+    let url = canned_server(200, r#"{"path":"x","len":3}"#.to_owned(), 2);
+    let output = s
+        .cli()
+        .env("GEOPERA_API_URL", &url)
+        .args(["items", "list", "--project-id", "p", "--all"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("holds no list of items"),
+        "{}",
+        text(&output.stderr)
+    );
 }
