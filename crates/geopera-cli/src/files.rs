@@ -62,13 +62,24 @@ fn temporary(target: &Path) -> PathBuf {
 }
 
 /// Writes `bytes` to `target`, replacing it only once they are all on disk.
+///
+/// A file that is replaced keeps its permissions (a private answer stays private), and a
+/// symbolic link is written through, to the file it names, as `>` in a shell would.
 pub(crate) fn write_atomically(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let shown = target.display();
     if target.is_dir() {
         return Err(Failure::other(format!("--out {shown} is a folder")));
     }
+    let resolved = std::fs::canonicalize(target).ok();
+    let target = resolved.as_deref().unwrap_or(target);
+    let permissions = std::fs::metadata(target)
+        .ok()
+        .map(|meta| meta.permissions());
     let mut partial = Partial::new(temporary(target));
     let written = std::fs::File::create(&partial.path).and_then(|mut file| {
+        if let Some(permissions) = permissions {
+            file.set_permissions(permissions)?;
+        }
         file.write_all(bytes)?;
         file.flush()?;
         file.sync_all()
