@@ -68,6 +68,15 @@ impl ApiError {
         )])
     }
 
+    /// A 422 naming request header `name` (lower case) as the invalid input.
+    pub fn invalid_header(name: &str, msg: impl Into<String>) -> Self {
+        ApiError::Validation(vec![ValidationError::new(
+            vec![LocItem::from("header"), LocItem::from(name)],
+            format!("Value error, {}", msg.into()),
+            "value_error",
+        )])
+    }
+
     /// Adds a header to a problem answer.
     #[must_use]
     pub fn with_header(mut self, name: HeaderName, value: impl ToString) -> Self {

@@ -261,11 +261,16 @@ fn validated(op: &OperationInfo, headers: &HeaderMap, body: &Bytes) -> Result<Va
     }
 }
 
+/// The longest `Idempotency-Key` kept: a UUID is 36 characters.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
 /// Executes the operation, or with an `Idempotency-Key` replays the answer of the request
 /// that claimed it; writes the state file once, when something durable changed.
 ///
 /// # Errors
-/// 409 when the key was used with another body or its first request is still running.
+/// 409 when the key was used with another body or its first request is still running; 422
+/// for a key that is blank, longer than [`MAX_IDEMPOTENCY_KEY`] or not visible ASCII, which
+/// would otherwise be ignored (running the request twice) or kept for a day.
 async fn execute_once(
     shared: &Shared,
     op: &'static OperationInfo,
@@ -275,8 +280,24 @@ async fn execute_once(
 ) -> Result<Reply, ApiError> {
     let key = headers
         .get("idempotency-key")
-        .and_then(|value| value.to_str().ok())
-        .filter(|_| op.access != Access::Read || op.declares_idempotency_key);
+        .filter(|_| op.access != Access::Read || op.declares_idempotency_key)
+        .map(|value| {
+            value
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|key| !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY)
+                .ok_or_else(|| {
+                    ApiError::invalid_header(
+                        "idempotency-key",
+                        format!(
+                            "an Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII \
+                             characters"
+                        ),
+                    )
+                })
+        })
+        .transpose()?;
     let Some(key) = key else {
         let reply = execute(shared, op, caller, input).await;
         if changed_state(op, &reply) {

@@ -82,3 +82,39 @@ fn a_retry_after_a_lost_answer_replays_instead_of_spending_twice() {
     assert_eq!(api.emu.executed("billing.topup"), 1);
     assert_eq!(api.emu.balance_credits(DEMO_ORG), before + 1_000);
 }
+
+#[test]
+fn a_blank_long_or_non_ascii_key_is_refused_not_ignored() {
+    let api = Api::start();
+    let bearer = format!("Bearer {}", api.emu.api_key());
+    let body = json!({"amount_aud": 25});
+    let long = "k".repeat(256);
+    let keys: [&[u8]; 4] = [b"", b"   ", long.as_bytes(), b"caf\xe9"];
+    for key in keys {
+        let value = reqwest::header::HeaderValue::from_bytes(key).expect("a header value");
+        let resp = crate::common::Resp::read(
+            api.http
+                .post(api.url("billing.topup"))
+                .header("authorization", &bearer)
+                .header("idempotency-key", value)
+                .json(&body)
+                .send()
+                .expect("answered"),
+        )
+        .expect("read");
+        assert_eq!(resp.status, 422, "{:?}", String::from_utf8_lossy(key));
+        assert_eq!(
+            resp.json()["detail"][0]["loc"],
+            json!(["header", "idempotency-key"])
+        );
+    }
+    assert_eq!(api.emu.executed("billing.topup"), 0, "nothing ran");
+    let longest = "k".repeat(255);
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("idempotency-key", longest.as_str()),
+    ];
+    assert_eq!(api.call_with("billing.topup", &body, &headers).status, 201);
+    assert_eq!(api.call_with("billing.topup", &body, &headers).status, 201);
+    assert_eq!(api.emu.executed("billing.topup"), 1, "replayed");
+}
