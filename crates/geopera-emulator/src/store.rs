@@ -117,6 +117,21 @@ pub(crate) struct Store {
     connection: Mutex<Connection>,
 }
 
+/// Creates the file readable by its owner only, when it does not exist yet: it holds the
+/// organizations' API keys as they were issued (a key must keep working after a restart),
+/// and SQLite gives its journal the same permissions. An existing file keeps its own.
+fn create_private(path: &Path) -> io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 fn io_error(error: impl std::error::Error + Send + Sync + 'static) -> io::Error {
     io::Error::other(error)
 }
@@ -133,6 +148,7 @@ impl Store {
     /// When the file cannot be opened or read, or was written by an emulator with another
     /// seed (whose catalog and ids would not match).
     pub(crate) fn open(path: &Path, seed: u64) -> io::Result<(Store, Option<Snapshot>)> {
+        create_private(path)?;
         let mut connection = Connection::open(path).map_err(io_error)?;
         migrate(&mut connection, path)?;
         let meta = |key: &str| -> io::Result<Option<String>> {

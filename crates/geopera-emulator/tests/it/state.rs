@@ -282,3 +282,22 @@ fn sessions_survive_a_restart_and_remember_rotated_refresh_tokens() {
     let api = start(4, &file);
     assert_eq!(api.call_as(access, "catalog.search", SEARCH()).status, 401);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_new_state_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let file = TempFile::new("private");
+    let api = start(7, &file);
+    assert_eq!(
+        api.call("billing.credits.balance", serde_json::json!({}))
+            .status,
+        200
+    );
+    let mode = std::fs::metadata(&file.0)
+        .expect("the state file exists")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+}
