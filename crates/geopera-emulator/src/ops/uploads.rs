@@ -85,6 +85,7 @@ pub(crate) fn initiate(ctx: &Ctx<'_>, input: UploadInitiate) -> Outcome {
 /// A URL on the emulator that takes one file by `PUT` for [`UPLOAD_URL_SECS`].
 pub(crate) fn signed_url(ctx: &Ctx<'_>, input: SignedUrlInput) -> Outcome {
     checked_text(&input.file_name, "file_name")?;
+    checked_file_name(&input.file_name)?;
     checked_text(&input.content_type, "content_type")?;
     // A signed URL's token: 32 bytes from the operating system's generator.
     let token = super::random_hex(32)?;
@@ -277,6 +278,20 @@ fn event(event_type: &'static str, upload: &Resource, at: i64) -> Event {
         }),
         at,
     }
+}
+
+/// A file's name is one path component: it becomes part of the object's storage path, where
+/// `..`, a separator or a control character would name another place than the upload's own.
+fn checked_file_name(name: &str) -> Result<(), ApiError> {
+    let bad = |c: char| c == '/' || c == '\\' || c.is_control();
+    if name == "." || name == ".." || name.contains(bad) {
+        return Err(ApiError::invalid(
+            &["file_name"],
+            "file_name must be a file's name, without '/', '\\', control characters, or \
+             '.' or '..' alone",
+        ));
+    }
+    Ok(())
 }
 
 fn checked_text(text: &str, name: &str) -> Result<(), ApiError> {

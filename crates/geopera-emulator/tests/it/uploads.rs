@@ -299,3 +299,32 @@ fn a_put_that_stops_sending_is_ended_with_408() {
     let done = api.call("uploads.complete", json!({"upload_id": id}));
     assert_eq!(done.status, 409);
 }
+
+#[test]
+fn a_file_name_that_is_not_one_path_component_is_refused() {
+    let api = Api::start();
+    let project = project(&api);
+    let id = initiate(&api, &project, 1000)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    for name in [
+        "../../etc/passwd",
+        "/abs.tif",
+        "..",
+        ".",
+        "a\\b.tif",
+        "nul\u{0}.tif",
+    ] {
+        let resp = api.call(
+            "uploads.signed_url",
+            json!({"upload_id": id, "file_name": name, "content_type": "image/tiff"}),
+        );
+        assert_eq!(resp.status, 422, "{name:?}");
+        assert_eq!(
+            resp.json()["detail"][0]["loc"],
+            json!(["body", "file_name"])
+        );
+    }
+    signed_url(&api, &id, "scene..v2.tif");
+}
