@@ -362,9 +362,11 @@ pub fn order_event(event_type: &'static str, order: &Order, status: &str, at: i6
 /// Why `url` may not receive deliveries, or `None` when it may.
 ///
 /// Without `allow_local` it must be `https` and name a public host: IP literals must be
-/// globally routable, and names must not be `localhost`, single labels or under `.localhost`,
-/// `.local`, `.localdomain`, `.internal` or `.home.arpa`. Names are not resolved, so a public
-/// name that resolves to a private address is not caught here.
+/// globally routable (an IPv4 address inside an IPv6 one, by NAT64 or 6to4, too), and names
+/// must not be `localhost`, single labels or under `.localhost`, `.local`, `.localdomain`,
+/// `.internal`, `.home.arpa` or the unreserved private suffixes (`.lan`, `.home`, `.corp`,
+/// `.intranet`, `.private`, `.svc`). Names are not resolved, so a public name that resolves
+/// to a private address is not caught here.
 pub fn endpoint_problem(url: &str, allow_local: bool) -> Option<String> {
     if url.len() > 2048 {
         return Some("endpoint_url must be at most 2048 characters".to_owned());
@@ -413,6 +415,14 @@ fn internal_name(name: &str) -> bool {
             ".localdomain",
             ".internal",
             ".home.arpa",
+            // Names private networks use though no registry reserves them (RFC 6762,
+            // appendix G), and Kubernetes services.
+            ".lan",
+            ".home",
+            ".corp",
+            ".intranet",
+            ".private",
+            ".svc",
         ]
         .iter()
         .any(|suffix| name.ends_with(suffix))
@@ -445,13 +455,31 @@ fn public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let segments = ip.segments();
+    let [first, second, ..] = segments;
+    let octets = ip.octets();
+    // IPv4 addresses carried inside IPv6 reach the IPv4 host: NAT64's well-known prefix
+    // (64:ff9b::/96, RFC 6052) in the last 32 bits, 6to4 (2002::/16) in bits 16 to 48.
+    let nat64 = segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+    let carried = if nat64 {
+        Some(Ipv4Addr::new(
+            octets[12], octets[13], octets[14], octets[15],
+        ))
+    } else if first == 0x2002 {
+        Some(Ipv4Addr::new(octets[2], octets[3], octets[4], octets[5]))
+    } else {
+        None
+    };
     !(ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
         || (first & 0xfe00) == 0xfc00
         || (first & 0xffc0) == 0xfe80
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8)
+        || (first == 0x2001 && second == 0x0db8)
+        // Teredo tunnels (2001::/32) and local-use NAT64 (64:ff9b:1::/48, RFC 8215).
+        || (first == 0x2001 && second == 0)
+        || (first == 0x64 && second == 0xff9b && segments[2] == 1)
+        || carried.is_some_and(|v4| !public_v4(v4))
         || ip.to_ipv4().is_some_and(|v4| !public_v4(v4)))
 }
 

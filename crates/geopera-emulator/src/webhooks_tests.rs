@@ -18,6 +18,14 @@ fn the_ssrf_guard_refuses_internal_hosts_and_plain_http() {
         "https://metadata.google.internal/",
         "https://printer.local/",
         "https://intranet/",
+        "https://[64:ff9b::7f00:1]/",
+        "https://[64:ff9b::a00:1]/",
+        "https://[64:ff9b:1::1]/",
+        "https://[2002:7f00:1::1]/",
+        "https://[2002:c0a8:101::1]/",
+        "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+        "https://kubernetes.default.svc/",
+        "https://nas.lan/",
         "https://user:pw@example.com/",
         "ftp://example.com/",
         "not a url",
@@ -32,6 +40,14 @@ fn the_ssrf_guard_refuses_internal_hosts_and_plain_http() {
     }
     assert_eq!(endpoint_problem("https://hooks.example.com/x", false), None);
     assert_eq!(endpoint_problem("https://8.8.8.8/x", false), None);
+    assert_eq!(
+        endpoint_problem("https://[64:ff9b::808:808]/x", false),
+        None
+    );
+    assert_eq!(
+        endpoint_problem("https://[2606:4700:4700::1111]/x", false),
+        None
+    );
     assert_eq!(endpoint_problem("http://127.0.0.1:9/x", true), None);
 }
 
