@@ -19,7 +19,8 @@ const LOGOUT_TIMEOUT: Duration = Duration::from_secs(10);
 const USERINFO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The userinfo claims of a credential: `Ok(None)` when the server refused it (401).
-async fn userinfo(api_url: &str, held: &Held) -> Result<Option<Value>, Failure> {
+async fn userinfo(target: &Target, held: &Held) -> Result<Option<Value>, Failure> {
+    let api_url = target.api_url.as_str();
     let client = auth::http(api_url)?;
     let (name, value) = auth::header(held);
     let answer = client
@@ -27,7 +28,7 @@ async fn userinfo(api_url: &str, held: &Held) -> Result<Option<Value>, Failure> 
         .get(auth::endpoint(api_url, "userinfo"))
         .header(name, value)
         .header("Accept", "application/json")
-        .timeout(USERINFO_TIMEOUT)
+        .timeout(target.sign_in_timeout(USERINFO_TIMEOUT))
         .send()
         .await
         .map_err(|e| Failure::other(format!("could not reach {api_url}: {}", chain(&e))))?;
@@ -90,7 +91,7 @@ async fn login_api_key(target: &Target, argument: &str) -> Outcome {
         );
     }
     let held = Held::Stored(Auth::ApiKey(key.clone()));
-    let claims = userinfo(&target.api_url, &held)
+    let claims = userinfo(target, &held)
         .await?
         .ok_or_else(|| Failure::other("API key validation failed: the server refused the key"))?;
     let api_url = target.api_url.clone();
@@ -167,7 +168,7 @@ async fn login_device(target: &Target, scope: &str, no_browser: bool) -> Outcome
         entry.insert("api_url".to_owned(), Value::String(api_url));
     })?;
     auth::save_oauth(target, &auth, false)?;
-    let who = match userinfo(&target.api_url, &Held::Stored(auth)).await {
+    let who = match userinfo(&target, &Held::Stored(auth)).await {
         Ok(Some(claims)) => claim(&claims, "sub").unwrap_or("user").to_owned(),
         _ => "user".to_owned(),
     };
@@ -213,7 +214,7 @@ pub(crate) async fn logout(top: &ArgMatches) -> Outcome {
                 .http_client()
                 .post(auth::endpoint(&target.api_url, "logout"))
                 .form(&[("client_id", CLIENT_ID), ("refresh_token", refresh_token)])
-                .timeout(LOGOUT_TIMEOUT)
+                .timeout(target.sign_in_timeout(LOGOUT_TIMEOUT))
                 .send()
                 .await;
         }
@@ -230,11 +231,11 @@ pub(crate) async fn whoami(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
     let held = auth::held(&target, true)
         .await?
         .ok_or_else(|| auth::not_signed_in(&target))?;
-    let mut claims = userinfo(&target.api_url, &held).await?;
+    let mut claims = userinfo(&target, &held).await?;
     if claims.is_none() {
         if let Held::Stored(Auth::OAuth { access_token, .. }) = &held {
             if let Some(fresh) = auth::refresh_stored(&target, Some(access_token)).await? {
-                claims = userinfo(&target.api_url, &Held::Stored(fresh)).await?;
+                claims = userinfo(&target, &Held::Stored(fresh)).await?;
             }
         }
     }

@@ -34,6 +34,16 @@ pub(crate) struct Target {
     pub(crate) store: Store,
     /// A rate budget shared with other processes, when one is named.
     pub(crate) budget: Option<SharedBudget>,
+    /// `--timeout`, when given: it bounds the sign-in, userinfo and sign-out requests too,
+    /// which otherwise have their own defaults.
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl Target {
+    /// The time one request to the identity provider may take: `--timeout`, or `default`.
+    pub(crate) fn sign_in_timeout(&self, default: Duration) -> Duration {
+        self.timeout.unwrap_or(default)
+    }
 }
 
 /// Where a rate budget shared by many processes lives (`--rate-budget-redis`), and the key of
@@ -134,6 +144,11 @@ pub(crate) fn target(matches: &ArgMatches, use_url_sources: bool) -> Result<Targ
         api_url,
         store,
         budget,
+        timeout: matches
+            .try_get_one::<Duration>("timeout")
+            .ok()
+            .flatten()
+            .copied(),
     })
 }
 
@@ -282,7 +297,7 @@ pub(crate) async fn refresh_stored(
             ("refresh_token", refresh_token.as_str()),
             ("client_id", CLIENT_ID),
         ])
-        .timeout(SIGN_IN_TIMEOUT)
+        .timeout(target.sign_in_timeout(SIGN_IN_TIMEOUT))
         .send()
         .await
         .map_err(|e| Failure::other(format!("token refresh failed: {}", chain(&e))))?;

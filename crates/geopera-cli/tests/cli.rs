@@ -2368,3 +2368,39 @@ fn all_on_an_answer_without_items_is_an_error_not_an_empty_walk() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn timeout_bounds_whoami_and_login_too() {
+    let s = setup();
+    // Accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(8) {
+            held.push(stream);
+        }
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    for args in [
+        &["whoami"][..],
+        &["login", "--api-key", "gpra_whatever"][..],
+    ] {
+        let started = Instant::now();
+        let output = s
+            .bare()
+            .env("GEOPERA_API_TOKEN", "gpra_whatever")
+            .args(["--api-url", &url, "--timeout", "1"])
+            .args(args)
+            .output()
+            .expect("geopera runs");
+        let took = started.elapsed();
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        assert!(took < Duration::from_secs(15), "{args:?} took {took:?}");
+    }
+}
