@@ -82,11 +82,22 @@ impl Drop for Lock {
 impl Store {
     /// The store under `$HOME` (`%USERPROFILE%` on Windows).
     pub(crate) fn locate() -> Result<Store, Failure> {
+        // Without HOME (a service, `env -i`), the account's home from the password database,
+        // where the official CLI looks too.
+        #[allow(
+            deprecated,
+            reason = "deprecated before Rust 1.87 only for Windows, where USERPROFILE is read first"
+        )]
+        fn account_home() -> Option<PathBuf> {
+            std::env::home_dir().filter(|home| !home.as_os_str().is_empty())
+        }
         let home = std::env::var_os("HOME")
             .filter(|h| !h.is_empty())
             .or_else(|| std::env::var_os("USERPROFILE").filter(|h| !h.is_empty()))
+            .map(PathBuf::from)
+            .or_else(account_home)
             .ok_or_else(|| Failure::other("cannot find the home directory (HOME is not set)"))?;
-        let mut dir = PathBuf::from(home);
+        let mut dir = home;
         for part in RELATIVE_DIR {
             dir.push(part);
         }

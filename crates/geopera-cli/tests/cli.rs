@@ -2404,3 +2404,29 @@ fn timeout_bounds_whoami_and_login_too() {
         assert!(took < Duration::from_secs(15), "{args:?} took {took:?}");
     }
 }
+
+#[test]
+fn no_home_in_the_environment_is_no_failure_when_a_token_is_given() {
+    let s = setup();
+    let output = Command::new(BIN)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GEOPERA_API_URL", s.emulator.base_url())
+        .env("GEOPERA_API_TOKEN", s.emulator.api_key())
+        .args([
+            "catalog",
+            "search",
+            "--host-name",
+            "earthsearch-aws",
+            "--limit",
+            "1",
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        stdout_json(&output)["features"].as_array().map(Vec::len),
+        Some(1)
+    );
+}
