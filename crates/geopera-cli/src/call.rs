@@ -422,6 +422,10 @@ pub(crate) fn sdk_failure(
             "[429] rate limited on {operation_id}; retry after {} s",
             retry_after.as_secs()
         )),
+        Error::Timeout { attempts, .. } if *attempts > 1 => Failure::other(format!(
+            "{operation_id} timed out: {attempts} attempts of up to {} s each (--timeout)",
+            settings.timeout.as_secs_f64()
+        )),
         Error::Timeout { .. } => Failure::other(format!(
             "{operation_id} timed out after {} s (--timeout)",
             settings.timeout.as_secs_f64()

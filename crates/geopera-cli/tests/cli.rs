@@ -2403,6 +2403,17 @@ fn timeout_bounds_whoami_and_login_too() {
         );
         assert!(took < Duration::from_secs(15), "{args:?} took {took:?}");
     }
+    // A read is retried: the message counts the attempts the time went to.
+    let output = s
+        .bare()
+        .env("GEOPERA_API_TOKEN", "gpra_whatever")
+        .args(["--api-url", &url, "--timeout", "1"])
+        .args(["orders", "get", "--order-id", "ord_1"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("3 attempts of up to 1 s each"), "{stderr}");
 }
 
 #[test]
