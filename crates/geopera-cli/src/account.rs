@@ -168,7 +168,7 @@ async fn login_device(target: &Target, scope: &str, no_browser: bool) -> Outcome
         entry.insert("api_url".to_owned(), Value::String(api_url));
     })?;
     auth::save_oauth(target, &auth, false)?;
-    let who = match userinfo(&target, &Held::Stored(auth)).await {
+    let who = match userinfo(target, &Held::Stored(auth)).await {
         Ok(Some(claims)) => claim(&claims, "sub").unwrap_or("user").to_owned(),
         _ => "user".to_owned(),
     };

@@ -2015,7 +2015,7 @@ fn a_stored_credential_never_goes_to_another_server() {
         assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
         let stderr = text(&output.stderr);
         assert!(stderr.contains(&format!("are for {url}")), "{stderr}");
-        assert!(!stderr.contains(&s.emulator.api_key()), "{stderr}");
+        assert!(!stderr.contains(s.emulator.api_key()), "{stderr}");
     }
     assert!(
         seen.lock().expect("not poisoned").is_empty(),
