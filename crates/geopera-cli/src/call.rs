@@ -117,14 +117,13 @@ pub(crate) async fn call(
             };
             crate::waiting::wait_for(&client, kind, &id, settings.wait_timeout, settings).await
         }
-        // NDJSON (`catalog.search_stream`) is text: printed document by document, each
-        // through `--jq` and `--output`, unless `--out` asks for the bytes in a file.
+        // NDJSON (`catalog.search_stream`) is text, which `render` prints, unless `--out`
+        // asks for the bytes in a file.
         Ok(response)
-            if response.status.is_success() && is_ndjson(&response) && settings.out.is_none() =>
+            if response.status.is_success()
+                && is_binary(operation_id)
+                && !(is_ndjson(&response) && settings.out.is_none()) =>
         {
-            print_ndjson(&response.content, settings)
-        }
-        Ok(response) if response.status.is_success() && is_binary(operation_id) => {
             write_binary(&response, settings.out.as_deref())
         }
         Ok(response) => render(operation_id, &response, settings),
@@ -237,7 +236,7 @@ pub(crate) fn render(
         return print_json(&text, settings);
     }
     if is_ndjson(response) {
-        return print(&json::escape_controls(text.trim_end()));
+        return print_ndjson(&response.content, settings);
     }
     // Not JSON (e.g. XML capabilities): printed as a JSON string, so stdout stays JSON.
     print(&json::escape_controls(
