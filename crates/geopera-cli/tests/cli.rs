@@ -362,17 +362,29 @@ fn mode(path: &Path) -> u32 {
         & 0o777
 }
 
-#[test]
-fn login_with_an_api_key_whoami_a_call_and_logout() {
-    let s = setup();
-    let url = s.emulator.base_url();
+/// `geopera login` with the emulator's demo key, read from stdin, for the emulator's URL.
+fn login_with_the_demo_key(s: &Setup) -> std::process::Output {
     let output = s
         .bare()
-        .args(["login", "--api-url", url.as_str(), "--api-key", "-"])
+        .args([
+            "login",
+            "--api-url",
+            &s.emulator.base_url(),
+            "--api-key",
+            "-",
+        ])
         .write_stdin(format!("{}\n", s.emulator.api_key()))
         .output()
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    output
+}
+
+#[test]
+fn login_with_an_api_key_whoami_a_call_and_logout() {
+    let s = setup();
+    let url = s.emulator.base_url();
+    let output = login_with_the_demo_key(&s);
     assert!(text(&output.stdout).starts_with("Logged in as "));
 
     let raw = std::fs::read_to_string(s.credentials_path()).expect("test step");
@@ -1986,13 +1998,7 @@ fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
 fn a_stored_credential_never_goes_to_another_server() {
     let s = setup();
     let url = s.emulator.base_url();
-    let login = s
-        .bare()
-        .args(["login", "--api-url", url.as_str(), "--api-key", "-"])
-        .write_stdin(format!("{}\n", s.emulator.api_key()))
-        .output()
-        .expect("geopera runs");
-    assert_eq!(login.status.code(), Some(0), "{}", text(&login.stderr));
+    login_with_the_demo_key(&s);
 
     let seen = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
     let log = seen.clone();
