@@ -10,6 +10,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// The longest a request is held by latency faults, one rule or all that strike it together.
+pub(crate) const MAX_LATENCY: Duration = Duration::from_secs(600);
+
 /// What an injected fault does.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -91,7 +94,8 @@ impl FaultPlan {
         FaultPlan::default()
     }
 
-    /// Parses a specification such as `503@10%,latency=200ms`.
+    /// Parses a specification such as `503@10%,latency=200ms`. A request waits at most
+    /// [`MAX_LATENCY`] however many latency rules strike it.
     ///
     /// # Errors
     /// Returns [`FaultSpecError`] naming the first rule that is not understood.
@@ -249,8 +253,8 @@ fn duration(text: &str) -> Result<Duration, String> {
         .trim()
         .parse()
         .map_err(|_| format!("{text:?} is not a duration like 250ms or 2s"))?;
-    if !(0.0..=600.0).contains(&(value * scale)) {
-        return Err(format!("{text:?} is outside 0..600s"));
+    if !(0.0..=MAX_LATENCY.as_secs_f64()).contains(&(value * scale)) {
+        return Err(format!("{text:?} is outside 0..{}s", MAX_LATENCY.as_secs()));
     }
     Ok(Duration::from_secs_f64(value * scale))
 }

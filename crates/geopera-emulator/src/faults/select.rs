@@ -27,7 +27,9 @@ impl Injected {
     /// caller can remember the rest of it where it belongs.
     fn add(&mut self, rule: FaultRule) -> Option<(u32, Option<u64>)> {
         match &rule.kind {
-            FaultKind::Latency(by) => self.latency += *by,
+            FaultKind::Latency(by) => {
+                self.latency = self.latency.saturating_add(*by).min(super::MAX_LATENCY);
+            }
             FaultKind::Truncate | FaultKind::Malformed | FaultKind::SlowBody(_) => {
                 self.body.get_or_insert(rule.kind.clone());
             }
@@ -200,3 +202,7 @@ impl FaultState {
         Ok(injected)
     }
 }
+
+#[cfg(test)]
+#[path = "select_tests.rs"]
+mod tests;
