@@ -23,6 +23,10 @@ use crate::Error;
 /// What replaces a credential.
 pub(crate) const REDACTED: &str = "[redacted]";
 
+/// The shortest start of a credential redacted at the end of a cut excerpt: fewer characters
+/// tell nothing of a credential, and would make ordinary text at the cut vanish.
+const CUT_TAIL_CHARS: usize = 4;
+
 /// The credentials one call sends: the client's token and the call's `x-api-key`.
 #[derive(Clone, Default)]
 pub(crate) struct Redactor {
@@ -127,10 +131,35 @@ impl Redactor {
         self.text_in_place(&mut problem.r#type);
         self.text_in_place(&mut problem.title);
         self.text_in_place(&mut problem.detail);
-        problem
-            .extensions
-            .values_mut()
-            .for_each(|value| self.json(value));
+        // Member names too: a server may echo a credential as a key.
+        problem.extensions = std::mem::take(&mut problem.extensions)
+            .into_iter()
+            .map(|(key, mut value)| {
+                self.json(&mut value);
+                (self.text(key), value)
+            })
+            .collect();
+    }
+
+    /// Redacts the end of an excerpt cut short (it ends in `…`) where the cut fell inside a
+    /// credential, which a search for whole credentials does not find: a tail of at least
+    /// [`CUT_TAIL_CHARS`] characters that begins a credential.
+    fn cut_tail(&self, excerpt: &mut String) {
+        let Some(kept) = excerpt.strip_suffix('…') else {
+            return;
+        };
+        let tail = self.secrets().find_map(|secret| {
+            (CUT_TAIL_CHARS..secret.len())
+                .rev()
+                .filter(|len| secret.is_char_boundary(*len))
+                .map(|len| &secret[..len])
+                .find(|start| kept.ends_with(start))
+                .map(str::len)
+        });
+        if let Some(len) = tail {
+            let cut = kept.len() - len;
+            *excerpt = format!("{}{REDACTED}…", &kept[..cut]);
+        }
     }
 
     fn validation(&self, error: &mut HttpValidationError) {
@@ -168,6 +197,7 @@ impl Redactor {
                 excerpt, source, ..
             } => {
                 self.text_in_place(excerpt);
+                self.cut_tail(excerpt);
                 let message = source.to_string();
                 if self.secrets().any(|secret| message.contains(secret)) {
                     *source = serde::de::Error::custom(self.text(message));

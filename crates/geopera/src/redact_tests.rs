@@ -41,3 +41,39 @@ fn a_decoder_message_quoting_a_credential_is_rewritten() {
     let shown = format!("{error} {error:?} {:?}", std::error::Error::source(&error));
     assert!(!shown.contains("gpra_abc"), "{shown}");
 }
+
+#[test]
+fn an_excerpt_cut_inside_a_credential_loses_the_part_it_kept() {
+    let secret = "gpra_0123456789abcdefghijklmnopqrstuvwxyz";
+    let r = Redactor {
+        secrets: [Some(Secret::new(secret.into())), None],
+        body: None,
+    };
+    let body = format!("{{\"features\":\"{}{secret}\"}}", "x".repeat(160));
+    let source = serde_json::from_str::<u64>("true").expect_err("not a number");
+    let error = r.error(Error::decode(
+        "catalog.search",
+        http::StatusCode::OK,
+        body.as_bytes(),
+        source,
+    ));
+    let shown = format!("{error} {error:?}");
+    assert!(!shown.contains("gpra_0123"), "{shown}");
+    assert!(shown.contains("[redacted]…"), "{shown}");
+
+    // Ordinary text at the cut stays as it is.
+    let mut plain = format!("{}xyz…", "a".repeat(10));
+    r.cut_tail(&mut plain);
+    assert_eq!(plain, format!("{}xyz…", "a".repeat(10)));
+}
+
+#[test]
+fn a_problem_member_named_after_a_credential_is_renamed() {
+    let mut problem: Problem =
+        serde_json::from_value(serde_json::json!({"title": "bad", "gpra_abc": "k"}))
+            .expect("a problem");
+    redactor().problem(&mut problem);
+    let shown = format!("{problem:?}");
+    assert!(!shown.contains("gpra_abc"), "{shown}");
+    assert!(shown.contains("[redacted]"), "{shown}");
+}

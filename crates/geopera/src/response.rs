@@ -39,12 +39,16 @@ pub struct Response<T> {
 
 impl<T: std::fmt::Debug> std::fmt::Debug for Response<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A server may echo the call's credential in a header or a problem: shown redacted,
+        // as errors are.
+        let headers = self.redactor.text(format!("{:?}", self.headers));
+        let parsed = self.redactor.text(format!("{:?}", self.parsed));
         f.debug_struct("Response")
             .field("operation_id", &self.operation_id)
             .field("status", &self.status)
-            .field("headers", &self.headers)
+            .field("headers", &format_args!("{headers}"))
             .field("content", &format_args!("<{} bytes>", self.content.len()))
-            .field("parsed", &self.parsed)
+            .field("parsed", &format_args!("{parsed}"))
             .field("attempts", &self.attempts)
             .field("request_id", &self.request_id)
             .finish()

@@ -870,3 +870,32 @@ fn a_stream_line_that_echoes_the_credentials_is_quoted_without_them() {
     assert_eq!(first["id"], 1);
     assert!(!everything_shown(err).contains(TOKEN), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_detailed_answer_echoing_the_token_is_redacted_in_debug() {
+    let server = Hostile::serve("127.0.0.1", |_| {
+        let body = format!(r#"{{"title":"nope","detail":"you sent {TOKEN}","{TOKEN}":1}}"#);
+        json(
+            401,
+            &[
+                ("x-echo", &format!("Bearer {TOKEN}")),
+                ("content-type", "application/problem+json"),
+            ],
+            &body,
+        )
+    });
+    let client = AuthenticatedClient::builder(TOKEN)
+        .base_url(server.url())
+        .build()
+        .expect("valid");
+    let response = catalog_search::send_detailed(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect("a documented error comes back as a value");
+    assert_eq!(response.status.as_u16(), 401);
+    let shown = format!("{response:?}");
+    assert!(!shown.contains(TOKEN), "{shown}");
+    assert!(shown.contains("[redacted]"), "{shown}");
+    let error = response.into_result().expect_err("a problem");
+    let shown = format!("{error} {error:?}");
+    assert!(!shown.contains(TOKEN), "{shown}");
+}
