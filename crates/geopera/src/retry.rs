@@ -39,9 +39,9 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     /// The longest backoff between two attempts. Default 10 s.
     pub max_backoff: Duration,
-    /// The longest `Retry-After` the client waits out; a longer one fails the call at once
-    /// with [`Error::RateLimited`](crate::Error::RateLimited). Default 60 s (one rate-limit
-    /// window of the API).
+    /// The longest `Retry-After` the client waits out; a longer one fails the call at once:
+    /// with [`Error::RateLimited`](crate::Error::RateLimited) on a 429, with the answer's own
+    /// error on a 5xx. Default 60 s (one rate-limit window of the API).
     pub max_retry_after: Duration,
     /// Whether operations with side effects get an SDK-generated `Idempotency-Key`. Default
     /// `true`.
@@ -162,10 +162,13 @@ pub(crate) fn decide(
         _ if !retries_left => Decision::Finish,
         Outcome::NotSent => Decision::RetryAfter(backoff()),
         Outcome::Ambiguous if safe => Decision::RetryAfter(backoff()),
-        Outcome::Status(code) if safe && TRANSIENT_STATUSES.contains(&code) => {
-            let wait = retry_after.map_or_else(backoff, |w| w.min(policy.max_retry_after));
-            Decision::RetryAfter(wait)
-        }
+        Outcome::Status(code) if safe && TRANSIENT_STATUSES.contains(&code) => match retry_after {
+            // The server asked for a longer pause than the policy allows: a retry sooner
+            // would only be answered the same, so its answer is the outcome, at once.
+            Some(wait) if wait > policy.max_retry_after => Decision::Finish,
+            Some(wait) => Decision::RetryAfter(wait),
+            None => Decision::RetryAfter(backoff()),
+        },
         _ => Decision::Finish,
     }
 }

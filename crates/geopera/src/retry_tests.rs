@@ -52,6 +52,26 @@ fn ambiguous_failures_are_retried_only_when_safe() {
 }
 
 #[test]
+fn a_5xx_asking_for_more_than_the_ceiling_finishes_at_once() {
+    let ceiling = policy().max_retry_after;
+    assert_eq!(
+        decide(
+            &policy(),
+            2,
+            Outcome::Status(503),
+            Some(ceiling * 2),
+            true,
+            1
+        ),
+        Decision::Finish
+    );
+    assert_eq!(
+        decide(&policy(), 2, Outcome::Status(503), Some(ceiling), true, 1),
+        Decision::RetryAfter(ceiling)
+    );
+}
+
+#[test]
 fn other_answers_and_exhausted_budgets_finish() {
     for status in [200, 201, 400, 401, 403, 404, 409, 422] {
         assert_eq!(

@@ -899,3 +899,30 @@ async fn a_detailed_answer_echoing_the_token_is_redacted_in_debug() {
     let shown = format!("{error} {error:?}");
     assert!(!shown.contains(TOKEN), "{shown}");
 }
+
+#[tokio::test]
+async fn a_503_asking_for_a_longer_pause_than_the_ceiling_ends_the_call_at_once() {
+    let server = Hostile::serve("127.0.0.1", |_| {
+        json(
+            503,
+            &[("retry-after", "99999")],
+            r#"{"title":"Service Unavailable","status":503}"#,
+        )
+    });
+    let client = Client::builder()
+        .base_url(server.url())
+        .retry_policy(quick().max_retries(3))
+        .build()
+        .expect("valid");
+    let started = Instant::now();
+    let err = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("unavailable");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(503), "{err:?}");
+    assert_eq!(server.seen().len(), 1, "not retried");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
