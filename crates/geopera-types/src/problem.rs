@@ -13,19 +13,28 @@ use serde_json::{Map, Value};
 ///
 /// Unknown members (RFC 9457 "extension members") are kept in [`Problem::extensions`], so a
 /// problem survives a decode/encode round trip unchanged.
+///
+/// The standard members are read leniently, as RFC 9457 asks of consumers: a `null` is the
+/// member's absence, text written as another JSON value (`"title": 5`) is kept as that
+/// value's JSON, and a `status` that is not an HTTP status (`"404"` is read as 404) is 0. A
+/// server's sloppy problem is still its problem, not an undecodable answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Problem {
     /// A URI reference naming the problem type; `about:blank` when the server omits it.
-    #[serde(rename = "type", default = "about_blank")]
+    #[serde(
+        rename = "type",
+        default = "about_blank",
+        deserialize_with = "lenient_type"
+    )]
     pub r#type: String,
     /// A short summary of the problem type, e.g. `Unauthenticated`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub title: String,
-    /// The HTTP status the server chose for this occurrence.
-    #[serde(default)]
+    /// The HTTP status the server chose for this occurrence (0 when it gave none usable).
+    #[serde(default, deserialize_with = "lenient_status")]
     pub status: u16,
     /// An explanation specific to this occurrence.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub detail: String,
     /// Members beyond the four standard ones, kept verbatim.
     #[serde(flatten)]
@@ -34,6 +43,32 @@ pub struct Problem {
 
 fn about_blank() -> String {
     "about:blank".to_owned()
+}
+
+/// Text, from a string; `None` for `null`; another value's JSON otherwise.
+fn text_of(value: Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn lenient_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(text_of(Value::deserialize(deserializer)?).unwrap_or_default())
+}
+
+fn lenient_type<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(text_of(Value::deserialize(deserializer)?).unwrap_or_else(about_blank))
+}
+
+fn lenient_status<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u16, D::Error> {
+    let status = match Value::deserialize(deserializer)? {
+        Value::Number(number) => number.as_u64().and_then(|n| u16::try_from(n).ok()),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    };
+    Ok(status.filter(|code| (100..600).contains(code)).unwrap_or(0))
 }
 
 impl Problem {

@@ -19,3 +19,25 @@ fn validation_loc_mixes_keys_and_indices() {
     assert_eq!(err.detail[0].loc[2], LocItem::Index(2));
     assert_eq!(err.to_string(), "body.bbox.2: bad");
 }
+
+#[test]
+fn a_sloppy_problem_is_still_read() {
+    let problem: Problem = serde_json::from_value(serde_json::json!({
+        "type": null, "title": 5, "detail": null, "status": "404", "extra": [1]
+    }))
+    .expect("read leniently");
+    assert_eq!(problem.r#type, "about:blank");
+    assert_eq!(problem.title, "5");
+    assert_eq!(problem.detail, "");
+    assert_eq!(problem.status, 404);
+    assert_eq!(problem.extensions["extra"], serde_json::json!([1]));
+    for status in [
+        serde_json::json!(70000),
+        serde_json::json!(-1),
+        serde_json::json!("x"),
+    ] {
+        let problem: Problem =
+            serde_json::from_value(serde_json::json!({"status": status})).expect("read");
+        assert_eq!(problem.status, 0);
+    }
+}

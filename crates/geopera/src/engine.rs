@@ -594,8 +594,12 @@ fn parse<T: DecodeOutput>(
     let parsed = if code == info.success_status {
         T::decode_output(content_type(&headers), &content).map_or(Parsed::Unparsed, Parsed::Success)
     } else if documented && code == 422 {
+        // FastAPI's list of failures; a server answering its 422 as a problem (or as a bare
+        // `{"detail": "..."}`) still said what was wrong.
         serde_json::from_slice::<HttpValidationError>(&content)
-            .map_or(Parsed::Unparsed, Parsed::Validation)
+            .map(Parsed::Validation)
+            .or_else(|_| serde_json::from_slice::<Problem>(&content).map(Parsed::Problem))
+            .unwrap_or(Parsed::Unparsed)
     } else if raise && !documented {
         return Err(Error::unexpected_status(info.id, status, content, attempts));
     } else if documented || is_problem_json(&headers) {

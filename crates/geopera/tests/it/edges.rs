@@ -926,3 +926,35 @@ async fn a_503_asking_for_a_longer_pause_than_the_ceiling_ends_the_call_at_once(
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn sloppy_problems_and_a_422_that_is_a_problem_are_typed_api_errors() {
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        if seen.body.windows(3).any(|w| w == b"422") {
+            json(422, &[], r#"{"detail":"limit too large"}"#)
+        } else {
+            json(404, &[], r#"{"title":"nf","detail":null,"status":"404"}"#)
+        }
+    });
+    let client = Client::builder()
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid");
+    let err = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("not found");
+    assert!(matches!(err, Error::Api { .. }), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert_eq!(err.problem().map(|p| p.title.as_str()), Some("nf"));
+
+    let err = catalog_search::send(&client, CatalogSearchInput::new("422"))
+        .await
+        .expect_err("invalid");
+    assert!(matches!(err, Error::Api { .. }), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Validation);
+    assert_eq!(
+        err.problem().map(|p| p.detail.as_str()),
+        Some("limit too large")
+    );
+}
