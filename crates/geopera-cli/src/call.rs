@@ -435,7 +435,12 @@ pub(crate) fn sdk_failure(
             status: Some(_), ..
         } => auth::refresh_refused(),
         Error::Transport { .. } => {
-            Failure::other(format!("could not reach {api_url}: {}", cause_only(error)))
+            let cause = cause_only(error);
+            if error.is_connect() {
+                Failure::other(format!("could not reach {api_url}: {cause}"))
+            } else {
+                Failure::other(format!("the exchange with {api_url} failed: {cause}"))
+            }
         }
         other if other.problem().is_some() => {
             let code = other.status().map_or(0, |s| s.as_u16());

@@ -85,7 +85,7 @@ pub enum Error {
     },
     /// The request could not be sent or the answer could not be read. When the server's TLS
     /// certificate was refused, the message says so ([`Error::is_certificate_error`]).
-    #[error("could not reach the API for {operation_id}{}", certificate_note(.source))]
+    #[error("{} for {operation_id}{}", transport_failure(.source), certificate_note(.source))]
     Transport {
         /// The operation that was called.
         operation_id: &'static str,
@@ -291,6 +291,18 @@ fn excerpt_suffix(body: &Bytes) -> String {
     }
 }
 
+/// What went wrong on the way, in the words a reader needs first: whether the server was
+/// reached at all. The HTTP client's own message follows as the error's source.
+fn transport_failure(source: &reqwest::Error) -> &'static str {
+    if source.is_connect() {
+        "could not reach the API"
+    } else if source.is_body() || source.is_decode() {
+        "could not read the API's answer"
+    } else {
+        "the exchange with the API failed"
+    }
+}
+
 /// What a transport failure's message adds when the cause was the server's certificate.
 fn certificate_note(source: &reqwest::Error) -> String {
     match certificate_failure(source) {
@@ -436,6 +448,14 @@ impl Error {
             Error::Transport { source, .. } => certificate_failure(source).is_some(),
             _ => false,
         }
+    }
+
+    /// Whether no connection to the server could be made, so the request never left: the
+    /// server is down, the address is wrong, or the network is. A transport failure that is
+    /// not this one reached the server and failed in the exchange (a cut-off or malformed
+    /// answer), where the request may have had its effect.
+    pub fn is_connect(&self) -> bool {
+        matches!(self, Error::Transport { source, .. } if source.is_connect())
     }
 
     /// The operation the failed call was for.

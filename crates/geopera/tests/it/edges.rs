@@ -958,3 +958,41 @@ async fn sloppy_problems_and_a_422_that_is_a_problem_are_typed_api_errors() {
         Some("limit too large")
     );
 }
+
+#[tokio::test]
+async fn a_transport_failure_says_whether_the_server_was_reached() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", closed.local_addr().expect("an address"));
+    drop(closed);
+    let client = Client::builder()
+        .base_url(url)
+        .retries(0)
+        .build()
+        .expect("valid");
+    let err = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("nothing listens");
+    assert!(err.is_connect(), "{err:?}");
+    assert!(
+        err.to_string().starts_with("could not reach the API"),
+        "{err}"
+    );
+
+    let server = Hostile::serve("127.0.0.1", |_| {
+        Reply::Raw(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"type\""
+                .to_vec(),
+        )
+    });
+    let client = Client::builder()
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid");
+    let err = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("cut off");
+    assert!(!err.is_connect(), "{err:?}");
+    assert!(!err.to_string().contains("could not reach"), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Transport);
+}
