@@ -98,7 +98,7 @@ pub enum Error {
         request_id: Option<Box<str>>,
     },
     /// A success answer whose body does not fit the operation's output model.
-    #[error("could not decode the {status} answer of {operation_id}: {excerpt}")]
+    #[error("could not decode the {status} answer of {operation_id}: {}", or_empty(excerpt))]
     Decode {
         /// The operation that was called.
         operation_id: &'static str,
@@ -288,6 +288,15 @@ fn excerpt_suffix(body: &Bytes) -> String {
         String::new()
     } else {
         format!(": {}", excerpt(body))
+    }
+}
+
+/// An excerpt for a message, or words saying there was nothing to quote.
+fn or_empty(excerpt: &str) -> &str {
+    if excerpt.is_empty() {
+        "the body is empty"
+    } else {
+        excerpt
     }
 }
 
