@@ -98,7 +98,10 @@ pub enum Error {
         request_id: Option<Box<str>>,
     },
     /// A success answer whose body does not fit the operation's output model.
-    #[error("could not decode the {status} answer of {operation_id}: {}", or_empty(excerpt))]
+    #[error(
+        "could not decode the {status} answer of {operation_id}: {}",
+        or_empty(excerpt)
+    )]
     Decode {
         /// The operation that was called.
         operation_id: &'static str,

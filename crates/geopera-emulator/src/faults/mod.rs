@@ -95,7 +95,7 @@ impl FaultPlan {
     }
 
     /// Parses a specification such as `503@10%,latency=200ms`. A request waits at most
-    /// [`MAX_LATENCY`] however many latency rules strike it.
+    /// 600 s however many latency rules strike it.
     ///
     /// # Errors
     /// Returns [`FaultSpecError`] naming the first rule that is not understood.
