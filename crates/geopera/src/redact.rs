@@ -23,9 +23,9 @@ use crate::Error;
 /// What replaces a credential.
 pub(crate) const REDACTED: &str = "[redacted]";
 
-/// The shortest start of a credential redacted at the end of a cut excerpt: fewer characters
+/// The shortest start of a credential (in bytes) redacted at the end of a cut excerpt: fewer
 /// tell nothing of a credential, and would make ordinary text at the cut vanish.
-const CUT_TAIL_CHARS: usize = 4;
+const CUT_TAIL_BYTES: usize = 4;
 
 /// The credentials one call sends: the client's token and the call's `x-api-key`.
 #[derive(Clone, Default)]
@@ -143,13 +143,13 @@ impl Redactor {
 
     /// Redacts the end of an excerpt cut short (it ends in `…`) where the cut fell inside a
     /// credential, which a search for whole credentials does not find: a tail of at least
-    /// [`CUT_TAIL_CHARS`] characters that begins a credential.
+    /// [`CUT_TAIL_BYTES`] bytes that begins a credential.
     fn cut_tail(&self, excerpt: &mut String) {
         let Some(kept) = excerpt.strip_suffix('…') else {
             return;
         };
         let tail = self.secrets().find_map(|secret| {
-            (CUT_TAIL_CHARS..secret.len())
+            (CUT_TAIL_BYTES..secret.len())
                 .rev()
                 .filter(|len| secret.is_char_boundary(*len))
                 .map(|len| &secret[..len])
