@@ -1000,11 +1000,15 @@ fn parse_proxy(raw: &str) -> Result<reqwest::Proxy, Error> {
     reqwest::Proxy::all(url).map_err(|_| Error::Config("the proxy URL is not usable".into()))
 }
 
-/// Checks a base URL and drops its trailing `/`.
-///
-/// A user name or password in it is refused rather than sent: reqwest would turn them into a
-/// `Basic` authorization header beside the client's own credential, and the URL is quoted in
-/// errors and `Debug`, where a password must not appear.
+/// Whether `url` carries a user name or password. Such a URL is refused wherever the SDK
+/// takes one to send to (a base URL, an issuer): reqwest would turn them into a `Basic`
+/// authorization header beside the call's own credential, and the URL is quoted in errors
+/// and `Debug`, where a password must not appear.
+pub(crate) fn carries_userinfo(url: &url::Url) -> bool {
+    !url.username().is_empty() || url.password().is_some()
+}
+
+/// Checks a base URL (see [`carries_userinfo`]) and drops its trailing `/`.
 fn normalize_base_url(raw: &str) -> Result<String, Error> {
     let shown = without_userinfo(raw);
     let url = url::Url::parse(raw)
@@ -1014,7 +1018,7 @@ fn normalize_base_url(raw: &str) -> Result<String, Error> {
             "the base URL {shown:?} must use http or https"
         )));
     }
-    if !url.username().is_empty() || url.password().is_some() {
+    if carries_userinfo(&url) {
         return Err(Error::Config(format!(
             "the base URL {shown:?} must not carry a user name or password: the client's \
              credential is what authenticates it"

@@ -56,9 +56,7 @@ impl Oidc {
                 "the issuer URL must be an http or https URL with a host".into(),
             ));
         }
-        // As for a client's base URL: a password there would travel as Basic authorization
-        // beside the grant's own credentials, and show in `Debug`.
-        if !parsed.username().is_empty() || parsed.password().is_some() {
+        if crate::client::carries_userinfo(&parsed) {
             return Err(Error::Config(
                 "the issuer URL must not carry a user name or password".into(),
             ));
