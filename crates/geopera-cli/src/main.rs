@@ -368,14 +368,8 @@ async fn run(
     if let Ok(Some(expr)) = deepest(sub).try_get_one::<String>("jq") {
         jq::check(expr)?;
     }
-    // These sign in, sign out or wait on the server; none has a request it could show
-    // instead, and carrying on would send and store what the flag promises to leave alone.
-    if matches!(name, "login" | "logout" | "whoami")
-        && matches!(deepest(sub).try_get_one::<bool>("dry-run"), Ok(Some(true)))
-    {
-        return Err(Failure::usage(format!(
-            "--dry-run: 'geopera {name}' has no dry run; nothing was sent"
-        )));
+    if matches!(name, "login" | "logout" | "whoami") {
+        no_dry_run(deepest(sub), name)?;
     }
     match name {
         "login" => return account::login(sub, top).await,
@@ -400,11 +394,7 @@ async fn run(
         matches = next;
     }
     if path == ["orders", "wait"] {
-        if matches.get_flag("dry-run") {
-            return Err(Failure::usage(
-                "--dry-run: 'geopera orders wait' has no dry run; nothing was sent",
-            ));
-        }
+        no_dry_run(matches, "orders wait")?;
         return orders_wait(matches).await;
     }
     let Some(info) = leaves.get(&path) else {
@@ -413,6 +403,18 @@ async fn run(
     let body = tree::body(info, matches)?;
     let target = auth::target(matches, true)?;
     call::call(&target, info.id, body, &settings(matches, true)).await
+}
+
+/// Refuses `--dry-run` for `command`, which signs in, signs out or waits on the server: it has
+/// no request it could show instead, and carrying on would send and store what the flag
+/// promises to leave alone.
+fn no_dry_run(matches: &ArgMatches, command: &str) -> Outcome {
+    if matches!(matches.try_get_one::<bool>("dry-run"), Ok(Some(true))) {
+        return Err(Failure::usage(format!(
+            "--dry-run: 'geopera {command}' has no dry run; nothing was sent"
+        )));
+    }
+    Ok(())
 }
 
 fn settings(matches: &ArgMatches, validate: bool) -> Settings {
