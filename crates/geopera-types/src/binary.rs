@@ -19,6 +19,7 @@ pub const OCTET_STREAM: &str = "application/octet-stream";
 /// to disk or handed on without a copy. `Debug` shows the type and length, never the content:
 /// a tile is tens of kilobytes that would drown a log.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Binary {
     /// The `Content-Type` of the answer, e.g. `image/png`; [`OCTET_STREAM`] when it had none.
     pub content_type: String,

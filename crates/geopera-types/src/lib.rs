@@ -18,6 +18,17 @@
 //! assert_eq!(info.scope, "catalog:read");
 //! # Ok::<(), serde_json::Error>(())
 //! ```
+//!
+//! Answers are `#[non_exhaustive]`, so a member the contract adds later breaks nothing:
+//! read their fields, destructure them with `..`, and build one (for a test double) from
+//! `Default` or its `new` and setters. A struct literal does not compile:
+//!
+//! ```compile_fail,E0639
+//! let page = geopera_types::stac::CatalogSearchOutput {
+//!     features: Vec::new(),
+//!     ..Default::default()
+//! };
+//! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// Gives a generated free-form model (a newtype over [`JsonObject`]) map-like access and

@@ -57,7 +57,12 @@ macro_rules! open_model {
         }
     ) => {
         $(#[$meta])*
+        ///
+        /// Marked `#[non_exhaustive]`, as the members the contract adds become fields here:
+        /// outside this crate it is built with `Default` and assignments, and destructured
+        /// with `..`.
         #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+        #[non_exhaustive]
         pub struct $name {
             $(
                 $(#[doc = $doc])*

@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 /// value's JSON, and a `status` that is not an HTTP status (`"404"` is read as 404) is 0. A
 /// server's sloppy problem is still its problem, not an undecodable answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Problem {
     /// A URI reference naming the problem type; `about:blank` when the server omits it.
     #[serde(
@@ -134,6 +135,7 @@ impl From<usize> for LocItem {
 
 /// One failed check of a request body, as listed in a 422 answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ValidationError {
     /// Where the failure is, e.g. `["body", "limit"]`.
     pub loc: Vec<LocItem>,
@@ -173,10 +175,18 @@ impl fmt::Display for ValidationError {
 
 /// The body of a 422 answer: every check the request body failed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HttpValidationError {
     /// The failed checks, in the order the server found them.
     #[serde(default)]
     pub detail: Vec<ValidationError>,
+}
+
+impl HttpValidationError {
+    /// A 422 body listing `detail`.
+    pub fn new(detail: Vec<ValidationError>) -> Self {
+        HttpValidationError { detail }
+    }
 }
 
 impl fmt::Display for HttpValidationError {

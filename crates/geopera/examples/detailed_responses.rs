@@ -40,6 +40,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Parsed::Validation(invalid) => println!("  rejected: {invalid}"),
             Parsed::Problem(problem) => println!("  problem: {problem}"),
             Parsed::Unparsed => println!("  an answer the contract does not describe"),
+            // `Parsed` is non-exhaustive: a later version may parse more kinds of answer.
+            _ => println!("  status {}", response.status),
         }
     }
     Ok(())

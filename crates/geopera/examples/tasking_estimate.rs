@@ -23,7 +23,8 @@ async fn estimate(
         Parsed::Success(estimate) => Ok(estimate),
         Parsed::Validation(invalid) => Err(format!("invalid request: {invalid}")),
         Parsed::Problem(problem) => Err(format!("{}: {}", problem.title, problem.detail)),
-        Parsed::Unparsed => Err(format!("unexpected status {}", response.status)),
+        // `Parsed` is non-exhaustive: a later version may parse more kinds of answer.
+        _ => Err(format!("unexpected status {}", response.status)),
     }
 }
 

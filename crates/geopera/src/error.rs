@@ -12,11 +12,32 @@ use http::StatusCode;
 /// [`Error::validation`]); transport-level failures keep their cause in
 /// [`std::error::Error::source`]. Every error of a call that was planned carries the call's
 /// `X-Request-Id` ([`Error::request_id`]). Tokens never appear in any variant.
+///
+/// The enum and each of its variants are `#[non_exhaustive]`, so a variant or a field added
+/// later breaks no code: match with a `_` arm and name the fields you read followed by `..`.
+///
+/// ```
+/// # fn report(error: &geopera::Error) {
+/// match error {
+///     geopera::Error::Timeout { attempts, .. } => eprintln!("gave up after {attempts} attempts"),
+///     other => eprintln!("{other}"),
+/// }
+/// # }
+/// ```
+///
+/// Naming every field without `..` does not compile:
+///
+/// ```compile_fail,E0638
+/// # fn report(error: geopera::Error) {
+/// if let geopera::Error::TooLarge { operation_id, limit, attempts, request_id } = error {}
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The API answered with an RFC 9457 problem (401, 403, 404, 409, 500, ...).
     #[error("{status}: {}", problem_text(.problem))]
+    #[non_exhaustive]
     Api {
         /// The operation that was called.
         operation_id: &'static str,
@@ -31,6 +52,7 @@ pub enum Error {
     },
     /// The API rejected the request body (422).
     #[error("{}: {error}", StatusCode::UNPROCESSABLE_ENTITY)]
+    #[non_exhaustive]
     Validation {
         /// The operation that was called.
         operation_id: &'static str,
@@ -43,6 +65,7 @@ pub enum Error {
     /// ([`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after)) or than the
     /// deadline leaves, or the retries ran out.
     #[error("rate limited on {operation_id}: retry after {}s", .retry_after.as_secs())]
+    #[non_exhaustive]
     RateLimited {
         /// The operation that was called.
         operation_id: &'static str,
@@ -58,6 +81,7 @@ pub enum Error {
     },
     /// The API answered with a status the contract does not document for this operation.
     #[error("unexpected status {status} from {operation_id}{}", excerpt_suffix(.body))]
+    #[non_exhaustive]
     UnexpectedStatus {
         /// The operation that was called.
         operation_id: &'static str,
@@ -72,6 +96,7 @@ pub enum Error {
     },
     /// The call did not finish within its timeout or deadline.
     #[error("{operation_id} timed out")]
+    #[non_exhaustive]
     Timeout {
         /// The operation that was called.
         operation_id: &'static str,
@@ -86,6 +111,7 @@ pub enum Error {
     /// The request could not be sent or the answer could not be read. When the server's TLS
     /// certificate was refused, the message says so ([`Error::is_certificate_error`]).
     #[error("{} for {operation_id}{}", transport_failure(.source), certificate_note(.source))]
+    #[non_exhaustive]
     Transport {
         /// The operation that was called.
         operation_id: &'static str,
@@ -102,6 +128,7 @@ pub enum Error {
         "could not decode the {status} answer of {operation_id}: {}",
         or_empty(excerpt)
     )]
+    #[non_exhaustive]
     Decode {
         /// The operation that was called.
         operation_id: &'static str,
@@ -119,6 +146,7 @@ pub enum Error {
     /// checks, locations and wording as the API's own 422 answer ([`Error::validation`] returns
     /// them for both).
     #[error("invalid input for {operation_id}: {}", list_failures(.error))]
+    #[non_exhaustive]
     InvalidInput {
         /// The operation that was called.
         operation_id: &'static str,
@@ -131,6 +159,7 @@ pub enum Error {
         "the answer of {operation_id} exceeds the response-size cap of {limit} bytes \
          (ClientBuilder::max_response_bytes)"
     )]
+    #[non_exhaustive]
     TooLarge {
         /// The operation that was called.
         operation_id: &'static str,
@@ -149,6 +178,7 @@ pub enum Error {
         "a blocking call of {operation_id} would wait for an in-flight slot held by an async \
          call on the same current-thread runtime"
     )]
+    #[non_exhaustive]
     WouldDeadlock {
         /// The operation that was called.
         operation_id: &'static str,
@@ -157,6 +187,7 @@ pub enum Error {
     },
     /// The request was rejected before sending: a malformed header or an unknown operation id.
     #[error("invalid request for {operation_id}: {message}")]
+    #[non_exhaustive]
     InvalidRequest {
         /// The operation that was called (or the unknown id given).
         operation_id: String,
@@ -173,6 +204,7 @@ pub enum Error {
         "{operation_id} sent a cursor it had already sent in this walk; the walk stopped after \
          {pages} pages instead of going round again, so later pages may be missing"
     )]
+    #[non_exhaustive]
     RepeatedCursor {
         /// The paged operation.
         operation_id: &'static str,
@@ -188,6 +220,7 @@ pub enum Error {
     /// (`invalid_grant` for a revoked, expired or replayed refresh token; `access_denied`,
     /// `expired_token` in the device flow) or gave an answer that is no token.
     #[error("sign-in failed: {code}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    #[non_exhaustive]
     SignIn {
         /// The OAuth 2.0 error code (`invalid_grant`, `invalid_client`, `access_denied`, ...),
         /// or `invalid_response` when the answer was not a token.
@@ -576,7 +609,7 @@ impl Error {
     ) -> Self {
         Error::InvalidInput {
             operation_id: info.id,
-            error: Box::new(HttpValidationError { detail: failures }),
+            error: Box::new(HttpValidationError::new(failures)),
         }
     }
 

@@ -57,6 +57,7 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Response<T> {
 
 /// What the body of an answer was parsed as.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Parsed<T> {
     /// The operation's success model, on its documented success status.
     Success(T),
