@@ -86,7 +86,7 @@ impl BlockingTransport {
         self.io_thread
             .get_or_init(|| IoThread::start(&*self.make))
             .as_ref()
-            .map_err(|reason| Error::Config(reason.clone()))
+            .map_err(|reason| Error::config(reason.clone()))
     }
 }
 
@@ -204,7 +204,7 @@ pub(crate) fn run_here<F: Future>(
                         .enable_all()
                         .build()
                         .map_err(|e| {
-                            Error::Config(format!("cannot start a runtime for blocking calls: {e}"))
+                            Error::config(format!("cannot start a runtime for blocking calls: {e}"))
                         })?,
                 ),
                 pools: Vec::new(),
@@ -227,7 +227,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let stopped = || Error::Config("the I/O thread of blocking calls has stopped".to_owned());
+    let stopped = || Error::config("the I/O thread of blocking calls has stopped");
     let io_thread = transport.io_thread()?;
     let http = io_thread.http.clone();
     let (done, outcome) = std::sync::mpsc::sync_channel(1);

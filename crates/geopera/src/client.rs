@@ -774,7 +774,7 @@ impl<C> ClientBuilder<C> {
         let base_url = normalize_base_url(&self.config.base_url)?;
         let mut headers = HeaderMap::new();
         let user_agent = HeaderValue::from_str(&self.config.user_agent)
-            .map_err(|_| Error::Config("the user agent is not a valid header value".into()))?;
+            .map_err(|_| Error::config("the user agent is not a valid header value"))?;
         headers.insert(USER_AGENT, user_agent);
         for (name, value) in &self.config.headers {
             let (name, value) = parse_header(name, value)?;
@@ -789,13 +789,13 @@ impl<C> ClientBuilder<C> {
         }
         for path in &self.config.ca_files {
             let pem = std::fs::read(path).map_err(|e| {
-                Error::Config(format!("cannot read CA file {}: {e}", path.display()))
+                Error::config(format!("cannot read CA file {}: {e}", path.display()))
             })?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
                 .ok()
                 .filter(|certs| !certs.is_empty())
                 .ok_or_else(|| {
-                    Error::Config(format!(
+                    Error::config(format!(
                         "CA file {} holds no valid PEM certificate",
                         path.display()
                     ))
@@ -980,24 +980,24 @@ impl TransportConfig {
         }
         builder
             .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+            .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))
     }
 }
 
 /// A proxy from its URL. No message repeats the URL: it may carry a password.
 fn parse_proxy(raw: &str) -> Result<reqwest::Proxy, Error> {
     let url = url::Url::parse(raw).map_err(|e| {
-        Error::Config(format!(
+        Error::config(format!(
             "the proxy URL is not a URL ({e}); it is not shown, as it may hold a password"
         ))
     })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "the proxy URL must use http or https, not {}",
             url.scheme()
         )));
     }
-    reqwest::Proxy::all(url).map_err(|_| Error::Config("the proxy URL is not usable".into()))
+    reqwest::Proxy::all(url).map_err(|_| Error::config("the proxy URL is not usable"))
 }
 
 /// Whether `url` carries a user name or password. Such a URL is refused wherever the SDK
@@ -1012,20 +1012,20 @@ pub(crate) fn carries_userinfo(url: &url::Url) -> bool {
 fn normalize_base_url(raw: &str) -> Result<String, Error> {
     let shown = without_userinfo(raw);
     let url = url::Url::parse(raw)
-        .map_err(|e| Error::Config(format!("the base URL {shown:?} is not a URL: {e}")))?;
+        .map_err(|e| Error::config(format!("the base URL {shown:?} is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "the base URL {shown:?} must use http or https"
         )));
     }
     if carries_userinfo(&url) {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "the base URL {shown:?} must not carry a user name or password: the client's \
              credential is what authenticates it"
         )));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "the base URL {shown:?} must not have a query or fragment"
         )));
     }
@@ -1047,16 +1047,16 @@ pub(crate) fn without_userinfo(raw: &str) -> String {
 
 pub(crate) fn parse_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Error> {
     let header_name = HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| Error::Config(format!("{name:?} is not a valid header name")))?;
+        .map_err(|_| Error::config(format!("{name:?} is not a valid header name")))?;
     let header_value = HeaderValue::from_str(value)
-        .map_err(|_| Error::Config(format!("the value of header {name:?} is not valid")))?;
+        .map_err(|_| Error::config(format!("the value of header {name:?} is not valid")))?;
     Ok((header_name, header_value))
 }
 
 fn validate_cookie((name, value): &(String, String)) -> Result<(), Error> {
     let bad = |c: char| c.is_control() || matches!(c, ';' | ',' | ' ' | '"' | '\\');
     if name.is_empty() || name.contains(bad) || name.contains('=') || value.contains(bad) {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "the cookie {name:?} has an invalid name or value"
         )));
     }

@@ -594,6 +594,25 @@ impl Error {
         }
     }
 
+    /// A configuration that cannot work (a base URL, a CA file, a runtime that cannot start).
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error::Config(message.into())
+    }
+
+    /// A refused sign-in or refresh: the OAuth 2.0 `code`, the provider's words (already rid
+    /// of credentials) and the status, when an answer carried one.
+    pub(crate) fn sign_in(
+        code: impl Into<String>,
+        description: Option<String>,
+        status: Option<StatusCode>,
+    ) -> Self {
+        Error::SignIn {
+            code: code.into(),
+            description,
+            status,
+        }
+    }
+
     pub(crate) fn invalid(operation_id: &str, message: impl Into<String>) -> Self {
         Error::InvalidRequest {
             operation_id: operation_id.to_owned(),

@@ -180,11 +180,11 @@ impl DeviceAuthorization {
         loop {
             let next = clock.now() + interval;
             if next.saturating_sub(started) > self.expires_in {
-                return Err(Error::SignIn {
-                    code: "expired_token".to_owned(),
-                    description: Some("the device code expired before it was approved".into()),
-                    status: None,
-                });
+                return Err(Error::sign_in(
+                    "expired_token",
+                    Some("the device code expired before it was approved".into()),
+                    None,
+                ));
             }
             clock.sleep_until(next).await;
             let received = SystemTime::now();
@@ -218,7 +218,7 @@ impl fmt::Debug for DeviceAuthorization {
 fn code_verifier() -> Result<String, Error> {
     let mut bytes = [0_u8; 32];
     getrandom::fill(&mut bytes)
-        .map_err(|e| Error::Config(format!("no randomness for the PKCE verifier: {e}")))?;
+        .map_err(|e| Error::config(format!("no randomness for the PKCE verifier: {e}")))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 

@@ -153,7 +153,7 @@ impl Credential {
             ),
         };
         let mut value = HeaderValue::from_str(&text).map_err(|_| {
-            Error::Config("the credential contains characters not allowed in a header".into())
+            Error::config("the credential contains characters not allowed in a header")
         })?;
         value.set_sensitive(true);
         Ok((name, value))

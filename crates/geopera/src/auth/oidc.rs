@@ -50,15 +50,15 @@ impl Oidc {
     pub fn new(issuer: impl Into<String>) -> Result<Self, Error> {
         let issuer = issuer.into();
         let parsed = url::Url::parse(&issuer)
-            .map_err(|e| Error::Config(format!("the issuer URL is not a URL: {e}")))?;
+            .map_err(|e| Error::config(format!("the issuer URL is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-            return Err(Error::Config(
-                "the issuer URL must be an http or https URL with a host".into(),
+            return Err(Error::config(
+                "the issuer URL must be an http or https URL with a host",
             ));
         }
         if crate::client::carries_userinfo(&parsed) {
-            return Err(Error::Config(
-                "the issuer URL must not carry a user name or password".into(),
+            return Err(Error::config(
+                "the issuer URL must not carry a user name or password",
             ));
         }
         Ok(Oidc {
@@ -202,11 +202,7 @@ fn sign_in_error(
         }
         text.chars().take(500).collect::<String>()
     };
-    Error::SignIn {
-        code: clean(code.to_owned()),
-        description: description.map(clean),
-        status: Some(status),
-    }
+    Error::sign_in(clean(code.to_owned()), description.map(clean), Some(status))
 }
 
 /// A token endpoint's success answer (RFC 6749, section 5.1), as the provider sends it.

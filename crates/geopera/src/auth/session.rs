@@ -219,7 +219,7 @@ impl Session {
         tokio::time::timeout(REFRESH_WAIT, self.state.renewing.lock())
             .await
             .map_err(|_| {
-                Error::Config(format!(
+                Error::config(format!(
                     "waited {} s for another task to refresh the session; is the runtime that \
                      runs it blocked?",
                     REFRESH_WAIT.as_secs()
@@ -268,10 +268,12 @@ impl Session {
         refused
             .as_ref()
             .filter(|refusal| now < refusal.until)
-            .map(|refusal| Error::SignIn {
-                code: refusal.code.clone(),
-                description: refusal.description.clone(),
-                status: refusal.status,
+            .map(|refusal| {
+                Error::sign_in(
+                    refusal.code.clone(),
+                    refusal.description.clone(),
+                    refusal.status,
+                )
             })
     }
 
@@ -359,14 +361,14 @@ impl Session {
                 oidc.token(cx.http, &form, &[password.expose()]).await?
             }
             (None, Grant::None) => {
-                return Err(Error::SignIn {
-                    code: "invalid_grant".to_owned(),
-                    description: Some(
+                return Err(Error::sign_in(
+                    "invalid_grant",
+                    Some(
                         "the session has ended: no valid refresh token is left to renew it"
                             .to_owned(),
                     ),
-                    status: None,
-                })
+                    None,
+                ))
             }
         };
         if matches!(grant, Grant::Password { .. }) {

@@ -248,7 +248,7 @@ impl RedisBudgetBuilder {
     /// I/O thread cannot start.
     pub fn build(self) -> Result<RedisBudget, Error> {
         let client = redis::Client::open(self.url.expose())
-            .map_err(|e| Error::Config(format!("the Redis URL of the rate budget: {e}")))?;
+            .map_err(|e| Error::config(format!("the Redis URL of the rate budget: {e}")))?;
         let caps = self.caps.map(|cap| {
             let headroom = (u64::from(cap) * u64::from(self.headroom_percent)).div_ceil(100);
             u32::try_from(u64::from(cap).saturating_sub(headroom))
@@ -304,7 +304,7 @@ fn io_thread() -> Result<(Handle, oneshot::Sender<()>), Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Config(format!("cannot start the rate budget's runtime: {e}")))?;
+        .map_err(|e| Error::config(format!("cannot start the rate budget's runtime: {e}")))?;
     let handle = runtime.handle().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     std::thread::Builder::new()
@@ -314,7 +314,7 @@ fn io_thread() -> Result<(Handle, oneshot::Sender<()>), Error> {
                 let _ = stopped.await;
             });
         })
-        .map_err(|e| Error::Config(format!("cannot start the rate budget's thread: {e}")))?;
+        .map_err(|e| Error::config(format!("cannot start the rate budget's thread: {e}")))?;
     Ok((handle, stop))
 }
 
