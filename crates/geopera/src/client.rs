@@ -112,6 +112,7 @@ pub(crate) struct TransportConfig {
     /// Whether the proxy environment variables (and, with the `system-proxy` feature, the OS
     /// settings) apply when no proxy is set.
     system_proxy: bool,
+    #[cfg(feature = "http2")]
     http2_prior_knowledge: bool,
     pool_max_idle_per_host: Option<usize>,
     pool_idle_timeout: Option<Duration>,
@@ -684,7 +685,9 @@ impl<C> ClientBuilder<C> {
     /// each failed check with its location and the API's own wording, and nothing is sent.
     ///
     /// Turn it off when the API has relaxed a limit this SDK's contract still states: bodies
-    /// then go out unchecked, and the API's 422 answer is the only validation.
+    /// then go out unchecked, and the API's 422 answer is the only validation. The checks
+    /// need the `validate` feature (on by default); without it this setting changes nothing
+    /// and the API's 422 is the only validation too.
     pub fn validate_input(mut self, validate: bool) -> Self {
         self.config.validate_input = validate;
         self
@@ -713,6 +716,7 @@ impl<C> ClientBuilder<C> {
 
     /// Speaks HTTP/2 without negotiation (`h2c` on plain HTTP). Over TLS, HTTP/2 is negotiated
     /// automatically when the server offers it.
+    #[cfg(feature = "http2")]
     pub fn http2_prior_knowledge(mut self, enabled: bool) -> Self {
         self.config.transport.http2_prior_knowledge = enabled;
         self
@@ -915,6 +919,7 @@ impl TransportConfig {
         if let Some(t) = self.pool_idle_timeout {
             builder = builder.pool_idle_timeout(t);
         }
+        #[cfg(feature = "http2")]
         if self.http2_prior_knowledge {
             builder = builder.http2_prior_knowledge();
         }

@@ -622,6 +622,7 @@ impl Error {
     }
 
     /// A body that failed the operation's input checks.
+    #[cfg(feature = "validate")]
     pub(crate) fn invalid_input(
         info: &geopera_types::OperationInfo,
         failures: Vec<geopera_types::ValidationError>,

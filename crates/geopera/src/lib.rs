@@ -267,6 +267,8 @@
 //! | feature | default | what it does |
 //! | --- | --- | --- |
 //! | `blocking` | on | `send_blocking`, `send_blocking_detailed`, blocking pages |
+//! | `validate` | on | bodies checked against the contract before sending ([`ClientBuilder::validate_input`]); without it, the API's 422 is the only check and the `regex` crates leave the build |
+//! | `http2` | on | HTTP/2 when a TLS server offers it, and `ClientBuilder::http2_prior_knowledge`; without it, HTTP/1.1 only and the `h2` crates leave the build |
 //! | `system-roots` | on | rustls trusts the system's trust store (read with `rustls-native-certs` once per client, when it is built) |
 //! | `webpki-roots` | off | rustls trusts the Mozilla roots compiled into the binary, for machines without a trust store (minimal containers) |
 //! | `native-tls` | off | the OS TLS stack (SChannel, Security.framework, OpenSSL) instead of rustls |
@@ -278,7 +280,7 @@
 //! trusting the OS store, and the root features do nothing. Otherwise rustls trusts the union
 //! of `system-roots` and `webpki-roots`, plus [`ClientBuilder::ca_file`] certificates. For
 //! the bundled roots alone, turn off default features and pick
-//! `features = ["blocking", "webpki-roots"]`; with no root feature and no `native-tls`, only
+//! `features = ["blocking", "validate", "http2", "webpki-roots"]`; with no root feature and no `native-tls`, only
 //! the certificates you give are trusted.
 //!
 //! # Cancellation

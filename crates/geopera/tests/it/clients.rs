@@ -215,14 +215,14 @@ fn tls_knobs_build() {
     .expect("protocol versions")
     .with_root_certificates(roots)
     .with_no_client_auth();
-    Client::builder()
-        .tls_config(config)
-        .http2_prior_knowledge(true)
-        .build()
-        .expect("a custom rustls config");
+    let builder = Client::builder().tls_config(config);
+    #[cfg(feature = "http2")]
+    let builder = builder.http2_prior_knowledge(true);
+    builder.build().expect("a custom rustls config");
     let _ = std::fs::remove_dir_all(pem_dir);
 }
 
+#[cfg(feature = "http2")]
 #[tokio::test]
 async fn http2_prior_knowledge_talks_to_the_emulator() {
     let emu = emulator();
