@@ -170,6 +170,12 @@ impl ApiClient for AuthenticatedClient {
 }
 
 impl Client {
+    /// The clock every wait of this client reads — pacing, retries, deadlines, polling. It is
+    /// the limiter's, so a clock given to the builder moves all of them together.
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.limiter.clock
+    }
+
     /// A builder with the defaults: the public API, no timeout override, TLS verified,
     /// redirects not followed.
     pub fn builder() -> ClientBuilder<Client> {

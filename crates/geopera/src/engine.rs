@@ -245,7 +245,7 @@ fn plan(
         } else {
             options.timeout.or(settings.timeout)
         },
-        deadline_at: deadline.map(|d| client.limiter.clock.now() + d),
+        deadline_at: deadline.map(|d| client.clock().now() + d),
         redactor: Redactor::for_call(client, options),
     })
 }
@@ -254,7 +254,7 @@ impl Plan {
     /// Time left before the deadline, if there is one.
     fn remaining(&self, client: &Client) -> Option<Duration> {
         self.deadline_at
-            .map(|at| at.saturating_sub(client.limiter.clock.now()))
+            .map(|at| at.saturating_sub(client.clock().now()))
     }
 
     /// The timeout of the next attempt: the configured one, cut to the deadline.
@@ -303,7 +303,7 @@ async fn run<S>(
                 Some(provider) => Some(provider.credential(face.auth()).await?),
                 None => None,
             };
-            let sent_at = client.limiter.clock.now();
+            let sent_at = client.clock().now();
             let result = match send(
                 client,
                 face,
@@ -344,7 +344,7 @@ async fn run<S>(
                 }
             }
             match assess(client, info, &plan, attempt, sent_at, &result) {
-                Step::RetryAt(at) => client.limiter.clock.sleep_until(at).await,
+                Step::RetryAt(at) => client.clock().sleep_until(at).await,
                 Step::Finish(decision) => return finish(info, attempt, result, decision),
             }
         }
@@ -518,7 +518,7 @@ fn assess(
             let base = if limited {
                 sent_at
             } else {
-                client.limiter.clock.now()
+                client.clock().now()
             };
             Step::RetryAt(base.saturating_add(wait))
         }

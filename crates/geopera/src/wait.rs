@@ -294,7 +294,7 @@ where
 
     async fn run(mut self, face: Option<Face<'_>>) -> Result<T, WaitError<T>> {
         let kind = self.kind;
-        let clock = self.client.limiter.clock.clone();
+        let clock = self.client.clock().clone();
         let ends = clock.now().saturating_add(self.deadline);
         let payload = self.payload()?;
         let mut pause = self.first;

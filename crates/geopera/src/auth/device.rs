@@ -148,7 +148,7 @@ impl DeviceAuthorization {
     /// the code expired, or the provider's other refusals; a transport error when it could
     /// not be reached.
     pub async fn wait(self, client: &Client) -> Result<Session, Error> {
-        let clock = client.limiter.clock.clone();
+        let clock = client.clock().clone();
         self.poll(&client.http, clock).await
     }
 
@@ -159,7 +159,7 @@ impl DeviceAuthorization {
     /// As for [`DeviceAuthorization::wait`].
     #[cfg(feature = "blocking")]
     pub fn wait_blocking(self, client: &Client) -> Result<Session, Error> {
-        let clock = client.limiter.clock.clone();
+        let clock = client.clock().clone();
         crate::blocking::run(
             client,
             crate::limiter::Caller::current(),
