@@ -118,7 +118,7 @@ pub mod validate;
 
 pub use binary::{Binary, DecodeOutput, OCTET_STREAM};
 pub use generated::{models, schemas};
-pub use operation::{Access, Operation, OperationInfo, Paging, RetryClass};
+pub use operation::{Access, Operation, OperationInfo, Paging, RetryClass, TRANSIENT_STATUSES};
 pub use problem::{HttpValidationError, LocItem, Problem, ValidationError};
 pub use rate::{RateClass, UNAUTHENTICATED_PER_MINUTE};
 pub use shape::{Schema, Shape};

@@ -44,6 +44,12 @@ pub enum RetryClass {
     NeedsIdempotencyKey,
 }
 
+/// The statuses that say "this may work if you try again": the server failed or is
+/// overloaded, but the request was well formed. The SDK retries them (and
+/// `Error::is_retryable` says so); the emulator's `fault` rules answer them as the API's
+/// transient failures.
+pub const TRANSIENT_STATUSES: [u16; 4] = [500, 502, 503, 504];
+
 /// Everything known about one operation, as static data.
 #[derive(Debug)]
 pub struct OperationInfo {

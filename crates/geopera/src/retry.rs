@@ -19,10 +19,9 @@ use std::time::{Duration, SystemTime};
 use http::header::RETRY_AFTER;
 use http::HeaderMap;
 
-/// The statuses that say "this may work if you try again": the server failed or is
-/// overloaded, but the request was well formed. Read by the retry loop and by
-/// [`Error::is_retryable`](crate::Error::is_retryable).
-pub(crate) const TRANSIENT_STATUSES: [u16; 4] = [500, 502, 503, 504];
+/// The statuses the retry loop and [`Error::is_retryable`](crate::Error::is_retryable) treat
+/// as transient: one list, kept with the operation descriptors the emulator reads too.
+pub(crate) use geopera_types::TRANSIENT_STATUSES;
 
 /// Whether `status` is one of [`TRANSIENT_STATUSES`].
 pub(crate) fn is_transient(status: http::StatusCode) -> bool {

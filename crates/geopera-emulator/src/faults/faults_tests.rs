@@ -32,6 +32,21 @@ fn parses_every_kind() {
     assert_eq!(plan.rules()[6].times, Some(1));
 }
 
+/// A bare status is a transient server error exactly when the SDK would retry it: both read
+/// one list.
+#[test]
+fn bare_statuses_are_server_errors_exactly_when_transient() {
+    for code in 500..=599u16 {
+        let plan = FaultPlan::parse(&code.to_string()).expect("a status");
+        let expected = if TRANSIENT_STATUSES.contains(&code) {
+            FaultKind::ServerError(code)
+        } else {
+            FaultKind::Status(code)
+        };
+        assert_eq!(plan.rules()[0].kind, expected, "{code}");
+    }
+}
+
 #[test]
 fn rejects_nonsense() {
     for bad in [

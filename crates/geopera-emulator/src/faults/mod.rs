@@ -10,6 +10,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use geopera_types::TRANSIENT_STATUSES;
+
 /// The longest a request is held by latency faults, one rule or all that strike it together.
 pub(crate) const MAX_LATENCY: Duration = Duration::from_secs(600);
 
@@ -19,7 +21,8 @@ pub(crate) const MAX_LATENCY: Duration = Duration::from_secs(600);
 pub enum FaultKind {
     /// Waits this long before handling the request.
     Latency(Duration),
-    /// Answers a problem+json server error (500, 502, 503 or 504).
+    /// Answers a problem+json server error, one of the transient statuses
+    /// ([`geopera_types::TRANSIENT_STATUSES`]).
     ServerError(u16),
     /// Answers 429 with `Retry-After`; `burst` requests in a row (this one included).
     RateLimited {
@@ -217,7 +220,7 @@ fn parse_action(action: &str) -> Result<FaultKind, String> {
         code if code.bytes().all(|b| b.is_ascii_digit()) && !code.is_empty() => {
             match status(code)? {
                 429 => Ok(FaultKind::RateLimited { burst: 1 }),
-                code @ (500 | 502 | 503 | 504) => Ok(FaultKind::ServerError(code)),
+                code if TRANSIENT_STATUSES.contains(&code) => Ok(FaultKind::ServerError(code)),
                 code => Ok(FaultKind::Status(code)),
             }
         }
