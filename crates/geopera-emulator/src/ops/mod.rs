@@ -185,6 +185,7 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
         on::<op::OrdersCoverageGet>(order_details::coverage),
         on::<op::OrdersCoverageGroupsList>(order_details::coverage_groups),
         on::<op::OrdersTaskingGroupsList>(order_details::tasking_groups),
+        // The search members are those of `catalog.search`, read by its lenient reader too.
         on_json::<op::CatalogFederatedSearch>(federated::search),
         on::<op::OrdersEstimate>(orders::estimate),
         on::<op::OrdersTaskingSensors>(tasking::sensors),
