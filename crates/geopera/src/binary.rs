@@ -162,7 +162,7 @@ pub(crate) fn stream_body_blocking<O: Operation<Output = Binary>>(
     std::thread::spawn(move || {
         let client = &client;
         let first = started.clone();
-        let read = crate::blocking::run_here(client, caller, |thread| async move {
+        let read = crate::blocking::run_here(&client.blocking, caller, |thread| async move {
             match open(client, thread.face(), O::INFO, prepared).await {
                 Ok(mut stream) => {
                     let headers = std::mem::take(&mut stream.headers);

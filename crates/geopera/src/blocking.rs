@@ -35,7 +35,6 @@ use std::pin::Pin;
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 use tokio::sync::mpsc;
 
-use crate::client::Client;
 use crate::engine::Face;
 use crate::limiter::Caller;
 use crate::Error;
@@ -161,7 +160,7 @@ impl Drop for InFlight<'_> {
 ///
 /// A runtime, the I/O thread or an HTTP client for them could not be made.
 pub(crate) fn run<F>(
-    client: &Client,
+    transport: &Arc<BlockingTransport>,
     caller: Caller,
     work: impl FnOnce(Thread) -> F + Send + 'static,
 ) -> Result<F::Output, Error>
@@ -169,16 +168,15 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let transport = &client.blocking;
     let alone = transport.in_flight.fetch_add(1, Ordering::AcqRel) == 0;
     let _in_flight = InFlight(&transport.in_flight);
     match Handle::try_current().map(|handle| handle.runtime_flavor()) {
-        Err(_) if alone => run_here(client, caller, work),
+        Err(_) if alone => run_here(transport, caller, work),
         Err(_) => on_io_thread(transport, caller, work),
         // This thread drives a runtime already and cannot drive a second one.
         Ok(RuntimeFlavor::CurrentThread) => on_io_thread(transport, caller, work),
         // Multi-thread runtimes: hand this worker's other tasks to another thread first.
-        Ok(_) if alone => tokio::task::block_in_place(|| run_here(client, caller, work)),
+        Ok(_) if alone => tokio::task::block_in_place(|| run_here(transport, caller, work)),
         Ok(_) => tokio::task::block_in_place(|| on_io_thread(transport, caller, work)),
     }
 }
@@ -190,7 +188,7 @@ where
 ///
 /// The thread's runtime or HTTP client could not be made.
 pub(crate) fn run_here<F: Future>(
-    client: &Client,
+    transport: &Arc<BlockingTransport>,
     caller: Caller,
     work: impl FnOnce(Thread) -> F,
 ) -> Result<F::Output, Error> {
@@ -210,7 +208,7 @@ pub(crate) fn run_here<F: Future>(
                 pools: Vec::new(),
             }),
         };
-        let http = shell.pool(&client.blocking)?;
+        let http = shell.pool(transport)?;
         Ok((shell.runtime.clone(), http))
     })?;
     // The cell is released before running: nothing the work does can find it borrowed.

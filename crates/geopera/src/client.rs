@@ -176,6 +176,12 @@ impl Client {
         &self.limiter.clock
     }
 
+    /// The credential sent with every call, when the client has a fixed one rather than a
+    /// provider (or none).
+    pub(crate) fn fixed_secret(&self) -> Option<&Secret> {
+        self.settings.fixed.as_ref().map(Credential::secret)
+    }
+
     /// A builder with the defaults: the public API, no timeout override, TLS verified,
     /// redirects not followed.
     pub fn builder() -> ClientBuilder<Client> {

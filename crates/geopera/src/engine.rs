@@ -246,7 +246,7 @@ fn plan(
             options.timeout.or(settings.timeout)
         },
         deadline_at: deadline.map(|d| client.clock().now() + d),
-        redactor: Redactor::for_call(client, options),
+        redactor: Redactor::for_call(client.fixed_secret(), options),
     })
 }
 

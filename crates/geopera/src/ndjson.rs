@@ -31,7 +31,7 @@ async fn open(
 ) -> Result<impl Stream<Item = Result<Value, Error>> + Send + 'static, Error> {
     let (payload, options) = prepared?;
     let (response, request_id) = crate::engine::open(client, face, info, &options, payload).await?;
-    let redactor = Redactor::for_call(client, &options);
+    let redactor = Redactor::for_call(client.fixed_secret(), &options);
     let limit = usize::try_from(client.settings.max_response_bytes).unwrap_or(usize::MAX);
     // reqwest's error rides inside the I/O error the reader needs, and is taken out again.
     let body = StreamReader::new(response.bytes_stream().map_err(std::io::Error::other));
@@ -130,7 +130,7 @@ pub(crate) fn stream_blocking<O: Operation>(
     std::thread::spawn(move || {
         let sender = items.clone();
         let client = &client;
-        let read = crate::blocking::run_here(client, caller, |thread| async move {
+        let read = crate::blocking::run_here(&client.blocking, caller, |thread| async move {
             match open(client, thread.face(), O::INFO, prepared).await {
                 Ok(stream) => {
                     let mut stream = std::pin::pin!(stream);

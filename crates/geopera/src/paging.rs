@@ -237,7 +237,7 @@ impl Walker {
                 info,
                 walk: PageWalk::new(info, body),
                 repeated: None,
-                redactor: Redactor::for_call(client, &options),
+                redactor: Redactor::for_call(client.fixed_secret(), &options),
             },
             options,
         ))
@@ -456,9 +456,11 @@ impl<T: Send + 'static> Iterator for BlockingPages<T> {
             Walk::Done => return None,
         };
         let convert = self.convert;
-        let stepped = crate::blocking::run(&client, Caller::current(), move |thread| async move {
-            step(state, convert, Some(thread.face())).await
-        });
+        let stepped = crate::blocking::run(
+            &client.blocking,
+            Caller::current(),
+            move |thread| async move { step(state, convert, Some(thread.face())).await },
+        );
         match stepped {
             Ok(Some((item, next))) => {
                 self.state = next;

@@ -15,7 +15,6 @@ use bytes::Bytes;
 use geopera_types::{HttpValidationError, Problem};
 use serde_json::Value;
 
-use crate::client::Client;
 use crate::request::CallOptions;
 use crate::secret::Secret;
 use crate::Error;
@@ -42,13 +41,11 @@ impl std::fmt::Debug for Redactor {
 }
 
 impl Redactor {
-    /// The credentials of a call made by `client` with `options`.
-    pub(crate) fn for_call(client: &Client, options: &CallOptions) -> Self {
+    /// The credentials of a call made with `options` by a client whose fixed credential, if
+    /// it has one, is `fixed`.
+    pub(crate) fn for_call(fixed: Option<&Secret>, options: &CallOptions) -> Self {
         Redactor {
-            secrets: [
-                client.settings.fixed.as_ref().map(|c| c.secret().clone()),
-                options.api_key.clone(),
-            ],
+            secrets: [fixed.cloned(), options.api_key.clone()],
             body: options.body_secrets.clone(),
         }
     }

@@ -171,9 +171,11 @@ fn call_blocking<T: DecodeOutput>(
     payload: Bytes,
 ) -> Result<Response<T>, Error> {
     let owned = client.clone();
-    let raw = crate::blocking::run(client, Caller::current(), move |thread| async move {
-        execute(&owned, thread.face(), info, &options, payload).await
-    })??;
+    let raw = crate::blocking::run(
+        &client.blocking,
+        Caller::current(),
+        move |thread| async move { execute(&owned, thread.face(), info, &options, payload).await },
+    )??;
     classify(client, info, raw)
 }
 

@@ -300,7 +300,7 @@ impl Upload {
     pub fn send_blocking(self, client: &impl ApiClient) -> Result<Uploaded, UploadError> {
         let owned = client.core().clone();
         let caller = crate::limiter::Caller::current();
-        crate::blocking::run(client.core(), caller, move |thread| async move {
+        crate::blocking::run(&client.core().blocking, caller, move |thread| async move {
             run(&owned, thread.face(), self).await
         })
         .map_err(|error| {

@@ -285,7 +285,7 @@ where
         let client = self.client.clone();
         let (what, id) = (self.kind.what, self.id.clone());
         let ran = crate::blocking::run(
-            &client,
+            &client.blocking,
             crate::limiter::Caller::current(),
             move |thread| async move { self.run(Some(thread.face())).await },
         );

@@ -78,7 +78,7 @@ impl Oidc {
         let oidc = self.clone();
         let scope = scope.map(str::to_owned);
         crate::blocking::run(
-            client,
+            &client.blocking,
             crate::limiter::Caller::current(),
             move |thread| async move {
                 DeviceAuthorization::start(oidc, thread.face().http, scope.as_deref()).await
@@ -161,7 +161,7 @@ impl DeviceAuthorization {
     pub fn wait_blocking(self, client: &Client) -> Result<Session, Error> {
         let clock = client.clock().clone();
         crate::blocking::run(
-            client,
+            &client.blocking,
             crate::limiter::Caller::current(),
             move |thread| async move { self.poll(thread.face().http, clock).await },
         )?
