@@ -28,9 +28,8 @@ use serde_json::Value;
 
 use crate::error::{known_content_type, Reply};
 use crate::oidc::sessions::{Access, Family, TokenDigest};
-use crate::records::{Claim, ClaimSlot, Credential, Order, OrderKind, Org};
+use crate::records::{Claim, ClaimSlot, Credential, Order, OrderKind, Org, Pending, Subscription};
 use crate::resources::Resource;
-use crate::webhooks::{Pending, Subscription};
 
 /// The tables of version 0, the first file format (which never set `user_version`).
 const SCHEMA_V0: &str = "

@@ -3,21 +3,16 @@
 //! documented in the crate's "Webhooks" section.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use hmac::{Hmac, KeyInit, Mac};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
-use sha2::Sha256;
+use serde_json::{json, Value};
 
-use crate::rng::{os_hex, to_hex};
 use tokio::sync::watch;
 
-use crate::records::Order;
+use crate::records::{Order, Pending, SigningSecret, Subscription};
 use crate::state::{Inner, Shared};
 use geopera_types::rfc3339::format_date_time;
 use geopera_types::subscriptions::DeliveryHeaders;
@@ -48,79 +43,7 @@ const RESERVED_HEADERS: &[&str] = &[
     "user-agent",
 ];
 
-/// A subscription's signing secret. Its `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct SigningSecret(String);
-
-impl fmt::Debug for SigningSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SigningSecret([redacted])")
-    }
-}
-
-impl SigningSecret {
-    /// A fresh `whsec_` secret of 32 bytes from the operating system's generator.
-    pub fn generate() -> Result<Self, getrandom::Error> {
-        Ok(SigningSecret(format!("whsec_{}", os_hex(32)?)))
-    }
-
-    /// The secret itself, for the one answer that shows it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// `sha256=<hex>`: the HMAC-SHA256 of `body` keyed by the secret's text.
-    pub fn sign(&self, body: &[u8]) -> String {
-        // HMAC takes keys of any length, so this never fails.
-        let digest = match Hmac::<Sha256>::new_from_slice(self.0.as_bytes()) {
-            Ok(mut mac) => {
-                mac.update(body);
-                to_hex(&mac.finalize().into_bytes())
-            }
-            Err(_) => String::new(),
-        };
-        format!("sha256={digest}")
-    }
-}
-
-/// An event subscription of one organization.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Subscription {
-    pub id: String,
-    pub org: String,
-    pub event_type: String,
-    pub endpoint_url: String,
-    pub filter_config: Map<String, Value>,
-    pub headers: DeliveryHeaders,
-    pub description: Option<String>,
-    pub active: bool,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub secret: SigningSecret,
-}
-
 impl Subscription {
-    /// The subscription as the API shows it; the secret only when `with_secret`.
-    pub fn to_json(&self, with_secret: bool) -> Value {
-        let mut value = json!({
-            "id": self.id,
-            "organization_id": self.org,
-            "event_type": self.event_type,
-            "endpoint_url": self.endpoint_url,
-            "filter_config": self.filter_config,
-            "headers": self.headers,
-            "description": self.description,
-            "active": self.active,
-            "created_at": format_date_time(self.created_at),
-            "updated_at": format_date_time(self.updated_at),
-        });
-        if let (true, Some(object)) = (with_secret, value.as_object_mut()) {
-            object.insert("secret".into(), json!(self.secret.expose()));
-        }
-        value
-    }
-
     /// Whether an event's body is for this subscription: same organization and type, and
     /// every `filter_config` entry equal to the body's value at that dotted path.
     fn wants(&self, org: &str, event_type: &str, body: &Value) -> bool {
@@ -169,21 +92,6 @@ impl Event {
             "data": self.data,
         })
     }
-}
-
-/// One event on its way to one subscription.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Pending {
-    pub event_id: String,
-    pub event_type: String,
-    pub subscription_id: String,
-    /// The exact bytes sent (and signed) on every attempt.
-    pub body: String,
-    /// Attempts made so far.
-    pub attempts: u32,
-    /// When the next attempt is due, in milliseconds on the emulator's clock.
-    pub due_ms: i64,
-    pub last_error: Option<String>,
 }
 
 /// Subscriptions, the outbox and what was given up.

@@ -11,9 +11,10 @@ use serde_json::{json, Value};
 
 use super::{Ctx, Outcome};
 use crate::error::ApiError;
+use crate::records::{Pending, SigningSecret, Subscription};
 use crate::webhooks::{
-    deliver_due, endpoint_problem, headers_problem, post, Event, Pending, SigningSecret,
-    Subscription, DEFAULT_DRAIN_LIMIT, MAX_SUBSCRIPTIONS_PER_ORG, WEBHOOK_TEST,
+    deliver_due, endpoint_problem, headers_problem, post, Event, DEFAULT_DRAIN_LIMIT,
+    MAX_SUBSCRIPTIONS_PER_ORG, WEBHOOK_TEST,
 };
 
 /// The longest `event_type` accepted.
