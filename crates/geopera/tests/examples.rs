@@ -151,3 +151,51 @@ fn every_example_runs_to_success_on_the_embedded_emulator() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     assert!(ran >= 19, "only {ran} examples ran");
 }
+
+/// The lines of each Rust code block in `text` (Markdown or a doc comment with its `///`
+/// removed) whose fence carries `attribute`, without rustdoc's hidden `# ` lines.
+fn code_blocks(text: &str, attribute: &str) -> Vec<Vec<String>> {
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<String>> = None;
+    for line in text.lines() {
+        let line = match line.trim_start().strip_prefix("///") {
+            Some(doc) => doc.strip_prefix(' ').unwrap_or(doc),
+            None => line,
+        };
+        if let Some(fence) = line.strip_prefix("```") {
+            match current.take() {
+                Some(block) => blocks.push(block),
+                None if fence.split(',').any(|a| a.trim() == attribute) => {
+                    current = Some(Vec::new());
+                }
+                None => {}
+            }
+            continue;
+        }
+        if let Some(block) = current.as_mut() {
+            let hidden = line.trim_start();
+            if hidden != "#" && !hidden.starts_with("# ") {
+                block.push(line.trim_end().to_owned());
+            }
+        }
+    }
+    blocks
+}
+
+/// The README's Redis snippet needs the `redis` feature, so the README doc test cannot
+/// compile it (it is `ignore`d there); `RedisBudget`'s own doc example, compiled in CI's
+/// Redis step, holds the same lines, and this keeps the two equal.
+#[test]
+fn the_readme_redis_snippet_is_the_compiled_doc_example() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let source = std::fs::read_to_string(root.join("src/budget/redis.rs")).expect("redis.rs");
+    let ignored = code_blocks(&readme, "ignore");
+    assert_eq!(ignored.len(), 1, "the README's ignored blocks: {ignored:?}");
+    let compiled = code_blocks(&source, "no_run");
+    assert!(
+        compiled.contains(&ignored[0]),
+        "the README's Redis snippet {:#?} is not a doc example of src/budget/redis.rs: {compiled:#?}",
+        ignored[0]
+    );
+}

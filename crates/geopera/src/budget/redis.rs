@@ -82,17 +82,20 @@ return 0
 ///
 /// ```no_run
 /// # fn main() -> Result<(), geopera::Error> {
-/// use std::sync::Arc;
-/// use geopera::budget::RedisBudget;
-///
-/// let budget = RedisBudget::builder("redis://redis.internal:6379/", "org_42").build()?;
-/// let client = geopera::AuthenticatedClient::builder("api key")
-///     .budget(Arc::new(budget))
+/// # let token = "gpra_...";
+/// let budget = geopera::budget::RedisBudget::builder("redis://redis.internal:6379/", "org_42")
+///     .fleet_size(20) // while Redis is unreachable, each paces itself at 1/20 of the caps
+///     .build()?;
+/// let client = geopera::AuthenticatedClient::builder(token)
+///     .budget(std::sync::Arc::new(budget))
 ///     .build()?;
 /// # drop(client);
 /// # Ok(())
 /// # }
 /// ```
+///
+/// (The README shows the same lines; a test keeps the two equal, as only builds with the
+/// `redis` feature compile this one.)
 #[derive(Clone)]
 pub struct RedisBudget {
     shared: Arc<Shared>,
