@@ -5,10 +5,12 @@
 //! Errors quote such answers, so before an error leaves the SDK every credential of the call
 //! — and every credential its body carried (the operation's `secret_fields`, such as a share
 //! link's password) — is replaced by `[redacted]` in the text it carries: problem members,
-//! validation messages and inputs, body excerpts, raw bodies and decoder messages. The raw
-//! bytes of a [`Response`](crate::Response) from `send_detailed` are left as the server sent
-//! them: they are data the caller asked for, not a message.
+//! validation messages and inputs, body excerpts, raw bodies and decoder messages, in the
+//! escaped spellings a JSON encoder may give it as well as verbatim. The raw bytes of a
+//! [`Response`](crate::Response) from `send_detailed` are left as the server sent them: they
+//! are data the caller asked for, not a message.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -59,20 +61,26 @@ impl Redactor {
         }
     }
 
-    fn secrets(&self) -> impl Iterator<Item = &str> {
+    /// Every spelling of every credential: each as sent, and each as a JSON encoder may have
+    /// written it in an answer's raw bytes (see [`json_spellings`]).
+    fn secrets(&self) -> impl Iterator<Item = Cow<'_, str>> {
         self.secrets
             .iter()
             .flatten()
             .chain(self.body.iter().flat_map(|body| body.iter()))
             .map(Secret::expose)
             .filter(|secret| !secret.is_empty())
+            .flat_map(|secret| {
+                std::iter::once(Cow::Borrowed(secret))
+                    .chain(json_spellings(secret).into_iter().map(Cow::Owned))
+            })
     }
 
     /// `text` with every credential replaced.
     pub(crate) fn text(&self, text: String) -> String {
         self.secrets().fold(text, |text, secret| {
-            if text.contains(secret) {
-                text.replace(secret, REDACTED)
+            if text.contains(&*secret) {
+                text.replace(&*secret, REDACTED)
             } else {
                 text
             }
@@ -80,13 +88,13 @@ impl Redactor {
     }
 
     fn text_in_place(&self, text: &mut String) {
-        if self.secrets().any(|secret| text.contains(secret)) {
+        if self.secrets().any(|secret| text.contains(&*secret)) {
             *text = self.text(std::mem::take(text));
         }
     }
 
     fn bytes(&self, bytes: Bytes) -> Bytes {
-        let holds = |secret: &str| {
+        let holds = |secret: Cow<'_, str>| {
             !secret.is_empty() && bytes.windows(secret.len()).any(|w| w == secret.as_bytes())
         };
         if !self.secrets().any(holds) {
@@ -196,7 +204,7 @@ impl Redactor {
                 self.text_in_place(excerpt);
                 self.cut_tail(excerpt);
                 let message = source.to_string();
-                if self.secrets().any(|secret| message.contains(secret)) {
+                if self.secrets().any(|secret| message.contains(&*secret)) {
                     *source = serde::de::Error::custom(self.text(message));
                 }
             }
@@ -204,6 +212,44 @@ impl Redactor {
         }
         error
     }
+}
+
+/// The other ways a JSON encoder may write `secret` inside a string, distinct from it and from
+/// each other: escaped as `serde_json` escapes (quotes, backslashes, control characters), then
+/// with every non-ASCII character as `\uXXXX` in lower and in upper case (Python's `json`
+/// writes ASCII only by default), and with `/` as `\/` (PHP does). A server that repeats the
+/// request's credential inside a JSON string echoes one of these, not the credential's own
+/// bytes, so a search of the raw body for the credential alone would miss it.
+fn json_spellings(secret: &str) -> Vec<String> {
+    let escaped = match serde_json::to_string(secret) {
+        Ok(quoted) => quoted[1..quoted.len() - 1].to_owned(),
+        Err(_) => return Vec::new(),
+    };
+    let ascii = |upper: bool| {
+        let mut out = String::with_capacity(escaped.len());
+        for c in escaped.chars() {
+            if c.is_ascii() {
+                out.push(c);
+            } else {
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    if upper {
+                        out.push_str(&format!("\\u{unit:04X}"));
+                    } else {
+                        out.push_str(&format!("\\u{unit:04x}"));
+                    }
+                }
+            }
+        }
+        out
+    };
+    let slashes = escaped.replace('/', "\\/");
+    let mut spellings: Vec<String> = Vec::with_capacity(4);
+    for spelling in [escaped.clone(), ascii(false), ascii(true), slashes] {
+        if spelling != secret && !spellings.contains(&spelling) {
+            spellings.push(spelling);
+        }
+    }
+    spellings
 }
 
 #[cfg(test)]

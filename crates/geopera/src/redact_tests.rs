@@ -77,3 +77,14 @@ fn a_problem_member_named_after_a_credential_is_renamed() {
     assert!(!shown.contains("gpra_abc"), "{shown}");
     assert!(shown.contains("[redacted]"), "{shown}");
 }
+
+#[test]
+fn a_credential_json_writes_as_it_is_has_no_other_spelling() {
+    assert!(json_spellings("gpra_0123456789abcdef").is_empty());
+    assert_eq!(
+        json_spellings("a\"/é"),
+        [r#"a\"/é"#, r#"a\"/\u00e9"#, r#"a\"/\u00E9"#, r#"a\"\/é"#]
+    );
+    // Outside the basic plane, a character is two escapes (a surrogate pair).
+    assert!(json_spellings("k🔑").contains(&r"k\ud83d\udd11".to_owned()));
+}

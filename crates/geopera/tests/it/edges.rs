@@ -833,6 +833,59 @@ async fn a_server_that_echoes_secrets_from_the_body_never_gets_them_into_an_erro
     }
 }
 
+/// A server that quotes a credential inside a JSON string writes it escaped: `"` and `\` as
+/// `\"` and `\\`, and, depending on its encoder, `é` as `\u00e9` (Python) or `/` as `\/`
+/// (PHP). Raw bodies and excerpts keep those spellings, so each is redacted too.
+#[tokio::test]
+async fn a_credential_echoed_in_json_escapes_is_redacted_from_raw_bodies() {
+    use geopera::models::ShareLinkValidateInput;
+    use geopera::operations::share_link_validate;
+
+    const PASSWORD: &str = r#"pa"ss\w/ord-é"#;
+    const SPELLINGS: [&str; 4] = [
+        r#"pa\"ss\\w/ord-é"#,
+        r#"pa\"ss\\w/ord-\u00e9"#,
+        r#"pa\"ss\\w/ord-\u00E9"#,
+        r#"pa\"ss\\w\/ord-é"#,
+    ];
+    let echo = SPELLINGS.join(" ");
+    let server = Hostile::serve("127.0.0.1", move |seen| {
+        if seen.body.len() % 2 == 0 {
+            json(418, &[("content-type", "text/plain")], &echo)
+        } else {
+            json(200, &[], &format!(r#"{{"valid": "{echo}"}}"#))
+        }
+    });
+    let client = AuthenticatedClient::builder(TOKEN)
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid");
+
+    let mut kinds = Vec::new();
+    for token in ["shr_even", "shr_odd"] {
+        let input = ShareLinkValidateInput::new(token).password(PASSWORD);
+        let err = share_link_validate::send(&client, input)
+            .await
+            .expect_err("an error answer");
+        let quoted = match &err {
+            Error::UnexpectedStatus { body, .. } => String::from_utf8_lossy(body).into_owned(),
+            Error::Decode { excerpt, .. } => excerpt.clone(),
+            other => panic!("not an answer quoted raw: {other:?}"),
+        };
+        kinds.push(err.kind());
+        let shown = format!("{quoted} {}", everything_shown(&err));
+        for spelling in SPELLINGS {
+            assert!(!shown.contains(spelling), "{spelling} in {shown}");
+        }
+        assert!(!shown.contains("ord-"), "{shown}");
+        assert_eq!(quoted.matches("[redacted]").count(), 4, "{quoted}");
+    }
+    assert!(kinds.contains(&ErrorKind::Api), "{kinds:?}");
+    assert!(kinds.contains(&ErrorKind::Decode), "{kinds:?}");
+    assert_eq!(server.seen().len(), 2);
+}
+
 #[test]
 fn a_stream_line_that_echoes_the_credentials_is_quoted_without_them() {
     let server = Hostile::serve("127.0.0.1", |_| {
