@@ -189,7 +189,7 @@ fn request_id(
             "the X-Request-Id is not a visible-ASCII header value",
         ));
     }
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = crate::request_ids::new_request_id().to_string();
     let value = HeaderValue::from_str(&id)
         .map_err(|_| Error::invalid(info.id, "a generated request id is not a header value"))?;
     headers.insert(REQUEST_ID, value);
@@ -225,7 +225,8 @@ fn plan(
         && settings.retry.auto_idempotency_keys
         && info.retry == RetryClass::NeedsIdempotencyKey
     {
-        // One key per logical call, sent unchanged on every attempt.
+        // One key per logical call, sent unchanged on every attempt; straight from the OS,
+        // never from the request ids' buffer (see `request_ids`).
         let key = uuid::Uuid::new_v4().to_string();
         if let Ok(value) = HeaderValue::from_str(&key) {
             headers.insert("idempotency-key", value);

@@ -312,6 +312,7 @@ mod paging;
 mod redact;
 mod redirect;
 mod request;
+mod request_ids;
 mod response;
 mod retry;
 #[cfg(all(feature = "system-roots", not(feature = "native-tls")))]

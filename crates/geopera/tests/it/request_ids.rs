@@ -60,8 +60,10 @@ fn assert_one_id_on_every_attempt(emu: &EmulatorHandle, error: &geopera::Error) 
     assert!(uuid_like(&ids[0]), "{}", ids[0]);
 }
 
+/// A random (version 4) UUID in its hyphenated lower-case form, as the SDK generates.
 fn uuid_like(id: &str) -> bool {
-    id.len() == 36 && id.chars().filter(|c| *c == '-').count() == 4
+    uuid::Uuid::parse_str(id)
+        .is_ok_and(|uuid| uuid.get_version_num() == 4 && uuid.hyphenated().to_string() == id)
 }
 
 #[tokio::test]
@@ -105,6 +107,36 @@ async fn two_logical_calls_get_two_ids() {
     let (first, second) = (first.expect("an answer"), second.expect("an answer"));
     assert_ne!(first.request_id, second.request_id);
     assert_eq!(ids_seen(&emu), [first.request_id, second.request_id]);
+}
+
+#[tokio::test]
+async fn calls_on_many_threads_get_distinct_random_ids() {
+    // More calls per thread than one fill of a thread's id buffer holds, on four threads.
+    let emu = emulator();
+    let client = quick_client(&emu);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let calls: Vec<_> = (0..200)
+        .map(|_| {
+            let client = client.clone();
+            runtime.spawn(async move { catalog_search::send_detailed(&client, one()).await })
+        })
+        .collect();
+    let mut answered = std::collections::HashSet::new();
+    for call in calls {
+        let response = call.await.expect("the call ran").expect("an answer");
+        assert!(uuid_like(&response.request_id), "{}", response.request_id);
+        assert!(answered.insert(response.request_id), "an id was used twice");
+    }
+    runtime.shutdown_background();
+    let sent: std::collections::HashSet<String> = ids_seen(&emu).into_iter().collect();
+    assert_eq!(
+        sent, answered,
+        "the ids sent are the ids answered, each once"
+    );
 }
 
 #[tokio::test]
