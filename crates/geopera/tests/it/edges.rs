@@ -56,6 +56,15 @@ fn no_retries(server: &Hostile) -> Client {
         .expect("valid")
 }
 
+/// [`no_retries`] with the API key [`TOKEN`], for servers that echo what they were sent.
+fn signed_in_no_retries(server: &Hostile) -> AuthenticatedClient {
+    AuthenticatedClient::builder(TOKEN)
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid")
+}
+
 fn assert_no_credential(seen: &crate::hostile::Seen) {
     for name in [
         "authorization",
@@ -793,11 +802,7 @@ async fn a_server_that_echoes_secrets_from_the_body_never_gets_them_into_an_erro
             )
         }
     });
-    let client = AuthenticatedClient::builder(TOKEN)
-        .base_url(server.url())
-        .retries(0)
-        .build()
-        .expect("valid");
+    let client = signed_in_no_retries(&server);
 
     let mut shown = Vec::new();
     for password in [PASSWORD, "correct-horse-battery!"] {
@@ -856,11 +861,7 @@ async fn a_credential_echoed_in_json_escapes_is_redacted_from_raw_bodies() {
             json(200, &[], &format!(r#"{{"valid": "{echo}"}}"#))
         }
     });
-    let client = AuthenticatedClient::builder(TOKEN)
-        .base_url(server.url())
-        .retries(0)
-        .build()
-        .expect("valid");
+    let client = signed_in_no_retries(&server);
 
     let mut kinds = Vec::new();
     for token in ["shr_even", "shr_odd"] {
@@ -896,11 +897,7 @@ fn a_stream_line_that_echoes_the_credentials_is_quoted_without_them() {
             .into_bytes(),
         )
     });
-    let client = AuthenticatedClient::builder(TOKEN)
-        .base_url(server.url())
-        .retries(0)
-        .build()
-        .expect("valid");
+    let client = signed_in_no_retries(&server);
     let body = || {
         json!({"host_name": HOST})
             .as_object()
