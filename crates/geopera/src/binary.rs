@@ -76,14 +76,14 @@ async fn open(
     prepared: Result<(Bytes, crate::request::CallOptions), Error>,
 ) -> Result<ByteStream, Error> {
     let (payload, options) = prepared?;
-    let (response, request_id) = crate::engine::open(client, face, info, &options, payload).await?;
-    let headers = response.headers().clone();
-    let chunks = response
-        .bytes_stream()
-        .map_err(move |e| Error::from_reqwest(info.id, e).with_request_id(&request_id));
+    let opened = crate::engine::open(client, face, info, &options, payload).await?;
+    let request_id = opened.request_id;
+    let chunks = opened
+        .body
+        .map_err(move |error| error.with_request_id(&request_id));
     Ok(ByteStream {
-        content_type: content_type_of(&headers),
-        headers,
+        content_type: content_type_of(&opened.headers),
+        headers: opened.headers,
         chunks: Box::pin(chunks),
     })
 }

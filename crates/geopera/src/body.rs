@@ -7,6 +7,8 @@
 
 use bytes::{Bytes, BytesMut};
 
+use crate::bounds::{Bounds, Elapsed};
+
 /// The cap unless configured otherwise: far above any JSON answer of the API (a full page of
 /// 500 STAC items is a few megabytes), small enough that a hostile answer cannot exhaust memory.
 pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
@@ -18,6 +20,8 @@ pub(crate) enum ReadError {
     TooLarge,
     /// The connection failed, timed out or the framing broke.
     Transport(reqwest::Error),
+    /// A bound of the answer ran out between two chunks.
+    Elapsed(crate::TimeoutLimit),
 }
 
 /// The most room reserved ahead of the bytes themselves: an announced length beyond it is
@@ -64,12 +68,21 @@ fn append(
     Ok(())
 }
 
-/// Reads a whole answer, at most `limit` bytes.
-pub(crate) async fn read(response: &mut reqwest::Response, limit: u64) -> Result<Bytes, ReadError> {
+/// Reads a whole answer, at most `limit` bytes, each chunk within `bounds`.
+pub(crate) async fn read(
+    response: &mut reqwest::Response,
+    limit: u64,
+    bounds: &Bounds,
+) -> Result<Bytes, ReadError> {
     let expected = expected_size(response.content_length(), limit)?;
     let mut buffer = BytesMut::new();
     let mut first = None;
-    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
+    while let Some(chunk) = bounds
+        .step(response.chunk())
+        .await
+        .map_err(|Elapsed(limit)| ReadError::Elapsed(limit))?
+        .map_err(ReadError::Transport)?
+    {
         append(&mut first, &mut buffer, chunk, limit, expected)?;
     }
     Ok(first.unwrap_or_else(|| buffer.freeze()))

@@ -88,6 +88,8 @@ pub(crate) struct Settings {
     pub(crate) headers: HeaderMap,
     pub(crate) cookies: Vec<(String, String)>,
     pub(crate) timeout: Option<Duration>,
+    /// The longest wait for an answer's head, and then between two chunks of it.
+    pub(crate) read_timeout: Option<Duration>,
     pub(crate) deadline: Option<Duration>,
     pub(crate) retry: RetryPolicy,
     pub(crate) raise_on_unexpected_status: bool,
@@ -103,7 +105,6 @@ pub(crate) struct Settings {
 #[derive(Clone, Default)]
 pub(crate) struct TransportConfig {
     connect_timeout: Option<Duration>,
-    read_timeout: Option<Duration>,
     verify_tls: bool,
     root_certificates: Vec<reqwest::Certificate>,
     tls_config: Option<Arc<rustls::ClientConfig>>,
@@ -462,6 +463,7 @@ struct Config {
     headers: Vec<(String, String)>,
     cookies: Vec<(String, String)>,
     timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
     deadline: Option<Duration>,
     retry: RetryPolicy,
     max_in_flight: Option<usize>,
@@ -510,6 +512,7 @@ impl Config {
             headers: Vec::new(),
             cookies: Vec::new(),
             timeout: Some(DEFAULT_TIMEOUT),
+            read_timeout: Some(DEFAULT_READ_TIMEOUT),
             deadline: None,
             retry: RetryPolicy::default(),
             max_in_flight: None,
@@ -525,7 +528,6 @@ impl Config {
                 verify_tls: true,
                 system_proxy: true,
                 connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
-                read_timeout: Some(DEFAULT_READ_TIMEOUT),
                 ..TransportConfig::default()
             },
             ca_files: Vec::new(),
@@ -620,12 +622,14 @@ impl<C> ClientBuilder<C> {
         self
     }
 
-    /// The longest wait between two reads of an answer (default [`DEFAULT_READ_TIMEOUT`],
-    /// 60 s); `None` lifts it. It holds for blocking calls and streams too, whose HTTP
-    /// clients are built from the same settings (unless
-    /// `Client::with_blocking_http_client` supplies its own).
+    /// The longest wait for an answer to move on (default [`DEFAULT_READ_TIMEOUT`], 60 s): for
+    /// its head once the request is sent, then between two reads of its body; `None` lifts it.
+    /// The call engine keeps it, so it holds for every call, blocking calls and streams too,
+    /// whichever HTTP client carries them; it never runs while an upload's bytes are being sent
+    /// (see [`Upload::stall_timeout`](crate::uploads::Upload::stall_timeout)). An attempt
+    /// timeout no longer than it makes it moot, and then only the attempt's timer is kept.
     pub fn read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
-        self.config.transport.read_timeout = timeout.into();
+        self.config.read_timeout = timeout.into();
         self
     }
 
@@ -761,10 +765,10 @@ impl<C> ClientBuilder<C> {
     }
 
     /// Sends async calls through this HTTP client instead of building one; transport
-    /// settings above (TLS roots, `ca_file`, `verify_tls`, `tls_config`, proxies, timeouts
-    /// of the connection, pool) are then the caller's business, since the client owns its
-    /// connections, but base URL, credentials, headers,
-    /// cookies, timeout, response cap and redirect handling still apply.
+    /// settings above (TLS roots, `ca_file`, `verify_tls`, `tls_config`, proxies, connect
+    /// timeout, pool) are then the caller's business, since the client owns its
+    /// connections, but base URL, credentials, headers, cookies, the attempt and read
+    /// timeouts, response cap and redirect handling still apply.
     ///
     /// Build it with `.redirect(reqwest::redirect::Policy::none())`: reqwest follows
     /// redirects by default and then forwards `x-api-key` and custom headers to whatever
@@ -841,6 +845,7 @@ impl<C> ClientBuilder<C> {
             headers,
             cookies: self.config.cookies,
             timeout: self.config.timeout,
+            read_timeout: self.config.read_timeout,
             deadline: self.config.deadline,
             retry: self.config.retry,
             raise_on_unexpected_status: self.config.raise_on_unexpected_status,
@@ -921,9 +926,6 @@ impl TransportConfig {
             .redirect(reqwest::redirect::Policy::none());
         if let Some(t) = self.connect_timeout {
             builder = builder.connect_timeout(t);
-        }
-        if let Some(t) = self.read_timeout {
-            builder = builder.read_timeout(t);
         }
         if let Some(n) = self.pool_max_idle_per_host {
             builder = builder.pool_max_idle_per_host(n);

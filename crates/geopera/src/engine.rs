@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::stream::{BoxStream, StreamExt as _};
 use geopera_types::{DecodeOutput, HttpValidationError, OperationInfo, Problem, RetryClass};
 use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use http::StatusCode;
@@ -18,13 +19,14 @@ use tracing::Instrument as _;
 
 use crate::auth::{AuthContext, Credential};
 use crate::body::ReadError;
+use crate::bounds::{self, BodyFailure, Bounds, Elapsed};
 use crate::client::{parse_header, Client};
 use crate::limiter::Caller;
 use crate::redact::Redactor;
 use crate::redirect::Hop;
 use crate::request::CallOptions;
 use crate::retry::{self, Decision, Outcome};
-use crate::{Error, Parsed, Response};
+use crate::{Error, Parsed, Response, TimeoutLimit};
 
 /// What a call comes through: the HTTP client whose pool carries it and, for a blocking call,
 /// the thread it stops — a wait that only that thread could end is refused, not entered.
@@ -86,20 +88,39 @@ pub(crate) async fn open(
     info: &'static OperationInfo,
     options: &CallOptions,
     payload: Bytes,
-) -> Result<(reqwest::Response, String), Error> {
-    match run(
+) -> Result<Opened, Error> {
+    let opened = run(
         client,
         face,
         info,
         options,
         payload,
-        Some(|response, request_id: &str| (response, request_id.to_owned())),
+        Some(|response, request_id: &str, bounds| (response, request_id.to_owned(), bounds)),
     )
-    .await?
-    {
-        Answer::Open(opened) => Ok(opened),
+    .await?;
+    match opened {
+        Answer::Open((response, request_id, bounds)) => Ok(Opened {
+            headers: response.headers().clone(),
+            body: Box::pin(bounds::chunks(response, bounds).map(move |chunk| {
+                chunk.map_err(|failure| match failure {
+                    BodyFailure::Transport(error) => Error::from_reqwest(info.id, error),
+                    BodyFailure::Elapsed(limit) => Error::timed_out(info.id, limit),
+                })
+            })),
+            request_id,
+        }),
         Answer::Read(raw) => Err(not_a_stream(client, info, raw)),
     }
+}
+
+/// A success answer whose body is read as it arrives, within the bounds of the attempt that
+/// opened it: what is left of the deadline, and the read timeout between two chunks.
+pub(crate) struct Opened {
+    pub(crate) headers: HeaderMap,
+    /// The body's chunks; it ends after the first error, which carries no request id yet.
+    pub(crate) body: BoxStream<'static, Result<Bytes, Error>>,
+    /// The call's `X-Request-Id`, for the errors of the stream.
+    pub(crate) request_id: String,
 }
 
 /// What a call yields: an answer read whole, or — for a stream — a success answer whose body
@@ -115,7 +136,7 @@ enum Answer<S> {
 
 /// How a stream's success answer is handed over, with the call's request id; `None` for calls
 /// read whole.
-type KeepOpen<S> = Option<fn(reqwest::Response, &str) -> S>;
+type KeepOpen<S> = Option<fn(reqwest::Response, &str, Bounds) -> S>;
 
 /// The error a non-success answer to a stream request stands for.
 fn not_a_stream(client: &Client, info: &'static OperationInfo, raw: RawResponse) -> Error {
@@ -258,12 +279,15 @@ impl Plan {
             .map(|at| at.saturating_sub(client.clock().now()))
     }
 
-    /// The timeout of the next attempt: the configured one, cut to the deadline.
-    fn attempt_timeout(&self, client: &Client) -> Option<Duration> {
-        match (self.timeout, self.remaining(client)) {
-            (Some(t), Some(left)) => Some(t.min(left)),
-            (t, left) => t.or(left),
-        }
+    /// The bounds of an attempt starting now: its timeout cut to the deadline, and the read
+    /// timeout.
+    fn bounds(&self, client: &Client) -> Bounds {
+        let (attempt, limit) = match (self.timeout, self.remaining(client)) {
+            (Some(t), Some(left)) if left < t => (Some(left), TimeoutLimit::Deadline),
+            (Some(t), _) => (Some(t), TimeoutLimit::Attempt),
+            (None, left) => (left, TimeoutLimit::Deadline),
+        };
+        Bounds::starting_now(attempt, limit, client.settings.read_timeout)
     }
 }
 
@@ -370,12 +394,52 @@ async fn send<S>(
     face: Face<'_>,
     info: &'static OperationInfo,
     plan: &Plan,
-    (payload, credential): (Bytes, Option<&Credential>),
+    sending: (Bytes, Option<&Credential>),
     attempt: u32,
     keep_open: KeepOpen<S>,
 ) -> Result<Answer<S>, (Error, Outcome)> {
+    let bounds = plan.bounds(client);
+    let whole = bounds.whole();
+    // Inside one timer for the whole attempt, the waits themselves need none.
+    let steps = if whole.is_some() {
+        Bounds::none()
+    } else {
+        bounds
+    };
+    let exchange = exchange(
+        client,
+        face,
+        info,
+        plan,
+        sending,
+        attempt,
+        (keep_open, steps, bounds),
+    );
+    match whole {
+        Some(until) => tokio::time::timeout_at(until, exchange)
+            .await
+            .unwrap_or_else(|_| Err(timed_out(info, Elapsed(bounds.whole_is())))),
+        None => exchange.await,
+    }
+}
+
+/// An attempt's bound ran out: whatever was sent may have arrived.
+fn timed_out(info: &'static OperationInfo, Elapsed(limit): Elapsed) -> (Error, Outcome) {
+    (Error::timed_out(info.id, limit), Outcome::Ambiguous)
+}
+
+/// The exchange of [`send`]: each wait for the answer within `steps`, and a stream's body
+/// handed over with the attempt's `bounds` for its reading.
+async fn exchange<S>(
+    client: &Client,
+    face: Face<'_>,
+    info: &'static OperationInfo,
+    plan: &Plan,
+    (payload, credential): (Bytes, Option<&Credential>),
+    attempt: u32,
+    (keep_open, steps, bounds): (KeepOpen<S>, Bounds, Bounds),
+) -> Result<Answer<S>, (Error, Outcome)> {
     let started = Instant::now();
-    let until = plan.attempt_timeout(client).map(|t| started + t);
     let with_credential;
     let (headers, redactor) = match credential {
         None => (&plan.headers, plan.redactor.clone()),
@@ -401,13 +465,11 @@ async fn send<S>(
         if let Some(body) = &hop.body {
             request = request.body(body.clone());
         }
-        // Every hop of a redirect chain shares the attempt's timeout.
-        if let Some(until) = until {
-            request = request.timeout(until.saturating_duration_since(Instant::now()));
-        }
-        let response = request
-            .send()
+        // Every hop of a redirect chain is within the attempt's bounds.
+        let response = steps
+            .step(request.send())
             .await
+            .map_err(|elapsed| timed_out(info, elapsed))?
             .map_err(transport_failure(info, hop.redirects))?;
         let next = if client.settings.follow_redirects {
             hop.follow(response.status(), response.headers())
@@ -429,16 +491,17 @@ async fn send<S>(
     );
     if let Some(open) = keep_open {
         if status.as_u16() == info.success_status {
-            return Ok(Answer::Open(open(response, &plan.request_id)));
+            return Ok(Answer::Open(open(response, &plan.request_id, bounds)));
         }
     }
     let limit = client.settings.max_response_bytes;
-    let content = crate::body::read(&mut response, limit)
+    let content = crate::body::read(&mut response, limit, &steps)
         .await
         .map_err(|error| match error {
             // Asking again would bring the same oversized answer.
             ReadError::TooLarge => (Error::too_large(info.id, limit), Outcome::Fatal),
             ReadError::Transport(e) => (Error::from_reqwest(info.id, e), Outcome::Ambiguous),
+            ReadError::Elapsed(limit) => timed_out(info, Elapsed(limit)),
         })?;
     Ok(Answer::Read(RawResponse {
         status,

@@ -95,11 +95,13 @@ pub enum Error {
         request_id: Option<Box<str>>,
     },
     /// The call did not finish within its timeout or deadline.
-    #[error("{operation_id} timed out")]
+    #[error("{operation_id} timed out ({})", limit.describe())]
     #[non_exhaustive]
     Timeout {
         /// The operation that was called.
         operation_id: &'static str,
+        /// Which bound ran out.
+        limit: TimeoutLimit,
         /// The underlying cause, when the HTTP client reported one.
         #[source]
         source: Option<reqwest::Error>,
@@ -231,6 +233,40 @@ pub enum Error {
         /// left to refresh it with).
         status: Option<StatusCode>,
     },
+}
+
+/// Which bound ended a call with [`Error::Timeout`]: a program that retries on its own can
+/// tell a call that used up all its time (the deadline) from one attempt that was slow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutLimit {
+    /// The call's deadline ([`ClientBuilder::deadline`](crate::ClientBuilder::deadline),
+    /// [`Request::deadline`](crate::Request::deadline)), which bounds every attempt and the
+    /// waits between them: nothing is left to retry with.
+    Deadline,
+    /// One attempt's timeout ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)), from
+    /// sending the request to reading the whole answer.
+    Attempt,
+    /// The longest wait for the answer to move on
+    /// ([`ClientBuilder::read_timeout`](crate::ClientBuilder::read_timeout)): for its head
+    /// once the request is sent, then between two reads of its body.
+    Read,
+    /// A timeout of the HTTP client itself: connecting
+    /// ([`ClientBuilder::connect_timeout`](crate::ClientBuilder::connect_timeout)), or one set
+    /// on a `reqwest` client you brought; [`std::error::Error::source`] holds its error.
+    Connection,
+}
+
+impl TimeoutLimit {
+    /// The bound in words, for the error's message.
+    fn describe(self) -> &'static str {
+        match self {
+            TimeoutLimit::Deadline => "deadline",
+            TimeoutLimit::Attempt => "attempt timeout",
+            TimeoutLimit::Read => "read timeout",
+            TimeoutLimit::Connection => "HTTP client timeout",
+        }
+    }
 }
 
 /// A small, stable classification of [`Error`]s, for handling outcomes without matching every
@@ -705,6 +741,7 @@ impl Error {
     pub(crate) fn deadline(operation_id: &'static str, attempts: u32) -> Self {
         Error::Timeout {
             operation_id,
+            limit: TimeoutLimit::Deadline,
             source: None,
             attempts,
             request_id: None,
@@ -753,10 +790,22 @@ impl Error {
         }
     }
 
+    /// An attempt or a read that ran past its bound, as the call engine keeps them.
+    pub(crate) fn timed_out(operation_id: &'static str, limit: TimeoutLimit) -> Self {
+        Error::Timeout {
+            operation_id,
+            limit,
+            source: None,
+            attempts: 1,
+            request_id: None,
+        }
+    }
+
     pub(crate) fn from_reqwest(operation_id: &'static str, source: reqwest::Error) -> Self {
         if source.is_timeout() {
             Error::Timeout {
                 operation_id,
+                limit: TimeoutLimit::Connection,
                 source: Some(source),
                 attempts: 1,
                 request_id: None,

@@ -216,6 +216,7 @@
 //!   [`DEFAULT_CONNECT_TIMEOUT`] (10 s), each attempt after [`DEFAULT_TIMEOUT`] (60 s, body
 //!   included), and a silent answer or stream after [`DEFAULT_READ_TIMEOUT`] (60 s); all three
 //!   are builder knobs, and `None` lifts one. A deadline bounds a whole call with its retries.
+//!   [`Error::Timeout`] says which bound ran out ([`TimeoutLimit`]).
 //! - **Secrets are never shown.** Tokens and per-call keys are redacted from `Debug`, never
 //!   put in error messages, marked sensitive in headers, and not recorded by `tracing`. A
 //!   server that echoes them back does not get them into an error either: every credential
@@ -297,6 +298,7 @@ mod binary;
 #[cfg(feature = "blocking")]
 mod blocking;
 mod body;
+mod bounds;
 pub mod budget;
 mod client;
 mod clock;
@@ -333,7 +335,7 @@ pub use client::{
 };
 pub use clock::{Clock, SystemClock};
 pub use cursors::CursorTrail;
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, TimeoutLimit};
 pub use fanout::fan_out;
 #[cfg(feature = "blocking")]
 pub use fanout::fan_out_blocking;

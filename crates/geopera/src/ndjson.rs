@@ -30,11 +30,12 @@ async fn open(
     prepared: Result<(Bytes, CallOptions), Error>,
 ) -> Result<impl Stream<Item = Result<Value, Error>> + Send + 'static, Error> {
     let (payload, options) = prepared?;
-    let (response, request_id) = crate::engine::open(client, face, info, &options, payload).await?;
+    let opened = crate::engine::open(client, face, info, &options, payload).await?;
+    let request_id = opened.request_id;
     let redactor = Redactor::for_call(client.fixed_secret(), &options);
     let limit = usize::try_from(client.settings.max_response_bytes).unwrap_or(usize::MAX);
-    // reqwest's error rides inside the I/O error the reader needs, and is taken out again.
-    let body = StreamReader::new(response.bytes_stream().map_err(std::io::Error::other));
+    // The body's error rides inside the I/O error the reader needs, and is taken out again.
+    let body = StreamReader::new(opened.body.map_err(std::io::Error::other));
     let codec = AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), limit);
     let items = FramedRead::new(body, codec)
         .filter_map(move |frame| {
@@ -79,12 +80,9 @@ fn item(
 
 /// The error of a stream that broke while being read.
 fn broken(info: &'static OperationInfo, error: std::io::Error) -> Error {
-    match error
-        .into_inner()
-        .map(|inner| inner.downcast::<reqwest::Error>())
-    {
-        Some(Ok(error)) => Error::from_reqwest(info.id, *error),
-        // Every error of the reader is reqwest's own; anything else is reported as it is.
+    match error.into_inner().map(|inner| inner.downcast::<Error>()) {
+        Some(Ok(error)) => *error,
+        // Every error of the reader is the body's own; anything else is reported as it is.
         Some(Err(other)) => Error::invalid(info.id, format!("the stream broke: {other}")),
         None => Error::invalid(info.id, "the stream broke"),
     }

@@ -394,7 +394,13 @@ where
 
 /// Whether a poll failed because the wait's deadline cut it short.
 fn is_deadline(error: &Error) -> bool {
-    matches!(error, Error::Timeout { source: None, .. })
+    matches!(
+        error,
+        Error::Timeout {
+            limit: crate::TimeoutLimit::Deadline,
+            ..
+        }
+    )
 }
 
 /// Why a wait ended without the resource reaching its good final state.

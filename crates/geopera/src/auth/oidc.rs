@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::body::ReadError;
+use crate::bounds::Bounds;
 
 use crate::secret::Secret;
 use crate::Error;
@@ -143,11 +144,13 @@ impl Oidc {
             .await
             .map_err(|e| Error::from_reqwest(OPERATION, e))?;
         let status = response.status();
-        let content = crate::body::read(&mut response, MAX_ANSWER_BYTES)
+        // The request's own timeout above bounds the body too.
+        let content = crate::body::read(&mut response, MAX_ANSWER_BYTES, &Bounds::none())
             .await
             .map_err(|error| match error {
                 ReadError::TooLarge => Error::too_large(OPERATION, MAX_ANSWER_BYTES),
                 ReadError::Transport(e) => Error::from_reqwest(OPERATION, e),
+                ReadError::Elapsed(limit) => Error::timed_out(OPERATION, limit),
             })?;
         if status.is_success() {
             return serde_json::from_slice::<T>(&content).map_err(|e| {

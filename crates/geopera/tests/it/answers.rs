@@ -305,6 +305,21 @@ async fn a_slow_answer_times_out_distinctly() {
         .await
         .expect_err("timed out");
     assert!(err.is_timeout(), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                limit: geopera::TimeoutLimit::Attempt,
+                source: None,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "catalog.search timed out (attempt timeout)"
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
     let err = catalog_search::send_blocking(&client(&emu), slow()).expect_err("timed out");
     assert!(err.is_timeout(), "{err:?}");

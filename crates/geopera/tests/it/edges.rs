@@ -13,8 +13,8 @@ use geopera::operations::{
     billing_topup, catalog_image_quicklook, catalog_search, catalog_search_stream, orders_get,
 };
 use geopera::{
-    AuthenticatedClient, Client, Error, ErrorKind, Request, RetryPolicy, StatusCode,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
+    AuthenticatedClient, Client, Error, ErrorKind, Request, RetryPolicy, StatusCode, TimeoutLimit,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_READ_TIMEOUT, DEFAULT_TIMEOUT,
 };
 use geopera_emulator::{Emulator, FaultPlan, RateLimits};
 use serde_json::json;
@@ -296,6 +296,16 @@ async fn a_trickled_body_is_cut_off_by_the_attempt_timeout() {
         .expect_err("cut off");
     assert!(err.is_timeout(), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                limit: TimeoutLimit::Attempt,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let elapsed = started.elapsed();
     assert!(
         elapsed >= Duration::from_millis(600) && elapsed < Duration::from_secs(5),
@@ -321,6 +331,16 @@ fn a_stalled_body_is_cut_off_by_the_read_timeout_on_both_faces() {
         .expect("valid");
     let check = |err: Error, started: Instant| {
         assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::Timeout {
+                    limit: TimeoutLimit::Read,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         let elapsed = started.elapsed();
         assert!(
             elapsed >= Duration::from_millis(250) && elapsed < Duration::from_secs(4),
@@ -343,6 +363,132 @@ fn a_stalled_body_is_cut_off_by_the_read_timeout_on_both_faces() {
         catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST)).expect_err("cut off"),
         started,
     );
+}
+
+#[test]
+fn a_client_brought_by_the_caller_keeps_the_read_timeout() {
+    let server = Hostile::serve("127.0.0.1", |_| Reply::Trickle {
+        head: "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n"
+            .to_owned(),
+        body: vec![b' '; 100],
+        every: Duration::from_secs(5),
+    });
+    let brought = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a reqwest client");
+    let client = Client::builder()
+        .base_url(server.url())
+        .http_client(brought)
+        .timeout(None)
+        .read_timeout(Duration::from_millis(300))
+        .retries(0)
+        .build()
+        .expect("valid");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let started = Instant::now();
+    let err = runtime
+        .block_on(catalog_search::send(&client, CatalogSearchInput::new(HOST)))
+        .expect_err("cut off");
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                limit: TimeoutLimit::Read,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+#[test]
+fn a_stream_that_goes_quiet_ends_with_the_read_timeout_after_its_items() {
+    // One line at once, then a byte every 5 s: the second item never comes in time.
+    let server = Hostile::serve("127.0.0.1", |_| {
+        Reply::Trickle {
+        head: "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ncontent-length: 45\r\n\r\n{\"id\":1}\n"
+            .to_owned(),
+        body: b"{\"id\":2}\n".repeat(4),
+        every: Duration::from_secs(5),
+    }
+    });
+    let client = Client::builder()
+        .base_url(server.url())
+        .read_timeout(Duration::from_millis(300))
+        .retries(0)
+        .build()
+        .expect("valid");
+    let body = || {
+        json!({"host_name": HOST})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let check = |items: Vec<Result<serde_json::Value, Error>>, started: Instant| {
+        let elapsed = started.elapsed();
+        match items.as_slice() {
+            [Ok(first), Err(Error::Timeout {
+                limit: TimeoutLimit::Read,
+                request_id: Some(_),
+                ..
+            })] => assert_eq!(first["id"], 1),
+            other => panic!("one item, then the read timeout: {other:?}"),
+        }
+        assert!(
+            elapsed >= Duration::from_millis(250) && elapsed < Duration::from_secs(4),
+            "{elapsed:?}"
+        );
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let started = Instant::now();
+    check(
+        runtime.block_on(catalog_search_stream::stream(&client, body()).collect()),
+        started,
+    );
+    let started = Instant::now();
+    check(
+        catalog_search_stream::stream_blocking(&client, body()).collect(),
+        started,
+    );
+}
+
+#[test]
+fn a_stream_is_not_cut_by_the_read_timeout_while_items_keep_coming() {
+    // Every line takes 50 ms, the whole answer about 2 s: far past the read timeout in all,
+    // never quiet for as long as it.
+    let line = b"{\"id\":0}\n";
+    let server = Hostile::serve("127.0.0.1", move |_| Reply::Trickle {
+        head: format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ncontent-length: {}\r\n\r\n",
+            line.len() * 4
+        ),
+        body: line.repeat(4),
+        every: Duration::from_millis(50),
+    });
+    let client = Client::builder()
+        .base_url(server.url())
+        .read_timeout(Duration::from_millis(400))
+        .retries(0)
+        .build()
+        .expect("valid");
+    let body = json!({"host_name": HOST})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let items: Vec<Result<serde_json::Value, Error>> =
+        catalog_search_stream::stream_blocking(&client, body).collect();
+    assert_eq!(items.len(), 4, "{items:?}");
+    assert!(items.iter().all(Result::is_ok), "{items:?}");
+}
+
+#[test]
+fn the_read_timeout_has_a_default() {
+    assert_eq!(DEFAULT_READ_TIMEOUT, Duration::from_secs(60));
 }
 
 fn emulator_with(faults: &str) -> geopera_emulator::EmulatorHandle {

@@ -210,6 +210,16 @@ async fn a_deadline_bounds_every_attempt_and_wait() {
     let elapsed = started.elapsed();
     assert!(err.is_timeout(), "{err:?}");
     assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                limit: geopera::TimeoutLimit::Deadline,
+                ..
+            }
+        ),
+        "the deadline, not an attempt's timeout, ended it: {err:?}"
+    );
+    assert!(
         elapsed < Duration::from_millis(1000),
         "ended within its deadline: {elapsed:?}"
     );

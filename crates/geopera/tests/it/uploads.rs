@@ -131,6 +131,37 @@ async fn a_file_upload_completes_with_the_size_and_sha256_the_emulator_counted()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_longer_than_the_read_timeout_completes_while_bytes_keep_flowing() {
+    // The read timeout bounds the wait between two reads of an answer; a `PUT` that is still
+    // sending has no answer yet, so only the upload's stall timeout may cut it.
+    let emulator = emulator();
+    let client = AuthenticatedClient::builder(emulator.api_key())
+        .base_url(emulator.base_url())
+        .read_timeout(Duration::from_millis(200))
+        .build()
+        .expect("valid");
+    let project_id = project(&client).await;
+    let chunks = futures::stream::unfold(0u32, |sent| async move {
+        if sent == 8 {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Some((Ok(Bytes::from(vec![3u8; 1000])), sent + 1))
+    });
+    let started = Instant::now();
+
+    let uploaded = Upload::from_stream(&project_id, "slow.bin", 8000, chunks)
+        .stall_timeout(Duration::from_secs(5))
+        .send(&client)
+        .await
+        .expect("bytes kept flowing, so the upload completes");
+
+    assert!(started.elapsed() >= Duration::from_millis(800));
+    assert_eq!(uploaded.bytes, 8000);
+    assert_eq!(reserved_bytes(&client, &project_id).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_longer_than_declared_fails_the_transfer_and_releases_the_reservation() {
     let emulator = emulator();
     let client = client(&emulator);
