@@ -399,7 +399,7 @@ pub(crate) fn sdk_failure(
     settings: &Settings,
     error: &geopera::Error,
 ) -> Failure {
-    use geopera::Error;
+    use geopera::{Error, TimeoutLimit};
     match error {
         Error::InvalidInput { error, .. } => Failure::usage(
             error
@@ -421,14 +421,24 @@ pub(crate) fn sdk_failure(
             "[429] rate limited on {operation_id}; retry after {} s",
             retry_after.as_secs()
         )),
-        Error::Timeout { attempts, .. } if *attempts > 1 => Failure::other(format!(
+        Error::Timeout {
+            limit: TimeoutLimit::Attempt,
+            attempts,
+            ..
+        } if *attempts > 1 => Failure::other(format!(
             "{operation_id} timed out: {attempts} attempts of up to {} s each (--timeout)",
             settings.timeout.as_secs_f64()
         )),
-        Error::Timeout { .. } => Failure::other(format!(
+        Error::Timeout {
+            limit: TimeoutLimit::Attempt,
+            ..
+        } => Failure::other(format!(
             "{operation_id} timed out after {} s (--timeout)",
             settings.timeout.as_secs_f64()
         )),
+        // Another bound (the answer went quiet, or connecting took too long): the SDK's
+        // message names it; `--timeout` would not have helped.
+        Error::Timeout { .. } => Failure::other(error.to_string()),
         // A stored session's refresh after a 401, which the provider refused: the same
         // failure as a refused refresh before the call.
         Error::SignIn {
