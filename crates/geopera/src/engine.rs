@@ -267,7 +267,8 @@ fn plan(
         } else {
             options.timeout.or(settings.timeout)
         },
-        deadline_at: deadline.map(|d| client.clock().now() + d),
+        // `Duration::MAX` is a caller's "no deadline", not an overflow.
+        deadline_at: deadline.map(|d| client.clock().now().saturating_add(d)),
         redactor: Redactor::for_call(client.fixed_secret(), options),
     })
 }

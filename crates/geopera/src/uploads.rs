@@ -750,7 +750,11 @@ async fn put(
         };
         loop {
             let quiet_since = || Duration::from_millis(last_activity.load(Ordering::Relaxed));
-            tokio::time::sleep_until(origin + quiet_since() + limit).await;
+            // A limit too far away to add to the clock (`Duration::MAX`) is no limit.
+            let Some(wake) = origin.checked_add(quiet_since().saturating_add(limit)) else {
+                return futures::future::pending::<Duration>().await;
+            };
+            tokio::time::sleep_until(wake).await;
             if origin.elapsed().saturating_sub(quiet_since()) >= limit {
                 return limit;
             }

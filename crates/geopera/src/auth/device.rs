@@ -20,6 +20,11 @@ const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 /// The polling interval when the provider names none (RFC 8628, section 3.2).
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 
+/// The longest a device code is waited for, whatever lifetime the provider claims. Device codes
+/// live minutes; a longer claim comes from a broken or hostile answer, and a blocking wait
+/// cannot be cancelled.
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// A device-flow sign-in in progress: show [`user_code`](Self::user_code) and
 /// [`verification_uri`](Self::verification_uri) to the person, then [`wait`](Self::wait)
 /// until they approve it in a browser.
@@ -108,7 +113,7 @@ impl DeviceAuthorization {
             user_code: answer.user_code,
             verification_uri: answer.verification_uri,
             verification_uri_complete: answer.verification_uri_complete,
-            expires_in: Duration::from_secs(answer.expires_in),
+            expires_in: Duration::from_secs(answer.expires_in).min(MAX_LIFETIME),
             interval: answer
                 .interval
                 .filter(|s| *s > 0)
@@ -178,7 +183,8 @@ impl DeviceAuthorization {
         ];
         let secrets = [self.device_code.expose(), self.code_verifier.expose()];
         loop {
-            let next = clock.now() + interval;
+            // An interval the answer made huge saturates, and then outlasts the code.
+            let next = clock.now().saturating_add(interval);
             if next.saturating_sub(started) > self.expires_in {
                 return Err(Error::sign_in(
                     "expired_token",
@@ -195,7 +201,7 @@ impl DeviceAuthorization {
                 }
                 Err(Error::SignIn { code, .. }) if code == "authorization_pending" => {}
                 Err(Error::SignIn { code, .. }) if code == "slow_down" => {
-                    interval += SLOW_DOWN_STEP;
+                    interval = interval.saturating_add(SLOW_DOWN_STEP);
                 }
                 Err(error) => return Err(error),
             }

@@ -427,7 +427,7 @@ impl Config {
         let lifetime = left(tokens.expires_at);
         let jitter = self.leeway.mul_f64(fastrand::f64() / 2.0);
         // A token that lives shorter than the leeway is refreshed half-way through.
-        let margin = (self.leeway + jitter).min(lifetime / 2);
+        let margin = self.leeway.saturating_add(jitter).min(lifetime / 2);
         Current {
             credential: Credential::bearer(tokens.access_token.expose()),
             refresh_at: now + lifetime - margin,

@@ -436,7 +436,7 @@ impl Shared {
                 Err(_) => Err(Failure::TimedOut),
             }
         });
-        match tokio::time::timeout(timeout + Duration::from_millis(20), task).await {
+        match tokio::time::timeout(timeout.saturating_add(Duration::from_millis(20)), task).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(Failure::Gone),
             Err(_) => Err(Failure::TimedOut),

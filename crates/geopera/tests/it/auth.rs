@@ -13,6 +13,7 @@ use geopera::operations::catalog_search;
 use geopera::{AuthenticatedClient, Client, Error, ErrorKind};
 use geopera_emulator::{Emulator, EmulatorHandle, ManualClock, RateLimits, User};
 
+use crate::hostile::{json as hostile_json, Hostile};
 use crate::support::{seen, SharedTime, HOST};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -489,4 +490,60 @@ async fn a_new_api_key_never_prints_and_signs_calls() {
         .await
         .expect("the new key is accepted");
     assert_eq!(page.features.len(), 1);
+}
+
+#[tokio::test]
+async fn a_provider_that_names_an_absurd_device_interval_or_lifetime_gets_an_error_not_a_panic() {
+    // Numbers at the edge of what the answer's fields hold: adding them to a clock must neither
+    // overflow nor leave the wait asleep for ever. The client's clock is over a second old
+    // when it adds them, as any real one is.
+    for (expires_in, interval) in [(600, u64::MAX), (u64::MAX, u64::MAX)] {
+        let provider = Hostile::serve("127.0.0.1", move |seen| {
+            if seen.path.ends_with("/auth/device") {
+                hostile_json(
+                    200,
+                    &[],
+                    &format!(
+                        r#"{{"device_code":"dev-code-that-no-error-message-contains","user_code":"U","verification_uri":"http://127.0.0.1/v","expires_in":{expires_in},"interval":{interval}}}"#
+                    ),
+                )
+            } else {
+                hostile_json(400, &[], r#"{"error":"authorization_pending"}"#)
+            }
+        });
+        let anonymous = Client::builder()
+            .base_url(provider.url())
+            .build()
+            .expect("valid configuration");
+        let flow = Oidc::for_base_url(&provider.url())
+            .expect("a provider")
+            .device_authorization(&anonymous, None)
+            .await
+            .expect("a device code");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let waited = tokio::time::timeout(Duration::from_secs(20), flow.wait(&anonymous)).await;
+        let error = waited
+            .expect("the wait ends by itself")
+            .expect_err("never approved");
+        assert_eq!(
+            sign_in_code(&error),
+            Some("expired_token"),
+            "{expires_in} s, every {interval} s: {error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_leeway_of_duration_max_refreshes_each_token_half_way_instead_of_overflowing() {
+    let clock = ManualClock::new();
+    let emu = emulator_at(&clock);
+    let time = SharedTime::new(&clock);
+    let session = Session::password(oidc(&emu), "alice", PASSWORD)
+        .clock(time.clone())
+        .refresh_leeway(Duration::MAX);
+    let client = signed_in(&emu, &time, session);
+    catalog_search::send(&client, search())
+        .await
+        .expect("signed in");
+    assert_eq!(emu.oidc_counters().password_grants, 1);
 }

@@ -457,6 +457,30 @@ fn a_stream_is_not_cut_by_the_read_timeout_while_items_keep_coming() {
 }
 
 #[test]
+fn bounds_of_duration_max_mean_no_bound_on_both_faces() {
+    // A careless caller's "for ever": adding it to a clock that has run a while must not
+    // overflow, and the calls go through.
+    let emu = emulator();
+    let client = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .timeout(Duration::MAX)
+        .read_timeout(Duration::MAX)
+        .deadline(Duration::MAX)
+        .build()
+        .expect("valid");
+    thread::sleep(Duration::from_millis(1100));
+    let forever = || Request::new(CatalogSearchInput::new(HOST)).deadline(Duration::MAX);
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime
+        .block_on(catalog_search::send(&client, forever()))
+        .expect("no bound is not an overflow");
+    catalog_search::send_blocking(&client, forever()).expect("no bound is not an overflow");
+    runtime
+        .block_on(catalog_search::send(&client, CatalogSearchInput::new(HOST)))
+        .expect("the client's own bounds are no overflow either");
+}
+
+#[test]
 fn the_read_timeout_has_a_default() {
     assert_eq!(DEFAULT_READ_TIMEOUT, Duration::from_secs(60));
 }

@@ -162,6 +162,28 @@ async fn a_put_longer_than_the_read_timeout_completes_while_bytes_keep_flowing()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_of_duration_max_mean_no_limit_to_an_upload() {
+    let emulator = emulator();
+    let client = client(&emulator);
+    let project_id = project(&client).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let uploaded = Upload::from_stream(
+        &project_id,
+        "forever.bin",
+        3,
+        futures::stream::iter([Ok(Bytes::from_static(b"abc"))]),
+    )
+    .stall_timeout(Duration::MAX)
+    .timeout(Duration::MAX)
+    .send(&client)
+    .await
+    .expect("no limit is not an overflow");
+
+    assert_eq!(uploaded.bytes, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_longer_than_declared_fails_the_transfer_and_releases_the_reservation() {
     let emulator = emulator();
     let client = client(&emulator);
