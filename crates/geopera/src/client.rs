@@ -600,7 +600,8 @@ impl<C> ClientBuilder<C> {
         self
     }
 
-    /// A rate budget asked before every attempt and told of every 429, on top of this
+    /// A rate budget asked before every attempt and told of every 429 with a wait it would
+    /// wait out (up to [`RetryPolicy::max_retry_after`]), on top of this
     /// client's own pacing: give every process of an organization one that they share (for
     /// example `budget::RedisBudget`, feature `redis`) so that together they stay inside the
     /// API's per-minute budgets. See [`crate::budget`].

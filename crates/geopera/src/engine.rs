@@ -365,7 +365,13 @@ async fn run<S>(
                     if raw.status == StatusCode::TOO_MANY_REQUESTS {
                         let wait = retry::retry_after(&raw.headers)
                             .unwrap_or_else(|| client.settings.retry.backoff_for(attempt));
-                        client.limiter.tell_limited(info.rate_class, wait).await;
+                        // A wait longer than the client waits out fails this call (as in
+                        // `assess`); passed on, it would hold every call of the class that the
+                        // budget reaches, in every process sharing it, for as long as one
+                        // answer asked.
+                        if wait <= client.settings.retry.max_retry_after {
+                            client.limiter.tell_limited(info.rate_class, wait).await;
+                        }
                     }
                 }
             }

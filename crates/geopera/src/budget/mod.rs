@@ -6,7 +6,9 @@
 //! [`ClientBuilder::pace_documented_limits`]), and every clone in a process shares that; but
 //! twenty processes pacing alone overrun the window together and then all stall on 429s until
 //! it turns. A [`Budget`] given to [`ClientBuilder::budget`] is asked before every attempt
-//! and told of every 429, so one budget can hold for a whole fleet:
+//! and told of every 429 the client would wait out (a `Retry-After` up to
+//! [`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after); a longer one fails
+//! only its own call), so one budget can hold for a whole fleet:
 //!
 //! - [`LocalBudget`]: fixed windows counted in this process (what a fleet falls back to);
 //! - `RedisBudget` (feature `redis`): fixed windows counted in Redis by one atomic script per
@@ -54,7 +56,8 @@ pub trait Budget: Send + Sync + fmt::Debug + 'static {
     /// Reserves one call of `class`, or says how long to wait before asking again.
     fn reserve(&self, class: RateClass) -> BudgetFuture<'_, Reservation>;
 
-    /// The API answered a call of `class` with 429 and asked for `retry_after` of quiet.
+    /// The API answered a call of `class` with 429 and asked for `retry_after` of quiet, at
+    /// most the client's [`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after).
     fn limited(&self, class: RateClass, retry_after: Duration) -> BudgetFuture<'_, ()>;
 }
 

@@ -1169,3 +1169,46 @@ async fn a_transport_failure_says_whether_the_server_was_reached() {
     assert!(!err.to_string().contains("could not reach"), "{err}");
     assert_eq!(err.kind(), ErrorKind::Transport);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_asking_for_years_does_not_hold_a_shared_budget() {
+    // The first answer asks for a wait far past `max_retry_after`; a shared budget told of it
+    // would hold every later call of the class until then.
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = answered.clone();
+    let server = Hostile::serve("127.0.0.1", move |_| {
+        if count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            json(
+                429,
+                &[("retry-after", "999999999")],
+                r#"{"type":"about:blank","title":"Too Many Requests","status":429}"#,
+            )
+        } else {
+            json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
+        }
+    });
+    let client = Client::builder()
+        .base_url(server.url())
+        .budget(std::sync::Arc::new(
+            geopera::budget::LocalBudget::documented(),
+        ))
+        .retries(0)
+        .build()
+        .expect("valid");
+
+    let first = catalog_search::send_detailed(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("too long to wait");
+    assert_eq!(first.kind(), ErrorKind::RateLimited, "{first:?}");
+    let second = tokio::time::timeout(
+        Duration::from_secs(10),
+        catalog_search::send_detailed(&client, CatalogSearchInput::new(HOST)),
+    )
+    .await
+    .expect("the next call is not held for years");
+    assert_eq!(
+        second.expect("answered").status,
+        StatusCode::OK,
+        "the second call reached the server"
+    );
+}
