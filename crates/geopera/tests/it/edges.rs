@@ -465,6 +465,8 @@ fn bounds_of_duration_max_mean_no_bound_on_both_faces() {
         .base_url(emu.base_url())
         .timeout(Duration::MAX)
         .read_timeout(Duration::MAX)
+        .connect_timeout(Duration::MAX)
+        .pool_idle_timeout(Duration::MAX)
         .deadline(Duration::MAX)
         .build()
         .expect("valid");
