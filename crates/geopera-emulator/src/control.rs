@@ -27,6 +27,11 @@ pub const CONTROL_PREFIX: &str = "/_emulator";
 /// The longest single clock move: ten years.
 const MAX_ADVANCE_SECS: u64 = 10 * 365 * 86_400;
 
+/// The latest reading the clock can be moved to, 9999-12-31T23:59:59Z: the last moment an
+/// RFC 3339 date-time can name, and far enough from `i64`'s end that no lifetime or delay the
+/// emulator adds to it overflows.
+const MAX_UNIX_SECS: i64 = 253_402_300_799;
+
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route(
@@ -73,17 +78,30 @@ async fn move_clock(
     let body = body?;
     let change = ApiJson::<ClockMove>::parse(&headers, &body)?
         .ok_or_else(|| ApiError::invalid(&[], "send advance_seconds or set_unix_seconds"))?;
+    let past_the_end =
+        || format!("the clock cannot go past 9999-12-31T23:59:59Z ({MAX_UNIX_SECS})");
     match (change.advance_seconds, change.set_unix_seconds) {
-        (Some(secs), None) if secs <= MAX_ADVANCE_SECS => {
-            shared.clock.advance(Duration::from_secs(secs));
-        }
-        (Some(_), None) => {
+        (Some(secs), None) if secs > MAX_ADVANCE_SECS => {
             return Err(ApiError::invalid(
                 &["advance_seconds"],
                 format!("at most {MAX_ADVANCE_SECS} seconds at a time"),
             ))
         }
-        (None, Some(at)) => shared.clock.set(at),
+        (Some(secs), None) => {
+            // Within ten years of a reading that is at most `MAX_UNIX_SECS`: no overflow.
+            let lands = shared.clock.now_secs().saturating_add_unsigned(secs);
+            if lands > MAX_UNIX_SECS {
+                return Err(ApiError::invalid(&["advance_seconds"], past_the_end()));
+            }
+            shared.clock.advance(Duration::from_secs(secs));
+        }
+        (None, Some(at)) if (0..=MAX_UNIX_SECS).contains(&at) => shared.clock.set(at),
+        (None, Some(_)) => {
+            return Err(ApiError::invalid(
+                &["set_unix_seconds"],
+                format!("a Unix time from 0 to {MAX_UNIX_SECS} (9999-12-31T23:59:59Z)"),
+            ))
+        }
         _ => {
             return Err(ApiError::invalid(
                 &[],

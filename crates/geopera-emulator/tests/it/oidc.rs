@@ -799,3 +799,37 @@ fn control_endpoints_are_off_unless_enabled() {
     );
     assert_eq!(unknown.status, 404);
 }
+
+#[test]
+fn the_clock_stays_between_1970_and_the_end_of_9999() {
+    let api = controlled();
+    let post = |body: Value| {
+        read(
+            api.http
+                .post(format!("{}/_emulator/clock", api.emu.base_url()))
+                .json(&body)
+                .send()
+                .expect("clock"),
+        )
+    };
+    let names = |resp: &Resp, field: &str| {
+        let text = String::from_utf8_lossy(&resp.body).into_owned();
+        assert!(text.contains(field), "names {field}: {text}");
+    };
+    for at in [i64::MAX, i64::MIN, -1, 253_402_300_800] {
+        let refused = post(json!({"set_unix_seconds": at}));
+        assert_eq!(refused.status, 422, "{at}");
+        names(&refused, "set_unix_seconds");
+    }
+    assert_eq!(
+        post(json!({"set_unix_seconds": 253_402_300_799_i64})).status,
+        200
+    );
+    let past = post(json!({"advance_seconds": 1}));
+    assert_eq!(past.status, 422);
+    names(&past, "advance_seconds");
+    assert_eq!(api.emu.clock().now_secs(), 253_402_300_799);
+    // At the end of time the emulator still works: a device login adds its lifetime to it.
+    let (_, challenge) = pkce();
+    start_device(&api, &challenge);
+}
