@@ -205,8 +205,35 @@ fn sign_in_error(
         }
         text.chars().take(500).collect::<String>()
     };
-    Error::sign_in(clean(code.to_owned()), description.map(clean), Some(status))
+    // A registered code is a public word, so it hides no secret, and redacting a short
+    // password out of it ("invalid_grant" and the password "grant") would make it another code.
+    let code = if REGISTERED_CODES.contains(&code) {
+        code.to_owned()
+    } else {
+        clean(code.to_owned())
+    };
+    Error::sign_in(code, description.map(clean), Some(status))
 }
+
+/// The OAuth error codes of RFC 6749 (section 5.2), RFC 8628 (section 3.5) and RFC 7009
+/// (section 2.2.1), which the SDK and its callers match on, and the SDK's own
+/// `invalid_response`.
+const REGISTERED_CODES: &[&str] = &[
+    "invalid_response",
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "access_denied",
+    "server_error",
+    "temporarily_unavailable",
+    "authorization_pending",
+    "slow_down",
+    "expired_token",
+    "unsupported_token_type",
+];
 
 /// A token endpoint's success answer (RFC 6749, section 5.1), as the provider sends it.
 #[derive(Deserialize)]

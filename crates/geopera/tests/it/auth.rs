@@ -322,6 +322,23 @@ async fn a_wrong_password_is_a_typed_error_that_names_the_grant_failure() {
 }
 
 #[tokio::test]
+async fn a_password_that_is_part_of_an_oauth_error_code_leaves_the_code_readable() {
+    // The OAuth codes are public words, so redacting a password from them hides nothing, and
+    // a mangled code ("invalid_[redacted]") would no longer be the failure it names.
+    let clock = ManualClock::new();
+    let emu = emulator_at(&clock);
+    let session = Session::password(oidc(&emu), "alice", "grant");
+    let client = AuthenticatedClient::builder_with_credentials(session)
+        .base_url(emu.base_url())
+        .build()
+        .expect("valid configuration");
+    let error = catalog_search::send(&client, search())
+        .await
+        .expect_err("refused");
+    assert_eq!(sign_in_code(&error), Some("invalid_grant"), "{error}");
+}
+
+#[tokio::test]
 async fn an_api_key_goes_in_x_api_key_when_asked() {
     let clock = ManualClock::new();
     let emu = emulator_at(&clock);
