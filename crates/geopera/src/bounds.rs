@@ -3,7 +3,8 @@
 //!
 //! Why not reqwest's `timeout` and `read_timeout`: reqwest arms a new timer for the wait for
 //! the head and another for every frame of the body, besides the one for the whole request,
-//! which is a few per cent of an ordinary call's time; and its read timeout runs from the start
+//! which cost a lone call or a blocking one 2–5 % of its calls per second (BENCHMARKS.md,
+//! "The code before the one engine"); and its read timeout runs from the start
 //! of the request, so an upload whose bytes take longer to send than the read timeout is cut
 //! off while it is making progress. Here an ordinary call arms one timer: when the attempt must
 //! be over before the read timeout could have run out once, only the attempt's bound can end it
@@ -55,18 +56,13 @@ impl Bounds {
         }
     }
 
-    /// The single instant that bounds the whole attempt, when no read timeout needs watching:
-    /// one timer around everything instead of one per read.
-    pub(crate) fn whole(&self) -> Option<Instant> {
+    /// The single instant that bounds the whole attempt, and which bound it is, when no read
+    /// timeout needs watching: one timer around everything instead of one per read.
+    pub(crate) fn whole(&self) -> Option<(Instant, TimeoutLimit)> {
         match self.quiet {
-            None => self.until,
+            None => self.until.map(|until| (until, self.until_is)),
             Some(_) => None,
         }
-    }
-
-    /// Which bound `whole` is.
-    pub(crate) fn whole_is(&self) -> TimeoutLimit {
-        self.until_is
     }
 
     /// Nothing to watch: for the steps of an attempt that already runs inside

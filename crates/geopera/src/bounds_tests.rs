@@ -9,12 +9,10 @@ const LONG: Duration = Duration::from_secs(30);
 #[test]
 fn an_attempt_no_longer_than_the_read_timeout_needs_one_timer() {
     let bounds = Bounds::starting_now(Some(SHORT), TimeoutLimit::Attempt, Some(LONG));
-    assert!(bounds.whole().is_some());
-    assert_eq!(bounds.whole_is(), TimeoutLimit::Attempt);
+    assert!(matches!(bounds.whole(), Some((_, TimeoutLimit::Attempt))));
 
     let equal = Bounds::starting_now(Some(LONG), TimeoutLimit::Deadline, Some(LONG));
-    assert!(equal.whole().is_some());
-    assert_eq!(equal.whole_is(), TimeoutLimit::Deadline);
+    assert!(matches!(equal.whole(), Some((_, TimeoutLimit::Deadline))));
 }
 
 #[test]

@@ -408,10 +408,9 @@ async fn send<S>(
     let bounds = plan.bounds(client);
     let whole = bounds.whole();
     // Inside one timer for the whole attempt, the waits themselves need none.
-    let steps = if whole.is_some() {
-        Bounds::none()
-    } else {
-        bounds
+    let steps = match whole {
+        Some(_) => Bounds::none(),
+        None => bounds,
     };
     let exchange = exchange(
         client,
@@ -423,15 +422,15 @@ async fn send<S>(
         (keep_open, steps, bounds),
     );
     match whole {
-        Some(until) => tokio::time::timeout_at(until, exchange)
+        Some((until, limit)) => tokio::time::timeout_at(until, exchange)
             .await
-            .unwrap_or_else(|_| Err(timed_out(info, Elapsed(bounds.whole_is())))),
+            .unwrap_or_else(|_| Err(timed_out(info, limit))),
         None => exchange.await,
     }
 }
 
 /// An attempt's bound ran out: whatever was sent may have arrived.
-fn timed_out(info: &'static OperationInfo, Elapsed(limit): Elapsed) -> (Error, Outcome) {
+fn timed_out(info: &'static OperationInfo, limit: TimeoutLimit) -> (Error, Outcome) {
     (Error::timed_out(info.id, limit), Outcome::Ambiguous)
 }
 
@@ -476,7 +475,7 @@ async fn exchange<S>(
         let response = steps
             .step(request.send())
             .await
-            .map_err(|elapsed| timed_out(info, elapsed))?
+            .map_err(|Elapsed(limit)| timed_out(info, limit))?
             .map_err(transport_failure(info, hop.redirects))?;
         let next = if client.settings.follow_redirects {
             hop.follow(response.status(), response.headers())
@@ -508,7 +507,7 @@ async fn exchange<S>(
             // Asking again would bring the same oversized answer.
             ReadError::TooLarge => (Error::too_large(info.id, limit), Outcome::Fatal),
             ReadError::Transport(e) => (Error::from_reqwest(info.id, e), Outcome::Ambiguous),
-            ReadError::Elapsed(limit) => timed_out(info, Elapsed(limit)),
+            ReadError::Elapsed(limit) => timed_out(info, limit),
         })?;
     Ok(Answer::Read(RawResponse {
         status,
