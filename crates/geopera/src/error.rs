@@ -251,9 +251,10 @@ pub enum TimeoutLimit {
     /// ([`ClientBuilder::read_timeout`](crate::ClientBuilder::read_timeout)): for its head
     /// once the request is sent, then between two reads of its body.
     Read,
-    /// A timeout of the HTTP client itself: connecting
-    /// ([`ClientBuilder::connect_timeout`](crate::ClientBuilder::connect_timeout)), or one set
-    /// on a `reqwest` client you brought; [`std::error::Error::source`] holds its error.
+    /// A timeout the HTTP client kept itself: connecting
+    /// ([`ClientBuilder::connect_timeout`](crate::ClientBuilder::connect_timeout)), a sign-in
+    /// request's own 30 s, or one set on a `reqwest` client you brought;
+    /// [`std::error::Error::source`] holds its error.
     Connection,
 }
 
