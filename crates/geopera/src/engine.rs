@@ -365,11 +365,10 @@ async fn run<S>(
                     if raw.status == StatusCode::TOO_MANY_REQUESTS {
                         let wait = retry::retry_after(&raw.headers)
                             .unwrap_or_else(|| client.settings.retry.backoff_for(attempt));
-                        // A wait longer than the client waits out fails this call (as in
-                        // `assess`); passed on, it would hold every call of the class that the
-                        // budget reaches, in every process sharing it, for as long as one
-                        // answer asked.
-                        if wait <= client.settings.retry.max_retry_after {
+                        // A wait longer than the client waits out fails this call; passed
+                        // on, it would hold every call of the class that the budget reaches, in
+                        // every process sharing it, for as long as one answer asked.
+                        if client.settings.retry.waits_out(wait) {
                             client.limiter.tell_limited(info.rate_class, wait).await;
                         }
                     }
@@ -569,7 +568,7 @@ fn assess(
     let limited = outcome == Outcome::Status(429);
     if limited {
         let pause = wait.unwrap_or_else(|| policy.backoff_for(attempt));
-        if pause <= policy.max_retry_after {
+        if policy.waits_out(pause) {
             client
                 .limiter
                 .pause_until(info.rate_class, sent_at.saturating_add(pause));

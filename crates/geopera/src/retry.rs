@@ -97,6 +97,12 @@ impl RetryPolicy {
         self
     }
 
+    /// Whether the client waits out a pause the API asked for: retrying after it, pausing the
+    /// class, telling a shared budget. A longer one ends the call at once and holds nothing.
+    pub(crate) fn waits_out(&self, wait: Duration) -> bool {
+        wait <= self.max_retry_after
+    }
+
     /// The backoff before retry number `retry` (1-based): exponential, capped, with full
     /// jitter so that many clients do not retry in lockstep.
     pub(crate) fn backoff_for(&self, retry: u32) -> Duration {
@@ -153,7 +159,7 @@ pub(crate) fn decide(
     let backoff = || policy.backoff_for(attempt);
     match outcome {
         Outcome::Status(429) => match retry_after {
-            Some(wait) if wait > policy.max_retry_after => Decision::TooLongToWait(wait),
+            Some(wait) if !policy.waits_out(wait) => Decision::TooLongToWait(wait),
             _ if !retries_left => Decision::Finish,
             Some(wait) => Decision::RetryAfter(wait),
             None => Decision::RetryAfter(backoff()),
@@ -164,7 +170,7 @@ pub(crate) fn decide(
         Outcome::Status(code) if safe && TRANSIENT_STATUSES.contains(&code) => match retry_after {
             // The server asked for a longer pause than the policy allows: a retry sooner
             // would only be answered the same, so its answer is the outcome, at once.
-            Some(wait) if wait > policy.max_retry_after => Decision::Finish,
+            Some(wait) if !policy.waits_out(wait) => Decision::Finish,
             Some(wait) => Decision::RetryAfter(wait),
             None => Decision::RetryAfter(backoff()),
         },
