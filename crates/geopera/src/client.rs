@@ -87,6 +87,9 @@ pub(crate) struct Settings {
     pub(crate) fixed: Option<Credential>,
     pub(crate) headers: HeaderMap,
     pub(crate) cookies: Vec<(String, String)>,
+    /// The credentials among `headers` and `cookies`, kept out of errors; built with
+    /// `prepared`.
+    pub(crate) header_secrets: Option<Arc<[Secret]>>,
     pub(crate) timeout: Option<Duration>,
     /// The longest wait for an answer's head, and then between two chunks of it.
     pub(crate) read_timeout: Option<Duration>,
@@ -228,7 +231,7 @@ impl Client {
     {
         let mut settings = (*self.settings).clone();
         for (name, value) in headers {
-            let (name, value) = parse_header(name.as_ref(), value.as_ref())?;
+            let (name, value) = default_header(name.as_ref(), value.as_ref())?;
             settings.headers.insert(name, value);
         }
         Ok(self.with_settings(settings))
@@ -798,7 +801,7 @@ impl<C> ClientBuilder<C> {
             .map_err(|_| Error::config("the user agent is not a valid header value"))?;
         headers.insert(USER_AGENT, user_agent);
         for (name, value) in &self.config.headers {
-            let (name, value) = parse_header(name, value)?;
+            let (name, value) = default_header(name, value)?;
             headers.insert(name, value);
         }
         let fixed = self.config.credentials.as_ref().and_then(|c| c.fixed());
@@ -845,6 +848,7 @@ impl<C> ClientBuilder<C> {
             fixed,
             headers,
             cookies: self.config.cookies,
+            header_secrets: None,
             timeout: self.config.timeout,
             read_timeout: self.config.read_timeout,
             deadline: self.config.deadline,
@@ -1065,12 +1069,28 @@ pub(crate) fn without_userinfo(raw: &str) -> String {
     }
 }
 
+/// A header added by hand, a credential one marked sensitive (HTTP/2 then never indexes it).
 pub(crate) fn parse_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Error> {
     let header_name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| Error::config(format!("{name:?} is not a valid header name")))?;
-    let header_value = HeaderValue::from_str(value)
+    let mut header_value = HeaderValue::from_str(value)
         .map_err(|_| Error::config(format!("the value of header {name:?} is not valid")))?;
+    header_value.set_sensitive(crate::redact::is_credential_header(name));
     Ok((header_name, header_value))
+}
+
+/// A header every call of a client sends ([`parse_header`]). An `Idempotency-Key` is refused:
+/// it names one logical call, and a client-wide one would have the API answer every later
+/// call with the first one's stored answer.
+fn default_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Error> {
+    let (name, value) = parse_header(name, value)?;
+    if name == "idempotency-key" {
+        return Err(Error::config(
+            "an Idempotency-Key names one logical call: give it to that call \
+             (Request::idempotency_key), not to the client",
+        ));
+    }
+    Ok((name, value))
 }
 
 fn validate_cookie((name, value): &(String, String)) -> Result<(), Error> {
@@ -1111,6 +1131,12 @@ impl Settings {
             }
         }
         self.prepared = prepared;
+        self.header_secrets = crate::redact::header_secrets(
+            self.headers
+                .iter()
+                .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+            self.cookies.iter().map(|(_, value)| value.as_str()),
+        );
     }
 }
 

@@ -196,12 +196,7 @@ fn request_id(
     options: &CallOptions,
     headers: &mut HeaderMap,
 ) -> Result<String, Error> {
-    let chosen = options.request_id.is_some()
-        || options
-            .headers
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case(REQUEST_ID));
-    if chosen {
+    if options.request_id.is_some() {
         if let Some(id) = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()) {
             return Ok(id.to_owned());
         }
@@ -269,7 +264,7 @@ fn plan(
         },
         // `Duration::MAX` is a caller's "no deadline", not an overflow.
         deadline_at: deadline.map(|d| client.clock().now().saturating_add(d)),
-        redactor: Redactor::for_call(client.fixed_secret(), options),
+        redactor: Redactor::for_call(client, options),
     })
 }
 

@@ -237,7 +237,7 @@ impl Walker {
                 info,
                 walk: PageWalk::new(info, body),
                 repeated: None,
-                redactor: Redactor::for_call(client.fixed_secret(), &options),
+                redactor: Redactor::for_call(client, &options),
             },
             options,
         ))

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use geopera_types::{HttpValidationError, Problem};
 use serde_json::Value;
 
+use crate::client::Client;
 use crate::request::CallOptions;
 use crate::secret::Secret;
 use crate::Error;
@@ -34,6 +35,63 @@ pub(crate) struct Redactor {
     secrets: [Option<Secret>; 2],
     /// The credentials the request body carried (a share link's password, delivery headers).
     body: Option<Arc<[Secret]>>,
+    /// The credentials sent as headers added by hand, the client's and the call's
+    /// ([`header_secrets`]).
+    headers: Option<Arc<[Secret]>>,
+}
+
+/// Headers whose value is a credential whoever adds them: kept out of errors like the
+/// client's own token, and marked sensitive on the wire.
+const CREDENTIAL_HEADERS: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "cookie",
+];
+
+/// Cookie values shorter than this are not redacted one by one: a cookie such as `lang=en`
+/// is no credential, and redacting `en` would mangle every word of a message holding it.
+/// Session cookies are far longer. (The whole `Cookie` header a caller set is redacted too.)
+const MIN_COOKIE_SECRET_BYTES: usize = 16;
+
+/// Whether a header of this name carries a credential.
+pub(crate) fn is_credential_header(name: &str) -> bool {
+    CREDENTIAL_HEADERS
+        .iter()
+        .any(|credential| name.eq_ignore_ascii_case(credential))
+}
+
+/// The credentials in headers added by hand (`(name, value)` pairs) and in cookie values:
+/// each credential header's value, and for an `Authorization` the credentials after its
+/// scheme too, which is what a server that echoes it usually repeats. `None` when there are
+/// none, as for most clients and calls.
+pub(crate) fn header_secrets<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    cookies: impl IntoIterator<Item = &'a str>,
+) -> Option<Arc<[Secret]>> {
+    let mut found = Vec::new();
+    for (name, value) in headers {
+        if !is_credential_header(name) {
+            continue;
+        }
+        let value = value.trim();
+        if let Some((_scheme, credentials)) = value.split_once(' ') {
+            found.push(credentials.trim());
+        }
+        found.push(value);
+    }
+    found.extend(
+        cookies
+            .into_iter()
+            .filter(|value| value.len() >= MIN_COOKIE_SECRET_BYTES),
+    );
+    found.retain(|secret| !secret.is_empty());
+    (!found.is_empty()).then(|| {
+        found
+            .into_iter()
+            .map(|secret| Secret::new(secret.to_owned()))
+            .collect()
+    })
 }
 
 impl std::fmt::Debug for Redactor {
@@ -43,12 +101,30 @@ impl std::fmt::Debug for Redactor {
 }
 
 impl Redactor {
-    /// The credentials of a call made with `options` by a client whose fixed credential, if
-    /// it has one, is `fixed`.
-    pub(crate) fn for_call(fixed: Option<&Secret>, options: &CallOptions) -> Self {
+    /// The credentials of a call made with `options` by `client`: its fixed credential, if
+    /// it has one, and those of the headers it and the call add.
+    pub(crate) fn for_call(client: &Client, options: &CallOptions) -> Self {
+        let headers = if options.headers.is_empty() {
+            client.settings.header_secrets.clone()
+        } else {
+            let client_secrets = client.settings.header_secrets.iter().flat_map(|s| s.iter());
+            let call_secrets = header_secrets(
+                options
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+                [],
+            );
+            let all: Vec<Secret> = client_secrets
+                .chain(call_secrets.iter().flat_map(|s| s.iter()))
+                .cloned()
+                .collect();
+            (!all.is_empty()).then(|| all.into())
+        };
         Redactor {
-            secrets: [fixed.cloned(), options.api_key.clone()],
+            secrets: [client.fixed_secret().cloned(), options.api_key.clone()],
             body: options.body_secrets.clone(),
+            headers,
         }
     }
 
@@ -57,7 +133,7 @@ impl Redactor {
     pub(crate) fn with_credential(&self, secret: &Secret) -> Self {
         Redactor {
             secrets: [Some(secret.clone()), self.secrets[1].clone()],
-            body: self.body.clone(),
+            ..self.clone()
         }
     }
 
@@ -68,6 +144,7 @@ impl Redactor {
             .iter()
             .flatten()
             .chain(self.body.iter().flat_map(|body| body.iter()))
+            .chain(self.headers.iter().flat_map(|headers| headers.iter()))
             .map(Secret::expose)
             .filter(|secret| !secret.is_empty())
             .flat_map(|secret| {

@@ -5,6 +5,7 @@ fn redactor() -> Redactor {
     Redactor {
         secrets: [Some(Secret::new("gpra_abc".into())), None],
         body: None,
+        headers: None,
     }
 }
 
@@ -48,6 +49,7 @@ fn an_excerpt_cut_inside_a_credential_loses_the_part_it_kept() {
     let r = Redactor {
         secrets: [Some(Secret::new(secret.into())), None],
         body: None,
+        headers: None,
     };
     let body = format!("{{\"features\":\"{}{secret}\"}}", "x".repeat(160));
     let source = serde_json::from_str::<u64>("true").expect_err("not a number");

@@ -153,8 +153,23 @@ impl<I> Request<I> {
     }
 
     /// Adds a header to this call; an invalid name or value fails the call before sending.
+    ///
+    /// The three headers that have their own setter mean the same through this one:
+    /// `Idempotency-Key` is [`idempotency_key`](Self::idempotency_key) (so no key is
+    /// generated in its place), `x-api-key` is [`api_key`](Self::api_key) (kept out of errors
+    /// like any credential) and `X-Request-Id` is [`request_id`](Self::request_id), whatever
+    /// the case of the name.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.options.headers.push((name.into(), value.into()));
+        let (name, value) = (name.into(), value.into());
+        if name.eq_ignore_ascii_case("idempotency-key") {
+            self.options.idempotency_key = Some(value);
+        } else if name.eq_ignore_ascii_case("x-api-key") {
+            self.options.api_key = Some(Secret::new(value));
+        } else if name.eq_ignore_ascii_case("x-request-id") {
+            self.options.request_id = Some(value);
+        } else {
+            self.options.headers.push((name, value));
+        }
         self
     }
 

@@ -914,6 +914,76 @@ async fn a_server_that_echoes_the_credentials_never_gets_them_into_an_error() {
     }
 }
 
+/// Credentials a caller sends as headers added by hand — the client's or the call's own
+/// `Authorization`, `Proxy-Authorization` or `x-api-key`, a long cookie value — are kept out
+/// of errors as the client's token is, when a server quotes the headers it was sent.
+#[tokio::test]
+async fn a_server_that_echoes_credentials_sent_as_plain_headers_never_gets_them_into_an_error() {
+    const CLIENT_TOKEN: &str = "gpra_set_as_a_default_header";
+    const CALL_PROXY: &str = "cHJveHktdXNlcjpwcm94eS1wYXNz";
+    const CALL_KEY: &str = "gpra_set_as_a_call_header";
+    const SESSION: &str = "session-cookie-0123456789abcdef";
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        let quoted: Vec<String> = seen
+            .headers
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        let body = serde_json::json!({"title": "Echo", "status": 500, "detail": quoted.join(", ")});
+        json(
+            500,
+            &[("content-type", "application/problem+json")],
+            &body.to_string(),
+        )
+    });
+    let client = geopera::Client::builder()
+        .base_url(server.url())
+        .header("Authorization", format!("Bearer {CLIENT_TOKEN}"))
+        .cookie("lang", "en")
+        .cookie("session", SESSION)
+        .retries(0)
+        .build()
+        .expect("valid");
+    let request = Request::new(CatalogSearchInput::new(HOST))
+        .header("Proxy-Authorization", format!("Basic {CALL_PROXY}"))
+        .header("X-API-KEY", CALL_KEY);
+    let err = catalog_search::send(&client, request)
+        .await
+        .expect_err("an error answer");
+    let shown = everything_shown(&err);
+    for secret in [CLIENT_TOKEN, CALL_PROXY, CALL_KEY, SESSION] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    assert!(shown.contains("[redacted]"), "{shown}");
+    assert!(
+        shown.contains("lang=en"),
+        "a short cookie is no credential and stays readable: {shown}"
+    );
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].header("x-api-key"),
+        Some(CALL_KEY),
+        "sent all the same"
+    );
+}
+
+/// A client-wide `Idempotency-Key` would make every call replay the first one's answer.
+#[test]
+fn an_idempotency_key_for_every_call_is_refused() {
+    let error = geopera::Client::builder()
+        .header("Idempotency-Key", "one-for-all")
+        .build()
+        .expect_err("refused");
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    assert!(error.to_string().contains("Idempotency-Key"), "{error}");
+    let client = geopera::Client::new("http://127.0.0.1:9").expect("valid");
+    let error = client
+        .with_headers([("idempotency-key", "one-for-all")])
+        .expect_err("refused");
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+}
+
 /// The credentials a body carries (a share link's token and password, a subscription's
 /// delivery headers) are kept out of errors as the call's own are: a 422 that echoes the
 /// input, or a problem that quotes it, shows `[redacted]` instead, typed call or `invoke`.

@@ -183,6 +183,42 @@ async fn a_reset_after_the_body_never_creates_a_second_order() {
 }
 
 #[tokio::test]
+async fn a_key_given_as_a_header_is_the_callers_key_and_makes_a_repeat_one_order() {
+    let emu = emulator_with("503;after;op=orders.archive.place;times=1");
+    let capture = capture(&emu);
+    let client = client_with(&emu, quick());
+    // The same logical call twice, as a caller who lost the first answer would repeat it.
+    for _ in 0..2 {
+        let request = Request::new(archive_order(&capture, "header-key"))
+            .header("IDEMPOTENCY-KEY", "caller-key-7");
+        orders_archive_place::send(&client, request)
+            .await
+            .expect("placed");
+    }
+    let sent = seen(&emu, "orders.archive.place");
+    assert_eq!(sent.len(), 3, "a retry after the 503, then the repeat");
+    for request in &sent {
+        assert_eq!(
+            request
+                .headers
+                .get_all("idempotency-key")
+                .iter()
+                .collect::<Vec<_>>(),
+            [&b"caller-key-7"[..]],
+            "the caller's key, alone, on every attempt of both calls"
+        );
+    }
+    assert_eq!(emu.executed("orders.archive.place"), 1);
+    assert_eq!(
+        order_names(&emu)
+            .iter()
+            .filter(|n| *n == "header-key")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
 async fn retries_can_be_switched_off_per_call() {
     let emu = emulator_with("503;op=catalog.search;times=1");
     let request = Request::new(CatalogSearchInput::new(HOST)).retries(0);
