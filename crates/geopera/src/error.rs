@@ -215,6 +215,24 @@ pub enum Error {
         /// The id of the call whose answer repeated the cursor ([`Error::request_id`]).
         request_id: Option<Box<str>>,
     },
+    /// A page walk by `offset` or by page number stopped because the API answered the next
+    /// page with the same items as the last one: it ignored where the walk asked to go on
+    /// from, and asking again would go round for ever. Every page before the repeat was
+    /// yielded; whatever the API holds beyond them was not, and this error, the walk's last
+    /// item, says so.
+    #[error(
+        "{operation_id} answered a page with the same items as the page before; the walk \
+         stopped after {pages} pages instead of going round again, so later pages may be missing"
+    )]
+    #[non_exhaustive]
+    RepeatedPage {
+        /// The paged operation.
+        operation_id: &'static str,
+        /// How many pages the walk yielded, not counting the repeat.
+        pages: u64,
+        /// The id of the call whose answer repeated the page ([`Error::request_id`]).
+        request_id: Option<Box<str>>,
+    },
     /// The client configuration is unusable (bad base URL, unreadable CA file, ...).
     #[error("invalid client configuration: {0}")]
     Config(String),
@@ -301,7 +319,8 @@ pub enum ErrorKind {
     /// The body failed the input checks: locally before sending, or by the API (422).
     Validation,
     /// The API failed (5xx), or misbehaved: a page walk's cursor came round again
-    /// ([`Error::RepeatedCursor`]). Retryable for 500, 502, 503 and 504.
+    /// ([`Error::RepeatedCursor`]) or a page was answered twice ([`Error::RepeatedPage`]).
+    /// Retryable for 500, 502, 503 and 504.
     Server,
     /// The request could not be sent or the answer not read completely. Retryable.
     Transport,
@@ -456,7 +475,7 @@ impl Error {
             Error::Transport { .. } => ErrorKind::Transport,
             Error::Decode { .. } => ErrorKind::Decode,
             Error::TooLarge { .. } => ErrorKind::TooLarge,
-            Error::RepeatedCursor { .. } => ErrorKind::Server,
+            Error::RepeatedCursor { .. } | Error::RepeatedPage { .. } => ErrorKind::Server,
             Error::WouldDeadlock { .. } | Error::InvalidRequest { .. } => ErrorKind::InvalidRequest,
             Error::Config(_) => ErrorKind::Config,
             Error::SignIn { .. } => ErrorKind::Auth,
@@ -553,7 +572,8 @@ impl Error {
             | Error::Decode { operation_id, .. }
             | Error::TooLarge { operation_id, .. }
             | Error::WouldDeadlock { operation_id, .. }
-            | Error::RepeatedCursor { operation_id, .. } => Some(operation_id),
+            | Error::RepeatedCursor { operation_id, .. }
+            | Error::RepeatedPage { operation_id, .. } => Some(operation_id),
             Error::InvalidRequest { operation_id, .. } => Some(operation_id),
             Error::Config(_) | Error::SignIn { .. } => None,
         }
@@ -569,7 +589,10 @@ impl Error {
             | Error::Timeout { attempts, .. }
             | Error::Transport { attempts, .. }
             | Error::TooLarge { attempts, .. } => *attempts,
-            Error::Validation { .. } | Error::Decode { .. } | Error::RepeatedCursor { .. } => 1,
+            Error::Validation { .. }
+            | Error::Decode { .. }
+            | Error::RepeatedCursor { .. }
+            | Error::RepeatedPage { .. } => 1,
             Error::InvalidInput { .. }
             | Error::WouldDeadlock { .. }
             | Error::InvalidRequest { .. }
@@ -595,6 +618,7 @@ impl Error {
             | Error::TooLarge { request_id, .. }
             | Error::WouldDeadlock { request_id, .. }
             | Error::RepeatedCursor { request_id, .. }
+            | Error::RepeatedPage { request_id, .. }
             | Error::InvalidRequest { request_id, .. } => request_id.as_deref(),
             Error::InvalidInput { .. } | Error::Config(_) | Error::SignIn { .. } => None,
         }
@@ -613,6 +637,7 @@ impl Error {
             | Error::TooLarge { request_id, .. }
             | Error::WouldDeadlock { request_id, .. }
             | Error::RepeatedCursor { request_id, .. }
+            | Error::RepeatedPage { request_id, .. }
             | Error::InvalidRequest { request_id, .. } => *request_id = Some(id.into()),
             Error::InvalidInput { .. } | Error::Config(_) | Error::SignIn { .. } => {}
         }
@@ -749,7 +774,7 @@ impl Error {
         }
     }
 
-    /// A blocking call that would wait for a slot only its own thread can free.
+    /// A page walk that stopped on a cursor it had followed before.
     pub(crate) fn repeated_cursor(operation_id: &'static str, pages: u64) -> Self {
         Error::RepeatedCursor {
             operation_id,
@@ -758,6 +783,16 @@ impl Error {
         }
     }
 
+    /// A page walk that stopped on a page answered twice.
+    pub(crate) fn repeated_page(operation_id: &'static str, pages: u64) -> Self {
+        Error::RepeatedPage {
+            operation_id,
+            pages,
+            request_id: None,
+        }
+    }
+
+    /// A blocking call that would wait for a slot only its own thread can free.
     pub(crate) fn would_deadlock(operation_id: &'static str) -> Self {
         Error::WouldDeadlock {
             operation_id,

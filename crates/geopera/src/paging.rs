@@ -3,9 +3,10 @@
 //! The generator marks each operation's paging style from its input fields (cursor
 //! `limit`+`next`, `limit`+`offset`, `page`+`size`, `limit`+`page`); one [`Walker`] here
 //! knows how to move each style forward and when to stop: on a short or empty page, on a page
-//! past `totalPages`, when the cursor is absent, or when a cursor repeats. The last of these is
-//! the API going wrong, and more pages may lie beyond it, so the walk ends with an
-//! [`Error::RepeatedCursor`] item rather than quietly.
+//! past `totalPages`, when the cursor is absent, when a cursor repeats, or when a page comes
+//! back with the same items as the one before. The last two are the API going wrong, and more
+//! pages may lie beyond them, so the walk ends with an [`Error::RepeatedCursor`] or
+//! [`Error::RepeatedPage`] item rather than quietly.
 
 use std::pin::Pin;
 
@@ -73,16 +74,20 @@ pub(crate) fn items_of(page: Value) -> Vec<Value> {
     }
 }
 
-/// How many items a page holds, counted where [`items_of`] finds them, without taking it apart.
-fn count_items(page: &Value) -> usize {
+/// The items of a page where [`items_of`] finds them, without taking it apart.
+fn items_in(page: &Value) -> Option<&Vec<Value>> {
     match page {
-        Value::Array(items) => items.len(),
+        Value::Array(items) => Some(items),
         Value::Object(members) => page_item_field(members)
             .and_then(|field| members.get(field))
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len),
-        _ => 0,
+            .and_then(Value::as_array),
+        _ => None,
     }
+}
+
+/// How many items a page holds, counted where [`items_of`] finds them.
+fn count_items(page: &Value) -> usize {
+    items_in(page).map_or(0, Vec::len)
 }
 
 /// Where a page walk is, for code that fetches the pages itself: the body of the next request,
@@ -93,7 +98,10 @@ fn count_items(page: &Value) -> usize {
 /// `limit`/`offset`, `page`/`size` or `limit`/`page`, stopping on an empty or short page, past
 /// `totalPages`, or without a cursor. A cursor that comes round again also stops the walk, and
 /// [`advance`](Self::advance) reports it as [`Error::RepeatedCursor`], since the server named a
-/// next page that the walk does not fetch.
+/// next page that the walk does not fetch; and an offset or page-number walk answered the same
+/// page twice (its first and last item unchanged) stops with [`Error::RepeatedPage`], since
+/// the server ignored where it asked to go on from. Past the largest `offset` or `page` a body
+/// can hold, a walk ends.
 ///
 /// ```
 /// use geopera::PageWalk;
@@ -117,6 +125,9 @@ pub struct PageWalk {
     /// Pages moved past so far.
     pages: u64,
     cursors: CursorTrail,
+    /// The first and last item of the last page of an offset or page-number walk, to tell a
+    /// page answered again.
+    last_ends: Option<(Value, Value)>,
 }
 
 fn as_i64(body: &Map<String, Value>, key: &str) -> Option<i64> {
@@ -132,6 +143,7 @@ impl PageWalk {
             done: false,
             pages: 0,
             cursors: CursorTrail::new(),
+            last_ends: None,
         }
     }
 
@@ -151,7 +163,9 @@ impl PageWalk {
     /// # Errors
     ///
     /// [`Error::RepeatedCursor`] when `page` names a cursor this walk has followed before: the
-    /// walk is over, though the server pointed past this page.
+    /// walk is over, though the server pointed past this page. [`Error::RepeatedPage`] when
+    /// `page` holds the same items as the page before it: the walk is over, and `page` is not
+    /// counted.
     pub fn advance(&mut self, page: &Value, items: usize) -> Result<(), Error> {
         if self.done {
             // No request was due, so `page` answers none of this walk's: nothing moves.
@@ -177,12 +191,20 @@ impl PageWalk {
                 _ => self.done = true,
             },
             Paging::Offset => {
+                self.refuse_a_repeat(page)?;
                 let limit = as_i64(&self.body, "limit").unwrap_or(count);
                 let offset = as_i64(&self.body, "offset").unwrap_or(0);
-                self.body.insert("offset".into(), (offset + count).into());
-                self.done = count < limit;
+                // No page lies past the largest offset a body can name.
+                match offset.checked_add(count) {
+                    Some(next) => {
+                        self.body.insert("offset".into(), next.into());
+                        self.done = count < limit;
+                    }
+                    None => self.done = true,
+                }
             }
             Paging::PageSize | Paging::LimitPage => {
+                self.refuse_a_repeat(page)?;
                 let per_page_key = if self.info.paging == Paging::PageSize {
                     "size"
                 } else {
@@ -199,13 +221,39 @@ impl PageWalk {
                     .get("context")
                     .and_then(|context| context.get("page"))
                     .and_then(Value::as_i64)
-                    .filter(|answered| *answered == current + 1)
+                    .filter(|answered| Some(*answered) == current.checked_add(1))
                     .unwrap_or(current);
-                self.body.insert("page".into(), (answered + 1).into());
-                self.done =
-                    count < per_page || total_pages.is_some_and(|total| current + 1 >= total);
+                // No page lies past the largest number a body can name.
+                match answered.checked_add(1) {
+                    Some(next) => {
+                        self.body.insert("page".into(), next.into());
+                        self.done = count < per_page
+                            || total_pages.is_some_and(|total| current + 1 >= total);
+                    }
+                    None => self.done = true,
+                }
             }
         }
+        Ok(())
+    }
+
+    /// Ends the walk with [`Error::RepeatedPage`] when `page` holds the same items as the page
+    /// before it, told by its first and last item: a server that ignores `offset` or `page`
+    /// answers the same page again for ever, and no cursor shows it.
+    fn refuse_a_repeat(&mut self, page: &Value) -> Result<(), Error> {
+        let ends = items_in(page).and_then(|items| Some((items.first()?, items.last()?)));
+        let repeated = match (&self.last_ends, ends) {
+            (Some((first, last)), Some((now_first, now_last))) => {
+                first == now_first && last == now_last
+            }
+            _ => false,
+        };
+        if repeated {
+            self.done = true;
+            self.pages -= 1;
+            return Err(Error::repeated_page(self.info.id, self.pages));
+        }
+        self.last_ends = ends.map(|(first, last)| (first.clone(), last.clone()));
         Ok(())
     }
 }
@@ -259,7 +307,7 @@ impl Walker {
             tracing::warn!(
                 operation_id = self.info.id,
                 pages = self.walk.pages(),
-                "the API repeated a cursor; stopping"
+                "{error}"
             );
             self.repeated = Some(error);
         }
@@ -342,10 +390,16 @@ async fn step<T>(
                 Err(error) => Some((Err(error), Walk::Done)),
                 Ok((page, request_id)) => {
                     walker.advance(&page);
+                    let stop = walker.repeated.take();
+                    // A page answered again holds nothing new: the error takes its place.
+                    if let Some(error @ Error::RepeatedPage { .. }) = stop {
+                        return Some((Err(error.with_request_id(&request_id)), Walk::Done));
+                    }
                     let item = convert(page)
                         .map_err(|(page, e)| decode_error(&walker, &request_id, &page, e));
-                    // The page is yielded first; the error that stops the walk comes after it.
-                    let next = match walker.repeated.take() {
+                    // A page with a repeated cursor is new: it is yielded first, and the error
+                    // that stops the walk comes after it.
+                    let next = match stop {
                         Some(error) => Walk::Failed(error.with_request_id(&request_id)),
                         None => Walk::Ready(client, walker, options),
                     };

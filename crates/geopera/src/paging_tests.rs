@@ -82,7 +82,8 @@ fn offset_and_page_walks_stop_on_a_short_page() {
 #[test]
 fn a_stac_search_answering_page_0_as_page_1_is_not_read_twice() {
     let mut pages = walk("stac.search", json!({"limit": 2}));
-    let answer = |page: i64| json!({"features": [1, 2], "context": {"page": page}});
+    let answer =
+        |page: i64| json!({"features": [page * 10, page * 10 + 1], "context": {"page": page}});
     advance(&mut pages, answer(1)).expect("moves on");
     assert_eq!(pages.next_body().map(|body| &body["page"]), Some(&json!(2)));
     advance(&mut pages, answer(2)).expect("moves on");
@@ -114,5 +115,58 @@ fn items_are_counted_where_they_are_split_from() {
         json!("neither"),
     ] {
         assert_eq!(count_items(&page), items_of(page.clone()).len(), "{page}");
+    }
+}
+
+#[test]
+fn a_walk_answered_the_same_page_again_stops_with_an_error() {
+    for (operation, body, page) in [
+        (
+            "items.list",
+            json!({"limit": 2, "offset": 0}),
+            json!({"items": [{"id": 1}, {"id": 2}]}),
+        ),
+        (
+            "orders.list",
+            json!({"page": 0, "size": 2}),
+            json!({"content": [{"id": 1}, {"id": 2}]}),
+        ),
+    ] {
+        let mut walk = walk(operation, body);
+        advance(&mut walk, page.clone()).expect("a first page");
+        match advance(&mut walk, page) {
+            Err(Error::RepeatedPage {
+                operation_id,
+                pages,
+                ..
+            }) => assert_eq!((operation_id, pages), (operation, 1)),
+            other => panic!("{operation}: a repeated page is not a quiet end: {other:?}"),
+        }
+        assert!(walk.next_body().is_none(), "{operation}: the walk is over");
+        assert_eq!(walk.pages(), 1);
+    }
+    // Pages that share only their first item, or only their last, are different pages.
+    let mut offsets = walk("items.list", json!({"limit": 2}));
+    advance(&mut offsets, json!({"items": [1, 2]})).expect("moves on");
+    advance(&mut offsets, json!({"items": [1, 3]})).expect("another page");
+    advance(&mut offsets, json!({"items": [4, 3]})).expect("another page");
+    assert!(offsets.next_body().is_some());
+}
+
+#[test]
+fn a_walk_ends_past_the_largest_offset_or_page_a_body_can_name() {
+    let mut offsets = walk("items.list", json!({"limit": 2, "offset": i64::MAX - 1}));
+    advance(&mut offsets, json!({"items": [1, 2]})).expect("ends quietly");
+    assert!(offsets.next_body().is_none());
+
+    for style in [
+        json!({"page": i64::MAX, "size": 2}),
+        json!({"page": i64::MAX - 1, "size": 2}),
+    ] {
+        let mut pages = walk("orders.list", style.clone());
+        // The STAC convention: the answer says it is the page after the one asked for.
+        let answered = json!({"content": [1, 2], "context": {"page": i64::MAX}});
+        advance(&mut pages, answered).expect("no overflow");
+        assert!(pages.next_body().is_none(), "{style}");
     }
 }

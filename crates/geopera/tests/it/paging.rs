@@ -217,3 +217,74 @@ fn a_blocking_walk_ends_with_the_same_error_on_a_repeated_cursor() {
         catalog_search::items_blocking(&client, CatalogSearchInput::new(HOST).limit(1)).collect();
     assert_cut_short(&server, walked);
 }
+
+/// A server that ignores `offset` and answers every request with the first page: the walk
+/// stops at the first repeat, each item once, and its last item is an error that says the
+/// walk was cut short, instead of yielding the same page for ever.
+fn ignoring_offsets() -> Hostile {
+    Hostile::serve("127.0.0.1", |_| {
+        json(
+            200,
+            &[],
+            r#"{"items": [{"id": "first"}, {"id": "second"}]}"#,
+        )
+    })
+}
+
+fn assert_stopped_on_the_repeat(
+    server: &Hostile,
+    walked: Vec<Result<serde_json::Value, geopera::Error>>,
+) {
+    let mut walked = walked.into_iter();
+    let items: Vec<serde_json::Value> = walked
+        .by_ref()
+        .take(2)
+        .map(|item| item.expect("an item")["id"].clone())
+        .collect();
+    assert_eq!(items, ["first", "second"]);
+    match walked.next() {
+        Some(Err(error @ geopera::Error::RepeatedPage { pages: 1, .. })) => {
+            assert_eq!(error.operation_id(), Some("items.list"));
+            assert_eq!(error.kind(), geopera::ErrorKind::Server);
+            assert!(error.request_id().is_some(), "names the call that repeated");
+            assert!(
+                error.to_string().contains("later pages may be missing"),
+                "{error}"
+            );
+        }
+        other => panic!("the walk must end with RepeatedPage after 1 page: {other:?}"),
+    }
+    assert!(walked.next().is_none(), "nothing after the error");
+    let offsets: Vec<serde_json::Value> = server
+        .seen()
+        .iter()
+        .map(|seen| {
+            serde_json::from_slice::<serde_json::Value>(&seen.body).expect("JSON")["offset"].clone()
+        })
+        .collect();
+    assert_eq!(offsets, [serde_json::json!(0), serde_json::json!(2)]);
+}
+
+#[tokio::test]
+async fn a_walk_stops_where_the_server_answers_the_next_offset_with_the_same_page() {
+    let server = ignoring_offsets();
+    let client = geopera::AuthenticatedClient::builder("gpra_test_key")
+        .base_url(server.url())
+        .build()
+        .expect("valid configuration");
+    let body = ItemsListInput::new("p-1").limit(2).offset(0);
+    let walked = items_list::items(&client, body).collect().await;
+    assert_stopped_on_the_repeat(&server, walked);
+}
+
+#[test]
+fn a_blocking_walk_stops_the_same_way_on_a_repeated_page() {
+    let server = ignoring_offsets();
+    let client = geopera::AuthenticatedClient::builder("gpra_test_key")
+        .base_url(server.url())
+        .build()
+        .expect("valid configuration");
+    let body = ItemsListInput::new("p-1").limit(2).offset(0);
+    let walked = items_list::items_blocking(&client, body).collect();
+    assert_stopped_on_the_repeat(&server, walked);
+}
