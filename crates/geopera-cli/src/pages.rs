@@ -75,6 +75,14 @@ pub(crate) async fn walk(
                     info.id
                 ))
             })?;
+        // A page answered again ends the walk with an error before it is printed twice; a
+        // cursor that came round again ends it after its page, which is new, is printed.
+        // Either way what was printed stays printed, and the exit code says it may not be
+        // everything.
+        let moved = walk.advance(&page, items.len());
+        if let Err(error @ geopera::Error::RepeatedPage { .. }) = &moved {
+            return Err(Failure::other(error.to_string()));
+        }
         match &settings.jq {
             // `--jq` filters each item; its results are printed as lines, as they come.
             Some(expr) => {
@@ -94,10 +102,7 @@ pub(crate) async fn walk(
                 }
             }
         }
-        // A cursor that came round again ends the walk with an error: what was printed
-        // stays printed, and the exit code says it may not be everything.
-        walk.advance(&page, items.len())
-            .map_err(|e| Failure::other(e.to_string()))?;
+        moved.map_err(|e| Failure::other(e.to_string()))?;
     }
     Ok(())
 }

@@ -1890,6 +1890,48 @@ fn all_stops_with_an_error_when_the_server_repeats_a_cursor() {
     );
 }
 
+/// A server that ignores `offset` and answers every page with the first: `--all` prints its
+/// items once, then fails (exit 1) saying why it stopped, instead of printing them for ever.
+#[test]
+fn all_stops_with_an_error_when_the_server_answers_the_same_page_again() {
+    let url = test_server(10, |_| {
+        (
+            200,
+            r#"{"items":[{"id":"first"},{"id":"second"}]}"#.to_owned(),
+        )
+    });
+    let s = setup();
+    let out = s
+        .bare()
+        .env("GEOPERA_API_URL", &url)
+        .env("GEOPERA_API_TOKEN", "gpra_test")
+        .args([
+            "items",
+            "list",
+            "--project-id",
+            "p",
+            "--limit",
+            "2",
+            "--all",
+        ])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let ids: Vec<String> = stdout
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("an item")["id"].to_string())
+        .collect();
+    assert_eq!(ids, [r#""first""#, r#""second""#]);
+    assert!(
+        stderr.contains("Error:")
+            && stderr.contains("same items as the page before")
+            && stderr.contains("after 1 pages"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn text_from_the_server_cannot_steer_the_terminal() {
     let s = setup();
