@@ -716,7 +716,10 @@ impl<C> ClientBuilder<C> {
     /// Whether redirects are followed (default `false`, as in the Python SDK), up to 10 per
     /// attempt. A hop to another origin (scheme, host or port) carries no credential: only
     /// `User-Agent` and the `Accept` headers go with it — never `Authorization`, `x-api-key`,
-    /// cookies, the `Idempotency-Key` or a header you added.
+    /// cookies, the `Idempotency-Key` or a header you added. Nor does a body holding one: a
+    /// 307 or 308 to another origin, which would repeat the body, is not followed for an
+    /// operation whose body carries credentials (a share link's token and password, a
+    /// subscription's delivery headers); its answer is the redirect itself.
     pub fn follow_redirects(mut self, follow: bool) -> Self {
         self.config.follow_redirects = follow;
         self

@@ -220,6 +220,8 @@ struct Plan {
     request_id: String,
     /// Whether ambiguous failures may be retried.
     safe: bool,
+    /// Whether the body holds credentials ([`crate::redirect::Hop::secret_body`]).
+    secret_body: bool,
     max_retries: u32,
     timeout: Option<Duration>,
     /// When the whole call must be over, on the client's clock.
@@ -255,6 +257,7 @@ fn plan(
         headers,
         request_id,
         safe: info.retry == RetryClass::Safe || has_key,
+        secret_body: options.body_secrets.is_some(),
         max_retries: options.retries.unwrap_or(settings.retry.max_retries),
         // A stream may legitimately take long: only the deadline and read timeout apply.
         timeout: if stream {
@@ -456,7 +459,7 @@ async fn exchange<S>(
             )
         }
     };
-    let mut hop = Hop::first(&plan.url, headers, payload);
+    let mut hop = Hop::first(&plan.url, headers, payload, plan.secret_body);
     let mut response = loop {
         let mut request = face
             .http

@@ -5,7 +5,9 @@
 //! host. So the HTTP clients the SDK builds never follow redirects themselves: the call engine
 //! follows them here, and a hop to another origin (scheme, host or port) carries only headers
 //! known to hold no secret. A `catalog.image.quicklook` redirect to a CDN thus gets the user
-//! agent and content negotiation, nothing else.
+//! agent and content negotiation, nothing else. A body is a credential's carrier too when its
+//! operation has `secret_fields` (a share link's password): a 307 or 308, which repeats the
+//! body, is not followed to another origin for such a call.
 
 use std::borrow::Cow;
 
@@ -32,25 +34,35 @@ pub(crate) struct Hop<'a> {
     pub(crate) headers: Cow<'a, HeaderMap>,
     /// The body, unless a redirect turned the request into a `GET`.
     pub(crate) body: Option<Bytes>,
+    /// Whether the body holds credentials (its operation's `secret_fields`, such as a share
+    /// link's password): such a body never goes to another origin.
+    pub(crate) secret_body: bool,
     /// How many redirects led here (0 for the request to the API itself).
     pub(crate) redirects: usize,
 }
 
 impl<'a> Hop<'a> {
-    /// The request to the API.
-    pub(crate) fn first(url: &'a str, headers: &'a HeaderMap, body: Bytes) -> Self {
+    /// The request to the API, whose body holds credentials when `secret_body` is set.
+    pub(crate) fn first(
+        url: &'a str,
+        headers: &'a HeaderMap,
+        body: Bytes,
+        secret_body: bool,
+    ) -> Self {
         Hop {
             url: Cow::Borrowed(url),
             method: Method::POST,
             headers: Cow::Borrowed(headers),
             body: Some(body),
+            secret_body,
             redirects: 0,
         }
     }
 
     /// Where a redirect answer sends the request next; `None` when the answer is not a
     /// redirect to follow (not a redirect status, no usable `Location`, a scheme other than
-    /// HTTP(S), or the chain is already [`MAX_REDIRECTS`] long), so it is handed back as is.
+    /// HTTP(S), a 307 or 308 that would carry a body holding credentials to another origin,
+    /// or the chain is already [`MAX_REDIRECTS`] long), so it is handed back as is.
     pub(crate) fn follow(&self, status: StatusCode, headers: &HeaderMap) -> Option<Hop<'a>> {
         if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
             || self.redirects >= MAX_REDIRECTS
@@ -67,7 +79,11 @@ impl<'a> Hop<'a> {
         // browsers and reqwest do; 307 and 308 repeat the request as it was.
         let becomes_get = status == StatusCode::SEE_OTHER
             || (matches!(status.as_u16(), 301 | 302) && self.method == Method::POST);
-        let mut next_headers = if current.origin() == next.origin() {
+        let same_origin = current.origin() == next.origin();
+        if !becomes_get && self.secret_body && !same_origin {
+            return None;
+        }
+        let mut next_headers = if same_origin {
             self.headers.clone().into_owned()
         } else {
             CROSS_ORIGIN_HEADERS
@@ -87,6 +103,7 @@ impl<'a> Hop<'a> {
             method,
             headers: Cow::Owned(next_headers),
             body,
+            secret_body: self.secret_body,
             redirects: self.redirects + 1,
         })
     }

@@ -15,6 +15,7 @@ fn start() -> Hop<'static> {
         method: Method::POST,
         headers: Cow::Owned(headers),
         body: Some(Bytes::from_static(b"{}")),
+        secret_body: false,
         redirects: 0,
     }
 }
@@ -57,4 +58,41 @@ fn odd_redirects_are_not_followed() {
     let mut headers = HeaderMap::new();
     headers.insert(LOCATION, HeaderValue::from_static("/again"));
     assert!(hop.follow(StatusCode::FOUND, &headers).is_none());
+}
+
+#[test]
+fn a_body_holding_credentials_is_repeated_to_its_own_origin_only() {
+    let mut secret = start();
+    secret.secret_body = true;
+    let mut headers = HeaderMap::new();
+    for location in [
+        "https://elsewhere.example.net/v",
+        "http://api.geopera.com/v",
+        "https://api.geopera.com:8443/v",
+    ] {
+        headers.insert(LOCATION, HeaderValue::from_static(location));
+        for status in [
+            StatusCode::TEMPORARY_REDIRECT,
+            StatusCode::PERMANENT_REDIRECT,
+        ] {
+            assert!(
+                secret.follow(status, &headers).is_none(),
+                "{location} {status}"
+            );
+        }
+        // A redirect that drops the body may still be followed.
+        let get = secret
+            .follow(StatusCode::SEE_OTHER, &headers)
+            .expect("followed");
+        assert_eq!((get.method, get.body), (Method::GET, None));
+    }
+    headers.insert(
+        LOCATION,
+        HeaderValue::from_static("/v2/op/share.link.validate"),
+    );
+    let same = secret
+        .follow(StatusCode::PERMANENT_REDIRECT, &headers)
+        .expect("followed");
+    assert_eq!(same.body.as_deref(), Some(&b"{}"[..]));
+    assert!(same.secret_body, "and stays kept on later hops");
 }

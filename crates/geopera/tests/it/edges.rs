@@ -135,6 +135,31 @@ async fn a_see_other_to_another_origin_is_a_get_without_credentials() {
     assert_no_credential(&seen);
 }
 
+/// A 307 or 308 repeats the body, and a share link's body holds its token and password: such
+/// a call is not followed to another origin, and the redirect comes back as the answer.
+#[tokio::test]
+async fn a_body_holding_credentials_does_not_follow_a_redirect_to_another_origin() {
+    use geopera::models::ShareLinkValidateInput;
+    use geopera::operations::share_link_validate;
+
+    let elsewhere = Hostile::serve("127.0.0.2", |_| json(200, &[], "{}"));
+    let target = format!("{}/v1/op/share.link.validate", elsewhere.url());
+    for status in [307, 308] {
+        let target = target.clone();
+        let api = Hostile::serve("127.0.0.1", move |_| redirect(status, &target));
+        let input = ShareLinkValidateInput::new("shr_token_in_the_body").password("pass-in-body");
+        let response = share_link_validate::send_detailed(&credentialed(&api), input)
+            .await
+            .expect("an answer");
+        assert_eq!(response.status.as_u16(), status);
+        assert_eq!(api.seen().len(), 1);
+    }
+    assert!(
+        elsewhere.seen().is_empty(),
+        "nothing reached the other origin"
+    );
+}
+
 #[tokio::test]
 async fn a_redirect_within_the_origin_keeps_the_credentials() {
     let api = Hostile::serve("127.0.0.1", |seen| {
