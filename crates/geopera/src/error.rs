@@ -51,7 +51,7 @@ pub enum Error {
         request_id: Option<Box<str>>,
     },
     /// The API rejected the request body (422).
-    #[error("{}: {error}", StatusCode::UNPROCESSABLE_ENTITY)]
+    #[error("{}: {}", StatusCode::UNPROCESSABLE_ENTITY, cut(&.error.to_string(), SERVER_WORDS_CHARS))]
     #[non_exhaustive]
     Validation {
         /// The operation that was called.
@@ -365,14 +365,22 @@ impl ErrorKind {
 /// The longest body excerpt kept in an error message.
 const EXCERPT_CHARS: usize = 200;
 
+/// The longest text of the server's own words (a problem's detail, a list of validation
+/// failures) in an error message: a message is read by people and written to logs, and a
+/// server may send megabytes. The whole text stays in the error's fields.
+const SERVER_WORDS_CHARS: usize = 1_000;
+
 /// The first characters of a body, for messages; never the whole body.
 fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut out: String = text.chars().take(EXCERPT_CHARS).collect();
-    if text.chars().count() > EXCERPT_CHARS {
-        out.push('…');
+    cut(&String::from_utf8_lossy(body), EXCERPT_CHARS)
+}
+
+/// `text`, or its first `max` characters and `…` when it is longer.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
     }
-    out
 }
 
 fn excerpt_suffix(body: &Bytes) -> String {
@@ -447,19 +455,30 @@ pub(crate) fn certificate_failure(error: &(dyn std::error::Error + 'static)) -> 
 }
 
 fn problem_text(problem: &Problem) -> String {
-    if problem.detail.is_empty() {
-        problem.title.clone()
+    let text = if problem.detail.is_empty() {
+        &problem.title
     } else {
-        problem.detail.clone()
-    }
+        &problem.detail
+    };
+    cut(text, SERVER_WORDS_CHARS)
 }
 
 fn list_failures(error: &HttpValidationError) -> String {
     if error.detail.is_empty() {
         return "the body failed the input checks".to_owned();
     }
-    let listed: Vec<String> = error.detail.iter().map(ToString::to_string).collect();
-    listed.join("; ")
+    let mut listed = String::new();
+    for (index, failure) in error.detail.iter().enumerate() {
+        if listed.len() > SERVER_WORDS_CHARS {
+            listed.push_str(&format!("; and {} more", error.detail.len() - index));
+            break;
+        }
+        if index > 0 {
+            listed.push_str("; ");
+        }
+        listed.push_str(&cut(&failure.to_string(), SERVER_WORDS_CHARS));
+    }
+    listed
 }
 
 impl Error {

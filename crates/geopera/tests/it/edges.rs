@@ -1009,6 +1009,65 @@ fn an_idempotency_key_for_every_call_is_refused() {
     assert!(matches!(error, Error::Config(_)), "{error:?}");
 }
 
+/// A server's words are quoted in an error's message up to a bound — a message goes to
+/// people and logs — while the error's fields keep all of them.
+#[tokio::test]
+async fn an_error_message_quotes_a_huge_problem_or_validation_list_only_in_part() {
+    let long = "w".repeat(1 << 20);
+    let failures: Vec<serde_json::Value> = (0..5_000)
+        .map(|i| json!({"loc": ["body", format!("field_{i}")], "msg": "bad", "type": "x"}))
+        .collect();
+    let answers = [
+        json(
+            500,
+            &[("content-type", "application/problem+json")],
+            &json!({"title": "Broken", "status": 500, "detail": long}).to_string(),
+        ),
+        json(
+            422,
+            &[],
+            &json!({"detail": [{"loc": ["body"], "msg": long, "type": "x"}]}).to_string(),
+        ),
+        json(422, &[], &json!({"detail": failures}).to_string()),
+    ];
+    for (index, answer) in answers.into_iter().enumerate() {
+        let reply = std::sync::Mutex::new(Some(answer));
+        let server = Hostile::serve("127.0.0.1", move |_| {
+            reply
+                .lock()
+                .expect("not poisoned")
+                .take()
+                .unwrap_or_else(|| json(500, &[], "{}"))
+        });
+        let client = Client::builder()
+            .base_url(server.url())
+            .retries(0)
+            .build()
+            .expect("valid");
+        let err = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+            .await
+            .expect_err("an error answer");
+        let message = err.to_string();
+        assert!(
+            message.len() < 2_000,
+            "answer {index}: {} bytes",
+            message.len()
+        );
+        assert!(
+            message.contains('…') || message.ends_with("(and 4999 more)"),
+            "answer {index} says it was cut: {message}"
+        );
+        match &err {
+            Error::Api { problem, .. } => assert_eq!(problem.detail.len(), 1 << 20),
+            Error::Validation { error, .. } => assert!(
+                error.detail.len() == 5_000 || error.detail[0].msg.len() == 1 << 20,
+                "answer {index}: the fields keep every failure whole"
+            ),
+            other => panic!("answer {index}: {other:?}"),
+        }
+    }
+}
+
 /// The credentials a body carries (a share link's token and password, a subscription's
 /// delivery headers) are kept out of errors as the call's own are: a 422 that echoes the
 /// input, or a problem that quotes it, shows `[redacted]` instead, typed call or `invoke`.
