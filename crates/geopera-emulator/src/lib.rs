@@ -124,6 +124,7 @@
 //! | webhook deliveries waiting; more drops the oldest | 10,000 | — | — |
 //! | one webhook delivery attempt | 5 s | — | — |
 //! | a request body (an operation's, an upload `PUT`) sending nothing; longer is 408 | [`BODY_IDLE_TIMEOUT`], 30 s | — | — |
+//! | a whole request body, but an upload `PUT`'s, from the request's start; longer is 408 for an operation, a failed body for sign-in and control routes | [`BODY_DEADLINE`], 60 s | — | — |
 //! | webhook attempts before giving up | 8 | — | — |
 //! | records of one family per organization (projects, jobs, uploads, ...); more is 422 | 10,000 | — | — |
 //! | storage per organization: open upload reservations plus completed uploads; more is 402 | [`STORAGE_QUOTA_BYTES`], 10 GiB | — | — |
@@ -417,6 +418,7 @@
 //!
 #![doc = include_str!("../docs/operations.md")]
 
+mod body_deadline;
 mod catalog;
 mod changes;
 mod clock;
@@ -456,6 +458,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::watch;
 
+pub use crate::body_deadline::BODY_DEADLINE;
 pub use crate::clock::{ManualClock, DEFAULT_START_UNIX_SECS};
 pub use crate::conn::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use crate::control::CONTROL_PREFIX;

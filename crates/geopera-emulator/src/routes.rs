@@ -32,17 +32,20 @@ pub(crate) fn router(shared: Arc<Shared>, control: bool) -> Router {
             "/wmts/{item}/{matrix_set}/{level}/{column}/{row}",
             get(wmts_tile),
         )
+        .merge(oidc::router(body_limit));
+    if control {
+        router = router.merge(control::router());
+    }
+    // Every body above must arrive within one deadline; an upload's may take as long as
+    // its size needs (`crate::body_deadline`).
+    router = router.layer(axum::middleware::from_fn(crate::body_deadline::bound));
+    router
         // Signed upload URLs: streamed, bounded by the upload's declared size rather than
         // the body limit, which its raw `Body` extractor does not apply (`crate::uploads`).
         .route(
             "/uploads/{upload_id}/{token}/{file_name}",
             put(crate::uploads::receive),
         )
-        .merge(oidc::router(body_limit));
-    if control {
-        router = router.merge(control::router());
-    }
-    router
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

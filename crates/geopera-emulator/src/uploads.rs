@@ -49,9 +49,11 @@ pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 ///
 /// # Errors
 ///
-/// 408 when nothing arrives for [`BODY_IDLE_TIMEOUT`] (`outcome` says what became of the
-/// request): a peer that stops sending would otherwise hold the request, and its
-/// connection, for as long as it likes. 400 when the body cannot be read.
+/// 408 when nothing arrives for [`BODY_IDLE_TIMEOUT`], or when the body's
+/// [`BODY_DEADLINE`](crate::BODY_DEADLINE) passes (`outcome` says what became of the
+/// request): a peer that stops sending, or sends a byte now and then, would otherwise hold
+/// the request, and its connection, for as long as it likes. 400 when the body cannot be
+/// read.
 pub(crate) async fn next_chunk(
     stream: &mut axum::body::BodyDataStream,
     outcome: &str,
@@ -68,10 +70,14 @@ pub(crate) async fn next_chunk(
             )
         })?;
     next.transpose().map_err(|e| {
-        ApiError::problem(
-            StatusCode::BAD_REQUEST,
-            format!("the body could not be read: {e}"),
-        )
+        if crate::body_deadline::is_deadline(&e) {
+            ApiError::problem(StatusCode::REQUEST_TIMEOUT, format!("{e}; {outcome}"))
+        } else {
+            ApiError::problem(
+                StatusCode::BAD_REQUEST,
+                format!("the body could not be read: {e}"),
+            )
+        }
     })
 }
 

@@ -350,6 +350,15 @@ impl Form {
                     "invalid_request",
                     format!("the form body is larger than {FORM_LIMIT} bytes"),
                 )
+            } else if crate::body_deadline::is_deadline(&rejection) {
+                OAuthError::new(
+                    408,
+                    "invalid_request",
+                    format!(
+                        "the form body did not arrive within {} s",
+                        crate::BODY_DEADLINE.as_secs()
+                    ),
+                )
             } else {
                 OAuthError::invalid_request("the request body could not be read")
             }

@@ -403,3 +403,67 @@ fn an_operation_body_that_stops_arriving_is_ended_with_408() {
         200
     );
 }
+
+/// A body is bounded as a whole, not only between its bytes: a sign-in form that stalls (read
+/// by a route of its own, not the operations' reader) and an operation's body sent a byte every
+/// ten seconds are both ended once the body deadline passes, and the server answers others.
+#[test]
+fn a_stalled_sign_in_form_and_a_trickled_operation_body_end_at_the_body_deadline() {
+    use std::io::BufRead as _;
+
+    let emu = emulator(Duration::from_secs(10), Duration::from_secs(120));
+    let deadline = geopera_emulator::BODY_DEADLINE;
+    let status_within = move |mut peer: TcpStream, trickle: bool| {
+        peer.set_read_timeout(Some(Duration::from_secs(1)))
+            .expect("timeout set");
+        let started = Instant::now();
+        let mut reader = std::io::BufReader::new(peer.try_clone().expect("a clone"));
+        let mut status = String::new();
+        while started.elapsed() < deadline + Duration::from_secs(20) {
+            match reader.read_line(&mut status) {
+                Ok(_) if !status.is_empty() => return (status, started.elapsed()),
+                Ok(_) => break,
+                Err(_) if trickle => {
+                    // One more byte every ten seconds: never idle for the idle timeout.
+                    if started.elapsed().as_secs() % 10 == 0 {
+                        let _ = peer.write_all(b" ");
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+        (status, started.elapsed())
+    };
+    let mut form = TcpStream::connect(emu.addr()).expect("connects");
+    write!(
+        form,
+        "POST {}/protocol/openid-connect/token HTTP/1.1\r\nhost: {}\r\n\
+         content-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\ngrant",
+        geopera_emulator::REALM,
+        emu.addr(),
+    )
+    .expect("part of a form, then nothing");
+    let mut op = TcpStream::connect(emu.addr()).expect("connects");
+    write!(
+        op,
+        "POST /v1/op/catalog.search HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\n\
+         content-type: application/json\r\ncontent-length: 100000\r\n\r\n{{\"host_name\"",
+        emu.addr(),
+        emu.api_key()
+    )
+    .expect("part of a body");
+    let form = std::thread::spawn(move || status_within(form, false));
+    let (op_status, op_took) = status_within(op, true);
+    let (form_status, form_took) = form.join().expect("the form's peer");
+    for (status, took) in [(&op_status, op_took), (&form_status, form_took)] {
+        assert!(status.contains(" 408 "), "{status:?} after {took:?}");
+        assert!(took >= deadline - Duration::from_secs(2), "{took:?}");
+    }
+    assert_eq!(
+        exchange(
+            &mut TcpStream::connect(emu.addr()).expect("connects"),
+            &request(&emu)
+        ),
+        200
+    );
+}
