@@ -27,10 +27,14 @@ pub const CONTROL_PREFIX: &str = "/_emulator";
 /// The longest single clock move: ten years.
 const MAX_ADVANCE_SECS: u64 = 10 * 365 * 86_400;
 
-/// The latest reading the clock can be moved to, 9999-12-31T23:59:59Z: the last moment an
-/// RFC 3339 date-time can name, and far enough from `i64`'s end that no lifetime or delay the
-/// emulator adds to it overflows.
-const MAX_UNIX_SECS: i64 = 253_402_300_799;
+/// The latest reading the clock can be moved to, 9899-12-31T23:59:59Z: a century before the
+/// last moment an RFC 3339 date-time can name (the end of 9999), so that every date the
+/// emulator makes by adding a lifetime to the clock — a key's ten years at most — still has
+/// a four-digit year; and far from `i64`'s end, so no addition overflows.
+const MAX_UNIX_SECS: i64 = 250_246_627_199;
+
+/// [`MAX_UNIX_SECS`] as a date, for messages.
+const MAX_DATE: &str = "9899-12-31T23:59:59Z";
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
@@ -78,8 +82,7 @@ async fn move_clock(
     let body = body?;
     let change = ApiJson::<ClockMove>::parse(&headers, &body)?
         .ok_or_else(|| ApiError::invalid(&[], "send advance_seconds or set_unix_seconds"))?;
-    let past_the_end =
-        || format!("the clock cannot go past 9999-12-31T23:59:59Z ({MAX_UNIX_SECS})");
+    let past_the_end = || format!("the clock cannot go past {MAX_DATE} ({MAX_UNIX_SECS})");
     match (change.advance_seconds, change.set_unix_seconds) {
         (Some(secs), None) if secs > MAX_ADVANCE_SECS => {
             return Err(ApiError::invalid(
@@ -99,7 +102,7 @@ async fn move_clock(
         (None, Some(_)) => {
             return Err(ApiError::invalid(
                 &["set_unix_seconds"],
-                format!("a Unix time from 0 to {MAX_UNIX_SECS} (9999-12-31T23:59:59Z)"),
+                format!("a Unix time from 0 to {MAX_UNIX_SECS} ({MAX_DATE})"),
             ))
         }
         _ => {

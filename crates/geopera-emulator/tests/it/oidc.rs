@@ -801,7 +801,7 @@ fn control_endpoints_are_off_unless_enabled() {
 }
 
 #[test]
-fn the_clock_stays_between_1970_and_the_end_of_9999() {
+fn the_clock_stays_between_1970_and_the_end_of_9899() {
     let api = controlled();
     let post = |body: Value| {
         read(
@@ -816,20 +816,33 @@ fn the_clock_stays_between_1970_and_the_end_of_9999() {
         let text = String::from_utf8_lossy(&resp.body).into_owned();
         assert!(text.contains(field), "names {field}: {text}");
     };
-    for at in [i64::MAX, i64::MIN, -1, 253_402_300_800] {
+    for at in [i64::MAX, i64::MIN, -1, 250_246_627_200, 253_402_300_799] {
         let refused = post(json!({"set_unix_seconds": at}));
         assert_eq!(refused.status, 422, "{at}");
         names(&refused, "set_unix_seconds");
     }
     assert_eq!(
-        post(json!({"set_unix_seconds": 253_402_300_799_i64})).status,
+        post(json!({"set_unix_seconds": 250_246_627_199_i64})).status,
         200
     );
     let past = post(json!({"advance_seconds": 1}));
     assert_eq!(past.status, 422);
     names(&past, "advance_seconds");
-    assert_eq!(api.emu.clock().now_secs(), 253_402_300_799);
-    // At the end of time the emulator still works: a device login adds its lifetime to it.
+    assert_eq!(api.emu.clock().now_secs(), 250_246_627_199);
+    // At the end of time the emulator still works: a device login adds its lifetime to it,
+    // and the longest-lived key expires on a date RFC 3339 can write.
     let (_, challenge) = pkce();
     start_device(&api, &challenge);
+    let key = read(
+        api.http
+            .post(format!("{}/v1/op/api_keys.create", api.emu.base_url()))
+            .bearer_auth(api.emu.api_key())
+            .json(&json!({"name": "long-lived", "expires_in_days": 3650}))
+            .send()
+            .expect("a key"),
+    );
+    assert_eq!(key.status, 200, "{}", String::from_utf8_lossy(&key.body));
+    let key: Value = serde_json::from_slice(&key.body).expect("JSON");
+    let expires = key["expires_at"].as_str().expect("an expiry");
+    assert!(expires.starts_with("9909-12-"), "{expires}");
 }
