@@ -63,6 +63,10 @@ pub(crate) struct RawResponse {
     pub(crate) request_id: String,
     /// The call's credentials, kept out of any error made from this answer.
     pub(crate) redactor: Redactor,
+    /// Whether another origin than the API's gave this answer, at the end of a redirect: its
+    /// 401 is no verdict on the call's credential, which was not sent there, and its 429 no
+    /// word on the API's rate budget.
+    pub(crate) foreign: bool,
 }
 
 /// Sends a call and reads its whole answer, retrying as the policy allows.
@@ -346,7 +350,7 @@ async fn run<S>(
             if let (Some(provider), Some(credential), Ok(raw)) = (provider, &credential, &result) {
                 // The API authenticates before anything else, so a 401 means nothing ran:
                 // sending again with a renewed credential is safe for every operation.
-                if raw.status == StatusCode::UNAUTHORIZED && !refreshed {
+                if raw.status == StatusCode::UNAUTHORIZED && !raw.foreign && !refreshed {
                     refreshed = true;
                     if provider.rejected(credential, face.auth()).await? {
                         tracing::debug!(
@@ -360,7 +364,7 @@ async fn run<S>(
             }
             if client.limiter.has_budget() {
                 if let Ok(raw) = &result {
-                    if raw.status == StatusCode::TOO_MANY_REQUESTS {
+                    if raw.status == StatusCode::TOO_MANY_REQUESTS && !raw.foreign {
                         let wait = retry::retry_after(&raw.headers)
                             .unwrap_or_else(|| client.settings.retry.backoff_for(attempt));
                         // A wait longer than the client waits out fails this call; passed
@@ -513,6 +517,7 @@ async fn exchange<S>(
         attempts: attempt,
         request_id: plan.request_id.clone(),
         redactor,
+        foreign: hop.redirects > 0 && !crate::redirect::same_origin(&hop.url, &plan.url),
     }))
 }
 
@@ -564,7 +569,7 @@ fn assess(
         Err((_, outcome)) => (*outcome, None),
     };
     let limited = outcome == Outcome::Status(429);
-    if limited {
+    if limited && !result.as_ref().is_ok_and(|raw| raw.foreign) {
         let pause = wait.unwrap_or_else(|| policy.backoff_for(attempt));
         if policy.waits_out(pause) {
             client
@@ -650,6 +655,7 @@ fn parse<T: DecodeOutput>(
         attempts,
         request_id,
         redactor,
+        ..
     } = raw;
     let code = status.as_u16();
     let raise = client.settings.raise_on_unexpected_status;

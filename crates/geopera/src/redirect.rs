@@ -109,6 +109,14 @@ impl<'a> Hop<'a> {
     }
 }
 
+/// Whether two URLs share an origin (scheme, host and port); two that do not parse do not.
+pub(crate) fn same_origin(a: &str, b: &str) -> bool {
+    match (Url::parse(a), Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 #[path = "redirect_tests.rs"]
 mod tests;

@@ -160,6 +160,105 @@ async fn a_body_holding_credentials_does_not_follow_a_redirect_to_another_origin
     );
 }
 
+/// A provider whose token is always "renewed", counting how often the client asked.
+#[derive(Debug, Default)]
+struct CountingProvider {
+    renewals: std::sync::atomic::AtomicU32,
+}
+
+impl geopera::auth::Credentials for CountingProvider {
+    fn credential<'a>(
+        &'a self,
+        _: geopera::auth::AuthContext<'a>,
+    ) -> geopera::auth::CredentialFuture<'a, geopera::auth::Credential> {
+        Box::pin(async { Ok(geopera::auth::Credential::bearer(TOKEN)) })
+    }
+
+    fn rejected<'a>(
+        &'a self,
+        _: &'a geopera::auth::Credential,
+        _: geopera::auth::AuthContext<'a>,
+    ) -> geopera::auth::CredentialFuture<'a, bool> {
+        self.renewals
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async { Ok(true) })
+    }
+}
+
+/// The answer of another origin at the end of a redirect speaks for that origin only: its
+/// 401 is no verdict on a credential it was never sent (no renewal, no second request to the
+/// API), and its 429 does not hold back the API's calls.
+#[tokio::test]
+async fn a_401_or_429_from_another_origin_neither_renews_the_credential_nor_paces_the_api() {
+    let cdn_401 = Hostile::serve("127.0.0.2", |_| json(401, &[], r#"{"detail":"no"}"#));
+    let target = format!("{}/q.png", cdn_401.url());
+    let api = Hostile::serve("127.0.0.1", move |_| redirect(307, &target));
+    let provider = std::sync::Arc::new(CountingProvider::default());
+    let client = Client::builder()
+        .base_url(api.url())
+        .follow_redirects(true)
+        .retries(0)
+        .build()
+        .expect("valid")
+        .with_credentials(ProviderHandle(provider.clone()))
+        .expect("valid");
+    let response = catalog_image_quicklook::send_detailed(&client, quicklook())
+        .await
+        .expect("an answer");
+    assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        provider.renewals.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    assert_eq!((api.seen().len(), cdn_401.seen().len()), (1, 1));
+
+    let cdn_429 = Hostile::serve("127.0.0.2", |_| {
+        json(429, &[("retry-after", "30")], r#"{"detail":"slow down"}"#)
+    });
+    let target = format!("{}/q.png", cdn_429.url());
+    let api = Hostile::serve("127.0.0.1", move |seen| {
+        if seen.path.ends_with("catalog.search") {
+            json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
+        } else {
+            redirect(307, &target)
+        }
+    });
+    let client = credentialed(&api);
+    let error = catalog_image_quicklook::send(&client, quicklook())
+        .await
+        .expect_err("the other origin's 429");
+    assert!(matches!(error, Error::RateLimited { .. }), "{error:?}");
+    // Had the API's class been paused for 30 s, this would wait; the test's own bound says not.
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        catalog_search::send(&client, CatalogSearchInput::new(HOST)),
+    )
+    .await
+    .expect("the API's calls are not held back")
+    .expect("a page");
+}
+
+/// Shares one provider with the test that counts its renewals.
+#[derive(Debug)]
+struct ProviderHandle(std::sync::Arc<CountingProvider>);
+
+impl geopera::auth::Credentials for ProviderHandle {
+    fn credential<'a>(
+        &'a self,
+        cx: geopera::auth::AuthContext<'a>,
+    ) -> geopera::auth::CredentialFuture<'a, geopera::auth::Credential> {
+        self.0.credential(cx)
+    }
+
+    fn rejected<'a>(
+        &'a self,
+        rejected: &'a geopera::auth::Credential,
+        cx: geopera::auth::AuthContext<'a>,
+    ) -> geopera::auth::CredentialFuture<'a, bool> {
+        self.0.rejected(rejected, cx)
+    }
+}
+
 #[tokio::test]
 async fn a_redirect_within_the_origin_keeps_the_credentials() {
     let api = Hostile::serve("127.0.0.1", |seen| {
