@@ -348,6 +348,27 @@ impl Sessions {
         known
     }
 
+    /// Ends every session signed in with the API key `key_id` of `org` (client credentials),
+    /// as revoking the key must: its sessions would otherwise keep acting for it, and could
+    /// even mint a new key. Returns how many there were.
+    pub fn end_sessions_of_key(&mut self, key_id: &str, org: &str) -> usize {
+        let ended: Vec<TokenDigest> = self
+            .families
+            .iter()
+            .filter(|(_, family)| {
+                let principal = &family.principal;
+                principal.kind == PrincipalKind::ApiKey
+                    && principal.id == key_id
+                    && principal.org == org
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &ended {
+            self.end_family(id);
+        }
+        ended.len()
+    }
+
     /// Stops one access token. Returns whether there was one.
     pub fn revoke_access(&mut self, token: &str) -> bool {
         let access = digest(token);

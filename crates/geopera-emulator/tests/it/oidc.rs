@@ -290,6 +290,54 @@ fn client_credentials_acts_as_the_api_key_without_a_refresh_token() {
     assert_eq!(api.emu.oidc_counters().client_credentials_grants, 2);
 }
 
+/// Revoking a key ends the sessions signed in with it: its access token stops working at
+/// once, so a session cannot outlive the key, let alone mint a new key after it.
+#[test]
+fn revoking_a_key_ends_the_sessions_signed_in_with_it() {
+    let api = Api::start();
+    let key = api.emu.create_key(&["api_keys:*"]);
+    let other = api.emu.create_key(&["api_keys:*"]);
+    let sign_in = |secret: &str| {
+        let resp = token(
+            &api,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "geopera"),
+                ("client_secret", secret),
+            ],
+        );
+        assert_eq!(resp.status, 200);
+        text(&resp.json(), "access_token").to_owned()
+    };
+    let access = sign_in(&key);
+    let untouched = sign_in(&other);
+    let list = || json!({});
+    assert_eq!(api.call_as(&access, "api_keys.list", list()).status, 200);
+    let info = read(
+        api.http
+            .get(realm(&api, "userinfo"))
+            .bearer_auth(&access)
+            .send()
+            .expect("userinfo"),
+    )
+    .json();
+    let key_id = text(&info, "sub").to_owned();
+    let revoked = api.call_as(
+        api.emu.api_key(),
+        "api_keys.revoke",
+        json!({"key_id": key_id}),
+    );
+    assert_eq!(revoked.status, 200);
+    assert_eq!(api.call_as(&access, "api_keys.list", list()).status, 401);
+    let minted = api.call_as(&access, "api_keys.create", json!({"name": "escape"}));
+    assert_eq!(minted.status, 401, "no key minted after the revocation");
+    assert_eq!(
+        api.call_as(&untouched, "api_keys.list", list()).status,
+        200,
+        "another key's session goes on"
+    );
+}
+
 #[test]
 fn refresh_rotates_and_a_replayed_token_revokes_the_family() {
     let api = Api::start();
