@@ -218,7 +218,10 @@
 //!   [`DEFAULT_CONNECT_TIMEOUT`] (10 s), each attempt after [`DEFAULT_TIMEOUT`] (60 s, body
 //!   included), and a silent answer or stream after [`DEFAULT_READ_TIMEOUT`] (60 s); all three
 //!   are builder knobs, and `None` lifts one. A deadline bounds a whole call with its retries.
-//!   [`Error::Timeout`] says which bound ran out ([`TimeoutLimit`]).
+//!   [`Error::Timeout`] says which bound ran out ([`TimeoutLimit`]). A stream has no attempt
+//!   timeout, and its read timeout counts bytes, not items: a server that keeps an NDJSON
+//!   stream alive with blank lines holds it open until it ends or a deadline passes — give a
+//!   stream that must end a [`Request::deadline`].
 //! - **Secrets are never shown.** Tokens and per-call keys are redacted from `Debug`, never
 //!   put in error messages, marked sensitive in headers, and not recorded by `tracing`. A
 //!   server that echoes them back does not get them into an error either: every credential
