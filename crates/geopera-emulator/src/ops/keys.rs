@@ -75,7 +75,7 @@ pub(crate) fn revoke(ctx: &Ctx<'_>, input: ApiKeyRevokeInput) -> Outcome {
     match found {
         Some(key) => {
             key.revoked = true;
-            inner.oidc.end_sessions_of_key(&id, &ctx.org);
+            inner.oidc.end_sessions_of_key(&id, ctx.org);
             Ok(ctx.ok(&json!({"ok": true, "id": id})))
         }
         None => Err(ApiError::not_found(format!("API key '{id}' not found"))),
