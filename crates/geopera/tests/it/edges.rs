@@ -1009,14 +1009,7 @@ async fn a_server_that_echoes_the_credentials_never_gets_them_into_an_error() {
         ),
     ];
     for (index, answer) in answers.into_iter().enumerate() {
-        let reply = std::sync::Mutex::new(Some(answer));
-        let server = Hostile::serve("127.0.0.1", move |_| {
-            reply
-                .lock()
-                .expect("not poisoned")
-                .take()
-                .unwrap_or_else(|| json(500, &[], "{}"))
-        });
+        let server = Hostile::answering_once(answer);
         let client = AuthenticatedClient::builder(TOKEN)
             .base_url(server.url())
             .retries(0)
@@ -1130,14 +1123,7 @@ async fn an_error_message_quotes_a_huge_problem_or_validation_list_only_in_part(
         json(422, &[], &json!({"detail": failures}).to_string()),
     ];
     for (index, answer) in answers.into_iter().enumerate() {
-        let reply = std::sync::Mutex::new(Some(answer));
-        let server = Hostile::serve("127.0.0.1", move |_| {
-            reply
-                .lock()
-                .expect("not poisoned")
-                .take()
-                .unwrap_or_else(|| json(500, &[], "{}"))
-        });
+        let server = Hostile::answering_once(answer);
         let client = Client::builder()
             .base_url(server.url())
             .retries(0)

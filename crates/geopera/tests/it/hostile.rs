@@ -113,6 +113,19 @@ impl Hostile {
     }
 
     /// `http://ip:port`.
+    /// A server on 127.0.0.1 that gives `answer` to its first request and an empty 500 to
+    /// any later one.
+    pub fn answering_once(answer: Reply) -> Hostile {
+        let reply = Mutex::new(Some(answer));
+        Hostile::serve("127.0.0.1", move |_| {
+            reply
+                .lock()
+                .expect("not poisoned")
+                .take()
+                .unwrap_or_else(|| json(500, &[], "{}"))
+        })
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }

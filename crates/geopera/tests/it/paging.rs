@@ -146,6 +146,14 @@ async fn the_ndjson_stream_yields_the_same_matches_as_the_walk() {
     assert_eq!(blocking, streamed.len());
 }
 
+/// A client of a hostile `server`.
+fn client_of(server: &Hostile) -> geopera::AuthenticatedClient {
+    geopera::AuthenticatedClient::builder("gpra_test_key")
+        .base_url(server.url())
+        .build()
+        .expect("valid configuration")
+}
+
 /// A server that sends the walk back to a cursor it already followed: the walk stops at the
 /// first repeat, each page's item once, and its last item is an error that says the walk was
 /// cut short, so a caller cannot take the items for all there are. The same on both faces.
@@ -196,10 +204,7 @@ fn assert_cut_short(server: &Hostile, walked: Vec<Result<StacItem, geopera::Erro
 #[tokio::test]
 async fn a_walk_stops_where_the_server_sends_it_back_to_a_cursor_it_followed() {
     let server = cycling_cursors();
-    let client = geopera::AuthenticatedClient::builder("gpra_test_key")
-        .base_url(server.url())
-        .build()
-        .expect("valid configuration");
+    let client = client_of(&server);
     let walked = catalog_search::items(&client, CatalogSearchInput::new(HOST).limit(1))
         .collect()
         .await;
@@ -209,10 +214,7 @@ async fn a_walk_stops_where_the_server_sends_it_back_to_a_cursor_it_followed() {
 #[test]
 fn a_blocking_walk_ends_with_the_same_error_on_a_repeated_cursor() {
     let server = cycling_cursors();
-    let client = geopera::AuthenticatedClient::builder("gpra_test_key")
-        .base_url(server.url())
-        .build()
-        .expect("valid configuration");
+    let client = client_of(&server);
     let walked =
         catalog_search::items_blocking(&client, CatalogSearchInput::new(HOST).limit(1)).collect();
     assert_cut_short(&server, walked);
@@ -268,10 +270,7 @@ fn assert_stopped_on_the_repeat(
 #[tokio::test]
 async fn a_walk_stops_where_the_server_answers_the_next_offset_with_the_same_page() {
     let server = ignoring_offsets();
-    let client = geopera::AuthenticatedClient::builder("gpra_test_key")
-        .base_url(server.url())
-        .build()
-        .expect("valid configuration");
+    let client = client_of(&server);
     let body = ItemsListInput::new("p-1").limit(2).offset(0);
     let walked = items_list::items(&client, body).collect().await;
     assert_stopped_on_the_repeat(&server, walked);
@@ -280,10 +279,7 @@ async fn a_walk_stops_where_the_server_answers_the_next_offset_with_the_same_pag
 #[test]
 fn a_blocking_walk_stops_the_same_way_on_a_repeated_page() {
     let server = ignoring_offsets();
-    let client = geopera::AuthenticatedClient::builder("gpra_test_key")
-        .base_url(server.url())
-        .build()
-        .expect("valid configuration");
+    let client = client_of(&server);
     let body = ItemsListInput::new("p-1").limit(2).offset(0);
     let walked = items_list::items_blocking(&client, body).collect();
     assert_stopped_on_the_repeat(&server, walked);
