@@ -1059,9 +1059,19 @@ fn normalize_base_url(raw: &str) -> Result<String, Error> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
-/// `raw` with anything between `://` and the last `@` of its authority replaced by
-/// `[redacted]`, for quoting a URL that may not even parse.
-pub(crate) fn without_userinfo(raw: &str) -> String {
+/// `raw` with anything between `://` and the last `@` of its authority (a user name and
+/// password) replaced by `[redacted]`: how the SDK quotes a URL in its messages and `Debug`,
+/// public so that a program quoting a URL it gives the SDK hides the same part. Works on
+/// text that does not parse as a URL too, which is when such a message is most likely.
+///
+/// ```
+/// assert_eq!(
+///     geopera::without_userinfo("https://user:pass@[::1/v1"),
+///     "https://[redacted]@[::1/v1"
+/// );
+/// assert_eq!(geopera::without_userinfo("https://host/a@b"), "https://host/a@b");
+/// ```
+pub fn without_userinfo(raw: &str) -> String {
     let Some((scheme, rest)) = raw.split_once("://") else {
         return raw.to_owned();
     };
