@@ -57,10 +57,10 @@ pub(crate) async fn call(
     body: Value,
     settings: &Settings,
 ) -> Outcome {
+    out_answers_bytes(operation_id, settings)?;
     let held = auth::held(target, !settings.dry_run).await?;
     if settings.dry_run {
-        print_dry_run(target, operation_id, &body, held.as_ref(), settings);
-        return Ok(());
+        return print_dry_run(target, operation_id, &body, held.as_ref(), settings);
     }
     let held = held.ok_or_else(|| auth::not_signed_in(target))?;
     let (client, captured) = auth::client(target, &held, |builder| {
@@ -131,6 +131,30 @@ pub(crate) async fn call(
     }
 }
 
+/// Refuses `--out FILE` (which `geopera op` takes for any operation) on an operation that
+/// answers JSON, before anything is sent: `--out` is for bytes, as the typed commands say by
+/// offering it only where the answer is bytes, and JSON goes to stdout through `--jq` and
+/// `--output`, which a file of raw bytes would silently skip.
+fn out_answers_bytes(operation_id: &str, settings: &Settings) -> Outcome {
+    let Some(path) = settings
+        .out
+        .as_deref()
+        .filter(|path| path.as_os_str() != "-")
+    else {
+        return Ok(());
+    };
+    let answers_json =
+        geopera_types::operations::find(operation_id).is_some_and(|info| !info.answers_binary());
+    if answers_json {
+        return Err(Failure::usage(format!(
+            "--out {}: {operation_id} answers JSON, which is printed on stdout (redirect it \
+             with '> FILE'); --out is for answers that are bytes; nothing was sent",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Whether the operation answers bytes (an image, an XML document) rather than JSON.
 pub(crate) fn is_binary(operation_id: &str) -> bool {
     geopera_types::operations::find(operation_id).is_some_and(|info| info.answers_binary())
@@ -141,7 +165,7 @@ pub(crate) fn is_binary(operation_id: &str) -> bool {
 fn write_binary(response: &Response<Value>, out: Option<&std::path::Path>) -> Outcome {
     // `--out -` means stdout, as for most tools that take an output file.
     if let Some(path) = out.filter(|path| path.as_os_str() != "-") {
-        return crate::files::write_atomically(path, &response.content);
+        return crate::files::write_out(path, &response.content);
     }
     let mut stdout = std::io::stdout().lock();
     if std::io::IsTerminal::is_terminal(&stdout) {
@@ -171,7 +195,7 @@ fn print_dry_run(
     body: &Value,
     held: Option<&Held>,
     settings: &Settings,
-) {
+) -> Outcome {
     let mut text = format!(
         "POST {}/v1/op/{operation_id}\nContent-Type: application/json\nUser-Agent: {}\n",
         target.api_url,
@@ -193,7 +217,7 @@ fn print_dry_run(
     }
     text.push('\n');
     text.push_str(&json::pretty(body));
-    println!("{text}");
+    print(&text)
 }
 
 /// Prints a successful (or redirected) answer; turns an error answer into a failure.
@@ -232,21 +256,65 @@ pub(crate) fn render(
     if text.trim().is_empty() {
         return print("null");
     }
-    if json::reindent(&text).is_some() {
-        return print_json(&text, settings);
+    // One linear pass (it keeps nothing and is not limited in depth), then the depth, so a
+    // deep answer is refused before any work that grows with it.
+    match json::check(&text) {
+        Ok(()) if json::too_deep(&text) => Err(too_deep(&format!("the answer to {operation_id}"))),
+        Ok(()) => print_json(&text, settings),
+        Err(_) if is_ndjson(response) => print_ndjson(&response.content, settings),
+        Err(error) if !is_binary(operation_id) => Err(not_json(operation_id, response, &error)),
+        // Bytes that are text (e.g. XML capabilities): printed as a JSON string, so stdout
+        // stays JSON.
+        Err(_) => print(&json::escape_controls(
+            &Value::String(text.into_owned()).to_string(),
+        )),
     }
-    if is_ndjson(response) {
-        return print_ndjson(&response.content, settings);
+}
+
+/// The failure for an answer, or a part of one, nested deeper than is printed (see
+/// [`json::DEPTH_LIMIT`]).
+fn too_deep(what: &str) -> Failure {
+    Failure::other(format!(
+        "{what} nests arrays and objects {} levels deep or more, which is not printed",
+        json::DEPTH_LIMIT
+    ))
+}
+
+/// The failure for a success answer of a JSON operation that is not JSON (a proxy's sign-in
+/// page, an answer cut off), with how it begins: printed as a string it would pass for a
+/// result, exit 0, with `--jq` and `--output` skipped.
+fn not_json(operation_id: &str, response: &Response<Value>, error: &serde_json::Error) -> Failure {
+    const EXCERPT_CHARS: usize = 80;
+    let kind = response
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("no content type");
+    let text = String::from_utf8_lossy(&response.content);
+    let text = text.trim();
+    // Control characters (line breaks, escape sequences) as spaces: one line, and nothing
+    // the server sent can steer the terminal.
+    let mut excerpt: String = text
+        .chars()
+        .take(EXCERPT_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().nth(EXCERPT_CHARS).is_some() {
+        excerpt.push_str("...");
     }
-    // Not JSON (e.g. XML capabilities): printed as a JSON string, so stdout stays JSON.
-    print(&json::escape_controls(
-        &Value::String(text.into_owned()).to_string(),
+    Failure::other(format!(
+        "the answer to {operation_id} is not JSON ({error}): {} bytes of {kind}, starting '{excerpt}'",
+        response.content.len()
     ))
 }
 
 /// Prints one JSON document (known to be valid) as `--output` asks, through `--jq` first
-/// when given (each of its results is printed in turn).
+/// when given (each of its results is printed in turn). A document nested too deep is an
+/// error (see [`json::DEPTH_LIMIT`]).
 pub(crate) fn print_json(text: &str, settings: &Settings) -> Outcome {
+    if json::too_deep(text) {
+        return Err(too_deep("the answer"));
+    }
     let Some(expr) = &settings.jq else {
         return print_one(text, settings);
     };
@@ -290,6 +358,9 @@ fn print_ndjson(content: &[u8], settings: &Settings) -> Outcome {
         let line = line.trim();
         if line.is_empty() {
             continue;
+        }
+        if json::too_deep(line) {
+            return Err(too_deep(&format!("line {} of the answer", number + 1)));
         }
         let Some(compact) = json::compact(line) else {
             return Err(Failure::other(format!(

@@ -1,9 +1,10 @@
 //! Writing answers to files so that an interrupted command never leaves half a file behind.
 //!
 //! The bytes go to a temporary file beside the target, which is renamed over it only once
-//! everything is written and flushed. The temporary file is registered while it exists, so the
-//! Ctrl-C handler in `main` can delete it before the process exits (with the handler
-//! installed, SIGINT no longer ends the process in the middle of a write).
+//! everything is written and flushed (a device or a FIFO is written into instead: see
+//! [`write_out`]). The temporary file is registered while it exists, so the Ctrl-C handler in
+//! `main` can delete it before the process exits (with the handler installed, SIGINT no
+//! longer ends the process in the middle of a write).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -51,44 +52,112 @@ impl Drop for Partial {
     }
 }
 
-/// The temporary name for `target`: hidden, in the same folder (so the rename stays on one
-/// file system), and unique per process.
+/// How many names [`create_partial`] tries before it gives up.
+const NAME_ATTEMPTS: usize = 8;
+
+/// A temporary name for `target`: hidden, in the same folder (so the rename stays on one file
+/// system), and unguessable, so that nobody who can write to the folder can plant something
+/// under it beforehand (the process id alone is known to every other user).
 fn temporary(target: &Path) -> PathBuf {
+    use std::hash::BuildHasher as _;
+
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "answer".to_owned());
-    target.with_file_name(format!(".{name}.{}.part", std::process::id()))
+    // std's `RandomState` is keyed from the system's random source (and moves on with each
+    // new one), so its hash of anything is as good as a random number here.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let suffix =
+        std::collections::hash_map::RandomState::new().hash_one((std::process::id(), nanos));
+    target.with_file_name(format!(".{name}.{suffix:016x}.part"))
 }
 
-/// Writes `bytes` to `target`, replacing it only once they are all on disk.
+/// Creates the temporary file for `target` under a fresh [`temporary`] name, registered.
+fn create_partial(target: &Path) -> std::io::Result<(Partial, std::fs::File)> {
+    create_first_free(std::iter::repeat_with(|| temporary(target)).take(NAME_ATTEMPTS))
+}
+
+/// Creates the first of `names` that does not exist yet. Only a file this call created is
+/// used (and registered, so only it is ever deleted): `create_new` (`O_EXCL`) refuses a name
+/// that is taken, even by a link, so a link planted there is never followed.
+fn create_first_free(
+    names: impl Iterator<Item = PathBuf>,
+) -> std::io::Result<(Partial, std::fs::File)> {
+    let mut taken = None;
+    for path in names {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(file) => return Ok((Partial::new(path), file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => taken = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(taken.unwrap_or_else(|| std::io::ErrorKind::AlreadyExists.into()))
+}
+
+/// Writes `bytes` to `target`, the file `--out` names.
 ///
-/// A file that is replaced keeps its permissions (a private answer stays private), and a
-/// symbolic link is written through, to the file it names, as `>` in a shell would.
-pub(crate) fn write_atomically(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
+/// A regular file (or a new one) is replaced only once the bytes are all on disk, and keeps
+/// its permissions (a private answer stays private); a symbolic link is written through, to
+/// the file it names, as `>` in a shell would. Anything else that exists (a device such as
+/// `/dev/null`, a FIFO, `/dev/stdout` and the pipe or terminal behind it) is written into
+/// directly, also as `>` would: replacing it would put a file where the device was.
+pub(crate) fn write_out(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let shown = target.display();
-    if target.is_dir() {
-        return Err(Failure::other(format!("--out {shown} is a folder")));
+    let cannot = |e: std::io::Error| Failure::other(format!("cannot write {shown}: {e}"));
+    // Through links: `/dev/stdout` is one, to whatever stdout is.
+    match std::fs::metadata(target) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(Failure::other(format!("--out {shown} is a folder")));
+        }
+        Ok(meta) if !meta.is_file() => return write_in_place(target, bytes).map_err(cannot),
+        _ => {}
     }
     let resolved = std::fs::canonicalize(target).ok();
     let target = resolved.as_deref().unwrap_or(target);
     let permissions = std::fs::metadata(target)
         .ok()
         .map(|meta| meta.permissions());
-    let mut partial = Partial::new(temporary(target));
-    let written = std::fs::File::create(&partial.path).and_then(|mut file| {
-        if let Some(permissions) = permissions {
-            file.set_permissions(permissions)?;
-        }
-        file.write_all(bytes)?;
-        file.flush()?;
-        file.sync_all()
-    });
-    written.map_err(|e| Failure::other(format!("cannot write {shown}: {e}")))?;
-    std::fs::rename(&partial.path, target)
-        .map_err(|e| Failure::other(format!("cannot write {shown}: {e}")))?;
+    let (mut partial, file) = create_partial(target).map_err(cannot)?;
+    fill(file, permissions, bytes).map_err(cannot)?;
+    std::fs::rename(&partial.path, target).map_err(cannot)?;
     partial.kept = true;
     Ok(())
+}
+
+/// Writes `bytes` to a new temporary `file`, with the permissions of the file it replaces, and
+/// waits until they are on disk.
+fn fill(
+    mut file: std::fs::File,
+    permissions: Option<std::fs::Permissions>,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    if let Some(permissions) = permissions {
+        file.set_permissions(permissions)?;
+    }
+    file.write_all(bytes)?;
+    file.flush()?;
+    file.sync_all()
+}
+
+/// Writes `bytes` into `target`, which exists and is not a regular file, without replacing
+/// it. Whoever reads a FIFO or a pipe leaving early is no failure, as for stdout.
+fn write_in_place(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(target)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.flush()));
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }
 
 #[cfg(test)]

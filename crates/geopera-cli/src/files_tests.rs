@@ -6,7 +6,7 @@ fn a_write_replaces_the_target_and_an_interruption_removes_the_temporary_file() 
     let dir = tempfile::tempdir().expect("temp dir");
     let target = dir.path().join("tile.png");
     std::fs::write(&target, b"old").expect("old file");
-    write_atomically(&target, b"new bytes").expect("written");
+    write_out(&target, b"new bytes").expect("written");
     assert_eq!(std::fs::read(&target).expect("read"), b"new bytes");
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .expect("list")
@@ -36,7 +36,7 @@ fn keeps_the_mode_and_writes_through_links() {
     let target = dir.path().join("private.json");
     std::fs::write(&target, b"old").expect("old file");
     std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    write_atomically(&target, b"new").expect("written");
+    write_out(&target, b"new").expect("written");
     let mode = std::fs::metadata(&target)
         .expect("stat")
         .permissions()
@@ -45,10 +45,58 @@ fn keeps_the_mode_and_writes_through_links() {
 
     let link = dir.path().join("link.json");
     std::os::unix::fs::symlink(&target, &link).expect("a link");
-    write_atomically(&link, b"through").expect("written");
+    write_out(&link, b"through").expect("written");
     assert!(std::fs::symlink_metadata(&link)
         .expect("stat")
         .file_type()
         .is_symlink());
     assert_eq!(std::fs::read(&target).expect("read"), b"through");
+}
+
+#[test]
+fn temporary_names_are_unguessable_and_a_taken_name_is_never_followed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("tile.png");
+    let (first, second) = (temporary(&target), temporary(&target));
+    assert_ne!(first, second);
+    let pid = std::process::id().to_string();
+    assert!(
+        !first.to_string_lossy().contains(&format!(".{pid}.")),
+        "{first:?}"
+    );
+    assert_eq!(first.parent(), Some(dir.path()), "beside the target");
+
+    // A name taken by a file, and one by a link to a victim: both skipped, neither touched.
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, b"precious").expect("victim");
+    let squatted = dir.path().join(".tile.png.1.part");
+    std::fs::write(&squatted, b"someone else's").expect("squatted");
+    let names = vec![squatted.clone(), first.clone()];
+    #[cfg(unix)]
+    let names = {
+        let planted = dir.path().join(".tile.png.2.part");
+        std::os::unix::fs::symlink(&victim, &planted).expect("a link");
+        [vec![planted], names].concat()
+    };
+    let (partial, _file) = create_first_free(names.clone().into_iter()).expect("a free name");
+    assert_eq!(partial.path, first);
+    drop(partial);
+    assert!(!first.exists(), "the temporary file is removed on drop");
+    assert_eq!(std::fs::read(&victim).expect("victim"), b"precious");
+    assert_eq!(
+        std::fs::read(&squatted).expect("squatted"),
+        b"someone else's"
+    );
+
+    // Every name taken: an error, and still nothing touched. (Another name than `first`, which
+    // the other test's `remove_partial` may still be deleting.)
+    std::fs::write(&second, b"taken").expect("taken");
+    let mut names = names;
+    *names.last_mut().expect("names") = second.clone();
+    let error = create_first_free(names.into_iter())
+        .map(drop)
+        .expect_err("none free");
+    assert_eq!(error.kind(), std::io::ErrorKind::AlreadyExists);
+    assert_eq!(std::fs::read(&victim).expect("victim"), b"precious");
+    assert_eq!(std::fs::read(&second).expect("taken"), b"taken");
 }

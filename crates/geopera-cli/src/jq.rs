@@ -94,6 +94,14 @@ pub(crate) fn run(
     mut each: impl FnMut(String) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let filter = compiled(expr)?;
+    // jaq's parser recurses once per level, with no limit of its own: a deep answer would
+    // overflow the stack (an abort, not an error).
+    if crate::json::too_deep(text) {
+        return Err(Failure::other(format!(
+            "--jq: the answer nests arrays and objects {} levels deep or more, which is not read",
+            crate::json::DEPTH_LIMIT
+        )));
+    }
     let input = jaq_json::read::parse_single(text.as_bytes())
         .map_err(|e| Failure::other(format!("--jq: the answer is not JSON: {e}")))?;
     let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));

@@ -50,3 +50,21 @@ fn results_before_an_error_are_handed_over() {
     let failure = result.expect_err("the error stops it");
     assert!(failure.message.contains("late"), "{}", failure.message);
 }
+
+#[test]
+fn an_answer_nested_too_deep_is_an_error_not_a_stack_overflow() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let failure = collect(".", &deep).expect_err("refused");
+    assert_eq!(failure.code, 1);
+    assert!(
+        failure.message.contains("levels deep"),
+        "{}",
+        failure.message
+    );
+    let limit = crate::json::DEPTH_LIMIT - 1;
+    let deepest = format!("{}{}", "[".repeat(limit), "]".repeat(limit));
+    assert_eq!(
+        collect("[paths] | length", &deepest).expect("read"),
+        ["126"]
+    );
+}

@@ -10,20 +10,66 @@
 
 use serde::de::IgnoredAny;
 
-/// Indents a JSON document with two spaces, keeping every token as written. `None` when the
-/// text is not one valid JSON value.
-pub(crate) fn reindent(text: &str) -> Option<String> {
-    indent(text, false)
+/// How deep arrays and objects may nest: serde_json's own limit, which the parses behind
+/// `-o table`, `-o yaml` and `--all` meet (it reads 127 levels and refuses the 128th). Every
+/// other way of printing refuses the same answers, checked by [`too_deep`] before any work:
+/// indenting writes the depth on every line (quadratic in it), and jq's parser recurses once
+/// per level (a stack overflow, not an error).
+pub(crate) const DEPTH_LIMIT: usize = 128;
+
+/// Whether `text` nests arrays and objects [`DEPTH_LIMIT`] levels deep or more; brackets
+/// inside strings do not count. One pass, which stops at the first level too many, whether or
+/// not the text is JSON.
+pub(crate) fn too_deep(text: &str) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    // Bytes, not chars: the ASCII bytes looked for never occur inside a multi-byte character.
+    for byte in text.bytes() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth >= DEPTH_LIMIT {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
-/// Like [`reindent`], coloured for a terminal when `colour`: member names, strings, numbers,
-/// booleans and null each in their style. Raw DEL and C1 control characters inside strings
-/// (valid JSON, unlike raw C0 ones) are written as `\u` escapes, the same string, so that a
-/// terminal never takes them for the start of an escape sequence.
+/// Checks that `text` is one JSON value, in one pass that keeps nothing (and, unlike a parse
+/// into a value, does not limit its depth: see [`too_deep`]).
+pub(crate) fn check(text: &str) -> Result<(), serde_json::Error> {
+    serde_json::from_str::<IgnoredAny>(text).map(drop)
+}
+
+/// Indents a JSON document with two spaces, keeping every token as written, coloured for a
+/// terminal when `colour`: member names, strings, numbers, booleans and null each in their
+/// style. Raw DEL and C1 control characters inside strings (valid JSON, unlike raw C0 ones)
+/// are written as `\u` escapes, the same string, so that a terminal never takes them for the
+/// start of an escape sequence. `None` when the text is not one valid JSON value, or nests
+/// too deep (see [`too_deep`]).
 pub(crate) fn indent(text: &str, colour: bool) -> Option<String> {
     use crate::paint;
 
-    serde_json::from_str::<IgnoredAny>(text).ok()?;
+    if too_deep(text) {
+        return None;
+    }
+    check(text).ok()?;
     let mut out = String::with_capacity(text.len() + text.len() / 4);
     let mut depth = 0usize;
     let mut chars = text.chars().peekable();
@@ -102,7 +148,7 @@ fn newline(out: &mut String, depth: usize) {
 /// A compact JSON document on one line (for NDJSON), keeping every token as written (control
 /// characters in strings escaped, as in [`indent`]).
 pub(crate) fn compact(text: &str) -> Option<String> {
-    serde_json::from_str::<IgnoredAny>(text).ok()?;
+    check(text).ok()?;
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {

@@ -5,7 +5,7 @@ use super::*;
 fn keeps_member_order_numbers_and_escapes() {
     let raw = r#"{"z":1,"a":[1.0,2e-5,123456789012345678901234567890],"s":"a\"b,{c}: \u00fc Zürich","e":{},"l":[ ]}"#;
     let expected = "{\n  \"z\": 1,\n  \"a\": [\n    1.0,\n    2e-5,\n    123456789012345678901234567890\n  ],\n  \"s\": \"a\\\"b,{c}: \\u00fc Zürich\",\n  \"e\": {},\n  \"l\": []\n}";
-    assert_eq!(reindent(raw).as_deref(), Some(expected));
+    assert_eq!(indent(raw, false).as_deref(), Some(expected));
 }
 
 #[test]
@@ -24,7 +24,7 @@ fn colours_by_token_kind_and_escapes_c1_controls() {
     assert!(coloured.contains("\u{1b}[36m1.5\u{1b}[0m"));
     assert!(coloured.contains("\u{1b}[33mtrue\u{1b}[0m"));
     assert!(coloured.contains("\u{1b}[2mnull\u{1b}[0m"));
-    let plain = reindent(raw).expect("valid");
+    let plain = indent(raw, false).expect("valid");
     assert_eq!(
         plain,
         "{\n  \"k\": [\n    \"v\\u009b\",\n    1.5,\n    true,\n    null\n  ]\n}"
@@ -35,10 +35,42 @@ fn colours_by_token_kind_and_escapes_c1_controls() {
 
 #[test]
 fn rejects_invalid_and_compacts() {
-    assert_eq!(reindent("{\"a\":"), None);
-    assert_eq!(reindent("null").as_deref(), Some("null"));
+    assert_eq!(indent("{\"a\":", false), None);
+    assert_eq!(indent("null", false).as_deref(), Some("null"));
     assert_eq!(
         compact("{ \"a\" : [ 1 , \"x y\" ] }").as_deref(),
         Some("{\"a\":[1,\"x y\"]}")
     );
+}
+
+/// `n` arrays, one inside the other.
+fn nested(n: usize) -> String {
+    format!("{}{}", "[".repeat(n), "]".repeat(n))
+}
+
+#[test]
+fn the_depth_limit_is_serde_jsons_and_strings_do_not_count() {
+    let deepest = nested(DEPTH_LIMIT - 1);
+    assert!(!too_deep(&deepest));
+    assert!(serde_json::from_str::<serde_json::Value>(&deepest).is_ok());
+    let over = nested(DEPTH_LIMIT);
+    assert!(too_deep(&over));
+    assert!(serde_json::from_str::<serde_json::Value>(&over).is_err());
+    assert!(too_deep(&format!(r#"{{"a":{over}}}"#)));
+
+    let brackets = format!(
+        r#"["{}\"{}", {{"k\\":"[["}}]"#,
+        "[".repeat(500),
+        "{".repeat(500)
+    );
+    assert!(!too_deep(&brackets));
+    assert!(indent(&brackets, false).is_some());
+    // Side by side, not nested.
+    assert!(!too_deep(&nested(100).repeat(50)));
+}
+
+#[test]
+fn an_answer_nested_too_deep_is_not_indented() {
+    assert_eq!(indent(&nested(30_000), false), None);
+    assert_eq!(check(&nested(30_000)).ok(), Some(()), "valid all the same");
 }
