@@ -17,6 +17,9 @@ use crate::store::Auth;
 const LOGOUT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one userinfo request may take.
 const USERINFO_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest line `login --api-key -` reads from stdin: a key is tens of bytes, and endless
+/// input without a newline must not grow without end.
+const MAX_API_KEY_LINE_BYTES: u64 = 16 * 1024;
 
 /// The userinfo claims of a credential: `Ok(None)` when the server refused it (401).
 async fn userinfo(target: &Target, held: &Held) -> Result<Option<Value>, Failure> {
@@ -36,10 +39,9 @@ async fn userinfo(target: &Target, held: &Held) -> Result<Option<Value>, Failure
     if status.as_u16() == 401 {
         return Ok(None);
     }
-    let bytes = answer
-        .bytes()
+    let bytes = auth::read_answer(answer.content_length(), answer.bytes_stream())
         .await
-        .map_err(|e| Failure::other(format!("userinfo failed: {}", chain(&e))))?;
+        .map_err(|e| Failure::other(format!("userinfo failed: {e}")))?;
     if !status.is_success() {
         return Err(Failure::api(
             crate::call::api_message("userinfo", status, &bytes).join("\n"),
@@ -74,9 +76,15 @@ pub(crate) async fn login(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
 async fn login_api_key(target: &Target, argument: &str) -> Outcome {
     let key = if argument == "-" {
         let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
+        let mut stdin = std::io::Read::take(std::io::stdin().lock(), MAX_API_KEY_LINE_BYTES + 1);
+        std::io::BufRead::read_line(&mut stdin, &mut line)
             .map_err(|e| Failure::other(format!("cannot read the API key from stdin: {e}")))?;
+        if line.len() as u64 > MAX_API_KEY_LINE_BYTES {
+            return Err(Failure::usage(format!(
+                "--api-key -: the line on stdin is longer than {} KiB, which no API key is",
+                MAX_API_KEY_LINE_BYTES / 1024
+            )));
+        }
         line
     } else {
         argument.to_owned()
@@ -118,13 +126,17 @@ async fn login_device(target: &Target, scope: &str, no_browser: bool) -> Outcome
     let oidc = Oidc::for_base_url(&target.api_url)
         .map_err(|e| Failure::other(chain(&e)))?
         .client_id(CLIENT_ID);
-    let flow = oidc
-        .device_authorization(&client, Some(scope))
+    // The SDK bounds each sign-in request by a fixed 30 s; `--timeout` bounds the start of the
+    // flow, as it bounds userinfo and logout. (The polls that follow, while the person
+    // approves, keep the SDK's bound: it has no setting for it.)
+    let limit = target.sign_in_timeout(auth::SIGN_IN_TIMEOUT);
+    let flow = tokio::time::timeout(limit, oidc.device_authorization(&client, Some(scope)))
         .await
-        .map_err(|e| {
+        .map_err(|_| format!("no answer within {} s", limit.as_secs_f64()))
+        .and_then(|started| started.map_err(|e| chain(&e)))
+        .map_err(|cause| {
             Failure::other(format!(
-                "device sign-in could not start ({}); 'geopera login --api-key <key>' works without it",
-                chain(&e)
+                "device sign-in could not start ({cause}); 'geopera login --api-key <key>' works without it"
             ))
         })?;
     let uri = flow

@@ -24,7 +24,11 @@ pub(crate) const CLIENT_ID: &str = "geopera-cli";
 /// A stored session is refreshed this long before its access token expires.
 const REFRESH_LEEWAY_SECS: f64 = 30.0;
 /// How long one request to the identity provider may take.
-const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most bytes of an identity provider's answer (token, userinfo) that are read, as the
+/// SDK caps its own sign-in answers: a real one is well under a kilobyte, and an endless one
+/// must not cost the process its memory.
+const MAX_SIGN_IN_ANSWER_BYTES: usize = 64 * 1024;
 
 /// The profile and server a command works with.
 #[derive(Debug, Clone)]
@@ -93,24 +97,40 @@ fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
 
-fn env(name: &str) -> Option<String> {
-    non_empty(std::env::var(name).ok())
+/// The environment variable `name`, `None` when unset or blank. A value that is not UTF-8 is
+/// a usage error naming the variable: taken as unset, it would quietly send a token to the
+/// public API instead of the server named, or use another profile's credentials.
+fn env(name: &str) -> Result<Option<String>, Failure> {
+    match std::env::var(name) {
+        Ok(value) => Ok(non_empty(Some(value))),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Failure::usage(format!(
+            "the environment variable {name} is not valid UTF-8"
+        ))),
+    }
+}
+
+/// The value of option `id`, else of the environment variable `name`.
+fn option_or_env(matches: &ArgMatches, id: &str, name: &str) -> Result<Option<String>, Failure> {
+    match non_empty(matches.get_one::<String>(id).cloned()) {
+        Some(value) => Ok(Some(value)),
+        None => env(name),
+    }
 }
 
 /// The selected profile.
-pub(crate) fn profile(matches: &ArgMatches) -> String {
-    non_empty(matches.get_one::<String>("profile").cloned())
-        .or_else(|| env("GEOPERA_PROFILE"))
-        .unwrap_or_else(|| "default".to_owned())
+pub(crate) fn profile(matches: &ArgMatches) -> Result<String, Failure> {
+    Ok(option_or_env(matches, "profile", "GEOPERA_PROFILE")?
+        .unwrap_or_else(|| "default".to_owned()))
 }
 
 /// Resolves profile and API URL. `use_url_sources` is false for `logout`, which always talks
 /// to the server the session was stored for.
 pub(crate) fn target(matches: &ArgMatches, use_url_sources: bool) -> Result<Target, Failure> {
     let store = Store::locate()?;
-    let profile = profile(matches);
+    let profile = profile(matches)?;
     let from_command_line = if use_url_sources {
-        non_empty(matches.get_one::<String>("api-url").cloned()).or_else(|| env("GEOPERA_API_URL"))
+        option_or_env(matches, "api-url", "GEOPERA_API_URL")?
     } else {
         None
     };
@@ -122,23 +142,27 @@ pub(crate) fn target(matches: &ArgMatches, use_url_sources: bool) -> Result<Targ
             .unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
     };
     let api_url = api_url.trim().trim_end_matches('/').to_owned();
-    if let Ok(parsed) = url::Url::parse(&api_url) {
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(Failure::usage(format!(
-                "the API URL {} must not carry a user name or password: credentials go in \
-                 GEOPERA_API_TOKEN or 'geopera login'",
-                without_userinfo(&parsed)
-            )));
-        }
+    // A URL that does not parse is judged by its text, so that its password is refused (and
+    // never quoted) here rather than printed by the message that it is no URL, or by a dry run.
+    let carries_userinfo = match url::Url::parse(&api_url) {
+        Ok(parsed) => !parsed.username().is_empty() || parsed.password().is_some(),
+        Err(_) => geopera::without_userinfo(&api_url) != api_url,
+    };
+    if carries_userinfo {
+        return Err(Failure::usage(format!(
+            "the API URL {} must not carry a user name or password: credentials go in \
+             GEOPERA_API_TOKEN or 'geopera login'",
+            geopera::without_userinfo(&api_url)
+        )));
     }
-    let budget = non_empty(matches.get_one::<String>("rate-budget-redis").cloned())
-        .or_else(|| env("GEOPERA_RATE_BUDGET_REDIS"))
-        .map(|redis_url| SharedBudget {
+    let budget = match option_or_env(matches, "rate-budget-redis", "GEOPERA_RATE_BUDGET_REDIS")? {
+        None => None,
+        Some(redis_url) => Some(SharedBudget {
             redis_url,
-            organization: non_empty(matches.get_one::<String>("rate-budget-org").cloned())
-                .or_else(|| env("GEOPERA_RATE_BUDGET_ORG"))
+            organization: option_or_env(matches, "rate-budget-org", "GEOPERA_RATE_BUDGET_ORG")?
                 .unwrap_or_else(|| "default".to_owned()),
-        });
+        }),
+    };
     Ok(Target {
         profile,
         api_url,
@@ -150,16 +174,6 @@ pub(crate) fn target(matches: &ArgMatches, use_url_sources: bool) -> Result<Targ
             .flatten()
             .copied(),
     })
-}
-
-/// `url` with its user name and password left out, for messages.
-fn without_userinfo(url: &url::Url) -> String {
-    let mut shown = url.clone();
-    // Only URLs that cannot have a user (`data:`, `mailto:`) refuse these, and those never
-    // reach here with one.
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.to_string()
 }
 
 /// Whether `a` and `b` name the same origin (scheme, host and port, default ports filled in).
@@ -180,7 +194,7 @@ fn same_origin(a: &str, b: &str) -> bool {
 /// token with it. So that is refused; `GEOPERA_API_TOKEN` is given by the caller for the
 /// server they name, and is used as given.
 pub(crate) async fn held(target: &Target, refresh: bool) -> Result<Option<Held>, Failure> {
-    if let Some(token) = env("GEOPERA_API_TOKEN") {
+    if let Some(token) = env("GEOPERA_API_TOKEN")? {
         return Ok(Some(Held::Env(token.trim().to_owned())));
     }
     let profile = target.store.profile(&target.profile)?;
@@ -191,8 +205,8 @@ pub(crate) async fn held(target: &Target, refresh: bool) -> Result<Option<Held>,
             "the credentials of profile '{}' are for {}, not {}: run 'geopera login' for that \
              server (with --profile to keep both), or set GEOPERA_API_TOKEN",
             target.profile,
-            stored_for.trim_end_matches('/'),
-            target.api_url
+            geopera::without_userinfo(stored_for.trim_end_matches('/')),
+            geopera::without_userinfo(&target.api_url)
         )));
     }
     match stored {
@@ -239,7 +253,61 @@ pub(crate) fn http(api_url: &str) -> Result<geopera::Client, Failure> {
     geopera::Client::builder()
         .base_url(api_url)
         .build()
-        .map_err(|e| Failure::other(format!("invalid API URL '{api_url}': {}", chain(&e))))
+        .map_err(|e| {
+            Failure::other(format!(
+                "invalid API URL '{}': {}",
+                geopera::without_userinfo(api_url),
+                chain(&e)
+            ))
+        })
+}
+
+/// Why an identity provider's answer could not be read.
+pub(crate) enum AnswerError {
+    /// It is longer than [`MAX_SIGN_IN_ANSWER_BYTES`] (announced, or as it arrived).
+    TooLarge,
+    /// The connection failed or timed out while reading it.
+    Transport(String),
+}
+
+impl std::fmt::Display for AnswerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnswerError::TooLarge => write!(
+                f,
+                "the answer is larger than {} KiB",
+                MAX_SIGN_IN_ANSWER_BYTES / 1024
+            ),
+            AnswerError::Transport(cause) => f.write_str(cause),
+        }
+    }
+}
+
+/// Reads an identity provider's answer (`announced` is its `Content-Length`, `chunks` its
+/// body), at most [`MAX_SIGN_IN_ANSWER_BYTES`], stopping as soon as that is passed.
+pub(crate) async fn read_answer<B, E>(
+    announced: Option<u64>,
+    chunks: impl futures::Stream<Item = Result<B, E>>,
+) -> Result<Vec<u8>, AnswerError>
+where
+    B: AsRef<[u8]>,
+    E: std::error::Error + 'static,
+{
+    use futures::StreamExt as _;
+    if announced.is_some_and(|length| length > MAX_SIGN_IN_ANSWER_BYTES as u64) {
+        return Err(AnswerError::TooLarge);
+    }
+    let mut chunks = std::pin::pin!(chunks);
+    let mut content = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| AnswerError::Transport(chain(&e)))?;
+        let chunk = chunk.as_ref();
+        if content.len() + chunk.len() > MAX_SIGN_IN_ANSWER_BYTES {
+            return Err(AnswerError::TooLarge);
+        }
+        content.extend_from_slice(chunk);
+    }
+    Ok(content)
 }
 
 /// The OIDC endpoint `name` of the server at `api_url`.
@@ -304,7 +372,12 @@ pub(crate) async fn refresh_stored(
     if !answer.status().is_success() {
         return Err(refresh_refused());
     }
-    let bytes = answer.bytes().await.map_err(|_| refresh_refused())?;
+    let bytes = read_answer(answer.content_length(), answer.bytes_stream())
+        .await
+        .map_err(|e| match e {
+            AnswerError::TooLarge => Failure::other(format!("token refresh failed: {e}")),
+            AnswerError::Transport(_) => refresh_refused(),
+        })?;
     let tokens: TokenAnswer = serde_json::from_slice(&bytes).map_err(|_| refresh_refused())?;
     let auth = Auth::OAuth {
         access_token: tokens.access_token,

@@ -330,8 +330,11 @@ fn tracing_to_stderr(matches: &ArgMatches) {
     } else {
         return;
     };
+    // A failed write of an event is dropped: tracing's default reports it with `eprintln!`,
+    // which panics when stderr itself is what failed.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .log_internal_errors(false)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
@@ -508,7 +511,10 @@ fn man(command: &mut Command, matches: &ArgMatches) -> Outcome {
             .map_err(|e| Failure::other(format!("cannot write {}: {e}", path.display())))?;
         written += 1;
     }
-    eprintln!("{written} manual pages written to {}", dir.display());
+    paint::to_stderr(&format!(
+        "{written} manual pages written to {}",
+        dir.display()
+    ));
     Ok(())
 }
 
@@ -520,7 +526,7 @@ async fn op(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
             .map(|info| info.id)
             .collect();
         call::print(&ids.join("\n"))?;
-        eprintln!("\n{} operations.", ids.len());
+        paint::to_stderr(&format!("\n{} operations.", ids.len()));
         return Ok(());
     }
     let Some(id) = matches.get_one::<String>("id") else {
@@ -530,8 +536,7 @@ async fn op(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
         matches.get_one::<String>("file"),
         matches.get_one::<String>("body"),
     ) {
-        (Some(path), _) => std::fs::read_to_string(path)
-            .map_err(|e| Failure::other(format!("cannot read --file {path}: {e}")))?,
+        (Some(path), _) => tree::read_body_file(path, &format!("--file {path}"))?,
         (None, Some(body)) => tree::read_json_text(body, "the body")?,
         (None, None) => String::new(),
     };

@@ -78,7 +78,15 @@ fn labelled(style: Style, label: &str, line: &str) {
     push(&mut text, style, label, stderr());
     text.push(' ');
     text.push_str(&inert(line));
-    eprintln!("{text}");
+    to_stderr(&text);
+}
+
+/// Writes one line on stderr. A failed write is ignored, where `eprintln!` would panic: with
+/// stderr closed (`2>&-`, a reader that left) there is nowhere to tell, and the exit code
+/// must still be the documented one.
+pub(crate) fn to_stderr(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 #[cfg(test)]

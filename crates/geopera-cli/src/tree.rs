@@ -34,6 +34,11 @@ const RESERVED: &[&str] = &[
     "debug",
 ];
 
+/// The most bytes of a request body read from a file or stdin (`--json @file`, `--json -`,
+/// `op -f`): far above any body the API accepts, small enough that `@/dev/zero` or an endless
+/// pipe cannot take the machine's memory.
+pub(crate) const MAX_BODY_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Prefix of the clap ids of field flags, so that they never collide with other options.
 const FIELD: &str = "field:";
 /// Prefix of the clap ids of the `--no-x` half of boolean fields.
@@ -438,16 +443,62 @@ fn parse_number(text: &str, bounds: &Bounds) -> Result<f64, String> {
     }
 }
 
+/// Reads `reader` to its end, at most `limit` bytes: `Ok(None)` as soon as there is more, so
+/// endless input costs at most the cap.
+pub(crate) fn read_at_most(
+    reader: impl std::io::Read,
+    limit: u64,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let mut content = Vec::new();
+    std::io::Read::read_to_end(&mut reader.take(limit.saturating_add(1)), &mut content)?;
+    Ok((content.len() as u64 <= limit).then_some(content))
+}
+
+/// `bytes` for a message: `64 MiB`, `16 KiB`, or `500 bytes`.
+pub(crate) fn size_text(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * KIB;
+    if bytes >= MIB && bytes % MIB == 0 {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= KIB && bytes % KIB == 0 {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// A request body's text from `reader`, which `source` names in messages (`--json -`,
+/// `--file body.json`), within [`MAX_BODY_INPUT_BYTES`].
+fn read_body(reader: impl std::io::Read, source: &str) -> Result<String, Failure> {
+    let content = read_at_most(reader, MAX_BODY_INPUT_BYTES)
+        .map_err(|e| Failure::other(format!("cannot read {source}: {e}")))?
+        .ok_or_else(|| {
+            Failure::other(format!(
+                "cannot read {source}: it is larger than {}, the most a request body may be",
+                size_text(MAX_BODY_INPUT_BYTES)
+            ))
+        })?;
+    String::from_utf8(content).map_err(|_| {
+        Failure::other(format!(
+            "cannot read {source}: stream did not contain valid UTF-8"
+        ))
+    })
+}
+
+/// A request body's text from the file at `path`, which `source` names in messages.
+pub(crate) fn read_body_file(path: &str, source: &str) -> Result<String, Failure> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Failure::other(format!("cannot read {source}: {e}")))?;
+    read_body(file, source)
+}
+
 /// Reads the `--json` text: `-` is stdin, `@path` a file, anything else the JSON itself.
+/// `what` names the argument in messages (`--json`, `the body`).
 pub(crate) fn read_json_text(argument: &str, what: &str) -> Result<String, Failure> {
     if argument == "-" {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-            .map_err(|e| Failure::other(format!("cannot read {what} from stdin: {e}")))?;
-        Ok(text)
+        read_body(std::io::stdin().lock(), &format!("{what} from stdin"))
     } else if let Some(path) = argument.strip_prefix('@') {
-        std::fs::read_to_string(path)
-            .map_err(|e| Failure::other(format!("cannot read @{path}: {e}")))
+        read_body_file(path, &format!("{what} @{path}"))
     } else {
         Ok(argument.to_owned())
     }

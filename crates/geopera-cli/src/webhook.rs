@@ -14,6 +14,11 @@ use serde_json::value::RawValue;
 
 use crate::call::{self, Settings};
 use crate::failure::{Failure, Outcome};
+use crate::tree::{read_at_most, size_text};
+
+/// The most bytes of `--headers` read: a delivery's header section is a few hundred bytes,
+/// and servers refuse one past some tens of KiB.
+const MAX_HEADERS_BYTES: u64 = 64 * 1024;
 
 /// The `webhooks` group. The API has no `webhooks.*` operation outside the admin scope, so the
 /// generated tree has no group of this name to merge with.
@@ -128,21 +133,42 @@ pub(crate) fn verify(matches: &ArgMatches, settings: &Settings) -> Outcome {
         matches.get_one::<String>("secret-env"),
     ) {
         (Some(secret), _) => secret.clone(),
-        (None, Some(var)) => std::env::var(var)
-            .map_err(|_| Failure::other(format!("the environment variable {var} is not set")))?,
+        (None, Some(var)) => std::env::var(var).map_err(|e| match e {
+            std::env::VarError::NotPresent => {
+                Failure::other(format!("the environment variable {var} is not set"))
+            }
+            std::env::VarError::NotUnicode(_) => {
+                Failure::usage(format!("the environment variable {var} is not valid UTF-8"))
+            }
+        })?,
         (None, None) => return Err(Failure::usage("give --secret or --secret-env")),
     };
-    let read = |name: &str| -> Result<Vec<u8>, Failure> {
+    // Both files are read within a cap, so that `/dev/zero` or a runaway capture is refused
+    // rather than read into memory without end; the body's is the most a delivery may have.
+    let read = |name: &str, limit: u64, what: &str| -> Result<Vec<u8>, Failure> {
         let path = matches
             .get_one::<PathBuf>(name)
             .ok_or_else(|| Failure::usage(format!("--{name} is required")))?;
-        std::fs::read(path)
-            .map_err(|e| Failure::other(format!("cannot read --{name} {}: {e}", path.display())))
+        let cannot = |why: &dyn std::fmt::Display| {
+            Failure::other(format!("cannot read --{name} {}: {why}", path.display()))
+        };
+        let file = std::fs::File::open(path).map_err(|e| cannot(&e))?;
+        read_at_most(file, limit)
+            .map_err(|e| cannot(&e))?
+            .ok_or_else(|| cannot(&format!("it is larger than {}, {what}", size_text(limit))))
     };
-    let header_bytes = read("headers")?;
+    let header_bytes = read(
+        "headers",
+        MAX_HEADERS_BYTES,
+        "more than any delivery's headers",
+    )?;
     let headers = parse_headers(&String::from_utf8_lossy(&header_bytes))
         .map_err(|e| Failure::other(format!("--headers: {e}")))?;
-    let body = read("body")?;
+    let body = read(
+        "body",
+        geopera::webhooks::MAX_BODY_BYTES as u64,
+        "the most a delivery may have",
+    )?;
     let refused = |e: &dyn std::fmt::Display| Failure::other(format!("delivery refused: {e}"));
     let verifier = Verifier::new(secret).map_err(|e| refused(&e))?;
     let delivery = verifier.verify(&headers, &body).map_err(|e| refused(&e))?;

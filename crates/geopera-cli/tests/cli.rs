@@ -1700,6 +1700,15 @@ fn test_server(
     connections: usize,
     answer: impl Fn(&[u8]) -> (u16, String) + Send + 'static,
 ) -> String {
+    typed_test_server("application/json", connections, answer)
+}
+
+/// [`test_server`] answering with `content_type`.
+fn typed_test_server(
+    content_type: &'static str,
+    connections: usize,
+    answer: impl Fn(&[u8]) -> (u16, String) + Send + 'static,
+) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
     let url = format!("http://{}", listener.local_addr().expect("an address"));
     std::thread::spawn(move || {
@@ -1728,7 +1737,7 @@ fn test_server(
             let (status, body) = answer(&request_body);
             let _ = write!(
                 stream,
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             );
         }
@@ -2488,4 +2497,800 @@ fn no_home_in_the_environment_is_no_failure_when_a_token_is_given() {
         stdout_json(&output)["features"].as_array().map(Vec::len),
         Some(1)
     );
+}
+
+/// A server whose every answer is a 200 whose JSON body never ends (`[0,0,0,...`), 64 KiB at a
+/// time and paced, so a client that keeps reading grows by a few MB a second rather than
+/// taking the machine; at most `connections` connections, each fed for at most 30 s.
+fn endless_server(connections: usize) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                if let Ok(reading) = stream.try_clone() {
+                    let mut reader = BufReader::new(reading);
+                    for _ in 0..100 {
+                        let mut line = String::new();
+                        match reader.read_line(&mut line) {
+                            Ok(_) if line != "\r\n" && !line.is_empty() => {}
+                            _ => break,
+                        }
+                    }
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n[",
+                );
+                let chunk = "0,".repeat(32 * 1024);
+                let started = Instant::now();
+                while started.elapsed() < Duration::from_secs(30) {
+                    if stream.write_all(chunk.as_bytes()).is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn sign_in_answers_are_read_up_to_64_kib_and_refused_past_it() {
+    let s = setup();
+    let url = endless_server(8);
+    for args in [
+        &["whoami"][..],
+        &["login", "--api-key", "gpra_whatever"][..],
+    ] {
+        let started = Instant::now();
+        let output = s
+            .bare()
+            .env("GEOPERA_API_TOKEN", "gpra_whatever")
+            .args(["--api-url", &url, "--timeout", "10"])
+            .args(args)
+            .output()
+            .expect("geopera runs");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("userinfo failed: the answer is larger than 64 KiB"),
+            "{args:?}: {stderr}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(8), "{args:?}");
+    }
+    assert!(!s.credentials_path().exists(), "no key was stored");
+
+    // A stored session due for a refresh, whose token endpoint answers without end.
+    std::fs::create_dir_all(s.credentials_path().parent().expect("test step")).expect("test step");
+    std::fs::write(
+        s.credentials_path(),
+        format!(
+            r#"{{"default": {{"api_url": "{url}", "auth": {{"type": "oauth", "access_token": "at", "refresh_token": "rt", "expires_at": 1000, "scope": "openid", "issuer": "{url}"}}}}}}"#
+        ),
+    )
+    .expect("test step");
+    let output = s
+        .bare()
+        .args(["--timeout", "10", "catalog", "search", "--host-name", "x"])
+        .output()
+        .expect("geopera runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("token refresh failed: the answer is larger than 64 KiB"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn geopera_variables_that_are_not_utf8_are_usage_errors_naming_them() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let bad = |text: &[u8]| std::ffi::OsStr::from_bytes(text).to_owned();
+    let s = setup();
+    login_with_the_demo_key(&s);
+
+    // Read as unset, the URL would fall back to the public API and the token go there.
+    let output = s
+        .bare()
+        .env("GEOPERA_API_URL", bad(b"http://127.0.0.1:1/\xff"))
+        .env("GEOPERA_API_TOKEN", "gpra_meant_for_a_local_server")
+        .args(["catalog", "search", "--host-name", "x", "--dry-run"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stdout));
+    assert!(
+        text(&output.stderr).contains("GEOPERA_API_URL is not valid UTF-8"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
+
+    // Read as unset, the token would give way to the stored login; the profile to `default`.
+    for (name, value) in [
+        ("GEOPERA_API_TOKEN", bad(b"gpra_other\xff")),
+        ("GEOPERA_PROFILE", bad(b"work\xff")),
+    ] {
+        let output = s
+            .bare()
+            .env(name, value)
+            .arg("whoami")
+            .output()
+            .expect("geopera runs");
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{name}: {}",
+            text(&output.stdout)
+        );
+        assert!(
+            text(&output.stderr).contains(&format!("{name} is not valid UTF-8")),
+            "{name}: {}",
+            text(&output.stderr)
+        );
+    }
+    for (name, extra) in [
+        ("GEOPERA_RATE_BUDGET_REDIS", &[][..]),
+        (
+            "GEOPERA_RATE_BUDGET_ORG",
+            &["--rate-budget-redis", "redis://127.0.0.1:1/"][..],
+        ),
+    ] {
+        let output = s
+            .cli()
+            .env(name, bad(b"\xff"))
+            .args(extra)
+            .args(["catalog", "search", "--host-name", "x", "--dry-run"])
+            .output()
+            .expect("geopera runs");
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{name}: {}",
+            text(&output.stdout)
+        );
+        assert!(
+            text(&output.stderr).contains(&format!("{name} is not valid UTF-8")),
+            "{name}: {}",
+            text(&output.stderr)
+        );
+    }
+
+    // A variable the command line overrides is not read.
+    let output = s
+        .bare()
+        .env("GEOPERA_PROFILE", bad(b"work\xff"))
+        .args(["--profile", "default", "whoami"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}
+
+#[test]
+fn timeout_bounds_the_device_sign_in_too() {
+    let s = setup();
+    // Accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(4) {
+            held.push(stream);
+        }
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    let started = Instant::now();
+    let output = s
+        .bare()
+        .args(["--api-url", &url, "--timeout", "1"])
+        .args(["login", "--no-browser"])
+        .output()
+        .expect("geopera runs");
+    let took = started.elapsed();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no answer within 1 s"), "{stderr}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn a_password_in_an_api_url_that_does_not_parse_is_never_printed() {
+    let s = setup();
+    let url = "http://user:APIPASS@[127.0.0.1:1";
+    for args in [
+        &["whoami"][..],
+        &["login", "--api-key", "gpra_whatever"][..],
+        &["catalog", "search", "--host-name", "x", "--dry-run"][..],
+        &["op", "catalog.search", "--dry-run"][..],
+    ] {
+        let output = s
+            .cli()
+            .args(["--api-url", url])
+            .args(args)
+            .output()
+            .expect("geopera runs");
+        let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {all}");
+        assert!(!all.contains("APIPASS"), "{args:?}: {all}");
+        assert!(
+            all.contains("http://[redacted]@[127.0.0.1:1"),
+            "{args:?}: {all}"
+        );
+    }
+
+    // A password in a profile's stored URL stays out of the message refusing another server.
+    std::fs::create_dir_all(s.credentials_path().parent().expect("test step")).expect("test step");
+    std::fs::write(
+        s.credentials_path(),
+        r#"{"default": {"api_url": "http://user:STOREDPASS@127.0.0.1:1", "auth": {"type": "api_key", "api_key": "gpra_whatever"}}}"#,
+    )
+    .expect("test step");
+    let output = s
+        .bare()
+        .args(["--api-url", &s.emulator.base_url()])
+        .args(["catalog", "search", "--host-name", "x"])
+        .output()
+        .expect("geopera runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("are for http://[redacted]@127.0.0.1:1"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("STOREDPASS"), "{stderr}");
+}
+
+/// The write end of a pipe whose reader has already gone.
+fn closed_pipe() -> Stdio {
+    let mut reader = std::process::Command::new("true")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("`true` starts");
+    let write_end = reader.stdin.take().expect("piped");
+    reader.wait().expect("`true` ends");
+    Stdio::from(write_end)
+}
+
+#[test]
+fn a_closed_stderr_never_panics_and_keeps_the_exit_code() {
+    let s = setup();
+    let pages = tempfile::tempdir().expect("temp dir");
+    let pages = pages.path().to_str().expect("a UTF-8 path").to_owned();
+    for (args, code) in [
+        (&["op", "nope.nope"][..], 2),
+        (&["catalog", "search"][..], 2),
+        (&["op", "--list"][..], 0),
+        (&["man", "--out-dir", pages.as_str()][..], 0),
+        (
+            &[
+                "catalog",
+                "search",
+                "--host-name",
+                "earthsearch-aws",
+                "--limit",
+                "1",
+                "-v",
+            ][..],
+            0,
+        ),
+    ] {
+        let output = s
+            .process()
+            .args(args)
+            .stderr(closed_pipe())
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(code), "{args:?}");
+    }
+}
+
+/// Runs `command` with `total` bytes of `fill` on its stdin, written 1 MiB at a time by a
+/// thread that stops as soon as the process stops reading; the process must end within 60 s.
+fn fed(mut command: std::process::Command, fill: u8, total: usize) -> std::process::Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    let mut stdin = child.stdin.take().expect("piped");
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![fill; 1 << 20];
+        let mut sent = 0;
+        while sent < total && stdin.write_all(&chunk).is_ok() {
+            sent += chunk.len();
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("waits").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("geopera kept running on endless input");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = writer.join();
+    child.wait_with_output().expect("geopera ended")
+}
+
+#[test]
+fn inputs_from_files_and_stdin_are_read_up_to_a_cap() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Sparse files of zeros, one byte past each cap.
+    let sized = |name: &str, length: u64| {
+        let path = dir.path().join(name);
+        std::fs::File::create(&path)
+            .and_then(|file| file.set_len(length))
+            .expect("test step");
+        path.to_str().expect("a UTF-8 path").to_owned()
+    };
+    let body = sized("body.json", (64 << 20) + 1);
+    for (args, said) in [
+        (
+            vec!["catalog", "search", "--json", &format!("@{body}")],
+            format!("cannot read --json @{body}: it is larger than 64 MiB"),
+        ),
+        (
+            vec!["op", "catalog.search", "-f", &body],
+            format!("cannot read --file {body}: it is larger than 64 MiB"),
+        ),
+    ] {
+        let output = s
+            .cli()
+            .args(&args)
+            .arg("--dry-run")
+            .output()
+            .expect("geopera runs");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(&said), "{args:?}: {stderr}");
+    }
+    for (args, said) in [
+        (
+            &["catalog", "search", "--json", "-", "--dry-run"][..],
+            "cannot read --json from stdin: it is larger than 64 MiB",
+        ),
+        (
+            &["op", "catalog.search", "-", "--dry-run"][..],
+            "cannot read the body from stdin: it is larger than 64 MiB",
+        ),
+    ] {
+        let mut command = s.process();
+        command.args(args);
+        let output = fed(command, b'y', 80 << 20);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+    }
+    let mut command = s.process();
+    command.args(["login", "--api-key", "-"]);
+    let output = fed(command, b'k', 1 << 20);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("longer than 16 KiB"), "{stderr}");
+
+    let headers = dir.path().join("headers.txt");
+    std::fs::write(&headers, "X-Geopera-Signature: sha256=00\n").expect("test step");
+    let headers = headers.to_str().expect("a UTF-8 path").to_owned();
+    let small = dir.path().join("small.json");
+    std::fs::write(&small, "{}").expect("test step");
+    let small = small.to_str().expect("a UTF-8 path").to_owned();
+    let big_headers = sized("big-headers.txt", (64 << 10) + 1);
+    let big_body = sized("big-body.json", (1 << 20) + 1);
+    for (files, said) in [
+        (
+            [big_headers.as_str(), small.as_str()],
+            format!("cannot read --headers {big_headers}: it is larger than 64 KiB"),
+        ),
+        (
+            [headers.as_str(), big_body.as_str()],
+            format!("cannot read --body {big_body}: it is larger than 1 MiB"),
+        ),
+    ] {
+        let output = s
+            .bare()
+            .args(["webhooks", "verify", "--secret", "whsec_x"])
+            .args(["--headers", files[0], "--body", files[1]])
+            .output()
+            .expect("geopera runs");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(&said), "{stderr}");
+    }
+
+    // Endless files, under a memory limit a read without a cap would hit at once.
+    if !Path::new("/dev/zero").exists() {
+        return;
+    }
+    for args in [
+        &["catalog", "search", "--json", "@/dev/zero", "--dry-run"][..],
+        &["op", "catalog.search", "-f", "/dev/zero", "--dry-run"][..],
+        &[
+            "webhooks",
+            "verify",
+            "--secret",
+            "whsec_x",
+            "--headers",
+            "/dev/zero",
+            "--body",
+            "/dev/zero",
+        ][..],
+        &[
+            "webhooks",
+            "verify",
+            "--secret",
+            "whsec_x",
+            "--headers",
+            headers.as_str(),
+            "--body",
+            "/dev/zero",
+        ][..],
+    ] {
+        let output = Command::new("sh")
+            .env_clear()
+            .env("HOME", s.home.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("GEOPERA_API_URL", s.emulator.base_url())
+            .env("GEOPERA_API_TOKEN", s.emulator.api_key())
+            .args([
+                "-c",
+                "ulimit -v 1048576 || exit 99; exec \"$0\" \"$@\"",
+                BIN,
+            ])
+            .args(args)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .expect("sh runs");
+        if output.status.code() == Some(99) {
+            eprintln!("no `ulimit -v` here: endless files are not tried");
+            return;
+        }
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("/dev/zero: it is larger than"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// `geopera cog tile render` of one PNG tile from the emulator, before `--out`.
+fn cog_tile(s: &Setup) -> Command {
+    let mut command = s.cli();
+    command.args([
+        "cog",
+        "tile",
+        "render",
+        "--url",
+        "https://example.com/a.tif",
+        "--z",
+        "1",
+        "--x",
+        "0",
+        "--y",
+        "0",
+        "--format",
+        "png",
+    ]);
+    command
+}
+
+const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+#[cfg(unix)]
+#[test]
+fn out_writes_into_a_fifo_or_a_link_to_one_or_to_stdout_and_never_replaces_them() {
+    use std::os::unix::fs::FileTypeExt as _;
+
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|status| status.success()) {
+        eprintln!("no mkfifo: --out into a FIFO is not tested here");
+        return;
+    }
+    let link = dir.path().join("link-to-fifo");
+    std::os::unix::fs::symlink(&fifo, &link).expect("a link");
+    for target in [&fifo, &link] {
+        // The reader waits for a writer and ends when it closes.
+        let mut reader = std::process::Command::new("cat")
+            .arg(&fifo)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("cat starts");
+        let output = cog_tile(&s)
+            .arg("--out")
+            .arg(target)
+            .output()
+            .expect("geopera runs");
+        // A FIFO replaced by a file leaves its reader waiting: it is stopped.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while reader.try_wait().expect("waits").is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = reader.kill();
+        let read = reader.wait_with_output().expect("cat ends").stdout;
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{target:?}: {}",
+            text(&output.stderr)
+        );
+        assert!(
+            read.starts_with(PNG_SIGNATURE),
+            "{target:?}: {} bytes came through the FIFO",
+            read.len()
+        );
+        let fifo_type = std::fs::symlink_metadata(&fifo).expect("stat").file_type();
+        assert!(fifo_type.is_fifo(), "{target:?}: the FIFO is still one");
+        let link_type = std::fs::symlink_metadata(&link).expect("stat").file_type();
+        assert!(link_type.is_symlink(), "{target:?}: the link is still one");
+    }
+    let entries = std::fs::read_dir(dir.path()).expect("list").count();
+    assert_eq!(entries, 2, "no temporary file left");
+
+    // Like `/dev/stdout`: a link to the pipe behind stdout, where the bytes go.
+    if Path::new("/proc/self/fd/1").exists() {
+        let stdout = dir.path().join("stdout");
+        std::os::unix::fs::symlink("/proc/self/fd/1", &stdout).expect("a link");
+        let output = cog_tile(&s)
+            .arg("--out")
+            .arg(&stdout)
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert!(
+            output.stdout.starts_with(PNG_SIGNATURE),
+            "the PNG on stdout"
+        );
+        let stdout_type = std::fs::symlink_metadata(&stdout)
+            .expect("stat")
+            .file_type();
+        assert!(stdout_type.is_symlink(), "the link is still one");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn out_never_follows_a_link_planted_where_its_temporary_file_goes() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, b"precious").expect("victim");
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).expect("a shared folder");
+    let target = shared.join("tile.png");
+    // The temporary name was `.tile.png.<pid>.part`: bash plants a link under it, then
+    // becomes geopera with the same pid.
+    let run = std::process::Command::new("bash")
+        .args([
+            "-c",
+            r#"ln -s "$VICTIM" "$SHARED/.tile.png.$$.part" && exec "$@""#,
+            "bash",
+            BIN,
+            "cog",
+            "tile",
+            "render",
+            "--url",
+            "https://example.com/a.tif",
+            "--z",
+            "1",
+            "--x",
+            "0",
+            "--y",
+            "0",
+            "--format",
+            "png",
+            "--out",
+        ])
+        .arg(&target)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", s.home.path())
+        .env("GEOPERA_API_URL", s.emulator.base_url())
+        .env("GEOPERA_API_TOKEN", s.emulator.api_key())
+        .env("VICTIM", &victim)
+        .env("SHARED", &shared)
+        .output();
+    let Ok(output) = run else {
+        eprintln!("no bash: a planted link is not tested here");
+        return;
+    };
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(std::fs::read(&victim).expect("victim"), b"precious");
+    let written_type = std::fs::symlink_metadata(&target)
+        .expect("stat")
+        .file_type();
+    assert!(written_type.is_file(), "{written_type:?}");
+    assert!(std::fs::read(&target)
+        .expect("the tile")
+        .starts_with(PNG_SIGNATURE));
+    // The planted link stays, the temporary file went.
+    assert_eq!(std::fs::read_dir(&shared).expect("list").count(), 2);
+}
+
+/// `n` arrays, one inside the other.
+fn nested_arrays(n: usize) -> String {
+    format!("{}{}", "[".repeat(n), "]".repeat(n))
+}
+
+#[test]
+fn an_answer_nested_too_deep_is_an_error_in_every_output_mode_without_quadratic_work() {
+    let s = setup();
+    let url = canned_server(200, nested_arrays(3_000), 4);
+    let deeper = canned_server(200, nested_arrays(100_000), 1);
+    for (url, args) in [
+        (&url, ["-o", "json"]),
+        (&url, ["-o", "ndjson"]),
+        (&url, ["-o", "table"]),
+        (&url, ["-o", "yaml"]),
+        // jq's parser recursed once per level: a stack overflow.
+        (&deeper, ["--jq", "length"]),
+    ] {
+        let started = Instant::now();
+        let output = s
+            .cli()
+            .env("GEOPERA_API_URL", url)
+            .args(["catalog", "search", "--host-name", "x"])
+            .args(args)
+            .output()
+            .expect("geopera runs");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("the answer to catalog.search nests arrays and objects 128 levels"),
+            "{args:?}: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{args:?}");
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(10), "{args:?} took {took:?}");
+    }
+    // As deep as serde_json reads is printed, as before.
+    let url = canned_server(200, nested_arrays(127), 1);
+    let output = s
+        .cli()
+        .env("GEOPERA_API_URL", &url)
+        .args(["catalog", "search", "--host-name", "x"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        stdout_json(&output),
+        serde_json::from_str::<Value>(&nested_arrays(127)).expect("JSON")
+    );
+}
+
+#[test]
+fn a_success_answer_of_a_json_operation_that_is_not_json_is_an_error_with_an_excerpt() {
+    let s = setup();
+    let page = format!(
+        "<html><body>Please sign in to the proxy{}</body></html>",
+        " and wait".repeat(200)
+    );
+    let proxy = typed_test_server("text/html", 1, move |_| (200, page.clone()));
+    let cut = canned_server(
+        200,
+        r#"{"type":"FeatureCollection","features":[{"id":"a"},{"id":"b""#.to_owned(),
+        2,
+    );
+    for (url, args, excerpt) in [
+        (
+            &proxy,
+            &["--jq", ".features[].id"][..],
+            "text/html, starting '<html><body>Please sign in to the proxy and wait",
+        ),
+        (
+            &cut,
+            &["-o", "table"][..],
+            r#"application/json, starting '{"type":"FeatureCollection","features":[{"id":"a"},{"id":"b"'"#,
+        ),
+        (&cut, &[][..], "EOF while parsing"),
+    ] {
+        let output = s
+            .cli()
+            .env("GEOPERA_API_URL", url)
+            .args(["catalog", "search", "--host-name", "x"])
+            .args(args)
+            .output()
+            .expect("geopera runs");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("the answer to catalog.search is not JSON"),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains(excerpt), "{args:?}: {stderr}");
+        assert!(stderr.len() < 400, "a short excerpt: {stderr}");
+        assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
+    }
+}
+
+#[test]
+fn dry_run_on_a_closed_or_full_stdout_ends_like_any_answer() {
+    let s = setup();
+    let args = ["catalog", "search", "--host-name", "x", "--dry-run"];
+    // A pipe whose reader has already gone.
+    let mut gone = std::process::Command::new("true")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("true starts");
+    let pipe = gone.stdin.take().expect("piped");
+    gone.wait().expect("true ends");
+    let output = s
+        .process()
+        .args(args)
+        .stdout(Stdio::from(pipe))
+        .output()
+        .expect("geopera runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        eprintln!("no /dev/full: a full disk is not tested here");
+        return;
+    };
+    let output = s
+        .process()
+        .args(args)
+        .stdout(Stdio::from(full))
+        .output()
+        .expect("geopera runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot write the answer"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn op_with_out_on_a_json_operation_is_a_usage_error_and_sends_nothing() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("answer.json");
+    let body = r#"{"host_name":"earthsearch-aws","limit":1}"#;
+    let output = s
+        .cli()
+        .args(["op", "catalog.search", body, "--out"])
+        .arg(&target)
+        .output()
+        .expect("geopera runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--out"), "{stderr}");
+    assert!(stderr.contains("catalog.search answers JSON"), "{stderr}");
+    assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
+    assert!(!target.exists());
+    assert_eq!(s.emulator.executed("catalog.search"), 0, "nothing was sent");
+
+    // `--out -` is stdout, where JSON goes anyway; a binary answer still goes to the file.
+    let output = s
+        .cli()
+        .args(["op", "catalog.search", body, "--out", "-"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        stdout_json(&output)["features"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let tile = dir.path().join("tile.png");
+    let output = s
+        .cli()
+        .args([
+            "op",
+            "cog.tile.render",
+            r#"{"url":"https://example.com/a.tif","z":1,"x":0,"y":0,"format":"png"}"#,
+            "--out",
+        ])
+        .arg(&tile)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(std::fs::read(&tile)
+        .expect("the tile")
+        .starts_with(PNG_SIGNATURE));
 }
