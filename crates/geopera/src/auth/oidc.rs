@@ -29,7 +29,8 @@ const OPERATION: &str = "oidc.token";
 /// The largest token-endpoint answer read: a token answer is well under a kilobyte.
 const MAX_ANSWER_BYTES: u64 = 64 * 1024;
 
-/// How long one request to the identity provider may take.
+/// How long one request to the identity provider may take, unless
+/// [`Oidc::request_timeout`] says otherwise.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where a Geopera identity provider lives and which client id to sign in as.
@@ -40,6 +41,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Oidc {
     issuer: String,
     client_id: Option<String>,
+    request_timeout: Duration,
 }
 
 impl Oidc {
@@ -65,6 +67,7 @@ impl Oidc {
         Ok(Oidc {
             issuer: issuer.trim_end_matches('/').to_owned(),
             client_id: None,
+            request_timeout: REQUEST_TIMEOUT,
         })
     }
 
@@ -83,6 +86,15 @@ impl Oidc {
     #[must_use]
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
         self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// How long each request to the provider may take, its answer read (default 30 s): every
+    /// sign-in, refresh and device-flow poll made through this provider. A command-line
+    /// tool's own `--timeout` belongs here, so that no sign-in step outwaits it.
+    #[must_use]
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
         self
     }
 
@@ -139,7 +151,7 @@ impl Oidc {
             )
             .header(http::header::ACCEPT, "application/json")
             .body(body)
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(self.request_timeout)
             .send()
             .await
             .map_err(|e| Error::from_reqwest(OPERATION, e))?;
