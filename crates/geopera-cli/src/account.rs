@@ -123,17 +123,17 @@ async fn login_api_key(target: &Target, argument: &str) -> Outcome {
 
 async fn login_device(target: &Target, scope: &str, no_browser: bool) -> Outcome {
     let client = auth::http(&target.api_url)?;
+    // `--timeout` bounds each request of the flow — its start and every poll while the person
+    // approves — as it bounds userinfo and logout.
+    let limit = target.sign_in_timeout(auth::SIGN_IN_TIMEOUT);
     let oidc = Oidc::for_base_url(&target.api_url)
         .map_err(|e| Failure::other(chain(&e)))?
-        .client_id(CLIENT_ID);
-    // The SDK bounds each sign-in request by a fixed 30 s; `--timeout` bounds the start of the
-    // flow, as it bounds userinfo and logout. (The polls that follow, while the person
-    // approves, keep the SDK's bound: it has no setting for it.)
-    let limit = target.sign_in_timeout(auth::SIGN_IN_TIMEOUT);
-    let flow = tokio::time::timeout(limit, oidc.device_authorization(&client, Some(scope)))
+        .client_id(CLIENT_ID)
+        .request_timeout(limit);
+    let flow = oidc
+        .device_authorization(&client, Some(scope))
         .await
-        .map_err(|_| format!("no answer within {} s", limit.as_secs_f64()))
-        .and_then(|started| started.map_err(|e| chain(&e)))
+        .map_err(|e| chain(&e))
         .map_err(|cause| {
             Failure::other(format!(
                 "device sign-in could not start ({cause}); 'geopera login --api-key <key>' works without it"
