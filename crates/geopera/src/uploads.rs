@@ -380,6 +380,17 @@ pub enum UploadCause {
         /// Its status.
         status: StatusCode,
     },
+    /// The storage server answered the `PUT` with success before the whole file was sent:
+    /// it cannot hold the bytes it never got, so the upload is not completed.
+    #[error("the storage server answered {status} after {sent} of {declared} bytes")]
+    AnsweredEarly {
+        /// Its status.
+        status: StatusCode,
+        /// The bytes handed to the connection when it answered.
+        sent: u64,
+        /// The size declared (and reserved).
+        declared: u64,
+    },
     /// The `PUT` could not be sent or its answer not read.
     #[error("the transfer broke off")]
     Transport(#[source] reqwest::Error),
@@ -717,11 +728,13 @@ async fn put(
     let origin = tokio::time::Instant::now();
     let last_activity = Arc::new(AtomicU64::new(0));
     let found: Found = Arc::new(Mutex::new(None));
+    let handed = Arc::new(AtomicU64::new(0));
     let feed = Feed {
         inner: body.stream,
         sent: 0,
         total: body.len,
         done: false,
+        handed: handed.clone(),
         progress: options.on_progress.clone(),
         found: found.clone(),
         last_activity: last_activity.clone(),
@@ -769,6 +782,15 @@ async fn put(
         return Err(cause);
     }
     match outcome {
+        // A success before the last byte left is no receipt for the file: the server cannot
+        // have kept what it never got.
+        Ok(status) if status.is_success() && handed.load(Ordering::Relaxed) < body.len => {
+            Err(UploadCause::AnsweredEarly {
+                status,
+                sent: handed.load(Ordering::Relaxed),
+                declared: body.len,
+            })
+        }
         Ok(status) if status.is_success() => Ok(()),
         Ok(status) => Err(UploadCause::Rejected { status }),
         Err(error) => match options.timeout {
@@ -790,6 +812,8 @@ struct Feed {
     sent: u64,
     total: u64,
     done: bool,
+    /// The bytes handed to the connection so far, read once the server has answered.
+    handed: Arc<AtomicU64>,
     progress: Option<ProgressFn>,
     found: Found,
     last_activity: Arc<AtomicU64>,
@@ -805,21 +829,30 @@ impl Feed {
         let failure = match self.inner.next().await {
             Some(Ok(chunk)) => {
                 self.sent = self.sent.saturating_add(chunk.len() as u64);
-                if self.sent > self.total {
-                    UploadCause::LengthMismatch {
+                // The last declared byte: the connection asks for nothing after it, so the
+                // source is asked now whether it ends here, before the chunk goes.
+                let ended = match self.sent.cmp(&self.total) {
+                    std::cmp::Ordering::Less => Ok(()),
+                    std::cmp::Ordering::Equal => self.source_ends().await,
+                    std::cmp::Ordering::Greater => Err(UploadCause::LengthMismatch {
                         declared: self.total,
                         seen: self.sent,
+                    }),
+                };
+                match ended {
+                    Ok(()) => {
+                        self.last_activity
+                            .store(millis(self.origin.elapsed()), Ordering::Relaxed);
+                        self.handed.store(self.sent, Ordering::Relaxed);
+                        if let Some(progress) = &self.progress {
+                            progress(Progress {
+                                bytes_sent: self.sent,
+                                total_bytes: self.total,
+                            });
+                        }
+                        return Some((Ok(chunk), self));
                     }
-                } else {
-                    self.last_activity
-                        .store(millis(self.origin.elapsed()), Ordering::Relaxed);
-                    if let Some(progress) = &self.progress {
-                        progress(Progress {
-                            bytes_sent: self.sent,
-                            total_bytes: self.total,
-                        });
-                    }
-                    return Some((Ok(chunk), self));
+                    Err(failure) => failure,
                 }
             }
             Some(Err(error)) => UploadCause::Io(error),
@@ -835,6 +868,28 @@ impl Feed {
         }
         let error = io::Error::other("the upload source failed; see the upload error");
         Some((Err(error), self))
+    }
+
+    /// Whether the source, having yielded every declared byte, ends: a stream, reader or file
+    /// with more in it (one that runs on, or grew while it was sent) fails the upload, where
+    /// the connection alone would send the declared bytes and drop the rest unseen.
+    async fn source_ends(&mut self) -> Result<(), UploadCause> {
+        loop {
+            match self.inner.next().await {
+                None => {
+                    self.done = true;
+                    return Ok(());
+                }
+                Some(Ok(more)) if more.is_empty() => {}
+                Some(Ok(more)) => {
+                    return Err(UploadCause::LengthMismatch {
+                        declared: self.total,
+                        seen: self.sent.saturating_add(more.len() as u64),
+                    })
+                }
+                Some(Err(error)) => return Err(UploadCause::Io(error)),
+            }
+        }
     }
 }
 

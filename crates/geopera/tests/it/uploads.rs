@@ -218,6 +218,97 @@ async fn a_source_longer_than_declared_fails_the_transfer_and_releases_the_reser
     assert!(seen(&emulator, "uploads.complete").is_empty());
 }
 
+/// A source with more in it than declared fails even when its declared bytes end exactly at a
+/// chunk's end, where the connection, having sent what `Content-Length` announced, would ask
+/// for nothing more: a stream that runs on, a reader longer than its length, a file that grew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_with_more_after_its_declared_bytes_fails_the_transfer() {
+    let emulator = emulator();
+    let client = client(&emulator);
+    let project_id = project(&client).await;
+
+    let stream = Upload::from_stream(
+        &project_id,
+        "runs-on.bin",
+        10,
+        futures::stream::iter([
+            Ok(Bytes::from_static(b"0123456789")),
+            Ok(Bytes::new()),
+            Ok(Bytes::from_static(b"EXTRA")),
+        ]),
+    )
+    .send(&client)
+    .await
+    .expect_err("the stream runs on");
+    let reader = Upload::from_reader(
+        &project_id,
+        "long.bin",
+        65_536,
+        std::io::Cursor::new(vec![3u8; 100_000]),
+    )
+    .send(&client)
+    .await
+    .expect_err("the reader holds more");
+
+    for error in [&stream, &reader] {
+        assert_eq!(error.step(), UploadStep::Transfer);
+        assert!(
+            matches!(error.cause(), UploadCause::LengthMismatch { declared, seen } if seen > declared),
+            "{error:?}"
+        );
+        assert!(error.is_released(), "{error:?}");
+    }
+    assert!(seen(&emulator, "uploads.complete").is_empty());
+    assert_eq!(reserved_bytes(&client, &project_id).await, 0);
+}
+
+/// A storage server that answers 200 before the whole file has left gives no receipt for it:
+/// the upload fails, is released, and is never completed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_before_the_whole_file_was_sent_is_no_success() {
+    use std::io::{Read as _, Write as _};
+
+    let storage = std::net::TcpListener::bind("127.0.0.2:0").expect("a port");
+    let upload_url = format!(
+        "http://{}/bucket/object?signature=s",
+        storage.local_addr().expect("an address")
+    );
+    std::thread::spawn(move || {
+        let Ok((mut put, _)) = storage.accept() else {
+            return;
+        };
+        let _ = put.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = put.read(&mut [0u8; 4096]);
+        let _ = put.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        std::thread::sleep(Duration::from_millis(500));
+    });
+    let api = api_pointing_at(upload_url);
+    let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
+    const CHUNK: usize = 64 * 1024;
+    let chunks = futures::StreamExt::then(futures::stream::iter(0..128), |_| async {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        Ok(Bytes::from(vec![1u8; CHUNK]))
+    });
+
+    let error = Upload::from_stream("p_1", "f.bin", (128 * CHUNK) as u64, chunks)
+        .send(&client)
+        .await
+        .expect_err("the answer came before the file");
+
+    assert_eq!(error.step(), UploadStep::Transfer);
+    match error.cause() {
+        UploadCause::AnsweredEarly { sent, declared, .. } => assert!(sent < declared),
+        // Depending on when the connection saw the close, the write may fail first.
+        UploadCause::Transport(_) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(error.is_released(), "{error:?}");
+    assert!(api
+        .seen()
+        .iter()
+        .all(|request| request.path != "/v1/op/uploads.complete"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_shorter_than_declared_fails_the_transfer() {
     let emulator = emulator();
