@@ -320,11 +320,31 @@ impl Session {
         }
         match self.renew(&mut grant, cx).await {
             Ok(_) => Ok(true),
-            Err(error) => {
-                // The server no longer takes these tokens: stop handing them out.
+            // The provider refused the grant too: the session is over.
+            Err(error) if refuses_the_grant(&error) => {
                 self.store(None);
                 Err(self.remember(error))
             }
+            // The provider did not answer (a timeout, a 5xx, `temporarily_unavailable`): the
+            // API's 401 ends only the access token. The refresh token, never spent, stays for
+            // the next call to try again.
+            Err(error) => {
+                self.expire_access_token();
+                Err(self.remember(error))
+            }
+        }
+    }
+
+    /// Stops handing out the held access token, keeping what renews it.
+    fn expire_access_token(&self) {
+        let now = self.config.clock.now();
+        let mut current = match self.state.current.write() {
+            Ok(current) => current,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(current) = current.as_mut() {
+            current.expires_at = current.expires_at.min(now);
+            current.refresh_at = current.refresh_at.min(now);
         }
     }
 
@@ -458,5 +478,23 @@ impl fmt::Debug for Session {
             .field("issuer", &self.config.oidc.issuer())
             .field("tokens", &self.tokens())
             .finish_non_exhaustive()
+    }
+}
+
+/// Whether a failed sign-in or refresh is the provider refusing the grant (a 4xx such as
+/// `invalid_grant`, or the SDK finding nothing left to renew with), rather than failing to
+/// answer: a refusal ends a session, an outage must not.
+fn refuses_the_grant(error: &Error) -> bool {
+    match error {
+        Error::SignIn { status, code, .. } => match status {
+            // "Try again later" in HTTP's own words is no refusal either.
+            Some(status) => {
+                status.is_client_error()
+                    && *status != http::StatusCode::TOO_MANY_REQUESTS
+                    && *status != http::StatusCode::REQUEST_TIMEOUT
+            }
+            None => code == "invalid_grant",
+        },
+        _ => false,
     }
 }

@@ -553,3 +553,71 @@ async fn a_refresh_leeway_of_duration_max_refreshes_each_token_half_way_instead_
         .expect("signed in");
     assert_eq!(emu.oidc_counters().password_grants, 1);
 }
+
+/// A provider that fails to answer a refresh (503 `temporarily_unavailable`) after the API
+/// turned the access token down fails that call only: the refresh token, never spent, renews
+/// the session on the next call once the provider is back. A refusal (`invalid_grant`) ends it.
+#[tokio::test]
+async fn a_provider_outage_during_a_refresh_after_a_401_does_not_end_the_session() {
+    let refreshes = Arc::new(AtomicUsize::new(0));
+    let counted = refreshes.clone();
+    let server = Hostile::serve("127.0.0.1", move |seen| {
+        if seen.path.ends_with("/protocol/openid-connect/token") {
+            let body = String::from_utf8_lossy(&seen.body).into_owned();
+            return match counted.fetch_add(1, Ordering::SeqCst) {
+                0 => hostile_json(503, &[], r#"{"error":"temporarily_unavailable"}"#),
+                _ if body.contains("refresh_token=rt-1") => hostile_json(
+                    200,
+                    &[],
+                    r#"{"access_token":"at-2","token_type":"Bearer","expires_in":300,"refresh_token":"rt-2"}"#,
+                ),
+                _ => hostile_json(400, &[], r#"{"error":"invalid_grant"}"#),
+            };
+        }
+        match seen.header("authorization") {
+            Some("Bearer at-2") => {
+                hostile_json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
+            }
+            _ => hostile_json(
+                401,
+                &[("content-type", "application/problem+json")],
+                r#"{"title":"Unauthenticated","status":401}"#,
+            ),
+        }
+    });
+    let tokens = geopera::auth::TokenSet::new(
+        "at-1",
+        Some("rt-1".to_owned()),
+        std::time::SystemTime::now() + Duration::from_secs(300),
+    );
+    let clock = ManualClock::new();
+    let time = SharedTime::new(&clock);
+    let session = Session::from_tokens(
+        Oidc::for_base_url(&server.url()).expect("a provider"),
+        tokens,
+    )
+    .clock(time);
+    let client = AuthenticatedClient::builder_with_credentials(session.clone())
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid configuration");
+
+    let error = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("the provider is down");
+    assert_eq!(
+        sign_in_code(&error),
+        Some("temporarily_unavailable"),
+        "{error}"
+    );
+    // Past the moment a failure is remembered for, the provider is asked again.
+    clock.advance(Duration::from_secs(6));
+    let page = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect("the same refresh token renews the session");
+    assert!(page.features.is_empty());
+    assert_eq!(refreshes.load(Ordering::SeqCst), 2);
+    let held = session.tokens().expect("the session goes on");
+    assert_eq!(held.access_token(), "at-2");
+}
