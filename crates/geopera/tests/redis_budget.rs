@@ -411,6 +411,67 @@ fn a_redis_that_never_answers_costs_a_bounded_wait_then_the_local_budget() {
     assert_eq!(emu.executed("catalog.search"), 5);
 }
 
+/// Sets `key` to `value` on the Redis at `port`, in Redis's own protocol.
+fn redis_set(port: u16, key: &str, value: &str) {
+    use std::io::{Read as _, Write as _};
+    let mut redis = TcpStream::connect(("127.0.0.1", port)).expect("redis answers");
+    write!(
+        redis,
+        "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n",
+        key.len(),
+        value.len()
+    )
+    .expect("sent");
+    let mut reply = [0u8; 5];
+    redis.read_exact(&mut reply).expect("a reply");
+    assert_eq!(&reply, b"+OK\r\n");
+}
+
+/// A budget held on Redis for longer than any 429 holds it (a key written by something else)
+/// is garbage: calls pace on the local budget instead of sleeping for centuries.
+#[test]
+fn a_hold_on_redis_longer_than_any_budget_writes_is_not_waited_for() {
+    if skip_without_redis() {
+        return;
+    }
+    let redis = Redis::start(None).expect("redis-server starts");
+    redis_set(
+        redis.port,
+        "geopera:{org_garbage}:default:blocked",
+        "99999999999999",
+    );
+    let emu = Emulator::builder().start().expect("the emulator starts");
+    let budget = RedisBudget::builder(redis.url(), "org_garbage")
+        .timeout(LOADED_MACHINE)
+        .build()
+        .expect("a budget");
+    let client = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .budget(Arc::new(budget.clone()))
+        .build()
+        .expect("a client");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let started = Instant::now();
+    runtime.block_on(async {
+        for _ in 0..3 {
+            let input = CatalogSearchInput::new(HOST).limit(1);
+            tokio::time::timeout(
+                Duration::from_secs(20),
+                geopera::operations::catalog_search::send(&client, input),
+            )
+            .await
+            .expect("the call does not wait on the garbage")
+            .expect("the call goes ahead on the local budget");
+        }
+    });
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(!budget.is_shared(), "the budget stopped trusting Redis");
+    assert_eq!(emu.executed("catalog.search"), 3);
+}
+
 #[cfg(feature = "blocking")]
 #[test]
 fn blocking_calls_draw_from_the_shared_budget_too() {

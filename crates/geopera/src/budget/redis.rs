@@ -67,7 +67,8 @@ return 0
 /// Each reservation is one atomic script: it checks the class's window counter (and the
 /// organization-wide default one, which the narrower classes also draw on), counts the call
 /// when there is room, and otherwise answers how long until the window ends. A 429 seen by
-/// any worker holds the class for every worker until its `Retry-After` has passed. Windows
+/// any worker holds the class for every worker until its `Retry-After` has passed (an hour
+/// at most; a longer wait read back from Redis is taken for garbage and paced locally). Windows
 /// are fixed and aligned to Redis's clock (the minute, by default), like the API's; keys
 /// expire shortly after their window, so Redis holds a handful of keys per class at most.
 ///
@@ -326,7 +327,15 @@ enum Failure {
     Redis(redis::RedisError),
     TimedOut,
     Gone,
+    /// A wait longer than any this budget writes ([`MAX_HOLD`]): what Redis holds is not ours.
+    Absurd(u64),
 }
+
+/// The longest a budget is held by one 429 on Redis, and so the longest wait a reservation
+/// can rightly answer: a worker that asked to wait out more still waits it itself. A longer
+/// wait read back is garbage (a key written by something else) and is treated as Redis
+/// failing, so no call hangs on it.
+const MAX_HOLD: Duration = Duration::from_secs(3600);
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -334,6 +343,10 @@ impl fmt::Display for Failure {
             Failure::Redis(e) => write!(f, "{e}"),
             Failure::TimedOut => f.write_str("no answer in time"),
             Failure::Gone => f.write_str("the budget's I/O thread stopped"),
+            Failure::Absurd(wait) => write!(
+                f,
+                "Redis answered a wait of {wait} ms, longer than any this budget writes"
+            ),
         }
     }
 }
@@ -451,7 +464,14 @@ impl Budget for RedisBudget {
             if shared.resting() {
                 return shared.local.reserve_now(class);
             }
-            match shared.on_io(shared.clone().run_reserve(class)).await {
+            let answer = shared
+                .on_io(shared.clone().run_reserve(class))
+                .await
+                .and_then(|wait| match wait {
+                    wait if u128::from(wait) > MAX_HOLD.as_millis() => Err(Failure::Absurd(wait)),
+                    wait => Ok(wait),
+                });
+            match answer {
                 Ok(0) => {
                     shared.answered();
                     Reservation::Granted
@@ -483,7 +503,7 @@ impl Budget for RedisBudget {
             // Told in the background: the caller already pauses on its own, and the other
             // workers need not have the news before this call goes on.
             let shared = self.shared.clone();
-            let hold_ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX);
+            let hold_ms = u64::try_from(retry_after.min(MAX_HOLD).as_millis()).unwrap_or(u64::MAX);
             let io = shared.io.clone();
             drop(io.spawn(async move {
                 let result = match tokio::time::timeout(
