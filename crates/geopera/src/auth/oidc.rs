@@ -209,10 +209,21 @@ fn sign_in_error(
     description: Option<String>,
     secrets: &[&str],
 ) -> Error {
+    // Each secret as sent — inside a form, where a space is `+` and `$` is `%24` — and as
+    // typed: a provider may quote the request's body, or the value it decoded.
+    let spellings: Vec<String> = secrets
+        .iter()
+        .filter(|secret| !secret.is_empty())
+        .flat_map(|secret| {
+            let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+            let percent = form.replace('+', "%20");
+            [(*secret).to_owned(), form, percent]
+        })
+        .collect();
     let clean = |mut text: String| {
-        for secret in secrets.iter().filter(|s| !s.is_empty()) {
-            if text.contains(secret) {
-                text = text.replace(secret, crate::redact::REDACTED);
+        for secret in &spellings {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), crate::redact::REDACTED);
             }
         }
         text.chars().take(500).collect::<String>()

@@ -621,3 +621,36 @@ async fn a_provider_outage_during_a_refresh_after_a_401_does_not_end_the_session
     let held = session.tokens().expect("the session goes on");
     assert_eq!(held.access_token(), "at-2");
 }
+
+/// A provider that quotes the form it was sent gives the password as the form spelled it
+/// (`+` for a space, `%24` for `$`); that spelling is kept out of the error too.
+#[tokio::test]
+async fn a_password_echoed_form_encoded_by_the_provider_is_redacted() {
+    const PASSWORD: &str = "s3cr3t pa$$/word+&=";
+    let provider = Hostile::serve("127.0.0.1", |seen| {
+        let form = String::from_utf8_lossy(&seen.body).into_owned();
+        let answer = serde_json::json!({"error": "invalid_grant", "error_description": form});
+        hostile_json(400, &[], &answer.to_string())
+    });
+    let session = Session::password(
+        Oidc::for_base_url(&provider.url()).expect("a provider"),
+        "alice",
+        PASSWORD,
+    );
+    let client = AuthenticatedClient::builder_with_credentials(session)
+        .base_url(provider.url())
+        .build()
+        .expect("valid configuration");
+    let error = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("refused");
+    let shown = format!("{error} {error:?}");
+    let form_spelling: String = url::form_urlencoded::byte_serialize(PASSWORD.as_bytes()).collect();
+    assert!(!shown.contains(&form_spelling), "{shown}");
+    assert!(!shown.contains(PASSWORD), "{shown}");
+    assert!(shown.contains("[redacted]"), "{shown}");
+    assert!(
+        shown.contains("username=alice"),
+        "the rest is kept: {shown}"
+    );
+}
