@@ -115,6 +115,10 @@ impl OrderKind {
     }
 }
 
+/// The member of an order's `detail` holding the credits charged on top of its price when its
+/// quotation was accepted with a dearer capture option.
+pub const SURCHARGE: &str = "surcharge_credits";
+
 /// A placed order.
 #[derive(Clone, Debug)]
 pub struct Order {
@@ -145,6 +149,17 @@ impl Order {
 }
 
 impl Order {
+    /// What the order has cost its organization: its price, and the surcharge of a dearer
+    /// capture option accepted with its quotation since. A cancellation refunds all of it.
+    pub fn charged_credits(&self) -> i64 {
+        self.total_credits.saturating_add(
+            self.detail
+                .get(SURCHARGE)
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+        )
+    }
+
     /// When the order reaches `fulfilled` (Unix seconds), or `None` once cancelled.
     pub fn fulfilled_at(&self) -> Option<i64> {
         if self.cancelled_at.is_some() {

@@ -176,7 +176,7 @@ pub(super) fn cancel_order(ctx: &Ctx<'_>, inner: &mut Inner, id: &str) -> Result
         ))),
         _ => {
             order.cancelled_at = Some(now);
-            let refund = order.total_credits;
+            let refund = order.charged_credits();
             let event = order_event(ORDER_CANCELLED, order, "cancelled", now);
             inner.emit(&event, ctx.shared.clock.now_millis());
             inner.move_credits(ctx.org, ctx.shared.seed, now, refund, Reason::Refund, id);

@@ -14,10 +14,11 @@ use geopera_types::models::{
 use geopera_types::rfc3339::format_date_time;
 use serde_json::{json, Map, Value};
 
+use super::ledger::Reason;
 use super::orders::cancel_order;
 use super::{aud, numbered_page, Ctx, Outcome};
 use crate::error::ApiError;
-use crate::records::{Order, OrderKind};
+use crate::records::{Order, OrderKind, SURCHARGE};
 use crate::state::Inner;
 
 const PENDING: &str = "PENDING";
@@ -127,6 +128,7 @@ pub(crate) fn decide_feasibility(ctx: &Ctx<'_>, input: FeasibilityDecideInput) -
             format!("study '{}' is already decided", input.study_id),
         ));
     }
+    refuse_ended(order, now, "study_id", &input.study_id)?;
     set_detail(
         order,
         "feasibility",
@@ -163,29 +165,81 @@ pub(crate) fn decide_quotation(ctx: &Ctx<'_>, input: QuotationDecideInput) -> Ou
         }
         Some(_) => {}
     }
-    // The contract lists 422, not 409, for this operation.
-    let status = order.status(now);
-    if status == "fulfilled" || status == "cancelled" {
-        return Err(ApiError::invalid(
-            &["quotation_id"],
-            format!(
-                "the order of quotation '{}' is {status}",
-                input.quotation_id
-            ),
-        ));
+    refuse_ended(order, now, "quotation_id", &input.quotation_id)?;
+    // Accepting a dearer capture option than the price paid at placement charges the
+    // difference now; a cancellation refunds it with the rest (`Order::charged_credits`).
+    let surcharge = if decision == ACCEPTED {
+        quoted_credits(order)
+            .saturating_sub(order.total_credits)
+            .max(0)
+    } else {
+        0
+    };
+    let order_id = order.id.clone();
+    if surcharge > 0 {
+        let balance = inner.org(ctx.org, ctx.shared.seed, now).balance_credits;
+        if surcharge > balance {
+            // The contract lists 422, not 402, for this operation.
+            return Err(ApiError::invalid(
+                &["quotation_id"],
+                format!(
+                    "insufficient credits: the accepted option costs {surcharge} credits more \
+                     than was paid, the balance is {balance}"
+                ),
+            ));
+        }
+        inner.move_credits(
+            ctx.org,
+            ctx.shared.seed,
+            now,
+            -surcharge,
+            Reason::Order,
+            &order_id,
+        );
+    }
+    let Some(order) = inner.orders.get_mut(&order_id) else {
+        return Err(ApiError::not_found(format!("order '{order_id}' not found")));
+    };
+    if surcharge > 0 {
+        set_detail(order, SURCHARGE, json!(surcharge));
     }
     set_detail(
         order,
         "quotation",
         json!({"decision": decision, "decided_at": now}),
     );
-    let order_id = order.id.clone();
     let mut reply = Kind::Quotation.of(order, now).unwrap_or(Value::Null);
     if decision == REJECTED {
         let cancelled = cancel_order(ctx, &mut inner, &order_id)?;
         reply["order"] = cancelled;
     }
     Ok(ctx.ok(&reply))
+}
+
+/// What the quotation of `order` asks: its price times the share of the capture option its
+/// study accepted (the price itself before a decision).
+fn quoted_credits(order: &Order) -> i64 {
+    let share = order
+        .detail
+        .get("feasibility")
+        .and_then(|f| f.get("accepted_option_id"))
+        .and_then(Value::as_str)
+        .and_then(|id| OPTIONS.iter().find(|o| o.0 == id))
+        .map_or(1.0, |o| o.2);
+    (order.total_credits as f64 * share).round() as i64
+}
+
+/// A decision on an order that has ended is refused; the contract lists 422, not 409, for
+/// these operations.
+fn refuse_ended(order: &Order, now: i64, field: &str, id: &str) -> Result<(), ApiError> {
+    let status = order.status(now);
+    if status == "fulfilled" || status == "cancelled" {
+        return Err(ApiError::invalid(
+            &[field],
+            format!("the order of '{id}' is {status}"),
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy)]
@@ -227,11 +281,6 @@ impl Kind {
             }
             Kind::Quotation if study_decision != ACCEPTED => None,
             Kind::Quotation => {
-                let option = feasibility
-                    .and_then(|f| f.get("accepted_option_id"))
-                    .and_then(Value::as_str)
-                    .and_then(|id| OPTIONS.iter().find(|o| o.0 == id));
-                let share = option.map_or(1.0, |o| o.2);
                 let decision = order
                     .detail
                     .get("quotation")
@@ -242,7 +291,7 @@ impl Kind {
                     "id": format!("qt_{suffix}"),
                     "orderId": order.id,
                     "decision": decision,
-                    "total_aud": aud((order.total_credits as f64 * share).round() as i64),
+                    "total_aud": aud(quoted_credits(order)),
                     "orderStatus": order.status(now),
                 }))
             }

@@ -174,3 +174,75 @@ fn a_tasking_order_waits_for_a_study_then_a_quotation_and_a_rejection_refunds_it
     assert_eq!(left["totalElements"], 1);
     assert_eq!(left["content"][0]["orderId"], kept.as_str());
 }
+
+/// The priority option a study offers costs half as much again as the price paid at
+/// placement: accepting its quotation charges the difference, and a cancellation refunds
+/// everything charged. A decision on an order that has ended is refused.
+#[test]
+fn accepting_a_dearer_option_charges_the_difference_and_a_cancellation_refunds_it_all() {
+    let api = Api::start();
+    let balance =
+        |api: &Api| api.call("billing.credits.balance", json!({})).json()["credits"].as_i64();
+    let before = balance(&api).expect("balance");
+    let order = tasking_order(&api);
+    let price = before - balance(&api).expect("balance");
+    let study = api
+        .call(
+            "orders.tasking.feasibility_studies.list",
+            json!({"orderId": order}),
+        )
+        .json()["content"][0]["id"]
+        .as_str()
+        .expect("a study")
+        .to_owned();
+    let decided = api.call(
+        "orders.tasking.feasibility_decide",
+        json!({"study_id": study, "acceptedOptionId": "opt_priority"}),
+    );
+    assert_eq!(decided.status, 200);
+    assert_eq!(balance(&api), Some(before - price), "nothing charged yet");
+    let quote = api
+        .call("orders.tasking.quotations.list", json!({"orderId": order}))
+        .json()["content"][0]
+        .clone();
+    let accepted = api.call(
+        "orders.tasking.quotation_decide",
+        json!({"quotation_id": quote["id"], "decision": "ACCEPTED"}),
+    );
+    assert_eq!(
+        accepted.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&accepted.body)
+    );
+    let surcharge = (price as f64 * 0.5).round() as i64;
+    assert!(surcharge > 0);
+    assert_eq!(balance(&api), Some(before - price - surcharge), "{quote}");
+
+    let cancelled = api.call("orders.cancel", json!({"order_id": order}));
+    assert_eq!(cancelled.status, 200);
+    assert_eq!(cancelled.json()["refundedCredits"], price + surcharge);
+    assert_eq!(balance(&api), Some(before));
+
+    // The order is over: its study can no longer be decided, as its quotation cannot.
+    let second = tasking_order(&api);
+    let study = api
+        .call(
+            "orders.tasking.feasibility_studies.list",
+            json!({"orderId": second}),
+        )
+        .json()["content"][0]["id"]
+        .as_str()
+        .expect("a study")
+        .to_owned();
+    assert_eq!(
+        api.call("orders.cancel", json!({"order_id": second}))
+            .status,
+        200
+    );
+    let late = api.call(
+        "orders.tasking.feasibility_decide",
+        json!({"study_id": study, "acceptedOptionId": "opt_standard"}),
+    );
+    assert_eq!(late.status, 422, "{}", String::from_utf8_lossy(&late.body));
+}
