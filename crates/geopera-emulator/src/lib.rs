@@ -121,7 +121,7 @@
 //! | live access tokens per session; more retires the oldest | [`MAX_ACCESS_TOKENS_PER_SESSION`], 8 | — | — |
 //! | device logins waiting; more is 503 `temporarily_unavailable` | [`MAX_PENDING_DEVICE_LOGINS`], 1,000 | — | — |
 //! | event subscriptions per organization; more is 422 | 100 | — | — |
-//! | webhook deliveries waiting; more drops the oldest | 10,000 | — | — |
+//! | webhook deliveries waiting; more drops the oldest of the organization with the most waiting | 10,000 | — | — |
 //! | one webhook delivery attempt | 5 s | — | — |
 //! | a request body (an operation's, an upload `PUT`) sending nothing; longer is 408 | [`BODY_IDLE_TIMEOUT`], 30 s | — | — |
 //! | a whole request body, but an upload `PUT`'s, from the request's start; longer is 408 for an operation, a failed body for sign-in and control routes | [`BODY_DEADLINE`], 60 s | — | — |
@@ -365,7 +365,8 @@
 //! Redirects are not followed and no proxy is used. Any 2xx acknowledges; another status, a
 //! failed connection or no answer within 5 s is a failure, retried after 10 s, then 20 s,
 //! 40 s, … (doubling) on the emulator's clock, and given up after 8 attempts. The outbox holds
-//! at most 10,000 deliveries; a new one beyond that drops the oldest.
+//! at most 10,000 deliveries; a new one beyond that drops the oldest of the organization
+//! with the most waiting, so one organization's flood cannot push out another's retries.
 //!
 //! **When.** `webhooks.drain` (no credentials; optional `limit`, 1 to 2000, default 2000)
 //! delivers what is due at that moment on the emulator's clock and answers

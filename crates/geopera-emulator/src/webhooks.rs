@@ -2,7 +2,7 @@
 //! delivery over HTTP. The operations that reach these live in `ops::webhooks`; the rules are
 //! documented in the crate's "Webhooks" section.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,8 @@ use crate::state::{Inner, Shared};
 use geopera_types::rfc3339::format_date_time;
 use geopera_types::subscriptions::DeliveryHeaders;
 
-/// Deliveries waiting in the outbox at most; a new one beyond this drops the oldest.
+/// Deliveries waiting in the outbox at most; a new one beyond this drops the oldest of the
+/// organization with the most waiting.
 pub const MAX_PENDING_DELIVERIES: usize = 10_000;
 /// Attempts per delivery before it is given up.
 pub const MAX_DELIVERY_ATTEMPTS: u32 = 8;
@@ -109,10 +110,37 @@ pub struct Webhooks {
 }
 
 impl Webhooks {
+    /// Queues a delivery. When the outbox is full, the organization with the most deliveries
+    /// waiting (the newcomer counted) gives up its oldest: the outbox is shared, and one
+    /// tenant's flood must not push out another's retries.
     fn enqueue(&mut self, pending: Pending) {
-        while self.outbox.len() >= MAX_PENDING_DELIVERIES {
-            if self.outbox.pop_front().is_some() {
-                self.dropped += 1;
+        if self.outbox.len() >= MAX_PENDING_DELIVERIES {
+            let org_of = |waiting: &Pending| {
+                self.subscriptions
+                    .get(&waiting.subscription_id)
+                    .map(|subscription| subscription.org.as_str())
+            };
+            let mut waiting: BTreeMap<Option<&str>, usize> = BTreeMap::new();
+            for queued in self.outbox.iter().chain([&pending]) {
+                *waiting.entry(org_of(queued)).or_default() += 1;
+            }
+            // The first of the largest, so the choice does not depend on a hash.
+            let heaviest = waiting
+                .iter()
+                .fold(
+                    None,
+                    |best: Option<(Option<&str>, usize)>, (org, count)| match best {
+                        Some((_, most)) if most >= *count => best,
+                        _ => Some((*org, *count)),
+                    },
+                )
+                .map(|(org, _)| org);
+            let oldest = heaviest.and_then(|org| self.outbox.iter().position(|q| org_of(q) == org));
+            self.dropped += 1;
+            match oldest {
+                Some(at) => drop(self.outbox.remove(at)),
+                // The newcomer's organization is the heaviest and has nothing older queued.
+                None => return,
             }
         }
         self.outbox.push_back(pending);

@@ -65,3 +65,71 @@ fn filters_match_dotted_paths() {
     assert_eq!(lookup(&body, "data.missing"), None);
     assert_eq!(lookup(&body, "entity_type"), Some(&json!("order")));
 }
+
+fn subscription(id: &str, org: &str) -> Subscription {
+    Subscription {
+        id: id.to_owned(),
+        org: org.to_owned(),
+        event_type: "order.cancelled".to_owned(),
+        endpoint_url: "https://receiver.example/hook".to_owned(),
+        filter_config: serde_json::Map::new(),
+        headers: DeliveryHeaders::default(),
+        description: None,
+        active: true,
+        created_at: 0,
+        updated_at: 0,
+        secret: SigningSecret::generate().expect("randomness"),
+    }
+}
+
+fn delivery(event: usize, subscription: &str) -> Pending {
+    Pending {
+        event_id: format!("evt_{event}"),
+        event_type: "order.cancelled".to_owned(),
+        subscription_id: subscription.to_owned(),
+        body: "{}".to_owned(),
+        attempts: 1,
+        due_ms: 0,
+        last_error: None,
+    }
+}
+
+#[test]
+fn a_full_outbox_drops_the_oldest_of_the_organization_with_the_most_waiting() {
+    let mut webhooks = Webhooks::default();
+    for (id, org) in [("sub_quiet", "org_quiet"), ("sub_loud", "org_loud")] {
+        webhooks
+            .subscriptions
+            .insert(id.to_owned(), subscription(id, org));
+    }
+    // The quiet organization's retry is the oldest delivery waiting.
+    webhooks.enqueue(delivery(0, "sub_quiet"));
+    for event in 1..MAX_PENDING_DELIVERIES + 50 {
+        webhooks.enqueue(delivery(event, "sub_loud"));
+    }
+    assert_eq!(webhooks.outbox.len(), MAX_PENDING_DELIVERIES);
+    assert_eq!(webhooks.dropped, 50);
+    assert_eq!(
+        webhooks.outbox[0].event_id, "evt_0",
+        "the quiet one's retry is kept"
+    );
+    assert_eq!(
+        webhooks.outbox[1].event_id, "evt_51",
+        "the loud one's oldest went"
+    );
+    // Once the quiet organization is the larger one, its own oldest goes first.
+    let mut even = Webhooks {
+        subscriptions: webhooks.subscriptions.clone(),
+        ..Webhooks::default()
+    };
+    for event in 0..MAX_PENDING_DELIVERIES {
+        let id = if event % 2 == 0 {
+            "sub_quiet"
+        } else {
+            "sub_loud"
+        };
+        even.enqueue(delivery(event, id));
+    }
+    even.enqueue(delivery(MAX_PENDING_DELIVERIES, "sub_quiet"));
+    assert_eq!(even.outbox[0].event_id, "evt_1", "{:?}", even.outbox[0]);
+}
