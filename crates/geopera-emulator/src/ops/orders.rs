@@ -65,9 +65,16 @@ pub(crate) fn tasking_estimate(ctx: &Ctx<'_>, input: TaskingEstimateInput) -> Ou
 pub(crate) fn tasking_place(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
     let priced = price_tasking(&array(&body, "groups"));
     if priced.groups.is_empty() || !priced.errors.is_empty() {
+        let first = priced
+            .errors
+            .first()
+            .and_then(|error| error["message"].as_str())
+            .unwrap_or("group needs a polygon geometry");
         return Err(ApiError::invalid(
             &["groups"],
-            "groups must each have a polygon geometry",
+            format!(
+                "groups must each have a polygon geometry a tasking request can cover: {first}"
+            ),
         ));
     }
     let name = display_name(&body);
@@ -307,6 +314,18 @@ fn price_tasking(requested: &[Value]) -> Priced {
             errors.push(json!({"index": index, "message": "group needs a polygon geometry"}));
             continue;
         };
+        // What `feasibility_check` calls infeasible cannot be ordered either.
+        if area > super::tasking::MAX_TASKING_AREA_KM2 {
+            errors.push(json!({
+                "index": index,
+                "message": format!(
+                    "the area of {} km² exceeds the {} km² one tasking request may cover",
+                    round2(area),
+                    super::tasking::MAX_TASKING_AREA_KM2
+                ),
+            }));
+            continue;
+        }
         let billed = area.max(MIN_AREA_KM2);
         let credits = to_credits(billed * tasking_rate(product));
         total = total.saturating_add(credits);

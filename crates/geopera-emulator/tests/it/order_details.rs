@@ -246,3 +246,44 @@ fn accepting_a_dearer_option_charges_the_difference_and_a_cancellation_refunds_i
     );
     assert_eq!(late.status, 422, "{}", String::from_utf8_lossy(&late.body));
 }
+
+/// An area `feasibility_check` calls infeasible cannot be ordered or priced as if it could.
+#[test]
+fn an_area_too_large_to_task_is_refused_by_the_order_as_by_the_check() {
+    let api = Api::start();
+    let balance =
+        |api: &Api| api.call("billing.credits.balance", json!({})).json()["credits"].as_i64();
+    let before = balance(&api);
+    let wide = json!({"type": "Polygon", "coordinates": [[[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0], [0.0, 0.0]]]});
+    let check = api
+        .call(
+            "orders.tasking.feasibility_check",
+            json!({"dataProduct": "optical", "featureCollection": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": wide, "properties": {}}]}}),
+        )
+        .json();
+    assert_eq!(check["feasible"], false, "{check}");
+    let placed = api.call(
+        "orders.tasking.place",
+        json!({"groups": [{"geometry": wide}]}),
+    );
+    assert_eq!(
+        placed.status,
+        422,
+        "{}",
+        String::from_utf8_lossy(&placed.body)
+    );
+    let refused = String::from_utf8_lossy(&placed.body).into_owned();
+    assert!(
+        refused.contains("groups") && refused.contains("km²"),
+        "{refused}"
+    );
+    let estimate = api
+        .call(
+            "orders.tasking.estimate",
+            json!({"groups": [{"geometry": wide}]}),
+        )
+        .json();
+    assert_eq!(estimate["errors"][0]["index"], 0, "{estimate}");
+    assert_eq!(estimate["totalCredits"], 0);
+    assert_eq!(balance(&api), before, "nothing charged");
+}
