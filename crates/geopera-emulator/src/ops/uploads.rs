@@ -211,6 +211,15 @@ pub(crate) fn complete(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
             "upload '{id}' cannot complete: {received} of its {total} bytes have arrived"
         )));
     }
+    // A declared number of files is part of what the upload promised, as its bytes are.
+    let arrived = uploads::files(upload).len();
+    if let Some(declared) = upload.fields.get("file_count").and_then(Value::as_u64) {
+        if usize::try_from(declared).map_or(true, |declared| declared != arrived) {
+            return Err(ApiError::conflict(format!(
+                "upload '{id}' cannot complete: {arrived} of its {declared} files have arrived"
+            )));
+        }
+    }
     upload.set("status", Some("completed"));
     upload.set("bytes_uploaded", Some(received));
     upload.set("completed_at", Some(format_date_time(now)));

@@ -328,3 +328,31 @@ fn a_file_name_that_is_not_one_path_component_is_refused() {
     }
     signed_url(&api, &id, "scene..v2.tif");
 }
+
+/// An upload declared with a number of files completes only once that many have arrived,
+/// as it completes only once all its bytes have.
+#[test]
+fn an_upload_completes_only_with_the_files_it_declared() {
+    let api = Api::start();
+    let project = project(&api);
+    let upload = api.ok(
+        "uploads.initiate",
+        json!({"project_id": project, "total_bytes": 6, "file_count": 2}),
+    );
+    let id = upload["id"].as_str().expect("id").to_owned();
+    let url = signed_url(&api, &id, "one.tif");
+    let (status, _) = put(
+        &api,
+        &url,
+        reqwest::blocking::Body::from(b"abcdef".to_vec()),
+    );
+    assert_eq!(status, 200);
+    let early = api.call("uploads.complete", json!({"upload_id": id}));
+    assert_eq!(
+        early.status,
+        409,
+        "{}",
+        String::from_utf8_lossy(&early.body)
+    );
+    assert!(String::from_utf8_lossy(&early.body).contains("1 of its 2 files"));
+}
