@@ -28,22 +28,45 @@ pub(crate) fn balance(ctx: &Ctx<'_>, _input: Empty) -> Outcome {
 /// The contract leaves the body free-form: `credits`, or an amount in A$ under any of the
 /// names clients use.
 pub(crate) fn topup(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
-    let credits = if let Some(credits) = body.get("credits").and_then(Value::as_i64) {
-        credits
-    } else if let Some(amount) = ["amount_aud", "amountAud", "amount"]
+    let amounts: Vec<(&str, &Value)> = ["credits", "amount_aud", "amountAud", "amount"]
         .iter()
-        .find_map(|name| body.get(*name).and_then(Value::as_f64))
-    {
-        to_credits(amount)
-    } else {
-        return Err(ApiError::invalid(
-            &["amount_aud"],
-            "give amount_aud (A$) or credits",
-        ));
+        .filter_map(|name| Some((*name, body.get(*name).filter(|v| !v.is_null())?)))
+        .collect();
+    // One amount, said once: a second one would be dropped without a word.
+    let (field, value) = match amounts.as_slice() {
+        [] => {
+            return Err(ApiError::invalid(
+                &["amount_aud"],
+                "give amount_aud (A$) or credits",
+            ))
+        }
+        [one] => *one,
+        [(first, _), (second, _), ..] => {
+            return Err(ApiError::invalid(
+                &[second],
+                format!("give one amount: {first} or {second}, not both"),
+            ))
+        }
+    };
+    let credits = match (field, value.as_i64(), value.as_f64()) {
+        ("credits", Some(credits), _) => credits,
+        ("credits", None, _) => {
+            return Err(ApiError::invalid(
+                &["credits"],
+                "credits is a whole number of credits",
+            ))
+        }
+        (_, _, Some(amount)) => to_credits(amount),
+        (_, _, None) => {
+            return Err(ApiError::invalid(
+                &[field],
+                format!("{field} is an amount in A$"),
+            ))
+        }
     };
     if !(1..=1_000_000_000).contains(&credits) {
         return Err(ApiError::invalid(
-            &["amount_aud"],
+            &[field],
             "the amount must be positive and at most A$10,000,000",
         ));
     }

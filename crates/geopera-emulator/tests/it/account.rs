@@ -429,3 +429,24 @@ fn every_balance_change_is_a_transaction_and_purchases_are_invoiced() {
     );
     assert_eq!(elsewhere.status, 404);
 }
+
+/// A top-up says its amount once, as a whole number of credits or an amount in A$.
+#[test]
+fn a_top_up_with_two_amounts_or_fractional_credits_is_refused_naming_the_field() {
+    let api = Api::start();
+    for (body, field) in [
+        (json!({"credits": 5, "amount_aud": -1}), "amount_aud"),
+        (json!({"credits": 100.5}), "credits"),
+        (json!({"amount_aud": "ten"}), "amount_aud"),
+    ] {
+        let refused = api.call("billing.topup", body.clone());
+        assert_eq!(refused.status, 422, "{body}");
+        let detail = refused.json()["detail"][0].clone();
+        assert_eq!(detail["loc"][1], field, "{body}: {detail}");
+    }
+    assert_eq!(
+        api.call("billing.topup", json!({"amount_aud": 12.5}))
+            .status,
+        201
+    );
+}
