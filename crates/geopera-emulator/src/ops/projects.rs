@@ -89,13 +89,32 @@ fn change(
 }
 
 /// Deletes the project with every collection and item in it (and the items' visualization
-/// profiles).
+/// profiles). Its uploads still open fail, releasing their reservations: nothing can arrive
+/// in a project that is gone.
 pub(crate) fn delete(ctx: &Ctx<'_>, input: ProjectDeleteInput) -> Outcome {
     let id = input.project_id;
     let mut inner = ctx.lock_org();
     inner
         .resources
         .remove(Family::Project, ctx.org, None, &id)?;
+    let open_uploads: Vec<String> = inner
+        .resources
+        .list(Family::Upload, ctx.org, None)
+        .iter()
+        .filter(|upload| crate::uploads::is_open(upload) && upload.str("project_id") == Some(&*id))
+        .map(|upload| upload.id.clone())
+        .collect();
+    let now = ctx.now();
+    for upload in &open_uploads {
+        super::uploads::fail_open(
+            &mut inner,
+            ctx,
+            upload,
+            format!("project '{id}' was deleted"),
+            Some("project".to_owned()),
+            now,
+        )?;
+    }
     inner
         .resources
         .remove_children(Family::Collection, ctx.org, &id);

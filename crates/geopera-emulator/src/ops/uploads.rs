@@ -214,7 +214,7 @@ pub(crate) fn complete(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
     // A declared number of files is part of what the upload promised, as its bytes are.
     let arrived = uploads::files(upload).len();
     if let Some(declared) = upload.fields.get("file_count").and_then(Value::as_u64) {
-        if usize::try_from(declared).map_or(true, |declared| declared != arrived) {
+        if usize::try_from(declared).map_or(true, |declared| arrived < declared) {
             return Err(ApiError::conflict(format!(
                 "upload '{id}' cannot complete: {arrived} of its {declared} files have arrived"
             )));
@@ -242,19 +242,41 @@ pub(crate) fn fail(ctx: &Ctx<'_>, input: UploadFailInput) -> Outcome {
     }
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
-    let upload = open_upload(&mut inner.resources, ctx, &input.upload_id)?;
+    open_upload(&mut inner.resources, ctx, &input.upload_id)?;
+    let upload = fail_open(
+        &mut inner,
+        ctx,
+        &input.upload_id,
+        input.error_message,
+        input.error_step,
+        now,
+    )?;
+    Ok(ctx.ok(&uploads::answer(
+        &upload,
+        Storage::of(&inner.resources, ctx.org),
+    )))
+}
+
+/// Marks the caller's open upload `id` failed, which releases its reservation and retires its
+/// signed URLs, and tells subscribers.
+pub(crate) fn fail_open(
+    inner: &mut crate::state::Inner,
+    ctx: &Ctx<'_>,
+    id: &str,
+    message: String,
+    step: Option<String>,
+    now: i64,
+) -> Result<Resource, ApiError> {
+    let upload = open_upload(&mut inner.resources, ctx, id)?;
     upload.set("status", Some("failed"));
-    upload.set("error_message", Some(input.error_message));
-    upload.set("error_step", input.error_step);
+    upload.set("error_message", Some(message));
+    upload.set("error_step", step);
     upload.fields.remove(URLS);
     upload.updated_at = now;
     let upload = upload.clone();
     let event = event(UPLOAD_FAILED, &upload, now);
     inner.emit(&event, ctx.shared.clock.now_millis());
-    Ok(ctx.ok(&uploads::answer(
-        &upload,
-        Storage::of(&inner.resources, ctx.org),
-    )))
+    Ok(upload)
 }
 
 /// The caller's upload, if it can still change (409 otherwise).

@@ -356,3 +356,49 @@ fn an_upload_completes_only_with_the_files_it_declared() {
     );
     assert!(String::from_utf8_lossy(&early.body).contains("1 of its 2 files"));
 }
+
+/// Deleting a project fails its open uploads: their reservations come back, and nothing more
+/// can be sent to them or completed into the project that is gone.
+#[test]
+fn deleting_a_project_releases_its_open_uploads() {
+    const SIZE: i64 = 5 << 30;
+    let api = Api::start();
+    let doomed = project(&api);
+    let upload = initiate(&api, &doomed, SIZE);
+    assert_eq!(upload["storage"]["reserved_bytes"], SIZE);
+    let id = upload["id"].as_str().expect("id").to_owned();
+    let url = signed_url(&api, &id, "late.tif");
+
+    api.ok("projects.delete", json!({"project_id": doomed}));
+
+    // The space came back: another project's upload reserves only its own.
+    let other = project(&api);
+    let next = initiate(&api, &other, 10);
+    assert_eq!(next["storage"]["reserved_bytes"], 10, "{next}");
+    // The upload is over: it cannot be failed again.
+    let again = api.call(
+        "uploads.fail",
+        json!({"upload_id": id, "error_message": "again"}),
+    );
+    assert_eq!(
+        again.status,
+        409,
+        "{}",
+        String::from_utf8_lossy(&again.body)
+    );
+    assert_eq!(
+        api.call(
+            "uploads.signed_url",
+            json!({"upload_id": id, "file_name": "x.tif"})
+        )
+        .status,
+        409
+    );
+    let (status, _) = put(&api, &url, reqwest::blocking::Body::from(b"late".to_vec()));
+    assert!(status >= 400, "{status}");
+    assert_eq!(
+        api.call("uploads.complete", json!({"upload_id": id}))
+            .status,
+        409
+    );
+}
