@@ -42,9 +42,14 @@ pub(crate) fn archive_place(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
         .unwrap_or(false);
     let priced = price_archive(ctx.shared, &captures, split);
     if priced.groups.is_empty() || !priced.errors.is_empty() {
+        let first = priced
+            .errors
+            .first()
+            .and_then(|error| error["message"].as_str())
+            .unwrap_or("no capture listed");
         return Err(ApiError::invalid(
             &["captures"],
-            "captures must list at least one known capture id",
+            format!("captures must list known capture ids, each once: {first}"),
         ));
     }
     let name = display_name(&body);
@@ -230,6 +235,7 @@ fn round2(value: f64) -> f64 {
 fn price_archive(shared: &Shared, captures: &[Value], split: bool) -> Priced {
     let mut groups: BTreeMap<(String, String), (Vec<String>, f64, i64)> = BTreeMap::new();
     let mut errors = Vec::new();
+    let mut listed = std::collections::HashSet::new();
     for (index, capture) in captures.iter().enumerate() {
         let id = capture
             .get("id")
@@ -239,6 +245,11 @@ fn price_archive(shared: &Shared, captures: &[Value], split: bool) -> Priced {
             errors.push(json!({"index": index, "id": id, "message": "unknown capture id"}));
             continue;
         };
+        // One capture is one purchase: listed twice, it would be priced and charged twice.
+        if !listed.insert(id) {
+            errors.push(json!({"index": index, "id": id, "message": "capture listed twice"}));
+            continue;
+        }
         let area = capture
             .get("geometry")
             .and_then(geometry_area_km2)

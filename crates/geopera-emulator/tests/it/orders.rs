@@ -57,6 +57,22 @@ fn archive_estimate_prices_commercial_captures_by_area() {
     assert_eq!(unknown["total_credits"], 0);
 }
 
+/// A capture is bought once: listed twice, the estimate names the repeat and the order is
+/// refused, instead of both pricing and charging it twice.
+#[test]
+fn a_capture_listed_twice_is_an_error_not_a_double_charge() {
+    let api = Api::start();
+    let id = first_item(&api, "geopera-commercial");
+    let twice = json!({"captures": [{"id": id}, {"id": id}]});
+    let estimate = api.call("orders.archive.estimate", twice.clone()).json();
+    assert_eq!(estimate["errors"][0]["index"], 1, "{estimate}");
+    let before = api.emu.balance_credits(DEMO_ORG);
+    let placed = api.call("orders.archive.place", twice);
+    assert_eq!(placed.status, 422);
+    assert!(String::from_utf8_lossy(&placed.body).contains("listed twice"));
+    assert_eq!(api.emu.balance_credits(DEMO_ORG), before);
+}
+
 #[test]
 fn tasking_estimate_answers_camel_case_totals() {
     let api = Api::start();
@@ -164,7 +180,7 @@ fn tasking_orders_move_through_feasibility() {
 #[test]
 fn placing_beyond_the_balance_is_402_and_topups_raise_it() {
     let api = Api::start();
-    let huge = json!({"groups": [{"geometry": square(5.0), "product": "vhr"}]});
+    let huge = json!({"groups": [{"geometry": square(0.5), "product": "vhr"}]});
     let resp = api.call("orders.tasking.place", huge.clone());
     assert_eq!(resp.status, 402);
     let cost = api.call("orders.tasking.estimate", huge.clone()).json()["totalCredits"]
