@@ -75,3 +75,57 @@ fn pages_clamp_their_bounds() {
     let (items, _, _, _) = page((0..10).collect::<Vec<i32>>(), 4, 8, 4);
     assert_eq!(items, vec![8, 9]);
 }
+
+#[test]
+fn a_full_family_makes_room_by_retiring_its_oldest_settled_record_only() {
+    let mut store = Resources::default();
+    let mut rng = Rng::new(3);
+    let mut ids = Vec::new();
+    for n in 0..MAX_PER_ORG {
+        let mut fields = Map::new();
+        // Every third record is over.
+        let status = if n % 3 == 1 { "failed" } else { "pending" };
+        fields.insert("status".to_owned(), Value::from(status));
+        let id = store
+            .create(&mut rng, Family::Upload, "org_a", Some("prj_1"), 0, fields)
+            .map(|r| r.id.clone())
+            .expect("room");
+        ids.push(id);
+    }
+    let settled = |r: &Resource| r.str("status") == Some("failed");
+    assert!(
+        store
+            .create(
+                &mut rng,
+                Family::Upload,
+                "org_a",
+                Some("prj_1"),
+                0,
+                Map::new()
+            )
+            .is_err(),
+        "full"
+    );
+    store.retire_oldest_settled(Family::Upload, "org_a", settled);
+    assert!(
+        store.get(Family::Upload, "org_a", None, &ids[1]).is_err(),
+        "the oldest settled went"
+    );
+    assert!(
+        store.get(Family::Upload, "org_a", None, &ids[0]).is_ok(),
+        "an open one stays"
+    );
+    assert!(store
+        .create(
+            &mut rng,
+            Family::Upload,
+            "org_a",
+            Some("prj_1"),
+            0,
+            Map::new()
+        )
+        .is_ok());
+    // With nothing settled, nothing is retired.
+    store.retire_oldest_settled(Family::Upload, "org_a", |_| false);
+    assert_eq!(store.list(Family::Upload, "org_a", None).len(), MAX_PER_ORG);
+}

@@ -188,6 +188,11 @@ pub(crate) fn request_approval(ctx: &Ctx<'_>, input: RequestApprovalInput) -> Ou
     fields.insert("reason".to_owned(), Value::Null);
     let mut inner = ctx.shared.lock();
     let inner = &mut *inner;
+    inner
+        .resources
+        .retire_oldest_settled(Family::Approval, ctx.org, |a| {
+            approval_status(a, now) != "pending"
+        });
     let approval =
         inner
             .resources

@@ -69,6 +69,12 @@ pub(crate) fn initiate(ctx: &Ctx<'_>, input: UploadInitiate) -> Outcome {
             ),
         ));
     }
+    // A failed upload holds no bytes and can no longer change.
+    inner
+        .resources
+        .retire_oldest_settled(Family::Upload, ctx.org, |u| {
+            u.str("status") == Some("failed")
+        });
     let upload = inner.resources.create(
         &mut inner.rng,
         Family::Upload,
