@@ -2979,24 +2979,27 @@ fn inputs_from_files_and_stdin_are_read_up_to_a_cap() {
     }
 }
 
+/// The arguments of `geopera cog tile render` for one PNG tile from the emulator.
+const COG_TILE: [&str; 13] = [
+    "cog",
+    "tile",
+    "render",
+    "--url",
+    "https://example.com/a.tif",
+    "--z",
+    "1",
+    "--x",
+    "0",
+    "--y",
+    "0",
+    "--format",
+    "png",
+];
+
 /// `geopera cog tile render` of one PNG tile from the emulator, before `--out`.
 fn cog_tile(s: &Setup) -> Command {
     let mut command = s.cli();
-    command.args([
-        "cog",
-        "tile",
-        "render",
-        "--url",
-        "https://example.com/a.tif",
-        "--z",
-        "1",
-        "--x",
-        "0",
-        "--y",
-        "0",
-        "--format",
-        "png",
-    ]);
+    command.args(COG_TILE);
     command
 }
 
@@ -3094,21 +3097,9 @@ fn out_never_follows_a_link_planted_where_its_temporary_file_goes() {
             r#"ln -s "$VICTIM" "$SHARED/.tile.png.$$.part" && exec "$@""#,
             "bash",
             BIN,
-            "cog",
-            "tile",
-            "render",
-            "--url",
-            "https://example.com/a.tif",
-            "--z",
-            "1",
-            "--x",
-            "0",
-            "--y",
-            "0",
-            "--format",
-            "png",
-            "--out",
         ])
+        .args(COG_TILE)
+        .arg("--out")
         .arg(&target)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
