@@ -1867,29 +1867,10 @@ fn all_stops_with_an_error_when_the_server_repeats_a_cursor() {
             ),
         )
     });
-    let s = setup();
-    let out = s
-        .bare()
-        .env("GEOPERA_API_URL", &url)
-        .env("GEOPERA_API_TOKEN", "gpra_test")
-        .args([
-            "catalog",
-            "search",
-            "--host-name",
-            "h",
-            "--limit",
-            "1",
-            "--all",
-        ])
-        .output()
-        .expect("runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    let ids: Vec<String> = stdout
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).expect("an item")["id"].to_string())
-        .collect();
+    let (ids, stderr) = all_ending_in_an_error(
+        &url,
+        &["catalog", "search", "--host-name", "h", "--limit", "1"],
+    );
     assert_eq!(ids, [r#""it_start""#, r#""it_a""#, r#""it_b""#]);
     assert!(
         stderr.contains("Error:")
@@ -1897,6 +1878,27 @@ fn all_stops_with_an_error_when_the_server_repeats_a_cursor() {
             && stderr.contains("after 3 pages"),
         "{stderr}"
     );
+}
+
+/// Runs `args --all` against the server at `url`, which must end the walk with exit 1;
+/// returns the ids of the items printed (as JSON text) and what went to stderr.
+fn all_ending_in_an_error(url: &str, args: &[&str]) -> (Vec<String>, String) {
+    let s = setup();
+    let out = s
+        .bare()
+        .env("GEOPERA_API_URL", url)
+        .env("GEOPERA_API_TOKEN", "gpra_test")
+        .args(args)
+        .arg("--all")
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let ids = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("an item")["id"].to_string())
+        .collect();
+    (ids, stderr)
 }
 
 /// A server that ignores `offset` and answers every page with the first: `--all` prints its
@@ -1909,29 +1911,10 @@ fn all_stops_with_an_error_when_the_server_answers_the_same_page_again() {
             r#"{"items":[{"id":"first"},{"id":"second"}]}"#.to_owned(),
         )
     });
-    let s = setup();
-    let out = s
-        .bare()
-        .env("GEOPERA_API_URL", &url)
-        .env("GEOPERA_API_TOKEN", "gpra_test")
-        .args([
-            "items",
-            "list",
-            "--project-id",
-            "p",
-            "--limit",
-            "2",
-            "--all",
-        ])
-        .output()
-        .expect("runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    let ids: Vec<String> = stdout
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).expect("an item")["id"].to_string())
-        .collect();
+    let (ids, stderr) = all_ending_in_an_error(
+        &url,
+        &["items", "list", "--project-id", "p", "--limit", "2"],
+    );
     assert_eq!(ids, [r#""first""#, r#""second""#]);
     assert!(
         stderr.contains("Error:")
