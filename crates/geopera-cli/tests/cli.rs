@@ -2568,6 +2568,21 @@ fn sign_in_answers_are_read_up_to_64_kib_and_refused_past_it() {
     );
 }
 
+/// `output` is a usage error (exit 2) naming the variable `name` as not UTF-8.
+fn usage_error_naming(output: &std::process::Output, name: &str) {
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{name}: {}",
+        text(&output.stdout)
+    );
+    assert!(
+        text(&output.stderr).contains(&format!("{name} is not valid UTF-8")),
+        "{name}: {}",
+        text(&output.stderr)
+    );
+}
+
 #[test]
 fn geopera_variables_that_are_not_utf8_are_usage_errors_naming_them() {
     use std::os::unix::ffi::OsStrExt as _;
@@ -2602,17 +2617,7 @@ fn geopera_variables_that_are_not_utf8_are_usage_errors_naming_them() {
             .arg("whoami")
             .output()
             .expect("geopera runs");
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "{name}: {}",
-            text(&output.stdout)
-        );
-        assert!(
-            text(&output.stderr).contains(&format!("{name} is not valid UTF-8")),
-            "{name}: {}",
-            text(&output.stderr)
-        );
+        usage_error_naming(&output, name);
     }
     for (name, extra) in [
         ("GEOPERA_RATE_BUDGET_REDIS", &[][..]),
@@ -2628,17 +2633,7 @@ fn geopera_variables_that_are_not_utf8_are_usage_errors_naming_them() {
             .args(["catalog", "search", "--host-name", "x", "--dry-run"])
             .output()
             .expect("geopera runs");
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "{name}: {}",
-            text(&output.stdout)
-        );
-        assert!(
-            text(&output.stderr).contains(&format!("{name} is not valid UTF-8")),
-            "{name}: {}",
-            text(&output.stderr)
-        );
+        usage_error_naming(&output, name);
     }
 
     // A variable the command line overrides is not read.
