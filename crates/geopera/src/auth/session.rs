@@ -70,6 +70,12 @@ struct State {
     refused: std::sync::Mutex<Option<Refusal>>,
 }
 
+/// A request to the token endpoint: its form, and the secret in it, kept out of errors.
+struct TokenRequest {
+    form: Vec<(&'static str, String)>,
+    secret: Secret,
+}
+
 /// A sign-in the provider refused, kept to answer callers for a moment.
 struct Refusal {
     until: Duration,
@@ -359,27 +365,33 @@ impl Session {
                 current.tokens.refresh_token.clone().filter(|_| usable)
             })
             .flatten();
-        let received = SystemTime::now();
-        let answer = match (refresh, &*grant) {
+        let request = match (refresh, &*grant) {
             // A key outlives any session: exchanging it again is the refresh.
-            (_, Grant::ClientCredentials { api_key }) => self.exchange(cx, api_key).await?,
-            (Some(refresh), _) => {
-                let form = [
-                    ("grant_type", "refresh_token"),
-                    ("client_id", client_id.as_str()),
-                    ("refresh_token", refresh.expose()),
-                ];
-                oidc.token(cx.http, &form, &[refresh.expose()]).await?
-            }
-            (None, Grant::Password { username, password }) => {
-                let form = [
-                    ("grant_type", "password"),
-                    ("client_id", client_id.as_str()),
-                    ("username", username.as_str()),
-                    ("password", password.expose()),
-                ];
-                oidc.token(cx.http, &form, &[password.expose()]).await?
-            }
+            (_, Grant::ClientCredentials { api_key }) => TokenRequest {
+                form: vec![
+                    ("grant_type", "client_credentials".to_owned()),
+                    ("client_id", KEY_CLIENT_ID.to_owned()),
+                    ("client_secret", api_key.expose().to_owned()),
+                ],
+                secret: api_key.clone(),
+            },
+            (Some(refresh), _) => TokenRequest {
+                form: vec![
+                    ("grant_type", "refresh_token".to_owned()),
+                    ("client_id", client_id),
+                    ("refresh_token", refresh.expose().to_owned()),
+                ],
+                secret: refresh,
+            },
+            (None, Grant::Password { username, password }) => TokenRequest {
+                form: vec![
+                    ("grant_type", "password".to_owned()),
+                    ("client_id", client_id),
+                    ("username", username.clone()),
+                    ("password", password.expose().to_owned()),
+                ],
+                secret: password.clone(),
+            },
             (None, Grant::None) => {
                 return Err(Error::sign_in(
                     "invalid_grant",
@@ -391,22 +403,62 @@ impl Session {
                 ))
             }
         };
+        let credential = self.send_and_adopt(cx, request).await?;
         if matches!(grant, Grant::Password { .. }) {
             *grant = Grant::None;
         }
-        Ok(self.adopt(answer, received))
+        Ok(credential)
     }
 
-    async fn exchange(&self, cx: AuthContext<'_>, api_key: &Secret) -> Result<TokenAnswer, Error> {
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", KEY_CLIENT_ID),
-            ("client_secret", api_key.expose()),
-        ];
-        self.config
-            .oidc
-            .token(cx.http, &form, &[api_key.expose()])
+    /// Sends a token request and makes its answer the session's tokens, out of reach of the
+    /// caller's cancellation where the runtime allows it.
+    ///
+    /// Why: the provider rotates a refresh token as the request arrives. A caller that stops
+    /// waiting (its deadline passed, a `select!` took another branch) would drop the answer,
+    /// and the session would hold only the spent token, whose reuse ends it. On a multi-thread
+    /// runtime the exchange runs as a task of its own, which stores the new tokens whoever
+    /// still waits for them. A current-thread runtime runs a task only while something drives
+    /// it, and a task left on a blocking call's runtime would keep the refresh lock from other
+    /// threads, so there it runs in the caller, as before.
+    async fn send_and_adopt(
+        &self,
+        cx: AuthContext<'_>,
+        request: TokenRequest,
+    ) -> Result<Credential, Error> {
+        let on_its_own = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if !on_its_own {
+            return self.exchange(cx.http, &request).await;
+        }
+        let session = self.clone();
+        let http = cx.http.clone();
+        tokio::spawn(async move { session.exchange(&http, &request).await })
             .await
+            .unwrap_or_else(|failed| {
+                Err(Error::config(format!(
+                    "the session's token request stopped: {failed}"
+                )))
+            })
+    }
+
+    /// One token request and the adoption of its answer.
+    async fn exchange(
+        &self,
+        http: &reqwest::Client,
+        request: &TokenRequest,
+    ) -> Result<Credential, Error> {
+        let form: Vec<(&str, &str)> = request
+            .form
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        let received = SystemTime::now();
+        let answer = self
+            .config
+            .oidc
+            .token(http, &form, &[request.secret.expose()])
+            .await?;
+        Ok(self.adopt(answer, received))
     }
 
     /// Makes a token answer the session's current tokens and tells the callback.

@@ -10,7 +10,7 @@ use futures::stream::{self, StreamExt as _};
 use geopera::auth::{Credential, Credentials, Oidc, Session};
 use geopera::models::CatalogSearchInput;
 use geopera::operations::catalog_search;
-use geopera::{AuthenticatedClient, Client, Error, ErrorKind};
+use geopera::{AuthenticatedClient, Client, Error, ErrorKind, Request};
 use geopera_emulator::{Emulator, EmulatorHandle, ManualClock, RateLimits, User};
 
 use crate::hostile::{json as hostile_json, Hostile};
@@ -653,4 +653,85 @@ async fn a_password_echoed_form_encoded_by_the_provider_is_redacted() {
         shown.contains("username=alice"),
         "the rest is kept: {shown}"
     );
+}
+
+/// A call given up while its refresh is on the way (its deadline passed) does not lose the
+/// rotated tokens: the provider spent the old refresh token as the request arrived, and the
+/// next call uses the new pair instead of replaying the spent one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_cancelled_during_its_refresh_keeps_the_rotated_tokens() {
+    let spent = Arc::new(AtomicUsize::new(0));
+    let counted = spent.clone();
+    let server = Hostile::serve("127.0.0.1", move |seen| {
+        if seen.path.ends_with("/protocol/openid-connect/token") {
+            let body = String::from_utf8_lossy(&seen.body).into_owned();
+            if !body.contains("refresh_token=rt-1") || counted.fetch_add(1, Ordering::SeqCst) > 0 {
+                return hostile_json(
+                    400,
+                    &[],
+                    r#"{"error":"invalid_grant","error_description":"reused"}"#,
+                );
+            }
+            // Rotated on arrival, answered late.
+            std::thread::sleep(Duration::from_millis(1500));
+            return hostile_json(
+                200,
+                &[],
+                r#"{"access_token":"at-2","token_type":"Bearer","expires_in":300,"refresh_token":"rt-2"}"#,
+            );
+        }
+        match seen.header("authorization") {
+            Some("Bearer at-2") => {
+                hostile_json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
+            }
+            _ => hostile_json(
+                401,
+                &[("content-type", "application/problem+json")],
+                r#"{"title":"Unauthenticated","status":401}"#,
+            ),
+        }
+    });
+    let tokens = geopera::auth::TokenSet::new(
+        "at-1",
+        Some("rt-1".to_owned()),
+        std::time::SystemTime::now() + Duration::from_secs(300),
+    );
+    let session = Session::from_tokens(
+        Oidc::for_base_url(&server.url()).expect("a provider"),
+        tokens,
+    );
+    let client = AuthenticatedClient::builder_with_credentials(session.clone())
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid configuration");
+
+    let cut_short =
+        Request::new(CatalogSearchInput::new(HOST)).deadline(Duration::from_millis(500));
+    let error = catalog_search::send(&client, cut_short)
+        .await
+        .expect_err("the deadline passes during the refresh");
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
+    // The answer the first call stopped waiting for lands all the same.
+    let waiting = std::time::Instant::now();
+    while session
+        .tokens()
+        .is_none_or(|tokens| tokens.access_token() != "at-2")
+    {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(20),
+            "the rotated tokens never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let page = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect("the rotated tokens serve the next call");
+    assert!(page.features.is_empty());
+    assert_eq!(
+        spent.load(Ordering::SeqCst),
+        1,
+        "the spent token was never replayed"
+    );
+    assert_eq!(session.tokens().expect("tokens").access_token(), "at-2");
 }
