@@ -225,7 +225,9 @@
 //! - **Secrets are never shown.** Tokens and per-call keys are redacted from `Debug`, never
 //!   put in error messages, marked sensitive in headers, and not recorded by `tracing`. A
 //!   server that echoes them back does not get them into an error either: every credential
-//!   of the call is replaced by `[redacted]` in the problem, validation messages, excerpts,
+//!   of the call — its token, its `x-api-key`, an `Authorization`, `Proxy-Authorization`,
+//!   `x-api-key` or `Cookie` header you added, a long cookie value, the credentials its body
+//!   carries — is replaced by `[redacted]` in the problem, validation messages, excerpts,
 //!   raw bodies and decoder messages an error quotes. (`send_detailed` hands back the raw
 //!   answer untouched: that is data you asked for.) Credentials inside models — a new API
 //!   key, share tokens and passwords, a subscription's delivery headers — are typed
