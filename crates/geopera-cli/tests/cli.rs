@@ -80,6 +80,13 @@ impl Setup {
         let text = std::fs::read_to_string(self.credentials_path()).expect("credentials file");
         serde_json::from_str(&text).expect("credentials are JSON")
     }
+
+    /// Writes `contents` as the stored credentials file, as a login would have left it.
+    fn store_credentials(&self, contents: &str) {
+        let path = self.credentials_path();
+        std::fs::create_dir_all(path.parent().expect("test step")).expect("test step");
+        std::fs::write(path, contents).expect("test step");
+    }
 }
 
 fn stdout_json(output: &std::process::Output) -> Value {
@@ -95,12 +102,45 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A search of the emulator's catalog for one scene.
+const SEARCH_ONE: [&str; 6] = [
+    "catalog",
+    "search",
+    "--host-name",
+    "earthsearch-aws",
+    "--limit",
+    "1",
+];
+
 /// The request line and body `--dry-run` prints.
 fn dry_run(output: &std::process::Output) -> (String, Value) {
     let out = text(&output.stdout);
     let (head, body) = out.split_once("\n\n").expect("headers, blank line, body");
     let first = head.lines().next().unwrap_or_default().to_owned();
     (first, serde_json::from_str(body).expect("body is JSON"))
+}
+
+/// Asserts that `output` ended with exit `code` and that its stderr says `said`, naming
+/// `run` if not; returns that stderr for further checks.
+fn fails_saying(
+    output: &std::process::Output,
+    code: i32,
+    said: &str,
+    run: impl std::fmt::Debug,
+) -> String {
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(code), "{run:?}: {stderr}");
+    assert!(stderr.contains(said), "{run:?}: {stderr}");
+    stderr
+}
+
+/// Asserts that `output` succeeded and printed a search answer of exactly one feature.
+fn one_feature(output: &std::process::Output) {
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        stdout_json(output)["features"].as_array().map(Vec::len),
+        Some(1)
+    );
 }
 
 #[test]
@@ -306,12 +346,9 @@ fn the_api_url_comes_from_the_flag_then_env_then_profile_then_default() {
         first_line(&mut s.bare()),
         "POST https://api.geopera.com/v1/op/orders.get"
     );
-    std::fs::create_dir_all(s.credentials_path().parent().expect("test step")).expect("test step");
-    std::fs::write(
-        s.credentials_path(),
+    s.store_credentials(
         r#"{"default": {"api_url": "http://profile.example/"}, "other": {"api_url": "http://other.example"}}"#,
-    )
-    .expect("test step");
+    );
     assert_eq!(
         first_line(&mut s.bare()),
         "POST http://profile.example/v1/op/orders.get"
@@ -449,8 +486,7 @@ fn a_refused_api_key_is_not_saved_and_an_unparsable_file_is_an_error() {
     assert_eq!(output.status.code(), Some(1));
     assert!(!s.credentials_path().exists());
 
-    std::fs::create_dir_all(s.credentials_path().parent().expect("test step")).expect("test step");
-    std::fs::write(s.credentials_path(), "{not json").expect("test step");
+    s.store_credentials("{not json");
     let output = s
         .bare()
         .args(["orders", "list"])
@@ -554,11 +590,7 @@ fn op_calls_any_operation_and_lists_them() {
         ])
         .output()
         .expect("geopera runs");
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(
-        stdout_json(&output)["features"].as_array().map(Vec::len),
-        Some(1)
-    );
+    one_feature(&output);
 
     let output = s
         .cli()
@@ -829,18 +861,7 @@ fn wait_on_a_clip_job_ends_when_it_succeeds() {
 #[test]
 fn a_redirect_prints_its_location_and_succeeds() {
     let s = setup();
-    let output = s
-        .cli()
-        .args([
-            "catalog",
-            "search",
-            "--host-name",
-            "earthsearch-aws",
-            "--limit",
-            "1",
-        ])
-        .output()
-        .expect("geopera runs");
+    let output = s.cli().args(SEARCH_ONE).output().expect("geopera runs");
     let id = stdout_json(&output)["features"][0]["id"]
         .as_str()
         .expect("an item id")
@@ -909,18 +930,7 @@ fn the_idempotency_key_and_the_api_key_header_reach_the_server() {
 
 /// The first scene the emulator's catalog answers.
 fn a_scene(s: &Setup) -> String {
-    let output = s
-        .cli()
-        .args([
-            "catalog",
-            "search",
-            "--host-name",
-            "earthsearch-aws",
-            "--limit",
-            "1",
-        ])
-        .output()
-        .expect("geopera runs");
+    let output = s.cli().args(SEARCH_ONE).output().expect("geopera runs");
     stdout_json(&output)["features"][0]["id"]
         .as_str()
         .expect("a scene id")
@@ -1048,18 +1058,7 @@ fn a_project(s: &Setup, name: &str) -> String {
 
 /// The body of an archive order for a small square of the first scene the search finds.
 fn archive_order(s: &Setup, name: &str) -> Value {
-    let output = s
-        .cli()
-        .args([
-            "catalog",
-            "search",
-            "--host-name",
-            "earthsearch-aws",
-            "--limit",
-            "1",
-        ])
-        .output()
-        .expect("geopera runs");
+    let output = s.cli().args(SEARCH_ONE).output().expect("geopera runs");
     let feature = &stdout_json(&output)["features"][0];
     let (x, y) = (
         feature["bbox"][0].as_f64().expect("a bbox"),
@@ -1446,15 +1445,8 @@ fn verbose_and_debug_trace_calls_on_stderr_without_the_credential() {
     for flag in ["-v", "--debug"] {
         let output = s
             .cli()
-            .args([
-                "catalog",
-                "search",
-                "--host-name",
-                "earthsearch-aws",
-                "--limit",
-                "1",
-                flag,
-            ])
+            .args(SEARCH_ONE)
+            .arg(flag)
             .output()
             .expect("geopera runs");
         assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
@@ -1468,18 +1460,7 @@ fn verbose_and_debug_trace_calls_on_stderr_without_the_credential() {
         stdout_json(&output);
     }
     // Without either, stderr stays empty.
-    let output = s
-        .cli()
-        .args([
-            "catalog",
-            "search",
-            "--host-name",
-            "earthsearch-aws",
-            "--limit",
-            "1",
-        ])
-        .output()
-        .expect("geopera runs");
+    let output = s.cli().args(SEARCH_ONE).output().expect("geopera runs");
     assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
 }
 
@@ -1545,19 +1526,11 @@ fn a_shared_rate_budget_is_drawn_from_redis_and_a_dead_redis_is_no_failure() {
         return;
     };
     let setup = setup();
-    let search = [
-        "catalog",
-        "search",
-        "--host-name",
-        "earthsearch-aws",
-        "--limit",
-        "1",
-    ];
     let url = format!("redis://127.0.0.1:{}/", redis.port);
     let output = setup
         .cli()
         .args(["--rate-budget-redis", &url, "--rate-budget-org", "org_cli"])
-        .args(search)
+        .args(SEARCH_ONE)
         .output()
         .expect("runs");
     assert!(output.status.success(), "{}", text(&output.stderr));
@@ -1573,7 +1546,7 @@ fn a_shared_rate_budget_is_drawn_from_redis_and_a_dead_redis_is_no_failure() {
     let output = setup
         .cli()
         .env("GEOPERA_RATE_BUDGET_REDIS", url)
-        .args(search)
+        .args(SEARCH_ONE)
         .output()
         .expect("runs");
     assert!(output.status.success(), "{}", text(&output.stderr));
@@ -1632,21 +1605,13 @@ fn man_pages_cover_every_command() {
 #[test]
 fn colour_only_on_a_terminal_or_when_forced() {
     let s = setup();
-    let search = [
-        "catalog",
-        "search",
-        "--host-name",
-        "earthsearch-aws",
-        "--limit",
-        "1",
-    ];
-    let plain = s.cli().args(search).output().expect("geopera runs");
+    let plain = s.cli().args(SEARCH_ONE).output().expect("geopera runs");
     assert_eq!(plain.status.code(), Some(0));
     assert!(!plain.stdout.contains(&0x1b), "no colour into a pipe");
     let forced = s
         .cli()
         .env("CLICOLOR_FORCE", "1")
-        .args(search)
+        .args(SEARCH_ONE)
         .output()
         .expect("geopera runs");
     let coloured = text(&forced.stdout);
@@ -1656,7 +1621,7 @@ fn colour_only_on_a_terminal_or_when_forced() {
         .cli()
         .env("CLICOLOR_FORCE", "1")
         .env("NO_COLOR", "1")
-        .args(search)
+        .args(SEARCH_ONE)
         .output()
         .expect("geopera runs");
     assert_eq!(refused.stdout, plain.stdout, "NO_COLOR wins");
@@ -2066,14 +2031,7 @@ fn a_stored_credential_never_goes_to_another_server() {
     let output = s
         .bare()
         .args(["--api-url", &format!("{url}/")])
-        .args([
-            "catalog",
-            "search",
-            "--host-name",
-            "earthsearch-aws",
-            "--limit",
-            "1",
-        ])
+        .args(SEARCH_ONE)
         .output()
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
@@ -2110,17 +2068,12 @@ fn a_password_in_the_api_url_is_refused_and_never_printed() {
 #[test]
 fn a_stored_expiry_too_large_for_any_clock_is_no_panic() {
     let s = setup();
-    std::fs::create_dir_all(s.credentials_path().parent().expect("test step")).expect("test step");
     for expires_at in ["1e300", "9.3e18", "18446744073709551616"] {
-        std::fs::write(
-            s.credentials_path(),
-            format!(
-                r#"{{"default": {{"api_url": "{}", "auth": {{"type": "oauth", "access_token": "at", "refresh_token": "rt", "expires_at": {expires_at}, "scope": "openid profile", "issuer": "{}"}}}}}}"#,
-                s.emulator.base_url(),
-                s.emulator.base_url()
-            ),
-        )
-        .expect("test step");
+        s.store_credentials(&format!(
+            r#"{{"default": {{"api_url": "{}", "auth": {{"type": "oauth", "access_token": "at", "refresh_token": "rt", "expires_at": {expires_at}, "scope": "openid profile", "issuer": "{}"}}}}}}"#,
+            s.emulator.base_url(),
+            s.emulator.base_url()
+        ));
         let output = s
             .bare()
             .args(["catalog", "search", "--host-name", "earthsearch-aws"])
@@ -2223,17 +2176,7 @@ fn commands_without_a_dry_run_refuse_the_flag_and_do_nothing() {
             .arg("--dry-run")
             .output()
             .expect("geopera runs");
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "{args:?}: {}",
-            text(&output.stderr)
-        );
-        assert!(
-            text(&output.stderr).contains("has no dry run"),
-            "{args:?}: {}",
-            text(&output.stderr)
-        );
+        fails_saying(&output, 2, "has no dry run", args);
     }
     assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
     assert!(!s.credentials_path().exists(), "nothing was stored");
@@ -2367,15 +2310,10 @@ fn stac_search_all_reads_every_item_once() {
 #[test]
 fn a_refused_refresh_after_a_401_says_to_sign_in_again() {
     let s = setup();
-    std::fs::create_dir_all(s.credentials_path().parent().expect("test step")).expect("test step");
-    std::fs::write(
-        s.credentials_path(),
-        format!(
-            r#"{{"default": {{"api_url": "{url}", "auth": {{"type": "oauth", "access_token": "at_bogus", "refresh_token": "rt_bogus", "expires_at": null, "scope": "openid profile", "issuer": "{url}"}}}}}}"#,
-            url = s.emulator.base_url()
-        ),
-    )
-    .expect("test step");
+    s.store_credentials(&format!(
+        r#"{{"default": {{"api_url": "{url}", "auth": {{"type": "oauth", "access_token": "at_bogus", "refresh_token": "rt_bogus", "expires_at": null, "scope": "openid profile", "issuer": "{url}"}}}}}}"#,
+        url = s.emulator.base_url()
+    ));
     let output = s
         .bare()
         .args(["catalog", "search", "--host-name", "earthsearch-aws"])
@@ -2409,6 +2347,20 @@ fn all_on_an_answer_without_items_is_an_error_not_an_empty_walk() {
     );
 }
 
+/// The commands that sign in or check a sign-in: `whoami`, and `login` with a key.
+const SIGN_IN_COMMANDS: [&[&str]; 2] = [&["whoami"], &["login", "--api-key", "gpra_whatever"]];
+
+/// Runs `args` with a token in the environment against the server at `url`, under
+/// `--timeout timeout`.
+fn with_token_at(s: &Setup, url: &str, timeout: &str, args: &[&str]) -> std::process::Output {
+    s.bare()
+        .env("GEOPERA_API_TOKEN", "gpra_whatever")
+        .args(["--api-url", url, "--timeout", timeout])
+        .args(args)
+        .output()
+        .expect("geopera runs")
+}
+
 #[test]
 fn timeout_bounds_whoami_and_login_too() {
     let s = setup();
@@ -2422,18 +2374,9 @@ fn timeout_bounds_whoami_and_login_too() {
         }
         std::thread::sleep(Duration::from_secs(60));
     });
-    for args in [
-        &["whoami"][..],
-        &["login", "--api-key", "gpra_whatever"][..],
-    ] {
+    for args in SIGN_IN_COMMANDS {
         let started = Instant::now();
-        let output = s
-            .bare()
-            .env("GEOPERA_API_TOKEN", "gpra_whatever")
-            .args(["--api-url", &url, "--timeout", "1"])
-            .args(args)
-            .output()
-            .expect("geopera runs");
+        let output = with_token_at(&s, &url, "1", args);
         let took = started.elapsed();
         assert_eq!(
             output.status.code(),
@@ -2444,16 +2387,8 @@ fn timeout_bounds_whoami_and_login_too() {
         assert!(took < Duration::from_secs(15), "{args:?} took {took:?}");
     }
     // A read is retried: the message counts the attempts the time went to.
-    let output = s
-        .bare()
-        .env("GEOPERA_API_TOKEN", "gpra_whatever")
-        .args(["--api-url", &url, "--timeout", "1"])
-        .args(["orders", "get", "--order-id", "ord_1"])
-        .output()
-        .expect("geopera runs");
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
-    let stderr = text(&output.stderr);
-    assert!(stderr.contains("3 attempts of up to 1 s each"), "{stderr}");
+    let output = with_token_at(&s, &url, "1", &["orders", "get", "--order-id", "ord_1"]);
+    fails_saying(&output, 1, "3 attempts of up to 1 s each", "orders get");
 }
 
 #[test]
@@ -2464,22 +2399,11 @@ fn no_home_in_the_environment_is_no_failure_when_a_token_is_given() {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("GEOPERA_API_URL", s.emulator.base_url())
         .env("GEOPERA_API_TOKEN", s.emulator.api_key())
-        .args([
-            "catalog",
-            "search",
-            "--host-name",
-            "earthsearch-aws",
-            "--limit",
-            "1",
-        ])
+        .args(SEARCH_ONE)
         .timeout(Duration::from_secs(60))
         .output()
         .expect("geopera runs");
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(
-        stdout_json(&output)["features"].as_array().map(Vec::len),
-        Some(1)
-    );
+    one_feature(&output);
 }
 
 /// A server whose every answer is a 200 whose JSON body never ends (`[0,0,0,...`), 64 KiB at a
@@ -2524,47 +2448,33 @@ fn endless_server(connections: usize) -> String {
 fn sign_in_answers_are_read_up_to_64_kib_and_refused_past_it() {
     let s = setup();
     let url = endless_server(8);
-    for args in [
-        &["whoami"][..],
-        &["login", "--api-key", "gpra_whatever"][..],
-    ] {
+    for args in SIGN_IN_COMMANDS {
         let started = Instant::now();
-        let output = s
-            .bare()
-            .env("GEOPERA_API_TOKEN", "gpra_whatever")
-            .args(["--api-url", &url, "--timeout", "10"])
-            .args(args)
-            .output()
-            .expect("geopera runs");
-        let stderr = text(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
-        assert!(
-            stderr.contains("userinfo failed: the answer is larger than 64 KiB"),
-            "{args:?}: {stderr}"
+        let output = with_token_at(&s, &url, "10", args);
+        fails_saying(
+            &output,
+            1,
+            "userinfo failed: the answer is larger than 64 KiB",
+            args,
         );
         assert!(started.elapsed() < Duration::from_secs(8), "{args:?}");
     }
     assert!(!s.credentials_path().exists(), "no key was stored");
 
     // A stored session due for a refresh, whose token endpoint answers without end.
-    std::fs::create_dir_all(s.credentials_path().parent().expect("test step")).expect("test step");
-    std::fs::write(
-        s.credentials_path(),
-        format!(
-            r#"{{"default": {{"api_url": "{url}", "auth": {{"type": "oauth", "access_token": "at", "refresh_token": "rt", "expires_at": 1000, "scope": "openid", "issuer": "{url}"}}}}}}"#
-        ),
-    )
-    .expect("test step");
+    s.store_credentials(&format!(
+        r#"{{"default": {{"api_url": "{url}", "auth": {{"type": "oauth", "access_token": "at", "refresh_token": "rt", "expires_at": 1000, "scope": "openid", "issuer": "{url}"}}}}}}"#
+    ));
     let output = s
         .bare()
         .args(["--timeout", "10", "catalog", "search", "--host-name", "x"])
         .output()
         .expect("geopera runs");
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("token refresh failed: the answer is larger than 64 KiB"),
-        "{stderr}"
+    fails_saying(
+        &output,
+        1,
+        "token refresh failed: the answer is larger than 64 KiB",
+        "a refresh",
     );
 }
 
@@ -2598,12 +2508,7 @@ fn geopera_variables_that_are_not_utf8_are_usage_errors_naming_them() {
         .args(["catalog", "search", "--host-name", "x", "--dry-run"])
         .output()
         .expect("geopera runs");
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stdout));
-    assert!(
-        text(&output.stderr).contains("GEOPERA_API_URL is not valid UTF-8"),
-        "{}",
-        text(&output.stderr)
-    );
+    usage_error_naming(&output, "GEOPERA_API_URL");
     assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
 
     // Read as unset, the token would give way to the stored login; the profile to `default`.
@@ -2721,23 +2626,20 @@ fn a_password_in_an_api_url_that_does_not_parse_is_never_printed() {
     }
 
     // A password in a profile's stored URL stays out of the message refusing another server.
-    std::fs::create_dir_all(s.credentials_path().parent().expect("test step")).expect("test step");
-    std::fs::write(
-        s.credentials_path(),
+    s.store_credentials(
         r#"{"default": {"api_url": "http://user:STOREDPASS@127.0.0.1:1", "auth": {"type": "api_key", "api_key": "gpra_whatever"}}}"#,
-    )
-    .expect("test step");
+    );
     let output = s
         .bare()
         .args(["--api-url", &s.emulator.base_url()])
         .args(["catalog", "search", "--host-name", "x"])
         .output()
         .expect("geopera runs");
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("are for http://[redacted]@127.0.0.1:1"),
-        "{stderr}"
+    let stderr = fails_saying(
+        &output,
+        1,
+        "are for http://[redacted]@127.0.0.1:1",
+        "another server",
     );
     assert!(!stderr.contains("STOREDPASS"), "{stderr}");
 }
@@ -2758,23 +2660,13 @@ fn a_closed_stderr_never_panics_and_keeps_the_exit_code() {
     let s = setup();
     let pages = tempfile::tempdir().expect("temp dir");
     let pages = pages.path().to_str().expect("a UTF-8 path").to_owned();
+    let search_verbose = [&SEARCH_ONE[..], &["-v"]].concat();
     for (args, code) in [
         (&["op", "nope.nope"][..], 2),
         (&["catalog", "search"][..], 2),
         (&["op", "--list"][..], 0),
         (&["man", "--out-dir", pages.as_str()][..], 0),
-        (
-            &[
-                "catalog",
-                "search",
-                "--host-name",
-                "earthsearch-aws",
-                "--limit",
-                "1",
-                "-v",
-            ][..],
-            0,
-        ),
+        (&search_verbose[..], 0),
     ] {
         let output = s
             .process()
@@ -2844,9 +2736,7 @@ fn inputs_from_files_and_stdin_are_read_up_to_a_cap() {
             .arg("--dry-run")
             .output()
             .expect("geopera runs");
-        let stderr = text(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
-        assert!(stderr.contains(&said), "{args:?}: {stderr}");
+        fails_saying(&output, 1, &said, args);
     }
     for (args, said) in [
         (
@@ -2861,16 +2751,12 @@ fn inputs_from_files_and_stdin_are_read_up_to_a_cap() {
         let mut command = s.process();
         command.args(args);
         let output = fed(command, b'y', 80 << 20);
-        let stderr = text(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
-        assert!(stderr.contains(said), "{args:?}: {stderr}");
+        fails_saying(&output, 1, said, args);
     }
     let mut command = s.process();
     command.args(["login", "--api-key", "-"]);
     let output = fed(command, b'k', 1 << 20);
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("longer than 16 KiB"), "{stderr}");
+    fails_saying(&output, 2, "longer than 16 KiB", "login --api-key -");
 
     let headers = dir.path().join("headers.txt");
     std::fs::write(&headers, "X-Geopera-Signature: sha256=00\n").expect("test step");
@@ -2896,9 +2782,7 @@ fn inputs_from_files_and_stdin_are_read_up_to_a_cap() {
             .args(["--headers", files[0], "--body", files[1]])
             .output()
             .expect("geopera runs");
-        let stderr = text(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{stderr}");
-        assert!(stderr.contains(&said), "{stderr}");
+        fails_saying(&output, 1, &said, files);
     }
 
     // Endless files, under a memory limit a read without a cap would hit at once.
@@ -2948,12 +2832,7 @@ fn inputs_from_files_and_stdin_are_read_up_to_a_cap() {
             eprintln!("no `ulimit -v` here: endless files are not tried");
             return;
         }
-        let stderr = text(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
-        assert!(
-            stderr.contains("/dev/zero: it is larger than"),
-            "{args:?}: {stderr}"
-        );
+        fails_saying(&output, 1, "/dev/zero: it is larger than", args);
     }
 }
 
@@ -3104,6 +2983,16 @@ fn out_never_follows_a_link_planted_where_its_temporary_file_goes() {
     assert_eq!(std::fs::read_dir(&shared).expect("list").count(), 2);
 }
 
+/// `geopera catalog search --host-name x` against the server at `url`, before any further
+/// arguments.
+fn search_at(s: &Setup, url: &str) -> Command {
+    let mut command = s.cli();
+    command
+        .env("GEOPERA_API_URL", url)
+        .args(["catalog", "search", "--host-name", "x"]);
+    command
+}
+
 /// `n` arrays, one inside the other.
 fn nested_arrays(n: usize) -> String {
     format!("{}{}", "[".repeat(n), "]".repeat(n))
@@ -3123,18 +3012,15 @@ fn an_answer_nested_too_deep_is_an_error_in_every_output_mode_without_quadratic_
         (&deeper, ["--jq", "length"]),
     ] {
         let started = Instant::now();
-        let output = s
-            .cli()
-            .env("GEOPERA_API_URL", url)
-            .args(["catalog", "search", "--host-name", "x"])
+        let output = search_at(&s, url)
             .args(args)
             .output()
             .expect("geopera runs");
-        let stderr = text(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
-        assert!(
-            stderr.contains("the answer to catalog.search nests arrays and objects 128 levels"),
-            "{args:?}: {stderr}"
+        fails_saying(
+            &output,
+            1,
+            "the answer to catalog.search nests arrays and objects 128 levels",
+            args,
         );
         assert!(output.stdout.is_empty(), "{args:?}");
         let took = started.elapsed();
@@ -3142,12 +3028,7 @@ fn an_answer_nested_too_deep_is_an_error_in_every_output_mode_without_quadratic_
     }
     // As deep as serde_json reads is printed, as before.
     let url = canned_server(200, nested_arrays(127), 1);
-    let output = s
-        .cli()
-        .env("GEOPERA_API_URL", &url)
-        .args(["catalog", "search", "--host-name", "x"])
-        .output()
-        .expect("geopera runs");
+    let output = search_at(&s, &url).output().expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(
         stdout_json(&output),
@@ -3181,19 +3062,11 @@ fn a_success_answer_of_a_json_operation_that_is_not_json_is_an_error_with_an_exc
         ),
         (&cut, &[][..], "EOF while parsing"),
     ] {
-        let output = s
-            .cli()
-            .env("GEOPERA_API_URL", url)
-            .args(["catalog", "search", "--host-name", "x"])
+        let output = search_at(&s, url)
             .args(args)
             .output()
             .expect("geopera runs");
-        let stderr = text(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
-        assert!(
-            stderr.contains("the answer to catalog.search is not JSON"),
-            "{args:?}: {stderr}"
-        );
+        let stderr = fails_saying(&output, 1, "the answer to catalog.search is not JSON", args);
         assert!(stderr.contains(excerpt), "{args:?}: {stderr}");
         assert!(stderr.len() < 400, "a short excerpt: {stderr}");
         assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
@@ -3203,20 +3076,14 @@ fn a_success_answer_of_a_json_operation_that_is_not_json_is_an_error_with_an_exc
 #[test]
 fn dry_run_on_a_closed_or_full_stdout_ends_like_any_answer() {
     let s = setup();
-    let args = ["catalog", "search", "--host-name", "x", "--dry-run"];
-    // A pipe whose reader has already gone.
-    let mut gone = std::process::Command::new("true")
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("true starts");
-    let pipe = gone.stdin.take().expect("piped");
-    gone.wait().expect("true ends");
-    let output = s
-        .process()
-        .args(args)
-        .stdout(Stdio::from(pipe))
-        .output()
-        .expect("geopera runs");
+    let dry_run_into = |stdout: Stdio| {
+        s.process()
+            .args(["catalog", "search", "--host-name", "x", "--dry-run"])
+            .stdout(stdout)
+            .output()
+            .expect("geopera runs")
+    };
+    let output = dry_run_into(closed_pipe());
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
@@ -3225,15 +3092,8 @@ fn dry_run_on_a_closed_or_full_stdout_ends_like_any_answer() {
         eprintln!("no /dev/full: a full disk is not tested here");
         return;
     };
-    let output = s
-        .process()
-        .args(args)
-        .stdout(Stdio::from(full))
-        .output()
-        .expect("geopera runs");
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("cannot write the answer"), "{stderr}");
+    let output = dry_run_into(Stdio::from(full));
+    let stderr = fails_saying(&output, 1, "cannot write the answer", "/dev/full");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -3249,9 +3109,7 @@ fn op_with_out_on_a_json_operation_is_a_usage_error_and_sends_nothing() {
         .arg(&target)
         .output()
         .expect("geopera runs");
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("--out"), "{stderr}");
+    let stderr = fails_saying(&output, 2, "--out", "op --out");
     assert!(stderr.contains("catalog.search answers JSON"), "{stderr}");
     assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
     assert!(!target.exists());
@@ -3263,11 +3121,7 @@ fn op_with_out_on_a_json_operation_is_a_usage_error_and_sends_nothing() {
         .args(["op", "catalog.search", body, "--out", "-"])
         .output()
         .expect("geopera runs");
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(
-        stdout_json(&output)["features"].as_array().map(Vec::len),
-        Some(1)
-    );
+    one_feature(&output);
     let tile = dir.path().join("tile.png");
     let output = s
         .cli()
