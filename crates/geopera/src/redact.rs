@@ -75,7 +75,11 @@ pub(crate) fn header_secrets<'a>(
             continue;
         }
         let value = value.trim();
-        if let Some((_scheme, credentials)) = value.split_once(' ') {
+        // Only an authorization header names a scheme before its credentials; a `Cookie`
+        // header's second half ("b=2") is no credential.
+        let has_scheme = name.eq_ignore_ascii_case("authorization")
+            || name.eq_ignore_ascii_case("proxy-authorization");
+        if let (true, Some((_scheme, credentials))) = (has_scheme, value.split_once(' ')) {
             found.push(credentials.trim());
         }
         found.push(value);

@@ -90,3 +90,17 @@ fn a_credential_json_writes_as_it_is_has_no_other_spelling() {
     // Outside the basic plane, a character is two escapes (a surrogate pair).
     assert!(json_spellings("k🔑").contains(&r"k\ud83d\udd11".to_owned()));
 }
+
+#[test]
+fn only_an_authorization_header_is_split_at_its_scheme() {
+    let secrets = header_secrets(
+        [
+            ("Authorization", "Bearer gpra_token"),
+            ("Cookie", "a=1; session=z"),
+        ],
+        [],
+    )
+    .expect("secrets");
+    let found: Vec<&str> = secrets.iter().map(Secret::expose).collect();
+    assert_eq!(found, ["gpra_token", "Bearer gpra_token", "a=1; session=z"]);
+}
