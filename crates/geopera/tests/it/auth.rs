@@ -554,6 +554,29 @@ async fn a_refresh_leeway_of_duration_max_refreshes_each_token_half_way_instead_
     assert_eq!(emu.oidc_counters().password_grants, 1);
 }
 
+/// The API of the hostile identity-provider tests: `at-2` is the only token it takes.
+fn api_taking_only_at_2(seen: &crate::hostile::Seen) -> crate::hostile::Reply {
+    match seen.header("authorization") {
+        Some("Bearer at-2") => {
+            hostile_json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
+        }
+        _ => hostile_json(
+            401,
+            &[("content-type", "application/problem+json")],
+            r#"{"title":"Unauthenticated","status":401}"#,
+        ),
+    }
+}
+
+/// Tokens kept from an earlier run, `at-1` renewed by `rt-1`, valid for five minutes.
+fn tokens_at_1() -> geopera::auth::TokenSet {
+    geopera::auth::TokenSet::new(
+        "at-1",
+        Some("rt-1".to_owned()),
+        std::time::SystemTime::now() + Duration::from_secs(300),
+    )
+}
+
 /// A provider that fails to answer a refresh (503 `temporarily_unavailable`) after the API
 /// turned the access token down fails that call only: the refresh token, never spent, renews
 /// the session on the next call once the provider is back. A refusal (`invalid_grant`) ends it.
@@ -574,22 +597,9 @@ async fn a_provider_outage_during_a_refresh_after_a_401_does_not_end_the_session
                 _ => hostile_json(400, &[], r#"{"error":"invalid_grant"}"#),
             };
         }
-        match seen.header("authorization") {
-            Some("Bearer at-2") => {
-                hostile_json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
-            }
-            _ => hostile_json(
-                401,
-                &[("content-type", "application/problem+json")],
-                r#"{"title":"Unauthenticated","status":401}"#,
-            ),
-        }
+        api_taking_only_at_2(seen)
     });
-    let tokens = geopera::auth::TokenSet::new(
-        "at-1",
-        Some("rt-1".to_owned()),
-        std::time::SystemTime::now() + Duration::from_secs(300),
-    );
+    let tokens = tokens_at_1();
     let clock = ManualClock::new();
     let time = SharedTime::new(&clock);
     let session = Session::from_tokens(
@@ -680,22 +690,9 @@ async fn a_call_cancelled_during_its_refresh_keeps_the_rotated_tokens() {
                 r#"{"access_token":"at-2","token_type":"Bearer","expires_in":300,"refresh_token":"rt-2"}"#,
             );
         }
-        match seen.header("authorization") {
-            Some("Bearer at-2") => {
-                hostile_json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
-            }
-            _ => hostile_json(
-                401,
-                &[("content-type", "application/problem+json")],
-                r#"{"title":"Unauthenticated","status":401}"#,
-            ),
-        }
+        api_taking_only_at_2(seen)
     });
-    let tokens = geopera::auth::TokenSet::new(
-        "at-1",
-        Some("rt-1".to_owned()),
-        std::time::SystemTime::now() + Duration::from_secs(300),
-    );
+    let tokens = tokens_at_1();
     let session = Session::from_tokens(
         Oidc::for_base_url(&server.url()).expect("a provider"),
         tokens,
