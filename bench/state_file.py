@@ -1,12 +1,14 @@
 """What a write costs the emulator's state file as it fills (`--state FILE`).
 
 Starts the emulator binary given (a release build: `cargo build --release -p geopera-emulator`)
-with a fresh state file in a temporary directory, creates `--items` items in one project with
-an `Idempotency-Key` each (as the SDKs send with every create), and prints the mean time of a
+with a fresh state file in a temporary directory, creates `--items` records with an
+`Idempotency-Key` each (as the SDKs send with every create) — items in one project, or with
+`--records orders` archive orders of an open-data capture — and prints the mean time of a
 create over each window of `--window` creates, then one JSON line with the first and last
 window. A file rewritten whole on every write shows as a time that grows with the count.
 
     python3 bench/state_file.py target/release/geopera-emulator --items 2000
+    python3 bench/state_file.py target/release/geopera-emulator --items 2000 --records orders
 """
 
 import argparse
@@ -31,6 +33,7 @@ def parse_args():
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--window", type=int, default=250)
     parser.add_argument("--port", type=int, default=18787)
+    parser.add_argument("--records", choices=["items", "orders"], default="items")
     return parser.parse_args()
 
 
@@ -78,22 +81,32 @@ def main():
         process, key = start(args.emulator, directory, args.port)
         try:
             base = f"http://127.0.0.1:{args.port}"
-            project = call(base, key, "projects.create", {"name": "state file bench"})["id"]
+            if args.records == "items":
+                project = call(base, key, "projects.create", {"name": "state file bench"})["id"]
+                operation = "items.create"
+                make = lambda n: {"project_id": project, "name": f"item {n}", "type": "user_raster"}
+            else:
+                search = {"host_name": "earthsearch-aws", "limit": 1}
+                capture = call(base, key, "catalog.search", search)["features"][0]["id"]
+                # Enough for every order (one costs a few thousand credits), in one write
+                # before the timing starts.
+                call(base, key, "billing.topup", {"credits": 5000 * args.items})
+                operation = "orders.archive.place"
+                make = lambda n: {"captures": [{"id": capture}], "display_name": f"order {n}"}
             windows = []
             started = time.perf_counter()
             for n in range(1, args.items + 1):
-                body = {"project_id": project, "name": f"item {n}", "type": "user_raster"}
-                call(base, key, "items.create", body)
+                call(base, key, operation, make(n))
                 if n % args.window == 0:
                     now = time.perf_counter()
                     ms = (now - started) / args.window * 1000
                     windows.append(ms)
-                    print(f"{n:6} items: {ms:6.2f} ms a create", file=sys.stderr)
+                    print(f"{n:6} {args.records}: {ms:6.2f} ms a create", file=sys.stderr)
                     started = now
         finally:
             process.terminate()
             process.wait(timeout=START_SECS)
-    print(json.dumps({"items": args.items, "first_window_ms": windows[0], "last_window_ms": windows[-1]}))
+    print(json.dumps({args.records: args.items, "first_window_ms": windows[0], "last_window_ms": windows[-1]}))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 //! Which records changed since the state file last wrote them.
 //!
-//! The state file writes what grows with use (resources, idempotency claims) by the rows that
-//! changed rather than whole, so each of those stores notes the keys it creates, hands out to
-//! be changed, or removes. Only an emulator with a state file keeps them: without one nothing
+//! The state file writes what grows with use (resources, idempotency claims, orders, keys,
+//! organizations) by the rows that changed rather than whole, so each of those stores notes the
+//! keys it creates, hands out to be changed, or removes. Only an emulator with a state file keeps them: without one nothing
 //! would ever take them, and the set would grow for as long as the emulator runs.
 
-use std::collections::HashSet;
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
+use std::ops::Deref;
 
 /// The keys changed since the last write that succeeded; `None` when there is no state file.
 #[derive(Debug)]
@@ -47,5 +49,65 @@ impl<K: Eq + Hash + Clone> Changes<K> {
         if let Some(changed) = &mut self.0 {
             changed.extend(keys);
         }
+    }
+}
+
+/// A map of records the state file writes by the rows that changed.
+///
+/// Reads go through `Deref` to the map; every way of changing it is a method here that notes
+/// the key, so no change can reach the map without reaching the file too.
+#[derive(Debug)]
+pub(crate) struct Tracked<K, V> {
+    map: HashMap<K, V>,
+    pub(crate) changes: Changes<K>,
+}
+
+impl<K, V> Default for Tracked<K, V> {
+    fn default() -> Self {
+        Tracked {
+            map: HashMap::new(),
+            changes: Changes::default(),
+        }
+    }
+}
+
+impl<K, V> Deref for Tracked<K, V> {
+    type Target = HashMap<K, V>;
+
+    fn deref(&self) -> &HashMap<K, V> {
+        &self.map
+    }
+}
+
+impl<K: Eq + Hash + Clone, V> Tracked<K, V> {
+    /// The records read back from a state file, which already holds every one of them.
+    pub(crate) fn restored(map: HashMap<K, V>) -> Self {
+        Tracked {
+            map,
+            changes: Changes::tracked(),
+        }
+    }
+
+    /// The record under `key`, to be changed.
+    pub(crate) fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let record = self.map.get_mut(key)?;
+        self.changes.mark(key);
+        Some(record)
+    }
+
+    /// Adds or replaces the record under `key`.
+    pub(crate) fn insert(&mut self, key: K, record: V) -> Option<V> {
+        self.changes.mark(&key);
+        self.map.insert(key, record)
+    }
+
+    /// The record under `key`, added by `make` when there is none, to be changed.
+    pub(crate) fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        self.changes.mark(&key);
+        self.map.entry(key).or_insert_with(make)
     }
 }

@@ -1,13 +1,14 @@
 //! Everything the emulator remembers between requests, in memory; the state file, when there
 //! is one, is written from here through `store`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use serde_json::Value;
 
 use crate::catalog::{Catalog, Features};
+use crate::changes::Tracked;
 use crate::clock::ManualClock;
 use crate::downloads::DownloadKey;
 use crate::faults::select::FaultState;
@@ -37,12 +38,12 @@ pub const ALL_SCOPES: &str = "*";
 #[derive(Debug)]
 pub struct Inner {
     /// Keyed by secret.
-    pub credentials: HashMap<String, Credential>,
+    pub credentials: Tracked<String, Credential>,
     pub rng: Rng,
     pub windows: Windows,
     pub claims: Claims,
-    pub orgs: HashMap<String, Org>,
-    pub orders: HashMap<String, Order>,
+    pub orgs: Tracked<String, Org>,
+    pub orders: Tracked<String, Order>,
     /// How many times each operation executed.
     pub counters: HashMap<String, u64>,
     pub requests: RequestLog,
@@ -113,12 +114,12 @@ impl Shared {
         );
         let now = clock.now_secs();
         let mut inner = Inner {
-            credentials: HashMap::new(),
+            credentials: Tracked::default(),
             rng,
             windows: Windows::default(),
             claims: Claims::default(),
-            orgs: HashMap::new(),
-            orders: HashMap::new(),
+            orgs: Tracked::default(),
+            orders: Tracked::default(),
             counters: HashMap::new(),
             requests,
             faults: FaultState::new(faults),
@@ -126,6 +127,15 @@ impl Shared {
             webhooks: Webhooks::default(),
             resources: Resources::default(),
         };
+        if store.is_some() {
+            // The file is written by what changed, from the first record on; without one,
+            // nothing would ever take the changes.
+            inner.credentials.changes.track();
+            inner.orgs.changes.track();
+            inner.orders.changes.track();
+            inner.resources.changes.track();
+            inner.claims.changes.track();
+        }
         let every_scope = || vec![ALL_SCOPES.to_owned()];
         let demo = NewKey::new(DEMO_ORG, "demo", every_scope());
         inner.insert_credential(&demo_key, demo, now, false);
@@ -144,9 +154,9 @@ impl Shared {
             }
             // The demo credentials derive from the seed, so the file holds the same ones.
             inner.rng = Rng::new(snapshot.rng_state);
-            inner.credentials = snapshot.credentials;
-            inner.orgs = snapshot.orgs;
-            inner.orders = snapshot.orders;
+            inner.credentials = Tracked::restored(snapshot.credentials);
+            inner.orgs = Tracked::restored(snapshot.orgs);
+            inner.orders = Tracked::restored(snapshot.orders);
             inner.claims = Claims::restored(snapshot.claims, clock.now_millis());
             inner.oidc.families = snapshot.sessions;
             inner.oidc.access = snapshot.access;
@@ -155,11 +165,6 @@ impl Shared {
             inner.webhooks.outbox = snapshot.outbox;
             inner.webhooks.swept_to = snapshot.swept_to;
             inner.resources = Resources::restored(snapshot.resources);
-        }
-        if store.is_some() {
-            // The file is written by what changed; without one, nothing would ever take it.
-            inner.resources.changes.track();
-            inner.claims.changes.track();
         }
         // Orders fulfilled before the first start are history, not news.
         inner.webhooks.swept_to.get_or_insert(clock.now_secs());
@@ -196,12 +201,15 @@ impl Shared {
         let mut inner = self.lock();
         let changed_resources = inner.resources.changes.take();
         let changed_claims = inner.claims.changes.take();
+        let changed_credentials = inner.credentials.changes.take();
+        let changed_orgs = inner.orgs.changes.take();
+        let changed_orders = inner.orders.changes.take();
         let snapshot = SnapshotRef {
             seed: self.seed,
             rng_state: inner.rng.state(),
-            credentials: &inner.credentials,
-            orgs: &inner.orgs,
-            orders: &inner.orders,
+            credentials: changed_rows(&changed_credentials, &inner.credentials),
+            orgs: changed_rows(&changed_orgs, &inner.orgs),
+            orders: changed_rows(&changed_orders, &inner.orders),
             claims: changed_claims
                 .iter()
                 .map(|slot| (slot, inner.claims.durable(slot, now_ms)))
@@ -221,6 +229,9 @@ impl Shared {
             // The transaction rolled back: the next write tries these rows again.
             inner.resources.changes.keep(changed_resources);
             inner.claims.changes.keep(changed_claims);
+            inner.credentials.changes.keep(changed_credentials);
+            inner.orgs.changes.keep(changed_orgs);
+            inner.orders.changes.keep(changed_orders);
             tracing::warn!(%error, "could not write the state file");
         }
     }
@@ -247,6 +258,18 @@ impl Shared {
         let credential = inner.insert_credential(&secret, key, now, false);
         (secret, credential)
     }
+}
+
+/// The records under the keys that changed, for the state file. Nothing removes keys,
+/// organizations or orders, so every changed one is found.
+fn changed_rows<'a, V>(
+    changed: &'a HashSet<String>,
+    records: &'a HashMap<String, V>,
+) -> Vec<(&'a str, &'a V)> {
+    changed
+        .iter()
+        .filter_map(|key| Some((key.as_str(), records.get(key)?)))
+        .collect()
 }
 
 impl Inner {
@@ -306,7 +329,7 @@ impl Inner {
             );
         }
         // Just inserted above when missing.
-        self.orgs.entry(org.to_owned()).or_insert_with(|| Org {
+        self.orgs.get_or_insert_with(org.to_owned(), || Org {
             balance_credits: STARTING_CREDITS,
             orders: Vec::new(),
         })

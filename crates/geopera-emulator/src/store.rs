@@ -3,13 +3,14 @@
 //!
 //! The durable part of the state is written after every request that executed an operation
 //! which is not read-only, or answered one with an idempotency key, in one transaction, which
-//! keeps the file consistent if the process dies mid-way. What grows with use is written as it
-//! changes, so a write costs the same with ten records or ten thousand: the resources users
-//! create (up to [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) of each family per
-//! organization) by the rows of records created, changed or removed since the last write, and
+//! keeps the file consistent if the process dies mid-way. What grows with use is written by the
+//! rows that changed since the last write, so a write costs the same with ten records or ten
+//! thousand: keys, organizations and orders (each organization starts with
+//! [`HISTORICAL_ORDERS`](crate::state::HISTORICAL_ORDERS) of them), the resources users create
+//! (up to [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) of each family per organization) and
 //! the answered idempotency claims (one per keyed request for a day, which the SDKs send with
-//! every create) by those answered or dropped since. The rest (keys, orders, sessions,
-//! subscriptions, deliveries) is rewritten whole.
+//! every create). The rest, held under their caps (sessions, subscriptions, waiting
+//! deliveries), is rewritten whole.
 //!
 //! The schema is versioned with SQLite's `user_version`: [`MIGRATIONS`] holds the steps from
 //! each version to the next, so a file written by an older emulator opens and is upgraded in
@@ -88,14 +89,17 @@ pub(crate) struct Snapshot {
     pub clock_ms: Option<i64>,
 }
 
-/// What to write: the records as the caller holds them, and of the resources and claims those
-/// that changed since the last write.
+/// What to write: the small records as the caller holds them, and of those that grow with use
+/// the ones that changed since the last write.
 pub(crate) struct SnapshotRef<'a> {
     pub seed: u64,
     pub rng_state: u64,
-    pub credentials: &'a HashMap<String, Credential>,
-    pub orgs: &'a HashMap<String, Org>,
-    pub orders: &'a HashMap<String, Order>,
+    /// The keys changed since the last write that succeeded, by secret.
+    pub credentials: Vec<(&'a str, &'a Credential)>,
+    /// The organizations changed since the last write that succeeded, by name.
+    pub orgs: Vec<(&'a str, &'a Org)>,
+    /// The orders changed since the last write that succeeded, by id.
+    pub orders: Vec<(&'a str, &'a Order)>,
     /// The claims changed since the last write that succeeded: the claim the file should
     /// hold (answered and not expired), or `None` for a row to delete.
     pub claims: Vec<(&'a ClaimSlot, Option<&'a Claim>)>,
@@ -185,8 +189,8 @@ impl Store {
         Ok((store, snapshot))
     }
 
-    /// Replaces the file's contents with `snapshot`: the small tables whole, the resources and
-    /// the claims by the rows that changed.
+    /// Brings the file's contents up to `snapshot`: the small tables whole, the records that
+    /// grow with use by the rows that changed.
     ///
     /// # Errors
     /// When SQLite cannot write the file.
@@ -197,8 +201,7 @@ impl Store {
         };
         let tx = connection.transaction()?;
         tx.execute_batch(
-            "DELETE FROM meta; DELETE FROM credentials; DELETE FROM orgs; DELETE FROM orders;
-             DELETE FROM sessions; DELETE FROM access_tokens; DELETE FROM subscriptions;
+            "DELETE FROM meta; DELETE FROM sessions; DELETE FROM access_tokens; DELETE FROM subscriptions;
              DELETE FROM outbox;",
         )?;
         write_claims(&tx, &snapshot.claims)?;
@@ -218,11 +221,11 @@ impl Store {
         }
         {
             let mut insert = tx.prepare(
-                "INSERT INTO credentials (secret, id, org, name, prefix, grants, created_at,
+                "INSERT OR REPLACE INTO credentials (secret, id, org, name, prefix, grants, created_at,
                      expires_at, revoked, session, rate_limit)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
-            for (secret, key) in snapshot.credentials {
+            for (secret, key) in &snapshot.credentials {
                 insert.execute(params![
                     secret,
                     key.id,
@@ -237,17 +240,18 @@ impl Store {
                     key.rate_limit
                 ])?;
             }
-            let mut insert =
-                tx.prepare("INSERT INTO orgs (org, balance_credits, orders) VALUES (?1, ?2, ?3)")?;
-            for (name, org) in snapshot.orgs {
+            let mut insert = tx.prepare(
+                "INSERT OR REPLACE INTO orgs (org, balance_credits, orders) VALUES (?1, ?2, ?3)",
+            )?;
+            for (name, org) in &snapshot.orgs {
                 insert.execute(params![name, org.balance_credits, json_text(&org.orders)])?;
             }
             let mut insert = tx.prepare(
-                "INSERT INTO orders (id, org, kind, display_name, created_at, cancelled_at,
+                "INSERT OR REPLACE INTO orders (id, org, kind, display_name, created_at, cancelled_at,
                      total_credits, detail)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
-            for order in snapshot.orders.values() {
+            for (_, order) in &snapshot.orders {
                 insert.execute(params![
                     order.id,
                     order.org,

@@ -70,16 +70,15 @@ pub(crate) fn revoke(ctx: &Ctx<'_>, input: ApiKeyRevokeInput) -> Outcome {
     let mut inner = ctx.shared.lock();
     let found = inner
         .credentials
-        .values_mut()
-        .find(|key| key.id == id && key.org == ctx.org && !key.session);
-    match found {
-        Some(key) => {
-            key.revoked = true;
-            inner.oidc.end_sessions_of_key(&id, ctx.org);
-            Ok(ctx.ok(&json!({"ok": true, "id": id})))
-        }
-        None => Err(ApiError::not_found(format!("API key '{id}' not found"))),
-    }
+        .iter()
+        .find(|(_, key)| key.id == id && key.org == ctx.org && !key.session)
+        .map(|(secret, _)| secret.clone());
+    let Some(key) = found.and_then(|secret| inner.credentials.get_mut(&secret)) else {
+        return Err(ApiError::not_found(format!("API key '{id}' not found")));
+    };
+    key.revoked = true;
+    inner.oidc.end_sessions_of_key(&id, ctx.org);
+    Ok(ctx.ok(&json!({"ok": true, "id": id})))
 }
 
 /// The checks `api_keys.create` makes beyond the input shape: bounded permissions of known

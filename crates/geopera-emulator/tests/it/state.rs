@@ -301,3 +301,66 @@ fn a_new_state_file_is_readable_by_its_owner_only() {
         .mode();
     assert_eq!(mode & 0o777, 0o600, "{mode:o}");
 }
+
+/// A write holds what the request changed, whatever the file holds besides: placing an order
+/// writes that order and its organization's row, not the keys or the historical orders every
+/// organization starts with, and cancelling it writes it again. Counted by triggers the test
+/// adds to the file while the emulator has it open.
+#[test]
+fn a_write_holds_only_the_rows_the_request_changed() {
+    let file = TempFile::new("rows");
+    let api = start(7, &file);
+    // The organization and its history are made and written by a first write.
+    api.ok("billing.topup", json!({"credits": 1_000_000}));
+    let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+    sqlite
+        .execute_batch(
+            "CREATE TABLE written (tbl TEXT NOT NULL, what TEXT NOT NULL);
+             CREATE TRIGGER orders_in AFTER INSERT ON orders
+                 BEGIN INSERT INTO written VALUES ('orders', 'insert'); END;
+             CREATE TRIGGER orders_out AFTER DELETE ON orders
+                 BEGIN INSERT INTO written VALUES ('orders', 'delete'); END;
+             CREATE TRIGGER orgs_in AFTER INSERT ON orgs
+                 BEGIN INSERT INTO written VALUES ('orgs', 'insert'); END;
+             CREATE TRIGGER orgs_out AFTER DELETE ON orgs
+                 BEGIN INSERT INTO written VALUES ('orgs', 'delete'); END;
+             CREATE TRIGGER keys_in AFTER INSERT ON credentials
+                 BEGIN INSERT INTO written VALUES ('credentials', 'insert'); END;
+             CREATE TRIGGER keys_out AFTER DELETE ON credentials
+                 BEGIN INSERT INTO written VALUES ('credentials', 'delete'); END;",
+        )
+        .expect("triggers");
+    let written = || -> Vec<(String, String, i64)> {
+        let mut query = sqlite
+            .prepare(
+                "SELECT tbl, what, COUNT(*) FROM written GROUP BY tbl, what ORDER BY tbl, what",
+            )
+            .expect("a query");
+        let rows = query
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .expect("rows")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("counts");
+        sqlite.execute("DELETE FROM written", []).expect("reset");
+        rows
+    };
+    let orders_before: i64 = sqlite
+        .query_row("SELECT COUNT(*) FROM orders", [], |row| row.get(0))
+        .expect("a count");
+    assert!(orders_before >= 250, "{orders_before} orders in the file");
+
+    let capture = api.commercial_capture();
+    let order = api.place_archive_order(&capture);
+    let row = |tbl: &str| (tbl.to_owned(), "insert".to_owned(), 1);
+    assert_eq!(written(), vec![row("orders"), row("orgs")]);
+
+    api.ok("orders.cancel", json!({"order_id": order}));
+    assert_eq!(written(), vec![row("orders"), row("orgs")]);
+    let balance = api.emu.balance_credits(DEMO_ORG);
+    drop(api);
+
+    let api = start(7, &file);
+    assert_eq!(api.emu.balance_credits(DEMO_ORG), balance);
+    let got = api.call("orders.get", json!({"order_id": order})).json();
+    assert_eq!(got["status"], "cancelled", "{got}");
+}
