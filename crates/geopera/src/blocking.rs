@@ -22,6 +22,10 @@
 //! From inside a multi-thread Tokio runtime a call first moves the worker's other tasks away
 //! (`block_in_place`); inside a current-thread runtime, whose thread cannot run a second
 //! runtime, it always goes to the I/O thread.
+//!
+//! A call that returns while a task it started must still run to its end (a session's token
+//! request, whose answer holds the rotated tokens) leaves that task to a thread of its own,
+//! with the runtime and the connection it runs on ([`finish_even_if_left`]).
 
 use std::cell::RefCell;
 use std::fmt;
@@ -34,6 +38,7 @@ use std::pin::Pin;
 
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::engine::Face;
 use crate::limiter::Caller;
@@ -142,6 +147,51 @@ struct Shell {
 
 thread_local! {
     static SHELL: RefCell<Option<Shell>> = const { RefCell::new(None) };
+    /// While this thread runs a call on its own runtime: the call's tasks that must finish
+    /// even if the call returns first ([`finish_even_if_left`]).
+    static TO_FINISH: RefCell<Option<Vec<JoinHandle<()>>>> = const { RefCell::new(None) };
+}
+
+/// Makes sure `task`, spawned on the current runtime, runs to its end even when the call that
+/// spawned it returns first (a session's token request, whose answer holds rotated tokens).
+///
+/// A runtime that someone keeps driving (the caller's own, the I/O thread's) finishes it by
+/// itself. A blocking call's runtime on its own thread is driven only during that thread's
+/// calls, so such a task is kept, and [`run_here`] hands the runtime to a thread of its own to
+/// finish it if the call returns before it does.
+pub(crate) fn finish_even_if_left(task: JoinHandle<()>) {
+    TO_FINISH.with(|cell| match &mut *cell.borrow_mut() {
+        Some(kept) => kept.push(task),
+        None => drop(task),
+    });
+}
+
+/// Finishes `tasks` on a thread of its own, with the runtime that drives them (and the
+/// connections they use). The calling thread leaves its runtime and pools behind and makes
+/// new ones on its next call: a rare cost, paid only when a call returned mid-refresh.
+fn finish_elsewhere(runtime: Rc<Runtime>, tasks: Vec<JoinHandle<()>>) {
+    drop(SHELL.with(|cell| cell.borrow_mut().take()));
+    match Rc::try_unwrap(runtime) {
+        Ok(runtime) => {
+            let finisher = std::thread::Builder::new()
+                .name("geopera-blocking-finish".to_owned())
+                .spawn(move || {
+                    for task in tasks {
+                        let _ = runtime.block_on(task);
+                    }
+                });
+            if let Err(error) = finisher {
+                // The tasks are dropped with the closure: as if the call had cancelled them.
+                tracing::warn!(%error, "cannot start a thread to finish a token request");
+            }
+        }
+        // Still shared (never so today): finish them here, late rather than lost.
+        Err(runtime) => {
+            for task in tasks {
+                let _ = runtime.block_on(task);
+            }
+        }
+    }
 }
 
 /// Counts a call in flight on a transport for as long as it lives.
@@ -212,7 +262,18 @@ pub(crate) fn run_here<F: Future>(
         Ok((shell.runtime.clone(), http))
     })?;
     // The cell is released before running: nothing the work does can find it borrowed.
-    Ok(runtime.block_on(work(Thread { http, caller })))
+    TO_FINISH.with(|cell| *cell.borrow_mut() = Some(Vec::new()));
+    let output = runtime.block_on(work(Thread { http, caller }));
+    let unfinished: Vec<_> = TO_FINISH
+        .with(|cell| cell.borrow_mut().take())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|task| !task.is_finished())
+        .collect();
+    if !unfinished.is_empty() {
+        finish_elsewhere(runtime, unfinished);
+    }
+    Ok(output)
 }
 
 /// Hands the work to the transport's I/O thread and sleeps until its output comes back.

@@ -63,8 +63,9 @@ struct Config {
 struct State {
     /// Read by every call; written only under `renewing`.
     current: RwLock<Option<Current>>,
-    /// Held while the session signs in or refreshes: one at a time.
-    renewing: tokio::sync::Mutex<Grant>,
+    /// Held while the session signs in or refreshes: one at a time. Owned guards, so that the
+    /// task sending a token request holds it until the answer is stored, whoever still waits.
+    renewing: Arc<tokio::sync::Mutex<Grant>>,
     /// The last refusal and until when it is repeated without asking; written under
     /// `renewing`.
     refused: std::sync::Mutex<Option<Refusal>>,
@@ -94,6 +95,19 @@ enum Grant {
     None,
 }
 
+/// The lock of a sign-in or refresh, with the grant it may use.
+type GrantGuard = tokio::sync::OwnedMutexGuard<Grant>;
+
+/// A sign-in or refresh done: the lock, still held, and what the provider answered.
+type Renewed = (GrantGuard, Result<Credential, Error>);
+
+/// A password is used for the first sign-in only; refresh tokens keep the session after it.
+fn forget_password(grant: &mut Grant, outcome: &Result<Credential, Error>) {
+    if outcome.is_ok() && matches!(grant, Grant::Password { .. }) {
+        *grant = Grant::None;
+    }
+}
+
 /// The tokens in use, with their moments on the session's clock.
 struct Current {
     tokens: TokenSet,
@@ -116,7 +130,7 @@ impl Session {
             config: Arc::new(config),
             state: Arc::new(State {
                 current: RwLock::new(current),
-                renewing: tokio::sync::Mutex::new(grant),
+                renewing: Arc::new(tokio::sync::Mutex::new(grant)),
                 refused: std::sync::Mutex::new(None),
             }),
         }
@@ -221,8 +235,8 @@ impl Session {
             .flatten()
     }
 
-    async fn lock(&self) -> Result<tokio::sync::MutexGuard<'_, Grant>, Error> {
-        tokio::time::timeout(REFRESH_WAIT, self.state.renewing.lock())
+    async fn lock(&self) -> Result<GrantGuard, Error> {
+        tokio::time::timeout(REFRESH_WAIT, self.state.renewing.clone().lock_owned())
             .await
             .map_err(|_| {
                 Error::config(format!(
@@ -237,7 +251,7 @@ impl Session {
         if let Some(credential) = self.fresh() {
             return Ok(credential);
         }
-        let mut grant = self.lock().await?;
+        let grant = self.lock().await?;
         // Whoever held the lock before may have refreshed already, or been refused.
         if let Some(credential) = self.fresh() {
             return Ok(credential);
@@ -245,7 +259,9 @@ impl Session {
         if let Some(error) = self.recent_refusal() {
             return Err(error);
         }
-        match self.renew(&mut grant, cx).await {
+        // The lock comes back with the outcome and is held while a failure is recorded.
+        let (_grant, renewed) = self.renew(grant, cx).await?;
+        match renewed {
             Ok(credential) => Ok(credential),
             Err(error) => {
                 let now = self.config.clock.now();
@@ -316,7 +332,7 @@ impl Session {
         rejected: &Credential,
         cx: AuthContext<'_>,
     ) -> Result<bool, Error> {
-        let mut grant = self.lock().await?;
+        let grant = self.lock().await?;
         let replaced = self
             .read(|current| current.credential != *rejected)
             .unwrap_or(false);
@@ -324,7 +340,8 @@ impl Session {
             // Another task refreshed since this credential was handed out.
             return Ok(true);
         }
-        match self.renew(&mut grant, cx).await {
+        let (_grant, renewed) = self.renew(grant, cx).await?;
+        match renewed {
             Ok(_) => Ok(true),
             // The provider refused the grant too: the session is over.
             Err(error) if refuses_the_grant(&error) => {
@@ -354,8 +371,10 @@ impl Session {
         }
     }
 
-    /// Signs in or refreshes; called with the lock held.
-    async fn renew(&self, grant: &mut Grant, cx: AuthContext<'_>) -> Result<Credential, Error> {
+    /// Signs in or refreshes with the lock `grant`, which comes back with the outcome. `Err`
+    /// when the token request's task stopped (the `on_refresh` callback panicked, say): the
+    /// lock is released then.
+    async fn renew(&self, grant: GrantGuard, cx: AuthContext<'_>) -> Result<Renewed, Error> {
         let oidc = &self.config.oidc;
         let client_id = oidc.client_id_or(PUBLIC_CLIENT_ID).to_owned();
         let now = self.config.clock.now();
@@ -393,52 +412,59 @@ impl Session {
                 secret: password.clone(),
             },
             (None, Grant::None) => {
-                return Err(Error::sign_in(
+                let ended = Error::sign_in(
                     "invalid_grant",
                     Some(
                         "the session has ended: no valid refresh token is left to renew it"
                             .to_owned(),
                     ),
                     None,
-                ))
+                );
+                return Ok((grant, Err(ended)));
             }
         };
-        let credential = self.send_and_adopt(cx, request).await?;
-        if matches!(grant, Grant::Password { .. }) {
-            *grant = Grant::None;
-        }
-        Ok(credential)
+        self.send_and_adopt(grant, cx, request).await
     }
 
     /// Sends a token request and makes its answer the session's tokens, out of reach of the
-    /// caller's cancellation where the runtime allows it.
+    /// caller's cancellation; the lock `grant` is held until then.
     ///
-    /// Why: the provider rotates a refresh token as the request arrives. A caller that stops
-    /// waiting (its deadline passed, a `select!` took another branch) would drop the answer,
-    /// and the session would hold only the spent token, whose reuse ends it. On a multi-thread
-    /// runtime the exchange runs as a task of its own, which stores the new tokens whoever
-    /// still waits for them. A current-thread runtime runs a task only while something drives
-    /// it, and a task left on a blocking call's runtime would keep the refresh lock from other
-    /// threads, so there it runs in the caller, as before.
+    /// Why a task: the provider rotates a refresh token as the request arrives. A caller that
+    /// stops waiting (its deadline passed, a `select!` took another branch) would drop the
+    /// answer, and the session would hold only the spent token, whose reuse ends it; and were
+    /// the lock released with the caller, the next call would send that spent token at once.
+    /// The task stores the new tokens whoever still waits for them, then releases the lock. On
+    /// a blocking call's own runtime, which nothing drives between that thread's calls, an
+    /// unfinished task is finished on a thread of its own ([`crate::blocking`]); elsewhere the
+    /// runtime finishes it, as long as the program keeps driving it.
     async fn send_and_adopt(
         &self,
+        mut grant: GrantGuard,
         cx: AuthContext<'_>,
         request: TokenRequest,
-    ) -> Result<Credential, Error> {
-        let on_its_own = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if !on_its_own {
-            return self.exchange(cx.http, &request).await;
-        }
+    ) -> Result<Renewed, Error> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // Polled outside any Tokio runtime: nothing to spawn on.
+            let outcome = self.exchange(cx.http, &request).await;
+            forget_password(&mut grant, &outcome);
+            return Ok((grant, outcome));
+        };
         let session = self.clone();
         let http = cx.http.clone();
-        tokio::spawn(async move { session.exchange(&http, &request).await })
-            .await
-            .unwrap_or_else(|failed| {
-                Err(Error::config(format!(
-                    "the session's token request stopped: {failed}"
-                )))
-            })
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        let task = runtime.spawn(async move {
+            let outcome = session.exchange(&http, &request).await;
+            forget_password(&mut grant, &outcome);
+            // A caller that stopped waiting drops the lock with this.
+            let _ = done.send((grant, outcome));
+        });
+        #[cfg(feature = "blocking")]
+        crate::blocking::finish_even_if_left(task);
+        #[cfg(not(feature = "blocking"))]
+        drop(task);
+        outcome.await.map_err(|_| {
+            Error::config("the session's token request stopped before it was answered")
+        })
     }
 
     /// One token request and the adoption of its answer.

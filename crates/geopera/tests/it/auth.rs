@@ -665,25 +665,26 @@ async fn a_password_echoed_form_encoded_by_the_provider_is_redacted() {
     );
 }
 
-/// A call given up while its refresh is on the way (its deadline passed) does not lose the
-/// rotated tokens: the provider spent the old refresh token as the request arrived, and the
-/// next call uses the new pair instead of replaying the spent one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_cancelled_during_its_refresh_keeps_the_rotated_tokens() {
+/// How long the provider of the cancelled-refresh tests takes to answer a refresh.
+const SLOW_REFRESH: Duration = Duration::from_secs(2);
+
+/// A provider that rotates `rt-1` into `at-2`/`rt-2` as the request arrives and answers
+/// [`SLOW_REFRESH`] later, refusing any other refresh as a replay; the counter tells how many
+/// refreshes it saw. The API takes only `at-2`.
+fn slow_rotating_provider() -> (Hostile, Arc<AtomicUsize>) {
     let spent = Arc::new(AtomicUsize::new(0));
     let counted = spent.clone();
     let server = Hostile::serve("127.0.0.1", move |seen| {
         if seen.path.ends_with("/protocol/openid-connect/token") {
             let body = String::from_utf8_lossy(&seen.body).into_owned();
-            if !body.contains("refresh_token=rt-1") || counted.fetch_add(1, Ordering::SeqCst) > 0 {
+            if counted.fetch_add(1, Ordering::SeqCst) > 0 || !body.contains("refresh_token=rt-1") {
                 return hostile_json(
                     400,
                     &[],
                     r#"{"error":"invalid_grant","error_description":"reused"}"#,
                 );
             }
-            // Rotated on arrival, answered late.
-            std::thread::sleep(Duration::from_millis(1500));
+            std::thread::sleep(SLOW_REFRESH);
             return hostile_json(
                 200,
                 &[],
@@ -692,43 +693,84 @@ async fn a_call_cancelled_during_its_refresh_keeps_the_rotated_tokens() {
         }
         api_taking_only_at_2(seen)
     });
-    let tokens = tokens_at_1();
-    let session = Session::from_tokens(
-        Oidc::for_base_url(&server.url()).expect("a provider"),
-        tokens,
-    );
+    (server, spent)
+}
+
+/// A session holding `at-1`/`rt-1` for `server`'s provider, and a client using it.
+fn client_of_session(server: &Hostile) -> (Session, AuthenticatedClient) {
+    let oidc = Oidc::for_base_url(&server.url()).expect("a provider");
+    let session = Session::from_tokens(oidc, tokens_at_1());
     let client = AuthenticatedClient::builder_with_credentials(session.clone())
         .base_url(server.url())
         .retries(0)
         .build()
         .expect("valid configuration");
+    (session, client)
+}
 
-    let cut_short =
-        Request::new(CatalogSearchInput::new(HOST)).deadline(Duration::from_millis(500));
-    let error = catalog_search::send(&client, cut_short)
-        .await
-        .expect_err("the deadline passes during the refresh");
-    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
-    // The answer the first call stopped waiting for lands all the same.
-    let waiting = std::time::Instant::now();
-    while session
-        .tokens()
-        .is_none_or(|tokens| tokens.access_token() != "at-2")
-    {
-        assert!(
-            waiting.elapsed() < Duration::from_secs(20),
-            "the rotated tokens never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let page = catalog_search::send(&client, CatalogSearchInput::new(HOST))
-        .await
-        .expect("the rotated tokens serve the next call");
-    assert!(page.features.is_empty());
+/// A search whose deadline passes while its refresh is on the way.
+fn cut_short() -> Request<CatalogSearchInput> {
+    Request::new(CatalogSearchInput::new(HOST)).deadline(Duration::from_millis(500))
+}
+
+/// What must hold after a call gave up during its refresh and the next one succeeded: the
+/// provider saw one refresh (the spent token was never sent again), and the session holds the
+/// rotated pair.
+fn check_one_refresh(session: &Session, spent: &AtomicUsize) {
     assert_eq!(
         spent.load(Ordering::SeqCst),
         1,
-        "the spent token was never replayed"
+        "the spent refresh token was sent again"
     );
-    assert_eq!(session.tokens().expect("tokens").access_token(), "at-2");
+    let tokens = session.tokens().expect("tokens");
+    assert_eq!(tokens.access_token(), "at-2");
+    assert_eq!(tokens.refresh_token(), Some("rt-2"));
+}
+
+/// A call given up while its refresh is on the way (its deadline passed) loses neither the
+/// rotated tokens nor the session: the provider spent `rt-1` as the request arrived, and the
+/// next call, made at once, waits for that refresh instead of sending `rt-1` again.
+async fn a_call_cancelled_during_its_refresh_keeps_the_session() {
+    let (server, spent) = slow_rotating_provider();
+    let (session, client) = client_of_session(&server);
+    let error = catalog_search::send(&client, cut_short())
+        .await
+        .expect_err("the deadline passes during the refresh");
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
+    let page = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect("the next call is served with the rotated tokens");
+    assert!(page.features.is_empty());
+    check_one_refresh(&session, &spent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_cancelled_during_its_refresh_keeps_the_session_on_a_multi_thread_runtime() {
+    a_call_cancelled_during_its_refresh_keeps_the_session().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_call_cancelled_during_its_refresh_keeps_the_session_on_a_current_thread_runtime() {
+    a_call_cancelled_during_its_refresh_keeps_the_session().await;
+}
+
+/// The same from blocking code, where the call's runtime belongs to the calling thread and
+/// stops with the call: the call still returns at its deadline, not when the refresh ends.
+#[test]
+fn a_blocking_call_cancelled_during_its_refresh_keeps_the_session() {
+    let (server, spent) = slow_rotating_provider();
+    let (session, client) = client_of_session(&server);
+    let started = std::time::Instant::now();
+    let error = catalog_search::send_blocking(&client, cut_short())
+        .expect_err("the deadline passes during the refresh");
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
+    assert!(
+        started.elapsed() < SLOW_REFRESH,
+        "the call waited for the refresh past its deadline: {:?}",
+        started.elapsed()
+    );
+    let page = catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST))
+        .expect("the next call is served with the rotated tokens");
+    assert!(page.features.is_empty());
+    check_one_refresh(&session, &spent);
 }
