@@ -1,5 +1,6 @@
 //! The one error type of the SDK.
 
+use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,7 +12,9 @@ use http::StatusCode;
 /// Documented error answers come with their typed body ([`Error::problem`],
 /// [`Error::validation`]); transport-level failures keep their cause in
 /// [`std::error::Error::source`]. Every error of a call that was planned carries the call's
-/// `X-Request-Id` ([`Error::request_id`]). Tokens never appear in any variant.
+/// `X-Request-Id` ([`Error::request_id`]). Tokens never appear in any variant. Messages and
+/// `Debug` quote what the server sent only in part (a body can be megabytes); the fields keep
+/// all of it.
 ///
 /// The enum and each of its variants are `#[non_exhaustive]`, so a variant or a field added
 /// later breaks no code: match with a `_` arm and name the fields you read followed by `..`.
@@ -32,7 +35,7 @@ use http::StatusCode;
 /// if let geopera::Error::TooLarge { operation_id, limit, attempts, request_id } = error {}
 /// # }
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The API answered with an RFC 9457 problem (401, 403, 404, 409, 500, ...).
@@ -369,6 +372,169 @@ const EXCERPT_CHARS: usize = 200;
 /// failures) in an error message: a message is read by people and written to logs, and a
 /// server may send megabytes. The whole text stays in the error's fields.
 const SERVER_WORDS_CHARS: usize = 1_000;
+
+/// The most of one field an error's `Debug` shows, in bytes: a body or a problem the server
+/// sent can be megabytes, and `Debug` is what `unwrap`, `fn main() -> Result` and `{:?}` in a
+/// log line print. The fields themselves keep everything.
+const DEBUG_FIELD_BYTES: usize = 2_000;
+
+/// The `Debug` of a field, cut after [`DEBUG_FIELD_BYTES`]; formatting stops there rather
+/// than rendering what is not shown.
+struct Capped<'a, T: ?Sized>(&'a T);
+
+impl<T: fmt::Debug + ?Sized> fmt::Debug for Capped<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = Limited {
+            text: String::new(),
+            cut: false,
+        };
+        // An error here is the limit reached, not a failure: what fits was kept.
+        let _ = if f.alternate() {
+            write!(shown, "{:#?}", self.0)
+        } else {
+            write!(shown, "{:?}", self.0)
+        };
+        f.write_str(&shown.text)?;
+        if shown.cut {
+            f.write_str("…")?;
+        }
+        Ok(())
+    }
+}
+
+/// Text up to [`DEBUG_FIELD_BYTES`]; a write past it keeps what fits and fails.
+struct Limited {
+    text: String,
+    cut: bool,
+}
+
+impl fmt::Write for Limited {
+    fn write_str(&mut self, piece: &str) -> fmt::Result {
+        let room = DEBUG_FIELD_BYTES - self.text.len();
+        if piece.len() <= room {
+            self.text.push_str(piece);
+            return Ok(());
+        }
+        let mut end = room;
+        while !piece.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.text.push_str(&piece[..end]);
+        self.cut = true;
+        Err(fmt::Error)
+    }
+}
+
+/// Like a derived `Debug`, with every field shown through [`Capped`]. The variants are taken
+/// apart whole, so a field added later does not compile until it is shown here too.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        macro_rules! show {
+            ($variant:literal $(, $field:ident)*) => {{
+                let mut out = f.debug_struct($variant);
+                $(out.field(stringify!($field), &Capped($field));)*
+                out.finish()
+            }};
+        }
+        match self {
+            Error::Api {
+                operation_id,
+                status,
+                problem,
+                attempts,
+                request_id,
+            } => show!("Api", operation_id, status, problem, attempts, request_id),
+            Error::Validation {
+                operation_id,
+                error,
+                request_id,
+            } => show!("Validation", operation_id, error, request_id),
+            Error::RateLimited {
+                operation_id,
+                retry_after,
+                problem,
+                attempts,
+                request_id,
+            } => show!(
+                "RateLimited",
+                operation_id,
+                retry_after,
+                problem,
+                attempts,
+                request_id
+            ),
+            Error::UnexpectedStatus {
+                operation_id,
+                status,
+                body,
+                attempts,
+                request_id,
+            } => show!(
+                "UnexpectedStatus",
+                operation_id,
+                status,
+                body,
+                attempts,
+                request_id
+            ),
+            Error::Timeout {
+                operation_id,
+                limit,
+                source,
+                attempts,
+                request_id,
+            } => show!("Timeout", operation_id, limit, source, attempts, request_id),
+            Error::Transport {
+                operation_id,
+                source,
+                attempts,
+                request_id,
+            } => show!("Transport", operation_id, source, attempts, request_id),
+            Error::Decode {
+                operation_id,
+                status,
+                excerpt,
+                source,
+                request_id,
+            } => show!("Decode", operation_id, status, excerpt, source, request_id),
+            Error::InvalidInput {
+                operation_id,
+                error,
+            } => show!("InvalidInput", operation_id, error),
+            Error::TooLarge {
+                operation_id,
+                limit,
+                attempts,
+                request_id,
+            } => show!("TooLarge", operation_id, limit, attempts, request_id),
+            Error::WouldDeadlock {
+                operation_id,
+                request_id,
+            } => show!("WouldDeadlock", operation_id, request_id),
+            Error::InvalidRequest {
+                operation_id,
+                message,
+                request_id,
+            } => show!("InvalidRequest", operation_id, message, request_id),
+            Error::RepeatedCursor {
+                operation_id,
+                pages,
+                request_id,
+            } => show!("RepeatedCursor", operation_id, pages, request_id),
+            Error::RepeatedPage {
+                operation_id,
+                pages,
+                request_id,
+            } => show!("RepeatedPage", operation_id, pages, request_id),
+            Error::Config(reason) => f.debug_tuple("Config").field(&Capped(reason)).finish(),
+            Error::SignIn {
+                code,
+                description,
+                status,
+            } => show!("SignIn", code, description, status),
+        }
+    }
+}
 
 /// The first characters of a body, for messages; never the whole body.
 fn excerpt(body: &[u8]) -> String {

@@ -1101,10 +1101,11 @@ fn an_idempotency_key_for_every_call_is_refused() {
     assert!(matches!(error, Error::Config(_)), "{error:?}");
 }
 
-/// A server's words are quoted in an error's message up to a bound — a message goes to
-/// people and logs — while the error's fields keep all of them.
+/// A server's words are quoted in an error's message and its `Debug` up to a bound — both go
+/// to people and logs (`unwrap`, `fn main() -> Result`) — while the error's fields keep all
+/// of them.
 #[tokio::test]
-async fn an_error_message_quotes_a_huge_problem_or_validation_list_only_in_part() {
+async fn an_error_quotes_a_huge_answer_only_in_part_in_its_message_and_debug() {
     let long = "w".repeat(1 << 20);
     let failures: Vec<serde_json::Value> = (0..5_000)
         .map(|i| json!({"loc": ["body", format!("field_{i}")], "msg": "bad", "type": "x"}))
@@ -1121,6 +1122,7 @@ async fn an_error_message_quotes_a_huge_problem_or_validation_list_only_in_part(
             &json!({"detail": [{"loc": ["body"], "msg": long, "type": "x"}]}).to_string(),
         ),
         json(422, &[], &json!({"detail": failures}).to_string()),
+        json(418, &[("content-type", "text/plain")], &long),
     ];
     for (index, answer) in answers.into_iter().enumerate() {
         let server = Hostile::answering_once(answer);
@@ -1142,8 +1144,17 @@ async fn an_error_message_quotes_a_huge_problem_or_validation_list_only_in_part(
             message.contains('…') || message.ends_with("(and 4999 more)"),
             "answer {index} says it was cut: {message}"
         );
+        for debug in [format!("{err:?}"), format!("{err:#?}")] {
+            assert!(
+                debug.len() < 20_000 && debug.contains('…'),
+                "answer {index}: a Debug of {} bytes",
+                debug.len()
+            );
+            assert!(debug.contains("catalog.search"), "answer {index}: {debug}");
+        }
         match &err {
             Error::Api { problem, .. } => assert_eq!(problem.detail.len(), 1 << 20),
+            Error::UnexpectedStatus { body, .. } => assert_eq!(body.len(), 1 << 20),
             Error::Validation { error, .. } => assert!(
                 error.detail.len() == 5_000 || error.detail[0].msg.len() == 1 << 20,
                 "answer {index}: the fields keep every failure whole"
