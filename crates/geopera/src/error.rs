@@ -425,7 +425,7 @@ impl fmt::Write for Limited {
     }
 }
 
-/// Like a derived `Debug`, with every field shown through [`Capped`]. The variants are taken
+/// Like a derived `Debug`, with every field cut after `DEBUG_FIELD_BYTES`. The variants are taken
 /// apart whole, so a field added later does not compile until it is shown here too.
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
