@@ -259,6 +259,9 @@
 //! `fulfilled` (5 min); tasking `received` → `feasibility` (1 min) → `accepted` (10 min) →
 //! `fulfilled` (1 h). Each organization starts with 500,000 credits and 250 finished orders
 //! (`orders.list`, `page`/`size`, answers `{content, page, size, totalElements, totalPages}`).
+//! With auto top-up on (`billing.set_auto_topup`), a charge that leaves the balance below the
+//! threshold buys the top-up amount at once, unless the day's auto top-ups (UTC) would pass
+//! `daily_charge_cap_aud`; each is an `auto_topup` transaction with its invoice.
 //! `items.list` (`limit`/`offset`) answers `{items, total, limit, offset}`.
 //! The contract bounds none of these paging numbers, so out-of-range ones are clamped
 //! (pages of 1 to 1,000, no negative page or offset) rather than refused.

@@ -29,6 +29,9 @@ pub(crate) enum Reason {
     Topup,
     /// A credit approval was granted (in).
     Approval,
+    /// The organization's auto top-up bought credits after a charge left the balance below
+    /// its threshold (in).
+    AutoTopup,
 }
 
 impl Reason {
@@ -38,12 +41,13 @@ impl Reason {
             Reason::Refund => "refund",
             Reason::Topup => "topup",
             Reason::Approval => "approval",
+            Reason::AutoTopup => "auto_topup",
         }
     }
 
     /// Whether credits were bought, and so invoiced.
     fn invoiced(name: &str) -> bool {
-        name == "topup" || name == "approval"
+        matches!(name, "topup" | "approval" | "auto_topup")
     }
 }
 
@@ -78,7 +82,48 @@ impl Inner {
         let _ = self
             .resources
             .create(&mut self.rng, Family::Transaction, org, None, now, fields);
+        if credits < 0 {
+            return self.auto_topup(org, seed, now).unwrap_or(balance);
+        }
         balance
+    }
+
+    /// Buys the organization's auto top-up amount when its balance is below the threshold of
+    /// its setting (`billing.set_auto_topup`), unless that would take the day's auto top-ups
+    /// (UTC) past the setting's daily cap. Returns the new balance when it bought.
+    fn auto_topup(&mut self, org: &str, seed: u64, now: i64) -> Option<i64> {
+        let setting = self
+            .resources
+            .list(Family::AutoTopup, org, None)
+            .into_iter()
+            .next()?;
+        let number = |name: &str| setting.fields.get(name).and_then(Value::as_i64);
+        let enabled = setting.fields.get("enabled").and_then(Value::as_bool) == Some(true);
+        let threshold = number("threshold_credits")?;
+        let amount = number("topup_amount_credits").filter(|amount| *amount > 0)?;
+        let cap_aud = setting
+            .fields
+            .get("daily_charge_cap_aud")
+            .and_then(Value::as_f64);
+        let balance = self.orgs.get(org)?.balance_credits;
+        if !enabled || balance >= threshold {
+            return None;
+        }
+        if let Some(cap_aud) = cap_aud {
+            let day_began = now - now.rem_euclid(86_400);
+            let bought_today: i64 = self
+                .resources
+                .list(Family::Transaction, org, None)
+                .into_iter()
+                .filter(|t| t.created_at >= day_began && t.str("reason") == Some("auto_topup"))
+                .filter_map(|t| t.fields.get("credits").and_then(Value::as_i64))
+                .sum();
+            if aud(bought_today.saturating_add(amount)) > cap_aud {
+                return None;
+            }
+        }
+        let reference = format!("top_{}", self.rng.hex(8));
+        Some(self.move_credits(org, seed, now, amount, Reason::AutoTopup, &reference))
     }
 }
 

@@ -450,3 +450,72 @@ fn a_top_up_with_two_amounts_or_fractional_credits_is_refused_naming_the_field()
         201
     );
 }
+
+/// A charge that leaves the balance below the auto top-up threshold buys the top-up amount at
+/// once (an `auto_topup` transaction, invoiced); a charge that leaves it above buys nothing,
+/// and once another top-up would take the day's past `daily_charge_cap_aud`, the balance is
+/// left low.
+#[test]
+fn auto_topup_buys_credits_when_a_charge_leaves_the_balance_low_within_the_daily_cap() {
+    let api = Api::start();
+    let balance = || api.ok("billing.credits.balance", json!({}))["credits"].as_i64();
+    api.ok("billing.topup", json!({"credits": 10_000_000}));
+    let capture = api.commercial_capture();
+    let place = || {
+        let order = api.ok(
+            "orders.archive.place",
+            json!({"captures": [{"id": capture}]}),
+        );
+        order["totalCredits"].as_i64().expect("a price")
+    };
+    // One order of the capture tells its price, before any auto top-up is set.
+    let cost = place();
+    assert!(cost > 0, "{cost}");
+    let start = balance().expect("a balance");
+    // Below the threshold after one more order, above it after a top-up of twice the price; the
+    // cap allows one top-up a day.
+    let amount = 2 * cost;
+    api.ok(
+        "billing.set_auto_topup",
+        json!({"enabled": true, "threshold_credits": start - cost / 2,
+               "topup_amount_credits": amount,
+               "daily_charge_cap_aud": amount as f64 * 1.5 / 100.0}),
+    );
+    place();
+    assert_eq!(balance(), Some(start - cost + amount), "topped up");
+    place();
+    assert_eq!(
+        balance(),
+        Some(start),
+        "above the threshold: nothing bought"
+    );
+    place();
+    assert_eq!(
+        balance(),
+        Some(start - cost),
+        "a second top-up today would pass the cap"
+    );
+
+    let all = api.ok("billing.credits.transactions", json!({"limit": 10}));
+    let reasons: Vec<&str> = all["transactions"]
+        .as_array()
+        .expect("transactions")
+        .iter()
+        .filter_map(|t| t["reason"].as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        vec!["order", "order", "auto_topup", "order", "order", "topup"]
+    );
+    let invoices = api.ok("billing.invoices.list", json!({"limit": 10}));
+    assert_eq!(invoices["invoices"][0]["credits"], amount);
+    assert_eq!(
+        api.ok("billing.status.get", json!({"organization_id": "org_demo"}))["low_balance"],
+        true
+    );
+
+    // A new day (UTC) has a cap of its own: the next charge tops up again.
+    api.emu.clock().advance(Duration::from_secs(86_400));
+    place();
+    assert_eq!(balance(), Some(start - 2 * cost + amount));
+}
