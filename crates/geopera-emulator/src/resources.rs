@@ -9,8 +9,7 @@
 //! same paging and one table in the state file, so a new family is a handful of functions in
 //! `ops` and no change here or in `store`.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -151,6 +150,10 @@ impl Resource {
 #[derive(Debug, Default)]
 pub struct Resources {
     records: HashMap<String, Resource>,
+    /// The ids of each organization's records of each family, in creation order: what lists
+    /// and bounds read, so they cost what the organization holds of the family rather than
+    /// everything the store holds (every order placed adds a ledger transaction).
+    by_owner: HashMap<Family, HashMap<String, BTreeMap<u64, String>>>,
     next_seq: u64,
     /// The ids of records created, handed out to be changed, or removed since the state file
     /// last wrote them: it writes those rows only, so a write costs what the request changed
@@ -162,12 +165,60 @@ impl Resources {
     /// The store as a state file held it.
     pub fn restored(records: Vec<Resource>) -> Self {
         let next_seq = records.iter().map(|r| r.seq + 1).max().unwrap_or(0);
-        let records = records.into_iter().map(|r| (r.id.clone(), r)).collect();
-        Resources {
-            records,
+        let mut store = Resources {
+            records: HashMap::with_capacity(records.len()),
+            by_owner: HashMap::new(),
             next_seq,
             changes: Changes::tracked(),
+        };
+        for record in records {
+            store.index(&record);
+            store.records.insert(record.id.clone(), record);
         }
+        store
+    }
+
+    /// Notes `record` in [`by_owner`](Self::by_owner).
+    fn index(&mut self, record: &Resource) {
+        self.by_owner
+            .entry(record.family)
+            .or_default()
+            .entry(record.org.clone())
+            .or_default()
+            .insert(record.seq, record.id.clone());
+    }
+
+    /// Forgets `record` in [`by_owner`](Self::by_owner).
+    fn unindex(&mut self, record: &Resource) {
+        if let Some(owned) = self
+            .by_owner
+            .get_mut(&record.family)
+            .and_then(|orgs| orgs.get_mut(&record.org))
+        {
+            owned.remove(&record.seq);
+        }
+    }
+
+    /// The ids of the organization's records of `family`, by creation order.
+    fn owned_ids(&self, family: Family, org: &str) -> Option<&BTreeMap<u64, String>> {
+        self.by_owner.get(&family)?.get(org)
+    }
+
+    /// The organization's records of `family`, oldest first; `.rev()` for newest first.
+    pub fn owned(
+        &self,
+        family: Family,
+        org: &str,
+    ) -> impl DoubleEndedIterator<Item = &Resource> + '_ {
+        self.owned_ids(family, org)
+            .into_iter()
+            .flat_map(BTreeMap::values)
+            .filter_map(|id| self.records.get(id))
+    }
+
+    /// How many records of `family` the organization holds.
+    pub fn count(&self, family: Family, org: &str) -> usize {
+        self.owned_ids(family, org).map_or(0, BTreeMap::len)
     }
 
     /// Every record, of every organization.
@@ -193,12 +244,7 @@ impl Resources {
         now: i64,
         fields: Map<String, Value>,
     ) -> Result<&mut Resource, ApiError> {
-        let held = self
-            .records
-            .values()
-            .filter(|r| owned(r, family, org, None))
-            .count();
-        if held >= MAX_PER_ORG {
+        if self.count(family, org) >= MAX_PER_ORG {
             return Err(ApiError::invalid(
                 &[],
                 format!(
@@ -266,13 +312,11 @@ impl Resources {
         };
         self.next_seq += 1;
         self.changes.mark(&id);
-        match self.records.entry(id) {
-            Entry::Occupied(mut slot) => {
-                slot.insert(record);
-                slot.into_mut()
-            }
-            Entry::Vacant(slot) => slot.insert(record),
+        if let Some(replaced) = self.records.remove(&id) {
+            self.unindex(&replaced);
         }
+        self.index(&record);
+        self.records.entry(id).or_insert(record)
     }
 
     /// The record, if `org` owns it under `parent` (when one is named).
@@ -328,19 +372,16 @@ impl Resources {
             .records
             .remove(id)
             .ok_or_else(|| not_found(family, id))?;
+        self.unindex(&removed);
         self.changes.mark(&removed.id);
         Ok(removed)
     }
 
     /// The organization's records of a family (under `parent`, when named), oldest first.
     pub fn list(&self, family: Family, org: &str, parent: Option<&str>) -> Vec<&Resource> {
-        let mut found: Vec<&Resource> = self
-            .records
-            .values()
+        self.owned(family, org)
             .filter(|r| owned(r, family, org, parent))
-            .collect();
-        found.sort_unstable_by_key(|r| r.seq);
-        found
+            .collect()
     }
 
     /// The first record of `family`, of any organization, that `matches`: for what is
@@ -360,16 +401,18 @@ impl Resources {
 
     /// Removes every record of `family` whose parent is `parent`, returning how many went.
     pub fn remove_children(&mut self, family: Family, org: &str, parent: &str) -> usize {
-        let changes = &mut self.changes;
-        let before = self.records.len();
-        self.records.retain(|id, r| {
-            let keep = !owned(r, family, org, Some(parent));
-            if !keep {
-                changes.mark(id);
+        let children: Vec<String> = self
+            .list(family, org, Some(parent))
+            .into_iter()
+            .map(|r| r.id.clone())
+            .collect();
+        for id in &children {
+            if let Some(removed) = self.records.remove(id) {
+                self.unindex(&removed);
+                self.changes.mark(id);
             }
-            keep
-        });
-        before - self.records.len()
+        }
+        children.len()
     }
 }
 

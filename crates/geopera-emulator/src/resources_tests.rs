@@ -129,3 +129,65 @@ fn a_full_family_makes_room_by_retiring_its_oldest_settled_record_only() {
     store.retire_oldest_settled(Family::Upload, "org_a", |_| false);
     assert_eq!(store.list(Family::Upload, "org_a", None).len(), MAX_PER_ORG);
 }
+
+/// Lists and counts read an index kept beside the records: a record replaced under its id,
+/// removed, or removed with its parent's children leaves it right, and a restored store
+/// rebuilds it.
+#[test]
+fn lists_and_counts_follow_every_change_and_a_restore() {
+    let mut store = Resources::default();
+    let mut rng = Rng::new(3);
+    let ids = |store: &Resources, family| -> Vec<String> {
+        store
+            .list(family, "org_a", None)
+            .iter()
+            .map(|r| r.id.clone())
+            .collect()
+    };
+    store.insert(
+        "p_1".to_owned(),
+        Family::Project,
+        "org_a",
+        None,
+        0,
+        Map::new(),
+    );
+    store.insert(
+        "p_2".to_owned(),
+        Family::Project,
+        "org_a",
+        None,
+        0,
+        Map::new(),
+    );
+    // Replaced under its id: listed once, now the newest.
+    store.insert(
+        "p_1".to_owned(),
+        Family::Project,
+        "org_a",
+        None,
+        1,
+        Map::new(),
+    );
+    assert_eq!(ids(&store, Family::Project), ["p_2", "p_1"]);
+    assert_eq!(store.count(Family::Project, "org_a"), 2);
+    assert_eq!(store.count(Family::Project, "org_b"), 0);
+
+    for _ in 0..3 {
+        let made = store.create(&mut rng, Family::Item, "org_a", Some("p_1"), 2, Map::new());
+        assert!(made.is_ok());
+    }
+    let kept = store
+        .create(&mut rng, Family::Item, "org_a", Some("p_2"), 2, Map::new())
+        .map(|r| r.id.clone())
+        .unwrap_or_default();
+    assert_eq!(store.remove_children(Family::Item, "org_a", "p_1"), 3);
+    assert_eq!(ids(&store, Family::Item), std::slice::from_ref(&kept));
+    assert!(store.remove(Family::Project, "org_a", None, "p_2").is_ok());
+    assert_eq!(ids(&store, Family::Project), ["p_1"]);
+
+    let restored = Resources::restored(store.records().cloned().collect());
+    assert_eq!(ids(&restored, Family::Project), ["p_1"]);
+    assert_eq!(ids(&restored, Family::Item), [kept]);
+    assert_eq!(restored.count(Family::Item, "org_a"), 1);
+}

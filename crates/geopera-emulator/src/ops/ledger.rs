@@ -66,9 +66,13 @@ impl Inner {
         let account = self.org(org, seed, now);
         account.balance_credits = account.balance_credits.saturating_add(credits);
         let balance = account.balance_credits;
-        let kept = self.resources.list(Family::Transaction, org, None);
-        if kept.len() >= MAX_TRANSACTIONS {
-            let oldest = kept.first().map(|r| r.id.clone()).unwrap_or_default();
+        if self.resources.count(Family::Transaction, org) >= MAX_TRANSACTIONS {
+            let oldest = self
+                .resources
+                .owned(Family::Transaction, org)
+                .next()
+                .map(|r| r.id.clone())
+                .unwrap_or_default();
             let _ = self
                 .resources
                 .remove(Family::Transaction, org, None, &oldest);
@@ -92,11 +96,7 @@ impl Inner {
     /// its setting (`billing.set_auto_topup`), unless that would take the day's auto top-ups
     /// (UTC) past the setting's daily cap. Returns the new balance when it bought.
     fn auto_topup(&mut self, org: &str, seed: u64, now: i64) -> Option<i64> {
-        let setting = self
-            .resources
-            .list(Family::AutoTopup, org, None)
-            .into_iter()
-            .next()?;
+        let setting = self.resources.owned(Family::AutoTopup, org).next()?;
         let number = |name: &str| setting.fields.get(name).and_then(Value::as_i64);
         let enabled = setting.fields.get("enabled").and_then(Value::as_bool) == Some(true);
         let threshold = number("threshold_credits")?;
@@ -113,8 +113,7 @@ impl Inner {
             let day_began = now - now.rem_euclid(86_400);
             let bought_today: i64 = self
                 .resources
-                .list(Family::Transaction, org, None)
-                .into_iter()
+                .owned(Family::Transaction, org)
                 .filter(|t| t.created_at >= day_began && t.str("reason") == Some("auto_topup"))
                 .filter_map(|t| t.fields.get("credits").and_then(Value::as_i64))
                 .sum();
