@@ -105,6 +105,17 @@ impl<K: Eq + Hash + Clone, V> Tracked<K, V> {
         self.map.insert(key, record)
     }
 
+    /// Removes the record under `key`.
+    pub(crate) fn remove<Q>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let record = self.map.remove(key)?;
+        self.changes.mark(key);
+        Some(record)
+    }
+
     /// The record under `key`, added by `make` when there is none, to be changed.
     pub(crate) fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
         self.changes.mark(&key);

@@ -257,8 +257,10 @@
 //! deliver, commercial captures their price per km² with a 25 km² minimum, tasking A$6–14/km²).
 //! Placed orders advance with the clock: archive `received` → `processing` (30 s) →
 //! `fulfilled` (5 min); tasking `received` → `feasibility` (1 min) → `accepted` (10 min) →
-//! `fulfilled` (1 h). Each organization starts with 500,000 credits and 250 finished orders
+//! `fulfilled` (1 h). Each organization starts with 500,000 credits and [`HISTORICAL_ORDERS`] finished orders
 //! (`orders.list`, `page`/`size`, answers `{content, page, size, totalElements, totalPages}`).
+//! An organization holds at most [`MAX_ORDERS_PER_ORG`] orders: past it, a new order retires
+//! the oldest fulfilled or cancelled one (409 when none has ended).
 //! With auto top-up on (`billing.set_auto_topup`), a charge that leaves the balance below the
 //! threshold buys the top-up amount at once, unless the day's auto top-ups (UTC) would pass
 //! `daily_charge_cap_aud`; each is an `auto_topup` transaction with its invoice.
@@ -479,13 +481,14 @@ pub use crate::oidc::sessions::{
 };
 pub use crate::oidc::{demo_users, OidcCounters, User, KEY_CLIENT, PUBLIC_CLIENT, REALM};
 pub use crate::ops::{
-    MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_KEY_RATE_LIMIT, MAX_SCOPE_CHARS,
+    MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_KEY_RATE_LIMIT, MAX_ORDERS_PER_ORG,
+    MAX_SCOPE_CHARS,
 };
 pub use crate::pipeline::FAULT_HEADER;
 pub use crate::recording::{RecordedRequest, DEFAULT_RECORD_BUDGET_BYTES, DEFAULT_RECORD_LIMIT};
 pub use crate::request_id::{MAX_REQUEST_ID_CHARS, REQUEST_ID_HEADER};
 pub use crate::starter::STARTER_ITEMS;
-pub use crate::state::{DEMO_ORG, STARTING_CREDITS};
+pub use crate::state::{DEMO_ORG, HISTORICAL_ORDERS, STARTING_CREDITS};
 pub use crate::uploads::{
     BODY_IDLE_TIMEOUT, MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES, UPLOAD_URL_SECS,
 };

@@ -260,15 +260,15 @@ impl Shared {
     }
 }
 
-/// The records under the keys that changed, for the state file. Nothing removes keys,
-/// organizations or orders, so every changed one is found.
+/// The rows the state file should hold under the keys that changed: the record, or `None`
+/// for one removed since.
 fn changed_rows<'a, V>(
     changed: &'a HashSet<String>,
     records: &'a HashMap<String, V>,
-) -> Vec<(&'a str, &'a V)> {
+) -> Vec<(&'a str, Option<&'a V>)> {
     changed
         .iter()
-        .filter_map(|key| Some((key.as_str(), records.get(key)?)))
+        .map(|key| (key.as_str(), records.get(key)))
         .collect()
 }
 

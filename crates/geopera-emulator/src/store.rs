@@ -94,12 +94,13 @@ pub(crate) struct Snapshot {
 pub(crate) struct SnapshotRef<'a> {
     pub seed: u64,
     pub rng_state: u64,
-    /// The keys changed since the last write that succeeded, by secret.
-    pub credentials: Vec<(&'a str, &'a Credential)>,
+    /// The keys changed since the last write that succeeded, by secret: the record the file
+    /// should hold, or `None` for a row to delete. The same for the two below.
+    pub credentials: Vec<(&'a str, Option<&'a Credential>)>,
     /// The organizations changed since the last write that succeeded, by name.
-    pub orgs: Vec<(&'a str, &'a Org)>,
+    pub orgs: Vec<(&'a str, Option<&'a Org>)>,
     /// The orders changed since the last write that succeeded, by id.
-    pub orders: Vec<(&'a str, &'a Order)>,
+    pub orders: Vec<(&'a str, Option<&'a Order>)>,
     /// The claims changed since the last write that succeeded: the claim the file should
     /// hold (answered and not expired), or `None` for a row to delete.
     pub claims: Vec<(&'a ClaimSlot, Option<&'a Claim>)>,
@@ -225,7 +226,12 @@ impl Store {
                      expires_at, revoked, session, rate_limit)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
+            let mut delete = tx.prepare("DELETE FROM credentials WHERE secret = ?1")?;
             for (secret, key) in &snapshot.credentials {
+                let Some(key) = key else {
+                    delete.execute([secret])?;
+                    continue;
+                };
                 insert.execute(params![
                     secret,
                     key.id,
@@ -243,15 +249,28 @@ impl Store {
             let mut insert = tx.prepare(
                 "INSERT OR REPLACE INTO orgs (org, balance_credits, orders) VALUES (?1, ?2, ?3)",
             )?;
+            let mut delete = tx.prepare("DELETE FROM orgs WHERE org = ?1")?;
             for (name, org) in &snapshot.orgs {
-                insert.execute(params![name, org.balance_credits, json_text(&org.orders)])?;
+                match org {
+                    Some(org) => insert.execute(params![
+                        name,
+                        org.balance_credits,
+                        json_text(&org.orders)
+                    ])?,
+                    None => delete.execute([name])?,
+                };
             }
             let mut insert = tx.prepare(
                 "INSERT OR REPLACE INTO orders (id, org, kind, display_name, created_at, cancelled_at,
                      total_credits, detail)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
-            for (_, order) in &snapshot.orders {
+            let mut delete = tx.prepare("DELETE FROM orders WHERE id = ?1")?;
+            for (id, order) in &snapshot.orders {
+                let Some(order) = order else {
+                    delete.execute([id])?;
+                    continue;
+                };
                 insert.execute(params![
                     order.id,
                     order.org,

@@ -66,3 +66,53 @@ fn a_file_from_a_newer_emulator_is_refused() {
     };
     assert!(error.to_string().contains("version 99"), "{error}");
 }
+
+/// A write upserts the changed orders it is given and deletes the ones given as gone (an
+/// order retired at the organization's cap), leaving every other row alone.
+#[test]
+fn a_write_upserts_changed_orders_and_deletes_retired_ones() {
+    let file = TempFile::new("orders");
+    let (store, _) = Store::open(&file.0, 5).expect("a new file opens");
+    let order = |id: &str, credits: i64| Order {
+        id: id.to_owned(),
+        org: "org_a".to_owned(),
+        kind: OrderKind::Archive,
+        display_name: String::new(),
+        created_at: 1,
+        cancelled_at: None,
+        total_credits: credits,
+        detail: Value::Null,
+    };
+    let empty_sessions = HashMap::new();
+    let empty_access = HashMap::new();
+    let empty_subscriptions = HashMap::new();
+    let empty_outbox = VecDeque::new();
+    let write = |orders: Vec<(&str, Option<&Order>)>| {
+        store.save(&SnapshotRef {
+            seed: 5,
+            rng_state: 1,
+            credentials: Vec::new(),
+            orgs: Vec::new(),
+            orders,
+            claims: Vec::new(),
+            sessions: &empty_sessions,
+            access: &empty_access,
+            subscriptions: &empty_subscriptions,
+            outbox: &empty_outbox,
+            swept_to: None,
+            resources: Vec::new(),
+            clock_ms: 0,
+        })
+    };
+    let (a, b, a_again) = (order("ord_a", 10), order("ord_b", 20), order("ord_a", 11));
+    write(vec![("ord_a", Some(&a)), ("ord_b", Some(&b))]).expect("written");
+    write(vec![("ord_a", Some(&a_again))]).expect("written");
+    let (_, snapshot) = Store::open(&file.0, 5).expect("reopens");
+    let orders = snapshot.expect("state").orders;
+    assert_eq!(orders.len(), 2, "ord_b was left alone");
+    assert_eq!(orders["ord_a"].total_credits, 11);
+    write(vec![("ord_b", None)]).expect("written");
+    let (_, snapshot) = Store::open(&file.0, 5).expect("reopens");
+    let orders = snapshot.expect("state").orders;
+    assert_eq!(orders.keys().collect::<Vec<_>>(), ["ord_a"]);
+}

@@ -47,6 +47,7 @@ use crate::state::{Inner, Shared};
 
 pub(crate) use items::item_fields;
 pub use keys::{MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_KEY_RATE_LIMIT, MAX_SCOPE_CHARS};
+pub use orders::MAX_ORDERS_PER_ORG;
 
 /// The largest page the offset- and page-paged lists (`orders.list`, `items.list`,
 /// `alerts.events.list`, …) answer; larger requests get this many.

@@ -22,6 +22,12 @@ use geopera_types::rfc3339::format_date_time;
 /// Open data is free; delivering it costs this much per km².
 pub const OPEN_DATA_AUD_PER_KM2: f64 = 0.001;
 
+/// The most orders an organization holds, its starting history included. A new order past it
+/// retires the oldest that has ended (fulfilled or cancelled): no operation deletes orders,
+/// and without a bound a script placing orders in a loop would grow the emulator's memory and
+/// state file for as long as it runs.
+pub const MAX_ORDERS_PER_ORG: usize = crate::resources::MAX_PER_ORG;
+
 pub(crate) fn archive_estimate(ctx: &Ctx<'_>, input: ArchiveEstimateInput) -> Outcome {
     let captures = objects(input.captures);
     let priced = price_archive(ctx.shared, &captures, input.split_by_date.unwrap_or(false));
@@ -356,6 +362,41 @@ fn price_tasking(requested: &[Value]) -> Priced {
     }
 }
 
+/// Retires the organization's oldest ended order when it holds [`MAX_ORDERS_PER_ORG`]; 409
+/// when every one of them is still in progress.
+fn make_room_for_an_order(
+    inner: &mut Inner,
+    org: &str,
+    seed: u64,
+    now: i64,
+) -> Result<(), ApiError> {
+    if inner.org(org, seed, now).orders.len() < MAX_ORDERS_PER_ORG {
+        return Ok(());
+    }
+    let held = inner
+        .orgs
+        .get(org)
+        .map_or(&[][..], |account| &account.orders);
+    let orders = &inner.orders;
+    let ended = held.iter().position(|id| {
+        orders
+            .get(id)
+            .is_none_or(|order| matches!(order.status(now), "fulfilled" | "cancelled"))
+    });
+    let Some(index) = ended else {
+        return Err(ApiError::problem(
+            StatusCode::CONFLICT,
+            format!(
+                "the organization holds {MAX_ORDERS_PER_ORG} orders, none of them fulfilled or \
+                 cancelled; cancel one or wait for one to be fulfilled"
+            ),
+        ));
+    };
+    let retired = inner.org(org, seed, now).orders.remove(index);
+    inner.orders.remove(&retired);
+    Ok(())
+}
+
 /// Charges the organization and records the order, or 402 when its balance falls short.
 fn place_order(ctx: &Ctx<'_>, kind: OrderKind, display_name: String, priced: Priced) -> Outcome {
     let now = ctx.now();
@@ -370,6 +411,7 @@ fn place_order(ctx: &Ctx<'_>, kind: OrderKind, display_name: String, priced: Pri
             ),
         ));
     }
+    make_room_for_an_order(&mut inner, ctx.org, ctx.shared.seed, now)?;
     let id = format!("ord_{}", inner.rng.hex(10));
     let order = Order {
         id: id.clone(),

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use geopera_emulator::{DEMO_ORG, STARTING_CREDITS};
+use geopera_emulator::{DEMO_ORG, HISTORICAL_ORDERS, MAX_ORDERS_PER_ORG, STARTING_CREDITS};
 use serde_json::{json, Value};
 
 use crate::common::Api;
@@ -313,4 +313,63 @@ fn integral_floats_and_integers_beyond_64_bits_are_read_as_whole_numbers() {
     );
     assert_eq!(far.status, 200);
     assert_eq!(far.json()["items"], json!([]));
+}
+
+/// An organization holds at most `MAX_ORDERS_PER_ORG` orders. Past it a new order retires the
+/// oldest that has ended (its starting history first); when none has, the order is a 409 that
+/// says why, and a cancellation makes room again.
+#[test]
+fn past_its_order_cap_an_organization_retires_its_oldest_ended_order() {
+    let api = Api::start();
+    api.ok("billing.topup", json!({"credits": 1_000_000_000}));
+    let capture = first_item(&api, "earthsearch-aws");
+    let place = || {
+        api.call(
+            "orders.archive.place",
+            json!({"captures": [{"id": capture}]}),
+        )
+    };
+    let oldest_first = |size: usize| -> Vec<String> {
+        let page = api.ok(
+            "orders.list",
+            json!({"page": 0, "size": size, "sort": "createdAt,asc"}),
+        );
+        page["content"]
+            .as_array()
+            .expect("orders")
+            .iter()
+            .filter_map(|order| order["orderId"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let history = oldest_first(1_000);
+    assert_eq!(history.len(), HISTORICAL_ORDERS);
+
+    let started = std::time::Instant::now();
+    for n in HISTORICAL_ORDERS..MAX_ORDERS_PER_ORG {
+        assert_eq!(place().status, 202, "order {n}");
+        assert!(started.elapsed() < Duration::from_secs(300), "order {n}");
+    }
+    let total = || api.ok("orders.list", json!({"size": 1}))["totalElements"].clone();
+    assert_eq!(total(), json!(MAX_ORDERS_PER_ORG));
+    // Every further order retires one of the history, oldest first.
+    for retired in &history {
+        assert_eq!(place().status, 202);
+        let gone = api.call("orders.get", json!({"order_id": retired}));
+        assert_eq!(gone.status, 404, "{retired} retired");
+    }
+    assert_eq!(total(), json!(MAX_ORDERS_PER_ORG));
+
+    // Now every order is in progress: nothing to retire.
+    let refused = place();
+    assert_eq!(refused.status, 409);
+    let said = String::from_utf8_lossy(&refused.body).into_owned();
+    assert!(said.contains(&MAX_ORDERS_PER_ORG.to_string()), "{said}");
+    let oldest = oldest_first(1)[0].clone();
+    api.ok("orders.cancel", json!({"order_id": oldest}));
+    assert_eq!(place().status, 202, "the cancelled order made room");
+    assert_eq!(
+        api.call("orders.get", json!({"order_id": oldest})).status,
+        404
+    );
+    assert_eq!(total(), json!(MAX_ORDERS_PER_ORG));
 }
