@@ -1,5 +1,5 @@
-//! Signed download links: the URLs a finished clip job hands out, valid for a while and only
-//! as given.
+//! Signed download links: the URLs a finished clip job or a fulfilled order hands out, valid
+//! for a while and only as given.
 //!
 //! A link carries `expires` (Unix seconds) and `signature`, the HMAC-SHA256 of its path and
 //! expiry under a key drawn from the operating system when the emulator starts. A link that
@@ -21,7 +21,7 @@ pub const DOWNLOAD_URL_SECS: i64 = 900;
 
 /// Where the files behind signed links are served: `/assets/{kind}/...` for these kinds needs
 /// a link [`DownloadKey::link`] made.
-pub const SIGNED_KINDS: [&str; 2] = ["clips", "downloads"];
+pub const SIGNED_KINDS: [&str; 3] = ["clips", "downloads", "order"];
 
 /// The key download links are signed with.
 #[derive(Clone)]

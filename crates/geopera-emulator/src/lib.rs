@@ -30,9 +30,10 @@
 //!   id is 404 and another method 405 (with `Allow: POST`), both `application/problem+json`.
 //!   `GET /openapi.json` serves the contract when one was given
 //!   ([`EmulatorBuilder::spec`]). `GET /assets/...` serves the small files that quicklook and
-//!   thumbnail redirects and STAC asset links point at, and a finished clip job's download
-//!   links, which are signed and expire 15 minutes after they were handed out (a changed or
-//!   stale link is 403); `PUT /uploads/...` takes the
+//!   thumbnail redirects and STAC asset links point at, and the download links of a finished
+//!   clip job and of a fulfilled order's deliverables (`orders.list_assets`), which are signed
+//!   and expire 15 minutes after they were handed out (a changed or stale link is 403);
+//!   `PUT /uploads/...` takes the
 //!   files of uploads at the URLs `uploads.signed_url` answers. Every other error the emulator
 //!   produces is problem+json as well: unknown paths (404), methods a route does not answer
 //!   (405, with `Allow`), bad path segments and unreadable bodies such as broken chunked

@@ -1,8 +1,9 @@
 //! What an order carries beyond its status: tags, the coverage of its groups and, once it is
 //! fulfilled, its deliverables.
 //!
-//! Deliverables are JSON descriptors whose URLs point at the emulator's asset route and
-//! expire, as the API hands out short-lived signed URLs and never the bytes themselves.
+//! Deliverables are JSON descriptors whose URLs point at the emulator's asset route, signed
+//! and expiring ([`crate::downloads`]), as the API hands out short-lived signed URLs and never
+//! the bytes themselves: a link kept too long, or one built by hand, is refused.
 
 use geopera_types::models::{
     CoverageInput, OrderAssetsInput, OrderUpdateInput, TaskingGroupsInput,
@@ -18,8 +19,6 @@ use crate::records::Order;
 /// The most tags one order carries, and the longest tag.
 const MAX_TAGS: usize = 50;
 const MAX_TAG_CHARS: usize = 100;
-/// How long a deliverable's URL stays valid, in seconds.
-const ASSET_URL_LIFETIME_SECS: i64 = 900;
 
 pub(crate) fn update(ctx: &Ctx<'_>, input: OrderUpdateInput) -> Outcome {
     let tags = input.tags.unwrap_or_default();
@@ -58,25 +57,28 @@ pub(crate) fn update(ctx: &Ctx<'_>, input: OrderUpdateInput) -> Outcome {
 /// One descriptor per delivered capture once the order is fulfilled; none before.
 pub(crate) fn list_assets(ctx: &Ctx<'_>, input: OrderAssetsInput) -> Outcome {
     let now = ctx.now();
+    let shared = ctx.shared;
     with_order(ctx, &input.order_id, |order| {
         let status = order.status(now);
-        let assets: Vec<Value> = if status == "fulfilled" {
-            captures(order)
-                .enumerate()
-                .map(|(n, capture)| {
-                    json!({
-                        "asset_id": format!("{}_{n}", order.id),
-                        "capture_id": capture,
-                        "media_type": "image/tiff; application=geotiff; profile=cloud-optimized",
-                        "href": format!("{}/assets/order/{}/{capture}.tif", ctx.shared.base_url, order.id),
-                        "expires_at": format_date_time(now + ASSET_URL_LIFETIME_SECS),
-                    })
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        json!({"order_id": order.id, "status": status, "total": assets.len(), "assets": assets})
+        let mut assets = Vec::new();
+        if status == "fulfilled" {
+            for (n, capture) in captures(order).enumerate() {
+                let file = format!("{capture}.tif");
+                let (href, expires) = shared.download_key.link(
+                    &shared.base_url,
+                    &["order", &order.id, &file],
+                    now,
+                )?;
+                assets.push(json!({
+                    "asset_id": format!("{}_{n}", order.id),
+                    "capture_id": capture,
+                    "media_type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                    "href": href,
+                    "expires_at": format_date_time(expires),
+                }));
+            }
+        }
+        Ok(json!({"order_id": order.id, "status": status, "total": assets.len(), "assets": assets}))
     })
 }
 
@@ -85,30 +87,34 @@ pub(crate) fn coverage(ctx: &Ctx<'_>, input: CoverageInput) -> Outcome {
     with_order(ctx, &input.order_id, |order| {
         let groups = groups(order);
         let area: f64 = groups.iter().map(area_of).sum();
-        json!({
+        Ok(json!({
             "order_id": order.id,
             "group_count": groups.len(),
             "area_km2": (area * 100.0).round() / 100.0,
-        })
+        }))
     })
 }
 
 pub(crate) fn coverage_groups(ctx: &Ctx<'_>, input: CoverageInput) -> Outcome {
     with_order(ctx, &input.order_id, |order| {
         let groups = groups(order);
-        json!({"order_id": order.id, "total": groups.len(), "groups": groups})
+        Ok(json!({"order_id": order.id, "total": groups.len(), "groups": groups}))
     })
 }
 
 pub(crate) fn tasking_groups(ctx: &Ctx<'_>, input: TaskingGroupsInput) -> Outcome {
     with_order(ctx, &input.order_id, |order| {
         let groups = groups(order);
-        json!({"order_id": order.id, "total": groups.len(), "groups": groups})
+        Ok(json!({"order_id": order.id, "total": groups.len(), "groups": groups}))
     })
 }
 
 /// Answers `answer(order)` for the caller's order `id`.
-fn with_order(ctx: &Ctx<'_>, id: &str, answer: impl FnOnce(&Order) -> Value) -> Outcome {
+fn with_order(
+    ctx: &Ctx<'_>,
+    id: &str,
+    answer: impl FnOnce(&Order) -> Result<Value, ApiError>,
+) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
     inner.org(ctx.org, ctx.shared.seed, now);
@@ -117,7 +123,7 @@ fn with_order(ctx: &Ctx<'_>, id: &str, answer: impl FnOnce(&Order) -> Value) -> 
         .get(id)
         .filter(|order| order.org == ctx.org)
         .ok_or_else(|| not_found(id))?;
-    Ok(ctx.ok(&answer(order)))
+    Ok(ctx.ok(&answer(order)?))
 }
 
 fn groups(order: &Order) -> Vec<Value> {

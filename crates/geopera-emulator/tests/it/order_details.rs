@@ -30,6 +30,18 @@ fn a_fulfilled_order_lists_expiring_deliverables_its_tags_and_its_coverage() {
     let href = assets["assets"][0]["href"].as_str().expect("href");
     let fetched = api.http.get(href).send().expect("asset request");
     assert_eq!(fetched.status().as_u16(), 200);
+    // The link is signed: without its signature, or once it has expired, it is refused.
+    let bare = href.split('?').next().unwrap_or_default();
+    let unsigned = api.http.get(bare).send().expect("asset request");
+    assert_eq!(unsigned.status().as_u16(), 403);
+    let expires_at = assets["assets"][0]["expires_at"].as_str().expect("expiry");
+    assert_eq!(
+        expires_at,
+        geopera_types::rfc3339::format_date_time(api.emu.clock().now_secs() + 900)
+    );
+    api.emu.clock().advance(Duration::from_secs(901));
+    let stale = api.http.get(href).send().expect("asset request");
+    assert_eq!(stale.status().as_u16(), 403);
 
     let tagged = api.call(
         "orders.update",
