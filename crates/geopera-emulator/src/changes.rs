@@ -116,6 +116,18 @@ impl<K: Eq + Hash + Clone, V> Tracked<K, V> {
         Some(record)
     }
 
+    /// Keeps the records `keep` says to keep, noting the keys of those it drops.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
+        let changes = &mut self.changes;
+        self.map.retain(|key, record| {
+            let kept = keep(key, record);
+            if !kept {
+                changes.mark(key);
+            }
+            kept
+        });
+    }
+
     /// The record under `key`, added by `make` when there is none, to be changed.
     pub(crate) fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
         self.changes.mark(&key);

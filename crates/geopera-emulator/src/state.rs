@@ -2,6 +2,7 @@
 //! is one, is written from here through `store`.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -133,6 +134,8 @@ impl Shared {
             inner.credentials.changes.track();
             inner.orgs.changes.track();
             inner.orders.changes.track();
+            inner.oidc.families.changes.track();
+            inner.oidc.access.changes.track();
             inner.resources.changes.track();
             inner.claims.changes.track();
         }
@@ -158,8 +161,8 @@ impl Shared {
             inner.orgs = Tracked::restored(snapshot.orgs);
             inner.orders = Tracked::restored(snapshot.orders);
             inner.claims = Claims::restored(snapshot.claims, clock.now_millis());
-            inner.oidc.families = snapshot.sessions;
-            inner.oidc.access = snapshot.access;
+            inner.oidc.families = Tracked::restored(snapshot.sessions);
+            inner.oidc.access = Tracked::restored(snapshot.access);
             inner.oidc.purge(clock.now_millis());
             inner.webhooks.subscriptions = snapshot.subscriptions;
             inner.webhooks.outbox = snapshot.outbox;
@@ -204,6 +207,8 @@ impl Shared {
         let changed_credentials = inner.credentials.changes.take();
         let changed_orgs = inner.orgs.changes.take();
         let changed_orders = inner.orders.changes.take();
+        let changed_sessions = inner.oidc.families.changes.take();
+        let changed_access = inner.oidc.access.changes.take();
         let snapshot = SnapshotRef {
             seed: self.seed,
             rng_state: inner.rng.state(),
@@ -214,8 +219,8 @@ impl Shared {
                 .iter()
                 .map(|slot| (slot, inner.claims.durable(slot, now_ms)))
                 .collect(),
-            sessions: &inner.oidc.families,
-            access: &inner.oidc.access,
+            sessions: changed_rows(&changed_sessions, &inner.oidc.families),
+            access: changed_rows(&changed_access, &inner.oidc.access),
             subscriptions: &inner.webhooks.subscriptions,
             outbox: &inner.webhooks.outbox,
             swept_to: inner.webhooks.swept_to,
@@ -232,6 +237,8 @@ impl Shared {
             inner.credentials.changes.keep(changed_credentials);
             inner.orgs.changes.keep(changed_orgs);
             inner.orders.changes.keep(changed_orders);
+            inner.oidc.families.changes.keep(changed_sessions);
+            inner.oidc.access.changes.keep(changed_access);
             tracing::warn!(%error, "could not write the state file");
         }
     }
@@ -262,14 +269,11 @@ impl Shared {
 
 /// The rows the state file should hold under the keys that changed: the record, or `None`
 /// for one removed since.
-fn changed_rows<'a, V>(
-    changed: &'a HashSet<String>,
-    records: &'a HashMap<String, V>,
-) -> Vec<(&'a str, Option<&'a V>)> {
-    changed
-        .iter()
-        .map(|key| (key.as_str(), records.get(key)))
-        .collect()
+fn changed_rows<'a, K: Eq + Hash, V>(
+    changed: &'a HashSet<K>,
+    records: &'a HashMap<K, V>,
+) -> Vec<(&'a K, Option<&'a V>)> {
+    changed.iter().map(|key| (key, records.get(key))).collect()
 }
 
 impl Inner {

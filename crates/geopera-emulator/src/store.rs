@@ -6,11 +6,12 @@
 //! keeps the file consistent if the process dies mid-way. What grows with use is written by the
 //! rows that changed since the last write, so a write costs the same with ten records or ten
 //! thousand: keys, organizations and orders (each organization starts with
-//! [`HISTORICAL_ORDERS`](crate::state::HISTORICAL_ORDERS) of them), the resources users create
-//! (up to [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) of each family per organization) and
-//! the answered idempotency claims (one per keyed request for a day, which the SDKs send with
-//! every create). The rest, held under their caps (sessions, subscriptions, waiting
-//! deliveries), is rewritten whole.
+//! [`HISTORICAL_ORDERS`](crate::state::HISTORICAL_ORDERS) of them), signed-in sessions and
+//! their access tokens, the resources users create (up to
+//! [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) of each family per organization) and the
+//! answered idempotency claims (one per keyed request for a day, which the SDKs send with
+//! every create). The rest, held under their caps (subscriptions, waiting deliveries), is
+//! rewritten whole.
 //!
 //! The schema is versioned with SQLite's `user_version`: [`MIGRATIONS`] holds the steps from
 //! each version to the next, so a file written by an older emulator opens and is upgraded in
@@ -96,16 +97,18 @@ pub(crate) struct SnapshotRef<'a> {
     pub rng_state: u64,
     /// The keys changed since the last write that succeeded, by secret: the record the file
     /// should hold, or `None` for a row to delete. The same for the two below.
-    pub credentials: Vec<(&'a str, Option<&'a Credential>)>,
+    pub credentials: Vec<(&'a String, Option<&'a Credential>)>,
     /// The organizations changed since the last write that succeeded, by name.
-    pub orgs: Vec<(&'a str, Option<&'a Org>)>,
+    pub orgs: Vec<(&'a String, Option<&'a Org>)>,
     /// The orders changed since the last write that succeeded, by id.
-    pub orders: Vec<(&'a str, Option<&'a Order>)>,
+    pub orders: Vec<(&'a String, Option<&'a Order>)>,
     /// The claims changed since the last write that succeeded: the claim the file should
     /// hold (answered and not expired), or `None` for a row to delete.
     pub claims: Vec<(&'a ClaimSlot, Option<&'a Claim>)>,
-    pub sessions: &'a HashMap<TokenDigest, Family>,
-    pub access: &'a HashMap<TokenDigest, Access>,
+    /// The sessions changed since the last write that succeeded, by family digest.
+    pub sessions: Vec<(&'a TokenDigest, Option<&'a Family>)>,
+    /// The access tokens changed since the last write that succeeded, by digest.
+    pub access: Vec<(&'a TokenDigest, Option<&'a Access>)>,
     pub subscriptions: &'a HashMap<String, Subscription>,
     pub outbox: &'a VecDeque<Pending>,
     pub swept_to: Option<i64>,
@@ -202,7 +205,7 @@ impl Store {
         };
         let tx = connection.transaction()?;
         tx.execute_batch(
-            "DELETE FROM meta; DELETE FROM sessions; DELETE FROM access_tokens; DELETE FROM subscriptions;
+            "DELETE FROM meta; DELETE FROM subscriptions;
              DELETE FROM outbox;",
         )?;
         write_claims(&tx, &snapshot.claims)?;
@@ -282,14 +285,26 @@ impl Store {
                     json_text(&order.detail)
                 ])?;
             }
-            let mut insert = tx.prepare("INSERT INTO sessions (family, record) VALUES (?1, ?2)")?;
-            for (family, record) in snapshot.sessions {
+            let mut insert =
+                tx.prepare("INSERT OR REPLACE INTO sessions (family, record) VALUES (?1, ?2)")?;
+            let mut delete = tx.prepare("DELETE FROM sessions WHERE family = ?1")?;
+            for (family, record) in &snapshot.sessions {
+                let Some(record) = record else {
+                    delete.execute([family.as_slice()])?;
+                    continue;
+                };
                 insert.execute(params![family.as_slice(), json_text(record)])?;
             }
             let mut insert = tx.prepare(
-                "INSERT INTO access_tokens (digest, family, expires_at) VALUES (?1, ?2, ?3)",
+                "INSERT OR REPLACE INTO access_tokens (digest, family, expires_at)
+                 VALUES (?1, ?2, ?3)",
             )?;
-            for (digest, access) in snapshot.access {
+            let mut delete = tx.prepare("DELETE FROM access_tokens WHERE digest = ?1")?;
+            for (digest, access) in &snapshot.access {
+                let Some(access) = access else {
+                    delete.execute([digest.as_slice()])?;
+                    continue;
+                };
                 insert.execute(params![
                     digest.as_slice(),
                     access.family.as_slice(),

@@ -83,11 +83,9 @@ fn a_write_upserts_changed_orders_and_deletes_retired_ones() {
         total_credits: credits,
         detail: Value::Null,
     };
-    let empty_sessions = HashMap::new();
-    let empty_access = HashMap::new();
     let empty_subscriptions = HashMap::new();
     let empty_outbox = VecDeque::new();
-    let write = |orders: Vec<(&str, Option<&Order>)>| {
+    let write = |orders: Vec<(&String, Option<&Order>)>| {
         store.save(&SnapshotRef {
             seed: 5,
             rng_state: 1,
@@ -95,8 +93,8 @@ fn a_write_upserts_changed_orders_and_deletes_retired_ones() {
             orgs: Vec::new(),
             orders,
             claims: Vec::new(),
-            sessions: &empty_sessions,
-            access: &empty_access,
+            sessions: Vec::new(),
+            access: Vec::new(),
             subscriptions: &empty_subscriptions,
             outbox: &empty_outbox,
             swept_to: None,
@@ -105,13 +103,13 @@ fn a_write_upserts_changed_orders_and_deletes_retired_ones() {
         })
     };
     let (a, b, a_again) = (order("ord_a", 10), order("ord_b", 20), order("ord_a", 11));
-    write(vec![("ord_a", Some(&a)), ("ord_b", Some(&b))]).expect("written");
-    write(vec![("ord_a", Some(&a_again))]).expect("written");
+    write(vec![(&a.id, Some(&a)), (&b.id, Some(&b))]).expect("written");
+    write(vec![(&a_again.id, Some(&a_again))]).expect("written");
     let (_, snapshot) = Store::open(&file.0, 5).expect("reopens");
     let orders = snapshot.expect("state").orders;
     assert_eq!(orders.len(), 2, "ord_b was left alone");
     assert_eq!(orders["ord_a"].total_credits, 11);
-    write(vec![("ord_b", None)]).expect("written");
+    write(vec![(&b.id, None)]).expect("written");
     let (_, snapshot) = Store::open(&file.0, 5).expect("reopens");
     let orders = snapshot.expect("state").orders;
     assert_eq!(orders.keys().collect::<Vec<_>>(), ["ord_a"]);

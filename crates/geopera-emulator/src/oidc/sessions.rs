@@ -7,7 +7,7 @@
 //! session, and only the newest secret of that family refreshes it. Presenting any other
 //! token of a live family means a rotated token was replayed, and the whole family ends.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -16,6 +16,7 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use super::{OAuthError, OidcCounters};
+use crate::changes::Tracked;
 
 /// How long an access token is accepted, in seconds.
 pub const ACCESS_TOKEN_SECS: i64 = 300;
@@ -166,9 +167,10 @@ pub enum Rejected {
 /// Everything the sign-in endpoints remember.
 #[derive(Debug, Default)]
 pub struct Sessions {
-    /// Keyed by the digest of the family key.
-    pub families: HashMap<TokenDigest, Family>,
-    pub access: HashMap<TokenDigest, Access>,
+    /// Keyed by the digest of the family key; the state file writes the ones that changed.
+    pub families: Tracked<TokenDigest, Family>,
+    /// Keyed by the digest of the access token; written as the families are.
+    pub access: Tracked<TokenDigest, Access>,
     /// Keyed by the digest of the device code.
     pub devices: HashMap<TokenDigest, DeviceLogin>,
     /// Normalized user code → device code digest.
@@ -407,11 +409,25 @@ impl Sessions {
         let now = now_ms.div_euclid(1000);
         self.access.retain(|_, access| access.expires_at > now);
         let access = &self.access;
-        self.families.retain(|_, family| {
-            family.access.retain(|token| access.contains_key(token));
+        let live = |token: &TokenDigest| access.contains_key(token);
+        // Sessions with nothing left to act or renew with end; the others drop the access
+        // tokens that expired. Changed one by one, so the state file writes only those.
+        let (mut ended, mut thinned) = (HashSet::new(), Vec::new());
+        for (id, family) in self.families.iter() {
             let refreshable = family.refresh.is_some_and(|(_, until)| until > now);
-            refreshable || !family.access.is_empty()
-        });
+            let alive = family.access.iter().filter(|token| live(token)).count();
+            if !refreshable && alive == 0 {
+                ended.insert(*id);
+            } else if alive < family.access.len() {
+                thinned.push(*id);
+            }
+        }
+        self.families.retain(|id, _| !ended.contains(id));
+        for id in thinned {
+            if let Some(family) = self.families.get_mut(&id) {
+                family.access.retain(|token| live(token));
+            }
+        }
         self.devices.retain(|_, login| login.expires_at_ms > now_ms);
         let devices = &self.devices;
         self.user_codes

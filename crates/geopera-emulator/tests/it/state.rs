@@ -302,36 +302,33 @@ fn a_new_state_file_is_readable_by_its_owner_only() {
     assert_eq!(mode & 0o777, 0o600, "{mode:o}");
 }
 
-/// A write holds what the request changed, whatever the file holds besides: placing an order
-/// writes that order and its organization's row, not the keys or the historical orders every
-/// organization starts with, and cancelling it writes it again. Counted by triggers the test
-/// adds to the file while the emulator has it open.
-#[test]
-fn a_write_holds_only_the_rows_the_request_changed() {
-    let file = TempFile::new("rows");
-    let api = start(7, &file);
-    // The organization and its history are made and written by a first write.
-    api.ok("billing.topup", json!({"credits": 1_000_000}));
-    let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
-    sqlite
-        .execute_batch(
-            "CREATE TABLE written (tbl TEXT NOT NULL, what TEXT NOT NULL);
-             CREATE TRIGGER orders_in AFTER INSERT ON orders
-                 BEGIN INSERT INTO written VALUES ('orders', 'insert'); END;
-             CREATE TRIGGER orders_out AFTER DELETE ON orders
-                 BEGIN INSERT INTO written VALUES ('orders', 'delete'); END;
-             CREATE TRIGGER orgs_in AFTER INSERT ON orgs
-                 BEGIN INSERT INTO written VALUES ('orgs', 'insert'); END;
-             CREATE TRIGGER orgs_out AFTER DELETE ON orgs
-                 BEGIN INSERT INTO written VALUES ('orgs', 'delete'); END;
-             CREATE TRIGGER keys_in AFTER INSERT ON credentials
-                 BEGIN INSERT INTO written VALUES ('credentials', 'insert'); END;
-             CREATE TRIGGER keys_out AFTER DELETE ON credentials
-                 BEGIN INSERT INTO written VALUES ('credentials', 'delete'); END;",
-        )
-        .expect("triggers");
-    let written = || -> Vec<(String, String, i64)> {
-        let mut query = sqlite
+/// Counts the rows each write inserts into and deletes from a state file's tables, by
+/// triggers added to the file while the emulator has it open.
+struct Writes(rusqlite::Connection);
+
+/// The tables a write may touch row by row.
+const ROW_TABLES: [&str; 5] = ["credentials", "orgs", "orders", "sessions", "access_tokens"];
+
+impl Writes {
+    fn watch(file: &TempFile) -> Writes {
+        let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+        let mut ddl = String::from("CREATE TABLE written (tbl TEXT NOT NULL, what TEXT NOT NULL);");
+        for table in ROW_TABLES {
+            for (event, what) in [("INSERT", "insert"), ("DELETE", "delete")] {
+                ddl.push_str(&format!(
+                    "CREATE TRIGGER {table}_{what} AFTER {event} ON {table}
+                         BEGIN INSERT INTO written VALUES ('{table}', '{what}'); END;"
+                ));
+            }
+        }
+        sqlite.execute_batch(&ddl).expect("triggers");
+        Writes(sqlite)
+    }
+
+    /// `(table, insert or delete, rows)` since the last look, by table.
+    fn since_last(&self) -> Vec<(String, String, i64)> {
+        let mut query = self
+            .0
             .prepare(
                 "SELECT tbl, what, COUNT(*) FROM written GROUP BY tbl, what ORDER BY tbl, what",
             )
@@ -341,21 +338,38 @@ fn a_write_holds_only_the_rows_the_request_changed() {
             .expect("rows")
             .collect::<Result<Vec<_>, _>>()
             .expect("counts");
-        sqlite.execute("DELETE FROM written", []).expect("reset");
+        self.0.execute("DELETE FROM written", []).expect("reset");
         rows
-    };
-    let orders_before: i64 = sqlite
+    }
+}
+
+/// One row inserted (or replaced) into `table`.
+fn one_row(table: &str) -> (String, String, i64) {
+    (table.to_owned(), "insert".to_owned(), 1)
+}
+
+/// A write holds what the request changed, whatever the file holds besides: placing an order
+/// writes that order and its organization's row, not the keys or the historical orders every
+/// organization starts with, and cancelling it writes it again.
+#[test]
+fn a_write_holds_only_the_rows_the_request_changed() {
+    let file = TempFile::new("rows");
+    let api = start(7, &file);
+    // The organization and its history are made and written by a first write.
+    api.ok("billing.topup", json!({"credits": 1_000_000}));
+    let writes = Writes::watch(&file);
+    let orders_before: i64 = writes
+        .0
         .query_row("SELECT COUNT(*) FROM orders", [], |row| row.get(0))
         .expect("a count");
     assert!(orders_before >= 250, "{orders_before} orders in the file");
 
     let capture = api.commercial_capture();
     let order = api.place_archive_order(&capture);
-    let row = |tbl: &str| (tbl.to_owned(), "insert".to_owned(), 1);
-    assert_eq!(written(), vec![row("orders"), row("orgs")]);
+    assert_eq!(writes.since_last(), [one_row("orders"), one_row("orgs")]);
 
     api.ok("orders.cancel", json!({"order_id": order}));
-    assert_eq!(written(), vec![row("orders"), row("orgs")]);
+    assert_eq!(writes.since_last(), [one_row("orders"), one_row("orgs")]);
     let balance = api.emu.balance_credits(DEMO_ORG);
     drop(api);
 
@@ -363,4 +377,33 @@ fn a_write_holds_only_the_rows_the_request_changed() {
     assert_eq!(api.emu.balance_credits(DEMO_ORG), balance);
     let got = api.call("orders.get", json!({"order_id": order})).json();
     assert_eq!(got["status"], "cancelled", "{got}");
+}
+
+/// A sign-in writes its own session and access token, and a refresh rewrites that session and
+/// adds its new token, whatever other sessions the file holds; a session ended by a replayed
+/// refresh token is deleted with its tokens.
+#[test]
+fn a_sign_in_or_a_refresh_writes_its_own_session_only() {
+    let file = TempFile::new("session-rows");
+    let api = start(8, &file);
+    let first = password_login(&api, "admin", "admin-password");
+    let writes = Writes::watch(&file);
+    password_login(&api, "admin", "admin-password");
+    assert_eq!(
+        writes.since_last(),
+        [one_row("access_tokens"), one_row("sessions")]
+    );
+    let renewed = refresh(&api, text(&first, "refresh_token"));
+    assert_eq!(renewed.status, 200);
+    assert_eq!(
+        writes.since_last(),
+        [one_row("access_tokens"), one_row("sessions")]
+    );
+    // The spent token again: the first session ends, its two access tokens with it.
+    assert_eq!(refresh(&api, text(&first, "refresh_token")).status, 400);
+    let deleted = |table: &str, rows| (table.to_owned(), "delete".to_owned(), rows);
+    assert_eq!(
+        writes.since_last(),
+        [deleted("access_tokens", 2), deleted("sessions", 1)]
+    );
 }
