@@ -144,31 +144,13 @@ fn lists_and_counts_follow_every_change_and_a_restore() {
             .map(|r| r.id.clone())
             .collect()
     };
-    store.insert(
-        "p_1".to_owned(),
-        Family::Project,
-        "org_a",
-        None,
-        0,
-        Map::new(),
-    );
-    store.insert(
-        "p_2".to_owned(),
-        Family::Project,
-        "org_a",
-        None,
-        0,
-        Map::new(),
-    );
+    let project = |store: &mut Resources, id: &str| {
+        store.insert(id.to_owned(), Family::Project, "org_a", None, 0, Map::new());
+    };
+    project(&mut store, "p_1");
+    project(&mut store, "p_2");
     // Replaced under its id: listed once, now the newest.
-    store.insert(
-        "p_1".to_owned(),
-        Family::Project,
-        "org_a",
-        None,
-        1,
-        Map::new(),
-    );
+    project(&mut store, "p_1");
     assert_eq!(ids(&store, Family::Project), ["p_2", "p_1"]);
     assert_eq!(store.count(Family::Project, "org_a"), 2);
     assert_eq!(store.count(Family::Project, "org_b"), 0);

@@ -14,6 +14,16 @@ fn id(value: &Value) -> String {
     value["id"].as_str().expect("an id").to_owned()
 }
 
+/// The `reason` of each transaction of a `billing.credits.transactions` answer, in its order.
+fn reasons_of(answer: &Value) -> Vec<&str> {
+    answer["transactions"]
+        .as_array()
+        .expect("transactions")
+        .iter()
+        .filter_map(|t| t["reason"].as_str())
+        .collect()
+}
+
 /// A project with one collection, as share links need a target.
 fn collection(api: &Api) -> (String, String) {
     let project = id(&api.ok("projects.create", json!({"name": "shared things"})));
@@ -382,12 +392,7 @@ fn every_balance_change_is_a_transaction_and_purchases_are_invoiced() {
     );
 
     let all = api.ok("billing.credits.transactions", json!({"limit": 10}));
-    let reasons: Vec<&str> = all["transactions"]
-        .as_array()
-        .expect("transactions")
-        .iter()
-        .filter_map(|t| t["reason"].as_str())
-        .collect();
+    let reasons = reasons_of(&all);
     assert_eq!(reasons, vec!["approval", "topup", "refund", "order"]);
     let spent = all["transactions"][3]["credits"].as_i64().expect("credits");
     let refunded = all["transactions"][2]["credits"].as_i64().expect("credits");
@@ -497,12 +502,7 @@ fn auto_topup_buys_credits_when_a_charge_leaves_the_balance_low_within_the_daily
     );
 
     let all = api.ok("billing.credits.transactions", json!({"limit": 10}));
-    let reasons: Vec<&str> = all["transactions"]
-        .as_array()
-        .expect("transactions")
-        .iter()
-        .filter_map(|t| t["reason"].as_str())
-        .collect();
+    let reasons = reasons_of(&all);
     assert_eq!(
         reasons,
         vec!["order", "order", "auto_topup", "order", "order", "topup"]
