@@ -14,7 +14,9 @@ use http::StatusCode;
 use sha2::Sha256;
 
 use crate::error::ApiError;
+use crate::resources::Family;
 use crate::rng::to_hex;
+use crate::state::Inner;
 
 /// How long a download link stays valid, in seconds of the emulator's clock.
 pub const DOWNLOAD_URL_SECS: i64 = 900;
@@ -22,6 +24,25 @@ pub const DOWNLOAD_URL_SECS: i64 = 900;
 /// Where the files behind signed links are served: `/assets/{kind}/...` for these kinds needs
 /// a link [`DownloadKey::link`] made.
 pub const SIGNED_KINDS: [&str; 3] = ["clips", "downloads", "order"];
+
+/// Whether what a signed link of `kind` points at (`file` is `{id}/{name}`) is still there: a
+/// clip job, an item or an order. A link outlives nothing: once its job, item or order is
+/// deleted (or an order retired), its files are gone, as the API's storage deletes them.
+pub(crate) fn source_exists(inner: &Inner, kind: &str, file: &str) -> bool {
+    let id = file.split('/').next().unwrap_or_default();
+    let record_of = |family: Family| {
+        inner
+            .resources
+            .record(id)
+            .is_some_and(|r| r.family == family)
+    };
+    match kind {
+        "clips" => record_of(Family::ClipJob),
+        "downloads" => record_of(Family::Item),
+        "order" => inner.orders.contains_key(id),
+        _ => true,
+    }
+}
 
 /// The key download links are signed with.
 #[derive(Clone)]

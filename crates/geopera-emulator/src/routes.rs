@@ -143,6 +143,10 @@ async fn asset(
         if let Err(refused) = shared.download_key.check(uri.path(), uri.query(), now) {
             return refused.into_response();
         }
+        if !crate::downloads::source_exists(&shared.lock(), &kind, &file) {
+            return ApiError::not_found("the file of this download link has been deleted")
+                .into_response();
+        }
     }
     let Some(format) = images::Format::from_file(&file) else {
         return Reply {

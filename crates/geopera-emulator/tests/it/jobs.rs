@@ -226,6 +226,9 @@ fn clip_jobs_answer_the_creation_summary_and_downloads_once_succeeded() {
     assert_eq!(got["item_id"], "S2A_1");
     api.ok("clip.job.delete", json!({"job_id": job}));
     assert_eq!(api.call("clip.job.get", json!({"job_id": job})).status, 404);
+    // Its download link, still within its 15 minutes, leads nowhere now.
+    let gone = api.http.get(url).send().expect("download");
+    assert_eq!(gone.status().as_u16(), 404);
     assert_eq!(
         api.call("clip.job.delete", json!({"job_id": job})).status,
         404
