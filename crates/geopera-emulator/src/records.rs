@@ -269,6 +269,10 @@ impl Subscription {
 /// One event on its way to one subscription.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Pending {
+    /// Its place in the outbox, given when it is queued (again, after a failed attempt): the
+    /// state file's row for it. Kept in the row's key, not in its record.
+    #[serde(skip)]
+    pub seq: u64,
     pub event_id: String,
     pub event_type: String,
     pub subscription_id: String,

@@ -136,6 +136,7 @@ impl Shared {
             inner.orders.changes.track();
             inner.oidc.families.changes.track();
             inner.oidc.access.changes.track();
+            inner.webhooks.outbox_changes.track();
             inner.resources.changes.track();
             inner.claims.changes.track();
         }
@@ -165,7 +166,7 @@ impl Shared {
             inner.oidc.access = Tracked::restored(snapshot.access);
             inner.oidc.purge(clock.now_millis());
             inner.webhooks.subscriptions = snapshot.subscriptions;
-            inner.webhooks.outbox = snapshot.outbox;
+            inner.webhooks.restore_outbox(snapshot.outbox);
             inner.webhooks.swept_to = snapshot.swept_to;
             inner.resources = Resources::restored(snapshot.resources);
         }
@@ -209,6 +210,7 @@ impl Shared {
         let changed_orders = inner.orders.changes.take();
         let changed_sessions = inner.oidc.families.changes.take();
         let changed_access = inner.oidc.access.changes.take();
+        let changed_outbox = inner.webhooks.outbox_changes.take();
         let snapshot = SnapshotRef {
             seed: self.seed,
             rng_state: inner.rng.state(),
@@ -222,7 +224,10 @@ impl Shared {
             sessions: changed_rows(&changed_sessions, &inner.oidc.families),
             access: changed_rows(&changed_access, &inner.oidc.access),
             subscriptions: &inner.webhooks.subscriptions,
-            outbox: &inner.webhooks.outbox,
+            outbox: changed_outbox
+                .iter()
+                .map(|seq| (*seq, inner.webhooks.queued(*seq)))
+                .collect(),
             swept_to: inner.webhooks.swept_to,
             resources: changed_resources
                 .iter()
@@ -239,6 +244,7 @@ impl Shared {
             inner.orders.changes.keep(changed_orders);
             inner.oidc.families.changes.keep(changed_sessions);
             inner.oidc.access.changes.keep(changed_access);
+            inner.webhooks.outbox_changes.keep(changed_outbox);
             tracing::warn!(%error, "could not write the state file");
         }
     }

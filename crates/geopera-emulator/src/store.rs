@@ -10,8 +10,8 @@
 //! their access tokens, the resources users create (up to
 //! [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) of each family per organization) and the
 //! answered idempotency claims (one per keyed request for a day, which the SDKs send with
-//! every create). The rest, held under their caps (subscriptions, waiting deliveries), is
-//! rewritten whole.
+//! every create), and the webhook deliveries waiting in the outbox. The rest, meta data and
+//! the subscriptions (100 an organization), is rewritten whole.
 //!
 //! The schema is versioned with SQLite's `user_version`: [`MIGRATIONS`] holds the steps from
 //! each version to the next, so a file written by an older emulator opens and is upgraded in
@@ -110,7 +110,9 @@ pub(crate) struct SnapshotRef<'a> {
     /// The access tokens changed since the last write that succeeded, by digest.
     pub access: Vec<(&'a TokenDigest, Option<&'a Access>)>,
     pub subscriptions: &'a HashMap<String, Subscription>,
-    pub outbox: &'a VecDeque<Pending>,
+    /// The waiting deliveries queued or taken out since the last write that succeeded, by
+    /// their place in the outbox.
+    pub outbox: Vec<(u64, Option<&'a Pending>)>,
     pub swept_to: Option<i64>,
     /// The resources changed since the last write that succeeded, by id: the record the file
     /// should hold, or `None` for a row to delete.
@@ -204,10 +206,7 @@ impl Store {
             Err(poisoned) => poisoned.into_inner(),
         };
         let tx = connection.transaction()?;
-        tx.execute_batch(
-            "DELETE FROM meta; DELETE FROM subscriptions;
-             DELETE FROM outbox;",
-        )?;
+        tx.execute_batch("DELETE FROM meta; DELETE FROM subscriptions;")?;
         write_claims(&tx, &snapshot.claims)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('seed', ?1), ('rng_state', ?2), ('clock_ms', ?3)",
@@ -316,9 +315,16 @@ impl Store {
             for (id, subscription) in snapshot.subscriptions {
                 insert.execute(params![id, json_text(subscription)])?;
             }
-            let mut insert = tx.prepare("INSERT INTO outbox (seq, record) VALUES (?1, ?2)")?;
-            for (seq, pending) in snapshot.outbox.iter().enumerate() {
-                insert.execute(params![seq as i64, json_text(pending)])?;
+            let mut insert =
+                tx.prepare("INSERT OR REPLACE INTO outbox (seq, record) VALUES (?1, ?2)")?;
+            let mut delete = tx.prepare("DELETE FROM outbox WHERE seq = ?1")?;
+            for (seq, pending) in &snapshot.outbox {
+                // Far below i64::MAX: one a delivery queued.
+                let seq = i64::try_from(*seq).unwrap_or(i64::MAX);
+                match pending {
+                    Some(pending) => insert.execute(params![seq, json_text(pending)])?,
+                    None => delete.execute([seq])?,
+                };
             }
             let mut upsert =
                 tx.prepare("INSERT OR REPLACE INTO resources (id, record) VALUES (?1, ?2)")?;
@@ -550,11 +556,15 @@ fn read(connection: &Connection, rng_state: u64) -> rusqlite::Result<Snapshot> {
         }
     }
     let mut outbox = VecDeque::new();
-    let mut query = connection.prepare("SELECT record FROM outbox ORDER BY seq")?;
+    let mut query = connection.prepare("SELECT seq, record FROM outbox ORDER BY seq")?;
     let mut rows = query.query([])?;
     while let Some(row) = rows.next()? {
         let record: String = row.get("record")?;
-        if let Ok(pending) = serde_json::from_str::<Pending>(&record) {
+        let seq: i64 = row.get("seq")?;
+        if let (Ok(mut pending), Ok(seq)) =
+            (serde_json::from_str::<Pending>(&record), u64::try_from(seq))
+        {
+            pending.seq = seq;
             outbox.push_back(pending);
         }
     }

@@ -84,7 +84,6 @@ fn a_write_upserts_changed_orders_and_deletes_retired_ones() {
         detail: Value::Null,
     };
     let empty_subscriptions = HashMap::new();
-    let empty_outbox = VecDeque::new();
     let write = |orders: Vec<(&String, Option<&Order>)>| {
         store.save(&SnapshotRef {
             seed: 5,
@@ -96,7 +95,7 @@ fn a_write_upserts_changed_orders_and_deletes_retired_ones() {
             sessions: Vec::new(),
             access: Vec::new(),
             subscriptions: &empty_subscriptions,
-            outbox: &empty_outbox,
+            outbox: Vec::new(),
             swept_to: None,
             resources: Vec::new(),
             clock_ms: 0,

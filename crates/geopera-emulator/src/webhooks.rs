@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use tokio::sync::watch;
 
+use crate::changes::Changes;
 use crate::records::{Order, Pending, SigningSecret, Subscription};
 use crate::state::{Inner, Shared};
 use geopera_types::rfc3339::format_date_time;
@@ -99,8 +100,12 @@ impl Event {
 #[derive(Debug, Default)]
 pub struct Webhooks {
     pub subscriptions: HashMap<String, Subscription>,
-    /// Oldest first.
+    /// Oldest first, and so by `seq`.
     pub outbox: VecDeque<Pending>,
+    /// The `seq` the next delivery queued gets.
+    pub next_seq: u64,
+    /// The `seq`s of deliveries queued or taken out since the state file last wrote them.
+    pub(crate) outbox_changes: Changes<u64>,
     /// Deliveries dropped because the outbox was full.
     pub dropped: u64,
     /// Deliveries given up after [`MAX_DELIVERY_ATTEMPTS`], newest last.
@@ -113,7 +118,7 @@ impl Webhooks {
     /// Queues a delivery. When the outbox is full, the organization with the most deliveries
     /// waiting (the newcomer counted) gives up its oldest: the outbox is shared, and one
     /// tenant's flood must not push out another's retries.
-    fn enqueue(&mut self, pending: Pending) {
+    fn enqueue(&mut self, mut pending: Pending) {
         if self.outbox.len() >= MAX_PENDING_DELIVERIES {
             let org_of = |waiting: &Pending| {
                 self.subscriptions
@@ -137,13 +142,33 @@ impl Webhooks {
                 .map(|(org, _)| org);
             let oldest = heaviest.and_then(|org| self.outbox.iter().position(|q| org_of(q) == org));
             self.dropped += 1;
-            match oldest {
-                Some(at) => drop(self.outbox.remove(at)),
+            match oldest.and_then(|at| self.outbox.remove(at)) {
+                Some(dropped) => self.outbox_changes.mark(&dropped.seq),
                 // The newcomer's organization is the heaviest and has nothing older queued.
                 None => return,
             }
         }
+        pending.seq = self.next_seq;
+        self.next_seq += 1;
+        self.outbox_changes.mark(&pending.seq);
         self.outbox.push_back(pending);
+    }
+
+    /// The waiting delivery with `seq`, for the state file.
+    pub(crate) fn queued(&self, seq: u64) -> Option<&Pending> {
+        // Queued in `seq` order, and taken out without reordering the rest.
+        let at = self
+            .outbox
+            .binary_search_by_key(&seq, |pending| pending.seq)
+            .ok()?;
+        self.outbox.get(at)
+    }
+
+    /// The outbox as a state file held it, oldest first.
+    pub(crate) fn restore_outbox(&mut self, outbox: VecDeque<Pending>) {
+        self.next_seq = outbox.back().map_or(0, |last| last.seq + 1);
+        self.outbox = outbox;
+        self.outbox_changes = Changes::tracked();
     }
 
     fn give_up(&mut self, pending: Pending) {
@@ -189,6 +214,8 @@ impl Inner {
         let queued: Vec<Pending> = wanted
             .into_iter()
             .map(|subscription_id| Pending {
+                // Given by `enqueue`.
+                seq: 0,
                 event_id: event_id.clone(),
                 event_type: event.event_type.to_owned(),
                 subscription_id,
@@ -582,6 +609,8 @@ pub async fn deliver_due(shared: &Shared, limit: usize) -> Drained {
         let mut kept = VecDeque::with_capacity(inner.webhooks.outbox.len());
         while let Some(pending) = inner.webhooks.outbox.pop_front() {
             if due.len() < limit && pending.due_ms <= now_ms {
+                // Out of the outbox; a failed attempt queues it again under a new `seq`.
+                inner.webhooks.outbox_changes.mark(&pending.seq);
                 due.push(pending);
             } else {
                 kept.push_back(pending);

@@ -84,6 +84,7 @@ fn subscription(id: &str, org: &str) -> Subscription {
 
 fn delivery(event: usize, subscription: &str) -> Pending {
     Pending {
+        seq: 0,
         event_id: format!("evt_{event}"),
         event_type: "order.cancelled".to_owned(),
         subscription_id: subscription.to_owned(),
@@ -132,4 +133,46 @@ fn a_full_outbox_drops_the_oldest_of_the_organization_with_the_most_waiting() {
     }
     even.enqueue(delivery(MAX_PENDING_DELIVERIES, "sub_quiet"));
     assert_eq!(even.outbox[0].event_id, "evt_1", "{:?}", even.outbox[0]);
+}
+
+/// Each delivery queued gets the next `seq`, the outbox stays in `seq` order, and the state
+/// file is told of every delivery queued or dropped (and of nothing else).
+#[test]
+fn queued_deliveries_are_numbered_in_order_and_their_changes_noted() {
+    let mut webhooks = Webhooks::default();
+    webhooks.outbox_changes.track();
+    webhooks
+        .subscriptions
+        .insert("sub_a".to_owned(), subscription("sub_a", "org_a"));
+    for event in 0..3 {
+        webhooks.enqueue(delivery(event, "sub_a"));
+    }
+    let seqs: Vec<u64> = webhooks.outbox.iter().map(|p| p.seq).collect();
+    assert_eq!(seqs, [0, 1, 2]);
+    let mut noted: Vec<u64> = webhooks.outbox_changes.take().into_iter().collect();
+    noted.sort_unstable();
+    assert_eq!(noted, [0, 1, 2]);
+    assert_eq!(
+        webhooks.queued(1).map(|p| p.event_id.as_str()),
+        Some("evt_1")
+    );
+    assert!(webhooks.queued(3).is_none());
+
+    // Restored from a file, numbering goes on after its last delivery.
+    let outbox = webhooks.outbox.clone();
+    let mut restored = Webhooks::default();
+    restored.restore_outbox(outbox);
+    restored
+        .subscriptions
+        .insert("sub_a".to_owned(), subscription("sub_a", "org_a"));
+    restored.enqueue(delivery(3, "sub_a"));
+    assert_eq!(restored.outbox.back().map(|p| p.seq), Some(3));
+    assert_eq!(
+        restored
+            .outbox_changes
+            .take()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [3]
+    );
 }

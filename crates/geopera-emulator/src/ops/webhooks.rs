@@ -196,6 +196,8 @@ pub(crate) async fn test(ctx: &Ctx<'_>, input: TestSubscriptionInput) -> Outcome
         };
         let event_id = format!("evt_{}", inner.rng.hex(12));
         let pending = Pending {
+            // Sent at once, never queued.
+            seq: 0,
             event_id: event_id.clone(),
             event_type: WEBHOOK_TEST.to_owned(),
             subscription_id: input.subscription_id.clone(),

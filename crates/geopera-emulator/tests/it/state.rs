@@ -304,13 +304,20 @@ fn a_new_state_file_is_readable_by_its_owner_only() {
 
 /// Counts the rows each write inserts into and deletes from a state file's tables, by
 /// triggers added to the file while the emulator has it open.
-struct Writes(rusqlite::Connection);
+pub struct Writes(pub rusqlite::Connection);
 
 /// The tables a write may touch row by row.
-const ROW_TABLES: [&str; 5] = ["credentials", "orgs", "orders", "sessions", "access_tokens"];
+const ROW_TABLES: [&str; 6] = [
+    "credentials",
+    "orgs",
+    "orders",
+    "sessions",
+    "access_tokens",
+    "outbox",
+];
 
 impl Writes {
-    fn watch(file: &TempFile) -> Writes {
+    pub fn watch(file: &TempFile) -> Writes {
         let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
         let mut ddl = String::from("CREATE TABLE written (tbl TEXT NOT NULL, what TEXT NOT NULL);");
         for table in ROW_TABLES {
@@ -326,7 +333,7 @@ impl Writes {
     }
 
     /// `(table, insert or delete, rows)` since the last look, by table.
-    fn since_last(&self) -> Vec<(String, String, i64)> {
+    pub fn since_last(&self) -> Vec<(String, String, i64)> {
         let mut query = self
             .0
             .prepare(
@@ -344,7 +351,7 @@ impl Writes {
 }
 
 /// One row inserted (or replaced) into `table`.
-fn one_row(table: &str) -> (String, String, i64) {
+pub fn one_row(table: &str) -> (String, String, i64) {
     (table.to_owned(), "insert".to_owned(), 1)
 }
 

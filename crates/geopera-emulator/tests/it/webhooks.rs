@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::common::Api;
-use crate::state::TempFile;
+use crate::state::{one_row, TempFile, Writes};
 
 /// One POST the receiver got.
 #[derive(Clone, Debug)]
@@ -450,4 +450,74 @@ fn subscriptions_and_their_secrets_survive_a_restart() {
         signature(&secret, &delivery.body),
         "signed with the secret created before the restart"
     );
+}
+
+/// A delivery that failed waits in the outbox with its attempts counted, across a restart,
+/// and is delivered once its backoff has passed; the one delivered before the restart is not
+/// sent again.
+#[test]
+fn a_failed_delivery_waits_across_a_restart_and_is_delivered_once() {
+    let file = TempFile::new("outbox");
+    let receiver = Receiver::start(&[200, 500]);
+    let start = || Api::with(local().seed(6).state_file(&file.0));
+    {
+        let api = start();
+        subscribe(&api, "order.fulfilled", &receiver.url);
+        place_order(&api);
+        place_order(&api);
+        api.emu.clock().advance(Duration::from_secs(301));
+        let drained = drain(&api);
+        assert_eq!(
+            (drained["drained"].clone(), drained["failed"].clone()),
+            (json!(1), json!(1))
+        );
+        assert_eq!(drained["remaining"], 1);
+    }
+    let api = start();
+    assert_eq!(drain(&api)["drained"], 0, "its backoff has not passed");
+    api.emu.clock().advance(Duration::from_secs(3_600));
+    let drained = drain(&api);
+    assert_eq!(
+        (drained["drained"].clone(), drained["remaining"].clone()),
+        (json!(1), json!(0))
+    );
+    let got = receiver.got();
+    assert_eq!(got.len(), 3, "two attempts before the restart, one after");
+    assert_eq!(
+        got[2].header("x-geopera-event-id"),
+        got[1].header("x-geopera-event-id"),
+        "the failed one again"
+    );
+    assert_ne!(
+        got[0].header("x-geopera-event-id"),
+        got[1].header("x-geopera-event-id")
+    );
+}
+
+/// Deliveries waiting in the outbox are written as they are queued and taken out, not on
+/// every write: a write that queues none leaves their rows alone.
+#[test]
+fn a_write_that_queues_no_delivery_leaves_the_outbox_rows_alone() {
+    let file = TempFile::new("outbox-rows");
+    let receiver = Receiver::start(&[500, 500, 500]);
+    let api = Api::with(local().seed(9).state_file(&file.0));
+    subscribe(&api, "order.fulfilled", &receiver.url);
+    for _ in 0..3 {
+        place_order(&api);
+    }
+    api.emu.clock().advance(Duration::from_secs(301));
+    assert_eq!(drain(&api)["failed"], 3);
+    let writes = Writes::watch(&file);
+    api.ok("billing.topup", json!({"credits": 100}));
+    assert_eq!(writes.since_last(), [one_row("orgs")]);
+    // Delivered at last: their three rows go, and nothing else is written to the outbox.
+    api.emu.clock().advance(Duration::from_secs(3_600));
+    assert_eq!(drain(&api)["drained"], 3);
+    let outbox: Vec<_> = writes
+        .since_last()
+        .into_iter()
+        .filter(|(table, _, _)| table == "outbox")
+        .collect();
+    assert_eq!(outbox, [("outbox".to_owned(), "delete".to_owned(), 3)]);
+    assert_eq!(receiver.got().len(), 6);
 }
