@@ -101,6 +101,9 @@ impl Family {
 }
 
 /// One record: who owns it, where it sits and its fields as answered.
+///
+/// `family`, `id`, `org` and `seq` are set when the record is stored and never change: the
+/// store's index of each organization's records ([`Resources::list`]) is keyed by them.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Resource {
     pub family: Family,
