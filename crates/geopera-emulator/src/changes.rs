@@ -6,6 +6,7 @@
 //! would ever take them, and the set would grow for as long as the emulator runs.
 
 use std::borrow::Borrow;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::ops::Deref;
@@ -128,9 +129,20 @@ impl<K: Eq + Hash + Clone, V> Tracked<K, V> {
         });
     }
 
-    /// The record under `key`, added by `make` when there is none, to be changed.
-    pub(crate) fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+    /// The record under `key`, to be changed, added by `make` when there is none.
+    pub(crate) fn get_mut_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
         self.changes.mark(&key);
         self.map.entry(key).or_insert_with(make)
+    }
+
+    /// The record under `key`, to be read, added by `make` (and noted) when there is none.
+    pub(crate) fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &V {
+        match self.map.entry(key) {
+            Entry::Occupied(found) => found.into_mut(),
+            Entry::Vacant(missing) => {
+                self.changes.mark(missing.key());
+                missing.insert(make())
+            }
+        }
     }
 }

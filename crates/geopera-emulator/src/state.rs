@@ -297,9 +297,10 @@ impl Inner {
         credential
     }
 
-    /// The organization, created on first sight with its starting balance, order history and
-    /// default project ([`crate::starter`]).
-    pub fn org(&mut self, org: &str, seed: u64, now: i64) -> &mut Org {
+    /// The organization, to be read, created on first sight with its starting balance, order
+    /// history and default project ([`crate::starter`]). Reading it is not a change for the
+    /// state file to write; [`org_mut`](Self::org_mut) is.
+    pub fn org(&mut self, org: &str, seed: u64, now: i64) -> &Org {
         if !self.orgs.contains_key(org) {
             crate::starter::seed(&mut self.resources, seed, org, now);
             // Events up to now first, so the history below, all finished before now, is
@@ -340,6 +341,17 @@ impl Inner {
         }
         // Just inserted above when missing.
         self.orgs.get_or_insert_with(org.to_owned(), || Org {
+            balance_credits: STARTING_CREDITS,
+            orders: Vec::new(),
+        })
+    }
+
+    /// The organization, to be changed (its balance, its orders), created on first sight as
+    /// [`org`](Self::org) does.
+    pub fn org_mut(&mut self, org: &str, seed: u64, now: i64) -> &mut Org {
+        self.org(org, seed, now);
+        // Made just above when missing.
+        self.orgs.get_mut_or_insert_with(org.to_owned(), || Org {
             balance_credits: STARTING_CREDITS,
             orders: Vec::new(),
         })

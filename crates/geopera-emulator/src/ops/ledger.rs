@@ -63,7 +63,7 @@ impl Inner {
         reason: Reason,
         reference: &str,
     ) -> i64 {
-        let account = self.org(org, seed, now);
+        let account = self.org_mut(org, seed, now);
         account.balance_credits = account.balance_credits.saturating_add(credits);
         let balance = account.balance_credits;
         if self.resources.count(Family::Transaction, org) >= MAX_TRANSACTIONS {

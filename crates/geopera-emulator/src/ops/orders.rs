@@ -392,7 +392,7 @@ fn make_room_for_an_order(
             ),
         ));
     };
-    let retired = inner.org(org, seed, now).orders.remove(index);
+    let retired = inner.org_mut(org, seed, now).orders.remove(index);
     inner.orders.remove(&retired);
     Ok(())
 }
@@ -438,7 +438,7 @@ fn place_order(ctx: &Ctx<'_>, kind: OrderKind, display_name: String, priced: Pri
         Reason::Order,
         &id,
     );
-    inner.org(ctx.org, ctx.shared.seed, now).orders.push(id);
+    inner.org_mut(ctx.org, ctx.shared.seed, now).orders.push(id);
     Ok(ctx.ok(&reply))
 }
 

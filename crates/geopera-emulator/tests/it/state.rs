@@ -357,7 +357,8 @@ pub fn one_row(table: &str) -> (String, String, i64) {
 
 /// A write holds what the request changed, whatever the file holds besides: placing an order
 /// writes that order and its organization's row, not the keys or the historical orders every
-/// organization starts with, and cancelling it writes it again.
+/// organization starts with, cancelling it writes both again, and a request that moves no
+/// money writes neither.
 #[test]
 fn a_write_holds_only_the_rows_the_request_changed() {
     let file = TempFile::new("rows");
@@ -377,6 +378,9 @@ fn a_write_holds_only_the_rows_the_request_changed() {
 
     api.ok("orders.cancel", json!({"order_id": order}));
     assert_eq!(writes.since_last(), [one_row("orders"), one_row("orgs")]);
+    // A write that reads the organization without changing it writes none of these rows.
+    api.ok("projects.create", json!({"name": "no money moves"}));
+    assert_eq!(writes.since_last(), []);
     let balance = api.emu.balance_credits(DEMO_ORG);
     drop(api);
 
