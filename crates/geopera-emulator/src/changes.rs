@@ -1,9 +1,10 @@
 //! Which records changed since the state file last wrote them.
 //!
 //! The state file writes what grows with use (resources, idempotency claims, orders, keys,
-//! organizations) by the rows that changed rather than whole, so each of those stores notes the
-//! keys it creates, hands out to be changed, or removes. Only an emulator with a state file keeps them: without one nothing
-//! would ever take them, and the set would grow for as long as the emulator runs.
+//! organizations, sessions and their access tokens, waiting webhook deliveries) by the rows
+//! that changed rather than whole, so each of those stores notes the keys it creates, hands
+//! out to be changed, or removes. Only an emulator with a state file keeps them: without one
+//! nothing would ever take them, and the set would grow for as long as the emulator runs.
 
 use std::borrow::Borrow;
 use std::collections::hash_map::Entry;
