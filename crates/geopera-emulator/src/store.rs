@@ -25,7 +25,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::StatusCode;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Statement, ToSql};
 use serde_json::Value;
 
 use crate::error::{known_content_type, Reply};
@@ -222,18 +222,14 @@ impl Store {
                 [swept_to.to_string()],
             )?;
         }
-        {
-            let mut insert = tx.prepare(
-                "INSERT OR REPLACE INTO credentials (secret, id, org, name, prefix, grants, created_at,
-                     expires_at, revoked, session, rate_limit)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            let mut delete = tx.prepare("DELETE FROM credentials WHERE secret = ?1")?;
-            for (secret, key) in &snapshot.credentials {
-                let Some(key) = key else {
-                    delete.execute([secret])?;
-                    continue;
-                };
+        write_changed(
+            &tx,
+            "INSERT OR REPLACE INTO credentials (secret, id, org, name, prefix, grants, created_at,
+                 expires_at, revoked, session, rate_limit)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "DELETE FROM credentials WHERE secret = ?1",
+            &snapshot.credentials,
+            |insert, secret, key| {
                 insert.execute(params![
                     secret,
                     key.id,
@@ -246,33 +242,26 @@ impl Store {
                     key.revoked,
                     key.session,
                     key.rate_limit
-                ])?;
-            }
-            let mut insert = tx.prepare(
-                "INSERT OR REPLACE INTO orgs (org, balance_credits, orders) VALUES (?1, ?2, ?3)",
-            )?;
-            let mut delete = tx.prepare("DELETE FROM orgs WHERE org = ?1")?;
-            for (name, org) in &snapshot.orgs {
-                match org {
-                    Some(org) => insert.execute(params![
-                        name,
-                        org.balance_credits,
-                        json_text(&org.orders)
-                    ])?,
-                    None => delete.execute([name])?,
-                };
-            }
-            let mut insert = tx.prepare(
-                "INSERT OR REPLACE INTO orders (id, org, kind, display_name, created_at, cancelled_at,
-                     total_credits, detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
-            let mut delete = tx.prepare("DELETE FROM orders WHERE id = ?1")?;
-            for (id, order) in &snapshot.orders {
-                let Some(order) = order else {
-                    delete.execute([id])?;
-                    continue;
-                };
+                ])
+            },
+        )?;
+        write_changed(
+            &tx,
+            "INSERT OR REPLACE INTO orgs (org, balance_credits, orders) VALUES (?1, ?2, ?3)",
+            "DELETE FROM orgs WHERE org = ?1",
+            &snapshot.orgs,
+            |insert, name, org| {
+                insert.execute(params![name, org.balance_credits, json_text(&org.orders)])
+            },
+        )?;
+        write_changed(
+            &tx,
+            "INSERT OR REPLACE INTO orders (id, org, kind, display_name, created_at, cancelled_at,
+                 total_credits, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "DELETE FROM orders WHERE id = ?1",
+            &snapshot.orders,
+            |insert, _, order| {
                 insert.execute(params![
                     order.id,
                     order.org,
@@ -282,62 +271,69 @@ impl Store {
                     order.cancelled_at,
                     order.total_credits,
                     json_text(&order.detail)
-                ])?;
-            }
-            let mut insert =
-                tx.prepare("INSERT OR REPLACE INTO sessions (family, record) VALUES (?1, ?2)")?;
-            let mut delete = tx.prepare("DELETE FROM sessions WHERE family = ?1")?;
-            for (family, record) in &snapshot.sessions {
-                let Some(record) = record else {
-                    delete.execute([family.as_slice()])?;
-                    continue;
-                };
-                insert.execute(params![family.as_slice(), json_text(record)])?;
-            }
-            let mut insert = tx.prepare(
-                "INSERT OR REPLACE INTO access_tokens (digest, family, expires_at)
-                 VALUES (?1, ?2, ?3)",
-            )?;
-            let mut delete = tx.prepare("DELETE FROM access_tokens WHERE digest = ?1")?;
-            for (digest, access) in &snapshot.access {
-                let Some(access) = access else {
-                    delete.execute([digest.as_slice()])?;
-                    continue;
-                };
-                insert.execute(params![
-                    digest.as_slice(),
-                    access.family.as_slice(),
-                    access.expires_at
-                ])?;
-            }
+                ])
+            },
+        )?;
+        write_changed(
+            &tx,
+            "INSERT OR REPLACE INTO sessions (family, record) VALUES (?1, ?2)",
+            "DELETE FROM sessions WHERE family = ?1",
+            &snapshot.sessions,
+            |insert, family, record| insert.execute(params![family, json_text(record)]),
+        )?;
+        write_changed(
+            &tx,
+            "INSERT OR REPLACE INTO access_tokens (digest, family, expires_at) VALUES (?1, ?2, ?3)",
+            "DELETE FROM access_tokens WHERE digest = ?1",
+            &snapshot.access,
+            |insert, digest, access| {
+                insert.execute(params![digest, access.family, access.expires_at])
+            },
+        )?;
+        {
             let mut insert =
                 tx.prepare("INSERT INTO subscriptions (id, record) VALUES (?1, ?2)")?;
             for (id, subscription) in snapshot.subscriptions {
                 insert.execute(params![id, json_text(subscription)])?;
             }
-            let mut insert =
-                tx.prepare("INSERT OR REPLACE INTO outbox (seq, record) VALUES (?1, ?2)")?;
-            let mut delete = tx.prepare("DELETE FROM outbox WHERE seq = ?1")?;
-            for (seq, pending) in &snapshot.outbox {
-                // Far below i64::MAX: one a delivery queued.
-                let seq = i64::try_from(*seq).unwrap_or(i64::MAX);
-                match pending {
-                    Some(pending) => insert.execute(params![seq, json_text(pending)])?,
-                    None => delete.execute([seq])?,
-                };
-            }
-            let mut upsert =
-                tx.prepare("INSERT OR REPLACE INTO resources (id, record) VALUES (?1, ?2)")?;
-            let mut delete = tx.prepare("DELETE FROM resources WHERE id = ?1")?;
-            for (id, record) in &snapshot.resources {
-                match record {
-                    Some(record) => upsert.execute(params![id, json_text(record)])?,
-                    None => delete.execute([id])?,
-                };
-            }
         }
+        write_changed(
+            &tx,
+            "INSERT OR REPLACE INTO outbox (seq, record) VALUES (?1, ?2)",
+            "DELETE FROM outbox WHERE seq = ?1",
+            &snapshot.outbox,
+            |insert, seq, pending| insert.execute(params![seq, json_text(pending)]),
+        )?;
+        write_changed(
+            &tx,
+            "INSERT OR REPLACE INTO resources (id, record) VALUES (?1, ?2)",
+            "DELETE FROM resources WHERE id = ?1",
+            &snapshot.resources,
+            |insert, id, record| insert.execute(params![id, json_text(record)]),
+        )?;
         tx.commit()
     }
+}
+
+/// Writes the rows of one table that changed: `upsert`, run by `row` with the record's
+/// values, for a record the file should hold, and `delete`, whose one parameter is the key,
+/// for one that is gone.
+fn write_changed<K: ToSql, V>(
+    tx: &rusqlite::Transaction<'_>,
+    upsert: &str,
+    delete: &str,
+    changed: &[(K, Option<&V>)],
+    mut row: impl FnMut(&mut Statement<'_>, &K, &V) -> rusqlite::Result<usize>,
+) -> rusqlite::Result<()> {
+    let mut upsert = tx.prepare(upsert)?;
+    let mut delete = tx.prepare(delete)?;
+    for (key, record) in changed {
+        match record {
+            Some(record) => row(&mut upsert, key, record)?,
+            None => delete.execute([key])?,
+        };
+    }
+    Ok(())
 }
 
 /// Writes the claims that changed: an answered one's row, or the deletion of one that is gone.
