@@ -87,15 +87,15 @@ impl Inner {
             .resources
             .create(&mut self.rng, Family::Transaction, org, None, now, fields);
         if credits < 0 {
-            return self.auto_topup(org, seed, now).unwrap_or(balance);
+            return self.auto_topup(org, seed, now, balance).unwrap_or(balance);
         }
         balance
     }
 
-    /// Buys the organization's auto top-up amount when its balance is below the threshold of
-    /// its setting (`billing.set_auto_topup`), unless that would take the day's auto top-ups
-    /// (UTC) past the setting's daily cap. Returns the new balance when it bought.
-    fn auto_topup(&mut self, org: &str, seed: u64, now: i64) -> Option<i64> {
+    /// Buys the organization's auto top-up amount when its `balance` is below the threshold
+    /// of its setting (`billing.set_auto_topup`), unless that would take the day's auto
+    /// top-ups (UTC) past the setting's daily cap. Returns the new balance when it bought.
+    fn auto_topup(&mut self, org: &str, seed: u64, now: i64, balance: i64) -> Option<i64> {
         let setting = self.resources.owned(Family::AutoTopup, org).next()?;
         let number = |name: &str| setting.fields.get(name).and_then(Value::as_i64);
         let enabled = setting.fields.get("enabled").and_then(Value::as_bool) == Some(true);
@@ -105,7 +105,6 @@ impl Inner {
             .fields
             .get("daily_charge_cap_aud")
             .and_then(Value::as_f64);
-        let balance = self.orgs.get(org)?.balance_credits;
         if !enabled || balance >= threshold {
             return None;
         }
