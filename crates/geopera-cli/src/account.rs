@@ -11,7 +11,7 @@ use crate::call::print;
 use crate::failure::{chain, Failure, Outcome};
 use crate::json;
 use crate::paint::inert;
-use crate::store::Auth;
+use crate::store::{self, Auth};
 
 /// How long the best-effort session revocation of `logout` may take.
 const LOGOUT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -209,8 +209,22 @@ fn open_browser(url: &str) {
 pub(crate) async fn logout(top: &ArgMatches) -> Outcome {
     let target = auth::target(top, false)?;
     let _lock = target.store.lock()?;
-    let profile = target.store.profile(&target.profile)?;
-    let Some(stored) = profile.auth else {
+    let stored = match store::parse_profile(target.store.read_all()?.get(&target.profile)) {
+        Ok(profile) => profile.auth,
+        // What does not read cannot be revoked, only forgotten: logging out is how a user
+        // clears it, so it is removed rather than refused.
+        Err(unreadable) => {
+            target.store.update_locked(&target.profile, |entry| {
+                entry.remove("auth");
+            })?;
+            return print(&format!(
+                "Logged out (profile '{}'): its credential did not read ({unreadable}), so it \
+                 was removed without being revoked.",
+                target.profile
+            ));
+        }
+    };
+    let Some(stored) = stored else {
         return print(&format!(
             "No stored credentials for profile '{}'.",
             target.profile

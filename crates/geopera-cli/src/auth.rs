@@ -137,8 +137,7 @@ pub(crate) fn target(matches: &ArgMatches, use_url_sources: bool) -> Result<Targ
     let api_url = match from_command_line {
         Some(url) => url,
         None => store
-            .profile(&profile)?
-            .api_url
+            .api_url(&profile)?
             .unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
     };
     let api_url = api_url.trim().trim_end_matches('/').to_owned();

@@ -8,7 +8,9 @@
 //! file and a rename.
 //!
 //! Unlike the official CLI, an unreadable or unparsable file is an error rather than an empty
-//! store (its next write would otherwise erase every profile), and writers that refresh
+//! store (its next write would otherwise erase every profile), so is a profile member of
+//! another shape than the layout's (named, where reading it as absent would report a stored
+//! credential as no credential; `logout` removes such a credential), and writers that refresh
 //! tokens hold an advisory lock on a sibling `credentials.lock` file, so two processes
 //! refreshing at once do not lose a rotated refresh token. The lock lives in its own file
 //! because the credentials file is replaced by rename, which would leave a lock on the old
@@ -139,8 +141,35 @@ impl Store {
     }
 
     /// One profile's entry (empty when absent).
+    ///
+    /// # Errors
+    ///
+    /// The file does not read, or a member of the profile has a shape neither CLI writes.
     pub(crate) fn profile(&self, name: &str) -> Result<Profile, Failure> {
-        Ok(parse_profile(self.read_all()?.get(name)))
+        parse_profile(self.read_all()?.get(name)).map_err(|e| self.unreadable(name, &e))
+    }
+
+    /// One profile's `api_url`, without reading the rest of it.
+    pub(crate) fn api_url(&self, name: &str) -> Result<Option<String>, Failure> {
+        match self.read_all()?.get(name) {
+            Some(Value::Object(entry)) => {
+                parse_api_url(entry).map_err(|e| self.unreadable(name, &e))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The failure that names an unreadable member, the profile and the file.
+    fn unreadable(&self, name: &str, unreadable: &Unreadable) -> Failure {
+        // Logging out keeps `api_url` and needs it; a login given the URL replaces both.
+        let remedy = match unreadable.member {
+            "api_url" => "'geopera login --api-url URL' to replace the profile",
+            _ => "'geopera logout' or 'geopera login' to replace the credential",
+        };
+        Failure::other(format!(
+            "{}, profile '{name}': {unreadable}; fix it, or run {remedy}",
+            self.path().display(),
+        ))
     }
 
     /// Replaces the whole file atomically: a 0600 temporary file beside it, then a rename.
@@ -214,33 +243,91 @@ impl Store {
     }
 }
 
-/// The typed view of a profile entry; members of unknown shape read as absent.
-pub(crate) fn parse_profile(value: Option<&Value>) -> Profile {
-    let Some(Value::Object(entry)) = value else {
-        return Profile::default();
+/// A member of a stored profile with a shape neither CLI writes: named, so that the user can
+/// fix it, rather than read as absent (which would say "not signed in" about a profile that
+/// holds a credential).
+#[derive(Debug, PartialEq)]
+pub(crate) struct Unreadable {
+    /// The member's path inside the profile, e.g. `auth.api_key`; empty for the profile itself.
+    pub(crate) member: &'static str,
+    /// What it must be.
+    pub(crate) expected: &'static str,
+}
+
+/// The typed view of a profile entry. An absent member, `null` or an empty string reads as
+/// absent; any other shape than the official layout's is [`Unreadable`].
+pub(crate) fn parse_profile(value: Option<&Value>) -> Result<Profile, Unreadable> {
+    let entry = match value {
+        None | Some(Value::Null) => return Ok(Profile::default()),
+        Some(Value::Object(entry)) => entry,
+        Some(_) => return Err(unreadable("", "a JSON object")),
     };
-    let text = |map: &Map<String, Value>, key: &str| {
-        map.get(key)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
+    Ok(Profile {
+        api_url: parse_api_url(entry)?,
+        auth: parse_auth(entry)?,
+    })
+}
+
+/// The profile's `api_url`, read alone: the one member a logout needs, so that it can still
+/// remove a credential that does not read.
+pub(crate) fn parse_api_url(entry: &Map<String, Value>) -> Result<Option<String>, Unreadable> {
+    text(entry, "api_url", "api_url")
+}
+
+fn parse_auth(entry: &Map<String, Value>) -> Result<Option<Auth>, Unreadable> {
     let auth = match entry.get("auth") {
-        Some(Value::Object(auth)) => match auth.get("type").and_then(Value::as_str) {
-            Some("oauth") => text(auth, "access_token").map(|access_token| Auth::OAuth {
-                access_token,
-                refresh_token: text(auth, "refresh_token"),
-                expires_at: auth.get("expires_at").and_then(Value::as_f64),
-                scope: text(auth, "scope"),
-            }),
-            Some("api_key") => text(auth, "api_key").map(Auth::ApiKey),
-            _ => None,
-        },
-        _ => None,
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(auth)) => auth,
+        Some(_) => return Err(unreadable("auth", "a JSON object")),
     };
-    Profile {
-        api_url: text(entry, "api_url"),
-        auth,
+    let required = |member, path| {
+        text(auth, member, path)?.ok_or_else(|| unreadable(path, "a non-empty string"))
+    };
+    match auth.get("type").and_then(Value::as_str) {
+        Some("oauth") => Ok(Some(Auth::OAuth {
+            access_token: required("access_token", "auth.access_token")?,
+            refresh_token: text(auth, "refresh_token", "auth.refresh_token")?,
+            expires_at: match auth.get("expires_at") {
+                None | Some(Value::Null) => None,
+                Some(Value::Number(at)) => at.as_f64(),
+                Some(_) => {
+                    return Err(unreadable(
+                        "auth.expires_at",
+                        "a number of seconds since the Unix epoch",
+                    ))
+                }
+            },
+            scope: text(auth, "scope", "auth.scope")?,
+        })),
+        Some("api_key") => Ok(Some(Auth::ApiKey(required("api_key", "auth.api_key")?))),
+        _ => Err(unreadable("auth.type", "\"oauth\" or \"api_key\"")),
+    }
+}
+
+/// An optional string member; `path` names it in the error.
+fn text(
+    map: &Map<String, Value>,
+    key: &str,
+    path: &'static str,
+) -> Result<Option<String>, Unreadable> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if text.is_empty() => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(unreadable(path, "a string")),
+    }
+}
+
+fn unreadable(member: &'static str, expected: &'static str) -> Unreadable {
+    Unreadable { member, expected }
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.member {
+            "" => write!(f, "the profile must be {}", self.expected),
+            member => write!(f, "{member} must be {}", self.expected),
+        }
     }
 }
 

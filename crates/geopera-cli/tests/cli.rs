@@ -502,6 +502,62 @@ fn a_refused_api_key_is_not_saved_and_an_unparsable_file_is_an_error() {
 }
 
 #[test]
+fn a_stored_credential_of_the_wrong_shape_is_named_and_logout_clears_it() {
+    let s = setup();
+    let url = s.emulator.base_url();
+    // A key stored as a number: before, the profile read as signed out.
+    let stored = serde_json::json!({
+        "default": {"api_url": url, "auth": {"type": "api_key", "api_key": 7}},
+        "other": {"api_url": url, "auth": {"type": "client_secret", "secret": "s"}},
+    });
+    s.store_credentials(&stored.to_string());
+    let output = s
+        .bare()
+        .args(["orders", "list"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("profile 'default': auth.api_key must be a string"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("no credentials"), "{stderr}");
+    let output = s
+        .bare()
+        .args(["whoami", "--profile", "other"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("auth.type must be \"oauth\" or \"api_key\""),
+        "{stderr}"
+    );
+    assert_eq!(s.credentials(), stored, "nothing is rewritten by a read");
+
+    // Logging out forgets what does not read, keeps the URL and the other profile.
+    let output = s.bare().arg("logout").output().expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("auth.api_key must be a string"));
+    assert_eq!(
+        s.credentials()["default"],
+        serde_json::json!({"api_url": url})
+    );
+    assert_eq!(s.credentials()["other"], stored["other"]);
+
+    // An unreadable URL names the login that replaces it.
+    s.store_credentials(r#"{"default": {"api_url": 5}}"#);
+    let output = s.bare().arg("whoami").output().expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("api_url must be a string") && stderr.contains("login --api-url"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn exit_codes_for_api_errors_usage_errors_and_network_failures() {
     let s = setup();
     let output = s
