@@ -136,9 +136,19 @@ async fn asset(
     ApiPath((kind, file)): ApiPath<(String, String)>,
     uri: Uri,
 ) -> Response {
+    // One spelling per file. Without this, an empty, `.` or `..` segment, or a signed kind
+    // in other letters, would name a signed file by a path the signature is never asked for.
+    let aliased = |segment: &str| matches!(segment, "" | "." | "..");
+    if aliased(&kind) || file.split('/').any(aliased) {
+        return ApiError::not_found("no asset at this path: it has an empty, '.' or '..' segment")
+            .into_response();
+    }
     // A finished job's files, and items' assets given for download, are behind signed
     // links that expire.
-    if crate::downloads::SIGNED_KINDS.contains(&kind.as_str()) {
+    let signed = crate::downloads::SIGNED_KINDS
+        .iter()
+        .any(|signed| signed.eq_ignore_ascii_case(&kind));
+    if signed {
         let now = shared.clock.now_secs();
         if let Err(refused) = shared.download_key.check(uri.path(), uri.query(), now) {
             return refused.into_response();

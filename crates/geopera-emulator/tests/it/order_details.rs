@@ -1,6 +1,8 @@
 //! Tags, coverage and deliverables of an order: read from the order the caller placed, and
 //! another organization's order is 404.
 
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use serde_json::json;
@@ -34,6 +36,24 @@ fn a_fulfilled_order_lists_expiring_deliverables_its_tags_and_its_coverage() {
     let bare = href.split('?').next().unwrap_or_default();
     let unsigned = api.http.get(bare).send().expect("asset request");
     assert_eq!(unsigned.status().as_u16(), 403);
+    // Nor by another spelling of its path, sent as written (a URL parser would tidy them).
+    let path = &bare[api.emu.base_url().len()..];
+    let rest = path.strip_prefix("/assets/order/").expect("an order file");
+    for alias in [
+        format!("/assets//order/{rest}"),
+        format!("/assets/Order/{rest}"),
+        format!("/assets/x/../order/{rest}"),
+        format!("/assets/x/%2e%2e/order/{rest}"),
+        format!("/assets/order/./{rest}"),
+        format!(
+            "{}?{}",
+            path.replacen("/order/", "/ORDER/", 1),
+            &href[bare.len() + 1..]
+        ),
+    ] {
+        let status = status_as_sent(api.emu.addr(), &alias);
+        assert!(matches!(status, 403 | 404), "{alias}: {status}");
+    }
     let expires_at = assets["assets"][0]["expires_at"].as_str().expect("expiry");
     assert_eq!(
         expires_at,
@@ -71,6 +91,25 @@ fn a_fulfilled_order_lists_expiring_deliverables_its_tags_and_its_coverage() {
         let theirs = api.call_as(&other, op, json!({"order_id": order}));
         assert_eq!(theirs.status, 404, "{op}");
     }
+}
+
+/// The status of a GET of `target` exactly as written: no client library in between to
+/// normalize its path.
+fn status_as_sent(addr: SocketAddr, target: &str) -> u16 {
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout set");
+    let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .expect("request written");
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).expect("a status line");
+    let text = String::from_utf8_lossy(&head);
+    text[9..12]
+        .parse()
+        .unwrap_or_else(|_| panic!("no status in {text:?}"))
 }
 
 fn tasking_order(api: &Api) -> String {
