@@ -31,13 +31,42 @@ pub enum ApiError {
     Validation(Vec<ValidationError>),
 }
 
+/// The longest message an error carries, in bytes. Messages quote what the request named
+/// (an id, a header); an answer with a side effect is kept for its idempotency key for a day,
+/// so without a bound every 2 MiB id sent with a fresh key would be held twice over.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// `text`, or its beginning and end around a note of how much was left out when it is longer
+/// than [`MAX_MESSAGE_BYTES`]: the end usually says what went wrong ("... not found").
+pub fn clipped(text: String) -> String {
+    if text.len() <= MAX_MESSAGE_BYTES {
+        return text;
+    }
+    let keep = MAX_MESSAGE_BYTES / 2 - 32;
+    // `str::floor_char_boundary` is newer than our rust-version.
+    let mut head_end = keep;
+    while !text.is_char_boundary(head_end) {
+        head_end -= 1;
+    }
+    let mut tail_start = text.len() - keep;
+    while !text.is_char_boundary(tail_start) {
+        tail_start += 1;
+    }
+    format!(
+        "{}[... {} bytes left out ...]{}",
+        &text[..head_end],
+        tail_start - head_end,
+        &text[tail_start..]
+    )
+}
+
 impl ApiError {
     /// A problem with the standard title of its status.
     pub fn problem(status: StatusCode, detail: impl Into<String>) -> Self {
         ApiError::Problem {
             status,
             title: title_of(status),
-            detail: detail.into(),
+            detail: clipped(detail.into()),
             headers: Vec::new(),
         }
     }
@@ -63,7 +92,7 @@ impl ApiError {
         path.extend(loc.iter().map(|step| LocItem::from(*step)));
         ApiError::Validation(vec![ValidationError::new(
             path,
-            format!("Value error, {}", msg.into()),
+            clipped(format!("Value error, {}", msg.into())),
             "value_error",
         )])
     }
@@ -72,7 +101,7 @@ impl ApiError {
     pub fn invalid_header(name: &str, msg: impl Into<String>) -> Self {
         ApiError::Validation(vec![ValidationError::new(
             vec![LocItem::from("header"), LocItem::from(name)],
-            format!("Value error, {}", msg.into()),
+            clipped(format!("Value error, {}", msg.into())),
             "value_error",
         )])
     }

@@ -40,3 +40,29 @@ fn problems_render_problem_json() {
     assert_eq!(body["status"], 401);
     assert_eq!(reply.headers.len(), 1);
 }
+
+#[test]
+fn a_long_message_keeps_its_beginning_and_end_within_the_bound() {
+    // Multi-byte characters on both cuts: the clip must land between characters.
+    let id = "é".repeat(50_000);
+    let detail = match ApiError::not_found(format!("order '{id}' not found")) {
+        ApiError::Problem { detail, .. } => detail,
+        other => panic!("not a problem: {other:?}"),
+    };
+    assert!(detail.len() <= MAX_MESSAGE_BYTES, "{} bytes", detail.len());
+    assert!(detail.starts_with("order 'éé"), "{detail}");
+    assert!(detail.ends_with("éé' not found"), "{detail}");
+    assert!(detail.contains(" bytes left out "), "{detail}");
+
+    let short = "item 'it_1' not found";
+    assert!(matches!(
+        ApiError::not_found(short),
+        ApiError::Problem { detail, .. } if detail == short
+    ));
+    let body = ApiError::invalid(&["name"], "x".repeat(5_000))
+        .into_reply()
+        .body;
+    let body: Value = serde_json::from_slice(&body).expect("json");
+    let msg = body["detail"][0]["msg"].as_str().expect("a message");
+    assert!(msg.len() <= MAX_MESSAGE_BYTES && msg.starts_with("Value error, xx"));
+}

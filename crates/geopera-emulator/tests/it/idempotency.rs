@@ -118,3 +118,29 @@ fn a_blank_long_or_non_ascii_key_is_refused_not_ignored() {
     assert_eq!(api.call_with("billing.topup", &body, &headers).status, 201);
     assert_eq!(api.emu.executed("billing.topup"), 1, "replayed");
 }
+
+#[test]
+fn an_answer_kept_for_its_key_quotes_a_huge_id_in_a_bounded_message() {
+    let api = Api::start();
+    let key = format!("Bearer {}", api.emu.api_key());
+    // A 1 MiB id: the 404 used to quote it whole, and the answer is kept for a day.
+    let huge = "k".repeat(1 << 20);
+    let body = json!({ "key_id": huge });
+    let headers = [
+        ("authorization", key.as_str()),
+        ("idempotency-key", "big-1"),
+    ];
+    let first = api.call_with("api_keys.revoke", &body, &headers);
+    assert_eq!(first.status, 404);
+    assert!(first.body.len() < 2_048, "{} bytes", first.body.len());
+    let detail = first.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(detail.starts_with("API key 'kkk"), "{detail}");
+    assert!(detail.contains("bytes left out"), "{detail}");
+    // Still the stored answer, replayed as it was.
+    let again = api.call_with("api_keys.revoke", &body, &headers);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body, first.body);
+}
