@@ -94,7 +94,10 @@
 //! - No grant escalation: `api_keys.create` grants only what the calling credential covers
 //!   itself, read as patterns (`orders:*` may grant `orders:read` or `orders:*`, never
 //!   `*:read` or `*`); anything wider is 403 problem+json naming the grant. Without
-//!   `permissions` the new key gets the caller's grants.
+//!   `permissions` the new key gets the caller's grants. A key (or a session it signed in
+//!   with) that has a `rate_limit` or an expiry mints no key with a higher limit or a later
+//!   expiry (403, naming each), and a key it mints without them gets its own: a limit set on
+//!   a key is not shed by minting a child. Revoking a key does not revoke keys it minted.
 //! - No unknown scopes: a permission must be an operation's scope, its `resource:*` or
 //!   `*:action` form, or `*`; otherwise 422 at `["body", "permissions", i]`.
 //! - Bounded keys: at most [`MAX_KEY_PERMISSIONS`] (64) permissions of at most

@@ -21,7 +21,7 @@ use crate::faults::deliver;
 use crate::faults::select::Injected;
 use crate::idempotency::{fingerprint, Begin};
 use crate::oidc::{identify, presented_token};
-use crate::ops::{self, Ctx};
+use crate::ops::{self, Ctx, KeyBounds};
 use crate::scopes::grants;
 use crate::state::Shared;
 
@@ -48,6 +48,8 @@ struct Caller {
     anonymous: bool,
     /// The key's id and its own calls-per-minute, when it was minted with one.
     key_limit: Option<(String, u32)>,
+    /// When the key expires, when it does.
+    key_expires_at: Option<i64>,
 }
 
 /// Runs one call: the plan's faults first, for every caller; then authentication; then the
@@ -147,6 +149,7 @@ fn authenticate(
             grants: Vec::new(),
             anonymous: true,
             key_limit: None,
+            key_expires_at: None,
         });
     }
     let Some(token) = presented_token(headers) else {
@@ -162,6 +165,7 @@ fn authenticate(
         grants: identity.grants.to_vec(),
         anonymous: false,
         key_limit: identity.key_limit.map(|(key, cap)| (key.to_owned(), cap)),
+        key_expires_at: identity.key_expires_at,
     })
 }
 
@@ -339,6 +343,10 @@ async fn execute(
         op,
         org: &caller.org,
         grants: &caller.grants,
+        key_bounds: KeyBounds {
+            rate_limit: caller.key_limit.as_ref().map(|(_, cap)| *cap),
+            expires_at: caller.key_expires_at,
+        },
     };
     ops::execute(&ctx, input)
         .await

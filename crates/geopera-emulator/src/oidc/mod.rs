@@ -141,6 +141,7 @@ impl User {
             org: self.org.clone(),
             grants: self.grants.clone(),
             key_limit: None,
+            key_expires_at: None,
         }
     }
 }
@@ -607,6 +608,7 @@ fn grant(shared: &Shared, headers: &HeaderMap, form: &Form) -> Result<Issued, OA
                 org: key.org.clone(),
                 grants: key.grants.clone(),
                 key_limit: key.rate_limit.map(|cap| (key.id.clone(), cap)),
+                key_expires_at: key.expires_at,
             };
             let (scope, grants) = grant_scope(form.get("scope"), &principal.grants)?;
             principal.grants = grants;
@@ -814,6 +816,8 @@ pub(crate) struct Identity<'a> {
     pub grants: &'a [String],
     /// A key's id and its own calls per minute.
     pub key_limit: Option<(&'a str, u32)>,
+    /// When a key (or the key a session was started with) expires; `None` for users.
+    pub key_expires_at: Option<i64>,
 }
 
 /// Who a presented token is: an API key, the demo session token, or a signed-in session's
@@ -845,6 +849,7 @@ pub(crate) fn identify<'a>(
             scope: None,
             grants: &key.grants,
             key_limit: key.rate_limit.map(|cap| (key.id.as_str(), cap)),
+            key_expires_at: key.expires_at.filter(|_| !key.session),
         });
     }
     match inner.oidc.authenticate(token, now) {
@@ -861,6 +866,7 @@ pub(crate) fn identify<'a>(
                     .key_limit
                     .as_ref()
                     .map(|(key, cap)| (key.as_str(), *cap)),
+                key_expires_at: principal.key_expires_at,
             })
         }
         Err(Rejected::Expired) => Err("the access token has expired"),

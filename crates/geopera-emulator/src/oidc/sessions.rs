@@ -91,6 +91,9 @@ pub struct Principal {
     pub grants: Vec<String>,
     /// A key's own calls-per-minute, carried into its sessions.
     pub key_limit: Option<(String, u32)>,
+    /// A key's expiry (Unix seconds), carried into its sessions: no key they mint outlives it.
+    #[serde(default)]
+    pub key_expires_at: Option<i64>,
 }
 
 /// The grant a session started with.

@@ -82,10 +82,13 @@ pub(crate) fn revoke(ctx: &Ctx<'_>, input: ApiKeyRevokeInput) -> Outcome {
 }
 
 /// The checks `api_keys.create` makes beyond the input shape: bounded permissions of known
-/// scopes, a bounded lifetime and rate limit (422, every failure listed), and no grant the caller does
-/// not hold itself (403), so a key can never mint a stronger one.
+/// scopes, a bounded lifetime and rate limit (422, every failure listed), and nothing beyond
+/// the calling key itself (403): no grant it does not hold, no more calls a minute than its
+/// own limit, no expiry after its own. A key can never mint a stronger one, so a limit set on
+/// a key cannot be shed by minting a child.
 ///
-/// Without `permissions` the new key gets the caller's own grants.
+/// Without `permissions` the new key gets the caller's own grants; without `rate_limit` or
+/// `expires_in_days`, the calling key's own limit and expiry, when it has them.
 fn checked(ctx: &Ctx<'_>, input: &ApiKeyCreateInput) -> Result<NewKey, ApiError> {
     let mut errors = Vec::new();
     let requested = input
@@ -109,25 +112,44 @@ fn checked(ctx: &Ctx<'_>, input: &ApiKeyCreateInput) -> Result<NewKey, ApiError>
         return Err(ApiError::Validation(errors));
     }
     let grants = requested.unwrap_or_else(|| ctx.grants.to_vec());
+    let expires_at = input
+        .expires_in_days
+        .map(|days| ctx.now().saturating_add(days.saturating_mul(86_400)));
+    let bounds = ctx.key_bounds;
+    let mut refused = Vec::new();
     let beyond: Vec<String> = grants
         .iter()
         .filter(|wanted| !ctx.grants.iter().any(|held| covers(held, wanted)))
         .map(|wanted| format!("'{wanted}'"))
         .collect();
     if !beyond.is_empty() {
-        return Err(ApiError::problem(
-            StatusCode::FORBIDDEN,
-            format!(
-                "cannot grant {}: a new key may only hold grants the calling credential holds",
-                beyond.join(", ")
-            ),
+        refused.push(format!(
+            "cannot grant {}: a new key may only hold grants the calling credential holds",
+            beyond.join(", ")
         ));
     }
+    if let (Some(asked), Some(own)) = (rate_limit, bounds.rate_limit) {
+        if asked > own {
+            refused.push(format!(
+                "cannot allow {asked} calls a minute: the calling key is limited to {own}"
+            ));
+        }
+    }
+    if let (Some(asked), Some(own)) = (expires_at, bounds.expires_at) {
+        if asked > own {
+            refused.push(format!(
+                "cannot last until {}: the calling key expires at {}",
+                format_date_time(asked),
+                format_date_time(own)
+            ));
+        }
+    }
+    if !refused.is_empty() {
+        return Err(ApiError::problem(StatusCode::FORBIDDEN, refused.join("; ")));
+    }
     let mut key = NewKey::new(ctx.org, &input.name, grants);
-    key.expires_at = input
-        .expires_in_days
-        .map(|days| ctx.now().saturating_add(days.saturating_mul(86_400)));
-    key.rate_limit = rate_limit;
+    key.expires_at = expires_at.or(bounds.expires_at);
+    key.rate_limit = rate_limit.or(bounds.rate_limit);
     Ok(key)
 }
 

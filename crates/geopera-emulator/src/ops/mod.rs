@@ -61,6 +61,18 @@ pub(crate) struct Ctx<'a> {
     pub org: &'a str,
     /// The grants of the calling credential.
     pub grants: &'a [String],
+    /// What the calling key is held to, which a key it mints may not exceed (nothing for a
+    /// user's session).
+    pub key_bounds: KeyBounds,
+}
+
+/// A calling key's own limits.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct KeyBounds {
+    /// Its calls per minute, when it was minted with a limit.
+    pub rate_limit: Option<u32>,
+    /// When it expires (Unix seconds), when it does.
+    pub expires_at: Option<i64>,
 }
 
 impl Ctx<'_> {

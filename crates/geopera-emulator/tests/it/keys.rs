@@ -226,6 +226,75 @@ fn megabyte_permission_lists_are_refused_and_the_key_list_stays_small() {
 }
 
 #[test]
+fn a_key_mints_no_key_with_more_calls_a_minute_or_a_longer_life_than_its_own() {
+    let api = Api::start();
+    let parent = api.call(
+        "api_keys.create",
+        json!({"name": "parent", "rate_limit": 50, "expires_in_days": 2}),
+    );
+    assert_eq!(parent.status, 200);
+    let parent = parent.json();
+    let secret = parent["key"].as_str().expect("secret").to_owned();
+
+    // Asking for more is refused, each reason named.
+    let wider = create(
+        &api,
+        &secret,
+        json!({"name": "wider", "rate_limit": 51, "expires_in_days": 3}),
+    );
+    assert_eq!(wider.status, 403, "{:?}", wider.body);
+    let detail = wider.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(detail.contains("limited to 50"), "{detail}");
+    assert!(detail.contains("expires at"), "{detail}");
+
+    // Asking for nothing inherits the parent's limit and expiry; asking for less is kept.
+    let child = create(&api, &secret, json!({"name": "child"}));
+    assert_eq!(child.status, 200, "{:?}", child.body);
+    let child = child.json();
+    assert_eq!(child["rate_limit"], 50);
+    assert_eq!(child["expires_at"], parent["expires_at"]);
+    let narrower = create(
+        &api,
+        &secret,
+        json!({"name": "narrower", "rate_limit": 2, "expires_in_days": 1}),
+    );
+    assert_eq!(narrower.status, 200);
+    assert_eq!(narrower.json()["rate_limit"], 2);
+
+    // The same through a session the key signed in with.
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "geopera"),
+        ("client_secret", secret.as_str()),
+    ];
+    let token = api
+        .http
+        .post(format!(
+            "{}/realms/public/protocol/openid-connect/token",
+            api.emu.base_url()
+        ))
+        .form(&form)
+        .send()
+        .expect("token request");
+    assert_eq!(token.status().as_u16(), 200);
+    let token: serde_json::Value = token.json().expect("token answer");
+    let session = token["access_token"].as_str().expect("access token");
+    let through_session = create(&api, session, json!({"name": "s", "rate_limit": 51}));
+    assert_eq!(through_session.status, 403, "{:?}", through_session.body);
+    let inherited = create(&api, session, json!({"name": "s"}));
+    assert_eq!(inherited.json()["rate_limit"], 50);
+    assert_eq!(inherited.json()["expires_at"], parent["expires_at"]);
+
+    // A key without limits mints keys without them, as before.
+    let free = api.call("api_keys.create", json!({"name": "free"})).json();
+    assert_eq!(free["rate_limit"], json!(null));
+    assert_eq!(free["expires_at"], json!(null));
+}
+
+#[test]
 fn a_key_minted_with_a_rate_limit_gets_that_many_calls_per_minute() {
     let clock = ManualClock::new();
     let api = Api::with(
