@@ -84,6 +84,17 @@ pub(crate) enum Held {
     Stored(Auth),
 }
 
+impl Held {
+    /// Keeps the credential out of every message printed from now on: called wherever one is
+    /// about to be sent.
+    fn hide(&self) {
+        match self {
+            Held::Env(token) => crate::hidden::hide(token),
+            Held::Stored(auth) => auth.hide(),
+        }
+    }
+}
+
 impl std::fmt::Debug for Held {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -194,10 +205,15 @@ fn same_origin(a: &str, b: &str) -> bool {
 /// server they name, and is used as given.
 pub(crate) async fn held(target: &Target, refresh: bool) -> Result<Option<Held>, Failure> {
     if let Some(token) = env("GEOPERA_API_TOKEN")? {
-        return Ok(Some(Held::Env(token.trim().to_owned())));
+        let held = Held::Env(token.trim().to_owned());
+        held.hide();
+        return Ok(Some(held));
     }
     let profile = target.store.profile(&target.profile)?;
     let stored = profile.auth;
+    if let Some(auth) = &stored {
+        auth.hide();
+    }
     let stored_for = profile.api_url.as_deref().unwrap_or(DEFAULT_API_URL);
     if stored.is_some() && !same_origin(stored_for, &target.api_url) {
         return Err(Failure::other(format!(
@@ -396,6 +412,7 @@ pub(crate) fn refresh_refused() -> Failure {
 /// Writes a session to the profile, keeping its `api_url` (or adding the target's when it has
 /// none). `locked` says whether the caller already holds the file lock.
 pub(crate) fn save_oauth(target: &Target, auth: &Auth, locked: bool) -> Result<(), Failure> {
+    auth.hide();
     let Auth::OAuth {
         access_token,
         refresh_token,
@@ -474,6 +491,7 @@ pub(crate) fn client(
         geopera::ClientBuilder<geopera::Geopera>,
     ) -> geopera::ClientBuilder<geopera::Geopera>,
 ) -> Result<(geopera::Geopera, Option<Captured>), Failure> {
+    held.hide();
     let built = |builder: geopera::ClientBuilder<geopera::Geopera>| {
         let builder = configure(builder.base_url(target.api_url.clone()));
         shared_budget(target, builder)?
@@ -553,6 +571,7 @@ pub(crate) fn store_captured(target: &Target, captured: Option<Captured>) -> Res
 
 /// The header that carries a credential, with the secret itself.
 pub(crate) fn header(held: &Held) -> (&'static str, String) {
+    held.hide();
     match held {
         Held::Env(token) if !token.starts_with("gpra_") => {
             ("Authorization", format!("Bearer {token}"))

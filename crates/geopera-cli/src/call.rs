@@ -208,7 +208,7 @@ fn print_dry_run(
             } else {
                 ""
             };
-            text.push_str(&format!("{name}: {scheme}[redacted]\n"));
+            text.push_str(&format!("{name}: {scheme}{}\n", crate::hidden::REDACTED));
         }
         None => text.push_str("# no credentials: run 'geopera login' or set GEOPERA_API_TOKEN\n"),
     }

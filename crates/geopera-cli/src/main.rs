@@ -22,6 +22,7 @@ mod auth;
 mod call;
 mod failure;
 mod files;
+mod hidden;
 mod jq;
 mod json;
 mod ordered;

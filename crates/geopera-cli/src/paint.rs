@@ -63,12 +63,13 @@ pub(crate) fn inert(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Prints one line of a failure on stderr after `Error:`.
+/// Prints one line of a failure on stderr after `Error:`, without any credential the process
+/// holds ([`crate::hidden`]).
 pub(crate) fn error(line: &str) {
     labelled(ERROR, "Error:", line);
 }
 
-/// Prints a warning on stderr after `Warning:`.
+/// Prints a warning on stderr after `Warning:`, without any credential the process holds.
 pub(crate) fn warning(line: &str) {
     labelled(WARNING, "Warning:", line);
 }
@@ -77,7 +78,7 @@ fn labelled(style: Style, label: &str, line: &str) {
     let mut text = String::new();
     push(&mut text, style, label, stderr());
     text.push(' ');
-    text.push_str(&inert(line));
+    text.push_str(&inert(&crate::hidden::redacted(line)));
     to_stderr(&text);
 }
 

@@ -61,6 +61,25 @@ impl std::fmt::Debug for Auth {
     }
 }
 
+impl Auth {
+    /// Keeps this credential's secrets out of every message printed from now on.
+    pub(crate) fn hide(&self) {
+        match self {
+            Auth::OAuth {
+                access_token,
+                refresh_token,
+                ..
+            } => {
+                crate::hidden::hide(access_token);
+                if let Some(refresh_token) = refresh_token {
+                    crate::hidden::hide(refresh_token);
+                }
+            }
+            Auth::ApiKey(key) => crate::hidden::hide(key),
+        }
+    }
+}
+
 /// One profile's entry.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Profile {

@@ -3195,3 +3195,55 @@ fn op_with_out_on_a_json_operation_is_a_usage_error_and_sends_nothing() {
         .expect("the tile")
         .starts_with(PNG_SIGNATURE));
 }
+
+#[test]
+fn a_credential_the_server_quotes_back_is_never_printed() {
+    let s = setup();
+    for token in [
+        "gpra_5ec7e75ec7e75ec7e75ec7e75ec7e75e",
+        "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.quoted-bearer",
+    ] {
+        let answers: [(&'static str, u16, String); 4] = [
+            (
+                "application/problem+json",
+                401,
+                format!(r#"{{"title":"Unauthorized","status":401,"detail":"bad key {token}"}}"#),
+            ),
+            (
+                "application/problem+json",
+                403,
+                // JSON-escaped in the answer, so only the decoded message holds it.
+                format!(
+                    r#"{{"title":"Forbidden","status":403,"detail":"key {} lacks a scope"}}"#,
+                    token.replace('_', "\\u005f")
+                ),
+            ),
+            (
+                "application/json",
+                422,
+                format!(
+                    r#"{{"detail":[{{"loc":["body","{token}"],"msg":"bad {token}","type":"x"}}]}}"#
+                ),
+            ),
+            (
+                "text/html",
+                200,
+                format!("<html>your key is {token}</html>"),
+            ),
+        ];
+        for (content_type, status, body) in answers {
+            let url = typed_test_server(content_type, 1, move |_| (status, body.clone()));
+            let output = s
+                .bare()
+                .env("GEOPERA_API_URL", &url)
+                .env("GEOPERA_API_TOKEN", token)
+                .args(["orders", "list"])
+                .output()
+                .expect("geopera runs");
+            let stderr = text(&output.stderr);
+            assert_ne!(output.status.code(), Some(0), "{status}: {stderr}");
+            assert!(!stderr.contains(token), "{status}: {stderr}");
+            assert!(stderr.contains("[redacted]"), "{status}: {stderr}");
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The credentials this process holds, kept out of every message it prints.
+//!
+//! Messages quote what servers answer (a problem's `detail`, a validation message, the start
+//! of an answer that is not JSON, a redirect's `Location`), and a server may quote the
+//! credential it was sent: a proxy's error page, a misconfigured gateway, a hostile host
+//! behind a wrong `--api-url`. Those answers reach the message as they came, so each
+//! credential is noted here when the process takes it up (from the environment, the
+//! credentials file, a sign-in or a refresh), and `Error:` and `Warning:` lines are cleaned
+//! on their way out, whatever path built them.
+
+use std::borrow::Cow;
+use std::sync::Mutex;
+
+/// What replaces a credential in a message, as the SDK writes it.
+pub(crate) const REDACTED: &str = "[redacted]";
+
+/// Credentials shorter than this are not looked for: a short value would blank out ordinary
+/// words of every message. No credential the API issues is that short.
+const MIN_CHARS: usize = 8;
+
+static HIDDEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Notes `secret`, so that no message printed from now on shows it.
+pub(crate) fn hide(secret: &str) {
+    let secret = secret.trim();
+    if secret.chars().count() < MIN_CHARS {
+        return;
+    }
+    let mut hidden = HIDDEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !hidden.iter().any(|known| known == secret) {
+        hidden.push(secret.to_owned());
+    }
+}
+
+/// `text` with every credential noted so far replaced by [`REDACTED`].
+pub(crate) fn redacted(text: &str) -> Cow<'_, str> {
+    let hidden = HIDDEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut text = Cow::Borrowed(text);
+    // Longest first, so a credential that contains another is replaced whole.
+    let mut secrets: Vec<&String> = hidden.iter().collect();
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    for secret in secrets {
+        if text.contains(secret.as_str()) {
+            text = Cow::Owned(text.replace(secret.as_str(), REDACTED));
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+#[path = "hidden_tests.rs"]
+mod tests;
