@@ -98,9 +98,9 @@ fn count_items(page: &Value) -> usize {
 /// `limit`/`offset`, `page`/`size` or `limit`/`page`, stopping on an empty or short page, past
 /// `totalPages`, or without a cursor. A cursor that comes round again also stops the walk, and
 /// [`advance`](Self::advance) reports it as [`Error::RepeatedCursor`], since the server named a
-/// next page that the walk does not fetch; and an offset or page-number walk answered the same
-/// page twice (its first and last item unchanged) stops with [`Error::RepeatedPage`], since
-/// the server ignored where it asked to go on from. Past the largest `offset` or `page` a body
+/// next page that the walk does not fetch; and a walk answered the same page twice (its first
+/// and last item unchanged) stops with [`Error::RepeatedPage`], since the server ignored where
+/// it asked to go on from (an `offset`, a `page`, or a cursor it handed out itself). Past the largest `offset` or `page` a body
 /// can hold, a walk ends.
 ///
 /// ```
@@ -111,9 +111,9 @@ fn count_items(page: &Value) -> usize {
 /// let body = json!({"host_name": "earthsearch-aws", "limit": 2});
 /// let mut walk = PageWalk::new(search, body.as_object().cloned().unwrap_or_default());
 ///
-/// walk.advance(&json!({"features": [{}, {}], "next": "c2"}), 2)?;
+/// walk.advance(&json!({"features": [{"id": "a"}, {"id": "b"}], "next": "c2"}), 2)?;
 /// assert_eq!(walk.next_body().map(|body| &body["next"]), Some(&json!("c2")));
-/// walk.advance(&json!({"features": [{}], "next": null}), 1)?;
+/// walk.advance(&json!({"features": [{"id": "c"}], "next": null}), 1)?;
 /// assert!(walk.next_body().is_none(), "no cursor: the walk is over");
 /// # Ok::<(), geopera::Error>(())
 /// ```
@@ -125,8 +125,7 @@ pub struct PageWalk {
     /// Pages moved past so far.
     pages: u64,
     cursors: CursorTrail,
-    /// The first and last item of the last page of an offset or page-number walk, to tell a
-    /// page answered again.
+    /// The first and last item of the last page, to tell a page answered again.
     last_ends: Option<(Value, Value)>,
 }
 
@@ -179,17 +178,26 @@ impl PageWalk {
         }
         match self.info.paging {
             Paging::None => self.done = true,
-            Paging::Cursor => match page.get("next").and_then(Value::as_str) {
-                Some(next) if !next.is_empty() && self.cursors.first_visit(next) => {
-                    self.body
-                        .insert("next".into(), Value::String(next.to_owned()));
-                }
-                Some(next) if !next.is_empty() => {
+            Paging::Cursor => {
+                let next = page
+                    .get("next")
+                    .and_then(Value::as_str)
+                    .filter(|next| !next.is_empty());
+                if next.is_some_and(|next| !self.cursors.first_visit(next)) {
                     self.done = true;
                     return Err(Error::repeated_cursor(self.info.id, self.pages));
                 }
-                _ => self.done = true,
-            },
+                // A fresh cursor does not make a fresh page: a server that hands out new
+                // cursors to the same items would otherwise be walked for ever.
+                self.refuse_a_repeat(page)?;
+                match next {
+                    Some(next) => {
+                        self.body
+                            .insert("next".into(), Value::String(next.to_owned()));
+                    }
+                    None => self.done = true,
+                }
+            }
             Paging::Offset => {
                 self.refuse_a_repeat(page)?;
                 let limit = as_i64(&self.body, "limit").unwrap_or(count);
@@ -238,8 +246,8 @@ impl PageWalk {
     }
 
     /// Ends the walk with [`Error::RepeatedPage`] when `page` holds the same items as the page
-    /// before it, told by its first and last item: a server that ignores `offset` or `page`
-    /// answers the same page again for ever, and no cursor shows it.
+    /// before it, told by its first and last item: a server that ignores `offset` or `page`,
+    /// or mints a new cursor for the same page, answers it again for ever.
     fn refuse_a_repeat(&mut self, page: &Value) -> Result<(), Error> {
         let ends = items_in(page).and_then(|items| Some((items.first()?, items.last()?)));
         let repeated = match (&self.last_ends, ends) {

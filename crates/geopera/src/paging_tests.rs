@@ -131,9 +131,19 @@ fn a_walk_answered_the_same_page_again_stops_with_an_error() {
             json!({"page": 0, "size": 2}),
             json!({"content": [{"id": 1}, {"id": 2}]}),
         ),
+        (
+            "catalog.search",
+            json!({"host_name": "h", "limit": 2}),
+            json!({"features": [{"id": 1}, {"id": 2}], "next": "c1"}),
+        ),
     ] {
         let mut walk = walk(operation, body);
         advance(&mut walk, page.clone()).expect("a first page");
+        // A cursor walk is handed a fresh cursor with the same items.
+        let page = match page.get("next") {
+            Some(_) => json!({"features": page["features"].clone(), "next": "c2"}),
+            None => page,
+        };
         match advance(&mut walk, page) {
             Err(Error::RepeatedPage {
                 operation_id,

@@ -284,3 +284,35 @@ fn a_blocking_walk_stops_the_same_way_on_a_repeated_page() {
     let walked = items_list::items_blocking(&client, body).collect();
     assert_stopped_on_the_repeat(&server, walked);
 }
+
+#[tokio::test]
+async fn a_walk_stops_where_a_fresh_cursor_brings_the_same_page_again() {
+    // Every answer names a cursor never seen before, over the same item.
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+        let next = format!("{}x", body["next"].as_str().unwrap_or("c"));
+        let page = serde_json::json!({
+            "type": "FeatureCollection",
+            "features": [{"type": "Feature", "id": "same", "properties": {}}],
+            "next": next,
+        });
+        json(200, &[], &page.to_string())
+    });
+    let client = client_of(&server);
+    // At most three: a walk that does not stop would yield the item for ever.
+    let walked: Vec<_> = catalog_search::items(&client, CatalogSearchInput::new(HOST).limit(1))
+        .take(3)
+        .collect()
+        .await;
+    assert_eq!(walked.len(), 2, "the item once, then the error: {walked:?}");
+    assert_eq!(walked[0].as_ref().expect("an item").id, "same");
+    assert!(
+        matches!(
+            &walked[1],
+            Err(geopera::Error::RepeatedPage { pages: 1, .. })
+        ),
+        "{:?}",
+        walked[1]
+    );
+    assert_eq!(server.seen().len(), 2);
+}
