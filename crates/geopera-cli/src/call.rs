@@ -297,7 +297,7 @@ fn not_json(operation_id: &str, response: &Response<Value>, error: &serde_json::
     let mut excerpt: String = text
         .chars()
         .take(EXCERPT_CHARS)
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if crate::paint::steers(c) { ' ' } else { c })
         .collect();
     if text.chars().nth(EXCERPT_CHARS).is_some() {
         excerpt.push_str("...");

@@ -6,7 +6,8 @@
 //! SDK's behaviour. A `Value` also rounds numbers beyond `f64`/`u64`. So the raw answer is
 //! checked once with a full parse that keeps nothing, then re-indented token by token: member
 //! order, number spelling and string escapes stay exactly as the server sent them (only raw
-//! DEL and C1 control characters become `\u` escapes of the same string; see [`indent`]).
+//! DEL and C1 control characters and bidirectional formatting characters become `\u` escapes
+//! of the same string; see [`indent`]).
 
 use serde::de::IgnoredAny;
 
@@ -60,8 +61,9 @@ pub(crate) fn check(text: &str) -> Result<(), serde_json::Error> {
 /// Indents a JSON document with two spaces, keeping every token as written, coloured for a
 /// terminal when `colour`: member names, strings, numbers, booleans and null each in their
 /// style. Raw DEL and C1 control characters inside strings (valid JSON, unlike raw C0 ones)
-/// are written as `\u` escapes, the same string, so that a terminal never takes them for the
-/// start of an escape sequence. `None` when the text is not one valid JSON value, or nests
+/// and bidirectional formatting characters are written as `\u` escapes, the same string, so
+/// that a terminal never takes them for the start of an escape sequence or reorders the text
+/// around them ([`crate::paint::steers`]). `None` when the text is not one valid JSON value, or nests
 /// too deep (see [`too_deep`]).
 pub(crate) fn indent(text: &str, colour: bool) -> Option<String> {
     use crate::paint;
@@ -167,7 +169,7 @@ fn copy_string(chars: &mut impl Iterator<Item = char>, out: &mut String) {
     out.push('"');
     let mut escaped = false;
     for s in chars.by_ref() {
-        if s.is_control() {
+        if crate::paint::steers(s) {
             push_escaped(out, s);
             continue;
         }
@@ -182,22 +184,23 @@ fn copy_string(chars: &mut impl Iterator<Item = char>, out: &mut String) {
     }
 }
 
-/// A control character as the JSON escape `\u00XX`: inside a string the same text, and never
-/// an instruction to the terminal.
+/// A character that steers the terminal as the JSON escape `\uXXXX`: inside a string the same
+/// text, and never an instruction to the terminal.
 fn push_escaped(out: &mut String, c: char) {
     use std::fmt::Write as _;
     let _ = write!(out, "\\u{:04x}", u32::from(c));
 }
 
 /// Server text printed as it came (NDJSON lines, a jq result, a non-JSON answer) with every
-/// control character but the line break written as a JSON escape, for the reason above.
+/// character that steers the terminal but the line break written as a JSON escape, for the
+/// reason above.
 pub(crate) fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(|c| c.is_control() && c != '\n') {
+    if !text.chars().any(|c| crate::paint::steers(c) && c != '\n') {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if c.is_control() && c != '\n' {
+        if crate::paint::steers(c) && c != '\n' {
             push_escaped(&mut out, c);
         } else {
             out.push(c);

@@ -74,3 +74,17 @@ fn an_answer_nested_too_deep_is_not_indented() {
     assert_eq!(indent(&nested(30_000), false), None);
     assert_eq!(check(&nested(30_000)).ok(), Some(()), "valid all the same");
 }
+
+#[test]
+fn bidirectional_overrides_in_strings_are_escaped_and_mean_the_same() {
+    let raw = "{\"name\":\"file \u{202e}gnp.exe\"}";
+    for printed in [
+        indent(raw, false).expect("valid"),
+        compact(raw).expect("valid"),
+        escape_controls(raw).into_owned(),
+    ] {
+        assert!(printed.contains("file \\u202egnp.exe"), "{printed:?}");
+        let back: serde_json::Value = serde_json::from_str(&printed).expect("still JSON");
+        assert_eq!(back["name"], "file \u{202e}gnp.exe");
+    }
+}

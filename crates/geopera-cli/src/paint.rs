@@ -44,17 +44,28 @@ pub(crate) fn push(out: &mut String, style: Style, text: &str, on: bool) {
     }
 }
 
-/// Text from the server made safe to show on a terminal: every control character (C0, DEL and
-/// C1, among them ESC and CSI, which would start an escape sequence) is shown as `\u{..}`.
-/// A hostile answer can then neither recolour, retitle nor clear the user's terminal, nor
-/// hide text behind a carriage return.
+/// Whether `c` instructs a terminal rather than shows on it: a control character (C0, DEL and
+/// C1, among them ESC and CSI, which start escape sequences) or one of Unicode's
+/// bidirectional formatting characters (the embeddings, overrides and isolates, and the marks),
+/// which reorder the text around them so that what is read is not what was sent.
+pub(crate) fn steers(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// Text from the server made safe to show on a terminal: every character that [`steers`] it
+/// is shown as `\u{..}`. A hostile answer can then neither recolour, retitle nor clear the
+/// user's terminal, nor hide text behind a carriage return, nor reverse what it says.
 pub(crate) fn inert(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(steers) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if c.is_control() {
+        if steers(c) {
             let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
         } else {
             out.push(c);

@@ -19,3 +19,15 @@ fn styles_wrap_text_only_when_on() {
     push(&mut coloured, HEADING, "ID", true);
     assert_eq!(coloured, "\u{1b}[1mID\u{1b}[0m");
 }
+
+#[test]
+fn bidirectional_overrides_are_shown_not_obeyed() {
+    // A right-to-left override would show "gnp.exe" as "exe.png".
+    assert_eq!(inert("file \u{202e}gnp.exe"), "file \\u{202e}gnp.exe");
+    for c in [
+        '\u{061c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{2066}', '\u{2069}',
+    ] {
+        assert!(steers(c), "{c:?}");
+    }
+    assert!(!steers('é') && !steers('\u{200b}'));
+}
