@@ -258,10 +258,17 @@ pub(crate) fn render(
     }
     // One linear pass (it keeps nothing and is not limited in depth), then the depth, so a
     // deep answer is refused before any work that grows with it.
+    let ndjson = is_ndjson(response);
     match json::check(&text) {
+        // One line of NDJSON is one JSON document too, but it is printed as one line, as any
+        // other number of them: a reader that takes a line per item must not meet an indented
+        // object when a stream holds a single item.
+        Ok(()) if ndjson && !text.trim().contains('\n') => {
+            print_ndjson(&response.content, settings)
+        }
         Ok(()) if json::too_deep(&text) => Err(too_deep(&format!("the answer to {operation_id}"))),
         Ok(()) => print_json(&text, settings),
-        Err(_) if is_ndjson(response) => print_ndjson(&response.content, settings),
+        Err(_) if ndjson => print_ndjson(&response.content, settings),
         Err(error) if !is_binary(operation_id) => Err(not_json(operation_id, response, &error)),
         // Bytes that are text (e.g. XML capabilities): printed as a JSON string, so stdout
         // stays JSON.

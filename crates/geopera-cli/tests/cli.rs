@@ -2337,6 +2337,21 @@ fn an_ndjson_answer_prints_line_by_line_through_jq_and_output() {
             .count(),
         count
     );
+
+    // A stream of one item is one line too, not an indented object.
+    let first: Value =
+        serde_json::from_str(lines.lines().next().unwrap_or_default()).expect("a first item");
+    let one = serde_json::json!({"host_name": "earthsearch-aws", "ids": [first["id"]]});
+    let output = s
+        .cli()
+        .args(["catalog", "search-stream", "--json", &one.to_string()])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let printed = text(&output.stdout);
+    assert_eq!(printed.lines().count(), 1, "{printed}");
+    let item: Value = serde_json::from_str(printed.trim()).expect("one JSON document");
+    assert_eq!(item["id"], first["id"]);
 }
 
 #[test]
