@@ -462,8 +462,14 @@ pub(crate) fn api_failure(operation_id: &str, response: &Response<Value>) -> Fai
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
         {
+            // Seconds read as such; anything else (an HTTP date, a malformed value) is quoted
+            // as it came, since "retry after <date> s" would misread it.
+            let wait = match wait.trim().parse::<u64>() {
+                Ok(seconds) => format!("retry after {seconds} s"),
+                Err(_) => format!("Retry-After: {}", wait.trim()),
+            };
             if let Some(first) = lines.first_mut() {
-                first.push_str(&format!(" (retry after {wait} s)"));
+                first.push_str(&format!(" ({wait})"));
             }
         }
     }

@@ -3262,3 +3262,40 @@ fn a_credential_the_server_quotes_back_is_never_printed() {
         }
     }
 }
+
+#[test]
+fn a_retry_after_that_is_not_seconds_is_quoted_as_it_came() {
+    let s = setup();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let body = r#"{"title":"Too Many Requests","status":429,"detail":"slow down"}"#;
+    let answer = format!(
+        "HTTP/1.1 429 X\r\ncontent-type: application/problem+json\r\n\
+         retry-after: Wed, 21 Oct 2015 07:28:00 GMT\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    // Every attempt of the call (the first and its retries) is answered alike.
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(5) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    let output = s
+        .bare()
+        .env("GEOPERA_API_URL", &url)
+        .env("GEOPERA_API_TOKEN", "gpra_0123456789abcdef")
+        .args(["orders", "list"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("slow down (Retry-After: Wed, 21 Oct 2015 07:28:00 GMT)"),
+        "{stderr}"
+    );
+}
