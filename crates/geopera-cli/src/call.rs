@@ -403,15 +403,29 @@ pub(crate) fn print(text: &str) -> Outcome {
     }
 }
 
+/// The most validation failures printed one per line; past them, a line says how many more.
+const MAX_VALIDATION_LINES: usize = 50;
+
 /// The message of an error answer, in the official CLI's order of preference: `detail`,
 /// `title`, `message`, `error_description`, `error`; a validation list prints one line per
-/// item. Each line is printed after `Error: [<status>] `.
+/// item, up to [`MAX_VALIDATION_LINES`]. Each line is printed after `Error: [<status>] `.
+///
+/// An answer longer than [`geopera::MAX_PROBLEM_BYTES`] is not read: no error message is that
+/// long, and read into a tree it would take many times its size in memory.
 pub(crate) fn api_message(operation_id: &str, status: StatusCode, content: &[u8]) -> Vec<String> {
     let code = status.as_u16();
+    if content.len() > geopera::MAX_PROBLEM_BYTES {
+        return vec![format!(
+            "[{code}] {operation_id} failed with HTTP {code}; its answer of {} bytes is too \
+             long to be an error message and is not shown",
+            content.len()
+        )];
+    }
     let body: Value = serde_json::from_slice(content).unwrap_or(Value::Null);
     if let Some(Value::Array(items)) = body.get("detail") {
-        let lines: Vec<String> = items
+        let mut lines: Vec<String> = items
             .iter()
+            .take(MAX_VALIDATION_LINES)
             .map(|item| {
                 let loc = item
                     .get("loc")
@@ -435,6 +449,12 @@ pub(crate) fn api_message(operation_id: &str, status: StatusCode, content: &[u8]
                 }
             })
             .collect();
+        if items.len() > MAX_VALIDATION_LINES {
+            lines.push(format!(
+                "[{code}] ... and {} more",
+                items.len() - MAX_VALIDATION_LINES
+            ));
+        }
         if !lines.is_empty() {
             return lines;
         }

@@ -3299,3 +3299,76 @@ fn a_retry_after_that_is_not_seconds_is_quoted_as_it_came() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_huge_error_answer_is_not_read_into_memory_many_times_over() {
+    if !Path::new("/proc/self/status").exists() {
+        eprintln!("no /proc: the memory of an error answer is not measured here");
+        return;
+    }
+    // 16 MiB of tiny objects: read into JSON trees, about 3 GB.
+    let pieces = vec![r#"{"a":0}"#; (16 << 20) / 8].join(",");
+    let body = format!(r#"{{"title":"Not Found","status":404,"detail":"gone","ext":[{pieces}]}}"#);
+    let url = typed_test_server("application/problem+json", 1, move |_| (404, body.clone()));
+    let s = setup();
+    let mut child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .env("GEOPERA_API_URL", &url)
+        .env("GEOPERA_API_TOKEN", "gpra_test")
+        .args(["orders", "list"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    let pid = child.id();
+    let started = std::time::Instant::now();
+    let mut peak = 0;
+    while child.try_wait().expect("status").is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "still running"
+        );
+        peak = peak.max(peak_kib(pid).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let output = child.wait_with_output().expect("finished");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("[404]") && stderr.contains("not shown"),
+        "{stderr}"
+    );
+    let peak_mib = peak / 1024;
+    eprintln!("peak RSS {peak_mib} MiB");
+    assert!(
+        peak_mib < 200,
+        "peak RSS {peak_mib} MiB for a 16 MiB answer"
+    );
+}
+
+#[test]
+fn a_long_validation_list_prints_its_first_failures_and_a_count() {
+    let s = setup();
+    let items: Vec<String> = (0..120)
+        .map(|i| format!(r#"{{"loc":["body","f{i}"],"msg":"bad","type":"x"}}"#))
+        .collect();
+    let body = format!(r#"{{"detail":[{}]}}"#, items.join(","));
+    let url = canned_server(422, body, 1);
+    let output = s
+        .bare()
+        .env("GEOPERA_API_URL", &url)
+        .env("GEOPERA_API_TOKEN", "gpra_test")
+        .args(["orders", "list"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.lines().count(), 51, "{stderr}");
+    assert!(stderr.contains("body.f49: bad") && !stderr.contains("body.f50"));
+    assert!(stderr
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .ends_with("... and 70 more"));
+}

@@ -25,6 +25,7 @@ use crate::limiter::Caller;
 use crate::redact::Redactor;
 use crate::redirect::Hop;
 use crate::request::CallOptions;
+use crate::response::problem_of;
 use crate::retry::{self, Decision, Outcome};
 use crate::{Error, Parsed, Response, TimeoutLimit};
 
@@ -669,14 +670,14 @@ fn parse<T: DecodeOutput>(
     } else if documented && code == 422 {
         // FastAPI's list of failures; a server answering its 422 as a problem (or as a bare
         // `{"detail": "..."}`) still said what was wrong.
-        serde_json::from_slice::<HttpValidationError>(&content)
+        problem_of::<HttpValidationError>(&content)
             .map(Parsed::Validation)
-            .or_else(|_| serde_json::from_slice::<Problem>(&content).map(Parsed::Problem))
+            .or_else(|| problem_of::<Problem>(&content).map(Parsed::Problem))
             .unwrap_or(Parsed::Unparsed)
     } else if raise && !documented {
         return Err(Error::unexpected_status(info.id, status, content, attempts));
     } else if documented || is_problem_json(&headers) {
-        serde_json::from_slice::<Problem>(&content).map_or(Parsed::Unparsed, Parsed::Problem)
+        problem_of::<Problem>(&content).map_or(Parsed::Unparsed, Parsed::Problem)
     } else {
         Parsed::Unparsed
     };

@@ -899,9 +899,7 @@ impl Error {
         Error::RateLimited {
             operation_id,
             retry_after: crate::retry::wait_of_429(headers),
-            problem: serde_json::from_slice::<Problem>(content)
-                .ok()
-                .map(Box::new),
+            problem: crate::response::problem_of::<Problem>(content).map(Box::new),
             attempts,
             request_id: None,
         }

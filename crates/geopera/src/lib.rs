@@ -353,7 +353,7 @@ pub use generated::operations;
 pub use paging::BlockingPages;
 pub use paging::{page_item_field, PageStream, PageWalk};
 pub use request::{CallOptions, IntoRequest, Request};
-pub use response::{Parsed, Response};
+pub use response::{Parsed, Response, MAX_PROBLEM_BYTES};
 pub use retry::RetryPolicy;
 
 /// Every request and answer model: one per schema of the contract, plus typed forms of answers

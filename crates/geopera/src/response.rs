@@ -55,6 +55,23 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Response<T> {
     }
 }
 
+/// The largest error answer read as a [`Problem`](Parsed::Problem) or a
+/// [`Validation`](Parsed::Validation) list: 1 MiB. Such documents take a few hundred bytes, and
+/// JSON read into a tree takes many times its size in memory (small objects a hundred times
+/// and more), so a larger error answer, which the response cap alone would let grow to
+/// 64 MiB, is kept as bytes in [`Response::content`] and parsed as
+/// [`Unparsed`](Parsed::Unparsed).
+pub const MAX_PROBLEM_BYTES: usize = 1 << 20;
+
+/// Reads an error answer as `T` (a problem, a validation list), unless it is longer than
+/// [`MAX_PROBLEM_BYTES`].
+pub(crate) fn problem_of<T: serde::de::DeserializeOwned>(content: &[u8]) -> Option<T> {
+    if content.len() > MAX_PROBLEM_BYTES {
+        return None;
+    }
+    serde_json::from_slice(content).ok()
+}
+
 /// What the body of an answer was parsed as.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -65,7 +82,8 @@ pub enum Parsed<T> {
     Problem(Problem),
     /// The 422 validation body.
     Validation(HttpValidationError),
-    /// Nothing could be parsed: an undocumented status, or a body that does not fit.
+    /// Nothing could be parsed: an undocumented status, a body that does not fit, or an error
+    /// answer longer than [`MAX_PROBLEM_BYTES`].
     Unparsed,
 }
 

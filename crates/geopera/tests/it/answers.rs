@@ -346,3 +346,44 @@ async fn a_dead_server_is_a_transport_error() {
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert!(std::error::Error::source(&err).is_some());
 }
+
+#[tokio::test]
+async fn an_error_answer_longer_than_a_problem_can_be_is_kept_as_bytes_only() {
+    use crate::hostile::{json as hostile_json, Hostile};
+    // Two answers alike but for their padding: one just within the bound, one just past it.
+    let problem = |padding: usize| {
+        format!(
+            r#"{{"title":"Not Found","status":404,"detail":"gone","pad":"{}"}}"#,
+            "x".repeat(padding)
+        )
+    };
+    let frame = problem(0).len();
+    for (body, parsed) in [
+        (problem(geopera::MAX_PROBLEM_BYTES - frame), true),
+        (problem(geopera::MAX_PROBLEM_BYTES - frame + 1), false),
+    ] {
+        let answer = body.clone();
+        let server = Hostile::serve("127.0.0.1", move |_| {
+            // 404 is documented for the operation: read as a problem whatever its type.
+            hostile_json(404, &[], &answer)
+        });
+        let client = AuthenticatedClient::builder("gpra_test_key")
+            .base_url(server.url())
+            .build()
+            .expect("valid configuration");
+        let response = orders_get::send_detailed(&client, OrderGetInput::new("ord_1"))
+            .await
+            .expect("an answer");
+        assert_eq!(response.status, StatusCode::NOT_FOUND);
+        assert_eq!(response.content.len(), body.len());
+        assert_eq!(
+            matches!(&response.parsed, Parsed::Problem(p) if p.detail == "gone"),
+            parsed,
+            "{} bytes",
+            body.len()
+        );
+        if !parsed {
+            assert!(matches!(response.parsed, Parsed::Unparsed));
+        }
+    }
+}
