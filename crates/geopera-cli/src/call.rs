@@ -252,6 +252,17 @@ pub(crate) fn render(
     if !status.is_success() {
         return Err(api_failure(operation_id, response));
     }
+    // JSON is UTF-8 (RFC 8259): bytes that are not would be printed with replacement
+    // characters in their place, a changed answer that reads as the real one.
+    if let Err(error) = std::str::from_utf8(&response.content) {
+        if !is_binary(operation_id) {
+            return Err(Failure::other(format!(
+                "the answer to {operation_id} is not UTF-8 text, as JSON must be: byte {} is \
+                 not",
+                error.valid_up_to()
+            )));
+        }
+    }
     let text = String::from_utf8_lossy(&response.content);
     if text.trim().is_empty() {
         return print("null");

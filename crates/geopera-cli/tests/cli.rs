@@ -3266,8 +3266,6 @@ fn a_credential_the_server_quotes_back_is_never_printed() {
 #[test]
 fn a_retry_after_that_is_not_seconds_is_quoted_as_it_came() {
     let s = setup();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-    let url = format!("http://{}", listener.local_addr().expect("an address"));
     let body = r#"{"title":"Too Many Requests","status":429,"detail":"slow down"}"#;
     let answer = format!(
         "HTTP/1.1 429 X\r\ncontent-type: application/problem+json\r\n\
@@ -3276,15 +3274,7 @@ fn a_retry_after_that_is_not_seconds_is_quoted_as_it_came() {
         body.len()
     );
     // Every attempt of the call (the first and its retries) is answered alike.
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(5) {
-            let Ok(mut stream) = stream else { continue };
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut request = [0u8; 4096];
-            let _ = std::io::Read::read(&mut stream, &mut request);
-            let _ = stream.write_all(answer.as_bytes());
-        }
-    });
+    let url = raw_server(answer.into_bytes(), 5);
     let output = s
         .bare()
         .env("GEOPERA_API_URL", &url)
@@ -3371,4 +3361,43 @@ fn a_long_validation_list_prints_its_first_failures_and_a_count() {
         .last()
         .unwrap_or_default()
         .ends_with("... and 70 more"));
+}
+
+/// A server that answers each of `connections` requests with the bytes of `answer`, head
+/// included, as written.
+fn raw_server(answer: Vec<u8>, connections: usize) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let _ = stream.write_all(&answer);
+        }
+    });
+    url
+}
+
+#[test]
+fn an_answer_that_is_not_utf8_is_refused_not_printed_with_replacements() {
+    let s = setup();
+    let mut answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 16\r\nconnection: close\r\n\r\n".to_vec();
+    answer.extend_from_slice(b"{\"orders\": \"\xff\xfe\"}");
+    let url = raw_server(answer, 1);
+    let output = s
+        .bare()
+        .env("GEOPERA_API_URL", &url)
+        .env("GEOPERA_API_TOKEN", "gpra_0123456789abcdef")
+        .args(["orders", "list"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(output.stdout.is_empty());
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("not UTF-8") && stderr.contains("byte 12"),
+        "{stderr}"
+    );
 }
