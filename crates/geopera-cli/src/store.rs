@@ -265,12 +265,12 @@ impl Store {
 /// A member of a stored profile with a shape neither CLI writes: named, so that the user can
 /// fix it, rather than read as absent (which would say "not signed in" about a profile that
 /// holds a credential).
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub(crate) struct Unreadable {
     /// The member's path inside the profile, e.g. `auth.api_key`; empty for the profile itself.
-    pub(crate) member: &'static str,
+    member: &'static str,
     /// What it must be.
-    pub(crate) expected: &'static str,
+    expected: &'static str,
 }
 
 /// The typed view of a profile entry. An absent member, `null` or an empty string reads as
@@ -289,7 +289,7 @@ pub(crate) fn parse_profile(value: Option<&Value>) -> Result<Profile, Unreadable
 
 /// The profile's `api_url`, read alone: the one member a logout needs, so that it can still
 /// remove a credential that does not read.
-pub(crate) fn parse_api_url(entry: &Map<String, Value>) -> Result<Option<String>, Unreadable> {
+fn parse_api_url(entry: &Map<String, Value>) -> Result<Option<String>, Unreadable> {
     text(entry, "api_url", "api_url")
 }
 
