@@ -38,7 +38,7 @@ pub const MAX_MESSAGE_BYTES: usize = 1024;
 
 /// `text`, or its beginning and end around a note of how much was left out when it is longer
 /// than [`MAX_MESSAGE_BYTES`]: the end usually says what went wrong ("... not found").
-pub fn clipped(text: String) -> String {
+pub(crate) fn clipped(text: String) -> String {
     if text.len() <= MAX_MESSAGE_BYTES {
         return text;
     }

@@ -133,6 +133,7 @@
 //! | a whole request body, but an upload `PUT`'s, from the request's start; longer is 408 for an operation, a failed body for sign-in and control routes | [`BODY_DEADLINE`], 60 s | — | — |
 //! | webhook attempts before giving up | 8 | — | — |
 //! | records of one family per organization (projects, jobs, uploads, ...); more is 422 | 10,000 | — | — |
+//! | an error's message (quoting an id or a header the request sent) | [`MAX_MESSAGE_BYTES`], 1 KiB: longer keeps its start and end | — | — |
 //! | storage per organization: open upload reservations plus completed uploads; more is 402 | [`STORAGE_QUOTA_BYTES`], 10 GiB | — | — |
 //! | one upload's declared size, and so one signed-URL `PUT` body; larger is 422 / 413 | [`MAX_UPLOAD_BYTES`], 5 GiB | — | — |
 //!
@@ -474,7 +475,7 @@ pub use crate::body_deadline::BODY_DEADLINE;
 pub use crate::clock::{ManualClock, DEFAULT_START_UNIX_SECS};
 pub use crate::conn::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use crate::control::CONTROL_PREFIX;
-pub use crate::error::{ApiError, ApiJson, Reply};
+pub use crate::error::{ApiError, ApiJson, Reply, MAX_MESSAGE_BYTES};
 pub use crate::faults::{FaultKind, FaultPlan, FaultRule, FaultSpecError, Phase};
 pub use crate::idempotency::REPLAYED_HEADER;
 pub use crate::jobs::{
