@@ -246,6 +246,16 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// What the answer holds in bytes: its body and headers, as kept for an idempotency key.
+    pub(crate) fn weight(&self) -> usize {
+        self.body.len()
+            + self
+                .headers
+                .iter()
+                .map(|(name, value)| name.as_str().len() + value.len())
+                .sum::<usize>()
+    }
+
     /// A JSON answer with the given status.
     pub fn json(status: StatusCode, value: &Value) -> Self {
         Reply {

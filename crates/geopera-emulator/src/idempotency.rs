@@ -59,6 +59,15 @@ impl Claims {
         });
     }
 
+    /// The bytes of the answers kept for `org`'s keys (bodies and headers).
+    pub(crate) fn stored_bytes(&self, org: &str) -> usize {
+        self.by_slot
+            .iter()
+            .filter(|((owner, _, _), _)| owner == org)
+            .filter_map(|((_, _, key), claim)| Some(key.len() + claim.reply.as_ref()?.weight()))
+            .sum()
+    }
+
     /// The claim at `slot` if it belongs in the state file: answered and not yet expired.
     pub(crate) fn durable(&self, slot: &ClaimSlot, now_ms: i64) -> Option<&Claim> {
         self.by_slot

@@ -24,6 +24,7 @@ use crate::oidc::{identify, presented_token};
 use crate::ops::{self, Ctx, KeyBounds};
 use crate::scopes::grants;
 use crate::state::Shared;
+use crate::storage;
 
 /// The per-request header that injects faults into that one request.
 pub const FAULT_HEADER: &str = "x-emulator-fault";
@@ -100,7 +101,7 @@ async fn pause(latency: Duration) {
     }
 }
 
-/// Rate limit → scope → validate → execute, for an authenticated caller.
+/// Rate limit → scope → validate → storage budget → execute, for an authenticated caller.
 async fn admitted(
     shared: &Shared,
     op: &'static OperationInfo,
@@ -111,7 +112,15 @@ async fn admitted(
     rate_limit(shared, op, caller)?;
     authorize(op, caller)?;
     let input = validated(op, headers, body)?;
-    execute_once(shared, op, caller, headers, input).await
+    let stores = !caller.anonymous && op.access != Access::Read;
+    if stores {
+        storage::admit(&mut shared.lock(), &caller.org, body.len())?;
+    }
+    let reply = execute_once(shared, op, caller, headers, input).await?;
+    if stores && reply.status.is_success() {
+        storage::note(&mut shared.lock(), &caller.org, body.len() + reply.weight());
+    }
+    Ok(reply)
 }
 
 /// The operation a path names, invoked with the one method the API answers.

@@ -219,6 +219,15 @@ impl Resources {
             .filter_map(|id| self.records.get(id))
     }
 
+    /// Every record the organization holds, of every family.
+    pub fn of_org<'a>(&'a self, org: &'a str) -> impl Iterator<Item = &'a Resource> + 'a {
+        self.by_owner
+            .values()
+            .filter_map(move |orgs| orgs.get(org))
+            .flat_map(BTreeMap::values)
+            .filter_map(|id| self.records.get(id))
+    }
+
     /// How many records of `family` the organization holds.
     pub fn count(&self, family: Family, org: &str) -> usize {
         self.owned_ids(family, org).map_or(0, BTreeMap::len)

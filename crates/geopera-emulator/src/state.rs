@@ -55,6 +55,8 @@ pub struct Inner {
     pub webhooks: Webhooks,
     /// Projects, collections, items, jobs, uploads and the other records users create.
     pub resources: Resources,
+    /// How much each organization stores, estimated ([`crate::storage`]).
+    pub(crate) stored: crate::storage::Estimates,
 }
 
 /// State shared by every request of one emulator.
@@ -127,6 +129,7 @@ impl Shared {
             oidc: Sessions::default(),
             webhooks: Webhooks::default(),
             resources: Resources::default(),
+            stored: crate::storage::Estimates::default(),
         };
         if store.is_some() {
             // The file is written by what changed, from the first record on; without one,

@@ -987,3 +987,71 @@ fn an_alert_event_is_kept_even_when_only_a_test_recorded_it() {
     let events = ok(api.call("alerts.events.list", json!({"rule_id": rule_id})));
     assert_eq!(events["alert_events"][0]["id"], event.as_str());
 }
+
+#[test]
+fn an_organization_stores_up_to_its_byte_budget_then_may_read_and_delete() {
+    use geopera_emulator::MAX_STORED_BYTES_PER_ORG;
+    let api = Api::start();
+    // Formulas of 1.5 MB each: the family's count cap (10,000) would allow 15 GB of them.
+    let description = "d".repeat(1_500_000);
+    let create = |n: usize| {
+        api.call(
+            "band_formulas.create",
+            json!({"name": format!("f{n}"), "formula": "a + b", "description": description}),
+        )
+    };
+    let mut created = Vec::new();
+    let refused = loop {
+        let resp = create(created.len());
+        if resp.status != 200 {
+            break resp;
+        }
+        created.push(id(&resp.json()));
+        assert!(
+            created.len() * description.len() <= MAX_STORED_BYTES_PER_ORG + 2 * description.len(),
+            "{} formulas stored past the budget",
+            created.len()
+        );
+    };
+    assert_eq!(
+        refused.status,
+        409,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    assert!(
+        created.len() * description.len() >= MAX_STORED_BYTES_PER_ORG - 2 * description.len(),
+        "refused after only {} formulas",
+        created.len()
+    );
+    let detail = refused.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(detail.contains("more than the emulator keeps"), "{detail}");
+
+    // Reading, deleting and small changes go on past the budget, and a deletion makes room.
+    let small = api.call(
+        "band_formulas.update",
+        json!({"formula_id": created[1], "description": "short"}),
+    );
+    assert_eq!(
+        small.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&small.body)
+    );
+    ok(api.call("band_formulas.get", json!({"formula_id": created[0]})));
+    for formula in created.drain(..3) {
+        ok(api.call("band_formulas.delete", json!({"formula_id": formula})));
+    }
+    assert_eq!(create(999).status, 200);
+    // Another organization's budget is its own.
+    let other = api.emu.create_key_in_org("org_other_budget", &["*"]);
+    let theirs = api.call_as(
+        &other,
+        "band_formulas.create",
+        json!({"name": "theirs", "formula": "a + b", "description": description}),
+    );
+    assert_eq!(theirs.status, 200);
+}

@@ -1,0 +1,115 @@
+//! The bytes one organization may keep in the emulator: every count is bounded elsewhere
+//! (records per family, orders, keys, subscriptions), but a request body may carry 2 MiB, so
+//! counts alone would let one organization hold tens of gigabytes of descriptions and
+//! geometries. [`MAX_STORED_BYTES_PER_ORG`] bounds the sum.
+//!
+//! Measuring everything an organization holds costs what it holds, so it is not done on
+//! every request: each organization has an estimate, its measured size plus the bytes of the
+//! requests that changed its state since (a request stores no more than it was sent and
+//! answered). Only when the estimate passes the budget is the organization measured again;
+//! if the measure is over the budget too, requests that change state with a body larger than
+//! [`SMALL_BODY_BYTES`] are refused until deletions bring it down. Smaller ones go on, so that
+//! an organization can always delete, cancel and revoke to make room: the contract does not
+//! say which operations delete (most need a `:write` scope, as creating does), and a small
+//! body adds little (a small record, in a family whose count is capped).
+
+use std::collections::HashMap;
+
+use crate::error::ApiError;
+use crate::state::Inner;
+
+/// The most an organization's records, orders, keys, subscriptions and stored idempotent
+/// answers may hold, as JSON: 64 MiB.
+pub const MAX_STORED_BYTES_PER_ORG: usize = 64 << 20;
+
+/// The largest body a request that changes state may carry once its organization is past its
+/// budget: enough to name what to delete, cancel or revoke.
+pub const SMALL_BODY_BYTES: usize = 4096;
+
+/// Each organization's estimated size, for the ones measured since the emulator started.
+#[derive(Debug, Default)]
+pub(crate) struct Estimates(HashMap<String, usize>);
+
+/// Whether a request of `org` that changes state with a body of `body_bytes` may run:
+/// measured on its organization's first such request since start, and again whenever the
+/// estimate passes the budget.
+///
+/// # Errors
+/// 409 when the organization holds more than [`MAX_STORED_BYTES_PER_ORG`] and the body is
+/// larger than [`SMALL_BODY_BYTES`].
+pub(crate) fn admit(inner: &mut Inner, org: &str, body_bytes: usize) -> Result<(), ApiError> {
+    if body_bytes <= SMALL_BODY_BYTES {
+        return Ok(());
+    }
+    let estimate = inner.stored.0.get(org).copied();
+    if estimate.is_some_and(|bytes| bytes <= MAX_STORED_BYTES_PER_ORG) {
+        return Ok(());
+    }
+    let measured = measure(inner, org);
+    inner.stored.0.insert(org.to_owned(), measured);
+    if measured <= MAX_STORED_BYTES_PER_ORG {
+        return Ok(());
+    }
+    Err(ApiError::conflict(format!(
+        "the organization stores {measured} bytes, more than the emulator keeps for one \
+         ({MAX_STORED_BYTES_PER_ORG}): delete records, orders or subscriptions first (a \
+         request of at most {SMALL_BODY_BYTES} bytes still runs)"
+    )))
+}
+
+/// Adds what a request that changed `org`'s state was sent and answered to its estimate (of
+/// an organization already measured: the first measure counts everything).
+pub(crate) fn note(inner: &mut Inner, org: &str, bytes: usize) {
+    if let Some(estimate) = inner.stored.0.get_mut(org) {
+        *estimate = estimate.saturating_add(bytes);
+    }
+}
+
+/// What `org` holds, as the JSON of each thing it stores.
+fn measure(inner: &Inner, org: &str) -> usize {
+    let records: usize = inner.resources.of_org(org).map(json_len).sum();
+    let orders: usize = inner
+        .orders
+        .values()
+        .filter(|order| order.org == org)
+        .map(|order| order.id.len() + order.display_name.len() + json_len(&order.detail))
+        .sum();
+    let keys: usize = inner
+        .credentials
+        .values()
+        .filter(|key| key.org == org)
+        .map(|key| {
+            key.id.len() + key.name.len() + key.grants.iter().map(String::len).sum::<usize>()
+        })
+        .sum();
+    let subscriptions: usize = inner
+        .webhooks
+        .subscriptions
+        .values()
+        .filter(|subscription| subscription.org == org)
+        .map(json_len)
+        .sum();
+    records + orders + keys + subscriptions + inner.claims.stored_bytes(org)
+}
+
+/// The length of `value`'s JSON, counted as it is written rather than kept.
+fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
+    /// Counts bytes written, keeping none.
+    struct Counter(usize);
+
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let mut counter = Counter(0);
+    // Writing to a counter cannot fail; a value that cannot be written counts as nothing.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
+}
