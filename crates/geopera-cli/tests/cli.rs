@@ -1771,6 +1771,22 @@ fn canned_server(status: u16, body: String, connections: usize) -> String {
     test_server(connections, move |_| (status, body.clone()))
 }
 
+/// The peak resident memory `child` reached (KiB), sampled every `every` until it exits; it
+/// may not take more than two minutes.
+fn peak_until_exit(child: &mut std::process::Child, every: Duration) -> u64 {
+    let started = std::time::Instant::now();
+    let mut peak = 0;
+    while child.try_wait().expect("status").is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "still running"
+        );
+        peak = peak.max(peak_kib(child.id()).unwrap_or(0));
+        std::thread::sleep(every);
+    }
+    peak
+}
+
 /// The peak resident memory of a running process so far (`VmHWM`), in KiB.
 fn peak_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -1836,7 +1852,6 @@ fn all_streams_many_pages_in_constant_memory() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("geopera starts");
-    let pid = child.id();
     let stdout = child.stdout.take().expect("stdout");
     let reader = std::thread::spawn(move || {
         let (mut lines, mut bytes, mut last) = (0usize, 0usize, String::new());
@@ -1848,16 +1863,7 @@ fn all_streams_many_pages_in_constant_memory() {
         }
         (lines, bytes, last)
     });
-    let started = std::time::Instant::now();
-    let mut peak = 0;
-    while child.try_wait().expect("status").is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "--all still running"
-        );
-        peak = peak.max(peak_kib(pid).unwrap_or(0));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let peak = peak_until_exit(&mut child, Duration::from_millis(20));
     let status = child.wait().expect("status");
     let (lines, bytes, last) = reader.join().expect("the reader");
     assert!(status.success());
@@ -3311,17 +3317,7 @@ fn a_huge_error_answer_is_not_read_into_memory_many_times_over() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("geopera starts");
-    let pid = child.id();
-    let started = std::time::Instant::now();
-    let mut peak = 0;
-    while child.try_wait().expect("status").is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "still running"
-        );
-        peak = peak.max(peak_kib(pid).unwrap_or(0));
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let peak = peak_until_exit(&mut child, Duration::from_millis(5));
     let output = child.wait_with_output().expect("finished");
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
