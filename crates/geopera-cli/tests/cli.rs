@@ -63,6 +63,15 @@ impl Setup {
         command
     }
 
+    /// `geopera` pointed at a server of the test's own, `url`, with a key it never checks.
+    fn against(&self, url: &str) -> Command {
+        let mut command = self.bare();
+        command
+            .env("GEOPERA_API_URL", url)
+            .env("GEOPERA_API_TOKEN", "gpra_test");
+        command
+    }
+
     /// `geopera` pointed at the emulator with its demo key in `GEOPERA_API_TOKEN`.
     fn cli(&self) -> Command {
         let mut command = self.bare();
@@ -1966,9 +1975,7 @@ fn text_from_the_server_cannot_steer_the_terminal() {
     for format in ["json", "table", "yaml", "ndjson"] {
         let url = canned_server(200, answer.clone(), 1);
         let output = s
-            .bare()
-            .env("GEOPERA_API_URL", &url)
-            .env("GEOPERA_API_TOKEN", "gpra_test")
+            .against(&url)
             .args(["catalog", "search", "--host-name", "h", "-o", format])
             .output()
             .expect("geopera runs");
@@ -1987,9 +1994,7 @@ fn text_from_the_server_cannot_steer_the_terminal() {
     let problem = r#"{"title":"bad\u001b[31m","detail":"see \u001b]8;;http://evil.example\u0007here\u001b]8;;\u0007"}"#;
     let url = canned_server(404, problem.to_owned(), 1);
     let output = s
-        .bare()
-        .env("GEOPERA_API_URL", &url)
-        .env("GEOPERA_API_TOKEN", "gpra_test")
+        .against(&url)
         .args(["orders", "get", "--order-id", "o"])
         .output()
         .expect("geopera runs");
@@ -3255,8 +3260,7 @@ fn a_credential_the_server_quotes_back_is_never_printed() {
         for (content_type, status, body) in answers {
             let url = typed_test_server(content_type, 1, move |_| (status, body.clone()));
             let output = s
-                .bare()
-                .env("GEOPERA_API_URL", &url)
+                .against(&url)
                 .env("GEOPERA_API_TOKEN", token)
                 .args(["orders", "list"])
                 .output()
@@ -3282,9 +3286,7 @@ fn a_retry_after_that_is_not_seconds_is_quoted_as_it_came() {
     // Every attempt of the call (the first and its retries) is answered alike.
     let url = raw_server(answer.into_bytes(), 5);
     let output = s
-        .bare()
-        .env("GEOPERA_API_URL", &url)
-        .env("GEOPERA_API_TOKEN", "gpra_0123456789abcdef")
+        .against(&url)
         .args(["orders", "list"])
         .output()
         .expect("geopera runs");
@@ -3342,9 +3344,7 @@ fn a_long_validation_list_prints_its_first_failures_and_a_count() {
     let body = format!(r#"{{"detail":[{}]}}"#, items.join(","));
     let url = canned_server(422, body, 1);
     let output = s
-        .bare()
-        .env("GEOPERA_API_URL", &url)
-        .env("GEOPERA_API_TOKEN", "gpra_test")
+        .against(&url)
         .args(["orders", "list"])
         .output()
         .expect("geopera runs");
@@ -3383,9 +3383,7 @@ fn an_answer_that_is_not_utf8_is_refused_not_printed_with_replacements() {
     answer.extend_from_slice(b"{\"orders\": \"\xff\xfe\"}");
     let url = raw_server(answer, 1);
     let output = s
-        .bare()
-        .env("GEOPERA_API_URL", &url)
-        .env("GEOPERA_API_TOKEN", "gpra_0123456789abcdef")
+        .against(&url)
         .args(["orders", "list"])
         .output()
         .expect("geopera runs");
