@@ -114,11 +114,11 @@ async fn admitted(
     let input = validated(op, headers, body)?;
     let stores = !caller.anonymous && op.access != Access::Read;
     if stores {
-        storage::admit(&mut shared.lock(), &caller.org, body.len())?;
+        storage::admit(shared, &caller.org, body.len())?;
     }
     let reply = execute_once(shared, op, caller, headers, input).await?;
     if stores && reply.status.is_success() {
-        storage::note(&mut shared.lock(), &caller.org, body.len() + reply.weight());
+        storage::note(shared, &caller.org, body.len() + reply.weight());
     }
     Ok(reply)
 }

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use crate::error::ApiError;
-use crate::state::Inner;
+use crate::state::{Inner, Shared};
 
 /// The most an organization's records, orders, keys, subscriptions and stored idempotent
 /// answers may hold, as JSON: 64 MiB.
@@ -37,10 +37,12 @@ pub(crate) struct Estimates(HashMap<String, usize>);
 /// # Errors
 /// 409 when the organization holds more than [`MAX_STORED_BYTES_PER_ORG`] and the body is
 /// larger than [`SMALL_BODY_BYTES`].
-pub(crate) fn admit(inner: &mut Inner, org: &str, body_bytes: usize) -> Result<(), ApiError> {
+pub(crate) fn admit(shared: &Shared, org: &str, body_bytes: usize) -> Result<(), ApiError> {
     if body_bytes <= SMALL_BODY_BYTES {
         return Ok(());
     }
+    let mut inner = shared.lock();
+    let inner = &mut *inner;
     let estimate = inner.stored.0.get(org).copied();
     if estimate.is_some_and(|bytes| bytes <= MAX_STORED_BYTES_PER_ORG) {
         return Ok(());
@@ -59,8 +61,8 @@ pub(crate) fn admit(inner: &mut Inner, org: &str, body_bytes: usize) -> Result<(
 
 /// Adds what a request that changed `org`'s state was sent and answered to its estimate (of
 /// an organization already measured: the first measure counts everything).
-pub(crate) fn note(inner: &mut Inner, org: &str, bytes: usize) {
-    if let Some(estimate) = inner.stored.0.get_mut(org) {
+pub(crate) fn note(shared: &Shared, org: &str, bytes: usize) {
+    if let Some(estimate) = shared.lock().stored.0.get_mut(org) {
         *estimate = estimate.saturating_add(bytes);
     }
 }
