@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::time::Duration;
 
-use geopera_types::Operation;
+use geopera_types::{DecodeOutput, Operation};
 
 use crate::client::{ApiClient, AuthenticatedClient, Client, ClientBuilder};
 use crate::request::Converted;
@@ -111,6 +111,22 @@ impl Geopera {
         operation_id: &str,
         request: Request<serde_json::Value>,
     ) -> Result<Response<serde_json::Value>, Error> {
+        self.invoke_request_as(operation_id, request).await
+    }
+
+    /// [`Geopera::invoke_request`] with the success answer decoded as `T`: a model of the
+    /// caller's own, or [`Binary`](crate::Binary) to keep the bytes unread. A tool that passes
+    /// answers on as text (a command line printing JSON) has no use for a
+    /// `serde_json::Value` tree, which takes many times the answer's size in memory.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Geopera::invoke_detailed`].
+    pub async fn invoke_request_as<T: DecodeOutput>(
+        &self,
+        operation_id: &str,
+        request: Request<serde_json::Value>,
+    ) -> Result<Response<T>, Error> {
         let (body, options) = request.into_json_parts();
         crate::runtime::invoke_with(self.client.core(), operation_id, body, options).await
     }

@@ -203,13 +203,14 @@ pub(crate) async fn invoke(
     invoke_with(client, operation_id, body, CallOptions::default()).await
 }
 
-/// [`invoke`] with per-call options (an `Idempotency-Key`, a timeout, ...).
-pub(crate) async fn invoke_with(
+/// [`invoke`] with per-call options (an `Idempotency-Key`, a timeout, ...), its success
+/// answer decoded as `T`.
+pub(crate) async fn invoke_with<T: DecodeOutput>(
     client: &Client,
     operation_id: &str,
     body: serde_json::Value,
     options: CallOptions,
-) -> Result<Response<serde_json::Value>, Error> {
+) -> Result<Response<T>, Error> {
     let (info, payload) = prepare_invoke(client, operation_id, &body)?;
     let options = CallOptions {
         body_secrets: body_secrets(info, &body),

@@ -201,3 +201,39 @@ fn the_fluent_ndjson_search_streams_blocking_too() {
     assert_eq!(first.len(), 3);
     assert!(first.iter().all(|id| !id.is_empty()));
 }
+
+#[tokio::test]
+async fn invoke_by_id_decodes_the_answer_as_the_caller_asks() {
+    use geopera::models::CatalogSearchOutput;
+    use geopera::{Binary, Parsed, Request};
+    let emu = emulator();
+    let geopera = geopera(&emu);
+    let body = || Request::new(json!({"host_name": HOST, "limit": 2}));
+    let kept = geopera
+        .invoke_request_as::<Binary>("catalog.search", body())
+        .await
+        .expect("an answer");
+    let Parsed::Success(bytes) = &kept.parsed else {
+        panic!("not a success: {:?}", kept.parsed);
+    };
+    assert_eq!(bytes.bytes, kept.content, "the bytes, unread");
+    let typed = geopera
+        .invoke_request_as::<CatalogSearchOutput>("catalog.search", body())
+        .await
+        .expect("an answer");
+    assert_eq!(
+        typed.parsed.success().map(|page| page.features.len()),
+        Some(2)
+    );
+    // An unknown id fails before any request, whatever the answer would be decoded as.
+    let before = emu.requests().len();
+    let unknown = geopera
+        .invoke_request_as::<Binary>("no.such.operation", body())
+        .await
+        .expect_err("no such operation");
+    assert!(
+        matches!(unknown, Error::InvalidRequest { .. }),
+        "{unknown:?}"
+    );
+    assert_eq!(emu.requests().len(), before);
+}
