@@ -3,12 +3,16 @@
 use std::io::Write as _;
 use std::time::Duration;
 
-use geopera::{Request, Response, StatusCode};
+use geopera::{Binary, Request, Response, StatusCode};
 use serde_json::Value;
 
 use crate::auth::{self, Held, Target};
 use crate::failure::{chain, Failure, Outcome};
 use crate::json;
+
+/// An answer as the CLI reads it: its bytes, printed as they came. The SDK's own reading into
+/// a `serde_json::Value` would go unused, and takes many times the answer's size in memory.
+pub(crate) type Answer = Response<Binary>;
 
 /// How answers are printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,7 +89,9 @@ pub(crate) async fn call(
     if let Some(key) = &settings.idempotency_key {
         request = request.idempotency_key(key.clone());
     }
-    let result = client.invoke_request(operation_id, request).await;
+    let result = client
+        .invoke_request_as::<Binary>(operation_id, request)
+        .await;
     match &result {
         Ok(response) => tracing::info!(
             operation_id,
@@ -162,7 +168,7 @@ pub(crate) fn is_binary(operation_id: &str) -> bool {
 
 /// Writes a binary answer to `--out`, or to stdout when that is a pipe or a file: bytes on a
 /// terminal would garble it and are never what was meant.
-fn write_binary(response: &Response<Value>, out: Option<&std::path::Path>) -> Outcome {
+fn write_binary(response: &Answer, out: Option<&std::path::Path>) -> Outcome {
     // `--out -` means stdout, as for most tools that take an output file.
     if let Some(path) = out.filter(|path| path.as_os_str() != "-") {
         return crate::files::write_out(path, &response.content);
@@ -221,11 +227,7 @@ fn print_dry_run(
 }
 
 /// Prints a successful (or redirected) answer; turns an error answer into a failure.
-pub(crate) fn render(
-    operation_id: &str,
-    response: &Response<Value>,
-    settings: &Settings,
-) -> Outcome {
+pub(crate) fn render(operation_id: &str, response: &Answer, settings: &Settings) -> Outcome {
     let status = response.status;
     if status.is_redirection() {
         let location = response
@@ -301,7 +303,7 @@ fn too_deep(what: &str) -> Failure {
 /// The failure for a success answer of a JSON operation that is not JSON (a proxy's sign-in
 /// page, an answer cut off), with how it begins: printed as a string it would pass for a
 /// result, exit 0, with `--jq` and `--output` skipped.
-fn not_json(operation_id: &str, response: &Response<Value>, error: &serde_json::Error) -> Failure {
+fn not_json(operation_id: &str, response: &Answer, error: &serde_json::Error) -> Failure {
     const EXCERPT_CHARS: usize = 80;
     let kind = response
         .headers
@@ -395,7 +397,7 @@ fn print_ndjson(content: &[u8], settings: &Settings) -> Outcome {
     Ok(())
 }
 
-fn is_ndjson(response: &Response<Value>) -> bool {
+fn is_ndjson(response: &Answer) -> bool {
     response
         .headers
         .get("content-type")
@@ -485,7 +487,7 @@ pub(crate) fn api_message(operation_id: &str, status: StatusCode, content: &[u8]
     vec![format!("[{code}] {message}")]
 }
 
-pub(crate) fn api_failure(operation_id: &str, response: &Response<Value>) -> Failure {
+pub(crate) fn api_failure(operation_id: &str, response: &Answer) -> Failure {
     let mut lines = api_message(operation_id, response.status, &response.content);
     if response.status == StatusCode::TOO_MANY_REQUESTS {
         if let Some(wait) = response

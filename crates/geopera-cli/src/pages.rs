@@ -53,7 +53,7 @@ pub(crate) async fn walk(
             request = request.idempotency_key(key.clone());
         }
         let response = client
-            .invoke_request(info.id, request)
+            .invoke_request_as::<geopera::Binary>(info.id, request)
             .await
             .map_err(|e| call::sdk_failure(info.id, client.client().base_url(), settings, &e))?;
         if !response.status.is_success() {
