@@ -12,8 +12,13 @@
 //! an organization can always delete, cancel and revoke to make room: the contract does not
 //! say which operations delete (most need a `:write` scope, as creating does), and a small
 //! body adds little (a small record, in a family whose count is capped).
+//!
+//! Past the budget, a measure is repeated only once the organization has changed since the
+//! last one, and at most every [`REMEASURE_INTERVAL`]: each costs what the organization holds
+//! (up to the budget) under the state lock, so repeated large requests must not buy one each.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use crate::error::ApiError;
 use crate::state::{Inner, Shared};
@@ -26,9 +31,25 @@ pub const MAX_STORED_BYTES_PER_ORG: usize = 64 << 20;
 /// budget: enough to name what to delete, cancel or revoke.
 pub const SMALL_BODY_BYTES: usize = 4096;
 
+/// How long an organization past its budget waits between two measures.
+pub(crate) const REMEASURE_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Each organization's estimated size, for the ones measured since the emulator started.
 #[derive(Debug, Default)]
-pub(crate) struct Estimates(HashMap<String, usize>);
+pub(crate) struct Estimates(HashMap<String, Estimate>);
+
+/// What is known of one organization's size.
+#[derive(Debug)]
+struct Estimate {
+    /// Its last measure plus what was stored since.
+    bytes: usize,
+    /// Its last measure.
+    measured: usize,
+    /// When it was last measured (real time: the emulator's clock may stand still).
+    measured_at: Instant,
+    /// Whether a request changed it since (which may have deleted something).
+    changed: bool,
+}
 
 /// Whether a request of `org` that changes state with a body of `body_bytes` may run:
 /// measured on its organization's first such request since start, and again whenever the
@@ -43,12 +64,30 @@ pub(crate) fn admit(shared: &Shared, org: &str, body_bytes: usize) -> Result<(),
     }
     let mut inner = shared.lock();
     let inner = &mut *inner;
-    let estimate = inner.stored.0.get(org).copied();
-    if estimate.is_some_and(|bytes| bytes <= MAX_STORED_BYTES_PER_ORG) {
-        return Ok(());
-    }
-    let measured = measure(inner, org);
-    inner.stored.0.insert(org.to_owned(), measured);
+    let now = Instant::now();
+    let measured = match inner.stored.0.get(org) {
+        Some(known) if known.bytes <= MAX_STORED_BYTES_PER_ORG => return Ok(()),
+        // Past the budget at the last measure, and too soon or too little since to measure
+        // again.
+        Some(known)
+            if known.measured > MAX_STORED_BYTES_PER_ORG
+                && (!known.changed
+                    || now.duration_since(known.measured_at) < REMEASURE_INTERVAL) =>
+        {
+            known.measured
+        }
+        _ => {
+            let bytes = measure(inner, org);
+            let known = Estimate {
+                bytes,
+                measured: bytes,
+                measured_at: now,
+                changed: false,
+            };
+            inner.stored.0.insert(org.to_owned(), known);
+            bytes
+        }
+    };
     if measured <= MAX_STORED_BYTES_PER_ORG {
         return Ok(());
     }
@@ -62,8 +101,9 @@ pub(crate) fn admit(shared: &Shared, org: &str, body_bytes: usize) -> Result<(),
 /// Adds what a request that changed `org`'s state was sent and answered to its estimate (of
 /// an organization already measured: the first measure counts everything).
 pub(crate) fn note(shared: &Shared, org: &str, bytes: usize) {
-    if let Some(estimate) = shared.lock().stored.0.get_mut(org) {
-        *estimate = estimate.saturating_add(bytes);
+    if let Some(known) = shared.lock().stored.0.get_mut(org) {
+        known.bytes = known.bytes.saturating_add(bytes);
+        known.changed = true;
     }
 }
 
