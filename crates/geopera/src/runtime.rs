@@ -9,9 +9,7 @@ use std::future::{ready, Future};
 
 use bytes::Bytes;
 use futures::future::Either;
-#[cfg(feature = "blocking")]
-use geopera_types::DecodeOutput;
-use geopera_types::{Operation, OperationInfo};
+use geopera_types::{DecodeOutput, Operation, OperationInfo};
 
 use crate::client::Client;
 use crate::engine::{classify, execute};
