@@ -100,8 +100,8 @@ fn count_items(page: &Value) -> usize {
 /// [`advance`](Self::advance) reports it as [`Error::RepeatedCursor`], since the server named a
 /// next page that the walk does not fetch; and a walk answered the same page twice (its first
 /// and last item unchanged) stops with [`Error::RepeatedPage`], since the server ignored where
-/// it asked to go on from (an `offset`, a `page`, or a cursor it handed out itself). Past the largest `offset` or `page` a body
-/// can hold, a walk ends.
+/// it asked to go on from (an `offset`, a `page`, or a cursor it handed out itself). Past the
+/// largest `offset` or `page` a body can hold, a walk ends.
 ///
 /// ```
 /// use geopera::PageWalk;
