@@ -14,6 +14,16 @@ use crate::json;
 /// a `serde_json::Value` would go unused, and takes many times the answer's size in memory.
 pub(crate) type Answer = Response<Binary>;
 
+/// Calls `operation_id` and keeps its answer as an [`Answer`]: every call, page and wait of the
+/// CLI goes through here.
+pub(crate) async fn answer(
+    client: &geopera::Geopera,
+    operation_id: &str,
+    request: Request<Value>,
+) -> Result<Answer, geopera::Error> {
+    client.invoke_request_as(operation_id, request).await
+}
+
 /// How answers are printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Output {
@@ -89,9 +99,7 @@ pub(crate) async fn call(
     if let Some(key) = &settings.idempotency_key {
         request = request.idempotency_key(key.clone());
     }
-    let result = client
-        .invoke_request_as::<Binary>(operation_id, request)
-        .await;
+    let result = answer(&client, operation_id, request).await;
     match &result {
         Ok(response) => tracing::info!(
             operation_id,

@@ -52,8 +52,7 @@ pub(crate) async fn walk(
         if let Some(key) = &settings.idempotency_key {
             request = request.idempotency_key(key.clone());
         }
-        let response = client
-            .invoke_request_as::<geopera::Binary>(info.id, request)
+        let response = call::answer(client, info.id, request)
             .await
             .map_err(|e| call::sdk_failure(info.id, client.client().base_url(), settings, &e))?;
         if !response.status.is_success() {

@@ -129,8 +129,7 @@ pub(crate) async fn wait_for(
         }
     };
     drop(shown);
-    let response = client
-        .invoke_request_as::<geopera::Binary>(read, Request::new(body))
+    let response = call::answer(client, read, Request::new(body))
         .await
         .map_err(|e| call::sdk_failure(read, &base_url, settings, &e))?;
     call::render(read, &response, settings)?;
