@@ -349,8 +349,10 @@
 //! credentials, IP literals that are loopback, private, link-local, shared, documentation,
 //! multicast or otherwise not globally routable (IPv4-mapped IPv6 included), and the names
 //! `localhost`, single-label names and names under `.localhost`, `.local`, `.localdomain`,
-//! `.internal` and `.home.arpa`. Names are not resolved, so a public name that points at a
-//! private address is not caught. [`EmulatorBuilder::allow_local_webhooks`]
+//! `.internal` and `.home.arpa`. A name is resolved when a delivery connects, and only its
+//! public addresses are used: a public name that points at a private address (or is made to,
+//! after the subscription was accepted) fails the attempt with "resolves to no public
+//! address" and is retried like any failed delivery. [`EmulatorBuilder::allow_local_webhooks`]
 //! (`--allow-local-webhooks`) lifts the host rule and allows plain `http`, for receivers on
 //! this machine such as `http://127.0.0.1:PORT/hook`. The rule is checked again before every
 //! delivery, so a subscription kept in a state file does not reach a local host after a
@@ -712,7 +714,8 @@ impl EmulatorBuilder {
     /// When the address cannot be bound, the state file cannot be opened or belongs to
     /// another seed, or the runtime, thread or webhook client cannot be created.
     pub fn start(self) -> io::Result<EmulatorHandle> {
-        let webhook_client = webhooks::client().map_err(io::Error::other)?;
+        let webhook_client =
+            webhooks::client(self.allow_local_webhooks).map_err(io::Error::other)?;
         let store = match &self.state_file {
             Some(path) => Some(store::Store::open(path, self.seed)?),
             None => None,

@@ -3,7 +3,7 @@
 //! documented in the crate's "Webhooks" section.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -328,8 +328,8 @@ pub fn order_event(event_type: &'static str, order: &Order, status: &str, at: i6
 /// globally routable (an IPv4 address inside an IPv6 one, by NAT64 or 6to4, too), and names
 /// must not be `localhost`, single labels or under `.localhost`, `.local`, `.localdomain`,
 /// `.internal`, `.home.arpa` or the unreserved private suffixes (`.lan`, `.home`, `.corp`,
-/// `.intranet`, `.private`, `.svc`). Names are not resolved, so a public name that resolves
-/// to a private address is not caught here.
+/// `.intranet`, `.private`, `.svc`). Names are not resolved here: a public name that resolves
+/// to a private address is refused when a delivery connects ([`client`]).
 pub fn endpoint_problem(url: &str, allow_local: bool) -> Option<String> {
     if url.len() > 2048 {
         return Some("endpoint_url must be at most 2048 characters".to_owned());
@@ -556,20 +556,72 @@ pub async fn post(client: &reqwest::Client, attempt: &Attempt) -> Delivered {
             http_status: None,
             error: Some(format!("no answer within {} s", DELIVERY_TIMEOUT.as_secs())),
         },
-        Err(_) => Delivered {
+        Err(error) => Delivered {
             http_status: None,
-            error: Some("could not connect to the endpoint".to_owned()),
+            error: Some(match not_public(&error) {
+                Some(refused) => refused.to_string(),
+                None => "could not connect to the endpoint".to_owned(),
+            }),
         },
     }
 }
 
+/// The resolver's refusal somewhere in `error`'s chain of causes, if that is why it failed.
+fn not_public(error: &reqwest::Error) -> Option<&NotPublic> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if let Some(refused) = current.downcast_ref::<NotPublic>() {
+            return Some(refused);
+        }
+        cause = current.source();
+    }
+    None
+}
+
+/// A delivery host whose every address is private, loopback or otherwise internal.
+#[derive(Debug, thiserror::Error)]
+#[error("the endpoint's host '{host}' resolves to no public address")]
+struct NotPublic {
+    host: String,
+}
+
+/// Resolves delivery hosts with the system's resolver and keeps only their public addresses.
+///
+/// Why at connection time and not when a subscription is made: a name's addresses are the
+/// name owner's to change (DNS rebinding), so a check of the name when it was registered says
+/// nothing about where a delivery an hour later connects. Filtering what the connection is
+/// handed means the address checked is the address used. IP literals never reach a resolver;
+/// [`endpoint_problem`] judges those before every attempt.
+struct PublicAddressesOnly;
+
+impl reqwest::dns::Resolve for PublicAddressesOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let public: Vec<SocketAddr> = found.filter(|addr| public_ip(addr.ip())).collect();
+            if public.is_empty() {
+                return Err(NotPublic { host }.into());
+            }
+            let addresses: reqwest::dns::Addrs = Box::new(public.into_iter());
+            Ok(addresses)
+        })
+    }
+}
+
 /// The HTTP client deliveries use: bounded time, no redirects, no proxies from the
-/// environment (a proxy would see, and could redirect, every delivery).
+/// environment (a proxy would see, and could redirect, every delivery), and unless local
+/// webhooks are allowed, connections to public addresses only ([`PublicAddressesOnly`]).
 ///
 /// # Errors
 /// When the TLS backend cannot be set up.
-pub fn client() -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+pub fn client(allow_local: bool) -> reqwest::Result<reqwest::Client> {
+    let builder = if allow_local {
+        reqwest::Client::builder()
+    } else {
+        reqwest::Client::builder().dns_resolver(Arc::new(PublicAddressesOnly))
+    };
+    builder
         .redirect(reqwest::redirect::Policy::none())
         .timeout(DELIVERY_TIMEOUT)
         .connect_timeout(DELIVERY_TIMEOUT)

@@ -176,3 +176,73 @@ fn queued_deliveries_are_numbered_in_order_and_their_changes_noted() {
         [3]
     );
 }
+
+/// A receiver on loopback that answers every request 204 and counts the connections it got.
+fn counting_receiver() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a receiver");
+    let port = listener.local_addr().expect("its address").port();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            // The head and the short body arrive together or shortly after; read until both.
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") || !seen.ends_with(b"}") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (port, accepted)
+}
+
+fn attempt_to(url: String) -> Attempt {
+    Attempt {
+        pending: Pending {
+            seq: 0,
+            event_id: "evt_1".into(),
+            event_type: WEBHOOK_TEST.into(),
+            subscription_id: "sub_1".into(),
+            body: r#"{"event":"webhook.test"}"#.into(),
+            attempts: 0,
+            due_ms: 0,
+            last_error: None,
+        },
+        delivery_id: "dlv_1".into(),
+        url,
+        headers: DeliveryHeaders::default(),
+        secret: SigningSecret::generate().expect("a secret"),
+        allowed: None,
+    }
+}
+
+#[tokio::test]
+async fn a_name_that_resolves_to_a_private_address_is_not_connected_to() {
+    let (port, accepted) = counting_receiver();
+    // `localhost` stands for any public-looking name whose owner points it at an internal
+    // address, possibly after the subscription was accepted: the name check has passed
+    // (`allowed: None`), so only the addresses the name resolves to can stop the delivery.
+    let attempt = attempt_to(format!("http://localhost:{port}/hook"));
+
+    let guarded = post(&client(false).expect("a client"), &attempt).await;
+    assert_eq!(guarded.http_status, None);
+    let error = guarded.error.expect("the delivery is refused");
+    assert!(
+        error.contains("'localhost' resolves to no public address"),
+        "{error}"
+    );
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    // The same attempt with local webhooks allowed reaches the receiver: the refusal above
+    // came from the address check, not from a receiver that could not be reached.
+    let local = post(&client(true).expect("a client"), &attempt).await;
+    assert_eq!(local.http_status, Some(204), "{:?}", local.error);
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
