@@ -64,8 +64,8 @@ pub(crate) struct RawResponse {
     pub(crate) request_id: String,
     /// The call's credentials, kept out of any error made from this answer.
     pub(crate) redactor: Redactor,
-    /// Whether another origin than the API's gave this answer, at the end of a redirect: its
-    /// 401 is no verdict on the call's credential, which was not sent there, and its 429 no
+    /// Whether a redirect chain that left the API's origin led to this answer: its 401 is no
+    /// verdict on the call's credential, which was not sent past that hop, and its 429 no
     /// word on the API's rate budget.
     pub(crate) foreign: bool,
 }
@@ -518,7 +518,7 @@ async fn exchange<S>(
         attempts: attempt,
         request_id: plan.request_id.clone(),
         redactor,
-        foreign: hop.redirects > 0 && !crate::redirect::same_origin(&hop.url, &plan.url),
+        foreign: hop.left_origin,
     }))
 }
 

@@ -39,6 +39,10 @@ pub(crate) struct Hop<'a> {
     pub(crate) secret_body: bool,
     /// How many redirects led here (0 for the request to the API itself).
     pub(crate) redirects: usize,
+    /// Whether some redirect on the way here crossed to another origin: the credentials stayed
+    /// behind there, so whatever answers (the API's own origin too, after a chain that came
+    /// back to it) answers a request that did not carry them.
+    pub(crate) left_origin: bool,
 }
 
 impl<'a> Hop<'a> {
@@ -56,6 +60,7 @@ impl<'a> Hop<'a> {
             body: Some(body),
             secret_body,
             redirects: 0,
+            left_origin: false,
         }
     }
 
@@ -105,15 +110,8 @@ impl<'a> Hop<'a> {
             body,
             secret_body: self.secret_body,
             redirects: self.redirects + 1,
+            left_origin: self.left_origin || !same_origin,
         })
-    }
-}
-
-/// Whether two URLs share an origin (scheme, host and port); two that do not parse do not.
-pub(crate) fn same_origin(a: &str, b: &str) -> bool {
-    match (Url::parse(a), Url::parse(b)) {
-        (Ok(a), Ok(b)) => a.origin() == b.origin(),
-        _ => false,
     }
 }
 

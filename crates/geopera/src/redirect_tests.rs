@@ -17,6 +17,7 @@ fn start() -> Hop<'static> {
         body: Some(Bytes::from_static(b"{}")),
         secret_body: false,
         redirects: 0,
+        left_origin: false,
     }
 }
 

@@ -238,6 +238,54 @@ async fn a_401_or_429_from_another_origin_neither_renews_the_credential_nor_pace
     .expect("a page");
 }
 
+/// A chain that leaves the API and comes back to it ends at the API without the credential,
+/// which stayed behind at the first hop out: that 401 is no verdict on the credential either.
+#[tokio::test]
+async fn a_401_after_a_redirect_out_and_back_does_not_renew_the_credential() {
+    // The CDN sends the request back to where its query says.
+    let cdn = Hostile::serve("127.0.0.2", |seen| match seen.path.split_once("?to=") {
+        Some((_, back)) => redirect(307, back),
+        None => json(404, &[], "{}"),
+    });
+    let out = format!("{}/out", cdn.url());
+    let api = Hostile::serve("127.0.0.1", move |seen| {
+        if seen.path == "/back" {
+            json(401, &[], r#"{"detail":"who are you"}"#)
+        } else {
+            let host = seen.header("host").unwrap_or_default();
+            redirect(307, &format!("{out}?to=http://{host}/back"))
+        }
+    });
+    let provider = std::sync::Arc::new(CountingProvider::default());
+    let client = Client::builder()
+        .base_url(api.url())
+        .follow_redirects(true)
+        .retries(0)
+        .build()
+        .expect("valid")
+        .with_credentials(ProviderHandle(provider.clone()))
+        .expect("valid");
+    let response = catalog_image_quicklook::send_detailed(&client, quicklook())
+        .await
+        .expect("an answer");
+    assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    let at_api = api.seen();
+    assert_eq!(
+        at_api
+            .iter()
+            .map(|seen| seen.path.as_str())
+            .collect::<Vec<_>>(),
+        ["/v1/op/catalog.image.quicklook", "/back"],
+        "one chain, not sent again with a renewed credential"
+    );
+    assert_no_credential(&at_api[1]);
+    assert_eq!(cdn.seen().len(), 1);
+    assert_eq!(
+        provider.renewals.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+}
+
 /// Shares one provider with the test that counts its renewals.
 #[derive(Debug)]
 struct ProviderHandle(std::sync::Arc<CountingProvider>);
