@@ -100,11 +100,13 @@ pub(crate) async fn open(
         info,
         options,
         payload,
-        Some(|response, request_id: &str, bounds| (response, request_id.to_owned(), bounds)),
+        Some(|response, request_id: &str, bounds, redactor: &Redactor| {
+            (response, request_id.to_owned(), bounds, redactor.clone())
+        }),
     )
     .await?;
     match opened {
-        Answer::Open((response, request_id, bounds)) => Ok(Opened {
+        Answer::Open((response, request_id, bounds, redactor)) => Ok(Opened {
             headers: response.headers().clone(),
             body: Box::pin(bounds::chunks(response, bounds).map(move |chunk| {
                 chunk.map_err(|failure| match failure {
@@ -113,6 +115,7 @@ pub(crate) async fn open(
                 })
             })),
             request_id,
+            redactor,
         }),
         Answer::Read(raw) => Err(not_a_stream(client, info, raw)),
     }
@@ -126,6 +129,9 @@ pub(crate) struct Opened {
     pub(crate) body: BoxStream<'static, Result<Bytes, Error>>,
     /// The call's `X-Request-Id`, for the errors of the stream.
     pub(crate) request_id: String,
+    /// The credentials the answer was asked with (a provider's token included), kept out of
+    /// the errors of the stream.
+    pub(crate) redactor: Redactor,
 }
 
 /// What a call yields: an answer read whole, or — for a stream — a success answer whose body
@@ -141,7 +147,7 @@ enum Answer<S> {
 
 /// How a stream's success answer is handed over, with the call's request id; `None` for calls
 /// read whole.
-type KeepOpen<S> = Option<fn(reqwest::Response, &str, Bounds) -> S>;
+type KeepOpen<S> = Option<fn(reqwest::Response, &str, Bounds, &Redactor) -> S>;
 
 /// The error a non-success answer to a stream request stands for.
 fn not_a_stream(client: &Client, info: &'static OperationInfo, raw: RawResponse) -> Error {
@@ -499,7 +505,12 @@ async fn exchange<S>(
     );
     if let Some(open) = keep_open {
         if status.as_u16() == info.success_status {
-            return Ok(Answer::Open(open(response, &plan.request_id, bounds)));
+            return Ok(Answer::Open(open(
+                response,
+                &plan.request_id,
+                bounds,
+                &redactor,
+            )));
         }
     }
     let limit = client.settings.max_response_bytes;

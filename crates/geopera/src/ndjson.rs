@@ -32,7 +32,7 @@ async fn open(
     let (payload, options) = prepared?;
     let opened = crate::engine::open(client, face, info, &options, payload).await?;
     let request_id = opened.request_id;
-    let redactor = Redactor::for_call(client, &options);
+    let redactor = opened.redactor;
     let limit = usize::try_from(client.settings.max_response_bytes).unwrap_or(usize::MAX);
     // The body's error rides inside the I/O error the reader needs, and is taken out again.
     let body = StreamReader::new(opened.body.map_err(std::io::Error::other));

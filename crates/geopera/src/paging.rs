@@ -272,7 +272,6 @@ pub(crate) struct Walker {
     walk: PageWalk,
     /// Set when the walk stopped on a repeated cursor: the error that ends it.
     repeated: Option<Error>,
-    redactor: Redactor,
 }
 
 impl Walker {
@@ -293,7 +292,6 @@ impl Walker {
                 info,
                 walk: PageWalk::new(info, body),
                 repeated: None,
-                redactor: Redactor::for_call(client, &options),
             },
             options,
         ))
@@ -322,17 +320,30 @@ impl Walker {
     }
 }
 
+/// A page as it came, with what its decoding errors need: the call's request id, and the
+/// credentials it was asked with (a provider's token included), which they must not show.
+struct Fetched {
+    page: Value,
+    request_id: String,
+    redactor: Redactor,
+}
+
 async fn fetch(
     client: &Client,
     face: Face<'_>,
     walker: &Walker,
     options: &CallOptions,
     body: Bytes,
-) -> Result<(Value, String), Error> {
+) -> Result<Fetched, Error> {
     let raw = crate::engine::execute(client, face, walker.info, options, body).await?;
+    let redactor = raw.redactor.clone();
     let response = crate::engine::classify::<Value>(client, walker.info, raw)?;
     let request_id = response.request_id.clone();
-    Ok((response.into_result()?, request_id))
+    Ok(Fetched {
+        page: response.into_result()?,
+        request_id,
+        redactor,
+    })
 }
 
 /// Turns a fetched page into what the stream yields.
@@ -341,11 +352,11 @@ type Convert<T> = fn(Value) -> Result<T, (Value, serde_json::Error)>;
 fn decode_error(
     walker: &Walker,
     request_id: &str,
+    redactor: &Redactor,
     page: &Value,
     source: serde_json::Error,
 ) -> Error {
-    walker
-        .redactor
+    redactor
         .error(Error::decode(
             walker.info.id,
             http::StatusCode::OK,
@@ -396,15 +407,20 @@ async fn step<T>(
             let face = face.unwrap_or_else(|| client.async_face());
             match fetch(&client, face, &walker, &options, body).await {
                 Err(error) => Some((Err(error), Walk::Done)),
-                Ok((page, request_id)) => {
+                Ok(Fetched {
+                    page,
+                    request_id,
+                    redactor,
+                }) => {
                     walker.advance(&page);
                     let stop = walker.repeated.take();
                     // A page answered again holds nothing new: the error takes its place.
                     if let Some(error @ Error::RepeatedPage { .. }) = stop {
                         return Some((Err(error.with_request_id(&request_id)), Walk::Done));
                     }
-                    let item = convert(page)
-                        .map_err(|(page, e)| decode_error(&walker, &request_id, &page, e));
+                    let item = convert(page).map_err(|(page, e)| {
+                        decode_error(&walker, &request_id, &redactor, &page, e)
+                    });
                     // A page with a repeated cursor is new: it is yielded first, and the error
                     // that stops the walk comes after it.
                     let next = match stop {

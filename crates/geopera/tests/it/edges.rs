@@ -1079,6 +1079,65 @@ async fn a_server_that_echoes_the_credentials_never_gets_them_into_an_error() {
     }
 }
 
+/// A token from the client's provider (a session's, not a fixed key) is kept out of the errors
+/// of streams and page walks too, which quote what they could not decode after the call
+/// itself has succeeded.
+#[tokio::test]
+async fn a_provider_token_echoed_into_a_stream_or_a_page_never_gets_into_an_error() {
+    let echo = format!("Bearer {TOKEN}");
+    let provider = std::sync::Arc::new(CountingProvider::default());
+    let with_provider = |server: &Hostile| {
+        Client::builder()
+            .base_url(server.url())
+            .retries(0)
+            .build()
+            .expect("valid")
+            .with_credentials(ProviderHandle(provider.clone()))
+            .expect("valid")
+    };
+
+    let server = Hostile::answering_once(json(
+        200,
+        &[],
+        &format!("{{\"id\":1}}\n{echo} is no JSON\n"),
+    ));
+    let items: Vec<_> = catalog_search_stream::stream(
+        &with_provider(&server),
+        json!({"host_name": HOST})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    )
+    .collect()
+    .await;
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(
+        items[0].as_ref().expect("the first line"),
+        &json!({"id": 1})
+    );
+    let shown = everything_shown(items[1].as_ref().expect_err("the second line"));
+    assert!(!shown.contains(TOKEN), "{shown}");
+    assert!(shown.contains("[redacted]"), "{shown}");
+
+    let server = Hostile::answering_once(json(
+        200,
+        &[],
+        &format!(r#"{{"type":"FeatureCollection","features":"{echo}"}}"#),
+    ));
+    let pages: Vec<_> =
+        catalog_search::pages(&with_provider(&server), CatalogSearchInput::new(HOST))
+            .collect()
+            .await;
+    let error = pages
+        .first()
+        .expect("one page")
+        .as_ref()
+        .expect_err("a page that does not decode");
+    let shown = everything_shown(error);
+    assert!(!shown.contains(TOKEN), "{shown}");
+    assert!(shown.contains("[redacted]"), "{shown}");
+}
+
 /// Credentials a caller sends as headers added by hand — the client's or the call's own
 /// `Authorization`, `Proxy-Authorization` or `x-api-key`, a long cookie value — are kept out
 /// of errors as the client's token is, when a server quotes the headers it was sent.
