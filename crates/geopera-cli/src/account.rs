@@ -13,7 +13,7 @@ use crate::json;
 use crate::paint::inert;
 use crate::store::{self, Auth};
 
-/// How long the best-effort session revocation of `logout` may take.
+/// How long the session revocation of `logout` may take before it is reported as not done.
 const LOGOUT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one userinfo request may take.
 const USERINFO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -204,8 +204,11 @@ fn open_browser(url: &str) {
     }
 }
 
-/// `geopera logout`: revokes a stored session (best effort) and forgets the credential,
-/// keeping the profile's `api_url`.
+/// `geopera logout`: revokes a stored session and forgets the credential, keeping the
+/// profile's `api_url`. A revocation that fails still forgets the credential (the user asked
+/// for it gone from this machine, and a dead server must not keep it there) but warns, since
+/// the session then stays usable until it expires; the exit code stays 0, as the local logout
+/// did what it says.
 pub(crate) async fn logout(top: &ArgMatches) -> Outcome {
     let target = auth::target(top, false)?;
     let _lock = target.store.lock()?;
@@ -230,25 +233,61 @@ pub(crate) async fn logout(top: &ArgMatches) -> Outcome {
             target.profile
         ));
     };
-    if let Auth::OAuth {
-        refresh_token: Some(refresh_token),
-        ..
-    } = &stored
-    {
-        if let Ok(client) = auth::http(&target.api_url) {
-            let _ = client
-                .http_client()
-                .post(auth::endpoint(&target.api_url, "logout"))
-                .form(&[("client_id", CLIENT_ID), ("refresh_token", refresh_token)])
-                .timeout(target.sign_in_timeout(LOGOUT_TIMEOUT))
-                .send()
-                .await;
-        }
-    }
+    let unrevoked = match &stored {
+        Auth::OAuth {
+            refresh_token: Some(refresh_token),
+            ..
+        } => revoke(&target, refresh_token).await.err(),
+        _ => None,
+    };
     target.store.update_locked(&target.profile, |entry| {
         entry.remove("auth");
     })?;
+    if let Some(why) = unrevoked {
+        crate::paint::warning(&format!(
+            "the session could not be revoked on the server ({why}); it stays valid there \
+             until it expires, although it is no longer stored here."
+        ));
+    }
     print(&format!("Logged out (profile '{}').", target.profile))
+}
+
+/// Ends the stored session on the server. Forgetting the credential locally does not end it:
+/// whoever copied the refresh token can go on using it, so a failure is reported as why.
+async fn revoke(target: &Target, refresh_token: &str) -> Result<(), String> {
+    let api_url = target.api_url.as_str();
+    let client = auth::http(api_url).map_err(|e| e.message)?;
+    let limit = target.sign_in_timeout(LOGOUT_TIMEOUT);
+    let answer = client
+        .http_client()
+        .post(auth::endpoint(api_url, "logout"))
+        .form(&[("client_id", CLIENT_ID), ("refresh_token", refresh_token)])
+        .timeout(limit)
+        .send()
+        .await
+        .map_err(|e| {
+            if e.is_timeout() {
+                format!("no answer within {} s", limit.as_secs_f64())
+            } else {
+                format!("server unreachable: {}", chain(&e))
+            }
+        })?;
+    let status = answer.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    // An identity provider answers `invalid_grant` for a token it no longer knows: the
+    // session has already ended (expired, revoked elsewhere), which is what was asked.
+    let bytes = auth::read_answer(answer.content_length(), answer.bytes_stream())
+        .await
+        .unwrap_or_default();
+    let code = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|body| body.get("error").and_then(Value::as_str).map(str::to_owned));
+    if status.as_u16() == 400 && code.as_deref() == Some("invalid_grant") {
+        return Ok(());
+    }
+    Err(format!("the server answered HTTP {}", status.as_u16()))
 }
 
 /// `geopera whoami`: who the credential belongs to, refreshing a stored session if needed.

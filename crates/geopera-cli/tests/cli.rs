@@ -3412,3 +3412,50 @@ fn an_answer_that_is_not_utf8_is_refused_not_printed_with_replacements() {
         "{stderr}"
     );
 }
+
+/// A stored session for `url` whose refresh token the server does not know.
+fn stored_session(url: &str) -> String {
+    serde_json::json!({"default": {"api_url": url, "auth": {
+        "type": "oauth", "access_token": "at", "refresh_token": "rt", "expires_at": null,
+    }}})
+    .to_string()
+}
+
+#[test]
+fn logout_warns_when_the_session_could_not_be_revoked_and_still_forgets_it() {
+    let s = setup();
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        format!("http://{}", listener.local_addr().expect("an address"))
+    };
+    let failing = canned_server(500, r#"{"error": "server_error"}"#.to_owned(), 1);
+    let garbage = raw_server(b"not an HTTP answer\r\n\r\n".to_vec(), 1);
+    for (url, reason) in [
+        (closed.as_str(), "unreachable"),
+        (failing.as_str(), "HTTP 500"),
+        (garbage.as_str(), "unreachable"),
+    ] {
+        s.store_credentials(&stored_session(url));
+        let output = s.bare().arg("logout").output().expect("geopera runs");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{url}: {stderr}");
+        assert!(
+            stderr.starts_with("Warning: the session could not be revoked on the server")
+                && stderr.contains(reason)
+                && stderr.contains("until it expires"),
+            "{url}: {stderr}"
+        );
+        assert!(text(&output.stdout).starts_with("Logged out"), "{url}");
+        assert_eq!(
+            s.credentials(),
+            serde_json::json!({"default": {"api_url": url}}),
+            "the credential is forgotten all the same"
+        );
+    }
+
+    // A session the server no longer knows (`invalid_grant`) has ended: nothing to warn about.
+    s.store_credentials(&stored_session(&s.emulator.base_url()));
+    let output = s.bare().arg("logout").output().expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
+}
