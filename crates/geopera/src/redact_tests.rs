@@ -104,3 +104,26 @@ fn only_an_authorization_header_is_split_at_its_scheme() {
     let found: Vec<&str> = secrets.iter().map(Secret::expose).collect();
     assert_eq!(found, ["gpra_token", "Bearer gpra_token", "a=1; session=z"]);
 }
+
+#[test]
+fn a_body_full_of_the_credential_is_redacted_whole() {
+    // Each occurrence followed by one byte, also back to back, at both ends: 8 MiB of them,
+    // the kind of body a hostile server can send up to the response cap.
+    let unit = b"gpra_abc,";
+    let count = 8 * 1024 * 1024 / unit.len();
+    let body: Vec<u8> = unit.repeat(count);
+    let mut body = [b"gpra_abc".as_slice(), &body, b"gpra_abcgpra_abc"].concat();
+    body.extend_from_slice(b"gpra_ab");
+    let out = redactor().bytes(Bytes::from(body));
+    let expected = [
+        b"[redacted]".as_slice(),
+        &b"[redacted],".repeat(count),
+        b"[redacted][redacted]gpra_ab",
+    ]
+    .concat();
+    assert_eq!(out.len(), expected.len());
+    assert!(
+        out[..] == expected[..],
+        "every whole occurrence, and only those"
+    );
+}
