@@ -5,7 +5,8 @@
 //! host. So the HTTP clients the SDK builds never follow redirects themselves: the call engine
 //! follows them here, and a hop to another origin (scheme, host or port) carries only headers
 //! known to hold no secret. A `catalog.image.quicklook` redirect to a CDN thus gets the user
-//! agent and content negotiation, nothing else. A body is a credential's carrier too when its
+//! agent and content negotiation, and with a 307 or 308, which repeats the body, its
+//! `Content-Type`: nothing else. A body is a credential's carrier too when its
 //! operation has `secret_fields` (a share link's password): a 307 or 308, which repeats the
 //! body, is not followed to another origin for such a call.
 
@@ -101,6 +102,11 @@ impl<'a> Hop<'a> {
             next_headers.remove(http::header::CONTENT_LENGTH);
             (Method::GET, None)
         } else {
+            // The body goes on, so what says how to read it goes with it: a content type
+            // names a format, never who is asking.
+            if let Some(kind) = self.headers.get(http::header::CONTENT_TYPE) {
+                next_headers.insert(http::header::CONTENT_TYPE, kind.clone());
+            }
             (self.method.clone(), self.body.clone())
         };
         Some(Hop {

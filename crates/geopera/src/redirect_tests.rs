@@ -36,8 +36,13 @@ fn another_origin_gets_no_credential_of_any_kind() {
     ] {
         let hop = to(location, 307).expect("followed");
         let names: Vec<&str> = hop.headers.keys().map(|k| k.as_str()).collect();
-        assert_eq!(names, ["user-agent"], "{location}");
+        assert_eq!(names, ["user-agent", "content-type"], "{location}");
         assert_eq!(hop.method, Method::POST, "307 keeps the method");
+        assert_eq!(
+            hop.headers.get("content-type").map(|v| v.as_bytes()),
+            Some(&b"application/json"[..]),
+            "the body it repeats is still JSON"
+        );
     }
 }
 

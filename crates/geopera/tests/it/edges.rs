@@ -116,6 +116,8 @@ fn a_redirect_to_another_origin_carries_no_credential() {
     for seen in &at_cdn {
         assert_eq!(seen.path, "/cdn/quicklook.png");
         assert_eq!(seen.method, "POST", "a 307 repeats the request");
+        assert_eq!(seen.header("content-type"), Some("application/json"));
+        assert!(!seen.body.is_empty(), "with its body");
         assert_no_credential(seen);
     }
 }
