@@ -133,6 +133,21 @@ impl Store {
     /// Every profile, as raw JSON (unknown members are kept on rewrite).
     pub(crate) fn read_all(&self) -> Result<Map<String, Value>, Failure> {
         let path = self.path();
+        // Opening a named pipe for reading waits for a writer, forever: every command would
+        // hang without a word. Anything but a regular file (a link to one is fine) is refused
+        // before it is opened. Without `O_NONBLOCK` (no `libc` here), a pipe swapped in between
+        // this check and the open could still block; only someone who can write to the
+        // user's credentials folder can do that, and they could replace the file itself.
+        match fs::metadata(&path) {
+            Ok(meta) => regular(&path, &meta.file_type())?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
+            Err(e) => {
+                return Err(Failure::other(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )))
+            }
+        }
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
@@ -251,6 +266,13 @@ impl Store {
         let path = self.dir.join("credentials.lock");
         let failed =
             |e: std::io::Error| Failure::other(format!("cannot lock {}: {e}", path.display()));
+        // Opening a named pipe for writing waits for a reader, as reading one waits for a
+        // writer (see `read_all`).
+        match fs::metadata(&path) {
+            Ok(meta) => regular(&path, &meta.file_type())?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(failed(e)),
+        }
         let file = open_private(&path, false).map_err(failed)?;
         fs4::FileExt::lock(&file).map_err(failed)?;
         Ok(Lock { file })
@@ -260,6 +282,42 @@ impl Store {
         let made = create_private_dir(&self.dir).and_then(|()| set_mode(&self.dir, 0o700));
         made.map_err(|e| Failure::other(format!("cannot create {}: {e}", self.dir.display())))
     }
+}
+
+/// Refuses anything at `path` but a regular file, naming what it is, so that a pipe, a device
+/// or a folder left there is reported rather than waited on or read from.
+fn regular(path: &Path, kind: &fs::FileType) -> Result<(), Failure> {
+    if kind.is_file() {
+        return Ok(());
+    }
+    let what = if kind.is_dir() {
+        "a folder"
+    } else {
+        special(kind)
+    };
+    Err(Failure::other(format!(
+        "{} is not a regular file (it is {what}); remove it, or put the credentials file there",
+        path.display()
+    )))
+}
+
+#[cfg(unix)]
+fn special(kind: &fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if kind.is_fifo() {
+        "a named pipe"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "neither a file nor a folder"
+    }
+}
+
+#[cfg(not(unix))]
+fn special(_kind: &fs::FileType) -> &'static str {
+    "neither a file nor a folder"
 }
 
 /// A member of a stored profile with a shape neither CLI writes: named, so that the user can

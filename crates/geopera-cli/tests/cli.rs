@@ -3459,3 +3459,58 @@ fn logout_warns_when_the_session_could_not_be_revoked_and_still_forgets_it() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
 }
+
+/// Makes a named pipe at `path`.
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    std::fs::create_dir_all(path.parent().expect("test step")).expect("test step");
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_for_the_credentials_file_or_its_lock_is_an_error_not_a_hang() {
+    let s = setup();
+    mkfifo(&s.credentials_path());
+    let url = s.emulator.base_url();
+    let key = s.emulator.api_key();
+    let runs: [&[&str]; 4] = [
+        &["orders", "list"],
+        &["whoami"],
+        &["logout"],
+        &["login", "--api-url", &url, "--api-key", key],
+    ];
+    for args in runs {
+        let output = s
+            .bare()
+            .timeout(Duration::from_secs(10))
+            .args(args)
+            .output()
+            .expect("geopera runs");
+        let stderr = fails_saying(&output, 1, "is not a regular file", args);
+        assert!(
+            stderr.contains(&s.credentials_path().display().to_string())
+                && stderr.contains("a named pipe"),
+            "{stderr}"
+        );
+    }
+
+    // The lock, beside it, would hang a login the same way.
+    std::fs::remove_file(s.credentials_path()).expect("test step");
+    let lock = s.credentials_path().with_file_name("credentials.lock");
+    let _ = std::fs::remove_file(&lock);
+    mkfifo(&lock);
+    let output = s
+        .bare()
+        .timeout(Duration::from_secs(10))
+        .args(["login", "--api-url", &url, "--api-key", key])
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 1, "is not a regular file", "login");
+    assert!(stderr.contains("credentials.lock"), "{stderr}");
+    assert!(!s.credentials_path().exists());
+}
