@@ -111,6 +111,8 @@ struct Kind<T> {
     judge: fn(&T) -> Verdict,
     /// Its state, in a few words, for messages.
     state: fn(&T) -> String,
+    /// Its id, as the answer gives it.
+    id_of: fn(&T) -> &str,
 }
 
 static ORDER: Kind<Order> = Kind {
@@ -120,6 +122,7 @@ static ORDER: Kind<Order> = Kind {
     id_field: "order_id",
     judge: judge_order,
     state: order_state,
+    id_of: |order| &order.id,
 };
 
 static PROCESSING_JOB: Kind<Job> = Kind {
@@ -129,6 +132,7 @@ static PROCESSING_JOB: Kind<Job> = Kind {
     id_field: "job_id",
     judge: judge_job,
     state: job_state,
+    id_of: |job| &job.id,
 };
 
 static CLIP_JOB: Kind<Job> = Kind {
@@ -138,6 +142,7 @@ static CLIP_JOB: Kind<Job> = Kind {
     id_field: "job_id",
     judge: judge_job,
     state: job_state,
+    id_of: |job| &job.id,
 };
 
 static UPLOAD: Kind<UploadOutput> = Kind {
@@ -147,6 +152,7 @@ static UPLOAD: Kind<UploadOutput> = Kind {
     id_field: "upload_id",
     judge: judge_upload,
     state: upload_state,
+    id_of: |upload| &upload.id,
 };
 
 fn judge_order(order: &Order) -> Verdict {
@@ -328,6 +334,16 @@ where
                     })
                 }
             };
+            // An answer about another resource (a misrouted or cached one) says nothing about
+            // this one: neither its success nor its failure is this wait's.
+            let answered = (kind.id_of)(&state);
+            if answered != self.id {
+                return Err(WaitError::OtherResource {
+                    what: kind.what,
+                    answered: answered.to_owned(),
+                    id: self.id,
+                });
+            }
             if let Some(progress) = self.progress.as_mut() {
                 progress(&state);
             }
@@ -444,6 +460,18 @@ pub enum WaitError<T> {
         #[source]
         source: Error,
     },
+    /// A poll was answered with another resource than the one asked for (a misrouted or
+    /// cached answer): its state is no news of this one, so the wait ends rather than
+    /// trust it.
+    #[error("waiting for {what} {id}: the API answered {what} {answered} instead")]
+    OtherResource {
+        /// What was waited for.
+        what: &'static str,
+        /// The id asked for.
+        id: String,
+        /// The id of the resource the API answered with.
+        answered: String,
+    },
 }
 
 impl<T> WaitError<T> {
@@ -452,7 +480,7 @@ impl<T> WaitError<T> {
         match self {
             WaitError::Failed { last, .. } => Some(last),
             WaitError::Deadline { last, .. } => last.as_deref(),
-            WaitError::Call { .. } => None,
+            WaitError::Call { .. } | WaitError::OtherResource { .. } => None,
         }
     }
 }

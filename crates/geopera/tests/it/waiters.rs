@@ -262,6 +262,46 @@ async fn a_poll_cut_by_the_client_deadline_is_a_call_error_not_the_wait_deadline
     assert_eq!(source.kind(), geopera::ErrorKind::Timeout, "{source:?}");
 }
 
+/// A poll answered with another resource, already in a final state, does not end the wait as
+/// if this one had got there: neither as a success nor as a failure.
+#[tokio::test]
+async fn an_answer_about_another_resource_ends_the_wait_with_its_own_error() {
+    let misrouted = Hostile::serve("127.0.0.1", |seen| {
+        let body = if seen.path.ends_with("orders.get") {
+            r#"{"orderId":"ord_other","status":"fulfilled"}"#
+        } else {
+            r#"{"id":"job_other","status":"failed","error_message":"not yours"}"#
+        };
+        crate::hostile::json(200, &[], body)
+    });
+    let client = Geopera::from(
+        AuthenticatedClient::builder("gpra_test_key")
+            .base_url(misrouted.url())
+            .build()
+            .expect("valid configuration"),
+    );
+    let error = wait::order(&client, "ord_mine")
+        .await
+        .expect_err("another order's success is not this one's");
+    let WaitError::OtherResource { id, answered, .. } = &error else {
+        panic!("not the mismatch: {error:?}");
+    };
+    assert_eq!((id.as_str(), answered.as_str()), ("ord_mine", "ord_other"));
+    assert_eq!(
+        error.to_string(),
+        "waiting for order ord_mine: the API answered order ord_other instead"
+    );
+    assert!(error.last().is_none());
+
+    let error = wait::processing_job(&client, "job_mine")
+        .wait_blocking()
+        .expect_err("another job's failure is not this one's");
+    assert!(
+        matches!(&error, WaitError::OtherResource { answered, .. } if answered == "job_other"),
+        "{error:?}"
+    );
+}
+
 #[tokio::test]
 async fn dropping_a_wait_stops_its_polling() {
     let (emu, client) = frozen();
