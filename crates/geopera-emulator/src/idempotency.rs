@@ -133,6 +133,14 @@ impl Claims {
             None => false,
         }
     }
+
+    /// Forgets the claim at `slot`, answered or not, so a retry with its key runs again: for
+    /// an answer that could not be kept in the state file.
+    pub(crate) fn release(&mut self, slot: &ClaimSlot) {
+        if self.by_slot.remove(slot).is_some() {
+            self.changes.mark(slot);
+        }
+    }
 }
 
 /// Whether `claim` is still remembered at `now_ms`.

@@ -334,6 +334,12 @@
 //! windows and recorded requests are not kept. Files written by older versions of the
 //! emulator open and are upgraded in place; a file from a newer version is refused.
 //!
+//! A change the file cannot take (another program holds its lock for more than 100 ms, the
+//! disk is full) is answered 503 problem+json rather than as the operation's success, and an
+//! `Idempotency-Key` it claimed is released, so a retry runs the request again instead of
+//! replaying an answer a restart would lose. The change itself stays in memory, and the next
+//! write that succeeds writes it too.
+//!
 //! # Webhooks
 //!
 //! `event_subscriptions.create` / `get` / `list` / `update` / `delete` / `test` keep real
@@ -844,7 +850,9 @@ impl EmulatorHandle {
             .shared
             .create_key(records::NewKey::new(org, "test key", grants))
             .0;
-        self.shared.persist();
+        // The key works in memory either way; a failed write is logged, and the next write
+        // tries its row again.
+        let _ = self.shared.persist();
         secret
     }
 
@@ -936,7 +944,8 @@ impl EmulatorHandle {
         let _ = self.stop.send(true);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
-            self.shared.persist();
+            // Nobody is left to answer; a failure is logged.
+            let _ = self.shared.persist();
         }
     }
 }

@@ -281,7 +281,7 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// that claimed it; writes the state file once, when something durable changed.
 ///
 /// # Errors
-/// 409 when the key was used with another body or its first request is still running; 422
+/// 503 when the state file could not take the change (the key is released); 409 when the key was used with another body or its first request is still running; 422
 /// for a key that is blank, longer than [`MAX_IDEMPOTENCY_KEY`] or not visible ASCII, which
 /// would otherwise be ignored (running the request twice) or kept for a day.
 async fn execute_once(
@@ -314,7 +314,7 @@ async fn execute_once(
     let Some(key) = key else {
         let reply = execute(shared, op, caller, input).await;
         if changed_state(op, &reply) {
-            shared.persist();
+            shared.persist()?;
         }
         return Ok(reply);
     };
@@ -325,11 +325,17 @@ async fn execute_once(
         return Ok(reply);
     }
     let reply = execute(shared, op, caller, input).await;
-    let answered = shared.lock().claims.settle(&slot, &reply);
+    let mut inner = shared.lock();
+    let answered = inner.claims.settle(&slot, &reply);
     // The effect and the claim that replays it go to the state file in one write, so a
     // restart never finds one without the other.
     if answered || changed_state(op, &reply) {
-        shared.persist();
+        if let Err(error) = shared.persist_locked(&mut inner) {
+            // Under the same lock, so no retry replays the success that was not kept: a retry
+            // runs again, as after any other server error.
+            inner.claims.release(&slot);
+            return Err(error);
+        }
     }
     Ok(reply)
 }

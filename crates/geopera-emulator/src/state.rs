@@ -6,12 +6,15 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
+use http::header::RETRY_AFTER;
+use http::StatusCode;
 use serde_json::Value;
 
 use crate::catalog::{Catalog, Features};
 use crate::changes::Tracked;
 use crate::clock::ManualClock;
 use crate::downloads::DownloadKey;
+use crate::error::ApiError;
 use crate::faults::select::FaultState;
 use crate::faults::FaultPlan;
 use crate::idempotency::Claims;
@@ -200,12 +203,35 @@ impl Shared {
 
     /// Writes orders, keys, balances, answered idempotency claims, signed-in sessions, event
     /// subscriptions (with their signing secrets), waiting webhook deliveries and the
-    /// resources changed since the last write to the state file, if there is one. A failed
-    /// write is logged, not answered: the request itself succeeded.
-    pub fn persist(&self) {
-        let Some(store) = &self.store else { return };
+    /// resources changed since the last write to the state file, if there is one.
+    ///
+    /// # Errors
+    /// A 503 problem when the file could not be written (locked by another program, disk
+    /// full, damaged), for the caller to answer instead of its success: a client must never
+    /// be told a change was kept that a restart would lose. See
+    /// [`persist_locked`](Self::persist_locked) for what memory holds then.
+    pub fn persist(&self) -> Result<(), ApiError> {
+        self.persist_locked(&mut self.lock())
+    }
+
+    /// [`persist`](Self::persist) under a lock the caller already holds, so that what it
+    /// does with the outcome (releasing an idempotency claim) happens before any other
+    /// request sees the state.
+    ///
+    /// After a failed write the change stays in memory and its rows are tried again by the
+    /// next write, rather than being rolled back: undoing an arbitrary operation would need
+    /// a copy of everything it may touch (records of every family, balances, the generator)
+    /// taken before each request, a cost every request would pay for a failure that means
+    /// the environment is broken. The client is told the write failed, so it does not rely
+    /// on the change; a retry runs the operation again.
+    ///
+    /// # Errors
+    /// As [`persist`](Self::persist).
+    pub fn persist_locked(&self, inner: &mut Inner) -> Result<(), ApiError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
         let now_ms = self.clock.now_millis();
-        let mut inner = self.lock();
         let changed_resources = inner.resources.changes.take();
         let changed_claims = inner.claims.changes.take();
         let changed_credentials = inner.credentials.changes.take();
@@ -238,18 +264,27 @@ impl Shared {
                 .collect(),
             clock_ms: now_ms,
         };
-        if let Err(error) = store.save(&snapshot) {
-            // The transaction rolled back: the next write tries these rows again.
-            inner.resources.changes.keep(changed_resources);
-            inner.claims.changes.keep(changed_claims);
-            inner.credentials.changes.keep(changed_credentials);
-            inner.orgs.changes.keep(changed_orgs);
-            inner.orders.changes.keep(changed_orders);
-            inner.oidc.families.changes.keep(changed_sessions);
-            inner.oidc.access.changes.keep(changed_access);
-            inner.webhooks.outbox_changes.keep(changed_outbox);
-            tracing::warn!(%error, "could not write the state file");
-        }
+        let Err(error) = store.save(&snapshot) else {
+            return Ok(());
+        };
+        // The transaction rolled back: the next write tries these rows again.
+        inner.resources.changes.keep(changed_resources);
+        inner.claims.changes.keep(changed_claims);
+        inner.credentials.changes.keep(changed_credentials);
+        inner.orgs.changes.keep(changed_orgs);
+        inner.orders.changes.keep(changed_orders);
+        inner.oidc.families.changes.keep(changed_sessions);
+        inner.oidc.access.changes.keep(changed_access);
+        inner.webhooks.outbox_changes.keep(changed_outbox);
+        tracing::warn!(%error, "could not write the state file");
+        Err(ApiError::problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the state file could not be written ({error}), so the change would not \
+                 survive a restart; retry the request"
+            ),
+        )
+        .with_header(RETRY_AFTER, 1))
     }
 
     /// Puts `plan` in force from the next request on, with fresh counters, and ends a 429

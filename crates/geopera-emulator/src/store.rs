@@ -73,6 +73,9 @@ const MIGRATIONS: &[&str] = &[
 /// The version this emulator writes.
 const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
+/// How long a write waits for a lock another program (say, `sqlite3` reading the file) holds.
+const WRITE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// What a state file holds, as read back.
 pub(crate) struct Snapshot {
     pub rng_state: u64,
@@ -159,6 +162,10 @@ impl Store {
     pub(crate) fn open(path: &Path, seed: u64) -> io::Result<(Store, Option<Snapshot>)> {
         create_private(path)?;
         let mut connection = Connection::open(path).map_err(io_error)?;
+        // Every write happens under the emulator's state lock, so SQLite's default wait of
+        // 5 s for a lock another program holds would stall every request; a write that
+        // cannot take the lock soon fails instead, and its request is answered 503.
+        connection.busy_timeout(WRITE_LOCK_WAIT).map_err(io_error)?;
         migrate(&mut connection, path)?;
         let meta = |key: &str| -> io::Result<Option<String>> {
             connection

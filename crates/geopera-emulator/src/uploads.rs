@@ -168,10 +168,10 @@ pub(crate) async fn receive(
     body: Body,
 ) -> Response {
     match take(&shared, &upload_id, &token, &file_name, &headers, body).await {
-        Ok(value) => {
-            shared.persist();
-            Reply::json(StatusCode::OK, &value).into_response()
-        }
+        Ok(value) => match shared.persist() {
+            Ok(()) => Reply::json(StatusCode::OK, &value).into_response(),
+            Err(error) => error.into_response(),
+        },
         Err(error) => error.into_response(),
     }
 }

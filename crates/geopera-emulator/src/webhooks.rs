@@ -731,7 +731,8 @@ pub async fn background(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>)
         };
         if due {
             deliver_due(&shared, DEFAULT_DRAIN_LIMIT).await;
-            shared.persist();
+            // No one to answer: a failure is logged, and the next write tries these rows again.
+            let _ = shared.persist();
         }
     }
 }

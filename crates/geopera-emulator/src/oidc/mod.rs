@@ -543,7 +543,7 @@ async fn token(
     let changed = result
         .as_ref()
         .map_or_else(|error| error.error == "invalid_grant", |_| true);
-    let response = match result {
+    let mut response = match result {
         Ok(issued) => token_answer(issued),
         Err(error) => {
             shared.lock().oidc.counters.token_errors += 1;
@@ -551,7 +551,12 @@ async fn token(
         }
     };
     if changed {
-        shared.persist();
+        if let Err(error) = shared.persist() {
+            // Tokens a restart would forget are not handed out; a refusal stays as it was.
+            if response.status().is_success() {
+                response = error.into_response();
+            }
+        }
     }
     logged("token", started, response)
 }
@@ -927,7 +932,9 @@ async fn logout(
                 "unknown or already revoked refresh token",
             ));
         }
-        shared.persist();
+        if let Err(error) = shared.persist() {
+            return Ok(error.into_response());
+        }
         Ok(StatusCode::NO_CONTENT.into_response())
     });
     logged(
@@ -971,7 +978,9 @@ async fn revoke(
             revoked
         };
         if revoked {
-            shared.persist();
+            if let Err(error) = shared.persist() {
+                return Ok(error.into_response());
+            }
         }
         Ok(StatusCode::OK.into_response())
     });

@@ -418,3 +418,53 @@ fn a_sign_in_or_a_refresh_writes_its_own_session_only() {
         [deleted("access_tokens", 2), deleted("sessions", 1)]
     );
 }
+
+/// A change the state file could not take is not answered as a success: the request is 503
+/// problem+json, and its idempotency key is released, so the retry runs again rather than
+/// replaying an answer a restart would have lost.
+#[test]
+fn a_change_the_state_file_cannot_take_is_answered_503_and_its_key_released() {
+    let file = TempFile::new("unwritable");
+    let api = start(9, &file);
+    let bearer = format!("Bearer {}", api.emu.api_key());
+    let create = |api: &Api| {
+        api.call_with(
+            "projects.create",
+            &json!({"name": "kept?"}),
+            &[("authorization", &bearer), ("idempotency-key", "p-1")],
+        )
+    };
+    // Another program holds the file's write lock for as long as the request lasts.
+    let blocker = rusqlite::Connection::open(&file.0).expect("the state file opens");
+    blocker
+        .execute_batch("BEGIN EXCLUSIVE")
+        .expect("the lock is taken");
+    let started = std::time::Instant::now();
+    let refused = create(&api);
+    assert_eq!(refused.status, 503, "{:?}", refused.json());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the write waited {:?} for the lock",
+        started.elapsed()
+    );
+    assert_eq!(refused.content_type(), "application/problem+json");
+    let problem = refused.json();
+    assert_eq!(problem["status"], 503);
+    assert_eq!(problem["title"], "Service Unavailable");
+    let detail = problem["detail"].as_str().expect("a detail");
+    assert!(
+        detail.contains("state file could not be written"),
+        "{detail}"
+    );
+
+    blocker
+        .execute_batch("COMMIT")
+        .expect("the lock is released");
+    let retry = create(&api);
+    assert_eq!(retry.status, 200);
+    assert_eq!(retry.header("idempotent-replayed"), None, "ran again");
+    assert_eq!(api.emu.executed("projects.create"), 2);
+    let replay = create(&api);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body, retry.body);
+}
