@@ -829,6 +829,15 @@ impl Error {
         self
     }
 
+    /// This error without the excerpt of the answer it quotes, which `why` replaces: for an
+    /// answer that can hold a credential the redactor does not know (a signed URL).
+    pub(crate) fn without_excerpt(mut self, why: &str) -> Self {
+        if let Error::Decode { excerpt, .. } = &mut self {
+            *excerpt = why.to_owned();
+        }
+        self
+    }
+
     pub(crate) fn set_attempts(&mut self, n: u32) {
         match self {
             Error::Api { attempts, .. }

@@ -398,17 +398,18 @@ async fn a_pipe_a_device_or_a_folder_is_refused_before_anything_is_reserved() {
 /// An API of the test's own whose signed URL points at `storage`: the emulator always names
 /// itself, so a refusing or redirecting storage server needs a stand-in.
 fn api_pointing_at(upload_url: String) -> Hostile {
+    api_signing_with(json!({"upload_url": upload_url, "object_path": "p/u/f"}).to_string())
+}
+
+/// An API of the test's own whose `uploads.signed_url` answers `signed`.
+fn api_signing_with(signed: String) -> Hostile {
     Hostile::serve("127.0.0.1", move |seen| {
         match seen.path.trim_start_matches("/v1/op/") {
             "uploads.initiate" | "uploads.fail" => json_reply(200, &[], r#"{"id": "u_stand_in"}"#),
             "uploads.complete" => {
                 json_reply(200, &[], r#"{"id": "u_stand_in", "status": "completed"}"#)
             }
-            "uploads.signed_url" => json_reply(
-                200,
-                &[],
-                &json!({"upload_url": upload_url, "object_path": "p/u/f"}).to_string(),
-            ),
+            "uploads.signed_url" => json_reply(200, &[], &signed),
             _ => json_reply(500, &[], r#"{"detail": "not expected"}"#),
         }
     })
@@ -585,6 +586,40 @@ async fn a_signed_url_that_is_not_http_is_refused_and_released() {
     assert!(matches!(error.cause(), UploadCause::UnusableUrl(_)));
     assert!(error.is_released());
     assert!(api.seen().iter().any(|r| r.path == "/v1/op/uploads.fail"));
+}
+
+/// A signed URL is a credential for the upload: an answer that holds one but does not decode
+/// is not quoted in the error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_url_answer_that_does_not_decode_is_not_quoted() {
+    let api = api_signing_with(
+        json!({"upload_url": "https://storage.example/b/o?signature=s3cr3t", "object_path": null})
+            .to_string(),
+    );
+    let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
+
+    let error = Upload::from_stream(
+        "p_1",
+        "f.bin",
+        1,
+        futures::stream::iter([Ok(Bytes::from_static(b"x"))]),
+    )
+    .send(&client)
+    .await
+    .expect_err("no object path");
+
+    assert_eq!(error.step(), UploadStep::SignedUrl);
+    let UploadCause::Api(cause) = error.cause() else {
+        panic!("{error:?}");
+    };
+    assert_eq!(cause.kind(), geopera::ErrorKind::Decode, "{cause:?}");
+    let shown = format!("{error} {error:?} {cause} {cause:?}");
+    assert!(!shown.contains("s3cr3t"), "{shown}");
+    assert!(
+        shown.contains("signed URL"),
+        "says why it is not shown: {shown}"
+    );
+    assert!(error.is_released());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
