@@ -5,7 +5,7 @@
 //! `{"type": "oauth", access_token, refresh_token, expires_at, scope, issuer}` or
 //! `{"type": "api_key", api_key}`; written with sorted keys, two-space indent and a trailing
 //! newline. The folder is 0700 and the file 0600, replaced atomically through a temporary
-//! file and a rename.
+//! file of a fresh name and a rename.
 //!
 //! Unlike the official CLI, an unreadable or unparsable file is an error rather than an empty
 //! store (its next write would otherwise erase every profile), so is a profile member of
@@ -210,24 +210,13 @@ impl Store {
     pub(crate) fn write_all(&self, profiles: &Map<String, Value>) -> Result<(), Failure> {
         self.ensure_dir()?;
         let path = self.path();
-        let temp = self.dir.join("credentials.json.tmp");
         let text = format!(
             "{}\n",
             serde_json::to_string_pretty(&sorted(&Value::Object(profiles.clone())))
                 .map_err(|e| Failure::other(format!("cannot encode the credentials: {e}")))?
         );
-        let written = write_private(&temp, text.as_bytes()).and_then(|()| {
-            fs::rename(&temp, &path)?;
-            set_mode(&path, 0o600)
-        });
-        if let Err(e) = written {
-            let _ = fs::remove_file(&temp);
-            return Err(Failure::other(format!(
-                "cannot write {}: {e}",
-                path.display()
-            )));
-        }
-        Ok(())
+        write_replacing(&self.dir, &path, text.as_bytes())
+            .map_err(|e| Failure::other(format!("cannot write {}: {e}", path.display())))
     }
 
     /// Changes one profile's entry under the lock, re-reading the file first so that
@@ -273,7 +262,7 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(failed(e)),
         }
-        let file = open_private(&path, false).map_err(failed)?;
+        let file = open_private(&path).map_err(failed)?;
         fs4::FileExt::lock(&file).map_err(failed)?;
         Ok(Lock { file })
     }
@@ -446,30 +435,52 @@ fn sorted(value: &Value) -> Value {
     }
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = open_private(path, true)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    set_mode(path, 0o600)
+/// Writes `bytes` to a temporary file in `dir` and renames it over `path`, so that a reader
+/// sees the old file or the new one, never half of one. The temporary file gets a random name
+/// and is created exclusively (`O_EXCL`): a fixed name would let anyone who planted a link
+/// there have the credentials written into, and chmodded onto, the file it points at. It is
+/// 0600 before the first byte of a secret goes in.
+fn write_replacing(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut temp = tempfile::Builder::new()
+        .prefix(".credentials.json.")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    set_file_mode(temp.as_file(), 0o600)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    // On failure the temporary file is removed as it drops.
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 #[cfg(unix)]
-fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
+fn set_file_mode(file: &File, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    file.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_file_mode(_file: &File, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn open_private(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt as _;
     OpenOptions::new()
         .write(true)
         .create(true)
-        .truncate(truncate)
+        .truncate(false)
         .mode(0o600)
         .open(path)
 }
 
 #[cfg(not(unix))]
-fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
+fn open_private(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .write(true)
         .create(true)
-        .truncate(truncate)
+        .truncate(false)
         .open(path)
 }
 

@@ -3514,3 +3514,46 @@ fn a_named_pipe_for_the_credentials_file_or_its_lock_is_an_error_not_a_hang() {
     assert!(stderr.contains("credentials.lock"), "{stderr}");
     assert!(!s.credentials_path().exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_link_planted_at_the_old_temporary_name_is_not_written_through() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let s = setup();
+    let folder = s.credentials_path().parent().expect("test step").to_owned();
+    std::fs::create_dir_all(&folder).expect("test step");
+    let victim = s.home.path().join("victim.txt");
+    std::fs::write(&victim, "precious\n").expect("test step");
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).expect("test step");
+    let planted = folder.join("credentials.json.tmp");
+    std::os::unix::fs::symlink(&victim, &planted).expect("test step");
+
+    login_with_the_demo_key(&s);
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("test step"),
+        "precious\n"
+    );
+    assert_eq!(mode(&victim), 0o644);
+    assert_eq!(s.credentials()["default"]["auth"]["type"], "api_key");
+    assert_eq!(mode(&s.credentials_path()), 0o600);
+    let mut left: Vec<String> = std::fs::read_dir(&folder)
+        .expect("test step")
+        .map(|entry| {
+            entry
+                .expect("test step")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "credentials.json",
+            "credentials.json.tmp",
+            "credentials.lock"
+        ],
+        "no temporary file is left behind"
+    );
+}
