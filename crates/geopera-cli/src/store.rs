@@ -5,7 +5,8 @@
 //! `{"type": "oauth", access_token, refresh_token, expires_at, scope, issuer}` or
 //! `{"type": "api_key", api_key}`; written with sorted keys, two-space indent and a trailing
 //! newline. The folder is 0700 and the file 0600, replaced atomically through a temporary
-//! file of a fresh name and a rename.
+//! file of a fresh name and a rename (of the file a link at that path leads to, when it is
+//! one).
 //!
 //! Unlike the official CLI, an unreadable or unparsable file is an error rather than an empty
 //! store (its next write would otherwise erase every profile), so is a profile member of
@@ -215,8 +216,24 @@ impl Store {
             serde_json::to_string_pretty(&sorted(&Value::Object(profiles.clone())))
                 .map_err(|e| Failure::other(format!("cannot encode the credentials: {e}")))?
         );
-        write_replacing(&self.dir, &path, text.as_bytes())
-            .map_err(|e| Failure::other(format!("cannot write {}: {e}", path.display())))
+        // A credentials file that is a link (into a dotfiles repository, say) stays one: the
+        // file it leads to is replaced, in its own folder, since a rename onto the link would
+        // put a plain file in its place and leave the target stale.
+        let target = final_target(&path).map_err(|e| {
+            Failure::other(format!("cannot follow the link {}: {e}", path.display()))
+        })?;
+        let dir = match target.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        write_replacing(dir, &target, text.as_bytes()).map_err(|e| {
+            let linked = if target == path {
+                String::new()
+            } else {
+                format!(" (the link {} leads there)", path.display())
+            };
+            Failure::other(format!("cannot write {}{linked}: {e}", target.display()))
+        })
     }
 
     /// Changes one profile's entry under the lock, re-reading the file first so that
@@ -433,6 +450,33 @@ fn sorted(value: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
         other => other.clone(),
     }
+}
+
+/// The most links followed from the credentials file's path, as the kernel's own limit
+/// (`ELOOP`), so that a loop of links is an error rather than an endless walk.
+const MAX_LINKS: usize = 40;
+
+/// The path a chain of links at `path` ends at, or `path` when it is no link. The end need not
+/// exist yet (a link made before the first login): the write creates it.
+fn final_target(path: &Path) -> std::io::Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = fs::read_link(&current)?;
+                // A relative link is relative to the folder it is in; an absolute one
+                // replaces the whole path when joined.
+                current = match current.parent() {
+                    Some(parent) => parent.join(target),
+                    None => target,
+                };
+            }
+            Ok(_) => return Ok(current),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(current),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("too many levels of links"))
 }
 
 /// Writes `bytes` to a temporary file in `dir` and renames it over `path`, so that a reader

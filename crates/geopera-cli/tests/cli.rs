@@ -3557,3 +3557,65 @@ fn a_link_planted_at_the_old_temporary_name_is_not_written_through() {
         "no temporary file is left behind"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_linked_credentials_file_stays_a_link_and_its_target_is_written() {
+    let s = setup();
+    let url = s.emulator.base_url();
+    let link = s.credentials_path();
+    std::fs::create_dir_all(link.parent().expect("test step")).expect("test step");
+    let dotfiles = s.home.path().join("dotfiles");
+    std::fs::create_dir_all(&dotfiles).expect("test step");
+    let target = dotfiles.join("geopera-credentials.json");
+    // Relative, as dotfile managers make them, and dangling until the first login.
+    std::os::unix::fs::symlink("../../dotfiles/geopera-credentials.json", &link)
+        .expect("test step");
+
+    login_with_the_demo_key(&s);
+    let output = s
+        .bare()
+        .args([
+            "login",
+            "--profile",
+            "other",
+            "--api-url",
+            &url,
+            "--api-key",
+            "-",
+        ])
+        .write_stdin(format!("{}\n", s.emulator.api_key()))
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("test step")
+            .file_type()
+            .is_symlink(),
+        "still a link"
+    );
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(&target).expect("test step"))
+        .expect("test step");
+    assert_eq!(stored["default"]["auth"]["type"], "api_key");
+    assert_eq!(stored["other"]["api_url"], url.as_str());
+    assert_eq!(mode(&target), 0o600);
+    let left: Vec<_> = std::fs::read_dir(&dotfiles)
+        .expect("test step")
+        .map(|entry| entry.expect("test step").file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "no temporary file is left behind: {left:?}");
+
+    // A loop of links is an error, not an endless walk.
+    std::fs::remove_file(&link).expect("test step");
+    std::os::unix::fs::symlink("credentials.json", &link).expect("test step");
+    let output = s
+        .bare()
+        .timeout(Duration::from_secs(10))
+        .args(["login", "--api-url", &url, "--api-key", "-"])
+        .write_stdin(format!("{}\n", s.emulator.api_key()))
+        .output()
+        .expect("geopera runs");
+    fails_saying(&output, 1, "credentials.json", "a loop of links");
+}
