@@ -8,6 +8,9 @@
 //! file of a fresh name and a rename (of the file a link at that path leads to, when it is
 //! one).
 //!
+//! A file that users other than its owner may read or change (mode & 0o077, on Unix) is still
+//! read, with a warning that suggests `chmod 600`.
+//!
 //! Unlike the official CLI, an unreadable or unparsable file is an error rather than an empty
 //! store (its next write would otherwise erase every profile), so is a profile member of
 //! another shape than the layout's (named, where reading it as absent would report a stored
@@ -140,7 +143,10 @@ impl Store {
         // this check and the open could still block; only someone who can write to the
         // user's credentials folder can do that, and they could replace the file itself.
         match fs::metadata(&path) {
-            Ok(meta) => regular(&path, &meta.file_type())?,
+            Ok(meta) => {
+                regular(&path, &meta.file_type())?;
+                warn_if_exposed(&path, &meta);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
             Err(e) => {
                 return Err(Failure::other(format!(
@@ -289,6 +295,28 @@ impl Store {
         made.map_err(|e| Failure::other(format!("cannot create {}: {e}", self.dir.display())))
     }
 }
+
+/// Warns, once a process, when users other than its owner may read or change the credentials
+/// file: it holds secrets, and this program writes it 0600, so a looser mode was set by hand or
+/// by another tool. It is a warning rather than a refusal, since the official CLI reads the
+/// file as it is too, and refusing would lock the user out of their own logins.
+#[cfg(unix)]
+fn warn_if_exposed(path: &Path, meta: &fs::Metadata) {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 && !WARNED.swap(true, Ordering::Relaxed) {
+        crate::paint::warning(&format!(
+            "{} is open to users other than its owner (mode {mode:o}); run 'chmod 600 {}'",
+            path.display(),
+            path.display()
+        ));
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_exposed(_path: &Path, _meta: &fs::Metadata) {}
 
 /// Refuses anything at `path` but a regular file, naming what it is, so that a pipe, a device
 /// or a folder left there is reported rather than waited on or read from.

@@ -94,7 +94,13 @@ impl Setup {
     fn store_credentials(&self, contents: &str) {
         let path = self.credentials_path();
         std::fs::create_dir_all(path.parent().expect("test step")).expect("test step");
-        std::fs::write(path, contents).expect("test step");
+        std::fs::write(&path, contents).expect("test step");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .expect("test step");
+        }
     }
 }
 
@@ -3618,4 +3624,31 @@ fn a_linked_credentials_file_stays_a_link_and_its_target_is_written() {
         .output()
         .expect("geopera runs");
     fails_saying(&output, 1, "credentials.json", "a loop of links");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_credentials_file_open_to_other_users_is_used_with_one_warning() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let s = setup();
+    login_with_the_demo_key(&s);
+    let path = s.credentials_path();
+    for loose in [0o644, 0o640, 0o604] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(loose)).expect("test step");
+        let output = s.bare().arg("whoami").output().expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let stderr = text(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "one warning: {stderr}");
+        assert!(
+            stderr.starts_with("Warning: ")
+                && stderr.contains(&path.display().to_string())
+                && stderr.contains(&format!("mode {loose:o}"))
+                && stderr.contains("chmod 600"),
+            "{stderr}"
+        );
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("test step");
+    let output = s.bare().arg("whoami").output().expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
 }
