@@ -117,7 +117,7 @@ async fn login_api_key(target: &Target, argument: &str) -> Outcome {
     print(&format!(
         "Logged in as {} (API key, profile '{}').",
         inert(who),
-        target.profile
+        inert(&target.profile)
     ))
 }
 
@@ -187,7 +187,7 @@ async fn login_device(target: &Target, scope: &str, no_browser: bool) -> Outcome
     print(&format!(
         "Logged in as {} (profile '{}').",
         inert(&who),
-        target.profile
+        inert(&target.profile)
     ))
 }
 
@@ -223,14 +223,14 @@ pub(crate) async fn logout(top: &ArgMatches) -> Outcome {
             return print(&format!(
                 "Logged out (profile '{}'): its credential did not read ({unreadable}), so it \
                  was removed without being revoked.",
-                target.profile
+                inert(&target.profile)
             ));
         }
     };
     let Some(stored) = stored else {
         return print(&format!(
             "No stored credentials for profile '{}'.",
-            target.profile
+            inert(&target.profile)
         ));
     };
     let unrevoked = match &stored {
@@ -249,7 +249,10 @@ pub(crate) async fn logout(top: &ArgMatches) -> Outcome {
              until it expires, although it is no longer stored here."
         ));
     }
-    print(&format!("Logged out (profile '{}').", target.profile))
+    print(&format!(
+        "Logged out (profile '{}').",
+        inert(&target.profile)
+    ))
 }
 
 /// Ends the stored session on the server. Forgetting the credential locally does not end it:

@@ -3652,3 +3652,54 @@ fn a_credentials_file_open_to_other_users_is_used_with_one_warning() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
 }
+
+#[test]
+fn a_profile_name_cannot_steer_the_terminal_in_success_messages() {
+    let s = setup();
+    let url = s.emulator.base_url();
+    let profile = "evil\u{1b}]0;pwned\u{7}\r\u{202e}";
+    let escaped = "evil\\u{1b}]0;pwned\\u{7}\\u{d}\\u{202e}";
+    let output = s
+        .bare()
+        .args([
+            "login",
+            "--profile",
+            profile,
+            "--api-url",
+            &url,
+            "--api-key",
+            "-",
+        ])
+        .write_stdin(format!("{}\n", s.emulator.api_key()))
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let mut said = vec![text(&output.stdout)];
+    for _ in 0..2 {
+        // Logged out, then no stored credentials.
+        let output = s
+            .bare()
+            .args(["logout", "--profile", profile])
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        said.push(text(&output.stdout));
+    }
+    // A credential that does not read is removed with a message of its own.
+    let stored = serde_json::json!({profile: {"api_url": url, "auth": {"type": "api_key"}}});
+    s.store_credentials(&stored.to_string());
+    let output = s
+        .bare()
+        .args(["logout", "--profile", profile])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    said.push(text(&output.stdout));
+    for out in said {
+        assert!(out.contains(escaped), "{out:?}");
+        assert!(
+            !out.contains(['\u{1b}', '\u{7}', '\r', '\u{202e}']),
+            "{out:?}"
+        );
+    }
+}
