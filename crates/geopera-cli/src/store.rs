@@ -21,7 +21,7 @@
 //! inode behind.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -31,6 +31,11 @@ use crate::failure::Failure;
 /// The folder under the home directory, as the official CLI computes it (not XDG, not the
 /// platform's config folder, so that both CLIs share one file on every platform).
 const RELATIVE_DIR: [&str; 2] = [".config", "geopera"];
+
+/// The largest credentials file read. A profile takes well under a kilobyte, so this leaves
+/// room for thousands; a file larger than that is no credentials file, and parsed it would take
+/// several times its size in memory.
+const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The credentials file of this user.
 #[derive(Debug, Clone)]
@@ -145,6 +150,9 @@ impl Store {
         match fs::metadata(&path) {
             Ok(meta) => {
                 regular(&path, &meta.file_type())?;
+                if meta.len() > MAX_FILE_BYTES {
+                    return Err(too_large(&path));
+                }
                 warn_if_exposed(&path, &meta);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
@@ -155,8 +163,14 @@ impl Store {
                 )))
             }
         }
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
+        // Read up to one byte past the cap, so that a file that grew after the check above is
+        // refused too rather than read whole.
+        let mut text = String::new();
+        let read = File::open(&path)
+            .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text));
+        match read {
+            Ok(_) if text.len() as u64 > MAX_FILE_BYTES => return Err(too_large(&path)),
+            Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
             Err(e) => {
                 return Err(Failure::other(format!(
@@ -164,7 +178,7 @@ impl Store {
                     path.display()
                 )))
             }
-        };
+        }
         if text.trim().is_empty() {
             return Ok(Map::new());
         }
@@ -317,6 +331,14 @@ fn warn_if_exposed(path: &Path, meta: &fs::Metadata) {
 
 #[cfg(not(unix))]
 fn warn_if_exposed(_path: &Path, _meta: &fs::Metadata) {}
+
+fn too_large(path: &Path) -> Failure {
+    Failure::other(format!(
+        "{} is larger than {} MiB, which no credentials file is; fix or remove it",
+        path.display(),
+        MAX_FILE_BYTES / (1024 * 1024)
+    ))
+}
 
 /// Refuses anything at `path` but a regular file, naming what it is, so that a pipe, a device
 /// or a folder left there is reported rather than waited on or read from.

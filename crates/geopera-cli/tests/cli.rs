@@ -3703,3 +3703,32 @@ fn a_profile_name_cannot_steer_the_terminal_in_success_messages() {
         );
     }
 }
+
+#[test]
+fn a_credentials_file_over_16_mib_is_refused_unread() {
+    let s = setup();
+    s.store_credentials("");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(s.credentials_path())
+        .expect("test step");
+    // Sparse: no disk is spent on it.
+    file.set_len(16 * 1024 * 1024 + 1).expect("test step");
+    drop(file);
+    let output = s.bare().arg("whoami").output().expect("geopera runs");
+    let stderr = fails_saying(&output, 1, "is larger than 16 MiB", "whoami");
+    assert!(
+        stderr.contains(&s.credentials_path().display().to_string()),
+        "{stderr}"
+    );
+
+    // At the cap, it is read (and here found not to be JSON).
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(s.credentials_path())
+        .expect("test step");
+    file.set_len(16 * 1024 * 1024).expect("test step");
+    drop(file);
+    let output = s.bare().arg("whoami").output().expect("geopera runs");
+    fails_saying(&output, 1, "not valid JSON", "whoami");
+}
