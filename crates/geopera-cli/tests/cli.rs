@@ -3732,3 +3732,37 @@ fn a_credentials_file_over_16_mib_is_refused_unread() {
     let output = s.bare().arg("whoami").output().expect("geopera runs");
     fails_saying(&output, 1, "not valid JSON", "whoami");
 }
+
+#[test]
+fn a_profile_named_twice_in_the_credentials_file_is_refused_and_kept() {
+    let s = setup();
+    let url = s.emulator.base_url();
+    // The same name, once spelled with an escape.
+    let twice = format!(
+        r#"{{"work": {{"api_url": "{url}"}}, "default": {{"api_url": "{url}"}}, "\u0077ork": {{"api_url": "{url}/other"}}}}"#
+    );
+    s.store_credentials(&twice);
+    let output = s.bare().arg("whoami").output().expect("geopera runs");
+    let stderr = fails_saying(
+        &output,
+        1,
+        "profile 'work' appears more than once",
+        "whoami",
+    );
+    assert!(
+        stderr.contains(&s.credentials_path().display().to_string()),
+        "{stderr}"
+    );
+    let output = s
+        .bare()
+        .args(["login", "--api-url", &url, "--api-key", "-"])
+        .write_stdin(format!("{}\n", s.emulator.api_key()))
+        .output()
+        .expect("geopera runs");
+    fails_saying(&output, 1, "profile 'work' appears more than once", "login");
+    assert_eq!(
+        std::fs::read_to_string(s.credentials_path()).expect("test step"),
+        twice,
+        "left as it was"
+    );
+}
