@@ -1059,25 +1059,48 @@ fn normalize_base_url(raw: &str) -> Result<String, Error> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
-/// `raw` with anything between `://` and the last `@` of its authority (a user name and
-/// password) replaced by `[redacted]`: how the SDK quotes a URL in its messages and `Debug`,
-/// public so that a program quoting a URL it gives the SDK hides the same part. Works on
-/// text that does not parse as a URL too, which is when such a message is most likely.
+/// `raw` with everything of its authority up to the last `@` (a user name and password)
+/// replaced by `[redacted]`: how the SDK quotes a URL in its messages and `Debug`, public so
+/// that a program quoting a URL it gives the SDK hides the same part. Works on text that does
+/// not parse as a URL too, which is when such a message is most likely.
+///
+/// The authority is found the way URL parsers find it for `http` and `https` (the WHATWG URL
+/// standard, which the `url` crate follows), not only after `://`: they drop tabs and
+/// newlines anywhere and read past any run of `/` and `\` after the scheme, so
+/// `https:///user:pass@host` and `http:user:pass@host` carry a password too. A redacted
+/// result is quoted without those tabs and newlines.
 ///
 /// ```
 /// assert_eq!(
 ///     geopera::without_userinfo("https://user:pass@[::1/v1"),
 ///     "https://[redacted]@[::1/v1"
 /// );
+/// assert_eq!(
+///     geopera::without_userinfo("http:\\\\user:pass@host"),
+///     "http:\\\\[redacted]@host"
+/// );
 /// assert_eq!(geopera::without_userinfo("https://host/a@b"), "https://host/a@b");
 /// ```
 pub fn without_userinfo(raw: &str) -> String {
-    let Some((scheme, rest)) = raw.split_once("://") else {
+    let text: String = raw
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let Some(colon) = text.find(':') else {
         return raw.to_owned();
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://{}{}", crate::redact::REDACTED, &rest[at..]),
+    let (scheme, rest) = text.split_at(colon + 1);
+    let authority = rest.trim_start_matches(['/', '\\']);
+    let lead = &rest[..rest.len() - authority.len()];
+    let authority_end = authority
+        .find(['/', '\\', '?', '#'])
+        .unwrap_or(authority.len());
+    match authority[..authority_end].rfind('@') {
+        Some(at) => format!(
+            "{scheme}{lead}{}{}",
+            crate::redact::REDACTED,
+            &authority[at..]
+        ),
         None => raw.to_owned(),
     }
 }

@@ -18,6 +18,16 @@ fn a_password_in_the_base_url_is_refused_and_never_quoted() {
         "https://hunter2@api.example.com/v1",
         "http://user:hunter2@[::1",
         "ftp://user:hunter2@example.com",
+        // Spellings a URL parser reads as the same authority: any number of slashes or
+        // backslashes after the scheme, or none; tabs and newlines anywhere; leading spaces.
+        "https:///u:hunter2@127.0.0.1:1",
+        "http:u:hunter2@h",
+        "https:\\\\u:hunter2@h",
+        "https:/\\u:hunter2@h/p",
+        "ht\ttps://u:hunter2@h",
+        "https:/\n/u:hunter2@h",
+        " https://u:hunter2@h",
+        "HTTPS://u:hunter2@h",
     ] {
         let builder = Client::builder().base_url(raw);
         let shown = format!("{builder:?}");
