@@ -75,6 +75,10 @@ fn main() -> Result<(), Failure> {
     )?;
     println!("after a restart, job of {project}: {}", job["status"]);
     drop(emulator);
+    // The empty file beside the state file that kept other emulators off it.
+    let mut lock = std::fs::canonicalize(&state)?.into_os_string();
+    lock.push("-lock");
+    std::fs::remove_file(lock)?;
     std::fs::remove_file(&state)?;
     Ok(())
 }

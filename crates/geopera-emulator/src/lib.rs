@@ -334,6 +334,12 @@
 //! windows and recorded requests are not kept. Files written by older versions of the
 //! emulator open and are upgraded in place; a file from a newer version is refused.
 //!
+//! One emulator at a time uses a file: another that names it refuses to start ("in use by
+//! another process"), as two would mint the same secrets from the same seed and overwrite
+//! each other's rows. The lock is held on an empty file beside it (its name plus `-lock`),
+//! which stays after the emulator stops; programs that only read the state file, such as
+//! `sqlite3`, are not kept out.
+//!
 //! A change the file cannot take (another program holds its lock for more than 100 ms, the
 //! disk is full) is answered 503 problem+json rather than as the operation's success, and an
 //! `Idempotency-Key` it claimed is released, so a retry runs the request again instead of

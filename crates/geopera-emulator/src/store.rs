@@ -126,7 +126,57 @@ pub(crate) struct SnapshotRef<'a> {
 /// An open state file.
 #[derive(Debug)]
 pub(crate) struct Store {
+    /// Declared first so it closes before the lease below ends.
     connection: Mutex<Connection>,
+    /// Held while the file is open, never used; see [`lease`]. (A `Mutex` because a
+    /// `Connection` cannot be shared between threads, and the store is.)
+    _lease: Mutex<Connection>,
+}
+
+/// Keeps every other emulator off the state file at `path` for as long as the returned
+/// connection is open: two emulators on one file would mint the same secrets from the same
+/// seeded generator and overwrite each other's rows.
+///
+/// The lock is an open exclusive transaction on an empty SQLite file beside the state file
+/// (its name plus `-lock`), not on the state file itself: a lock there would also keep out
+/// readers such as `sqlite3` looking at the state while the emulator runs, and an OS file
+/// lock (`flock`) is not available without new dependencies. SQLite's locks are released
+/// by the operating system when a process dies, so a crash leaves no stale lock; the empty
+/// file stays.
+///
+/// # Errors
+/// When another emulator holds the file, or the lock file cannot be created or opened.
+fn lease(path: &Path) -> io::Result<Connection> {
+    // Two spellings of one file (a symbolic link and its target) share one lock.
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut name = canonical.into_os_string();
+    name.push("-lock");
+    let lock_path = std::path::PathBuf::from(name);
+    create_private(&lock_path)?;
+    let taken = Connection::open(&lock_path).and_then(|lease| {
+        lease.busy_timeout(std::time::Duration::ZERO)?;
+        // No journal file: the transaction never writes.
+        lease.query_row("PRAGMA journal_mode = OFF", [], |_| Ok(()))?;
+        lease.execute_batch("BEGIN EXCLUSIVE")?;
+        Ok(lease)
+    });
+    taken.map_err(|error| {
+        if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) {
+            io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                format!(
+                    "{} is in use by another process: another emulator has it open",
+                    path.display()
+                ),
+            )
+        } else {
+            io::Error::other(format!(
+                "{}: cannot lock {}: {error}",
+                path.display(),
+                lock_path.display()
+            ))
+        }
+    })
 }
 
 /// Creates the file readable by its owner only, when it does not exist yet: it holds the
@@ -157,10 +207,11 @@ impl Store {
     /// earlier run left, if anything.
     ///
     /// # Errors
-    /// When the file cannot be opened or read, or was written by an emulator with another
-    /// seed (whose catalog and ids would not match).
+    /// When the file cannot be opened or read, is in use by another emulator, or was written
+    /// by an emulator with another seed (whose catalog and ids would not match).
     pub(crate) fn open(path: &Path, seed: u64) -> io::Result<(Store, Option<Snapshot>)> {
         create_private(path)?;
+        let lease = lease(path)?;
         let mut connection = Connection::open(path).map_err(io_error)?;
         // Every write happens under the emulator's state lock, so SQLite's default wait of
         // 5 s for a lock another program holds would stall every request; a write that
@@ -198,6 +249,7 @@ impl Store {
         };
         let store = Store {
             connection: Mutex::new(connection),
+            _lease: Mutex::new(lease),
         };
         Ok((store, snapshot))
     }

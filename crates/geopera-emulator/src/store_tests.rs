@@ -17,6 +17,9 @@ impl TempFile {
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+        let mut lock = self.0.clone().into_os_string();
+        lock.push("-lock");
+        let _ = std::fs::remove_file(lock);
     }
 }
 
@@ -67,6 +70,13 @@ fn a_file_from_a_newer_emulator_is_refused() {
     assert!(error.to_string().contains("version 99"), "{error}");
 }
 
+/// What the file holds, read by a connection of its own while a store has it open (a second
+/// store would be refused).
+fn read_back(file: &TempFile) -> Snapshot {
+    let connection = Connection::open(&file.0).expect("the file opens");
+    read(&connection, 0).expect("the file reads")
+}
+
 /// A write upserts the changed orders it is given and deletes the ones given as gone (an
 /// order retired at the organization's cap), leaving every other row alone.
 #[test]
@@ -104,12 +114,10 @@ fn a_write_upserts_changed_orders_and_deletes_retired_ones() {
     let (a, b, a_again) = (order("ord_a", 10), order("ord_b", 20), order("ord_a", 11));
     write(vec![(&a.id, Some(&a)), (&b.id, Some(&b))]).expect("written");
     write(vec![(&a_again.id, Some(&a_again))]).expect("written");
-    let (_, snapshot) = Store::open(&file.0, 5).expect("reopens");
-    let orders = snapshot.expect("state").orders;
+    let orders = read_back(&file).orders;
     assert_eq!(orders.len(), 2, "ord_b was left alone");
     assert_eq!(orders["ord_a"].total_credits, 11);
     write(vec![(&b.id, None)]).expect("written");
-    let (_, snapshot) = Store::open(&file.0, 5).expect("reopens");
-    let orders = snapshot.expect("state").orders;
+    let orders = read_back(&file).orders;
     assert_eq!(orders.keys().collect::<Vec<_>>(), ["ord_a"]);
 }

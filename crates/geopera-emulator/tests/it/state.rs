@@ -29,6 +29,9 @@ impl TempFile {
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+        let mut lock = self.0.clone().into_os_string();
+        lock.push("-lock");
+        let _ = std::fs::remove_file(lock);
     }
 }
 
@@ -467,4 +470,26 @@ fn a_change_the_state_file_cannot_take_is_answered_503_and_its_key_released() {
     let replay = create(&api);
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     assert_eq!(replay.body, retry.body);
+}
+
+/// Two emulators on one file would mint the same secrets and overwrite each other's rows: the
+/// second is refused, naming the file, until the first stops.
+#[test]
+fn a_state_file_in_use_by_another_emulator_is_refused() {
+    let file = TempFile::new("in-use");
+    let first = start(10, &file);
+    let Err(error) = Emulator::builder().seed(10).state_file(&file.0).start() else {
+        panic!("a second emulator started on a file in use");
+    };
+    let message = error.to_string();
+    assert!(message.contains("in use by another process"), "{message}");
+    assert!(message.contains(&file.0.display().to_string()), "{message}");
+    // Readers such as `sqlite3` are not kept out.
+    let reader = rusqlite::Connection::open(&file.0).expect("the state file opens");
+    let version: i64 = reader
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .expect("the file reads");
+    assert!(version > 0);
+    drop(first);
+    start(10, &file);
 }
