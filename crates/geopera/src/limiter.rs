@@ -196,16 +196,22 @@ impl Limiter {
             _permit: permit,
             held_on,
         };
-        // A pause may be extended while we wait (another task got a 429): look again, a few
-        // times at most.
+        // A pause may begin or be extended while we wait (another task got a 429): a slot
+        // planned before it was planned for a budget the API has since said is spent, so it
+        // is given up and a new one taken after the pause. A few rounds at most.
         for _ in 0..8 {
-            let Some(until) = self.paused_until(class) else {
+            for _ in 0..8 {
+                let Some(until) = self.paused_until(class) else {
+                    break;
+                };
+                self.clock.sleep_until(until).await;
+            }
+            if let Some(at) = self.reserve_slot(class) {
+                self.clock.sleep_until(at).await;
+            }
+            if self.paused_until(class).is_none() {
                 break;
-            };
-            self.clock.sleep_until(until).await;
-        }
-        if let Some(at) = self.reserve_slot(class) {
-            self.clock.sleep_until(at).await;
+            }
         }
         if let Some(budget) = &self.budget {
             for _ in 0..MAX_BUDGET_ASKS {

@@ -288,6 +288,44 @@ async fn a_401_after_a_redirect_out_and_back_does_not_renew_the_credential() {
     );
 }
 
+/// A 429's pause holds calls already waiting for their paced slot too: a slot planned before
+/// the API said the budget is spent is given up, and a new one taken after the pause.
+#[tokio::test]
+async fn a_pause_after_a_429_holds_calls_already_waiting_for_their_slot() {
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Instant>::new()));
+    let seen = arrivals.clone();
+    let server = Hostile::serve("127.0.0.1", move |_| {
+        let mut seen = seen.lock().expect("not poisoned");
+        seen.push(Instant::now());
+        if seen.len() == 1 {
+            json(429, &[("retry-after", "2")], r#"{"detail":"slow down"}"#)
+        } else {
+            json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
+        }
+    });
+    // One call a second: the second call's slot falls inside the first one's 2 s pause.
+    let client = AuthenticatedClient::builder(TOKEN)
+        .base_url(server.url())
+        .pace(geopera::RateClass::Default, 60)
+        .retries(0)
+        .build()
+        .expect("valid");
+    let calls = (0..3).map(|_| catalog_search::send(&client, CatalogSearchInput::new(HOST)));
+    let results = futures::future::join_all(calls).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_err()).count(),
+        1,
+        "{results:?}"
+    );
+    let arrivals = arrivals.lock().expect("not poisoned").clone();
+    assert_eq!(arrivals.len(), 3);
+    let after_the_429 = arrivals[1].duration_since(arrivals[0]);
+    assert!(
+        after_the_429 >= Duration::from_millis(1500),
+        "the next call came {after_the_429:?} after the 429 that asked for 2 s"
+    );
+}
+
 /// Shares one provider with the test that counts its renewals.
 #[derive(Debug)]
 struct ProviderHandle(std::sync::Arc<CountingProvider>);
