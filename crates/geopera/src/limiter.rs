@@ -206,9 +206,10 @@ impl Limiter {
                 };
                 self.clock.sleep_until(until).await;
             }
-            if let Some(at) = self.reserve_slot(class) {
-                self.clock.sleep_until(at).await;
-            }
+            let Some(at) = self.reserve_slot(class) else {
+                break;
+            };
+            self.clock.sleep_until(at).await;
             if self.paused_until(class).is_none() {
                 break;
             }
