@@ -241,7 +241,10 @@ pub enum Error {
     Config(String),
     /// Signing in or refreshing a session failed: the identity provider refused the grant
     /// (`invalid_grant` for a revoked, expired or replayed refresh token; `access_denied`,
-    /// `expired_token` in the device flow) or gave an answer that is no token.
+    /// `expired_token` in the device flow) or gave an answer that is no token. Its kind is
+    /// [`ErrorKind::Auth`], except when the provider could not answer now (5xx, 429, 408:
+    /// [`ErrorKind::Server`], [`ErrorKind::RateLimited`], [`ErrorKind::Timeout`]), which is
+    /// worth trying again.
     #[error("sign-in failed: {code}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
     #[non_exhaustive]
     SignIn {
@@ -663,7 +666,14 @@ impl Error {
             Error::RepeatedCursor { .. } | Error::RepeatedPage { .. } => ErrorKind::Server,
             Error::WouldDeadlock { .. } | Error::InvalidRequest { .. } => ErrorKind::InvalidRequest,
             Error::Config(_) => ErrorKind::Config,
-            Error::SignIn { .. } => ErrorKind::Auth,
+            // A provider that could not answer now (busy, down, slow) has said nothing of the
+            // grant: the sign-in is worth trying again, as any call to an API in that state.
+            Error::SignIn { status, .. } => match status.map(|status| status.as_u16()) {
+                Some(408) => ErrorKind::Timeout,
+                Some(429) => ErrorKind::RateLimited,
+                Some(500..=599) => ErrorKind::Server,
+                _ => ErrorKind::Auth,
+            },
         }
     }
 

@@ -564,13 +564,10 @@ impl fmt::Debug for Session {
 /// answer: a refusal ends a session, an outage must not.
 fn refuses_the_grant(error: &Error) -> bool {
     match error {
+        // "Try again later" in HTTP's own words (408, 429) is no refusal either: the error's
+        // kind says which answers are an outage.
         Error::SignIn { status, code, .. } => match status {
-            // "Try again later" in HTTP's own words is no refusal either.
-            Some(status) => {
-                status.is_client_error()
-                    && *status != http::StatusCode::TOO_MANY_REQUESTS
-                    && *status != http::StatusCode::REQUEST_TIMEOUT
-            }
+            Some(status) => status.is_client_error() && error.kind() == crate::ErrorKind::Auth,
             None => code == "invalid_grant",
         },
         _ => false,

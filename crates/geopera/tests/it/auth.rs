@@ -621,6 +621,9 @@ async fn a_provider_outage_during_a_refresh_after_a_401_does_not_end_the_session
         Some("temporarily_unavailable"),
         "{error}"
     );
+    // An outage, not a refusal: worth asking again, as the session itself judges it.
+    assert_eq!(error.kind(), geopera::ErrorKind::Server, "{error:?}");
+    assert!(error.is_retryable(), "{error:?}");
     // Past the moment a failure is remembered for, the provider is asked again.
     clock.advance(Duration::from_secs(6));
     let page = catalog_search::send(&client, CatalogSearchInput::new(HOST))
