@@ -145,7 +145,10 @@ impl Claims {
 
 /// Whether `claim` is still remembered at `now_ms`.
 fn unexpired(claim: &Claim, now_ms: i64) -> bool {
-    now_ms - claim.at_ms < IDEMPOTENCY_RETENTION_MS
+    // A difference that overflows is no claim of the last day: a clock set to an extreme.
+    now_ms
+        .checked_sub(claim.at_ms)
+        .is_some_and(|age| age < IDEMPOTENCY_RETENTION_MS)
 }
 
 /// SHA-256 of a canonical form of a JSON body: object members sorted by name, so a retry

@@ -332,7 +332,10 @@
 //! logins still waiting and the sign-in counters are not kept. So a retry after a restart is replayed, not charged again,
 //! until 24 hours on the emulator's clock have passed since the key was claimed. Rate-limit
 //! windows and recorded requests are not kept. Files written by older versions of the
-//! emulator open and are upgraded in place; a file from a newer version is refused.
+//! emulator open and are upgraded in place; a file from a newer version is refused. A
+//! record whose numbers are out of range (a file edited by hand, or damaged) is refused
+//! with an error naming the file; an answered idempotency claim stamped at a time out of
+//! range is skipped, so its retry runs again.
 //!
 //! One emulator at a time uses a file: another that names it refuses to start ("in use by
 //! another process"), as two would mint the same secrets from the same seed and overwrite

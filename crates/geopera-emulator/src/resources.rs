@@ -149,6 +149,10 @@ impl Resource {
     }
 }
 
+/// The largest sequence number a record read back from a state file may have: more records
+/// than any run creates, with room left to number new ones without overflowing.
+pub(crate) const MAX_SEQ: u64 = i64::MAX as u64;
+
 /// Every record, by id.
 #[derive(Debug, Default)]
 pub struct Resources {
@@ -167,7 +171,13 @@ pub struct Resources {
 impl Resources {
     /// The store as a state file held it.
     pub fn restored(records: Vec<Resource>) -> Self {
-        let next_seq = records.iter().map(|r| r.seq + 1).max().unwrap_or(0);
+        // The state file refuses larger numbers (`MAX_SEQ`); saturating keeps a bad one from
+        // panicking here all the same.
+        let next_seq = records
+            .iter()
+            .map(|r| r.seq.saturating_add(1))
+            .max()
+            .unwrap_or(0);
         let mut store = Resources {
             records: HashMap::with_capacity(records.len()),
             by_owner: HashMap::new(),

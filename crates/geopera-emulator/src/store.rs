@@ -29,9 +29,10 @@ use rusqlite::{params, Connection, OptionalExtension, Statement, ToSql};
 use serde_json::Value;
 
 use crate::error::{known_content_type, Reply};
+use crate::idempotency::IDEMPOTENCY_RETENTION_MS;
 use crate::oidc::sessions::{Access, Family, TokenDigest};
 use crate::records::{Claim, ClaimSlot, Credential, Order, OrderKind, Org, Pending, Subscription};
-use crate::resources::Resource;
+use crate::resources::{Resource, MAX_SEQ};
 
 /// The tables of version 0, the first file format (which never set `user_version`).
 const SCHEMA_V0: &str = "
@@ -241,7 +242,19 @@ impl Store {
                 let rng_state = meta("rng_state")?
                     .and_then(|text| text.parse().ok())
                     .unwrap_or(seed);
-                let mut snapshot = read(&connection, rng_state).map_err(io_error)?;
+                let mut snapshot = read(&connection, rng_state, path).map_err(io_error)?;
+                if let Some(record) = snapshot.resources.iter().find(|r| r.seq > MAX_SEQ) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "{}: resource {} has sequence number {}, beyond the largest one \
+                             ({MAX_SEQ}); the file was damaged or edited",
+                            path.display(),
+                            record.id,
+                            record.seq
+                        ),
+                    ));
+                }
                 snapshot.swept_to = meta("webhooks_swept_to")?.and_then(|text| text.parse().ok());
                 snapshot.clock_ms = meta("clock_ms")?.and_then(|text| text.parse().ok());
                 Some(snapshot)
@@ -464,7 +477,7 @@ fn migrate(connection: &mut Connection, path: &Path) -> io::Result<()> {
     tx.commit().map_err(io_error)
 }
 
-fn read(connection: &Connection, rng_state: u64) -> rusqlite::Result<Snapshot> {
+fn read(connection: &Connection, rng_state: u64, path: &Path) -> rusqlite::Result<Snapshot> {
     let parse = |text: String| serde_json::from_str::<Value>(&text).unwrap_or(Value::Null);
     let strings = |value: Value| -> Vec<String> {
         value
@@ -567,9 +580,20 @@ fn read(connection: &Connection, rng_state: u64) -> rusqlite::Result<Snapshot> {
             headers,
             body: Bytes::from(row.get::<_, Vec<u8>>("body")?),
         };
+        let at_ms: i64 = row.get("at_ms")?;
+        // Before 1970, or too late to add a day to: no emulator's clock stamps that, and the
+        // arithmetic on it would overflow.
+        if !(0..=i64::MAX - IDEMPOTENCY_RETENTION_MS).contains(&at_ms) {
+            tracing::warn!(
+                file = %path.display(),
+                at_ms,
+                "skipped an idempotency claim stamped at a time out of range"
+            );
+            continue;
+        }
         let claim = Claim {
             fingerprint,
-            at_ms: row.get("at_ms")?,
+            at_ms,
             reply: Some(reply),
         };
         claims.insert((row.get("org")?, op.id, row.get("key")?), claim);

@@ -74,7 +74,7 @@ fn a_file_from_a_newer_emulator_is_refused() {
 /// store would be refused).
 fn read_back(file: &TempFile) -> Snapshot {
     let connection = Connection::open(&file.0).expect("the file opens");
-    read(&connection, 0).expect("the file reads")
+    read(&connection, 0, &file.0).expect("the file reads")
 }
 
 /// A write upserts the changed orders it is given and deletes the ones given as gone (an

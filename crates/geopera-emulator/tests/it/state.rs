@@ -493,3 +493,74 @@ fn a_state_file_in_use_by_another_emulator_is_refused() {
     drop(first);
     start(10, &file);
 }
+
+/// Starts an emulator of `seed` on `file`, expecting it to refuse, and returns its error.
+fn refused(seed: u64, file: &TempFile) -> std::io::Error {
+    match Emulator::builder().seed(seed).state_file(&file.0).start() {
+        Ok(_) => panic!("an emulator started on {}", file.0.display()),
+        Err(error) => error,
+    }
+}
+
+/// A record whose sequence number is out of range (one a file edited by hand could hold) is
+/// refused at start with an error naming the file, rather than overflowing the next number.
+#[test]
+fn a_resource_with_an_out_of_range_sequence_number_is_refused() {
+    let file = TempFile::new("resource-seq");
+    {
+        let api = start(11, &file);
+        api.ok("projects.create", json!({"name": "edited"}));
+    }
+    {
+        let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+        let (id, record): (String, String) = sqlite
+            .query_row(
+                "SELECT id, record FROM resources WHERE record LIKE '%edited%'",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .expect("the project's row");
+        let mut record: serde_json::Value = serde_json::from_str(&record).expect("JSON");
+        record["seq"] = json!(u64::MAX);
+        sqlite
+            .execute(
+                "UPDATE resources SET record = ?1 WHERE id = ?2",
+                (record.to_string(), &id),
+            )
+            .expect("edited");
+    }
+    let message = refused(11, &file).to_string();
+    assert!(message.contains(&file.0.display().to_string()), "{message}");
+    assert!(message.contains("18446744073709551615"), "{message}");
+}
+
+/// An answered idempotency claim stamped at a time out of range is skipped at start, as
+/// claims this version cannot replay are: the retry runs again.
+#[test]
+fn an_idempotency_claim_made_at_an_out_of_range_time_is_skipped() {
+    let file = TempFile::new("claim-time");
+    let create = |api: &Api| {
+        let bearer = format!("Bearer {}", api.emu.api_key());
+        api.call_with(
+            "projects.create",
+            &json!({"name": "once"}),
+            &[("authorization", &bearer), ("idempotency-key", "k")],
+        )
+    };
+    {
+        let api = start(12, &file);
+        assert_eq!(create(&api).status, 200);
+    }
+    {
+        let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+        let edited = sqlite
+            .execute("UPDATE idempotency SET at_ms = ?1", [i64::MIN])
+            .expect("edited");
+        assert_eq!(edited, 1);
+    }
+    let api = start(12, &file);
+    let again = create(&api);
+    assert_eq!(again.status, 200);
+    assert_eq!(again.header("idempotent-replayed"), None);
+    assert_eq!(api.emu.executed("projects.create"), 1);
+}
