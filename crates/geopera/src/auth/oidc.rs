@@ -128,6 +128,16 @@ impl Oidc {
                 secrets,
             ));
         }
+        // Taken up, a token no header can carry would fail every call as a configuration
+        // error until it expired, and never be refreshed: it is refused here instead.
+        if http::HeaderValue::from_str(&answer.access_token).is_err() {
+            return Err(sign_in_error(
+                StatusCode::OK,
+                "invalid_response",
+                Some("the access token holds characters an HTTP header cannot carry".to_owned()),
+                secrets,
+            ));
+        }
         Ok(answer)
     }
 
@@ -264,12 +274,32 @@ pub(crate) struct TokenAnswer {
     pub(crate) access_token: String,
     #[serde(default)]
     pub(crate) refresh_token: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_seconds")]
     pub(crate) expires_in: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_seconds")]
     pub(crate) refresh_expires_in: Option<u64>,
     #[serde(default)]
     pub(crate) scope: Option<String>,
+}
+
+/// A lifetime in seconds as providers write it: an integer as RFC 6749 says, but also a
+/// fraction (rounded down), a negative number (none left) or a numeric string; anything else
+/// is no lifetime at all.
+///
+/// Why not refuse such an answer: it holds the tokens the provider has just issued, a rotated
+/// refresh token among them, and the one it replaces is spent. Throwing the answer away over
+/// its lifetime would end the session at the next refresh.
+fn lenient_seconds<'de, D: serde::Deserializer<'de>>(into: D) -> Result<Option<u64>, D::Error> {
+    use serde_json::Value;
+    let seconds = |number: f64| number.is_finite().then(|| number.max(0.0).floor() as u64);
+    Ok(match Value::deserialize(into)? {
+        Value::Number(number) => match number.as_u64() {
+            Some(whole) => Some(whole),
+            None => number.as_f64().and_then(seconds),
+        },
+        Value::String(text) => text.trim().parse::<f64>().ok().and_then(seconds),
+        _ => None,
+    })
 }
 
 /// The tokens of a session at one moment: what to store to sign in again later.
@@ -287,6 +317,10 @@ pub struct TokenSet {
 /// The longest lifetime a token is taken to have. A provider that grants more (or sends
 /// `expires_in` near 2^64, which no clock can add) gets its token refreshed after this.
 pub(crate) const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// The shortest lifetime an access token is taken to have, in seconds, whatever the provider
+/// says ([`TokenSet::from_answer`]).
+const MIN_TOKEN_LIFETIME_SECS: u64 = 10;
 
 /// `seconds` after `received`, at most [`MAX_TOKEN_LIFETIME`].
 fn after(received: SystemTime, seconds: u64) -> SystemTime {
@@ -313,8 +347,13 @@ impl TokenSet {
 
     pub(crate) fn from_answer(answer: TokenAnswer, received: SystemTime) -> Self {
         // Without `expires_in` the token is treated as valid for one access-token lifetime
-        // of the API (300 s), the shortest it grants.
-        let lifetime = answer.expires_in.unwrap_or(300);
+        // of the API (300 s), the shortest it grants. One said to expire at once is still
+        // used for a moment: taken at its word, every call would refresh it first. Should it
+        // really be spent, the API's 401 renews it, as for any token revoked early.
+        let lifetime = answer
+            .expires_in
+            .unwrap_or(300)
+            .max(MIN_TOKEN_LIFETIME_SECS);
         TokenSet {
             access_token: Secret::new(answer.access_token),
             refresh_token: answer

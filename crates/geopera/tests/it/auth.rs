@@ -635,6 +635,102 @@ async fn a_provider_outage_during_a_refresh_after_a_401_does_not_end_the_session
     assert_eq!(held.access_token(), "at-2");
 }
 
+/// A session on `at-1`/`rt-1` against a server whose token endpoint answers each refresh with
+/// `answer`, counting them, and whose API takes `at-2` only.
+fn refreshing_with(
+    answer: &'static str,
+) -> (Hostile, Session, AuthenticatedClient, Arc<AtomicUsize>) {
+    let refreshes = Arc::new(AtomicUsize::new(0));
+    let counted = refreshes.clone();
+    let server = Hostile::serve("127.0.0.1", move |seen| {
+        if seen.path.ends_with("/protocol/openid-connect/token") {
+            counted.fetch_add(1, Ordering::SeqCst);
+            return hostile_json(200, &[], answer);
+        }
+        api_taking_only_at_2(seen)
+    });
+    let session = Session::from_tokens(
+        Oidc::for_base_url(&server.url()).expect("a provider"),
+        tokens_at_1(),
+    );
+    let client = AuthenticatedClient::builder_with_credentials(session.clone())
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid configuration");
+    (server, session, client, refreshes)
+}
+
+/// A lifetime written as a string, a fraction or a negative number is read as seconds (or as
+/// none left), not a reason to throw away the answer: it holds the rotated refresh token,
+/// the only one left once the old one is spent.
+#[tokio::test]
+async fn a_token_answer_with_an_odd_lifetime_is_adopted_with_its_rotated_refresh_token() {
+    for (answer, lasts_a_while) in [
+        (
+            r#"{"access_token":"at-2","token_type":"Bearer","expires_in":"300","refresh_token":"rt-2"}"#,
+            true,
+        ),
+        (
+            r#"{"access_token":"at-2","token_type":"Bearer","expires_in":300.5,"refresh_token":"rt-2"}"#,
+            true,
+        ),
+        (
+            r#"{"access_token":"at-2","token_type":"Bearer","expires_in":-1,"refresh_token":"rt-2"}"#,
+            false,
+        ),
+        (
+            r#"{"access_token":"at-2","token_type":"Bearer","expires_in":{"s":1},"refresh_token":"rt-2"}"#,
+            true,
+        ),
+    ] {
+        let (_server, session, client, _) = refreshing_with(answer);
+        catalog_search::send(&client, CatalogSearchInput::new(HOST))
+            .await
+            .unwrap_or_else(|e| panic!("{answer}: {e}"));
+        let held = session.tokens().expect("the session goes on");
+        assert_eq!(held.refresh_token(), Some("rt-2"), "{answer}");
+        let left = held
+            .expires_at()
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        assert_eq!(
+            left > Duration::from_secs(200),
+            lasts_a_while,
+            "{answer}: {left:?}"
+        );
+    }
+}
+
+/// A token said to expire at once is still used for a moment: one refresh serves calls made
+/// one after another, not one refresh each.
+#[tokio::test]
+async fn a_token_that_expires_at_once_is_not_refreshed_for_every_call() {
+    let (_server, _session, client, refreshes) = refreshing_with(
+        r#"{"access_token":"at-2","token_type":"Bearer","expires_in":0,"refresh_token":"rt-2"}"#,
+    );
+    for _ in 0..5 {
+        catalog_search::send(&client, CatalogSearchInput::new(HOST))
+            .await
+            .expect("a page");
+    }
+    assert_eq!(refreshes.load(Ordering::SeqCst), 1);
+}
+
+/// An access token no HTTP header can carry is refused when it arrives, as an answer that is
+/// no token: taken up, it failed every call as a configuration error until it expired.
+#[tokio::test]
+async fn an_access_token_with_control_characters_is_refused_on_arrival() {
+    let (_server, _session, client, _) = refreshing_with(
+        r#"{"access_token":"at\n2","token_type":"Bearer","expires_in":300,"refresh_token":"rt-2"}"#,
+    );
+    let error = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("no usable token");
+    assert_eq!(sign_in_code(&error), Some("invalid_response"), "{error:?}");
+    assert_eq!(error.kind(), geopera::ErrorKind::Auth, "{error:?}");
+}
+
 /// A provider that quotes the form it was sent gives the password as the form spelled it
 /// (`+` for a space, `%24` for `$`); that spelling is kept out of the error too.
 #[tokio::test]
