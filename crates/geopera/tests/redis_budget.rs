@@ -387,6 +387,56 @@ fn a_redis_that_never_answers_costs_a_bounded_wait_then_the_local_budget() {
     assert!(took < Duration::from_secs(3), "{took:?}");
 }
 
+/// A cap of 0 lifts the cap, on Redis and on the local budget a worker falls back to, as it
+/// does on [`geopera::budget::LocalBudget`]: it allowed one call a window.
+#[test]
+fn a_cap_of_zero_lifts_the_cap_on_redis_and_on_the_fallback() {
+    let reserve_many = |budget: &RedisBudget| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            for call in 0..20 {
+                let granted = budget.reserve(RateClass::Default).await;
+                assert!(
+                    matches!(granted, Reservation::Granted),
+                    "call {call}: {granted:?}"
+                );
+            }
+        });
+    };
+    // Nothing listens on a port just freed: every reservation falls back to the local budget.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a port")
+        .port();
+    let alone = RedisBudget::builder(format!("redis://127.0.0.1:{closed}/"), "org_uncapped")
+        .cap(RateClass::Default, 0)
+        .window(Duration::from_secs(600))
+        .timeout(LOADED_MACHINE)
+        .build()
+        .expect("a budget");
+    reserve_many(&alone);
+    assert!(!alone.is_shared());
+
+    if skip_without_redis() {
+        return;
+    }
+    let redis = Redis::start(None).expect("redis-server starts");
+    let shared = RedisBudget::builder(redis.url(), "org_uncapped")
+        .cap(RateClass::Default, 0)
+        .window(Duration::from_secs(600))
+        .timeout(LOADED_MACHINE)
+        .build()
+        .expect("a budget");
+    reserve_many(&shared);
+    assert!(
+        shared.is_shared(),
+        "every reservation was answered by Redis"
+    );
+}
+
 /// Makes `calls` searches through a client on `budget`, each within 20 s, and checks that
 /// each went ahead and that the budget has stopped relying on Redis; returns how long they
 /// took.

@@ -19,7 +19,7 @@ use crate::Error;
 /// from Redis, so every worker agrees on where a window starts whatever its own clock says.
 ///
 /// `KEYS`: per budget, the prefix of its window counters and its "blocked until" key.
-/// `ARGV[1]`: the window length in ms; `ARGV[1 + i]`: the cap of budget `i`.
+/// `ARGV[1]`: the window length in ms; `ARGV[1 + i]`: the cap of budget `i`, 0 for none.
 /// Returns 0 when the call was counted, else the milliseconds to wait before asking again.
 const RESERVE: &str = r"
 local t = redis.call('TIME')
@@ -35,8 +35,9 @@ for i = 1, budgets do
 end
 if wait > 0 then return wait end
 for i = 1, budgets do
+  local cap = tonumber(ARGV[1 + i])
   local used = tonumber(redis.call('GET', KEYS[2 * i - 1] .. index) or '0')
-  if used >= tonumber(ARGV[1 + i]) then return math.max(1, window_end - now) end
+  if cap > 0 and used >= cap then return math.max(1, window_end - now) end
 end
 for i = 1, budgets do
   local key = KEYS[2 * i - 1] .. index
@@ -202,7 +203,8 @@ impl RedisBudgetBuilder {
     }
 
     /// Allows `per_window` calls of `class` per window across the fleet, before headroom
-    /// (default: [`RateClass::documented_per_minute`]).
+    /// (default: [`RateClass::documented_per_minute`]); 0 lifts the cap, as on
+    /// [`LocalBudget::cap`].
     pub fn cap(mut self, class: RateClass, per_window: u32) -> Self {
         self.caps[slot(class)] = per_window;
         self
@@ -253,18 +255,22 @@ impl RedisBudgetBuilder {
     pub fn build(self) -> Result<RedisBudget, Error> {
         let client = redis::Client::open(self.url.expose())
             .map_err(|e| Error::config(format!("the Redis URL of the rate budget: {e}")))?;
+        // No cap (0) stays none; a cap stays at least one call, whatever the headroom.
         let caps = self.caps.map(|cap| {
             let headroom = (u64::from(cap) * u64::from(self.headroom_percent)).div_ceil(100);
-            u32::try_from(u64::from(cap).saturating_sub(headroom))
-                .unwrap_or(cap)
-                .max(1)
+            let kept = u32::try_from(u64::from(cap).saturating_sub(headroom)).unwrap_or(cap);
+            if cap == 0 {
+                0
+            } else {
+                kept.max(1)
+            }
         });
         let window_ms = u64::try_from(self.window.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
         let local = LocalBudget::with_caps(
             self.window,
-            caps.map(|cap| Some((cap / self.fleet_size).max(1))),
+            caps.map(|cap| (cap > 0).then(|| (cap / self.fleet_size).max(1))),
         );
         let org = &self.organization;
         let ns = &self.namespace;
