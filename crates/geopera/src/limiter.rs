@@ -1,6 +1,11 @@
 //! Client-side flow control shared by every clone of a client: a cap on requests in flight,
 //! optional pacing per rate-limit class, and a pause that a 429 imposes on every task of the
 //! class, not just the one that received it.
+//!
+//! A call of a narrower class (order placement, spend) draws on the organization's default
+//! budget as well as its own, as the API counts it ([`drawn_from`]): it takes a paced slot of
+//! each and waits out a pause of either, so a default budget paced at its cap stays inside it
+//! whatever mix of classes the calls are.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::ThreadId;
@@ -10,7 +15,7 @@ use geopera_types::RateClass;
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
-use crate::budget::{slot, Budget, Reservation};
+use crate::budget::{drawn_from, slot, Budget, Reservation};
 use crate::clock::Clock;
 
 /// How many times one attempt asks a shared budget before going ahead regardless: each "not
@@ -127,26 +132,49 @@ impl Limiter {
             .any(|(t, n)| *t == thread && *n > 0)
     }
 
-    /// Until when `class` is paused by a 429, if it still is.
+    /// Until when a call of `class` is held by a 429's pause of a budget it draws on, if it
+    /// still is.
     fn paused_until(&self, class: RateClass) -> Option<Duration> {
-        let until = self
+        let paused = self
             .paused_until
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)[slot(class)];
+            .unwrap_or_else(PoisonError::into_inner);
+        let until = drawn_from(class)
+            .iter()
+            .map(|drawn| paused[slot(*drawn)])
+            .max()
+            .unwrap_or_default();
         (until > self.clock.now()).then_some(until)
     }
 
-    /// Reserves the next paced slot of `class`, if pacing is on; `None` when it is now.
+    /// Reserves the next paced slot of every paced budget a call of `class` draws on; the
+    /// call goes at the latest of them, `None` when that is now. Each budget keeps its own
+    /// queue: a slot of the default budget is not held back behind a narrower class's, at
+    /// the cost of a default slot taken a little before the call that uses it.
     fn reserve_slot(&self, class: RateClass) -> Option<Duration> {
-        let spacing = self.spacing[slot(class)]?;
+        let drawn = drawn_from(class);
+        if drawn
+            .iter()
+            .all(|budget| self.spacing[slot(*budget)].is_none())
+        {
+            // Unpaced, the common case: no lock, no clock.
+            return None;
+        }
         let now = self.clock.now();
         let mut next = self
             .next_send
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let at = next[slot(class)].max(now);
-        next[slot(class)] = at + spacing;
-        (at > now).then_some(at)
+        let mut latest = None;
+        for budget in drawn {
+            let Some(spacing) = self.spacing[slot(*budget)] else {
+                continue;
+            };
+            let at = next[slot(*budget)].max(now);
+            next[slot(*budget)] = at + spacing;
+            latest = latest.max(Some(at));
+        }
+        latest.filter(|at| *at > now)
     }
 
     #[cfg(test)]

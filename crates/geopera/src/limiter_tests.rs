@@ -25,4 +25,8 @@ fn pacing_spaces_sends_and_pauses_add_up() {
         limiter.clock.now() + Duration::from_secs(5),
     );
     assert!(limiter.wait_for(RateClass::Default) > Duration::from_secs(4));
+    assert!(
+        limiter.wait_for(RateClass::OrderPlacement) > Duration::from_secs(4),
+        "a narrower class draws on the default budget too, and waits out its pause"
+    );
 }

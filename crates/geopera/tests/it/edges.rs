@@ -326,6 +326,42 @@ async fn a_pause_after_a_429_holds_calls_already_waiting_for_their_slot() {
     );
 }
 
+/// A spend call draws on the organization's default budget too, as the API counts it: pacing
+/// the default class spaces spend calls with the default ones, and they were sent unpaced.
+#[tokio::test]
+async fn pacing_the_default_budget_spaces_the_calls_of_narrower_classes_too() {
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Instant>::new()));
+    let seen = arrivals.clone();
+    let server = Hostile::serve("127.0.0.1", move |_| {
+        seen.lock().expect("not poisoned").push(Instant::now());
+        json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
+    });
+    // Two calls a second across the organization.
+    let client = AuthenticatedClient::builder(TOKEN)
+        .base_url(server.url())
+        .pace(geopera::RateClass::Default, 120)
+        .retries(0)
+        .build()
+        .expect("valid");
+    let topup = || {
+        let body = json!({"amount_aud": 1})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        billing_topup::send(&client, body)
+    };
+    let search = || catalog_search::send(&client, CatalogSearchInput::new(HOST));
+    let _ = futures::join!(search(), topup(), search(), topup());
+    let mut arrivals = arrivals.lock().expect("not poisoned").clone();
+    arrivals.sort();
+    assert_eq!(arrivals.len(), 4);
+    let spread = arrivals[3].duration_since(arrivals[0]);
+    assert!(
+        spread >= Duration::from_millis(1400),
+        "four calls at two a second took {spread:?}"
+    );
+}
+
 /// Shares one provider with the test that counts its renewals.
 #[derive(Debug)]
 struct ProviderHandle(std::sync::Arc<CountingProvider>);
