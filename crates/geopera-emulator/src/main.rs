@@ -1,4 +1,4 @@
-//! `geopera-emulator`: run the local Geopera API emulator until Ctrl-C.
+//! `geopera-emulator`: run the local Geopera API emulator until Ctrl-C (or, on Unix, SIGTERM).
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
@@ -67,6 +67,25 @@ fn duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{text:?} is not a duration like 500ms or 10s"))
 }
 
+/// Waits for Ctrl-C, or on Unix for SIGTERM too: what `kill`, `docker stop` and service
+/// managers send. Either ends with the emulator's last write of its state file, which
+/// keeps what changed without a request (the clock, above all).
+#[cfg(unix)]
+async fn stop_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result,
+        _ = terminate.recv() => Ok(()),
+    }
+}
+
+/// Waits for Ctrl-C.
+#[cfg(not(unix))]
+async fn stop_signal() -> std::io::Result<()> {
+    tokio::signal::ctrl_c().await
+}
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -132,8 +151,8 @@ fn main() -> anyhow::Result<()> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(tokio::signal::ctrl_c())
-        .context("waiting for Ctrl-C")?;
+        .block_on(stop_signal())
+        .context("waiting for Ctrl-C or SIGTERM")?;
     tracing::info!("shutting down");
     emulator.shutdown();
     Ok(())
