@@ -339,6 +339,7 @@ impl Client {
             credential.header()?;
         }
         settings.credentials = Some(Arc::new(credentials));
+        warn_if_cleartext(&self.settings.base_url);
         Ok(AuthenticatedClient {
             client: self.with_settings(settings),
         })
@@ -544,7 +545,8 @@ impl Config {
 
 impl<C> ClientBuilder<C> {
     /// Where calls go; default `https://api.geopera.com`. Operations are appended as
-    /// `/v1/op/{operation_id}`.
+    /// `/v1/op/{operation_id}`. A client with a credential and a plain `http` base URL of
+    /// another machine logs a warning when it is built: the credential goes in clear text.
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
         self.config.base_url = base_url.into();
         self
@@ -811,6 +813,9 @@ impl<C> ClientBuilder<C> {
         if let Some(credential) = &fixed {
             credential.header()?;
         }
+        if self.config.credentials.is_some() {
+            warn_if_cleartext(&base_url);
+        }
         for cookie in &self.config.cookies {
             validate_cookie(cookie)?;
         }
@@ -1033,6 +1038,32 @@ fn parse_proxy(raw: &str) -> Result<reqwest::Proxy, Error> {
 /// and `Debug`, where a password must not appear.
 pub(crate) fn carries_userinfo(url: &url::Url) -> bool {
     !url.username().is_empty() || url.password().is_some()
+}
+
+/// Warns when a client's credential would cross the network unencrypted: plain `http` to a
+/// host other than this machine. Not refused: a tunnel or a proxy on the way may make it
+/// safe, which the SDK cannot see, and the emulator and test servers speak plain `http` on
+/// loopback, where nothing crosses the network.
+fn warn_if_cleartext(base_url: &str) {
+    let Ok(url) = url::Url::parse(base_url) else {
+        return;
+    };
+    let this_machine = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        None => true,
+    };
+    if url.scheme() == "http" && !this_machine {
+        tracing::warn!(
+            base_url = %without_userinfo(base_url),
+            "the client's credential goes in clear text: its base URL is plain http to \
+             another machine"
+        );
+    }
 }
 
 /// Checks a base URL (see [`carries_userinfo`]) and drops its trailing `/`.

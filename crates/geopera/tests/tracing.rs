@@ -41,6 +41,25 @@ fn calls_and_retries_are_traced_without_the_token() {
         .expect("valid");
     tracing::subscriber::set_global_default(subscriber)
         .expect("the only subscriber of this binary");
+    // A credential sent in clear text to another machine is warned about, once per client;
+    // loopback (every other client of this test) is not.
+    let cleartext = "the client's credential goes in clear text";
+    geopera::AuthenticatedClient::builder("gpra_over_plain_http")
+        .base_url("http://api.example.invalid")
+        .build()
+        .expect("allowed, with a warning");
+    geopera::Client::builder()
+        .base_url("http://api.example.invalid/")
+        .build()
+        .expect("no credential, no warning")
+        .with_credentials(geopera::auth::Credential::bearer("gpra_added_later"))
+        .expect("allowed, with a warning");
+    geopera::Client::builder()
+        .base_url("http://[::1]:8080")
+        .build()
+        .expect("loopback")
+        .with_credentials(geopera::auth::Credential::bearer("gpra_on_loopback"))
+        .expect("no warning");
     // One engine: the async and the blocking call are traced alike, each after one retry.
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -98,6 +117,12 @@ fn calls_and_retries_are_traced_without_the_token() {
     let second = session.tokens().expect("still signed in");
     assert_ne!(first.access_token(), second.access_token());
     let text = captured.text();
+    assert_eq!(text.matches(cleartext).count(), 2, "{text}");
+    assert!(
+        text.contains("base_url=http://api.example.invalid"),
+        "{text}"
+    );
+    assert!(!text.contains("gpra_over_plain_http") && !text.contains("gpra_added_later"));
     assert!(text.contains("geopera.call"), "{text}");
     assert!(text.contains("operation_id=\"catalog.search\""), "{text}");
     assert!(
