@@ -92,6 +92,18 @@ impl Oidc {
     }
 }
 
+/// `raw` as a page to show a person or open in a browser, if it is one: an `http` or `https`
+/// URL with a host, written as the URL parser writes it (control characters escaped).
+///
+/// Why check what the provider says: the caller shows it to a person, opens it in a browser or
+/// puts it in a QR code, and a `javascript:` or `file:` URL, or escape sequences for a
+/// terminal, do something else there than lead to a sign-in page.
+fn page(raw: &str) -> Option<String> {
+    let url = url::Url::parse(raw).ok()?;
+    let has_host = url.host_str().is_some_and(|host| !host.is_empty());
+    (matches!(url.scheme(), "http" | "https") && has_host).then(|| url.into())
+}
+
 impl DeviceAuthorization {
     async fn start(oidc: Oidc, http: &reqwest::Client, scope: Option<&str>) -> Result<Self, Error> {
         let client_id = oidc.client_id_or(PUBLIC_CLIENT_ID).to_owned();
@@ -106,13 +118,36 @@ impl DeviceAuthorization {
             form.push(("scope", scope));
         }
         let answer: DeviceAnswer = oidc.post_form(http, "auth/device", &form, &[]).await?;
+        let unfit = |what: &str| {
+            Error::sign_in(
+                "invalid_response",
+                Some(format!("the device authorization's {what}")),
+                Some(http::StatusCode::OK),
+            )
+        };
+        let verification_uri = page(&answer.verification_uri)
+            .ok_or_else(|| unfit("verification_uri is not an http(s) URL with a host"))?;
+        if answer.user_code.is_empty() || answer.user_code.chars().any(char::is_control) {
+            return Err(unfit("user_code is empty or holds control characters"));
+        }
+        let verification_uri_complete = answer.verification_uri_complete.and_then(|raw| {
+            let checked = page(&raw);
+            if checked.is_none() {
+                // Optional: the plain page and the code do the same job.
+                tracing::warn!(
+                    "the device authorization's verification_uri_complete is not an http(s) \
+                     URL; left out"
+                );
+            }
+            checked
+        });
         Ok(DeviceAuthorization {
             client_id,
             device_code: Secret::new(answer.device_code),
             code_verifier: Secret::new(verifier),
             user_code: answer.user_code,
-            verification_uri: answer.verification_uri,
-            verification_uri_complete: answer.verification_uri_complete,
+            verification_uri,
+            verification_uri_complete,
             expires_in: Duration::from_secs(answer.expires_in).min(MAX_LIFETIME),
             interval: answer
                 .interval

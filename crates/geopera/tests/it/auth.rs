@@ -539,6 +539,45 @@ async fn a_provider_that_names_an_absurd_device_interval_or_lifetime_gets_an_err
     }
 }
 
+/// What a device flow hands the caller to show a person is checked first: a page that is no
+/// http(s) URL or a user code with control characters is an answer that is no sign-in; a
+/// broken optional "complete" page is left out, with the plain one still given.
+#[tokio::test]
+async fn a_device_answer_with_a_page_or_code_not_fit_to_show_is_refused() {
+    let start = |answer: &'static str| async move {
+        let provider = Hostile::serve("127.0.0.1", move |_| hostile_json(200, &[], answer));
+        let anonymous = Client::builder()
+            .base_url(provider.url())
+            .build()
+            .expect("valid configuration");
+        Oidc::for_base_url(&provider.url())
+            .expect("a provider")
+            .device_authorization(&anonymous, None)
+            .await
+    };
+    for answer in [
+        r#"{"device_code":"d","user_code":"U","verification_uri":"javascript:alert(1)","expires_in":600}"#,
+        r#"{"device_code":"d","user_code":"U","verification_uri":"file:///etc/passwd","expires_in":600}"#,
+        r#"{"device_code":"d","user_code":"U","verification_uri":"https://","expires_in":600}"#,
+        r#"{"device_code":"d","user_code":"AB[2J","verification_uri":"https://id.example/device","expires_in":600}"#,
+    ] {
+        let error = start(answer).await.expect_err(answer);
+        assert_eq!(
+            sign_in_code(&error),
+            Some("invalid_response"),
+            "{answer}: {error}"
+        );
+    }
+    let flow = start(
+        r#"{"device_code":"d","user_code":"WDJB-MJHT","verification_uri":"https://id.example/device","verification_uri_complete":"javascript:x","expires_in":600}"#,
+    )
+    .await
+    .expect("the plain page is enough");
+    assert_eq!(flow.verification_uri(), "https://id.example/device");
+    assert_eq!(flow.verification_uri_complete(), None);
+    assert_eq!(flow.user_code(), "WDJB-MJHT");
+}
+
 #[tokio::test]
 async fn a_refresh_leeway_of_duration_max_refreshes_each_token_half_way_instead_of_overflowing() {
     let clock = ManualClock::new();
