@@ -338,7 +338,9 @@
 //! with an error naming the file; an answered idempotency claim stamped at a time out of
 //! range is skipped, so its retry runs again.
 //!
-//! One emulator at a time uses a file: another that names it refuses to start ("in use by
+//! A new state file is created readable and writable by its owner only, wherever a symbolic
+//! link names it, as it holds the API keys as they were issued; an existing file keeps its
+//! mode. One emulator at a time uses a file: another that names it refuses to start ("in use by
 //! another process"), as two would mint the same secrets from the same seed and overwrite
 //! each other's rows. The lock is held on an empty file beside it (its name plus `-lock`),
 //! which stays after the emulator stops; programs that only read the state file, such as

@@ -183,14 +183,31 @@ fn lease(path: &Path) -> io::Result<Connection> {
 /// Creates the file readable by its owner only, when it does not exist yet: it holds the
 /// organizations' API keys as they were issued (a key must keep working after a restart),
 /// and SQLite gives its journal the same permissions. An existing file keeps its own.
+///
+/// A symbolic link to a file that does not exist yet counts as "does not exist": its target
+/// is created here, owner-only, rather than left for SQLite to create readable by all.
+/// An existing file is never opened here: closing a descriptor of a file drops every lock
+/// this process holds on it, SQLite's included.
 fn create_private(path: &Path) -> io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
+    let private = || {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
+    };
+    match private().create_new(true).open(path) {
         Ok(_) => Ok(()),
-        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+            match std::fs::metadata(path) {
+                // What exists is a link whose target does not: create the target (opening
+                // through the link, which an exclusive create does not).
+                Err(gone) if gone.kind() == io::ErrorKind::NotFound => {
+                    private().create(true).open(path).map(drop)
+                }
+                _ => Ok(()),
+            }
+        }
         Err(error) => Err(error),
     }
 }

@@ -564,3 +564,27 @@ fn an_idempotency_claim_made_at_an_out_of_range_time_is_skipped() {
     assert_eq!(again.header("idempotent-replayed"), None);
     assert_eq!(api.emu.executed("projects.create"), 1);
 }
+
+/// A state file named through a symbolic link whose target does not exist yet is created
+/// owner-only at the target, like one named directly.
+#[cfg(unix)]
+#[test]
+fn a_new_state_file_behind_a_dangling_link_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = TempFile::new("link-dir");
+    std::fs::create_dir(&dir.0).expect("a directory");
+    let target = dir.0.join("target.sqlite");
+    let link = dir.0.join("link.sqlite");
+    std::os::unix::fs::symlink(&target, &link).expect("a link");
+    {
+        let api = Api::with(Emulator::builder().seed(13).state_file(&link));
+        api.ok("projects.create", json!({"name": "behind a link"}));
+    }
+    let mode = std::fs::metadata(&target)
+        .expect("the target was created")
+        .permissions()
+        .mode();
+    let _ = std::fs::remove_dir_all(&dir.0);
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+}
