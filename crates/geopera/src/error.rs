@@ -243,8 +243,10 @@ pub enum Error {
     /// (`invalid_grant` for a revoked, expired or replayed refresh token; `access_denied`,
     /// `expired_token` in the device flow) or gave an answer that is no token. Its kind is
     /// [`ErrorKind::Auth`], except when the provider could not answer now (5xx, 429, 408:
-    /// [`ErrorKind::Server`], [`ErrorKind::RateLimited`], [`ErrorKind::Timeout`]), which is
-    /// worth trying again.
+    /// [`ErrorKind::Server`], [`ErrorKind::RateLimited`], [`ErrorKind::Timeout`]; a session
+    /// repeating for a moment that it could not be reached at all, code
+    /// `temporarily_unavailable` and no status: [`ErrorKind::Transport`]), which is worth
+    /// trying again.
     #[error("sign-in failed: {code}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
     #[non_exhaustive]
     SignIn {
@@ -668,10 +670,13 @@ impl Error {
             Error::Config(_) => ErrorKind::Config,
             // A provider that could not answer now (busy, down, slow) has said nothing of the
             // grant: the sign-in is worth trying again, as any call to an API in that state.
-            Error::SignIn { status, .. } => match status.map(|status| status.as_u16()) {
+            Error::SignIn { status, code, .. } => match status.map(|status| status.as_u16()) {
                 Some(408) => ErrorKind::Timeout,
                 Some(429) => ErrorKind::RateLimited,
                 Some(500..=599) => ErrorKind::Server,
+                // A session repeating, without asking again, that the provider could not be
+                // reached a moment ago.
+                None if code == crate::auth::oidc::UNAVAILABLE => ErrorKind::Transport,
                 _ => ErrorKind::Auth,
             },
         }

@@ -39,7 +39,7 @@
 //! logs.
 
 mod device;
-mod oidc;
+pub(crate) mod oidc;
 mod session;
 
 use std::fmt;

@@ -98,6 +98,11 @@ impl Oidc {
         self
     }
 
+    /// How long each request to the provider may take ([`Oidc::request_timeout`]).
+    pub(crate) fn request_time(&self) -> Duration {
+        self.request_timeout
+    }
+
     /// The issuer URL, without a trailing slash.
     pub fn issuer(&self) -> &str {
         &self.issuer
@@ -248,6 +253,9 @@ fn sign_in_error(
     Error::sign_in(code, description.map(clean), Some(status))
 }
 
+/// The OAuth error code of a provider that cannot answer now (RFC 6749, section 5.2).
+pub(crate) const UNAVAILABLE: &str = "temporarily_unavailable";
+
 /// The OAuth error codes of RFC 6749 (section 5.2), RFC 8628 (section 3.5) and RFC 7009
 /// (section 2.2.1), which the SDK and its callers match on, and the SDK's own
 /// `invalid_response`.
@@ -261,7 +269,7 @@ const REGISTERED_CODES: &[&str] = &[
     "invalid_scope",
     "access_denied",
     "server_error",
-    "temporarily_unavailable",
+    UNAVAILABLE,
     "authorization_pending",
     "slow_down",
     "expired_token",

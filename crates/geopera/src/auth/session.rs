@@ -14,17 +14,19 @@ use crate::Error;
 /// official command-line client does too).
 pub const DEFAULT_REFRESH_LEEWAY: Duration = Duration::from_secs(30);
 
-/// The longest a call waits for another task's refresh to finish. A refresh is one request
-/// with its own timeout; waiting longer means its task cannot run (for instance, a blocking
-/// call holds the thread of the runtime that drives it), and an error is better than a hang.
+/// The longest a call waits for another task's refresh to finish, unless twice the provider's
+/// request timeout is longer. A refresh is one request with that timeout; waiting longer
+/// means its task cannot run (for instance, a blocking call holds the thread of the runtime
+/// that drives it), and an error is better than a hang.
 const REFRESH_WAIT: Duration = Duration::from_secs(60);
 
 /// After a failed refresh while the access token is still valid, how long calls keep using
 /// it before the next refresh attempt.
 const RETRY_REFRESH_AFTER: Duration = Duration::from_secs(10);
 
-/// How long a refused sign-in is answered from memory before the provider is asked again:
-/// a wrong password or a revoked token must not turn every call into a sign-in attempt.
+/// How long a failed sign-in is answered from memory before the provider is asked again: a
+/// wrong password or a revoked token must not turn every call into a sign-in attempt, nor an
+/// unreachable provider every waiting call into one more request to it, each after the last.
 const REMEMBER_REFUSAL: Duration = Duration::from_secs(5);
 
 /// Called with every new token pair.
@@ -236,13 +238,14 @@ impl Session {
     }
 
     async fn lock(&self) -> Result<GrantGuard, Error> {
-        tokio::time::timeout(REFRESH_WAIT, self.state.renewing.clone().lock_owned())
+        let patience = REFRESH_WAIT.max(self.config.oidc.request_time().saturating_mul(2));
+        tokio::time::timeout(patience, self.state.renewing.clone().lock_owned())
             .await
             .map_err(|_| {
                 Error::config(format!(
                     "waited {} s for another task to refresh the session; is the runtime that \
                      runs it blocked?",
-                    REFRESH_WAIT.as_secs()
+                    patience.as_secs()
                 ))
             })
     }
@@ -299,22 +302,31 @@ impl Session {
             })
     }
 
-    /// Keeps a refusal to repeat for a moment; other errors (transport) pass unchanged.
+    /// Keeps a failure to repeat for a moment: a refusal as it came, and a provider that
+    /// could not be reached (a transport failure, a timeout) as `temporarily_unavailable`,
+    /// the OAuth word for it, which is retryable as the failure itself was.
     fn remember(&self, error: Error) -> Error {
-        if let Error::SignIn {
-            code,
-            description,
-            status,
-        } = &error
-        {
-            if let Ok(mut refused) = self.state.refused.lock() {
-                *refused = Some(Refusal {
-                    until: self.config.clock.now() + REMEMBER_REFUSAL,
-                    code: code.clone(),
-                    description: description.clone(),
-                    status: *status,
-                });
-            }
+        let (code, description, status) = match &error {
+            Error::SignIn {
+                code,
+                description,
+                status,
+            } => (code.clone(), description.clone(), *status),
+            other => (
+                crate::auth::oidc::UNAVAILABLE.to_owned(),
+                Some(format!(
+                    "the identity provider could not be reached a moment ago: {other}"
+                )),
+                None,
+            ),
+        };
+        if let Ok(mut refused) = self.state.refused.lock() {
+            *refused = Some(Refusal {
+                until: self.config.clock.now() + REMEMBER_REFUSAL,
+                code,
+                description,
+                status,
+            });
         }
         error
     }

@@ -770,6 +770,44 @@ async fn an_access_token_with_control_characters_is_refused_on_arrival() {
     assert_eq!(error.kind(), geopera::ErrorKind::Auth, "{error:?}");
 }
 
+/// A token endpoint that cannot be reached is asked once by calls that all need a new token,
+/// not once by each in turn: the others are answered from memory for a moment, with an error
+/// that says to try again.
+#[tokio::test]
+async fn an_unreachable_token_endpoint_is_asked_once_by_calls_that_all_need_it() {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counted = attempts.clone();
+    let server = Hostile::serve("127.0.0.1", move |seen| {
+        if seen.path.ends_with("/protocol/openid-connect/token") {
+            counted.fetch_add(1, Ordering::SeqCst);
+            // The connection closes without an answer.
+            return crate::hostile::Reply::Raw(Vec::new());
+        }
+        api_taking_only_at_2(seen)
+    });
+    let expired = geopera::auth::TokenSet::new(
+        "at-1",
+        Some("rt-1".to_owned()),
+        std::time::SystemTime::now() - Duration::from_secs(1),
+    );
+    let session = Session::from_tokens(
+        Oidc::for_base_url(&server.url()).expect("a provider"),
+        expired,
+    );
+    let client = AuthenticatedClient::builder_with_credentials(session)
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid configuration");
+    let calls = (0..20).map(|_| catalog_search::send(&client, CatalogSearchInput::new(HOST)));
+    let results = futures::future::join_all(calls).await;
+    for result in &results {
+        let error = result.as_ref().expect_err("no token to be had");
+        assert!(error.is_retryable(), "an outage: {error:?}");
+    }
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+}
+
 /// A provider that quotes the form it was sent gives the password as the form spelled it
 /// (`+` for a space, `%24` for `$`); that spelling is kept out of the error too.
 #[tokio::test]
