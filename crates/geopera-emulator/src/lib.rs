@@ -730,7 +730,8 @@ impl EmulatorBuilder {
     ///
     /// # Errors
     /// When the address cannot be bound, the state file cannot be opened or belongs to
-    /// another seed, or the runtime, thread or webhook client cannot be created.
+    /// another seed, or the runtime, thread or webhook client cannot be created. An error
+    /// about the address or the state file names it.
     pub fn start(self) -> io::Result<EmulatorHandle> {
         let webhook_client =
             webhooks::client(self.allow_local_webhooks).map_err(io::Error::other)?;
@@ -738,7 +739,12 @@ impl EmulatorBuilder {
             Some(path) => Some(store::Store::open(path, self.seed)?),
             None => None,
         };
-        let std_listener = std::net::TcpListener::bind(self.addr)?;
+        let std_listener = std::net::TcpListener::bind(self.addr).map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("cannot listen on {}: {error}", self.addr),
+            )
+        })?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
         let base_url = format!("http://{addr}");

@@ -117,9 +117,8 @@ fn main() -> anyhow::Result<()> {
     if let Some(path) = &args.state {
         builder = builder.state_file(path);
     }
-    let emulator = builder
-        .start()
-        .with_context(|| format!("starting on {}", args.addr))?;
+    // The error names what failed: the address, or the state file.
+    let emulator = builder.start().context("starting the emulator")?;
     println!("Geopera emulator listening on {}", emulator.base_url());
     println!("Demo API key (every scope): {}", emulator.api_key());
     for user in emulator.users() {

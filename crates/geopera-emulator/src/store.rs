@@ -226,8 +226,21 @@ impl Store {
     ///
     /// # Errors
     /// When the file cannot be opened or read, is in use by another emulator, or was written
-    /// by an emulator with another seed (whose catalog and ids would not match).
+    /// by an emulator with another seed (whose catalog and ids would not match). Every error
+    /// names the file: the caller may be starting with other files and an address too.
     pub(crate) fn open(path: &Path, seed: u64) -> io::Result<(Store, Option<Snapshot>)> {
+        Store::open_unnamed(path, seed).map_err(|error| {
+            let shown = path.display().to_string();
+            if error.to_string().contains(&shown) {
+                error
+            } else {
+                io::Error::new(error.kind(), format!("state file {shown}: {error}"))
+            }
+        })
+    }
+
+    /// [`open`](Self::open), with errors that may not name the file.
+    fn open_unnamed(path: &Path, seed: u64) -> io::Result<(Store, Option<Snapshot>)> {
         create_private(path)?;
         let lease = lease(path)?;
         let mut connection = Connection::open(path).map_err(io_error)?;

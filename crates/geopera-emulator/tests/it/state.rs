@@ -588,3 +588,13 @@ fn a_new_state_file_behind_a_dangling_link_is_readable_by_its_owner_only() {
     let _ = std::fs::remove_dir_all(&dir.0);
     assert_eq!(mode & 0o777, 0o600, "{mode:o}");
 }
+
+/// An error about the state file names the file, not only what SQLite says about it.
+#[test]
+fn an_unreadable_state_file_is_named_in_the_error() {
+    let file = TempFile::new("garbage");
+    std::fs::write(&file.0, "not a database, ".repeat(256)).expect("written");
+    let message = refused(14, &file).to_string();
+    assert!(message.contains(&file.0.display().to_string()), "{message}");
+    assert!(message.contains("not a database"), "{message}");
+}
