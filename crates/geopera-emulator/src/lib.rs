@@ -319,32 +319,33 @@
 //!
 //! Everything lives in memory unless [`EmulatorBuilder::state_file`] (`--state FILE`) names a
 //! SQLite file: then orders, keys (with their revocations), balances, projects and the other
-//! records users create (jobs and uploads among them), event subscriptions
-//! (with the signing secrets they sign with), webhook deliveries still waiting, answered
-//! idempotency claims (organization, operation, key, a SHA-256 fingerprint of the body and
-//! the stored answer) and signed-in sessions (token digests only) are written to it after
-//! every successful operation that is not read-only (or that, like `alerts.test_rule`,
-//! records something under a read scope), every answer to a request with an
-//! `Idempotency-Key` and every sign-in request that changed a session, once more when the
-//! emulator shuts down (the binary on Ctrl-C, and on Unix on SIGTERM), and read back on the
-//! next start with the same seed. The file also keeps the emulator's time: a frozen clock
-//! resumes where it stopped (unless the new emulator's clock is already later), so what was
-//! fulfilled or finished stays so. Device
-//! logins still waiting and the sign-in counters are not kept. So a retry after a restart is replayed, not charged again,
-//! until 24 hours on the emulator's clock have passed since the key was claimed. Rate-limit
-//! windows and recorded requests are not kept. Files written by older versions of the
-//! emulator open and are upgraded in place; a file from a newer version is refused. A
-//! record whose numbers are out of range (a file edited by hand, or damaged) is refused
-//! with an error naming the file; an answered idempotency claim stamped at a time out of
-//! range is skipped, so its retry runs again.
+//! records users create (jobs and uploads among them), event subscriptions (with the signing
+//! secrets they sign with), webhook deliveries still waiting, answered idempotency claims
+//! (organization, operation, key, a SHA-256 fingerprint of the body and the stored answer) and
+//! signed-in sessions (token digests only) are written to it after every successful operation
+//! that is not read-only (or that, like `alerts.test_rule`, records something under a read
+//! scope), every answer to a request with an `Idempotency-Key` and every sign-in request that
+//! changed a session, once more when the emulator shuts down (the binary on Ctrl-C, and on Unix
+//! on SIGTERM), and read back on the next start with the same seed. The file also keeps the
+//! emulator's time: a frozen clock resumes where it stopped (unless the new emulator's clock is
+//! already later), so what was fulfilled or finished stays so. Device logins still waiting and
+//! the sign-in counters are not kept. So a retry after a restart is replayed, not charged
+//! again, until 24 hours on the emulator's clock have passed since the key was claimed.
+//! Rate-limit windows and recorded requests are not kept. Files written by older versions of
+//! the emulator open and are upgraded in place; a file from a newer version is refused. The
+//! emulator marks its files with SQLite's `application_id`; a database of another application
+//! (another id, or no id and tables that are not the emulator's) is refused before anything in
+//! it is changed, as is a file of another seed. A record whose numbers are out of range (a file
+//! edited by hand, or damaged) is refused with an error naming the file; an answered
+//! idempotency claim stamped at a time out of range is skipped, so its retry runs again.
 //!
 //! A new state file is created readable and writable by its owner only, wherever a symbolic
 //! link names it, as it holds the API keys as they were issued; an existing file keeps its
 //! mode. One emulator at a time uses a file: another that names it refuses to start ("in use by
-//! another process"), as two would mint the same secrets from the same seed and overwrite
-//! each other's rows. The lock is held on an empty file beside it (its name plus `-lock`),
-//! which stays after the emulator stops; programs that only read the state file, such as
-//! `sqlite3`, are not kept out.
+//! another process"), as two would mint the same secrets from the same seed and overwrite each
+//! other's rows. The lock is held on an empty file beside it (its name plus `-lock`), which
+//! stays after the emulator stops; programs that only read the state file, such as `sqlite3`,
+//! are not kept out.
 //!
 //! A change the file cannot take (another program holds its lock for more than 100 ms, the
 //! disk is full) is answered 503 problem+json rather than as the operation's success, and an

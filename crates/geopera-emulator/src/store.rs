@@ -248,26 +248,25 @@ impl Store {
         // 5 s for a lock another program holds would stall every request; a write that
         // cannot take the lock soon fails instead, and its request is answered 503.
         connection.busy_timeout(WRITE_LOCK_WAIT).map_err(io_error)?;
+        // Everything that can refuse the file runs before the first write to it, so a file
+        // refused is left as it was.
+        if holds_state(&connection, path)? {
+            if let Some(stored) = meta_value(&connection, "seed")? {
+                if stored != seed.to_string() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "{} holds the state of an emulator with seed {stored}, not {seed}",
+                            path.display()
+                        ),
+                    ));
+                }
+            }
+        }
         migrate(&mut connection, path)?;
-        let meta = |key: &str| -> io::Result<Option<String>> {
-            connection
-                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
-                    row.get(0)
-                })
-                .optional()
-                .map_err(io_error)
-        };
+        let meta = |key: &str| meta_value(&connection, key);
         let snapshot = match meta("seed")? {
             None => None,
-            Some(stored) if stored != seed.to_string() => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "{} holds the state of an emulator with seed {stored}, not {seed}",
-                        path.display()
-                    ),
-                ))
-            }
             Some(_) => {
                 let rng_state = meta("rng_state")?
                     .and_then(|text| text.parse().ok())
@@ -481,6 +480,61 @@ fn write_claims(
     Ok(())
 }
 
+/// `PRAGMA application_id` of the files this emulator writes ("GPEM"), so a file can be
+/// told for an emulator's before anything in it is changed.
+const APPLICATION_ID: i32 = 0x4750_454D;
+
+/// The tables every emulator's state file has had since the first version.
+const TABLES_V0: [&str; 4] = ["meta", "credentials", "orgs", "orders"];
+
+/// Whether the file holds an emulator's state (rather than nothing yet).
+///
+/// # Errors
+/// When it is a database of another application: one with another `application_id`, or
+/// without one (as the files of earlier emulators are) holding tables but not the
+/// emulator's. Taking such a file over would add tables to it and set its version.
+fn holds_state(connection: &Connection, path: &Path) -> io::Result<bool> {
+    let application_id: i32 = connection
+        .query_row("PRAGMA application_id", [], |row| row.get(0))
+        .map_err(io_error)?;
+    let tables: Vec<String> = connection
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+        .and_then(|mut query| query.query_map([], |row| row.get(0))?.collect())
+        .map_err(io_error)?;
+    let ours = TABLES_V0
+        .iter()
+        .all(|table| tables.iter().any(|name| name == table));
+    let foreign = |what: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} is not an emulator's state file ({what}); name a new file or one an \
+                 emulator wrote",
+                path.display()
+            ),
+        )
+    };
+    match application_id {
+        APPLICATION_ID => Ok(ours),
+        0 if ours || tables.is_empty() => Ok(ours),
+        0 => Err(foreign(format!(
+            "it holds the tables {}",
+            tables.join(", ")
+        ))),
+        other => Err(foreign(format!("its application id is {other:#x}"))),
+    }
+}
+
+/// A value of the `meta` table, when the file holds it.
+fn meta_value(connection: &Connection, key: &str) -> io::Result<Option<String>> {
+    connection
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+            row.get(0)
+        })
+        .optional()
+        .map_err(io_error)
+}
+
 /// Brings the file to [`SCHEMA_VERSION`], or refuses one written by a newer emulator.
 fn migrate(connection: &mut Connection, path: &Path) -> io::Result<()> {
     let version: i64 = connection
@@ -503,6 +557,8 @@ fn migrate(connection: &mut Connection, path: &Path) -> io::Result<()> {
         tx.execute_batch(step).map_err(io_error)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION as i64)
+        .map_err(io_error)?;
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
         .map_err(io_error)?;
     tx.commit().map_err(io_error)
 }

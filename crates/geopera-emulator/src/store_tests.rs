@@ -49,6 +49,10 @@ fn a_version_0_file_opens_keeps_its_rows_and_is_upgraded() {
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .expect("version");
     assert_eq!(version, SCHEMA_VERSION as i64);
+    let application_id: i32 = upgraded
+        .query_row("PRAGMA application_id", [], |row| row.get(0))
+        .expect("an application id");
+    assert_eq!(application_id, APPLICATION_ID, "marked as the emulator's");
     let claims: i64 = upgraded
         .query_row("SELECT COUNT(*) FROM idempotency", [], |row| row.get(0))
         .expect("the new table exists");

@@ -598,3 +598,45 @@ fn an_unreadable_state_file_is_named_in_the_error() {
     assert!(message.contains(&file.0.display().to_string()), "{message}");
     assert!(message.contains("not a database"), "{message}");
 }
+
+/// A SQLite file of another application is refused, naming it, and left byte for byte as it
+/// was: no tables added, no version set.
+#[test]
+fn another_applications_database_is_refused_and_left_unchanged() {
+    let file = TempFile::new("foreign");
+    {
+        let notes = rusqlite::Connection::open(&file.0).expect("a database");
+        notes
+            .execute_batch(
+                "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL);
+                 INSERT INTO notes (text) VALUES ('keep me');",
+            )
+            .expect("a table of its own");
+    }
+    let before = std::fs::read(&file.0).expect("the file reads");
+    let message = refused(15, &file).to_string();
+    assert!(
+        message.contains("not an emulator's state file"),
+        "{message}"
+    );
+    assert!(message.contains("notes"), "{message}");
+    assert!(message.contains(&file.0.display().to_string()), "{message}");
+    assert!(
+        std::fs::read(&file.0).expect("the file reads") == before,
+        "the file was changed"
+    );
+}
+
+/// A file another application marked as its own is refused even when it holds no tables.
+#[test]
+fn a_database_with_another_application_id_is_refused() {
+    let file = TempFile::new("foreign-id");
+    {
+        let other = rusqlite::Connection::open(&file.0).expect("a database");
+        other
+            .pragma_update(None, "application_id", 0x0f0f_0f0f)
+            .expect("an application id");
+    }
+    let message = refused(16, &file).to_string();
+    assert!(message.contains("application id is 0xf0f0f0f"), "{message}");
+}
