@@ -251,6 +251,7 @@ impl Store {
         // Everything that can refuse the file runs before the first write to it, so a file
         // refused is left as it was.
         if holds_state(&connection, path)? {
+            check_intact(&connection, path)?;
             if let Some(stored) = meta_value(&connection, "seed")? {
                 if stored != seed.to_string() {
                     return Err(io::Error::new(
@@ -523,6 +524,39 @@ fn holds_state(connection: &Connection, path: &Path) -> io::Result<bool> {
         ))),
         other => Err(foreign(format!("its application id is {other:#x}"))),
     }
+}
+
+/// Refuses a file whose pages or indexes are damaged (a disk that failed, a copy taken while
+/// it was being written): it would open, and then every write touching the damage would fail.
+/// SQLite's `quick_check` reads the whole file once: about 0.5 s for a 240 MB file in a debug
+/// build, once at start.
+///
+/// # Errors
+/// When the check finds damage, or cannot run.
+fn check_intact(connection: &Connection, path: &Path) -> io::Result<()> {
+    // Its first few findings: enough to say where, without a page per broken row.
+    let findings: Vec<String> = connection
+        .prepare("PRAGMA quick_check(5)")
+        .and_then(|mut query| query.query_map([], |row| row.get(0))?.collect())
+        .map_err(io_error)?;
+    if findings.iter().all(|finding| finding == "ok") {
+        return Ok(());
+    }
+    // One line each, without the heading naming the database ("*** in database main ***").
+    let findings: Vec<&str> = findings
+        .iter()
+        .flat_map(|finding| finding.lines())
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("***"))
+        .collect();
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "{} is damaged ({}); restore it from a copy, or start with a new file",
+            path.display(),
+            findings.join("; ")
+        ),
+    ))
 }
 
 /// A value of the `meta` table, when the file holds it.

@@ -640,3 +640,43 @@ fn a_database_with_another_application_id_is_refused() {
     let message = refused(16, &file).to_string();
     assert!(message.contains("application id is 0xf0f0f0f"), "{message}");
 }
+
+/// A state file whose index is damaged is refused at start, naming it, rather than starting
+/// and then failing every write that touches the index.
+#[test]
+fn a_state_file_with_a_damaged_index_is_refused() {
+    use std::io::{Seek as _, SeekFrom, Write as _};
+
+    let file = TempFile::new("damaged");
+    {
+        let api = start(17, &file);
+        api.ok("billing.topup", json!({"credits": 100}));
+    }
+    let (page_size, root): (i64, i64) = {
+        let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+        let page_size = sqlite
+            .query_row("PRAGMA page_size", [], |row| row.get(0))
+            .expect("a page size");
+        let root = sqlite
+            .query_row(
+                "SELECT rootpage FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'orders'",
+                [],
+                |row| row.get(0),
+            )
+            .expect("the orders' index");
+        (page_size, root)
+    };
+    {
+        // The first byte of a b-tree page says what kind of page it is; 0 is none.
+        let mut raw = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&file.0)
+            .expect("the file opens for writing");
+        let offset = u64::try_from((root - 1) * page_size).expect("an offset");
+        raw.seek(SeekFrom::Start(offset)).expect("seek");
+        raw.write_all(&[0]).expect("damaged");
+    }
+    let message = refused(17, &file).to_string();
+    assert!(message.contains("damaged"), "{message}");
+    assert!(message.contains(&file.0.display().to_string()), "{message}");
+}
