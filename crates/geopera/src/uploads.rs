@@ -732,7 +732,7 @@ async fn put(
     let last_activity = Arc::new(AtomicU64::new(0));
     let found: Found = Arc::new(Mutex::new(None));
     let handed = Arc::new(AtomicU64::new(0));
-    let feed = Feed {
+    let mut feed = Feed {
         inner: body.stream,
         sent: 0,
         total: body.len,
@@ -743,6 +743,13 @@ async fn put(
         last_activity: last_activity.clone(),
         origin,
     };
+    if feed.total == 0 {
+        // The connection asks nothing of an empty body, so the check after the last declared
+        // byte never runs: a source declared empty that is not (a file whose size reads 0 but
+        // has content, as `/proc` files do; one written to after its size was read) would be
+        // stored empty. Asked here, before anything is sent.
+        feed.source_ends().await?;
+    }
     let mut request = http
         .put(url)
         .header(CONTENT_TYPE, body.content_type)

@@ -262,6 +262,46 @@ async fn a_source_with_more_after_its_declared_bytes_fails_the_transfer() {
     assert_eq!(reserved_bytes(&client, &project_id).await, 0);
 }
 
+/// A source declared empty that is not is caught too, though the connection asks nothing of an
+/// empty body: a file whose size reads 0 but that has content (a `/proc` file; one written to
+/// after its size was read), or a stream given the wrong length. An empty one goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_declared_empty_that_is_not_fails_and_an_empty_one_goes_through() {
+    let emulator = emulator();
+    let client = client(&emulator);
+    let project_id = project(&client).await;
+
+    let stream = Upload::from_stream(
+        &project_id,
+        "not-empty.bin",
+        0,
+        futures::stream::iter([Ok(Bytes::from_static(b"abc"))]),
+    )
+    .send(&client)
+    .await
+    .expect_err("three bytes declared as none");
+    let proc_file = Upload::from_path(&project_id, "/proc/self/status")
+        .send(&client)
+        .await
+        .expect_err("its size reads 0, its content does not");
+    for error in [&stream, &proc_file] {
+        assert_eq!(error.step(), UploadStep::Transfer);
+        assert!(
+            matches!(error.cause(), UploadCause::LengthMismatch { declared: 0, seen } if *seen > 0),
+            "{error:?}"
+        );
+        assert!(error.is_released(), "{error:?}");
+    }
+    assert!(seen(&emulator, "uploads.complete").is_empty());
+
+    let empty = TempFile::new("empty.bin", 0);
+    Upload::from_path(&project_id, &empty.path)
+        .send(&client)
+        .await
+        .expect("an empty file is an upload too");
+    assert_eq!(reserved_bytes(&client, &project_id).await, 0);
+}
+
 /// A storage server that answers 200 before the whole file has left gives no receipt for it:
 /// the upload fails, is released, and is never completed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
