@@ -684,7 +684,8 @@ async fn transfer(
             let e = e.without_excerpt("(not shown: it may hold the signed URL, a credential)");
             (UploadStep::SignedUrl, UploadCause::Api(e))
         })?;
-    let url = usable_url(&signed.upload_url).map_err(|e| (UploadStep::SignedUrl, e))?;
+    let url = usable_url(&signed.upload_url, client.base_url())
+        .map_err(|e| (UploadStep::SignedUrl, e))?;
     let body = Body {
         content_type: &content_type,
         len,
@@ -697,13 +698,27 @@ async fn transfer(
 }
 
 /// The signed URL, if it is one the bytes may go to.
-fn usable_url(raw: &str) -> Result<url::Url, UploadCause> {
+///
+/// An API reached over `https` gets its files sent over `https` too: the URL and the bytes are
+/// both worth as much as the call that signed them, and a plain `http` one (or one with a user
+/// name and password, which would go as a `Basic` header) is not what a careful API signs.
+fn usable_url(raw: &str, api: &str) -> Result<url::Url, UploadCause> {
     let url = url::Url::parse(raw).map_err(|_| UploadCause::UnusableUrl("it is not a URL"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(UploadCause::UnusableUrl("it is neither http nor https"));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(UploadCause::UnusableUrl("it names no host"));
+    }
+    if url.scheme() == "http" && api.starts_with("https:") {
+        return Err(UploadCause::UnusableUrl(
+            "it is plain http, though the API is reached over https",
+        ));
+    }
+    if crate::client::carries_userinfo(&url) {
+        return Err(UploadCause::UnusableUrl(
+            "it carries a user name or password",
+        ));
     }
     Ok(url)
 }

@@ -13,10 +13,18 @@ fn an_upload_can_be_spawned_onto_a_multi_thread_runtime() {
 
 #[test]
 fn only_http_and_https_urls_with_a_host_take_the_bytes() {
-    assert!(usable_url("https://storage.example/u/1?sig=x").is_ok());
-    assert!(usable_url("http://127.0.0.1:9/u").is_ok());
-    for bad in ["file:///etc/passwd", "ftp://host/x", "not a url", "data:,x"] {
-        assert!(usable_url(bad).is_err(), "{bad}");
+    let api = "https://api.geopera.com";
+    assert!(usable_url("https://storage.example/u/1?sig=x", api).is_ok());
+    assert!(usable_url("http://127.0.0.1:9/u", "http://127.0.0.1:8").is_ok());
+    for bad in [
+        "file:///etc/passwd",
+        "ftp://host/x",
+        "not a url",
+        "data:,x",
+        "http://storage.example/u/1?sig=x",
+        "https://user:pw@storage.example/u/1",
+    ] {
+        assert!(usable_url(bad, api).is_err(), "{bad}");
     }
 }
 
