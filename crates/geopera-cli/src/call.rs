@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::auth::{self, Held, Target};
 use crate::failure::{chain, Failure, Outcome};
 use crate::json;
+use crate::paint::inert;
 
 /// An answer as the CLI reads it: its bytes, printed as they came. The SDK's own reading into
 /// a `serde_json::Value` would go unused, and takes many times the answer's size in memory.
@@ -431,6 +432,10 @@ const MAX_VALIDATION_LINES: usize = 50;
 /// `title`, `message`, `error_description`, `error`; a validation list prints one line per
 /// item, up to [`MAX_VALIDATION_LINES`]. Each line is printed after `Error: [<status>] `.
 ///
+/// The server's text is made [`inert`] where it enters a line, not when the lines are
+/// printed: a line break inside one message would otherwise become a line of its own, which
+/// could pass for another `Error:` of ours, while the list's own line breaks must stay.
+///
 /// An answer longer than [`geopera::MAX_PROBLEM_BYTES`] is not read: no error message is that
 /// long, and read into a tree it would take many times its size in memory.
 pub(crate) fn api_message(operation_id: &str, status: StatusCode, content: &[u8]) -> Vec<String> {
@@ -455,14 +460,14 @@ pub(crate) fn api_message(operation_id: &str, status: StatusCode, content: &[u8]
                         parts
                             .iter()
                             .map(|p| match p {
-                                Value::String(s) => s.clone(),
-                                other => other.to_string(),
+                                Value::String(s) => inert(s).into_owned(),
+                                other => inert(&other.to_string()).into_owned(),
                             })
                             .collect::<Vec<_>>()
                             .join(".")
                     })
                     .unwrap_or_default();
-                let msg = item.get("msg").and_then(Value::as_str).unwrap_or("invalid");
+                let msg = inert(item.get("msg").and_then(Value::as_str).unwrap_or("invalid"));
                 if loc.is_empty() {
                     format!("[{code}] {msg}")
                 } else {
@@ -490,7 +495,7 @@ pub(crate) fn api_message(operation_id: &str, status: StatusCode, content: &[u8]
         })
         .map_or_else(
             || format!("{operation_id} failed with HTTP {code}"),
-            str::to_owned,
+            |m| inert(m).into_owned(),
         );
     vec![format!("[{code}] {message}")]
 }
@@ -587,7 +592,7 @@ pub(crate) fn sdk_failure(
                         .find(|m| !m.is_empty())
                         .map_or_else(
                             || format!("{operation_id} failed with HTTP {code}"),
-                            str::to_owned,
+                            |m| inert(m).into_owned(),
                         )
                 })
                 .unwrap_or_default();

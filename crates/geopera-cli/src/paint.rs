@@ -45,14 +45,23 @@ pub(crate) fn push(out: &mut String, style: Style, text: &str, on: bool) {
 }
 
 /// Whether `c` instructs a terminal rather than shows on it: a control character (C0, DEL and
-/// C1, among them ESC and CSI, which start escape sequences) or one of Unicode's
-/// bidirectional formatting characters (the embeddings, overrides and isolates, and the marks),
-/// which reorder the text around them so that what is read is not what was sent.
+/// C1, among them ESC and CSI, which start escape sequences, and the line breaks LF, CR and
+/// NEL), Unicode's line and paragraph separators, or one of Unicode's bidirectional
+/// formatting characters (the embeddings, overrides and isolates, and the marks), which
+/// reorder the text around them so that what is read is not what was sent. A line break in
+/// a server's text would start a line of its own, which could pass for one of ours
+/// (`Error: ...`).
 pub(crate) fn steers(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+            '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
         )
 }
 

@@ -31,3 +31,11 @@ fn bidirectional_overrides_are_shown_not_obeyed() {
     }
     assert!(!steers('é') && !steers('\u{200b}'));
 }
+
+#[test]
+fn every_line_break_is_shown_not_obeyed() {
+    assert_eq!(
+        inert("a\nb\r\nc\u{85}d\u{2028}e\u{2029}f"),
+        "a\\u{a}b\\u{d}\\u{a}c\\u{85}d\\u{2028}e\\u{2029}f"
+    );
+}

@@ -2010,6 +2010,52 @@ fn text_from_the_server_cannot_steer_the_terminal() {
 }
 
 #[test]
+fn a_line_break_in_the_server_text_cannot_forge_a_line_of_its_own() {
+    let s = setup();
+    // As the JSON text writes them.
+    for brk in [r"\n", r"\r\n", r"\r", r"\u2028", r"\u2029", r"\u0085"] {
+        // A problem's detail, through the typed operations (the SDK's problem) and `op`.
+        let problem = format!(r#"{{"title":"t","detail":"bad{brk}Error: forged"}}"#);
+        for args in [
+            &["orders", "get", "--order-id", "o"][..],
+            &["op", "orders.get", r#"{"order_id":"o"}"#][..],
+        ] {
+            let url = canned_server(404, problem.clone(), 1);
+            let output = s.against(&url).args(args).output().expect("geopera runs");
+            let stderr = fails_saying(&output, 2, "[404] bad", (brk, args));
+            assert_eq!(stderr.lines().count(), 1, "{brk:?} {args:?}: {stderr:?}");
+            assert!(
+                !stderr.contains(['\r', '\u{2028}', '\u{2029}', '\u{85}']),
+                "{stderr:?}"
+            );
+        }
+        // A validation list keeps one line per item, each item's text on its line.
+        let list = format!(
+            r#"{{"detail":[{{"loc":["body","a{brk}b"],"msg":"one{brk}Error: forged"}},{{"loc":["body"],"msg":"two"}}]}}"#
+        );
+        let url = canned_server(422, list, 1);
+        let output = s
+            .against(&url)
+            .args(["op", "orders.get", r#"{"order_id":"o"}"#])
+            .output()
+            .expect("geopera runs");
+        let stderr = fails_saying(&output, 2, "[422] body.a", brk);
+        assert_eq!(stderr.lines().count(), 2, "{brk:?}: {stderr:?}");
+        assert!(
+            stderr.lines().all(|l| l.starts_with("Error: [422] body")),
+            "{stderr:?}"
+        );
+    }
+    let url = canned_server(404, r#"{"detail":"a\nb"}"#.to_owned(), 1);
+    let output = s
+        .against(&url)
+        .args(["orders", "get", "--order-id", "o"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(text(&output.stderr), "Error: [404] a\\u{a}b\n");
+}
+
+#[test]
 fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
     // Completing the upload takes 30 s, so the command is still running once the bytes are in.
     let s = Setup {
