@@ -680,3 +680,72 @@ fn a_state_file_with_a_damaged_index_is_refused() {
     assert!(message.contains("damaged"), "{message}");
     assert!(message.contains(&file.0.display().to_string()), "{message}");
 }
+
+/// The binary stops on SIGTERM (`kill`, `docker stop`, systemd) as on Ctrl-C: it says so,
+/// writes its state file a last time, releases the file and exits 0. Killed by the signal
+/// instead, it skipped that write and ended with no exit code.
+#[cfg(unix)]
+#[test]
+fn the_binary_stops_on_sigterm_with_a_last_write_and_exit_code_0() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::{Command, Stdio};
+
+    let file = TempFile::new("sigterm");
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_geopera-emulator"))
+            .args(["--addr", "127.0.0.1:0", "--state"])
+            .arg(&file.0)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the emulator binary starts")
+    };
+    // Reads the start-up banner to its end, keeping the pipe open (a closed one would fail
+    // the emulator's next line of output).
+    let started = |child: &mut std::process::Child| {
+        let stdout = child.stdout.take().expect("its output");
+        let mut lines = BufReader::new(stdout).lines();
+        let banner: Vec<String> = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .take(20)
+            .take_while(|line| !line.starts_with("Press Ctrl-C"))
+            .collect();
+        assert!(
+            banner.iter().any(|line| line.contains("listening on")),
+            "{banner:?}"
+        );
+        lines
+    };
+    let mut emulator = start();
+    let output = started(&mut emulator);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &emulator.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = emulator.try_wait().expect("the child can be waited for") {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "it stops within 20 s");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Its log goes to standard output after the banner; errors to standard error.
+    let mut log: String = output.map_while(Result::ok).collect::<Vec<_>>().join("\n");
+    if let Some(mut stderr) = emulator.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
+    }
+    assert!(status.success(), "{status:?}: {log}");
+    assert!(log.contains("shutting down"), "{log}");
+
+    // The file was released: a new emulator opens it.
+    let mut again = start();
+    let output = started(&mut again);
+    let _ = again.kill();
+    let _ = again.wait();
+    drop(output);
+}
