@@ -1,4 +1,5 @@
-//! Printing answers as indented JSON without reordering or rounding anything.
+//! Printing answers as indented JSON without reordering or rounding anything, and reading
+//! request bodies without silently changing them ([`parse_body`]).
 //!
 //! Why not parse into `serde_json::Value` and pretty-print: without the `preserve_order`
 //! feature a `Value` sorts object members, and turning that feature on in this crate would
@@ -212,6 +213,216 @@ pub(crate) fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
 /// A `Value` as indented JSON; used for values this program built itself.
 pub(crate) fn pretty(value: &serde_json::Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+/// A request body the user wrote (`op`'s body, a leaf's `--json`) as a `Value`, refused when
+/// the `Value` would not say what the text says: a key given twice (a `Value` keeps only the
+/// last), an integer beyond 64 bits (it would be rounded to a float), or a number that is not
+/// zero but reads as zero. Sending such a body silently would send something else than the
+/// user wrote; the message names what and where (a JSON Pointer, `/` for the top).
+pub(crate) fn parse_body(text: &str) -> Result<serde_json::Value, String> {
+    use serde::de::DeserializeSeed as _;
+    let numbers = number_tokens(text);
+    let walk = BodyWalk {
+        numbers: &numbers,
+        next_number: std::cell::Cell::new(0),
+        problem: std::cell::RefCell::new(None),
+    };
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let parsed = BodySeed {
+        walk: &walk,
+        pointer: String::new(),
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|value| deserializer.end().map(|()| value));
+    parsed.map_err(|e| walk.problem.take().unwrap_or_else(|| e.to_string()))
+}
+
+/// The number tokens of `text` in the order they appear, strings skipped. A parse visits
+/// numbers in the same order, so the `n`-th number it visits was written as the `n`-th token.
+fn number_tokens(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut tokens = Vec::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            i += 1;
+            continue;
+        }
+        if byte == b'"' {
+            in_string = true;
+            i += 1;
+        } else if byte == b'-' || byte.is_ascii_digit() {
+            let start = i;
+            while i < bytes.len()
+                && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+            {
+                i += 1;
+            }
+            // Only ASCII bytes were taken, so both ends are character boundaries.
+            tokens.push(text.get(start..i).unwrap_or_default());
+        } else {
+            i += 1;
+        }
+    }
+    tokens
+}
+
+/// Why the number written as `token` would not be sent as written, if it would not.
+fn inexact(token: &str) -> Option<&'static str> {
+    if !token.contains(['.', 'e', 'E']) {
+        let fits = token.parse::<i64>().is_ok() || token.parse::<u64>().is_ok();
+        return (!fits).then_some("beyond 64-bit integers");
+    }
+    let value = token.parse::<f64>().ok()?;
+    let mantissa = token.split(['e', 'E']).next().unwrap_or_default();
+    if value == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9')) {
+        Some("too small to be told from 0")
+    } else if value.is_infinite() {
+        Some("too large for a 64-bit float")
+    } else {
+        None
+    }
+}
+
+/// What the walk of one body shares: the number tokens, how many were visited, and the first
+/// problem found, in words for the user.
+struct BodyWalk<'t> {
+    numbers: &'t [&'t str],
+    next_number: std::cell::Cell<usize>,
+    problem: std::cell::RefCell<Option<String>>,
+}
+
+impl BodyWalk<'_> {
+    fn refuse<E: serde::de::Error>(&self, message: String) -> E {
+        let error = E::custom(&message);
+        self.problem.replace(Some(message));
+        error
+    }
+
+    fn number<E: serde::de::Error>(
+        &self,
+        pointer: &str,
+        value: impl Into<serde_json::Value>,
+    ) -> Result<serde_json::Value, E> {
+        let index = self.next_number.get();
+        self.next_number.set(index + 1);
+        let token = self.numbers.get(index).copied().unwrap_or_default();
+        match inexact(token) {
+            Some(why) => Err(self.refuse(format!(
+                "the number {token} at {} cannot be sent exactly ({why})",
+                shown_pointer(pointer)
+            ))),
+            None => Ok(value.into()),
+        }
+    }
+}
+
+fn shown_pointer(pointer: &str) -> &str {
+    if pointer.is_empty() {
+        "/"
+    } else {
+        pointer
+    }
+}
+
+/// One value of the body at `pointer`.
+struct BodySeed<'w, 't> {
+    walk: &'w BodyWalk<'t>,
+    pointer: String,
+}
+
+impl BodySeed<'_, '_> {
+    fn child(&self, step: &str) -> Self {
+        BodySeed {
+            walk: self.walk,
+            pointer: format!(
+                "{}/{}",
+                self.pointer,
+                step.replace('~', "~0").replace('/', "~1")
+            ),
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for BodySeed<'_, '_> {
+    type Value = serde_json::Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for BodySeed<'_, '_> {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        self.walk.number(&self.pointer, v)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        self.walk.number(&self.pointer, v)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        let value = serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into);
+        self.walk.number(&self.pointer, value)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(self.child(&items.len().to_string()))? {
+            items.push(item);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if members.contains_key(&key) {
+                let quoted = serde_json::to_string(&key).unwrap_or_default();
+                return Err(self.walk.refuse(format!(
+                    "the body repeats the key {} at {}",
+                    crate::paint::inert(&quoted),
+                    shown_pointer(&self.pointer)
+                )));
+            }
+            let value = map.next_value_seed(self.child(&key))?;
+            members.insert(key, value);
+        }
+        Ok(serde_json::Value::Object(members))
+    }
 }
 
 #[cfg(test)]

@@ -88,3 +88,41 @@ fn bidirectional_overrides_in_strings_are_escaped_and_mean_the_same() {
         assert_eq!(back["name"], "file \u{202e}gnp.exe");
     }
 }
+
+#[test]
+fn a_body_is_refused_when_a_value_would_change_it() {
+    let refused = |text: &str| parse_body(text).expect_err(text);
+    assert_eq!(
+        refused(r#"{"name":"a","name":"b"}"#),
+        r#"the body repeats the key "name" at /"#
+    );
+    assert_eq!(
+        refused(r#"{"a":[{"x":1},{"x/~":1,"x/~":2}]}"#),
+        r#"the body repeats the key "x/~" at /a/1"#
+    );
+    assert_eq!(
+        refused(r#"{"s":"1e-400 \" 7","big":12345678901234567890123}"#),
+        "the number 12345678901234567890123 at /big cannot be sent exactly (beyond 64-bit \
+         integers)"
+    );
+    assert_eq!(
+        refused(r#"{"a":[1,-0.0,{"x/y":1e-400}]}"#),
+        "the number 1e-400 at /a/2/x~1y cannot be sent exactly (too small to be told from 0)"
+    );
+    assert_eq!(
+        refused("-99999999999999999999"),
+        "the number -99999999999999999999 at / cannot be sent exactly (beyond 64-bit integers)"
+    );
+    assert!(refused("{} x").contains("trailing characters"));
+    assert!(refused("1e400").contains("out of range"));
+}
+
+#[test]
+fn a_body_that_a_value_keeps_exactly_is_parsed() {
+    let text = r#"{"b":[true,null,"e1",18446744073709551615,-9223372036854775808,0.0,0e5,1.5e-300],"a":{}}"#;
+    let value = parse_body(text).expect("accepted");
+    assert_eq!(
+        value,
+        serde_json::from_str::<serde_json::Value>(text).expect("json")
+    );
+}

@@ -545,7 +545,7 @@ async fn op(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
     let body = if text.is_empty() {
         serde_json::Value::Object(serde_json::Map::new())
     } else {
-        serde_json::from_str(text).map_err(|e| Failure::other(format!("invalid JSON body: {e}")))?
+        json::parse_body(text).map_err(|e| Failure::other(format!("invalid JSON body: {e}")))?
     };
     let target = auth::target(top, true)?;
     call::call(&target, id, body, &settings(matches, false)).await

@@ -515,7 +515,7 @@ pub(crate) fn body(info: &OperationInfo, matches: &ArgMatches) -> Result<Value, 
             if text.is_empty() {
                 Map::new()
             } else {
-                match serde_json::from_str::<Value>(text) {
+                match crate::json::parse_body(text) {
                     Ok(Value::Object(map)) => map,
                     Ok(_) => {
                         return Err(Failure::other(

@@ -650,6 +650,63 @@ fn stac_search_works() {
 }
 
 #[test]
+fn a_body_a_json_value_would_change_is_refused_and_not_sent() {
+    let s = setup();
+    let cases = [
+        (
+            r#"{"name":"a","name":"b"}"#,
+            r#"the body repeats the key "name" at /"#,
+        ),
+        (
+            r#"{"name":"a","big":12345678901234567890123}"#,
+            "the number 12345678901234567890123 at /big cannot be sent exactly (beyond 64-bit \
+             integers)",
+        ),
+        (
+            r#"{"name":"a","tiny":[1e-400]}"#,
+            "the number 1e-400 at /tiny/0 cannot be sent exactly (too small to be told from 0)",
+        ),
+    ];
+    for (body, said) in cases {
+        for dry in [false, true] {
+            for way in 0..3 {
+                let mut run = s.cli();
+                match way {
+                    0 => run.args(["op", "projects.create", body]),
+                    1 => run.args(["projects", "create", "--json", body]),
+                    _ => run
+                        .args(["projects", "create", "--json", "-"])
+                        .write_stdin(body),
+                };
+                if dry {
+                    run.arg("--dry-run");
+                }
+                let output = run.output().expect("geopera runs");
+                fails_saying(&output, 1, said, (body, dry));
+                assert!(output.stdout.is_empty(), "{body} {dry}");
+            }
+        }
+    }
+    assert_eq!(
+        s.emulator.executed("projects.create"),
+        0,
+        "nothing was sent"
+    );
+    // What a `Value` keeps exactly still goes.
+    let output = s
+        .cli()
+        .args([
+            "op",
+            "projects.create",
+            r#"{"name":"n","x":[1.5,18446744073709551615]}"#,
+            "--dry-run",
+        ])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}
+
+#[test]
 fn op_calls_any_operation_and_lists_them() {
     let s = setup();
     let output = s
