@@ -35,6 +35,7 @@ pub(crate) fn command() -> Command {
             Arg::new("content-type")
                 .long("content-type")
                 .value_name("TYPE")
+                .value_parser(parse_content_type)
                 .help("The file's media type, e.g. image/tiff"),
         )
         .arg(
@@ -55,6 +56,17 @@ pub(crate) fn command() -> Command {
                 .value_name("KEY")
                 .help("Asset key of the file within the item"),
         )
+}
+
+/// `--content-type`, refused before anything is sent when it cannot be an HTTP header value:
+/// it goes out as the bytes' `Content-Type`, and found only then it would fail after the
+/// upload's quota was reserved.
+fn parse_content_type(text: &str) -> Result<String, String> {
+    http::HeaderValue::from_str(text).map_err(|_| {
+        "not a valid HTTP header value (it holds a line break or another control character)"
+            .to_owned()
+    })?;
+    Ok(text.to_owned())
 }
 
 /// Runs `geopera upload`.

@@ -2113,6 +2113,36 @@ fn a_line_break_in_the_server_text_cannot_forge_a_line_of_its_own() {
 }
 
 #[test]
+fn a_content_type_that_is_no_header_value_is_a_usage_error_before_any_request() {
+    let s = setup();
+    let project = a_project(&s, "typed");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scene.tif");
+    std::fs::write(&path, b"bytes").expect("a file");
+    for dry in [false, true] {
+        let mut run = s.cli();
+        run.arg("upload").arg(&path).args([
+            "--project",
+            &project,
+            "--content-type",
+            "image/tiff\r\nX-Evil: 1",
+        ]);
+        if dry {
+            run.arg("--dry-run");
+        }
+        let output = run.output().expect("geopera runs");
+        let stderr = fails_saying(&output, 2, "--content-type", dry);
+        assert!(stderr.contains("not a valid HTTP header value"), "{stderr}");
+        assert!(output.stdout.is_empty());
+    }
+    assert_eq!(
+        s.emulator.executed("uploads.initiate"),
+        0,
+        "nothing reserved"
+    );
+}
+
+#[test]
 fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
     // Completing the upload takes 30 s, so the command is still running once the bytes are in.
     let s = Setup {
