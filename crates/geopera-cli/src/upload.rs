@@ -77,10 +77,8 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
     ) else {
         return Err(Failure::usage("PATH and --project are required"));
     };
+    let size = local_file(path)?;
     if settings.dry_run {
-        let size = std::fs::metadata(path)
-            .map_err(|e| Failure::other(format!("cannot read {}: {e}", path.display())))?
-            .len();
         return call::print(&format!(
             "# would upload {} ({size} bytes) into project {project}: uploads.initiate, a PUT to the signed URL, uploads.complete",
             path.display()
@@ -110,7 +108,6 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
             upload = set(upload, value.clone());
         }
     }
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let shown = crate::progress::Shown::bytes("Uploading".to_owned(), size);
     let bar = shown.handle();
     upload = upload.on_progress(move |progress: Progress| {
@@ -130,6 +127,32 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
         }
         Err(error) => Err(failed(&error, &target.api_url, settings)),
     }
+}
+
+/// The size of the file at `path`, checked as the upload itself checks it, so that a dry run
+/// approves only what the real run would send, and the real run refuses before anything is
+/// reserved: only a regular file has a size before it is read (a folder, a device such as
+/// `/dev/zero` or a pipe would reserve 0 bytes), and it must open for reading. Its kind is
+/// asked before opening, as opening a pipe waits for a writer.
+fn local_file(path: &std::path::Path) -> Result<u64, Failure> {
+    let cannot_read =
+        |e: std::io::Error| Failure::other(format!("cannot read {}: {e}", path.display()));
+    let not_a_file = || {
+        Failure::other(format!(
+            "cannot upload {}: it is not a regular file (a folder, a device or a pipe has no \
+             size to reserve before it is read)",
+            path.display()
+        ))
+    };
+    if !std::fs::metadata(path).map_err(cannot_read)?.is_file() {
+        return Err(not_a_file());
+    }
+    let opened = std::fs::File::open(path).map_err(cannot_read)?;
+    let meta = opened.metadata().map_err(cannot_read)?;
+    if !meta.is_file() {
+        return Err(not_a_file());
+    }
+    Ok(meta.len())
 }
 
 /// The report of a failed upload: what failed, and whether the quota it had reserved was

@@ -1349,7 +1349,11 @@ fn upload_sends_a_file_and_prints_the_completed_upload() {
         .output()
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output.stderr).starts_with("Error: upload failed at step prepare"));
+    assert!(
+        text(&output.stderr).starts_with("Error: cannot read /nonexistent/file.tif: "),
+        "{}",
+        text(&output.stderr)
+    );
     // An unknown project is an API error, with nothing left reserved.
     let output = s
         .cli()
@@ -2140,6 +2144,58 @@ fn a_content_type_that_is_no_header_value_is_a_usage_error_before_any_request() 
         0,
         "nothing reserved"
     );
+}
+
+#[test]
+fn a_dry_run_upload_refuses_what_the_upload_refuses() {
+    let s = setup();
+    let project = a_project(&s, "local");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let missing = dir.path().join("missing.tif");
+    let refused = [
+        (PathBuf::from("/dev/zero"), "is not a regular file"),
+        (dir.path().to_owned(), "is not a regular file"),
+        (fifo, "is not a regular file"),
+        (missing, "No such file or directory"),
+    ];
+    for (path, said) in refused {
+        let mut seen = Vec::new();
+        for dry in [true, false] {
+            let mut run = s.cli();
+            run.arg("upload").arg(&path).args(["--project", &project]);
+            if dry {
+                run.arg("--dry-run");
+            }
+            let output = run.output().expect("geopera runs");
+            let stderr = fails_saying(&output, 1, said, (&path, dry));
+            assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+            assert!(output.stdout.is_empty(), "{path:?} {dry}");
+            seen.push(stderr);
+        }
+        assert_eq!(seen[0], seen[1], "the dry run fails as the upload does");
+    }
+    assert_eq!(
+        s.emulator.executed("uploads.initiate"),
+        0,
+        "nothing reserved"
+    );
+    let path = dir.path().join("scene.tif");
+    std::fs::write(&path, b"12345").expect("a file");
+    let output = s
+        .cli()
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", &project, "--dry-run"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("(5 bytes)"));
 }
 
 #[test]
