@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use clap::{value_parser, Arg, ArgMatches, Command};
-use geopera::uploads::{Progress, Release, Upload, UploadCause, UploadError};
+use geopera::uploads::{Progress, Release, Upload, UploadCause, UploadError, UploadStep};
 
 use crate::auth;
 use crate::call::{self, Settings};
@@ -125,7 +125,7 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
                 .map_err(|e| Failure::other(format!("cannot print the upload: {e}")))?;
             call::print_json(&text, settings)
         }
-        Err(error) => Err(failed(&error, &target.api_url, settings)),
+        Err(error) => Err(failed(&error, path, &target.api_url, settings)),
     }
 }
 
@@ -137,34 +137,66 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
 fn local_file(path: &std::path::Path) -> Result<u64, Failure> {
     let cannot_read =
         |e: std::io::Error| Failure::other(format!("cannot read {}: {e}", path.display()));
-    let not_a_file = || {
-        Failure::other(format!(
-            "cannot upload {}: it is not a regular file (a folder, a device or a pipe has no \
-             size to reserve before it is read)",
-            path.display()
-        ))
-    };
     if !std::fs::metadata(path).map_err(cannot_read)?.is_file() {
-        return Err(not_a_file());
+        return Err(not_a_file(path));
     }
     let opened = std::fs::File::open(path).map_err(cannot_read)?;
     let meta = opened.metadata().map_err(cannot_read)?;
     if !meta.is_file() {
-        return Err(not_a_file());
+        return Err(not_a_file(path));
     }
     Ok(meta.len())
 }
 
+fn not_a_file(path: &std::path::Path) -> Failure {
+    Failure::other(format!(
+        "cannot upload {}: it is not a regular file (a folder, a device or a pipe has no size \
+         to reserve before it is read)",
+        path.display()
+    ))
+}
+
+/// An SDK message without its advice to programs (`...; send such data with
+/// Upload::from_stream`), which names calls a user of this command cannot make.
+fn without_sdk_advice(text: &str) -> String {
+    text.split("; ")
+        .filter(|part| !part.contains("Upload::"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The report of a failed upload: what failed, and whether the quota it had reserved was
-/// released (so the user knows whether to run `uploads fail` themselves).
-fn failed(error: &UploadError, api_url: &str, settings: &Settings) -> Failure {
+/// released (so the user knows whether to run `uploads fail` themselves). What went wrong with
+/// the file names it: the user may have given several in one script.
+fn failed(
+    error: &UploadError,
+    path: &std::path::Path,
+    api_url: &str,
+    settings: &Settings,
+) -> Failure {
     let step = error.step();
+    let file = path.display();
     let mut failure = match error.cause() {
+        UploadCause::Api(api) if step == UploadStep::Prepare => Failure::other(format!(
+            "cannot upload {file}: {}",
+            without_sdk_advice(&crate::failure::chain(api))
+        )),
         UploadCause::Api(api) => {
             call::sdk_failure(&format!("upload ({step})"), api_url, settings, api)
         }
+        // The SDK's own check that it is a regular file, should it have changed since ours.
+        UploadCause::Io(io)
+            if step == UploadStep::Prepare && io.kind() == std::io::ErrorKind::InvalidInput =>
+        {
+            not_a_file(path)
+        }
         UploadCause::Io(io) => Failure::other(format!(
-            "upload failed at step {step}: cannot read the file: {io}"
+            "upload failed at step {step}: cannot read {file}: {}",
+            without_sdk_advice(&io.to_string())
+        )),
+        UploadCause::LengthMismatch { .. } => Failure::other(format!(
+            "upload failed at step {step}: {file} changed while it was read ({})",
+            crate::failure::chain(error.cause())
         )),
         other => Failure::other(format!(
             "upload failed at step {step}: {}",

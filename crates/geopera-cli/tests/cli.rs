@@ -2199,6 +2199,42 @@ fn a_dry_run_upload_refuses_what_the_upload_refuses() {
 }
 
 #[test]
+fn an_upload_whose_file_changes_while_it_is_sent_names_the_file() {
+    // Signing takes 2 s: the file is emptied after it was measured and before it is read.
+    let s = Setup::on(
+        Emulator::builder().faults(
+            "latency=2s;op=uploads.signed_url"
+                .parse()
+                .expect("a fault plan"),
+        ),
+    );
+    let project = a_project(&s, "shrinking");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("data.bin");
+    std::fs::write(&path, vec![7u8; 300_000]).expect("a file");
+    let child = s
+        .process()
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", &project])
+        .spawn()
+        .expect("geopera starts");
+    executed_soon(&s, "uploads.initiate", Duration::from_secs(20));
+    std::fs::write(&path, b"").expect("the file emptied");
+    let output = child.wait_with_output().expect("geopera ends");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "Error: upload failed at step transfer: {} changed while it was read",
+            path.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Upload::"), "{stderr}");
+}
+
+#[test]
 fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
     // Completing the upload takes 30 s, so the command is still running once the bytes are in.
     let s = Setup {
