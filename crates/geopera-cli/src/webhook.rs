@@ -51,7 +51,7 @@ pub(crate) fn command() -> Command {
                         .value_name("FILE")
                         .required(true)
                         .value_parser(value_parser!(PathBuf))
-                        .help("The delivery's headers, one 'Name: value' per line"),
+                        .help("The delivery's headers, one 'Name: value' per line; - reads stdin"),
                 )
                 .arg(
                     Arg::new("body")
@@ -59,15 +59,25 @@ pub(crate) fn command() -> Command {
                         .value_name("FILE")
                         .required(true)
                         .value_parser(value_parser!(PathBuf))
-                        .help("The delivery's body, byte for byte as received"),
+                        .help("The delivery's body, byte for byte as received; - reads stdin"),
                 ),
         )
 }
 
 /// Parses `Name: value` lines. Blank lines, `#` comments and a leading request or status line
 /// (`POST /hook HTTP/1.1`, as a capture tool may save it) are skipped.
+///
+/// A header the event is identified by may repeat only with the same value: the verifier
+/// reads the first, while a receiver or proxy may read the last, so two that disagree make
+/// the delivery mean two things.
 pub(crate) fn parse_headers(text: &str) -> Result<HeaderMap, String> {
+    const SINGLE: [&str; 3] = [
+        "x-geopera-event",
+        "x-geopera-event-id",
+        "x-geopera-delivery-id",
+    ];
     let mut headers = HeaderMap::new();
+    let mut first_line = std::collections::HashMap::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim_end_matches('\r');
         if line.trim().is_empty() || line.starts_with('#') {
@@ -83,9 +93,34 @@ pub(crate) fn parse_headers(text: &str) -> Result<HeaderMap, String> {
             .map_err(|_| format!("line {}: not a header name", number + 1))?;
         let value = http::HeaderValue::from_str(value.trim())
             .map_err(|_| format!("line {}: not a header value", number + 1))?;
+        if SINGLE.contains(&name.as_str()) {
+            if let Some(earlier) = headers.get(&name).filter(|earlier| **earlier != value) {
+                let on = first_line.get(name.as_str()).copied().unwrap_or(0);
+                return Err(format!(
+                    "line {}: a second {} header ({}) contradicts the one on line {on} ({})",
+                    number + 1,
+                    canonical(name.as_str()),
+                    String::from_utf8_lossy(value.as_bytes()),
+                    String::from_utf8_lossy(earlier.as_bytes())
+                ));
+            }
+            first_line
+                .entry(name.as_str().to_owned())
+                .or_insert(number + 1);
+        }
         headers.append(name, value);
     }
     Ok(headers)
+}
+
+/// A header's name as the API writes it, for messages.
+fn canonical(name: &str) -> &str {
+    match name {
+        "x-geopera-event" => "X-Geopera-Event",
+        "x-geopera-event-id" => "X-Geopera-Event-ID",
+        "x-geopera-delivery-id" => "X-Geopera-Delivery-ID",
+        other => other,
+    }
 }
 
 /// What a verified delivery prints: the typed reading first, then the body as sent.
@@ -145,6 +180,12 @@ pub(crate) fn verify(matches: &ArgMatches, settings: &Settings) -> Outcome {
     };
     // Both files are read within a cap, so that `/dev/zero` or a runaway capture is refused
     // rather than read into memory without end; the body's is the most a delivery may have.
+    let stdin = |name: &str| matches!(matches.get_one::<PathBuf>(name), Some(path) if path.as_os_str() == "-");
+    if stdin("headers") && stdin("body") {
+        return Err(Failure::usage(
+            "--headers - and --body - cannot both read stdin: give one of them as a file",
+        ));
+    }
     let read = |name: &str, limit: u64, what: &str| -> Result<Vec<u8>, Failure> {
         let path = matches
             .get_one::<PathBuf>(name)
@@ -152,9 +193,13 @@ pub(crate) fn verify(matches: &ArgMatches, settings: &Settings) -> Outcome {
         let cannot = |why: &dyn std::fmt::Display| {
             Failure::other(format!("cannot read --{name} {}: {why}", path.display()))
         };
-        let file = std::fs::File::open(path).map_err(|e| cannot(&e))?;
-        read_at_most(file, limit)
-            .map_err(|e| cannot(&e))?
+        let read = if stdin(name) {
+            read_at_most(std::io::stdin().lock(), limit)
+        } else {
+            let file = std::fs::File::open(path).map_err(|e| cannot(&e))?;
+            read_at_most(file, limit)
+        };
+        read.map_err(|e| cannot(&e))?
             .ok_or_else(|| cannot(&format!("it is larger than {}, {what}", size_text(limit))))
     };
     let header_bytes = read(

@@ -14,3 +14,19 @@ fn header_lines_skip_the_request_line_comments_and_blanks() {
     );
     assert!(parse_headers("no colon here").is_err());
 }
+
+#[test]
+fn an_event_header_that_contradicts_an_earlier_one_is_refused() {
+    let refused =
+        parse_headers("X-Geopera-Event: order.fulfilled\nx-geopera-event: order.cancelled\n")
+            .expect_err("contradicting");
+    assert_eq!(
+        refused,
+        "line 2: a second X-Geopera-Event header (order.cancelled) contradicts the one on line 1 \
+         (order.fulfilled)"
+    );
+    assert!(parse_headers("X-Geopera-Event-ID: a\n\nX-Geopera-Event-ID: b").is_err());
+    // The same value twice says one thing.
+    let same = parse_headers("X-Geopera-Event-ID: a\nX-Geopera-Event-ID: a").expect("same");
+    assert_eq!(same.get_all("x-geopera-event-id").iter().count(), 2);
+}

@@ -1448,6 +1448,46 @@ fn webhooks_verify_accepts_a_signed_delivery_and_refuses_the_rest() {
         verify("whsec_other", &headers_path, &body_path),
         "signature does not match",
     );
+    // A second event header that says another event than the one verified.
+    let contradicting = dir.path().join("contradicting.txt");
+    let first = std::fs::read_to_string(&headers_path).expect("headers");
+    for extra in [
+        "X-Geopera-Event: order.cancelled\n",
+        "x-geopera-event-id: evt_2\n",
+    ] {
+        std::fs::write(&contradicting, format!("{first}{extra}")).expect("headers");
+        refused(
+            verify(secret, &contradicting, &body_path),
+            "contradicts the one on line",
+        );
+    }
+    // Headers from stdin, as a capture piped in.
+    let output = s
+        .bare()
+        .env("HOOK_SECRET", secret)
+        .args([
+            "webhooks",
+            "verify",
+            "--secret-env",
+            "HOOK_SECRET",
+            "--headers",
+            "-",
+        ])
+        .arg("--body")
+        .arg(&body_path)
+        .write_stdin(first.clone())
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(stdout_json(&output)["event_id"], "evt_1");
+    let output = s
+        .bare()
+        .env("HOOK_SECRET", secret)
+        .args(["webhooks", "verify", "--secret-env", "HOOK_SECRET"])
+        .args(["--headers", "-", "--body", "-"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
     // No signature header.
     let unsigned = dir.path().join("unsigned.txt");
     std::fs::write(&unsigned, "X-Geopera-Event: order.fulfilled\n").expect("headers");
