@@ -234,8 +234,9 @@ pub(crate) fn release_advice(upload_id: Option<&str>) -> String {
             shell_word(id)
         ),
         // A quoted line break or escape sequence cannot be shown as it must be typed.
-        Some(_) => "its upload id is unusual (shown escaped above): release it with 'geopera \
-                    uploads fail --upload-id ID --error-message cancelled'"
+        Some(_) => "its upload id is unusual (it holds control characters, shown escaped at the \
+                    start of this line): release it with 'geopera uploads fail --upload-id=ID \
+                    --error-message cancelled'"
             .to_owned(),
         None => "list the project's uploads ('geopera uploads list') and release it with \
                  'geopera uploads fail'"
