@@ -221,12 +221,25 @@ pub(crate) fn pretty(value: &serde_json::Value) -> String {
 /// zero but reads as zero. Sending such a body silently would send something else than the
 /// user wrote; the message names what and where (a JSON Pointer, `/` for the top).
 pub(crate) fn parse_body(text: &str) -> Result<serde_json::Value, String> {
+    parse_exact(text, "the body", "sent")
+}
+
+/// [`parse_body`] for any JSON the program must not misread (the credentials file too), its
+/// messages naming `subject` ("the body", a file) and what is done with it (`use`: "sent",
+/// "read").
+pub(crate) fn parse_exact(
+    text: &str,
+    subject: &str,
+    usage: &str,
+) -> Result<serde_json::Value, String> {
     use serde::de::DeserializeSeed as _;
     let numbers = number_tokens(text);
     let walk = BodyWalk {
         numbers: &numbers,
         next_number: std::cell::Cell::new(0),
         problem: std::cell::RefCell::new(None),
+        subject,
+        usage,
     };
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let parsed = BodySeed {
@@ -301,6 +314,9 @@ struct BodyWalk<'t> {
     numbers: &'t [&'t str],
     next_number: std::cell::Cell<usize>,
     problem: std::cell::RefCell<Option<String>>,
+    /// What is read, and what is done with it, for the messages.
+    subject: &'t str,
+    usage: &'t str,
 }
 
 impl BodyWalk<'_> {
@@ -320,8 +336,9 @@ impl BodyWalk<'_> {
         let token = self.numbers.get(index).copied().unwrap_or_default();
         match inexact(token) {
             Some(why) => Err(self.refuse(format!(
-                "the number {token} at {} cannot be sent exactly ({why})",
-                shown_pointer(pointer)
+                "the number {token} at {} cannot be {} exactly ({why})",
+                shown_pointer(pointer),
+                self.usage
             ))),
             None => Ok(value.into()),
         }
@@ -413,7 +430,8 @@ impl<'de> serde::de::Visitor<'de> for BodySeed<'_, '_> {
             if members.contains_key(&key) {
                 let quoted = serde_json::to_string(&key).unwrap_or_default();
                 return Err(self.walk.refuse(format!(
-                    "the body repeats the key {} at {}",
+                    "{} repeats the key {} at {}",
+                    self.walk.subject,
                     crate::paint::inert(&quoted),
                     shown_pointer(&self.pointer)
                 )));

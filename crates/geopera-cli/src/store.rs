@@ -182,21 +182,20 @@ impl Store {
         if text.trim().is_empty() {
             return Ok(Map::new());
         }
-        match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Object(map)) => match serde_json::from_str::<UniqueKeys>(&text) {
-                Ok(UniqueKeys) => Ok(map),
-                Err(e) => Err(Failure::other(format!(
-                    "{}: {e}; keep one of them and remove the others",
-                    path.display()
-                ))),
-            },
+        // Read exactly: a profile named twice would keep only its last entry in a map, and
+        // the next write would erase the other without a word.
+        let shown = path.display().to_string();
+        match crate::json::parse_exact(&text, &shown, "read") {
+            Ok(Value::Object(map)) => Ok(map),
             Ok(_) => Err(Failure::other(format!(
-                "{} is not a JSON object; fix or remove it",
-                path.display()
+                "{shown} is not a JSON object; fix or remove it"
+            ))),
+            // A refusal of the exact reading names the file itself; a syntax error does not.
+            Err(e) if e.starts_with(&shown) => Err(Failure::other(format!(
+                "{e}; keep one of them and remove the others"
             ))),
             Err(e) => Err(Failure::other(format!(
-                "{} is not valid JSON ({e}); fix or remove it",
-                path.display()
+                "{shown} is not valid JSON ({e}); fix or remove it"
             ))),
         }
     }
@@ -344,40 +343,6 @@ fn too_large(path: &Path) -> Failure {
         path.display(),
         MAX_FILE_BYTES / (1024 * 1024)
     ))
-}
-
-/// An object whose member names are all different. Read into a map, a profile named twice
-/// keeps only its last entry, and the next write would erase the other without a word; this
-/// check refuses the file instead, naming the profile.
-struct UniqueKeys;
-
-impl<'de> serde::Deserialize<'de> for UniqueKeys {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(UniqueKeys)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for UniqueKeys {
-    type Value = UniqueKeys;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
-        let mut seen = std::collections::HashSet::new();
-        // Owned names: one with escapes (`"\u0061"` for `"a"`) cannot be borrowed, and is the
-        // same profile as its plain spelling.
-        while let Some(name) = map.next_key::<String>()? {
-            map.next_value::<serde::de::IgnoredAny>()?;
-            if let Some(name) = seen.replace(name) {
-                return Err(serde::de::Error::custom(format!(
-                    "profile '{name}' appears more than once"
-                )));
-            }
-        }
-        Ok(UniqueKeys)
-    }
 }
 
 /// Refuses anything at `path` but a regular file, naming what it is, so that a pipe, a device

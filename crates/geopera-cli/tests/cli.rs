@@ -4058,12 +4058,7 @@ fn a_profile_named_twice_in_the_credentials_file_is_refused_and_kept() {
     );
     s.store_credentials(&twice);
     let output = s.bare().arg("whoami").output().expect("geopera runs");
-    let stderr = fails_saying(
-        &output,
-        1,
-        "profile 'work' appears more than once",
-        "whoami",
-    );
+    let stderr = fails_saying(&output, 1, r#"repeats the key "work" at /"#, "whoami");
     assert!(
         stderr.contains(&s.credentials_path().display().to_string()),
         "{stderr}"
@@ -4074,7 +4069,7 @@ fn a_profile_named_twice_in_the_credentials_file_is_refused_and_kept() {
         .write_stdin(format!("{}\n", s.emulator.api_key()))
         .output()
         .expect("geopera runs");
-    fails_saying(&output, 1, "profile 'work' appears more than once", "login");
+    fails_saying(&output, 1, r#"repeats the key "work" at /"#, "login");
     assert_eq!(
         std::fs::read_to_string(s.credentials_path()).expect("test step"),
         twice,
