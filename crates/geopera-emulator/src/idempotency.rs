@@ -1,5 +1,6 @@
 //! `Idempotency-Key`: a key is claimed per (organization, operation, key) before the work
-//! runs; a retry with the same body replays the stored answer, a different body is 409.
+//! runs; a retry with the same body from the same principal replays the stored answer, a
+//! different body or another principal of the organization is 409.
 
 use std::collections::HashMap;
 
@@ -75,18 +76,28 @@ impl Claims {
             .filter(|claim| claim.reply.is_some() && unexpired(claim, now_ms))
     }
 
-    /// Claims `slot` for a request whose body has `print`, or says why it must not run.
+    /// Claims `slot` for a request of `principal` whose body has `print`, or says why it
+    /// must not run.
     ///
     /// # Errors
-    /// 409 when the key was used with another body, or its first request is still running.
+    /// 409 when the key was used by another principal or with another body, or its first
+    /// request is still running.
     pub(crate) fn begin(
         &mut self,
         slot: &ClaimSlot,
+        principal: &str,
         print: [u8; 32],
         now_ms: i64,
     ) -> Result<Begin, ApiError> {
         self.drop_expired(now_ms);
         if let Some(claim) = self.by_slot.get(slot) {
+            // Checked before the body, so a stranger learns nothing about the body either.
+            if claim.principal.is_empty() || claim.principal != principal {
+                return Err(ApiError::conflict(
+                    "this Idempotency-Key was already used by another credential of the \
+                     organization; use a key of your own",
+                ));
+            }
             if claim.fingerprint != print {
                 return Err(ApiError::conflict(
                     "this Idempotency-Key was already used with a different request body",
@@ -110,6 +121,7 @@ impl Claims {
             slot.clone(),
             Claim {
                 fingerprint: print,
+                principal: principal.to_owned(),
                 at_ms: now_ms,
                 reply: None,
             },

@@ -64,6 +64,10 @@
 //! - `Idempotency-Key` on operations that are not read-only: per (organization, operation,
 //!   key) for 24 hours, a repeat with an equal JSON body replays the stored answer byte for
 //!   byte (plus `idempotent-replayed: true`) without executing again; a different body is 409.
+//!   Only the principal that made the first request is replayed to — the same API key (also
+//!   through `client_credentials` sessions) or the same user (across token refreshes) — as
+//!   the answer may hold what only it may see, such as a minted key's secret; another
+//!   credential of the organization sending the key is 409.
 //! - `X-Request-Id` ([`REQUEST_ID_HEADER`]) is echoed on every answer of every route — success,
 //!   problem, 422, 429, injected fault, unknown path; for `/v1/op/{id}` it is also in the
 //!   request's log line and in [`RecordedRequest::request_id`], so the attempts of a retried
@@ -321,7 +325,8 @@
 //! SQLite file: then orders, keys (with their revocations), balances, projects and the other
 //! records users create (jobs and uploads among them), event subscriptions (with the signing
 //! secrets they sign with), webhook deliveries still waiting, answered idempotency claims
-//! (organization, operation, key, a SHA-256 fingerprint of the body and the stored answer) and
+//! (organization, operation, key, who made the request, a SHA-256 fingerprint of the body and
+//! the stored answer; claims from files that did not keep who made them replay to no one) and
 //! signed-in sessions (token digests only) are written to it after every successful operation
 //! that is not read-only (or that, like `alerts.test_rule`, records something under a read
 //! scope), every answer to a request with an `Idempotency-Key` and every sign-in request that

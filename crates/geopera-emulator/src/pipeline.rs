@@ -43,6 +43,10 @@ pub(crate) struct Request<'a> {
 struct Caller {
     /// The organization, or `ip:<addr>` for an operation that needs no credentials.
     org: String,
+    /// Who is calling, stable across the credential's token refreshes: `api_key:<key id>` for
+    /// a key or a `client_credentials` session, `user:<user id>` for a user's session. Only
+    /// this principal is replayed an answer stored for its idempotency key.
+    principal: String,
     /// The grants of the credential used (none without credentials).
     grants: Vec<String>,
     /// Whether the call came without credentials, counted per client address.
@@ -153,8 +157,10 @@ fn authenticate(
     headers: &HeaderMap,
 ) -> Result<Caller, ApiError> {
     if !op.needs_credentials {
+        let org = format!("ip:{}", peer.ip());
         return Ok(Caller {
-            org: format!("ip:{}", peer.ip()),
+            principal: org.clone(),
+            org,
             grants: Vec::new(),
             anonymous: true,
             key_limit: None,
@@ -171,6 +177,7 @@ fn authenticate(
     let identity = identify(&inner, token, now).map_err(ApiError::unauthenticated)?;
     Ok(Caller {
         org: identity.org.to_owned(),
+        principal: format!("{}:{}", identity.kind.name(), identity.id),
         grants: identity.grants.to_vec(),
         anonymous: false,
         key_limit: identity.key_limit.map(|(key, cap)| (key.to_owned(), cap)),
@@ -281,7 +288,8 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// that claimed it; writes the state file once, when something durable changed.
 ///
 /// # Errors
-/// 503 when the state file could not take the change (the key is released); 409 when the key was used with another body or its first request is still running; 422
+/// 503 when the state file could not take the change (the key is released); 409 when the key
+/// was used by another principal or with another body, or its first request is still running; 422
 /// for a key that is blank, longer than [`MAX_IDEMPOTENCY_KEY`] or not visible ASCII, which
 /// would otherwise be ignored (running the request twice) or kept for a day.
 async fn execute_once(
@@ -321,7 +329,11 @@ async fn execute_once(
     let slot = (caller.org.clone(), op.id, key.to_owned());
     let now = shared.clock.now_millis();
     let print = fingerprint(&input);
-    if let Begin::Replay(reply) = shared.lock().claims.begin(&slot, print, now)? {
+    let begun = shared
+        .lock()
+        .claims
+        .begin(&slot, &caller.principal, print, now)?;
+    if let Begin::Replay(reply) = begun {
         return Ok(reply);
     }
     let reply = execute(shared, op, caller, input).await;

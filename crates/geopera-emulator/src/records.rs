@@ -183,6 +183,10 @@ pub struct Org {
 pub struct Claim {
     /// The body's fingerprint: a retry must send the same body to be replayed.
     pub fingerprint: [u8; 32],
+    /// Who made the request (see `pipeline::Caller::principal`): the stored answer may hold
+    /// what only that credential may see, such as a key's secret, so only it is replayed to.
+    /// Empty for a claim written before this was kept, which then replays to no one.
+    pub principal: String,
     /// When the key was claimed, in milliseconds on the emulator's clock.
     pub at_ms: i64,
     /// `None` while the first request is still being handled.

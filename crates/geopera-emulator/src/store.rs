@@ -69,6 +69,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, record TEXT NOT NULL);",
     // 5: the resources users create (projects, collections, items, jobs, uploads, …).
     "CREATE TABLE IF NOT EXISTS resources (id TEXT PRIMARY KEY, record TEXT NOT NULL);",
+    // 6: who made an idempotent request, the only principal its answer is replayed to.
+    "ALTER TABLE idempotency ADD COLUMN principal TEXT;",
 ];
 
 /// The version this emulator writes.
@@ -445,8 +447,8 @@ fn write_claims(
 ) -> rusqlite::Result<()> {
     let mut insert = tx.prepare(
         "INSERT OR REPLACE INTO idempotency (org, operation, key, fingerprint, at_ms, status,
-             content_type, headers, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             content_type, headers, body, principal)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     let mut delete =
         tx.prepare("DELETE FROM idempotency WHERE org = ?1 AND operation = ?2 AND key = ?3")?;
@@ -475,7 +477,8 @@ fn write_claims(
             reply.status.as_u16(),
             reply.content_type,
             json_text(&headers),
-            reply.body.as_ref()
+            reply.body.as_ref(),
+            claim.principal
         ])?;
     }
     Ok(())
@@ -662,8 +665,8 @@ fn read(connection: &Connection, rng_state: u64, path: &Path) -> rusqlite::Resul
     }
     let mut claims = HashMap::new();
     let mut query = connection.prepare(
-        "SELECT org, operation, key, fingerprint, at_ms, status, content_type, headers, body \
-         FROM idempotency",
+        "SELECT org, operation, key, fingerprint, at_ms, status, content_type, headers, body, \
+         principal FROM idempotency",
     )?;
     let mut rows = query.query([])?;
     while let Some(row) = rows.next()? {
@@ -713,6 +716,11 @@ fn read(connection: &Connection, rng_state: u64, path: &Path) -> rusqlite::Resul
         }
         let claim = Claim {
             fingerprint,
+            // A claim from a file that did not keep who made it is replayed to no one (409)
+            // rather than to anyone: its answer may carry a key's secret.
+            principal: row
+                .get::<_, Option<String>>("principal")?
+                .unwrap_or_default(),
             at_ms,
             reply: Some(reply),
         };

@@ -144,3 +144,91 @@ fn an_answer_kept_for_its_key_quotes_a_huge_id_in_a_bounded_message() {
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.body, first.body);
 }
+
+#[test]
+fn only_the_credential_that_made_a_request_is_replayed_its_answer() {
+    let api = Api::start();
+    let admin = api.emu.api_key().to_owned();
+    let narrow = api.emu.create_key(&["api_keys:write", "catalog:read"]);
+    let body = json!({"name": "ci-admin", "permissions": ["*"]});
+    let keyed = |token: &str| {
+        api.call_with(
+            "api_keys.create",
+            &body,
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("idempotency-key", "ci-bootstrap-1"),
+            ],
+        )
+    };
+    let first = keyed(&admin);
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    let secret = first.json()["key"].as_str().expect("a secret").to_owned();
+
+    // Another key of the organization, which could not mint this key itself, gets neither
+    // the stored answer nor a run of its own.
+    let stranger = keyed(&narrow);
+    assert_eq!(stranger.status, 409, "{:?}", stranger.body);
+    assert_eq!(stranger.content_type(), "application/problem+json");
+    assert_eq!(stranger.header("idempotent-replayed"), None);
+    let detail = stranger.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(detail.contains("another credential"), "{detail}");
+    assert!(!String::from_utf8_lossy(&stranger.body).contains(&secret));
+    // A user of the organization is another principal too.
+    let user = crate::oidc::password_login(&api, "admin", "admin-password");
+    let user_token = crate::oidc::text(&user, "access_token").to_owned();
+    assert_eq!(keyed(&user_token).status, 409);
+    assert_eq!(api.emu.executed("api_keys.create"), 1);
+
+    // The key that made the request is replayed to, directly or through a session of its own.
+    let session = crate::oidc::token(
+        &api,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "geopera"),
+            ("client_secret", &admin),
+        ],
+    );
+    assert_eq!(session.status, 200);
+    let session = crate::oidc::text(&session.json(), "access_token").to_owned();
+    for token in [admin.as_str(), session.as_str()] {
+        let again = keyed(token);
+        assert_eq!(again.status, 200);
+        assert_eq!(again.body, first.body);
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    }
+    assert_eq!(api.emu.executed("api_keys.create"), 1);
+}
+
+#[test]
+fn a_user_is_replayed_its_answer_across_a_token_refresh() {
+    let api = Api::start();
+    let login = crate::oidc::password_login(&api, "admin", "admin-password");
+    let body = json!({"amount_aud": 5});
+    let topup = |token: &str| {
+        api.call_with(
+            "billing.topup",
+            &body,
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("idempotency-key", "user-topup"),
+            ],
+        )
+    };
+    let first = topup(crate::oidc::text(&login, "access_token"));
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    let refreshed = crate::oidc::refresh(&api, crate::oidc::text(&login, "refresh_token"));
+    assert_eq!(refreshed.status, 200);
+    let second = topup(crate::oidc::text(&refreshed.json(), "access_token"));
+    assert_eq!(second.status, 201);
+    assert_eq!(second.body, first.body);
+    assert_eq!(second.header("idempotent-replayed"), Some("true"));
+    assert_eq!(api.emu.executed("billing.topup"), 1);
+    // The organization's demo key is another principal.
+    let key = api.emu.api_key().to_owned();
+    assert_eq!(topup(&key).status, 409);
+    assert_eq!(api.emu.executed("billing.topup"), 1);
+}

@@ -35,7 +35,7 @@ fn post_form(api: &Api, endpoint: &str, form: &[(&str, &str)]) -> Resp {
     )
 }
 
-fn token(api: &Api, form: &[(&str, &str)]) -> Resp {
+pub(crate) fn token(api: &Api, form: &[(&str, &str)]) -> Resp {
     post_form(api, "token", form)
 }
 
