@@ -11,8 +11,8 @@
 use std::borrow::Cow;
 use std::sync::Mutex;
 
-/// What replaces a credential in a message, as the SDK writes it.
-pub(crate) const REDACTED: &str = "[redacted]";
+/// What replaces a credential in a message: the SDK's mark, so that both read alike.
+pub(crate) use geopera::REDACTED;
 
 /// Credentials shorter than this are not looked for: a short value would blank out ordinary
 /// words of every message. No credential the API issues is that short.

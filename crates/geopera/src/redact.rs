@@ -22,8 +22,10 @@ use crate::request::CallOptions;
 use crate::secret::Secret;
 use crate::Error;
 
-/// What replaces a credential.
-pub(crate) const REDACTED: &str = "[redacted]";
+/// What stands in for a credential wherever the SDK would otherwise show one: errors, `Debug`,
+/// quoted URLs. Public so that a program cleaning its own messages (a command-line tool
+/// quoting a server's words) writes the same mark.
+pub const REDACTED: &str = "[redacted]";
 
 /// The shortest start of a credential (in bytes) redacted at the end of a cut excerpt: fewer
 /// tell nothing of a credential, and would make ordinary text at the cut vanish.
