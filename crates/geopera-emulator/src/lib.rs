@@ -193,7 +193,8 @@
 //!   `client_secret` (in the form or HTTP Basic). The session acts as that key: its
 //!   organization, grants and own rate limit, principal type `api_key`. It gets no refresh
 //!   token (`refresh_expires_in: 0`), as Keycloak does by default: ask for a new token with
-//!   the key instead.
+//!   the key instead. A key with an expiry caps its tokens' `expires_in` at the seconds it
+//!   has left, and its tokens are 401 (on the API and `userinfo`) once it has expired.
 //!
 //! A token answer is `{access_token, token_type: "Bearer", expires_in: 300, refresh_token,
 //! refresh_expires_in: 1800, scope}`. Without `scope` the session gets `openid profile` and

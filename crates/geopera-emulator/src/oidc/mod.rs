@@ -31,8 +31,8 @@ use crate::records::Credential;
 use crate::scopes::{covers, KNOWN_GRANTS};
 use crate::state::{Inner, Shared, ALL_SCOPES, DEMO_ORG};
 use sessions::{
-    same_secret, GrantKind, Issued, Principal, PrincipalKind, Rejected, ACCESS_TOKEN_SECS,
-    DEVICE_CODE_SECS, DEVICE_INTERVAL_SECS, REFRESH_TOKEN_SECS,
+    same_secret, GrantKind, Issued, Principal, PrincipalKind, Rejected, DEVICE_CODE_SECS,
+    DEVICE_INTERVAL_SECS,
 };
 
 /// The realm's path; every sign-in endpoint lives below it.
@@ -518,13 +518,12 @@ fn token_answer(issued: Issued) -> Response {
     let mut body = json!({
         "access_token": issued.access_token,
         "token_type": "Bearer",
-        "expires_in": ACCESS_TOKEN_SECS,
-        "refresh_expires_in": 0,
+        "expires_in": issued.expires_in,
+        "refresh_expires_in": issued.refresh_expires_in,
         "scope": issued.scope,
     });
     if let Some(refresh) = issued.refresh_token {
         body["refresh_token"] = Value::String(refresh);
-        body["refresh_expires_in"] = json!(REFRESH_TOKEN_SECS);
     }
     oauth_json(StatusCode::OK, &body)
 }
@@ -860,6 +859,11 @@ pub(crate) fn identify<'a>(
     match inner.oidc.authenticate(token, now) {
         Ok(family) => {
             let principal = &family.principal;
+            // Tokens are issued to expire with their key, but a session kept in a state file
+            // by an older emulator may not be.
+            if principal.key_expires_at.is_some_and(|at| at <= now) {
+                return Err("the API key this session acts for has expired");
+            }
             Ok(Identity {
                 kind: principal.kind,
                 id: &principal.id,

@@ -134,8 +134,19 @@ pub struct Access {
 #[derive(Debug)]
 pub struct Issued {
     pub access_token: String,
+    /// Seconds the access token is accepted for.
+    pub expires_in: i64,
     pub refresh_token: Option<String>,
+    /// Seconds the refresh token may wait before its next use (0 without one).
+    pub refresh_expires_in: i64,
     pub scope: String,
+}
+
+/// When a token issued at `now` for `secs` stops working: never after the expiry of the key
+/// its session acts for, or the token would outlive the credential it stands for.
+fn token_expiry(principal: &Principal, now: i64, secs: i64) -> i64 {
+    let full = now.saturating_add(secs);
+    principal.key_expires_at.map_or(full, |at| at.min(full))
 }
 
 /// Where a device login stands.
@@ -186,8 +197,8 @@ impl Sessions {
     /// when `with_refresh`).
     ///
     /// # Errors
-    /// `temporarily_unavailable` when [`MAX_SESSIONS`] sessions are live;
-    /// `server_error` without randomness.
+    /// `temporarily_unavailable` when [`MAX_SESSIONS`] sessions are live; `invalid_client`
+    /// for a key that has expired; `server_error` without randomness.
     pub fn start(
         &mut self,
         principal: Principal,
@@ -206,7 +217,12 @@ impl Sessions {
                 "too many live sessions; try again later",
             ));
         }
+        if principal.key_expires_at.is_some_and(|at| at <= now) {
+            return Err(OAuthError::invalid_client("the API key has expired"));
+        }
         self.make_room_for(&principal);
+        let access_expires_at = token_expiry(&principal, now, ACCESS_TOKEN_SECS);
+        let refresh_expires_at = token_expiry(&principal, now, REFRESH_TOKEN_SECS);
         let family_key = random_token(16)?;
         let family_id = digest(&family_key);
         let refresh_token = if with_refresh {
@@ -220,7 +236,7 @@ impl Sessions {
             access_digest,
             Access {
                 family: family_id,
-                expires_at: now + ACCESS_TOKEN_SECS,
+                expires_at: access_expires_at,
             },
         );
         self.families.insert(
@@ -232,13 +248,19 @@ impl Sessions {
                 grant,
                 refresh: refresh_token
                     .as_deref()
-                    .map(|token| (digest(token), now + REFRESH_TOKEN_SECS)),
+                    .map(|token| (digest(token), refresh_expires_at)),
                 access: VecDeque::from([access_digest]),
                 started_ms: now_ms,
             },
         );
         Ok(Issued {
             access_token,
+            expires_in: access_expires_at - now,
+            refresh_expires_in: if refresh_token.is_some() {
+                refresh_expires_at - now
+            } else {
+                0
+            },
             refresh_token,
             scope,
         })
@@ -298,6 +320,12 @@ impl Sessions {
             self.end_family(&family_id);
             return Err(OAuthError::invalid_grant("refresh token expired"));
         }
+        if family.principal.key_expires_at.is_some_and(|at| at <= now) {
+            self.end_family(&family_id);
+            return Err(OAuthError::invalid_grant(
+                "the API key this session acts for has expired",
+            ));
+        }
         if family.client_id != client_id {
             return Err(OAuthError::invalid_grant(
                 "refresh token was issued to another client",
@@ -318,7 +346,9 @@ impl Sessions {
         let Some(family) = self.families.get_mut(&family_id) else {
             return Err(invalid_refresh());
         };
-        family.refresh = Some((digest(&refresh_token), now + REFRESH_TOKEN_SECS));
+        let access_expires_at = token_expiry(&family.principal, now, ACCESS_TOKEN_SECS);
+        let refresh_expires_at = token_expiry(&family.principal, now, REFRESH_TOKEN_SECS);
+        family.refresh = Some((digest(&refresh_token), refresh_expires_at));
         family.access.push_back(access_digest);
         let mut retired = Vec::new();
         while family.access.len() > MAX_ACCESS_TOKENS_PER_SESSION {
@@ -332,12 +362,14 @@ impl Sessions {
             access_digest,
             Access {
                 family: family_id,
-                expires_at: now + ACCESS_TOKEN_SECS,
+                expires_at: access_expires_at,
             },
         );
         Ok(Issued {
             access_token,
+            expires_in: access_expires_at - now,
             refresh_token: Some(refresh_token),
+            refresh_expires_in: refresh_expires_at - now,
             scope,
         })
     }

@@ -293,6 +293,62 @@ fn client_credentials_acts_as_the_api_key_without_a_refresh_token() {
 /// Revoking a key ends the sessions signed in with it: its access token stops working at
 /// once, so a session cannot outlive the key, let alone mint a new key after it.
 #[test]
+fn a_client_credentials_token_ends_when_its_key_expires() {
+    let api = Api::start();
+    let created = api.ok(
+        "api_keys.create",
+        json!({"name": "short", "permissions": ["*"], "expires_in_days": 1}),
+    );
+    let key = text(&created, "key").to_owned();
+    api.emu
+        .clock()
+        .advance(std::time::Duration::from_secs(86_400 - 100));
+    let resp = token(
+        &api,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "geopera"),
+            ("client_secret", &key),
+        ],
+    );
+    assert_eq!(resp.status, 200);
+    let body = resp.json();
+    // The token says it lives only as long as the key it stands for.
+    assert_eq!(body["expires_in"], 100, "{body}");
+    let access = text(&body, "access_token").to_owned();
+    let userinfo = |token: &str| {
+        read(
+            api.http
+                .get(realm(&api, "userinfo"))
+                .bearer_auth(token)
+                .send()
+                .expect("userinfo"),
+        )
+        .status
+    };
+    assert_eq!(api.call_as(&access, "catalog.search", SEARCH()).status, 200);
+    assert_eq!(userinfo(&access), 200);
+
+    api.emu.clock().advance(std::time::Duration::from_secs(100));
+    assert_eq!(api.call_as(&key, "catalog.search", SEARCH()).status, 401);
+    let expired = api.call_as(&access, "catalog.search", SEARCH());
+    assert_eq!(expired.status, 401, "{:?}", expired.body);
+    assert_eq!(userinfo(&access), 401);
+    assert_oauth_error(
+        &token(
+            &api,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "geopera"),
+                ("client_secret", &key),
+            ],
+        ),
+        401,
+        "invalid_client",
+    );
+}
+
+#[test]
 fn revoking_a_key_ends_the_sessions_signed_in_with_it() {
     let api = Api::start();
     let key = api.emu.create_key(&["api_keys:*"]);
