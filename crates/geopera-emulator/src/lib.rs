@@ -169,8 +169,8 @@
 //! | `POST {oidc}/token` | grants `password`, `client_credentials`, `refresh_token`, `urn:ietf:params:oauth:grant-type:device_code` |
 //! | `POST {oidc}/auth/device` | starts a device login (RFC 8628); PKCE `S256` required |
 //! | `GET` or `POST {oidc}/userinfo` | who a token is: session access token or API key, as Bearer or `x-api-key` |
-//! | `POST {oidc}/logout` | `refresh_token`: ends its session (204); unknown token 400 `invalid_grant` |
-//! | `POST {oidc}/revoke` | RFC 7009 `token`: a refresh token ends its session, an access token only itself; always 200 |
+//! | `POST {oidc}/logout` | `refresh_token`: ends its session (204); unknown token (a rotated-away one too) or another client's 400 `invalid_grant` |
+//! | `POST {oidc}/revoke` | RFC 7009 `token`: a refresh token (the session's current one, whole) ends its session, an access token only itself; 200, also for an unknown token; a token issued to another client (for `geopera`, to another API key) is 400 `unauthorized_client` and stays valid |
 //! | `GET {oidc}/certs` | the JWKS: empty, tokens are opaque |
 //! | `GET` / `POST {base}/realms/public/device` | the verification page: user code plus a user's password, Approve or Deny |
 //!

@@ -31,8 +31,8 @@ use crate::records::Credential;
 use crate::scopes::{covers, KNOWN_GRANTS};
 use crate::state::{Inner, Shared, ALL_SCOPES, DEMO_ORG};
 use sessions::{
-    same_secret, GrantKind, Issued, Principal, PrincipalKind, Rejected, DEVICE_CODE_SECS,
-    DEVICE_INTERVAL_SECS,
+    same_secret, GrantKind, Issued, Presenter, Principal, PrincipalKind, Rejected, Revocation,
+    Sessions, DEVICE_CODE_SECS, DEVICE_INTERVAL_SECS,
 };
 
 /// The realm's path; every sign-in endpoint lives below it.
@@ -923,18 +923,31 @@ async fn logout(
 ) -> Response {
     let started = Instant::now();
     let result = posted(&method, &headers, body, |form| {
-        Client::identify(&headers, form)?.public()?;
+        let client = Client::identify(&headers, form)?;
+        client.public()?;
         let token = form.required("refresh_token")?;
-        let revoked = {
-            let mut inner = shared.lock();
-            let revoked = inner.oidc.revoke_refresh(token);
-            inner.oidc.counters.revocations += u64::from(revoked);
-            revoked
+        let presenter = Presenter {
+            client_id: &client.id,
+            key: None,
         };
-        if !revoked {
-            return Err(OAuthError::invalid_grant(
-                "unknown or already revoked refresh token",
-            ));
+        let outcome = {
+            let mut inner = shared.lock();
+            let outcome = inner.oidc.revoke_refresh(token, &presenter);
+            inner.oidc.counters.revocations += u64::from(outcome == Revocation::Revoked);
+            outcome
+        };
+        match outcome {
+            Revocation::Revoked => {}
+            Revocation::Unknown => {
+                return Err(OAuthError::invalid_grant(
+                    "unknown or already revoked refresh token",
+                ))
+            }
+            Revocation::OtherClient => {
+                return Err(OAuthError::invalid_grant(
+                    "refresh token was issued to another client",
+                ))
+            }
         }
         if let Err(error) = shared.persist() {
             return Ok(error.into_response());
@@ -948,8 +961,13 @@ async fn logout(
     )
 }
 
+/// The two ways to revoke a token, tried in the order the hint suggests.
+type RevokeFn = fn(&mut Sessions, &str, &Presenter<'_>) -> Revocation;
+
 /// RFC 7009: a refresh token ends its whole session, an access token only itself; unknown
-/// tokens are answered 200 like known ones.
+/// tokens are answered 200 like known ones ("invalid tokens do not cause an error"), but a
+/// live token of another client is refused (§2.1), as only the client it was issued to may
+/// revoke it.
 async fn revoke(
     State(shared): State<Arc<Shared>>,
     method: Method,
@@ -959,28 +977,43 @@ async fn revoke(
     let started = Instant::now();
     let result = posted(&method, &headers, body, |form| {
         let client = Client::identify(&headers, form)?;
-        if client.id == KEY_CLIENT {
+        let now = shared.clock.now_secs();
+        let key = if client.id == KEY_CLIENT {
             let secret = client.secret.as_deref().unwrap_or_default();
-            let now = shared.clock.now_secs();
-            if live_key(&shared.lock(), secret, now).is_none() {
-                return Err(OAuthError::invalid_client("the API key is not valid"));
-            }
+            let inner = shared.lock();
+            let key = live_key(&inner, secret, now)
+                .ok_or_else(|| OAuthError::invalid_client("the API key is not valid"))?;
+            Some((key.id.clone(), key.org.clone()))
         } else {
             client.public()?;
-        }
+            None
+        };
+        let presenter = Presenter {
+            client_id: &client.id,
+            key: key.as_ref().map(|(id, org)| (id.as_str(), org.as_str())),
+        };
         let token = form.required("token")?;
-        let revoked = {
+        let outcome = {
             let mut inner = shared.lock();
             let sessions = &mut inner.oidc;
-            let revoked = match form.get("token_type_hint") {
-                Some("access_token") => {
-                    sessions.revoke_access(token) || sessions.revoke_refresh(token)
-                }
-                _ => sessions.revoke_refresh(token) || sessions.revoke_access(token),
+            let (first, second): (RevokeFn, RevokeFn) = match form.get("token_type_hint") {
+                Some("access_token") => (Sessions::revoke_access, Sessions::revoke_refresh),
+                _ => (Sessions::revoke_refresh, Sessions::revoke_access),
             };
-            sessions.counters.revocations += u64::from(revoked);
-            revoked
+            let outcome = match first(sessions, token, &presenter) {
+                Revocation::Unknown => second(sessions, token, &presenter),
+                known => known,
+            };
+            sessions.counters.revocations += u64::from(outcome == Revocation::Revoked);
+            outcome
         };
+        if outcome == Revocation::OtherClient {
+            // Keycloak's answer to a token of another client ("Unmatching clients").
+            return Err(OAuthError::unauthorized_client(
+                "the token was issued to another client",
+            ));
+        }
+        let revoked = outcome == Revocation::Revoked;
         if revoked {
             if let Err(error) = shared.persist() {
                 return Ok(error.into_response());

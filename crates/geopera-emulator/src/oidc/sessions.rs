@@ -171,6 +171,40 @@ pub struct DeviceLogin {
     pub state: DeviceState,
 }
 
+/// The client that asks for a token to be revoked (RFC 7009 §2.1: only the client a token
+/// was issued to may revoke it).
+#[derive(Debug)]
+pub struct Presenter<'a> {
+    pub client_id: &'a str,
+    /// For the confidential client, the API key it authenticated with, as (key id,
+    /// organization): its tokens are the sessions of that key, not of every key.
+    pub key: Option<(&'a str, &'a str)>,
+}
+
+impl Presenter<'_> {
+    /// Whether `family` was issued to this client.
+    fn holds(&self, family: &Family) -> bool {
+        let principal = &family.principal;
+        family.client_id == self.client_id
+            && self.key.is_none_or(|(id, org)| {
+                principal.kind == PrincipalKind::ApiKey
+                    && principal.id == id
+                    && principal.org == org
+            })
+    }
+}
+
+/// What a revocation request did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Revocation {
+    /// The token was the presenter's and no longer works.
+    Revoked,
+    /// No live token is like it: RFC 7009 answers this as a success that changes nothing.
+    Unknown,
+    /// The token is live but was issued to another client, which alone may revoke it.
+    OtherClient,
+}
+
 /// Why an access token was not accepted.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rejected {
@@ -374,15 +408,29 @@ impl Sessions {
         })
     }
 
-    /// Ends the session a refresh token belongs to, rotated or not. Returns whether there
-    /// was one.
-    pub fn revoke_refresh(&mut self, token: &str) -> bool {
+    /// Ends the session whose current refresh token this is, if `presenter` may: the whole
+    /// token is compared (in constant time), not only the family half, which anyone who once
+    /// saw a token of the session would know. A rotated-away token is no longer this
+    /// session's, so it ends nothing (it is told apart from a made-up one only by the
+    /// refresh grant, which ends the session on it).
+    pub fn revoke_refresh(&mut self, token: &str, presenter: &Presenter<'_>) -> Revocation {
         let Some(family_id) = family_of(token) else {
-            return false;
+            return Revocation::Unknown;
         };
-        let known = self.families.contains_key(&family_id);
+        let Some(family) = self.families.get(&family_id) else {
+            return Revocation::Unknown;
+        };
+        let current = family
+            .refresh
+            .is_some_and(|(current, _)| bool::from(digest(token).ct_eq(&current)));
+        if !current {
+            return Revocation::Unknown;
+        }
+        if !presenter.holds(family) {
+            return Revocation::OtherClient;
+        }
         self.end_family(&family_id);
-        known
+        Revocation::Revoked
     }
 
     /// Ends every session signed in with the API key `key_id` of `org` (client credentials),
@@ -406,16 +454,21 @@ impl Sessions {
         ended.len()
     }
 
-    /// Stops one access token. Returns whether there was one.
-    pub fn revoke_access(&mut self, token: &str) -> bool {
+    /// Stops one access token, if `presenter` may.
+    pub fn revoke_access(&mut self, token: &str, presenter: &Presenter<'_>) -> Revocation {
         let access = digest(token);
-        let Some(record) = self.access.remove(&access) else {
-            return false;
+        let Some(record) = self.access.get(&access) else {
+            return Revocation::Unknown;
         };
-        if let Some(family) = self.families.get_mut(&record.family) {
-            family.access.retain(|live| *live != access);
+        let Some(family) = self.families.get_mut(&record.family) else {
+            return Revocation::Unknown;
+        };
+        if !presenter.holds(family) {
+            return Revocation::OtherClient;
         }
-        true
+        family.access.retain(|live| *live != access);
+        self.access.remove(&access);
+        Revocation::Revoked
     }
 
     /// The session an access token acts for.

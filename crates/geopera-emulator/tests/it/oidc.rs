@@ -781,6 +781,93 @@ fn logout_and_revoke_end_sessions() {
 }
 
 #[test]
+fn only_the_whole_token_and_the_client_it_was_issued_to_revoke_it() {
+    let api = Api::start();
+    let login = password_login(&api, "viewer", "viewer-password");
+    let access = text(&login, "access_token").to_owned();
+    let refresh_token = text(&login, "refresh_token").to_owned();
+    let works = |token: &str| api.call_as(token, "catalog.search", SEARCH()).status == 200;
+
+    // The family half of a refresh token with a made-up secret is no token at all.
+    let (family, _) = refresh_token.split_once('.').expect("<family>.<secret>");
+    let forged = format!("{family}.WRONG");
+    let revoked = post_form(
+        &api,
+        "revoke",
+        &[("client_id", "geopera-cli"), ("token", &forged)],
+    );
+    assert_eq!(revoked.status, 200, "invalid tokens do not cause an error");
+    let logout = post_form(
+        &api,
+        "logout",
+        &[("client_id", "geopera-cli"), ("refresh_token", &forged)],
+    );
+    assert_oauth_error(&logout, 400, "invalid_grant");
+    assert!(works(&access));
+
+    // The API-key client may not revoke a user's session, whatever key it holds.
+    let demo_key = api.emu.api_key().to_owned();
+    for token in [&access, &refresh_token] {
+        let refused = post_form(
+            &api,
+            "revoke",
+            &[
+                ("client_id", "geopera"),
+                ("client_secret", &demo_key),
+                ("token", token),
+            ],
+        );
+        assert_oauth_error(&refused, 400, "unauthorized_client");
+    }
+    assert!(works(&access));
+
+    // A client_credentials token is revoked only by the API-key client holding its key.
+    let key = api.emu.create_key(&["catalog:read"]);
+    let session = token(
+        &api,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "geopera"),
+            ("client_secret", &key),
+        ],
+    );
+    let session = text(&session.json(), "access_token").to_owned();
+    let by_public = post_form(
+        &api,
+        "revoke",
+        &[("client_id", "geopera-cli"), ("token", &session)],
+    );
+    assert_oauth_error(&by_public, 400, "unauthorized_client");
+    let by_other_key = post_form(
+        &api,
+        "revoke",
+        &[
+            ("client_id", "geopera"),
+            ("client_secret", &demo_key),
+            ("token", &session),
+        ],
+    );
+    assert_oauth_error(&by_other_key, 400, "unauthorized_client");
+    assert!(works(&session));
+    assert_eq!(api.emu.oidc_counters().revocations, 0);
+    let by_own_key = post_form(
+        &api,
+        "revoke",
+        &[
+            ("client_id", "geopera"),
+            ("client_secret", &key),
+            ("token", &session),
+        ],
+    );
+    assert_eq!(by_own_key.status, 200);
+    assert!(!works(&session));
+
+    // The viewer's session went through all of it untouched.
+    assert_eq!(refresh(&api, &refresh_token).status, 200);
+    assert_eq!(api.emu.oidc_counters().revocations, 1);
+}
+
+#[test]
 fn discovery_names_the_endpoints_at_the_requested_host() {
     let api = Api::start();
     let url = format!(
