@@ -315,7 +315,8 @@
 //! `uploads.signed_url` answers an `upload_url` on the emulator that takes the file by `PUT`
 //! for [`UPLOAD_URL_SECS`] (15 minutes): the body is streamed, counted and hashed, never
 //! kept, so the request body limit does not apply to it, and the first byte beyond the
-//! upload's declared size is 413; a wrong or expired token is 403, an unknown upload 404.
+//! upload's declared size is 413; a wrong or expired token is 403, and so is an unknown
+//! upload id, alike, so the answer does not tell which uploads exist.
 //! `uploads.complete` needs exactly the declared bytes to have arrived (409 otherwise) and
 //! turns the reservation into used storage; `uploads.fail` releases it. After either, every
 //! change is 409 and the upload's URLs stop working; a `uploads.progress` that reports nothing

@@ -13,7 +13,8 @@
 //! route has no request body limit; what bounds it instead is the upload's own declared size
 //! (itself at most [`MAX_UPLOAD_BYTES`]): the first byte beyond it ends the request with 413.
 //! The token is 32 bytes from the operating system's generator, kept only as a SHA-256
-//! digest, and works for [`UPLOAD_URL_SECS`] on the emulator's clock.
+//! digest, and works for [`UPLOAD_URL_SECS`] on the emulator's clock. A URL whose upload id,
+//! token or file name is wrong is 403 alike, so it tells nothing about which uploads exist.
 
 use std::sync::Arc;
 
@@ -235,7 +236,10 @@ fn ticket(
 ) -> Result<Ticket, ApiError> {
     let now_ms = shared.clock.now_millis();
     let inner = shared.lock();
-    let upload = find(&inner.resources, upload_id)?;
+    // An unknown id is answered as a wrong token is, so a PUT without a valid URL cannot
+    // tell which upload ids exist.
+    let not_valid = || refused("this upload URL is not valid");
+    let upload = find(&inner.resources, upload_id).map_err(|_| not_valid())?;
     let digest = sha256_hex(token.as_bytes());
     let url = upload
         .fields
@@ -245,7 +249,7 @@ fn ticket(
         .flatten()
         .find(|url| url["digest"] == digest.as_str() && url["file_name"] == file_name);
     let Some(url) = url else {
-        return Err(refused("this upload URL is not valid"));
+        return Err(not_valid());
     };
     if url["expires_ms"].as_i64().unwrap_or(0) < now_ms {
         return Err(refused("this upload URL has expired"));
