@@ -57,12 +57,15 @@
 //! runtime, spawns one `uploads.fail` call (`error_step` `"cancelled"`) on that runtime to
 //! release the reservation; nothing reports its outcome. Outside a runtime nothing can run it,
 //! and the reservation stays until the API expires it. `Upload::send_blocking` runs to the
-//! end once started.
+//! end once started. To stop an upload and hear how its release went, give it a signal with
+//! [`Upload::cancel_on`] instead: it ends with [`UploadCause::Cancelled`], its id and its
+//! [`Release`].
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -120,6 +123,10 @@ pub struct Upload {
     source: Source,
     file_name: Option<String>,
     options: Options,
+    /// Stops the upload when it resolves ([`Upload::cancel_on`]). Kept apart from the
+    /// options, which the steps share across their awaits: a caller's future need not be
+    /// `Sync`.
+    cancel: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 /// Everything about an upload but its bytes.
@@ -166,6 +173,7 @@ impl Upload {
                 stall_timeout: Some(DEFAULT_STALL_TIMEOUT),
                 timeout: None,
             },
+            cancel: None,
         }
     }
 
@@ -275,6 +283,19 @@ impl Upload {
     /// a slow link takes as long as it takes, and the stall timeout catches a dead one).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.options.timeout = Some(timeout);
+        self
+    }
+
+    /// Stops the upload when `signal` resolves (a Ctrl-C, a shutdown), ending it with
+    /// [`UploadCause::Cancelled`] and the reservation released by `uploads.fail` first, so that
+    /// the error says whether it was ([`UploadError::release`]) and which upload it was.
+    ///
+    /// Why not drop the future instead: a dropped upload releases its reservation too, but on a
+    /// task of its own whose outcome nobody hears, and the caller never learns the upload's id.
+    /// The signal is watched once the reservation is made; one that came before ends the
+    /// upload right after it (a reservation under way cannot be called back unseen).
+    pub fn cancel_on(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.cancel = Some(Box::pin(signal));
         self
     }
 
@@ -397,6 +418,9 @@ pub enum UploadCause {
     /// The server took no chunk and gave no answer for this long.
     #[error("the transfer stalled for {0:?}")]
     Stalled(Duration),
+    /// The signal given to [`Upload::cancel_on`] came before the upload ended.
+    #[error("the upload was cancelled")]
+    Cancelled,
     /// The `PUT` took longer than [`Upload::timeout`].
     #[error("the transfer took longer than {0:?}")]
     TimedOut(Duration),
@@ -565,6 +589,7 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
         source,
         file_name,
         options,
+        cancel,
     } = upload;
     let (len, stream) = match source {
         Source::Path(path) => {
@@ -633,8 +658,11 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
 
     // From here on the quota is reserved: every way out releases it or says why not.
     let mut guard = Reservation::new(client, face, &id);
-    let outcome = match transfer(client, face, &options, &id, &file_name, len, stream).await {
-        Ok(object_path) => complete(client, face, &id)
+    let completing = std::sync::atomic::AtomicBool::new(false);
+    let work = async {
+        let object_path = transfer(client, face, &options, &id, &file_name, len, stream).await?;
+        completing.store(true, Ordering::Relaxed);
+        complete(client, face, &id)
             .await
             .map(|answer| Uploaded {
                 upload_id: id.clone(),
@@ -642,8 +670,21 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
                 bytes: len,
                 upload: answer,
             })
-            .map_err(|error| (UploadStep::Complete, UploadCause::Api(error))),
-        Err(failed) => Err(failed),
+            .map_err(|error| (UploadStep::Complete, UploadCause::Api(error)))
+    };
+    let outcome = match cancel {
+        None => work.await,
+        Some(signal) => match futures::future::select(pin!(work), signal).await {
+            Either::Left((outcome, _)) => outcome,
+            Either::Right(((), _)) => {
+                let step = if completing.load(Ordering::Relaxed) {
+                    UploadStep::Complete
+                } else {
+                    UploadStep::Transfer
+                };
+                Err((step, UploadCause::Cancelled))
+            }
+        },
     };
     // The guard stays armed through `uploads.fail`: a drop during that call still releases.
     let result = match outcome {

@@ -687,6 +687,63 @@ async fn a_dropped_upload_releases_its_reservation_in_the_background() {
     assert_eq!(reserved_bytes(&client, &project_id).await, 0);
 }
 
+/// A signal given to `cancel_on` ends the upload with its own error, which names the upload
+/// and says whether its reservation was released, as any failure does: dropping the future
+/// releases it too, but nobody hears how that went.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_upload_says_which_it_was_and_that_it_was_released() {
+    let emulator = emulator();
+    let client = client(&emulator);
+    let project_id = project(&client).await;
+    let hanging = || {
+        futures::StreamExt::chain(
+            futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"start"))]),
+            futures::stream::pending(),
+        )
+    };
+    let (cancel, cancelled) = tokio::sync::oneshot::channel::<()>();
+    let upload = Upload::from_stream(&project_id, "hang.bin", 1000, hanging())
+        .cancel_on(async move {
+            let _ = cancelled.await;
+        })
+        .send(&client);
+    let stopper = async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = cancel.send(());
+    };
+    let (outcome, ()) = tokio::time::timeout(Duration::from_secs(20), async {
+        futures::join!(upload, stopper)
+    })
+    .await
+    .expect("the signal ends it");
+    let error = outcome.expect_err("cancelled");
+    assert!(matches!(error.cause(), UploadCause::Cancelled), "{error:?}");
+    assert_eq!(error.step(), UploadStep::Transfer);
+    assert!(
+        error.upload_id().is_some_and(|id| id.starts_with("u_")),
+        "{error:?}"
+    );
+    assert!(error.is_released(), "{error:?}");
+    assert_eq!(fail_bodies(&emulator).len(), 1);
+    assert_eq!(reserved_bytes(&client, &project_id).await, 0);
+
+    // A release the API refuses is said so, with the upload it concerns.
+    emulator.set_faults("status=409;op=uploads.fail".parse().expect("a fault plan"));
+    let upload = Upload::from_stream(&project_id, "hang.bin", 1000, hanging())
+        .cancel_on(tokio::time::sleep(Duration::from_millis(300)))
+        .send(&client);
+    let error = tokio::time::timeout(Duration::from_secs(20), upload)
+        .await
+        .expect("the signal ends it")
+        .expect_err("cancelled");
+    assert!(matches!(error.cause(), UploadCause::Cancelled), "{error:?}");
+    assert!(
+        matches!(error.release(), Release::NotReleased(_)),
+        "{error:?}"
+    );
+    assert!(error.upload_id().is_some(), "{error:?}");
+}
+
 #[test]
 fn the_blocking_form_uploads_through_the_same_steps() {
     let emulator = emulator();
