@@ -37,6 +37,7 @@ mod waiting;
 mod webhook;
 
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clap::{value_parser, Arg, ArgAction, ArgMatches, Command};
@@ -287,12 +288,26 @@ fn main() -> ExitCode {
         match futures::future::select(work, interrupted).await {
             futures::future::Either::Left((outcome, _)) => outcome,
             futures::future::Either::Right(((), work)) => {
-                drop(work);
+                // An upload ends itself on Ctrl-C, releasing its reservation: heard out for a
+                // moment, it says how that went. Anything else stops at once.
+                let ended = if upload::ENDS_ITSELF_ON_INTERRUPT.load(Ordering::SeqCst) {
+                    tokio::time::timeout(INTERRUPTED_UPLOAD_GRACE, work)
+                        .await
+                        .ok()
+                } else {
+                    drop(work);
+                    None
+                };
                 files::remove_partial();
                 settle().await;
+                let mut message = "interrupted".to_owned();
+                if let Some(Err(failure)) = ended {
+                    message.push('\n');
+                    message.push_str(&failure.message);
+                }
                 Err(Failure {
                     code: EXIT_INTERRUPTED,
-                    message: "interrupted".to_owned(),
+                    message,
                 })
             }
         }
@@ -349,6 +364,10 @@ async fn interrupted() {
         std::future::pending::<()>().await;
     }
 }
+
+/// How long an interrupted upload may take to release its reservation and report it before
+/// it is dropped (and releases it on a task of its own, unheard).
+const INTERRUPTED_UPLOAD_GRACE: Duration = Duration::from_millis(2500);
 
 /// Gives tasks spawned while the abandoned work was dropped (an upload releasing its
 /// reservation) a moment to finish, without delaying the exit for long.

@@ -5,6 +5,7 @@
 //! progress and reports. Uploads complete synchronously, so there is nothing to `--wait` for.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{value_parser, Arg, ArgMatches, Command};
 use geopera::uploads::{Progress, Release, Upload, UploadCause, UploadError, UploadStep};
@@ -114,7 +115,16 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
         bar.set_length(progress.total_bytes);
         bar.set_position(progress.bytes_sent);
     });
+    // Ctrl-C is the upload's to end: it releases the reservation and says how that went,
+    // which `main`, seeing the flag, waits a moment to hear instead of dropping the upload.
+    let upload = upload.cancel_on(async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    });
+    ENDS_ITSELF_ON_INTERRUPT.store(true, Ordering::SeqCst);
     let result = upload.send(&client).await;
+    ENDS_ITSELF_ON_INTERRUPT.store(false, Ordering::SeqCst);
     drop(shown);
     if let Err(failure) = auth::store_captured(&target, captured) {
         crate::paint::warning(&format!("the refreshed session was not stored: {failure}"));
@@ -165,6 +175,11 @@ fn without_sdk_advice(text: &str) -> String {
         .join("; ")
 }
 
+/// Set while an upload watches Ctrl-C itself ([`Upload::cancel_on`]), so that `main` lets it
+/// end on its own, reservation released and the release reported, rather than dropping it
+/// (a dropped upload still releases, on a task whose outcome nobody hears).
+pub(crate) static ENDS_ITSELF_ON_INTERRUPT: AtomicBool = AtomicBool::new(false);
+
 /// The report of a failed upload: what failed, and whether the quota it had reserved was
 /// released (so the user knows whether to run `uploads fail` themselves). What went wrong with
 /// the file names it: the user may have given several in one script.
@@ -177,6 +192,8 @@ fn failed(
     let step = error.step();
     let file = path.display();
     let mut failure = match error.cause() {
+        // `main` says "interrupted"; what is left to say is the reservation's fate.
+        UploadCause::Cancelled => Failure::other(format!("{file} was not uploaded")),
         UploadCause::Api(api) if step == UploadStep::Prepare => Failure::other(format!(
             "cannot upload {file}: {}",
             without_sdk_advice(&crate::failure::chain(api))

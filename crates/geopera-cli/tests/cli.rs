@@ -2329,6 +2329,61 @@ fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(stdout_json(&output)["status"], "failed");
+    // And the command said so, naming the upload.
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("stderr");
+    }
+    assert!(stderr.starts_with("Error: interrupted\n"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("upload {upload_id}: its reservation was released")),
+        "{stderr}"
+    );
+}
+
+/// Ctrl-C during an upload whose release the API refuses: the command says the reservation
+/// is still held, and how to release it, naming the upload.
+#[test]
+fn ctrl_c_during_an_upload_whose_release_fails_says_how_to_release_it() {
+    let s = Setup {
+        emulator: Emulator::builder()
+            .faults(
+                "latency=30s;op=uploads.complete, status=409;op=uploads.fail"
+                    .parse()
+                    .expect("a fault plan"),
+            )
+            .start()
+            .expect("emulator starts"),
+        home: tempfile::tempdir().expect("temp dir"),
+    };
+    let project = a_project(&s, "interrupted");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scene.tif");
+    std::fs::write(&path, vec![7u8; 300_000]).expect("a file");
+    let mut child = s
+        .process()
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", &project])
+        .spawn()
+        .expect("geopera starts");
+    executed_soon(&s, "uploads.signed_url", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(1));
+    let status = interrupt(&mut child);
+    assert_eq!(status.code(), Some(130));
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("stderr");
+    }
+    assert!(stderr.starts_with("Error: interrupted\n"), "{stderr}");
+    assert!(
+        stderr.contains("its reservation was NOT released"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("run 'geopera uploads fail --upload-id=u_"),
+        "{stderr}"
+    );
 }
 
 /// A stand-in API that reserves an upload under `id` and refuses every later call, its
