@@ -60,7 +60,10 @@
 //!   emulator's [`ManualClock`] (shorter with [`EmulatorBuilder::rate_window`]), per organization (per client IP without credentials); over
 //!   the cap is 429 with `Retry-After` = whole seconds to the window's end. A key minted with
 //!   `rate_limit: N` also gets at most N calls per window of its own, whatever the
-//!   [`RateLimits`] (the client asked for it).
+//!   [`RateLimits`] (the client asked for it). The sign-in endpoints' `token` and
+//!   `auth/device` requests and the device page's approvals draw from the same per-client-IP
+//!   unauthenticated budget as the operations without credentials; over it they answer 429
+//!   `temporarily_unavailable` (the device page a 429 page), with the same `Retry-After`.
 //! - `Idempotency-Key` on operations that are not read-only: per (organization, operation,
 //!   key) for 24 hours, a repeat with an equal JSON body replays the stored answer byte for
 //!   byte (plus `idempotent-replayed: true`) without executing again; a different body is 409.
@@ -130,6 +133,7 @@
 //! | sessions per principal; more ends the oldest | [`MAX_SESSIONS_PER_PRINCIPAL`], 100 | — | — |
 //! | live access tokens per session; more retires the oldest | [`MAX_ACCESS_TOKENS_PER_SESSION`], 8 | — | — |
 //! | device logins waiting; more is 503 `temporarily_unavailable` | [`MAX_PENDING_DEVICE_LOGINS`], 1,000 | — | — |
+//! | device logins waiting that one client IP started; more is 503 `temporarily_unavailable` | [`MAX_PENDING_DEVICE_LOGINS_PER_CLIENT`], 100 | — | — |
 //! | event subscriptions per organization; more is 422 | 100 | — | — |
 //! | webhook deliveries waiting; more drops the oldest of the organization with the most waiting | 10,000 | — | — |
 //! | one webhook delivery attempt | 5 s | — | — |
@@ -155,8 +159,8 @@
 //!
 //! Not covered: a request hyper cannot parse at all (a broken request line, say) gets
 //! hyper's own 400 with an empty body; the number of keys and idempotency claims is bounded
-//! only by the rate limits; the sign-in endpoints are not rate limited (their state is
-//! capped instead, above).
+//! only by the rate limits; with rate limits off, the sign-in endpoints are bounded only by
+//! the caps on their state, above.
 //!
 //! # Signing in (OIDC)
 //!
@@ -514,8 +518,9 @@ pub use crate::jobs::{
 };
 pub use crate::limits::{RateLimits, RateLimitsError};
 pub use crate::oidc::sessions::{
-    ACCESS_TOKEN_SECS, MAX_ACCESS_TOKENS_PER_SESSION, MAX_PENDING_DEVICE_LOGINS, MAX_SESSIONS,
-    MAX_SESSIONS_PER_PRINCIPAL, REFRESH_TOKEN_SECS,
+    ACCESS_TOKEN_SECS, MAX_ACCESS_TOKENS_PER_SESSION, MAX_PENDING_DEVICE_LOGINS,
+    MAX_PENDING_DEVICE_LOGINS_PER_CLIENT, MAX_SESSIONS, MAX_SESSIONS_PER_PRINCIPAL,
+    REFRESH_TOKEN_SECS,
 };
 pub use crate::oidc::{demo_users, OidcCounters, User, KEY_CLIENT, PUBLIC_CLIENT, REALM};
 pub use crate::ops::{

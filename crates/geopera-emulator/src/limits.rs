@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use geopera_types::{RateClass, UNAUTHENTICATED_PER_MINUTE};
@@ -108,6 +109,45 @@ impl Windows {
         }
         true
     }
+}
+
+/// Counts one request against every one of `budgets` in the current window of the emulator's
+/// clock: the one engine behind the API's limits and the sign-in endpoints'.
+///
+/// # Errors
+/// When a budget is spent: the whole seconds, rounded up and at least 1, to the window's end,
+/// so a client that waits that long (the 429's `Retry-After`) is in the next window.
+pub(crate) fn admit(
+    shared: &crate::state::Shared,
+    budgets: &[(Counted, &'static str, u32)],
+) -> Result<(), i64> {
+    if budgets.is_empty() {
+        return Ok(());
+    }
+    let length = shared.rate_window_ms;
+    let now = shared.clock.now_millis();
+    let window = now.div_euclid(length);
+    if shared.lock().windows.admit(budgets, window) {
+        return Ok(());
+    }
+    Err(((length - now.rem_euclid(length) + 999) / 1000).max(1))
+}
+
+/// Who a request without credentials from `ip` is counted as: the same budget for the API's
+/// anonymous operations and the sign-in endpoints, as the API counts unauthenticated traffic
+/// per client IP.
+pub(crate) fn anonymous(ip: IpAddr) -> Counted {
+    format!("ip:{ip}")
+}
+
+/// The budget requests without credentials from `ip` draw from, if it is limited.
+pub(crate) fn anonymous_budget(
+    limits: &RateLimits,
+    ip: IpAddr,
+) -> Option<(Counted, &'static str, u32)> {
+    limits
+        .unauthenticated_per_min
+        .map(|cap| (anonymous(ip), "anonymous", cap))
 }
 
 /// A `--rate-limits` value that is not `default`, `off` or `N/min`.

@@ -20,6 +20,7 @@ use crate::error::{ApiError, ApiJson, Reply};
 use crate::faults::deliver;
 use crate::faults::select::Injected;
 use crate::idempotency::{fingerprint, Begin};
+use crate::limits;
 use crate::oidc::{identify, presented_token};
 use crate::ops::{self, Ctx, KeyBounds};
 use crate::scopes::grants;
@@ -157,7 +158,7 @@ fn authenticate(
     headers: &HeaderMap,
 ) -> Result<Caller, ApiError> {
     if !op.needs_credentials {
-        let org = format!("ip:{}", peer.ip());
+        let org = limits::anonymous(peer.ip());
         return Ok(Caller {
             principal: org.clone(),
             org,
@@ -232,22 +233,13 @@ fn rate_limit(shared: &Shared, op: &OperationInfo, caller: &Caller) -> Result<()
     if let Some((key, cap)) = &caller.key_limit {
         budgets.push((key.clone(), "key", *cap));
     }
-    if budgets.is_empty() {
-        return Ok(());
-    }
-    let length = shared.rate_window_ms;
-    let now = shared.clock.now_millis();
-    let window = now.div_euclid(length);
-    if shared.lock().windows.admit(&budgets, window) {
-        return Ok(());
-    }
-    // Whole seconds, rounded up, so a client that waits this long is in the next window.
-    let secs = ((length - now.rem_euclid(length) + 999) / 1000).max(1);
-    Err(ApiError::problem(
-        StatusCode::TOO_MANY_REQUESTS,
-        format!("rate limit exceeded; retry in {secs} s"),
-    )
-    .with_header(RETRY_AFTER, secs))
+    limits::admit(shared, &budgets).map_err(|secs| {
+        ApiError::problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("rate limit exceeded; retry in {secs} s"),
+        )
+        .with_header(RETRY_AFTER, secs)
+    })
 }
 
 /// # Errors

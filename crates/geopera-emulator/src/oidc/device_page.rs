@@ -1,21 +1,23 @@
 //! The page a device login sends its user to: a form for the user code and a demo user's
 //! username and password, with Approve and Deny buttons.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, Method, StatusCode, Uri};
 
 use super::sessions::normalize_user_code;
-use super::{sign_in, Form};
+use super::{sign_in, throttle, Form};
 use crate::state::Shared;
 
 pub(crate) async fn page(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -33,12 +35,18 @@ pub(crate) async fn page(
                 .unwrap_or_default();
             html(StatusCode::OK, &form_page(&user_code, None))
         }
-        Method::POST => match Form::read(&headers, body) {
+        // Each approval checks a password, so it draws from the sign-in budget too.
+        Method::POST => match throttle(&shared, peer).and_then(|()| Form::read(&headers, body)) {
             Ok(form) => decide(&shared, &form),
-            Err(error) => html(
-                error.status,
-                &form_page("", Some(&format!("{}.", error.description))),
-            ),
+            Err(error) => {
+                let mut response = html(
+                    error.status,
+                    &form_page("", Some(&format!("{}.", error.description))),
+                );
+                // `Retry-After` of a 429.
+                response.headers_mut().extend(error.headers);
+                response
+            }
         },
         _ => {
             let mut response = html(

@@ -8,11 +8,12 @@ mod device_page;
 pub(crate) mod sessions;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
@@ -21,7 +22,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{
     HeaderName, HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HOST, PRAGMA,
-    WWW_AUTHENTICATE,
+    RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use http::{HeaderMap, Method, StatusCode};
 use serde::Serialize;
@@ -239,6 +240,29 @@ impl OAuthError {
     pub fn server(description: impl Into<String>) -> Self {
         Self::new(500, "server_error", description)
     }
+}
+
+/// Counts a sign-in request (a token request, a device login started or decided) against the
+/// budget of requests without credentials from its client's address, which the API's
+/// anonymous operations draw from too: password guesses and device logins would otherwise be
+/// free to make as fast as a client can send them.
+///
+/// # Errors
+/// 429 `temporarily_unavailable` with `Retry-After` (seconds to the window's end) when the
+/// budget is spent.
+pub(crate) fn throttle(shared: &Shared, peer: SocketAddr) -> Result<(), OAuthError> {
+    let budgets: Vec<_> = crate::limits::anonymous_budget(&shared.limits, peer.ip())
+        .into_iter()
+        .collect();
+    crate::limits::admit(shared, &budgets).map_err(|secs| {
+        let mut error = OAuthError::new(
+            429,
+            "temporarily_unavailable",
+            format!("too many sign-in requests from this address; retry in {secs} s"),
+        );
+        error.headers.push((RETRY_AFTER, HeaderValue::from(secs)));
+        error
+    })
 }
 
 impl IntoResponse for OAuthError {
@@ -530,13 +554,16 @@ fn token_answer(issued: Issued) -> Response {
 
 async fn token(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let result = posted(&method, &headers, body, |form| {
-        grant(&shared, &headers, form)
+    let result = throttle(&shared, peer).and_then(|()| {
+        posted(&method, &headers, body, |form| {
+            grant(&shared, &headers, form)
+        })
     });
     // Sessions change on every answer with tokens, and a refused refresh may have ended one.
     let changed = result
@@ -709,19 +736,27 @@ pub(crate) fn decide_device(
 
 async fn device_authorization(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let result = posted(&method, &headers, body, |form| {
-        begin_device(&shared, &headers, form)
+    let result = throttle(&shared, peer).and_then(|()| {
+        posted(&method, &headers, body, |form| {
+            begin_device(&shared, peer, &headers, form)
+        })
     });
     let response = result.unwrap_or_else(IntoResponse::into_response);
     logged("auth/device", started, response)
 }
 
-fn begin_device(shared: &Shared, headers: &HeaderMap, form: &Form) -> Result<Response, OAuthError> {
+fn begin_device(
+    shared: &Shared,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<Response, OAuthError> {
     let client = Client::identify(headers, form)?;
     client.public()?;
     let scope = form.get("scope").unwrap_or(DEFAULT_SCOPE);
@@ -751,6 +786,7 @@ fn begin_device(shared: &Shared, headers: &HeaderMap, form: &Form) -> Result<Res
     let now_ms = shared.clock.now_millis();
     let (device_code, user_code) = shared.lock().oidc.begin_device(
         &client.id,
+        peer.ip(),
         scope.split_whitespace().collect::<Vec<_>>().join(" "),
         challenge.to_owned(),
         now_ms,

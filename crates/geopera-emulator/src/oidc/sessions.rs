@@ -8,6 +8,7 @@
 //! token of a live family means a rotated token was replayed, and the whole family ends.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -32,6 +33,9 @@ pub const MAX_SESSIONS: usize = 10_000;
 pub const MAX_SESSIONS_PER_PRINCIPAL: usize = 100;
 /// Device logins waiting at most; a new one beyond this is refused until some expire.
 pub const MAX_PENDING_DEVICE_LOGINS: usize = 1_000;
+/// Device logins one client address may have waiting, a tenth of
+/// [`MAX_PENDING_DEVICE_LOGINS`], so no one client can fill them and lock everyone else out.
+pub const MAX_PENDING_DEVICE_LOGINS_PER_CLIENT: usize = 100;
 /// Access tokens of one session accepted at once; a refresh beyond this retires the oldest.
 pub const MAX_ACCESS_TOKENS_PER_SESSION: usize = 8;
 
@@ -162,6 +166,8 @@ pub enum DeviceState {
 pub struct DeviceLogin {
     pub user_code: String,
     pub client_id: String,
+    /// The address that started it, whose share of the waiting logins it counts against.
+    pub ip: IpAddr,
     pub scope: String,
     /// The PKCE `code_challenge` (S256).
     pub challenge: String,
@@ -525,17 +531,29 @@ impl Sessions {
     /// Registers a device login and returns its device code and user code.
     ///
     /// # Errors
-    /// `temporarily_unavailable` when [`MAX_PENDING_DEVICE_LOGINS`] are waiting;
-    /// `server_error` without randomness.
+    /// `temporarily_unavailable` when [`MAX_PENDING_DEVICE_LOGINS`] are waiting, or
+    /// [`MAX_PENDING_DEVICE_LOGINS_PER_CLIENT`] started from `ip`; `server_error` without
+    /// randomness.
     pub fn begin_device(
         &mut self,
         client_id: &str,
+        ip: IpAddr,
         scope: String,
         challenge: String,
         now_ms: i64,
     ) -> Result<(String, String), OAuthError> {
-        if self.devices.len() >= MAX_PENDING_DEVICE_LOGINS {
+        let from_ip = |devices: &HashMap<TokenDigest, DeviceLogin>| {
+            devices.values().filter(|login| login.ip == ip).count()
+        };
+        if self.devices.len() >= MAX_PENDING_DEVICE_LOGINS
+            || from_ip(&self.devices) >= MAX_PENDING_DEVICE_LOGINS_PER_CLIENT
+        {
             self.purge(now_ms);
+        }
+        if from_ip(&self.devices) >= MAX_PENDING_DEVICE_LOGINS_PER_CLIENT {
+            return Err(OAuthError::unavailable(
+                "too many device logins from this address are waiting; try again later",
+            ));
         }
         if self.devices.len() >= MAX_PENDING_DEVICE_LOGINS {
             return Err(OAuthError::unavailable(
@@ -556,6 +574,7 @@ impl Sessions {
             DeviceLogin {
                 user_code: user_code.clone(),
                 client_id: client_id.to_owned(),
+                ip,
                 scope,
                 challenge,
                 expires_at_ms: now_ms + DEVICE_CODE_SECS * 1000,

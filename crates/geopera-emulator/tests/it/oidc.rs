@@ -1037,3 +1037,118 @@ fn the_clock_stays_between_1970_and_the_end_of_9899() {
     let expires = key["expires_at"].as_str().expect("an expiry");
     assert!(expires.starts_with("9909-12-"), "{expires}");
 }
+
+/// A client whose requests come from another loopback address than 127.0.0.1.
+fn client_from(address: &str) -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .local_address(address.parse::<std::net::IpAddr>().ok())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
+}
+
+#[test]
+fn sign_in_requests_draw_from_the_client_ips_unauthenticated_budget() {
+    let api = Api::with(Emulator::builder().rate_limits(RateLimits {
+        unauthenticated_per_min: Some(4),
+        ..RateLimits::off()
+    }));
+    let guess = |password: &str| {
+        token(
+            &api,
+            &[
+                ("grant_type", "password"),
+                ("client_id", "geopera-cli"),
+                ("username", "admin"),
+                ("password", password),
+            ],
+        )
+    };
+    for _ in 0..3 {
+        assert_oauth_error(&guess("wrong"), 400, "invalid_grant");
+    }
+    // An anonymous operation spends from the same budget.
+    assert_eq!(api.call_with("webhooks.drain", &json!({}), &[]).status, 200);
+    let limited = guess("admin-password");
+    assert_oauth_error(&limited, 429, "temporarily_unavailable");
+    let retry_after: u64 = limited
+        .header("retry-after")
+        .and_then(|secs| secs.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let (_, challenge) = pkce();
+    let device = post_form(
+        &api,
+        "auth/device",
+        &[
+            ("client_id", "geopera-cli"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    assert_oauth_error(&device, 429, "temporarily_unavailable");
+    let page = read(
+        api.http
+            .post(format!("{}/realms/public/device", api.emu.base_url()))
+            .form(&[
+                ("user_code", "BCDF-GHJK"),
+                ("username", "admin"),
+                ("password", "guess"),
+                ("action", "approve"),
+            ])
+            .send()
+            .expect("page answers"),
+    );
+    assert_eq!(page.status, 429);
+    assert!(page.header("retry-after").is_some());
+    // Credentials are counted per organization, not per address.
+    assert_eq!(api.call("billing.credits.balance", json!({})).status, 200);
+
+    // Another address has a budget of its own.
+    let elsewhere = read(
+        client_from("127.0.0.2")
+            .post(realm(&api, "token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", "geopera-cli"),
+                ("username", "admin"),
+                ("password", "admin-password"),
+            ])
+            .send()
+            .expect("token answers"),
+    );
+    assert_eq!(elsewhere.status, 200);
+
+    api.emu.clock().advance(Duration::from_secs(retry_after));
+    assert_eq!(guess("admin-password").status, 200);
+}
+
+#[test]
+fn one_client_ip_cannot_fill_the_waiting_device_logins() {
+    let api = Api::start();
+    let (_, challenge) = pkce();
+    let form = [
+        ("client_id", "geopera-cli"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    for _ in 0..geopera_emulator::MAX_PENDING_DEVICE_LOGINS_PER_CLIENT {
+        start_device(&api, &challenge);
+    }
+    assert_oauth_error(
+        &post_form(&api, "auth/device", &form),
+        503,
+        "temporarily_unavailable",
+    );
+    let elsewhere = read(
+        client_from("127.0.0.2")
+            .post(realm(&api, "auth/device"))
+            .form(&form)
+            .send()
+            .expect("auth/device answers"),
+    );
+    assert_eq!(elsewhere.status, 200);
+    // Its share frees up as its logins expire.
+    api.emu.clock().advance(Duration::from_secs(600));
+    start_device(&api, &challenge);
+}
