@@ -6,8 +6,8 @@
 //! up to the body limit of memory for as long as it liked; and the sign-in and control routes
 //! read their bodies with axum's `Bytes` extractor, which waits for a stalled body as long as
 //! the connection stays open. Here every such body gets one deadline from the start of its
-//! request. Upload `PUT`s are left out: a large file may rightly take hours, and they are
-//! bounded by their declared size and by the idle timeout.
+//! request. Upload `PUT`s are left out: a large file may rightly take hours, so they get a
+//! deadline proportional to their size instead (`crate::uploads`), besides the idle timeout.
 //!
 //! Why a body wrapper rather than a timeout around the whole request: an operation's answer
 //! may be held back on purpose by an injected latency fault, up to ten minutes; only the

@@ -139,6 +139,7 @@
 //! | one webhook delivery attempt | 5 s | — | — |
 //! | a request body (an operation's, an upload `PUT`) sending nothing; longer is 408 | [`BODY_IDLE_TIMEOUT`], 30 s | — | — |
 //! | a whole request body, but an upload `PUT`'s, from the request's start; longer is 408 for an operation, a failed body for sign-in and control routes | [`BODY_DEADLINE`], 60 s | — | — |
+//! | a whole upload `PUT` body, from the request's start; longer is 408 | [`UPLOAD_PUT_MIN_SECS`], 60 s, plus 1 s per [`UPLOAD_PUT_MIN_BYTES_PER_SEC`] (64 KiB) of its `Content-Length` (else of the room left in the upload) | — | — |
 //! | webhook attempts before giving up | 8 | — | — |
 //! | records of one family per organization (projects, jobs, uploads, ...); more is 422 | 10,000 | — | — |
 //! | bytes an organization stores as JSON (records, orders, keys, subscriptions, answers kept for idempotency keys); past it, a request that changes state with a body over [`SMALL_BODY_BYTES`] (4 KiB) is 409, so deleting, cancelling and revoking go on (and make room for larger requests a second later) | [`MAX_STORED_BYTES_PER_ORG`], 64 MiB | — | — |
@@ -320,7 +321,8 @@
 //! for [`UPLOAD_URL_SECS`] (15 minutes): the body is streamed, counted and hashed, never
 //! kept, so the request body limit does not apply to it, and the first byte beyond the
 //! upload's declared size is 413; a wrong or expired token is 403, and so is an unknown
-//! upload id, alike, so the answer does not tell which uploads exist.
+//! upload id, alike, so the answer does not tell which uploads exist. The URL is checked
+//! again when the body has arrived: one that expired meanwhile is 403 and keeps nothing.
 //! `uploads.complete` needs exactly the declared bytes to have arrived (409 otherwise) and
 //! turns the reservation into used storage; `uploads.fail` releases it. After either, every
 //! change is 409 and the upload's URLs stop working; a `uploads.progress` that reports nothing
@@ -534,7 +536,8 @@ pub use crate::starter::STARTER_ITEMS;
 pub use crate::state::{DEMO_ORG, HISTORICAL_ORDERS, STARTING_CREDITS};
 pub use crate::storage::{MAX_STORED_BYTES_PER_ORG, SMALL_BODY_BYTES};
 pub use crate::uploads::{
-    BODY_IDLE_TIMEOUT, MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES, UPLOAD_URL_SECS,
+    BODY_IDLE_TIMEOUT, MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES, UPLOAD_PUT_MIN_BYTES_PER_SEC,
+    UPLOAD_PUT_MIN_SECS, UPLOAD_URL_SECS,
 };
 
 use crate::state::Shared;

@@ -36,8 +36,8 @@ pub(crate) fn router(shared: Arc<Shared>, control: bool) -> Router {
     if control {
         router = router.merge(control::router());
     }
-    // Every body above must arrive within one deadline; an upload's may take as long as
-    // its size needs (`crate::body_deadline`).
+    // Every body above must arrive within one deadline; an upload's gets one in proportion
+    // to its size (`crate::body_deadline`, `crate::uploads`).
     router = router.layer(axum::middleware::from_fn(crate::body_deadline::bound));
     router
         // Signed upload URLs: streamed, bounded by the upload's declared size rather than

@@ -13,7 +13,10 @@
 //! route has no request body limit; what bounds it instead is the upload's own declared size
 //! (itself at most [`MAX_UPLOAD_BYTES`]): the first byte beyond it ends the request with 413.
 //! The token is 32 bytes from the operating system's generator, kept only as a SHA-256
-//! digest, and works for [`UPLOAD_URL_SECS`] on the emulator's clock. A URL whose upload id,
+//! digest, and works for [`UPLOAD_URL_SECS`] on the emulator's clock, checked when the `PUT`
+//! starts and again when its body has arrived. A `PUT`'s body has [`UPLOAD_PUT_MIN_SECS`]
+//! plus a second for every [`UPLOAD_PUT_MIN_BYTES_PER_SEC`] bytes it may hold to arrive
+//! (408 after that), besides [`BODY_IDLE_TIMEOUT`] for each chunk. A URL whose upload id,
 //! token or file name is wrong is 403 alike, so it tells nothing about which uploads exist.
 
 use std::sync::Arc;
@@ -45,6 +48,22 @@ pub const MAX_FILES_PER_UPLOAD: usize = 1000;
 /// How long a request body (an operation's, or an upload `PUT`) may go without sending a
 /// byte before the request is ended with 408.
 pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// The least time an upload `PUT`'s whole body is given, however small: what a body of any
+/// other route gets ([`BODY_DEADLINE`](crate::BODY_DEADLINE)).
+pub const UPLOAD_PUT_MIN_SECS: u64 = 60;
+/// The slowest an upload `PUT` may send on average (64 KiB/s, about 0.5 Mbit/s): its body is
+/// given [`UPLOAD_PUT_MIN_SECS`] plus a second for each this many bytes it may hold, so a
+/// 5 GiB file has almost 23 hours, and a peer trickling a byte now and then, just inside
+/// [`BODY_IDLE_TIMEOUT`], cannot hold its request and connection for longer.
+pub const UPLOAD_PUT_MIN_BYTES_PER_SEC: u64 = 64 * 1024;
+
+/// How long a `PUT` that may send `bytes` has for its whole body.
+fn put_deadline(bytes: i64) -> std::time::Duration {
+    let bytes = u64::try_from(bytes).unwrap_or(0);
+    std::time::Duration::from_secs(
+        UPLOAD_PUT_MIN_SECS.saturating_add(bytes.div_ceil(UPLOAD_PUT_MIN_BYTES_PER_SEC)),
+    )
+}
 
 /// The next chunk of a request body, `None` at its end.
 ///
@@ -202,16 +221,37 @@ async fn take(
     if declared.is_some_and(|length| length > ticket.allowance) {
         return Err(too_large());
     }
+    // The most this body may hold: what it declares, else all the upload has room for.
+    let deadline = put_deadline(declared.unwrap_or(ticket.allowance).min(ticket.allowance));
     let mut size: i64 = 0;
     let mut hasher = Sha256::new();
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = next_chunk(&mut stream, "the upload was not kept").await? {
-        size = size.saturating_add(i64::try_from(chunk.len()).unwrap_or(i64::MAX));
-        if size > ticket.allowance {
-            return Err(too_large());
+    let streamed = tokio::time::timeout(deadline, async {
+        while let Some(chunk) = next_chunk(&mut stream, "the upload was not kept").await? {
+            size = size.saturating_add(i64::try_from(chunk.len()).unwrap_or(i64::MAX));
+            if size > ticket.allowance {
+                return Err(too_large());
+            }
+            hasher.update(&chunk);
         }
-        hasher.update(&chunk);
+        Ok(())
+    })
+    .await;
+    match streamed {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(ApiError::problem(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the body did not arrive within {} s; the upload was not kept",
+                    deadline.as_secs()
+                ),
+            ))
+        }
     }
+    // The URL must still work when the file has arrived, not only when it started to: an
+    // expired (or retired) URL keeps nothing.
+    self::ticket(shared, upload_id, token, file_name)?;
     let sha256 = to_hex(&hasher.finalize());
     let content_type = headers
         .get(header::CONTENT_TYPE)

@@ -6,6 +6,7 @@ use std::io::Read;
 
 use geopera_emulator::{
     Emulator, RateLimits, BODY_IDLE_TIMEOUT, MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES,
+    UPLOAD_PUT_MIN_SECS, UPLOAD_URL_SECS,
 };
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -404,4 +405,101 @@ fn deleting_a_project_releases_its_open_uploads() {
             .status,
         409
     );
+}
+
+/// The path of a signed URL on the emulator, and the emulator's `host:port`.
+fn raw_target(api: &Api, url: &str) -> (String, String) {
+    let path = url
+        .split_once("127.0.0.1:")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(_, path)| format!("/{path}"))
+        .expect("a path");
+    let address = api.emu.base_url().trim_start_matches("http://").to_owned();
+    (path, address)
+}
+
+#[test]
+fn a_put_whose_url_expires_while_its_body_arrives_keeps_nothing() {
+    use std::io::{BufRead, BufReader, Write};
+
+    let api = Api::start();
+    let project = project(&api);
+    let id = initiate(&api, &project, 20)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let url = signed_url(&api, &id, "late.bin");
+    let (path, address) = raw_target(&api, &url);
+    let mut peer = std::net::TcpStream::connect(&address).expect("connect");
+    peer.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .expect("timeout");
+    write!(
+        peer,
+        "PUT {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 20\r\n\r\n"
+    )
+    .expect("head");
+    peer.write_all(&[1u8; 10]).expect("the first half");
+    // The URL was checked when the request started; it expires before the body ends.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    api.emu
+        .clock()
+        .advance(std::time::Duration::from_secs(UPLOAD_URL_SECS as u64 + 1));
+    peer.write_all(&[1u8; 10]).expect("the second half");
+    let mut status = String::new();
+    BufReader::new(&peer)
+        .read_line(&mut status)
+        .expect("an answer");
+    assert!(status.contains(" 403 "), "{status}");
+    let done = api.call("uploads.complete", json!({"upload_id": id}));
+    assert_eq!(done.status, 409, "nothing was kept");
+}
+
+#[test]
+fn a_put_that_trickles_its_body_is_ended_at_its_overall_deadline() {
+    use std::io::{BufRead, BufReader, Write};
+
+    let api = Api::start();
+    let project = project(&api);
+    let id = initiate(&api, &project, 1000)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let url = signed_url(&api, &id, "trickle.bin");
+    let (path, address) = raw_target(&api, &url);
+    let mut peer = std::net::TcpStream::connect(&address).expect("connect");
+    // A kilobyte's deadline is the floor.
+    let deadline = std::time::Duration::from_secs(UPLOAD_PUT_MIN_SECS + 1);
+    peer.set_read_timeout(Some(deadline + std::time::Duration::from_secs(15)))
+        .expect("timeout");
+    write!(
+        peer,
+        "PUT {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 1000\r\n\r\n"
+    )
+    .expect("head");
+    let started = std::time::Instant::now();
+    // A byte every few seconds: never idle for the idle timeout, never done.
+    let mut writer = peer.try_clone().expect("a second handle");
+    let trickle = std::thread::spawn(move || {
+        while started.elapsed() < deadline + std::time::Duration::from_secs(15) {
+            if writer.write_all(&[1u8]).is_err() {
+                break;
+            }
+            std::thread::sleep(BODY_IDLE_TIMEOUT / 6);
+        }
+    });
+    let mut status = String::new();
+    BufReader::new(&peer)
+        .read_line(&mut status)
+        .expect("an answer before the read timeout");
+    let took = started.elapsed();
+    assert!(status.contains(" 408 "), "{status}");
+    assert!(
+        took >= std::time::Duration::from_secs(UPLOAD_PUT_MIN_SECS - 1)
+            && took < deadline + std::time::Duration::from_secs(10),
+        "{took:?}"
+    );
+    let _ = peer.shutdown(std::net::Shutdown::Both);
+    let _ = trickle.join();
+    let done = api.call("uploads.complete", json!({"upload_id": id}));
+    assert_eq!(done.status, 409, "nothing was kept");
 }
