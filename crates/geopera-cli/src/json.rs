@@ -24,22 +24,8 @@ pub(crate) const DEPTH_LIMIT: usize = 128;
 /// not the text is JSON.
 pub(crate) fn too_deep(text: &str) -> bool {
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    // Bytes, not chars: the ASCII bytes looked for never occur inside a multi-byte character.
-    for byte in text.bytes() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if byte == b'\\' {
-                escaped = true;
-            } else if byte == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    for (_, byte) in outside_strings(text) {
         match byte {
-            b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
                 if depth >= DEPTH_LIMIT {
@@ -51,6 +37,28 @@ pub(crate) fn too_deep(text: &str) -> bool {
         }
     }
     false
+}
+
+/// The bytes of `text` outside its string literals, with their positions: what the scans for
+/// nesting and for numbers look at, since brackets and digits inside strings are text. Bytes,
+/// not chars: the ASCII bytes looked for never occur inside a multi-byte character.
+fn outside_strings(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
+    let mut in_string = false;
+    let mut escaped = false;
+    text.bytes().enumerate().filter(move |&(_, byte)| {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            return false;
+        }
+        in_string = byte == b'"';
+        !in_string
+    })
 }
 
 /// Checks that `text` is one JSON value, in one pass that keeps nothing (and, unlike a parse
@@ -254,40 +262,27 @@ pub(crate) fn parse_exact(
 /// The number tokens of `text` in the order they appear, strings skipped. A parse visits
 /// numbers in the same order, so the `n`-th number it visits was written as the `n`-th token.
 fn number_tokens(text: &str) -> Vec<&str> {
-    let bytes = text.as_bytes();
     let mut tokens = Vec::new();
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        let byte = bytes[i];
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if byte == b'\\' {
-                escaped = true;
-            } else if byte == b'"' {
-                in_string = false;
-            }
-            i += 1;
+    // The token being read: where it starts and its last byte so far.
+    let mut token: Option<(usize, usize)> = None;
+    for (at, byte) in outside_strings(text) {
+        let continues = matches!(token, Some((_, last)) if last + 1 == at)
+            && matches!(byte, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E');
+        if continues {
+            token = token.map(|(start, _)| (start, at));
             continue;
         }
-        if byte == b'"' {
-            in_string = true;
-            i += 1;
-        } else if byte == b'-' || byte.is_ascii_digit() {
-            let start = i;
-            while i < bytes.len()
-                && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
-            {
-                i += 1;
-            }
-            // Only ASCII bytes were taken, so both ends are character boundaries.
-            tokens.push(text.get(start..i).unwrap_or_default());
-        } else {
-            i += 1;
+        // Only ASCII bytes are taken, so both ends are character boundaries.
+        tokens.extend(
+            token
+                .take()
+                .and_then(|(start, last)| text.get(start..=last)),
+        );
+        if byte == b'-' || byte.is_ascii_digit() {
+            token = Some((at, at));
         }
     }
+    tokens.extend(token.and_then(|(start, last)| text.get(start..=last)));
     tokens
 }
 

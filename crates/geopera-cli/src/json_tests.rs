@@ -126,3 +126,12 @@ fn a_body_that_a_value_keeps_exactly_is_parsed() {
         serde_json::from_str::<serde_json::Value>(text).expect("json")
     );
 }
+
+#[test]
+fn numbers_and_brackets_inside_strings_are_text() {
+    let text = r#"{"a1":[1,-2.5e3,"3",true],"b":"x\"4[[","c":0}"#;
+    assert_eq!(number_tokens(text), ["1", "-2.5e3", "0"]);
+    let nested_in_text = format!("[\"{}\"]", "[".repeat(DEPTH_LIMIT * 2));
+    assert!(!too_deep(&nested_in_text));
+    assert!(too_deep(&"[".repeat(DEPTH_LIMIT)));
+}
