@@ -2274,16 +2274,12 @@ fn an_upload_whose_file_changes_while_it_is_sent_names_the_file() {
     assert!(!stderr.contains("Upload::"), "{stderr}");
 }
 
-#[test]
-fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
-    // Completing the upload takes 30 s, so the command is still running once the bytes are in.
+/// An upload of a 300 KB file against an emulator with `faults`, interrupted with Ctrl-C once
+/// its bytes are in: the emulator, and how the command ended (exit status, stderr).
+fn interrupted_upload(faults: &str) -> (Setup, std::process::ExitStatus, String) {
     let s = Setup {
         emulator: Emulator::builder()
-            .faults(
-                "latency=30s;op=uploads.complete"
-                    .parse()
-                    .expect("a fault plan"),
-            )
+            .faults(faults.parse().expect("a fault plan"))
             .record_bodies(true)
             .start()
             .expect("emulator starts"),
@@ -2300,12 +2296,23 @@ fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
         .args(["--project", &project])
         .spawn()
         .expect("geopera starts");
-    // Once the signed URL is handed out the bytes follow in milliseconds, and completing
-    // then takes 30 s: the interruption comes while the command waits for it (an earlier
-    // one, during the bytes, must release the reservation just the same).
+    // Once the signed URL is handed out the bytes follow in milliseconds; with completing
+    // held back, the interruption comes while the command waits for it (an earlier one,
+    // during the bytes, must release the reservation just the same).
     executed_soon(&s, "uploads.signed_url", Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(1));
     let status = interrupt(&mut child);
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("stderr");
+    }
+    (s, status, stderr)
+}
+
+#[test]
+fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
+    // Completing the upload takes 30 s, so the command is still running once the bytes are in.
+    let (s, status, stderr) = interrupted_upload("latency=30s;op=uploads.complete");
     assert_eq!(status.code(), Some(130));
     assert_eq!(s.emulator.executed("uploads.complete"), 0, "not completed");
     assert_eq!(
@@ -2330,10 +2337,6 @@ fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(stdout_json(&output)["status"], "failed");
     // And the command said so, naming the upload.
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("stderr");
-    }
     assert!(stderr.starts_with("Error: interrupted\n"), "{stderr}");
     assert!(
         stderr.contains(&format!("upload {upload_id}: its reservation was released")),
@@ -2345,36 +2348,9 @@ fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
 /// is still held, and how to release it, naming the upload.
 #[test]
 fn ctrl_c_during_an_upload_whose_release_fails_says_how_to_release_it() {
-    let s = Setup {
-        emulator: Emulator::builder()
-            .faults(
-                "latency=30s;op=uploads.complete, status=409;op=uploads.fail"
-                    .parse()
-                    .expect("a fault plan"),
-            )
-            .start()
-            .expect("emulator starts"),
-        home: tempfile::tempdir().expect("temp dir"),
-    };
-    let project = a_project(&s, "interrupted");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("scene.tif");
-    std::fs::write(&path, vec![7u8; 300_000]).expect("a file");
-    let mut child = s
-        .process()
-        .arg("upload")
-        .arg(&path)
-        .args(["--project", &project])
-        .spawn()
-        .expect("geopera starts");
-    executed_soon(&s, "uploads.signed_url", Duration::from_secs(20));
-    std::thread::sleep(Duration::from_secs(1));
-    let status = interrupt(&mut child);
+    let (_s, status, stderr) =
+        interrupted_upload("latency=30s;op=uploads.complete, status=409;op=uploads.fail");
     assert_eq!(status.code(), Some(130));
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("stderr");
-    }
     assert!(stderr.starts_with("Error: interrupted\n"), "{stderr}");
     assert!(
         stderr.contains("its reservation was NOT released"),
