@@ -281,9 +281,9 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
 ///
 /// # Errors
 /// 503 when the state file could not take the change (the key is released); 409 when the key
-/// was used by another principal or with another body, or its first request is still running; 422
-/// for a key that is blank, longer than [`MAX_IDEMPOTENCY_KEY`] or not visible ASCII, which
-/// would otherwise be ignored (running the request twice) or kept for a day.
+/// was used by another principal or with another body, or its first request is still
+/// running; 422 for a key that is blank, longer than [`MAX_IDEMPOTENCY_KEY`] or not visible
+/// ASCII, which would otherwise be ignored (running the request twice) or kept for a day.
 async fn execute_once(
     shared: &Shared,
     op: &'static OperationInfo,
