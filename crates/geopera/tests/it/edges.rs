@@ -187,14 +187,14 @@ impl geopera::auth::Credentials for CountingProvider {
     }
 }
 
-/// The answer of another origin at the end of a redirect speaks for that origin only: its
-/// 401 is no verdict on a credential it was never sent (no renewal, no second request to the
-/// API), and its 429 does not hold back the API's calls.
-#[tokio::test]
-async fn a_401_or_429_from_another_origin_neither_renews_the_credential_nor_paces_the_api() {
-    let cdn_401 = Hostile::serve("127.0.0.2", |_| json(401, &[], r#"{"detail":"no"}"#));
-    let target = format!("{}/q.png", cdn_401.url());
-    let api = Hostile::serve("127.0.0.1", move |_| redirect(307, &target));
+/// A client of `api` that follows redirects and signs its calls with a provider that counts
+/// its renewals.
+fn following_with_a_provider(
+    api: &Hostile,
+) -> (
+    geopera::AuthenticatedClient,
+    std::sync::Arc<CountingProvider>,
+) {
     let provider = std::sync::Arc::new(CountingProvider::default());
     let client = Client::builder()
         .base_url(api.url())
@@ -204,6 +204,18 @@ async fn a_401_or_429_from_another_origin_neither_renews_the_credential_nor_pace
         .expect("valid")
         .with_credentials(ProviderHandle(provider.clone()))
         .expect("valid");
+    (client, provider)
+}
+
+/// The answer of another origin at the end of a redirect speaks for that origin only: its
+/// 401 is no verdict on a credential it was never sent (no renewal, no second request to the
+/// API), and its 429 does not hold back the API's calls.
+#[tokio::test]
+async fn a_401_or_429_from_another_origin_neither_renews_the_credential_nor_paces_the_api() {
+    let cdn_401 = Hostile::serve("127.0.0.2", |_| json(401, &[], r#"{"detail":"no"}"#));
+    let target = format!("{}/q.png", cdn_401.url());
+    let api = Hostile::serve("127.0.0.1", move |_| redirect(307, &target));
+    let (client, provider) = following_with_a_provider(&api);
     let response = catalog_image_quicklook::send_detailed(&client, quicklook())
         .await
         .expect("an answer");
@@ -258,15 +270,7 @@ async fn a_401_after_a_redirect_out_and_back_does_not_renew_the_credential() {
             redirect(307, &format!("{out}?to=http://{host}/back"))
         }
     });
-    let provider = std::sync::Arc::new(CountingProvider::default());
-    let client = Client::builder()
-        .base_url(api.url())
-        .follow_redirects(true)
-        .retries(0)
-        .build()
-        .expect("valid")
-        .with_credentials(ProviderHandle(provider.clone()))
-        .expect("valid");
+    let (client, provider) = following_with_a_provider(&api);
     let response = catalog_image_quicklook::send_detailed(&client, quicklook())
         .await
         .expect("an answer");

@@ -435,6 +435,16 @@ async fn a_pipe_a_device_or_a_folder_is_refused_before_anything_is_reserved() {
     assert!(seen(&emulator, "uploads.initiate").is_empty());
 }
 
+/// An upload of `bytes` as `f.bin` into project `p_1`, for the API stand-ins below.
+fn small_upload(bytes: &'static [u8]) -> Upload {
+    Upload::from_stream(
+        "p_1",
+        "f.bin",
+        bytes.len() as u64,
+        futures::stream::iter([Ok(Bytes::from_static(bytes))]),
+    )
+}
+
 /// An API of the test's own whose signed URL points at `storage`: the emulator always names
 /// itself, so a refusing or redirecting storage server needs a stand-in.
 fn api_pointing_at(upload_url: String) -> Hostile {
@@ -472,15 +482,10 @@ async fn a_refused_put_is_reported_with_uploads_fail_and_a_redirect_is_not_follo
         let api = api_pointing_at(format!("{}/bucket/object?signature=s3cr3t", storage.url()));
         let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
 
-        let error = Upload::from_stream(
-            "p_1",
-            "f.bin",
-            3,
-            futures::stream::iter([Ok(Bytes::from_static(b"abc"))]),
-        )
-        .send(&client)
-        .await
-        .expect_err("the storage server refuses");
+        let error = small_upload(b"abc")
+            .send(&client)
+            .await
+            .expect_err("the storage server refuses");
 
         assert_eq!(error.step(), UploadStep::Transfer);
         assert!(
@@ -581,16 +586,11 @@ async fn a_storage_server_that_never_answers_stalls_the_transfer_and_it_is_relea
     let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
 
     let started = Instant::now();
-    let error = Upload::from_stream(
-        "p_1",
-        "f.bin",
-        3,
-        futures::stream::iter([Ok(Bytes::from_static(b"abc"))]),
-    )
-    .stall_timeout(Duration::from_millis(300))
-    .send(&client)
-    .await
-    .expect_err("the storage server never answers");
+    let error = small_upload(b"abc")
+        .stall_timeout(Duration::from_millis(300))
+        .send(&client)
+        .await
+        .expect_err("the storage server never answers");
 
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -612,15 +612,10 @@ async fn a_signed_url_that_is_not_http_is_refused_and_released() {
     let api = api_pointing_at("file:///etc/passwd".to_owned());
     let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
 
-    let error = Upload::from_stream(
-        "p_1",
-        "f.bin",
-        1,
-        futures::stream::iter([Ok(Bytes::from_static(b"x"))]),
-    )
-    .send(&client)
-    .await
-    .expect_err("not a URL to send to");
+    let error = small_upload(b"x")
+        .send(&client)
+        .await
+        .expect_err("not a URL to send to");
 
     assert_eq!(error.step(), UploadStep::SignedUrl);
     assert!(matches!(error.cause(), UploadCause::UnusableUrl(_)));
@@ -638,15 +633,10 @@ async fn a_signed_url_answer_that_does_not_decode_is_not_quoted() {
     );
     let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
 
-    let error = Upload::from_stream(
-        "p_1",
-        "f.bin",
-        1,
-        futures::stream::iter([Ok(Bytes::from_static(b"x"))]),
-    )
-    .send(&client)
-    .await
-    .expect_err("no object path");
+    let error = small_upload(b"x")
+        .send(&client)
+        .await
+        .expect_err("no object path");
 
     assert_eq!(error.step(), UploadStep::SignedUrl);
     let UploadCause::Api(cause) = error.cause() else {
