@@ -184,14 +184,7 @@ fn only_the_credential_that_made_a_request_is_replayed_its_answer() {
     assert_eq!(api.emu.executed("api_keys.create"), 1);
 
     // The key that made the request is replayed to, directly or through a session of its own.
-    let session = crate::oidc::token(
-        &api,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "geopera"),
-            ("client_secret", &admin),
-        ],
-    );
+    let session = crate::oidc::key_token(&api, &admin);
     assert_eq!(session.status, 200);
     let session = crate::oidc::text(&session.json(), "access_token").to_owned();
     for token in [admin.as_str(), session.as_str()] {

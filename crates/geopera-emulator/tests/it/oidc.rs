@@ -39,6 +39,18 @@ pub(crate) fn token(api: &Api, form: &[(&str, &str)]) -> Resp {
     post_form(api, "token", form)
 }
 
+/// A `client_credentials` token request for the API key `key`, as the key client.
+pub(crate) fn key_token(api: &Api, key: &str) -> Resp {
+    token(
+        api,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "geopera"),
+            ("client_secret", key),
+        ],
+    )
+}
+
 pub(crate) fn password_login(api: &Api, username: &str, password: &str) -> Value {
     let resp = token(
         api,
@@ -231,14 +243,7 @@ fn builder_users_sign_in_in_their_own_organization() {
 fn client_credentials_acts_as_the_api_key_without_a_refresh_token() {
     let api = Api::start();
     let key = api.emu.create_key(&["catalog:read"]);
-    let resp = token(
-        &api,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "geopera"),
-            ("client_secret", &key),
-        ],
-    );
+    let resp = key_token(&api, &key);
     assert_eq!(resp.status, 200);
     let body = resp.json();
     assert!(body.get("refresh_token").is_none(), "{body}");
@@ -269,14 +274,7 @@ fn client_credentials_acts_as_the_api_key_without_a_refresh_token() {
     );
     assert_eq!(basic.status, 200);
 
-    let wrong = token(
-        &api,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "geopera"),
-            ("client_secret", "gpra_not_a_key"),
-        ],
-    );
+    let wrong = key_token(&api, "gpra_not_a_key");
     assert_oauth_error(&wrong, 401, "invalid_client");
     assert!(wrong.header("www-authenticate").is_some());
     let public = token(
@@ -303,14 +301,7 @@ fn a_client_credentials_token_ends_when_its_key_expires() {
     api.emu
         .clock()
         .advance(std::time::Duration::from_secs(86_400 - 100));
-    let resp = token(
-        &api,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "geopera"),
-            ("client_secret", &key),
-        ],
-    );
+    let resp = key_token(&api, &key);
     assert_eq!(resp.status, 200);
     let body = resp.json();
     // The token says it lives only as long as the key it stands for.
@@ -334,18 +325,7 @@ fn a_client_credentials_token_ends_when_its_key_expires() {
     let expired = api.call_as(&access, "catalog.search", SEARCH());
     assert_eq!(expired.status, 401, "{:?}", expired.body);
     assert_eq!(userinfo(&access), 401);
-    assert_oauth_error(
-        &token(
-            &api,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", "geopera"),
-                ("client_secret", &key),
-            ],
-        ),
-        401,
-        "invalid_client",
-    );
+    assert_oauth_error(&key_token(&api, &key), 401, "invalid_client");
 }
 
 #[test]
@@ -354,14 +334,7 @@ fn revoking_a_key_ends_the_sessions_signed_in_with_it() {
     let key = api.emu.create_key(&["api_keys:*"]);
     let other = api.emu.create_key(&["api_keys:*"]);
     let sign_in = |secret: &str| {
-        let resp = token(
-            &api,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", "geopera"),
-                ("client_secret", secret),
-            ],
-        );
+        let resp = key_token(&api, secret);
         assert_eq!(resp.status, 200);
         text(&resp.json(), "access_token").to_owned()
     };
@@ -823,14 +796,7 @@ fn only_the_whole_token_and_the_client_it_was_issued_to_revoke_it() {
 
     // A client_credentials token is revoked only by the API-key client holding its key.
     let key = api.emu.create_key(&["catalog:read"]);
-    let session = token(
-        &api,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "geopera"),
-            ("client_secret", &key),
-        ],
-    );
+    let session = key_token(&api, &key);
     let session = text(&session.json(), "access_token").to_owned();
     let by_public = post_form(
         &api,

@@ -27,6 +27,14 @@ fn initiate(api: &Api, project: &str, total_bytes: i64) -> Value {
     )
 }
 
+/// A new upload of `total_bytes` into `project`: its id.
+fn upload_id(api: &Api, project: &str, total_bytes: i64) -> String {
+    initiate(api, project, total_bytes)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
 fn signed_url(api: &Api, upload: &str, file_name: &str) -> String {
     api.ok(
         "uploads.signed_url",
@@ -193,10 +201,7 @@ fn the_quota_refuses_what_does_not_fit_until_a_failure_releases_it() {
 fn a_put_beyond_the_declared_size_or_with_a_wrong_token_is_refused() {
     let api = Api::start();
     let project = project(&api);
-    let id = initiate(&api, &project, 10)["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = upload_id(&api, &project, 10);
     let url = signed_url(&api, &id, "a.bin");
 
     let (status, problem) = put(&api, &url, vec![7u8; 11]);
@@ -241,10 +246,7 @@ fn uploads_survive_a_restart() {
         let api = start();
         let project = project(&api);
         let open = initiate(&api, &project, 1000)["id"].clone();
-        let done = initiate(&api, &project, 3)["id"]
-            .as_str()
-            .expect("id")
-            .to_owned();
+        let done = upload_id(&api, &project, 3);
         let url = signed_url(&api, &done, "f");
         assert_eq!(put(&api, &url, "abc").0, 200);
         api.ok("uploads.complete", json!({"upload_id": done}));
@@ -270,10 +272,7 @@ fn a_put_that_stops_sending_is_ended_with_408() {
 
     let api = Api::start();
     let project = project(&api);
-    let id = initiate(&api, &project, 1000)["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = upload_id(&api, &project, 1000);
     let url = signed_url(&api, &id, "slow.bin");
     let path = url
         .split_once("127.0.0.1:")
@@ -308,10 +307,7 @@ fn a_put_that_stops_sending_is_ended_with_408() {
 fn a_file_name_that_is_not_one_path_component_is_refused() {
     let api = Api::start();
     let project = project(&api);
-    let id = initiate(&api, &project, 1000)["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = upload_id(&api, &project, 1000);
     for name in [
         "../../etc/passwd",
         "/abs.tif",
@@ -424,10 +420,7 @@ fn a_put_whose_url_expires_while_its_body_arrives_keeps_nothing() {
 
     let api = Api::start();
     let project = project(&api);
-    let id = initiate(&api, &project, 20)["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = upload_id(&api, &project, 20);
     let url = signed_url(&api, &id, "late.bin");
     let (path, address) = raw_target(&api, &url);
     let mut peer = std::net::TcpStream::connect(&address).expect("connect");
@@ -460,10 +453,7 @@ fn a_put_that_trickles_its_body_is_ended_at_its_overall_deadline() {
 
     let api = Api::start();
     let project = project(&api);
-    let id = initiate(&api, &project, 1000)["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = upload_id(&api, &project, 1000);
     let url = signed_url(&api, &id, "trickle.bin");
     let (path, address) = raw_target(&api, &url);
     let mut peer = std::net::TcpStream::connect(&address).expect("connect");
