@@ -292,28 +292,43 @@ async fn a_401_after_a_redirect_out_and_back_does_not_renew_the_credential() {
     );
 }
 
-/// A 429's pause holds calls already waiting for their paced slot too: a slot planned before
-/// the API said the budget is spent is given up, and a new one taken after the pause.
-#[tokio::test]
-async fn a_pause_after_a_429_holds_calls_already_waiting_for_their_slot() {
-    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Instant>::new()));
+/// When each request reached a server of the test's own.
+type Arrivals = std::sync::Arc<std::sync::Mutex<Vec<Instant>>>;
+
+/// A server answering its `n`-th request (from 0) with `answer(n)` and noting when each came,
+/// and a client of it that paces the default budget at `per_minute` and never retries.
+fn paced_against(
+    per_minute: u32,
+    answer: impl Fn(usize) -> Reply + Send + Sync + 'static,
+) -> (Hostile, AuthenticatedClient, Arrivals) {
+    let arrivals = Arrivals::default();
     let seen = arrivals.clone();
     let server = Hostile::serve("127.0.0.1", move |_| {
         let mut seen = seen.lock().expect("not poisoned");
         seen.push(Instant::now());
-        if seen.len() == 1 {
+        answer(seen.len() - 1)
+    });
+    let client = AuthenticatedClient::builder(TOKEN)
+        .base_url(server.url())
+        .pace(geopera::RateClass::Default, per_minute)
+        .retries(0)
+        .build()
+        .expect("valid");
+    (server, client, arrivals)
+}
+
+/// A 429's pause holds calls already waiting for their paced slot too: a slot planned before
+/// the API said the budget is spent is given up, and a new one taken after the pause.
+#[tokio::test]
+async fn a_pause_after_a_429_holds_calls_already_waiting_for_their_slot() {
+    let (_server, client, arrivals) = paced_against(60, |nth| {
+        if nth == 0 {
             json(429, &[("retry-after", "2")], r#"{"detail":"slow down"}"#)
         } else {
             json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
         }
     });
     // One call a second: the second call's slot falls inside the first one's 2 s pause.
-    let client = AuthenticatedClient::builder(TOKEN)
-        .base_url(server.url())
-        .pace(geopera::RateClass::Default, 60)
-        .retries(0)
-        .build()
-        .expect("valid");
     let calls = (0..3).map(|_| catalog_search::send(&client, CatalogSearchInput::new(HOST)));
     let results = futures::future::join_all(calls).await;
     assert_eq!(
@@ -334,19 +349,10 @@ async fn a_pause_after_a_429_holds_calls_already_waiting_for_their_slot() {
 /// the default class spaces spend calls with the default ones, and they were sent unpaced.
 #[tokio::test]
 async fn pacing_the_default_budget_spaces_the_calls_of_narrower_classes_too() {
-    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Instant>::new()));
-    let seen = arrivals.clone();
-    let server = Hostile::serve("127.0.0.1", move |_| {
-        seen.lock().expect("not poisoned").push(Instant::now());
+    // Two calls a second across the organization.
+    let (_server, client, arrivals) = paced_against(120, |_| {
         json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
     });
-    // Two calls a second across the organization.
-    let client = AuthenticatedClient::builder(TOKEN)
-        .base_url(server.url())
-        .pace(geopera::RateClass::Default, 120)
-        .retries(0)
-        .build()
-        .expect("valid");
     let topup = || {
         let body = json!({"amount_aud": 1})
             .as_object()
