@@ -218,14 +218,15 @@ pub enum Error {
         /// The id of the call whose answer repeated the cursor ([`Error::request_id`]).
         request_id: Option<Box<str>>,
     },
-    /// A page walk by `offset` or by page number stopped because the API answered the next
-    /// page with the same items as the last one: it ignored where the walk asked to go on
-    /// from, and asking again would go round for ever. Every page before the repeat was
+    /// A page walk stopped because the API answered the next page with the same items as a
+    /// page it had answered before (the last one, or an earlier one in a circle): it ignored
+    /// where the walk asked to go on from, and asking again would go round for ever. Every page before the repeat was
     /// yielded; whatever the API holds beyond them was not, and this error, the walk's last
     /// item, says so.
     #[error(
-        "{operation_id} answered a page with the same items as the page before; the walk \
-         stopped after {pages} pages instead of going round again, so later pages may be missing"
+        "{operation_id} answered a page with the same items as the page before or an earlier \
+         one; the walk stopped after {pages} pages instead of going round again, so later pages \
+         may be missing"
     )]
     #[non_exhaustive]
     RepeatedPage {
@@ -234,6 +235,25 @@ pub enum Error {
         /// How many pages the walk yielded, not counting the repeat.
         pages: u64,
         /// The id of the call whose answer repeated the page ([`Error::request_id`]).
+        request_id: Option<Box<str>>,
+    },
+    /// A walk by page number stopped because the API showed it had skipped a page: it
+    /// answered page 0 as page 1, as a STAC search does, and then a later page as the one after
+    /// the page asked for, as a server does that counts its pages from 0 but labels them one
+    /// higher. The walk had asked for page 2 after page 0, so the page between was never read.
+    /// Every page read was yielded, the one that showed the skip included; this error, the
+    /// walk's last item, says that pages are missing.
+    #[error(
+        "{operation_id} labels its pages one past the page asked for, so the walk skipped a \
+         page; it stopped after {pages} pages, and a skipped page and later ones are missing"
+    )]
+    #[non_exhaustive]
+    SkippedPage {
+        /// The paged operation.
+        operation_id: &'static str,
+        /// How many pages the walk yielded, the one that showed the skip included.
+        pages: u64,
+        /// The id of the call whose answer showed the skip ([`Error::request_id`]).
         request_id: Option<Box<str>>,
     },
     /// The client configuration is unusable (bad base URL, unreadable CA file, ...).
@@ -327,7 +347,8 @@ pub enum ErrorKind {
     /// The body failed the input checks: locally before sending, or by the API (422).
     Validation,
     /// The API failed (5xx), or misbehaved: a page walk's cursor came round again
-    /// ([`Error::RepeatedCursor`]) or a page was answered twice ([`Error::RepeatedPage`]).
+    /// ([`Error::RepeatedCursor`]), a page was answered twice ([`Error::RepeatedPage`]) or
+    /// one was skipped ([`Error::SkippedPage`]).
     /// Retryable for 500, 502, 503 and 504.
     Server,
     /// The request could not be sent or the answer not read completely. Retryable.
@@ -531,6 +552,11 @@ impl fmt::Debug for Error {
                 pages,
                 request_id,
             } => show!("RepeatedPage", operation_id, pages, request_id),
+            Error::SkippedPage {
+                operation_id,
+                pages,
+                request_id,
+            } => show!("SkippedPage", operation_id, pages, request_id),
             Error::Config(reason) => f.debug_tuple("Config").field(&Capped(reason)).finish(),
             Error::SignIn {
                 code,
@@ -665,7 +691,9 @@ impl Error {
             Error::Transport { .. } => ErrorKind::Transport,
             Error::Decode { .. } => ErrorKind::Decode,
             Error::TooLarge { .. } => ErrorKind::TooLarge,
-            Error::RepeatedCursor { .. } | Error::RepeatedPage { .. } => ErrorKind::Server,
+            Error::RepeatedCursor { .. }
+            | Error::RepeatedPage { .. }
+            | Error::SkippedPage { .. } => ErrorKind::Server,
             Error::WouldDeadlock { .. } | Error::InvalidRequest { .. } => ErrorKind::InvalidRequest,
             Error::Config(_) => ErrorKind::Config,
             // A provider that could not answer now (busy, down, slow) has said nothing of the
@@ -773,7 +801,8 @@ impl Error {
             | Error::TooLarge { operation_id, .. }
             | Error::WouldDeadlock { operation_id, .. }
             | Error::RepeatedCursor { operation_id, .. }
-            | Error::RepeatedPage { operation_id, .. } => Some(operation_id),
+            | Error::RepeatedPage { operation_id, .. }
+            | Error::SkippedPage { operation_id, .. } => Some(operation_id),
             Error::InvalidRequest { operation_id, .. } => Some(operation_id),
             Error::Config(_) | Error::SignIn { .. } => None,
         }
@@ -792,7 +821,8 @@ impl Error {
             Error::Validation { .. }
             | Error::Decode { .. }
             | Error::RepeatedCursor { .. }
-            | Error::RepeatedPage { .. } => 1,
+            | Error::RepeatedPage { .. }
+            | Error::SkippedPage { .. } => 1,
             Error::InvalidInput { .. }
             | Error::WouldDeadlock { .. }
             | Error::InvalidRequest { .. }
@@ -819,6 +849,7 @@ impl Error {
             | Error::WouldDeadlock { request_id, .. }
             | Error::RepeatedCursor { request_id, .. }
             | Error::RepeatedPage { request_id, .. }
+            | Error::SkippedPage { request_id, .. }
             | Error::InvalidRequest { request_id, .. } => request_id.as_deref(),
             Error::InvalidInput { .. } | Error::Config(_) | Error::SignIn { .. } => None,
         }
@@ -838,6 +869,7 @@ impl Error {
             | Error::WouldDeadlock { request_id, .. }
             | Error::RepeatedCursor { request_id, .. }
             | Error::RepeatedPage { request_id, .. }
+            | Error::SkippedPage { request_id, .. }
             | Error::InvalidRequest { request_id, .. } => *request_id = Some(id.into()),
             Error::InvalidInput { .. } | Error::Config(_) | Error::SignIn { .. } => {}
         }
@@ -993,6 +1025,15 @@ impl Error {
     /// A page walk that stopped on a page answered twice.
     pub(crate) fn repeated_page(operation_id: &'static str, pages: u64) -> Self {
         Error::RepeatedPage {
+            operation_id,
+            pages,
+            request_id: None,
+        }
+    }
+
+    /// A page walk that stopped when the API's page labels showed a page was skipped.
+    pub(crate) fn skipped_page(operation_id: &'static str, pages: u64) -> Self {
+        Error::SkippedPage {
             operation_id,
             pages,
             request_id: None,

@@ -122,10 +122,10 @@
 //! The 22 paged operations also have `pages` and `items` (async streams) and `pages_blocking` /
 //! `items_blocking` (iterators) that follow the operation's paging style — cursor (`next`),
 //! `limit`/`offset`, `page`/`size` or `limit`/`page` — and stop on the last page. A server
-//! that sends a walk back to a cursor it already followed, or answers the next offset or page
-//! with the page it just sent, stops it too, and the walk's last item is then
-//! [`Error::RepeatedCursor`] or [`Error::RepeatedPage`], so a list cut short never passes for
-//! a whole one and a walk never goes round for ever.
+//! that sends a walk back to a cursor it already followed, answers a page it already sent, or
+//! shows by its page labels that a page was skipped, stops it too, and the walk's last item is
+//! then [`Error::RepeatedCursor`], [`Error::RepeatedPage`] or [`Error::SkippedPage`], so a list
+//! cut short never passes for a whole one and a walk never goes round for ever.
 //! `catalog.search`'s items are typed [`models::StacItem`]s, every other operation's JSON
 //! values; [`PageWalk`] gives the same rules to code that fetches pages itself.
 //! `catalog.search_stream` has `stream` / `stream_blocking`, which parse its newline-delimited

@@ -3,10 +3,11 @@
 //! The generator marks each operation's paging style from its input fields (cursor
 //! `limit`+`next`, `limit`+`offset`, `page`+`size`, `limit`+`page`); one [`Walker`] here
 //! knows how to move each style forward and when to stop: on a short or empty page, on a page
-//! past `totalPages`, when the cursor is absent, when a cursor repeats, or when a page comes
-//! back with the same items as the one before. The last two are the API going wrong, and more
-//! pages may lie beyond them, so the walk ends with an [`Error::RepeatedCursor`] or
-//! [`Error::RepeatedPage`] item rather than quietly.
+//! past `totalPages`, when the cursor is absent, when a cursor repeats, when a page comes
+//! back with the same items as one before it, or when page labels show a page was skipped.
+//! The last three are the API going wrong, and pages may be missing, so the walk ends with an
+//! [`Error::RepeatedCursor`], [`Error::RepeatedPage`] or [`Error::SkippedPage`] item rather
+//! than quietly.
 
 use std::pin::Pin;
 
@@ -98,10 +99,11 @@ fn count_items(page: &Value) -> usize {
 /// `limit`/`offset`, `page`/`size` or `limit`/`page`, stopping on an empty or short page, past
 /// `totalPages`, or without a cursor. A cursor that comes round again also stops the walk, and
 /// [`advance`](Self::advance) reports it as [`Error::RepeatedCursor`], since the server named a
-/// next page that the walk does not fetch; and a walk answered the same page twice (its first
-/// and last item unchanged) stops with [`Error::RepeatedPage`], since the server ignored where
-/// it asked to go on from (an `offset`, a `page`, or a cursor it handed out itself). Past the
-/// largest `offset` or `page` a body can hold, a walk ends.
+/// next page that the walk does not fetch; a walk answered a page it was answered before (its
+/// first and last item unchanged) stops with [`Error::RepeatedPage`], since the server ignored
+/// where it asked to go on from (an `offset`, a `page`, or a cursor it handed out itself); and
+/// a `limit`/`page` walk whose page labels show it skipped a page stops with
+/// [`Error::SkippedPage`]. Past the largest `offset` or `page` a body can hold, a walk ends.
 ///
 /// ```
 /// use geopera::PageWalk;
@@ -125,8 +127,11 @@ pub struct PageWalk {
     /// Pages moved past so far.
     pages: u64,
     cursors: CursorTrail,
-    /// The first and last item of the last page, to tell a page answered again.
-    last_ends: Option<(Value, Value)>,
+    /// The pages answered so far, each told by its first and last item, to tell a page
+    /// answered again: after the one before it, or after others in a circle.
+    answered: CursorTrail,
+    /// Set when the first page asked for as page 0 was answered as page 1.
+    counts_from_one: bool,
 }
 
 fn as_i64(body: &Map<String, Value>, key: &str) -> Option<i64> {
@@ -142,7 +147,8 @@ impl PageWalk {
             done: false,
             pages: 0,
             cursors: CursorTrail::new(),
-            last_ends: None,
+            answered: CursorTrail::new(),
+            counts_from_one: false,
         }
     }
 
@@ -163,8 +169,9 @@ impl PageWalk {
     ///
     /// [`Error::RepeatedCursor`] when `page` names a cursor this walk has followed before: the
     /// walk is over, though the server pointed past this page. [`Error::RepeatedPage`] when
-    /// `page` holds the same items as the page before it: the walk is over, and `page` is not
-    /// counted.
+    /// `page` holds the same items as a page before it: the walk is over, and `page` is not
+    /// counted. [`Error::SkippedPage`] when `page`'s label shows that the page before it was
+    /// never asked for: the walk is over, and `page` is counted.
     pub fn advance(&mut self, page: &Value, items: usize) -> Result<(), Error> {
         if self.done {
             // No request was due, so `page` answers none of this walk's: nothing moves.
@@ -183,13 +190,15 @@ impl PageWalk {
                     .get("next")
                     .and_then(Value::as_str)
                     .filter(|next| !next.is_empty());
+                // A fresh cursor does not make a fresh page: a server that hands out new
+                // cursors to the same items would otherwise be walked for ever. The page is
+                // looked at first, so a page answered again is never yielded, whatever its
+                // cursor.
+                self.refuse_a_repeat(page)?;
                 if next.is_some_and(|next| !self.cursors.first_visit(next)) {
                     self.done = true;
                     return Err(Error::repeated_cursor(self.info.id, self.pages));
                 }
-                // A fresh cursor does not make a fresh page: a server that hands out new
-                // cursors to the same items would otherwise be walked for ever.
-                self.refuse_a_repeat(page)?;
                 match next {
                     Some(next) => {
                         self.body
@@ -221,16 +230,28 @@ impl PageWalk {
                 let per_page = as_i64(&self.body, per_page_key).unwrap_or(count);
                 let current = as_i64(&self.body, "page").unwrap_or(0);
                 let total_pages = page.get("totalPages").and_then(Value::as_i64);
-                // A STAC search counts pages from 1 and answers page 0 as page 1, saying so
-                // in `context.page`: the next page is the one after the page answered, or the
-                // first would be read twice. Any other answer moves one page on, so a server
-                // can never send the walk backwards or skip a page.
-                let answered = page
+                let labelled = page
                     .get("context")
                     .and_then(|context| context.get("page"))
-                    .and_then(Value::as_i64)
-                    .filter(|answered| Some(*answered) == current.checked_add(1))
+                    .and_then(Value::as_i64);
+                // A STAC search counts pages from 1 and answers page 0 as page 1, saying so
+                // in `context.page`: the next page is the one after the page answered, or the
+                // first would be read twice. Only the first page asked for as page 0 can be
+                // answered so; any other answer moves one page on, so a server can never send
+                // the walk backwards. A server that counts from 0 but labels its pages from 1
+                // looks the same on the first page, and shows itself on the next by labelling
+                // it one past the page asked for: the page between them was skipped, which the
+                // walk reports rather than passes over.
+                if self.counts_from_one
+                    && labelled.is_some_and(|l| Some(l) == current.checked_add(1))
+                {
+                    self.done = true;
+                    return Err(Error::skipped_page(self.info.id, self.pages));
+                }
+                let answered = labelled
+                    .filter(|answered| current == 0 && *answered == 1)
                     .unwrap_or(current);
+                self.counts_from_one |= answered != current;
                 // No page lies past the largest number a body can name.
                 match answered.checked_add(1) {
                     Some(next) => {
@@ -245,24 +266,27 @@ impl PageWalk {
         Ok(())
     }
 
-    /// Ends the walk with [`Error::RepeatedPage`] when `page` holds the same items as the page
+    /// Ends the walk with [`Error::RepeatedPage`] when `page` holds the same items as a page
     /// before it, told by its first and last item: a server that ignores `offset` or `page`,
-    /// or mints a new cursor for the same page, answers it again for ever.
+    /// or mints a new cursor for the same page, answers it again for ever — or goes round two
+    /// or more pages in turn.
     fn refuse_a_repeat(&mut self, page: &Value) -> Result<(), Error> {
-        let ends = items_in(page).and_then(|items| Some((items.first()?, items.last()?)));
-        let repeated = match (&self.last_ends, ends) {
-            (Some((first, last)), Some((now_first, now_last))) => {
-                first == now_first && last == now_last
-            }
-            _ => false,
+        let Some(ends) = items_in(page).and_then(|items| Some((items.first()?, items.last()?)))
+        else {
+            return Ok(());
         };
-        if repeated {
-            self.done = true;
-            self.pages -= 1;
-            return Err(Error::repeated_page(self.info.id, self.pages));
+        // The two items as JSON text are the page's name in the trail, which keeps only a
+        // fingerprint of it; a `Value` always serializes, so a failure cannot happen and
+        // would only leave the page unremembered.
+        let Ok(name) = serde_json::to_string(&ends) else {
+            return Ok(());
+        };
+        if self.answered.first_visit(&name) {
+            return Ok(());
         }
-        self.last_ends = ends.map(|(first, last)| (first.clone(), last.clone()));
-        Ok(())
+        self.done = true;
+        self.pages -= 1;
+        Err(Error::repeated_page(self.info.id, self.pages))
     }
 }
 

@@ -3,8 +3,10 @@
 use std::collections::HashSet;
 
 use futures::StreamExt as _;
-use geopera::models::{CatalogSearchInput, ItemsListInput, OrdersListInput, StacItem};
-use geopera::operations::{catalog_search, catalog_search_stream, items_list, orders_list};
+use geopera::models::{CatalogSearchInput, ItemsListInput, OrdersListInput, SearchInput, StacItem};
+use geopera::operations::{
+    catalog_search, catalog_search_stream, items_list, orders_list, stac_search,
+};
 
 use crate::hostile::{json, Hostile};
 use crate::support::{client, emulator, HOST};
@@ -315,4 +317,147 @@ async fn a_walk_stops_where_a_fresh_cursor_brings_the_same_page_again() {
         walked[1]
     );
     assert_eq!(server.seen().len(), 2);
+}
+
+/// A server that ignores `offset` and answers two pages in turn: no page is the same as the
+/// one just before it, so only a walk that remembers every page it was answered stops.
+fn alternating_pages() -> Hostile {
+    let turn = std::sync::atomic::AtomicUsize::new(0);
+    Hostile::serve("127.0.0.1", move |_| {
+        let page = if turn.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 0 {
+            r#"{"items": [{"id": "a"}, {"id": "b"}]}"#
+        } else {
+            r#"{"items": [{"id": "c"}, {"id": "d"}]}"#
+        };
+        json(200, &[], page)
+    })
+}
+
+/// What a walk over [`alternating_pages`] must yield: both pages once, then the error.
+fn assert_stopped_on_the_circle(
+    server: &Hostile,
+    walked: Vec<Result<serde_json::Value, geopera::Error>>,
+) {
+    let mut walked = walked.into_iter();
+    let items: Vec<serde_json::Value> = walked
+        .by_ref()
+        .take(4)
+        .map(|item| item.expect("an item")["id"].clone())
+        .collect();
+    assert_eq!(items, ["a", "b", "c", "d"]);
+    match walked.next() {
+        Some(Err(error @ geopera::Error::RepeatedPage { pages: 2, .. })) => {
+            assert!(error.request_id().is_some(), "names the call that repeated");
+        }
+        other => panic!("the walk must end with RepeatedPage after 2 pages: {other:?}"),
+    }
+    assert!(walked.next().is_none(), "nothing after the error");
+    assert_eq!(
+        server.seen().len(),
+        3,
+        "the third answer is the first again"
+    );
+}
+
+#[tokio::test]
+async fn a_walk_stops_where_the_server_goes_round_two_pages() {
+    let server = alternating_pages();
+    let client = client_of(&server);
+    let body = ItemsListInput::new("p-1").limit(2).offset(0);
+    // At most ten: a walk that does not stop would go round for ever.
+    let walked = items_list::items(&client, body).take(10).collect().await;
+    assert_stopped_on_the_circle(&server, walked);
+}
+
+#[test]
+fn a_blocking_walk_stops_the_same_way_on_two_pages_in_turn() {
+    let server = alternating_pages();
+    let client = client_of(&server);
+    let body = ItemsListInput::new("p-1").limit(2).offset(0);
+    let walked = items_list::items_blocking(&client, body).take(10).collect();
+    assert_stopped_on_the_circle(&server, walked);
+}
+
+#[tokio::test]
+async fn a_page_answered_again_with_its_own_cursor_is_not_yielded_twice() {
+    let server = Hostile::serve("127.0.0.1", |_| {
+        json(
+            200,
+            &[],
+            r#"{"type": "FeatureCollection", "next": "c1",
+                "features": [{"type": "Feature", "id": "only", "properties": {}}]}"#,
+        )
+    });
+    let client = client_of(&server);
+    let walked: Vec<_> = catalog_search::items(&client, CatalogSearchInput::new(HOST).limit(1))
+        .take(10)
+        .collect()
+        .await;
+    assert_eq!(walked.len(), 2, "the item once, then the error: {walked:?}");
+    assert_eq!(walked[0].as_ref().expect("an item").id, "only");
+    assert!(
+        matches!(
+            &walked[1],
+            Err(geopera::Error::RepeatedPage { pages: 1, .. })
+        ),
+        "{:?}",
+        walked[1]
+    );
+}
+
+#[tokio::test]
+async fn a_walk_whose_page_labels_show_a_skipped_page_says_so() {
+    // Counts pages from 0 but labels each one from 1: page 0 looks like a STAC search's page
+    // 1, so the walk asks for page 2 next, and page 1 is never read.
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+        let page = body["page"].as_i64().unwrap_or(0);
+        let features: Vec<serde_json::Value> = if page < 3 {
+            (0..2)
+                .map(|i| {
+                    serde_json::json!({
+                        "type": "Feature",
+                        "id": format!("i{}", page * 2 + i),
+                        "properties": {},
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let answer = serde_json::json!({
+            "type": "FeatureCollection",
+            "features": features,
+            "context": {"page": page + 1},
+        });
+        json(200, &[], &answer.to_string())
+    });
+    let client = client_of(&server);
+    let walked: Vec<_> = stac_search::items(&client, SearchInput::new().limit(2).page(0))
+        .take(20)
+        .collect()
+        .await;
+    let ids: Vec<String> = walked
+        .iter()
+        .filter_map(|item| item.as_ref().ok())
+        .map(|item| item["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(ids, ["i0", "i1", "i4", "i5"], "every page read is yielded");
+    match walked.last() {
+        Some(Err(error @ geopera::Error::SkippedPage { pages: 2, .. })) => {
+            assert_eq!(error.operation_id(), Some("stac.search"));
+            assert_eq!(error.kind(), geopera::ErrorKind::Server);
+            assert!(
+                error.request_id().is_some(),
+                "names the call that showed it"
+            );
+            assert!(error.to_string().contains("skipped"), "{error}");
+        }
+        other => panic!("the walk must end with SkippedPage after 2 pages: {other:?}"),
+    }
+    assert_eq!(
+        server.seen().len(),
+        2,
+        "nothing asked after the skip showed"
+    );
 }
