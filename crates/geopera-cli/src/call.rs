@@ -358,22 +358,19 @@ pub(crate) fn print_json(text: &str, settings: &Settings) -> Outcome {
 }
 
 fn print_one(text: &str, settings: &Settings) -> Outcome {
-    let formatted =
-        match settings.output {
-            Output::Json => json::indent(text, crate::paint::stdout()),
-            Output::Ndjson => json::compact(text),
-            Output::Table | Output::Yaml => {
-                let value = crate::ordered::Ordered::parse(text)
-                    .map_err(|e| Failure::other(format!("cannot read the answer: {e}")))?;
-                if settings.output == Output::Table {
-                    Some(crate::table::table(&value, crate::paint::stdout()))
-                } else {
-                    Some(crate::table::yaml(&value).map_err(|e| {
-                        Failure::other(format!("cannot print the answer as YAML: {e}"))
-                    })?)
-                }
+    let formatted = match settings.output {
+        Output::Json => json::indent(text, crate::paint::stdout()),
+        Output::Ndjson => json::compact(text),
+        Output::Table | Output::Yaml => {
+            let value = crate::ordered::Ordered::parse(text)
+                .map_err(|e| Failure::other(format!("cannot read the answer: {e}")))?;
+            if settings.output == Output::Table {
+                Some(crate::table::table(&value, crate::paint::stdout()))
+            } else {
+                Some(crate::yaml::yaml(&value))
             }
-        };
+        }
+    };
     print(formatted.as_deref().unwrap_or(text))
 }
 

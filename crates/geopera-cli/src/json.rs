@@ -262,7 +262,16 @@ pub(crate) fn parse_exact(
 /// The number tokens of `text` in the order they appear, strings skipped. A parse visits
 /// numbers in the same order, so the `n`-th number it visits was written as the `n`-th token.
 fn number_tokens(text: &str) -> Vec<&str> {
-    let mut tokens = Vec::new();
+    number_spans(text)
+        .into_iter()
+        .filter_map(|span| text.get(span))
+        .collect()
+}
+
+/// Where the number tokens of `text` are (see [`number_tokens`]). Only ASCII bytes are
+/// taken, so both ends of each are character boundaries.
+pub(crate) fn number_spans(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut spans = Vec::new();
     // The token being read: where it starts and its last byte so far.
     let mut token: Option<(usize, usize)> = None;
     for (at, byte) in outside_strings(text) {
@@ -272,18 +281,13 @@ fn number_tokens(text: &str) -> Vec<&str> {
             token = token.map(|(start, _)| (start, at));
             continue;
         }
-        // Only ASCII bytes are taken, so both ends are character boundaries.
-        tokens.extend(
-            token
-                .take()
-                .and_then(|(start, last)| text.get(start..=last)),
-        );
+        spans.extend(token.take().map(|(start, last)| start..last + 1));
         if byte == b'-' || byte.is_ascii_digit() {
             token = Some((at, at));
         }
     }
-    tokens.extend(token.and_then(|(start, last)| text.get(start..=last)));
-    tokens
+    spans.extend(token.map(|(start, last)| start..last + 1));
+    spans
 }
 
 /// Why the number written as `token` would not be sent as written, if it would not.

@@ -35,6 +35,7 @@ mod tree;
 mod upload;
 mod waiting;
 mod webhook;
+mod yaml;
 
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;

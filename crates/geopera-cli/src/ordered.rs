@@ -3,10 +3,19 @@
 //! `serde_json::Value` sorts members unless `preserve_order` is on, and that feature would
 //! reach every crate of the workspace (see `json.rs`). Tables take their columns from member
 //! order and YAML should read like the JSON, so both are built from this type instead.
+//!
+//! Numbers are kept as the server spelled them: a `serde_json::Number` rounds an integer
+//! beyond 64 bits, or a decimal with more digits than `f64` holds, and refuses one beyond
+//! `f64` (`1e400`), all of which `-o json` prints exactly. So the parse reads a copy of the
+//! text with every number written as `0` (padded with spaces, so positions stay), and each
+//! number it visits takes its token from the text, in the order [`crate::json::number_spans`]
+//! found them.
 
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::cell::Cell;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 /// A parsed JSON value with ordered objects.
@@ -14,7 +23,8 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 pub(crate) enum Ordered {
     Null,
     Bool(bool),
-    Number(serde_json::Number),
+    /// The number token as written, `1.50` and `2e-5` included.
+    Number(String),
     String(String),
     Array(Vec<Ordered>),
     Object(Vec<(String, Ordered)>),
@@ -23,7 +33,25 @@ pub(crate) enum Ordered {
 impl Ordered {
     /// Parses one JSON document.
     pub(crate) fn parse(text: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text)
+        let numbers = crate::json::number_spans(text);
+        let mut zeroed = text.as_bytes().to_vec();
+        for span in &numbers {
+            if let Some(token) = zeroed.get_mut(span.clone()) {
+                token.fill(b' ');
+                if let Some(first) = token.first_mut() {
+                    *first = b'0';
+                }
+            }
+        }
+        let walk = Walk {
+            text,
+            numbers,
+            next_number: Cell::new(0),
+        };
+        let mut deserializer = serde_json::Deserializer::from_slice(&zeroed);
+        let value = Seed(&walk).deserialize(&mut deserializer)?;
+        deserializer.end()?;
+        Ok(value)
     }
 
     /// The member `key` of an object.
@@ -44,19 +72,22 @@ impl Ordered {
         match self {
             Ordered::Null => String::new(),
             Ordered::Bool(b) => b.to_string(),
-            Ordered::Number(n) => n.to_string(),
-            Ordered::String(s) => s.clone(),
+            Ordered::Number(n) | Ordered::String(n) => n.clone(),
             other => serde_json::to_string(other).unwrap_or_default(),
         }
     }
 }
 
+/// As JSON only: a number goes out through `RawValue`, which only serde_json's serializer
+/// writes as it is.
 impl Serialize for Ordered {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Ordered::Null => serializer.serialize_unit(),
             Ordered::Bool(b) => serializer.serialize_bool(*b),
-            Ordered::Number(n) => n.serialize(serializer),
+            Ordered::Number(n) => serde_json::value::RawValue::from_string(n.clone())
+                .map_err(serde::ser::Error::custom)?
+                .serialize(serializer),
             Ordered::String(s) => serializer.serialize_str(s),
             Ordered::Array(items) => {
                 let mut seq = serializer.serialize_seq(Some(items.len()))?;
@@ -76,9 +107,40 @@ impl Serialize for Ordered {
     }
 }
 
-struct OrderedVisitor;
+/// What the parse of one document shares: the text, where its numbers are, and how many
+/// were visited.
+struct Walk<'t> {
+    text: &'t str,
+    numbers: Vec<std::ops::Range<usize>>,
+    next_number: Cell<usize>,
+}
 
-impl<'de> Visitor<'de> for OrderedVisitor {
+impl Walk<'_> {
+    /// The next number's token as the text has it.
+    fn number(&self) -> Ordered {
+        let index = self.next_number.get();
+        self.next_number.set(index + 1);
+        let token = self
+            .numbers
+            .get(index)
+            .and_then(|span| self.text.get(span.clone()))
+            // Only if the scan and the parse ever disagreed: the `0` the parse read.
+            .unwrap_or("0");
+        Ordered::Number(token.to_owned())
+    }
+}
+
+struct Seed<'w, 't>(&'w Walk<'t>);
+
+impl<'de> DeserializeSeed<'de> for Seed<'_, '_> {
+    type Value = Ordered;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Ordered, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Seed<'_, '_> {
     type Value = Ordered;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -89,24 +151,16 @@ impl<'de> Visitor<'de> for OrderedVisitor {
         Ok(Ordered::Null)
     }
 
-    fn visit_none<E: de::Error>(self) -> Result<Ordered, E> {
-        Ok(Ordered::Null)
-    }
-
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Ordered, E> {
         Ok(Ordered::Bool(v))
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Ordered, E> {
-        Ok(Ordered::Number(v.into()))
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Ordered, E> {
+        Ok(self.0.number())
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Ordered, E> {
-        Ok(Ordered::Number(v.into()))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Ordered, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Ordered::Null, Ordered::Number))
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Ordered, E> {
+        Ok(self.0.number())
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Ordered, E> {
@@ -119,7 +173,7 @@ impl<'de> Visitor<'de> for OrderedVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Ordered, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element()? {
+        while let Some(item) = seq.next_element_seed(Seed(self.0))? {
             items.push(item);
         }
         Ok(Ordered::Array(items))
@@ -127,16 +181,11 @@ impl<'de> Visitor<'de> for OrderedVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Ordered, A::Error> {
         let mut members = Vec::new();
-        while let Some((key, value)) = map.next_entry::<String, Ordered>()? {
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(Seed(self.0))?;
             members.push((key, value));
         }
         Ok(Ordered::Object(members))
-    }
-}
-
-impl<'de> Deserialize<'de> for Ordered {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(OrderedVisitor)
     }
 }
 

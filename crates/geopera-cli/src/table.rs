@@ -1,4 +1,4 @@
-//! `--output table` and `--output yaml`.
+//! `--output table`.
 //!
 //! A table shows the rows of the answer's list: STAC items, orders and jobs get the columns a
 //! person scans for; any other list gets the scalar members of its objects, in the server's
@@ -223,13 +223,6 @@ pub(crate) fn table(answer: &Ordered, bold: bool) -> String {
         Ordered::Array(_) => String::new(),
         scalar => one_line(scalar.cell()),
     }
-}
-
-/// The answer as YAML, members in the server's order.
-pub(crate) fn yaml(answer: &Ordered) -> Result<String, String> {
-    serde_norway::to_string(answer)
-        .map(|text| text.trim_end().to_owned())
-        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

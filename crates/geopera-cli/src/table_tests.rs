@@ -52,9 +52,19 @@ fn a_single_resource_holding_a_list_is_shown_as_pairs() {
 }
 
 #[test]
-fn yaml_keeps_member_order() {
-    let text = yaml(&parse(r#"{"z":1,"a":"x"}"#)).expect("yaml");
-    assert_eq!(text, "z: 1\na: x");
+fn numbers_are_shown_as_the_server_wrote_them() {
+    let page = parse(
+        r#"[{"id":"a","big":123456789012345678901234567890,"fine":0.1000000000000000000000000001,"kept":1.50}]"#,
+    );
+    assert_eq!(
+        table(&page, false),
+        "ID  BIG                             FINE                            KEPT\na   123456789012345678901234567890  0.1000000000000000000000000001  1.50"
+    );
+    let one = parse(r#"{"n":-98765432109876543210,"nested":[1e400,2.50]}"#);
+    assert_eq!(
+        table(&one, false),
+        "KEY     VALUE\nn       -98765432109876543210\nnested  [1e400,2.50]"
+    );
 }
 
 #[test]

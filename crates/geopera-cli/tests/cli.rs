@@ -2111,6 +2111,36 @@ fn text_from_the_server_cannot_steer_the_terminal() {
 }
 
 #[test]
+fn table_and_yaml_print_numbers_as_the_server_wrote_them() {
+    let s = setup();
+    let answer = r#"{"features":[{"type":"Feature","id":"a","collection":"c","properties":{"datetime":"d","eo:cloud_cover":12.3456789012345678901234567}}],"numberMatched":123456789012345678901234567890,"kept":1.50}"#;
+    let url = canned_server(200, answer.to_owned(), 2);
+    let output = search_at(&s, &url)
+        .args(["-o", "table"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).ends_with("  12.3456789012345678901234567\n"),
+        "{}",
+        text(&output.stdout)
+    );
+    let output = search_at(&s, &url)
+        .args(["-o", "yaml"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let yaml = text(&output.stdout);
+    for line in [
+        "    eo:cloud_cover: 12.3456789012345678901234567\n",
+        "\nnumberMatched: 123456789012345678901234567890\n",
+        "\nkept: 1.50\n",
+    ] {
+        assert!(yaml.contains(line), "{line:?} in\n{yaml}");
+    }
+}
+
+#[test]
 fn a_line_break_in_the_server_text_cannot_forge_a_line_of_its_own() {
     let s = setup();
     // As the JSON text writes them.
