@@ -4,7 +4,8 @@
 //! The request is retried like any other until the answer starts; once items are flowing, a
 //! broken connection ends the stream with an error (a partial stream cannot be replayed).
 //! Lines are split by `tokio-util`'s delimiter codec, bounded by the response-size cap: a line
-//! that grows past it ends the stream with [`Error::TooLarge`].
+//! that grows past it, or a run of blank lines longer than it, ends the stream with
+//! [`Error::TooLarge`].
 
 use std::future::ready;
 
@@ -37,9 +38,12 @@ async fn open(
     // The body's error rides inside the I/O error the reader needs, and is taken out again.
     let body = StreamReader::new(opened.body.map_err(std::io::Error::other));
     let codec = AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), limit);
+    // Bytes of blank lines since the last item: a line is bounded by the codec, but a server
+    // sending nothing but line breaks would otherwise keep the next item from ever coming.
+    let mut blank = 0usize;
     let items = FramedRead::new(body, codec)
         .filter_map(move |frame| {
-            let item = item(info, &redactor, limit, frame);
+            let item = item(info, &redactor, limit, &mut blank, frame);
             ready(item.map(|item| item.map_err(|error| error.with_request_id(&request_id))))
         })
         .scan(false, |failed, item| {
@@ -49,12 +53,15 @@ async fn open(
     Ok(items)
 }
 
-/// Turns one frame into an item; blank lines are skipped, a line that does not parse is quoted
-/// in the error without the call's credentials.
+/// Turns one frame into an item; a line that does not parse is quoted in the error without the
+/// call's credentials. Blank lines (a server's keep-alive) are skipped and counted in `blank`,
+/// and more of them in a row than the response-size cap ends the stream as an oversized line
+/// would.
 fn item(
     info: &'static OperationInfo,
     redactor: &Redactor,
     limit: usize,
+    blank: &mut usize,
     frame: Result<Bytes, AnyDelimiterCodecError>,
 ) -> Option<Result<Value, Error>> {
     let line = match frame {
@@ -66,8 +73,11 @@ fn item(
     };
     let trimmed = line.trim_ascii();
     if trimmed.is_empty() {
-        return None;
+        // The line and its line break.
+        *blank = blank.saturating_add(line.len()).saturating_add(1);
+        return (*blank > limit).then(|| Err(Error::too_large(info.id, limit as u64)));
     }
+    *blank = 0;
     Some(serde_json::from_slice(trimmed).map_err(|source| {
         redactor.error(Error::decode(
             info.id,

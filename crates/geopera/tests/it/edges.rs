@@ -493,8 +493,43 @@ async fn an_announced_length_over_the_cap_fails_before_the_body_arrives() {
 
 #[test]
 fn an_endless_stream_line_fails_at_the_cap() {
-    let server = Hostile::serve("127.0.0.1", |_| {
-        endless("application/x-ndjson", &[b'x'; 16 * 1024])
+    an_endless_stream_fails_at_the_cap(&[b'x'; 16 * 1024]);
+}
+
+#[test]
+fn an_endless_run_of_blank_stream_lines_fails_at_the_cap() {
+    an_endless_stream_fails_at_the_cap(&[b'\n'; 16 * 1024]);
+    an_endless_stream_fails_at_the_cap(&b" \t\r\n".repeat(4 * 1024));
+}
+
+#[test]
+fn blank_stream_lines_between_items_count_from_each_item() {
+    // Each run of blank lines is under the cap, all of them together far over it.
+    let gap = "\n".repeat(200 * 1024);
+    let body = format!("{{\"n\": 1}}\n{gap}{{\"n\": 2}}\n{gap}{{\"n\": 3}}\n");
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let server = Hostile::serve("127.0.0.1", move |_| {
+        Reply::Raw(answer.clone().into_bytes())
+    });
+    let client = capped(&server, 256 * 1024);
+    let body = json!({"host_name": HOST})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let items: Vec<serde_json::Value> = catalog_search_stream::stream_blocking(&client, body)
+        .collect::<Result<_, _>>()
+        .expect("every item");
+    assert_eq!(items, [json!({"n": 1}), json!({"n": 2}), json!({"n": 3})]);
+}
+
+/// A stream whose answer repeats `chunk` for ever ends with `TooLarge`, on both faces.
+fn an_endless_stream_fails_at_the_cap(chunk: &[u8]) {
+    let chunk = chunk.to_vec();
+    let server = Hostile::serve("127.0.0.1", move |_| {
+        endless("application/x-ndjson", &chunk)
     });
     let client = capped(&server, 256 * 1024);
     let body = || {
@@ -503,25 +538,30 @@ fn an_endless_stream_line_fails_at_the_cap() {
             .cloned()
             .unwrap_or_default()
     };
-    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-    let items: Vec<Result<serde_json::Value, Error>> =
-        runtime.block_on(catalog_search_stream::stream(&client, body()).collect());
-    assert!(
-        matches!(
-            items.as_slice(),
-            [Err(Error::TooLarge { limit: 262_144, .. })]
-        ),
-        "{items:?}"
-    );
-    let items: Vec<Result<serde_json::Value, Error>> =
-        catalog_search_stream::stream_blocking(&client, body()).collect();
-    assert!(
-        matches!(
-            items.as_slice(),
-            [Err(Error::TooLarge { limit: 262_144, .. })]
-        ),
-        "{items:?}"
-    );
+    // Each face reads on a thread of its own, so a stream that never ends fails the test
+    // instead of hanging it.
+    let (done, outcomes) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        let items: Vec<Result<serde_json::Value, Error>> =
+            runtime.block_on(catalog_search_stream::stream(&client, body()).collect());
+        let _ = done.send(("async", items));
+        let items = catalog_search_stream::stream_blocking(&client, body()).collect();
+        let _ = done.send(("blocking", items));
+    });
+    for face in ["async", "blocking"] {
+        let (from, items) = outcomes
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("the {face} stream did not end"));
+        assert_eq!(from, face);
+        assert!(
+            matches!(
+                items.as_slice(),
+                [Err(Error::TooLarge { limit: 262_144, .. })]
+            ),
+            "{face}: {items:?}"
+        );
+    }
 }
 
 #[test]
