@@ -362,8 +362,9 @@ fn print_one(text: &str, settings: &Settings) -> Outcome {
         Output::Json => json::indent(text, crate::paint::stdout()),
         Output::Ndjson => json::compact(text),
         Output::Table | Output::Yaml => {
-            let value = crate::ordered::Ordered::parse(text)
+            let (value, repeated) = crate::ordered::Ordered::parse(text)
                 .map_err(|e| Failure::other(format!("cannot read the answer: {e}")))?;
+            warn_repeated(&repeated);
             if settings.output == Output::Table {
                 Some(crate::table::table(&value, crate::paint::stdout()))
             } else {
@@ -372,6 +373,27 @@ fn print_one(text: &str, settings: &Settings) -> Outcome {
         }
     };
     print(formatted.as_deref().unwrap_or(text))
+}
+
+/// The most repeated keys named one per line; past them, a line says how many more.
+const MAX_REPEATED_WARNINGS: usize = 10;
+
+/// Names on stderr each key the answer repeats, of which `-o table` and `-o yaml` show only
+/// the last value (see [`crate::ordered::Ordered::parse`]).
+fn warn_repeated(repeated: &[crate::ordered::Repeated]) {
+    for one in repeated.iter().take(MAX_REPEATED_WARNINGS) {
+        let quoted = serde_json::to_string(&one.key).unwrap_or_default();
+        let at = if one.at.is_empty() { "/" } else { &one.at };
+        crate::paint::warning(&format!(
+            "the answer repeats the key {quoted} at {at}; only its last value is shown"
+        ));
+    }
+    if repeated.len() > MAX_REPEATED_WARNINGS {
+        crate::paint::warning(&format!(
+            "... and {} more repeated keys",
+            repeated.len() - MAX_REPEATED_WARNINGS
+        ));
+    }
 }
 
 /// Prints an NDJSON answer one document at a time: as compact lines by default, through

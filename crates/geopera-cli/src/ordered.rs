@@ -18,6 +18,14 @@ use std::cell::Cell;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
+/// A key that an object of the answer gave more than once, at `at` (a JSON Pointer to the
+/// object, empty for the top). Only its last value is kept, where its first one was.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Repeated {
+    pub(crate) key: String,
+    pub(crate) at: String,
+}
+
 /// A parsed JSON value with ordered objects.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Ordered {
@@ -31,8 +39,13 @@ pub(crate) enum Ordered {
 }
 
 impl Ordered {
-    /// Parses one JSON document.
-    pub(crate) fn parse(text: &str) -> Result<Self, serde_json::Error> {
+    /// Parses one JSON document, and lists the keys an object of it repeats.
+    ///
+    /// A key given twice keeps its last value, at the place of its first, as jq and
+    /// serde_json read it (`-o json` prints the answer as it came). Printed twice, the YAML
+    /// would not be YAML and the table would show two rows for one member; the caller names
+    /// each repeated key, so that no value is dropped without a word.
+    pub(crate) fn parse(text: &str) -> Result<(Self, Vec<Repeated>), serde_json::Error> {
         let numbers = crate::json::number_spans(text);
         let mut zeroed = text.as_bytes().to_vec();
         for span in &numbers {
@@ -49,9 +62,37 @@ impl Ordered {
             next_number: Cell::new(0),
         };
         let mut deserializer = serde_json::Deserializer::from_slice(&zeroed);
-        let value = Seed(&walk).deserialize(&mut deserializer)?;
+        let mut value = Seed(&walk).deserialize(&mut deserializer)?;
         deserializer.end()?;
-        Ok(value)
+        let mut repeated = Vec::new();
+        value.last_wins(&mut String::new(), &mut repeated);
+        Ok((value, repeated))
+    }
+
+    /// Keeps the last value of every repeated key in this value and all inside it, noting
+    /// each key in `repeated`; `pointer` is where this value is.
+    fn last_wins(&mut self, pointer: &mut String, repeated: &mut Vec<Repeated>) {
+        use std::fmt::Write as _;
+        let outer = pointer.len();
+        match self {
+            Ordered::Array(items) => {
+                for (index, item) in items.iter_mut().enumerate() {
+                    let _ = write!(pointer, "/{index}");
+                    item.last_wins(pointer, repeated);
+                    pointer.truncate(outer);
+                }
+            }
+            Ordered::Object(members) => {
+                drop_repeats(members, pointer, repeated);
+                for (key, value) in members {
+                    pointer.push('/');
+                    pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                    value.last_wins(pointer, repeated);
+                    pointer.truncate(outer);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// The member `key` of an object.
@@ -105,6 +146,46 @@ impl Serialize for Ordered {
             }
         }
     }
+}
+
+/// Leaves one member per key, with the key's last value at the place of its first, noting
+/// the repeated keys in the order they first came. A sort of the positions by key finds them
+/// in `n log n`: an object of many members costs no `n²` comparisons.
+fn drop_repeats(members: &mut Vec<(String, Ordered)>, at: &str, repeated: &mut Vec<Repeated>) {
+    if members.len() < 2 {
+        return;
+    }
+    let mut by_key: Vec<usize> = (0..members.len()).collect();
+    // Stable: the positions of one key stay in their order.
+    by_key.sort_by(|&a, &b| members[a].0.cmp(&members[b].0));
+    let mut dropped = vec![false; members.len()];
+    // Each repeated key's first and last position.
+    let mut ends = Vec::new();
+    for run in by_key.chunk_by(|&a, &b| members[a].0 == members[b].0) {
+        if let (Some(&first), Some(&last)) = (run.first(), run.last()) {
+            if first != last {
+                run.iter().skip(1).for_each(|&later| dropped[later] = true);
+                ends.push((first, last));
+            }
+        }
+    }
+    if ends.is_empty() {
+        return;
+    }
+    ends.sort_unstable();
+    for &(first, last) in &ends {
+        members[first].1 = std::mem::replace(&mut members[last].1, Ordered::Null);
+        repeated.push(Repeated {
+            key: members[first].0.clone(),
+            at: at.to_owned(),
+        });
+    }
+    let mut position = 0;
+    members.retain(|_| {
+        let keep = !dropped[position];
+        position += 1;
+        keep
+    });
 }
 
 /// What the parse of one document shares: the text, where its numbers are, and how many

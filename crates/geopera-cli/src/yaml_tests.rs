@@ -2,7 +2,7 @@
 use super::*;
 
 fn parse(text: &str) -> Ordered {
-    Ordered::parse(text).expect("JSON")
+    Ordered::parse(text).expect("JSON").0
 }
 
 /// Asserts that the YAML of `json`, as printed (with a final line break), reads back with a

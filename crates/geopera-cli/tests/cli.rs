@@ -2141,6 +2141,47 @@ fn table_and_yaml_print_numbers_as_the_server_wrote_them() {
 }
 
 #[test]
+fn a_repeated_key_is_shown_once_with_its_last_value_and_named_on_stderr() {
+    let s = setup();
+    let answer = r#"{"id":"first","k\u001b[31m":1,"note":"x","id":"last","k\u001b[31m":2}"#;
+    let url = canned_server(200, answer.to_owned(), 2);
+    let mut shown = Vec::new();
+    for format in ["yaml", "table"] {
+        let output = search_at(&s, &url)
+            .args(["-o", format])
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let stderr = text(&output.stderr);
+        assert_eq!(
+            stderr,
+            "Warning: the answer repeats the key \"id\" at /; only its last value is shown\n\
+             Warning: the answer repeats the key \"k\\u001b[31m\" at /; only its last value is shown\n",
+            "{format}"
+        );
+        shown.push(text(&output.stdout));
+    }
+    assert_eq!(shown[0], "id: last\n\"k\\u001b[31m\": 2\nnote: x\n");
+    assert_eq!(
+        shown[1],
+        "KEY          VALUE\nid           last\nk\\u{1b}[31m  2\nnote         x\n"
+    );
+    // Past ten, a count.
+    let members: Vec<String> = (0..12).map(|i| format!(r#""k{i}":1,"k{i}":2"#)).collect();
+    let url = canned_server(200, format!("{{{}}}", members.join(",")), 1);
+    let output = search_at(&s, &url)
+        .args(["-o", "yaml"])
+        .output()
+        .expect("geopera runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.lines().count(), 11, "{stderr}");
+    assert!(
+        stderr.ends_with("Warning: ... and 2 more repeated keys\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_line_break_in_the_server_text_cannot_forge_a_line_of_its_own() {
     let s = setup();
     // As the JSON text writes them.
