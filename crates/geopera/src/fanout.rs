@@ -9,8 +9,8 @@ use std::future::Future;
 
 use futures::stream::{self, StreamExt as _};
 
-/// Runs `call` on every input with at most `limit` calls in flight and returns every outcome
-/// in input order; one failure does not cancel the others.
+/// Runs `call` on every input with at most `limit` calls in flight (a `limit` of 0 is taken
+/// as 1) and returns every outcome in input order; one failure does not cancel the others.
 ///
 /// ```no_run
 /// # async fn run(client: geopera::AuthenticatedClient) {
@@ -44,6 +44,12 @@ where
 
 /// [`fan_out`] for blocking code: `limit` threads work through the inputs; outcomes come back
 /// in input order.
+///
+/// # Panics
+///
+/// When `call` panics, no further input is started, and once the calls already running have
+/// returned, the panic goes on with its own payload — as [`fan_out`]'s does when its future is
+/// awaited — so a failing closure does not go on to run every other input first.
 #[cfg(feature = "blocking")]
 pub fn fan_out_blocking<T, R, F>(inputs: Vec<T>, limit: usize, call: F) -> Vec<R>
 where
@@ -51,21 +57,46 @@ where
     R: Send,
     F: Fn(T) -> R + Sync,
 {
+    use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Mutex, PoisonError};
 
     let count = inputs.len();
     let queue = Mutex::new(inputs.into_iter().enumerate());
     let results: Mutex<Vec<Option<R>>> = Mutex::new((0..count).map(|_| None).collect());
+    let stopped = AtomicBool::new(false);
+    let panicked = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..limit.clamp(1, count.max(1)) {
-            scope.spawn(|| loop {
-                let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
-                let Some((index, input)) = next else { break };
-                let outcome = call(input);
-                results.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(outcome);
+            scope.spawn(|| {
+                while !stopped.load(Ordering::Acquire) {
+                    let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                    let Some((index, input)) = next else { break };
+                    // Caught only to stop the other threads taking inputs and to raise it
+                    // again below; nothing of the closure's is used after it panicked.
+                    match catch_unwind(AssertUnwindSafe(|| call(input))) {
+                        Ok(outcome) => {
+                            results.lock().unwrap_or_else(PoisonError::into_inner)[index] =
+                                Some(outcome);
+                        }
+                        Err(payload) => {
+                            stopped.store(true, Ordering::Release);
+                            panicked
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .get_or_insert(payload);
+                        }
+                    }
+                }
             });
         }
     });
+    if let Some(payload) = panicked
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+    {
+        resume_unwind(payload);
+    }
     results
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner)

@@ -90,6 +90,33 @@ fn fan_out_blocking_keeps_every_outcome_in_input_order() {
     assert_eq!(returned, limits.into_iter().map(Some).collect::<Vec<_>>());
 }
 
+#[test]
+fn fan_out_blocking_stops_at_a_panic_and_raises_it_again() {
+    let calls = AtomicUsize::new(0);
+    let panicked = std::sync::atomic::AtomicBool::new(false);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        geopera::fan_out_blocking((0..20).collect::<Vec<u32>>(), 2, |input| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            if input == 0 {
+                panicked.store(true, Ordering::SeqCst);
+                // Unwinds as a panic does, without the panic hook's report in the test output.
+                std::panic::resume_unwind(Box::new("input 0 failed"));
+            }
+            // Every other call is still running when input 0 panics.
+            let started = std::time::Instant::now();
+            while !panicked.load(Ordering::SeqCst) && started.elapsed().as_secs() < 10 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            input
+        })
+    }));
+    let payload = outcome.expect_err("the panic goes on");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"input 0 failed"));
+    // Input 0 and the one the other thread was running, not the eighteen after them.
+    assert!(calls.load(Ordering::SeqCst) <= 3, "{calls:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_in_flight_is_shared_by_clones() {
     let emu = emulator();
