@@ -110,14 +110,12 @@ fn newline(out: &mut String, indent: usize) {
     }
 }
 
-/// Whether `c` is written as an escape: YAML allows none of the control characters but tab
-/// and the line breaks raw, and a line break other than `\n` would not read back as itself.
+/// Whether `c` is written as an escape (`\u202e`, the same string, as `-o json` writes it):
+/// every character that steers a terminal ([`crate::paint::steers`]), so that a server's
+/// string can neither send an escape sequence nor reorder what is shown around it, and the
+/// characters YAML allows only escaped.
 fn escaped(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
-        )
+    crate::paint::steers(c) || matches!(c, '\u{feff}' | '\u{fffe}' | '\u{ffff}')
 }
 
 /// A string, plain when that reads back as the same string, else quoted: a literal block

@@ -149,3 +149,21 @@ fn escape_sequences_are_written_as_escapes() {
     let text = reads_back(r#"{"k\u001b]0;x\u0007":"a\u001b[2Jb\u009b"}"#);
     assert_eq!(text, r#""k\u001b]0;x\u0007": "a\u001b[2Jb\u009b""#);
 }
+
+#[test]
+fn bidirectional_formatting_characters_are_written_as_escapes() {
+    let json = r#"{"k\u202e":"a\u202eb\u2066c\u2069\u200f","list":["x\u061cy","\u202a\u202b\u202c\u202d\u2067\u2068\u200e"],"lines":"a\u202e\nb"}"#;
+    let text = reads_back(json);
+    assert!(
+        !text.contains(|c| crate::paint::steers(c) && c != '\n'),
+        "{text:?}"
+    );
+    assert_eq!(
+        text,
+        r#""k\u202e": "a\u202eb\u2066c\u2069\u200f"
+list:
+- "x\u061cy"
+- "\u202a\u202b\u202c\u202d\u2067\u2068\u200e"
+lines: "a\u202e\nb""#
+    );
+}

@@ -2182,6 +2182,31 @@ fn a_repeated_key_is_shown_once_with_its_last_value_and_named_on_stderr() {
 }
 
 #[test]
+fn yaml_shows_bidirectional_and_control_characters_as_escapes_of_the_same_string() {
+    let s = setup();
+    let answer = r#"{"name\u202e":"invoice\u202egpj.exe","isolate":"\u2066a\u2069\u200f","c1":"x\u0085\u009b31m","sep":"a\u2028b"}"#;
+    let url = canned_server(200, answer.to_owned(), 1);
+    let output = search_at(&s, &url)
+        .args(["-o", "yaml"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let yaml = text(&output.stdout);
+    assert!(
+        !yaml.contains(|c: char| c.is_control() && c != '\n'
+            || matches!(c, '\u{200f}' | '\u{2028}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')),
+        "{yaml:?}"
+    );
+    assert!(
+        yaml.contains(r#"name\u202e": "invoice\u202egpj.exe""#),
+        "{yaml}"
+    );
+    // Still YAML, and the same strings.
+    let back: Value = serde_norway::from_str(&yaml).expect("YAML");
+    assert_eq!(back, serde_json::from_str::<Value>(answer).expect("JSON"));
+}
+
+#[test]
 fn a_line_break_in_the_server_text_cannot_forge_a_line_of_its_own() {
     let s = setup();
     // As the JSON text writes them.
