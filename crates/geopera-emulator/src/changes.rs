@@ -44,14 +44,6 @@ impl<K: Eq + Hash + Clone> Changes<K> {
     pub(crate) fn take(&mut self) -> HashSet<K> {
         self.0.as_mut().map(std::mem::take).unwrap_or_default()
     }
-
-    /// Puts back keys [`take`](Self::take) gave when writing them failed, so the next write
-    /// tries again.
-    pub(crate) fn keep(&mut self, keys: HashSet<K>) {
-        if let Some(changed) = &mut self.0 {
-            changed.extend(keys);
-        }
-    }
 }
 
 /// A map of records the state file writes by the rows that changed.

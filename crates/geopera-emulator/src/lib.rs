@@ -364,8 +364,12 @@
 //! A change the file cannot take (another program holds its lock for more than 100 ms, the
 //! disk is full) is answered 503 problem+json rather than as the operation's success, and an
 //! `Idempotency-Key` it claimed is released, so a retry runs the request again instead of
-//! replaying an answer a restart would lose. The change itself stays in memory, and the next
-//! write that succeeds writes it too.
+//! replaying an answer a restart would lose. The change is undone too: memory is read back
+//! from the file, so the emulator serves what a restart would, and the retry makes the change
+//! once (a retry charges once, creates one record). While the file cannot be read either
+//! (another program holds an exclusive lock on it), requests that change state are 503 without
+//! running, and reads answer from memory, which may still show the change, until it can. A new
+//! state file is written whole at start, so there is always a state to go back to.
 //!
 //! # Webhooks
 //!
@@ -756,6 +760,8 @@ impl EmulatorBuilder {
             Some(path) => Some(store::Store::open(path, self.seed)?),
             None => None,
         };
+        // A new file is written at once, so it always holds a state to go back to.
+        let fresh = matches!(&store, Some((_, None)));
         let std_listener = std::net::TcpListener::bind(self.addr).map_err(|error| {
             io::Error::new(
                 error.kind(),
@@ -783,6 +789,9 @@ impl EmulatorBuilder {
         shared.rate_window_ms = i64::try_from(self.rate_window.as_millis())
             .unwrap_or(i64::MAX)
             .max(1);
+        if fresh {
+            shared.write_first()?;
+        }
         let shared = Arc::new(shared);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -881,13 +890,16 @@ impl EmulatorHandle {
     /// A new key of another organization (with its own balance, orders and rate limits).
     pub fn create_key_in_org(&self, org: &str, scopes: &[&str]) -> String {
         let grants = scopes.iter().map(|scope| (*scope).to_owned()).collect();
+        let lane = self.shared.try_lane();
         let secret = self
             .shared
             .create_key(records::NewKey::new(org, "test key", grants))
             .0;
-        // The key works in memory either way; a failed write is logged, and the next write
-        // tries its row again.
-        let _ = self.shared.persist();
+        // Without the lane, the write of whoever holds it takes the key along. A failed
+        // write is logged; it undoes the key, as it undoes any change the file did not take.
+        if let Some(lane) = lane {
+            let _ = self.shared.persist(&lane);
+        }
         secret
     }
 
@@ -980,7 +992,9 @@ impl EmulatorHandle {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
             // Nobody is left to answer; a failure is logged.
-            let _ = self.shared.persist();
+            if let Some(lane) = self.shared.try_lane() {
+                let _ = self.shared.persist(&lane);
+            }
         }
     }
 }

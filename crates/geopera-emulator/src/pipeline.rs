@@ -311,10 +311,22 @@ async fn execute_once(
                 })
         })
         .transpose()?;
+    // The write lane is taken before the operation runs; by the two that await deliveries
+    // only after, so a slow receiver holds up no one else's change.
+    let early = key.is_some() || may_change_state(op);
+    let lane = if early && !ops::awaits_deliveries(op.id) {
+        Some(shared.lane().await?)
+    } else {
+        None
+    };
     let Some(key) = key else {
         let reply = execute(shared, op, caller, input).await;
         if changed_state(op, &reply) {
-            shared.persist()?;
+            let lane = match lane {
+                Some(lane) => lane,
+                None => shared.lane().await?,
+            };
+            shared.persist(&lane)?;
         }
         return Ok(reply);
     };
@@ -329,12 +341,22 @@ async fn execute_once(
         return Ok(reply);
     }
     let reply = execute(shared, op, caller, input).await;
+    let lane = match lane {
+        Some(lane) => lane,
+        None => match shared.lane().await {
+            Ok(lane) => lane,
+            Err(error) => {
+                shared.lock().claims.release(&slot);
+                return Err(error);
+            }
+        },
+    };
     let mut inner = shared.lock();
     let answered = inner.claims.settle(&slot, &reply);
     // The effect and the claim that replays it go to the state file in one write, so a
     // restart never finds one without the other.
     if answered || changed_state(op, &reply) {
-        if let Err(error) = shared.persist_locked(&mut inner) {
+        if let Err(error) = shared.persist_locked(&lane, &mut inner) {
             // Under the same lock, so no retry replays the success that was not kept: a retry
             // runs again, as after any other server error.
             inner.claims.release(&slot);
@@ -344,9 +366,14 @@ async fn execute_once(
     Ok(reply)
 }
 
+/// Whether the operation may change what the state file keeps.
+fn may_change_state(op: &OperationInfo) -> bool {
+    op.access != Access::Read || ops::records_on_read(op.id)
+}
+
 /// Whether an answer means the operation changed what the state file keeps.
 fn changed_state(op: &OperationInfo, reply: &Reply) -> bool {
-    (op.access != Access::Read || ops::records_on_read(op.id)) && reply.status.is_success()
+    may_change_state(op) && reply.status.is_success()
 }
 
 /// Runs the operation and counts it; its failures are answers too.

@@ -60,6 +60,10 @@ pub struct Inner {
     pub resources: Resources,
     /// How much each organization stores, estimated ([`crate::storage`]).
     pub(crate) stored: crate::storage::Estimates,
+    /// Whether memory still holds changes a failed write did not keep, because the state file
+    /// could not be read back then: nothing is written, and no operation runs, on top of them
+    /// until it can.
+    unkept: bool,
 }
 
 /// State shared by every request of one emulator.
@@ -89,7 +93,24 @@ pub struct Shared {
     /// Signs and checks the download links of finished jobs.
     pub download_key: DownloadKey,
     store: Option<Store>,
+    /// The write lane: see [`Lane`].
+    lane: tokio::sync::Mutex<()>,
     inner: Mutex<Inner>,
+}
+
+/// Held from before a change to the state the file keeps until the write that keeps it,
+/// by whoever then tells a client the change was kept; [`Shared::persist`] asks for it.
+///
+/// A write takes every change made since the last one, and a failed write puts memory back
+/// to the file, so with two such changes in flight one request's write could keep, or its
+/// failure undo, the other's, whose client would then be told the opposite of what happened.
+/// Changes nobody is told were kept (an organization seen for the first time on a read,
+/// events swept from the clock, webhook delivery bookkeeping) are made outside the lane:
+/// the next write keeps them, or a failed one undoes them, either of which is true to them.
+///
+/// Without a state file nothing is written or undone, and the lane is not taken.
+pub(crate) struct Lane<'a> {
+    _held: Option<tokio::sync::MutexGuard<'a, ()>>,
 }
 
 impl Shared {
@@ -133,6 +154,7 @@ impl Shared {
             webhooks: Webhooks::default(),
             resources: Resources::default(),
             stored: crate::storage::Estimates::default(),
+            unkept: false,
         };
         if store.is_some() {
             // The file is written by what changed, from the first record on; without one,
@@ -163,18 +185,7 @@ impl Shared {
                 clock.advance(std::time::Duration::from_millis(resumed.unsigned_abs()));
             }
             // The demo credentials derive from the seed, so the file holds the same ones.
-            inner.rng = Rng::new(snapshot.rng_state);
-            inner.credentials = Tracked::restored(snapshot.credentials);
-            inner.orgs = Tracked::restored(snapshot.orgs);
-            inner.orders = Tracked::restored(snapshot.orders);
-            inner.claims = Claims::restored(snapshot.claims, clock.now_millis());
-            inner.oidc.families = Tracked::restored(snapshot.sessions);
-            inner.oidc.access = Tracked::restored(snapshot.access);
-            inner.oidc.purge(clock.now_millis());
-            inner.webhooks.subscriptions = snapshot.subscriptions;
-            inner.webhooks.restore_outbox(snapshot.outbox);
-            inner.webhooks.swept_to = snapshot.swept_to;
-            inner.resources = Resources::restored(snapshot.resources);
+            inner.restore(snapshot, clock.now_millis());
         }
         // Orders fulfilled before the first start are history, not news.
         inner.webhooks.swept_to.get_or_insert(clock.now_secs());
@@ -197,8 +208,61 @@ impl Shared {
             webhook_client,
             download_key,
             store,
+            lane: tokio::sync::Mutex::new(()),
             inner: Mutex::new(inner),
         }
+    }
+
+    /// Waits for the write lane ([`Lane`]), first putting memory back to the state file if
+    /// an earlier failed write could not.
+    ///
+    /// # Errors
+    /// A 503 problem while the file cannot be read back: the operation must not run on top
+    /// of a change that was never kept.
+    pub(crate) async fn lane(&self) -> Result<Lane<'_>, ApiError> {
+        if self.store.is_none() {
+            return Ok(Lane { _held: None });
+        }
+        let lane = Lane {
+            _held: Some(self.lane.lock().await),
+        };
+        let mut inner = self.lock();
+        if inner.unkept {
+            self.read_back(&mut inner)?;
+        }
+        Ok(lane)
+    }
+
+    /// The write lane for a write nobody waits on (the emulator's handle, its last write),
+    /// when no one else holds it; otherwise the holder's write takes the change along.
+    pub(crate) fn try_lane(&self) -> Option<Lane<'_>> {
+        if self.store.is_none() {
+            return Some(Lane { _held: None });
+        }
+        let lane = Lane {
+            _held: Some(self.lane.try_lock().ok()?),
+        };
+        let mut inner = self.lock();
+        if inner.unkept {
+            // Failing, it stays marked, and the write that follows fails the same way.
+            let _ = self.read_back(&mut inner);
+        }
+        Some(lane)
+    }
+
+    /// Writes a state file that holds no state yet, whole, so that a write failing later has
+    /// a state to go back to.
+    ///
+    /// # Errors
+    /// When SQLite cannot write the file.
+    pub(crate) fn write_first(&self) -> std::io::Result<()> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let mut inner = self.lock();
+        self.save(store, &mut inner).map_err(|error| {
+            std::io::Error::other(format!("state file {}: {error}", store.path().display()))
+        })
     }
 
     /// Writes orders, keys, balances, answered idempotency claims, signed-in sessions, event
@@ -210,27 +274,83 @@ impl Shared {
     /// full, damaged), for the caller to answer instead of its success: a client must never
     /// be told a change was kept that a restart would lose. See
     /// [`persist_locked`](Self::persist_locked) for what memory holds then.
-    pub fn persist(&self) -> Result<(), ApiError> {
-        self.persist_locked(&mut self.lock())
+    pub(crate) fn persist(&self, lane: &Lane<'_>) -> Result<(), ApiError> {
+        self.persist_locked(lane, &mut self.lock())
     }
 
     /// [`persist`](Self::persist) under a lock the caller already holds, so that what it
     /// does with the outcome (releasing an idempotency claim) happens before any other
     /// request sees the state.
     ///
-    /// After a failed write the change stays in memory and its rows are tried again by the
-    /// next write, rather than being rolled back: undoing an arbitrary operation would need
-    /// a copy of everything it may touch (records of every family, balances, the generator)
-    /// taken before each request, a cost every request would pay for a failure that means
-    /// the environment is broken. The client is told the write failed, so it does not rely
-    /// on the change; a retry runs the operation again.
+    /// After a failed write, memory is read back from the file, which the failed transaction
+    /// left as it was: the client is told the change was not kept, so it must be gone, or a
+    /// retry (which the 503 invites) would make it twice, and the emulator would serve what a
+    /// restart forgets. Reading the whole file costs what it holds, but only on this path:
+    /// keeping a copy of what each request may touch would cost every request. When the file
+    /// cannot be read either (another program holds its lock), [`lane`](Self::lane) and the
+    /// next write try again, and refuse until they can.
     ///
     /// # Errors
     /// As [`persist`](Self::persist).
-    pub fn persist_locked(&self, inner: &mut Inner) -> Result<(), ApiError> {
+    pub(crate) fn persist_locked(
+        &self,
+        _lane: &Lane<'_>,
+        inner: &mut Inner,
+    ) -> Result<(), ApiError> {
         let Some(store) = &self.store else {
             return Ok(());
         };
+        if inner.unkept {
+            self.read_back(inner)?;
+        }
+        let Err(error) = self.save(store, inner) else {
+            return Ok(());
+        };
+        tracing::warn!(%error, "could not write the state file");
+        // Failing, the next lane or write tries again.
+        let _ = self.read_back(inner);
+        Err(ApiError::problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the state file could not be written ({error}), so the change would not \
+                 survive a restart and was undone; retry the request"
+            ),
+        )
+        .with_header(RETRY_AFTER, 1))
+    }
+
+    /// Puts memory back to what the state file holds, or marks it as holding changes that
+    /// were not kept when the file cannot be read.
+    ///
+    /// # Errors
+    /// A 503 problem when the file cannot be read.
+    fn read_back(&self, inner: &mut Inner) -> Result<(), ApiError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        match store.read_back() {
+            Ok(snapshot) => {
+                inner.restore(snapshot, self.clock.now_millis());
+                inner.unkept = false;
+                Ok(())
+            }
+            Err(error) => {
+                inner.unkept = true;
+                tracing::warn!(%error, "could not read the state file back after a failed write");
+                Err(ApiError::problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "a change the state file could not take is still to be undone, and \
+                         the file cannot be read to undo it ({error}); retry the request"
+                    ),
+                )
+                .with_header(RETRY_AFTER, 1))
+            }
+        }
+    }
+
+    /// Writes what changed since the last write that succeeded, in one transaction.
+    fn save(&self, store: &Store, inner: &mut Inner) -> rusqlite::Result<()> {
         let now_ms = self.clock.now_millis();
         let changed_resources = inner.resources.changes.take();
         let changed_claims = inner.claims.changes.take();
@@ -264,27 +384,7 @@ impl Shared {
                 .collect(),
             clock_ms: now_ms,
         };
-        let Err(error) = store.save(&snapshot) else {
-            return Ok(());
-        };
-        // The transaction rolled back: the next write tries these rows again.
-        inner.resources.changes.keep(changed_resources);
-        inner.claims.changes.keep(changed_claims);
-        inner.credentials.changes.keep(changed_credentials);
-        inner.orgs.changes.keep(changed_orgs);
-        inner.orders.changes.keep(changed_orders);
-        inner.oidc.families.changes.keep(changed_sessions);
-        inner.oidc.access.changes.keep(changed_access);
-        inner.webhooks.outbox_changes.keep(changed_outbox);
-        tracing::warn!(%error, "could not write the state file");
-        Err(ApiError::problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "the state file could not be written ({error}), so the change would not \
-                 survive a restart; retry the request"
-            ),
-        )
-        .with_header(RETRY_AFTER, 1))
+        store.save(&snapshot)
     }
 
     /// Puts `plan` in force from the next request on, with fresh counters, and ends a 429
@@ -321,6 +421,25 @@ fn changed_rows<'a, K: Eq + Hash, V>(
 }
 
 impl Inner {
+    /// Replaces everything the state file keeps with what it holds; what it does not keep
+    /// (rate windows, counters, recorded requests, device logins) stays.
+    fn restore(&mut self, snapshot: Snapshot, now_ms: i64) {
+        self.rng = Rng::new(snapshot.rng_state);
+        self.credentials = Tracked::restored(snapshot.credentials);
+        self.orgs = Tracked::restored(snapshot.orgs);
+        self.orders = Tracked::restored(snapshot.orders);
+        self.claims = Claims::restored(snapshot.claims, now_ms);
+        self.oidc.families = Tracked::restored(snapshot.sessions);
+        self.oidc.access = Tracked::restored(snapshot.access);
+        self.oidc.purge(now_ms);
+        self.webhooks.subscriptions = snapshot.subscriptions;
+        self.webhooks.restore_outbox(snapshot.outbox);
+        self.webhooks.swept_to = snapshot.swept_to.or(self.webhooks.swept_to);
+        self.resources = Resources::restored(snapshot.resources);
+        // Sizes measured on what was undone would be too large.
+        self.stored = crate::storage::Estimates::default();
+    }
+
     fn insert_credential(
         &mut self,
         secret: &str,

@@ -19,7 +19,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -134,6 +134,9 @@ pub(crate) struct Store {
     /// Held while the file is open, never used; see [`lease`]. (A `Mutex` because a
     /// `Connection` cannot be shared between threads, and the store is.)
     _lease: Mutex<Connection>,
+    /// Named in errors reading it back.
+    path: PathBuf,
+    seed: u64,
 }
 
 /// Keeps every other emulator off the state file at `path` for as long as the returned
@@ -214,6 +217,16 @@ fn create_private(path: &Path) -> io::Result<()> {
     }
 }
 
+/// `error`, naming the file at `path` unless it does already.
+fn naming(path: &Path, error: io::Error) -> io::Error {
+    let shown = path.display().to_string();
+    if error.to_string().contains(&shown) {
+        error
+    } else {
+        io::Error::new(error.kind(), format!("state file {shown}: {error}"))
+    }
+}
+
 fn io_error(error: impl std::error::Error + Send + Sync + 'static) -> io::Error {
     io::Error::other(error)
 }
@@ -231,14 +244,7 @@ impl Store {
     /// by an emulator with another seed (whose catalog and ids would not match). Every error
     /// names the file: the caller may be starting with other files and an address too.
     pub(crate) fn open(path: &Path, seed: u64) -> io::Result<(Store, Option<Snapshot>)> {
-        Store::open_unnamed(path, seed).map_err(|error| {
-            let shown = path.display().to_string();
-            if error.to_string().contains(&shown) {
-                error
-            } else {
-                io::Error::new(error.kind(), format!("state file {shown}: {error}"))
-            }
-        })
+        Store::open_unnamed(path, seed).map_err(|error| naming(path, error))
     }
 
     /// [`open`](Self::open), with errors that may not name the file.
@@ -267,36 +273,38 @@ impl Store {
             }
         }
         migrate(&mut connection, path)?;
-        let meta = |key: &str| meta_value(&connection, key);
-        let snapshot = match meta("seed")? {
-            None => None,
-            Some(_) => {
-                let rng_state = meta("rng_state")?
-                    .and_then(|text| text.parse().ok())
-                    .unwrap_or(seed);
-                let mut snapshot = read(&connection, rng_state, path).map_err(io_error)?;
-                if let Some(record) = snapshot.resources.iter().find(|r| r.seq > MAX_SEQ) {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!(
-                            "{}: resource {} has sequence number {}, beyond the largest one \
-                             ({MAX_SEQ}); the file was damaged or edited",
-                            path.display(),
-                            record.id,
-                            record.seq
-                        ),
-                    ));
-                }
-                snapshot.swept_to = meta("webhooks_swept_to")?.and_then(|text| text.parse().ok());
-                snapshot.clock_ms = meta("clock_ms")?.and_then(|text| text.parse().ok());
-                Some(snapshot)
-            }
-        };
+        let snapshot = read_snapshot(&mut connection, path, seed)?;
         let store = Store {
             connection: Mutex::new(connection),
             _lease: Mutex::new(lease),
+            path: path.to_path_buf(),
+            seed,
         };
         Ok((store, snapshot))
+    }
+
+    /// The file, as it was named.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What the file holds now, read as at start: after a write failed, memory goes back to
+    /// this, so that what the emulator serves is what a restart would.
+    ///
+    /// # Errors
+    /// When the file cannot be read (another program holds its lock, it was damaged or
+    /// emptied); the error names the file.
+    pub(crate) fn read_back(&self) -> io::Result<Snapshot> {
+        let mut connection = match self.connection.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let read = read_snapshot(&mut connection, &self.path, self.seed).and_then(|snapshot| {
+            snapshot.ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidData, "it holds no state any more")
+            })
+        });
+        read.map_err(|error| naming(&self.path, error))
     }
 
     /// Brings the file's contents up to `snapshot`: the small tables whole, the records that
@@ -598,6 +606,42 @@ fn migrate(connection: &mut Connection, path: &Path) -> io::Result<()> {
     tx.pragma_update(None, "application_id", APPLICATION_ID)
         .map_err(io_error)?;
     tx.commit().map_err(io_error)
+}
+
+/// The state the file holds, or `None` when no emulator has written it yet; read in one
+/// transaction, so a program writing the file meanwhile is seen before or after, not half.
+///
+/// # Errors
+/// When SQLite cannot read the file, or a record's sequence number is out of range.
+fn read_snapshot(
+    connection: &mut Connection,
+    path: &Path,
+    seed: u64,
+) -> io::Result<Option<Snapshot>> {
+    let tx = connection.transaction().map_err(io_error)?;
+    let meta = |key: &str| meta_value(&tx, key);
+    if meta("seed")?.is_none() {
+        return Ok(None);
+    }
+    let rng_state = meta("rng_state")?
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(seed);
+    let mut snapshot = read(&tx, rng_state, path).map_err(io_error)?;
+    if let Some(record) = snapshot.resources.iter().find(|r| r.seq > MAX_SEQ) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{}: resource {} has sequence number {}, beyond the largest one \
+                 ({MAX_SEQ}); the file was damaged or edited",
+                path.display(),
+                record.id,
+                record.seq
+            ),
+        ));
+    }
+    snapshot.swept_to = meta("webhooks_swept_to")?.and_then(|text| text.parse().ok());
+    snapshot.clock_ms = meta("clock_ms")?.and_then(|text| text.parse().ok());
+    Ok(Some(snapshot))
 }
 
 fn read(connection: &Connection, rng_state: u64, path: &Path) -> rusqlite::Result<Snapshot> {

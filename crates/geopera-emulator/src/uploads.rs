@@ -188,10 +188,7 @@ pub(crate) async fn receive(
     body: Body,
 ) -> Response {
     match take(&shared, &upload_id, &token, &file_name, &headers, body).await {
-        Ok(value) => match shared.persist() {
-            Ok(()) => Reply::json(StatusCode::OK, &value).into_response(),
-            Err(error) => error.into_response(),
-        },
+        Ok(value) => Reply::json(StatusCode::OK, &value).into_response(),
         Err(error) => error.into_response(),
     }
 }
@@ -249,6 +246,8 @@ async fn take(
             ))
         }
     }
+    // Taken once the body is in, so a slow upload holds up no one else's change.
+    let lane = shared.lane().await?;
     // The URL must still work when the file has arrived, not only when it started to: an
     // expired (or retired) URL keeps nothing.
     self::ticket(shared, upload_id, token, file_name)?;
@@ -264,6 +263,7 @@ async fn take(
         "sha256": sha256,
     });
     record(shared, upload_id, file_name, size, file.clone())?;
+    shared.persist(&lane)?;
     Ok(file)
 }
 

@@ -731,8 +731,11 @@ pub async fn background(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>)
         };
         if due {
             deliver_due(&shared, DEFAULT_DRAIN_LIMIT).await;
-            // No one to answer: a failure is logged, and the next write tries these rows again.
-            let _ = shared.persist();
+            // No one to answer: a failure is logged and undoes the bookkeeping, so deliveries
+            // made are made again, as after a crash.
+            if let Ok(lane) = shared.lane().await {
+                let _ = shared.persist(&lane);
+            }
         }
     }
 }

@@ -560,6 +560,11 @@ async fn token(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
+    // Sessions the answer hands out must be the ones the file keeps (see `Lane`).
+    let lane = match shared.lane().await {
+        Ok(lane) => lane,
+        Err(error) => return logged("token", started, error.into_response()),
+    };
     let result = throttle(&shared, peer).and_then(|()| {
         posted(&method, &headers, body, |form| {
             grant(&shared, &headers, form)
@@ -577,7 +582,7 @@ async fn token(
         }
     };
     if changed {
-        if let Err(error) = shared.persist() {
+        if let Err(error) = shared.persist(&lane) {
             // Tokens a restart would forget are not handed out; a refusal stays as it was.
             if response.status().is_success() {
                 response = error.into_response();
@@ -958,6 +963,10 @@ async fn logout(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
+    let lane = match shared.lane().await {
+        Ok(lane) => lane,
+        Err(error) => return logged("logout", started, error.into_response()),
+    };
     let result = posted(&method, &headers, body, |form| {
         let client = Client::identify(&headers, form)?;
         client.public()?;
@@ -985,7 +994,7 @@ async fn logout(
                 ))
             }
         }
-        if let Err(error) = shared.persist() {
+        if let Err(error) = shared.persist(&lane) {
             return Ok(error.into_response());
         }
         Ok(StatusCode::NO_CONTENT.into_response())
@@ -1011,6 +1020,10 @@ async fn revoke(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
+    let lane = match shared.lane().await {
+        Ok(lane) => lane,
+        Err(error) => return logged("revoke", started, error.into_response()),
+    };
     let result = posted(&method, &headers, body, |form| {
         let client = Client::identify(&headers, form)?;
         let now = shared.clock.now_secs();
@@ -1051,7 +1064,7 @@ async fn revoke(
         }
         let revoked = outcome == Revocation::Revoked;
         if revoked {
-            if let Err(error) = shared.persist() {
+            if let Err(error) = shared.persist(&lane) {
                 return Ok(error.into_response());
             }
         }

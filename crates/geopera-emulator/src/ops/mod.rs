@@ -282,11 +282,17 @@ static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
 });
 
 /// The operations [`execute`] runs itself because they await outbound HTTP calls.
-#[cfg(test)]
 const ASYNC_HANDLED: &[&str] = &[
     op::WebhooksDrain::INFO.id,
     op::EventSubscriptionsTest::INFO.id,
 ];
+
+/// Whether the operation awaits webhook deliveries, which take as long as a receiver lets
+/// them.
+pub(crate) fn awaits_deliveries(operation_id: &str) -> bool {
+    ASYNC_HANDLED.contains(&operation_id)
+}
+
 /// Whether a read-scoped operation may still change what the state file keeps:
 /// `alerts.test_rule` records the alert events it triggers.
 pub(crate) fn records_on_read(operation_id: &str) -> bool {

@@ -472,6 +472,124 @@ fn a_change_the_state_file_cannot_take_is_answered_503_and_its_key_released() {
     assert_eq!(replay.body, retry.body);
 }
 
+/// What a client and a restart see of the demo organization's money and orders: its balance,
+/// how many orders it has and the ids of the newest three.
+fn books(api: &Api) -> (i64, usize, Vec<String>) {
+    let orders = api.ok("orders.list", json!({"page": 0, "size": 1000}));
+    let ids: Vec<String> = orders["content"]
+        .as_array()
+        .expect("a page")
+        .iter()
+        .map(|order| order["orderId"].as_str().expect("an id").to_owned())
+        .collect();
+    let newest = ids.iter().take(3).cloned().collect();
+    (api.emu.balance_credits(DEMO_ORG), ids.len(), newest)
+}
+
+/// Another program's write transaction on the state file, which keeps the emulator from
+/// writing it until committed: `IMMEDIATE` lets the emulator still read the file,
+/// `EXCLUSIVE` does not.
+fn hold_write_lock(file: &TempFile, how: &str) -> rusqlite::Connection {
+    let blocker = rusqlite::Connection::open(&file.0).expect("the state file opens");
+    blocker
+        .execute_batch(&format!("BEGIN {how}"))
+        .expect("the lock is taken");
+    blocker
+}
+
+/// Places an archive order for `capture` with the demo key, under `idempotency_key` if any.
+fn place(api: &Api, capture: &str, idempotency_key: Option<&str>) -> crate::common::Resp {
+    let bearer = format!("Bearer {}", api.emu.api_key());
+    let mut headers = vec![("authorization", bearer.as_str())];
+    headers.extend(idempotency_key.map(|key| ("idempotency-key", key)));
+    api.call_with(
+        "orders.archive.place",
+        &json!({"captures": [{"id": capture}]}),
+        &headers,
+    )
+}
+
+/// A change the state file could not take is undone in memory, not only refused: the
+/// balance is not charged and the order not listed, while the file stays unwritable a retry
+/// (with the key the 503 released, or without one) is refused the same way, and once the
+/// file takes writes again the retry charges once. What the emulator serves throughout is
+/// what a restart reads.
+#[test]
+fn a_change_the_state_file_cannot_take_is_undone_so_its_retry_makes_it_once() {
+    let file = TempFile::new("undone");
+    let api = start(12, &file);
+    let capture = api.commercial_capture();
+    // The organization and its history are in the file before anything fails.
+    api.ok("billing.topup", json!({"credits": 5_000_000}));
+    let before = books(&api);
+
+    let blocker = hold_write_lock(&file, "IMMEDIATE");
+    for key in [Some("o-1"), Some("o-1"), None] {
+        let refused = place(&api, &capture, key);
+        assert_eq!(refused.status, 503, "{:?}", refused.json());
+        assert_eq!(books(&api), before, "undone at once");
+    }
+    blocker
+        .execute_batch("COMMIT")
+        .expect("the lock is released");
+
+    let placed = place(&api, &capture, Some("o-1"));
+    assert_eq!(placed.status, 202, "{:?}", placed.json());
+    assert_eq!(placed.header("idempotent-replayed"), None, "ran again");
+    let once = books(&api);
+    assert_eq!(once.1, before.1 + 1);
+    let replay = place(&api, &capture, Some("o-1"));
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body, placed.body);
+    // A second order of the same capture costs what the first was charged, once.
+    assert_eq!(place(&api, &capture, Some("o-2")).status, 202);
+    let twice = books(&api);
+    let cost = before.0 - once.0;
+    assert!(cost > 0, "the capture costs credits");
+    assert_eq!(once.0 - twice.0, cost);
+    drop(api);
+
+    let api = start(12, &file);
+    assert_eq!(books(&api), twice, "a restart reads what was served");
+}
+
+/// While the state file cannot even be read back to undo a failed change, no operation runs
+/// on top of it (503, and nothing executes) and reads still answer; once it can, the retry
+/// runs once on the undone state.
+#[test]
+fn while_an_undo_cannot_read_the_state_file_no_change_runs() {
+    let file = TempFile::new("unreadable");
+    let api = start(13, &file);
+    let capture = api.commercial_capture();
+    api.ok("billing.topup", json!({"credits": 5_000_000}));
+    let before = books(&api);
+
+    let blocker = hold_write_lock(&file, "EXCLUSIVE");
+    assert_eq!(place(&api, &capture, Some("o-1")).status, 503);
+    assert_eq!(place(&api, &capture, Some("o-1")).status, 503);
+    assert_eq!(place(&api, &capture, None).status, 503);
+    assert_eq!(
+        api.emu.executed("orders.archive.place"),
+        1,
+        "refused before running"
+    );
+    assert_eq!(api.call("orders.list", json!({})).status, 200);
+    blocker
+        .execute_batch("COMMIT")
+        .expect("the lock is released");
+
+    assert_eq!(place(&api, &capture, Some("o-1")).status, 202);
+    let once = books(&api);
+    assert_eq!(once.1, before.1 + 1);
+    assert_eq!(place(&api, &capture, Some("o-2")).status, 202);
+    let twice = books(&api);
+    assert_eq!(before.0 - once.0, once.0 - twice.0, "charged once each");
+    drop(api);
+
+    let api = start(13, &file);
+    assert_eq!(books(&api), twice, "a restart reads what was served");
+}
+
 /// Two emulators on one file would mint the same secrets and overwrite each other's rows: the
 /// second is refused, naming the file, until the first stops.
 #[test]
