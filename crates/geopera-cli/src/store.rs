@@ -142,42 +142,31 @@ impl Store {
     /// Every profile, as raw JSON (unknown members are kept on rewrite).
     pub(crate) fn read_all(&self) -> Result<Map<String, Value>, Failure> {
         let path = self.path();
+        let failed =
+            |e: std::io::Error| Failure::other(format!("cannot read {}: {e}", path.display()));
         // Opening a named pipe for reading waits for a writer, forever: every command would
-        // hang without a word. Anything but a regular file (a link to one is fine) is refused
-        // before it is opened. Without `O_NONBLOCK` (no `libc` here), a pipe swapped in between
-        // this check and the open could still block; only someone who can write to the
-        // user's credentials folder can do that, and they could replace the file itself.
-        match fs::metadata(&path) {
-            Ok(meta) => {
-                regular(&path, &meta.file_type())?;
-                if meta.len() > MAX_FILE_BYTES {
-                    return Err(too_large(&path));
-                }
-                warn_if_exposed(&path, &meta);
-            }
+        // hang without a word. So the file is opened without waiting, and what was opened (not
+        // what the path showed a moment before, which a pipe could replace) must be a regular
+        // file, a link to one being fine, before anything is read.
+        let file = match open_to_read(&path) {
+            Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
-            Err(e) => {
-                return Err(Failure::other(format!(
-                    "cannot read {}: {e}",
-                    path.display()
-                )))
-            }
+            Err(e) => return Err(not_regular(&path).unwrap_or_else(|| failed(e))),
+        };
+        let meta = file.metadata().map_err(failed)?;
+        regular(&path, &meta.file_type())?;
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(too_large(&path));
         }
+        warn_if_exposed(&path, &meta);
         // Read up to one byte past the cap, so that a file that grew after the check above is
         // refused too rather than read whole.
         let mut text = String::new();
-        let read = File::open(&path)
-            .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text));
-        match read {
-            Ok(_) if text.len() as u64 > MAX_FILE_BYTES => return Err(too_large(&path)),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
-            Err(e) => {
-                return Err(Failure::other(format!(
-                    "cannot read {}: {e}",
-                    path.display()
-                )))
-            }
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(failed)?;
+        if text.len() as u64 > MAX_FILE_BYTES {
+            return Err(too_large(&path));
         }
         if text.trim().is_empty() {
             return Ok(Map::new());
@@ -298,13 +287,10 @@ impl Store {
         let failed =
             |e: std::io::Error| Failure::other(format!("cannot lock {}: {e}", path.display()));
         // Opening a named pipe for writing waits for a reader, as reading one waits for a
-        // writer (see `read_all`).
-        match fs::metadata(&path) {
-            Ok(meta) => regular(&path, &meta.file_type())?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(failed(e)),
-        }
-        let file = open_private(&path).map_err(failed)?;
+        // writer: opened without waiting and checked as opened, as in `read_all`.
+        let file =
+            open_private(&path).map_err(|e| not_regular(&path).unwrap_or_else(|| failed(e)))?;
+        regular(&path, &file.metadata().map_err(failed)?.file_type())?;
         fs4::FileExt::lock(&file).map_err(failed)?;
         Ok(Lock { file })
     }
@@ -360,6 +346,14 @@ fn regular(path: &Path, kind: &fs::FileType) -> Result<(), Failure> {
         "{} is not a regular file (it is {what}); remove it, or put the credentials file there",
         path.display()
     )))
+}
+
+/// Why `path` could not be opened, when that is because it is no regular file: a socket
+/// cannot be opened at all, and a named pipe without a reader cannot be opened for writing
+/// without waiting.
+fn not_regular(path: &Path) -> Option<Failure> {
+    let meta = fs::metadata(path).ok()?;
+    regular(path, &meta.file_type()).err()
 }
 
 #[cfg(unix)]
@@ -563,6 +557,24 @@ fn set_file_mode(_file: &File, _mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Opens the credentials file to read it, never waiting on a named pipe (`O_NONBLOCK`, which
+/// changes nothing for a regular file).
+#[cfg(unix)]
+fn open_to_read(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_to_read(path: &Path) -> std::io::Result<File> {
+    File::open(path)
+}
+
+/// Opens (creating it 0600) a file to write, never waiting on a named pipe (see
+/// [`open_to_read`]).
 #[cfg(unix)]
 fn open_private(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt as _;
@@ -571,6 +583,7 @@ fn open_private(path: &Path) -> std::io::Result<File> {
         .create(true)
         .truncate(false)
         .mode(0o600)
+        .custom_flags(libc::O_NONBLOCK)
         .open(path)
 }
 

@@ -3963,6 +3963,76 @@ fn a_named_pipe_for_the_credentials_file_or_its_lock_is_an_error_not_a_hang() {
     assert!(!s.credentials_path().exists());
 }
 
+/// Regression: the credentials file was checked by its path and then opened, so a named pipe
+/// put in its place between the two blocked the open for ever. The command is held between
+/// them here: the file is open to other users, so a warning is written to stderr first, and
+/// stderr is a pipe the test has filled. While it waits, the file (a link) is pointed at a
+/// named pipe; then stderr is drained, and the command must end.
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_swapped_in_for_the_credentials_file_never_blocks_the_read() {
+    use std::io::Read as _;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let s = setup();
+    let path = s.credentials_path();
+    let dir = path.parent().expect("test step").to_path_buf();
+    std::fs::create_dir_all(&dir).expect("test step");
+    let regular = dir.join("regular.json");
+    std::fs::write(&regular, "{}").expect("test step");
+    std::fs::set_permissions(&regular, std::fs::Permissions::from_mode(0o644)).expect("test step");
+    std::os::unix::fs::symlink("regular.json", &path).expect("test step");
+    mkfifo(&dir.join("pipe"));
+
+    // Stderr: a pipe full to its usual size (64 KiB) before the command starts; were the
+    // pipe smaller, the filling thread waits, and the pipe is full all the same.
+    let stderr_pipe = s.home.path().join("stderr");
+    mkfifo(&stderr_pipe);
+    let mut both_ends = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&stderr_pipe)
+        .expect("test step");
+    const FILL: usize = 64 * 1024;
+    let (filled, full) = std::sync::mpsc::channel();
+    let mut filler = both_ends.try_clone().expect("test step");
+    std::thread::spawn(move || {
+        let _ = filler.write_all(&[b'.'; FILL]);
+        let _ = filled.send(());
+    });
+    let _ = full.recv_timeout(Duration::from_secs(1));
+    let stderr = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&stderr_pipe)
+        .expect("test step");
+    let mut child = s
+        .process()
+        .env_remove("GEOPERA_API_TOKEN")
+        .arg("whoami")
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("geopera starts");
+
+    // Long enough for the command to start and reach its warning.
+    std::thread::sleep(Duration::from_secs(1));
+    let next = dir.join("next");
+    std::os::unix::fs::symlink("pipe", &next).expect("test step");
+    std::fs::rename(&next, &path).expect("test step");
+    let mut drained = vec![0; FILL];
+    both_ends.read_exact(&mut drained).expect("test step");
+
+    let started = Instant::now();
+    while child.try_wait().expect("status").is_none() {
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the command waited on the named pipe put in place of the credentials file");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn a_link_planted_at_the_old_temporary_name_is_not_written_through() {
