@@ -302,6 +302,11 @@ fn structure(
             };
             let _ = write!(defaults, "fn {fn_name}() -> {rust_ty} {{\n{expr}\n}}\n\n");
         }
+        if holds_numbers(&field.ty) {
+            // `serde_json` writes NaN and infinities as `null`, which a nullable field would
+            // take as another request; written by name, the input checks refuse them.
+            attrs.push("serialize_with = \"crate::finite::serialize\"".to_owned());
+        }
         if !attrs.is_empty() {
             let _ = writeln!(out, "#[serde({})]", attrs.join(", "));
         }
@@ -414,6 +419,17 @@ pub fn rust_type(ty: &Ty) -> String {
                 items.iter().map(rust_type).collect::<Vec<_>>().join(", ")
             )
         }
+    }
+}
+
+/// Whether a field of type `ty` holds numbers of its own, rather than inside a model that
+/// writes them itself.
+fn holds_numbers(ty: &Ty) -> bool {
+    match ty {
+        Ty::Num => true,
+        Ty::List(item) | Ty::Map(item) => holds_numbers(item),
+        Ty::Tuple(items) => items.iter().any(holds_numbers),
+        Ty::Any | Ty::Bool | Ty::Int | Ty::Str | Ty::Named(_) | Ty::Object => false,
     }
 }
 

@@ -15,6 +15,10 @@ mod shape {
     pub use geopera_types::shape::*;
 }
 
+mod finite {
+    pub use geopera_types::finite::*;
+}
+
 mod problem {
     pub use geopera_types::{HttpValidationError, LocItem, Problem, ValidationError};
 }

@@ -97,6 +97,7 @@ macro_rules! free_form {
 
 mod binary;
 pub mod downloads;
+pub mod finite;
 mod generated;
 pub mod jobs;
 mod open;

@@ -170,6 +170,20 @@ fn check<'a>(
         },
         Shape::Number(bounds) => match value.as_f64() {
             Some(number) => check_bounds(bounds, number, value, loc, errors),
+            // How the models write a NaN or an infinity (see `finite`).
+            None if value
+                .as_str()
+                .is_some_and(|text| crate::finite::NON_FINITE.contains(&text)) =>
+            {
+                push(
+                    errors,
+                    loc,
+                    "finite_number",
+                    "Input should be a finite number".to_owned(),
+                    value,
+                    None,
+                );
+            }
             None => push(
                 errors,
                 loc,

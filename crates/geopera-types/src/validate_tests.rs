@@ -227,6 +227,20 @@ fn every_failure_is_listed() {
 }
 
 #[test]
+fn a_number_written_by_name_is_not_a_finite_number() {
+    for name in crate::finite::NON_FINITE {
+        let body = json!({"host_name": "h", "query": {"eo:cloud_cover": {"LT": name}}});
+        let errors = validate(&SEARCH, &body);
+        assert_eq!(
+            kinds(&errors),
+            vec![pair("body.query.eo:cloud_cover.LT", "finite_number")],
+            "{name}"
+        );
+        assert_eq!(errors[0].msg, "Input should be a finite number");
+    }
+}
+
+#[test]
 fn messages_follow_pydantic() {
     let errors = validate(&SEARCH, &json!({"host_name": 7, "limit": 1.5}));
     assert_eq!(errors[0].msg, "Input should be a valid string");

@@ -936,8 +936,9 @@ impl Error {
         }
     }
 
-    /// A body that cannot be turned into JSON (a map with non-string keys, a float that is
-    /// not finite, a `Serialize` impl that fails).
+    /// A body that cannot be turned into JSON (a map with non-string keys, a `Serialize` impl
+    /// that fails). A model's float that is not finite is not one: it is written by name and
+    /// refused by the input checks, naming its field (see `geopera_types::finite`).
     pub(crate) fn unserializable(operation_id: &str, error: &serde_json::Error) -> Self {
         Error::invalid(
             operation_id,

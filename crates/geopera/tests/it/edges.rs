@@ -1698,3 +1698,41 @@ async fn a_429_asking_for_years_does_not_hold_a_shared_budget() {
         "the second call reached the server"
     );
 }
+
+#[tokio::test]
+async fn a_number_that_is_not_finite_is_refused_before_sending_naming_its_field() {
+    use geopera::models::{CloudQuery, SetAutoTopupInput};
+    use geopera::operations::billing_set_auto_topup;
+
+    let server = Hostile::serve("127.0.0.1", |_| json(200, &[], "{}"));
+    let client = AuthenticatedClient::builder(TOKEN)
+        .base_url(server.url())
+        .build()
+        .expect("valid configuration");
+    // Written as `null`, the first would be sent with no daily cap, the second with no bound.
+    let capless = SetAutoTopupInput::new(true, 100, 1000).daily_charge_cap_aud(f64::NAN);
+    let error = billing_set_auto_topup::send(&client, capless)
+        .await
+        .expect_err("refused");
+    let query = [(
+        "eo:cloud_cover".to_owned(),
+        CloudQuery::new().lt(f64::INFINITY),
+    )]
+    .into_iter()
+    .collect();
+    let unbounded = catalog_search::send(&client, CatalogSearchInput::new(HOST).query(query))
+        .await
+        .expect_err("refused");
+    for (error, at) in [
+        (error, json!(["body", "daily_charge_cap_aud"])),
+        (unbounded, json!(["body", "query", "eo:cloud_cover", "LT"])),
+    ] {
+        assert!(matches!(error, Error::InvalidInput { .. }), "{error:?}");
+        let failures = &error.validation().expect("the failures").detail;
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert_eq!(serde_json::to_value(&failures[0].loc).expect("JSON"), at);
+        assert_eq!(failures[0].r#type, "finite_number");
+        assert!(error.to_string().contains("finite"), "{error}");
+    }
+    assert!(server.seen().is_empty(), "nothing was sent");
+}

@@ -19,7 +19,11 @@ pub struct BandFormulaCreateInput {
     #[serde(default = "default_colormap")]
     pub colormap: String,
     /// `value_range`: optional array of numbers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub value_range: Option<Vec<f64>>,
     /// `category`: optional string, default `custom`.
     #[serde(default = "default_category")]

@@ -26,6 +26,7 @@ pub struct BandFormulaOutput {
     /// `colormap`: required string.
     pub colormap: String,
     /// `value_range`: required array of numbers.
+    #[serde(serialize_with = "crate::finite::serialize")]
     pub value_range: Vec<f64>,
     /// `category`: required string.
     pub category: String,

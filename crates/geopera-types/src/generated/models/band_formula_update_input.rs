@@ -23,7 +23,11 @@ pub struct BandFormulaUpdateInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub colormap: Option<String>,
     /// `value_range`: optional array of numbers, may be null.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub value_range: Option<Vec<f64>>,
     /// `category`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -23,10 +23,18 @@ pub struct BandMathInput {
     #[serde(default = "default_colormap")]
     pub colormap: String,
     /// `vmin`: optional number, may be null.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub vmin: Option<f64>,
     /// `vmax`: optional number, may be null.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub vmax: Option<f64>,
 }
 

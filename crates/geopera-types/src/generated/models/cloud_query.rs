@@ -6,16 +6,36 @@
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CloudQuery {
     /// `GT`: optional number, may be null.
-    #[serde(rename = "GT", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "GT",
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub gt: Option<f64>,
     /// `GTE`: optional number, may be null.
-    #[serde(rename = "GTE", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "GTE",
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub gte: Option<f64>,
     /// `LT`: optional number, may be null.
-    #[serde(rename = "LT", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "LT",
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub lt: Option<f64>,
     /// `LTE`: optional number, may be null.
-    #[serde(rename = "LTE", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "LTE",
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub lte: Option<f64>,
 }
 

@@ -16,7 +16,10 @@ pub struct CogStatsInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bands: Option<String>,
     /// `percentiles`: optional array [number, number], default `[2.0,98.0]`; exactly 2 items.
-    #[serde(default = "default_percentiles")]
+    #[serde(
+        default = "default_percentiles",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub percentiles: (f64, f64),
 }
 

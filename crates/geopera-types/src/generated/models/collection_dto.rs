@@ -17,7 +17,11 @@ pub struct CollectionDto {
     /// `access_model`: required string.
     pub access_model: String,
     /// `gsd`: optional number, may be null.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub gsd: Option<f64>,
     /// `render_params`: optional object, default `{}`.
     #[serde(default = "default_render_params")]

@@ -21,9 +21,14 @@ pub struct CreateAlertRuleInput {
     /// `comparison`: required string.
     pub comparison: String,
     /// `threshold`: required number.
+    #[serde(serialize_with = "crate::finite::serialize")]
     pub threshold: f64,
     /// `threshold_upper`: optional number, may be null.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub threshold_upper: Option<f64>,
     /// `asset_key`: optional string, default `data`.
     #[serde(default = "default_asset_key")]

@@ -21,7 +21,11 @@ pub struct FederatedSearchInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<std::collections::BTreeMap<String, super::CloudQuery>>,
     /// `bbox`: optional array of numbers, may be null.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub bbox: Option<Vec<f64>>,
     /// `intersects`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]

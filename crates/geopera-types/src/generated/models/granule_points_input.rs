@@ -10,6 +10,7 @@ pub struct GranulePointsInput {
     /// `href`: required string.
     pub href: String,
     /// `bbox`: required array of numbers.
+    #[serde(serialize_with = "crate::finite::serialize")]
     pub bbox: Vec<f64>,
     /// `max_points`: optional integer, default `60000`; 100 ≤ value ≤ 250000.
     #[serde(default = "default_max_points")]

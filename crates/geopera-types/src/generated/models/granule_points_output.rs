@@ -7,13 +7,21 @@
 #[non_exhaustive]
 pub struct GranulePointsOutput {
     /// `points`: optional array of (array of numbers).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub points: Option<Vec<Vec<f64>>>,
     /// `value_label`: optional string, default `""`.
     #[serde(default = "default_value_label")]
     pub value_label: String,
     /// `value_range`: optional array of numbers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub value_range: Option<Vec<f64>>,
     /// `count`: optional integer, default `0`.
     #[serde(default = "default_count")]

@@ -18,16 +18,28 @@ pub struct ItemUpdateInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geometry: Option<crate::JsonObject>,
     /// `bbox`: optional array of numbers, may be null.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub bbox: Option<Vec<f64>>,
     /// `datetime`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datetime: Option<String>,
     /// `cloud_cover`: optional number, may be null.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub cloud_cover: Option<f64>,
     /// `gsd`: optional number, may be null.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub gsd: Option<f64>,
     /// `properties`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,7 +6,11 @@
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectItemSearchInput {
     /// `bbox`: optional array of numbers, may be null.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub bbox: Option<Vec<f64>>,
     /// `datetime`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]

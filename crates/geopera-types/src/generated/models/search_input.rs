@@ -33,7 +33,11 @@ pub struct SearchInput {
     #[serde(rename = "filter-lang", default = "default_filter_lang")]
     pub filter_lang: Option<String>,
     /// `bbox`: optional array of numbers, may be null.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub bbox: Option<Vec<f64>>,
     /// `intersects`: optional object, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]

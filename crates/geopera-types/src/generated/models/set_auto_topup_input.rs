@@ -12,7 +12,11 @@ pub struct SetAutoTopupInput {
     /// `topup_amount_credits`: required integer; value > 0.
     pub topup_amount_credits: i64,
     /// `daily_charge_cap_aud`: optional number, may be null; value > 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub daily_charge_cap_aud: Option<f64>,
 }
 

@@ -7,8 +7,10 @@
 #[non_exhaustive]
 pub struct TestAlertRuleOutput {
     /// `computed_value`: required number.
+    #[serde(serialize_with = "crate::finite::serialize")]
     pub computed_value: f64,
     /// `threshold`: required number.
+    #[serde(serialize_with = "crate::finite::serialize")]
     pub threshold: f64,
     /// `comparison`: required string.
     pub comparison: String,

@@ -26,10 +26,18 @@ pub struct UpdateAlertRuleInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<String>,
     /// `threshold`: optional number, may be null.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub threshold: Option<f64>,
     /// `threshold_upper`: optional number, may be null.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub threshold_upper: Option<f64>,
     /// `asset_key`: optional string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]

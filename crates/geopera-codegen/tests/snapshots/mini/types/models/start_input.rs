@@ -17,7 +17,11 @@ pub struct StartInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// `weights`: optional object of numbers by key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub weights: Option<std::collections::BTreeMap<String, f64>>,
     /// `mode`: optional string, one of `fast`, `safe-mode`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26,7 +30,7 @@ pub struct StartInput {
     #[serde(default = "default_tier")]
     pub tier: super::Tier,
     /// `span`: optional array [number, number], default `[0.5,1.0]`; exactly 2 items.
-    #[serde(default = "default_span")]
+    #[serde(default = "default_span", serialize_with = "crate::finite::serialize")]
     pub span: (f64, f64),
     /// `match`: optional boolean, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,7 +10,12 @@ pub struct StartOutput {
     #[serde(rename = "runId")]
     pub run_id: String,
     /// `GT`: optional number; value > 0.
-    #[serde(rename = "GT", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "GT",
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::finite::serialize"
+    )]
     pub gt: Option<f64>,
     /// Members the contract does not declare, kept verbatim.
     #[serde(flatten)]
