@@ -196,7 +196,11 @@
 //! would, when several are. Inside a multi-thread runtime they first hand the worker's other
 //! tasks to another thread (`block_in_place`); inside a current-thread runtime they always go
 //! to the I/O thread. Either way they block the calling task, so prefer `send` in async code.
-//! One wait can never end: on a current-thread runtime, a
+//! On a current-thread runtime they block every other task of it too, until they return: a
+//! server the call goes to that runs on that same runtime (a test's stand-in, say) cannot
+//! answer, and the call ends only with its timeout — with no timeout set, never. The SDK
+//! cannot tell such a wait from a slow server. One wait it can tell never ends: on a
+//! current-thread runtime, a
 //! blocking call that needs an in-flight slot ([`ClientBuilder::max_in_flight`]) held by an
 //! async call of that same runtime would stop the only thread that can free it. That call
 //! fails at once with [`Error::WouldDeadlock`] instead of hanging; a slot held anywhere else is
