@@ -57,6 +57,12 @@ pub(crate) fn command() -> Command {
                 .value_name("KEY")
                 .help("Asset key of the file within the item"),
         )
+        .arg(
+            Arg::new("file-name")
+                .long("file-name")
+                .value_name("NAME")
+                .help("The file's name in the project [default: the last part of PATH]"),
+        )
 }
 
 /// `--content-type`, refused before anything is sent when it cannot be an HTTP header value:
@@ -79,6 +85,9 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
         return Err(Failure::usage("PATH and --project are required"));
     };
     let size = local_file(path)?;
+    if matches.get_one::<String>("file-name").is_none() {
+        text_name(path)?;
+    }
     if settings.dry_run {
         return call::print(&format!(
             "# would upload {} ({size} bytes) into project {project}: uploads.initiate, a PUT to the signed URL, uploads.complete",
@@ -103,6 +112,7 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
         ("collection", Upload::target_collection),
         ("item", Upload::target_item),
         ("asset-key", Upload::asset_key),
+        ("file-name", Upload::file_name),
     ];
     for (name, set) in options {
         if let Some(value) = matches.get_one::<String>(name) {
@@ -156,6 +166,20 @@ fn local_file(path: &std::path::Path) -> Result<u64, Failure> {
         return Err(not_a_file(path));
     }
     Ok(meta.len())
+}
+
+/// Refuses a file whose name (the last part of `path`, which the upload takes as the file's
+/// name in the project) is not UTF-8: the API takes names as text, so it could only be sent
+/// with its bytes replaced (`\u{fffd}`), a name the user never chose. The message shows the
+/// path with those bytes escaped (`\xFF`), and how to name the file.
+fn text_name(path: &std::path::Path) -> Result<(), Failure> {
+    match path.file_name() {
+        Some(name) if name.to_str().is_none() => Err(Failure::usage(format!(
+            "cannot upload {path:?}: its name is not UTF-8, and the API takes file names as \
+             text; give the name it should have with --file-name NAME, or rename the file"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn not_a_file(path: &std::path::Path) -> Failure {

@@ -2252,6 +2252,61 @@ fn a_line_break_in_the_server_text_cannot_forge_a_line_of_its_own() {
     assert_eq!(text(&output.stderr), "Error: [404] a\\u{a}b\n");
 }
 
+/// Regression: a name that is not UTF-8 was uploaded with U+FFFD in place of its bytes.
+#[cfg(unix)]
+#[test]
+fn a_file_name_that_is_not_utf8_is_refused_unless_one_is_given() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let s = setup();
+    let project = a_project(&s, "names");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"scene\xff.tif"));
+    let steering = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"scene\xff\x1b[2J.tif"));
+    for file in [&path, &steering] {
+        std::fs::write(file, b"bytes").expect("a file");
+    }
+    let before = s.emulator.executed("uploads.initiate");
+    for (file, shown, dry_run) in [
+        (&path, r"scene\xFF.tif", false),
+        (&path, r"scene\xFF.tif", true),
+        (&steering, r"scene\xFF\u{1b}[2J.tif", false),
+    ] {
+        let output = s
+            .cli()
+            .arg("upload")
+            .arg(file)
+            .args(["--project", &project])
+            .args(dry_run.then_some("--dry-run"))
+            .output()
+            .expect("geopera runs");
+        let stderr = fails_saying(&output, 2, shown, dry_run);
+        assert!(
+            stderr.contains("is not UTF-8") && stderr.contains("--file-name NAME"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains(['\u{1b}', '\u{fffd}']), "{stderr:?}");
+        assert!(output.stdout.is_empty());
+    }
+    assert_eq!(s.emulator.executed("uploads.initiate"), before);
+
+    // Named, it is uploaded under that name.
+    let output = s
+        .cli()
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", &project, "--file-name", "scene.tif"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let upload = stdout_json(&output);
+    assert_eq!(upload["status"], "completed");
+    assert!(upload.to_string().contains("scene.tif"), "{upload}");
+}
+
 #[test]
 fn a_content_type_that_is_no_header_value_is_a_usage_error_before_any_request() {
     let s = setup();
