@@ -67,23 +67,29 @@ fn duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{text:?} is not a duration like 500ms or 10s"))
 }
 
-/// Waits for Ctrl-C, or on Unix for SIGTERM too: what `kill`, `docker stop` and service
+/// Listens for Ctrl-C, or on Unix for SIGTERM too: what `kill`, `docker stop` and service
 /// managers send. Either ends with the emulator's last write of its state file, which
-/// keeps what changed without a request (the clock, above all).
+/// keeps what changed without a request (the clock, above all). Both are listened for from
+/// this call on, not from the first wait: a signal sent as soon as the banner says to must
+/// not find the process unprepared, which ends it without that write.
 #[cfg(unix)]
-async fn stop_signal() -> std::io::Result<()> {
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = std::io::Result<()>>> {
     use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result,
-        _ = terminate.recv() => Ok(()),
-    }
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        Ok(())
+    })
 }
 
-/// Waits for Ctrl-C.
+/// Listens for Ctrl-C.
 #[cfg(not(unix))]
-async fn stop_signal() -> std::io::Result<()> {
-    tokio::signal::ctrl_c().await
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = std::io::Result<()>>> {
+    Ok(tokio::signal::ctrl_c())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -119,6 +125,13 @@ fn main() -> anyhow::Result<()> {
     }
     // The error names what failed: the address, or the state file.
     let emulator = builder.start().context("starting the emulator")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let stopped = {
+        let _entered = runtime.enter();
+        stop_signal().context("listening for Ctrl-C and SIGTERM")?
+    };
     println!("Geopera emulator listening on {}", emulator.base_url());
     println!("Demo API key (every scope): {}", emulator.api_key());
     for user in emulator.users() {
@@ -147,10 +160,8 @@ fn main() -> anyhow::Result<()> {
     }
     println!("Rate limits: {}", args.rate_limits);
     println!("Press Ctrl-C to stop.");
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(stop_signal())
+    runtime
+        .block_on(stopped)
         .context("waiting for Ctrl-C or SIGTERM")?;
     tracing::info!("shutting down");
     emulator.shutdown();
