@@ -179,12 +179,16 @@ impl Upload {
 
     /// A file on disk; its size is read when the upload is sent, and its name (the last
     /// component of `path`) becomes the uploaded file's name unless
-    /// [`file_name`](Self::file_name) gives another.
+    /// [`file_name`](Self::file_name) gives another. A name that is not UTF-8 is never sent
+    /// changed: without `file_name`, such an upload fails before anything is reserved.
     pub fn from_path(project_id: impl Into<String>, path: impl AsRef<Path>) -> Self {
         let path = path.as_ref().to_path_buf();
+        // A name that is not UTF-8 has no faithful spelling in JSON: it is left unset, and
+        // sending fails naming the file unless `file_name` gives one.
         let name = path
             .file_name()
-            .map(|name| name.to_string_lossy().into_owned());
+            .and_then(|name| name.to_str())
+            .map(str::to_owned);
         Upload::new(project_id, name, Source::Path(path))
     }
 
@@ -591,6 +595,12 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
         options,
         cancel,
     } = upload;
+    // What to say if the upload has no name: the path's own, when it has one that is not
+    // UTF-8, written with its other bytes escaped.
+    let unspellable = match (&file_name, &source) {
+        (None, Source::Path(path)) => path.file_name().map(|name| format!("{name:?}")),
+        _ => None,
+    };
     let (len, stream) = match source {
         Source::Path(path) => {
             // Only a regular file has a size before it is read, and the size is reserved up
@@ -629,10 +639,14 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
         Source::Stream { len, stream } => (len, stream),
     };
     let Some(file_name) = file_name else {
-        let error = Error::invalid(
-            UploadsSignedUrl::INFO.id,
-            "the path names no file; give one with Upload::file_name",
-        );
+        let message = match unspellable {
+            Some(name) => format!(
+                "the file name {name} is not UTF-8, so it cannot be sent as it is; give the \
+                 name to upload under with Upload::file_name"
+            ),
+            None => "the path names no file; give one with Upload::file_name".to_owned(),
+        };
+        let error = Error::invalid(UploadsSignedUrl::INFO.id, message);
         return Err(before(UploadStep::Prepare, error.into()));
     };
     let total = i64::try_from(len).map_err(|_| {

@@ -397,6 +397,39 @@ async fn a_missing_file_fails_before_anything_is_reserved() {
 
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_name_that_is_not_utf8_is_never_sent_changed() {
+    use std::os::unix::ffi::OsStrExt as _;
+
+    let emulator = emulator();
+    let client = client(&emulator);
+    let project_id = project(&client).await;
+    let file = TempFile::new("beside", 64);
+    let odd = file
+        .path
+        .with_file_name(std::ffi::OsStr::from_bytes(b"scene\xff.tif"));
+    std::fs::write(&odd, &file.bytes).expect("the file is written");
+
+    let error = Upload::from_path(&project_id, &odd)
+        .send(&client)
+        .await
+        .expect_err("the name has no UTF-8 spelling");
+    assert_eq!(error.step(), UploadStep::Prepare);
+    assert!(matches!(error.release(), Release::NothingReserved));
+    let message = error.cause().to_string();
+    assert!(message.contains(r"scene\xFF.tif"), "{message}");
+    assert!(message.contains("Upload::file_name"), "{message}");
+    assert!(seen(&emulator, "uploads.initiate").is_empty());
+
+    let uploaded = Upload::from_path(&project_id, &odd)
+        .file_name("scene.tif")
+        .send(&client)
+        .await
+        .expect("uploaded under the name given");
+    assert!(uploaded.object_path.ends_with("/scene.tif"));
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipe_a_device_or_a_folder_is_refused_before_anything_is_reserved() {
     let emulator = emulator();
     let client = client(&emulator);
