@@ -105,6 +105,12 @@
 //!   with) that has a `rate_limit` or an expiry mints no key with a higher limit or a later
 //!   expiry (403, naming each), and a key it mints without them gets its own: a limit set on
 //!   a key is not shed by minting a child. Revoking a key does not revoke keys it minted.
+//! - Unguessable keys: the secret of a key minted by `api_keys.create` or
+//!   [`EmulatorHandle::create_key`] is 16 bytes from the operating system's generator, as are
+//!   share tokens, upload tokens, signing secrets and session tokens. Only the demo key and
+//!   the demo session token follow from the seed (so a restarted emulator prints the same
+//!   ones); ids do too, and the seeded generator's state can be worked out from one id, so
+//!   nothing that authenticates is drawn from it.
 //! - No unknown scopes: a permission must be an operation's scope, its `resource:*` or
 //!   `*:action` form, or `*`; otherwise 422 at `["body", "permissions", i]`.
 //! - Bounded keys: at most [`MAX_KEY_PERMISSIONS`] (64) permissions of at most
@@ -356,7 +362,7 @@
 //! A new state file is created readable and writable by its owner only, wherever a symbolic
 //! link names it, as it holds the API keys as they were issued; an existing file keeps its
 //! mode. One emulator at a time uses a file: another that names it refuses to start ("in use by
-//! another process"), as two would mint the same secrets from the same seed and overwrite each
+//! another process"), as two would hand out the same ids from the same seed and overwrite each
 //! other's rows. The lock is held on an empty file beside it (its name plus `-lock`), which
 //! stays after the emulator stops; programs that only read the state file, such as `sqlite3`,
 //! are not kept out.
@@ -611,7 +617,9 @@ impl Default for EmulatorBuilder {
 }
 
 impl EmulatorBuilder {
-    /// The seed all data, ids, keys and fault decisions derive from.
+    /// The seed all data, ids, the demo key and session token and fault decisions derive
+    /// from. Keys minted later (`api_keys.create`, [`EmulatorHandle::create_key`]) do not:
+    /// their secrets come from the operating system's generator.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
@@ -883,17 +891,25 @@ impl EmulatorHandle {
     }
 
     /// A new key of the demo organization granted exactly `scopes`, e.g. `["orders:*"]`.
+    ///
+    /// # Panics
+    /// When the operating system has no randomness to give for the secret.
     pub fn create_key(&self, scopes: &[&str]) -> String {
         self.create_key_in_org(DEMO_ORG, scopes)
     }
 
     /// A new key of another organization (with its own balance, orders and rate limits).
+    ///
+    /// # Panics
+    /// When the operating system has no randomness to give for the secret: a test has no
+    /// other way to go on, and a key from the seed could be worked out by anyone.
     pub fn create_key_in_org(&self, org: &str, scopes: &[&str]) -> String {
         let grants = scopes.iter().map(|scope| (*scope).to_owned()).collect();
         let lane = self.shared.try_lane();
         let secret = self
             .shared
             .create_key(records::NewKey::new(org, "test key", grants))
+            .expect("the operating system gives randomness for a key's secret")
             .0;
         // Without the lane, the write of whoever holds it takes the key along. A failed
         // write is logged; it undoes the key, as it undoes any change the file did not take.

@@ -16,7 +16,7 @@ struct Args {
     /// Address to listen on (loopback only is recommended).
     #[arg(long, default_value = "127.0.0.1:8787")]
     addr: SocketAddr,
-    /// Seed for the synthetic data, ids and keys.
+    /// Seed for the synthetic data, ids and the demo key and session token.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Rate limits: `default`, `off` or `N/min`.

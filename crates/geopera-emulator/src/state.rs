@@ -402,12 +402,19 @@ impl Shared {
     }
 
     /// Creates a key and returns its secret with the stored record.
-    pub fn create_key(&self, key: NewKey) -> (String, Credential) {
+    ///
+    /// The secret comes from the operating system, not the seeded stream: that stream's
+    /// state can be worked out from any id it produced, which every tenant sees, so a
+    /// secret drawn from it could be computed by another organization.
+    ///
+    /// # Errors
+    /// When the operating system has no randomness to give.
+    pub fn create_key(&self, key: NewKey) -> Result<(String, Credential), getrandom::Error> {
+        let secret = format!("gpra_{}", crate::rng::os_hex(16)?);
         let now = self.clock.now_secs();
         let mut inner = self.lock();
-        let secret = format!("gpra_{}", inner.rng.hex(16));
         let credential = inner.insert_credential(&secret, key, now, false);
-        (secret, credential)
+        Ok((secret, credential))
     }
 }
 

@@ -22,7 +22,12 @@ pub const MAX_KEY_LIFETIME_DAYS: i64 = 3650;
 pub const MAX_KEY_RATE_LIMIT: u32 = 1_000_000;
 
 pub(crate) fn create(ctx: &Ctx<'_>, input: ApiKeyCreateInput) -> Outcome {
-    let (secret, key) = ctx.shared.create_key(checked(ctx, &input)?);
+    let (secret, key) = ctx.shared.create_key(checked(ctx, &input)?).map_err(|_| {
+        ApiError::problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no randomness available for a key",
+        )
+    })?;
     Ok(ctx.ok(&json!({
         "id": key.id,
         "key": secret,

@@ -413,3 +413,40 @@ fn rate_limits_out_of_range_are_422_at_rate_limit() {
     assert_eq!(at_bound.status, 200);
     assert_eq!(at_bound.json()["rate_limit"], MAX_KEY_RATE_LIMIT);
 }
+
+/// The seeded generator behind every id can be worked out from one of them, so a secret
+/// drawn from it could be computed by another organization; two emulators of one seed,
+/// asked the same things in the same order, must agree on ids and never on minted secrets.
+#[test]
+fn minted_key_secrets_do_not_follow_from_the_seed() {
+    let mint = || {
+        let api = Api::with(Emulator::builder().seed(41).rate_limits(RateLimits::off()));
+        let by_handle = api.emu.create_key(&["*"]);
+        let created = api.ok(
+            "api_keys.create",
+            json!({"name": "ci", "permissions": ["catalog:read"]}),
+        );
+        let listed = api.ok("api_keys.list", json!({}));
+        let ids: Vec<_> = listed["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .map(|key| key["id"].clone())
+            .collect();
+        let secret = created["key"].as_str().expect("secret").to_owned();
+        (api.emu.api_key().to_owned(), ids, by_handle, secret)
+    };
+    let (demo_a, ids_a, handle_a, created_a) = mint();
+    let (demo_b, ids_b, handle_b, created_b) = mint();
+    assert_eq!(demo_a, demo_b, "the demo key follows from the seed");
+    assert_eq!(ids_a, ids_b, "ids follow from the seed");
+    assert_eq!(ids_a.len(), 3, "{ids_a:?}");
+    for secret in [&handle_a, &handle_b, &created_a, &created_b] {
+        assert!(
+            secret.starts_with("gpra_") && secret.len() == 37,
+            "{secret}"
+        );
+    }
+    assert_ne!(handle_a, handle_b);
+    assert_ne!(created_a, created_b);
+}
