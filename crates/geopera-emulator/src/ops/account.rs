@@ -65,9 +65,12 @@ pub(crate) fn delete_template(ctx: &Ctx<'_>, input: TemplateDeleteInput) -> Outc
 
 /// A setup intent keeps nothing until a method is attached, as with the payment provider.
 pub(crate) fn create_setup_intent(ctx: &Ctx<'_>, _input: SetupIntentInput) -> Outcome {
+    let secret_part = super::random_hex(12)?;
     let mut inner = ctx.shared.lock();
     let intent = format!("seti_{}", inner.rng.hex(12));
-    let secret = format!("{intent}_secret_{}", inner.rng.hex(12));
+    // The client secret confirms the intent with the payment provider, so it must not
+    // follow from the seed as the intent's id does.
+    let secret = format!("{intent}_secret_{secret_part}");
     Ok(ctx.ok(&json!({
         "client_secret": secret,
         "setup_intent_id": intent,

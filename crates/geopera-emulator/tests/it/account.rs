@@ -519,3 +519,22 @@ fn auto_topup_buys_credits_when_a_charge_leaves_the_balance_low_within_the_daily
     place();
     assert_eq!(balance(), Some(start - 2 * cost + amount));
 }
+
+/// A setup intent's client secret confirms it with the payment provider; the intent's id
+/// follows from the seed, as every id does, but its secret must not.
+#[test]
+fn a_setup_intents_client_secret_does_not_follow_from_the_seed() {
+    let intent = || {
+        let api = Api::with(Emulator::builder().seed(43).rate_limits(RateLimits::off()));
+        api.ok("payment_methods.create_setup_intent", json!({}))
+    };
+    let (first, second) = (intent(), intent());
+    let intent_id = first["setup_intent_id"].as_str().expect("an intent id");
+    assert_eq!(first["setup_intent_id"], second["setup_intent_id"]);
+    let secret = first["client_secret"].as_str().expect("a client secret");
+    assert!(
+        secret.starts_with(&format!("{intent_id}_secret_")),
+        "{secret}"
+    );
+    assert_ne!(first["client_secret"], second["client_secret"]);
+}
