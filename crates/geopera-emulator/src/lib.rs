@@ -121,6 +121,9 @@
 //!   checked.
 //! - Fault headers act only on authenticated requests and throttle only the caller's own
 //!   organization (see [Faults](#faults)).
+//! - One log line per request: the access log names a known operation by its id and an
+//!   unknown one escaped (`\r`, `\n`, `\u{1b}`) and cut to its first 64 characters, so a
+//!   path cannot write a line of its own or a terminal escape into the log.
 //! - No credentials at rest in memory: recorded requests show `Authorization`,
 //!   `Proxy-Authorization` and `x-api-key` as `[redacted]`;
 //!   [`RecordedRequest::header_is`] checks them against a keyed hash.

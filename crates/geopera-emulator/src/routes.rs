@@ -215,6 +215,27 @@ impl Drop for Recording {
     }
 }
 
+/// The most characters of an unknown operation id the access log shows.
+const LOGGED_UNKNOWN_ID_CHARS: usize = 64;
+
+/// The operation as the access log names it. The path segment is the client's, decoded, and
+/// logged before it is looked up, so an unknown one is shown escaped and cut short: raw, its
+/// line breaks would forge log lines and its escapes would steer the reader's terminal.
+fn logged_operation(id: &str) -> String {
+    if let Some(op) = geopera_types::operations::find(id) {
+        return op.id.to_owned();
+    }
+    let mut shown: String = id
+        .chars()
+        .take(LOGGED_UNKNOWN_ID_CHARS)
+        .flat_map(char::escape_default)
+        .collect();
+    if id.chars().nth(LOGGED_UNKNOWN_ID_CHARS).is_some() {
+        shown.push_str("...");
+    }
+    format!("unknown \"{shown}\"")
+}
+
 #[allow(clippy::too_many_arguments, reason = "axum extractors")]
 async fn invoke(
     State(shared): State<Arc<Shared>>,
@@ -265,7 +286,7 @@ async fn invoke(
     }
     tracing::info!(
         method = %method,
-        operation = %id,
+        operation = %logged_operation(&id),
         request_id = %request_id,
         status,
         elapsed_ms = started.elapsed().as_millis() as u64,

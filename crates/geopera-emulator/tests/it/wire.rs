@@ -579,3 +579,91 @@ fn a_method_a_route_does_not_answer_is_405_problem_json() {
     let resp = send(api.http.delete(format!("{}/nowhere", api.emu.base_url())));
     assert_problem(&resp, 404);
 }
+
+/// The binary's access log names the operation from the request's path, decoded; an unknown
+/// id with a line break and a terminal escape in it once wrote a forged second line and a
+/// title-setting escape into the log. Each request is one line without control characters.
+#[test]
+fn an_unknown_operation_id_is_logged_escaped_on_one_line() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let mut emulator = Command::new(env!("CARGO_BIN_EXE_geopera-emulator"))
+        .args(["--addr", "127.0.0.1:0", "--rate-limits", "off"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the emulator binary starts");
+    let mut lines = BufReader::new(emulator.stdout.take().expect("its output")).lines();
+    let base_url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .take(20)
+        .take_while(|line| !line.starts_with("Press Ctrl-C"))
+        .find_map(|line| {
+            line.split_once("listening on ")
+                .map(|(_, url)| url.trim().to_owned())
+        })
+        .expect("the banner names the address");
+    // The log comes after the banner; a thread reads it so the wait below is bounded.
+    let (sender, log) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    let http = client();
+    let hostile = format!("{base_url}/v1/op/nope%0D%0AFORGED%20LINE%1B%5D0;pwned%07");
+    let long = format!("{base_url}/v1/op/{}", "x".repeat(5_000));
+    let known = format!("{base_url}/v1/op/catalog.search");
+    for url in [&hostile, &long, &known] {
+        let resp = http.post(url).json(&json!({})).send().expect("answered");
+        assert_ne!(resp.status().as_u16(), 200, "{url}");
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while seen
+        .iter()
+        .filter(|line: &&String| line.contains("elapsed_ms"))
+        .count()
+        < 3
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match log.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    let _ = emulator.kill();
+    let _ = emulator.wait();
+
+    let requests: Vec<&String> = seen
+        .iter()
+        .filter(|line| line.contains("method="))
+        .collect();
+    assert_eq!(requests.len(), 3, "one line per request: {seen:?}");
+    for line in &seen {
+        assert!(
+            !line.chars().any(char::is_control),
+            "a control character in {line:?}"
+        );
+        assert!(!line.starts_with("FORGED"), "{seen:?}");
+    }
+    assert!(
+        requests[0].contains(r"nope\r\nFORGED LINE\u{1b}]0;pwned\u{7}"),
+        "{seen:?}"
+    );
+    assert!(
+        requests[1].len() < 300,
+        "an unknown id is cut short: {}",
+        requests[1]
+    );
+    assert!(requests[2].contains("operation=catalog.search"), "{seen:?}");
+}
