@@ -8,12 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::header::{CONTENT_TYPE, ORIGIN};
+use http::{HeaderMap, Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -36,7 +38,7 @@ const MAX_UNIX_SECS: i64 = 250_246_627_199;
 /// [`MAX_UNIX_SECS`] as a date, for messages.
 const MAX_DATE: &str = "9899-12-31T23:59:59Z";
 
-pub(crate) fn router() -> Router<Arc<Shared>> {
+pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new()
         .route(
             &format!("{CONTROL_PREFIX}/clock"),
@@ -51,6 +53,55 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             &format!("{CONTROL_PREFIX}/oidc/counters"),
             get(oidc_counters),
         )
+        .route_layer(axum::middleware::from_fn_with_state(shared, same_site_only))
+}
+
+/// Refuses what a web page of another site could send here. A browser sends a cross-site
+/// POST without asking first when it has no `Content-Type` or a form's, and these routes
+/// take no credentials, so any page open beside a running emulator could move its clock or
+/// approve a device login. Requiring JSON makes the browser ask first (which the emulator
+/// never grants), and an `Origin` that is not the emulator's own is refused outright.
+async fn same_site_only(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers();
+    if let Some(origin) = headers.get(ORIGIN) {
+        if !origin
+            .as_bytes()
+            .eq_ignore_ascii_case(shared.base_url.as_bytes())
+        {
+            return ApiError::problem(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "control requests are taken only from {} or from outside a browser",
+                    shared.base_url
+                ),
+            )
+            .into_response();
+        }
+    }
+    let reads = matches!(*request.method(), Method::GET | Method::HEAD);
+    if !reads && !sends_json(headers) {
+        return ApiError::problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "control requests must send Content-Type: application/json",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Whether the body is declared JSON, as [`ApiJson`] reads it (`application/json` or a
+/// `+json` type, parameters ignored).
+fn sends_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|kind| kind.to_str().ok())
+        .and_then(|kind| kind.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase())
+        .is_some_and(|essence| essence == "application/json" || essence.ends_with("+json"))
 }
 
 fn clock_reading(shared: &Shared) -> Response {

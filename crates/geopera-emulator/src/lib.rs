@@ -252,7 +252,12 @@
 //! ## Control endpoints
 //!
 //! Off unless [`EmulatorBuilder::control`] or `--control` turns them on; then, under
-//! [`CONTROL_PREFIX`], with JSON bodies and problem+json errors:
+//! [`CONTROL_PREFIX`], with JSON bodies and problem+json errors. A `POST` must send
+//! `Content-Type: application/json` (without one, or with another type, it is 415), and a
+//! request with an `Origin` header other than the emulator's own
+//! ([`EmulatorHandle::base_url`]) is 403, so a web page of another site cannot send them
+//! from a browser (such a page may send a `POST` without `Content-Type` unasked, never one
+//! with JSON):
 //!
 //! | request | answer |
 //! |---|---|
@@ -743,7 +748,8 @@ impl EmulatorBuilder {
 
     /// Serves the control endpoints under [`CONTROL_PREFIX`] (default `false`): the clock,
     /// device-login decisions and sign-in counters over HTTP, for tests in other processes.
-    /// Anyone who can reach the port can use them, so leave them off on shared hosts.
+    /// Anyone who can reach the port can use them, so leave them off on shared hosts (web
+    /// pages of other sites are refused: see [Control endpoints](crate#control-endpoints)).
     pub fn control(mut self, enabled: bool) -> Self {
         self.control = enabled;
         self

@@ -34,7 +34,7 @@ pub(crate) fn router(shared: Arc<Shared>, control: bool) -> Router {
         )
         .merge(oidc::router(body_limit));
     if control {
-        router = router.merge(control::router());
+        router = router.merge(control::router(shared.clone()));
     }
     // Every body above must arrive within one deadline; an upload's gets one in proportion
     // to its size (`crate::body_deadline`, `crate::uploads`).

@@ -957,6 +957,77 @@ fn control_endpoints_are_off_unless_enabled() {
     assert_eq!(unknown.status, 404);
 }
 
+/// A web page of any site could once move the clock ten years with
+/// `fetch(url, {method: "POST", mode: "no-cors", body: new Blob([json])})`: no
+/// `Content-Type` was read as JSON, and the browser sends such a request without asking.
+#[test]
+fn control_requests_from_another_site_or_without_json_are_refused() {
+    let api = controlled();
+    let base = api.emu.base_url();
+    let start = api.emu.clock().now_secs();
+    let body = br#"{"advance_seconds": 315360000}"#.to_vec();
+    let post = |path: &str, headers: &[(&str, &str)]| {
+        let mut request = api.http.post(format!("{base}{path}")).body(body.clone());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read(request.send().expect("answered"))
+    };
+    let json = ("content-type", "application/json");
+    for (path, headers, status) in [
+        ("/_emulator/clock", vec![], 415),
+        (
+            "/_emulator/clock",
+            vec![("origin", "https://evil.example")],
+            403,
+        ),
+        (
+            "/_emulator/clock",
+            vec![("content-type", "text/plain")],
+            415,
+        ),
+        (
+            "/_emulator/clock",
+            vec![("content-type", "application/x-www-form-urlencoded")],
+            415,
+        ),
+        (
+            "/_emulator/clock",
+            vec![json, ("origin", "https://evil.example")],
+            403,
+        ),
+        ("/_emulator/clock", vec![json, ("origin", "null")], 403),
+        ("/_emulator/device/approve", vec![], 415),
+        ("/_emulator/device/deny", vec![], 415),
+    ] {
+        let resp = post(path, &headers);
+        assert_eq!(resp.status, status, "{path} {headers:?}");
+        assert_eq!(resp.content_type(), "application/problem+json");
+        assert_eq!(resp.json()["status"], status);
+    }
+    assert_eq!(api.emu.clock().now_secs(), start, "the clock did not move");
+    let foreign_read = read(
+        api.http
+            .get(format!("{base}/_emulator/oidc/counters"))
+            .header("origin", "https://evil.example")
+            .send()
+            .expect("answered"),
+    );
+    assert_eq!(foreign_read.status, 403);
+
+    // The emulator's own origin, and clients outside a browser sending JSON, still work.
+    let own = post("/_emulator/clock", &[json, ("origin", base.as_str())]);
+    assert_eq!(own.status, 200, "{}", String::from_utf8_lossy(&own.body));
+    assert_eq!(api.emu.clock().now_secs(), start + 315_360_000);
+    let with_charset = post(
+        "/_emulator/clock",
+        &[("content-type", "application/json; charset=utf-8")],
+    );
+    assert_eq!(with_charset.status, 200);
+    advance(&api, 1);
+    assert_eq!(control_counters(&api)["password_grants"], 0);
+}
+
 #[test]
 fn the_clock_stays_between_1970_and_the_end_of_9899() {
     let api = controlled();
