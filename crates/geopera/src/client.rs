@@ -727,7 +727,10 @@ impl<C> ClientBuilder<C> {
         self
     }
 
-    /// Adds a header sent with every call.
+    /// Adds a header sent with every call. [`build`](Self::build) fails on an invalid name or
+    /// value, on `Idempotency-Key` (it names one call), and on the headers the HTTP connection
+    /// writes itself (`Content-Length`, `Transfer-Encoding`, `Host`, `Connection` and the
+    /// other hop-by-hop ones), whose value of ours would garble the request.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.headers.push((name.into(), value.into()));
         self
@@ -1136,15 +1139,37 @@ pub fn without_userinfo(raw: &str) -> String {
     }
 }
 
-/// A header added by hand, a credential one marked sensitive (HTTP/2 then never indexes it).
+/// A header added by hand, a credential one marked sensitive (HTTP/2 then never indexes it);
+/// one the connection writes itself ([`CONNECTION_HEADERS`]) is refused.
 pub(crate) fn parse_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Error> {
     let header_name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| Error::config(format!("{name:?} is not a valid header name")))?;
+    if CONNECTION_HEADERS.contains(&header_name.as_str()) {
+        return Err(Error::config(format!(
+            "the {header_name} header is the HTTP connection's own: it frames the body or \
+             steers the connection, and a value given here would contradict what is sent"
+        )));
+    }
     let mut header_value = HeaderValue::from_str(value)
         .map_err(|_| Error::config(format!("the value of header {name:?} is not valid")))?;
     header_value.set_sensitive(crate::redact::is_credential_header(name));
     Ok((header_name, header_value))
 }
+
+/// Headers the HTTP client writes from the request itself: a `Content-Length` of ours would
+/// cut the body short on the wire (or make the server wait for more), and the others describe
+/// the connection or its target rather than the call.
+const CONNECTION_HEADERS: [&str; 9] = [
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
 
 /// A header every call of a client sends ([`parse_header`]). An `Idempotency-Key` is refused:
 /// it names one logical call, and a client-wide one would have the API answer every later

@@ -152,7 +152,8 @@ impl<I> Request<I> {
         self
     }
 
-    /// Adds a header to this call; an invalid name or value fails the call before sending.
+    /// Adds a header to this call; an invalid name or value fails the call before sending, as
+    /// does a header the HTTP connection writes itself (`Content-Length`, `Host`, ...).
     ///
     /// The three headers that have their own setter mean the same through this one:
     /// `Idempotency-Key` is [`idempotency_key`](Self::idempotency_key) (so no key is

@@ -1736,3 +1736,39 @@ async fn a_number_that_is_not_finite_is_refused_before_sending_naming_its_field(
     }
     assert!(server.seen().is_empty(), "nothing was sent");
 }
+
+#[tokio::test]
+async fn headers_the_connection_writes_itself_are_refused_not_sent() {
+    let server = Hostile::serve("127.0.0.1", |_| json(200, &[], "{}"));
+    for name in [
+        "Content-Length",
+        "transfer-encoding",
+        "Host",
+        "connection",
+        "TE",
+    ] {
+        let built = AuthenticatedClient::builder(TOKEN)
+            .base_url(server.url())
+            .header(name, "2")
+            .build();
+        match built {
+            Err(error @ Error::Config(_)) => assert!(
+                error.to_string().contains(&name.to_ascii_lowercase()),
+                "{error}"
+            ),
+            other => panic!("{name}: a client-wide header the connection writes: {other:?}"),
+        }
+    }
+    let client = AuthenticatedClient::builder(TOKEN)
+        .base_url(server.url())
+        .build()
+        .expect("valid configuration");
+    // Sent, a Content-Length of 2 would cut the JSON body to `{"` on the wire.
+    let call = Request::new(CatalogSearchInput::new(HOST)).header("content-length", "2");
+    let error = catalog_search::send(&client, call)
+        .await
+        .expect_err("refused before sending");
+    assert!(matches!(error, Error::InvalidRequest { .. }), "{error:?}");
+    assert!(error.to_string().contains("content-length"), "{error}");
+    assert!(server.seen().is_empty(), "nothing was sent");
+}
