@@ -26,8 +26,9 @@ pub const DOWNLOAD_URL_SECS: i64 = 900;
 pub const SIGNED_KINDS: [&str; 3] = ["clips", "downloads", "order"];
 
 /// Whether what a signed link of `kind` points at (`file` is `{id}/{name}`) is still there: a
-/// clip job, an item or an order. A link outlives nothing: once its job, item or order is
-/// deleted (or an order retired), its files are gone, as the API's storage deletes them.
+/// clip job, an item's `data` asset or an order. A link outlives nothing: once its job, item,
+/// asset or order is deleted (or an order retired), its files are gone, as the API's storage
+/// deletes them.
 pub(crate) fn source_exists(inner: &Inner, kind: &str, file: &str) -> bool {
     let id = file.split('/').next().unwrap_or_default();
     let record_of = |family: Family| {
@@ -38,7 +39,10 @@ pub(crate) fn source_exists(inner: &Inner, kind: &str, file: &str) -> bool {
     };
     match kind {
         "clips" => record_of(Family::ClipJob),
-        "downloads" => record_of(Family::Item),
+        "downloads" => inner
+            .resources
+            .record(id)
+            .is_some_and(|r| r.family == Family::Item && !crate::ops::asset_deleted(r)),
         "order" => inner.orders.contains_key(id),
         _ => true,
     }

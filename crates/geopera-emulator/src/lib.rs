@@ -33,7 +33,7 @@
 //!   thumbnail redirects and STAC asset links point at, and the download links of a finished
 //!   clip job and of a fulfilled order's deliverables (`orders.list_assets`), which are signed
 //!   and expire 15 minutes after they were handed out (a changed or stale link is 403, one
-//!   whose job, item or order was deleted since 404; a path with an empty, `.` or `..`
+//!   whose job, item, item asset (`assets.delete`) or order was deleted since 404; a path with an empty, `.` or `..`
 //!   segment names no file, so no second spelling of a signed path skips its signature);
 //!   `PUT /uploads/...` takes the
 //!   files of uploads at the URLs `uploads.signed_url` answers. Every other error the emulator

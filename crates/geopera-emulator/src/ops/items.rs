@@ -447,7 +447,7 @@ fn item_name(name: &str) -> Result<String, ApiError> {
 }
 
 /// Whether `assets.delete` removed the item's `data` asset.
-fn asset_deleted(item: &Resource) -> bool {
+pub(crate) fn asset_deleted(item: &Resource) -> bool {
     item.fields
         .get(ASSET_DELETED)
         .and_then(Value::as_bool)

@@ -32,6 +32,8 @@ mod usage;
 mod visualization;
 mod webhooks;
 
+pub(crate) use items::asset_deleted;
+
 use std::collections::HashMap;
 use std::sync::{LazyLock, MutexGuard};
 

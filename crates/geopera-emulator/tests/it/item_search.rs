@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::Api;
+use crate::common::{Api, Resp};
 
 fn id(value: &Value) -> String {
     value["id"]
@@ -190,4 +190,37 @@ fn an_asset_downloads_until_deleted_and_provenance_walks_both_ways() {
     let left = api.ok("items.list_assets", json!({"item_id": items[0]}));
     assert_eq!(left["total"], 0);
     let _ = project;
+}
+
+/// A download link outlives nothing: `assets.delete` once left a link handed out before it
+/// serving the file until it expired, while `items.asset.download` already answered 404.
+#[test]
+fn a_download_link_is_404_once_its_asset_is_deleted() {
+    let api = Api::start();
+    let (_, items) = project_with_items(&api);
+    let assets = api.ok("items.list_assets", json!({"item_id": items[0]}));
+    let asset = assets["assets"][0]["id"]
+        .as_str()
+        .expect("asset")
+        .to_owned();
+    let link = api.ok(
+        "items.asset.download",
+        json!({"item_id": items[0], "asset_id": asset}),
+    );
+    let url = link["url"].as_str().expect("url");
+    let get = |url: &str| Resp::read(api.http.get(url).send().expect("GET")).expect("read");
+    assert_eq!(get(url).status, 200);
+
+    api.ok(
+        "assets.delete",
+        json!({"item_id": items[0], "asset_id": asset}),
+    );
+    let gone = get(url);
+    assert_eq!(gone.status, 404, "{}", String::from_utf8_lossy(&gone.body));
+    assert_eq!(gone.content_type(), "application/problem+json");
+    // The item itself stays.
+    assert_eq!(
+        api.call("items.get", json!({"item_id": items[0]})).status,
+        200
+    );
 }
