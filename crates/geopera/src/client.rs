@@ -660,8 +660,10 @@ impl<C> ClientBuilder<C> {
     /// Trusts the PEM certificate(s) in this file in addition to the default roots (the
     /// system's trust store; see [TLS and proxies](crate#tls-and-proxies)), for a server
     /// behind a private or corporate CA. May be given more than once. The file is read by
-    /// [`build`](ClientBuilder::build), which fails if it is unreadable or holds no
-    /// certificate.
+    /// [`build`](ClientBuilder::build), which fails if it is unreadable, is not a regular file
+    /// (a named pipe is refused, never waited on), holds more than 16 MiB or holds no
+    /// certificate. The same holds for the file `SSL_CERT_FILE` names, when the system's trust
+    /// store is read.
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.config.ca_files.push(path.into());
         self
@@ -823,8 +825,8 @@ impl<C> ClientBuilder<C> {
             validate_cookie(cookie)?;
         }
         for path in &self.config.ca_files {
-            let pem = std::fs::read(path).map_err(|e| {
-                Error::config(format!("cannot read CA file {}: {e}", path.display()))
+            let pem = crate::trust_files::read(path).map_err(|why| {
+                Error::config(format!("cannot read CA file {}: {why}", path.display()))
             })?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
                 .ok()

@@ -332,6 +332,7 @@ mod retry;
 mod roots;
 mod runtime;
 mod secret;
+mod trust_files;
 pub mod uploads;
 pub mod wait;
 pub mod webhooks;

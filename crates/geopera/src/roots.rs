@@ -43,6 +43,17 @@ impl SystemRoots {
 /// it is logged as a warning, since every HTTPS call of such a client would otherwise fail
 /// with nothing but an unknown issuer to show.
 fn read(other_roots: bool) -> Result<Arc<[reqwest::Certificate]>, String> {
+    // The store's reader takes the file this variable names as it is: a named pipe there
+    // would block every client's build, a device fill memory.
+    if let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|path| !path.is_empty()) {
+        let path = std::path::Path::new(&path);
+        if let Some(why) = crate::trust_files::unusable(path) {
+            return Err(format!(
+                "SSL_CERT_FILE names {}, which cannot be read as a trust store: {why}",
+                path.display()
+            ));
+        }
+    }
     let found = rustls_native_certs::load_native_certs();
     let mut check = rustls::RootCertStore::empty();
     let mut usable = Vec::with_capacity(found.certs.len());

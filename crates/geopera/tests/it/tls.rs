@@ -180,3 +180,33 @@ async fn a_rustls_config_replaces_the_ca_file() {
         .expect_err("the configuration does not trust the CA");
     assert_refused(&err, &emu);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_ca_file_that_is_a_pipe_or_a_device_fails_the_build_instead_of_blocking() {
+    let dir = std::env::temp_dir().join(format!("geopera-ca-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a folder");
+    let pipe = dir.join("ca.pem");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(made, "mkfifo made the pipe");
+    for path in [pipe, std::path::PathBuf::from("/dev/zero")] {
+        let (done, outcome) = std::sync::mpsc::channel();
+        let asked = path.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(geopera::Client::builder().ca_file(asked).build().map(drop));
+        });
+        match outcome.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(Err(error @ geopera::Error::Config(_))) => {
+                let message = error.to_string();
+                assert!(message.contains("not a regular file"), "{message}");
+                assert!(message.contains(&path.display().to_string()), "{message}");
+            }
+            Ok(other) => panic!("{}: {other:?}", path.display()),
+            Err(_) => panic!("build() still blocked on {} after 10 s", path.display()),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
