@@ -154,13 +154,20 @@ fn parse_idempotency_key(text: &str) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
+/// A positive number of seconds up to a day. Judged as the duration it becomes, not as the
+/// number: a value that rounds to no time at all (`1e-10`) would be a timeout of zero, which
+/// every attempt runs out of at once.
 fn parse_timeout(text: &str) -> Result<Duration, String> {
-    match text.trim().parse::<f64>() {
-        Ok(seconds) if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 => {
-            Ok(Duration::from_secs_f64(seconds))
-        }
-        _ => Err("expected a number of seconds between 0 and 86400".to_owned()),
-    }
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|seconds| *seconds <= 86_400.0)
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .filter(|timeout| !timeout.is_zero())
+        .ok_or_else(|| {
+            "expected a number of seconds above 0 (at least a nanosecond) and up to 86400"
+                .to_owned()
+        })
 }
 
 /// The whole command line.

@@ -2977,6 +2977,38 @@ fn timeout_bounds_whoami_and_login_too() {
 }
 
 #[test]
+fn a_timeout_of_no_time_or_beyond_a_day_is_a_usage_error_and_nothing_is_sent() {
+    let s = setup();
+    // `1e-10` is above zero as a number but no time at all as a duration; `1e30` and `inf`
+    // are no durations.
+    for timeout in ["1e-10", "0", "-1", "86400.5", "1e30", "inf", "NaN"] {
+        let output = s
+            .cli()
+            .arg(format!("--timeout={timeout}"))
+            .args(SEARCH_ONE)
+            .output()
+            .expect("geopera runs");
+        fails_saying(&output, 2, "--timeout", timeout);
+    }
+    assert_eq!(s.emulator.executed("catalog.search"), 0);
+    // The smallest and the largest accepted.
+    let output = s
+        .cli()
+        .args(["--timeout", "86400"])
+        .args(SEARCH_ONE)
+        .output()
+        .expect("geopera runs");
+    one_feature(&output);
+    let output = s
+        .cli()
+        .args(["--timeout", "1e-9", "--dry-run"])
+        .args(SEARCH_ONE)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}
+
+#[test]
 fn no_home_in_the_environment_is_no_failure_when_a_token_is_given() {
     let s = setup();
     let output = Command::new(BIN)
