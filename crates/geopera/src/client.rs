@@ -491,7 +491,7 @@ struct Config {
 impl<C> fmt::Debug for ClientBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("base_url", &without_userinfo(&self.config.base_url))
+            .field("base_url", &quoted_url(&self.config.base_url))
             .field("credentials", &self.config.credentials)
             .field("timeout", &self.config.timeout)
             .field("proxy", &self.config.proxy)
@@ -1073,7 +1073,7 @@ fn warn_if_cleartext(base_url: &str) {
 
 /// Checks a base URL (see [`carries_userinfo`]) and drops its trailing `/`.
 fn normalize_base_url(raw: &str) -> Result<String, Error> {
-    let shown = without_userinfo(raw);
+    let shown = quoted_url(raw);
     let url = url::Url::parse(raw)
         .map_err(|e| Error::config(format!("the base URL {shown:?} is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -1093,6 +1093,28 @@ fn normalize_base_url(raw: &str) -> Result<String, Error> {
         )));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// `raw` as the SDK quotes a URL it was given, in its messages and `Debug`: a user name and
+/// password redacted as [`without_userinfo`] does, and a query or fragment replaced by
+/// `[redacted]` too, since one holds keys and tokens as often as a password does (a base URL
+/// with `?api_key=...`) and the SDK refuses a base URL that has either. Public so that a
+/// program quoting such a URL hides the same parts.
+///
+/// ```
+/// assert_eq!(
+///     geopera::quoted_url("https://user:pw@host/v1?api_key=gpra_x#frag"),
+///     "https://[redacted]@host/v1?[redacted]"
+/// );
+/// assert_eq!(geopera::quoted_url("https://host/v1#top"), "https://host/v1#[redacted]");
+/// ```
+pub fn quoted_url(raw: &str) -> String {
+    let mut shown = without_userinfo(raw);
+    if let Some(at) = shown.find(['?', '#']) {
+        shown.truncate(at + 1);
+        shown.push_str(crate::redact::REDACTED);
+    }
+    shown
 }
 
 /// `raw` with everything of its authority up to the last `@` (a user name and password)

@@ -50,6 +50,23 @@ fn a_password_in_the_base_url_is_refused_and_never_quoted() {
 }
 
 #[test]
+fn a_base_url_is_quoted_without_its_query_or_fragment() {
+    for (raw, refused) in [
+        ("https://h/p?api_key=gpra_secret", "https://h/p?[redacted]"),
+        ("https://h/p#gpra_secret", "https://h/p#[redacted]"),
+        ("h:1/p?api_key=gpra_secret", "h:1/p?[redacted]"),
+    ] {
+        let builder = Client::builder().base_url(raw);
+        let shown = format!("{builder:?}");
+        assert!(!shown.contains("gpra_secret"), "{shown}");
+        let err = builder.build().expect_err("refused");
+        let message = err.to_string();
+        assert!(!message.contains("gpra_secret"), "{message}");
+        assert!(message.contains(refused), "{message}");
+    }
+}
+
+#[test]
 fn debug_redacts_the_token() {
     let client = AuthenticatedClient::new("http://127.0.0.1:1", "gpra_supersecret").expect("valid");
     let shown = format!("{client:?}");

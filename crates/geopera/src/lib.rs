@@ -341,9 +341,9 @@ pub mod webhooks;
 pub use binary::BlockingByteStream;
 pub use binary::ByteStream;
 pub use client::{
-    without_userinfo, ApiClient, AuthenticatedClient, Client, ClientBuilder, DEFAULT_BASE_URL,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_READ_TIMEOUT, DEFAULT_TIMEOUT,
-    DEFAULT_USER_AGENT,
+    quoted_url, without_userinfo, ApiClient, AuthenticatedClient, Client, ClientBuilder,
+    DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_READ_TIMEOUT,
+    DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
 };
 pub use clock::{Clock, SystemClock};
 pub use cursors::CursorTrail;
