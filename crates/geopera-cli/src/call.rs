@@ -65,6 +65,20 @@ pub(crate) fn user_agent() -> String {
     format!("geopera-cli-rs/{}", env!("CARGO_PKG_VERSION"))
 }
 
+/// The settings of every client a command calls the API with. `--timeout` bounds each attempt
+/// whole, so the SDK's read timeout (how long an answer may go quiet, 60 s by default) is set
+/// to it too: left at its default, it would end an attempt that `--timeout` above 60 s still
+/// allows. No longer than the attempt's, it costs no timer of its own.
+pub(crate) fn configure(
+    builder: geopera::ClientBuilder<geopera::Geopera>,
+    settings: &Settings,
+) -> geopera::ClientBuilder<geopera::Geopera> {
+    builder
+        .timeout(settings.timeout)
+        .read_timeout(settings.timeout)
+        .user_agent(user_agent())
+}
+
 /// Calls `operation_id` with `body` and prints the answer.
 pub(crate) async fn call(
     target: &Target,
@@ -79,10 +93,7 @@ pub(crate) async fn call(
     }
     let held = held.ok_or_else(|| auth::not_signed_in(target))?;
     let (client, captured) = auth::client(target, &held, |builder| {
-        builder
-            .timeout(settings.timeout)
-            .validate_input(settings.validate)
-            .user_agent(user_agent())
+        configure(builder, settings).validate_input(settings.validate)
     })?;
     if settings.all {
         let walked = match geopera_types::operations::find(operation_id) {

@@ -589,9 +589,7 @@ async fn orders_wait(matches: &ArgMatches) -> Outcome {
         .await?
         .ok_or_else(|| auth::not_signed_in(&target))?;
     let (client, captured) = auth::client(&target, &held, |builder| {
-        builder
-            .timeout(settings.timeout)
-            .user_agent(call::user_agent())
+        call::configure(builder, &settings)
     })?;
     let waited = waiting::wait_for(
         &client,

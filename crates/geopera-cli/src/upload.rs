@@ -98,11 +98,8 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
     let held = auth::held(&target, true)
         .await?
         .ok_or_else(|| auth::not_signed_in(&target))?;
-    let (client, captured) = auth::client(&target, &held, |builder| {
-        builder
-            .timeout(settings.timeout)
-            .user_agent(call::user_agent())
-    })?;
+    let (client, captured) =
+        auth::client(&target, &held, |builder| call::configure(builder, settings))?;
     let mut upload = Upload::from_path(project.clone(), path);
     let options = [
         (

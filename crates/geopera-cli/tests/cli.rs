@@ -2976,6 +2976,86 @@ fn timeout_bounds_whoami_and_login_too() {
     fails_saying(&output, 1, "3 attempts of up to 1 s each", "orders get");
 }
 
+/// A server that reads one request on each of at most `connections` connections, says
+/// nothing for `silent`, then answers 200 with `body`.
+fn slow_server(silent: Duration, connections: usize, body: &'static str) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let Ok(reading) = stream.try_clone() else {
+                    return;
+                };
+                let mut reader = BufReader::new(reading);
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    match reader.read_line(&mut line) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) if line == "\r\n" => break,
+                        Ok(_) => {
+                            let lower = line.to_ascii_lowercase();
+                            if let Some(n) = lower.strip_prefix("content-length:") {
+                                length = n.trim().parse().unwrap_or(0);
+                            }
+                        }
+                    }
+                }
+                let mut request_body = vec![0; length.min(1 << 20)];
+                let _ = std::io::Read::read_exact(&mut reader, &mut request_body);
+                std::thread::sleep(silent);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    url
+}
+
+#[test]
+#[ignore = "takes a minute: run with --ignored"]
+fn a_timeout_above_the_sdk_read_timeout_is_waited_out_whole() {
+    // The SDK's own read timeout (60 s) ends a quiet answer unless `--timeout` replaces it:
+    // nothing shorter than a minute of silence tells the two apart.
+    let s = setup();
+    let url = slow_server(Duration::from_secs(61), 3, r#"{"id": "ord_1"}"#);
+    let started = Instant::now();
+    let output = s
+        .against(&url)
+        .args(["--timeout", "70", "orders", "get", "--order-id", "ord_1"])
+        .timeout(Duration::from_secs(80))
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(stdout_json(&output)["id"], "ord_1");
+    assert!(started.elapsed() >= Duration::from_secs(61));
+}
+
+#[test]
+fn a_timeout_below_the_sdk_read_timeout_ends_the_attempt_and_says_so() {
+    let s = setup();
+    let url = slow_server(Duration::from_secs(3), 3, r#"{"id": "ord_1"}"#);
+    let started = Instant::now();
+    let output = s
+        .against(&url)
+        .args(["--timeout", "1", "orders", "get", "--order-id", "ord_1"])
+        .output()
+        .expect("geopera runs");
+    fails_saying(
+        &output,
+        1,
+        "3 attempts of up to 1 s each (--timeout)",
+        "--timeout 1",
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
 #[test]
 fn a_timeout_of_no_time_or_beyond_a_day_is_a_usage_error_and_nothing_is_sent() {
     let s = setup();
