@@ -6,7 +6,8 @@
 //!
 //! Checks are strict about JSON types: a string is never an integer and `1` is never a boolean.
 //! Integral floats such as `2.0` are accepted where an integer is expected, as pydantic does.
-//! Members an object does not declare are ignored, never rejected.
+//! Members an object does not declare are ignored, never rejected; [`undeclared`] lists them,
+//! for a caller to warn that the API will drop them.
 //!
 //! ```
 //! use geopera_types::shape::{Bounds, Field, ObjectRule, Shape};
@@ -47,6 +48,98 @@ use crate::shape::{ArrayRule, Bounds, ObjectRule, Shape, StringRule};
 /// Recursive schemas cannot recurse forever on finite JSON, but a cap keeps pathological
 /// bodies from costing unbounded time.
 const MAX_DEPTH: usize = 64;
+
+/// The most members [`undeclared`] lists: enough to show a typo or a wrong model, few enough
+/// for one warning.
+pub const MAX_UNDECLARED: usize = 16;
+
+/// Where `value` (a whole request body) holds members that `shape` does not declare, as paths
+/// such as `body.limt`, in the body's order, at most [`MAX_UNDECLARED`]. Objects the contract
+/// leaves open are not asked.
+///
+/// The API ignores such members, as [`validate`] does, so a body that misspells an optional
+/// field is valid and is answered as if the field were absent: callers warn with these paths,
+/// since a member the API drops is input lost without a word. Of several alternatives a value
+/// fits (`anyOf`), the one that declares most of its members is asked.
+///
+/// ```
+/// use geopera_types::validate::undeclared;
+///
+/// let search = geopera_types::operations::find("catalog.search").expect("known");
+/// let body = serde_json::json!({"host_name": "earthsearch-aws", "limt": 5});
+/// assert_eq!(undeclared(search.input, &body), ["body.limt"]);
+/// ```
+pub fn undeclared(shape: &Shape, value: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    find_undeclared(shape, value, "body", &mut found, 0);
+    found
+}
+
+fn find_undeclared(shape: &Shape, value: &Value, at: &str, found: &mut Vec<String>, depth: usize) {
+    if depth > MAX_DEPTH || found.len() >= MAX_UNDECLARED {
+        return;
+    }
+    match shape.resolve() {
+        Shape::Object(rule) => {
+            let Some(members) = value.as_object() else {
+                return;
+            };
+            for (key, member) in members {
+                let path = format!("{at}.{key}");
+                match rule.fields.iter().find(|field| field.name == key) {
+                    Some(field) => find_undeclared(&field.shape, member, &path, found, depth + 1),
+                    None if !rule.open && found.len() < MAX_UNDECLARED => found.push(path),
+                    None => {}
+                }
+            }
+        }
+        Shape::Map(inner) => {
+            for (key, member) in value.as_object().into_iter().flatten() {
+                find_undeclared(inner, member, &format!("{at}.{key}"), found, depth + 1);
+            }
+        }
+        Shape::Array(rule) => {
+            for (index, item) in value.as_array().into_iter().flatten().enumerate() {
+                find_undeclared(rule.items, item, &format!("{at}.{index}"), found, depth + 1);
+            }
+        }
+        Shape::Tuple(shapes) => {
+            let items = value.as_array().into_iter().flatten();
+            for (index, (shape, item)) in shapes.iter().zip(items).enumerate() {
+                find_undeclared(shape, item, &format!("{at}.{index}"), found, depth + 1);
+            }
+        }
+        Shape::AnyOf(alternatives) => {
+            // Only alternatives the value fits; of those, the one that leaves least undeclared.
+            let fitting = alternatives.iter().filter(|alternative| {
+                let mut loc = vec![Step::Key("body")];
+                let mut errors = Vec::new();
+                check(alternative, value, &mut loc, &mut errors, depth + 1);
+                errors.is_empty()
+            });
+            let fewest = fitting
+                .map(|alternative| {
+                    let mut own = Vec::new();
+                    find_undeclared(alternative, value, at, &mut own, depth + 1);
+                    own
+                })
+                .min_by_key(Vec::len);
+            for path in fewest.into_iter().flatten() {
+                if found.len() < MAX_UNDECLARED {
+                    found.push(path);
+                }
+            }
+        }
+        Shape::Any
+        | Shape::Null
+        | Shape::Boolean
+        | Shape::Integer(_)
+        | Shape::Number(_)
+        | Shape::String(_)
+        | Shape::Enum(_)
+        | Shape::Ref(_) => {}
+    }
+}
 
 /// Checks `value` (a whole request body) against `shape` and returns every failure found.
 ///

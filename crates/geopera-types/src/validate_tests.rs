@@ -241,6 +241,46 @@ fn a_number_written_by_name_is_not_a_finite_number() {
 }
 
 #[test]
+fn members_the_contract_does_not_declare_are_listed_where_they_are() {
+    let body = json!({
+        "host_name": "h",
+        "limt": 5,
+        "query": {"eo:cloud_cover": {"LT": 10, "lte": 5}},
+        "flag": true,
+    });
+    assert!(
+        validate(&SEARCH, &body).is_empty(),
+        "valid, as the API finds it"
+    );
+    assert_eq!(
+        undeclared(&SEARCH, &body),
+        ["body.limt", "body.query.eo:cloud_cover.lte"]
+    );
+    assert!(undeclared(&SEARCH, &json!({"host_name": "h", "limit": 5})).is_empty());
+    // A map's keys are its own to choose; so are an open object's members.
+    assert!(undeclared(
+        &SEARCH,
+        &json!({"host_name": "h", "query": {"any:key": {}}})
+    )
+    .is_empty());
+    static OPEN: Shape = Shape::Object(ObjectRule {
+        fields: &[],
+        open: true,
+    });
+    assert!(undeclared(&OPEN, &json!({"anything": 1})).is_empty());
+}
+
+#[test]
+fn at_most_a_few_undeclared_members_are_listed() {
+    let body: serde_json::Map<String, Value> = (0..100)
+        .map(|index| (format!("extra{index:03}"), json!(index)))
+        .collect();
+    let found = undeclared(&SEARCH, &Value::Object(body));
+    assert_eq!(found.len(), MAX_UNDECLARED);
+    assert_eq!(found[0], "body.extra000");
+}
+
+#[test]
 fn messages_follow_pydantic() {
     let errors = validate(&SEARCH, &json!({"host_name": 7, "limit": 1.5}));
     assert_eq!(errors[0].msg, "Input should be a valid string");

@@ -24,10 +24,15 @@ pub(crate) fn checked<O: Operation>(
     body: impl IntoRequest<O::Input>,
 ) -> Result<(serde_json::Value, CallOptions), Error> {
     let Request { body, mut options } = body.into_request();
+    // A typed body holds only declared members; JSON written by hand may hold others.
+    let by_hand = matches!(body, crate::request::Body::Json(_));
     let json = body
         .into_json()
         .map_err(|e| Error::unserializable(O::INFO.id, &e))?;
     check(client, O::INFO, &json)?;
+    if by_hand {
+        warn_of_undeclared(client, O::INFO, &json);
+    }
     options.body_secrets = body_secrets(O::INFO, &json);
     Ok((json, options))
 }
@@ -89,6 +94,25 @@ pub(crate) fn check(
     #[cfg(not(feature = "validate"))]
     let _ = (info, json);
     Ok(())
+}
+
+/// Warns of members of a hand-written body that the operation does not declare: the API
+/// ignores them, so a misspelled optional field would be dropped without a word. Not an
+/// error, since a server newer than this SDK's contract may declare them.
+fn warn_of_undeclared(client: &Client, info: &'static OperationInfo, json: &serde_json::Value) {
+    #[cfg(feature = "validate")]
+    if client.settings.validate_input {
+        let members = geopera_types::validate::undeclared(info.input, json);
+        if !members.is_empty() {
+            tracing::warn!(
+                operation_id = info.id,
+                ?members,
+                "the body has members the operation does not declare; the API ignores them"
+            );
+        }
+    }
+    #[cfg(not(feature = "validate"))]
+    let _ = (client, info, json);
 }
 
 pub(crate) fn to_payload(
@@ -240,5 +264,6 @@ fn prepare_invoke(
     let info = geopera_types::operations::find(operation_id)
         .ok_or_else(|| Error::invalid(operation_id, "no operation has this id"))?;
     check(client, info, body)?;
+    warn_of_undeclared(client, info, body);
     Ok((info, to_payload(info, body)?))
 }

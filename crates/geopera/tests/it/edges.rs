@@ -1772,3 +1772,52 @@ async fn headers_the_connection_writes_itself_are_refused_not_sent() {
     assert!(error.to_string().contains("content-length"), "{error}");
     assert!(server.seen().is_empty(), "nothing was sent");
 }
+
+#[test]
+fn members_a_hand_written_body_adds_are_sent_with_a_warning_naming_them() {
+    let emu = emulator();
+    let client = crate::support::client(&emu);
+    let log = crate::captured::Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .finish();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    // The subscriber is this thread's, and the calls run on it.
+    tracing::subscriber::with_default(subscriber, || {
+        runtime.block_on(async {
+            let typo = json!({"host_name": HOST, "limt": 1});
+            let page = catalog_search::send(&client, typo)
+                .await
+                .expect("valid: the API ignores what it does not declare");
+            assert!(!page.features.is_empty());
+            geopera::Geopera::from(client.clone())
+                .invoke(
+                    "catalog.search",
+                    json!({"host_name": HOST, "colections": []}),
+                )
+                .await
+                .expect("valid too");
+            catalog_search::send(&client, CatalogSearchInput::new(HOST).limit(1))
+                .await
+                .expect("a typed body");
+        });
+    });
+    let text = log.text();
+    let warnings: Vec<&str> = text.lines().filter(|line| line.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 2, "one per hand-written body: {text}");
+    assert!(warnings[0].contains("body.limt"), "{text}");
+    assert!(warnings[1].contains("body.colections"), "{text}");
+    assert!(
+        warnings.iter().all(|line| line.contains("catalog.search")),
+        "{text}"
+    );
+    // Warned about, not dropped: the API gets the body as it was written.
+    let sent = crate::support::seen(&emu, "catalog.search");
+    let first: serde_json::Value =
+        serde_json::from_slice(&sent[0].body).expect("the first body, as JSON");
+    assert_eq!(first["limt"], 1);
+}

@@ -5,6 +5,8 @@
 mod answers;
 mod auth;
 mod binary;
+#[path = "../support/captured.rs"]
+mod captured;
 mod clients;
 mod edges;
 mod faces;
