@@ -140,31 +140,17 @@ pub(crate) fn profile(matches: &ArgMatches) -> Result<String, Failure> {
 pub(crate) fn target(matches: &ArgMatches, use_url_sources: bool) -> Result<Target, Failure> {
     let store = Store::locate()?;
     let profile = profile(matches)?;
-    let from_command_line = if use_url_sources {
-        option_or_env(matches, "api-url", "GEOPERA_API_URL")?
-    } else {
-        None
-    };
-    let api_url = match from_command_line {
-        Some(url) => url,
-        None => store
-            .api_url(&profile)?
-            .unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
+    let flag = non_empty(matches.get_one::<String>("api-url").cloned());
+    let (api_url, source) = match (use_url_sources, flag) {
+        (true, Some(url)) => (url, "--api-url".to_owned()),
+        (true, None) => match env("GEOPERA_API_URL")? {
+            Some(url) => (url, "GEOPERA_API_URL".to_owned()),
+            None => stored_api_url(&store, &profile)?,
+        },
+        (false, _) => stored_api_url(&store, &profile)?,
     };
     let api_url = api_url.trim().trim_end_matches('/').to_owned();
-    // A URL that does not parse is judged by its text, so that its password is refused (and
-    // never quoted) here rather than printed by the message that it is no URL, or by a dry run.
-    let carries_userinfo = match url::Url::parse(&api_url) {
-        Ok(parsed) => !parsed.username().is_empty() || parsed.password().is_some(),
-        Err(_) => geopera::without_userinfo(&api_url) != api_url,
-    };
-    if carries_userinfo {
-        return Err(Failure::usage(format!(
-            "the API URL {} must not carry a user name or password: credentials go in \
-             GEOPERA_API_TOKEN or 'geopera login'",
-            geopera::without_userinfo(&api_url)
-        )));
-    }
+    check_api_url(&api_url, &source)?;
     let budget = match option_or_env(matches, "rate-budget-redis", "GEOPERA_RATE_BUDGET_REDIS")? {
         None => None,
         Some(redis_url) => Some(SharedBudget {
@@ -184,6 +170,63 @@ pub(crate) fn target(matches: &ArgMatches, use_url_sources: bool) -> Result<Targ
             .flatten()
             .copied(),
     })
+}
+
+/// The profile's stored API URL, else the public API's, with where it came from.
+fn stored_api_url(store: &Store, profile: &str) -> Result<(String, String), Failure> {
+    Ok(match store.api_url(profile)? {
+        Some(url) => (
+            url,
+            format!(
+                "the api_url of profile '{}' in {}",
+                crate::paint::inert(profile),
+                store.path().display()
+            ),
+        ),
+        None => (DEFAULT_API_URL.to_owned(), "the default".to_owned()),
+    })
+}
+
+/// `url` as messages quote it: its user name and password, query and fragment replaced by
+/// `[redacted]`, as any of them may hold a secret (`?api_key=...`).
+pub(crate) fn shown_url(url: &str) -> String {
+    let mut shown = geopera::without_userinfo(url);
+    if let Some(at) = shown.find(['?', '#']) {
+        shown.replace_range(at + 1.., crate::hidden::REDACTED);
+    }
+    shown
+}
+
+/// Refuses an API URL that no call could go to, as a usage error naming `source` (the flag,
+/// the variable or the profile it came from), before anything is read or sent; the message
+/// quotes it [`shown_url`].
+fn check_api_url(api_url: &str, source: &str) -> Result<(), Failure> {
+    let refused = |why: &str| {
+        Err(Failure::usage(format!(
+            "{source}: the API URL {} {why}",
+            shown_url(api_url)
+        )))
+    };
+    match url::Url::parse(api_url) {
+        // Judged by its text, so that its password is refused (and never quoted) as such
+        // rather than by the message that it is no URL.
+        Err(_) if geopera::without_userinfo(api_url) != api_url => refused(
+            "must not carry a user name or password: credentials go in GEOPERA_API_TOKEN or \
+             'geopera login'",
+        ),
+        Err(e) => refused(&format!("is not a URL ({e})")),
+        Ok(url) if !url.username().is_empty() || url.password().is_some() => refused(
+            "must not carry a user name or password: credentials go in GEOPERA_API_TOKEN or \
+             'geopera login'",
+        ),
+        Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+            refused("must start with http:// or https://")
+        }
+        Ok(url) if url.query().is_some() || url.fragment().is_some() => {
+            refused("must not have a query or fragment")
+        }
+        Ok(_) => Ok(()),
+    }
 }
 
 /// Whether `a` and `b` name the same origin (scheme, host and port, default ports filled in).
@@ -269,9 +312,9 @@ pub(crate) fn http(api_url: &str) -> Result<geopera::Client, Failure> {
         .base_url(api_url)
         .build()
         .map_err(|e| {
-            Failure::other(format!(
+            Failure::usage(format!(
                 "invalid API URL '{}': {}",
-                geopera::without_userinfo(api_url),
+                shown_url(api_url),
                 chain(&e)
             ))
         })
@@ -494,9 +537,16 @@ pub(crate) fn client(
     held.hide();
     let built = |builder: geopera::ClientBuilder<geopera::Geopera>| {
         let builder = configure(builder.base_url(target.api_url.clone()));
-        shared_budget(target, builder)?
-            .build()
-            .map_err(|e| Failure::other(format!("cannot set up the client: {}", chain(&e))))
+        shared_budget(target, builder)?.build().map_err(|e| {
+            let message = format!("cannot set up the client: {}", chain(&e));
+            // What the command line or the environment set up (the API URL) is theirs to
+            // change.
+            if e.kind() == geopera::ErrorKind::Config {
+                Failure::usage(message)
+            } else {
+                Failure::other(message)
+            }
+        })
     };
     match held {
         Held::Env(token) | Held::Stored(Auth::ApiKey(token)) => {

@@ -2636,6 +2636,69 @@ fn a_password_in_the_api_url_is_refused_and_never_printed() {
 }
 
 #[test]
+fn a_malformed_api_url_is_a_usage_error_naming_its_source_and_never_showing_its_query() {
+    let s = setup();
+    let cases = [
+        ("localhost:18787", "must start with http:// or https://"),
+        (
+            "https://h.example/p?api_key=SECRET",
+            "must not have a query or fragment",
+        ),
+        (
+            "https://h.example/p#SECRET",
+            "must not have a query or fragment",
+        ),
+        (
+            "http://u:SECRET@h.example/?k=SECRET",
+            "must not carry a user name or password",
+        ),
+        ("http://", "is not a URL"),
+    ];
+    for (url, said) in cases {
+        for dry_run in [&[][..], &["--dry-run"][..]] {
+            let by_flag = s
+                .cli()
+                .args(["--api-url", url])
+                .args(SEARCH_ONE)
+                .args(dry_run)
+                .output()
+                .expect("geopera runs");
+            let by_env = s
+                .cli()
+                .env("GEOPERA_API_URL", url)
+                .args(SEARCH_ONE)
+                .args(dry_run)
+                .output()
+                .expect("geopera runs");
+            for (output, source) in [(by_flag, "--api-url: "), (by_env, "GEOPERA_API_URL: ")] {
+                let stderr = fails_saying(&output, 2, said, (url, source));
+                assert!(stderr.contains(source), "{url}: {stderr}");
+                let all = format!("{}{stderr}", text(&output.stdout));
+                assert!(!all.contains("SECRET"), "{url}: {all}");
+            }
+        }
+    }
+    assert_eq!(s.emulator.executed("catalog.search"), 0);
+    // From the profile, the credentials file is named.
+    s.store_credentials(r#"{"default": {"api_url": "ftp://h.example/?token=SECRET"}}"#);
+    let output = s
+        .bare()
+        .env("GEOPERA_API_TOKEN", "gpra_whatever")
+        .args(SEARCH_ONE)
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(
+        &output,
+        2,
+        "the api_url of profile 'default' in ",
+        "a stored URL",
+    );
+    assert!(stderr.contains("credentials.json"), "{stderr}");
+    assert!(stderr.contains("ftp://h.example/?[redacted]"), "{stderr}");
+    assert!(!stderr.contains("SECRET"), "{stderr}");
+}
+
+#[test]
 fn a_stored_expiry_too_large_for_any_clock_is_no_panic() {
     let s = setup();
     for expires_at in ["1e300", "9.3e18", "18446744073709551616"] {
