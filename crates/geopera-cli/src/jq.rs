@@ -8,12 +8,65 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use jaq_core::load::{Arena, File, Loader};
-use jaq_core::{data, Compiler, Ctx, Vars};
+use jaq_core::{data, Compiler, Ctx, DataT, Vars};
 use jaq_json::Val;
 
 use crate::failure::Failure;
 
-type Filter = jaq_core::compile::Filter<jaq_core::Native<data::JustLut<Val>>>;
+type Filter = jaq_core::Filter<Watched>;
+
+/// The stack of the thread a program runs on. jaq evaluates a program by recursion, one
+/// level or more per call a program makes, with no bound of its own: `def f: 1 + f; f`
+/// would overflow any stack, which aborts the process (it is no panic, and cannot be caught).
+/// So programs run on a thread whose stack size is known, and stop with an error at
+/// [`STACK_LIMIT`], well before it is used up.
+const STACK_BYTES: usize = 256 * 1024 * 1024;
+
+/// How much of [`STACK_BYTES`] a program may use; the rest is for the steps between two
+/// checks (a native filter, printing a result). Only what is used is ever committed.
+const STACK_LIMIT: usize = 128 * 1024 * 1024;
+
+/// Why a program was stopped from outside: what unwinds out of [`Watch::lut`].
+#[derive(Debug)]
+enum Stop {
+    /// It recursed past [`STACK_LIMIT`].
+    TooDeep,
+}
+
+/// The data programs run on: jq values, and a [`Watch`] in place of the bare lookup table.
+struct Watched;
+
+impl DataT for Watched {
+    type V<'a> = Val;
+    type Data<'a> = Watch<'a>;
+}
+
+/// The lookup table of the running program, which jaq asks for each time it runs a part of
+/// it: the one place an evaluation can be watched, so that is where the recursion is bounded.
+#[derive(Clone)]
+struct Watch<'a> {
+    lut: &'a jaq_core::Lut<Watched>,
+    /// The stack's address where the program started.
+    base: usize,
+}
+
+impl<'a> data::HasLut<'a, Watched> for Watch<'a> {
+    fn lut(&self) -> &'a jaq_core::Lut<Watched> {
+        if stack_address().abs_diff(self.base) > STACK_LIMIT {
+            // No error can be returned from here: the evaluation is unwound to `run`, which
+            // reports it. `resume_unwind` runs no panic hook, so nothing else is printed.
+            std::panic::resume_unwind(Box::new(Stop::TooDeep));
+        }
+        self.lut
+    }
+}
+
+/// An address on the current stack, to measure how deep a program has gone.
+#[inline(never)]
+fn stack_address() -> usize {
+    let marker = 0u8;
+    std::ptr::addr_of!(marker) as usize
+}
 
 /// Parses and compiles `expr`, or says why it is not a jq program.
 fn compile(expr: &str) -> Result<Filter, Failure> {
@@ -91,7 +144,7 @@ pub(crate) fn check(expr: &str) -> Result<(), Failure> {
 pub(crate) fn run(
     expr: &str,
     text: &str,
-    mut each: impl FnMut(String) -> Result<(), Failure>,
+    mut each: impl FnMut(String) -> Result<(), Failure> + Send,
 ) -> Result<(), Failure> {
     let filter = compiled(expr)?;
     // jaq's parser recurses once per level, with no limit of its own: a deep answer would
@@ -102,22 +155,49 @@ pub(crate) fn run(
             crate::json::DEPTH_LIMIT
         )));
     }
-    let input = jaq_json::read::parse_single(text.as_bytes())
-        .map_err(|e| Failure::other(format!("--jq: the answer is not JSON: {e}")))?;
-    let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
-    for result in filter.id.run((ctx, input)) {
-        match result {
-            Ok(value) => each(value.to_string())?,
-            Err(exn) => {
-                let message = match exn.get_err() {
-                    Ok(error) => error.to_string(),
-                    Err(_) => "the program stopped (halt or break)".to_owned(),
-                };
-                return Err(Failure::other(format!("--jq: {message}")));
+    let filter: &Filter = &filter;
+    let each = &mut each;
+    let evaluate = move || {
+        let input = jaq_json::read::parse_single(text.as_bytes())
+            .map_err(|e| Failure::other(format!("--jq: the answer is not JSON: {e}")))?;
+        let watch = Watch {
+            lut: &filter.lut,
+            base: stack_address(),
+        };
+        let ctx = Ctx::<Watched>::new(watch, Vars::new([]));
+        for result in filter.id.run((ctx, input)) {
+            match result {
+                Ok(value) => each(value.to_string())?,
+                Err(exn) => {
+                    let message = match exn.get_err() {
+                        Ok(error) => error.to_string(),
+                        Err(_) => "the program stopped (halt or break)".to_owned(),
+                    };
+                    return Err(Failure::other(format!("--jq: {message}")));
+                }
             }
         }
-    }
-    Ok(())
+        Ok(())
+    };
+    std::thread::scope(|scope| {
+        let evaluating = std::thread::Builder::new()
+            .name("jq".to_owned())
+            .stack_size(STACK_BYTES)
+            .spawn_scoped(scope, evaluate)
+            .map_err(|e| Failure::other(format!("--jq: cannot start the program: {e}")))?;
+        match evaluating.join() {
+            Ok(outcome) => outcome,
+            Err(payload) => match payload.downcast::<Stop>() {
+                Ok(stop) => match *stop {
+                    Stop::TooDeep => Err(Failure::other(
+                        "--jq: the program recursed too deep (a recursive function without \
+                         an end?)",
+                    )),
+                },
+                Err(payload) => std::panic::resume_unwind(payload),
+            },
+        }
+    })
 }
 
 #[cfg(test)]

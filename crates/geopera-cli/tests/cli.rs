@@ -1612,6 +1612,39 @@ fn output_table_and_yaml_and_jq() {
 }
 
 #[test]
+fn a_jq_program_that_recurses_without_end_is_an_error_not_an_abort() {
+    let s = setup();
+    for program in ["def f: 1 + f; f", "def f: [f]; f"] {
+        let output = s
+            .cli()
+            .args(SEARCH_ONE)
+            .args(["--jq", program])
+            .timeout(Duration::from_secs(30))
+            .output()
+            .expect("geopera runs");
+        let stderr = fails_saying(
+            &output,
+            1,
+            "Error: --jq: the program recursed too deep",
+            program,
+        );
+        assert!(!stderr.contains("overflow"), "{stderr}");
+    }
+    // A recursion with an end is evaluated.
+    let output = s
+        .cli()
+        .args(SEARCH_ONE)
+        .args([
+            "--jq",
+            "def fact: if . <= 1 then 1 else . * (. - 1 | fact) end; 20 | fact",
+        ])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout).trim(), "2432902008176640000");
+}
+
+#[test]
 fn verbose_and_debug_trace_calls_on_stderr_without_the_credential() {
     let s = setup();
     for flag in ["-v", "--debug"] {
