@@ -59,6 +59,14 @@ impl Failure {
         }
     }
 
+    /// Ctrl-C stopped the command.
+    pub(crate) fn interrupted() -> Self {
+        Failure {
+            code: EXIT_INTERRUPTED,
+            message: "interrupted".to_owned(),
+        }
+    }
+
     /// Whoever read stdout has gone (`| head`): the command stops at once, so a walk over
     /// pages or a jq program spends no more requests or time on output nobody reads, and
     /// exits 0 without a word, as a pipeline expects.

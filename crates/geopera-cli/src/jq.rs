@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{data, Compiler, Ctx, DataT, Vars};
@@ -31,6 +32,8 @@ const STACK_LIMIT: usize = 128 * 1024 * 1024;
 enum Stop {
     /// It recursed past [`STACK_LIMIT`].
     TooDeep,
+    /// Ctrl-C was pressed.
+    Interrupted,
 }
 
 /// The data programs run on: jq values, and a [`Watch`] in place of the bare lookup table.
@@ -42,7 +45,8 @@ impl DataT for Watched {
 }
 
 /// The lookup table of the running program, which jaq asks for each time it runs a part of
-/// it: the one place an evaluation can be watched, so that is where the recursion is bounded.
+/// it: the one place an evaluation can be watched, so that is where the recursion is bounded
+/// and Ctrl-C heard (a program may run for ever without a result, `last(range(1e12))`).
 #[derive(Clone)]
 struct Watch<'a> {
     lut: &'a jaq_core::Lut<Watched>,
@@ -57,7 +61,20 @@ impl<'a> data::HasLut<'a, Watched> for Watch<'a> {
             // reports it. `resume_unwind` runs no panic hook, so nothing else is printed.
             std::panic::resume_unwind(Box::new(Stop::TooDeep));
         }
+        if crate::INTERRUPTED.load(Ordering::Relaxed) {
+            std::panic::resume_unwind(Box::new(Stop::Interrupted));
+        }
         self.lut
+    }
+}
+
+/// Wakes the thread waiting for a program when dropped: when the program ends, returning
+/// or unwinding.
+struct Wake(std::thread::Thread);
+
+impl Drop for Wake {
+    fn drop(&mut self) {
+        self.0.unpark();
     }
 }
 
@@ -157,7 +174,10 @@ pub(crate) fn run(
     }
     let filter: &Filter = &filter;
     let each = &mut each;
+    let caller = std::thread::current();
     let evaluate = move || {
+        // However it ends, the caller waiting below hears of it at once.
+        let _wake = Wake(caller);
         let input = jaq_json::read::parse_single(text.as_bytes())
             .map_err(|e| Failure::other(format!("--jq: the answer is not JSON: {e}")))?;
         let watch = Watch {
@@ -185,6 +205,14 @@ pub(crate) fn run(
             .stack_size(STACK_BYTES)
             .spawn_scoped(scope, evaluate)
             .map_err(|e| Failure::other(format!("--jq: cannot start the program: {e}")))?;
+        // A native filter can run for ever without asking for the lookup table
+        // (`last(range(1e12))`), so the wait also watches for Ctrl-C, and leaves on it.
+        while !evaluating.is_finished() {
+            if crate::INTERRUPTED.load(Ordering::SeqCst) {
+                crate::exit_interrupted();
+            }
+            std::thread::park_timeout(std::time::Duration::from_millis(50));
+        }
         match evaluating.join() {
             Ok(outcome) => outcome,
             Err(payload) => match payload.downcast::<Stop>() {
@@ -193,6 +221,7 @@ pub(crate) fn run(
                         "--jq: the program recursed too deep (a recursive function without \
                          an end?)",
                     )),
+                    Stop::Interrupted => Err(Failure::interrupted()),
                 },
                 Err(payload) => std::panic::resume_unwind(payload),
             },

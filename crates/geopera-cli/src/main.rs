@@ -37,16 +37,15 @@ mod waiting;
 mod webhook;
 mod yaml;
 
+use std::future::Future as _;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{value_parser, Arg, ArgAction, ArgMatches, Command};
 
 use crate::call::{Output, Settings};
-use crate::failure::{
-    Failure, Outcome, EXIT_API_OR_USAGE, EXIT_CODES, EXIT_INTERRUPTED, EXIT_OTHER,
-};
+use crate::failure::{Failure, Outcome, EXIT_API_OR_USAGE, EXIT_CODES, EXIT_OTHER};
 
 /// What `--help` ends with: the exit codes, the environment and where credentials live.
 fn after_help() -> String {
@@ -280,6 +279,7 @@ fn main() -> ExitCode {
         }
     };
     tracing_to_stderr(&matches);
+    watch_for_interrupts();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -314,8 +314,8 @@ fn main() -> ExitCode {
                     message.push_str(&failure.message);
                 }
                 Err(Failure {
-                    code: EXIT_INTERRUPTED,
                     message,
+                    ..Failure::interrupted()
                 })
             }
         }
@@ -371,6 +371,54 @@ async fn interrupted() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }
+}
+
+/// Set once Ctrl-C is pressed, for work that runs without yielding to the runtime (a `--jq`
+/// program), which [`interrupted`] cannot end while it runs: such work checks it and stops.
+pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Sets [`INTERRUPTED`] on Ctrl-C, from a thread of its own: the command's runtime has one
+/// thread, which long synchronous work keeps from hearing the signal. Returns once the
+/// handler is installed (or could not be), so that a Ctrl-C from then on is heard.
+fn watch_for_interrupts() {
+    let (installed, installing) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("ctrl-c".to_owned())
+        .spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+                // The first poll installs the handler.
+                let first =
+                    std::future::poll_fn(|cx| std::task::Poll::Ready(ctrl_c.as_mut().poll(cx)))
+                        .await;
+                let _ = installed.send(());
+                let heard = match first {
+                    std::task::Poll::Ready(heard) => heard,
+                    std::task::Poll::Pending => ctrl_c.await,
+                };
+                if heard.is_ok() {
+                    INTERRUPTED.store(true, Ordering::SeqCst);
+                }
+            });
+        });
+    if spawned.is_ok() {
+        let _ = installing.recv_timeout(Duration::from_secs(1));
+    }
+}
+
+/// Ends the process as an interrupted command ends, from synchronous work that cannot
+/// return to the runtime in time (a `--jq` program inside a native filter): partial files
+/// removed, "interrupted" said, exit 130.
+pub(crate) fn exit_interrupted() -> ! {
+    files::remove_partial();
+    paint::error(&Failure::interrupted().message);
+    std::process::exit(i32::from(failure::EXIT_INTERRUPTED))
 }
 
 /// How long an interrupted upload may take to release its reservation and report it before

@@ -1612,6 +1612,29 @@ fn output_table_and_yaml_and_jq() {
 }
 
 #[test]
+fn ctrl_c_during_a_long_jq_program_exits_130_promptly() {
+    let s = setup();
+    // `last` and `range` are native filters: the loop never leaves jaq's own code.
+    for program in ["last(range(1e12))", "reduce range(1e12) as $x (0; . + 1)"] {
+        let mut child = s
+            .process()
+            .args(SEARCH_ONE)
+            .args(["--jq", program])
+            .spawn()
+            .expect("geopera starts");
+        executed_soon(&s, "catalog.search", Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(300));
+        let status = interrupt(&mut child);
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+        }
+        assert_eq!(status.code(), Some(130), "{program}: {stderr}");
+        assert!(stderr.contains("Error: interrupted"), "{program}: {stderr}");
+    }
+}
+
+#[test]
 fn a_jq_program_that_recurses_without_end_is_an_error_not_an_abort() {
     let s = setup();
     for program in ["def f: 1 + f; f", "def f: [f]; f"] {
