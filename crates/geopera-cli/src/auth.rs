@@ -187,24 +187,14 @@ fn stored_api_url(store: &Store, profile: &str) -> Result<(String, String), Fail
     })
 }
 
-/// `url` as messages quote it: its user name and password, query and fragment replaced by
-/// `[redacted]`, as any of them may hold a secret (`?api_key=...`).
-pub(crate) fn shown_url(url: &str) -> String {
-    let mut shown = geopera::without_userinfo(url);
-    if let Some(at) = shown.find(['?', '#']) {
-        shown.replace_range(at + 1.., crate::hidden::REDACTED);
-    }
-    shown
-}
-
 /// Refuses an API URL that no call could go to, as a usage error naming `source` (the flag,
 /// the variable or the profile it came from), before anything is read or sent; the message
-/// quotes it [`shown_url`].
+/// quotes it [`geopera::quoted_url`].
 fn check_api_url(api_url: &str, source: &str) -> Result<(), Failure> {
     let refused = |why: &str| {
         Err(Failure::usage(format!(
             "{source}: the API URL {} {why}",
-            shown_url(api_url)
+            geopera::quoted_url(api_url)
         )))
     };
     match url::Url::parse(api_url) {
@@ -263,8 +253,8 @@ pub(crate) async fn held(target: &Target, refresh: bool) -> Result<Option<Held>,
             "the credentials of profile '{}' are for {}, not {}: run 'geopera login' for that \
              server (with --profile to keep both), or set GEOPERA_API_TOKEN",
             target.profile,
-            geopera::without_userinfo(stored_for.trim_end_matches('/')),
-            geopera::without_userinfo(&target.api_url)
+            geopera::quoted_url(stored_for.trim_end_matches('/')),
+            geopera::quoted_url(&target.api_url)
         )));
     }
     match stored {
@@ -314,7 +304,7 @@ pub(crate) fn http(api_url: &str) -> Result<geopera::Client, Failure> {
         .map_err(|e| {
             Failure::usage(format!(
                 "invalid API URL '{}': {}",
-                shown_url(api_url),
+                geopera::quoted_url(api_url),
                 chain(&e)
             ))
         })
