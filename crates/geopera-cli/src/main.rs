@@ -480,6 +480,7 @@ async fn run(
         return print_help(command, &path);
     };
     let body = tree::body(info, matches)?;
+    tree::warn_of_undeclared(info, &body);
     let target = auth::target(matches, true)?;
     call::call(&target, info.id, body, &settings(matches, true)).await
 }
@@ -622,6 +623,9 @@ async fn op(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
     } else {
         json::parse_body(text).map_err(|e| Failure::other(format!("invalid JSON body: {e}")))?
     };
+    if let Some(info) = geopera_types::operations::find(id) {
+        tree::warn_of_undeclared(info, &body);
+    }
     let target = auth::target(top, true)?;
     call::call(&target, id, body, &settings(matches, false)).await
 }

@@ -556,6 +556,26 @@ pub(crate) fn body(info: &OperationInfo, matches: &ArgMatches) -> Result<Value, 
     Ok(Value::Object(body))
 }
 
+/// Warns on stderr of members of `body` that `info`'s input does not declare: the API ignores
+/// them, so a misspelled optional field (`limt`) would be sent and change nothing, without a
+/// word. A warning, not a refusal: a server newer than this program may declare them.
+pub(crate) fn warn_of_undeclared(info: &OperationInfo, body: &Value) {
+    let members = geopera_types::validate::undeclared(info.input, body);
+    if members.is_empty() {
+        return;
+    }
+    let effect = if members.len() == 1 {
+        "it is sent but has no effect"
+    } else {
+        "they are sent but have no effect"
+    };
+    crate::paint::warning(&crate::json::escape_controls(&format!(
+        "{} does not declare {}; the API ignores what it does not declare, so {effect}",
+        info.id,
+        members.join(", ")
+    )));
+}
+
 fn flag_value(flag: FlagField, matches: &ArgMatches) -> Option<Value> {
     let id = format!("{FIELD}{}", flag.field.name);
     match flag.kind {

@@ -634,6 +634,44 @@ fn a_validation_answer_prints_one_line_per_field() {
 }
 
 #[test]
+fn members_an_operation_does_not_declare_are_sent_with_a_warning_naming_them() {
+    let s = setup();
+    let leaf = s
+        .cli()
+        .args(SEARCH_ONE)
+        .args(["--json", r#"{"colections": ["sentinel-2-l2a"]}"#])
+        .output()
+        .expect("geopera runs");
+    let op = s
+        .cli()
+        .args(["op", "catalog.search"])
+        .arg(r#"{"host_name": "earthsearch-aws", "limt": 1, "query": {"eo:cloud_cover": {"lte": 5}}}"#)
+        .output()
+        .expect("geopera runs");
+    for (output, named) in [
+        (
+            &leaf,
+            "body.colections; the API ignores what it does not declare, so it is sent",
+        ),
+        (
+            &op,
+            "body.limt, body.query.eo:cloud_cover.lte; the API ignores",
+        ),
+    ] {
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.starts_with("Warning: catalog.search does not declare "),
+            "{stderr}"
+        );
+        assert!(stderr.contains(named), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    let declared = s.cli().args(SEARCH_ONE).output().expect("geopera runs");
+    assert_eq!(text(&declared.stderr), "", "nothing to warn of");
+}
+
+#[test]
 fn stac_search_works() {
     let s = setup();
     let output = s
