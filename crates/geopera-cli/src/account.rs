@@ -34,7 +34,10 @@ async fn userinfo(target: &Target, held: &Held) -> Result<Option<Value>, Failure
         .timeout(target.sign_in_timeout(USERINFO_TIMEOUT))
         .send()
         .await
-        .map_err(|e| Failure::other(format!("could not reach {api_url}: {}", chain(&e))))?;
+        .map_err(|e| {
+            let reached = crate::call::reached(api_url);
+            Failure::other(format!("could not reach {reached}: {}", chain(&e)))
+        })?;
     let status = answer.status();
     if status.as_u16() == 401 {
         return Ok(None);

@@ -553,6 +553,31 @@ pub(crate) fn api_failure(operation_id: &str, response: &Answer) -> Failure {
 }
 
 /// A failure the SDK reported instead of an answer.
+/// `api_url` as a connection failure names it: with the proxy the environment sends calls to
+/// it through, when one does, since that proxy is then what could not be reached. The proxy
+/// is found as the SDK's HTTP client finds it (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`,
+/// `NO_PROXY`) and named by its scheme, host and port only: its URL may carry a password.
+pub(crate) fn reached(api_url: &str) -> String {
+    let proxy = api_url
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|uri| hyper_util::client::proxy::matcher::Matcher::from_env().intercept(&uri));
+    let Some(proxy) = proxy else {
+        return api_url.to_owned();
+    };
+    let uri = proxy.uri();
+    let scheme = uri.scheme_str().unwrap_or("http");
+    let host = uri.host().unwrap_or("?");
+    let port = uri
+        .port_u16()
+        .map(|port| format!(":{port}"))
+        .unwrap_or_default();
+    format!(
+        "{api_url} through the proxy {scheme}://{host}{port} (from HTTP_PROXY, HTTPS_PROXY or \
+         ALL_PROXY)"
+    )
+}
+
 pub(crate) fn sdk_failure(
     operation_id: &str,
     api_url: &str,
@@ -607,7 +632,7 @@ pub(crate) fn sdk_failure(
         Error::Transport { .. } => {
             let cause = cause_only(error);
             if error.is_connect() {
-                Failure::other(format!("could not reach {api_url}: {cause}"))
+                Failure::other(format!("could not reach {}: {cause}", reached(api_url)))
             } else {
                 Failure::other(format!("the exchange with {api_url} failed: {cause}"))
             }

@@ -672,6 +672,36 @@ fn members_an_operation_does_not_declare_are_sent_with_a_warning_naming_them() {
 }
 
 #[test]
+fn an_unreachable_proxy_is_named_as_what_could_not_be_reached() {
+    let s = setup();
+    // Port 9 (discard) has no listener here: the proxy refuses the connection.
+    let proxy = "http://someone:proxy-password@127.0.0.1:9";
+    let output = s
+        .cli()
+        .env("HTTP_PROXY", proxy)
+        .args(SEARCH_ONE)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("through the proxy http://127.0.0.1:9 (from HTTP_PROXY"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("proxy-password"), "{stderr}");
+    assert_eq!(s.emulator.executed("catalog.search"), 0);
+    // Where NO_PROXY exempts the API, the call goes straight to it.
+    let exempt = s
+        .cli()
+        .env("HTTP_PROXY", proxy)
+        .env("NO_PROXY", "127.0.0.1")
+        .args(SEARCH_ONE)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(exempt.status.code(), Some(0), "{}", text(&exempt.stderr));
+}
+
+#[test]
 fn stac_search_works() {
     let s = setup();
     let output = s
