@@ -141,6 +141,21 @@ impl DeviceAuthorization {
             }
             checked
         });
+        let expires_in = Duration::from_secs(answer.expires_in).min(MAX_LIFETIME);
+        let interval = answer
+            .interval
+            .filter(|s| *s > 0)
+            .map_or(DEFAULT_INTERVAL, Duration::from_secs);
+        // The first poll comes an interval after the start: past the code's lifetime, the
+        // wait could only report it expired, having asked nothing.
+        if interval > expires_in {
+            return Err(unfit(&format!(
+                "interval ({} s) is longer than its expires_in ({} s), so the code would \
+                 expire before it could be polled once",
+                interval.as_secs(),
+                expires_in.as_secs()
+            )));
+        }
         Ok(DeviceAuthorization {
             client_id,
             device_code: Secret::new(answer.device_code),
@@ -148,11 +163,8 @@ impl DeviceAuthorization {
             user_code: answer.user_code,
             verification_uri,
             verification_uri_complete,
-            expires_in: Duration::from_secs(answer.expires_in).min(MAX_LIFETIME),
-            interval: answer
-                .interval
-                .filter(|s| *s > 0)
-                .map_or(DEFAULT_INTERVAL, Duration::from_secs),
+            expires_in,
+            interval,
             oidc,
         })
     }

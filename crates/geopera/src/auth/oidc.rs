@@ -23,8 +23,14 @@ pub(crate) const KEY_CLIENT_ID: &str = "geopera";
 /// command-line clients use).
 pub(crate) const PUBLIC_CLIENT_ID: &str = "geopera-cli";
 
-/// What errors of sign-in requests name as their operation.
-const OPERATION: &str = "oidc.token";
+/// What errors of a request to the provider name as its operation, by its endpoint: the
+/// token endpoint's, or the device authorization's.
+fn operation_of(endpoint: &str) -> &'static str {
+    match endpoint {
+        "auth/device" => "oidc.device_authorization",
+        _ => "oidc.token",
+    }
+}
 
 /// The largest token-endpoint answer read: a token answer is well under a kilobyte.
 const MAX_ANSWER_BYTES: u64 = 64 * 1024;
@@ -155,6 +161,7 @@ impl Oidc {
         form: &[(&str, &str)],
         secrets: &[&str],
     ) -> Result<T, Error> {
+        let operation = operation_of(endpoint);
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
@@ -169,15 +176,15 @@ impl Oidc {
             .timeout(self.request_timeout)
             .send()
             .await
-            .map_err(|e| Error::from_reqwest(OPERATION, e))?;
+            .map_err(|e| Error::from_reqwest(operation, e))?;
         let status = response.status();
         // The request's own timeout above bounds the body too.
         let content = crate::body::read(&mut response, MAX_ANSWER_BYTES, &Bounds::none())
             .await
             .map_err(|error| match error {
-                ReadError::TooLarge => Error::too_large(OPERATION, MAX_ANSWER_BYTES),
-                ReadError::Transport(e) => Error::from_reqwest(OPERATION, e),
-                ReadError::Elapsed(limit) => Error::timed_out(OPERATION, limit),
+                ReadError::TooLarge => Error::too_large(operation, MAX_ANSWER_BYTES),
+                ReadError::Transport(e) => Error::from_reqwest(operation, e),
+                ReadError::Elapsed(limit) => Error::timed_out(operation, limit),
             })?;
         if status.is_success() {
             return serde_json::from_slice::<T>(&content).map_err(|e| {

@@ -500,10 +500,10 @@ async fn a_new_api_key_never_prints_and_signs_calls() {
 
 #[tokio::test]
 async fn a_provider_that_names_an_absurd_device_interval_or_lifetime_gets_an_error_not_a_panic() {
-    // Numbers at the edge of what the answer's fields hold: adding them to a clock must neither
-    // overflow nor leave the wait asleep for ever. The client's clock is over a second old
-    // when it adds them, as any real one is.
-    for (expires_in, interval) in [(600, u64::MAX), (u64::MAX, u64::MAX)] {
+    // Numbers at the edge of what the answer's fields hold, and an interval longer than the
+    // code lives: the code could only expire unpolled, which the start says at once, naming
+    // the interval, instead of a wait that asks nothing and reports the code expired.
+    for (expires_in, interval) in [(600, u64::MAX), (u64::MAX, u64::MAX), (600, 99_999_999_999)] {
         let provider = Hostile::serve("127.0.0.1", move |seen| {
             if seen.path.ends_with("/auth/device") {
                 hostile_json(
@@ -521,22 +521,43 @@ async fn a_provider_that_names_an_absurd_device_interval_or_lifetime_gets_an_err
             .base_url(provider.url())
             .build()
             .expect("valid configuration");
-        let flow = Oidc::for_base_url(&provider.url())
+        let error = Oidc::for_base_url(&provider.url())
             .expect("a provider")
             .device_authorization(&anonymous, None)
             .await
-            .expect("a device code");
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        let waited = tokio::time::timeout(Duration::from_secs(20), flow.wait(&anonymous)).await;
-        let error = waited
-            .expect("the wait ends by itself")
-            .expect_err("never approved");
+            .expect_err("no poll could be made in time");
         assert_eq!(
             sign_in_code(&error),
-            Some("expired_token"),
+            Some("invalid_response"),
             "{expires_in} s, every {interval} s: {error}"
         );
+        let message = error.to_string();
+        assert!(message.contains("interval"), "{message}");
+        assert!(!message.contains("dev-code-that"), "{message}");
+        assert_eq!(provider.seen().len(), 1, "nothing polled");
     }
+}
+
+#[tokio::test]
+async fn a_device_authorization_that_fails_is_named_as_such() {
+    // Answers the device authorization with a body far larger than any sign-in answer.
+    let provider = Hostile::serve("127.0.0.1", |_| {
+        hostile_json(200, &[], &format!(r#"{{"pad":"{}"}}"#, "x".repeat(100_000)))
+    });
+    let anonymous = Client::builder()
+        .base_url(provider.url())
+        .build()
+        .expect("valid configuration");
+    let error = Oidc::for_base_url(&provider.url())
+        .expect("a provider")
+        .device_authorization(&anonymous, None)
+        .await
+        .expect_err("too large");
+    assert_eq!(
+        error.operation_id(),
+        Some("oidc.device_authorization"),
+        "{error}"
+    );
 }
 
 /// What a device flow hands the caller to show a person is checked first: a page that is no
