@@ -24,7 +24,8 @@ pub(crate) async fn page(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     match method {
-        Method::GET => {
+        // HEAD is GET without the body, which the server leaves out.
+        Method::GET | Method::HEAD => {
             let user_code = uri
                 .query()
                 .and_then(|query| {
@@ -51,11 +52,11 @@ pub(crate) async fn page(
         _ => {
             let mut response = html(
                 StatusCode::METHOD_NOT_ALLOWED,
-                &message_page("This page answers GET and POST."),
+                &message_page("This page answers GET, HEAD and POST."),
             );
             response
                 .headers_mut()
-                .insert(ALLOW, HeaderValue::from_static("GET, POST"));
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
             response
         }
     }

@@ -613,6 +613,33 @@ fn device_flow_reports_denied_expired_and_pkce_mismatch() {
 }
 
 #[test]
+fn the_verification_page_answers_head_as_get_without_the_body() {
+    let api = Api::start();
+    let page = format!(
+        "{}/realms/public/device?user_code=ABCD-EFGH",
+        api.emu.base_url()
+    );
+    let get = api.http.get(&page).send().expect("GET");
+    let head = api.http.head(&page).send().expect("HEAD");
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        head.headers().get("content-type"),
+        get.headers().get("content-type")
+    );
+    assert_eq!(
+        head.headers().get("x-frame-options"),
+        get.headers().get("x-frame-options")
+    );
+    assert!(head.bytes().expect("no body").is_empty());
+    let put = api.http.put(&page).send().expect("PUT");
+    assert_eq!(put.status(), 405);
+    assert_eq!(
+        put.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET, HEAD, POST")
+    );
+}
+
+#[test]
 fn the_verification_page_approves_after_a_password_sign_in() {
     let api = Api::start();
     let (verifier, challenge) = pkce();
