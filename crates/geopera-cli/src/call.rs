@@ -141,7 +141,7 @@ pub(crate) async fn call(
                     "--wait: the answer names no order or job to wait for",
                 ));
             };
-            crate::waiting::wait_for(&client, kind, &id, settings.wait_timeout, settings).await
+            crate::waiting::wait_for_started(&client, kind, &id, settings).await
         }
         // NDJSON (`catalog.search_stream`) is text, which `render` prints, unless `--out`
         // asks for the bytes in a file.

@@ -309,6 +309,10 @@ fn main() -> ExitCode {
                 files::remove_partial();
                 settle().await;
                 let mut message = "interrupted".to_owned();
+                if let Some(started) = waiting::started() {
+                    message.push_str("; ");
+                    message.push_str(started);
+                }
                 if let Some(Err(failure)) = ended {
                     message.push('\n');
                     message.push_str(&failure.message);

@@ -94,6 +94,11 @@ pub(crate) fn warning(line: &str) {
     labelled(WARNING, "Warning:", line);
 }
 
+/// Prints a line of news on stderr as it is, without any credential the process holds.
+pub(crate) fn note(line: &str) {
+    to_stderr(&inert(&crate::hidden::redacted(line)));
+}
+
 fn labelled(style: Style, label: &str, line: &str) {
     let mut text = String::new();
     push(&mut text, style, label, stderr());

@@ -3,7 +3,12 @@
 //! The SDK's waiters poll the resource with growing, jittered pauses until it reaches a final
 //! state. When it succeeds, the resource is read once more and printed as the server sends
 //! it; a spinner with the latest state shows on stderr, only when stderr is a terminal.
+//!
+//! Once `--wait` has started an order or a job, it exists whatever the wait comes to: its id
+//! is named on stderr before the wait begins, and again in the error of a wait that fails or
+//! is interrupted, so nobody places it a second time believing the first failed.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use geopera::wait::{self, WaitError};
@@ -19,6 +24,56 @@ pub(crate) enum Kind {
     Order,
     ProcessingJob,
     ClipJob,
+}
+
+impl Kind {
+    /// What it is, in messages.
+    fn noun(self) -> &'static str {
+        match self {
+            Kind::Order => "order",
+            Kind::ProcessingJob => "processing job",
+            Kind::ClipJob => "clip job",
+        }
+    }
+
+    /// What the operation that made it did.
+    fn made(self) -> &'static str {
+        if self == Kind::Order {
+            "placed"
+        } else {
+            "started"
+        }
+    }
+
+    /// The command that takes `id` up again, with how to read it.
+    fn resume(self, id: &str) -> String {
+        let id = shell_word(id);
+        match self {
+            Kind::Order => format!("resume with: geopera orders wait {id}"),
+            Kind::ProcessingJob => format!("see it with: geopera processing job get --job-id {id}"),
+            Kind::ClipJob => format!("see it with: geopera clip job get --job-id {id}"),
+        }
+    }
+}
+
+/// `word` as one word for a POSIX shell: as it is when it holds nothing a shell reads
+/// specially, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-.:/@%+=,".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// The order or job this command's `--wait` started, as a sentence, once the operation that
+/// started it has answered: an interruption names it.
+static STARTED: OnceLock<String> = OnceLock::new();
+
+/// What an interrupted command says of the order or job its `--wait` started, if any.
+pub(crate) fn started() -> Option<&'static str> {
+    STARTED.get().map(String::as_str)
 }
 
 /// The operations whose answer names something to wait for.
@@ -76,6 +131,27 @@ fn outcome<T>(
     }
 }
 
+/// Waits for `id`, which this command's `--wait` has just started, as [`wait_for`] does. Its
+/// id is named on stderr first; a wait that fails names it again and exits 1 (the operation
+/// that started it succeeded), and so does an interruption ([`started`]).
+pub(crate) async fn wait_for_started(
+    client: &Geopera,
+    kind: Kind,
+    id: &str,
+    settings: &Settings,
+) -> Outcome {
+    let (noun, made, resume) = (kind.noun(), kind.made(), kind.resume(id));
+    crate::paint::note(&format!("{noun} {id} {made}; waiting for it ({resume})"));
+    let _ = STARTED.set(format!("{noun} {id} was {made} ({resume})"));
+    match wait_and_print(client, kind, id, settings.wait_timeout, settings).await {
+        Ok(outcome) => outcome,
+        Err(failure) => Err(Failure::other(format!(
+            "{noun} {id} was {made}, but waiting for it failed: {} ({resume})",
+            failure.message
+        ))),
+    }
+}
+
 /// Waits for `id` and prints it as finally read; a final state that is not success is
 /// printed too, then reported as the failure.
 pub(crate) async fn wait_for(
@@ -85,8 +161,20 @@ pub(crate) async fn wait_for(
     deadline: Option<Duration>,
     settings: &Settings,
 ) -> Outcome {
+    wait_and_print(client, kind, id, deadline, settings).await?
+}
+
+/// [`wait_for`], with a failure to see the end (`Err`) told from what printing the end came to
+/// (`Ok`): a final state that is not success, or a failure to print.
+async fn wait_and_print(
+    client: &Geopera,
+    kind: Kind,
+    id: &str,
+    deadline: Option<Duration>,
+    settings: &Settings,
+) -> Result<Outcome, Failure> {
     let base_url = client.client().base_url().to_owned();
-    let what = if kind == Kind::Order { "order" } else { "job" };
+    let what = kind.noun();
     let shown_id = crate::paint::inert(id).into_owned();
     let shown = crate::progress::Shown::spinner(format!("waiting for {what} {shown_id}"));
     let report = {
@@ -132,6 +220,5 @@ pub(crate) async fn wait_for(
     let response = call::answer(client, read, Request::new(body))
         .await
         .map_err(|e| call::sdk_failure(read, &base_url, settings, &e))?;
-    call::render(read, &response, settings)?;
-    failed.map_or(Ok(()), Err)
+    Ok(call::render(read, &response, settings).and(failed.map_or(Ok(()), Err)))
 }

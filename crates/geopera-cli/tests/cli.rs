@@ -1046,11 +1046,16 @@ fn wait_on_a_clip_job_ends_when_it_succeeds() {
     }
     let output = child.wait_with_output().expect("geopera ends");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(stdout_json(&output)["status"], "succeeded");
-    assert!(
-        output.stderr.is_empty(),
-        "no spinner off a terminal: {:?}",
-        text(&output.stderr)
+    let job = stdout_json(&output);
+    assert_eq!(job["status"], "succeeded");
+    let id = job["id"].as_str().expect("a job id");
+    // The job's id, and no spinner off a terminal.
+    assert_eq!(
+        text(&output.stderr),
+        format!(
+            "clip job {id} started; waiting for it \
+             (see it with: geopera clip job get --job-id {id})\n"
+        )
     );
 }
 
@@ -1302,7 +1307,88 @@ fn wait_on_a_placed_archive_order_ends_when_it_is_fulfilled() {
             .any(|l| l.starts_with("status") && l.trim_end().ends_with("fulfilled")),
         "{table}"
     );
-    assert!(output.stderr.is_empty(), "no spinner off a terminal");
+    // The order's id, and no spinner off a terminal.
+    let stderr = text(&output.stderr);
+    let id = placed_order(&stderr);
+    assert_eq!(
+        stderr,
+        format!("order {id} placed; waiting for it (resume with: geopera orders wait {id})\n")
+    );
+}
+
+/// The id of the order that the first line of a `--wait`'s stderr says was placed.
+fn placed_order(stderr: &str) -> &str {
+    stderr
+        .strip_prefix("order ")
+        .and_then(|rest| rest.split_once(" placed; waiting for it"))
+        .map(|(id, _)| id)
+        .unwrap_or_else(|| panic!("no placed order named: {stderr}"))
+}
+
+#[test]
+fn a_wait_that_fails_after_the_placement_names_the_placed_order_and_exits_1() {
+    let s = setup();
+    let url = test_server(4, |body| {
+        if text(body).contains("captures") {
+            let placed = r#"{"orderId":"ord_42","status":"received","totalCredits":500}"#;
+            (202, placed.to_owned())
+        } else {
+            let missing = r#"{"type":"about:blank","title":"Not Found","status":404,"detail":"Order not found"}"#;
+            (404, missing.to_owned())
+        }
+    });
+    let body = r#"{"captures":[{"id":"S2A_1","geometry":{"type":"Point","coordinates":[0,0]}}]}"#;
+    let run = ["orders", "archive", "place", "--wait", "--json", body];
+    let output = s
+        .against(&url)
+        .args(run)
+        .args(["--wait-timeout", "30"])
+        .output()
+        .expect("geopera runs");
+    // The placement succeeded: not an API error (2), which would say to place it again.
+    let stderr = fails_saying(&output, 1, "ord_42", run);
+    assert_eq!(
+        stderr,
+        "order ord_42 placed; waiting for it (resume with: geopera orders wait ord_42)\n\
+         Error: order ord_42 was placed, but waiting for it failed: [404] Order not found \
+         (resume with: geopera orders wait ord_42)\n"
+    );
+    assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
+}
+
+#[test]
+fn a_wait_that_fails_after_a_job_started_names_the_job_and_exits_1() {
+    let s = setup();
+    let url = test_server(4, |body| {
+        if text(body).contains("item_id") {
+            let started = r#"{"job":{"id":"job_7","status":"pending"},"assets_to_clip":1}"#;
+            (201, started.to_owned())
+        } else {
+            let failed = r#"{"type":"about:blank","title":"Not Found","status":404,"detail":"Job not found"}"#;
+            (404, failed.to_owned())
+        }
+    });
+    let run = [
+        "clip",
+        "create-from-item",
+        "--json",
+        r#"{"item_id":"S2A_1"}"#,
+        "--wait",
+    ];
+    let output = s
+        .against(&url)
+        .args(run)
+        .args(["--wait-timeout", "30"])
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 1, "job_7", run);
+    assert_eq!(
+        stderr,
+        "clip job job_7 started; waiting for it (see it with: geopera clip job get --job-id job_7)\n\
+         Error: clip job job_7 was started, but waiting for it failed: [404] Job not found \
+         (see it with: geopera clip job get --job-id job_7)\n"
+    );
+    assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
 }
 
 #[test]
@@ -1355,10 +1441,15 @@ fn ctrl_c_during_a_wait_exits_130_promptly() {
     if let Some(mut pipe) = child.stderr.take() {
         std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("stderr");
     }
+    // No spinner: the order's id as it was placed, and again with the interruption, so it is
+    // not placed a second time by someone who thinks it never was.
+    let id = placed_order(&stderr);
     assert_eq!(
-        stderr.trim_end(),
-        "Error: interrupted",
-        "no spinner, one line"
+        stderr,
+        format!(
+            "order {id} placed; waiting for it (resume with: geopera orders wait {id})\n\
+             Error: interrupted; order {id} was placed (resume with: geopera orders wait {id})\n"
+        ),
     );
     // Nothing half-written: the same files, the credentials byte for byte.
     assert_eq!(listing(), names_before);
