@@ -9,7 +9,7 @@ import socket, sys, threading, time
 
 port, key = int(sys.argv[1]), sys.argv[2]
 limit = float(sys.argv[3]) if len(sys.argv) > 3 else 90
-REQ = (f"POST /v1/op/billing.credits.balance HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\n"
+REQ = (f"POST /v1/op/billing.credits.balance HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {key}\r\n"
        "content-type: application/json\r\ncontent-length: 2\r\n\r\n{}").encode()
 results = {}
 

@@ -111,6 +111,11 @@
 //!   the demo session token follow from the seed (so a restarted emulator prints the same
 //!   ones); ids do too, and the seeded generator's state can be worked out from one id, so
 //!   nothing that authenticates is drawn from it.
+//! - Known names only: a request is answered when its `Host` is an IP address, `localhost`
+//!   or a name under `.localhost`, or a name given to [`EmulatorBuilder::allowed_host`]
+//!   (`--allowed-host`); any other is 403 problem+json. A web page that points a name of its
+//!   own at this machine (DNS rebinding) would otherwise call the emulator as its own origin,
+//!   signing in with a published demo password or calling with the demo key.
 //! - No unknown scopes: a permission must be an operation's scope, its `resource:*` or
 //!   `*:action` form, or `*`; otherwise 422 at `["body", "permissions", i]`.
 //! - Bounded keys: at most [`MAX_KEY_PERMISSIONS`] (64) permissions of at most
@@ -494,6 +499,7 @@ mod control;
 mod downloads;
 mod error;
 mod faults;
+mod hosts;
 mod idempotency;
 mod images;
 mod jobs;
@@ -596,6 +602,7 @@ pub struct EmulatorBuilder {
     users: Vec<User>,
     control: bool,
     allow_local_webhooks: bool,
+    allowed_hosts: Vec<String>,
 }
 
 impl Default for EmulatorBuilder {
@@ -620,6 +627,7 @@ impl Default for EmulatorBuilder {
             users: demo_users(),
             control: false,
             allow_local_webhooks: false,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -763,6 +771,18 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Answers requests that name the emulator `name` in their `Host` (a container's or a
+    /// machine's name, without a port), besides IP addresses, `localhost` and names under
+    /// `.localhost`, which are always answered; may be given more than once. Any other name is
+    /// refused with 403, so that a web page cannot reach the emulator through a name of its
+    /// own pointed at this machine (DNS rebinding).
+    pub fn allowed_host(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        let name = name.trim().trim_end_matches('.').to_ascii_lowercase();
+        self.allowed_hosts.push(name);
+        self
+    }
+
     /// Binds the address, starts the server on its own thread and runtime, and returns once
     /// it accepts connections.
     ///
@@ -816,7 +836,8 @@ impl EmulatorBuilder {
             .enable_all()
             .build()?;
         let (stop, stopped) = watch::channel(false);
-        let app = routes::router(shared.clone(), self.control);
+        let hosts = hosts::AllowedHosts(self.allowed_hosts.into());
+        let app = routes::router(shared.clone(), self.control, hosts);
         let background = shared.clone();
         let timeouts = self.timeouts;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();

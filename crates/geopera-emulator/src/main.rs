@@ -49,6 +49,11 @@ struct Args {
     /// (for receivers on this machine). Off, only https to public hosts is accepted.
     #[arg(long)]
     allow_local_webhooks: bool,
+    /// Also answer requests that name the emulator NAME (a container's or machine's name);
+    /// IP addresses and localhost are always answered. Repeat for more names. Other names are
+    /// refused, so that a web page cannot reach the emulator through a name of its own.
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    allowed_hosts: Vec<String>,
 }
 
 /// Reads `250ms`, `10s` or a bare number of seconds.
@@ -115,6 +120,9 @@ fn main() -> anyhow::Result<()> {
         .clock(ManualClock::system());
     if let Some(faults) = args.faults {
         builder = builder.faults(faults);
+    }
+    for name in &args.allowed_hosts {
+        builder = builder.allowed_host(name.as_str());
     }
     if let Some(path) = &args.spec {
         let spec = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;

@@ -20,7 +20,11 @@ use crate::state::Shared;
 use crate::{control, images, oidc, pipeline};
 
 /// Builds the router over shared state.
-pub(crate) fn router(shared: Arc<Shared>, control: bool) -> Router {
+pub(crate) fn router(
+    shared: Arc<Shared>,
+    control: bool,
+    hosts: crate::hosts::AllowedHosts,
+) -> Router {
     let body_limit = shared.body_limit;
     let mut router = Router::new()
         .route("/v1/op/{id}", any(invoke))
@@ -50,6 +54,10 @@ pub(crate) fn router(shared: Arc<Shared>, control: bool) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(request_id::layer))
+        .layer(axum::middleware::from_fn_with_state(
+            hosts,
+            crate::hosts::known_host,
+        ))
         .with_state(shared)
 }
 

@@ -862,7 +862,7 @@ fn only_the_whole_token_and_the_client_it_was_issued_to_revoke_it() {
 
 #[test]
 fn discovery_names_the_endpoints_at_the_requested_host() {
-    let api = Api::start();
+    let api = Api::with(Emulator::builder().allowed_host("Emulator.Test"));
     let url = format!(
         "{}/realms/public/.well-known/openid-configuration",
         api.emu.base_url()
@@ -901,6 +901,59 @@ fn discovery_names_the_endpoints_at_the_requested_host() {
         elsewhere.json()["issuer"],
         "http://emulator.test:9000/realms/public"
     );
+}
+
+#[test]
+fn a_request_naming_the_emulator_by_a_name_it_was_not_given_is_refused() {
+    // What a web page sees after pointing a name of its own at 127.0.0.1 (DNS rebinding): it
+    // could sign in with a published demo password, or call the API with the demo key.
+    let api = Api::with(Emulator::builder().allowed_host("emulator.test"));
+    let token = realm(&api, "token");
+    let sign_in = |host: &str| {
+        read(
+            api.http
+                .post(&token)
+                .header("host", host)
+                .header("origin", format!("http://{host}"))
+                .form(&[
+                    ("grant_type", "password"),
+                    ("client_id", "geopera-cli"),
+                    ("username", "admin"),
+                    ("password", "admin-password"),
+                ])
+                .send()
+                .expect("sent"),
+        )
+    };
+    let refused = sign_in("rebind.attacker.example:8787");
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.content_type(), "application/problem+json");
+    assert!(
+        String::from_utf8_lossy(&refused.body).contains("--allowed-host"),
+        "{:?}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    let op = read(
+        api.http
+            .post(format!(
+                "{}/v1/op/billing.credits.balance",
+                api.emu.base_url()
+            ))
+            .header("host", "rebind.attacker.example")
+            .header("x-api-key", api.emu.api_key())
+            .json(&json!({}))
+            .send()
+            .expect("sent"),
+    );
+    assert_eq!(op.status, 403);
+    assert!(
+        api.emu.requests().iter().all(|r| r.operation_id.is_none()),
+        "nothing ran"
+    );
+    // Addresses, localhost and the names given are answered.
+    for host in ["emulator.test:9000", "localhost:8787", "127.0.0.1:8787"] {
+        assert_eq!(sign_in(host).status, 200, "{host}");
+    }
 }
 
 #[test]

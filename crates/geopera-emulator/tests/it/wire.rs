@@ -532,7 +532,7 @@ fn broken_chunked_framing_is_400_problem_json() {
     let api = Api::start();
     let mut stream = std::net::TcpStream::connect(api.emu.addr()).expect("connects");
     let request = format!(
-        "POST /v1/op/billing.credits.balance HTTP/1.1\r\nhost: x\r\n\
+        "POST /v1/op/billing.credits.balance HTTP/1.1\r\nhost: 127.0.0.1\r\n\
          authorization: Bearer {}\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n",
         api.emu.api_key()
     );

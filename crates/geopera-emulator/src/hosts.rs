@@ -1,0 +1,95 @@
+//! The names the emulator answers to: a guard against DNS rebinding.
+//!
+//! A web page of another site cannot read the emulator's answers, but it can point a name of
+//! its own at 127.0.0.1 once the page has loaded and then call the emulator as its own origin:
+//! the browser sends that name as `Host`. Through it the page could sign in as a demo user
+//! (their passwords are published), use the demo key (it follows from the seed) or drain
+//! webhooks. So a request is answered only when its `Host` is one no such page can use: an IP
+//! address, `localhost` or a name under `.localhost` (which resolve to this machine and
+//! nowhere else), or a name the emulator was told to answer to
+//! ([`EmulatorBuilder::allowed_host`](crate::EmulatorBuilder::allowed_host),
+//! `--allowed-host`), such as a container's name. Development servers guard the same way.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::header::HOST;
+use http::StatusCode;
+
+use crate::error::ApiError;
+
+/// The names besides IP addresses and `localhost` that requests may name, in lower case.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AllowedHosts(pub(crate) Arc<[String]>);
+
+/// Refuses a request whose `Host` (or, in HTTP/2, its authority) names the emulator by a name
+/// it was not told to answer to, before anything else reads it.
+pub(crate) async fn known_host(
+    State(allowed): State<AllowedHosts>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let named = request
+        .headers()
+        .get(HOST)
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(|authority| authority.as_str())
+        });
+    match named {
+        Some(host) if !is_allowed(host, &allowed.0) => ApiError::problem(
+            StatusCode::FORBIDDEN,
+            format!(
+                "this emulator answers to IP addresses, localhost and the names it is started \
+                 with (--allowed-host), not to {:?}: a guard against web pages reaching it \
+                 through a name of theirs",
+                host.chars().take(100).collect::<String>()
+            ),
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+/// Whether `host` (a `Host` header: a name or address, and perhaps a port) is one the
+/// emulator answers to.
+pub(crate) fn is_allowed(host: &str, allowed: &[String]) -> bool {
+    let name = without_port(host.trim());
+    if let Some(literal) = name
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+    {
+        return literal.parse::<Ipv6Addr>().is_ok();
+    }
+    if name.parse::<Ipv4Addr>().is_ok() {
+        return true;
+    }
+    // A name is the same with or without its final dot.
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost") || allowed.contains(&name)
+}
+
+/// `host` without a `:port` after it.
+fn without_port(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        // An IPv6 literal holds colons of its own, inside its brackets.
+        Some((name, port))
+            if !port.is_empty()
+                && port.bytes().all(|byte| byte.is_ascii_digit())
+                && (!name.starts_with('[') || name.ends_with(']')) =>
+        {
+            name
+        }
+        _ => host,
+    }
+}
+
+#[cfg(test)]
+#[path = "hosts_tests.rs"]
+mod tests;
