@@ -7,6 +7,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::{RecvTimeoutError, Sender, SyncSender};
+use std::sync::{Mutex, OnceLock};
 
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{data, Compiler, Ctx, DataT, Vars};
@@ -19,8 +21,8 @@ type Filter = jaq_core::Filter<Watched>;
 /// The stack of the thread a program runs on. jaq evaluates a program by recursion, one
 /// level or more per call a program makes, with no bound of its own: `def f: 1 + f; f`
 /// would overflow any stack, which aborts the process (it is no panic, and cannot be caught).
-/// So programs run on a thread whose stack size is known, and stop with an error at
-/// [`STACK_LIMIT`], well before it is used up.
+/// So programs run on a thread whose stack size is known ([`worker`]), and stop with an error
+/// at [`STACK_LIMIT`], well before it is used up.
 const STACK_BYTES: usize = 256 * 1024 * 1024;
 
 /// How much of [`STACK_BYTES`] a program may use; the rest is for the steps between two
@@ -65,16 +67,6 @@ impl<'a> data::HasLut<'a, Watched> for Watch<'a> {
             std::panic::resume_unwind(Box::new(Stop::Interrupted));
         }
         self.lut
-    }
-}
-
-/// Wakes the thread waiting for a program when dropped: when the program ends, returning
-/// or unwinding.
-struct Wake(std::thread::Thread);
-
-impl Drop for Wake {
-    fn drop(&mut self) {
-        self.0.unpark();
     }
 }
 
@@ -154,30 +146,58 @@ pub(crate) fn check(expr: &str) -> Result<(), Failure> {
     compile(expr).map(drop)
 }
 
-/// Runs `expr` on the JSON document `text` and hands each result, as compact JSON, to `each`
-/// as soon as it is made: a program with endless results (`repeat`) streams them rather
-/// than filling memory, results before an error are printed, and an error from `each` (a
-/// closed stdout) stops the program.
-pub(crate) fn run(
-    expr: &str,
-    text: &str,
-    mut each: impl FnMut(String) -> Result<(), Failure> + Send,
-) -> Result<(), Failure> {
-    let filter = compiled(expr)?;
-    // jaq's parser recurses once per level, with no limit of its own: a deep answer would
-    // overflow the stack (an abort, not an error).
-    if crate::json::too_deep(text) {
-        return Err(Failure::other(format!(
-            "--jq: the answer nests arrays and objects {} levels deep or more, which is not read",
-            crate::json::DEPTH_LIMIT
-        )));
+/// How many results a program may run ahead of their printing: enough to keep both threads
+/// busy, few enough that a program with endless results (`repeat`) does not fill memory.
+const RESULTS_AHEAD: usize = 64;
+
+/// One program to run on one document, for the [`worker`]; each result, or the failure that
+/// ends it, goes back through `results`, whose closing says the program is done.
+struct Job {
+    expr: String,
+    text: String,
+    results: SyncSender<Result<String, Failure>>,
+}
+
+/// The thread every program runs on, started with the first: one thread of a known stack
+/// ([`STACK_BYTES`]) for the whole command, since `--all` and NDJSON answers run a program on
+/// thousands of documents and starting a thread with such a stack for each costs more than
+/// most programs do. It keeps the compiled program ([`COMPILED`]) between documents too.
+fn worker() -> Result<Sender<Job>, Failure> {
+    static WORKER: OnceLock<Result<Mutex<Sender<Job>>, String>> = OnceLock::new();
+    let started = WORKER.get_or_init(|| {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("jq".to_owned())
+            .stack_size(STACK_BYTES)
+            .spawn(move || {
+                for job in queue {
+                    evaluate(job);
+                }
+            })
+            .map(|_| Mutex::new(jobs))
+            .map_err(|e| e.to_string())
+    });
+    match started {
+        Ok(jobs) => Ok(jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()),
+        Err(why) => Err(Failure::other(format!(
+            "--jq: cannot start the program: {why}"
+        ))),
     }
-    let filter: &Filter = &filter;
-    let each = &mut each;
-    let caller = std::thread::current();
-    let evaluate = move || {
-        // However it ends, the caller waiting below hears of it at once.
-        let _wake = Wake(caller);
+}
+
+/// Runs one job on the worker's thread, sending each result as it is made; a closed result
+/// channel (the caller stopped reading: stdout closed) stops the program.
+fn evaluate(job: Job) {
+    let Job {
+        expr,
+        text,
+        results,
+    } = job;
+    let run = || -> Result<(), Failure> {
+        let filter = compiled(&expr)?;
         let input = jaq_json::read::parse_single(text.as_bytes())
             .map_err(|e| Failure::other(format!("--jq: the answer is not JSON: {e}")))?;
         let watch = Watch {
@@ -187,7 +207,11 @@ pub(crate) fn run(
         let ctx = Ctx::<Watched>::new(watch, Vars::new([]));
         for result in filter.id.run((ctx, input)) {
             match result {
-                Ok(value) => each(value.to_string())?,
+                Ok(value) => {
+                    if results.send(Ok(value.to_string())).is_err() {
+                        return Ok(());
+                    }
+                }
                 Err(exn) => {
                     let message = match exn.get_err() {
                         Ok(error) => error.to_string(),
@@ -199,34 +223,65 @@ pub(crate) fn run(
         }
         Ok(())
     };
-    std::thread::scope(|scope| {
-        let evaluating = std::thread::Builder::new()
-            .name("jq".to_owned())
-            .stack_size(STACK_BYTES)
-            .spawn_scoped(scope, evaluate)
-            .map_err(|e| Failure::other(format!("--jq: cannot start the program: {e}")))?;
+    // Caught so that the thread lives on for the next document, and the caller hears why
+    // this one ended rather than that the channel closed, which means success.
+    let failure = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(Ok(())) => return,
+        Ok(Err(failure)) => failure,
+        Err(payload) => match payload.downcast::<Stop>() {
+            Ok(stop) => match *stop {
+                Stop::TooDeep => Failure::other(
+                    "--jq: the program recursed too deep (a recursive function without an end?)",
+                ),
+                Stop::Interrupted => Failure::interrupted(),
+            },
+            // A panic of jaq's own, whose message the panic hook has printed.
+            Err(_) => Failure::other("--jq: the program failed"),
+        },
+    };
+    let _ = results.send(Err(failure));
+}
+
+/// Runs `expr` on the JSON document `text` and hands each result, as compact JSON, to `each`
+/// as soon as it is made: a program with endless results (`repeat`) streams them rather
+/// than filling memory, results before an error are printed, and an error from `each` (a
+/// closed stdout) stops the program.
+pub(crate) fn run(
+    expr: &str,
+    text: &str,
+    mut each: impl FnMut(String) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    // jaq's parser recurses once per level, with no limit of its own: a deep answer would
+    // overflow the stack (an abort, not an error).
+    if crate::json::too_deep(text) {
+        return Err(Failure::other(format!(
+            "--jq: the answer nests arrays and objects {} levels deep or more, which is not read",
+            crate::json::DEPTH_LIMIT
+        )));
+    }
+    let (sender, results) = std::sync::mpsc::sync_channel(RESULTS_AHEAD);
+    let job = Job {
+        expr: expr.to_owned(),
+        text: text.to_owned(),
+        results: sender,
+    };
+    worker()?
+        .send(job)
+        .map_err(|_| Failure::other("--jq: the program's thread has ended"))?;
+    loop {
         // A native filter can run for ever without asking for the lookup table
         // (`last(range(1e12))`), so the wait also watches for Ctrl-C, and leaves on it.
-        while !evaluating.is_finished() {
-            if crate::INTERRUPTED.load(Ordering::SeqCst) {
-                crate::exit_interrupted();
+        match results.recv_timeout(std::time::Duration::from_millis(50)) {
+            Ok(Ok(line)) => each(line)?,
+            Ok(Err(failure)) => return Err(failure),
+            Err(RecvTimeoutError::Timeout) => {
+                if crate::INTERRUPTED.load(Ordering::SeqCst) {
+                    crate::exit_interrupted();
+                }
             }
-            std::thread::park_timeout(std::time::Duration::from_millis(50));
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
         }
-        match evaluating.join() {
-            Ok(outcome) => outcome,
-            Err(payload) => match payload.downcast::<Stop>() {
-                Ok(stop) => match *stop {
-                    Stop::TooDeep => Err(Failure::other(
-                        "--jq: the program recursed too deep (a recursive function without \
-                         an end?)",
-                    )),
-                    Stop::Interrupted => Err(Failure::interrupted()),
-                },
-                Err(payload) => std::panic::resume_unwind(payload),
-            },
-        }
-    })
+    }
 }
 
 #[cfg(test)]
