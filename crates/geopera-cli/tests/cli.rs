@@ -2123,26 +2123,7 @@ fn typed_test_server(
     std::thread::spawn(move || {
         for stream in listener.incoming().take(connections) {
             let Ok(mut stream) = stream else { continue };
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let Ok(reading) = stream.try_clone() else {
-                continue;
-            };
-            let mut reader = BufReader::new(reading);
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                match reader.read_line(&mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) if line == "\r\n" => break,
-                    Ok(_) => {
-                        if let Some(n) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                            length = n.trim().parse().unwrap_or(0);
-                        }
-                    }
-                }
-            }
-            let mut request_body = vec![0; length.min(1 << 20)];
-            let _ = std::io::Read::read_exact(&mut reader, &mut request_body);
+            let request_body = request_body(&stream);
             let (status, body) = answer(&request_body);
             let _ = write!(
                 stream,
@@ -2152,6 +2133,33 @@ fn typed_test_server(
         }
     });
     url
+}
+
+/// Reads one request from `stream`, its head and then as much body as its `Content-Length`
+/// says (at most 1 MiB), each read waiting at most 5 s, and gives the body: what it got of it
+/// when the client stopped sending.
+fn request_body(stream: &std::net::TcpStream) -> Vec<u8> {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let Ok(reading) = stream.try_clone() else {
+        return Vec::new();
+    };
+    let mut reader = BufReader::new(reading);
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) if line == "\r\n" => break,
+            Ok(_) => {
+                if let Some(n) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = n.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+    }
+    let mut body = vec![0; length.min(1 << 20)];
+    let _ = std::io::Read::read_exact(&mut reader, &mut body);
+    body
 }
 
 /// [`test_server`] with one fixed answer.
@@ -3320,27 +3328,7 @@ fn slow_server(silent: Duration, connections: usize, body: &'static str) -> Stri
         for stream in listener.incoming().take(connections) {
             let Ok(mut stream) = stream else { continue };
             std::thread::spawn(move || {
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let Ok(reading) = stream.try_clone() else {
-                    return;
-                };
-                let mut reader = BufReader::new(reading);
-                let mut length = 0usize;
-                loop {
-                    let mut line = String::new();
-                    match reader.read_line(&mut line) {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) if line == "\r\n" => break,
-                        Ok(_) => {
-                            let lower = line.to_ascii_lowercase();
-                            if let Some(n) = lower.strip_prefix("content-length:") {
-                                length = n.trim().parse().unwrap_or(0);
-                            }
-                        }
-                    }
-                }
-                let mut request_body = vec![0; length.min(1 << 20)];
-                let _ = std::io::Read::read_exact(&mut reader, &mut request_body);
+                request_body(&stream);
                 std::thread::sleep(silent);
                 let _ = write!(
                     stream,
