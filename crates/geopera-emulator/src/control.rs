@@ -19,7 +19,7 @@ use http::{HeaderMap, Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::error::{ApiError, ApiJson, Reply};
+use crate::error::{is_json_type, ApiError, ApiJson, Reply};
 use crate::oidc;
 use crate::state::Shared;
 
@@ -83,7 +83,7 @@ async fn same_site_only(
         }
     }
     let reads = matches!(*request.method(), Method::GET | Method::HEAD);
-    if !reads && !sends_json(headers) {
+    if !reads && !headers.get(CONTENT_TYPE).is_some_and(is_json_type) {
         return ApiError::problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "control requests must send Content-Type: application/json",
@@ -91,17 +91,6 @@ async fn same_site_only(
         .into_response();
     }
     next.run(request).await
-}
-
-/// Whether the body is declared JSON, as [`ApiJson`] reads it (`application/json` or a
-/// `+json` type, parameters ignored).
-fn sends_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|kind| kind.to_str().ok())
-        .and_then(|kind| kind.split(';').next())
-        .map(|essence| essence.trim().to_ascii_lowercase())
-        .is_some_and(|essence| essence == "application/json" || essence.ends_with("+json"))
 }
 
 fn clock_reading(shared: &Shared) -> Response {

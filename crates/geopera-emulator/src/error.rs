@@ -279,6 +279,15 @@ impl IntoResponse for Reply {
     }
 }
 
+/// Whether a `Content-Type` declares JSON: `application/json` or any `+json` type, in any
+/// letter case, parameters ignored. [`ApiJson`] reads bodies so, and the control routes
+/// require it.
+pub(crate) fn is_json_type(kind: &HeaderValue) -> bool {
+    let kind = kind.to_str().unwrap_or_default().to_ascii_lowercase();
+    let essence = kind.split(';').next().unwrap_or_default().trim();
+    essence == "application/json" || essence.ends_with("+json")
+}
+
 /// A JSON request body read the way the API reads it, failing with an [`ApiError`] in the
 /// API's own 422 shape.
 ///
@@ -299,9 +308,7 @@ impl<T: DeserializeOwned> ApiJson<T> {
             return Ok(None);
         }
         if let Some(kind) = headers.get(CONTENT_TYPE) {
-            let kind = kind.to_str().unwrap_or_default().to_ascii_lowercase();
-            let essence = kind.split(';').next().unwrap_or_default().trim();
-            if essence != "application/json" && !essence.ends_with("+json") {
+            if !is_json_type(kind) {
                 return Err(ApiError::Validation(vec![ValidationError::new(
                     vec![LocItem::from("body")],
                     "Input should be a valid dictionary or object to extract fields from",
