@@ -158,11 +158,13 @@ pub enum Error {
         /// Every check the body failed, each with its location (`body.limit`, ...).
         error: Box<HttpValidationError>,
     },
-    /// The answer was longer than the client accepts
-    /// ([`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)).
+    /// The answer was longer than the client accepts: an operation's answer past
+    /// [`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes), or an
+    /// identity provider's answer (`oidc.token`, `oidc.device_authorization`) past the fixed
+    /// 64 KiB a token answer never needs.
     #[error(
-        "the answer of {operation_id} exceeds the response-size cap of {limit} bytes \
-         (ClientBuilder::max_response_bytes)"
+        "the answer of {operation_id} exceeds the response-size cap of {limit} bytes ({})",
+        crate::auth::oidc::size_cap_of(operation_id)
     )]
     #[non_exhaustive]
     TooLarge {

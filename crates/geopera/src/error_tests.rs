@@ -46,6 +46,17 @@ fn kinds_follow_the_status_and_say_what_is_retryable() {
 }
 
 #[test]
+fn a_size_cap_is_named_by_the_setting_that_moves_it() {
+    let call = Error::too_large("catalog.search", 10).to_string();
+    assert!(call.contains("ClientBuilder::max_response_bytes"), "{call}");
+    for operation in ["oidc.token", "oidc.device_authorization"] {
+        let sign_in = Error::too_large(operation, 65_536).to_string();
+        assert!(!sign_in.contains("max_response_bytes"), "{sign_in}");
+        assert!(sign_in.contains("identity provider"), "{sign_in}");
+    }
+}
+
+#[test]
 fn only_errors_of_a_call_take_its_request_id() {
     let named = Error::deadline("catalog.search", 2).with_request_id("id-1");
     assert_eq!(named.request_id(), Some("id-1"));

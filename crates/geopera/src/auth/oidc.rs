@@ -35,6 +35,17 @@ fn operation_of(endpoint: &str) -> &'static str {
 /// The largest token-endpoint answer read: a token answer is well under a kilobyte.
 const MAX_ANSWER_BYTES: u64 = 64 * 1024;
 
+/// Where the size cap named in an [`Error::TooLarge`] for `operation_id` comes from, for its
+/// message: the provider's answers have their own fixed cap, which no builder setting moves,
+/// so pointing a user at `max_response_bytes` for them would send them to the wrong knob.
+pub(crate) fn size_cap_of(operation_id: &str) -> &'static str {
+    if operation_id == operation_of("auth/device") || operation_id == operation_of("token") {
+        "the fixed cap of an identity provider's answer"
+    } else {
+        "ClientBuilder::max_response_bytes"
+    }
+}
+
 /// How long one request to the identity provider may take, unless
 /// [`Oidc::request_timeout`] says otherwise.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

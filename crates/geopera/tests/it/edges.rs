@@ -928,6 +928,44 @@ async fn a_token_lifetime_of_2_to_the_64_seconds_is_taken_as_a_long_one() {
 }
 
 #[tokio::test]
+async fn a_sign_in_answer_past_its_fixed_cap_names_that_cap_not_the_builder_setting() {
+    let padding = "x".repeat(70 * 1024);
+    let server = Hostile::serve("127.0.0.1", move |seen| {
+        if seen.path.ends_with("/token") {
+            json(200, &[], &format!(r#"{{"access_token":"{padding}"}}"#))
+        } else {
+            json(200, &[], "{}")
+        }
+    });
+    let oidc = geopera::auth::Oidc::for_base_url(&server.url()).expect("a provider");
+    let session = geopera::auth::Session::password(oidc, "alice", "pw");
+    let client = AuthenticatedClient::builder_with_credentials(session)
+        .base_url(server.url())
+        .max_response_bytes(1 << 30)
+        .build()
+        .expect("valid");
+    let err = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("the sign-in answer is too long");
+    assert!(
+        matches!(
+            err,
+            Error::TooLarge {
+                operation_id: "oidc.token",
+                limit: 65_536,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("identity provider") && !message.contains("max_response_bytes"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn a_429_without_retry_after_waits_for_the_next_window() {
     let server = Hostile::serve("127.0.0.1", |_| json(429, &[], "{}"));
     let client = Client::builder()
