@@ -188,35 +188,23 @@ fn stored_api_url(store: &Store, profile: &str) -> Result<(String, String), Fail
 }
 
 /// Refuses an API URL that no call could go to, as a usage error naming `source` (the flag,
-/// the variable or the profile it came from), before anything is read or sent; the message
-/// quotes it [`geopera::quoted_url`].
+/// the variable or the profile it came from), before anything is read or sent. The rules are
+/// the SDK's own ([`geopera::check_base_url`]); the message quotes the URL as the SDK does
+/// ([`geopera::quoted_url`]) and says where credentials go instead of a password in it.
 fn check_api_url(api_url: &str, source: &str) -> Result<(), Failure> {
-    let refused = |why: &str| {
-        Err(Failure::usage(format!(
-            "{source}: the API URL {} {why}",
-            geopera::quoted_url(api_url)
-        )))
+    let Err(problem) = geopera::check_base_url(api_url) else {
+        return Ok(());
     };
-    match url::Url::parse(api_url) {
-        // Judged by its text, so that its password is refused (and never quoted) as such
-        // rather than by the message that it is no URL.
-        Err(_) if geopera::without_userinfo(api_url) != api_url => refused(
-            "must not carry a user name or password: credentials go in GEOPERA_API_TOKEN or \
-             'geopera login'",
-        ),
-        Err(e) => refused(&format!("is not a URL ({e})")),
-        Ok(url) if !url.username().is_empty() || url.password().is_some() => refused(
-            "must not carry a user name or password: credentials go in GEOPERA_API_TOKEN or \
-             'geopera login'",
-        ),
-        Ok(url) if !matches!(url.scheme(), "http" | "https") => {
-            refused("must start with http:// or https://")
+    let why = match problem {
+        geopera::BaseUrlProblem::Userinfo => {
+            format!("{problem}: credentials go in GEOPERA_API_TOKEN or 'geopera login'")
         }
-        Ok(url) if url.query().is_some() || url.fragment().is_some() => {
-            refused("must not have a query or fragment")
-        }
-        Ok(_) => Ok(()),
-    }
+        problem => problem.to_string(),
+    };
+    Err(Failure::usage(format!(
+        "{source}: the API URL {} {why}",
+        geopera::quoted_url(api_url)
+    )))
 }
 
 /// Whether `a` and `b` name the same origin (scheme, host and port, default ports filled in).

@@ -11,6 +11,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, COO
 use geopera_types::RateClass;
 
 use crate::auth::{Credential, Credentials};
+use crate::base_url::{normalize_base_url, quoted_url, without_userinfo};
 #[cfg(feature = "blocking")]
 use crate::blocking::BlockingTransport;
 use crate::budget::Budget;
@@ -1037,14 +1038,6 @@ fn parse_proxy(raw: &str) -> Result<reqwest::Proxy, Error> {
     reqwest::Proxy::all(url).map_err(|_| Error::config("the proxy URL is not usable"))
 }
 
-/// Whether `url` carries a user name or password. Such a URL is refused wherever the SDK
-/// takes one to send to (a base URL, an issuer): reqwest would turn them into a `Basic`
-/// authorization header beside the call's own credential, and the URL is quoted in errors
-/// and `Debug`, where a password must not appear.
-pub(crate) fn carries_userinfo(url: &url::Url) -> bool {
-    !url.username().is_empty() || url.password().is_some()
-}
-
 /// Warns when a client's credential would cross the network unencrypted: plain `http` to a
 /// host other than this machine. Not refused: a tunnel or a proxy on the way may make it
 /// safe, which the SDK cannot see, and the emulator and test servers speak plain `http` on
@@ -1068,98 +1061,6 @@ fn warn_if_cleartext(base_url: &str) {
             "the client's credential goes in clear text: its base URL is plain http to \
              another machine"
         );
-    }
-}
-
-/// Checks a base URL (see [`carries_userinfo`]) and drops its trailing `/`.
-fn normalize_base_url(raw: &str) -> Result<String, Error> {
-    let shown = quoted_url(raw);
-    let url = url::Url::parse(raw)
-        .map_err(|e| Error::config(format!("the base URL {shown:?} is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::config(format!(
-            "the base URL {shown:?} must use http or https"
-        )));
-    }
-    if carries_userinfo(&url) {
-        return Err(Error::config(format!(
-            "the base URL {shown:?} must not carry a user name or password: the client's \
-             credential is what authenticates it"
-        )));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::config(format!(
-            "the base URL {shown:?} must not have a query or fragment"
-        )));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
-}
-
-/// `raw` as the SDK quotes a URL it was given, in its messages and `Debug`: a user name and
-/// password redacted as [`without_userinfo`] does, and a query or fragment replaced by
-/// `[redacted]` too, since one holds keys and tokens as often as a password does (a base URL
-/// with `?api_key=...`) and the SDK refuses a base URL that has either. Public so that a
-/// program quoting such a URL hides the same parts.
-///
-/// ```
-/// assert_eq!(
-///     geopera::quoted_url("https://user:pw@host/v1?api_key=gpra_x#frag"),
-///     "https://[redacted]@host/v1?[redacted]"
-/// );
-/// assert_eq!(geopera::quoted_url("https://host/v1#top"), "https://host/v1#[redacted]");
-/// ```
-pub fn quoted_url(raw: &str) -> String {
-    let mut shown = without_userinfo(raw);
-    if let Some(at) = shown.find(['?', '#']) {
-        shown.truncate(at + 1);
-        shown.push_str(crate::redact::REDACTED);
-    }
-    shown
-}
-
-/// `raw` with everything of its authority up to the last `@` (a user name and password)
-/// replaced by `[redacted]`: how the SDK quotes a URL in its messages and `Debug`, public so
-/// that a program quoting a URL it gives the SDK hides the same part. Works on text that does
-/// not parse as a URL too, which is when such a message is most likely.
-///
-/// The authority is found the way URL parsers find it for `http` and `https` (the WHATWG URL
-/// standard, which the `url` crate follows), not only after `://`: they drop tabs and
-/// newlines anywhere and read past any run of `/` and `\` after the scheme, so
-/// `https:///user:pass@host` and `http:user:pass@host` carry a password too. A redacted
-/// result is quoted without those tabs and newlines.
-///
-/// ```
-/// assert_eq!(
-///     geopera::without_userinfo("https://user:pass@[::1/v1"),
-///     "https://[redacted]@[::1/v1"
-/// );
-/// assert_eq!(
-///     geopera::without_userinfo("http:\\\\user:pass@host"),
-///     "http:\\\\[redacted]@host"
-/// );
-/// assert_eq!(geopera::without_userinfo("https://host/a@b"), "https://host/a@b");
-/// ```
-pub fn without_userinfo(raw: &str) -> String {
-    let text: String = raw
-        .chars()
-        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
-        .collect();
-    let Some(colon) = text.find(':') else {
-        return raw.to_owned();
-    };
-    let (scheme, rest) = text.split_at(colon + 1);
-    let authority = rest.trim_start_matches(['/', '\\']);
-    let lead = &rest[..rest.len() - authority.len()];
-    let authority_end = authority
-        .find(['/', '\\', '?', '#'])
-        .unwrap_or(authority.len());
-    match authority[..authority_end].rfind('@') {
-        Some(at) => format!(
-            "{scheme}{lead}{}{}",
-            crate::redact::REDACTED,
-            &authority[at..]
-        ),
-        None => raw.to_owned(),
     }
 }
 

@@ -305,6 +305,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+mod base_url;
 mod binary;
 #[cfg(feature = "blocking")]
 mod blocking;
@@ -337,13 +338,14 @@ pub mod uploads;
 pub mod wait;
 pub mod webhooks;
 
+pub use base_url::{check_base_url, quoted_url, without_userinfo, BaseUrlProblem};
 #[cfg(feature = "blocking")]
 pub use binary::BlockingByteStream;
 pub use binary::ByteStream;
 pub use client::{
-    quoted_url, without_userinfo, ApiClient, AuthenticatedClient, Client, ClientBuilder,
-    DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_READ_TIMEOUT,
-    DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
+    ApiClient, AuthenticatedClient, Client, ClientBuilder, DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_READ_TIMEOUT, DEFAULT_TIMEOUT,
+    DEFAULT_USER_AGENT,
 };
 pub use clock::{Clock, SystemClock};
 pub use cursors::CursorTrail;

@@ -770,7 +770,7 @@ fn usable_url(raw: &str, api: &str) -> Result<url::Url, UploadCause> {
             "it is plain http, though the API is reached over https",
         ));
     }
-    if crate::client::carries_userinfo(&url) {
+    if crate::base_url::carries_userinfo(&url) {
         return Err(UploadCause::UnusableUrl(
             "it carries a user name or password",
         ));

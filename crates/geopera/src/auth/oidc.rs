@@ -76,7 +76,7 @@ impl Oidc {
                 "the issuer URL must be an http or https URL with a host",
             ));
         }
-        if crate::client::carries_userinfo(&parsed) {
+        if crate::base_url::carries_userinfo(&parsed) {
             return Err(Error::config(
                 "the issuer URL must not carry a user name or password",
             ));

@@ -1,0 +1,159 @@
+//! The URL a client sends its calls to: the rules it must meet, checked in one place for the
+//! client builder and for programs (the `geopera` CLI) that take a URL from their users and
+//! want to word the refusal themselves, and how the SDK quotes a URL it was given.
+
+use crate::Error;
+
+/// Why [`check_base_url`] refuses a URL. Each variant's message is the rule it breaks, worded
+/// to follow the URL (`the base URL "..." must not have a query or fragment`), so a program
+/// can put its own subject in front of it or word a variant its own way.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BaseUrlProblem {
+    /// The text does not parse as a URL; the parser's reason.
+    #[error("is not a URL ({0})")]
+    NotAUrl(String),
+    /// The scheme is not `http` or `https`, the only ones a call can go over.
+    #[error("must start with http:// or https://")]
+    Scheme,
+    /// A user name or password: reqwest would send them as a `Basic` authorization beside the
+    /// client's own credential, and the URL is quoted in messages, where a password must not
+    /// appear.
+    #[error("must not carry a user name or password")]
+    Userinfo,
+    /// A query or fragment: every operation's path is added to the URL, so either would end
+    /// up in the middle of it, and either tends to hold a key.
+    #[error("must not have a query or fragment")]
+    QueryOrFragment,
+}
+
+/// Checks `raw` as a client's base URL and returns it as the client would use it (parsed,
+/// without its trailing `/`). A password is found by the text when it does not parse either
+/// (`https://user:pw@[::1`), so that such a URL is refused as one carrying a password and
+/// not only as no URL.
+///
+/// # Errors
+///
+/// The first rule `raw` breaks, as a [`BaseUrlProblem`].
+///
+/// ```
+/// use geopera::{check_base_url, BaseUrlProblem};
+///
+/// assert_eq!(check_base_url("http://127.0.0.1:8080/").as_deref(), Ok("http://127.0.0.1:8080"));
+/// assert_eq!(check_base_url("localhost:8080"), Err(BaseUrlProblem::Scheme));
+/// assert_eq!(check_base_url("https://u:pw@[::1"), Err(BaseUrlProblem::Userinfo));
+/// assert_eq!(check_base_url("https://h/v1?api_key=x"), Err(BaseUrlProblem::QueryOrFragment));
+/// ```
+pub fn check_base_url(raw: &str) -> Result<String, BaseUrlProblem> {
+    let url = match url::Url::parse(raw) {
+        Ok(url) => url,
+        Err(_) if without_userinfo(raw) != raw => return Err(BaseUrlProblem::Userinfo),
+        Err(e) => return Err(BaseUrlProblem::NotAUrl(e.to_string())),
+    };
+    if carries_userinfo(&url) {
+        return Err(BaseUrlProblem::Userinfo);
+    }
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(BaseUrlProblem::Scheme);
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(BaseUrlProblem::QueryOrFragment);
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// [`check_base_url`] as the client builder reports it: the URL quoted ([`quoted_url`]) and
+/// the rule it breaks.
+pub(crate) fn normalize_base_url(raw: &str) -> Result<String, Error> {
+    check_base_url(raw).map_err(|problem| {
+        let shown = quoted_url(raw);
+        let why = match problem {
+            BaseUrlProblem::Userinfo => format!(
+                "{problem}: the client's credential (AuthenticatedClient::builder) is what \
+                 authenticates it"
+            ),
+            problem => problem.to_string(),
+        };
+        Error::config(format!("the base URL {shown:?} {why}"))
+    })
+}
+
+/// Whether `url` carries a user name or password. Such a URL is refused wherever the SDK
+/// takes one to send to (a base URL, an issuer): reqwest would turn them into a `Basic`
+/// authorization header beside the call's own credential, and the URL is quoted in errors
+/// and `Debug`, where a password must not appear.
+pub(crate) fn carries_userinfo(url: &url::Url) -> bool {
+    !url.username().is_empty() || url.password().is_some()
+}
+
+/// `raw` as the SDK quotes a URL it was given, in its messages and `Debug`: a user name and
+/// password redacted as [`without_userinfo`] does, and a query or fragment replaced by
+/// `[redacted]` too, since one holds keys and tokens as often as a password does (a base URL
+/// with `?api_key=...`) and the SDK refuses a base URL that has either. Public so that a
+/// program quoting such a URL hides the same parts.
+///
+/// ```
+/// assert_eq!(
+///     geopera::quoted_url("https://user:pw@host/v1?api_key=gpra_x#frag"),
+///     "https://[redacted]@host/v1?[redacted]"
+/// );
+/// assert_eq!(geopera::quoted_url("https://host/v1#top"), "https://host/v1#[redacted]");
+/// ```
+pub fn quoted_url(raw: &str) -> String {
+    let mut shown = without_userinfo(raw);
+    if let Some(at) = shown.find(['?', '#']) {
+        shown.truncate(at + 1);
+        shown.push_str(crate::redact::REDACTED);
+    }
+    shown
+}
+
+/// `raw` with everything of its authority up to the last `@` (a user name and password)
+/// replaced by `[redacted]`: how the SDK quotes a URL in its messages and `Debug`, public so
+/// that a program quoting a URL it gives the SDK hides the same part. Works on text that does
+/// not parse as a URL too, which is when such a message is most likely.
+///
+/// The authority is found the way URL parsers find it for `http` and `https` (the WHATWG URL
+/// standard, which the `url` crate follows), not only after `://`: they drop tabs and
+/// newlines anywhere and read past any run of `/` and `\` after the scheme, so
+/// `https:///user:pass@host` and `http:user:pass@host` carry a password too. A redacted
+/// result is quoted without those tabs and newlines.
+///
+/// ```
+/// assert_eq!(
+///     geopera::without_userinfo("https://user:pass@[::1/v1"),
+///     "https://[redacted]@[::1/v1"
+/// );
+/// assert_eq!(
+///     geopera::without_userinfo("http:\\\\user:pass@host"),
+///     "http:\\\\[redacted]@host"
+/// );
+/// assert_eq!(geopera::without_userinfo("https://host/a@b"), "https://host/a@b");
+/// ```
+pub fn without_userinfo(raw: &str) -> String {
+    let text: String = raw
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let Some(colon) = text.find(':') else {
+        return raw.to_owned();
+    };
+    let (scheme, rest) = text.split_at(colon + 1);
+    let authority = rest.trim_start_matches(['/', '\\']);
+    let lead = &rest[..rest.len() - authority.len()];
+    let authority_end = authority
+        .find(['/', '\\', '?', '#'])
+        .unwrap_or(authority.len());
+    match authority[..authority_end].rfind('@') {
+        Some(at) => format!(
+            "{scheme}{lead}{}{}",
+            crate::redact::REDACTED,
+            &authority[at..]
+        ),
+        None => raw.to_owned(),
+    }
+}
+
+#[cfg(test)]
+#[path = "base_url_tests.rs"]
+mod tests;

@@ -1,0 +1,36 @@
+//! Unit tests of `base_url.rs`.
+use super::*;
+
+#[test]
+fn each_rule_is_reported_as_its_own_problem() {
+    let cases = [
+        ("http://", "NotAUrl"),
+        ("not a url", "NotAUrl"),
+        ("localhost:8080", "Scheme"),
+        ("ftp://example.com", "Scheme"),
+        ("ftp://u:pw@example.com", "Userinfo"),
+        ("https://u:pw@[::1", "Userinfo"),
+        ("http:u:pw@h", "Userinfo"),
+        ("https://h/v1?k=v", "QueryOrFragment"),
+        ("https://h/v1#top", "QueryOrFragment"),
+        ("https://h/v1?", "QueryOrFragment"),
+    ];
+    for (raw, expected) in cases {
+        let problem = check_base_url(raw).expect_err(raw);
+        let name = format!("{problem:?}");
+        assert!(name.starts_with(expected), "{raw}: {name}");
+        assert!(!problem.to_string().contains("pw"), "{raw}: {problem}");
+    }
+}
+
+#[test]
+fn an_accepted_url_is_returned_as_the_client_uses_it() {
+    assert_eq!(
+        check_base_url("HTTP://Example.COM:80/v1/").as_deref(),
+        Ok("http://example.com/v1")
+    );
+    assert_eq!(
+        check_base_url("https://[::1]:8443").as_deref(),
+        Ok("https://[::1]:8443")
+    );
+}
