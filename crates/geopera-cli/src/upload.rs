@@ -89,9 +89,12 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
         text_name(path)?;
     }
     if settings.dry_run {
+        // File and project names are anyone's to choose: shown inert, an escape sequence or
+        // a line break in one can neither steer the terminal nor forge a line of output.
         return call::print(&format!(
-            "# would upload {} ({size} bytes) into project {project}: uploads.initiate, a PUT to the signed URL, uploads.complete",
-            path.display()
+            "# would upload {} ({size} bytes) into project {}: uploads.initiate, a PUT to the signed URL, uploads.complete",
+            crate::paint::inert(&path.display().to_string()),
+            crate::paint::inert(project)
         ));
     }
     let target = auth::target(matches, true)?;

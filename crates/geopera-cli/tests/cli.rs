@@ -2670,6 +2670,42 @@ fn a_dry_run_upload_refuses_what_the_upload_refuses() {
 }
 
 #[test]
+fn a_dry_run_upload_shows_a_file_name_that_steers_the_terminal_escaped() {
+    let s = setup();
+    let project = a_project(&s, "steering");
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Valid UTF-8, so the name is uploadable: an escape sequence that clears the screen, and a
+    // line break that would start a line of its own.
+    let path = dir.path().join("scene\u{1b}[2J\nError: forged.tif");
+    std::fs::write(&path, b"12345").expect("a file");
+    let output = s
+        .cli()
+        .arg("upload")
+        .arg(&path)
+        .args([
+            "--project",
+            &format!("{project}\u{1b}]0;title\u{7}"),
+            "--dry-run",
+        ])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(!stdout.contains(['\u{1b}', '\u{7}']), "{stdout:?}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
+    assert!(
+        stdout.contains(r"scene\u{1b}[2J\u{a}Error: forged.tif (5 bytes)"),
+        "{stdout:?}"
+    );
+    assert!(stdout.contains(r"\u{1b}]0;title\u{7}"), "{stdout:?}");
+    assert_eq!(
+        s.emulator.executed("uploads.initiate"),
+        0,
+        "nothing reserved"
+    );
+}
+
+#[test]
 fn an_upload_whose_file_changes_while_it_is_sent_names_the_file() {
     // Signing takes 2 s: the file is emptied after it was measured and before it is read.
     let s = Setup::on(
