@@ -207,6 +207,14 @@ fn evaluate(job: Job) {
         let ctx = Ctx::<Watched>::new(watch, Vars::new([]));
         for result in filter.id.run((ctx, input)) {
             match result {
+                Ok(value) if nests_too_deep(&value) => {
+                    drop_flat(value);
+                    return Err(Failure::other(format!(
+                        "--jq: a result of the program nests arrays and objects {} levels \
+                         deep or more, which is not printed",
+                        crate::json::DEPTH_LIMIT
+                    )));
+                }
                 Ok(value) => {
                     if results.send(Ok(value.to_string())).is_err() {
                         return Ok(());
@@ -240,6 +248,54 @@ fn evaluate(job: Job) {
         },
     };
     let _ = results.send(Err(failure));
+}
+
+/// Whether `value` nests arrays and objects [`crate::json::DEPTH_LIMIT`] levels deep or more,
+/// as an answer that is not printed does. A program builds such a value without recursing
+/// (`reduce range(200000) as $i (null; [.])`), so the bound on its recursion never meets it,
+/// and jaq writes a value out by recursion, once per level: written, it would overflow the
+/// stack, an abort rather than an error. So it is measured here without recursion, and no
+/// deeper than the limit.
+fn nests_too_deep(value: &Val) -> bool {
+    let nests = |v: &&Val| matches!(v, Val::Arr(_) | Val::Obj(_));
+    let mut pending = vec![(value, 1usize)];
+    while let Some((value, depth)) = pending.pop() {
+        match value {
+            Val::Arr(_) | Val::Obj(_) if depth >= crate::json::DEPTH_LIMIT => return true,
+            Val::Arr(items) => pending.extend(items.iter().filter(nests).map(|v| (v, depth + 1))),
+            Val::Obj(members) => pending.extend(
+                members
+                    .iter()
+                    .flat_map(|(k, v)| [k, v])
+                    .filter(nests)
+                    .map(|v| (v, depth + 1)),
+            ),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Drops `value` a level at a time: dropped whole, a value nested [`nests_too_deep`] would be
+/// dropped by recursion, once per level, which a deep enough one overflows the stack with.
+/// Parts that the program still holds elsewhere are left to it.
+fn drop_flat(value: Val) {
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            Val::Arr(items) => {
+                if let Ok(items) = jaq_json::Rc::try_unwrap(items) {
+                    pending.extend(items);
+                }
+            }
+            Val::Obj(members) => {
+                if let Ok(members) = jaq_json::Rc::try_unwrap(members) {
+                    pending.extend(members.into_iter().flat_map(|(k, v)| [k, v]));
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Runs `expr` on the JSON document `text` and hands each result, as compact JSON, to `each`

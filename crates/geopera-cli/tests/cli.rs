@@ -1884,6 +1884,50 @@ fn a_jq_program_that_recurses_without_end_is_an_error_not_an_abort() {
 }
 
 #[test]
+fn a_jq_result_nested_too_deep_to_print_is_an_error_not_an_abort() {
+    let s = setup();
+    // Built without recursion, so the bound on a program's recursion never meets them.
+    let programs = [
+        "reduce range(200000) as $i (null; [.])",
+        "[range(100000)] | reduce .[] as $x (null; {a: .})",
+    ];
+    for program in programs {
+        for output in ["json", "ndjson", "table", "yaml"] {
+            let run = s
+                .cli()
+                .args(SEARCH_ONE)
+                .args(["--jq", program, "-o", output])
+                .timeout(Duration::from_secs(30))
+                .output()
+                .expect("geopera runs");
+            let stderr = fails_saying(
+                &run,
+                1,
+                "Error: --jq: a result of the program nests arrays and objects 128 levels deep",
+                (program, output),
+            );
+            assert!(!stderr.contains("overflow"), "{stderr}");
+            assert!(run.stdout.is_empty(), "{program} -o {output}");
+        }
+    }
+    // The results before it are printed; one level less than the limit is printed whole.
+    let run = s
+        .cli()
+        .args(SEARCH_ONE)
+        .args([
+            "--jq",
+            "1, (reduce range(127) as $i (null; [.]) | tojson | length), \
+             reduce range(128) as $i (null; [.])",
+            "-o",
+            "ndjson",
+        ])
+        .output()
+        .expect("geopera runs");
+    fails_saying(&run, 1, "which is not printed", "the 128th level");
+    assert_eq!(text(&run.stdout), format!("1\n{}\n", 127 * 2 + 4));
+}
+
+#[test]
 fn verbose_and_debug_trace_calls_on_stderr_without_the_credential() {
     let s = setup();
     for flag in ["-v", "--debug"] {
