@@ -425,6 +425,16 @@ pub(crate) fn exit_interrupted() -> ! {
     std::process::exit(i32::from(failure::EXIT_INTERRUPTED))
 }
 
+/// Ends the process as [`exit_interrupted`] does once Ctrl-C has been pressed. For synchronous
+/// work that grows with the answer (reading and laying out `-o table` and `-o yaml`), during
+/// which the runtime cannot hear the signal: it asks at each value, one relaxed load, so a
+/// huge answer is no longer than a moment to stop.
+pub(crate) fn stop_if_interrupted() {
+    if INTERRUPTED.load(Ordering::Relaxed) {
+        exit_interrupted();
+    }
+}
+
 /// How long an interrupted upload may take to release its reservation and report it before
 /// it is dropped (and releases it on a task of its own, unheard).
 const INTERRUPTED_UPLOAD_GRACE: Duration = Duration::from_millis(2500);

@@ -73,6 +73,7 @@ impl Ordered {
     /// each key in `repeated`; `pointer` is where this value is.
     fn last_wins(&mut self, pointer: &mut String, repeated: &mut Vec<Repeated>) {
         use std::fmt::Write as _;
+        crate::stop_if_interrupted();
         let outer = pointer.len();
         match self {
             Ordered::Array(items) => {
@@ -255,6 +256,7 @@ impl<'de> Visitor<'de> for Seed<'_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Ordered, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element_seed(Seed(self.0))? {
+            crate::stop_if_interrupted();
             items.push(item);
         }
         Ok(Ordered::Array(items))
@@ -264,6 +266,7 @@ impl<'de> Visitor<'de> for Seed<'_, '_> {
         let mut members = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             let value = map.next_value_seed(Seed(self.0))?;
+            crate::stop_if_interrupted();
             members.push((key, value));
         }
         Ok(Ordered::Object(members))

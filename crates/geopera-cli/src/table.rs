@@ -171,6 +171,7 @@ fn layout(headings: &[String], cells: &[Vec<String>], bold: bool) -> String {
     let header = line(headings);
     crate::paint::push(&mut out, crate::paint::HEADING, &header, bold);
     for row in cells {
+        crate::stop_if_interrupted();
         out.push('\n');
         out.push_str(&line(row));
     }
@@ -200,6 +201,7 @@ pub(crate) fn table(answer: &Ordered, bold: bool) -> String {
             let cells: Vec<Vec<String>> = rows
                 .iter()
                 .map(|row| {
+                    crate::stop_if_interrupted();
                     columns
                         .iter()
                         .map(|c| {
@@ -216,7 +218,10 @@ pub(crate) fn table(answer: &Ordered, bold: bool) -> String {
         Ordered::Object(members) => {
             let cells: Vec<Vec<String>> = members
                 .iter()
-                .map(|(key, value)| vec![one_line(key.clone()), one_line(value.cell())])
+                .map(|(key, value)| {
+                    crate::stop_if_interrupted();
+                    vec![one_line(key.clone()), one_line(value.cell())]
+                })
                 .collect();
             layout(&["KEY".to_owned(), "VALUE".to_owned()], &cells, bold)
         }

@@ -34,6 +34,7 @@ pub(crate) fn yaml(answer: &Ordered) -> String {
 /// line of its own at `indent`.
 fn mapping(out: &mut String, members: &[(String, Ordered)], indent: usize) {
     for (i, (key, value)) in members.iter().enumerate() {
+        crate::stop_if_interrupted();
         if i > 0 {
             newline(out, indent);
         }
@@ -77,6 +78,7 @@ fn member_value(out: &mut String, value: &Ordered, indent: usize, sequence_inden
 /// of its own at `indent`.
 fn sequence(out: &mut String, items: &[Ordered], indent: usize) {
     for (i, item) in items.iter().enumerate() {
+        crate::stop_if_interrupted();
         if i > 0 {
             newline(out, indent);
         }

@@ -1850,6 +1850,66 @@ fn ctrl_c_during_a_long_jq_program_exits_130_promptly() {
     }
 }
 
+/// A server of the test's own that answers one request with `answer`, and says on the
+/// channel it returns once the answer is written whole.
+fn answering_once(answer: String) -> (String, std::sync::mpsc::Receiver<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let (written, heard) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        request_body(&stream);
+        let _ = write!(
+            stream,
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+             connection: close\r\n\r\n{answer}",
+            answer.len()
+        );
+        let _ = written.send(());
+    });
+    (url, heard)
+}
+
+#[test]
+fn ctrl_c_while_a_huge_answer_is_laid_out_as_a_table_or_yaml_exits_130_promptly() {
+    let s = setup();
+    // About 40 MB: laying it out takes seconds, all of it after the answer has arrived.
+    let mut answer = String::from(r#"{"items":["#);
+    for i in 0..400_000 {
+        if i > 0 {
+            answer.push(',');
+        }
+        answer.push_str(&format!(
+            r#"{{"id":"x{i}","status":"ok","n":{i},"name":"item {i}","k":{{"a":[1,2,3]}}}}"#
+        ));
+    }
+    answer.push_str("]}");
+    for output in ["table", "yaml"] {
+        let (url, written) = answering_once(answer.clone());
+        let mut child = s
+            .process()
+            .env("GEOPERA_API_URL", &url)
+            .env("GEOPERA_API_TOKEN", "gpra_test")
+            .args(["orders", "list", "-o", output])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("geopera starts");
+        written
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the answer was sent");
+        std::thread::sleep(Duration::from_millis(500));
+        let status = interrupt(&mut child);
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+        }
+        assert_eq!(status.code(), Some(130), "-o {output}: {stderr}");
+        assert_eq!(stderr, "Error: interrupted\n", "-o {output}");
+    }
+}
+
 #[test]
 fn a_jq_program_that_recurses_without_end_is_an_error_not_an_abort() {
     let s = setup();
