@@ -93,7 +93,7 @@ fn global_args() -> Vec<Arg> {
             .help_heading("Global options")
             .value_name("SECONDS")
             .value_parser(parse_timeout)
-            .help("Per-attempt timeout of each API call [default: 60]"),
+            .help("Per-attempt timeout of each API call, and how long an upload's transfer may go without progress [default: 60]"),
         Arg::new("idempotency-key")
             .long("idempotency-key")
             .global(true)

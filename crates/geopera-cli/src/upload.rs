@@ -119,6 +119,11 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
             upload = set(upload, value.clone());
         }
     }
+    // `--timeout` bounds the transfer as it bounds a call's answer going quiet: the `PUT`
+    // fails once the server has taken no bytes and given no answer for that long. Not the
+    // whole transfer, which grows with the file: a limit meant for an API call would cut
+    // short a large file on a slow link, which is still making progress.
+    upload = upload.stall_timeout(settings.timeout);
     let shown = crate::progress::Shown::bytes("Uploading".to_owned(), size);
     let bar = shown.handle();
     upload = upload.on_progress(move |progress: Progress| {

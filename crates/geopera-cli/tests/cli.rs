@@ -2947,6 +2947,96 @@ fn reserving_then_refusing(id: &str) -> String {
     })
 }
 
+/// A server of the test's own that takes requests and never answers them: it reads each one
+/// whole (head, and as much body as its `Content-Length` says), sends the head's lines on the
+/// channel it returns, and holds the connection open for a minute.
+fn silent_server() -> (String, std::sync::mpsc::Receiver<Vec<String>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let (heads, heard) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16) {
+            let Ok(stream) = stream else { continue };
+            let heads = heads.clone();
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let Ok(reading) = stream.try_clone() else {
+                    return;
+                };
+                let mut reader = BufReader::new(reading);
+                let (mut head, mut length) = (Vec::new(), 0usize);
+                loop {
+                    let mut line = String::new();
+                    match reader.read_line(&mut line) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) if line == "\r\n" => break,
+                        Ok(_) => {
+                            let lower = line.to_ascii_lowercase();
+                            if let Some(n) = lower.strip_prefix("content-length:") {
+                                length = n.trim().parse().unwrap_or(0);
+                            }
+                            head.push(line.trim_end().to_owned());
+                        }
+                    }
+                }
+                let mut body = vec![0; length.min(1 << 20)];
+                let _ = std::io::Read::read_exact(&mut reader, &mut body);
+                let _ = heads.send(head);
+                std::thread::sleep(Duration::from_secs(60));
+                drop(stream);
+            });
+        }
+    });
+    (url, heard)
+}
+
+#[test]
+fn timeout_bounds_how_long_an_upload_transfer_may_go_without_progress() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scene.tif");
+    std::fs::write(&path, b"12345").expect("a file");
+    // The bytes go to a server that takes them and never answers.
+    let (storage, puts) = silent_server();
+    let signed = serde_json::json!({
+        "upload_url": format!("{storage}/bucket/u_1/scene.tif?signature=s"),
+        "object_path": "bucket/u_1/scene.tif",
+    })
+    .to_string();
+    let api = test_server(4, move |body| {
+        let body = String::from_utf8_lossy(body);
+        if body.contains("total_bytes") {
+            (200, r#"{"id":"u_1"}"#.to_owned())
+        } else if body.contains("file_name") {
+            (200, signed.clone())
+        } else if body.contains("error_message") {
+            (200, r#"{"id":"u_1","status":"failed"}"#.to_owned())
+        } else {
+            (400, r#"{"detail":"unexpected"}"#.to_owned())
+        }
+    });
+    let started = Instant::now();
+    let output = s
+        .against(&api)
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", "p", "--timeout", "1"])
+        .timeout(Duration::from_secs(30))
+        .output()
+        .expect("geopera runs");
+    let elapsed = started.elapsed();
+    let stderr = fails_saying(&output, 1, "the transfer stalled for 1s", &path);
+    assert!(elapsed < Duration::from_secs(15), "{elapsed:?}: {stderr}");
+    assert!(
+        stderr.contains("upload u_1: its reservation was released"),
+        "{stderr}"
+    );
+    let head = puts
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the bytes were sent");
+    assert!(head[0].starts_with("PUT /bucket/u_1/scene.tif"), "{head:?}");
+}
+
 #[test]
 fn a_server_chosen_upload_id_is_quoted_in_the_advice_to_release_it() {
     let s = setup();
