@@ -112,13 +112,13 @@ impl<T> Response<T> {
     where
         T: DecodeOutput,
     {
-        let redactor = self.redactor.clone();
-        let request_id = self.request_id.clone();
-        self.into_result_quoting_credentials()
-            .map_err(|error| redactor.error(error).with_request_id(&request_id))
+        self.into_parts().map(|(value, _)| value)
     }
 
-    fn into_result_quoting_credentials(self) -> Result<T, Error>
+    /// The success model and the rest of the answer (its status, headers and bytes), or the
+    /// error [`Response::into_result`] gives: for the SDK's helpers that judge the model and
+    /// still hand back the whole answer (a waiter's final poll).
+    pub(crate) fn into_parts(self) -> Result<(T, Response<()>), Error>
     where
         T: DecodeOutput,
     {
@@ -129,37 +129,28 @@ impl<T> Response<T> {
             content,
             parsed,
             attempts,
-            ..
+            request_id,
+            redactor,
         } = self;
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(Error::rate_limited(
-                operation_id,
-                &headers,
-                &content,
-                attempts,
-            ));
-        }
-        match parsed {
-            Parsed::Success(value) => Ok(value),
-            Parsed::Problem(problem) => Err(Error::api(operation_id, status, problem, attempts)),
-            Parsed::Validation(error) => Err(Error::rejected(operation_id, error)),
-            Parsed::Unparsed if status.is_success() => {
-                let decoded = T::decode_output(crate::engine::content_type(&headers), &content);
-                let source = match decoded {
-                    Err(source) => source,
-                    Ok(_) => {
-                        serde::de::Error::custom("the status is not the documented success status")
-                    }
+        // A 429 is a refusal whatever its body says.
+        let parsed = match parsed {
+            Parsed::Success(value) if status != StatusCode::TOO_MANY_REQUESTS => {
+                let rest = Response {
+                    operation_id,
+                    status,
+                    headers,
+                    content,
+                    parsed: Parsed::Success(()),
+                    attempts,
+                    request_id,
+                    redactor,
                 };
-                Err(Error::decode(operation_id, status, &content, source))
+                return Ok((value, rest));
             }
-            Parsed::Unparsed => Err(Error::unexpected_status(
-                operation_id,
-                status,
-                content,
-                attempts,
-            )),
-        }
+            other => other,
+        };
+        let error = failure::<T>(operation_id, status, &headers, content, parsed, attempts);
+        Err(redactor.error(error).with_request_id(&request_id))
     }
 
     /// The same answer with the parsed value transformed.
@@ -178,6 +169,38 @@ impl<T> Response<T> {
             attempts: self.attempts,
             request_id: self.request_id,
             redactor: self.redactor,
+        }
+    }
+}
+
+/// The error an answer without a usable success model stands for, quoting the answer as it
+/// came (the caller redacts it).
+fn failure<T: DecodeOutput>(
+    operation_id: &'static str,
+    status: StatusCode,
+    headers: &HeaderMap,
+    content: Bytes,
+    parsed: Parsed<T>,
+    attempts: u32,
+) -> Error {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return Error::rate_limited(operation_id, headers, &content, attempts);
+    }
+    match parsed {
+        Parsed::Problem(problem) => Error::api(operation_id, status, problem, attempts),
+        Parsed::Validation(error) => Error::rejected(operation_id, error),
+        Parsed::Success(_) | Parsed::Unparsed if status.is_success() => {
+            let decoded = T::decode_output(crate::engine::content_type(headers), &content);
+            let source = match decoded {
+                Err(source) => source,
+                Ok(_) => {
+                    serde::de::Error::custom("the status is not the documented success status")
+                }
+            };
+            Error::decode(operation_id, status, &content, source)
+        }
+        Parsed::Success(_) | Parsed::Unparsed => {
+            Error::unexpected_status(operation_id, status, content, attempts)
         }
     }
 }

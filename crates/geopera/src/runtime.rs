@@ -215,6 +215,19 @@ pub(crate) async fn call_as<T: geopera_types::DecodeOutput>(
     classify::<T>(client, info, raw)?.into_result()
 }
 
+/// [`call_as`], keeping the rest of the success answer (status, headers, bytes) beside the
+/// model: for waiters, which hand the final poll's answer back whole when asked.
+pub(crate) async fn call_detailed_as<T: geopera_types::DecodeOutput>(
+    client: &Client,
+    face: crate::engine::Face<'_>,
+    info: &'static OperationInfo,
+    options: &CallOptions,
+    payload: Bytes,
+) -> Result<(T, Response<()>), Error> {
+    let raw = execute(client, face, info, options, payload).await?;
+    classify::<T>(client, info, raw)?.into_parts()
+}
+
 /// Calls an operation by id with a JSON body; the body is checked against the operation's
 /// input shape first, so an unknown id or a malformed body fails before any request.
 pub(crate) async fn invoke(

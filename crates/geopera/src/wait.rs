@@ -40,7 +40,7 @@ use crate::client::{ApiClient, Client};
 use crate::engine::Face;
 use crate::models::{Job, JobStatus, Order, OrderStatus, UploadOutput, UploadStatus};
 use crate::request::CallOptions;
-use crate::Error;
+use crate::{Error, Response};
 
 /// The first pause between polls, unless [`Waiter::interval`] says otherwise.
 pub const DEFAULT_FIRST_INTERVAL: Duration = Duration::from_secs(2);
@@ -288,23 +288,68 @@ where
     /// As for awaiting the waiter; see [`WaitError`].
     #[cfg(feature = "blocking")]
     pub fn wait_blocking(self) -> Result<T, WaitError<T>> {
+        self.run_blocking(model)
+    }
+
+    /// The wait, ending with the final poll's whole answer — its status, headers, request id
+    /// and bytes as the server sent them — where awaiting the waiter gives only the model:
+    /// for a program that prints or stores what the server said rather than reading the
+    /// resource once more (which could find it changed). A wait that fails keeps the last
+    /// poll's answer the same way ([`WaitError::last`]).
+    ///
+    /// ```no_run
+    /// # async fn run(client: geopera::AuthenticatedClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// let answer = geopera::wait::order(&client, "ord_0123").detailed().await?;
+    /// let order = answer.parsed.success().expect("a finished wait holds the model");
+    /// println!("{} fulfilled; the server said {} bytes", order.id, answer.content.len());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn detailed(
+        self,
+    ) -> impl Future<Output = Result<Response<T>, WaitError<Response<T>>>> + Send {
+        self.run(None, whole)
+    }
+
+    /// [`Waiter::detailed`] from blocking code, as [`Waiter::wait_blocking`] is.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Waiter::detailed`]; see [`WaitError`].
+    #[cfg(feature = "blocking")]
+    pub fn wait_blocking_detailed(self) -> Result<Response<T>, WaitError<Response<T>>> {
+        self.run_blocking(whole)
+    }
+
+    #[cfg(feature = "blocking")]
+    fn run_blocking<U: Send + 'static>(
+        self,
+        finish: fn(T, Response<()>) -> U,
+    ) -> Result<U, WaitError<U>> {
         let client = self.client.clone();
         let (what, id) = (self.kind.what, self.id.clone());
         let ran = crate::blocking::run(
             &client.blocking,
             crate::limiter::Caller::current(),
-            move |thread| async move { self.run(Some(thread.face())).await },
+            move |thread| async move { self.run(Some(thread.face()), finish).await },
         );
         ran.unwrap_or_else(|source| Err(WaitError::Call { what, id, source }))
     }
 
-    async fn run(mut self, face: Option<Face<'_>>) -> Result<T, WaitError<T>> {
+    /// The polling loop. Each poll's state is judged as the model; `finish` makes what the
+    /// wait ends with (and what its errors keep as the last state) from the model and the rest
+    /// of that poll's answer.
+    async fn run<U>(
+        mut self,
+        face: Option<Face<'_>>,
+        finish: fn(T, Response<()>) -> U,
+    ) -> Result<U, WaitError<U>> {
         let kind = self.kind;
         let clock = self.client.clock().clone();
         let ends = clock.now().saturating_add(self.deadline);
         let payload = self.payload()?;
         let mut pause = self.first;
-        let mut last: Option<Box<T>> = None;
+        let mut last: Option<Box<U>> = None;
         loop {
             let left = ends.saturating_sub(clock.now());
             if left.is_zero() {
@@ -319,10 +364,15 @@ where
             };
             let client = &self.client;
             let face = face.unwrap_or_else(|| client.async_face());
-            let polled =
-                crate::runtime::call_as::<T>(client, face, kind.info, &options, payload.clone());
-            let state = match polled.await {
-                Ok(state) => state,
+            let polled = crate::runtime::call_detailed_as::<T>(
+                client,
+                face,
+                kind.info,
+                &options,
+                payload.clone(),
+            );
+            let (state, rest) = match polled.await {
+                Ok(answer) => answer,
                 Err(error) if is_deadline(&error) && client_cuts.is_none() => {
                     return Err(self.deadline_passed(last));
                 }
@@ -348,16 +398,16 @@ where
                 progress(&state);
             }
             match (kind.judge)(&state) {
-                Verdict::Done => return Ok(state),
+                Verdict::Done => return Ok(finish(state, rest)),
                 Verdict::Failed => {
                     return Err(WaitError::Failed {
                         what: kind.what,
                         id: self.id,
                         state: (kind.state)(&state),
-                        last: Box::new(state),
+                        last: Box::new(finish(state, rest)),
                     })
                 }
-                Verdict::Pending => last = Some(Box::new(state)),
+                Verdict::Pending => last = Some(Box::new(finish(state, rest))),
             }
             let wake = clock.now().saturating_add(crate::retry::jittered(pause));
             if wake >= ends {
@@ -370,7 +420,7 @@ where
     }
 
     /// The body of every poll.
-    fn payload(&self) -> Result<bytes::Bytes, WaitError<T>> {
+    fn payload<U>(&self) -> Result<bytes::Bytes, WaitError<U>> {
         let mut body = serde_json::Map::new();
         body.insert(
             self.kind.id_field.to_owned(),
@@ -386,7 +436,7 @@ where
             })
     }
 
-    fn deadline_passed(&self, last: Option<Box<T>>) -> WaitError<T> {
+    fn deadline_passed<U>(&self, last: Option<Box<U>>) -> WaitError<U> {
         WaitError::Deadline {
             what: self.kind.what,
             id: self.id.clone(),
@@ -404,8 +454,18 @@ where
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.run(None))
+        Box::pin(self.run(None, model))
     }
+}
+
+/// What a plain wait ends with: the model alone.
+fn model<T>(state: T, _rest: Response<()>) -> T {
+    state
+}
+
+/// What a detailed wait ends with: the whole answer of the poll.
+fn whole<T>(state: T, rest: Response<()>) -> Response<T> {
+    rest.map(|()| state)
 }
 
 /// Whether a poll failed because the wait's deadline cut it short.

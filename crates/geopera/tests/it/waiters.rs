@@ -427,3 +427,88 @@ fn the_blocking_form_waits_through_the_same_engine() {
         "emulated time passed while waiting"
     );
 }
+
+/// A server whose `orders.get` answers `running` for the first two polls, then the final
+/// answer `last` (with a member no model knows, so only the raw bytes show it).
+fn order_server(last: &'static str) -> (Hostile, Geopera) {
+    let polls = Arc::new(Mutex::new(0_u32));
+    let server = Hostile::serve("127.0.0.1", move |_| {
+        let mut polls = polls.lock().expect("not poisoned");
+        *polls += 1;
+        let body = if *polls <= 2 {
+            r#"{"orderId":"ord_1","status":"running"}"#
+        } else {
+            last
+        };
+        crate::hostile::json(200, &[("x-poll", &polls.to_string())], body)
+    });
+    let client = Geopera::from(
+        AuthenticatedClient::builder("gpra_test_key")
+            .base_url(server.url())
+            .build()
+            .expect("valid configuration"),
+    );
+    (server, client)
+}
+
+const FULFILLED: &str = r#"{"orderId":"ord_1","status":"fulfilled","note_from_server":"kept"}"#;
+const CANCELLED: &str = r#"{"orderId":"ord_1","status":"cancelled","note_from_server":"kept"}"#;
+
+#[tokio::test]
+async fn a_detailed_wait_ends_with_the_final_poll_answer_as_the_server_sent_it() {
+    let (server, client) = order_server(FULFILLED);
+    let answer = wait::order(&client, "ord_1")
+        .interval(Duration::from_millis(10), Duration::from_millis(10))
+        .detailed()
+        .await
+        .expect("fulfilled");
+    assert_eq!(answer.content.as_ref(), FULFILLED.as_bytes());
+    assert_eq!(answer.status.as_u16(), 200);
+    assert_eq!(answer.operation_id, "orders.get");
+    assert_eq!(
+        answer.headers.get("x-poll").and_then(|v| v.to_str().ok()),
+        Some("3"),
+        "the answer of the poll that saw the end"
+    );
+    let order = answer.parsed.success().expect("the model");
+    assert_eq!(order.status, Some(OrderStatus::Fulfilled));
+    assert_eq!(server.seen().len(), 3, "no read beyond the polls");
+
+    let (_server, client) = order_server(CANCELLED);
+    let error = wait::order(&client, "ord_1")
+        .interval(Duration::from_millis(10), Duration::from_millis(10))
+        .detailed()
+        .await
+        .expect_err("cancelled");
+    assert!(matches!(error, WaitError::Failed { .. }), "{error:?}");
+    let last = error.last().expect("the final poll's answer");
+    assert_eq!(last.content.as_ref(), CANCELLED.as_bytes());
+    assert_eq!(
+        last.parsed.success().and_then(|order| order.status.clone()),
+        Some(OrderStatus::Cancelled)
+    );
+}
+
+#[test]
+fn a_detailed_wait_from_blocking_code_keeps_the_last_answer_at_its_deadline() {
+    let (_server, client) = order_server(FULFILLED);
+    let answer = wait::order(&client, "ord_1")
+        .interval(Duration::from_millis(10), Duration::from_millis(10))
+        .wait_blocking_detailed()
+        .expect("fulfilled");
+    assert_eq!(answer.content.as_ref(), FULFILLED.as_bytes());
+
+    let (_server, client) = order_server(FULFILLED);
+    let error = wait::order(&client, "ord_1")
+        // Pauses of 200-400 ms: at most two polls, both `running`, before the deadline.
+        .interval(Duration::from_millis(400), Duration::from_millis(400))
+        .deadline(Duration::from_millis(300))
+        .wait_blocking_detailed()
+        .expect_err("still running at the deadline");
+    assert!(matches!(error, WaitError::Deadline { .. }), "{error:?}");
+    let last = error.last().expect("a poll answered");
+    assert_eq!(
+        last.content.as_ref(),
+        br#"{"orderId":"ord_1","status":"running"}"#
+    );
+}
