@@ -1,9 +1,9 @@
 //! `--wait` on operations that start long-running work, and `geopera orders wait ID`.
 //!
 //! The SDK's waiters poll the resource with growing, jittered pauses until it reaches a final
-//! state. Then the resource is read once more and printed as the server sends it, if that
-//! read shows it as the wait judged it (the same id, the same state); a spinner with the
-//! latest state shows on stderr, only when stderr is a terminal.
+//! state, and the answer of the poll that saw it is printed as the server sent it: what is
+//! printed is what the wait judged, never a later read that could disagree with it. A spinner
+//! with the latest state shows on stderr, only when stderr is a terminal.
 //!
 //! Once `--wait` has started an order or a job, it exists whatever the wait comes to: its id
 //! is named on stderr before the wait begins, and again in the error of a wait that fails or
@@ -13,10 +13,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use geopera::wait::{self, WaitError};
-use geopera::{Geopera, Request};
-use serde_json::{json, Value};
+use geopera::{Binary, Geopera, Response};
+use serde_json::Value;
 
-use crate::call::{self, Settings};
+use crate::call::{self, Answer, Settings};
 use crate::failure::{Failure, Outcome};
 
 /// What kind of resource an operation's answer starts.
@@ -118,84 +118,36 @@ fn ended<T>(settings: &Settings, base_url: &str, error: &WaitError<T>) -> Failur
     }
 }
 
-/// A resource a wait judges: what the final read must show again to be printed.
-trait Awaited: serde::de::DeserializeOwned {
-    fn id(&self) -> &str;
-    fn status(&self) -> Option<&str>;
-}
-
-impl Awaited for geopera::models::Order {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn status(&self) -> Option<&str> {
-        self.status
-            .as_ref()
-            .map(geopera::models::OrderStatus::as_str)
-    }
-}
-
-impl Awaited for geopera::models::Job {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn status(&self) -> Option<&str> {
-        self.status.as_ref().map(geopera::models::JobStatus::as_str)
-    }
-}
-
-/// What a wait came to: the state it judged final, with `None` for success and the failure
-/// for a final state that is not success (the resource is still printed, then the failure
-/// reported); `Err` no end seen.
-fn outcome<T: Awaited>(
-    waited: Result<T, WaitError<T>>,
+/// What a wait came to: the answer of the poll that saw the final state, with `None` for
+/// success and the failure for a final state that is not success (the answer is still
+/// printed, then the failure reported); `Err` no end seen.
+fn outcome<T>(
+    waited: Result<Response<T>, WaitError<Response<T>>>,
     settings: &Settings,
     base_url: &str,
-) -> Result<(Option<String>, Option<Failure>), Failure> {
+) -> Result<(Answer, Option<Failure>), Failure> {
     match waited {
-        Ok(done) => Ok((done.status().map(str::to_owned), None)),
-        Err(error @ WaitError::Failed { .. }) => {
-            let judged = error.last().and_then(T::status).map(str::to_owned);
-            Ok((judged, Some(ended(settings, base_url, &error))))
+        Ok(done) => Ok((printable(done), None)),
+        Err(error) => {
+            let failure = ended(settings, base_url, &error);
+            match error {
+                WaitError::Failed { last, .. } => Ok((printable(*last), Some(failure))),
+                _ => Err(failure),
+            }
         }
-        Err(error) => Err(ended(settings, base_url, &error)),
     }
 }
 
-/// Whether `answer`, read again to be printed, is the resource the wait judged, in the state
-/// it judged: the read is a second answer, and printing one that disagrees (another order, a
-/// fulfilled order the wait saw cancelled) would print what nobody judged, under an exit code
-/// that says otherwise.
-fn same_as_judged<T: Awaited>(
-    kind: Kind,
-    id: &str,
-    judged: Option<&str>,
-    answer: &[u8],
-) -> Result<(), Failure> {
-    let what = kind.noun();
-    let nothing = "nothing was printed";
-    let again: T = serde_json::from_slice(answer).map_err(|e| {
-        Failure::other(format!(
-            "reading {what} {id} again to print it answered no {what} ({e}); {nothing}"
-        ))
-    })?;
-    if again.id() != id {
-        return Err(Failure::other(format!(
-            "reading {what} {id} again to print it answered {what} {} instead; {nothing}",
-            again.id()
-        )));
-    }
-    if again.status() != judged {
-        let state = |status: Option<&str>| status.unwrap_or("without a status").to_owned();
-        return Err(Failure::other(format!(
-            "the wait saw {what} {id} {}, but reading it again to print it found it {}; {nothing}",
-            state(judged),
-            state(again.status())
-        )));
-    }
-    Ok(())
+/// A poll's answer as the CLI prints answers: its bytes, with the content type they came with.
+fn printable<T>(answer: Response<T>) -> Answer {
+    let content_type = answer
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("application/json")
+        .to_owned();
+    let bytes = answer.content.clone();
+    answer.map(|_| Binary::new(content_type, bytes))
 }
 
 /// Waits for `id`, which this command's `--wait` has just started, as [`wait_for`] does. Its
@@ -248,8 +200,7 @@ async fn wait_and_print(
         let bar = shown.handle();
         move |state: String| bar.set_message(format!("{what} {shown_id}: {state}"))
     };
-    type Check = fn(Kind, &str, Option<&str>, &[u8]) -> Result<(), Failure>;
-    let (read, body, judged, failed, check) = match kind {
+    let (answer, failed) = match kind {
         Kind::Order => {
             let mut waiter =
                 wait::order(client, id).on_progress(move |order: &geopera::models::Order| {
@@ -258,44 +209,22 @@ async fn wait_and_print(
             if let Some(deadline) = deadline {
                 waiter = waiter.deadline(deadline);
             }
-            let (judged, failed) = outcome(waiter.await, settings, &base_url)?;
-            let check: Check = same_as_judged::<geopera::models::Order>;
-            (
-                "orders.get",
-                json!({ "order_id": id }),
-                judged,
-                failed,
-                check,
-            )
+            outcome(waiter.detailed().await, settings, &base_url)?
         }
         Kind::ProcessingJob | Kind::ClipJob => {
-            let (mut waiter, read, body) = if kind == Kind::ClipJob {
-                (
-                    wait::clip_job(client, id),
-                    "clip.job.get",
-                    json!({ "job_id": id }),
-                )
+            let mut waiter = if kind == Kind::ClipJob {
+                wait::clip_job(client, id)
             } else {
-                (
-                    wait::processing_job(client, id),
-                    "processing.job.get",
-                    json!({ "job_id": id }),
-                )
+                wait::processing_job(client, id)
             };
             waiter = waiter
                 .on_progress(move |job: &geopera::models::Job| report(state(job.status.as_ref())));
             if let Some(deadline) = deadline {
                 waiter = waiter.deadline(deadline);
             }
-            let (judged, failed) = outcome(waiter.await, settings, &base_url)?;
-            let check: Check = same_as_judged::<geopera::models::Job>;
-            (read, body, judged, failed, check)
+            outcome(waiter.detailed().await, settings, &base_url)?
         }
     };
     drop(shown);
-    let response = call::answer(client, read, Request::new(body))
-        .await
-        .map_err(|e| call::sdk_failure(read, &base_url, settings, &e))?;
-    check(kind, id, judged.as_deref(), &response.content)?;
-    Ok(call::render(read, &response, settings).and(failed.map_or(Ok(()), Err)))
+    Ok(call::render(answer.operation_id, &answer, settings).and(failed.map_or(Ok(()), Err)))
 }
