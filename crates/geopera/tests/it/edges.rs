@@ -887,15 +887,12 @@ async fn a_retry_after_too_big_for_u64_fails_fast_instead_of_retrying() {
     );
 }
 
-#[tokio::test]
-async fn a_token_lifetime_of_2_to_the_64_seconds_is_taken_as_a_long_one() {
-    let server = Hostile::serve("127.0.0.1", |seen| {
+/// A server whose token endpoint answers `token` and whose operations answer `{}`, and a
+/// client signing in to it with a password.
+fn signing_in_with(token: String) -> (Hostile, AuthenticatedClient) {
+    let server = Hostile::serve("127.0.0.1", move |seen| {
         if seen.path.ends_with("/token") {
-            json(
-                200,
-                &[],
-                r#"{"access_token":"at_1","refresh_token":"rt_1","token_type":"Bearer","expires_in":18446744073709551615,"refresh_expires_in":18446744073709551615}"#,
-            )
+            json(200, &[], &token)
         } else {
             json(200, &[], "{}")
         }
@@ -906,6 +903,15 @@ async fn a_token_lifetime_of_2_to_the_64_seconds_is_taken_as_a_long_one() {
         .base_url(server.url())
         .build()
         .expect("valid");
+    (server, client)
+}
+
+#[tokio::test]
+async fn a_token_lifetime_of_2_to_the_64_seconds_is_taken_as_a_long_one() {
+    let (server, client) = signing_in_with(
+        r#"{"access_token":"at_1","refresh_token":"rt_1","token_type":"Bearer","expires_in":18446744073709551615,"refresh_expires_in":18446744073709551615}"#
+            .to_owned(),
+    );
     for _ in 0..2 {
         let answer = catalog_search::send_detailed(&client, CatalogSearchInput::new(HOST))
             .await
@@ -929,21 +935,9 @@ async fn a_token_lifetime_of_2_to_the_64_seconds_is_taken_as_a_long_one() {
 
 #[tokio::test]
 async fn a_sign_in_answer_past_its_fixed_cap_names_that_cap_not_the_builder_setting() {
+    // 70 KiB: past the provider's cap, far inside the client's 64 MiB for answers.
     let padding = "x".repeat(70 * 1024);
-    let server = Hostile::serve("127.0.0.1", move |seen| {
-        if seen.path.ends_with("/token") {
-            json(200, &[], &format!(r#"{{"access_token":"{padding}"}}"#))
-        } else {
-            json(200, &[], "{}")
-        }
-    });
-    let oidc = geopera::auth::Oidc::for_base_url(&server.url()).expect("a provider");
-    let session = geopera::auth::Session::password(oidc, "alice", "pw");
-    let client = AuthenticatedClient::builder_with_credentials(session)
-        .base_url(server.url())
-        .max_response_bytes(1 << 30)
-        .build()
-        .expect("valid");
+    let (_server, client) = signing_in_with(format!(r#"{{"access_token":"{padding}"}}"#));
     let err = catalog_search::send(&client, CatalogSearchInput::new(HOST))
         .await
         .expect_err("the sign-in answer is too long");
