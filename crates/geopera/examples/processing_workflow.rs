@@ -1,7 +1,8 @@
 //! A processing job from start to finish: start it (safe to repeat: one idempotency key), wait
 //! for it with progress, and read where its output tiles are — then the same for a job that
 //! fails, whose wait ends with the job's final state as a typed error, and a clip of a catalog
-//! item whose files come as signed download links.
+//! item, waited for with its final answer kept whole (`detailed()`), whose files come as
+//! signed download links.
 //!
 //! Runs against the embedded emulator unless `GEOPERA_API_URL` and `GEOPERA_API_TOKEN` are set;
 //! on the emulator the client waits on its clock, so the minute a job takes passes at once.
@@ -68,9 +69,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut body = geopera::JsonObject::new();
     body.insert("item_id".to_owned(), json!("S2A_1"));
     let clip = clip_create_from_item::send(&client, body).await?;
-    let clipped = wait::clip_job(&client, &clip.job.id).await?;
+    // `detailed()` ends the wait with the final poll's whole answer: its bytes as the server
+    // sent them, for a program that keeps or forwards them, and its request id, to quote
+    // when asking about it.
+    let answer = wait::clip_job(&client, &clip.job.id).detailed().await?;
+    let clipped = answer
+        .parsed
+        .success()
+        .ok_or("a finished wait holds the job")?;
+    println!(
+        "{} {} (request {}, {} bytes)",
+        clipped.id,
+        status(clipped),
+        answer.request_id,
+        answer.content.len()
+    );
     let links = clip_job_downloads::send(&client, ClipJobInput::new(&clipped.id)).await?;
-    println!("{} {}: {links:?}", clipped.id, status(&clipped));
+    println!("{}: {links:?}", clipped.id);
     for download in links["downloads"].as_array().into_iter().flatten() {
         // The link itself, for the code that fetches the file.
         let url = download["url"].as_str().unwrap_or_default();
