@@ -108,10 +108,18 @@ pub(crate) async fn call(
         return walked;
     }
     let mut request = Request::new(body);
-    if let Some(key) = &settings.idempotency_key {
+    let key = idempotency_key(operation_id, settings);
+    if let Some(key) = &key {
         request = request.idempotency_key(key.clone());
     }
+    let unanswered = key.filter(|_| has_side_effects(operation_id));
+    set_unanswered(
+        unanswered
+            .as_ref()
+            .map(|key| retry_advice(operation_id, key)),
+    );
     let result = answer(&client, operation_id, request).await;
+    set_unanswered(None);
     match &result {
         Ok(response) => tracing::info!(
             operation_id,
@@ -153,8 +161,70 @@ pub(crate) async fn call(
             write_binary(&response, settings.out.as_deref())
         }
         Ok(response) => render(operation_id, &response, settings),
-        Err(error) => Err(sdk_failure(operation_id, &target.api_url, settings, &error)),
+        Err(error) => {
+            let mut failure = sdk_failure(operation_id, &target.api_url, settings, &error);
+            if let Some(key) = unanswered.filter(|_| outcome_unknown(&error)) {
+                failure.message.push('\n');
+                failure.message.push_str(&retry_advice(operation_id, &key));
+            }
+            Err(failure)
+        }
     }
+}
+
+/// Whether `operation_id` has side effects, which the API executes once per `Idempotency-Key`:
+/// the operation descriptor's retry class, by which the SDK decides to send one.
+fn has_side_effects(operation_id: &str) -> bool {
+    geopera_types::operations::find(operation_id)
+        .is_some_and(|info| info.retry == geopera_types::RetryClass::NeedsIdempotencyKey)
+}
+
+/// The `Idempotency-Key` a call is sent with: `--idempotency-key`, else a new one (a UUID v4,
+/// as the SDK would make) for an operation with side effects. Made here rather than left to
+/// the SDK so that this program knows it, and can name it when the call's outcome is never
+/// heard.
+fn idempotency_key(operation_id: &str, settings: &Settings) -> Option<String> {
+    settings
+        .idempotency_key
+        .clone()
+        .or_else(|| has_side_effects(operation_id).then(|| uuid::Uuid::new_v4().to_string()))
+}
+
+/// Whether a failed call may still have had its effect: it timed out, or the exchange broke
+/// off, on its last attempt or an earlier one. Only a connection never made on the one
+/// attempt sent nothing.
+fn outcome_unknown(error: &geopera::Error) -> bool {
+    (error.is_timeout() || matches!(error, geopera::Error::Transport { .. }))
+        && !(error.is_connect() && error.attempts() <= 1)
+}
+
+/// How to retry a call with side effects whose outcome is unknown without executing it twice:
+/// with the same key, which the API answers, for 24 hours, with the first call's outcome.
+fn retry_advice(operation_id: &str, key: &str) -> String {
+    format!(
+        "{operation_id} may have been executed: it was sent with Idempotency-Key {key}; to \
+         retry it without executing it twice, repeat the same command with --idempotency-key {}",
+        crate::upload::shell_word(key)
+    )
+}
+
+/// What an interruption says of the call with side effects under way, sent and not answered:
+/// how to retry it ([`retry_advice`]).
+static UNANSWERED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn set_unanswered(advice: Option<String>) {
+    *UNANSWERED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = advice;
+}
+
+/// How to retry the call with side effects that Ctrl-C interrupted before it was answered,
+/// if one was.
+pub(crate) fn unanswered() -> Option<String> {
+    UNANSWERED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
 }
 
 /// Refuses `--out FILE` (which `geopera op` takes for any operation) on an operation that

@@ -313,6 +313,10 @@ fn main() -> ExitCode {
                     message.push_str("; ");
                     message.push_str(started);
                 }
+                if let Some(advice) = call::unanswered() {
+                    message.push('\n');
+                    message.push_str(&advice);
+                }
                 if let Some(Err(failure)) = ended {
                     message.push('\n');
                     message.push_str(&failure.message);

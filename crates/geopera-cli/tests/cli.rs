@@ -1507,6 +1507,103 @@ fn ctrl_c_during_a_wait_exits_130_promptly() {
     );
 }
 
+/// The `Idempotency-Key` header among the lines of a request's head.
+fn idempotency_key_of(head: &[String]) -> String {
+    head.iter()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("idempotency-key")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no Idempotency-Key in {head:?}"))
+}
+
+#[test]
+fn ctrl_c_before_a_call_with_side_effects_is_answered_names_its_idempotency_key() {
+    let s = setup();
+    // The API takes the placement and never answers it.
+    let (api, heads) = silent_server();
+    let mut child = s
+        .process()
+        .env("GEOPERA_API_URL", &api)
+        .env("GEOPERA_API_TOKEN", "gpra_test")
+        .args(["orders", "archive", "place", "--json", r#"{"captures":[]}"#])
+        .spawn()
+        .expect("geopera starts");
+    let head = heads
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the placement was sent");
+    let key = idempotency_key_of(&head);
+    let status = interrupt(&mut child);
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("stderr");
+    }
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "Error: interrupted\n\
+             Error: orders.archive.place may have been executed: it was sent with \
+             Idempotency-Key {key}; to retry it without executing it twice, repeat the same \
+             command with --idempotency-key {key}\n"
+        )
+    );
+}
+
+#[test]
+fn a_call_with_side_effects_that_times_out_names_the_idempotency_key_it_was_retried_with() {
+    let s = setup();
+    let place = ["orders", "archive", "place", "--json", r#"{"captures":[]}"#];
+    let (api, heads) = silent_server();
+    let output = s
+        .against(&api)
+        .args(place)
+        .args(["--timeout", "1"])
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 1, "orders.archive.place timed out", "placing");
+    // Every attempt went with one key, the one named.
+    let sent: Vec<String> = heads
+        .try_iter()
+        .map(|head| idempotency_key_of(&head))
+        .collect();
+    assert!(sent.len() > 1, "the placement was retried: {sent:?}");
+    assert!(sent.iter().all(|key| key == &sent[0]), "{sent:?}");
+    let key = &sent[0];
+    assert!(
+        stderr.ends_with(&format!(
+            "\nError: orders.archive.place may have been executed: it was sent with \
+             Idempotency-Key {key}; to retry it without executing it twice, repeat the same \
+             command with --idempotency-key {key}\n"
+        )),
+        "{stderr}"
+    );
+    // A key of the user's own is the one named, quoted for the shell.
+    let (api, _heads) = silent_server();
+    let output = s
+        .against(&api)
+        .args(place)
+        .args(["--timeout", "1", "--idempotency-key", "my key"])
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 1, "timed out", "placing with a key");
+    assert!(
+        stderr.contains("Idempotency-Key my key; ")
+            && stderr.contains("--idempotency-key 'my key'\n"),
+        "{stderr}"
+    );
+    // A read has nothing to execute twice: its timeout says no more.
+    let (api, _heads) = silent_server();
+    let output = s
+        .against(&api)
+        .args(["orders", "list", "--timeout", "1"])
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 1, "orders.list timed out", "a read");
+    assert!(!stderr.contains("Idempotency-Key"), "{stderr}");
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     sha2::Sha256::digest(bytes)
