@@ -10,6 +10,8 @@
 //! Waiting is a future: dropping it stops the polling, with nothing left running. It sleeps on
 //! the client's [`Clock`](crate::Clock), so a client on a simulated clock waits simulated time.
 //! `Waiter::wait_blocking` is the same loop for blocking code, run by the same engine.
+//! [`Waiter::detailed`] ends it with the final poll's whole answer (status, headers, request id,
+//! the bytes as sent) rather than the model alone, so nothing needs reading again to keep it.
 //!
 //! Every poll is an ordinary call of the read operation (`orders.get`, `processing.job.get`,
 //! `clip.job.get`, `uploads.progress`), retried by the client's retry policy and drawing on
