@@ -116,7 +116,7 @@ pub(crate) async fn call(
     set_unanswered(
         unanswered
             .as_ref()
-            .map(|key| retry_advice(operation_id, key)),
+            .map(|key| retry_advice(operation_id, key, false)),
     );
     let result = answer(&client, operation_id, request).await;
     set_unanswered(None);
@@ -164,8 +164,11 @@ pub(crate) async fn call(
         Err(error) => {
             let mut failure = sdk_failure(operation_id, &target.api_url, settings, &error);
             if let Some(key) = unanswered.filter(|_| outcome_unknown(&error)) {
+                // A last attempt that never connected sent nothing; only an earlier one may
+                // have reached the API.
+                let advice = retry_advice(operation_id, &key, error.is_connect());
                 failure.message.push('\n');
-                failure.message.push_str(&retry_advice(operation_id, &key));
+                failure.message.push_str(&advice);
             }
             Err(failure)
         }
@@ -200,10 +203,17 @@ fn outcome_unknown(error: &geopera::Error) -> bool {
 
 /// How to retry a call with side effects whose outcome is unknown without executing it twice:
 /// with the same key, which the API answers, for 24 hours, with the first call's outcome.
-fn retry_advice(operation_id: &str, key: &str) -> String {
+/// `earlier_only` when only an attempt before the last may have reached the API.
+fn retry_advice(operation_id: &str, key: &str, earlier_only: bool) -> String {
+    let condition = if earlier_only {
+        " if an earlier attempt reached the API"
+    } else {
+        ""
+    };
     format!(
-        "{operation_id} may have been executed: it was sent with Idempotency-Key {key}; to \
-         retry it without executing it twice, repeat the same command with --idempotency-key {}",
+        "{operation_id} may have been executed{condition}: it was sent with Idempotency-Key \
+         {key}; to retry it without executing it twice, repeat the same command with \
+         --idempotency-key {}",
         crate::upload::shell_word(key)
     )
 }

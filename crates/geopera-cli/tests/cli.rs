@@ -1604,6 +1604,29 @@ fn a_call_with_side_effects_that_times_out_names_the_idempotency_key_it_was_retr
     assert!(!stderr.contains("Idempotency-Key"), "{stderr}");
 }
 
+#[test]
+fn a_call_with_side_effects_that_never_connects_names_its_key_only_for_an_earlier_attempt() {
+    let s = setup();
+    // A port nothing listens on: every attempt is refused before anything is sent.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        format!("http://{}", listener.local_addr().expect("an address"))
+    };
+    let output = s
+        .against(&closed)
+        .args(["orders", "archive", "place", "--json", r#"{"captures":[]}"#])
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 1, "could not reach", "placing");
+    assert!(
+        stderr.contains(
+            "Error: orders.archive.place may have been executed if an earlier attempt reached \
+             the API: it was sent with Idempotency-Key "
+        ),
+        "{stderr}"
+    );
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     sha2::Sha256::digest(bytes)
