@@ -182,15 +182,15 @@ fn has_side_effects(operation_id: &str) -> bool {
         .is_some_and(|info| info.retry == geopera_types::RetryClass::NeedsIdempotencyKey)
 }
 
-/// The `Idempotency-Key` a call is sent with: `--idempotency-key`, else a new one (a UUID v4,
-/// as the SDK would make) for an operation with side effects. Made here rather than left to
+/// The `Idempotency-Key` a call is sent with: `--idempotency-key`, else a new one, made as the
+/// SDK makes its own ([`geopera::new_idempotency_key`]), for an operation with side effects. Made here rather than left to
 /// the SDK so that this program knows it, and can name it when the call's outcome is never
 /// heard.
 fn idempotency_key(operation_id: &str, settings: &Settings) -> Option<String> {
     settings
         .idempotency_key
         .clone()
-        .or_else(|| has_side_effects(operation_id).then(|| uuid::Uuid::new_v4().to_string()))
+        .or_else(|| has_side_effects(operation_id).then(geopera::new_idempotency_key))
 }
 
 /// Whether a failed call may still have had its effect: it timed out, or the exchange broke

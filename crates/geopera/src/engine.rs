@@ -256,7 +256,7 @@ fn plan(
     {
         // One key per logical call, sent unchanged on every attempt; straight from the OS,
         // never from the request ids' buffer (see `request_ids`).
-        let key = uuid::Uuid::new_v4().to_string();
+        let key = crate::request::new_idempotency_key();
         if let Ok(value) = HeaderValue::from_str(&key) {
             headers.insert("idempotency-key", value);
             has_key = true;

@@ -360,7 +360,7 @@ pub use generated::operations;
 pub use paging::BlockingPages;
 pub use paging::{page_item_field, PageStream, PageWalk};
 pub use redact::REDACTED;
-pub use request::{CallOptions, IntoRequest, Request};
+pub use request::{new_idempotency_key, CallOptions, IntoRequest, Request};
 pub use response::{Parsed, Response, MAX_PROBLEM_BYTES};
 pub use retry::RetryPolicy;
 

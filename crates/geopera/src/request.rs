@@ -129,7 +129,7 @@ impl<I> Request<I> {
     }
 
     /// Sends `Idempotency-Key`, so that the API executes this logical call at most once however
-    /// often it is retried. Use one fresh key (a UUID v4) per logical call.
+    /// often it is retried. Use one fresh key per logical call ([`new_idempotency_key`]).
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.options.idempotency_key = Some(key.into());
         self
@@ -258,3 +258,23 @@ macro_rules! impl_into_request {
     };
 }
 pub(crate) use impl_into_request;
+
+/// A fresh `Idempotency-Key`, made as the client makes the one it sends with each call of an
+/// operation with side effects when the call carries none: a random UUID v4, its 16 bytes
+/// straight from the operating system's generator.
+///
+/// Public for a program that wants to know the key before the call goes out: one that makes it
+/// here, keeps it, and sends it with [`Request::idempotency_key`] can name it when the call's
+/// outcome is never heard (an interruption, a lost connection), so that a retry sends the same
+/// key and the API answers it with the first call's outcome instead of executing it again.
+///
+/// ```
+/// let key = geopera::new_idempotency_key();
+/// assert_eq!(key.len(), 36);
+/// assert_ne!(key, geopera::new_idempotency_key());
+/// let request = geopera::Request::new(serde_json::json!({})).idempotency_key(key.clone());
+/// assert_eq!(request.options().idempotency_key(), Some(key.as_str()));
+/// ```
+pub fn new_idempotency_key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
