@@ -116,8 +116,11 @@ pub fn quoted_url(raw: &str) -> String {
 /// The authority is found the way URL parsers find it for `http` and `https` (the WHATWG URL
 /// standard, which the `url` crate follows), not only after `://`: they drop tabs and
 /// newlines anywhere and read past any run of `/` and `\` after the scheme, so
-/// `https:///user:pass@host` and `http:user:pass@host` carry a password too. A redacted
-/// result is quoted without those tabs and newlines.
+/// `https:///user:pass@host` and `http:user:pass@host` carry a password too. A `\` ends the
+/// authority as a `/` does only in the schemes the standard calls special (`http`, `https`,
+/// `ws`, `wss`, `ftp`, `file`); elsewhere it is an ordinary character, so in
+/// `ssh://me\:pass@host` all of `me\:pass` is the user information. A redacted result is
+/// quoted without those tabs and newlines.
 ///
 /// ```
 /// assert_eq!(
@@ -141,9 +144,12 @@ pub fn without_userinfo(raw: &str) -> String {
     let (scheme, rest) = text.split_at(colon + 1);
     let authority = rest.trim_start_matches(['/', '\\']);
     let lead = &rest[..rest.len() - authority.len()];
-    let authority_end = authority
-        .find(['/', '\\', '?', '#'])
-        .unwrap_or(authority.len());
+    let ends: &[char] = if is_special_scheme(scheme) {
+        &['/', '\\', '?', '#']
+    } else {
+        &['/', '?', '#']
+    };
+    let authority_end = authority.find(ends).unwrap_or(authority.len());
     match authority[..authority_end].rfind('@') {
         Some(at) => format!(
             "{scheme}{lead}{}{}",
@@ -152,6 +158,20 @@ pub fn without_userinfo(raw: &str) -> String {
         ),
         None => raw.to_owned(),
     }
+}
+
+/// Whether `scheme` (as written, with its `:` and any leading spaces or control characters a
+/// URL parser drops) is one of the WHATWG URL standard's special schemes, where `\` is read as
+/// `/`.
+fn is_special_scheme(scheme: &str) -> bool {
+    let name = scheme
+        .trim_start_matches(|c: char| c <= ' ')
+        .trim_end_matches(':')
+        .to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "http" | "https" | "ws" | "wss" | "ftp" | "file"
+    )
 }
 
 #[cfg(test)]

@@ -34,3 +34,32 @@ fn an_accepted_url_is_returned_as_the_client_uses_it() {
         Ok("https://[::1]:8443")
     );
 }
+
+#[test]
+fn a_backslash_ends_the_authority_only_in_special_schemes() {
+    for (raw, quoted) in [
+        ("foo://a\\b:hunter2@host", "foo://[redacted]@host"),
+        ("git://x\\:hunter2@host/p", "git://[redacted]@host/p"),
+        (
+            "ssh://me\\:hunter2@example.com",
+            "ssh://[redacted]@example.com",
+        ),
+        (
+            "SSH://me\\:hunter2@example.com",
+            "SSH://[redacted]@example.com",
+        ),
+        // Special schemes read `\` as `/`: the `@` is then in the path, not the authority.
+        ("https://host\\a@b", "https://host\\a@b"),
+        (" HTTP://host\\a@b", " HTTP://host\\a@b"),
+        ("ws://u:hunter2@h\\p", "ws://[redacted]@h\\p"),
+    ] {
+        assert_eq!(without_userinfo(raw), quoted, "{raw}");
+        assert_eq!(quoted_url(raw), quoted, "{raw}");
+        if raw.contains("hunter2") {
+            assert_eq!(check_base_url(raw), Err(BaseUrlProblem::Userinfo), "{raw}");
+        }
+    }
+    // The parser agrees about where the user information is.
+    let url = url::Url::parse("ssh://me\\:hunter2@example.com").expect("a URL");
+    assert_eq!((url.username(), url.password()), ("me%5C", Some("hunter2")));
+}
