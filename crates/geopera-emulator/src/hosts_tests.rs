@@ -37,3 +37,80 @@ fn other_names_are_not() {
         assert!(!is_allowed(host, &allowed), "{host}");
     }
 }
+
+/// An emulator that serves a document at `GET /openapi.json`, so a request that gets through
+/// the guard is answered 200.
+fn emulator() -> crate::EmulatorHandle {
+    crate::Emulator::builder()
+        .spec(r#"{"openapi": "3.1.0"}"#)
+        .start()
+        .expect("emulator starts")
+}
+
+/// Writes `head` (a request head as sent, `\r\n\r\n` included) to the emulator over loopback
+/// and returns the answer's status and head, lower-cased. No client library in between: one
+/// would refuse, normalize or add the very headers these tests send.
+fn answer(emulator: &crate::EmulatorHandle, head: &[u8]) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(emulator.addr()).expect("connects");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout set");
+    stream.write_all(head).expect("request written");
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 4096];
+    // Bounded: every answer here is one short head and body, and the read times out.
+    for _ in 0..64 {
+        if String::from_utf8_lossy(&seen).contains("\r\n\r\n") {
+            break;
+        }
+        let n = stream.read(&mut chunk).expect("answer read");
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+    let head = text.split("\r\n\r\n").next().unwrap_or_default().to_owned();
+    let status = head
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    (status, head)
+}
+
+/// A `GET /openapi.json` over HTTP/1.1 naming the emulator `host`.
+fn get_as(host: &str) -> Vec<u8> {
+    format!("GET /openapi.json HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").into_bytes()
+}
+
+#[test]
+fn over_loopback_hosts_are_answered_or_refused_by_name() {
+    let emulator = emulator();
+    for host in [
+        "LOCALHOST:8787",
+        "localhost.:8787",
+        "api.localhost",
+        "127.0.0.1:8787",
+        "[::1]:8787",
+        "[::ffff:127.0.0.1]:1",
+    ] {
+        assert_eq!(answer(&emulator, &get_as(host)).0, 200, "{host}");
+    }
+    // Look-alikes of addresses and of localhost are names a web page could own; spellings of
+    // 127.0.0.1 that only some resolvers accept are read as names too, and refused.
+    for host in [
+        "127.0.0.1.evil.com",
+        "localhost.evil.com",
+        "0x7f.1",
+        "2130706433",
+        "",
+    ] {
+        let (status, head) = answer(&emulator, &get_as(host));
+        assert_eq!(status, 403, "{host:?}");
+        assert!(head.contains("application/problem+json"), "{head}");
+    }
+    // HTTP/1.0 needs no Host; browsers always send one, so a request without it is no page's.
+    let old = b"GET /openapi.json HTTP/1.0\r\n\r\n";
+    assert_eq!(answer(&emulator, old).0, 200);
+}
