@@ -32,29 +32,45 @@ pub(crate) async fn known_host(
     request: Request,
     next: Next,
 ) -> Response {
-    let named = request
-        .headers()
-        .get(HOST)
-        .and_then(|host| host.to_str().ok())
-        .or_else(|| {
-            request
-                .uri()
-                .authority()
-                .map(|authority| authority.as_str())
-        });
-    match named {
-        Some(host) if !is_allowed(host, &allowed.0) => ApiError::problem(
-            StatusCode::FORBIDDEN,
-            format!(
-                "this emulator answers to IP addresses, localhost and the names it is started \
-                 with (--allowed-host), not to {:?}: a guard against web pages reaching it \
-                 through a name of theirs",
-                host.chars().take(100).collect::<String>()
-            ),
-        )
-        .into_response(),
-        _ => next.run(request).await,
+    match refusal(&request, &allowed.0) {
+        Some(refused) => refused.into_response(),
+        None => next.run(request).await,
     }
+}
+
+/// Why `request` is not answered under the name it gives, if it is not.
+fn refusal(request: &Request, allowed: &[String]) -> Option<ApiError> {
+    let named = match request.headers().get(HOST).map(|host| host.to_str()) {
+        Some(Ok(host)) => Some(host),
+        // A header of bytes other than visible ASCII names nothing that can be checked; it
+        // must not count as no header at all, which is let through for HTTP/1.0 clients.
+        Some(Err(_)) => {
+            return Some(ApiError::problem(
+                StatusCode::BAD_REQUEST,
+                "the Host header holds bytes other than visible ASCII, so it names no host",
+            ))
+        }
+        None => request
+            .uri()
+            .authority()
+            .map(|authority| authority.as_str()),
+    };
+    named
+        .filter(|host| !is_allowed(host, allowed))
+        .map(unknown_name)
+}
+
+/// 403 for a request that names the emulator `host`.
+fn unknown_name(host: &str) -> ApiError {
+    ApiError::problem(
+        StatusCode::FORBIDDEN,
+        format!(
+            "this emulator answers to IP addresses, localhost and the names it is started \
+             with (--allowed-host), not to {:?}: a guard against web pages reaching it \
+             through a name of theirs",
+            host.chars().take(100).collect::<String>()
+        ),
+    )
 }
 
 /// Whether `host` (a `Host` header: a name or address, and perhaps a port) is one the

@@ -114,3 +114,24 @@ fn over_loopback_hosts_are_answered_or_refused_by_name() {
     let old = b"GET /openapi.json HTTP/1.0\r\n\r\n";
     assert_eq!(answer(&emulator, old).0, 200);
 }
+
+#[test]
+fn a_host_header_that_is_not_visible_ascii_is_refused() {
+    // Such a header has no text to check a name in; it once fell through to the handlers.
+    let emulator = emulator();
+    for host in [
+        &b"rebind.evil.example\xff"[..],
+        b"localhost\x80",
+        b"\xfflocalhost",
+    ] {
+        let mut head = b"GET /openapi.json HTTP/1.1\r\nHost: ".to_vec();
+        head.extend_from_slice(host);
+        head.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+        let (status, answer_head) = answer(&emulator, &head);
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(host));
+        assert!(
+            answer_head.contains("application/problem+json"),
+            "{answer_head}"
+        );
+    }
+}

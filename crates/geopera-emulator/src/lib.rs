@@ -115,7 +115,8 @@
 //!   or a name under `.localhost`, or a name given to [`EmulatorBuilder::allowed_host`]
 //!   (`--allowed-host`); any other is 403 problem+json. A web page that points a name of its
 //!   own at this machine (DNS rebinding) would otherwise call the emulator as its own origin,
-//!   signing in with a published demo password or calling with the demo key.
+//!   signing in with a published demo password or calling with the demo key. A `Host` of
+//!   bytes other than visible ASCII is 400 problem+json.
 //! - No unknown scopes: a permission must be an operation's scope, its `resource:*` or
 //!   `*:action` form, or `*`; otherwise 422 at `["body", "permissions", i]`.
 //! - Bounded keys: at most [`MAX_KEY_PERMISSIONS`] (64) permissions of at most
