@@ -40,7 +40,17 @@ pub(crate) async fn known_host(
 
 /// Why `request` is not answered under the name it gives, if it is not.
 fn refusal(request: &Request, allowed: &[String]) -> Option<ApiError> {
-    let named = match request.headers().get(HOST).map(|host| host.to_str()) {
+    let mut hosts = request.headers().get_all(HOST).iter();
+    let host = hosts.next();
+    // Which of two a handler, a proxy in front or a log reads is not ours to say, so a check
+    // of one would not cover the other (RFC 9112 §3.2 answers such requests 400).
+    if hosts.next().is_some() {
+        return Some(ApiError::problem(
+            StatusCode::BAD_REQUEST,
+            "the request has more than one Host header; send one",
+        ));
+    }
+    let named = match host.map(|host| host.to_str()) {
         Some(Ok(host)) => Some(host),
         // A header of bytes other than visible ASCII names nothing that can be checked; it
         // must not count as no header at all, which is let through for HTTP/1.0 clients.

@@ -135,3 +135,26 @@ fn a_host_header_that_is_not_visible_ascii_is_refused() {
         );
     }
 }
+
+#[test]
+fn a_request_with_two_host_headers_is_refused_in_either_order() {
+    // Which of the two a handler or a proxy in front reads is anyone's guess, so neither is
+    // trusted (RFC 9112 §3.2: 400). Once, `localhost` first let `evil.com` through.
+    let emulator = emulator();
+    for (first, second) in [
+        ("localhost", "evil.com"),
+        ("evil.com", "localhost"),
+        ("localhost", "localhost"),
+    ] {
+        let head = format!(
+            "GET /openapi.json HTTP/1.1\r\nHost: {first}\r\nHost: {second}\r\n\
+             Connection: close\r\n\r\n"
+        );
+        let (status, answer_head) = answer(&emulator, head.as_bytes());
+        assert_eq!(status, 400, "{first}, {second}");
+        assert!(
+            answer_head.contains("application/problem+json"),
+            "{answer_head}"
+        );
+    }
+}

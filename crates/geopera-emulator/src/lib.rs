@@ -116,7 +116,7 @@
 //!   (`--allowed-host`); any other is 403 problem+json. A web page that points a name of its
 //!   own at this machine (DNS rebinding) would otherwise call the emulator as its own origin,
 //!   signing in with a published demo password or calling with the demo key. A `Host` of
-//!   bytes other than visible ASCII is 400 problem+json.
+//!   bytes other than visible ASCII, or more than one `Host`, is 400 problem+json.
 //! - No unknown scopes: a permission must be an operation's scope, its `resource:*` or
 //!   `*:action` form, or `*`; otherwise 422 at `["body", "permissions", i]`.
 //! - Bounded keys: at most [`MAX_KEY_PERMISSIONS`] (64) permissions of at most
