@@ -120,6 +120,49 @@ fn compile(expr: &str) -> Result<Filter, Failure> {
         })
 }
 
+/// The most characters of a jq error message shown: a message quotes the value it is about,
+/// which may be a string of megabytes from the answer, to be printed on one line.
+const MESSAGE_CHARS: usize = 300;
+
+/// `message`, or its first `max` characters, an ellipsis and how long it is. It is written
+/// into a [`Cut`] rather than whole into a `String`, so what it quotes is never copied
+/// whole, only measured.
+fn cut(message: &impl std::fmt::Display, max: usize) -> String {
+    let mut cut = Cut {
+        kept: String::new(),
+        max,
+        chars: 0,
+    };
+    // `Cut` never fails; a `Display` that does leaves what it wrote so far.
+    let _ = std::fmt::Write::write_fmt(&mut cut, format_args!("{message}"));
+    if cut.chars > max {
+        format!("{}… ({} characters in all)", cut.kept, cut.chars)
+    } else {
+        cut.kept
+    }
+}
+
+/// The start of a message written into it, up to `max` characters, and how many characters
+/// were written in all.
+struct Cut {
+    kept: String,
+    max: usize,
+    chars: usize,
+}
+
+impl std::fmt::Write for Cut {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let room = self.max.saturating_sub(self.chars);
+        if room > 0 {
+            // Cut on a character boundary: the end of the `room`-th character, or all of it.
+            let end = s.char_indices().nth(room).map_or(s.len(), |(end, _)| end);
+            self.kept.push_str(&s[..end]);
+        }
+        self.chars += s.chars().count();
+        Ok(())
+    }
+}
+
 thread_local! {
     /// The last program compiled, as `--all` and NDJSON answers run one program on thousands
     /// of documents and compiling it (with jq's standard library) costs milliseconds.
@@ -222,7 +265,7 @@ fn evaluate(job: Job) {
                 }
                 Err(exn) => {
                     let message = match exn.get_err() {
-                        Ok(error) => error.to_string(),
+                        Ok(error) => cut(&error, MESSAGE_CHARS),
                         Err(_) => "the program stopped (halt or break)".to_owned(),
                     };
                     return Err(Failure::other(format!("--jq: {message}")));

@@ -68,3 +68,44 @@ fn an_answer_nested_too_deep_is_an_error_not_a_stack_overflow() {
         ["126"]
     );
 }
+
+#[test]
+fn an_error_message_quoting_a_huge_value_is_cut_and_names_its_length() {
+    for (program, length) in [
+        // The program's own message and a type error.
+        (r#"("x" * 1000000) | error"#, "1000002"),
+        (r#"("x" * 1000000) | .[0]"#, "1000022"),
+    ] {
+        let failure = collect(program, "{}").expect_err("fails");
+        let message = failure.message;
+        assert!(
+            message.chars().count() < MESSAGE_CHARS + 80,
+            "{program}: {message}"
+        );
+        assert!(
+            message.contains(&format!("… ({length} characters in all)")),
+            "{program}: {message}"
+        );
+    }
+    // Cut between characters, never inside one; a short message is whole.
+    let failure = collect(r#"("é" * 1000) | error"#, "{}").expect_err("fails");
+    let kept = format!("--jq: \"{}…", "é".repeat(MESSAGE_CHARS - 1));
+    assert_eq!(failure.message, format!("{kept} (1002 characters in all)"));
+    let failure = collect(r#"error("short")"#, "{}").expect_err("fails");
+    assert_eq!(failure.message, r#"--jq: "short""#);
+}
+
+#[test]
+fn a_message_is_cut_across_the_pieces_it_is_written_in() {
+    struct Pieces;
+    impl std::fmt::Display for Pieces {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("ab")?;
+            f.write_str("€d")?;
+            f.write_str("ef")
+        }
+    }
+    assert_eq!(cut(&Pieces, 3), "ab€… (6 characters in all)");
+    assert_eq!(cut(&Pieces, 6), "ab€def");
+    assert_eq!(cut(&"", 0), "");
+}

@@ -2099,6 +2099,43 @@ fn a_jq_result_nested_too_deep_to_print_is_an_error_not_an_abort() {
 }
 
 #[test]
+fn a_jq_error_quoting_a_huge_value_is_one_short_line_naming_its_length() {
+    let s = setup();
+    let url = canned_server(200, format!(r#"{{"x":"{}"}}"#, "y".repeat(5_000_000)), 1);
+    let runs = [
+        // The first report: the whole string was quoted, a line of 50 MB.
+        (
+            s.cli()
+                .args(SEARCH_ONE)
+                .args(["--jq", r#"("x" * 50000000) | fromjson"#])
+                .timeout(Duration::from_secs(60))
+                .output(),
+            "50000058",
+        ),
+        // A string from the answer, in a type error of jaq's own.
+        (
+            search_at(&s, &url)
+                .args(["--jq", ".x | .[0]"])
+                .timeout(Duration::from_secs(60))
+                .output(),
+            "5000022",
+        ),
+    ];
+    for (output, length) in runs {
+        let output = output.expect("geopera runs");
+        let stderr = fails_saying(
+            &output,
+            1,
+            &format!("… ({length} characters in all)"),
+            length,
+        );
+        assert!(stderr.starts_with("Error: --jq: "), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.len() < 1_000, "{} bytes", stderr.len());
+    }
+}
+
+#[test]
 fn verbose_and_debug_trace_calls_on_stderr_without_the_credential() {
     let s = setup();
     for flag in ["-v", "--debug"] {
