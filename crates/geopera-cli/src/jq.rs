@@ -11,7 +11,7 @@ use std::sync::mpsc::{RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Mutex, OnceLock};
 
 use jaq_core::load::{Arena, File, Loader};
-use jaq_core::{data, Compiler, Ctx, DataT, Vars};
+use jaq_core::{data, Compiler, Ctx, Cv, DataT, Exn, ValXs, Vars};
 use jaq_json::Val;
 
 use crate::failure::Failure;
@@ -82,9 +82,16 @@ fn compile(expr: &str) -> Result<Filter, Failure> {
     let defs = jaq_core::defs()
         .chain(jaq_std::defs())
         .chain(jaq_json::defs());
+    // jaq's own `fromjson` gives way to [`fromjson`], which bounds the nesting it reads.
     let funs = jaq_core::funs()
         .chain(jaq_std::funs())
-        .chain(jaq_json::funs());
+        .chain(jaq_json::funs())
+        .filter(|(name, ..)| *name != "fromjson")
+        .chain([jaq_core::native::run::<Watched>((
+            "fromjson",
+            jaq_core::native::v(0),
+            fromjson,
+        ))]);
     let arena = Arena::default();
     let modules = Loader::new(defs)
         .load(
@@ -120,9 +127,46 @@ fn compile(expr: &str) -> Result<Filter, Failure> {
         })
 }
 
+/// jq's `fromjson`, with jaq's parser behind it, which recurses once per level of nesting
+/// with no limit of its own: a string of a million `[` (made by a program, or a member of an
+/// answer holding JSON text) would overflow the stack, an abort rather than an error, and no
+/// check of the program's recursion ([`Watch::lut`]) runs inside a native filter. So the text
+/// is measured first, without recursion, and one nested [`crate::json::DEPTH_LIMIT`] levels
+/// deep or more is a jq error, which `try` catches like any other. Everything else is read
+/// as jaq reads it.
+fn fromjson(cv: Cv<'_, Watched>) -> ValXs<'_, Val> {
+    let input = cv.1;
+    let bytes = match input.try_as_utf8_bytes_owned() {
+        Ok(bytes) => bytes,
+        Err(error) => return jaq_core::native::bome(Err(error)),
+    };
+    if crate::json::too_deep(&String::from_utf8_lossy(&bytes)) {
+        return jaq_core::native::bome(Err(jaq_json::Error::str(format_args!(
+            "cannot parse {} as JSON: it nests arrays and objects {} levels deep or more",
+            cut(&input, QUOTE_CHARS),
+            crate::json::DEPTH_LIMIT
+        ))));
+    }
+    let results = jaq_json::bytes_valrs(bytes, move |text| {
+        Box::new(jaq_json::read::parse_many(text).map(move |result| {
+            result.map_err(|e| {
+                jaq_json::Error::str(format_args!(
+                    "cannot parse {} as JSON: {e}",
+                    cut(&input, QUOTE_CHARS)
+                ))
+            })
+        }))
+    });
+    Box::new(results.map(|result| result.map_err(Exn::from)))
+}
+
 /// The most characters of a jq error message shown: a message quotes the value it is about,
 /// which may be a string of megabytes from the answer, to be printed on one line.
 const MESSAGE_CHARS: usize = 300;
+
+/// The most characters of the text [`fromjson`] quotes in its messages, so that a message
+/// stays within [`MESSAGE_CHARS`] and keeps the reason after the quote.
+const QUOTE_CHARS: usize = 80;
 
 /// `message`, or its first `max` characters, an ellipsis and how long it is. It is written
 /// into a [`Cut`] rather than whole into a `String`, so what it quotes is never copied

@@ -70,11 +70,66 @@ fn an_answer_nested_too_deep_is_an_error_not_a_stack_overflow() {
 }
 
 #[test]
+fn fromjson_of_text_nested_too_deep_is_a_jq_error_not_a_stack_overflow() {
+    // jaq's parser recursed once per `[`: the process aborted.
+    let failure = collect(r#""[" * 1000000 | fromjson"#, "{}").expect_err("refused");
+    assert_eq!(failure.code, 1);
+    assert!(
+        failure
+            .message
+            .contains("as JSON: it nests arrays and objects 128 levels deep"),
+        "{}",
+        failure.message
+    );
+    // A jq error like any other, so `try` catches it; the answer's own text is read too.
+    assert_eq!(
+        collect(
+            r#"try (.x | fromjson) catch "refused""#,
+            &format!(r#"{{"x":"{}"}}"#, "{\\\"a\\\":".repeat(200_000))
+        )
+        .expect("caught"),
+        [r#""refused""#]
+    );
+    // Up to the limit, and everything else, reads as before.
+    let limit = crate::json::DEPTH_LIMIT - 1;
+    assert_eq!(
+        collect(
+            &format!(
+                r#""{}{}" | fromjson | [paths] | length"#,
+                "[".repeat(limit),
+                "]".repeat(limit)
+            ),
+            "{}"
+        )
+        .expect("read"),
+        ["126"]
+    );
+    assert_eq!(
+        collect(r#""1 [2] {\"a\": 3.50}" | fromjson"#, "{}").expect("read"),
+        ["1", "[2]", r#"{"a":3.50}"#]
+    );
+    assert_eq!(collect(r#""12" | tonumber"#, "{}").expect("read"), ["12"]);
+    let failure = collect(r#""[1," | fromjson"#, "{}").expect_err("not JSON");
+    assert!(
+        failure.message.contains(r#"cannot parse \"[1,\" as JSON"#),
+        "{}",
+        failure.message
+    );
+    let failure = collect("1 | fromjson", "{}").expect_err("not a string");
+    assert!(
+        failure.message.contains("cannot use 1 as string"),
+        "{}",
+        failure.message
+    );
+}
+
+#[test]
 fn an_error_message_quoting_a_huge_value_is_cut_and_names_its_length() {
     for (program, length) in [
-        // The program's own message and a type error.
+        // The program's own message, a type error and fromjson's quote of its input.
         (r#"("x" * 1000000) | error"#, "1000002"),
         (r#"("x" * 1000000) | .[0]"#, "1000022"),
+        (r#"("x" * 1000000) | fromjson"#, "1000002"),
     ] {
         let failure = collect(program, "{}").expect_err("fails");
         let message = failure.message;

@@ -2099,6 +2099,44 @@ fn a_jq_result_nested_too_deep_to_print_is_an_error_not_an_abort() {
 }
 
 #[test]
+fn json_text_nested_too_deep_for_fromjson_is_a_jq_error_not_an_abort() {
+    let s = setup();
+    // The brackets are inside a string, so the answer itself is shallow and is read; jaq's
+    // parser behind `fromjson` recursed once per `[`: a stack overflow, exit 134.
+    let answer = format!(r#"{{"x":"{}"}}"#, "[".repeat(1_000_000));
+    let url = canned_server(200, answer, 2);
+    let output = search_at(&s, &url)
+        .args(["--jq", ".x | fromjson"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(
+        &output,
+        1,
+        "as JSON: it nests arrays and objects 128 levels deep or more",
+        "an answer's member",
+    );
+    assert!(!stderr.contains("overflow"), "{stderr}");
+    assert!(output.stdout.is_empty());
+    // A jq error like any other: `try` catches it.
+    let output = search_at(&s, &url)
+        .args(["--jq", r#"try (.x | fromjson) catch "refused""#])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "\"refused\"\n");
+    // Text a program makes, as the first report had it.
+    let output = s
+        .cli()
+        .args(SEARCH_ONE)
+        .args(["--jq", r#""[" * 1000000 | fromjson"#])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("geopera runs");
+    fails_saying(&output, 1, "Error: --jq: ", "a program's text");
+}
+
+#[test]
 fn a_jq_error_quoting_a_huge_value_is_one_short_line_naming_its_length() {
     let s = setup();
     let url = canned_server(200, format!(r#"{{"x":"{}"}}"#, "y".repeat(5_000_000)), 1);
@@ -2110,7 +2148,7 @@ fn a_jq_error_quoting_a_huge_value_is_one_short_line_naming_its_length() {
                 .args(["--jq", r#"("x" * 50000000) | fromjson"#])
                 .timeout(Duration::from_secs(60))
                 .output(),
-            "50000058",
+            "50000002",
         ),
         // A string from the answer, in a type error of jaq's own.
         (
