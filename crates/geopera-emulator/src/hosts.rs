@@ -17,6 +17,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header::HOST;
+use http::uri::Authority;
 use http::StatusCode;
 
 use crate::error::ApiError;
@@ -25,8 +26,9 @@ use crate::error::ApiError;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct AllowedHosts(pub(crate) Arc<[String]>);
 
-/// Refuses a request whose `Host` (or, in HTTP/2, its authority) names the emulator by a name
-/// it was not told to answer to, before anything else reads it.
+/// Refuses a request whose `Host`, or the authority of its target (an absolute-form target,
+/// or HTTP/2's `:authority`), names the emulator by a name it was not told to answer to,
+/// before anything else reads it.
 pub(crate) async fn known_host(
     State(allowed): State<AllowedHosts>,
     request: Request,
@@ -60,13 +62,17 @@ fn refusal(request: &Request, allowed: &[String]) -> Option<ApiError> {
                 "the Host header holds bytes other than visible ASCII, so it names no host",
             ))
         }
-        None => request
-            .uri()
-            .authority()
-            .map(|authority| authority.as_str()),
+        None => None,
     };
-    named
-        .filter(|host| !is_allowed(host, allowed))
+    // A target in absolute form names the host itself, and then `Host` is to be ignored
+    // (RFC 9112 §3.2.2); in HTTP/2 the authority is the target's too. Handlers read `Host`
+    // all the same (sign-in discovery names its endpoints by it), so when both are there,
+    // both must be names the emulator answers to: a client sends them equal anyway.
+    let target = request.uri().authority().map(Authority::host);
+    target
+        .into_iter()
+        .chain(named)
+        .find(|host| !is_allowed(host, allowed))
         .map(unknown_name)
 }
 

@@ -158,3 +158,58 @@ fn a_request_with_two_host_headers_is_refused_in_either_order() {
         );
     }
 }
+
+#[test]
+fn an_absolute_form_target_is_judged_by_its_own_host() {
+    // RFC 9112 §3.2.2: the target's authority, not `Host`, names the host. Once, only `Host`
+    // was read, so `evil.com` in the target was served.
+    let emulator = emulator();
+    let get = |target: &str, host: Option<&str>| {
+        let host = host.map_or_else(String::new, |host| format!("Host: {host}\r\n"));
+        let head = format!("GET {target} HTTP/1.1\r\n{host}Connection: close\r\n\r\n");
+        answer(&emulator, head.as_bytes())
+    };
+    for (target, host) in [
+        ("http://evil.com/openapi.json", Some("localhost")),
+        ("http://evil.com:8787/openapi.json", Some("127.0.0.1:8787")),
+        ("http://EVIL.com/openapi.json", None),
+        ("http://localhost@evil.com/openapi.json", Some("localhost")),
+        // Handlers read `Host` (sign-in discovery names its endpoints by it), so a `Host`
+        // that differs from the target, as no client may send, is checked as well.
+        ("http://localhost/openapi.json", Some("evil.com")),
+    ] {
+        let (status, head) = get(target, host);
+        assert_eq!(status, 403, "{target} {host:?}");
+        assert!(head.contains("application/problem+json"), "{head}");
+    }
+    for (target, host) in [
+        ("http://localhost:8787/openapi.json", Some("localhost:8787")),
+        ("http://Api.LocalHost./openapi.json", None),
+        ("http://127.0.0.1/openapi.json", Some("127.0.0.1")),
+        ("http://[::1]:8787/openapi.json", Some("[::1]:8787")),
+    ] {
+        assert_eq!(get(target, host).0, 200, "{target} {host:?}");
+    }
+}
+
+#[test]
+fn over_http2_the_authority_is_judged() {
+    // HTTP/2 without TLS (h2c), as a client that knows the emulator speaks it: the name is
+    // in `:authority`, resolved here to the emulator as a rebinding page's name would be.
+    let emulator = emulator();
+    let status = |name: &str| {
+        let client = reqwest::blocking::Client::builder()
+            .http2_prior_knowledge()
+            .resolve(name, emulator.addr())
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .expect("client");
+        let url = format!("http://{name}:{}/openapi.json", emulator.addr().port());
+        let answer = client.get(url).send().expect("answered");
+        assert_eq!(answer.version(), reqwest::Version::HTTP_2);
+        answer.status().as_u16()
+    };
+    assert_eq!(status("rebind.evil.example"), 403);
+    assert_eq!(status("localhost"), 200);
+    assert_eq!(status("api.localhost"), 200);
+}

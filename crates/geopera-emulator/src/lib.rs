@@ -115,8 +115,10 @@
 //!   or a name under `.localhost`, or a name given to [`EmulatorBuilder::allowed_host`]
 //!   (`--allowed-host`); any other is 403 problem+json. A web page that points a name of its
 //!   own at this machine (DNS rebinding) would otherwise call the emulator as its own origin,
-//!   signing in with a published demo password or calling with the demo key. A `Host` of
-//!   bytes other than visible ASCII, or more than one `Host`, is 400 problem+json.
+//!   signing in with a published demo password or calling with the demo key. A target in
+//!   absolute form (`GET http://name/...`) names the host as well, as HTTP/2's `:authority`
+//!   does, and is held to the same rule along with any `Host`. A `Host` of bytes other than
+//!   visible ASCII, or more than one `Host`, is 400 problem+json.
 //! - No unknown scopes: a permission must be an operation's scope, its `resource:*` or
 //!   `*:action` form, or `*`; otherwise 422 at `["body", "permissions", i]`.
 //! - Bounded keys: at most [`MAX_KEY_PERMISSIONS`] (64) permissions of at most
