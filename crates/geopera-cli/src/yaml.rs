@@ -5,7 +5,11 @@
 //! our own spelling cannot be handed to one. The answer's shape is small (JSON's six kinds of
 //! value), so it is laid out here in the block style a YAML library writes: members in the
 //! server's order, sequences inside a mapping at the mapping's indentation, and every number
-//! exactly as the server wrote it, as a plain scalar (a JSON number is a YAML number).
+//! with the digits the server wrote, as a plain scalar. Not every JSON number is a YAML
+//! number as written: YAML 1.1 (PyYAML's `safe_load`, among others) reads `1e-7` and `1E3`
+//! as strings, so an exponent is spelled the way both YAML 1.1 and 1.2 read a float
+//! (`1.0e-7`, `1.0E+3`; see [`number`]). Integers and plain decimals are as the server wrote
+//! them.
 //!
 //! Strings are quoted whenever a plain scalar could be read as something else (a number, a
 //! boolean in YAML 1.1 or 1.2, null, a date) or could not be read back at all, so any YAML
@@ -98,11 +102,35 @@ fn scalar(out: &mut String, value: &Ordered, indent: usize) {
     match value {
         Ordered::Null => out.push_str("null"),
         Ordered::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Ordered::Number(token) => out.push_str(token),
+        Ordered::Number(token) => number(out, token),
         Ordered::String(s) => string(out, s, indent, false),
         Ordered::Array(_) => out.push_str("[]"),
         Ordered::Object(_) => out.push_str("{}"),
     }
+}
+
+/// A JSON number with an exponent, spelled so that YAML 1.1 reads a float too: its float
+/// needs a `.` in the mantissa and a signed exponent, where YAML 1.2 and JSON need neither.
+/// So `.0` goes before an exponent whose mantissa has no `.`, and `+` after an `e` without a
+/// sign (`1e-7` is `1.0e-7`, `1.5e10` is `1.5e+10`); every digit stays, as the reader's
+/// rounding is its own choice. Any other number is written as it is.
+fn number(out: &mut String, token: &str) {
+    let Some(at) = token.find(['e', 'E']) else {
+        out.push_str(token);
+        return;
+    };
+    // `e` and `E` are ASCII, so both splits fall between characters.
+    let (mantissa, exponent) = token.split_at(at);
+    let (marker, power) = exponent.split_at(1);
+    out.push_str(mantissa);
+    if !mantissa.contains('.') {
+        out.push_str(".0");
+    }
+    out.push_str(marker);
+    if !power.starts_with(['+', '-']) {
+        out.push('+');
+    }
+    out.push_str(power);
 }
 
 fn newline(out: &mut String, indent: usize) {

@@ -40,13 +40,72 @@ fn numbers_are_printed_as_the_server_wrote_them_and_stay_numbers() {
     let text = yaml(&parse(json));
     assert_eq!(
         text,
-        "big: 123456789012345678901234567890\npi: 3.14159265358979323846264338327950288\nkept: 1.50\nsmall: 2e-5\nnegative: -12345678901234567890123"
+        "big: 123456789012345678901234567890\npi: 3.14159265358979323846264338327950288\nkept: 1.50\nsmall: 2.0e-5\nnegative: -12345678901234567890123"
     );
     // Read as numbers (a string would be refused), rounded now by the reader's own choice.
     let back: std::collections::BTreeMap<String, f64> =
         serde_norway::from_str(&text).expect("YAML numbers");
     assert_eq!(back.len(), 5);
     assert_eq!(back.get("kept"), Some(&1.5));
+}
+
+/// Whether `plain` is a number in YAML 1.1's tag resolution (as PyYAML's resolver has it):
+/// an integer, or a float with a `.` in its mantissa and, if it has an exponent, a sign in it.
+fn yaml_1_1_number(plain: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let unsigned = plain.strip_prefix(['-', '+']).unwrap_or(plain);
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, Some(exponent)),
+        None => (unsigned, None),
+    };
+    let exponent_ok = exponent.is_none_or(|e| e.strip_prefix(['-', '+']).is_some_and(digits));
+    match mantissa.split_once('.') {
+        Some((whole, fraction)) => {
+            digits(whole) && (fraction.is_empty() || digits(fraction)) && exponent_ok
+        }
+        None => digits(mantissa) && exponent.is_none(),
+    }
+}
+
+#[test]
+fn exponents_are_spelled_so_yaml_1_1_reads_a_float_with_the_same_digits() {
+    let cases = [
+        // Read as strings by YAML 1.1 as the server wrote them.
+        ("1e-7", "1.0e-7"),
+        ("1E3", "1.0E+3"),
+        ("1.5e10", "1.5e+10"),
+        ("1e300", "1.0e+300"),
+        ("1e400", "1.0e+400"),
+        ("-2E+5", "-2.0E+5"),
+        ("0e0", "0.0e+0"),
+        ("12345678901234567890e-3", "12345678901234567890.0e-3"),
+        // Already YAML 1.1 floats, and integers and plain decimals: as written.
+        ("1.5e-10", "1.5e-10"),
+        ("-3.25E+2", "-3.25E+2"),
+        (
+            "123456789012345678901234567890",
+            "123456789012345678901234567890",
+        ),
+        ("-0.000", "-0.000"),
+        ("1.50", "1.50"),
+        ("0", "0"),
+    ];
+    for (json, expected) in cases {
+        assert!(!yaml_1_1_number(json) || json == expected, "{json}");
+        let written = yaml(&parse(json));
+        assert_eq!(written, expected, "{json}");
+        assert!(yaml_1_1_number(&written), "{json} as {written}");
+        // YAML 1.2 reads the same number (serde_norway takes one past `f64` for a string).
+        let sent: f64 = json.parse().expect("a number");
+        if sent.is_finite() {
+            let back: f64 = serde_norway::from_str(&written).expect("a YAML number");
+            assert_eq!(back.to_bits(), sent.to_bits(), "{json} as {written}");
+        }
+    }
+    assert_eq!(
+        yaml(&parse(r#"{"a":[1e-7,{"b":1E3}]}"#)),
+        "a:\n- 1.0e-7\n- b: 1.0E+3"
+    );
 }
 
 #[test]

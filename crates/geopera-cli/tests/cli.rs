@@ -2174,6 +2174,52 @@ fn a_jq_error_quoting_a_huge_value_is_one_short_line_naming_its_length() {
 }
 
 #[test]
+fn yaml_output_spells_exponents_so_yaml_1_1_reads_floats_with_the_same_digits() {
+    let s = setup();
+    let answer = r#"{"features":[],"values":[1e-7,1E3,1.5e10,1e300,1e400,2.5E-3,1.50,12345678901234567890]}"#;
+    let url = canned_server(200, answer.to_owned(), 1);
+    let output = search_at(&s, &url)
+        .args(["-o", "yaml"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let yaml = text(&output.stdout);
+    // As the server wrote them, YAML 1.1 readers took `1e-7`, `1E3`, `1.5e10` for strings.
+    assert_eq!(
+        yaml,
+        "features: []\nvalues:\n- 1.0e-7\n- 1.0E+3\n- 1.5e+10\n- 1.0e+300\n- 1.0e+400\n- 2.5E-3\n\
+         - 1.50\n- 12345678901234567890\n"
+    );
+    // Read back by a YAML 1.1 reader too, where one is installed.
+    let check = "import sys, yaml\n\
+                 values = yaml.safe_load(sys.stdin)['values']\n\
+                 print(' '.join(type(x).__name__ for x in values))";
+    let python = std::process::Command::new("python3")
+        .args(["-c", check])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut python) = python else {
+        eprintln!("skipped the PyYAML reading: no python3");
+        return;
+    };
+    if let Some(mut stdin) = python.stdin.take() {
+        stdin.write_all(yaml.as_bytes()).expect("to python3");
+    }
+    let read = python.wait_with_output().expect("python3 runs");
+    if text(&read.stderr).contains("No module named 'yaml'") {
+        eprintln!("skipped the PyYAML reading: PyYAML is not installed");
+        return;
+    }
+    assert_eq!(read.status.code(), Some(0), "{}", text(&read.stderr));
+    assert_eq!(
+        text(&read.stdout).trim(),
+        "float float float float float float float int"
+    );
+}
+
+#[test]
 fn verbose_and_debug_trace_calls_on_stderr_without_the_credential() {
     let s = setup();
     for flag in ["-v", "--debug"] {
