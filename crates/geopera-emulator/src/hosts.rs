@@ -22,7 +22,8 @@ use http::StatusCode;
 
 use crate::error::ApiError;
 
-/// The names besides IP addresses and `localhost` that requests may name, in lower case.
+/// The names besides IP addresses and `localhost` that requests may name, as
+/// [`allowed_name`] gives them.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct AllowedHosts(pub(crate) Arc<[String]>);
 
@@ -120,6 +121,78 @@ fn without_port(host: &str) -> &str {
         }
         _ => host,
     }
+}
+
+/// A name given to [`EmulatorBuilder::allowed_host`](crate::EmulatorBuilder::allowed_host)
+/// or `--allowed-host` that no request's host could ever equal, so the emulator would refuse
+/// every request by the name it was meant to answer to.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{name:?} is not a bare host name or IP address: {reason}")]
+pub struct AllowedHostError {
+    name: String,
+    reason: &'static str,
+}
+
+/// Checks that `name` is a bare host name or IP address, as
+/// [`EmulatorBuilder::allowed_host`](crate::EmulatorBuilder::allowed_host) and
+/// `--allowed-host` take it: a request's host is compared without its port, in any case and
+/// with or without a final dot, so a name with a port, a scheme, a path or userinfo could
+/// never be equal to one.
+///
+/// # Errors
+/// When `name` is empty or has a scheme, userinfo, a path or a port, or is otherwise not a
+/// host name (ASCII letters, digits, `-` and `_` in labels between dots) or an IP address.
+pub fn check_allowed_host(name: &str) -> Result<(), AllowedHostError> {
+    allowed_name(name).map(drop)
+}
+
+/// `name` as request hosts are compared with it (lower case, without its final dot), or why
+/// no request host could be equal to it.
+pub(crate) fn allowed_name(name: &str) -> Result<String, AllowedHostError> {
+    let refused = |reason| AllowedHostError {
+        name: name.to_owned(),
+        reason,
+    };
+    let text = name.trim();
+    if text.is_empty() {
+        return Err(refused("it is empty"));
+    }
+    if text.contains("://") {
+        return Err(refused("it has a scheme; give the name alone"));
+    }
+    if text.contains('@') {
+        return Err(refused("it has userinfo (`user@`); give the name alone"));
+    }
+    if text.contains(['/', '?', '#']) {
+        return Err(refused("it has a path; give the name alone"));
+    }
+    let literal = text
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(text);
+    if text.parse::<Ipv4Addr>().is_ok() || literal.parse::<Ipv6Addr>().is_ok() {
+        return Ok(text.to_ascii_lowercase());
+    }
+    if text.contains(':') {
+        return Err(refused(
+            "it has a port, and requests are matched on their host without its port",
+        ));
+    }
+    // The same name as in a request: with or without one final dot, in any case.
+    let bare = text.strip_suffix('.').unwrap_or(text);
+    let labels_ok = bare.split('.').all(|label| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+    });
+    if !labels_ok || bare.len() > 253 {
+        return Err(refused(
+            "a host name is ASCII letters, digits, `-` and `_` in labels between dots \
+             (a name in other letters in its `xn--` form)",
+        ));
+    }
+    Ok(bare.to_ascii_lowercase())
 }
 
 #[cfg(test)]

@@ -213,3 +213,76 @@ fn over_http2_the_authority_is_judged() {
     assert_eq!(status("localhost"), 200);
     assert_eq!(status("api.localhost"), 200);
 }
+
+/// Names given to the emulator that no request's host can ever equal: requests are matched
+/// on their host alone, without port, scheme, path or userinfo.
+const NEVER_MATCHING: [&str; 12] = [
+    "box:8080",
+    "http://box",
+    "https://box:8443/",
+    "box/",
+    "box/api",
+    "box?x",
+    "user@box",
+    "box..",
+    ".box",
+    "*.box",
+    "b\u{fc}cher.example",
+    "",
+];
+
+#[test]
+fn an_allowed_host_that_could_never_match_stops_start() {
+    for name in NEVER_MATCHING {
+        let error = crate::Emulator::builder()
+            .allowed_host("emulator")
+            .allowed_host(name)
+            .allowed_host("also-fine")
+            .start()
+            .err()
+            .unwrap_or_else(|| panic!("{name:?} was taken"));
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{name:?}");
+        let message = error.to_string();
+        assert!(message.contains("allowed_host"), "{message}");
+        assert!(message.contains(&format!("{name:?}")), "{message}");
+    }
+}
+
+#[test]
+fn an_allowed_host_is_held_to_the_rules_of_a_request_host() {
+    for name in NEVER_MATCHING {
+        assert!(check_allowed_host(name).is_err(), "{name:?}");
+    }
+    let port = check_allowed_host("box:8080").expect_err("a port");
+    assert!(port.to_string().contains("port"), "{port}");
+    let scheme = check_allowed_host("http://box").expect_err("a scheme");
+    assert!(scheme.to_string().contains("scheme"), "{scheme}");
+    for name in [
+        "box",
+        "Box.",
+        " emulator ",
+        "my_service-1",
+        "api.example.test",
+        "127.0.0.1",
+        "[::1]",
+        "::1",
+    ] {
+        assert_eq!(check_allowed_host(name), Ok(()), "{name:?}");
+    }
+}
+
+#[test]
+fn an_allowed_host_matches_in_any_case_with_or_without_its_final_dot() {
+    let emulator = crate::Emulator::builder()
+        .spec("{}")
+        .allowed_host("Box.")
+        .allowed_host("my_service")
+        .start()
+        .expect("emulator starts");
+    for host in ["box", "BOX.:8080", "My_Service:80"] {
+        assert_eq!(answer(&emulator, &get_as(host)).0, 200, "{host}");
+    }
+    for host in ["box..", "box.example", "service"] {
+        assert_eq!(answer(&emulator, &get_as(host)).0, 403, "{host}");
+    }
+}

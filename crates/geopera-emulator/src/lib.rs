@@ -541,6 +541,7 @@ pub use crate::conn::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use crate::control::CONTROL_PREFIX;
 pub use crate::error::{ApiError, ApiJson, Reply, MAX_MESSAGE_BYTES};
 pub use crate::faults::{FaultKind, FaultPlan, FaultRule, FaultSpecError, Phase};
+pub use crate::hosts::{check_allowed_host, AllowedHostError};
 pub use crate::idempotency::REPLAYED_HEADER;
 pub use crate::jobs::{
     FAIL_MARKER as JOB_FAIL_MARKER, QUEUED_SECS as JOB_QUEUED_SECS, RUN_SECS as JOB_RUN_SECS,
@@ -606,6 +607,8 @@ pub struct EmulatorBuilder {
     control: bool,
     allow_local_webhooks: bool,
     allowed_hosts: Vec<String>,
+    /// The first value a setter could not take, which [`start`](Self::start) reports.
+    invalid: Option<AllowedHostError>,
 }
 
 impl Default for EmulatorBuilder {
@@ -631,6 +634,7 @@ impl Default for EmulatorBuilder {
             control: false,
             allow_local_webhooks: false,
             allowed_hosts: Vec::new(),
+            invalid: None,
         }
     }
 }
@@ -778,11 +782,17 @@ impl EmulatorBuilder {
     /// machine's name, without a port), besides IP addresses, `localhost` and names under
     /// `.localhost`, which are always answered; may be given more than once. Any other name is
     /// refused with 403, so that a web page cannot reach the emulator through a name of its
-    /// own pointed at this machine (DNS rebinding).
+    /// own pointed at this machine (DNS rebinding). Matched in any case, with or without a
+    /// final dot, as a request's host is. A name with a port, a scheme, a path or userinfo
+    /// could never match one, so [`start`](Self::start) refuses it
+    /// ([`check_allowed_host`] tells beforehand).
     pub fn allowed_host(mut self, name: impl Into<String>) -> Self {
-        let name = name.into();
-        let name = name.trim().trim_end_matches('.').to_ascii_lowercase();
-        self.allowed_hosts.push(name);
+        match hosts::allowed_name(&name.into()) {
+            Ok(name) => self.allowed_hosts.push(name),
+            Err(error) => {
+                self.invalid.get_or_insert(error);
+            }
+        }
         self
     }
 
@@ -790,10 +800,18 @@ impl EmulatorBuilder {
     /// it accepts connections.
     ///
     /// # Errors
-    /// When the address cannot be bound, the state file cannot be opened or belongs to
-    /// another seed, or the runtime, thread or webhook client cannot be created. An error
-    /// about the address or the state file names it.
+    /// When a setter was given a value it cannot use ([`io::ErrorKind::InvalidInput`],
+    /// naming the setter and the value: an [`allowed_host`](Self::allowed_host) that is not
+    /// a bare host name), the address cannot be bound, the state file cannot be opened or
+    /// belongs to another seed, or the runtime, thread or webhook client cannot be created.
+    /// An error about the address or the state file names it.
     pub fn start(self) -> io::Result<EmulatorHandle> {
+        if let Some(error) = self.invalid {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("EmulatorBuilder::allowed_host: {error}"),
+            ));
+        }
         let webhook_client =
             webhooks::client(self.allow_local_webhooks).map_err(io::Error::other)?;
         let store = match &self.state_file {

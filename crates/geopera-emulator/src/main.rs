@@ -52,8 +52,15 @@ struct Args {
     /// Also answer requests that name the emulator NAME (a container's or machine's name);
     /// IP addresses and localhost are always answered. Repeat for more names. Other names are
     /// refused, so that a web page cannot reach the emulator through a name of its own.
-    #[arg(long = "allowed-host", value_name = "NAME")]
+    /// A bare name, without port or scheme: requests are matched on their host alone.
+    #[arg(long = "allowed-host", value_name = "NAME", value_parser = allowed_host)]
     allowed_hosts: Vec<String>,
+}
+
+/// Takes an `--allowed-host` NAME only when requests could match it, so that one with a port
+/// or a scheme is a usage error at start-up rather than a name the emulator then refuses.
+fn allowed_host(name: &str) -> Result<String, geopera_emulator::AllowedHostError> {
+    geopera_emulator::check_allowed_host(name).map(|()| name.to_owned())
 }
 
 /// Reads `250ms`, `10s` or a bare number of seconds.

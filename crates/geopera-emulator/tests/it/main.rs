@@ -7,6 +7,7 @@ mod common;
 mod connections;
 mod derived;
 mod faults;
+mod hosts;
 mod idempotency;
 mod images;
 mod item_search;
