@@ -2178,11 +2178,7 @@ fn yaml_output_spells_exponents_so_yaml_1_1_reads_floats_with_the_same_digits() 
     let s = setup();
     let answer = r#"{"features":[],"values":[1e-7,1E3,1.5e10,1e300,1e400,2.5E-3,1.50,12345678901234567890]}"#;
     let url = canned_server(200, answer.to_owned(), 1);
-    let output = search_at(&s, &url)
-        .args(["-o", "yaml"])
-        .output()
-        .expect("geopera runs");
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let output = printed_with(&s, &url, &["-o", "yaml"]);
     let yaml = text(&output.stdout);
     // As the server wrote them, YAML 1.1 readers took `1e-7`, `1E3`, `1.5e10` for strings.
     assert_eq!(
@@ -2731,21 +2727,13 @@ fn table_and_yaml_print_numbers_as_the_server_wrote_them() {
     let s = setup();
     let answer = r#"{"features":[{"type":"Feature","id":"a","collection":"c","properties":{"datetime":"d","eo:cloud_cover":12.3456789012345678901234567}}],"numberMatched":123456789012345678901234567890,"kept":1.50}"#;
     let url = canned_server(200, answer.to_owned(), 2);
-    let output = search_at(&s, &url)
-        .args(["-o", "table"])
-        .output()
-        .expect("geopera runs");
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let output = printed_with(&s, &url, &["-o", "table"]);
     assert!(
         text(&output.stdout).ends_with("  12.3456789012345678901234567\n"),
         "{}",
         text(&output.stdout)
     );
-    let output = search_at(&s, &url)
-        .args(["-o", "yaml"])
-        .output()
-        .expect("geopera runs");
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let output = printed_with(&s, &url, &["-o", "yaml"]);
     let yaml = text(&output.stdout);
     for line in [
         "    eo:cloud_cover: 12.3456789012345678901234567\n",
@@ -2763,11 +2751,7 @@ fn a_repeated_key_is_shown_once_with_its_last_value_and_named_on_stderr() {
     let url = canned_server(200, answer.to_owned(), 2);
     let mut shown = Vec::new();
     for format in ["yaml", "table"] {
-        let output = search_at(&s, &url)
-            .args(["-o", format])
-            .output()
-            .expect("geopera runs");
-        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let output = printed_with(&s, &url, &["-o", format]);
         let stderr = text(&output.stderr);
         assert_eq!(
             stderr,
@@ -2802,11 +2786,7 @@ fn yaml_shows_bidirectional_and_control_characters_as_escapes_of_the_same_string
     let s = setup();
     let answer = r#"{"name\u202e":"invoice\u202egpj.exe","isolate":"\u2066a\u2069\u200f","c1":"x\u0085\u009b31m","sep":"a\u2028b"}"#;
     let url = canned_server(200, answer.to_owned(), 1);
-    let output = search_at(&s, &url)
-        .args(["-o", "yaml"])
-        .output()
-        .expect("geopera runs");
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let output = printed_with(&s, &url, &["-o", "yaml"]);
     let yaml = text(&output.stdout);
     assert!(
         !yaml.contains(|c: char| c.is_control() && c != '\n'
@@ -4472,6 +4452,13 @@ fn search_at(s: &Setup, url: &str) -> Command {
         .env("GEOPERA_API_URL", url)
         .args(["catalog", "search", "--host-name", "x"]);
     command
+}
+
+/// A run of `catalog search` against `url` with `args`, which must succeed.
+fn printed_with(s: &Setup, url: &str, args: &[&str]) -> std::process::Output {
+    let output = search_at(s, url).args(args).output().expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    output
 }
 
 /// `n` arrays, one inside the other.
