@@ -214,7 +214,7 @@ fn retry_advice(operation_id: &str, key: &str, earlier_only: bool) -> String {
         "{operation_id} may have been executed{condition}: it was sent with Idempotency-Key \
          {key}; to retry it without executing it twice, repeat the same command with \
          --idempotency-key {}",
-        crate::upload::shell_word(key)
+        crate::paint::shell_word(key)
     )
 }
 

