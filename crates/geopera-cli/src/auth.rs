@@ -196,7 +196,7 @@ fn check_api_url(api_url: &str, source: &str) -> Result<(), Failure> {
         return Ok(());
     };
     let why = match problem {
-        geopera::BaseUrlProblem::Userinfo => {
+        geopera::BaseUrlError::Userinfo => {
             format!("{problem}: credentials go in GEOPERA_API_TOKEN or 'geopera login'")
         }
         problem => problem.to_string(),

@@ -9,7 +9,7 @@ use crate::Error;
 /// can put its own subject in front of it or word a variant its own way.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum BaseUrlProblem {
+pub enum BaseUrlError {
     /// The text does not parse as a URL; the parser's reason.
     #[error("is not a URL ({0})")]
     NotAUrl(String),
@@ -34,30 +34,30 @@ pub enum BaseUrlProblem {
 ///
 /// # Errors
 ///
-/// The first rule `raw` breaks, as a [`BaseUrlProblem`].
+/// The first rule `raw` breaks, as a [`BaseUrlError`].
 ///
 /// ```
-/// use geopera::{check_base_url, BaseUrlProblem};
+/// use geopera::{check_base_url, BaseUrlError};
 ///
 /// assert_eq!(check_base_url("http://127.0.0.1:8080/").as_deref(), Ok("http://127.0.0.1:8080"));
-/// assert_eq!(check_base_url("localhost:8080"), Err(BaseUrlProblem::Scheme));
-/// assert_eq!(check_base_url("https://u:pw@[::1"), Err(BaseUrlProblem::Userinfo));
-/// assert_eq!(check_base_url("https://h/v1?api_key=x"), Err(BaseUrlProblem::QueryOrFragment));
+/// assert_eq!(check_base_url("localhost:8080"), Err(BaseUrlError::Scheme));
+/// assert_eq!(check_base_url("https://u:pw@[::1"), Err(BaseUrlError::Userinfo));
+/// assert_eq!(check_base_url("https://h/v1?api_key=x"), Err(BaseUrlError::QueryOrFragment));
 /// ```
-pub fn check_base_url(raw: &str) -> Result<String, BaseUrlProblem> {
+pub fn check_base_url(raw: &str) -> Result<String, BaseUrlError> {
     let url = match url::Url::parse(raw) {
         Ok(url) => url,
-        Err(_) if without_userinfo(raw) != raw => return Err(BaseUrlProblem::Userinfo),
-        Err(e) => return Err(BaseUrlProblem::NotAUrl(e.to_string())),
+        Err(_) if without_userinfo(raw) != raw => return Err(BaseUrlError::Userinfo),
+        Err(e) => return Err(BaseUrlError::NotAUrl(e.to_string())),
     };
     if carries_userinfo(&url) {
-        return Err(BaseUrlProblem::Userinfo);
+        return Err(BaseUrlError::Userinfo);
     }
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(BaseUrlProblem::Scheme);
+        return Err(BaseUrlError::Scheme);
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(BaseUrlProblem::QueryOrFragment);
+        return Err(BaseUrlError::QueryOrFragment);
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
@@ -68,7 +68,7 @@ pub(crate) fn normalize_base_url(raw: &str) -> Result<String, Error> {
     check_base_url(raw).map_err(|problem| {
         let shown = quoted_url(raw);
         let why = match problem {
-            BaseUrlProblem::Userinfo => format!(
+            BaseUrlError::Userinfo => format!(
                 "{problem}: the client's credential (AuthenticatedClient::builder) is what \
                  authenticates it"
             ),

@@ -56,7 +56,7 @@ fn a_backslash_ends_the_authority_only_in_special_schemes() {
         assert_eq!(without_userinfo(raw), quoted, "{raw}");
         assert_eq!(quoted_url(raw), quoted, "{raw}");
         if raw.contains("hunter2") {
-            assert_eq!(check_base_url(raw), Err(BaseUrlProblem::Userinfo), "{raw}");
+            assert_eq!(check_base_url(raw), Err(BaseUrlError::Userinfo), "{raw}");
         }
     }
     // The parser agrees about where the user information is.

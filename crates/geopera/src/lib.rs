@@ -338,7 +338,7 @@ pub mod uploads;
 pub mod wait;
 pub mod webhooks;
 
-pub use base_url::{check_base_url, quoted_url, without_userinfo, BaseUrlProblem};
+pub use base_url::{check_base_url, quoted_url, without_userinfo, BaseUrlError};
 #[cfg(feature = "blocking")]
 pub use binary::BlockingByteStream;
 pub use binary::ByteStream;
