@@ -415,9 +415,23 @@ pub(crate) async fn refresh_stored(
             AnswerError::Transport(_) => refresh_refused(),
         })?;
     let tokens: TokenAnswer = serde_json::from_slice(&bytes).map_err(|_| refresh_refused())?;
+    // Kept, an access token no request can carry would fail every later command until a new
+    // login, and the refresh token it replaced would be gone: the answer is refused, as the
+    // SDK refuses it at sign-in, and the stored session stays as it was.
+    if tokens.access_token.is_empty() || http::HeaderValue::from_str(&tokens.access_token).is_err()
+    {
+        return Err(Failure::other(
+            "token refresh failed: the identity provider answered no usable access token; the \
+             stored session is kept as it was; run 'geopera login' if this goes on",
+        ));
+    }
     let auth = Auth::OAuth {
         access_token: tokens.access_token,
-        refresh_token: tokens.refresh_token.or(Some(refresh_token)),
+        // An empty refresh token renews nothing: the one that worked is kept.
+        refresh_token: tokens
+            .refresh_token
+            .filter(|rotated| !rotated.is_empty())
+            .or(Some(refresh_token)),
         expires_at: tokens.expires_in.map(|s| now_secs() + s),
         scope: tokens.scope.or(scope),
     };
