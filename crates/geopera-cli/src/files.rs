@@ -119,8 +119,10 @@ pub(crate) fn write_out(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
         Ok(meta) if !meta.is_file() => return write_in_place(target, bytes).map_err(cannot),
         _ => {}
     }
-    let resolved = std::fs::canonicalize(target).ok();
-    let target = resolved.as_deref().unwrap_or(target);
+    // A link, even one to a file not made yet, is written through: what it names gets the
+    // bytes, and the link stays.
+    let resolved = final_target(target).map_err(cannot)?;
+    let target = resolved.as_path();
     let permissions = std::fs::metadata(target)
         .ok()
         .map(|meta| meta.permissions());
@@ -129,6 +131,35 @@ pub(crate) fn write_out(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
     std::fs::rename(&partial.path, target).map_err(cannot)?;
     partial.kept = true;
     Ok(())
+}
+
+/// The most links followed from a path written through (`--out`, the credentials file), as
+/// the kernel's own limit
+/// (`ELOOP`), so that a loop of links is an error rather than an endless walk.
+const MAX_LINKS: usize = 40;
+
+/// The path a chain of links at `path` ends at, or `path` when it is no link. The end need not
+/// exist yet (a link made before the first login, or to a file `--out` is to create): the
+/// write creates it, as a shell's `>` does.
+pub(crate) fn final_target(path: &Path) -> std::io::Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = std::fs::read_link(&current)?;
+                // A relative link is relative to the folder it is in; an absolute one
+                // replaces the whole path when joined.
+                current = match current.parent() {
+                    Some(parent) => parent.join(target),
+                    None => target,
+                };
+            }
+            Ok(_) => return Ok(current),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(current),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("too many levels of links"))
 }
 
 /// Writes `bytes` to a new temporary `file`, with the permissions of the file it replaces, and

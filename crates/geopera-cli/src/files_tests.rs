@@ -29,6 +29,7 @@ fn a_write_replaces_the_target_and_an_interruption_removes_the_temporary_file() 
 
 /// A replaced file keeps its mode, and a link is written through.
 #[cfg(unix)]
+#[test]
 fn keeps_the_mode_and_writes_through_links() {
     use std::os::unix::fs::PermissionsExt as _;
 
@@ -51,6 +52,40 @@ fn keeps_the_mode_and_writes_through_links() {
         .file_type()
         .is_symlink());
     assert_eq!(std::fs::read(&target).expect("read"), b"through");
+}
+
+/// A link to a file not made yet is written through as a shell's `>` does: the file it names
+/// is made and the link stays; a link into a folder that does not exist is an error, and
+/// the link is left as it was.
+#[cfg(unix)]
+#[test]
+fn a_link_to_a_file_not_made_yet_is_written_through_and_kept() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let link = dir.path().join("tile.png");
+    std::os::unix::fs::symlink("made-later.png", &link).expect("a link");
+    write_out(&link, b"bytes").expect("written");
+    assert!(std::fs::symlink_metadata(&link)
+        .expect("stat")
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read(dir.path().join("made-later.png")).expect("the file the link names"),
+        b"bytes"
+    );
+
+    let nowhere = dir.path().join("nowhere.png");
+    std::os::unix::fs::symlink("missing/x.png", &nowhere).expect("a link");
+    let failure = write_out(&nowhere, b"bytes").expect_err("no such folder");
+    assert!(
+        failure.message.contains("nowhere.png"),
+        "{}",
+        failure.message
+    );
+    assert!(std::fs::symlink_metadata(&nowhere)
+        .expect("stat")
+        .file_type()
+        .is_symlink());
+    assert!(!dir.path().join("missing").exists());
 }
 
 #[test]

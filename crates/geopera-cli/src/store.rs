@@ -233,7 +233,7 @@ impl Store {
         // A credentials file that is a link (into a dotfiles repository, say) stays one: the
         // file it leads to is replaced, in its own folder, since a rename onto the link would
         // put a plain file in its place and leave the target stale.
-        let target = final_target(&path).map_err(|e| {
+        let target = crate::files::final_target(&path).map_err(|e| {
             Failure::other(format!("cannot follow the link {}: {e}", path.display()))
         })?;
         let dir = match target.parent() {
@@ -499,33 +499,6 @@ fn sorted(value: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
         other => other.clone(),
     }
-}
-
-/// The most links followed from the credentials file's path, as the kernel's own limit
-/// (`ELOOP`), so that a loop of links is an error rather than an endless walk.
-const MAX_LINKS: usize = 40;
-
-/// The path a chain of links at `path` ends at, or `path` when it is no link. The end need not
-/// exist yet (a link made before the first login): the write creates it.
-fn final_target(path: &Path) -> std::io::Result<PathBuf> {
-    let mut current = path.to_path_buf();
-    for _ in 0..MAX_LINKS {
-        match fs::symlink_metadata(&current) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                let target = fs::read_link(&current)?;
-                // A relative link is relative to the folder it is in; an absolute one
-                // replaces the whole path when joined.
-                current = match current.parent() {
-                    Some(parent) => parent.join(target),
-                    None => target,
-                };
-            }
-            Ok(_) => return Ok(current),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(current),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::other("too many levels of links"))
 }
 
 /// Writes `bytes` to a temporary file in `dir` and renames it over `path`, so that a reader
