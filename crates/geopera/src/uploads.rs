@@ -817,8 +817,22 @@ async fn put(
         // The connection asks nothing of an empty body, so the check after the last declared
         // byte never runs: a source declared empty that is not (a file whose size reads 0 but
         // has content, as `/proc` files do; one written to after its size was read) would be
-        // stored empty. Asked here, before anything is sent.
-        feed.source_ends().await?;
+        // stored empty. Asked here, before anything is sent — under the same limits as the
+        // transfer, since a source that never ends (a pending stream, a read that blocks)
+        // would otherwise hold the reservation for ever.
+        type Cause = fn(Duration) -> UploadCause;
+        let bound: Option<(Duration, Cause)> = match (options.stall_timeout, options.timeout) {
+            (Some(stall), Some(total)) if total < stall => Some((total, UploadCause::TimedOut)),
+            (Some(stall), _) => Some((stall, UploadCause::Stalled)),
+            (None, Some(total)) => Some((total, UploadCause::TimedOut)),
+            (None, None) => None,
+        };
+        match bound {
+            Some((limit, cause)) => tokio::time::timeout(limit, feed.source_ends())
+                .await
+                .map_err(|_| cause(limit))??,
+            None => feed.source_ends().await?,
+        }
     }
     let mut request = http
         .put(url)

@@ -184,6 +184,54 @@ async fn limits_of_duration_max_mean_no_limit_to_an_upload() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_source_that_never_ends_is_bounded_by_the_limits_and_released() {
+    let emulator = emulator();
+    let client = client(&emulator);
+    let project_id = project(&client).await;
+    for (stall, whole, expected) in [
+        (Some(300), None, "stalled"),
+        (None, Some(300), "timed out"),
+        (Some(5_000), Some(300), "timed out"),
+    ] {
+        let mut upload = Upload::from_stream(
+            &project_id,
+            "endless.bin",
+            0,
+            futures::stream::pending::<std::io::Result<Bytes>>(),
+        );
+        if let Some(ms) = stall {
+            upload = upload.stall_timeout(Duration::from_millis(ms));
+        }
+        if let Some(ms) = whole {
+            upload = upload.timeout(Duration::from_millis(ms));
+        }
+        let started = Instant::now();
+        let ended = tokio::time::timeout(Duration::from_secs(20), upload.send(&client)).await;
+        let error = ended
+            .expect("the upload ends within its limits")
+            .expect_err("the source never ends");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(error.step(), UploadStep::Transfer);
+        let limit = Duration::from_millis(300);
+        match expected {
+            "stalled" => assert!(
+                matches!(error.cause(), UploadCause::Stalled(l) if *l == limit),
+                "{error:?}"
+            ),
+            _ => assert!(
+                matches!(error.cause(), UploadCause::TimedOut(l) if *l == limit),
+                "{error:?}"
+            ),
+        }
+        assert!(matches!(error.release(), Release::Released), "{error:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_longer_than_declared_fails_the_transfer_and_releases_the_reservation() {
     let emulator = emulator();
     let client = client(&emulator);
