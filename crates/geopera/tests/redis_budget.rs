@@ -695,3 +695,23 @@ fn worker() {
         );
     });
 }
+
+#[test]
+fn a_window_longer_than_the_longest_wait_redis_can_answer_is_refused_at_build() {
+    // No server is asked: the window is judged before anything connects.
+    let build = |window| {
+        geopera::budget::RedisBudget::builder("redis://127.0.0.1:1", "org_window")
+            .window(window)
+            .build()
+    };
+    for window in [
+        Duration::from_secs(3601),
+        Duration::from_secs(1000 * 3600),
+        Duration::MAX,
+    ] {
+        let error = build(window).expect_err("too long a window");
+        assert!(error.to_string().contains("window"), "{error}");
+    }
+    assert!(build(Duration::from_secs(3600)).is_ok());
+    assert!(build(Duration::from_secs(60)).is_ok());
+}

@@ -219,7 +219,8 @@ impl RedisBudgetBuilder {
     }
 
     /// The window length (default 60 s, as the API's); shorter ones are for tests against an
-    /// emulator with windows as short.
+    /// emulator with windows as short. [`RedisBudgetBuilder::build`] refuses one longer than an
+    /// hour.
     pub fn window(mut self, window: Duration) -> Self {
         self.window = window;
         self
@@ -250,9 +251,20 @@ impl RedisBudgetBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the URL is not a Redis URL this build can use, or the budget's
-    /// I/O thread cannot start.
+    /// [`Error::Config`] when the URL is not a Redis URL this build can use, the window is
+    /// longer than an hour, or the budget's I/O thread cannot start.
     pub fn build(self) -> Result<RedisBudget, Error> {
+        // A reservation answered with a wait longer than [`MAX_HOLD`] is taken for a key
+        // something else wrote, and Redis for failing: with a longer window, every wait for
+        // the window's end would mark Redis as down and each worker would pace alone, the
+        // fleet past its shared cap.
+        if self.window > MAX_HOLD {
+            return Err(Error::config(format!(
+                "the rate budget's window of {:?} is longer than {MAX_HOLD:?}, the longest wait \
+                 a reservation on Redis can answer; the API's windows are a minute",
+                self.window
+            )));
+        }
         let client = redis::Client::open(self.url.expose())
             .map_err(|e| Error::config(format!("the Redis URL of the rate budget: {e}")))?;
         // No cap (0) stays none; a cap stays at least one call, whatever the headroom.
