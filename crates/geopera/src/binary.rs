@@ -107,7 +107,7 @@ const BLOCKING_BUFFER: usize = 16;
 pub struct BlockingByteStream {
     content_type: String,
     headers: HeaderMap,
-    chunks: std::sync::mpsc::IntoIter<Result<Bytes, Error>>,
+    chunks: crate::blocking::Handed<Result<Bytes, Error>>,
 }
 
 #[cfg(feature = "blocking")]
@@ -151,14 +151,12 @@ pub(crate) fn stream_body_blocking<O: Operation<Output = Binary>>(
     client: &Client,
     body: impl IntoRequest<O::Input>,
 ) -> Result<BlockingByteStream, Error> {
-    use futures::StreamExt as _;
-
     let prepared = crate::runtime::prepare::<O>(client, body);
     let client = client.clone();
     // The thread that asked for the stream, not the reader's, is the one that waits.
     let caller = crate::limiter::Caller::current();
     let (started, start) = std::sync::mpsc::sync_channel(1);
-    let (chunks, receiver) = std::sync::mpsc::sync_channel(BLOCKING_BUFFER);
+    let (mut chunks, receiver) = crate::blocking::handover(BLOCKING_BUFFER);
     std::thread::spawn(move || {
         let client = &client;
         let first = started.clone();
@@ -169,9 +167,10 @@ pub(crate) fn stream_body_blocking<O: Operation<Output = Binary>>(
                     if started.send(Ok(headers)).is_err() {
                         return; // the caller is gone
                     }
-                    while let Some(chunk) = stream.next().await {
-                        if chunks.send(chunk).is_err() {
-                            return; // the iterator was dropped
+                    // Until the body ends or the iterator is dropped, whichever comes first.
+                    while let Some(chunk) = chunks.next_of(&mut stream).await {
+                        if !chunks.send(chunk) {
+                            return;
                         }
                     }
                 }
@@ -196,6 +195,6 @@ pub(crate) fn stream_body_blocking<O: Operation<Output = Binary>>(
     Ok(BlockingByteStream {
         content_type: content_type_of(&headers),
         headers,
-        chunks: receiver.into_iter(),
+        chunks: receiver,
     })
 }

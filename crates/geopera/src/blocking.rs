@@ -316,3 +316,65 @@ impl Shell {
         Ok(http)
     }
 }
+
+/// The reading end of a stream handed to blocking code: a bounded channel from the reader
+/// thread ([`handover`]), whose other end learns at once when this one is dropped.
+///
+/// Why not the channel alone: a reader waiting on the network for the next chunk would learn
+/// that nobody wants it only when that chunk came and could not be sent — from a silent server,
+/// never — so a dropped iterator would keep its thread and its connection for as long as the
+/// server kept quiet.
+pub(crate) struct Handed<T> {
+    items: std::sync::mpsc::IntoIter<T>,
+    /// Dropped with this end, which wakes the reader ([`Handing::next_of`]).
+    _gone: tokio::sync::oneshot::Sender<()>,
+}
+
+impl<T> Iterator for Handed<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.items.next()
+    }
+}
+
+/// The reader thread's end of a [`handover`].
+pub(crate) struct Handing<T> {
+    items: std::sync::mpsc::SyncSender<T>,
+    gone: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl<T> Handing<T> {
+    /// The next item of `stream`, or `None` once the stream ends or the [`Handed`] end is
+    /// dropped, whichever comes first: a reader never waits on the network for nobody.
+    pub(crate) async fn next_of<S>(&mut self, stream: &mut S) -> Option<S::Item>
+    where
+        S: futures::Stream + Unpin,
+    {
+        use futures::StreamExt as _;
+
+        match futures::future::select(stream.next(), &mut self.gone).await {
+            futures::future::Either::Left((item, _)) => item,
+            futures::future::Either::Right(_) => None,
+        }
+    }
+
+    /// Hands `item` over, waiting while the channel is full; `false` when the [`Handed`] end
+    /// is gone.
+    pub(crate) fn send(&self, item: T) -> bool {
+        self.items.send(item).is_ok()
+    }
+}
+
+/// A bounded hand-over of `bound` items from a reader thread to blocking code.
+pub(crate) fn handover<T>(bound: usize) -> (Handing<T>, Handed<T>) {
+    let (items, receiver) = std::sync::mpsc::sync_channel(bound);
+    let (gone_sender, gone) = tokio::sync::oneshot::channel();
+    (
+        Handing { items, gone },
+        Handed {
+            items: receiver.into_iter(),
+            _gone: gone_sender,
+        },
+    )
+}

@@ -134,30 +134,31 @@ pub(crate) fn stream_blocking<O: Operation>(
     let client = client.clone();
     // The thread that asked for the stream, not the reader's, is the one that waits.
     let caller = crate::limiter::Caller::current();
-    let (items, receiver) = std::sync::mpsc::sync_channel(BLOCKING_BUFFER);
+    let (mut items, receiver) = crate::blocking::handover(BLOCKING_BUFFER);
     std::thread::spawn(move || {
-        let sender = items.clone();
         let client = &client;
+        let handing = &mut items;
         let read = crate::blocking::run_here(&client.blocking, caller, |thread| async move {
             match open(client, thread.face(), O::INFO, prepared).await {
                 Ok(stream) => {
                     let mut stream = std::pin::pin!(stream);
-                    while let Some(item) = stream.next().await {
-                        if items.send(item).is_err() {
-                            return; // the iterator was dropped
+                    // Until the answer ends or the iterator is dropped, whichever comes first.
+                    while let Some(item) = handing.next_of(&mut stream).await {
+                        if !handing.send(item) {
+                            return;
                         }
                     }
                 }
                 Err(error) => {
-                    let _ = items.send(Err(error));
+                    handing.send(Err(error));
                 }
             }
         });
         if let Err(error) = read {
-            let _ = sender.send(Err(error));
+            items.send(Err(error));
         }
     });
-    Box::new(receiver.into_iter())
+    Box::new(receiver)
 }
 
 #[cfg(test)]

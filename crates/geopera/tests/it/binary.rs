@@ -262,3 +262,79 @@ async fn invoke_refuses_a_binary_operation_before_sending_and_detailed_keeps_the
     assert!(detailed.content.starts_with(PNG_SIGNATURE));
     assert_eq!(seen(&emu, "catalog.tile.render").len(), 1);
 }
+
+/// A server that answers its one connection with `content_type`, chunked, and one chunk, then
+/// keeps quiet; it reports how long after `dropped` is set the client closed the connection.
+fn quiet_after_one_chunk(
+    content_type: &'static str,
+    chunk: &'static str,
+) -> (String, std::sync::mpsc::Receiver<Option<Duration>>) {
+    use std::io::{Read as _, Write as _};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let (closed, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut buf = [0u8; 64 * 1024];
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = stream.read(&mut buf);
+        let _ = write!(
+            stream,
+            "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\n\r\n\
+             {:x}\r\n{chunk}\r\n",
+            chunk.len()
+        );
+        // Now silent: the next read ends when the client closes, or after 10 s.
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let started = Instant::now();
+        let ended = loop {
+            match stream.read(&mut buf) {
+                Ok(0) => break Some(started.elapsed()),
+                Ok(_) => {}
+                Err(_) => break None,
+            }
+        };
+        let _ = closed.send(ended);
+    });
+    (url, seen)
+}
+
+#[test]
+fn dropping_a_blocking_stream_closes_its_connection_while_the_server_is_silent() {
+    let (url, closed) = quiet_after_one_chunk("image/png", "\u{89}PNG");
+    let client = Client::builder()
+        .base_url(&url)
+        .read_timeout(None)
+        .build()
+        .expect("valid");
+    let mut stream = catalog_tile_render::stream_body_blocking(&client, tile("s")).expect("a body");
+    assert!(stream.next().is_some_and(|chunk| chunk.is_ok()));
+    drop(stream);
+    let after = closed.recv().expect("the server reports");
+    assert!(
+        after.is_some_and(|after| after < Duration::from_secs(3)),
+        "the connection stayed open: {after:?}"
+    );
+
+    let (url, closed) = quiet_after_one_chunk("application/x-ndjson", "{\"n\":1}\n");
+    let client = Client::builder()
+        .base_url(&url)
+        .read_timeout(None)
+        .build()
+        .expect("valid");
+    let body = json!({"host_name": HOST})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let mut items = geopera::operations::catalog_search_stream::stream_blocking(&client, body);
+    assert_eq!(items.next().and_then(Result::ok), Some(json!({"n": 1})));
+    drop(items);
+    let after = closed.recv().expect("the server reports");
+    assert!(
+        after.is_some_and(|after| after < Duration::from_secs(3)),
+        "the connection stayed open: {after:?}"
+    );
+}
