@@ -1,11 +1,10 @@
 //! Printing answers as indented JSON without reordering or rounding anything, and reading
 //! request bodies without silently changing them ([`parse_body`]).
 //!
-//! Why not parse into `serde_json::Value` and pretty-print: without the `preserve_order`
-//! feature a `Value` sorts object members, and turning that feature on in this crate would
-//! switch it on for every crate built in the same workspace (features unify), changing the
-//! SDK's behaviour. A `Value` also rounds numbers beyond `f64`/`u64`. So the raw answer is
-//! checked once with a full parse that keeps nothing, then re-indented token by token: member
+//! Why not parse into `serde_json::Value` and pretty-print: a `Value` rounds numbers beyond
+//! `f64`/`u64` and keeps only the last of a repeated key (member order it keeps, since this
+//! crate turns on `preserve_order` for request bodies). So the raw answer is checked once
+//! with a full parse that keeps nothing, then re-indented token by token: member
 //! order, number spelling and string escapes stay exactly as the server sent them (only raw
 //! DEL and C1 control characters and bidirectional formatting characters become `\u` escapes
 //! of the same string; see [`indent`]).

@@ -1,8 +1,8 @@
 //! A JSON value that keeps object members in the order the server sent them.
 //!
-//! `serde_json::Value` sorts members unless `preserve_order` is on, and that feature would
-//! reach every crate of the workspace (see `json.rs`). Tables take their columns from member
-//! order and YAML should read like the JSON, so both are built from this type instead.
+//! Tables take their columns from member order and YAML should read like the JSON, so both
+//! are built from this type, which also keeps every number as written and names repeated keys
+//! (a `serde_json::Value` keeps member order too, with `preserve_order`, but neither of those).
 //!
 //! Numbers are kept as the server spelled them: a `serde_json::Number` rounds an integer
 //! beyond 64 bits, or a decimal with more digits than `f64` holds, and refuses one beyond

@@ -481,8 +481,8 @@ pub(crate) fn oauth_json(
     })
 }
 
-/// The value with every object's members in sorted order, whatever map type `serde_json`
-/// was built with (another crate in the build may turn on `preserve_order`).
+/// The value with every object's members in sorted order: `serde_json` is built with
+/// `preserve_order`, so a `Value` would otherwise be written in the order it was built.
 fn sorted(value: &Value) -> Value {
     match value {
         Value::Object(map) => {

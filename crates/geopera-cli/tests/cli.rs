@@ -347,6 +347,59 @@ fn json_from_a_string_a_file_and_stdin_with_flags_overriding() {
 }
 
 #[test]
+fn a_body_keeps_the_users_key_order_and_flags_only_add_keys_in_schema_order() {
+    let s = setup();
+    let (sent, bodies) = std::sync::mpsc::channel::<Vec<u8>>();
+    let url = test_server(2, move |body| {
+        let _ = sent.send(body.to_vec());
+        (200, "{}".to_owned())
+    });
+    // `limit` is overridden in its place; `ids`, `full_catalog` and `next` are given by flags
+    // only, in another order than the schema's, and come after the user's keys in its order.
+    let leaf = [
+        "catalog",
+        "search",
+        "--json",
+        r#"{"limit":5,"host_name":"e","bbox":[1,2,3,4],"query":{"z":{"lt":1},"a":{"gt":2}}}"#,
+        "--next",
+        "c",
+        "--limit",
+        "7",
+        "--full-catalog",
+        "--ids",
+        "a",
+    ];
+    let expected = r#"{"limit":7,"host_name":"e","bbox":[1,2,3,4],"query":{"z":{"lt":1},"a":{"gt":2}},"ids":["a"],"full_catalog":true,"next":"c"}"#;
+    // `op` sends its body as written.
+    let op = [
+        "op",
+        "catalog.search",
+        r#"{"limit":5,"host_name":"e","bbox":[1,2,3,4]}"#,
+    ];
+    let op_expected = r#"{"limit":5,"host_name":"e","bbox":[1,2,3,4]}"#;
+    for (args, expected) in [(&leaf[..], expected), (&op[..], op_expected)] {
+        let output = s.against(&url).args(args).output().expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let body = bodies
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server got a request");
+        assert_eq!(text(&body), expected, "sent by {args:?}");
+
+        let output = s
+            .against(&url)
+            .args(args)
+            .arg("--dry-run")
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let out = text(&output.stdout);
+        let (_, shown) = out.split_once("\n\n").expect("headers, blank line, body");
+        let shown: String = shown.chars().filter(|c| !c.is_whitespace()).collect();
+        assert_eq!(shown, expected, "--dry-run of {args:?} shows what is sent");
+    }
+}
+
+#[test]
 fn the_api_url_comes_from_the_flag_then_env_then_profile_then_default() {
     let s = setup();
     let first_line = |command: &mut Command| {
