@@ -17,9 +17,11 @@ fn a_write_replaces_the_target_and_an_interruption_removes_the_temporary_file() 
 
     #[cfg(unix)]
     keeps_the_mode_and_writes_through_links();
+    #[cfg(unix)]
+    a_link_to_a_file_not_made_yet_is_written_through_and_kept();
 
-    // One test, not two: the registry is process-wide, so a parallel test's
-    // `remove_partial` would delete the file being written above.
+    // One test, not several: the registry is process-wide, so a parallel test's
+    // `remove_partial` would delete a file being written by another.
     let partial = Partial::new(dir.path().join(".x.part"));
     std::fs::write(&partial.path, b"half").expect("half a file");
     remove_partial();
@@ -27,9 +29,9 @@ fn a_write_replaces_the_target_and_an_interruption_removes_the_temporary_file() 
     drop(partial);
 }
 
-/// A replaced file keeps its mode, and a link is written through.
+/// A replaced file keeps its mode, and a link is written through. Run by the test above, not
+/// as a test of its own (see there).
 #[cfg(unix)]
-#[test]
 fn keeps_the_mode_and_writes_through_links() {
     use std::os::unix::fs::PermissionsExt as _;
 
@@ -56,9 +58,8 @@ fn keeps_the_mode_and_writes_through_links() {
 
 /// A link to a file not made yet is written through as a shell's `>` does: the file it names
 /// is made and the link stays; a link into a folder that does not exist is an error, and
-/// the link is left as it was.
+/// the link is left as it was. Run by the first test, not as a test of its own (see there).
 #[cfg(unix)]
-#[test]
 fn a_link_to_a_file_not_made_yet_is_written_through_and_kept() {
     let dir = tempfile::tempdir().expect("temp dir");
     let link = dir.path().join("tile.png");
