@@ -3752,45 +3752,12 @@ fn a_refused_refresh_after_a_401_says_to_sign_in_again() {
     );
 }
 
-#[test]
-fn a_refresh_answered_with_empty_tokens_is_refused_and_keeps_the_stored_session() {
-    let s = setup();
-    for answer in [
-        r#"{"access_token":"","refresh_token":"","expires_in":300}"#,
-        r#"{"access_token":"at\u0000new","refresh_token":"rt_new","expires_in":300}"#,
-    ] {
-        let url = test_server(4, move |body| {
-            if String::from_utf8_lossy(body).contains("grant_type=refresh_token") {
-                (200, answer.to_owned())
-            } else {
-                (200, r#"{"sub":"u1"}"#.to_owned())
-            }
-        });
-        s.store_credentials(
-            &serde_json::json!({"default": {"api_url": url, "auth": {
-                "type": "oauth", "access_token": "at_old", "refresh_token": "rt_kept",
-                "expires_at": 1.0,
-            }}})
-            .to_string(),
-        );
-        let output = s.bare().arg("whoami").output().expect("geopera runs");
-        let stderr = fails_saying(&output, 1, "no usable access token", answer);
-        assert!(stderr.contains("geopera login"), "{stderr}");
-        let auth = &s.credentials()["default"]["auth"];
-        assert_eq!(auth["access_token"], "at_old", "{answer}");
-        assert_eq!(auth["refresh_token"], "rt_kept", "{answer}");
-    }
-}
-
-#[test]
-fn a_refresh_answered_with_an_empty_refresh_token_keeps_the_one_that_worked() {
-    let s = setup();
-    let url = test_server(4, |body| {
+/// `geopera whoami` with an expired stored session (`at_old`, `rt_kept`) against a server whose
+/// token endpoint answers a refresh with `answer`.
+fn whoami_refreshed_with(s: &Setup, answer: &'static str) -> std::process::Output {
+    let url = test_server(4, move |body| {
         if String::from_utf8_lossy(body).contains("grant_type=refresh_token") {
-            (
-                200,
-                r#"{"access_token":"at_new","refresh_token":"","expires_in":300}"#.to_owned(),
-            )
+            (200, answer.to_owned())
         } else {
             (200, r#"{"sub":"u1"}"#.to_owned())
         }
@@ -3802,7 +3769,32 @@ fn a_refresh_answered_with_an_empty_refresh_token_keeps_the_one_that_worked() {
         }}})
         .to_string(),
     );
-    let output = s.bare().arg("whoami").output().expect("geopera runs");
+    s.bare().arg("whoami").output().expect("geopera runs")
+}
+
+#[test]
+fn a_refresh_answered_with_empty_tokens_is_refused_and_keeps_the_stored_session() {
+    let s = setup();
+    for answer in [
+        r#"{"access_token":"","refresh_token":"","expires_in":300}"#,
+        r#"{"access_token":"at\u0000new","refresh_token":"rt_new","expires_in":300}"#,
+    ] {
+        let output = whoami_refreshed_with(&s, answer);
+        let stderr = fails_saying(&output, 1, "no usable access token", answer);
+        assert!(stderr.contains("geopera login"), "{stderr}");
+        let auth = &s.credentials()["default"]["auth"];
+        assert_eq!(auth["access_token"], "at_old", "{answer}");
+        assert_eq!(auth["refresh_token"], "rt_kept", "{answer}");
+    }
+}
+
+#[test]
+fn a_refresh_answered_with_an_empty_refresh_token_keeps_the_one_that_worked() {
+    let s = setup();
+    let output = whoami_refreshed_with(
+        &s,
+        r#"{"access_token":"at_new","refresh_token":"","expires_in":300}"#,
+    );
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let auth = &s.credentials()["default"]["auth"];
     assert_eq!(auth["access_token"], "at_new");
