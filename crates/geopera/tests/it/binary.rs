@@ -264,11 +264,12 @@ async fn invoke_refuses_a_binary_operation_before_sending_and_detailed_keeps_the
 }
 
 /// A server that answers its one connection with `content_type`, chunked, and one chunk, then
-/// keeps quiet; it reports how long after `dropped` is set the client closed the connection.
+/// keeps quiet, and a client of it without a read timeout; the server reports how long after
+/// the chunk the client closed the connection (`None`: not within 10 s).
 fn quiet_after_one_chunk(
     content_type: &'static str,
     chunk: &'static str,
-) -> (String, std::sync::mpsc::Receiver<Option<Duration>>) {
+) -> (Client, std::sync::mpsc::Receiver<Option<Duration>>) {
     use std::io::{Read as _, Write as _};
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
@@ -299,32 +300,32 @@ fn quiet_after_one_chunk(
         };
         let _ = closed.send(ended);
     });
-    (url, seen)
-}
-
-#[test]
-fn dropping_a_blocking_stream_closes_its_connection_while_the_server_is_silent() {
-    let (url, closed) = quiet_after_one_chunk("image/png", "\u{89}PNG");
     let client = Client::builder()
         .base_url(&url)
         .read_timeout(None)
         .build()
         .expect("valid");
-    let mut stream = catalog_tile_render::stream_body_blocking(&client, tile("s")).expect("a body");
-    assert!(stream.next().is_some_and(|chunk| chunk.is_ok()));
-    drop(stream);
+    (client, seen)
+}
+
+/// Asserts that the server of [`quiet_after_one_chunk`] saw its connection closed promptly.
+fn closed_soon(closed: &std::sync::mpsc::Receiver<Option<Duration>>) {
     let after = closed.recv().expect("the server reports");
     assert!(
         after.is_some_and(|after| after < Duration::from_secs(3)),
         "the connection stayed open: {after:?}"
     );
+}
 
-    let (url, closed) = quiet_after_one_chunk("application/x-ndjson", "{\"n\":1}\n");
-    let client = Client::builder()
-        .base_url(&url)
-        .read_timeout(None)
-        .build()
-        .expect("valid");
+#[test]
+fn dropping_a_blocking_stream_closes_its_connection_while_the_server_is_silent() {
+    let (client, closed) = quiet_after_one_chunk("image/png", "\u{89}PNG");
+    let mut stream = catalog_tile_render::stream_body_blocking(&client, tile("s")).expect("a body");
+    assert!(stream.next().is_some_and(|chunk| chunk.is_ok()));
+    drop(stream);
+    closed_soon(&closed);
+
+    let (client, closed) = quiet_after_one_chunk("application/x-ndjson", "{\"n\":1}\n");
     let body = json!({"host_name": HOST})
         .as_object()
         .cloned()
@@ -332,9 +333,5 @@ fn dropping_a_blocking_stream_closes_its_connection_while_the_server_is_silent()
     let mut items = geopera::operations::catalog_search_stream::stream_blocking(&client, body);
     assert_eq!(items.next().and_then(Result::ok), Some(json!({"n": 1})));
     drop(items);
-    let after = closed.recv().expect("the server reports");
-    assert!(
-        after.is_some_and(|after| after < Duration::from_secs(3)),
-        "the connection stayed open: {after:?}"
-    );
+    closed_soon(&closed);
 }
