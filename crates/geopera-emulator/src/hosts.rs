@@ -103,9 +103,15 @@ pub(crate) fn is_allowed(host: &str, allowed: &[String]) -> bool {
     if name.parse::<Ipv4Addr>().is_ok() {
         return true;
     }
-    // A name is the same with or without its final dot.
-    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    let name = comparable(name);
     name == "localhost" || name.ends_with(".localhost") || allowed.contains(&name)
+}
+
+/// A host name as requests and allowed names are compared: a name is the same in any case and
+/// with or without its final dot. One rule for both sides, so an allowed name always matches
+/// the requests that name it.
+fn comparable(name: &str) -> String {
+    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
 }
 
 /// `host` without a `:port` after it.
@@ -178,7 +184,7 @@ pub(crate) fn allowed_name(name: &str) -> Result<String, AllowedHostError> {
             "it has a port, and requests are matched on their host without its port",
         ));
     }
-    // The same name as in a request: with or without one final dot, in any case.
+    // Checked as it will be compared: with or without one final dot, in any case.
     let bare = text.strip_suffix('.').unwrap_or(text);
     let labels_ok = bare.split('.').all(|label| {
         (1..=63).contains(&label.len())
@@ -192,7 +198,7 @@ pub(crate) fn allowed_name(name: &str) -> Result<String, AllowedHostError> {
              (a name in other letters in its `xn--` form)",
         ));
     }
-    Ok(bare.to_ascii_lowercase())
+    Ok(comparable(text))
 }
 
 #[cfg(test)]
