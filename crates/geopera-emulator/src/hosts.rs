@@ -18,7 +18,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header::HOST;
 use http::uri::Authority;
-use http::StatusCode;
+use http::{StatusCode, Version};
 
 use crate::error::ApiError;
 
@@ -61,6 +61,16 @@ fn refusal(request: &Request, allowed: &[String]) -> Option<ApiError> {
             return Some(ApiError::problem(
                 StatusCode::BAD_REQUEST,
                 "the Host header holds bytes other than visible ASCII, so it names no host",
+            ))
+        }
+        // RFC 9112 §3.2: an HTTP/1.1 client always sends Host, so one that does not is not
+        // following the protocol, and guessing the name it meant is no safer here than it is
+        // for a proxy. HTTP/1.0 has no Host to send; HTTP/2 names the host in `:authority`.
+        None if request.version() == Version::HTTP_11 => {
+            return Some(ApiError::problem(
+                StatusCode::BAD_REQUEST,
+                "an HTTP/1.1 request must carry a Host header; send the name or address this \
+                 emulator was reached by",
             ))
         }
         None => None,

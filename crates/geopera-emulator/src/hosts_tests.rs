@@ -116,6 +116,24 @@ fn over_loopback_hosts_are_answered_or_refused_by_name() {
 }
 
 #[test]
+fn an_http_1_1_request_without_host_is_refused() {
+    // RFC 9112 §3.2: such a request gets 400. It was once served as an HTTP/1.0 one is.
+    let emulator = emulator();
+    for head in [
+        &b"GET /openapi.json HTTP/1.1\r\nConnection: close\r\n\r\n"[..],
+        b"GET http://localhost/openapi.json HTTP/1.1\r\nConnection: close\r\n\r\n",
+        b"POST /v1/op/catalog.search HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+    ] {
+        let (status, answer_head) = answer(&emulator, head);
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(head));
+        assert!(
+            answer_head.contains("application/problem+json"),
+            "{answer_head}"
+        );
+    }
+}
+
+#[test]
 fn a_host_header_that_is_not_visible_ascii_is_refused() {
     // Such a header has no text to check a name in; it once fell through to the handlers.
     let emulator = emulator();
@@ -166,7 +184,9 @@ fn an_absolute_form_target_is_judged_by_its_own_host() {
     let emulator = emulator();
     let get = |target: &str, host: Option<&str>| {
         let host = host.map_or_else(String::new, |host| format!("Host: {host}\r\n"));
-        let head = format!("GET {target} HTTP/1.1\r\n{host}Connection: close\r\n\r\n");
+        // Without Host, as HTTP/1.0 allows: HTTP/1.1 requires the header (RFC 9112 §3.2).
+        let version = if host.is_empty() { "1.0" } else { "1.1" };
+        let head = format!("GET {target} HTTP/{version}\r\n{host}Connection: close\r\n\r\n");
         answer(&emulator, head.as_bytes())
     };
     for (target, host) in [
