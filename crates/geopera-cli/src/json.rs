@@ -222,11 +222,14 @@ pub(crate) fn pretty(value: &serde_json::Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_owned())
 }
 
-/// A request body the user wrote (`op`'s body, a leaf's `--json`) as a `Value`, refused when
-/// the `Value` would not say what the text says: a key given twice (a `Value` keeps only the
-/// last), an integer beyond 64 bits (it would be rounded to a float), or a number that is not
-/// zero but reads as zero. Sending such a body silently would send something else than the
-/// user wrote; the message names what and where (a JSON Pointer, `/` for the top).
+/// A request body the user wrote (`op`'s body, a leaf's `--json`) as a `Value`, refused where
+/// the server would read something else than the user wrote: a key given twice (a `Value`
+/// keeps only the last), an integer beyond 64 bits (it would be rounded to a float, where the
+/// API keeps integers whole), or a number that is not zero but reads as zero. The message
+/// names what and where (a JSON Pointer, `/` for the top).
+///
+/// A decimal with more digits than a 64-bit float holds is not refused: it is sent as the
+/// nearest float, as the official CLI sends it (it reads bodies into Python floats).
 pub(crate) fn parse_body(text: &str) -> Result<serde_json::Value, String> {
     parse_exact(text, "the body", "sent")
 }
