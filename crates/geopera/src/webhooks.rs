@@ -125,6 +125,15 @@ pub enum WebhookError {
         /// What the signed body says.
         body_value: String,
     },
+    /// The `X-Geopera-Event`, `X-Geopera-Event-ID` or `X-Geopera-Delivery-ID` header is not
+    /// UTF-8, or comes more than once with different values, so it has no one value to read.
+    #[error("the {header} header {reason}")]
+    BadHeader {
+        /// The header.
+        header: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl Verifier {
@@ -144,7 +153,8 @@ impl Verifier {
 
     /// Checks that `body` — the raw bytes as received — was signed with this secret, then
     /// reads it. The signature is checked first and in constant time; the headers that
-    /// repeat the event type and id must agree with the signed body, which is what counts.
+    /// repeat the event type and id must agree with the signed body, which is what counts, and
+    /// each identifying header (those two and the delivery id) must have one UTF-8 value.
     ///
     /// # Errors
     /// [`WebhookError`] naming what is wrong; answer such a delivery with 4xx, and never act
@@ -174,21 +184,17 @@ impl Verifier {
             (EVENT_HEADER, &envelope.event_type),
             (EVENT_ID_HEADER, &envelope.event_id),
         ] {
-            if let Some(given) = headers.get(header) {
-                let given = String::from_utf8_lossy(given.as_bytes());
+            if let Some(given) = single_text(headers, header)? {
                 if given != value.as_str() {
                     return Err(WebhookError::HeaderMismatch {
                         header,
-                        header_value: given.into_owned(),
+                        header_value: given.to_owned(),
                         body_value: value.clone(),
                     });
                 }
             }
         }
-        let delivery_id = headers
-            .get(DELIVERY_ID_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
+        let delivery_id = single_text(headers, DELIVERY_ID_HEADER)?.map(str::to_owned);
         Ok(Delivery {
             event_id: envelope.event_id.clone(),
             delivery_id,
@@ -207,6 +213,34 @@ pub struct Delivery {
     pub delivery_id: Option<String>,
     /// The event.
     pub event: Event,
+}
+
+/// The text of `header`, the same in every copy of it; `None` when it was not sent.
+///
+/// Why every copy: a receiver, a proxy in front of it and a log may each read a different one
+/// of a repeated header, and a value that is not UTF-8 has no text to compare with the body's,
+/// so either would let the delivery say two things at once.
+fn single_text<'h>(
+    headers: &'h HeaderMap,
+    header: &'static str,
+) -> Result<Option<&'h str>, WebhookError> {
+    let mut text = None;
+    for value in headers.get_all(header) {
+        let this = std::str::from_utf8(value.as_bytes()).map_err(|_| WebhookError::BadHeader {
+            header,
+            reason: "is not UTF-8 text",
+        })?;
+        match text {
+            Some(earlier) if earlier != this => {
+                return Err(WebhookError::BadHeader {
+                    header,
+                    reason: "is sent more than once with different values",
+                })
+            }
+            _ => text = Some(this),
+        }
+    }
+    Ok(text)
 }
 
 /// The body every event shares. Members Geopera adds later are kept in `extra`.

@@ -1,5 +1,6 @@
 //! Unit tests of `webhooks.rs`.
 use super::*;
+use http::HeaderValue;
 
 fn sign(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
@@ -68,6 +69,51 @@ fn headers_must_agree_with_the_signed_body() {
             ..
         })
     ));
+}
+
+#[test]
+fn identifying_headers_have_one_readable_value_or_are_refused() {
+    // Once, a header that was not UTF-8 was compared lossily (so `evt_9` followed by a byte
+    // that is no text matched a body saying `evt_9\u{fffd}`) or, for the delivery id, dropped
+    // without a word; and only the first of two disagreeing copies was read.
+    let body = br#"{"event_id":"evt_9\ufffd","event_type":"something.new","timestamp":"2025-01-01T00:00:00Z","organization_id":"org_a","entity_type":"thing","entity_id":"t_1"}"#;
+    let verifier = Verifier::new("whsec_k").expect("secret");
+    let signed = || headers(&sign("whsec_k", body));
+    let not_text = HeaderValue::from_bytes(b"evt_9\xff").expect("header");
+    for header in [EVENT_ID_HEADER, DELIVERY_ID_HEADER] {
+        let mut headers = signed();
+        headers.insert(header, not_text.clone());
+        let refused = verifier.verify(&headers, body);
+        assert!(
+            matches!(refused, Err(WebhookError::BadHeader { header: h, .. }) if h == header),
+            "{header}: {refused:?}"
+        );
+    }
+    for header in [EVENT_HEADER, EVENT_ID_HEADER, DELIVERY_ID_HEADER] {
+        let mut headers = signed();
+        let (first, second) = if header == EVENT_HEADER {
+            ("something.new", "order.fulfilled")
+        } else {
+            ("evt_9\u{fffd}", "evt_1")
+        };
+        headers.append(header, HeaderValue::from_str(first).expect("header"));
+        headers.append(header, HeaderValue::from_str(second).expect("header"));
+        let refused = verifier.verify(&headers, body);
+        assert!(
+            matches!(refused, Err(WebhookError::BadHeader { header: h, .. }) if h == header),
+            "{header}: {refused:?}"
+        );
+        // The same value twice says one thing.
+        let mut headers = signed();
+        headers.append(header, HeaderValue::from_str(first).expect("header"));
+        headers.append(header, HeaderValue::from_str(first).expect("header"));
+        assert!(verifier.verify(&headers, body).is_ok(), "{header}");
+    }
+    let mut headers = signed();
+    headers.insert(DELIVERY_ID_HEADER, HeaderValue::from_static("dlv_1"));
+    let delivery = verifier.verify(&headers, body).expect("valid");
+    assert_eq!(delivery.delivery_id.as_deref(), Some("dlv_1"));
+    assert_eq!(delivery.event_id, "evt_9\u{fffd}");
 }
 
 #[test]
