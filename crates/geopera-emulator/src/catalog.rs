@@ -448,8 +448,11 @@ impl Search {
                 let Some(condition) = condition.as_object() else {
                     continue;
                 };
+                // Only the operators the contract declares count, spelled as it spells them:
+                // the API ignores what it does not declare (the SDK and the CLI warn so), and
+                // an undeclared `lt` must not widen or remove a declared `LT` beside it.
                 for (operator, value) in condition {
-                    let slot = match operator.to_ascii_uppercase().as_str() {
+                    let slot = match operator.as_str() {
                         "GT" => GT,
                         "GTE" => GTE,
                         "LT" => LT,

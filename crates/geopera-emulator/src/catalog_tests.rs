@@ -56,8 +56,8 @@ fn searches() -> Vec<Value> {
         json!({"bbox": [100.0, -50.0, 160.0, 10.0], "limit": 20}),
         json!({"bbox": [170.0, -60.0, -170.0, 60.0], "datetime": "2024-01-01/.."}),
         json!({"intersects": {"type": "Point", "coordinates": [10.0, 20.0]}, "bbox": [-20.0, -20.0, 40.0, 40.0]}),
-        json!({"query": {"eo:cloud_cover": {"lt": 10}}, "host_name": PUBLIC_HOST, "limit": 250}),
-        json!({"query": {"cloudCoverage": {"GTE": 50, "lte": 60}}, "collections": ["sentinel-1-grd", "sentinel-2-l2a"]}),
+        json!({"query": {"eo:cloud_cover": {"LT": 10}}, "host_name": PUBLIC_HOST, "limit": 250}),
+        json!({"query": {"cloudCoverage": {"GTE": 50, "LTE": 60}}, "collections": ["sentinel-1-grd", "sentinel-2-l2a"]}),
     ]
 }
 

@@ -293,6 +293,30 @@ fn cloud_cover_query_filters_with_each_operator() {
 }
 
 #[test]
+fn undeclared_cloud_operators_change_nothing() {
+    // The contract declares GT, GTE, LT and LTE; the SDK and the CLI warn that anything else
+    // is ignored. Once, `lt` was applied as `LT`, and beside a declared `LT` it widened the
+    // filter or, as `null` or text, removed it.
+    let api = Api::start();
+    let highest = |condition: Value| -> f64 {
+        let body = json!({"host_name": "x", "limit": 500, "query": {"eo:cloud_cover": condition}});
+        let page = api.call("catalog.search", body).json();
+        features(&page)
+            .iter()
+            .filter_map(|f| f["properties"]["eo:cloud_cover"].as_f64())
+            .fold(f64::MIN, f64::max)
+    };
+    let unfiltered = highest(json!({}));
+    assert!(unfiltered > 90.0, "{unfiltered}");
+    assert!(highest(json!({"LT": 10})) < 10.0);
+    assert_eq!(highest(json!({"lt": 10})), unfiltered);
+    for undeclared in [json!(90), json!(null), json!("x")] {
+        let both = json!({"LT": 10, "lt": undeclared});
+        assert!(highest(both.clone()) < 10.0, "{both}");
+    }
+}
+
+#[test]
 fn limit_bounds_and_bad_tokens_are_rejected() {
     let api = Api::start();
     assert_eq!(
