@@ -709,6 +709,11 @@ impl<C> ClientBuilder<C> {
     /// shape before sending (default `true`). A failure is [`Error::InvalidInput`], listing
     /// each failed check with its location and the API's own wording, and nothing is sent.
     ///
+    /// The shape is what the contract states: types, required members, bounds, lengths,
+    /// patterns and enumerations. A body that passes can still be refused with a 422
+    /// ([`Error::Validation`]) for a rule the API keeps to itself, such as a cap on an amount,
+    /// a value it does not know, or a resource that must exist.
+    ///
     /// Turn it off when the API has relaxed a limit this SDK's contract still states: bodies
     /// then go out unchecked, and the API's 422 answer is the only validation. The checks
     /// need the `validate` feature (on by default); without it this setting changes nothing

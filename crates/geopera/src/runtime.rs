@@ -74,8 +74,8 @@ pub(crate) fn prepare<O: Operation>(
 }
 
 /// The one local check of a request body, whatever form it came in: the operation's input
-/// shape, as the API itself validates it — unless the client leaves checking to the API, or
-/// the `validate` feature is off.
+/// shape as the contract states it — unless the client leaves checking to the API, or the
+/// `validate` feature is off. The API checks more than the shape, and only it can.
 pub(crate) fn check(
     client: &Client,
     info: &'static OperationInfo,
