@@ -393,7 +393,8 @@ pub(crate) fn create_organization(ctx: &Ctx<'_>, input: OrganizationCreateInput)
         .name
         .to_lowercase()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        // Letters and digits of any script: a name such as "日本" is a name, not punctuation.
+        .map(|c| if c.is_alphanumeric() { c } else { '-' })
         .collect::<String>()
         .split('-')
         .filter(|part| !part.is_empty())

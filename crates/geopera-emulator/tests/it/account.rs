@@ -377,6 +377,11 @@ fn a_new_organization_gets_a_slug_from_its_name() {
     assert!(made["id"].as_str().is_some_and(|id| id.starts_with("org_")));
     let nameless = api.call("organizations.create", json!({"name": "!!!"}));
     assert_eq!(nameless.status, 422);
+    // Letters outside ASCII are letters: such names were once refused as having none.
+    for (name, slug) in [("日本", "日本"), ("Éco Île", "éco-île"), ("é", "é")] {
+        let made = api.ok("organizations.create", json!({ "name": name }));
+        assert_eq!(made["slug"], slug, "{name}");
+    }
 }
 
 #[test]
