@@ -176,12 +176,13 @@ fn read_query(filter: &mut Filter, query: Option<&JsonObject>) -> Result<(), Api
                 "a condition is an object such as {\"lt\": 10}",
             ));
         };
-        for (operator, bound) in conditions {
-            let operator = operator.to_ascii_lowercase();
+        for (written, bound) in conditions {
+            let operator = written.to_ascii_lowercase();
             let known = ["lt", "lte", "gt", "gte", "eq"].contains(&operator.as_str());
             let Some(bound) = bound.as_f64().filter(|_| known) else {
+                // The location names the member as it was sent, so it can be found in the body.
                 return Err(ApiError::invalid(
-                    &["query", name, &operator],
+                    &["query", name, written],
                     "operators are lt, lte, gt, gte and eq, each with a number",
                 ));
             };

@@ -98,6 +98,17 @@ fn project_searches_filter_by_place_time_collection_and_cloud() {
     );
     assert_eq!(unknown.status, 422);
     assert!(String::from_utf8_lossy(&unknown.body).contains("sun_elevation"));
+    // A refused operator is located as it was written; it was once lowercased there.
+    let refused = api.call(
+        "items.search",
+        json!({"project_id": project, "query": {"eo:cloud_cover": {"GT": "x"}}}),
+    );
+    assert_eq!(refused.status, 422);
+    let detail: Value = serde_json::from_slice(&refused.body).expect("json");
+    assert_eq!(
+        detail["detail"][0]["loc"],
+        json!(["body", "query", "eo:cloud_cover", "GT"])
+    );
 
     let org_wide = api.ok("items.search_org", json!({"limit": 500}));
     let found = ids(&org_wide);
