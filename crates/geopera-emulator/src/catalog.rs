@@ -409,13 +409,19 @@ impl Search {
             (scope, asked) => scope.or(asked),
         };
         search.ids = strings(body.get("ids"));
-        if let Some(limit) = body.get("limit").and_then(Value::as_f64) {
-            if !(1.0..=500.0).contains(&limit) {
+        // `catalog.search` has its limit checked by the contract already; the stream's body is
+        // free-form, so a limit of text or with a fraction is refused here rather than ignored
+        // or cut to a whole number.
+        if let Some(limit) = body.get("limit").filter(|value| !value.is_null()) {
+            let whole = limit
+                .as_f64()
+                .filter(|limit| limit.fract() == 0.0 && (1.0..=500.0).contains(limit));
+            let Some(limit) = whole else {
                 return Err(ApiError::invalid(
                     &["limit"],
-                    "limit must be between 1 and 500",
+                    "limit must be a whole number between 1 and 500",
                 ));
-            }
+            };
             search.limit = limit as usize;
         }
         if let Some(bbox) = body.get("bbox").filter(|value| !value.is_null()) {

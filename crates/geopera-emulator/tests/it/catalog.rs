@@ -365,3 +365,34 @@ fn search_stream_answers_the_same_matches_as_ndjson() {
         .collect();
     assert_eq!(streamed, ids);
 }
+
+#[test]
+fn search_stream_refuses_a_limit_that_is_not_a_whole_number_in_range() {
+    // The stream's body is free-form in the contract, so the emulator checks its limit itself,
+    // as `catalog.search`'s is checked: once, text was ignored and a fraction taken.
+    let api = Api::start();
+    let stream = |limit: Value| {
+        api.call(
+            "catalog.search_stream",
+            json!({"host_name": "earthsearch-aws", "limit": limit}),
+        )
+    };
+    for refused in [json!("5"), json!(1.5), json!(0), json!(501), json!(true)] {
+        let resp = stream(refused.clone());
+        assert_eq!(resp.status, 422, "{refused}");
+        let body: Value = serde_json::from_slice(&resp.body).expect("json");
+        assert_eq!(
+            body["detail"][0]["loc"],
+            json!(["body", "limit"]),
+            "{refused}"
+        );
+    }
+    // A limit that `catalog.search` would take is taken; the stream answers every match.
+    let every = stream(json!(null));
+    assert_eq!(every.status, 200);
+    for limit in [json!(2), json!(3.0), json!(500)] {
+        let resp = stream(limit.clone());
+        assert_eq!(resp.status, 200, "{limit}");
+        assert_eq!(resp.body, every.body, "{limit}");
+    }
+}
