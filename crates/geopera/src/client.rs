@@ -582,14 +582,15 @@ impl<C> ClientBuilder<C> {
         self
     }
 
-    /// Caps the requests this client (and all its clones) has in flight at once.
+    /// Caps the requests this client (and all its clones) has in flight at once. A cap of 0
+    /// counts as 1, and one beyond what Tokio's semaphore can count (2^61 − 1) as that.
     pub fn max_in_flight(mut self, max: usize) -> Self {
         self.config.max_in_flight = Some(max);
         self
     }
 
     /// Spaces requests of one rate-limit class so that at most `per_minute` go out per
-    /// minute, shared by all clones.
+    /// minute, shared by all clones. A `per_minute` of 0 turns pacing of that class off.
     pub fn pace(mut self, class: RateClass, per_minute: u32) -> Self {
         self.config.pacing.retain(|(c, _)| *c != class);
         self.config.pacing.push((class, per_minute));
@@ -764,7 +765,9 @@ impl<C> ClientBuilder<C> {
         self
     }
 
-    /// How long an idle connection is kept.
+    /// How long an idle connection is kept. A timeout of a century or more keeps idle
+    /// connections until the server closes them: the connection pool's clock cannot reach
+    /// that far (`Duration::MAX` would overflow it).
     pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
         self.config.transport.pool_idle_timeout = Some(timeout);
         self
@@ -955,7 +958,10 @@ impl TransportConfig {
             builder = builder.pool_max_idle_per_host(n);
         }
         if let Some(t) = self.pool_idle_timeout {
-            builder = builder.pool_idle_timeout(t);
+            // The pool adds the timeout to an `Instant` in a task of its own, where an overflow
+            // panics; a timeout no program outlives means "never" anyway.
+            let forever = Duration::from_secs(100 * 365 * 24 * 3600);
+            builder = builder.pool_idle_timeout((t < forever).then_some(t));
         }
         #[cfg(feature = "http2")]
         if self.http2_prior_knowledge {

@@ -95,7 +95,9 @@ impl Limiter {
         }
         Limiter {
             clock,
-            in_flight: max_in_flight.map(|n| Arc::new(Semaphore::new(n.max(1)))),
+            // Beyond the semaphore's own bound, `Semaphore::new` panics.
+            in_flight: max_in_flight
+                .map(|n| Arc::new(Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS)))),
             spacing,
             next_send: Mutex::new([Duration::ZERO; 3]),
             paused_until: Mutex::new([Duration::ZERO; 3]),

@@ -1366,6 +1366,42 @@ fn an_idempotency_key_for_every_call_is_refused() {
     assert!(matches!(error, Error::Config(_)), "{error:?}");
 }
 
+/// Limits no program reaches are taken as "no limit" rather than passed on to code that
+/// panics on them: Tokio's semaphore (`max_in_flight`) and the connection pool's idle timer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_pool_and_in_flight_limits_mean_no_limit() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static PANICKED: AtomicBool = AtomicBool::new(false);
+    // A panic in the pool's own task would not fail the call; the hook sees it.
+    let previous = std::sync::Arc::new(std::panic::take_hook());
+    let chained = previous.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.to_string().contains("overflow") {
+            PANICKED.store(true, Ordering::SeqCst);
+        }
+        chained(info);
+    }));
+    let emulator = emulator();
+    let client = AuthenticatedClient::builder(emulator.api_key())
+        .base_url(emulator.base_url())
+        .max_in_flight(usize::MAX)
+        .pool_idle_timeout(Duration::MAX)
+        .build()
+        .expect("valid");
+    for _ in 0..3 {
+        let page = catalog_search::send(&client, CatalogSearchInput::new(HOST).limit(1))
+            .await
+            .expect("answered");
+        assert_eq!(page.features.len(), 1);
+    }
+    // The pool's idle sweep runs once a connection has been idle for a moment.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !PANICKED.load(Ordering::SeqCst),
+        "the connection pool panicked"
+    );
+}
+
 /// A server's words are quoted in an error's message and its `Debug` up to a bound — both go
 /// to people and logs (`unwrap`, `fn main() -> Result`) — while the error's fields keep all
 /// of them.
