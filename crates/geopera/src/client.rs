@@ -232,7 +232,8 @@ impl Client {
     {
         let mut settings = (*self.settings).clone();
         for (name, value) in headers {
-            let (name, value) = default_header(name.as_ref(), value.as_ref())?;
+            let credentialed = settings.credentials.is_some();
+            let (name, value) = default_header(name.as_ref(), value.as_ref(), credentialed)?;
             settings.headers.insert(name, value);
         }
         Ok(self.with_settings(settings))
@@ -372,7 +373,8 @@ impl AuthenticatedClient {
     ///
     /// # Errors
     ///
-    /// `base_url` is not an `http` or `https` URL, or the token is not a valid header value.
+    /// `base_url` is not an `http` or `https` URL, or the token is empty, blank or not a valid
+    /// header value.
     pub fn new(base_url: impl Into<String>, token: impl Into<String>) -> Result<Self, Error> {
         Self::builder(token).base_url(base_url).build()
     }
@@ -737,7 +739,9 @@ impl<C> ClientBuilder<C> {
     }
 
     /// Adds a header sent with every call. [`build`](Self::build) fails on an invalid name or
-    /// value, on `Idempotency-Key` (it names one call), and on the headers the HTTP connection
+    /// value; on `Idempotency-Key` and `X-Request-Id` (each names one call: give them to
+    /// [`Request`](crate::Request)); on `Authorization` and `X-API-Key` when the client has a
+    /// credential, which travels in its own header; and on the headers the HTTP connection
     /// writes itself (`Content-Length`, `Transfer-Encoding`, `Host`, `Connection` and the
     /// other hop-by-hop ones), whose value of ours would garble the request.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -820,7 +824,8 @@ impl<C> ClientBuilder<C> {
             .map_err(|_| Error::config("the user agent is not a valid header value"))?;
         headers.insert(USER_AGENT, user_agent);
         for (name, value) in &self.config.headers {
-            let (name, value) = default_header(name, value)?;
+            let credentialed = self.config.credentials.is_some();
+            let (name, value) = default_header(name, value, credentialed)?;
             headers.insert(name, value);
         }
         let fixed = self.config.credentials.as_ref().and_then(|c| c.fixed());
@@ -1107,18 +1112,36 @@ const CONNECTION_HEADERS: [&str; 9] = [
     "upgrade",
 ];
 
-/// A header every call of a client sends ([`parse_header`]). An `Idempotency-Key` is refused:
-/// it names one logical call, and a client-wide one would have the API answer every later
-/// call with the first one's stored answer.
-fn default_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Error> {
+/// A header every call of a client sends ([`parse_header`]), refused where the call would
+/// not send it as given:
+///
+/// - an `Idempotency-Key` names one logical call, and a client-wide one would have the API
+///   answer every later call with the first one's stored answer;
+/// - an `X-Request-Id` names one call too, and every call sends its own;
+/// - on a client with a credential, `Authorization` would be replaced by the credential's, and
+///   `X-API-Key` beside a bearer token ignored by the API (or replace the credential's own).
+fn default_header(
+    name: &str,
+    value: &str,
+    credentialed: bool,
+) -> Result<(HeaderName, HeaderValue), Error> {
     let (name, value) = parse_header(name, value)?;
-    if name == "idempotency-key" {
-        return Err(Error::config(
+    match name.as_str() {
+        "idempotency-key" => Err(Error::config(
             "an Idempotency-Key names one logical call: give it to that call \
              (Request::idempotency_key), not to the client",
-        ));
+        )),
+        "x-request-id" => Err(Error::config(
+            "an X-Request-Id names one call, and every call sends its own: give it to that \
+             call (Request::request_id), not to the client",
+        )),
+        "authorization" | "x-api-key" if credentialed => Err(Error::config(format!(
+            "the client's credential is sent in its own header, so a {name} header given here \
+             would be replaced or ignored: give the credential to the client \
+             (AuthenticatedClient, Credential), or build a Client without one"
+        ))),
+        _ => Ok((name, value)),
     }
-    Ok((name, value))
 }
 
 fn validate_cookie((name, value): &(String, String)) -> Result<(), Error> {

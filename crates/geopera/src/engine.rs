@@ -169,6 +169,10 @@ fn call_headers(
 ) -> Result<HeaderMap, Error> {
     let mut headers = client.settings.prepared.clone();
     if let Some(key) = &options.api_key {
+        // Sent empty, it would be refused as a wrong key, never as the mistake it is.
+        if key.expose().trim().is_empty() {
+            return Err(Error::invalid(info.id, "the x-api-key is empty"));
+        }
         let mut value = HeaderValue::from_str(key.expose())
             .map_err(|_| Error::invalid(info.id, "the x-api-key is not a valid header value"))?;
         value.set_sensitive(true);
@@ -185,6 +189,10 @@ fn call_headers(
         headers.insert("idempotency-key", value);
     }
     if let Some(id) = &options.request_id {
+        // An empty id names no call: logs could not tell this one from any other.
+        if id.trim().is_empty() {
+            return Err(Error::invalid(info.id, "the X-Request-Id is empty"));
+        }
         let value = HeaderValue::from_str(id)
             .map_err(|_| Error::invalid(info.id, "the X-Request-Id is not a valid header value"))?;
         headers.insert(REQUEST_ID, value);

@@ -122,7 +122,8 @@ impl<I> Request<I> {
         &self.options
     }
 
-    /// Sends `x-api-key` with this call (the contract accepts it on every operation).
+    /// Sends `x-api-key` with this call (the contract accepts it on every operation). An
+    /// empty or blank key fails the call before sending.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.options.api_key = Some(Secret::new(key.into()));
         self
@@ -139,8 +140,8 @@ impl<I> Request<I> {
     /// your own system already logs. Every attempt of the call sends it, and the call's
     /// [`Response::request_id`](crate::Response::request_id) and
     /// [`Error::request_id`](crate::Error::request_id) report it; without it, each logical call
-    /// gets a fresh UUID v4. `header("x-request-id", ..)` does the same. An id that is not a
-    /// valid header value fails the call before sending.
+    /// gets a fresh UUID v4. `header("x-request-id", ..)` does the same. An id that is empty,
+    /// blank or not a valid header value fails the call before sending.
     pub fn request_id(mut self, id: impl Into<String>) -> Self {
         self.options.request_id = Some(id.into());
         self

@@ -143,8 +143,13 @@ impl Credential {
     ///
     /// # Errors
     ///
-    /// The secret holds characters a header cannot carry.
+    /// The secret is empty or blank, or holds characters a header cannot carry.
     pub(crate) fn header(&self) -> Result<(HeaderName, HeaderValue), Error> {
+        // An empty one would be sent as `Bearer ` and refused by the API call by call, as if
+        // it had expired; it is a setting that can never work.
+        if self.secret.expose().trim().is_empty() {
+            return Err(Error::config("the credential is empty"));
+        }
         let (name, text) = match self.scheme {
             Scheme::Bearer => (AUTHORIZATION, format!("Bearer {}", self.secret.expose())),
             Scheme::ApiKeyHeader => (

@@ -1366,6 +1366,100 @@ fn an_idempotency_key_for_every_call_is_refused() {
     assert!(matches!(error, Error::Config(_)), "{error:?}");
 }
 
+/// A client-wide header the calls would not send as given is refused at build: each call
+/// sends its own `X-Request-Id`, and a client's credential travels in its own header. Once,
+/// such headers were taken and then silently replaced or sent beside the credential.
+#[test]
+fn client_wide_headers_a_call_would_replace_are_refused() {
+    let refused = |builder: geopera::ClientBuilder<AuthenticatedClient>, name: &str| {
+        let error = builder.build().expect_err("refused");
+        assert!(matches!(error, Error::Config(_)), "{name}: {error:?}");
+        assert!(
+            error.to_string().to_ascii_lowercase().contains(name),
+            "{name}: {error}"
+        );
+        assert!(!error.to_string().contains("SECRET"), "{error}");
+    };
+    for name in ["x-request-id", "authorization", "x-api-key"] {
+        refused(
+            AuthenticatedClient::builder(TOKEN).header(name.to_ascii_uppercase(), "SECRET"),
+            name,
+        );
+    }
+    let error = Client::builder()
+        .header("X-Request-Id", "fixed")
+        .build()
+        .expect_err("refused");
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    // A client without a credential may carry one of its own making.
+    let server = Hostile::answering_once(json(
+        200,
+        &[],
+        r#"{"type":"FeatureCollection","features":[]}"#,
+    ));
+    let client = Client::builder()
+        .base_url(server.url())
+        .header("Authorization", "Bearer own-scheme")
+        .retries(0)
+        .build()
+        .expect("a client without a credential");
+    drop(
+        client
+            .with_headers([("authorization", "Bearer other")])
+            .expect("allowed"),
+    );
+    let authenticated = AuthenticatedClient::new(server.url(), TOKEN).expect("valid");
+    let error = authenticated
+        .with_headers([("x-api-key", "SECRET")])
+        .expect_err("refused");
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    let error = client
+        .with_headers([("x-request-id", "fixed")])
+        .expect_err("refused");
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+}
+
+/// An empty credential can never work, so it is a configuration error, not a 401 on every call.
+#[test]
+fn an_empty_credential_is_refused_at_build() {
+    for token in ["", "   "] {
+        let error = AuthenticatedClient::new("http://127.0.0.1:9", token).expect_err("refused");
+        assert!(matches!(error, Error::Config(_)), "{token:?}: {error:?}");
+        assert!(error.to_string().contains("empty"), "{error}");
+        let error = AuthenticatedClient::builder_with_credentials(
+            geopera::auth::Credential::api_key(token),
+        )
+        .build()
+        .expect_err("refused");
+        assert!(matches!(error, Error::Config(_)), "{token:?}: {error:?}");
+    }
+}
+
+/// A per-call key or request id given empty fails the call before anything is sent, as an
+/// empty `Idempotency-Key` does.
+#[tokio::test]
+async fn an_empty_per_call_key_or_request_id_sends_nothing() {
+    let server = Hostile::serve("127.0.0.1", |_| json(200, &[], "{}"));
+    let client = AuthenticatedClient::builder(TOKEN)
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid");
+    let calls = [
+        Request::new(CatalogSearchInput::new(HOST)).api_key(""),
+        Request::new(CatalogSearchInput::new(HOST)).request_id(" "),
+        Request::new(CatalogSearchInput::new(HOST)).header("X-Request-Id", ""),
+    ];
+    for request in calls {
+        let error = catalog_search::send(&client, request)
+            .await
+            .expect_err("refused");
+        assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{error:?}");
+        assert!(error.to_string().contains("empty"), "{error}");
+    }
+    assert!(server.seen().is_empty(), "{:?}", server.seen());
+}
+
 /// Limits no program reaches are taken as "no limit" rather than passed on to code that
 /// panics on them: Tokio's semaphore (`max_in_flight`) and the connection pool's idle timer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
