@@ -380,8 +380,7 @@ async fn run<S>(
             if client.limiter.has_budget() {
                 if let Ok(raw) = &result {
                     if raw.status == StatusCode::TOO_MANY_REQUESTS && !raw.foreign {
-                        let wait = retry::retry_after(&raw.headers)
-                            .unwrap_or_else(|| client.settings.retry.backoff_for(attempt));
+                        let wait = retry::wait_of_429(&raw.headers);
                         // A wait longer than the client waits out fails this call; passed
                         // on, it would hold every call of the class that the budget reaches, in
                         // every process sharing it, for as long as one answer asked.
@@ -582,6 +581,11 @@ fn assess(
 ) -> Step {
     let policy = &client.settings.retry;
     let (outcome, wait) = match result {
+        // A 429 always asks for a wait, the one its error reports: without `Retry-After`,
+        // the rest of the minute, when the API's windows end.
+        Ok(raw) if raw.status == StatusCode::TOO_MANY_REQUESTS => {
+            (Outcome::Status(429), Some(retry::wait_of_429(&raw.headers)))
+        }
         Ok(raw) => (
             Outcome::Status(raw.status.as_u16()),
             retry::retry_after(&raw.headers),
@@ -625,13 +629,18 @@ fn finish<S>(
     result: Result<RawResponse, (Error, Outcome)>,
     decision: Decision,
 ) -> Result<Answer<S>, Error> {
-    match (result, decision) {
-        (Ok(raw), Decision::TooLongToWait(_)) => Err(raw.redactor.error(Error::rate_limited(
-            info.id,
-            &raw.headers,
-            &raw.content,
+    if let Decision::TooLongToWait(wait) = decision {
+        tracing::debug!(
+            operation_id = info.id,
             attempt,
-        ))),
+            ?wait,
+            "not retried: the answer asks for a longer wait than the retry policy allows"
+        );
+    }
+    // The answer goes on as it is, a 429 too: `send` and every call that returns a model make
+    // it `Error::RateLimited`, while `send_detailed` hands it back as a value, as it does any
+    // status the contract leaves out, unless the client raises on those.
+    match (result, decision) {
         (Ok(mut raw), _) => {
             raw.attempts = attempt;
             Ok(Answer::Read(raw))

@@ -183,9 +183,12 @@
 //! Every failure is one [`Error`] value; [`Error::kind`] sorts it into a small, stable
 //! [`ErrorKind`] — timeout, rate limited, auth, not found, conflict, validation, server,
 //! transport, decode, too large, ... — and [`Error::is_retryable`] says whether the same call
-//! may succeed later. A 429 that reaches the caller is always [`Error::RateLimited`] with the
-//! wait the API asked for ([`Error::retry_after`]), whether the wait was too long, the
-//! deadline too close or the retries spent.
+//! may succeed later. A 429 that reaches the caller of `send` (or of any call that returns a
+//! model) is always [`Error::RateLimited`] with the wait the API asked for
+//! ([`Error::retry_after`]), whether the wait was too long, the deadline too close or the
+//! retries spent; `send_detailed` hands it back as a [`Response`] with status 429, as it does
+//! every status the contract leaves out, unless
+//! [`ClientBuilder::raise_on_unexpected_status`] is on.
 //!
 //! # Blocking calls inside async code
 //!

@@ -976,6 +976,54 @@ async fn a_429_without_retry_after_waits_for_the_next_window() {
         wait > Duration::ZERO && wait <= Duration::from_secs(60),
         "{wait:?}"
     );
+    assert_eq!(server.seen().len(), 1);
+
+    // Retried, the call waits that same wait, not a backoff of milliseconds: with a deadline
+    // of a second, nearer than the next window, it ends after the one attempt. Once, it was
+    // retried twice within half a second while its error reported the wait of the window.
+    let client = Client::builder()
+        .base_url(server.url())
+        .retry_policy(quick().max_retries(2))
+        .deadline(Duration::from_secs(1))
+        .build()
+        .expect("valid");
+    let err = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("rate limited");
+    assert!(
+        matches!(err, Error::RateLimited { attempts: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(server.seen().len(), 2, "the second call was not retried");
+}
+
+/// `send_detailed` hands a 429 back as a value whether its wait is too long to wait out or
+/// the retries are spent, as it does every status the contract leaves out. Once, a wait
+/// longer than the policy allows made it an error there, and spent retries a value.
+#[tokio::test]
+async fn send_detailed_hands_back_every_429_alike() {
+    let emu = emulator_with("429;retry-after=120;op=catalog.search");
+    let client = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .build()
+        .expect("valid");
+    let response = catalog_search::send_detailed(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect("a 429 answer");
+    assert_eq!(response.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        response.attempts, 1,
+        "a wait of two minutes is not waited out"
+    );
+    let err = response.into_result().expect_err("rate limited");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(120)));
+    let err = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("rate limited");
+    assert!(
+        matches!(err, Error::RateLimited { retry_after, attempts: 1, .. } if retry_after == Duration::from_secs(120)),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -1846,6 +1894,8 @@ async fn a_429_asking_for_years_does_not_hold_a_shared_budget() {
 
     let first = catalog_search::send_detailed(&client, CatalogSearchInput::new(HOST))
         .await
+        .expect("a 429 answer")
+        .into_result()
         .expect_err("too long to wait");
     assert_eq!(first.kind(), ErrorKind::RateLimited, "{first:?}");
     let second = tokio::time::timeout(
