@@ -229,14 +229,16 @@ impl Upload {
         Upload::from_stream(project_id, file_name, len, stream)
     }
 
-    /// The uploaded file's name, instead of the path's last component.
+    /// The uploaded file's name, instead of the path's last component. An empty or blank
+    /// name fails the upload before anything is reserved.
     pub fn file_name(mut self, name: impl Into<String>) -> Self {
         self.file_name = Some(name.into());
         self
     }
 
     /// The file's media type (default `application/octet-stream`), which the storage keeps
-    /// and serves the file with.
+    /// and serves the file with. One that is blank or cannot be a `Content-Type` header fails
+    /// the upload before anything is reserved.
     pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
         self.options.content_type = Some(content_type.into());
         self
@@ -653,6 +655,8 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
         let error = Error::invalid(UploadsInitiate::INFO.id, "the file is too large");
         before(UploadStep::Prepare, error.into())
     })?;
+    check_naming(client, &file_name, options.content_type.as_deref())
+        .map_err(|error| before(UploadStep::Prepare, error.into()))?;
 
     // The contract's methods are `browser`, `cli` and `cloud_transfer`; a program sending
     // from its own disk is the `cli` case.
@@ -716,6 +720,38 @@ async fn complete(client: &Client, face: Face<'_>, id: &str) -> Result<UploadOut
     let mut body = crate::JsonObject::new();
     body.insert("upload_id".to_owned(), id.into());
     call::<UploadsComplete, UploadOutput>(client, face, body).await
+}
+
+/// Checks what the upload is named and typed as before anything is reserved: the name and
+/// media type go out only after `uploads.initiate`, in the signed-URL request and as the
+/// transfer's `Content-Type`, so a mistake in either found there would cost a reservation (and
+/// its release) and, for the media type, read as a transfer that broke off.
+fn check_naming(client: &Client, file_name: &str, content_type: Option<&str>) -> Result<(), Error> {
+    let id = UploadsSignedUrl::INFO.id;
+    if file_name.trim().is_empty() {
+        return Err(Error::invalid(
+            id,
+            "the file name is empty; give one with Upload::file_name",
+        ));
+    }
+    if let Some(content_type) = content_type {
+        if content_type.trim().is_empty() {
+            return Err(Error::invalid(id, "the content type is empty"));
+        }
+        if http::HeaderValue::from_str(content_type).is_err() {
+            return Err(Error::invalid(
+                id,
+                "the content type holds characters a Content-Type header cannot carry",
+            ));
+        }
+    }
+    // The signed-URL request's body, checked as it will be sent, with a stand-in for the id
+    // the reservation will have.
+    let mut input = SignedUrlInput::new("upload", file_name);
+    if let Some(content_type) = content_type {
+        input = input.content_type(content_type);
+    }
+    crate::runtime::prepare::<UploadsSignedUrl>(client, input).map(drop)
 }
 
 /// Signs a URL and sends the bytes to it; answers the stored object's path.

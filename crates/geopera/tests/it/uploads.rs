@@ -443,6 +443,44 @@ async fn a_missing_file_fails_before_anything_is_reserved() {
     assert!(seen(&emulator, "uploads.initiate").is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blank_name_or_a_bad_content_type_fails_before_anything_is_reserved() {
+    // Both go out only after the reservation; once, such an upload reserved quota, failed at
+    // the signed URL (or as a transfer that "broke off") and released it again.
+    let emulator = emulator();
+    let client = client(&emulator);
+    let project_id = project(&client).await;
+    let file = TempFile::new("named", 16);
+    let named = |name: &str, content_type: Option<&str>| {
+        let upload = Upload::from_path(&project_id, &file.path).file_name(name);
+        match content_type {
+            Some(content_type) => upload.content_type(content_type),
+            None => upload,
+        }
+    };
+    for (upload, says) in [
+        (named("", None), "file name is empty"),
+        (named("  ", None), "file name is empty"),
+        (named("a.bin", Some("")), "content type is empty"),
+        (
+            named("a.bin", Some("text/plain\nx-evil: 1")),
+            "Content-Type header",
+        ),
+    ] {
+        let error = upload.send(&client).await.expect_err("refused");
+        assert_eq!(error.step(), UploadStep::Prepare, "{says}: {error:?}");
+        assert!(matches!(error.release(), Release::NothingReserved));
+        let message = error.cause().to_string();
+        assert!(message.contains(says), "{message}");
+    }
+    assert!(seen(&emulator, "uploads.initiate").is_empty());
+    let uploaded = named("a.bin", Some("text/plain"))
+        .send(&client)
+        .await
+        .expect("a good name and type go through");
+    assert!(uploaded.object_path.ends_with("/a.bin"));
+}
+
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_name_that_is_not_utf8_is_never_sent_changed() {
