@@ -5,9 +5,9 @@
 
 mod support;
 
-use geopera::models::OrderGetInput;
+use geopera::models::{CatalogSearchInput, OrderGetInput};
 use geopera::operations::{catalog_search, orders_get};
-use geopera::{AuthenticatedClient, Error, ErrorKind};
+use geopera::{AuthenticatedClient, Error, ErrorKind, Request};
 use serde_json::json;
 
 /// What a program does with a failed call, decided by its kind.
@@ -52,6 +52,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let missing = orders_get::send(&client, OrderGetInput::new("ord_does_not_exist")).await;
     if let Err(error) = &missing {
         report("order", error);
+    }
+
+    // The embedded emulator answers 429 to a call that asks for it (`x-emulator-fault`); the
+    // API ignores the header. A wait longer than the retry policy's `max_retry_after` (60 s)
+    // is not waited out: the call ends at once, carrying the wait it was asked for.
+    let busy = catalog_search::send(
+        &client,
+        Request::new(CatalogSearchInput::new("earthsearch-aws").limit(1))
+            .header("x-emulator-fault", "429;retry-after=90"),
+    )
+    .await;
+    match &busy {
+        Err(error) => report("busy", error),
+        Ok(_) => println!("busy: not rate limited this time"),
     }
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! Binary answers: render a catalog scene's map tile, get its PNG bytes as a `Binary`, then
-//! stream the same tile's body chunk by chunk, as for images too large to hold whole.
+//! stream the same tile's body chunk by chunk, as for images too large to hold whole. The
+//! tile is written to `geopera-tile.png` in the system's temporary folder (`/tmp` on Linux),
+//! replacing any file of that name.
 //!
 //! Run with `cargo run -p geopera --example render_tile` (uses an embedded emulator unless
 //! `GEOPERA_API_URL` and `GEOPERA_API_TOKEN` are set).
