@@ -488,8 +488,10 @@
 //! What each operation does with the emulator's state: *stateful* ones read or change
 //! records kept per organization (and in the state file), *derived* ones compute their answer
 //! from the request, the seed and the synthetic catalog and keep nothing, *sample* ones answer
-//! a deterministic sample of their output shape. The table is generated from the emulator's
-//! own handler table, so it cannot drift from what the emulator does.
+//! a deterministic sample of their output shape (a body naming another organization than the
+//! caller's is 404 all the same, except for Geopera's `admin:` operations). The table is
+//! generated from the emulator's own handler table, so it cannot drift from what the emulator
+//! does.
 //!
 #![doc = include_str!("../docs/operations.md")]
 

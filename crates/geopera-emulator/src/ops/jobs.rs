@@ -205,7 +205,7 @@ pub(crate) fn clip_from_item(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
 }
 
 pub(crate) fn clip_from_area(ctx: &Ctx<'_>, input: ClipCreateFromAreaInput) -> Outcome {
-    own_org(ctx, &input.organization_id)?;
+    ctx.own_org(&input.organization_id)?;
     checked_name(&input.area, "area")?;
     let mut fields = Map::new();
     fields.insert("source".to_owned(), json!("area"));
@@ -230,7 +230,7 @@ pub(crate) fn clip_get(ctx: &Ctx<'_>, input: ClipJobInput) -> Outcome {
 
 /// The organization's clip jobs, oldest first, by `limit` and `offset`.
 pub(crate) fn clip_list(ctx: &Ctx<'_>, input: ClipJobsListInput) -> Outcome {
-    own_org(ctx, &input.organization_id)?;
+    ctx.own_org(&input.organization_id)?;
     let now = ctx.now();
     let inner = ctx.shared.lock();
     let found: Vec<&Resource> = inner
@@ -464,17 +464,6 @@ fn require_success(job: &Resource, now: i64) -> Result<(), ApiError> {
             job.id,
             status.name()
         ))),
-    }
-}
-
-/// An organization named in a body must be the caller's; any other is not found.
-fn own_org(ctx: &Ctx<'_>, org: &str) -> Result<(), ApiError> {
-    if org == ctx.org {
-        Ok(())
-    } else {
-        Err(ApiError::not_found(format!(
-            "organization '{org}' not found"
-        )))
     }
 }
 

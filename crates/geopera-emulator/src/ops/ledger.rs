@@ -11,7 +11,6 @@ use geopera_types::rfc3339::format_date_time;
 use serde_json::{json, Map, Value};
 
 use super::{aud, Ctx, Outcome, MAX_PAGE_SIZE};
-use crate::error::ApiError;
 use crate::resources::{page, Family, Resource, MAX_PER_ORG};
 use crate::state::Inner;
 
@@ -152,12 +151,7 @@ pub(crate) fn transactions(ctx: &Ctx<'_>, input: TransactionsInput) -> Outcome {
 
 /// The caller's own organization only; another one is 404.
 pub(crate) fn status(ctx: &Ctx<'_>, input: OrgStatusInput) -> Outcome {
-    if input.organization_id != ctx.org {
-        return Err(ApiError::not_found(format!(
-            "organization '{}' not found",
-            input.organization_id
-        )));
-    }
+    ctx.own_org(&input.organization_id)?;
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
     let balance = inner.org(ctx.org, ctx.shared.seed, now).balance_credits;

@@ -88,6 +88,18 @@ impl Ctx<'_> {
         Reply::json(self.status(), value)
     }
 
+    /// Refuses an organization other than the caller's, as 404: another organization's
+    /// resources are answered as unknown, never as forbidden (a 403 would confirm they exist).
+    pub fn own_org(&self, org: &str) -> Result<(), ApiError> {
+        if org == self.org {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(format!(
+                "organization '{org}' not found"
+            )))
+        }
+    }
+
     /// The emulator's time in Unix seconds.
     pub fn now(&self) -> i64 {
         self.shared.clock.now_secs()
@@ -315,7 +327,15 @@ pub(crate) async fn execute(ctx: &Ctx<'_>, body: Value) -> Outcome {
     }
     match HANDLERS.get(ctx.op.id) {
         Some(handler) => handler(ctx, body),
-        None => Ok(ctx.ok(&sample_output(ctx))),
+        None => {
+            // A sample keeps nothing, yet names no other organization's data: only Geopera's
+            // own back-office operations (`admin:` scopes) reach across organizations.
+            let named = body.get("organization_id").and_then(Value::as_str);
+            if let Some(org) = named.filter(|_| !ctx.op.scope.starts_with("admin:")) {
+                ctx.own_org(org)?;
+            }
+            Ok(ctx.ok(&sample_output(ctx)))
+        }
     }
 }
 

@@ -6,7 +6,6 @@ use geopera_types::rfc3339::civil_from_days;
 use serde_json::{json, Value};
 
 use super::{aud, Ctx, Outcome};
-use crate::error::ApiError;
 use crate::resources::Family;
 use crate::state::Inner;
 use crate::uploads::{Storage, STORAGE_QUOTA_BYTES};
@@ -15,7 +14,7 @@ use crate::uploads::{Storage, STORAGE_QUOTA_BYTES};
 const MAX_MONTHS: i64 = 36;
 
 pub(crate) fn current(ctx: &Ctx<'_>, input: UsageCurrentInput) -> Outcome {
-    own(ctx, &input.organization_id)?;
+    ctx.own_org(&input.organization_id)?;
     let now = ctx.now();
     let inner = ctx.shared.lock();
     let month = month_of(now);
@@ -32,7 +31,7 @@ pub(crate) fn current(ctx: &Ctx<'_>, input: UsageCurrentInput) -> Outcome {
 
 /// The last `months` months, this one first.
 pub(crate) fn history(ctx: &Ctx<'_>, input: UsageHistoryInput) -> Outcome {
-    own(ctx, &input.organization_id)?;
+    ctx.own_org(&input.organization_id)?;
     let months = input.months.clamp(1, MAX_MONTHS);
     let now = ctx.now();
     let inner = ctx.shared.lock();
@@ -53,7 +52,7 @@ pub(crate) fn history(ctx: &Ctx<'_>, input: UsageHistoryInput) -> Outcome {
 /// Storage is always counted from the upload records, so recalculating finds what a read
 /// finds; the answer says so by giving the same numbers.
 pub(crate) fn recalculate_storage(ctx: &Ctx<'_>, input: RecalculateInput) -> Outcome {
-    own(ctx, &input.organization_id)?;
+    ctx.own_org(&input.organization_id)?;
     let inner = ctx.shared.lock();
     let storage = Storage::of(&inner.resources, ctx.org);
     Ok(ctx.ok(&json!({
@@ -61,16 +60,6 @@ pub(crate) fn recalculate_storage(ctx: &Ctx<'_>, input: RecalculateInput) -> Out
         "storage": storage_json(storage),
         "corrected": false,
     })))
-}
-
-fn own(ctx: &Ctx<'_>, org: &str) -> Result<(), ApiError> {
-    if org == ctx.org {
-        Ok(())
-    } else {
-        Err(ApiError::not_found(format!(
-            "organization '{org}' not found"
-        )))
-    }
 }
 
 /// Credits spent and refunded, and orders placed, in one month.

@@ -543,3 +543,38 @@ fn a_setup_intents_client_secret_does_not_follow_from_the_seed() {
     );
     assert_ne!(first["client_secret"], second["client_secret"]);
 }
+
+/// Operations that answer a sample still keep to the caller's organization when they name
+/// one: another organization is 404, as for every kept record. Geopera's own back-office
+/// operations (`admin:` scopes) reach across organizations. Once, any id was answered 200.
+#[test]
+fn sample_operations_naming_another_organization_are_404() {
+    let api = Api::start();
+    for (op, body) in [
+        (
+            "billing.run_monthly_for_org",
+            json!({"organization_id": "org_someone_else"}),
+        ),
+        (
+            "organizations.commitments.statement",
+            json!({"organization_id": "org_someone_else", "period": "2025-01"}),
+        ),
+    ] {
+        let refused = api.call(op, body.clone());
+        assert_eq!(refused.status, 404, "{op}");
+        assert!(
+            String::from_utf8_lossy(&refused.body).contains("org_someone_else"),
+            "{op}"
+        );
+        let mut own = body;
+        own["organization_id"] = json!("org_demo");
+        assert_eq!(api.call(op, own).status, 200, "{op}");
+    }
+    let admin = api.emu.create_key_in_org("org_demo", &["admin:*"]);
+    let across = api.call_as(
+        &admin,
+        "billing.enterprise.accrual",
+        json!({"organization_id": "org_someone_else"}),
+    );
+    assert_eq!(across.status, 200);
+}
