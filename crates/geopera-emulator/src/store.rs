@@ -26,7 +26,6 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::StatusCode;
 use rusqlite::{params, Connection, OptionalExtension, Statement, ToSql};
-use serde_json::Value;
 
 use crate::error::{known_content_type, Reply};
 use crate::idempotency::IDEMPOTENCY_RETENTION_MS;
@@ -229,6 +228,15 @@ fn naming(path: &Path, error: io::Error) -> io::Error {
 
 fn io_error(error: impl std::error::Error + Send + Sync + 'static) -> io::Error {
     io::Error::other(error)
+}
+
+/// The error for a file at `path` holding `what` no emulator writes: serving it as something
+/// else would lose or reset what the file kept, so the file is refused instead.
+fn edited(path: &Path, what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{}: {what}; the file was damaged or edited", path.display()),
+    )
 }
 
 fn json_text<T: serde::Serialize>(value: &T) -> String {
@@ -612,7 +620,8 @@ fn migrate(connection: &mut Connection, path: &Path) -> io::Result<()> {
 /// transaction, so a program writing the file meanwhile is seen before or after, not half.
 ///
 /// # Errors
-/// When SQLite cannot read the file, or a record's sequence number is out of range.
+/// When SQLite cannot read the file, or a record holds what no emulator writes (a sequence
+/// number out of range, a JSON column that is not JSON).
 fn read_snapshot(
     connection: &mut Connection,
     path: &Path,
@@ -626,16 +635,13 @@ fn read_snapshot(
     let rng_state = meta("rng_state")?
         .and_then(|text| text.parse().ok())
         .unwrap_or(seed);
-    let mut snapshot = read(&tx, rng_state, path).map_err(io_error)?;
+    let mut snapshot = read(&tx, rng_state, path)?;
     if let Some(record) = snapshot.resources.iter().find(|r| r.seq > MAX_SEQ) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "{}: resource {} has sequence number {}, beyond the largest one \
-                 ({MAX_SEQ}); the file was damaged or edited",
-                path.display(),
-                record.id,
-                record.seq
+        return Err(edited(
+            path,
+            &format!(
+                "resource {} has sequence number {}, beyond the largest one ({MAX_SEQ})",
+                record.id, record.seq
             ),
         ));
     }
@@ -644,16 +650,69 @@ fn read_snapshot(
     Ok(Some(snapshot))
 }
 
-fn read(connection: &Connection, rng_state: u64, path: &Path) -> rusqlite::Result<Snapshot> {
-    let parse = |text: String| serde_json::from_str::<Value>(&text).unwrap_or(Value::Null);
-    let strings = |value: Value| -> Vec<String> {
-        value
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|item| item.as_str().map(str::to_owned))
-            .collect()
-    };
+/// Why [`read_rows`] stopped: SQLite could not read the file, or a row holds what no emulator
+/// writes (what, and where).
+enum ReadError {
+    Sqlite(rusqlite::Error),
+    Edited(String),
+}
+
+impl From<rusqlite::Error> for ReadError {
+    fn from(error: rusqlite::Error) -> Self {
+        ReadError::Sqlite(error)
+    }
+}
+
+/// The record `text` holds, or `None` for JSON of a shape this version cannot read (skipped
+/// by the callers, as an older record may be).
+///
+/// # Errors
+/// When `text` is not JSON at all, which no emulator writes; `place` says where it is.
+fn record<T: serde::de::DeserializeOwned>(
+    text: &str,
+    place: impl FnOnce() -> String,
+) -> Result<Option<T>, ReadError> {
+    match serde_json::from_str::<T>(text) {
+        Ok(record) => Ok(Some(record)),
+        // A record of another shape fails as soon as the shape is wrong; whether the text is
+        // JSON at all takes reading it to the end.
+        Err(_) => match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => Ok(None),
+            Err(error) => Err(ReadError::Edited(format!(
+                "{} is not JSON ({error})",
+                place()
+            ))),
+        },
+    }
+}
+
+/// The record `text` holds, where every row must hold one (no emulator wrote anything else
+/// there): a row read as nothing would lose what it held.
+///
+/// # Errors
+/// When `text` is not JSON of type `T`; `place` says where it is.
+fn required<T: serde::de::DeserializeOwned>(
+    text: &str,
+    place: impl Fn() -> String,
+    expected: &str,
+) -> Result<T, ReadError> {
+    record(text, &place)?.ok_or_else(|| ReadError::Edited(format!("{} is not {expected}", place())))
+}
+
+/// What the file holds; see [`read_rows`].
+///
+/// # Errors
+/// When SQLite cannot read the file, or a row holds what no emulator writes (JSON that is not
+/// JSON, a list of names that is not one).
+fn read(connection: &Connection, rng_state: u64, path: &Path) -> io::Result<Snapshot> {
+    read_rows(connection, rng_state, path).map_err(|error| match error {
+        ReadError::Sqlite(error) => io_error(error),
+        ReadError::Edited(what) => edited(path, &what),
+    })
+}
+
+fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Snapshot, ReadError> {
+    let names = "a list of strings";
     let mut credentials = HashMap::new();
     let mut query = connection.prepare(
         "SELECT secret, id, org, name, prefix, grants, created_at, expires_at, revoked, session,
@@ -663,12 +722,14 @@ fn read(connection: &Connection, rng_state: u64, path: &Path) -> rusqlite::Resul
     let mut rows = query.query([])?;
     while let Some(row) = rows.next()? {
         let secret: String = row.get("secret")?;
+        let id: String = row.get("id")?;
+        let grants: String = row.get("grants")?;
         let key = Credential {
-            id: row.get("id")?,
+            grants: required(&grants, || format!("credentials.grants of key {id}"), names)?,
+            id,
             org: row.get("org")?,
             name: row.get("name")?,
             prefix: row.get("prefix")?,
-            grants: strings(parse(row.get("grants")?)),
             created_at: row.get("created_at")?,
             expires_at: row.get("expires_at")?,
             revoked: row.get("revoked")?,
@@ -681,11 +742,17 @@ fn read(connection: &Connection, rng_state: u64, path: &Path) -> rusqlite::Resul
     let mut query = connection.prepare("SELECT org, balance_credits, orders FROM orgs")?;
     let mut rows = query.query([])?;
     while let Some(row) = rows.next()? {
+        let name: String = row.get("org")?;
+        let orders: String = row.get("orders")?;
         let org = Org {
             balance_credits: row.get("balance_credits")?,
-            orders: strings(parse(row.get("orders")?)),
+            orders: required(
+                &orders,
+                || format!("orgs.orders of organization {name}"),
+                names,
+            )?,
         };
-        orgs.insert(row.get("org")?, org);
+        orgs.insert(name, org);
     }
     let mut orders = HashMap::new();
     let mut query = connection.prepare(
@@ -695,15 +762,17 @@ fn read(connection: &Connection, rng_state: u64, path: &Path) -> rusqlite::Resul
     let mut rows = query.query([])?;
     while let Some(row) = rows.next()? {
         let kind: String = row.get("kind")?;
+        let id: String = row.get("id")?;
+        let detail: String = row.get("detail")?;
         let order = Order {
-            id: row.get("id")?,
+            detail: required(&detail, || format!("orders.detail of order {id}"), "JSON")?,
+            id,
             org: row.get("org")?,
             kind: OrderKind::from_name(&kind),
             display_name: row.get("display_name")?,
             created_at: row.get("created_at")?,
             cancelled_at: row.get("cancelled_at")?,
             total_credits: row.get("total_credits")?,
-            detail: parse(row.get("detail")?),
         };
         orders.insert(order.id.clone(), order);
     }
@@ -731,8 +800,12 @@ fn read(connection: &Connection, rng_state: u64, path: &Path) -> rusqlite::Resul
             continue;
         };
         let headers_text: String = row.get("headers")?;
-        let headers = serde_json::from_str::<Vec<(String, String)>>(&headers_text)
-            .unwrap_or_default()
+        let key: String = row.get("key")?;
+        let place = || format!("idempotency.headers of the claim of key {key:?} on {operation}");
+        let Some(headers) = record::<Vec<(String, String)>>(&headers_text, place)? else {
+            continue;
+        };
+        let headers = headers
             .into_iter()
             .filter_map(|(name, value)| {
                 Some((
@@ -768,19 +841,21 @@ fn read(connection: &Connection, rng_state: u64, path: &Path) -> rusqlite::Resul
             at_ms,
             reply: Some(reply),
         };
-        claims.insert((row.get("org")?, op.id, row.get("key")?), claim);
+        claims.insert((row.get("org")?, op.id, key), claim);
     }
     let digest_of = |bytes: Vec<u8>| TokenDigest::try_from(bytes).ok();
     let mut sessions = HashMap::new();
-    let mut query = connection.prepare("SELECT family, record FROM sessions")?;
+    let mut query = connection.prepare("SELECT rowid, family, record FROM sessions")?;
     let mut rows = query.query([])?;
     while let Some(row) = rows.next()? {
-        let record: String = row.get("record")?;
+        let text: String = row.get("record")?;
+        let rowid: i64 = row.get("rowid")?;
+        let place = || format!("sessions.record of row {rowid}");
         // A record this version cannot read ends that session, as a restart of the real
         // identity provider might.
-        if let (Some(family), Ok(record)) = (
+        if let (Some(family), Some(record)) = (
             digest_of(row.get("family")?),
-            serde_json::from_str::<Family>(&record),
+            record::<Family>(&text, place)?,
         ) {
             sessions.insert(family, record);
         }
@@ -801,30 +876,34 @@ fn read(connection: &Connection, rng_state: u64, path: &Path) -> rusqlite::Resul
     let mut query = connection.prepare("SELECT id, record FROM subscriptions")?;
     let mut rows = query.query([])?;
     while let Some(row) = rows.next()? {
-        let record: String = row.get("record")?;
-        if let Ok(subscription) = serde_json::from_str::<Subscription>(&record) {
-            subscriptions.insert(row.get("id")?, subscription);
+        let text: String = row.get("record")?;
+        let id: String = row.get("id")?;
+        let place = || format!("subscriptions.record of subscription {id}");
+        if let Some(subscription) = record::<Subscription>(&text, place)? {
+            subscriptions.insert(id, subscription);
         }
     }
     let mut outbox = VecDeque::new();
     let mut query = connection.prepare("SELECT seq, record FROM outbox ORDER BY seq")?;
     let mut rows = query.query([])?;
     while let Some(row) = rows.next()? {
-        let record: String = row.get("record")?;
+        let text: String = row.get("record")?;
         let seq: i64 = row.get("seq")?;
-        if let (Ok(mut pending), Ok(seq)) =
-            (serde_json::from_str::<Pending>(&record), u64::try_from(seq))
+        let place = || format!("outbox.record of delivery {seq}");
+        if let (Some(mut pending), Ok(seq)) = (record::<Pending>(&text, place)?, u64::try_from(seq))
         {
             pending.seq = seq;
             outbox.push_back(pending);
         }
     }
     let mut resources = Vec::new();
-    let mut query = connection.prepare("SELECT record FROM resources")?;
+    let mut query = connection.prepare("SELECT id, record FROM resources")?;
     let mut rows = query.query([])?;
     while let Some(row) = rows.next()? {
-        let record: String = row.get("record")?;
-        if let Ok(resource) = serde_json::from_str::<Resource>(&record) {
+        let text: String = row.get("record")?;
+        let id: String = row.get("id")?;
+        let place = || format!("resources.record of resource {id}");
+        if let Some(resource) = record::<Resource>(&text, place)? {
             resources.push(resource);
         }
     }

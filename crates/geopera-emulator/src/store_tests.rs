@@ -1,5 +1,6 @@
 //! Unit tests of `store.rs`.
 use super::*;
+use serde_json::Value;
 
 /// A fresh path in the temp directory, removed when dropped.
 struct TempFile(std::path::PathBuf);

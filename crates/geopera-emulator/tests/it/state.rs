@@ -799,6 +799,81 @@ fn a_state_file_with_a_damaged_index_is_refused() {
     assert!(message.contains(&file.0.display().to_string()), "{message}");
 }
 
+/// `file` after `sql` has run on it, as an emulator of `seed` refuses it: the error is
+/// `InvalidData`, names the file and says it was damaged or edited; its message is returned.
+fn refused_after(seed: u64, file: &TempFile, sql: &str) -> String {
+    {
+        let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+        sqlite.execute_batch(sql).expect("damaged");
+    }
+    let error = refused(seed, file);
+    let message = error.to_string();
+    assert_eq!(
+        error.kind(),
+        std::io::ErrorKind::InvalidData,
+        "{sql}: {message}"
+    );
+    assert!(
+        message.contains(&file.0.display().to_string()),
+        "{sql}: {message}"
+    );
+    assert!(message.contains("damaged or edited"), "{sql}: {message}");
+    message
+}
+
+/// A state file of an emulator of `seed` that created a project with an idempotency key, and
+/// the file's bytes, to damage a copy of.
+fn written(name: &str, seed: u64) -> (TempFile, Vec<u8>) {
+    let file = TempFile::new(name);
+    {
+        let api = start(seed, &file);
+        let bearer = format!("Bearer {}", api.emu.api_key());
+        let created = api.call_with(
+            "projects.create",
+            &json!({"name": "kept"}),
+            &[("authorization", &bearer), ("idempotency-key", "k")],
+        );
+        assert_eq!(created.status, 200);
+    }
+    let bytes = std::fs::read(&file.0).expect("the file reads");
+    (file, bytes)
+}
+
+/// A JSON column holding what is not JSON, or an organization's orders or a key's grants that
+/// are not a list of them, is refused at start, naming where, rather than read as nothing (the
+/// organization's orders would be gone from its list).
+#[test]
+fn a_json_column_that_is_not_json_is_refused() {
+    let (file, bytes) = written("not-json", 18);
+    for (sql, place) in [
+        (
+            "UPDATE orgs SET orders = 'not json'",
+            "orgs.orders of organization",
+        ),
+        (
+            "UPDATE orgs SET orders = '{}'",
+            "orgs.orders of organization",
+        ),
+        (
+            "UPDATE credentials SET grants = '[\"*\"'",
+            "credentials.grants of key",
+        ),
+        ("UPDATE orders SET detail = 'nul'", "orders.detail of order"),
+        (
+            "UPDATE resources SET record = '{'",
+            "resources.record of resource",
+        ),
+        (
+            "UPDATE idempotency SET headers = '['",
+            "idempotency.headers of the claim",
+        ),
+    ] {
+        std::fs::write(&file.0, &bytes).expect("the written file restored");
+        let message = refused_after(18, &file, sql);
+        assert!(message.contains(place), "{sql}: {message}");
+    }
+}
+
 /// The binary stops on SIGTERM (`kill`, `docker stop`, systemd) as on Ctrl-C: it says so,
 /// writes its state file a last time, releases the file and exits 0. Killed by the signal
 /// instead, it skipped that write and ended with no exit code.
