@@ -507,12 +507,30 @@ const APPLICATION_ID: i32 = 0x4750_454D;
 /// The tables every emulator's state file has had since the first version.
 const TABLES_V0: [&str; 4] = ["meta", "credentials", "orgs", "orders"];
 
+/// Every table of the state file, with the version whose step in [`MIGRATIONS`] added it.
+const TABLES: [(&str, usize); 10] = [
+    ("meta", 0),
+    ("credentials", 0),
+    ("orgs", 0),
+    ("orders", 0),
+    ("idempotency", 1),
+    ("sessions", 3),
+    ("access_tokens", 3),
+    ("subscriptions", 4),
+    ("outbox", 4),
+    ("resources", 5),
+];
+
 /// Whether the file holds an emulator's state (rather than nothing yet).
 ///
 /// # Errors
 /// When it is a database of another application: one with another `application_id`, or
 /// without one (as the files of earlier emulators are) holding tables but not the
-/// emulator's. Taking such a file over would add tables to it and set its version.
+/// emulator's. Taking such a file over would add tables to it and set its version. And when
+/// it has the emulator's `application_id` but lacks a table of its version: the id is set in
+/// the transaction that creates the tables, so one is missing only if it was dropped, and
+/// creating it empty would serve the rest of the state without it (every organization's
+/// balance reset, say).
 fn holds_state(connection: &Connection, path: &Path) -> io::Result<bool> {
     let application_id: i32 = connection
         .query_row("PRAGMA application_id", [], |row| row.get(0))
@@ -535,7 +553,31 @@ fn holds_state(connection: &Connection, path: &Path) -> io::Result<bool> {
         )
     };
     match application_id {
-        APPLICATION_ID => Ok(ours),
+        APPLICATION_ID => {
+            let version: i64 = connection
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .map_err(io_error)?;
+            let missing: Vec<&str> = TABLES
+                .iter()
+                .filter(|(table, since)| {
+                    i64::try_from(*since).is_ok_and(|since| since <= version)
+                        && !tables.iter().any(|name| name == table)
+                })
+                .map(|(table, _)| *table)
+                .collect();
+            if missing.is_empty() {
+                Ok(true)
+            } else {
+                Err(edited(
+                    path,
+                    &format!(
+                        "it is an emulator's state file of version {version} without the \
+                         tables {}",
+                        missing.join(", ")
+                    ),
+                ))
+            }
+        }
         0 if ours || tables.is_empty() => Ok(ours),
         0 => Err(foreign(format!(
             "it holds the tables {}",
@@ -621,7 +663,8 @@ fn migrate(connection: &mut Connection, path: &Path) -> io::Result<()> {
 ///
 /// # Errors
 /// When SQLite cannot read the file, or a record holds what no emulator writes (a sequence
-/// number out of range, a JSON column that is not JSON).
+/// number out of range, a JSON column that is not JSON, a `meta` value that is not a number),
+/// or the file holds rows without the `meta` row naming its seed.
 fn read_snapshot(
     connection: &mut Connection,
     path: &Path,
@@ -629,12 +672,35 @@ fn read_snapshot(
 ) -> io::Result<Option<Snapshot>> {
     let tx = connection.transaction().map_err(io_error)?;
     let meta = |key: &str| meta_value(&tx, key);
+    // A number of `meta`, when the file holds it; one that does not parse was not written by
+    // an emulator, and reading it as absent would start the generator over (minting the
+    // secrets it minted before) or lose the clock.
+    let number = |key: &str| -> io::Result<Option<i64>> {
+        meta(key)?
+            .map(|text| {
+                text.parse()
+                    .map_err(|_| edited(path, &format!("meta.{key} is {text:?}, not a number")))
+            })
+            .transpose()
+    };
     if meta("seed")?.is_none() {
-        return Ok(None);
+        // Every write puts the seed with the rows, in one transaction, so rows without it
+        // were left by something else: serving a new state over them would reset balances
+        // and forget the answered idempotency claims.
+        return match first_table_with_rows(&tx)? {
+            None => Ok(None),
+            Some(table) => Err(edited(
+                path,
+                &format!("meta has no seed row, yet the table {table} holds rows"),
+            )),
+        };
     }
-    let rng_state = meta("rng_state")?
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(seed);
+    let rng_state = match meta("rng_state")? {
+        Some(text) => text
+            .parse()
+            .map_err(|_| edited(path, &format!("meta.rng_state is {text:?}, not a number")))?,
+        None => seed,
+    };
     let mut snapshot = read(&tx, rng_state, path)?;
     if let Some(record) = snapshot.resources.iter().find(|r| r.seq > MAX_SEQ) {
         return Err(edited(
@@ -645,9 +711,23 @@ fn read_snapshot(
             ),
         ));
     }
-    snapshot.swept_to = meta("webhooks_swept_to")?.and_then(|text| text.parse().ok());
-    snapshot.clock_ms = meta("clock_ms")?.and_then(|text| text.parse().ok());
+    snapshot.swept_to = number("webhooks_swept_to")?;
+    snapshot.clock_ms = number("clock_ms")?;
     Ok(Some(snapshot))
+}
+
+/// The first table of [`TABLES`] that holds a row, if any does.
+fn first_table_with_rows(connection: &Connection) -> io::Result<Option<&'static str>> {
+    for (table, _) in TABLES {
+        let query = format!("SELECT EXISTS (SELECT 1 FROM {table})");
+        let rows: bool = connection
+            .query_row(&query, [], |row| row.get(0))
+            .map_err(io_error)?;
+        if rows {
+            return Ok(Some(table));
+        }
+    }
+    Ok(None)
 }
 
 /// Why [`read_rows`] stopped: SQLite could not read the file, or a row holds what no emulator

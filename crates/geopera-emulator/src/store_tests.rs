@@ -75,6 +75,18 @@ fn a_file_from_a_newer_emulator_is_refused() {
     assert!(error.to_string().contains("version 99"), "{error}");
 }
 
+/// A file opened and given its tables, whose first write never came (the process stopped
+/// first), still reads as new: it holds nothing to lose.
+#[test]
+fn a_file_given_its_tables_but_never_written_opens_as_new() {
+    let file = TempFile::new("never-written");
+    let (store, snapshot) = Store::open(&file.0, 5).expect("a new file opens");
+    assert!(snapshot.is_none());
+    drop(store);
+    let (_, snapshot) = Store::open(&file.0, 5).expect("it opens again");
+    assert!(snapshot.is_none(), "read as new");
+}
+
 /// What the file holds, read by a connection of its own while a store has it open (a second
 /// store would be refused).
 fn read_back(file: &TempFile) -> Snapshot {

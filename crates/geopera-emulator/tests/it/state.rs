@@ -874,6 +874,32 @@ fn a_json_column_that_is_not_json_is_refused() {
     }
 }
 
+/// A state file whose `meta` row naming the seed was deleted, while its other tables keep
+/// their rows, is refused at start rather than served as a new state over them: balances would
+/// be reset, and answered idempotency claims left in the file would run again.
+#[test]
+fn a_state_file_without_its_seed_row_is_refused() {
+    let (file, bytes) = written("no-seed", 19);
+    let message = refused_after(19, &file, "DELETE FROM meta");
+    assert!(message.contains("meta has no seed row"), "{message}");
+    std::fs::write(&file.0, &bytes).expect("the written file restored");
+    let message = refused_after(
+        19,
+        &file,
+        "UPDATE meta SET value = 'seven' WHERE key = 'rng_state'",
+    );
+    assert!(message.contains("meta.rng_state"), "{message}");
+}
+
+/// A state file of the emulator's with one of its tables dropped is refused at start, naming
+/// the table, rather than taken for a file of nothing and given the table again, empty.
+#[test]
+fn a_state_file_without_one_of_its_tables_is_refused() {
+    let (file, _) = written("dropped-table", 20);
+    let message = refused_after(20, &file, "DROP TABLE orgs");
+    assert!(message.contains("without the tables orgs"), "{message}");
+}
+
 /// The binary stops on SIGTERM (`kill`, `docker stop`, systemd) as on Ctrl-C: it says so,
 /// writes its state file a last time, releases the file and exits 0. Killed by the signal
 /// instead, it skipped that write and ended with no exit code.
