@@ -372,9 +372,10 @@
 //! (another id, or no id and tables that are not the emulator's) is refused before anything in
 //! it is changed, as is a file of another seed or a damaged one (SQLite's `quick_check`; one
 //! of the emulator's tables gone; rows without the `meta` row naming the seed). A record whose
-//! numbers are out of range or whose JSON is not JSON (a file edited by hand, or damaged) is
-//! refused with an error naming the file and the record; an answered idempotency claim stamped
-//! at a time out of range is skipped, so its retry runs again.
+//! numbers are out of range (an order's times too, beyond the years 0 to 9999), of a kind no
+//! emulator writes, or whose JSON is not JSON (a file edited by hand, or damaged) is refused
+//! with an error naming the file and the record; an answered idempotency claim stamped at a
+//! time out of range is skipped, so its retry runs again.
 //!
 //! A new state file is created readable and writable by its owner only, wherever a symbolic
 //! link names it, as it holds the API keys as they were issued; an existing file keeps its

@@ -90,12 +90,14 @@ impl OrderKind {
         }
     }
 
-    /// The kind [`name`](Self::name) gave (anything unknown reads as a generic order).
-    pub fn from_name(name: &str) -> Self {
+    /// The kind [`name`](Self::name) gave; `None` for a name it never gives, which a state
+    /// file holds only when it was damaged or edited.
+    pub fn from_name(name: &str) -> Option<Self> {
         match name {
-            "archive" => OrderKind::Archive,
-            "tasking" => OrderKind::Tasking,
-            _ => OrderKind::Generic,
+            "archive" => Some(OrderKind::Archive),
+            "tasking" => Some(OrderKind::Tasking),
+            "order" => Some(OrderKind::Generic),
+            _ => None,
         }
     }
 

@@ -730,6 +730,11 @@ fn first_table_with_rows(connection: &Connection) -> io::Result<Option<&'static 
     Ok(None)
 }
 
+/// The Unix times, in seconds, of the years RFC 3339 writes (0000 to 9999): an order's times
+/// are answered as such dates, and the arithmetic on a time near either end of `i64` (an hour
+/// after it is created) would overflow.
+const DATES: std::ops::RangeInclusive<i64> = -62_167_219_200..=253_402_300_799;
+
 /// Why [`read_rows`] stopped: SQLite could not read the file, or a row holds what no emulator
 /// writes (what, and where).
 enum ReadError {
@@ -783,7 +788,7 @@ fn required<T: serde::de::DeserializeOwned>(
 ///
 /// # Errors
 /// When SQLite cannot read the file, or a row holds what no emulator writes (JSON that is not
-/// JSON, a list of names that is not one).
+/// JSON, a list of names that is not one, an order of no kind or of a time out of range).
 fn read(connection: &Connection, rng_state: u64, path: &Path) -> io::Result<Snapshot> {
     read_rows(connection, rng_state, path).map_err(|error| match error {
         ReadError::Sqlite(error) => io_error(error),
@@ -844,14 +849,32 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
         let kind: String = row.get("kind")?;
         let id: String = row.get("id")?;
         let detail: String = row.get("detail")?;
+        let Some(kind) = OrderKind::from_name(&kind) else {
+            return Err(ReadError::Edited(format!(
+                "orders.kind of order {id} is {kind:?}, not a kind of order"
+            )));
+        };
+        let created_at: i64 = row.get("created_at")?;
+        let cancelled_at: Option<i64> = row.get("cancelled_at")?;
+        for (column, time) in [
+            ("created_at", Some(created_at)),
+            ("cancelled_at", cancelled_at),
+        ] {
+            if let Some(time) = time.filter(|time| !DATES.contains(time)) {
+                return Err(ReadError::Edited(format!(
+                    "orders.{column} of order {id} is {time}, not a time of a year from 0 to \
+                     9999"
+                )));
+            }
+        }
         let order = Order {
             detail: required(&detail, || format!("orders.detail of order {id}"), "JSON")?,
             id,
             org: row.get("org")?,
-            kind: OrderKind::from_name(&kind),
+            kind,
             display_name: row.get("display_name")?,
-            created_at: row.get("created_at")?,
-            cancelled_at: row.get("cancelled_at")?,
+            created_at,
+            cancelled_at,
             total_credits: row.get("total_credits")?,
         };
         orders.insert(order.id.clone(), order);

@@ -900,6 +900,39 @@ fn a_state_file_without_one_of_its_tables_is_refused() {
     assert!(message.contains("without the tables orgs"), "{message}");
 }
 
+/// An order of a kind no emulator writes, or made or cancelled at a time out of range, is
+/// refused at start, naming the order, rather than served as a generic order or dated in the
+/// year -292277022657.
+#[test]
+fn an_order_of_an_unknown_kind_or_time_is_refused() {
+    let (file, bytes) = written("order-fields", 21);
+    let cases = [
+        (
+            "UPDATE orders SET kind = 'weird' WHERE rowid = 1".to_owned(),
+            "\"weird\", not a kind of order",
+        ),
+        (
+            format!(
+                "UPDATE orders SET created_at = {} WHERE rowid = 1",
+                i64::MIN
+            ),
+            "orders.created_at of order",
+        ),
+        (
+            format!(
+                "UPDATE orders SET cancelled_at = {} WHERE rowid = 1",
+                i64::MAX
+            ),
+            "orders.cancelled_at of order",
+        ),
+    ];
+    for (sql, place) in cases {
+        std::fs::write(&file.0, &bytes).expect("the written file restored");
+        let message = refused_after(21, &file, &sql);
+        assert!(message.contains(place), "{sql}: {message}");
+    }
+}
+
 /// The binary stops on SIGTERM (`kill`, `docker stop`, systemd) as on Ctrl-C: it says so,
 /// writes its state file a last time, releases the file and exits 0. Killed by the signal
 /// instead, it skipped that write and ended with no exit code.
