@@ -630,12 +630,20 @@ fn meta_value(connection: &Connection, key: &str) -> io::Result<Option<String>> 
         .map_err(io_error)
 }
 
-/// Brings the file to [`SCHEMA_VERSION`], or refuses one written by a newer emulator.
+/// Brings the file to [`SCHEMA_VERSION`], or refuses one written by a newer emulator (or of a
+/// version below 0, which none writes).
 fn migrate(connection: &mut Connection, path: &Path) -> io::Result<()> {
     let version: i64 = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(io_error)?;
-    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    // No emulator sets a version below 0: one there is not a newer version's, and shown as
+    // a `usize` it would read as 18446744073709551615.
+    let Ok(version) = usize::try_from(version) else {
+        return Err(edited(
+            path,
+            &format!("it has state file version {version}, which no emulator writes"),
+        ));
+    };
     if version > SCHEMA_VERSION {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,

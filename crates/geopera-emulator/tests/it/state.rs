@@ -933,6 +933,15 @@ fn an_order_of_an_unknown_kind_or_time_is_refused() {
     }
 }
 
+/// A state file whose version was set below 0 is refused as damaged, with the version as it
+/// was set rather than as a huge newer one.
+#[test]
+fn a_state_file_of_a_negative_version_is_refused() {
+    let (file, _) = written("negative-version", 22);
+    let message = refused_after(22, &file, "PRAGMA user_version = -1");
+    assert!(message.contains("version -1,"), "{message}");
+}
+
 /// The binary stops on SIGTERM (`kill`, `docker stop`, systemd) as on Ctrl-C: it says so,
 /// writes its state file a last time, releases the file and exits 0. Killed by the signal
 /// instead, it skipped that write and ended with no exit code.
