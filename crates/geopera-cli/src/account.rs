@@ -312,6 +312,12 @@ pub(crate) async fn whoami(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
     }
     let claims = claims
         .ok_or_else(|| Failure::api("[401] the credentials were refused; run 'geopera login'"))?;
+    // `--jq` and `--output` apply to the claims, the one form that is JSON.
+    let settings = crate::settings(matches, true);
+    let output_given = matches!(matches.try_get_one::<String>("output"), Ok(Some(_)));
+    if settings.jq.is_some() || output_given {
+        return crate::call::print_json(&claims.to_string(), &settings);
+    }
     if matches.get_flag("json") {
         return print(&json::pretty(&claims));
     }

@@ -469,6 +469,11 @@ async fn run(
         no_dry_run(deepest(sub), name)?;
     }
     match name {
+        "login" | "logout" | "completions" | "man" => no_output_options(deepest(sub), name)?,
+        "op" if sub.get_flag("list") => no_output_options(sub, "op --list")?,
+        _ => {}
+    }
+    match name {
         "login" => return account::login(sub, top).await,
         "logout" => return account::logout(top).await,
         "whoami" => return account::whoami(sub, top).await,
@@ -511,6 +516,20 @@ fn no_dry_run(matches: &ArgMatches, command: &str) -> Outcome {
         return Err(Failure::usage(format!(
             "--dry-run: 'geopera {command}' has no dry run; nothing was sent"
         )));
+    }
+    Ok(())
+}
+
+/// Refuses `--jq` and `--output` for `command`, which prints text of its own (status lines, a
+/// script, a manual, a list of ids) and no JSON: the options cannot apply, and ignoring them
+/// would hand a script that asked for JSON or YAML something else, with exit 0.
+fn no_output_options(matches: &ArgMatches, command: &str) -> Outcome {
+    for (id, flag) in [("jq", "--jq"), ("output", "-o/--output")] {
+        if matches!(matches.try_get_one::<String>(id), Ok(Some(_))) {
+            return Err(Failure::usage(format!(
+                "{flag}: 'geopera {command}' prints no JSON to filter or format; nothing was done"
+            )));
+        }
     }
     Ok(())
 }

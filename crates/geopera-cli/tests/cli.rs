@@ -3590,6 +3590,60 @@ fn commands_without_a_dry_run_refuse_the_flag_and_do_nothing() {
     assert!(!s.credentials_path().exists(), "nothing was stored");
 }
 
+#[test]
+fn whoami_applies_jq_and_output_to_its_claims() {
+    let s = setup();
+    let claims = stdout_json(
+        &s.cli()
+            .args(["whoami", "--json"])
+            .output()
+            .expect("geopera runs"),
+    );
+    let output = s
+        .cli()
+        .args(["whoami", "--jq", ".sub"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(stdout_json(&output), claims["sub"]);
+    let output = s
+        .cli()
+        .args(["-o", "yaml", "whoami"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let read: Value = serde_norway::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not YAML ({e}): {}", text(&output.stdout)));
+    assert_eq!(read, claims);
+}
+
+#[test]
+fn commands_that_print_no_json_refuse_jq_and_output() {
+    let s = setup();
+    let before = s.emulator.requests().len();
+    for args in [
+        &["op", "--list"][..],
+        &["completions", "bash"][..],
+        &["man"][..],
+        &["logout"][..],
+        &["login", "--api-key", "gpra_unused"][..],
+    ] {
+        for option in [&["--jq", "."][..], &["-o", "yaml"][..]] {
+            let output = s
+                .cli()
+                .args(args)
+                .args(option)
+                .output()
+                .expect("geopera runs");
+            let stderr = fails_saying(&output, 2, option[0], (args, option));
+            assert!(stderr.contains(args[0]), "{args:?}: {stderr}");
+            assert!(output.stdout.is_empty(), "{args:?} {option:?}");
+        }
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+    assert!(!s.credentials_path().exists(), "nothing was stored");
+}
+
 /// A server of the test's own that answers every request with `head` and no body.
 fn redirecting_server(head: &'static str) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
