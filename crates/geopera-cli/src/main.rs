@@ -618,7 +618,13 @@ fn man(command: &mut Command, matches: &ArgMatches) -> Outcome {
         if next.is_hide_set() {
             continue;
         }
-        pending.extend(next.get_subcommands().cloned());
+        // clap's `help` subcommands only repeat the help of their parent's other commands:
+        // a page for each would be most of the folder and tell nothing new.
+        pending.extend(
+            next.get_subcommands()
+                .filter(|sub| sub.get_name() != "help")
+                .cloned(),
+        );
         let (name, page) = render(next)?;
         let path = dir.join(name);
         std::fs::write(&path, page)
