@@ -278,6 +278,10 @@ fn main() -> ExitCode {
             };
         }
     };
+    if let Err(failure) = given_on_both_sides(&command, std::env::args_os().collect()) {
+        paint::error(&failure.message);
+        return ExitCode::from(failure.code);
+    }
     tracing_to_stderr(&matches);
     watch_for_interrupts();
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -337,6 +341,80 @@ fn main() -> ExitCode {
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// The global options that take a value, by clap id and long name, with their short name.
+const GLOBALS_WITH_VALUES: &[(&str, Option<char>)] = &[
+    ("profile", None),
+    ("api-url", None),
+    ("rate-budget-redis", None),
+    ("rate-budget-org", None),
+    ("timeout", None),
+    ("idempotency-key", None),
+    ("output", Some('o')),
+    ("jq", None),
+];
+
+/// Refuses a global option with a value given both before and after the subcommand
+/// (`--timeout 1 catalog search --timeout 10`). clap lets the later silently win there, while
+/// the same option twice on one side is its usage error: two values on one command line are
+/// a mistake either way, and quietly using one of them may be the wrong call or timeout.
+///
+/// Before the subcommand only the program's own options can appear, so that part is read
+/// here; what the subcommand's part says is clap's parse of the command line without it.
+fn given_on_both_sides(command: &Command, args: Vec<std::ffi::OsString>) -> Outcome {
+    let mut before = Vec::new();
+    let mut at = 1;
+    while let Some(arg) = args.get(at).and_then(|arg| arg.to_str()) {
+        if arg == "--" || !arg.starts_with('-') || arg == "-" {
+            break;
+        }
+        if let Some(long) = arg.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((name, _)) => (name, true),
+                None => (long, false),
+            };
+            if let Some((id, _)) = GLOBALS_WITH_VALUES.iter().find(|(id, _)| *id == name) {
+                before.push(*id);
+                if !inline {
+                    at += 1;
+                }
+            }
+        } else {
+            // A cluster of short options (`-vo yaml`, `-oyaml`): a short option that takes
+            // a value takes the rest of the cluster, or else the next argument.
+            let shorts: Vec<char> = arg.chars().skip(1).collect();
+            for (i, c) in shorts.iter().enumerate() {
+                let found = GLOBALS_WITH_VALUES
+                    .iter()
+                    .find(|(_, short)| *short == Some(*c));
+                if let Some((id, _)) = found {
+                    before.push(*id);
+                    if i + 1 == shorts.len() {
+                        at += 1;
+                    }
+                    break;
+                }
+            }
+        }
+        at += 1;
+    }
+    if before.is_empty() || at >= args.len() {
+        return Ok(());
+    }
+    let after_only = std::iter::once(args[0].clone()).chain(args[at..].iter().cloned());
+    let Ok(matches) = command.clone().try_get_matches_from(after_only) else {
+        return Ok(());
+    };
+    let leaf = deepest(&matches);
+    for id in before {
+        if leaf.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+            return Err(Failure::usage(format!(
+                "--{id} is given both before and after the subcommand; give it once"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The matches of the subcommand that runs, where global options given anywhere are visible.

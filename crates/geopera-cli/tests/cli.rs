@@ -3650,6 +3650,71 @@ fn commands_that_print_no_json_refuse_jq_and_output() {
     assert!(!s.credentials_path().exists(), "nothing was stored");
 }
 
+#[test]
+fn a_global_option_given_before_and_after_the_subcommand_is_a_usage_error() {
+    let s = setup();
+    let redis = ["--rate-budget-redis", "redis://127.0.0.1:1/"];
+    let cases: [(&[&str], &[&str], &str); 9] = [
+        (&["--timeout", "1"], &["--timeout", "10"], "--timeout"),
+        (&["--timeout=1"], &["--timeout=10"], "--timeout"),
+        (&["--profile", "a"], &["--profile", "b"], "--profile"),
+        (
+            &["--api-url", "http://127.0.0.1:1"],
+            &["--api-url", "http://127.0.0.1:2"],
+            "--api-url",
+        ),
+        (&redis, &redis, "--rate-budget-redis"),
+        (
+            &["--rate-budget-org", "a"],
+            &[
+                "--rate-budget-org",
+                "b",
+                "--rate-budget-redis",
+                "redis://127.0.0.1:1/",
+            ],
+            "--rate-budget-org",
+        ),
+        (
+            &["--idempotency-key", "k1"],
+            &["--idempotency-key", "k2"],
+            "--idempotency-key",
+        ),
+        (&["-vo", "json"], &["--output", "yaml"], "--output"),
+        (&["--jq", "."], &["--jq", ".features"], "--jq"),
+    ];
+    let before = s.emulator.requests().len();
+    for (first, second, named) in cases {
+        let output = s
+            .cli()
+            .args(first)
+            .args(SEARCH_ONE)
+            .args(second)
+            .arg("--dry-run")
+            .output()
+            .expect("geopera runs");
+        let stderr = fails_saying(&output, 2, named, (first, second));
+        assert!(stderr.contains("before and after"), "{stderr}");
+        assert!(output.stdout.is_empty(), "{first:?} {second:?}");
+        // Once, on either side, is no error.
+        for side in [first, second] {
+            let output = s
+                .cli()
+                .args(side)
+                .args(SEARCH_ONE)
+                .arg("--dry-run")
+                .output()
+                .expect("geopera runs");
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{side:?}: {}",
+                text(&output.stderr)
+            );
+        }
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+}
+
 /// A server of the test's own that answers every request with `head` and no body.
 fn redirecting_server(head: &'static str) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
