@@ -74,7 +74,8 @@ fn global_args() -> Vec<Arg> {
             .global(true)
             .help_heading("Global options")
             .value_name("URL")
-            .help("API base URL [env: GEOPERA_API_URL; then the profile's; then https://api.geopera.com]"),
+            .value_parser(parse_api_url)
+            .help("API base URL [env: GEOPERA_API_URL, ignored when empty or blank; then the profile's; then https://api.geopera.com]"),
         Arg::new("rate-budget-redis")
             .long("rate-budget-redis")
             .global(true)
@@ -144,6 +145,18 @@ pub(crate) fn out_arg() -> Arg {
         .value_name("FILE")
         .value_parser(value_parser!(std::path::PathBuf))
         .help("Write a binary answer (image, XML) to FILE, replaced only once complete; without it the bytes go to stdout unless that is a terminal")
+}
+
+/// An `--api-url` that is empty or blank is refused rather than taken as not given: it is
+/// what `--api-url "$UNSET_VARIABLE"` becomes, and falling through to the public API would
+/// send the credential to production instead of the server the script meant.
+fn parse_api_url(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err(
+            "an empty URL names no server (an unset variable?); nothing was sent".to_owned(),
+        );
+    }
+    Ok(text.to_owned())
 }
 
 fn parse_idempotency_key(text: &str) -> Result<String, String> {

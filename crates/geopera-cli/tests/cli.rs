@@ -3715,6 +3715,46 @@ fn a_global_option_given_before_and_after_the_subcommand_is_a_usage_error() {
     assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
 }
 
+#[test]
+fn an_empty_or_blank_api_url_option_is_a_usage_error_and_nothing_is_sent() {
+    let s = setup();
+    let before = s.emulator.requests().len();
+    for given in [
+        &["--api-url", ""][..],
+        &["--api-url", "  "],
+        &["--api-url="],
+    ] {
+        for after in [false, true] {
+            let mut command = s.cli();
+            if after {
+                command.args(SEARCH_ONE).args(given);
+            } else {
+                command.args(given).args(SEARCH_ONE);
+            }
+            let output = command.arg("--dry-run").output().expect("geopera runs");
+            fails_saying(&output, 2, "--api-url", given);
+            assert!(
+                output.stdout.is_empty(),
+                "{given:?}: {}",
+                text(&output.stdout)
+            );
+        }
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+    // A blank variable is no URL, as its help says: the next source is used.
+    let output = s
+        .cli()
+        .env("GEOPERA_API_URL", " ")
+        .args(SEARCH_ONE)
+        .arg("--dry-run")
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(dry_run(&output).0.contains("https://api.geopera.com/"));
+    let help = s.bare().arg("--help").output().expect("geopera runs");
+    assert!(text(&help.stdout).contains("ignored when empty or blank"));
+}
+
 /// A server of the test's own that answers every request with `head` and no body.
 fn redirecting_server(head: &'static str) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
