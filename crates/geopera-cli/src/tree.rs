@@ -310,7 +310,9 @@ pub(crate) fn wait_args() -> [Arg; 2] {
                     .map(std::time::Duration::from_secs)
                     .ok_or_else(|| "expected a whole number of seconds above 0".to_owned())
             })
-            .help("Give up waiting after this long [default: no limit]"),
+            // Without the flag the SDK's waiters end a wait themselves (geopera::wait):
+            // orders may wait weeks for a satellite pass, jobs take hours at most.
+            .help("Give up waiting after this long [default: 60 days for an order, 24 hours for a job]"),
     ]
 }
 

@@ -3755,6 +3755,29 @@ fn an_empty_or_blank_api_url_option_is_a_usage_error_and_nothing_is_sent() {
     assert!(text(&help.stdout).contains("ignored when empty or blank"));
 }
 
+#[test]
+fn wait_timeout_help_names_the_limits_that_apply_without_it() {
+    let s = setup();
+    for args in [
+        &["orders", "archive", "place", "--help"][..],
+        &["processing", "execute", "--help"],
+        &["orders", "wait", "--help"],
+    ] {
+        let output = s.bare().args(args).output().expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        let help = text(&output.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(help.contains("--wait-timeout"), "{args:?}: {help}");
+        assert!(!help.contains("no limit"), "{args:?}: {help}");
+        assert!(
+            help.contains("60 days for an order, 24 hours for a job"),
+            "{args:?}: {help}"
+        );
+    }
+}
+
 /// A server of the test's own that answers every request with `head` and no body.
 fn redirecting_server(head: &'static str) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
