@@ -129,6 +129,37 @@ fn option_or_env(matches: &ArgMatches, id: &str, name: &str) -> Result<Option<St
     }
 }
 
+/// Refuses, as usage errors and before anything is read or sent, a rate budget the command
+/// line cannot have meant: `--rate-budget-org` without a Redis to keep the budget in (which
+/// would be ignored, every process pacing alone while the user believes the fleet is paced
+/// together), and a Redis URL that does not parse, named by where it came from. The Redis
+/// may come from `GEOPERA_RATE_BUDGET_REDIS`, which clap's `requires` cannot see.
+pub(crate) fn check_rate_budget(matches: &ArgMatches) -> Result<(), Failure> {
+    let flag = non_empty(matches.get_one::<String>("rate-budget-redis").cloned());
+    let (redis_url, source) = match flag {
+        Some(url) => (url, "--rate-budget-redis"),
+        None => match env("GEOPERA_RATE_BUDGET_REDIS")? {
+            Some(url) => (url, "GEOPERA_RATE_BUDGET_REDIS"),
+            None => {
+                if matches.get_one::<String>("rate-budget-org").is_some() {
+                    return Err(Failure::usage(
+                        "--rate-budget-org names the organization of a budget shared in Redis: \
+                         it needs --rate-budget-redis URL (or GEOPERA_RATE_BUDGET_REDIS)",
+                    ));
+                }
+                return Ok(());
+            }
+        },
+    };
+    #[cfg(feature = "redis")]
+    geopera::budget::RedisBudget::builder(redis_url, "check")
+        .build()
+        .map_err(|e| Failure::usage(format!("{source}: {}", chain(&e))))?;
+    #[cfg(not(feature = "redis"))]
+    let _ = (redis_url, source);
+    Ok(())
+}
+
 /// The selected profile.
 pub(crate) fn profile(matches: &ArgMatches) -> Result<String, Failure> {
     Ok(option_or_env(matches, "profile", "GEOPERA_PROFILE")?

@@ -87,6 +87,7 @@ fn global_args() -> Vec<Arg> {
             .global(true)
             .help_heading("Global options")
             .value_name("KEY")
+            .value_parser(parse_rate_budget_org)
             .help("The organization whose budget it is: the same key in every process of one organization [env: GEOPERA_RATE_BUDGET_ORG] [default: default]"),
         Arg::new("timeout")
             .long("timeout")
@@ -155,6 +156,15 @@ fn parse_api_url(text: &str) -> Result<String, String> {
         return Err(
             "an empty URL names no server (an unset variable?); nothing was sent".to_owned(),
         );
+    }
+    Ok(text.to_owned())
+}
+
+/// An empty key is what `--rate-budget-org "$UNSET"` becomes: taken as a key, every process
+/// that makes the mistake, of whatever organization, would draw on one budget.
+fn parse_rate_budget_org(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("an empty key names no organization".to_owned());
     }
     Ok(text.to_owned())
 }
@@ -556,6 +566,7 @@ async fn run(
     if let Ok(Some(expr)) = deepest(sub).try_get_one::<String>("jq") {
         jq::check(expr)?;
     }
+    auth::check_rate_budget(deepest(sub))?;
     if matches!(name, "login" | "logout" | "whoami") {
         no_dry_run(deepest(sub), name)?;
     }

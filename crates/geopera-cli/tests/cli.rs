@@ -3699,6 +3699,8 @@ fn a_global_option_given_before_and_after_the_subcommand_is_a_usage_error() {
         for side in [first, second] {
             let output = s
                 .cli()
+                // Where `--rate-budget-org` alone finds its Redis.
+                .env("GEOPERA_RATE_BUDGET_REDIS", "redis://127.0.0.1:1/")
                 .args(side)
                 .args(SEARCH_ONE)
                 .arg("--dry-run")
@@ -3776,6 +3778,58 @@ fn wait_timeout_help_names_the_limits_that_apply_without_it() {
             "{args:?}: {help}"
         );
     }
+}
+
+#[test]
+fn a_rate_budget_the_command_line_cannot_mean_is_a_usage_error_and_nothing_is_sent() {
+    let s = setup();
+    let redis = "redis://127.0.0.1:1/";
+    let before = s.emulator.requests().len();
+    let cases: [(&[&str], Option<&str>, &str); 6] = [
+        (
+            &["--rate-budget-redis", "notaurl"],
+            None,
+            "--rate-budget-redis",
+        ),
+        (&[], Some("notaurl"), "GEOPERA_RATE_BUDGET_REDIS"),
+        (&["--rate-budget-org", "org_a"], None, "--rate-budget-org"),
+        (
+            &["--rate-budget-org", "", "--rate-budget-redis", redis],
+            None,
+            "--rate-budget-org",
+        ),
+        (
+            &["--rate-budget-org", " ", "--rate-budget-redis", redis],
+            None,
+            "--rate-budget-org",
+        ),
+        (&["--rate-budget-org", ""], Some(redis), "--rate-budget-org"),
+    ];
+    for (args, variable, named) in cases {
+        for dry_run in [false, true] {
+            let mut command = s.cli();
+            if let Some(url) = variable {
+                command.env("GEOPERA_RATE_BUDGET_REDIS", url);
+            }
+            command.args(args).args(SEARCH_ONE);
+            if dry_run {
+                command.arg("--dry-run");
+            }
+            let output = command.output().expect("geopera runs");
+            fails_saying(&output, 2, named, (args, variable, dry_run));
+            assert!(output.stdout.is_empty(), "{args:?}");
+        }
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+    // The Redis may come from the environment, the organization from the command line.
+    let output = s
+        .cli()
+        .env("GEOPERA_RATE_BUDGET_REDIS", redis)
+        .args(["--rate-budget-org", "org_a", "--dry-run"])
+        .args(SEARCH_ONE)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
 }
 
 /// A server of the test's own that answers every request with `head` and no body.
