@@ -701,6 +701,18 @@ pub(crate) fn sdk_failure(
             "{operation_id} timed out after {} s (--timeout)",
             settings.timeout.as_secs_f64()
         )),
+        // The SDK names the builder setting that moves the cap, which a user of this
+        // program cannot reach: this program never moves it. An identity provider's answer
+        // has a cap of its own, which the SDK's message already words without a setting.
+        Error::TooLarge {
+            operation_id: answered,
+            limit,
+            ..
+        } if !answered.starts_with("oidc.") => Failure::other(format!(
+            "the answer to {answered} is larger than {}, the most this program reads of one \
+             answer; no option raises that cap (a list can be asked for in smaller pages)",
+            crate::tree::size_text(*limit)
+        )),
         // Another bound (the answer went quiet, or connecting took too long): the SDK's
         // message names it; `--timeout` would not have helped.
         Error::Timeout { .. } => Failure::other(error.to_string()),

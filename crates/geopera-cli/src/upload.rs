@@ -224,10 +224,14 @@ fn failed(
     let mut failure = match error.cause() {
         // `main` says "interrupted"; what is left to say is the reservation's fate.
         UploadCause::Cancelled => Failure::other(format!("{file} was not uploaded")),
-        UploadCause::Api(api) if step == UploadStep::Prepare => Failure::other(format!(
-            "cannot upload {file}: {}",
-            without_sdk_advice(&crate::failure::chain(api))
-        )),
+        UploadCause::Api(api)
+            if step == UploadStep::Prepare && !matches!(api, geopera::Error::TooLarge { .. }) =>
+        {
+            Failure::other(format!(
+                "cannot upload {file}: {}",
+                without_sdk_advice(&crate::failure::chain(api))
+            ))
+        }
         UploadCause::Api(api) => {
             call::sdk_failure(&format!("upload ({step})"), api_url, settings, api)
         }

@@ -5083,6 +5083,23 @@ fn a_huge_answer_is_not_read_into_memory_many_times_over() {
 }
 
 #[test]
+fn an_answer_over_the_size_cap_is_named_with_the_cap_and_no_sdk_setting() {
+    let s = setup();
+    // Just past the 64 MiB an answer may be.
+    let body = format!(r#"{{"content":"{}"}}"#, "x".repeat(64 << 20));
+    let url = canned_server(200, body, 3);
+    let output = s
+        .against(&url)
+        .args(["orders", "list"])
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 1, "larger than 64 MiB", "orders list");
+    assert!(stderr.contains("no option raises"), "{stderr}");
+    assert!(!stderr.contains("ClientBuilder"), "{stderr}");
+    assert!(!stderr.contains("max_response_bytes"), "{stderr}");
+}
+
+#[test]
 fn a_long_validation_list_prints_its_first_failures_and_a_count() {
     let s = setup();
     let items: Vec<String> = (0..120)
