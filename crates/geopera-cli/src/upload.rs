@@ -62,6 +62,7 @@ pub(crate) fn command() -> Command {
             Arg::new("file-name")
                 .long("file-name")
                 .value_name("NAME")
+                .value_parser(parse_file_name)
                 .help("The file's name in the project [default: the last part of PATH]"),
         )
 }
@@ -70,10 +71,25 @@ pub(crate) fn command() -> Command {
 /// it goes out as the bytes' `Content-Type`, and found only then it would fail after the
 /// upload's quota was reserved.
 fn parse_content_type(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err(
+            "an empty media type says nothing of the bytes (an unset variable?)".to_owned(),
+        );
+    }
     http::HeaderValue::from_str(text).map_err(|_| {
         "not a valid HTTP header value (it holds a line break or another control character)"
             .to_owned()
     })?;
+    Ok(text.to_owned())
+}
+
+/// `--file-name`, refused before anything is sent when it is empty or blank: the API refuses
+/// such a name only after the upload's quota was reserved, and a dry run would promise an
+/// upload that cannot happen.
+fn parse_file_name(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("a file needs a name (an unset variable?)".to_owned());
+    }
     Ok(text.to_owned())
 }
 

@@ -2993,6 +2993,38 @@ fn a_content_type_that_is_no_header_value_is_a_usage_error_before_any_request() 
 }
 
 #[test]
+fn an_empty_or_blank_file_name_or_content_type_is_a_usage_error_before_any_request() {
+    let s = setup();
+    let project = a_project(&s, "named");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scene.tif");
+    std::fs::write(&path, b"bytes").expect("a file");
+    let before = s.emulator.requests().len();
+    for option in ["--file-name", "--content-type"] {
+        for value in ["", "  "] {
+            for dry in [false, true] {
+                let mut run = s.cli();
+                run.arg("upload")
+                    .arg(&path)
+                    .args(["--project", &project, option, value]);
+                if dry {
+                    run.arg("--dry-run");
+                }
+                let output = run.output().expect("geopera runs");
+                fails_saying(&output, 2, option, (option, value, dry));
+                assert!(output.stdout.is_empty(), "{option} {value:?} {dry}");
+            }
+        }
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+    assert_eq!(
+        s.emulator.executed("uploads.initiate"),
+        0,
+        "nothing reserved"
+    );
+}
+
+#[test]
 fn a_dry_run_upload_refuses_what_the_upload_refuses() {
     let s = setup();
     let project = a_project(&s, "local");
