@@ -310,9 +310,14 @@ pub(crate) fn wait_args() -> [Arg; 2] {
                     .map(std::time::Duration::from_secs)
                     .ok_or_else(|| "expected a whole number of seconds above 0".to_owned())
             })
-            // Without the flag the SDK's waiters end a wait themselves (geopera::wait):
-            // orders may wait weeks for a satellite pass, jobs take hours at most.
-            .help("Give up waiting after this long [default: 60 days for an order, 24 hours for a job]"),
+            // Without the flag the SDK's waiters end a wait themselves: orders may wait weeks
+            // for a satellite pass, jobs take hours at most.
+            .help(format!(
+                "Give up waiting after this long [default: {} days for an order, {} hours for \
+                 a job]",
+                geopera::wait::DEFAULT_ORDER_DEADLINE.as_secs() / (24 * 3600),
+                geopera::wait::DEFAULT_WORK_DEADLINE.as_secs() / 3600
+            )),
     ]
 }
 

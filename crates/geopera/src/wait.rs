@@ -57,12 +57,13 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
 /// How much longer each pause is than the one before, until the longest.
 const GROWTH: f64 = 1.5;
 
-/// How long a wait for an order lasts unless [`Waiter::deadline`] says otherwise: tasking
-/// orders wait for a satellite pass, which can take weeks.
-const ORDER_DEADLINE: Duration = Duration::from_secs(60 * 24 * 3600);
+/// How long a wait for an order lasts unless [`Waiter::deadline`] says otherwise (60 days):
+/// tasking orders wait for a satellite pass, which can take weeks.
+pub const DEFAULT_ORDER_DEADLINE: Duration = Duration::from_secs(60 * 24 * 3600);
 
-/// How long a wait for a job or an upload lasts unless [`Waiter::deadline`] says otherwise.
-const WORK_DEADLINE: Duration = Duration::from_secs(24 * 3600);
+/// How long a wait for a job or an upload lasts unless [`Waiter::deadline`] says otherwise
+/// (24 hours).
+pub const DEFAULT_WORK_DEADLINE: Duration = Duration::from_secs(24 * 3600);
 
 /// Waits for the order `order_id` to be fulfilled; a cancelled order is
 /// [`WaitError::Failed`].
@@ -119,7 +120,7 @@ struct Kind<T> {
 
 static ORDER: Kind<Order> = Kind {
     what: "order",
-    deadline: ORDER_DEADLINE,
+    deadline: DEFAULT_ORDER_DEADLINE,
     info: OrdersGet::INFO,
     id_field: "order_id",
     judge: judge_order,
@@ -129,7 +130,7 @@ static ORDER: Kind<Order> = Kind {
 
 static PROCESSING_JOB: Kind<Job> = Kind {
     what: "processing job",
-    deadline: WORK_DEADLINE,
+    deadline: DEFAULT_WORK_DEADLINE,
     info: ProcessingJobGet::INFO,
     id_field: "job_id",
     judge: judge_job,
@@ -139,7 +140,7 @@ static PROCESSING_JOB: Kind<Job> = Kind {
 
 static CLIP_JOB: Kind<Job> = Kind {
     what: "clip job",
-    deadline: WORK_DEADLINE,
+    deadline: DEFAULT_WORK_DEADLINE,
     info: ClipJobGet::INFO,
     id_field: "job_id",
     judge: judge_job,
@@ -149,7 +150,7 @@ static CLIP_JOB: Kind<Job> = Kind {
 
 static UPLOAD: Kind<UploadOutput> = Kind {
     what: "upload",
-    deadline: WORK_DEADLINE,
+    deadline: DEFAULT_WORK_DEADLINE,
     info: UploadsProgress::INFO,
     id_field: "upload_id",
     judge: judge_upload,
