@@ -867,8 +867,14 @@ fn ring_area_km2(ring: &Value) -> Option<f64> {
         .iter()
         .filter_map(|point| Some((point.get(0)?.as_f64()?, point.get(1)?.as_f64()?)))
         .collect();
+    Some(points_area_km2(&points))
+}
+
+/// The area of a ring of `(longitude, latitude)` points in km², measured as
+/// [`geometry_area_km2`] measures a ring.
+fn points_area_km2(points: &[(f64, f64)]) -> f64 {
     if points.len() < 3 {
-        return Some(0.0);
+        return 0.0;
     }
     let mean_lat = points.iter().map(|p| p.1).sum::<f64>() / points.len() as f64;
     let kx = 111.32 * mean_lat.to_radians().cos();
@@ -877,7 +883,159 @@ fn ring_area_km2(ring: &Value) -> Option<f64> {
     for (a, b) in points.iter().zip(points.iter().cycle().skip(1)) {
         twice += a.0 * kx * b.1 * ky - b.0 * kx * a.1 * ky;
     }
-    Some((twice / 2.0).abs())
+    (twice / 2.0).abs()
+}
+
+/// An area of interest as polygons, each a list of rings (the outer ring first, then its
+/// holes) of `(longitude, latitude)` points.
+pub type Polygons = Vec<Vec<Vec<(f64, f64)>>>;
+
+/// Reads an area of interest that has to be a GeoJSON Polygon or MultiPolygon on the globe,
+/// or says what is wrong with it: an area that is a point, a line, or off the globe has no
+/// extent to price.
+///
+/// # Errors
+/// What keeps `geometry` from being such a polygon, worded for the caller.
+pub fn read_polygons(geometry: &Value) -> Result<Polygons, String> {
+    if !geometry.is_object() {
+        return Err("the geometry must be a GeoJSON Polygon or MultiPolygon object".into());
+    }
+    let kind = geometry
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or("the geometry needs a type, Polygon or MultiPolygon")?;
+    let coordinates = geometry.get("coordinates").and_then(Value::as_array);
+    match (kind, coordinates) {
+        ("Polygon", Some(rings)) => Ok(vec![read_polygon(rings)?]),
+        ("MultiPolygon", Some(polygons)) => {
+            if polygons.is_empty() {
+                return Err("a MultiPolygon needs at least one polygon".into());
+            }
+            polygons
+                .iter()
+                .map(|polygon| {
+                    polygon.as_array().map_or_else(
+                        || Err("each polygon of a MultiPolygon is an array of rings".into()),
+                        |rings| read_polygon(rings),
+                    )
+                })
+                .collect()
+        }
+        ("Polygon" | "MultiPolygon", None) => {
+            Err(format!("a {kind}'s coordinates must be an array"))
+        }
+        _ => Err(format!(
+            "the geometry must be a Polygon or MultiPolygon, not a {kind}: an area of interest \
+             needs an extent"
+        )),
+    }
+}
+
+/// One polygon's rings, each closed (RFC 7946 §3.1.6) and of at least four positions.
+fn read_polygon(rings: &[Value]) -> Result<Vec<Vec<(f64, f64)>>, String> {
+    if rings.is_empty() {
+        return Err("a polygon needs an outer ring".into());
+    }
+    rings
+        .iter()
+        .map(|ring| {
+            let positions = ring
+                .as_array()
+                .ok_or("each ring of a polygon is an array of positions")?;
+            let points = positions
+                .iter()
+                .map(read_position)
+                .collect::<Result<Vec<_>, String>>()?;
+            if points.len() < 4 {
+                return Err("each ring of a polygon needs at least 4 positions".to_owned());
+            }
+            if points.first() != points.last() {
+                return Err("each ring of a polygon must end where it starts".into());
+            }
+            Ok(points)
+        })
+        .collect()
+}
+
+/// A `[longitude, latitude]` position (a third number, the height, is allowed and ignored).
+fn read_position(position: &Value) -> Result<(f64, f64), String> {
+    let numbers: Option<Vec<f64>> = position
+        .as_array()
+        .filter(|numbers| (2..=3).contains(&numbers.len()))
+        .and_then(|numbers| numbers.iter().map(Value::as_f64).collect());
+    let Some([lon, lat, ..]) = numbers.as_deref() else {
+        return Err("each position is [longitude, latitude], with an optional height".into());
+    };
+    let on_globe = lon.is_finite()
+        && lat.is_finite()
+        && (-180.0..=180.0).contains(lon)
+        && (-90.0..=90.0).contains(lat);
+    if !on_globe {
+        return Err(
+            "positions must lie on the globe: longitude within -180..180, latitude within -90..90"
+                .into(),
+        );
+    }
+    Ok((*lon, *lat))
+}
+
+/// The area in km² of the part of `polygons` inside the box `[west, south, east, north]`,
+/// each ring clipped to the box (Sutherland–Hodgman, exact for a convex clip region) and then
+/// measured as [`geometry_area_km2`] measures it, holes subtracted. A ring wholly inside the
+/// box keeps its points, so its area is what [`geometry_area_km2`] gives.
+pub fn area_within_km2(polygons: &Polygons, bbox: &[f64; 4]) -> f64 {
+    let mut total = 0.0;
+    for polygon in polygons {
+        for (index, ring) in polygon.iter().enumerate() {
+            let area = points_area_km2(&clip_to_box(ring, bbox));
+            total += if index == 0 { area } else { -area };
+        }
+    }
+    total.max(0.0)
+}
+
+/// `ring` cut down to the part inside `bbox`, one box edge at a time.
+fn clip_to_box(ring: &[(f64, f64)], bbox: &[f64; 4]) -> Vec<(f64, f64)> {
+    let [west, south, east, north] = *bbox;
+    // Each edge: is a point inside it, and where does a segment cross it.
+    type Inside = fn(&(f64, f64), f64) -> bool;
+    let edges: [(Inside, f64, bool); 4] = [
+        (|p, x| p.0 >= x, west, true),
+        (|p, x| p.0 <= x, east, true),
+        (|p, y| p.1 >= y, south, false),
+        (|p, y| p.1 <= y, north, false),
+    ];
+    let mut points = ring.to_vec();
+    for (inside, at, vertical) in edges {
+        let Some(&last) = points.last() else {
+            break;
+        };
+        let mut kept = Vec::with_capacity(points.len() + 4);
+        let mut previous = last;
+        for &point in &points {
+            let crossing = |a: (f64, f64), b: (f64, f64)| {
+                if vertical {
+                    let t = (at - a.0) / (b.0 - a.0);
+                    (at, a.1 + t * (b.1 - a.1))
+                } else {
+                    let t = (at - a.1) / (b.1 - a.1);
+                    (a.0 + t * (b.0 - a.0), at)
+                }
+            };
+            match (inside(&previous, at), inside(&point, at)) {
+                (true, true) => kept.push(point),
+                (true, false) => kept.push(crossing(previous, point)),
+                (false, true) => {
+                    kept.push(crossing(previous, point));
+                    kept.push(point);
+                }
+                (false, false) => {}
+            }
+            previous = point;
+        }
+        points = kept;
+    }
+    points
 }
 
 /// The area of a `[west, south, east, north]` box in km².

@@ -140,3 +140,61 @@ fn written_pages_are_the_serialized_tree() {
         }
     }
 }
+
+#[test]
+fn areas_of_interest_are_clipped_to_the_box_they_buy() {
+    let square = |w: f64, s: f64, e: f64, n: f64| vec![(w, s), (e, s), (e, n), (w, n), (w, s)];
+    let bbox = [10.0, 10.0, 11.0, 11.0];
+    let whole = bbox_area_km2(&bbox);
+    let inside = vec![vec![square(10.2, 10.2, 10.4, 10.4)]];
+    let inside_json = json!({"type": "Polygon", "coordinates": [[
+        [10.2, 10.2], [10.4, 10.2], [10.4, 10.4], [10.2, 10.4], [10.2, 10.2]
+    ]]});
+    assert_eq!(
+        Some(area_within_km2(&inside, &bbox)),
+        geometry_area_km2(&inside_json),
+        "inside the box, an area is what it was"
+    );
+    let covering = vec![vec![square(9.0, 9.0, 12.0, 12.0)]];
+    assert!((area_within_km2(&covering, &bbox) - whole).abs() < 1e-6);
+    let half = vec![vec![square(10.5, 9.0, 12.0, 12.0)]];
+    assert!((area_within_km2(&half, &bbox) - whole / 2.0).abs() < whole * 0.01);
+    let holed = vec![vec![
+        square(9.0, 9.0, 12.0, 12.0),
+        square(10.5, 9.5, 11.5, 11.5),
+    ]];
+    assert!((area_within_km2(&holed, &bbox) - whole / 2.0).abs() < whole * 0.01);
+    let apart = vec![vec![square(20.0, 20.0, 21.0, 21.0)]];
+    assert_eq!(area_within_km2(&apart, &bbox), 0.0);
+    let touching = vec![vec![square(11.0, 10.0, 12.0, 11.0)]];
+    assert_eq!(area_within_km2(&touching, &bbox), 0.0);
+}
+
+#[test]
+fn areas_of_interest_are_polygons_on_the_globe() {
+    let ring = json!([[0, 0], [1, 0], [1, 1], [0, 0]]);
+    assert!(read_polygons(&json!({"type": "Polygon", "coordinates": [ring]})).is_ok());
+    assert!(
+        read_polygons(&json!({"type": "MultiPolygon", "coordinates": [[ring], [ring]]}))
+            .is_ok_and(|polygons| polygons.len() == 2)
+    );
+    for refused in [
+        json!(null),
+        json!([0, 0]),
+        json!({"coordinates": [ring]}),
+        json!({"type": "Point", "coordinates": [0, 0]}),
+        json!({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}}),
+        json!({"type": "Polygon"}),
+        json!({"type": "Polygon", "coordinates": []}),
+        json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 0]]]}),
+        json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]}),
+        json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, "1"], [0, 0]]]}),
+        json!({"type": "Polygon", "coordinates": [[[0, 0], [181, 0], [1, 1], [0, 0]]]}),
+        json!({"type": "Polygon", "coordinates": [[[0, 0], [1, -91], [1, 1], [0, 0]]]}),
+        json!({"type": "Polygon", "coordinates": [[[0, 0], [1e308, 0], [1, 1], [0, 0]]]}),
+        json!({"type": "MultiPolygon", "coordinates": []}),
+        json!({"type": "MultiPolygon", "coordinates": [ring]}),
+    ] {
+        assert!(read_polygons(&refused).is_err(), "{refused}");
+    }
+}

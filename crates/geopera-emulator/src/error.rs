@@ -60,6 +60,16 @@ pub(crate) fn clipped(text: String) -> String {
     )
 }
 
+/// One business-rule failure at `loc` (from `body` on), worded as [`ApiError::invalid`] words
+/// it; for locations that hold array indexes, and for answers listing several failures.
+pub(crate) fn value_error(loc: Vec<LocItem>, msg: impl Into<String>) -> ValidationError {
+    ValidationError::new(
+        loc,
+        clipped(format!("Value error, {}", msg.into())),
+        "value_error",
+    )
+}
+
 impl ApiError {
     /// A problem with the standard title of its status.
     pub fn problem(status: StatusCode, detail: impl Into<String>) -> Self {
@@ -90,11 +100,7 @@ impl ApiError {
     pub fn invalid(loc: &[&str], msg: impl Into<String>) -> Self {
         let mut path = vec![LocItem::from("body")];
         path.extend(loc.iter().map(|step| LocItem::from(*step)));
-        ApiError::Validation(vec![ValidationError::new(
-            path,
-            clipped(format!("Value error, {}", msg.into())),
-            "value_error",
-        )])
+        ApiError::Validation(vec![value_error(path, msg)])
     }
 
     /// A 422 naming request header `name` (lower case) as the invalid input.

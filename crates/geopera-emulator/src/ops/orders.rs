@@ -6,14 +6,17 @@ use geopera_types::models::{
     ArchiveEstimateInput, EstimateInput, OrderCancelInput, OrderGetInput, OrderPlaceInput,
     OrdersListInput, TaskingEstimateInput,
 };
-use geopera_types::JsonObject;
+use geopera_types::{JsonObject, LocItem, ValidationError};
 use http::StatusCode;
 use serde_json::{json, Value};
 
 use super::ledger::Reason;
 use super::{aud, numbered_page_of, to_credits, Ctx, Outcome};
-use crate::catalog::{bbox_area_km2, features_area_km2, geometry_area_km2, MIN_AREA_KM2};
-use crate::error::ApiError;
+use crate::catalog::{
+    area_within_km2, bbox_area_km2, features_area_km2, geometry_area_km2, read_polygons, Item,
+    Polygons, MIN_AREA_KM2,
+};
+use crate::error::{value_error, ApiError};
 use crate::records::{Order, OrderKind};
 use crate::state::{Inner, Shared};
 use crate::webhooks::{order_event, ORDER_CANCELLED};
@@ -30,7 +33,7 @@ pub const MAX_ORDERS_PER_ORG: usize = crate::resources::MAX_PER_ORG;
 
 pub(crate) fn archive_estimate(ctx: &Ctx<'_>, input: ArchiveEstimateInput) -> Outcome {
     let captures = objects(input.captures);
-    let priced = price_archive(ctx.shared, &captures, input.split_by_date.unwrap_or(false));
+    let priced = price_archive(ctx.shared, &captures, input.split_by_date.unwrap_or(false))?;
     Ok(ctx.ok(&json!({
         "groups": priced.groups,
         "errors": priced.errors,
@@ -46,7 +49,7 @@ pub(crate) fn archive_place(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
         .get("splitByDate")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let priced = price_archive(ctx.shared, &captures, split);
+    let priced = price_archive(ctx.shared, &captures, split)?;
     if priced.groups.is_empty() || !priced.errors.is_empty() {
         let first = priced
             .errors
@@ -238,15 +241,38 @@ fn round2(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
-fn price_archive(shared: &Shared, captures: &[Value], split: bool) -> Priced {
+/// Prices archive captures for both `orders.archive.estimate` and `orders.archive.place`, so
+/// that an order is charged what its estimate said. Unknown and repeated ids are listed as
+/// errors (the estimate shows them; placing refuses them).
+///
+/// # Errors
+/// 422 at each capture whose `geometry` is not a Polygon or MultiPolygon on the globe that
+/// overlaps the capture: it sets the price, so a point or an area elsewhere would buy the
+/// whole capture at the minimum price.
+fn price_archive(shared: &Shared, captures: &[Value], split: bool) -> Result<Priced, ApiError> {
     let mut groups: BTreeMap<(String, String), (Vec<String>, f64, i64)> = BTreeMap::new();
     let mut errors = Vec::new();
+    let mut refused = Vec::new();
     let mut listed = std::collections::HashSet::new();
     for (index, capture) in captures.iter().enumerate() {
         let id = capture
             .get("id")
             .and_then(Value::as_str)
             .unwrap_or_default();
+        // A null geometry, like an absent one, asks for the whole capture.
+        let geometry = capture
+            .get("geometry")
+            .filter(|geometry| !geometry.is_null());
+        let aoi = match geometry {
+            None => None,
+            Some(geometry) => match read_polygons(geometry) {
+                Ok(polygons) => Some(polygons),
+                Err(message) => {
+                    refused.push(geometry_refused(index, message));
+                    continue;
+                }
+            },
+        };
         let Some(item) = shared.catalog.get(id) else {
             errors.push(json!({"index": index, "id": id, "message": "unknown capture id"}));
             continue;
@@ -256,10 +282,13 @@ fn price_archive(shared: &Shared, captures: &[Value], split: bool) -> Priced {
             errors.push(json!({"index": index, "id": id, "message": "capture listed twice"}));
             continue;
         }
-        let area = capture
-            .get("geometry")
-            .and_then(geometry_area_km2)
-            .unwrap_or_else(|| bbox_area_km2(&item.bbox));
+        let area = match capture_area_km2(item, aoi.as_ref()) {
+            Ok(area) => area,
+            Err(message) => {
+                refused.push(geometry_refused(index, message));
+                continue;
+            }
+        };
         let credits = match item.price_aud_per_km2 {
             Some(price) => to_credits(area.max(MIN_AREA_KM2) * price),
             None => to_credits(area * OPEN_DATA_AUD_PER_KM2),
@@ -294,11 +323,50 @@ fn price_archive(shared: &Shared, captures: &[Value], split: bool) -> Priced {
             group
         })
         .collect();
-    Priced {
+    if !refused.is_empty() {
+        return Err(ApiError::Validation(refused));
+    }
+    Ok(Priced {
         groups,
         errors,
         credits: total,
+    })
+}
+
+/// The area a capture is bought for: the whole capture without an area of interest, else the
+/// part of the area of interest inside the capture's footprint, so that area outside it is
+/// never charged for. Footprints are their bounding boxes (see [`Item::bbox`]), so clipping
+/// to the box measures the overlap exactly.
+///
+/// # Errors
+/// Why an area of interest that covers none of the footprint cannot be bought.
+fn capture_area_km2(item: &Item, aoi: Option<&Polygons>) -> Result<f64, String> {
+    let Some(polygons) = aoi else {
+        return Ok(bbox_area_km2(&item.bbox));
+    };
+    let area = area_within_km2(polygons, &item.bbox);
+    if area > 0.0 {
+        return Ok(area);
     }
+    let [west, south, east, north] = item.bbox;
+    Err(format!(
+        "the geometry does not overlap the footprint of capture '{}' \
+         ([{west}, {south}, {east}, {north}] as [west, south, east, north])",
+        item.id
+    ))
+}
+
+/// A 422 at `captures[index].geometry`.
+fn geometry_refused(index: usize, message: String) -> ValidationError {
+    value_error(
+        vec![
+            LocItem::from("body"),
+            LocItem::from("captures"),
+            LocItem::from(index),
+            LocItem::from("geometry"),
+        ],
+        message,
+    )
 }
 
 fn tasking_rate(product: &str) -> f64 {

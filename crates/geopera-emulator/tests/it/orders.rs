@@ -17,23 +17,45 @@ fn first_item(api: &Api, host: &str) -> String {
 }
 
 fn square(size: f64) -> Value {
-    json!({"type": "Polygon", "coordinates": [[[0.0, 0.0], [size, 0.0], [size, size], [0.0, size], [0.0, 0.0]]]})
+    square_at(0.0, 0.0, size)
+}
+
+/// A square polygon with its south-west corner at `(x, y)`.
+fn square_at(x: f64, y: f64, size: f64) -> Value {
+    let (e, n) = (x + size, y + size);
+    json!({"type": "Polygon", "coordinates": [[[x, y], [e, y], [e, n], [x, n], [x, y]]]})
+}
+
+/// A commercial capture's id and footprint, `[west, south, east, north]`.
+fn commercial_footprint(api: &Api) -> (String, [f64; 4]) {
+    let id = api.commercial_capture();
+    let feature = api.ok(
+        "catalog.search",
+        json!({"host_name": "geopera-commercial", "limit": 1}),
+    );
+    let bbox = &feature["features"][0]["bbox"];
+    let side = |n: usize| bbox[n].as_f64().expect("a bbox");
+    (id, [side(0), side(1), side(2), side(3)])
+}
+
+fn total_credits(estimate: &Value) -> i64 {
+    estimate["total_credits"].as_i64().expect("total_credits")
 }
 
 #[test]
 fn archive_estimate_prices_commercial_captures_by_area() {
     let api = Api::start();
-    let id = first_item(&api, "geopera-commercial");
+    let (id, [west, south, ..]) = commercial_footprint(&api);
     let small = api
         .call(
             "orders.archive.estimate",
-            json!({"captures": [{"id": id, "geometry": square(0.01)}]}),
+            json!({"captures": [{"id": id, "geometry": square_at(west, south, 0.01)}]}),
         )
         .json();
     let large = api
         .call(
             "orders.archive.estimate",
-            json!({"captures": [{"id": id, "geometry": square(0.2)}]}),
+            json!({"captures": [{"id": id, "geometry": square_at(west, south, 0.1)}]}),
         )
         .json();
     let credits = |value: &Value| value["total_credits"].as_i64().expect("credits");
@@ -71,6 +93,112 @@ fn a_capture_listed_twice_is_an_error_not_a_double_charge() {
     assert_eq!(placed.status, 422);
     assert!(String::from_utf8_lossy(&placed.body).contains("listed twice"));
     assert_eq!(api.emu.balance_credits(DEMO_ORG), before);
+}
+
+/// An area of interest sets an archive capture's price, so it has to be an area on the
+/// capture: a point, a polygon off the globe or one elsewhere on Earth is refused at the
+/// capture's `geometry` by both the estimate and the order, instead of buying the whole
+/// capture at the minimum price.
+#[test]
+fn an_area_of_interest_that_is_not_a_polygon_on_the_capture_is_refused_at_its_geometry() {
+    let api = Api::start();
+    let (id, [west, south, ..]) = commercial_footprint(&api);
+    // Half the world away, and as large as the minimum area near the equator.
+    let elsewhere_x = if west >= 0.0 {
+        west - 180.0
+    } else {
+        west + 180.0 - 0.045
+    };
+    let far_away = square_at(elsewhere_x, -south.clamp(-80.0, 80.0), 0.045);
+    let off_the_globe = square_at(1e308, 1e308, 1.0);
+    let point = json!({"type": "Point", "coordinates": [0, 0]});
+    let page = api.ok(
+        "catalog.search",
+        json!({"host_name": "geopera-commercial", "limit": 2}),
+    );
+    let other = page["features"][1]["id"]
+        .as_str()
+        .expect("a second capture");
+    assert_ne!(other, id);
+    for (geometry, says) in [
+        (point, "not a Point"),
+        (
+            off_the_globe,
+            "longitude within -180..180, latitude within -90..90",
+        ),
+        (far_away, "does not overlap the footprint"),
+    ] {
+        let body = json!({"captures": [{"id": other}, {"id": id, "geometry": geometry}]});
+        let before = api.emu.balance_credits(DEMO_ORG);
+        for op in ["orders.archive.estimate", "orders.archive.place"] {
+            let resp = api.call(op, body.clone());
+            assert_eq!(resp.status, 422, "{op} {geometry}");
+            let answer = resp.json();
+            let detail = &answer["detail"];
+            assert_eq!(detail.as_array().map(Vec::len), Some(1), "{op}: {answer}");
+            assert_eq!(
+                detail[0]["loc"],
+                json!(["body", "captures", 1, "geometry"]),
+                "{op}: {answer}"
+            );
+            assert_eq!(detail[0]["type"], "value_error", "{op}: {answer}");
+            let msg = detail[0]["msg"].as_str().expect("msg");
+            assert!(msg.contains(says), "{op}: {msg}");
+        }
+        assert_eq!(api.emu.balance_credits(DEMO_ORG), before, "nothing charged");
+    }
+}
+
+/// Inside the footprint, an area of interest is priced by its own area, the same by the
+/// estimate and the order; the part of one that reaches outside the footprint is not priced.
+#[test]
+fn an_area_of_interest_is_priced_by_its_part_inside_the_capture() {
+    let api = Api::start();
+    let (id, [west, south, east, north]) = commercial_footprint(&api);
+    let feature = api.ok(
+        "catalog.search",
+        json!({"host_name": "geopera-commercial", "limit": 1}),
+    );
+    let price = feature["features"][0]["properties"]["geopera:price"]["aud_per_km2"]
+        .as_f64()
+        .expect("a price");
+    let (x, y, size) = (west + 0.01, south + 0.01, 0.1);
+    let inside = square_at(x, y, size);
+    let estimate = api.ok(
+        "orders.archive.estimate",
+        json!({"captures": [{"id": id, "geometry": inside}]}),
+    );
+    // The shoelace area on the equirectangular projection at the ring's mean latitude, as
+    // the emulator measures polygons.
+    let mean_lat = (3.0 * y + 2.0 * (y + size)) / 5.0;
+    let area = size * 111.32 * mean_lat.to_radians().cos() * size * 110.574;
+    assert!(area > 25.0, "above the minimum area");
+    assert_eq!(
+        total_credits(&estimate),
+        (area * price * 100.0).round() as i64,
+        "{estimate}"
+    );
+    let placed = api.ok(
+        "orders.archive.place",
+        json!({"captures": [{"id": id, "geometry": inside}]}),
+    );
+    assert_eq!(placed["total_credits"], estimate["total_credits"]);
+
+    let whole = api.ok("orders.archive.estimate", json!({"captures": [{"id": id}]}));
+    let beyond = square_at(
+        west - 1.0,
+        south - 1.0,
+        (east - west).max(north - south) + 2.0,
+    );
+    let clipped = api.ok(
+        "orders.archive.estimate",
+        json!({"captures": [{"id": id, "geometry": beyond}]}),
+    );
+    assert_eq!(total_credits(&clipped), total_credits(&whole), "{clipped}");
+    assert_eq!(
+        clipped["groups"][0]["area_km2"],
+        whole["groups"][0]["area_km2"]
+    );
 }
 
 #[test]
