@@ -10,6 +10,7 @@ use geopera_types::models::{
     OrganizationCreateInput, RejectApprovalInput, RequestApprovalInput, SetAutoTopupInput,
     SetDefaultInput, SetupIntentInput, TemplateDeleteInput, TemplateListInput, TemplateSaveInput,
 };
+use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use super::ledger::Reason;
@@ -89,10 +90,10 @@ pub(crate) fn attach_payment_method(ctx: &Ctx<'_>, input: AttachInput) -> Outcom
         .iter()
         .any(|m| m.str("payment_method_id") == Some(input.payment_method_id.as_str()))
     {
-        return Err(ApiError::invalid(
-            &["payment_method_id"],
-            "this payment method is already attached",
-        ));
+        return Err(ApiError::conflict(format!(
+            "payment method '{}' is already attached",
+            input.payment_method_id
+        )));
     }
     let first = existing.is_empty();
     let mut fields = Map::new();
@@ -214,7 +215,8 @@ pub(crate) fn reject(ctx: &Ctx<'_>, input: RejectApprovalInput) -> Outcome {
 /// Settles a pending approval; approving adds its credits to the balance.
 ///
 /// # Errors
-/// 404 for another organization's or an unknown approval; 422 once it is settled or expired.
+/// 404 for another organization's or an unknown approval; 409 once it is settled, 410 once
+/// it has expired.
 fn decide(ctx: &Ctx<'_>, id: &str, status: &str, reason: Option<String>) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
@@ -222,11 +224,18 @@ fn decide(ctx: &Ctx<'_>, id: &str, status: &str, reason: Option<String>) -> Outc
         .resources
         .get_mut(Family::Approval, ctx.org, None, id)?;
     let current = approval_status(approval, now);
-    if current != "pending" {
-        return Err(ApiError::invalid(
-            &["approval_id"],
-            format!("approval '{id}' is {current} and can no longer be decided"),
+    // An approval that ran out of time is gone (410, as the API answers what expired); one
+    // already decided is a state conflict (409).
+    if current == "expired" {
+        return Err(ApiError::problem(
+            StatusCode::GONE,
+            format!("approval '{id}' expired and can no longer be decided"),
         ));
+    }
+    if current != "pending" {
+        return Err(ApiError::conflict(format!(
+            "approval '{id}' is {current} and can no longer be decided"
+        )));
     }
     approval.set("status", Some(status));
     approval.set("reason", reason);

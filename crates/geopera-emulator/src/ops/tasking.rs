@@ -123,12 +123,12 @@ pub(crate) fn decide_feasibility(ctx: &Ctx<'_>, input: FeasibilityDecideInput) -
         .of(order, now)
         .is_some_and(|s| s["decision"] != PENDING)
     {
-        return Err(ApiError::invalid(
-            &["study_id"],
-            format!("study '{}' is already decided", input.study_id),
-        ));
+        return Err(ApiError::conflict(format!(
+            "study '{}' is already decided",
+            input.study_id
+        )));
     }
-    refuse_ended(order, now, "study_id", &input.study_id)?;
+    refuse_ended(order, now, &input.study_id)?;
     set_detail(
         order,
         "feasibility",
@@ -158,14 +158,14 @@ pub(crate) fn decide_quotation(ctx: &Ctx<'_>, input: QuotationDecideInput) -> Ou
             )))
         }
         Some(quote) if quote["decision"] != PENDING => {
-            return Err(ApiError::invalid(
-                &["quotation_id"],
-                format!("quotation '{}' is already decided", input.quotation_id),
-            ))
+            return Err(ApiError::conflict(format!(
+                "quotation '{}' is already decided",
+                input.quotation_id
+            )))
         }
         Some(_) => {}
     }
-    refuse_ended(order, now, "quotation_id", &input.quotation_id)?;
+    refuse_ended(order, now, &input.quotation_id)?;
     // Accepting a dearer capture option than the price paid at placement charges the
     // difference now; a cancellation refunds it with the rest (`Order::charged_credits`).
     let surcharge = if decision == ACCEPTED {
@@ -229,15 +229,14 @@ fn quoted_credits(order: &Order) -> i64 {
     (order.total_credits as f64 * share).round() as i64
 }
 
-/// A decision on an order that has ended is refused; the contract lists 422, not 409, for
-/// these operations.
-fn refuse_ended(order: &Order, now: i64, field: &str, id: &str) -> Result<(), ApiError> {
+/// A decision on an order that has ended is refused: a state conflict, 409 as the API answers
+/// them, though the contract lists only 422 for these operations.
+fn refuse_ended(order: &Order, now: i64, id: &str) -> Result<(), ApiError> {
     let status = order.status(now);
     if status == "fulfilled" || status == "cancelled" {
-        return Err(ApiError::invalid(
-            &[field],
-            format!("the order of '{id}' is {status}"),
-        ));
+        return Err(ApiError::conflict(format!(
+            "the order of '{id}' is {status}"
+        )));
     }
     Ok(())
 }

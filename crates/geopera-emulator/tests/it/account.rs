@@ -163,7 +163,7 @@ fn one_payment_method_is_the_default_at_a_time() {
         "payment_methods.attach",
         json!({"payment_method_id": "pm_two"}),
     );
-    assert_eq!(twice.status, 422);
+    assert_eq!(twice.status, 409);
 
     api.ok(
         "payment_methods.set_default",
@@ -209,7 +209,8 @@ fn an_approved_credit_request_tops_up_once_and_a_late_one_expires() {
         "billing.approvals.approve",
         json!({"approval_id": id(&approval)}),
     );
-    assert_eq!(twice.status, 422);
+    // A state conflict, 409 as the API answers them (API-FACTS); it was 422 once.
+    assert_eq!(twice.status, 409);
     assert_eq!(balance(&api), Some(before + 12_345));
 
     let rejected = api.ok("billing.approvals.request", json!({"credits": 5}));
@@ -228,7 +229,10 @@ fn an_approved_credit_request_tops_up_once_and_a_late_one_expires() {
         "billing.approvals.approve",
         json!({"approval_id": id(&late)}),
     );
-    assert_eq!(refused.status, 422);
+    assert_eq!(
+        refused.status, 410,
+        "expired: gone, as the API answers what expired"
+    );
 
     let pending = api.ok("billing.approvals.list", json!({"status": "rejected"}));
     assert_eq!(pending["total"], 1);

@@ -176,7 +176,7 @@ fn a_tasking_order_waits_for_a_study_then_a_quotation_and_a_rejection_refunds_it
         "orders.tasking.feasibility_decide",
         json!({"study_id": study, "acceptedOptionId": "opt_standard"}),
     );
-    assert_eq!(again.status, 422);
+    assert_eq!(again.status, 409);
 
     let quotes = api
         .call(
@@ -217,6 +217,16 @@ fn a_tasking_order_waits_for_a_study_then_a_quotation_and_a_rejection_refunds_it
     );
     assert_eq!(rejected.json()["order"]["status"], "cancelled");
     assert_eq!(balance(&api), Some(before));
+    let again = api.call(
+        "orders.tasking.quotation_decide",
+        json!({"quotation_id": quote, "decision": "ACCEPTED"}),
+    );
+    assert_eq!(
+        again.status,
+        409,
+        "{}",
+        String::from_utf8_lossy(&again.body)
+    );
     let status = api.call("orders.get", json!({"order_id": dropped})).json()["status"].clone();
     assert_eq!(status, "cancelled");
     let left = api
@@ -295,7 +305,7 @@ fn accepting_a_dearer_option_charges_the_difference_and_a_cancellation_refunds_i
         "orders.tasking.feasibility_decide",
         json!({"study_id": study, "acceptedOptionId": "opt_standard"}),
     );
-    assert_eq!(late.status, 422, "{}", String::from_utf8_lossy(&late.body));
+    assert_eq!(late.status, 409, "{}", String::from_utf8_lossy(&late.body));
 }
 
 /// An area `feasibility_check` calls infeasible cannot be ordered or priced as if it could.
