@@ -702,13 +702,13 @@ pub(crate) fn sdk_failure(
             settings.timeout.as_secs_f64()
         )),
         // The SDK names the builder setting that moves the cap, which a user of this
-        // program cannot reach: this program never moves it. An identity provider's answer
-        // has a cap of its own, which the SDK's message already words without a setting.
+        // program cannot reach: this program keeps the SDK's default. Any other cap (an
+        // identity provider's answer has a fixed one) the SDK's message words already.
         Error::TooLarge {
             operation_id: answered,
             limit,
             ..
-        } if !answered.starts_with("oidc.") => Failure::other(format!(
+        } if *limit == geopera::DEFAULT_MAX_RESPONSE_BYTES => Failure::other(format!(
             "the answer to {answered} is larger than {}, the most this program reads of one \
              answer; no option raises that cap (a list can be asked for in smaller pages)",
             crate::tree::size_text(*limit)

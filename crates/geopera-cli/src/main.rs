@@ -366,18 +366,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// The global options that take a value, by clap id and long name, with their short name.
-const GLOBALS_WITH_VALUES: &[(&str, Option<char>)] = &[
-    ("profile", None),
-    ("api-url", None),
-    ("rate-budget-redis", None),
-    ("rate-budget-org", None),
-    ("timeout", None),
-    ("idempotency-key", None),
-    ("output", Some('o')),
-    ("jq", None),
-];
-
 /// Refuses a global option with a value given both before and after the subcommand
 /// (`--timeout 1 catalog search --timeout 10`). clap lets the later silently win there, while
 /// the same option twice on one side is its usage error: two values on one command line are
@@ -386,6 +374,12 @@ const GLOBALS_WITH_VALUES: &[(&str, Option<char>)] = &[
 /// Before the subcommand only the program's own options can appear, so that part is read
 /// here; what the subcommand's part says is clap's parse of the command line without it.
 fn given_on_both_sides(command: &Command, args: Vec<std::ffi::OsString>) -> Outcome {
+    // The global options that take a value, read from their definitions: (id, long, short).
+    let globals: Vec<(&str, Option<&str>, Option<char>)> = command
+        .get_arguments()
+        .filter(|arg| arg.is_global_set() && arg.get_action().takes_values())
+        .map(|arg| (arg.get_id().as_str(), arg.get_long(), arg.get_short()))
+        .collect();
     let mut before = Vec::new();
     let mut at = 1;
     while let Some(arg) = args.get(at).and_then(|arg| arg.to_str()) {
@@ -397,8 +391,8 @@ fn given_on_both_sides(command: &Command, args: Vec<std::ffi::OsString>) -> Outc
                 Some((name, _)) => (name, true),
                 None => (long, false),
             };
-            if let Some((id, _)) = GLOBALS_WITH_VALUES.iter().find(|(id, _)| *id == name) {
-                before.push(*id);
+            if let Some(global) = globals.iter().find(|(_, long, _)| *long == Some(name)) {
+                before.push(*global);
                 if !inline {
                     at += 1;
                 }
@@ -408,11 +402,9 @@ fn given_on_both_sides(command: &Command, args: Vec<std::ffi::OsString>) -> Outc
             // a value takes the rest of the cluster, or else the next argument.
             let shorts: Vec<char> = arg.chars().skip(1).collect();
             for (i, c) in shorts.iter().enumerate() {
-                let found = GLOBALS_WITH_VALUES
-                    .iter()
-                    .find(|(_, short)| *short == Some(*c));
-                if let Some((id, _)) = found {
-                    before.push(*id);
+                let found = globals.iter().find(|(_, _, short)| *short == Some(*c));
+                if let Some(global) = found {
+                    before.push(*global);
                     if i + 1 == shorts.len() {
                         at += 1;
                     }
@@ -430,10 +422,15 @@ fn given_on_both_sides(command: &Command, args: Vec<std::ffi::OsString>) -> Outc
         return Ok(());
     };
     let leaf = deepest(&matches);
-    for id in before {
+    for (id, long, short) in before {
         if leaf.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+            let name = match (long, short) {
+                (Some(long), _) => format!("--{long}"),
+                (None, Some(short)) => format!("-{short}"),
+                (None, None) => id.to_owned(),
+            };
             return Err(Failure::usage(format!(
-                "--{id} is given both before and after the subcommand; give it once"
+                "{name} is given both before and after the subcommand; give it once"
             )));
         }
     }
