@@ -380,7 +380,8 @@ async fn run<S>(
             if client.limiter.has_budget() {
                 if let Ok(raw) = &result {
                     if raw.status == StatusCode::TOO_MANY_REQUESTS && !raw.foreign {
-                        let wait = retry::wait_of_429(&raw.headers);
+                        let wait = retry::retry_after(&raw.headers)
+                            .unwrap_or_else(|| client.settings.retry.backoff_for(attempt));
                         // A wait longer than the client waits out fails this call; passed
                         // on, it would hold every call of the class that the budget reaches, in
                         // every process sharing it, for as long as one answer asked.
@@ -580,12 +581,12 @@ fn assess(
     result: &Result<RawResponse, (Error, Outcome)>,
 ) -> Step {
     let policy = &client.settings.retry;
+    // A 429 without `Retry-After` is retried after the backoff: it may come from something
+    // in front of the API with windows of its own, and waiting out the API's minute on a
+    // guess would hold a call (and a whole shared budget) for up to a minute with no word.
+    // Its error, once the retries are spent, still estimates the API's window for a caller
+    // deciding when to come back ([`crate::Error::retry_after`]).
     let (outcome, wait) = match result {
-        // A 429 always asks for a wait, the one its error reports: without `Retry-After`,
-        // the rest of the minute, when the API's windows end.
-        Ok(raw) if raw.status == StatusCode::TOO_MANY_REQUESTS => {
-            (Outcome::Status(429), Some(retry::wait_of_429(&raw.headers)))
-        }
         Ok(raw) => (
             Outcome::Status(raw.status.as_u16()),
             retry::retry_after(&raw.headers),

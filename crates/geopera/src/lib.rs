@@ -96,7 +96,7 @@
 //!
 //! | failure | read-only operation | side effects, with `Idempotency-Key` | side effects, without |
 //! |---|---|---|---|
-//! | 429 (not executed) | retried after `Retry-After` | retried | retried |
+//! | 429 (not executed) | retried after `Retry-After` (without one, the backoff) | retried | retried |
 //! | no connection (nothing sent) | retried | retried | retried |
 //! | timeout, reset after sending, cut-off answer | retried | retried | not retried |
 //! | 500, 502, 503, 504 | retried | retried | not retried |
