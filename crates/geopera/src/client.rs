@@ -330,11 +330,23 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// A fixed credential holds characters a header cannot carry.
+    /// A fixed credential holds characters a header cannot carry, or this client sends an
+    /// `Authorization` or `X-API-Key` header of its own ([`ClientBuilder::header`]), which
+    /// would be replaced by the credential's or sent beside it, where the API reads the
+    /// bearer token first.
     pub fn with_credentials(
         &self,
         credentials: impl Credentials,
     ) -> Result<AuthenticatedClient, Error> {
+        if let Some(name) = ["authorization", "x-api-key"]
+            .into_iter()
+            .find(|name| self.settings.headers.contains_key(*name))
+        {
+            return Err(Error::config(format!(
+                "this client sends a {name} header of its own, which the credential's would \
+                 replace or contradict: build the client without it to give it a credential"
+            )));
+        }
         let mut settings = (*self.settings).clone();
         settings.fixed = credentials.fixed();
         if let Some(credential) = &settings.fixed {

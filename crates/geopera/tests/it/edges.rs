@@ -1468,6 +1468,25 @@ fn client_wide_headers_a_call_would_replace_are_refused() {
         .with_headers([("x-request-id", "fixed")])
         .expect_err("refused");
     assert!(matches!(error, Error::Config(_)), "{error:?}");
+    // Nor can a credential be given to a client carrying one of its own: once, both went out
+    // and the API read the old bearer token.
+    for credential in [
+        geopera::auth::Credential::api_key("k2"),
+        geopera::auth::Credential::bearer("k2"),
+    ] {
+        let error = client.with_credentials(credential).expect_err("refused");
+        assert!(matches!(error, Error::Config(_)), "{error:?}");
+        assert!(error.to_string().contains("authorization"), "{error}");
+    }
+    let keyed = Client::builder()
+        .base_url("http://127.0.0.1:9")
+        .header("X-API-Key", "own")
+        .build()
+        .expect("a client without a credential");
+    let error = keyed
+        .with_credentials(geopera::auth::Credential::bearer("k2"))
+        .expect_err("refused");
+    assert!(error.to_string().contains("x-api-key"), "{error}");
 }
 
 /// An empty credential can never work, so it is a configuration error, not a 401 on every call.
