@@ -132,8 +132,8 @@ fn on_json<O: Operation>(run: fn(&Ctx<'_>, JsonObject) -> Outcome) -> (&'static 
 
 static HANDLERS: LazyLock<HashMap<&'static str, Handler>> = LazyLock::new(|| {
     HashMap::from([
-        // Read by the same reader as the free-form `catalog.search_stream`, which is more
-        // lenient than the model (cloud-cover operators in any letter case).
+        // Read by the same reader as the free-form `catalog.search_stream`, as a JSON object
+        // rather than the model, so the two read a body alike.
         on_json::<op::CatalogSearch>(catalog::search),
         on::<op::CatalogSearchStream>(catalog::search_stream),
         on::<op::CatalogImageQuicklook>(catalog::quicklook),
