@@ -867,14 +867,8 @@ fn ring_area_km2(ring: &Value) -> Option<f64> {
         .iter()
         .filter_map(|point| Some((point.get(0)?.as_f64()?, point.get(1)?.as_f64()?)))
         .collect();
-    Some(points_area_km2(&points))
-}
-
-/// The area of a ring of `(longitude, latitude)` points in km², measured as
-/// [`geometry_area_km2`] measures a ring.
-fn points_area_km2(points: &[(f64, f64)]) -> f64 {
     if points.len() < 3 {
-        return 0.0;
+        return Some(0.0);
     }
     let mean_lat = points.iter().map(|p| p.1).sum::<f64>() / points.len() as f64;
     let kx = 111.32 * mean_lat.to_radians().cos();
@@ -883,7 +877,7 @@ fn points_area_km2(points: &[(f64, f64)]) -> f64 {
     for (a, b) in points.iter().zip(points.iter().cycle().skip(1)) {
         twice += a.0 * kx * b.1 * ky - b.0 * kx * a.1 * ky;
     }
-    (twice / 2.0).abs()
+    Some((twice / 2.0).abs())
 }
 
 /// An area of interest as polygons, each a list of rings (the outer ring first, then its
@@ -957,14 +951,19 @@ fn read_polygon(rings: &[Value]) -> Result<Vec<Vec<(f64, f64)>>, String> {
         .collect()
 }
 
-/// A `[longitude, latitude]` position (a third number, the height, is allowed and ignored).
+/// A `[longitude, latitude]` position. RFC 7946 §3.1.1 lets a position hold more numbers
+/// (a height, then anything else) and lets parsers accept them, so they are allowed and
+/// ignored.
 fn read_position(position: &Value) -> Result<(f64, f64), String> {
     let numbers: Option<Vec<f64>> = position
         .as_array()
-        .filter(|numbers| (2..=3).contains(&numbers.len()))
+        .filter(|numbers| numbers.len() >= 2)
         .and_then(|numbers| numbers.iter().map(Value::as_f64).collect());
     let Some([lon, lat, ..]) = numbers.as_deref() else {
-        return Err("each position is [longitude, latitude], with an optional height".into());
+        return Err(
+            "each position is an array of numbers, [longitude, latitude] and optionally a height"
+                .into(),
+        );
     };
     let on_globe = lon.is_finite()
         && lat.is_finite()
@@ -979,63 +978,140 @@ fn read_position(position: &Value) -> Result<(f64, f64), String> {
     Ok((*lon, *lat))
 }
 
-/// The area in km² of the part of `polygons` inside the box `[west, south, east, north]`,
-/// each ring clipped to the box (Sutherland–Hodgman, exact for a convex clip region) and then
-/// measured as [`geometry_area_km2`] measures it, holes subtracted. A ring wholly inside the
-/// box keeps its points, so its area is what [`geometry_area_km2`] gives.
-pub fn area_within_km2(polygons: &Polygons, bbox: &[f64; 4]) -> f64 {
-    let mut total = 0.0;
-    for polygon in polygons {
-        for (index, ring) in polygon.iter().enumerate() {
-            let area = points_area_km2(&clip_to_box(ring, bbox));
-            total += if index == 0 { area } else { -area };
-        }
-    }
-    total.max(0.0)
+/// Whether `polygons` can cover any of the box `[west, south, east, north]`: whether the
+/// extent of one of them (the bounding box of all its rings) has an area in common with the
+/// box. Decided from the positions themselves, not from [`coverage_of_box`]'s rows, so a sliver
+/// of an overlap that falls between two rows is still an overlap; boxes that only touch do
+/// not overlap.
+pub fn extent_overlaps(polygons: &Polygons, bbox: &[f64; 4]) -> bool {
+    let [west, south, east, north] = *bbox;
+    polygons.iter().any(|polygon| {
+        let mut points = polygon.iter().flatten();
+        let Some(&(x, y)) = points.next() else {
+            return false;
+        };
+        let [w, s, e, n] = points.fold([x, y, x, y], |[w, s, e, n], &(x, y)| {
+            [w.min(x), s.min(y), e.max(x), n.max(y)]
+        });
+        w.max(west) < e.min(east) && s.max(south) < n.min(north)
+    })
 }
 
-/// `ring` cut down to the part inside `bbox`, one box edge at a time.
-fn clip_to_box(ring: &[(f64, f64)], bbox: &[f64; 4]) -> Vec<(f64, f64)> {
+/// How many rows [`coverage_of_box`] samples across a box. Along a row the coverage is exact;
+/// across rows, each horizontal boundary of an area is placed to within one row, so the
+/// fraction is off by at most about one row (1/512 of the box) per such boundary.
+pub const COVERAGE_ROWS: usize = 512;
+
+/// The fraction, 0 to 1, of the box `[west, south, east, north]` covered by the union of
+/// `polygons`, a polygon covering what its outer ring winds around (the nonzero rule) and
+/// none of what one of its holes winds around.
+///
+/// A scanline: on each of [`COVERAGE_ROWS`] rows across the box (through the rows' centres),
+/// the points where a polygon's ring edges cross the row are sorted and swept in order,
+/// counting how each ring winds around the stretch between successive crossings. So a ring
+/// that crosses itself (a figure eight) covers both of its loops and one that goes round twice
+/// covers its inside once (the even-odd rule would make it cover nothing), whichever way the
+/// rings wind, and a hole takes area from its own polygon only. The stretches are cut to the
+/// box and the stretches of all the polygons merged before they are measured, so overlapping
+/// or repeated polygons count once, nothing outside the box counts, the fraction never exceeds
+/// 1 and a box covered whole gives exactly 1. Summing the signed shoelace areas of clipped
+/// rings has none of these properties: holes and twisted rings cancel area anywhere and
+/// repeats add up.
+///
+/// Each edge is tested only against the rows its ends span, so the cost is O(rows × edges) at
+/// worst, and the request body limit bounds the edges.
+pub fn coverage_of_box(polygons: &Polygons, bbox: &[f64; 4]) -> f64 {
     let [west, south, east, north] = *bbox;
-    // Each edge: is a point inside it, and where does a segment cross it.
-    type Inside = fn(&(f64, f64), f64) -> bool;
-    let edges: [(Inside, f64, bool); 4] = [
-        (|p, x| p.0 >= x, west, true),
-        (|p, x| p.0 <= x, east, true),
-        (|p, y| p.1 >= y, south, false),
-        (|p, y| p.1 <= y, north, false),
-    ];
-    let mut points = ring.to_vec();
-    for (inside, at, vertical) in edges {
-        let Some(&last) = points.last() else {
-            break;
-        };
-        let mut kept = Vec::with_capacity(points.len() + 4);
-        let mut previous = last;
-        for &point in &points {
-            let crossing = |a: (f64, f64), b: (f64, f64)| {
-                if vertical {
-                    let t = (at - a.0) / (b.0 - a.0);
-                    (at, a.1 + t * (b.1 - a.1))
-                } else {
-                    let t = (at - a.1) / (b.1 - a.1);
-                    (a.0 + t * (b.0 - a.0), at)
-                }
-            };
-            match (inside(&previous, at), inside(&point, at)) {
-                (true, true) => kept.push(point),
-                (true, false) => kept.push(crossing(previous, point)),
-                (false, true) => {
-                    kept.push(crossing(previous, point));
-                    kept.push(point);
-                }
-                (false, false) => {}
-            }
-            previous = point;
-        }
-        points = kept;
+    let (width, height) = (east - west, north - south);
+    if !(width > 0.0 && height > 0.0) {
+        return 0.0;
     }
-    points
+    let rows = COVERAGE_ROWS;
+    let step = height / rows as f64;
+    let row_y = |row: usize| south + (row as f64 + 0.5) * step;
+    // A latitude's place in rows from the box's south edge, held near the box so that it
+    // converts to an index safely.
+    let row_at = |y: f64| ((y - south) / step).clamp(-1.0, rows as f64 + 1.0);
+    let mut stretches: Vec<Vec<(f64, f64)>> = vec![Vec::new(); rows];
+    // Per row: where an edge crosses it, the edge's ring, and +1 upwards or -1 downwards.
+    let mut crossings: Vec<Vec<(f64, usize, i64)>> = vec![Vec::new(); rows];
+    for polygon in polygons {
+        let (mut touched_from, mut touched_to) = (rows, 0);
+        for (index, ring) in polygon.iter().enumerate() {
+            for edge in ring.windows(2) {
+                let [(x1, y1), (x2, y2)] = [edge[0], edge[1]];
+                // The rows whose centres may lie between the ends, with one to spare each side;
+                // the test below decides.
+                let first = (row_at(y1.min(y2)) - 1.5).floor().max(0.0) as usize;
+                let last = ((row_at(y1.max(y2)) + 0.5).ceil() as usize).min(rows);
+                for (row, xs) in crossings.iter_mut().enumerate().take(last).skip(first) {
+                    let y = row_y(row);
+                    // Half-open, so a vertex on a row is crossed once and a horizontal edge
+                    // never.
+                    if (y1 <= y) != (y2 <= y) {
+                        let x = x1 + (y - y1) * (x2 - x1) / (y2 - y1);
+                        xs.push((x, index, if y2 > y1 { 1 } else { -1 }));
+                        touched_from = touched_from.min(row);
+                        touched_to = touched_to.max(row + 1);
+                    }
+                }
+            }
+        }
+        // A closed ring crosses a row as often upwards as downwards, so every winding is back
+        // to 0 at the end of each row.
+        let mut windings = vec![0_i64; polygon.len()];
+        for row in touched_from..touched_to {
+            let xs = &mut crossings[row];
+            xs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut holes_around = 0_usize;
+            let mut from = None;
+            for &(x, ring, direction) in xs.iter() {
+                let before = windings[ring];
+                windings[ring] += direction;
+                if ring > 0 {
+                    match (before, windings[ring]) {
+                        (0, _) => holes_around += 1,
+                        (_, 0) => holes_around -= 1,
+                        _ => {}
+                    }
+                }
+                let inside = windings[0] != 0 && holes_around == 0;
+                match (from, inside) {
+                    (None, true) => from = Some(x),
+                    (Some(start), false) => {
+                        let (start, end) = (f64::max(start, west), x.min(east));
+                        if start < end {
+                            stretches[row].push((start, end));
+                        }
+                        from = None;
+                    }
+                    _ => {}
+                }
+            }
+            xs.clear();
+        }
+    }
+    let mut covered = 0.0;
+    for row in &mut stretches {
+        row.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut length = 0.0;
+        let mut current: Option<(f64, f64)> = None;
+        for &(from, to) in row.iter() {
+            current = match current {
+                Some((start, end)) if from <= end => Some((start, end.max(to))),
+                Some((start, end)) => {
+                    length += end - start;
+                    Some((from, to))
+                }
+                None => Some((from, to)),
+            };
+        }
+        if let Some((start, end)) = current {
+            length += end - start;
+        }
+        covered += length / width;
+    }
+    (covered / rows as f64).min(1.0)
 }
 
 /// The area of a `[west, south, east, north]` box in km².

@@ -142,38 +142,104 @@ fn written_pages_are_the_serialized_tree() {
 }
 
 #[test]
-fn areas_of_interest_are_clipped_to_the_box_they_buy() {
+fn areas_of_interest_are_measured_by_their_coverage_of_the_box_they_buy() {
     let square = |w: f64, s: f64, e: f64, n: f64| vec![(w, s), (e, s), (e, n), (w, n), (w, s)];
     let bbox = [10.0, 10.0, 11.0, 11.0];
-    let whole = bbox_area_km2(&bbox);
-    let inside = vec![vec![square(10.2, 10.2, 10.4, 10.4)]];
-    let inside_json = json!({"type": "Polygon", "coordinates": [[
-        [10.2, 10.2], [10.4, 10.2], [10.4, 10.4], [10.2, 10.4], [10.2, 10.2]
-    ]]});
-    assert_eq!(
-        Some(area_within_km2(&inside, &bbox)),
-        geometry_area_km2(&inside_json),
-        "inside the box, an area is what it was"
-    );
-    let covering = vec![vec![square(9.0, 9.0, 12.0, 12.0)]];
-    assert!((area_within_km2(&covering, &bbox) - whole).abs() < 1e-6);
-    let half = vec![vec![square(10.5, 9.0, 12.0, 12.0)]];
-    assert!((area_within_km2(&half, &bbox) - whole / 2.0).abs() < whole * 0.01);
-    let holed = vec![vec![
-        square(9.0, 9.0, 12.0, 12.0),
+    let near = |value: f64, expected: f64| (value - expected).abs() < 0.01 * expected;
+    let covering = square(9.0, 9.0, 12.0, 12.0);
+    assert_eq!(coverage_of_box(&vec![vec![covering.clone()]], &bbox), 1.0);
+    let itself = square(10.0, 10.0, 11.0, 11.0);
+    assert_eq!(coverage_of_box(&vec![vec![itself.clone()]], &bbox), 1.0);
+    let inside = coverage_of_box(&vec![vec![square(10.2, 10.2, 10.4, 10.4)]], &bbox);
+    assert!(near(inside, 0.04), "{inside}");
+    let half = coverage_of_box(&vec![vec![square(10.5, 9.0, 12.0, 12.0)]], &bbox);
+    assert!(near(half, 0.5), "{half}");
+    let south_half = coverage_of_box(&vec![vec![square(9.0, 9.0, 12.0, 10.5)]], &bbox);
+    assert!(near(south_half, 0.5), "{south_half}");
+    let holed = vec![vec![covering.clone(), square(10.5, 9.5, 11.5, 11.5)]];
+    assert!(near(coverage_of_box(&holed, &bbox), 0.5));
+    // Whichever way the rings wind: here the outer ring clockwise, its hole anticlockwise.
+    let clockwise = |ring: Vec<(f64, f64)>| ring.into_iter().rev().collect::<Vec<_>>();
+    let turned = vec![vec![
+        clockwise(covering.clone()),
         square(10.5, 9.5, 11.5, 11.5),
     ]];
-    assert!((area_within_km2(&holed, &bbox) - whole / 2.0).abs() < whole * 0.01);
+    assert!(near(coverage_of_box(&turned, &bbox), 0.5));
+    // A hole outside its polygon covers nothing.
+    let hole_apart = vec![vec![
+        square(10.5, 9.0, 12.0, 12.0),
+        square(9.0, 9.0, 10.5, 12.0),
+    ]];
+    assert!(near(coverage_of_box(&hole_apart, &bbox), 0.5));
+    // A hole is a hole only in its own polygon: it takes nothing from another.
+    let cancelling = vec![
+        vec![covering.clone()],
+        vec![square(30.0, 30.0, 30.1, 30.1), covering.clone()],
+    ];
+    assert_eq!(coverage_of_box(&cancelling, &bbox), 1.0);
+    let cancelling_inside = vec![
+        vec![covering.clone()],
+        vec![
+            square(10.4, 10.4, 10.5, 10.5),
+            square(10.0, 10.0, 11.0, 11.0),
+        ],
+    ];
+    assert_eq!(coverage_of_box(&cancelling_inside, &bbox), 1.0);
+    // A figure eight covers its two lobes, each a quarter of the box, and cancels neither.
+    let eight = |dip: f64| {
+        vec![vec![vec![
+            (10.0, 10.0),
+            (11.0, 11.0),
+            (11.0, 10.0 + dip),
+            (10.0, 11.0),
+            (10.0, 10.0),
+        ]]]
+    };
+    assert!(near(coverage_of_box(&eight(0.0), &bbox), 0.5));
+    assert!((coverage_of_box(&eight(0.01), &bbox) - 0.5).abs() < 0.02);
+    // Repeats, overlaps and a ring that goes round twice count once.
+    assert_eq!(
+        coverage_of_box(&vec![vec![covering.clone()]; 5], &bbox),
+        1.0
+    );
+    let twice: Vec<_> = itself.iter().chain(&itself[1..]).copied().collect();
+    assert_eq!(coverage_of_box(&vec![vec![twice]], &bbox), 1.0);
+    let overlapping = vec![
+        vec![square(10.0, 9.0, 10.6, 12.0)],
+        vec![square(10.4, 9.0, 11.0, 12.0)],
+    ];
+    assert_eq!(coverage_of_box(&overlapping, &bbox), 1.0);
     let apart = vec![vec![square(20.0, 20.0, 21.0, 21.0)]];
-    assert_eq!(area_within_km2(&apart, &bbox), 0.0);
+    assert_eq!(coverage_of_box(&apart, &bbox), 0.0);
+    assert!(!extent_overlaps(&apart, &bbox));
     let touching = vec![vec![square(11.0, 10.0, 12.0, 11.0)]];
-    assert_eq!(area_within_km2(&touching, &bbox), 0.0);
+    assert_eq!(coverage_of_box(&touching, &bbox), 0.0);
+    assert!(!extent_overlaps(&touching, &bbox));
+    // Parts on either side of the box overlap it no more than each part does.
+    let astride = vec![apart[0].clone(), touching[0].clone()];
+    assert!(!extent_overlaps(&astride, &bbox));
+    // A sliver between two rows is an overlap all the same.
+    let sliver = vec![vec![square(10.0, 10.0, 11.0, 10.0001)]];
+    assert_eq!(coverage_of_box(&sliver, &bbox), 0.0);
+    assert!(extent_overlaps(&sliver, &bbox));
+    assert!(extent_overlaps(&vec![vec![itself]], &bbox));
 }
 
 #[test]
 fn areas_of_interest_are_polygons_on_the_globe() {
     let ring = json!([[0, 0], [1, 0], [1, 1], [0, 0]]);
     assert!(read_polygons(&json!({"type": "Polygon", "coordinates": [ring]})).is_ok());
+    // RFC 7946 lets a position hold more than three numbers; the rest are ignored.
+    let long = json!([[0, 0, 5, 7], [1, 0, 5], [1, 1, 5, 7, 9], [0, 0, 5, 7]]);
+    assert_eq!(
+        read_polygons(&json!({"type": "Polygon", "coordinates": [long]})),
+        Ok(vec![vec![vec![
+            (0.0, 0.0),
+            (1.0, 0.0),
+            (1.0, 1.0),
+            (0.0, 0.0)
+        ]]])
+    );
     assert!(
         read_polygons(&json!({"type": "MultiPolygon", "coordinates": [[ring], [ring]]}))
             .is_ok_and(|polygons| polygons.len() == 2)
@@ -189,6 +255,8 @@ fn areas_of_interest_are_polygons_on_the_globe() {
         json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 0]]]}),
         json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]}),
         json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, "1"], [0, 0]]]}),
+        json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1, "5"], [0, 0]]]}),
+        json!({"type": "Polygon", "coordinates": [[[0, 0], [1], [1, 1], [0, 0]]]}),
         json!({"type": "Polygon", "coordinates": [[[0, 0], [181, 0], [1, 1], [0, 0]]]}),
         json!({"type": "Polygon", "coordinates": [[[0, 0], [1, -91], [1, 1], [0, 0]]]}),
         json!({"type": "Polygon", "coordinates": [[[0, 0], [1e308, 0], [1, 1], [0, 0]]]}),

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use super::ledger::Reason;
 use super::{aud, numbered_page_of, to_credits, Ctx, Outcome};
 use crate::catalog::{
-    area_within_km2, bbox_area_km2, features_area_km2, geometry_area_km2, read_polygons, Item,
-    Polygons, MIN_AREA_KM2,
+    bbox_area_km2, coverage_of_box, extent_overlaps, features_area_km2, geometry_area_km2,
+    read_polygons, Item, Polygons, MIN_AREA_KM2,
 };
 use crate::error::{value_error, ApiError};
 use crate::records::{Order, OrderKind};
@@ -334,19 +334,23 @@ fn price_archive(shared: &Shared, captures: &[Value], split: bool) -> Result<Pri
 }
 
 /// The area a capture is bought for: the whole capture without an area of interest, else the
-/// part of the area of interest inside the capture's footprint, so that area outside it is
-/// never charged for. Footprints are their bounding boxes (see [`Item::bbox`]), so clipping
-/// to the box measures the overlap exactly.
+/// share of the footprint the area of interest covers (see [`coverage_of_box`]) times the
+/// whole capture's area. Footprints are their bounding boxes (see [`Item::bbox`]). Pricing by
+/// coverage means area outside the footprint is never charged for, polygons that overlap or
+/// repeat are charged once, holes and twisted rings cannot cancel area, and an area of interest
+/// covering the whole footprint costs exactly what the whole capture does, never more.
 ///
 /// # Errors
-/// Why an area of interest that covers none of the footprint cannot be bought.
+/// Why an area of interest that covers none of the footprint cannot be bought: its extent
+/// (see [`extent_overlaps`]) has no area in common with the footprint. One whose extent does is
+/// bought even when its coverage is too small for the rows to see, for the minimum area.
 fn capture_area_km2(item: &Item, aoi: Option<&Polygons>) -> Result<f64, String> {
+    let whole = bbox_area_km2(&item.bbox);
     let Some(polygons) = aoi else {
-        return Ok(bbox_area_km2(&item.bbox));
+        return Ok(whole);
     };
-    let area = area_within_km2(polygons, &item.bbox);
-    if area > 0.0 {
-        return Ok(area);
+    if extent_overlaps(polygons, &item.bbox) {
+        return Ok(coverage_of_box(polygons, &item.bbox) * whole);
     }
     let [west, south, east, north] = item.bbox;
     Err(format!(

@@ -168,16 +168,15 @@ fn an_area_of_interest_is_priced_by_its_part_inside_the_capture() {
         "orders.archive.estimate",
         json!({"captures": [{"id": id, "geometry": inside}]}),
     );
-    // The shoelace area on the equirectangular projection at the ring's mean latitude, as
-    // the emulator measures polygons.
-    let mean_lat = (3.0 * y + 2.0 * (y + size)) / 5.0;
-    let area = size * 111.32 * mean_lat.to_radians().cos() * size * 110.574;
+    // Its share of the footprint, of the whole capture's area as the emulator measures it.
+    let mean_lat = (south + north) / 2.0;
+    let whole_area =
+        (east - west) * 111.32 * mean_lat.to_radians().cos() * (north - south) * 110.574;
+    let area = whole_area * size * size / ((east - west) * (north - south));
     assert!(area > 25.0, "above the minimum area");
-    assert_eq!(
-        total_credits(&estimate),
-        (area * price * 100.0).round() as i64,
-        "{estimate}"
-    );
+    let expected = area * price * 100.0;
+    let credits = total_credits(&estimate) as f64;
+    assert!((credits - expected).abs() < expected * 0.01, "{estimate}");
     let placed = api.ok(
         "orders.archive.place",
         json!({"captures": [{"id": id, "geometry": inside}]}),
@@ -199,6 +198,136 @@ fn an_area_of_interest_is_priced_by_its_part_inside_the_capture() {
         clipped["groups"][0]["area_km2"],
         whole["groups"][0]["area_km2"]
     );
+}
+
+/// Estimates `geometry` as the area of interest of capture `id`, for its total credits.
+fn priced(api: &Api, id: &str, geometry: &Value) -> i64 {
+    total_credits(&api.ok(
+        "orders.archive.estimate",
+        json!({"captures": [{"id": id, "geometry": geometry}]}),
+    ))
+}
+
+/// A commercial capture's id, footprint and price without an area of interest.
+fn whole_capture(api: &Api) -> (String, [f64; 4], i64) {
+    let (id, footprint) = commercial_footprint(api);
+    let whole =
+        total_credits(&api.ok("orders.archive.estimate", json!({"captures": [{"id": id}]})));
+    (id, footprint, whole)
+}
+
+/// A closed rectangular ring.
+fn ring(w: f64, s: f64, e: f64, n: f64) -> Value {
+    json!([[w, s], [e, s], [e, n], [w, n], [w, s]])
+}
+
+fn polygon(rings: Value) -> Value {
+    json!({"type": "Polygon", "coordinates": rings})
+}
+
+/// A ring a degree beyond the footprint on every side.
+fn around([west, south, east, north]: [f64; 4]) -> Value {
+    ring(west - 1.0, south - 1.0, east + 1.0, north + 1.0)
+}
+
+// An area of interest is priced by how much of the footprint it covers: holes and rings that
+// cross themselves cannot cancel area, and polygons that repeat or overlap are charged once,
+// so one covering the whole footprint, however it is drawn, costs what the whole capture
+// does, never less and never more.
+
+#[test]
+fn an_area_of_interest_that_is_the_footprint_costs_the_whole_capture() {
+    let api = Api::start();
+    let (id, [west, south, east, north], whole) = whole_capture(&api);
+    let footprint = polygon(json!([ring(west, south, east, north)]));
+    assert_eq!(priced(&api, &id, &footprint), whole);
+    let half = polygon(json!([ring(
+        (west + east) / 2.0,
+        south - 1.0,
+        east + 1.0,
+        north + 1.0
+    )]));
+    let half = priced(&api, &id, &half) as f64;
+    let expected = whole as f64 / 2.0;
+    assert!(
+        (half - expected).abs() < expected * 0.01,
+        "{half} of {whole}"
+    );
+}
+
+#[test]
+fn a_hole_of_one_polygon_takes_nothing_from_another() {
+    let api = Api::start();
+    let (id, footprint, whole) = whole_capture(&api);
+    let [west, south, east, north] = footprint;
+    let (x, y) = ((west + east) / 2.0, (south + north) / 2.0);
+    let cancelling = json!({"type": "MultiPolygon", "coordinates": [
+        [around(footprint)],
+        [ring(x, y, x + 0.001, y + 0.001), around(footprint)],
+    ]});
+    assert_eq!(priced(&api, &id, &cancelling), whole);
+}
+
+#[test]
+fn a_polygon_listed_five_times_is_bought_once() {
+    let api = Api::start();
+    let (id, footprint, whole) = whole_capture(&api);
+    let five = json!({"type": "MultiPolygon", "coordinates": vec![json!([around(footprint)]); 5]});
+    assert_eq!(priced(&api, &id, &five), whole);
+}
+
+#[test]
+fn rings_that_go_round_twice_or_cross_themselves_cancel_nothing() {
+    let api = Api::start();
+    let (id, [west, south, east, north], whole) = whole_capture(&api);
+    let corners = ring(west, south, east, north);
+    let corners = corners.as_array().expect("a ring");
+    let twice: Vec<Value> = corners.iter().chain(&corners[1..]).cloned().collect();
+    assert_eq!(priced(&api, &id, &polygon(json!([twice]))), whole);
+    // A figure eight covers both its loops, about half the footprint.
+    let eight = json!([
+        [west, south],
+        [east, north],
+        [east, south + 0.01],
+        [west, north],
+        [west, south]
+    ]);
+    let eight = priced(&api, &id, &polygon(json!([eight]))) as f64;
+    assert!(
+        (eight / whole as f64 - 0.5).abs() < 0.03,
+        "{eight} of {whole}"
+    );
+}
+
+/// The overlap is decided from the positions, not from the rows that measure coverage.
+#[test]
+fn a_sliver_of_an_overlap_is_bought_at_the_minimum() {
+    let api = Api::start();
+    let (id, [west, south, east, north], _) = whole_capture(&api);
+    let minimum = priced(&api, &id, &square_at(west, south, 0.001));
+    let sliver = polygon(json!([ring(
+        west - 1.0,
+        north - 1e-9,
+        east + 1.0,
+        north + 1.0
+    )]));
+    assert_eq!(priced(&api, &id, &sliver), minimum);
+}
+
+/// RFC 7946 lets a position hold more numbers than longitude, latitude and height, and lets
+/// parsers accept them: the rest are ignored.
+#[test]
+fn an_area_of_interest_may_have_positions_of_more_than_three_numbers() {
+    let api = Api::start();
+    let (id, [west, south, east, north], whole) = whole_capture(&api);
+    let geometry = json!({"type": "Polygon", "coordinates": [[
+        [west, south, 0.0, 1.0], [east, south, 0.0, 1.0, 2.0], [east, north],
+        [west, north, 0.0], [west, south, 0.0, 1.0]
+    ]]});
+    for op in ["orders.archive.estimate", "orders.archive.place"] {
+        let answer = api.ok(op, json!({"captures": [{"id": id, "geometry": geometry}]}));
+        assert_eq!(total_credits(&answer), whole, "{op}: {answer}");
+    }
 }
 
 #[test]
