@@ -134,6 +134,11 @@ fn option_or_env(matches: &ArgMatches, id: &str, name: &str) -> Result<Option<St
 /// would be ignored, every process pacing alone while the user believes the fleet is paced
 /// together), and a Redis URL that does not parse, named by where it came from. The Redis
 /// may come from `GEOPERA_RATE_BUDGET_REDIS`, which clap's `requires` cannot see.
+///
+/// Only the commands that call the API through the SDK's client, which the budget paces (an
+/// operation of the tree, `op`, `orders wait`, `upload`), ask this: the others never read a
+/// budget, and failing them on one would break `eval "$(geopera completions bash)"` in a shell
+/// start-up file for a variable set for other scripts.
 pub(crate) fn check_rate_budget(matches: &ArgMatches) -> Result<(), Failure> {
     let flag = non_empty(matches.get_one::<String>("rate-budget-redis").cloned());
     let (redis_url, source) = match flag {

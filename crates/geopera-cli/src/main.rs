@@ -563,7 +563,6 @@ async fn run(
     if let Ok(Some(expr)) = deepest(sub).try_get_one::<String>("jq") {
         jq::check(expr)?;
     }
-    auth::check_rate_budget(deepest(sub))?;
     if matches!(name, "login" | "logout" | "whoami") {
         no_dry_run(deepest(sub), name)?;
     }
@@ -579,7 +578,10 @@ async fn run(
         "op" => return op(sub, top).await,
         "completions" => return completions(command, sub),
         "man" => return man(command, sub),
-        "upload" => return upload::run(sub, &settings(sub, true)).await,
+        "upload" => {
+            auth::check_rate_budget(sub)?;
+            return upload::run(sub, &settings(sub, true)).await;
+        }
         "webhooks" => {
             return match sub.subcommand() {
                 Some(("verify", verify)) => webhook::verify(verify, &settings(verify, true)),
@@ -593,6 +595,9 @@ async fn run(
     while let Some((name, next)) = matches.subcommand() {
         path.push(name.to_owned());
         matches = next;
+    }
+    if path == ["orders", "wait"] || leaves.contains_key(&path) {
+        auth::check_rate_budget(matches)?;
     }
     if path == ["orders", "wait"] {
         no_dry_run(matches, "orders wait")?;
@@ -748,6 +753,7 @@ async fn op(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
         paint::to_stderr(&format!("\n{} operations.", ids.len()));
         return Ok(());
     }
+    auth::check_rate_budget(matches)?;
     let Some(id) = matches.get_one::<String>("id") else {
         return Err(Failure::usage("OPERATION_ID is required (or use --list)"));
     };

@@ -3864,6 +3864,76 @@ fn a_rate_budget_the_command_line_cannot_mean_is_a_usage_error_and_nothing_is_se
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
 }
 
+#[test]
+fn a_rate_budget_is_checked_only_by_the_commands_that_call_the_api_with_one() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pages = dir.path().join("pages");
+    let headers = dir.path().join("headers.txt");
+    let body = dir.path().join("body.json");
+    std::fs::write(
+        &headers,
+        "POST /hook HTTP/1.1\nX-Geopera-Signature: t=1,v1=00\n",
+    )
+    .expect("test step");
+    std::fs::write(&body, "{}").expect("test step");
+    let variable = ("GEOPERA_RATE_BUDGET_REDIS", "notaurl");
+    // None of these sends a call a budget paces, so none reads the variable.
+    let login = ["login", "--api-key", s.emulator.api_key()];
+    let pages_arg = pages.to_string_lossy().into_owned();
+    let headers_arg = headers.to_string_lossy().into_owned();
+    let body_arg = body.to_string_lossy().into_owned();
+    let webhook = [
+        "webhooks",
+        "verify",
+        "--secret",
+        "s",
+        "--headers",
+        headers_arg.as_str(),
+        "--body",
+        body_arg.as_str(),
+    ];
+    let cases: [(&[&str], i32); 9] = [
+        (&["completions", "bash"], 0),
+        (&["man"], 0),
+        (&["man", "--out-dir", pages_arg.as_str()], 0),
+        (&login, 0),
+        (&["whoami"], 0),
+        (&["logout"], 0),
+        (&["op", "--list"], 0),
+        (&["orders"], 0),
+        (&webhook, 1),
+    ];
+    for (args, code) in cases {
+        let output = s
+            .bare()
+            .env("GEOPERA_API_URL", s.emulator.base_url())
+            .env(variable.0, variable.1)
+            .args(args)
+            .output()
+            .expect("geopera runs");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(!stderr.contains(variable.0), "{args:?}: {stderr}");
+    }
+    // The commands that call the API with a budget still refuse it, before anything is sent.
+    let before = s.emulator.requests().len();
+    for args in [
+        &["op", "catalog.search", "--dry-run"][..],
+        &["orders", "wait", "ord_1"],
+        &["upload", body_arg.as_str(), "--project", "p", "--dry-run"],
+    ] {
+        let output = s
+            .cli()
+            .env(variable.0, variable.1)
+            .args(args)
+            .output()
+            .expect("geopera runs");
+        fails_saying(&output, 2, variable.0, args);
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+}
+
 /// A server of the test's own that answers every request with `head` and no body.
 fn redirecting_server(head: &'static str) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
