@@ -81,7 +81,8 @@ fn global_args() -> Vec<Arg> {
             .global(true)
             .help_heading("Global options")
             .value_name("URL")
-            .help("Share the API's rate budget with every process using this Redis (redis://host:port/) [env: GEOPERA_RATE_BUDGET_REDIS]"),
+            .value_parser(parse_rate_budget_redis)
+            .help("Share the API's rate budget with every process using this Redis (redis://host:port/) [env: GEOPERA_RATE_BUDGET_REDIS, ignored when empty or blank]"),
         Arg::new("rate-budget-org")
             .long("rate-budget-org")
             .global(true)
@@ -155,6 +156,19 @@ fn parse_api_url(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
         return Err(
             "an empty URL names no server (an unset variable?); nothing was sent".to_owned(),
+        );
+    }
+    Ok(text.to_owned())
+}
+
+/// An empty or blank `--rate-budget-redis` is refused rather than taken as not given, as
+/// `--api-url` is: it is what `--rate-budget-redis "$UNSET_VARIABLE"` becomes, and going ahead
+/// without the shared budget would pace this process alone while the user believes the fleet
+/// is paced together.
+fn parse_rate_budget_redis(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err(
+            "an empty URL names no Redis (an unset variable?); nothing was sent".to_owned(),
         );
     }
     Ok(text.to_owned())

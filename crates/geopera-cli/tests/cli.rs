@@ -3865,6 +3865,54 @@ fn a_rate_budget_the_command_line_cannot_mean_is_a_usage_error_and_nothing_is_se
 }
 
 #[test]
+fn an_empty_or_blank_rate_budget_redis_option_is_a_usage_error_and_nothing_is_sent() {
+    let s = setup();
+    let before = s.emulator.requests().len();
+    for given in [
+        &["--rate-budget-redis", ""][..],
+        &["--rate-budget-redis", "  "],
+        &["--rate-budget-redis="],
+    ] {
+        for (after, dry_run) in [(false, true), (true, true), (true, false)] {
+            let mut command = s.cli();
+            if after {
+                command.args(SEARCH_ONE).args(given);
+            } else {
+                command.args(given).args(SEARCH_ONE);
+            }
+            if dry_run {
+                command.arg("--dry-run");
+            }
+            let output = command.output().expect("geopera runs");
+            fails_saying(&output, 2, "--rate-budget-redis", given);
+            assert!(
+                output.stdout.is_empty(),
+                "{given:?}: {}",
+                text(&output.stdout)
+            );
+        }
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+    // A blank variable is no Redis, as the help says: the call is paced alone.
+    let output = s
+        .cli()
+        .env("GEOPERA_RATE_BUDGET_REDIS", " ")
+        .args(SEARCH_ONE)
+        .output()
+        .expect("geopera runs");
+    one_feature(&output);
+    let help = s.bare().arg("--help").output().expect("geopera runs");
+    let help = text(&help.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        help.contains("GEOPERA_RATE_BUDGET_REDIS, ignored when empty or blank"),
+        "{help}"
+    );
+}
+
+#[test]
 fn a_rate_budget_is_checked_only_by_the_commands_that_call_the_api_with_one() {
     let s = setup();
     let dir = tempfile::tempdir().expect("temp dir");
