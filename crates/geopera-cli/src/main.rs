@@ -591,7 +591,7 @@ async fn run(
         "whoami" => return account::whoami(sub, top).await,
         "op" => return op(sub, top).await,
         "completions" => return completions(command, sub),
-        "man" => return man(command, sub),
+        "man" => return man(sub),
         "upload" => {
             auth::check_rate_budget(sub)?;
             return upload::run(sub, &settings(sub, true)).await;
@@ -715,7 +715,11 @@ fn completions(command: &mut Command, matches: &ArgMatches) -> Outcome {
 /// `geopera man`: roff pages rendered from the same command tree as `--help`, so the two
 /// never disagree. Pages are plain writes, not atomic replacements: an interrupted run leaves
 /// pages to regenerate, never a credential or an answer half-written.
-fn man(command: &mut Command, matches: &ArgMatches) -> Outcome {
+fn man(matches: &ArgMatches) -> Outcome {
+    // clap's `help` subcommands only repeat the help of their parent's other commands: a page
+    // for each would be most of the folder and tell nothing new. The pages are rendered from a
+    // tree without them, so that no page lists one either.
+    let mut command = without_help_subcommands(cli(tree::build().commands));
     command.build();
     let render = |command: Command| -> Result<(String, Vec<u8>), Failure> {
         let man = clap_mangen::Man::new(command);
@@ -736,13 +740,7 @@ fn man(command: &mut Command, matches: &ArgMatches) -> Outcome {
         if next.is_hide_set() {
             continue;
         }
-        // clap's `help` subcommands only repeat the help of their parent's other commands:
-        // a page for each would be most of the folder and tell nothing new.
-        pending.extend(
-            next.get_subcommands()
-                .filter(|sub| sub.get_name() != "help")
-                .cloned(),
-        );
+        pending.extend(next.get_subcommands().cloned());
         let (name, page) = render(next)?;
         let path = dir.join(name);
         std::fs::write(&path, page)
@@ -754,6 +752,13 @@ fn man(command: &mut Command, matches: &ArgMatches) -> Outcome {
         dir.display()
     ));
     Ok(())
+}
+
+/// `command` and every command under it without clap's generated `help` subcommand.
+fn without_help_subcommands(command: Command) -> Command {
+    command
+        .disable_help_subcommand(true)
+        .mut_subcommands(without_help_subcommands)
 }
 
 /// `geopera op`: any operation id, any JSON body, sent as given.

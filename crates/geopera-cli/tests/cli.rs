@@ -2414,6 +2414,29 @@ fn man_pages_cover_every_command() {
         .filter(|n| n.ends_with("-help.1") || n.contains("-help-"))
         .collect();
     assert!(helps.is_empty(), "{} help pages: {helps:?}", helps.len());
+    // Nor does any page refer to one, or to any other page that is not written: every
+    // `geopera-…(1)` a page names (in roff, `geopera\-orders\-list(1)`) is a file here.
+    let mut references = 0;
+    for name in &names {
+        let page = std::fs::read_to_string(dir.path().join(name)).expect("page");
+        for (at, _) in page.match_indices("(1)") {
+            let start = page[..at]
+                .char_indices()
+                .rev()
+                .find(|(_, c)| !(c.is_ascii_alphanumeric() || "\\-_".contains(*c)))
+                .map_or(0, |(i, c)| i + c.len_utf8());
+            let referred = page[start..at].replace("\\-", "-");
+            if !referred.starts_with("geopera") {
+                continue;
+            }
+            references += 1;
+            assert!(
+                names.contains(&format!("{referred}.1")),
+                "{name} refers to {referred}(1), which is not written"
+            );
+        }
+    }
+    assert!(references > 200, "{references} references");
     for name in [
         "geopera.1",
         "geopera-login.1",
