@@ -301,7 +301,8 @@ fn cli(operations: Vec<Command>) -> Command {
 fn main() -> ExitCode {
     let tree = tree::build();
     let mut command = cli(tree.commands);
-    let matches = match command.try_get_matches_from_mut(std::env::args_os()) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let matches = match command.try_get_matches_from_mut(&args) {
         Ok(matches) => matches,
         Err(error) => {
             let code = u8::try_from(error.exit_code()).unwrap_or(EXIT_API_OR_USAGE);
@@ -315,7 +316,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    if let Err(failure) = given_on_both_sides(&command, std::env::args_os().collect()) {
+    if let Err(failure) = given_at_two_levels(&args) {
         paint::error(&failure.message);
         return ExitCode::from(failure.code);
     }
@@ -380,75 +381,96 @@ fn main() -> ExitCode {
     }
 }
 
-/// Refuses a global option with a value given both before and after the subcommand
-/// (`--timeout 1 catalog search --timeout 10`). clap lets the later silently win there, while
-/// the same option twice on one side is its usage error: two values on one command line are
-/// a mistake either way, and quietly using one of them may be the wrong call or timeout.
+/// Refuses a global option with a value given at two levels of the command line, before and
+/// after a subcommand (`--timeout 1 catalog search --timeout 10`, `orders --api-url A list
+/// --api-url B`). clap lets the later silently win there, while the same option twice at one
+/// level is its usage error: two values on one command line are a mistake either way, and
+/// quietly using one of them may be the wrong call or timeout.
 ///
-/// Before the subcommand only the program's own options can appear, so that part is read
-/// here; what the subcommand's part says is clap's parse of the command line without it.
-fn given_on_both_sides(command: &Command, args: Vec<std::ffi::OsString>) -> Outcome {
-    // The global options that take a value, read from their definitions: (id, long, short).
-    let globals: Vec<(&str, Option<&str>, Option<char>)> = command
-        .get_arguments()
-        .filter(|arg| arg.is_global_set() && arg.get_action().takes_values())
-        .map(|arg| (arg.get_id().as_str(), arg.get_long(), arg.get_short()))
+/// Which level an option was given at is clap's own parse, not a reading of the words here:
+/// the command line is parsed again with the global options made local and defined on every
+/// subcommand, as clap's propagation defines them, so each level's matches hold only what
+/// was given at that level. A value that looks like an option or a subcommand, `-oyaml`,
+/// `--` and body fields are read as in the parse that runs the command. That second parse
+/// happens only when some such option is possibly given twice.
+fn given_at_two_levels(args: &[std::ffi::OsString]) -> Outcome {
+    let globals: Vec<Arg> = global_args()
+        .into_iter()
+        .map(|arg| arg.global(false))
         .collect();
-    let mut before = Vec::new();
-    let mut at = 1;
-    while let Some(arg) = args.get(at).and_then(|arg| arg.to_str()) {
-        if arg == "--" || !arg.starts_with('-') || arg == "-" {
-            break;
-        }
-        if let Some(long) = arg.strip_prefix("--") {
-            let (name, inline) = match long.split_once('=') {
-                Some((name, _)) => (name, true),
-                None => (long, false),
-            };
-            if let Some(global) = globals.iter().find(|(_, long, _)| *long == Some(name)) {
-                before.push(*global);
-                if !inline {
-                    at += 1;
-                }
-            }
+    let valued: Vec<&Arg> = globals
+        .iter()
+        .filter(|arg| arg.get_action().takes_values())
+        .collect();
+    // A word that could give `arg`: `--long`, `--long=value`, or a cluster of short options
+    // holding its short one. Every real occurrence is such a word; not every such word is one.
+    let could_give = |arg: &Arg, word: &std::ffi::OsString| {
+        let word = word.to_string_lossy();
+        if let Some(long) = word.strip_prefix("--") {
+            let name = long.split_once('=').map_or(long, |(name, _)| name);
+            arg.get_long() == Some(name)
         } else {
-            // A cluster of short options (`-vo yaml`, `-oyaml`): a short option that takes
-            // a value takes the rest of the cluster, or else the next argument.
-            let shorts: Vec<char> = arg.chars().skip(1).collect();
-            for (i, c) in shorts.iter().enumerate() {
-                let found = globals.iter().find(|(_, _, short)| *short == Some(*c));
-                if let Some(global) = found {
-                    before.push(*global);
-                    if i + 1 == shorts.len() {
-                        at += 1;
-                    }
-                    break;
-                }
-            }
+            word.strip_prefix('-')
+                .zip(arg.get_short())
+                .is_some_and(|(cluster, short)| cluster.contains(short))
         }
-        at += 1;
-    }
-    if before.is_empty() || at >= args.len() {
+    };
+    let possible = valued.iter().any(|arg| {
+        args.iter()
+            .skip(1)
+            .filter(|word| could_give(arg, word))
+            .nth(1)
+            .is_some()
+    });
+    if !possible {
         return Ok(());
     }
-    let after_only = std::iter::once(args[0].clone()).chain(args[at..].iter().cloned());
-    let Ok(matches) = command.clone().try_get_matches_from(after_only) else {
+    let command = globals_local(cli(tree::build().commands), &globals);
+    let Ok(matches) = command.try_get_matches_from(args) else {
         return Ok(());
     };
-    let leaf = deepest(&matches);
-    for (id, long, short) in before {
-        if leaf.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
-            let name = match (long, short) {
+    let mut levels = vec![0usize; valued.len()];
+    let mut current = Some(&matches);
+    while let Some(level) = current {
+        for (arg, count) in valued.iter().zip(levels.iter_mut()) {
+            let id = arg.get_id().as_str();
+            let given = level.ids().any(|present| present.as_str() == id)
+                && level.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+            if given {
+                *count += 1;
+            }
+        }
+        current = level.subcommand().map(|(_, next)| next);
+    }
+    for (arg, count) in valued.iter().zip(levels) {
+        if count > 1 {
+            let name = match (arg.get_long(), arg.get_short()) {
                 (Some(long), _) => format!("--{long}"),
                 (None, Some(short)) => format!("-{short}"),
-                (None, None) => id.to_owned(),
+                (None, None) => arg.get_id().to_string(),
             };
             return Err(Failure::usage(format!(
-                "{name} is given both before and after the subcommand; give it once"
+                "{name} is given twice, before and after a subcommand; give it once"
             )));
         }
     }
     Ok(())
+}
+
+/// `command` with the global options `globals` (made local) defined on it and on every
+/// command under it that does not define an option of the same id itself, as clap's
+/// propagation of global options defines them, but with no values carried between levels.
+fn globals_local(command: Command, globals: &[Arg]) -> Command {
+    let mut command = command.mut_args(|arg| arg.global(false));
+    for global in globals {
+        if command
+            .get_arguments()
+            .all(|arg| arg.get_id() != global.get_id())
+        {
+            command = command.arg(global.clone());
+        }
+    }
+    command.mut_subcommands(|sub| globals_local(sub, globals))
 }
 
 /// The matches of the subcommand that runs, where global options given anywhere are visible.

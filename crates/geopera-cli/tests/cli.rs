@@ -3773,6 +3773,161 @@ fn a_global_option_given_before_and_after_the_subcommand_is_a_usage_error() {
 }
 
 #[test]
+fn a_global_option_given_at_any_two_levels_is_a_usage_error() {
+    let s = setup();
+    let studies = ["orders", "tasking", "feasibility-studies", "list"];
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &[
+                "orders",
+                "--api-url",
+                "http://127.0.0.1:1",
+                "list",
+                "--api-url",
+                "http://127.0.0.1:2",
+            ],
+            "--api-url",
+        ),
+        (
+            &["orders", "--timeout", "1", "list", "--timeout", "2"],
+            "--timeout",
+        ),
+        (
+            &["--timeout", "1", "orders", "--timeout=2", "list"],
+            "--timeout",
+        ),
+        (&["orders", "-vo", "json", "list", "-oyaml"], "--output"),
+        (
+            &[
+                "orders",
+                "tasking",
+                "--profile",
+                "a",
+                "feasibility-studies",
+                "list",
+                "--profile=b",
+            ],
+            "--profile",
+        ),
+        (
+            &[
+                "orders",
+                "--jq",
+                ".",
+                "tasking",
+                "feasibility-studies",
+                "--jq",
+                ".a",
+                "list",
+            ],
+            "--jq",
+        ),
+    ];
+    let before = s.emulator.requests().len();
+    for (args, named) in cases {
+        let output = s
+            .cli()
+            .args(args)
+            .arg("--dry-run")
+            .output()
+            .expect("geopera runs");
+        let stderr = fails_saying(&output, 2, named, args);
+        assert!(stderr.contains("given twice"), "{stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+    // A value that reads as a subcommand or an option, clusters of short options, `--`, a
+    // body field beside a global of its name, and words that are not UTF-8 are read as the
+    // parse that runs the command reads them: each option here is given once.
+    let once: [&[&str]; 6] = [
+        &["--profile", "orders", "orders", "list"],
+        &[
+            "--idempotency-key=--timeout",
+            "orders",
+            "--timeout",
+            "2",
+            "list",
+        ],
+        &["--jq", ".a", "orders", "-oyaml", "list"],
+        &[
+            "-vo",
+            "yaml",
+            "orders",
+            "tasking",
+            "--profile=x",
+            "feasibility-studies",
+            "list",
+        ],
+        &studies,
+        &[
+            "--profile",
+            "x",
+            "items",
+            "tile",
+            "render",
+            "--body-profile",
+            "y",
+            "--z",
+            "1",
+            "--x",
+            "0",
+            "--y",
+            "0",
+            "--item-id",
+            "i",
+        ],
+    ];
+    for args in once {
+        let output = s
+            .cli()
+            .args(args)
+            .arg("--dry-run")
+            .output()
+            .expect("geopera runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+    }
+    // After `--` an option's name is the body of `op`, not the option.
+    let output = s
+        .cli()
+        .args([
+            "--jq",
+            ".",
+            "op",
+            "catalog.search",
+            "--dry-run",
+            "--",
+            "--jq",
+        ])
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 1, "invalid JSON body", "op -- --jq");
+    assert!(!stderr.contains("given twice"), "{stderr}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt as _;
+        let path = std::ffi::OsStr::from_bytes(b"not-utf8-\xff.tif");
+        for (after, code) in [(&[][..], 1), (&["--timeout", "2"][..], 2)] {
+            let output = s
+                .cli()
+                .args(["--timeout", "1", "upload"])
+                .arg(path)
+                .args(["--project", "p", "--dry-run"])
+                .args(after)
+                .output()
+                .expect("geopera runs");
+            let stderr = text(&output.stderr);
+            assert_eq!(output.status.code(), Some(code), "{after:?}: {stderr}");
+            assert_eq!(stderr.contains("given twice"), code == 2, "{stderr}");
+        }
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+}
+
+#[test]
 fn an_empty_or_blank_api_url_option_is_a_usage_error_and_nothing_is_sent() {
     let s = setup();
     let before = s.emulator.requests().len();
