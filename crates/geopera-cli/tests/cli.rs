@@ -3927,24 +3927,30 @@ fn a_global_option_given_at_any_two_levels_is_a_usage_error() {
     assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
 }
 
-#[test]
-fn an_empty_or_blank_api_url_option_is_a_usage_error_and_nothing_is_sent() {
-    let s = setup();
+/// Runs the one-feature search with `flag` given empty, blank and as `flag=`, before and
+/// after the subcommand, with `--dry-run` (and without it, when `unless_dry` says the call
+/// could otherwise reach the emulator), and checks each is a usage error naming the flag that
+/// prints and sends nothing: such a value is what an unset shell variable becomes.
+fn an_empty_flag_is_refused(s: &Setup, flag: &str, unless_dry: bool) {
     let before = s.emulator.requests().len();
-    for given in [
-        &["--api-url", ""][..],
-        &["--api-url", "  "],
-        &["--api-url="],
-    ] {
-        for after in [false, true] {
+    let inline = format!("{flag}=");
+    let mut layouts = vec![(false, true), (true, true)];
+    if unless_dry {
+        layouts.push((true, false));
+    }
+    for given in [vec![flag, ""], vec![flag, "  "], vec![inline.as_str()]] {
+        for &(after, dry_run) in &layouts {
             let mut command = s.cli();
             if after {
-                command.args(SEARCH_ONE).args(given);
+                command.args(SEARCH_ONE).args(&given);
             } else {
-                command.args(given).args(SEARCH_ONE);
+                command.args(&given).args(SEARCH_ONE);
             }
-            let output = command.arg("--dry-run").output().expect("geopera runs");
-            fails_saying(&output, 2, "--api-url", given);
+            if dry_run {
+                command.arg("--dry-run");
+            }
+            let output = command.output().expect("geopera runs");
+            fails_saying(&output, 2, flag, &given);
             assert!(
                 output.stdout.is_empty(),
                 "{given:?}: {}",
@@ -3953,6 +3959,12 @@ fn an_empty_or_blank_api_url_option_is_a_usage_error_and_nothing_is_sent() {
         }
     }
     assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+}
+
+#[test]
+fn an_empty_or_blank_api_url_option_is_a_usage_error_and_nothing_is_sent() {
+    let s = setup();
+    an_empty_flag_is_refused(&s, "--api-url", false);
     // A blank variable is no URL, as its help says: the next source is used.
     let output = s
         .cli()
@@ -4045,32 +4057,7 @@ fn a_rate_budget_the_command_line_cannot_mean_is_a_usage_error_and_nothing_is_se
 #[test]
 fn an_empty_or_blank_rate_budget_redis_option_is_a_usage_error_and_nothing_is_sent() {
     let s = setup();
-    let before = s.emulator.requests().len();
-    for given in [
-        &["--rate-budget-redis", ""][..],
-        &["--rate-budget-redis", "  "],
-        &["--rate-budget-redis="],
-    ] {
-        for (after, dry_run) in [(false, true), (true, true), (true, false)] {
-            let mut command = s.cli();
-            if after {
-                command.args(SEARCH_ONE).args(given);
-            } else {
-                command.args(given).args(SEARCH_ONE);
-            }
-            if dry_run {
-                command.arg("--dry-run");
-            }
-            let output = command.output().expect("geopera runs");
-            fails_saying(&output, 2, "--rate-budget-redis", given);
-            assert!(
-                output.stdout.is_empty(),
-                "{given:?}: {}",
-                text(&output.stdout)
-            );
-        }
-    }
-    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+    an_empty_flag_is_refused(&s, "--rate-budget-redis", true);
     // A blank variable is no Redis, as the help says: the call is paced alone.
     let output = s
         .cli()
