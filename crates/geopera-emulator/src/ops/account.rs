@@ -11,6 +11,9 @@ use geopera_types::models::{
     SetDefaultInput, SetupIntentInput, TemplateDeleteInput, TemplateListInput, TemplateSaveInput,
 };
 use http::StatusCode;
+use icu_normalizer::ComposingNormalizerBorrowed;
+use icu_properties::props::{GeneralCategory, GeneralCategoryGroup};
+use icu_properties::CodePointMapData;
 use serde_json::{json, Map, Value};
 
 use super::ledger::Reason;
@@ -395,20 +398,36 @@ fn auto_topup_json(setting: Option<&Resource>) -> Value {
     })
 }
 
+/// Letters and digits of any script make the words of a slug ("日本" is a name, not
+/// punctuation), and everything else separates them. The name is composed (NFC) first so that
+/// `é` typed as `e` + U+0301 gives the same slug as `é` typed as one character. A combining
+/// mark left after that (a Devanagari virama or vowel sign, an accent with no precomposed
+/// form) belongs to the word it follows, as its reader sees it, rather than splitting it.
+fn slug_of(name: &str) -> String {
+    let category = CodePointMapData::<GeneralCategory>::new();
+    let name = ComposingNormalizerBorrowed::new_nfc()
+        .normalize(name)
+        .to_lowercase();
+    let mut slug = String::with_capacity(name.len());
+    let mut in_word = false;
+    for c in name.chars() {
+        let kept = c.is_alphanumeric()
+            || (in_word && GeneralCategoryGroup::Mark.contains(category.get(c)));
+        if kept {
+            if !in_word && !slug.is_empty() {
+                slug.push('-');
+            }
+            slug.push(c);
+        }
+        in_word = kept;
+    }
+    slug
+}
+
 /// Records a new organization. The caller stays in its own: membership of the new one is the
 /// sign-in service's business, which the emulator's users do not model.
 pub(crate) fn create_organization(ctx: &Ctx<'_>, input: OrganizationCreateInput) -> Outcome {
-    let slug: String = input
-        .name
-        .to_lowercase()
-        .chars()
-        // Letters and digits of any script: a name such as "日本" is a name, not punctuation.
-        .map(|c| if c.is_alphanumeric() { c } else { '-' })
-        .collect::<String>()
-        .split('-')
-        .filter(|part| !part.is_empty())
-        .collect::<Vec<_>>()
-        .join("-");
+    let slug = slug_of(&input.name);
     if slug.is_empty() {
         return Err(ApiError::invalid(
             &["name"],

@@ -389,6 +389,26 @@ fn a_new_organization_gets_a_slug_from_its_name() {
 }
 
 #[test]
+fn a_slug_keeps_combining_marks_in_their_word() {
+    let api = Api::start();
+    let slug = |name: &str| {
+        let made = api.ok("organizations.create", json!({ "name": name }));
+        made["slug"].as_str().map(str::to_owned)
+    };
+    // The same name typed precomposed and decomposed (e + U+0301) is one name to its reader.
+    let precomposed = slug("Caf\u{e9} \u{c9}t\u{e9}");
+    assert_eq!(precomposed.as_deref(), Some("caf\u{e9}-\u{e9}t\u{e9}"));
+    assert_eq!(slug("Cafe\u{301} E\u{301}te\u{301}"), precomposed);
+    // A virama (Mn) and vowel signs (Mc) belong to the Devanagari word they are written in.
+    assert_eq!(slug("हिन्दी").as_deref(), Some("हिन्दी"));
+    assert_eq!(slug("नमस्ते दुनिया").as_deref(), Some("नमस्ते-दुनिया"));
+    // A mark with no letter before it in its word has nothing to join, and is no letter itself.
+    assert_eq!(slug("- \u{301}ab").as_deref(), Some("ab"));
+    let marks_only = api.call("organizations.create", json!({"name": "\u{301}\u{94d}"}));
+    assert_eq!(marks_only.status, 422);
+}
+
+#[test]
 fn every_balance_change_is_a_transaction_and_purchases_are_invoiced() {
     let api = Api::start();
     let order = api.place_archive_order(&api.commercial_capture());
