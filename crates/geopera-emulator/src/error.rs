@@ -70,6 +70,36 @@ pub(crate) fn value_error(loc: Vec<LocItem>, msg: impl Into<String>) -> Validati
     )
 }
 
+/// A 422 at `loc` for a number above `max`, in pydantic's words.
+pub(crate) fn too_large(loc: Vec<LocItem>, max: i64) -> ValidationError {
+    with_ctx(
+        ValidationError::new(
+            loc,
+            format!("Input should be less than or equal to {max}"),
+            "less_than_equal",
+        ),
+        serde_json::json!({"le": max}),
+    )
+}
+
+/// A 422 at `loc` for a number below `min`, in pydantic's words.
+pub(crate) fn too_small(loc: Vec<LocItem>, min: i64) -> ValidationError {
+    with_ctx(
+        ValidationError::new(
+            loc,
+            format!("Input should be greater than or equal to {min}"),
+            "greater_than_equal",
+        ),
+        serde_json::json!({"ge": min}),
+    )
+}
+
+/// `error` with the bound or sizes it was checked against, as pydantic's `ctx` carries them.
+pub(crate) fn with_ctx(mut error: ValidationError, ctx: Value) -> ValidationError {
+    error.extra.insert("ctx".to_owned(), ctx);
+    error
+}
+
 impl ApiError {
     /// A problem with the standard title of its status.
     pub fn problem(status: StatusCode, detail: impl Into<String>) -> Self {

@@ -6,7 +6,7 @@ use http::StatusCode;
 use serde_json::{json, Value};
 
 use super::{Ctx, Outcome};
-use crate::error::ApiError;
+use crate::error::{too_large, with_ctx, ApiError};
 use crate::records::NewKey;
 use crate::scopes::{covers, KNOWN_GRANTS};
 use geopera_types::rfc3339::format_date_time;
@@ -104,14 +104,14 @@ fn checked(ctx: &Ctx<'_>, input: &ApiKeyCreateInput) -> Result<NewKey, ApiError>
         .expires_in_days
         .is_some_and(|days| days > MAX_KEY_LIFETIME_DAYS)
     {
-        errors.push(too_large("expires_in_days", MAX_KEY_LIFETIME_DAYS));
+        errors.push(too_large(at("expires_in_days"), MAX_KEY_LIFETIME_DAYS));
     }
     // The contract bounds it below (> 0), the emulator above.
     let rate_limit = input
         .rate_limit
         .map(|per_minute| u32::try_from(per_minute).unwrap_or(u32::MAX));
     if rate_limit.is_some_and(|per_minute| per_minute > MAX_KEY_RATE_LIMIT) {
-        errors.push(too_large("rate_limit", MAX_KEY_RATE_LIMIT.into()));
+        errors.push(too_large(at("rate_limit"), MAX_KEY_RATE_LIMIT.into()));
     }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
@@ -208,19 +208,7 @@ fn known_grants(list: &[String], errors: &mut Vec<ValidationError>) -> Option<Ve
     Some(grants)
 }
 
-/// A 422 for a number above the emulator's bound, in pydantic's words.
-fn too_large(field: &str, max: i64) -> ValidationError {
-    with_ctx(
-        ValidationError::new(
-            vec!["body".into(), field.into()],
-            format!("Input should be less than or equal to {max}"),
-            "less_than_equal",
-        ),
-        json!({"le": max}),
-    )
-}
-
-fn with_ctx(mut error: ValidationError, ctx: Value) -> ValidationError {
-    error.extra.insert("ctx".to_owned(), ctx);
-    error
+/// The location of a top-level body field.
+fn at(field: &str) -> Vec<LocItem> {
+    vec![LocItem::from("body"), LocItem::from(field)]
 }

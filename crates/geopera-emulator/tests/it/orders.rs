@@ -546,7 +546,7 @@ fn out_of_range_paging_numbers_are_clamped_not_refused() {
 }
 
 #[test]
-fn integral_floats_and_integers_beyond_64_bits_are_read_as_whole_numbers() {
+fn integral_floats_are_read_as_whole_numbers_and_integers_beyond_64_bits_refused() {
     let api = Api::start();
     let project = api.emu.default_project(DEMO_ORG);
     let by_int = api
@@ -560,16 +560,21 @@ fn integral_floats_and_integers_beyond_64_bits_are_read_as_whole_numbers() {
         (json!(2), json!(5))
     );
     assert_eq!(by_float["content"], by_int["content"]);
-    // Valid for the contract (no maximum), so answered: an empty page far past the end.
+    // Valid for the contract (no maximum), but no 64-bit page: refused at the field rather
+    // than answered as the page at `i64::MAX`.
     let far = api.call("orders.list", json!({"page": 1e30, "size": 5}));
-    assert_eq!(far.status, 200);
-    assert_eq!(far.json()["content"], json!([]));
+    assert_eq!(far.status, 422);
+    assert_eq!(far.json()["detail"][0]["loc"], json!(["body", "page"]));
     let far = api.call(
         "items.list",
         json!({"project_id": project, "offset": 18_446_744_073_709_551_615_u64}),
     );
+    assert_eq!(far.status, 422);
+    assert_eq!(far.json()["detail"][0]["loc"], json!(["body", "offset"]));
+    // The largest that fits is still answered: an empty page far past the end.
+    let far = api.call("orders.list", json!({"page": i64::MAX, "size": 5}));
     assert_eq!(far.status, 200);
-    assert_eq!(far.json()["items"], json!([]));
+    assert_eq!(far.json()["content"], json!([]));
 }
 
 /// An organization holds at most `MAX_ORDERS_PER_ORG` orders. Past it a new order retires the

@@ -220,6 +220,55 @@ fn large_integral_floats_are_read_exactly() {
     assert_eq!(resp.status().as_u16(), 200, "{:?}", resp.text());
 }
 
+/// An integer the contract allows but an `i64` cannot hold is refused at its field, not
+/// pinned to `i64::MAX` and answered or stored as a number the caller never sent.
+#[test]
+fn integers_beyond_i64_are_422_at_their_field_and_nothing_is_stored() {
+    let api = Api::start();
+    let post = |op: &str, body: String| {
+        let resp = api
+            .http
+            .post(api.url(op))
+            .bearer_auth(api.emu.api_key())
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .expect("request completes");
+        crate::common::Resp::read(resp).expect("answer read")
+    };
+    for (page, kind) in [
+        ("18446744073709551615", "less_than_equal"),
+        ("1e30", "less_than_equal"),
+        ("-1e30", "greater_than_equal"),
+    ] {
+        let resp = post("orders.list", format!(r#"{{"page": {page}, "size": 5}}"#));
+        assert_eq!(resp.status, 422, "{page}: {:?}", resp.body);
+        let detail = resp.json()["detail"].clone();
+        assert_eq!(detail.as_array().map(Vec::len), Some(1), "{page}: {detail}");
+        assert_eq!(
+            detail[0]["loc"],
+            serde_json::json!(["body", "page"]),
+            "{page}"
+        );
+        assert_eq!(detail[0]["type"], kind, "{page}");
+    }
+    assert_eq!(
+        post("orders.list", r#"{"page": 0.0, "size": 5}"#.to_owned()).status,
+        200
+    );
+
+    let rule = r#"{"name": "n", "expression": "cloud_cover", "comparison": "gt",
+        "threshold": 1.0, "band_mapping": {"red": 3, "nir": 18446744073709551615}}"#;
+    let resp = post("alerts.create_rule", rule.to_owned());
+    assert_eq!(resp.status, 422, "{:?}", resp.body);
+    assert_eq!(
+        resp.json()["detail"][0]["loc"],
+        serde_json::json!(["body", "band_mapping", "nir"])
+    );
+    let rules = api.ok("alerts.rules.list", serde_json::json!({}));
+    assert_eq!(rules["total"], 0, "{rules}");
+}
+
 #[test]
 fn malformed_json_and_wrong_content_type_are_422() {
     let api = Api::start();
