@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
-use crate::rng::Rng;
+use crate::rng::{fnv, Rng};
 use geopera_types::rfc3339::{format_date_time, parse_date_time, parse_full_date};
 
 /// The host that serves only the commercial collection, with prices.
@@ -366,6 +366,8 @@ pub struct Search {
     pub limit: usize,
     /// Position of the first item of this page among all matches.
     pub offset: usize,
+    /// The [`query_digest`] of the body, which a page's `next` token is checked against.
+    query: u64,
 }
 
 const GT: usize = 0;
@@ -382,6 +384,7 @@ impl Search {
     pub fn parse(body: &Value, seed: u64) -> Result<Search, ApiError> {
         let mut search = Search {
             limit: 100,
+            query: query_digest(body),
             ..Search::default()
         };
         let host = body
@@ -470,8 +473,11 @@ impl Search {
             }
         }
         if let Some(token) = body.get("next").and_then(Value::as_str) {
-            search.offset = decode_token(token, seed).ok_or_else(|| {
-                ApiError::invalid(&["next"], "next is not a token from a previous page")
+            search.offset = decode_token(token, search.query, seed).ok_or_else(|| {
+                ApiError::invalid(
+                    &["next"],
+                    "next is not a token from a previous page of this search",
+                )
             })?;
         }
         Ok(search)
@@ -581,7 +587,7 @@ impl Search {
             (page, matched)
         };
         let end = self.offset.saturating_add(positions.len());
-        let next = (end < matched).then(|| encode_token(end, seed));
+        let next = (end < matched).then(|| encode_token(end, self.query, seed));
         Page {
             positions,
             matched,
@@ -1154,20 +1160,77 @@ fn parse_interval(text: &str) -> Option<(Option<i64>, Option<i64>)> {
     }
 }
 
-fn token_check(offset: usize, seed: u64) -> u64 {
-    let mut rng = Rng::new(seed ^ (offset as u64).wrapping_mul(0x2545_f491_4f6c_dd1d));
+/// What a search body asks for apart from where its page starts and how long it is: every
+/// member but `next` and `limit` (a caller may change the page size between pages), with
+/// members set to null read as absent, as [`Search::parse`] reads them. Written with keys
+/// sorted and every number as a double, so neither the order of keys nor `10` for `10.0`
+/// tells two bodies apart; FNV, so the digest is the same in every process.
+fn query_digest(body: &Value) -> u64 {
+    let mut text = String::new();
+    if let Some(members) = body.as_object() {
+        let asked = members.iter().filter(|(key, value)| {
+            key.as_str() != "next" && key.as_str() != "limit" && !value.is_null()
+        });
+        write_sorted(asked, &mut text);
+    }
+    fnv(&text)
+}
+
+/// `value` as JSON in one spelling: object keys sorted, numbers as doubles.
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(members) => write_sorted(members.iter(), out),
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Number(number) => match number.as_f64() {
+            Some(float) => out.push_str(&float.to_string()),
+            None => out.push_str(&number.to_string()),
+        },
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// An object's members as JSON, sorted by key.
+fn write_sorted<'v>(members: impl Iterator<Item = (&'v String, &'v Value)>, out: &mut String) {
+    let mut members: Vec<_> = members.collect();
+    members.sort_unstable_by_key(|(key, _)| *key);
+    out.push('{');
+    for (index, (key, value)) in members.into_iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str(&Value::from(key.as_str()).to_string());
+        out.push(':');
+        write_canonical(value, out);
+    }
+    out.push('}');
+}
+
+/// The check of a token for page `offset` of the search with digest `query`: the offset is
+/// mixed in first and the query after, so neither can cancel the other out.
+fn token_check(offset: usize, query: u64, seed: u64) -> u64 {
+    let mut at_offset = Rng::new(seed ^ (offset as u64).wrapping_mul(0x2545_f491_4f6c_dd1d));
+    let mut rng = Rng::new(at_offset.next() ^ query);
     rng.next() & 0xffff_ffff
 }
 
-fn encode_token(offset: usize, seed: u64) -> String {
-    format!("{offset:x}.{:08x}", token_check(offset, seed))
+fn encode_token(offset: usize, query: u64, seed: u64) -> String {
+    format!("{offset:x}.{:08x}", token_check(offset, query, seed))
 }
 
-fn decode_token(token: &str, seed: u64) -> Option<usize> {
+fn decode_token(token: &str, query: u64, seed: u64) -> Option<usize> {
     let (offset, check) = token.split_once('.')?;
     let offset = usize::from_str_radix(offset, 16).ok()?;
     let check = u64::from_str_radix(check, 16).ok()?;
-    (check == token_check(offset, seed)).then_some(offset)
+    (check == token_check(offset, query, seed)).then_some(offset)
 }
 
 #[cfg(test)]

@@ -13,10 +13,48 @@ fn catalog_is_deterministic_and_large() {
 
 #[test]
 fn tokens_round_trip_and_reject_forgeries() {
-    let token = encode_token(300, 5);
-    assert_eq!(decode_token(&token, 5), Some(300));
-    assert_eq!(decode_token(&token, 6), None);
-    assert_eq!(decode_token("garbage", 5), None);
+    let query = query_digest(&json!({"host_name": PUBLIC_HOST}));
+    let token = encode_token(300, query, 5);
+    assert_eq!(decode_token(&token, query, 5), Some(300));
+    assert_eq!(decode_token(&token, query, 6), None);
+    assert_eq!(decode_token(&token, query ^ 1, 5), None);
+    assert_eq!(decode_token("garbage", query, 5), None);
+    assert!(token
+        .bytes()
+        .all(|byte| byte.is_ascii_hexdigit() || byte == b'.'));
+}
+
+/// A page's token belongs to the search it came from, whatever order its keys are in, at any
+/// page size; any other filter makes it another search.
+#[test]
+fn the_query_digest_reads_the_filters_and_nothing_else() {
+    let base = json!({"host_name": PUBLIC_HOST, "bbox": [1, 2, 3, 4], "limit": 10,
+                      "query": {"eo:cloud_cover": {"LT": 10, "GTE": 2}}});
+    let digest = query_digest(&base);
+    for same in [
+        json!({"query": {"eo:cloud_cover": {"GTE": 2, "LT": 10}}, "limit": 10,
+               "bbox": [1.0, 2.0, 3.0, 4.0], "host_name": PUBLIC_HOST}),
+        json!({"host_name": PUBLIC_HOST, "bbox": [1, 2, 3, 4], "limit": 500, "next": "a.b",
+               "query": {"eo:cloud_cover": {"LT": 10, "GTE": 2}}, "datetime": null}),
+    ] {
+        assert_eq!(query_digest(&same), digest, "{same}");
+    }
+    for (member, value) in [
+        ("host_name", json!(COMMERCIAL_HOST)),
+        ("bbox", json!([1, 2, 3, 5])),
+        ("query", json!({"eo:cloud_cover": {"LT": 11, "GTE": 2}})),
+        ("collections", json!(["sentinel-2-l2a"])),
+        ("ids", json!(["x"])),
+        ("datetime", json!("2024-01-01/..")),
+        (
+            "intersects",
+            json!({"type": "Point", "coordinates": [1, 2]}),
+        ),
+    ] {
+        let mut other = base.clone();
+        other[member] = value;
+        assert_ne!(query_digest(&other), digest, "{member}");
+    }
 }
 
 #[test]
@@ -118,7 +156,7 @@ fn indexed_pages_are_the_pages_of_a_full_scan() {
             let end = offset + want.len();
             assert_eq!(
                 page.next,
-                (end < expected.len()).then(|| encode_token(end, 3))
+                (end < expected.len()).then(|| encode_token(end, query_digest(&body), 3))
             );
         }
     }

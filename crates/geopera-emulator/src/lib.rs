@@ -291,7 +291,9 @@
 //! date-time or a `YYYY-MM-DD` date at midnight UTC, read as the validator reads them, or
 //! `start/end` of those with `..` or empty for an open end), `query` on `eo:cloud_cover` (`GT`, `GTE`,
 //! `LT`, `LTE`), `limit` (1..500) and `next`; pages come newest first and the last page has no
-//! `next`. `catalog.search_stream` answers the same matches as NDJSON.
+//! `next`. A `next` token continues only the search it came from (every member but `next`
+//! and `limit`, in any key order); with other filters it is a 422 at `next`, as a forged one
+//! is. `catalog.search_stream` answers the same matches as NDJSON.
 //!
 //! Orders are priced from area and product (100 credits = A$1; open data costs A$0.001/km² to
 //! deliver, commercial captures their price per km² with a 25 km² minimum, tasking A$6–14/km²).

@@ -343,6 +343,126 @@ fn limit_bounds_and_bad_tokens_are_rejected() {
     );
 }
 
+/// The ids on a page of `catalog.search`.
+fn ids(page: &Value) -> Vec<String> {
+    features(page)
+        .iter()
+        .map(|feature| feature["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// Asserts the 422 a `next` token gets when it is not one of this search's.
+fn assert_refused_token(resp: &crate::common::Resp, what: &str) {
+    assert_eq!(resp.status, 422, "{what}: {:?}", resp.body);
+    let detail = resp.json()["detail"].clone();
+    assert_eq!(detail[0]["loc"], json!(["body", "next"]), "{what}");
+    assert_eq!(detail[0]["type"], "value_error", "{what}");
+}
+
+/// A token is tied to the filters of the search that gave it: with them (at any page size,
+/// and on another emulator of the same seed) it continues that search; with any other
+/// filter it is refused as a forged token is, rather than continuing the other search at
+/// the first one's offset.
+#[test]
+fn a_next_token_continues_its_own_search_and_is_refused_by_another() {
+    let api = Api::start();
+    let search = json!({"host_name": "earthsearch-aws", "collections": ["sentinel-2-l2a"],
+                        "query": {"eo:cloud_cover": {"LT": 50}}});
+    let with = |extra: Value| {
+        let mut body = search.clone();
+        for (key, value) in extra.as_object().expect("an object") {
+            body[key] = value.clone();
+        }
+        body
+    };
+    let first = api.ok("catalog.search", with(json!({"limit": 5})));
+    let token = first["next"].as_str().expect("a next page").to_owned();
+    let ten = ids(&api.ok("catalog.search", with(json!({"limit": 12}))));
+
+    let second = api.ok("catalog.search", with(json!({"limit": 5, "next": token})));
+    assert_eq!(ids(&second), ten[5..10].to_vec());
+    let longer = api.ok("catalog.search", with(json!({"limit": 7, "next": token})));
+    assert_eq!(
+        ids(&longer),
+        ten[5..12].to_vec(),
+        "the page size may change"
+    );
+    let same_seed = Api::start();
+    let elsewhere = same_seed.ok("catalog.search", with(json!({"limit": 5, "next": token})));
+    assert_eq!(
+        ids(&elsewhere),
+        ids(&second),
+        "another emulator of the seed"
+    );
+
+    let forged = api.call("catalog.search", with(json!({"next": "5.00000000"})));
+    assert_refused_token(&forged, "forged");
+    for other in [
+        json!({"host_name": "geopera-commercial"}),
+        json!({"collections": ["landsat-c2-l2"]}),
+        json!({"bbox": [0.0, 0.0, 30.0, 30.0]}),
+        json!({"intersects": {"type": "Point", "coordinates": [10.0, 20.0]}}),
+        json!({"datetime": "2024-01-01/.."}),
+        json!({"query": {"eo:cloud_cover": {"LT": 60}}}),
+        json!({"ids": [ten[0]]}),
+    ] {
+        let mut body = with(other.clone());
+        body["limit"] = json!(5);
+        body["next"] = json!(token);
+        assert_refused_token(
+            &api.call("catalog.search", body.clone()),
+            &other.to_string(),
+        );
+        assert_refused_token(&api.call("catalog.search_stream", body), &other.to_string());
+    }
+    let fewer = json!({"host_name": "earthsearch-aws", "limit": 5, "next": token});
+    assert_refused_token(&api.call("catalog.search", fewer), "fewer filters");
+    let streamed = api.call("catalog.search_stream", with(json!({"next": token})));
+    assert_eq!(
+        streamed.status, 200,
+        "the stream takes its own search's token"
+    );
+}
+
+/// The same search is the same search whatever order its keys come in, at the top and
+/// inside `query`.
+#[test]
+fn a_next_token_is_taken_with_the_search_keys_in_another_order() {
+    let api = Api::start();
+    let post = |body: String| {
+        let resp = api
+            .http
+            .post(api.url("catalog.search"))
+            .bearer_auth(api.emu.api_key())
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .expect("request completes");
+        crate::common::Resp::read(resp).expect("answer read")
+    };
+    let first = post(
+        r#"{"query": {"eo:cloud_cover": {"LT": 50, "GTE": 5}}, "host_name": "earthsearch-aws",
+            "bbox": [0, 0, 30, 30], "limit": 4}"#
+            .to_owned(),
+    );
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    let token = first.json()["next"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let second = post(format!(
+        r#"{{"limit": 4, "next": "{token}", "bbox": [0.0, 0.0, 30.0, 30.0],
+            "host_name": "earthsearch-aws", "query": {{"eo:cloud_cover": {{"GTE": 5, "LT": 50}}}}}}"#
+    ));
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    let eight = api.ok(
+        "catalog.search",
+        json!({"host_name": "earthsearch-aws", "bbox": [0, 0, 30, 30], "limit": 8,
+               "query": {"eo:cloud_cover": {"LT": 50, "GTE": 5}}}),
+    );
+    assert_eq!(ids(&second.json()), ids(&eight)[4..].to_vec());
+}
+
 #[test]
 fn search_stream_answers_the_same_matches_as_ndjson() {
     let api = Api::start();
