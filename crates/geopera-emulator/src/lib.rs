@@ -293,7 +293,8 @@
 //! `LT`, `LTE`), `limit` (1..500) and `next`; pages come newest first and the last page has no
 //! `next`. A `next` token continues only the search it came from (every member but `next`
 //! and `limit`, in any key order); with other filters it is a 422 at `next`, as a forged one
-//! is. `catalog.search_stream` answers the same matches as NDJSON.
+//! is. `catalog.search_stream` answers the same matches as NDJSON, from the page a `next`
+//! token names when it is given one.
 //!
 //! Orders are priced from area and product (100 credits = A$1; open data costs A$0.001/km² to
 //! deliver, commercial captures their price per km² with a 25 km² minimum, tasking A$6–14/km²).

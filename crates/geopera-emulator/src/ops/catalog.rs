@@ -23,14 +23,20 @@ pub(crate) fn search(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
     })
 }
 
-/// Every match, one GeoJSON feature per line; the first `limit` of them when the body gives
-/// one, as a page would hold.
+/// Every match, one GeoJSON feature per line; from where the `next` token's page starts
+/// when the body gives one, and the first `limit` of them when it gives a limit, as a page
+/// would hold.
 pub(crate) fn search_stream(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
     let limited = body.get("limit").is_some_and(|limit| !limit.is_null());
     let search = Search::parse(&Value::Object(body), ctx.shared.seed)?;
     let most = if limited { search.limit } else { usize::MAX };
     let mut out = Vec::new();
-    for item in search.all(&ctx.shared.catalog).into_iter().take(most) {
+    for item in search
+        .all(&ctx.shared.catalog)
+        .into_iter()
+        .skip(search.offset)
+        .take(most)
+    {
         if serde_json::to_writer(&mut out, &item.to_feature(&ctx.shared.base_url)).is_ok() {
             out.push(b'\n');
         }

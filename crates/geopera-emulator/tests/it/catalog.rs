@@ -486,6 +486,42 @@ fn search_stream_answers_the_same_matches_as_ndjson() {
     assert_eq!(streamed, ids);
 }
 
+/// A stream given a page's `next` token starts where that page does, as the page would: once,
+/// the token was checked and then ignored, and the stream began again at the first match.
+#[test]
+fn search_stream_starts_at_its_next_token() {
+    let api = Api::start();
+    let filter = json!({"host_name": "earthsearch-aws", "bbox": [0.0, 0.0, 30.0, 30.0]});
+    let mut first = filter.clone();
+    first["limit"] = json!(3);
+    let token = api.ok("catalog.search", first)["next"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let mut paged = filter.clone();
+    paged["limit"] = json!(500);
+    let every = walk(&api, paged);
+    let streamed_ids = |body: Value| -> Vec<String> {
+        let resp = api.call("catalog.search_stream", body);
+        assert_eq!(resp.status, 200, "{:?}", resp.body);
+        String::from_utf8(resp.body.to_vec())
+            .expect("utf-8")
+            .lines()
+            .map(|line| {
+                serde_json::from_str::<Value>(line).expect("one feature per line")["id"]
+                    .as_str()
+                    .expect("id")
+                    .to_owned()
+            })
+            .collect()
+    };
+    let mut rest = filter.clone();
+    rest["next"] = json!(token);
+    assert_eq!(streamed_ids(rest.clone()), every[3..].to_vec());
+    rest["limit"] = json!(2);
+    assert_eq!(streamed_ids(rest), every[3..5].to_vec());
+}
+
 #[test]
 fn search_stream_refuses_a_limit_that_is_not_a_whole_number_in_range() {
     // The stream's body is free-form in the contract, so the emulator checks its limit itself,
