@@ -33,6 +33,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Names checked first
+//!
+//! The file name and media type are sent only after the quota is reserved, so
+//! [`Upload::send`] checks them before it reserves anything. A program that takes them from
+//! its users can refuse them sooner, by the same rules, with [`check_file_name`] and
+//! [`check_content_type`], whose [`NamingError`] says which rule was broken.
+//!
 //! # What goes where
 //!
 //! The `PUT` goes to a URL the server chose, so it carries nothing of the client's: no
@@ -722,28 +729,89 @@ async fn complete(client: &Client, face: Face<'_>, id: &str) -> Result<UploadOut
     call::<UploadsComplete, UploadOutput>(client, face, body).await
 }
 
+/// Why [`check_file_name`] or [`check_content_type`] refuses a value. Each message is the rule
+/// broken, with the value as its subject, so that a program taking the name or media type from
+/// its users (the `geopera` CLI's `--file-name` and `--content-type`) can put it after its own
+/// words, or word a variant its own way, while the rule itself stays the SDK's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NamingError {
+    /// The file name is empty or only whitespace: the API refuses such a name, but only at
+    /// `uploads.signed_url`, after the quota was reserved.
+    #[error("the file name is empty or blank")]
+    EmptyFileName,
+    /// The media type is empty or only whitespace, which says nothing of the bytes.
+    #[error("the content type is empty or blank")]
+    EmptyContentType,
+    /// The media type holds a line break or another control character: it is sent as the
+    /// transfer's `Content-Type` header, which cannot carry one, and the transfer would fail
+    /// as if it had broken off.
+    #[error("the content type holds a line break or another character a Content-Type header cannot carry")]
+    ContentTypeNotAHeaderValue,
+}
+
+/// Checks a file name as [`Upload::send`] checks it before reserving anything, for a program
+/// that takes the name from its user and wants to refuse it sooner (before it builds an
+/// [`Upload`], or in a dry run), by the same rule.
+///
+/// # Errors
+///
+/// [`NamingError::EmptyFileName`] when `file_name` is empty or only whitespace.
+///
+/// ```
+/// use geopera::uploads::{check_file_name, NamingError};
+///
+/// assert_eq!(check_file_name("scene.tif"), Ok(()));
+/// assert_eq!(check_file_name(" "), Err(NamingError::EmptyFileName));
+/// ```
+pub fn check_file_name(file_name: &str) -> Result<(), NamingError> {
+    if file_name.trim().is_empty() {
+        return Err(NamingError::EmptyFileName);
+    }
+    Ok(())
+}
+
+/// Checks a media type as [`Upload::send`] checks the one given to [`Upload::content_type`]
+/// before reserving anything, for a program that takes it from its user and wants to refuse
+/// it sooner, by the same rule.
+///
+/// # Errors
+///
+/// [`NamingError::EmptyContentType`] when `content_type` is empty or only whitespace, and
+/// [`NamingError::ContentTypeNotAHeaderValue`] when an HTTP header cannot carry it.
+///
+/// ```
+/// use geopera::uploads::{check_content_type, NamingError};
+///
+/// assert_eq!(check_content_type("image/tiff"), Ok(()));
+/// assert_eq!(check_content_type(""), Err(NamingError::EmptyContentType));
+/// assert_eq!(
+///     check_content_type("image/tiff\r\nX-Other: 1"),
+///     Err(NamingError::ContentTypeNotAHeaderValue)
+/// );
+/// ```
+pub fn check_content_type(content_type: &str) -> Result<(), NamingError> {
+    if content_type.trim().is_empty() {
+        return Err(NamingError::EmptyContentType);
+    }
+    if http::HeaderValue::from_str(content_type).is_err() {
+        return Err(NamingError::ContentTypeNotAHeaderValue);
+    }
+    Ok(())
+}
+
 /// Checks what the upload is named and typed as before anything is reserved: the name and
 /// media type go out only after `uploads.initiate`, in the signed-URL request and as the
 /// transfer's `Content-Type`, so a mistake in either found there would cost a reservation (and
 /// its release) and, for the media type, read as a transfer that broke off.
 fn check_naming(client: &Client, file_name: &str, content_type: Option<&str>) -> Result<(), Error> {
     let id = UploadsSignedUrl::INFO.id;
-    if file_name.trim().is_empty() {
-        return Err(Error::invalid(
-            id,
-            "the file name is empty; give one with Upload::file_name",
-        ));
-    }
+    check_file_name(file_name).map_err(|problem| {
+        Error::invalid(id, format!("{problem}; give one with Upload::file_name"))
+    })?;
     if let Some(content_type) = content_type {
-        if content_type.trim().is_empty() {
-            return Err(Error::invalid(id, "the content type is empty"));
-        }
-        if http::HeaderValue::from_str(content_type).is_err() {
-            return Err(Error::invalid(
-                id,
-                "the content type holds characters a Content-Type header cannot carry",
-            ));
-        }
+        check_content_type(content_type)
+            .map_err(|problem| Error::invalid(id, problem.to_string()))?;
     }
     // The signed-URL request's body, checked as it will be sent, with a stand-in for the id
     // the reservation will have.
