@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{value_parser, Arg, ArgMatches, Command};
-use geopera::uploads::{Progress, Release, Upload, UploadCause, UploadError, UploadStep};
+use geopera::uploads::{
+    NamingError, Progress, Release, Upload, UploadCause, UploadError, UploadStep,
+};
 
 use crate::auth;
 use crate::call::{self, Settings};
@@ -67,30 +69,26 @@ pub(crate) fn command() -> Command {
         )
 }
 
-/// `--content-type`, refused before anything is sent when it cannot be an HTTP header value:
-/// it goes out as the bytes' `Content-Type`, and found only then it would fail after the
-/// upload's quota was reserved.
+/// `--content-type`, refused before anything is sent by the rule the SDK's upload applies
+/// ([`geopera::uploads::check_content_type`]): it goes out as the bytes' `Content-Type`, and
+/// found only then it would fail after the upload's quota was reserved.
 fn parse_content_type(text: &str) -> Result<String, String> {
-    if text.trim().is_empty() {
-        return Err(
-            "an empty media type says nothing of the bytes (an unset variable?)".to_owned(),
-        );
+    match geopera::uploads::check_content_type(text) {
+        Ok(()) => Ok(text.to_owned()),
+        Err(problem @ NamingError::ContentTypeNotAHeaderValue) => {
+            Err(format!("not a valid HTTP header value: {problem}"))
+        }
+        Err(problem) => Err(format!("{problem} (an unset variable?)")),
     }
-    http::HeaderValue::from_str(text).map_err(|_| {
-        "not a valid HTTP header value (it holds a line break or another control character)"
-            .to_owned()
-    })?;
-    Ok(text.to_owned())
 }
 
-/// `--file-name`, refused before anything is sent when it is empty or blank: the API refuses
-/// such a name only after the upload's quota was reserved, and a dry run would promise an
-/// upload that cannot happen.
+/// `--file-name`, refused before anything is sent by the rule the SDK's upload applies
+/// ([`geopera::uploads::check_file_name`]): the API refuses such a name only after the upload's
+/// quota was reserved, and a dry run would promise an upload that cannot happen.
 fn parse_file_name(text: &str) -> Result<String, String> {
-    if text.trim().is_empty() {
-        return Err("a file needs a name (an unset variable?)".to_owned());
-    }
-    Ok(text.to_owned())
+    geopera::uploads::check_file_name(text)
+        .map(|()| text.to_owned())
+        .map_err(|problem| format!("{problem} (an unset variable?)"))
 }
 
 /// Runs `geopera upload`.

@@ -3034,7 +3034,9 @@ fn an_empty_or_blank_file_name_or_content_type_is_a_usage_error_before_any_reque
                     run.arg("--dry-run");
                 }
                 let output = run.output().expect("geopera runs");
-                fails_saying(&output, 2, option, (option, value, dry));
+                // The SDK's rule, as its upload would word it.
+                let stderr = fails_saying(&output, 2, option, (option, value, dry));
+                assert!(stderr.contains("is empty or blank"), "{stderr}");
                 assert!(output.stdout.is_empty(), "{option} {value:?} {dry}");
             }
         }
