@@ -45,6 +45,9 @@ pub(crate) struct Settings {
     pub(crate) idempotency_key: Option<String>,
     pub(crate) dry_run: bool,
     pub(crate) output: Output,
+    /// Whether `--output` was given, rather than [`Settings::output`] being its default: a
+    /// command that prints nothing it could format refuses it only when it was asked for.
+    pub(crate) output_given: bool,
     /// Whether the SDK checks the body against the input shape before sending (off for
     /// `geopera op`, which sends any JSON as given).
     pub(crate) validate: bool,
@@ -87,6 +90,7 @@ pub(crate) async fn call(
     settings: &Settings,
 ) -> Outcome {
     out_answers_bytes(operation_id, settings)?;
+    shaping_applies(operation_id, settings)?;
     let held = auth::held(target, !settings.dry_run).await?;
     if settings.dry_run {
         return print_dry_run(target, operation_id, &body, held.as_ref(), settings);
@@ -158,6 +162,9 @@ pub(crate) async fn call(
                 && is_binary(operation_id)
                 && !(is_ndjson(&response) && settings.out.is_none()) =>
         {
+            if let Some(flag) = shaping(settings) {
+                return Err(unshaped_bytes(operation_id, &response, flag));
+            }
             write_binary(&response, settings.out.as_deref())
         }
         Ok(response) => render(operation_id, &response, settings),
@@ -259,6 +266,78 @@ fn out_answers_bytes(operation_id: &str, settings: &Settings) -> Outcome {
         )));
     }
     Ok(())
+}
+
+/// The option that asks for the answer to be shaped, `--jq` or `--output`, if one was given.
+fn shaping(settings: &Settings) -> Option<&'static str> {
+    if settings.jq.is_some() {
+        Some("--jq")
+    } else if settings.output_given {
+        Some("-o/--output")
+    } else {
+        None
+    }
+}
+
+/// Refuses `--jq` and `--output` in a dry run, before anything is read or sent: a dry run
+/// prints the request it would send (its headers, then its body), not an answer, so there is
+/// nothing for them to filter or format, and ignoring them would hand a script that asked for
+/// JSON or YAML something else, with exit 0.
+pub(crate) fn no_shaping_in_dry_run(settings: &Settings) -> Outcome {
+    match shaping(settings) {
+        Some(flag) if settings.dry_run => Err(Failure::usage(format!(
+            "{flag}: a dry run prints the request, not an answer, so --jq and -o/--output have \
+             nothing to filter or format; nothing was sent"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses `--jq` and `--output` where they could not apply, before anything is sent: in a
+/// dry run ([`no_shaping_in_dry_run`]), and on an operation that answers bytes, which are
+/// written as they came. `catalog.search_stream`'s NDJSON is the one answer of bytes printed
+/// through them, a line at a time, unless `--out` asks for the bytes themselves.
+fn shaping_applies(operation_id: &str, settings: &Settings) -> Outcome {
+    no_shaping_in_dry_run(settings)?;
+    let Some(flag) = shaping(settings) else {
+        return Ok(());
+    };
+    if !is_binary(operation_id) {
+        return Ok(());
+    }
+    let streams_lines = operation_id == geopera_types::operations::CATALOG_SEARCH_STREAM.id;
+    if streams_lines && settings.out.is_none() {
+        return Ok(());
+    }
+    let why = if streams_lines {
+        format!(
+            "--out writes the answer to {operation_id} as the bytes that came (without it, each \
+             line is printed through them)"
+        )
+    } else {
+        format!("{operation_id} answers bytes (an image or a document), written as they came")
+    };
+    Err(Failure::usage(format!(
+        "{flag}: {why}, so --jq and -o/--output have nothing to filter or format; nothing was \
+         sent"
+    )))
+}
+
+/// The failure for an answer of bytes that `--jq` or `--output` was asked to shape: a
+/// `catalog.search_stream` answer that is not NDJSON, which only the server decides. Written
+/// as it came, it would pass for the shaped answer, exit 0.
+fn unshaped_bytes(operation_id: &str, response: &Answer, flag: &str) -> Failure {
+    let kind = response
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(geopera_types::OCTET_STREAM);
+    Failure::other(format!(
+        "{flag}: the answer to {operation_id} is {} bytes of {}, not NDJSON, which --jq and \
+         -o/--output cannot filter or format; it was not written",
+        response.content.len(),
+        kind
+    ))
 }
 
 /// Whether the operation answers bytes (an image, an XML document) rather than JSON.

@@ -688,6 +688,7 @@ fn settings(matches: &ArgMatches, validate: bool) -> Settings {
             Some("yaml") => Output::Yaml,
             _ => Output::Json,
         },
+        output_given: matches!(matches.try_get_one::<String>("output"), Ok(Some(_))),
         validate,
         all: matches!(matches.try_get_one::<bool>("all"), Ok(Some(true))),
         wait: matches!(matches.try_get_one::<bool>("wait"), Ok(Some(true))),

@@ -99,6 +99,7 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
     ) else {
         return Err(Failure::usage("PATH and --project are required"));
     };
+    call::no_shaping_in_dry_run(settings)?;
     let size = local_file(path)?;
     if matches.get_one::<String>("file-name").is_none() {
         text_name(path)?;

@@ -3707,6 +3707,143 @@ fn commands_that_print_no_json_refuse_jq_and_output() {
     assert!(!s.credentials_path().exists(), "nothing was stored");
 }
 
+/// The options `--jq` and `-o/--output` are refused with, one at a time.
+const SHAPING: [&[&str]; 3] = [&["--jq", "."], &["-o", "yaml"], &["-o", "json"]];
+
+/// Asserts that `output` is the refusal of `--jq` or `-o/--output` (`option`) as a usage error
+/// naming both options, with nothing on stdout.
+fn shaping_refused(output: &std::process::Output, option: &[&str], run: impl std::fmt::Debug) {
+    let stderr = fails_saying(output, 2, option[0], &run);
+    assert!(stderr.contains("--jq and -o/--output"), "{run:?}: {stderr}");
+    assert!(stderr.contains("nothing was sent"), "{run:?}: {stderr}");
+    assert!(
+        output.stdout.is_empty(),
+        "{run:?}: {}",
+        text(&output.stdout)
+    );
+}
+
+#[test]
+fn a_dry_run_refuses_jq_and_output_and_sends_nothing() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scene.tif");
+    std::fs::write(&path, b"bytes").expect("a file");
+    let path = path.to_str().expect("a UTF-8 path");
+    let before = s.emulator.requests().len();
+    for args in [
+        &SEARCH_ONE[..],
+        &[
+            "op",
+            "catalog.search",
+            r#"{"host_name": "earthsearch-aws"}"#,
+        ][..],
+        &["upload", path, "--project", "p_unused"][..],
+    ] {
+        let output = s
+            .cli()
+            .args(args)
+            .arg("--dry-run")
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert!(
+            !output.stdout.is_empty(),
+            "{args:?}: the dry run is printed"
+        );
+        for option in SHAPING {
+            let output = s
+                .cli()
+                .args(args)
+                .arg("--dry-run")
+                .args(option)
+                .output()
+                .expect("geopera runs");
+            shaping_refused(&output, option, (args, option));
+            assert!(text(&output.stderr).contains("dry run"));
+        }
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+}
+
+#[test]
+fn a_binary_answer_refuses_jq_and_output_before_anything_is_sent() {
+    let s = setup();
+    let scene = a_scene(&s);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("answer");
+    let target = target.to_str().expect("a UTF-8 path");
+    let tile = [
+        "catalog",
+        "tile",
+        "render",
+        "--collection",
+        "sentinel-2-l2a",
+        "--scene-id",
+        scene.as_str(),
+        "--visualization",
+        "true_color",
+        "--z",
+        "3",
+        "--x",
+        "4",
+        "--y",
+        "2",
+        "--format",
+        "png",
+    ];
+    let tile_body = serde_json::json!({
+        "collection": "sentinel-2-l2a", "scene_id": scene, "visualization": "true_color",
+        "z": 3, "x": 4, "y": 2, "format": "png",
+    })
+    .to_string();
+    let stream = [
+        "catalog",
+        "search-stream",
+        "--json",
+        r#"{"host_name":"earthsearch-aws"}"#,
+    ];
+    let before = s.emulator.requests().len();
+    for args in [
+        tile.to_vec(),
+        [&tile[..], &["--out", target]].concat(),
+        vec!["op", "catalog.tile.render", tile_body.as_str()],
+        [&stream[..], &["--out", target]].concat(),
+        [&stream[..], &["--out", "-"]].concat(),
+    ] {
+        for option in SHAPING {
+            let output = s
+                .cli()
+                .args(&args)
+                .args(option)
+                .output()
+                .expect("geopera runs");
+            shaping_refused(&output, option, (&args, option));
+        }
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+    assert!(!Path::new(target).exists(), "nothing was written");
+}
+
+#[test]
+fn a_stream_answered_with_other_bytes_is_not_written_when_jq_or_output_was_asked_for() {
+    let s = setup();
+    let url = typed_test_server("application/octet-stream", 2, |_| {
+        (200, "not lines of JSON".to_owned())
+    });
+    for option in [&["--jq", ".id"][..], &["-o", "yaml"][..]] {
+        let output = s
+            .against(&url)
+            .args(["catalog", "search-stream", "--json", "{}"])
+            .args(option)
+            .output()
+            .expect("geopera runs");
+        let stderr = fails_saying(&output, 1, "not NDJSON", option);
+        assert!(stderr.contains(option[0]), "{stderr}");
+        assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
+    }
+}
+
 #[test]
 fn a_global_option_given_before_and_after_the_subcommand_is_a_usage_error() {
     let s = setup();
@@ -3763,15 +3900,23 @@ fn a_global_option_given_before_and_after_the_subcommand_is_a_usage_error() {
                 .arg("--dry-run")
                 .output()
                 .expect("geopera runs");
-            assert_eq!(
-                output.status.code(),
-                Some(0),
-                "{side:?}: {}",
-                text(&output.stderr)
-            );
+            taken_once(&output, side);
         }
     }
     assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+}
+
+/// Asserts that the dry run `output` got past the check of options given twice: it succeeded,
+/// or, given `--jq` or `-o`, it was refused as a dry run, which prints no answer for them to
+/// shape, and not as an option given twice.
+fn taken_once(output: &std::process::Output, run: impl std::fmt::Debug) {
+    let stderr = text(&output.stderr);
+    let refused_as_dry_run = output.status.code() == Some(2)
+        && stderr.contains("a dry run prints the request, not an answer");
+    assert!(
+        output.status.code() == Some(0) || refused_as_dry_run,
+        "{run:?}: {stderr}"
+    );
 }
 
 #[test]
@@ -3885,12 +4030,7 @@ fn a_global_option_given_at_any_two_levels_is_a_usage_error() {
             .arg("--dry-run")
             .output()
             .expect("geopera runs");
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{args:?}: {}",
-            text(&output.stderr)
-        );
+        taken_once(&output, args);
     }
     // After `--` an option's name is the body of `op`, not the option.
     let output = s
