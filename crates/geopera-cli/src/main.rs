@@ -599,14 +599,7 @@ async fn run(
     if let Ok(Some(expr)) = deepest(sub).try_get_one::<String>("jq") {
         jq::check(expr)?;
     }
-    if matches!(name, "login" | "logout" | "whoami") {
-        no_dry_run(deepest(sub), name)?;
-    }
-    match name {
-        "login" | "logout" | "completions" | "man" => no_output_options(deepest(sub), name)?,
-        "op" if sub.get_flag("list") => no_output_options(sub, "op --list")?,
-        _ => {}
-    }
+    refuse_what_cannot_apply(&invoked(name, sub), deepest(sub))?;
     match name {
         "login" => return account::login(sub, top).await,
         "logout" => return account::logout(top).await,
@@ -636,7 +629,6 @@ async fn run(
         auth::check_rate_budget(matches)?;
     }
     if path == ["orders", "wait"] {
-        no_dry_run(matches, "orders wait")?;
         return orders_wait(matches).await;
     }
     let Some(info) = leaves.get(&path) else {
@@ -648,27 +640,76 @@ async fn run(
     call::call(&target, info.id, body, &settings(matches, true)).await
 }
 
-/// Refuses `--dry-run` for `command`, which signs in, signs out or waits on the server: it has
-/// no request it could show instead, and carrying on would send and store what the flag
-/// promises to leave alone.
-fn no_dry_run(matches: &ArgMatches, command: &str) -> Outcome {
-    if matches!(matches.try_get_one::<bool>("dry-run"), Ok(Some(true))) {
-        return Err(Failure::usage(format!(
-            "--dry-run: 'geopera {command}' has no dry run; nothing was sent"
-        )));
-    }
-    Ok(())
+/// A global option some commands have no use for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Inapplicable {
+    /// `--dry-run`: the command has no request of its own it could show instead, and going
+    /// ahead would send, store or write what the flag promises to leave alone.
+    DryRun,
+    /// `--jq` and `-o/--output`: the command prints text of its own (status lines, a script,
+    /// a manual, a list of ids) and no JSON, and ignoring them would hand a script that asked
+    /// for JSON or YAML something else, with exit 0.
+    Shaping,
 }
 
-/// Refuses `--jq` and `--output` for `command`, which prints text of its own (status lines, a
-/// script, a manual, a list of ids) and no JSON: the options cannot apply, and ignoring them
-/// would hand a script that asked for JSON or YAML something else, with exit 0.
-fn no_output_options(matches: &ArgMatches, command: &str) -> Outcome {
-    for (id, flag) in [("jq", "--jq"), ("output", "-o/--output")] {
-        if matches!(matches.try_get_one::<String>(id), Ok(Some(_))) {
-            return Err(Failure::usage(format!(
-                "{flag}: 'geopera {command}' prints no JSON to filter or format; nothing was done"
-            )));
+/// The commands that make no call of their own that a dry run could show (they sign in or
+/// out, read a local file, print from this program, or wait on the server), with the global
+/// options each refuses as a usage error rather than ignores. `whoami` and `webhooks verify`
+/// print JSON, so `--jq` and `-o` apply to them.
+const REFUSED_BY: [(&str, &[Inapplicable]); 8] = {
+    use Inapplicable::{DryRun, Shaping};
+    [
+        ("completions", &[DryRun, Shaping]),
+        ("login", &[DryRun, Shaping]),
+        ("logout", &[DryRun, Shaping]),
+        ("man", &[DryRun, Shaping]),
+        ("op --list", &[DryRun, Shaping]),
+        ("orders wait", &[DryRun]),
+        ("webhooks verify", &[DryRun]),
+        ("whoami", &[DryRun]),
+    ]
+};
+
+/// The command that runs, as [`REFUSED_BY`] names it: its words, and `--list` for `op`'s list.
+fn invoked(name: &str, matches: &ArgMatches) -> String {
+    let mut words = name.to_owned();
+    let mut current = matches;
+    while let Some((next_name, next)) = current.subcommand() {
+        words.push(' ');
+        words.push_str(next_name);
+        current = next;
+    }
+    if name == "op" && matches!(matches.try_get_one::<bool>("list"), Ok(Some(true))) {
+        words.push_str(" --list");
+    }
+    words
+}
+
+/// Refuses, before anything is sent or written, the global options [`REFUSED_BY`] says
+/// `command` cannot apply.
+fn refuse_what_cannot_apply(command: &str, matches: &ArgMatches) -> Outcome {
+    let Some((_, refused)) = REFUSED_BY.iter().find(|(name, _)| *name == command) else {
+        return Ok(());
+    };
+    for option in *refused {
+        match option {
+            Inapplicable::DryRun => {
+                if matches!(matches.try_get_one::<bool>("dry-run"), Ok(Some(true))) {
+                    return Err(Failure::usage(format!(
+                        "--dry-run: 'geopera {command}' has no dry run; nothing was done"
+                    )));
+                }
+            }
+            Inapplicable::Shaping => {
+                for (id, flag) in [("jq", "--jq"), ("output", "-o/--output")] {
+                    if matches!(matches.try_get_one::<String>(id), Ok(Some(_))) {
+                        return Err(Failure::usage(format!(
+                            "{flag}: 'geopera {command}' prints no JSON to filter or format; \
+                             nothing was done"
+                        )));
+                    }
+                }
+            }
         }
     }
     Ok(())

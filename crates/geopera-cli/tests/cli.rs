@@ -3629,6 +3629,10 @@ fn commands_without_a_dry_run_refuse_the_flag_and_do_nothing() {
     let s = setup();
     let url = s.emulator.base_url();
     let before = s.emulator.requests().len();
+    let (_delivery, secret, headers, body) = signed_delivery();
+    let pages = tempfile::tempdir().expect("temp dir");
+    let pages = pages.path().join("pages");
+    let pages = pages.to_str().expect("a UTF-8 temp path");
     for args in [
         &[
             "login",
@@ -3640,17 +3644,59 @@ fn commands_without_a_dry_run_refuse_the_flag_and_do_nothing() {
         &["logout"][..],
         &["whoami"][..],
         &["orders", "wait", "ord_x"][..],
+        &["completions", "bash"][..],
+        &["man"][..],
+        &["man", "--out-dir", pages][..],
+        &["op", "--list"][..],
+        &[
+            "webhooks",
+            "verify",
+            "--secret",
+            secret,
+            "--headers",
+            headers.as_str(),
+            "--body",
+            body.as_str(),
+        ][..],
     ] {
-        let output = s
-            .cli()
-            .args(args)
-            .arg("--dry-run")
-            .output()
-            .expect("geopera runs");
-        fails_saying(&output, 2, "has no dry run", args);
+        for dry_run_at in [0, args.len()] {
+            let output = s
+                .cli()
+                .args(&args[..dry_run_at])
+                .arg("--dry-run")
+                .args(&args[dry_run_at..])
+                .output()
+                .expect("geopera runs");
+            let stderr = fails_saying(&output, 2, "--dry-run", args);
+            assert!(stderr.contains("has no dry run"), "{args:?}: {stderr}");
+            assert!(stderr.contains(args[0]), "{args:?}: {stderr}");
+            assert!(output.stdout.is_empty(), "{args:?}");
+        }
     }
     assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
     assert!(!s.credentials_path().exists(), "nothing was stored");
+    assert!(!Path::new(pages).exists(), "no manual page was written");
+}
+
+/// A delivery signed with a secret, saved as a receiver would save it: the folder holding
+/// it, the secret, and the paths of its headers and its body.
+fn signed_delivery() -> (TempDir, &'static str, String, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secret = "whsec_test_0123456789";
+    let body = br#"{"event_id":"evt_1","event_type":"order.fulfilled","timestamp":"2025-01-01T00:05:00Z","organization_id":"org_demo","entity_type":"order","entity_id":"ord_1","data":{"order_id":"ord_1","status":"fulfilled"}}"#;
+    let body_path = dir.path().join("body.json");
+    std::fs::write(&body_path, body).expect("body");
+    let headers_path = dir.path().join("headers.txt");
+    std::fs::write(
+        &headers_path,
+        format!(
+            "X-Geopera-Signature: {}\nX-Geopera-Event: order.fulfilled\nX-Geopera-Event-ID: evt_1\n",
+            signature(secret, body)
+        ),
+    )
+    .expect("headers");
+    let path = |path: PathBuf| path.to_str().expect("a UTF-8 temp path").to_owned();
+    (dir, secret, path(headers_path), path(body_path))
 }
 
 #[test]
