@@ -3700,6 +3700,37 @@ fn signed_delivery() -> (TempDir, &'static str, String, String) {
 }
 
 #[test]
+fn webhooks_verify_applies_jq_and_output_to_the_event_it_prints() {
+    let s = setup();
+    let (_delivery, secret, headers, body) = signed_delivery();
+    let verify = |options: &[&str]| {
+        s.bare()
+            .args(["webhooks", "verify", "--secret", secret])
+            .args(["--headers", headers.as_str(), "--body", body.as_str()])
+            .args(options)
+            .output()
+            .expect("geopera runs")
+    };
+    let event = stdout_json(&verify(&[]));
+    assert_eq!(event["event"], "OrderFulfilled");
+
+    let output = verify(&["--jq", ".body.entity_id"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(stdout_json(&output), "ord_1");
+
+    let output = verify(&["-o", "ndjson"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout).lines().count(), 1);
+    assert_eq!(stdout_json(&output), event);
+
+    let output = verify(&["-o", "yaml", "--jq", ".event_id"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let read: Value = serde_norway::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not YAML ({e}): {}", text(&output.stdout)));
+    assert_eq!(read, "evt_1");
+}
+
+#[test]
 fn whoami_applies_jq_and_output_to_its_claims() {
     let s = setup();
     let claims = stdout_json(
