@@ -102,7 +102,7 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
     call::no_shaping_in_dry_run(settings)?;
     let size = local_file(path)?;
     if matches.get_one::<String>("file-name").is_none() {
-        text_name(path)?;
+        default_name(path)?;
     }
     if settings.dry_run {
         // File and project names are anyone's to choose: shown inert, an escape sequence or
@@ -190,17 +190,31 @@ fn local_file(path: &std::path::Path) -> Result<u64, Failure> {
 }
 
 /// Refuses a file whose name (the last part of `path`, which the upload takes as the file's
-/// name in the project) is not UTF-8: the API takes names as text, so it could only be sent
-/// with its bytes replaced (`\u{fffd}`), a name the user never chose. The message shows the
-/// path with those bytes escaped (`\xFF`), and how to name the file.
-fn text_name(path: &std::path::Path) -> Result<(), Failure> {
-    match path.file_name() {
-        Some(name) if name.to_str().is_none() => Err(Failure::usage(format!(
+/// name in the project) the upload could not send as given, in a dry run as in the real run,
+/// which would otherwise find it only in the SDK:
+/// - a name that is not UTF-8: the API takes names as text, so it could only be sent with its
+///   bytes replaced (`\u{fffd}`), a name the user never chose;
+/// - a blank name (a file named ` `), by the rule an explicit `--file-name` is checked by
+///   ([`geopera::uploads::check_file_name`]).
+///
+/// Both messages quote the path, its blanks visible and bytes that are not UTF-8 escaped
+/// (`\xFF`), and say how to name the file.
+fn default_name(path: &std::path::Path) -> Result<(), Failure> {
+    let Some(name) = path.file_name() else {
+        return Ok(());
+    };
+    let Some(name) = name.to_str() else {
+        return Err(Failure::usage(format!(
             "cannot upload {path:?}: its name is not UTF-8, and the API takes file names as \
              text; give the name it should have with --file-name NAME, or rename the file"
-        ))),
-        _ => Ok(()),
-    }
+        )));
+    };
+    geopera::uploads::check_file_name(name).map_err(|problem| {
+        Failure::usage(format!(
+            "cannot upload {path:?}: {problem} (the name is the last part of the path); give \
+             the name it should have with --file-name NAME, or rename the file"
+        ))
+    })
 }
 
 fn not_a_file(path: &std::path::Path) -> Failure {

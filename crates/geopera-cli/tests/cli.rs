@@ -2985,6 +2985,46 @@ fn a_file_name_that_is_not_utf8_is_refused_unless_one_is_given() {
     assert!(upload.to_string().contains("scene.tif"), "{upload}");
 }
 
+/// Regression: a dry run approved the upload of a file named only by blanks, whose name the
+/// real upload then refused.
+#[test]
+fn a_file_named_by_blanks_is_refused_unless_a_name_is_given_in_a_dry_run_too() {
+    let s = setup();
+    let project = a_project(&s, "blanks");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let before = s.emulator.requests().len();
+    for name in [" ", "\t"] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, b"bytes").expect("a file");
+        for dry_run in [true, false] {
+            let output = s
+                .cli()
+                .arg("upload")
+                .arg(&path)
+                .args(["--project", &project])
+                .args(dry_run.then_some("--dry-run"))
+                .output()
+                .expect("geopera runs");
+            let stderr = fails_saying(&output, 2, "is empty or blank", (name, dry_run));
+            assert!(stderr.contains("--file-name NAME"), "{stderr}");
+            assert!(stderr.contains(&format!("{path:?}")), "{stderr}");
+            assert!(output.stdout.is_empty(), "{name:?} {dry_run}");
+        }
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+
+    // Named, it is uploaded under that name.
+    let output = s
+        .cli()
+        .arg("upload")
+        .arg(dir.path().join(" "))
+        .args(["--project", &project, "--file-name", "scene.tif"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(stdout_json(&output)["status"], "completed");
+}
+
 #[test]
 fn a_content_type_that_is_no_header_value_is_a_usage_error_before_any_request() {
     let s = setup();
