@@ -723,7 +723,7 @@ fn operations(api: &Api) -> Result<String> {
              /// What is known of `{id}`.\npub static {stat}: OperationInfo = OperationInfo {{\n\
              id: {id:?},\npath: {path:?},\nscope: {scope:?},\nneeds_credentials: {credentials},\naccess: Access::{access},\nsuccess_status: {success},\n\
              error_statuses: &[{errors}],\ndeclares_idempotency_key: {idem},\nbody_optional: {optional},\n\
-             input: &{input_shape},\noutput: &{output_shape},\ninput_type: {input_type:?},\noutput_type: {output_type:?},\n\
+             input: &{input_shape},\noutput: &{output_shape},\ninput_type: {input_type:?},\noutput_type: {output_type:?},\nanswers_ndjson: {ndjson},\n\
              paging: Paging::{paging},\nrate_class: RateClass::{rate:?},\nretry: RetryClass::{retry},\n\
              secret_fields: &[{secrets}],\n}};\n",
             summary = docs::operation_summary(op),
@@ -742,6 +742,7 @@ fn operations(api: &Api) -> Result<String> {
             output_shape = shape_in(&op.output_raw, "crate::schemas::")?,
             input_type = op.input.as_deref().unwrap_or("JsonObject"),
             output_type = docs::output_name(op),
+            ndjson = op.ndjson,
             paging = paging_name(op.paging),
             rate = op.rate_class,
             retry = if op.is_read_only() { "Safe" } else { "NeedsIdempotencyKey" },

@@ -43,9 +43,21 @@ const SPEND: &[&str] = &[
     "processing.create_and_dispatch",
 ];
 
-/// Operations that answer newline-delimited JSON (from the API's docs; the contract types
-/// their output as any JSON).
+/// Operations that answer newline-delimited JSON although the contract types their answer as
+/// any JSON (the API's docs say so). An operation whose success answer the contract declares
+/// as `application/x-ndjson` needs no entry: [`declares_ndjson`] reads it.
 pub const NDJSON: &[&str] = &["catalog.search_stream"];
+
+/// The media type of newline-delimited JSON.
+pub const NDJSON_MEDIA_TYPE: &str = "application/x-ndjson";
+
+/// Whether a success `response` of the contract declares newline-delimited JSON content.
+pub fn declares_ndjson(response: &Value) -> bool {
+    response
+        .get("content")
+        .and_then(Value::as_object)
+        .is_some_and(|content| content.contains_key(NDJSON_MEDIA_TYPE))
+}
 
 /// The Rust type of a binary answer, as a path both generated crates resolve (`geopera`
 /// re-exports it from `geopera-types`).
@@ -55,9 +67,6 @@ pub const BINARY_OUTPUT: &str = "crate::Binary";
 /// (operation id, Rust type path resolving in both generated crates); they win over both the
 /// contract's schema and [`answers_raw`]. Typed overlays of free-form JSON answers go here.
 pub const OUTPUT_OVERRIDES: &[(&str, &str)] = &[
-    // Newline-delimited JSON is no one JSON value: `send` hands over the raw text and
-    // `stream` parses it line by line.
-    ("catalog.search_stream", BINARY_OUTPUT),
     ("clip.create_from_area", "crate::models::ClipJobCreated"),
     ("clip.create_from_item", "crate::models::ClipJobCreated"),
     // Signed links are credentials: the answer keeps them out of `Debug`.
@@ -280,7 +289,9 @@ pub fn answers_raw(summary: &str, output_untyped: bool) -> bool {
 }
 
 /// The Rust output type an operation gets instead of its contract schema's, if any: an entry
-/// of [`OUTPUT_OVERRIDES`], else [`BINARY_OUTPUT`] for a raw answer.
+/// of [`OUTPUT_OVERRIDES`], else [`BINARY_OUTPUT`] for an answer of bytes (`raw`): raw
+/// content, or newline-delimited JSON, which `send` hands over as text and `stream` parses
+/// line by line.
 pub fn output_override(id: &str, raw: bool) -> Option<&'static str> {
     OUTPUT_OVERRIDES
         .iter()
@@ -792,6 +803,7 @@ fn operation(
     let mut errors = Vec::new();
     let mut output_schema = None;
     let mut output_raw = Value::Null;
+    let mut ndjson = NDJSON.contains(&id.as_str());
     for (status, response) in responses {
         let code: u16 = status
             .parse()
@@ -800,6 +812,7 @@ fn operation(
             if success.replace(code).is_some() {
                 bail!("{id}: more than one success status");
             }
+            ndjson |= declares_ndjson(response);
             output_raw = response
                 .pointer("/content/application~1json/schema")
                 .cloned()
@@ -884,14 +897,14 @@ fn operation(
         input: input_schema.as_deref().map(naming::type_name),
         input_schema,
         output: output_schema.as_deref().map(naming::type_name),
-        output_override: output_override(&id, binary),
+        output_override: output_override(&id, binary || ndjson),
         output_schema,
         binary,
         idempotency_key,
         body_optional,
         paging,
         rate_class,
-        ndjson: NDJSON.contains(&id.as_str()),
+        ndjson,
         input_raw,
         output_raw,
         id,

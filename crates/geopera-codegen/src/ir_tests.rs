@@ -54,7 +54,7 @@ fn the_contract_answers_raw_content_for_exactly_these_operations() {
         let chosen = OUTPUT_OVERRIDES.iter().find(|(id, _)| *id == op.id);
         let expected = chosen
             .map(|(_, ty)| *ty)
-            .or(op.binary.then_some(BINARY_OUTPUT));
+            .or((op.binary || op.ndjson).then_some(BINARY_OUTPUT));
         assert_eq!(op.output_override, expected, "{}", op.id);
     }
     for (id, _) in OUTPUT_OVERRIDES {
@@ -74,4 +74,85 @@ fn raw_answers_need_an_untyped_schema_and_no_word_of_json() {
     assert!(!answers_raw("Tile rendering info", true));
     assert!(!answers_raw("Statistics JSON or a rendered PNG", true));
     assert!(answers_raw("A GetTile request", true));
+}
+
+/// The contract's own statement of which operations answer NDJSON: the 200 content types
+/// of the real contract, read here without the generator's help. Every operation it
+/// declares `application/x-ndjson` for is flagged, and the ones [`NDJSON`] adds are those
+/// the contract types as any JSON, which nothing in it contradicts.
+#[test]
+fn the_operations_answering_ndjson_are_what_the_contract_and_the_list_say() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/spec/geopera-openapi.json"
+    );
+    let text = std::fs::read_to_string(path).expect("the contract beside the repository");
+    let spec: Value = serde_json::from_str(&text).expect("the contract is JSON");
+    let mut declared = Vec::new();
+    let mut untyped = Vec::new();
+    for methods in spec["paths"].as_object().expect("paths").values() {
+        for op in methods.as_object().expect("methods").values() {
+            let Some(id) = op["operationId"].as_str() else {
+                continue;
+            };
+            let responses = op["responses"].as_object().expect("responses");
+            for (status, response) in responses {
+                if !status.starts_with('2') {
+                    continue;
+                }
+                let content = response["content"].as_object();
+                if content.is_some_and(|c| c.contains_key("application/x-ndjson")) {
+                    declared.push(id.to_owned());
+                }
+                let schema = &response["content"]["application/json"]["schema"];
+                if schema.as_object().is_some_and(serde_json::Map::is_empty) {
+                    untyped.push(id.to_owned());
+                }
+            }
+        }
+    }
+    let api = parse(&spec).expect("the contract parses");
+    let flagged: Vec<&str> = api
+        .operations
+        .iter()
+        .filter(|op| op.ndjson)
+        .map(|op| op.id.as_str())
+        .collect();
+    let mut expected: Vec<String> = NDJSON.iter().map(|id| (*id).to_owned()).collect();
+    expected.extend(declared);
+    expected.sort();
+    expected.dedup();
+    assert_eq!(flagged, expected);
+    for id in NDJSON {
+        assert!(
+            untyped.iter().any(|op| op == id),
+            "{id}: the contract types its answer"
+        );
+    }
+    for op in api.operations.iter().filter(|op| op.ndjson) {
+        assert_eq!(op.output_override, Some(BINARY_OUTPUT), "{}", op.id);
+    }
+}
+
+#[test]
+fn an_answer_the_contract_declares_as_ndjson_is_flagged_and_read_as_bytes() {
+    let spec = serde_json::json!({
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1.0.0"},
+        "paths": {"/v1/op/fleet.watch": {"post": {
+            "operationId": "fleet.watch",
+            "summary": "Watch the fleet",
+            "x-required-scope": "fleet:read",
+            "security": [{"HTTPBearer": []}],
+            "responses": {"200": {
+                "description": "Lines",
+                "content": {"application/x-ndjson": {"schema": {}}}
+            }}
+        }}},
+        "components": {"schemas": {}}
+    });
+    let api = parse(&spec).expect("the spec parses");
+    let op = &api.operations[0];
+    assert!(op.ndjson);
+    assert_eq!(op.output_override, Some(BINARY_OUTPUT));
 }

@@ -81,6 +81,10 @@ pub struct OperationInfo {
     pub input_type: &'static str,
     /// The Rust type of the output, for messages.
     pub output_type: &'static str,
+    /// Whether a success answer is newline-delimited JSON, one value per line: bytes as
+    /// [`answers_binary`](Self::answers_binary) says, but text a program reads line by line
+    /// (the SDK's `stream`, the CLI printing each line as an answer) rather than writes out.
+    pub answers_ndjson: bool,
     /// How results are paged.
     pub paging: Paging,
     /// Which rate-limit budget it draws from.
@@ -135,3 +139,7 @@ pub fn find(id: &str) -> Option<&'static OperationInfo> {
         .ok()
         .map(|index| crate::generated::operations::ALL[index])
 }
+
+#[cfg(test)]
+#[path = "operation_tests.rs"]
+mod tests;
