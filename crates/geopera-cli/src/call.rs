@@ -295,7 +295,7 @@ pub(crate) fn no_shaping_in_dry_run(settings: &Settings) -> Outcome {
 
 /// Refuses `--jq` and `--output` where they could not apply, before anything is sent: in a
 /// dry run ([`no_shaping_in_dry_run`]), and on an operation that answers bytes, which are
-/// written as they came. `catalog.search_stream`'s NDJSON is the one answer of bytes printed
+/// written as they came. An NDJSON answer (`catalog.search_stream`'s) is bytes printed
 /// through them, a line at a time, unless `--out` asks for the bytes themselves.
 fn shaping_applies(operation_id: &str, settings: &Settings) -> Outcome {
     no_shaping_in_dry_run(settings)?;
@@ -305,7 +305,7 @@ fn shaping_applies(operation_id: &str, settings: &Settings) -> Outcome {
     if !is_binary(operation_id) {
         return Ok(());
     }
-    let streams_lines = operation_id == geopera_types::operations::CATALOG_SEARCH_STREAM.id;
+    let streams_lines = answers_ndjson(operation_id);
     if streams_lines && settings.out.is_none() {
         return Ok(());
     }
@@ -343,6 +343,11 @@ fn unshaped_bytes(operation_id: &str, response: &Answer, flag: &str) -> Failure 
 /// Whether the operation answers bytes (an image, an XML document) rather than JSON.
 pub(crate) fn is_binary(operation_id: &str) -> bool {
     geopera_types::operations::find(operation_id).is_some_and(|info| info.answers_binary())
+}
+
+/// Whether `operation_id` answers NDJSON, bytes whose lines are printed as answers.
+fn answers_ndjson(operation_id: &str) -> bool {
+    geopera_types::operations::find(operation_id).is_some_and(|info| info.answers_ndjson)
 }
 
 /// Writes a binary answer to `--out`, or to stdout when that is a pipe or a file: bytes on a
