@@ -60,10 +60,15 @@
 //!   emulator's [`ManualClock`] (shorter with [`EmulatorBuilder::rate_window`]), per organization (per client IP without credentials); over
 //!   the cap is 429 with `Retry-After` = whole seconds to the window's end. A key minted with
 //!   `rate_limit: N` also gets at most N calls per window of its own, whatever the
-//!   [`RateLimits`] (the client asked for it). The sign-in endpoints' `token` and
-//!   `auth/device` requests and the device page's approvals draw from the same per-client-IP
-//!   unauthenticated budget as the operations without credentials; over it they answer 429
-//!   `temporarily_unavailable` (the device page a 429 page), with the same `Retry-After`.
+//!   [`RateLimits`] (the client asked for it), and those N are shared with every key minted
+//!   under it, their children included, and with the sessions they sign in with
+//!   (`client_credentials`): each of their calls counts against the windows of all the
+//!   limited keys it descends from, so a family of keys makes at most N calls per window in
+//!   all. The `Retry-After` of a 429 is the end of the window that refused (all of a call's
+//!   windows end together). The sign-in endpoints' `token` and `auth/device` requests and
+//!   the device page's approvals draw from the same per-client-IP unauthenticated budget as
+//!   the operations without credentials; over it they answer 429 `temporarily_unavailable`
+//!   (the device page a 429 page), with the same `Retry-After`.
 //! - `Idempotency-Key` on operations that are not read-only: per (organization, operation,
 //!   key) for 24 hours, a repeat with an equal JSON body replays the stored answer byte for
 //!   byte (plus `idempotent-replayed: true`) without executing again; a different body is 409.
@@ -104,7 +109,14 @@
 //!   `permissions` the new key gets the caller's grants. A key (or a session it signed in
 //!   with) that has a `rate_limit` or an expiry mints no key with a higher limit or a later
 //!   expiry (403, naming each), and a key it mints without them gets its own: a limit set on
-//!   a key is not shed by minting a child. Revoking a key does not revoke keys it minted.
+//!   a key is not shed by minting a child. Nor is it multiplied by minting many: the keys
+//!   minted under a key limited to N, at any depth, share its N calls a minute (see rate
+//!   limits above), across restarts with a state file too. A key's calls count against at
+//!   most [`MAX_KEY_RATE_WINDOWS`] (16) windows, one for each limit in its line lower than
+//!   those above it; a key whose lower limit would need one more is 403, while one asking
+//!   for the tightest limit already held needs none. Revoking a key does not revoke keys it minted,
+//!   and they go on counting against its window. Keys kept in a state file written before
+//!   families were tracked count as minted under no one.
 //! - Unguessable keys: the secret of a key minted by `api_keys.create` or
 //!   [`EmulatorHandle::create_key`] is 16 bytes from the operating system's generator, as are
 //!   share tokens, upload tokens, signing secrets and session tokens. Only the demo key and
@@ -561,8 +573,8 @@ pub use crate::oidc::sessions::{
 };
 pub use crate::oidc::{demo_users, OidcCounters, User, KEY_CLIENT, PUBLIC_CLIENT, REALM};
 pub use crate::ops::{
-    MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_KEY_RATE_LIMIT, MAX_ORDERS_PER_ORG,
-    MAX_SCOPE_CHARS,
+    MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_KEY_RATE_LIMIT, MAX_KEY_RATE_WINDOWS,
+    MAX_ORDERS_PER_ORG, MAX_SCOPE_CHARS,
 };
 pub use crate::pipeline::FAULT_HEADER;
 pub use crate::recording::{RecordedRequest, DEFAULT_RECORD_BUDGET_BYTES, DEFAULT_RECORD_LIMIT};

@@ -23,6 +23,7 @@ use crate::idempotency::{fingerprint, Begin};
 use crate::limits;
 use crate::oidc::{identify, presented_token};
 use crate::ops::{self, Ctx, KeyBounds};
+use crate::records::rate_windows;
 use crate::scopes::grants;
 use crate::state::Shared;
 use crate::storage;
@@ -52,10 +53,8 @@ struct Caller {
     grants: Vec<String>,
     /// Whether the call came without credentials, counted per client address.
     anonymous: bool,
-    /// The key's id and its own calls-per-minute, when it was minted with one.
-    key_limit: Option<(String, u32)>,
-    /// When the key expires, when it does.
-    key_expires_at: Option<i64>,
+    /// What the key (or the key a session acts for) is held to; nothing for a user.
+    key: KeyBounds,
 }
 
 /// Runs one call: the plan's faults first, for every caller; then authentication; then the
@@ -164,8 +163,7 @@ fn authenticate(
             org,
             grants: Vec::new(),
             anonymous: true,
-            key_limit: None,
-            key_expires_at: None,
+            key: KeyBounds::default(),
         });
     }
     let Some(token) = presented_token(headers) else {
@@ -181,8 +179,11 @@ fn authenticate(
         principal: format!("{}:{}", identity.kind.name(), identity.id),
         grants: identity.grants.to_vec(),
         anonymous: false,
-        key_limit: identity.key_limit.map(|(key, cap)| (key.to_owned(), cap)),
-        key_expires_at: identity.key_expires_at,
+        key: KeyBounds {
+            rate_limit: identity.key_limit.map(|(_, cap)| cap),
+            rate_windows: rate_windows(identity.inherited_limits, identity.key_limit),
+            expires_at: identity.key_expires_at,
+        },
     })
 }
 
@@ -207,16 +208,17 @@ fn own_faults(
 
 /// Counts the call against every budget it draws from: per client address without
 /// credentials; otherwise the organization's default budget and its operation's class, and
-/// the key's own limit when it was minted with one (which no [`RateLimits`] setting lifts:
-/// the client asked for it).
+/// the windows of the key and of the limited keys it was minted under (which no
+/// [`RateLimits`] setting lifts: the client asked for them).
 ///
 /// [`RateLimits`]: crate::RateLimits
 ///
 /// # Errors
-/// 429 with `Retry-After` (seconds to the window's end) when a budget is spent.
+/// 429 with `Retry-After` (seconds to the end of the window that refused; every window of a
+/// call shares its bounds) when a budget is spent.
 fn rate_limit(shared: &Shared, op: &OperationInfo, caller: &Caller) -> Result<(), ApiError> {
     let limits = &shared.limits;
-    let mut budgets = Vec::with_capacity(3);
+    let mut budgets = Vec::with_capacity(2 + caller.key.rate_windows.len());
     let mut add = |budget: &'static str, cap: Option<u32>| {
         if let Some(cap) = cap {
             budgets.push((caller.org.clone(), budget, cap));
@@ -230,7 +232,7 @@ fn rate_limit(shared: &Shared, op: &OperationInfo, caller: &Caller) -> Result<()
             add(budget, Some(cap));
         }
     }
-    if let Some((key, cap)) = &caller.key_limit {
+    for (key, cap) in &caller.key.rate_windows {
         budgets.push((key.clone(), "key", *cap));
     }
     limits::admit(shared, &budgets).map_err(|secs| {
@@ -389,10 +391,7 @@ async fn execute(
         op,
         org: &caller.org,
         grants: &caller.grants,
-        key_bounds: KeyBounds {
-            rate_limit: caller.key_limit.as_ref().map(|(_, cap)| *cap),
-            expires_at: caller.key_expires_at,
-        },
+        key_bounds: &caller.key,
     };
     ops::execute(&ctx, input)
         .await

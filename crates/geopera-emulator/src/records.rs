@@ -28,6 +28,32 @@ pub struct Credential {
     pub session: bool,
     /// Calls per minute this key may make, on top of its organization's budgets.
     pub rate_limit: Option<u32>,
+    /// The windows of the limited keys it was minted under (every window its creator's calls
+    /// count against, see [`rate_windows`]), eldest first: its calls count against them too,
+    /// so keys minted under a key limited to N share those N calls. Empty for the keys of a
+    /// state file written before this was kept, which count as minted under no one.
+    pub inherited_limits: Vec<KeyWindow>,
+}
+
+/// A window a key's calls count against: the id of the key it is counted for, and that key's
+/// calls per minute.
+pub type KeyWindow = (String, u32);
+
+/// Every window a call counts against, for a key that inherited `inherited` and is limited
+/// to `own` itself: the inherited ones, and its own unless one of them is as tight. An
+/// inherited window counts every call the key's own would count, so with a cap no higher it
+/// always refuses first, and keeping the key's own would only lengthen the list.
+pub fn rate_windows(inherited: &[KeyWindow], own: Option<(&str, u32)>) -> Vec<KeyWindow> {
+    let mut windows = inherited.to_vec();
+    if let Some((id, cap)) = own.filter(|(_, cap)| adds_window(inherited, *cap)) {
+        windows.push((id.to_owned(), cap));
+    }
+    windows
+}
+
+/// Whether a key limited to `cap` under `inherited` needs a window of its own.
+pub fn adds_window(inherited: &[KeyWindow], cap: u32) -> bool {
+    inherited.iter().all(|(_, above)| cap < *above)
 }
 
 impl Credential {
@@ -44,6 +70,7 @@ impl Credential {
             revoked: false,
             session,
             rate_limit: key.rate_limit,
+            inherited_limits: key.inherited_limits,
         }
     }
 }
@@ -58,6 +85,8 @@ pub struct NewKey {
     pub expires_at: Option<i64>,
     /// Calls per minute; `None` leaves only the organization's budgets.
     pub rate_limit: Option<u32>,
+    /// The windows of the key minting it, which its calls count against too.
+    pub inherited_limits: Vec<KeyWindow>,
 }
 
 impl NewKey {
@@ -69,6 +98,7 @@ impl NewKey {
             grants,
             expires_at: None,
             rate_limit: None,
+            inherited_limits: Vec::new(),
         }
     }
 }

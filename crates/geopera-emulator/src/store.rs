@@ -30,7 +30,10 @@ use rusqlite::{params, Connection, OptionalExtension, Statement, ToSql};
 use crate::error::{known_content_type, Reply};
 use crate::idempotency::IDEMPOTENCY_RETENTION_MS;
 use crate::oidc::sessions::{Access, Family, TokenDigest};
-use crate::records::{Claim, ClaimSlot, Credential, Order, OrderKind, Org, Pending, Subscription};
+use crate::ops::{MAX_KEY_RATE_LIMIT, MAX_KEY_RATE_WINDOWS};
+use crate::records::{
+    Claim, ClaimSlot, Credential, KeyWindow, Order, OrderKind, Org, Pending, Subscription,
+};
 use crate::resources::{Resource, MAX_SEQ};
 
 /// The tables of version 0, the first file format (which never set `user_version`).
@@ -70,6 +73,8 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS resources (id TEXT PRIMARY KEY, record TEXT NOT NULL);",
     // 6: who made an idempotent request, the only principal its answer is replayed to.
     "ALTER TABLE idempotency ADD COLUMN principal TEXT;",
+    // 7: the windows a key inherited from the limited keys it was minted under (NULL: none).
+    "ALTER TABLE credentials ADD COLUMN inherited_limits TEXT;",
 ];
 
 /// The version this emulator writes.
@@ -345,8 +350,8 @@ impl Store {
         write_changed(
             &tx,
             "INSERT OR REPLACE INTO credentials (secret, id, org, name, prefix, grants, created_at,
-                 expires_at, revoked, session, rate_limit)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 expires_at, revoked, session, rate_limit, inherited_limits)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             "DELETE FROM credentials WHERE secret = ?1",
             &snapshot.credentials,
             |insert, secret, key| {
@@ -361,7 +366,8 @@ impl Store {
                     key.expires_at,
                     key.revoked,
                     key.session,
-                    key.rate_limit
+                    key.rate_limit,
+                    json_text(&key.inherited_limits)
                 ])
             },
         )?;
@@ -792,6 +798,35 @@ fn required<T: serde::de::DeserializeOwned>(
     record(text, &place)?.ok_or_else(|| ReadError::Edited(format!("{} is not {expected}", place())))
 }
 
+/// The windows a key inherited, as its `inherited_limits` column holds them.
+///
+/// # Errors
+/// When the column holds what no emulator writes: not a list of `[key id, calls per minute]`
+/// pairs, a limit outside what `api_keys.create` accepts, or more windows than a key's calls
+/// count against. Read as fewer windows, the key would make more calls than its family may.
+fn inherited_limits(text: &str, id: &str) -> Result<Vec<KeyWindow>, ReadError> {
+    let place = || format!("credentials.inherited_limits of key {id}");
+    let windows: Vec<KeyWindow> = required(text, place, "a list of [key id, limit] pairs")?;
+    if windows.len() > MAX_KEY_RATE_WINDOWS {
+        return Err(ReadError::Edited(format!(
+            "{} holds {} windows, more than the {MAX_KEY_RATE_WINDOWS} a key's calls count \
+             against",
+            place(),
+            windows.len()
+        )));
+    }
+    if let Some((key, cap)) = windows
+        .iter()
+        .find(|(_, cap)| !(1..=MAX_KEY_RATE_LIMIT).contains(cap))
+    {
+        return Err(ReadError::Edited(format!(
+            "{} limits key {key} to {cap} calls a minute, outside 1 to {MAX_KEY_RATE_LIMIT}",
+            place()
+        )));
+    }
+    Ok(windows)
+}
+
 /// What the file holds; see [`read_rows`].
 ///
 /// # Errors
@@ -809,7 +844,7 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
     let mut credentials = HashMap::new();
     let mut query = connection.prepare(
         "SELECT secret, id, org, name, prefix, grants, created_at, expires_at, revoked, session,
-             rate_limit
+             rate_limit, inherited_limits
          FROM credentials",
     )?;
     let mut rows = query.query([])?;
@@ -817,8 +852,13 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
         let secret: String = row.get("secret")?;
         let id: String = row.get("id")?;
         let grants: String = row.get("grants")?;
+        let inherited: Option<String> = row.get("inherited_limits")?;
         let key = Credential {
             grants: required(&grants, || format!("credentials.grants of key {id}"), names)?,
+            inherited_limits: match inherited {
+                Some(text) => inherited_limits(&text, &id)?,
+                None => Vec::new(),
+            },
             id,
             org: row.get("org")?,
             name: row.get("name")?,

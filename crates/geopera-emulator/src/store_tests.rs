@@ -44,6 +44,7 @@ fn a_version_0_file_opens_keeps_its_rows_and_is_upgraded() {
     assert_eq!(snapshot.orgs["org_demo"].balance_credits, 1234);
     let key = &snapshot.credentials["gpra_old"];
     assert_eq!((key.id.as_str(), key.rate_limit), ("key_old", None));
+    assert!(key.inherited_limits.is_empty(), "minted under no one");
     assert!(snapshot.claims.is_empty());
     let upgraded = Connection::open(&file.0).expect("open");
     let version: i64 = upgraded

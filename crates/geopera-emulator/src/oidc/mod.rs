@@ -28,7 +28,7 @@ use http::{HeaderMap, Method, StatusCode};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::records::Credential;
+use crate::records::{Credential, KeyWindow};
 use crate::scopes::{covers, KNOWN_GRANTS};
 use crate::state::{Inner, Shared, ALL_SCOPES, DEMO_ORG};
 use sessions::{
@@ -142,6 +142,7 @@ impl User {
             org: self.org.clone(),
             grants: self.grants.clone(),
             key_limit: None,
+            inherited_limits: Vec::new(),
             key_expires_at: None,
         }
     }
@@ -644,6 +645,7 @@ fn grant(shared: &Shared, headers: &HeaderMap, form: &Form) -> Result<Issued, OA
                 org: key.org.clone(),
                 grants: key.grants.clone(),
                 key_limit: key.rate_limit.map(|cap| (key.id.clone(), cap)),
+                inherited_limits: key.inherited_limits.clone(),
                 key_expires_at: key.expires_at,
             };
             let (scope, grants) = grant_scope(form.get("scope"), &principal.grants)?;
@@ -861,6 +863,8 @@ pub(crate) struct Identity<'a> {
     pub grants: &'a [String],
     /// A key's id and its own calls per minute.
     pub key_limit: Option<(&'a str, u32)>,
+    /// The windows a key inherited from the keys it was minted under.
+    pub inherited_limits: &'a [KeyWindow],
     /// When a key (or the key a session was started with) expires; `None` for users.
     pub key_expires_at: Option<i64>,
 }
@@ -894,6 +898,7 @@ pub(crate) fn identify<'a>(
             scope: None,
             grants: &key.grants,
             key_limit: key.rate_limit.map(|cap| (key.id.as_str(), cap)),
+            inherited_limits: &key.inherited_limits,
             key_expires_at: key.expires_at.filter(|_| !key.session),
         });
     }
@@ -916,6 +921,7 @@ pub(crate) fn identify<'a>(
                     .key_limit
                     .as_ref()
                     .map(|(key, cap)| (key.as_str(), *cap)),
+                inherited_limits: &principal.inherited_limits,
                 key_expires_at: principal.key_expires_at,
             })
         }

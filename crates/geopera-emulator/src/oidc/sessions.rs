@@ -18,6 +18,7 @@ use subtle::ConstantTimeEq as _;
 
 use super::{OAuthError, OidcCounters};
 use crate::changes::Tracked;
+use crate::records::KeyWindow;
 
 /// How long an access token is accepted, in seconds.
 pub const ACCESS_TOKEN_SECS: i64 = 300;
@@ -95,6 +96,11 @@ pub struct Principal {
     pub grants: Vec<String>,
     /// A key's own calls-per-minute, carried into its sessions.
     pub key_limit: Option<(String, u32)>,
+    /// The windows a key inherited from the keys it was minted under, carried into its
+    /// sessions so their calls count against them as the key's own do. Empty for a user, and
+    /// in a session kept by an emulator that did not keep them (whose keys inherited none).
+    #[serde(default)]
+    pub inherited_limits: Vec<KeyWindow>,
     /// A key's expiry (Unix seconds), carried into its sessions: no key they mint outlives it.
     #[serde(default)]
     pub key_expires_at: Option<i64>,

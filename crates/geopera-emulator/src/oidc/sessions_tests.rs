@@ -9,6 +9,7 @@ fn user() -> Principal {
         org: "org_demo".to_owned(),
         grants: vec!["*".to_owned()],
         key_limit: None,
+        inherited_limits: Vec::new(),
         key_expires_at: None,
     }
 }

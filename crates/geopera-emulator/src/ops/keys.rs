@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::{Ctx, Outcome};
 use crate::error::{too_large, with_ctx, ApiError};
-use crate::records::NewKey;
+use crate::records::{adds_window, NewKey};
 use crate::scopes::{covers, KNOWN_GRANTS};
 use geopera_types::rfc3339::format_date_time;
 
@@ -20,6 +20,11 @@ pub const MAX_KEY_LIFETIME_DAYS: i64 = 3650;
 /// The highest per-minute `rate_limit` `api_keys.create` accepts: far above any documented
 /// budget, and small enough for the window counters.
 pub const MAX_KEY_RATE_LIMIT: u32 = 1_000_000;
+/// The most rate windows one key's calls count against: its own and those of the limited
+/// keys it was minted under, each limit lower than the one before. Bounds the work and memory
+/// of every call of a key at the end of a long chain; a key whose limit would add one more is
+/// refused, while one sharing the tightest limit already held adds none and is minted.
+pub const MAX_KEY_RATE_WINDOWS: usize = 16;
 
 pub(crate) fn create(ctx: &Ctx<'_>, input: ApiKeyCreateInput) -> Outcome {
     let (secret, key) = ctx.shared.create_key(checked(ctx, &input)?).map_err(|_| {
@@ -89,8 +94,14 @@ pub(crate) fn revoke(ctx: &Ctx<'_>, input: ApiKeyRevokeInput) -> Outcome {
 /// The checks `api_keys.create` makes beyond the input shape: bounded permissions of known
 /// scopes, a bounded lifetime and rate limit (422, every failure listed), and nothing beyond
 /// the calling key itself (403): no grant it does not hold, no more calls a minute than its
-/// own limit, no expiry after its own. A key can never mint a stronger one, so a limit set on
-/// a key cannot be shed by minting a child.
+/// own limit, no expiry after its own, no limit that would make its calls count against more
+/// than [`MAX_KEY_RATE_WINDOWS`] windows.
+///
+/// The new key inherits every window the calling key's calls count against, so its calls
+/// count against them too: a limit cannot be shed by minting a child, nor multiplied by
+/// minting many, as all the keys minted under a key limited to N (and their own children)
+/// share its N calls a minute with it. Revoking a key leaves the keys minted under it
+/// counting against its window.
 ///
 /// Without `permissions` the new key gets the caller's own grants; without `rate_limit` or
 /// `expires_in_days`, the calling key's own limit and expiry, when it has them.
@@ -149,12 +160,30 @@ fn checked(ctx: &Ctx<'_>, input: &ApiKeyCreateInput) -> Result<NewKey, ApiError>
             ));
         }
     }
+    let rate_limit = rate_limit.or(bounds.rate_limit);
+    let inherited = &bounds.rate_windows;
+    if let Some(cap) = rate_limit.filter(|cap| adds_window(inherited, *cap)) {
+        if let Some(tightest) = inherited
+            .iter()
+            .map(|(_, cap)| *cap)
+            .min()
+            .filter(|_| inherited.len() >= MAX_KEY_RATE_WINDOWS)
+        {
+            refused.push(format!(
+                "cannot allow {cap} calls a minute: the calling key's calls already count \
+                 against {} nested limits, the most a key's may; a limit of {tightest} \
+                 shares the tightest of them",
+                inherited.len()
+            ));
+        }
+    }
     if !refused.is_empty() {
         return Err(ApiError::problem(StatusCode::FORBIDDEN, refused.join("; ")));
     }
     let mut key = NewKey::new(ctx.org, &input.name, grants);
     key.expires_at = expires_at.or(bounds.expires_at);
-    key.rate_limit = rate_limit.or(bounds.rate_limit);
+    key.rate_limit = rate_limit;
+    key.inherited_limits = inherited.clone();
     Ok(key)
 }
 

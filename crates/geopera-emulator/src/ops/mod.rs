@@ -44,11 +44,15 @@ use http::StatusCode;
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, Reply};
+use crate::records::KeyWindow;
 use crate::rng::fnv;
 use crate::state::{Inner, Shared};
 
 pub(crate) use items::item_fields;
-pub use keys::{MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_KEY_RATE_LIMIT, MAX_SCOPE_CHARS};
+pub use keys::{
+    MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_KEY_RATE_LIMIT, MAX_KEY_RATE_WINDOWS,
+    MAX_SCOPE_CHARS,
+};
 pub use orders::MAX_ORDERS_PER_ORG;
 
 /// The largest page the offset- and page-paged lists (`orders.list`, `items.list`,
@@ -65,14 +69,17 @@ pub(crate) struct Ctx<'a> {
     pub grants: &'a [String],
     /// What the calling key is held to, which a key it mints may not exceed (nothing for a
     /// user's session).
-    pub key_bounds: KeyBounds,
+    pub key_bounds: &'a KeyBounds,
 }
 
-/// A calling key's own limits.
-#[derive(Clone, Copy, Debug, Default)]
+/// What a calling key is held to: its own limits, and the windows of the keys it was minted
+/// under.
+#[derive(Clone, Debug, Default)]
 pub(crate) struct KeyBounds {
     /// Its calls per minute, when it was minted with a limit.
     pub rate_limit: Option<u32>,
+    /// Every window its calls count against, which a key it mints inherits.
+    pub rate_windows: Vec<KeyWindow>,
     /// When it expires (Unix seconds), when it does.
     pub expires_at: Option<i64>,
 }

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use geopera_emulator::{Emulator, ManualClock, RateLimits, MAX_KEY_RATE_LIMIT};
+use geopera_emulator::{
+    Emulator, ManualClock, RateLimits, MAX_KEY_RATE_LIMIT, MAX_KEY_RATE_WINDOWS,
+};
 use serde_json::json;
 
 use crate::common::Api;
@@ -383,6 +385,121 @@ fn a_key_rate_limit_adds_to_its_organizations_budgets_and_survives_rate_limits_o
         429,
         "switching the emulator's budgets off leaves a limit the client asked for"
     );
+}
+
+/// The secret of a key `caller` mints with `body`.
+fn minted(api: &Api, caller: &str, body: serde_json::Value) -> String {
+    let resp = create(api, caller, body);
+    assert_eq!(
+        resp.status,
+        200,
+        "{:?}",
+        String::from_utf8_lossy(&resp.body)
+    );
+    resp.json()["key"].as_str().expect("secret").to_owned()
+}
+
+/// The statuses of one call after another, each by the key (or token) named.
+fn statuses(api: &Api, callers: &[&str]) -> Vec<u16> {
+    callers
+        .iter()
+        .map(|caller| {
+            api.call_as(caller, "billing.credits.balance", json!({}))
+                .status
+        })
+        .collect()
+}
+
+/// Two children of a key limited to N have N calls a minute between them, not N each; a
+/// grandchild's calls count against its grandparent's window too, and so do those of a
+/// session a child signs in with. The 429 says when the window that refused ends.
+#[test]
+fn keys_minted_under_a_limited_key_share_its_calls_a_minute() {
+    let clock = ManualClock::new();
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .clock(clock.clone()),
+    );
+    let parent = minted(
+        &api,
+        api.emu.api_key(),
+        json!({"name": "parent", "rate_limit": 6}),
+    );
+    let first = minted(&api, &parent, json!({"name": "first"}));
+    let second = minted(&api, &parent, json!({"name": "second", "rate_limit": 5}));
+    let grandchild = minted(&api, &first, json!({"name": "grandchild", "rate_limit": 2}));
+    let token = crate::oidc::key_token(&api, &second);
+    assert_eq!(token.status, 200);
+    let session = token.json()["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+
+    // The two children together: six calls, then every key of the family is refused.
+    clock.advance(Duration::from_secs(75));
+    let (a, b) = (first.as_str(), second.as_str());
+    assert_eq!(statuses(&api, &[a, b, a, b, a, b]), [200; 6]);
+    let refused = api.call_as(a, "billing.credits.balance", json!({}));
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.header("retry-after"), Some("45"));
+    assert_eq!(statuses(&api, &[b, &parent, &grandchild]), [429; 3]);
+
+    // A grandchild with calls of its own left is refused once its grandparent's are spent.
+    clock.advance(Duration::from_secs(60));
+    let g = grandchild.as_str();
+    assert_eq!(statuses(&api, &[parent.as_str(); 5]), [200; 5]);
+    assert_eq!(statuses(&api, &[g, g]), [200, 429]);
+
+    // A session a child signed in with counts as that child does.
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(statuses(&api, &[parent.as_str(); 5]), [200; 5]);
+    assert_eq!(statuses(&api, &[&session, &session, a]), [200, 429, 429]);
+
+    // A new window gives the family its six calls again.
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(
+        statuses(&api, &[g, g, g]),
+        [200, 200, 429],
+        "its own limit of 2"
+    );
+    assert_eq!(statuses(&api, &[a, a, a, a, a]), [200, 200, 200, 200, 429]);
+}
+
+/// A key's calls count against at most `MAX_KEY_RATE_WINDOWS` windows: a chain of ever lower
+/// limits ends there, while a key sharing the tightest limit needs no window and is minted.
+#[test]
+fn a_chain_of_ever_lower_limits_is_bounded() {
+    let api = Api::with(Emulator::builder().rate_limits(RateLimits::off()));
+    let top = 1_000;
+    let mut caller = api.emu.api_key().to_owned();
+    for depth in 0..MAX_KEY_RATE_WINDOWS {
+        let limit = top - depth;
+        caller = minted(&api, &caller, json!({"name": "link", "rate_limit": limit}));
+    }
+    let tightest = top - (MAX_KEY_RATE_WINDOWS - 1);
+    let lower = create(
+        &api,
+        &caller,
+        json!({"name": "lower", "rate_limit": tightest - 1}),
+    );
+    assert_eq!(lower.status, 403, "{:?}", lower.body);
+    let detail = lower.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        detail.contains(&format!("{MAX_KEY_RATE_WINDOWS} nested limits")),
+        "{detail}"
+    );
+    let same = minted(&api, &caller, json!({"name": "same"}));
+    let again = create(
+        &api,
+        &same,
+        json!({"name": "again", "rate_limit": tightest}),
+    );
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["rate_limit"], tightest);
 }
 
 #[test]

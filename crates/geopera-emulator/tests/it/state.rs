@@ -264,6 +264,76 @@ fn a_keys_rate_limit_survives_a_restart() {
     );
 }
 
+/// The secrets of two keys minted under a key limited to 2, kept in `file` by an emulator of
+/// `seed`.
+fn family_of_two(seed: u64, file: &TempFile) -> (String, String) {
+    let (api, _clock) = start_on(seed, file, Duration::ZERO);
+    let mint = |caller: &str, body| {
+        let created = api.call_as(caller, "api_keys.create", body);
+        assert_eq!(created.status, 200);
+        created.json()["key"].as_str().expect("secret").to_owned()
+    };
+    let parent = mint(
+        api.emu.api_key(),
+        json!({"name": "parent", "rate_limit": 2}),
+    );
+    let first = mint(&parent, json!({"name": "first"}));
+    let second = mint(&parent, json!({"name": "second"}));
+    (first, second)
+}
+
+fn balance_statuses(api: &Api, callers: &[&str]) -> Vec<u16> {
+    callers
+        .iter()
+        .map(|caller| {
+            api.call_as(caller, "billing.credits.balance", json!({}))
+                .status
+        })
+        .collect()
+}
+
+#[test]
+fn keys_minted_under_a_limited_key_still_share_its_limit_after_a_restart() {
+    let file = TempFile::new("key-family");
+    let (first, second) = family_of_two(24, &file);
+    let (api, _clock) = start_on(24, &file, Duration::from_secs(60));
+    let (a, b) = (first.as_str(), second.as_str());
+    assert_eq!(balance_statuses(&api, &[a, b, a, b]), [200, 200, 429, 429]);
+}
+
+/// A file of the version before key families were kept opens; its keys count as minted under
+/// no one, each with its own window only, and the file is upgraded.
+#[test]
+fn a_state_file_from_before_key_families_opens_and_its_keys_inherit_nothing() {
+    let file = TempFile::new("before-families");
+    let (first, second) = family_of_two(25, &file);
+    {
+        let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+        sqlite
+            .execute_batch(
+                "ALTER TABLE credentials DROP COLUMN inherited_limits;
+                 PRAGMA user_version = 6;",
+            )
+            .expect("turned into a version 6 file");
+    }
+    let (api, _clock) = start_on(25, &file, Duration::from_secs(60));
+    let (a, b) = (first.as_str(), second.as_str());
+    assert_eq!(
+        balance_statuses(&api, &[a, b, a, b, a]),
+        [200, 200, 200, 200, 429]
+    );
+    drop(api);
+    let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+    let nulls: i64 = sqlite
+        .query_row(
+            "SELECT COUNT(*) FROM credentials WHERE inherited_limits IS NULL",
+            [],
+            |row| row.get(0),
+        )
+        .expect("the column is back");
+    assert!(nulls > 0, "the old rows are kept as they were");
+}
+
 #[test]
 fn sessions_survive_a_restart_and_remember_rotated_refresh_tokens() {
     let file = TempFile::new("sessions");
@@ -940,6 +1010,48 @@ fn a_state_file_of_a_negative_version_is_refused() {
     let (file, _) = written("negative-version", 22);
     let message = refused_after(22, &file, "PRAGMA user_version = -1");
     assert!(message.contains("version -1,"), "{message}");
+}
+
+/// A key's inherited windows that no emulator writes are refused at start, naming the key,
+/// rather than read as fewer windows (its family would get more calls than its limit).
+#[test]
+fn a_keys_inherited_limits_that_no_emulator_writes_are_refused() {
+    let (file, bytes) = written("inherited-limits", 26);
+    let too_many = format!("[{}]", vec!["[\"key_x\", 5]"; 17].join(","));
+    for (sql, what) in [
+        (
+            "UPDATE credentials SET inherited_limits = 'not json'".to_owned(),
+            "is not JSON",
+        ),
+        (
+            "UPDATE credentials SET inherited_limits = '{}'".to_owned(),
+            "is not a list of",
+        ),
+        (
+            "UPDATE credentials SET inherited_limits = '[[\"key_x\", -1]]'".to_owned(),
+            "is not a list of",
+        ),
+        (
+            "UPDATE credentials SET inherited_limits = '[[\"key_x\", 0]]'".to_owned(),
+            "to 0 calls a minute",
+        ),
+        (
+            "UPDATE credentials SET inherited_limits = '[[\"key_x\", 1000001]]'".to_owned(),
+            "to 1000001 calls a minute",
+        ),
+        (
+            format!("UPDATE credentials SET inherited_limits = '{too_many}'"),
+            "holds 17 windows",
+        ),
+    ] {
+        std::fs::write(&file.0, &bytes).expect("the written file restored");
+        let message = refused_after(26, &file, &sql);
+        assert!(
+            message.contains("credentials.inherited_limits of key"),
+            "{sql}: {message}"
+        );
+        assert!(message.contains(what), "{sql}: {message}");
+    }
 }
 
 /// The binary stops on SIGTERM (`kill`, `docker stop`, systemd) as on Ctrl-C: it says so,
