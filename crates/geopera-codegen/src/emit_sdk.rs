@@ -78,19 +78,28 @@ fn page_item(op: &OperationDef) -> (&'static str, &'static str) {
     }
 }
 
-/// The item stream of an operation that answers newline-delimited JSON.
+/// The item stream of an operation that answers newline-delimited JSON, and the marker that
+/// gives its fluent call the same `stream`: both come from `op.ndjson`, so neither can miss an
+/// operation the other has. The seal is implemented beside it, as only generated code may.
 fn ndjson_functions(op: &OperationDef) -> String {
     if !op.ndjson {
         return String::new();
     }
-    "\n/// The answer's items (one JSON value per line), parsed as they arrive.\n\
-     pub fn stream(client: &impl ApiClient, body: impl IntoRequest<Input>) -> crate::PageStream<serde_json::Value> {\n\
-     crate::ndjson::stream::<Operation>(client.core(), body)\n}\n\n\
-     /// The blocking form of [`stream`]: an iterator that reads the answer as it is advanced.\n\
-     #[cfg(feature = \"blocking\")]\n\
-     pub fn stream_blocking(client: &impl ApiClient, body: impl IntoRequest<Input>) -> impl Iterator<Item = Result<serde_json::Value, Error>> {\n\
-     crate::ndjson::stream_blocking::<Operation>(client.core(), body)\n}\n"
-        .to_owned()
+    // Named by the descriptor, not the `Operation` alias, so the trait's implementors read as
+    // the operations they are.
+    format!(
+        "\n/// The answer's items (one JSON value per line), parsed as they arrive.\n\
+         pub fn stream(client: &impl ApiClient, body: impl IntoRequest<Input>) -> crate::PageStream<serde_json::Value> {{\n\
+         crate::ndjson::stream::<Operation>(client.core(), body)\n}}\n\n\
+         /// The blocking form of [`stream`]: an iterator that reads the answer as it is advanced.\n\
+         #[cfg(feature = \"blocking\")]\n\
+         pub fn stream_blocking(client: &impl ApiClient, body: impl IntoRequest<Input>) -> impl Iterator<Item = Result<serde_json::Value, Error>> {{\n\
+         crate::ndjson::stream_blocking::<Operation>(client.core(), body)\n}}\n\n\
+         impl crate::ndjson::Sealed for geopera_types::operations::{descriptor} {{}}\n\n\
+         /// Gives the fluent call `stream` and `stream_blocking`.\n\
+         impl crate::NdjsonOperation for geopera_types::operations::{descriptor} {{}}\n",
+        descriptor = naming::operation_type(&op.id),
+    )
 }
 
 /// The body stream of an operation that answers raw content (an image or XML).

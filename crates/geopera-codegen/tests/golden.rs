@@ -83,7 +83,7 @@ fn the_fixture_exercises_the_naming_rules() {
     let ops = &output.types["operations.rs"];
     assert!(ops.contains("declares_idempotency_key: true"));
     assert!(ops.contains("paging: Paging::Offset"));
-    assert_eq!(output.counts, (3, 8));
+    assert_eq!(output.counts, (4, 8));
 }
 
 #[test]
@@ -129,6 +129,28 @@ fn needs_credentials_follows_the_security_requirements() {
     assert!(!credentials_of("FLEET_DROP"));
     assert!(credentials_of("FLEET_LIST"));
     assert!(credentials_of("FLEET_TASKS_RUNS_START"));
+}
+
+#[test]
+fn only_an_ndjson_operation_is_marked_for_the_fluent_stream() {
+    let output = geopera_codegen::generate(&fixture()).expect("generates");
+    let marker = "impl crate::NdjsonOperation for geopera_types::operations::";
+    let seal = "impl crate::ndjson::Sealed for geopera_types::operations::";
+    for (module, ndjson) in [
+        ("fleet_tail", true),
+        ("fleet_drop", false),
+        ("fleet_list", false),
+        ("fleet_tasks_runs_start", false),
+    ] {
+        let text = &output.sdk[&format!("operations/{module}.rs")];
+        assert_eq!(text.contains(marker), ndjson, "{module}");
+        assert_eq!(text.contains(seal), ndjson, "{module}");
+        assert_eq!(text.contains("pub fn stream("), ndjson, "{module}");
+    }
+    let ops = &output.types["operations.rs"];
+    let start = ops.find("pub static FLEET_TAIL:").expect("declared");
+    let rest = &ops[start..];
+    assert!(rest[..rest.find("};").expect("ends")].contains("answers_ndjson: true"));
 }
 
 #[test]

@@ -8,7 +8,7 @@
 )]
 
 pub use geopera_types::{
-    free_form, Access, JsonObject, Operation, OperationInfo, Paging, RateClass, RetryClass,
+    free_form, Access, Binary, JsonObject, Operation, OperationInfo, Paging, RateClass, RetryClass,
 };
 
 mod shape {
@@ -49,7 +49,8 @@ fn fixture_models_work() {
         json["window"].is_null(),
         "a required nullable field is sent as null"
     );
-    assert_eq!(generated::operations::ALL.len(), 3);
+    assert_eq!(generated::operations::ALL.len(), 4);
+    assert!(<generated::operations::FleetTail as Operation>::INFO.answers_ndjson);
     assert_eq!(
         <generated::operations::FleetTasksRunsStart as Operation>::INFO.success_status,
         201

@@ -10,7 +10,7 @@ use geopera_types::{DecodeOutput, Operation};
 
 use crate::client::{ApiClient, AuthenticatedClient, Client, ClientBuilder};
 use crate::request::Converted;
-use crate::{Error, IntoRequest, Request, Response};
+use crate::{Error, IntoRequest, NdjsonOperation, Request, Response};
 
 /// The fluent entry point: one method per namespace of operation ids, down to the operation.
 ///
@@ -293,26 +293,22 @@ impl<O: Operation> Call<O> {
     }
 }
 
-/// `catalog.search_stream` answers newline-delimited JSON, not one JSON value, so its call is
-/// finished with `stream` rather than awaited.
-impl Call<crate::operations::catalog_search_stream::Operation> {
-    /// The answer's items (one JSON value per line), parsed as they arrive; see
-    /// [`operations::catalog_search_stream::stream`](crate::operations::catalog_search_stream::stream).
+/// Operations that answer newline-delimited JSON ([`NdjsonOperation`]), such as
+/// `catalog.search_stream`, are finished with `stream` rather than awaited: awaited, the call
+/// hands over the raw lines as [`Binary`](crate::Binary).
+impl<O: NdjsonOperation> Call<O> {
+    /// The answer's items (one JSON value per line), parsed as they arrive, as the operation
+    /// module's `stream` reads them (e.g.
+    /// [`operations::catalog_search_stream::stream`](crate::operations::catalog_search_stream::stream)).
     pub fn stream(self) -> crate::PageStream<serde_json::Value> {
-        crate::ndjson::stream::<crate::operations::catalog_search_stream::Operation>(
-            self.client.core(),
-            Converted(self.request),
-        )
+        crate::ndjson::stream::<O>(self.client.core(), Converted(self.request))
     }
 
     /// The blocking form of [`Call::stream`]: an iterator that reads the answer as it is
     /// advanced.
     #[cfg(feature = "blocking")]
     pub fn stream_blocking(self) -> impl Iterator<Item = Result<serde_json::Value, Error>> {
-        crate::ndjson::stream_blocking::<crate::operations::catalog_search_stream::Operation>(
-            self.client.core(),
-            Converted(self.request),
-        )
+        crate::ndjson::stream_blocking::<O>(self.client.core(), Converted(self.request))
     }
 }
 

@@ -129,7 +129,7 @@
 //! `catalog.search`'s items are typed [`models::StacItem`]s, every other operation's JSON
 //! values; [`PageWalk`] gives the same rules to code that fetches pages itself.
 //! `catalog.search_stream` has `stream` / `stream_blocking`, which parse its newline-delimited
-//! JSON as it arrives.
+//! JSON as it arrives; its fluent call has them through [`NdjsonOperation`].
 //!
 //! # Typed answers the contract leaves open
 //!
@@ -359,6 +359,7 @@ pub use fanout::fan_out_blocking;
 pub use fluent::{Call, Geopera};
 pub use generated::fluent as namespaces;
 pub use generated::operations;
+pub use ndjson::NdjsonOperation;
 #[cfg(feature = "blocking")]
 pub use paging::BlockingPages;
 pub use paging::{page_item_field, PageStream, PageWalk};

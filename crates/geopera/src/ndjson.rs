@@ -23,6 +23,48 @@ use crate::redact::Redactor;
 use crate::request::CallOptions;
 use crate::{Error, IntoRequest};
 
+/// An operation that answers newline-delimited JSON: one JSON value per line, not one JSON
+/// value. Its fluent [`Call`](crate::Call) is finished with
+/// [`stream`](crate::Call::stream) or `stream_blocking`, which parse the lines as they arrive,
+/// and its module in [`operations`](crate::operations) has the same two functions.
+///
+/// The generator implements it for the descriptor (in [`descriptors`](crate::descriptors)) of
+/// every operation that [`answers_ndjson`](crate::OperationInfo::answers_ndjson), from the same
+/// fact, and the modules' `stream` functions require it as the fluent one does, so a new
+/// streaming operation of the contract gets `stream` without a line of hand-written code, and
+/// an operation that answers one JSON value has no `stream` to call by mistake:
+///
+/// ```compile_fail,E0599
+/// # async fn run(geopera: geopera::Geopera) {
+/// // `catalog.search` answers one page, so its call has no `stream`.
+/// let items = geopera.catalog().search(serde_json::json!({})).stream();
+/// # }
+/// ```
+///
+/// The trait is sealed: only the generated operations implement it. Reading lines from an
+/// answer that is not NDJSON would fail on its first line, and a sealed trait can gain items
+/// (an item type, say) without breaking anyone's code. Use it as a bound to accept any
+/// streaming call:
+///
+/// ```no_run
+/// use futures::TryStreamExt as _;
+/// use geopera::{Call, NdjsonOperation};
+///
+/// async fn count<O: NdjsonOperation>(call: Call<O>) -> Result<usize, geopera::Error> {
+///     call.stream().try_fold(0, |n, _| async move { Ok(n + 1) }).await
+/// }
+///
+/// # async fn run(geopera: geopera::Geopera) -> Result<(), geopera::Error> {
+/// let body = serde_json::json!({"host_name": "earthsearch-aws"});
+/// let n = count(geopera.catalog().search_stream(body)).await?;
+/// # Ok(()) }
+/// ```
+pub trait NdjsonOperation: Operation + Sealed {}
+
+/// Keeps [`NdjsonOperation`] to the operations the generator marks; not nameable outside the
+/// crate.
+pub trait Sealed {}
+
 /// Opens the answer through `face` and yields its items, ending after the first error.
 async fn open(
     client: &Client,
@@ -98,8 +140,9 @@ fn broken(info: &'static OperationInfo, error: std::io::Error) -> Error {
     }
 }
 
-/// The items of an NDJSON answer, parsed as they arrive.
-pub(crate) fn stream<O: Operation>(
+/// The items of an NDJSON answer, parsed as they arrive. Bound by the marker, so a generated
+/// module cannot stream an operation whose fluent call would not.
+pub(crate) fn stream<O: NdjsonOperation>(
     client: &Client,
     body: impl IntoRequest<O::Input>,
 ) -> PageStream<Value> {
@@ -126,7 +169,7 @@ const BLOCKING_BUFFER: usize = 64;
 /// own — the same stream as the async one, run by the blocking engine — and handed over
 /// through a bounded channel. The iterator works from any thread; dropping it ends the reader.
 #[cfg(feature = "blocking")]
-pub(crate) fn stream_blocking<O: Operation>(
+pub(crate) fn stream_blocking<O: NdjsonOperation>(
     client: &Client,
     body: impl IntoRequest<O::Input>,
 ) -> Box<dyn Iterator<Item = Result<Value, Error>> + Send> {

@@ -165,6 +165,14 @@ async fn the_fluent_ndjson_search_streams_its_items() {
             .collect()
             .await;
     assert_eq!(streamed, direct);
+    // The call's `stream` is the one every operation marked as answering NDJSON gets, so code
+    // generic over those operations streams this one the same way.
+    let generic: Vec<serde_json::Value> =
+        any_ndjson_stream(geopera.catalog().search_stream(body.clone()))
+            .map(|item| item.expect("an item"))
+            .collect()
+            .await;
+    assert_eq!(generic, direct);
 
     // Awaited instead, the call hands over the raw newline-delimited text: one line per item.
     let raw = geopera
@@ -180,6 +188,13 @@ async fn the_fluent_ndjson_search_streams_its_items() {
         .map(|line| serde_json::from_str(line).expect("one JSON value per line"))
         .collect();
     assert_eq!(lines, direct);
+}
+
+/// Streams any call whose operation answers NDJSON, knowing nothing else of it.
+fn any_ndjson_stream<O: geopera::NdjsonOperation>(
+    call: geopera::Call<O>,
+) -> geopera::PageStream<serde_json::Value> {
+    call.stream()
 }
 
 #[test]

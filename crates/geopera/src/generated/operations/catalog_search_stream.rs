@@ -102,3 +102,8 @@ pub fn stream_blocking(
 ) -> impl Iterator<Item = Result<serde_json::Value, Error>> {
     crate::ndjson::stream_blocking::<Operation>(client.core(), body)
 }
+
+impl crate::ndjson::Sealed for geopera_types::operations::CatalogSearchStream {}
+
+/// Gives the fluent call `stream` and `stream_blocking`.
+impl crate::NdjsonOperation for geopera_types::operations::CatalogSearchStream {}

@@ -37,6 +37,14 @@ impl<'a> FleetApi<'a> {
         Call::new(self.client, body)
     }
 
+    /// Calls `fleet.tail`; see [`operations::fleet_tail`](crate::operations::fleet_tail).
+    pub fn tail(
+        self,
+        body: impl IntoRequest<crate::operations::fleet_tail::Input>,
+    ) -> Call<crate::operations::fleet_tail::Operation> {
+        Call::new(self.client, body)
+    }
+
     /// Operations whose id starts with `fleet.tasks.`.
     pub fn tasks(self) -> FleetTasksApi<'a> {
         FleetTasksApi {

@@ -6,7 +6,12 @@ use crate::shape::{ObjectRule, Shape};
 use crate::{Access, Operation, OperationInfo, Paging, RateClass, RetryClass};
 
 /// Every operation, sorted by id (so [`find`](crate::operations::find) can search it).
-pub static ALL: &[&OperationInfo] = &[&FLEET_DROP, &FLEET_LIST, &FLEET_TASKS_RUNS_START];
+pub static ALL: &[&OperationInfo] = &[
+    &FLEET_DROP,
+    &FLEET_LIST,
+    &FLEET_TAIL,
+    &FLEET_TASKS_RUNS_START,
+];
 
 /// Deletes, retried under an idempotency key · no credentials · 600/min · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
 ///
@@ -77,6 +82,43 @@ pub static FLEET_LIST: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     answers_ndjson: false,
     paging: Paging::Offset,
+    rate_class: RateClass::Default,
+    retry: RetryClass::Safe,
+    secret_fields: &[],
+};
+
+/// Reads, safe to retry · NDJSON stream · `fleet:read` · 600/min · [`JsonObject`](crate::JsonObject) → 200 [`Binary`](crate::Binary).
+///
+/// The operation `fleet.tail` as a type; [`FLEET_TAIL`] holds its facts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FleetTail;
+
+impl Operation for FleetTail {
+    const INFO: &'static OperationInfo = &FLEET_TAIL;
+    type Input = crate::JsonObject;
+    type Output = crate::Binary;
+}
+
+/// What is known of `fleet.tail`.
+pub static FLEET_TAIL: OperationInfo = OperationInfo {
+    id: "fleet.tail",
+    path: "/v1/op/fleet.tail",
+    scope: "fleet:read",
+    needs_credentials: true,
+    access: Access::Read,
+    success_status: 200,
+    error_statuses: &[],
+    declares_idempotency_key: false,
+    body_optional: false,
+    input: &Shape::Object(ObjectRule {
+        fields: &[],
+        open: true,
+    }),
+    output: &Shape::Any,
+    input_type: "JsonObject",
+    output_type: "Binary",
+    answers_ndjson: true,
+    paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],

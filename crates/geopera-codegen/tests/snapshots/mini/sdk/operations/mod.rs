@@ -6,4 +6,5 @@
 
 pub mod fleet_drop;
 pub mod fleet_list;
+pub mod fleet_tail;
 pub mod fleet_tasks_runs_start;
