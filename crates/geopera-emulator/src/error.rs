@@ -153,6 +153,15 @@ impl ApiError {
         self
     }
 
+    /// Adds a sentence to a problem's detail.
+    #[must_use]
+    pub(crate) fn with_note(mut self, note: &str) -> Self {
+        if let ApiError::Problem { detail, .. } = &mut self {
+            *detail = clipped(format!("{detail}; {note}"));
+        }
+        self
+    }
+
     /// The HTTP status of this answer.
     pub fn status(&self) -> StatusCode {
         match self {

@@ -146,6 +146,28 @@ impl Claims {
         }
     }
 
+    /// Takes out the claims whose request is still running, for [`resume`](Self::resume).
+    pub(crate) fn running(&mut self) -> Vec<(ClaimSlot, Claim)> {
+        let slots: Vec<ClaimSlot> = self
+            .by_slot
+            .iter()
+            .filter(|(_, claim)| claim.reply.is_none())
+            .map(|(slot, _)| slot.clone())
+            .collect();
+        slots
+            .into_iter()
+            .filter_map(|slot| self.by_slot.remove_entry(&slot))
+            .collect()
+    }
+
+    /// Puts back the claims of requests still running after the claims were read back from
+    /// the state file, which keeps answered claims only.
+    pub(crate) fn resume(&mut self, running: Vec<(ClaimSlot, Claim)>) {
+        for (slot, claim) in running {
+            self.by_slot.entry(slot).or_insert(claim);
+        }
+    }
+
     /// Forgets the claim at `slot`, answered or not, so a retry with its key runs again: for
     /// an answer that could not be kept in the state file.
     pub(crate) fn release(&mut self, slot: &ClaimSlot) {

@@ -328,7 +328,9 @@ async fn execute_once(
                 Some(lane) => lane,
                 None => shared.lane().await?,
             };
-            shared.persist(&lane)?;
+            shared
+                .persist(&lane)
+                .map_err(|error| unsent_note(op, error))?;
         }
         return Ok(reply);
     };
@@ -354,6 +356,9 @@ async fn execute_once(
         },
     };
     let mut inner = shared.lock();
+    // Not stored only for a server error, which releases the key, or a claim that expired
+    // while the request ran: a read-back after another request's failed write keeps the
+    // claims of requests still running.
     let answered = inner.claims.settle(&slot, &reply);
     // The effect and the claim that replays it go to the state file in one write, so a
     // restart never finds one without the other.
@@ -362,10 +367,22 @@ async fn execute_once(
             // Under the same lock, so no retry replays the success that was not kept: a retry
             // runs again, as after any other server error.
             inner.claims.release(&slot);
-            return Err(error);
+            return Err(unsent_note(op, error));
         }
     }
     Ok(reply)
+}
+
+/// A failed write undoes the state, not the webhook deliveries the operation already made:
+/// the client is told, as a retry sends them again (under new ids).
+fn unsent_note(op: &OperationInfo, error: ApiError) -> ApiError {
+    if ops::awaits_deliveries(op.id) {
+        error.with_note(
+            "the webhook deliveries it made were already sent, and a retry sends them again",
+        )
+    } else {
+        error
+    }
 }
 
 /// Whether the operation may change what the state file keeps.

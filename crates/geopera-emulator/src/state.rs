@@ -330,7 +330,15 @@ impl Shared {
         };
         match store.read_back() {
             Ok(snapshot) => {
+                // The ids drawn since the last write went out (to a webhook receiver, or in
+                // an answer a client read), so the generator never draws them again; and
+                // keys claimed by requests still awaiting their deliveries, outside the
+                // lane, stay theirs, which a file never holds until answered.
+                let rng = inner.rng.clone();
+                let running = inner.claims.running();
                 inner.restore(snapshot, self.clock.now_millis());
+                inner.rng = rng;
+                inner.claims.resume(running);
                 inner.unkept = false;
                 Ok(())
             }

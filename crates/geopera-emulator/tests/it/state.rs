@@ -559,7 +559,7 @@ fn books(api: &Api) -> (i64, usize, Vec<String>) {
 /// Another program's write transaction on the state file, which keeps the emulator from
 /// writing it until committed: `IMMEDIATE` lets the emulator still read the file,
 /// `EXCLUSIVE` does not.
-fn hold_write_lock(file: &TempFile, how: &str) -> rusqlite::Connection {
+pub(crate) fn hold_write_lock(file: &TempFile, how: &str) -> rusqlite::Connection {
     let blocker = rusqlite::Connection::open(&file.0).expect("the state file opens");
     blocker
         .execute_batch(&format!("BEGIN {how}"))

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::common::Api;
-use crate::state::{one_row, TempFile, Writes};
+use crate::state::{hold_write_lock, one_row, TempFile, Writes};
 
 /// One POST the receiver got.
 #[derive(Clone, Debug)]
@@ -38,12 +38,17 @@ impl Received {
     }
 }
 
-#[derive(Default)]
 struct Script {
     got: Mutex<Vec<Received>>,
     /// Statuses to answer, in order; 200 once they run out.
     answers: Mutex<VecDeque<u16>>,
+    /// Whether answers go out at once; while not, each waits (at most [`HELD_AT_MOST`]).
+    open: tokio::sync::watch::Sender<bool>,
 }
+
+/// The longest a held receiver keeps a delivery waiting: within the emulator's delivery
+/// timeout, so a test that forgets to release it still ends.
+const HELD_AT_MOST: Duration = Duration::from_secs(4);
 
 /// A webhook receiver on 127.0.0.1, served on its own thread until dropped.
 pub(crate) struct Receiver {
@@ -54,7 +59,11 @@ pub(crate) struct Receiver {
 
 impl Receiver {
     pub(crate) fn start(answers: &[u16]) -> Receiver {
-        let script = Arc::new(Script::default());
+        let script = Arc::new(Script {
+            got: Mutex::default(),
+            answers: Mutex::default(),
+            open: tokio::sync::watch::Sender::new(true),
+        });
         script
             .answers
             .lock()
@@ -91,6 +100,30 @@ impl Receiver {
     pub(crate) fn got(&self) -> Vec<Received> {
         self.script.got.lock().expect("lock").clone()
     }
+
+    /// Keeps the deliveries that arrive from now on waiting for their answer until
+    /// [`release`](Self::release).
+    pub(crate) fn hold(&self) {
+        self.script.open.send_replace(false);
+    }
+
+    pub(crate) fn release(&self) {
+        self.script.open.send_replace(true);
+    }
+
+    /// Waits, a few seconds at most, until `count` deliveries have arrived.
+    pub(crate) fn wait_for(&self, count: usize) {
+        for _ in 0..200 {
+            if self.got().len() >= count {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "{count} deliveries did not arrive; got {}",
+            self.got().len()
+        );
+    }
 }
 
 async fn receive(State(script): State<Arc<Script>>, headers: HeaderMap, body: Bytes) -> StatusCode {
@@ -99,6 +132,8 @@ async fn receive(State(script): State<Arc<Script>>, headers: HeaderMap, body: By
         .lock()
         .expect("lock")
         .push(Received { headers, body });
+    let mut open = script.open.subscribe();
+    let _ = tokio::time::timeout(HELD_AT_MOST, open.wait_for(|open| *open)).await;
     let status = script.answers.lock().expect("lock").pop_front();
     StatusCode::from_u16(status.unwrap_or(200)).unwrap_or(StatusCode::OK)
 }
@@ -520,4 +555,142 @@ fn a_write_that_queues_no_delivery_leaves_the_outbox_rows_alone() {
         .collect();
     assert_eq!(outbox, [("outbox".to_owned(), "delete".to_owned(), 3)]);
     assert_eq!(receiver.got().len(), 6);
+}
+
+/// `event_subscriptions.test` with the demo key under `idempotency_key`.
+fn test_event(api: &Api, subscription: &Value, idempotency_key: &str) -> crate::common::Resp {
+    let bearer = format!("Bearer {}", api.emu.api_key());
+    api.call_with(
+        "event_subscriptions.test",
+        &json!({"subscription_id": subscription["id"]}),
+        &[
+            ("authorization", &bearer),
+            ("idempotency-key", idempotency_key),
+        ],
+    )
+}
+
+/// The event and delivery ids of each delivery the receiver got.
+fn delivery_ids(receiver: &Receiver) -> Vec<(String, String)> {
+    receiver
+        .got()
+        .iter()
+        .map(|got| {
+            (
+                got.header("x-geopera-event-id").to_owned(),
+                got.header("x-geopera-delivery-id").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Another request's write failing while a test event is out (its undo reads the state file
+/// back) neither drops the test's idempotency claim, so its retry is replayed rather than
+/// sent again, nor rewinds the ids it drew, so the next test event has an id of its own.
+#[test]
+fn a_write_failing_while_a_test_event_is_out_keeps_its_key_and_its_ids() {
+    let file = TempFile::new("test-during-undo");
+    let receiver = Receiver::start(&[]);
+    let api = Api::with(local().seed(14).state_file(&file.0));
+    let subscription = subscribe(&api, "order.fulfilled", &receiver.url);
+
+    receiver.hold();
+    let first = std::thread::scope(|scope| {
+        let running = scope.spawn(|| test_event(&api, &subscription, "t-1"));
+        receiver.wait_for(1);
+        let blocker = hold_write_lock(&file, "IMMEDIATE");
+        let refused = api.call("projects.create", json!({"name": "undone"}));
+        assert_eq!(refused.status, 503, "{:?}", refused.json());
+        blocker
+            .execute_batch("COMMIT")
+            .expect("the lock is released");
+        receiver.release();
+        running.join().expect("the test call")
+    });
+    assert_eq!(first.status, 200, "{:?}", first.json());
+    assert_eq!(first.json()["delivered"], true);
+
+    let again = test_event(&api, &subscription, "t-1");
+    assert_eq!(
+        again.header("idempotent-replayed"),
+        Some("true"),
+        "not sent again"
+    );
+    assert_eq!(again.body, first.body);
+    assert_eq!(receiver.got().len(), 1);
+
+    let other = test_event(&api, &subscription, "t-2");
+    assert_eq!(other.status, 200);
+    let ids = delivery_ids(&receiver);
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[1].0, ids[0].0, "a second event id");
+    assert_ne!(ids[1].1, ids[0].1, "a second delivery id");
+    assert_eq!(other.json()["event_id"], ids[1].0);
+}
+
+/// A test event whose own write fails was still sent: the call is a 503 problem, its key is
+/// released, and the retry sends a new event under ids the receiver has not seen.
+#[test]
+fn a_test_event_whose_write_fails_is_a_503_and_its_retry_draws_new_ids() {
+    let file = TempFile::new("test-unwritten");
+    let receiver = Receiver::start(&[]);
+    let api = Api::with(local().seed(15).state_file(&file.0));
+    let subscription = subscribe(&api, "order.fulfilled", &receiver.url);
+
+    let blocker = hold_write_lock(&file, "IMMEDIATE");
+    let refused = test_event(&api, &subscription, "t-1");
+    assert_eq!(refused.status, 503, "{:?}", refused.json());
+    assert_eq!(refused.content_type(), "application/problem+json");
+    let detail = refused.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(detail.contains("could not be written"), "{detail}");
+    assert!(detail.contains("already sent"), "{detail}");
+    blocker
+        .execute_batch("COMMIT")
+        .expect("the lock is released");
+
+    let retry = test_event(&api, &subscription, "t-1");
+    assert_eq!(retry.status, 200, "{:?}", retry.json());
+    assert_eq!(retry.header("idempotent-replayed"), None, "ran again");
+    let ids = delivery_ids(&receiver);
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[1].0, ids[0].0, "the event id is not reused");
+    assert_ne!(ids[1].1, ids[0].1, "the delivery id is not reused");
+    assert_eq!(retry.json()["event_id"], ids[1].0);
+    assert_eq!(
+        test_event(&api, &subscription, "t-1").header("idempotent-replayed"),
+        Some("true")
+    );
+}
+
+/// A drain whose write fails is a 503 problem and puts the delivery it made back in the
+/// outbox: the next drain delivers the same event again, under a delivery id of its own.
+#[test]
+fn a_drain_whose_write_fails_delivers_again_under_a_new_delivery_id() {
+    let file = TempFile::new("drain-unwritten");
+    let receiver = Receiver::start(&[500]);
+    let api = Api::with(local().seed(16).state_file(&file.0));
+    subscribe(&api, "order.fulfilled", &receiver.url);
+    place_order(&api);
+    api.emu.clock().advance(Duration::from_secs(301));
+    assert_eq!(drain(&api)["failed"], 1, "queued again, and written");
+    api.emu.clock().advance(Duration::from_secs(3_600));
+
+    let blocker = hold_write_lock(&file, "IMMEDIATE");
+    let refused = api.call_with("webhooks.drain", &json!({}), &[]);
+    assert_eq!(refused.status, 503, "{:?}", refused.json());
+    assert_eq!(refused.content_type(), "application/problem+json");
+    blocker
+        .execute_batch("COMMIT")
+        .expect("the lock is released");
+    assert_eq!(drain(&api)["drained"], 1, "delivered again");
+    assert_eq!(drain(&api)["drained"], 0);
+
+    let ids = delivery_ids(&receiver);
+    assert_eq!(ids.len(), 3);
+    assert!(ids.iter().all(|(event, _)| *event == ids[0].0), "{ids:?}");
+    assert_ne!(ids[2].1, ids[1].1, "the delivery id is not reused");
+    assert_ne!(ids[2].1, ids[0].1);
 }
