@@ -827,11 +827,30 @@ fn inherited_limits(text: &str, id: &str) -> Result<Vec<KeyWindow>, ReadError> {
     Ok(windows)
 }
 
+/// A key's own limit, as its `rate_limit` column holds it.
+///
+/// # Errors
+/// When it is outside what `api_keys.create` accepts: a key limited to no calls a minute
+/// would be refused every call, and one beyond the bound was never minted.
+fn key_rate_limit(column: Option<i64>, id: &str) -> Result<Option<u32>, ReadError> {
+    let Some(cap) = column else {
+        return Ok(None);
+    };
+    match u32::try_from(cap) {
+        Ok(cap) if (1..=MAX_KEY_RATE_LIMIT).contains(&cap) => Ok(Some(cap)),
+        _ => Err(ReadError::Edited(format!(
+            "credentials.rate_limit of key {id} is {cap} calls a minute, outside 1 to \
+             {MAX_KEY_RATE_LIMIT}"
+        ))),
+    }
+}
+
 /// What the file holds; see [`read_rows`].
 ///
 /// # Errors
 /// When SQLite cannot read the file, or a row holds what no emulator writes (JSON that is not
-/// JSON, a list of names that is not one, an order of no kind or of a time out of range).
+/// JSON, a list of names that is not one, an order of no kind or of a time out of range, a
+/// key limited to a number of calls a minute `api_keys.create` refuses).
 fn read(connection: &Connection, rng_state: u64, path: &Path) -> io::Result<Snapshot> {
     read_rows(connection, rng_state, path).map_err(|error| match error {
         ReadError::Sqlite(error) => io_error(error),
@@ -853,6 +872,7 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
         let id: String = row.get("id")?;
         let grants: String = row.get("grants")?;
         let inherited: Option<String> = row.get("inherited_limits")?;
+        let rate_limit = key_rate_limit(row.get("rate_limit")?, &id)?;
         let key = Credential {
             grants: required(&grants, || format!("credentials.grants of key {id}"), names)?,
             inherited_limits: match inherited {
@@ -867,7 +887,7 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
             expires_at: row.get("expires_at")?,
             revoked: row.get("revoked")?,
             session: row.get("session")?,
-            rate_limit: row.get("rate_limit")?,
+            rate_limit,
         };
         credentials.insert(secret, key);
     }

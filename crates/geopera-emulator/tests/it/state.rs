@@ -334,6 +334,43 @@ fn a_state_file_from_before_key_families_opens_and_its_keys_inherit_nothing() {
     assert!(nulls > 0, "the old rows are kept as they were");
 }
 
+/// A key's own limit outside what `api_keys.create` accepts (none a minute, which would
+/// refuse every call, or above the bound) is refused at start, naming the key and the file.
+#[test]
+fn a_key_limited_to_an_out_of_range_number_of_calls_is_refused() {
+    let file = TempFile::new("key-limit");
+    let id = {
+        let api = start(26, &file);
+        let created = api.ok(
+            "api_keys.create",
+            json!({"name": "limited", "rate_limit": 5}),
+        );
+        created["id"].as_str().expect("an id").to_owned()
+    };
+    let set = |limit: i64| {
+        let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+        let edited = sqlite
+            .execute(
+                "UPDATE credentials SET rate_limit = ?1 WHERE id = ?2",
+                (limit, &id),
+            )
+            .expect("edited");
+        assert_eq!(edited, 1);
+    };
+    for limit in [0, 1_000_001, -1] {
+        set(limit);
+        let message = refused(26, &file).to_string();
+        assert!(message.contains(&file.0.display().to_string()), "{message}");
+        assert!(
+            message.contains(&format!("rate_limit of key {id}")),
+            "{message}"
+        );
+        assert!(message.contains(&limit.to_string()), "{message}");
+    }
+    set(1_000_000);
+    drop(start(26, &file));
+}
+
 #[test]
 fn sessions_survive_a_restart_and_remember_rotated_refresh_tokens() {
     let file = TempFile::new("sessions");
