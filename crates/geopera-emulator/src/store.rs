@@ -807,6 +807,14 @@ fn required<T: serde::de::DeserializeOwned>(
 fn inherited_limits(text: &str, id: &str) -> Result<Vec<KeyWindow>, ReadError> {
     let place = || format!("credentials.inherited_limits of key {id}");
     let windows: Vec<KeyWindow> = required(text, place, "a list of [key id, limit] pairs")?;
+    check_windows(&windows, place)?;
+    Ok(windows)
+}
+
+/// # Errors
+/// When `windows` are more than a key's calls count against, or one limits a key to a
+/// number of calls outside what `api_keys.create` accepts; `place` says where they are.
+fn check_windows(windows: &[KeyWindow], place: impl Fn() -> String) -> Result<(), ReadError> {
     if windows.len() > MAX_KEY_RATE_WINDOWS {
         return Err(ReadError::Edited(format!(
             "{} holds {} windows, more than the {MAX_KEY_RATE_WINDOWS} a key's calls count \
@@ -824,7 +832,25 @@ fn inherited_limits(text: &str, id: &str) -> Result<Vec<KeyWindow>, ReadError> {
             place()
         )));
     }
-    Ok(windows)
+    Ok(())
+}
+
+/// A saved session's record, whose key limits are checked as a key's own are: a session
+/// limited to no calls a minute would be refused every call.
+///
+/// # Errors
+/// As [`check_windows`], for the key's own limit and the windows it inherited.
+fn session_record(text: &str, rowid: i64) -> Result<Option<Family>, ReadError> {
+    let place = || format!("sessions.record of row {rowid}");
+    let Some(family) = record::<Family>(text, place)? else {
+        return Ok(None);
+    };
+    let principal = &family.principal;
+    check_windows(&principal.inherited_limits, place)?;
+    check_windows(principal.key_limit.as_slice(), || {
+        format!("the key_limit of {}", place())
+    })?;
+    Ok(Some(family))
 }
 
 /// A key's own limit, as its `rate_limit` column holds it.
@@ -1021,13 +1047,11 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
     while let Some(row) = rows.next()? {
         let text: String = row.get("record")?;
         let rowid: i64 = row.get("rowid")?;
-        let place = || format!("sessions.record of row {rowid}");
         // A record this version cannot read ends that session, as a restart of the real
         // identity provider might.
-        if let (Some(family), Some(record)) = (
-            digest_of(row.get("family")?),
-            record::<Family>(&text, place)?,
-        ) {
+        if let (Some(family), Some(record)) =
+            (digest_of(row.get("family")?), session_record(&text, rowid)?)
+        {
             sessions.insert(family, record);
         }
     }

@@ -371,6 +371,55 @@ fn a_key_limited_to_an_out_of_range_number_of_calls_is_refused() {
     drop(start(26, &file));
 }
 
+/// A saved session's key limits are checked as a key's own are: one limiting a key to no
+/// calls a minute, or to more than `api_keys.create` accepts, is refused at start.
+#[test]
+fn a_session_limited_to_an_out_of_range_number_of_calls_is_refused() {
+    let file = TempFile::new("session-limit");
+    drop(password_login(&start(27, &file), "admin", "admin-password"));
+    let edit = |member: &str, value: serde_json::Value| {
+        let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+        let (rowid, record): (i64, String) = sqlite
+            .query_row("SELECT rowid, record FROM sessions", [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .expect("the session's row");
+        let mut record: serde_json::Value = serde_json::from_str(&record).expect("JSON");
+        record["principal"][member] = value;
+        sqlite
+            .execute(
+                "UPDATE sessions SET record = ?1 WHERE rowid = ?2",
+                (record.to_string(), rowid),
+            )
+            .expect("edited");
+    };
+    let cases = [
+        ("key_limit", json!(["key_a", 0]), "0 calls"),
+        ("key_limit", json!(["key_a", 1_000_001]), "1000001 calls"),
+        (
+            "inherited_limits",
+            json!([["key_b", 0]]),
+            "key_b to 0 calls",
+        ),
+        (
+            "inherited_limits",
+            json!([["key_b", 5], ["key_c", 1_000_001]]),
+            "key_c to 1000001 calls",
+        ),
+    ];
+    for (member, value, said) in cases {
+        edit(member, value);
+        let message = refused(27, &file).to_string();
+        assert!(message.contains(&file.0.display().to_string()), "{message}");
+        assert!(message.contains("sessions.record"), "{message}");
+        assert!(message.contains(said), "{message}");
+        edit(member, serde_json::Value::Null);
+    }
+    edit("key_limit", json!(["key_a", 5]));
+    edit("inherited_limits", json!([["key_b", 5]]));
+    drop(start(27, &file));
+}
+
 #[test]
 fn sessions_survive_a_restart_and_remember_rotated_refresh_tokens() {
     let file = TempFile::new("sessions");
