@@ -366,7 +366,7 @@ pub struct Search {
     pub limit: usize,
     /// Position of the first item of this page among all matches.
     pub offset: usize,
-    /// The [`query_digest`] of the body, which a page's `next` token is checked against.
+    /// The [`Search::digest`] of the filters, which a page's `next` token is checked against.
     query: u64,
 }
 
@@ -384,7 +384,6 @@ impl Search {
     pub fn parse(body: &Value, seed: u64) -> Result<Search, ApiError> {
         let mut search = Search {
             limit: 100,
-            query: query_digest(body),
             ..Search::default()
         };
         let host = body
@@ -472,6 +471,7 @@ impl Search {
                 }
             }
         }
+        search.query = search.digest();
         if let Some(token) = body.get("next").and_then(Value::as_str) {
             search.offset = decode_token(token, search.query, seed).ok_or_else(|| {
                 ApiError::invalid(
@@ -553,6 +553,30 @@ impl Search {
             list.partition_point(|position| newest(position) >= start)
         });
         Cow::Borrowed(list.get(from..to.max(from)).unwrap_or_default())
+    }
+
+    /// What the search asks for apart from where its page starts and how long it is: the
+    /// filters as parsed, so that bodies spelling one search differently (keys in another
+    /// order, `10` for `10.0`, a default or an empty `query` written out, members the search
+    /// does not read) give one digest, and bodies asking for different items give different
+    /// ones. FNV over a fixed spelling, so the digest is the same in every process.
+    fn digest(&self) -> u64 {
+        let mut ids: Vec<&str> = self.ids.iter().flatten().map(String::as_str).collect();
+        ids.sort_unstable();
+        // `-0.0 + 0.0` is `0.0`: the two zeros select the same items.
+        let bits = |value: f64| (value + 0.0).to_bits();
+        let boxes: Vec<[u64; 4]> = self.boxes.iter().map(|corners| corners.map(bits)).collect();
+        let cloud = self.cloud.map(|bound| bound.map(bits));
+        fnv(&format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            self.collections,
+            self.ids.is_some(),
+            ids,
+            boxes,
+            self.start,
+            self.end,
+            cloud
+        ))
     }
 
     /// Runs the search: this page's items, how many match in all, and the next page's token.
@@ -1158,60 +1182,6 @@ fn parse_interval(text: &str) -> Option<(Option<i64>, Option<i64>)> {
             Some((Some(instant), Some(instant)))
         }
     }
-}
-
-/// What a search body asks for apart from where its page starts and how long it is: every
-/// member but `next` and `limit` (a caller may change the page size between pages), with
-/// members set to null read as absent, as [`Search::parse`] reads them. Written with keys
-/// sorted and every number as a double, so neither the order of keys nor `10` for `10.0`
-/// tells two bodies apart; FNV, so the digest is the same in every process.
-fn query_digest(body: &Value) -> u64 {
-    let mut text = String::new();
-    if let Some(members) = body.as_object() {
-        let asked = members.iter().filter(|(key, value)| {
-            key.as_str() != "next" && key.as_str() != "limit" && !value.is_null()
-        });
-        write_sorted(asked, &mut text);
-    }
-    fnv(&text)
-}
-
-/// `value` as JSON in one spelling: object keys sorted, numbers as doubles.
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(members) => write_sorted(members.iter(), out),
-        Value::Array(items) => {
-            out.push('[');
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        Value::Number(number) => match number.as_f64() {
-            Some(float) => out.push_str(&float.to_string()),
-            None => out.push_str(&number.to_string()),
-        },
-        other => out.push_str(&other.to_string()),
-    }
-}
-
-/// An object's members as JSON, sorted by key.
-fn write_sorted<'v>(members: impl Iterator<Item = (&'v String, &'v Value)>, out: &mut String) {
-    let mut members: Vec<_> = members.collect();
-    members.sort_unstable_by_key(|(key, _)| *key);
-    out.push('{');
-    for (index, (key, value)) in members.into_iter().enumerate() {
-        if index > 0 {
-            out.push(',');
-        }
-        out.push_str(&Value::from(key.as_str()).to_string());
-        out.push(':');
-        write_canonical(value, out);
-    }
-    out.push('}');
 }
 
 /// The check of a token for page `offset` of the search with digest `query`: the offset is

@@ -13,7 +13,7 @@ fn catalog_is_deterministic_and_large() {
 
 #[test]
 fn tokens_round_trip_and_reject_forgeries() {
-    let query = query_digest(&json!({"host_name": PUBLIC_HOST}));
+    let query = digest_of(&json!({"host_name": PUBLIC_HOST}));
     let token = encode_token(300, query, 5);
     assert_eq!(decode_token(&token, query, 5), Some(300));
     assert_eq!(decode_token(&token, query, 6), None);
@@ -30,15 +30,34 @@ fn tokens_round_trip_and_reject_forgeries() {
 fn the_query_digest_reads_the_filters_and_nothing_else() {
     let base = json!({"host_name": PUBLIC_HOST, "bbox": [1, 2, 3, 4], "limit": 10,
                       "query": {"eo:cloud_cover": {"LT": 10, "GTE": 2}}});
-    let digest = query_digest(&base);
+    let digest = digest_of(&base);
     for same in [
         json!({"query": {"eo:cloud_cover": {"GTE": 2, "LT": 10}}, "limit": 10,
                "bbox": [1.0, 2.0, 3.0, 4.0], "host_name": PUBLIC_HOST}),
-        json!({"host_name": PUBLIC_HOST, "bbox": [1, 2, 3, 4], "limit": 500, "next": "a.b",
+        json!({"host_name": PUBLIC_HOST, "bbox": [1, 2, 3, 4], "limit": 500, "next": null,
                "query": {"eo:cloud_cover": {"LT": 10, "GTE": 2}}, "datetime": null}),
+        // Members the search does not read, and a default written out, ask for nothing else.
+        json!({"host_name": PUBLIC_HOST, "bbox": [1, 2, 3, 4], "full_catalog": false,
+               "query": {"eo:cloud_cover": {"LT": 10, "GTE": 2, "lt": 99},
+                         "platform": {"eq": "x"}}, "collections": null}),
     ] {
-        assert_eq!(query_digest(&same), digest, "{same}");
+        assert_eq!(digest_of(&same), digest, "{same}");
     }
+    assert_eq!(
+        digest_of(&json!({"host_name": PUBLIC_HOST})),
+        digest_of(&json!({"host_name": PUBLIC_HOST, "query": {}, "ids": null})),
+        "an empty query"
+    );
+    assert_eq!(
+        digest_of(&json!({"ids": ["b", "a"]})),
+        digest_of(&json!({"ids": ["a", "b", "a"]})),
+        "ids are a set"
+    );
+    assert_ne!(
+        digest_of(&json!({"ids": []})),
+        digest_of(&json!({})),
+        "no ids at all is not every id"
+    );
     for (member, value) in [
         ("host_name", json!(COMMERCIAL_HOST)),
         ("bbox", json!([1, 2, 3, 5])),
@@ -48,13 +67,18 @@ fn the_query_digest_reads_the_filters_and_nothing_else() {
         ("datetime", json!("2024-01-01/..")),
         (
             "intersects",
-            json!({"type": "Point", "coordinates": [1, 2]}),
+            json!({"type": "Point", "coordinates": [2, 3]}),
         ),
     ] {
         let mut other = base.clone();
         other[member] = value;
-        assert_ne!(query_digest(&other), digest, "{member}");
+        assert_ne!(digest_of(&other), digest, "{member}");
     }
+}
+
+/// The digest [`Search::parse`] finds for `body`.
+fn digest_of(body: &Value) -> u64 {
+    Search::parse(body, 0).expect("a valid search").query
 }
 
 #[test]
@@ -156,7 +180,7 @@ fn indexed_pages_are_the_pages_of_a_full_scan() {
             let end = offset + want.len();
             assert_eq!(
                 page.next,
-                (end < expected.len()).then(|| encode_token(end, query_digest(&body), 3))
+                (end < expected.len()).then(|| encode_token(end, digest_of(&body), 3))
             );
         }
     }

@@ -422,6 +422,13 @@ fn a_next_token_continues_its_own_search_and_is_refused_by_another() {
         streamed.status, 200,
         "the stream takes its own search's token"
     );
+    // The same search spelled otherwise: a default written out, members set to null, an
+    // operator the search does not read.
+    let spelled = with(
+        json!({"limit": 5, "next": token, "full_catalog": false, "ids": null,
+                              "query": {"eo:cloud_cover": {"LT": 50, "lt": 90}}}),
+    );
+    assert_eq!(ids(&api.ok("catalog.search", spelled)), ids(&second));
 }
 
 /// The same search is the same search whatever order its keys come in, at the top and
