@@ -18,8 +18,11 @@ const SOURCES: [(&str, &str); 2] = [
 ];
 
 pub(crate) fn search(ctx: &Ctx<'_>, mut body: JsonObject) -> Outcome {
-    // The sources are chosen here, not by the single-host rule of `catalog.search`.
+    // The sources are chosen here, not by the single-host rule of `catalog.search`; and
+    // the operation has no pages, so a `next` (which it does not declare) is ignored as any
+    // undeclared member is, not read as a page of some `catalog.search`.
     body.remove("host_name");
+    body.remove("next");
     let wanted: Option<Vec<String>> = body.get("source_ids").and_then(Value::as_array).map(|ids| {
         ids.iter()
             .filter_map(|id| id.as_str().map(str::to_owned))

@@ -96,3 +96,29 @@ fn a_federated_search_counts_matches_per_source() {
     );
     assert_eq!(one["sources"][1]["error"], "unknown source");
 }
+
+/// The federated search has no pages and declares no `next`: one sent along (a token of some
+/// `catalog.search`, say) is ignored as any undeclared member is, not read as a page token of
+/// a search it never came from and refused.
+#[test]
+fn a_federated_search_ignores_a_next_it_does_not_declare() {
+    let api = Api::start();
+    let page = api
+        .call(
+            "catalog.search",
+            json!({"host_name": "earthsearch-aws", "limit": 2}),
+        )
+        .json();
+    let token = page["next"].as_str().expect("a next page").to_owned();
+    let plain = api
+        .call("catalog.federated_search", json!({"limit": 5}))
+        .json();
+    for next in [json!(token), json!("not a token")] {
+        let with_next = api.call(
+            "catalog.federated_search",
+            json!({"limit": 5, "next": next}),
+        );
+        assert_eq!(with_next.status, 200, "{next}: {:?}", with_next.body);
+        assert_eq!(with_next.json()["features"], plain["features"], "{next}");
+    }
+}
