@@ -34,6 +34,21 @@ pub enum Paging {
     LimitPage,
 }
 
+impl Paging {
+    /// The members of the body, all integers, that place and size a page: what a walk over
+    /// the pages changes from call to call, and what a server reads as a position rather
+    /// than keeps.
+    pub const fn numbers(self) -> &'static [&'static str] {
+        match self {
+            Paging::None => &[],
+            Paging::Cursor => &["limit"],
+            Paging::Offset => &["limit", "offset"],
+            Paging::PageSize => &["page", "size"],
+            Paging::LimitPage => &["page", "limit"],
+        }
+    }
+}
+
 /// When a failed attempt of an operation may be repeated without risk of doing its work twice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RetryClass {

@@ -15,3 +15,31 @@ fn the_descriptors_say_which_operations_answer_ndjson() {
         assert!(!info.answers_ndjson || info.answers_binary(), "{}", info.id);
     }
 }
+
+/// Every paged operation's input has each number its paging kind names, as an integer field
+/// at the top of the body: what the SDK's page walk changes and the emulator clamps.
+#[test]
+fn the_paging_numbers_are_integer_fields_of_every_paged_input() {
+    use crate::shape::Shape;
+    let mut paged = 0;
+    for info in crate::generated::operations::ALL {
+        let Shape::Object(rule) = info.input.resolve() else {
+            assert!(info.paging.numbers().is_empty(), "{}", info.id);
+            continue;
+        };
+        for name in info.paging.numbers() {
+            let field = rule.fields.iter().find(|field| field.name == *name);
+            let shape = field.map(|field| field.shape.resolve());
+            let integer = match shape {
+                Some(Shape::Integer(_)) => true,
+                Some(Shape::AnyOf(alternatives)) => alternatives
+                    .iter()
+                    .any(|alternative| matches!(alternative.resolve(), Shape::Integer(_))),
+                _ => false,
+            };
+            assert!(integer, "{}: {name} is {shape:?}", info.id);
+        }
+        paged += usize::from(!info.paging.numbers().is_empty());
+    }
+    assert!(paged > 10, "only {paged} paged operations");
+}

@@ -127,13 +127,13 @@ type Handler = Box<dyn Fn(&Ctx<'_>, Value) -> Outcome + Send + Sync>;
 
 /// An entry of [`HANDLERS`]: `run` receives the body decoded into `O`'s input model.
 fn on<O: Operation>(run: fn(&Ctx<'_>, O::Input) -> Outcome) -> (&'static str, Handler) {
-    let handler = move |ctx: &Ctx<'_>, body: Value| run(ctx, input::decode(ctx.op.input, body)?);
+    let handler = move |ctx: &Ctx<'_>, body: Value| run(ctx, input::decode(ctx.op, body)?);
     (O::INFO.id, Box::new(handler))
 }
 
 /// An entry of [`HANDLERS`] whose `run` reads the body as JSON rather than as `O`'s model.
 fn on_json<O: Operation>(run: fn(&Ctx<'_>, JsonObject) -> Outcome) -> (&'static str, Handler) {
-    let handler = move |ctx: &Ctx<'_>, body: Value| run(ctx, input::decode(ctx.op.input, body)?);
+    let handler = move |ctx: &Ctx<'_>, body: Value| run(ctx, input::decode(ctx.op, body)?);
     (O::INFO.id, Box::new(handler))
 }
 
@@ -327,10 +327,10 @@ pub(crate) fn records_on_read(operation_id: &str) -> bool {
 /// Domain failures (unknown resources, conflicts, insufficient credits) as [`ApiError`].
 pub(crate) async fn execute(ctx: &Ctx<'_>, body: Value) -> Outcome {
     if ctx.op.id == op::WebhooksDrain::INFO.id {
-        return webhooks::drain(ctx, input::decode(ctx.op.input, body)?).await;
+        return webhooks::drain(ctx, input::decode(ctx.op, body)?).await;
     }
     if ctx.op.id == op::EventSubscriptionsTest::INFO.id {
-        return webhooks::test(ctx, input::decode(ctx.op.input, body)?).await;
+        return webhooks::test(ctx, input::decode(ctx.op, body)?).await;
     }
     match HANDLERS.get(ctx.op.id) {
         Some(handler) => handler(ctx, body),

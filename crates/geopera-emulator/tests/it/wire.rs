@@ -223,7 +223,7 @@ fn large_integral_floats_are_read_exactly() {
 /// An integer the contract allows but an `i64` cannot hold is refused at its field, not
 /// pinned to `i64::MAX` and answered or stored as a number the caller never sent.
 #[test]
-fn integers_beyond_i64_are_422_at_their_field_and_nothing_is_stored() {
+fn integers_beyond_i64_are_422_at_their_field_and_nothing_is_stored_but_paging_numbers() {
     let api = Api::start();
     let post = |op: &str, body: String| {
         let resp = api
@@ -236,26 +236,28 @@ fn integers_beyond_i64_are_422_at_their_field_and_nothing_is_stored() {
             .expect("request completes");
         crate::common::Resp::read(resp).expect("answer read")
     };
-    for (page, kind) in [
-        ("18446744073709551615", "less_than_equal"),
-        ("1e30", "less_than_equal"),
-        ("-1e30", "greater_than_equal"),
-    ] {
-        let resp = post("orders.list", format!(r#"{{"page": {page}, "size": 5}}"#));
-        assert_eq!(resp.status, 422, "{page}: {:?}", resp.body);
+    let keys = || api.ok("api_keys.list", serde_json::json!({}))["total"].clone();
+    let before = keys();
+    for days in ["18446744073709551615", "1e30"] {
+        let resp = post(
+            "api_keys.create",
+            format!(r#"{{"name": "k", "expires_in_days": {days}}}"#),
+        );
+        assert_eq!(resp.status, 422, "{days}: {:?}", resp.body);
         let detail = resp.json()["detail"].clone();
-        assert_eq!(detail.as_array().map(Vec::len), Some(1), "{page}: {detail}");
+        assert_eq!(detail.as_array().map(Vec::len), Some(1), "{days}: {detail}");
         assert_eq!(
             detail[0]["loc"],
-            serde_json::json!(["body", "page"]),
-            "{page}"
+            serde_json::json!(["body", "expires_in_days"]),
+            "{days}"
         );
-        assert_eq!(detail[0]["type"], kind, "{page}");
+        assert_eq!(detail[0]["type"], "less_than_equal", "{days}");
     }
-    assert_eq!(
-        post("orders.list", r#"{"page": 0.0, "size": 5}"#.to_owned()).status,
-        200
-    );
+    assert_eq!(keys(), before, "no key was minted");
+    // A paging number that large is a position past every item, read as the largest that
+    // fits rather than refused.
+    let far = post("orders.list", r#"{"page": 1e30, "size": 5}"#.to_owned());
+    assert_eq!(far.status, 200, "{:?}", far.body);
 
     let rule = r#"{"name": "n", "expression": "cloud_cover", "comparison": "gt",
         "threshold": 1.0, "band_mapping": {"red": 3, "nir": 18446744073709551615}}"#;
