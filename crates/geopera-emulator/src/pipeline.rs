@@ -326,7 +326,10 @@ async fn execute_once(
         if changed_state(op, &reply) {
             let lane = match lane {
                 Some(lane) => lane,
-                None => shared.lane().await?,
+                None => shared
+                    .lane()
+                    .await
+                    .map_err(|error| unsent_note(op, error))?,
             };
             shared
                 .persist(&lane)
@@ -351,7 +354,7 @@ async fn execute_once(
             Ok(lane) => lane,
             Err(error) => {
                 shared.lock().claims.release(&slot);
-                return Err(error);
+                return Err(unsent_note(op, error));
             }
         },
     };
@@ -373,8 +376,9 @@ async fn execute_once(
     Ok(reply)
 }
 
-/// A failed write undoes the state, not the webhook deliveries the operation already made:
-/// the client is told, as a retry sends them again (under new ids).
+/// A write that fails (or a state file that cannot be written to at all by the time the
+/// deliveries are done) undoes the state, not the webhook deliveries the operation already
+/// made: the client is told, as a retry sends them again (under new ids).
 fn unsent_note(op: &OperationInfo, error: ApiError) -> ApiError {
     if ops::awaits_deliveries(op.id) {
         error.with_note(

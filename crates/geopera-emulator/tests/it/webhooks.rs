@@ -682,6 +682,11 @@ fn a_drain_whose_write_fails_delivers_again_under_a_new_delivery_id() {
     let refused = api.call_with("webhooks.drain", &json!({}), &[]);
     assert_eq!(refused.status, 503, "{:?}", refused.json());
     assert_eq!(refused.content_type(), "application/problem+json");
+    let detail = refused.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(detail.contains("already sent"), "{detail}");
     blocker
         .execute_batch("COMMIT")
         .expect("the lock is released");
