@@ -112,7 +112,7 @@
 //!   a key is not shed by minting a child. Nor is it multiplied by minting many: the keys
 //!   minted under a key limited to N, at any depth, share its N calls a minute (see rate
 //!   limits above), across restarts with a state file too. A key's calls count against at
-//!   most [`MAX_KEY_RATE_WINDOWS`] (16) windows, one for each limit in its line lower than
+//!   most [`MAX_KEY_RATE_WINDOWS`] windows, one for each limit in its line lower than
 //!   those above it; a key whose lower limit would need one more is 403, while one asking
 //!   for the tightest limit already held needs none. Revoking a key does not revoke keys it minted,
 //!   and they go on counting against its window. Keys kept in a state file written before

@@ -823,6 +823,17 @@ fn check_windows(windows: &[KeyWindow], place: impl Fn() -> String) -> Result<()
             windows.len()
         )));
     }
+    // No emulator writes one key's window twice: a call would be counted twice in it.
+    if let Some((index, (key, _))) = windows
+        .iter()
+        .enumerate()
+        .find(|(index, (key, _))| windows[..*index].iter().any(|(seen, _)| seen == key))
+    {
+        return Err(ReadError::Edited(format!(
+            "{} names key {key} twice (at {index})",
+            place()
+        )));
+    }
     if let Some((key, cap)) = windows
         .iter()
         .find(|(_, cap)| !(1..=MAX_KEY_RATE_LIMIT).contains(cap))

@@ -1129,6 +1129,11 @@ fn a_keys_inherited_limits_that_no_emulator_writes_are_refused() {
             format!("UPDATE credentials SET inherited_limits = '{too_many}'"),
             "holds 17 windows",
         ),
+        (
+            "UPDATE credentials SET inherited_limits = '[[\"key_x\", 5], [\"key_x\", 4]]'"
+                .to_owned(),
+            "names key key_x twice",
+        ),
     ] {
         std::fs::write(&file.0, &bytes).expect("the written file restored");
         let message = refused_after(26, &file, &sql);
