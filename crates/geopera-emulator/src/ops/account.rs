@@ -402,7 +402,9 @@ fn auto_topup_json(setting: Option<&Resource>) -> Value {
 /// punctuation), and everything else separates them. The name is composed (NFC) first so that
 /// `é` typed as `e` + U+0301 gives the same slug as `é` typed as one character. A combining
 /// mark left after that (a Devanagari virama or vowel sign, an accent with no precomposed
-/// form) belongs to the word it follows, as its reader sees it, rather than splitting it.
+/// form) belongs to the word it follows, as its reader sees it, rather than splitting it; so
+/// does a zero-width joiner or non-joiner between two letters of a word (Persian `می‌خواهم`,
+/// Devanagari `क्‍ष`), which changes how the word is drawn, not where it ends.
 fn slug_of(name: &str) -> String {
     let category = CodePointMapData::<GeneralCategory>::new();
     let name = ComposingNormalizerBorrowed::new_nfc()
@@ -410,15 +412,24 @@ fn slug_of(name: &str) -> String {
         .to_lowercase();
     let mut slug = String::with_capacity(name.len());
     let mut in_word = false;
+    // Joiners seen inside the current word, kept only if the word goes on after them.
+    let mut joiners = String::new();
     for c in name.chars() {
-        let kept = c.is_alphanumeric()
-            || (in_word && GeneralCategoryGroup::Mark.contains(category.get(c)));
+        if in_word && matches!(c, '\u{200c}' | '\u{200d}') {
+            joiners.push(c);
+            continue;
+        }
+        let mark = GeneralCategoryGroup::Mark.contains(category.get(c));
+        let kept = c.is_alphanumeric() || (in_word && mark);
         if kept {
-            if !in_word && !slug.is_empty() {
+            if in_word {
+                slug.push_str(&joiners);
+            } else if !slug.is_empty() {
                 slug.push('-');
             }
             slug.push(c);
         }
+        joiners.clear();
         in_word = kept;
     }
     slug

@@ -402,6 +402,20 @@ fn a_slug_keeps_combining_marks_in_their_word() {
     // A virama (Mn) and vowel signs (Mc) belong to the Devanagari word they are written in.
     assert_eq!(slug("हिन्दी").as_deref(), Some("हिन्दी"));
     assert_eq!(slug("नमस्ते दुनिया").as_deref(), Some("नमस्ते-दुनिया"));
+    // A zero-width non-joiner or joiner inside a word is part of it; at a word's end, or
+    // with no word before it, it joins nothing and goes with the separator.
+    assert_eq!(
+        slug("\u{645}\u{6cc}\u{200c}\u{62e}\u{648}\u{627}\u{647}\u{645}").as_deref(),
+        Some("\u{645}\u{6cc}\u{200c}\u{62e}\u{648}\u{627}\u{647}\u{645}")
+    );
+    assert_eq!(
+        slug("\u{915}\u{94d}\u{200d}\u{937}").as_deref(),
+        Some("\u{915}\u{94d}\u{200d}\u{937}")
+    );
+    assert_eq!(
+        slug("ab\u{200d} \u{200c}cd\u{200c}").as_deref(),
+        Some("ab-cd")
+    );
     // A mark with no letter before it in its word has nothing to join, and is no letter itself.
     assert_eq!(slug("- \u{301}ab").as_deref(), Some("ab"));
     let marks_only = api.call("organizations.create", json!({"name": "\u{301}\u{94d}"}));
