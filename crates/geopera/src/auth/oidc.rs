@@ -11,7 +11,7 @@ use crate::body::ReadError;
 use crate::bounds::Bounds;
 
 use crate::secret::Secret;
-use crate::Error;
+use crate::{Client, Error};
 
 /// The realm every Geopera identity lives in.
 const REALM_PATH: &str = "/realms/public";
@@ -161,6 +161,40 @@ impl Oidc {
             ));
         }
         Ok(answer)
+    }
+
+    /// Renews tokens with `refresh_token` (the refresh-token grant, as the public client
+    /// `geopera-cli` or the one set with [`Oidc::client_id`]), once, with no
+    /// [`Session`](crate::auth::Session) holding them.
+    ///
+    /// For a program that keeps the tokens itself — a command-line tool whose credentials
+    /// file other processes share, refreshing under its own file lock — so that the answer
+    /// is checked by the rules a session applies, not by a copy of them: an empty access
+    /// token, or one no header can carry, is refused; a lifetime written as a string or a
+    /// fraction is read leniently, since the answer holds a rotated refresh token and the one
+    /// sent is already spent; an answer without a refresh token (or with an empty one) keeps
+    /// `refresh_token`, as a provider that does not rotate it leaves it out. Whether the
+    /// provider stated a lifetime at all is [`TokenSet::stated_expires_at`].
+    ///
+    /// The request uses `client`'s HTTP client (its TLS roots and proxies) and this
+    /// provider's [`request_timeout`](Oidc::request_timeout).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SignIn`] when the provider refuses (its OAuth error code and HTTP status), or
+    /// answers 2xx with something that is no usable token (`invalid_response`);
+    /// [`Error::TooLarge`] for an answer past 64 KiB; a timeout or transport error when it
+    /// could not be reached.
+    pub async fn refresh(&self, client: &Client, refresh_token: &str) -> Result<TokenSet, Error> {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", self.client_id_or(PUBLIC_CLIENT_ID)),
+            ("refresh_token", refresh_token),
+        ];
+        let received = SystemTime::now();
+        let answer = self.token(&client.http, &form, &[refresh_token]).await?;
+        Ok(TokenSet::from_answer(answer, received)
+            .or_refresh_token(Some(Secret::new(refresh_token.to_owned()))))
     }
 
     /// Posts a form to one of the provider's endpoints and reads its JSON answer, or the
@@ -336,6 +370,9 @@ pub struct TokenSet {
     pub(crate) access_token: Secret,
     pub(crate) refresh_token: Option<Secret>,
     pub(crate) expires_at: SystemTime,
+    /// Whether `expires_at` comes from a lifetime the provider (or the caller) gave, rather
+    /// than the one assumed without it.
+    pub(crate) expiry_stated: bool,
     pub(crate) refresh_expires_at: Option<SystemTime>,
     pub(crate) scope: Option<String>,
 }
@@ -366,6 +403,7 @@ impl TokenSet {
             access_token: Secret::new(access_token.into()),
             refresh_token: refresh_token.map(Secret::new),
             expires_at,
+            expiry_stated: true,
             refresh_expires_at: None,
             scope: None,
         }
@@ -387,6 +425,7 @@ impl TokenSet {
                 .filter(|t| !t.is_empty())
                 .map(Secret::new),
             expires_at: after(received, lifetime),
+            expiry_stated: answer.expires_in.is_some(),
             refresh_expires_at: answer
                 .refresh_expires_in
                 .filter(|s| *s > 0)
@@ -410,6 +449,26 @@ impl TokenSet {
         self.expires_at
     }
 
+    /// When the access token expires, if the provider said: `None` when its answer gave no
+    /// lifetime (or none that reads as seconds), [`expires_at`](Self::expires_at) being then
+    /// the 300 s assumed.
+    ///
+    /// Why both: a session needs a moment to refresh at, so it assumes one; a program that
+    /// stores the tokens for others to read (the official command-line client writes a null
+    /// expiry for an unknown one) should not turn that assumption into a stated fact.
+    pub fn stated_expires_at(&self) -> Option<SystemTime> {
+        self.expiry_stated.then_some(self.expires_at)
+    }
+
+    /// `kept` as the refresh token, when the answer these tokens came from gave none: a
+    /// refresh answer may leave the refresh token unchanged by omitting it.
+    pub(crate) fn or_refresh_token(mut self, kept: Option<Secret>) -> Self {
+        if self.refresh_token.is_none() {
+            self.refresh_token = kept;
+        }
+        self
+    }
+
     /// When the refresh token expires, when the provider said.
     pub fn refresh_expires_at(&self) -> Option<SystemTime> {
         self.refresh_expires_at
@@ -427,6 +486,7 @@ impl fmt::Debug for TokenSet {
             .field("access_token", &self.access_token)
             .field("refresh_token", &self.refresh_token)
             .field("expires_at", &self.expires_at)
+            .field("expiry_stated", &self.expiry_stated)
             .field("refresh_expires_at", &self.refresh_expires_at)
             .field("scope", &self.scope)
             .finish()

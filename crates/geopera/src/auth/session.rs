@@ -164,6 +164,7 @@ impl Session {
             access_token: Secret::new(String::new()),
             refresh_token: Some(Secret::new(refresh_token.into())),
             expires_at: SystemTime::UNIX_EPOCH,
+            expiry_stated: false,
             refresh_expires_at: None,
             scope: None,
         };
@@ -501,11 +502,8 @@ impl Session {
 
     /// Makes a token answer the session's current tokens and tells the callback.
     fn adopt(&self, answer: TokenAnswer, received: SystemTime) -> Credential {
-        let mut tokens = TokenSet::from_answer(answer, received);
-        if tokens.refresh_token.is_none() {
-            // A refresh answer may leave the refresh token unchanged by omitting it.
-            tokens.refresh_token = self.read(|c| c.tokens.refresh_token.clone()).flatten();
-        }
+        let tokens = TokenSet::from_answer(answer, received)
+            .or_refresh_token(self.read(|c| c.tokens.refresh_token.clone()).flatten());
         let current = self.config.current(tokens, received);
         let credential = current.credential.clone();
         let announced = self

@@ -971,3 +971,116 @@ fn a_blocking_call_cancelled_during_its_refresh_keeps_the_session() {
     assert!(page.features.is_empty());
     check_one_refresh(&session, &spent);
 }
+
+/// `Oidc::refresh` renews stored tokens once, without a session: the emulator rotates the
+/// refresh token, states a lifetime, and refuses the spent token afterwards.
+#[tokio::test]
+async fn oidc_refresh_renews_stored_tokens_and_the_spent_one_is_refused() {
+    let clock = ManualClock::new();
+    let emu = emulator_at(&clock);
+    let time = SharedTime::new(&clock);
+    let session = Session::password(oidc(&emu), "alice", PASSWORD).clock(time.clone());
+    let client = signed_in(&emu, &time, session.clone());
+    catalog_search::send(&client, search())
+        .await
+        .expect("signed in");
+    let stored = session.tokens().expect("tokens");
+    let spent = stored.refresh_token().expect("a refresh token").to_owned();
+
+    let anonymous = Client::builder()
+        .base_url(emu.base_url())
+        .build()
+        .expect("valid configuration");
+    let renewed = oidc(&emu)
+        .refresh(&anonymous, &spent)
+        .await
+        .expect("renewed");
+    assert_ne!(renewed.access_token(), stored.access_token());
+    let rotated = renewed.refresh_token().expect("a refresh token");
+    assert_ne!(rotated, spent);
+    assert!(renewed.stated_expires_at().is_some(), "{renewed:?}");
+    assert_eq!(emu.oidc_counters().refresh_grants, 1);
+
+    let error = oidc(&emu)
+        .refresh(&anonymous, &spent)
+        .await
+        .expect_err("a spent refresh token");
+    assert_eq!(sign_in_code(&error), Some("invalid_grant"), "{error:?}");
+    assert!(!format!("{error} {error:?}").contains(&spent), "{error:?}");
+}
+
+/// What a session and `Oidc::refresh` make of one token answer, to compare: the tokens taken
+/// up (access, refresh, whether a lifetime was stated, the lifetime assumed or stated, in
+/// whole minutes), or the sign-in error code.
+type Verdict = Result<(String, Option<String>, bool, u64), Option<String>>;
+
+fn verdict(tokens: Result<geopera::auth::TokenSet, Error>) -> Verdict {
+    match tokens {
+        Ok(tokens) => Ok((
+            tokens.access_token().to_owned(),
+            tokens.refresh_token().map(str::to_owned),
+            tokens.stated_expires_at().is_some(),
+            tokens
+                .expires_at()
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default()
+                .as_secs()
+                .div_ceil(60),
+        )),
+        Err(error) => Err(sign_in_code(&error).map(str::to_owned)),
+    }
+}
+
+/// The same hostile token answers given to a session refreshing after a 401 and to
+/// `Oidc::refresh`: the same verdicts, since both read them by one set of rules.
+#[tokio::test]
+async fn oidc_refresh_and_a_session_judge_every_token_answer_alike() {
+    let answers = [
+        r#"{"access_token":"at-2","expires_in":300,"refresh_token":"rt-2"}"#,
+        r#"{"access_token":"at-2","refresh_token":"rt-2"}"#,
+        r#"{"access_token":"at-2","expires_in":null,"refresh_token":"rt-2"}"#,
+        r#"{"access_token":"at-2","expires_in":"300","refresh_token":"rt-2"}"#,
+        r#"{"access_token":"at-2","expires_in":300.5,"refresh_token":"rt-2"}"#,
+        r#"{"access_token":"at-2","expires_in":-1,"refresh_token":"rt-2"}"#,
+        r#"{"access_token":"at-2","expires_in":{"s":1},"refresh_token":"rt-2"}"#,
+        r#"{"access_token":"at-2","expires_in":300,"refresh_token":""}"#,
+        r#"{"access_token":"at-2","expires_in":300}"#,
+        r#"{"access_token":"","expires_in":300,"refresh_token":"rt-2"}"#,
+        r#"{"access_token":"at\u00002","expires_in":300,"refresh_token":"rt-2"}"#,
+        r#"{"access_token":5,"expires_in":300,"refresh_token":"rt-2"}"#,
+        r#"{"expires_in":300,"refresh_token":"rt-2"}"#,
+        r#"{"access_token":"at-2","refresh_token":7}"#,
+        r#"not json"#,
+    ];
+    for answer in answers {
+        let (server, session, client, _) = refreshing_with(answer);
+        let by_session = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+            .await
+            .map(|_| session.tokens().expect("the session goes on"));
+        let anonymous = Client::builder()
+            .base_url(server.url())
+            .build()
+            .expect("valid configuration");
+        let by_refresh = Oidc::for_base_url(&server.url())
+            .expect("a provider")
+            .refresh(&anonymous, "rt-1")
+            .await;
+        let (by_session, by_refresh) = (verdict(by_session), verdict(by_refresh));
+        assert_eq!(by_session, by_refresh, "{answer}");
+    }
+    // And the verdicts themselves, so that the two cannot drift together.
+    let (server, _, _, _) = refreshing_with(r#"{"access_token":"at-2"}"#);
+    let anonymous = Client::builder()
+        .base_url(server.url())
+        .build()
+        .expect("valid configuration");
+    let kept = Oidc::for_base_url(&server.url())
+        .expect("a provider")
+        .refresh(&anonymous, "rt-1")
+        .await;
+    assert_eq!(
+        verdict(kept),
+        Ok(("at-2".to_owned(), Some("rt-1".to_owned()), false, 5)),
+        "no lifetime stated: 300 s assumed, and the refresh token sent is kept"
+    );
+}
