@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::ArgMatches;
 use geopera::auth::{Credential, Oidc, Session, TokenSet};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::failure::{chain, Failure};
@@ -308,18 +307,6 @@ pub(crate) fn not_signed_in(target: &Target) -> Failure {
     ))
 }
 
-/// A token endpoint's success answer.
-#[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: String,
-    #[serde(default)]
-    refresh_token: Option<String>,
-    #[serde(default)]
-    expires_in: Option<f64>,
-    #[serde(default)]
-    scope: Option<String>,
-}
-
 /// The HTTP client for sign-in requests: the SDK's, so TLS roots and proxies are the same.
 pub(crate) fn http(api_url: &str) -> Result<geopera::Client, Failure> {
     geopera::Client::builder()
@@ -429,50 +416,55 @@ pub(crate) async fn refresh_stored(
         .clone()
         .unwrap_or_else(|| target.api_url.clone());
     let client = http(&api_url)?;
-    let answer = client
-        .http_client()
-        .post(endpoint(&api_url, "token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token.as_str()),
-            ("client_id", CLIENT_ID),
-        ])
-        .timeout(target.sign_in_timeout(SIGN_IN_TIMEOUT))
-        .send()
+    let oidc = Oidc::for_base_url(&api_url)
+        .map_err(|e| Failure::other(chain(&e)))?
+        .client_id(CLIENT_ID)
+        .request_timeout(target.sign_in_timeout(SIGN_IN_TIMEOUT));
+    // The SDK's refresh checks the answer as its sessions do; on any failure nothing is
+    // written, so the stored session stays as it was.
+    let tokens = oidc
+        .refresh(&client, &refresh_token)
         .await
-        .map_err(|e| Failure::other(format!("token refresh failed: {}", chain(&e))))?;
-    if !answer.status().is_success() {
-        return Err(refresh_refused());
-    }
-    let bytes = read_answer(answer.content_length(), answer.bytes_stream())
-        .await
-        .map_err(|e| match e {
-            AnswerError::TooLarge => Failure::other(format!("token refresh failed: {e}")),
-            AnswerError::Transport(_) => refresh_refused(),
-        })?;
-    let tokens: TokenAnswer = serde_json::from_slice(&bytes).map_err(|_| refresh_refused())?;
-    // Kept, an access token no request can carry would fail every later command until a new
-    // login, and the refresh token it replaced would be gone: the answer is refused, as the
-    // SDK refuses it at sign-in, and the stored session stays as it was.
-    if tokens.access_token.is_empty() || http::HeaderValue::from_str(&tokens.access_token).is_err()
-    {
-        return Err(Failure::other(
-            "token refresh failed: the identity provider answered no usable access token; the \
-             stored session is kept as it was; run 'geopera login' if this goes on",
-        ));
-    }
+        .map_err(|e| refresh_failed(&e))?;
     let auth = Auth::OAuth {
-        access_token: tokens.access_token,
-        // An empty refresh token renews nothing: the one that worked is kept.
-        refresh_token: tokens
-            .refresh_token
-            .filter(|rotated| !rotated.is_empty())
-            .or(Some(refresh_token)),
-        expires_at: tokens.expires_in.map(|s| now_secs() + s),
-        scope: tokens.scope.or(scope),
+        access_token: tokens.access_token().to_owned(),
+        // The SDK keeps the refresh token sent when the answer gives none or an empty one.
+        refresh_token: tokens.refresh_token().map(str::to_owned),
+        // No lifetime in the answer is stored as no expiry (`null`), as the official CLI
+        // stores it, not as the 300 s the SDK assumes for its own sessions.
+        expires_at: tokens.stated_expires_at().map(epoch_secs),
+        scope: tokens.scope().map(str::to_owned).or(scope),
     };
     save_oauth(target, &auth, true)?;
     Ok(Some(auth))
+}
+
+/// Seconds since the epoch of `at`, as the credentials file writes an expiry.
+fn epoch_secs(at: SystemTime) -> f64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// What the user is told when the SDK's refresh of a stored session failed.
+fn refresh_failed(error: &geopera::Error) -> Failure {
+    match error {
+        // Kept, an access token no request can carry would fail every later command until a
+        // new login, and the refresh token it replaced would be gone: the SDK refuses such an
+        // answer (a 2xx that is no usable token) and nothing is stored.
+        geopera::Error::SignIn {
+            status: Some(status),
+            ..
+        } if status.is_success() => Failure::other(
+            "token refresh failed: the identity provider answered no usable access token; the \
+             stored session is kept as it was; run 'geopera login' if this goes on",
+        ),
+        geopera::Error::SignIn { .. } => refresh_refused(),
+        geopera::Error::TooLarge { limit, .. } => Failure::other(format!(
+            "token refresh failed: the answer is larger than {} KiB",
+            limit / 1024
+        )),
+        other => Failure::other(format!("token refresh failed: {}", chain(other))),
+    }
 }
 
 /// The identity provider would not renew a stored session (proactively, or after a 401).

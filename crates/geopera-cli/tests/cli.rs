@@ -4617,6 +4617,103 @@ fn a_refresh_answered_with_an_empty_refresh_token_keeps_the_one_that_worked() {
     assert_eq!(auth["refresh_token"], "rt_kept");
 }
 
+/// A refresh answer is read by the SDK's rules, as the SDK's own sessions read it: a lifetime
+/// written as a string or in an odd shape does not throw away the rotated refresh token in
+/// it (the one sent is spent already). An answer with no lifetime still stores `expires_at`
+/// as `null`, in the same profile format as before, not as the lifetime the SDK assumes.
+#[test]
+fn a_refresh_answer_is_read_by_the_sdk_rules_and_no_lifetime_is_stored_as_null() {
+    let s = setup();
+    for (answer, stated) in [
+        (
+            r#"{"access_token":"at_new","refresh_token":"rt_new","expires_in":"300"}"#,
+            true,
+        ),
+        (
+            r#"{"access_token":"at_new","refresh_token":"rt_new","expires_in":300.5}"#,
+            true,
+        ),
+        (
+            r#"{"access_token":"at_new","refresh_token":"rt_new","expires_in":{"s":1}}"#,
+            false,
+        ),
+        (
+            r#"{"access_token":"at_new","refresh_token":"rt_new"}"#,
+            false,
+        ),
+    ] {
+        let output = whoami_refreshed_with(&s, answer);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{answer}: {}",
+            text(&output.stderr)
+        );
+        let auth = s.credentials()["default"]["auth"].clone();
+        let keys: Vec<&String> = auth.as_object().expect("an object").keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "access_token",
+                "expires_at",
+                "issuer",
+                "refresh_token",
+                "scope",
+                "type"
+            ],
+            "{answer}"
+        );
+        assert_eq!(auth["access_token"], "at_new", "{answer}");
+        assert_eq!(auth["refresh_token"], "rt_new", "{answer}");
+        if stated {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("after 1970")
+                .as_secs_f64();
+            let left = auth["expires_at"].as_f64().expect("a float") - now;
+            assert!((250.0..=301.0).contains(&left), "{answer}: {left}");
+        } else {
+            assert!(auth["expires_at"].is_null(), "{answer}: {auth}");
+        }
+    }
+}
+
+/// `--timeout` bounds a stored session's refresh as it bounds the other sign-in requests.
+#[test]
+fn timeout_bounds_the_refresh_of_a_stored_session() {
+    let s = setup();
+    // Accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(4) {
+            held.push(stream);
+        }
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    s.store_credentials(
+        &serde_json::json!({"default": {"api_url": url, "auth": {
+            "type": "oauth", "access_token": "at_old", "refresh_token": "rt_kept",
+            "expires_at": 1.0,
+        }}})
+        .to_string(),
+    );
+    let started = Instant::now();
+    let output = s
+        .bare()
+        .args(["--timeout", "1", "whoami"])
+        .output()
+        .expect("geopera runs");
+    let took = started.elapsed();
+    fails_saying(&output, 1, "token refresh failed", "a refresh");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert_eq!(
+        s.credentials()["default"]["auth"]["refresh_token"],
+        "rt_kept"
+    );
+}
+
 #[test]
 fn all_on_an_answer_without_items_is_an_error_not_an_empty_walk() {
     let s = setup();
