@@ -625,15 +625,11 @@ pub(crate) fn store_captured(target: &Target, captured: Option<Captured>) -> Res
     let Some(tokens) = tokens else {
         return Ok(());
     };
-    let expires_at = tokens
-        .expires_at()
-        .duration_since(UNIX_EPOCH)
-        .ok()
-        .map(|d| d.as_secs_f64());
     let auth = Auth::OAuth {
         access_token: tokens.access_token().to_owned(),
         refresh_token: tokens.refresh_token().map(str::to_owned),
-        expires_at,
+        // As a refresh before the call stores it: no lifetime given is no expiry (`null`).
+        expires_at: tokens.stated_expires_at().map(epoch_secs),
         scope: tokens.scope().map(str::to_owned),
     };
     save_oauth(target, &auth, false)

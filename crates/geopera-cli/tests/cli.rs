@@ -4678,6 +4678,67 @@ fn a_refresh_answer_is_read_by_the_sdk_rules_and_no_lifetime_is_stored_as_null()
     }
 }
 
+/// A stored session (`at_old`, `rt_kept`, no known expiry) whose first call is answered 401,
+/// against a server that refreshes it with `answer` and then takes the call: the output of
+/// `geopera op catalog.search`.
+fn op_refreshed_after_a_401_with(s: &Setup, answer: &'static str) -> std::process::Output {
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let url = test_server(3, move |body| {
+        if String::from_utf8_lossy(body).contains("grant_type=refresh_token") {
+            return (200, answer.to_owned());
+        }
+        match calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => (
+                401,
+                r#"{"title":"Unauthenticated","status":401}"#.to_owned(),
+            ),
+            _ => (200, "{}".to_owned()),
+        }
+    });
+    s.store_credentials(
+        &serde_json::json!({"default": {"api_url": url, "auth": {
+            "type": "oauth", "access_token": "at_old", "refresh_token": "rt_kept",
+            "expires_at": null,
+        }}})
+        .to_string(),
+    );
+    s.bare()
+        .args(["op", "catalog.search", "{}"])
+        .output()
+        .expect("geopera runs")
+}
+
+/// A session refreshed after a 401 is stored as a refresh before the call stores it: an
+/// answer with no lifetime gives `expires_at: null`, as the official CLI writes it, not the
+/// lifetime the SDK assumes for its own use.
+#[test]
+fn a_refresh_after_a_401_without_a_lifetime_stores_no_expiry() {
+    let s = setup();
+    for (answer, stated) in [
+        (
+            r#"{"access_token":"at_new","refresh_token":"rt_new"}"#,
+            false,
+        ),
+        (
+            r#"{"access_token":"at_new","refresh_token":"rt_new","expires_in":300}"#,
+            true,
+        ),
+    ] {
+        let output = op_refreshed_after_a_401_with(&s, answer);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{answer}: {}",
+            text(&output.stderr)
+        );
+        let auth = s.credentials()["default"]["auth"].clone();
+        assert_eq!(auth["access_token"], "at_new", "{answer}");
+        assert_eq!(auth["refresh_token"], "rt_new", "{answer}");
+        assert_eq!(auth["expires_at"].is_f64(), stated, "{answer}: {auth}");
+        assert_eq!(auth["expires_at"].is_null(), !stated, "{answer}: {auth}");
+    }
+}
+
 /// `--timeout` bounds a stored session's refresh as it bounds the other sign-in requests.
 #[test]
 fn timeout_bounds_the_refresh_of_a_stored_session() {
