@@ -586,9 +586,11 @@ pub(crate) fn client(
             expires_at,
             ..
         }) => {
+            // `--timeout` bounds the refresh after a 401 as it bounds one before the call.
             let oidc = Oidc::for_base_url(&target.api_url)
                 .map_err(|e| Failure::other(chain(&e)))?
-                .client_id(CLIENT_ID);
+                .client_id(CLIENT_ID)
+                .request_timeout(target.sign_in_timeout(SIGN_IN_TIMEOUT));
             // No known expiry (or one no clock can hold, from a hand-edited file): never
             // refresh ahead of time, only after a 401.
             let expiry = expires_at

@@ -4739,6 +4739,46 @@ fn a_refresh_after_a_401_without_a_lifetime_stores_no_expiry() {
     }
 }
 
+/// `--timeout` bounds the refresh after a 401 too, not only the one before a call.
+#[test]
+fn timeout_bounds_the_refresh_after_a_401() {
+    let s = setup();
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    // Turns the call down, then says nothing to the refresh for longer than the test waits.
+    let url = test_server(3, move |body| {
+        if String::from_utf8_lossy(body).contains("grant_type=refresh_token") {
+            std::thread::sleep(Duration::from_secs(40));
+        }
+        match calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => (
+                401,
+                r#"{"title":"Unauthenticated","status":401}"#.to_owned(),
+            ),
+            _ => (200, "{}".to_owned()),
+        }
+    });
+    s.store_credentials(
+        &serde_json::json!({"default": {"api_url": url, "auth": {
+            "type": "oauth", "access_token": "at_old", "refresh_token": "rt_kept",
+            "expires_at": null,
+        }}})
+        .to_string(),
+    );
+    let started = Instant::now();
+    let output = s
+        .bare()
+        .args(["--timeout", "2", "op", "catalog.search", "{}"])
+        .output()
+        .expect("geopera runs");
+    let took = started.elapsed();
+    fails_saying(&output, 1, "timed out", "a refresh after a 401");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert_eq!(
+        s.credentials()["default"]["auth"]["refresh_token"],
+        "rt_kept"
+    );
+}
+
 /// `--timeout` bounds a stored session's refresh as it bounds the other sign-in requests.
 #[test]
 fn timeout_bounds_the_refresh_of_a_stored_session() {
