@@ -294,28 +294,28 @@ pub(crate) fn no_shaping_in_dry_run(settings: &Settings) -> Outcome {
 }
 
 /// Refuses `--jq` and `--output` where they could not apply, before anything is sent: in a
-/// dry run ([`no_shaping_in_dry_run`]), and on an operation that answers bytes, which are
-/// written as they came. An NDJSON answer (`catalog.search_stream`'s) is bytes printed
-/// through them, a line at a time, unless `--out` asks for the bytes themselves.
+/// dry run ([`no_shaping_in_dry_run`]), and with `--out` on an operation that answers bytes,
+/// which asks for the answer's bytes as they came. Without `--out` only the answer says: a
+/// redirect (a tile's or a document's location) and NDJSON lines are printed through them,
+/// other bytes are refused then ([`unshaped_bytes`]), unwritten.
 fn shaping_applies(operation_id: &str, settings: &Settings) -> Outcome {
     no_shaping_in_dry_run(settings)?;
     let Some(flag) = shaping(settings) else {
         return Ok(());
     };
-    if !is_binary(operation_id) {
+    if !is_binary(operation_id) || settings.out.is_none() {
         return Ok(());
     }
-    let streams_lines = answers_ndjson(operation_id);
-    if streams_lines && settings.out.is_none() {
-        return Ok(());
-    }
-    let why = if streams_lines {
+    let why = if answers_ndjson(operation_id) {
         format!(
             "--out writes the answer to {operation_id} as the bytes that came (without it, each \
              line is printed through them)"
         )
     } else {
-        format!("{operation_id} answers bytes (an image or a document), written as they came")
+        format!(
+            "--out writes the answer to {operation_id} (an image or a document) as the bytes \
+             that came"
+        )
     };
     Err(Failure::usage(format!(
         "{flag}: {why}, so --jq and -o/--output have nothing to filter or format; nothing was \
@@ -323,20 +323,25 @@ fn shaping_applies(operation_id: &str, settings: &Settings) -> Outcome {
     )))
 }
 
-/// The failure for an answer of bytes that `--jq` or `--output` was asked to shape: a
-/// `catalog.search_stream` answer that is not NDJSON, which only the server decides. Written
-/// as it came, it would pass for the shaped answer, exit 0.
+/// The failure for an answer of bytes that `--jq` or `--output` was asked to shape: an image
+/// or a document rather than the redirect to it that is printed as JSON, or a
+/// `catalog.search_stream` answer that is not NDJSON; only the server decides which comes.
+/// Written as it came, it would pass for the shaped answer, exit 0.
 fn unshaped_bytes(operation_id: &str, response: &Answer, flag: &str) -> Failure {
     let kind = response
         .headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or(geopera_types::OCTET_STREAM);
+    let not = if answers_ndjson(operation_id) {
+        "not NDJSON"
+    } else {
+        "not JSON"
+    };
     Failure::other(format!(
-        "{flag}: the answer to {operation_id} is {} bytes of {}, not NDJSON, which --jq and \
+        "{flag}: the answer to {operation_id} is {} bytes of {kind}, {not}, which --jq and \
          -o/--output cannot filter or format; it was not written",
         response.content.len(),
-        kind
     ))
 }
 

@@ -3883,21 +3883,16 @@ fn a_dry_run_refuses_jq_and_output_and_sends_nothing() {
     assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
 }
 
-#[test]
-fn a_binary_answer_refuses_jq_and_output_before_anything_is_sent() {
-    let s = setup();
-    let scene = a_scene(&s);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let target = dir.path().join("answer");
-    let target = target.to_str().expect("a UTF-8 path");
-    let tile = [
+/// `catalog tile render` of a scene, as arguments.
+fn tile_render(scene: &str) -> Vec<&str> {
+    vec![
         "catalog",
         "tile",
         "render",
         "--collection",
         "sentinel-2-l2a",
         "--scene-id",
-        scene.as_str(),
+        scene,
         "--visualization",
         "true_color",
         "--z",
@@ -3908,12 +3903,27 @@ fn a_binary_answer_refuses_jq_and_output_before_anything_is_sent() {
         "2",
         "--format",
         "png",
-    ];
-    let tile_body = serde_json::json!({
+    ]
+}
+
+/// The body of [`tile_render`], for `geopera op catalog.tile.render`.
+fn tile_render_body(scene: &str) -> String {
+    serde_json::json!({
         "collection": "sentinel-2-l2a", "scene_id": scene, "visualization": "true_color",
         "z": 3, "x": 4, "y": 2, "format": "png",
     })
-    .to_string();
+    .to_string()
+}
+
+#[test]
+fn out_on_a_binary_answer_refuses_jq_and_output_before_anything_is_sent() {
+    let s = setup();
+    let scene = a_scene(&s);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("answer");
+    let target = target.to_str().expect("a UTF-8 path");
+    let tile = tile_render(&scene);
+    let tile_body = tile_render_body(&scene);
     let stream = [
         "catalog",
         "search-stream",
@@ -3922,9 +3932,15 @@ fn a_binary_answer_refuses_jq_and_output_before_anything_is_sent() {
     ];
     let before = s.emulator.requests().len();
     for args in [
-        tile.to_vec(),
         [&tile[..], &["--out", target]].concat(),
-        vec!["op", "catalog.tile.render", tile_body.as_str()],
+        [&tile[..], &["--out", "-"]].concat(),
+        vec![
+            "op",
+            "catalog.tile.render",
+            tile_body.as_str(),
+            "--out",
+            target,
+        ],
         [&stream[..], &["--out", target]].concat(),
         [&stream[..], &["--out", "-"]].concat(),
     ] {
@@ -3940,6 +3956,77 @@ fn a_binary_answer_refuses_jq_and_output_before_anything_is_sent() {
     }
     assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
     assert!(!Path::new(target).exists(), "nothing was written");
+}
+
+/// A binary operation answered with a redirect prints `{"status", "location"}` as JSON, so
+/// `--jq` and `-o` apply to it as to any JSON answer.
+#[test]
+fn a_redirect_answering_a_binary_operation_goes_through_jq_and_output() {
+    let s = setup();
+    let url = redirecting_server(
+        "HTTP/1.1 307 Temporary Redirect\r\nlocation: https://tiles.example/t/3/4/2.png\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+    );
+    let body = tile_render_body("s-1");
+    for (args, option, printed) in [
+        (
+            tile_render("s-1"),
+            &["--jq", ".location"][..],
+            "\"https://tiles.example/t/3/4/2.png\"",
+        ),
+        (
+            vec!["op", "catalog.tile.render", body.as_str()],
+            &["--jq", ".location"][..],
+            "\"https://tiles.example/t/3/4/2.png\"",
+        ),
+        (
+            tile_render("s-1"),
+            &["-o", "yaml"][..],
+            "status: 307\nlocation: https://tiles.example/t/3/4/2.png",
+        ),
+    ] {
+        let output = s
+            .against(&url)
+            .args(&args)
+            .args(option)
+            .output()
+            .expect("geopera runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?} {option:?}: {}",
+            text(&output.stderr)
+        );
+        assert_eq!(
+            text(&output.stdout).trim_end(),
+            printed,
+            "{args:?} {option:?}"
+        );
+    }
+}
+
+/// Bytes that `--jq` or `-o` cannot shape are refused once they come, and not written.
+#[test]
+fn a_binary_answer_of_bytes_with_jq_or_output_fails_and_writes_nothing() {
+    let s = setup();
+    let scene = a_scene(&s);
+    let body = tile_render_body(&scene);
+    for args in [
+        tile_render(&scene),
+        vec!["op", "catalog.tile.render", body.as_str()],
+    ] {
+        for option in SHAPING {
+            let output = s
+                .cli()
+                .args(&args)
+                .args(option)
+                .output()
+                .expect("geopera runs");
+            let stderr = fails_saying(&output, 1, "it was not written", (&args, option));
+            assert!(stderr.contains(option[0]), "{stderr}");
+            assert!(stderr.contains("not JSON"), "{stderr}");
+            assert!(output.stdout.is_empty(), "{args:?} {option:?}");
+        }
+    }
 }
 
 #[test]
