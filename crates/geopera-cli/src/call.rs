@@ -455,12 +455,13 @@ pub(crate) fn render(operation_id: &str, response: &Answer, settings: &Settings)
         }
     }
     let text = String::from_utf8_lossy(&response.content);
+    let ndjson = is_ndjson(response);
     if text.trim().is_empty() {
-        return print("null");
+        // No lines of NDJSON are no items, as each line is one: `null` would read as an item.
+        return if ndjson { Ok(()) } else { print("null") };
     }
     // One linear pass (it keeps nothing and is not limited in depth), then the depth, so a
     // deep answer is refused before any work that grows with it.
-    let ndjson = is_ndjson(response);
     match json::check(&text) {
         // One line of NDJSON is one JSON document too, but it is printed as one line, as any
         // other number of them: a reader that takes a line per item must not meet an indented

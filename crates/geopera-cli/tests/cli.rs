@@ -4547,6 +4547,29 @@ fn an_empty_idempotency_key_is_a_usage_error() {
     assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
 }
 
+/// NDJSON holds one item a line, so a stream with no lines has no items: nothing is printed,
+/// where an empty JSON answer prints `null`, which `--jq .id` would take for an item.
+#[test]
+fn an_ndjson_answer_with_no_matches_prints_nothing() {
+    let s = setup();
+    let none = r#"{"host_name":"earthsearch-aws","ids":["no-such-scene"]}"#;
+    for option in [&[][..], &["--jq", ".id"][..], &["-o", "yaml"][..]] {
+        let output = s
+            .cli()
+            .args(["catalog", "search-stream", "--json", none])
+            .args(option)
+            .output()
+            .expect("geopera runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{option:?}: {}",
+            text(&output.stderr)
+        );
+        assert_eq!(text(&output.stdout), "", "{option:?}");
+    }
+}
+
 #[test]
 fn an_ndjson_answer_prints_line_by_line_through_jq_and_output() {
     let s = setup();
