@@ -877,8 +877,11 @@ fn operation(
     };
     let summary = op.get("summary").and_then(Value::as_str).unwrap_or("");
     let binary = answers_raw(summary, output_schema.is_none());
-    if binary && paging != Paging::None {
-        bail!("{id}: a binary answer cannot be paged");
+    // A page of bytes has no items or `next` to read, and NDJSON is read as bytes too (its
+    // items come through `stream`), so paged helpers over it would never reach a second page.
+    if (binary || ndjson) && paging != Paging::None {
+        let kind = if binary { "a binary" } else { "an NDJSON" };
+        bail!("{id}: {kind} answer cannot be paged");
     }
     let rate_class = if ORDER_PLACEMENT.contains(&id.as_str()) {
         RateClass::OrderPlacement

@@ -156,3 +156,41 @@ fn an_answer_the_contract_declares_as_ndjson_is_flagged_and_read_as_bytes() {
     assert!(op.ndjson);
     assert_eq!(op.output_override, Some(BINARY_OUTPUT));
 }
+
+/// An NDJSON answer is read as bytes, so paging helpers generated over it (`pages`, `items`)
+/// would find no items and no `next`: the generator refuses the operation, as it refuses a
+/// paged binary answer.
+#[test]
+fn an_ndjson_answer_whose_input_pages_is_refused() {
+    let spec = serde_json::json!({
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1.0.0"},
+        "paths": {"/v1/op/fleet.watch": {"post": {
+            "operationId": "fleet.watch",
+            "summary": "Watch the fleet",
+            "x-required-scope": "fleet:read",
+            "security": [{"HTTPBearer": []}],
+            "requestBody": {"required": true, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/FleetWatchInput"}
+            }}},
+            "responses": {"200": {
+                "description": "Lines",
+                "content": {"application/x-ndjson": {"schema": {}}}
+            }}
+        }}},
+        "components": {"schemas": {"FleetWatchInput": {
+            "type": "object",
+            "properties": {
+                "limit": {"type": "integer"},
+                "next": {"anyOf": [{"type": "string"}, {"type": "null"}]}
+            }
+        }}}
+    });
+    let error = parse(&spec).expect_err("a paged NDJSON answer is refused");
+    let message = format!("{error:#}");
+    assert!(message.contains("fleet.watch"), "{message}");
+    assert!(
+        message.contains("NDJSON answer cannot be paged"),
+        "{message}"
+    );
+}
