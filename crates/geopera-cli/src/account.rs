@@ -1,6 +1,6 @@
 //! `login`, `logout` and `whoami`.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use clap::ArgMatches;
 use geopera::auth::Oidc;
@@ -169,11 +169,9 @@ async fn login_device(target: &Target, scope: &str, no_browser: bool) -> Outcome
     let auth = Auth::OAuth {
         access_token: tokens.access_token().to_owned(),
         refresh_token: tokens.refresh_token().map(str::to_owned),
-        expires_at: tokens
-            .expires_at()
-            .duration_since(UNIX_EPOCH)
-            .ok()
-            .map(|d| d.as_secs_f64()),
+        // No lifetime in the answer is stored as no expiry (`null`), as a refresh stores it
+        // and the official CLI writes it, not as the 300 s the SDK assumes for its sessions.
+        expires_at: tokens.stated_expires_at().map(auth::epoch_secs),
         scope: tokens.scope().map(str::to_owned).or(Some(scope.to_owned())),
     };
     // A new login replaces the whole profile entry.

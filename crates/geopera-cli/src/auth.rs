@@ -440,7 +440,7 @@ pub(crate) async fn refresh_stored(
 }
 
 /// Seconds since the epoch of `at`, as the credentials file writes an expiry.
-fn epoch_secs(at: SystemTime) -> f64 {
+pub(crate) fn epoch_secs(at: SystemTime) -> f64 {
     at.duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }

@@ -5238,6 +5238,55 @@ fn geopera_variables_that_are_not_utf8_are_usage_errors_naming_them() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
 }
 
+/// A device login whose token answer gives no lifetime stores `expires_at: null`, as a
+/// refresh stores it and the official CLI writes it, not the lifetime the SDK assumes; one
+/// that gives a lifetime stores it.
+#[test]
+fn a_device_login_without_a_lifetime_stores_no_expiry() {
+    let s = setup();
+    for (tokens, stated) in [
+        (
+            r#"{"access_token":"at_new","refresh_token":"rt_new"}"#,
+            false,
+        ),
+        (
+            r#"{"access_token":"at_new","refresh_token":"rt_new","expires_in":300}"#,
+            true,
+        ),
+    ] {
+        // The start of the flow, one poll answered with `tokens`, then userinfo.
+        let url = test_server(3, move |body| {
+            let body = String::from_utf8_lossy(body);
+            if body.contains("device_code=") {
+                (200, tokens.to_owned())
+            } else if body.contains("client_id=") {
+                (
+                    200,
+                    r#"{"device_code":"d-1","user_code":"ABCD-EFGH","verification_uri":"http://127.0.0.1/device","expires_in":600,"interval":1}"#
+                        .to_owned(),
+                )
+            } else {
+                (200, r#"{"sub":"u1"}"#.to_owned())
+            }
+        });
+        let output = s
+            .bare()
+            .args(["--api-url", &url, "login", "--no-browser"])
+            .output()
+            .expect("geopera runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{tokens}: {}",
+            text(&output.stderr)
+        );
+        let auth = s.credentials()["default"]["auth"].clone();
+        assert_eq!(auth["access_token"], "at_new", "{tokens}");
+        assert_eq!(auth["expires_at"].is_f64(), stated, "{tokens}: {auth}");
+        assert_eq!(auth["expires_at"].is_null(), !stated, "{tokens}: {auth}");
+    }
+}
+
 #[test]
 fn timeout_bounds_the_device_sign_in_too() {
     let s = setup();
