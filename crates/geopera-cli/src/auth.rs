@@ -541,8 +541,13 @@ fn shared_budget(
     }
 }
 
-/// Tokens a session received during a call, to be stored once it ends.
-pub(crate) type Captured = Arc<Mutex<Option<TokenSet>>>;
+/// Tokens a session received during a call, to be stored once it ends, with the scope the
+/// session was stored with: a refresh answer that names no scope keeps it, as a refresh
+/// before the call keeps it.
+pub(crate) struct Captured {
+    tokens: Arc<Mutex<Option<TokenSet>>>,
+    scope: Option<String>,
+}
 
 /// The SDK client for a held credential. A stored session becomes an SDK [`Session`] that
 /// refreshes once on a 401; what it receives is left in the returned slot for the caller to
@@ -584,7 +589,7 @@ pub(crate) fn client(
             access_token,
             refresh_token,
             expires_at,
-            ..
+            scope,
         }) => {
             // `--timeout` bounds the refresh after a 401 as it bounds one before the call.
             let oidc = Oidc::for_base_url(&target.api_url)
@@ -598,8 +603,11 @@ pub(crate) fn client(
                 .and_then(|at| Duration::try_from_secs_f64(at).ok())
                 .and_then(|since| UNIX_EPOCH.checked_add(since))
                 .unwrap_or_else(|| SystemTime::now() + Duration::from_secs(10 * 365 * 24 * 3600));
-            let captured: Captured = Arc::new(Mutex::new(None));
-            let slot = Arc::clone(&captured);
+            let captured = Captured {
+                tokens: Arc::new(Mutex::new(None)),
+                scope: scope.clone(),
+            };
+            let slot = Arc::clone(&captured.tokens);
             let session = Session::from_tokens(
                 oidc,
                 TokenSet::new(access_token.clone(), refresh_token.clone(), expiry),
@@ -623,7 +631,7 @@ pub(crate) fn store_captured(target: &Target, captured: Option<Captured>) -> Res
     let Some(captured) = captured else {
         return Ok(());
     };
-    let tokens = captured.lock().ok().and_then(|mut slot| slot.take());
+    let tokens = captured.tokens.lock().ok().and_then(|mut slot| slot.take());
     let Some(tokens) = tokens else {
         return Ok(());
     };
@@ -632,7 +640,7 @@ pub(crate) fn store_captured(target: &Target, captured: Option<Captured>) -> Res
         refresh_token: tokens.refresh_token().map(str::to_owned),
         // As a refresh before the call stores it: no lifetime given is no expiry (`null`).
         expires_at: tokens.stated_expires_at().map(epoch_secs),
-        scope: tokens.scope().map(str::to_owned),
+        scope: tokens.scope().map(str::to_owned).or(captured.scope),
     };
     save_oauth(target, &auth, false)
 }

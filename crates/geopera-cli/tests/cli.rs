@@ -4792,7 +4792,19 @@ fn a_refresh_answer_is_read_by_the_sdk_rules_and_no_lifetime_is_stored_as_null()
 /// against a server that refreshes it with `answer` and then takes the call: the output of
 /// `geopera op catalog.search`.
 fn op_refreshed_after_a_401_with(s: &Setup, answer: &'static str) -> std::process::Output {
-    let calls = std::sync::atomic::AtomicUsize::new(0);
+    op_refreshed_with(s, answer, true, None)
+}
+
+/// A stored session (`at_old`, `rt_kept`, with `scope` when given) refreshed with `answer`:
+/// after its first call is answered 401 when `after_401`, else before the call, as its
+/// `expires_at` has passed. The output of `geopera op catalog.search`.
+fn op_refreshed_with(
+    s: &Setup,
+    answer: &'static str,
+    after_401: bool,
+    scope: Option<&str>,
+) -> std::process::Output {
+    let calls = std::sync::atomic::AtomicUsize::new(usize::from(!after_401));
     let url = test_server(3, move |body| {
         if String::from_utf8_lossy(body).contains("grant_type=refresh_token") {
             return (200, answer.to_owned());
@@ -4805,17 +4817,52 @@ fn op_refreshed_after_a_401_with(s: &Setup, answer: &'static str) -> std::proces
             _ => (200, "{}".to_owned()),
         }
     });
+    let mut auth = serde_json::json!({
+        "type": "oauth", "access_token": "at_old", "refresh_token": "rt_kept",
+        "expires_at": if after_401 { Value::Null } else { serde_json::json!(1.0) },
+    });
+    if let Some(scope) = scope {
+        auth["scope"] = Value::String(scope.to_owned());
+    }
     s.store_credentials(
-        &serde_json::json!({"default": {"api_url": url, "auth": {
-            "type": "oauth", "access_token": "at_old", "refresh_token": "rt_kept",
-            "expires_at": null,
-        }}})
-        .to_string(),
+        &serde_json::json!({"default": {"api_url": url, "auth": auth}}).to_string(),
     );
     s.bare()
         .args(["op", "catalog.search", "{}"])
         .output()
         .expect("geopera runs")
+}
+
+/// A refresh answer that names no scope keeps the stored one, whether the session was
+/// refreshed before the call or after a 401, as the official CLI keeps it; one that names a
+/// scope replaces it.
+#[test]
+fn a_refresh_answer_without_a_scope_keeps_the_stored_one_before_a_call_and_after_a_401() {
+    let s = setup();
+    for after_401 in [false, true] {
+        for (answer, stored) in [
+            (
+                r#"{"access_token":"at_new","refresh_token":"rt_new","expires_in":300}"#,
+                "openid profile orders:read",
+            ),
+            (
+                r#"{"access_token":"at_new","refresh_token":"rt_new","expires_in":300,"scope":"openid"}"#,
+                "openid",
+            ),
+        ] {
+            let output =
+                op_refreshed_with(&s, answer, after_401, Some("openid profile orders:read"));
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{after_401} {answer}: {}",
+                text(&output.stderr)
+            );
+            let auth = s.credentials()["default"]["auth"].clone();
+            assert_eq!(auth["access_token"], "at_new", "{after_401} {answer}");
+            assert_eq!(auth["scope"], stored, "{after_401} {answer}");
+        }
+    }
 }
 
 /// A session refreshed after a 401 is stored as a refresh before the call stores it: an
