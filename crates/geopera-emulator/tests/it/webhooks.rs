@@ -665,6 +665,36 @@ fn a_test_event_whose_write_fails_is_a_503_and_its_retry_draws_new_ids() {
     );
 }
 
+/// A drain that cannot even reach the state file after its deliveries (a failed write
+/// before it could not be undone, so every later change waits for the file) is a 503 that
+/// says the deliveries went out, as a drain whose own write fails is.
+#[test]
+fn a_drain_that_finds_the_state_file_unreadable_after_delivering_says_so() {
+    let file = TempFile::new("drain-unreadable");
+    let receiver = Receiver::start(&[500]);
+    let api = Api::with(local().seed(17).state_file(&file.0));
+    subscribe(&api, "order.fulfilled", &receiver.url);
+    place_order(&api);
+    api.emu.clock().advance(Duration::from_secs(301));
+    assert_eq!(drain(&api)["failed"], 1, "queued again, and written");
+    api.emu.clock().advance(Duration::from_secs(3_600));
+
+    let blocker = hold_write_lock(&file, "EXCLUSIVE");
+    let topup = api.call("billing.topup", json!({"credits": 1}));
+    assert_eq!(topup.status, 503, "the write and its undo fail");
+    let refused = api.call_with("webhooks.drain", &json!({}), &[]);
+    assert_eq!(refused.status, 503, "{:?}", refused.json());
+    let detail = refused.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(detail.contains("already sent"), "{detail}");
+    assert_eq!(delivery_ids(&receiver).len(), 2, "the drain delivered");
+    blocker
+        .execute_batch("COMMIT")
+        .expect("the lock is released");
+}
+
 /// A drain whose write fails is a 503 problem and puts the delivery it made back in the
 /// outbox: the next drain delivers the same event again, under a delivery id of its own.
 #[test]
