@@ -403,8 +403,10 @@ fn auto_topup_json(setting: Option<&Resource>) -> Value {
 /// `é` typed as `e` + U+0301 gives the same slug as `é` typed as one character. A combining
 /// mark left after that (a Devanagari virama or vowel sign, an accent with no precomposed
 /// form) belongs to the word it follows, as its reader sees it, rather than splitting it; so
-/// does a zero-width joiner or non-joiner between two letters of a word (Persian `می‌خواهم`,
-/// Devanagari `क्‍ष`), which changes how the word is drawn, not where it ends.
+/// does one zero-width joiner or non-joiner between two letters outside ASCII (Persian
+/// `می‌خواهم`, Devanagari `क्‍ष`), which changes how the word is drawn, not where it ends.
+/// Between ASCII letters it changes nothing a reader sees, so it is dropped rather than kept
+/// as an invisible difference (`ac`, U+200D, `me` is `acme`); a run of them counts as one.
 fn slug_of(name: &str) -> String {
     let category = CodePointMapData::<GeneralCategory>::new();
     let name = ComposingNormalizerBorrowed::new_nfc()
@@ -412,24 +414,28 @@ fn slug_of(name: &str) -> String {
         .to_lowercase();
     let mut slug = String::with_capacity(name.len());
     let mut in_word = false;
-    // Joiners seen inside the current word, kept only if the word goes on after them.
-    let mut joiners = String::new();
+    // The joiner seen inside the current word, if any, and the character before it.
+    let mut joiner: Option<char> = None;
+    let mut before = ' ';
     for c in name.chars() {
         if in_word && matches!(c, '\u{200c}' | '\u{200d}') {
-            joiners.push(c);
+            joiner.get_or_insert(c);
             continue;
         }
         let mark = GeneralCategoryGroup::Mark.contains(category.get(c));
         let kept = c.is_alphanumeric() || (in_word && mark);
         if kept {
             if in_word {
-                slug.push_str(&joiners);
+                if let Some(joiner) = joiner.filter(|_| !before.is_ascii() && !c.is_ascii()) {
+                    slug.push(joiner);
+                }
             } else if !slug.is_empty() {
                 slug.push('-');
             }
             slug.push(c);
+            before = c;
         }
-        joiners.clear();
+        joiner = None;
         in_word = kept;
     }
     slug

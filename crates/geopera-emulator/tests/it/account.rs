@@ -416,6 +416,13 @@ fn a_slug_keeps_combining_marks_in_their_word() {
         slug("ab\u{200d} \u{200c}cd\u{200c}").as_deref(),
         Some("ab-cd")
     );
+    // Between ASCII letters one draws nothing, so the slug shows what the reader sees; a run
+    // of them is one.
+    assert_eq!(slug("ac\u{200d}me").as_deref(), Some("acme"));
+    assert_eq!(
+        slug("\u{645}\u{6cc}\u{200c}\u{200c}\u{200c}\u{62e}").as_deref(),
+        Some("\u{645}\u{6cc}\u{200c}\u{62e}")
+    );
     // A mark with no letter before it in its word has nothing to join, and is no letter itself.
     assert_eq!(slug("- \u{301}ab").as_deref(), Some("ab"));
     let marks_only = api.call("organizations.create", json!({"name": "\u{301}\u{94d}"}));
