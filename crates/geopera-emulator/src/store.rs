@@ -802,8 +802,8 @@ fn required<T: serde::de::DeserializeOwned>(
 ///
 /// # Errors
 /// When the column holds what no emulator writes: not a list of `[key id, calls per minute]`
-/// pairs, a limit outside what `api_keys.create` accepts, or more windows than a key's calls
-/// count against. Read as fewer windows, the key would make more calls than its family may.
+/// pairs, a limit outside what `api_keys.create` accepts, more windows than a key's calls
+/// count against, or one key's window twice. Read as fewer windows, the key would make more calls than its family may.
 fn inherited_limits(text: &str, id: &str) -> Result<Vec<KeyWindow>, ReadError> {
     let place = || format!("credentials.inherited_limits of key {id}");
     let windows: Vec<KeyWindow> = required(text, place, "a list of [key id, limit] pairs")?;
@@ -812,8 +812,9 @@ fn inherited_limits(text: &str, id: &str) -> Result<Vec<KeyWindow>, ReadError> {
 }
 
 /// # Errors
-/// When `windows` are more than a key's calls count against, or one limits a key to a
-/// number of calls outside what `api_keys.create` accepts; `place` says where they are.
+/// When `windows` are more than a key's calls count against, name one key twice, or one
+/// limits a key to a number of calls outside what `api_keys.create` accepts; `place` says
+/// where they are.
 fn check_windows(windows: &[KeyWindow], place: impl Fn() -> String) -> Result<(), ReadError> {
     if windows.len() > MAX_KEY_RATE_WINDOWS {
         return Err(ReadError::Edited(format!(

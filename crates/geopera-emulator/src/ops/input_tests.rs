@@ -60,7 +60,7 @@ fn integers_beyond_i64_are_422_at_their_fields() {
 }
 
 /// A paging number beyond `i64` places a page past every item (or sizes one beyond any
-/// cap), as the bound it crossed does, so it is read as that bound: the API takes such
+/// cap), as the bound it crossed does, so it is read as that bound: the contract sets no maximum on such
 /// numbers, and the emulator clamps every other out-of-range paging number too. The same
 /// number elsewhere in the body is still refused.
 #[test]

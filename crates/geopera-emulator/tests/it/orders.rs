@@ -560,7 +560,7 @@ fn integral_floats_are_read_as_whole_numbers_and_paging_numbers_beyond_64_bits_c
         (json!(2), json!(5))
     );
     assert_eq!(by_float["content"], by_int["content"]);
-    // Valid for the contract (no maximum) and taken by the API: a page past every order,
+    // Valid for the contract (no maximum): a page past every order,
     // answered as the page at the largest 64-bit number is, as other out-of-range paging
     // numbers are clamped.
     let far = api.call("orders.list", json!({"page": 1e30, "size": 5}));

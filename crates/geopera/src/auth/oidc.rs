@@ -451,7 +451,9 @@ impl TokenSet {
 
     /// When the access token expires, if the provider said: `None` when its answer gave no
     /// lifetime (or none that reads as seconds), [`expires_at`](Self::expires_at) being then
-    /// the 300 s assumed.
+    /// the 300 s assumed. A stated lifetime is held within the bounds
+    /// [`expires_at`](Self::expires_at) keeps to, so a lifetime of zero reads as a few
+    /// seconds, not as a token already spent.
     ///
     /// Why both: a session needs a moment to refresh at, so it assumes one; a program that
     /// stores the tokens for others to read (the official command-line client writes a null
