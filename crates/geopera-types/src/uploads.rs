@@ -3,6 +3,12 @@
 //! The contract declares only an upload's `id`; a client that waits for an upload or reports
 //! on it reads its state, byte counts, files and failure reason, so those are typed here and
 //! the rest kept in `extra`.
+//!
+//! [`file_name_problem`] is the rule an uploaded file's name must meet, shared by the SDK,
+//! which checks it before an upload reserves quota, and the emulator, which refuses such a
+//! name at `uploads.signed_url`.
+
+use std::fmt;
 
 use crate::open::{never, open_enum, open_model};
 
@@ -75,3 +81,74 @@ open_model! {
         sha256: Option<String> = "sha256", skip_if "Option::is_none";
     }
 }
+
+/// Why a text cannot be an uploaded file's name, as [`file_name_problem`] finds it.
+///
+/// Not `#[non_exhaustive]` on purpose: the SDK gives each problem its own error variant, so a
+/// problem added here must be handled there before the workspace builds again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FileNameProblem {
+    /// Empty or only whitespace: nothing a user could find the file by.
+    Blank,
+    /// `.` or `..` alone, which name the upload's folder or the one above it, not a file.
+    DotName,
+    /// Holds `/` or `\`: the name becomes one component of the stored object's path, and a
+    /// separator would put the file in another folder than the upload's own.
+    Separator,
+    /// Holds a line break or another control character, which no path or listing shows as
+    /// written.
+    ControlCharacter,
+}
+
+impl fmt::Display for FileNameProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FileNameProblem::Blank => "the file name is empty or blank",
+            FileNameProblem::DotName => "the file name is '.' or '..' alone, which names a folder",
+            FileNameProblem::Separator => {
+                "the file name holds '/' or '\\', which would make it a path, not one name"
+            }
+            FileNameProblem::ControlCharacter => {
+                "the file name holds a line break or another control character"
+            }
+        })
+    }
+}
+
+impl std::error::Error for FileNameProblem {}
+
+/// What is wrong with `name` as an uploaded file's name, or `None` when it can be one.
+///
+/// The name is kept as the file's name in its project and becomes the last component of the
+/// stored object's path (`<project>/uploads/<upload>/<name>`), so it must be one component
+/// that names a file. The contract asks only for one character at least; this is the stricter
+/// rule the emulator applies, held here so that a client can refuse such a name before an
+/// upload reserves quota rather than be refused after. A length limit is not part of it: the
+/// emulator caps every text it keeps, names or not.
+///
+/// ```
+/// use geopera_types::uploads::{file_name_problem, FileNameProblem};
+///
+/// assert_eq!(file_name_problem("scene one..v2.tif"), None);
+/// assert_eq!(file_name_problem(" "), Some(FileNameProblem::Blank));
+/// assert_eq!(file_name_problem(".."), Some(FileNameProblem::DotName));
+/// assert_eq!(file_name_problem("a/b.tif"), Some(FileNameProblem::Separator));
+/// assert_eq!(file_name_problem("a\nb.tif"), Some(FileNameProblem::ControlCharacter));
+/// ```
+pub fn file_name_problem(name: &str) -> Option<FileNameProblem> {
+    if name.trim().is_empty() {
+        Some(FileNameProblem::Blank)
+    } else if name == "." || name == ".." {
+        Some(FileNameProblem::DotName)
+    } else if name.contains(['/', '\\']) {
+        Some(FileNameProblem::Separator)
+    } else if name.contains(char::is_control) {
+        Some(FileNameProblem::ControlCharacter)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+#[path = "uploads_tests.rs"]
+mod tests;
