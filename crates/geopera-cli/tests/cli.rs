@@ -3146,10 +3146,21 @@ fn a_dry_run_upload_shows_a_file_name_that_steers_the_terminal_escaped() {
     let s = setup();
     let project = a_project(&s, "steering");
     let dir = tempfile::tempdir().expect("temp dir");
-    // Valid UTF-8, so the name is uploadable: an escape sequence that clears the screen, and a
-    // line break that would start a line of its own.
+    // An escape sequence that clears the screen, and a line break that would start a line of
+    // its own. Such a name cannot be the uploaded file's, so the upload names it otherwise;
+    // without that it is refused, and the refusal shows the path escaped too.
     let path = dir.path().join("scene\u{1b}[2J\nError: forged.tif");
     std::fs::write(&path, b"12345").expect("a file");
+    let refused = s
+        .cli()
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", &project, "--dry-run"])
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&refused, 2, r"scene\u{1b}[2J\nError: forged.tif", "unnamed");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
     let output = s
         .cli()
         .arg("upload")
@@ -3157,6 +3168,8 @@ fn a_dry_run_upload_shows_a_file_name_that_steers_the_terminal_escaped() {
         .args([
             "--project",
             &format!("{project}\u{1b}]0;title\u{7}"),
+            "--file-name",
+            "scene.tif",
             "--dry-run",
         ])
         .output()

@@ -82,6 +82,7 @@ use futures::future::Either;
 use futures::stream::{BoxStream, Stream, StreamExt};
 use geopera_types::models::{SignedUrlInput, UploadFailInput, UploadInitiate, UploadOutput};
 use geopera_types::operations::{UploadsComplete, UploadsFail, UploadsInitiate, UploadsSignedUrl};
+use geopera_types::uploads::{file_name_problem, FileNameProblem};
 use geopera_types::{DecodeOutput, Operation};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::StatusCode;
@@ -236,8 +237,9 @@ impl Upload {
         Upload::from_stream(project_id, file_name, len, stream)
     }
 
-    /// The uploaded file's name, instead of the path's last component. An empty or blank
-    /// name fails the upload before anything is reserved.
+    /// The uploaded file's name, instead of the path's last component. A name
+    /// [`check_file_name`] refuses (blank, `.` or `..`, or holding `/`, `\` or a control
+    /// character) fails the upload before anything is reserved.
     pub fn file_name(mut self, name: impl Into<String>) -> Self {
         self.file_name = Some(name.into());
         self
@@ -733,13 +735,27 @@ async fn complete(client: &Client, face: Face<'_>, id: &str) -> Result<UploadOut
 /// broken, with the value as its subject, so that a program taking the name or media type from
 /// its users (the `geopera` CLI's `--file-name` and `--content-type`) can put it after its own
 /// words, or word a variant its own way, while the rule itself stays the SDK's.
+///
+/// The file-name variants are the problems of [`geopera_types::uploads::file_name_problem`],
+/// the rule the emulator's `uploads.signed_url` applies too: found there, they would cost a
+/// reservation of quota and its release.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum NamingError {
-    /// The file name is empty or only whitespace: the API refuses such a name, but only at
-    /// `uploads.signed_url`, after the quota was reserved.
-    #[error("the file name is empty or blank")]
+    /// The file name is empty or only whitespace ([`FileNameProblem::Blank`]).
+    #[error("{}", FileNameProblem::Blank)]
     EmptyFileName,
+    /// The file name is `.` or `..` alone ([`FileNameProblem::DotName`]).
+    #[error("{}", FileNameProblem::DotName)]
+    DotFileName,
+    /// The file name holds `/` or `\` ([`FileNameProblem::Separator`]): it would be a path,
+    /// not one name.
+    #[error("{}", FileNameProblem::Separator)]
+    FileNameWithSeparator,
+    /// The file name holds a line break or another control character
+    /// ([`FileNameProblem::ControlCharacter`]).
+    #[error("{}", FileNameProblem::ControlCharacter)]
+    FileNameWithControlCharacter,
     /// The media type is empty or only whitespace, which says nothing of the bytes.
     #[error("the content type is empty or blank")]
     EmptyContentType,
@@ -756,19 +772,33 @@ pub enum NamingError {
 ///
 /// # Errors
 ///
-/// [`NamingError::EmptyFileName`] when `file_name` is empty or only whitespace.
+/// [`NamingError::EmptyFileName`] when `file_name` is empty or only whitespace,
+/// [`NamingError::DotFileName`] when it is `.` or `..`, [`NamingError::FileNameWithSeparator`]
+/// when it holds `/` or `\`, and [`NamingError::FileNameWithControlCharacter`] when it holds a
+/// control character: it must be one component of the stored object's path
+/// ([`geopera_types::uploads::file_name_problem`]).
 ///
 /// ```
 /// use geopera::uploads::{check_file_name, NamingError};
 ///
 /// assert_eq!(check_file_name("scene.tif"), Ok(()));
 /// assert_eq!(check_file_name(" "), Err(NamingError::EmptyFileName));
+/// assert_eq!(check_file_name(".."), Err(NamingError::DotFileName));
+/// assert_eq!(check_file_name("a/b.tif"), Err(NamingError::FileNameWithSeparator));
+/// assert_eq!(check_file_name("a\\b.tif"), Err(NamingError::FileNameWithSeparator));
+/// assert_eq!(
+///     check_file_name("a\nb.tif"),
+///     Err(NamingError::FileNameWithControlCharacter)
+/// );
 /// ```
 pub fn check_file_name(file_name: &str) -> Result<(), NamingError> {
-    if file_name.trim().is_empty() {
-        return Err(NamingError::EmptyFileName);
+    match file_name_problem(file_name) {
+        None => Ok(()),
+        Some(FileNameProblem::Blank) => Err(NamingError::EmptyFileName),
+        Some(FileNameProblem::DotName) => Err(NamingError::DotFileName),
+        Some(FileNameProblem::Separator) => Err(NamingError::FileNameWithSeparator),
+        Some(FileNameProblem::ControlCharacter) => Err(NamingError::FileNameWithControlCharacter),
     }
-    Ok(())
 }
 
 /// Checks a media type as [`Upload::send`] checks the one given to [`Upload::content_type`]
@@ -807,7 +837,10 @@ pub fn check_content_type(content_type: &str) -> Result<(), NamingError> {
 fn check_naming(client: &Client, file_name: &str, content_type: Option<&str>) -> Result<(), Error> {
     let id = UploadsSignedUrl::INFO.id;
     check_file_name(file_name).map_err(|problem| {
-        Error::invalid(id, format!("{problem}; give one with Upload::file_name"))
+        Error::invalid(
+            id,
+            format!("{problem}; give the name to upload under with Upload::file_name"),
+        )
     })?;
     if let Some(content_type) = content_type {
         check_content_type(content_type)

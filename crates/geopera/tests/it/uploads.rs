@@ -481,6 +481,49 @@ async fn a_blank_name_or_a_bad_content_type_fails_before_anything_is_reserved() 
     assert!(uploaded.object_path.ends_with("/a.bin"));
 }
 
+/// Regression: a name the emulator's `uploads.signed_url` refuses (`.`/`..`, a separator, a
+/// control character) passed the SDK's check, so the upload reserved quota, was refused at
+/// the signed URL and released it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_that_is_not_one_path_component_fails_before_anything_is_reserved() {
+    let emulator = emulator();
+    let client = client(&emulator);
+    let project_id = project(&client).await;
+    let file = TempFile::new("component", 16);
+    for (name, says) in [
+        ("..", "'.' or '..' alone"),
+        (".", "'.' or '..' alone"),
+        ("../scene.tif", "holds '/' or '\\'"),
+        ("a\\b.tif", "holds '/' or '\\'"),
+        ("a\nb.tif", "control character"),
+        ("a\u{1b}[2J.tif", "control character"),
+    ] {
+        let error = Upload::from_path(&project_id, &file.path)
+            .file_name(name)
+            .send(&client)
+            .await
+            .expect_err("refused");
+        assert_eq!(error.step(), UploadStep::Prepare, "{name:?}: {error:?}");
+        assert!(matches!(error.release(), Release::NothingReserved));
+        let message = error.cause().to_string();
+        assert!(message.contains(says), "{name:?}: {message}");
+        assert!(message.contains("Upload::file_name"), "{message}");
+    }
+    // A path whose own name holds a control character is refused the same way.
+    #[cfg(unix)]
+    {
+        let odd = file.path.with_file_name("scene\n.tif");
+        std::fs::write(&odd, &file.bytes).expect("the file is written");
+        let error = Upload::from_path(&project_id, &odd)
+            .send(&client)
+            .await
+            .expect_err("refused");
+        assert!(matches!(error.release(), Release::NothingReserved));
+        assert!(error.cause().to_string().contains("control character"));
+    }
+    assert!(seen(&emulator, "uploads.initiate").is_empty());
+}
+
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_name_that_is_not_utf8_is_never_sent_changed() {
