@@ -8,6 +8,7 @@
 
 use geopera_types::models::{SignedUrlInput, UploadFailInput, UploadInitiate, UploadProgressInput};
 use geopera_types::rfc3339::format_date_time;
+use geopera_types::uploads::file_name_problem;
 use geopera_types::JsonObject;
 use http::StatusCode;
 use serde_json::{json, Map, Value};
@@ -317,15 +318,16 @@ fn event(event_type: &'static str, upload: &Resource, at: i64) -> Event {
     }
 }
 
-/// A file's name is one path component: it becomes part of the object's storage path, where
-/// `..`, a separator or a control character would name another place than the upload's own.
+/// A file's name must meet the rule the SDK checks before it reserves quota
+/// ([`geopera_types::uploads::file_name_problem`]): it becomes one component of the object's
+/// storage path, where `..`, a separator or a control character would name another place than
+/// the upload's own, and a blank one would name nothing a user could find.
 fn checked_file_name(name: &str) -> Result<(), ApiError> {
-    let bad = |c: char| c == '/' || c == '\\' || c.is_control();
-    if name == "." || name == ".." || name.contains(bad) {
+    if file_name_problem(name).is_some() {
         return Err(ApiError::invalid(
             &["file_name"],
-            "file_name must be a file's name, without '/', '\\', control characters, or \
-             '.' or '..' alone",
+            "file_name must be a file's name: not blank, without '/', '\\', control \
+             characters, or '.' or '..' alone",
         ));
     }
     Ok(())

@@ -329,6 +329,27 @@ fn a_file_name_that_is_not_one_path_component_is_refused() {
     signed_url(&api, &id, "scene..v2.tif");
 }
 
+/// Regression: a blank name was signed, while the SDK refuses one by the same rule before it
+/// reserves anything; the file would have been stored under a name no one can find it by.
+#[test]
+fn a_blank_file_name_is_refused() {
+    let api = Api::start();
+    let project = project(&api);
+    let id = upload_id(&api, &project, 1000);
+    for name in [" ", "   ", "\u{3000}"] {
+        let resp = api.call(
+            "uploads.signed_url",
+            json!({"upload_id": id, "file_name": name, "content_type": "image/tiff"}),
+        );
+        assert_eq!(resp.status, 422, "{name:?}");
+        assert_eq!(
+            resp.json()["detail"][0]["loc"],
+            json!(["body", "file_name"])
+        );
+    }
+    signed_url(&api, &id, " scene.tif");
+}
+
 /// An upload declared with a number of files completes only once that many have arrived,
 /// as it completes only once all its bytes have.
 #[test]
