@@ -84,11 +84,14 @@ fn parse_content_type(text: &str) -> Result<String, String> {
 
 /// `--file-name`, refused before anything is sent by the rule the SDK's upload applies
 /// ([`geopera::uploads::check_file_name`]): the API refuses such a name only after the upload's
-/// quota was reserved, and a dry run would promise an upload that cannot happen.
+/// quota was reserved, and a dry run would promise an upload that cannot happen. A blank name
+/// is most often a variable that was never set, so that one message says so.
 fn parse_file_name(text: &str) -> Result<String, String> {
-    geopera::uploads::check_file_name(text)
-        .map(|()| text.to_owned())
-        .map_err(|problem| format!("{problem} (an unset variable?)"))
+    match geopera::uploads::check_file_name(text) {
+        Ok(()) => Ok(text.to_owned()),
+        Err(problem @ NamingError::EmptyFileName) => Err(format!("{problem} (an unset variable?)")),
+        Err(problem) => Err(problem.to_string()),
+    }
 }
 
 /// Runs `geopera upload`.
@@ -194,8 +197,9 @@ fn local_file(path: &std::path::Path) -> Result<u64, Failure> {
 /// which would otherwise find it only in the SDK:
 /// - a name that is not UTF-8: the API takes names as text, so it could only be sent with its
 ///   bytes replaced (`\u{fffd}`), a name the user never chose;
-/// - a blank name (a file named ` `), by the rule an explicit `--file-name` is checked by
-///   ([`geopera::uploads::check_file_name`]).
+/// - a name an explicit `--file-name` would be refused for
+///   ([`geopera::uploads::check_file_name`]): a blank one (a file named ` `), or one holding a
+///   `\` or a control character (a file named `a\nb.tif`).
 ///
 /// Both messages quote the path, its blanks visible and bytes that are not UTF-8 escaped
 /// (`\xFF`), and say how to name the file.

@@ -3025,6 +3025,69 @@ fn a_file_named_by_blanks_is_refused_unless_a_name_is_given_in_a_dry_run_too() {
     assert_eq!(stdout_json(&output)["status"], "completed");
 }
 
+/// Regression: a name the API refuses at `uploads.signed_url` (a separator, `.` or `..`
+/// alone, a control character) passed the dry run, and the real upload reserved quota, was
+/// refused and released it again.
+#[test]
+fn upload_refuses_a_file_name_that_is_not_one_path_component_before_any_request() {
+    let s = setup();
+    let project = a_project(&s, "components");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scene.tif");
+    std::fs::write(&path, b"bytes").expect("a file");
+    let before = s.emulator.requests().len();
+    for (value, says) in [
+        ("a/b.tif", "holds '/' or '\\'"),
+        ("a\\b.tif", "holds '/' or '\\'"),
+        ("..", "'.' or '..' alone"),
+        (".", "'.' or '..' alone"),
+        ("a\nb.tif", "control character"),
+        ("a\u{7}b.tif", "control character"),
+    ] {
+        for dry_run in [false, true] {
+            let output = s
+                .cli()
+                .arg("upload")
+                .arg(&path)
+                .args(["--project", &project, "--file-name", value])
+                .args(dry_run.then_some("--dry-run"))
+                .output()
+                .expect("geopera runs");
+            let stderr = fails_saying(&output, 2, says, (value, dry_run));
+            assert!(stderr.contains("--file-name"), "{stderr}");
+            assert!(!stderr.contains("unset variable"), "{stderr}");
+            assert!(output.stdout.is_empty(), "{value:?} {dry_run}");
+        }
+    }
+
+    // A file whose own name holds a control character, without --file-name.
+    #[cfg(unix)]
+    {
+        let odd = dir.path().join("scene\n.tif");
+        std::fs::write(&odd, b"bytes").expect("a file");
+        for dry_run in [false, true] {
+            let output = s
+                .cli()
+                .arg("upload")
+                .arg(&odd)
+                .args(["--project", &project])
+                .args(dry_run.then_some("--dry-run"))
+                .output()
+                .expect("geopera runs");
+            let stderr = fails_saying(&output, 2, "control character", dry_run);
+            assert!(stderr.contains(&format!("{odd:?}")), "{stderr}");
+            assert!(stderr.contains("--file-name NAME"), "{stderr}");
+            assert!(output.stdout.is_empty(), "{dry_run}");
+        }
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+    assert_eq!(
+        s.emulator.executed("uploads.initiate"),
+        0,
+        "nothing reserved"
+    );
+}
+
 #[test]
 fn a_content_type_that_is_no_header_value_is_a_usage_error_before_any_request() {
     let s = setup();
