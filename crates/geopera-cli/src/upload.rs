@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{value_parser, Arg, ArgMatches, Command};
 use geopera::uploads::{
-    NamingError, Progress, Release, Upload, UploadCause, UploadError, UploadStep,
+    FileNameProblem, NamingError, Progress, Release, Upload, UploadCause, UploadError, UploadStep,
 };
 
 use crate::auth;
@@ -89,7 +89,9 @@ fn parse_content_type(text: &str) -> Result<String, String> {
 fn parse_file_name(text: &str) -> Result<String, String> {
     match geopera::uploads::check_file_name(text) {
         Ok(()) => Ok(text.to_owned()),
-        Err(problem @ NamingError::EmptyFileName) => Err(format!("{problem} (an unset variable?)")),
+        Err(problem @ NamingError::FileName(FileNameProblem::Blank)) => {
+            Err(format!("{problem} (an unset variable?)"))
+        }
         Err(problem) => Err(problem.to_string()),
     }
 }

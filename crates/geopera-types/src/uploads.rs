@@ -84,9 +84,10 @@ open_model! {
 
 /// Why a text cannot be an uploaded file's name, as [`file_name_problem`] finds it.
 ///
-/// Not `#[non_exhaustive]` on purpose: the SDK gives each problem its own error variant, so a
-/// problem added here must be handled there before the workspace builds again.
+/// Non-exhaustive: the rule may grow a problem, and code that matches on these should
+/// word a new one its own way or fall back to its [`Display`](fmt::Display).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FileNameProblem {
     /// Empty or only whitespace: nothing a user could find the file by.
     Blank,

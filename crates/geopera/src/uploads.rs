@@ -82,7 +82,9 @@ use futures::future::Either;
 use futures::stream::{BoxStream, Stream, StreamExt};
 use geopera_types::models::{SignedUrlInput, UploadFailInput, UploadInitiate, UploadOutput};
 use geopera_types::operations::{UploadsComplete, UploadsFail, UploadsInitiate, UploadsSignedUrl};
-use geopera_types::uploads::{file_name_problem, FileNameProblem};
+use geopera_types::uploads::file_name_problem;
+/// What [`NamingError::FileName`] says is wrong with a file name.
+pub use geopera_types::uploads::FileNameProblem;
 use geopera_types::{DecodeOutput, Operation};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::StatusCode;
@@ -735,27 +737,15 @@ async fn complete(client: &Client, face: Face<'_>, id: &str) -> Result<UploadOut
 /// broken, with the value as its subject, so that a program taking the name or media type from
 /// its users (the `geopera` CLI's `--file-name` and `--content-type`) can put it after its own
 /// words, or word a variant its own way, while the rule itself stays the SDK's.
-///
-/// The file-name variants are the problems of [`geopera_types::uploads::file_name_problem`],
-/// the rule the emulator's `uploads.signed_url` applies too: found there, they would cost a
-/// reservation of quota and its release.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum NamingError {
-    /// The file name is empty or only whitespace ([`FileNameProblem::Blank`]).
-    #[error("{}", FileNameProblem::Blank)]
-    EmptyFileName,
-    /// The file name is `.` or `..` alone ([`FileNameProblem::DotName`]).
-    #[error("{}", FileNameProblem::DotName)]
-    DotFileName,
-    /// The file name holds `/` or `\` ([`FileNameProblem::Separator`]): it would be a path,
-    /// not one name.
-    #[error("{}", FileNameProblem::Separator)]
-    FileNameWithSeparator,
-    /// The file name holds a line break or another control character
-    /// ([`FileNameProblem::ControlCharacter`]).
-    #[error("{}", FileNameProblem::ControlCharacter)]
-    FileNameWithControlCharacter,
+    /// The file name breaks [`geopera_types::uploads::file_name_problem`]'s rule (blank, `.`
+    /// or `..` alone, or holding `/`, `\` or a control character), the rule the emulator's
+    /// `uploads.signed_url` applies too: found there, it would cost a reservation of quota
+    /// and its release.
+    #[error("{0}")]
+    FileName(FileNameProblem),
     /// The media type is empty or only whitespace, which says nothing of the bytes.
     #[error("the content type is empty or blank")]
     EmptyContentType,
@@ -772,33 +762,32 @@ pub enum NamingError {
 ///
 /// # Errors
 ///
-/// [`NamingError::EmptyFileName`] when `file_name` is empty or only whitespace,
-/// [`NamingError::DotFileName`] when it is `.` or `..`, [`NamingError::FileNameWithSeparator`]
-/// when it holds `/` or `\`, and [`NamingError::FileNameWithControlCharacter`] when it holds a
-/// control character: it must be one component of the stored object's path
-/// ([`geopera_types::uploads::file_name_problem`]).
+/// [`NamingError::FileName`] with the problem found when `file_name` cannot be one component
+/// of the stored object's path ([`geopera_types::uploads::file_name_problem`]).
 ///
 /// ```
-/// use geopera::uploads::{check_file_name, NamingError};
+/// use geopera::uploads::{check_file_name, FileNameProblem, NamingError};
 ///
 /// assert_eq!(check_file_name("scene.tif"), Ok(()));
-/// assert_eq!(check_file_name(" "), Err(NamingError::EmptyFileName));
-/// assert_eq!(check_file_name(".."), Err(NamingError::DotFileName));
-/// assert_eq!(check_file_name("a/b.tif"), Err(NamingError::FileNameWithSeparator));
-/// assert_eq!(check_file_name("a\\b.tif"), Err(NamingError::FileNameWithSeparator));
+/// assert_eq!(
+///     check_file_name(" "),
+///     Err(NamingError::FileName(FileNameProblem::Blank))
+/// );
+/// assert_eq!(
+///     check_file_name(".."),
+///     Err(NamingError::FileName(FileNameProblem::DotName))
+/// );
+/// assert_eq!(
+///     check_file_name("a\\b.tif"),
+///     Err(NamingError::FileName(FileNameProblem::Separator))
+/// );
 /// assert_eq!(
 ///     check_file_name("a\nb.tif"),
-///     Err(NamingError::FileNameWithControlCharacter)
+///     Err(NamingError::FileName(FileNameProblem::ControlCharacter))
 /// );
 /// ```
 pub fn check_file_name(file_name: &str) -> Result<(), NamingError> {
-    match file_name_problem(file_name) {
-        None => Ok(()),
-        Some(FileNameProblem::Blank) => Err(NamingError::EmptyFileName),
-        Some(FileNameProblem::DotName) => Err(NamingError::DotFileName),
-        Some(FileNameProblem::Separator) => Err(NamingError::FileNameWithSeparator),
-        Some(FileNameProblem::ControlCharacter) => Err(NamingError::FileNameWithControlCharacter),
-    }
+    file_name_problem(file_name).map_or(Ok(()), |problem| Err(NamingError::FileName(problem)))
 }
 
 /// Checks a media type as [`Upload::send`] checks the one given to [`Upload::content_type`]
