@@ -447,7 +447,10 @@
 //! (`{"entity_type": "order"}`, `{"data.type": "archive"}`). Order status follows the clock,
 //! so fulfilments are picked up when the outbox is next looked at (a drain, a background
 //! pass, or a subscription being created or updated), stamped with the time they happened;
-//! orders fulfilled before the emulator first started are history and send nothing.
+//! orders fulfilled before the emulator first started are history and send nothing. The id
+//! of an event found this way (a fulfilment, a finished job) is a digest of what happened, so
+//! when a pass that delivered it is not kept (its state-file write failed, or the process
+//! stopped before writing), it is found and delivered again under the same event id.
 //!
 //! **Delivery.** `POST` to the endpoint with the body's exact bytes and `Content-Type:
 //! application/json`, `X-Geopera-Signature: sha256=<lowercase hex HMAC-SHA256 of the body

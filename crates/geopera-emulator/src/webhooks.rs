@@ -194,9 +194,15 @@ impl Webhooks {
 }
 
 impl Inner {
-    /// Queues `event` for every subscription that wants it. An event nobody wants draws no
-    /// id, so the seeded ids of everything else stay as they were without subscriptions.
+    /// Queues `event` for every subscription that wants it, under an event id drawn from the
+    /// generator. An event nobody wants draws no id, so the seeded ids of everything else stay
+    /// as they were without subscriptions.
     pub fn emit(&mut self, event: &Event, now_ms: i64) {
+        self.queue(event, None, now_ms);
+    }
+
+    /// [`emit`](Self::emit) under `event_id` when given, else under a drawn one.
+    fn queue(&mut self, event: &Event, event_id: Option<String>, now_ms: i64) {
         let unnamed = event.body("");
         let mut wanted: Vec<String> = self
             .webhooks
@@ -209,7 +215,7 @@ impl Inner {
             return;
         }
         wanted.sort();
-        let event_id = format!("evt_{}", self.rng.hex(12));
+        let event_id = event_id.unwrap_or_else(|| format!("evt_{}", self.rng.hex(12)));
         let text = event.body_text(&event_id);
         let queued: Vec<Pending> = wanted
             .into_iter()
@@ -258,7 +264,7 @@ impl Inner {
         }
         events.sort_by_key(|event| event.at);
         for event in events {
-            self.emit(&event, now_ms);
+            self.queue(&event, Some(swept_event_id(&event)), now_ms);
         }
     }
 
@@ -276,6 +282,22 @@ impl Inner {
             .map(|(at, order)| order_event(ORDER_FULFILLED, order, "fulfilled", at))
             .collect()
     }
+}
+
+/// The id of an event a sweep finds: a digest of what happened, not a draw from the generator.
+///
+/// A sweep whose result is not kept finds the same events again: a failed state-file write
+/// undoes it after its drain delivered them, as a crash after delivering would. A receiver
+/// that recognises events by id must then see the one it already has, not a new one.
+fn swept_event_id(event: &Event) -> String {
+    let digest = crate::uploads::sha256_hex(
+        format!(
+            "{}\n{}\n{}\n{}",
+            event.event_type, event.org, event.entity_id, event.at
+        )
+        .as_bytes(),
+    );
+    format!("evt_{}", digest.get(..24).unwrap_or(&digest))
 }
 
 /// The event type of an order that reached `fulfilled`.
