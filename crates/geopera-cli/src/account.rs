@@ -96,12 +96,17 @@ async fn login_api_key(target: &Target, argument: &str) -> Outcome {
     if key.is_empty() {
         return Err(Failure::usage("no API key given"));
     }
+    let held = Held::Stored(Auth::ApiKey(key.clone()));
+    if let Some(why) = held.unsendable() {
+        return Err(Failure::usage(format!(
+            "the API key {why}; nothing was sent or saved"
+        )));
+    }
     if !key.starts_with("gpra_") {
         crate::paint::warning(
             "this key does not start with 'gpra_'; it is saved anyway, but Geopera API keys normally do."
         );
     }
-    let held = Held::Stored(Auth::ApiKey(key.clone()));
     let claims = userinfo(target, &held)
         .await?
         .ok_or_else(|| Failure::other("API key validation failed: the server refused the key"))?;

@@ -92,6 +92,32 @@ impl Held {
             Held::Stored(auth) => auth.hide(),
         }
     }
+
+    /// Why this cannot be a credential, or `None` when it can: keys and tokens are printable
+    /// ASCII without spaces, so one that is blank or holds anything else was damaged on its
+    /// way here (a pasted line break, a terminal's escape, a copy through a word processor).
+    ///
+    /// Checked once, where the credential is found. Left to the SDK, a line break or control
+    /// character would be refused as a client setting (exit 2, as for a bad `--api-url`) and
+    /// `whoami`'s own request would fail as if the server were unreachable, while any other
+    /// character would be sent and refused by the server as no credential at all. The reason
+    /// never quotes the secret.
+    pub(crate) fn unsendable(&self) -> Option<&'static str> {
+        let secret = match self {
+            Held::Env(token) | Held::Stored(Auth::ApiKey(token)) => token,
+            Held::Stored(Auth::OAuth { access_token, .. }) => access_token,
+        };
+        if secret.trim().is_empty() {
+            Some("is blank")
+        } else if secret.chars().all(|c| c.is_ascii_graphic()) {
+            None
+        } else {
+            Some(
+                "holds a character no key or token has (a space, a line break or another \
+                 control character, or one outside ASCII)",
+            )
+        }
+    }
 }
 
 impl std::fmt::Debug for Held {
@@ -263,6 +289,11 @@ pub(crate) async fn held(target: &Target, refresh: bool) -> Result<Option<Held>,
     if let Some(token) = env("GEOPERA_API_TOKEN")? {
         let held = Held::Env(token.trim().to_owned());
         held.hide();
+        if let Some(why) = held.unsendable() {
+            return Err(Failure::other(format!(
+                "GEOPERA_API_TOKEN {why}; nothing was sent"
+            )));
+        }
         return Ok(Some(held));
     }
     let profile = target.store.profile(&target.profile)?;
@@ -280,12 +311,20 @@ pub(crate) async fn held(target: &Target, refresh: bool) -> Result<Option<Held>,
             geopera::quoted_url(&target.api_url)
         )));
     }
-    match stored {
+    let held = match stored {
         Some(Auth::OAuth { expires_at, .. }) if refresh && due(expires_at) => {
-            Ok(refresh_stored(target, None).await?.map(Held::Stored))
+            refresh_stored(target, None).await?.map(Held::Stored)
         }
-        other => Ok(other.map(Held::Stored)),
+        other => other.map(Held::Stored),
+    };
+    if let Some(why) = held.as_ref().and_then(Held::unsendable) {
+        return Err(Failure::other(format!(
+            "the stored credential of profile '{}' {why}; nothing was sent: run 'geopera \
+             login' again",
+            target.profile
+        )));
     }
+    Ok(held)
 }
 
 fn now_secs() -> f64 {

@@ -625,6 +625,76 @@ fn a_stored_credential_of_the_wrong_shape_is_named_and_logout_clears_it() {
     );
 }
 
+/// A credential no request header can carry is a credential failure (exit 1) that names where
+/// it came from, before anything is sent, and never quotes it. Before, it was refused as a
+/// client setting (exit 2), and `whoami` reported the server as unreachable.
+#[test]
+fn a_credential_no_header_can_carry_is_named_by_its_source_and_nothing_is_sent() {
+    let s = setup();
+    let url = s.emulator.base_url();
+    let stored_key = |key: &str| {
+        serde_json::json!({"default": {"api_url": url, "auth": {"type": "api_key", "api_key": key}}})
+            .to_string()
+    };
+    let check = |output: std::process::Output, source: &str, why: &str| {
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains(source) && stderr.contains(why), "{stderr}");
+        assert!(!stderr.contains("SECRET"), "{stderr}");
+        assert!(!stderr.contains("could not reach"), "{stderr}");
+        assert!(output.stdout.is_empty());
+    };
+    for (key, why) in [
+        ("gpra_SECRET\nX", "no key or token has"),
+        ("gpra_SECRET\u{7f}", "no key or token has"),
+        ("gpra_SECRET\u{e9}", "no key or token has"),
+        ("gpra_SECRET X", "no key or token has"),
+        ("  ", "is blank"),
+    ] {
+        s.store_credentials(&stored_key(key));
+        for command in [
+            &["orders", "list"][..],
+            &["whoami"],
+            &["op", "projects.list"],
+        ] {
+            let output = s.bare().args(command).output().expect("geopera runs");
+            check(output, "stored credential of profile 'default'", why);
+        }
+    }
+    s.store_credentials(&format!(
+        r#"{{"default": {{"api_url": "{url}", "auth": {{"type": "oauth", "access_token": "SECRET\r", "refresh_token": "rt", "expires_at": null, "scope": "openid", "issuer": "{url}"}}}}}}"#
+    ));
+    let output = s.bare().arg("whoami").output().expect("geopera runs");
+    check(
+        output,
+        "stored credential of profile 'default'",
+        "no key or token has",
+    );
+
+    let output = s
+        .bare()
+        .env("GEOPERA_API_URL", &url)
+        .env("GEOPERA_API_TOKEN", "SECRET\u{1}")
+        .args(["orders", "list"])
+        .output()
+        .expect("geopera runs");
+    check(output, "GEOPERA_API_TOKEN", "no key or token has");
+
+    // A key given to `login` is a value of the command line: a usage error, nothing saved.
+    std::fs::remove_file(s.credentials_path()).expect("test step");
+    let output = s
+        .bare()
+        .args(["login", "--api-url", &url, "--api-key", "-"])
+        .write_stdin("gpra_SECRET\u{1b}[2J\n")
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("no key or token has"), "{stderr}");
+    assert!(!stderr.contains("SECRET"), "{stderr}");
+    assert!(!s.credentials_path().exists(), "nothing saved");
+}
+
 #[test]
 fn exit_codes_for_api_errors_usage_errors_and_network_failures() {
     let s = setup();
