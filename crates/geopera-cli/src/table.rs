@@ -61,11 +61,17 @@ const PAGE_MARKERS: &[&str] = &[
 /// The list to show as rows: the answer itself when it is an array; else its member of a
 /// well-known list name; else, when the answer looks like a page (it has paging members), its
 /// first list of objects. A single resource that merely holds a list (an order's `groups`)
-/// is shown as key / value pairs, not as the rows of that list.
+/// is shown as key / value pairs, not as the rows of that list. A single STAC item is a row
+/// of its own, under the columns of a page of them, and a STAC collection or catalog is a
+/// single resource: both hold `links`, a list of objects that would otherwise pass for a page.
 fn rows(answer: &Ordered) -> Option<&[Ordered]> {
     let is_rows = |v: &Ordered| matches!(v, Ordered::Array(items) if !items.is_empty() && items.iter().all(|i| matches!(i, Ordered::Object(_))));
     match answer {
         Ordered::Array(items) => Some(items),
+        Ordered::Object(_) if stac_type(answer) == Some("Feature") => {
+            Some(std::slice::from_ref(answer))
+        }
+        Ordered::Object(_) if matches!(stac_type(answer), Some("Collection" | "Catalog")) => None,
         Ordered::Object(members) => {
             let named = LIST_KEYS
                 .iter()
@@ -87,18 +93,21 @@ fn rows(answer: &Ordered) -> Option<&[Ordered]> {
     }
 }
 
+/// An object's `type` member when it is a string: what STAC and GeoJSON call the object.
+fn stac_type(object: &Ordered) -> Option<&str> {
+    match object.get("type")? {
+        Ordered::String(name) => Some(name),
+        _ => None,
+    }
+}
+
 /// The columns for a list of rows, chosen from the first row's shape.
 fn columns(rows: &[Ordered]) -> Vec<Column> {
     let Some(first) = rows.first() else {
         return Vec::new();
     };
     let has = |key: &str| first.get(key).is_some();
-    if first.get("type").and_then(|t| match t {
-        Ordered::String(s) => Some(s.as_str()),
-        _ => None,
-    }) == Some("Feature")
-        || (has("properties") && has("collection"))
-    {
+    if stac_type(first) == Some("Feature") || (has("properties") && has("collection")) {
         return vec![
             column("ID", &[&["id"]]),
             column("COLLECTION", &[&["collection"]]),

@@ -76,3 +76,23 @@ fn escape_sequences_from_the_server_are_shown_not_obeyed() {
     let one = parse(r#"{"k\u009b":"v"}"#);
     assert!(!table(&one, false).contains('\u{9b}'));
 }
+
+/// One STAC item (`--jq '.features[0]'`, a line of `search-stream`) holds `links`, a list of
+/// objects that once passed for a page, so the item was drawn as a table of its links.
+#[test]
+fn a_single_stac_item_is_one_row_and_a_collection_is_pairs() {
+    let item = parse(
+        r#"{"type":"Feature","id":"S2A_1","collection":"sentinel-2-l2a","properties":{"datetime":"2024-01-02T03:04:05Z","eo:cloud_cover":3},"links":[{"rel":"collection","href":"http://x/c"}],"assets":{}}"#,
+    );
+    assert_eq!(
+        table(&item, false),
+        "ID     COLLECTION      DATETIME              CLOUD COVER\n\
+         S2A_1  sentinel-2-l2a  2024-01-02T03:04:05Z  3"
+    );
+    let collection = parse(
+        r#"{"type":"Collection","id":"sentinel-2-l2a","links":[{"rel":"self","href":"http://x/c"}],"providers":[{"name":"p"}]}"#,
+    );
+    let shown = table(&collection, false);
+    assert!(shown.starts_with("KEY"), "{shown}");
+    assert!(shown.contains("\nid  "), "{shown}");
+}
