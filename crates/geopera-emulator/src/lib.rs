@@ -460,7 +460,10 @@
 //! failed connection or no answer within 5 s is a failure, retried after 10 s, then 20 s,
 //! 40 s, … (doubling) on the emulator's clock, and given up after 8 attempts. The outbox holds
 //! at most 10,000 deliveries; a new one beyond that drops the oldest of the organization
-//! with the most waiting, so one organization's flood cannot push out another's retries.
+//! with the most waiting, so one organization's flood cannot push out another's retries. A
+//! delivery stays in the outbox, and in the state file, while it is attempted, until the
+//! attempt's outcome is kept: one whose attempt was still out when the emulator stopped, or
+//! when a failed write was undone, is due again, under the same event id.
 //!
 //! **When.** `webhooks.drain` (no credentials; optional `limit`, 1 to 2000, default 2000)
 //! delivers what is due at that moment on the emulator's clock and answers

@@ -106,6 +106,13 @@ pub struct Webhooks {
     pub next_seq: u64,
     /// The `seq`s of deliveries queued or taken out since the state file last wrote them.
     pub(crate) outbox_changes: Changes<u64>,
+    /// The waiting deliveries a drain is attempting now, by `seq`, each with the number of
+    /// the drain that took it ([`deliver_due`]). Memory only: the deliveries stay in the
+    /// outbox, and in the state file, until their attempt's outcome is applied, and one that
+    /// was in flight when the outbox is read back from the file is simply due again.
+    in_flight: HashMap<u64, u64>,
+    /// The number the next drain takes its deliveries under.
+    next_drain: u64,
     /// Deliveries dropped because the outbox was full.
     pub dropped: u64,
     /// Deliveries given up after [`MAX_DELIVERY_ATTEMPTS`], newest last.
@@ -143,7 +150,10 @@ impl Webhooks {
             let oldest = heaviest.and_then(|org| self.outbox.iter().position(|q| org_of(q) == org));
             self.dropped += 1;
             match oldest.and_then(|at| self.outbox.remove(at)) {
-                Some(dropped) => self.outbox_changes.mark(&dropped.seq),
+                Some(dropped) => {
+                    self.in_flight.remove(&dropped.seq);
+                    self.outbox_changes.mark(&dropped.seq);
+                }
                 // The newcomer's organization is the heaviest and has nothing older queued.
                 None => return,
             }
@@ -156,19 +166,38 @@ impl Webhooks {
 
     /// The waiting delivery with `seq`, for the state file.
     pub(crate) fn queued(&self, seq: u64) -> Option<&Pending> {
-        // Queued in `seq` order, and taken out without reordering the rest.
-        let at = self
-            .outbox
-            .binary_search_by_key(&seq, |pending| pending.seq)
-            .ok()?;
-        self.outbox.get(at)
+        self.outbox.get(self.position(seq)?)
     }
 
-    /// The outbox as a state file held it, oldest first.
+    /// Where the waiting delivery with `seq` is in the outbox.
+    fn position(&self, seq: u64) -> Option<usize> {
+        // Queued in `seq` order, and taken out without reordering the rest.
+        self.outbox
+            .binary_search_by_key(&seq, |pending| pending.seq)
+            .ok()
+    }
+
+    /// Takes the waiting delivery with `seq` out of the outbox, noting it for the state file.
+    fn take_out(&mut self, seq: u64) -> Option<Pending> {
+        let pending = self.outbox.remove(self.position(seq)?)?;
+        self.outbox_changes.mark(&seq);
+        Some(pending)
+    }
+
+    /// Whether a delivery is due at `now_ms` that no drain is attempting.
+    pub fn any_due(&self, now_ms: i64) -> bool {
+        self.outbox
+            .iter()
+            .any(|pending| pending.due_ms <= now_ms && !self.in_flight.contains_key(&pending.seq))
+    }
+
+    /// The outbox as a state file held it, oldest first. Attempts in flight are forgotten:
+    /// their outcome is not applied, and their deliveries, back from the file, are due again.
     pub(crate) fn restore_outbox(&mut self, outbox: VecDeque<Pending>) {
         self.next_seq = outbox.back().map_or(0, |last| last.seq + 1);
         self.outbox = outbox;
         self.outbox_changes = Changes::tracked();
+        self.in_flight.clear();
     }
 
     fn give_up(&mut self, pending: Pending) {
@@ -673,31 +702,50 @@ pub struct Drained {
 
 /// Delivers up to `limit` deliveries that are due on the emulator's clock: failures are
 /// rescheduled with exponential backoff, or given up after [`MAX_DELIVERY_ATTEMPTS`].
+///
+/// A delivery stays in the outbox, and so in the state file, while it is attempted, marked
+/// in flight in memory only so that a drain running at the same time does not send it too;
+/// only the attempt's outcome takes it out (or queues it again). So a stop, or another
+/// request's write (kept or undone) while the attempt is out, never loses it: after a
+/// restart or a read-back of the file it is simply due again, under the same event id.
 pub async fn deliver_due(shared: &Shared, limit: usize) -> Drained {
     let now_ms = shared.clock.now_millis();
     let mut drained = Drained::default();
-    let attempts: Vec<Attempt> = {
+    let (drain, attempts): (u64, Vec<Attempt>) = {
         let mut inner = shared.lock();
         inner.sweep(now_ms);
-        let mut due = Vec::new();
-        let mut kept = VecDeque::with_capacity(inner.webhooks.outbox.len());
-        while let Some(pending) = inner.webhooks.outbox.pop_front() {
-            if due.len() < limit && pending.due_ms <= now_ms {
-                // Out of the outbox; a failed attempt queues it again under a new `seq`.
-                inner.webhooks.outbox_changes.mark(&pending.seq);
-                due.push(pending);
-            } else {
-                kept.push_back(pending);
+        let webhooks = &mut inner.webhooks;
+        let drain = webhooks.next_drain;
+        webhooks.next_drain = webhooks.next_drain.wrapping_add(1);
+        let due: Vec<Pending> = webhooks
+            .outbox
+            .iter()
+            .filter(|pending| {
+                pending.due_ms <= now_ms && !webhooks.in_flight.contains_key(&pending.seq)
+            })
+            .take(limit)
+            .cloned()
+            .collect();
+        let mut attempts = Vec::with_capacity(due.len());
+        for pending in due {
+            let seq = pending.seq;
+            match inner.attempt(pending, shared.allow_local_webhooks) {
+                Some(attempt) => {
+                    inner.webhooks.in_flight.insert(seq, drain);
+                    attempts.push(attempt);
+                }
+                None => {
+                    drained.discarded += 1;
+                    inner.webhooks.take_out(seq);
+                }
             }
         }
-        inner.webhooks.outbox = kept;
-        due.into_iter()
-            .filter_map(|pending| {
-                let attempt = inner.attempt(pending, shared.allow_local_webhooks);
-                drained.discarded += usize::from(attempt.is_none());
-                attempt
-            })
-            .collect()
+        (drain, attempts)
+    };
+    let _taken = Taken {
+        shared,
+        drain,
+        seqs: attempts.iter().map(|attempt| attempt.pending.seq).collect(),
     };
     let client = &shared.webhook_client;
     let results: Vec<(Attempt, Delivered)> = futures::stream::iter(attempts)
@@ -708,26 +756,62 @@ pub async fn deliver_due(shared: &Shared, limit: usize) -> Drained {
         .buffered(PARALLEL_DELIVERIES)
         .collect()
         .await;
+    // Released before `_taken` is dropped, which takes the lock again.
     let mut inner = shared.lock();
+    let webhooks = &mut inner.webhooks;
     for (attempt, delivered) in results {
-        let mut pending = attempt.pending;
-        pending.attempts += 1;
         if delivered.ok() {
             drained.delivered += 1;
+        } else {
+            drained.failed += 1;
+        }
+        let seq = attempt.pending.seq;
+        // Still this drain's: not read back from the file (which left it due again), not
+        // dropped from a full outbox, not dropped with its subscription.
+        if webhooks.in_flight.get(&seq) != Some(&drain) {
             continue;
         }
-        drained.failed += 1;
+        webhooks.in_flight.remove(&seq);
+        let Some(mut pending) = webhooks.take_out(seq) else {
+            continue;
+        };
+        if delivered.ok() {
+            continue;
+        }
+        pending.attempts += 1;
         pending.last_error = delivered.error;
         if pending.attempts >= MAX_DELIVERY_ATTEMPTS {
             drained.given_up += 1;
-            inner.webhooks.give_up(pending);
+            webhooks.give_up(pending);
         } else {
+            // Queued again under a new `seq`, at the back.
             pending.due_ms = now_ms.saturating_add(backoff_ms(pending.attempts));
-            inner.webhooks.enqueue(pending);
+            webhooks.enqueue(pending);
         }
     }
-    drained.remaining = inner.webhooks.outbox.len();
+    drained.remaining = webhooks.outbox.len();
     drained
+}
+
+/// The deliveries one drain marked in flight, unmarked when it ends, also when it does not
+/// finish (the emulator stops, or the request is dropped, while the attempts are out): they
+/// are then due again rather than held by a drain that no longer runs.
+struct Taken<'a> {
+    shared: &'a Shared,
+    drain: u64,
+    seqs: Vec<u64>,
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        let in_flight = &mut inner.webhooks.in_flight;
+        for seq in &self.seqs {
+            if in_flight.get(seq) == Some(&self.drain) {
+                in_flight.remove(seq);
+            }
+        }
+    }
 }
 
 /// With a clock that follows the wall clock, delivers what is due about once a second until
@@ -745,11 +829,7 @@ pub async fn background(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>)
         let due = {
             let mut inner = shared.lock();
             inner.sweep(now_ms);
-            inner
-                .webhooks
-                .outbox
-                .iter()
-                .any(|pending| pending.due_ms <= now_ms)
+            inner.webhooks.any_due(now_ms)
         };
         if due {
             deliver_due(&shared, DEFAULT_DRAIN_LIMIT).await;

@@ -3,6 +3,7 @@
 //! subscriptions kept in the state file.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,6 +45,19 @@ struct Script {
     answers: Mutex<VecDeque<u16>>,
     /// Whether answers go out at once; while not, each waits (at most [`HELD_AT_MOST`]).
     open: tokio::sync::watch::Sender<bool>,
+    /// Deliveries whose sender hung up before they were answered.
+    abandoned: AtomicUsize,
+}
+
+/// Counts a delivery as abandoned unless it was answered.
+struct Unanswered<'a>(Option<&'a AtomicUsize>);
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if let Some(abandoned) = self.0 {
+            abandoned.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// The longest a held receiver keeps a delivery waiting: within the emulator's delivery
@@ -63,6 +77,7 @@ impl Receiver {
             got: Mutex::default(),
             answers: Mutex::default(),
             open: tokio::sync::watch::Sender::new(true),
+            abandoned: AtomicUsize::new(0),
         });
         script
             .answers
@@ -111,6 +126,18 @@ impl Receiver {
         self.script.open.send_replace(true);
     }
 
+    /// Waits, a few seconds at most, until the senders of `count` deliveries have hung up on
+    /// them before they were answered.
+    pub(crate) fn wait_for_abandoned(&self, count: usize) {
+        for _ in 0..200 {
+            if self.script.abandoned.load(Ordering::SeqCst) >= count {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("{count} deliveries were not abandoned");
+    }
+
     /// Waits, a few seconds at most, until `count` deliveries have arrived.
     pub(crate) fn wait_for(&self, count: usize) {
         for _ in 0..200 {
@@ -132,8 +159,10 @@ async fn receive(State(script): State<Arc<Script>>, headers: HeaderMap, body: By
         .lock()
         .expect("lock")
         .push(Received { headers, body });
+    let mut unanswered = Unanswered(Some(&script.abandoned));
     let mut open = script.open.subscribe();
     let _ = tokio::time::timeout(HELD_AT_MOST, open.wait_for(|open| *open)).await;
+    unanswered.0 = None;
     let status = script.answers.lock().expect("lock").pop_front();
     StatusCode::from_u16(status.unwrap_or(200)).unwrap_or(StatusCode::OK)
 }
@@ -764,4 +793,154 @@ fn a_drain_whose_write_fails_delivers_again_under_a_new_delivery_id() {
     assert!(ids.iter().all(|(event, _)| *event == ids[0].0), "{ids:?}");
     assert_ne!(ids[2].1, ids[1].1, "the delivery id is not reused");
     assert_ne!(ids[2].1, ids[0].1);
+}
+
+/// Places an order, subscribes `receiver` to it and drains once the order is fulfilled, so
+/// that its delivery fails once and waits (in the state file, if any) for its retry; then
+/// moves the clock past the backoff and holds the receiver, so the next drain's attempt stays
+/// out until it is released.
+fn a_retry_due_and_held(api: &Api, receiver: &Receiver) {
+    subscribe(api, "order.fulfilled", &receiver.url);
+    place_order(api);
+    api.emu.clock().advance(Duration::from_secs(301));
+    assert_eq!(drain(api)["failed"], 1, "queued again, and written");
+    api.emu.clock().advance(Duration::from_secs(3_600));
+    receiver.hold();
+}
+
+/// A retry stays in the state file while its attempt is out: another request's write in the
+/// meantime leaves its row alone, and an emulator stopped before the attempt's outcome came
+/// back finds it after a restart and delivers it, under the event id the receiver has.
+#[test]
+fn a_retry_in_flight_when_the_emulator_stops_is_delivered_after_a_restart() {
+    let file = TempFile::new("retry-in-flight-stopped");
+    let receiver = Receiver::start(&[500]);
+    let start = || Api::with(local().seed(19).state_file(&file.0));
+    let api = start();
+    a_retry_due_and_held(&api, &receiver);
+
+    let url = api.url("webhooks.drain");
+    let running = std::thread::spawn(move || {
+        crate::common::client()
+            .post(url)
+            .json(&json!({}))
+            .send()
+            .map(|answer| answer.status())
+    });
+    receiver.wait_for(2);
+    let writes = Writes::watch(&file);
+    api.ok("billing.topup", json!({"credits": 1}));
+    assert_eq!(
+        writes.since_last(),
+        [one_row("orgs")],
+        "the outbox row is left alone"
+    );
+    // Stopped while the attempt is out: the emulator ends the drain, whose answer is lost
+    // with it, before the receiver answers.
+    drop(api);
+    receiver.release();
+    let _ = running.join().expect("the drain's thread");
+
+    let api = start();
+    api.emu.clock().advance(Duration::from_secs(3_600));
+    let drained = drain(&api);
+    assert_eq!(
+        (drained["drained"].clone(), drained["remaining"].clone()),
+        (json!(1), json!(0))
+    );
+    assert_eq!(drain(&api)["drained"], 0, "and now kept");
+    let ids = delivery_ids(&receiver);
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(ids.iter().all(|(event, _)| *event == ids[0].0), "{ids:?}");
+}
+
+/// A retry stays in the state file while its attempt is out (and is not sent by a second
+/// drain meanwhile), so a drain whose own write then fails, after another request's write
+/// went through meanwhile, reads it back: it is not lost but delivered by a drain after a
+/// restart, under the same event id.
+#[test]
+fn a_retry_in_flight_across_another_write_survives_the_drains_failed_write() {
+    let file = TempFile::new("retry-in-flight-undone");
+    let receiver = Receiver::start(&[500, 500]);
+    let start = || Api::with(local().seed(20).state_file(&file.0));
+    let api = start();
+    a_retry_due_and_held(&api, &receiver);
+
+    let refused = std::thread::scope(|scope| {
+        let running = scope.spawn(|| api.call_with("webhooks.drain", &json!({}), &[]));
+        receiver.wait_for(2);
+        let meanwhile = drain(&api);
+        assert_eq!(
+            meanwhile["drained"], 0,
+            "not sent twice at once: {meanwhile}"
+        );
+        assert_eq!(receiver.got().len(), 2);
+        api.ok("billing.topup", json!({"credits": 1}));
+        let blocker = hold_write_lock(&file, "IMMEDIATE");
+        receiver.release();
+        let refused = running.join().expect("the drain");
+        blocker
+            .execute_batch("COMMIT")
+            .expect("the lock is released");
+        refused
+    });
+    assert_eq!(refused.status, 503, "{:?}", refused.json());
+    let detail = refused.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(detail.contains("already sent"), "{detail}");
+    drop(api);
+
+    let api = start();
+    api.emu.clock().advance(Duration::from_secs(86_400));
+    let drained = drain(&api);
+    assert_eq!(
+        (drained["drained"].clone(), drained["remaining"].clone()),
+        (json!(1), json!(0)),
+        "still waiting, and delivered"
+    );
+    let ids = delivery_ids(&receiver);
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(ids.iter().all(|(event, _)| *event == ids[0].0), "{ids:?}");
+}
+
+/// A drain whose caller hangs up while its attempt is out does not keep the delivery to
+/// itself: once it has ended, the next drain attempts the delivery again.
+#[test]
+fn a_retry_whose_drain_was_abandoned_is_attempted_by_the_next_drain() {
+    let receiver = Receiver::start(&[500]);
+    let api = Api::with(local().seed(21));
+    a_retry_due_and_held(&api, &receiver);
+
+    let impatient = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .build()
+        .expect("a client");
+    let abandoned = impatient
+        .post(api.url("webhooks.drain"))
+        .json(&json!({}))
+        .send();
+    assert!(abandoned.is_err(), "the caller gave up: {abandoned:?}");
+    receiver.wait_for(2);
+    // The emulator ended the drain, and hung up on the receiver.
+    receiver.wait_for_abandoned(1);
+    receiver.release();
+    // A drain in the moment before the ended one let go of the delivery skips it as still
+    // out; one right after attempts it.
+    let mut drained = Value::Null;
+    for _ in 0..100 {
+        drained = drain(&api);
+        if drained["drained"] != 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        (drained["drained"].clone(), drained["remaining"].clone()),
+        (json!(1), json!(0)),
+    );
+    let ids = delivery_ids(&receiver);
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(ids.iter().all(|(event, _)| *event == ids[0].0), "{ids:?}");
 }
