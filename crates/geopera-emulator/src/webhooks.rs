@@ -184,6 +184,22 @@ impl Webhooks {
         Some(pending)
     }
 
+    /// Drops the deliveries waiting for subscription `id`, noting them for the state file.
+    pub(crate) fn drop_deliveries_for(&mut self, id: &str) {
+        let Webhooks {
+            outbox,
+            outbox_changes,
+            ..
+        } = self;
+        outbox.retain(|pending| {
+            let kept = pending.subscription_id != id;
+            if !kept {
+                outbox_changes.mark(&pending.seq);
+            }
+            kept
+        });
+    }
+
     /// Whether a delivery is due at `now_ms` that no drain is attempting.
     pub fn any_due(&self, now_ms: i64) -> bool {
         self.outbox

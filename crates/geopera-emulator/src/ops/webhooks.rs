@@ -168,10 +168,7 @@ pub(crate) fn delete(ctx: &Ctx<'_>, input: DeleteSubscriptionInput) -> Outcome {
     let id = input.subscription_id;
     own(&inner.webhooks.subscriptions, ctx.org, &id)?;
     inner.webhooks.subscriptions.remove(&id);
-    inner
-        .webhooks
-        .outbox
-        .retain(|pending| pending.subscription_id != id);
+    inner.webhooks.drop_deliveries_for(&id);
     Ok(ctx.ok(&json!({"deleted": true})))
 }
 

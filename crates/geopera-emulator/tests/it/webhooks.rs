@@ -944,3 +944,42 @@ fn a_retry_whose_drain_was_abandoned_is_attempted_by_the_next_drain() {
     assert_eq!(ids.len(), 3, "{ids:?}");
     assert!(ids.iter().all(|(event, _)| *event == ids[0].0), "{ids:?}");
 }
+
+/// Deleting a subscription drops its waiting deliveries from the state file as well as from
+/// memory: their rows go in the delete's write, and a restart does not bring them back.
+#[test]
+fn deleting_a_subscription_drops_its_waiting_deliveries_from_the_state_file() {
+    let file = TempFile::new("delete-drops-outbox");
+    let receiver = Receiver::start(&[500, 500]);
+    let start = || Api::with(local().seed(22).state_file(&file.0));
+    let api = start();
+    let subscription = subscribe(&api, "order.fulfilled", &receiver.url);
+    place_order(&api);
+    place_order(&api);
+    api.emu.clock().advance(Duration::from_secs(301));
+    assert_eq!(drain(&api)["failed"], 2, "both queued again, and written");
+
+    let writes = Writes::watch(&file);
+    let deleted = api.call(
+        "event_subscriptions.delete",
+        json!({"subscription_id": subscription["id"]}),
+    );
+    assert_eq!(deleted.status, 200);
+    let outbox: Vec<_> = writes
+        .since_last()
+        .into_iter()
+        .filter(|(table, _, _)| table == "outbox")
+        .collect();
+    assert_eq!(outbox, [("outbox".to_owned(), "delete".to_owned(), 2)]);
+    drop(api);
+
+    let api = start();
+    api.emu.clock().advance(Duration::from_secs(3_600));
+    let drained = drain(&api);
+    assert_eq!(
+        (drained["discarded"].clone(), drained["remaining"].clone()),
+        (json!(0), json!(0)),
+        "nothing came back: {drained}"
+    );
+    assert_eq!(receiver.got().len(), 2);
+}
