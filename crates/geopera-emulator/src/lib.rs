@@ -457,13 +457,14 @@
 //! keyed by the secret>`, `X-Geopera-Event` (the type), `X-Geopera-Event-ID` (the same on
 //! every attempt; receivers dedupe on it) and `X-Geopera-Delivery-ID` (new per attempt).
 //! Redirects are not followed and no proxy is used. Any 2xx acknowledges; another status, a
-//! failed connection or no answer within 5 s is a failure, retried after 10 s, then 20 s,
-//! 40 s, … (doubling) on the emulator's clock, and given up after 8 attempts. The outbox holds
-//! at most 10,000 deliveries; a new one beyond that drops the oldest of the organization
-//! with the most waiting, so one organization's flood cannot push out another's retries. A
-//! delivery stays in the outbox, and in the state file, while it is attempted, until the
-//! attempt's outcome is kept: one whose attempt was still out when the emulator stopped, or
-//! when a failed write was undone, is due again, under the same event id.
+//! failed connection, an answer that cannot be read (the connection closed before it came, or
+//! it was malformed or too large) or no answer within 5 s is a failure, retried after 10 s,
+//! then 20 s, 40 s, … (doubling) on the emulator's clock, and given up after 8 attempts. The
+//! outbox holds at most 10,000 deliveries; a new one beyond that drops the oldest of the
+//! organization with the most waiting, so one organization's flood cannot push out another's
+//! retries. A delivery stays in the outbox, and in the state file, while it is attempted,
+//! until the attempt's outcome is kept: one whose attempt was still out when the emulator
+//! stopped, or when a failed write was undone, is due again, under the same event id.
 //!
 //! **When.** `webhooks.drain` (no credentials; optional `limit`, 1 to 2000, default 2000)
 //! delivers what is due at that moment on the emulator's clock and answers

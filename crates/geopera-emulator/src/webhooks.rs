@@ -627,7 +627,10 @@ pub async fn post(client: &reqwest::Client, attempt: &Attempt) -> Delivered {
             http_status: None,
             error: Some(match not_public(&error) {
                 Some(refused) => refused.to_string(),
-                None => "could not connect to the endpoint".to_owned(),
+                None if error.is_connect() => "could not connect to the endpoint".to_owned(),
+                // Connected, but what came back was no HTTP answer to be read: the connection
+                // closed before one, or it was malformed or too large.
+                None => "the endpoint's answer could not be read".to_owned(),
             }),
         },
     }

@@ -983,3 +983,57 @@ fn deleting_a_subscription_drops_its_waiting_deliveries_from_the_state_file() {
     );
     assert_eq!(receiver.got().len(), 2);
 }
+
+/// An endpoint on 127.0.0.1 that reads a request and writes `answer` back, whatever it is,
+/// then closes the connection.
+fn raw_endpoint(answer: Vec<u8>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = [0u8; 65_536];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(&answer);
+        }
+    });
+    url
+}
+
+/// A failed delivery says why: an endpoint nobody listens on could not be connected to, and
+/// one that connected but whose answer was no HTTP answer to be read (a header too large, an
+/// interim 1xx and then the connection closed) says that instead.
+#[test]
+fn a_delivery_to_an_unreadable_answer_is_not_reported_as_a_failed_connection() {
+    let api = Api::with(local());
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let nobody = format!("http://{}/hook", closed.local_addr().expect("addr"));
+    drop(closed);
+    let huge_header = format!(
+        "HTTP/1.1 200 OK\r\nx-big: {}\r\ncontent-length: 0\r\n\r\n",
+        "a".repeat(1_000_000)
+    );
+    for (endpoint, expected) in [
+        (nobody, "could not connect to the endpoint"),
+        (
+            raw_endpoint(huge_header.into_bytes()),
+            "the endpoint's answer could not be read",
+        ),
+        (
+            raw_endpoint(b"HTTP/1.1 102 Processing\r\n\r\n".to_vec()),
+            "the endpoint's answer could not be read",
+        ),
+    ] {
+        let subscription = subscribe(&api, "order.fulfilled", &endpoint);
+        let tested = api
+            .call(
+                "event_subscriptions.test",
+                json!({"subscription_id": subscription["id"]}),
+            )
+            .json();
+        assert_eq!(tested["delivered"], false, "{tested}");
+        assert_eq!(tested["http_status"], Value::Null, "{tested}");
+        assert_eq!(tested["error"], expected, "{endpoint}: {tested}");
+    }
+}
