@@ -72,6 +72,10 @@
 //! - `Idempotency-Key` on operations that are not read-only: per (organization, operation,
 //!   key) for 24 hours, a repeat with an equal JSON body replays the stored answer byte for
 //!   byte (plus `idempotent-replayed: true`) without executing again; a different body is 409.
+//!   A repeat that arrives while the first request is still running (an
+//!   `event_subscriptions.test` waiting on its endpoint, say) has no answer to replay yet: it
+//!   is 409 ("still being processed") without executing, and a retry once the first has
+//!   answered is replayed.
 //!   Only the principal that made the first request is replayed to — the same API key (also
 //!   through `client_credentials` sessions) or the same user (across token refreshes) — as
 //!   the answer may hold what only it may see, such as a minted key's secret; another

@@ -1037,3 +1037,36 @@ fn a_delivery_to_an_unreadable_answer_is_not_reported_as_a_failed_connection() {
         assert_eq!(tested["error"], expected, "{endpoint}: {tested}");
     }
 }
+
+/// A repeat of a request under the same `Idempotency-Key` and body while the first is still
+/// running (here, a test event held at its endpoint) is a 409 without sending anything, and
+/// once the first has answered, a repeat is replayed.
+#[test]
+fn a_repeat_while_the_first_test_event_is_out_is_409_and_replayed_after() {
+    let receiver = Receiver::start(&[]);
+    let api = Api::with(local().seed(23));
+    let subscription = subscribe(&api, "order.fulfilled", &receiver.url);
+
+    receiver.hold();
+    let (first, early) = std::thread::scope(|scope| {
+        let running = scope.spawn(|| test_event(&api, &subscription, "t-1"));
+        receiver.wait_for(1);
+        let early = test_event(&api, &subscription, "t-1");
+        receiver.release();
+        (running.join().expect("the test call"), early)
+    });
+    assert_eq!(early.status, 409, "{:?}", early.json());
+    assert_eq!(early.content_type(), "application/problem+json");
+    let detail = early.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(detail.contains("still being processed"), "{detail}");
+    assert_eq!(first.status, 200, "{:?}", first.json());
+    assert_eq!(receiver.got().len(), 1, "the repeat sent nothing");
+
+    let later = test_event(&api, &subscription, "t-1");
+    assert_eq!(later.header("idempotent-replayed"), Some("true"));
+    assert_eq!(later.body, first.body);
+    assert_eq!(receiver.got().len(), 1);
+}
