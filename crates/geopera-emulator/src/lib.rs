@@ -471,7 +471,10 @@
 //! stopped, or when a failed write was undone, is due again, under the same event id.
 //!
 //! **When.** `webhooks.drain` (no credentials; optional `limit`, 1 to 2000, default 2000)
-//! delivers what is due at that moment on the emulator's clock and answers
+//! delivers what is due at that moment on the emulator's clock, organizations taking turns
+//! (each one's oldest delivery, then each one's next, …) and 8 at a time, for 10 s at most:
+//! what it has not attempted by then, or whose attempt it cut off, stays due for the next
+//! drain, so endpoints that never answer cannot hold a drain for minutes. It answers
 //! `{"drained", "failed", "given_up", "discarded", "remaining"}` (`discarded`: deliveries whose
 //! subscription was deleted or made inactive). With a frozen [`ManualClock`] (the library
 //! default) that is the only way anything is delivered, so tests decide exactly when: move
@@ -597,6 +600,7 @@ pub use crate::uploads::{
     BODY_IDLE_TIMEOUT, MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES, UPLOAD_PUT_MIN_BYTES_PER_SEC,
     UPLOAD_PUT_MIN_SECS, UPLOAD_URL_SECS,
 };
+pub use crate::webhooks::DRAIN_DEADLINE;
 
 use crate::state::Shared;
 

@@ -1070,3 +1070,70 @@ fn a_repeat_while_the_first_test_event_is_out_is_409_and_replayed_after() {
     assert_eq!(later.body, first.body);
     assert_eq!(receiver.got().len(), 1);
 }
+
+/// An endpoint on 127.0.0.1 that takes connections (the kernel completes them) and never
+/// answers, until the test ends.
+fn tarpit() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    (listener, url)
+}
+
+/// One organization's many deliveries to an endpoint that never answers neither hold a drain
+/// past its deadline nor keep another organization's delivery waiting behind them: the
+/// organizations take turns, and what is not attempted in time stays due.
+#[test]
+fn a_drain_takes_organizations_in_turns_and_stops_at_its_deadline() {
+    const FLOOD: usize = 24;
+    let api = Api::with(local().seed(24));
+    let (_held, never) = tarpit();
+    subscribe(&api, "order.fulfilled", &never);
+    for _ in 0..FLOOD {
+        place_order(&api);
+    }
+    let fast = Receiver::start(&[]);
+    let other = format!("Bearer {}", api.emu.create_key_in_org("org_other", &["*"]));
+    let created = api.call_with(
+        "event_subscriptions.create",
+        &json!({"event_type": "order.fulfilled", "endpoint_url": fast.url}),
+        &[("authorization", &other)],
+    );
+    assert_eq!(created.status, 200, "{:?}", created.json());
+    // Placed last, so its delivery is queued behind the flood.
+    api.emu.clock().advance(Duration::from_secs(1));
+    let id = api
+        .call(
+            "catalog.search",
+            json!({"host_name": "earthsearch-aws", "limit": 1}),
+        )
+        .json()["features"][0]["id"]
+        .clone();
+    let placed = api.call_with(
+        "orders.archive.place",
+        &json!({"captures": [{"id": id}]}),
+        &[("authorization", &other)],
+    );
+    assert_eq!(placed.status, 202, "{:?}", placed.json());
+    api.emu.clock().advance(Duration::from_secs(301));
+
+    let started = std::time::Instant::now();
+    let drained = drain(&api);
+    let took = started.elapsed();
+    assert_eq!(drained["drained"], 1, "{drained}");
+    assert_eq!(
+        fast.got().len(),
+        1,
+        "the other organization's delivery went first"
+    );
+    // 24 attempts of 5 s, 8 at a time, would take 15 s.
+    assert!(
+        took < geopera_emulator::DRAIN_DEADLINE + Duration::from_secs(4),
+        "{took:?}"
+    );
+    let failed = drained["failed"].as_u64().expect("a count");
+    assert!((7..FLOOD as u64).contains(&failed), "{drained}");
+    assert_eq!(
+        drained["remaining"], FLOOD,
+        "failed or not yet attempted, all kept"
+    );
+}
