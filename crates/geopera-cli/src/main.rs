@@ -103,7 +103,7 @@ fn global_args() -> Vec<Arg> {
             .help_heading("Global options")
             .value_name("KEY")
             .value_parser(parse_idempotency_key)
-            .help("Idempotency-Key to send, so a repeated call executes once (one is generated for calls with side effects)"),
+            .help("Idempotency-Key to send, so a repeated call executes once (one is generated for calls with side effects); for the operations and op, refused by the other commands"),
         Arg::new("dry-run")
             .long("dry-run")
             .global(true)
@@ -650,23 +650,29 @@ enum Inapplicable {
     /// a manual, a list of ids) and no JSON, and ignoring them would hand a script that asked
     /// for JSON or YAML something else, with exit 0.
     Shaping,
+    /// `--idempotency-key`: the command sends no one operation the key could name (it makes
+    /// several calls, or none that takes a key), and ignoring it would let a script believe a
+    /// repeated run is executed once.
+    IdempotencyKey,
 }
 
-/// The commands that make no call of their own that a dry run could show (they sign in or
-/// out, read a local file, print from this program, or wait on the server), with the global
-/// options each refuses as a usage error rather than ignores. `whoami` and `webhooks verify`
-/// print JSON, so `--jq` and `-o` apply to them.
-const REFUSED_BY: [(&str, &[Inapplicable]); 8] = {
-    use Inapplicable::{DryRun, Shaping};
+/// The commands that do not send one operation as the flags ask, with the global options each
+/// refuses as a usage error rather than ignores. All but `upload` make no call of their own
+/// that a dry run could show (they sign in or out, read a local file, print from this
+/// program, or wait on the server); `whoami` and `webhooks verify` print JSON, so `--jq` and
+/// `-o` apply to them. `upload` makes several calls, which one Idempotency-Key cannot name.
+const REFUSED_BY: [(&str, &[Inapplicable]); 9] = {
+    use Inapplicable::{DryRun, IdempotencyKey, Shaping};
     [
-        ("completions", &[DryRun, Shaping]),
-        ("login", &[DryRun, Shaping]),
-        ("logout", &[DryRun, Shaping]),
-        ("man", &[DryRun, Shaping]),
-        ("op --list", &[DryRun, Shaping]),
-        ("orders wait", &[DryRun]),
-        ("webhooks verify", &[DryRun]),
-        ("whoami", &[DryRun]),
+        ("completions", &[DryRun, Shaping, IdempotencyKey]),
+        ("login", &[DryRun, Shaping, IdempotencyKey]),
+        ("logout", &[DryRun, Shaping, IdempotencyKey]),
+        ("man", &[DryRun, Shaping, IdempotencyKey]),
+        ("op --list", &[DryRun, Shaping, IdempotencyKey]),
+        ("orders wait", &[DryRun, IdempotencyKey]),
+        ("upload", &[IdempotencyKey]),
+        ("webhooks verify", &[DryRun, IdempotencyKey]),
+        ("whoami", &[DryRun, IdempotencyKey]),
     ]
 };
 
@@ -708,6 +714,22 @@ fn refuse_what_cannot_apply(command: &str, matches: &ArgMatches) -> Outcome {
                              nothing was done"
                         )));
                     }
+                }
+            }
+            Inapplicable::IdempotencyKey => {
+                if matches!(
+                    matches.try_get_one::<String>("idempotency-key"),
+                    Ok(Some(_))
+                ) {
+                    let why = if command == "upload" {
+                        "makes several calls (reserve, sign, send, complete), which one key \
+                         cannot name"
+                    } else {
+                        "sends no operation that an Idempotency-Key applies to"
+                    };
+                    return Err(Failure::usage(format!(
+                        "--idempotency-key: 'geopera {command}' {why}; nothing was done"
+                    )));
                 }
             }
         }

@@ -3864,6 +3864,73 @@ fn commands_without_a_dry_run_refuse_the_flag_and_do_nothing() {
     assert!(!Path::new(pages).exists(), "no manual page was written");
 }
 
+#[test]
+fn commands_that_send_no_one_operation_refuse_an_idempotency_key_and_do_nothing() {
+    let s = setup();
+    let url = s.emulator.base_url();
+    let before = s.emulator.requests().len();
+    let (_delivery, secret, headers, body) = signed_delivery();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pages = dir.path().join("pages");
+    let pages = pages.to_str().expect("a UTF-8 temp path");
+    let file = dir.path().join("scene.tif");
+    std::fs::write(&file, b"bytes").expect("a file");
+    let file = file.to_str().expect("a UTF-8 temp path");
+    for (args, why) in [
+        (
+            &["upload", file, "--project", "prj_1"][..],
+            "makes several calls",
+        ),
+        (
+            &[
+                "login",
+                "--api-url",
+                url.as_str(),
+                "--api-key",
+                "gpra_unused",
+            ][..],
+            "sends no operation",
+        ),
+        (&["logout"][..], "sends no operation"),
+        (&["whoami"][..], "sends no operation"),
+        (&["orders", "wait", "ord_x"][..], "sends no operation"),
+        (&["completions", "bash"][..], "sends no operation"),
+        (&["man"][..], "sends no operation"),
+        (&["man", "--out-dir", pages][..], "sends no operation"),
+        (&["op", "--list"][..], "sends no operation"),
+        (
+            &[
+                "webhooks",
+                "verify",
+                "--secret",
+                secret,
+                "--headers",
+                headers.as_str(),
+                "--body",
+                body.as_str(),
+            ][..],
+            "sends no operation",
+        ),
+    ] {
+        for key_at in [0, args.len()] {
+            let output = s
+                .cli()
+                .args(&args[..key_at])
+                .args(["--idempotency-key", "k-1"])
+                .args(&args[key_at..])
+                .output()
+                .expect("geopera runs");
+            let stderr = fails_saying(&output, 2, "--idempotency-key", args);
+            assert!(stderr.contains(why), "{args:?}: {stderr}");
+            assert!(stderr.contains(args[0]), "{args:?}: {stderr}");
+            assert!(output.stdout.is_empty(), "{args:?}");
+        }
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+    assert!(!s.credentials_path().exists(), "nothing was stored");
+    assert!(!Path::new(pages).exists(), "no manual page was written");
+}
+
 /// A delivery signed with a secret, saved as a receiver would save it: the folder holding
 /// it, the secret, and the paths of its headers and its body.
 fn signed_delivery() -> (TempDir, &'static str, String, String) {
