@@ -89,6 +89,11 @@ pub(crate) async fn call(
     body: Value,
     settings: &Settings,
 ) -> Outcome {
+    // Looked up before anything else, so that a dry run refuses an id the real run would, and
+    // an unknown id is a usage error whether or not a credential is at hand.
+    let Some(info) = geopera_types::operations::find(operation_id) else {
+        return Err(unknown_operation(operation_id));
+    };
     out_answers_bytes(operation_id, settings)?;
     shaping_applies(operation_id, settings)?;
     let held = auth::held(target, !settings.dry_run).await?;
@@ -100,12 +105,7 @@ pub(crate) async fn call(
         configure(builder, settings).validate_input(settings.validate)
     })?;
     if settings.all {
-        let walked = match geopera_types::operations::find(operation_id) {
-            Some(info) => crate::pages::walk(&client, info, body, settings).await,
-            None => Err(Failure::usage(format!(
-                "unknown operation '{operation_id}' (see 'geopera op --list')"
-            ))),
-        };
+        let walked = crate::pages::walk(&client, info, body, settings).await;
         if let Err(failure) = auth::store_captured(target, captured) {
             crate::paint::warning(&format!("the refreshed session was not stored: {failure}"));
         }
@@ -180,6 +180,15 @@ pub(crate) async fn call(
             Err(failure)
         }
     }
+}
+
+/// The failure for an operation id this program does not know: a usage error, as the SDK's
+/// refusal of it is.
+fn unknown_operation(operation_id: &str) -> Failure {
+    Failure::usage(format!(
+        "unknown operation '{}' (see 'geopera op --list')",
+        inert(operation_id)
+    ))
 }
 
 /// Whether `operation_id` has side effects, which the API executes once per `Idempotency-Key`:
@@ -392,8 +401,9 @@ fn print_dry_run(
     settings: &Settings,
 ) -> Outcome {
     let mut text = format!(
-        "POST {}/v1/op/{operation_id}\nContent-Type: application/json\nUser-Agent: {}\n",
+        "POST {}/v1/op/{}\nContent-Type: application/json\nUser-Agent: {}\n",
         target.api_url,
+        inert(operation_id),
         user_agent()
     );
     match held.map(auth::header) {
@@ -765,9 +775,7 @@ pub(crate) fn sdk_failure(
                 .join("\n"),
         ),
         Error::InvalidRequest { message, .. } if message.contains("no operation has this id") => {
-            Failure::usage(format!(
-                "unknown operation '{operation_id}' (see 'geopera op --list')"
-            ))
+            unknown_operation(operation_id)
         }
         Error::InvalidRequest { message, .. } => {
             Failure::usage(format!("invalid request for {operation_id}: {message}"))

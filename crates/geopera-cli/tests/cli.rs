@@ -652,11 +652,7 @@ fn a_credential_no_header_can_carry_is_named_by_its_source_and_nothing_is_sent()
         ("  ", "is blank"),
     ] {
         s.store_credentials(&stored_key(key));
-        for command in [
-            &["orders", "list"][..],
-            &["whoami"],
-            &["op", "projects.list"],
-        ] {
+        for command in [&["orders", "list"][..], &["whoami"], &["op", "orders.list"]] {
             let output = s.bare().args(command).output().expect("geopera runs");
             check(output, "stored credential of profile 'default'", why);
         }
@@ -4051,6 +4047,44 @@ fn shaping_refused(output: &std::process::Output, option: &[&str], run: impl std
         "{run:?}: {}",
         text(&output.stdout)
     );
+}
+
+#[test]
+fn op_refuses_an_unknown_operation_in_a_dry_run_as_in_a_real_run_and_shows_no_escapes() {
+    let s = setup();
+    let before = s.emulator.requests().len();
+    for id in ["catalog.search?x=1", "x\u{1b}]0;pwned\u{7}"] {
+        let mut said = Vec::new();
+        for dry_run in [true, false] {
+            let mut command = s.cli();
+            command.args(["op", id]);
+            if dry_run {
+                command.arg("--dry-run");
+            }
+            let output = command.output().expect("geopera runs");
+            let stderr = fails_saying(&output, 2, "unknown operation", (id, dry_run));
+            assert!(
+                output.stdout.is_empty(),
+                "{id:?} {dry_run}: {}",
+                text(&output.stdout)
+            );
+            assert!(!stderr.contains('\u{1b}'), "{id:?} {dry_run}: {stderr:?}");
+            said.push(stderr);
+        }
+        assert_eq!(
+            said[0], said[1],
+            "{id:?}: the dry run and the real run agree"
+        );
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+    // A known id is still shown in a dry run.
+    let output = s
+        .cli()
+        .args(["op", "catalog.search", "--dry-run"])
+        .output()
+        .expect("geopera runs");
+    let (first, _) = dry_run(&output);
+    assert!(first.ends_with("/v1/op/catalog.search"), "{first}");
 }
 
 #[test]
