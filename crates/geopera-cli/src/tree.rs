@@ -292,33 +292,40 @@ fn leaf(name: String, info: &'static OperationInfo) -> Command {
     command
 }
 
-/// `--wait` and `--wait-timeout`, on operations that start an order or a job.
+/// `--wait` and `--wait-timeout`, on operations that start an order or a job. Without
+/// `--wait` there is no wait for `--wait-timeout` to bound, so it is refused rather than
+/// ignored.
 pub(crate) fn wait_args() -> [Arg; 2] {
     [
         Arg::new("wait")
             .long("wait")
             .action(ArgAction::SetTrue)
             .help("Wait until the order or job is done and print it as it ended"),
-        Arg::new("wait-timeout")
-            .long("wait-timeout")
-            .value_name("SECONDS")
-            .value_parser(|s: &str| {
-                s.trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .map(std::time::Duration::from_secs)
-                    .ok_or_else(|| "expected a whole number of seconds above 0".to_owned())
-            })
-            // Without the flag the SDK's waiters end a wait themselves: orders may wait weeks
-            // for a satellite pass, jobs take hours at most.
-            .help(format!(
-                "Give up waiting after this long [default: {} days for an order, {} hours for \
-                 a job]",
-                geopera::wait::DEFAULT_ORDER_DEADLINE.as_secs() / (24 * 3600),
-                geopera::wait::DEFAULT_WORK_DEADLINE.as_secs() / 3600
-            )),
+        wait_timeout_arg().requires("wait"),
     ]
+}
+
+/// `--wait-timeout`: how long a wait may take.
+fn wait_timeout_arg() -> Arg {
+    Arg::new("wait-timeout")
+        .long("wait-timeout")
+        .value_name("SECONDS")
+        .value_parser(|s: &str| {
+            s.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(std::time::Duration::from_secs)
+                .ok_or_else(|| "expected a whole number of seconds above 0".to_owned())
+        })
+        // Without the flag the SDK's waiters end a wait themselves: orders may wait weeks
+        // for a satellite pass, jobs take hours at most.
+        .help(format!(
+            "Give up waiting after this long [default: {} days for an order, {} hours for \
+             a job]",
+            geopera::wait::DEFAULT_ORDER_DEADLINE.as_secs() / (24 * 3600),
+            geopera::wait::DEFAULT_WORK_DEADLINE.as_secs() / 3600
+        ))
 }
 
 /// `geopera orders wait ORDER_ID`, added to the `orders` group.
@@ -331,7 +338,7 @@ pub(crate) fn orders_wait() -> Command {
                 .required(true)
                 .help("The order, e.g. ord_0123"),
         )
-        .args(wait_args().into_iter().skip(1))
+        .arg(wait_timeout_arg())
 }
 
 fn add_flag(command: Command, flag: FlagField) -> Command {

@@ -1493,6 +1493,42 @@ fn placed_order(stderr: &str) -> &str {
 }
 
 #[test]
+fn wait_timeout_without_wait_is_a_usage_error_and_sends_nothing() {
+    let s = setup();
+    let before = s.emulator.requests().len();
+    let body = r#"{"captures":[{"id":"S2A_1","geometry":{"type":"Point","coordinates":[0,0]}}]}"#;
+    for run in [
+        &[
+            "orders",
+            "archive",
+            "place",
+            "--json",
+            body,
+            "--wait-timeout",
+            "30",
+        ][..],
+        &[
+            "clip",
+            "create-from-item",
+            "--json",
+            r#"{"item_id":"S2A_1"}"#,
+            "--wait-timeout",
+            "30",
+        ][..],
+    ] {
+        let output = s.cli().args(run).output().expect("geopera runs");
+        let stderr = fails_saying(&output, 2, "--wait", run);
+        assert!(stderr.contains("--wait-timeout"), "{run:?}: {stderr}");
+        assert!(
+            output.stdout.is_empty(),
+            "{run:?}: {}",
+            text(&output.stdout)
+        );
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+}
+
+#[test]
 fn a_wait_that_fails_after_the_placement_names_the_placed_order_and_exits_1() {
     let s = setup();
     let url = test_server(4, |body| {
