@@ -96,6 +96,7 @@ pub(crate) async fn call(
     };
     out_answers_bytes(operation_id, settings)?;
     shaping_applies(operation_id, settings)?;
+    all_prints_lines(settings)?;
     let held = auth::held(target, !settings.dry_run).await?;
     if settings.dry_run {
         return print_dry_run(target, operation_id, &body, held.as_ref(), settings);
@@ -329,6 +330,21 @@ fn shaping_applies(operation_id: &str, settings: &Settings) -> Outcome {
     Err(Failure::usage(format!(
         "{flag}: {why}, so --jq and -o/--output have nothing to filter or format; nothing was \
          sent"
+    )))
+}
+
+/// Refuses `-o table` and `-o yaml` with `--all`, before anything is sent: the walk prints
+/// each item as it comes, one line of JSON each, and printed so instead the items would hand
+/// a script that asked for a table or YAML something else, with exit 0.
+fn all_prints_lines(settings: &Settings) -> Outcome {
+    let (format, shape) = match settings.output {
+        Output::Table if settings.all => ("table", "a table"),
+        Output::Yaml if settings.all => ("yaml", "YAML"),
+        _ => return Ok(()),
+    };
+    Err(Failure::usage(format!(
+        "-o {format}: --all prints each item as one line of JSON (NDJSON), page by page, not \
+         {shape}; use -o json or -o ndjson with it, or leave out --all; nothing was sent"
     )))
 }
 

@@ -117,7 +117,7 @@ fn global_args() -> Vec<Arg> {
             .help_heading("Global options")
             .value_name("FORMAT")
             .value_parser(["json", "ndjson", "table", "yaml"])
-            .help("How to print answers [default: json]; --all always prints NDJSON"),
+            .help("How to print answers [default: json]; --all prints NDJSON and refuses table and yaml"),
         Arg::new("verbose")
             .long("verbose")
             .short('v')

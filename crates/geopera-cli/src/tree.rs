@@ -274,7 +274,7 @@ fn leaf(name: String, info: &'static OperationInfo) -> Command {
             Arg::new("all")
                 .long("all")
                 .action(ArgAction::SetTrue)
-                .help("Walk every page and print each item as one line of JSON (NDJSON)"),
+                .help("Walk every page and print each item as one line of JSON (NDJSON); -o table and -o yaml are refused"),
         );
     }
     if crate::waiting::kind_of(info.id).is_some() {

@@ -1096,6 +1096,39 @@ fn all_walks_every_page_as_ndjson() {
 }
 
 #[test]
+fn all_refuses_table_and_yaml_and_sends_nothing() {
+    let s = setup();
+    let before = s.emulator.requests().len();
+    for format in ["table", "yaml"] {
+        for run in [
+            &["orders", "list", "--size", "20", "--all", "-o", format][..],
+            &["-o", format, "orders", "list", "--all", "--jq", ".orderId"][..],
+        ] {
+            let output = s.cli().args(run).output().expect("geopera runs");
+            let stderr = fails_saying(&output, 2, &format!("-o {format}"), run);
+            assert!(stderr.contains("--all"), "{run:?}: {stderr}");
+            assert!(stderr.contains("nothing was sent"), "{run:?}: {stderr}");
+            assert!(
+                output.stdout.is_empty(),
+                "{run:?}: {}",
+                text(&output.stdout)
+            );
+        }
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+    // JSON and NDJSON are the lines --all prints, and stay accepted.
+    for format in ["json", "ndjson"] {
+        let output = s
+            .cli()
+            .args(["orders", "list", "--size", "20", "--all", "-o", format])
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert!(!output.stdout.is_empty());
+    }
+}
+
+#[test]
 fn orders_wait_ends_on_fulfilled_or_fails_on_cancelled() {
     let s = setup();
     let output = s
