@@ -237,7 +237,7 @@ fn cli(operations: Vec<Command>) -> Command {
         )
         .subcommand(
             Command::new("logout")
-                .about("Forget the profile's credential (a session is revoked first); keeps its API URL"),
+                .about("Forget the profile's credential (a session is revoked first, where the profile logged in; --api-url is refused); keeps its API URL"),
         )
         .subcommand(
             Command::new("whoami")
@@ -654,6 +654,9 @@ enum Inapplicable {
     /// several calls, or none that takes a key), and ignoring it would let a script believe a
     /// repeated run is executed once.
     IdempotencyKey,
+    /// `--api-url`: the command talks to the server the profile's credential was stored for,
+    /// and ignoring the flag would let a user believe it signed out of another one.
+    ApiUrl,
 }
 
 /// The commands that do not send one operation as the flags ask, with the global options each
@@ -661,12 +664,13 @@ enum Inapplicable {
 /// that a dry run could show (they sign in or out, read a local file, print from this
 /// program, or wait on the server); `whoami` and `webhooks verify` print JSON, so `--jq` and
 /// `-o` apply to them. `upload` makes several calls, which one Idempotency-Key cannot name.
+/// `logout` signs out at the server the profile signed in to, whatever `--api-url` says.
 const REFUSED_BY: [(&str, &[Inapplicable]); 9] = {
-    use Inapplicable::{DryRun, IdempotencyKey, Shaping};
+    use Inapplicable::{ApiUrl, DryRun, IdempotencyKey, Shaping};
     [
         ("completions", &[DryRun, Shaping, IdempotencyKey]),
         ("login", &[DryRun, Shaping, IdempotencyKey]),
-        ("logout", &[DryRun, Shaping, IdempotencyKey]),
+        ("logout", &[DryRun, Shaping, IdempotencyKey, ApiUrl]),
         ("man", &[DryRun, Shaping, IdempotencyKey]),
         ("op --list", &[DryRun, Shaping, IdempotencyKey]),
         ("orders wait", &[DryRun, IdempotencyKey]),
@@ -729,6 +733,15 @@ fn refuse_what_cannot_apply(command: &str, matches: &ArgMatches) -> Outcome {
                     };
                     return Err(Failure::usage(format!(
                         "--idempotency-key: 'geopera {command}' {why}; nothing was done"
+                    )));
+                }
+            }
+            Inapplicable::ApiUrl => {
+                if matches!(matches.try_get_one::<String>("api-url"), Ok(Some(_))) {
+                    return Err(Failure::usage(format!(
+                        "--api-url: 'geopera {command}' signs out where the profile logged in \
+                         (its stored API URL), not at another server; choose the profile with \
+                         --profile; nothing was done"
                     )));
                 }
             }

@@ -6463,6 +6463,42 @@ fn stored_session(url: &str) -> String {
 }
 
 #[test]
+fn logout_refuses_an_api_url_and_keeps_the_credential() {
+    let s = setup();
+    // Nothing listens here: a revocation sent anywhere would fail, and none is meant to be.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        format!("http://{}", listener.local_addr().expect("an address"))
+    };
+    let stored = stored_session(&closed);
+    s.store_credentials(&stored);
+    let other = s.emulator.base_url();
+    let before = s.emulator.requests().len();
+    for run in [
+        &["--api-url", other.as_str(), "logout"][..],
+        &["logout", "--api-url", other.as_str()][..],
+    ] {
+        let output = s.bare().args(run).output().expect("geopera runs");
+        let stderr = fails_saying(&output, 2, "--api-url", run);
+        assert!(
+            stderr.contains("where the profile logged in"),
+            "{run:?}: {stderr}"
+        );
+        assert!(
+            output.stdout.is_empty(),
+            "{run:?}: {}",
+            text(&output.stdout)
+        );
+        assert_eq!(
+            s.credentials(),
+            serde_json::from_str::<Value>(&stored).expect("JSON"),
+            "{run:?}: the credential stays"
+        );
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+}
+
+#[test]
 fn logout_warns_when_the_session_could_not_be_revoked_and_still_forgets_it() {
     let s = setup();
     let closed = {
