@@ -467,8 +467,10 @@
 //! outbox holds at most 10,000 deliveries; a new one beyond that drops the oldest of the
 //! organization with the most waiting, so one organization's flood cannot push out another's
 //! retries. A delivery stays in the outbox, and in the state file, while it is attempted,
-//! until the attempt's outcome is kept: one whose attempt was still out when the emulator
-//! stopped, or when a failed write was undone, is due again, under the same event id.
+//! until the attempt's outcome is kept, and no other drain sends it meanwhile (an undone
+//! write in between included). Each outcome is applied as it comes back, so a drain cut off
+//! midway (its caller hung up, the emulator stopped) keeps those it had; a delivery whose
+//! attempt was still out then is due again, under the same event id.
 //!
 //! **When.** `webhooks.drain` (no credentials; optional `limit`, 1 to 2000, default 2000)
 //! delivers what is due at that moment on the emulator's clock, organizations taking turns

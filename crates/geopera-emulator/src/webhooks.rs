@@ -111,8 +111,8 @@ pub struct Webhooks {
     pub(crate) outbox_changes: Changes<u64>,
     /// The waiting deliveries a drain is attempting now, by `seq`, each with the number of
     /// the drain that took it ([`deliver_due`]). Memory only: the deliveries stay in the
-    /// outbox, and in the state file, until their attempt's outcome is applied, and one that
-    /// was in flight when the outbox is read back from the file is simply due again.
+    /// outbox, and in the state file, until their attempt's outcome is applied, and after a
+    /// restart one that was in flight is simply due again.
     in_flight: HashMap<u64, u64>,
     /// The number the next drain takes its deliveries under.
     next_drain: u64,
@@ -246,13 +246,25 @@ impl Webhooks {
             .any(|pending| pending.due_ms <= now_ms && !self.in_flight.contains_key(&pending.seq))
     }
 
-    /// The outbox as a state file held it, oldest first. Attempts in flight are forgotten:
-    /// their outcome is not applied, and their deliveries, back from the file, are due again.
+    /// The outbox as a state file held it, oldest first.
+    ///
+    /// An attempt still out keeps its mark on a delivery the file holds: that is the same
+    /// delivery (a `seq` is never given twice between writes), and without the mark the next
+    /// drain would send it again while the first attempt is still out. A mark on a delivery
+    /// the file does not hold goes, as its `seq` may now be given to another; that attempt's
+    /// outcome is then not applied.
     pub(crate) fn restore_outbox(&mut self, outbox: VecDeque<Pending>) {
         self.next_seq = outbox.back().map_or(0, |last| last.seq + 1);
         self.outbox = outbox;
         self.outbox_changes = Changes::tracked();
-        self.in_flight.clear();
+        let Webhooks {
+            outbox, in_flight, ..
+        } = self;
+        in_flight.retain(|seq, _| {
+            outbox
+                .binary_search_by_key(seq, |pending| pending.seq)
+                .is_ok()
+        });
     }
 
     fn give_up(&mut self, pending: Pending) {
@@ -799,52 +811,69 @@ pub async fn deliver_due(shared: &Shared, limit: usize) -> Drained {
         seqs: attempts.iter().map(|attempt| attempt.pending.seq).collect(),
     };
     let client = &shared.webhook_client;
-    // Outcomes in the order they come, up to the deadline: attempts cut off there, or never
-    // started, keep their deliveries due (`_taken` lets go of them) for the next drain.
-    let results: Vec<(Attempt, Delivered)> = futures::stream::iter(attempts)
+    // Outcomes in the order they come, each applied as it comes, so that a drain abandoned
+    // midway (its caller hung up, the emulator stopped) keeps those it had; up to the
+    // deadline: attempts cut off there, or never started, keep their deliveries due (`_taken`
+    // lets go of them) for the next drain.
+    let mut outcomes = std::pin::pin!(futures::stream::iter(attempts)
         .map(|attempt| async move {
             let delivered = post(client, &attempt).await;
             (attempt, delivered)
         })
         .buffer_unordered(PARALLEL_DELIVERIES)
-        .take_until(tokio::time::sleep(DRAIN_DEADLINE))
-        .collect()
-        .await;
-    // Released before `_taken` is dropped, which takes the lock again.
-    let mut inner = shared.lock();
-    let webhooks = &mut inner.webhooks;
-    for (attempt, delivered) in results {
-        if delivered.ok() {
-            drained.delivered += 1;
-        } else {
-            drained.failed += 1;
-        }
-        let seq = attempt.pending.seq;
-        // Still this drain's: not read back from the file (which left it due again), not
-        // dropped from a full outbox, not dropped with its subscription.
-        if webhooks.in_flight.get(&seq) != Some(&drain) {
-            continue;
-        }
-        webhooks.in_flight.remove(&seq);
-        let Some(mut pending) = webhooks.take_out(seq) else {
-            continue;
-        };
-        if delivered.ok() {
-            continue;
-        }
-        pending.attempts += 1;
-        pending.last_error = delivered.error;
-        if pending.attempts >= MAX_DELIVERY_ATTEMPTS {
-            drained.given_up += 1;
-            webhooks.give_up(pending);
-        } else {
-            // Queued again under a new `seq`, at the back.
-            pending.due_ms = now_ms.saturating_add(backoff_ms(pending.attempts));
-            webhooks.enqueue(pending);
-        }
+        .take_until(tokio::time::sleep(DRAIN_DEADLINE)));
+    while let Some((attempt, delivered)) = outcomes.next().await {
+        apply_outcome(
+            &mut shared.lock().webhooks,
+            drain,
+            attempt,
+            delivered,
+            now_ms,
+            &mut drained,
+        );
     }
-    drained.remaining = webhooks.outbox.len();
+    // Released before `_taken` is dropped, which takes the lock again.
+    drained.remaining = shared.lock().webhooks.outbox.len();
     drained
+}
+
+/// Applies one attempt's outcome for drain number `drain`, counting it in `drained`.
+fn apply_outcome(
+    webhooks: &mut Webhooks,
+    drain: u64,
+    attempt: Attempt,
+    delivered: Delivered,
+    now_ms: i64,
+    drained: &mut Drained,
+) {
+    if delivered.ok() {
+        drained.delivered += 1;
+    } else {
+        drained.failed += 1;
+    }
+    let seq = attempt.pending.seq;
+    // Still this drain's: not gone in a read-back of the file, not dropped from a full
+    // outbox, not dropped with its subscription.
+    if webhooks.in_flight.get(&seq) != Some(&drain) {
+        return;
+    }
+    webhooks.in_flight.remove(&seq);
+    let Some(mut pending) = webhooks.take_out(seq) else {
+        return;
+    };
+    if delivered.ok() {
+        return;
+    }
+    pending.attempts += 1;
+    pending.last_error = delivered.error;
+    if pending.attempts >= MAX_DELIVERY_ATTEMPTS {
+        drained.given_up += 1;
+        webhooks.give_up(pending);
+    } else {
+        // Queued again under a new `seq`, at the back.
+        pending.due_ms = now_ms.saturating_add(backoff_ms(pending.attempts));
+        webhooks.enqueue(pending);
+    }
 }
 
 /// The deliveries one drain marked in flight, unmarked when it ends, also when it does not

@@ -1137,3 +1137,85 @@ fn a_drain_takes_organizations_in_turns_and_stops_at_its_deadline() {
         "failed or not yet attempted, all kept"
     );
 }
+
+/// Another request's failed write while a drain's attempt is out (its undo reads the state
+/// file back) leaves the delivery marked as being attempted: a drain meanwhile does not send
+/// it a second time at once, and the first drain's outcome is still applied.
+#[test]
+fn an_undone_write_while_an_attempt_is_out_does_not_let_another_drain_send_it() {
+    let file = TempFile::new("undo-while-in-flight");
+    let receiver = Receiver::start(&[500]);
+    let api = Api::with(local().seed(25).state_file(&file.0));
+    a_retry_due_and_held(&api, &receiver);
+
+    let first = std::thread::scope(|scope| {
+        let running = scope.spawn(|| api.call_with("webhooks.drain", &json!({}), &[]));
+        receiver.wait_for(2);
+        let blocker = hold_write_lock(&file, "IMMEDIATE");
+        let refused = api.call("billing.topup", json!({"credits": 1}));
+        assert_eq!(refused.status, 503, "{:?}", refused.json());
+        blocker
+            .execute_batch("COMMIT")
+            .expect("the lock is released");
+        let meanwhile = drain(&api);
+        assert_eq!(meanwhile["drained"], 0, "{meanwhile}");
+        assert_eq!(
+            receiver.got().len(),
+            2,
+            "not sent again while its attempt is out"
+        );
+        receiver.release();
+        running.join().expect("the drain")
+    });
+    assert_eq!(first.status, 200, "{:?}", first.json());
+    assert_eq!(first.json()["drained"], 1);
+    assert_eq!(first.json()["remaining"], 0, "its outcome applied");
+    assert_eq!(drain(&api)["drained"], 0);
+    assert_eq!(receiver.got().len(), 2);
+}
+
+/// A drain whose caller hangs up keeps the outcomes that came back before: a failed attempt
+/// counts and waits its backoff, instead of going out again with the very next drain.
+#[test]
+fn an_abandoned_drain_keeps_the_outcomes_it_already_had() {
+    let failing = Receiver::start(&[500, 500]);
+    let slow = Receiver::start(&[]);
+    let api = Api::with(local().seed(26));
+    subscribe(&api, "order.fulfilled", &failing.url);
+    subscribe(&api, "order.fulfilled", &slow.url);
+    place_order(&api);
+    api.emu.clock().advance(Duration::from_secs(301));
+    slow.hold();
+
+    let impatient = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .build()
+        .expect("a client");
+    let abandoned = impatient
+        .post(api.url("webhooks.drain"))
+        .json(&json!({}))
+        .send();
+    assert!(abandoned.is_err(), "the caller gave up: {abandoned:?}");
+    slow.wait_for(1);
+    slow.wait_for_abandoned(1);
+    slow.release();
+    assert_eq!(failing.got().len(), 1);
+
+    // The cut-off attempt is due again once the ended drain has let go of it; the failed one
+    // waits its backoff.
+    let mut drained = Value::Null;
+    for _ in 0..100 {
+        drained = drain(&api);
+        if drained["drained"] != 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(drained["drained"], 1, "{drained}");
+    assert_eq!(failing.got().len(), 1, "the failure waits its backoff");
+    assert_eq!(drained["remaining"], 1, "{drained}");
+
+    api.emu.clock().advance(Duration::from_secs(10));
+    assert_eq!(drain(&api)["failed"], 1);
+    assert_eq!(failing.got().len(), 2);
+}
