@@ -182,17 +182,28 @@ pub(crate) fn subscribe(api: &Api, event_type: &str, url: &str) -> Value {
     created.json()
 }
 
-/// Places an archive order and returns its id.
+/// Places an archive order with the demo key and returns its id.
 fn place_order(api: &Api) -> String {
+    place_order_as(api, &format!("Bearer {}", api.emu.api_key()))
+}
+
+/// Places an archive order with the credential in `authorization` and returns its id.
+fn place_order_as(api: &Api, authorization: &str) -> String {
+    let headers = [("authorization", authorization)];
     let id = api
-        .call(
+        .call_with(
             "catalog.search",
-            json!({"host_name": "earthsearch-aws", "limit": 1}),
+            &json!({"host_name": "earthsearch-aws", "limit": 1}),
+            &headers,
         )
         .json()["features"][0]["id"]
         .clone();
-    let placed = api.call("orders.archive.place", json!({"captures": [{"id": id}]}));
-    assert_eq!(placed.status, 202);
+    let placed = api.call_with(
+        "orders.archive.place",
+        &json!({"captures": [{"id": id}]}),
+        &headers,
+    );
+    assert_eq!(placed.status, 202, "{:?}", placed.json());
     placed.json()["orderId"]
         .as_str()
         .expect("order id")
@@ -599,6 +610,15 @@ fn test_event(api: &Api, subscription: &Value, idempotency_key: &str) -> crate::
     )
 }
 
+/// The event and delivery ids of the receiver's deliveries, after checking that there were
+/// `count`, all of one event (one event id).
+fn deliveries_of_one_event(receiver: &Receiver, count: usize) -> Vec<(String, String)> {
+    let ids = delivery_ids(receiver);
+    assert_eq!(ids.len(), count, "{ids:?}");
+    assert!(ids.iter().all(|(event, _)| *event == ids[0].0), "{ids:?}");
+    ids
+}
+
 /// The event and delivery ids of each delivery the receiver got.
 fn delivery_ids(receiver: &Receiver) -> Vec<(String, String)> {
     receiver
@@ -752,9 +772,7 @@ fn an_event_swept_by_a_drain_whose_write_fails_keeps_its_event_id() {
 
     assert_eq!(drain(&api)["drained"], 1, "found and delivered again");
     assert_eq!(drain(&api)["drained"], 0, "and now kept");
-    let ids = delivery_ids(&receiver);
-    assert_eq!(ids.len(), 2);
-    assert_eq!(ids[1].0, ids[0].0, "the same event id");
+    let ids = deliveries_of_one_event(&receiver, 2);
     assert_ne!(ids[1].1, ids[0].1, "a delivery id of its own");
     let bodies: Vec<Value> = receiver.got().iter().map(Received::json).collect();
     assert_eq!(bodies[1], bodies[0], "the same event");
@@ -788,9 +806,7 @@ fn a_drain_whose_write_fails_delivers_again_under_a_new_delivery_id() {
     assert_eq!(drain(&api)["drained"], 1, "delivered again");
     assert_eq!(drain(&api)["drained"], 0);
 
-    let ids = delivery_ids(&receiver);
-    assert_eq!(ids.len(), 3);
-    assert!(ids.iter().all(|(event, _)| *event == ids[0].0), "{ids:?}");
+    let ids = deliveries_of_one_event(&receiver, 3);
     assert_ne!(ids[2].1, ids[1].1, "the delivery id is not reused");
     assert_ne!(ids[2].1, ids[0].1);
 }
@@ -849,9 +865,7 @@ fn a_retry_in_flight_when_the_emulator_stops_is_delivered_after_a_restart() {
         (json!(1), json!(0))
     );
     assert_eq!(drain(&api)["drained"], 0, "and now kept");
-    let ids = delivery_ids(&receiver);
-    assert_eq!(ids.len(), 3, "{ids:?}");
-    assert!(ids.iter().all(|(event, _)| *event == ids[0].0), "{ids:?}");
+    deliveries_of_one_event(&receiver, 3);
 }
 
 /// A retry stays in the state file while its attempt is out (and is not sent by a second
@@ -900,9 +914,7 @@ fn a_retry_in_flight_across_another_write_survives_the_drains_failed_write() {
         (json!(1), json!(0)),
         "still waiting, and delivered"
     );
-    let ids = delivery_ids(&receiver);
-    assert_eq!(ids.len(), 3, "{ids:?}");
-    assert!(ids.iter().all(|(event, _)| *event == ids[0].0), "{ids:?}");
+    deliveries_of_one_event(&receiver, 3);
 }
 
 /// A drain whose caller hangs up while its attempt is out does not keep the delivery to
@@ -940,9 +952,7 @@ fn a_retry_whose_drain_was_abandoned_is_attempted_by_the_next_drain() {
         (drained["drained"].clone(), drained["remaining"].clone()),
         (json!(1), json!(0)),
     );
-    let ids = delivery_ids(&receiver);
-    assert_eq!(ids.len(), 3, "{ids:?}");
-    assert!(ids.iter().all(|(event, _)| *event == ids[0].0), "{ids:?}");
+    deliveries_of_one_event(&receiver, 3);
 }
 
 /// Deleting a subscription drops its waiting deliveries from the state file as well as from
@@ -1101,19 +1111,7 @@ fn a_drain_takes_organizations_in_turns_and_stops_at_its_deadline() {
     assert_eq!(created.status, 200, "{:?}", created.json());
     // Placed last, so its delivery is queued behind the flood.
     api.emu.clock().advance(Duration::from_secs(1));
-    let id = api
-        .call(
-            "catalog.search",
-            json!({"host_name": "earthsearch-aws", "limit": 1}),
-        )
-        .json()["features"][0]["id"]
-        .clone();
-    let placed = api.call_with(
-        "orders.archive.place",
-        &json!({"captures": [{"id": id}]}),
-        &[("authorization", &other)],
-    );
-    assert_eq!(placed.status, 202, "{:?}", placed.json());
+    place_order_as(&api, &other);
     api.emu.clock().advance(Duration::from_secs(301));
 
     let started = std::time::Instant::now();
