@@ -210,10 +210,7 @@ impl Webhooks {
     fn due_in_turns(&self, now_ms: i64, limit: usize) -> Vec<Pending> {
         let mut queues: Vec<VecDeque<&Pending>> = Vec::new();
         let mut place: HashMap<Option<&str>, usize> = HashMap::new();
-        let due = self.outbox.iter().filter(|pending| {
-            pending.due_ms <= now_ms && !self.in_flight.contains_key(&pending.seq)
-        });
-        for pending in due {
+        for pending in self.free_and_due(now_ms) {
             let org = self
                 .subscriptions
                 .get(&pending.subscription_id)
@@ -241,9 +238,14 @@ impl Webhooks {
 
     /// Whether a delivery is due at `now_ms` that no drain is attempting.
     pub fn any_due(&self, now_ms: i64) -> bool {
-        self.outbox
-            .iter()
-            .any(|pending| pending.due_ms <= now_ms && !self.in_flight.contains_key(&pending.seq))
+        self.free_and_due(now_ms).next().is_some()
+    }
+
+    /// The deliveries due at `now_ms` that no drain is attempting, oldest first.
+    fn free_and_due(&self, now_ms: i64) -> impl Iterator<Item = &Pending> {
+        self.outbox.iter().filter(move |pending| {
+            pending.due_ms <= now_ms && !self.in_flight.contains_key(&pending.seq)
+        })
     }
 
     /// The outbox as a state file held it, oldest first.
@@ -777,8 +779,9 @@ pub struct Drained {
 /// A delivery stays in the outbox, and so in the state file, while it is attempted, marked
 /// in flight in memory only so that a drain running at the same time does not send it too;
 /// only the attempt's outcome takes it out (or queues it again). So a stop, or another
-/// request's write (kept or undone) while the attempt is out, never loses it: after a
-/// restart or a read-back of the file it is simply due again, under the same event id.
+/// request's write (kept or undone) while the attempt is out, never loses it: a read-back of
+/// the file keeps its mark, and after a restart it is simply due again, under the same event
+/// id.
 pub async fn deliver_due(shared: &Shared, limit: usize) -> Drained {
     let now_ms = shared.clock.now_millis();
     let mut drained = Drained::default();
@@ -832,7 +835,6 @@ pub async fn deliver_due(shared: &Shared, limit: usize) -> Drained {
             &mut drained,
         );
     }
-    // Released before `_taken` is dropped, which takes the lock again.
     drained.remaining = shared.lock().webhooks.outbox.len();
     drained
 }
