@@ -790,9 +790,6 @@ pub(crate) fn sdk_failure(
                 .collect::<Vec<_>>()
                 .join("\n"),
         ),
-        Error::InvalidRequest { message, .. } if message.contains("no operation has this id") => {
-            unknown_operation(operation_id)
-        }
         Error::InvalidRequest { message, .. } => {
             Failure::usage(format!("invalid request for {operation_id}: {message}"))
         }
