@@ -121,6 +121,9 @@
 //!   for the tightest limit already held needs none. Revoking a key does not revoke keys it minted,
 //!   and they go on counting against its window. Keys kept in a state file written before
 //!   families were tracked count as minted under no one.
+//! - No lock-out from below: `api_keys.revoke` revokes only a key whose every grant the
+//!   calling credential covers (a key may revoke itself); a key holding more is 403
+//!   problem+json naming the grants, and stays valid.
 //! - Unguessable keys: the secret of a key minted by `api_keys.create` or
 //!   [`EmulatorHandle::create_key`] is 16 bytes from the operating system's generator, as are
 //!   share tokens, upload tokens, signing secrets and session tokens. Only the demo key and

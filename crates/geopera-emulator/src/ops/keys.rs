@@ -86,6 +86,24 @@ pub(crate) fn revoke(ctx: &Ctx<'_>, input: ApiKeyRevokeInput) -> Outcome {
     let Some(key) = found.and_then(|secret| inner.credentials.get_mut(&secret)) else {
         return Err(ApiError::not_found(format!("API key '{id}' not found")));
     };
+    // The rule minting follows, kept when revoking: a credential cannot reach past its own
+    // grants, so one holding only `api_keys:write` cannot lock out the keys that hold more.
+    let beyond: Vec<String> = key
+        .grants
+        .iter()
+        .filter(|grant| !ctx.grants.iter().any(|held| covers(held, grant)))
+        .map(|grant| format!("'{grant}'"))
+        .collect();
+    if !beyond.is_empty() {
+        return Err(ApiError::problem(
+            StatusCode::FORBIDDEN,
+            format!(
+                "cannot revoke API key '{id}': it holds {}, which the calling credential does \
+                 not",
+                beyond.join(", ")
+            ),
+        ));
+    }
     key.revoked = true;
     inner.oidc.end_sessions_of_key(&id, ctx.org);
     Ok(ctx.ok(&json!({"ok": true, "id": id})))

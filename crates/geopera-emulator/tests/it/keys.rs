@@ -5,7 +5,7 @@ use std::time::Duration;
 use geopera_emulator::{
     Emulator, ManualClock, RateLimits, MAX_KEY_RATE_LIMIT, MAX_KEY_RATE_WINDOWS,
 };
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common::Api;
 
@@ -55,6 +55,58 @@ fn created_key_authenticates_with_its_permissions_and_revoked_key_is_401() {
             .status,
         404
     );
+}
+
+/// A key holding only `api_keys:write` (a provisioning script's, say) cannot revoke a key
+/// that holds more than it does, such as the organization's `*` key, which would lock out
+/// everyone using it; it may revoke keys within its own grants, itself included.
+#[test]
+fn a_key_revokes_only_keys_within_its_own_grants() {
+    let api = Api::start();
+    let mint = |token: &str, permissions: Value| {
+        let created = api.call_as(
+            token,
+            "api_keys.create",
+            json!({"name": "k", "permissions": permissions}),
+        );
+        assert_eq!(created.status, 200, "{:?}", created.json());
+        let created = created.json();
+        (
+            created["key"].as_str().expect("secret").to_owned(),
+            created["id"].as_str().expect("id").to_owned(),
+        )
+    };
+    let (admin, admin_id) = mint(api.emu.api_key(), json!(["*"]));
+    let (narrow, narrow_id) = mint(&admin, json!(["api_keys:write"]));
+    let (reader, reader_id) = mint(&admin, json!(["catalog:read", "api_keys:write"]));
+    let search = json!({"host_name": "earthsearch-aws", "limit": 1});
+
+    for (target, holds) in [(&admin_id, "'*'"), (&reader_id, "'catalog:read'")] {
+        let refused = api.call_as(&narrow, "api_keys.revoke", json!({"key_id": target}));
+        assert_eq!(refused.status, 403, "{:?}", refused.json());
+        assert_eq!(refused.content_type(), "application/problem+json");
+        let detail = refused.json()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(detail.contains(holds), "{detail}");
+    }
+    assert_eq!(
+        api.call_as(&admin, "catalog.search", search.clone()).status,
+        200
+    );
+    assert_eq!(api.call_as(&reader, "catalog.search", search).status, 200);
+
+    // Within its grants: a key minted under it, or itself.
+    let (_, child_id) = mint(&narrow, json!(["api_keys:write"]));
+    for target in [&child_id, &narrow_id] {
+        let revoked = api.call_as(&narrow, "api_keys.revoke", json!({"key_id": target}));
+        assert_eq!(revoked.status, 200, "{:?}", revoked.json());
+    }
+    assert_eq!(api.call_as(&narrow, "api_keys.list", json!({})).status, 401);
+    // A wider credential still revokes a narrower one.
+    let revoked = api.call_as(&admin, "api_keys.revoke", json!({"key_id": reader_id}));
+    assert_eq!(revoked.status, 200);
 }
 
 #[test]
