@@ -21,6 +21,7 @@ use crate::faults::deliver;
 use crate::faults::select::Injected;
 use crate::idempotency::{fingerprint, Begin};
 use crate::limits;
+use crate::oidc::sessions::PrincipalKind;
 use crate::oidc::{identify, presented_token};
 use crate::ops::{self, Ctx, KeyBounds};
 use crate::records::rate_windows;
@@ -53,6 +54,8 @@ struct Caller {
     grants: Vec<String>,
     /// Whether the call came without credentials, counted per client address.
     anonymous: bool,
+    /// Whether a person signed in makes the call (a user's session), rather than a key.
+    person: bool,
     /// What the key (or the key a session acts for) is held to; nothing for a user.
     key: KeyBounds,
 }
@@ -163,6 +166,7 @@ fn authenticate(
             org,
             grants: Vec::new(),
             anonymous: true,
+            person: false,
             key: KeyBounds::default(),
         });
     }
@@ -179,6 +183,7 @@ fn authenticate(
         principal: format!("{}:{}", identity.kind.name(), identity.id),
         grants: identity.grants.to_vec(),
         anonymous: false,
+        person: identity.kind == PrincipalKind::User,
         key: KeyBounds {
             rate_limit: identity.key_limit.map(|(_, cap)| cap),
             rate_windows: rate_windows(identity.inherited_limits, identity.key_limit),
@@ -412,6 +417,7 @@ async fn execute(
         op,
         org: &caller.org,
         grants: &caller.grants,
+        person: caller.person,
         key_bounds: &caller.key,
     };
     ops::execute(&ctx, input)

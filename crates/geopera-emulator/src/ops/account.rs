@@ -207,7 +207,18 @@ pub(crate) fn request_approval(ctx: &Ctx<'_>, input: RequestApprovalInput) -> Ou
     Ok(ctx.ok(&approval_json(approval, now)))
 }
 
+/// Approves a credit purchase, which only a person may: a key is automation, and one that
+/// could approve would let a script request credits and approve them itself.
+///
+/// # Errors
+/// 403 for an API key or a session started with one; otherwise as [`decide`].
 pub(crate) fn approve(ctx: &Ctx<'_>, input: ApprovalRefInput) -> Outcome {
+    if !ctx.person {
+        return Err(ApiError::problem(
+            StatusCode::FORBIDDEN,
+            "a credit purchase is approved by a person signed in, not by an API key",
+        ));
+    }
     decide(ctx, &input.approval_id, "approved", None)
 }
 

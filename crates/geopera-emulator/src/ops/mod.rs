@@ -67,6 +67,9 @@ pub(crate) struct Ctx<'a> {
     pub org: &'a str,
     /// The grants of the calling credential.
     pub grants: &'a [String],
+    /// Whether a person signed in makes the call (a user's session, from a password or a
+    /// device login), rather than an API key or a session started with one.
+    pub person: bool,
     /// What the calling key is held to, which a key it mints may not exceed (nothing for a
     /// user's session).
     pub key_bounds: &'a KeyBounds,

@@ -7,7 +7,8 @@ use std::time::Duration;
 use geopera_emulator::{Emulator, RateLimits};
 use serde_json::{json, Value};
 
-use crate::common::Api;
+use crate::common::{Api, Resp};
+use crate::oidc::{key_token, password_login, text};
 use crate::state::TempFile;
 
 fn id(value: &Value) -> String {
@@ -191,6 +192,15 @@ fn one_payment_method_is_the_default_at_a_time() {
     assert_eq!(listed["payment_methods"].as_array().map(Vec::len), Some(1));
 }
 
+/// Approves a credit request as a person: with the demo session token, a user's.
+fn approve(api: &Api, approval_id: &str) -> Resp {
+    api.call_as(
+        api.emu.session_token(),
+        "billing.approvals.approve",
+        json!({"approval_id": approval_id}),
+    )
+}
+
 #[test]
 fn an_approved_credit_request_tops_up_once_and_a_late_one_expires() {
     let api = Api::start();
@@ -199,16 +209,11 @@ fn an_approved_credit_request_tops_up_once_and_a_late_one_expires() {
 
     let approval = api.ok("billing.approvals.request", json!({"credits": 12_345}));
     assert_eq!(approval["status"], "pending");
-    let approved = api.ok(
-        "billing.approvals.approve",
-        json!({"approval_id": id(&approval)}),
-    );
-    assert_eq!(approved["status"], "approved");
+    let approved = approve(&api, &id(&approval));
+    assert_eq!(approved.status, 200);
+    assert_eq!(approved.json()["status"], "approved");
     assert_eq!(balance(&api), Some(before + 12_345));
-    let twice = api.call(
-        "billing.approvals.approve",
-        json!({"approval_id": id(&approval)}),
-    );
+    let twice = approve(&api, &id(&approval));
     // A state conflict, 409 as the API answers them (API-FACTS); it was 422 once.
     assert_eq!(twice.status, 409);
     assert_eq!(balance(&api), Some(before + 12_345));
@@ -225,10 +230,7 @@ fn an_approved_credit_request_tops_up_once_and_a_late_one_expires() {
     api.emu.clock().advance(Duration::from_secs(3601));
     let expired = api.ok("billing.approvals.get", json!({"approval_id": id(&late)}));
     assert_eq!(expired["status"], "expired");
-    let refused = api.call(
-        "billing.approvals.approve",
-        json!({"approval_id": id(&late)}),
-    );
+    let refused = approve(&api, &id(&late));
     assert_eq!(
         refused.status, 410,
         "expired: gone, as the API answers what expired"
@@ -252,6 +254,64 @@ fn an_approved_credit_request_tops_up_once_and_a_late_one_expires() {
         json!({"credits": 2_000_000_000_i64}),
     );
     assert_eq!(huge.status, 422);
+}
+
+/// The API reserves approving a credit purchase for a human approver: a key is automation,
+/// and one that could approve would let a script request credits and grant them itself.
+#[test]
+fn only_a_person_approves_a_credit_purchase() {
+    let api = Api::start();
+    let balance = |api: &Api| api.ok("billing.credits.balance", json!({}))["credits"].as_i64();
+    let before = balance(&api).expect("a balance");
+    let bot = api.emu.create_key(&["billing:*"]);
+    let approval = api.call_as(&bot, "billing.approvals.request", json!({"credits": 1_000}));
+    assert_eq!(approval.status, 200, "a key may ask");
+    let approval = id(&approval.json());
+
+    let by_key_session = key_token(&api, &bot).json();
+    for (who, token) in [
+        ("the key that asked", bot.as_str()),
+        ("the demo key", api.emu.api_key()),
+        (
+            "a session started with the key",
+            text(&by_key_session, "access_token"),
+        ),
+    ] {
+        let refused = api.call_as(
+            token,
+            "billing.approvals.approve",
+            json!({"approval_id": approval}),
+        );
+        assert_eq!(refused.status, 403, "{who}: {:?}", refused.json());
+        assert_eq!(refused.content_type(), "application/problem+json", "{who}");
+        assert!(
+            refused.json()["detail"]
+                .as_str()
+                .is_some_and(|detail| detail.contains("person")),
+            "{who}: {:?}",
+            refused.json()
+        );
+    }
+    assert_eq!(balance(&api), Some(before), "no credits without a person");
+    let pending = api.ok("billing.approvals.get", json!({"approval_id": approval}));
+    assert_eq!(pending["status"], "pending");
+
+    let admin = password_login(&api, "admin", "admin-password");
+    let approved = api.call_as(
+        text(&admin, "access_token"),
+        "billing.approvals.approve",
+        json!({"approval_id": approval}),
+    );
+    assert_eq!(approved.status, 200, "{:?}", approved.json());
+    assert_eq!(balance(&api), Some(before + 1_000));
+    // Rejecting stays open to keys: it grants nothing.
+    let unwanted = id(&api.ok("billing.approvals.request", json!({"credits": 5})));
+    let rejected = api.call_as(
+        &bot,
+        "billing.approvals.reject",
+        json!({"approval_id": unwanted}),
+    );
+    assert_eq!(rejected.status, 200);
 }
 
 #[test]
@@ -436,10 +496,7 @@ fn every_balance_change_is_a_transaction_and_purchases_are_invoiced() {
     api.ok("orders.cancel", json!({"order_id": order}));
     api.ok("billing.topup", json!({"credits": 500}));
     let approval = id(&api.ok("billing.approvals.request", json!({"credits": 700})));
-    api.ok(
-        "billing.approvals.approve",
-        json!({"approval_id": approval}),
-    );
+    assert_eq!(approve(&api, &approval).status, 200);
 
     let all = api.ok("billing.credits.transactions", json!({"limit": 10}));
     let reasons = reasons_of(&all);
