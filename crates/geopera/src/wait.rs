@@ -418,7 +418,10 @@ where
                 return Err(self.deadline_passed(last));
             }
             clock.sleep_until(wake).await;
-            pause = pause.mul_f64(GROWTH).min(self.max);
+            // Past `max` the product is not needed, and `Duration::MAX` (no longest pause)
+            // would overflow it: a long wait on a simulated clock gets there.
+            pause = Duration::try_from_secs_f64(pause.as_secs_f64() * GROWTH)
+                .map_or(self.max, |grown| grown.min(self.max));
         }
     }
 

@@ -512,3 +512,57 @@ fn a_detailed_wait_from_blocking_code_keeps_the_last_answer_at_its_deadline() {
         br#"{"orderId":"ord_1","status":"running"}"#
     );
 }
+
+/// A clock whose sleeps end at once, moving it to the instant asked for: years of waiting
+/// pass in a moment.
+#[derive(Debug, Default)]
+struct Leaping(Mutex<Duration>);
+
+impl geopera::Clock for Leaping {
+    fn now(&self) -> Duration {
+        *self.0.lock().expect("not poisoned")
+    }
+
+    fn sleep_until(
+        &self,
+        at: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        let mut now = self.0.lock().expect("not poisoned");
+        *now = (*now).max(at);
+        Box::pin(std::future::ready(()))
+    }
+}
+
+/// `Duration::MAX` for the deadline and the longest pause means "no bound": the pauses grow
+/// past what a `Duration` can hold times 1.5, which used to panic after about a hundred polls;
+/// the wait goes on until the clock itself runs out, then ends at its deadline.
+#[tokio::test]
+async fn a_wait_with_no_bounds_outlasts_the_growth_of_its_pauses() {
+    let polls = Arc::new(Mutex::new(0_u32));
+    let counted = polls.clone();
+    let server = Hostile::serve("127.0.0.1", move |_| {
+        *counted.lock().expect("not poisoned") += 1;
+        crate::hostile::json(200, &[], r#"{"orderId":"ord_1","status":"processing"}"#)
+    });
+    let client = AuthenticatedClient::builder("gpra_test_key")
+        .base_url(server.url())
+        .clock(Arc::new(Leaping::default()))
+        .build()
+        .expect("valid configuration");
+    let waiting = tokio::spawn(
+        wait::order(&client, "ord_1")
+            .deadline(Duration::MAX)
+            .interval(Duration::from_secs(2), Duration::MAX)
+            .into_future(),
+    );
+    let ended = tokio::time::timeout(Duration::from_secs(60), waiting)
+        .await
+        .expect("the wait ends once the clock can go no further")
+        .expect("the wait does not panic");
+    let polls = *polls.lock().expect("not poisoned");
+    assert!(polls > 200, "{polls} polls");
+    assert!(
+        matches!(ended, Err(WaitError::Deadline { .. })),
+        "{ended:?}"
+    );
+}
