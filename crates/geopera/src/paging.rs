@@ -97,7 +97,9 @@ fn count_items(page: &Value) -> usize {
 /// The SDK's page streams walk with one; it is public so that a walk made by hand (over raw
 /// answers, or through another transport) moves and stops exactly as they do: cursor `next`,
 /// `limit`/`offset`, `page`/`size` or `limit`/`page`, stopping on an empty or short page, past
-/// `totalPages`, or without a cursor. A cursor that comes round again also stops the walk, and
+/// `totalPages`, or without a cursor. A page is short when it holds fewer items than the page
+/// size asked for, or than the smaller one the answer says the server applied (its `limit` or
+/// `size`, or the STAC `context.limit`). A cursor that comes round again also stops the walk, and
 /// [`advance`](Self::advance) reports it as [`Error::RepeatedCursor`], since the server named a
 /// next page that the walk does not fetch; a walk answered a page it was answered before (its
 /// first and last item unchanged) stops with [`Error::RepeatedPage`], since the server ignored
@@ -132,6 +134,21 @@ pub struct PageWalk {
     answered: CursorTrail,
     /// Set when the first page asked for as page 0 was answered as page 1.
     counts_from_one: bool,
+}
+
+/// How many items a full page holds, which a page must hold not to be the last: what the
+/// body asked for, or fewer when the answer says the server served fewer a page. A server
+/// caps the page size (the contract bounds few of them), and a page it filled to its cap is
+/// not short: read against the size asked for, it would end the walk with items left
+/// unread. A size the answer gives above the one asked for is not believed, and without
+/// either, any page counts as full and only an empty one ends the walk.
+fn full_page(asked: Option<i64>, answered: Option<&Value>, count: i64) -> i64 {
+    let answered = answered.and_then(Value::as_i64).filter(|size| *size > 0);
+    match (asked, answered) {
+        (Some(asked), Some(answered)) => asked.min(answered),
+        (Some(size), None) | (None, Some(size)) => size,
+        (None, None) => count,
+    }
 }
 
 fn as_i64(body: &Map<String, Value>, key: &str) -> Option<i64> {
@@ -209,7 +226,7 @@ impl PageWalk {
             }
             Paging::Offset => {
                 self.refuse_a_repeat(page)?;
-                let limit = as_i64(&self.body, "limit").unwrap_or(count);
+                let limit = full_page(as_i64(&self.body, "limit"), page.get("limit"), count);
                 let offset = as_i64(&self.body, "offset").unwrap_or(0);
                 // No page lies past the largest offset a body can name.
                 match offset.checked_add(count) {
@@ -227,11 +244,14 @@ impl PageWalk {
                 } else {
                     "limit"
                 };
-                let per_page = as_i64(&self.body, per_page_key).unwrap_or(count);
+                let context = page.get("context");
+                let echoed = page
+                    .get(per_page_key)
+                    .or_else(|| context.and_then(|context| context.get(per_page_key)));
+                let per_page = full_page(as_i64(&self.body, per_page_key), echoed, count);
                 let current = as_i64(&self.body, "page").unwrap_or(0);
                 let total_pages = page.get("totalPages").and_then(Value::as_i64);
-                let labelled = page
-                    .get("context")
+                let labelled = context
                     .and_then(|context| context.get("page"))
                     .and_then(Value::as_i64);
                 // A STAC search counts pages from 1 and answers page 0 as page 1, saying so

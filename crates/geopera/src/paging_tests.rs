@@ -79,6 +79,50 @@ fn offset_and_page_walks_stop_on_a_short_page() {
     assert_eq!(pages.pages(), 2);
 }
 
+/// A server caps the page size; a page it filled to its cap, which it states in the answer,
+/// is full, though it holds fewer items than asked for. A size stated above the one asked for
+/// is not believed.
+#[test]
+fn a_page_filled_to_the_size_the_server_states_is_not_short() {
+    let mut offsets = walk("items.list", json!({"limit": 500}));
+    advance(&mut offsets, json!({"items": [1, 2], "limit": 2})).expect("moves on");
+    assert_eq!(
+        offsets.next_body().map(|body| &body["offset"]),
+        Some(&json!(2))
+    );
+    advance(&mut offsets, json!({"items": [3], "limit": 2})).expect("ends");
+    assert!(offsets.next_body().is_none());
+
+    let mut unasked = walk("items.list", json!({}));
+    advance(&mut unasked, json!({"items": [1, 2], "limit": 3})).expect("ends");
+    assert!(
+        unasked.next_body().is_none(),
+        "short of the size the server says it served"
+    );
+
+    let mut pages = walk("orders.list", json!({"size": 50}));
+    advance(&mut pages, json!({"content": [1, 2], "size": 2})).expect("moves on");
+    assert_eq!(pages.next_body().map(|body| &body["page"]), Some(&json!(1)));
+
+    let mut stac = walk("stac.search", json!({"limit": 50, "page": 1}));
+    advance(
+        &mut stac,
+        json!({"features": [1, 2], "context": {"page": 1, "limit": 2}}),
+    )
+    .expect("moves on");
+    assert_eq!(stac.next_body().map(|body| &body["page"]), Some(&json!(2)));
+
+    let mut boastful = walk("items.list", json!({"limit": 2}));
+    advance(&mut boastful, json!({"items": [1, 2], "limit": 900})).expect("moves on");
+    assert!(
+        boastful.next_body().is_some(),
+        "two of the two asked for is a full page"
+    );
+    let mut zero = walk("items.list", json!({"limit": 2}));
+    advance(&mut zero, json!({"items": [1], "limit": 0})).expect("ends");
+    assert!(zero.next_body().is_none(), "a size of 0 is not believed");
+}
+
 #[test]
 fn a_stac_search_answering_page_0_as_page_1_is_not_read_twice() {
     let mut pages = walk("stac.search", json!({"limit": 2}));

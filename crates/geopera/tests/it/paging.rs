@@ -148,6 +148,50 @@ async fn the_ndjson_stream_yields_the_same_matches_as_the_walk() {
     assert_eq!(blocking, streamed.len());
 }
 
+/// A server that serves at most 100 of its 250 items a page, whatever `limit` asks for, and
+/// says so in the `limit` of its answer, as the emulator does above its own cap.
+fn capped_pages() -> Hostile {
+    const TOTAL: i64 = 250;
+    Hostile::serve("127.0.0.1", |seen| {
+        let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+        let limit = body["limit"].as_i64().unwrap_or(100).clamp(1, 100);
+        let offset = body["offset"].as_i64().unwrap_or(0).clamp(0, TOTAL);
+        let items: Vec<serde_json::Value> = (offset..TOTAL.min(offset + limit))
+            .map(|i| serde_json::json!({"id": format!("item_{i}")}))
+            .collect();
+        let answer = serde_json::json!({
+            "items": items, "total": TOTAL, "limit": limit, "offset": offset
+        });
+        json(200, &[], &answer.to_string())
+    })
+}
+
+/// A page the server filled to its own cap is not the last one, though it holds fewer items
+/// than the walk asked for: the walk goes on to the end, on both faces.
+#[tokio::test]
+async fn a_walk_asking_for_more_than_the_server_serves_a_page_reads_every_item() {
+    let server = capped_pages();
+    let body = || ItemsListInput::new("proj_1").limit(500);
+    let walked: Vec<_> = items_list::items(&client_of(&server), body())
+        .map(|item| item.expect("an item"))
+        .collect()
+        .await;
+    assert_eq!(ids(&walked, "id").len(), 250, "{} items", walked.len());
+    let offsets: Vec<_> = server
+        .seen()
+        .iter()
+        .map(|seen| {
+            let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+            body["offset"].as_i64().unwrap_or(0)
+        })
+        .collect();
+    assert_eq!(offsets, [0, 100, 200], "the short third page ends the walk");
+    let blocking: Vec<_> = items_list::items_blocking(&client_of(&server), body())
+        .map(|item| item.expect("an item"))
+        .collect();
+    assert_eq!(blocking, walked);
+}
+
 /// A client of a hostile `server`.
 fn client_of(server: &Hostile) -> geopera::AuthenticatedClient {
     geopera::AuthenticatedClient::builder("gpra_test_key")
