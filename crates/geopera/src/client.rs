@@ -291,6 +291,11 @@ impl Client {
     /// A client that sends its async calls through `http`, e.g. one with a custom transport or
     /// connection limits. Unlike the Python SDK, the base URL, credentials, default headers,
     /// cookies and timeout still apply: `http` only carries the requests.
+    ///
+    /// Build it with `.redirect(reqwest::redirect::Policy::none())`. The SDK follows redirects
+    /// itself, dropping credentials at another origin; reqwest's own following, on by
+    /// default, would forward `x-api-key`, custom headers and a sign-in's form (a password or
+    /// a refresh token, on a 307 or 308) to whatever origin a redirect names.
     pub fn with_http_client(&self, http: reqwest::Client) -> Self {
         Client {
             http,
