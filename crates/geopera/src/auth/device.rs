@@ -194,6 +194,11 @@ impl DeviceAuthorization {
     /// after each `slow_down` — until the person approves, and returns the signed-in session.
     /// Waits go through the client's clock; dropping the future stops polling.
     ///
+    /// The session comes back holding its first token pair, received before any callback
+    /// could be set on it: an application that keeps tokens stores that pair from
+    /// [`Session::tokens`], and the pairs of later refreshes from
+    /// [`Session::on_refresh`]. Otherwise the sign-in is lost with the process.
+    ///
     /// # Errors
     ///
     /// [`Error::SignIn`] with `access_denied` when the person refused, `expired_token` when

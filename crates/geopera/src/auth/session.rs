@@ -177,9 +177,12 @@ impl Session {
         Session::with(oidc, Grant::None, Some(tokens))
     }
 
-    /// Calls `callback` with every token pair the session receives — at sign-in and at each
-    /// refresh — for example to store the rotated refresh token. It runs on the task that
-    /// refreshed, while other callers wait: keep it short.
+    /// Calls `callback` with every token pair the session receives from now on — at sign-in
+    /// and at each refresh — for example to store the rotated refresh token. It runs on the
+    /// task that refreshed, while other callers wait: keep it short. A session that already
+    /// holds tokens when this is set (one from [`DeviceAuthorization::wait`](super::DeviceAuthorization::wait)
+    /// or [`Session::from_tokens`]) does not hand those over: read them with
+    /// [`Session::tokens`].
     #[must_use]
     pub fn on_refresh(mut self, callback: impl Fn(&TokenSet) + Send + Sync + 'static) -> Self {
         Arc::make_mut(&mut self.config).on_refresh = Some(Arc::new(callback));
