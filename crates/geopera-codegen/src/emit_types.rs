@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::docs::{self, input_path, output_path};
 use crate::ir::{
     is_field_type, ref_name, Api, FieldDef, OperationDef, Paging, SchemaDef, SchemaKind, Ty,
-    FIELD_TYPES, HAND_WRITTEN, HAND_WRITTEN_EXTRAS,
+    CREDENTIAL_OUTPUTS, FIELD_TYPES, HAND_WRITTEN, HAND_WRITTEN_EXTRAS,
 };
 use crate::naming;
 use crate::Files;
@@ -725,7 +725,7 @@ fn operations(api: &Api) -> Result<String> {
              error_statuses: &[{errors}],\ndeclares_idempotency_key: {idem},\nbody_optional: {optional},\n\
              input: &{input_shape},\noutput: &{output_shape},\ninput_type: {input_type:?},\noutput_type: {output_type:?},\nanswers_ndjson: {ndjson},\n\
              paging: Paging::{paging},\nrate_class: RateClass::{rate:?},\nretry: RetryClass::{retry},\n\
-             secret_fields: &[{secrets}],\n}};\n",
+             secret_fields: &[{secrets}],\nanswer_holds_credentials: {answer_secrets},\n}};\n",
             summary = docs::operation_summary(op),
             id = op.id,
             path = op.path,
@@ -747,6 +747,7 @@ fn operations(api: &Api) -> Result<String> {
             rate = op.rate_class,
             retry = if op.is_read_only() { "Safe" } else { "NeedsIdempotencyKey" },
             secrets = secret_fields(op).join(", "),
+            answer_secrets = answer_holds_credentials(op),
         );
     }
     Ok(format!(
@@ -763,6 +764,18 @@ fn secret_fields(op: &OperationDef) -> Vec<String> {
         .filter(|(schema, ..)| op.input_schema.as_deref() == Some(*schema))
         .map(|(_, field, ..)| format!("{field:?}"))
         .collect()
+}
+
+/// Whether a success answer of `op` can hold a credential: its model is a contract schema with
+/// a member [`FIELD_TYPES`] types as one (the rule that makes it a `SecretString`), or a
+/// hand-written type of [`CREDENTIAL_OUTPUTS`].
+fn answer_holds_credentials(op: &OperationDef) -> bool {
+    let schema = op
+        .output_schema
+        .as_deref()
+        .filter(|_| op.output_override.is_none());
+    FIELD_TYPES.iter().any(|(name, ..)| schema == Some(*name))
+        || CREDENTIAL_OUTPUTS.contains(&docs::output_name(op))
 }
 
 /// The `use crate::shape::{..}` line naming exactly the shape types `body` mentions.

@@ -236,6 +236,12 @@ pub const FIELD_TYPES: &[(&str, &str, &str, &str, &str)] = &[
     ),
 ];
 
+/// Hand-written output types that hold credentials of their own (see the modules that define
+/// them): a webhook's signing secret, alone or in a list, and signed download links. With the
+/// outputs that have a member of [`FIELD_TYPES`], they are the answers an error must not quote.
+pub const CREDENTIAL_OUTPUTS: &[&str] =
+    &["DownloadLinks", "SubscriptionList", "SubscriptionOutput"];
+
 /// Whether `name` is a hand-written field type of [`FIELD_TYPES`], which setters take as
 /// anything that converts into it.
 pub fn is_field_type(name: &str) -> bool {

@@ -110,6 +110,12 @@ pub struct OperationInfo {
     /// `headers`): typed so that they never print, and left out of what a 422 answer echoes
     /// back.
     pub secret_fields: &'static [&'static str],
+    /// Whether a success answer can hold a credential — a new API key, a signed upload URL, a
+    /// share token, a payment client secret, a webhook's signing secret, download links —
+    /// which its model types so that it never prints. Such an answer is not quoted by the
+    /// error it becomes (undecodable, or on a success status the contract does not document);
+    /// its error answers are, as any other operation's.
+    pub answer_holds_credentials: bool,
 }
 
 impl OperationInfo {

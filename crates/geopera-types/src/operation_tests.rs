@@ -43,3 +43,31 @@ fn the_paging_numbers_are_integer_fields_of_every_paged_input() {
     }
     assert!(paged > 10, "only {paged} paged operations");
 }
+
+/// The generator's reading of which answers hold credentials — the outputs with a member it
+/// types as a secret, and the hand-written ones that carry signed links or a signing secret —
+/// reaches the descriptors, so that an error leaves such an answer out.
+#[test]
+fn the_descriptors_say_which_answers_hold_credentials() {
+    let holding: Vec<(&str, &str)> = crate::generated::operations::ALL
+        .iter()
+        .filter(|info| info.answer_holds_credentials)
+        .map(|info| (info.id, info.output_type))
+        .collect();
+    assert_eq!(
+        holding,
+        [
+            ("api_keys.create", "ApiKeyCreateOutput"),
+            ("clip.job.download", "DownloadLinks"),
+            ("clip.job.downloads", "DownloadLinks"),
+            ("event_subscriptions.create", "SubscriptionOutput"),
+            ("event_subscriptions.get", "SubscriptionOutput"),
+            ("event_subscriptions.list", "SubscriptionList"),
+            ("event_subscriptions.update", "SubscriptionOutput"),
+            ("items.asset.download", "DownloadLinks"),
+            ("payment_methods.create_setup_intent", "SetupIntentOutput"),
+            ("share.link.create", "ShareLinkCreateOutput"),
+            ("uploads.signed_url", "SignedUrlOutput"),
+        ]
+    );
+}

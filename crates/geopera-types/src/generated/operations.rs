@@ -268,6 +268,7 @@ pub static ALERTS_ACKNOWLEDGE_EVENT: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `alerts:write` · 600/min · [`CreateAlertRuleInput`](crate::models::CreateAlertRuleInput) → 200 [`AlertRuleOutput`](crate::models::AlertRuleOutput).
@@ -302,6 +303,7 @@ pub static ALERTS_CREATE_RULE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `alerts:write` · 600/min · [`DeleteAlertRuleInput`](crate::models::DeleteAlertRuleInput) → 200 [`DeleteAlertRuleOutput`](crate::models::DeleteAlertRuleOutput).
@@ -336,6 +338,7 @@ pub static ALERTS_DELETE_RULE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · offset paging · `alerts:read` · 600/min · [`AlertEventsListInput`](crate::models::AlertEventsListInput) → 200 `serde_json::Value`.
@@ -370,6 +373,7 @@ pub static ALERTS_EVENTS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `alerts:read` · 600/min · [`AlertRuleGetInput`](crate::models::AlertRuleGetInput) → 200 `serde_json::Value`.
@@ -404,6 +408,7 @@ pub static ALERTS_RULE_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `alerts:read` · 600/min · [`AlertRulesListInput`](crate::models::AlertRulesListInput) → 200 `serde_json::Value`.
@@ -438,6 +443,7 @@ pub static ALERTS_RULES_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `alerts:read` · 600/min · [`TestAlertRuleInput`](crate::models::TestAlertRuleInput) → 200 [`TestAlertRuleOutput`](crate::models::TestAlertRuleOutput).
@@ -472,6 +478,7 @@ pub static ALERTS_TEST_RULE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `alerts:write` · 600/min · [`UpdateAlertRuleInput`](crate::models::UpdateAlertRuleInput) → 200 [`AlertRuleOutput`](crate::models::AlertRuleOutput).
@@ -506,6 +513,7 @@ pub static ALERTS_UPDATE_RULE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Starts processing, retried under an idempotency key · `analytics:process` · 600/min · [`BandMathInput`](crate::models::BandMathInput) → 200 `serde_json::Value`.
@@ -540,6 +548,7 @@ pub static ANALYTICS_BAND_MATH: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Starts processing, retried under an idempotency key · `analytics:process` · 600/min · [`CalculateIndexInput`](crate::models::CalculateIndexInput) → 200 `serde_json::Value`.
@@ -574,6 +583,7 @@ pub static ANALYTICS_CALCULATE_INDEX: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Starts processing, retried under an idempotency key · `analytics:process` · 600/min · [`ExecuteRequest`](crate::models::ExecuteRequest) → 200 [`AnalyticsExecuteOutput`](crate::models::AnalyticsExecuteOutput).
@@ -608,6 +618,7 @@ pub static ANALYTICS_EXECUTE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `analytics:read` · 600/min · [`IndexGetInput`](crate::models::IndexGetInput) → 200 `serde_json::Value`.
@@ -642,6 +653,7 @@ pub static ANALYTICS_INDEX_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `analytics:read` · 600/min · [`IndicesListInput`](crate::models::IndicesListInput) → 200 `serde_json::Value`.
@@ -676,6 +688,7 @@ pub static ANALYTICS_INDICES_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `analytics:read` · 600/min · [`OperationGetInput`](crate::models::OperationGetInput) → 200 `serde_json::Value`.
@@ -710,6 +723,7 @@ pub static ANALYTICS_OPERATIONS_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `analytics:read` · 600/min · [`OperationsListInput`](crate::models::OperationsListInput) → 200 `serde_json::Value`.
@@ -744,6 +758,7 @@ pub static ANALYTICS_OPERATIONS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `analytics:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -778,6 +793,7 @@ pub static ANALYTICS_SENSORS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `analytics:read` · 600/min · [`ValidateFormulaInput`](crate::models::ValidateFormulaInput) → 200 [`ValidateFormulaOutput`](crate::models::ValidateFormulaOutput).
@@ -812,6 +828,7 @@ pub static ANALYTICS_VALIDATE_FORMULA: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `api_keys:write` · 600/min · [`ApiKeyCreateInput`](crate::models::ApiKeyCreateInput) → 200 [`ApiKeyCreateOutput`](crate::models::ApiKeyCreateOutput).
@@ -846,6 +863,7 @@ pub static API_KEYS_CREATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: true,
 };
 
 /// Reads, safe to retry · `api_keys:read` · 600/min · [`ApiKeyListInput`](crate::models::ApiKeyListInput) → 200 `serde_json::Value`.
@@ -880,6 +898,7 @@ pub static API_KEYS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `api_keys:write` · 600/min · [`ApiKeyRevokeInput`](crate::models::ApiKeyRevokeInput) → 200 [`ApiKeyRevokeOutput`](crate::models::ApiKeyRevokeOutput).
@@ -914,6 +933,7 @@ pub static API_KEYS_REVOKE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`AssetDeleteInput`](crate::models::AssetDeleteInput) → 200 [`AssetDeleteOutput`](crate::models::AssetDeleteOutput).
@@ -948,6 +968,7 @@ pub static ASSETS_DELETE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `band_formulas:write` · 600/min · [`BandFormulaCreateInput`](crate::models::BandFormulaCreateInput) → 200 [`BandFormulaOutput`](crate::models::BandFormulaOutput).
@@ -982,6 +1003,7 @@ pub static BAND_FORMULAS_CREATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `band_formulas:write` · 600/min · [`BandFormulaDeleteInput`](crate::models::BandFormulaDeleteInput) → 200 [`BandFormulaDeleteOutput`](crate::models::BandFormulaDeleteOutput).
@@ -1016,6 +1038,7 @@ pub static BAND_FORMULAS_DELETE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `band_formulas:read` · 600/min · [`BandFormulaGetInput`](crate::models::BandFormulaGetInput) → 200 `serde_json::Value`.
@@ -1050,6 +1073,7 @@ pub static BAND_FORMULAS_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `band_formulas:read` · 600/min · [`BandFormulasListInput`](crate::models::BandFormulasListInput) → 200 `serde_json::Value`.
@@ -1084,6 +1108,7 @@ pub static BAND_FORMULAS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `band_formulas:write` · 600/min · [`BandFormulaUpdateInput`](crate::models::BandFormulaUpdateInput) → 200 [`BandFormulaOutput`](crate::models::BandFormulaOutput).
@@ -1118,6 +1143,7 @@ pub static BAND_FORMULAS_UPDATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`ApprovalRefInput`](crate::models::ApprovalRefInput) → 200 [`ApprovalOutput`](crate::models::ApprovalOutput).
@@ -1152,6 +1178,7 @@ pub static BILLING_APPROVALS_APPROVE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`ApprovalGetInput`](crate::models::ApprovalGetInput) → 200 `serde_json::Value`.
@@ -1186,6 +1213,7 @@ pub static BILLING_APPROVALS_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`ApprovalsListInput`](crate::models::ApprovalsListInput) → 200 `serde_json::Value`.
@@ -1220,6 +1248,7 @@ pub static BILLING_APPROVALS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`RejectApprovalInput`](crate::models::RejectApprovalInput) → 200 [`ApprovalOutput`](crate::models::ApprovalOutput).
@@ -1254,6 +1283,7 @@ pub static BILLING_APPROVALS_REJECT: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`RequestApprovalInput`](crate::models::RequestApprovalInput) → 200 [`ApprovalOutput`](crate::models::ApprovalOutput).
@@ -1288,6 +1318,7 @@ pub static BILLING_APPROVALS_REQUEST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -1322,6 +1353,7 @@ pub static BILLING_AUTO_TOPUP_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -1356,6 +1388,7 @@ pub static BILLING_CLEANUP_DELETED_ORGS: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -1390,6 +1423,7 @@ pub static BILLING_CREDITS_BALANCE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · offset paging · `billing:read` · 600/min · [`TransactionsInput`](crate::models::TransactionsInput) → 200 `serde_json::Value`.
@@ -1424,6 +1458,7 @@ pub static BILLING_CREDITS_TRANSACTIONS: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -1458,6 +1493,7 @@ pub static BILLING_DELETIONS_PENDING: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -1492,6 +1528,7 @@ pub static BILLING_DLQ_LIST_PENDING: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`ReplayInput`](crate::models::ReplayInput) → 200 `serde_json::Value`.
@@ -1526,6 +1563,7 @@ pub static BILLING_DLQ_REPLAY: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`AccrualInput`](crate::models::AccrualInput) → 200 `serde_json::Value`.
@@ -1560,6 +1598,7 @@ pub static BILLING_ENTERPRISE_ACCRUAL: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`MarkInvoicedInput`](crate::models::MarkInvoicedInput) → 200 `serde_json::Value`.
@@ -1594,6 +1633,7 @@ pub static BILLING_ENTERPRISE_MARK_INVOICED: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`ApproveInput`](crate::models::ApproveInput) → 200 `serde_json::Value`.
@@ -1628,6 +1668,7 @@ pub static BILLING_FREE_TIER_APPROVE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`BaseModel`](crate::models::BaseModel) → 200 `serde_json::Value`.
@@ -1662,6 +1703,7 @@ pub static BILLING_FREE_TIER_GRANT_ALL: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -1696,6 +1738,7 @@ pub static BILLING_FREE_TIER_LIST_PENDING: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`OrgInput`](crate::models::OrgInput) → 200 `serde_json::Value`.
@@ -1730,6 +1773,7 @@ pub static BILLING_FREE_TIER_REVOKE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`InvoicesInput`](crate::models::InvoicesInput) → 200 `serde_json::Value`.
@@ -1764,6 +1808,7 @@ pub static BILLING_INVOICES_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`SettleInput`](crate::models::SettleInput) → 200 `serde_json::Value`.
@@ -1798,6 +1843,7 @@ pub static BILLING_JOBS_SETTLE_UNSETTLED: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -1832,6 +1878,7 @@ pub static BILLING_PLANS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`OrgInput`](crate::models::OrgInput) → 200 `serde_json::Value`.
@@ -1866,6 +1913,7 @@ pub static BILLING_RECONCILIATION_BACKFILL_MISSING: OperationInfo = OperationInf
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`CorrectInput`](crate::models::CorrectInput) → 200 `serde_json::Value`.
@@ -1900,6 +1948,7 @@ pub static BILLING_RECONCILIATION_CORRECT_DRIFT: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`DriftInput`](crate::models::DriftInput) → 200 `serde_json::Value`.
@@ -1934,6 +1983,7 @@ pub static BILLING_RECONCILIATION_DETECT_DRIFT: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`CorrectionsInput`](crate::models::CorrectionsInput) → 200 `serde_json::Value`.
@@ -1968,6 +2018,7 @@ pub static BILLING_RECONCILIATION_LIST_CORRECTIONS: OperationInfo = OperationInf
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`RunsInput`](crate::models::RunsInput) → 200 `serde_json::Value`.
@@ -2002,6 +2053,7 @@ pub static BILLING_RECONCILIATION_LIST_RUNS: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`OrgInput`](crate::models::OrgInput) → 200 `serde_json::Value`.
@@ -2036,6 +2088,7 @@ pub static BILLING_RECONCILIATION_REMOVE_STALE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`RunInput`](crate::models::RunInput) → 200 `serde_json::Value`.
@@ -2070,6 +2123,7 @@ pub static BILLING_RECONCILIATION_RUN: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`RunAllInput`](crate::models::RunAllInput) → 200 `serde_json::Value`.
@@ -2104,6 +2158,7 @@ pub static BILLING_RECONCILIATION_RUN_ALL: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`OrgInput`](crate::models::OrgInput) → 200 `serde_json::Value`.
@@ -2138,6 +2193,7 @@ pub static BILLING_RECONCILIATION_ZERO_NEGATIVE_NETS: OperationInfo = OperationI
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -2172,6 +2228,7 @@ pub static BILLING_RUN_MONTHLY_CRON: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`OrgInput`](crate::models::OrgInput) → 200 `serde_json::Value`.
@@ -2206,6 +2263,7 @@ pub static BILLING_RUN_MONTHLY_FOR_ORG: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`SetAutoTopupInput`](crate::models::SetAutoTopupInput) → 200 [`SetAutoTopupOutput`](crate::models::SetAutoTopupOutput).
@@ -2240,6 +2298,7 @@ pub static BILLING_SET_AUTO_TOPUP: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`OrgStatusInput`](crate::models::OrgStatusInput) → 200 `serde_json::Value`.
@@ -2274,6 +2333,7 @@ pub static BILLING_STATUS_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`InvoicesInput`](crate::models::InvoicesInput) → 200 `serde_json::Value`.
@@ -2308,6 +2368,7 @@ pub static BILLING_STRIPE_INVOICES_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 201 `serde_json::Value`.
@@ -2348,6 +2409,7 @@ pub static BILLING_TOPUP: OperationInfo = OperationInfo {
     rate_class: RateClass::Spend,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`FederatedSearchInput`](crate::models::FederatedSearchInput) → 200 [`FederatedSearchOutput`](crate::models::FederatedSearchOutput).
@@ -2382,6 +2444,7 @@ pub static CATALOG_FEDERATED_SEARCH: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`GranulePointsInput`](crate::models::GranulePointsInput) → 200 [`GranulePointsOutput`](crate::models::GranulePointsOutput).
@@ -2416,6 +2479,7 @@ pub static CATALOG_GRANULE_POINTS: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`ImageAssetInput`](crate::models::ImageAssetInput) → 200 `serde_json::Value`.
@@ -2450,6 +2514,7 @@ pub static CATALOG_IMAGE_QUICKLOOK: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`ImageAssetInput`](crate::models::ImageAssetInput) → 200 `serde_json::Value`.
@@ -2484,6 +2549,7 @@ pub static CATALOG_IMAGE_THUMBNAIL: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`SceneInfoInput`](crate::models::SceneInfoInput) → 200 `serde_json::Value`.
@@ -2518,6 +2584,7 @@ pub static CATALOG_INFO_LANDSAT: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`SceneInfoInput`](crate::models::SceneInfoInput) → 200 `serde_json::Value`.
@@ -2552,6 +2619,7 @@ pub static CATALOG_INFO_NAIP: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`SampleInfoInput`](crate::models::SampleInfoInput) → 200 `serde_json::Value`.
@@ -2586,6 +2654,7 @@ pub static CATALOG_INFO_SAMPLE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`SceneInfoInput`](crate::models::SceneInfoInput) → 200 `serde_json::Value`.
@@ -2620,6 +2689,7 @@ pub static CATALOG_INFO_SENTINEL: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · offset paging · `tiles:read` · 600/min · [`ProviderSamplesInput`](crate::models::ProviderSamplesInput) → 200 `serde_json::Value`.
@@ -2654,6 +2724,7 @@ pub static CATALOG_PROVIDER_SAMPLES: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`VizListInput`](crate::models::VizListInput) → 200 `serde_json::Value`.
@@ -2688,6 +2759,7 @@ pub static CATALOG_PROVIDERS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · cursor paging · `catalog:read` · 600/min · [`CatalogSearchInput`](crate::models::CatalogSearchInput) → 200 [`CatalogSearchOutput`](crate::models::CatalogSearchOutput).
@@ -2722,6 +2794,7 @@ pub static CATALOG_SEARCH: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · NDJSON stream · `catalog:read` · 600/min · [`JsonObject`](crate::JsonObject) → 200 [`Binary`](crate::Binary).
@@ -2762,6 +2835,7 @@ pub static CATALOG_SEARCH_STREAM: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`SourcesListInput`](crate::models::SourcesListInput) → 200 [`SourcesListOutput`](crate::models::SourcesListOutput).
@@ -2796,6 +2870,7 @@ pub static CATALOG_SOURCES_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · binary answer (image or XML) · `tiles:read` · 600/min · [`CatalogTileInput`](crate::models::CatalogTileInput) → 200 [`Binary`](crate::Binary).
@@ -2830,6 +2905,7 @@ pub static CATALOG_TILE_RENDER: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -2864,6 +2940,7 @@ pub static CATALOG_VENDORS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`VizListInput`](crate::models::VizListInput) → 200 `serde_json::Value`.
@@ -2898,6 +2975,7 @@ pub static CATALOG_VIZ_LANDSAT: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`VizListInput`](crate::models::VizListInput) → 200 `serde_json::Value`.
@@ -2932,6 +3010,7 @@ pub static CATALOG_VIZ_NAIP: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`Area`](crate::models::Area) → 200 `serde_json::Value`.
@@ -2966,6 +3045,7 @@ pub static CLIP_AREA_METADATA: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`Area`](crate::models::Area) → 200 `serde_json::Value`.
@@ -3000,6 +3080,7 @@ pub static CLIP_AREA_MOSAICS: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -3034,6 +3115,7 @@ pub static CLIP_AREAS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `clip:write` · 30/min spend budget · [`ClipCreateFromAreaInput`](crate::models::ClipCreateFromAreaInput) → 200 [`ClipJobCreated`](crate::models::ClipJobCreated).
@@ -3068,6 +3150,7 @@ pub static CLIP_CREATE_FROM_AREA: OperationInfo = OperationInfo {
     rate_class: RateClass::Spend,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Starts processing, retried under an idempotency key · `processing:process` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 200 [`ClipJobCreated`](crate::models::ClipJobCreated).
@@ -3108,6 +3191,7 @@ pub static CLIP_CREATE_FROM_ITEM: OperationInfo = OperationInfo {
     rate_class: RateClass::Spend,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Deletes, retried under an idempotency key · `clip:destroy` · 600/min · [`ClipJobDeleteInput`](crate::models::ClipJobDeleteInput) → 200 `serde_json::Value`.
@@ -3142,6 +3226,7 @@ pub static CLIP_JOB_DELETE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`ClipDownloadInput`](crate::models::ClipDownloadInput) → 200 [`DownloadLinks`](crate::models::DownloadLinks).
@@ -3176,6 +3261,7 @@ pub static CLIP_JOB_DOWNLOAD: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: true,
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`ClipJobInput`](crate::models::ClipJobInput) → 200 [`DownloadLinks`](crate::models::DownloadLinks).
@@ -3210,6 +3296,7 @@ pub static CLIP_JOB_DOWNLOADS: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: true,
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`ClipJobInput`](crate::models::ClipJobInput) → 200 [`Job`](crate::models::Job).
@@ -3244,6 +3331,7 @@ pub static CLIP_JOB_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`ClipJobInput`](crate::models::ClipJobInput) → 200 `serde_json::Value`.
@@ -3278,6 +3366,7 @@ pub static CLIP_JOB_TILE_INFO: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · offset paging · `clip:read` · 600/min · [`ClipJobsListInput`](crate::models::ClipJobsListInput) → 200 `serde_json::Value`.
@@ -3312,6 +3401,7 @@ pub static CLIP_JOBS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`CogEmptyInput`](crate::models::CogEmptyInput) → 200 `serde_json::Value`.
@@ -3346,6 +3436,7 @@ pub static COG_COLORMAPS: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`CogEmptyInput`](crate::models::CogEmptyInput) → 200 `serde_json::Value`.
@@ -3380,6 +3471,7 @@ pub static COG_FORMULAS: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`CogStatsInput`](crate::models::CogStatsInput) → 200 `serde_json::Value`.
@@ -3414,6 +3506,7 @@ pub static COG_STATISTICS: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · binary answer (image or XML) · `tiles:read` · 600/min · [`CogThumbnailInput`](crate::models::CogThumbnailInput) → 200 [`Binary`](crate::Binary).
@@ -3448,6 +3541,7 @@ pub static COG_THUMBNAIL: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · binary answer (image or XML) · `tiles:read` · 600/min · [`CogTileInput`](crate::models::CogTileInput) → 200 [`Binary`](crate::Binary).
@@ -3482,6 +3576,7 @@ pub static COG_TILE_RENDER: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · binary answer (image or XML) · `tiles:read` · 600/min · [`CogTerrainInput`](crate::models::CogTerrainInput) → 200 [`Binary`](crate::Binary).
@@ -3516,6 +3611,7 @@ pub static COG_TILE_TERRAIN: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `collections:write` · 600/min · [`CollectionCreateInput`](crate::models::CollectionCreateInput) → 200 [`CollectionResponse`](crate::models::CollectionResponse).
@@ -3550,6 +3646,7 @@ pub static COLLECTIONS_CREATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `collections:write` · 600/min · [`CollectionDeleteInput`](crate::models::CollectionDeleteInput) → 200 [`CollectionDeleteOutput`](crate::models::CollectionDeleteOutput).
@@ -3584,6 +3681,7 @@ pub static COLLECTIONS_DELETE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `collections:read` · 600/min · [`CollectionsGetInput`](crate::models::CollectionsGetInput) → 200 `serde_json::Value`.
@@ -3618,6 +3716,7 @@ pub static COLLECTIONS_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `collections:read` · 600/min · [`CollectionsListInput`](crate::models::CollectionsListInput) → 200 `serde_json::Value`.
@@ -3652,6 +3751,7 @@ pub static COLLECTIONS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `collections:write` · 600/min · [`CollectionUpdateInput`](crate::models::CollectionUpdateInput) → 200 [`CollectionResponse`](crate::models::CollectionResponse).
@@ -3686,6 +3786,7 @@ pub static COLLECTIONS_UPDATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `eulas:write` · 600/min · [`EulaAcceptInput`](crate::models::EulaAcceptInput) → 200 `serde_json::Value`.
@@ -3720,6 +3821,7 @@ pub static EULAS_DOCUMENT_ACCEPT: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `eulas:read` · 600/min · [`EulaDocumentGetInput`](crate::models::EulaDocumentGetInput) → 200 `serde_json::Value`.
@@ -3754,6 +3856,7 @@ pub static EULAS_DOCUMENT_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · page-and-size paging · `eulas:read` · 600/min · [`EulaDocumentsListInput`](crate::models::EulaDocumentsListInput) → 200 `serde_json::Value`.
@@ -3788,6 +3891,7 @@ pub static EULAS_DOCUMENTS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `eulas:read` · 600/min · [`EulaGetInput`](crate::models::EulaGetInput) → 200 `serde_json::Value`.
@@ -3822,6 +3926,7 @@ pub static EULAS_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · page-and-size paging · `eulas:read` · 600/min · [`EulasListInput`](crate::models::EulasListInput) → 200 `serde_json::Value`.
@@ -3856,6 +3961,7 @@ pub static EULAS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `event_subscriptions:write` · 600/min · [`CreateSubscriptionInput`](crate::models::CreateSubscriptionInput) → 200 [`SubscriptionOutput`](crate::models::SubscriptionOutput).
@@ -3890,6 +3996,7 @@ pub static EVENT_SUBSCRIPTIONS_CREATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &["headers"],
+    answer_holds_credentials: true,
 };
 
 /// Writes, retried under an idempotency key · `event_subscriptions:write` · 600/min · [`DeleteSubscriptionInput`](crate::models::DeleteSubscriptionInput) → 200 [`DeleteSubscriptionOutput`](crate::models::DeleteSubscriptionOutput).
@@ -3924,6 +4031,7 @@ pub static EVENT_SUBSCRIPTIONS_DELETE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `event_subscriptions:read` · 600/min · [`GetSubscriptionInput`](crate::models::GetSubscriptionInput) → 200 [`SubscriptionOutput`](crate::models::SubscriptionOutput).
@@ -3958,6 +4066,7 @@ pub static EVENT_SUBSCRIPTIONS_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: true,
 };
 
 /// Reads, safe to retry · `event_subscriptions:read` · 600/min · [`ListSubscriptionsInput`](crate::models::ListSubscriptionsInput) → 200 [`SubscriptionList`](crate::models::SubscriptionList).
@@ -3992,6 +4101,7 @@ pub static EVENT_SUBSCRIPTIONS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: true,
 };
 
 /// Writes, retried under an idempotency key · `event_subscriptions:write` · 600/min · [`TestSubscriptionInput`](crate::models::TestSubscriptionInput) → 200 [`TestSubscriptionOutput`](crate::models::TestSubscriptionOutput).
@@ -4026,6 +4136,7 @@ pub static EVENT_SUBSCRIPTIONS_TEST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `event_subscriptions:write` · 600/min · [`UpdateSubscriptionInput`](crate::models::UpdateSubscriptionInput) → 200 [`SubscriptionOutput`](crate::models::SubscriptionOutput).
@@ -4060,6 +4171,7 @@ pub static EVENT_SUBSCRIPTIONS_UPDATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &["headers"],
+    answer_holds_credentials: true,
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`CollectionGetInput`](crate::models::CollectionGetInput) → 200 `serde_json::Value`.
@@ -4094,6 +4206,7 @@ pub static GLOSSARY_COLLECTIONS_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · page-and-size paging · `catalog:read` · 600/min · [`GlossaryCollectionsListInput`](crate::models::GlossaryCollectionsListInput) → 200 `serde_json::Value`.
@@ -4128,6 +4241,7 @@ pub static GLOSSARY_COLLECTIONS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`DataProductGetInput`](crate::models::DataProductGetInput) → 200 `serde_json::Value`.
@@ -4162,6 +4276,7 @@ pub static GLOSSARY_DATA_PRODUCTS_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · page-and-size paging · `catalog:read` · 600/min · [`DataProductsListInput`](crate::models::DataProductsListInput) → 200 `serde_json::Value`.
@@ -4196,6 +4311,7 @@ pub static GLOSSARY_DATA_PRODUCTS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `catalog:read` · 600/min · [`ProviderGetInput`](crate::models::ProviderGetInput) → 200 `serde_json::Value`.
@@ -4230,6 +4346,7 @@ pub static GLOSSARY_PROVIDERS_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · page-and-size paging · `catalog:read` · 600/min · [`ProvidersListInput`](crate::models::ProvidersListInput) → 200 `serde_json::Value`.
@@ -4264,6 +4381,7 @@ pub static GLOSSARY_PROVIDERS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`AssetDownloadInput`](crate::models::AssetDownloadInput) → 200 [`DownloadLinks`](crate::models::DownloadLinks).
@@ -4298,6 +4416,7 @@ pub static ITEMS_ASSET_DOWNLOAD: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: true,
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`ItemCreateInput`](crate::models::ItemCreateInput) → 200 [`ItemResponse`](crate::models::ItemResponse).
@@ -4332,6 +4451,7 @@ pub static ITEMS_CREATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`ItemDeleteInput`](crate::models::ItemDeleteInput) → 200 [`ItemDeleteOutput`](crate::models::ItemDeleteOutput).
@@ -4366,6 +4486,7 @@ pub static ITEMS_DELETE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`DetectBandsInput`](crate::models::DetectBandsInput) → 200 [`DetectBandsOutput`](crate::models::DetectBandsOutput).
@@ -4400,6 +4521,7 @@ pub static ITEMS_DETECT_ASSET_BANDS: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`ItemDuplicateInput`](crate::models::ItemDuplicateInput) → 200 [`ItemResponse`](crate::models::ItemResponse).
@@ -4434,6 +4556,7 @@ pub static ITEMS_DUPLICATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `admin:write` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -4468,6 +4591,7 @@ pub static ITEMS_EXPIRE_BATCH: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`ItemGetInput`](crate::models::ItemGetInput) → 200 [`ItemGetOutput`](crate::models::ItemGetOutput).
@@ -4502,6 +4626,7 @@ pub static ITEMS_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`ItemStacInput`](crate::models::ItemStacInput) → 200 `serde_json::Value`.
@@ -4536,6 +4661,7 @@ pub static ITEMS_GET_STAC: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`ItemLineageInput`](crate::models::ItemLineageInput) → 200 `serde_json::Value`.
@@ -4570,6 +4696,7 @@ pub static ITEMS_LINEAGE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · offset paging · `items:read` · 600/min · [`ItemsListInput`](crate::models::ItemsListInput) → 200 `serde_json::Value`.
@@ -4604,6 +4731,7 @@ pub static ITEMS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`ItemAssetsInput`](crate::models::ItemAssetsInput) → 200 `serde_json::Value`.
@@ -4638,6 +4766,7 @@ pub static ITEMS_LIST_ASSETS: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · offset paging · `items:read` · 600/min · [`ItemsByCollectionInput`](crate::models::ItemsByCollectionInput) → 200 `serde_json::Value`.
@@ -4672,6 +4801,7 @@ pub static ITEMS_LIST_BY_COLLECTION: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`ExpiringInput`](crate::models::ExpiringInput) → 200 `serde_json::Value`.
@@ -4706,6 +4836,7 @@ pub static ITEMS_LIST_EXPIRING: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · offset paging · `items:read` · 600/min · [`ProjectItemSearchInput`](crate::models::ProjectItemSearchInput) → 200 [`FeatureCollectionOutput`](crate::models::FeatureCollectionOutput).
@@ -4740,6 +4871,7 @@ pub static ITEMS_SEARCH: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · offset paging · `items:read` · 600/min · [`OrgItemSearchInput`](crate::models::OrgItemSearchInput) → 200 [`FeatureCollectionOutput`](crate::models::FeatureCollectionOutput).
@@ -4774,6 +4906,7 @@ pub static ITEMS_SEARCH_ORG: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`SetBandNamesInput`](crate::models::SetBandNamesInput) → 200 [`AssetOutput`](crate::models::AssetOutput).
@@ -4808,6 +4941,7 @@ pub static ITEMS_SET_ASSET_BAND_NAMES: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · binary answer (image or XML) · `items:read` · 600/min · [`ItemTileRenderInput`](crate::models::ItemTileRenderInput) → 200 [`Binary`](crate::Binary).
@@ -4842,6 +4976,7 @@ pub static ITEMS_TILE_RENDER: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`ItemStatisticsInput`](crate::models::ItemStatisticsInput) → 200 `serde_json::Value`.
@@ -4876,6 +5011,7 @@ pub static ITEMS_TILE_STATISTICS: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`ItemTilejsonInput`](crate::models::ItemTilejsonInput) → 200 `serde_json::Value`.
@@ -4910,6 +5046,7 @@ pub static ITEMS_TILE_TILEJSON: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · binary answer (image or XML) · `items:read` · 600/min · [`ItemWmtsCapabilitiesInput`](crate::models::ItemWmtsCapabilitiesInput) → 200 [`Binary`](crate::Binary).
@@ -4944,6 +5081,7 @@ pub static ITEMS_TILE_WMTS_CAPABILITIES: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &["key"],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · binary answer (image or XML) · `items:read` · 600/min · [`ItemWmtsGetTileInput`](crate::models::ItemWmtsGetTileInput) → 200 [`Binary`](crate::Binary).
@@ -4978,6 +5116,7 @@ pub static ITEMS_TILE_WMTS_GET_TILE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`ItemUpdateInput`](crate::models::ItemUpdateInput) → 200 [`ItemResponse`](crate::models::ItemResponse).
@@ -5012,6 +5151,7 @@ pub static ITEMS_UPDATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `notifications:write` · 600/min · [`NotificationRef`](crate::models::NotificationRef) → 200 [`NotificationOutput`](crate::models::NotificationOutput).
@@ -5046,6 +5186,7 @@ pub static NOTIFICATIONS_DISMISS: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · offset paging · `notifications:read` · 600/min · [`NotificationsListInput`](crate::models::NotificationsListInput) → 200 `serde_json::Value`.
@@ -5080,6 +5221,7 @@ pub static NOTIFICATIONS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `notifications:write` · 600/min · [`Empty`](crate::models::Empty) → 200 [`MarkAllReadOutput`](crate::models::MarkAllReadOutput).
@@ -5114,6 +5256,7 @@ pub static NOTIFICATIONS_MARK_ALL_READ: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `notifications:write` · 600/min · [`NotificationRef`](crate::models::NotificationRef) → 200 [`NotificationOutput`](crate::models::NotificationOutput).
@@ -5148,6 +5291,7 @@ pub static NOTIFICATIONS_MARK_READ: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `notifications:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -5182,6 +5326,7 @@ pub static NOTIFICATIONS_UNREAD_COUNT: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`ArchiveEstimateInput`](crate::models::ArchiveEstimateInput) → 200 [`ArchiveEstimateOutput`](crate::models::ArchiveEstimateOutput).
@@ -5216,6 +5361,7 @@ pub static ORDERS_ARCHIVE_ESTIMATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 60/min order placement budget · [`JsonObject`](crate::JsonObject) → 202 [`Order`](crate::models::Order).
@@ -5256,6 +5402,7 @@ pub static ORDERS_ARCHIVE_PLACE: OperationInfo = OperationInfo {
     rate_class: RateClass::OrderPlacement,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 30/min spend budget · [`OrderCancelInput`](crate::models::OrderCancelInput) → 200 [`OrderCancelOutput`](crate::models::OrderCancelOutput).
@@ -5290,6 +5437,7 @@ pub static ORDERS_CANCEL: OperationInfo = OperationInfo {
     rate_class: RateClass::Spend,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`CoverageInput`](crate::models::CoverageInput) → 200 `serde_json::Value`.
@@ -5324,6 +5472,7 @@ pub static ORDERS_COVERAGE_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`CoverageInput`](crate::models::CoverageInput) → 200 `serde_json::Value`.
@@ -5358,6 +5507,7 @@ pub static ORDERS_COVERAGE_GROUPS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`EstimateInput`](crate::models::EstimateInput) → 200 `serde_json::Value`.
@@ -5392,6 +5542,7 @@ pub static ORDERS_ESTIMATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`OrderGetInput`](crate::models::OrderGetInput) → 200 [`Order`](crate::models::Order).
@@ -5426,6 +5577,7 @@ pub static ORDERS_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`OrderSchemaInput`](crate::models::OrderSchemaInput) → 200 `serde_json::Value`.
@@ -5460,6 +5612,7 @@ pub static ORDERS_GET_SCHEMA: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · page-and-size paging · `orders:read` · 600/min · [`OrdersListInput`](crate::models::OrdersListInput) → 200 `serde_json::Value`.
@@ -5494,6 +5647,7 @@ pub static ORDERS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`OrderAssetsInput`](crate::models::OrderAssetsInput) → 200 `serde_json::Value`.
@@ -5528,6 +5682,7 @@ pub static ORDERS_LIST_ASSETS: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 60/min order placement budget · [`OrderPlaceInput`](crate::models::OrderPlaceInput) → 200 [`OrderPlaceOutput`](crate::models::OrderPlaceOutput).
@@ -5562,6 +5717,7 @@ pub static ORDERS_PLACE: OperationInfo = OperationInfo {
     rate_class: RateClass::OrderPlacement,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · page-and-size paging · `orders:read` · 600/min · [`DecisionsPendingInput`](crate::models::DecisionsPendingInput) → 200 `serde_json::Value`.
@@ -5596,6 +5752,7 @@ pub static ORDERS_TASKING_DECISIONS_PENDING: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`TaskingEstimateInput`](crate::models::TaskingEstimateInput) → 200 [`TaskingEstimateOutput`](crate::models::TaskingEstimateOutput).
@@ -5630,6 +5787,7 @@ pub static ORDERS_TASKING_ESTIMATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`FeasibilityCheckInput`](crate::models::FeasibilityCheckInput) → 200 `serde_json::Value`.
@@ -5664,6 +5822,7 @@ pub static ORDERS_TASKING_FEASIBILITY_CHECK: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 600/min · [`FeasibilityDecideInput`](crate::models::FeasibilityDecideInput) → 200 `serde_json::Value`.
@@ -5698,6 +5857,7 @@ pub static ORDERS_TASKING_FEASIBILITY_DECIDE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · page-and-size paging · `orders:read` · 600/min · [`StudiesListInput`](crate::models::StudiesListInput) → 200 `serde_json::Value`.
@@ -5732,6 +5892,7 @@ pub static ORDERS_TASKING_FEASIBILITY_STUDIES_LIST: OperationInfo = OperationInf
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `admin:read` · 600/min · [`TaskingGroupsInput`](crate::models::TaskingGroupsInput) → 200 `serde_json::Value`.
@@ -5766,6 +5927,7 @@ pub static ORDERS_TASKING_GROUPS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`FeasibilityCheckInput`](crate::models::FeasibilityCheckInput) → 200 `serde_json::Value`.
@@ -5800,6 +5962,7 @@ pub static ORDERS_TASKING_OPPORTUNITIES_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 60/min order placement budget · [`JsonObject`](crate::JsonObject) → 202 [`Order`](crate::models::Order).
@@ -5840,6 +6003,7 @@ pub static ORDERS_TASKING_PLACE: OperationInfo = OperationInfo {
     rate_class: RateClass::OrderPlacement,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 600/min · [`QuotationDecideInput`](crate::models::QuotationDecideInput) → 200 `serde_json::Value`.
@@ -5874,6 +6038,7 @@ pub static ORDERS_TASKING_QUOTATION_DECIDE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · page-and-size paging · `orders:read` · 600/min · [`StudiesListInput`](crate::models::StudiesListInput) → 200 `serde_json::Value`.
@@ -5908,6 +6073,7 @@ pub static ORDERS_TASKING_QUOTATIONS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`TaskingSensorsInput`](crate::models::TaskingSensorsInput) → 200 [`TaskingSensorsOutput`](crate::models::TaskingSensorsOutput).
@@ -5942,6 +6108,7 @@ pub static ORDERS_TASKING_SENSORS: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 600/min · [`TemplateDeleteInput`](crate::models::TemplateDeleteInput) → 200 [`TemplateDeleteOutput`](crate::models::TemplateDeleteOutput).
@@ -5976,6 +6143,7 @@ pub static ORDERS_TASKING_TEMPLATES_DELETE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`TemplateListInput`](crate::models::TemplateListInput) → 200 [`TemplateListOutput`](crate::models::TemplateListOutput).
@@ -6010,6 +6178,7 @@ pub static ORDERS_TASKING_TEMPLATES_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 600/min · [`TemplateSaveInput`](crate::models::TemplateSaveInput) → 200 [`TemplateSaveOutput`](crate::models::TemplateSaveOutput).
@@ -6044,6 +6213,7 @@ pub static ORDERS_TASKING_TEMPLATES_SAVE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 600/min · [`OrderUpdateInput`](crate::models::OrderUpdateInput) → 200 [`OrderUpdateOutput`](crate::models::OrderUpdateOutput).
@@ -6078,6 +6248,7 @@ pub static ORDERS_UPDATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `orders:read` · 600/min · [`CommitmentsListInput`](crate::models::CommitmentsListInput) → 200 `serde_json::Value`.
@@ -6112,6 +6283,7 @@ pub static ORGANIZATIONS_COMMITMENTS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`StatementInput`](crate::models::StatementInput) → 200 `serde_json::Value`.
@@ -6146,6 +6318,7 @@ pub static ORGANIZATIONS_COMMITMENTS_STATEMENT: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `organizations:write` · 600/min · [`OrganizationCreateInput`](crate::models::OrganizationCreateInput) → 200 [`OrganizationCreateOutput`](crate::models::OrganizationCreateOutput).
@@ -6180,6 +6353,7 @@ pub static ORGANIZATIONS_CREATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`AttachInput`](crate::models::AttachInput) → 200 [`PaymentMethodOutput`](crate::models::PaymentMethodOutput).
@@ -6214,6 +6388,7 @@ pub static PAYMENT_METHODS_ATTACH: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`SetupIntentInput`](crate::models::SetupIntentInput) → 200 [`SetupIntentOutput`](crate::models::SetupIntentOutput).
@@ -6248,6 +6423,7 @@ pub static PAYMENT_METHODS_CREATE_SETUP_INTENT: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: true,
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`DetachInput`](crate::models::DetachInput) → 200 [`DetachOutput`](crate::models::DetachOutput).
@@ -6282,6 +6458,7 @@ pub static PAYMENT_METHODS_DETACH: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `billing:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -6316,6 +6493,7 @@ pub static PAYMENT_METHODS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `billing:write` · 600/min · [`SetDefaultInput`](crate::models::SetDefaultInput) → 200 [`PaymentMethodOutput`](crate::models::PaymentMethodOutput).
@@ -6350,6 +6528,7 @@ pub static PAYMENT_METHODS_SET_DEFAULT: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `processing:read` · 600/min · [`ProcessRunInput`](crate::models::ProcessRunInput) → 200 `serde_json::Value`.
@@ -6384,6 +6563,7 @@ pub static PROCESSING_CATALOG_ESTIMATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `processing:read` · 600/min · [`ProcessGetInput`](crate::models::ProcessGetInput) → 200 `serde_json::Value`.
@@ -6418,6 +6598,7 @@ pub static PROCESSING_CATALOG_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `processing:read` · 600/min · [`Empty`](crate::models::Empty) → 200 `serde_json::Value`.
@@ -6452,6 +6633,7 @@ pub static PROCESSING_CATALOG_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `processing:read` · 600/min · [`ProcessRunInput`](crate::models::ProcessRunInput) → 200 `serde_json::Value`.
@@ -6486,6 +6668,7 @@ pub static PROCESSING_CATALOG_VALIDATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Starts processing, retried under an idempotency key · `processing:process` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 201 [`Job`](crate::models::Job).
@@ -6526,6 +6709,7 @@ pub static PROCESSING_CREATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Spend,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Starts processing, retried under an idempotency key · `processing:process` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 200 [`DispatchedJob`](crate::models::DispatchedJob).
@@ -6566,6 +6750,7 @@ pub static PROCESSING_CREATE_AND_DISPATCH: OperationInfo = OperationInfo {
     rate_class: RateClass::Spend,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Starts processing, retried under an idempotency key · `processing:process` · 600/min · [`ProcessingDispatchInput`](crate::models::ProcessingDispatchInput) → 200 [`ProcessingDispatchOutput`](crate::models::ProcessingDispatchOutput).
@@ -6600,6 +6785,7 @@ pub static PROCESSING_DISPATCH: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Starts processing, retried under an idempotency key · `processing:process` · 600/min · [`ProcessExecuteInput`](crate::models::ProcessExecuteInput) → 200 [`ProcessExecuteOutput`](crate::models::ProcessExecuteOutput).
@@ -6634,6 +6820,7 @@ pub static PROCESSING_EXECUTE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Deletes, retried under an idempotency key · `clip:destroy` · 600/min · [`ProcessingJobInput`](crate::models::ProcessingJobInput) → 200 `serde_json::Value`.
@@ -6668,6 +6855,7 @@ pub static PROCESSING_JOB_DELETE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `processing:read` · 600/min · [`JobGetInput`](crate::models::JobGetInput) → 200 [`Job`](crate::models::Job).
@@ -6702,6 +6890,7 @@ pub static PROCESSING_JOB_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Starts processing, retried under an idempotency key · `processing:process` · 600/min · [`JobRegisterInput`](crate::models::JobRegisterInput) → 200 `serde_json::Value`.
@@ -6736,6 +6925,7 @@ pub static PROCESSING_JOB_REGISTER: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`ProcessingJobInput`](crate::models::ProcessingJobInput) → 200 `serde_json::Value`.
@@ -6770,6 +6960,7 @@ pub static PROCESSING_JOB_TILE_INFO: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `processing:read` · 600/min · [`JobTypesInput`](crate::models::JobTypesInput) → 200 `serde_json::Value`.
@@ -6804,6 +6995,7 @@ pub static PROCESSING_JOB_TYPES_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · page-and-limit paging · `processing:read` · 600/min · [`JobsListInput`](crate::models::JobsListInput) → 200 `serde_json::Value`.
@@ -6838,6 +7030,7 @@ pub static PROCESSING_JOBS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `processing:read` · 600/min · [`ProjectJobGetInput`](crate::models::ProjectJobGetInput) → 200 [`Job`](crate::models::Job).
@@ -6872,6 +7065,7 @@ pub static PROCESSING_PROJECT_JOB_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · offset paging · `processing:read` · 600/min · [`ProjectJobsInput`](crate::models::ProjectJobsInput) → 200 `serde_json::Value`.
@@ -6906,6 +7100,7 @@ pub static PROCESSING_PROJECT_JOBS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `projects:write` · 600/min · [`AddMemberInput`](crate::models::AddMemberInput) → 200 [`MemberOutput`](crate::models::MemberOutput).
@@ -6940,6 +7135,7 @@ pub static PROJECTS_ADD_MEMBER: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `projects:write` · 600/min · [`ProjectArchiveInput`](crate::models::ProjectArchiveInput) → 200 [`ProjectResponse`](crate::models::ProjectResponse).
@@ -6974,6 +7170,7 @@ pub static PROJECTS_ARCHIVE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `projects:write` · 600/min · [`ProjectCreate`](crate::models::ProjectCreate) → 200 [`ProjectResponse`](crate::models::ProjectResponse).
@@ -7008,6 +7205,7 @@ pub static PROJECTS_CREATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `projects:write` · 600/min · [`ProjectDeleteInput`](crate::models::ProjectDeleteInput) → 200 [`ProjectDeleteOutput`](crate::models::ProjectDeleteOutput).
@@ -7042,6 +7240,7 @@ pub static PROJECTS_DELETE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `projects:write` · 600/min · [`RemoveMemberInput`](crate::models::RemoveMemberInput) → 200 [`RemoveMemberOutput`](crate::models::RemoveMemberOutput).
@@ -7076,6 +7275,7 @@ pub static PROJECTS_REMOVE_MEMBER: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `projects:write` · 600/min · [`ProjectUpdateInput`](crate::models::ProjectUpdateInput) → 200 [`ProjectResponse`](crate::models::ProjectResponse).
@@ -7110,6 +7310,7 @@ pub static PROJECTS_UPDATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `projects:write` · 600/min · [`UpdateMemberInput`](crate::models::UpdateMemberInput) → 200 [`MemberOutput`](crate::models::MemberOutput).
@@ -7144,6 +7345,7 @@ pub static PROJECTS_UPDATE_MEMBER: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `provenance:read` · 600/min · [`LineageGetInput`](crate::models::LineageGetInput) → 200 [`LineageGetOutput`](crate::models::LineageGetOutput).
@@ -7178,6 +7380,7 @@ pub static PROVENANCE_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `reports:read` · 600/min · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
@@ -7218,6 +7421,7 @@ pub static REPORTS_GENERATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `shares:write` · 600/min · [`ShareLinkCreate`](crate::models::ShareLinkCreate) → 200 [`ShareLinkCreateOutput`](crate::models::ShareLinkCreateOutput).
@@ -7252,6 +7456,7 @@ pub static SHARE_LINK_CREATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &["password"],
+    answer_holds_credentials: true,
 };
 
 /// Writes, retried under an idempotency key · `shares:write` · 600/min · [`ShareLinkRevokeInput`](crate::models::ShareLinkRevokeInput) → 200 [`ShareLinkRevokeOutput`](crate::models::ShareLinkRevokeOutput).
@@ -7286,6 +7491,7 @@ pub static SHARE_LINK_REVOKE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `shares:read` · 600/min · [`ShareLinkValidateInput`](crate::models::ShareLinkValidateInput) → 200 [`ShareLinkValidateOutput`](crate::models::ShareLinkValidateOutput).
@@ -7320,6 +7526,7 @@ pub static SHARE_LINK_VALIDATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &["password", "token"],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · binary answer (image or XML) · `shares:read` · 600/min · [`ShareTileInput`](crate::models::ShareTileInput) → 200 [`Binary`](crate::Binary).
@@ -7354,6 +7561,7 @@ pub static SHARE_TILE_RENDER: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &["password", "token"],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `shares:read` · 600/min · [`ShareTilejsonInput`](crate::models::ShareTilejsonInput) → 200 `serde_json::Value`.
@@ -7388,6 +7596,7 @@ pub static SHARE_TILEJSON: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &["password", "token"],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`StacCollectionsListInput`](crate::models::StacCollectionsListInput) → 200 `serde_json::Value`.
@@ -7422,6 +7631,7 @@ pub static STAC_COLLECTIONS_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · page-and-limit paging · `items:read` · 600/min · [`SearchInput`](crate::models::SearchInput) → 200 `serde_json::Value`.
@@ -7456,6 +7666,7 @@ pub static STAC_SEARCH: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `uploads:write` · 600/min · [`JsonObject`](crate::JsonObject) → 200 [`UploadOutput`](crate::models::UploadOutput).
@@ -7496,6 +7707,7 @@ pub static UPLOADS_COMPLETE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `uploads:write` · 600/min · [`UploadFailInput`](crate::models::UploadFailInput) → 200 [`UploadOutput`](crate::models::UploadOutput).
@@ -7530,6 +7742,7 @@ pub static UPLOADS_FAIL: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `uploads:write` · 600/min · [`UploadInitiate`](crate::models::UploadInitiate) → 200 [`UploadOutput`](crate::models::UploadOutput).
@@ -7564,6 +7777,7 @@ pub static UPLOADS_INITIATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `uploads:write` · 600/min · [`UploadProgressInput`](crate::models::UploadProgressInput) → 200 [`UploadOutput`](crate::models::UploadOutput).
@@ -7598,6 +7812,7 @@ pub static UPLOADS_PROGRESS: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `uploads:write` · 600/min · [`SignedUrlInput`](crate::models::SignedUrlInput) → 200 [`SignedUrlOutput`](crate::models::SignedUrlOutput).
@@ -7632,6 +7847,7 @@ pub static UPLOADS_SIGNED_URL: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: true,
 };
 
 /// Reads, safe to retry · `usage:read` · 600/min · [`UsageCurrentInput`](crate::models::UsageCurrentInput) → 200 `serde_json::Value`.
@@ -7666,6 +7882,7 @@ pub static USAGE_CURRENT: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `usage:read` · 600/min · [`UsageHistoryInput`](crate::models::UsageHistoryInput) → 200 `serde_json::Value`.
@@ -7700,6 +7917,7 @@ pub static USAGE_HISTORY: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `usage:write` · 600/min · [`RecalculateInput`](crate::models::RecalculateInput) → 200 `serde_json::Value`.
@@ -7734,6 +7952,7 @@ pub static USAGE_RECALCULATE_STORAGE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`VisualizationListInput`](crate::models::VisualizationListInput) → 200 [`VisualizationListOutput`](crate::models::VisualizationListOutput).
@@ -7768,6 +7987,7 @@ pub static VISUALIZATION_LIST_FOR: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`ProfileCreateInput`](crate::models::ProfileCreateInput) → 200 [`ProfileResponse`](crate::models::ProfileResponse).
@@ -7802,6 +8022,7 @@ pub static VISUALIZATION_PROFILE_CREATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`ProfileRef`](crate::models::ProfileRef) → 200 [`OkOutput`](crate::models::OkOutput).
@@ -7836,6 +8057,7 @@ pub static VISUALIZATION_PROFILE_DELETE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`ProfileGetInput`](crate::models::ProfileGetInput) → 200 `serde_json::Value`.
@@ -7870,6 +8092,7 @@ pub static VISUALIZATION_PROFILE_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`ProfileRef`](crate::models::ProfileRef) → 200 [`ProfileResponse`](crate::models::ProfileResponse).
@@ -7904,6 +8127,7 @@ pub static VISUALIZATION_PROFILE_SET_DEFAULT: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · `items:write` · 600/min · [`ProfileUpdateInput`](crate::models::ProfileUpdateInput) → 200 [`ProfileResponse`](crate::models::ProfileResponse).
@@ -7938,6 +8162,7 @@ pub static VISUALIZATION_PROFILE_UPDATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`ProfilesListInput`](crate::models::ProfilesListInput) → 200 `serde_json::Value`.
@@ -7972,6 +8197,7 @@ pub static VISUALIZATION_PROFILES_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Writes, retried under an idempotency key · no credentials · 600/min · [`DrainInput`](crate::models::DrainInput) → 200 `serde_json::Value`.
@@ -8006,4 +8232,5 @@ pub static WEBHOOKS_DRAIN: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };

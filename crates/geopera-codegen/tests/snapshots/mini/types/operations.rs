@@ -51,6 +51,7 @@ pub static FLEET_DROP: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · offset paging · `fleet:read` · 600/min · [`FleetListInput`](crate::models::FleetListInput) → 200 `serde_json::Value`.
@@ -85,6 +86,7 @@ pub static FLEET_LIST: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Reads, safe to retry · NDJSON stream · `fleet:read` · 600/min · [`JsonObject`](crate::JsonObject) → 200 [`Binary`](crate::Binary).
@@ -122,6 +124,7 @@ pub static FLEET_TAIL: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
 
 /// Starts processing, retried under an idempotency key · `fleet:process` · 600/min · [`StartInput`](crate::models::StartInput) → 201 [`StartOutput`](crate::models::StartOutput).
@@ -156,4 +159,5 @@ pub static FLEET_TASKS_RUNS_START: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
+    answer_holds_credentials: false,
 };
