@@ -13,8 +13,10 @@ use http::StatusCode;
 /// [`Error::validation`]); transport-level failures keep their cause in
 /// [`std::error::Error::source`]. Every error of a call that was planned carries the call's
 /// `X-Request-Id` ([`Error::request_id`]). Tokens never appear in any variant. Messages and
-/// `Debug` quote what the server sent only in part (a body can be megabytes); the fields keep
-/// all of it.
+/// `Debug` quote what the server sent only in part (a body can be megabytes), and nothing of
+/// a success answer that may hold a credential (a new API key, a signed URL:
+/// [`OperationInfo::answer_holds_credentials`](geopera_types::OperationInfo::answer_holds_credentials));
+/// the fields keep all of it.
 ///
 /// The enum and each of its variants are `#[non_exhaustive]`, so a variant or a field added
 /// later breaks no code: match with a `_` arm and name the fields you read followed by `..`.
@@ -83,14 +85,18 @@ pub enum Error {
         request_id: Option<Box<str>>,
     },
     /// The API answered with a status the contract does not document for this operation.
-    #[error("unexpected status {status} from {operation_id}{}", excerpt_suffix(.body))]
+    #[error(
+        "unexpected status {status} from {operation_id}{}",
+        excerpt_suffix(.operation_id, *.status, .body)
+    )]
     #[non_exhaustive]
     UnexpectedStatus {
         /// The operation that was called.
         operation_id: &'static str,
         /// The status of the answer.
         status: StatusCode,
-        /// The raw body of the answer.
+        /// The raw body of the answer, whole. The message and `Debug` quote its start, or
+        /// say it is not shown when it is a success answer that may hold a credential.
         body: Bytes,
         /// How many attempts were made.
         attempts: u32,
@@ -139,7 +145,8 @@ pub enum Error {
         operation_id: &'static str,
         /// The status of the answer.
         status: StatusCode,
-        /// The start of the body, for diagnosis.
+        /// The start of the body, for diagnosis; words saying it is not shown instead when
+        /// the answer may hold a credential.
         excerpt: String,
         /// What the JSON decoder reported.
         #[source]
@@ -497,14 +504,21 @@ impl fmt::Debug for Error {
                 body,
                 attempts,
                 request_id,
-            } => show!(
-                "UnexpectedStatus",
-                operation_id,
-                status,
-                body,
-                attempts,
-                request_id
-            ),
+            } => {
+                let body: &dyn fmt::Debug = if may_hold_credential(operation_id, *status) {
+                    &NOT_SHOWN
+                } else {
+                    body
+                };
+                show!(
+                    "UnexpectedStatus",
+                    operation_id,
+                    status,
+                    body,
+                    attempts,
+                    request_id
+                )
+            }
             Error::Timeout {
                 operation_id,
                 limit,
@@ -582,11 +596,32 @@ fn cut(text: &str, max: usize) -> String {
     }
 }
 
-fn excerpt_suffix(body: &Bytes) -> String {
+/// What replaces the quote of an answer that may hold a credential.
+const NOT_SHOWN: &str = "(not shown: the answer may hold a credential)";
+
+/// Whether an answer of `operation_id` with `status` may hold a credential no redactor knows,
+/// one the server hands out rather than one the call sent: a success answer of an operation
+/// whose answer carries one. Its error answers do not.
+fn may_hold_credential(operation_id: &str, status: StatusCode) -> bool {
+    status.is_success()
+        && geopera_types::operations::find(operation_id)
+            .is_some_and(|info| info.answer_holds_credentials)
+}
+
+/// The excerpt of a body for the message of an answer with `status`, or [`NOT_SHOWN`].
+fn quoted(operation_id: &str, status: StatusCode, body: &[u8]) -> String {
+    if may_hold_credential(operation_id, status) {
+        NOT_SHOWN.to_owned()
+    } else {
+        excerpt(body)
+    }
+}
+
+fn excerpt_suffix(operation_id: &str, status: StatusCode, body: &Bytes) -> String {
     if body.is_empty() {
         String::new()
     } else {
-        format!(": {}", excerpt(body))
+        format!(": {}", quoted(operation_id, status, body))
     }
 }
 
@@ -878,15 +913,6 @@ impl Error {
         self
     }
 
-    /// This error without the excerpt of the answer it quotes, which `why` replaces: for an
-    /// answer that can hold a credential the redactor does not know (a signed URL).
-    pub(crate) fn without_excerpt(mut self, why: &str) -> Self {
-        if let Error::Decode { excerpt, .. } = &mut self {
-            *excerpt = why.to_owned();
-        }
-        self
-    }
-
     pub(crate) fn set_attempts(&mut self, n: u32) {
         match self {
             Error::Api { attempts, .. }
@@ -1051,7 +1077,8 @@ impl Error {
         }
     }
 
-    /// A success answer whose body does not fit the output model.
+    /// A success answer whose body does not fit the output model, quoted unless it may hold
+    /// a credential.
     pub(crate) fn decode(
         operation_id: &'static str,
         status: StatusCode,
@@ -1061,7 +1088,7 @@ impl Error {
         Error::Decode {
             operation_id,
             status,
-            excerpt: excerpt(body),
+            excerpt: quoted(operation_id, status, body),
             source,
             request_id: None,
         }

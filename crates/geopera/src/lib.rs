@@ -241,7 +241,9 @@
 //!   ([`models::SecretString`], [`models::DeliveryHeaders`]) so that `Debug` hides them too,
 //!   and those a request body carries are redacted from its errors like the call's own. The
 //!   signed links of download answers ([`models::DownloadLinks`]) print cut after their
-//!   path.
+//!   path. A success answer that hands out such a credential (a new API key, a signed upload
+//!   URL, ...) and does not fit its model, or comes with a status the contract does not
+//!   document, is not quoted by its error at all; the error's fields keep the bytes.
 //! - **No panics on input.** Malformed, truncated, oversized or endless answers, odd
 //!   `Retry-After` values and bodies that fail the input checks are all typed errors.
 //!

@@ -861,10 +861,7 @@ async fn transfer(
     let content_type = input.content_type.clone();
     let signed: Signed = call::<UploadsSignedUrl, _>(client, face, input)
         .await
-        .map_err(|e| {
-            let e = e.without_excerpt("(not shown: it may hold the signed URL, a credential)");
-            (UploadStep::SignedUrl, UploadCause::Api(e))
-        })?;
+        .map_err(|e| (UploadStep::SignedUrl, UploadCause::Api(e)))?;
     let url = usable_url(&signed.upload_url, client.base_url())
         .map_err(|e| (UploadStep::SignedUrl, e))?;
     let body = Body {

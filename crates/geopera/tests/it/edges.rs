@@ -1745,6 +1745,118 @@ async fn a_credential_echoed_in_json_escapes_is_redacted_from_raw_bodies() {
     assert_eq!(server.seen().len(), 2);
 }
 
+/// The header the servers below read the status to answer with from.
+const ANSWER_STATUS: &str = "x-answer-status";
+
+/// What the servers below answer with an error status: an error answer, which holds no
+/// credential and is quoted as any other.
+const ERROR_ANSWER: &str = r#"{"detail":"the teapot is out of keys"}"#;
+
+/// A server that answers `answer` with the status the request names in [`ANSWER_STATUS`]
+/// (200 without one), and [`ERROR_ANSWER`] with an error status.
+fn answering_with_status(answer: String) -> Hostile {
+    Hostile::serve("127.0.0.1", move |seen| {
+        let status = seen
+            .header(ANSWER_STATUS)
+            .and_then(|status| status.parse().ok())
+            .unwrap_or(200);
+        if status >= 400 {
+            json(status, &[], ERROR_ANSWER)
+        } else {
+            json(status, &[], &answer)
+        }
+    })
+}
+
+/// Both clients a quoted answer reaches an error through, each with whether it raises an
+/// undocumented status: the default one, which decodes a success answer whatever its status,
+/// and one that raises a status the contract does not document before decoding anything.
+fn default_and_raising(server: &Hostile) -> [(AuthenticatedClient, bool); 2] {
+    let raising = AuthenticatedClient::builder(TOKEN)
+        .base_url(server.url())
+        .retries(0)
+        .raise_on_unexpected_status(true)
+        .build()
+        .expect("valid");
+    [(signed_in_no_retries(server), false), (raising, true)]
+}
+
+/// The error of a success answer that does not fit the model, on the documented status (200)
+/// or on one the contract does not document (203), of an operation whose answer holds
+/// `credential`: it must not show it and must say why the answer is not shown. A client that
+/// `raises` an undocumented status still keeps its raw body for the caller, as every such
+/// error does.
+fn assert_quoted_without(error: &Error, status: &str, raises: bool, credential: &str) {
+    let shown = everything_shown(error);
+    assert!(!shown.contains(credential), "{status}: {shown}");
+    assert!(shown.contains("credential"), "{status}: says why: {shown}");
+    match (status, raises, error) {
+        ("200", _, Error::Decode { .. }) | ("203", false, Error::Decode { .. }) => {}
+        ("203", true, Error::UnexpectedStatus { body, .. }) => assert!(
+            String::from_utf8_lossy(body).contains(credential),
+            "the raw body is kept"
+        ),
+        _ => panic!("{status}: not the error expected: {shown}"),
+    }
+}
+
+/// A new API key is shown once, in the answer of `api_keys.create`, typed so that it never
+/// prints. An answer that does not fit the model (here `created_at` is missing) or comes with
+/// an undocumented success status is quoted by its error, which must leave the key out.
+#[tokio::test]
+async fn a_new_api_key_in_an_answer_that_does_not_fit_stays_out_of_the_error() {
+    use geopera::models::ApiKeyCreateInput;
+    use geopera::operations::api_keys_create;
+
+    const KEY: &str = "gpra_live_5ecr3tK3yThatMustNeverPrint";
+    let server = answering_with_status(format!(
+        r#"{{"id":"key_1","key":"{KEY}","prefix":"gpra_live","name":"ci","permissions":["catalog:read"]}}"#
+    ));
+    for (client, raises) in default_and_raising(&server) {
+        for status in ["200", "203"] {
+            let request = Request::new(ApiKeyCreateInput::new("ci")).header(ANSWER_STATUS, status);
+            let error = api_keys_create::send(&client, request)
+                .await
+                .expect_err("the answer does not fit");
+            assert_quoted_without(&error, status, raises, KEY);
+        }
+        let request = Request::new(ApiKeyCreateInput::new("ci")).header(ANSWER_STATUS, "418");
+        let error = api_keys_create::send(&client, request)
+            .await
+            .expect_err("an error status");
+        assert!(error.to_string().contains("out of keys"), "{error}");
+    }
+}
+
+/// The same for a signed upload URL, whose query string lets whoever holds it write the
+/// file, when `uploads.signed_url` is called directly rather than through `Upload`.
+#[tokio::test]
+async fn a_signed_url_in_an_answer_that_does_not_fit_stays_out_of_the_error() {
+    use geopera::models::SignedUrlInput;
+    use geopera::operations::uploads_signed_url;
+
+    const SIGNATURE: &str = "X-Signature=9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+    let server = answering_with_status(format!(
+        r#"{{"upload_url":"https://storage.example/u_1/a.tif?{SIGNATURE}","object_path":42}}"#
+    ));
+    for (client, raises) in default_and_raising(&server) {
+        for status in ["200", "203"] {
+            let request =
+                Request::new(SignedUrlInput::new("u_1", "a.tif")).header(ANSWER_STATUS, status);
+            let error = uploads_signed_url::send(&client, request)
+                .await
+                .expect_err("the answer does not fit");
+            assert_quoted_without(&error, status, raises, SIGNATURE);
+        }
+        let request =
+            Request::new(SignedUrlInput::new("u_1", "a.tif")).header(ANSWER_STATUS, "418");
+        let error = uploads_signed_url::send(&client, request)
+            .await
+            .expect_err("an error status");
+        assert!(error.to_string().contains("out of keys"), "{error}");
+    }
+}
+
 #[test]
 fn a_stream_line_that_echoes_the_credentials_is_quoted_without_them() {
     let server = Hostile::serve("127.0.0.1", |_| {
