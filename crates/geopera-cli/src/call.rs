@@ -604,12 +604,19 @@ fn warn_repeated(repeated: &[crate::ordered::Repeated]) {
 }
 
 /// Prints an NDJSON answer one document at a time: as compact lines by default, through
-/// `--jq` and `--output` when asked. A line that is not JSON is an error after the lines
-/// before it are printed.
+/// `--jq` and `--output` when asked. A line that is not JSON, or not UTF-8 text (printed, its
+/// bad bytes would become replacement characters: a changed item that reads as the real
+/// one), is an error after the lines before it are printed.
 fn print_ndjson(content: &[u8], settings: &Settings) -> Outcome {
     let plain = settings.jq.is_none() && matches!(settings.output, Output::Json | Output::Ndjson);
     for (number, line) in content.split(|&b| b == b'\n').enumerate() {
-        let line = String::from_utf8_lossy(line);
+        let line = std::str::from_utf8(line).map_err(|e| {
+            Failure::other(format!(
+                "line {} of the answer is not UTF-8 text, as JSON must be: byte {} of it is not",
+                number + 1,
+                e.valid_up_to()
+            ))
+        })?;
         let line = line.trim();
         if line.is_empty() {
             continue;

@@ -6454,6 +6454,67 @@ fn an_answer_that_is_not_utf8_is_refused_not_printed_with_replacements() {
     );
 }
 
+/// A raw 200 answer of `content_type` whose body is `body`.
+fn raw_answer(content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut answer = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    answer.extend_from_slice(body);
+    answer
+}
+
+/// The pages of `--all` and the lines of an NDJSON answer are held to UTF-8 as a whole answer
+/// is: printed with replacement characters, a changed id would read as the real one.
+#[test]
+fn a_page_or_an_ndjson_line_that_is_not_utf8_is_refused_not_printed_with_replacements() {
+    let s = setup();
+    let page = raw_answer(
+        "application/json",
+        b"{\"orders\": [{\"orderId\": \"ord_\xff\xfe\"}]}",
+    );
+    let output = s
+        .against(&raw_server(page, 1))
+        .args(["orders", "list", "--all"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("a page of orders.list is not UTF-8") && stderr.contains("byte 29"),
+        "{stderr}"
+    );
+
+    let lines = raw_answer(
+        "application/x-ndjson",
+        b"{\"id\": \"S2A_1\"}\n{\"id\": \"S2A_\xff\xfe\"}\n",
+    );
+    let output = s
+        .against(&raw_server(lines, 1))
+        .args([
+            "catalog",
+            "search-stream",
+            "--json",
+            r#"{"host_name":"earthsearch-aws"}"#,
+        ])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        "{\"id\":\"S2A_1\"}\n",
+        "the line before it"
+    );
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("line 2 of the answer is not UTF-8"),
+        "{stderr}"
+    );
+}
+
 /// A stored session for `url` whose refresh token the server does not know.
 fn stored_session(url: &str) -> String {
     serde_json::json!({"default": {"api_url": url, "auth": {
