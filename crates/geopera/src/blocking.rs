@@ -34,8 +34,10 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 
+use futures::FutureExt as _;
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -277,6 +279,10 @@ pub(crate) fn run_here<F: Future>(
 }
 
 /// Hands the work to the transport's I/O thread and sleeps until its output comes back.
+///
+/// A panic in the work (the caller's credentials provider, say) is caught on the I/O thread,
+/// which goes on serving the other calls, and resumed on the calling thread, as it would be
+/// had the call run there: the caller's code panicked, not the SDK's thread.
 fn on_io_thread<F>(
     transport: &BlockingTransport,
     caller: Caller,
@@ -292,12 +298,21 @@ where
     let (done, outcome) = std::sync::mpsc::sync_channel(1);
     // A thread that has stopped drops the job, and with it the sender.
     let job: Job = Box::pin(async move {
-        let output = work(Thread { http, caller }).await;
+        // Made inside the caught future, so that a panic while making it is caught too.
+        let work = async move { work(Thread { http, caller }).await };
+        // Unwind safety: what the work shares with other calls (the client's limiter, a
+        // session) sits behind locks and guards that an unwinding drop releases, and the
+        // caller, who gets the panic back, never sees the work's output.
+        let output = AssertUnwindSafe(work).catch_unwind().await;
         // The caller may have given up (its thread panicked); nothing is left to do then.
         let _ = done.send(output);
     });
     io_thread.jobs.send(job).map_err(|_| stopped())?;
-    outcome.recv().map_err(|_| stopped())
+    match outcome.recv() {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => Err(stopped()),
+    }
 }
 
 impl Shell {

@@ -1,12 +1,16 @@
 //! Client construction, the `with_*` helpers, bringing your own HTTP client, and blocking
-//! calls made from inside a runtime.
+//! calls made from inside a runtime or alongside others.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use geopera::auth::{AuthContext, Credential, CredentialFuture, Credentials};
 use geopera::models::{CatalogSearchInput, DrainInput};
 use geopera::operations::{catalog_search, webhooks_drain};
-use geopera::{AuthenticatedClient, Client, Error, StatusCode};
+use geopera::{AuthenticatedClient, Client, Error, Request, StatusCode};
 
+use crate::hostile::{json, Hostile};
 use crate::support::{anonymous, client, emulator, seen, HOST};
 
 #[tokio::test]
@@ -130,6 +134,96 @@ fn a_custom_http_client_still_gets_base_url_and_credentials() {
         1,
         "one client per thread, made on its first blocking call"
     );
+}
+
+/// A credentials provider that panics while `panicking` is set.
+#[derive(Debug)]
+struct PanickingProvider {
+    panicking: Arc<AtomicBool>,
+}
+
+impl Credentials for PanickingProvider {
+    fn credential<'a>(&'a self, _: AuthContext<'a>) -> CredentialFuture<'a, Credential> {
+        assert!(
+            !self.panicking.load(Ordering::SeqCst),
+            "the provider's own panic"
+        );
+        Box::pin(async { Ok(Credential::bearer("gpra_test_key")) })
+    }
+}
+
+/// Makes a blocking call whose provider panics, and returns the panic's message.
+fn panic_of(client: &AuthenticatedClient, panicking: &AtomicBool) -> String {
+    panicking.store(true, Ordering::SeqCst);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        catalog_search::send_blocking(client, CatalogSearchInput::new(HOST))
+    }));
+    panicking.store(false, Ordering::SeqCst);
+    match outcome {
+        Ok(result) => panic!("the provider's panic became {result:?}"),
+        Err(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default(),
+    }
+}
+
+/// A panic in the caller's own code (here its credentials provider) reaches the caller of a
+/// blocking call, as it would from an async one, wherever the call runs: on the calling thread
+/// when it is the client's only blocking call in flight, on the client's I/O thread when
+/// another one is. That thread is the SDK's, not the caller's: it goes on serving the call in
+/// flight and the ones after.
+#[test]
+fn a_panicking_provider_panics_the_blocking_caller_whether_or_not_others_are_in_flight() {
+    let release = Arc::new(AtomicBool::new(false));
+    let held = release.clone();
+    let server = Hostile::serve("127.0.0.1", move |seen| {
+        if seen.header("x-held").is_some() {
+            // Answered once the test lets it go (bounded, so a failing test ends).
+            let since = Instant::now();
+            while !held.load(Ordering::SeqCst) && since.elapsed() < Duration::from_secs(30) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
+    });
+    let panicking = Arc::new(AtomicBool::new(false));
+    let client = AuthenticatedClient::builder_with_credentials(PanickingProvider {
+        panicking: panicking.clone(),
+    })
+    .base_url(server.url())
+    .build()
+    .expect("valid");
+
+    // Alone: the call runs on this thread.
+    assert_eq!(panic_of(&client, &panicking), "the provider's own panic");
+
+    // Another thread's blocking call in flight, until released: the next one goes to the
+    // I/O thread.
+    let in_flight = {
+        let client = client.clone();
+        std::thread::spawn(move || {
+            catalog_search::send_blocking(
+                &client,
+                Request::new(CatalogSearchInput::new(HOST)).header("x-held", "1"),
+            )
+        })
+    };
+    for _ in 0..3000 {
+        if server.seen().iter().any(|r| r.header("x-held").is_some()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(panic_of(&client, &panicking), "the provider's own panic");
+    catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST))
+        .expect("the I/O thread still serves calls");
+    release.store(true, Ordering::SeqCst);
+    in_flight
+        .join()
+        .expect("joined")
+        .expect("the call in flight is served");
 }
 
 #[test]
