@@ -33,10 +33,12 @@ use std::future::Future;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
+use std::thread::ThreadId;
 
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 
+use futures::future::Either;
 use futures::FutureExt as _;
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 use tokio::sync::mpsc;
@@ -147,6 +149,19 @@ struct Shell {
     pools: Vec<(Weak<BlockingTransport>, reqwest::Client)>,
 }
 
+tokio::task_local! {
+    /// While the I/O thread runs a call made from a thread that drives a current-thread
+    /// runtime: that thread.
+    static STOPPED: ThreadId;
+}
+
+/// The thread that drives a current-thread runtime and is stopped by the blocking call whose
+/// work is running, if it is such a call: no task of that runtime can run until the call
+/// returns, so the call must not wait for one ([`crate::auth::Session`] refuses to).
+pub(crate) fn stopped_runtime_thread() -> Option<ThreadId> {
+    STOPPED.try_with(|thread| *thread).ok()
+}
+
 thread_local! {
     static SHELL: RefCell<Option<Shell>> = const { RefCell::new(None) };
     /// While this thread runs a call on its own runtime: the call's tasks that must finish
@@ -224,12 +239,16 @@ where
     let _in_flight = InFlight(&transport.in_flight);
     match Handle::try_current().map(|handle| handle.runtime_flavor()) {
         Err(_) if alone => run_here(transport, caller, work),
-        Err(_) => on_io_thread(transport, caller, work),
-        // This thread drives a runtime already and cannot drive a second one.
-        Ok(RuntimeFlavor::CurrentThread) => on_io_thread(transport, caller, work),
+        Err(_) => on_io_thread(transport, caller, None, work),
+        // This thread drives a runtime already and cannot drive a second one; while the call
+        // runs, no task of that runtime can run either.
+        Ok(RuntimeFlavor::CurrentThread) => {
+            let stopped = Some(std::thread::current().id());
+            on_io_thread(transport, caller, stopped, work)
+        }
         // Multi-thread runtimes: hand this worker's other tasks to another thread first.
         Ok(_) if alone => tokio::task::block_in_place(|| run_here(transport, caller, work)),
-        Ok(_) => tokio::task::block_in_place(|| on_io_thread(transport, caller, work)),
+        Ok(_) => tokio::task::block_in_place(|| on_io_thread(transport, caller, None, work)),
     }
 }
 
@@ -279,6 +298,8 @@ pub(crate) fn run_here<F: Future>(
 }
 
 /// Hands the work to the transport's I/O thread and sleeps until its output comes back.
+/// `stopped` is the calling thread when it drives a current-thread runtime, whose tasks wait
+/// until the call returns ([`stopped_runtime_thread`]).
 ///
 /// A panic in the work (the caller's credentials provider, say) is caught on the I/O thread,
 /// which goes on serving the other calls, and resumed on the calling thread, as it would be
@@ -286,13 +307,14 @@ pub(crate) fn run_here<F: Future>(
 fn on_io_thread<F>(
     transport: &BlockingTransport,
     caller: Caller,
+    stopped: Option<ThreadId>,
     work: impl FnOnce(Thread) -> F + Send + 'static,
 ) -> Result<F::Output, Error>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let stopped = || Error::config("the I/O thread of blocking calls has stopped");
+    let gone = || Error::config("the I/O thread of blocking calls has stopped");
     let io_thread = transport.io_thread()?;
     let http = io_thread.http.clone();
     let (done, outcome) = std::sync::mpsc::sync_channel(1);
@@ -300,6 +322,10 @@ where
     let job: Job = Box::pin(async move {
         // Made inside the caught future, so that a panic while making it is caught too.
         let work = async move { work(Thread { http, caller }).await };
+        let work = match stopped {
+            Some(thread) => Either::Left(STOPPED.scope(thread, work)),
+            None => Either::Right(work),
+        };
         // Unwind safety: what the work shares with other calls (the client's limiter, a
         // session) sits behind locks and guards that an unwinding drop releases, and the
         // caller, who gets the panic back, never sees the work's output.
@@ -307,11 +333,11 @@ where
         // The caller may have given up (its thread panicked); nothing is left to do then.
         let _ = done.send(output);
     });
-    io_thread.jobs.send(job).map_err(|_| stopped())?;
+    io_thread.jobs.send(job).map_err(|_| gone())?;
     match outcome.recv() {
         Ok(Ok(output)) => Ok(output),
         Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => Err(stopped()),
+        Err(_) => Err(gone()),
     }
 }
 

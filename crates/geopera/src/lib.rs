@@ -207,7 +207,9 @@
 //! blocking call that needs an in-flight slot ([`ClientBuilder::max_in_flight`]) held by an
 //! async call of that same runtime would stop the only thread that can free it. That call
 //! fails at once with [`Error::WouldDeadlock`] instead of hanging; a slot held anywhere else is
-//! waited for.
+//! waited for. Likewise, a blocking call that needs a [`Session`](auth::Session) to sign in or
+//! refresh while an async call of that same runtime is doing so (or waiting to) fails at once
+//! with [`Error::Config`] saying so.
 //!
 //! # Security and limits
 //!

@@ -1,8 +1,12 @@
 //! A session that keeps itself signed in.
 
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::thread::ThreadId;
 use std::time::{Duration, SystemTime};
+
+use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::auth::oidc::{Oidc, TokenAnswer, TokenSet, KEY_CLIENT_ID, PUBLIC_CLIENT_ID};
 use crate::auth::{AuthContext, Credential, CredentialFuture, Credentials};
@@ -16,8 +20,9 @@ pub const DEFAULT_REFRESH_LEEWAY: Duration = Duration::from_secs(30);
 
 /// The longest a call waits for another task's refresh to finish, unless twice the provider's
 /// request timeout is longer. A refresh is one request with that timeout; waiting longer
-/// means its task cannot run (for instance, a blocking call holds the thread of the runtime
-/// that drives it), and an error is better than a hang.
+/// means its task cannot run (for instance, the program blocks the thread of the runtime that
+/// drives it), and an error is better than a hang. A blocking call that would stop that
+/// thread itself is refused at once (`Session::lock`).
 const REFRESH_WAIT: Duration = Duration::from_secs(60);
 
 /// After a failed refresh while the access token is still valid, how long calls keep using
@@ -71,6 +76,9 @@ struct State {
     /// The last refusal and until when it is repeated without asking; written under
     /// `renewing`.
     refused: std::sync::Mutex<Option<Refusal>>,
+    /// How many async calls on current-thread runtimes wait for or hold `renewing`, by the
+    /// thread that drives the runtime: only that thread runs them.
+    on_threads: std::sync::Mutex<Vec<(ThreadId, usize)>>,
 }
 
 /// A request to the token endpoint: its form, and the secret in it, kept out of errors.
@@ -98,7 +106,98 @@ enum Grant {
 }
 
 /// The lock of a sign-in or refresh, with the grant it may use.
-type GrantGuard = tokio::sync::OwnedMutexGuard<Grant>;
+struct GrantGuard {
+    /// Dropped first, while the lock is still held.
+    _on_thread: Option<OnThread>,
+    grant: tokio::sync::OwnedMutexGuard<Grant>,
+}
+
+impl Deref for GrantGuard {
+    type Target = Grant;
+
+    fn deref(&self) -> &Grant {
+        &self.grant
+    }
+}
+
+impl DerefMut for GrantGuard {
+    fn deref_mut(&mut self) -> &mut Grant {
+        &mut self.grant
+    }
+}
+
+/// Counts an async call on a current-thread runtime as waiting for or holding the lock, on
+/// the runtime's thread, for as long as it lives. It goes with the lock into the task that
+/// sends the token request, which runs on the same runtime.
+struct OnThread {
+    state: Arc<State>,
+    thread: ThreadId,
+}
+
+impl OnThread {
+    /// A mark for the calling task, if it runs on a current-thread runtime and is not the
+    /// work of a blocking call (which stops another thread, not this one).
+    fn new(state: &Arc<State>) -> Option<Self> {
+        let current_thread_runtime = Handle::try_current()
+            .is_ok_and(|handle| handle.runtime_flavor() == RuntimeFlavor::CurrentThread);
+        if !current_thread_runtime || stopped_runtime_thread().is_some() {
+            return None;
+        }
+        let thread = std::thread::current().id();
+        let mut counts = state
+            .on_threads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match counts.iter_mut().find(|(t, _)| *t == thread) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((thread, 1)),
+        }
+        Some(OnThread {
+            state: state.clone(),
+            thread,
+        })
+    }
+}
+
+impl Drop for OnThread {
+    fn drop(&mut self) {
+        let mut counts = self
+            .state
+            .on_threads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(at) = counts.iter().position(|(t, _)| *t == self.thread) {
+            counts[at].1 = counts[at].1.saturating_sub(1);
+            if counts[at].1 == 0 {
+                counts.swap_remove(at);
+            }
+        }
+    }
+}
+
+impl State {
+    /// Whether an async call of the current-thread runtime that `thread` drives waits for or
+    /// holds the lock.
+    fn used_on(&self, thread: ThreadId) -> bool {
+        self.on_threads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|(t, _)| *t == thread)
+    }
+}
+
+/// The thread whose current-thread runtime the blocking call running this task stops.
+#[cfg(feature = "blocking")]
+fn stopped_runtime_thread() -> Option<ThreadId> {
+    crate::blocking::stopped_runtime_thread()
+}
+
+/// Without blocking calls, no call stops a runtime's thread.
+#[cfg(not(feature = "blocking"))]
+fn stopped_runtime_thread() -> Option<ThreadId> {
+    None
+}
 
 /// A sign-in or refresh done: the lock, still held, and what the provider answered.
 type Renewed = (GrantGuard, Result<Credential, Error>);
@@ -134,6 +233,7 @@ impl Session {
                 current: RwLock::new(current),
                 renewing: Arc::new(tokio::sync::Mutex::new(grant)),
                 refused: std::sync::Mutex::new(None),
+                on_threads: std::sync::Mutex::new(Vec::new()),
             }),
         }
     }
@@ -241,9 +341,34 @@ impl Session {
             .flatten()
     }
 
+    /// Takes the lock of a sign-in or refresh, waiting for the one in flight, if any.
+    ///
+    /// A blocking call made on the thread of a current-thread runtime is refused when an
+    /// async call of that runtime waits for the lock or holds it (signing in, say): the lock
+    /// goes to that call first, and nothing of that runtime runs until the blocking call
+    /// returns, so the wait could never end. Why refuse rather than move the token request
+    /// to a thread that is always driven (the client's I/O thread): the request would then
+    /// use another pool than the calls it signs in, and it would live only as long as that
+    /// thread, which stops with the client's last clone and drops what it runs — rotated
+    /// tokens included — while a session outlives any one client. Left where it is, the
+    /// request stays the only one in flight and stores its tokens as soon as the runtime
+    /// runs again, whoever still waits for them. The refusal is a configuration error, as the
+    /// wait that runs out below is: [`Error::WouldDeadlock`] names the operation called and an
+    /// in-flight slot, and a provider sees neither.
     async fn lock(&self) -> Result<GrantGuard, Error> {
+        if stopped_runtime_thread().is_some_and(|thread| self.state.used_on(thread)) {
+            return Err(Error::config(
+                "a blocking call would wait for the session's sign-in, which an async call on \
+                 the same current-thread runtime is making or waiting to make, and which that \
+                 runtime cannot run while the blocking call stops its thread; await the async \
+                 form of the call there instead",
+            ));
+        }
+        // Marked before it waits: a blocking call of this thread, made while this task waits
+        // (the lock is then promised to this task first), must see it too.
+        let on_thread = OnThread::new(&self.state);
         let patience = REFRESH_WAIT.max(self.config.oidc.request_time().saturating_mul(2));
-        tokio::time::timeout(patience, self.state.renewing.clone().lock_owned())
+        let grant = tokio::time::timeout(patience, self.state.renewing.clone().lock_owned())
             .await
             .map_err(|_| {
                 Error::config(format!(
@@ -251,7 +376,11 @@ impl Session {
                      runs it blocked?",
                     patience.as_secs()
                 ))
-            })
+            })?;
+        Ok(GrantGuard {
+            _on_thread: on_thread,
+            grant,
+        })
     }
 
     async fn credential_now(&self, cx: AuthContext<'_>) -> Result<Credential, Error> {

@@ -972,6 +972,85 @@ fn a_blocking_call_cancelled_during_its_refresh_keeps_the_session() {
     check_one_refresh(&session, &spent);
 }
 
+/// A blocking call made on the thread of a current-thread runtime while an async call of that
+/// runtime is signing in: the sign-in's token request runs on that runtime, holding the
+/// session's lock, and cannot go on while the blocking call stops the thread, so waiting for
+/// the lock would last until the deadline. The blocking call is refused at once instead; the
+/// sign-in is not disturbed (one token request, its tokens kept), and a blocking call made
+/// once it is done is served.
+#[test]
+fn a_blocking_call_during_a_sign_in_on_its_own_runtime_does_not_hang() {
+    let answer_token = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gate = answer_token.clone();
+    let server = Hostile::serve("127.0.0.1", move |seen| {
+        if seen.path.ends_with("/protocol/openid-connect/token") {
+            // Held until the test lets it go (bounded, so a failing test ends).
+            let held = std::time::Instant::now();
+            while !gate.load(Ordering::SeqCst) && held.elapsed() < Duration::from_secs(30) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            return hostile_json(
+                200,
+                &[],
+                r#"{"access_token":"at-2","token_type":"Bearer","expires_in":300}"#,
+            );
+        }
+        api_taking_only_at_2(seen)
+    });
+    let token_requests = || {
+        server
+            .seen()
+            .iter()
+            .filter(|r| r.path.ends_with("/token"))
+            .count()
+    };
+    let oidc = Oidc::for_base_url(&server.url()).expect("a provider");
+    let session = Session::password(oidc, "alice", "pw");
+    let client = AuthenticatedClient::builder_with_credentials(session.clone())
+        .base_url(server.url())
+        .build()
+        .expect("valid configuration");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let signing_in = {
+            let client = client.clone();
+            tokio::spawn(async move { catalog_search::send(&client, search()).await })
+        };
+        for _ in 0..1000 {
+            if token_requests() > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(token_requests(), 1, "the sign-in is on the way");
+        let started = std::time::Instant::now();
+        let refused = catalog_search::send_blocking(
+            &client,
+            Request::new(search()).deadline(Duration::from_secs(10)),
+        )
+        .expect_err("the sign-in cannot finish while this thread waits");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the blocking call waited {:?} and ended with {refused}",
+            started.elapsed()
+        );
+        assert_eq!(refused.kind(), ErrorKind::Config, "{refused}");
+        assert!(refused.to_string().contains("sign-in"), "{refused}");
+        answer_token.store(true, Ordering::SeqCst);
+        signing_in
+            .await
+            .expect("joined")
+            .expect("the sign-in went through");
+        catalog_search::send_blocking(&client, search()).expect("served once signed in");
+    });
+    assert_eq!(token_requests(), 1, "one sign-in");
+    let tokens = session.tokens().expect("signed in");
+    assert_eq!(tokens.access_token(), "at-2");
+}
+
 /// `Oidc::refresh` renews stored tokens once, without a session: the emulator rotates the
 /// refresh token, states a lifetime, and refuses the spent token afterwards.
 #[tokio::test]
