@@ -927,3 +927,84 @@ fn the_blocking_form_uploads_through_the_same_steps() {
         ["uploads.initiate", "uploads.signed_url", "uploads.complete"]
     );
 }
+
+/// A panic in `on_progress` ends the transfer as a broken connection would, and the reservation
+/// is released with `uploads.fail`, on either path a blocking upload takes: on the calling
+/// thread, and on the client's I/O thread while another blocking call is in flight.
+#[test]
+fn a_panicking_progress_callback_fails_a_blocking_upload_and_releases_it() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let storage = Hostile::serve("127.0.0.2", |_| json_reply(200, &[], "{}"));
+    let signed =
+        json!({"upload_url": format!("{}/bucket/object", storage.url()), "object_path": "p/u/f"})
+            .to_string();
+    let release = Arc::new(AtomicBool::new(false));
+    let held = release.clone();
+    let api = Hostile::serve("127.0.0.1", move |seen| {
+        match seen.path.trim_start_matches("/v1/op/") {
+            "uploads.initiate" | "uploads.fail" => json_reply(200, &[], r#"{"id": "u_stand_in"}"#),
+            "uploads.signed_url" => json_reply(200, &[], &signed),
+            _ if seen.header("x-held").is_some() => {
+                // Answered once the test lets it go (bounded, so a failing test ends).
+                let since = Instant::now();
+                while !held.load(Ordering::SeqCst) && since.elapsed() < Duration::from_secs(30) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                json_reply(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
+            }
+            _ => json_reply(500, &[], r#"{"detail": "not expected"}"#),
+        }
+    });
+    let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
+    let fails = || {
+        api.seen()
+            .iter()
+            .filter(|r| r.path == "/v1/op/uploads.fail")
+            .count()
+    };
+    let upload_panicking = || {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            small_upload(b"abc")
+                .on_progress(|_| panic!("the callback's own panic"))
+                .send_blocking(&client)
+        }));
+        let error = match outcome {
+            Ok(result) => result.expect_err("the transfer breaks off"),
+            Err(_) => panic!("the callback's panic reached the caller past the upload"),
+        };
+        assert_eq!(error.step(), UploadStep::Transfer, "{error:?}");
+        assert!(matches!(error.release(), Release::Released), "{error:?}");
+    };
+
+    // Alone: the upload runs on this thread.
+    upload_panicking();
+    assert_eq!(fails(), 1, "the reservation was released");
+
+    // Another thread's blocking call in flight: the upload runs on the I/O thread.
+    let in_flight = {
+        let client = client.clone();
+        std::thread::spawn(move || {
+            geopera::operations::catalog_search::send_blocking(
+                &client,
+                geopera::Request::new(geopera::models::CatalogSearchInput::new(
+                    crate::support::HOST,
+                ))
+                .header("x-held", "1"),
+            )
+        })
+    };
+    for _ in 0..3000 {
+        if api.seen().iter().any(|r| r.header("x-held").is_some()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    upload_panicking();
+    assert_eq!(fails(), 2, "the reservation was released");
+    release.store(true, Ordering::SeqCst);
+    in_flight
+        .join()
+        .expect("joined")
+        .expect("the call in flight is served");
+}
