@@ -6,11 +6,11 @@
 //! stored `api_url`, then the public API. `GEOPERA_API_TOKEN` wins over stored credentials
 //! and is never written anywhere.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::ArgMatches;
-use geopera::auth::{Credential, Oidc, Session, TokenSet};
+use geopera::auth::{Credential, Oidc};
 use serde_json::Value;
 
 use crate::failure::{chain, Failure};
@@ -422,6 +422,17 @@ pub(crate) async fn refresh_stored(
     target: &Target,
     rejected: Option<&str>,
 ) -> Result<Option<Auth>, Failure> {
+    renew_stored(target, rejected)
+        .await
+        .map_err(|error| match error {
+            RenewError::Refresh(error) => refresh_failed(&error),
+            RenewError::Other(failure) => failure,
+        })
+}
+
+/// [`refresh_stored`], with the refresh's own error when the identity provider refused or
+/// failed it.
+async fn renew_stored(target: &Target, rejected: Option<&str>) -> Result<Option<Auth>, RenewError> {
     let _lock = target.store.lock()?;
     let profile = target.store.profile(&target.profile)?;
     let Some(Auth::OAuth {
@@ -448,7 +459,8 @@ pub(crate) async fn refresh_stored(
     let Some(refresh_token) = refresh_token else {
         return Err(Failure::other(
             "the session expired and no refresh token is stored; run 'geopera login'",
-        ));
+        )
+        .into());
     };
     let api_url = profile
         .api_url
@@ -464,7 +476,7 @@ pub(crate) async fn refresh_stored(
     let tokens = oidc
         .refresh(&client, &refresh_token)
         .await
-        .map_err(|e| refresh_failed(&e))?;
+        .map_err(RenewError::Refresh)?;
     let auth = Auth::OAuth {
         access_token: tokens.access_token().to_owned(),
         // The SDK keeps the refresh token sent when the answer gives none or an empty one.
@@ -562,7 +574,7 @@ fn shared_budget(
     )
     .build()
     .map_err(|e| Failure::other(format!("cannot use the shared rate budget: {}", chain(&e))))?;
-    Ok(builder.budget(Arc::new(budget)))
+    Ok(builder.budget(std::sync::Arc::new(budget)))
 }
 
 /// Without the `redis` feature a named shared budget cannot be honoured: say so rather than
@@ -580,24 +592,15 @@ fn shared_budget(
     }
 }
 
-/// Tokens a session received during a call, to be stored once it ends, with the scope the
-/// session was stored with: a refresh answer that names no scope keeps it, as a refresh
-/// before the call keeps it.
-pub(crate) struct Captured {
-    tokens: Arc<Mutex<Option<TokenSet>>>,
-    scope: Option<String>,
-}
-
-/// The SDK client for a held credential. A stored session becomes an SDK [`Session`] that
-/// refreshes once on a 401; what it receives is left in the returned slot for the caller to
-/// store (under the lock) after the call.
+/// The SDK client for a held credential. A stored session is handed to the SDK as a
+/// [`StoredSession`], which keeps the credentials file up to date as it renews.
 pub(crate) fn client(
     target: &Target,
     held: &Held,
     configure: impl FnOnce(
         geopera::ClientBuilder<geopera::Geopera>,
     ) -> geopera::ClientBuilder<geopera::Geopera>,
-) -> Result<(geopera::Geopera, Option<Captured>), Failure> {
+) -> Result<geopera::Geopera, Failure> {
     held.hide();
     let built = |builder: geopera::ClientBuilder<geopera::Geopera>| {
         let builder = configure(builder.base_url(target.api_url.clone()));
@@ -619,69 +622,179 @@ pub(crate) fn client(
             } else {
                 Credential::bearer(token.clone())
             };
-            Ok((
-                built(geopera::Geopera::builder_with_credentials(credential))?,
-                None,
-            ))
+            built(geopera::Geopera::builder_with_credentials(credential))
         }
         Held::Stored(Auth::OAuth {
             access_token,
-            refresh_token,
             expires_at,
-            scope,
-        }) => {
-            // `--timeout` bounds the refresh after a 401 as it bounds one before the call.
-            let oidc = Oidc::for_base_url(&target.api_url)
-                .map_err(|e| Failure::other(chain(&e)))?
-                .client_id(CLIENT_ID)
-                .request_timeout(target.sign_in_timeout(SIGN_IN_TIMEOUT));
-            // No known expiry (or one no clock can hold, from a hand-edited file): never
-            // refresh ahead of time, only after a 401.
-            let expiry = expires_at
-                .filter(|at| *at > 0.0)
-                .and_then(|at| Duration::try_from_secs_f64(at).ok())
-                .and_then(|since| UNIX_EPOCH.checked_add(since))
-                .unwrap_or_else(|| SystemTime::now() + Duration::from_secs(10 * 365 * 24 * 3600));
-            let captured = Captured {
-                tokens: Arc::new(Mutex::new(None)),
-                scope: scope.clone(),
-            };
-            let slot = Arc::clone(&captured.tokens);
-            let session = Session::from_tokens(
-                oidc,
-                TokenSet::new(access_token.clone(), refresh_token.clone(), expiry),
-            )
-            .refresh_leeway(Duration::ZERO)
-            .on_refresh(move |tokens| {
-                if let Ok(mut slot) = slot.lock() {
-                    *slot = Some(tokens.clone());
-                }
-            });
-            Ok((
-                built(geopera::Geopera::builder_with_credentials(session))?,
-                Some(captured),
-            ))
+            ..
+        }) => built(geopera::Geopera::builder_with_credentials(
+            StoredSession::new(target.clone(), access_token.clone(), *expires_at),
+        )),
+    }
+}
+
+/// A profile's stored session as the SDK's client asks for it: the credentials file is the
+/// one place its tokens live, so every renewal goes through [`refresh_stored`] (under the
+/// file lock, reading the file again first) and is stored as it happens.
+///
+/// A session the SDK kept in memory would spend the refresh token it was given, which another
+/// command may have rotated already (the server then ends the session for reuse), and the
+/// tokens it rotated during a long wait would only be stored when the call ended, if at all.
+pub(crate) struct StoredSession {
+    target: Target,
+    /// The access token handed out and its stored expiry. An async lock, held while the
+    /// session is renewed: two tasks of this process renewing at once would each take the
+    /// file lock, which is per open file, so the second would wait on the first for ever.
+    current: futures::lock::Mutex<Current>,
+}
+
+/// What a [`StoredSession`] hands out now.
+struct Current {
+    access_token: String,
+    expires_at: Option<f64>,
+}
+
+impl Current {
+    fn credential(&self) -> Credential {
+        Credential::bearer(self.access_token.clone())
+    }
+
+    /// Takes on the session now stored, when it is one; says whether its access token differs
+    /// from the one handed out until now. Anything else stored (a key, no login) leaves the
+    /// session as it was: it was not signed in with, and the next command will use it.
+    fn adopt(&mut self, stored: Option<Auth>) -> bool {
+        let Some(Auth::OAuth {
+            access_token,
+            expires_at,
+            ..
+        }) = stored
+        else {
+            return false;
+        };
+        let changed = access_token != self.access_token;
+        self.access_token = access_token;
+        self.expires_at = expires_at;
+        changed
+    }
+}
+
+impl StoredSession {
+    fn new(target: Target, access_token: String, expires_at: Option<f64>) -> Self {
+        StoredSession {
+            target,
+            current: futures::lock::Mutex::new(Current {
+                access_token,
+                expires_at,
+            }),
         }
     }
 }
 
-/// Stores the tokens a session received during a call, if any.
-pub(crate) fn store_captured(target: &Target, captured: Option<Captured>) -> Result<(), Failure> {
-    let Some(captured) = captured else {
-        return Ok(());
-    };
-    let tokens = captured.tokens.lock().ok().and_then(|mut slot| slot.take());
-    let Some(tokens) = tokens else {
-        return Ok(());
-    };
-    let auth = Auth::OAuth {
-        access_token: tokens.access_token().to_owned(),
-        refresh_token: tokens.refresh_token().map(str::to_owned),
-        // As a refresh before the call stores it: no lifetime given is no expiry (`null`).
-        expires_at: tokens.stated_expires_at().map(epoch_secs),
-        scope: tokens.scope().map(str::to_owned).or(captured.scope),
-    };
-    save_oauth(target, &auth, false)
+/// The tokens are left out.
+impl std::fmt::Debug for StoredSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSession")
+            .field("profile", &self.target.profile)
+            .field("api_url", &self.target.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl geopera::auth::Credentials for StoredSession {
+    /// The access token handed out, renewed first when its stored expiry is due, by the rule a
+    /// command follows before its first call.
+    fn credential<'a>(
+        &'a self,
+        _cx: geopera::auth::AuthContext<'a>,
+    ) -> geopera::auth::CredentialFuture<'a, Credential> {
+        Box::pin(async move {
+            let mut current = self.current.lock().await;
+            if due(current.expires_at) {
+                let stored = renew_stored(&self.target, None)
+                    .await
+                    .map_err(RenewError::into_sdk)?;
+                current.adopt(stored);
+            }
+            Ok(current.credential())
+        })
+    }
+
+    /// Renews after a 401, unless another call of this process already did (the credential
+    /// rejected is no longer the one handed out), or another process did (the stored access
+    /// token differs from the one rejected: it is taken as it is, and nothing is spent).
+    fn rejected<'a>(
+        &'a self,
+        rejected: &'a Credential,
+        _cx: geopera::auth::AuthContext<'a>,
+    ) -> geopera::auth::CredentialFuture<'a, bool> {
+        Box::pin(async move {
+            let mut current = self.current.lock().await;
+            if *rejected != current.credential() {
+                return Ok(true);
+            }
+            let stored = renew_stored(&self.target, Some(&current.access_token))
+                .await
+                .map_err(RenewError::into_sdk)?;
+            Ok(current.adopt(stored))
+        })
+    }
+}
+
+/// A failure of this program's own (the credentials file, no refresh token stored) that ended
+/// a call through the SDK, which carries only its own errors: the call gets a stand-in error
+/// ([`STAND_IN`]) and the failure waits here for [`crate::call::sdk_failure`], where every
+/// failed call's error becomes the user's message, to take it instead. That is one slot for
+/// the process, not one per client: the stand-in reaches `sdk_failure` without the client it
+/// came from, and a process runs one command with one stored session.
+static RENEWAL_FAILURE: Mutex<Option<Failure>> = Mutex::new(None);
+
+/// The message of the stand-in error a [`StoredSession`] ends a call with when it failed for a
+/// reason of this program's own.
+const STAND_IN: &str = "the stored session could not be renewed";
+
+/// The failure behind `error` when it is a [`StoredSession`]'s stand-in for one of this
+/// program's own, else `None`.
+pub(crate) fn renewal_failure(error: &geopera::Error) -> Option<Failure> {
+    if !matches!(error, geopera::Error::Config(message) if message == STAND_IN) {
+        return None;
+    }
+    RENEWAL_FAILURE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+}
+
+/// Why a stored session could not be renewed.
+enum RenewError {
+    /// The identity provider refused or failed the refresh: the SDK's error, which a command
+    /// reports as it reports a call's failure.
+    Refresh(geopera::Error),
+    /// Anything else (the credentials file, no refresh token stored), in this program's words.
+    Other(Failure),
+}
+
+impl From<Failure> for RenewError {
+    fn from(failure: Failure) -> Self {
+        RenewError::Other(failure)
+    }
+}
+
+impl RenewError {
+    /// As a [`StoredSession`] ends a call with it: the refresh's own error, which reads as it
+    /// did when the SDK's session refreshed, or the stand-in for a failure of this program's
+    /// own, left for [`renewal_failure`].
+    fn into_sdk(self) -> geopera::Error {
+        match self {
+            RenewError::Refresh(error) => error,
+            RenewError::Other(failure) => {
+                *RENEWAL_FAILURE
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(failure);
+                geopera::Error::Config(STAND_IN.to_owned())
+            }
+        }
+    }
 }
 
 /// The header that carries a credential, with the secret itself.

@@ -102,15 +102,11 @@ pub(crate) async fn call(
         return print_dry_run(target, operation_id, &body, held.as_ref(), settings);
     }
     let held = held.ok_or_else(|| auth::not_signed_in(target))?;
-    let (client, captured) = auth::client(target, &held, |builder| {
+    let client = auth::client(target, &held, |builder| {
         configure(builder, settings).validate_input(settings.validate)
     })?;
     if settings.all {
-        let walked = crate::pages::walk(&client, info, body, settings).await;
-        if let Err(failure) = auth::store_captured(target, captured) {
-            crate::paint::warning(&format!("the refreshed session was not stored: {failure}"));
-        }
-        return walked;
+        return crate::pages::walk(&client, info, body, settings).await;
     }
     let mut request = Request::new(body);
     let key = idempotency_key(operation_id, settings);
@@ -139,9 +135,6 @@ pub(crate) async fn call(
             "call failed: {}",
             crate::failure::chain(error)
         ),
-    }
-    if let Err(failure) = auth::store_captured(target, captured) {
-        crate::paint::warning(&format!("the refreshed session was not stored: {failure}"));
     }
     match result {
         Ok(response) if settings.wait && response.status.is_success() => {
@@ -788,6 +781,9 @@ pub(crate) fn sdk_failure(
     error: &geopera::Error,
 ) -> Failure {
     use geopera::{Error, TimeoutLimit};
+    if let Some(failure) = auth::renewal_failure(error) {
+        return failure;
+    }
     match error {
         Error::InvalidInput { error, .. } => Failure::usage(
             error

@@ -906,19 +906,15 @@ async fn orders_wait(matches: &ArgMatches) -> Outcome {
     let held = auth::held(&target, true)
         .await?
         .ok_or_else(|| auth::not_signed_in(&target))?;
-    let (client, captured) = auth::client(&target, &held, |builder| {
+    let client = auth::client(&target, &held, |builder| {
         call::configure(builder, &settings)
     })?;
-    let waited = waiting::wait_for(
+    waiting::wait_for(
         &client,
         waiting::Kind::Order,
         id,
         settings.wait_timeout,
         &settings,
     )
-    .await;
-    if let Err(failure) = auth::store_captured(&target, captured) {
-        crate::paint::warning(&format!("the refreshed session was not stored: {failure}"));
-    }
-    waited
+    .await
 }

@@ -122,8 +122,7 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
     let held = auth::held(&target, true)
         .await?
         .ok_or_else(|| auth::not_signed_in(&target))?;
-    let (client, captured) =
-        auth::client(&target, &held, |builder| call::configure(builder, settings))?;
+    let client = auth::client(&target, &held, |builder| call::configure(builder, settings))?;
     let mut upload = Upload::from_path(project.clone(), path);
     let options = [
         (
@@ -162,9 +161,6 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
     let result = upload.send(&client).await;
     ENDS_ITSELF_ON_INTERRUPT.store(false, Ordering::SeqCst);
     drop(shown);
-    if let Err(failure) = auth::store_captured(&target, captured) {
-        crate::paint::warning(&format!("the refreshed session was not stored: {failure}"));
-    }
     match result {
         Ok(uploaded) => {
             let text = serde_json::to_string(&uploaded.upload)

@@ -6963,3 +6963,147 @@ fn a_profile_named_twice_in_the_credentials_file_is_refused_and_kept() {
         "left as it was"
     );
 }
+
+/// A session for the emulator's `admin` user, from its `password` grant, as the JSON token
+/// answer.
+fn password_session(s: &Setup) -> Value {
+    use std::io::Read as _;
+    let form = "grant_type=password&client_id=geopera-cli&username=admin&password=admin-password";
+    let mut stream = std::net::TcpStream::connect(s.emulator.addr()).expect("test step");
+    write!(
+        stream,
+        "POST /realms/public/protocol/openid-connect/token HTTP/1.1\r\nHost: {}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{form}",
+        s.emulator.addr(),
+        form.len()
+    )
+    .expect("test step");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("test step");
+    let body = answer.split_once("\r\n\r\n").expect("test step").1;
+    serde_json::from_str(body).expect("a token answer")
+}
+
+/// A session renewed in the middle of `--wait` is stored as it rotates, not only after the
+/// call that started the wait: the refresh token the file kept would be spent, and the next
+/// command's refresh would end the session for reuse.
+#[test]
+fn tokens_rotated_during_a_wait_are_stored() {
+    let (s, clock) = Setup::on_manual_clock();
+    let url = s.emulator.base_url();
+    let tokens = password_session(&s);
+    let first_refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("test step")
+        .to_owned();
+    // No expiry stored: the session is refreshed only after a 401.
+    s.store_credentials(
+        &serde_json::json!({"default": {"api_url": url, "auth": {
+            "type": "oauth",
+            "access_token": tokens["access_token"],
+            "refresh_token": first_refresh,
+            "expires_at": null,
+            "scope": "openid profile",
+            "issuer": url,
+        }}})
+        .to_string(),
+    );
+    let child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .args([
+            "clip",
+            "create-from-item",
+            "--json",
+            r#"{"item_id": "S2A_1"}"#,
+        ])
+        .args(["--wait", "--wait-timeout", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    // Once the wait polls, the clock moves past the job's run time and the access token's
+    // life: the next poll is a 401, and the session is refreshed (rotating the refresh
+    // token) in the middle of the wait.
+    let started = Instant::now();
+    while s.emulator.executed("clip.job.get") == 0 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    clock.advance(Duration::from_secs(400));
+    let output = child.wait_with_output().expect("geopera ends");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        s.emulator.oidc_counters().refresh_grants,
+        1,
+        "refreshed during the wait"
+    );
+    let stored = s.credentials()["default"]["auth"]["refresh_token"].clone();
+    // The next command, once the stored access token has expired, must still be signed in.
+    clock.advance(Duration::from_secs(60));
+    let whoami = s.bare().arg("whoami").output().expect("geopera runs");
+    assert_ne!(
+        stored.as_str(),
+        Some(first_refresh.as_str()),
+        "the refresh token rotated during the wait was not stored; the next command: {}",
+        text(&whoami.stderr)
+    );
+    assert_eq!(whoami.status.code(), Some(0), "{}", text(&whoami.stderr));
+}
+
+/// Commands answered 401 at once renew the session one at a time under the credentials lock,
+/// each using what the one before stored, so no refresh token is sent twice.
+#[test]
+fn two_commands_refreshing_after_a_401_at_once_keep_a_valid_session() {
+    let (s, clock) = Setup::on_manual_clock();
+    let url = s.emulator.base_url();
+    let tokens = password_session(&s);
+    // No expiry stored (as a token answer without `expires_in` leaves it): the session is
+    // refreshed only after a 401.
+    s.store_credentials(
+        &serde_json::json!({"default": {"api_url": url, "auth": {
+            "type": "oauth",
+            "access_token": tokens["access_token"],
+            "refresh_token": tokens["refresh_token"],
+            "expires_at": null,
+            "scope": "openid profile",
+            "issuer": url,
+        }}})
+        .to_string(),
+    );
+    // The access token's life ends on the server: every command's first call is a 401.
+    clock.advance(Duration::from_secs(400));
+    let racers: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(BIN)
+                .env_clear()
+                .env("HOME", s.home.path())
+                .args(["orders", "list", "--size", "1"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("geopera starts")
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for racer in racers {
+        let output = racer.wait_with_output().expect("geopera ends");
+        if output.status.code() != Some(0) {
+            failures.push(text(&output.stderr));
+        }
+    }
+    let after = s
+        .bare()
+        .args(["orders", "list", "--size", "1"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(
+        s.emulator.oidc_counters().refresh_reuse_detected,
+        0,
+        "a rotated refresh token was sent again; failed racers: {failures:?}; the next \
+         command: {}",
+        text(&after.stderr)
+    );
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(after.status.code(), Some(0), "{}", text(&after.stderr));
+}
