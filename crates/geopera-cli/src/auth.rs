@@ -433,7 +433,7 @@ pub(crate) async fn refresh_stored(
 /// [`refresh_stored`], with the refresh's own error when the identity provider refused or
 /// failed it.
 async fn renew_stored(target: &Target, rejected: Option<&str>) -> Result<Option<Auth>, RenewError> {
-    let _lock = target.store.lock()?;
+    let _lock = target.store.lock_async().await?;
     let profile = target.store.profile(&target.profile)?;
     let Some(Auth::OAuth {
         access_token,
@@ -644,8 +644,8 @@ pub(crate) fn client(
 pub(crate) struct StoredSession {
     target: Target,
     /// The access token handed out and its stored expiry. An async lock, held while the
-    /// session is renewed: two tasks of this process renewing at once would each take the
-    /// file lock, which is per open file, so the second would wait on the first for ever.
+    /// session is renewed: calls of this process renew one at a time, and one that waited
+    /// finds the token the other renewed to rather than renewing again.
     current: futures::lock::Mutex<Current>,
 }
 

@@ -96,6 +96,15 @@ pub(crate) struct Profile {
     pub(crate) auth: Option<Auth>,
 }
 
+/// How long [`Store::lock_async`] waits before trying the lock again: a refresh takes a
+/// moment, so a waiting command takes its turn soon after, at the cost of a few wake-ups.
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The failure to take the lock at `path`.
+fn lock_failed(path: &Path, error: &std::io::Error) -> Failure {
+    Failure::other(format!("cannot lock {}: {error}", path.display()))
+}
+
 /// Holds the advisory lock until dropped.
 #[derive(Debug)]
 pub(crate) struct Lock {
@@ -282,17 +291,37 @@ impl Store {
 
     /// Takes the advisory lock, waiting for another process to release it.
     pub(crate) fn lock(&self) -> Result<Lock, Failure> {
+        let (file, path) = self.lock_file()?;
+        fs4::FileExt::lock(&file).map_err(|e| lock_failed(&path, &e))?;
+        Ok(Lock { file })
+    }
+
+    /// [`Store::lock`] for a command's runtime, which has one thread: waiting in the kernel
+    /// for another process's refresh would stop every task of the command for as long, the
+    /// one that hears Ctrl-C among them. It tries again every [`LOCK_RETRY`] instead, and
+    /// gives up the wait as soon as the command is dropped.
+    pub(crate) async fn lock_async(&self) -> Result<Lock, Failure> {
+        let (file, path) = self.lock_file()?;
+        loop {
+            match fs4::FileExt::try_lock(&file) {
+                Ok(()) => return Ok(Lock { file }),
+                Err(fs4::TryLockError::WouldBlock) => tokio::time::sleep(LOCK_RETRY).await,
+                Err(fs4::TryLockError::Error(e)) => return Err(lock_failed(&path, &e)),
+            }
+        }
+    }
+
+    /// The lock file, opened (and made when missing), with its path.
+    fn lock_file(&self) -> Result<(File, PathBuf), Failure> {
         self.ensure_dir()?;
         let path = self.dir.join("credentials.lock");
-        let failed =
-            |e: std::io::Error| Failure::other(format!("cannot lock {}: {e}", path.display()));
         // Opening a named pipe for writing waits for a reader, as reading one waits for a
         // writer: opened without waiting and checked as opened, as in `read_all`.
-        let file =
-            open_private(&path).map_err(|e| not_regular(&path).unwrap_or_else(|| failed(e)))?;
-        regular(&path, &file.metadata().map_err(failed)?.file_type())?;
-        fs4::FileExt::lock(&file).map_err(failed)?;
-        Ok(Lock { file })
+        let file = open_private(&path)
+            .map_err(|e| not_regular(&path).unwrap_or_else(|| lock_failed(&path, &e)))?;
+        let meta = file.metadata().map_err(|e| lock_failed(&path, &e))?;
+        regular(&path, &meta.file_type())?;
+        Ok((file, path))
     }
 
     fn ensure_dir(&self) -> Result<(), Failure> {

@@ -7107,3 +7107,38 @@ fn two_commands_refreshing_after_a_401_at_once_keep_a_valid_session() {
     assert!(failures.is_empty(), "{failures:?}");
     assert_eq!(after.status.code(), Some(0), "{}", text(&after.stderr));
 }
+
+/// A command waiting for the credentials lock, while another command refreshes the session,
+/// still hears Ctrl-C: the wait does not hold up the command's one thread.
+#[test]
+fn ctrl_c_while_waiting_for_another_commands_refresh_exits_130_promptly() {
+    let s = setup();
+    s.store_credentials(
+        &serde_json::json!({"default": {"api_url": s.emulator.base_url(), "auth": {
+            "type": "oauth", "access_token": "at_old", "refresh_token": "rt_kept",
+            "expires_at": 1.0,
+        }}})
+        .to_string(),
+    );
+    // The lock another command holds while it refreshes.
+    let lock = std::fs::File::create(s.home.path().join(".config/geopera/credentials.lock"))
+        .expect("test step");
+    fs4::FileExt::lock(&lock).expect("test step");
+    let mut child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .args(["orders", "list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    // Time to reach the lock: the session is due, so it is refreshed before the call.
+    std::thread::sleep(Duration::from_secs(1));
+    let status = interrupt(&mut child);
+    drop(lock);
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(
+        s.credentials()["default"]["auth"]["refresh_token"],
+        "rt_kept"
+    );
+}
