@@ -7142,3 +7142,74 @@ fn ctrl_c_while_waiting_for_another_commands_refresh_exits_130_promptly() {
         "rt_kept"
     );
 }
+
+/// A session whose stored expiry comes due during `--wait` is renewed ahead of the next poll
+/// (30 s before it expires, as before a command's first call) and stored at once, while the
+/// wait goes on.
+#[test]
+fn a_session_due_during_a_wait_is_renewed_ahead_of_expiry_and_stored_at_once() {
+    let (s, clock) = Setup::on_manual_clock();
+    let url = s.emulator.base_url();
+    let tokens = password_session(&s);
+    let first_refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("test step")
+        .to_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64();
+    // Due 4 s from now: after the call that starts the job, during the wait.
+    s.store_credentials(
+        &serde_json::json!({"default": {"api_url": url, "auth": {
+            "type": "oauth",
+            "access_token": tokens["access_token"],
+            "refresh_token": first_refresh,
+            "expires_at": now + 34.0,
+            "scope": "openid profile",
+            "issuer": url,
+        }}})
+        .to_string(),
+    );
+    let mut child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .args([
+            "clip",
+            "create-from-item",
+            "--json",
+            r#"{"item_id": "S2A_1"}"#,
+        ])
+        .args(["--wait", "--wait-timeout", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    // The emulator's clock stands still, so the job runs on and the access token stays valid:
+    // a refresh now is one ahead of the stored expiry, not one after a 401.
+    let stored = || s.credentials()["default"]["auth"]["refresh_token"].clone();
+    let started = Instant::now();
+    while stored().as_str() == Some(first_refresh.as_str())
+        && started.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rotated = stored().as_str() != Some(first_refresh.as_str());
+    let refreshed = s.emulator.oidc_counters().refresh_grants;
+    let still_waiting = child.try_wait().expect("child status").is_none();
+    clock.advance(Duration::from_secs(400));
+    let output = child.wait_with_output().expect("geopera ends");
+    assert!(
+        rotated,
+        "the rotated refresh token was not stored while the wait went on ({refreshed} \
+         refreshes): {}",
+        text(&output.stderr)
+    );
+    assert_eq!(refreshed, 1, "renewed once ahead of expiry during the wait");
+    assert!(
+        still_waiting,
+        "the wait ended early: {}",
+        text(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}
