@@ -601,8 +601,11 @@ impl<C> ClientBuilder<C> {
         self
     }
 
-    /// Caps the requests this client (and all its clones) has in flight at once. A cap of 0
-    /// counts as 1, and one beyond what Tokio's semaphore can count (2^61 − 1) as that.
+    /// Caps the requests this client (and all its clones) has in flight at once. A call
+    /// waiting out a 429's pause, or the wait before a retry, has nothing in flight and holds
+    /// no slot; one waiting for its turn under [`pace`](Self::pace) holds its slot, so that
+    /// it goes on time. A cap of 0 counts as 1, and one beyond what Tokio's semaphore can
+    /// count (2^61 − 1) as that.
     pub fn max_in_flight(mut self, max: usize) -> Self {
         self.config.max_in_flight = Some(max);
         self

@@ -337,7 +337,7 @@ async fn run<S>(
         loop {
             attempt += 1;
             attempts.store(attempt, Ordering::Relaxed);
-            let _admission = client
+            let admission = client
                 .limiter
                 .admit(info.rate_class, face.blocking)
                 .await
@@ -362,6 +362,9 @@ async fn run<S>(
                 Ok(Answer::Read(raw)) => Ok(raw),
                 Err(failure) => Err(failure),
             };
+            // Read, the answer has nothing in flight: the slot is not held through what comes
+            // next, a renewal or the wait before a retry.
+            drop(admission);
             if let (Some(provider), Some(credential), Ok(raw)) = (provider, &credential, &result) {
                 // The API authenticates before anything else, so a 401 means nothing ran:
                 // sending again with a renewed credential is safe for every operation.

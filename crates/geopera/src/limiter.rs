@@ -187,17 +187,24 @@ impl Limiter {
         paused.max(slot).saturating_sub(now)
     }
 
-    /// Waits until a request of `class` may be sent; the admission bounds requests in flight.
-    /// `blocking` is the thread a blocking call stops, if this is one.
+    /// Waits until no 429's pause holds a call of `class`; a few rounds at most, should pauses
+    /// keep being extended.
+    async fn wait_out_pauses(&self, class: RateClass) {
+        for _ in 0..8 {
+            let Some(until) = self.paused_until(class) else {
+                break;
+            };
+            self.clock.sleep_until(until).await;
+        }
+    }
+
+    /// Takes an in-flight slot, if the client caps them, waiting for one when all are taken.
     ///
     /// # Errors
     ///
-    /// Every slot is taken and one is held by an async call on the current-thread runtime of
-    /// the thread a blocking call stops: waiting would stop the only thread that can give it
-    /// back.
-    pub(crate) async fn admit(
+    /// See [`Limiter::admit`].
+    async fn take_in_flight(
         self: &Arc<Self>,
-        class: RateClass,
         blocking: Option<Caller>,
     ) -> Result<Admission, WouldDeadlock> {
         let permit = match &self.in_flight {
@@ -222,20 +229,46 @@ impl Limiter {
                 self.count_held(caller.thread, true);
                 (self.clone(), caller.thread)
             });
-        let admission = Admission {
+        Ok(Admission {
             _permit: permit,
             held_on,
+        })
+    }
+
+    /// Waits until a request of `class` may be sent; the admission bounds requests in flight.
+    /// `blocking` is the thread a blocking call stops, if this is one.
+    ///
+    /// Pauses are waited out before the in-flight slot is taken: a call held by a 429 has
+    /// nothing in flight. Paced slots and the shared budget are asked after it, since each is
+    /// spent when given: taken first, a slot could wait behind the in-flight cap and be used
+    /// long after its time, together with the slots after it, which nothing held back —
+    /// sends closer than the pacing allows.
+    ///
+    /// # Errors
+    ///
+    /// Every slot is taken and one is held by an async call on the current-thread runtime of
+    /// the thread a blocking call stops: waiting would stop the only thread that can give it
+    /// back.
+    pub(crate) async fn admit(
+        self: &Arc<Self>,
+        class: RateClass,
+        blocking: Option<Caller>,
+    ) -> Result<Admission, WouldDeadlock> {
+        let mut rounds = 0;
+        let admission = loop {
+            self.wait_out_pauses(class).await;
+            let admission = self.take_in_flight(blocking).await?;
+            rounds += 1;
+            // A pause that began while the call waited for its slot is waited out without it.
+            if rounds == 8 || self.paused_until(class).is_none() {
+                break admission;
+            }
         };
         // A pause may begin or be extended while we wait (another task got a 429): a slot
         // planned before it was planned for a budget the API has since said is spent, so it
         // is given up and a new one taken after the pause. A few rounds at most.
         for _ in 0..8 {
-            for _ in 0..8 {
-                let Some(until) = self.paused_until(class) else {
-                    break;
-                };
-                self.clock.sleep_until(until).await;
-            }
+            self.wait_out_pauses(class).await;
             let Some(at) = self.reserve_slot(class) else {
                 break;
             };

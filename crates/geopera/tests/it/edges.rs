@@ -1235,6 +1235,97 @@ fn a_blocking_call_off_any_runtime_waits_for_an_async_holder() {
     assert_eq!(client_calls(&emu), 2);
 }
 
+/// A call waiting out a `Retry-After` has nothing in flight: it does not keep the client's
+/// only in-flight slot, and another call goes meanwhile.
+#[tokio::test]
+async fn a_call_waiting_to_retry_does_not_hold_an_in_flight_slot() {
+    let answered = std::sync::atomic::AtomicBool::new(false);
+    let server = Hostile::serve("127.0.0.1", move |_| {
+        if answered.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
+        } else {
+            json(503, &[("retry-after", "5")], r#"{"detail":"busy"}"#)
+        }
+    });
+    let client = AuthenticatedClient::builder(TOKEN)
+        .base_url(server.url())
+        .max_in_flight(1)
+        .build()
+        .expect("valid");
+    let first = tokio::spawn({
+        let client = client.clone();
+        async move { catalog_search::send(&client, CatalogSearchInput::new(HOST)).await }
+    });
+    // Let the first call have its 503 and start waiting out the 5 s.
+    let started = Instant::now();
+    while server.seen().is_empty() && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let second = tokio::time::timeout(
+        Duration::from_secs(3),
+        catalog_search::send(&client, CatalogSearchInput::new(HOST)),
+    )
+    .await;
+    let waited = started.elapsed();
+    second
+        .unwrap_or_else(|_| panic!("waited {waited:?} for a slot while nothing was in flight"))
+        .expect("a page");
+    first
+        .await
+        .expect("joined")
+        .expect("a page after the retry");
+    assert_eq!(server.seen().len(), 3);
+}
+
+/// A call held by a 429's pause has nothing in flight: it does not keep the client's only
+/// in-flight slot from a call of another class, which the pause does not hold.
+#[tokio::test]
+async fn a_call_held_by_a_pause_does_not_hold_an_in_flight_slot() {
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        if seen.path.contains("billing") {
+            json(429, &[("retry-after", "5")], r#"{"detail":"slow down"}"#)
+        } else {
+            json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
+        }
+    });
+    let client = AuthenticatedClient::builder(TOKEN)
+        .base_url(server.url())
+        .max_in_flight(1)
+        .retries(0)
+        .build()
+        .expect("valid");
+    let topup = |client: AuthenticatedClient| async move {
+        let body = json!({"amount_aud": 1})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        billing_topup::send(&client, body).await
+    };
+    // The spend budget is paused for 5 s; the next spend call waits that out.
+    topup(client.clone()).await.expect_err("limited");
+    let held = tokio::spawn(topup(client.clone()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let search = tokio::time::timeout(
+        Duration::from_secs(3),
+        catalog_search::send(&client, CatalogSearchInput::new(HOST)),
+    )
+    .await;
+    let waited = started.elapsed();
+    search
+        .unwrap_or_else(|_| panic!("waited {waited:?} behind a call held by a pause"))
+        .expect("a page");
+    let topups = server
+        .seen()
+        .iter()
+        .filter(|seen| seen.path.contains("billing"))
+        .count();
+    assert_eq!(topups, 1, "the held call still waits");
+    held.abort();
+}
+
 /// Everything an error shows: its message, its debug form and its causes.
 fn everything_shown(error: &Error) -> String {
     let mut shown = format!("{error} {error:?}");
