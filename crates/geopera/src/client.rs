@@ -612,7 +612,9 @@ impl<C> ClientBuilder<C> {
     }
 
     /// Spaces requests of one rate-limit class so that at most `per_minute` go out per
-    /// minute, shared by all clones. A `per_minute` of 0 turns pacing of that class off.
+    /// minute, shared by all clones. A `per_minute` of 0 turns pacing of that class off. A
+    /// call that gives up waiting for its turn (its deadline ran out, or its future was
+    /// dropped) gives the turn back to the next call.
     pub fn pace(mut self, class: RateClass, per_minute: u32) -> Self {
         self.config.pacing.retain(|(c, _)| *c != class);
         self.config.pacing.push((class, per_minute));

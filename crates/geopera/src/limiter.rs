@@ -29,8 +29,8 @@ pub(crate) struct Limiter {
     in_flight: Option<Arc<Semaphore>>,
     /// Minimum spacing between two sends of a class, when pacing is on.
     spacing: [Option<Duration>; 3],
-    /// When the next send of a class may go, on the clock.
-    next_send: Mutex<[Duration; 3]>,
+    /// The paced slots of each class still free, on the clock.
+    queues: Mutex<[Queue; 3]>,
     /// Until when a class is paused after a 429, on the clock.
     paused_until: Mutex<[Duration; 3]>,
     /// In-flight slots held by async calls on current-thread runtimes, by the thread that
@@ -76,6 +76,92 @@ impl Drop for Admission {
     }
 }
 
+/// The paced slots of one class not yet given to a call.
+#[derive(Debug, Default)]
+struct Queue {
+    /// The slot after the last one given.
+    next: Duration,
+    /// Slots before `next` given back by calls that did not use them, earliest first.
+    freed: Vec<Duration>,
+}
+
+impl Queue {
+    /// Gives the earliest free slot not before `now`.
+    fn take(&mut self, now: Duration, spacing: Duration) -> Duration {
+        // A slot passed unused is lost, as when no call came: sent late, it would come closer
+        // than `spacing` to the slot after it, which may be some other call's.
+        self.freed.retain(|at| *at >= now);
+        if !self.freed.is_empty() {
+            return self.freed.remove(0);
+        }
+        let at = self.next.max(now);
+        self.next = at + spacing;
+        at
+    }
+
+    /// Takes back the slot at `at`, given to a call that did not use it.
+    fn give_back(&mut self, at: Duration, spacing: Duration) {
+        if at + spacing == self.next {
+            // The last slot given, and any freed ones right before it: the queue steps back.
+            self.next = at;
+            while let Some(last) = self.freed.last() {
+                if *last + spacing != self.next {
+                    break;
+                }
+                self.next = *last;
+                self.freed.pop();
+            }
+        } else {
+            let place = self.freed.partition_point(|freed| *freed < at);
+            self.freed.insert(place, at);
+        }
+    }
+}
+
+/// Paced slots given to a call, one per budget it draws on, given back when dropped unless
+/// the call [went](Slots::used) with them.
+///
+/// A freed slot goes to the next call that asks, while the calls already waiting keep the
+/// (later) slots they were given: pacing stays exact, since every slot lies one spacing or
+/// more from any other, and no call waits longer than it was told when it asked. Moving every
+/// later call up one slot instead would wake them all at each call given up; handing slots out
+/// only as they come (each waiter racing for the next one on waking) would lose the order in
+/// which calls asked, and a call could lose every race.
+#[derive(Debug)]
+struct Slots<'a> {
+    limiter: &'a Limiter,
+    taken: [Option<Duration>; 3],
+}
+
+impl Slots<'_> {
+    /// The call went: its slots are spent.
+    fn used(mut self) {
+        self.taken = [None; 3];
+    }
+}
+
+impl Drop for Slots<'_> {
+    fn drop(&mut self) {
+        if self.taken.iter().all(Option::is_none) {
+            return;
+        }
+        let mut queues = self
+            .limiter
+            .queues
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (at, (queue, spacing)) in self
+            .taken
+            .iter()
+            .zip(queues.iter_mut().zip(self.limiter.spacing))
+        {
+            if let (Some(at), Some(spacing)) = (at, spacing) {
+                queue.give_back(*at, spacing);
+            }
+        }
+    }
+}
+
 /// Why a blocking call could not be admitted.
 #[derive(Debug)]
 pub(crate) struct WouldDeadlock;
@@ -99,7 +185,7 @@ impl Limiter {
             in_flight: max_in_flight
                 .map(|n| Arc::new(Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS)))),
             spacing,
-            next_send: Mutex::new([Duration::ZERO; 3]),
+            queues: Mutex::default(),
             paused_until: Mutex::new([Duration::ZERO; 3]),
             held_on_thread: Mutex::new(Vec::new()),
             budget,
@@ -149,42 +235,44 @@ impl Limiter {
         (until > self.clock.now()).then_some(until)
     }
 
-    /// Reserves the next paced slot of every paced budget a call of `class` draws on; the
+    /// Takes the next free paced slot of every paced budget a call of `class` draws on; the
     /// call goes at the latest of them, `None` when that is now. Each budget keeps its own
     /// queue: a slot of the default budget is not held back behind a narrower class's, at
     /// the cost of a default slot taken a little before the call that uses it.
-    fn reserve_slot(&self, class: RateClass) -> Option<Duration> {
+    fn reserve_slot(&self, class: RateClass) -> (Option<Duration>, Slots<'_>) {
+        let mut slots = Slots {
+            limiter: self,
+            taken: [None; 3],
+        };
         let drawn = drawn_from(class);
         if drawn
             .iter()
             .all(|budget| self.spacing[slot(*budget)].is_none())
         {
             // Unpaced, the common case: no lock, no clock.
-            return None;
+            return (None, slots);
         }
         let now = self.clock.now();
-        let mut next = self
-            .next_send
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
         let mut latest = None;
         for budget in drawn {
             let Some(spacing) = self.spacing[slot(*budget)] else {
                 continue;
             };
-            let at = next[slot(*budget)].max(now);
-            next[slot(*budget)] = at + spacing;
+            let at = queues[slot(*budget)].take(now, spacing);
+            slots.taken[slot(*budget)] = Some(at);
             latest = latest.max(Some(at));
         }
-        latest.filter(|at| *at > now)
+        (latest.filter(|at| *at > now), slots)
     }
 
     #[cfg(test)]
     fn wait_for(&self, class: RateClass) -> Duration {
         let now = self.clock.now();
         let paused = self.paused_until(class).unwrap_or(now);
-        let slot = self.reserve_slot(class).unwrap_or(now);
-        paused.max(slot).saturating_sub(now)
+        let (slot, slots) = self.reserve_slot(class);
+        slots.used();
+        paused.max(slot.unwrap_or(now)).saturating_sub(now)
     }
 
     /// Waits until no 429's pause holds a call of `class`; a few rounds at most, should pauses
@@ -266,10 +354,14 @@ impl Limiter {
         };
         // A pause may begin or be extended while we wait (another task got a 429): a slot
         // planned before it was planned for a budget the API has since said is spent, so it
-        // is given up and a new one taken after the pause. A few rounds at most.
+        // is given back and a new one taken after the pause. A few rounds at most.
+        let mut slots = None;
         for _ in 0..8 {
+            drop(slots.take());
             self.wait_out_pauses(class).await;
-            let Some(at) = self.reserve_slot(class) else {
+            let (at, taken) = self.reserve_slot(class);
+            slots = Some(taken);
+            let Some(at) = at else {
                 break;
             };
             self.clock.sleep_until(at).await;
@@ -288,6 +380,9 @@ impl Limiter {
                     }
                 }
             }
+        }
+        if let Some(slots) = slots {
+            slots.used();
         }
         Ok(admission)
     }

@@ -30,3 +30,54 @@ fn pacing_spaces_sends_and_pauses_add_up() {
         "a narrower class draws on the default budget too, and waits out its pause"
     );
 }
+
+#[test]
+fn paced_slots_given_back_go_to_the_next_call() {
+    let limiter = Limiter::new(
+        Arc::new(SystemClock::default()),
+        None,
+        &[(RateClass::Default, 60)],
+        None,
+    );
+    let take = || limiter.reserve_slot(RateClass::Default);
+    let (at, first) = take();
+    assert!(at.is_none(), "the first call goes at once");
+    first.used();
+    let [(Some(second), second_slots), (Some(third), third_slots), (Some(_), fourth_slots)] =
+        [take(), take(), take()]
+    else {
+        panic!("later calls wait");
+    };
+    assert_eq!(third - second, Duration::from_secs(1));
+    // A slot between others, given back, goes to the next call to ask.
+    drop(third_slots);
+    let (again, again_slots) = take();
+    assert_eq!(again, Some(third));
+    // Slots given back at the end of the queue take it back to the first of them.
+    drop(fourth_slots);
+    drop(again_slots);
+    drop(second_slots);
+    let (again, again_slots) = take();
+    assert_eq!(again, Some(second));
+    again_slots.used();
+    assert_eq!(take().0, Some(third), "and on from there");
+}
+
+#[test]
+fn a_narrower_class_gives_back_its_slots_of_both_budgets() {
+    let limiter = Limiter::new(
+        Arc::new(SystemClock::default()),
+        None,
+        &[(RateClass::Default, 60), (RateClass::Spend, 30)],
+        None,
+    );
+    limiter.reserve_slot(RateClass::Spend).1.used();
+    let (spend, spend_slots) = limiter.reserve_slot(RateClass::Spend);
+    drop(spend_slots);
+    assert_eq!(limiter.reserve_slot(RateClass::Spend).0, spend);
+    let default = limiter.wait_for(RateClass::Default);
+    assert!(
+        default > Duration::from_millis(900) && default <= Duration::from_secs(1),
+        "the default slot taken with the spend one was given back: {default:?}"
+    );
+}

@@ -373,6 +373,49 @@ async fn pacing_the_default_budget_spaces_the_calls_of_narrower_classes_too() {
 }
 
 /// Shares one provider with the test that counts its renewals.
+/// Calls that give up while waiting for their paced slot (their deadline ran out) give it
+/// back: the next call takes the first slot free, instead of waiting behind slots that no
+/// request used.
+#[tokio::test]
+async fn paced_slots_of_cancelled_calls_are_given_back() {
+    // One call a second.
+    let (_server, client, arrivals) = paced_against(60, |_| {
+        json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
+    });
+    // Twenty callers, each willing to wait half a second: one goes, the others give up.
+    let calls = (0..20).map(|_| {
+        catalog_search::send(
+            &client,
+            Request::new(CatalogSearchInput::new(HOST)).deadline(Duration::from_millis(500)),
+        )
+    });
+    let results = futures::future::join_all(calls).await;
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| matches!(r, Err(Error::Timeout { .. })))
+            .count(),
+        19,
+        "{results:?}"
+    );
+    // Were the slots of the nineteen kept, the next call would wait some 19 s.
+    let started = Instant::now();
+    let next = tokio::time::timeout(
+        Duration::from_secs(5),
+        catalog_search::send(&client, CatalogSearchInput::new(HOST)),
+    )
+    .await;
+    let waited = started.elapsed();
+    next.expect("not held behind unused slots").expect("a page");
+    let arrivals = arrivals.lock().expect("not poisoned").clone();
+    assert_eq!(arrivals.len(), 2, "one request of the twenty went out");
+    let spacing = arrivals[1].duration_since(arrivals[0]);
+    assert!(
+        spacing >= Duration::from_millis(900),
+        "a slot given back still keeps the pacing: {spacing:?} apart, after {waited:?}"
+    );
+}
+
 #[derive(Debug)]
 struct ProviderHandle(std::sync::Arc<CountingProvider>);
 
