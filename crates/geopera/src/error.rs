@@ -186,11 +186,12 @@ pub enum Error {
     },
     /// A blocking call would wait for an in-flight slot
     /// ([`ClientBuilder::max_in_flight`](crate::ClientBuilder::max_in_flight)) that only an
-    /// async call on the same current-thread runtime can release — a wait that could never
-    /// end, since the blocking call stops that very thread.
+    /// async call on the same current-thread runtime can release, or that such a call, queued
+    /// first, would be given — a wait that could never end, since the blocking call stops that
+    /// very thread.
     #[error(
-        "a blocking call of {operation_id} would wait for an in-flight slot held by an async \
-         call on the same current-thread runtime"
+        "a blocking call of {operation_id} would wait for an in-flight slot held or awaited by \
+         an async call on the same current-thread runtime"
     )]
     #[non_exhaustive]
     WouldDeadlock {

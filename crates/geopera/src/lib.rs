@@ -203,13 +203,13 @@
 //! server the call goes to that runs on that same runtime (a test's stand-in, say) cannot
 //! answer, and the call ends only with its timeout — with no timeout set, never. The SDK
 //! cannot tell such a wait from a slow server. One wait it can tell never ends: on a
-//! current-thread runtime, a
-//! blocking call that needs an in-flight slot ([`ClientBuilder::max_in_flight`]) held by an
-//! async call of that same runtime would stop the only thread that can free it. That call
-//! fails at once with [`Error::WouldDeadlock`] instead of hanging; a slot held anywhere else is
-//! waited for. Likewise, a blocking call that needs a [`Session`](auth::Session) to sign in or
-//! refresh while an async call of that same runtime is doing so (or waiting to) fails at once
-//! with [`Error::Config`] saying so.
+//! current-thread runtime, a blocking call that needs an in-flight slot
+//! ([`ClientBuilder::max_in_flight`]) while an async call of that same runtime holds one, or
+//! waits for one ahead of it, would stop the only thread that can free or use that slot. That
+//! call fails at once with [`Error::WouldDeadlock`] instead of hanging; a slot held or waited
+//! for anywhere else is waited for. Likewise, a blocking call that needs a
+//! [`Session`](auth::Session) to sign in or refresh while an async call of that same runtime
+//! is doing so (or waiting to) fails at once with [`Error::Config`] saying so.
 //!
 //! # Security and limits
 //!

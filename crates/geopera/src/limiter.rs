@@ -33,10 +33,11 @@ pub(crate) struct Limiter {
     queues: Mutex<[Queue; 3]>,
     /// Until when a class is paused after a 429, on the clock.
     paused_until: Mutex<[Duration; 3]>,
-    /// In-flight slots held by async calls on current-thread runtimes, by the thread that
-    /// drives the runtime: only that thread can release them, so a blocking call on it must
-    /// not wait for one.
-    held_on_thread: Mutex<Vec<(ThreadId, usize)>>,
+    /// In-flight slots held or waited for by async calls on current-thread runtimes, by the
+    /// thread that drives the runtime: only that thread can release them, and a slot freed
+    /// elsewhere goes to a call queued before it, so a blocking call on that thread must not
+    /// wait for one.
+    on_thread: Mutex<Vec<(ThreadId, usize)>>,
     /// A budget shared beyond this client, asked after the client's own pacing, if any.
     budget: Option<Arc<dyn Budget>>,
 }
@@ -65,14 +66,30 @@ impl Caller {
 pub(crate) struct Admission {
     _permit: Option<OwnedSemaphorePermit>,
     /// Set when the slot is held by an async call on a current-thread runtime.
-    held_on: Option<(Arc<Limiter>, ThreadId)>,
+    _on_thread: Option<OnThread>,
 }
 
-impl Drop for Admission {
-    fn drop(&mut self) {
-        if let Some((limiter, thread)) = self.held_on.take() {
-            limiter.count_held(thread, false);
+/// An in-flight slot waited for or held by an async call on a current-thread runtime, counted
+/// against the runtime's thread until dropped: a call given up while queued is uncounted too.
+#[derive(Debug)]
+struct OnThread {
+    limiter: Arc<Limiter>,
+    thread: ThreadId,
+}
+
+impl OnThread {
+    fn count(limiter: &Arc<Limiter>, thread: ThreadId) -> Self {
+        limiter.count_on_thread(thread, true);
+        OnThread {
+            limiter: limiter.clone(),
+            thread,
         }
+    }
+}
+
+impl Drop for OnThread {
+    fn drop(&mut self) {
+        self.limiter.count_on_thread(self.thread, false);
     }
 }
 
@@ -187,15 +204,16 @@ impl Limiter {
             spacing,
             queues: Mutex::default(),
             paused_until: Mutex::new([Duration::ZERO; 3]),
-            held_on_thread: Mutex::new(Vec::new()),
+            on_thread: Mutex::new(Vec::new()),
             budget,
         }
     }
 
-    /// Counts a slot taken (`true`) or given back (`false`) by an async call on `thread`.
-    fn count_held(&self, thread: ThreadId, taken: bool) {
+    /// Counts a slot waited for or taken (`true`), or given up or back (`false`), by an async
+    /// call on `thread`.
+    fn count_on_thread(&self, thread: ThreadId, taken: bool) {
         let mut held = self
-            .held_on_thread
+            .on_thread
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         match held.iter().position(|(t, _)| *t == thread) {
@@ -211,9 +229,9 @@ impl Limiter {
         }
     }
 
-    /// Whether an async call on `thread` holds a slot.
-    fn holds_slot(&self, thread: ThreadId) -> bool {
-        self.held_on_thread
+    /// Whether an async call on `thread` holds a slot or waits for one.
+    fn holds_or_awaits_slot(&self, thread: ThreadId) -> bool {
+        self.on_thread
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
@@ -295,31 +313,38 @@ impl Limiter {
         self: &Arc<Self>,
         blocking: Option<Caller>,
     ) -> Result<Admission, WouldDeadlock> {
-        let permit = match &self.in_flight {
-            Some(semaphore) => match semaphore.clone().try_acquire_owned() {
-                Ok(permit) => Some(permit),
-                Err(TryAcquireError::Closed) => None,
-                Err(TryAcquireError::NoPermits) => {
-                    if blocking.is_some_and(|caller| {
-                        caller.current_thread_runtime && self.holds_slot(caller.thread)
-                    }) {
-                        return Err(WouldDeadlock);
-                    }
-                    semaphore.clone().acquire_owned().await.ok()
-                }
-            },
-            None => None,
+        let none = || Admission {
+            _permit: None,
+            _on_thread: None,
         };
-        // An async call on a current-thread runtime holds its slot on that runtime's thread.
+        let Some(semaphore) = &self.in_flight else {
+            return Ok(none());
+        };
+        // An async call on a current-thread runtime is counted from before it waits: the
+        // semaphore hands a freed slot to the calls queued first, and its task runs only on
+        // that runtime's thread.
         let caller = Caller::current();
-        let held_on = (permit.is_some() && blocking.is_none() && caller.current_thread_runtime)
-            .then(|| {
-                self.count_held(caller.thread, true);
-                (self.clone(), caller.thread)
-            });
+        let on_thread = (blocking.is_none() && caller.current_thread_runtime)
+            .then(|| OnThread::count(self, caller.thread));
+        let permit = match semaphore.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(TryAcquireError::NoPermits) => {
+                if blocking.is_some_and(|caller| {
+                    caller.current_thread_runtime && self.holds_or_awaits_slot(caller.thread)
+                }) {
+                    return Err(WouldDeadlock);
+                }
+                match semaphore.clone().acquire_owned().await {
+                    Ok(permit) => permit,
+                    Err(_) => return Ok(none()),
+                }
+            }
+            // Never closed.
+            Err(TryAcquireError::Closed) => return Ok(none()),
+        };
         Ok(Admission {
-            _permit: permit,
-            held_on,
+            _permit: Some(permit),
+            _on_thread: on_thread,
         })
     }
 
@@ -334,9 +359,9 @@ impl Limiter {
     ///
     /// # Errors
     ///
-    /// Every slot is taken and one is held by an async call on the current-thread runtime of
-    /// the thread a blocking call stops: waiting would stop the only thread that can give it
-    /// back.
+    /// Every slot is taken and one is held, or waited for, by an async call on the
+    /// current-thread runtime of the thread a blocking call stops: waiting would stop the only
+    /// thread that can use it and give it back.
     pub(crate) async fn admit(
         self: &Arc<Self>,
         class: RateClass,

@@ -1278,6 +1278,79 @@ fn a_blocking_call_off_any_runtime_waits_for_an_async_holder() {
     assert_eq!(client_calls(&emu), 2);
 }
 
+/// A blocking call made on the thread of a current-thread runtime while an async call of that
+/// runtime waits for the only in-flight slot: the slot, once freed, goes to the async call
+/// queued first, whose task cannot run while the blocking call stops its thread. The blocking
+/// call fails at once instead of waiting until its deadline (for ever, without one).
+#[test]
+fn a_blocking_call_behind_a_queued_async_call_of_its_own_thread_is_an_error() {
+    let page = r#"{"type":"FeatureCollection","features":[]}"#;
+    // Slow answers for about a second and a half, so another thread holds the slot meanwhile.
+    let server = Hostile::serve("127.0.0.1", move |seen| {
+        if seen.header("x-slow").is_some() {
+            Reply::Trickle {
+                head: format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    page.len()
+                ),
+                body: page.as_bytes().to_vec(),
+                every: Duration::from_millis(35),
+            }
+        } else {
+            json(200, &[], page)
+        }
+    });
+    let client = AuthenticatedClient::builder(TOKEN)
+        .base_url(server.url())
+        .max_in_flight(1)
+        .build()
+        .expect("valid");
+    let holder = thread::spawn({
+        let client = client.clone();
+        move || {
+            catalog_search::send_blocking(
+                &client,
+                Request::new(CatalogSearchInput::new(HOST)).header("x-slow", "1"),
+            )
+        }
+    });
+    let arrived = Instant::now();
+    while server.seen().is_empty() && arrived.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(server.seen().len(), 1, "the holder's request arrived");
+    let (blocking, waited, queued) = within(Duration::from_secs(30), move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async move {
+            let queued = tokio::spawn({
+                let client = client.clone();
+                async move { catalog_search::send(&client, CatalogSearchInput::new(HOST)).await }
+            });
+            // Let the async call queue for the slot.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let started = Instant::now();
+            let blocking = catalog_search::send_blocking(
+                &client,
+                Request::new(CatalogSearchInput::new(HOST)).deadline(Duration::from_secs(10)),
+            );
+            (blocking, started.elapsed(), queued.await)
+        })
+    });
+    let err = blocking.expect_err("would deadlock");
+    assert!(matches!(err, Error::WouldDeadlock { .. }), "{err:?}");
+    assert!(
+        waited < Duration::from_millis(500),
+        "failed at once: {waited:?}"
+    );
+    holder.join().expect("joined").expect("the slow page");
+    queued
+        .expect("joined")
+        .expect("the queued call goes once the slot is free");
+}
+
 /// A call waiting out a `Retry-After` has nothing in flight: it does not keep the client's
 /// only in-flight slot, and another call goes meanwhile.
 #[tokio::test]
