@@ -334,6 +334,8 @@
 //! `items.list` (`limit`/`offset`) answers `{items, total, limit, offset}`.
 //! The contract bounds none of these paging numbers, so out-of-range ones are clamped
 //! (pages of 1 to 1,000, no negative page or offset) rather than refused.
+//! `stac.search` pages by `page` (from 1) and `limit`, which the contract bounds: a page holds
+//! up to its maximum of 10,000 features, as many as asked for.
 //!
 //! Projects (with members), collections, items, band formulas, alert rules and events,
 //! visualization profiles, share links, tasking templates, payment methods, credit approvals

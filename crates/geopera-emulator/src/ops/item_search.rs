@@ -10,6 +10,7 @@
 use geopera_types::models::{OrgItemSearchInput, ProjectItemSearchInput, SearchInput};
 use geopera_types::operations::StacCollectionsList;
 use geopera_types::rfc3339::parse_date_time;
+use geopera_types::shape::Shape;
 use geopera_types::{JsonObject, Operation};
 use serde_json::{json, Value};
 
@@ -288,7 +289,7 @@ pub(crate) fn search(ctx: &Ctx<'_>, input: ProjectItemSearchInput) -> Outcome {
     Ok(ctx.ok(&collection_page(
         ctx,
         found,
-        input.limit,
+        (input.limit, MAX_PAGE_SIZE),
         input.offset,
         base,
     )))
@@ -302,14 +303,32 @@ pub(crate) fn search_org(ctx: &Ctx<'_>, input: OrgItemSearchInput) -> Outcome {
     Ok(ctx.ok(&collection_page(
         ctx,
         found,
-        input.limit,
+        (input.limit, MAX_PAGE_SIZE),
         input.offset,
         base,
     )))
 }
 
+/// The largest `limit` of a `stac.search` page: the contract's own maximum for it, as a
+/// client may ask for that many and reads a shorter page as the last. Read from the generated
+/// schema so the two cannot drift; [`MAX_PAGE_SIZE`] only if the contract ever drops the
+/// bound. The work stays bounded: an organization holds at most
+/// [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) items.
+fn stac_page_limit() -> i64 {
+    geopera_types::schemas::SEARCH_INPUT
+        .shape
+        .fields()
+        .iter()
+        .find(|field| field.name == "limit")
+        .and_then(|field| match field.shape.resolve() {
+            Shape::Integer(bounds) => bounds.maximum,
+            _ => None,
+        })
+        .map_or(MAX_PAGE_SIZE, |maximum| maximum as i64)
+}
+
 /// The STAC API item search over the organization's items, paged by `page` (from 1) and
-/// `limit`.
+/// `limit` (up to [`stac_page_limit`]).
 pub(crate) fn stac_search(ctx: &Ctx<'_>, input: SearchInput) -> Outcome {
     if input.filter.is_some() {
         return Err(ApiError::invalid(
@@ -345,14 +364,15 @@ pub(crate) fn stac_search(ctx: &Ctx<'_>, input: SearchInput) -> Outcome {
     filter.ids = input.ids.clone();
     let inner = ctx.lock_org();
     let found = matching(&inner.resources, ctx.org, None, &filter);
-    let limit = input.limit.clamp(1, MAX_PAGE_SIZE);
+    let max = stac_page_limit();
+    let limit = input.limit.clamp(1, max);
     let offset = (input.page.max(1) - 1).saturating_mul(limit);
     let base = if input.base_url.is_empty() {
         ctx.shared.base_url.as_str()
     } else {
         input.base_url.as_str()
     };
-    let mut answer = collection_page(ctx, found, limit, offset, base);
+    let mut answer = collection_page(ctx, found, (limit, max), offset, base);
     answer["context"] = json!({
         "page": input.page.max(1),
         "limit": limit,
@@ -414,14 +434,16 @@ fn matching<'a>(
     found
 }
 
+/// One page of `found` as a FeatureCollection; `limit` is the page size asked for and the
+/// largest one the operation answers.
 fn collection_page(
     ctx: &Ctx<'_>,
     found: Vec<&Resource>,
-    limit: i64,
+    (limit, max): (i64, i64),
     offset: i64,
     base: &str,
 ) -> Value {
-    let (items, _, _, total) = page(found, limit, offset, MAX_PAGE_SIZE);
+    let (items, _, _, total) = page(found, limit, offset, max);
     let features: Vec<Value> = items
         .into_iter()
         .map(|item| stac_feature(ctx, item, base))

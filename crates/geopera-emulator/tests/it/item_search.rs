@@ -235,3 +235,27 @@ fn a_download_link_is_404_once_its_asset_is_deleted() {
         200
     );
 }
+
+/// The contract lets `stac.search` ask for up to 10,000 features a page; answering fewer than
+/// asked (and fewer than match) reads as the last page to a client that stops at a short one.
+#[test]
+fn a_stac_search_page_holds_the_limit_the_contract_allows() {
+    let api = Api::start();
+    let project = id(&api.ok("projects.create", json!({"name": "many"})));
+    for _ in 0..800 {
+        api.ok(
+            "items.create",
+            json!({"project_id": project, "name": "scene", "type": "satellite_capture",
+                   "bbox": [10.0, 10.0, 11.0, 11.0], "datetime": "2024-03-01T00:00:00Z"}),
+        );
+    }
+    let answer = api.ok("stac.search", json!({"limit": 2000}));
+    let matched = answer["numberMatched"].as_u64().expect("numberMatched");
+    assert!(matched > 1000, "{matched}");
+    assert_eq!(
+        answer["numberReturned"].as_u64(),
+        Some(matched.min(2000)),
+        "a page of limit 2000 is short while {matched} match; context {}",
+        answer["context"]
+    );
+}
