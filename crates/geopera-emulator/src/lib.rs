@@ -336,6 +336,9 @@
 //! (pages of 1 to 1,000, no negative page or offset) rather than refused.
 //! `stac.search` pages by `page` (from 1) and `limit`, which the contract bounds: a page holds
 //! up to its maximum of 10,000 features, as many as asked for.
+//! Item searches (`items.search`, `items.search_org`, `stac.search`) answer in creation order,
+//! or by `sortby` on `datetime` (as instants; items without one last, either way) or
+//! `created`, `desc` turning a clause around and later clauses breaking ties.
 //!
 //! Projects (with members), collections, items, band formulas, alert rules and events,
 //! visualization profiles, share links, tasking templates, payment methods, credit approvals

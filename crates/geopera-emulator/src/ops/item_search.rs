@@ -7,6 +7,8 @@
 //! `eo:cloud_cover`, and `gsd`). What the emulator cannot evaluate, a CQL2 `filter` or
 //! `query` on other properties, is refused with 422 naming the member rather than ignored.
 
+use std::cmp::Ordering;
+
 use geopera_types::models::{OrgItemSearchInput, ProjectItemSearchInput, SearchInput};
 use geopera_types::operations::StacCollectionsList;
 use geopera_types::rfc3339::parse_date_time;
@@ -35,7 +37,18 @@ struct Filter {
     item_type: Option<String>,
     /// `(field, operator, bound)`.
     numbers: Vec<(&'static str, String, f64)>,
-    newest_first: bool,
+    /// The `sortby` clauses in order, each with whether it is descending; none keeps
+    /// creation order.
+    order: Vec<(SortKey, bool)>,
+}
+
+/// What a `sortby` clause sorts items by.
+#[derive(Clone, Copy)]
+enum SortKey {
+    /// When the item was created: the order items are kept in.
+    Created,
+    /// The item's `datetime`, as an instant (offsets count, not the text).
+    Datetime,
 }
 
 impl Filter {
@@ -193,18 +206,24 @@ fn read_query(filter: &mut Filter, query: Option<&JsonObject>) -> Result<(), Api
     Ok(())
 }
 
-/// Sorting by `datetime` (or `properties.datetime`) in either direction; anything else is
-/// refused, as the emulator keeps items in creation order only.
+/// Sorting by `datetime` (or `properties.datetime`) or `created`, in either direction, by
+/// each clause in turn; any other field is refused rather than ignored, as the emulator keeps
+/// no other order to sort by.
 fn read_sort(filter: &mut Filter, clauses: &[(String, String)]) -> Result<(), ApiError> {
     for (field, direction) in clauses {
-        let field = field.trim_start_matches(['+', '-']);
-        if field != "datetime" && field != "properties.datetime" && field != "created" {
-            return Err(ApiError::invalid(
-                &["sortby"],
-                "the emulator sorts items by datetime or created only",
-            ));
-        }
-        filter.newest_first = direction.eq_ignore_ascii_case("desc");
+        let key = match field.trim_start_matches(['+', '-']) {
+            "datetime" | "properties.datetime" => SortKey::Datetime,
+            "created" => SortKey::Created,
+            _ => {
+                return Err(ApiError::invalid(
+                    &["sortby"],
+                    "the emulator sorts items by datetime or created only",
+                ))
+            }
+        };
+        filter
+            .order
+            .push((key, direction.eq_ignore_ascii_case("desc")));
     }
     Ok(())
 }
@@ -415,23 +434,64 @@ pub(crate) fn stac_collections(ctx: &Ctx<'_>, input: StacCollectionsInput) -> Ou
     Ok(ctx.ok(&json!({"collections": collections, "links": []})))
 }
 
-/// The matching items of the organization (in `project`, when named), in creation order or
-/// newest first.
+/// The matching items of the organization (in `project`, when named), sorted by the
+/// filter's clauses (see [`sorted`]), else in creation order.
 fn matching<'a>(
     resources: &'a crate::resources::Resources,
     org: &str,
     project: Option<&str>,
     filter: &Filter,
 ) -> Vec<&'a Resource> {
-    let mut found: Vec<&Resource> = resources
+    let found: Vec<&Resource> = resources
         .list(Family::Item, org, project)
         .into_iter()
         .filter(|item| filter.matches(item))
         .collect();
-    if filter.newest_first {
-        found.reverse();
+    sorted(found, &filter.order)
+}
+
+/// `found` (in creation order) sorted by `order`, each clause deciding what the ones before
+/// it left tied; `desc` turns a clause around. Items without a readable `datetime` come after
+/// the dated ones in either direction, as they have no place among them. The sort is stable,
+/// so what every clause leaves tied stays in creation order.
+fn sorted<'a>(found: Vec<&'a Resource>, order: &[(SortKey, bool)]) -> Vec<&'a Resource> {
+    if order.is_empty() {
+        return found;
     }
-    found
+    // (creation position, instant): each item's datetime is parsed once, not per comparison.
+    let mut keyed: Vec<(usize, Option<i64>, &Resource)> = found
+        .into_iter()
+        .enumerate()
+        .map(|(position, item)| {
+            let at = item.str("datetime").and_then(parse_date_time);
+            (position, at, item)
+        })
+        .collect();
+    keyed.sort_by(|a, b| {
+        order
+            .iter()
+            .map(|&(key, descending)| {
+                let turn = |ordering: Ordering| {
+                    if descending {
+                        ordering.reverse()
+                    } else {
+                        ordering
+                    }
+                };
+                match key {
+                    SortKey::Created => turn(a.0.cmp(&b.0)),
+                    SortKey::Datetime => match (a.1, b.1) {
+                        (Some(x), Some(y)) => turn(x.cmp(&y)),
+                        (Some(_), None) => Ordering::Less,
+                        (None, Some(_)) => Ordering::Greater,
+                        (None, None) => Ordering::Equal,
+                    },
+                }
+            })
+            .find(|ordering| ordering.is_ne())
+            .unwrap_or(Ordering::Equal)
+    });
+    keyed.into_iter().map(|(_, _, item)| item).collect()
 }
 
 /// One page of `found` as a FeatureCollection; `limit` is the page size asked for and the

@@ -259,3 +259,63 @@ fn a_stac_search_page_holds_the_limit_the_contract_allows() {
         answer["context"]
     );
 }
+
+/// `sortby` on `datetime` orders by the items' datetimes, not by when they were created, in
+/// both directions and on every search that sorts; an item without one comes last either way.
+#[test]
+fn sorting_by_datetime_follows_the_datetimes_not_creation_order() {
+    let api = Api::start();
+    let project = id(&api.ok("projects.create", json!({"name": "sorted"})));
+    // Created September, March, undated, June (written with an offset: 31 May, 23:00 UTC).
+    let created: Vec<String> = [
+        json!("2024-09-01T00:00:00Z"),
+        json!("2024-03-01T00:00:00Z"),
+        Value::Null,
+        json!("2024-06-01T01:00:00+02:00"),
+    ]
+    .iter()
+    .map(|at| {
+        id(&api.ok(
+            "items.create",
+            json!({"project_id": project, "name": "scene", "type": "satellite_capture",
+                   "bbox": [10.0, 10.0, 11.0, 11.0], "datetime": at}),
+        ))
+    })
+    .collect();
+    let [september, march, undated, june] = [0, 1, 2, 3].map(|i| created[i].clone());
+    let oldest_first = vec![
+        march.clone(),
+        june.clone(),
+        september.clone(),
+        undated.clone(),
+    ];
+    let newest_first = vec![september, june, march, undated];
+    let sortby = |field: &str, direction: &str| json!([{"field": field, "direction": direction}]);
+    let search = |direction: &str| {
+        api.ok(
+            "items.search",
+            json!({"project_id": project, "sortby": sortby("datetime", direction)}),
+        )
+    };
+    assert_eq!(ids(&search("asc")), oldest_first, "oldest first");
+    assert_eq!(ids(&search("desc")), newest_first, "newest first");
+    let stac = |direction: &str| {
+        api.ok(
+            "stac.search",
+            json!({"ids": created, "sortby": sortby("properties.datetime", direction)}),
+        )
+    };
+    assert_eq!(ids(&stac("asc")), oldest_first, "stac.search, oldest first");
+    assert_eq!(
+        ids(&stac("desc")),
+        newest_first,
+        "stac.search, newest first"
+    );
+    let by_creation = api.ok(
+        "items.search",
+        json!({"project_id": project, "sortby": sortby("created", "desc")}),
+    );
+    let mut newest_created = created.clone();
+    newest_created.reverse();
+    assert_eq!(ids(&by_creation), newest_created, "created, newest first");
+}
