@@ -856,59 +856,82 @@ fn collect_points(value: &Value, visit: &mut dyn FnMut(f64, f64), depth: usize) 
     }
 }
 
-/// The area of a GeoJSON FeatureCollection (the sum of its features'), Feature or geometry in
-/// km², as [`geometry_area_km2`] measures each; `None` when there is nothing to measure.
-pub fn features_area_km2(value: &Value) -> Option<f64> {
-    if value.get("type").and_then(Value::as_str) == Some("FeatureCollection") {
-        let features = value.get("features")?.as_array()?;
-        let areas: Vec<f64> = features.iter().filter_map(geometry_area_km2).collect();
-        return (!areas.is_empty()).then(|| areas.iter().sum());
-    }
-    geometry_area_km2(value)
-}
-
-/// The area of a GeoJSON (Multi)Polygon in km² on a local equirectangular projection;
-/// other geometries count as their bounding box.
-pub fn geometry_area_km2(value: &Value) -> Option<f64> {
-    let geometry = value.get("geometry").unwrap_or(value);
-    let kind = geometry
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let coordinates = geometry.get("coordinates")?;
-    let polygons: Vec<&Value> = match kind {
-        "Polygon" => vec![coordinates],
-        "MultiPolygon" => coordinates.as_array()?.iter().collect(),
-        _ => return geometry_bbox(geometry).map(|bbox| bbox_area_km2(&bbox)),
-    };
-    let mut total = 0.0;
-    for polygon in polygons {
-        for (index, ring) in polygon.as_array()?.iter().enumerate() {
-            let area = ring_area_km2(ring)?;
-            total += if index == 0 { area } else { -area };
+/// Reads the polygons of an area to task or order: a GeoJSON FeatureCollection (every
+/// feature's geometry), a Feature or a geometry, each a Polygon or MultiPolygon on the globe
+/// (see [`read_polygons`]). Anything else has no area to price, and is refused rather than
+/// measured as its bounding box or as nothing.
+///
+/// # Errors
+/// What keeps `value` from being such an area, worded for the caller.
+pub fn read_area(value: &Value) -> Result<Polygons, String> {
+    let geometry_of = |feature: &Value| feature.get("geometry").unwrap_or(&Value::Null).clone();
+    match value.get("type").and_then(Value::as_str) {
+        Some("FeatureCollection") => {
+            let features = value
+                .get("features")
+                .and_then(Value::as_array)
+                .filter(|features| !features.is_empty())
+                .ok_or("a FeatureCollection needs a non-empty array of features")?;
+            let mut polygons = Polygons::new();
+            for (index, feature) in features.iter().enumerate() {
+                let read = read_polygons(&geometry_of(feature))
+                    .map_err(|message| format!("feature {index}: {message}"))?;
+                polygons.extend(read);
+            }
+            Ok(polygons)
         }
+        Some("Feature") => read_polygons(&geometry_of(value)),
+        _ => read_polygons(value),
     }
-    Some(total.max(0.0))
 }
 
-fn ring_area_km2(ring: &Value) -> Option<f64> {
-    let points: Vec<(f64, f64)> = ring
-        .as_array()?
-        .iter()
-        .filter_map(|point| Some((point.get(0)?.as_f64()?, point.get(1)?.as_f64()?)))
-        .collect();
-    if points.len() < 3 {
-        return Some(0.0);
-    }
-    let mean_lat = points.iter().map(|p| p.1).sum::<f64>() / points.len() as f64;
-    let kx = 111.32 * mean_lat.to_radians().cos();
-    let ky = 110.574;
-    let mut twice = 0.0;
-    for (a, b) in points.iter().zip(points.iter().cycle().skip(1)) {
-        twice += a.0 * kx * b.1 * ky - b.0 * kx * a.1 * ky;
-    }
-    Some((twice / 2.0).abs())
+/// The area in km² of what [`read_area`] reads from `value`, as [`polygons_area_km2`]
+/// measures it.
+///
+/// # Errors
+/// What keeps `value` from being an area, worded for the caller.
+pub fn area_km2(value: &Value) -> Result<f64, String> {
+    read_area(value).map(|polygons| polygons_area_km2(&polygons))
 }
+
+/// The area of `polygons` in km²: each polygon measured over what its outer ring winds around
+/// less what its holes wind around (the rule of [`coverage_of_box`]), the polygons summed.
+///
+/// Each polygon is swept over the extent of its outer ring alone, on [`COVERAGE_ROWS`] rows
+/// each measured at its own latitude, so a hole never takes away more than lies inside the
+/// outer ring, a hole or ring far away does not widen the rows past what a small polygon can
+/// be seen in, and a ring that crosses itself covers both of its loops. Signed shoelace
+/// areas have none of this: a second ring anywhere subtracts its own area, and the loops of a
+/// figure eight cancel, so a huge area could be measured as a small one.
+pub fn polygons_area_km2(polygons: &Polygons) -> f64 {
+    polygons
+        .iter()
+        .map(|polygon| {
+            let Some(outer) = polygon.first() else {
+                return 0.0;
+            };
+            let Some(&(x, y)) = outer.first() else {
+                return 0.0;
+            };
+            let extent = outer.iter().fold([x, y, x, y], |[w, s, e, n], &(x, y)| {
+                [w.min(x), s.min(y), e.max(x), n.max(y)]
+            });
+            let rows = covered_rows(std::slice::from_ref(polygon), &extent);
+            let step = (extent[3] - extent[1]) / rows.len().max(1) as f64;
+            rows.iter()
+                .enumerate()
+                .map(|(row, length)| {
+                    let lat = extent[1] + (row as f64 + 0.5) * step;
+                    length * KM_PER_DEGREE_LON * lat.to_radians().cos() * step * KM_PER_DEGREE_LAT
+                })
+                .sum::<f64>()
+        })
+        .sum()
+}
+
+/// Kilometres per degree of longitude on the equator, and per degree of latitude.
+const KM_PER_DEGREE_LON: f64 = 111.32;
+const KM_PER_DEGREE_LAT: f64 = 110.574;
 
 /// An area of interest as polygons, each a list of rings (the outer ring first, then its
 /// holes) of `(longitude, latitude)` points.
@@ -1051,10 +1074,22 @@ pub const COVERAGE_ROWS: usize = 512;
 /// Each edge is tested only against the rows its ends span, so the cost is O(rows × edges) at
 /// worst, and the request body limit bounds the edges.
 pub fn coverage_of_box(polygons: &Polygons, bbox: &[f64; 4]) -> f64 {
+    let width = bbox[2] - bbox[0];
+    let covered: f64 = covered_rows(polygons, bbox)
+        .iter()
+        .map(|length| length / width)
+        .sum();
+    (covered / COVERAGE_ROWS as f64).min(1.0)
+}
+
+/// The length of longitude, in degrees, that `polygons` cover on each of [`COVERAGE_ROWS`]
+/// rows across the box, from south to north (see [`coverage_of_box`] for how); none for a box
+/// without area.
+fn covered_rows(polygons: &[Vec<Vec<(f64, f64)>>], bbox: &[f64; 4]) -> Vec<f64> {
     let [west, south, east, north] = *bbox;
     let (width, height) = (east - west, north - south);
     if !(width > 0.0 && height > 0.0) {
-        return 0.0;
+        return Vec::new();
     }
     let rows = COVERAGE_ROWS;
     let step = height / rows as f64;
@@ -1121,7 +1156,7 @@ pub fn coverage_of_box(polygons: &Polygons, bbox: &[f64; 4]) -> f64 {
             xs.clear();
         }
     }
-    let mut covered = 0.0;
+    let mut covered = Vec::with_capacity(rows);
     for row in &mut stretches {
         row.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut length = 0.0;
@@ -1139,19 +1174,19 @@ pub fn coverage_of_box(polygons: &Polygons, bbox: &[f64; 4]) -> f64 {
         if let Some((start, end)) = current {
             length += end - start;
         }
-        covered += length / width;
+        covered.push(length);
     }
-    (covered / rows as f64).min(1.0)
+    covered
 }
 
 /// The area of a `[west, south, east, north]` box in km².
 pub fn bbox_area_km2(bbox: &[f64; 4]) -> f64 {
     let mean_lat = (bbox[1] + bbox[3]) / 2.0;
     (bbox[2] - bbox[0]).abs()
-        * 111.32
+        * KM_PER_DEGREE_LON
         * mean_lat.to_radians().cos()
         * (bbox[3] - bbox[1]).abs()
-        * 110.574
+        * KM_PER_DEGREE_LAT
 }
 
 /// One end of a `datetime` filter: an RFC 3339 date-time, or a full date read as its midnight

@@ -97,7 +97,7 @@ fn intervals_parse() {
 #[test]
 fn areas_are_plausible() {
     let square = json!({"type": "Polygon", "coordinates": [[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]]});
-    let area = geometry_area_km2(&square).expect("polygon");
+    let area = area_km2(&square).expect("polygon");
     assert!((12_000.0..12_500.0).contains(&area), "{area}");
     assert_eq!(geometry_bbox(&square), Some([0.0, 0.0, 1.0, 1.0]));
 }
@@ -326,5 +326,56 @@ fn areas_of_interest_are_polygons_on_the_globe() {
         json!({"type": "MultiPolygon", "coordinates": [ring]}),
     ] {
         assert!(read_polygons(&refused).is_err(), "{refused}");
+    }
+}
+
+/// Areas to task or order are measured by what their rings enclose: a hole or a second ring
+/// outside the outer ring takes nothing away, a hole inside takes its own area, the loops of
+/// a figure eight both count, and a small polygon with a hole far away keeps its area.
+#[test]
+fn polygon_areas_cannot_be_cancelled_by_their_rings() {
+    let square = |west: f64, south: f64, east: f64, north: f64| {
+        vec![
+            (west, south),
+            (east, south),
+            (east, north),
+            (west, north),
+            (west, south),
+        ]
+    };
+    let near = |a: f64, b: f64| (a - b).abs() <= b * 0.01;
+    let whole = polygons_area_km2(&vec![vec![square(0.0, 0.0, 1.0, 1.0)]]);
+    assert!((12_000.0..12_500.0).contains(&whole), "{whole}");
+    let apart = vec![vec![square(0.0, 0.0, 1.0, 1.0), square(3.0, 0.0, 4.0, 1.0)]];
+    assert!(near(polygons_area_km2(&apart), whole));
+    let holed = vec![vec![square(0.0, 0.0, 1.0, 1.0), square(0.0, 0.0, 0.5, 1.0)]];
+    assert!(near(polygons_area_km2(&holed), whole / 2.0));
+    let larger_hole = vec![vec![
+        square(0.0, 0.0, 1.0, 1.0),
+        square(-1.0, -1.0, 2.0, 2.0),
+    ]];
+    assert_eq!(polygons_area_km2(&larger_hole), 0.0);
+    let eight = vec![vec![vec![
+        (0.0, 0.0),
+        (1.0, 1.0),
+        (1.0, 0.0),
+        (0.0, 1.0),
+        (0.0, 0.0),
+    ]]];
+    assert!(near(polygons_area_km2(&eight), whole / 2.0));
+    let small = square(0.0, 0.0, 0.01, 0.01);
+    let alone = polygons_area_km2(&vec![vec![small.clone()]]);
+    let far_hole = vec![vec![small, square(50.0, 50.0, 60.0, 60.0)]];
+    assert!(near(polygons_area_km2(&far_hole), alone), "{alone}");
+    assert!((1.0..1.5).contains(&alone), "{alone}");
+    // Nothing but polygons on the globe is an area.
+    for refused in [
+        json!({"type": "Point", "coordinates": [0.0, 0.0]}),
+        json!({"type": "LineString", "coordinates": [[0.0, 0.0], [1.0, 1.0]]}),
+        json!({"type": "Polygon", "coordinates": [[[0.0, 0.0], [1e200, 0.0], [1e200, 1e200], [0.0, 0.0]]]}),
+        json!({"type": "FeatureCollection", "features": []}),
+        json!({}),
+    ] {
+        assert!(area_km2(&refused).is_err(), "{refused}");
     }
 }

@@ -322,6 +322,11 @@
 //!
 //! Orders are priced from area and product (100 credits = A$1; open data costs A$0.001/km² to
 //! deliver, commercial captures their price per km² with a 25 km² minimum, tasking A$6–14/km²).
+//! An area to task or order (the `featureCollection` of `orders.place`, `orders.estimate` and
+//! the tasking checks, a tasking group's geometry) is Polygons or MultiPolygons on the globe,
+//! measured by what their outer rings enclose less their holes, so a ring elsewhere or a ring
+//! that crosses itself cannot shrink it; anything else is 422 (a tasking estimate lists it
+//! among its `errors`). One tasking request covers at most 10,000 km².
 //! Placed orders advance with the clock: archive `received` → `processing` (30 s) →
 //! `fulfilled` (5 min); tasking `received` → `feasibility` (1 min) → `accepted` (10 min) →
 //! `fulfilled` (1 h). Each organization starts with 500,000 credits and [`HISTORICAL_ORDERS`] finished orders

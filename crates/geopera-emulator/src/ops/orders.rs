@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use super::ledger::Reason;
 use super::{aud, numbered_page_of, to_credits, Ctx, Outcome};
 use crate::catalog::{
-    bbox_area_km2, coverage_of_box, extent_overlaps, features_area_km2, geometry_area_km2,
-    read_polygons, Item, Polygons, MIN_AREA_KM2,
+    area_km2, bbox_area_km2, coverage_of_box, extent_overlaps, read_polygons, Item, Polygons,
+    MIN_AREA_KM2,
 };
 use crate::error::{value_error, ApiError};
 use crate::records::{Order, OrderKind};
@@ -96,13 +96,13 @@ pub(crate) fn tasking_place(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
 }
 
 pub(crate) fn place(ctx: &Ctx<'_>, input: OrderPlaceInput) -> Outcome {
-    let priced = price_product(&input.data_product, input.feature_collection);
+    let priced = price_product(&input.data_product, input.feature_collection)?;
     place_order(ctx, OrderKind::Generic, input.display_name, priced)
 }
 
 /// What `orders.place` would charge for the same product and area.
 pub(crate) fn estimate(ctx: &Ctx<'_>, input: EstimateInput) -> Outcome {
-    let priced = price_product(&input.data_product, input.feature_collection);
+    let priced = price_product(&input.data_product, input.feature_collection)?;
     Ok(ctx.ok(&json!({
         "groups": priced.groups,
         "totalAud": aud(priced.credits),
@@ -110,23 +110,31 @@ pub(crate) fn estimate(ctx: &Ctx<'_>, input: EstimateInput) -> Outcome {
     })))
 }
 
-/// A data product over a feature collection's area (at least the minimum area), at the
-/// product's tasking rate.
-fn price_product(product: &str, features: Option<JsonObject>) -> Priced {
-    let area = features
-        .map(Value::Object)
-        .as_ref()
-        .and_then(features_area_km2)
-        .unwrap_or(0.0)
-        .max(MIN_AREA_KM2);
+/// A data product over a feature collection's area (at least the minimum area, which is also
+/// what no feature collection buys), at the product's tasking rate.
+///
+/// # Errors
+/// 422 at `featureCollection` when it is not polygons on the globe: what is not an area, or
+/// is off the globe, would otherwise be priced as some other area (or as the minimum).
+fn price_product(product: &str, features: Option<JsonObject>) -> Result<Priced, ApiError> {
+    let area = match features {
+        None => 0.0,
+        Some(features) => area_km2(&Value::Object(features)).map_err(|why| {
+            ApiError::invalid(
+                &["featureCollection"],
+                format!("featureCollection must hold the polygons to order: {why}"),
+            )
+        })?,
+    }
+    .max(MIN_AREA_KM2);
     let credits = to_credits(area * tasking_rate(product));
-    Priced {
+    Ok(Priced {
         groups: vec![
             json!({"dataProduct": product, "areaKm2": round2(area), "totalCredits": credits}),
         ],
         errors: Vec::new(),
         credits,
-    }
+    })
 }
 
 pub(crate) fn get(ctx: &Ctx<'_>, input: OrderGetInput) -> Outcome {
@@ -396,12 +404,24 @@ fn price_tasking(requested: &[Value]) -> Priced {
         let geometry = ["geometry", "aoi", "featureCollection"]
             .iter()
             .find_map(|name| group.get(*name));
-        let Some(area) = geometry
-            .and_then(geometry_area_km2)
-            .filter(|area| *area > 0.0)
-        else {
-            errors.push(json!({"index": index, "message": "group needs a polygon geometry"}));
-            continue;
+        // Read as a tasking feasibility check reads its area, so both measure alike.
+        let area = geometry
+            .ok_or_else(|| "it has none".to_owned())
+            .and_then(area_km2)
+            .and_then(|area| {
+                (area > 0.0)
+                    .then_some(area)
+                    .ok_or_else(|| "its polygons enclose no area".to_owned())
+            });
+        let area = match area {
+            Ok(area) => area,
+            Err(why) => {
+                errors.push(json!({
+                    "index": index,
+                    "message": format!("group needs a polygon geometry: {why}"),
+                }));
+                continue;
+            }
         };
         // What `feasibility_check` calls infeasible cannot be ordered either.
         if area > super::tasking::MAX_TASKING_AREA_KM2 {

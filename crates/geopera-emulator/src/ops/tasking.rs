@@ -418,16 +418,22 @@ pub(crate) fn opportunities(ctx: &Ctx<'_>, input: FeasibilityCheckInput) -> Outc
 /// The area of the request's features.
 ///
 /// # Errors
-/// 422 at `featureCollection` when it holds no polygon.
+/// 422 at `featureCollection` when it is not polygons on the globe (see
+/// [`read_area`](crate::catalog::read_area)) enclosing some area.
 fn tasking_area(input: &FeasibilityCheckInput) -> Result<f64, ApiError> {
-    crate::catalog::features_area_km2(&Value::Object(input.feature_collection.clone()))
-        .filter(|area| *area > 0.0)
-        .ok_or_else(|| {
-            ApiError::invalid(
-                &["featureCollection"],
-                "featureCollection must hold a polygon",
-            )
-        })
+    let refuse = |why: String| {
+        ApiError::invalid(
+            &["featureCollection"],
+            format!("featureCollection must hold a polygon to task: {why}"),
+        )
+    };
+    let area = crate::catalog::area_km2(&Value::Object(input.feature_collection.clone()))
+        .map_err(refuse)?;
+    if area > 0.0 {
+        Ok(area)
+    } else {
+        Err(refuse("its polygons enclose no area".to_owned()))
+    }
 }
 
 /// The sensors that deliver `product`: SAR products on SAR, 30 cm on the finest optical

@@ -635,3 +635,66 @@ fn past_its_order_cap_an_organization_retires_its_oldest_ended_order() {
     );
     assert_eq!(total(), json!(MAX_ORDERS_PER_ORG));
 }
+
+/// A polygon whose second ring lies outside its outer ring (or a ring that crosses itself) is
+/// no area of the size it spans: its signed rings must not cancel each other's area, as they
+/// may not for archive captures. Here the outer ring alone is a 5° square, about 300,000 km²,
+/// thirty times the most one tasking request may cover.
+#[test]
+fn a_tasking_area_cannot_shrink_by_a_ring_outside_its_polygon() {
+    let api = Api::start();
+    let ring = |west: f64, east: f64| {
+        json!([
+            [west, 0.0],
+            [east, 0.0],
+            [east, 5.0],
+            [west, 5.0],
+            [west, 0.0]
+        ])
+    };
+    let geometry = json!({"type": "Polygon", "coordinates": [ring(0.0, 5.0), ring(10.0, 14.9999)]});
+    let check = api.ok(
+        "orders.tasking.feasibility_check",
+        json!({"dataProduct": "optical", "featureCollection": {"type": "FeatureCollection",
+               "features": [{"type": "Feature", "properties": {}, "geometry": geometry}]}}),
+    );
+    assert_eq!(check["feasible"], false, "{check}");
+    let placed = api.call(
+        "orders.tasking.place",
+        json!({"groups": [{"geometry": geometry}]}),
+    );
+    assert_eq!(
+        placed.status,
+        422,
+        "a 300,000 km² polygon was ordered: {}; feasibility_check said {check}",
+        String::from_utf8_lossy(&placed.body)
+    );
+}
+
+/// Coordinates far off the globe measure as no number at all (their products overflow), which
+/// must not be read as no area and sold at the minimum: the area is refused.
+#[test]
+fn an_order_area_off_the_globe_is_refused_not_priced_at_the_minimum() {
+    let api = Api::start();
+    let far = 1e200;
+    let body = json!({"dataProduct": "optical", "featureCollection": {
+        "type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
+        "geometry": {"type": "Polygon", "coordinates": [[
+            [-far, -far], [far, -far], [far, far], [-far, far], [-far, -far]]]}}]}});
+    let estimate = api.call("orders.estimate", body.clone());
+    assert_eq!(
+        estimate.status,
+        422,
+        "{}",
+        String::from_utf8_lossy(&estimate.body)
+    );
+    assert_eq!(
+        estimate.json()["detail"][0]["loc"],
+        json!(["body", "featureCollection"])
+    );
+    let before = api.emu.balance_credits(DEMO_ORG);
+    let mut place = body;
+    place["workspaceId"] = json!("ws_1");
+    assert_eq!(api.call("orders.place", place).status, 422);
+    assert_eq!(api.emu.balance_credits(DEMO_ORG), before);
+}
