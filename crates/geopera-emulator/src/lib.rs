@@ -30,7 +30,9 @@
 //!   id is 404 and another method 405 (with `Allow: POST`), both `application/problem+json`.
 //!   `GET /openapi.json` serves the contract when one was given
 //!   ([`EmulatorBuilder::spec`]). `GET /assets/...` serves the small files that quicklook and
-//!   thumbnail redirects and STAC asset links point at, and the download links of a finished
+//!   thumbnail redirects and STAC asset links point at, the tiles of a share link (the URL
+//!   `share.tilejson` answers) while the link is live (404 once it is revoked or expired, or
+//!   its target deleted, and for a token never issued), and the download links of a finished
 //!   clip job and of a fulfilled order's deliverables (`orders.list_assets`), which are signed
 //!   and expire 15 minutes after they were handed out (a changed or stale link is 403, one
 //!   whose job, item, item asset (`assets.delete`) or order was deleted since 404; a path with an empty, `.` or `..`

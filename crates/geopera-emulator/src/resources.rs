@@ -406,6 +406,14 @@ impl Resources {
             .collect()
     }
 
+    /// The first record of `family`, of any organization, that `matches`, to read; see
+    /// [`Resources::find_mut`].
+    pub fn find(&self, family: Family, matches: impl Fn(&Resource) -> bool) -> Option<&Resource> {
+        self.records
+            .values()
+            .find(|r| r.family == family && matches(r))
+    }
+
     /// The first record of `family`, of any organization, that `matches`: for what is
     /// looked up by something other than its id (a share link by its token).
     pub fn find_mut(

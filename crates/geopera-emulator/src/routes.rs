@@ -136,9 +136,10 @@ async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-/// Where quicklooks and thumbnails redirect to, where catalog items' asset links point, and
-/// where a finished job's signed download links lead: pictures drawn from the seed and the
-/// path (PNG or JPEG by extension, thumbnails smaller), any other file a stand-in TIFF.
+/// Where quicklooks and thumbnails redirect to, where catalog items' asset links point, where
+/// a live share link's tiles are, and where a finished job's signed download links lead:
+/// pictures drawn from the seed and the path (PNG or JPEG by extension, thumbnails smaller),
+/// any other file a stand-in TIFF.
 async fn asset(
     State(shared): State<Arc<Shared>>,
     ApiPath((kind, file)): ApiPath<(String, String)>,
@@ -164,6 +165,15 @@ async fn asset(
         if !crate::downloads::source_exists(&shared.lock(), &kind, &file) {
             return ApiError::not_found("the file of this download link has been deleted")
                 .into_response();
+        }
+    }
+    // A share link's tiles are served while the link is live (see `share_tiles_live`);
+    // revoked, expired or never issued, its token names nothing.
+    if kind.eq_ignore_ascii_case(crate::ops::SHARE_TILES_KIND) {
+        let token = file.split('/').next().unwrap_or_default();
+        let now = shared.clock.now_secs();
+        if !crate::ops::share_tiles_live(&shared.lock().resources, token, now) {
+            return ApiError::not_found("no live share link has this token").into_response();
         }
     }
     let Some(format) = images::Format::from_file(&file) else {

@@ -33,6 +33,7 @@ mod visualization;
 mod webhooks;
 
 pub(crate) use items::asset_deleted;
+pub(crate) use sharing::{share_tiles_live, SHARE_TILES_KIND};
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, MutexGuard};

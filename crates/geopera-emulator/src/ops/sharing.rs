@@ -16,11 +16,15 @@ use subtle::ConstantTimeEq;
 
 use super::{Ctx, Outcome};
 use crate::error::ApiError;
-use crate::resources::{Family, Resource};
+use crate::resources::{Family, Resource, Resources};
 use crate::uploads::sha256_hex;
 
 /// The longest a link may live, in days.
 const MAX_LINK_DAYS: i64 = 365;
+
+/// Where a link's tiles are served: `/assets/share/{token}/{z}/{x}/{y}.png`, the URL
+/// `share.tilejson` hands out.
+pub(crate) const SHARE_TILES_KIND: &str = "share";
 
 pub(crate) fn create(ctx: &Ctx<'_>, input: ShareLinkCreate) -> Outcome {
     let now = ctx.now();
@@ -108,7 +112,10 @@ pub(crate) fn tilejson(ctx: &Ctx<'_>, input: ShareTilejsonInput) -> Outcome {
         "tilejson": "3.0.0",
         "name": link.fields.get("target_id"),
         "scheme": "xyz",
-        "tiles": [format!("{}/assets/share/{token}/{{z}}/{{x}}/{{y}}.png", ctx.shared.base_url)],
+        "tiles": [format!(
+            "{}/assets/{SHARE_TILES_KIND}/{token}/{{z}}/{{x}}/{{y}}.png",
+            ctx.shared.base_url
+        )],
         "minzoom": 0,
         "maxzoom": 22,
         "bounds": [-180.0, -85.051_128_78, 180.0, 85.051_128_78],
@@ -131,23 +138,12 @@ pub(super) fn open(
     let mut inner = ctx.shared.lock();
     let link = inner
         .resources
-        .find_mut(Family::ShareLink, |link| {
-            link.str("token")
-                .is_some_and(|t| bool::from(t.as_bytes().ct_eq(token.as_bytes())))
-        })
+        .find_mut(Family::ShareLink, |link| has_token(link, token))
         .ok_or_else(gone)?;
-    let expired = link
-        .str("expires_at")
-        .and_then(parse_date_time)
-        .is_none_or(|at| at <= now);
-    let revoked = link
-        .fields
-        .get("revoked_at")
-        .is_some_and(|at| !at.is_null());
     let password_ok = link
         .str("password_sha256")
         .is_some_and(|kept| bool::from(kept.as_bytes().ct_eq(offered.as_bytes())));
-    if expired || revoked || !password_ok {
+    if !live(link, now) || !password_ok {
         return Err(gone());
     }
     let count = link
@@ -158,21 +154,57 @@ pub(super) fn open(
     link.set("access_count", Some(count.saturating_add(1)));
     link.set("last_accessed_at", Some(format_date_time(now)));
     let link = link.clone();
+    let target = target(&inner.resources, &link)
+        .map(Resource::to_json)
+        .ok_or_else(gone)?;
+    Ok((link, target))
+}
+
+/// Whether the tiles of the link `token` names are served at `now`: it is live and its
+/// target is still there, as [`open`] judges a link, without the password (the tile URL is
+/// handed out by `share.tilejson`, which checked it; map clients fetching tiles cannot send
+/// one). Checked on every tile rather than signed into the URL: a map keeps a TileJSON for as
+/// long as the link lives, past any short signature, and a revoked link has to stop at once,
+/// which only a look at the link itself can tell. Tile fetches are not counted as accesses.
+pub(crate) fn share_tiles_live(resources: &Resources, token: &str, now: i64) -> bool {
+    resources
+        .find(Family::ShareLink, |link| has_token(link, token))
+        .is_some_and(|link| live(link, now) && target(resources, link).is_some())
+}
+
+/// Whether `link`'s token is `token`, compared in constant time.
+fn has_token(link: &Resource, token: &str) -> bool {
+    link.str("token")
+        .is_some_and(|t| bool::from(t.as_bytes().ct_eq(token.as_bytes())))
+}
+
+/// Whether `link` is neither expired nor revoked at `now`.
+fn live(link: &Resource, now: i64) -> bool {
+    let expired = link
+        .str("expires_at")
+        .and_then(parse_date_time)
+        .is_none_or(|at| at <= now);
+    let revoked = link
+        .fields
+        .get("revoked_at")
+        .is_some_and(|at| !at.is_null());
+    !expired && !revoked
+}
+
+/// What `link` shares, while it exists.
+fn target<'a>(resources: &'a Resources, link: &Resource) -> Option<&'a Resource> {
     let family = match link.str("target_type") {
         Some("collection") => Family::Collection,
         _ => Family::Item,
     };
-    let target = inner
-        .resources
+    resources
         .get(
             family,
             &link.org,
             None,
             link.str("target_id").unwrap_or_default(),
         )
-        .map(Resource::to_json)
-        .map_err(|_| gone())?;
-    Ok((link, target))
+        .ok()
 }
 
 /// The link as answered: never the password's digest.

@@ -680,3 +680,58 @@ fn sample_operations_naming_another_organization_are_404() {
     );
     assert_eq!(across.status, 200);
 }
+
+/// The tile URL `share.tilejson` hands out is the link's, so it stops working with the link:
+/// revoked, expired (or never issued), its tiles are not served.
+#[test]
+fn a_share_links_tiles_stop_when_it_is_revoked() {
+    let api = Api::start();
+    let (_, collection) = collection(&api);
+    let in_a_day = geopera_types::rfc3339::format_date_time(api.emu.clock().now_secs() + 86_400);
+    let share = || {
+        let link = api.ok(
+            "share.link.create",
+            json!({"target_type": "collection", "target_id": collection, "permission": "view",
+                   "password": "correct horse", "expires_at": in_a_day}),
+        );
+        let tilejson = api.ok(
+            "share.tilejson",
+            json!({"token": link["token"], "password": "correct horse"}),
+        );
+        let tile = tilejson["tiles"][0]
+            .as_str()
+            .expect("a tile URL")
+            .replace("{z}/{x}/{y}", "3/2/1");
+        (link, tile)
+    };
+    let get = |url: &str| api.http.get(url).send().expect("tile").status().as_u16();
+    let (revoked, revoked_tile) = share();
+    let (_, expiring_tile) = share();
+    assert_eq!(get(&revoked_tile), 200, "{revoked_tile}");
+    assert_eq!(get(&expiring_tile), 200, "{expiring_tile}");
+    api.ok("share.link.revoke", json!({"link_id": id(&revoked)}));
+    assert_eq!(
+        get(&revoked_tile),
+        404,
+        "a revoked link's tile is still served: {revoked_tile}"
+    );
+    assert_eq!(get(&expiring_tile), 200, "another link's tiles go on");
+    api.emu
+        .clock()
+        .advance(std::time::Duration::from_secs(86_400));
+    assert_eq!(
+        get(&expiring_tile),
+        404,
+        "an expired link's tile is still served: {expiring_tile}"
+    );
+    let forged = format!(
+        "{}/assets/share/shr_{}/3/2/1.png",
+        api.emu.base_url(),
+        "0".repeat(48)
+    );
+    assert_eq!(
+        get(&forged),
+        404,
+        "a tile of a token never issued is served"
+    );
+}
