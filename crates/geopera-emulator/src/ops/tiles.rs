@@ -2,8 +2,9 @@
 //! capabilities document, which the API answers as images and XML whatever the contract's
 //! `application/json` says.
 //!
-//! Only `catalog.tile.render` names something the emulator knows (a catalog scene), so only
-//! it answers 404; COG URLs, project items and share tokens are rendered whatever they are.
+//! Only `catalog.tile.render` (a catalog scene) and `share.tile.render` (a live share link,
+//! with its password) name something the emulator checks, so only they answer 404; COG URLs
+//! and project items are rendered whatever they are.
 
 use geopera_types::models::{
     CatalogTileInput, CogTerrainInput, CogThumbnailInput, CogTileInput, ItemTileRenderInput,
