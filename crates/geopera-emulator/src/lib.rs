@@ -390,6 +390,13 @@
 //! changes nothing, so it reads the upload in any state. Each answer carries the
 //! organization's `storage` (`quota_bytes`, `reserved_bytes`, `used_bytes`, `free_bytes`).
 //!
+//! **Notifications.** `notifications.*` are rebuilt on each call from what the records say
+//! (orders fulfilled or cancelled, jobs finished, uploads completed or failed), newest first,
+//! so a notification goes when what it tells of goes (an order retired to make room for new
+//! ones). Only the read and dismissed marks are kept, one
+//! record per notification marked, within the bound of records per family. A call costs
+//! what the organization holds, not the square of it.
+//!
 //! Everything lives in memory unless [`EmulatorBuilder::state_file`] (`--state FILE`) names a
 //! SQLite file: then orders, keys (with their revocations), balances, projects and the other
 //! records users create (jobs and uploads among them), event subscriptions (with the signing

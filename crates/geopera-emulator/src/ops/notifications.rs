@@ -6,15 +6,17 @@
 //! ended), so the feed is rebuilt on each read and cannot disagree with them, on any clock.
 //! Only the marks — read, dismissed — are kept, one record per notification marked.
 
+use std::collections::HashMap;
+
 use geopera_types::models::{Empty, NotificationRef, NotificationsListInput};
 use geopera_types::rfc3339::format_date_time;
 use serde_json::{json, Map, Value};
 
 use super::{Ctx, Outcome, MAX_PAGE_SIZE};
 use crate::error::ApiError;
-use crate::jobs::finished_between;
+use crate::jobs::finished_by;
 use crate::records::OrderKind;
-use crate::resources::{page, Family};
+use crate::resources::{page, Family, Resource};
 use crate::rng::fnv;
 use crate::state::Inner;
 use crate::webhooks::{Event, ORDER_CANCELLED, ORDER_FULFILLED, UPLOAD_COMPLETED, UPLOAD_FAILED};
@@ -27,9 +29,27 @@ struct Notice {
     dismissed: bool,
 }
 
+/// The organization's notifications as rebuilt for one call, with its marks indexed by the
+/// notification each marks.
+///
+/// Why an index: an organization may hold as many marks as notifications, up to
+/// [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) (a full book of orders, every one read),
+/// and every call runs under the emulator's one lock. Looking each notification's mark up
+/// among all the marks made one call cost the square of that, held every other
+/// organization's calls for many seconds, and made `mark_all_read` cost it once more per
+/// mark. Built once per call, the index keeps a call linear in what the organization holds,
+/// and marks are set through it.
+struct Inbox {
+    /// Newest first.
+    notices: Vec<Notice>,
+    /// The id of each mark, by the id of the notification it marks.
+    marks: HashMap<String, String>,
+}
+
 pub(crate) fn list(ctx: &Ctx<'_>, input: NotificationsListInput) -> Outcome {
     let mut inner = ctx.shared.lock();
-    let notices: Vec<Notice> = notices(&mut inner, ctx)
+    let notices: Vec<Notice> = Inbox::of(&mut inner, ctx)
+        .notices
         .into_iter()
         .filter(|n| !(n.dismissed || (input.unread_only && n.read)))
         .collect();
@@ -47,7 +67,8 @@ pub(crate) fn list(ctx: &Ctx<'_>, input: NotificationsListInput) -> Outcome {
 
 pub(crate) fn unread_count(ctx: &Ctx<'_>, _input: Empty) -> Outcome {
     let mut inner = ctx.shared.lock();
-    let unread = notices(&mut inner, ctx)
+    let unread = Inbox::of(&mut inner, ctx)
+        .notices
         .iter()
         .filter(|n| !n.read && !n.dismissed)
         .count();
@@ -55,23 +76,22 @@ pub(crate) fn unread_count(ctx: &Ctx<'_>, _input: Empty) -> Outcome {
 }
 
 pub(crate) fn mark_read(ctx: &Ctx<'_>, input: NotificationRef) -> Outcome {
-    mark(ctx, &input.notification_id, "read")
+    mark(ctx, &input.notification_id, Flag::Read)
 }
 
 pub(crate) fn dismiss(ctx: &Ctx<'_>, input: NotificationRef) -> Outcome {
-    mark(ctx, &input.notification_id, "dismissed")
+    mark(ctx, &input.notification_id, Flag::Dismissed)
 }
 
 pub(crate) fn mark_all_read(ctx: &Ctx<'_>, _input: Empty) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
-    let unread: Vec<String> = notices(&mut inner, ctx)
-        .into_iter()
-        .filter(|n| !n.read && !n.dismissed)
-        .map(|n| n.id)
+    let mut inbox = Inbox::of(&mut inner, ctx);
+    let unread: Vec<usize> = (0..inbox.notices.len())
+        .filter(|&at| !inbox.notices[at].read && !inbox.notices[at].dismissed)
         .collect();
-    for id in &unread {
-        set_mark(&mut inner, ctx.org, id, "read", now)?;
+    for &at in &unread {
+        inbox.set_mark(&mut inner, ctx.org, at, Flag::Read, now)?;
     }
     Ok(ctx.ok(&json!({"marked_count": unread.len()})))
 }
@@ -80,134 +100,174 @@ pub(crate) fn mark_all_read(ctx: &Ctx<'_>, _input: Empty) -> Outcome {
 ///
 /// # Errors
 /// 404 when the organization has no such notification.
-fn mark(ctx: &Ctx<'_>, id: &str, which: &str) -> Outcome {
+fn mark(ctx: &Ctx<'_>, id: &str, flag: Flag) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
-    if !notices(&mut inner, ctx).iter().any(|n| n.id == id) {
+    let mut inbox = Inbox::of(&mut inner, ctx);
+    let Some(at) = inbox.notices.iter().position(|n| n.id == id) else {
         return Err(ApiError::not_found(format!(
             "notification '{id}' not found"
         )));
-    }
-    set_mark(&mut inner, ctx.org, id, which, now)?;
-    let notice = notices(&mut inner, ctx)
-        .into_iter()
-        .find(|n| n.id == id)
-        .ok_or_else(|| ApiError::not_found(format!("notification '{id}' not found")))?;
-    Ok(ctx.ok(&notice_json(&notice)))
+    };
+    inbox.set_mark(&mut inner, ctx.org, at, flag, now)?;
+    Ok(ctx.ok(&notice_json(&inbox.notices[at])))
 }
 
-fn set_mark(inner: &mut Inner, org: &str, id: &str, which: &str, now: i64) -> Result<(), ApiError> {
-    let existing = inner
-        .resources
-        .list(Family::NotificationMark, org, Some(id))
-        .first()
-        .map(|r| r.id.clone());
-    match existing {
-        Some(mark_id) => {
-            let mark =
-                inner
-                    .resources
-                    .get_mut(Family::NotificationMark, org, Some(id), &mark_id)?;
-            mark.set(which, Some(true));
-            mark.updated_at = now;
-        }
-        None => {
-            let mut fields = Map::new();
-            fields.insert(which.to_owned(), Value::Bool(true));
-            inner.resources.create(
-                &mut inner.rng,
-                Family::NotificationMark,
-                org,
-                Some(id),
-                now,
-                fields,
-            )?;
-        }
-    }
-    Ok(())
+/// The two marks a notification may carry.
+#[derive(Clone, Copy)]
+enum Flag {
+    Read,
+    Dismissed,
 }
 
-/// The organization's notifications up to now, newest first.
-fn notices(inner: &mut Inner, ctx: &Ctx<'_>) -> Vec<Notice> {
-    let now = ctx.now();
-    let order_ids = inner.org(ctx.org, ctx.shared.seed, now).orders.clone();
-    let mut events: Vec<Event> = Vec::new();
-    for order in order_ids.iter().filter_map(|id| inner.orders.get(id)) {
-        // Orders from before the organization was first seen are history, not news.
-        if !order.detail.is_object() {
-            continue;
-        }
-        let kind = if order.kind == OrderKind::Tasking {
-            "tasking"
-        } else {
-            "archive"
-        };
-        let data = json!({"order_id": order.id, "type": kind, "display_name": order.display_name});
-        if let Some(at) = order.cancelled_at.filter(|at| *at <= now) {
-            events.push(order_event(
-                ORDER_CANCELLED,
-                order.id.clone(),
-                ctx.org,
-                data,
-                at,
-            ));
-        } else if let Some(at) = order.fulfilled_at().filter(|at| *at <= now) {
-            events.push(order_event(
-                ORDER_FULFILLED,
-                order.id.clone(),
-                ctx.org,
-                data,
-                at,
-            ));
+impl Flag {
+    /// The mark record's field, named as the notification's.
+    const fn field(self) -> &'static str {
+        match self {
+            Flag::Read => "read",
+            Flag::Dismissed => "dismissed",
         }
     }
-    events.extend(
-        finished_between(&inner.resources, i64::MIN, now)
-            .into_iter()
-            .filter(|event| event.org == ctx.org),
-    );
-    for upload in inner.resources.list(Family::Upload, ctx.org, None) {
-        let event_type = match upload.str("status") {
-            Some("completed") => UPLOAD_COMPLETED,
-            Some("failed") => UPLOAD_FAILED,
-            _ => continue,
-        };
-        events.push(Event {
-            event_type,
-            org: ctx.org.to_owned(),
-            entity_type: "upload",
-            entity_id: upload.id.clone(),
-            data: json!({"upload_id": upload.id, "project_id": upload.fields.get("project_id")}),
-            at: upload.updated_at,
-        });
-    }
-    events.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.entity_id.cmp(&a.entity_id)));
-    events
-        .into_iter()
-        .map(|event| {
-            let id = format!(
-                "ntf_{:016x}",
-                fnv(&format!("{}/{}", event.event_type, event.entity_id))
-            );
-            let marks = inner
-                .resources
-                .list(Family::NotificationMark, ctx.org, Some(&id));
-            let flag = |name: &str| {
-                marks
-                    .first()
-                    .and_then(|m| m.fields.get(name))
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false)
-            };
-            let (read, dismissed) = (flag("read"), flag("dismissed"));
-            Notice {
-                id,
-                event,
-                read,
-                dismissed,
+}
+
+impl Inbox {
+    /// The organization's notifications up to now, newest first, with its marks.
+    fn of(inner: &mut Inner, ctx: &Ctx<'_>) -> Inbox {
+        let now = ctx.now();
+        let order_ids = inner.org(ctx.org, ctx.shared.seed, now).orders.clone();
+        let mut events: Vec<Event> = Vec::new();
+        for order in order_ids.iter().filter_map(|id| inner.orders.get(id)) {
+            // Orders from before the organization was first seen are history, not news.
+            if !order.detail.is_object() {
+                continue;
             }
-        })
-        .collect()
+            let kind = if order.kind == OrderKind::Tasking {
+                "tasking"
+            } else {
+                "archive"
+            };
+            let data =
+                json!({"order_id": order.id, "type": kind, "display_name": order.display_name});
+            if let Some(at) = order.cancelled_at.filter(|at| *at <= now) {
+                events.push(order_event(
+                    ORDER_CANCELLED,
+                    order.id.clone(),
+                    ctx.org,
+                    data,
+                    at,
+                ));
+            } else if let Some(at) = order.fulfilled_at().filter(|at| *at <= now) {
+                events.push(order_event(
+                    ORDER_FULFILLED,
+                    order.id.clone(),
+                    ctx.org,
+                    data,
+                    at,
+                ));
+            }
+        }
+        events.extend(finished_by(&inner.resources, ctx.org, now));
+        for upload in inner.resources.owned(Family::Upload, ctx.org) {
+            let event_type = match upload.str("status") {
+                Some("completed") => UPLOAD_COMPLETED,
+                Some("failed") => UPLOAD_FAILED,
+                _ => continue,
+            };
+            events.push(Event {
+                event_type,
+                org: ctx.org.to_owned(),
+                entity_type: "upload",
+                entity_id: upload.id.clone(),
+                data: json!({"upload_id": upload.id, "project_id": upload.fields.get("project_id")}),
+                at: upload.updated_at,
+            });
+        }
+        events.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.entity_id.cmp(&a.entity_id)));
+        let mut marked: HashMap<&str, &Resource> = HashMap::new();
+        for mark in inner.resources.owned(Family::NotificationMark, ctx.org) {
+            if let Some(notice) = mark.parent.as_deref() {
+                // The oldest mark of a notification is the one that counts.
+                marked.entry(notice).or_insert(mark);
+            }
+        }
+        let notices = events
+            .into_iter()
+            .map(|event| {
+                let id = notice_id(event.event_type, &event.entity_id);
+                let mark = marked.get(id.as_str());
+                let flag = |flag: Flag| {
+                    mark.and_then(|m| m.fields.get(flag.field()))
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                };
+                let (read, dismissed) = (flag(Flag::Read), flag(Flag::Dismissed));
+                Notice {
+                    id,
+                    event,
+                    read,
+                    dismissed,
+                }
+            })
+            .collect();
+        let marks = marked
+            .into_iter()
+            .map(|(notice, mark)| (notice.to_owned(), mark.id.clone()))
+            .collect();
+        Inbox { notices, marks }
+    }
+
+    /// Sets `flag` on the notice at `at`, in the store and in the inbox.
+    ///
+    /// # Errors
+    /// 422 when the notice has no mark yet and the organization holds
+    /// [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) marks.
+    fn set_mark(
+        &mut self,
+        inner: &mut Inner,
+        org: &str,
+        at: usize,
+        flag: Flag,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        let Some(id) = self.notices.get(at).map(|n| n.id.clone()) else {
+            return Ok(());
+        };
+        match self.marks.get(&id) {
+            Some(mark_id) => {
+                let mark =
+                    inner
+                        .resources
+                        .get_mut(Family::NotificationMark, org, Some(&id), mark_id)?;
+                mark.set(flag.field(), Some(true));
+                mark.updated_at = now;
+            }
+            None => {
+                let mut fields = Map::new();
+                fields.insert(flag.field().to_owned(), Value::Bool(true));
+                let mark = inner.resources.create(
+                    &mut inner.rng,
+                    Family::NotificationMark,
+                    org,
+                    Some(&id),
+                    now,
+                    fields,
+                )?;
+                self.marks.insert(id, mark.id.clone());
+            }
+        }
+        if let Some(notice) = self.notices.get_mut(at) {
+            match flag {
+                Flag::Read => notice.read = true,
+                Flag::Dismissed => notice.dismissed = true,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A notification's id: a digest of what happened, so it is the same on every rebuild.
+fn notice_id(event_type: &str, entity_id: &str) -> String {
+    format!("ntf_{:016x}", fnv(&format!("{event_type}/{entity_id}")))
 }
 
 fn order_event(event_type: &'static str, id: String, org: &str, data: Value, at: i64) -> Event {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use geopera_emulator::{DEMO_ORG, JOB_FAIL_MARKER};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common::Api;
 
@@ -124,6 +124,107 @@ fn what_happened_becomes_notifications_that_can_be_read_and_dismissed() {
         json!({"notification_id": "ntf_nope"}),
     );
     assert_eq!(missing.status, 404);
+}
+
+/// `(id, read, dismissed)` of each notification `notifications.list` answers.
+fn flags(api: &Api, body: Value) -> Vec<(String, bool, bool)> {
+    api.ok("notifications.list", body)["notifications"]
+        .as_array()
+        .expect("notifications")
+        .iter()
+        .map(|n| {
+            (
+                n["id"].as_str().unwrap_or_default().to_owned(),
+                n["read"] == true,
+                n["dismissed"] == true,
+            )
+        })
+        .collect()
+}
+
+/// Each notification answers its own marks, whatever the others carry: reading one leaves the
+/// rest unread, a dismissed one stays dismissed when read, the counts follow, and
+/// `mark_all_read` marks exactly what is neither read nor dismissed.
+#[test]
+fn each_notification_answers_its_own_read_and_dismissed_marks() {
+    let api = Api::start();
+    api.ok("billing.topup", json!({"credits": 10_000_000}));
+    for _ in 0..5 {
+        placed_order(&api);
+    }
+    completed_upload(&api);
+    api.emu.clock().advance(Duration::from_secs(301));
+    let ids: Vec<String> = flags(&api, json!({"limit": 100}))
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect();
+    assert_eq!(ids.len(), 6, "{ids:?}");
+
+    let read = api.ok(
+        "notifications.mark_read",
+        json!({"notification_id": ids[1]}),
+    );
+    assert_eq!(
+        (&read["id"], &read["read"], &read["dismissed"]),
+        (&json!(ids[1]), &json!(true), &json!(false))
+    );
+    let again = api.ok(
+        "notifications.mark_read",
+        json!({"notification_id": ids[1]}),
+    );
+    assert_eq!(
+        (&again["read"], &again["dismissed"]),
+        (&json!(true), &json!(false))
+    );
+    let dismissed = api.ok("notifications.dismiss", json!({"notification_id": ids[3]}));
+    assert_eq!(
+        (&dismissed["read"], &dismissed["dismissed"]),
+        (&json!(false), &json!(true))
+    );
+    api.ok("notifications.dismiss", json!({"notification_id": ids[5]}));
+    let both = api.ok(
+        "notifications.mark_read",
+        json!({"notification_id": ids[5]}),
+    );
+    assert_eq!(
+        (&both["read"], &both["dismissed"]),
+        (&json!(true), &json!(true))
+    );
+
+    let shown = |read: &[usize]| -> Vec<(String, bool, bool)> {
+        [0, 1, 2, 4]
+            .into_iter()
+            .map(|at| (ids[at].clone(), read.contains(&at), false))
+            .collect()
+    };
+    assert_eq!(flags(&api, json!({"limit": 100})), shown(&[1]));
+    let listed = api.ok("notifications.list", json!({"limit": 100}));
+    assert_eq!(
+        (&listed["total"], &listed["unread"]),
+        (&json!(4), &json!(3))
+    );
+    let unread = api.ok(
+        "notifications.list",
+        json!({"unread_only": true, "limit": 100}),
+    );
+    assert_eq!(
+        (&unread["total"], &unread["unread"]),
+        (&json!(3), &json!(3))
+    );
+    assert_eq!(
+        api.ok("notifications.unread_count", json!({}))["unread_count"],
+        3
+    );
+
+    let marked = api.ok("notifications.mark_all_read", json!({}));
+    assert_eq!(marked["marked_count"], 3);
+    assert_eq!(flags(&api, json!({"limit": 100})), shown(&[0, 1, 2, 4]));
+    assert_eq!(
+        api.ok("notifications.unread_count", json!({}))["unread_count"],
+        0
+    );
+    let none = api.ok("notifications.mark_all_read", json!({}));
+    assert_eq!(none["marked_count"], 0);
 }
 
 #[test]
