@@ -394,8 +394,9 @@
 //! (orders fulfilled or cancelled, jobs finished, uploads completed or failed), newest first,
 //! so a notification goes when what it tells of goes (an order retired to make room for new
 //! ones). Only the read and dismissed marks are kept, one
-//! record per notification marked, within the bound of records per family. A call costs
-//! what the organization holds, not the square of it.
+//! record per notification marked, within the bound of records per family; once it is
+//! reached, the marks of notifications no longer there are removed before a new mark is
+//! refused. A call costs what the organization holds, not the square of it.
 //!
 //! Everything lives in memory unless [`EmulatorBuilder::state_file`] (`--state FILE`) names a
 //! SQLite file: then orders, keys (with their revocations), balances, projects and the other

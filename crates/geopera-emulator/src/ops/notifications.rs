@@ -4,9 +4,10 @@
 //! Why derived from the records rather than kept as a feed: each notification is a fact the
 //! records already hold (an order fulfilled or cancelled at a time, a job finished, an upload
 //! ended), so the feed is rebuilt on each read and cannot disagree with them, on any clock.
-//! Only the marks — read, dismissed — are kept, one record per notification marked.
+//! Only the marks — read, dismissed — are kept, one record per notification marked; marks of
+//! notifications no longer there are removed once they would fill the bound of marks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use geopera_types::models::{Empty, NotificationRef, NotificationsListInput};
 use geopera_types::rfc3339::format_date_time;
@@ -16,7 +17,7 @@ use super::{Ctx, Outcome, MAX_PAGE_SIZE};
 use crate::error::ApiError;
 use crate::jobs::finished_by;
 use crate::records::OrderKind;
-use crate::resources::{page, Family, Resource};
+use crate::resources::{page, Family, Resource, Resources, MAX_PER_ORG};
 use crate::rng::fnv;
 use crate::state::Inner;
 use crate::webhooks::{Event, ORDER_CANCELLED, ORDER_FULFILLED, UPLOAD_COMPLETED, UPLOAD_FAILED};
@@ -220,7 +221,8 @@ impl Inbox {
     ///
     /// # Errors
     /// 422 when the notice has no mark yet and the organization holds
-    /// [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) marks.
+    /// [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) marks of notifications that are all
+    /// still there.
     fn set_mark(
         &mut self,
         inner: &mut Inner,
@@ -242,6 +244,7 @@ impl Inbox {
                 mark.updated_at = now;
             }
             None => {
+                self.retire_stale_marks(&mut inner.resources, org);
                 let mut fields = Map::new();
                 fields.insert(flag.field().to_owned(), Value::Bool(true));
                 let mark = inner.resources.create(
@@ -262,6 +265,29 @@ impl Inbox {
             }
         }
         Ok(())
+    }
+
+    /// Once the organization holds [`MAX_PER_ORG`] marks, removes those of notifications
+    /// that are no longer there (an order retired to make room for new ones).
+    ///
+    /// Why: no operation deletes a mark, so marks outliving what they marked would otherwise
+    /// fill the bound and refuse every new mark for good.
+    fn retire_stale_marks(&mut self, resources: &mut Resources, org: &str) {
+        if resources.count(Family::NotificationMark, org) < MAX_PER_ORG {
+            return;
+        }
+        let live: HashSet<&str> = self.notices.iter().map(|n| n.id.as_str()).collect();
+        let stale: Vec<String> = resources
+            .owned(Family::NotificationMark, org)
+            .filter(|mark| mark.parent.as_deref().is_none_or(|n| !live.contains(n)))
+            .map(|mark| mark.id.clone())
+            .collect();
+        for id in &stale {
+            // Found a moment ago, under the same lock: it is there to remove.
+            let _ = resources.remove(Family::NotificationMark, org, None, id);
+        }
+        self.marks
+            .retain(|notice, _| live.contains(notice.as_str()));
     }
 }
 

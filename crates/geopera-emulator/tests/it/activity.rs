@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use geopera_emulator::{DEMO_ORG, JOB_FAIL_MARKER};
+use geopera_emulator::{Emulator, RateLimits, DEMO_ORG, JOB_FAIL_MARKER};
 use serde_json::{json, Value};
 
 use crate::common::Api;
+use crate::state::TempFile;
 
 fn placed_order(api: &Api) -> String {
     api.place_archive_order(&api.commercial_capture())
@@ -225,6 +226,80 @@ fn each_notification_answers_its_own_read_and_dismissed_marks() {
     );
     let none = api.ok("notifications.mark_all_read", json!({}));
     assert_eq!(none["marked_count"], 0);
+}
+
+/// How many records of one family an organization may hold (the crate docs' bound), marks of
+/// notifications among them.
+const RECORDS_PER_FAMILY: u64 = 10_000;
+
+/// A notification's mark outlives what it marked (an order retired to make room for new ones,
+/// an upload deleted with its project). Once such marks fill the organization's bound of
+/// marks they make way for a new one, rather than refusing every new mark for good, and go
+/// from the state file too. They are written into the state file here: reaching them through
+/// the API takes 10,000 orders.
+#[test]
+fn marks_of_notifications_no_longer_there_make_room_for_new_ones() {
+    let file = TempFile::new("stale-marks");
+    let start = || {
+        Api::with(
+            Emulator::builder()
+                .seed(12)
+                .rate_limits(RateLimits::off())
+                .state_file(&file.0),
+        )
+    };
+    let order = {
+        let api = start();
+        api.ok("billing.topup", json!({"credits": 10_000_000}));
+        placed_order(&api)
+    };
+    {
+        let mut sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+        let rows = sqlite.transaction().expect("a transaction");
+        for n in 0..RECORDS_PER_FAMILY {
+            let record = json!({
+                "family": "notification_mark",
+                "id": format!("ntm_stale{n:07}"),
+                "org": DEMO_ORG,
+                "parent": format!("ntf_{n:016x}"),
+                "seq": 1_000_000 + n,
+                "created_at": 0,
+                "updated_at": 0,
+                "fields": {"read": true},
+            });
+            rows.execute(
+                "INSERT INTO resources (id, record) VALUES (?1, ?2)",
+                (&record["id"].as_str(), record.to_string()),
+            )
+            .expect("a mark written");
+        }
+        rows.commit().expect("committed");
+    }
+
+    let api = start();
+    api.emu.clock().advance(Duration::from_secs(301));
+    let unread = api.ok("notifications.list", json!({"unread_only": true}));
+    assert_eq!(unread["total"], 1, "{unread}");
+    assert_eq!(unread["notifications"][0]["entity_id"], order.as_str());
+    let id = unread["notifications"][0]["id"].clone();
+    let read = api.call("notifications.mark_read", json!({"notification_id": id}));
+    assert_eq!(read.status, 200, "{}", String::from_utf8_lossy(&read.body));
+    assert_eq!(read.json()["read"], true);
+    assert_eq!(
+        api.ok("notifications.unread_count", json!({}))["unread_count"],
+        0
+    );
+    drop(api);
+
+    let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+    let marks: i64 = sqlite
+        .query_row(
+            "SELECT count(*) FROM resources WHERE json_extract(record, '$.family') = 'notification_mark'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("counted");
+    assert_eq!(marks, 1, "only the new mark is kept");
 }
 
 #[test]
