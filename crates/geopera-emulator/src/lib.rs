@@ -389,11 +389,14 @@
 //! change is 409 and the upload's URLs stop working; a `uploads.progress` that reports nothing
 //! changes nothing, so it reads the upload in any state. Each answer carries the
 //! organization's `storage` (`quota_bytes`, `reserved_bytes`, `used_bytes`, `free_bytes`).
+//! `projects.delete` fails the project's open uploads and deletes its completed ones, whose
+//! bytes it answers as `storage_freed_bytes` and which no longer count against the quota,
+//! across a restart too; its failed uploads stay.
 //!
 //! **Notifications.** `notifications.*` are rebuilt on each call from what the records say
 //! (orders fulfilled or cancelled, jobs finished, uploads completed or failed), newest first,
 //! so a notification goes when what it tells of goes (an order retired to make room for new
-//! ones). Only the read and dismissed marks are kept, one
+//! ones, an upload deleted with its project). Only the read and dismissed marks are kept, one
 //! record per notification marked, within the bound of records per family; once it is
 //! reached, the marks of notifications no longer there are removed before a new mark is
 //! refused. A call costs what the organization holds, not the square of it.

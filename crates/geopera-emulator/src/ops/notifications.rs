@@ -268,7 +268,8 @@ impl Inbox {
     }
 
     /// Once the organization holds [`MAX_PER_ORG`] marks, removes those of notifications
-    /// that are no longer there (an order retired to make room for new ones).
+    /// that are no longer there (an order retired to make room for new ones, an upload
+    /// deleted with its project).
     ///
     /// Why: no operation deletes a mark, so marks outliving what they marked would otherwise
     /// fill the bound and refuse every new mark for good.
@@ -288,6 +289,33 @@ impl Inbox {
         }
         self.marks
             .retain(|notice, _| live.contains(notice.as_str()));
+    }
+}
+
+/// Removes the marks of the notifications of `event_type` about `entities` (uploads deleted
+/// with their project): marks go with what they mark, rather than lingering until they fill
+/// the bound of marks.
+pub(crate) fn retire_marks<'a>(
+    resources: &mut Resources,
+    org: &str,
+    event_type: &str,
+    entities: impl IntoIterator<Item = &'a str>,
+) {
+    let gone: HashSet<String> = entities
+        .into_iter()
+        .map(|entity| notice_id(event_type, entity))
+        .collect();
+    if gone.is_empty() {
+        return;
+    }
+    let marks: Vec<String> = resources
+        .owned(Family::NotificationMark, org)
+        .filter(|mark| mark.parent.as_deref().is_some_and(|n| gone.contains(n)))
+        .map(|mark| mark.id.clone())
+        .collect();
+    for id in &marks {
+        // Found a moment ago, under the same lock: it is there to remove.
+        let _ = resources.remove(Family::NotificationMark, org, None, id);
     }
 }
 

@@ -2,10 +2,10 @@
 //! collections inside them, kept in [`crate::resources`].
 //!
 //! The contract has no `projects.get` or `projects.list`; a project is read back through
-//! `projects.update`. The collections and items of a deleted project go with it; the items
-//! of a deleted collection stay in the project, uncollected. Names and other strings are
-//! bounded by the contract's own limits, which the validator enforces before these functions
-//! run.
+//! `projects.update`. The collections, items and completed uploads of a deleted project go
+//! with it (its open uploads fail); the items of a deleted collection stay in the project,
+//! uncollected. Names and other strings are bounded by the contract's own limits, which the
+//! validator enforces before these functions run.
 
 use geopera_types::models::{
     AddMemberInput, CollectionCreateInput, CollectionDeleteInput, CollectionUpdateInput,
@@ -19,6 +19,7 @@ use serde_json::{json, Map, Value};
 use super::{Ctx, Outcome};
 use crate::error::ApiError;
 use crate::resources::{Family, Resource};
+use crate::webhooks::UPLOAD_COMPLETED;
 
 /// The roles a project member may hold, as the API names them.
 const ROLES: [&str; 3] = ["viewer", "editor", "admin"];
@@ -90,20 +91,28 @@ fn change(
 
 /// Deletes the project with every collection and item in it (and the items' visualization
 /// profiles). Its uploads still open fail, releasing their reservations: nothing can arrive
-/// in a project that is gone.
+/// in a project that is gone. Its completed uploads are its data and go with it, answered
+/// as `storage_freed_bytes`: nothing else deletes an upload, so their bytes would otherwise
+/// count against the organization's quota for good. Its failed uploads hold no bytes and
+/// stay, with their notifications.
 pub(crate) fn delete(ctx: &Ctx<'_>, input: ProjectDeleteInput) -> Outcome {
     let id = input.project_id;
     let mut inner = ctx.lock_org();
     inner
         .resources
         .remove(Family::Project, ctx.org, None, &id)?;
-    let open_uploads: Vec<String> = inner
-        .resources
-        .list(Family::Upload, ctx.org, None)
-        .iter()
-        .filter(|upload| crate::uploads::is_open(upload) && upload.str("project_id") == Some(&*id))
-        .map(|upload| upload.id.clone())
-        .collect();
+    let mut open_uploads: Vec<String> = Vec::new();
+    let mut completed_uploads: Vec<String> = Vec::new();
+    for upload in inner.resources.owned(Family::Upload, ctx.org) {
+        if upload.str("project_id") != Some(&*id) {
+            continue;
+        }
+        if crate::uploads::is_open(upload) {
+            open_uploads.push(upload.id.clone());
+        } else if upload.str("status") == Some("completed") {
+            completed_uploads.push(upload.id.clone());
+        }
+    }
     let now = ctx.now();
     for upload in &open_uploads {
         super::uploads::fail_open(
@@ -115,6 +124,21 @@ pub(crate) fn delete(ctx: &Ctx<'_>, input: ProjectDeleteInput) -> Outcome {
             now,
         )?;
     }
+    let mut freed: i64 = 0;
+    for upload in &completed_uploads {
+        if let Ok(removed) = inner
+            .resources
+            .remove(Family::Upload, ctx.org, None, upload)
+        {
+            freed = freed.saturating_add(crate::uploads::int(&removed, "bytes_received"));
+        }
+    }
+    super::notifications::retire_marks(
+        &mut inner.resources,
+        ctx.org,
+        UPLOAD_COMPLETED,
+        completed_uploads.iter().map(String::as_str),
+    );
     inner
         .resources
         .remove_children(Family::Collection, ctx.org, &id);
@@ -130,7 +154,7 @@ pub(crate) fn delete(ctx: &Ctx<'_>, input: ProjectDeleteInput) -> Outcome {
             .remove_children(Family::VisualizationProfile, ctx.org, item);
     }
     inner.resources.remove_children(Family::Item, ctx.org, &id);
-    Ok(ctx.ok(&json!({"deleted": true, "project_id": id, "storage_freed_bytes": 0})))
+    Ok(ctx.ok(&json!({"deleted": true, "project_id": id, "storage_freed_bytes": freed})))
 }
 
 pub(crate) fn add_member(ctx: &Ctx<'_>, input: AddMemberInput) -> Outcome {

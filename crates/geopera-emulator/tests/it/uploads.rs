@@ -514,3 +514,71 @@ fn a_put_that_trickles_its_body_is_ended_at_its_overall_deadline() {
     let done = api.call("uploads.complete", json!({"upload_id": id}));
     assert_eq!(done.status, 409, "nothing was kept");
 }
+
+/// `projects.delete` deletes "a workspace and all its data": the bytes of its completed
+/// uploads go with it, are answered as `storage_freed_bytes`, and no longer count against the
+/// organization's quota. Nothing else frees them, so once kept they would fill the quota for
+/// good.
+#[test]
+fn deleting_a_project_frees_the_storage_of_its_uploads() {
+    let api = Api::start();
+    let doomed = project(&api);
+    let upload = upload_id(&api, &doomed, 1000);
+    let url = signed_url(&api, &upload, "scene.tif");
+    assert_eq!(put(&api, &url, vec![7u8; 1000]).0, 200);
+    let done = api.ok("uploads.complete", json!({"upload_id": upload}));
+    assert_eq!(done["storage"]["used_bytes"], 1000, "{done}");
+
+    let deleted = api.ok("projects.delete", json!({"project_id": doomed}));
+    let kept = project(&api);
+    let storage = initiate(&api, &kept, 0)["storage"].clone();
+    assert_eq!(
+        (
+            deleted["storage_freed_bytes"].clone(),
+            storage["used_bytes"].clone()
+        ),
+        (json!(1000), json!(0)),
+        "{deleted} {storage}"
+    );
+}
+
+/// The storage a deleted project freed stays free after a restart, and only that project's
+/// uploads went: another project's completed upload still counts and still reads back.
+#[test]
+fn storage_freed_by_deleting_a_project_stays_free_after_a_restart() {
+    let file = TempFile::new("freed");
+    let start = || {
+        Api::with(
+            Emulator::builder()
+                .seed(7)
+                .rate_limits(RateLimits::off())
+                .state_file(&file.0),
+        )
+    };
+    let completed = |api: &Api, project: &str, bytes: usize| {
+        let upload = upload_id(api, project, bytes as i64);
+        let url = signed_url(api, &upload, "scene.tif");
+        assert_eq!(put(api, &url, vec![7u8; bytes]).0, 200);
+        api.ok("uploads.complete", json!({"upload_id": upload}));
+        upload
+    };
+    let (kept, gone) = {
+        let api = start();
+        let doomed = project(&api);
+        let kept = project(&api);
+        let gone = completed(&api, &doomed, 1000);
+        completed(&api, &doomed, 24);
+        let kept = completed(&api, &kept, 7);
+        let deleted = api.ok("projects.delete", json!({"project_id": doomed}));
+        assert_eq!(deleted["storage_freed_bytes"], 1024, "{deleted}");
+        (kept, gone)
+    };
+    let api = start();
+    let read = api.ok("uploads.progress", json!({"upload_id": kept}));
+    assert_eq!(read["storage"]["used_bytes"], 7, "{read}");
+    assert_eq!(
+        api.call("uploads.progress", json!({"upload_id": gone}))
+            .status,
+        404
+    );
+}
