@@ -38,13 +38,27 @@ pub(crate) fn too_deep(text: &str) -> bool {
     false
 }
 
+/// How many bytes or characters the scans of a whole answer go through between two looks at
+/// Ctrl-C ([`crate::stop_if_interrupted`]): they run on the command's one thread, where the
+/// signal is not heard otherwise, and an answer of megabytes takes seconds to scan.
+const BETWEEN_INTERRUPT_CHECKS: usize = 1 << 16;
+
+/// Ends the command if Ctrl-C was pressed, once every [`BETWEEN_INTERRUPT_CHECKS`] steps of a
+/// scan; `step` counts them.
+fn every_so_often(step: usize) {
+    if step % BETWEEN_INTERRUPT_CHECKS == 0 {
+        crate::stop_if_interrupted();
+    }
+}
+
 /// The bytes of `text` outside its string literals, with their positions: what the scans for
 /// nesting and for numbers look at, since brackets and digits inside strings are text. Bytes,
 /// not chars: the ASCII bytes looked for never occur inside a multi-byte character.
 fn outside_strings(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
     let mut in_string = false;
     let mut escaped = false;
-    text.bytes().enumerate().filter(move |&(_, byte)| {
+    text.bytes().enumerate().filter(move |&(at, byte)| {
+        every_so_often(at);
         if in_string {
             if escaped {
                 escaped = false;
@@ -63,8 +77,33 @@ fn outside_strings(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
 /// Checks that `text` is one JSON value, in one pass that keeps nothing (and, unlike a parse
 /// into a value, does not limit its depth: see [`too_deep`]).
 pub(crate) fn check(text: &str) -> Result<(), serde_json::Error> {
-    serde_json::from_str::<IgnoredAny>(text).map(drop)
+    let check = || serde_json::from_str::<IgnoredAny>(text).map(drop);
+    if text.len() < CHECKED_ALONE {
+        return check();
+    }
+    // The parse cannot be asked to look for Ctrl-C as it goes (a visitor that did would have
+    // to read every number, refusing those beyond `f64` that are printed as written), and a
+    // huge answer takes it seconds: it runs on a thread of its own while this one listens.
+    let listening = std::thread::current();
+    std::thread::scope(|scope| {
+        let checking = scope.spawn(move || {
+            let checked = check();
+            listening.unpark();
+            checked
+        });
+        while !checking.is_finished() {
+            crate::stop_if_interrupted();
+            std::thread::park_timeout(std::time::Duration::from_millis(10));
+        }
+        checking
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
+
+/// The longest text [`check`] reads on the calling thread: the moment it takes is too short
+/// for a Ctrl-C to wait on.
+const CHECKED_ALONE: usize = 1 << 20;
 
 /// Indents a JSON document with two spaces, keeping every token as written, coloured for a
 /// terminal when `colour`: member names, strings, numbers, booleans and null each in their
@@ -84,7 +123,10 @@ pub(crate) fn indent(text: &str, colour: bool) -> Option<String> {
     let mut depth = 0usize;
     let mut chars = text.chars().peekable();
     let mut token = String::new();
+    let mut step = 0usize;
     while let Some(c) = chars.next() {
+        step += 1;
+        every_so_often(step);
         match c {
             '"' => {
                 token.clear();
@@ -161,7 +203,10 @@ pub(crate) fn compact(text: &str) -> Option<String> {
     check(text).ok()?;
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
+    let mut step = 0usize;
     while let Some(c) = chars.next() {
+        step += 1;
+        every_so_often(step);
         if c == '"' {
             copy_string(&mut chars, &mut out);
         } else if !c.is_ascii_whitespace() {

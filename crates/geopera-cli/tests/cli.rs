@@ -2172,7 +2172,7 @@ fn answering_once(answer: String) -> (String, std::sync::mpsc::Receiver<()>) {
 }
 
 #[test]
-fn ctrl_c_while_a_huge_answer_is_laid_out_as_a_table_or_yaml_exits_130_promptly() {
+fn ctrl_c_while_a_huge_answer_is_checked_or_laid_out_exits_130_promptly() {
     let s = setup();
     // About 40 MB: laying it out takes seconds, all of it after the answer has arrived.
     let mut answer = String::from(r#"{"items":["#);
@@ -2185,7 +2185,7 @@ fn ctrl_c_while_a_huge_answer_is_laid_out_as_a_table_or_yaml_exits_130_promptly(
         ));
     }
     answer.push_str("]}");
-    for output in ["table", "yaml"] {
+    for output in ["table", "yaml", "json"] {
         let (url, written) = answering_once(answer.clone());
         let mut child = s
             .process()
