@@ -1025,18 +1025,7 @@ fn device_login_then_refresh_after_expiry() {
         std::fs::write(s.credentials_path(), all.to_string()).expect("test step");
     };
     expire();
-    let racers: Vec<_> = (0..3)
-        .map(|_| {
-            std::process::Command::new(BIN)
-                .env_clear()
-                .env("HOME", s.home.path())
-                .args(["orders", "list", "--size", "1"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("geopera starts")
-        })
-        .collect();
+    let racers = three_listing_at_once(&s);
     for racer in racers {
         let output = racer.wait_with_output().expect("geopera ends");
         assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
@@ -6985,31 +6974,44 @@ fn password_session(s: &Setup) -> Value {
     serde_json::from_str(body).expect("a token answer")
 }
 
-/// A session renewed in the middle of `--wait` is stored as it rotates, not only after the
-/// call that started the wait: the refresh token the file kept would be spent, and the next
-/// command's refresh would end the session for reuse.
-#[test]
-fn tokens_rotated_during_a_wait_are_stored() {
-    let (s, clock) = Setup::on_manual_clock();
+/// Three `orders list` commands started at once with the stored credentials, stderr piped:
+/// commands that may refresh one session at the same moment.
+fn three_listing_at_once(s: &Setup) -> Vec<std::process::Child> {
+    (0..3)
+        .map(|_| {
+            std::process::Command::new(BIN)
+                .env_clear()
+                .env("HOME", s.home.path())
+                .args(["orders", "list", "--size", "1"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("geopera starts")
+        })
+        .collect()
+}
+
+/// Stores the token answer `tokens` as the default profile's session with the emulator,
+/// expiring at `expires_at` (seconds since 1970, or `null` for no stated expiry).
+fn store_session(s: &Setup, tokens: &Value, expires_at: Value) {
     let url = s.emulator.base_url();
-    let tokens = password_session(&s);
-    let first_refresh = tokens["refresh_token"]
-        .as_str()
-        .expect("test step")
-        .to_owned();
-    // No expiry stored: the session is refreshed only after a 401.
     s.store_credentials(
         &serde_json::json!({"default": {"api_url": url, "auth": {
             "type": "oauth",
             "access_token": tokens["access_token"],
-            "refresh_token": first_refresh,
-            "expires_at": null,
+            "refresh_token": tokens["refresh_token"],
+            "expires_at": expires_at,
             "scope": "openid profile",
             "issuer": url,
         }}})
         .to_string(),
     );
-    let child = std::process::Command::new(BIN)
+}
+
+/// Starts a clip job and waits for it with the stored session, as a user would, with stdout
+/// and stderr piped.
+fn clip_and_wait(s: &Setup) -> std::process::Child {
+    std::process::Command::new(BIN)
         .env_clear()
         .env("HOME", s.home.path())
         .args([
@@ -7022,7 +7024,23 @@ fn tokens_rotated_during_a_wait_are_stored() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("geopera starts");
+        .expect("geopera starts")
+}
+
+/// A session renewed in the middle of `--wait` is stored as it rotates, not only after the
+/// call that started the wait: the refresh token the file kept would be spent, and the next
+/// command's refresh would end the session for reuse.
+#[test]
+fn tokens_rotated_during_a_wait_are_stored() {
+    let (s, clock) = Setup::on_manual_clock();
+    let tokens = password_session(&s);
+    let first_refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("test step")
+        .to_owned();
+    // No expiry stored: the session is refreshed only after a 401.
+    store_session(&s, &tokens, Value::Null);
+    let child = clip_and_wait(&s);
     // Once the wait polls, the clock moves past the job's run time and the access token's
     // life: the next poll is a 401, and the session is refreshed (rotating the refresh
     // token) in the middle of the wait.
@@ -7056,35 +7074,13 @@ fn tokens_rotated_during_a_wait_are_stored() {
 #[test]
 fn two_commands_refreshing_after_a_401_at_once_keep_a_valid_session() {
     let (s, clock) = Setup::on_manual_clock();
-    let url = s.emulator.base_url();
     let tokens = password_session(&s);
     // No expiry stored (as a token answer without `expires_in` leaves it): the session is
     // refreshed only after a 401.
-    s.store_credentials(
-        &serde_json::json!({"default": {"api_url": url, "auth": {
-            "type": "oauth",
-            "access_token": tokens["access_token"],
-            "refresh_token": tokens["refresh_token"],
-            "expires_at": null,
-            "scope": "openid profile",
-            "issuer": url,
-        }}})
-        .to_string(),
-    );
+    store_session(&s, &tokens, Value::Null);
     // The access token's life ends on the server: every command's first call is a 401.
     clock.advance(Duration::from_secs(400));
-    let racers: Vec<_> = (0..3)
-        .map(|_| {
-            std::process::Command::new(BIN)
-                .env_clear()
-                .env("HOME", s.home.path())
-                .args(["orders", "list", "--size", "1"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("geopera starts")
-        })
-        .collect();
+    let racers = three_listing_at_once(&s);
     let mut failures = Vec::new();
     for racer in racers {
         let output = racer.wait_with_output().expect("geopera ends");
@@ -7149,7 +7145,6 @@ fn ctrl_c_while_waiting_for_another_commands_refresh_exits_130_promptly() {
 #[test]
 fn a_session_due_during_a_wait_is_renewed_ahead_of_expiry_and_stored_at_once() {
     let (s, clock) = Setup::on_manual_clock();
-    let url = s.emulator.base_url();
     let tokens = password_session(&s);
     let first_refresh = tokens["refresh_token"]
         .as_str()
@@ -7160,31 +7155,8 @@ fn a_session_due_during_a_wait_is_renewed_ahead_of_expiry_and_stored_at_once() {
         .expect("after 1970")
         .as_secs_f64();
     // Due 4 s from now: after the call that starts the job, during the wait.
-    s.store_credentials(
-        &serde_json::json!({"default": {"api_url": url, "auth": {
-            "type": "oauth",
-            "access_token": tokens["access_token"],
-            "refresh_token": first_refresh,
-            "expires_at": now + 34.0,
-            "scope": "openid profile",
-            "issuer": url,
-        }}})
-        .to_string(),
-    );
-    let mut child = std::process::Command::new(BIN)
-        .env_clear()
-        .env("HOME", s.home.path())
-        .args([
-            "clip",
-            "create-from-item",
-            "--json",
-            r#"{"item_id": "S2A_1"}"#,
-        ])
-        .args(["--wait", "--wait-timeout", "60"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("geopera starts");
+    store_session(&s, &tokens, serde_json::json!(now + 34.0));
+    let mut child = clip_and_wait(&s);
     // The emulator's clock stands still, so the job runs on and the access token stays valid:
     // a refresh now is one ahead of the stored expiry, not one after a 401.
     let stored = || s.credentials()["default"]["auth"]["refresh_token"].clone();
