@@ -23,6 +23,10 @@ use crate::clock::Clock;
 /// API's own 429 still guards what slips through.
 const MAX_BUDGET_ASKS: usize = 64;
 
+/// The most times a call takes its in-flight and paced slots before it goes, giving them back
+/// each time a 429's pause began while it waited for them.
+const ADMIT_ROUNDS: usize = 8;
+
 #[derive(Debug)]
 pub(crate) struct Limiter {
     pub(crate) clock: Arc<dyn Clock>,
@@ -304,7 +308,8 @@ impl Limiter {
         }
     }
 
-    /// Takes an in-flight slot, if the client caps them, waiting for one when all are taken.
+    /// Takes an in-flight slot, if the client caps them, waiting for one when all are taken;
+    /// says whether it waited.
     ///
     /// # Errors
     ///
@@ -312,13 +317,13 @@ impl Limiter {
     async fn take_in_flight(
         self: &Arc<Self>,
         blocking: Option<Caller>,
-    ) -> Result<Admission, WouldDeadlock> {
+    ) -> Result<(Admission, bool), WouldDeadlock> {
         let none = || Admission {
             _permit: None,
             _on_thread: None,
         };
         let Some(semaphore) = &self.in_flight else {
-            return Ok(none());
+            return Ok((none(), false));
         };
         // An async call on a current-thread runtime is counted from before it waits: the
         // semaphore hands a freed slot to the calls queued first, and its task runs only on
@@ -326,8 +331,8 @@ impl Limiter {
         let caller = Caller::current();
         let on_thread = (blocking.is_none() && caller.current_thread_runtime)
             .then(|| OnThread::count(self, caller.thread));
-        let permit = match semaphore.clone().try_acquire_owned() {
-            Ok(permit) => permit,
+        let (permit, waited) = match semaphore.clone().try_acquire_owned() {
+            Ok(permit) => (permit, false),
             Err(TryAcquireError::NoPermits) => {
                 if blocking.is_some_and(|caller| {
                     caller.current_thread_runtime && self.holds_or_awaits_slot(caller.thread)
@@ -335,17 +340,18 @@ impl Limiter {
                     return Err(WouldDeadlock);
                 }
                 match semaphore.clone().acquire_owned().await {
-                    Ok(permit) => permit,
-                    Err(_) => return Ok(none()),
+                    Ok(permit) => (permit, true),
+                    Err(_) => return Ok((none(), true)),
                 }
             }
             // Never closed.
-            Err(TryAcquireError::Closed) => return Ok(none()),
+            Err(TryAcquireError::Closed) => return Ok((none(), false)),
         };
-        Ok(Admission {
+        let admission = Admission {
             _permit: Some(permit),
             _on_thread: on_thread,
-        })
+        };
+        Ok((admission, waited))
     }
 
     /// Waits until a request of `class` may be sent; the admission bounds requests in flight.
@@ -367,33 +373,25 @@ impl Limiter {
         class: RateClass,
         blocking: Option<Caller>,
     ) -> Result<Admission, WouldDeadlock> {
-        let mut rounds = 0;
-        let admission = loop {
+        // A pause may begin or be extended while the call waits for its in-flight slot or its
+        // paced slot (another task got a 429): both were taken for a budget the API has since
+        // said is spent, so both are given back, the pause is waited out holding neither, and
+        // they are taken again after it. A few rounds at most.
+        let mut round = 1;
+        let (admission, slots) = loop {
             self.wait_out_pauses(class).await;
-            let admission = self.take_in_flight(blocking).await?;
-            rounds += 1;
-            // A pause that began while the call waited for its slot is waited out without it.
-            if rounds == 8 || self.paused_until(class).is_none() {
-                break admission;
+            let (admission, waited) = self.take_in_flight(blocking).await?;
+            let (at, slots) = self.reserve_slot(class);
+            if let Some(at) = at {
+                self.clock.sleep_until(at).await;
             }
+            // With nothing waited for since the look at pauses above, none can have begun.
+            let waited = waited || at.is_some();
+            if round == ADMIT_ROUNDS || !waited || self.paused_until(class).is_none() {
+                break (admission, slots);
+            }
+            round += 1;
         };
-        // A pause may begin or be extended while we wait (another task got a 429): a slot
-        // planned before it was planned for a budget the API has since said is spent, so it
-        // is given back and a new one taken after the pause. A few rounds at most.
-        let mut slots = None;
-        for _ in 0..8 {
-            drop(slots.take());
-            self.wait_out_pauses(class).await;
-            let (at, taken) = self.reserve_slot(class);
-            slots = Some(taken);
-            let Some(at) = at else {
-                break;
-            };
-            self.clock.sleep_until(at).await;
-            if self.paused_until(class).is_none() {
-                break;
-            }
-        }
         if let Some(budget) = &self.budget {
             for _ in 0..MAX_BUDGET_ASKS {
                 match budget.reserve(class).await {
@@ -406,9 +404,7 @@ impl Limiter {
                 }
             }
         }
-        if let Some(slots) = slots {
-            slots.used();
-        }
+        slots.used();
         Ok(admission)
     }
 

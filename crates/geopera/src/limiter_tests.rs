@@ -81,3 +81,45 @@ fn a_narrower_class_gives_back_its_slots_of_both_budgets() {
         "the default slot taken with the spend one was given back: {default:?}"
     );
 }
+
+/// A call waiting for its paced slot when a 429's pause begins (another task's) gives its
+/// in-flight slot back for the pause: a call of a class the pause does not hold goes
+/// meanwhile, where it used to wait the pause out behind it.
+#[tokio::test]
+async fn a_pause_that_begins_during_a_paced_wait_is_waited_out_without_the_in_flight_slot() {
+    let limiter = Arc::new(Limiter::new(
+        Arc::new(SystemClock::default()),
+        Some(1),
+        &[(RateClass::Default, 60)],
+        None,
+    ));
+    let started = std::time::Instant::now();
+    drop(limiter.admit(RateClass::Default, None).await);
+    // The next default slot is a second away: this call takes the in-flight slot, then waits.
+    let paced = tokio::spawn({
+        let limiter = limiter.clone();
+        async move {
+            let admission = limiter.admit(RateClass::Spend, None).await;
+            (admission.is_ok(), started.elapsed())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    limiter.pause_until(
+        RateClass::Spend,
+        limiter.clock.now() + Duration::from_secs(4),
+    );
+    let other = limiter.admit(RateClass::Default, None).await;
+    let other_went = started.elapsed();
+    assert!(other.is_ok());
+    assert!(
+        other_went < Duration::from_secs(3),
+        "the default call waited {other_went:?}, behind a spend call sitting out its pause"
+    );
+    drop(other);
+    let (admitted, paced_went) = paced.await.expect("joined");
+    assert!(admitted);
+    assert!(
+        paced_went >= Duration::from_secs(4),
+        "the spend call went at {paced_went:?}, inside its pause"
+    );
+}
