@@ -154,7 +154,7 @@ pub(crate) fn stream_body_blocking<O: Operation<Output = Binary>>(
     let prepared = crate::runtime::prepare::<O>(client, body);
     let client = client.clone();
     // The thread that asked for the stream, not the reader's, is the one that waits.
-    let caller = crate::limiter::Caller::current();
+    let caller = crate::caller::Caller::current();
     let (started, start) = std::sync::mpsc::sync_channel(1);
     let (mut chunks, receiver) = crate::blocking::handover(BLOCKING_BUFFER);
     std::thread::spawn(move || {

@@ -44,8 +44,8 @@ use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::caller::Caller;
 use crate::engine::Face;
-use crate::limiter::Caller;
 use crate::Error;
 
 type MakeHttp = dyn Fn() -> Result<reqwest::Client, Error> + Send + Sync;
@@ -239,16 +239,13 @@ where
     let _in_flight = InFlight(&transport.in_flight);
     match Handle::try_current().map(|handle| handle.runtime_flavor()) {
         Err(_) if alone => run_here(transport, caller, work),
-        Err(_) => on_io_thread(transport, caller, None, work),
+        Err(_) => on_io_thread(transport, caller, work),
         // This thread drives a runtime already and cannot drive a second one; while the call
         // runs, no task of that runtime can run either.
-        Ok(RuntimeFlavor::CurrentThread) => {
-            let stopped = Some(std::thread::current().id());
-            on_io_thread(transport, caller, stopped, work)
-        }
+        Ok(RuntimeFlavor::CurrentThread) => on_io_thread(transport, caller, work),
         // Multi-thread runtimes: hand this worker's other tasks to another thread first.
         Ok(_) if alone => tokio::task::block_in_place(|| run_here(transport, caller, work)),
-        Ok(_) => tokio::task::block_in_place(|| on_io_thread(transport, caller, None, work)),
+        Ok(_) => tokio::task::block_in_place(|| on_io_thread(transport, caller, work)),
     }
 }
 
@@ -298,8 +295,8 @@ pub(crate) fn run_here<F: Future>(
 }
 
 /// Hands the work to the transport's I/O thread and sleeps until its output comes back.
-/// `stopped` is the calling thread when it drives a current-thread runtime, whose tasks wait
-/// until the call returns ([`stopped_runtime_thread`]).
+/// When the calling thread drives a current-thread runtime, that runtime's tasks wait until
+/// the call returns ([`stopped_runtime_thread`]).
 ///
 /// A panic in the work (the caller's credentials provider, say) is caught on the I/O thread,
 /// which goes on serving the other calls, and resumed on the calling thread, as it would be
@@ -307,7 +304,6 @@ pub(crate) fn run_here<F: Future>(
 fn on_io_thread<F>(
     transport: &BlockingTransport,
     caller: Caller,
-    stopped: Option<ThreadId>,
     work: impl FnOnce(Thread) -> F + Send + 'static,
 ) -> Result<F::Output, Error>
 where
@@ -322,7 +318,7 @@ where
     let job: Job = Box::pin(async move {
         // Made inside the caught future, so that a panic while making it is caught too.
         let work = async move { work(Thread { http, caller }).await };
-        let work = match stopped {
+        let work = match caller.runtime_thread() {
             Some(thread) => Either::Left(STOPPED.scope(thread, work)),
             None => Either::Right(work),
         };

@@ -319,6 +319,7 @@ mod blocking;
 mod body;
 mod bounds;
 pub mod budget;
+mod caller;
 mod client;
 mod clock;
 mod cursors;

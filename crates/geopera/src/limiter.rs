@@ -8,14 +8,13 @@
 //! whatever mix of classes the calls are.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::ThreadId;
 use std::time::Duration;
 
 use geopera_types::RateClass;
-use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::budget::{drawn_from, slot, Budget, Reservation};
+use crate::caller::{Caller, ThreadMark, ThreadMarks};
 use crate::clock::Clock;
 
 /// How many times one attempt asks a shared budget before going ahead regardless: each "not
@@ -41,28 +40,9 @@ pub(crate) struct Limiter {
     /// thread that drives the runtime: only that thread can release them, and a slot freed
     /// elsewhere goes to a call queued before it, so a blocking call on that thread must not
     /// wait for one.
-    on_thread: Mutex<Vec<(ThreadId, usize)>>,
+    on_thread: Arc<ThreadMarks>,
     /// A budget shared beyond this client, asked after the client's own pacing, if any.
     budget: Option<Arc<dyn Budget>>,
-}
-
-/// Where a call is made from, as far as waiting for an in-flight slot is concerned.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Caller {
-    thread: ThreadId,
-    /// Whether the thread drives a current-thread Tokio runtime, whose tasks run nowhere else.
-    current_thread_runtime: bool,
-}
-
-impl Caller {
-    /// The calling thread.
-    pub(crate) fn current() -> Self {
-        Caller {
-            thread: std::thread::current().id(),
-            current_thread_runtime: Handle::try_current()
-                .is_ok_and(|handle| handle.runtime_flavor() == RuntimeFlavor::CurrentThread),
-        }
-    }
 }
 
 /// Leave to send: the in-flight slot, if the client caps them, released when dropped.
@@ -70,31 +50,7 @@ impl Caller {
 pub(crate) struct Admission {
     _permit: Option<OwnedSemaphorePermit>,
     /// Set when the slot is held by an async call on a current-thread runtime.
-    _on_thread: Option<OnThread>,
-}
-
-/// An in-flight slot waited for or held by an async call on a current-thread runtime, counted
-/// against the runtime's thread until dropped: a call given up while queued is uncounted too.
-#[derive(Debug)]
-struct OnThread {
-    limiter: Arc<Limiter>,
-    thread: ThreadId,
-}
-
-impl OnThread {
-    fn count(limiter: &Arc<Limiter>, thread: ThreadId) -> Self {
-        limiter.count_on_thread(thread, true);
-        OnThread {
-            limiter: limiter.clone(),
-            thread,
-        }
-    }
-}
-
-impl Drop for OnThread {
-    fn drop(&mut self) {
-        self.limiter.count_on_thread(self.thread, false);
-    }
+    _on_thread: Option<ThreadMark>,
 }
 
 /// The paced slots of one class not yet given to a call.
@@ -208,38 +164,9 @@ impl Limiter {
             spacing,
             queues: Mutex::default(),
             paused_until: Mutex::new([Duration::ZERO; 3]),
-            on_thread: Mutex::new(Vec::new()),
+            on_thread: Arc::default(),
             budget,
         }
-    }
-
-    /// Counts a slot waited for or taken (`true`), or given up or back (`false`), by an async
-    /// call on `thread`.
-    fn count_on_thread(&self, thread: ThreadId, taken: bool) {
-        let mut held = self
-            .on_thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match held.iter().position(|(t, _)| *t == thread) {
-            Some(at) if taken => held[at].1 += 1,
-            Some(at) => {
-                held[at].1 = held[at].1.saturating_sub(1);
-                if held[at].1 == 0 {
-                    held.swap_remove(at);
-                }
-            }
-            None if taken => held.push((thread, 1)),
-            None => {}
-        }
-    }
-
-    /// Whether an async call on `thread` holds a slot or waits for one.
-    fn holds_or_awaits_slot(&self, thread: ThreadId) -> bool {
-        self.on_thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .any(|(t, n)| *t == thread && *n > 0)
     }
 
     /// Until when a call of `class` is held by a 429's pause of a budget it draws on, if it
@@ -329,14 +256,15 @@ impl Limiter {
         // semaphore hands a freed slot to the calls queued first, and its task runs only on
         // that runtime's thread.
         let caller = Caller::current();
-        let on_thread = (blocking.is_none() && caller.current_thread_runtime)
-            .then(|| OnThread::count(self, caller.thread));
+        let on_thread = caller
+            .runtime_thread()
+            .filter(|_| blocking.is_none())
+            .map(|thread| self.on_thread.mark(thread));
         let (permit, waited) = match semaphore.clone().try_acquire_owned() {
             Ok(permit) => (permit, false),
             Err(TryAcquireError::NoPermits) => {
-                if blocking.is_some_and(|caller| {
-                    caller.current_thread_runtime && self.holds_or_awaits_slot(caller.thread)
-                }) {
+                let stopped = blocking.and_then(Caller::runtime_thread);
+                if stopped.is_some_and(|thread| self.on_thread.marked(thread)) {
                     return Err(WouldDeadlock);
                 }
                 match semaphore.clone().acquire_owned().await {

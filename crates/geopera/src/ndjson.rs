@@ -176,7 +176,7 @@ pub(crate) fn stream_blocking<O: NdjsonOperation>(
     let prepared = crate::runtime::prepare::<O>(client, body);
     let client = client.clone();
     // The thread that asked for the stream, not the reader's, is the one that waits.
-    let caller = crate::limiter::Caller::current();
+    let caller = crate::caller::Caller::current();
     let (mut items, receiver) = crate::blocking::handover(BLOCKING_BUFFER);
     std::thread::spawn(move || {
         let client = &client;

@@ -17,11 +17,11 @@ use geopera_types::{Operation, OperationInfo, Paging};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+#[cfg(feature = "blocking")]
+use crate::caller::Caller;
 use crate::client::Client;
 use crate::cursors::CursorTrail;
 use crate::engine::Face;
-#[cfg(feature = "blocking")]
-use crate::limiter::Caller;
 use crate::redact::Redactor;
 use crate::request::CallOptions;
 use crate::{Error, IntoRequest};

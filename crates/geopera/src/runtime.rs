@@ -11,10 +11,10 @@ use bytes::Bytes;
 use futures::future::Either;
 use geopera_types::{DecodeOutput, Operation, OperationInfo};
 
+#[cfg(feature = "blocking")]
+use crate::caller::Caller;
 use crate::client::Client;
 use crate::engine::{classify, execute};
-#[cfg(feature = "blocking")]
-use crate::limiter::Caller;
 use crate::request::CallOptions;
 use crate::{Error, IntoRequest, Request, Response};
 

@@ -337,7 +337,7 @@ impl Upload {
     #[cfg(feature = "blocking")]
     pub fn send_blocking(self, client: &impl ApiClient) -> Result<Uploaded, UploadError> {
         let owned = client.core().clone();
-        let caller = crate::limiter::Caller::current();
+        let caller = crate::caller::Caller::current();
         crate::blocking::run(&client.core().blocking, caller, move |thread| async move {
             run(&owned, thread.face(), self).await
         })

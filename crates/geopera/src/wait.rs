@@ -333,7 +333,7 @@ where
         let (what, id) = (self.kind.what, self.id.clone());
         let ran = crate::blocking::run(
             &client.blocking,
-            crate::limiter::Caller::current(),
+            crate::caller::Caller::current(),
             move |thread| async move { self.run(Some(thread.face()), finish).await },
         );
         ran.unwrap_or_else(|source| Err(WaitError::Call { what, id, source }))

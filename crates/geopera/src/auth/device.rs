@@ -84,7 +84,7 @@ impl Oidc {
         let scope = scope.map(str::to_owned);
         crate::blocking::run(
             &client.blocking,
-            crate::limiter::Caller::current(),
+            crate::caller::Caller::current(),
             move |thread| async move {
                 DeviceAuthorization::start(oidc, thread.face().http, scope.as_deref()).await
             },
@@ -219,7 +219,7 @@ impl DeviceAuthorization {
         let clock = client.clock().clone();
         crate::blocking::run(
             &client.blocking,
-            crate::limiter::Caller::current(),
+            crate::caller::Caller::current(),
             move |thread| async move { self.poll(thread.face().http, clock).await },
         )?
     }

@@ -2,14 +2,13 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, RwLock};
 use std::thread::ThreadId;
 use std::time::{Duration, SystemTime};
 
-use tokio::runtime::{Handle, RuntimeFlavor};
-
 use crate::auth::oidc::{Oidc, TokenAnswer, TokenSet, KEY_CLIENT_ID, PUBLIC_CLIENT_ID};
 use crate::auth::{AuthContext, Credential, CredentialFuture, Credentials};
+use crate::caller::{Caller, ThreadMark, ThreadMarks};
 use crate::clock::{Clock, SystemClock};
 use crate::secret::Secret;
 use crate::Error;
@@ -78,7 +77,7 @@ struct State {
     refused: std::sync::Mutex<Option<Refusal>>,
     /// How many async calls on current-thread runtimes wait for or hold `renewing`, by the
     /// thread that drives the runtime: only that thread runs them.
-    on_threads: std::sync::Mutex<Vec<(ThreadId, usize)>>,
+    on_threads: Arc<ThreadMarks>,
 }
 
 /// A request to the token endpoint: its form, and the secret in it, kept out of errors.
@@ -108,7 +107,7 @@ enum Grant {
 /// The lock of a sign-in or refresh, with the grant it may use.
 struct GrantGuard {
     /// Dropped first, while the lock is still held.
-    _on_thread: Option<OnThread>,
+    _on_thread: Option<ThreadMark>,
     grant: tokio::sync::OwnedMutexGuard<Grant>,
 }
 
@@ -126,64 +125,17 @@ impl DerefMut for GrantGuard {
     }
 }
 
-/// Counts an async call on a current-thread runtime as waiting for or holding the lock, on
-/// the runtime's thread, for as long as it lives. It goes with the lock into the task that
-/// sends the token request, which runs on the same runtime.
-struct OnThread {
-    state: Arc<State>,
-    thread: ThreadId,
-}
-
-impl OnThread {
-    /// A mark for the calling task, if it runs on a current-thread runtime and is not the
-    /// work of a blocking call (which stops another thread, not this one).
-    fn new(state: &Arc<State>) -> Option<Self> {
-        let current_thread_runtime = Handle::try_current()
-            .is_ok_and(|handle| handle.runtime_flavor() == RuntimeFlavor::CurrentThread);
-        if !current_thread_runtime || stopped_runtime_thread().is_some() {
-            return None;
-        }
-        let thread = std::thread::current().id();
-        let mut counts = state
-            .on_threads
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match counts.iter_mut().find(|(t, _)| *t == thread) {
-            Some((_, count)) => *count += 1,
-            None => counts.push((thread, 1)),
-        }
-        Some(OnThread {
-            state: state.clone(),
-            thread,
-        })
-    }
-}
-
-impl Drop for OnThread {
-    fn drop(&mut self) {
-        let mut counts = self
-            .state
-            .on_threads
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(at) = counts.iter().position(|(t, _)| *t == self.thread) {
-            counts[at].1 = counts[at].1.saturating_sub(1);
-            if counts[at].1 == 0 {
-                counts.swap_remove(at);
-            }
-        }
-    }
-}
-
 impl State {
-    /// Whether an async call of the current-thread runtime that `thread` drives waits for or
-    /// holds the lock.
-    fn used_on(&self, thread: ThreadId) -> bool {
-        self.on_threads
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .any(|(t, _)| *t == thread)
+    /// Counts the calling task as waiting for or holding the lock, on its runtime's thread,
+    /// for as long as the mark lives, if the task is an async call on a current-thread
+    /// runtime (a blocking call's work stops another thread, not this one). The mark goes
+    /// with the lock into the task that sends the token request, which runs on the same
+    /// runtime.
+    fn mark_thread(&self) -> Option<ThreadMark> {
+        let thread = Caller::current().runtime_thread()?;
+        stopped_runtime_thread()
+            .is_none()
+            .then(|| self.on_threads.mark(thread))
     }
 }
 
@@ -233,7 +185,7 @@ impl Session {
                 current: RwLock::new(current),
                 renewing: Arc::new(tokio::sync::Mutex::new(grant)),
                 refused: std::sync::Mutex::new(None),
-                on_threads: std::sync::Mutex::new(Vec::new()),
+                on_threads: Arc::default(),
             }),
         }
     }
@@ -356,7 +308,7 @@ impl Session {
     /// wait that runs out below is: [`Error::WouldDeadlock`] names the operation called and an
     /// in-flight slot, and a provider sees neither.
     async fn lock(&self) -> Result<GrantGuard, Error> {
-        if stopped_runtime_thread().is_some_and(|thread| self.state.used_on(thread)) {
+        if stopped_runtime_thread().is_some_and(|thread| self.state.on_threads.marked(thread)) {
             return Err(Error::config(
                 "a blocking call would wait for the session's sign-in, which an async call on \
                  the same current-thread runtime is making or waiting to make, and which that \
@@ -366,7 +318,7 @@ impl Session {
         }
         // Marked before it waits: a blocking call of this thread, made while this task waits
         // (the lock is then promised to this task first), must see it too.
-        let on_thread = OnThread::new(&self.state);
+        let on_thread = self.state.mark_thread();
         let patience = REFRESH_WAIT.max(self.config.oidc.request_time().saturating_mul(2));
         let grant = tokio::time::timeout(patience, self.state.renewing.clone().lock_owned())
             .await
