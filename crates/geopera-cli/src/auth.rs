@@ -6,7 +6,6 @@
 //! stored `api_url`, then the public API. `GEOPERA_API_TOKEN` wins over stored credentials
 //! and is never written anywhere.
 
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::ArgMatches;
@@ -741,28 +740,13 @@ impl geopera::auth::Credentials for StoredSession {
     }
 }
 
-/// A failure of this program's own (the credentials file, no refresh token stored) that ended
-/// a call through the SDK, which carries only its own errors: the call gets a stand-in error
-/// ([`STAND_IN`]) and the failure waits here for [`crate::call::sdk_failure`], where every
-/// failed call's error becomes the user's message, to take it instead. That is one slot for
-/// the process, not one per client: the stand-in reaches `sdk_failure` without the client it
-/// came from, and a process runs one command with one stored session.
-static RENEWAL_FAILURE: Mutex<Option<Failure>> = Mutex::new(None);
-
-/// The message of the stand-in error a [`StoredSession`] ends a call with when it failed for a
-/// reason of this program's own.
-const STAND_IN: &str = "the stored session could not be renewed";
-
-/// The failure behind `error` when it is a [`StoredSession`]'s stand-in for one of this
-/// program's own, else `None`.
+/// The failure behind `error` when a [`StoredSession`] ended the call for a reason of this
+/// program's own (the credentials file, no refresh token stored), else `None`.
 pub(crate) fn renewal_failure(error: &geopera::Error) -> Option<Failure> {
-    if !matches!(error, geopera::Error::Config(message) if message == STAND_IN) {
-        return None;
+    match error {
+        geopera::Error::Credentials { source, .. } => source.downcast_ref::<Failure>().cloned(),
+        _ => None,
     }
-    RENEWAL_FAILURE
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take()
 }
 
 /// Why a stored session could not be renewed.
@@ -782,17 +766,12 @@ impl From<Failure> for RenewError {
 
 impl RenewError {
     /// As a [`StoredSession`] ends a call with it: the refresh's own error, which reads as it
-    /// did when the SDK's session refreshed, or the stand-in for a failure of this program's
-    /// own, left for [`renewal_failure`].
+    /// did when the SDK's session refreshed, or a failure of this program's own, carried as
+    /// the provider's error for [`renewal_failure`] to take back.
     fn into_sdk(self) -> geopera::Error {
         match self {
             RenewError::Refresh(error) => error,
-            RenewError::Other(failure) => {
-                *RENEWAL_FAILURE
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(failure);
-                geopera::Error::Config(STAND_IN.to_owned())
-            }
+            RenewError::Other(failure) => geopera::Error::credentials(failure),
         }
     }
 }

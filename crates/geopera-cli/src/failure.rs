@@ -28,7 +28,7 @@ pub(crate) const EXIT_CODES: [(u8, &str); 4] = [
 ];
 
 /// A failure to report on stderr as `Error: <message>` and exit with `code`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Failure {
     pub(crate) code: u8,
     pub(crate) message: String,
@@ -83,6 +83,9 @@ impl fmt::Display for Failure {
         f.write_str(&self.message)
     }
 }
+
+/// So that a failure can travel through the SDK as a credentials provider's error.
+impl std::error::Error for Failure {}
 
 /// An error and its causes on one line, `a: b: c`, skipping causes already quoted.
 pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {

@@ -7069,6 +7069,31 @@ fn tokens_rotated_during_a_wait_are_stored() {
     assert_eq!(whoami.status.code(), Some(0), "{}", text(&whoami.stderr));
 }
 
+/// A stored session that cannot be renewed for a reason of the program's own (no refresh
+/// token kept) ends the command with those words, not with an SDK error standing in for
+/// them.
+#[test]
+fn a_session_rejected_with_no_refresh_token_stored_says_to_log_in() {
+    let (s, clock) = Setup::on_manual_clock();
+    let tokens = password_session(&s);
+    let access_only = serde_json::json!({"access_token": tokens["access_token"]});
+    // No expiry stored: the session is renewed only after a 401.
+    store_session(&s, &access_only, Value::Null);
+    clock.advance(Duration::from_secs(3_600));
+    let output = s
+        .bare()
+        .args(["orders", "list", "--size", "1"])
+        .output()
+        .expect("geopera runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "Error: the session expired and no refresh token is stored; run 'geopera login'"
+    );
+    assert_eq!(s.emulator.oidc_counters().refresh_grants, 0);
+}
+
 /// Commands answered 401 at once renew the session one at a time under the credentials lock,
 /// each using what the one before stored, so no refresh token is sent twice.
 #[test]

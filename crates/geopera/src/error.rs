@@ -269,6 +269,19 @@ pub enum Error {
     /// The client configuration is unusable (bad base URL, unreadable CA file, ...).
     #[error("invalid client configuration: {0}")]
     Config(String),
+    /// A [`Credentials`](crate::auth::Credentials) provider of the caller's own could not
+    /// produce a credential, for a reason of its own, made with [`Error::credentials`]. The
+    /// provider's error is the [`source`](std::error::Error::source), whole, so the code that
+    /// knows its type can take it back with `downcast_ref`. Its kind is [`ErrorKind::Auth`];
+    /// nothing was sent, and it is never retried. The message quotes the provider's error,
+    /// which must keep its own secrets out of it.
+    #[error("the credentials provider failed: {source}")]
+    #[non_exhaustive]
+    Credentials {
+        /// The provider's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// Signing in or refreshing a session failed: the identity provider refused the grant
     /// (`invalid_grant` for a revoked, expired or replayed refresh token; `access_denied`,
     /// `expired_token` in the device flow) or gave an answer that is no token. Its kind is
@@ -575,6 +588,7 @@ impl fmt::Debug for Error {
                 request_id,
             } => show!("SkippedPage", operation_id, pages, request_id),
             Error::Config(reason) => f.debug_tuple("Config").field(&Capped(reason)).finish(),
+            Error::Credentials { source } => show!("Credentials", source),
             Error::SignIn {
                 code,
                 description,
@@ -734,6 +748,7 @@ impl Error {
             | Error::SkippedPage { .. } => ErrorKind::Server,
             Error::WouldDeadlock { .. } | Error::InvalidRequest { .. } => ErrorKind::InvalidRequest,
             Error::Config(_) => ErrorKind::Config,
+            Error::Credentials { .. } => ErrorKind::Auth,
             // A provider that could not answer now (busy, down, slow) has said nothing of the
             // grant: the sign-in is worth trying again, as any call to an API in that state.
             Error::SignIn { status, code, .. } => match status.map(|status| status.as_u16()) {
@@ -842,7 +857,7 @@ impl Error {
             | Error::RepeatedPage { operation_id, .. }
             | Error::SkippedPage { operation_id, .. } => Some(operation_id),
             Error::InvalidRequest { operation_id, .. } => Some(operation_id),
-            Error::Config(_) | Error::SignIn { .. } => None,
+            Error::Config(_) | Error::Credentials { .. } | Error::SignIn { .. } => None,
         }
     }
 
@@ -865,6 +880,7 @@ impl Error {
             | Error::WouldDeadlock { .. }
             | Error::InvalidRequest { .. }
             | Error::SignIn { .. }
+            | Error::Credentials { .. }
             | Error::Config(_) => 0,
         }
     }
@@ -889,7 +905,10 @@ impl Error {
             | Error::RepeatedPage { request_id, .. }
             | Error::SkippedPage { request_id, .. }
             | Error::InvalidRequest { request_id, .. } => request_id.as_deref(),
-            Error::InvalidInput { .. } | Error::Config(_) | Error::SignIn { .. } => None,
+            Error::InvalidInput { .. }
+            | Error::Config(_)
+            | Error::Credentials { .. }
+            | Error::SignIn { .. } => None,
         }
     }
 
@@ -909,7 +928,10 @@ impl Error {
             | Error::RepeatedPage { request_id, .. }
             | Error::SkippedPage { request_id, .. }
             | Error::InvalidRequest { request_id, .. } => *request_id = Some(id.into()),
-            Error::InvalidInput { .. } | Error::Config(_) | Error::SignIn { .. } => {}
+            Error::InvalidInput { .. }
+            | Error::Config(_)
+            | Error::Credentials { .. }
+            | Error::SignIn { .. } => {}
         }
         self
     }
@@ -923,6 +945,30 @@ impl Error {
             | Error::Transport { attempts, .. }
             | Error::TooLarge { attempts, .. } => *attempts = n,
             _ => {}
+        }
+    }
+
+    /// The error a [`Credentials`](crate::auth::Credentials) provider of your own ends a call
+    /// with when it fails for a reason of its own: the call fails with
+    /// [`Error::Credentials`], which keeps `source` whole for the code that knows its type.
+    ///
+    /// ```
+    /// #[derive(Debug, thiserror::Error)]
+    /// #[error("the vault is sealed")]
+    /// struct Sealed;
+    ///
+    /// let error = geopera::Error::credentials(Sealed);
+    /// assert_eq!(error.kind(), geopera::ErrorKind::Auth);
+    /// assert!(matches!(
+    ///     &error,
+    ///     geopera::Error::Credentials { source, .. } if source.downcast_ref::<Sealed>().is_some()
+    /// ));
+    /// ```
+    pub fn credentials(
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Error::Credentials {
+            source: source.into(),
         }
     }
 

@@ -1163,3 +1163,54 @@ async fn oidc_refresh_and_a_session_judge_every_token_answer_alike() {
         "no lifetime stated: 300 s assumed, and the refresh token sent is kept"
     );
 }
+
+/// A provider's own failure, as a secrets manager or a credentials file of the caller's might
+/// have.
+#[derive(Debug, thiserror::Error)]
+#[error("the vault is sealed")]
+struct Sealed;
+
+/// A provider that never has a credential, for a reason of its own.
+#[derive(Debug)]
+struct SealedVault;
+
+impl Credentials for SealedVault {
+    fn credential<'a>(
+        &'a self,
+        _: geopera::auth::AuthContext<'a>,
+    ) -> geopera::auth::CredentialFuture<'a, Credential> {
+        Box::pin(async { Err(Error::credentials(Sealed)) })
+    }
+}
+
+/// The provider's error reaches the caller whole, as its own type, from either face, and the
+/// call sends nothing and is not retried.
+#[test]
+fn a_providers_own_failure_reaches_the_caller_as_its_source() {
+    let api = Hostile::serve("127.0.0.1", |_| hostile_json(200, &[], "{}"));
+    let client = Client::builder()
+        .base_url(api.url())
+        .retries(3)
+        .build()
+        .expect("valid configuration")
+        .with_credentials(SealedVault)
+        .expect("valid credentials");
+    let check = |error: Error| {
+        assert_eq!(error.kind(), ErrorKind::Auth, "{error}");
+        assert_eq!(error.attempts(), 0);
+        assert!(error.to_string().contains("the vault is sealed"), "{error}");
+        let Error::Credentials { source, .. } = &error else {
+            panic!("not the provider's error: {error:?}");
+        };
+        assert!(source.downcast_ref::<Sealed>().is_some(), "{source:?}");
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    check(
+        runtime
+            .block_on(catalog_search::send(&client, search()))
+            .expect_err("no credential"),
+    );
+    #[cfg(feature = "blocking")]
+    check(catalog_search::send_blocking(&client, search()).expect_err("no credential"));
+    assert!(api.seen().is_empty(), "nothing was sent");
+}
