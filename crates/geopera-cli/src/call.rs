@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::auth::{self, Held, Target};
 use crate::failure::{chain, Failure, Outcome};
-use crate::json;
+use crate::json::{self, Unfit};
 use crate::paint::inert;
 
 /// An answer as the CLI reads it: its bytes, printed as they came. The SDK's own reading into
@@ -479,19 +479,18 @@ pub(crate) fn render(operation_id: &str, response: &Answer, settings: &Settings)
         // No lines of NDJSON are no items, as each line is one: `null` would read as an item.
         return if ndjson { Ok(()) } else { print("null") };
     }
-    // One linear pass (it keeps nothing and is not limited in depth), then the depth, so a
-    // deep answer is refused before any work that grows with it.
-    match json::check(&text) {
+    // Checked once, and a deep answer refused before any work that grows with its depth.
+    match json::Checked::new(&text) {
         // One line of NDJSON is one JSON document too, but it is printed as one line, as any
         // other number of them: a reader that takes a line per item must not meet an indented
         // object when a stream holds a single item.
-        Ok(()) if ndjson && !text.trim().contains('\n') => {
-            print_ndjson(&response.content, settings)
-        }
-        Ok(()) if json::too_deep(&text) => Err(too_deep(&format!("the answer to {operation_id}"))),
-        Ok(()) => print_json(&text, settings),
+        Ok(_) if ndjson && !text.trim().contains('\n') => print_ndjson(&response.content, settings),
+        Err(Unfit::TooDeep) => Err(too_deep(&format!("the answer to {operation_id}"))),
+        Ok(checked) => print_checked(checked, settings),
         Err(_) if ndjson => print_ndjson(&response.content, settings),
-        Err(error) if !is_binary(operation_id) => Err(not_json(operation_id, response, &error)),
+        Err(Unfit::NotJson(error)) if !is_binary(operation_id) => {
+            Err(not_json(operation_id, response, &error))
+        }
         // Bytes that are text (e.g. XML capabilities): printed as a JSON string, so stdout
         // stays JSON.
         Err(_) => print(&json::escape_controls(
@@ -541,38 +540,53 @@ fn not_json(operation_id: &str, response: &Answer, error: &serde_json::Error) ->
 /// when given (each of its results is printed in turn). A document nested too deep is an
 /// error (see [`json::DEPTH_LIMIT`]).
 pub(crate) fn print_json(text: &str, settings: &Settings) -> Outcome {
-    if json::too_deep(text) {
-        return Err(too_deep("the answer"));
+    match json::Checked::new(text) {
+        Ok(checked) => print_checked(checked, settings),
+        Err(Unfit::TooDeep) => Err(too_deep("the answer")),
+        Err(Unfit::NotJson(error)) => {
+            Err(Failure::other(format!("cannot read the answer: {error}")))
+        }
     }
+}
+
+/// Prints a checked document through `--jq` and `--output`.
+fn print_checked(checked: json::Checked<'_>, settings: &Settings) -> Outcome {
     let Some(expr) = &settings.jq else {
-        return print_one(text, settings);
+        return print_one(checked, settings);
     };
     let mut first = true;
-    crate::jq::run(expr, text, |result| {
+    crate::jq::run(expr, checked.text(), |result| {
         if settings.output == Output::Yaml && !first {
             print("---")?;
         }
         first = false;
-        print_one(&result, settings)
+        match json::Checked::new(&result) {
+            Ok(result) => print_one(result, settings),
+            // A value the program built deeper than the printers go: on one line, as jq
+            // wrote it, where it can be shown at all.
+            Err(_) if matches!(settings.output, Output::Json | Output::Ndjson) => print(&result),
+            Err(_) => Err(too_deep("a result of --jq")),
+        }
     })
 }
 
-fn print_one(text: &str, settings: &Settings) -> Outcome {
+/// Prints one document as `--output` asks.
+fn print_one(checked: json::Checked<'_>, settings: &Settings) -> Outcome {
     let formatted = match settings.output {
-        Output::Json => json::indent(text, crate::paint::stdout()),
-        Output::Ndjson => json::compact(text),
+        Output::Json => checked.indent(crate::paint::stdout()),
+        Output::Ndjson => checked.compact(),
         Output::Table | Output::Yaml => {
-            let (value, repeated) = crate::ordered::Ordered::parse(text)
+            let (value, repeated) = crate::ordered::Ordered::parse(checked.text())
                 .map_err(|e| Failure::other(format!("cannot read the answer: {e}")))?;
             warn_repeated(&repeated);
             if settings.output == Output::Table {
-                Some(crate::table::table(&value, crate::paint::stdout()))
+                crate::table::table(&value, crate::paint::stdout())
             } else {
-                Some(crate::yaml::yaml(&value))
+                crate::yaml::yaml(&value)
             }
         }
     };
-    print(formatted.as_deref().unwrap_or(text))
+    print(&formatted)
 }
 
 /// The most repeated keys named one per line; past them, a line says how many more.
@@ -614,19 +628,22 @@ fn print_ndjson(content: &[u8], settings: &Settings) -> Outcome {
         if line.is_empty() {
             continue;
         }
-        if json::too_deep(line) {
-            return Err(too_deep(&format!("line {} of the answer", number + 1)));
-        }
-        let Some(compact) = json::compact(line) else {
-            return Err(Failure::other(format!(
-                "line {} of the answer is not JSON",
-                number + 1
-            )));
+        let checked = match json::Checked::new(line) {
+            Ok(checked) => checked,
+            Err(Unfit::TooDeep) => {
+                return Err(too_deep(&format!("line {} of the answer", number + 1)))
+            }
+            Err(Unfit::NotJson(_)) => {
+                return Err(Failure::other(format!(
+                    "line {} of the answer is not JSON",
+                    number + 1
+                )))
+            }
         };
         if plain {
-            print(&json::escape_controls(&compact))?;
+            print(&json::escape_controls(&checked.compact()))?;
         } else {
-            print_json(line, settings)?;
+            print_checked(checked, settings)?;
         }
     }
     Ok(())

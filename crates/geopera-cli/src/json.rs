@@ -105,89 +105,140 @@ pub(crate) fn check(text: &str) -> Result<(), serde_json::Error> {
 /// for a Ctrl-C to wait on.
 const CHECKED_ALONE: usize = 1 << 20;
 
-/// Indents a JSON document with two spaces, keeping every token as written, coloured for a
-/// terminal when `colour`: member names, strings, numbers, booleans and null each in their
-/// style. Raw DEL and C1 control characters inside strings (valid JSON, unlike raw C0 ones)
-/// and bidirectional formatting characters are written as `\u` escapes, the same string, so
-/// that a terminal never takes them for the start of an escape sequence or reorders the text
-/// around them ([`crate::paint::steers`]). `None` when the text is not one valid JSON value, or nests
-/// too deep (see [`too_deep`]).
-pub(crate) fn indent(text: &str, colour: bool) -> Option<String> {
-    use crate::paint;
+/// Why a text cannot be printed as JSON.
+#[derive(Debug)]
+pub(crate) enum Unfit {
+    /// It is not one JSON value.
+    NotJson(serde_json::Error),
+    /// It nests [`DEPTH_LIMIT`] levels deep or more.
+    TooDeep,
+}
 
-    if too_deep(text) {
-        return None;
+/// One JSON value within [`DEPTH_LIMIT`], checked once: what the printers take, so that a
+/// huge answer is parsed and measured once however many steps it passes through.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Checked<'a>(&'a str);
+
+impl<'a> Checked<'a> {
+    /// Checks `text`: first the full parse, which reads any depth, so that a text that is
+    /// not JSON is named as such whatever its depth; then the depth.
+    pub(crate) fn new(text: &'a str) -> Result<Self, Unfit> {
+        check(text).map_err(Unfit::NotJson)?;
+        if too_deep(text) {
+            return Err(Unfit::TooDeep);
+        }
+        Ok(Checked(text))
     }
-    check(text).ok()?;
-    let mut out = String::with_capacity(text.len() + text.len() / 4);
-    let mut depth = 0usize;
-    let mut chars = text.chars().peekable();
-    let mut token = String::new();
-    let mut step = 0usize;
-    while let Some(c) = chars.next() {
-        step += 1;
-        every_so_often(step);
-        match c {
-            '"' => {
-                token.clear();
-                copy_string(&mut chars, &mut token);
-                while chars.peek().is_some_and(|n| n.is_ascii_whitespace()) {
-                    chars.next();
+
+    /// The text as it was checked.
+    pub(crate) fn text(self) -> &'a str {
+        self.0
+    }
+
+    /// Indents the document with two spaces, keeping every token as written, coloured for a
+    /// terminal when `colour`: member names, strings, numbers, booleans and null each in
+    /// their style. Raw DEL and C1 control characters inside strings (valid JSON, unlike raw
+    /// C0 ones) and bidirectional formatting characters are written as `\u` escapes, the
+    /// same string, so that a terminal never takes them for the start of an escape sequence
+    /// or reorders the text around them ([`crate::paint::steers`]).
+    pub(crate) fn indent(self, colour: bool) -> String {
+        use crate::paint;
+
+        let text = self.0;
+        let mut out = String::with_capacity(text.len() + text.len() / 4);
+        let mut depth = 0usize;
+        let mut chars = text.chars().peekable();
+        let mut token = String::new();
+        let mut step = 0usize;
+        while let Some(c) = chars.next() {
+            step += 1;
+            every_so_often(step);
+            match c {
+                '"' => {
+                    token.clear();
+                    copy_string(&mut chars, &mut token);
+                    while chars.peek().is_some_and(|n| n.is_ascii_whitespace()) {
+                        chars.next();
+                    }
+                    let style = if chars.peek() == Some(&':') {
+                        paint::KEY
+                    } else {
+                        paint::STRING
+                    };
+                    paint::push(&mut out, style, &token, colour);
                 }
-                let style = if chars.peek() == Some(&':') {
-                    paint::KEY
-                } else {
-                    paint::STRING
-                };
-                paint::push(&mut out, style, &token, colour);
-            }
-            '{' | '[' => {
-                let close = if c == '{' { '}' } else { ']' };
-                while chars.peek().is_some_and(|n| n.is_ascii_whitespace()) {
-                    chars.next();
+                '{' | '[' => {
+                    let close = if c == '{' { '}' } else { ']' };
+                    while chars.peek().is_some_and(|n| n.is_ascii_whitespace()) {
+                        chars.next();
+                    }
+                    if chars.peek() == Some(&close) {
+                        chars.next();
+                        out.push(c);
+                        out.push(close);
+                    } else {
+                        depth += 1;
+                        out.push(c);
+                        newline(&mut out, depth);
+                    }
                 }
-                if chars.peek() == Some(&close) {
-                    chars.next();
+                '}' | ']' => {
+                    depth = depth.saturating_sub(1);
+                    newline(&mut out, depth);
                     out.push(c);
-                    out.push(close);
-                } else {
-                    depth += 1;
-                    out.push(c);
+                }
+                ',' => {
+                    out.push(',');
                     newline(&mut out, depth);
                 }
-            }
-            '}' | ']' => {
-                depth = depth.saturating_sub(1);
-                newline(&mut out, depth);
-                out.push(c);
-            }
-            ',' => {
-                out.push(',');
-                newline(&mut out, depth);
-            }
-            ':' => out.push_str(": "),
-            c if c.is_ascii_whitespace() => {}
-            c => {
-                // A number or a literal: everything up to the next separator.
-                token.clear();
-                token.push(c);
-                while let Some(&n) = chars.peek() {
-                    if matches!(n, ',' | ']' | '}' | ':') || n.is_ascii_whitespace() {
-                        break;
+                ':' => out.push_str(": "),
+                c if c.is_ascii_whitespace() => {}
+                c => {
+                    // A number or a literal: everything up to the next separator.
+                    token.clear();
+                    token.push(c);
+                    while let Some(&n) = chars.peek() {
+                        if matches!(n, ',' | ']' | '}' | ':') || n.is_ascii_whitespace() {
+                            break;
+                        }
+                        token.push(n);
+                        chars.next();
                     }
-                    token.push(n);
-                    chars.next();
+                    let style = match token.as_str() {
+                        "true" | "false" => paint::BOOLEAN,
+                        "null" => paint::NULL,
+                        _ => paint::NUMBER,
+                    };
+                    paint::push(&mut out, style, &token, colour);
                 }
-                let style = match token.as_str() {
-                    "true" | "false" => paint::BOOLEAN,
-                    "null" => paint::NULL,
-                    _ => paint::NUMBER,
-                };
-                paint::push(&mut out, style, &token, colour);
             }
         }
+        out
     }
-    Some(out)
+
+    /// The document on one line (for NDJSON), keeping every token as written (control
+    /// characters in strings escaped, as in [`Checked::indent`]).
+    pub(crate) fn compact(self) -> String {
+        let text = self.0;
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.chars();
+        let mut step = 0usize;
+        while let Some(c) = chars.next() {
+            step += 1;
+            every_so_often(step);
+            if c == '"' {
+                copy_string(&mut chars, &mut out);
+            } else if !c.is_ascii_whitespace() {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
+
+/// [`Checked::compact`] of `text`, or `None` when it is not one JSON value or nests too deep.
+pub(crate) fn compact(text: &str) -> Option<String> {
+    Checked::new(text).ok().map(Checked::compact)
 }
 
 fn newline(out: &mut String, depth: usize) {
@@ -195,25 +246,6 @@ fn newline(out: &mut String, depth: usize) {
     for _ in 0..depth {
         out.push_str("  ");
     }
-}
-
-/// A compact JSON document on one line (for NDJSON), keeping every token as written (control
-/// characters in strings escaped, as in [`indent`]).
-pub(crate) fn compact(text: &str) -> Option<String> {
-    check(text).ok()?;
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    let mut step = 0usize;
-    while let Some(c) = chars.next() {
-        step += 1;
-        every_so_often(step);
-        if c == '"' {
-            copy_string(&mut chars, &mut out);
-        } else if !c.is_ascii_whitespace() {
-            out.push(c);
-        }
-    }
-    Some(out)
 }
 
 /// Copies a string token whose opening quote was just read, through its closing quote, with

@@ -1,6 +1,14 @@
 //! Unit tests of `json.rs`.
 use super::*;
 
+/// The indented document, or `None` when the text is not one JSON value within the depth
+/// limit.
+fn indent(text: &str, colour: bool) -> Option<String> {
+    Checked::new(text)
+        .ok()
+        .map(|checked| checked.indent(colour))
+}
+
 #[test]
 fn keeps_member_order_numbers_and_escapes() {
     let raw = r#"{"z":1,"a":[1.0,2e-5,123456789012345678901234567890],"s":"a\"b,{c}: \u00fc Zürich","e":{},"l":[ ]}"#;
@@ -71,8 +79,14 @@ fn the_depth_limit_is_serde_jsons_and_strings_do_not_count() {
 
 #[test]
 fn an_answer_nested_too_deep_is_not_indented() {
-    assert_eq!(indent(&nested(30_000), false), None);
+    assert!(matches!(Checked::new(&nested(30_000)), Err(Unfit::TooDeep)));
     assert_eq!(check(&nested(30_000)).ok(), Some(()), "valid all the same");
+    // Deep and not JSON: named for what it is not.
+    let cut_off = nested(30_000);
+    assert!(matches!(
+        Checked::new(&cut_off[..cut_off.len() - 1]),
+        Err(Unfit::NotJson(_))
+    ));
 }
 
 #[test]
