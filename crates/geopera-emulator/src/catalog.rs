@@ -864,7 +864,10 @@ fn collect_points(value: &Value, visit: &mut dyn FnMut(f64, f64), depth: usize) 
 /// # Errors
 /// What keeps `value` from being such an area, worded for the caller.
 pub fn read_area(value: &Value) -> Result<Polygons, String> {
-    let geometry_of = |feature: &Value| feature.get("geometry").unwrap_or(&Value::Null).clone();
+    fn geometry_of(feature: &Value) -> &Value {
+        static NO_GEOMETRY: Value = Value::Null;
+        feature.get("geometry").unwrap_or(&NO_GEOMETRY)
+    }
     match value.get("type").and_then(Value::as_str) {
         Some("FeatureCollection") => {
             let features = value
@@ -874,13 +877,13 @@ pub fn read_area(value: &Value) -> Result<Polygons, String> {
                 .ok_or("a FeatureCollection needs a non-empty array of features")?;
             let mut polygons = Polygons::new();
             for (index, feature) in features.iter().enumerate() {
-                let read = read_polygons(&geometry_of(feature))
+                let read = read_polygons(geometry_of(feature))
                     .map_err(|message| format!("feature {index}: {message}"))?;
                 polygons.extend(read);
             }
             Ok(polygons)
         }
-        Some("Feature") => read_polygons(&geometry_of(value)),
+        Some("Feature") => read_polygons(geometry_of(value)),
         _ => read_polygons(value),
     }
 }
@@ -892,6 +895,20 @@ pub fn read_area(value: &Value) -> Result<Polygons, String> {
 /// What keeps `value` from being an area, worded for the caller.
 pub fn area_km2(value: &Value) -> Result<f64, String> {
     read_area(value).map(|polygons| polygons_area_km2(&polygons))
+}
+
+/// [`area_km2`] of an area to task, which must enclose some: rings that wind around nothing
+/// (a line drawn there and back, a ring of one point) would be tasked for free.
+///
+/// # Errors
+/// What keeps `value` from being an area that encloses some, worded for the caller.
+pub fn enclosed_area_km2(value: &Value) -> Result<f64, String> {
+    let area = area_km2(value)?;
+    if area > 0.0 {
+        Ok(area)
+    } else {
+        Err("its polygons enclose no area".to_owned())
+    }
 }
 
 /// The area of `polygons` in km²: each polygon measured over what its outer ring winds around

@@ -278,15 +278,9 @@ impl Inbox {
             return;
         }
         let live: HashSet<&str> = self.notices.iter().map(|n| n.id.as_str()).collect();
-        let stale: Vec<String> = resources
-            .owned(Family::NotificationMark, org)
-            .filter(|mark| mark.parent.as_deref().is_none_or(|n| !live.contains(n)))
-            .map(|mark| mark.id.clone())
-            .collect();
-        for id in &stale {
-            // Found a moment ago, under the same lock: it is there to remove.
-            let _ = resources.remove(Family::NotificationMark, org, None, id);
-        }
+        remove_marks(resources, org, |notice| {
+            notice.is_none_or(|n| !live.contains(n))
+        });
         self.marks
             .retain(|notice, _| live.contains(notice.as_str()));
     }
@@ -308,9 +302,17 @@ pub(crate) fn retire_marks<'a>(
     if gone.is_empty() {
         return;
     }
+    remove_marks(resources, org, |notice| {
+        notice.is_some_and(|n| gone.contains(n))
+    });
+}
+
+/// Removes the organization's marks for which `gone` holds, given the id of the notification
+/// each marks.
+fn remove_marks(resources: &mut Resources, org: &str, gone: impl Fn(Option<&str>) -> bool) {
     let marks: Vec<String> = resources
         .owned(Family::NotificationMark, org)
-        .filter(|mark| mark.parent.as_deref().is_some_and(|n| gone.contains(n)))
+        .filter(|mark| gone(mark.parent.as_deref()))
         .map(|mark| mark.id.clone())
         .collect();
     for id in &marks {

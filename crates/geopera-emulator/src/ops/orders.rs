@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use super::ledger::Reason;
 use super::{aud, numbered_page_of, to_credits, Ctx, Outcome};
 use crate::catalog::{
-    area_km2, bbox_area_km2, coverage_of_box, extent_overlaps, read_polygons, Item, Polygons,
-    MIN_AREA_KM2,
+    area_km2, bbox_area_km2, coverage_of_box, enclosed_area_km2, extent_overlaps, read_polygons,
+    Item, Polygons, MIN_AREA_KM2,
 };
 use crate::error::{value_error, ApiError};
 use crate::records::{Order, OrderKind};
@@ -407,12 +407,7 @@ fn price_tasking(requested: &[Value]) -> Priced {
         // Read as a tasking feasibility check reads its area, so both measure alike.
         let area = geometry
             .ok_or_else(|| "it has none".to_owned())
-            .and_then(area_km2)
-            .and_then(|area| {
-                (area > 0.0)
-                    .then_some(area)
-                    .ok_or_else(|| "its polygons enclose no area".to_owned())
-            });
+            .and_then(enclosed_area_km2);
         let area = match area {
             Ok(area) => area,
             Err(why) => {

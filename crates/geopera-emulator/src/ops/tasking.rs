@@ -427,13 +427,8 @@ fn tasking_area(input: &FeasibilityCheckInput) -> Result<f64, ApiError> {
             format!("featureCollection must hold a polygon to task: {why}"),
         )
     };
-    let area = crate::catalog::area_km2(&Value::Object(input.feature_collection.clone()))
-        .map_err(refuse)?;
-    if area > 0.0 {
-        Ok(area)
-    } else {
-        Err(refuse("its polygons enclose no area".to_owned()))
-    }
+    crate::catalog::enclosed_area_km2(&Value::Object(input.feature_collection.clone()))
+        .map_err(refuse)
 }
 
 /// The sensors that deliver `product`: SAR products on SAR, 30 cm on the finest optical
