@@ -462,15 +462,9 @@ pub(crate) fn render(operation_id: &str, response: &Answer, settings: &Settings)
     if !status.is_success() {
         return Err(api_failure(operation_id, response));
     }
-    // JSON is UTF-8 (RFC 8259): bytes that are not would be printed with replacement
-    // characters in their place, a changed answer that reads as the real one.
     if let Err(error) = std::str::from_utf8(&response.content) {
         if !is_binary(operation_id) {
-            return Err(Failure::other(format!(
-                "the answer to {operation_id} is not UTF-8 text, as JSON must be: byte {} is \
-                 not",
-                error.valid_up_to()
-            )));
+            return Err(not_utf8(&format!("the answer to {operation_id}"), &error));
         }
     }
     let text = String::from_utf8_lossy(&response.content);
@@ -501,6 +495,16 @@ pub(crate) fn render(operation_id: &str, response: &Answer, settings: &Settings)
 
 /// The failure for an answer, or a part of one, nested deeper than is printed (see
 /// [`json::DEPTH_LIMIT`]).
+/// The failure for `what` (an answer, a page, a line) when it is not UTF-8: JSON is UTF-8
+/// (RFC 8259), and printed with replacement characters in place of its bad bytes it would be a
+/// changed answer that reads as the real one.
+pub(crate) fn not_utf8(what: &str, error: &std::str::Utf8Error) -> Failure {
+    Failure::other(format!(
+        "{what} is not UTF-8 text, as JSON must be: byte {} of it is not",
+        error.valid_up_to()
+    ))
+}
+
 fn too_deep(what: &str) -> Failure {
     Failure::other(format!(
         "{what} nests arrays and objects {} levels deep or more, which is not printed",
@@ -617,13 +621,8 @@ fn warn_repeated(repeated: &[crate::ordered::Repeated]) {
 fn print_ndjson(content: &[u8], settings: &Settings) -> Outcome {
     let plain = settings.jq.is_none() && matches!(settings.output, Output::Json | Output::Ndjson);
     for (number, line) in content.split(|&b| b == b'\n').enumerate() {
-        let line = std::str::from_utf8(line).map_err(|e| {
-            Failure::other(format!(
-                "line {} of the answer is not UTF-8 text, as JSON must be: byte {} of it is not",
-                number + 1,
-                e.valid_up_to()
-            ))
-        })?;
+        let line = std::str::from_utf8(line)
+            .map_err(|e| not_utf8(&format!("line {} of the answer", number + 1), &e))?;
         let line = line.trim();
         if line.is_empty() {
             continue;

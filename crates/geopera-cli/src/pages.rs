@@ -58,15 +58,8 @@ pub(crate) async fn walk(
         if !response.status.is_success() {
             return Err(call::api_failure(info.id, &response));
         }
-        // Bytes that are not UTF-8 would be printed as replacement characters: a changed
-        // item that reads as the real one, as for a single answer.
-        let raw = std::str::from_utf8(&response.content).map_err(|e| {
-            Failure::other(format!(
-                "a page of {} is not UTF-8 text, as JSON must be: byte {} is not",
-                info.id,
-                e.valid_up_to()
-            ))
-        })?;
+        let raw = std::str::from_utf8(&response.content)
+            .map_err(|e| call::not_utf8(&format!("a page of {}", info.id), &e))?;
         let page: Value = serde_json::from_str(raw)
             .map_err(|e| Failure::other(format!("a page of {} is not JSON: {e}", info.id)))?;
         let items = items_of(raw, &page)
