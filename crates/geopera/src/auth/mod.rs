@@ -74,6 +74,8 @@ pub trait Credentials: Send + Sync + fmt::Debug + 'static {
     /// # Errors
     ///
     /// No valid credential could be had (a refresh was refused, the token endpoint failed).
+    /// A provider of your own ends the call with a failure of its own through
+    /// [`Error::credentials`], which keeps it whole for the caller to take back.
     fn credential<'a>(&'a self, cx: AuthContext<'a>) -> CredentialFuture<'a, Credential>;
 
     /// The API answered 401 to a request that carried `rejected`. Returns whether a new
