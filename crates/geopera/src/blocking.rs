@@ -33,12 +33,10 @@ use std::future::Future;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
-use std::thread::ThreadId;
 
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 
-use futures::future::Either;
 use futures::FutureExt as _;
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 use tokio::sync::mpsc;
@@ -147,19 +145,6 @@ struct Shell {
     runtime: Rc<Runtime>,
     /// One pool per client transport, dropped once the transport is.
     pools: Vec<(Weak<BlockingTransport>, reqwest::Client)>,
-}
-
-tokio::task_local! {
-    /// While the I/O thread runs a call made from a thread that drives a current-thread
-    /// runtime: that thread.
-    static STOPPED: ThreadId;
-}
-
-/// The thread that drives a current-thread runtime and is stopped by the blocking call whose
-/// work is running, if it is such a call: no task of that runtime can run until the call
-/// returns, so the call must not wait for one ([`crate::auth::Session`] refuses to).
-pub(crate) fn stopped_runtime_thread() -> Option<ThreadId> {
-    STOPPED.try_with(|thread| *thread).ok()
 }
 
 thread_local! {
@@ -296,7 +281,7 @@ pub(crate) fn run_here<F: Future>(
 
 /// Hands the work to the transport's I/O thread and sleeps until its output comes back.
 /// When the calling thread drives a current-thread runtime, that runtime's tasks wait until
-/// the call returns ([`stopped_runtime_thread`]).
+/// the call returns: the work knows it from `caller` ([`crate::engine::Face::blocking`]).
 ///
 /// A panic in the work (the caller's credentials provider, say) is caught on the I/O thread,
 /// which goes on serving the other calls, and resumed on the calling thread, as it would be
@@ -318,10 +303,6 @@ where
     let job: Job = Box::pin(async move {
         // Made inside the caught future, so that a panic while making it is caught too.
         let work = async move { work(Thread { http, caller }).await };
-        let work = match caller.runtime_thread() {
-            Some(thread) => Either::Left(STOPPED.scope(thread, work)),
-            None => Either::Right(work),
-        };
         // Unwind safety: what the work shares with other calls (the client's limiter, a
         // session) sits behind locks and guards that an unwinding drop releases, and the
         // caller, who gets the panic back, never sees the work's output.

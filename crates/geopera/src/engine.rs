@@ -40,7 +40,10 @@ pub(crate) struct Face<'a> {
 impl Face<'_> {
     /// What a credentials provider may use while it renews: this face's HTTP client.
     pub(crate) fn auth(&self) -> AuthContext<'_> {
-        AuthContext { http: self.http }
+        AuthContext {
+            http: self.http,
+            blocking: self.blocking,
+        }
     }
 }
 

@@ -255,10 +255,10 @@ impl Limiter {
         // An async call on a current-thread runtime is counted from before it waits: the
         // semaphore hands a freed slot to the calls queued first, and its task runs only on
         // that runtime's thread.
-        let caller = Caller::current();
-        let on_thread = caller
-            .runtime_thread()
-            .filter(|_| blocking.is_none())
+        let on_thread = blocking
+            .is_none()
+            .then(Caller::current)
+            .and_then(Caller::runtime_thread)
             .map(|thread| self.on_thread.mark(thread));
         let (permit, waited) = match semaphore.clone().try_acquire_owned() {
             Ok(permit) => (permit, false),

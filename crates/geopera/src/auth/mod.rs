@@ -99,6 +99,9 @@ pub trait Credentials: Send + Sync + fmt::Debug + 'static {
 #[derive(Clone, Copy, Debug)]
 pub struct AuthContext<'a> {
     pub(crate) http: &'a reqwest::Client,
+    /// Where the call was made from, when it is a blocking call: a session must not wait for
+    /// a sign-in that only the runtime this call stops could finish.
+    pub(crate) blocking: Option<crate::caller::Caller>,
 }
 
 impl<'a> AuthContext<'a> {

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, RwLock};
-use std::thread::ThreadId;
 use std::time::{Duration, SystemTime};
 
 use crate::auth::oidc::{Oidc, TokenAnswer, TokenSet, KEY_CLIENT_ID, PUBLIC_CLIENT_ID};
@@ -131,24 +130,13 @@ impl State {
     /// runtime (a blocking call's work stops another thread, not this one). The mark goes
     /// with the lock into the task that sends the token request, which runs on the same
     /// runtime.
-    fn mark_thread(&self) -> Option<ThreadMark> {
+    fn mark_thread(&self, cx: AuthContext<'_>) -> Option<ThreadMark> {
+        if cx.blocking.is_some() {
+            return None;
+        }
         let thread = Caller::current().runtime_thread()?;
-        stopped_runtime_thread()
-            .is_none()
-            .then(|| self.on_threads.mark(thread))
+        Some(self.on_threads.mark(thread))
     }
-}
-
-/// The thread whose current-thread runtime the blocking call running this task stops.
-#[cfg(feature = "blocking")]
-fn stopped_runtime_thread() -> Option<ThreadId> {
-    crate::blocking::stopped_runtime_thread()
-}
-
-/// Without blocking calls, no call stops a runtime's thread.
-#[cfg(not(feature = "blocking"))]
-fn stopped_runtime_thread() -> Option<ThreadId> {
-    None
 }
 
 /// A sign-in or refresh done: the lock, still held, and what the provider answered.
@@ -307,8 +295,9 @@ impl Session {
     /// runs again, whoever still waits for them. The refusal is a configuration error, as the
     /// wait that runs out below is: [`Error::WouldDeadlock`] names the operation called and an
     /// in-flight slot, and a provider sees neither.
-    async fn lock(&self) -> Result<GrantGuard, Error> {
-        if stopped_runtime_thread().is_some_and(|thread| self.state.on_threads.marked(thread)) {
+    async fn lock(&self, cx: AuthContext<'_>) -> Result<GrantGuard, Error> {
+        let stopped = cx.blocking.and_then(Caller::runtime_thread);
+        if stopped.is_some_and(|thread| self.state.on_threads.marked(thread)) {
             return Err(Error::config(
                 "a blocking call would wait for the session's sign-in, which an async call on \
                  the same current-thread runtime is making or waiting to make, and which that \
@@ -318,7 +307,7 @@ impl Session {
         }
         // Marked before it waits: a blocking call of this thread, made while this task waits
         // (the lock is then promised to this task first), must see it too.
-        let on_thread = self.state.mark_thread();
+        let on_thread = self.state.mark_thread(cx);
         let patience = REFRESH_WAIT.max(self.config.oidc.request_time().saturating_mul(2));
         let grant = tokio::time::timeout(patience, self.state.renewing.clone().lock_owned())
             .await
@@ -339,7 +328,7 @@ impl Session {
         if let Some(credential) = self.fresh() {
             return Ok(credential);
         }
-        let grant = self.lock().await?;
+        let grant = self.lock(cx).await?;
         // Whoever held the lock before may have refreshed already, or been refused.
         if let Some(credential) = self.fresh() {
             return Ok(credential);
@@ -429,7 +418,7 @@ impl Session {
         rejected: &Credential,
         cx: AuthContext<'_>,
     ) -> Result<bool, Error> {
-        let grant = self.lock().await?;
+        let grant = self.lock(cx).await?;
         let replaced = self
             .read(|current| current.credential != *rejected)
             .unwrap_or(false);
