@@ -38,27 +38,16 @@ pub(crate) fn too_deep(text: &str) -> bool {
     false
 }
 
-/// How many bytes or characters the scans of a whole answer go through between two looks at
-/// Ctrl-C ([`crate::stop_if_interrupted`]): they run on the command's one thread, where the
-/// signal is not heard otherwise, and an answer of megabytes takes seconds to scan.
-const BETWEEN_INTERRUPT_CHECKS: usize = 1 << 16;
-
-/// Ends the command if Ctrl-C was pressed, once every [`BETWEEN_INTERRUPT_CHECKS`] steps of a
-/// scan; `step` counts them.
-fn every_so_often(step: usize) {
-    if step % BETWEEN_INTERRUPT_CHECKS == 0 {
-        crate::stop_if_interrupted();
-    }
-}
-
 /// The bytes of `text` outside its string literals, with their positions: what the scans for
 /// nesting and for numbers look at, since brackets and digits inside strings are text. Bytes,
 /// not chars: the ASCII bytes looked for never occur inside a multi-byte character.
 fn outside_strings(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
     let mut in_string = false;
     let mut escaped = false;
-    text.bytes().enumerate().filter(move |&(at, byte)| {
-        every_so_often(at);
+    // Ctrl-C is looked at on every byte (one relaxed load): the scans run on the command's
+    // one thread, where the signal is not heard otherwise, and a huge answer takes seconds.
+    text.bytes().enumerate().filter(move |&(_, byte)| {
+        crate::stop_if_interrupted();
         if in_string {
             if escaped {
                 escaped = false;
@@ -149,10 +138,8 @@ impl<'a> Checked<'a> {
         let mut depth = 0usize;
         let mut chars = text.chars().peekable();
         let mut token = String::new();
-        let mut step = 0usize;
         while let Some(c) = chars.next() {
-            step += 1;
-            every_so_often(step);
+            crate::stop_if_interrupted();
             match c {
                 '"' => {
                     token.clear();
@@ -222,10 +209,8 @@ impl<'a> Checked<'a> {
         let text = self.0;
         let mut out = String::with_capacity(text.len());
         let mut chars = text.chars();
-        let mut step = 0usize;
         while let Some(c) = chars.next() {
-            step += 1;
-            every_so_often(step);
+            crate::stop_if_interrupted();
             if c == '"' {
                 copy_string(&mut chars, &mut out);
             } else if !c.is_ascii_whitespace() {
