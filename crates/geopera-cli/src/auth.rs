@@ -421,17 +421,6 @@ pub(crate) async fn refresh_stored(
     target: &Target,
     rejected: Option<&str>,
 ) -> Result<Option<Auth>, Failure> {
-    renew_stored(target, rejected)
-        .await
-        .map_err(|error| match error {
-            RenewError::Refresh(error) => refresh_failed(&error),
-            RenewError::Other(failure) => failure,
-        })
-}
-
-/// [`refresh_stored`], with the refresh's own error when the identity provider refused or
-/// failed it.
-async fn renew_stored(target: &Target, rejected: Option<&str>) -> Result<Option<Auth>, RenewError> {
     let _lock = target.store.lock_async().await?;
     let profile = target.store.profile(&target.profile)?;
     let Some(Auth::OAuth {
@@ -458,8 +447,7 @@ async fn renew_stored(target: &Target, rejected: Option<&str>) -> Result<Option<
     let Some(refresh_token) = refresh_token else {
         return Err(Failure::other(
             "the session expired and no refresh token is stored; run 'geopera login'",
-        )
-        .into());
+        ));
     };
     let api_url = profile
         .api_url
@@ -475,7 +463,7 @@ async fn renew_stored(target: &Target, rejected: Option<&str>) -> Result<Option<
     let tokens = oidc
         .refresh(&client, &refresh_token)
         .await
-        .map_err(RenewError::Refresh)?;
+        .map_err(|error| refresh_failed(&error))?;
     let auth = Auth::OAuth {
         access_token: tokens.access_token().to_owned(),
         // The SDK keeps the refresh token sent when the answer gives none or an empty one.
@@ -518,7 +506,7 @@ fn refresh_failed(error: &geopera::Error) -> Failure {
 }
 
 /// The identity provider would not renew a stored session (proactively, or after a 401).
-pub(crate) fn refresh_refused() -> Failure {
+fn refresh_refused() -> Failure {
     Failure::other("token refresh failed (the session may have been revoked); run 'geopera login'")
 }
 
@@ -710,9 +698,9 @@ impl geopera::auth::Credentials for StoredSession {
         Box::pin(async move {
             let mut current = self.current.lock().await;
             if due(current.expires_at) {
-                let stored = renew_stored(&self.target, None)
+                let stored = refresh_stored(&self.target, None)
                     .await
-                    .map_err(RenewError::into_sdk)?;
+                    .map_err(geopera::Error::credentials)?;
                 current.adopt(stored);
             }
             Ok(current.credential())
@@ -732,47 +720,21 @@ impl geopera::auth::Credentials for StoredSession {
             if *rejected != current.credential() {
                 return Ok(true);
             }
-            let stored = renew_stored(&self.target, Some(&current.access_token))
+            let stored = refresh_stored(&self.target, Some(&current.access_token))
                 .await
-                .map_err(RenewError::into_sdk)?;
+                .map_err(geopera::Error::credentials)?;
             Ok(current.adopt(stored))
         })
     }
 }
 
-/// The failure behind `error` when a [`StoredSession`] ended the call for a reason of this
-/// program's own (the credentials file, no refresh token stored), else `None`.
+/// The failure behind `error` when a [`StoredSession`] could not renew the session in the
+/// middle of a call (the provider refused, the credentials file, no refresh token stored): it
+/// reads as it would have before the call. Else `None`.
 pub(crate) fn renewal_failure(error: &geopera::Error) -> Option<Failure> {
     match error {
         geopera::Error::Credentials { source, .. } => source.downcast_ref::<Failure>().cloned(),
         _ => None,
-    }
-}
-
-/// Why a stored session could not be renewed.
-enum RenewError {
-    /// The identity provider refused or failed the refresh: the SDK's error, which a command
-    /// reports as it reports a call's failure.
-    Refresh(geopera::Error),
-    /// Anything else (the credentials file, no refresh token stored), in this program's words.
-    Other(Failure),
-}
-
-impl From<Failure> for RenewError {
-    fn from(failure: Failure) -> Self {
-        RenewError::Other(failure)
-    }
-}
-
-impl RenewError {
-    /// As a [`StoredSession`] ends a call with it: the refresh's own error, which reads as it
-    /// did when the SDK's session refreshed, or a failure of this program's own, carried as
-    /// the provider's error for [`renewal_failure`] to take back.
-    fn into_sdk(self) -> geopera::Error {
-        match self {
-            RenewError::Refresh(error) => error,
-            RenewError::Other(failure) => geopera::Error::credentials(failure),
-        }
     }
 }
 

@@ -846,11 +846,6 @@ pub(crate) fn sdk_failure(
         // Another bound (the answer went quiet, or connecting took too long): the SDK's
         // message names it; `--timeout` would not have helped.
         Error::Timeout { .. } => Failure::other(error.to_string()),
-        // A stored session's refresh after a 401, which the provider refused: the same
-        // failure as a refused refresh before the call.
-        Error::SignIn {
-            status: Some(_), ..
-        } => auth::refresh_refused(),
         Error::Transport { .. } => {
             let cause = cause_only(error);
             if error.is_connect() {
