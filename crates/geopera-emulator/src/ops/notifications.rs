@@ -278,46 +278,17 @@ impl Inbox {
             return;
         }
         let live: HashSet<&str> = self.notices.iter().map(|n| n.id.as_str()).collect();
-        remove_marks(resources, org, |notice| {
-            notice.is_none_or(|n| !live.contains(n))
-        });
+        let stale: Vec<String> = resources
+            .owned(Family::NotificationMark, org)
+            .filter(|mark| mark.parent.as_deref().is_none_or(|n| !live.contains(n)))
+            .map(|mark| mark.id.clone())
+            .collect();
+        for id in &stale {
+            // Found a moment ago, under the same lock: it is there to remove.
+            let _ = resources.remove(Family::NotificationMark, org, None, id);
+        }
         self.marks
             .retain(|notice, _| live.contains(notice.as_str()));
-    }
-}
-
-/// Removes the marks of the notifications of `event_type` about `entities` (uploads deleted
-/// with their project): marks go with what they mark, rather than lingering until they fill
-/// the bound of marks.
-pub(crate) fn retire_marks<'a>(
-    resources: &mut Resources,
-    org: &str,
-    event_type: &str,
-    entities: impl IntoIterator<Item = &'a str>,
-) {
-    let gone: HashSet<String> = entities
-        .into_iter()
-        .map(|entity| notice_id(event_type, entity))
-        .collect();
-    if gone.is_empty() {
-        return;
-    }
-    remove_marks(resources, org, |notice| {
-        notice.is_some_and(|n| gone.contains(n))
-    });
-}
-
-/// Removes the organization's marks for which `gone` holds, given the id of the notification
-/// each marks.
-fn remove_marks(resources: &mut Resources, org: &str, gone: impl Fn(Option<&str>) -> bool) {
-    let marks: Vec<String> = resources
-        .owned(Family::NotificationMark, org)
-        .filter(|mark| gone(mark.parent.as_deref()))
-        .map(|mark| mark.id.clone())
-        .collect();
-    for id in &marks {
-        // Found a moment ago, under the same lock: it is there to remove.
-        let _ = resources.remove(Family::NotificationMark, org, None, id);
     }
 }
 

@@ -19,7 +19,6 @@ use serde_json::{json, Map, Value};
 use super::{Ctx, Outcome};
 use crate::error::ApiError;
 use crate::resources::{Family, Resource};
-use crate::webhooks::UPLOAD_COMPLETED;
 
 /// The roles a project member may hold, as the API names them.
 const ROLES: [&str; 3] = ["viewer", "editor", "admin"];
@@ -133,12 +132,6 @@ pub(crate) fn delete(ctx: &Ctx<'_>, input: ProjectDeleteInput) -> Outcome {
             freed = freed.saturating_add(crate::uploads::int(&removed, "bytes_received"));
         }
     }
-    super::notifications::retire_marks(
-        &mut inner.resources,
-        ctx.org,
-        UPLOAD_COMPLETED,
-        completed_uploads.iter().map(String::as_str),
-    );
     inner
         .resources
         .remove_children(Family::Collection, ctx.org, &id);
