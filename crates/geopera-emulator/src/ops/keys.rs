@@ -88,12 +88,7 @@ pub(crate) fn revoke(ctx: &Ctx<'_>, input: ApiKeyRevokeInput) -> Outcome {
     };
     // The rule minting follows, kept when revoking: a credential cannot reach past its own
     // grants, so one holding only `api_keys:write` cannot lock out the keys that hold more.
-    let beyond: Vec<String> = key
-        .grants
-        .iter()
-        .filter(|grant| !ctx.grants.iter().any(|held| covers(held, grant)))
-        .map(|grant| format!("'{grant}'"))
-        .collect();
+    let beyond = beyond(ctx.grants, &key.grants);
     if !beyond.is_empty() {
         return Err(ApiError::problem(
             StatusCode::FORBIDDEN,
@@ -151,11 +146,7 @@ fn checked(ctx: &Ctx<'_>, input: &ApiKeyCreateInput) -> Result<NewKey, ApiError>
         .map(|days| ctx.now().saturating_add(days.saturating_mul(86_400)));
     let bounds = ctx.key_bounds;
     let mut refused = Vec::new();
-    let beyond: Vec<String> = grants
-        .iter()
-        .filter(|wanted| !ctx.grants.iter().any(|held| covers(held, wanted)))
-        .map(|wanted| format!("'{wanted}'"))
-        .collect();
+    let beyond = beyond(ctx.grants, &grants);
     if !beyond.is_empty() {
         refused.push(format!(
             "cannot grant {}: a new key may only hold grants the calling credential holds",
@@ -258,4 +249,14 @@ fn known_grants(list: &[String], errors: &mut Vec<ValidationError>) -> Option<Ve
 /// The location of a top-level body field.
 fn at(field: &str) -> Vec<LocItem> {
     vec![LocItem::from("body"), LocItem::from(field)]
+}
+
+/// The grants of `grants` that none of `held` covers, quoted for a message: what a credential
+/// holding `held` may neither mint nor revoke.
+fn beyond(held: &[String], grants: &[String]) -> Vec<String> {
+    grants
+        .iter()
+        .filter(|grant| !held.iter().any(|own| covers(own, grant)))
+        .map(|grant| format!("'{grant}'"))
+        .collect()
 }
