@@ -924,15 +924,9 @@ pub fn polygons_area_km2(polygons: &Polygons) -> f64 {
     polygons
         .iter()
         .map(|polygon| {
-            let Some(outer) = polygon.first() else {
+            let Some(extent) = polygon.first().and_then(|outer| extent(outer.iter())) else {
                 return 0.0;
             };
-            let Some(&(x, y)) = outer.first() else {
-                return 0.0;
-            };
-            let extent = outer.iter().fold([x, y, x, y], |[w, s, e, n], &(x, y)| {
-                [w.min(x), s.min(y), e.max(x), n.max(y)]
-            });
             let rows = covered_rows(std::slice::from_ref(polygon), &extent);
             let step = (extent[3] - extent[1]) / rows.len().max(1) as f64;
             rows.iter()
@@ -1056,15 +1050,17 @@ fn read_position(position: &Value) -> Result<(f64, f64), String> {
 pub fn extent_overlaps(polygons: &Polygons, bbox: &[f64; 4]) -> bool {
     let [west, south, east, north] = *bbox;
     polygons.iter().any(|polygon| {
-        let mut points = polygon.iter().flatten();
-        let Some(&(x, y)) = points.next() else {
-            return false;
-        };
-        let [w, s, e, n] = points.fold([x, y, x, y], |[w, s, e, n], &(x, y)| {
-            [w.min(x), s.min(y), e.max(x), n.max(y)]
-        });
-        w.max(west) < e.min(east) && s.max(south) < n.min(north)
+        extent(polygon.iter().flatten())
+            .is_some_and(|[w, s, e, n]| w.max(west) < e.min(east) && s.max(south) < n.min(north))
     })
+}
+
+/// The bounding box `[west, south, east, north]` of `points`; `None` when there are none.
+fn extent<'a>(mut points: impl Iterator<Item = &'a (f64, f64)>) -> Option<[f64; 4]> {
+    let &(x, y) = points.next()?;
+    Some(points.fold([x, y, x, y], |[w, s, e, n], &(x, y)| {
+        [w.min(x), s.min(y), e.max(x), n.max(y)]
+    }))
 }
 
 /// How many rows [`coverage_of_box`] samples across a box. Along a row the coverage is exact;
