@@ -129,12 +129,10 @@ pub fn answer(job: &Resource, now: i64) -> Value {
 
 /// The events of the jobs that finished in `(from, now]`, oldest first.
 pub fn finished_between(resources: &Resources, from: i64, now: i64) -> Vec<Event> {
-    let mut finished: Vec<(i64, &Resource)> = resources
+    let jobs = resources
         .records()
-        .filter(|r| matches!(r.family, Family::ProcessingJob | Family::ClipJob))
-        .filter_map(|job| Some((finished_at(job)?, job)))
-        .filter(|(at, _)| *at > from && *at <= now)
-        .collect();
+        .filter(|r| matches!(r.family, Family::ProcessingJob | Family::ClipJob));
+    let mut finished: Vec<(i64, &Resource)> = finished_in(jobs, from, now).collect();
     finished.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.seq.cmp(&b.1.seq)));
     finished
         .into_iter()
@@ -145,13 +143,22 @@ pub fn finished_between(resources: &Resources, from: i64, now: i64) -> Vec<Event
 /// The events of the organization's jobs that finished by `now`, in no order: what its
 /// notifications read, at the cost of its own jobs rather than every organization's.
 pub fn finished_by(resources: &Resources, org: &str, now: i64) -> Vec<Event> {
-    resources
+    let jobs = resources
         .owned(Family::ProcessingJob, org)
-        .chain(resources.owned(Family::ClipJob, org))
-        .filter_map(|job| Some((finished_at(job)?, job)))
-        .filter(|(at, _)| *at <= now)
+        .chain(resources.owned(Family::ClipJob, org));
+    finished_in(jobs, i64::MIN, now)
         .map(|(at, job)| event(job, at))
         .collect()
+}
+
+/// The jobs of `jobs` that finished in `(from, now]`, with when they did.
+fn finished_in<'a>(
+    jobs: impl Iterator<Item = &'a Resource>,
+    from: i64,
+    now: i64,
+) -> impl Iterator<Item = (i64, &'a Resource)> {
+    jobs.filter_map(|job| Some((finished_at(job)?, job)))
+        .filter(move |(at, _)| *at > from && *at <= now)
 }
 
 /// The event of a job that finished at `at`.
