@@ -281,13 +281,15 @@ fn a_fleet_goes_on_alone_while_redis_is_down_and_rejoins_when_it_returns() {
     println!(
         "Redis down from the middle of window 2 to the start of window 4 of {windows}: {} ok in \
          time ({:.0} % of {capacity}), per window {:?}, {} late, {limited} 429s, errors {:?}, {} \
-         of {WORKERS} workers back on Redis",
+         of {WORKERS} workers back on Redis, slowest call {:?}, {} calls longer than a window",
         totals.in_time,
         totals.in_time as f64 * 100.0 / capacity as f64,
         totals.per_window,
         totals.late,
         totals.errors,
-        totals.shared_at_end
+        totals.shared_at_end,
+        totals.slowest,
+        totals.stalled
     );
     // Window 3 (index 2) is wholly without Redis: the workers go on, on their local budgets.
     let without_redis = totals.per_window.get(2).copied().unwrap_or(0);
