@@ -10,6 +10,8 @@
 //! job made by `processing.create` has not started: it stays `pending` until
 //! `processing.dispatch`.
 
+use std::ops::{Bound, RangeBounds};
+
 use serde_json::{json, Value};
 
 use crate::resources::{Family, Resource, Resources};
@@ -132,7 +134,8 @@ pub fn finished_between(resources: &Resources, from: i64, now: i64) -> Vec<Event
     let jobs = resources
         .records()
         .filter(|r| matches!(r.family, Family::ProcessingJob | Family::ClipJob));
-    let mut finished: Vec<(i64, &Resource)> = finished_in(jobs, from, now).collect();
+    let span = (Bound::Excluded(from), Bound::Included(now));
+    let mut finished: Vec<(i64, &Resource)> = finished_in(jobs, span).collect();
     finished.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.seq.cmp(&b.1.seq)));
     finished
         .into_iter()
@@ -146,19 +149,18 @@ pub fn finished_by(resources: &Resources, org: &str, now: i64) -> Vec<Event> {
     let jobs = resources
         .owned(Family::ProcessingJob, org)
         .chain(resources.owned(Family::ClipJob, org));
-    finished_in(jobs, i64::MIN, now)
+    finished_in(jobs, ..=now)
         .map(|(at, job)| event(job, at))
         .collect()
 }
 
-/// The jobs of `jobs` that finished in `(from, now]`, with when they did.
+/// The jobs of `jobs` that finished within `span`, with when they did.
 fn finished_in<'a>(
     jobs: impl Iterator<Item = &'a Resource>,
-    from: i64,
-    now: i64,
+    span: impl RangeBounds<i64>,
 ) -> impl Iterator<Item = (i64, &'a Resource)> {
     jobs.filter_map(|job| Some((finished_at(job)?, job)))
-        .filter(move |(at, _)| *at > from && *at <= now)
+        .filter(move |(at, _)| span.contains(at))
 }
 
 /// The event of a job that finished at `at`.
