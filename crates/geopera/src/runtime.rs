@@ -180,25 +180,44 @@ pub(crate) fn send_blocking_detailed<O: Operation>(
 }
 
 /// The engine from blocking code: the call runs wherever [`crate::blocking::run`] finds best
-/// while the caller waits; the answer is decoded here, on the caller's thread.
+/// while the caller waits, and its answer is decoded where [`Thread::decodes`] says.
 ///
-/// Why decode here: the decoded value is built and later freed by the thread that uses it,
-/// which keeps the allocator's per-thread caches warm, and concurrent callers decode in
-/// parallel instead of one after another on the I/O thread.
+/// Why the caller usually decodes: the decoded value is built and later freed by the thread
+/// that uses it, which keeps the allocator's per-thread caches warm, and concurrent callers
+/// decode in parallel instead of one after another on the I/O thread.
+///
+/// [`Thread::decodes`]: crate::blocking::Thread::decodes
 #[cfg(feature = "blocking")]
-fn call_blocking<T: DecodeOutput>(
+fn call_blocking<T: DecodeOutput + Send + 'static>(
     client: &Client,
     info: &'static OperationInfo,
     options: CallOptions,
     payload: Bytes,
 ) -> Result<Response<T>, Error> {
+    /// What a blocking call's work hands back: the answer decoded, or read for the caller to
+    /// decode.
+    enum HandedBack<T> {
+        Decoded(Response<T>),
+        Read(crate::engine::RawResponse),
+    }
+
     let owned = client.clone();
-    let raw = crate::blocking::run(
+    let handed = crate::blocking::run(
         &client.blocking,
         Caller::current(),
-        move |thread| async move { execute(&owned, thread.face(), info, &options, payload).await },
+        move |thread| async move {
+            let raw = execute(&owned, thread.face(), info, &options, payload).await?;
+            Ok::<_, Error>(if thread.decodes(raw.content.len()) {
+                HandedBack::Decoded(classify(&owned, info, raw)?)
+            } else {
+                HandedBack::Read(raw)
+            })
+        },
     )??;
-    classify(client, info, raw)
+    match handed {
+        HandedBack::Decoded(response) => Ok(response),
+        HandedBack::Read(raw) => classify(client, info, raw),
+    }
 }
 
 /// One call through `face`, its success answer decoded as `T`: for the SDK's own helpers that
