@@ -1,6 +1,6 @@
 //! The success body of an image or XML answer, read as it arrives instead of whole.
 //!
-//! `send` reads a binary answer into a [`Binary`](crate::Binary) within the response-size cap;
+//! `send` reads a binary answer into a [`Binary`] within the response-size cap;
 //! a caller that writes a large image to disk or hands it on wants the chunks as they come.
 //! The request goes through the engine's `open` path, as NDJSON does: retried like any call
 //! until an answer arrives, an error status still turned into its typed [`Error`]. Once the

@@ -378,7 +378,7 @@ impl AuthenticatedClient {
     }
 
     /// A builder for a client whose credentials come from `credentials`: a
-    /// [`Credential`](crate::auth::Credential) (e.g. an API key sent as `X-API-Key`), a
+    /// [`Credential`] (e.g. an API key sent as `X-API-Key`), a
     /// [`Session`](crate::auth::Session), or a provider of your own.
     pub fn builder_with_credentials(
         credentials: impl Credentials,

@@ -34,7 +34,7 @@ struct Notice {
 /// notification each marks.
 ///
 /// Why an index: an organization may hold as many marks as notifications, up to
-/// [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) (a full book of orders, every one read),
+/// [`MAX_PER_ORG`] (a full book of orders, every one read),
 /// and every call runs under the emulator's one lock. Looking each notification's mark up
 /// among all the marks made one call cost the square of that, held every other
 /// organization's calls for many seconds, and made `mark_all_read` cost it once more per
@@ -221,7 +221,7 @@ impl Inbox {
     ///
     /// # Errors
     /// 422 when the notice has no mark yet and the organization holds
-    /// [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) marks of notifications that are all
+    /// [`MAX_PER_ORG`] marks of notifications that are all
     /// still there.
     fn set_mark(
         &mut self,
