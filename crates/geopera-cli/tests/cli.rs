@@ -970,10 +970,7 @@ fn device_login_then_refresh_after_expiry() {
     assert_eq!(auth["type"], "oauth");
     assert!(auth["expires_at"].is_f64());
     assert_eq!(auth["issuer"], url.as_str());
-    let first_refresh = auth["refresh_token"]
-        .as_str()
-        .expect("test step")
-        .to_owned();
+    let first_refresh = refresh_token_in(&auth);
 
     // Make the stored session look expired: the next call refreshes it first and stores the
     // rotated tokens.
@@ -995,10 +992,7 @@ fn device_login_then_refresh_after_expiry() {
 
     // The emulator's clock moves past the access token's life: the 401 makes the CLI
     // refresh once and try again.
-    let second_refresh = auth["refresh_token"]
-        .as_str()
-        .expect("test step")
-        .to_owned();
+    let second_refresh = refresh_token_in(&auth);
     s.emulator.clock().advance(Duration::from_secs(600));
     let output = s.bare().arg("whoami").output().expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
@@ -6953,6 +6947,15 @@ fn a_profile_named_twice_in_the_credentials_file_is_refused_and_kept() {
     );
 }
 
+/// The refresh token of a token answer or a stored session, which the tests compare before
+/// and after a renewal.
+fn refresh_token_in(session: &Value) -> String {
+    session["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned()
+}
+
 /// A session for the emulator's `admin` user, from its `password` grant, as the JSON token
 /// answer.
 fn password_session(s: &Setup) -> Value {
@@ -7034,10 +7037,7 @@ fn clip_and_wait(s: &Setup) -> std::process::Child {
 fn tokens_rotated_during_a_wait_are_stored() {
     let (s, clock) = Setup::on_manual_clock();
     let tokens = password_session(&s);
-    let first_refresh = tokens["refresh_token"]
-        .as_str()
-        .expect("test step")
-        .to_owned();
+    let first_refresh = refresh_token_in(&tokens);
     // No expiry stored: the session is refreshed only after a 401.
     store_session(&s, &tokens, Value::Null);
     let child = clip_and_wait(&s);
@@ -7171,10 +7171,7 @@ fn ctrl_c_while_waiting_for_another_commands_refresh_exits_130_promptly() {
 fn a_session_due_during_a_wait_is_renewed_ahead_of_expiry_and_stored_at_once() {
     let (s, clock) = Setup::on_manual_clock();
     let tokens = password_session(&s);
-    let first_refresh = tokens["refresh_token"]
-        .as_str()
-        .expect("test step")
-        .to_owned();
+    let first_refresh = refresh_token_in(&tokens);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")
