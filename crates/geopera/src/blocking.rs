@@ -423,8 +423,16 @@ impl<T> Handing<T> {
     {
         use futures::StreamExt as _;
 
-        match futures::future::select(stream.next(), &mut self.gone).await {
-            futures::future::Either::Left((item, _)) => item,
+        self.unless_gone(stream.next()).await.flatten()
+    }
+
+    /// What `work` comes to, or `None` when the [`Handed`] end is dropped first. The
+    /// opening of a stream is waited for this way too: its answer's head may be long in
+    /// coming (retries, a silent server, no read timeout), and the iterator may be dropped
+    /// before it comes, as an async stream may.
+    pub(crate) async fn unless_gone<F: Future>(&mut self, work: F) -> Option<F::Output> {
+        match futures::future::select(std::pin::pin!(work), &mut self.gone).await {
+            futures::future::Either::Left((output, _)) => Some(output),
             futures::future::Either::Right(_) => None,
         }
     }

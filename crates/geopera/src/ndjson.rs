@@ -182,8 +182,9 @@ pub(crate) fn stream_blocking<O: NdjsonOperation>(
         let client = &client;
         let handing = &mut items;
         let read = crate::blocking::run_here(&client.blocking, caller, |thread| async move {
-            match open(client, thread.face(), O::INFO, prepared).await {
-                Ok(stream) => {
+            let opened = open(client, thread.face(), O::INFO, prepared);
+            match handing.unless_gone(opened).await {
+                Some(Ok(stream)) => {
                     let mut stream = std::pin::pin!(stream);
                     // Until the answer ends or the iterator is dropped, whichever comes first.
                     while let Some(item) = handing.next_of(&mut stream).await {
@@ -192,9 +193,11 @@ pub(crate) fn stream_blocking<O: NdjsonOperation>(
                         }
                     }
                 }
-                Err(error) => {
+                Some(Err(error)) => {
                     handing.send(Err(error));
                 }
+                // Dropped before the answer started: the request and its retries stop here.
+                None => {}
             }
         });
         if let Err(error) = read {

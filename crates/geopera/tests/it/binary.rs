@@ -270,10 +270,30 @@ fn quiet_after_one_chunk(
     content_type: &'static str,
     chunk: &'static str,
 ) -> (Client, std::sync::mpsc::Receiver<Option<Duration>>) {
+    let (client, _asked, closed) = quiet_after(format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\n\r\n\
+         {:x}\r\n{chunk}\r\n",
+        chunk.len()
+    ));
+    (client, closed)
+}
+
+/// A server that reads the one request of its one connection, writes `answer` (nothing, for
+/// an answer whose head never comes), then keeps quiet, and a client of it without a read
+/// timeout. The server says when the request has come, and then how long after it wrote the
+/// client closed the connection (`None`: not within 10 s).
+fn quiet_after(
+    answer: String,
+) -> (
+    Client,
+    std::sync::mpsc::Receiver<()>,
+    std::sync::mpsc::Receiver<Option<Duration>>,
+) {
     use std::io::{Read as _, Write as _};
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
     let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let (asked, request_came) = std::sync::mpsc::channel();
     let (closed, seen) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let Ok((mut stream, _)) = listener.accept() else {
@@ -282,12 +302,8 @@ fn quiet_after_one_chunk(
         let mut buf = [0u8; 64 * 1024];
         let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
         let _ = stream.read(&mut buf);
-        let _ = write!(
-            stream,
-            "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\n\r\n\
-             {:x}\r\n{chunk}\r\n",
-            chunk.len()
-        );
+        let _ = asked.send(());
+        let _ = stream.write_all(answer.as_bytes());
         // Now silent: the next read ends when the client closes, or after 10 s.
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
         let started = Instant::now();
@@ -305,7 +321,7 @@ fn quiet_after_one_chunk(
         .read_timeout(None)
         .build()
         .expect("valid");
-    (client, seen)
+    (client, request_came, seen)
 }
 
 /// Asserts that the server of [`quiet_after_one_chunk`] saw its connection closed promptly.
@@ -332,6 +348,22 @@ fn dropping_a_blocking_stream_closes_its_connection_while_the_server_is_silent()
         .unwrap_or_default();
     let mut items = geopera::operations::catalog_search_stream::stream_blocking(&client, body);
     assert_eq!(items.next().and_then(Result::ok), Some(json!({"n": 1})));
+    drop(items);
+    closed_soon(&closed);
+}
+
+#[test]
+fn dropping_a_blocking_stream_before_its_answer_starts_closes_its_connection() {
+    // Nothing bounds the wait for the head but the iterator's owner, who gives up on it.
+    let (client, asked, closed) = quiet_after(String::new());
+    let body = json!({"host_name": HOST})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let items = geopera::operations::catalog_search_stream::stream_blocking(&client, body);
+    asked
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the request reaches the server");
     drop(items);
     closed_soon(&closed);
 }
