@@ -24,7 +24,7 @@ use crate::secret::Secret;
 ///
 /// A JSON body works the same way: `Request::new(serde_json::json!({...}))` is accepted by any
 /// operation, and its members — those the model does not know included — are sent as given.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[must_use]
 pub struct Request<I> {
     pub(crate) body: Body<I>,
@@ -33,10 +33,56 @@ pub struct Request<I> {
 
 /// What a request carries: the input model, or JSON that is checked against the operation's
 /// input shape and sent exactly as given.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) enum Body<I> {
     Typed(I),
     Json(serde_json::Value),
+}
+
+/// A JSON body's credentials stay out of `Debug` as a typed input's do: the members that are
+/// credentials in some operation (its `secret_fields`) are shown redacted. Which operation the
+/// body is for is not known until it is sent, so every operation's names count.
+impl<I: fmt::Debug + 'static> fmt::Debug for Request<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let body: &dyn fmt::Debug = match &self.body {
+            Body::Typed(body) => match (body as &dyn std::any::Any).downcast_ref() {
+                Some(json) => &RedactedJson(json),
+                None => body,
+            },
+            Body::Json(json) => &RedactedJson(json),
+        };
+        f.debug_struct("Request")
+            .field("body", body)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+/// JSON shown with the values of credential members redacted (see [`Request`]'s `Debug`).
+struct RedactedJson<'a>(&'a serde_json::Value);
+
+impl fmt::Debug for RedactedJson<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let serde_json::Value::Object(members) = self.0 else {
+            return fmt::Debug::fmt(self.0, f);
+        };
+        let mut map = f.debug_map();
+        for (name, value) in members {
+            if is_secret_field(name) {
+                map.entry(name, &format_args!("<redacted>"));
+            } else {
+                map.entry(name, value);
+            }
+        }
+        map.finish()
+    }
+}
+
+/// Whether `name` is a credential member of any operation's body.
+fn is_secret_field(name: &str) -> bool {
+    geopera_types::operations::ALL
+        .iter()
+        .any(|info| info.secret_fields.contains(&name))
 }
 
 /// Options for one call; see [`Request`].
@@ -279,3 +325,7 @@ pub(crate) use impl_into_request;
 pub fn new_idempotency_key() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod tests;
