@@ -78,10 +78,14 @@ pub(crate) async fn login(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
 
 async fn login_api_key(target: &Target, argument: &str) -> Outcome {
     let key = if argument == "-" {
-        let mut line = String::new();
-        let mut stdin = std::io::Read::take(std::io::stdin().lock(), MAX_API_KEY_LINE_BYTES + 1);
-        std::io::BufRead::read_line(&mut stdin, &mut line)
-            .map_err(|e| Failure::other(format!("cannot read the API key from stdin: {e}")))?;
+        // Ctrl-C must still end the command while nobody types a key (`crate::interruptible`).
+        let line = crate::interruptible(|| {
+            let mut line = String::new();
+            let mut stdin =
+                std::io::Read::take(std::io::stdin().lock(), MAX_API_KEY_LINE_BYTES + 1);
+            std::io::BufRead::read_line(&mut stdin, &mut line).map(|_| line)
+        })
+        .map_err(|e| Failure::other(format!("cannot read the API key from stdin: {e}")))?;
         if line.len() as u64 > MAX_API_KEY_LINE_BYTES {
             return Err(Failure::usage(format!(
                 "--api-key -: the line on stdin is longer than {} KiB, which no API key is",

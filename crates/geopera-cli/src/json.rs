@@ -72,22 +72,8 @@ pub(crate) fn check(text: &str) -> Result<(), serde_json::Error> {
     }
     // The parse cannot be asked to look for Ctrl-C as it goes (a visitor that did would have
     // to read every number, refusing those beyond `f64` that are printed as written), and a
-    // huge answer takes it seconds: it runs on a thread of its own while this one listens.
-    let listening = std::thread::current();
-    std::thread::scope(|scope| {
-        let checking = scope.spawn(move || {
-            let checked = check();
-            listening.unpark();
-            checked
-        });
-        while !checking.is_finished() {
-            crate::stop_if_interrupted();
-            std::thread::park_timeout(std::time::Duration::from_millis(10));
-        }
-        checking
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })
+    // huge answer takes it seconds.
+    crate::interruptible(check)
 }
 
 /// The longest text [`check`] reads on the calling thread: the moment it takes is too short

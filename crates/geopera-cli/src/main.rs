@@ -573,6 +573,30 @@ pub(crate) fn stop_if_interrupted() {
     }
 }
 
+/// Runs `work` on a thread of its own while this one listens for Ctrl-C, and ends the process
+/// as [`exit_interrupted`] does when it is pressed. For synchronous work that may wait on
+/// somebody else (reading stdin from a terminal nobody types into, opening a named pipe
+/// nobody writes to) or take seconds (checking a huge answer): with the handler installed,
+/// SIGINT no longer ends the process, and a blocked read restarts after it, never hearing
+/// the key. A `work` still blocked when the process exits is abandoned with it.
+pub(crate) fn interruptible<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    let listening = std::thread::current();
+    std::thread::scope(|scope| {
+        let working = scope.spawn(move || {
+            let done = work();
+            listening.unpark();
+            done
+        });
+        while !working.is_finished() {
+            stop_if_interrupted();
+            std::thread::park_timeout(Duration::from_millis(10));
+        }
+        working
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
 /// How long an interrupted upload may take to release its reservation and report it before
 /// it is dropped (and releases it on a task of its own, unheard).
 const INTERRUPTED_UPLOAD_GRACE: Duration = Duration::from_millis(2500);

@@ -459,10 +459,7 @@ fn parse_number(text: &str, bounds: &Bounds) -> Result<f64, String> {
 
 /// Reads `reader` to its end, at most `limit` bytes: `Ok(None)` as soon as there is more, so
 /// endless input costs at most the cap.
-pub(crate) fn read_at_most(
-    reader: impl std::io::Read,
-    limit: u64,
-) -> std::io::Result<Option<Vec<u8>>> {
+fn read_at_most(reader: impl std::io::Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     let mut content = Vec::new();
     std::io::Read::read_to_end(&mut reader.take(limit.saturating_add(1)), &mut content)?;
     Ok((content.len() as u64 <= limit).then_some(content))
@@ -481,10 +478,28 @@ pub(crate) fn size_text(bytes: u64) -> String {
     }
 }
 
-/// A request body's text from `reader`, which `source` names in messages (`--json -`,
+/// Input a command reads whole: stdin (`-`) or a file the user named.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Input<'a> {
+    Stdin,
+    File(&'a std::path::Path),
+}
+
+/// Opens and reads `input` to its end, at most `limit` bytes ([`read_at_most`]), hearing
+/// Ctrl-C meanwhile ([`crate::interruptible`]): stdin may be a terminal nobody types into,
+/// and a file a named pipe (`--json @<(command)`) whose writer never comes, which opening
+/// alone waits for.
+pub(crate) fn read_input(input: Input<'_>, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    crate::interruptible(|| match input {
+        Input::Stdin => read_at_most(std::io::stdin().lock(), limit),
+        Input::File(path) => read_at_most(std::fs::File::open(path)?, limit),
+    })
+}
+
+/// A request body's text from `input`, which `source` names in messages (`--json -`,
 /// `--file body.json`), within [`MAX_BODY_INPUT_BYTES`].
-fn read_body(reader: impl std::io::Read, source: &str) -> Result<String, Failure> {
-    let content = read_at_most(reader, MAX_BODY_INPUT_BYTES)
+fn read_body(input: Input<'_>, source: &str) -> Result<String, Failure> {
+    let content = read_input(input, MAX_BODY_INPUT_BYTES)
         .map_err(|e| Failure::other(format!("cannot read {source}: {e}")))?
         .ok_or_else(|| {
             Failure::other(format!(
@@ -501,16 +516,14 @@ fn read_body(reader: impl std::io::Read, source: &str) -> Result<String, Failure
 
 /// A request body's text from the file at `path`, which `source` names in messages.
 pub(crate) fn read_body_file(path: &str, source: &str) -> Result<String, Failure> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| Failure::other(format!("cannot read {source}: {e}")))?;
-    read_body(file, source)
+    read_body(Input::File(std::path::Path::new(path)), source)
 }
 
 /// Reads the `--json` text: `-` is stdin, `@path` a file, anything else the JSON itself.
 /// `what` names the argument in messages (`--json`, `the body`).
 pub(crate) fn read_json_text(argument: &str, what: &str) -> Result<String, Failure> {
     if argument == "-" {
-        read_body(std::io::stdin().lock(), &format!("{what} from stdin"))
+        read_body(Input::Stdin, &format!("{what} from stdin"))
     } else if let Some(path) = argument.strip_prefix('@') {
         read_body_file(path, &format!("{what} @{path}"))
     } else {

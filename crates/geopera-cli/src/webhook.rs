@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 
 use crate::call::{self, Settings};
 use crate::failure::{Failure, Outcome};
-use crate::tree::{read_at_most, size_text};
+use crate::tree::{read_input, size_text, Input};
 
 /// The most bytes of `--headers` read: a delivery's header section is a few hundred bytes,
 /// and servers refuse one past some tens of KiB.
@@ -193,13 +193,13 @@ pub(crate) fn verify(matches: &ArgMatches, settings: &Settings) -> Outcome {
         let cannot = |why: &dyn std::fmt::Display| {
             Failure::other(format!("cannot read --{name} {}: {why}", path.display()))
         };
-        let read = if stdin(name) {
-            read_at_most(std::io::stdin().lock(), limit)
+        let input = if stdin(name) {
+            Input::Stdin
         } else {
-            let file = std::fs::File::open(path).map_err(|e| cannot(&e))?;
-            read_at_most(file, limit)
+            Input::File(path)
         };
-        read.map_err(|e| cannot(&e))?
+        read_input(input, limit)
+            .map_err(|e| cannot(&e))?
             .ok_or_else(|| cannot(&format!("it is larger than {}, {what}", size_text(limit))))
     };
     let header_bytes = read(

@@ -5918,6 +5918,98 @@ fn inputs_from_files_and_stdin_are_read_up_to_a_cap() {
     }
 }
 
+/// Whether the process `pid` has a handler of its own for SIGINT: from then on Ctrl-C is its
+/// to hear, rather than the default that ends it at once (`SigCgt` in `/proc/<pid>/status`).
+fn catches_sigint(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            let mask = status
+                .lines()
+                .find_map(|line| line.strip_prefix("SigCgt:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .is_some_and(|mask| mask & (1 << (2 - 1)) != 0)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_while_input_is_read_from_stdin_or_a_named_pipe_exits_130_promptly() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Nobody ever writes to it: opening it to read waits for a writer.
+    let fifo = dir.path().join("body.json");
+    mkfifo(&fifo);
+    let fifo = fifo.to_str().expect("a UTF-8 path").to_owned();
+    let headers = dir.path().join("headers.txt");
+    std::fs::write(&headers, "X-Geopera-Signature: sha256=00\n").expect("test step");
+    let headers = headers.to_str().expect("a UTF-8 path").to_owned();
+    let at_fifo = format!("@{fifo}");
+    let runs: [&[&str]; 6] = [
+        &["catalog", "search", "--json", "-"],
+        &["catalog", "search", "--json", &at_fifo],
+        &["op", "catalog.search", "-"],
+        &["op", "catalog.search", "-f", &fifo],
+        &["login", "--api-key", "-"],
+        &[
+            "webhooks",
+            "verify",
+            "--secret",
+            "whsec_x",
+            "--headers",
+            &headers,
+            "--body",
+            "-",
+        ],
+    ];
+    for args in runs {
+        let mut child = s
+            .process()
+            .args(args)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("geopera starts");
+        // Held open and never written to: stdin a terminal nobody types into.
+        let stdin = child.stdin.take();
+        let started = Instant::now();
+        while !catches_sigint(child.id()) {
+            if started.elapsed() > Duration::from_secs(10)
+                || child.try_wait().ok().flatten().is_some()
+            {
+                let _ = child.kill();
+                panic!("{args:?}: never listened for Ctrl-C");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Let it reach the read; heard before it, Ctrl-C must end the command all the same.
+        std::thread::sleep(Duration::from_millis(200));
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        let signalled = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("child status") {
+                break status;
+            }
+            if signalled.elapsed() > Duration::from_secs(5) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{args:?}: still reading after Ctrl-C");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        drop(stdin);
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+        }
+        assert_eq!(status.code(), Some(130), "{args:?}: {stderr}");
+        assert!(stderr.contains("Error: interrupted"), "{args:?}: {stderr}");
+    }
+}
+
 /// The arguments of `geopera cog tile render` for one PNG tile from the emulator.
 const COG_TILE: [&str; 13] = [
     "cog",
