@@ -9,7 +9,6 @@ use serde_json::{Map, Value};
 use crate::auth::{self, Held, Target, CLIENT_ID};
 use crate::call::print;
 use crate::failure::{chain, Failure, Outcome};
-use crate::json;
 use crate::paint::inert;
 use crate::store::{self, Auth};
 
@@ -319,14 +318,13 @@ pub(crate) async fn whoami(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
     }
     let claims = claims
         .ok_or_else(|| Failure::api("[401] the credentials were refused; run 'geopera login'"))?;
-    // `--jq` and `--output` apply to the claims, the one form that is JSON.
+    // `--jq` and `--output` apply to the claims, the one form that is JSON. `--json` is that
+    // form printed as any answer is: the claims are the server's text, whose control and
+    // bidirectional characters must reach the terminal only as escapes.
     let settings = crate::settings(matches, true);
     let output_given = matches!(matches.try_get_one::<String>("output"), Ok(Some(_)));
-    if settings.jq.is_some() || output_given {
+    if settings.jq.is_some() || output_given || matches.get_flag("json") {
         return crate::call::print_json(&claims.to_string(), &settings);
-    }
-    if matches.get_flag("json") {
-        return print(&json::pretty(&claims));
     }
     let field = |key: &str| claim(&claims, key).unwrap_or("-").to_owned();
     let lines = [

@@ -4059,6 +4059,52 @@ fn whoami_applies_jq_and_output_to_its_claims() {
 }
 
 #[test]
+fn whoami_shows_claims_that_steer_the_terminal_escaped_in_every_form() {
+    let s = setup();
+    // Raw C1 controls and bidirectional formatting characters are valid in JSON strings.
+    let claims =
+        "{\"sub\":\"u\u{9b}31m\",\"name\":\"invoice\u{202e}gpj.exe\",\"scope\":\"a\u{7f}\"}";
+    let steers = |bytes: &[u8]| {
+        text(bytes).contains(|c: char| {
+            (c.is_control() && c != '\n') || matches!(c, '\u{202a}'..='\u{202e}')
+        })
+    };
+    for form in [
+        &["--json"][..],
+        &[],
+        &["-o", "json"],
+        &["-o", "yaml"],
+        &["--jq", "."],
+    ] {
+        let url = canned_server(200, claims.to_owned(), 1);
+        let output = s
+            .against(&url)
+            .arg("whoami")
+            .args(form)
+            .output()
+            .expect("geopera runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{form:?}: {}",
+            text(&output.stderr)
+        );
+        assert!(
+            !steers(&output.stdout),
+            "{form:?}: {:?}",
+            text(&output.stdout)
+        );
+        if form == ["--json"] {
+            // Still the claims, each character written as an escape of the same string.
+            assert_eq!(
+                stdout_json(&output),
+                serde_json::from_str::<Value>(claims).expect("JSON")
+            );
+        }
+    }
+}
+
+#[test]
 fn commands_that_print_no_json_refuse_jq_and_output() {
     let s = setup();
     let before = s.emulator.requests().len();
