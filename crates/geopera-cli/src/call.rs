@@ -566,10 +566,17 @@ fn print_checked(checked: json::Checked<'_>, settings: &Settings) -> Outcome {
         first = false;
         match json::Checked::new(&result) {
             Ok(result) => print_one(result, settings),
-            // A value the program built deeper than the printers go: on one line, as jq
-            // wrote it, where it can be shown at all.
-            Err(_) if matches!(settings.output, Output::Json | Output::Ndjson) => print(&result),
-            Err(_) => Err(too_deep("a result of --jq")),
+            // A value the printers cannot take (jq's `nan` and `infinite` are written `NaN` and
+            // `Infinity`): on one line, as jq wrote it, where it can be shown at all, with the
+            // server's text in it still unable to steer the terminal.
+            Err(_) if matches!(settings.output, Output::Json | Output::Ndjson) => {
+                print(&json::escape_controls(&result))
+            }
+            Err(Unfit::TooDeep) => Err(too_deep("a result of --jq")),
+            Err(Unfit::NotJson(error)) => Err(Failure::other(format!(
+                "a result of --jq is not JSON ({error}; NaN or Infinity?), which -o table and \
+                 -o yaml cannot lay out"
+            ))),
         }
     })
 }

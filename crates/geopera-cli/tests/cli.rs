@@ -2270,6 +2270,43 @@ fn a_jq_result_nested_too_deep_to_print_is_an_error_not_an_abort() {
 }
 
 #[test]
+fn a_jq_result_that_is_not_json_shows_server_text_escaped_or_is_named_as_such() {
+    let s = setup();
+    // Raw C1 controls and bidirectional formatting characters are valid in JSON strings.
+    let answer = "{\"x\":\"a\u{9b}31m\u{202e}b\"}";
+    for form in [&[][..], &["-o", "ndjson"]] {
+        let url = canned_server(200, answer.to_owned(), 1);
+        let output = s
+            .against(&url)
+            .args(["orders", "list", "--jq", "[nan, .x]"])
+            .args(form)
+            .output()
+            .expect("geopera runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{form:?}: {}",
+            text(&output.stderr)
+        );
+        let shown = text(&output.stdout);
+        assert!(
+            !shown.contains(['\u{9b}', '\u{202e}']),
+            "{form:?}: {shown:?}"
+        );
+        assert!(shown.contains(r"a\u009b31m\u202eb"), "{form:?}: {shown:?}");
+    }
+    for format in ["table", "yaml"] {
+        let url = canned_server(200, answer.to_owned(), 1);
+        let output = s
+            .against(&url)
+            .args(["orders", "list", "--jq", "{a: nan}", "-o", format])
+            .output()
+            .expect("geopera runs");
+        fails_saying(&output, 1, "a result of --jq is not JSON", format);
+    }
+}
+
+#[test]
 fn json_text_nested_too_deep_for_fromjson_is_a_jq_error_not_an_abort() {
     let s = setup();
     // The brackets are inside a string, so the answer itself is shallow and is read; jaq's
