@@ -523,7 +523,9 @@ fn not_json(operation_id: &str, response: &Answer, error: &serde_json::Error) ->
         .and_then(|v| v.to_str().ok())
         .unwrap_or("no content type");
     let text = String::from_utf8_lossy(&response.content);
-    let text = text.trim();
+    // Credentials out before the cut: one that the cut went through would keep its start,
+    // which no redaction of the message could recognise.
+    let text = crate::hidden::redacted(text.trim());
     // Control characters (line breaks, escape sequences) as spaces: one line, and nothing
     // the server sent can steer the terminal.
     let mut excerpt: String = text
