@@ -426,6 +426,11 @@ impl Session {
             // Another task refreshed since this credential was handed out.
             return Ok(true);
         }
+        // Calls turned away together wait here in turn: the first one's failure answers the
+        // others, as for calls whose token expired, rather than one more token request each.
+        if let Some(error) = self.recent_refusal() {
+            return Err(error);
+        }
         let (_grant, renewed) = self.renew(grant, cx).await?;
         match renewed {
             Ok(_) => Ok(true),

@@ -829,6 +829,55 @@ async fn an_unreachable_token_endpoint_is_asked_once_by_calls_that_all_need_it()
     assert_eq!(attempts.load(Ordering::SeqCst), 1);
 }
 
+/// Calls that the API turned away together (a token revoked on its side) while the token
+/// endpoint is down ask it once between them, as calls that find their token expired do: each
+/// 401 used to send a refresh of its own, one after another, to a provider just found down.
+#[tokio::test]
+async fn calls_turned_away_together_ask_a_token_endpoint_that_is_down_once() {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counted = attempts.clone();
+    let server = Hostile::serve("127.0.0.1", move |seen| {
+        if seen.path.ends_with("/protocol/openid-connect/token") {
+            counted.fetch_add(1, Ordering::SeqCst);
+            // Long enough for every call's 401 to arrive while the first refresh is out.
+            std::thread::sleep(Duration::from_millis(300));
+            return hostile_json(503, &[], r#"{"error":"temporarily_unavailable"}"#);
+        }
+        api_taking_only_at_2(seen)
+    });
+    let session = Session::from_tokens(
+        Oidc::for_base_url(&server.url()).expect("a provider"),
+        tokens_at_1(),
+    );
+    let client = AuthenticatedClient::builder_with_credentials(session.clone())
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid configuration");
+    let calls = (0..10).map(|_| catalog_search::send(&client, CatalogSearchInput::new(HOST)));
+    let results = tokio::time::timeout(Duration::from_secs(30), futures::future::join_all(calls))
+        .await
+        .expect("the calls end");
+    for result in &results {
+        let error = result.as_ref().expect_err("no token to be had");
+        assert!(error.is_retryable(), "an outage: {error:?}");
+    }
+    let turned_away = server
+        .seen()
+        .iter()
+        .filter(|seen| seen.header("authorization") == Some("Bearer at-1"))
+        .count();
+    assert_eq!(turned_away, 10, "every call was sent and turned away");
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        session
+            .tokens()
+            .and_then(|t| t.refresh_token().map(str::to_owned)),
+        Some("rt-1".to_owned()),
+        "the refresh token, never spent, stays"
+    );
+}
+
 /// A provider that quotes the form it was sent gives the password as the form spelled it
 /// (`+` for a space, `%24` for `$`); that spelling is kept out of the error too.
 #[tokio::test]
