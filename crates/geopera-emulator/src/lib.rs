@@ -77,7 +77,9 @@
 //!   A repeat that arrives while the first request is still running (an
 //!   `event_subscriptions.test` waiting on its endpoint, say) has no answer to replay yet: it
 //!   is 409 ("still being processed") without executing, and a retry once the first has
-//!   answered is replayed.
+//!   answered is replayed. A first request that ends without answering (its caller hung up
+//!   while it waited on an endpoint, its connection was reset) releases the key, so a retry
+//!   runs again.
 //!   Only the principal that made the first request is replayed to — the same API key (also
 //!   through `client_credentials` sessions) or the same user (across token refreshes) — as
 //!   the answer may hold what only it may see, such as a minted key's secret; another

@@ -24,7 +24,7 @@ use crate::limits;
 use crate::oidc::sessions::PrincipalKind;
 use crate::oidc::{identify, presented_token};
 use crate::ops::{self, Ctx, KeyBounds};
-use crate::records::rate_windows;
+use crate::records::{rate_windows, ClaimSlot};
 use crate::scopes::grants;
 use crate::state::Shared;
 use crate::storage;
@@ -352,17 +352,19 @@ async fn execute_once(
     if let Begin::Replay(reply) = begun {
         return Ok(reply);
     }
+    let claimed = Claimed {
+        shared,
+        slot: Some(slot),
+    };
     let reply = execute(shared, op, caller, input).await;
     let lane = match lane {
         Some(lane) => lane,
-        None => match shared.lane().await {
-            Ok(lane) => lane,
-            Err(error) => {
-                shared.lock().claims.release(&slot);
-                return Err(unsent_note(op, error));
-            }
-        },
+        None => shared
+            .lane()
+            .await
+            .map_err(|error| unsent_note(op, error))?,
     };
+    let slot = claimed.settling();
     let mut inner = shared.lock();
     // Not stored only for a server error, which releases the key, or a claim that expired
     // while the request ran: a read-back after another request's failed write keeps the
@@ -379,6 +381,31 @@ async fn execute_once(
         }
     }
     Ok(reply)
+}
+
+/// An idempotency key claimed for a request that has not been answered yet. Dropped before
+/// [`settling`](Self::settling) (the caller hung up while the operation awaited an endpoint,
+/// the connection was reset, the state file could not be reached), it releases the key: that
+/// request will never answer, and a claim left behind would tell every retry for a day that it
+/// is still being processed.
+struct Claimed<'a> {
+    shared: &'a Shared,
+    slot: Option<ClaimSlot>,
+}
+
+impl Claimed<'_> {
+    /// The slot, for the caller to settle or release from here on.
+    fn settling(mut self) -> ClaimSlot {
+        self.slot.take().unwrap_or_default()
+    }
+}
+
+impl Drop for Claimed<'_> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            self.shared.lock().claims.release(&slot);
+        }
+    }
 }
 
 /// A write that fails (or a state file that cannot be written to at all by the time the

@@ -1081,6 +1081,39 @@ fn a_repeat_while_the_first_test_event_is_out_is_409_and_replayed_after() {
     assert_eq!(receiver.got().len(), 1);
 }
 
+/// A request under an `Idempotency-Key` whose caller hangs up while it waits on an endpoint
+/// never answers, so it leaves no claim behind: a retry with the same key runs, instead of
+/// being told for a day that the first is still being processed.
+#[test]
+fn a_test_event_whose_caller_hung_up_leaves_its_idempotency_key_free() {
+    let receiver = Receiver::start(&[]);
+    let api = Api::with(local().seed(25));
+    let subscription = subscribe(&api, "order.fulfilled", &receiver.url);
+
+    receiver.hold();
+    let impatient = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .build()
+        .expect("a client");
+    let abandoned = impatient
+        .post(api.url("event_subscriptions.test"))
+        .bearer_auth(api.emu.api_key())
+        .header("idempotency-key", "t-gone")
+        .json(&json!({"subscription_id": subscription["id"]}))
+        .send();
+    assert!(abandoned.is_err(), "the caller gave up: {abandoned:?}");
+    receiver.wait_for(1);
+    // The emulator ended the request, and hung up on the receiver.
+    receiver.wait_for_abandoned(1);
+    receiver.release();
+
+    let retried = test_event(&api, &subscription, "t-gone");
+    assert_eq!(retried.status, 200, "{:?}", retried.json());
+    assert_eq!(retried.json()["delivered"], true, "{:?}", retried.json());
+    assert_eq!(retried.header("idempotent-replayed"), None);
+    assert_eq!(receiver.got().len(), 2, "the retry ran");
+}
+
 /// An endpoint on 127.0.0.1 that takes connections (the kernel completes them) and never
 /// answers, until the test ends.
 fn tarpit() -> (std::net::TcpListener, String) {
