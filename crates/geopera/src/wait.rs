@@ -257,8 +257,8 @@ where
 
     /// The first pause between polls and the longest one; each pause is 1.5 times the one
     /// before until the longest, and each is drawn between half and all of that, so waiters
-    /// started together spread out. Pauses shorter than [`MIN_INTERVAL`] are raised to it, and
-    /// `max` below `first` to `first`.
+    /// started together spread out. Pauses shorter than [`MIN_INTERVAL`], drawn ones included,
+    /// are raised to it, and `max` below `first` to `first`.
     pub fn interval(mut self, first: Duration, max: Duration) -> Self {
         self.first = first.max(MIN_INTERVAL);
         self.max = max.max(self.first);
@@ -412,7 +412,9 @@ where
                 }
                 Verdict::Pending => last = Some(Box::new(finish(state, rest))),
             }
-            let wake = clock.now().saturating_add(crate::retry::jittered(pause));
+            // The spread draws down to half the pause: the floor holds for what is drawn.
+            let pause_now = crate::retry::jittered(pause).max(MIN_INTERVAL);
+            let wake = clock.now().saturating_add(pause_now);
             if wake >= ends {
                 clock.sleep_until(ends).await;
                 return Err(self.deadline_passed(last));

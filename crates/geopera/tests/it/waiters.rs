@@ -566,3 +566,41 @@ async fn a_wait_with_no_bounds_outlasts_the_growth_of_its_pauses() {
         "{ended:?}"
     );
 }
+
+/// A server that answers at once is polled no faster than [`wait::MIN_INTERVAL`], the
+/// shortest pause the waiter promises, even with the pauses asked for at zero: the random
+/// spread of each pause used to draw as little as half of it.
+#[tokio::test]
+async fn no_pause_between_polls_is_shorter_than_the_minimum_interval() {
+    let polls = Arc::new(Mutex::new(0_u32));
+    let counted = polls.clone();
+    let server = Hostile::serve("127.0.0.1", move |_| {
+        *counted.lock().expect("not poisoned") += 1;
+        crate::hostile::json(200, &[], r#"{"orderId":"ord_1","status":"processing"}"#)
+    });
+    let client = AuthenticatedClient::builder("gpra_test_key")
+        .base_url(server.url())
+        .clock(Arc::new(Leaping::default()))
+        .build()
+        .expect("valid configuration");
+    let deadline = Duration::from_secs(1);
+    let waiting = wait::order(&client, "ord_1")
+        .interval(Duration::ZERO, Duration::ZERO)
+        .deadline(deadline)
+        .into_future();
+    let ended = tokio::time::timeout(Duration::from_secs(60), waiting)
+        .await
+        .expect("the wait ends at its deadline on the leaping clock");
+    assert!(
+        matches!(ended, Err(WaitError::Deadline { .. })),
+        "{ended:?}"
+    );
+    let polls = *polls.lock().expect("not poisoned");
+    let most = u32::try_from(deadline.as_millis() / wait::MIN_INTERVAL.as_millis())
+        .expect("a small count");
+    assert!(
+        polls <= most,
+        "{polls} polls in {deadline:?}, at most {most} allowed"
+    );
+    assert!(polls >= most / 2, "{polls} polls: the waiter kept polling");
+}
