@@ -36,3 +36,32 @@ fn local_budget_holds_a_class_after_a_429() {
         "spend draws on the held default budget"
     );
 }
+
+/// A hold after a 429 lasts what was asked, even when the wall clock is set back while it
+/// runs; it does not last as long again as the clock went back.
+#[test]
+fn a_hold_after_a_429_outlasts_no_setting_back_of_the_wall_clock() {
+    const HOUR_MS: u64 = 3_600_000;
+    let budget = LocalBudget::documented();
+    let start = 1_800_000_000_000;
+    budget.limited_at(RateClass::Default, Duration::from_secs(5), start);
+    let back = start - HOUR_MS;
+    for now in [back, back + 4_000] {
+        match budget.reserve_at(RateClass::Spend, now) {
+            Reservation::Wait(wait) => assert!(wait <= Duration::from_secs(5), "{wait:?}"),
+            Reservation::Granted => panic!("a 429 holds the default budget at {now}"),
+        }
+    }
+    // Once the hold, started again when the clock was set back, is over, calls go out.
+    assert_eq!(
+        budget.reserve_at(RateClass::Default, back + 6_000),
+        Reservation::Granted
+    );
+    // A shorter hold asked for later does not cut a longer one short.
+    budget.limited_at(RateClass::Default, Duration::from_secs(30), start + 10_000);
+    budget.limited_at(RateClass::Default, Duration::from_secs(1), start + 11_000);
+    assert_eq!(
+        budget.reserve_at(RateClass::Default, start + 20_000),
+        Reservation::Wait(Duration::from_secs(20))
+    );
+}

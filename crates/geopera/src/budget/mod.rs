@@ -107,6 +107,9 @@ struct LocalState {
     used: [(u64, u32); 3],
     /// Unix milliseconds until which a class is held after a 429.
     blocked_until: [u64; 3],
+    /// How long the hold that ends at `blocked_until` was asked for, in milliseconds: a hold
+    /// further ahead than that means the wall clock was set back since it began.
+    held_for: [u64; 3],
 }
 
 impl LocalBudget {
@@ -146,11 +149,25 @@ impl LocalBudget {
 
     /// The reservation, answered at once.
     pub(crate) fn reserve_now(&self, class: RateClass) -> Reservation {
-        let now = unix_millis();
+        self.reserve_at(class, unix_millis())
+    }
+
+    /// [`reserve_now`](Self::reserve_now) at `now`, in Unix milliseconds.
+    fn reserve_at(&self, class: RateClass, now: u64) -> Reservation {
         let index = now / self.window_ms;
         let window_end = (index + 1).saturating_mul(self.window_ms);
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let budgets = drawn_from(class);
+        for c in budgets {
+            // The wall clock was set back since the hold began (a correction, a virtual
+            // machine resumed): the hold starts again now, no longer than it was asked for,
+            // rather than lasting as long again as the clock went back.
+            let s = slot(*c);
+            let latest_end = now.saturating_add(state.held_for[s]);
+            if state.blocked_until[s] > latest_end {
+                state.blocked_until[s] = latest_end;
+            }
+        }
         let blocked = budgets
             .iter()
             .map(|c| state.blocked_until[slot(*c)])
@@ -180,11 +197,19 @@ impl LocalBudget {
 
     /// Holds calls of `class` for `retry_after`.
     pub(crate) fn limited_now(&self, class: RateClass, retry_after: Duration) {
-        let until = unix_millis()
-            .saturating_add(u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX));
+        self.limited_at(class, retry_after, unix_millis());
+    }
+
+    /// [`limited_now`](Self::limited_now) at `now`, in Unix milliseconds.
+    fn limited_at(&self, class: RateClass, retry_after: Duration, now: u64) {
+        let hold = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX);
+        let until = now.saturating_add(hold);
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let blocked = &mut state.blocked_until[slot(class)];
-        *blocked = (*blocked).max(until);
+        let s = slot(class);
+        if until >= state.blocked_until[s] {
+            state.blocked_until[s] = until;
+            state.held_for[s] = hold;
+        }
     }
 }
 
