@@ -12,10 +12,18 @@
 //! Why a body wrapper rather than a timeout around the whole request: an operation's answer
 //! may be held back on purpose by an injected latency fault, up to ten minutes; only the
 //! time spent waiting for the client is bounded here.
+//!
+//! The same wrapper counts the bytes of every body it passes against one [`BodyBudget`] for
+//! the whole server. The deadline bounds how long a body is held, not how many are: a client
+//! stalling bodies just short of their end on many connections, or on the streams of one
+//! HTTP/2 connection (200 each), would otherwise have the emulator hold up to the body limit
+//! for every one of them.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -45,11 +53,63 @@ impl fmt::Display for BodyDeadlinePassed {
 
 impl std::error::Error for BodyDeadlinePassed {}
 
-/// Whether a body's read error is, or was caused by, [`BodyDeadlinePassed`].
-pub(crate) fn is_deadline(error: &(dyn std::error::Error + 'static)) -> bool {
+/// How many bodies of the full body limit the server holds at once while they arrive; the
+/// bytes of all bodies being read share that budget.
+pub const BODIES_HELD_AT_ONCE: usize = 64;
+
+/// The seconds a request refused for the [`BodyBudget`] is told to wait.
+pub(crate) const BUDGET_RETRY_AFTER_SECS: u64 = 1;
+
+/// The error a body reports when the server already holds its [`BodyBudget`] in bodies.
+#[derive(Debug)]
+pub(crate) struct BodyBudgetSpent;
+
+impl fmt::Display for BodyBudgetSpent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "the emulator is holding as many request bodies as it will at once; \
+             retry in a moment",
+        )
+    }
+}
+
+impl std::error::Error for BodyBudgetSpent {}
+
+/// The bytes of request bodies being read, across every connection, and how many may be.
+#[derive(Debug)]
+pub(crate) struct BodyBudget {
+    held: AtomicUsize,
+    cap: usize,
+}
+
+impl BodyBudget {
+    /// Room for [`BODIES_HELD_AT_ONCE`] bodies of `body_limit` bytes.
+    pub(crate) fn for_limit(body_limit: usize) -> Arc<Self> {
+        Arc::new(BodyBudget {
+            held: AtomicUsize::new(0),
+            cap: body_limit.saturating_mul(BODIES_HELD_AT_ONCE),
+        })
+    }
+
+    /// Takes `bytes` from the budget, unless that would pass the cap.
+    fn take(&self, bytes: usize) -> bool {
+        self.held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                held.checked_add(bytes).filter(|total| *total <= self.cap)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.held.fetch_sub(bytes, Ordering::AcqRel);
+    }
+}
+
+/// Whether a body's read error is, or was caused by, an `E`.
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(error);
     while let Some(error) = next {
-        if error.is::<BodyDeadlinePassed>() {
+        if error.is::<E>() {
             return true;
         }
         next = error.source();
@@ -57,8 +117,20 @@ pub(crate) fn is_deadline(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// Gives `request`'s body [`BODY_DEADLINE`] from now (a middleware).
+/// Whether a body's read error is, or was caused by, [`BodyDeadlinePassed`].
+pub(crate) fn is_deadline(error: &(dyn std::error::Error + 'static)) -> bool {
+    caused_by::<BodyDeadlinePassed>(error)
+}
+
+/// Whether a body's read error is, or was caused by, [`BodyBudgetSpent`].
+pub(crate) fn is_over_budget(error: &(dyn std::error::Error + 'static)) -> bool {
+    caused_by::<BodyBudgetSpent>(error)
+}
+
+/// Gives `request`'s body [`BODY_DEADLINE`] from now, and counts its bytes against the
+/// server's [`BodyBudget`] until it is dropped (a middleware).
 pub(crate) async fn bound(
+    axum::extract::State(budget): axum::extract::State<Arc<BodyBudget>>,
     request: Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -66,14 +138,28 @@ pub(crate) async fn bound(
     let body = Body::new(Bounded {
         inner: body,
         deadline: Box::pin(tokio::time::sleep(BODY_DEADLINE)),
+        held: Held { budget, bytes: 0 },
     });
     next.run(Request::from_parts(parts, body)).await
 }
 
-/// A body that fails once its deadline has passed.
+/// A body that fails once its deadline has passed, or once its bytes would pass the budget.
 struct Bounded {
     inner: Body,
     deadline: Pin<Box<Sleep>>,
+    held: Held,
+}
+
+/// The bytes one body has taken from the budget, given back when it is dropped.
+struct Held {
+    budget: Arc<BodyBudget>,
+    bytes: usize,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.budget.give_back(self.bytes);
+    }
 }
 
 impl HttpBody for Bounded {
@@ -85,6 +171,14 @@ impl HttpBody for Bounded {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
         if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            let size = match &frame {
+                Some(Ok(frame)) => frame.data_ref().map_or(0, Bytes::len),
+                _ => 0,
+            };
+            if !self.held.budget.take(size) {
+                return Poll::Ready(Some(Err(axum::Error::new(BodyBudgetSpent))));
+            }
+            self.held.bytes += size;
             return Poll::Ready(frame);
         }
         match self.deadline.as_mut().poll(cx) {

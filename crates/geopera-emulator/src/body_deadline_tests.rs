@@ -5,6 +5,10 @@ fn bounded(inner: Body) -> Body {
     Body::new(Bounded {
         inner,
         deadline: Box::pin(tokio::time::sleep(BODY_DEADLINE)),
+        held: Held {
+            budget: BodyBudget::for_limit(usize::MAX),
+            bytes: 0,
+        },
     })
 }
 

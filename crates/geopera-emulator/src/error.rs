@@ -221,7 +221,13 @@ impl From<PathRejection> for ApiError {
 impl From<BytesRejection> for ApiError {
     fn from(rejection: BytesRejection) -> Self {
         let status = rejection.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
+        if crate::body_deadline::is_over_budget(&rejection) {
+            let spent = crate::body_deadline::BodyBudgetSpent.to_string();
+            ApiError::problem(StatusCode::SERVICE_UNAVAILABLE, spent).with_header(
+                http::header::RETRY_AFTER,
+                crate::body_deadline::BUDGET_RETRY_AFTER_SECS,
+            )
+        } else if status == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::problem(
                 status,
                 "the request body is larger than the emulator accepts",

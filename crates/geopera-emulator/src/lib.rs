@@ -169,6 +169,7 @@
 //! | cap | default | builder | `geopera-emulator` flag |
 //! |---|---|---|---|
 //! | request body; larger is 413 | [`DEFAULT_BODY_LIMIT`], 2 MiB | [`body_limit`](EmulatorBuilder::body_limit) | `--body-limit BYTES` |
+//! | bytes of request bodies held while they arrive (operations, sign-in forms, control), across every connection and HTTP/2 stream; a body that would pass it is 503 with `Retry-After: 1` (problem+json; `temporarily_unavailable` at sign-in) | [`BODIES_HELD_AT_ONCE`] (64) times the body limit, 128 MiB | through the body limit | — |
 //! | time to send a request head | [`DEFAULT_HEADER_READ_TIMEOUT`], 10 s | [`header_read_timeout`](EmulatorBuilder::header_read_timeout) | `--header-read-timeout 10s` |
 //! | time with no request in progress | [`DEFAULT_IDLE_TIMEOUT`], 60 s | [`idle_timeout`](EmulatorBuilder::idle_timeout) | `--idle-timeout 60s` |
 //! | recorded requests | [`DEFAULT_RECORD_LIMIT`], 1,000 | [`record_limit`](EmulatorBuilder::record_limit) | — |
@@ -603,7 +604,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::watch;
 
-pub use crate::body_deadline::BODY_DEADLINE;
+pub use crate::body_deadline::{BODIES_HELD_AT_ONCE, BODY_DEADLINE};
 pub use crate::clock::{ManualClock, DEFAULT_START_UNIX_SECS};
 pub use crate::conn::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 pub use crate::control::CONTROL_PREFIX;

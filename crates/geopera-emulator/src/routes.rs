@@ -40,9 +40,13 @@ pub(crate) fn router(
     if control {
         router = router.merge(control::router(shared.clone()));
     }
-    // Every body above must arrive within one deadline; an upload's gets one in proportion
-    // to its size (`crate::body_deadline`, `crate::uploads`).
-    router = router.layer(axum::middleware::from_fn(crate::body_deadline::bound));
+    // Every body above must arrive within one deadline, and the bytes of those arriving share
+    // one budget; an upload's body gets a deadline in proportion to its size and is never held
+    // (`crate::body_deadline`, `crate::uploads`).
+    router = router.layer(axum::middleware::from_fn_with_state(
+        crate::body_deadline::BodyBudget::for_limit(body_limit),
+        crate::body_deadline::bound,
+    ));
     router
         // Signed upload URLs: streamed, bounded by the upload's declared size rather than
         // the body limit, which its raw `Body` extractor does not apply (`crate::uploads`).

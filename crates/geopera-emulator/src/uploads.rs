@@ -92,6 +92,12 @@ pub(crate) async fn next_chunk(
     next.transpose().map_err(|e| {
         if crate::body_deadline::is_deadline(&e) {
             ApiError::problem(StatusCode::REQUEST_TIMEOUT, format!("{e}; {outcome}"))
+        } else if crate::body_deadline::is_over_budget(&e) {
+            ApiError::problem(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; {outcome}"))
+                .with_header(
+                    http::header::RETRY_AFTER,
+                    crate::body_deadline::BUDGET_RETRY_AFTER_SECS,
+                )
         } else {
             ApiError::problem(
                 StatusCode::BAD_REQUEST,

@@ -376,6 +376,12 @@ impl Form {
                     "invalid_request",
                     format!("the form body is larger than {FORM_LIMIT} bytes"),
                 )
+            } else if crate::body_deadline::is_over_budget(&rejection) {
+                let mut error =
+                    OAuthError::unavailable(crate::body_deadline::BodyBudgetSpent.to_string());
+                let retry = crate::body_deadline::BUDGET_RETRY_AFTER_SECS;
+                error.headers.push((RETRY_AFTER, HeaderValue::from(retry)));
+                error
             } else if crate::body_deadline::is_deadline(&rejection) {
                 OAuthError::new(
                     408,

@@ -467,3 +467,76 @@ fn a_stalled_sign_in_form_and_a_trickled_operation_body_end_at_the_body_deadline
         200
     );
 }
+
+/// Request bodies still arriving are held in memory, and the bytes held across every
+/// connection are bounded: with the budget taken by bodies that stall just short of their end,
+/// another request is 503 problem+json with `Retry-After` rather than one more body held; once
+/// their peers go, requests are served again.
+#[test]
+fn bodies_held_while_they_arrive_are_bounded_in_bytes_across_connections() {
+    const LIMIT: usize = 16 * 1024;
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .body_limit(LIMIT),
+    );
+    let addr = api.emu.addr();
+    // Every held body but one byte; together they leave less than the probe's body.
+    let hogs: Vec<TcpStream> = (0..geopera_emulator::BODIES_HELD_AT_ONCE)
+        .map(|_| {
+            let mut hog = TcpStream::connect(addr).expect("connects");
+            write!(
+                hog,
+                "POST /v1/op/catalog.search HTTP/1.1\r\nhost: {addr}\r\n\
+                 content-type: application/json\r\ncontent-length: {LIMIT}\r\n\r\n{}",
+                " ".repeat(LIMIT - 1)
+            )
+            .expect("all of a body but its last byte");
+            hog
+        })
+        .collect();
+    let probe_body = format!(
+        "{}{}",
+        json!({"host_name": "earthsearch-aws", "limit": 1}),
+        " ".repeat(200)
+    );
+    let bearer = format!("Bearer {}", api.emu.api_key());
+    let probe = || {
+        crate::common::Resp::read(
+            api.http
+                .post(api.url("catalog.search"))
+                .header("authorization", &bearer)
+                .header("content-type", "application/json")
+                .body(probe_body.clone())
+                .send()
+                .expect("an answer"),
+        )
+        .expect("read")
+    };
+    // The held bodies arrive as the server reads them; a few seconds at most.
+    let mut refused = None;
+    for _ in 0..250 {
+        let answer = probe();
+        if answer.status == 503 {
+            refused = Some(answer);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let refused = refused.expect("a request beyond the budget is refused");
+    assert_eq!(refused.content_type(), "application/problem+json");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+
+    drop(hogs);
+    let mut served = None;
+    for _ in 0..250 {
+        let answer = probe();
+        if answer.status != 503 {
+            served = Some(answer);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let served = served.expect("served once the held bodies are gone");
+    assert_eq!(served.status, 200, "{:?}", served.json());
+}
