@@ -533,11 +533,9 @@ impl geopera::Clock for Leaping {
     }
 }
 
-/// `Duration::MAX` for the deadline and the longest pause means "no bound": the pauses grow
-/// past what a `Duration` can hold times 1.5, which used to panic after about a hundred polls;
-/// the wait goes on until the clock itself runs out, then ends at its deadline.
-#[tokio::test]
-async fn a_wait_with_no_bounds_outlasts_the_growth_of_its_pauses() {
+/// A server whose `orders.get` answers `processing` at once, for ever, counting the polls, and
+/// a client whose clock leaps to each wake-up, so no real time passes between polls.
+fn processing_for_ever() -> (Hostile, Arc<Mutex<u32>>, AuthenticatedClient) {
     let polls = Arc::new(Mutex::new(0_u32));
     let counted = polls.clone();
     let server = Hostile::serve("127.0.0.1", move |_| {
@@ -549,6 +547,15 @@ async fn a_wait_with_no_bounds_outlasts_the_growth_of_its_pauses() {
         .clock(Arc::new(Leaping::default()))
         .build()
         .expect("valid configuration");
+    (server, polls, client)
+}
+
+/// `Duration::MAX` for the deadline and the longest pause means "no bound": the pauses grow
+/// past what a `Duration` can hold times 1.5, which used to panic after about a hundred polls;
+/// the wait goes on until the clock itself runs out, then ends at its deadline.
+#[tokio::test]
+async fn a_wait_with_no_bounds_outlasts_the_growth_of_its_pauses() {
+    let (_server, polls, client) = processing_for_ever();
     let waiting = tokio::spawn(
         wait::order(&client, "ord_1")
             .deadline(Duration::MAX)
@@ -572,17 +579,7 @@ async fn a_wait_with_no_bounds_outlasts_the_growth_of_its_pauses() {
 /// spread of each pause used to draw as little as half of it.
 #[tokio::test]
 async fn no_pause_between_polls_is_shorter_than_the_minimum_interval() {
-    let polls = Arc::new(Mutex::new(0_u32));
-    let counted = polls.clone();
-    let server = Hostile::serve("127.0.0.1", move |_| {
-        *counted.lock().expect("not poisoned") += 1;
-        crate::hostile::json(200, &[], r#"{"orderId":"ord_1","status":"processing"}"#)
-    });
-    let client = AuthenticatedClient::builder("gpra_test_key")
-        .base_url(server.url())
-        .clock(Arc::new(Leaping::default()))
-        .build()
-        .expect("valid configuration");
+    let (_server, polls, client) = processing_for_ever();
     let deadline = Duration::from_secs(1);
     let waiting = wait::order(&client, "ord_1")
         .interval(Duration::ZERO, Duration::ZERO)
