@@ -169,10 +169,16 @@ async fn connection(
         _ = conn.as_mut() => {}
         () = kill.notify.notified() => {}
         stalled = watchdog(&activity, timeouts) => {
-            if stalled == Stall::Idle {
-                // Lets HTTP/2 say goodbye (GOAWAY); HTTP/1.1 closes at once when idle.
-                conn.as_mut().graceful_shutdown();
-                let _ = tokio::time::timeout(Duration::from_secs(1), conn.as_mut()).await;
+            match stalled {
+                Stall::Idle => {
+                    // Lets HTTP/2 say goodbye (GOAWAY); HTTP/1.1 closes at once when idle.
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(1), conn.as_mut()).await;
+                }
+                // A reset, not a close: a close would leave the kernel still trying to
+                // deliver what the socket holds to a peer that takes none of it.
+                Stall::Unread => kill.reset.store(true, Ordering::SeqCst),
+                Stall::NoRequest => {}
             }
         }
         _ = shutdown.changed() => {
@@ -189,12 +195,20 @@ enum Stall {
     NoRequest,
     /// No request in progress for the idle timeout.
     Idle,
+    /// An answer in progress, and the peer has taken none of it for the idle timeout: the
+    /// socket has been full all that time.
+    Unread,
 }
 
 /// Returns when the connection has stalled: no first request within `header_read` of
 /// opening (hyper's own header timer only starts once it has read enough bytes to tell
-/// HTTP/1.1 from HTTP/2, so a silent client would otherwise stay), or no request in
-/// progress for `idle` (hyper has no idle limit for HTTP/2 connections).
+/// HTTP/1.1 from HTTP/2, so a silent client would otherwise stay), no request in progress
+/// for `idle` (hyper has no idle limit for HTTP/2 connections), or an answer that the peer
+/// has taken no byte of for `idle` (hyper has no write timeout: a client that asks and never
+/// reads would hold the connection and the answer for ever). The last is timed from when a
+/// write first found the socket full, never from when the answer began, so slow answers and
+/// injected latency are not cut short, and a slow reader, who frees room now and then, is
+/// not either.
 ///
 /// Written here because neither hyper nor hyper-util offers a connection idle timeout, and
 /// tower's timeouts bound requests, not the gaps between them.
@@ -203,7 +217,10 @@ async fn watchdog(activity: &Activity, timeouts: Timeouts) -> Stall {
         let (deadline, stall) = {
             let state = activity.state();
             if state.in_flight > 0 {
-                (None, Stall::Idle)
+                (
+                    activity.blocked_since().map(|since| since + timeouts.idle),
+                    Stall::Unread,
+                )
             } else if state.requests == 0 {
                 (
                     Some(state.idle_since + timeouts.header_read),
@@ -239,6 +256,9 @@ struct Activity {
     /// When bytes last went to the socket, in milliseconds since `opened`: an atomic rather
     /// than part of `state`, as every write sets it and nothing waits on it.
     wrote_at_ms: AtomicU64,
+    /// When a write first found the socket full with no byte taken since, in milliseconds
+    /// since `opened` plus one; 0 while writes go through.
+    blocked_at_ms: AtomicU64,
 }
 
 struct ActivityState {
@@ -258,13 +278,40 @@ impl Activity {
             changed: Notify::new(),
             opened: Instant::now(),
             wrote_at_ms: AtomicU64::new(0),
+            blocked_at_ms: AtomicU64::new(0),
         }
+    }
+
+    /// Milliseconds since the connection opened.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Notes that bytes went to the socket now.
     fn wrote(&self) {
-        let ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.wrote_at_ms.store(ms, Ordering::Relaxed);
+        self.wrote_at_ms.store(self.now_ms(), Ordering::Relaxed);
+        self.blocked_at_ms.store(0, Ordering::Relaxed);
+    }
+
+    /// Notes that a write found the socket full; the first time since bytes last went
+    /// through, the watchdog is told, so that it starts timing.
+    fn write_blocked(&self) {
+        let at = self.now_ms().saturating_add(1);
+        if self
+            .blocked_at_ms
+            .compare_exchange(0, at, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.changed.notify_one();
+        }
+    }
+
+    /// Since when writes have found the socket full with no byte taken, if they have.
+    fn blocked_since(&self) -> Option<Instant> {
+        match self.blocked_at_ms.load(Ordering::Relaxed) {
+            0 => None,
+            at => Some(self.opened + Duration::from_millis(at - 1)),
+        }
     }
 
     /// When bytes last went to the socket (the connection's start if none have).
@@ -345,8 +392,10 @@ struct ResettableStream {
 
 impl ResettableStream {
     fn note(&self, written: &Poll<io::Result<usize>>) {
-        if matches!(written, Poll::Ready(Ok(n)) if *n > 0) {
-            self.activity.wrote();
+        match written {
+            Poll::Ready(Ok(n)) if *n > 0 => self.activity.wrote(),
+            Poll::Pending => self.activity.write_blocked(),
+            Poll::Ready(_) => {}
         }
     }
 }

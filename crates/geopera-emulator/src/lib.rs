@@ -171,7 +171,7 @@
 //! | request body; larger is 413 | [`DEFAULT_BODY_LIMIT`], 2 MiB | [`body_limit`](EmulatorBuilder::body_limit) | `--body-limit BYTES` |
 //! | bytes of request bodies held while they arrive (operations, sign-in forms, control), across every connection and HTTP/2 stream; a body that would pass it is 503 with `Retry-After: 1` (problem+json; `temporarily_unavailable` at sign-in) | [`BODIES_HELD_AT_ONCE`] (64) times the body limit, 128 MiB | through the body limit | — |
 //! | time to send a request head | [`DEFAULT_HEADER_READ_TIMEOUT`], 10 s | [`header_read_timeout`](EmulatorBuilder::header_read_timeout) | `--header-read-timeout 10s` |
-//! | time with no request in progress | [`DEFAULT_IDLE_TIMEOUT`], 60 s | [`idle_timeout`](EmulatorBuilder::idle_timeout) | `--idle-timeout 60s` |
+//! | time with no request in progress, or with an answer of which the client takes no byte (then the connection is reset) | [`DEFAULT_IDLE_TIMEOUT`], 60 s | [`idle_timeout`](EmulatorBuilder::idle_timeout) | `--idle-timeout 60s` |
 //! | recorded requests | [`DEFAULT_RECORD_LIMIT`], 1,000 | [`record_limit`](EmulatorBuilder::record_limit) | — |
 //! | bytes of recorded headers and bodies | [`DEFAULT_RECORD_BUDGET_BYTES`], 16 MiB | [`record_budget`](EmulatorBuilder::record_budget) | — |
 //! | sign-in form body; larger is 413 | 16 KiB (or the body limit, if smaller) | — | — |
@@ -808,7 +808,9 @@ impl EmulatorBuilder {
     /// How long a connection may have no request in progress before it is closed (default
     /// [`DEFAULT_IDLE_TIMEOUT`], 60 s); what bounds idle HTTP/2 connections, which have no
     /// header phase between requests. A request counts as in progress until its answer is
-    /// fully sent, so slow answers and injected latency are never cut short.
+    /// fully sent, so slow answers and injected latency are never cut short. The same time
+    /// bounds a client that takes none of an answer: once the connection's socket has been
+    /// full that long with no byte taken, the connection is reset.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.timeouts.idle = timeout;
         self

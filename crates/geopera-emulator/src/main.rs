@@ -38,7 +38,8 @@ struct Args {
     /// The largest request body read, in bytes; larger ones are answered 413.
     #[arg(long, default_value_t = geopera_emulator::DEFAULT_BODY_LIMIT)]
     body_limit: usize,
-    /// How long a connection may have no request in progress before it is closed.
+    /// How long a connection may have no request in progress, or hold an answer the client
+    /// takes no byte of, before it is closed.
     #[arg(long, default_value = "60s", value_parser = duration)]
     idle_timeout: Duration,
     /// Serve the control endpoints under /_emulator/ (clock, device-login decisions, sign-in

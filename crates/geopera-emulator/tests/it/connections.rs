@@ -369,6 +369,75 @@ fn a_slow_reader_gets_the_whole_of_a_large_answer() {
     assert_eq!(seen.len(), expected, "the whole answer arrived");
 }
 
+/// A client that asks for a large answer and never reads it is cut off once the socket has
+/// been full for the idle timeout: hyper has no write timeout of its own, and while the
+/// answer is still coming (here in pieces, as a `slow=` fault sends it) the request is in
+/// progress, so no idle timeout applied and the connection held the answer for ever. A slow
+/// reader is not cut (`a_slow_reader_gets_the_whole_of_a_large_answer`).
+#[test]
+fn a_client_that_never_reads_an_answer_in_progress_is_cut_off_after_the_idle_timeout() {
+    let emu = emulator(Duration::from_secs(30), Duration::from_millis(500));
+    let body = r#"{"host_name":"earthsearch-aws"}"#;
+    let mut stream = TcpStream::connect(emu.addr()).expect("connects");
+    write!(
+        stream,
+        "POST /v1/op/catalog.search_stream HTTP/1.1\r\nhost: {}\r\n\
+         authorization: Bearer {}\r\ncontent-type: application/json\r\n\
+         x-emulator-fault: slow=1s\r\ncontent-length: {}\r\n\r\n{body}",
+        emu.addr(),
+        emu.api_key(),
+        body.len()
+    )
+    .expect("request written");
+    // The answer (about 10 MB, in ten pieces over a second) fills what the sockets buffer
+    // well within this, and the socket then stays full for many idle timeouts.
+    std::thread::sleep(Duration::from_secs(6));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout set");
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let mut chunk = vec![0u8; 256 * 1024];
+    let mut expected = None;
+    // Until the connection ends (closed or reset) or the whole answer is in.
+    while started.elapsed() < Duration::from_secs(60) {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => seen.extend_from_slice(&chunk[..n]),
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => break,
+            Err(error) => panic!("read failed: {error}"),
+        }
+        if expected.is_none() {
+            if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .expect("content-length");
+                expected = Some(end + 4 + length);
+            }
+        }
+        if expected.is_some_and(|total| seen.len() >= total) {
+            break;
+        }
+    }
+    let expected = expected.expect("an answer head");
+    assert!(expected > 8_000_000, "a large answer: {expected} bytes");
+    assert!(
+        seen.len() < expected,
+        "the whole answer ({expected} bytes) was kept for a client that read none of it for 6 s"
+    );
+    // The emulator itself goes on answering.
+    assert_eq!(probe_status(&emu), 200);
+}
+
+/// A new connection's answer to one request.
+fn probe_status(emu: &EmulatorHandle) -> u16 {
+    let mut stream = TcpStream::connect(emu.addr()).expect("connects");
+    exchange(&mut stream, &request(emu))
+}
+
 #[test]
 fn an_operation_body_that_stops_arriving_is_ended_with_408() {
     use std::io::BufRead as _;
