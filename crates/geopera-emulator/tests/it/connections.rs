@@ -313,52 +313,14 @@ fn descriptors_run_out() {
 
 #[test]
 fn a_slow_reader_gets_the_whole_of_a_large_answer() {
-    // The answer (about 10 MB of NDJSON) is larger than what the sockets buffer on loopback
-    // and takes about three idle timeouts to read; the gaps between the server's writes
-    // (the kernel wakes a writer once a third of its buffer is free) stay under one.
+    // The answer is larger than what the sockets buffer on loopback and takes about three
+    // idle timeouts to read; the gaps between the server's writes (the kernel wakes a writer
+    // once a third of its buffer is free) stay under one.
     let emu = emulator(Duration::from_secs(30), Duration::from_millis(2_500));
-    let body = r#"{"host_name":"earthsearch-aws"}"#;
-    let mut stream = TcpStream::connect(emu.addr()).expect("connects");
-    write!(
-        stream,
-        "POST /v1/op/catalog.search_stream HTTP/1.1\r\nhost: {}\r\n\
-         authorization: Bearer {}\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\n\r\n{body}",
-        emu.addr(),
-        emu.api_key(),
-        body.len()
-    )
-    .expect("request written");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout set");
+    let mut stream = ask_for_a_large_answer(&emu, "");
     let started = Instant::now();
-    let mut seen = Vec::new();
-    let mut chunk = vec![0u8; 128 * 1024];
-    let mut expected = None;
-    while started.elapsed() < Duration::from_secs(60) {
-        let n = stream.read(&mut chunk).expect("answer read");
-        if n == 0 {
-            break;
-        }
-        seen.extend_from_slice(&chunk[..n]);
-        if expected.is_none() {
-            if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
-                let length: usize = head
-                    .lines()
-                    .find_map(|line| line.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .expect("content-length");
-                expected = Some(end + 4 + length);
-            }
-        }
-        if expected.is_some_and(|total| seen.len() >= total) {
-            break;
-        }
-        // About 1.3 MB/s.
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // About 1.3 MB/s.
+    let (seen, expected) = read_answer(&mut stream, Duration::from_millis(100));
     let expected = expected.expect("an answer head");
     assert!(expected > 4_000_000, "a large answer: {expected} bytes");
     assert!(
@@ -369,37 +331,35 @@ fn a_slow_reader_gets_the_whole_of_a_large_answer() {
     assert_eq!(seen.len(), expected, "the whole answer arrived");
 }
 
-/// A client that asks for a large answer and never reads it is cut off once the socket has
-/// been full for the idle timeout: hyper has no write timeout of its own, and while the
-/// answer is still coming (here in pieces, as a `slow=` fault sends it) the request is in
-/// progress, so no idle timeout applied and the connection held the answer for ever. A slow
-/// reader is not cut (`a_slow_reader_gets_the_whole_of_a_large_answer`).
-#[test]
-fn a_client_that_never_reads_an_answer_in_progress_is_cut_off_after_the_idle_timeout() {
-    let emu = emulator(Duration::from_secs(30), Duration::from_millis(500));
+/// Asks on a new connection for `catalog.search_stream`'s answer: about 10 MB of NDJSON, more
+/// than the sockets buffer on loopback. `extra` is more header lines, each ending in CRLF.
+fn ask_for_a_large_answer(emu: &EmulatorHandle, extra: &str) -> TcpStream {
     let body = r#"{"host_name":"earthsearch-aws"}"#;
     let mut stream = TcpStream::connect(emu.addr()).expect("connects");
     write!(
         stream,
         "POST /v1/op/catalog.search_stream HTTP/1.1\r\nhost: {}\r\n\
          authorization: Bearer {}\r\ncontent-type: application/json\r\n\
-         x-emulator-fault: slow=1s\r\ncontent-length: {}\r\n\r\n{body}",
+         {extra}content-length: {}\r\n\r\n{body}",
         emu.addr(),
         emu.api_key(),
         body.len()
     )
     .expect("request written");
-    // The answer (about 10 MB, in ten pieces over a second) fills what the sockets buffer
-    // well within this, and the socket then stays full for many idle timeouts.
-    std::thread::sleep(Duration::from_secs(6));
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout set");
+    stream
+}
+
+/// Reads `stream`, pausing `pause` after each read, until the connection ends (closed or
+/// reset), the whole answer is in, or a minute has passed. What was read, and the answer's
+/// whole length once its head was in.
+fn read_answer(stream: &mut TcpStream, pause: Duration) -> (Vec<u8>, Option<usize>) {
     let started = Instant::now();
     let mut seen = Vec::new();
-    let mut chunk = vec![0u8; 256 * 1024];
+    let mut chunk = vec![0u8; 128 * 1024];
     let mut expected = None;
-    // Until the connection ends (closed or reset) or the whole answer is in.
     while started.elapsed() < Duration::from_secs(60) {
         match stream.read(&mut chunk) {
             Ok(0) => break,
@@ -421,7 +381,24 @@ fn a_client_that_never_reads_an_answer_in_progress_is_cut_off_after_the_idle_tim
         if expected.is_some_and(|total| seen.len() >= total) {
             break;
         }
+        std::thread::sleep(pause);
     }
+    (seen, expected)
+}
+
+/// A client that asks for a large answer and never reads it is cut off once the socket has
+/// been full for the idle timeout: hyper has no write timeout of its own, and while the
+/// answer is still coming (here in pieces, as a `slow=` fault sends it) the request is in
+/// progress, so no idle timeout applied and the connection held the answer for ever. A slow
+/// reader is not cut (`a_slow_reader_gets_the_whole_of_a_large_answer`).
+#[test]
+fn a_client_that_never_reads_an_answer_in_progress_is_cut_off_after_the_idle_timeout() {
+    let emu = emulator(Duration::from_secs(30), Duration::from_millis(500));
+    let mut stream = ask_for_a_large_answer(&emu, "x-emulator-fault: slow=1s\r\n");
+    // The answer, in ten pieces over a second, fills what the sockets buffer well within
+    // this, and the socket then stays full for many idle timeouts.
+    std::thread::sleep(Duration::from_secs(6));
+    let (seen, expected) = read_answer(&mut stream, Duration::ZERO);
     let expected = expected.expect("an answer head");
     assert!(expected > 8_000_000, "a large answer: {expected} bytes");
     assert!(
