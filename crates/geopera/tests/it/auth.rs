@@ -700,12 +700,19 @@ async fn a_provider_outage_during_a_refresh_after_a_401_does_not_end_the_session
 fn refreshing_with(
     answer: &'static str,
 ) -> (Hostile, Session, AuthenticatedClient, Arc<AtomicUsize>) {
+    refreshing_by(move || hostile_json(200, &[], answer))
+}
+
+/// [`refreshing_with`], the token endpoint answering each refresh with what `answer` makes.
+fn refreshing_by(
+    answer: impl Fn() -> crate::hostile::Reply + Send + Sync + 'static,
+) -> (Hostile, Session, AuthenticatedClient, Arc<AtomicUsize>) {
     let refreshes = Arc::new(AtomicUsize::new(0));
     let counted = refreshes.clone();
     let server = Hostile::serve("127.0.0.1", move |seen| {
         if seen.path.ends_with("/protocol/openid-connect/token") {
             counted.fetch_add(1, Ordering::SeqCst);
-            return hostile_json(200, &[], answer);
+            return answer();
         }
         api_taking_only_at_2(seen)
     });
@@ -834,26 +841,11 @@ async fn an_unreachable_token_endpoint_is_asked_once_by_calls_that_all_need_it()
 /// 401 used to send a refresh of its own, one after another, to a provider just found down.
 #[tokio::test]
 async fn calls_turned_away_together_ask_a_token_endpoint_that_is_down_once() {
-    let attempts = Arc::new(AtomicUsize::new(0));
-    let counted = attempts.clone();
-    let server = Hostile::serve("127.0.0.1", move |seen| {
-        if seen.path.ends_with("/protocol/openid-connect/token") {
-            counted.fetch_add(1, Ordering::SeqCst);
-            // Long enough for every call's 401 to arrive while the first refresh is out.
-            std::thread::sleep(Duration::from_millis(300));
-            return hostile_json(503, &[], r#"{"error":"temporarily_unavailable"}"#);
-        }
-        api_taking_only_at_2(seen)
+    let (server, session, client, attempts) = refreshing_by(|| {
+        // Long enough for every call's 401 to arrive while the first refresh is out.
+        std::thread::sleep(Duration::from_millis(300));
+        hostile_json(503, &[], r#"{"error":"temporarily_unavailable"}"#)
     });
-    let session = Session::from_tokens(
-        Oidc::for_base_url(&server.url()).expect("a provider"),
-        tokens_at_1(),
-    );
-    let client = AuthenticatedClient::builder_with_credentials(session.clone())
-        .base_url(server.url())
-        .retries(0)
-        .build()
-        .expect("valid configuration");
     let calls = (0..10).map(|_| catalog_search::send(&client, CatalogSearchInput::new(HOST)));
     let results = tokio::time::timeout(Duration::from_secs(30), futures::future::join_all(calls))
         .await
