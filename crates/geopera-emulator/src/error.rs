@@ -121,6 +121,15 @@ impl ApiError {
         Self::problem(StatusCode::NOT_FOUND, detail)
     }
 
+    /// 503 for a body refused because the server holds as many bodies as it will at once
+    /// ([`crate::body_deadline::BodyBudget`]), with the `Retry-After` that says when to try again.
+    pub(crate) fn bodies_held(detail: impl Into<String>) -> Self {
+        Self::problem(StatusCode::SERVICE_UNAVAILABLE, detail).with_header(
+            http::header::RETRY_AFTER,
+            crate::body_deadline::BUDGET_RETRY_AFTER_SECS,
+        )
+    }
+
     /// 409: a state conflict.
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::problem(StatusCode::CONFLICT, detail)
@@ -222,11 +231,7 @@ impl From<BytesRejection> for ApiError {
     fn from(rejection: BytesRejection) -> Self {
         let status = rejection.status();
         if crate::body_deadline::is_over_budget(&rejection) {
-            let spent = crate::body_deadline::BodyBudgetSpent.to_string();
-            ApiError::problem(StatusCode::SERVICE_UNAVAILABLE, spent).with_header(
-                http::header::RETRY_AFTER,
-                crate::body_deadline::BUDGET_RETRY_AFTER_SECS,
-            )
+            ApiError::bodies_held(crate::body_deadline::BodyBudgetSpent.to_string())
         } else if status == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::problem(
                 status,

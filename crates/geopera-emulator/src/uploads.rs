@@ -93,11 +93,7 @@ pub(crate) async fn next_chunk(
         if crate::body_deadline::is_deadline(&e) {
             ApiError::problem(StatusCode::REQUEST_TIMEOUT, format!("{e}; {outcome}"))
         } else if crate::body_deadline::is_over_budget(&e) {
-            ApiError::problem(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; {outcome}"))
-                .with_header(
-                    http::header::RETRY_AFTER,
-                    crate::body_deadline::BUDGET_RETRY_AFTER_SECS,
-                )
+            ApiError::bodies_held(format!("{e}; {outcome}"))
         } else {
             ApiError::problem(
                 StatusCode::BAD_REQUEST,
