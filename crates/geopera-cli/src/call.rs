@@ -568,16 +568,17 @@ fn print_checked(checked: json::Checked<'_>, settings: &Settings) -> Outcome {
         first = false;
         match json::Checked::new(&result) {
             Ok(result) => print_one(result, settings),
-            // A value the printers cannot take (jq's `nan` and `infinite` are written `NaN` and
-            // `Infinity`): on one line, as jq wrote it, where it can be shown at all, with the
-            // server's text in it still unable to steer the terminal.
+            // A value the printers cannot take (an object with keys that are not strings, a
+            // byte string: jaq has both, JSON neither): on one line, as jaq wrote it, where it
+            // can be shown at all, with the server's text in it still unable to steer the
+            // terminal.
             Err(_) if matches!(settings.output, Output::Json | Output::Ndjson) => {
                 print(&json::escape_controls(&result))
             }
             Err(Unfit::TooDeep) => Err(too_deep("a result of --jq")),
             Err(Unfit::NotJson(error)) => Err(Failure::other(format!(
-                "a result of --jq is not JSON ({error}; NaN or Infinity?), which -o table and \
-                 -o yaml cannot lay out"
+                "a result of --jq is not JSON ({error}; a key that is not a string, or a byte \
+                 string?), which -o table and -o yaml cannot lay out"
             ))),
         }
     })

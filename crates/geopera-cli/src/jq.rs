@@ -303,6 +303,7 @@ fn evaluate(job: Job) {
                     )));
                 }
                 Ok(value) => {
+                    let value = as_json(&value).unwrap_or(value);
                     if results.send(Ok(value.to_string())).is_err() {
                         return Ok(());
                     }
@@ -361,6 +362,44 @@ fn nests_too_deep(value: &Val) -> bool {
         }
     }
     false
+}
+
+/// `value` with the numbers JSON has no spelling for written as jq writes them: NaN as
+/// `null`, infinities as the largest finite numbers of their sign. jaq writes them `NaN` and
+/// `Infinity`, which no JSON reader takes, so a script moved from jq would break on them.
+/// `None` when there is nothing to change, which is nearly always, so nothing is copied then.
+/// Recursive: it only sees values that [`nests_too_deep`] has let through.
+fn as_json(value: &Val) -> Option<Val> {
+    match value {
+        Val::Num(jaq_json::Num::Float(x)) if x.is_nan() => Some(Val::Null),
+        Val::Num(jaq_json::Num::Float(x)) if x.is_infinite() => {
+            Some(Val::Num(jaq_json::Num::Float(f64::MAX.copysign(*x))))
+        }
+        Val::Arr(items) => {
+            let first = items.iter().position(|item| as_json(item).is_some())?;
+            let mut items = items.as_ref().clone();
+            for item in &mut items[first..] {
+                if let Some(changed) = as_json(item) {
+                    *item = changed;
+                }
+            }
+            Some(Val::Arr(items.into()))
+        }
+        Val::Obj(members) => {
+            members.values().find_map(as_json)?;
+            let members = members
+                .iter()
+                .map(|(key, member)| {
+                    (
+                        key.clone(),
+                        as_json(member).unwrap_or_else(|| member.clone()),
+                    )
+                })
+                .collect();
+            Some(Val::Obj(jaq_json::Rc::new(members)))
+        }
+        _ => None,
+    }
 }
 
 /// Drops `value` a level at a time: dropped whole, a value nested [`nests_too_deep`] would be

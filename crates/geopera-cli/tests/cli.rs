@@ -2299,10 +2299,45 @@ fn a_jq_result_that_is_not_json_shows_server_text_escaped_or_is_named_as_such() 
         let url = canned_server(200, answer.to_owned(), 1);
         let output = s
             .against(&url)
-            .args(["orders", "list", "--jq", "{a: nan}", "-o", format])
+            .args(["orders", "list", "--jq", "{(1): .x}", "-o", format])
             .output()
             .expect("geopera runs");
         fails_saying(&output, 1, "a result of --jq is not JSON", format);
+    }
+}
+
+#[test]
+fn jq_results_with_nan_or_infinities_are_printed_as_jq_prints_them() {
+    let s = setup();
+    let program = "[nan, infinite, -infinite, {a: [nan]}, 1.5]";
+    let expected = serde_json::json!([null, f64::MAX, -f64::MAX, {"a": [null]}, 1.5]);
+    for form in ["json", "ndjson", "yaml"] {
+        let url = canned_server(200, "{}".to_owned(), 1);
+        let output = s
+            .against(&url)
+            .args(["orders", "list", "--jq", program, "-o", form])
+            .output()
+            .expect("geopera runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{form}: {}",
+            text(&output.stderr)
+        );
+        let shown = text(&output.stdout);
+        assert!(
+            !shown.contains("NaN") && !shown.contains("Infinity"),
+            "{form}: {shown}"
+        );
+        if form == "yaml" {
+            assert!(
+                shown.contains("- null\n") && shown.contains("a:\n  - null"),
+                "{shown}"
+            );
+        } else {
+            let read: serde_json::Value = serde_json::from_str(&shown).expect("the result is JSON");
+            assert_eq!(read, expected, "{form}");
+        }
     }
 }
 
