@@ -41,6 +41,7 @@ use geopera_types::{Operation, OperationInfo};
 use crate::client::{ApiClient, Client};
 use crate::engine::Face;
 use crate::models::{Job, JobStatus, Order, OrderStatus, UploadOutput, UploadStatus};
+use crate::redact::Redactor;
 use crate::request::CallOptions;
 use crate::{Error, Response};
 
@@ -353,6 +354,10 @@ where
         let payload = self.payload()?;
         let mut pause = self.first;
         let mut last: Option<Box<U>> = None;
+        // What the errors quote from an answer (a failure's reason, another resource's id)
+        // is the server's text, and errors end up in logs: the client's credentials are taken
+        // out of it, as out of every other error's.
+        let redactor = Redactor::for_call(&self.client, &CallOptions::default());
         loop {
             let left = ends.saturating_sub(clock.now());
             if left.is_zero() {
@@ -393,7 +398,7 @@ where
             if answered != self.id {
                 return Err(WaitError::OtherResource {
                     what: kind.what,
-                    answered: answered.to_owned(),
+                    answered: redactor.text(answered.to_owned()),
                     id: self.id,
                 });
             }
@@ -406,7 +411,7 @@ where
                     return Err(WaitError::Failed {
                         what: kind.what,
                         id: self.id,
-                        state: (kind.state)(&state),
+                        state: redactor.text((kind.state)(&state)),
                         last: Box::new(finish(state, rest)),
                     })
                 }

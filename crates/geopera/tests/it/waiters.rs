@@ -262,6 +262,43 @@ async fn a_poll_cut_by_the_client_deadline_is_a_call_error_not_the_wait_deadline
     assert_eq!(source.kind(), geopera::ErrorKind::Timeout, "{source:?}");
 }
 
+/// A failure's reason and another resource's id are the server's words, which may quote what
+/// it was sent: the error, which ends up in logs, does not repeat the client's key.
+#[tokio::test]
+async fn a_wait_error_does_not_repeat_the_key_the_server_quoted() {
+    const KEY: &str = "gpra_quoted_in_the_answer";
+    let quoting = Hostile::serve("127.0.0.1", |seen| {
+        let body = if seen.path.ends_with("orders.get") {
+            format!(r#"{{"orderId":"ord_{KEY}","status":"fulfilled"}}"#)
+        } else {
+            format!(r#"{{"id":"job_1","status":"failed","error_message":"key {KEY} refused"}}"#)
+        };
+        crate::hostile::json(200, &[], &body)
+    });
+    let client = Geopera::from(
+        AuthenticatedClient::builder(KEY)
+            .base_url(quoting.url())
+            .build()
+            .expect("valid configuration"),
+    );
+    let failed = wait::processing_job(&client, "job_1")
+        .await
+        .expect_err("the job failed");
+    let WaitError::Failed { state, .. } = &failed else {
+        panic!("not the failure: {failed:?}");
+    };
+    assert_eq!(state, "failed: key [redacted] refused");
+    assert!(!failed.to_string().contains(KEY), "{failed}");
+    let other = wait::order(&client, "ord_mine")
+        .wait_blocking()
+        .expect_err("another order's success is not this one's");
+    let WaitError::OtherResource { answered, .. } = &other else {
+        panic!("not the mismatch: {other:?}");
+    };
+    assert_eq!(answered, "ord_[redacted]");
+    assert!(!other.to_string().contains(KEY), "{other}");
+}
+
 /// A poll answered with another resource, already in a final state, does not end the wait as
 /// if this one had got there: neither as a success nor as a failure.
 #[tokio::test]
