@@ -26,7 +26,7 @@ use crate::oidc::{identify, presented_token};
 use crate::ops::{self, Ctx, KeyBounds};
 use crate::records::{rate_windows, ClaimSlot};
 use crate::scopes::grants;
-use crate::state::Shared;
+use crate::state::{Lane, Shared};
 use crate::storage;
 
 /// The per-request header that injects faults into that one request.
@@ -42,7 +42,7 @@ pub(crate) struct Request<'a> {
 }
 
 /// Who is calling, once authenticated.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Caller {
     /// The organization, or `ip:<addr>` for an operation that needs no credentials.
     org: String,
@@ -110,7 +110,7 @@ async fn pause(latency: Duration) {
 
 /// Rate limit → scope → validate → storage budget → execute, for an authenticated caller.
 async fn admitted(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     op: &'static OperationInfo,
     caller: &Caller,
     headers: &HeaderMap,
@@ -292,7 +292,7 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// running; 422 for a key that is blank, longer than [`MAX_IDEMPOTENCY_KEY`] or not visible
 /// ASCII, which would otherwise be ignored (running the request twice) or kept for a day.
 async fn execute_once(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     op: &'static OperationInfo,
     caller: &Caller,
     headers: &HeaderMap,
@@ -352,6 +352,34 @@ async fn execute_once(
     if let Begin::Replay(reply) = begun {
         return Ok(reply);
     }
+    if lane.is_some() {
+        // Nothing from here to the answer waits, so the request cannot be left half done.
+        return settled(shared, op, caller, slot, input, lane).await;
+    }
+    // One that waits on webhook endpoints runs to its end even if its caller hangs up
+    // meanwhile, as the API's would: its deliveries are made then, and a retry under the
+    // same key is replayed its answer rather than making them a second time.
+    let (shared, caller) = (Arc::clone(shared), caller.clone());
+    let detached =
+        tokio::spawn(async move { settled(&shared, op, &caller, slot, input, None).await });
+    detached.await.unwrap_or_else(|_| {
+        Err(ApiError::problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the request ended before it was answered",
+        ))
+    })
+}
+
+/// Runs the operation for a request whose idempotency key `slot` it has claimed, and stores
+/// the answer under the key (or frees the key when there is nothing to store).
+async fn settled(
+    shared: &Shared,
+    op: &'static OperationInfo,
+    caller: &Caller,
+    slot: ClaimSlot,
+    input: Value,
+    lane: Option<Lane<'_>>,
+) -> Result<Reply, ApiError> {
     let claimed = Claimed {
         shared,
         slot: Some(slot),
@@ -384,10 +412,10 @@ async fn execute_once(
 }
 
 /// An idempotency key claimed for a request that has not been answered yet. Dropped before
-/// [`settling`](Self::settling) (the caller hung up while the operation awaited an endpoint,
-/// the connection was reset, the state file could not be reached), it releases the key: that
-/// request will never answer, and a claim left behind would tell every retry for a day that it
-/// is still being processed.
+/// [`settling`](Self::settling) (the write lane could not be had because the state file could
+/// not be read back, the emulator stopped while the operation awaited an endpoint), it
+/// releases the key: that request will never answer, and a claim left behind would tell every
+/// retry for a day that it is still being processed.
 struct Claimed<'a> {
     shared: &'a Shared,
     slot: Option<ClaimSlot>,
