@@ -1,11 +1,12 @@
 //! The accept loop and each connection's life: protocol, timeouts, resets.
 
+use std::collections::BTreeSet;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -29,6 +30,11 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// that a peer which vanished without closing does not hold its streams for ever.
 const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
 const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// The most of an HTTP/2 answer hyper is handed at once. hyper asks for another piece only
+/// once the stream's window has room for the one before, so an answer not asked for more for
+/// the idle timeout is one whose peer made room for less than a piece in that time; a larger
+/// piece would make a slow reader look stalled.
+const HTTP2_PIECE: usize = 64 * 1024;
 
 /// How long the accept loop pauses after an error that is not about one connection.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -136,6 +142,7 @@ async fn connection(
     let per_request = activity.clone();
     let service = tower::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
         let in_flight = per_request.begin();
+        let http2 = request.version() == http::Version::HTTP_2;
         request.extensions_mut().insert(ConnectInfo(peer));
         request.extensions_mut().insert(per_connection.clone());
         let answer = app.clone().oneshot(request.map(Body::new));
@@ -145,7 +152,9 @@ async fn connection(
             Ok::<_, std::convert::Infallible>(response.map(|body| {
                 Body::new(Tracked {
                     inner: body,
-                    _in_flight: in_flight,
+                    http2,
+                    rest: Bytes::new(),
+                    in_flight,
                 })
             }))
         }
@@ -176,7 +185,10 @@ async fn connection(
                     let _ = tokio::time::timeout(Duration::from_secs(1), conn.as_mut()).await;
                 }
                 // A reset, not a close: a close would leave the kernel still trying to
-                // deliver what the socket holds to a peer that takes none of it.
+                // deliver what the socket holds to a peer that takes none of it. Not a GOAWAY
+                // either, for an HTTP/2 stream whose window stays shut: that would let the
+                // stream run on, and it never ends. Dropping the connection is what frees its
+                // answers, as h2 then fails every stream and hyper drops their bodies.
                 Stall::Unread => kill.reset.store(true, Ordering::SeqCst),
                 Stall::NoRequest => {}
             }
@@ -195,8 +207,9 @@ enum Stall {
     NoRequest,
     /// No request in progress for the idle timeout.
     Idle,
-    /// An answer in progress, and the peer has taken none of it for the idle timeout: the
-    /// socket has been full all that time.
+    /// An answer in progress, and the peer has taken none of it for the idle timeout (the
+    /// socket has been full all that time), or, over HTTP/2, has made room for less than
+    /// [`HTTP2_PIECE`] of one stream's answer (hyper has not asked it for more all that time).
     Unread,
 }
 
@@ -208,7 +221,10 @@ enum Stall {
 /// reads would hold the connection and the answer for ever). The last is timed from when a
 /// write first found the socket full, never from when the answer began, so slow answers and
 /// injected latency are not cut short, and a slow reader, who frees room now and then, is
-/// not either.
+/// not either. Over HTTP/2 the socket need not fill: a peer that reads the connection but
+/// never opens a stream's window holds that answer all the same. There it is timed from when
+/// an answer handed hyper a piece that hyper has not asked past, never while the answer waits
+/// on its own source.
 ///
 /// Written here because neither hyper nor hyper-util offers a connection idle timeout, and
 /// tower's timeouts bound requests, not the gaps between them.
@@ -217,10 +233,12 @@ async fn watchdog(activity: &Activity, timeouts: Timeouts) -> Stall {
         let (deadline, stall) = {
             let state = activity.state();
             if state.in_flight > 0 {
-                (
-                    activity.blocked_since().map(|since| since + timeouts.idle),
-                    Stall::Unread,
-                )
+                let unasked = state.unasked.first().map(|&(since, _)| since);
+                let since = [activity.blocked_since(), unasked]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                (since.map(|since| since + timeouts.idle), Stall::Unread)
             } else if state.requests == 0 {
                 (
                     Some(state.idle_since + timeouts.header_read),
@@ -265,6 +283,9 @@ struct ActivityState {
     in_flight: usize,
     requests: u64,
     idle_since: Instant,
+    /// HTTP/2 answers that handed hyper a piece it has not yet asked past: since when, and
+    /// which request's. One entry at most per answer in progress.
+    unasked: BTreeSet<(Instant, u64)>,
 }
 
 impl Activity {
@@ -274,6 +295,7 @@ impl Activity {
                 in_flight: 0,
                 requests: 0,
                 idle_since: Instant::now(),
+                unasked: BTreeSet::new(),
             }),
             changed: Notify::new(),
             opened: Instant::now(),
@@ -328,14 +350,17 @@ impl Activity {
 
     /// Marks a request as started; it ends when the returned guard drops.
     fn begin(self: &Arc<Self>) -> InFlight {
-        {
+        let id = {
             let mut state = self.state();
             state.in_flight += 1;
             state.requests += 1;
-        }
+            state.requests
+        };
         self.changed.notify_one();
         InFlight {
             activity: self.clone(),
+            id,
+            handed_out: None,
         }
     }
 }
@@ -343,6 +368,35 @@ impl Activity {
 /// One request in progress; dropping it (answer sent, or connection gone) ends it.
 struct InFlight {
     activity: Arc<Activity>,
+    /// Which of the connection's requests, to tell its entry in `unasked` from others'.
+    id: u64,
+    /// Its entry in `unasked`, if it has one.
+    handed_out: Option<Instant>,
+}
+
+impl InFlight {
+    /// Notes that hyper holds a piece of the answer and has not asked for the next; the
+    /// watchdog is told if no other answer has waited longer, so that it starts timing.
+    fn handed_out(&mut self) {
+        let now = Instant::now();
+        let first = {
+            let mut state = self.activity.state();
+            state.unasked.insert((now, self.id));
+            state.unasked.first() == Some(&(now, self.id))
+        };
+        self.handed_out = Some(now);
+        if first {
+            self.activity.changed.notify_one();
+        }
+    }
+
+    /// Notes that hyper asked for more. The watchdog is not told: it wakes at the deadline it
+    /// has and finds a later one.
+    fn asked(&mut self) {
+        if let Some(since) = self.handed_out.take() {
+            self.activity.state().unasked.remove(&(since, self.id));
+        }
+    }
 }
 
 impl Drop for InFlight {
@@ -351,15 +405,28 @@ impl Drop for InFlight {
             let mut state = self.activity.state();
             state.in_flight = state.in_flight.saturating_sub(1);
             state.idle_since = Instant::now();
+            if let Some(since) = self.handed_out.take() {
+                state.unasked.remove(&(since, self.id));
+            }
         }
         self.activity.changed.notify_one();
     }
 }
 
 /// A response body that keeps its request in progress until it is sent or dropped.
+///
+/// Over HTTP/2 it also tells the watchdog whether the peer keeps taking the answer: hyper
+/// asks for another frame only once the stream's window has room for the one before, so a
+/// frame not asked past is a peer that has stopped opening the window. Large frames go to
+/// hyper in pieces of [`HTTP2_PIECE`], as hyper would hold a whole one for as long as the
+/// peer takes to read it without asking for more. HTTP/1.1 answers pass as they are, a large
+/// one in one write; there the socket filling up says the same.
 struct Tracked {
     inner: Body,
-    _in_flight: InFlight,
+    http2: bool,
+    /// What is left of the last data frame `inner` gave, to hand out before asking it again.
+    rest: Bytes,
+    in_flight: InFlight,
 }
 
 impl hyper::body::Body for Tracked {
@@ -370,15 +437,40 @@ impl hyper::body::Body for Tracked {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+        let this = &mut *self;
+        if !this.http2 {
+            return Pin::new(&mut this.inner).poll_frame(cx);
+        }
+        // Asked again: whatever the body does now, waiting on its own source included, is
+        // not the peer's doing.
+        this.in_flight.asked();
+        if this.rest.is_empty() {
+            match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => this.rest = data,
+                    Err(frame) => return Poll::Ready(Some(Ok(frame))),
+                },
+                other => return Poll::Ready(other),
+            }
+        }
+        let piece = this.rest.split_to(this.rest.len().min(HTTP2_PIECE));
+        this.in_flight.handed_out();
+        Poll::Ready(Some(Ok(Frame::data(piece))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.rest.is_empty() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        let inner = self.inner.size_hint();
+        let rest = self.rest.len() as u64;
+        let mut hint = SizeHint::new();
+        hint.set_lower(inner.lower().saturating_add(rest));
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper.saturating_add(rest));
+        }
+        hint
     }
 }
 

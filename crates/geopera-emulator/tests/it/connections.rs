@@ -1,10 +1,11 @@
-//! Connection limits over raw TCP: slow or silent clients and idle connections are closed
-//! while other clients are still served at once.
+//! Connection limits over raw TCP and h2c: slow or silent clients and idle connections are
+//! closed while other clients are still served at once.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use geopera_emulator::{Emulator, EmulatorHandle, RateLimits};
 use serde_json::json;
 
@@ -585,4 +586,201 @@ fn bodies_held_while_they_arrive_are_bounded_in_bytes_across_connections() {
     }
     let served = served.expect("served once the held bodies are gone");
     assert_eq!(served.status, 200, "{:?}", served.json());
+}
+
+/// The search whose NDJSON answer is about 10 MB.
+const LARGE_SEARCH: &str = r#"{"host_name":"earthsearch-aws"}"#;
+
+/// A new h2c connection (HTTP/2 with prior knowledge) whose receive windows, per stream and
+/// in all, are `window` bytes, opened again only as far as the test releases what it read.
+/// The connection itself is driven on its own task, which reads it and answers pings however
+/// the streams are read.
+async fn h2c(emu: &EmulatorHandle, window: u32) -> h2::client::SendRequest<Bytes> {
+    let tcp = tokio::net::TcpStream::connect(emu.addr())
+        .await
+        .expect("connects");
+    let (client, connection) = h2::client::Builder::new()
+        .initial_window_size(window)
+        .initial_connection_window_size(window)
+        .handshake::<_, Bytes>(tcp)
+        .await
+        .expect("h2c handshake");
+    tokio::spawn(connection);
+    client
+}
+
+/// Asks `op` over HTTP/2 with `body`, under `fault` when given; the answer's head, its
+/// announced length, and its body, none of which the window has been opened for yet.
+async fn ask_h2(
+    emu: &EmulatorHandle,
+    client: h2::client::SendRequest<Bytes>,
+    op: &str,
+    body: &str,
+    fault: Option<&str>,
+) -> (http::response::Parts, usize, h2::RecvStream) {
+    let mut request = http::Request::post(format!("http://{}/v1/op/{op}", emu.addr()))
+        .header("authorization", format!("Bearer {}", emu.api_key()))
+        .header("content-type", "application/json");
+    if let Some(fault) = fault {
+        request = request.header("x-emulator-fault", fault);
+    }
+    let mut client = client.ready().await.expect("a stream can open");
+    let (answer, mut send) = client
+        .send_request(request.body(()).expect("a request"), false)
+        .expect("request sent");
+    send.send_data(Bytes::copy_from_slice(body.as_bytes()), true)
+        .expect("body sent");
+    let (head, body) = answer.await.expect("an answer head").into_parts();
+    let length = head
+        .headers
+        .get("content-length")
+        .and_then(|value| value.to_str().ok()?.parse().ok())
+        .expect("content-length");
+    (head, length, body)
+}
+
+/// Reads the rest of `body`, opening the window again for each piece as it comes.
+async fn read_h2(body: &mut h2::RecvStream) -> Result<Vec<u8>, h2::Error> {
+    let mut seen = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk?;
+        body.flow_control().release_capacity(chunk.len())?;
+        seen.extend_from_slice(&chunk);
+    }
+    Ok(seen)
+}
+
+/// A new HTTP/2 connection's answer to one request.
+async fn h2_status(emu: &EmulatorHandle) -> u16 {
+    let client = h2c(emu, 65_535).await;
+    let (head, _, mut body) = ask_h2(emu, client, "billing.credits.balance", "{}", None).await;
+    read_h2(&mut body).await.expect("the whole answer");
+    head.status.as_u16()
+}
+
+/// A client that reads its HTTP/2 connection, and so never lets the socket fill, but never
+/// opens a stream's window held the stream's answer and the connection for ever: hyper only
+/// waits for the window, with no limit. It is cut off once hyper has waited the idle timeout
+/// to ask the answer for more, while other connections are served.
+#[tokio::test]
+async fn an_http2_client_that_never_opens_a_streams_window_is_cut_off_after_the_idle_timeout() {
+    let emu = emulator(Duration::from_secs(30), Duration::from_millis(500));
+    let client = h2c(&emu, 65_535).await;
+    // In ten pieces over a second, so that the answer is still in progress whatever hyper
+    // does with a whole one.
+    let (head, expected, mut body) = ask_h2(
+        &emu,
+        client,
+        "catalog.search_stream",
+        LARGE_SEARCH,
+        Some("slow=1s"),
+    )
+    .await;
+    assert_eq!(head.status, 200);
+    let started = Instant::now();
+    assert_eq!(h2_status(&emu).await, 200, "another connection meanwhile");
+    // Takes what the first window lets through and releases none of it.
+    let mut seen = 0;
+    let ended = tokio::time::timeout(Duration::from_secs(6), async {
+        while let Some(chunk) = body.data().await {
+            match chunk {
+                Ok(chunk) => seen += chunk.len(),
+                Err(error) => return Some(error),
+            }
+        }
+        None
+    })
+    .await;
+    let took = started.elapsed();
+    let error = ended
+        .expect("the stream was ended within 6 s")
+        .expect("the stream failed rather than ending whole");
+    eprintln!("cut after {took:?} with {seen} of {expected} bytes read: {error}");
+    assert!(seen < expected, "{seen} of {expected} bytes");
+    assert!(took >= Duration::from_millis(400), "cut after {took:?}");
+    assert_eq!(h2_status(&emu).await, 200, "another connection afterwards");
+}
+
+/// Reads the large answer over HTTP/2 at most `window` bytes every `pause`, under `fault`
+/// when given; the announced length and what arrived.
+async fn read_h2_slowly(
+    emu: &EmulatorHandle,
+    window: u32,
+    pause: Duration,
+    fault: Option<&str>,
+) -> (usize, Vec<u8>) {
+    use futures::FutureExt as _;
+
+    let client = h2c(emu, window).await;
+    let (head, expected, mut body) =
+        ask_h2(emu, client, "catalog.search_stream", LARGE_SEARCH, fault).await;
+    assert_eq!(head.status, 200);
+    let mut seen = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(pause).await;
+        // What has arrived by now, and no more.
+        let mut taken = 0;
+        while let Some(chunk) = body.data().now_or_never() {
+            let Some(chunk) = chunk else {
+                return (expected, seen);
+            };
+            let chunk = chunk.expect("the answer goes on");
+            taken += chunk.len();
+            seen.extend_from_slice(&chunk);
+        }
+        body.flow_control()
+            .release_capacity(taken)
+            .expect("window opened");
+    }
+    (expected, seen)
+}
+
+/// A slow HTTP/2 reader, who opens the window a little at a time but often, is not cut off,
+/// though each of hyper's waits for the window is as long as the peer takes to read what it
+/// was last handed: an answer handed over as one frame, and one whose source gives it in
+/// pieces of about 1 MB (a `slow=` fault of 100 ms), each arrive whole.
+#[tokio::test]
+async fn an_http2_client_that_reads_slowly_gets_the_whole_of_a_large_answer() {
+    let emu = emulator(Duration::from_secs(30), Duration::from_millis(500));
+    let started = Instant::now();
+    // About 1.3 MB/s each.
+    let window = 128 * 1024;
+    let pause = Duration::from_millis(100);
+    let ((expected, whole), (expected_in_pieces, in_pieces)) = tokio::join!(
+        read_h2_slowly(&emu, window, pause, None),
+        read_h2_slowly(&emu, window, pause, Some("slow=100ms")),
+    );
+    let took = started.elapsed();
+    eprintln!(
+        "read {} and {} bytes in {took:?}",
+        whole.len(),
+        in_pieces.len()
+    );
+    assert!(expected > 8_000_000, "a large answer: {expected} bytes");
+    assert!(took > Duration::from_secs(5), "read slowly: {took:?}");
+    assert_eq!(whole.len(), expected, "the whole answer arrived");
+    assert_eq!(expected_in_pieces, expected);
+    assert!(in_pieces == whole, "the answer in pieces arrived whole");
+}
+
+/// Over HTTP/2 too, an answer whose own source is slow is not a peer that stopped reading:
+/// latency before the head and pauses between pieces longer than the idle timeout do not
+/// cut it. Both on one connection, so that the first answer's last piece, which hyper never
+/// asks past, does not count against the second.
+#[tokio::test]
+async fn slow_answers_over_http2_are_not_cut() {
+    let emu = emulator(Duration::from_secs(30), Duration::from_millis(300));
+    let search = json!({"host_name": "earthsearch-aws", "limit": 5}).to_string();
+    let client = h2c(&emu, 65_535).await;
+    // Ten pauses of 400 ms for the second.
+    for fault in ["latency=800ms", "slow=4s"] {
+        let (head, expected, mut body) =
+            ask_h2(&emu, client.clone(), "catalog.search", &search, Some(fault)).await;
+        assert_eq!(head.status, 200, "{fault}");
+        let seen = read_h2(&mut body).await.expect("answered in full");
+        assert_eq!(seen.len(), expected, "{fault}");
+        let answer: serde_json::Value = serde_json::from_slice(&seen).expect("JSON");
+        assert_eq!(answer["numberReturned"], 5, "{fault}");
+    }
 }
