@@ -32,8 +32,8 @@ use crate::records::{Credential, KeyWindow};
 use crate::scopes::{covers, KNOWN_GRANTS};
 use crate::state::{Inner, Shared, ALL_SCOPES, DEMO_ORG};
 use sessions::{
-    same_secret, GrantKind, Issued, Presenter, Principal, PrincipalKind, Rejected, Revocation,
-    Sessions, DEVICE_CODE_SECS, DEVICE_INTERVAL_SECS,
+    same_secret, GrantKind, Issued, Presenter, Principal, PrincipalKind, Redeemed, Rejected,
+    Revocation, Sessions, DEVICE_CODE_SECS, DEVICE_INTERVAL_SECS,
 };
 
 /// The realm's path; every sign-in endpoint lives below it.
@@ -581,11 +581,11 @@ async fn token(
     let changed = result
         .as_ref()
         .map_or_else(|error| error.error == "invalid_grant", |_| true);
-    let mut response = match result {
-        Ok(issued) => token_answer(issued),
+    let (mut response, redeemed) = match result {
+        Ok((issued, redeemed)) => (token_answer(issued), redeemed),
         Err(error) => {
             shared.lock().oidc.counters.token_errors += 1;
-            error.into_response()
+            (error.into_response(), None)
         }
     };
     if changed {
@@ -593,18 +593,26 @@ async fn token(
             // Tokens a restart would forget are not handed out; a refusal stays as it was.
             if response.status().is_success() {
                 response = error.into_response();
+                if let Some(redeemed) = redeemed {
+                    shared.lock().oidc.unredeem(redeemed);
+                }
             }
         }
     }
     logged("token", started, response)
 }
 
-/// Runs one token request and counts the grants it served.
-fn grant(shared: &Shared, headers: &HeaderMap, form: &Form) -> Result<Issued, OAuthError> {
+/// Runs one token request and counts the grants it served; with the tokens of a device
+/// login, the login it redeemed, for the caller to put back if the tokens are not kept.
+fn grant(
+    shared: &Shared,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<(Issued, Option<Redeemed>), OAuthError> {
     let grant_type = form.required("grant_type")?;
     let client = Client::identify(headers, form)?;
     let now_ms = shared.clock.now_millis();
-    match grant_type {
+    let issued = match grant_type {
         "password" => {
             client.public()?;
             let user = sign_in(
@@ -681,32 +689,43 @@ fn grant(shared: &Shared, headers: &HeaderMap, form: &Form) -> Result<Issued, OA
             client.public()?;
             let device_code = form.required("device_code")?;
             let mut inner = shared.lock();
-            let (mut principal, asked) = inner.oidc.poll_device(
+            let (mut principal, asked, redeemed) = inner.oidc.poll_device(
                 device_code,
                 &client.id,
                 form.get("code_verifier"),
                 now_ms,
             )?;
             let asked = Some(asked).filter(|asked| !asked.is_empty());
+            // The user approved more than they hold: no later poll can do better.
             let (scope, grants) = grant_scope(asked.as_deref(), &principal.grants)?;
             principal.grants = grants;
-            let issued = inner.oidc.start(
+            let started = inner.oidc.start(
                 principal,
                 &client.id,
                 scope,
                 GrantKind::DeviceCode,
                 true,
                 now_ms,
-            )?;
+            );
+            let issued = match started {
+                Ok(issued) => issued,
+                // Too many sessions, say: the error invites a later poll, which must find
+                // the login still approved.
+                Err(error) => {
+                    inner.oidc.unredeem(redeemed);
+                    return Err(error);
+                }
+            };
             inner.oidc.counters.device_code_grants += 1;
-            Ok(issued)
+            return Ok((issued, Some(redeemed)));
         }
         other => Err(OAuthError::new(
             400,
             "unsupported_grant_type",
             format!("grant type '{other}' is not supported"),
         )),
-    }
+    };
+    issued.map(|issued| (issued, None))
 }
 
 /// The user with this username and password. Every configured user's password is

@@ -183,6 +183,15 @@ pub struct DeviceLogin {
     pub state: DeviceState,
 }
 
+/// A device login a poll redeemed, as it stood before that poll: put back with
+/// [`Sessions::unredeem`] when the tokens it gave cannot be handed out after all, so the
+/// client's next poll redeems it instead of finding its device code used up.
+#[derive(Debug)]
+pub struct Redeemed {
+    device: TokenDigest,
+    login: DeviceLogin,
+}
+
 /// The client that asks for a token to be revoked (RFC 7009 §2.1: only the client a token
 /// was issued to may revoke it).
 #[derive(Debug)]
@@ -618,7 +627,8 @@ impl Sessions {
     }
 
     /// One poll of the token endpoint for a device login. On approval the login is used up
-    /// and the approved principal is returned with the login's client and scope.
+    /// and the approved principal is returned with the login's scope, and the login as it
+    /// was, to put back if its tokens are not handed out.
     ///
     /// # Errors
     /// The RFC 8628 polling errors, and `invalid_grant` for an unknown code, another
@@ -630,7 +640,7 @@ impl Sessions {
         client_id: &str,
         verifier: Option<&str>,
         now_ms: i64,
-    ) -> Result<(Principal, String), OAuthError> {
+    ) -> Result<(Principal, String, Redeemed), OAuthError> {
         let device = digest(device_code);
         let Some(login) = self.devices.get_mut(&device) else {
             return Err(OAuthError::invalid_grant("unknown device code"));
@@ -651,7 +661,7 @@ impl Sessions {
         let too_soon = login
             .last_poll_ms
             .is_some_and(|last| now_ms - last < login.interval_secs * 1000);
-        login.last_poll_ms = Some(now_ms);
+        let last_poll_ms = login.last_poll_ms.replace(now_ms);
         if too_soon {
             login.interval_secs += 5;
             let interval = login.interval_secs;
@@ -683,11 +693,29 @@ impl Sessions {
                 ))
             }
             DeviceState::Approved(principal) => {
-                let approved = (principal.clone(), login.scope.clone());
+                let (principal, scope) = (principal.clone(), login.scope.clone());
+                // As before this poll, so the one after a failure is not too soon.
+                let mut before = login.clone();
+                before.last_poll_ms = last_poll_ms;
                 self.forget_device(&device);
-                Ok(approved)
+                let redeemed = Redeemed {
+                    device,
+                    login: before,
+                };
+                Ok((principal, scope, redeemed))
             }
         }
+    }
+
+    /// Puts back a device login whose tokens were not handed out. Its user code may have
+    /// gone to another login meanwhile (one chance in 20^8), and then it stays used up.
+    pub fn unredeem(&mut self, redeemed: Redeemed) {
+        let Redeemed { device, login } = redeemed;
+        if self.user_codes.contains_key(&login.user_code) {
+            return;
+        }
+        self.user_codes.insert(login.user_code.clone(), device);
+        self.devices.insert(device, login);
     }
 
     fn forget_device(&mut self, device: &TokenDigest) {

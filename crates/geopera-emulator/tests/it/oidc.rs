@@ -454,13 +454,13 @@ fn lifetimes_run_on_the_emulators_clock() {
     );
 }
 
-fn pkce() -> (String, String) {
+pub(crate) fn pkce() -> (String, String) {
     let verifier = URL_SAFE_NO_PAD.encode([7u8; 32]);
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     (verifier, challenge)
 }
 
-fn start_device(api: &Api, challenge: &str) -> Value {
+pub(crate) fn start_device(api: &Api, challenge: &str) -> Value {
     let resp = post_form(
         api,
         "auth/device",
@@ -480,7 +480,7 @@ fn start_device(api: &Api, challenge: &str) -> Value {
     resp.json()
 }
 
-fn poll(api: &Api, device: &Value, verifier: &str) -> Resp {
+pub(crate) fn poll(api: &Api, device: &Value, verifier: &str) -> Resp {
     token(
         api,
         &[

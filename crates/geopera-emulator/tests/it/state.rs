@@ -8,7 +8,7 @@ use geopera_emulator::{Emulator, ManualClock, RateLimits, DEMO_ORG};
 use serde_json::json;
 
 use crate::common::Api;
-use crate::oidc::{password_login, refresh, text, SEARCH};
+use crate::oidc::{password_login, pkce, poll, refresh, start_device, text, SEARCH};
 
 /// A fresh path in the temp directory, removed when dropped.
 pub struct TempFile(pub PathBuf);
@@ -744,6 +744,46 @@ fn while_an_undo_cannot_read_the_state_file_no_change_runs() {
 
     let api = start(13, &file);
     assert_eq!(books(&api), twice, "a restart reads what was served");
+}
+
+/// A device login whose tokens the state file could not keep still waits after the 503, so
+/// the poll the 503 invites signs in, rather than finding its device code used up.
+#[test]
+fn a_device_login_whose_tokens_were_not_kept_signs_in_on_the_retry() {
+    let file = TempFile::new("device-unkept");
+    let api = start(14, &file);
+    let (verifier, challenge) = pkce();
+    let device = start_device(&api, &challenge);
+    let approved = api
+        .emu
+        .approve_device(text(&device, "user_code"), "admin")
+        .expect("admin exists");
+    assert!(approved);
+
+    let blocker = hold_write_lock(&file, "IMMEDIATE");
+    let refused = poll(&api, &device, &verifier);
+    assert_eq!(
+        refused.status,
+        503,
+        "{:?}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    blocker
+        .execute_batch("COMMIT")
+        .expect("the lock is released");
+
+    let signed_in = poll(&api, &device, &verifier);
+    assert_eq!(
+        signed_in.status,
+        200,
+        "{:?}",
+        String::from_utf8_lossy(&signed_in.body)
+    );
+    let access = text(&signed_in.json(), "access_token").to_owned();
+    assert_eq!(api.call_as(&access, "catalog.search", SEARCH()).status, 200);
+    // Redeemed once it was kept: the device code signs in no more.
+    api.emu.clock().advance(Duration::from_secs(30));
+    assert_eq!(poll(&api, &device, &verifier).status, 400);
 }
 
 /// Two emulators on one file would mint the same secrets and overwrite each other's rows: the
