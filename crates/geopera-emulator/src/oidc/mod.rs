@@ -243,6 +243,36 @@ impl OAuthError {
     }
 }
 
+/// A state file that could not be written or read back (the only `ApiError`s the sign-in
+/// endpoints meet), in OAuth's shape: an OAuth client reads `error` and its description, and
+/// would take a problem+json answer for one it cannot read.
+impl From<crate::error::ApiError> for OAuthError {
+    fn from(error: crate::error::ApiError) -> Self {
+        let (status, description, headers) = match error {
+            crate::error::ApiError::Problem {
+                status,
+                detail,
+                headers,
+                ..
+            } => (status, detail, headers),
+            crate::error::ApiError::Validation(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the request could not be served".to_owned(),
+                Vec::new(),
+            ),
+        };
+        let code = if status == StatusCode::SERVICE_UNAVAILABLE {
+            "temporarily_unavailable"
+        } else {
+            "server_error"
+        };
+        OAuthError {
+            headers,
+            ..Self::new(status.as_u16(), code, description)
+        }
+    }
+}
+
 /// Counts a sign-in request (a token request, a device login started or decided) against the
 /// budget of requests without credentials from its client's address, which the API's
 /// anonymous operations draw from too: password guesses and device logins would otherwise be
@@ -570,7 +600,7 @@ async fn token(
     // Sessions the answer hands out must be the ones the file keeps (see `Lane`).
     let lane = match shared.lane().await {
         Ok(lane) => lane,
-        Err(error) => return logged("token", started, error.into_response()),
+        Err(error) => return logged("token", started, OAuthError::from(error).into_response()),
     };
     let result = throttle(&shared, peer).and_then(|()| {
         posted(&method, &headers, body, |form| {
@@ -592,7 +622,7 @@ async fn token(
         if let Err(error) = shared.persist(&lane) {
             // Tokens a restart would forget are not handed out; a refusal stays as it was.
             if response.status().is_success() {
-                response = error.into_response();
+                response = OAuthError::from(error).into_response();
                 if let Some(redeemed) = redeemed {
                     shared.lock().oidc.unredeem(redeemed);
                 }
@@ -996,7 +1026,9 @@ async fn logout(
     let started = Instant::now();
     let lane = match shared.lane().await {
         Ok(lane) => lane,
-        Err(error) => return logged("logout", started, error.into_response()),
+        Err(error) => {
+            return logged("logout", started, OAuthError::from(error).into_response());
+        }
     };
     let result = posted(&method, &headers, body, |form| {
         let client = Client::identify(&headers, form)?;
@@ -1025,9 +1057,7 @@ async fn logout(
                 ))
             }
         }
-        if let Err(error) = shared.persist(&lane) {
-            return Ok(error.into_response());
-        }
+        shared.persist(&lane)?;
         Ok(StatusCode::NO_CONTENT.into_response())
     });
     logged(
@@ -1053,7 +1083,9 @@ async fn revoke(
     let started = Instant::now();
     let lane = match shared.lane().await {
         Ok(lane) => lane,
-        Err(error) => return logged("revoke", started, error.into_response()),
+        Err(error) => {
+            return logged("revoke", started, OAuthError::from(error).into_response());
+        }
     };
     let result = posted(&method, &headers, body, |form| {
         let client = Client::identify(&headers, form)?;
@@ -1095,9 +1127,7 @@ async fn revoke(
         }
         let revoked = outcome == Revocation::Revoked;
         if revoked {
-            if let Err(error) = shared.persist(&lane) {
-                return Ok(error.into_response());
-            }
+            shared.persist(&lane)?;
         }
         Ok(StatusCode::OK.into_response())
     });

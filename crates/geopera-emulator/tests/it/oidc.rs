@@ -25,7 +25,7 @@ fn read(response: reqwest::blocking::Response) -> Resp {
     Resp::read(response).expect("answer read")
 }
 
-fn post_form(api: &Api, endpoint: &str, form: &[(&str, &str)]) -> Resp {
+pub(crate) fn post_form(api: &Api, endpoint: &str, form: &[(&str, &str)]) -> Resp {
     read(
         api.http
             .post(realm(api, endpoint))

@@ -8,7 +8,9 @@ use geopera_emulator::{Emulator, ManualClock, RateLimits, DEMO_ORG};
 use serde_json::json;
 
 use crate::common::Api;
-use crate::oidc::{password_login, pkce, poll, refresh, start_device, text, SEARCH};
+use crate::oidc::{
+    password_login, pkce, poll, post_form, refresh, start_device, text, token, SEARCH,
+};
 
 /// A fresh path in the temp directory, removed when dropped.
 pub struct TempFile(pub PathBuf);
@@ -784,6 +786,78 @@ fn a_device_login_whose_tokens_were_not_kept_signs_in_on_the_retry() {
     // Redeemed once it was kept: the device code signs in no more.
     api.emu.clock().advance(Duration::from_secs(30));
     assert_eq!(poll(&api, &device, &verifier).status, 400);
+}
+
+/// The sign-in endpoints answer a change the state file cannot take in OAuth's own shape, as
+/// they answer everything else, so an OAuth client reads why and when to retry rather than
+/// an answer it cannot parse.
+#[test]
+fn sign_in_endpoints_answer_a_write_that_failed_as_an_oauth_error() {
+    let file = TempFile::new("oauth-unkept");
+    let api = start(15, &file);
+    let signed_in = password_login(&api, "admin", "admin-password");
+    let refresh_token = text(&signed_in, "refresh_token");
+    let client = ("client_id", "geopera-cli");
+
+    let blocker = hold_write_lock(&file, "IMMEDIATE");
+    let sign_in = [
+        ("grant_type", "password"),
+        client,
+        ("username", "admin"),
+        ("password", "admin-password"),
+    ];
+    let answers = [
+        ("token", token(&api, &sign_in)),
+        (
+            "logout",
+            post_form(&api, "logout", &[client, ("refresh_token", refresh_token)]),
+        ),
+        (
+            "revoke",
+            post_form(&api, "revoke", &[client, ("token", refresh_token)]),
+        ),
+    ];
+    let unavailable = |endpoint: &str, answer: &crate::common::Resp| {
+        let body = String::from_utf8_lossy(&answer.body);
+        assert_eq!(answer.status, 503, "{endpoint}: {body}");
+        assert_eq!(
+            answer.content_type(),
+            "application/json",
+            "{endpoint}: {body}"
+        );
+        assert_eq!(answer.header("retry-after"), Some("1"), "{endpoint}");
+        let error = answer.json();
+        assert_eq!(
+            error["error"], "temporarily_unavailable",
+            "{endpoint}: {error}"
+        );
+        let description = error["error_description"].as_str().unwrap_or_default();
+        assert!(description.contains("state file"), "{endpoint}: {error}");
+    };
+    for (endpoint, answer) in &answers {
+        unavailable(endpoint, answer);
+    }
+    blocker
+        .execute_batch("COMMIT")
+        .expect("the lock is released");
+    // Neither the sign-out nor the revocation was kept, so the session goes on.
+    let renewed = refresh(&api, refresh_token);
+    assert_eq!(renewed.status, 200);
+
+    // A file that cannot even be read back: the sign-in that failed to write leaves memory to
+    // undo, and the next is refused before it runs.
+    let blocker = hold_write_lock(&file, "EXCLUSIVE");
+    unavailable("token", &token(&api, &sign_in));
+    unavailable("token, not undone", &token(&api, &sign_in));
+    let renewed = text(&renewed.json(), "refresh_token").to_owned();
+    unavailable(
+        "logout, not undone",
+        &post_form(&api, "logout", &[client, ("refresh_token", &renewed)]),
+    );
+    blocker
+        .execute_batch("COMMIT")
+        .expect("the lock is released");
+    assert_eq!(refresh(&api, &renewed).status, 200);
 }
 
 /// Two emulators on one file would mint the same secrets and overwrite each other's rows: the
