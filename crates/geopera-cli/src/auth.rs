@@ -13,7 +13,7 @@ use geopera::auth::{Credential, Oidc};
 use serde_json::Value;
 
 use crate::failure::{chain, Failure};
-use crate::store::{oauth_json, Auth, Store};
+use crate::store::{oauth_json, Auth, Profile, Store};
 
 /// The public API, when nothing else names a server.
 pub(crate) const DEFAULT_API_URL: &str = "https://api.geopera.com";
@@ -296,21 +296,11 @@ pub(crate) async fn held(target: &Target, refresh: bool) -> Result<Option<Held>,
         return Ok(Some(held));
     }
     let profile = target.store.profile(&target.profile)?;
-    let stored = profile.auth;
-    if let Some(auth) = &stored {
+    if let Some(auth) = &profile.auth {
         auth.hide();
     }
-    let stored_for = profile.api_url.as_deref().unwrap_or(DEFAULT_API_URL);
-    if stored.is_some() && !same_origin(stored_for, &target.api_url) {
-        return Err(Failure::other(format!(
-            "the credentials of profile '{}' are for {}, not {}: run 'geopera login' for that \
-             server (with --profile to keep both), or set GEOPERA_API_TOKEN",
-            target.profile,
-            geopera::quoted_url(stored_for.trim_end_matches('/')),
-            geopera::quoted_url(&target.api_url)
-        )));
-    }
-    let held = match stored {
+    only_for_its_server(target, &profile)?;
+    let held = match profile.auth {
         Some(Auth::OAuth { expires_at, .. }) if refresh && due(expires_at) => {
             refresh_stored(target, None).await?.map(Held::Stored)
         }
@@ -324,6 +314,23 @@ pub(crate) async fn held(target: &Target, refresh: bool) -> Result<Option<Held>,
         )));
     }
     Ok(held)
+}
+
+/// Refuses a stored credential that belongs to another origin than the one `target` talks
+/// to (see [`held`]). Asked again wherever the file is read again, since a login in another
+/// terminal may have pointed the profile at another server while this command ran.
+fn only_for_its_server(target: &Target, profile: &Profile) -> Result<(), Failure> {
+    let stored_for = profile.api_url.as_deref().unwrap_or(DEFAULT_API_URL);
+    if profile.auth.is_none() || same_origin(stored_for, &target.api_url) {
+        return Ok(());
+    }
+    Err(Failure::other(format!(
+        "the credentials of profile '{}' are for {}, not {}: run 'geopera login' for that \
+         server (with --profile to keep both), or set GEOPERA_API_TOKEN",
+        target.profile,
+        geopera::quoted_url(stored_for.trim_end_matches('/')),
+        geopera::quoted_url(&target.api_url)
+    )))
 }
 
 fn now_secs() -> f64 {
@@ -416,13 +423,16 @@ pub(crate) fn endpoint(api_url: &str, name: &str) -> String {
 ///
 /// The file is read again once the lock is held: when another process refreshed meanwhile
 /// (its access token differs from `rejected`, or is no longer due), its tokens are used
-/// instead of spending the already-rotated refresh token a second time.
+/// instead of spending the already-rotated refresh token a second time. A credential another
+/// login stored meanwhile for another server is refused, as [`held`] refuses it: it would
+/// otherwise be sent where this command's calls go.
 pub(crate) async fn refresh_stored(
     target: &Target,
     rejected: Option<&str>,
 ) -> Result<Option<Auth>, Failure> {
     let _lock = target.store.lock_async().await?;
     let profile = target.store.profile(&target.profile)?;
+    only_for_its_server(target, &profile)?;
     let Some(Auth::OAuth {
         access_token,
         refresh_token,

@@ -7423,3 +7423,95 @@ fn a_session_due_during_a_wait_is_renewed_ahead_of_expiry_and_stored_at_once() {
     );
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
 }
+
+/// Waits (at most 20 s) until the process `pid` has `credentials.lock` open: it opens the
+/// lock file just before it tries to take the lock, so from then on it is waiting for the
+/// lock the test holds.
+#[cfg(target_os = "linux")]
+fn waiting_for_the_lock(pid: u32) {
+    let started = Instant::now();
+    loop {
+        let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| {
+                std::fs::read_link(fd.path())
+                    .is_ok_and(|target| target.ends_with(".config/geopera/credentials.lock"))
+            });
+        if open {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "geopera never opened the credentials lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The credentials lock, taken by the test as another command holding it would take it.
+#[cfg(target_os = "linux")]
+fn hold_the_lock(s: &Setup) -> std::fs::File {
+    let lock = std::fs::File::create(s.home.path().join(".config/geopera/credentials.lock"))
+        .expect("test step");
+    fs4::FileExt::lock(&lock).expect("test step");
+    lock
+}
+
+/// A session renewed under the lock is read again from the file, which another login may
+/// have pointed at another server meanwhile: that login's credential stays with its server,
+/// and is not sent to the one this command talks to.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_credential_another_login_stored_for_another_server_meanwhile_is_not_sent() {
+    let s = setup();
+    let (here, heads) = silent_server();
+    s.store_credentials(
+        &serde_json::json!({"default": {"api_url": here, "auth": {
+            "type": "oauth", "access_token": "at_for_this_server", "refresh_token": "rt_here",
+            "expires_at": 1.0,
+        }}})
+        .to_string(),
+    );
+    let lock = hold_the_lock(&s);
+    let child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .args(["--timeout", "2", "whoami"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    // The session is due, so the command waits for the lock to renew it; meanwhile another
+    // login stores a session for another server in the same profile.
+    waiting_for_the_lock(child.id());
+    s.store_credentials(
+        &serde_json::json!({"default": {"api_url": s.emulator.base_url(), "auth": {
+            "type": "oauth", "access_token": "at_for_another_server",
+            "refresh_token": "rt_there", "expires_at": 4_000_000_000.0_f64,
+        }}})
+        .to_string(),
+    );
+    drop(lock);
+    let output = child.wait_with_output().expect("geopera ends");
+    let stderr = text(&output.stderr);
+    let sent: Vec<Vec<String>> = heads.try_iter().collect();
+    assert!(
+        !sent
+            .iter()
+            .flatten()
+            .any(|line| line.contains("at_for_another_server")),
+        "another server's session went here: {sent:?}; {stderr}"
+    );
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("are for {}", s.emulator.base_url())),
+        "{stderr}"
+    );
+    assert_eq!(
+        s.credentials()["default"]["auth"]["access_token"],
+        "at_for_another_server",
+        "the other login is kept"
+    );
+}
