@@ -191,6 +191,9 @@ pub struct OAuthError {
     pub challenge: Option<&'static str>,
     /// Extra headers such as `Allow`.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Whether the answer tells the client that a session was revoked: true only once the
+    /// state file keeps the revocation, so a write that fails turns it into a 503.
+    pub tells_of_revocation: bool,
 }
 
 impl OAuthError {
@@ -201,6 +204,7 @@ impl OAuthError {
             description: description.into(),
             challenge: None,
             headers: Vec::new(),
+            tells_of_revocation: false,
         }
     }
 
@@ -611,6 +615,9 @@ async fn token(
     let changed = result
         .as_ref()
         .map_or_else(|error| error.error == "invalid_grant", |_| true);
+    let told_of_change = result
+        .as_ref()
+        .map_or_else(|error| error.tells_of_revocation, |_| true);
     let (mut response, redeemed) = match result {
         Ok((issued, redeemed)) => (token_answer(issued), redeemed),
         Err(error) => {
@@ -620,8 +627,9 @@ async fn token(
     };
     if changed {
         if let Err(error) = shared.persist(&lane) {
-            // Tokens a restart would forget are not handed out; a refusal stays as it was.
-            if response.status().is_success() {
+            // Tokens a restart would forget are not handed out, nor a revocation it would
+            // undo reported; any other refusal stays as it was, true either way.
+            if told_of_change {
                 response = OAuthError::from(error).into_response();
                 if let Some(redeemed) = redeemed {
                     shared.lock().oidc.unredeem(redeemed);

@@ -367,9 +367,12 @@ impl Sessions {
         if !bool::from(presented.ct_eq(&current)) {
             self.end_family(&family_id);
             self.counters.refresh_reuse_detected += 1;
-            return Err(OAuthError::invalid_grant(
-                "refresh token already used; the session has been revoked",
-            ));
+            return Err(OAuthError {
+                tells_of_revocation: true,
+                ..OAuthError::invalid_grant(
+                    "refresh token already used; the session has been revoked",
+                )
+            });
         }
         if expires_at <= now {
             self.end_family(&family_id);

@@ -860,6 +860,37 @@ fn sign_in_endpoints_answer_a_write_that_failed_as_an_oauth_error() {
     assert_eq!(refresh(&api, &renewed).status, 200);
 }
 
+/// A replayed refresh token is told that its session was revoked only once the revocation
+/// is kept: while the state file cannot take it, the replay is 503 and the session goes on;
+/// the retry the 503 invites then ends it, for good.
+#[test]
+fn a_replayed_refresh_token_is_told_of_a_revocation_only_once_it_is_kept() {
+    let file = TempFile::new("reuse-unkept");
+    let api = start(16, &file);
+    let first = password_login(&api, "admin", "admin-password");
+    let spent = text(&first, "refresh_token");
+    let renewed = refresh(&api, spent);
+    assert_eq!(renewed.status, 200);
+    let newest = text(&renewed.json(), "refresh_token").to_owned();
+
+    let blocker = hold_write_lock(&file, "IMMEDIATE");
+    let replay = refresh(&api, spent);
+    blocker
+        .execute_batch("COMMIT")
+        .expect("the lock is released");
+    let body = String::from_utf8_lossy(&replay.body);
+    assert_eq!(replay.status, 503, "{body}");
+    assert_eq!(replay.json()["error"], "temporarily_unavailable", "{body}");
+
+    let replay = refresh(&api, spent);
+    assert_eq!(replay.status, 400);
+    assert_eq!(replay.json()["error"], "invalid_grant");
+    assert_eq!(refresh(&api, &newest).status, 400, "the session ended");
+    drop(api);
+    let api = start(16, &file);
+    assert_eq!(refresh(&api, &newest).status, 400, "and stays ended");
+}
+
 /// Two emulators on one file would mint the same secrets and overwrite each other's rows: the
 /// second is refused, naming the file, until the first stops.
 #[test]
