@@ -114,14 +114,17 @@ async fn login_api_key(target: &Target, argument: &str) -> Outcome {
         .await?
         .ok_or_else(|| Failure::other("API key validation failed: the server refused the key"))?;
     let api_url = target.api_url.clone();
-    target.store.update(&target.profile, move |entry| {
-        *entry = Map::new();
-        entry.insert("api_url".to_owned(), Value::String(api_url));
-        entry.insert(
-            "auth".to_owned(),
-            serde_json::json!({ "type": "api_key", "api_key": key }),
-        );
-    })?;
+    target
+        .store
+        .update(&target.profile, move |entry| {
+            *entry = Map::new();
+            entry.insert("api_url".to_owned(), Value::String(api_url));
+            entry.insert(
+                "auth".to_owned(),
+                serde_json::json!({ "type": "api_key", "api_key": key }),
+            );
+        })
+        .await?;
     let who = claim(&claims, "geopera_principal_id")
         .or_else(|| claim(&claims, "sub"))
         .unwrap_or("api key");
@@ -184,11 +187,13 @@ async fn login_device(target: &Target, scope: &str, no_browser: bool) -> Outcome
     };
     // A new login replaces the whole profile entry.
     let api_url = target.api_url.clone();
-    target.store.update(&target.profile, move |entry| {
+    let lock = target.store.lock_async().await?;
+    target.store.update_locked(&target.profile, move |entry| {
         *entry = Map::new();
         entry.insert("api_url".to_owned(), Value::String(api_url));
     })?;
-    auth::save_oauth(target, &auth, false)?;
+    auth::save_oauth(target, &auth)?;
+    drop(lock);
     let who = match userinfo(target, &Held::Stored(auth)).await {
         Ok(Some(claims)) => claim(&claims, "sub").unwrap_or("user").to_owned(),
         _ => "user".to_owned(),
@@ -220,7 +225,7 @@ fn open_browser(url: &str) {
 /// did what it says.
 pub(crate) async fn logout(top: &ArgMatches) -> Outcome {
     let target = auth::target(top, false)?;
-    let _lock = target.store.lock()?;
+    let _lock = target.store.lock_async().await?;
     let stored = match store::parse_profile(target.store.read_all()?.get(&target.profile)) {
         Ok(profile) => profile.auth,
         // What does not read cannot be revoked, only forgotten: logging out is how a user

@@ -483,7 +483,7 @@ pub(crate) async fn refresh_stored(
         expires_at: tokens.stated_expires_at().map(epoch_secs),
         scope: tokens.scope().map(str::to_owned).or(scope),
     };
-    save_oauth(target, &auth, true)?;
+    save_oauth(target, &auth)?;
     Ok(Some(auth))
 }
 
@@ -521,8 +521,8 @@ fn refresh_refused() -> Failure {
 }
 
 /// Writes a session to the profile, keeping its `api_url` (or adding the target's when it has
-/// none). `locked` says whether the caller already holds the file lock.
-pub(crate) fn save_oauth(target: &Target, auth: &Auth, locked: bool) -> Result<(), Failure> {
+/// none). The caller holds the file lock.
+pub(crate) fn save_oauth(target: &Target, auth: &Auth) -> Result<(), Failure> {
     auth.hide();
     let Auth::OAuth {
         access_token,
@@ -547,11 +547,7 @@ pub(crate) fn save_oauth(target: &Target, auth: &Auth, locked: bool) -> Result<(
             .entry("api_url".to_owned())
             .or_insert(Value::String(api_url));
     };
-    if locked {
-        target.store.update_locked(&target.profile, change)
-    } else {
-        target.store.update(&target.profile, change)
-    }
+    target.store.update_locked(&target.profile, change)
 }
 
 /// Paces the client on the shared budget the command line or environment names: one budget

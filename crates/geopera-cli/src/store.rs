@@ -261,12 +261,12 @@ impl Store {
 
     /// Changes one profile's entry under the lock, re-reading the file first so that
     /// concurrent changes to other profiles are kept.
-    pub(crate) fn update(
+    pub(crate) async fn update(
         &self,
         name: &str,
         change: impl FnOnce(&mut Map<String, Value>),
     ) -> Result<(), Failure> {
-        let _lock = self.lock()?;
+        let _lock = self.lock_async().await?;
         self.update_locked(name, change)
     }
 
@@ -289,17 +289,11 @@ impl Store {
         self.write_all(&all)
     }
 
-    /// Takes the advisory lock, waiting for another process to release it.
-    pub(crate) fn lock(&self) -> Result<Lock, Failure> {
-        let (file, path) = self.lock_file()?;
-        fs4::FileExt::lock(&file).map_err(|e| lock_failed(&path, &e))?;
-        Ok(Lock { file })
-    }
-
-    /// [`Store::lock`] for a command's runtime, which has one thread: waiting in the kernel
-    /// for another process's refresh would stop every task of the command for as long, the
-    /// one that hears Ctrl-C among them. It tries again every [`LOCK_RETRY`] instead, and
-    /// gives up the wait as soon as the command is dropped.
+    /// Takes the advisory lock, waiting for another process to release it. A command's
+    /// runtime has one thread: waiting in the kernel for another process's refresh would stop
+    /// every task of the command for as long, the one that hears Ctrl-C among them (a signal
+    /// does not end that wait). It tries again every [`LOCK_RETRY`] instead, and gives up the
+    /// wait as soon as the command is dropped.
     pub(crate) async fn lock_async(&self) -> Result<Lock, Failure> {
         let (file, path) = self.lock_file()?;
         loop {

@@ -7515,3 +7515,64 @@ fn a_credential_another_login_stored_for_another_server_meanwhile_is_not_sent() 
         "the other login is kept"
     );
 }
+
+/// `logout` and `login`, waiting for the credentials lock while another command holds it
+/// (renewing a session against a slow provider, say), still hear Ctrl-C, and leave the file
+/// as it was.
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_while_logout_or_login_waits_for_the_lock_exits_130_promptly() {
+    let s = setup();
+    let url = s.emulator.base_url();
+    let stored = serde_json::json!({"default": {"api_url": url, "auth": {
+        "type": "api_key", "api_key": "gpra_stored_before",
+    }}})
+    .to_string();
+    for args in [
+        &["logout"][..],
+        &["login", "--api-key", s.emulator.api_key()][..],
+    ] {
+        s.store_credentials(&stored);
+        let lock = hold_the_lock(&s);
+        let mut child = std::process::Command::new(BIN)
+            .env_clear()
+            .env("HOME", s.home.path())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("geopera starts");
+        waiting_for_the_lock(child.id());
+        // A moment for the runtime to listen for Ctrl-C once the wait has begun.
+        std::thread::sleep(Duration::from_millis(500));
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("child status") {
+                break Some(status);
+            }
+            if started.elapsed() > Duration::from_secs(5) {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if status.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        drop(lock);
+        assert_eq!(
+            status.and_then(|status| status.code()),
+            Some(130),
+            "{args:?} did not end on Ctrl-C"
+        );
+        assert_eq!(
+            std::fs::read_to_string(s.credentials_path()).expect("test step"),
+            stored,
+            "{args:?}"
+        );
+    }
+}
