@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use sha2::Digest as _;
 
-use crate::auth::oidc::{Oidc, TokenSet, PUBLIC_CLIENT_ID};
+use crate::auth::oidc::{lenient_seconds, Oidc, TokenSet, PUBLIC_CLIENT_ID};
 use crate::auth::Session;
 use crate::clock::Clock;
 use crate::secret::Secret;
@@ -49,8 +49,11 @@ struct DeviceAnswer {
     verification_uri: String,
     #[serde(default)]
     verification_uri_complete: Option<String>,
-    expires_in: u64,
-    #[serde(default)]
+    /// Read as a token answer's lifetimes are ([`lenient_seconds`]): a provider that writes
+    /// `"600"` or `600.0` means what it says, and a sign-in need not fail over it.
+    #[serde(default, deserialize_with = "lenient_seconds")]
+    expires_in: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_seconds")]
     interval: Option<u64>,
 }
 
@@ -141,7 +144,11 @@ impl DeviceAuthorization {
             }
             checked
         });
-        let expires_in = Duration::from_secs(answer.expires_in).min(MAX_LIFETIME);
+        // Required (RFC 8628, section 3.2): without it, how long to poll is a guess.
+        let expires_in = answer
+            .expires_in
+            .ok_or_else(|| unfit("expires_in is missing or not a number of seconds"))?;
+        let expires_in = Duration::from_secs(expires_in).min(MAX_LIFETIME);
         let interval = answer
             .interval
             .filter(|s| *s > 0)

@@ -349,7 +349,9 @@ pub(crate) struct TokenAnswer {
 /// Why not refuse such an answer: it holds the tokens the provider has just issued, a rotated
 /// refresh token among them, and the one it replaces is spent. Throwing the answer away over
 /// its lifetime would end the session at the next refresh.
-fn lenient_seconds<'de, D: serde::Deserializer<'de>>(into: D) -> Result<Option<u64>, D::Error> {
+pub(crate) fn lenient_seconds<'de, D: serde::Deserializer<'de>>(
+    into: D,
+) -> Result<Option<u64>, D::Error> {
     use serde_json::Value;
     let seconds = |number: f64| number.is_finite().then(|| number.max(0.0).floor() as u64);
     Ok(match Value::deserialize(into)? {

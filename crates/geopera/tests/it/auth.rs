@@ -560,6 +560,42 @@ async fn a_device_authorization_that_fails_is_named_as_such() {
     );
 }
 
+/// A device authorization's lifetimes are read as a token answer's are: a numeric string or a
+/// fraction means what it says, and a lifetime that is missing or no number is named.
+#[tokio::test]
+async fn a_device_answer_with_lifetimes_written_as_strings_or_fractions_is_read() {
+    let start = |answer: &'static str| async move {
+        let provider = Hostile::serve("127.0.0.1", move |_| hostile_json(200, &[], answer));
+        let anonymous = Client::builder()
+            .base_url(provider.url())
+            .build()
+            .expect("valid configuration");
+        Oidc::for_base_url(&provider.url())
+            .expect("a provider")
+            .device_authorization(&anonymous, None)
+            .await
+    };
+    let flow = start(
+        r#"{"device_code":"d","user_code":"U","verification_uri":"https://id.example/d","expires_in":"600","interval":7.9}"#,
+    )
+    .await
+    .expect("read as numbers");
+    assert_eq!(flow.expires_in(), Duration::from_secs(600));
+    assert!(format!("{flow:?}").contains("interval: 7s"), "{flow:?}");
+    for answer in [
+        r#"{"device_code":"d","user_code":"U","verification_uri":"https://id.example/d"}"#,
+        r#"{"device_code":"d","user_code":"U","verification_uri":"https://id.example/d","expires_in":"ten minutes"}"#,
+    ] {
+        let error = start(answer).await.expect_err(answer);
+        assert_eq!(
+            sign_in_code(&error),
+            Some("invalid_response"),
+            "{answer}: {error}"
+        );
+        assert!(error.to_string().contains("expires_in"), "{error}");
+    }
+}
+
 /// What a device flow hands the caller to show a person is checked first: a page that is no
 /// http(s) URL or a user code with control characters is an answer that is no sign-in; a
 /// broken optional "complete" page is left out, with the plain one still given.
