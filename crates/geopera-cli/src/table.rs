@@ -151,8 +151,14 @@ fn columns(rows: &[Ordered]) -> Vec<Column> {
         .collect()
 }
 
-/// Lays out `cells` under `headings`, columns padded to their widest cell; the header row is
-/// bold when `bold` (a terminal without `NO_COLOR`).
+/// The widest a column is padded to. A longer cell is printed whole and pushes the rest of its
+/// own row to the right: were the column padded to it, every other row would carry its width
+/// in blanks, and one long value (a description, or a megabyte a hostile server put in an
+/// id) would make the table the number of rows times that width.
+const MAX_PADDED_WIDTH: usize = 64;
+
+/// Lays out `cells` under `headings`, columns padded to their widest cell up to
+/// [`MAX_PADDED_WIDTH`]; the header row is bold when `bold` (a terminal without `NO_COLOR`).
 fn layout(headings: &[String], cells: &[Vec<String>], bold: bool) -> String {
     let width = |i: usize| {
         cells
@@ -161,6 +167,7 @@ fn layout(headings: &[String], cells: &[Vec<String>], bold: bool) -> String {
             .chain(std::iter::once(headings[i].chars().count()))
             .max()
             .unwrap_or(0)
+            .min(MAX_PADDED_WIDTH)
     };
     let widths: Vec<usize> = (0..headings.len()).map(width).collect();
     let line = |row: &[String]| {

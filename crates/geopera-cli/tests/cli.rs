@@ -2995,6 +2995,34 @@ fn text_from_the_server_cannot_steer_the_terminal() {
 }
 
 #[test]
+fn a_long_cell_in_a_table_is_printed_whole_without_widening_every_other_row() {
+    let s = setup();
+    // One value of 100,000 characters among a thousand short ones: padded to it, each of the
+    // other rows would carry 100,000 blanks, a table of 100 MB from an answer of 130 KB.
+    let long = "x".repeat(100_000);
+    let mut rows = vec![format!(r#"{{"id":"{long}","name":"long"}}"#)];
+    rows.extend((0..1000).map(|i| format!(r#"{{"id":"i{i}","name":"n{i}"}}"#)));
+    let answer = format!(r#"{{"results":[{}],"count":1001}}"#, rows.join(","));
+    let url = canned_server(200, answer.clone(), 1);
+    let output = printed_with(&s, &url, &["-o", "table"]);
+    let table = text(&output.stdout);
+    assert!(
+        table.len() < 2 * answer.len(),
+        "a table of {} bytes from an answer of {}",
+        table.len(),
+        answer.len()
+    );
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 1002, "a heading and every row");
+    assert_eq!(lines[1], format!("{long}  long"), "the long cell whole");
+    // The other rows keep one alignment, the heading's.
+    let name_at = |line: &str| line.find(" n").map(|at| at + 1);
+    assert!(name_at(lines[2]).is_some(), "{}", lines[2]);
+    assert_eq!(name_at(lines[2]), name_at(lines[1001]));
+    assert_eq!(lines[0].find("NAME"), name_at(lines[2]), "{}", lines[0]);
+}
+
+#[test]
 fn table_and_yaml_print_numbers_as_the_server_wrote_them() {
     let s = setup();
     let answer = r#"{"features":[{"type":"Feature","id":"a","collection":"c","properties":{"datetime":"d","eo:cloud_cover":12.3456789012345678901234567}}],"numberMatched":123456789012345678901234567890,"kept":1.50}"#;
