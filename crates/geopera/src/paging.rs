@@ -275,9 +275,13 @@ impl PageWalk {
                 // No page lies past the largest number a body can name.
                 match answered.checked_add(1) {
                     Some(next) => {
+                        // `totalPages` counts pages from 1, and a server numbering them from 1
+                        // names its last page `totalPages`, not one less: the place of the page
+                        // answered is its own number then, else the number after it.
+                        let place = if self.counts_from_one { answered } else { next };
                         self.body.insert("page".into(), next.into());
-                        self.done = count < per_page
-                            || total_pages.is_some_and(|total| current + 1 >= total);
+                        self.done =
+                            count < per_page || total_pages.is_some_and(|total| place >= total);
                     }
                     None => self.done = true,
                 }

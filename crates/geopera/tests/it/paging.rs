@@ -505,3 +505,67 @@ async fn a_walk_whose_page_labels_show_a_skipped_page_says_so() {
         "nothing asked after the skip showed"
     );
 }
+
+/// A search that counts pages from 1, labels each page it answers, and says how many pages
+/// there are: pages 1 to 3, two items each, page 0 answered as page 1 as a STAC search does.
+fn labelled_pages_from_one(total_pages: i64) -> Hostile {
+    Hostile::serve("127.0.0.1", move |seen| {
+        let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+        let page = body["page"].as_i64().unwrap_or(0).max(1);
+        let features: Vec<serde_json::Value> = if page <= total_pages {
+            (0..2)
+                .map(|i| {
+                    serde_json::json!({
+                        "type": "Feature",
+                        "id": format!("p{page}-{i}"),
+                        "properties": {},
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let answer = serde_json::json!({
+            "type": "FeatureCollection",
+            "features": features,
+            "context": {"page": page, "limit": 2},
+            "totalPages": total_pages,
+        });
+        json(200, &[], &answer.to_string())
+    })
+}
+
+/// `totalPages` counts the pages as the server numbers them: a server numbering from 1 has
+/// its last page at `totalPages`, which the walk reads, on both faces, and asks for no more.
+#[tokio::test]
+async fn a_walk_over_pages_numbered_from_one_reads_the_last_page_total_pages_names() {
+    for total_pages in [1, 2, 3, 4] {
+        let server = labelled_pages_from_one(total_pages);
+        let client = client_of(&server);
+        let body = || SearchInput::new().limit(2).page(0);
+        let walked: Vec<_> = stac_search::items(&client, body())
+            .take(40)
+            .map(|item| item.expect("an item"))
+            .collect()
+            .await;
+        let expected: Vec<String> = (1..=total_pages)
+            .flat_map(|page| [format!("p{page}-0"), format!("p{page}-1")])
+            .collect();
+        let got: Vec<String> = walked
+            .iter()
+            .map(|item| item["id"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(got, expected, "every page of {total_pages}");
+        let asked = server.seen().len();
+        assert_eq!(
+            asked,
+            usize::try_from(total_pages).expect("small"),
+            "no page past the last"
+        );
+        let blocking: Vec<_> = stac_search::items_blocking(&client, body())
+            .take(40)
+            .map(|item| item.expect("an item"))
+            .collect();
+        assert_eq!(blocking, walked, "the blocking walk reads the same");
+    }
+}
