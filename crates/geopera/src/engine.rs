@@ -71,6 +71,9 @@ pub(crate) struct RawResponse {
     /// verdict on the call's credential, which was not sent past that hop, and its 429 no
     /// word on the API's rate budget.
     pub(crate) foreign: bool,
+    /// Whether the answer came past a redirect: the API answered the call's own request
+    /// already, so even a 429 here leaves unknown whether the call ran.
+    pub(crate) redirected: bool,
 }
 
 /// Sends a call and reads its whole answer, retrying as the policy allows.
@@ -544,6 +547,7 @@ async fn exchange<S>(
         request_id: plan.request_id.clone(),
         redactor,
         foreign: hop.left_origin,
+        redirected: hop.redirects > 0,
     }))
 }
 
@@ -609,6 +613,13 @@ fn assess(
         }
     }
     let mut decision = retry::decide(policy, plan.max_retries, outcome, wait, plan.safe, attempt);
+    if limited && !plan.safe && result.as_ref().is_ok_and(|raw| raw.redirected) {
+        if let Decision::RetryAfter(_) = decision {
+            // A 429 says nothing ran only of the request it answers: past a redirect, the API
+            // has answered the call's own, which may have run, and sending it again may not.
+            decision = Decision::Finish;
+        }
+    }
     if let (Decision::RetryAfter(wait), Some(left)) = (&decision, plan.remaining(client)) {
         if *wait >= left {
             // Waiting would outlive the deadline: hand back what we have instead.

@@ -101,6 +101,10 @@
 //! | timeout, reset after sending, cut-off answer | retried | retried | not retried |
 //! | 500, 502, 503, 504 | retried | retried | not retried |
 //!
+//! A followed redirect is an answer from the API to the call's own request, which may have
+//! run: a refused connection or a 429 past it proves nothing, and so is retried only where
+//! a timeout would be.
+//!
 //! Operations with side effects (every scope but `*:read`) get an SDK-generated
 //! `Idempotency-Key`, one UUID v4 per logical call reused on every attempt, so by default the
 //! whole table is retried safely; [`Request::idempotency_key`] supplies your own and

@@ -8,6 +8,10 @@
 //! | 500, 502, 503, 504 | retry | retry | **no** |
 //! | anything else (4xx, success) | no | no | no |
 //!
+//! A followed redirect is an answer from the API to the call's own request, which may have
+//! run: a refused connection or a 429 past it proves nothing, and so is retried only where
+//! a timeout would be.
+//!
 //! Operations that are not read-only get an SDK-generated `Idempotency-Key` (a UUID v4, one per
 //! logical call, the same on every attempt) unless the caller gave one or switched automatic
 //! keys off, so by default every failure in the table is retried safely. The class of each

@@ -2374,3 +2374,58 @@ fn members_a_hand_written_body_adds_are_sent_with_a_warning_naming_them() {
         serde_json::from_slice(&sent[0].body).expect("the first body, as JSON");
     assert_eq!(first["limt"], 1);
 }
+
+/// A 429 says the API ran nothing only of the request it answers. Past a redirect, the API
+/// has answered the call's own request already (and may have made the top-up): a call that
+/// may not be repeated is not sent again because a later hop, on another origin or on the
+/// API's own, is rate limited; one with an idempotency key is retried as before.
+#[tokio::test]
+async fn a_429_after_a_redirect_does_not_repeat_a_call_that_may_not_be_repeated() {
+    const TOPUP: &str = "/v1/op/billing.topup";
+    let limited = || json(429, &[("retry-after", "0")], r#"{"detail":"slow down"}"#);
+    let elsewhere = Hostile::serve("127.0.0.2", move |_| limited());
+    let out = format!("{}/elsewhere", elsewhere.url());
+    let leaving = Hostile::serve("127.0.0.1", move |seen| match seen.path.as_str() {
+        TOPUP => redirect(307, &out),
+        _ => limited(),
+    });
+    let staying = Hostile::serve("127.0.0.1", move |seen| match seen.path.as_str() {
+        TOPUP => redirect(307, "/moved"),
+        _ => limited(),
+    });
+    let topup = || {
+        json!({"amount_aud": 10})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    };
+    for api in [&leaving, &staying] {
+        let client = |auto_keys: bool| {
+            AuthenticatedClient::builder(TOKEN)
+                .base_url(api.url())
+                .follow_redirects(true)
+                .retry_policy(
+                    RetryPolicy::default()
+                        .max_retries(2)
+                        .backoff(Duration::from_millis(1), Duration::from_millis(5))
+                        .auto_idempotency_keys(auto_keys),
+                )
+                .build()
+                .expect("valid")
+        };
+        let topups = || api.seen().iter().filter(|seen| seen.path == TOPUP).count();
+
+        let error = billing_topup::send(&client(false), topup())
+            .await
+            .expect_err("the later hop's 429");
+        assert!(matches!(error, Error::RateLimited { .. }), "{error:?}");
+        assert_eq!(error.attempts(), 1, "{error:?}");
+        assert_eq!(topups(), 1, "one top-up asked for");
+
+        let error = billing_topup::send(&client(true), topup())
+            .await
+            .expect_err("429 on every attempt");
+        assert_eq!(error.attempts(), 3, "a keyed call is retried: {error:?}");
+        assert_eq!(topups(), 1 + 3);
+    }
+}
