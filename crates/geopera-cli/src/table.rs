@@ -157,14 +157,15 @@ fn columns(rows: &[Ordered]) -> Vec<Column> {
 /// id) would make the table the number of rows times that width.
 const MAX_PADDED_WIDTH: usize = 64;
 
-/// Lays out `cells` under `headings`, columns padded to their widest cell up to
-/// [`MAX_PADDED_WIDTH`]; the header row is bold when `bold` (a terminal without `NO_COLOR`).
+/// Lays out `cells` under `headings`, columns padded to their widest cell, in columns of a
+/// terminal ([`columns_taken`]), up to [`MAX_PADDED_WIDTH`]; the header row is bold when
+/// `bold` (a terminal without `NO_COLOR`).
 fn layout(headings: &[String], cells: &[Vec<String>], bold: bool) -> String {
     let width = |i: usize| {
         cells
             .iter()
-            .map(|row| row.get(i).map_or(0, |c| c.chars().count()))
-            .chain(std::iter::once(headings[i].chars().count()))
+            .map(|row| row.get(i).map_or(0, |c| columns_taken(c)))
+            .chain(std::iter::once(columns_taken(&headings[i])))
             .max()
             .unwrap_or(0)
             .min(MAX_PADDED_WIDTH)
@@ -176,7 +177,7 @@ fn layout(headings: &[String], cells: &[Vec<String>], bold: bool) -> String {
             if i + 1 == row.len() {
                 text.push_str(cell);
             } else {
-                let pad = widths[i].saturating_sub(cell.chars().count());
+                let pad = widths[i].saturating_sub(columns_taken(cell));
                 text.push_str(cell);
                 text.push_str(&" ".repeat(pad + 2));
             }
@@ -192,6 +193,12 @@ fn layout(headings: &[String], cells: &[Vec<String>], bold: bool) -> String {
         out.push_str(&line(row));
     }
     out
+}
+
+/// How many columns of a terminal `text` takes: a cell of characters that take two each (most
+/// CJK ones) or none (a combining accent) would be padded out of line by its count of them.
+fn columns_taken(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(text)
 }
 
 /// Cells are one line each: a newline or tab inside a value would break the columns. Other

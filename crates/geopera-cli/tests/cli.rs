@@ -3023,6 +3023,20 @@ fn a_long_cell_in_a_table_is_printed_whole_without_widening_every_other_row() {
 }
 
 #[test]
+fn a_table_aligns_wide_and_combining_characters_by_the_columns_they_take() {
+    let s = setup();
+    // Two characters that take two columns each, an `e` with a combining accent (two
+    // characters, one column), and plain ASCII: four columns wide, every one of them.
+    let answer = r#"{"results":[{"id":"漢字","name":"a"},{"id":"e\u0301e\u0301ee","name":"b"},{"id":"abcd","name":"c"}],"count":3}"#;
+    let url = canned_server(200, answer.to_owned(), 1);
+    let output = printed_with(&s, &url, &["-o", "table"]);
+    assert_eq!(
+        text(&output.stdout),
+        "ID    NAME\n漢字  a\ne\u{301}e\u{301}ee  b\nabcd  c\n"
+    );
+}
+
+#[test]
 fn table_and_yaml_print_numbers_as_the_server_wrote_them() {
     let s = setup();
     let answer = r#"{"features":[{"type":"Feature","id":"a","collection":"c","properties":{"datetime":"d","eo:cloud_cover":12.3456789012345678901234567}}],"numberMatched":123456789012345678901234567890,"kept":1.50}"#;
