@@ -72,7 +72,7 @@ pub(crate) struct RawResponse {
     /// word on the API's rate budget.
     pub(crate) foreign: bool,
     /// Whether the answer came past a redirect: the API answered the call's own request
-    /// already, so even a 429 here leaves unknown whether the call ran.
+    /// already, so even a 401 or 429 here leaves unknown whether the call ran.
     pub(crate) redirected: bool,
 }
 
@@ -372,9 +372,15 @@ async fn run<S>(
             // next, a renewal or the wait before a retry.
             drop(admission);
             if let (Some(provider), Some(credential), Ok(raw)) = (provider, &credential, &result) {
-                // The API authenticates before anything else, so a 401 means nothing ran:
-                // sending again with a renewed credential is safe for every operation.
-                if raw.status == StatusCode::UNAUTHORIZED && !raw.foreign && !refreshed {
+                // The API authenticates before anything else, so a 401 to the call's own
+                // request means nothing ran: sending again with a renewed credential is safe
+                // for every operation. Past a redirect, the API answered that request already.
+                let may_send_again = !raw.redirected || plan.safe;
+                if raw.status == StatusCode::UNAUTHORIZED
+                    && !raw.foreign
+                    && may_send_again
+                    && !refreshed
+                {
                     refreshed = true;
                     if provider.rejected(credential, face.auth()).await? {
                         tracing::debug!(

@@ -14,7 +14,8 @@
 //!
 //! A call answered 401 while holding a refreshable credential makes the provider refresh once
 //! and the call is sent once more; a second 401, or a refresh the server refuses, is returned
-//! as an error ([`ErrorKind::Auth`](crate::ErrorKind::Auth)).
+//! as an error ([`ErrorKind::Auth`](crate::ErrorKind::Auth)). A 401 past a redirect is returned
+//! too when the call may not be repeated: the API answered the call's own request first.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), geopera::Error> {

@@ -2429,3 +2429,47 @@ async fn a_429_after_a_redirect_does_not_repeat_a_call_that_may_not_be_repeated(
         assert_eq!(topups(), 1 + 3);
     }
 }
+
+/// A 401 says the API ran nothing only of the request it answers. Past a redirect within the
+/// API's origin, the API has answered the call's own request already: a call that may not be
+/// repeated hands the 401 back instead of being sent again with a renewed credential, while
+/// one with an idempotency key is renewed and sent again as before.
+#[tokio::test]
+async fn a_401_after_a_redirect_within_the_origin_does_not_repeat_a_call_that_may_not_be_repeated()
+{
+    const TOPUP: &str = "/v1/op/billing.topup";
+    let api = Hostile::serve("127.0.0.1", |seen| match seen.path.as_str() {
+        TOPUP => redirect(307, "/moved"),
+        _ => json(401, &[], r#"{"detail":"who are you"}"#),
+    });
+    let topup = || {
+        json!({"amount_aud": 10})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let topups = || api.seen().iter().filter(|seen| seen.path == TOPUP).count();
+    let provider = std::sync::Arc::new(CountingProvider::default());
+    let client = |auto_keys: bool| {
+        Client::builder()
+            .base_url(api.url())
+            .follow_redirects(true)
+            .retry_policy(RetryPolicy::none().auto_idempotency_keys(auto_keys))
+            .build()
+            .expect("valid")
+            .with_credentials(ProviderHandle(provider.clone()))
+            .expect("valid")
+    };
+
+    let error = billing_topup::send(&client(false), topup())
+        .await
+        .expect_err("the 401");
+    assert_eq!(error.status(), Some(StatusCode::UNAUTHORIZED), "{error:?}");
+    assert_eq!(topups(), 1, "one top-up asked for");
+
+    let error = billing_topup::send(&client(true), topup())
+        .await
+        .expect_err("the 401 again");
+    assert_eq!(error.status(), Some(StatusCode::UNAUTHORIZED), "{error:?}");
+    assert_eq!(topups(), 1 + 2, "a keyed call is sent again once, renewed");
+}
