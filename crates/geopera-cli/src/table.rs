@@ -2,8 +2,9 @@
 //!
 //! A table shows the rows of the answer's list: STAC items, orders and jobs get the columns a
 //! person scans for; any other list gets the scalar members of its objects, in the server's
-//! order; a single object is shown as key / value pairs. Nested values stay in JSON and YAML,
-//! which is what `--output json` and `--jq` are for.
+//! order, up to 16 (a warning names how many more there are); a single object is shown as
+//! key / value pairs. Nested values stay in JSON and YAML, which is what `--output json` and
+//! `--jq` are for.
 
 use crate::ordered::Ordered;
 
@@ -101,6 +102,11 @@ fn stac_type(object: &Ordered) -> Option<&str> {
     }
 }
 
+/// The most columns of a list that is no list of STAC items, orders or jobs. Each row is
+/// padded under every column, so rows that each bring members of their own would make a
+/// table of the rows times their members, nearly all blanks and wider than any terminal.
+const MAX_COLUMNS: usize = 16;
+
 /// The columns for a list of rows, chosen from the first row's shape.
 fn columns(rows: &[Ordered]) -> Vec<Column> {
     let Some(first) = rows.first() else {
@@ -130,17 +136,27 @@ fn columns(rows: &[Ordered]) -> Vec<Column> {
             column("PROGRESS", &[&["progress"]]),
         ];
     }
-    // Any other list: the scalar members of its objects, in first-seen order.
+    // Any other list: the scalar members of its objects, in first-seen order, up to
+    // `MAX_COLUMNS` of them.
     let mut names: Vec<String> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for row in rows {
         if let Ordered::Object(members) = row {
             for (key, value) in members {
-                if value.is_scalar() && seen.insert(key.as_str()) {
+                if value.is_scalar() && seen.insert(key.as_str()) && names.len() < MAX_COLUMNS {
                     names.push(key.clone());
                 }
             }
         }
+    }
+    if seen.len() > names.len() {
+        crate::paint::warning(&format!(
+            "the table shows {} of the {} scalar members its rows have as columns; -o json or --jq \
+             shows the other {}",
+            names.len(),
+            seen.len(),
+            seen.len() - names.len()
+        ));
     }
     names
         .into_iter()

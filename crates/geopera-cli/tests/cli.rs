@@ -3037,6 +3037,33 @@ fn a_table_aligns_wide_and_combining_characters_by_the_columns_they_take() {
 }
 
 #[test]
+fn a_table_of_rows_with_many_different_members_shows_a_bounded_number_of_columns() {
+    let s = setup();
+    // Each row with a member of its own: a column each, a table of 3,000 rows by 3,000
+    // columns, nearly all of them blanks, 28 MB from an answer of 40 KB.
+    let rows: Vec<String> = (0..3000).map(|i| format!(r#"{{"k{i}":1}}"#)).collect();
+    let answer = format!(r#"{{"results":[{}],"count":3000}}"#, rows.join(","));
+    let url = canned_server(200, answer.clone(), 1);
+    let output = printed_with(&s, &url, &["-o", "table"]);
+    let table = text(&output.stdout);
+    assert!(
+        table.len() < 2 * answer.len(),
+        "a table of {} bytes from an answer of {}",
+        table.len(),
+        answer.len()
+    );
+    let heading = table.lines().next().unwrap_or_default();
+    assert!(heading.starts_with("K0  K1  K2"), "{heading}");
+    assert_eq!(heading.split_whitespace().count(), 16, "{heading}");
+    // What is not shown is said.
+    let stderr = text(&output.stderr);
+    assert!(stderr.starts_with("Warning: "), "{stderr}");
+    assert!(stderr.contains("16 of the 3000"), "{stderr}");
+    assert!(stderr.contains("the other 2984"), "{stderr}");
+    assert!(stderr.contains("-o json"), "{stderr}");
+}
+
+#[test]
 fn table_and_yaml_print_numbers_as_the_server_wrote_them() {
     let s = setup();
     let answer = r#"{"features":[{"type":"Feature","id":"a","collection":"c","properties":{"datetime":"d","eo:cloud_cover":12.3456789012345678901234567}}],"numberMatched":123456789012345678901234567890,"kept":1.50}"#;
