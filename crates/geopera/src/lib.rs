@@ -129,7 +129,10 @@
 //! that sends a walk back to a cursor it already followed, answers a page it already sent, or
 //! shows by its page labels that a page was skipped, stops it too, and the walk's last item is
 //! then [`Error::RepeatedCursor`], [`Error::RepeatedPage`] or [`Error::SkippedPage`], so a list
-//! cut short never passes for a whole one and a walk never goes round for ever.
+//! cut short never passes for a whole one and a walk never goes round for ever. A walk has no
+//! page count of its own: a server that keeps answering new, full pages is followed for as
+//! long as it does, since no number of pages tells a long list from an endless one. Where
+//! that matters, bound the walk yourself (`take` on the stream or the iterator).
 //! `catalog.search`'s items are typed [`models::StacItem`]s, every other operation's JSON
 //! values; [`PageWalk`] gives the same rules to code that fetches pages itself.
 //! `catalog.search_stream` has `stream` / `stream_blocking`, which parse its newline-delimited
