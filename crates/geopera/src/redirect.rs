@@ -67,7 +67,7 @@ impl<'a> Hop<'a> {
 
     /// Where a redirect answer sends the request next; `None` when the answer is not a
     /// redirect to follow (not a redirect status, no usable `Location`, a scheme other than
-    /// HTTP(S), a 307 or 308 that would carry a body holding credentials to another origin,
+    /// HTTP(S), a user name or password in the `Location`, a 307 or 308 that would carry a body holding credentials to another origin,
     /// or the chain is already [`MAX_REDIRECTS`] long), so it is handed back as is.
     pub(crate) fn follow(&self, status: StatusCode, headers: &HeaderMap) -> Option<Hop<'a>> {
         if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
@@ -78,7 +78,13 @@ impl<'a> Hop<'a> {
         let current = Url::parse(&self.url).ok()?;
         let location = headers.get(LOCATION)?.to_str().ok()?;
         let next = current.join(location).ok()?;
-        if !matches!(next.scheme(), "http" | "https") {
+        // A `Location` with a user name or password would have the HTTP client send them as
+        // an `Authorization` header: a credential the caller never configured, which the
+        // Fetch standard refuses to follow across origins. Refused here on any hop.
+        if !matches!(next.scheme(), "http" | "https")
+            || !next.username().is_empty()
+            || next.password().is_some()
+        {
             return None;
         }
         // 303 always, and 301/302 for anything but GET/HEAD, become a GET without a body, as

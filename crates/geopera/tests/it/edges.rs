@@ -122,6 +122,24 @@ fn a_redirect_to_another_origin_carries_no_credential() {
     }
 }
 
+/// A `Location` with a user name and password would have them sent as an `Authorization`
+/// header, a credential the caller never gave: such a redirect is handed back, not followed.
+#[tokio::test]
+async fn a_redirect_whose_location_carries_a_user_and_password_is_not_followed() {
+    let elsewhere = Hostile::serve("127.0.0.2", |_| json(200, &[], "{}"));
+    let host = elsewhere.url().trim_start_matches("http://").to_owned();
+    for (status, userinfo) in [(303, "user:pass"), (307, "user"), (308, ":pass")] {
+        let location = format!("http://{userinfo}@{host}/q.png");
+        let api = Hostile::serve("127.0.0.1", move |_| redirect(status, &location));
+        let response = catalog_image_quicklook::send_detailed(&credentialed(&api), quicklook())
+            .await
+            .expect("an answer");
+        assert_eq!(response.status.as_u16(), status, "{userinfo}");
+        assert_eq!(api.seen().len(), 1, "{userinfo}");
+    }
+    assert!(elsewhere.seen().is_empty(), "{:?}", elsewhere.seen());
+}
+
 #[tokio::test]
 async fn a_see_other_to_another_origin_is_a_get_without_credentials() {
     let cdn = Hostile::serve("127.0.0.2", |_| json(200, &[], "{}"));
