@@ -560,22 +560,27 @@ async fn a_device_authorization_that_fails_is_named_as_such() {
     );
 }
 
+/// Starts a device flow against a provider that answers the device authorization with
+/// `answer`.
+async fn device_answered(
+    answer: &'static str,
+) -> Result<geopera::auth::DeviceAuthorization, geopera::Error> {
+    let provider = Hostile::serve("127.0.0.1", move |_| hostile_json(200, &[], answer));
+    let anonymous = Client::builder()
+        .base_url(provider.url())
+        .build()
+        .expect("valid configuration");
+    Oidc::for_base_url(&provider.url())
+        .expect("a provider")
+        .device_authorization(&anonymous, None)
+        .await
+}
+
 /// A device authorization's lifetimes are read as a token answer's are: a numeric string or a
 /// fraction means what it says, and a lifetime that is missing or no number is named.
 #[tokio::test]
 async fn a_device_answer_with_lifetimes_written_as_strings_or_fractions_is_read() {
-    let start = |answer: &'static str| async move {
-        let provider = Hostile::serve("127.0.0.1", move |_| hostile_json(200, &[], answer));
-        let anonymous = Client::builder()
-            .base_url(provider.url())
-            .build()
-            .expect("valid configuration");
-        Oidc::for_base_url(&provider.url())
-            .expect("a provider")
-            .device_authorization(&anonymous, None)
-            .await
-    };
-    let flow = start(
+    let flow = device_answered(
         r#"{"device_code":"d","user_code":"U","verification_uri":"https://id.example/d","expires_in":"600","interval":7.9}"#,
     )
     .await
@@ -586,7 +591,7 @@ async fn a_device_answer_with_lifetimes_written_as_strings_or_fractions_is_read(
         r#"{"device_code":"d","user_code":"U","verification_uri":"https://id.example/d"}"#,
         r#"{"device_code":"d","user_code":"U","verification_uri":"https://id.example/d","expires_in":"ten minutes"}"#,
     ] {
-        let error = start(answer).await.expect_err(answer);
+        let error = device_answered(answer).await.expect_err(answer);
         assert_eq!(
             sign_in_code(&error),
             Some("invalid_response"),
@@ -601,31 +606,20 @@ async fn a_device_answer_with_lifetimes_written_as_strings_or_fractions_is_read(
 /// broken optional "complete" page is left out, with the plain one still given.
 #[tokio::test]
 async fn a_device_answer_with_a_page_or_code_not_fit_to_show_is_refused() {
-    let start = |answer: &'static str| async move {
-        let provider = Hostile::serve("127.0.0.1", move |_| hostile_json(200, &[], answer));
-        let anonymous = Client::builder()
-            .base_url(provider.url())
-            .build()
-            .expect("valid configuration");
-        Oidc::for_base_url(&provider.url())
-            .expect("a provider")
-            .device_authorization(&anonymous, None)
-            .await
-    };
     for answer in [
         r#"{"device_code":"d","user_code":"U","verification_uri":"javascript:alert(1)","expires_in":600}"#,
         r#"{"device_code":"d","user_code":"U","verification_uri":"file:///etc/passwd","expires_in":600}"#,
         r#"{"device_code":"d","user_code":"U","verification_uri":"https://","expires_in":600}"#,
         r#"{"device_code":"d","user_code":"AB[2J","verification_uri":"https://id.example/device","expires_in":600}"#,
     ] {
-        let error = start(answer).await.expect_err(answer);
+        let error = device_answered(answer).await.expect_err(answer);
         assert_eq!(
             sign_in_code(&error),
             Some("invalid_response"),
             "{answer}: {error}"
         );
     }
-    let flow = start(
+    let flow = device_answered(
         r#"{"device_code":"d","user_code":"WDJB-MJHT","verification_uri":"https://id.example/device","verification_uri_complete":"javascript:x","expires_in":600}"#,
     )
     .await
