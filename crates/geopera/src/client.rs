@@ -1204,10 +1204,12 @@ impl Settings {
             }
         }
         self.prepared = prepared;
+        // Read as UTF-8, not as visible ASCII (`to_str`): every value was given as a `&str`
+        // and goes out as its bytes, so one with a non-ASCII character is a credential too.
         self.header_secrets = crate::redact::header_secrets(
-            self.headers
-                .iter()
-                .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+            self.headers.iter().filter_map(|(name, value)| {
+                Some((name.as_str(), std::str::from_utf8(value.as_bytes()).ok()?))
+            }),
             self.cookies.iter().map(|(_, value)| value.as_str()),
         );
     }

@@ -1631,6 +1631,47 @@ async fn a_server_that_echoes_credentials_sent_as_plain_headers_never_gets_them_
     );
 }
 
+/// A client-wide credential header whose value is not all ASCII goes out as its bytes, so it
+/// is kept out of errors like any other. Once, only visible-ASCII values were collected as the
+/// client's secrets, and such a token came back whole in the error of a server that echoed it.
+#[tokio::test]
+async fn a_client_wide_credential_header_that_is_not_ascii_never_gets_into_an_error() {
+    const TOKEN_TAIL: &str = "gpra_d\u{e9}faut_client_token";
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        let quoted: Vec<String> = seen
+            .headers
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        let body = serde_json::json!({"title": "Echo", "status": 500, "detail": quoted.join(", ")});
+        json(
+            500,
+            &[("content-type", "application/problem+json")],
+            &body.to_string(),
+        )
+    });
+    let client = geopera::Client::builder()
+        .base_url(server.url())
+        .header("Authorization", format!("Bearer {TOKEN_TAIL}"))
+        .header("X-API-Key", TOKEN_TAIL)
+        .retries(0)
+        .build()
+        .expect("valid");
+    let err = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("an error answer");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].header("x-api-key"),
+        Some(TOKEN_TAIL),
+        "sent as given"
+    );
+    let shown = everything_shown(&err);
+    assert!(!shown.contains(TOKEN_TAIL), "{shown}");
+    assert!(shown.contains("[redacted]"), "{shown}");
+}
+
 /// A client-wide `Idempotency-Key` would make every call replay the first one's answer.
 #[test]
 fn an_idempotency_key_for_every_call_is_refused() {
