@@ -380,7 +380,9 @@
 //!
 //! **Uploads.** `uploads.initiate` reserves the declared `total_bytes` (at most
 //! [`MAX_UPLOAD_BYTES`], 5 GiB) from the organization's [`STORAGE_QUOTA_BYTES`] (10 GiB,
-//! counting open reservations and completed uploads); what does not fit is 402.
+//! counting open reservations and completed uploads); what does not fit is 402. An upload
+//! takes at most 1,000 files, so a `file_count` above that, which could never complete, is
+//! 422.
 //! `uploads.signed_url` answers an `upload_url` on the emulator that takes the file by `PUT`
 //! for [`UPLOAD_URL_SECS`] (15 minutes): the body is streamed, counted and hashed, never
 //! kept, so the request body limit does not apply to it, and the first byte beyond the

@@ -32,6 +32,14 @@ pub(crate) fn initiate(ctx: &Ctx<'_>, input: UploadInitiate) -> Outcome {
             format!("an upload holds 0 to {MAX_UPLOAD_BYTES} bytes"),
         ));
     }
+    // `uploads.signed_url` takes no more files than this, so an upload promising more could
+    // never complete and would hold its reservation until failed.
+    if usize::try_from(input.file_count).map_or(true, |count| count > MAX_FILES_PER_UPLOAD) {
+        return Err(ApiError::invalid(
+            &["file_count"],
+            format!("an upload holds 1 to {MAX_FILES_PER_UPLOAD} files"),
+        ));
+    }
     let now = ctx.now();
     let mut fields = Map::new();
     fields.insert("organization_id".to_owned(), json!(ctx.org));

@@ -378,6 +378,35 @@ fn an_upload_completes_only_with_the_files_it_declared() {
     assert!(String::from_utf8_lossy(&early.body).contains("1 of its 2 files"));
 }
 
+/// An upload takes at most 1,000 files, so one declared with more could never complete and
+/// would hold its reservation until failed: it is refused when initiated, at `file_count`,
+/// and reserves nothing.
+#[test]
+fn an_upload_declaring_more_files_than_it_can_take_is_refused_at_initiate() {
+    let api = Api::start();
+    let project = project(&api);
+    let refused = api.call(
+        "uploads.initiate",
+        json!({"project_id": project, "total_bytes": 1024, "file_count": 1001}),
+    );
+    assert_eq!(
+        refused.status,
+        422,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    assert_eq!(
+        refused.json()["detail"][0]["loc"],
+        json!(["body", "file_count"])
+    );
+    let most = api.ok(
+        "uploads.initiate",
+        json!({"project_id": project, "total_bytes": 1024, "file_count": 1000}),
+    );
+    // Only the upload that was let in holds a reservation.
+    assert_eq!(most["storage"]["reserved_bytes"], 1024);
+}
+
 /// Deleting a project fails its open uploads: their reservations come back, and nothing more
 /// can be sent to them or completed into the project that is gone.
 #[test]

@@ -201,23 +201,25 @@ fn date_time_fields_must_be_rfc3339() {
 #[test]
 fn large_integral_floats_are_read_exactly() {
     let api = Api::start();
-    let project = api
-        .call("projects.create", serde_json::json!({"name": "floats"}))
-        .json()["id"]
-        .clone();
     // The nearest double to this text is integral; a parser off by one unit in the last
-    // place reads 4435267417386801.5 and refuses it as a fractional integer.
+    // place reads 4435267417386801.5 and refuses it as a fractional integer. A page number
+    // takes it (past every order, the page is empty) and is answered back.
     let resp = api
         .http
-        .post(api.url("uploads.initiate"))
+        .post(api.url("orders.list"))
         .bearer_auth(api.emu.api_key())
         .header("content-type", "application/json")
-        .body(format!(
-            r#"{{"project_id": {project}, "file_count": 4435267417386802.0}}"#
-        ))
+        .body(r#"{"page": 4435267417386802.0}"#)
         .send()
         .expect("request completes");
-    assert_eq!(resp.status().as_u16(), 200, "{:?}", resp.text());
+    let resp = crate::common::Resp::read(resp).expect("answer read");
+    assert_eq!(
+        resp.status,
+        200,
+        "{:?}",
+        String::from_utf8_lossy(&resp.body)
+    );
+    assert_eq!(resp.json()["page"], 4_435_267_417_386_802_i64);
 }
 
 /// An integer the contract allows but an `i64` cannot hold is refused at its field, not
