@@ -155,6 +155,16 @@ impl Redactor {
         }
     }
 
+    /// The credentials of a request body alone, for what is reported before the call has a
+    /// client's credentials to add: its input checks.
+    #[cfg(feature = "validate")]
+    pub(crate) fn for_body(secrets: Arc<[Secret]>) -> Self {
+        Redactor {
+            body: Some(secrets),
+            ..Redactor::default()
+        }
+    }
+
     /// These credentials with the one an attempt fetched from the client's provider in place
     /// of the client's fixed one (a client has one or the other).
     pub(crate) fn with_credential(&self, secret: &Secret) -> Self {

@@ -88,7 +88,13 @@ pub(crate) fn check(
     {
         let failures = geopera_types::validate::validate(info.input, json);
         if !failures.is_empty() {
-            return Err(Error::invalid_input(info, failures));
+            // A failure quotes its input, which may be a credential of the body (a share
+            // link's password too short) or a member holding one.
+            let error = Error::invalid_input(info, failures);
+            return Err(match body_secrets(info, json) {
+                Some(secrets) => crate::redact::Redactor::for_body(secrets).error(error),
+                None => error,
+            });
         }
     }
     #[cfg(not(feature = "validate"))]

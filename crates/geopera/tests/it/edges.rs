@@ -1962,6 +1962,47 @@ async fn a_server_that_echoes_secrets_from_the_body_never_gets_them_into_an_erro
     }
 }
 
+/// A body credential the SDK's own input checks refuse (a share link's password too short) is
+/// kept out of the error as one a server echoes is: the failure quotes its input. Once, the
+/// local checks ran before the body's credentials were known, and the password was shown.
+#[tokio::test]
+async fn a_secret_the_input_checks_refuse_never_gets_into_the_error() {
+    use geopera::models::{ShareLinkCreate, ShareTargetType};
+    use geopera::operations::share_link_create;
+
+    const SHORT: &str = "Zq7!xw3";
+    let client = geopera::AuthenticatedClient::builder(TOKEN)
+        .base_url("http://127.0.0.1:9")
+        .build()
+        .expect("valid");
+    let input = ShareLinkCreate::new(
+        ShareTargetType::Item,
+        "item_1",
+        SHORT,
+        "2030-01-01T00:00:00Z",
+    );
+    let err = share_link_create::send(&client, input)
+        .await
+        .expect_err("refused before sending");
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    let err_json = geopera::Geopera::from(client)
+        .invoke(
+            "share.link.create",
+            serde_json::json!({"target_type": "item", "target_id": "item_1",
+                "password": SHORT, "expires_at": "2030-01-01T00:00:00Z"}),
+        )
+        .await
+        .expect_err("refused before sending");
+    for err in [err, err_json] {
+        let shown = everything_shown(&err);
+        assert!(!shown.contains(SHORT), "{shown}");
+        assert!(
+            shown.contains("password"),
+            "the field is still named: {shown}"
+        );
+    }
+}
+
 /// A server that quotes a credential inside a JSON string writes it escaped: `"` and `\` as
 /// `\"` and `\\`, and, depending on its encoder, `é` as `\u00e9` (Python) or `/` as `\/`
 /// (PHP). Raw bodies and excerpts keep those spellings, so each is redacted too.
