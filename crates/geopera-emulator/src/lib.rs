@@ -348,7 +348,8 @@
 //! up to its maximum of 10,000 features, as many as asked for.
 //! Item searches (`items.search`, `items.search_org`, `stac.search`) answer in creation order,
 //! or by `sortby` on `datetime` (as instants; items without one last, either way) or
-//! `created`, `desc` turning a clause around and later clauses breaking ties.
+//! `created`, `desc` turning a clause around and later clauses breaking ties. A `datetime`
+//! interval that ends before it starts is 422 at `datetime` there, as in `catalog.search`.
 //!
 //! Projects (with members), collections, items, band formulas, alert rules and events,
 //! visualization profiles, share links, tasking templates, payment methods, credit approvals

@@ -139,7 +139,8 @@ fn read_bbox(bbox: Option<&[f64]>) -> Result<Option<[f64; 4]>, ApiError> {
     }
 }
 
-/// Reads `datetime`: an instant, or `start/end` with `..` or nothing for an open end.
+/// Reads `datetime`: an instant, or `start/end` with `..` or nothing for an open end, not
+/// ending before it starts.
 fn read_datetime(filter: &mut Filter, text: Option<&str>) -> Result<(), ApiError> {
     let Some(text) = text else { return Ok(()) };
     let refuse = || {
@@ -159,6 +160,16 @@ fn read_datetime(filter: &mut Filter, text: Option<&str>) -> Result<(), ApiError
         Some((start, end)) => {
             filter.start = bound(start)?;
             filter.end = bound(end)?;
+            // Bounds given the wrong way round match nothing, which would read as "no
+            // items" rather than as the mistake it is.
+            if let (Some(start), Some(end)) = (filter.start, filter.end) {
+                if start > end {
+                    return Err(ApiError::invalid(
+                        &["datetime"],
+                        "datetime's interval ends before it starts",
+                    ));
+                }
+            }
         }
         None => {
             let at = parse_date_time(text).ok_or_else(refuse)?;

@@ -118,6 +118,48 @@ fn project_searches_filter_by_place_time_collection_and_cloud() {
     assert_eq!(theirs.status, 404);
 }
 
+/// An interval that ends before it starts is a mistake (bounds swapped), not a search for
+/// nothing: it is 422 at `datetime` on every item search, as `catalog.search` answers it,
+/// rather than an empty page that reads as "no items".
+#[test]
+fn an_interval_ending_before_it_starts_is_422_at_datetime() {
+    let api = Api::start();
+    let (project, _) = project_with_items(&api);
+    let swapped = "2024-09-01T00:00:00Z/2024-03-01T00:00:00Z";
+    for (op, body) in [
+        (
+            "items.search",
+            json!({"project_id": project, "datetime": swapped}),
+        ),
+        ("items.search_org", json!({"datetime": swapped})),
+        ("stac.search", json!({"datetime": swapped})),
+        (
+            "catalog.search",
+            json!({"host_name": "earthsearch-aws", "datetime": swapped}),
+        ),
+    ] {
+        let answer = api.call(op, body);
+        assert_eq!(
+            answer.status,
+            422,
+            "{op}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        assert_eq!(
+            answer.json()["detail"][0]["loc"],
+            json!(["body", "datetime"]),
+            "{op}"
+        );
+    }
+    // One instant as both ends is an interval still.
+    let same = "2024-03-01T00:00:00Z/2024-03-01T00:00:00Z";
+    let found = api.ok(
+        "items.search",
+        json!({"project_id": project, "datetime": same}),
+    );
+    assert_eq!(found["numberMatched"], 1);
+}
+
 #[test]
 fn the_stac_face_searches_by_ids_and_pages_from_one() {
     let api = Api::start();
