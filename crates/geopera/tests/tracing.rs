@@ -26,7 +26,8 @@ fn calls_and_retries_are_traced_without_the_token() {
         .expect("starts");
     let captured = Captured::default();
     let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
+        // Everything, the HTTP stack's own events included.
+        .with_max_level(tracing::Level::TRACE)
         .with_writer(captured.clone())
         .with_ansi(false)
         .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
@@ -39,7 +40,8 @@ fn calls_and_retries_are_traced_without_the_token() {
         ))
         .build()
         .expect("valid");
-    tracing::subscriber::set_global_default(subscriber)
+    // `try_init`, so that the `log` records of the HTTP stack (reqwest's) are seen too.
+    tracing_subscriber::util::SubscriberInitExt::try_init(subscriber)
         .expect("the only subscriber of this binary");
     // A credential sent in clear text to another machine is warned about, once per client;
     // loopback (every other client of this test) is not.
@@ -130,7 +132,10 @@ fn calls_and_retries_are_traced_without_the_token() {
         "{text}"
     );
     assert!(text.contains("retrying"), "{text}");
-    let closed: Vec<&str> = text.lines().filter(|l| l.contains("close")).collect();
+    let closed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("close time.busy"))
+        .collect();
     assert_eq!(closed.len(), 4, "{text}");
     assert!(
         closed[..2].iter().all(|line| line.contains("attempts=2")),
@@ -170,4 +175,63 @@ fn calls_and_retries_are_traced_without_the_token() {
         assert!(!text.contains(secret), "a session secret was logged");
     }
     assert!(!text.contains(HOST), "bodies are never logged");
+
+    // Error paths, where more is said: a proxy that refuses the connection, a shared budget
+    // whose Redis is not there, a share link's password the API refuses or the SDK's own
+    // checks do. None of their credentials is logged or shown.
+    const PROXY_PASSWORD: &str = "proxy-pass-7Hq2";
+    const REDIS_PASSWORD: &str = "redis-pass-Xy9w";
+    const SHARE_PASSWORD: &str = "share-pass-Kd83";
+    let refused = geopera::AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .proxy(format!("http://proxy-user:{PROXY_PASSWORD}@127.0.0.1:9"))
+        .retries(0)
+        .build()
+        .expect("valid");
+    let proxy_error =
+        catalog_search::send_blocking(&refused, CatalogSearchInput::new(HOST).limit(1))
+            .expect_err("nothing listens on the proxy's port");
+    let mut shown = format!("{proxy_error} {proxy_error:?} {refused:?}");
+    #[cfg(feature = "redis")]
+    {
+        let budget = geopera::budget::RedisBudget::builder(
+            format!("redis://:{REDIS_PASSWORD}@127.0.0.1:9/"),
+            "org_tracing",
+        )
+        .timeout(std::time::Duration::from_millis(200))
+        .build()
+        .expect("valid");
+        shown.push_str(&format!("{budget:?}"));
+        let budgeted = geopera::AuthenticatedClient::builder(emu.api_key())
+            .base_url(emu.base_url())
+            .budget(std::sync::Arc::new(budget))
+            .build()
+            .expect("valid");
+        catalog_search::send_blocking(&budgeted, CatalogSearchInput::new(HOST).limit(1))
+            .expect("paced locally while Redis is unreachable");
+    }
+    let geopera = geopera::Geopera::from(client.clone());
+    for (password, expires_at) in [
+        (SHARE_PASSWORD, "2030-01-01T00:00:00Z"),
+        (&SHARE_PASSWORD[..7], "2030-01-01T00:00:00Z"),
+    ] {
+        let body = serde_json::json!({"target_type": "item", "target_id": "no_such_item",
+            "password": password, "expires_at": expires_at});
+        let error = runtime
+            .block_on(geopera.invoke("share.link.create", body))
+            .expect_err("no such item, or a password too short");
+        shown.push_str(&format!("{error} {error:?}"));
+    }
+    let text = captured.text();
+    assert!(
+        text.contains(" TRACE "),
+        "the HTTP stack's own events are seen too"
+    );
+    #[cfg(feature = "redis")]
+    assert!(text.contains("shared rate budget unreachable"), "{text}");
+    for secret in [PROXY_PASSWORD, REDIS_PASSWORD, &SHARE_PASSWORD[..7]] {
+        assert!(!text.contains(secret), "{secret} was logged");
+        assert!(!shown.contains(secret), "{secret} was shown: {shown}");
+    }
+    assert!(!text.contains(emu.api_key()), "the token is never logged");
 }
