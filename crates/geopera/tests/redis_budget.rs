@@ -717,3 +717,20 @@ fn a_window_longer_than_the_longest_wait_redis_can_answer_is_refused_at_build() 
     assert!(build(Duration::from_secs(3600)).is_ok());
     assert!(build(Duration::from_secs(60)).is_ok());
 }
+
+#[test]
+fn a_timeout_longer_than_the_window_is_refused_at_build() {
+    // A stalled Redis would otherwise hold calls for as long: no server is asked.
+    let build = |timeout| {
+        geopera::budget::RedisBudget::builder("redis://127.0.0.1:1", "org_timeout")
+            .timeout(timeout)
+            .build()
+    };
+    for timeout in [Duration::from_secs(61), Duration::MAX] {
+        let error = build(timeout).expect_err("too long a timeout");
+        assert!(error.to_string().contains("timeout"), "{error}");
+        assert_eq!(error.kind(), geopera::ErrorKind::Config, "{error}");
+    }
+    assert!(build(Duration::from_secs(60)).is_ok());
+    assert!(build(Duration::from_millis(100)).is_ok());
+}

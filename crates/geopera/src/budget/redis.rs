@@ -227,7 +227,8 @@ impl RedisBudgetBuilder {
     }
 
     /// How long one reservation waits for Redis before pacing on the local budget instead
-    /// (default 100 ms).
+    /// (default 100 ms); at most the [window](Self::window), checked by
+    /// [`build`](Self::build).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -252,7 +253,8 @@ impl RedisBudgetBuilder {
     /// # Errors
     ///
     /// [`Error::Config`] when the URL is not a Redis URL this build can use, the window is
-    /// longer than an hour, or the budget's I/O thread cannot start.
+    /// longer than an hour, the timeout longer than the window, or the budget's I/O thread
+    /// cannot start.
     pub fn build(self) -> Result<RedisBudget, Error> {
         // A reservation answered with a wait longer than [`MAX_HOLD`] is taken for a key
         // something else wrote, and Redis for failing: with a longer window, every wait for
@@ -263,6 +265,17 @@ impl RedisBudgetBuilder {
                 "the rate budget's window of {:?} is longer than {MAX_HOLD:?}, the longest wait \
                  a reservation on Redis can answer; the API's windows are a minute",
                 self.window
+            )));
+        }
+        // The timeout is what keeps a stalled Redis from holding calls: one as long as the
+        // window (or `Duration::MAX`) would let it hold them for the whole window it reserves
+        // in, or for ever, where the local budget should have taken over.
+        if self.timeout > self.window {
+            return Err(Error::config(format!(
+                "the rate budget's timeout of {:?} is longer than its window of {:?}: a \
+                 reservation would wait on Redis past the window it reserves in, instead of \
+                 pacing on the local budget",
+                self.timeout, self.window
             )));
         }
         let client = redis::Client::open(self.url.expose())
