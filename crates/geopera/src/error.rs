@@ -1,5 +1,6 @@
 //! The one error type of the SDK.
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::time::Duration;
 
@@ -16,7 +17,9 @@ use http::StatusCode;
 /// `Debug` quote what the server sent only in part (a body can be megabytes), and nothing of
 /// a success answer that may hold a credential (a new API key, a signed URL:
 /// [`OperationInfo::answer_holds_credentials`](geopera_types::OperationInfo::answer_holds_credentials));
-/// the fields keep all of it.
+/// the fields keep all of it. What a message quotes has every character that would act on a
+/// terminal (an escape sequence, a carriage return, a bidirectional override) written as
+/// `\u{..}`, so printing an error cannot recolour, clear or rewrite what the terminal shows.
 ///
 /// The enum and each of its variants are `#[non_exhaustive]`, so a variant or a field added
 /// later breaks no code: match with a `_` arm and name the fields you read followed by `..`.
@@ -56,7 +59,7 @@ pub enum Error {
         request_id: Option<Box<str>>,
     },
     /// The API rejected the request body (422).
-    #[error("{}: {}", StatusCode::UNPROCESSABLE_ENTITY, cut(&.error.to_string(), SERVER_WORDS_CHARS))]
+    #[error("{}: {}", StatusCode::UNPROCESSABLE_ENTITY, shown(&.error.to_string(), SERVER_WORDS_CHARS))]
     #[non_exhaustive]
     Validation {
         /// The operation that was called.
@@ -137,7 +140,7 @@ pub enum Error {
     /// A success answer whose body does not fit the operation's output model.
     #[error(
         "could not decode the {status} answer of {operation_id}: {}",
-        or_empty(excerpt)
+        inert(or_empty(excerpt))
     )]
     #[non_exhaustive]
     Decode {
@@ -290,7 +293,11 @@ pub enum Error {
     /// repeating for a moment that it could not be reached at all, code
     /// `temporarily_unavailable` and no status: [`ErrorKind::Transport`]), which is worth
     /// trying again.
-    #[error("sign-in failed: {code}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    #[error(
+        "sign-in failed: {}{}",
+        inert(code),
+        description.as_deref().map(|d| format!(": {}", inert(d))).unwrap_or_default()
+    )]
     #[non_exhaustive]
     SignIn {
         /// The OAuth 2.0 error code (`invalid_grant`, `invalid_client`, `access_denied`, ...),
@@ -611,6 +618,49 @@ fn cut(text: &str, max: usize) -> String {
     }
 }
 
+/// [`cut`], made [`inert`] for a message: cut first, so the cut never splits an escape.
+fn shown(text: &str, max: usize) -> String {
+    inert(&cut(text, max)).into_owned()
+}
+
+/// Whether `c` acts on a terminal instead of being shown: a control character (every escape
+/// sequence starts with one, a carriage return writes over the line), or a mark that reverses
+/// or breaks the line.
+fn steers(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// Text of the server's (or of the caller's input) for a message, with every character that
+/// [`steers`] a terminal written as `\u{..}`: a message is printed by programs that cannot
+/// know it holds a server's words, and an answer must not be able to recolour, retitle or
+/// clear the terminal, nor hide or reverse what the message says. The error's fields keep the
+/// words as they came.
+fn inert(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(steers) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if steers(c) {
+            // Writing to a `String` cannot fail.
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// What replaces the quote of an answer that may hold a credential.
 const NOT_SHOWN: &str = "(not shown: the answer may hold a credential)";
 
@@ -636,7 +686,7 @@ fn excerpt_suffix(operation_id: &str, status: StatusCode, body: &Bytes) -> Strin
     if body.is_empty() {
         String::new()
     } else {
-        format!(": {}", quoted(operation_id, status, body))
+        format!(": {}", inert(&quoted(operation_id, status, body)))
     }
 }
 
@@ -709,7 +759,7 @@ fn problem_text(problem: &Problem) -> String {
     } else {
         &problem.detail
     };
-    cut(text, SERVER_WORDS_CHARS)
+    shown(text, SERVER_WORDS_CHARS)
 }
 
 fn list_failures(error: &HttpValidationError) -> String {
@@ -725,7 +775,7 @@ fn list_failures(error: &HttpValidationError) -> String {
         if index > 0 {
             listed.push_str("; ");
         }
-        listed.push_str(&cut(&failure.to_string(), SERVER_WORDS_CHARS));
+        listed.push_str(&shown(&failure.to_string(), SERVER_WORDS_CHARS));
     }
     listed
 }

@@ -9,6 +9,7 @@ mod binary;
 mod captured;
 mod clients;
 mod edges;
+mod error_answers;
 mod faces;
 mod fanout;
 mod fluent;

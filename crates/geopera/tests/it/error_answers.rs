@@ -1,0 +1,112 @@
+//! Error answers as a hostile server writes them, over loopback HTTP to a server of the tests'
+//! own (`hostile.rs`): what an error's message shows of the server's words, and how a problem
+//! is recognised.
+
+use geopera::models::CatalogSearchInput;
+use geopera::operations::catalog_search;
+use geopera::{Client, ErrorKind, StatusCode};
+
+use crate::hostile::{Hostile, Reply};
+
+/// A complete answer with `status`, `content_type` (none when `None`) and `body`.
+fn answer(status: u16, content_type: Option<&str>, body: &[u8]) -> Reply {
+    let mut head = format!(
+        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    if let Some(content_type) = content_type {
+        head.push_str(&format!("content-type: {content_type}\r\n"));
+    }
+    let mut bytes = format!("{head}\r\n").into_bytes();
+    bytes.extend_from_slice(body);
+    Reply::Raw(bytes)
+}
+
+/// A client of `server` that sends each call once.
+fn once(server: &Hostile) -> Client {
+    Client::builder()
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid")
+}
+
+/// A search whose `host_name` tells the server which answer to give.
+fn asking(marker: &str) -> CatalogSearchInput {
+    CatalogSearchInput::new(marker)
+}
+
+/// Whether `c` would act on a terminal instead of being shown: a control character (every
+/// escape sequence starts with one), or a mark that reorders or breaks the line.
+fn steers(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
+const HOSTILE_WORDS: &str = r"\u001b]0;owned\u0007\u001b[2J\rforged\u009b31m\u202eevil\u2028";
+
+/// A problem's title and detail, a 422's failures, an undocumented status's body, a success
+/// answer that does not decode all quote the server; none of them may
+/// carry an escape sequence, a carriage return or a bidirectional override to the terminal
+/// that prints the error. They are shown as `\u{..}` escapes; the fields keep the words whole.
+#[tokio::test]
+async fn server_words_in_an_error_message_cannot_steer_a_terminal() {
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        let body = String::from_utf8_lossy(&seen.body).into_owned();
+        if body.contains("problem") {
+            let problem = format!(
+                r#"{{"title":"t{HOSTILE_WORDS}","status":404,"detail":"d{HOSTILE_WORDS}"}}"#
+            );
+            answer(404, Some("application/problem+json"), problem.as_bytes())
+        } else if body.contains("validation") {
+            let failures = format!(
+                r#"{{"detail":[{{"loc":["body","k{HOSTILE_WORDS}"],"msg":"m{HOSTILE_WORDS}","type":"x"}}]}}"#
+            );
+            answer(422, Some("application/json"), failures.as_bytes())
+        } else if body.contains("teapot") {
+            answer(
+                418,
+                Some("text/plain"),
+                b"tea\x1b]0;owned\x07\x1b[2J\rforged",
+            )
+        } else {
+            answer(
+                200,
+                Some("application/json"),
+                b"{\"features\": \"\x1b[2J\rforged",
+            )
+        }
+    });
+    let client = once(&server);
+    for marker in ["problem", "validation", "teapot", "undecodable"] {
+        let error = catalog_search::send(&client, asking(marker))
+            .await
+            .expect_err("an error answer");
+        let shown = error.to_string();
+        assert!(!shown.contains(steers), "{marker}: {shown:?}");
+        assert!(
+            shown.contains(r"\u{1b}"),
+            "{marker}: shown escaped: {shown:?}"
+        );
+        assert!(shown.contains("forged"), "{marker}: {shown:?}");
+    }
+    let error = catalog_search::send(&client, asking("problem"))
+        .await
+        .expect_err("a problem");
+    let problem = error.problem().expect("the problem");
+    assert!(
+        problem.detail.contains('\u{1b}'),
+        "the field keeps the words whole"
+    );
+    assert_eq!(error.status(), Some(StatusCode::NOT_FOUND));
+    assert_eq!(error.kind(), ErrorKind::NotFound);
+}
