@@ -681,8 +681,14 @@ pub(crate) fn content_type(headers: &HeaderMap) -> Option<&str> {
     headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
 }
 
+/// Whether the answer says it is a problem. A media type is compared without its parameters
+/// and case-insensitively (RFC 9110, section 8.3.1): `Application/Problem+JSON; charset=utf-8`
+/// is one too.
 fn is_problem_json(headers: &HeaderMap) -> bool {
-    content_type(headers).is_some_and(|v| v.trim_start().starts_with("application/problem+json"))
+    content_type(headers).is_some_and(|value| {
+        let essence = value.split(';').next().unwrap_or_default().trim();
+        essence.eq_ignore_ascii_case("application/problem+json")
+    })
 }
 
 /// Parses an answer according to the operation's documented statuses.

@@ -110,3 +110,45 @@ async fn server_words_in_an_error_message_cannot_steer_a_terminal() {
     assert_eq!(error.status(), Some(StatusCode::NOT_FOUND));
     assert_eq!(error.kind(), ErrorKind::NotFound);
 }
+
+/// A media type is case-insensitive (RFC 9110, section 8.3.1): an undocumented status (409
+/// here) answered as `Application/Problem+JSON; charset=utf-8` is the server's problem, typed
+/// as one, exactly as when the type is written in lower case.
+#[tokio::test]
+async fn a_problem_is_recognised_whatever_the_case_of_its_media_type() {
+    const CONFLICT: &str = r#"{"title":"Conflict","status":409,"detail":"the order is placed"}"#;
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        let body = String::from_utf8_lossy(&seen.body).into_owned();
+        let content_type = if body.contains("shouting") {
+            " Application/Problem+JSON; charset=utf-8"
+        } else {
+            "application/problem+json"
+        };
+        answer(409, Some(content_type), CONFLICT.as_bytes())
+    });
+    let client = once(&server);
+    for marker in ["quiet", "shouting"] {
+        let error = catalog_search::send(&client, asking(marker))
+            .await
+            .expect_err("a conflict");
+        assert!(
+            matches!(error, geopera::Error::Api { .. }),
+            "{marker}: {error:?}"
+        );
+        assert_eq!(error.kind(), ErrorKind::Conflict, "{marker}");
+        assert_eq!(error.status(), Some(StatusCode::CONFLICT), "{marker}");
+        assert_eq!(
+            error.problem().map(|p| p.detail.as_str()),
+            Some("the order is placed"),
+            "{marker}"
+        );
+        let detailed = catalog_search::send_detailed(&client, asking(marker))
+            .await
+            .expect("an answer");
+        assert!(
+            matches!(&detailed.parsed, geopera::Parsed::Problem(p) if p.status == 409),
+            "{marker}: {:?}",
+            detailed.parsed
+        );
+    }
+}
