@@ -204,10 +204,15 @@ pub enum Error {
         request_id: Option<Box<str>>,
     },
     /// The request was rejected before sending: a malformed header or an unknown operation id.
-    #[error("invalid request for {operation_id}: {message}")]
+    #[error(
+        "invalid request for {}: {}",
+        shown(operation_id, EXCERPT_CHARS),
+        inert(message)
+    )]
     #[non_exhaustive]
     InvalidRequest {
-        /// The operation that was called (or the unknown id given).
+        /// The operation that was called (or the unknown id given, whole; the message quotes
+        /// its start, inert, as it may come from anywhere).
         operation_id: String,
         /// What is wrong.
         message: String,

@@ -152,3 +152,47 @@ async fn a_problem_is_recognised_whatever_the_case_of_its_media_type() {
         );
     }
 }
+
+/// `invoke` takes its id from wherever the caller got it (a command line, a proxy's path). An
+/// id that names no operation, with path segments, escapes or a megabyte of text, is refused
+/// before anything is sent, and its message quotes the id only in part, and inert.
+#[tokio::test]
+async fn an_unknown_operation_id_is_refused_before_sending_and_quoted_inert_and_in_part() {
+    let server = Hostile::serve("127.0.0.1", |_| {
+        answer(200, Some("application/json"), b"{}")
+    });
+    let geopera = geopera::Geopera::builder("gpra_invoker")
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid");
+    let huge = format!("catalog.search{}", "x".repeat(1 << 20));
+    let ids = [
+        "../catalog.search".to_owned(),
+        "catalog.search/../billing.topup".to_owned(),
+        "catalog%2Fsearch".to_owned(),
+        "catalog search".to_owned(),
+        "catalog.search\u{1b}]0;owned\u{7}\r\u{202e}".to_owned(),
+        huge,
+    ];
+    for id in &ids {
+        let error = geopera
+            .invoke(id, serde_json::json!({"host_name": "x"}))
+            .await
+            .expect_err("no such operation");
+        assert!(
+            matches!(error, geopera::Error::InvalidRequest { .. }),
+            "{error:?}"
+        );
+        assert_eq!(error.kind(), ErrorKind::InvalidRequest);
+        assert_eq!(
+            error.operation_id(),
+            Some(id.as_str()),
+            "the field keeps it whole"
+        );
+        let shown = error.to_string();
+        assert!(!shown.contains(steers), "{shown:?}");
+        assert!(shown.len() < 2_000, "quoted in part: {} bytes", shown.len());
+    }
+    assert!(server.seen().is_empty(), "nothing was sent");
+}
