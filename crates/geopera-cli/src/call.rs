@@ -99,6 +99,14 @@ pub(crate) async fn call(
     all_prints_lines(settings)?;
     let held = auth::held(target, !settings.dry_run).await?;
     if settings.dry_run {
+        // The SDK checks the body against the contract before sending it, and refuses it
+        // unsent: a dry run that printed it would approve a request the real run never makes.
+        if settings.validate {
+            let failures = geopera_types::validate::validate(info.input, &body);
+            if !failures.is_empty() {
+                return Err(invalid_input(&failures));
+            }
+        }
         return print_dry_run(target, operation_id, &body, held.as_ref(), settings);
     }
     let held = held.ok_or_else(|| auth::not_signed_in(target))?;
@@ -811,14 +819,7 @@ pub(crate) fn sdk_failure(
         return failure;
     }
     match error {
-        Error::InvalidInput { error, .. } => Failure::usage(
-            error
-                .detail
-                .iter()
-                .map(|item| format!("invalid input: {item}"))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ),
+        Error::InvalidInput { error, .. } => invalid_input(&error.detail),
         Error::InvalidRequest { message, .. } => {
             Failure::usage(format!("invalid request for {operation_id}: {message}"))
         }
@@ -885,6 +886,17 @@ pub(crate) fn sdk_failure(
             None => Failure::other(chain(other)),
         },
     }
+}
+
+/// The failure for a body that breaks the operation's contract, one line per check it fails.
+fn invalid_input(failures: &[geopera_types::ValidationError]) -> Failure {
+    Failure::usage(
+        failures
+            .iter()
+            .map(|item| format!("invalid input: {item}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
 }
 
 /// The innermost causes of an error, which say what went wrong on the network.

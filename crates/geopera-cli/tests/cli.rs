@@ -7645,3 +7645,45 @@ fn ctrl_c_while_logout_or_login_waits_for_the_lock_exits_130_promptly() {
         );
     }
 }
+
+#[test]
+fn a_dry_run_refuses_a_body_the_real_run_refuses_before_sending() {
+    let s = setup();
+    let args = [
+        "catalog",
+        "search",
+        "--host-name",
+        "x",
+        "--json",
+        r#"{"limit": 9999}"#,
+    ];
+    let real = s.cli().args(args).output().expect("geopera runs");
+    let stderr = fails_saying(&real, 2, "body.limit", "real run");
+    let dry = s
+        .cli()
+        .args(args)
+        .arg("--dry-run")
+        .output()
+        .expect("geopera runs");
+    assert_eq!(dry.status.code(), Some(2), "{}", text(&dry.stderr));
+    assert_eq!(
+        text(&dry.stderr),
+        stderr,
+        "the dry run fails as the run does"
+    );
+    assert!(dry.stdout.is_empty(), "{}", text(&dry.stdout));
+    assert!(s.emulator.requests().is_empty(), "nothing was sent");
+    // `op` sends any body as given, so its dry run shows it.
+    let op = s
+        .cli()
+        .args([
+            "op",
+            "catalog.search",
+            r#"{"host_name": "x", "limit": 9999}"#,
+        ])
+        .arg("--dry-run")
+        .output()
+        .expect("geopera runs");
+    assert_eq!(op.status.code(), Some(0), "{}", text(&op.stderr));
+    assert_eq!(dry_run(&op).1["limit"], 9999);
+}
