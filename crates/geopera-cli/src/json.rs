@@ -341,7 +341,7 @@ pub(crate) fn number_spans(text: &str) -> Vec<std::ops::Range<usize>> {
 }
 
 /// Why the number written as `token` would not be sent as written, if it would not.
-fn inexact(token: &str) -> Option<&'static str> {
+pub(crate) fn inexact(token: &str) -> Option<&'static str> {
     if !token.contains(['.', 'e', 'E']) {
         let fits = token.parse::<i64>().is_ok() || token.parse::<u64>().is_ok();
         return (!fits).then_some("beyond 64-bit integers");

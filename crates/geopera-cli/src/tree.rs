@@ -444,13 +444,20 @@ fn parse_integer(text: &str, bounds: &Bounds) -> Result<i64, String> {
     }
 }
 
+/// A number flag is held to the rule a number in `--json` is held to ([`json::inexact`]): a
+/// value that would go out as another number (`1e-400` as `0.0`) is refused, not sent.
+///
+/// [`json::inexact`]: crate::json::inexact
 fn parse_number(text: &str, bounds: &Bounds) -> Result<f64, String> {
+    let text = text.trim();
     let value: f64 = text
-        .trim()
         .parse()
         .ok()
         .filter(|v: &f64| v.is_finite())
         .ok_or_else(|| "expected a finite number".to_owned())?;
+    if let Some(why) = crate::json::inexact(text) {
+        return Err(format!("{text} cannot be sent exactly ({why})"));
+    }
     match out_of_bounds(value, bounds) {
         Some(why) => Err(why),
         None => Ok(value),

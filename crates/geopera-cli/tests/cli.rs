@@ -7687,3 +7687,56 @@ fn a_dry_run_refuses_a_body_the_real_run_refuses_before_sending() {
     assert_eq!(op.status.code(), Some(0), "{}", text(&op.stderr));
     assert_eq!(dry_run(&op).1["limit"], 9999);
 }
+
+#[test]
+fn a_number_flag_that_would_not_be_sent_as_written_is_refused_as_in_json() {
+    let s = setup();
+    let rule = [
+        "alerts",
+        "create-rule",
+        "--name",
+        "n",
+        "--expression",
+        "e",
+        "--comparison",
+        "gt",
+    ];
+    for value in ["1e-400", "5e-999999", "99999999999999999999"] {
+        for dry_run in [true, false] {
+            let output = s
+                .cli()
+                .args(rule)
+                .args(["--threshold", value])
+                .args(dry_run.then_some("--dry-run"))
+                .output()
+                .expect("geopera runs");
+            fails_saying(&output, 2, "--threshold", value);
+            assert!(
+                output.stdout.is_empty(),
+                "{value}: {}",
+                text(&output.stdout)
+            );
+        }
+    }
+    assert!(s.emulator.requests().is_empty(), "nothing was sent");
+    // Zero written as zero, a number a float holds, and a tiny one that is not zero are sent.
+    for (value, sent) in [("0e-999", "0.0"), ("-0", "-0.0"), ("2.5e-320", "2.5e-320")] {
+        let output = s
+            .cli()
+            .args(rule)
+            .args(["--threshold", value, "--dry-run"])
+            .output()
+            .expect("geopera runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{value}: {}",
+            text(&output.stderr)
+        );
+        assert!(
+            text(&output.stdout).contains(&format!("\"threshold\": {sent}")),
+            "{value}: {}",
+            text(&output.stdout)
+        );
+    }
+}
