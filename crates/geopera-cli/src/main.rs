@@ -68,7 +68,8 @@ fn global_args() -> Vec<Arg> {
             .global(true)
             .help_heading("Global options")
             .value_name("NAME")
-            .help("Credential profile [env: GEOPERA_PROFILE] [default: default]"),
+            .value_parser(parse_profile)
+            .help("Credential profile [env: GEOPERA_PROFILE, ignored when empty or blank] [default: default]"),
         Arg::new("api-url")
             .long("api-url")
             .global(true)
@@ -156,6 +157,19 @@ fn parse_api_url(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
         return Err(
             "an empty URL names no server (an unset variable?); nothing was sent".to_owned(),
+        );
+    }
+    Ok(text.to_owned())
+}
+
+/// An empty or blank `--profile` is refused rather than taken as not given, as `--api-url`
+/// is: it is what `--profile "$UNSET_VARIABLE"` becomes, and falling through to the default
+/// profile would call with its credential (another account, another organization), or have
+/// `login` and `logout` replace or forget it.
+fn parse_profile(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err(
+            "an empty name names no profile (an unset variable?); nothing was done".to_owned(),
         );
     }
     Ok(text.to_owned())

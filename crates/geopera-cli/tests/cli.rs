@@ -7740,3 +7740,39 @@ fn a_number_flag_that_would_not_be_sent_as_written_is_refused_as_in_json() {
         );
     }
 }
+
+#[test]
+fn an_empty_or_blank_profile_option_is_a_usage_error_and_nothing_is_sent_or_stored() {
+    let s = setup();
+    an_empty_flag_is_refused(&s, "--profile", false);
+    login_with_the_demo_key(&s);
+    let stored = std::fs::read_to_string(s.credentials_path()).expect("test step");
+    for profile in ["", " "] {
+        let output = s
+            .bare()
+            .args(["--profile", profile, "--api-url", &s.emulator.base_url()])
+            .args(["login", "--api-key", "gpra_another"])
+            .output()
+            .expect("geopera runs");
+        fails_saying(&output, 2, "--profile", profile);
+        let output = s
+            .bare()
+            .args(["--profile", profile, "logout"])
+            .output()
+            .expect("geopera runs");
+        fails_saying(&output, 2, "--profile", profile);
+    }
+    assert_eq!(
+        std::fs::read_to_string(s.credentials_path()).expect("test step"),
+        stored,
+        "the default profile is untouched"
+    );
+    // A blank variable is no profile, as for the API URL: the default is used.
+    let output = s
+        .bare()
+        .env("GEOPERA_PROFILE", " ")
+        .args(["whoami"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}
