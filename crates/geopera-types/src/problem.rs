@@ -97,7 +97,11 @@ impl fmt::Display for Problem {
 }
 
 /// One step of a [`ValidationError`] location: an object key or an array index.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// Read leniently: a step that is neither a string nor an integer (`null`, `1.5`, `true`, a
+/// nested list) is kept as a key holding its JSON text, so that one odd step does not cost
+/// the whole list of failures, which says what was wrong.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(untagged)]
 pub enum LocItem {
     /// An object member name, e.g. `body` or `limit`.
@@ -112,6 +116,19 @@ impl fmt::Display for LocItem {
             LocItem::Key(key) => f.write_str(key),
             LocItem::Index(index) => write!(f, "{index}"),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for LocItem {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Value::deserialize(deserializer)? {
+            Value::String(key) => LocItem::Key(key),
+            Value::Number(number) => match number.as_i64() {
+                Some(index) => LocItem::Index(index),
+                None => LocItem::Key(number.to_string()),
+            },
+            other => LocItem::Key(other.to_string()),
+        })
     }
 }
 
@@ -137,12 +154,15 @@ impl From<usize> for LocItem {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ValidationError {
-    /// Where the failure is, e.g. `["body", "limit"]`.
+    /// Where the failure is, e.g. `["body", "limit"]`; empty when the server named none.
+    #[serde(default)]
     pub loc: Vec<LocItem>,
-    /// What is wrong, for people.
+    /// What is wrong, for people; empty when the server said nothing.
+    #[serde(default)]
     pub msg: String,
-    /// What is wrong, for programs, e.g. `less_than_equal`.
-    #[serde(rename = "type")]
+    /// What is wrong, for programs, e.g. `less_than_equal`; empty when the server said
+    /// nothing.
+    #[serde(rename = "type", default)]
     pub r#type: String,
     /// Members the server adds beyond the three above (`input`, `ctx`, ...), kept verbatim.
     #[serde(flatten)]
@@ -163,6 +183,9 @@ impl ValidationError {
 
 impl fmt::Display for ValidationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.loc.is_empty() {
+            return f.write_str(&self.msg);
+        }
         for (i, step) in self.loc.iter().enumerate() {
             if i > 0 {
                 f.write_str(".")?;
@@ -177,8 +200,9 @@ impl fmt::Display for ValidationError {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct HttpValidationError {
-    /// The failed checks, in the order the server found them.
-    #[serde(default)]
+    /// The failed checks, in the order the server found them. Required when reading: a 422
+    /// body without it is no list of failures, and is read as a [`Problem`] instead, whose
+    /// title it may carry.
     pub detail: Vec<ValidationError>,
 }
 

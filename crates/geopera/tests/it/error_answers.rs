@@ -196,3 +196,55 @@ async fn an_unknown_operation_id_is_refused_before_sending_and_quoted_inert_and_
     }
     assert!(server.seen().is_empty(), "nothing was sent");
 }
+
+/// A 422's list of failures is what says what was wrong: a step of a location that is neither
+/// a key nor an index, or a failure without `loc` or `type`, does not cost the whole list; and
+/// a 422 answered as a problem without a list keeps its title.
+#[tokio::test]
+async fn a_422_is_read_for_what_it_says_however_odd_its_failures() {
+    const ODD_STEPS: &str = r#"{"detail":[{"loc":["body",null,1.5,true,["x"],3],"msg":"odd","type":"t"},{"loc":["body","limit"],"msg":"too big","type":"le"}]}"#;
+    const BARE: &str = r#"{"detail":[{"msg":"nothing else said"}]}"#;
+    const TITLED: &str = r#"{"title":"Quota used up","status":422}"#;
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        let body = String::from_utf8_lossy(&seen.body).into_owned();
+        let answered = if body.contains("odd") {
+            ODD_STEPS
+        } else if body.contains("bare") {
+            BARE
+        } else {
+            TITLED
+        };
+        answer(422, Some("application/json"), answered.as_bytes())
+    });
+    let client = once(&server);
+
+    let error = catalog_search::send(&client, asking("odd"))
+        .await
+        .expect_err("a 422");
+    let failures = error.validation().expect("the list of failures");
+    assert_eq!(failures.detail.len(), 2, "{error}");
+    assert_eq!(
+        failures.detail[0].to_string(),
+        r#"body.null.1.5.true.["x"].3: odd"#
+    );
+    assert_eq!(failures.detail[1].to_string(), "body.limit: too big");
+
+    let error = catalog_search::send(&client, asking("bare"))
+        .await
+        .expect_err("a 422");
+    let failures = error.validation().expect("the list of failures");
+    assert_eq!(failures.detail.len(), 1, "{error}");
+    assert_eq!(failures.detail[0].to_string(), "nothing else said");
+    assert!(error.to_string().contains("nothing else said"), "{error}");
+
+    let error = catalog_search::send(&client, asking("titled"))
+        .await
+        .expect_err("a 422");
+    assert_eq!(error.kind(), ErrorKind::Validation, "{error:?}");
+    assert_eq!(
+        error.problem().map(|p| p.title.as_str()),
+        Some("Quota used up"),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("Quota used up"), "{error}");
+}
