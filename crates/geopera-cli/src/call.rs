@@ -434,8 +434,14 @@ fn print_dry_run(
         }
         None => text.push_str("# no credentials: run 'geopera login' or set GEOPERA_API_TOKEN\n"),
     }
-    if let Some(key) = &settings.idempotency_key {
-        text.push_str(&format!("Idempotency-Key: {key}\n"));
+    match &settings.idempotency_key {
+        Some(key) => text.push_str(&format!("Idempotency-Key: {key}\n")),
+        // The real run makes one for each call ([`idempotency_key`]); one made here would not
+        // be the one sent, so the line says what will be sent instead of showing a value.
+        None if has_side_effects(operation_id) => {
+            text.push_str("# Idempotency-Key: a new one for each run; --idempotency-key sets it\n")
+        }
+        None => {}
     }
     text.push('\n');
     text.push_str(&json::pretty(body));

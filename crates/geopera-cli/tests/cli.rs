@@ -7776,3 +7776,44 @@ fn an_empty_or_blank_profile_option_is_a_usage_error_and_nothing_is_sent_or_stor
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
 }
+
+/// A dry run shows the `Idempotency-Key` a call with side effects goes with: the one given, or
+/// a line saying a new one is made for each run, since one shown here would not be the one
+/// sent. A read-only call has none.
+#[test]
+fn a_dry_run_says_which_idempotency_key_a_call_with_side_effects_is_sent_with() {
+    let s = setup();
+    let cancel = ["orders", "cancel", "--order-id", "o", "--dry-run"];
+    let head = |output: &std::process::Output| {
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let out = text(&output.stdout);
+        out.split_once("\n\n")
+            .map(|(head, _)| head.to_owned())
+            .unwrap_or(out)
+    };
+    let made = head(&s.cli().args(cancel).output().expect("geopera runs"));
+    assert!(
+        made.lines()
+            .any(|line| line.starts_with("# Idempotency-Key: a new one for each run")),
+        "{made}"
+    );
+    let given = head(
+        &s.cli()
+            .args(cancel)
+            .args(["--idempotency-key", "k-1"])
+            .output()
+            .expect("geopera runs"),
+    );
+    assert!(
+        given.lines().any(|line| line == "Idempotency-Key: k-1"),
+        "{given}"
+    );
+    let read = head(
+        &s.cli()
+            .args(["orders", "get", "--order-id", "o", "--dry-run"])
+            .output()
+            .expect("geopera runs"),
+    );
+    assert!(!read.contains("Idempotency-Key"), "{read}");
+    assert!(s.emulator.requests().is_empty(), "nothing was sent");
+}
