@@ -192,7 +192,10 @@ fn authenticate(
     })
 }
 
-/// The faults the caller asked for in [`FAULT_HEADER`], drawn only once it is known.
+/// The faults the caller asked for in [`FAULT_HEADER`], drawn only once it is known. The
+/// header's lines are one comma-separated list, as HTTP lets any hop combine them, and a
+/// line that cannot be read is refused rather than skipped, which would quietly turn off
+/// the faults the test relies on.
 ///
 /// # Errors
 /// 400 when the header is not a valid fault specification.
@@ -202,13 +205,24 @@ fn own_faults(
     caller: &Caller,
     headers: &HeaderMap,
 ) -> Result<Injected, ApiError> {
-    let header = headers
-        .get(FAULT_HEADER)
-        .and_then(|value| value.to_str().ok());
+    let mut lines = Vec::new();
+    for value in headers.get_all(FAULT_HEADER) {
+        let line = value.to_str().map_err(|_| {
+            ApiError::problem(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the {FAULT_HEADER} header is not a fault specification: it has characters \
+                     other than visible ASCII"
+                ),
+            )
+        })?;
+        lines.push(line);
+    }
+    let header = (!lines.is_empty()).then(|| lines.join(","));
     shared
         .lock()
         .faults
-        .draw_header(shared.seed, op.id, &caller.org, header)
+        .draw_header(shared.seed, op.id, &caller.org, header.as_deref())
 }
 
 /// Counts the call against every budget it draws from: per client address without

@@ -139,6 +139,50 @@ fn a_bad_fault_header_is_400() {
     assert_eq!(with_fault(&api, "explode").expect("answer").status, 400);
 }
 
+/// Regression: a header value with bytes outside visible ASCII was read as no header at all,
+/// so a typo such as a non-ASCII letter silently turned the fault off.
+#[test]
+fn a_fault_header_that_is_not_visible_ascii_is_400_not_ignored() {
+    let api = Api::start();
+    for fault in ["l\u{e4}tency=1ms", "503\u{a0}"] {
+        let resp = with_fault(&api, fault).expect("answer");
+        assert_eq!(resp.status, 400, "{fault:?}");
+        let detail = resp.json()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(detail.contains("x-emulator-fault"), "{detail}");
+    }
+}
+
+/// Regression: only the first `x-emulator-fault` line was read and the others dropped; the
+/// header is a comma-separated list, so its lines count as one list, as HTTP combines them.
+#[test]
+fn every_fault_header_line_counts() {
+    let api = Api::start();
+    let key = format!("Bearer {}", api.emu.api_key());
+    let resp = api.call_with(
+        "catalog.search",
+        &json!({"host_name": "earthsearch-aws", "limit": 1}),
+        &[
+            ("authorization", &key),
+            ("x-emulator-fault", "latency=1ms"),
+            ("x-emulator-fault", "503"),
+        ],
+    );
+    assert_eq!(resp.status, 503);
+    let bad_second = api.call_with(
+        "catalog.search",
+        &json!({"host_name": "earthsearch-aws", "limit": 1}),
+        &[
+            ("authorization", &key),
+            ("x-emulator-fault", "latency=1ms"),
+            ("x-emulator-fault", "explode"),
+        ],
+    );
+    assert_eq!(bad_second.status, 400);
+}
+
 #[test]
 fn plans_with_rates_are_deterministic_by_seed() {
     let statuses = |seed: u64| -> Vec<u16> {
