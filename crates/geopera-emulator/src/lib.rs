@@ -552,7 +552,8 @@
 //! `retry-after=N` adds `Retry-After: N`; `burst=N` makes a 429 last for N requests in a row;
 //! `op=ID` limits the rule to one operation; `times=N` strikes at most N times. `@10%` strikes
 //! that share of matching requests, chosen deterministically from the seed (the same run gives
-//! the same faults). Examples: `503;retry-after=1@20%`, `reset;after;op=billing.topup;times=1`,
+//! the same faults). A rule gives each option at most once (`before` and `after` are one).
+//! Examples: `503;retry-after=1@20%`, `reset;after;op=billing.topup;times=1`,
 //! `latency=50ms,truncate@5%`.
 //!
 //! # Operations

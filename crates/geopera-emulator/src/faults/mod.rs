@@ -170,9 +170,20 @@ fn parse_rule(text: &str) -> Result<FaultRule, String> {
         operation: None,
         times: None,
     };
+    // A repeat would otherwise override quietly, the last one winning.
+    let mut given: Vec<&'static str> = Vec::new();
     for option in parts.filter(|part| !part.is_empty()) {
         let (name, value) = option.split_once('=').unwrap_or((option, ""));
-        match (name.trim().to_ascii_lowercase().as_str(), value.trim()) {
+        let name = name.trim().to_ascii_lowercase();
+        if let Some(setting) = setting_of(&name) {
+            if given.contains(&setting) {
+                return Err(format!(
+                    "option {name:?} sets {setting} a second time; give it once per rule"
+                ));
+            }
+            given.push(setting);
+        }
+        match (name.as_str(), value.trim()) {
             ("before", "") => rule.phase = Phase::Before,
             ("after", "") => rule.phase = Phase::After,
             ("retry-after", secs) => rule.retry_after = Some(number(secs, "retry-after")?),
@@ -197,6 +208,18 @@ fn parse_rule(text: &str) -> Result<FaultRule, String> {
         return Err("only server errors, statuses and resets can strike after".to_owned());
     }
     Ok(rule)
+}
+
+/// What an option sets, `None` for an unknown one: `before` and `after` both set the phase.
+fn setting_of(name: &str) -> Option<&'static str> {
+    match name {
+        "before" | "after" => Some("the phase (before or after)"),
+        "retry-after" => Some("retry-after"),
+        "burst" => Some("burst"),
+        "op" => Some("op"),
+        "times" => Some("times"),
+        _ => None,
+    }
 }
 
 fn parse_action(action: &str) -> Result<FaultKind, String> {

@@ -155,6 +155,34 @@ fn a_fault_header_that_is_not_visible_ascii_is_400_not_ignored() {
     }
 }
 
+/// Regression: an option given twice in one rule was taken silently, the last one winning,
+/// so `op=a;op=b` struck only `b` and a test aimed at `a` saw no fault.
+#[test]
+fn an_option_given_twice_in_one_rule_is_400_naming_it() {
+    let api = Api::start();
+    for (fault, option) in [
+        ("503;op=catalog.search;op=billing.topup", "op"),
+        ("503;retry-after=1;retry-after=2", "retry-after"),
+        ("503;after;before", "before"),
+        ("429;burst=2;times=1;burst=3", "burst"),
+    ] {
+        let resp = with_fault(&api, fault).expect("answer");
+        assert_eq!(resp.status, 400, "{fault}");
+        let detail = resp.json()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(detail.contains(&format!("{option:?}")), "{fault}: {detail}");
+    }
+    // The same option in two rules is two rules, not a repeat.
+    assert_eq!(
+        with_fault(&api, "503;op=billing.topup,502;op=catalog.search")
+            .expect("answer")
+            .status,
+        502
+    );
+}
+
 /// Regression: only the first `x-emulator-fault` line was read and the others dropped; the
 /// header is a comma-separated list, so its lines count as one list, as HTTP combines them.
 #[test]
