@@ -182,7 +182,9 @@ impl FaultState {
             }
         }
         for rule in header_plan.rules() {
-            if rule.operation.as_deref().is_some_and(|only| only != op_id) {
+            // A header's rules live for one request: only `times=0` limits them.
+            if rule.operation.as_deref().is_some_and(|only| only != op_id) || rule.times == Some(0)
+            {
                 continue;
             }
             let seen = self.header_seen;

@@ -183,6 +183,16 @@ fn an_option_given_twice_in_one_rule_is_400_naming_it() {
     );
 }
 
+/// Regression: a header rule struck whatever its `times=`, so `times=0`, "at most no times",
+/// struck every request. A header's rules are drawn for that one request, so any other
+/// count lets the rule strike once.
+#[test]
+fn a_header_rule_with_times_zero_never_strikes() {
+    let api = Api::start();
+    assert_eq!(with_fault(&api, "503;times=0").expect("answer").status, 200);
+    assert_eq!(with_fault(&api, "503;times=1").expect("answer").status, 503);
+}
+
 /// Regression: only the first `x-emulator-fault` line was read and the others dropped; the
 /// header is a comma-separated list, so its lines count as one list, as HTTP combines them.
 #[test]
