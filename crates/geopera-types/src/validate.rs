@@ -1,8 +1,9 @@
 //! Checks a JSON request body against a [`Shape`], the way the API's validation layer does.
 //!
-//! [`validate`] walks the whole value and reports every failure it finds, each with a
-//! FastAPI/pydantic-style location (starting at `"body"`), message and error type, so a 422
-//! answer built from the result lists all problems at once rather than the first one.
+//! [`validate`] walks the whole value and reports every failure it finds (up to
+//! [`MAX_FAILURES`]), each with a FastAPI/pydantic-style location (starting at `"body"`),
+//! message and error type, so a 422 answer built from the result lists all problems at once
+//! rather than the first one.
 //!
 //! Checks are strict about JSON types: a string is never an integer and `1` is never a boolean.
 //! Integral floats such as `2.0` are accepted where an integer is expected, as pydantic does.
@@ -48,6 +49,11 @@ use crate::shape::{ArrayRule, Bounds, ObjectRule, Shape, StringRule};
 /// Recursive schemas cannot recurse forever on finite JSON, but a cap keeps pathological
 /// bodies from costing unbounded time.
 const MAX_DEPTH: usize = 64;
+
+/// The most failures [`validate`] lists. Each quotes its input, so a body with a million bad
+/// items would otherwise cost a million copies and a 422 larger than the body; the first ones
+/// say what is wrong as well as all of them would.
+pub const MAX_FAILURES: usize = 1000;
 
 /// The most members [`undeclared`] lists: enough to show a typo or a wrong model, few enough
 /// for one warning.
@@ -141,7 +147,8 @@ fn find_undeclared(shape: &Shape, value: &Value, at: &str, found: &mut Vec<Strin
     }
 }
 
-/// Checks `value` (a whole request body) against `shape` and returns every failure found.
+/// Checks `value` (a whole request body) against `shape` and returns the failures found, in
+/// body order, at most [`MAX_FAILURES`] of them.
 ///
 /// An empty result means the body is valid. Locations start with `"body"`.
 pub fn validate(shape: &Shape, value: &Value) -> Vec<ValidationError> {
@@ -196,6 +203,9 @@ fn push(
     input: &Value,
     ctx: Option<Value>,
 ) {
+    if errors.len() >= MAX_FAILURES {
+        return;
+    }
     let mut error = ValidationError::new(owned(loc), msg, kind);
     error.extra.insert("input".to_owned(), input.clone());
     if let Some(ctx) = ctx {
@@ -211,7 +221,7 @@ fn check<'a>(
     errors: &mut Vec<ValidationError>,
     depth: usize,
 ) {
-    if depth > MAX_DEPTH {
+    if depth > MAX_DEPTH || errors.len() >= MAX_FAILURES {
         return;
     }
     match shape {
@@ -477,7 +487,9 @@ fn check_string(
         .format
         .and_then(|format| check_format(format, text, loc))
     {
-        errors.push(error);
+        if errors.len() < MAX_FAILURES {
+            errors.push(error);
+        }
     }
     if let Some(pattern) = rule.pattern {
         if let Some(regex) = compiled(pattern) {
@@ -702,7 +714,10 @@ fn check_any_of<'a>(
         }
     }
     match best {
-        Some(found) => errors.extend(found),
+        Some(found) => {
+            let room = MAX_FAILURES.saturating_sub(errors.len());
+            errors.extend(found.into_iter().take(room));
+        }
         None if nullable => push(
             errors,
             loc,

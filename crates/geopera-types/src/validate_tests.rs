@@ -313,3 +313,23 @@ fn helpers_build_root_errors() {
     assert_eq!(invalid.loc, vec![LocItem::from("body"), LocItem::Index(3)]);
     assert_eq!(invalid.r#type, "json_invalid");
 }
+
+#[test]
+fn a_body_with_very_many_failures_lists_only_the_first_ones() {
+    static NUMBERS: Shape = Shape::Array(ArrayRule {
+        items: &Shape::Integer(NO_BOUNDS),
+        min_items: None,
+        max_items: None,
+    });
+    let body = Value::Array(vec![json!("x"); 100_000]);
+    let errors = validate(&NUMBERS, &body);
+    assert_eq!(errors.len(), MAX_FAILURES);
+    assert_eq!(
+        errors[0].to_string(),
+        "body.0: Input should be a valid integer"
+    );
+    assert_eq!(
+        errors[MAX_FAILURES - 1].loc,
+        [LocItem::from("body"), LocItem::from(MAX_FAILURES - 1)]
+    );
+}
