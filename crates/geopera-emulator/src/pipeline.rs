@@ -83,7 +83,7 @@ pub(crate) async fn run(
                 Ok(requested) => requested,
                 Err(error) => return error.into_response(),
             };
-            pause(requested.latency).await;
+            pause(requested.latency_after(plan.latency)).await;
             if let Some(rule) = &requested.before {
                 return deliver::instead(rule, &shared.clock, kill).await;
             }

@@ -23,6 +23,13 @@ pub(crate) struct Injected {
 }
 
 impl Injected {
+    /// The latency of a caller's own rules still left to wait after the plan's `waited`: the
+    /// two together keep to [`super::MAX_LATENCY`], the bound any number of latency rules
+    /// keeps to, so a request's header cannot double it.
+    pub(crate) fn latency_after(&self, waited: Duration) -> Duration {
+        self.latency.min(super::MAX_LATENCY.saturating_sub(waited))
+    }
+
     /// Adds a rule that struck; the first of each slot wins. A 429 returns its burst so the
     /// caller can remember the rest of it where it belongs.
     fn add(&mut self, rule: FaultRule) -> Option<(u32, Option<u64>)> {
