@@ -535,12 +535,18 @@ fn check_format(format: &str, text: &str, loc: &[Step<'_>]) -> Option<Validation
 
 /// RFC 3339 `full-date`: `YYYY-MM-DD` with a day that exists in that month.
 fn is_full_date(text: &str) -> bool {
-    rfc3339::parse_full_date(text).is_some()
+    !in_year_zero(text) && rfc3339::parse_full_date(text).is_some()
 }
 
 /// RFC 3339 `date-time`: `full-date "T" partial-time time-offset`, `T` and `Z` in either case.
 fn is_date_time(text: &str) -> bool {
-    rfc3339::parse_date_time(text).is_some()
+    !in_year_zero(text) && rfc3339::parse_date_time(text).is_some()
+}
+
+/// RFC 3339 allows year 0000, but the API reads dates into Python's, which start at year 1,
+/// so it refuses such a date with a 422.
+fn in_year_zero(text: &str) -> bool {
+    text.as_bytes().starts_with(b"0000")
 }
 
 /// Compiles each contract pattern once. A pattern the `regex` crate cannot express (ECMA

@@ -333,3 +333,17 @@ fn a_body_with_very_many_failures_lists_only_the_first_ones() {
         [LocItem::from("body"), LocItem::from(MAX_FAILURES - 1)]
     );
 }
+
+#[test]
+fn year_zero_is_no_date_the_api_can_read() {
+    assert!(!is_date_time("0000-01-01T00:00:00Z"));
+    assert!(!is_date_time("0000-12-31T23:00:00-01:00"));
+    assert!(!is_full_date("0000-01-01"));
+    assert!(is_date_time("0001-01-01T00:00:00+01:00"));
+    assert!(is_full_date("0001-01-01"));
+    let errors = validate(&EXPIRY, &json!({"expires_at": "0000-06-01T00:00:00Z"}));
+    assert_eq!(
+        kinds(&errors),
+        vec![pair("body.expires_at", "datetime_parsing")]
+    );
+}
