@@ -44,44 +44,11 @@ pub(crate) fn push(out: &mut String, style: Style, text: &str, on: bool) {
     }
 }
 
-/// Whether `c` instructs a terminal rather than shows on it: a control character (C0, DEL and
-/// C1, among them ESC and CSI, which start escape sequences, and the line breaks LF, CR and
-/// NEL), Unicode's line and paragraph separators, or one of Unicode's bidirectional
-/// formatting characters (the embeddings, overrides and isolates, and the marks), which
-/// reorder the text around them so that what is read is not what was sent. A line break in
-/// a server's text would start a line of its own, which could pass for one of ours
-/// (`Error: ...`).
-pub(crate) fn steers(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061c}'
-                | '\u{200e}'
-                | '\u{200f}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202a}'..='\u{202e}'
-                | '\u{2066}'..='\u{2069}'
-        )
-}
-
-/// Text from the server made safe to show on a terminal: every character that [`steers`] it
-/// is shown as `\u{..}`. A hostile answer can then neither recolour, retitle nor clear the
-/// user's terminal, nor hide text behind a carriage return, nor reverse what it says.
-pub(crate) fn inert(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(steers) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if steers(c) {
-            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
+/// What instructs a terminal rather than shows on it, and text with it made harmless: the
+/// SDK's, so that this program's output and the SDK's error messages escape the same
+/// characters the same way. A line break in a server's text would start a line of its own,
+/// which could pass for one of ours (`Error: ...`), so it is among them.
+pub(crate) use geopera::terminal::{inert, steers};
 
 /// Prints one line of a failure on stderr after `Error:`, without any credential the process
 /// holds ([`crate::hidden`]).

@@ -1,12 +1,13 @@
 //! The one error type of the SDK.
 
-use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use bytes::Bytes;
 use geopera_types::{HttpValidationError, Problem};
 use http::StatusCode;
+
+use crate::terminal::inert;
 
 /// Why a call failed.
 ///
@@ -626,44 +627,6 @@ fn cut(text: &str, max: usize) -> String {
 /// [`cut`], made [`inert`] for a message: cut first, so the cut never splits an escape.
 fn shown(text: &str, max: usize) -> String {
     inert(&cut(text, max)).into_owned()
-}
-
-/// Whether `c` acts on a terminal instead of being shown: a control character (every escape
-/// sequence starts with one, a carriage return writes over the line), or a mark that reverses
-/// or breaks the line.
-fn steers(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061c}'
-                | '\u{200e}'
-                | '\u{200f}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202a}'..='\u{202e}'
-                | '\u{2066}'..='\u{2069}'
-        )
-}
-
-/// Text of the server's (or of the caller's input) for a message, with every character that
-/// [`steers`] a terminal written as `\u{..}`: a message is printed by programs that cannot
-/// know it holds a server's words, and an answer must not be able to recolour, retitle or
-/// clear the terminal, nor hide or reverse what the message says. The error's fields keep the
-/// words as they came.
-fn inert(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(steers) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if steers(c) {
-            // Writing to a `String` cannot fail.
-            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
 }
 
 /// What replaces the quote of an answer that may hold a credential.

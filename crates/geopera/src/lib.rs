@@ -348,6 +348,7 @@ mod retry;
 mod roots;
 mod runtime;
 mod secret;
+pub mod terminal;
 mod trust_files;
 pub mod uploads;
 pub mod wait;
