@@ -376,27 +376,27 @@ fn as_json(value: &Val) -> Option<Val> {
             Some(Val::Num(jaq_json::Num::Float(f64::MAX.copysign(*x))))
         }
         Val::Arr(items) => {
-            let first = items.iter().position(|item| as_json(item).is_some())?;
-            let mut items = items.as_ref().clone();
-            for item in &mut items[first..] {
-                if let Some(changed) = as_json(item) {
-                    *item = changed;
+            // Copied at the first member that changes, each member looked at once.
+            let mut changed: Option<Vec<Val>> = None;
+            for (at, item) in items.iter().enumerate() {
+                if let Some(written) = as_json(item) {
+                    let copy = changed.get_or_insert_with(|| items.as_ref().clone());
+                    copy[at] = written;
                 }
             }
-            Some(Val::Arr(items.into()))
+            changed.map(|items| Val::Arr(items.into()))
         }
         Val::Obj(members) => {
-            members.values().find_map(as_json)?;
-            let members = members
-                .iter()
-                .map(|(key, member)| {
-                    (
-                        key.clone(),
-                        as_json(member).unwrap_or_else(|| member.clone()),
-                    )
-                })
-                .collect();
-            Some(Val::Obj(jaq_json::Rc::new(members)))
+            let mut changed: Option<jaq_json::Map> = None;
+            for (at, member) in members.values().enumerate() {
+                if let Some(written) = as_json(member) {
+                    let copy = changed.get_or_insert_with(|| members.as_ref().clone());
+                    if let Some((_, slot)) = copy.get_index_mut(at) {
+                        *slot = written;
+                    }
+                }
+            }
+            changed.map(|members| Val::Obj(jaq_json::Rc::new(members)))
         }
         _ => None,
     }
