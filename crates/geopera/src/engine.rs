@@ -603,13 +603,17 @@ fn assess(
     // Its error, once the retries are spent, still estimates the API's window for a caller
     // deciding when to come back ([`crate::Error::retry_after`]).
     let (outcome, wait) = match result {
+        Ok(raw) if raw.status == StatusCode::TOO_MANY_REQUESTS && raw.redirected => (
+            Outcome::LimitedPastRedirect,
+            retry::retry_after(&raw.headers),
+        ),
         Ok(raw) => (
             Outcome::Status(raw.status.as_u16()),
             retry::retry_after(&raw.headers),
         ),
         Err((_, outcome)) => (*outcome, None),
     };
-    let limited = outcome == Outcome::Status(429);
+    let limited = matches!(outcome, Outcome::Status(429) | Outcome::LimitedPastRedirect);
     if limited && !result.as_ref().is_ok_and(|raw| raw.foreign) {
         let pause = wait.unwrap_or_else(|| policy.backoff_for(attempt));
         if policy.waits_out(pause) {
@@ -619,13 +623,6 @@ fn assess(
         }
     }
     let mut decision = retry::decide(policy, plan.max_retries, outcome, wait, plan.safe, attempt);
-    if limited && !plan.safe && result.as_ref().is_ok_and(|raw| raw.redirected) {
-        if let Decision::RetryAfter(_) = decision {
-            // A 429 says nothing ran only of the request it answers: past a redirect, the API
-            // has answered the call's own, which may have run, and sending it again may not.
-            decision = Decision::Finish;
-        }
-    }
     if let (Decision::RetryAfter(wait), Some(left)) = (&decision, plan.remaining(client)) {
         if *wait >= left {
             // Waiting would outlive the deadline: hand back what we have instead.

@@ -140,8 +140,11 @@ pub(crate) enum Decision {
 /// What happened in one attempt, as far as retrying cares.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Outcome {
-    /// An answer with this status.
+    /// An answer with this status, to the call's own request.
     Status(u16),
+    /// A 429 that came past a followed redirect. It says nothing ran only of the request it
+    /// answers; the API answered the call's own request, which may have run.
+    LimitedPastRedirect,
     /// No connection could be made; the request was never sent.
     NotSent,
     /// The request may have reached the server: a timeout, a reset, a cut-off answer.
@@ -162,7 +165,8 @@ pub(crate) fn decide(
     let retries_left = attempt <= max_retries;
     let backoff = || policy.backoff_for(attempt);
     match outcome {
-        Outcome::Status(429) => match retry_after {
+        Outcome::LimitedPastRedirect if !safe => Decision::Finish,
+        Outcome::Status(429) | Outcome::LimitedPastRedirect => match retry_after {
             Some(wait) if !policy.waits_out(wait) => Decision::TooLongToWait(wait),
             _ if !retries_left => Decision::Finish,
             Some(wait) => Decision::RetryAfter(wait),

@@ -6,6 +6,22 @@ fn policy() -> RetryPolicy {
 }
 
 #[test]
+fn a_rate_limit_past_a_redirect_is_retried_only_where_a_timeout_would_be() {
+    let wait = Some(Duration::from_secs(3));
+    let past = Outcome::LimitedPastRedirect;
+    assert_eq!(decide(&policy(), 2, past, wait, false, 1), Decision::Finish);
+    assert_eq!(
+        decide(&policy(), 2, past, wait, true, 1),
+        Decision::RetryAfter(Duration::from_secs(3))
+    );
+    assert_eq!(
+        decide(&policy(), 2, past, Some(Duration::from_secs(61)), true, 1),
+        Decision::TooLongToWait(Duration::from_secs(61))
+    );
+    assert_eq!(decide(&policy(), 2, past, wait, true, 3), Decision::Finish);
+}
+
+#[test]
 fn rate_limits_are_always_retried_after_the_servers_wait() {
     let wait = Some(Duration::from_secs(3));
     assert_eq!(
