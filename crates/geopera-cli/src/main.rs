@@ -277,7 +277,7 @@ fn cli(operations: Vec<Command>) -> Command {
                         .long("file")
                         .short('f')
                         .value_name("PATH")
-                        .help("Read the body from a file (wins over JSON)"),
+                        .help("Read the body from a file, or stdin for - (wins over JSON)"),
                 )
                 .arg(out_arg())
                 .arg(
@@ -917,7 +917,7 @@ async fn op(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
         matches.get_one::<String>("file"),
         matches.get_one::<String>("body"),
     ) {
-        (Some(path), _) => tree::read_body_file(path, &format!("--file {path}"))?,
+        (Some(path), _) => tree::read_file_argument(path, "--file")?,
         (None, Some(body)) => tree::read_json_text(body, "the body")?,
         (None, None) => String::new(),
     };

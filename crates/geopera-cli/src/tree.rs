@@ -522,8 +522,18 @@ fn read_body(input: Input<'_>, source: &str) -> Result<String, Failure> {
 }
 
 /// A request body's text from the file at `path`, which `source` names in messages.
-pub(crate) fn read_body_file(path: &str, source: &str) -> Result<String, Failure> {
+fn read_body_file(path: &str, source: &str) -> Result<String, Failure> {
     read_body(Input::File(std::path::Path::new(path)), source)
+}
+
+/// Reads the file a `flag` such as `op --file` names: `-` is stdin, as for `--json -` and
+/// `op`'s body argument (`./-` names a file called `-`).
+pub(crate) fn read_file_argument(path: &str, flag: &str) -> Result<String, Failure> {
+    if path == "-" {
+        read_body(Input::Stdin, &format!("{flag} from stdin"))
+    } else {
+        read_body_file(path, &format!("{flag} {path}"))
+    }
 }
 
 /// Reads the `--json` text: `-` is stdin, `@path` a file, anything else the JSON itself.

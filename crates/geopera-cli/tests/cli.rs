@@ -7817,3 +7817,61 @@ fn a_dry_run_says_which_idempotency_key_a_call_with_side_effects_is_sent_with() 
     assert!(!read.contains("Idempotency-Key"), "{read}");
     assert!(s.emulator.requests().is_empty(), "nothing was sent");
 }
+
+/// `op --file -` reads the body from stdin, as `-` does for `--json` and `op`'s body argument,
+/// within the same cap and with the same messages; `./-` still names a file called `-`.
+#[test]
+fn op_file_dash_reads_the_body_from_stdin() {
+    let s = setup();
+    for flag in ["-f", "--file"] {
+        let output = s
+            .cli()
+            .args(["op", "orders.list", flag, "-", "--dry-run"])
+            .write_stdin(r#"{"size": 2}"#)
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert_eq!(dry_run(&output).1, serde_json::json!({"size": 2}), "{flag}");
+    }
+    let output = s
+        .cli()
+        .args(["op", "orders.list", "-f", "-"])
+        .write_stdin(r#"{"size": 1}"#)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(s.emulator.executed("orders.list"), 1);
+
+    let output = s
+        .cli()
+        .args(["op", "orders.list", "-f", "-", "--dry-run"])
+        .write_stdin(&b"{\"a\": \"\xff\"}"[..])
+        .output()
+        .expect("geopera runs");
+    fails_saying(
+        &output,
+        1,
+        "cannot read --file from stdin: stream did not contain valid UTF-8",
+        "not UTF-8",
+    );
+    let mut command = s.process();
+    command.args(["op", "catalog.search", "-f", "-", "--dry-run"]);
+    let output = fed(command, b'y', 80 << 20);
+    fails_saying(
+        &output,
+        1,
+        "cannot read --file from stdin: it is larger than 64 MiB",
+        "endless stdin",
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("-"), r#"{"size": 3}"#).expect("test step");
+    let output = s
+        .cli()
+        .current_dir(dir.path())
+        .args(["op", "orders.list", "-f", "./-", "--dry-run"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(dry_run(&output).1, serde_json::json!({"size": 3}));
+}
