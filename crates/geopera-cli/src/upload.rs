@@ -32,6 +32,7 @@ pub(crate) fn command() -> Command {
             Arg::new("project")
                 .long("project")
                 .value_name("PROJECT_ID")
+                .value_parser(parse_named)
                 .required(true)
                 .help("The project to upload into"),
         )
@@ -46,18 +47,21 @@ pub(crate) fn command() -> Command {
             Arg::new("collection")
                 .long("collection")
                 .value_name("COLLECTION_ID")
+                .value_parser(parse_named)
                 .help("Collection the file is added to"),
         )
         .arg(
             Arg::new("item")
                 .long("item")
                 .value_name("ITEM_ID")
+                .value_parser(parse_named)
                 .help("Item the file becomes an asset of"),
         )
         .arg(
             Arg::new("asset-key")
                 .long("asset-key")
                 .value_name("KEY")
+                .value_parser(parse_named)
                 .help("Asset key of the file within the item"),
         )
         .arg(
@@ -67,6 +71,19 @@ pub(crate) fn command() -> Command {
                 .value_parser(parse_file_name)
                 .help("The file's name in the project [default: the last part of PATH]"),
         )
+}
+
+/// `--project`, `--collection`, `--item` and `--asset-key`, refused when empty or blank, as an
+/// empty `--profile` is: that is what `--project "$UNSET_VARIABLE"` becomes, and sent as
+/// given it would ask for an upload into no project, or to no collection, item or asset key,
+/// instead of the one the script meant.
+fn parse_named(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err(
+            "an empty value names nothing (an unset variable?); nothing was sent".to_owned(),
+        );
+    }
+    Ok(text.to_owned())
 }
 
 /// `--content-type`, refused before anything is sent by the rule the SDK's upload applies

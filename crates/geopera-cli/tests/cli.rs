@@ -7875,3 +7875,40 @@ fn op_file_dash_reads_the_body_from_stdin() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(dry_run(&output).1, serde_json::json!({"size": 3}));
 }
+
+/// An empty or blank `--project` (`--project "$UNSET"`), or target of the upload, is refused
+/// naming the flag, as an empty `--profile` is, rather than sent.
+#[test]
+fn an_empty_or_blank_project_or_upload_target_is_a_usage_error_before_any_request() {
+    let s = setup();
+    let project = a_project(&s, "targets");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scene.tif");
+    std::fs::write(&path, b"bytes").expect("a file");
+    let before = s.emulator.requests().len();
+    for option in ["--project", "--collection", "--item", "--asset-key"] {
+        for value in ["", "  "] {
+            for dry in [false, true] {
+                let mut run = s.cli();
+                run.arg("upload").arg(&path);
+                if option != "--project" {
+                    run.args(["--project", &project]);
+                }
+                run.args([option, value]);
+                if dry {
+                    run.arg("--dry-run");
+                }
+                let output = run.output().expect("geopera runs");
+                let stderr = fails_saying(&output, 2, option, (option, value, dry));
+                assert!(stderr.contains("an unset variable?"), "{stderr}");
+                assert!(output.stdout.is_empty(), "{option} {value:?} {dry}");
+            }
+        }
+    }
+    assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+    assert_eq!(
+        s.emulator.executed("uploads.initiate"),
+        0,
+        "nothing reserved"
+    );
+}
