@@ -753,11 +753,24 @@ fn strings(value: Option<&Value>) -> Option<HashSet<String>> {
 }
 
 fn parse_bbox(value: &Value) -> Result<Vec<[f64; 4]>, ApiError> {
+    // A member that is not a number is refused, not skipped: skipped, `["x", 1, 2, 3, 4]`
+    // would read as a box of the four numbers after it.
     let numbers: Vec<f64> = value
         .as_array()
-        .map(|items| items.iter().filter_map(Value::as_f64).collect())
+        .and_then(|items| items.iter().map(Value::as_f64).collect())
         .unwrap_or_default();
-    let [west, south, east, north] = match numbers.as_slice() {
+    Ok(split_antimeridian(read_bbox(&numbers)?))
+}
+
+/// Reads a `bbox` as `[west, south, east, north]`, from 4 numbers or 6 (with the heights
+/// third and sixth), as GeoJSON (RFC 7946, 5) and STAC write it: latitudes within -90..90
+/// with south <= north, longitudes within -180..180. A west edge east of the east edge is a
+/// box across the antimeridian, not a mistake; [`split_antimeridian`] turns it into two.
+///
+/// # Errors
+/// 422 at `bbox` otherwise, saying which rule the box breaks.
+pub(crate) fn read_bbox(numbers: &[f64]) -> Result<[f64; 4], ApiError> {
+    let [west, south, east, north] = match numbers {
         [w, s, e, n] | [w, s, _, e, n, _] => [*w, *s, *e, *n],
         _ => {
             return Err(ApiError::invalid(
@@ -778,11 +791,11 @@ fn parse_bbox(value: &Value) -> Result<Vec<[f64; 4]>, ApiError> {
             "bbox longitudes must be within -180..180",
         ));
     }
-    Ok(split_antimeridian([west, south, east, north]))
+    Ok([west, south, east, north])
 }
 
 /// A box whose west edge is east of its east edge crosses the antimeridian: split it.
-fn split_antimeridian([west, south, east, north]: [f64; 4]) -> Vec<[f64; 4]> {
+pub(crate) fn split_antimeridian([west, south, east, north]: [f64; 4]) -> Vec<[f64; 4]> {
     if west <= east {
         vec![[west, south, east, north]]
     } else {
@@ -790,7 +803,8 @@ fn split_antimeridian([west, south, east, north]: [f64; 4]) -> Vec<[f64; 4]> {
     }
 }
 
-fn overlaps(a: &[f64; 4], b: &[f64; 4]) -> bool {
+/// Whether two boxes, neither crossing the antimeridian, share a point.
+pub(crate) fn overlaps(a: &[f64; 4], b: &[f64; 4]) -> bool {
     a[0] <= b[2] && a[2] >= b[0] && a[1] <= b[3] && a[3] >= b[1]
 }
 

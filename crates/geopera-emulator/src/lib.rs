@@ -315,15 +315,16 @@
 //! `geopera-vhr-archive` (priced per km² in `properties["geopera:price"]`), acquired
 //! 2023-01-01..2024-12-31 all over the globe. `catalog.search` takes `host_name`
 //! (`earthsearch-aws` serves the open collections, `geopera-commercial` the commercial one,
-//! any other host all four), `collections`, `ids`, `bbox` (antimeridian-crossing boxes
-//! allowed), `intersects` (matched by the geometry's bounding box), `datetime` (an RFC 3339
-//! date-time or a `YYYY-MM-DD` date at midnight UTC, read as the validator reads them, or
-//! `start/end` of those with `..` or empty for an open end), `query` on `eo:cloud_cover` (`GT`, `GTE`,
-//! `LT`, `LTE`), `limit` (1..500) and `next`; pages come newest first and the last page has no
-//! `next`. A `next` token continues only the search it came from (every member but `next`
-//! and `limit`, in any key order); with other filters it is a 422 at `next`, as a forged one
-//! is. `catalog.search_stream` answers the same matches as NDJSON, from the page a `next`
-//! token names when it is given one.
+//! any other host all four), `collections`, `ids`, `bbox` (4 or 6 numbers; latitudes within
+//! ±90 and longitudes within ±180, else 422 at `bbox`; a west edge east of the east edge
+//! crosses the antimeridian), `intersects` (matched by the geometry's bounding box),
+//! `datetime` (an RFC 3339 date-time or a `YYYY-MM-DD` date at midnight UTC, read as the
+//! validator reads them, or `start/end` of those with `..` or empty for an open end), `query`
+//! on `eo:cloud_cover` (`GT`, `GTE`, `LT`, `LTE`), `limit` (1..500) and `next`; pages come
+//! newest first and the last page has no `next`. A `next` token continues only the search it
+//! came from (every member but `next` and `limit`, in any key order); with other filters it
+//! is a 422 at `next`, as a forged one is. `catalog.search_stream` answers the same matches
+//! as NDJSON, from the page a `next` token names when it is given one.
 //!
 //! Orders are priced from area and product (100 credits = A$1; open data costs A$0.001/km² to
 //! deliver, commercial captures their price per km² with a 25 km² minimum, tasking A$6–14/km²).
@@ -349,7 +350,8 @@
 //! Item searches (`items.search`, `items.search_org`, `stac.search`) answer in creation order,
 //! or by `sortby` on `datetime` (as instants; items without one last, either way) or
 //! `created`, `desc` turning a clause around and later clauses breaking ties. A `datetime`
-//! interval that ends before it starts is 422 at `datetime` there, as in `catalog.search`.
+//! interval that ends before it starts is 422 at `datetime` there, as in `catalog.search`,
+//! and a `bbox` is read as `catalog.search` reads it, across the antimeridian included.
 //!
 //! Projects (with members), collections, items, band formulas, alert rules and events,
 //! visualization profiles, share links, tasking templates, payment methods, credit approvals

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::items::stac_feature;
 use super::{Ctx, Outcome, MAX_PAGE_SIZE};
-use crate::catalog::geometry_bbox;
+use crate::catalog::{geometry_bbox, overlaps, read_bbox, split_antimeridian};
 use crate::error::ApiError;
 use crate::resources::{page, Family, Resource};
 
@@ -27,7 +27,9 @@ type StacCollectionsInput = <StacCollectionsList as Operation>::Input;
 /// The filters of one search, read once.
 #[derive(Default)]
 struct Filter {
-    bbox: Option<[f64; 4]>,
+    /// The boxes an item must overlap one of: the `bbox` asked for, in two when it crosses
+    /// the antimeridian.
+    bbox: Option<Vec<[f64; 4]>>,
     /// Inclusive bounds in Unix seconds; `None` for an open end.
     start: Option<i64>,
     end: Option<i64>,
@@ -75,11 +77,16 @@ impl Filter {
                 return false;
             }
         }
-        if let Some([west, south, east, north]) = self.bbox {
-            let Some(b) = item_bbox(item) else {
+        if let Some(boxes) = &self.bbox {
+            let Some(held) = item_bbox(item) else {
                 return false;
             };
-            if b[0] > east || b[2] < west || b[1] > north || b[3] < south {
+            // An item's own box may cross the antimeridian as well.
+            let held = split_antimeridian(held);
+            if !boxes
+                .iter()
+                .any(|wanted| held.iter().any(|part| overlaps(wanted, part)))
+            {
                 return false;
             }
         }
@@ -118,25 +125,10 @@ fn item_bbox(item: &Resource) -> Option<[f64; 4]> {
     }
 }
 
-/// Reads `bbox` (4 or 6 numbers, west ≤ east, south ≤ north).
-fn read_bbox(bbox: Option<&[f64]>) -> Result<Option<[f64; 4]>, ApiError> {
-    let refuse = || {
-        ApiError::invalid(
-            &["bbox"],
-            "bbox is [west, south, east, north] (or with heights, 6 numbers), west ≤ east",
-        )
-    };
-    match bbox {
-        None => Ok(None),
-        Some([w, s, e, n]) | Some([w, s, _, e, n, _]) => {
-            if w <= e && s <= n && [w, s, e, n].iter().all(|v| v.is_finite()) {
-                Ok(Some([*w, *s, *e, *n]))
-            } else {
-                Err(refuse())
-            }
-        }
-        Some(_) => Err(refuse()),
-    }
+/// Reads `bbox` as `catalog.search` does ([`read_bbox`]), as the boxes it covers.
+fn read_boxes(bbox: Option<&[f64]>) -> Result<Option<Vec<[f64; 4]>>, ApiError> {
+    bbox.map(|numbers| read_bbox(numbers).map(split_antimeridian))
+        .transpose()
 }
 
 /// Reads `datetime`: an instant, or `start/end` with `..` or nothing for an open end, not
@@ -262,7 +254,7 @@ struct Common<'a> {
 
 fn read(common: Common<'_>) -> Result<Filter, ApiError> {
     let mut filter = Filter {
-        bbox: read_bbox(common.bbox)?,
+        bbox: read_boxes(common.bbox)?,
         collections: common.collections.cloned(),
         item_type: common.item_type,
         ..Filter::default()
@@ -366,15 +358,15 @@ pub(crate) fn stac_search(ctx: &Ctx<'_>, input: SearchInput) -> Outcome {
             "the emulator does not evaluate CQL2 filters; use bbox, datetime, ids or collections",
         ));
     }
-    let bbox = match (&input.bbox, &input.intersects) {
-        (Some(bbox), _) => Some(bbox.clone()),
-        (None, Some(geometry)) => {
-            let bbox = geometry_bbox(&Value::Object(geometry.clone())).ok_or_else(|| {
+    // A geometry is matched by its bounding box, which is not a `bbox` the client wrote and
+    // so is not held to a bbox's rules.
+    let around = match (&input.bbox, &input.intersects) {
+        (None, Some(geometry)) => Some(
+            geometry_bbox(&Value::Object(geometry.clone())).ok_or_else(|| {
                 ApiError::invalid(&["intersects"], "intersects must be a GeoJSON geometry")
-            })?;
-            Some(bbox.to_vec())
-        }
-        (None, None) => None,
+            })?,
+        ),
+        _ => None,
     };
     let sortby: Vec<(String, String)> = input
         .sortby
@@ -383,7 +375,7 @@ pub(crate) fn stac_search(ctx: &Ctx<'_>, input: SearchInput) -> Outcome {
         .map(|clause| (clause.field.clone(), clause.direction.clone()))
         .collect();
     let mut filter = read(Common {
-        bbox: bbox.as_deref(),
+        bbox: input.bbox.as_deref(),
         datetime: input.datetime.as_deref(),
         collections: input.collections.as_ref(),
         item_type: None,
@@ -392,6 +384,9 @@ pub(crate) fn stac_search(ctx: &Ctx<'_>, input: SearchInput) -> Outcome {
         format: None,
     })?;
     filter.ids = input.ids.clone();
+    if let Some(around) = around {
+        filter.bbox = Some(vec![around]);
+    }
     let inner = ctx.lock_org();
     let found = matching(&inner.resources, ctx.org, None, &filter);
     let max = stac_page_limit();
