@@ -112,10 +112,11 @@ pub(crate) fn tilejson(ctx: &Ctx<'_>, input: ShareTilejsonInput) -> Outcome {
         "tilejson": "3.0.0",
         "name": link.fields.get("target_id"),
         "scheme": "xyz",
-        "tiles": [format!(
-            "{}/assets/{SHARE_TILES_KIND}/{token}/{{z}}/{{x}}/{{y}}.png",
-            ctx.shared.base_url
-        )],
+        "tiles": [super::tiles::tile_template(
+            &ctx.shared.base_url,
+            &["assets", SHARE_TILES_KIND, token],
+            &[],
+        )?],
         "minzoom": 0,
         "maxzoom": 22,
         "bounds": [-180.0, -85.051_128_78, 180.0, 85.051_128_78],

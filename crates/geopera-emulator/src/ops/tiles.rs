@@ -75,6 +75,14 @@ pub(crate) fn items_tilejson(ctx: &Ctx<'_>, input: ItemTilejsonInput) -> Outcome
         .resources
         .get(Family::Item, ctx.org, None, &input.item_id)?;
     let asset = input.asset_key.as_deref().unwrap_or("data");
+    // The key is one segment of the tile URL, and these three cannot be one: an empty
+    // segment names nothing, and `.` and `..` (escaped or not) are read as steps in the path.
+    if matches!(asset, "" | "." | "..") {
+        return Err(ApiError::invalid(
+            &["asset_key"],
+            "asset_key names an asset: not empty, '.' or '..'",
+        ));
+    }
     let bounds = item
         .fields
         .get("bbox")
@@ -89,13 +97,12 @@ pub(crate) fn items_tilejson(ctx: &Ctx<'_>, input: ItemTilejsonInput) -> Outcome
                 85.051_128_78.into(),
             ]
         });
-    let mut tiles = format!(
-        "{}/assets/tiles/{}/{asset}/{{z}}/{{x}}/{{y}}.png",
-        ctx.shared.base_url, item.id
-    );
-    if let Some(profile) = &input.profile {
-        tiles.push_str(&format!("?profile={profile}"));
-    }
+    let profile = input.profile.as_deref().map(|profile| ("profile", profile));
+    let tiles = tile_template(
+        &ctx.shared.base_url,
+        &["assets", "tiles", &item.id, asset],
+        profile.as_slice(),
+    )?;
     Ok(ctx.ok(&serde_json::json!({
         "tilejson": "3.0.0",
         "name": item.fields.get("name"),
@@ -105,6 +112,38 @@ pub(crate) fn items_tilejson(ctx: &Ctx<'_>, input: ItemTilejsonInput) -> Outcome
         "maxzoom": MAX_ZOOM.min(22),
         "bounds": bounds,
     })))
+}
+
+/// A TileJSON tile URL: `base_url`, then `segments` each escaped as one path segment, then
+/// the template's `/{z}/{x}/{y}.png` as it is, then `query` form-encoded. Client input goes
+/// into a URL only through here, so a `/`, `?`, `#`, `&` or space in it stays part of the
+/// value it was given as.
+///
+/// # Errors
+/// 500 when the base URL cannot take a path, which a running emulator's always can.
+pub(super) fn tile_template(
+    base_url: &str,
+    segments: &[&str],
+    query: &[(&str, &str)],
+) -> Result<String, ApiError> {
+    let broken = |why: String| ApiError::problem(http::StatusCode::INTERNAL_SERVER_ERROR, why);
+    let mut url = url::Url::parse(base_url)
+        .map_err(|e| broken(format!("the emulator's base URL is not a URL: {e}")))?;
+    url.path_segments_mut()
+        .map_err(|()| broken("the emulator's base URL cannot take a path".to_owned()))?
+        .pop_if_empty()
+        .extend(segments);
+    // Pushed as segments, the braces would be escaped too and the template lost.
+    let mut template = format!("{}/{{z}}/{{x}}/{{y}}.png", url.as_str());
+    if !query.is_empty() {
+        template.push('?');
+        template.push_str(
+            &form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(query)
+                .finish(),
+        );
+    }
+    Ok(template)
 }
 
 /// That the caller's organization holds the item.

@@ -342,6 +342,87 @@ fn an_items_tilejson_points_at_tiles_the_emulator_serves() {
     assert_eq!(missing.status, 404);
 }
 
+/// A path segment with its `%XX` escapes decoded.
+fn percent_decoded(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let escaped = (bytes[at] == b'%')
+            .then(|| segment.get(at + 1..at + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                at += 3;
+            }
+            None => {
+                out.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8(out).expect("UTF-8")
+}
+
+/// The asset key and the profile go into the tile URL escaped, where they once went in as
+/// they were: a `/`, `?` or `#` in the key, or a `&` or `#` in the profile, made a URL that
+/// named another path or other parameters. A key that cannot be one path segment is 422.
+#[test]
+fn an_items_tilejson_escapes_the_asset_key_and_the_profile() {
+    let api = Api::start();
+    let item = an_item(&api);
+    let asset = "true colour/b?c#d%e&f";
+    let profile = "natural&bands=1 2#top";
+    let tilejson = api.ok(
+        "items.tile.tilejson",
+        json!({"item_id": item, "asset_key": asset, "profile": profile}),
+    );
+    let template = tilejson["tiles"][0].as_str().expect("a tile URL");
+    assert!(template.contains("/{z}/{x}/{y}.png?"), "{template}");
+    let url = reqwest::Url::parse(
+        &template
+            .replace("{z}", "3")
+            .replace("{x}", "2")
+            .replace("{y}", "1"),
+    )
+    .expect("a URL");
+    let segments: Vec<String> = url
+        .path_segments()
+        .expect("a path")
+        .map(percent_decoded)
+        .collect();
+    assert_eq!(
+        segments,
+        ["assets", "tiles", item.as_str(), asset, "3", "2", "1.png"],
+        "{template}"
+    );
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    assert_eq!(
+        pairs,
+        [("profile".to_owned(), profile.to_owned())],
+        "{template}"
+    );
+    assert_eq!(url.fragment(), None, "{template}");
+    let tile = Resp::read(api.http.get(url).send().expect("GET")).expect("read");
+    assert_eq!(tile.status, 200);
+    assert_eq!(png_size(&tile.body), (256, 256));
+
+    for unusable in ["", ".", ".."] {
+        let refused = api.call(
+            "items.tile.tilejson",
+            json!({"item_id": item, "asset_key": unusable}),
+        );
+        assert_eq!(refused.status, 422, "{unusable:?}");
+        assert_eq!(
+            refused.json()["detail"][0]["loc"],
+            json!(["body", "asset_key"]),
+            "{unusable:?}"
+        );
+    }
+}
+
 #[test]
 fn the_operations_said_to_answer_with_a_redirect_are_the_ones_that_do() {
     let api = Api::start();
