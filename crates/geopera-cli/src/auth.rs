@@ -240,7 +240,7 @@ fn stored_api_url(store: &Store, profile: &str) -> Result<(String, String), Fail
             format!(
                 "the api_url of profile '{}' in {}",
                 crate::paint::inert(profile),
-                store.path().display()
+                crate::paint::path(&store.path())
             ),
         ),
         None => (DEFAULT_API_URL.to_owned(), "the default".to_owned()),

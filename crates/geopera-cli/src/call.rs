@@ -273,7 +273,7 @@ fn out_answers_bytes(operation_id: &str, settings: &Settings) -> Outcome {
         return Err(Failure::usage(format!(
             "--out {}: {operation_id} answers JSON, which is printed on stdout (redirect it \
              with '> FILE'); --out is for answers that are bytes; nothing was sent",
-            path.display()
+            crate::paint::path(path)
         )));
     }
     Ok(())

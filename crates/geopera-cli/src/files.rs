@@ -109,7 +109,7 @@ fn create_first_free(
 /// `/dev/null`, a FIFO, `/dev/stdout` and the pipe or terminal behind it) is written into
 /// directly, also as `>` would: replacing it would put a file where the device was.
 pub(crate) fn write_out(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    let shown = target.display();
+    let shown = crate::paint::path(target);
     let cannot = |e: std::io::Error| Failure::other(format!("cannot write {shown}: {e}"));
     // Through links: `/dev/stdout` is one, to whatever stdout is.
     match std::fs::metadata(target) {

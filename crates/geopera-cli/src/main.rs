@@ -870,7 +870,7 @@ fn man(matches: &ArgMatches) -> Outcome {
         return call::print(String::from_utf8_lossy(&page).trim_end());
     };
     std::fs::create_dir_all(dir)
-        .map_err(|e| Failure::other(format!("cannot create {}: {e}", dir.display())))?;
+        .map_err(|e| Failure::other(format!("cannot create {}: {e}", paint::path(dir))))?;
     let mut pending = vec![command.clone()];
     let mut written = 0usize;
     while let Some(next) = pending.pop() {
@@ -881,12 +881,12 @@ fn man(matches: &ArgMatches) -> Outcome {
         let (name, page) = render(next)?;
         let path = dir.join(name);
         std::fs::write(&path, page)
-            .map_err(|e| Failure::other(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(|e| Failure::other(format!("cannot write {}: {e}", paint::path(&path))))?;
         written += 1;
     }
     paint::to_stderr(&format!(
         "{written} manual pages written to {}",
-        dir.display()
+        paint::path(dir)
     ));
     Ok(())
 }

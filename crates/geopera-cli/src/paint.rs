@@ -50,6 +50,14 @@ pub(crate) fn push(out: &mut String, style: Style, text: &str, on: bool) {
 /// which could pass for one of ours (`Error: ...`), so it is among them.
 pub(crate) use geopera::terminal::{inert, steers};
 
+/// A path the user named (or one a link leads to), as output shows it: [`inert`], so that a
+/// name holding a line break or an escape sequence (`scene\nError: forged.tif`) can neither
+/// forge a line of output nor steer the terminal. A failure's lines are split at its line
+/// breaks before each is printed, so the path is made inert where it enters one.
+pub(crate) fn path(path: &std::path::Path) -> String {
+    inert(&path.display().to_string()).into_owned()
+}
+
 /// Prints one line of a failure on stderr after `Error:`, without any credential the process
 /// holds ([`crate::hidden`]).
 pub(crate) fn error(line: &str) {

@@ -102,7 +102,7 @@ const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// The failure to take the lock at `path`.
 fn lock_failed(path: &Path, error: &std::io::Error) -> Failure {
-    Failure::other(format!("cannot lock {}: {error}", path.display()))
+    Failure::other(format!("cannot lock {}: {error}", crate::paint::path(path)))
 }
 
 /// Holds the advisory lock until dropped.
@@ -151,8 +151,9 @@ impl Store {
     /// Every profile, as raw JSON (unknown members are kept on rewrite).
     pub(crate) fn read_all(&self) -> Result<Map<String, Value>, Failure> {
         let path = self.path();
-        let failed =
-            |e: std::io::Error| Failure::other(format!("cannot read {}: {e}", path.display()));
+        let failed = |e: std::io::Error| {
+            Failure::other(format!("cannot read {}: {e}", crate::paint::path(&path)))
+        };
         // Opening a named pipe for reading waits for a writer, forever: every command would
         // hang without a word. So the file is opened without waiting, and what was opened (not
         // what the path showed a moment before, which a pipe could replace) must be a regular
@@ -182,7 +183,7 @@ impl Store {
         }
         // Read exactly: a profile named twice would keep only its last entry in a map, and
         // the next write would erase the other without a word.
-        let shown = path.display().to_string();
+        let shown = crate::paint::path(&path);
         match crate::json::parse_exact(&text, &shown, "read") {
             Ok(Value::Object(map)) => Ok(map),
             Ok(_) => Err(Failure::other(format!(
@@ -226,7 +227,7 @@ impl Store {
         };
         Failure::other(format!(
             "{}, profile '{name}': {unreadable}; fix it, or run {remedy}",
-            self.path().display(),
+            crate::paint::path(&self.path()),
         ))
     }
 
@@ -243,7 +244,10 @@ impl Store {
         // file it leads to is replaced, in its own folder, since a rename onto the link would
         // put a plain file in its place and leave the target stale.
         let target = crate::files::final_target(&path).map_err(|e| {
-            Failure::other(format!("cannot follow the link {}: {e}", path.display()))
+            Failure::other(format!(
+                "cannot follow the link {}: {e}",
+                crate::paint::path(&path)
+            ))
         })?;
         let dir = match target.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
@@ -253,9 +257,12 @@ impl Store {
             let linked = if target == path {
                 String::new()
             } else {
-                format!(" (the link {} leads there)", path.display())
+                format!(" (the link {} leads there)", crate::paint::path(&path))
             };
-            Failure::other(format!("cannot write {}{linked}: {e}", target.display()))
+            Failure::other(format!(
+                "cannot write {}{linked}: {e}",
+                crate::paint::path(&target)
+            ))
         })
     }
 
@@ -320,7 +327,12 @@ impl Store {
 
     fn ensure_dir(&self) -> Result<(), Failure> {
         let made = create_private_dir(&self.dir).and_then(|()| set_mode(&self.dir, 0o700));
-        made.map_err(|e| Failure::other(format!("cannot create {}: {e}", self.dir.display())))
+        made.map_err(|e| {
+            Failure::other(format!(
+                "cannot create {}: {e}",
+                crate::paint::path(&self.dir)
+            ))
+        })
     }
 }
 
@@ -335,10 +347,9 @@ fn warn_if_exposed(path: &Path, meta: &fs::Metadata) {
     static WARNED: AtomicBool = AtomicBool::new(false);
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 && !WARNED.swap(true, Ordering::Relaxed) {
+        let shown = crate::paint::path(path);
         crate::paint::warning(&format!(
-            "{} is open to users other than its owner (mode {mode:o}); run 'chmod 600 {}'",
-            path.display(),
-            path.display()
+            "{shown} is open to users other than its owner (mode {mode:o}); run 'chmod 600 {shown}'"
         ));
     }
 }
@@ -349,7 +360,7 @@ fn warn_if_exposed(_path: &Path, _meta: &fs::Metadata) {}
 fn too_large(path: &Path) -> Failure {
     Failure::other(format!(
         "{} is larger than {} MiB, which no credentials file is; fix or remove it",
-        path.display(),
+        crate::paint::path(path),
         MAX_FILE_BYTES / (1024 * 1024)
     ))
 }
@@ -367,7 +378,7 @@ fn regular(path: &Path, kind: &fs::FileType) -> Result<(), Failure> {
     };
     Err(Failure::other(format!(
         "{} is not a regular file (it is {what}); remove it, or put the credentials file there",
-        path.display()
+        crate::paint::path(path)
     )))
 }
 

@@ -532,7 +532,7 @@ pub(crate) fn read_file_argument(path: &str, flag: &str) -> Result<String, Failu
     if path == "-" {
         read_body(Input::Stdin, &format!("{flag} from stdin"))
     } else {
-        read_body_file(path, &format!("{flag} {path}"))
+        read_body_file(path, &format!("{flag} {}", crate::paint::inert(path)))
     }
 }
 
@@ -542,7 +542,7 @@ pub(crate) fn read_json_text(argument: &str, what: &str) -> Result<String, Failu
     if argument == "-" {
         read_body(Input::Stdin, &format!("{what} from stdin"))
     } else if let Some(path) = argument.strip_prefix('@') {
-        read_body_file(path, &format!("{what} @{path}"))
+        read_body_file(path, &format!("{what} @{}", crate::paint::inert(path)))
     } else {
         Ok(argument.to_owned())
     }

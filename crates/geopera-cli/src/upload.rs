@@ -15,7 +15,7 @@ use geopera::uploads::{
 use crate::auth;
 use crate::call::{self, Settings};
 use crate::failure::{Failure, Outcome};
-use crate::paint::shell_word;
+use crate::paint::{self, shell_word};
 
 /// The `upload` command.
 pub(crate) fn command() -> Command {
@@ -131,7 +131,7 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
         // a line break in one can neither steer the terminal nor forge a line of output.
         return call::print(&format!(
             "# would upload {} ({size} bytes) into project {}: uploads.initiate, a PUT to the signed URL, uploads.complete",
-            crate::paint::inert(&path.display().to_string()),
+            crate::paint::path(path),
             crate::paint::inert(project)
         ));
     }
@@ -195,7 +195,7 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
 /// asked before opening, as opening a pipe waits for a writer.
 fn local_file(path: &std::path::Path) -> Result<u64, Failure> {
     let cannot_read =
-        |e: std::io::Error| Failure::other(format!("cannot read {}: {e}", path.display()));
+        |e: std::io::Error| Failure::other(format!("cannot read {}: {e}", paint::path(path)));
     if !std::fs::metadata(path).map_err(cannot_read)?.is_file() {
         return Err(not_a_file(path));
     }
@@ -240,7 +240,7 @@ fn not_a_file(path: &std::path::Path) -> Failure {
     Failure::other(format!(
         "cannot upload {}: it is not a regular file (a folder, a device or a pipe has no size \
          to reserve before it is read)",
-        path.display()
+        paint::path(path)
     ))
 }
 
@@ -268,7 +268,7 @@ fn failed(
     settings: &Settings,
 ) -> Failure {
     let step = error.step();
-    let file = path.display();
+    let file = paint::path(path);
     let mut failure = match error.cause() {
         // `main` says "interrupted"; what is left to say is the reservation's fate.
         UploadCause::Cancelled => Failure::other(format!("{file} was not uploaded")),

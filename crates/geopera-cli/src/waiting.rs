@@ -148,13 +148,21 @@ pub(crate) async fn wait_for_started(
     id: &str,
     settings: &Settings,
 ) -> Outcome {
-    let (noun, made, resume) = (kind.noun(), kind.made(), kind.resume(id));
-    crate::paint::note(&format!("{noun} {id} {made}; waiting for it ({resume})"));
-    let _ = STARTED.set(format!("{noun} {id} was {made} ({resume})"));
+    let (noun, made) = (kind.noun(), kind.made());
+    // The server's id, inert where it enters a line: these lines are printed among the
+    // failure's, which are split at line breaks first.
+    let (shown_id, resume) = (
+        crate::paint::inert(id),
+        crate::paint::inert(&kind.resume(id)).into_owned(),
+    );
+    crate::paint::note(&format!(
+        "{noun} {shown_id} {made}; waiting for it ({resume})"
+    ));
+    let _ = STARTED.set(format!("{noun} {shown_id} was {made} ({resume})"));
     match wait_and_print(client, kind, id, settings.wait_timeout, settings).await {
         Ok(outcome) => outcome,
         Err(failure) => Err(Failure::other(format!(
-            "{noun} {id} was {made}, but waiting for it failed: {} ({resume})",
+            "{noun} {shown_id} was {made}, but waiting for it failed: {} ({resume})",
             failure.message
         ))),
     }

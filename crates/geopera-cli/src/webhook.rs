@@ -191,7 +191,10 @@ pub(crate) fn verify(matches: &ArgMatches, settings: &Settings) -> Outcome {
             .get_one::<PathBuf>(name)
             .ok_or_else(|| Failure::usage(format!("--{name} is required")))?;
         let cannot = |why: &dyn std::fmt::Display| {
-            Failure::other(format!("cannot read --{name} {}: {why}", path.display()))
+            Failure::other(format!(
+                "cannot read --{name} {}: {why}",
+                crate::paint::path(path)
+            ))
         };
         let input = if stdin(name) {
             Input::Stdin

@@ -7912,3 +7912,131 @@ fn an_empty_or_blank_project_or_upload_target_is_a_usage_error_before_any_reques
         "nothing reserved"
     );
 }
+
+/// A part of a path that would clear the screen and start a line of its own, `Error: forged`.
+const STEERING: &str = "in\u{1b}[2J\nError: forged";
+/// [`STEERING`] as output shows it.
+const STEERING_SHOWN: &str = r"in\u{1b}[2J\u{a}Error: forged";
+
+/// Asserts that `stderr` shows [`STEERING`] escaped, on no line of its own and without the
+/// escape sequence, and that it has `lines` lines.
+fn shows_steering_escaped(stderr: &str, lines: usize, run: impl std::fmt::Debug) {
+    assert!(stderr.contains(STEERING_SHOWN), "{run:?}: {stderr:?}");
+    assert!(!stderr.contains('\u{1b}'), "{run:?}: {stderr:?}");
+    assert!(
+        !stderr
+            .lines()
+            .any(|line| line.starts_with("Error: Error: forged")),
+        "{run:?}: {stderr:?}"
+    );
+    assert_eq!(stderr.lines().count(), lines, "{run:?}: {stderr:?}");
+}
+
+/// The path `upload` names in its failures is shown as the dry run shows it: a folder whose
+/// name holds a line break or an escape sequence can neither forge a line nor steer the
+/// terminal.
+#[test]
+fn an_upload_that_fails_shows_a_path_that_steers_the_terminal_escaped() {
+    let s = Setup::on(
+        Emulator::builder().faults(
+            "latency=2s;op=uploads.signed_url"
+                .parse()
+                .expect("a fault plan"),
+        ),
+    );
+    let project = a_project(&s, "steering paths");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let folder = dir.path().join(STEERING);
+    let missing = folder.join("missing.tif");
+    let upload = |path: &Path| {
+        let output = s
+            .cli()
+            .arg("upload")
+            .arg(path)
+            .args(["--project", &project])
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(1), "{path:?}");
+        shows_steering_escaped(&text(&output.stderr), 1, path);
+    };
+    upload(&missing);
+    std::fs::create_dir(&folder).expect("a folder");
+    upload(&folder);
+    // A failure of the upload itself: the file is emptied while it is signed.
+    let path = folder.join("data.bin");
+    std::fs::write(&path, vec![7u8; 300_000]).expect("a file");
+    let child = s
+        .process()
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", &project])
+        .spawn()
+        .expect("geopera starts");
+    executed_soon(&s, "uploads.initiate", Duration::from_secs(20));
+    std::fs::write(&path, b"").expect("the file emptied");
+    let output = child.wait_with_output().expect("geopera ends");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("changed while it was read"), "{stderr}");
+    shows_steering_escaped(&stderr, 2, "changed");
+}
+
+/// Paths the user gave and ids the server chose reach the terminal escaped wherever the CLI
+/// quotes them: in errors, whose lines are split at line breaks, and in its own lines on
+/// stderr.
+#[test]
+fn paths_and_server_ids_in_messages_cannot_forge_a_line_or_steer_the_terminal() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(STEERING).join("body.json");
+    let shown = path.to_str().expect("a UTF-8 path").to_owned();
+    for args in [
+        vec!["catalog", "search", "--json", &format!("@{shown}")],
+        vec!["op", "orders.list", "-f", &shown],
+        vec!["op", "orders.list", "{}", "--out", &shown],
+        vec![
+            "webhooks",
+            "verify",
+            "--secret",
+            "whsec_x",
+            "--headers",
+            &shown,
+            "--body",
+            &shown,
+        ],
+    ] {
+        let output = s.cli().args(&args).output().expect("geopera runs");
+        assert_ne!(output.status.code(), Some(0), "{args:?}");
+        shows_steering_escaped(&text(&output.stderr), 1, &args);
+    }
+    let pages = dir.path().join(STEERING);
+    let output = s
+        .bare()
+        .arg("man")
+        .arg("--out-dir")
+        .arg(&pages)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    shows_steering_escaped(&text(&output.stderr), 1, "man");
+
+    // An order id chosen by the server, named before the wait and in its failure.
+    let url = test_server(4, |body| {
+        if text(body).contains("captures") {
+            let placed = serde_json::json!({"orderId": STEERING, "status": "received"});
+            (202, placed.to_string())
+        } else {
+            let missing = r#"{"type":"about:blank","title":"Not Found","status":404,"detail":"Order not found"}"#;
+            (404, missing.to_owned())
+        }
+    });
+    let body = r#"{"captures":[{"id":"S2A_1","geometry":{"type":"Point","coordinates":[0,0]}}]}"#;
+    let output = s
+        .against(&url)
+        .args(["orders", "archive", "place", "--wait", "--json", body])
+        .args(["--wait-timeout", "30"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    shows_steering_escaped(&text(&output.stderr), 2, "wait");
+}
