@@ -410,6 +410,11 @@ fn write_binary(response: &Answer, out: Option<&std::path::Path>) -> Outcome {
     }
 }
 
+/// The `Accept` header the SDK sends with every call this program makes, for the dry run to
+/// show: the SDK decides it and has no accessor for it, so the dry run's test compares the two
+/// on a real request.
+const SDK_ACCEPT: &str = "application/json, application/problem+json";
+
 fn print_dry_run(
     target: &Target,
     operation_id: &str,
@@ -418,7 +423,7 @@ fn print_dry_run(
     settings: &Settings,
 ) -> Outcome {
     let mut text = format!(
-        "POST {}/v1/op/{}\nContent-Type: application/json\nUser-Agent: {}\n",
+        "POST {}/v1/op/{}\nContent-Type: application/json\nAccept: {SDK_ACCEPT}\nUser-Agent: {}\n",
         target.api_url,
         inert(operation_id),
         user_agent()
@@ -443,6 +448,8 @@ fn print_dry_run(
         }
         None => {}
     }
+    // The SDK makes one for each call, and this program has no option to give one.
+    text.push_str("# X-Request-Id: a new one for each run; -v names it\n");
     text.push('\n');
     text.push_str(&json::pretty(body));
     print(&text)

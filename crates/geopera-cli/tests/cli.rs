@@ -8040,3 +8040,129 @@ fn paths_and_server_ids_in_messages_cannot_forge_a_line_or_steer_the_terminal() 
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     shows_steering_escaped(&text(&output.stderr), 2, "wait");
 }
+
+/// A server of the test's own that answers each of `connections` requests with `200 {}` and
+/// sends the lines of its head (request line first) on the channel it returns.
+fn recording_server(connections: usize) -> (String, std::sync::mpsc::Receiver<Vec<String>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let (heads, heard) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let Ok(reading) = stream.try_clone() else {
+                continue;
+            };
+            let mut reader = BufReader::new(reading);
+            let (mut head, mut length) = (Vec::new(), 0usize);
+            loop {
+                let mut line = String::new();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) if line == "\r\n" => break,
+                    Ok(_) => {
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(n) = lower.strip_prefix("content-length:") {
+                            length = n.trim().parse().unwrap_or(0);
+                        }
+                        head.push(line.trim_end().to_owned());
+                    }
+                }
+            }
+            let mut body = vec![0; length.min(1 << 20)];
+            let _ = std::io::Read::read_exact(&mut reader, &mut body);
+            let _ = heads.send(head);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}"
+            );
+        }
+    });
+    (url, heard)
+}
+
+/// A dry run shows every header the real run sends, each with the value it is sent with: the
+/// credential redacted, and a `#` line for the ones made anew for each run (`Idempotency-Key`
+/// unless given, `X-Request-Id`). `Host` and `Content-Length` are the URL's and the body's.
+#[test]
+fn a_dry_run_shows_every_header_the_real_run_sends() {
+    let s = setup();
+    let runs: [(&str, &[&str]); 4] = [
+        ("gpra_test", &["orders", "list", "--size", "1"]),
+        ("gpra_test", &["orders", "cancel", "--order-id", "o"]),
+        (
+            "gpra_test",
+            &[
+                "orders",
+                "cancel",
+                "--order-id",
+                "o",
+                "--idempotency-key",
+                "k-1",
+            ],
+        ),
+        (
+            "a-session-token",
+            &["op", "orders.get", r#"{"order_id":"o"}"#],
+        ),
+    ];
+    let (url, heard) = recording_server(runs.len());
+    let header = |line: &str| {
+        line.split_once(':')
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+    };
+    for (token, args) in runs {
+        let real = s
+            .bare()
+            .env("GEOPERA_API_URL", &url)
+            .env("GEOPERA_API_TOKEN", token)
+            .args(args)
+            .output()
+            .expect("geopera runs");
+        assert_eq!(real.status.code(), Some(0), "{}", text(&real.stderr));
+        let sent: std::collections::BTreeMap<String, String> = heard
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the request was heard")
+            .iter()
+            .skip(1)
+            .filter_map(|line| header(line))
+            .filter(|(name, _)| name != "host" && name != "content-length")
+            .collect();
+
+        let dry = s
+            .bare()
+            .env("GEOPERA_API_URL", &url)
+            .env("GEOPERA_API_TOKEN", token)
+            .args(args)
+            .arg("--dry-run")
+            .output()
+            .expect("geopera runs");
+        assert_eq!(dry.status.code(), Some(0), "{}", text(&dry.stderr));
+        let out = text(&dry.stdout);
+        let (head, _) = out.split_once("\n\n").expect("headers, blank line, body");
+        let mut shown = std::collections::BTreeMap::new();
+        for line in head.lines().skip(1) {
+            match line.strip_prefix("# ") {
+                // Made anew for each run: only its name can be compared.
+                Some(made) => {
+                    let (name, _) = header(made).expect("a header's name");
+                    assert!(sent.contains_key(&name), "{args:?}: {line}");
+                    shown.insert(name.clone(), sent[&name].clone());
+                }
+                None => {
+                    let (name, value) = header(line).expect("a header");
+                    shown.insert(name, value);
+                }
+            }
+        }
+        for credential in ["x-api-key", "authorization"] {
+            if let Some(value) = shown.get_mut(credential) {
+                assert!(value.ends_with("[redacted]"), "{args:?}: {value}");
+                *value = sent.get(credential).cloned().unwrap_or_default();
+                assert!(!value.is_empty(), "{args:?}: {credential} is sent");
+            }
+        }
+        assert_eq!(shown, sent, "{args:?}: the dry run against the real run");
+    }
+}
