@@ -36,7 +36,9 @@
 //!   clip job and of a fulfilled order's deliverables (`orders.list_assets`), which are signed
 //!   and expire 15 minutes after they were handed out (a changed or stale link is 403, one
 //!   whose job, item, item asset (`assets.delete`) or order was deleted since 404; a path with an empty, `.` or `..`
-//!   segment names no file, so no second spelling of a signed path skips its signature);
+//!   segment names no file, so no second spelling of a signed path skips its signature;
+//!   `POST` is answered too, which a client following a quicklook's 307 repeats there, and
+//!   other methods are 405 with `Allow`);
 //!   `PUT /uploads/...` takes the
 //!   files of uploads at the URLs `uploads.signed_url` answers. Every other error the emulator
 //!   produces is problem+json as well: unknown paths (404), methods a route does not answer

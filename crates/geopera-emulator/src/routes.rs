@@ -29,8 +29,10 @@ pub(crate) fn router(
     let mut router = Router::new()
         .route("/v1/op/{id}", any(invoke))
         .route("/openapi.json", get(openapi))
-        // Any method: a 307 makes clients repeat the POST at the new location.
-        .route("/assets/{kind}/{*file}", any(asset))
+        // GET (and so HEAD), and POST: the 307 of `catalog.image.quicklook` / `.thumbnail`
+        // makes a client repeat its POST at the new location. No request leads anywhere
+        // here with another method, so those are 405 with `Allow`.
+        .route("/assets/{kind}/{*file}", get(asset).post(asset))
         // The tiles of a WMTS capabilities document whose `base_url` is this emulator.
         .route(
             "/wmts/{item}/{matrix_set}/{level}/{column}/{row}",

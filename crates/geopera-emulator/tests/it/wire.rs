@@ -642,6 +642,27 @@ fn a_method_a_route_does_not_answer_is_405_problem_json() {
     assert_problem(&resp, 404);
 }
 
+/// The asset route answers GET and HEAD, and POST, which a client following the 307 of
+/// `catalog.image.quicklook` repeats there; it once answered every method, so a `DELETE` of
+/// an asset looked as if it had worked. The others are 405 with `Allow`, as on other routes.
+#[test]
+fn the_asset_route_answers_get_head_and_post_and_other_methods_405() {
+    let api = Api::start();
+    let url = format!("{}/assets/quicklook/scene.png", api.emu.base_url());
+    for method in ["GET", "HEAD", "POST"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let resp = send(api.http.request(method.clone(), &url));
+        assert_eq!(resp.status, 200, "{method}");
+        assert_eq!(resp.content_type(), "image/png", "{method}");
+    }
+    for method in ["PUT", "DELETE", "PATCH", "OPTIONS", "PURGE"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let resp = send(api.http.request(method.clone(), &url));
+        assert_problem(&resp, 405);
+        assert_eq!(resp.header("allow"), Some("GET,HEAD,POST"), "{method}");
+    }
+}
+
 /// The binary's access log names the operation from the request's path, decoded; an unknown
 /// id with a line break and a terminal escape in it once wrote a forged second line and a
 /// title-setting escape into the log. Each request is one line without control characters.
