@@ -6,6 +6,7 @@
 //! arrays of scalars get flags; everything else goes through `--json`.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use clap::builder::PossibleValuesParser;
 use clap::{Arg, ArgAction, ArgMatches, Command};
@@ -15,24 +16,24 @@ use serde_json::{Map, Value};
 
 use crate::failure::Failure;
 
-/// Long options every leaf already has: a body field with one of these names is offered as
-/// `--body-<name>` so that both stay reachable.
-const RESERVED: &[&str] = &[
-    "profile",
-    "api-url",
-    "timeout",
-    "dry-run",
-    "idempotency-key",
-    "output",
-    "json",
-    "help",
-    "all",
-    "wait",
-    "out",
-    "jq",
-    "verbose",
-    "debug",
-];
+/// The long options a leaf may have besides its body fields: the global ones, `--help`, and
+/// its own ([`json_arg`], [`all_arg`], [`wait_args`], [`crate::out_arg`]). A body field with
+/// one of these names is offered as `--body-<name>` so that both stay reachable. Read from
+/// the options' own definitions, so that an option added to them is never left out.
+fn reserved() -> &'static [String] {
+    static RESERVED: OnceLock<Vec<String>> = OnceLock::new();
+    RESERVED.get_or_init(|| {
+        let mut options = crate::global_args();
+        options.extend([json_arg(), all_arg(), crate::out_arg()]);
+        options.extend(wait_args());
+        options
+            .iter()
+            .filter_map(Arg::get_long)
+            .chain(["help"])
+            .map(str::to_owned)
+            .collect()
+    })
+}
 
 /// The most bytes of a request body read from a file or stdin (`--json @file`, `--json -`,
 /// `op -f`): far above any body the API accepts, small enough that `@/dev/zero` or an endless
@@ -116,7 +117,7 @@ fn flag_field(field: &'static Field) -> Option<FlagField> {
 /// would collide with one of the program's own options.
 fn long_name(field: &Field) -> String {
     let name = field.name.replace('_', "-");
-    if RESERVED.contains(&name.as_str()) {
+    if reserved().contains(&name) {
         format!("body-{name}")
     } else {
         name
@@ -263,19 +264,9 @@ fn leaf(name: String, info: &'static OperationInfo) -> Command {
     let mut command = Command::new(name)
         .about(about)
         .long_about(long)
-        .arg(
-            Arg::new("json")
-                .long("json")
-                .value_name("JSON")
-                .help("The body as a JSON object, @FILE to read it from a file, or - for stdin; flags override its members"),
-        );
+        .arg(json_arg());
     if info.paging != Paging::None {
-        command = command.arg(
-            Arg::new("all")
-                .long("all")
-                .action(ArgAction::SetTrue)
-                .help("Walk every page and print each item as one line of JSON (NDJSON); -o table and -o yaml are refused"),
-        );
+        command = command.arg(all_arg());
     }
     if crate::waiting::kind_of(info.id).is_some() {
         command = command.args(wait_args());
@@ -290,6 +281,22 @@ fn leaf(name: String, info: &'static OperationInfo) -> Command {
         command = add_flag(command, flag);
     }
     command
+}
+
+/// `--json`, on every operation.
+fn json_arg() -> Arg {
+    Arg::new("json")
+        .long("json")
+        .value_name("JSON")
+        .help("The body as a JSON object, @FILE to read it from a file, or - for stdin; flags override its members")
+}
+
+/// `--all`, on paged operations.
+fn all_arg() -> Arg {
+    Arg::new("all")
+        .long("all")
+        .action(ArgAction::SetTrue)
+        .help("Walk every page and print each item as one line of JSON (NDJSON); -o table and -o yaml are refused")
 }
 
 /// `--wait` and `--wait-timeout`, on operations that start an order or a job. Without

@@ -47,3 +47,45 @@ fn sizes_read_as_people_write_them() {
     assert_eq!(size_text(1024 * 1024 + 1), "1048577 bytes");
     assert_eq!(size_text(500), "500 bytes");
 }
+
+#[test]
+fn every_option_of_a_leaf_but_its_body_fields_is_reserved() {
+    let tree = build();
+    let mut root = crate::cli(tree.commands);
+    // Defines the global options on every command, as running the program does.
+    root.build();
+    let mut pending: Vec<(Vec<String>, &Command)> = vec![(Vec::new(), &root)];
+    let mut leaves = 0;
+    while let Some((path, command)) = pending.pop() {
+        for sub in command.get_subcommands() {
+            let mut path = path.clone();
+            path.push(sub.get_name().to_owned());
+            pending.push((path, sub));
+        }
+        if !tree.leaves.contains_key(&path) {
+            continue;
+        }
+        leaves += 1;
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            let Some(long) = arg.get_long() else {
+                continue;
+            };
+            if id.starts_with(FIELD) || id.starts_with(FIELD_NO) {
+                continue;
+            }
+            let field = Field {
+                name: long.to_owned().leak(),
+                required: false,
+                shape: Shape::Boolean,
+            };
+            assert_eq!(
+                long_name(&field),
+                format!("body-{long}"),
+                "--{long} of {}",
+                command.get_name()
+            );
+        }
+    }
+    assert_eq!(leaves, tree.leaves.len());
+}
