@@ -185,9 +185,10 @@ fn unexpired(claim: &Claim, now_ms: i64) -> bool {
         .is_some_and(|age| age < IDEMPOTENCY_RETENTION_MS)
 }
 
-/// SHA-256 of a canonical form of a JSON body: object members sorted by name, so a retry
-/// that spells the same body with other whitespace or member order is the same request.
-/// A hash rather than the body keeps claims small in memory and in the state file.
+/// SHA-256 of a canonical form of a JSON body: object members sorted by name and numbers
+/// by their value ([`canonical_number`]), so a retry that spells the same body with other
+/// whitespace, member order or number notation is the same request. A hash rather than the
+/// body keeps claims small in memory and in the state file.
 pub(crate) fn fingerprint(value: &Value) -> [u8; 32] {
     fn feed(hasher: &mut Sha256, value: &Value) {
         let text = |hasher: &mut Sha256, text: &str| {
@@ -199,7 +200,7 @@ pub(crate) fn fingerprint(value: &Value) -> [u8; 32] {
             Value::Bool(flag) => hasher.update(if *flag { b"t" } else { b"f" }),
             Value::Number(number) => {
                 hasher.update(b"#");
-                text(hasher, &number.to_string());
+                text(hasher, &canonical_number(number));
             }
             Value::String(string) => {
                 hasher.update(b"s");
@@ -227,6 +228,30 @@ pub(crate) fn fingerprint(value: &Value) -> [u8; 32] {
     let mut hasher = Sha256::new();
     feed(&mut hasher, value);
     hasher.finalize().into()
+}
+
+/// 2^64 and 2^63, the ends of `u64` and `i64`, both exact as `f64`.
+const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
+/// A number written by its value: a whole float that an integer type holds is written as
+/// that integer, so `10`, `10.0` and `1e1` are one number, as validation takes them (an
+/// integer field accepts `10.0`), and a client that re-serializes a body for a retry sends
+/// the same request. Integers are never made floats, which would round those beyond 2^53:
+/// 9007199254740993 and 9007199254740992 stay two numbers.
+fn canonical_number(number: &serde_json::Number) -> String {
+    if let Some(float) = number.as_f64().filter(|_| number.is_f64()) {
+        if float.fract() == 0.0 {
+            // Whole and within range, so the conversions are exact; -0.0 is 0.
+            if (0.0..TWO_POW_64).contains(&float) {
+                return (float as u64).to_string();
+            }
+            if (-TWO_POW_63..0.0).contains(&float) {
+                return (float as i64).to_string();
+            }
+        }
+    }
+    number.to_string()
 }
 
 #[cfg(test)]

@@ -3,15 +3,16 @@ use super::fingerprint;
 use serde_json::json;
 
 #[test]
-fn fingerprints_ignore_member_order_but_nothing_else() {
+fn fingerprints_ignore_member_order_and_number_notation_but_nothing_else() {
     let a = fingerprint(&json!({"a": 1, "b": [true, null, "x"]}));
     assert_eq!(a, fingerprint(&json!({"b": [true, null, "x"], "a": 1})));
+    assert_eq!(a, fingerprint(&json!({"a": 1.0, "b": [true, null, "x"]})));
     for other in [
         json!({"a": 2, "b": [true, null, "x"]}),
         json!({"a": 1, "b": [null, true, "x"]}),
         json!({"a": 1, "b": [true, null, "x"], "c": null}),
         json!({"a": "1", "b": [true, null, "x"]}),
-        json!({"a": 1.0, "b": [true, null, "x"]}),
+        json!({"a": 1.5, "b": [true, null, "x"]}),
     ] {
         assert_ne!(a, fingerprint(&other), "{other}");
     }
@@ -20,4 +21,32 @@ fn fingerprints_ignore_member_order_but_nothing_else() {
         fingerprint(&json!(["ab", "c"])),
         fingerprint(&json!(["a", "bc"]))
     );
+}
+
+/// Equal numbers are one number however they are written; integers keep every digit.
+#[test]
+fn numbers_compare_by_value_without_rounding_integers() {
+    let print = |text: &str| fingerprint(&serde_json::from_str(text).expect("JSON"));
+    for (a, b) in [
+        ("10", "10.0"),
+        ("10", "1e1"),
+        ("10", "1.0E+1"),
+        ("0", "-0.0"),
+        ("-7", "-7.000"),
+        ("0.5", "5e-1"),
+        ("18446744073709549568", "18446744073709549568.0"),
+        ("-9223372036854775808", "-9223372036854775808.0"),
+    ] {
+        assert_eq!(print(a), print(b), "{a} and {b}");
+    }
+    for (a, b) in [
+        // 2^53 + 1 and 2^53, which one float cannot tell apart.
+        ("9007199254740993", "9007199254740992"),
+        ("9007199254740993", "9007199254740992.0"),
+        ("18446744073709551615", "18446744073709551615.0"),
+        ("10", "10.5"),
+        ("1", "-1"),
+    ] {
+        assert_ne!(print(a), print(b), "{a} and {b}");
+    }
 }

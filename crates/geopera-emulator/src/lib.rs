@@ -76,6 +76,8 @@
 //! - `Idempotency-Key` on operations that are not read-only: per (organization, operation,
 //!   key) for 24 hours, a repeat with an equal JSON body replays the stored answer byte for
 //!   byte (plus `idempotent-replayed: true`) without executing again; a different body is 409.
+//!   Equal means equal values: member order, whitespace and how a number is written (`10`,
+//!   `10.0`, `1e1`) do not count; integers are compared digit for digit, never as floats.
 //!   A repeat that arrives while the first request is still running (an
 //!   `event_subscriptions.test` waiting on its endpoint, say) has no answer to replay yet: it
 //!   is 409 ("still being processed") without executing, and a retry once the first has

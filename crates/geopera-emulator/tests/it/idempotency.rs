@@ -34,6 +34,47 @@ fn identical_retry_replays_the_stored_answer_without_executing() {
     assert_eq!(api.emu.executed("billing.topup"), 2);
 }
 
+/// A retry whose body another client wrote out again, with `25.0` or `2.5e1` where the first
+/// sent `25`, is the same request and is replayed; it was once 409 as a key reused with
+/// another body. Another value is still 409.
+#[test]
+fn a_retry_that_writes_a_number_another_way_is_replayed() {
+    let api = Api::start();
+    let key = format!("Bearer {}", api.emu.api_key());
+    let send = |body: &str| {
+        crate::common::Resp::read(
+            api.http
+                .post(api.url("billing.topup"))
+                .header("authorization", &key)
+                .header("idempotency-key", "written-again")
+                .header("content-type", "application/json")
+                .body(body.to_owned())
+                .send()
+                .expect("answered"),
+        )
+        .expect("read")
+    };
+    let first = send(r#"{"amount_aud": 25}"#);
+    assert_eq!(first.status, 201);
+    for again in [
+        r#"{"amount_aud": 25.0}"#,
+        r#"{"amount_aud": 2.5e1}"#,
+        r#"{ "amount_aud" : 25.000 }"#,
+    ] {
+        let retry = send(again);
+        assert_eq!(
+            retry.status,
+            201,
+            "{again}: {}",
+            String::from_utf8_lossy(&retry.body)
+        );
+        assert_eq!(retry.body, first.body, "{again}");
+        assert_eq!(retry.header("idempotent-replayed"), Some("true"), "{again}");
+    }
+    assert_eq!(send(r#"{"amount_aud": 25.5}"#).status, 409);
+    assert_eq!(api.emu.executed("billing.topup"), 1);
+}
+
 #[test]
 fn keys_expire_after_24_hours() {
     let api = Api::start();
