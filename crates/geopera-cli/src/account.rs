@@ -177,23 +177,37 @@ async fn login_device(target: &Target, scope: &str, no_browser: bool) -> Outcome
     let tokens = session
         .tokens()
         .ok_or_else(|| Failure::other("device sign-in ended without tokens"))?;
+    let access_token = tokens.access_token().to_owned();
+    let refresh_token = tokens.refresh_token().map(str::to_owned);
+    // No lifetime in the answer is stored as no expiry (`null`), as a refresh stores it and
+    // the official CLI writes it, not as the 300 s the SDK assumes for its sessions.
+    let expires_at = tokens.stated_expires_at().map(auth::epoch_secs);
+    let scope = tokens.scope().unwrap_or(scope).to_owned();
+    let stored = store::oauth_json(
+        &access_token,
+        refresh_token.as_deref(),
+        expires_at,
+        &scope,
+        &target.api_url,
+    );
     let auth = Auth::OAuth {
-        access_token: tokens.access_token().to_owned(),
-        refresh_token: tokens.refresh_token().map(str::to_owned),
-        // No lifetime in the answer is stored as no expiry (`null`), as a refresh stores it
-        // and the official CLI writes it, not as the 300 s the SDK assumes for its sessions.
-        expires_at: tokens.stated_expires_at().map(auth::epoch_secs),
-        scope: tokens.scope().map(str::to_owned).or(Some(scope.to_owned())),
+        access_token,
+        refresh_token,
+        expires_at,
+        scope: Some(scope),
     };
-    // A new login replaces the whole profile entry.
+    auth.hide();
+    // A new login replaces the whole profile entry, in one write: cut off part way, it leaves
+    // the old entry or the new one, never one without its credential.
     let api_url = target.api_url.clone();
-    let lock = target.store.lock_async().await?;
-    target.store.update_locked(&target.profile, move |entry| {
-        *entry = Map::new();
-        entry.insert("api_url".to_owned(), Value::String(api_url));
-    })?;
-    auth::save_oauth(target, &auth)?;
-    drop(lock);
+    target
+        .store
+        .update(&target.profile, move |entry| {
+            *entry = Map::new();
+            entry.insert("api_url".to_owned(), Value::String(api_url));
+            entry.insert("auth".to_owned(), stored);
+        })
+        .await?;
     let who = match userinfo(target, &Held::Stored(auth)).await {
         Ok(Some(claims)) => claim(&claims, "sub").unwrap_or("user").to_owned(),
         _ => "user".to_owned(),

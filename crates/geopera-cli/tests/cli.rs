@@ -8166,3 +8166,56 @@ fn a_dry_run_shows_every_header_the_real_run_sends() {
         assert_eq!(shown, sent, "{args:?}: the dry run against the real run");
     }
 }
+
+/// A device login stores the new session in one write: a login cut off while it stores it
+/// (here by a file size limit that the profile with its tokens exceeds, which ends the
+/// process) leaves the profile as it was, never with its old credential gone and no new one.
+#[cfg(unix)]
+#[test]
+fn a_device_login_cut_off_while_storing_its_session_leaves_the_profile_whole() {
+    let s = setup();
+    // Tokens far longer than the 4 KiB the login may write, and a profile well under it.
+    let tokens = serde_json::json!({
+        "access_token": format!("at_{}", "a".repeat(8192)),
+        "refresh_token": "rt_new",
+        "expires_in": 300,
+    })
+    .to_string();
+    let url = test_server(3, move |body| {
+        let body = String::from_utf8_lossy(body);
+        if body.contains("device_code=") {
+            (200, tokens.clone())
+        } else if body.contains("client_id=") {
+            (
+                200,
+                r#"{"device_code":"d-1","user_code":"ABCD-EFGH","verification_uri":"http://127.0.0.1/device","expires_in":600,"interval":1}"#
+                    .to_owned(),
+            )
+        } else {
+            (200, r#"{"sub":"u1"}"#.to_owned())
+        }
+    });
+    let before = serde_json::json!({
+        "default": {"api_url": url, "auth": {"type": "api_key", "api_key": "gpra_old"}}
+    });
+    s.store_credentials(&before.to_string());
+    let output = Command::new("sh")
+        .env_clear()
+        .env("HOME", s.home.path())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args(["-c", "ulimit -f 8 || exit 99; exec \"$0\" \"$@\"", BIN])
+        .args(["--api-url", &url, "login", "--no-browser"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("sh runs");
+    if output.status.code() == Some(99) {
+        eprintln!("no `ulimit -f` here: a login cut off is not tried");
+        return;
+    }
+    assert!(
+        !output.status.success(),
+        "the write was to be cut off: {}",
+        text(&output.stderr)
+    );
+    assert_eq!(s.credentials(), before, "the profile is as it was");
+}
