@@ -2740,15 +2740,15 @@ fn typed_test_server(
 }
 
 /// Reads one request from `stream`, its head and then as much body as its `Content-Length`
-/// says (at most 1 MiB), each read waiting at most 5 s, and gives the body: what it got of it
-/// when the client stopped sending.
-fn request_body(stream: &std::net::TcpStream) -> Vec<u8> {
+/// says (at most 1 MiB), each read waiting at most 5 s, and gives the head's lines (the
+/// request line first) and the body: what it got of it when the client stopped sending.
+fn read_request(stream: &std::net::TcpStream) -> (Vec<String>, Vec<u8>) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let Ok(reading) = stream.try_clone() else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let mut reader = BufReader::new(reading);
-    let mut length = 0usize;
+    let (mut head, mut length) = (Vec::new(), 0usize);
     loop {
         let mut line = String::new();
         match reader.read_line(&mut line) {
@@ -2758,12 +2758,18 @@ fn request_body(stream: &std::net::TcpStream) -> Vec<u8> {
                 if let Some(n) = line.to_ascii_lowercase().strip_prefix("content-length:") {
                     length = n.trim().parse().unwrap_or(0);
                 }
+                head.push(line.trim_end().to_owned());
             }
         }
     }
     let mut body = vec![0; length.min(1 << 20)];
     let _ = std::io::Read::read_exact(&mut reader, &mut body);
-    body
+    (head, body)
+}
+
+/// The body of the request [`read_request`] reads from `stream`.
+fn request_body(stream: &std::net::TcpStream) -> Vec<u8> {
+    read_request(stream).1
 }
 
 /// [`test_server`] with one fixed answer.
@@ -3662,28 +3668,7 @@ fn silent_server() -> (String, std::sync::mpsc::Receiver<Vec<String>>) {
             let Ok(stream) = stream else { continue };
             let heads = heads.clone();
             std::thread::spawn(move || {
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let Ok(reading) = stream.try_clone() else {
-                    return;
-                };
-                let mut reader = BufReader::new(reading);
-                let (mut head, mut length) = (Vec::new(), 0usize);
-                loop {
-                    let mut line = String::new();
-                    match reader.read_line(&mut line) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) if line == "\r\n" => break,
-                        Ok(_) => {
-                            let lower = line.to_ascii_lowercase();
-                            if let Some(n) = lower.strip_prefix("content-length:") {
-                                length = n.trim().parse().unwrap_or(0);
-                            }
-                            head.push(line.trim_end().to_owned());
-                        }
-                    }
-                }
-                let mut body = vec![0; length.min(1 << 20)];
-                let _ = std::io::Read::read_exact(&mut reader, &mut body);
+                let (head, _) = read_request(&stream);
                 let _ = heads.send(head);
                 std::thread::sleep(Duration::from_secs(60));
                 drop(stream);
@@ -5774,6 +5759,25 @@ fn geopera_variables_that_are_not_utf8_are_usage_errors_naming_them() {
 /// A device login whose token answer gives no lifetime stores `expires_at: null`, as a
 /// refresh stores it and the official CLI writes it, not the lifetime the SDK assumes; one
 /// that gives a lifetime stores it.
+/// An identity provider of the test's own for one device sign-in: the start of the flow, one
+/// poll answered with `tokens`, then userinfo.
+fn device_sign_in_server(tokens: String) -> String {
+    test_server(3, move |body| {
+        let body = String::from_utf8_lossy(body);
+        if body.contains("device_code=") {
+            (200, tokens.clone())
+        } else if body.contains("client_id=") {
+            (
+                200,
+                r#"{"device_code":"d-1","user_code":"ABCD-EFGH","verification_uri":"http://127.0.0.1/device","expires_in":600,"interval":1}"#
+                    .to_owned(),
+            )
+        } else {
+            (200, r#"{"sub":"u1"}"#.to_owned())
+        }
+    })
+}
+
 #[test]
 fn a_device_login_without_a_lifetime_stores_no_expiry() {
     let s = setup();
@@ -5787,21 +5791,7 @@ fn a_device_login_without_a_lifetime_stores_no_expiry() {
             true,
         ),
     ] {
-        // The start of the flow, one poll answered with `tokens`, then userinfo.
-        let url = test_server(3, move |body| {
-            let body = String::from_utf8_lossy(body);
-            if body.contains("device_code=") {
-                (200, tokens.to_owned())
-            } else if body.contains("client_id=") {
-                (
-                    200,
-                    r#"{"device_code":"d-1","user_code":"ABCD-EFGH","verification_uri":"http://127.0.0.1/device","expires_in":600,"interval":1}"#
-                        .to_owned(),
-                )
-            } else {
-                (200, r#"{"sub":"u1"}"#.to_owned())
-            }
-        });
+        let url = device_sign_in_server(tokens.to_owned());
         let output = s
             .bare()
             .args(["--api-url", &url, "login", "--no-browser"])
@@ -8050,28 +8040,7 @@ fn recording_server(connections: usize) -> (String, std::sync::mpsc::Receiver<Ve
     std::thread::spawn(move || {
         for stream in listener.incoming().take(connections) {
             let Ok(mut stream) = stream else { continue };
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let Ok(reading) = stream.try_clone() else {
-                continue;
-            };
-            let mut reader = BufReader::new(reading);
-            let (mut head, mut length) = (Vec::new(), 0usize);
-            loop {
-                let mut line = String::new();
-                match reader.read_line(&mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) if line == "\r\n" => break,
-                    Ok(_) => {
-                        let lower = line.to_ascii_lowercase();
-                        if let Some(n) = lower.strip_prefix("content-length:") {
-                            length = n.trim().parse().unwrap_or(0);
-                        }
-                        head.push(line.trim_end().to_owned());
-                    }
-                }
-            }
-            let mut body = vec![0; length.min(1 << 20)];
-            let _ = std::io::Read::read_exact(&mut reader, &mut body);
+            let (head, _) = read_request(&stream);
             let _ = heads.send(head);
             let _ = write!(
                 stream,
@@ -8181,20 +8150,7 @@ fn a_device_login_cut_off_while_storing_its_session_leaves_the_profile_whole() {
         "expires_in": 300,
     })
     .to_string();
-    let url = test_server(3, move |body| {
-        let body = String::from_utf8_lossy(body);
-        if body.contains("device_code=") {
-            (200, tokens.clone())
-        } else if body.contains("client_id=") {
-            (
-                200,
-                r#"{"device_code":"d-1","user_code":"ABCD-EFGH","verification_uri":"http://127.0.0.1/device","expires_in":600,"interval":1}"#
-                    .to_owned(),
-            )
-        } else {
-            (200, r#"{"sub":"u1"}"#.to_owned())
-        }
-    });
+    let url = device_sign_in_server(tokens);
     let before = serde_json::json!({
         "default": {"api_url": url, "auth": {"type": "api_key", "api_key": "gpra_old"}}
     });
