@@ -410,11 +410,6 @@ fn write_binary(response: &Answer, out: Option<&std::path::Path>) -> Outcome {
     }
 }
 
-/// The `Accept` header the SDK sends with every call this program makes, for the dry run to
-/// show: the SDK decides it and has no accessor for it, so the dry run's test compares the two
-/// on a real request.
-const SDK_ACCEPT: &str = "application/json, application/problem+json";
-
 fn print_dry_run(
     target: &Target,
     operation_id: &str,
@@ -423,9 +418,10 @@ fn print_dry_run(
     settings: &Settings,
 ) -> Outcome {
     let mut text = format!(
-        "POST {}/v1/op/{}\nContent-Type: application/json\nAccept: {SDK_ACCEPT}\nUser-Agent: {}\n",
+        "POST {}/v1/op/{}\nContent-Type: application/json\nAccept: {}\nUser-Agent: {}\n",
         target.api_url,
         inert(operation_id),
+        geopera::DEFAULT_ACCEPT,
         user_agent()
     );
     match held.map(auth::header) {

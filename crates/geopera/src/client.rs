@@ -40,6 +40,11 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// [`ClientBuilder::max_response_bytes`].
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = crate::body::DEFAULT_MAX_RESPONSE_BYTES;
 
+/// The `Accept` sent unless a client-wide header sets its own: JSON for a success, and RFC
+/// 9457 problem details for an error, which is what the API answers every operation with.
+/// Public so that a program showing the request it would send (a dry run) shows this one.
+pub const DEFAULT_ACCEPT: &str = "application/json, application/problem+json";
+
 /// The `User-Agent` sent unless configured otherwise.
 pub const DEFAULT_USER_AGENT: &str = concat!("geopera-rs/", env!("CARGO_PKG_VERSION"));
 
@@ -1181,10 +1186,7 @@ impl Settings {
         let mut prepared = self.headers.clone();
         prepared.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if !prepared.contains_key(ACCEPT) {
-            prepared.insert(
-                ACCEPT,
-                HeaderValue::from_static("application/json, application/problem+json"),
-            );
+            prepared.insert(ACCEPT, HeaderValue::from_static(DEFAULT_ACCEPT));
         }
         if let Some(credential) = &self.fixed {
             // Checked by the builder; a credential that cannot be a header is never stored.

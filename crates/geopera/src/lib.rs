@@ -359,7 +359,7 @@ pub use base_url::{check_base_url, quoted_url, without_userinfo, BaseUrlError};
 pub use binary::BlockingByteStream;
 pub use binary::ByteStream;
 pub use client::{
-    ApiClient, AuthenticatedClient, Client, ClientBuilder, DEFAULT_BASE_URL,
+    ApiClient, AuthenticatedClient, Client, ClientBuilder, DEFAULT_ACCEPT, DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_READ_TIMEOUT, DEFAULT_TIMEOUT,
     DEFAULT_USER_AGENT,
 };
