@@ -544,9 +544,10 @@ pub(crate) fn read_file_argument(path: &str, flag: &str) -> Result<String, Failu
 }
 
 /// Reads the `--json` text: `-` is stdin, `@path` a file, anything else the JSON itself.
+/// `@-` is stdin too, as curl and gh read it (`@./-` names a file called `-`).
 /// `what` names the argument in messages (`--json`, `the body`).
 pub(crate) fn read_json_text(argument: &str, what: &str) -> Result<String, Failure> {
-    if argument == "-" {
+    if argument == "-" || argument == "@-" {
         read_body(Input::Stdin, &format!("{what} from stdin"))
     } else if let Some(path) = argument.strip_prefix('@') {
         read_body_file(path, &format!("{what} @{}", crate::paint::inert(path)))

@@ -7866,6 +7866,31 @@ fn op_file_dash_reads_the_body_from_stdin() {
     assert_eq!(dry_run(&output).1, serde_json::json!({"size": 3}));
 }
 
+/// `--json @-` is stdin, as `@-` is for curl and gh, and as `--json -` is; `@./-` is the file.
+#[test]
+fn json_at_dash_reads_the_body_from_stdin() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["orders", "list", "--json", "@-", "--dry-run"])
+        .write_stdin(r#"{"size": 2}"#)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(dry_run(&output).1, serde_json::json!({"size": 2}));
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("-"), r#"{"size": 3}"#).expect("test step");
+    let output = s
+        .cli()
+        .current_dir(dir.path())
+        .args(["orders", "list", "--json", "@./-", "--dry-run"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(dry_run(&output).1, serde_json::json!({"size": 3}));
+}
+
 /// An empty or blank `--project` (`--project "$UNSET"`), or target of the upload, is refused
 /// naming the flag, as an empty `--profile` is, rather than sent.
 #[test]
