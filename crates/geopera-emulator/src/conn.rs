@@ -18,7 +18,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify};
+use tokio::sync::{watch, Notify, Semaphore};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
@@ -26,6 +26,10 @@ use tower::ServiceExt;
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection may sit with no request in progress, by default.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How many connections are served at once, by default: ten times the 1,000 calls in flight
+/// a benchmark runs, and few enough that idle connections cannot hold the process's memory
+/// and descriptors without bound.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// How often an HTTP/2 connection is pinged, and how long the ping may go unanswered, so
 /// that a peer which vanished without closing does not hold its streams for ever.
 const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
@@ -73,16 +77,51 @@ impl ConnKill {
 
 /// Accepts connections until `shutdown` flips, then lets open connections finish (for at
 /// most `grace`) and returns.
+///
+/// At most `max_connections` are served at once. Past that, nothing more is accepted until
+/// one closes: the waiting ones stay in the listen backlog, as when descriptors run out,
+/// and are served in turn, so a client holding many idle connections costs a task and a
+/// descriptor for each only up to the cap (and each of those only until its timeouts).
 pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     timeouts: Timeouts,
+    max_connections: usize,
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
 ) {
+    let max_connections = max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let slots = Arc::new(Semaphore::new(max_connections));
     let mut connections = tokio::task::JoinSet::new();
     let mut failing = false;
+    let mut full = false;
     loop {
+        // A slot first, then the connection it is for; the slot is given back when the
+        // connection's task ends. Logged once as the cap is reached and once when there is
+        // room again, not for each connection that waits in between.
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => {
+                if std::mem::take(&mut full) {
+                    tracing::info!("fewer than {max_connections} connections open again");
+                }
+                slot
+            }
+            Err(_) => {
+                if !std::mem::replace(&mut full, true) {
+                    tracing::warn!(
+                        "{max_connections} connections open, the most served at once; new \
+                         ones wait until one closes"
+                    );
+                }
+                tokio::select! {
+                    slot = Arc::clone(&slots).acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => break,
+                    },
+                    _ = shutdown.changed() => break,
+                }
+            }
+        };
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
@@ -92,7 +131,10 @@ pub(crate) async fn serve(
                     let _ = stream.set_nodelay(true);
                     let app = app.clone();
                     let shutdown = shutdown.clone();
-                    connections.spawn(connection(stream, peer, app, timeouts, shutdown));
+                    connections.spawn(async move {
+                        connection(stream, peer, app, timeouts, shutdown).await;
+                        drop(slot);
+                    });
                 }
                 // That one connection failed before it was accepted; the next may not.
                 Err(error) if is_per_connection(&error) => {}

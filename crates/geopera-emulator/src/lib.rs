@@ -176,6 +176,7 @@
 //! | bytes of request bodies held while they arrive (operations, sign-in forms, control), across every connection and HTTP/2 stream; a body that would pass it is 503 with `Retry-After: 1` (problem+json; `temporarily_unavailable` at sign-in) | [`BODIES_HELD_AT_ONCE`] (64) times the body limit, 128 MiB | through the body limit | — |
 //! | time to send a request head | [`DEFAULT_HEADER_READ_TIMEOUT`], 10 s | [`header_read_timeout`](EmulatorBuilder::header_read_timeout) | `--header-read-timeout 10s` |
 //! | time with no request in progress, or with an answer of which the client takes no byte (then the connection is reset) | [`DEFAULT_IDLE_TIMEOUT`], 60 s | [`idle_timeout`](EmulatorBuilder::idle_timeout) | `--idle-timeout 60s` |
+//! | connections served at once; more wait in the listen backlog until one closes | [`DEFAULT_MAX_CONNECTIONS`], 10,000 | [`max_connections`](EmulatorBuilder::max_connections) | `--max-connections N` |
 //! | recorded requests | [`DEFAULT_RECORD_LIMIT`], 1,000 | [`record_limit`](EmulatorBuilder::record_limit) | — |
 //! | bytes of recorded headers and bodies | [`DEFAULT_RECORD_BUDGET_BYTES`], 16 MiB | [`record_budget`](EmulatorBuilder::record_budget) | — |
 //! | sign-in form body; larger is 413 | 16 KiB (or the body limit, if smaller) | — | — |
@@ -206,7 +207,10 @@
 //! a ping goes unanswered for 20 s. Request bodies are recorded only with
 //! [`record_bodies(true)`](EmulatorBuilder::record_bodies). When the process runs out of file
 //! descriptors, the accept loop retries every 50 ms instead of spinning, logs once, and
-//! resumes when descriptors free up; waiting connections stay in the listen backlog.
+//! resumes when descriptors free up; waiting connections stay in the listen backlog. At the
+//! connection cap it stops accepting in the same way, logs once, and takes the next waiting
+//! connection as soon as one closes: a client that opens thousands of idle connections
+//! holds at most that many, each until its timeouts.
 //!
 //! Not covered: a request hyper cannot parse at all (a broken request line, say) gets
 //! hyper's own 400 with an empty body; the number of keys and idempotency claims is bounded
@@ -618,7 +622,7 @@ use tokio::sync::watch;
 
 pub use crate::body_deadline::{BODIES_HELD_AT_ONCE, BODY_DEADLINE};
 pub use crate::clock::{ManualClock, DEFAULT_START_UNIX_SECS};
-pub use crate::conn::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
+pub use crate::conn::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
 pub use crate::control::CONTROL_PREFIX;
 pub use crate::error::{ApiError, ApiJson, Reply, MAX_MESSAGE_BYTES};
 pub use crate::faults::{FaultKind, FaultPlan, FaultRule, FaultSpecError, Phase};
@@ -685,6 +689,7 @@ pub struct EmulatorBuilder {
     record_bodies: bool,
     state_file: Option<PathBuf>,
     timeouts: conn::Timeouts,
+    max_connections: usize,
     users: Vec<User>,
     control: bool,
     allow_local_webhooks: bool,
@@ -712,6 +717,7 @@ impl Default for EmulatorBuilder {
                 header_read: DEFAULT_HEADER_READ_TIMEOUT,
                 idle: DEFAULT_IDLE_TIMEOUT,
             },
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             users: demo_users(),
             control: false,
             allow_local_webhooks: false,
@@ -825,6 +831,16 @@ impl EmulatorBuilder {
     /// full that long with no byte taken, the connection is reset.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.timeouts.idle = timeout;
+        self
+    }
+
+    /// How many connections are served at once (default [`DEFAULT_MAX_CONNECTIONS`],
+    /// 10,000; 0 is taken as 1). Past it, no new connection is accepted until one closes:
+    /// the operating system holds the new ones in the listen backlog (and a client's connect
+    /// waits or, once the backlog is full, times out), and they are served in turn. HTTP/2
+    /// clients are served many requests on one connection.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections;
         self
     }
 
@@ -945,6 +961,7 @@ impl EmulatorBuilder {
         let app = routes::router(shared.clone(), self.control, hosts);
         let background = shared.clone();
         let timeouts = self.timeouts;
+        let max_connections = self.max_connections;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
         let thread = std::thread::Builder::new()
             .name(format!("geopera-emulator-{}", addr.port()))
@@ -961,7 +978,8 @@ impl EmulatorBuilder {
                     if background.clock.follows_wall_clock() {
                         tokio::spawn(webhooks::background(background, stopped.clone()));
                     }
-                    conn::serve(listener, app, timeouts, stopped, Duration::from_secs(2)).await;
+                    let grace = Duration::from_secs(2);
+                    conn::serve(listener, app, timeouts, max_connections, stopped, grace).await;
                 });
                 runtime.shutdown_timeout(Duration::from_secs(1));
             })?;

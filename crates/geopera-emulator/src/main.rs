@@ -42,6 +42,10 @@ struct Args {
     /// takes no byte of, before it is closed.
     #[arg(long, default_value = "60s", value_parser = duration)]
     idle_timeout: Duration,
+    /// How many connections are served at once; more wait, unaccepted, until one closes.
+    #[arg(long, value_name = "N", default_value_t = geopera_emulator::DEFAULT_MAX_CONNECTIONS,
+          value_parser = connections)]
+    max_connections: usize,
     /// Serve the control endpoints under /_emulator/ (clock, device-login decisions, sign-in
     /// counters). Anyone who can reach the port can use them.
     #[arg(long)]
@@ -62,6 +66,15 @@ struct Args {
 /// or a scheme is a usage error at start-up rather than a name the emulator then refuses.
 fn allowed_host(name: &str) -> Result<String, geopera_emulator::AllowedHostError> {
     geopera_emulator::check_allowed_host(name).map(|()| name.to_owned())
+}
+
+/// Reads a number of connections, at least 1 (0 would serve no one).
+fn connections(text: &str) -> Result<usize, String> {
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{text:?} is not a number of connections from 1 up"))
 }
 
 /// Reads `250ms`, `10s` or a bare number of seconds.
@@ -122,6 +135,7 @@ fn main() -> anyhow::Result<()> {
         .rate_limits(args.rate_limits.clone())
         .header_read_timeout(args.header_read_timeout)
         .idle_timeout(args.idle_timeout)
+        .max_connections(args.max_connections)
         .body_limit(args.body_limit)
         .control(args.control)
         .allow_local_webhooks(args.allow_local_webhooks)

@@ -34,6 +34,11 @@ fn request(emu: &EmulatorHandle) -> Vec<u8> {
 /// Sends one request on `stream` and reads its answer; returns the status.
 fn exchange(stream: &mut TcpStream, request: &[u8]) -> u16 {
     stream.write_all(request).expect("request written");
+    read_status(stream)
+}
+
+/// Reads one answer from `stream` (waiting up to 5 s for each piece); returns the status.
+fn read_status(stream: &mut TcpStream) -> u16 {
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout set");
@@ -89,6 +94,44 @@ fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
         }
     }
     None
+}
+
+/// At most `max_connections` are served at once: past it, a new connection waits unanswered
+/// until one closes, and is then served. Connections were once uncapped, so a client holding
+/// thousands of idle ones held as many tasks and descriptors.
+#[test]
+fn a_connection_past_the_cap_waits_until_one_closes() {
+    let emu = Emulator::builder()
+        .rate_limits(RateLimits::off())
+        .header_read_timeout(Duration::from_secs(30))
+        .idle_timeout(Duration::from_secs(30))
+        .max_connections(2)
+        .start()
+        .expect("emulator starts");
+    // Both places taken: one connection served and kept alive, one silent.
+    let mut kept = TcpStream::connect(emu.addr()).expect("connects");
+    assert_eq!(exchange(&mut kept, &request(&emu)), 200);
+    let silent = TcpStream::connect(emu.addr()).expect("connects");
+    // The kernel completes a third handshake, but the emulator does not take it up.
+    let mut third = TcpStream::connect(emu.addr()).expect("the handshake completes");
+    third.write_all(&request(&emu)).expect("request written");
+    third
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout set");
+    let mut byte = [0u8; 1];
+    match third.read(&mut byte) {
+        Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+        other => panic!("a third connection was served past the cap of 2: {other:?}"),
+    }
+    drop(silent);
+    let freed = Instant::now();
+    assert_eq!(read_status(&mut third), 200);
+    let took = freed.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "served {took:?} after a place freed up"
+    );
+    assert_eq!(exchange(&mut kept, &request(&emu)), 200);
 }
 
 #[test]
