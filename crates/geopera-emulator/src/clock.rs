@@ -82,7 +82,13 @@ impl ManualClock {
 
     /// The current time in Unix milliseconds.
     pub fn now_millis(&self) -> i64 {
-        let base = if self.inner.ticking {
+        self.base_millis()
+            .saturating_add(self.inner.offset_ms.load(Ordering::SeqCst))
+    }
+
+    /// What the offset is added to: the wall clock, or the frozen base.
+    fn base_millis(&self) -> i64 {
+        if self.inner.ticking {
             SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |since| {
@@ -90,8 +96,7 @@ impl ManualClock {
                 })
         } else {
             self.inner.base_ms
-        };
-        base.saturating_add(self.inner.offset_ms.load(Ordering::SeqCst))
+        }
     }
 
     /// The current time in whole Unix seconds.
@@ -99,19 +104,45 @@ impl ManualClock {
         self.now_millis().div_euclid(1000)
     }
 
-    /// Moves the clock forward.
+    /// Moves the clock forward (to the end of `i64` milliseconds at most, never round to
+    /// the past).
     pub fn advance(&self, by: Duration) {
         let millis = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-        self.inner.offset_ms.fetch_add(millis, Ordering::SeqCst);
+        // Not `fetch_add`, which wraps.
+        let _ = self
+            .inner
+            .offset_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |offset| {
+                Some(offset.saturating_add(millis))
+            });
+    }
+
+    /// Moves the clock forward by `by` if it then reads `latest_ms` or earlier, and says
+    /// whether it did: the check and the move are one step, so moves made at once cannot
+    /// each pass the check and together pass `latest_ms`.
+    pub(crate) fn advance_until(&self, by: Duration, latest_ms: i64) -> bool {
+        let millis = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.inner
+            .offset_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |offset| {
+                let lands = self
+                    .base_millis()
+                    .saturating_add(offset)
+                    .saturating_add(millis);
+                (lands <= latest_ms).then(|| offset.saturating_add(millis))
+            })
+            .is_ok()
     }
 
     /// Moves the clock to the given Unix time in seconds (forward or backward).
     pub fn set(&self, unix_secs: i64) {
         let target = unix_secs.saturating_mul(1000);
-        let current = self.now_millis();
+        // One store of the offset that lands on `target`, not a reading and an addition:
+        // two sets at once would each add their difference to the other's result and leave
+        // the clock at neither reading.
         self.inner
             .offset_ms
-            .fetch_add(target.saturating_sub(current), Ordering::SeqCst);
+            .store(target.saturating_sub(self.base_millis()), Ordering::SeqCst);
     }
 
     /// Seconds left until the current minute ends (1..=60), as `Retry-After` reports it.

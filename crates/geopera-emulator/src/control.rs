@@ -131,12 +131,14 @@ async fn move_clock(
             ))
         }
         (Some(secs), None) => {
-            // Within ten years of a reading that is at most `MAX_UNIX_SECS`: no overflow.
-            let lands = shared.clock.now_secs().saturating_add_unsigned(secs);
-            if lands > MAX_UNIX_SECS {
+            // Checked and moved in one step, so moves sent at once cannot together pass it.
+            let latest_ms = MAX_UNIX_SECS.saturating_mul(1000).saturating_add(999);
+            if !shared
+                .clock
+                .advance_until(Duration::from_secs(secs), latest_ms)
+            {
                 return Err(ApiError::invalid(&["advance_seconds"], past_the_end()));
             }
-            shared.clock.advance(Duration::from_secs(secs));
         }
         (None, Some(at)) if (0..=MAX_UNIX_SECS).contains(&at) => shared.clock.set(at),
         (None, Some(_)) => {

@@ -1269,3 +1269,51 @@ fn one_client_ip_cannot_fill_the_waiting_device_logins() {
     api.emu.clock().advance(Duration::from_secs(600));
     start_device(&api, &challenge);
 }
+
+/// Clock advances sent at once cannot together pass the clock's last reading: the check and
+/// the move were once two steps, so several could each pass the check and all move, taking
+/// the clock decades past 9899-12-31 where dates have five-digit years.
+#[test]
+fn clock_advances_sent_at_once_never_pass_the_last_reading() {
+    const LAST: i64 = 250_246_627_199;
+    const TEN_YEARS: i64 = 10 * 365 * 86_400;
+    // The race was a few instructions wide: eight at once, for up to 1,000 rounds, found it
+    // within a few hundred rounds.
+    const ROUNDS: usize = 1_000;
+    const AT_ONCE: usize = 8;
+    let api = controlled();
+    let url = format!("{}/_emulator/clock", api.emu.base_url());
+    let clock = |body: &Value| {
+        read(
+            api.http
+                .post(&url)
+                .json(body)
+                .send()
+                .expect("clock request"),
+        )
+    };
+    let advance = json!({"advance_seconds": TEN_YEARS});
+    for round in 0..ROUNDS {
+        let set = clock(&json!({"set_unix_seconds": LAST - TEN_YEARS}));
+        assert_eq!(set.status, 200);
+        let start = std::sync::Barrier::new(AT_ONCE);
+        let statuses: Vec<u16> = std::thread::scope(|scope| {
+            let sent: Vec<_> = (0..AT_ONCE)
+                .map(|_| {
+                    let (start, clock, advance) = (&start, &clock, &advance);
+                    scope.spawn(move || {
+                        start.wait();
+                        clock(advance).status
+                    })
+                })
+                .collect();
+            sent.into_iter()
+                .map(|thread| thread.join().expect("thread"))
+                .collect()
+        });
+        let moved = statuses.iter().filter(|status| **status == 200).count();
+        assert_eq!(moved, 1, "round {round}: {statuses:?}");
+        assert!(statuses.iter().all(|status| [200, 422].contains(status)));
+        assert_eq!(api.emu.clock().now_secs(), LAST, "round {round}");
+    }
+}
