@@ -1,5 +1,6 @@
 //! The one error type of the SDK.
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::time::Duration;
 
@@ -20,7 +21,8 @@ use crate::terminal::inert;
 /// [`OperationInfo::answer_holds_credentials`](geopera_types::OperationInfo::answer_holds_credentials));
 /// the fields keep all of it. What a message quotes has every character that would act on a
 /// terminal (an escape sequence, a carriage return, a bidirectional override) written as
-/// `\u{..}`, so printing an error cannot recolour, clear or rewrite what the terminal shows.
+/// `\u{..}`, so printing an error cannot recolour, clear or rewrite what the terminal shows;
+/// so has the decoder's message that a decode error carries as its cause.
 ///
 /// The enum and each of its variants are `#[non_exhaustive]`, so a variant or a field added
 /// later breaks no code: match with a `_` arm and name the fields you read followed by `..`.
@@ -130,7 +132,10 @@ pub enum Error {
     Transport {
         /// The operation that was called.
         operation_id: &'static str,
-        /// The HTTP client's error.
+        /// The HTTP client's error. Its message and causes are the HTTP and TLS libraries'
+        /// own words, which this error's message does not repeat; a refused certificate's
+        /// names, quoted in them as the server presented them, are shown escaped only in this
+        /// error's message.
         #[source]
         source: reqwest::Error,
         /// How many attempts were made.
@@ -152,7 +157,11 @@ pub enum Error {
         /// The start of the body, for diagnosis; words saying it is not shown instead when
         /// the answer may hold a credential.
         excerpt: String,
-        /// What the JSON decoder reported.
+        /// What the JSON decoder reported. Where its message quotes the answer (an unknown
+        /// variant or member name, as a model of the caller's own may report one) with
+        /// characters that would act on a terminal, the error is one rebuilt from that message
+        /// with them written as `\u{..}`: its position stays in the words, and its `line()`
+        /// and `column()` read 0.
         #[source]
         source: serde_json::Error,
         /// The id of the call ([`Error::request_id`]).
@@ -629,6 +638,19 @@ fn shown(text: &str, max: usize) -> String {
     inert(&cut(text, max)).into_owned()
 }
 
+/// `source` as a message may show it. A program printing an error's causes prints the
+/// decoder's message, and serde quotes what it could not place (an unknown variant or member
+/// name) as the server sent it, so a message that would carry a character that [`steers`] a
+/// terminal is rebuilt with it escaped. Nearly every message has none and is kept as it is.
+///
+/// [`steers`]: crate::terminal::steers
+fn inert_decoder(source: serde_json::Error) -> serde_json::Error {
+    match inert(&source.to_string()) {
+        Cow::Borrowed(_) => source,
+        Cow::Owned(shown) => serde::de::Error::custom(shown),
+    }
+}
+
 /// What replaces the quote of an answer that may hold a credential.
 const NOT_SHOWN: &str = "(not shown: the answer may hold a credential)";
 
@@ -679,12 +701,15 @@ fn transport_failure(source: &reqwest::Error) -> &'static str {
     }
 }
 
-/// What a transport failure's message adds when the cause was the server's certificate.
+/// What a transport failure's message adds when the cause was the server's certificate. The
+/// reason quotes the names the certificate presents as the server wrote them, so it is made
+/// [`inert`].
 fn certificate_note(source: &reqwest::Error) -> String {
     match certificate_failure(source) {
         Some(reason) => format!(
-            ": the server's TLS certificate was refused ({reason}); \
-             to trust a private CA, see ClientBuilder::ca_file"
+            ": the server's TLS certificate was refused ({}); \
+             to trust a private CA, see ClientBuilder::ca_file",
+            inert(&reason)
         ),
         None => String::new(),
     }
@@ -1154,7 +1179,7 @@ impl Error {
             operation_id,
             status,
             excerpt: quoted(operation_id, status, body),
-            source,
+            source: inert_decoder(source),
             request_id: None,
         }
     }

@@ -6,9 +6,9 @@
 //! — and every credential its body carried (the operation's `secret_fields`, such as a share
 //! link's password) — is replaced by `[redacted]` in the text it carries: problem members,
 //! validation messages and inputs, body excerpts, raw bodies and decoder messages, in the
-//! escaped spellings a JSON encoder may give it as well as verbatim. The raw bytes of a
-//! [`Response`](crate::Response) from `send_detailed` are left as the server sent them: they
-//! are data the caller asked for, not a message.
+//! escaped spellings a JSON encoder or a terminal-safe message may give it as well as
+//! verbatim. The raw bytes of a [`Response`](crate::Response) from `send_detailed` are left as
+//! the server sent them: they are data the caller asked for, not a message.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -174,8 +174,11 @@ impl Redactor {
         }
     }
 
-    /// Every spelling of every credential: each as sent, and each as a JSON encoder may have
-    /// written it in an answer's raw bytes (see [`json_spellings`]).
+    /// Every spelling of every credential: each as sent, each as a JSON encoder may have
+    /// written it in an answer's raw bytes (see [`json_spellings`]), and each as an error
+    /// message shows it, with the characters that steer a terminal escaped
+    /// ([`inert`](crate::terminal::inert)): a decoder's message is escaped when the error is
+    /// made, before it is redacted.
     fn secrets(&self) -> impl Iterator<Item = Cow<'_, str>> {
         self.secrets
             .iter()
@@ -185,8 +188,13 @@ impl Redactor {
             .map(Secret::expose)
             .filter(|secret| !secret.is_empty())
             .flat_map(|secret| {
+                let shown = match crate::terminal::inert(secret) {
+                    Cow::Owned(shown) => Some(Cow::Owned(shown)),
+                    Cow::Borrowed(_) => None,
+                };
                 std::iter::once(Cow::Borrowed(secret))
                     .chain(json_spellings(secret).into_iter().map(Cow::Owned))
+                    .chain(shown)
             })
     }
 

@@ -127,3 +127,30 @@ fn a_body_full_of_the_credential_is_redacted_whole() {
         "every whole occurrence, and only those"
     );
 }
+
+#[test]
+fn a_credential_quoted_in_an_escaped_decoder_message_is_redacted() {
+    // A body credential may hold a character a message escapes, as a tab; the decoder's
+    // message is escaped when the error is made, so the credential must be found so spelled.
+    let secret = "pass\tword";
+    #[derive(Debug, serde::Deserialize)]
+    enum Choice {
+        #[serde(rename = "a")]
+        A,
+    }
+    let source = serde_json::from_str::<Choice>("\"pass\\tword\"").expect_err("unknown");
+    let error = Error::decode("catalog.search", http::StatusCode::OK, b"{}", source);
+    let r = Redactor {
+        secrets: [None, None],
+        body: Some(vec![Secret::new(secret.into())].into()),
+        headers: None,
+    };
+    let error = r.error(error);
+    let cause = std::error::Error::source(&error).map(ToString::to_string);
+    let cause = cause.expect("the decoder's error");
+    assert!(cause.contains(REDACTED), "{cause}");
+    assert!(
+        !cause.contains("pass") && !cause.contains("word"),
+        "{cause}"
+    );
+}

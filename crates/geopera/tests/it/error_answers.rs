@@ -248,3 +248,71 @@ async fn a_422_is_read_for_what_it_says_however_odd_its_failures() {
     );
     assert!(error.to_string().contains("Quota used up"), "{error}");
 }
+
+/// Every message of an error and its causes, one after the other, as a program reporting the
+/// whole chain prints them.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut shown = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        shown.push_str(": ");
+        shown.push_str(&next.to_string());
+        cause = next.source();
+    }
+    shown
+}
+
+/// A model of the caller's own (`invoke_request_as`) may not know a value the server sends:
+/// serde's message names the unknown variant or member as it came. That message is the decode
+/// error's cause, which a program reporting the chain prints, so it reaches the terminal as
+/// `\u{..}` escapes too; the excerpt field keeps the answer as sent.
+#[tokio::test]
+async fn a_decoder_message_quoting_the_answer_cannot_steer_a_terminal() {
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code, reason = "only decoding is tested")]
+    enum State {
+        #[serde(rename = "done")]
+        Done,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code, reason = "only decoding is tested")]
+    struct Job {
+        state: Option<State>,
+    }
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        let body = String::from_utf8_lossy(&seen.body).into_owned();
+        let answer_body = if body.contains("member") {
+            format!(r#"{{"m{HOSTILE_WORDS}": 1}}"#)
+        } else {
+            format!(r#"{{"state": "v{HOSTILE_WORDS}"}}"#)
+        };
+        answer(200, Some("application/json"), answer_body.as_bytes())
+    });
+    let geopera = geopera::Geopera::builder("gpra_invoker")
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid");
+    for marker in ["variant", "member"] {
+        let request = geopera::Request::new(serde_json::json!({"host_name": marker}));
+        let error = geopera
+            .invoke_request_as::<Job>("catalog.search", request)
+            .await
+            .and_then(geopera::Response::into_result)
+            .expect_err("the answer does not fit the model");
+        assert_eq!(error.kind(), ErrorKind::Decode, "{marker}: {error:?}");
+        let cause = std::error::Error::source(&error).expect("the decoder's error");
+        let words = cause.to_string();
+        assert!(
+            words.contains(r"\u{1b}]0;owned\u{7}\u{1b}[2J\u{d}forged"),
+            "{marker}: the decoder's words, escaped: {words:?}"
+        );
+        let shown = chain(&error);
+        assert!(!shown.contains(steers), "{marker}: {shown:?}");
+        assert!(
+            matches!(&error, geopera::Error::Decode { excerpt, .. } if excerpt.contains(HOSTILE_WORDS)),
+            "{marker}: the excerpt keeps the answer as sent"
+        );
+    }
+}

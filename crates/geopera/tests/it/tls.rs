@@ -146,6 +146,36 @@ async fn a_trusted_certificate_for_another_name_is_refused() {
     }
 }
 
+/// The names a refused certificate presents are the server's words: the message quotes them
+/// with what would act on a terminal escaped, as it does every other word of a server.
+#[tokio::test]
+async fn the_names_of_a_refused_certificate_cannot_steer_a_terminal() {
+    let emu = emulator();
+    let ca = Authority::new();
+    let front = TlsFront::start(
+        emu.addr(),
+        ca.server(&["evil\u{1b}]0;owned\u{7}\u{1b}[2J\rforged.example"]),
+    );
+    let pem = ca.pem_file();
+    let client = builder(&emu, &front)
+        .ca_file(pem.path())
+        .build()
+        .expect("a readable CA file");
+
+    let err = catalog_search::send(&client, search())
+        .await
+        .expect_err("the certificate names another host");
+    assert_refused(&err, &emu);
+    let message = err.to_string();
+    assert!(!message.contains(char::is_control), "{message:?}");
+    if cfg!(not(feature = "native-tls")) {
+        assert!(
+            message.contains(r"evil\u{1b}]0;owned\u{7}\u{1b}[2J\u{d}forged.example"),
+            "{message:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_rustls_config_with_the_ca_in_its_roots_is_used() {
     let emu = emulator();
