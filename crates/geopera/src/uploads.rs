@@ -92,6 +92,7 @@ use serde::Deserialize;
 
 use crate::client::Client;
 use crate::engine::Face;
+use crate::terminal::inert;
 use crate::{ApiClient, Error, IntoRequest};
 
 /// How many bytes are read from the source and handed to the connection at a time: large
@@ -469,7 +470,9 @@ pub enum Release {
 }
 
 /// A failed upload: the step, the upload's id once it had one, the cause, and whether the
-/// reserved quota was released.
+/// reserved quota was released. Its message quotes the id the server handed out with every
+/// character that would act on a terminal written as `\u{..}`; [`UploadError::upload_id`]
+/// gives it as it came.
 pub struct UploadError {
     inner: Box<Failure>,
 }
@@ -553,7 +556,7 @@ impl fmt::Display for UploadError {
             release,
         } = &*self.inner;
         match upload_id {
-            Some(id) => write!(f, "upload {id} failed at step {step}: {cause}")?,
+            Some(id) => write!(f, "upload {} failed at step {step}: {cause}", inert(id))?,
             None => write!(f, "upload failed at step {step}: {cause}")?,
         }
         match release {

@@ -43,6 +43,7 @@ use crate::engine::Face;
 use crate::models::{Job, JobStatus, Order, OrderStatus, UploadOutput, UploadStatus};
 use crate::redact::Redactor;
 use crate::request::CallOptions;
+use crate::terminal::inert;
 use crate::{Error, Response};
 
 /// The first pause between polls, unless [`Waiter::interval`] says otherwise.
@@ -493,12 +494,16 @@ fn is_deadline(error: &Error) -> bool {
 }
 
 /// Why a wait ended without the resource reaching its good final state.
+///
+/// The messages quote the server's words (a final state and its reason, an id it answered,
+/// an id it handed out) with every character that would act on a terminal written as `\u{..}`,
+/// as [`Error`]'s messages do; the fields keep them as they came.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WaitError<T> {
     /// The resource reached a final state that is not success: a failed or cancelled job, a
     /// cancelled order, a failed upload. `last` is the resource as last read.
-    #[error("{what} {id} ended {state}")]
+    #[error("{what} {} ended {}", inert(id), inert(state))]
     Failed {
         /// What was waited for: `order`, `processing job`, `clip job` or `upload`.
         what: &'static str,
@@ -510,7 +515,7 @@ pub enum WaitError<T> {
         last: Box<T>,
     },
     /// The deadline passed first. `last` is the resource as last read, if a poll succeeded.
-    #[error("{what} {id} was not done within {deadline:?}")]
+    #[error("{what} {} was not done within {deadline:?}", inert(id))]
     Deadline {
         /// What was waited for.
         what: &'static str,
@@ -523,7 +528,7 @@ pub enum WaitError<T> {
     },
     /// A poll failed (after the client's retries): the resource is unknown, the credential
     /// lacks the scope, the API is unreachable, ...
-    #[error("waiting for {what} {id}: {source}")]
+    #[error("waiting for {what} {}: {source}", inert(id))]
     Call {
         /// What was waited for.
         what: &'static str,
@@ -536,7 +541,11 @@ pub enum WaitError<T> {
     /// A poll was answered with another resource than the one asked for (a misrouted or
     /// cached answer): its state is no news of this one, so the wait ends rather than
     /// trust it.
-    #[error("waiting for {what} {id}: the API answered {what} {answered} instead")]
+    #[error(
+        "waiting for {what} {}: the API answered {what} {} instead",
+        inert(id),
+        inert(answered)
+    )]
     OtherResource {
         /// What was waited for.
         what: &'static str,

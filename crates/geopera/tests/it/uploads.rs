@@ -785,6 +785,48 @@ async fn a_signed_url_that_is_not_http_is_refused_and_released() {
     assert!(api.seen().iter().any(|r| r.path == "/v1/op/uploads.fail"));
 }
 
+/// The upload's id is the server's: the failed upload's message shows it with what would act
+/// on a terminal escaped, and `upload_id` gives it as it came.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upload_id_in_a_failed_upload_message_cannot_steer_a_terminal() {
+    const ID: &str = r"u_\u001b]0;owned\u0007\u001b[2J\rforged\u202e";
+    let api = Hostile::serve("127.0.0.1", move |seen| {
+        match seen.path.trim_start_matches("/v1/op/") {
+            "uploads.initiate" | "uploads.fail" => {
+                json_reply(200, &[], &format!(r#"{{"id": "{ID}"}}"#))
+            }
+            "uploads.signed_url" => json_reply(
+                200,
+                &[],
+                r#"{"upload_url": "file:///etc/passwd", "object_path": "p/u/f"}"#,
+            ),
+            _ => json_reply(500, &[], r#"{"detail": "not expected"}"#),
+        }
+    });
+    let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
+
+    let error = small_upload(b"x")
+        .send(&client)
+        .await
+        .expect_err("not a URL to send to");
+
+    assert_eq!(error.step(), UploadStep::SignedUrl);
+    assert_eq!(
+        error.upload_id(),
+        Some("u_\u{1b}]0;owned\u{7}\u{1b}[2J\rforged\u{202e}"),
+        "the id as it came"
+    );
+    let shown = error.to_string();
+    assert!(
+        !shown.contains(|c: char| c.is_control() || c == '\u{202e}'),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains(r"upload u_\u{1b}]0;owned\u{7}\u{1b}[2J\u{d}forged\u{202e} failed"),
+        "{shown:?}"
+    );
+}
+
 /// A signed URL is a credential for the upload: an answer that holds one but does not decode
 /// is not quoted in the error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -299,6 +299,60 @@ async fn a_wait_error_does_not_repeat_the_key_the_server_quoted() {
     assert!(!other.to_string().contains(KEY), "{other}");
 }
 
+/// A failure's reason, another resource's id and the id waited for (often the server's, taken
+/// from an earlier answer) are shown in the wait error's message with what would act on a
+/// terminal escaped; the fields keep them as they came.
+#[tokio::test]
+async fn a_wait_error_message_cannot_steer_a_terminal() {
+    const WORDS: &str = r"\u001b]0;owned\u0007\u001b[2J\rforged\u202e";
+    const RAW: &str = "\u{1b}]0;owned\u{7}\u{1b}[2J\rforged\u{202e}";
+    const SHOWN: &str = r"\u{1b}]0;owned\u{7}\u{1b}[2J\u{d}forged\u{202e}";
+    let hostile = Hostile::serve("127.0.0.1", |seen| {
+        let body = if seen.path.ends_with("orders.get") {
+            format!(r#"{{"orderId":"ord_{WORDS}","status":"fulfilled"}}"#)
+        } else {
+            format!(r#"{{"id":"job_{WORDS}","status":"failed","error_message":"boom{WORDS}"}}"#)
+        };
+        crate::hostile::json(200, &[], &body)
+    });
+    let client = Geopera::from(
+        AuthenticatedClient::builder("gpra_test_key")
+            .base_url(hostile.url())
+            .build()
+            .expect("valid configuration"),
+    );
+    let steers = |c: char| c.is_control() || c == '\u{202e}';
+
+    let failed = wait::processing_job(&client, format!("job_{RAW}"))
+        .await
+        .expect_err("the job failed");
+    let WaitError::Failed { id, state, .. } = &failed else {
+        panic!("not the failure: {failed:?}");
+    };
+    assert_eq!(id, &format!("job_{RAW}"));
+    assert_eq!(state, &format!("failed: boom{RAW}"));
+    let shown = failed.to_string();
+    assert!(!shown.contains(steers), "{shown:?}");
+    assert_eq!(
+        shown,
+        format!("processing job job_{SHOWN} ended failed: boom{SHOWN}")
+    );
+
+    let other = wait::order(&client, "ord_mine")
+        .await
+        .expect_err("another order's success is not this one's");
+    let WaitError::OtherResource { answered, .. } = &other else {
+        panic!("not the mismatch: {other:?}");
+    };
+    assert_eq!(answered, &format!("ord_{RAW}"));
+    let shown = other.to_string();
+    assert!(!shown.contains(steers), "{shown:?}");
+    assert!(
+        shown.contains(&format!("answered order ord_{SHOWN} instead")),
+        "{shown:?}"
+    );
+}
+
 /// A poll answered with another resource, already in a final state, does not end the wait as
 /// if this one had got there: neither as a success nor as a failure.
 #[tokio::test]
