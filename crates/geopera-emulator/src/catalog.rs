@@ -1003,6 +1003,72 @@ pub fn read_polygons(geometry: &Value) -> Result<Polygons, String> {
     }
 }
 
+/// How deep GeometryCollections may nest in [`read_geometry`]; RFC 7946 §3.1.8 advises
+/// against nesting them at all.
+const MAX_GEOMETRY_NESTING: usize = 8;
+
+/// Checks that `geometry` is a GeoJSON geometry (RFC 7946 §3.1) on the globe: a Point,
+/// MultiPoint, LineString (two positions or more), MultiLineString, Polygon or MultiPolygon
+/// (read as [`read_polygons`] reads them) whose coordinates have that type's shape, or a
+/// GeometryCollection of those; every position within -180..180 / -90..90, the rule a
+/// `bbox` is held to ([`read_bbox`]).
+///
+/// # Errors
+/// What keeps `geometry` from being one, worded for the caller.
+pub fn read_geometry(geometry: &Value) -> Result<(), String> {
+    read_geometry_at(geometry, 0)
+}
+
+fn read_geometry_at(geometry: &Value, depth: usize) -> Result<(), String> {
+    const KINDS: &str = "Point, MultiPoint, LineString, MultiLineString, Polygon, MultiPolygon \
+                         or GeometryCollection";
+    let Some(kind) = geometry.get("type").and_then(Value::as_str) else {
+        return Err(format!(
+            "the geometry must be a GeoJSON object typed {KINDS}"
+        ));
+    };
+    let coordinates = || {
+        geometry
+            .get("coordinates")
+            .and_then(Value::as_array)
+            .ok_or_else(|| format!("a {kind}'s coordinates must be an array"))
+    };
+    let line = |positions: &Value| -> Result<(), String> {
+        let positions = positions
+            .as_array()
+            .filter(|positions| positions.len() >= 2)
+            .ok_or("each line string is an array of at least 2 positions")?;
+        positions
+            .iter()
+            .try_for_each(|p| read_position(p).map(drop))
+    };
+    match kind {
+        "Point" => read_position(geometry.get("coordinates").unwrap_or(&Value::Null)).map(drop),
+        "MultiPoint" => coordinates()?
+            .iter()
+            .try_for_each(|p| read_position(p).map(drop)),
+        "LineString" => line(geometry.get("coordinates").unwrap_or(&Value::Null)),
+        "MultiLineString" => coordinates()?.iter().try_for_each(line),
+        "Polygon" | "MultiPolygon" => read_polygons(geometry).map(drop),
+        "GeometryCollection" => {
+            if depth >= MAX_GEOMETRY_NESTING {
+                return Err(format!(
+                    "geometry collections nest at most {MAX_GEOMETRY_NESTING} deep"
+                ));
+            }
+            geometry
+                .get("geometries")
+                .and_then(Value::as_array)
+                .ok_or("a GeometryCollection's geometries must be an array")?
+                .iter()
+                .try_for_each(|inner| read_geometry_at(inner, depth + 1))
+        }
+        _ => Err(format!(
+            "the geometry must be a GeoJSON {KINDS}, not a {kind}"
+        )),
+    }
+}
+
 /// One polygon's rings, each closed (RFC 7946 §3.1.6) and of at least four positions.
 fn read_polygon(rings: &[Value]) -> Result<Vec<Vec<(f64, f64)>>, String> {
     if rings.is_empty() {

@@ -360,6 +360,10 @@
 //! `created`, `desc` turning a clause around and later clauses breaking ties. A `datetime`
 //! interval that ends before it starts is 422 at `datetime` there, as in `catalog.search`,
 //! and a `bbox` is read as `catalog.search` reads it, across the antimeridian included.
+//! `items.create` and `items.update` hold an item's `bbox` to the same rule, and its
+//! `geometry` to GeoJSON's: a Point, MultiPoint, LineString, MultiLineString, Polygon (closed
+//! rings of four positions or more), MultiPolygon or GeometryCollection, every position within
+//! ±180 / ±90; anything else is 422 at that field.
 //!
 //! Projects (with members), collections, items, band formulas, alert rules and events,
 //! visualization profiles, share links, tasking templates, payment methods, credit approvals

@@ -1,6 +1,7 @@
 //! `items.*`: the items of an organization's projects, kept in [`crate::resources`] with
 //! their project as parent and their collection, if any, in the `collection_id` field (which
-//! `collections.*` counts).
+//! `collections.*` counts). An item's `bbox` and `geometry` are checked as the searches check
+//! what they are given, since the searches match items by them.
 //!
 //! A new organization starts with a default project of 300 items ([`crate::starter`]) so
 //! that paging can be exercised at once. An item's one asset, `data`, is derived from the
@@ -15,9 +16,11 @@ use geopera_types::models::{
     ItemUpdateInput, ItemsByCollectionInput, ItemsListInput, SetBandNamesInput,
 };
 use geopera_types::rfc3339::format_date_time;
+use geopera_types::JsonObject;
 use serde_json::{json, Map, Value};
 
 use super::{Ctx, Outcome, MAX_PAGE_SIZE};
+use crate::catalog::{read_bbox, read_geometry};
 use crate::error::ApiError;
 use crate::resources::{page, Family, Resource, Resources};
 
@@ -79,6 +82,7 @@ pub(crate) fn item_fields(input: &ItemCreateInput) -> Map<String, Value> {
 
 pub(crate) fn create(ctx: &Ctx<'_>, input: ItemCreateInput) -> Outcome {
     item_name(&input.name)?;
+    item_place(input.bbox.as_deref(), input.geometry.as_ref())?;
     let now = ctx.now();
     let mut inner = ctx.lock_org();
     let inner = &mut *inner;
@@ -118,6 +122,7 @@ pub(crate) fn get(ctx: &Ctx<'_>, input: ItemGetInput) -> Outcome {
 /// when the collection is deleted).
 pub(crate) fn update(ctx: &Ctx<'_>, input: ItemUpdateInput) -> Outcome {
     let name = input.name.as_deref().map(item_name).transpose()?;
+    item_place(input.bbox.as_deref(), input.geometry.as_ref())?;
     let now = ctx.now();
     let mut inner = ctx.lock_org();
     let project = inner
@@ -444,6 +449,24 @@ fn item_name(name: &str) -> Result<String, ApiError> {
         ));
     }
     Ok(trimmed.to_owned())
+}
+
+/// An item's `bbox` is read as the searches read the boxes they are given ([`read_bbox`]),
+/// and its `geometry` must be a GeoJSON geometry on the globe ([`read_geometry`]): the
+/// searches match items by them and TileJSON answers the box as its bounds, so one off the
+/// globe would be kept only to mislead them.
+///
+/// # Errors
+/// 422 at `bbox` or `geometry`, saying which rule it breaks.
+fn item_place(bbox: Option<&[f64]>, geometry: Option<&JsonObject>) -> Result<(), ApiError> {
+    if let Some(bbox) = bbox {
+        read_bbox(bbox)?;
+    }
+    if let Some(geometry) = geometry {
+        read_geometry(&Value::Object(geometry.clone()))
+            .map_err(|message| ApiError::invalid(&["geometry"], message))?;
+    }
+    Ok(())
 }
 
 /// Whether `assets.delete` removed the item's `data` asset.

@@ -449,3 +449,113 @@ fn a_bbox_across_the_antimeridian_matches_both_sides_and_off_the_globe_is_422() 
     assert_eq!(skipped.status, 422);
     assert_eq!(skipped.json()["detail"][0]["loc"], json!(["body", "bbox"]));
 }
+
+/// Regression: `items.create` and `items.update` kept any `bbox` and `geometry`, so an item
+/// could sit at latitude 95 (which TileJSON then gave as its bounds) while every search
+/// refuses such a box. Both are now held to the searches' rule, 422 at the field; the boxes
+/// and geometries GeoJSON allows (null, heights, across the antimeridian, every geometry
+/// type) are kept as before.
+#[test]
+fn an_items_bbox_and_geometry_off_the_globe_are_422_at_the_field() {
+    let api = Api::start();
+    let project = id(&api.ok("projects.create", json!({"name": "stored"})));
+    let create = |extra: Value| {
+        let mut body = json!({"project_id": project, "name": "scene",
+                              "type": "satellite_capture"});
+        for (name, value) in extra.as_object().expect("members") {
+            body[name] = value.clone();
+        }
+        api.call("items.create", body)
+    };
+    let kept = create(json!({"bbox": [10.0, 10.0, 11.0, 11.0]}));
+    assert_eq!(kept.status, 200);
+    let item = id(&kept.json());
+    let refused = |answer: Resp, field: &str, what: &str| {
+        let body = String::from_utf8_lossy(&answer.body).into_owned();
+        assert_eq!(answer.status, 422, "{what}: {body}");
+        assert_eq!(
+            answer.json()["detail"][0]["loc"],
+            json!(["body", field]),
+            "{what}: {body}"
+        );
+    };
+    for bbox in [
+        json!([0.0, -91.0, 1.0, 1.0]),
+        json!([0.0, 0.0, 1.0, 95.0]),
+        json!([-181.0, 0.0, 1.0, 1.0]),
+        json!([0.0, 2.0, 1.0, 1.0]),
+        json!([0.0, 0.0, 1.0]),
+        json!([]),
+    ] {
+        refused(
+            create(json!({"bbox": bbox})),
+            "bbox",
+            &format!("create {bbox}"),
+        );
+        refused(
+            api.call("items.update", json!({"item_id": item, "bbox": bbox})),
+            "bbox",
+            &format!("update {bbox}"),
+        );
+    }
+    let ring = json!([[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]]);
+    for geometry in [
+        json!({"type": "Point", "coordinates": [10.0, 95.0]}),
+        json!({"type": "Point", "coordinates": [200.0, 0.0]}),
+        json!({"type": "LineString", "coordinates": [[0.0, 0.0], [0.0, -100.0]]}),
+        json!({"type": "Polygon", "coordinates": [[[0.0, 0.0], [1.0, 0.0], [1.0, 91.0], [0.0, 0.0]]]}),
+        json!({"type": "GeometryCollection", "geometries": [{"type": "Point", "coordinates": [0.0, 90.5]}]}),
+        json!({"type": "Polygon"}),
+        json!({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": ring}}),
+        json!({"coordinates": [0.0, 0.0]}),
+    ] {
+        refused(
+            create(json!({"geometry": geometry})),
+            "geometry",
+            &format!("create {geometry}"),
+        );
+        refused(
+            api.call(
+                "items.update",
+                json!({"item_id": item, "geometry": geometry}),
+            ),
+            "geometry",
+            &format!("update {geometry}"),
+        );
+    }
+    // Nothing refused was kept.
+    let stored = api.ok("items.get", json!({"item_id": item}))["item"].clone();
+    assert_eq!(stored["bbox"], json!([10.0, 10.0, 11.0, 11.0]));
+    assert_eq!(stored["geometry"], Value::Null);
+
+    for allowed in [
+        json!({"bbox": null, "geometry": null}),
+        json!({"bbox": [-1.0, -1.0, 0.0, 0.5, 0.5, 100.0]}),
+        json!({"bbox": [179.5, 20.0, -179.5, 21.0]}),
+        json!({"bbox": [-180.0, -90.0, 180.0, 90.0]}),
+        json!({"geometry": {"type": "Point", "coordinates": [180.0, -90.0, 12.5]}}),
+        json!({"geometry": {"type": "MultiPoint", "coordinates": []}}),
+        json!({"geometry": {"type": "Polygon", "coordinates": ring}}),
+        json!({"geometry": {"type": "MultiLineString", "coordinates": [[[0.0, 0.0], [1.0, 1.0]]]}}),
+        json!({"geometry": {"type": "GeometryCollection", "geometries": [
+            {"type": "Point", "coordinates": [0.0, 0.0]},
+            {"type": "MultiPolygon", "coordinates": [ring]}]}}),
+    ] {
+        let made = create(allowed.clone());
+        assert_eq!(
+            made.status,
+            200,
+            "create {allowed}: {}",
+            String::from_utf8_lossy(&made.body)
+        );
+        let mut update = allowed.clone();
+        update["item_id"] = json!(item);
+        let changed = api.call("items.update", update);
+        assert_eq!(
+            changed.status,
+            200,
+            "update {allowed}: {}",
+            String::from_utf8_lossy(&changed.body)
+        );
+    }
+}
