@@ -1110,8 +1110,13 @@ fn warn_if_cleartext(base_url: &str) {
 /// A header added by hand, a credential one marked sensitive (HTTP/2 then never indexes it);
 /// one the connection writes itself ([`CONNECTION_HEADERS`]) is refused.
 pub(crate) fn parse_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Error> {
-    let header_name = HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| Error::config(format!("{name:?} is not a valid header name")))?;
+    let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        Error::config(format!(
+            "the header name {} is not valid: {}",
+            refused_name(name),
+            why_not_a_name(name)
+        ))
+    })?;
     if CONNECTION_HEADERS.contains(&header_name.as_str()) {
         return Err(Error::config(format!(
             "the {header_name} header is the HTTP connection's own: it frames the body or \
@@ -1122,6 +1127,65 @@ pub(crate) fn parse_header(name: &str, value: &str) -> Result<(HeaderName, Heade
         .map_err(|_| Error::config(format!("the value of header {name:?} is not valid")))?;
     header_value.set_sensitive(crate::redact::is_credential_header(name));
     Ok((header_name, header_value))
+}
+
+/// How many characters of a name it refuses a message quotes: fewer than the four at which
+/// the redactor starts treating the start of a credential as telling (see `redact.rs`).
+const REFUSED_NAME_CHARS: usize = 3;
+
+/// What a message shows of a header or cookie name it refuses: its first
+/// [`REFUSED_NAME_CHARS`] characters, [`inert`](crate::terminal::inert), and its length. A
+/// refused name holds a character no name may (a space, a colon, a line break), which is what
+/// a credential given in the wrong place looks like: `Authorization: Bearer gpra_…` given as
+/// one name, or a key read from a file with its line break. Quoted whole, as an unknown
+/// operation id is quoted in part, it would go to a log with the credential in it.
+pub(crate) fn refused_name(name: &str) -> String {
+    let count = name.chars().count();
+    let start: String = name.chars().take(REFUSED_NAME_CHARS).collect();
+    let more = if count > REFUSED_NAME_CHARS {
+        "…"
+    } else {
+        ""
+    };
+    let unit = if count == 1 {
+        "character"
+    } else {
+        "characters"
+    };
+    format!(
+        "\"{}{more}\" ({count} {unit})",
+        crate::terminal::inert(&start)
+    )
+}
+
+/// A header name as `Debug` shows it: whole when it is one, else as a refusal quotes it
+/// ([`refused_name`]).
+pub(crate) struct ShownHeaderName<'a>(pub(crate) &'a str);
+
+impl fmt::Debug for ShownHeaderName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if HeaderName::from_bytes(self.0.as_bytes()).is_ok() {
+            fmt::Debug::fmt(self.0, f)
+        } else {
+            f.write_str(&refused_name(self.0))
+        }
+    }
+}
+
+/// Why `name`, which `HeaderName` refused, is no header name: the first character that is not
+/// an RFC 9110 token character, by its place, or its length.
+fn why_not_a_name(name: &str) -> String {
+    if name.is_empty() {
+        return "it is empty".to_owned();
+    }
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    match name.chars().enumerate().find(|(_, c)| !token(*c)) {
+        Some((at, c)) => format!(
+            "character {} is {c:?}, which no name may hold (letters, digits and !#$%&'*+-.^_`|~)",
+            at + 1
+        ),
+        None => "it is too long".to_owned(),
+    }
 }
 
 /// Headers the HTTP client writes from the request itself: a `Content-Length` of ours would
@@ -1175,7 +1239,8 @@ fn validate_cookie((name, value): &(String, String)) -> Result<(), Error> {
     let bad = |c: char| c.is_control() || matches!(c, ';' | ',' | ' ' | '"' | '\\');
     if name.is_empty() || name.contains(bad) || name.contains('=') || value.contains(bad) {
         return Err(Error::config(format!(
-            "the cookie {name:?} has an invalid name or value"
+            "the cookie named {} has an invalid name or value",
+            refused_name(name)
         )));
     }
     Ok(())

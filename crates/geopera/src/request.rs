@@ -109,7 +109,11 @@ impl fmt::Debug for CallOptions {
             .field("timeout", &self.timeout)
             .field(
                 "headers",
-                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+                &self
+                    .headers
+                    .iter()
+                    .map(|(name, _)| crate::client::ShownHeaderName(name))
+                    .collect::<Vec<_>>(),
             )
             .field("retries", &self.retries)
             .field("deadline", &self.deadline)

@@ -83,6 +83,63 @@ async fn an_invalid_per_call_header_fails_before_sending() {
     assert!(seen(&emu, "catalog.search").is_empty());
 }
 
+/// A name with a space, a colon or a line break is no header name, and is what a credential
+/// given in the wrong place looks like (`Authorization: Bearer …` as one name, a key read with
+/// its line break, a cookie's value given as its name): the refusal says which character is
+/// wrong and where, quoting only the name's first characters, so the credential does not go to
+/// the log the message is written to.
+#[tokio::test]
+async fn a_refused_header_or_cookie_name_is_quoted_only_in_part() {
+    const KEY: &str = "gpra_0123456789abcdef";
+    let emu = emulator();
+    let names = [
+        format!("Authorization: Bearer {KEY}"),
+        format!("{KEY}\n"),
+        format!("{KEY}\u{1b}[2J"),
+    ];
+    for name in &names {
+        let built = AuthenticatedClient::builder(emu.api_key())
+            .base_url(emu.base_url())
+            .header(name.as_str(), "x")
+            .build()
+            .expect_err("not a header name");
+        let request = Request::new(CatalogSearchInput::new(HOST)).header(name.as_str(), "x");
+        let described = format!("{request:?}");
+        assert!(!described.contains("0123"), "{described}");
+        let sent = catalog_search::send(&client(&emu), request)
+            .await
+            .expect_err("not a header name");
+        assert!(
+            matches!(sent, geopera::Error::InvalidRequest { .. }),
+            "{sent:?}"
+        );
+        for error in [built, sent] {
+            let shown = format!("{error} {error:?}");
+            assert!(!shown.contains("0123"), "{shown}");
+            assert!(!shown.contains(char::is_control), "{shown:?}");
+            assert!(shown.contains("the header name"), "{shown}");
+        }
+    }
+    let cookie = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .cookie(format!("{KEY}=="), "x")
+        .build()
+        .expect_err("not a cookie name");
+    let shown = format!("{cookie} {cookie:?}");
+    assert!(!shown.contains("0123"), "{shown}");
+    let typo = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .header("X-Trace: on", "x")
+        .build()
+        .expect_err("not a header name");
+    assert!(
+        typo.to_string()
+            .ends_with(r#"the header name "X-T…" (11 characters) is not valid: character 8 is ':', which no name may hold (letters, digits and !#$%&'*+-.^_`|~)"#),
+        "{typo}"
+    );
+    assert!(seen(&emu, "catalog.search").is_empty());
+}
+
 #[tokio::test]
 async fn a_blank_idempotency_key_fails_before_sending() {
     let emu = emulator();
