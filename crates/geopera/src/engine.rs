@@ -585,9 +585,10 @@ enum Step {
     Finish(Decision),
 }
 
-/// Settles one attempt. `sent_at` is when it went out: the API's `Retry-After` counts from its
-/// answer, which is that moment plus a round trip, so waits measured from it end on time,
-/// however late the answer is processed.
+/// Settles one attempt. `sent_at` is when it went out: the API's `Retry-After` in seconds
+/// counts from its answer, which is that moment plus a round trip, so waits measured from it
+/// end on time, however late the answer is processed. A `Retry-After` that is a date names its
+/// instant, so its wait, read against the time now, counts from now.
 fn assess(
     client: &Client,
     info: &'static OperationInfo,
@@ -602,16 +603,25 @@ fn assess(
     // guess would hold a call (and a whole shared budget) for up to a minute with no word.
     // Its error, once the retries are spent, still estimates the API's window for a caller
     // deciding when to come back ([`crate::Error::retry_after`]).
-    let (outcome, wait) = match result {
+    let (outcome, asked) = match result {
         Ok(raw) if raw.status == StatusCode::TOO_MANY_REQUESTS && raw.redirected => (
             Outcome::LimitedPastRedirect,
-            retry::retry_after(&raw.headers),
+            retry::read_retry_after(&raw.headers),
         ),
         Ok(raw) => (
             Outcome::Status(raw.status.as_u16()),
-            retry::retry_after(&raw.headers),
+            retry::read_retry_after(&raw.headers),
         ),
         Err((_, outcome)) => (*outcome, None),
+    };
+    let wait = asked.map(|asked| asked.wait);
+    let now = client.clock().now();
+    // Where a 429's wait counts from: the answer, for seconds and for the backoff; now, for
+    // a date, whose wait was read against the time now.
+    let limited_since = if asked.is_some_and(|asked| asked.dated) {
+        now
+    } else {
+        sent_at
     };
     let limited = matches!(outcome, Outcome::Status(429) | Outcome::LimitedPastRedirect);
     if limited && !result.as_ref().is_ok_and(|raw| raw.foreign) {
@@ -619,7 +629,7 @@ fn assess(
         if policy.waits_out(pause) {
             client
                 .limiter
-                .pause_until(info.rate_class, sent_at.saturating_add(pause));
+                .pause_until(info.rate_class, limited_since.saturating_add(pause));
         }
     }
     let mut decision = retry::decide(policy, plan.max_retries, outcome, wait, plan.safe, attempt);
@@ -632,11 +642,7 @@ fn assess(
     match decision {
         Decision::RetryAfter(wait) => {
             tracing::debug!(operation_id = info.id, attempt, ?outcome, ?wait, "retrying");
-            let base = if limited {
-                sent_at
-            } else {
-                client.clock().now()
-            };
+            let base = if limited { limited_since } else { now };
             Step::RetryAt(base.saturating_add(wait))
         }
         decision => Step::Finish(decision),

@@ -197,23 +197,42 @@ pub(crate) fn wait_of_429(headers: &HeaderMap) -> Duration {
     })
 }
 
+/// The wait a `Retry-After` asks for, from now: see [`read_retry_after`].
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    read_retry_after(headers).map(|asked| asked.wait)
+}
+
+/// A `Retry-After` as read: the wait, and where it counts from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct RetryAfter {
+    /// How long to wait.
+    pub(crate) wait: Duration,
+    /// Whether the header was an HTTP date, which names an instant: the wait counts from when
+    /// the header was read. Delta-seconds count from the answer (RFC 9110, section 10.2.3),
+    /// which the engine dates by when the request went out.
+    pub(crate) dated: bool,
+}
+
 /// Reads `Retry-After` as delta-seconds or an HTTP date.
 ///
 /// A number of seconds too large for any clock is still a wait — the longest one — never a
 /// missing header: the server asked for a very long pause, and the call must fail fast rather
 /// than retry at once.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn read_retry_after(headers: &HeaderMap) -> Option<RetryAfter> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(Duration::from_secs(
-            value.parse::<u64>().unwrap_or(u64::MAX),
-        ));
+        return Some(RetryAfter {
+            wait: Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX)),
+            dated: false,
+        });
     }
     let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
+    Some(RetryAfter {
+        wait: when
+            .duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
-    )
+        dated: true,
+    })
 }
 
 #[cfg(test)]

@@ -128,6 +128,9 @@ fn retry_after_reads_seconds_and_dates() {
     );
     let wait = retry_after(&headers).expect("a date");
     assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
+    assert!(read_retry_after(&headers).is_some_and(|asked| asked.dated));
+    headers.insert(RETRY_AFTER, "17".parse().expect("valid"));
+    assert!(read_retry_after(&headers).is_some_and(|asked| !asked.dated));
     headers.insert(RETRY_AFTER, "soon".parse().expect("valid"));
     assert_eq!(retry_after(&headers), None);
 }

@@ -5,7 +5,7 @@
 
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures::StreamExt as _;
 use geopera::models::{CatalogSearchInput, ImageAssetInput, OrderGetInput};
@@ -913,6 +913,49 @@ async fn a_429_after_the_last_retry_keeps_its_wait() {
     assert_eq!(response.status, StatusCode::TOO_MANY_REQUESTS);
     let err = response.into_result().expect_err("rate limited");
     assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+}
+
+/// A `Retry-After` given as an HTTP date names an instant: the retry waits for it from when
+/// the answer came, however long the answer took on the client's clock. (Seconds count from
+/// the answer, which the client dates by when it sent the request; a date's wait, read when
+/// the answer arrived and then counted from the request again, came early by the round trip.)
+#[tokio::test]
+async fn a_retry_after_date_is_waited_for_until_its_instant() {
+    const ROUND_TRIP: Duration = Duration::from_secs(5);
+    let clock = geopera_emulator::ManualClock::new();
+    let time = crate::support::SharedTime::new(&clock);
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (seen, server_time) = (arrivals.clone(), time.clone());
+    let server = Hostile::serve("127.0.0.1", move |_| {
+        let mut seen = seen.lock().expect("not poisoned");
+        seen.push(geopera::Clock::now(&*server_time));
+        if seen.len() > 1 {
+            return json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#);
+        }
+        // The answer takes this long to come back, on the client's clock; the date it
+        // carries is some 3 to 4 s ahead (a date counts whole seconds).
+        clock.advance(ROUND_TRIP);
+        let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(4));
+        json(429, &[("retry-after", &date)], r#"{"detail":"slow down"}"#)
+    });
+    let client = Client::builder()
+        .base_url(server.url())
+        .clock(time)
+        .retries(1)
+        .build()
+        .expect("valid");
+
+    catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect("the retry is answered");
+    let arrivals = arrivals.lock().expect("not poisoned").clone();
+    assert_eq!(arrivals.len(), 2, "{arrivals:?}");
+    let answered_at = arrivals[0] + ROUND_TRIP;
+    let waited = arrivals[1].saturating_sub(answered_at);
+    assert!(
+        waited >= Duration::from_millis(2500) && waited <= Duration::from_secs(4),
+        "the retry came {waited:?} after the answer that named an instant 3 to 4 s ahead"
+    );
 }
 
 #[tokio::test]
