@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{json, Map, Value};
 
-use crate::error::ApiError;
+use crate::error::{value_error, ApiError};
 use crate::rng::{fnv, Rng};
 use geopera_types::rfc3339::{format_date_time, parse_date_time, parse_full_date};
 
@@ -426,21 +426,19 @@ impl Search {
             };
             search.limit = limit as usize;
         }
-        if let Some(bbox) = body.get("bbox").filter(|value| !value.is_null()) {
+        let given = |name: &str| body.get(name).filter(|value| !value.is_null());
+        bbox_or_intersects(given("bbox").is_some(), given("intersects").is_some())?;
+        if let Some(bbox) = given("bbox") {
             search.boxes = parse_bbox(bbox)?;
         }
-        if let Some(geometry) = body.get("intersects").filter(|value| !value.is_null()) {
+        if let Some(geometry) = given("intersects") {
             let Some(bbox) = geometry_bbox(geometry) else {
                 return Err(ApiError::invalid(
                     &["intersects"],
                     "intersects must be a GeoJSON geometry with coordinates",
                 ));
             };
-            search.boxes = intersect_boxes(&search.boxes, bbox);
-            if search.boxes.is_empty() {
-                // A bbox and a geometry that do not overlap match nothing.
-                search.boxes.push([0.0, 91.0, 0.0, 91.0]);
-            }
+            search.boxes = vec![bbox];
         }
         if let Some(text) = body.get("datetime").and_then(Value::as_str) {
             let (start, end) = parse_interval(text)
@@ -808,22 +806,24 @@ pub(crate) fn overlaps(a: &[f64; 4], b: &[f64; 4]) -> bool {
     a[0] <= b[2] && a[2] >= b[0] && a[1] <= b[3] && a[3] >= b[1]
 }
 
-fn intersect_boxes(existing: &[[f64; 4]], bbox: [f64; 4]) -> Vec<[f64; 4]> {
-    if existing.is_empty() {
-        return vec![bbox];
+/// A search takes a `bbox` or an `intersects`, not both, as STAC API item search rules
+/// ("only one of either intersects or bbox may be specified"): a client that sends both
+/// is told so, rather than answered by a rule of the emulator's own (their overlap, or one
+/// of them) that a STAC API server would not follow.
+///
+/// # Errors
+/// 422 at both `bbox` and `intersects` when both were given (neither `null`).
+pub(crate) fn bbox_or_intersects(bbox: bool, intersects: bool) -> Result<(), ApiError> {
+    if !(bbox && intersects) {
+        return Ok(());
     }
-    existing
-        .iter()
-        .filter(|other| overlaps(other, &bbox))
-        .map(|other| {
-            [
-                other[0].max(bbox[0]),
-                other[1].max(bbox[1]),
-                other[2].min(bbox[2]),
-                other[3].min(bbox[3]),
-            ]
-        })
-        .collect()
+    let message = "bbox and intersects exclude each other: give one of them";
+    Err(ApiError::Validation(
+        ["bbox", "intersects"]
+            .into_iter()
+            .map(|field| value_error(vec!["body".into(), field.into()], message))
+            .collect(),
+    ))
 }
 
 /// The bounding box of any GeoJSON geometry, Feature or FeatureCollection.

@@ -1,8 +1,8 @@
 //! Searching the organization's own items: `items.search` (one project), `items.search_org`
 //! (every project) and the STAC API face, `stac.search` and `stac.collections.list`.
 //!
-//! The filters are those of `catalog.search` applied to stored items: `bbox` / `intersects`
-//! (by bounding box), `datetime` (an instant or an interval with open ends), `collections`,
+//! The filters are those of `catalog.search` applied to stored items: `bbox` or `intersects`
+//! (by bounding box; not both, as in `catalog.search`), `datetime` (an instant or an interval with open ends), `collections`,
 //! `ids`, `type`, and `query` on the numbers an item keeps (`cloud_cover` or
 //! `eo:cloud_cover`, and `gsd`). What the emulator cannot evaluate, a CQL2 `filter` or
 //! `query` on other properties, is refused with 422 naming the member rather than ignored.
@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::items::stac_feature;
 use super::{Ctx, Outcome, MAX_PAGE_SIZE};
-use crate::catalog::{geometry_bbox, overlaps, read_bbox, split_antimeridian};
+use crate::catalog::{bbox_or_intersects, geometry_bbox, overlaps, read_bbox, split_antimeridian};
 use crate::error::ApiError;
 use crate::resources::{page, Family, Resource};
 
@@ -358,16 +358,18 @@ pub(crate) fn stac_search(ctx: &Ctx<'_>, input: SearchInput) -> Outcome {
             "the emulator does not evaluate CQL2 filters; use bbox, datetime, ids or collections",
         ));
     }
+    bbox_or_intersects(input.bbox.is_some(), input.intersects.is_some())?;
     // A geometry is matched by its bounding box, which is not a `bbox` the client wrote and
     // so is not held to a bbox's rules.
-    let around = match (&input.bbox, &input.intersects) {
-        (None, Some(geometry)) => Some(
+    let around = input
+        .intersects
+        .as_ref()
+        .map(|geometry| {
             geometry_bbox(&Value::Object(geometry.clone())).ok_or_else(|| {
                 ApiError::invalid(&["intersects"], "intersects must be a GeoJSON geometry")
-            })?,
-        ),
-        _ => None,
-    };
+            })
+        })
+        .transpose()?;
     let sortby: Vec<(String, String)> = input
         .sortby
         .iter()

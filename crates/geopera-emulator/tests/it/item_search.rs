@@ -559,3 +559,58 @@ fn an_items_bbox_and_geometry_off_the_globe_are_422_at_the_field() {
         );
     }
 }
+
+/// Regression: `stac.search` ignored `intersects` when a `bbox` came with it, while
+/// `catalog.search` matched their overlap. STAC API item search allows only one of the two;
+/// every search that takes both now answers both with 422 naming each, and either alone
+/// still filters.
+#[test]
+fn a_search_given_both_bbox_and_intersects_is_422_naming_both() {
+    let api = Api::start();
+    let (_, items) = project_with_items(&api);
+    let polygon = json!({"type": "Polygon", "coordinates":
+        [[[19.5, 19.5], [21.5, 19.5], [21.5, 21.5], [19.5, 21.5], [19.5, 19.5]]]});
+    let bbox = json!([9.0, 9.0, 11.5, 11.5]);
+    let catalog = json!({"host_name": "earthsearch-aws"});
+    for (op, base) in [
+        ("stac.search", json!({})),
+        ("catalog.search", catalog.clone()),
+        ("catalog.search_stream", catalog.clone()),
+        ("catalog.federated_search", json!({})),
+    ] {
+        let mut both = base.clone();
+        both["bbox"] = bbox.clone();
+        both["intersects"] = polygon.clone();
+        let answer = api.call(op, both);
+        let body = String::from_utf8_lossy(&answer.body).into_owned();
+        assert_eq!(answer.status, 422, "{op}: {body}");
+        let locs: Vec<Value> = answer.json()["detail"]
+            .as_array()
+            .expect("detail")
+            .iter()
+            .map(|failure| failure["loc"].clone())
+            .collect();
+        assert_eq!(
+            locs,
+            vec![json!(["body", "bbox"]), json!(["body", "intersects"])],
+            "{op}: {body}"
+        );
+        for (name, value) in [("bbox", &bbox), ("intersects", &polygon)] {
+            let mut alone = base.clone();
+            alone[name] = value.clone();
+            // A null beside it is not given.
+            alone[if name == "bbox" { "intersects" } else { "bbox" }] = Value::Null;
+            let answer = api.call(op, alone);
+            assert_eq!(
+                answer.status,
+                200,
+                "{op} {name}: {}",
+                String::from_utf8_lossy(&answer.body)
+            );
+        }
+    }
+    let by_geometry = api.ok("stac.search", json!({"intersects": polygon}));
+    assert_eq!(ids(&by_geometry), vec![items[1].clone()]);
+    let by_box = api.ok("stac.search", json!({"bbox": bbox}));
+    assert_eq!(ids(&by_box), vec![items[0].clone(), items[2].clone()]);
+}
