@@ -132,7 +132,9 @@
 //! cut short never passes for a whole one and a walk never goes round for ever. A walk has no
 //! page count of its own: a server that keeps answering new, full pages is followed for as
 //! long as it does, since no number of pages tells a long list from an endless one. Where
-//! that matters, bound the walk yourself (`take` on the stream or the iterator).
+//! that matters, bound the walk yourself (`take` on the stream or the iterator). A page that
+//! does not fit the model is one [`Error::Decode`] in its place and the walk goes on; a page
+//! with no item array ends the walk as an empty page would ([`PageStream`] has the details).
 //! `catalog.search`'s items are typed [`models::StacItem`]s, every other operation's JSON
 //! values; [`PageWalk`] gives the same rules to code that fetches pages itself.
 //! `catalog.search_stream` has `stream` / `stream_blocking`, which parse its newline-delimited

@@ -27,6 +27,27 @@ use crate::request::CallOptions;
 use crate::{Error, IntoRequest};
 
 /// A stream of pages or items; dropping it stops the walk (and cancels a request in flight).
+///
+/// A paged operation's `pages` and `items` return one (their blocking forms iterate the same
+/// way). What a walk yields when a page goes wrong, so that nothing is left out without a
+/// word or a rule you can read here:
+///
+/// - An error answer, a timeout, a transport failure or an answer that is no JSON at all is
+///   the walk's last item: nothing says where the next page is.
+/// - A page that is JSON but does not fit the model (`pages` decodes each page as the
+///   operation's output model, `items` of `catalog.search` as a
+///   [`CatalogSearchOutput`](crate::models::CatalogSearchOutput)) is one
+///   [`Error::Decode`] in that page's place, standing for all of its items, and the walk goes
+///   on to the next page, which it found in the page's JSON.
+/// - A page with no items where [`page_item_field`] looks for them (an object with no array
+///   member, or with several none of which has one of the usual names), or that is neither an
+///   object nor an array, counts as an empty page: the walk ends after it, with no error.
+///   `pages` yields that page, whose members can be read; `items` yields nothing for it. The
+///   contract leaves most paged operations' answers free-form, so such a page cannot be told
+///   from an empty last page, and is not taken for the API going wrong.
+///
+/// A cursor sent again, a page answered again and a skipped page end the walk with an error
+/// of their own; see [`PageWalk`].
 pub type PageStream<T> = Pin<Box<dyn Stream<Item = Result<T, Error>> + Send>>;
 
 /// Members that commonly hold a page's items, tried in this order.
@@ -556,7 +577,8 @@ where
     )
 }
 
-/// The blocking form of a page walk: an iterator that fetches as it is advanced.
+/// The blocking form of a page walk: an iterator that fetches as it is advanced. It yields
+/// what the async [`PageStream`] does, also when a page goes wrong (see there).
 #[cfg(feature = "blocking")]
 pub struct BlockingPages<T> {
     state: Walk,

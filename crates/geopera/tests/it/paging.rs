@@ -569,3 +569,56 @@ async fn a_walk_over_pages_numbered_from_one_reads_the_last_page_total_pages_nam
         assert_eq!(blocking, walked, "the blocking walk reads the same");
     }
 }
+
+/// What a walk does with a page that goes wrong, as `PageStream` documents it: a page that
+/// does not fit the model is one decode error in its place, and the walk goes on to the page
+/// it names; a page with no item array counts as an empty page and ends the walk, with no
+/// error (`pages` yields it, `items` nothing for it).
+#[tokio::test]
+async fn an_undecodable_page_is_one_error_and_a_page_without_items_ends_the_walk() {
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+        let page = match body["next"].as_str() {
+            None => serde_json::json!({
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "id": "first", "properties": {}}],
+                "next": "c2",
+            }),
+            // An id that is no string does not fit a STAC item.
+            Some("c2") => serde_json::json!({
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "id": 2, "properties": {}}],
+                "next": "c3",
+            }),
+            Some(_) => serde_json::json!({"type": "FeatureCollection", "numberMatched": 0}),
+        };
+        json(200, &[], &page.to_string())
+    });
+    let client = client_of(&server);
+    let search = || CatalogSearchInput::new(HOST).limit(1);
+
+    let items: Vec<_> = catalog_search::items(&client, search()).collect().await;
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert!(
+        matches!(&items[0], Ok(item) if item.id == "first"),
+        "{items:?}"
+    );
+    assert!(
+        matches!(&items[1], Err(error) if error.kind() == geopera::ErrorKind::Decode),
+        "{items:?}"
+    );
+    assert_eq!(server.seen().len(), 3, "the walk went on past the error");
+
+    let pages: Vec<_> = catalog_search::pages(&client, search()).collect().await;
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert!(matches!(&pages[1], Err(error) if error.kind() == geopera::ErrorKind::Decode));
+    assert!(
+        matches!(&pages[2], Ok(page) if page.features.is_empty()),
+        "{pages:?}"
+    );
+    assert_eq!(
+        server.seen().len(),
+        6,
+        "and stopped after the page with no items"
+    );
+}
