@@ -233,8 +233,10 @@
 //! | `GET {oidc}/certs` | the JWKS: empty, tokens are opaque |
 //! | `GET` / `POST {base}/realms/public/device` | the verification page: user code plus a user's password, Approve or Deny |
 //!
-//! Requests are `application/x-www-form-urlencoded`; a parameter sent twice is refused and
-//! an empty one counts as absent. Every answer, errors included, is JSON with
+//! Requests are `application/x-www-form-urlencoded`; a parameter sent twice is refused, an
+//! empty one counts as absent, and a name or value whose bytes are not UTF-8 once
+//! percent-decoded is 400 `invalid_request` (in HTTP Basic credentials, 401
+//! `invalid_client`), never read with U+FFFD in their place. Every answer, errors included, is JSON with
 //! `Cache-Control: no-store`; errors are OAuth's `{"error", "error_description"}`, never
 //! problem+json: 400 `invalid_request`, `invalid_grant`, `invalid_scope`,
 //! `unauthorized_client`, `unsupported_grant_type` and the device polling errors; 401

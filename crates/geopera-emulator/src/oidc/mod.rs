@@ -442,15 +442,35 @@ impl Form {
         Form::parse(&body)
     }
 
+    /// Reads the body as the URL standard's form parser does, except that a name or value
+    /// whose bytes are not UTF-8 is refused where that parser puts U+FFFD in their place: a
+    /// secret or code changed that way would be checked as something the client never sent.
     fn parse(body: &[u8]) -> Result<Form, OAuthError> {
         let mut values = HashMap::new();
-        for (name, value) in form_urlencoded::parse(body) {
-            if values.contains_key(name.as_ref()) {
+        for pair in body
+            .split(|&byte| byte == b'&')
+            .filter(|pair| !pair.is_empty())
+        {
+            let (name, value) = match pair.iter().position(|&byte| byte == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &[][..]),
+            };
+            let Some(name) = form_decode(name) else {
+                return Err(OAuthError::invalid_request(
+                    "a parameter name is not UTF-8 once percent-decoded",
+                ));
+            };
+            let Some(value) = form_decode(value) else {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter '{name}' is not UTF-8 once percent-decoded"
+                )));
+            };
+            if values.contains_key(&name) {
                 return Err(OAuthError::invalid_request(format!(
                     "parameter '{name}' is repeated"
                 )));
             }
-            values.insert(name.into_owned(), value.into_owned());
+            values.insert(name, value);
         }
         values.retain(|_, value: &mut String| !value.is_empty());
         Ok(Form(values))
@@ -496,13 +516,15 @@ impl Client {
                 .split_once(':')
                 .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
             // Both halves are form-encoded before Base64 (RFC 6749 §2.3.1).
-            let id = form_decode(id);
+            let malformed = || OAuthError::invalid_client("malformed Basic credentials");
+            let id = form_decode(id.as_bytes()).ok_or_else(malformed)?;
             if form.get("client_id").is_some_and(|form_id| form_id != id) {
                 return Err(OAuthError::invalid_request(
                     "client_id differs from the Authorization header's",
                 ));
             }
-            let secret = Some(form_decode(secret)).filter(|secret| !secret.is_empty());
+            let secret = Some(form_decode(secret.as_bytes()).ok_or_else(malformed)?)
+                .filter(|secret| !secret.is_empty());
             return Ok(Client { id, secret });
         }
         let id = form
@@ -535,12 +557,35 @@ fn unknown_client() -> OAuthError {
     ))
 }
 
-fn form_decode(text: &str) -> String {
-    let pair = format!("v={text}");
-    form_urlencoded::parse(pair.as_bytes())
-        .next()
-        .map(|(_, value)| value.into_owned())
-        .unwrap_or_default()
+/// One form-encoded name or value: `+` is a space and `%` with two hex digits a byte (a `%`
+/// without them stays as it is, as the URL standard reads it); `None` when the bytes this
+/// gives are not UTF-8.
+fn form_decode(raw: &[u8]) -> Option<String> {
+    fn hex(byte: u8) -> Option<u8> {
+        char::from(byte)
+            .to_digit(16)
+            .and_then(|digit| u8::try_from(digit).ok())
+    }
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some((&byte, after)) = rest.split_first() {
+        rest = after;
+        bytes.push(match byte {
+            b'+' => b' ',
+            b'%' => match after {
+                [high, low, tail @ ..] => match (hex(*high), hex(*low)) {
+                    (Some(high), Some(low)) => {
+                        rest = tail;
+                        high << 4 | low
+                    }
+                    _ => b'%',
+                },
+                _ => b'%',
+            },
+            other => other,
+        });
+    }
+    String::from_utf8(bytes).ok()
 }
 
 /// The scope a new session gets and what it may do. Permission words (`orders:read`, `*`)

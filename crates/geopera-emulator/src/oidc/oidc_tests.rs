@@ -24,3 +24,25 @@ fn permission_scopes_narrow_and_never_widen() {
     assert_eq!(scope, DEFAULT_SCOPE);
     assert_eq!(grants, held);
 }
+
+#[test]
+fn form_decoding_reads_as_the_url_standard_does_but_refuses_what_is_not_utf8() {
+    for raw in [
+        "a+b%20c",
+        "%2B%25%26%3D",
+        "100%",
+        "%zz%4",
+        "%e2%82%ac%E2%82%AC",
+        "caf%C3%A9",
+        "",
+    ] {
+        let standard: String = form_urlencoded::parse(format!("v={raw}").as_bytes())
+            .next()
+            .map(|(_, value)| value.into_owned())
+            .unwrap_or_default();
+        assert_eq!(form_decode(raw.as_bytes()), Some(standard), "{raw}");
+    }
+    for raw in [&b"%FF"[..], b"%C3", b"\xFF", b"%E2%82", b"%ED%A0%80"] {
+        assert_eq!(form_decode(raw), None, "{raw:?}");
+    }
+}

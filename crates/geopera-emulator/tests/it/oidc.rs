@@ -995,6 +995,89 @@ fn malformed_token_requests_get_oauth_errors() {
     assert_oauth_error(&no_client, 401, "invalid_client");
 }
 
+/// Regression: form bodies were decoded as the URL standard does, bytes that are not UTF-8
+/// becoming U+FFFD, so a client's bytes were changed silently: `pa%FFss` signed in a user
+/// whose password is `pa\u{FFFD}ss`. Every sign-in endpoint now answers a name or value that
+/// is not UTF-8 once percent-decoded (or raw) with 400 `invalid_request`, and HTTP Basic
+/// credentials of that kind with 401 `invalid_client`, as other malformed ones; U+FFFD sent
+/// as its own UTF-8 bytes still signs in.
+#[test]
+fn form_bytes_that_are_not_utf8_are_invalid_request_not_replaced() {
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .user(User::new("odd", "pa\u{FFFD}ss")),
+    );
+    let post = |endpoint: &str, body: &[u8]| {
+        read(
+            api.http
+                .post(realm(&api, endpoint))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.to_vec())
+                .send()
+                .expect("answered"),
+        )
+    };
+    let sign_in = |password: &[u8]| {
+        let mut body = b"grant_type=password&client_id=geopera-cli&username=odd&password=".to_vec();
+        body.extend_from_slice(password);
+        post("token", &body)
+    };
+    for password in [&b"pa%FFss"[..], b"pa\xFFss", b"pa%EF%BF%BDs%C3s", b"pa%C3"] {
+        let refused = sign_in(password);
+        assert_oauth_error(&refused, 400, "invalid_request");
+        let description = text(&refused.json(), "error_description").to_owned();
+        assert!(description.contains("'password'"), "{description}");
+    }
+    assert_eq!(
+        api.emu.oidc_counters().password_grants,
+        0,
+        "no one signed in"
+    );
+    assert_eq!(sign_in(b"pa%EF%BF%BDss").status, 200, "U+FFFD itself");
+
+    let (_, challenge) = pkce();
+    let device = format!(
+        "client_id=geopera-cli&code_challenge={challenge}&code_challenge_method=S256&scope=openid%FF"
+    );
+    for (endpoint, body) in [
+        (
+            "token",
+            &b"%FF=1&grant_type=password&client_id=geopera-cli"[..],
+        ),
+        ("auth/device", device.as_bytes()),
+        ("revoke", b"client_id=geopera-cli&token=x%E2%82"),
+        ("logout", b"client_id=geopera-cli&refresh_token=%80"),
+    ] {
+        let refused = post(endpoint, body);
+        assert_oauth_error(&refused, 400, "invalid_request");
+    }
+    // The device page reads its form the same way.
+    let page = read(
+        api.http
+            .post(format!("{}/realms/public/device", api.emu.base_url()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(&b"user_code=ABCD-EFGH&username=odd&password=pa%FFss&action=approve"[..])
+            .send()
+            .expect("answered"),
+    );
+    assert_eq!(page.status, 400);
+    assert!(page.content_type().starts_with("text/html"));
+
+    // HTTP Basic halves are form-encoded too.
+    let basic = read(
+        api.http
+            .post(realm(&api, "token"))
+            .basic_auth("geopera", Some(format!("{}%FF", api.emu.api_key())))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .expect("answered"),
+    );
+    assert_oauth_error(&basic, 401, "invalid_client");
+    let described = text(&basic.json(), "error_description").to_owned();
+    assert!(described.contains("malformed"), "{described}");
+}
+
 #[test]
 fn control_endpoints_are_off_unless_enabled() {
     let api = Api::start();
