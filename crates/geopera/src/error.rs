@@ -638,6 +638,13 @@ fn shown(text: &str, max: usize) -> String {
     inert(&cut(text, max)).into_owned()
 }
 
+/// Words the server chose (a job's failure reason, an id it answered), as any message of the
+/// SDK shows them: at most [`SERVER_WORDS_CHARS`] characters, made [`inert`]. The errors that
+/// quote them keep the words whole in their fields.
+pub(crate) fn server_words(text: &str) -> String {
+    shown(text, SERVER_WORDS_CHARS)
+}
+
 /// `source` as a message may show it. A program printing an error's causes prints the
 /// decoder's message, and serde quotes what it could not place (an unknown variant or member
 /// name) as the server sent it, so a message that would carry a character that [`steers`] a

@@ -92,7 +92,7 @@ use serde::Deserialize;
 
 use crate::client::Client;
 use crate::engine::Face;
-use crate::terminal::inert;
+use crate::error::server_words;
 use crate::{ApiClient, Error, IntoRequest};
 
 /// How many bytes are read from the source and handed to the connection at a time: large
@@ -556,7 +556,11 @@ impl fmt::Display for UploadError {
             release,
         } = &*self.inner;
         match upload_id {
-            Some(id) => write!(f, "upload {} failed at step {step}: {cause}", inert(id))?,
+            Some(id) => write!(
+                f,
+                "upload {} failed at step {step}: {cause}",
+                server_words(id)
+            )?,
             None => write!(f, "upload failed at step {step}: {cause}")?,
         }
         match release {

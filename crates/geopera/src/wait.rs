@@ -40,10 +40,10 @@ use geopera_types::{Operation, OperationInfo};
 
 use crate::client::{ApiClient, Client};
 use crate::engine::Face;
+use crate::error::server_words;
 use crate::models::{Job, JobStatus, Order, OrderStatus, UploadOutput, UploadStatus};
 use crate::redact::Redactor;
 use crate::request::CallOptions;
-use crate::terminal::inert;
 use crate::{Error, Response};
 
 /// The first pause between polls, unless [`Waiter::interval`] says otherwise.
@@ -497,13 +497,14 @@ fn is_deadline(error: &Error) -> bool {
 ///
 /// The messages quote the server's words (a final state and its reason, an id it answered,
 /// an id it handed out) with every character that would act on a terminal written as `\u{..}`,
-/// as [`Error`]'s messages do; the fields keep them as they came.
+/// and at most 1,000 characters of each, as [`Error`]'s messages do; the fields keep them
+/// whole, as they came.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WaitError<T> {
     /// The resource reached a final state that is not success: a failed or cancelled job, a
     /// cancelled order, a failed upload. `last` is the resource as last read.
-    #[error("{what} {} ended {}", inert(id), inert(state))]
+    #[error("{what} {} ended {}", server_words(id), server_words(state))]
     Failed {
         /// What was waited for: `order`, `processing job`, `clip job` or `upload`.
         what: &'static str,
@@ -515,7 +516,7 @@ pub enum WaitError<T> {
         last: Box<T>,
     },
     /// The deadline passed first. `last` is the resource as last read, if a poll succeeded.
-    #[error("{what} {} was not done within {deadline:?}", inert(id))]
+    #[error("{what} {} was not done within {deadline:?}", server_words(id))]
     Deadline {
         /// What was waited for.
         what: &'static str,
@@ -528,7 +529,7 @@ pub enum WaitError<T> {
     },
     /// A poll failed (after the client's retries): the resource is unknown, the credential
     /// lacks the scope, the API is unreachable, ...
-    #[error("waiting for {what} {}: {source}", inert(id))]
+    #[error("waiting for {what} {}: {source}", server_words(id))]
     Call {
         /// What was waited for.
         what: &'static str,
@@ -543,8 +544,8 @@ pub enum WaitError<T> {
     /// trust it.
     #[error(
         "waiting for {what} {}: the API answered {what} {} instead",
-        inert(id),
-        inert(answered)
+        server_words(id),
+        server_words(answered)
     )]
     OtherResource {
         /// What was waited for.

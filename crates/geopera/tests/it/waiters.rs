@@ -353,6 +353,35 @@ async fn a_wait_error_message_cannot_steer_a_terminal() {
     );
 }
 
+/// A job's failure reason of any length is quoted in part by the wait error's message, as a
+/// problem's detail is by `Error`'s; the error's field keeps the whole reason.
+#[tokio::test]
+async fn a_wait_error_message_quotes_a_long_failure_reason_in_part() {
+    let reason = "x".repeat(100_000);
+    let body = format!(r#"{{"id":"job_long","status":"failed","error_message":"{reason}"}}"#);
+    let hostile = Hostile::serve("127.0.0.1", move |_| crate::hostile::json(200, &[], &body));
+    let client = Geopera::from(
+        AuthenticatedClient::builder("gpra_test_key")
+            .base_url(hostile.url())
+            .build()
+            .expect("valid configuration"),
+    );
+    let failed = wait::processing_job(&client, "job_long")
+        .await
+        .expect_err("the job failed");
+    let WaitError::Failed { state, .. } = &failed else {
+        panic!("not the failure: {failed:?}");
+    };
+    assert_eq!(state, &format!("failed: {reason}"), "the field is whole");
+    let shown = failed.to_string();
+    assert!(shown.chars().count() < 1_100, "{} characters", shown.len());
+    assert!(
+        shown.starts_with("processing job job_long ended failed: xxx"),
+        "{shown}"
+    );
+    assert!(shown.ends_with('…'), "the cut is shown: {shown}");
+}
+
 /// A poll answered with another resource, already in a final state, does not end the wait as
 /// if this one had got there: neither as a success nor as a failure.
 #[tokio::test]
