@@ -53,6 +53,7 @@ fn paging_functions(op: &OperationDef) -> String {
     format!(
         "\n/// Every page, fetched one after the other as the stream is polled, each decoded as [`Output`].\n\
          /// The walk starts from `body` and stops on the last page; dropping the stream stops it.\n\
+         /// A page that goes wrong is an error in its place or the walk's end, as [`crate::PageStream`] says.\n\
          pub fn pages(client: &impl ApiClient, body: impl IntoRequest<Input>) -> crate::PageStream<Output> {{\n\
          crate::paging::pages::<Operation>(client.core(), body)\n}}\n\n\
          /// Every item of every page, {item_doc}, fetched page by page as the stream is polled.\n\

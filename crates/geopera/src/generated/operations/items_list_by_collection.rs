@@ -88,6 +88,7 @@ pub fn send_blocking_detailed(
 
 /// Every page, fetched one after the other as the stream is polled, each decoded as [`Output`].
 /// The walk starts from `body` and stops on the last page; dropping the stream stops it.
+/// A page that goes wrong is an error in its place or the walk's end, as [`crate::PageStream`] says.
 pub fn pages(client: &impl ApiClient, body: impl IntoRequest<Input>) -> crate::PageStream<Output> {
     crate::paging::pages::<Operation>(client.core(), body)
 }
