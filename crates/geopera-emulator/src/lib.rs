@@ -405,7 +405,9 @@
 //! takes at most 1,000 files, so a `file_count` above that, which could never complete, is
 //! 422.
 //! `uploads.signed_url` answers an `upload_url` on the emulator that takes the file by `PUT`
-//! for [`UPLOAD_URL_SECS`] (15 minutes): the body is streamed, counted and hashed, never
+//! for [`UPLOAD_URL_SECS`] (15 minutes), up to the `expires_at` it answers: like a download
+//! link's, that is the second it was handed out in (on the emulator's clock) plus its
+//! lifetime, and from that instant on the URL is refused. The body is streamed, counted and hashed, never
 //! kept, so the request body limit does not apply to it, and the first byte beyond the
 //! upload's declared size is 413; a wrong or expired token is 403, and so is an unknown
 //! upload id, alike, so the answer does not tell which uploads exist. The URL is checked

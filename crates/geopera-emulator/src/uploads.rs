@@ -269,6 +269,13 @@ async fn take(
     Ok(file)
 }
 
+/// Whether the signed URL `url` (one of an upload's [`URLS`]) has expired at `now_ms`: from
+/// the instant its `expires_at` names on, as a download link has
+/// ([`crate::downloads::DownloadKey::check`]).
+pub(crate) fn url_expired(url: &Value, now_ms: i64) -> bool {
+    url["expires_ms"].as_i64().unwrap_or(0) <= now_ms
+}
+
 /// Checks the URL against the upload and says what the PUT may send.
 fn ticket(
     shared: &Shared,
@@ -293,7 +300,7 @@ fn ticket(
     let Some(url) = url else {
         return Err(not_valid());
     };
-    if url["expires_ms"].as_i64().unwrap_or(0) < now_ms {
+    if url_expired(url, now_ms) {
         return Err(refused("this upload URL has expired"));
     }
     if !is_open(upload) {

@@ -105,7 +105,11 @@ pub(crate) fn signed_url(ctx: &Ctx<'_>, input: SignedUrlInput) -> Outcome {
     // A signed URL's token: 32 bytes from the operating system's generator.
     let token = super::random_hex(32)?;
     let now_ms = ctx.shared.clock.now_millis();
-    let expires_ms = now_ms.saturating_add(UPLOAD_URL_SECS * 1000);
+    // In whole seconds from the second it is handed out in, as a download link's
+    // ([`crate::downloads::DownloadKey::link`]): the `expires_at` answered is the instant the
+    // URL stops working, not up to a second before it.
+    let expires = now_ms.div_euclid(1000).saturating_add(UPLOAD_URL_SECS);
+    let expires_ms = expires.saturating_mul(1000);
     let mut inner = ctx.shared.lock();
     let upload = open_upload(&mut inner.resources, ctx, &input.upload_id)?;
     let mut urls: Vec<Value> = upload
@@ -114,7 +118,7 @@ pub(crate) fn signed_url(ctx: &Ctx<'_>, input: SignedUrlInput) -> Outcome {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    urls.retain(|url| url["expires_ms"].as_i64().unwrap_or(0) >= now_ms);
+    urls.retain(|url| !uploads::url_expired(url, now_ms));
     let files = uploads::files(upload);
     let (known, count) = {
         let mut names: Vec<&str> = files
@@ -159,7 +163,7 @@ pub(crate) fn signed_url(ctx: &Ctx<'_>, input: SignedUrlInput) -> Outcome {
         "object_path": format!("{project}/uploads/{}/{}", input.upload_id, input.file_name),
         "method": "PUT",
         "content_type": input.content_type,
-        "expires_at": format_date_time(expires_ms.div_euclid(1000)),
+        "expires_at": format_date_time(expires),
     })))
 }
 

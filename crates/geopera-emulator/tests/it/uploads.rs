@@ -611,3 +611,53 @@ fn storage_freed_by_deleting_a_project_stays_free_after_a_restart() {
         404
     );
 }
+
+/// Regression: an upload URL expired up to a second after the `expires_at` it was answered
+/// with (its expiry kept the milliseconds of the request and was refused only past them),
+/// while a download link stops at its `expires_at`. Both are now stamped in whole seconds of
+/// the emulator's clock, name the same instant when handed out together, work until the
+/// millisecond before it and are 403 from it on.
+#[test]
+fn an_upload_url_and_a_download_link_stop_at_the_expires_at_they_name() {
+    use std::time::Duration;
+
+    let api = Api::start();
+    let project = project(&api);
+    let id = upload_id(&api, &project, 100);
+    let item = api.ok(
+        "items.create",
+        json!({"project_id": project, "name": "scene", "type": "satellite_capture"}),
+    )["id"]
+        .as_str()
+        .expect("item id")
+        .to_owned();
+    let asset = api.ok("items.list_assets", json!({"item_id": item}))["assets"][0]["id"]
+        .as_str()
+        .expect("asset id")
+        .to_owned();
+    // Handed out partway through a second of the emulator's clock.
+    api.emu.clock().advance(Duration::from_millis(400));
+    let upload = api.ok(
+        "uploads.signed_url",
+        json!({"upload_id": id, "file_name": "a.bin", "content_type": "image/tiff"}),
+    );
+    let download = api.ok(
+        "items.asset.download",
+        json!({"item_id": item, "asset_id": asset}),
+    );
+    // The emulator's clock starts at 2025-01-01T00:00:00Z; both last 15 minutes.
+    assert_eq!(upload["expires_at"], "2025-01-01T00:15:00Z");
+    assert_eq!(download["expires_at"], upload["expires_at"]);
+    let upload_url = upload["upload_url"].as_str().expect("upload_url");
+    let download_url = download["url"].as_str().expect("url");
+    let get = |url: &str| api.http.get(url).send().expect("GET").status().as_u16();
+
+    // 2025-01-01T00:14:59.999Z: both still work.
+    api.emu.clock().advance(Duration::from_millis(899_599));
+    assert_eq!(put(&api, upload_url, vec![1u8; 10]).0, 200);
+    assert_eq!(get(download_url), 200);
+    // 2025-01-01T00:15:00Z, the instant both name: both are refused.
+    api.emu.clock().advance(Duration::from_millis(1));
+    assert_eq!(put(&api, upload_url, vec![1u8; 10]).0, 403, "upload URL");
+    assert_eq!(get(download_url), 403, "download link");
+}
