@@ -158,6 +158,10 @@ pub fn demo_users() -> Vec<User> {
 }
 
 /// How often the sign-in endpoints did what, since the emulator started.
+///
+/// Requests are counted by the answer they got: one whose change the state file could not
+/// keep was undone and answered 503, so it counts as a token error (`logout` and `revoke`:
+/// as nothing), not as a grant, a detected reuse or a revocation.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct OidcCounters {
@@ -179,6 +183,26 @@ pub struct OidcCounters {
     pub userinfo: u64,
     /// Sessions or tokens ended by `logout` or `revoke`.
     pub revocations: u64,
+}
+
+/// The grant a token answer served, for the counter it adds to.
+#[derive(Clone, Copy, Debug)]
+enum Served {
+    Password,
+    ClientCredentials,
+    Refresh,
+    DeviceCode,
+}
+
+impl OidcCounters {
+    fn served(&mut self, grant: Served) {
+        *match grant {
+            Served::Password => &mut self.password_grants,
+            Served::ClientCredentials => &mut self.client_credentials_grants,
+            Served::Refresh => &mut self.refresh_grants,
+            Served::DeviceCode => &mut self.device_code_grants,
+        } += 1;
+    }
 }
 
 /// An OAuth 2.0 error answer (RFC 6749 §5.2).
@@ -649,7 +673,10 @@ async fn token(
     // Sessions the answer hands out must be the ones the file keeps (see `Lane`).
     let lane = match shared.lane().await {
         Ok(lane) => lane,
-        Err(error) => return logged("token", started, OAuthError::from(error).into_response()),
+        Err(error) => {
+            shared.lock().oidc.counters.token_errors += 1;
+            return logged("token", started, OAuthError::from(error).into_response());
+        }
     };
     let result = throttle(&shared, peer).and_then(|()| {
         posted(&method, &headers, body, |form| {
@@ -663,35 +690,57 @@ async fn token(
     let told_of_change = result
         .as_ref()
         .map_or_else(|error| error.tells_of_revocation, |_| true);
-    let (mut response, redeemed) = match result {
-        Ok((issued, redeemed)) => (token_answer(issued), redeemed),
+    // What the answer reports: the grant it served, or (as an error) whether it tells of a
+    // replayed refresh token's session ended.
+    let (mut response, outcome) = match result {
+        Ok((issued, served, redeemed)) => (token_answer(issued), Ok((served, redeemed))),
         Err(error) => {
-            shared.lock().oidc.counters.token_errors += 1;
-            (error.into_response(), None)
+            let reuse = error.tells_of_revocation;
+            (error.into_response(), Err(reuse))
         }
     };
+    let mut kept = true;
     if changed {
         if let Err(error) = shared.persist(&lane) {
             // Tokens a restart would forget are not handed out, nor a revocation it would
             // undo reported; any other refusal stays as it was, true either way.
             if told_of_change {
                 response = OAuthError::from(error).into_response();
-                if let Some(redeemed) = redeemed {
-                    shared.lock().oidc.unredeem(redeemed);
-                }
+                kept = false;
             }
         }
     }
+    // Counted by the answer sent: a grant or a detected reuse the file did not keep was
+    // undone and answered 503, an error like any other.
+    let mut inner = shared.lock();
+    match outcome {
+        Ok((served, redeemed)) => {
+            if kept {
+                inner.oidc.counters.served(served);
+            } else {
+                inner.oidc.counters.token_errors += 1;
+                if let Some(redeemed) = redeemed {
+                    inner.oidc.unredeem(redeemed);
+                }
+            }
+        }
+        Err(reuse) => {
+            inner.oidc.counters.token_errors += 1;
+            inner.oidc.counters.refresh_reuse_detected += u64::from(reuse && kept);
+        }
+    }
+    drop(inner);
     logged("token", started, response)
 }
 
-/// Runs one token request and counts the grants it served; with the tokens of a device
-/// login, the login it redeemed, for the caller to put back if the tokens are not kept.
+/// Runs one token request: the tokens, the grant that served them (which the caller counts
+/// once the file keeps them) and, with the tokens of a device login, the login it redeemed,
+/// for the caller to put back if the tokens are not kept.
 fn grant(
     shared: &Shared,
     headers: &HeaderMap,
     form: &Form,
-) -> Result<(Issued, Option<Redeemed>), OAuthError> {
+) -> Result<(Issued, Served, Option<Redeemed>), OAuthError> {
     let grant_type = form.required("grant_type")?;
     let client = Client::identify(headers, form)?;
     let now_ms = shared.clock.now_millis();
@@ -716,8 +765,7 @@ fn grant(
                 true,
                 now_ms,
             )?;
-            inner.oidc.counters.password_grants += 1;
-            Ok(issued)
+            Ok((issued, Served::Password))
         }
         "client_credentials" => {
             if client.id != KEY_CLIENT {
@@ -755,8 +803,7 @@ fn grant(
                 false,
                 now_ms,
             )?;
-            inner.oidc.counters.client_credentials_grants += 1;
-            Ok(issued)
+            Ok((issued, Served::ClientCredentials))
         }
         "refresh_token" => {
             client.public()?;
@@ -765,8 +812,7 @@ fn grant(
             let issued = inner
                 .oidc
                 .refresh(token, &client.id, form.get("scope"), now_ms)?;
-            inner.oidc.counters.refresh_grants += 1;
-            Ok(issued)
+            Ok((issued, Served::Refresh))
         }
         DEVICE_GRANT => {
             client.public()?;
@@ -799,8 +845,7 @@ fn grant(
                     return Err(error);
                 }
             };
-            inner.oidc.counters.device_code_grants += 1;
-            return Ok((issued, Some(redeemed)));
+            return Ok((issued, Served::DeviceCode, Some(redeemed)));
         }
         other => Err(OAuthError::new(
             400,
@@ -808,7 +853,7 @@ fn grant(
             format!("grant type '{other}' is not supported"),
         )),
     };
-    issued.map(|issued| (issued, None))
+    issued.map(|(issued, served)| (issued, served, None))
 }
 
 /// The user with this username and password. Every configured user's password is
@@ -1091,12 +1136,7 @@ async fn logout(
             client_id: &client.id,
             key: None,
         };
-        let outcome = {
-            let mut inner = shared.lock();
-            let outcome = inner.oidc.revoke_refresh(token, &presenter);
-            inner.oidc.counters.revocations += u64::from(outcome == Revocation::Revoked);
-            outcome
-        };
+        let outcome = shared.lock().oidc.revoke_refresh(token, &presenter);
         match outcome {
             Revocation::Revoked => {}
             Revocation::Unknown => {
@@ -1111,6 +1151,8 @@ async fn logout(
             }
         }
         shared.persist(&lane)?;
+        // Counted once kept: a revocation the file could not take was undone.
+        shared.lock().oidc.counters.revocations += 1;
         Ok(StatusCode::NO_CONTENT.into_response())
     });
     logged(
@@ -1165,12 +1207,10 @@ async fn revoke(
                 Some("access_token") => (Sessions::revoke_access, Sessions::revoke_refresh),
                 _ => (Sessions::revoke_refresh, Sessions::revoke_access),
             };
-            let outcome = match first(sessions, token, &presenter) {
+            match first(sessions, token, &presenter) {
                 Revocation::Unknown => second(sessions, token, &presenter),
                 known => known,
-            };
-            sessions.counters.revocations += u64::from(outcome == Revocation::Revoked);
-            outcome
+            }
         };
         if outcome == Revocation::OtherClient {
             // Keycloak's answer to a token of another client ("Unmatching clients").
@@ -1181,6 +1221,8 @@ async fn revoke(
         let revoked = outcome == Revocation::Revoked;
         if revoked {
             shared.persist(&lane)?;
+            // Counted once kept, as a sign-out is.
+            shared.lock().oidc.counters.revocations += 1;
         }
         Ok(StatusCode::OK.into_response())
     });

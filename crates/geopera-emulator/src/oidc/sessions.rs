@@ -366,7 +366,7 @@ impl Sessions {
         let presented = digest(token);
         if !bool::from(presented.ct_eq(&current)) {
             self.end_family(&family_id);
-            self.counters.refresh_reuse_detected += 1;
+            // Counted by the token endpoint, once the state file keeps the revocation.
             return Err(OAuthError {
                 tells_of_revocation: true,
                 ..OAuthError::invalid_grant(

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::common::Api;
 use crate::oidc::{
-    password_login, pkce, poll, post_form, refresh, start_device, text, token, SEARCH,
+    key_token, password_login, pkce, poll, post_form, refresh, start_device, text, token, SEARCH,
 };
 
 /// A fresh path in the temp directory, removed when dropped.
@@ -858,6 +858,93 @@ fn sign_in_endpoints_answer_a_write_that_failed_as_an_oauth_error() {
         .execute_batch("COMMIT")
         .expect("the lock is released");
     assert_eq!(refresh(&api, &renewed).status, 200);
+}
+
+/// The sign-in counters, as a list to compare: grants of each kind, token errors, refresh
+/// reuses and revocations.
+fn sign_in_counts(api: &Api) -> [u64; 7] {
+    let counters = api.emu.oidc_counters();
+    [
+        counters.password_grants,
+        counters.client_credentials_grants,
+        counters.refresh_grants,
+        counters.device_code_grants,
+        counters.token_errors,
+        counters.refresh_reuse_detected,
+        counters.revocations,
+    ]
+}
+
+/// Regression: a grant, a refresh reuse or a revocation the state file could not keep was
+/// answered 503 and undone, but still counted as served, and the 503 was not counted as a
+/// token error. The counters now follow the answers: while the file is locked every such
+/// request is a token error (or, for logout and revoke, nothing) and no grant, reuse or
+/// revocation; once it takes writes again, each counts once.
+#[test]
+fn sign_in_counters_count_only_what_the_state_file_kept() {
+    let file = TempFile::new("counters-unkept");
+    let api = start(17, &file);
+    let signed_in = password_login(&api, "admin", "admin-password");
+    let spent = text(&signed_in, "refresh_token").to_owned();
+    let renewed = refresh(&api, &spent);
+    assert_eq!(renewed.status, 200);
+    let current = text(&renewed.json(), "refresh_token").to_owned();
+    let (verifier, challenge) = pkce();
+    let device = start_device(&api, &challenge);
+    assert_eq!(
+        api.emu.approve_device(text(&device, "user_code"), "admin"),
+        Ok(true)
+    );
+    let before = sign_in_counts(&api);
+    assert_eq!(before, [1, 0, 1, 0, 0, 0, 0]);
+
+    let client = ("client_id", "geopera-cli");
+    let sign_in = [
+        ("grant_type", "password"),
+        client,
+        ("username", "admin"),
+        ("password", "admin-password"),
+    ];
+    let attempt = |api: &Api| {
+        [
+            token(api, &sign_in).status,
+            key_token(api, api.emu.api_key()).status,
+            refresh(api, &current).status,
+            refresh(api, &spent).status,
+            poll(api, &device, &verifier).status,
+            post_form(api, "logout", &[client, ("refresh_token", &current)]).status,
+            post_form(api, "revoke", &[client, ("token", &current)]).status,
+        ]
+    };
+    let blocker = hold_write_lock(&file, "IMMEDIATE");
+    assert_eq!(attempt(&api), [503; 7]);
+    blocker
+        .execute_batch("COMMIT")
+        .expect("the lock is released");
+    assert_eq!(
+        sign_in_counts(&api),
+        [1, 0, 1, 0, 5, 0, 0],
+        "five token errors, nothing served or ended"
+    );
+
+    // Once the file takes writes again, each counts once.
+    let again = token(&api, &sign_in);
+    assert_eq!(again.status, 200);
+    assert_eq!(key_token(&api, api.emu.api_key()).status, 200);
+    api.emu.clock().advance(Duration::from_secs(5));
+    assert_eq!(poll(&api, &device, &verifier).status, 200);
+    let rotated = refresh(&api, &current);
+    assert_eq!(rotated.status, 200);
+    let newest = text(&rotated.json(), "refresh_token").to_owned();
+    assert_eq!(
+        post_form(&api, "logout", &[client, ("refresh_token", &newest)]).status,
+        204
+    );
+    // A reuse in the session signed in again: refreshed once, then replayed.
+    let replayed = text(&again.json(), "refresh_token").to_owned();
+    assert_eq!(refresh(&api, &replayed).status, 200);
+    assert_eq!(refresh(&api, &replayed).status, 400);
+    assert_eq!(sign_in_counts(&api), [2, 1, 3, 1, 6, 1, 1]);
 }
 
 /// A replayed refresh token is told that its session was revoked only once the revocation
