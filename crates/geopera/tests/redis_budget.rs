@@ -4,7 +4,15 @@
 //!
 //! The workers are this test binary run again as children (the ignored `worker` test), so
 //! nothing is shared between them but Redis and the emulator.
+//!
+//! The `hostile` tests need no redis-server: they speak to a Redis of their own that answers
+//! wrongly, late or never.
 #![cfg(feature = "redis")]
+
+#[path = "support/captured.rs"]
+mod captured;
+#[path = "redis_budget/hostile.rs"]
+mod hostile;
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
