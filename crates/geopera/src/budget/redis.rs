@@ -353,6 +353,33 @@ fn io_thread() -> Result<(Handle, oneshot::Sender<()>), Error> {
     Ok((handle, stop))
 }
 
+/// Runs `script`, whose text is `source`, on `keys` and `args`: EVALSHA, and EVAL when Redis
+/// does not have the script (restarted, flushed, a new replica), which also keeps it for the
+/// next EVALSHA. Not SCRIPT LOAD and EVALSHA again, as the Redis client does: it checks the
+/// digest SCRIPT LOAD answers with a debug assertion, a panic on a Redis that answers another.
+async fn run_script<T: redis::FromRedisValue>(
+    connection: &mut MultiplexedConnection,
+    script: &Script,
+    source: &str,
+    keys: &[&str],
+    args: &[u64],
+) -> redis::RedisResult<T> {
+    let command = |name: &str, body: &str| {
+        let mut command = redis::cmd(name);
+        command.arg(body).arg(keys.len()).arg(keys).arg(args);
+        command
+    };
+    match command("EVALSHA", script.get_hash())
+        .query_async(connection)
+        .await
+    {
+        Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+            command("EVAL", source).query_async(connection).await
+        }
+        answer => answer,
+    }
+}
+
 /// Why Redis could not be used this time.
 enum Failure {
     Redis(redis::RedisError),
@@ -436,17 +463,15 @@ impl Shared {
 
     async fn run_reserve(self: Arc<Self>, class: RateClass) -> Result<u64, Failure> {
         let mut connection = self.connection().await?;
-        let mut invocation = self.reserve.prepare_invoke();
         let budgets = drawn_from(class);
+        let mut keys = Vec::with_capacity(2 * budgets.len());
         for c in budgets {
             let (window, blocked) = &self.keys[slot(*c)];
-            invocation.key(window).key(blocked);
+            keys.extend([window.as_str(), blocked.as_str()]);
         }
-        invocation.arg(self.window_ms);
-        for c in budgets {
-            invocation.arg(self.caps[slot(*c)]);
-        }
-        let result = invocation.invoke_async(&mut connection).await;
+        let mut args = vec![self.window_ms];
+        args.extend(budgets.iter().map(|c| u64::from(self.caps[slot(*c)])));
+        let result = run_script(&mut connection, &self.reserve, RESERVE, &keys, &args).await;
         if result.is_err() {
             self.drop_connection().await;
         }
@@ -455,12 +480,9 @@ impl Shared {
 
     async fn run_limited(self: Arc<Self>, class: RateClass, hold_ms: u64) -> Result<(), Failure> {
         let mut connection = self.connection().await?;
-        let result: Result<i64, _> = self
-            .limited
-            .key(&self.keys[slot(class)].1)
-            .arg(hold_ms)
-            .invoke_async(&mut connection)
-            .await;
+        let keys = [self.keys[slot(class)].1.as_str()];
+        let result: Result<i64, _> =
+            run_script(&mut connection, &self.limited, LIMITED, &keys, &[hold_ms]).await;
         if result.is_err() {
             self.drop_connection().await;
         }

@@ -344,6 +344,65 @@ fn paced_locally(cases: &[(&str, &'static [u8])]) {
     }
 }
 
+/// A Redis without the budget's scripts (restarted, flushed, a new replica) is given them
+/// with EVAL, which also keeps them for the EVALSHA after: the budget asks no SCRIPT LOAD,
+/// whose answer (here another digest, as a careless Redis may give) the Redis client checks
+/// by panicking in debug builds.
+#[test]
+fn a_redis_without_the_scripts_is_given_them_with_eval() {
+    let kept = Arc::new(AtomicBool::new(false));
+    let redis = HostileRedis::start(move |c| match name(c).as_str() {
+        "EVALSHA" if !kept.load(Ordering::SeqCst) => {
+            reply(b"-NOSCRIPT No matching script. Please use EVAL.\r\n")
+        }
+        "EVAL" => {
+            kept.store(true, Ordering::SeqCst);
+            reply(b":0\r\n")
+        }
+        "SCRIPT" => reply(b"$40\r\n0123456789012345678901234567890123456789\r\n"),
+        _ => polite(c).unwrap_or_else(|| reply(b":0\r\n")),
+    });
+    let budget = budget_on(&redis, LOADED_MACHINE);
+    let runtime = runtime();
+    assert_eq!(reserve(&runtime, &budget), Reservation::Granted);
+    assert_eq!(reserve(&runtime, &budget), Reservation::Granted);
+    assert!(budget.is_shared(), "Redis answered");
+    let seen = redis.seen();
+    let scripts: Vec<String> = seen
+        .iter()
+        .filter(|c| is_script(c) || name(c) == "SCRIPT")
+        .map(|c| name(c))
+        .collect();
+    assert_eq!(scripts, ["EVALSHA", "EVAL", "EVALSHA"]);
+    let eval = seen.iter().find(|c| name(c) == "EVAL").expect("an EVAL");
+    assert!(
+        eval.get(1)
+            .is_some_and(|body| body.contains("redis.call('TIME')")),
+        "{eval:?}"
+    );
+}
+
+/// A Redis that keeps no script (NOSCRIPT even to EVAL) costs one EVALSHA and one EVAL, then
+/// the local budget: no loop of loads, no panic.
+#[test]
+fn a_redis_that_keeps_no_script_costs_one_eval_then_the_local_budget() {
+    let redis = HostileRedis::start(|c| match name(c).as_str() {
+        "SCRIPT" => reply(b"$40\r\n0123456789012345678901234567890123456789\r\n"),
+        _ => polite(c).unwrap_or_else(|| reply(b"-NOSCRIPT No matching script.\r\n")),
+    });
+    let budget = budget_on(&redis, LOADED_MACHINE);
+    let runtime = runtime();
+    assert_eq!(reserve(&runtime, &budget), Reservation::Granted);
+    assert!(!budget.is_shared());
+    let scripts: Vec<String> = redis
+        .seen()
+        .iter()
+        .filter(|c| is_script(c) || name(c) == "SCRIPT")
+        .map(|c| name(c))
+        .collect();
+    assert_eq!(scripts, ["EVALSHA", "EVAL"]);
+}
+
 /// The answers the script can give are taken as given, an hour's hold included: the checks
 /// above do not refuse what a working Redis says.
 #[test]
