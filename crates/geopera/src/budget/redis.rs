@@ -387,6 +387,9 @@ enum Failure {
     Gone,
     /// A wait longer than any this budget writes ([`MAX_HOLD`]): what Redis holds is not ours.
     Absurd(u64),
+    /// A reply the reservation script never gives: anything but a whole number of
+    /// milliseconds, 0 or more.
+    NotAnAnswer,
 }
 
 /// The longest a budget is held by one 429 on Redis, and so the longest wait a reservation
@@ -401,6 +404,10 @@ impl fmt::Display for Failure {
             Failure::Redis(e) => write!(f, "{e}"),
             Failure::TimedOut => f.write_str("no answer in time"),
             Failure::Gone => f.write_str("the budget's I/O thread stopped"),
+            Failure::NotAnAnswer => f.write_str(
+                "Redis answered a reservation with something other than a whole number of \
+                 milliseconds, which the budget's script always answers",
+            ),
             Failure::Absurd(wait) => write!(
                 f,
                 "Redis answered a wait of {wait} ms, longer than any this budget writes"
@@ -471,11 +478,17 @@ impl Shared {
         }
         let mut args = vec![self.window_ms];
         args.extend(budgets.iter().map(|c| u64::from(self.caps[slot(*c)])));
-        let result = run_script(&mut connection, &self.reserve, RESERVE, &keys, &args).await;
+        // An integer, strictly: the Redis client would read a double or a string of digits as
+        // a number too, and a NaN or negative double as 0, a grant.
+        let result = match run_script(&mut connection, &self.reserve, RESERVE, &keys, &args).await {
+            Ok(redis::Value::Int(wait)) => u64::try_from(wait).map_err(|_| Failure::NotAnAnswer),
+            Ok(_) => Err(Failure::NotAnAnswer),
+            Err(e) => Err(Failure::Redis(e)),
+        };
         if result.is_err() {
             self.drop_connection().await;
         }
-        result.map_err(Failure::Redis)
+        result
     }
 
     async fn run_limited(self: Arc<Self>, class: RateClass, hold_ms: u64) -> Result<(), Failure> {

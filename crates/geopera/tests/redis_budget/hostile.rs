@@ -344,6 +344,21 @@ fn paced_locally(cases: &[(&str, &'static [u8])]) {
     }
 }
 
+/// The script answers an integer, always: a double or a number written as a string is not
+/// its answer, and a NaN or negative double is no grant.
+#[test]
+fn a_reservation_answered_with_a_number_of_another_type_is_paced_locally() {
+    paced_locally(&[
+        ("a RESP3 NaN", b",nan\r\n"),
+        ("a RESP3 negative double", b",-1.5\r\n"),
+        ("a RESP3 zero double", b",0\r\n"),
+        ("a RESP3 wait as a double", b",250.7\r\n"),
+        ("a zero as a word", b"$1\r\n0\r\n"),
+        ("a zero as a status", b"+0\r\n"),
+        ("a wait as a word", b"$3\r\n250\r\n"),
+    ]);
+}
+
 /// A Redis without the budget's scripts (restarted, flushed, a new replica) is given them
 /// with EVAL, which also keeps them for the EVALSHA after: the budget asks no SCRIPT LOAD,
 /// whose answer (here another digest, as a careless Redis may give) the Redis client checks
