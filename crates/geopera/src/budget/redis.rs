@@ -114,6 +114,9 @@ struct Shared {
     timeout: Duration,
     reconnect_after_ms: u64,
     local: LocalBudget,
+    /// The Redis password, blanked out of what is logged: a Redis refusing a command may
+    /// quote it whole, and so the password HELLO sends with AUTH.
+    password: Option<crate::secret::Secret>,
     connection: Mutex<Option<MultiplexedConnection>>,
     reserve: Script,
     limited: Script,
@@ -280,6 +283,12 @@ impl RedisBudgetBuilder {
         }
         let client = redis::Client::open(self.url.expose())
             .map_err(|e| Error::config(format!("the Redis URL of the rate budget: {e}")))?;
+        let password = client
+            .get_connection_info()
+            .redis_settings()
+            .password()
+            .filter(|p| !p.is_empty())
+            .map(|p| crate::secret::Secret::new(p.to_owned()));
         // No cap (0) stays none; a cap stays at least one call, whatever the headroom.
         let caps = self.caps.map(|cap| {
             let headroom = (u64::from(cap) * u64::from(self.headroom_percent)).div_ceil(100);
@@ -321,6 +330,7 @@ impl RedisBudgetBuilder {
                 reconnect_after_ms: u64::try_from(self.reconnect_after.as_millis())
                     .unwrap_or(u64::MAX),
                 local,
+                password,
                 connection: Mutex::new(None),
                 reserve: Script::new(RESERVE),
                 limited: Script::new(LIMITED),
@@ -432,8 +442,12 @@ impl Shared {
             Ordering::Relaxed,
         );
         if !self.down.swap(true, Ordering::Relaxed) {
+            let mut shown = failure.to_string();
+            if let Some(password) = &self.password {
+                shown = shown.replace(password.expose(), crate::REDACTED);
+            }
             tracing::warn!(
-                error = %failure,
+                error = %shown,
                 "shared rate budget unreachable: pacing on this process's budget until Redis answers"
             );
         }

@@ -527,6 +527,53 @@ fn call(runtime: &tokio::runtime::Runtime, emu: &EmulatorHandle, budget: &RedisB
     took
 }
 
+/// A Redis answering with an error that quotes the password (as Redis 7 does for a command it
+/// does not know: "unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'default'
+/// '<password>'", when HELLO is renamed away) does not get it into the log.
+#[test]
+fn an_error_quoting_the_password_does_not_log_it() {
+    let echo = |command: &[String]| {
+        let args: Vec<String> = command.iter().skip(1).map(|a| format!("'{a}'")).collect();
+        Answer::Reply(
+            format!(
+                "-ERR unknown command '{}', with args beginning with: {}\r\n",
+                command.first().map_or("", String::as_str),
+                args.join(" ")
+            )
+            .into_bytes(),
+        )
+    };
+    let runtime = runtime();
+    // RESP3, as the URL may ask: the password goes in HELLO.
+    let redis = HostileRedis::start(move |c| match name(c).as_str() {
+        "HELLO" => echo(c),
+        _ => polite(c).unwrap_or_else(|| reply(b":0\r\n")),
+    });
+    let budget = RedisBudget::builder(format!("{}?protocol=resp3", redis.url()), "org_echo")
+        .timeout(LOADED_MACHINE)
+        .build()
+        .expect("a budget");
+    let (log, guard) = capture();
+    assert_eq!(reserve(&runtime, &budget), Reservation::Granted);
+    assert!(!budget.is_shared());
+    assert!(
+        redis.seen().iter().any(|c| c.iter().any(|w| w == SECRET)),
+        "the password was sent, in HELLO"
+    );
+    assert_no_secret(&budget, &log);
+    drop(guard);
+
+    // An error to the script that quotes it back.
+    let redis = HostileRedis::scripts(|| {
+        Answer::Reply(format!("-ERR invalid password '{SECRET}' for this script\r\n").into_bytes())
+    });
+    let budget = budget_on(&redis, LOADED_MACHINE);
+    let (log, _guard) = capture();
+    assert_eq!(reserve(&runtime, &budget), Reservation::Granted);
+    assert!(!budget.is_shared());
+    assert_no_secret(&budget, &log);
+}
+
 /// A Redis URL with a password that does not parse is refused without quoting the password.
 #[test]
 fn a_bad_redis_url_is_refused_without_its_password() {
