@@ -446,6 +446,8 @@ impl Shared {
             if let Some(password) = &self.password {
                 shown = shown.replace(password.expose(), crate::REDACTED);
             }
+            // Redis's own words (an error's text), shown as the SDK shows a server's.
+            let shown = crate::error::server_words(&shown);
             tracing::warn!(
                 error = %shown,
                 "shared rate budget unreachable: pacing on this process's budget until Redis answers"

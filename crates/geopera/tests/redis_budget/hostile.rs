@@ -574,6 +574,25 @@ fn an_error_quoting_the_password_does_not_log_it() {
     assert_no_secret(&budget, &log);
 }
 
+/// Redis's words in the log are shown as the SDK shows a server's words: a bounded excerpt,
+/// with the characters that would steer a terminal escaped.
+#[test]
+fn redis_words_in_the_log_are_bounded_and_inert() {
+    let runtime = runtime();
+    let long = format!("-ERR \x1b]0;owned\x07\x1b[2J{}\r\n", "a".repeat(100_000));
+    let redis = HostileRedis::scripts(move || Answer::Reply(long.clone().into_bytes()));
+    let budget = budget_on(&redis, LOADED_MACHINE);
+    let (log, _guard) = capture();
+    assert_eq!(reserve(&runtime, &budget), Reservation::Granted);
+    assert!(!budget.is_shared());
+    let log = log.text();
+    let start: String = log.chars().take(300).collect();
+    assert!(log.contains("shared rate budget unreachable"), "{start:?}");
+    assert!(log.len() < 4_000, "{} bytes logged: {start:?}…", log.len());
+    assert!(!log.contains('\x1b') && !log.contains('\x07'), "{log:?}");
+    assert!(log.contains("\\u{1b}]0;owned"), "{log:?}");
+}
+
 /// A Redis URL with a password that does not parse is refused without quoting the password.
 #[test]
 fn a_bad_redis_url_is_refused_without_its_password() {
