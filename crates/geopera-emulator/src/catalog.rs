@@ -432,13 +432,7 @@ impl Search {
             search.boxes = parse_bbox(bbox)?;
         }
         if let Some(geometry) = given("intersects") {
-            let Some(bbox) = geometry_bbox(geometry) else {
-                return Err(ApiError::invalid(
-                    &["intersects"],
-                    "intersects must be a GeoJSON geometry with coordinates",
-                ));
-            };
-            search.boxes = vec![bbox];
+            search.boxes = read_intersects(geometry)?;
         }
         if let Some(text) = body.get("datetime").and_then(Value::as_str) {
             let (start, end) = parse_interval(text)
@@ -824,6 +818,20 @@ pub(crate) fn bbox_or_intersects(bbox: bool, intersects: bool) -> Result<(), Api
             .map(|field| value_error(vec!["body".into(), field.into()], message))
             .collect(),
     ))
+}
+
+/// Reads a search's `intersects` as the boxes an item must overlap one of: it is held to the
+/// rule an item's geometry is held to ([`read_geometry`]: a GeoJSON geometry, every position
+/// on the globe), as a `bbox` is held to [`read_bbox`], and matched by its bounding box.
+///
+/// # Errors
+/// 422 at `intersects` when it is not such a geometry, or has no position at all.
+pub(crate) fn read_intersects(geometry: &Value) -> Result<Vec<[f64; 4]>, ApiError> {
+    let refuse = |message: String| ApiError::invalid(&["intersects"], message);
+    read_geometry(geometry).map_err(refuse)?;
+    let bbox = geometry_bbox(geometry)
+        .ok_or_else(|| refuse("intersects has no positions to match items by".to_owned()))?;
+    Ok(vec![bbox])
 }
 
 /// The bounding box of any GeoJSON geometry, Feature or FeatureCollection.

@@ -327,9 +327,11 @@
 //! (`earthsearch-aws` serves the open collections, `geopera-commercial` the commercial one,
 //! any other host all four), `collections`, `ids`, `bbox` (4 or 6 numbers; latitudes within
 //! ±90 and longitudes within ±180, else 422 at `bbox`; a west edge east of the east edge
-//! crosses the antimeridian), `intersects` (matched by the geometry's bounding box; with a
-//! `bbox` as well it is 422 at both, as STAC API item search takes one or the other, and so
-//! are `catalog.search_stream` and `catalog.federated_search`),
+//! crosses the antimeridian), `intersects` (a GeoJSON geometry held to the rule of an item's
+//! `geometry` below, every position within ±180 / ±90, else 422 at `intersects`; matched by
+//! the geometry's bounding box; with a `bbox` as well it is 422 at both, as STAC API item
+//! search takes one or the other, and so are `catalog.search_stream` and
+//! `catalog.federated_search`),
 //! `datetime` (an RFC 3339 date-time or a `YYYY-MM-DD` date at midnight UTC, read as the
 //! validator reads them, or `start/end` of those with `..` or empty for an open end), `query`
 //! on `eo:cloud_cover` (`GT`, `GTE`, `LT`, `LTE`), `limit` (1..500) and `next`; pages come
@@ -365,7 +367,7 @@
 //! interval that ends before it starts is 422 at `datetime` there, as in `catalog.search`,
 //! and a `bbox` is read as `catalog.search` reads it, across the antimeridian included;
 //! `stac.search` given both a `bbox` and an `intersects` is 422 at both, as `catalog.search`
-//! is.
+//! is, and reads `intersects` as `catalog.search` reads it.
 //! `items.create` and `items.update` hold an item's `bbox` to the same rule, and its
 //! `geometry` to GeoJSON's: a Point, MultiPoint, LineString, MultiLineString, Polygon (closed
 //! rings of four positions or more), MultiPolygon or GeometryCollection, every position within

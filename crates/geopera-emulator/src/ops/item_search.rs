@@ -18,7 +18,9 @@ use serde_json::{json, Value};
 
 use super::items::stac_feature;
 use super::{Ctx, Outcome, MAX_PAGE_SIZE};
-use crate::catalog::{bbox_or_intersects, geometry_bbox, overlaps, read_bbox, split_antimeridian};
+use crate::catalog::{
+    bbox_or_intersects, geometry_bbox, overlaps, read_bbox, read_intersects, split_antimeridian,
+};
 use crate::error::ApiError;
 use crate::resources::{page, Family, Resource};
 
@@ -359,16 +361,10 @@ pub(crate) fn stac_search(ctx: &Ctx<'_>, input: SearchInput) -> Outcome {
         ));
     }
     bbox_or_intersects(input.bbox.is_some(), input.intersects.is_some())?;
-    // A geometry is matched by its bounding box, which is not a `bbox` the client wrote and
-    // so is not held to a bbox's rules.
     let around = input
         .intersects
         .as_ref()
-        .map(|geometry| {
-            geometry_bbox(&Value::Object(geometry.clone())).ok_or_else(|| {
-                ApiError::invalid(&["intersects"], "intersects must be a GeoJSON geometry")
-            })
-        })
+        .map(|geometry| read_intersects(&Value::Object(geometry.clone())))
         .transpose()?;
     let sortby: Vec<(String, String)> = input
         .sortby
@@ -387,7 +383,7 @@ pub(crate) fn stac_search(ctx: &Ctx<'_>, input: SearchInput) -> Outcome {
     })?;
     filter.ids = input.ids.clone();
     if let Some(around) = around {
-        filter.bbox = Some(vec![around]);
+        filter.bbox = Some(around);
     }
     let inner = ctx.lock_org();
     let found = matching(&inner.resources, ctx.org, None, &filter);

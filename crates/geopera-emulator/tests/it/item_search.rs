@@ -614,3 +614,57 @@ fn a_search_given_both_bbox_and_intersects_is_422_naming_both() {
     let by_box = api.ok("stac.search", json!({"bbox": bbox}));
     assert_eq!(ids(&by_box), vec![items[0].clone(), items[2].clone()]);
 }
+
+/// Regression: a search's `intersects` needed only to hold coordinates, so a position off the
+/// globe (a longitude of 200, a latitude of 95), a ring left open or a Feature was searched
+/// with as its bounding box. Every search that takes one now holds it to the rule an item's
+/// geometry is held to, with 422 at `intersects`.
+#[test]
+fn an_intersects_that_is_no_geometry_on_the_globe_is_422_at_intersects() {
+    let api = Api::start();
+    let catalog = json!({"host_name": "earthsearch-aws"});
+    let square = |east: f64, north: f64| {
+        json!({"type": "Polygon", "coordinates":
+            [[[0.0, 0.0], [east, 0.0], [east, north], [0.0, north], [0.0, 0.0]]]})
+    };
+    for (op, base) in [
+        ("stac.search", json!({})),
+        ("catalog.search", catalog.clone()),
+        ("catalog.search_stream", catalog.clone()),
+        ("catalog.federated_search", json!({})),
+    ] {
+        for refused in [
+            json!({"type": "Point", "coordinates": [200.0, 10.0]}),
+            json!({"type": "Point", "coordinates": [10.0, 95.0]}),
+            square(190.0, 10.0),
+            square(10.0, -91.0),
+            json!({"type": "Polygon", "coordinates":
+                [[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]]}),
+            json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [1.0, 1.0]}}),
+            json!({"coordinates": [1.0, 1.0]}),
+            json!({"type": "MultiPoint", "coordinates": []}),
+        ] {
+            let mut body = base.clone();
+            body["intersects"] = refused.clone();
+            let answer = api.call(op, body);
+            let text = String::from_utf8_lossy(&answer.body).into_owned();
+            assert_eq!(answer.status, 422, "{op} {refused}: {text}");
+            let locs: Vec<Value> = answer.json()["detail"]
+                .as_array()
+                .expect("detail")
+                .iter()
+                .map(|failure| failure["loc"].clone())
+                .collect();
+            assert_eq!(locs, vec![json!(["body", "intersects"])], "{op}: {text}");
+        }
+        let mut body = base.clone();
+        body["intersects"] = square(180.0, 90.0);
+        let answer = api.call(op, body);
+        assert_eq!(
+            answer.status,
+            200,
+            "{op}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
+}
