@@ -1,15 +1,20 @@
 //! A rate budget kept in Redis, shared by every process of one organization.
 
 use std::fmt;
+use std::io;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use geopera_types::RateClass;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Script};
+use redis::{AsyncConnectionConfig, ConnectionAddr, Script};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::runtime::Handle;
 use tokio::sync::{oneshot, Mutex};
+use tokio::task::JoinHandle;
 
 use super::{drawn_from, slot, Budget, BudgetFuture, LocalBudget, Reservation};
 use crate::Error;
@@ -73,8 +78,9 @@ return 0
 /// are fixed and aligned to Redis's clock (the minute, by default), like the API's; keys
 /// expire shortly after their window, so Redis holds a handful of keys per class at most.
 ///
-/// When Redis does not answer within [`RedisBudgetBuilder::timeout`], the call is paced by a
-/// [`LocalBudget`] in this process instead (its caps divided by
+/// When Redis does not answer within [`RedisBudgetBuilder::timeout`], or answers what the
+/// budget's scripts never do (an error, a reply that is not an integer, more than 64 KiB at
+/// once), the call is paced by a [`LocalBudget`] in this process instead (its caps divided by
 /// [`RedisBudgetBuilder::fleet_size`]); the outage is logged once, and Redis is tried again
 /// after [`RedisBudgetBuilder::reconnect_after`], so workers rejoin the shared budget when it
 /// returns. Calls never fail or hang on account of Redis.
@@ -117,7 +123,7 @@ struct Shared {
     /// The Redis password, blanked out of what is logged: a Redis refusing a command may
     /// quote it whole, and so the password HELLO sends with AUTH.
     password: Option<crate::secret::Secret>,
-    connection: Mutex<Option<MultiplexedConnection>>,
+    connection: Mutex<Option<Connection>>,
     reserve: Script,
     limited: Script,
     /// Where Redis work runs: a runtime on this budget's thread, which stops when the last
@@ -363,6 +369,110 @@ fn io_thread() -> Result<(Handle, oneshot::Sender<()>), Error> {
     Ok((handle, stop))
 }
 
+/// A connection to Redis and the task that drives it, which ends when the last clone is
+/// dropped (the Redis client's own task would wait for answers to the requests sent, for ever
+/// from a Redis that never answers).
+#[derive(Clone)]
+struct Connection {
+    multiplexed: MultiplexedConnection,
+    _driver: Arc<Driver>,
+}
+
+/// Stops the task that drives a connection when dropped.
+struct Driver(JoinHandle<()>);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The most Redis may send between two requests: a handful of bytes answers a script, a few
+/// hundred the handshake. A reply of more is no answer of Redis's to this budget (a length
+/// header of gigabytes and as many bytes after it), and reading it whole would hold it all in
+/// memory until the timeout.
+const MAX_UNASKED_BYTES: usize = 64 << 10;
+
+/// The byte stream to Redis, which fails a read that takes what Redis sent since the last
+/// request past [`MAX_UNASKED_BYTES`].
+struct Bounded {
+    stream: Box<dyn Stream>,
+    /// Bytes read since the last write.
+    unasked: usize,
+}
+
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<S: AsyncRead + AsyncWrite + Send + Unpin> Stream for S {}
+
+impl Bounded {
+    /// Connects to the Redis `info` names, as the Redis client would.
+    async fn open(info: &redis::ConnectionInfo) -> redis::RedisResult<Self> {
+        let stream: Box<dyn Stream> = match info.addr() {
+            ConnectionAddr::Tcp(host, port) => {
+                let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+                stream.set_nodelay(info.tcp_settings().nodelay())?;
+                Box::new(stream)
+            }
+            #[cfg(unix)]
+            ConnectionAddr::Unix(path) => Box::new(tokio::net::UnixStream::connect(path).await?),
+            // `RedisBudgetBuilder::build` refused the URL already.
+            _ => {
+                return Err(redis::RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "a Redis address this build cannot connect to",
+                )))
+            }
+        };
+        Ok(Bounded { stream, unasked: 0 })
+    }
+}
+
+impl AsyncRead for Bounded {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.stream).poll_read(cx, buf))?;
+        let read = buf.filled().len() - before;
+        self.unasked = self.unasked.saturating_add(read);
+        if self.unasked > MAX_UNASKED_BYTES {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "Redis sent more than {} KiB unasked, more than any answer to this budget",
+                    MAX_UNASKED_BYTES >> 10
+                ),
+            )));
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Bounded {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let written = ready!(Pin::new(&mut self.stream).poll_write(cx, buf))?;
+        if written > 0 {
+            self.unasked = 0;
+        }
+        Poll::Ready(Ok(written))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
 /// Runs `script`, whose text is `source`, on `keys` and `args`: EVALSHA, and EVAL when Redis
 /// does not have the script (restarted, flushed, a new replica), which also keeps it for the
 /// next EVALSHA. Not SCRIPT LOAD and EVALSHA again, as the Redis client does: it checks the
@@ -461,20 +571,25 @@ impl Shared {
         }
     }
 
-    /// A connection, made if there is none.
-    async fn connection(&self) -> Result<MultiplexedConnection, Failure> {
+    /// A connection, made if there is none. Made here rather than by the Redis client, so
+    /// that what Redis sends is read through [`Bounded`]; the callers bound the whole of it,
+    /// handshake included, by the timeout.
+    async fn connection(&self) -> Result<Connection, Failure> {
         let mut slot = self.connection.lock().await;
         if let Some(connection) = &*slot {
             return Ok(connection.clone());
         }
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout));
-        let connection = self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(Failure::Redis)?;
+        let info = self.client.get_connection_info();
+        let stream = Bounded::open(info).await.map_err(Failure::Redis)?;
+        let config = AsyncConnectionConfig::new().set_response_timeout(Some(self.timeout));
+        let (multiplexed, driver) =
+            MultiplexedConnection::new_with_config(info.redis_settings(), stream, config)
+                .await
+                .map_err(Failure::Redis)?;
+        let connection = Connection {
+            multiplexed,
+            _driver: Arc::new(Driver(self.io.spawn(driver))),
+        };
         *slot = Some(connection.clone());
         Ok(connection)
     }
@@ -496,7 +611,15 @@ impl Shared {
         args.extend(budgets.iter().map(|c| u64::from(self.caps[slot(*c)])));
         // An integer, strictly: the Redis client would read a double or a string of digits as
         // a number too, and a NaN or negative double as 0, a grant.
-        let result = match run_script(&mut connection, &self.reserve, RESERVE, &keys, &args).await {
+        let result = match run_script(
+            &mut connection.multiplexed,
+            &self.reserve,
+            RESERVE,
+            &keys,
+            &args,
+        )
+        .await
+        {
             Ok(redis::Value::Int(wait)) => u64::try_from(wait).map_err(|_| Failure::NotAnAnswer),
             Ok(_) => Err(Failure::NotAnAnswer),
             Err(e) => Err(Failure::Redis(e)),
@@ -510,8 +633,14 @@ impl Shared {
     async fn run_limited(self: Arc<Self>, class: RateClass, hold_ms: u64) -> Result<(), Failure> {
         let mut connection = self.connection().await?;
         let keys = [self.keys[slot(class)].1.as_str()];
-        let result: Result<i64, _> =
-            run_script(&mut connection, &self.limited, LIMITED, &keys, &[hold_ms]).await;
+        let result: Result<i64, _> = run_script(
+            &mut connection.multiplexed,
+            &self.limited,
+            LIMITED,
+            &keys,
+            &[hold_ms],
+        )
+        .await;
         if result.is_err() {
             self.drop_connection().await;
         }

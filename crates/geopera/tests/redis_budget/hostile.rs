@@ -12,7 +12,7 @@
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Once, PoisonError};
+use std::sync::{mpsc, Arc, Mutex, Once, PoisonError};
 use std::time::{Duration, Instant};
 
 use geopera::budget::{Budget as _, RedisBudget, Reservation};
@@ -43,6 +43,9 @@ enum Answer {
     Drip(Vec<u8>),
     /// Nothing, ever: the connection stays open until the client closes it.
     Silence,
+    /// `head`, then up to `bytes` bytes of filler, as fast as the client takes them; how many
+    /// it took is reported when it hangs up or all were sent.
+    Flood { head: &'static [u8], bytes: usize },
 }
 
 fn reply(bytes: &[u8]) -> Answer {
@@ -88,6 +91,7 @@ fn polite(command: &[String]) -> Option<Answer> {
 struct HostileRedis {
     port: u16,
     seen: Arc<Mutex<Vec<Vec<String>>>>,
+    flooded: Mutex<mpsc::Receiver<usize>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -97,6 +101,7 @@ impl HostileRedis {
         let port = listener.local_addr().expect("an address").port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
+        let (flood_done, flooded) = mpsc::channel();
         let script = Arc::new(script);
         let (seen_by_server, stopped) = (seen.clone(), stop.clone());
         std::thread::spawn(move || {
@@ -105,11 +110,17 @@ impl HostileRedis {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let (script, seen) = (script.clone(), seen_by_server.clone());
-                std::thread::spawn(move || serve(stream, &*script, &seen));
+                let (script, seen, flood_done) =
+                    (script.clone(), seen_by_server.clone(), flood_done.clone());
+                std::thread::spawn(move || serve(stream, &*script, &seen, &flood_done));
             }
         });
-        HostileRedis { port, seen, stop }
+        HostileRedis {
+            port,
+            seen,
+            flooded: Mutex::new(flooded),
+            stop,
+        }
     }
 
     /// Answers every script with `answer` (made afresh each time), and everything else
@@ -129,6 +140,15 @@ impl HostileRedis {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// How many bytes of a flood the client took before it hung up, waiting at most `within`.
+    fn flooded(&self, within: Duration) -> Option<usize> {
+        self.flooded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .recv_timeout(within)
+            .ok()
     }
 }
 
@@ -170,6 +190,7 @@ fn serve(
     stream: TcpStream,
     script: &(dyn Fn(&[String]) -> Answer + Send + Sync),
     seen: &Mutex<Vec<Vec<String>>>,
+    flood_done: &mpsc::Sender<usize>,
 ) {
     let Ok(read_half) = stream.try_clone() else {
         return;
@@ -199,6 +220,20 @@ fn serve(
                 Ok(())
             }
             Answer::Silence => Ok(()),
+            Answer::Flood { head, bytes } => {
+                let _ = writer.write_all(head);
+                let chunk = vec![b'x'; 64 << 10];
+                let mut sent = 0;
+                while sent < bytes {
+                    let n = chunk.len().min(bytes - sent);
+                    match writer.write(&chunk[..n]) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => sent += n,
+                    }
+                }
+                let _ = flood_done.send(sent);
+                return;
+            }
         };
         if written.is_err() {
             return;
@@ -527,6 +562,32 @@ fn call(runtime: &tokio::runtime::Runtime, emu: &EmulatorHandle, budget: &RedisB
     took
 }
 
+/// A length header of gigabytes followed by as many bytes as the client will take: the budget
+/// reads no more of a reply than an answer of its scripts could need, so what a hostile Redis
+/// sends does not pile up in memory until the timeout.
+#[test]
+fn a_reply_of_gigabytes_is_not_read_into_memory() {
+    let redis = HostileRedis::scripts(|| Answer::Flood {
+        head: b"$9999999999\r\n",
+        bytes: 256 << 20,
+    });
+    // Patient, so that a budget reading everything would have the time to.
+    let budget = budget_on(&redis, Duration::from_secs(2));
+    let runtime = runtime();
+    let started = Instant::now();
+    assert_eq!(reserve(&runtime, &budget), Reservation::Granted);
+    assert!(!budget.is_shared());
+    let taken = redis
+        .flooded(Duration::from_secs(5))
+        .expect("the client hangs up");
+    assert!(
+        taken < 16 << 20,
+        "the budget took {} MiB of one reply in {:?}",
+        taken >> 20,
+        started.elapsed()
+    );
+}
+
 /// A Redis answering with an error that quotes the password (as Redis 7 does for a command it
 /// does not know: "unknown command 'HELLO', with args beginning with: '3' 'AUTH' 'default'
 /// '<password>'", when HELLO is renamed away) does not get it into the log.
@@ -579,7 +640,7 @@ fn an_error_quoting_the_password_does_not_log_it() {
 #[test]
 fn redis_words_in_the_log_are_bounded_and_inert() {
     let runtime = runtime();
-    let long = format!("-ERR \x1b]0;owned\x07\x1b[2J{}\r\n", "a".repeat(100_000));
+    let long = format!("-ERR \x1b]0;owned\x07\x1b[2J{}\r\n", "a".repeat(10_000));
     let redis = HostileRedis::scripts(move || Answer::Reply(long.clone().into_bytes()));
     let budget = budget_on(&redis, LOADED_MACHINE);
     let (log, _guard) = capture();
