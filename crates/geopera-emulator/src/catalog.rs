@@ -820,18 +820,63 @@ pub(crate) fn bbox_or_intersects(bbox: bool, intersects: bool) -> Result<(), Api
     ))
 }
 
+/// How many parts of an `intersects` are matched each by a box of its own; a geometry of
+/// more is matched by one box around them all, so a search compares an item with at most
+/// this many boxes.
+pub(crate) const MAX_INTERSECTS_PARTS: usize = 1_000;
+
 /// Reads a search's `intersects` as the boxes an item must overlap one of: it is held to the
 /// rule an item's geometry is held to ([`read_geometry`]: a GeoJSON geometry, every position
-/// on the globe), as a `bbox` is held to [`read_bbox`], and matched by its bounding box.
+/// on the globe), as a `bbox` is held to [`read_bbox`], and matched by the bounding box of
+/// each of its parts ([`parts_of`]).
+///
+/// Part by part, because a geometry that crosses the antimeridian is cut in two there (RFC
+/// 7946 §3.1.9): one box around both halves would span the globe between them, the long way
+/// round. A part is read as GeoJSON draws it, with straight lines in longitude and latitude
+/// (§3.1.1), so an uncut edge from 170 to -170 does run the long way round.
 ///
 /// # Errors
 /// 422 at `intersects` when it is not such a geometry, or has no position at all.
 pub(crate) fn read_intersects(geometry: &Value) -> Result<Vec<[f64; 4]>, ApiError> {
     let refuse = |message: String| ApiError::invalid(&["intersects"], message);
     read_geometry(geometry).map_err(refuse)?;
-    let bbox = geometry_bbox(geometry)
+    let whole = geometry_bbox(geometry)
         .ok_or_else(|| refuse("intersects has no positions to match items by".to_owned()))?;
-    Ok(vec![bbox])
+    let mut parts = Vec::new();
+    parts_of(geometry, &mut parts);
+    if parts.len() > MAX_INTERSECTS_PARTS {
+        return Ok(vec![whole]);
+    }
+    Ok(parts.into_iter().filter_map(geometry_bbox).collect())
+}
+
+/// Adds the parts of a geometry [`read_geometry`] accepted to `parts`, each as its
+/// coordinates: the geometry's own for a Point, LineString or Polygon; each position, line or
+/// polygon of a MultiPoint, MultiLineString or MultiPolygon; the parts of each member of a
+/// GeometryCollection (whose nesting [`read_geometry`] bounds). Stops past
+/// [`MAX_INTERSECTS_PARTS`], which are matched as one.
+fn parts_of<'g>(geometry: &'g Value, parts: &mut Vec<&'g Value>) {
+    let members = |name: &str| {
+        geometry
+            .get(name)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+    };
+    match geometry.get("type").and_then(Value::as_str) {
+        Some("MultiPoint" | "MultiLineString" | "MultiPolygon") => {
+            parts.extend(members("coordinates").take(MAX_INTERSECTS_PARTS + 1));
+        }
+        Some("GeometryCollection") => {
+            for member in members("geometries") {
+                if parts.len() > MAX_INTERSECTS_PARTS {
+                    return;
+                }
+                parts_of(member, parts);
+            }
+        }
+        _ => parts.extend(geometry.get("coordinates")),
+    }
 }
 
 /// The bounding box of any GeoJSON geometry, Feature or FeatureCollection.

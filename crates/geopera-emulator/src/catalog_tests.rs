@@ -383,3 +383,37 @@ fn polygon_areas_cannot_be_cancelled_by_their_rings() {
         assert!(area_km2(&refused).is_err(), "{refused}");
     }
 }
+
+#[test]
+fn an_intersects_is_matched_part_by_part_up_to_the_bound() {
+    let points = |count: usize| {
+        let positions: Vec<Value> = (0..count)
+            .map(|i| json!([(i % 360) as f64 - 180.0, 0.0]))
+            .collect();
+        json!({"type": "MultiPoint", "coordinates": positions})
+    };
+    let boxes = |geometry: &Value| read_intersects(geometry).expect("a geometry");
+    assert_eq!(
+        boxes(&points(3)),
+        vec![
+            [-180.0, 0.0, -180.0, 0.0],
+            [-179.0, 0.0, -179.0, 0.0],
+            [-178.0, 0.0, -178.0, 0.0]
+        ]
+    );
+    assert_eq!(
+        boxes(&points(MAX_INTERSECTS_PARTS)).len(),
+        MAX_INTERSECTS_PARTS
+    );
+    // Past the bound, one box around them all.
+    assert_eq!(
+        boxes(&points(MAX_INTERSECTS_PARTS + 1)),
+        vec![[-180.0, 0.0, 179.0, 0.0]]
+    );
+    let nested = json!({"type": "GeometryCollection", "geometries": [
+        points(MAX_INTERSECTS_PARTS),
+        {"type": "Point", "coordinates": [1.0, 1.0]}]});
+    assert_eq!(boxes(&nested), vec![[-180.0, 0.0, 179.0, 1.0]]);
+    let line = json!({"type": "LineString", "coordinates": [[0.0, 0.0], [2.0, 3.0]]});
+    assert_eq!(boxes(&line), vec![[0.0, 0.0, 2.0, 3.0]]);
+}

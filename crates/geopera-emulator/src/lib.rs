@@ -329,9 +329,13 @@
 //! ±90 and longitudes within ±180, else 422 at `bbox`; a west edge east of the east edge
 //! crosses the antimeridian), `intersects` (a GeoJSON geometry held to the rule of an item's
 //! `geometry` below, every position within ±180 / ±90, else 422 at `intersects`; matched by
-//! the geometry's bounding box; with a `bbox` as well it is 422 at both, as STAC API item
-//! search takes one or the other, and so are `catalog.search_stream` and
-//! `catalog.federated_search`),
+//! the bounding box of each of its parts: each position, line or polygon of a MultiPoint,
+//! MultiLineString or MultiPolygon, each member of a GeometryCollection, or one box around
+//! them all past 1,000 parts. So a geometry cut in two at the antimeridian, as RFC 7946
+//! advises, matches items on either side and not the globe between; an edge left uncut, from
+//! 170 to -170, is a straight line in longitude and latitude as GeoJSON draws it, the long
+//! way round. With a `bbox` as well it is 422 at both, as STAC API item search takes one or
+//! the other, and so are `catalog.search_stream` and `catalog.federated_search`),
 //! `datetime` (an RFC 3339 date-time or a `YYYY-MM-DD` date at midnight UTC, read as the
 //! validator reads them, or `start/end` of those with `..` or empty for an open end), `query`
 //! on `eo:cloud_cover` (`GT`, `GTE`, `LT`, `LTE`), `limit` (1..500) and `next`; pages come

@@ -2,7 +2,7 @@
 //! (every project) and the STAC API face, `stac.search` and `stac.collections.list`.
 //!
 //! The filters are those of `catalog.search` applied to stored items: `bbox` or `intersects`
-//! (by bounding box; not both, as in `catalog.search`), `datetime` (an instant or an interval with open ends), `collections`,
+//! (by bounding boxes; not both, as in `catalog.search`), `datetime` (an instant or an interval with open ends), `collections`,
 //! `ids`, `type`, and `query` on the numbers an item keeps (`cloud_cover` or
 //! `eo:cloud_cover`, and `gsd`). What the emulator cannot evaluate, a CQL2 `filter` or
 //! `query` on other properties, is refused with 422 naming the member rather than ignored.
@@ -30,7 +30,7 @@ type StacCollectionsInput = <StacCollectionsList as Operation>::Input;
 #[derive(Default)]
 struct Filter {
     /// The boxes an item must overlap one of: the `bbox` asked for, in two when it crosses
-    /// the antimeridian.
+    /// the antimeridian, or those of the parts of `intersects`.
     bbox: Option<Vec<[f64; 4]>>,
     /// Inclusive bounds in Unix seconds; `None` for an open end.
     start: Option<i64>,

@@ -565,3 +565,75 @@ fn search_stream_refuses_a_limit_that_is_not_a_whole_number_in_range() {
         assert_eq!(got, first, "{limit}");
     }
 }
+
+/// Regression: an `intersects` cut in two at the antimeridian, as RFC 7946 advises, was
+/// matched by one box around both halves, which spans the globe between them. Each part is
+/// matched by a box of its own now, so the cut geometry finds what a `bbox` across the
+/// antimeridian finds, in `catalog.search` and `stac.search` alike; an uncut edge still runs
+/// the long way round, as GeoJSON draws it.
+#[test]
+fn an_intersects_cut_at_the_antimeridian_matches_either_side_only() {
+    let api = Api::start();
+    let square = |west: f64, east: f64| {
+        json!([[
+            [west, -10.0],
+            [east, -10.0],
+            [east, 10.0],
+            [west, 10.0],
+            [west, -10.0]
+        ]])
+    };
+    let cut = [
+        json!({"type": "MultiPolygon", "coordinates": [square(175.0, 180.0), square(-180.0, -175.0)]}),
+        json!({"type": "GeometryCollection", "geometries": [
+            {"type": "Polygon", "coordinates": square(175.0, 180.0)},
+            {"type": "Polygon", "coordinates": square(-180.0, -175.0)}]}),
+    ];
+    let across = walk(
+        &api,
+        json!({"host_name": "x", "bbox": [175.0, -10.0, -175.0, 10.0], "limit": 500}),
+    );
+    assert!(!across.is_empty());
+    for geometry in &cut {
+        let found = walk(
+            &api,
+            json!({"host_name": "x", "intersects": geometry, "limit": 500}),
+        );
+        assert_eq!(found.len(), across.len(), "{geometry}");
+        assert_eq!(found, across, "{geometry}");
+    }
+    let uncut = json!({"type": "Polygon", "coordinates": square(-175.0, 175.0)});
+    let long_way = walk(
+        &api,
+        json!({"host_name": "x", "bbox": [-175.0, -10.0, 175.0, 10.0], "limit": 500}),
+    );
+    let found = walk(
+        &api,
+        json!({"host_name": "x", "intersects": uncut, "limit": 500}),
+    );
+    assert_eq!(found, long_way);
+
+    let project = api.ok("projects.create", json!({"name": "antimeridian"}))["id"].clone();
+    let item = |bbox: [f64; 4]| {
+        api.ok(
+            "items.create",
+            json!({"project_id": project, "name": "scene", "type": "satellite_capture",
+                   "bbox": bbox}),
+        )["id"]
+            .as_str()
+            .expect("an item id")
+            .to_owned()
+    };
+    let east = item([176.0, 0.0, 177.0, 1.0]);
+    let _middle = item([0.0, 0.0, 1.0, 1.0]);
+    let west = item([-177.0, 0.0, -176.0, 1.0]);
+    for geometry in &cut {
+        let page = api.ok("stac.search", json!({"intersects": geometry}));
+        let found: Vec<&str> = features(&page)
+            .iter()
+            .filter_map(|f| f["links"][0]["href"].as_str())
+            .filter_map(|href| href.rsplit("item_id=").next())
+            .collect();
+        assert_eq!(found, vec![east.as_str(), west.as_str()], "{geometry}");
+    }
+}
