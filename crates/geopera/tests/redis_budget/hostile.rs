@@ -1,8 +1,9 @@
 //! What a careless or hostile Redis does to calls on a [`RedisBudget`]: a Redis of the test's
 //! own, a listener on loopback speaking just enough of Redis's protocol (RESP) to answer what
-//! the budget sends (AUTH, HELLO, SELECT, CLIENT SETINFO, SCRIPT LOAD, EVALSHA, EVAL), and then
-//! answering the scripts wrongly: errors, replies of the wrong type, absurd numbers, length
-//! headers of gigabytes, silence, a byte a second, a connection closed mid-reply.
+//! the budget sends (AUTH or HELLO, SELECT, CLIENT SETINFO, EVALSHA, EVAL, and SCRIPT LOAD,
+//! which the tests check it does not send), and then answering the scripts wrongly: errors,
+//! replies of the wrong type, absurd numbers, length headers of gigabytes, silence, a byte a
+//! second, a connection closed mid-reply.
 //!
 //! The budget never fails a call (see [`geopera::budget::Budget`]): whatever Redis does, a
 //! reservation ends within the budget's timeout and the call is paced on the local budget
