@@ -590,9 +590,17 @@
 //! records kept per organization (and in the state file), *derived* ones compute their answer
 //! from the request, the seed and the synthetic catalog and keep nothing, *sample* ones answer
 //! a deterministic sample of their output shape (a body naming another organization than the
-//! caller's is 404 all the same, except for Geopera's `admin:` operations). The table is
-//! generated from the emulator's own handler table, so it cannot drift from what the emulator
-//! does.
+//! caller's is 404 all the same, except for Geopera's `admin:` operations). The places given
+//! to sample operations keep the rules the searches and items keep, else they are 422 at
+//! their field: `catalog.granule_points`' `bbox` is read as a search's, its `clip_polygon` as
+//! an area to order (a Polygon or MultiPolygon on the globe), and `cog.statistics`'
+//! `geometry` as an item's. The `bbox` of `analytics.band_math` and
+//! `analytics.calculate_index` is an object whose members the contract does not name: one
+//! naming any of `west`, `south`, `east` and `north` must name all four, as numbers within a
+//! bbox's bounds, and one naming none of them is not checked.
+//!
+//! The table is generated from the emulator's own handler table, so it cannot drift from
+//! what the emulator does.
 //!
 #![doc = include_str!("../docs/operations.md")]
 

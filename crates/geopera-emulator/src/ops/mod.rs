@@ -22,6 +22,7 @@ mod ledger;
 mod notifications;
 mod order_details;
 mod orders;
+mod places;
 mod projects;
 mod provenance;
 mod sharing;
@@ -345,6 +346,7 @@ pub(crate) async fn execute(ctx: &Ctx<'_>, body: Value) -> Outcome {
             if let Some(org) = named.filter(|_| !ctx.op.scope.starts_with("admin:")) {
                 ctx.own_org(org)?;
             }
+            places::check(ctx.op.id, &body)?;
             Ok(ctx.ok(&sample_output(ctx)))
         }
     }

@@ -331,6 +331,16 @@ fn every_operation_answers_with_its_documented_shape() {
         if let Some(org) = body.get_mut("organization_id") {
             *org = json!("org_demo");
         }
+        // The places a sample operation is given keep the rules of the searches' and items',
+        // which a sampled array of numbers or object does not.
+        match op.id {
+            "catalog.granule_points" => {
+                body["bbox"] = json!([0.0, 0.0, 1.0, 1.0]);
+                body["clip_polygon"] = serde_json::Value::Null;
+            }
+            "cog.statistics" => body["geometry"] = json!({"type": "Point", "coordinates": [1, 1]}),
+            _ => {}
+        }
         // Approving a credit purchase is for a person signed in, not a key.
         let resp = if op.id == "billing.approvals.approve" {
             api.call_as(api.emu.session_token(), op.id, body)
@@ -375,7 +385,8 @@ fn every_operation_answers_with_its_documented_shape() {
     assert_eq!(geopera_types::operations::ALL.len(), 227);
     // Sampled bodies carry made-up ids and values no record allows, so operations on kept
     // records answer 404/409/422 and their own tests cover their successes; an operation
-    // that answers a sample must succeed on any valid body. The kinds come from the crate
+    // that answers a sample must succeed on any valid body (its places on the globe, as set
+    // above). The kinds come from the crate
     // docs' table, which a unit test keeps equal to the handlers.
     let table = include_str!("../../docs/operations.md");
     let samples: Vec<&str> = table
@@ -749,4 +760,130 @@ fn an_unknown_operation_id_is_logged_escaped_on_one_line() {
         requests[1]
     );
     assert!(requests[2].contains("operation=catalog.search"), "{seen:?}");
+}
+
+/// Regression: the operations answering samples took any `bbox` or geometry, so a box off the
+/// globe or a geometry that is no geometry was answered as if it were a place. They hold
+/// them to the rules the searches and items keep now, with 422 at the field; an object
+/// `bbox`, whose members the contract does not name, only when it names its edges.
+#[test]
+fn sample_operations_refuse_a_place_off_the_globe_at_its_field() {
+    let api = Api::start();
+    let point = |lon: f64, lat: f64| json!({"type": "Point", "coordinates": [lon, lat]});
+    let square = |west: f64, east: f64| {
+        json!({"type": "Polygon", "coordinates":
+            [[[west, 0.0], [east, 0.0], [east, 1.0], [west, 1.0], [west, 0.0]]]})
+    };
+    let granule = |bbox: serde_json::Value, clip: serde_json::Value| {
+        json!({"collection": "gedi-l2a", "href": "https://example.com/granule.h5",
+               "bbox": bbox, "clip_polygon": clip})
+    };
+    let band_math = |bbox: serde_json::Value| {
+        json!({"cog_url": "https://example.com/scene.tif", "formula": "(b1 - b2) / (b1 + b2)",
+               "bbox": bbox, "sensor": "sentinel-2"})
+    };
+    let index = |bbox: serde_json::Value| {
+        json!({"cog_url": "https://example.com/scene.tif", "index_name": "ndvi",
+               "bbox": bbox, "sensor": "sentinel-2"})
+    };
+    let statistics = |geometry: serde_json::Value| json!({"url": "https://example.com/scene.tif", "geometry": geometry});
+    let edges = |west: f64, south: f64, east: f64, north: f64| json!({"west": west, "south": south, "east": east, "north": north});
+    let null = serde_json::Value::Null;
+    let refused = [
+        (
+            "catalog.granule_points",
+            granule(json!([0.0, 0.0, 200.0, 1.0]), null.clone()),
+            "bbox",
+        ),
+        (
+            "catalog.granule_points",
+            granule(json!([0.0, 0.0, 1.0]), null.clone()),
+            "bbox",
+        ),
+        (
+            "catalog.granule_points",
+            granule(json!([0.0, 10.0, 1.0, 5.0]), null.clone()),
+            "bbox",
+        ),
+        (
+            "catalog.granule_points",
+            granule(json!([0.0, 0.0, 1.0, 1.0]), point(0.0, 0.0)),
+            "clip_polygon",
+        ),
+        (
+            "catalog.granule_points",
+            granule(json!([0.0, 0.0, 1.0, 1.0]), square(0.0, 200.0)),
+            "clip_polygon",
+        ),
+        (
+            "analytics.band_math",
+            band_math(edges(0.0, 0.0, 1.0, 95.0)),
+            "bbox",
+        ),
+        (
+            "analytics.band_math",
+            band_math(json!({"west": 0.0})),
+            "bbox",
+        ),
+        (
+            "analytics.calculate_index",
+            index(edges(-190.0, 0.0, 1.0, 1.0)),
+            "bbox",
+        ),
+        (
+            "analytics.calculate_index",
+            index(json!({"west": "0", "south": 0, "east": 1, "north": 1})),
+            "bbox",
+        ),
+        ("cog.statistics", statistics(point(0.0, 91.0)), "geometry"),
+        ("cog.statistics", statistics(json!({})), "geometry"),
+        (
+            "cog.statistics",
+            statistics(json!({"type": "Feature", "geometry": point(0.0, 0.0)})),
+            "geometry",
+        ),
+    ];
+    for (op, body, field) in refused {
+        let answer = api.call(op, body.clone());
+        let text = String::from_utf8_lossy(&answer.body).into_owned();
+        assert_eq!(answer.status, 422, "{op} {body}: {text}");
+        let locs: Vec<serde_json::Value> = answer.json()["detail"]
+            .as_array()
+            .expect("detail")
+            .iter()
+            .map(|failure| failure["loc"].clone())
+            .collect();
+        assert_eq!(locs, vec![json!(["body", field])], "{op} {body}: {text}");
+    }
+    let accepted = [
+        (
+            "catalog.granule_points",
+            granule(json!([0.0, 0.0, 1.0, 1.0]), null.clone()),
+        ),
+        (
+            "catalog.granule_points",
+            granule(json!([170.0, 0.0, -170.0, 1.0]), square(170.0, 180.0)),
+        ),
+        (
+            "analytics.band_math",
+            band_math(edges(170.0, -1.0, -170.0, 1.0)),
+        ),
+        ("analytics.band_math", band_math(json!({}))),
+        ("analytics.band_math", band_math(json!({"minx": 500}))),
+        (
+            "analytics.calculate_index",
+            index(edges(0.0, 0.0, 1.0, 1.0)),
+        ),
+        ("cog.statistics", statistics(point(1.0, 1.0))),
+        ("cog.statistics", statistics(square(0.0, 1.0))),
+    ];
+    for (op, body) in accepted {
+        let answer = api.call(op, body.clone());
+        assert_eq!(
+            answer.status,
+            200,
+            "{op} {body}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
 }
