@@ -231,7 +231,7 @@
 //! | `POST {oidc}/logout` | `refresh_token`: ends its session (204); unknown token (a rotated-away one too) or another client's 400 `invalid_grant` |
 //! | `POST {oidc}/revoke` | RFC 7009 `token`: a refresh token (the session's current one, whole) ends its session, an access token only itself; 200, also for an unknown token; a token issued to another client (for `geopera`, to another API key) is 400 `unauthorized_client` and stays valid |
 //! | `GET {oidc}/certs` | the JWKS: empty, tokens are opaque |
-//! | `GET` / `POST {base}/realms/public/device` | the verification page: user code plus a user's password, Approve or Deny |
+//! | `GET` / `POST {base}/realms/public/device` | the verification page: user code (prefilled from `?user_code=`; a query the form's rules refuse is a 400 page) plus a user's password, Approve or Deny |
 //!
 //! Requests are `application/x-www-form-urlencoded`; a parameter sent twice is refused, an
 //! empty one counts as absent, and a name or value whose bytes are not UTF-8 once

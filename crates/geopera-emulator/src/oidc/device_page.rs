@@ -25,17 +25,7 @@ pub(crate) async fn page(
 ) -> Response {
     match method {
         // HEAD is GET without the body, which the server leaves out.
-        Method::GET | Method::HEAD => {
-            let user_code = uri
-                .query()
-                .and_then(|query| {
-                    form_urlencoded::parse(query.as_bytes())
-                        .find(|(name, _)| name == "user_code")
-                        .map(|(_, value)| value.into_owned())
-                })
-                .unwrap_or_default();
-            html(StatusCode::OK, &form_page(&user_code, None))
-        }
+        Method::GET | Method::HEAD => ask(&uri),
         // Each approval checks a password, so it draws from the sign-in budget too.
         Method::POST => match throttle(&shared, peer).and_then(|()| Form::read(&headers, body)) {
             Ok(form) => decide(&shared, &form),
@@ -59,6 +49,22 @@ pub(crate) async fn page(
                 .insert(ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
             response
         }
+    }
+}
+
+/// The form, filled in with the code a `?user_code=` link carries. The query is read as the
+/// POSTed form is: a parameter whose bytes are not UTF-8 once percent-decoded, or one given
+/// twice, is a 400 page with nothing filled in, never a code shown with U+FFFD in their place.
+fn ask(uri: &Uri) -> Response {
+    match Form::parse(uri.query().unwrap_or_default().as_bytes()) {
+        Ok(query) => {
+            let user_code = query.get("user_code").unwrap_or_default();
+            html(StatusCode::OK, &form_page(user_code, None))
+        }
+        Err(error) => html(
+            error.status,
+            &form_page("", Some(&format!("{}.", error.description))),
+        ),
     }
 }
 

@@ -639,6 +639,42 @@ fn the_verification_page_answers_head_as_get_without_the_body() {
     );
 }
 
+/// Regression: the page read its `?user_code=` with U+FFFD in place of bytes that are not
+/// UTF-8, while the form it posts refuses them; the query is read as the form is now, so such
+/// a code (or one given twice) is a 400 page with nothing filled in.
+#[test]
+fn the_verification_page_refuses_a_user_code_that_is_not_utf8_as_its_form_does() {
+    let api = Api::start();
+    let page = |query: &str| {
+        read(
+            api.http
+                .get(format!(
+                    "{}/realms/public/device?{query}",
+                    api.emu.base_url()
+                ))
+                .send()
+                .expect("page"),
+        )
+    };
+    for query in [
+        "user_code=AB%FFCD",
+        "user_code=ABCD-EFGH&user_code=BCDF-GHJK",
+    ] {
+        let refused = page(query);
+        assert_eq!(refused.status, 400, "{query}");
+        assert!(refused.content_type().starts_with("text/html"), "{query}");
+        let body = String::from_utf8(refused.body.to_vec()).expect("the page is UTF-8");
+        assert!(body.contains("user_code"), "{query}: {body}");
+        assert!(body.contains("value=\"\""), "{query}: {body}");
+        assert!(!body.contains('\u{fffd}'), "{query}: {body}");
+    }
+    let filled = page("user_code=ABCD-EFGH");
+    assert_eq!(filled.status, 200);
+    assert!(String::from_utf8_lossy(&filled.body).contains("value=\"ABCD-EFGH\""));
+    let none = page("");
+    assert_eq!(none.status, 200);
+}
+
 #[test]
 fn the_verification_page_approves_after_a_password_sign_in() {
     let api = Api::start();
