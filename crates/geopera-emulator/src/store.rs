@@ -189,6 +189,39 @@ fn lease(path: &Path) -> io::Result<Connection> {
     })
 }
 
+/// Refuses a file with more than one name (hard links): the lock ([`lease`]) is kept beside
+/// the name the file is opened by, and so is SQLite's rollback journal, so an emulator on each
+/// of two names would not keep the other out, and a journal a crash left beside one name
+/// would not be rolled back by an emulator opening the other. A symbolic link is one name
+/// followed to the file's own, and shares its lock; a hard link has no name to follow. A lock
+/// on the file itself (`flock`, by its inode) would hold under every name, but where `flock`
+/// and SQLite's `fcntl` locks interact (the BSDs and macOS; NFS and SMB mounts) it would keep
+/// the emulator's own SQLite connection out of its file.
+///
+/// # Errors
+/// When the file has more than one link, or its links cannot be counted.
+fn only_name(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        let links = std::os::unix::fs::MetadataExt::nlink(&std::fs::metadata(path)?);
+        if links > 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} has {links} names (hard links): the lock that keeps a second emulator \
+                     off it, and SQLite's journal, are kept beside the name it is opened by, so \
+                     another name would bypass both; give it one name (copy it, or use a \
+                     symbolic link)",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Creates the file readable by its owner only, when it does not exist yet: it holds the
 /// organizations' API keys as they were issued (a key must keep working after a restart),
 /// and SQLite gives its journal the same permissions. An existing file keeps its own.
@@ -263,6 +296,7 @@ impl Store {
     /// [`open`](Self::open), with errors that may not name the file.
     fn open_unnamed(path: &Path, seed: u64) -> io::Result<(Store, Option<Snapshot>)> {
         create_private(path)?;
+        only_name(path)?;
         let lease = lease(path)?;
         let mut connection = Connection::open(path).map_err(io_error)?;
         // Every write happens under the emulator's state lock, so SQLite's default wait of

@@ -1000,6 +1000,36 @@ fn a_state_file_in_use_by_another_emulator_is_refused() {
     start(10, &file);
 }
 
+/// Regression: the lock that keeps a second emulator off a state file was kept beside the
+/// name it was opened by, so an emulator on a hard link to a file in use took a lock of its
+/// own and shared the file. A file with more than one name is refused now; a symbolic link
+/// names the one file, and shares its lock.
+#[cfg(unix)]
+#[test]
+fn a_state_file_in_use_is_refused_under_another_name_and_one_with_two_names_at_all() {
+    let file = TempFile::new("named-twice");
+    let first = start(10, &file);
+    let symlink = TempFile::new("named-twice-symlink");
+    std::os::unix::fs::symlink(&file.0, &symlink.0).expect("a symbolic link");
+    let message = refused(10, &symlink).to_string();
+    assert!(message.contains("in use by another process"), "{message}");
+
+    let hard_link = TempFile::new("named-twice-hard-link");
+    std::fs::hard_link(&file.0, &hard_link.0).expect("a hard link");
+    let message = refused(10, &hard_link).to_string();
+    assert!(message.contains("hard link"), "{message}");
+    assert!(
+        message.contains(&hard_link.0.display().to_string()),
+        "{message}"
+    );
+    drop(first);
+    // Not even one emulator: a crash's journal beside one name would be missed by the other.
+    let message = refused(10, &file).to_string();
+    assert!(message.contains("hard link"), "{message}");
+    drop(hard_link);
+    start(10, &file);
+}
+
 /// Starts an emulator of `seed` on `file`, expecting it to refuse, and returns its error.
 fn refused(seed: u64, file: &TempFile) -> std::io::Error {
     match Emulator::builder().seed(seed).state_file(&file.0).start() {
