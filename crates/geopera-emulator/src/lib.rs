@@ -135,8 +135,10 @@
 //! - A person approves credit purchases: `billing.approvals.approve`, which the API reserves
 //!   for a human approver, is 403 problem+json for an API key and for a session started with
 //!   one (`client_credentials`); a user's session (password or device login, or the demo
-//!   session token) may approve. Requesting and rejecting are open to any `billing:write`
-//!   credential.
+//!   session token) may approve. Approving charges the organization's default payment method
+//!   (the first attached, or the one `payment_methods.set_default` chose), so without one it
+//!   is 402 problem+json and the approval stays pending. Requesting and rejecting are open to
+//!   any `billing:write` credential.
 //! - Unguessable keys: the secret of a key minted by `api_keys.create` or
 //!   [`EmulatorHandle::create_key`] is 16 bytes from the operating system's generator, as are
 //!   share tokens, upload tokens, signing secrets and session tokens. Only the demo key and

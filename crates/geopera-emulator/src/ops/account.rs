@@ -2,8 +2,9 @@
 //! (the emulator's stand-ins for the payment provider's objects), credit purchase approvals
 //! and the automatic top-up setting.
 //!
-//! Approving a credit approval adds its credits to the balance, as a top-up does, so a
-//! workflow that needs an approval before spending can be exercised end to end.
+//! Approving a credit approval charges the organization's default payment method and adds
+//! its credits to the balance, as a top-up does, so a workflow that needs an approval before
+//! spending can be exercised end to end.
 
 use geopera_types::models::{
     ApprovalGetInput, ApprovalRefInput, ApprovalsListInput, AttachInput, DetachInput, Empty,
@@ -208,7 +209,8 @@ pub(crate) fn request_approval(ctx: &Ctx<'_>, input: RequestApprovalInput) -> Ou
 }
 
 /// Approves a credit purchase, which only a person may: a key is automation, and one that
-/// could approve would let a script request credits and approve them itself.
+/// could approve would let a script request credits and approve them itself. Approving
+/// charges the organization's default card off-session, so one with none is refused.
 ///
 /// # Errors
 /// 403 for an API key or a session started with one; otherwise as [`decide`].
@@ -226,17 +228,16 @@ pub(crate) fn reject(ctx: &Ctx<'_>, input: RejectApprovalInput) -> Outcome {
     decide(ctx, &input.approval_id, "rejected", input.reason)
 }
 
-/// Settles a pending approval; approving adds its credits to the balance.
+/// Settles a pending approval; approving charges the organization's default card for its
+/// credits and adds them to the balance.
 ///
 /// # Errors
 /// 404 for another organization's or an unknown approval; 409 once it is settled, 410 once
-/// it has expired.
+/// it has expired; 402 when approving and the organization has no default card to charge.
 fn decide(ctx: &Ctx<'_>, id: &str, status: &str, reason: Option<String>) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
-    let approval = inner
-        .resources
-        .get_mut(Family::Approval, ctx.org, None, id)?;
+    let approval = inner.resources.get(Family::Approval, ctx.org, None, id)?;
     let current = approval_status(approval, now);
     // An approval that ran out of time is gone (410, as the API answers what expired); one
     // already decided is a state conflict (409).
@@ -251,6 +252,26 @@ fn decide(ctx: &Ctx<'_>, id: &str, status: &str, reason: Option<String>) -> Outc
             "approval '{id}' is {current} and can no longer be decided"
         )));
     }
+    // The purchase is charged to the card off-session charges use (payment_methods.set_default),
+    // as a payment the API cannot take: 402, and the approval stays pending.
+    let card = |method: &&Resource| method.fields.get("isDefault") == Some(&Value::Bool(true));
+    if status == "approved"
+        && !inner
+            .resources
+            .list(Family::PaymentMethod, ctx.org, None)
+            .iter()
+            .any(card)
+    {
+        return Err(ApiError::problem(
+            StatusCode::PAYMENT_REQUIRED,
+            "approving a credit purchase charges the organization's default card, and it has \
+             none: attach one with payment_methods.attach (the first becomes the default) or \
+             choose one with payment_methods.set_default",
+        ));
+    }
+    let approval = inner
+        .resources
+        .get_mut(Family::Approval, ctx.org, None, id)?;
     approval.set("status", Some(status));
     approval.set("reason", reason);
     approval.updated_at = now;

@@ -192,6 +192,15 @@ fn one_payment_method_is_the_default_at_a_time() {
     assert_eq!(listed["payment_methods"].as_array().map(Vec::len), Some(1));
 }
 
+/// Attaches a card, the organization's default when it has none, which approving a credit
+/// purchase charges.
+fn attach_card(api: &Api, payment_method_id: &str) -> Value {
+    api.ok(
+        "payment_methods.attach",
+        json!({"payment_method_id": payment_method_id}),
+    )
+}
+
 /// Approves a credit request as a person: with the demo session token, a user's.
 fn approve(api: &Api, approval_id: &str) -> Resp {
     api.call_as(
@@ -204,6 +213,7 @@ fn approve(api: &Api, approval_id: &str) -> Resp {
 #[test]
 fn an_approved_credit_request_tops_up_once_and_a_late_one_expires() {
     let api = Api::start();
+    attach_card(&api, "pm_card");
     let balance = |api: &Api| api.ok("billing.credits.balance", json!({}))["credits"].as_i64();
     let before = balance(&api).expect("a balance");
 
@@ -256,11 +266,54 @@ fn an_approved_credit_request_tops_up_once_and_a_late_one_expires() {
     assert_eq!(huge.status, 422);
 }
 
+/// Regression: approving a credit purchase added its credits with no card on file, though
+/// approving charges the organization's saved card and a payment the API cannot take is 402.
+/// With no default payment method it is 402 now and the approval waits; once one is chosen it
+/// is approved.
+#[test]
+fn approving_a_credit_purchase_needs_a_default_card_to_charge() {
+    let api = Api::start();
+    let balance = |api: &Api| api.ok("billing.credits.balance", json!({}))["credits"].as_i64();
+    let before = balance(&api).expect("a balance");
+    let approval = id(&api.ok("billing.approvals.request", json!({"credits": 1_000})));
+    let refused_without = |what: &str| {
+        let refused = approve(&api, &approval);
+        assert_eq!(refused.status, 402, "{what}: {:?}", refused.json());
+        assert_eq!(refused.content_type(), "application/problem+json", "{what}");
+        assert!(
+            refused.json()["detail"]
+                .as_str()
+                .is_some_and(|detail| detail.contains("default card")),
+            "{what}: {:?}",
+            refused.json()
+        );
+        assert_eq!(balance(&api), Some(before), "{what}: nothing charged");
+        let waiting = api.ok("billing.approvals.get", json!({"approval_id": approval}));
+        assert_eq!(waiting["status"], "pending", "{what}");
+    };
+    refused_without("no card");
+    let first = attach_card(&api, "pm_first");
+    let second = attach_card(&api, "pm_second");
+    api.ok(
+        "payment_methods.detach",
+        json!({"payment_method_row_id": id(&first)}),
+    );
+    refused_without("a card that is not the default");
+    api.ok(
+        "payment_methods.set_default",
+        json!({"payment_method_row_id": id(&second)}),
+    );
+    let approved = approve(&api, &approval);
+    assert_eq!(approved.status, 200, "{:?}", approved.json());
+    assert_eq!(balance(&api), Some(before + 1_000));
+}
+
 /// The API reserves approving a credit purchase for a human approver: a key is automation,
 /// and one that could approve would let a script request credits and grant them itself.
 #[test]
 fn only_a_person_approves_a_credit_purchase() {
     let api = Api::start();
+    attach_card(&api, "pm_card");
     let balance = |api: &Api| api.ok("billing.credits.balance", json!({}))["credits"].as_i64();
     let before = balance(&api).expect("a balance");
     let bot = api.emu.create_key(&["billing:*"]);
@@ -495,6 +548,7 @@ fn every_balance_change_is_a_transaction_and_purchases_are_invoiced() {
     let order = api.place_archive_order(&api.commercial_capture());
     api.ok("orders.cancel", json!({"order_id": order}));
     api.ok("billing.topup", json!({"credits": 500}));
+    attach_card(&api, "pm_card");
     let approval = id(&api.ok("billing.approvals.request", json!({"credits": 700})));
     assert_eq!(approve(&api, &approval).status, 200);
 
