@@ -7853,17 +7853,27 @@ fn op_file_dash_reads_the_body_from_stdin() {
         "cannot read --file from stdin: it is larger than 64 MiB",
         "endless stdin",
     );
+    a_file_named_dash_is_read_as_dot_slash_dash(&s, &["op", "orders.list", "-f", "./-"]);
+}
 
+/// Asserts that `args` (naming `./-`), in a dry run from a folder holding a file named `-`,
+/// send that file's body: a dash alone means stdin, and `./-` is how the file is named.
+fn a_file_named_dash_is_read_as_dot_slash_dash(s: &Setup, args: &[&str]) {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("-"), r#"{"size": 3}"#).expect("test step");
     let output = s
         .cli()
         .current_dir(dir.path())
-        .args(["op", "orders.list", "-f", "./-", "--dry-run"])
+        .args(args)
+        .arg("--dry-run")
         .output()
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(dry_run(&output).1, serde_json::json!({"size": 3}));
+    assert_eq!(
+        dry_run(&output).1,
+        serde_json::json!({"size": 3}),
+        "{args:?}"
+    );
 }
 
 /// `--json @-` is stdin, as `@-` is for curl and gh, and as `--json -` is; `@./-` is the file.
@@ -7878,17 +7888,7 @@ fn json_at_dash_reads_the_body_from_stdin() {
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(dry_run(&output).1, serde_json::json!({"size": 2}));
-
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("-"), r#"{"size": 3}"#).expect("test step");
-    let output = s
-        .cli()
-        .current_dir(dir.path())
-        .args(["orders", "list", "--json", "@./-", "--dry-run"])
-        .output()
-        .expect("geopera runs");
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(dry_run(&output).1, serde_json::json!({"size": 3}));
+    a_file_named_dash_is_read_as_dot_slash_dash(&s, &["orders", "list", "--json", "@./-"]);
 }
 
 /// An empty or blank `--project` (`--project "$UNSET"`), or target of the upload, is refused
