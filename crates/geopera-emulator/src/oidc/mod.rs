@@ -585,31 +585,14 @@ fn unknown_client() -> OAuthError {
 /// without them stays as it is, as the URL standard reads it); `None` when the bytes this
 /// gives are not UTF-8.
 fn form_decode(raw: &[u8]) -> Option<String> {
-    fn hex(byte: u8) -> Option<u8> {
-        char::from(byte)
-            .to_digit(16)
-            .and_then(|digit| u8::try_from(digit).ok())
-    }
-    let mut bytes = Vec::with_capacity(raw.len());
-    let mut rest = raw;
-    while let Some((&byte, after)) = rest.split_first() {
-        rest = after;
-        bytes.push(match byte {
-            b'+' => b' ',
-            b'%' => match after {
-                [high, low, tail @ ..] => match (hex(*high), hex(*low)) {
-                    (Some(high), Some(low)) => {
-                        rest = tail;
-                        high << 4 | low
-                    }
-                    _ => b'%',
-                },
-                _ => b'%',
-            },
-            other => other,
-        });
-    }
-    String::from_utf8(bytes).ok()
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|&byte| if byte == b'+' { b' ' } else { byte })
+        .collect();
+    percent_encoding::percent_decode(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// The scope a new session gets and what it may do. Permission words (`orders:read`, `*`)
