@@ -13,6 +13,18 @@ fn id(value: &Value) -> String {
         .to_owned()
 }
 
+/// Asserts that `answer` is a 422 whose first failure is at the body's `field`; `what` names
+/// the case in messages.
+fn refused(answer: Resp, field: &str, what: &str) {
+    let body = String::from_utf8_lossy(&answer.body).into_owned();
+    assert_eq!(answer.status, 422, "{what}: {body}");
+    assert_eq!(
+        answer.json()["detail"][0]["loc"],
+        json!(["body", field]),
+        "{what}: {body}"
+    );
+}
+
 /// A fresh project with three dated items at different places and cloud covers.
 fn project_with_items(api: &Api) -> (String, Vec<String>) {
     let project = id(&api.ok("projects.create", json!({"name": "search"})));
@@ -138,18 +150,7 @@ fn an_interval_ending_before_it_starts_is_422_at_datetime() {
             json!({"host_name": "earthsearch-aws", "datetime": swapped}),
         ),
     ] {
-        let answer = api.call(op, body);
-        assert_eq!(
-            answer.status,
-            422,
-            "{op}: {}",
-            String::from_utf8_lossy(&answer.body)
-        );
-        assert_eq!(
-            answer.json()["detail"][0]["loc"],
-            json!(["body", "datetime"]),
-            "{op}"
-        );
+        refused(api.call(op, body), "datetime", op);
     }
     // One instant as both ends is an interval still.
     let same = "2024-03-01T00:00:00Z/2024-03-01T00:00:00Z";
@@ -426,18 +427,7 @@ fn a_bbox_across_the_antimeridian_matches_both_sides_and_off_the_globe_is_422() 
         for (op, base) in ops.iter().chain([&("catalog.search", catalog.clone())]) {
             let mut body = base.clone();
             body["bbox"] = bbox.clone();
-            let answer = api.call(op, body);
-            assert_eq!(
-                answer.status,
-                422,
-                "{op} {bbox}: {}",
-                String::from_utf8_lossy(&answer.body)
-            );
-            assert_eq!(
-                answer.json()["detail"][0]["loc"],
-                json!(["body", "bbox"]),
-                "{op} {bbox}"
-            );
+            refused(api.call(op, body), "bbox", &format!("{op} {bbox}"));
         }
     }
     // The stream's body is not checked against a schema: a member that is not a number is
@@ -470,15 +460,6 @@ fn an_items_bbox_and_geometry_off_the_globe_are_422_at_the_field() {
     let kept = create(json!({"bbox": [10.0, 10.0, 11.0, 11.0]}));
     assert_eq!(kept.status, 200);
     let item = id(&kept.json());
-    let refused = |answer: Resp, field: &str, what: &str| {
-        let body = String::from_utf8_lossy(&answer.body).into_owned();
-        assert_eq!(answer.status, 422, "{what}: {body}");
-        assert_eq!(
-            answer.json()["detail"][0]["loc"],
-            json!(["body", field]),
-            "{what}: {body}"
-        );
-    };
     for bbox in [
         json!([0.0, -91.0, 1.0, 1.0]),
         json!([0.0, 0.0, 1.0, 95.0]),
