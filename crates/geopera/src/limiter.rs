@@ -13,7 +13,7 @@ use std::time::Duration;
 use geopera_types::RateClass;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
-use crate::budget::{drawn_from, slot, Budget, Reservation};
+use crate::budget::{drawn_from, slot, Budget, Reservation, MAX_HOLD};
 use crate::caller::{Caller, ThreadMark, ThreadMarks};
 use crate::clock::Clock;
 
@@ -321,19 +321,43 @@ impl Limiter {
             round += 1;
         };
         if let Some(budget) = &self.budget {
-            for _ in 0..MAX_BUDGET_ASKS {
-                match budget.reserve(class).await {
-                    Reservation::Granted => break,
-                    Reservation::Wait(wait) => {
-                        self.clock
-                            .sleep_until(self.clock.now().saturating_add(wait))
-                            .await;
-                    }
-                }
-            }
+            self.ask_budget(budget.as_ref(), class).await;
         }
         slots.used();
         Ok(admission)
+    }
+
+    /// Asks `budget` for a call of `class` until it grants one, or [`MAX_BUDGET_ASKS`] answers
+    /// or [`MAX_HOLD`] of waiting have passed. Bounded in both because a budget is the user's
+    /// code or a store anyone may write to: a budget answering "wait" for ever would hold the
+    /// call for ever, and one answering 59 minutes 64 times would hold it for two and a half
+    /// days. Going ahead is what a budget that cannot answer does too ([`Budget`]).
+    async fn ask_budget(&self, budget: &dyn Budget, class: RateClass) {
+        let started = self.clock.now();
+        let give_up = started.saturating_add(MAX_HOLD);
+        let mut asks = 0;
+        while asks < MAX_BUDGET_ASKS {
+            asks += 1;
+            match budget.reserve(class).await {
+                Reservation::Granted => return,
+                Reservation::Wait(wait) => {
+                    let now = self.clock.now();
+                    if now >= give_up {
+                        break;
+                    }
+                    self.clock
+                        .sleep_until(now.saturating_add(wait).min(give_up))
+                        .await;
+                }
+            }
+        }
+        tracing::warn!(
+            ?class,
+            asks,
+            waited = ?self.clock.now().saturating_sub(started),
+            "the shared rate budget granted no call in as many asks or as long a wait as a \
+             call gives it: sending anyway, as the API's own rate limit still guards it"
+        );
     }
 
     /// Tells the shared budget, if there is one, that the API answered 429.

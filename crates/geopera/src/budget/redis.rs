@@ -16,7 +16,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{oneshot, Mutex};
 use tokio::task::JoinHandle;
 
-use super::{drawn_from, slot, Budget, BudgetFuture, LocalBudget, Reservation};
+use super::{drawn_from, slot, Budget, BudgetFuture, LocalBudget, Reservation, MAX_HOLD};
 use crate::Error;
 
 /// Checks every budget a call draws on and counts the call in all of them, or in none: one
@@ -505,18 +505,14 @@ enum Failure {
     Redis(redis::RedisError),
     TimedOut,
     Gone,
-    /// A wait longer than any this budget writes ([`MAX_HOLD`]): what Redis holds is not ours.
+    /// A wait longer than any this budget writes ([`MAX_HOLD`]): what Redis holds is not
+    /// ours (a key written by something else), and is treated as Redis failing, so no call
+    /// hangs on it.
     Absurd(u64),
     /// A reply the reservation script never gives: anything but a whole number of
     /// milliseconds, 0 or more.
     NotAnAnswer,
 }
-
-/// The longest a budget is held by one 429 on Redis, and so the longest wait a reservation
-/// can rightly answer: a worker that asked to wait out more still waits it itself. A longer
-/// wait read back is garbage (a key written by something else) and is treated as Redis
-/// failing, so no call hangs on it.
-const MAX_HOLD: Duration = Duration::from_secs(3600);
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -3,7 +3,7 @@
 //! Hostile behaviour comes from a server of the tests' own (`hostile.rs`) or the emulator's
 //! faults.
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -2615,4 +2615,120 @@ async fn a_401_after_a_redirect_within_the_origin_does_not_repeat_a_call_that_ma
         .expect_err("the 401 again");
     assert_eq!(error.status(), Some(StatusCode::UNAUTHORIZED), "{error:?}");
     assert_eq!(topups(), 1 + 2, "a keyed call is sent again once, renewed");
+}
+
+/// A budget of the test's own that never grants a call, answering every ask with `wait`.
+#[derive(Debug)]
+struct NeverGrants {
+    wait: Duration,
+    asks: std::sync::atomic::AtomicUsize,
+}
+
+impl geopera::budget::Budget for NeverGrants {
+    fn reserve(
+        &self,
+        _class: geopera::RateClass,
+    ) -> geopera::budget::BudgetFuture<'_, geopera::budget::Reservation> {
+        self.asks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(std::future::ready(geopera::budget::Reservation::Wait(
+            self.wait,
+        )))
+    }
+
+    fn limited(
+        &self,
+        _class: geopera::RateClass,
+        _retry_after: Duration,
+    ) -> geopera::budget::BudgetFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
+}
+
+/// Time that passes only when waited for, at once: an hour of waiting takes no time.
+#[derive(Debug, Default)]
+struct Jumping {
+    now: std::sync::Mutex<Duration>,
+}
+
+impl geopera::Clock for Jumping {
+    fn now(&self) -> Duration {
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn sleep_until(
+        &self,
+        at: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        let mut now = self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *now = (*now).max(at);
+        Box::pin(tokio::task::yield_now())
+    }
+}
+
+/// A budget that never grants (the user's own code, or a store anyone can write to) holds a
+/// call an hour at most in all, however long each wait it asks for, and at most 64 asks; then
+/// the call goes, with a warning.
+#[test]
+fn a_budget_that_never_grants_holds_a_call_an_hour_at_most() {
+    let emu = emulator();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let hour = Duration::from_secs(3600);
+    // (the wait each answer asks for, the asks expected, the time waited in all)
+    let cases = [
+        (Duration::MAX, 2, hour),
+        (Duration::from_secs(59 * 60), 3, hour),
+        (Duration::from_secs(1), 64, Duration::from_secs(64)),
+    ];
+    for (sent, (wait, asks, waited)) in (1..).zip(cases) {
+        let budget = Arc::new(NeverGrants {
+            wait,
+            asks: Default::default(),
+        });
+        let clock = Arc::new(Jumping::default());
+        let client = AuthenticatedClient::builder(emu.api_key())
+            .base_url(emu.base_url())
+            .budget(budget.clone())
+            .clock(clock.clone())
+            .build()
+            .expect("a client");
+        let log = crate::captured::Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(log.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            runtime.block_on(async {
+                tokio::time::timeout(
+                    Duration::from_secs(30),
+                    catalog_search::send(&client, CatalogSearchInput::new(HOST).limit(1)),
+                )
+                .await
+                .expect("the call is not held for ever")
+                .expect("the call goes ahead");
+            });
+        });
+        assert_eq!(emu.executed("catalog.search"), sent, "{wait:?}: sent");
+        assert_eq!(
+            budget.asks.load(std::sync::atomic::Ordering::SeqCst),
+            asks,
+            "{wait:?}: asks"
+        );
+        assert_eq!(geopera::Clock::now(&*clock), waited, "{wait:?}: waited");
+        let text = log.text();
+        assert_eq!(
+            text.lines().filter(|line| line.contains("WARN")).count(),
+            1,
+            "{wait:?}: one warning: {text}"
+        );
+        assert!(text.contains("sending anyway"), "{text}");
+    }
 }
