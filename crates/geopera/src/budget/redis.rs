@@ -720,7 +720,13 @@ impl Budget for RedisBudget {
                 .await
                 {
                     Ok(result) => result,
-                    Err(_) => Err(Failure::TimedOut),
+                    Err(_) => {
+                        // Cut off mid-request, the connection may be wedged, its answer still
+                        // owed: the next request on it would be handed that answer, or wait
+                        // behind it. Start afresh, as a reservation that timed out does.
+                        shared.drop_connection().await;
+                        Err(Failure::TimedOut)
+                    }
                 };
                 if let Err(failure) = result {
                     shared.failed(&failure);

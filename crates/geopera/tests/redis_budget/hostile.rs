@@ -42,6 +42,8 @@ enum Answer {
     ReplyThenClose(Vec<u8>),
     /// These bytes, one a second: a reply of ten bytes takes ten seconds.
     Drip(Vec<u8>),
+    /// These bytes, after this long.
+    Late(Duration, Vec<u8>),
     /// Nothing, ever: the connection stays open until the client closes it.
     Silence,
     /// `head`, then up to `bytes` bytes of filler, as fast as the client takes them; how many
@@ -219,6 +221,10 @@ fn serve(
                     std::thread::sleep(Duration::from_secs(1));
                 }
                 Ok(())
+            }
+            Answer::Late(after, bytes) => {
+                std::thread::sleep(after);
+                writer.write_all(&bytes)
             }
             Answer::Silence => Ok(()),
             Answer::Flood { head, bytes } => {
@@ -726,4 +732,47 @@ fn a_429_told_to_a_silent_redis_holds_no_call_longer_than_asked() {
         Reservation::Wait(wait) => assert!(wait <= Duration::from_millis(10), "{wait:?}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// A 429 told to a Redis that never answers it leaves no wedged connection behind, even when
+/// the report's time ran out while the connection was being made (so the Redis client's own
+/// wait for the answer had not run out yet): once Redis is tried again, the next reservation
+/// goes on a fresh connection and is answered at once, instead of being handed the answer
+/// still owed to the report, or waiting behind it.
+#[test]
+fn a_429_report_that_timed_out_leaves_no_wedged_connection() {
+    // A handshake that takes a third of the budget's patience, so the report's time runs out
+    // a third of the way into the Redis client's own wait; the report of a 429 names one key,
+    // a reservation two.
+    let patience = Duration::from_millis(900);
+    let redis = HostileRedis::start(move |c| match name(c).as_str() {
+        "AUTH" | "HELLO" => Answer::Late(patience / 3, b"+OK\r\n".to_vec()),
+        _ => polite(c).unwrap_or_else(|| match c.get(2).map(String::as_str) {
+            Some("1") => Answer::Silence,
+            _ => reply(b":0\r\n"),
+        }),
+    });
+    let rest = Duration::from_millis(20);
+    let budget = RedisBudget::builder(redis.url(), "org_hostile")
+        .timeout(patience)
+        .reconnect_after(rest)
+        .build()
+        .expect("a budget");
+    let runtime = runtime();
+    runtime.block_on(budget.limited(RateClass::Default, Duration::from_millis(1)));
+    // The report is sent in the background and times out there.
+    let started = Instant::now();
+    while budget.is_shared() {
+        assert!(started.elapsed() < BOUND, "the report never timed out");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(rest * 3);
+    let started = Instant::now();
+    assert_eq!(reserve(&runtime, &budget), Reservation::Granted);
+    let took = started.elapsed();
+    assert!(
+        budget.is_shared(),
+        "the reservation after the rest was answered by Redis (it took {took:?}): {:?}",
+        redis.seen()
+    );
 }
