@@ -3625,11 +3625,13 @@ fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
 }
 
 /// Ctrl-C during an upload whose release the API refuses: the command says the reservation
-/// is still held, and how to release it, naming the upload.
+/// is still held, and how to release it, naming the upload. (Refused with 403: a 409 says the
+/// upload is no longer open, so its commit was made, and the upload waits for the commit's
+/// answer instead.)
 #[test]
 fn ctrl_c_during_an_upload_whose_release_fails_says_how_to_release_it() {
     let (_s, status, stderr) =
-        interrupted_upload("latency=30s;op=uploads.complete, status=409;op=uploads.fail");
+        interrupted_upload("latency=30s;op=uploads.complete, status=403;op=uploads.fail");
     assert_eq!(status.code(), Some(130));
     assert!(stderr.starts_with("Error: interrupted\n"), "{stderr}");
     assert!(

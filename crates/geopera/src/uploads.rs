@@ -312,6 +312,12 @@ impl Upload {
     /// task of its own whose outcome nobody hears, and the caller never learns the upload's id.
     /// The signal is watched once the reservation is made; one that came before ends the
     /// upload right after it (a reservation under way cannot be called back unseen).
+    ///
+    /// A signal while `uploads.complete` is under way releases the reservation too, unless
+    /// the API refuses as the upload is no longer open (the commit was made, and only its
+    /// answer is slow): the upload then ends as that answer says, within the client's
+    /// [timeout](crate::ClientBuilder::timeout), rather than be reported cancelled when it is
+    /// stored.
     pub fn cancel_on(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Self {
         self.cancel = Some(Box::pin(signal));
         self
@@ -694,44 +700,89 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
 
     // From here on the quota is reserved: every way out releases it or says why not.
     let mut guard = Reservation::new(client, face, &id);
-    let completing = std::sync::atomic::AtomicBool::new(false);
-    let work = async {
-        let object_path = transfer(client, face, &options, &id, &file_name, len, stream).await?;
-        completing.store(true, Ordering::Relaxed);
-        complete(client, face, &id)
+    let mut signal = cancel;
+    let transfer = transfer(client, face, &options, &id, &file_name, len, stream);
+    let transferred = match signal.take() {
+        None => transfer.await,
+        Some(watched) => match futures::future::select(pin!(transfer), watched).await {
+            Either::Left((outcome, watched)) => {
+                signal = Some(watched);
+                outcome
+            }
+            Either::Right(((), _)) => Err((UploadStep::Transfer, UploadCause::Cancelled)),
+        },
+    };
+    let outcome = match transferred {
+        Ok(object_path) => committed(client, face, &id, signal)
             .await
             .map(|answer| Uploaded {
                 upload_id: id.clone(),
                 object_path,
                 bytes: len,
                 upload: answer,
-            })
-            .map_err(|error| (UploadStep::Complete, UploadCause::Api(error)))
-    };
-    let outcome = match cancel {
-        None => work.await,
-        Some(signal) => match futures::future::select(pin!(work), signal).await {
-            Either::Left((outcome, _)) => outcome,
-            Either::Right(((), _)) => {
-                let step = if completing.load(Ordering::Relaxed) {
-                    UploadStep::Complete
-                } else {
-                    UploadStep::Transfer
-                };
-                Err((step, UploadCause::Cancelled))
-            }
-        },
+            }),
+        Err((step, cause)) => Err(Ended::Failed(step, cause)),
     };
     // The guard stays armed through `uploads.fail`: a drop during that call still releases.
     let result = match outcome {
         Ok(done) => Ok(done),
-        Err((step, cause)) => {
+        Err(Ended::Failed(step, cause)) => {
             let release = fail(client, face, &id, step, &cause).await;
             Err(UploadError::new(step, Some(id), cause, release))
         }
+        Err(Ended::Released(cause, release)) => Err(UploadError::new(
+            UploadStep::Complete,
+            Some(id),
+            cause,
+            release,
+        )),
     };
     guard.disarm();
     result
+}
+
+/// How an upload that did not complete ended.
+enum Ended {
+    /// This step failed for this cause; the reservation is still to be released.
+    Failed(UploadStep, UploadCause),
+    /// Completing ended for this cause, and `uploads.fail` was sent already, with this
+    /// outcome.
+    Released(UploadCause, Release),
+}
+
+/// Completes the upload, watching `signal` while the answer is awaited.
+///
+/// A signal during `uploads.complete` sends `uploads.fail` at once, without giving up on the
+/// answer: the commit may have been made already (only its answer is slow), and then the
+/// release is refused with 409 as the upload is no longer open. The answer, still awaited,
+/// then says how it ended: abandoned, a completed upload would be reported cancelled and sent
+/// again by a caller who believed it. A release that succeeds ends the upload cancelled; the
+/// commit, if it arrives after, is refused.
+async fn committed(
+    client: &Client,
+    face: Face<'_>,
+    id: &str,
+    signal: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+) -> Result<UploadOutput, Ended> {
+    let failed = |error| Ended::Failed(UploadStep::Complete, UploadCause::Api(error));
+    let mut answer = pin!(complete(client, face, id));
+    let Some(signal) = signal else {
+        return answer.await.map_err(failed);
+    };
+    match futures::future::select(answer.as_mut(), signal).await {
+        Either::Left((outcome, _)) => outcome.map_err(failed),
+        Either::Right(((), _)) => {
+            let cause = UploadCause::Cancelled;
+            match fail(client, face, id, UploadStep::Complete, &cause).await {
+                Release::NotReleased(refused) if refused.status() == Some(StatusCode::CONFLICT) => {
+                    answer.await.map_err(|error| {
+                        Ended::Released(UploadCause::Api(error), Release::NotReleased(refused))
+                    })
+                }
+                release => Err(Ended::Released(cause, release)),
+            }
+        }
+    }
 }
 
 async fn complete(client: &Client, face: Face<'_>, id: &str) -> Result<UploadOutput, Error> {

@@ -938,6 +938,51 @@ async fn a_cancelled_upload_says_which_it_was_and_that_it_was_released() {
     assert!(error.upload_id().is_some(), "{error:?}");
 }
 
+/// A signal that comes once `uploads.complete` has committed the upload (only its answer is
+/// slow to come) does not end it cancelled: the release is refused, the upload being no longer
+/// open, and the commit's answer, still awaited, says it is complete. Reported cancelled, it
+/// would be sent again by a caller who believed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_during_the_commit_waits_for_its_answer() {
+    // Shared with the signal, which watches for the commit.
+    let emulator = Arc::new(emulator());
+    let client = client(&emulator);
+    let project_id = project(&client).await;
+    emulator.set_faults(
+        "slow=1500ms;op=uploads.complete"
+            .parse()
+            .expect("a fault plan"),
+    );
+    let watched = emulator.clone();
+    let committed = async move {
+        while watched.executed("uploads.complete") == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let bytes = b"committed before the signal";
+    let upload = Upload::from_stream(
+        &project_id,
+        "commit.bin",
+        bytes.len() as u64,
+        futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(bytes))]),
+    )
+    .cancel_on(committed)
+    .send(&client);
+    let uploaded = tokio::time::timeout(Duration::from_secs(20), upload)
+        .await
+        .expect("the commit's answer comes")
+        .expect("the upload is complete, as the API says");
+
+    assert_eq!(emulator.executed("uploads.complete"), 1);
+    assert_eq!(uploaded.upload.status, Some(UploadStatus::Completed));
+    assert_eq!(uploaded.bytes, bytes.len() as u64);
+    assert_eq!(
+        fail_bodies(&emulator).len(),
+        1,
+        "a release was tried, and refused"
+    );
+}
+
 #[test]
 fn the_blocking_form_uploads_through_the_same_steps() {
     let emulator = emulator();
