@@ -364,6 +364,13 @@ fn main() -> ExitCode {
                 };
                 files::remove_partial();
                 settle().await;
+                // The upload was committed before it heard the interruption, and its answer
+                // is printed: the file is stored, and a script told otherwise by the exit
+                // status would send it again.
+                if let Some(Ok(())) = ended {
+                    paint::warning("interrupted after the upload was complete; it is stored");
+                    return Ok(());
+                }
                 let mut message = "interrupted".to_owned();
                 if let Some(started) = waiting::started() {
                     message.push_str("; ");

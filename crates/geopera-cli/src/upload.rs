@@ -180,6 +180,9 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
     drop(shown);
     match result {
         Ok(uploaded) => {
+            // Stored, even if Ctrl-C came while it was being committed: what was stored is
+            // printed whole, where printing would otherwise stop at the interruption.
+            crate::INTERRUPTED.store(false, Ordering::SeqCst);
             let text = serde_json::to_string(&uploaded.upload)
                 .map_err(|e| Failure::other(format!("cannot print the upload: {e}")))?;
             call::print_json(&text, settings)

@@ -3557,6 +3557,20 @@ fn an_upload_whose_file_changes_while_it_is_sent_names_the_file() {
 /// An upload of a 300 KB file against an emulator with `faults`, interrupted with Ctrl-C once
 /// its bytes are in: the emulator, and how the command ended (exit status, stderr).
 fn interrupted_upload(faults: &str) -> (Setup, std::process::ExitStatus, String) {
+    // Once the signed URL is handed out the bytes follow in milliseconds; with completing
+    // held back, the interruption comes while the command waits for it (an earlier one,
+    // during the bytes, must release the reservation just the same).
+    interrupted_upload_once(faults, |s| {
+        executed_soon(s, "uploads.signed_url", Duration::from_secs(20));
+        std::thread::sleep(Duration::from_secs(1));
+    })
+}
+
+/// [`interrupted_upload`], interrupted once `ready` returns.
+fn interrupted_upload_once(
+    faults: &str,
+    ready: impl FnOnce(&Setup),
+) -> (Setup, std::process::ExitStatus, String) {
     let s = Setup {
         emulator: Emulator::builder()
             .faults(faults.parse().expect("a fault plan"))
@@ -3576,11 +3590,7 @@ fn interrupted_upload(faults: &str) -> (Setup, std::process::ExitStatus, String)
         .args(["--project", &project])
         .spawn()
         .expect("geopera starts");
-    // Once the signed URL is handed out the bytes follow in milliseconds; with completing
-    // held back, the interruption comes while the command waits for it (an earlier one,
-    // during the bytes, must release the reservation just the same).
-    executed_soon(&s, "uploads.signed_url", Duration::from_secs(20));
-    std::thread::sleep(Duration::from_secs(1));
+    ready(&s);
     let status = interrupt(&mut child);
     let mut stderr = String::new();
     if let Some(mut pipe) = child.stderr.take() {
@@ -3622,6 +3632,39 @@ fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
         stderr.contains(&format!("upload {upload_id}: its reservation was released")),
         "{stderr}"
     );
+}
+
+/// Ctrl-C once the upload is committed, its answer still on the way: the release is refused,
+/// as the upload is no longer open, and the command waits for the answer, prints the upload
+/// and exits 0. Told it failed, a script would send the file again.
+#[test]
+fn ctrl_c_after_the_upload_is_committed_says_it_is_stored() {
+    let (s, status, stderr) = interrupted_upload_once("slow=1s;op=uploads.complete", |s| {
+        executed_soon(s, "uploads.complete", Duration::from_secs(20));
+    });
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("Warning: interrupted after the upload was complete; it is stored"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Error:"), "{stderr}");
+    assert_eq!(s.emulator.executed("uploads.complete"), 1);
+    let released = s
+        .emulator
+        .requests()
+        .into_iter()
+        .find(|r| r.operation_id.as_deref() == Some("uploads.fail"))
+        .expect("a release was tried");
+    assert_eq!(released.status, Some(409), "and refused");
+    let body: Value = serde_json::from_slice(&released.body).expect("a JSON body");
+    let upload_id = body["upload_id"].as_str().expect("an upload id");
+    let output = s
+        .cli()
+        .args(["uploads", "progress", "--upload-id", upload_id])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(stdout_json(&output)["status"], "completed");
 }
 
 /// Ctrl-C during an upload whose release the API refuses: the command says the reservation
