@@ -102,15 +102,25 @@ fn compile(expr: &str) -> Result<Filter, Failure> {
             },
         )
         .map_err(|errors| {
-            let detail = errors
-                .first()
-                .map(|(_, e)| match e {
-                    jaq_core::load::Error::Io(_) => "cannot load a module".to_owned(),
-                    jaq_core::load::Error::Lex(_) => "unbalanced or unexpected token".to_owned(),
-                    jaq_core::load::Error::Parse(_) => "syntax error".to_owned(),
-                })
-                .unwrap_or_default();
-            Failure::usage(format!("--jq: not a jq program ({detail}): {expr}"))
+            use jaq_core::load::Error;
+            let detail = match errors.first().map(|(_, e)| e) {
+                Some(Error::Io(_)) => "cannot load a module".to_owned(),
+                Some(Error::Lex(found)) => found.first().map_or_else(
+                    || "unbalanced or unexpected token".to_owned(),
+                    |(expected, at)| expected_at(expected.as_str(), expr, at),
+                ),
+                Some(Error::Parse(found)) => found.first().map_or_else(
+                    || "syntax error".to_owned(),
+                    |(expected, at)| expected_at(expected.as_str(), expr, at),
+                ),
+                None => "syntax error".to_owned(),
+            };
+            // The program as one line: written over several, each of its lines would be
+            // printed as an `Error:` line of its own.
+            Failure::usage(format!(
+                "--jq: not a jq program ({detail}): {}",
+                crate::paint::inert(expr)
+            ))
         })?;
     Compiler::default()
         .with_funs(funs)
@@ -125,6 +135,21 @@ fn compile(expr: &str) -> Result<Filter, Failure> {
                 names.join(", ")
             ))
         })
+}
+
+/// "expected `expected` at line L, column C", where `at` is the part of `program` jaq stopped
+/// at (one of its slices), counted in characters from 1; without the place when `at` lies
+/// outside the program.
+fn expected_at(expected: &str, program: &str, at: &str) -> String {
+    let offset = (at.as_ptr() as usize)
+        .checked_sub(program.as_ptr() as usize)
+        .filter(|offset| program.is_char_boundary(*offset));
+    let Some(before) = offset.and_then(|offset| program.get(..offset)) else {
+        return format!("expected {expected}");
+    };
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or(before).chars().count() + 1;
+    format!("expected {expected} at line {line}, column {column}")
 }
 
 /// jq's `fromjson`, with jaq's parser behind it, which recurses once per level of nesting

@@ -164,3 +164,21 @@ fn a_message_is_cut_across_the_pieces_it_is_written_in() {
     assert_eq!(cut(&Pieces, 6), "ab€def");
     assert_eq!(cut(&"", 0), "");
 }
+
+#[test]
+fn a_program_that_does_not_parse_is_one_line_saying_where() {
+    let cases = [
+        (".x |", "expected term at line 1, column 5"),
+        (
+            ".a\n| .b\n| (.c",
+            "expected closing parenthesis at line 3, column 6",
+        ),
+        ("{a: 1", "at line 1, column"),
+    ];
+    for (program, said) in cases {
+        let failure = check(program).expect_err("not a program");
+        let message = failure.message;
+        assert!(!message.contains('\n'), "{message:?}");
+        assert!(message.contains(said), "{program:?}: {message}");
+    }
+}
