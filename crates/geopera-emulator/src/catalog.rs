@@ -955,6 +955,27 @@ pub fn read_area(value: &Value) -> Result<Polygons, String> {
     }
 }
 
+/// Reads the area a clip keeps (a clip job's `aoi_geometry`, a tile's `aoi_clip_body`) as an
+/// area to order is read ([`read_area`]) rather than as any geometry ([`read_geometry`]). The
+/// contract types these fields only as objects, so the choice rests on what a clip does: it
+/// keeps what lies inside its area, and a point or a line has no inside, so a clip to one
+/// would keep nothing rather than fail. `catalog.granule_points` holds its `clip_polygon` to
+/// the same rule.
+///
+/// # Errors
+/// 422 at `field`, saying what keeps `value` from being such an area.
+pub(crate) fn read_clip_area(field: &str, value: &Value) -> Result<Polygons, ApiError> {
+    read_area(value).map_err(|why| {
+        ApiError::invalid(
+            &[field],
+            format!(
+                "{field} must be the area to clip to, Polygons or MultiPolygons on the globe \
+                 (bare or in a Feature or FeatureCollection): {why}"
+            ),
+        )
+    })
+}
+
 /// The area in km² of what [`read_area`] reads from `value`, as [`polygons_area_km2`]
 /// measures it.
 ///

@@ -103,8 +103,10 @@
 //!   `format` of `jpeg` or `jpg` gets `image/jpeg`, any other `image/png`; terrain tiles
 //!   are terrain-RGB PNGs. A tile off the grid (`z` above 30, `x` or `y` outside `0..2^z`)
 //!   is 422 at that field, and `catalog.tile.render` of a scene the catalog
-//!   does not hold is 404. `items.tile.wmts_capabilities` answers a WMTS 1.0.0 Capabilities
-//!   document (`application/xml`) with the item as its layer on `WebMercatorQuad`; given the
+//!   does not hold is 404; its `aoi_clip_body`, when given, is held to a clip job's area
+//!   rule (see **Jobs**), else 422 at `aoi_clip_body`, though the picture is drawn alike.
+//!   `items.tile.wmts_capabilities` answers a WMTS 1.0.0 Capabilities document
+//!   (`application/xml`) with the item as its layer on `WebMercatorQuad`; given the
 //!   emulator's own URL as `base_url`, its tile template leads to `GET /wmts/...` here, which
 //!   serves the picture `items.tile.wmts_get_tile` answers for that tile (to anyone, like the
 //!   other asset tiles: the template's `key` is not checked).
@@ -401,11 +403,15 @@
 //! `processing.execute` (`workspaceId` is the project) and `clip.create_from_item` /
 //! `create_from_area` start at once. A new clip job answers `{"job": {"id", "status"},
 //! "assets_to_clip", "asset_keys"}` (the item's `asset_keys`, default `["data"]`, or the
-//! area's `mosaic_types`). Downloads, tile info and output registration exist once a job has
-//! `succeeded`; before that they are 409 naming the status. Downloads are JSON descriptors
-//! whose URLs on the emulator expire after 15 minutes (their signature is not checked), never
-//! bytes. `processing.jobs.list` pages by `page`/`limit`, newest first by default;
-//! `processing.project_jobs.list` and `clip.jobs.list` by `limit`/`offset`, oldest first.
+//! area's `mosaic_types`). A clip's `aoi_geometry` (required for an area, optional for an
+//! item) is an area, as an area to order is: a Polygon or MultiPolygon on the globe, or a
+//! Feature or FeatureCollection of them, since a point or a line has nothing inside to keep;
+//! anything else is 422 at `aoi_geometry`. Downloads, tile info and output registration
+//! exist once a job has `succeeded`; before that they are 409 naming the status. Downloads
+//! are JSON descriptors whose URLs on the emulator expire after 15 minutes (their signature is
+//! not checked), never bytes. `processing.jobs.list` pages by `page`/`limit`, newest first by
+//! default; `processing.project_jobs.list` and `clip.jobs.list` by `limit`/`offset`, oldest
+//! first.
 //!
 //! **Uploads.** `uploads.initiate` reserves the declared `total_bytes` (at most
 //! [`MAX_UPLOAD_BYTES`], 5 GiB) from the organization's [`STORAGE_QUOTA_BYTES`] (10 GiB,

@@ -2,7 +2,8 @@
 //! status follows the emulator's clock as [`crate::jobs`] describes.
 //!
 //! Processing jobs belong to a project (`project_id`, or `workspaceId` for
-//! `processing.execute`), which must be the caller's. Clip jobs may name one. Results —
+//! `processing.execute`), which must be the caller's. Clip jobs may name one; the area a clip
+//! keeps, when given, is an area as [`read_clip_area`] reads it. Results —
 //! downloads, tiles, registered outputs — exist only once a job has `succeeded`; asking
 //! earlier is 409 naming the status, as the work is not done rather than the request wrong.
 //! Downloads are descriptors with short-lived URLs on the emulator, never the bytes.
@@ -16,6 +17,7 @@ use geopera_types::JsonObject;
 use serde_json::{json, Map, Value};
 
 use super::{Ctx, Outcome, MAX_PAGE_SIZE};
+use crate::catalog::read_clip_area;
 use crate::error::ApiError;
 use crate::jobs::{self, Status, FAILS, FAIL_MARKER, STARTED};
 use crate::resources::{page, Family, Resource};
@@ -183,12 +185,9 @@ pub(crate) fn clip_from_item(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
     };
     let geometry = match body.get("aoi_geometry") {
         None | Some(Value::Null) => Value::Null,
-        Some(Value::Object(geometry)) => Value::Object(geometry.clone()),
-        Some(_) => {
-            return Err(ApiError::invalid(
-                &["aoi_geometry"],
-                "aoi_geometry must be a GeoJSON geometry",
-            ))
+        Some(geometry) => {
+            read_clip_area("aoi_geometry", geometry)?;
+            geometry.clone()
         }
     };
     let mut fields = Map::new();
@@ -207,12 +206,14 @@ pub(crate) fn clip_from_item(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
 pub(crate) fn clip_from_area(ctx: &Ctx<'_>, input: ClipCreateFromAreaInput) -> Outcome {
     ctx.own_org(&input.organization_id)?;
     checked_name(&input.area, "area")?;
+    let aoi = Value::Object(input.aoi_geometry);
+    read_clip_area("aoi_geometry", &aoi)?;
     let mut fields = Map::new();
     fields.insert("source".to_owned(), json!("area"));
     fields.insert("item_id".to_owned(), Value::Null);
     fields.insert("collection_id".to_owned(), Value::Null);
     fields.insert("area".to_owned(), json!(input.area));
-    fields.insert("aoi_geometry".to_owned(), Value::Object(input.aoi_geometry));
+    fields.insert("aoi_geometry".to_owned(), aoi);
     fields.insert("aoi_name".to_owned(), json!(input.aoi_name));
     let fails = input.area == FAIL_MARKER;
     new_clip(

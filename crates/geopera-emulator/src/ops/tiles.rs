@@ -13,12 +13,19 @@ use geopera_types::models::{
 use geopera_types::{LocItem, ValidationError};
 
 use super::{Ctx, Outcome};
+use crate::catalog::read_clip_area;
 use crate::error::{ApiError, Reply};
 use crate::images::{self, Format, MAX_ZOOM, TILE_SIZE};
 use crate::resources::Family;
 
+/// The emulator draws a scene's tile alike with or without `aoi_clip_body`, yet holds that
+/// area to a clip job's rule ([`read_clip_area`]), so a tile clipped to a point or to a place
+/// off the globe is refused rather than answered as if it had been clipped.
 pub(crate) fn catalog_render(ctx: &Ctx<'_>, input: CatalogTileInput) -> Outcome {
     let key = tile_key(ctx, &input.scene_id, input.z, input.x, input.y)?;
+    if let Some(area) = input.aoi_clip_body {
+        read_clip_area("aoi_clip_body", &serde_json::Value::Object(area))?;
+    }
     if ctx.shared.catalog.get(&input.scene_id).is_none() {
         return Err(ApiError::not_found(format!(
             "scene '{}' not found",

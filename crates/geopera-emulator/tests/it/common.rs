@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use geopera_emulator::{Emulator, EmulatorBuilder, EmulatorHandle, RateLimits};
 use reqwest::header::HeaderMap;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// An emulator plus a blocking client that does not follow redirects.
 pub struct Api {
@@ -143,4 +143,14 @@ impl Api {
     pub fn call_as(&self, token: &str, op: &str, body: Value) -> Resp {
         self.call_with(op, &body, &[("authorization", &format!("Bearer {token}"))])
     }
+}
+
+/// Asserts that `answer` is a 422 whose first failure is at the body's `field`, and returns
+/// that failure; `what` names the case in messages.
+pub fn refused(answer: Resp, field: &str, what: &str) -> Value {
+    let body = String::from_utf8_lossy(&answer.body).into_owned();
+    assert_eq!(answer.status, 422, "{what}: {body}");
+    let failure = answer.json()["detail"][0].clone();
+    assert_eq!(failure["loc"], json!(["body", field]), "{what}: {body}");
+    failure
 }

@@ -5,6 +5,7 @@ use geopera_emulator::{Emulator, RateLimits};
 use serde_json::{json, Value};
 
 use crate::common::{Api, Resp};
+use crate::jobs::{not_areas, refused_area, square};
 
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
@@ -243,6 +244,32 @@ fn catalog_tiles_of_an_unknown_scene_are_404_and_other_subjects_render_anyway() 
         json!({"item_id": an_item(&api), "z": 0, "x": 0, "y": 0}),
     );
     assert_eq!(theirs.status, 404);
+}
+
+/// Regression: `catalog.tile.render` ignored `aoi_clip_body`, so a tile clipped to a point,
+/// to a place off the globe or to no GeoJSON at all was drawn as if it had been clipped. The
+/// area is held to a clip job's rule, with 422 at `aoi_clip_body`; the picture stays the same.
+#[test]
+fn a_tiles_aoi_clip_body_is_an_area_on_the_globe_else_422_at_aoi_clip_body() {
+    let api = Api::start();
+    let scene = a_scene(&api);
+    let tile = |aoi: Value| {
+        json!({"collection": "sentinel-2-l2a", "scene_id": scene, "visualization": "true_color",
+               "z": 3, "x": 4, "y": 2, "format": "png", "aoi_clip_body": aoi})
+    };
+    let unclipped = api.call("catalog.tile.render", tile(Value::Null));
+    assert_eq!(unclipped.status, 200, "{:?}", unclipped.body);
+    let clipped = api.call("catalog.tile.render", tile(square(10.0, 10.0)));
+    assert_eq!(clipped.status, 200, "{:?}", clipped.body);
+    assert_eq!(clipped.content_type(), "image/png");
+    assert_eq!(clipped.body, unclipped.body);
+    for (what, aoi) in not_areas() {
+        refused_area(
+            api.call("catalog.tile.render", tile(aoi)),
+            "aoi_clip_body",
+            what,
+        );
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{Api, Resp};
+use crate::common::{refused, Api, Resp};
 
 fn id(value: &Value) -> String {
     value["id"]
@@ -11,18 +11,6 @@ fn id(value: &Value) -> String {
         .or_else(|| value["item"]["id"].as_str())
         .expect("an id")
         .to_owned()
-}
-
-/// Asserts that `answer` is a 422 whose first failure is at the body's `field`; `what` names
-/// the case in messages.
-fn refused(answer: Resp, field: &str, what: &str) {
-    let body = String::from_utf8_lossy(&answer.body).into_owned();
-    assert_eq!(answer.status, 422, "{what}: {body}");
-    assert_eq!(
-        answer.json()["detail"][0]["loc"],
-        json!(["body", field]),
-        "{what}: {body}"
-    );
 }
 
 /// A fresh project with three dated items at different places and cloud covers.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use geopera_emulator::{Emulator, RateLimits, DEMO_ORG, JOB_FAIL_MARKER, JOB_QUEUED_SECS};
 use serde_json::{json, Value};
 
-use crate::common::Api;
+use crate::common::{refused, Api, Resp};
 use crate::state::TempFile;
 use crate::webhooks::{drain, local, subscribe, Receiver};
 
@@ -24,6 +24,46 @@ fn advance(api: &Api, secs: u64) {
 
 fn status(api: &Api, op: &str, job: &str) -> Value {
     api.ok(op, json!({"job_id": job}))["status"].clone()
+}
+
+/// A one-degree square from `west`, `south`: an area a clip can keep.
+pub(crate) fn square(west: f64, south: f64) -> Value {
+    let (east, north) = (west + 1.0, south + 1.0);
+    json!({"type": "Polygon", "coordinates":
+        [[[west, south], [east, south], [east, north], [west, north], [west, south]]]})
+}
+
+/// Objects that are no area a clip can keep, each with what is wrong with it.
+pub(crate) fn not_areas() -> Vec<(&'static str, Value)> {
+    vec![
+        ("no geometry", json!({"name": "harbour", "radius_km": 3})),
+        (
+            "a point",
+            json!({"type": "Point", "coordinates": [10.0, 10.0]}),
+        ),
+        (
+            "a latitude of 91",
+            json!({"type": "Polygon", "coordinates":
+                [[[10.0, 90.0], [11.0, 90.0], [11.0, 91.0], [10.0, 91.0], [10.0, 90.0]]]}),
+        ),
+        (
+            "an open ring",
+            json!({"type": "Polygon", "coordinates":
+                [[[10.0, 10.0], [11.0, 10.0], [11.0, 11.0], [10.0, 11.0]]]}),
+        ),
+    ]
+}
+
+/// Asserts that `answer` is a 422 whose first failure is at the body's `field` and names it
+/// in its message; `what` names the case in messages.
+pub(crate) fn refused_area(answer: Resp, field: &str, what: &str) {
+    let failure = refused(answer, field, what);
+    assert!(
+        failure["msg"]
+            .as_str()
+            .is_some_and(|msg| msg.contains(field)),
+        "{what}: {failure}"
+    );
 }
 
 #[test]
@@ -96,8 +136,8 @@ fn a_job_naming_the_fail_marker_ends_failed() {
         .to_owned();
     let clip = api.ok(
         "clip.create_from_area",
-        json!({"area": JOB_FAIL_MARKER, "mosaic_types": ["rgb"], "aoi_geometry": {},
-               "organization_id": DEMO_ORG}),
+        json!({"area": JOB_FAIL_MARKER, "mosaic_types": ["rgb"],
+               "aoi_geometry": square(0.0, 0.0), "organization_id": DEMO_ORG}),
     )["job"]["id"]
         .as_str()
         .expect("id")
@@ -300,7 +340,7 @@ fn clip_lists_page_by_offset_and_other_organizations_see_nothing() {
         let job = api.ok(
             "clip.create_from_area",
             json!({"area": format!("area{n}"), "mosaic_types": ["rgb", "nir", "rgb"],
-                   "aoi_geometry": {"type": "Point", "coordinates": [0, 0]},
+                   "aoi_geometry": square(0.0, 0.0),
                    "organization_id": DEMO_ORG}),
         );
         assert_eq!(job["assets_to_clip"], 2);
@@ -363,6 +403,52 @@ fn clip_lists_page_by_offset_and_other_organizations_see_nothing() {
     }
     let foreign = api.call_as(&other, "processing.create", json!({"project_id": project}));
     assert_eq!(foreign.status, 404, "another organization's project");
+}
+
+/// Regression: a clip's `aoi_geometry` was kept as any object, so a clip of an area or of an
+/// item could be cut to a point, to a place off the globe or to an object that is no GeoJSON
+/// at all. It is the area the clip keeps, held to the rule of an area to order.
+#[test]
+fn a_clips_aoi_geometry_is_an_area_on_the_globe_else_422_at_aoi_geometry() {
+    let api = Api::start();
+    let of_item = |aoi: Value| json!({"item_id": "S2A_1", "aoi_geometry": aoi});
+    let of_area = |aoi: Value| {
+        json!({"area": "coast", "mosaic_types": ["rgb"], "aoi_geometry": aoi,
+               "organization_id": DEMO_ORG})
+    };
+    let feature = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": square(20.0, -5.0)},
+    ]});
+    let bodies: [(&str, &dyn Fn(Value) -> Value); 2] = [
+        ("clip.create_from_item", &of_item),
+        ("clip.create_from_area", &of_area),
+    ];
+    for (op, body) in bodies {
+        for aoi in [square(10.0, 10.0), feature.clone()] {
+            let created = api.ok(op, body(aoi.clone()));
+            let job = created["job"]["id"].as_str().expect("id");
+            let kept = api.ok("clip.job.get", json!({"job_id": job}));
+            assert_eq!(kept["aoi_geometry"], aoi, "{op}: kept as sent");
+        }
+        for (what, aoi) in not_areas() {
+            refused_area(
+                api.call(op, body(aoi)),
+                "aoi_geometry",
+                &format!("{op}: {what}"),
+            );
+        }
+    }
+    // A clip of an item may leave its area out, or send null; what it sends is an object.
+    api.ok("clip.create_from_item", json!({"item_id": "S2A_1"}));
+    api.ok("clip.create_from_item", of_item(Value::Null));
+    refused_area(
+        api.call(
+            "clip.create_from_item",
+            of_item(json!("POLYGON ((10 10, 11 10, 11 11, 10 10))")),
+        ),
+        "aoi_geometry",
+        "well-known text",
+    );
 }
 
 #[test]
