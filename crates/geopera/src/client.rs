@@ -1109,22 +1109,27 @@ fn warn_if_cleartext(base_url: &str) {
 
 /// A header added by hand, a credential one marked sensitive (HTTP/2 then never indexes it);
 /// one the connection writes itself ([`CONNECTION_HEADERS`]) is refused.
-pub(crate) fn parse_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Error> {
+///
+/// # Errors
+/// Why the header cannot be sent, for the caller to make the error of its own kind: a
+/// client's configuration ([`Error::Config`]) or one call's request
+/// ([`Error::InvalidRequest`]).
+pub(crate) fn parse_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
     let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-        Error::config(format!(
+        format!(
             "the header name {} is not valid: {}",
             refused_name(name),
             why_not_a_name(name)
-        ))
+        )
     })?;
     if CONNECTION_HEADERS.contains(&header_name.as_str()) {
-        return Err(Error::config(format!(
+        return Err(format!(
             "the {header_name} header is the HTTP connection's own: it frames the body or \
              steers the connection, and a value given here would contradict what is sent"
-        )));
+        ));
     }
     let mut header_value = HeaderValue::from_str(value)
-        .map_err(|_| Error::config(format!("the value of header {name:?} is not valid")))?;
+        .map_err(|_| format!("the value of header {header_name} is not valid"))?;
     header_value.set_sensitive(crate::redact::is_credential_header(name));
     Ok((header_name, header_value))
 }
@@ -1216,7 +1221,7 @@ fn default_header(
     value: &str,
     credentialed: bool,
 ) -> Result<(HeaderName, HeaderValue), Error> {
-    let (name, value) = parse_header(name, value)?;
+    let (name, value) = parse_header(name, value).map_err(Error::config)?;
     match name.as_str() {
         "idempotency-key" => Err(Error::config(
             "an Idempotency-Key names one logical call: give it to that call \

@@ -205,7 +205,7 @@ fn call_headers(
     }
     for (name, value) in &options.headers {
         let (name, value) =
-            parse_header(name, value).map_err(|e| Error::invalid(info.id, e.to_string()))?;
+            parse_header(name, value).map_err(|reason| Error::invalid(info.id, reason))?;
         headers.insert(name, value);
     }
     Ok(headers)
