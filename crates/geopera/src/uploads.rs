@@ -758,6 +758,10 @@ enum Ended {
 /// then says how it ended: abandoned, a completed upload would be reported cancelled and sent
 /// again by a caller who believed it. A release that succeeds ends the upload cancelled; the
 /// commit, if it arrives after, is refused.
+///
+/// The answer is driven while the release is under way, not only after: on a client that
+/// allows one call in flight ([`ClientBuilder::max_in_flight`](crate::ClientBuilder::max_in_flight)),
+/// the release waits for the commit's slot, which only its answer gives back.
 async fn committed(
     client: &Client,
     face: Face<'_>,
@@ -769,18 +773,30 @@ async fn committed(
     let Some(signal) = signal else {
         return answer.await.map_err(failed);
     };
-    match futures::future::select(answer.as_mut(), signal).await {
-        Either::Left((outcome, _)) => outcome.map_err(failed),
-        Either::Right(((), _)) => {
-            let cause = UploadCause::Cancelled;
-            match fail(client, face, id, UploadStep::Complete, &cause).await {
-                Release::NotReleased(refused) if refused.status() == Some(StatusCode::CONFLICT) => {
-                    answer.await.map_err(|error| {
-                        Ended::Released(UploadCause::Api(error), Release::NotReleased(refused))
-                    })
-                }
-                release => Err(Ended::Released(cause, release)),
-            }
+    if let Either::Left((outcome, _)) = futures::future::select(answer.as_mut(), signal).await {
+        return outcome.map_err(failed);
+    }
+    let release = pin!(fail(
+        client,
+        face,
+        id,
+        UploadStep::Complete,
+        &UploadCause::Cancelled
+    ));
+    match futures::future::select(release, answer.as_mut()).await {
+        Either::Left((Release::NotReleased(refused), _))
+            if refused.status() == Some(StatusCode::CONFLICT) =>
+        {
+            answer.await.map_err(|error| {
+                Ended::Released(UploadCause::Api(error), Release::NotReleased(refused))
+            })
+        }
+        Either::Left((release, _)) => Err(Ended::Released(UploadCause::Cancelled, release)),
+        // The answer came first and says how the upload ended; a release still under way
+        // would be refused once it is stored, and is let go.
+        Either::Right((Ok(output), _)) => Ok(output),
+        Either::Right((Err(error), release)) => {
+            Err(Ended::Released(UploadCause::Api(error), release.await))
         }
     }
 }

@@ -944,43 +944,52 @@ async fn a_cancelled_upload_says_which_it_was_and_that_it_was_released() {
 /// would be sent again by a caller who believed it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signal_during_the_commit_waits_for_its_answer() {
-    // Shared with the signal, which watches for the commit.
-    let emulator = Arc::new(emulator());
-    let client = client(&emulator);
-    let project_id = project(&client).await;
-    emulator.set_faults(
-        "slow=1500ms;op=uploads.complete"
-            .parse()
-            .expect("a fault plan"),
-    );
-    let watched = emulator.clone();
-    let committed = async move {
-        while watched.executed("uploads.complete") == 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+    // (calls in flight the client allows, releases sent): with one, the release waits for the
+    // commit's slot, and the answer that frees it ends the upload before the release is sent.
+    for (in_flight, releases) in [(None, 1), (Some(1), 0)] {
+        // Shared with the signal, which watches for the commit.
+        let emulator = Arc::new(emulator());
+        let mut builder =
+            AuthenticatedClient::builder(emulator.api_key()).base_url(emulator.base_url());
+        if let Some(max) = in_flight {
+            builder = builder.max_in_flight(max);
         }
-    };
-    let bytes = b"committed before the signal";
-    let upload = Upload::from_stream(
-        &project_id,
-        "commit.bin",
-        bytes.len() as u64,
-        futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(bytes))]),
-    )
-    .cancel_on(committed)
-    .send(&client);
-    let uploaded = tokio::time::timeout(Duration::from_secs(20), upload)
-        .await
-        .expect("the commit's answer comes")
-        .expect("the upload is complete, as the API says");
+        let client = builder.build().expect("a client");
+        let project_id = project(&client).await;
+        emulator.set_faults(
+            "slow=1500ms;op=uploads.complete"
+                .parse()
+                .expect("a fault plan"),
+        );
+        let watched = emulator.clone();
+        let committed = async move {
+            while watched.executed("uploads.complete") == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        let bytes = b"committed before the signal";
+        let upload = Upload::from_stream(
+            &project_id,
+            "commit.bin",
+            bytes.len() as u64,
+            futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(bytes))]),
+        )
+        .cancel_on(committed)
+        .send(&client);
+        let uploaded = tokio::time::timeout(Duration::from_secs(20), upload)
+            .await
+            .expect("the commit's answer comes")
+            .expect("the upload is complete, as the API says");
 
-    assert_eq!(emulator.executed("uploads.complete"), 1);
-    assert_eq!(uploaded.upload.status, Some(UploadStatus::Completed));
-    assert_eq!(uploaded.bytes, bytes.len() as u64);
-    assert_eq!(
-        fail_bodies(&emulator).len(),
-        1,
-        "a release was tried, and refused"
-    );
+        assert_eq!(emulator.executed("uploads.complete"), 1, "{in_flight:?}");
+        assert_eq!(uploaded.upload.status, Some(UploadStatus::Completed));
+        assert_eq!(uploaded.bytes, bytes.len() as u64);
+        assert_eq!(
+            fail_bodies(&emulator).len(),
+            releases,
+            "{in_flight:?}: releases tried (each refused)"
+        );
+    }
 }
 
 #[test]
