@@ -442,6 +442,15 @@ pub enum UploadCause {
     /// The server took no chunk and gave no answer for this long.
     #[error("the transfer stalled for {0:?}")]
     Stalled(Duration),
+    /// `uploads.initiate` reserved another size than the one declared, so the upload could
+    /// not be completed as sent; it is released before any byte goes.
+    #[error("{reserved} bytes were reserved for the {declared} declared")]
+    ReservedOtherSize {
+        /// The size declared.
+        declared: u64,
+        /// The size the API said it reserved.
+        reserved: i64,
+    },
     /// The signal given to [`Upload::cancel_on`] came before the upload ended.
     #[error("the upload was cancelled")]
     Cancelled,
@@ -593,6 +602,9 @@ impl std::error::Error for UploadError {
 #[derive(Deserialize)]
 struct Initiated {
     id: String,
+    /// The size reserved, when the answer says it.
+    #[serde(default)]
+    total_bytes: Option<i64>,
 }
 
 /// `uploads.signed_url`'s answer, as far as this module reads it.
@@ -694,9 +706,27 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
         .clone_from(&options.target_collection_id);
     initiate.target_item_id.clone_from(&options.target_item_id);
     initiate.asset_key.clone_from(&options.asset_key);
-    let Initiated { id } = call::<UploadsInitiate, _>(client, face, initiate)
+    let Initiated {
+        id,
+        total_bytes: reserved,
+    } = call::<UploadsInitiate, _>(client, face, initiate)
         .await
         .map_err(|e| before(UploadStep::Initiate, e.into()))?;
+    // Another size reserved than declared: the bytes would all be sent before the commit was
+    // refused for it (or a file cut short were committed as whole). Released at once instead.
+    if let Some(reserved) = reserved.filter(|reserved| *reserved != total) {
+        let cause = UploadCause::ReservedOtherSize {
+            declared: len,
+            reserved,
+        };
+        let release = fail(client, face, &id, UploadStep::Initiate, &cause).await;
+        return Err(UploadError::new(
+            UploadStep::Initiate,
+            Some(id),
+            cause,
+            release,
+        ));
+    }
 
     // From here on the quota is reserved: every way out releases it or says why not.
     let mut guard = Reservation::new(client, face, &id);

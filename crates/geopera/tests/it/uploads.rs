@@ -627,6 +627,47 @@ fn api_signing_with(signed: String) -> Hostile {
     })
 }
 
+/// An API that reserves another size than declared is told `uploads.fail` at once: no byte is
+/// sent for an upload that could not be completed as it is.
+#[tokio::test]
+async fn another_size_reserved_than_declared_is_released_before_any_byte_goes() {
+    let api = Hostile::serve("127.0.0.1", |seen| {
+        match seen.path.trim_start_matches("/v1/op/") {
+            "uploads.initiate" => json_reply(200, &[], r#"{"id": "u_short", "total_bytes": 2}"#),
+            "uploads.fail" => json_reply(200, &[], r#"{"id": "u_short", "status": "failed"}"#),
+            _ => json_reply(500, &[], r#"{"detail": "not expected"}"#),
+        }
+    });
+    let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
+
+    let error = small_upload(b"abc")
+        .send(&client)
+        .await
+        .expect_err("another size reserved");
+
+    assert_eq!(error.step(), UploadStep::Initiate);
+    assert!(
+        matches!(
+            error.cause(),
+            UploadCause::ReservedOtherSize {
+                declared: 3,
+                reserved: 2
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.is_released(), "{error:?}");
+    assert_eq!(error.upload_id(), Some("u_short"));
+    assert!(
+        error
+            .to_string()
+            .contains("2 bytes were reserved for the 3 declared"),
+        "{error}"
+    );
+    let paths: Vec<String> = api.seen().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/v1/op/uploads.initiate", "/v1/op/uploads.fail"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_put_is_reported_with_uploads_fail_and_a_redirect_is_not_followed() {
     for (answer, status) in [
