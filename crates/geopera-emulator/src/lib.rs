@@ -201,6 +201,7 @@
 //! | an error's message (quoting an id or a header the request sent) | [`MAX_MESSAGE_BYTES`], 1 KiB: longer keeps its start and end | — | — |
 //! | storage per organization: open upload reservations plus completed uploads; more is 402 | [`STORAGE_QUOTA_BYTES`], 10 GiB | — | — |
 //! | one upload's declared size, and so one signed-URL `PUT` body; larger is 422 / 413 | [`MAX_UPLOAD_BYTES`], 5 GiB | — | — |
+//! | an open upload without activity (initiated, a URL signed, a file arrived, a progress report that changes it); longer fails it as `expired`, releasing its reservation | [`UPLOAD_IDLE_SECS`], 24 h | — | — |
 //!
 //! The header-read timeout runs from a connection's start and, on HTTP/1.1, again from each
 //! answer until the next request head is complete, so it is also how long an idle HTTP/1.1
@@ -434,6 +435,16 @@
 //! `projects.delete` fails the project's open uploads and deletes its completed ones, whose
 //! bytes it answers as `storage_freed_bytes` and which no longer count against the quota,
 //! across a restart too; its failed uploads stay.
+//! An open upload whose client went away would otherwise hold its reservation for ever, so
+//! one with no activity for [`UPLOAD_IDLE_SECS`] (24 hours on the emulator's clock; activity
+//! is its initiation, a URL signed, a file arriving, or a progress report that changes it)
+//! expires: it is `failed` with `error_step` `expired`, its reservation is released, its URLs
+//! stop working, every change is 409 from then on, and subscribers get the `upload.failed`
+//! event `uploads.fail` sends. Like a job's status this follows the clock, with no
+//! background work: the upload is expired, stamped with the instant it expired, as soon as
+//! anything reads it, its organization's storage or the webhook outbox, so `uploads.initiate`
+//! counts its bytes as free at once, and an upload kept in a state file expires after a
+//! restart just as it would have without one.
 //!
 //! **Notifications.** `notifications.*` are rebuilt on each call from what the records say
 //! (orders fulfilled or cancelled, jobs finished, uploads completed or failed), newest first,
@@ -518,7 +529,8 @@
 //! `order.fulfilled` event, a cancelled order is `order.cancelled`, a job that finishes is
 //! `processing.job.completed` / `processing.job.failed` / `clip.job.completed` /
 //! `clip.job.failed` (once, stamped with when it finished), `uploads.complete` and
-//! `uploads.fail` are `upload.completed` / `upload.failed`, and
+//! `uploads.fail` are `upload.completed` / `upload.failed` (and so is an upload that expired,
+//! once, stamped with when it did), and
 //! `event_subscriptions.test` sends a `webhook.test` event. The body is
 //! `{event_id, event_type, timestamp, organization_id, entity_type, entity_id, data}`. An event
 //! goes to every active subscription of its organization with the same `event_type` whose
@@ -527,9 +539,10 @@
 //! so fulfilments are picked up when the outbox is next looked at (a drain, a background
 //! pass, or a subscription being created or updated), stamped with the time they happened;
 //! orders fulfilled before the emulator first started are history and send nothing. The id
-//! of an event found this way (a fulfilment, a finished job) is a digest of what happened, so
-//! when a pass that delivered it is not kept (its state-file write failed, or the process
-//! stopped before writing), it is found and delivered again under the same event id.
+//! of an event found this way (a fulfilment, a finished job, an expired upload) is a digest
+//! of what happened, so when a pass that delivered it is not kept (its state-file write
+//! failed, or the process stopped before writing), it is found and delivered again under the
+//! same event id.
 //!
 //! **Delivery.** `POST` to the endpoint with the body's exact bytes and `Content-Type:
 //! application/json`, `X-Geopera-Signature: sha256=<lowercase hex HMAC-SHA256 of the body
@@ -685,8 +698,8 @@ pub use crate::starter::STARTER_ITEMS;
 pub use crate::state::{DEMO_ORG, HISTORICAL_ORDERS, STARTING_CREDITS};
 pub use crate::storage::{MAX_STORED_BYTES_PER_ORG, SMALL_BODY_BYTES};
 pub use crate::uploads::{
-    BODY_IDLE_TIMEOUT, MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES, UPLOAD_PUT_MIN_BYTES_PER_SEC,
-    UPLOAD_PUT_MIN_SECS, UPLOAD_URL_SECS,
+    BODY_IDLE_TIMEOUT, MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES, UPLOAD_IDLE_SECS,
+    UPLOAD_PUT_MIN_BYTES_PER_SEC, UPLOAD_PUT_MIN_SECS, UPLOAD_URL_SECS,
 };
 pub use crate::webhooks::DRAIN_DEADLINE;
 

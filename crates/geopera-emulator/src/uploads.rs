@@ -18,6 +18,26 @@
 //! plus a second for every [`UPLOAD_PUT_MIN_BYTES_PER_SEC`] bytes it may hold to arrive
 //! (408 after that), besides [`BODY_IDLE_TIMEOUT`] for each chunk. A URL whose upload id,
 //! token or file name is wrong is 403 alike, so it tells nothing about which uploads exist.
+//!
+//! An open upload that sees no activity for [`UPLOAD_IDLE_SECS`] has been abandoned (its
+//! client crashed, or its release failed), and [`expire_idle`] fails it as `uploads.fail`
+//! would, so its reservation does not hold the quota for ever. Its last activity is its
+//! `updated_at`, which initiating it, signing a URL for it, a file of it arriving and a
+//! progress report that changes it all set.
+//!
+//! Expiry is lazy: nothing runs in the background for it. What reads uploads fails the
+//! organization's idle ones first (every `uploads.*` operation, the storage `usage.*`
+//! answers, notifications, provenance, `projects.delete`), and so does the webhook sweep,
+//! for every organization, so subscribers hear of an expiry when the outbox is next looked
+//! at even if nothing touches the upload again. A `PUT` needs none: it gets in only with a
+//! URL that still works, signed less than [`UPLOAD_URL_SECS`] ago, and signing renewed the
+//! upload, so the upload a `PUT` reaches has not expired (the URLs of one that has are
+//! refused, expired or retired). Unlike a job's status, which is worked out on each read and
+//! never stored, expiring changes the record, because it releases a reservation and sends an
+//! event once. What it does follows only from the stored `updated_at` and the clock: the
+//! upload fails at the instant it expired, under an event id that digests that instant, so
+//! an upload read back from a state file (or one whose expiry a failed write undid) expires
+//! again exactly as before, and a receiver sees the same event.
 
 use std::sync::Arc;
 
@@ -33,7 +53,8 @@ use sha2::{Digest, Sha256};
 use crate::error::{ApiError, ApiPath, Reply};
 use crate::resources::{Family, Resource, Resources};
 use crate::rng::to_hex;
-use crate::state::Shared;
+use crate::state::{Inner, Shared};
+use crate::webhooks::{Event, UPLOAD_FAILED};
 
 /// Bytes every organization may hold in completed uploads plus open reservations (10 GiB).
 pub const STORAGE_QUOTA_BYTES: i64 = 10 * 1024 * 1024 * 1024;
@@ -41,6 +62,21 @@ pub const STORAGE_QUOTA_BYTES: i64 = 10 * 1024 * 1024 * 1024;
 pub const MAX_UPLOAD_BYTES: i64 = 5 * 1024 * 1024 * 1024;
 /// How long a signed upload URL works.
 pub const UPLOAD_URL_SECS: i64 = 900;
+/// How long an open upload may go without activity (initiating it, signing a URL for it, a
+/// file of it arriving, a progress report that changes it) before it expires: it is then
+/// failed with `error_step` `expired`, which releases its reservation (24 hours).
+///
+/// Neither the contract nor the API notes say how long the API keeps an abandoned upload, so
+/// this is the emulator's choice. It is long enough for any real transfer, since every file
+/// that arrives and every progress report renews it, and far longer than a signed URL works,
+/// so no `PUT` can still be sending when its upload expires; and short enough that a
+/// long-running emulator, or a state file used day after day, gets back the quota of uploads
+/// whose client went away.
+pub const UPLOAD_IDLE_SECS: i64 = 24 * 60 * 60;
+// The `PUT` route relies on it: a URL that still works means an upload that has not expired.
+const _: () = assert!(UPLOAD_URL_SECS < UPLOAD_IDLE_SECS);
+/// The `error_step` of an upload that expired.
+const EXPIRED_STEP: &str = "expired";
 /// Signed URLs one upload keeps at once; a new one beyond this retires the oldest.
 pub const MAX_LIVE_URLS: usize = 100;
 /// Distinct files one upload may receive.
@@ -168,6 +204,91 @@ pub fn answer(upload: &Resource, storage: Storage) -> Value {
         object.insert("storage".to_owned(), storage.to_json());
     }
     out
+}
+
+/// Marks the open `upload` failed at `at`, which releases its reservation (only open uploads
+/// reserve) and retires its signed URLs, and answers the `upload.failed` event that tells
+/// subscribers.
+pub(crate) fn mark_failed(
+    upload: &mut Resource,
+    message: String,
+    step: Option<String>,
+    at: i64,
+) -> Event {
+    upload.set("status", Some("failed"));
+    upload.set("error_message", Some(message));
+    upload.set("error_step", step);
+    upload.fields.remove(URLS);
+    upload.updated_at = at;
+    event(UPLOAD_FAILED, upload, at)
+}
+
+/// The event of type `event_type` that tells subscribers what became of `upload` at `at`.
+pub(crate) fn event(event_type: &'static str, upload: &Resource, at: i64) -> Event {
+    Event {
+        event_type,
+        org: upload.org.clone(),
+        entity_type: "upload",
+        entity_id: upload.id.clone(),
+        data: json!({
+            "upload_id": upload.id,
+            "project_id": upload.fields.get("project_id"),
+            "status": upload.fields.get("status"),
+            "bytes": upload.fields.get("bytes_received"),
+            "files": upload.fields.get("files"),
+            "error_message": upload.fields.get("error_message"),
+            "error_step": upload.fields.get("error_step"),
+        }),
+        at,
+    }
+}
+
+/// When the open `upload` expires unless something happens to it first.
+fn expires_at(upload: &Resource) -> i64 {
+    upload.updated_at.saturating_add(UPLOAD_IDLE_SECS)
+}
+
+/// Fails the open uploads of `org` (of every organization for `None`, which the webhook
+/// sweep asks for) that have had no activity for [`UPLOAD_IDLE_SECS`] by `now_ms`, each at
+/// the instant it expired, and queues their `upload.failed` events under the ids a sweep
+/// gives what the clock brings about ([`Inner::emit_found`]).
+///
+/// Run before anything reads or changes an organization's uploads or counts its storage
+/// ([`Storage::of`] counts what the records say), so no one sees an upload open, or its
+/// reservation held, after it expired. The change needs no write of its own and may be made
+/// outside the write lane, by a read: the next write keeps it, and if a failed write undoes
+/// it, the same stored `updated_at` expires the upload again at the same instant, with the
+/// same event, so what anyone was told stays true.
+pub(crate) fn expire_idle(inner: &mut Inner, org: Option<&str>, now_ms: i64) {
+    let now = now_ms.div_euclid(1000);
+    let idle = |upload: &&Resource| is_open(upload) && expires_at(upload) <= now;
+    let expired: Vec<(String, String)> = match org {
+        Some(org) => inner
+            .resources
+            .owned(Family::Upload, org)
+            .filter(idle)
+            .map(|upload| (upload.org.clone(), upload.id.clone()))
+            .collect(),
+        None => inner
+            .resources
+            .records()
+            .filter(|record| record.family == Family::Upload)
+            .filter(idle)
+            .map(|upload| (upload.org.clone(), upload.id.clone()))
+            .collect(),
+    };
+    for (org, id) in expired {
+        let Ok(upload) = inner.resources.get_mut(Family::Upload, &org, None, &id) else {
+            continue;
+        };
+        let at = expires_at(upload);
+        let message = format!(
+            "the upload was abandoned: nothing happened to it for {UPLOAD_IDLE_SECS} s, so it \
+             expired and its reservation was released"
+        );
+        let event = mark_failed(upload, message, Some(EXPIRED_STEP.to_owned()), at);
+        inner.emit_found(&event, now_ms);
+    }
 }
 
 /// Lowercase hex SHA-256.

@@ -299,6 +299,13 @@ impl Inner {
         self.queue(event, None, now_ms);
     }
 
+    /// [`emit`](Self::emit) for what the clock brought about rather than a request (an upload
+    /// that expired), under the id a sweep gives it ([`swept_event_id`]), so that found again
+    /// after its change was undone it is the same event.
+    pub(crate) fn emit_found(&mut self, event: &Event, now_ms: i64) {
+        self.queue(event, Some(swept_event_id(event)), now_ms);
+    }
+
     /// [`emit`](Self::emit) under `event_id` when given, else under a drawn one.
     fn queue(&mut self, event: &Event, event_id: Option<String>, now_ms: i64) {
         let unnamed = event.body("");
@@ -335,9 +342,11 @@ impl Inner {
     }
 
     /// Turns the orders that reached `fulfilled` and the jobs that finished since the last
-    /// sweep into events, in the order they happened. Their status follows the clock, so this
-    /// runs before anything reads the outbox.
+    /// sweep into events, in the order they happened, and expires the uploads left idle
+    /// ([`crate::uploads::expire_idle`]), which queues their events. All of it follows the
+    /// clock, so this runs before anything reads the outbox.
     pub fn sweep(&mut self, now_ms: i64) {
+        crate::uploads::expire_idle(self, None, now_ms);
         let now = now_ms.div_euclid(1000);
         let from = self.webhooks.swept_to.unwrap_or(now);
         if now <= from {

@@ -135,6 +135,7 @@ impl Inbox {
     /// The organization's notifications up to now, newest first, with its marks.
     fn of(inner: &mut Inner, ctx: &Ctx<'_>) -> Inbox {
         let now = ctx.now();
+        crate::uploads::expire_idle(inner, Some(ctx.org), ctx.shared.clock.now_millis());
         let order_ids = inner.org(ctx.org, ctx.shared.seed, now).orders.clone();
         let mut events: Vec<Event> = Vec::new();
         for order in order_ids.iter().filter_map(|id| inner.orders.get(id)) {

@@ -97,6 +97,8 @@ fn change(
 pub(crate) fn delete(ctx: &Ctx<'_>, input: ProjectDeleteInput) -> Outcome {
     let id = input.project_id;
     let mut inner = ctx.lock_org();
+    // One that expired before is failed as expired, not as deleted with its project.
+    crate::uploads::expire_idle(&mut inner, Some(ctx.org), ctx.shared.clock.now_millis());
     inner
         .resources
         .remove(Family::Project, ctx.org, None, &id)?;

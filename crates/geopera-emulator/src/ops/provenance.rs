@@ -46,7 +46,8 @@ pub(crate) fn get(ctx: &Ctx<'_>, input: LineageGetInput) -> Outcome {
     };
     let depth = input.max_depth.clamp(1, MAX_DEPTH);
     let kind = input.entity_type.to_ascii_lowercase();
-    let inner = ctx.lock_org();
+    let mut inner = ctx.lock_org();
+    crate::uploads::expire_idle(&mut inner, Some(ctx.org), ctx.shared.clock.now_millis());
     let root = node(&inner, ctx.org, &kind, &input.entity_id).ok_or_else(|| {
         ApiError::not_found(format!(
             "{} '{}' not found",

@@ -5,6 +5,16 @@
 //! An upload is `pending` until a URL is signed or bytes arrive, then `uploading`, and ends
 //! `completed` (only once exactly its declared `total_bytes` have arrived) or `failed`; after
 //! that every change is 409. Each answer carries the organization's `storage`.
+//!
+//! An open upload left without activity for [`UPLOAD_IDLE_SECS`](crate::UPLOAD_IDLE_SECS)
+//! expires: it is failed with `error_step` `expired`, its reservation released and the same
+//! `upload.failed` event sent as `uploads.fail` sends. Every operation here first expires
+//! the organization's idle uploads ([`uploads::expire_idle`]), so none finds one open, or its
+//! bytes reserved, after it expired. Initiating, signing a URL and a progress report that
+//! changes something renew an upload; a progress report of nothing only reads it, so waiting
+//! on an abandoned upload does not keep it alive.
+
+use std::sync::MutexGuard;
 
 use geopera_types::models::{SignedUrlInput, UploadFailInput, UploadInitiate, UploadProgressInput};
 use geopera_types::rfc3339::format_date_time;
@@ -16,11 +26,12 @@ use serde_json::{json, Map, Value};
 use super::{Ctx, Outcome};
 use crate::error::ApiError;
 use crate::resources::{Family, Resource};
+use crate::state::Inner;
 use crate::uploads::{
     self, closed, int, is_open, Storage, MAX_FILES_PER_UPLOAD, MAX_LIVE_URLS, MAX_UPLOAD_BYTES,
     OPEN, UPLOAD_URL_SECS, URLS,
 };
-use crate::webhooks::{Event, UPLOAD_COMPLETED, UPLOAD_FAILED};
+use crate::webhooks::UPLOAD_COMPLETED;
 
 /// The longest file name, content type or error text kept.
 const MAX_TEXT_CHARS: usize = 1024;
@@ -61,7 +72,7 @@ pub(crate) fn initiate(ctx: &Ctx<'_>, input: UploadInitiate) -> Outcome {
     fields.insert("error_message".to_owned(), Value::Null);
     fields.insert("error_step".to_owned(), Value::Null);
     fields.insert("completed_at".to_owned(), Value::Null);
-    let mut inner = ctx.shared.lock();
+    let mut inner = lock(ctx);
     let inner = &mut *inner;
     inner
         .resources
@@ -110,7 +121,7 @@ pub(crate) fn signed_url(ctx: &Ctx<'_>, input: SignedUrlInput) -> Outcome {
     // URL stops working, not up to a second before it.
     let expires = now_ms.div_euclid(1000).saturating_add(UPLOAD_URL_SECS);
     let expires_ms = expires.saturating_mul(1000);
-    let mut inner = ctx.shared.lock();
+    let mut inner = lock(ctx);
     let upload = open_upload(&mut inner.resources, ctx, &input.upload_id)?;
     let mut urls: Vec<Value> = upload
         .fields
@@ -180,7 +191,7 @@ pub(crate) fn progress(ctx: &Ctx<'_>, input: UploadProgressInput) -> Outcome {
         }
     }
     let now = ctx.now();
-    let mut inner = ctx.shared.lock();
+    let mut inner = lock(ctx);
     if input.status.is_none() && input.bytes_uploaded.is_none() {
         // A report of nothing changes nothing, so it reads the session in any state: the one
         // way to ask where an upload is, which waiting for it needs.
@@ -221,7 +232,7 @@ pub(crate) fn complete(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
         _ => return Err(ApiError::invalid(&["upload_id"], "upload_id is required")),
     };
     let now = ctx.now();
-    let mut inner = ctx.shared.lock();
+    let mut inner = lock(ctx);
     let upload = open_upload(&mut inner.resources, ctx, &id)?;
     let received = int(upload, "bytes_received");
     let total = int(upload, "total_bytes");
@@ -245,7 +256,7 @@ pub(crate) fn complete(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
     upload.fields.remove(URLS);
     upload.updated_at = now;
     let upload = upload.clone();
-    let event = event(UPLOAD_COMPLETED, &upload, now);
+    let event = uploads::event(UPLOAD_COMPLETED, &upload, now);
     inner.emit(&event, ctx.shared.clock.now_millis());
     Ok(ctx.ok(&uploads::answer(
         &upload,
@@ -260,7 +271,7 @@ pub(crate) fn fail(ctx: &Ctx<'_>, input: UploadFailInput) -> Outcome {
         checked_text(step, "error_step")?;
     }
     let now = ctx.now();
-    let mut inner = ctx.shared.lock();
+    let mut inner = lock(ctx);
     open_upload(&mut inner.resources, ctx, &input.upload_id)?;
     let upload = fail_open(
         &mut inner,
@@ -287,15 +298,17 @@ pub(crate) fn fail_open(
     now: i64,
 ) -> Result<Resource, ApiError> {
     let upload = open_upload(&mut inner.resources, ctx, id)?;
-    upload.set("status", Some("failed"));
-    upload.set("error_message", Some(message));
-    upload.set("error_step", step);
-    upload.fields.remove(URLS);
-    upload.updated_at = now;
+    let event = uploads::mark_failed(upload, message, step, now);
     let upload = upload.clone();
-    let event = event(UPLOAD_FAILED, &upload, now);
     inner.emit(&event, ctx.shared.clock.now_millis());
     Ok(upload)
+}
+
+/// The state, locked, with the caller's idle uploads expired.
+fn lock<'a>(ctx: &Ctx<'a>) -> MutexGuard<'a, Inner> {
+    let mut inner = ctx.shared.lock();
+    uploads::expire_idle(&mut inner, Some(ctx.org), ctx.shared.clock.now_millis());
+    inner
 }
 
 /// The caller's upload, if it can still change (409 otherwise).
@@ -309,25 +322,6 @@ fn open_upload<'a>(
         return Err(closed(upload));
     }
     Ok(upload)
-}
-
-fn event(event_type: &'static str, upload: &Resource, at: i64) -> Event {
-    Event {
-        event_type,
-        org: upload.org.clone(),
-        entity_type: "upload",
-        entity_id: upload.id.clone(),
-        data: json!({
-            "upload_id": upload.id,
-            "project_id": upload.fields.get("project_id"),
-            "status": upload.fields.get("status"),
-            "bytes": upload.fields.get("bytes_received"),
-            "files": upload.fields.get("files"),
-            "error_message": upload.fields.get("error_message"),
-            "error_step": upload.fields.get("error_step"),
-        }),
-        at,
-    }
 }
 
 /// A file's name must meet the rule the SDK checks before it reserves quota

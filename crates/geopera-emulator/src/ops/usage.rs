@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::{aud, Ctx, Outcome};
 use crate::resources::Family;
 use crate::state::Inner;
-use crate::uploads::{Storage, STORAGE_QUOTA_BYTES};
+use crate::uploads::{expire_idle, Storage, STORAGE_QUOTA_BYTES};
 
 /// The most months `usage.history` answers.
 const MAX_MONTHS: i64 = 36;
@@ -16,7 +16,8 @@ const MAX_MONTHS: i64 = 36;
 pub(crate) fn current(ctx: &Ctx<'_>, input: UsageCurrentInput) -> Outcome {
     ctx.own_org(&input.organization_id)?;
     let now = ctx.now();
-    let inner = ctx.shared.lock();
+    let mut inner = ctx.shared.lock();
+    expire_idle(&mut inner, Some(ctx.org), ctx.shared.clock.now_millis());
     let month = month_of(now);
     let mut usage = month_usage(&inner, ctx.org, month);
     if let Some(object) = usage.as_object_mut() {
@@ -53,7 +54,8 @@ pub(crate) fn history(ctx: &Ctx<'_>, input: UsageHistoryInput) -> Outcome {
 /// finds; the answer says so by giving the same numbers.
 pub(crate) fn recalculate_storage(ctx: &Ctx<'_>, input: RecalculateInput) -> Outcome {
     ctx.own_org(&input.organization_id)?;
-    let inner = ctx.shared.lock();
+    let mut inner = ctx.shared.lock();
+    expire_idle(&mut inner, Some(ctx.org), ctx.shared.clock.now_millis());
     let storage = Storage::of(&inner.resources, ctx.org);
     Ok(ctx.ok(&json!({
         "organization_id": ctx.org,

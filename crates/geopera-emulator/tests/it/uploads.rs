@@ -1,18 +1,19 @@
 //! Uploads: quota reserved on initiate and used on complete, bytes streamed to signed URLs
-//! and bounded by the declared size, transitions refused once an upload has ended, and
-//! uploads kept in the state file.
+//! and bounded by the declared size, transitions refused once an upload has ended, uploads
+//! left idle expiring, and uploads kept in the state file.
 
 use std::io::Read;
 
 use geopera_emulator::{
-    Emulator, RateLimits, BODY_IDLE_TIMEOUT, MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES,
-    UPLOAD_PUT_MIN_SECS, UPLOAD_URL_SECS,
+    Emulator, RateLimits, BODY_IDLE_TIMEOUT, DEMO_ORG, MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES,
+    UPLOAD_IDLE_SECS, UPLOAD_PUT_MIN_SECS, UPLOAD_URL_SECS,
 };
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::common::Api;
 use crate::state::TempFile;
+use crate::webhooks::{drain, local, subscribe, Receiver};
 
 fn project(api: &Api) -> String {
     let created = api.call("projects.create", json!({"name": "uploads"}));
@@ -660,4 +661,218 @@ fn an_upload_url_and_a_download_link_stop_at_the_expires_at_they_name() {
     api.emu.clock().advance(Duration::from_millis(1));
     assert_eq!(put(&api, upload_url, vec![1u8; 10]).0, 403, "upload URL");
     assert_eq!(get(download_url), 403, "download link");
+}
+
+/// Moves the emulator's clock on by `secs` seconds.
+fn advance(api: &Api, secs: i64) {
+    let secs = u64::try_from(secs).expect("a forward step");
+    api.emu
+        .clock()
+        .advance(std::time::Duration::from_secs(secs));
+}
+
+/// The upload as `uploads.progress` reads it, reporting nothing.
+fn read(api: &Api, upload: &str) -> Value {
+    api.ok("uploads.progress", json!({"upload_id": upload}))
+}
+
+/// An upload nothing happened to for a second less than its idle lifetime is still open: it
+/// reserves its bytes, takes them and completes as any other, while one initiated a second
+/// before it has just expired.
+#[test]
+fn an_upload_untouched_just_under_its_idle_lifetime_stays_open_and_completes() {
+    let api = Api::start();
+    let project = project(&api);
+    let older = upload_id(&api, &project, 1000);
+    advance(&api, 1);
+    let id = upload_id(&api, &project, 10);
+    advance(&api, UPLOAD_IDLE_SECS - 1);
+
+    assert_eq!(read(&api, &older)["status"], "failed");
+    let open = read(&api, &id);
+    assert_eq!(open["status"], "pending", "{open}");
+    assert_eq!(open["storage"]["reserved_bytes"], 10, "{open}");
+    let url = signed_url(&api, &id, "scene.tif");
+    assert_eq!(put(&api, &url, vec![7u8; 10]).0, 200);
+    let done = api.ok("uploads.complete", json!({"upload_id": id}));
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["storage"]["used_bytes"], 10, "{done}");
+    assert_eq!(done["storage"]["reserved_bytes"], 0, "{done}");
+}
+
+/// An upload nothing happened to for its idle lifetime was abandoned: it is failed as
+/// `expired`, the quota it reserved is free again for the next `uploads.initiate`, it can no
+/// longer change, and the URL it was given takes nothing.
+#[test]
+fn an_upload_untouched_for_its_idle_lifetime_expires_and_frees_its_reservation() {
+    let api = Api::start();
+    let project = project(&api);
+    let half = STORAGE_QUOTA_BYTES / 2;
+    let first = upload_id(&api, &project, half);
+    let url = signed_url(&api, &first, "scene.tif");
+    let full = initiate(&api, &project, half);
+    assert_eq!(full["storage"]["reserved_bytes"], 2 * half, "{full}");
+    assert_eq!(full["storage"]["free_bytes"], 0, "{full}");
+    let second = full["id"].as_str().expect("id").to_owned();
+
+    advance(&api, UPLOAD_IDLE_SECS);
+    let usage = api.ok("usage.current", json!({"organization_id": DEMO_ORG}));
+    assert_eq!(usage["storage"]["reserved_bytes"], 0, "{usage}");
+    let next = initiate(&api, &project, half);
+    assert_eq!(next["storage"]["reserved_bytes"], half, "{next}");
+
+    for id in [&first, &second] {
+        let expired = read(&api, id);
+        assert_eq!(expired["status"], "failed", "{expired}");
+        assert_eq!(expired["error_step"], "expired", "{expired}");
+        let message = expired["error_message"].as_str().unwrap_or_default();
+        assert!(message.contains("abandoned"), "{expired}");
+        // The emulator's clock starts at 2025-01-01T00:00:00Z: it expired a day later.
+        assert_eq!(expired["updated_at"], "2025-01-02T00:00:00Z", "{expired}");
+    }
+    for (op, body) in [
+        ("uploads.complete", json!({"upload_id": first})),
+        (
+            "uploads.progress",
+            json!({"upload_id": first, "bytes_uploaded": 1}),
+        ),
+        (
+            "uploads.signed_url",
+            json!({"upload_id": first, "file_name": "scene.tif"}),
+        ),
+        (
+            "uploads.fail",
+            json!({"upload_id": first, "error_message": "late"}),
+        ),
+    ] {
+        let answer = api.call(op, body);
+        assert_eq!(
+            answer.status,
+            409,
+            "{op} after expiry: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
+    let (status, refused) = put(&api, &url, vec![7u8; 10]);
+    assert_eq!(status, 403, "{refused}");
+}
+
+/// Activity renews an upload for a whole idle lifetime from when it happened: a signed URL, a
+/// file arriving and a progress report each do, while reading it does not.
+#[test]
+fn activity_renews_an_upload_for_another_idle_lifetime() {
+    let api = Api::start();
+    let project = project(&api);
+    let id = upload_id(&api, &project, 10);
+    // Moves the clock to `to` seconds after the upload was initiated.
+    let mut now = 0;
+    let mut at = |to: i64| {
+        advance(&api, to - now);
+        now = to;
+    };
+
+    let signed = UPLOAD_IDLE_SECS - 600;
+    at(signed);
+    let url = signed_url(&api, &id, "scene.tif");
+    let received = signed + 500;
+    at(received);
+    assert_eq!(put(&api, &url, vec![7u8; 4]).0, 200);
+
+    // Past the lifetime the signed URL gave it: the file that arrived since keeps it open.
+    let reported = signed + UPLOAD_IDLE_SECS;
+    at(reported);
+    assert_eq!(read(&api, &id)["status"], "uploading");
+    let report = api.ok(
+        "uploads.progress",
+        json!({"upload_id": id, "bytes_uploaded": 4}),
+    );
+    assert_eq!(report["status"], "uploading", "{report}");
+
+    // Past the lifetime the file gave it: the progress report keeps it open, to the second.
+    at(received + UPLOAD_IDLE_SECS);
+    assert_eq!(read(&api, &id)["status"], "uploading");
+    at(reported + UPLOAD_IDLE_SECS - 1);
+    let open = read(&api, &id);
+    assert_eq!(open["status"], "uploading", "{open}");
+    assert_eq!(open["storage"]["reserved_bytes"], 10, "{open}");
+    at(reported + UPLOAD_IDLE_SECS);
+    let expired = read(&api, &id);
+    assert_eq!(expired["status"], "failed", "{expired}");
+    assert_eq!(expired["error_step"], "expired", "{expired}");
+    assert_eq!(expired["storage"]["reserved_bytes"], 0, "{expired}");
+}
+
+/// Subscribers hear of an expiry once, through the `upload.failed` event `uploads.fail`
+/// sends, stamped with when the upload expired: whether a call on the upload expired it or
+/// the drain found it with nothing having touched it.
+#[test]
+fn an_expired_upload_sends_one_upload_failed_event() {
+    let api = Api::with(local());
+    let receiver = Receiver::start(&[]);
+    subscribe(&api, "upload.failed", &receiver.url);
+    let project = project(&api);
+
+    let touched = upload_id(&api, &project, 100);
+    advance(&api, UPLOAD_IDLE_SECS);
+    let answer = api.call("uploads.complete", json!({"upload_id": touched}));
+    assert_eq!(answer.status, 409);
+    assert_eq!(drain(&api)["drained"], 1);
+
+    let untouched = upload_id(&api, &project, 100);
+    advance(&api, UPLOAD_IDLE_SECS);
+    assert_eq!(drain(&api)["drained"], 1, "found by the drain itself");
+    // Reading and changing them again, and draining again, tell no one anything new.
+    for id in [&touched, &untouched] {
+        assert_eq!(read(&api, id)["status"], "failed");
+        let again = api.call(
+            "uploads.fail",
+            json!({"upload_id": id, "error_message": "x"}),
+        );
+        assert_eq!(again.status, 409);
+    }
+    assert_eq!(drain(&api)["drained"], 0);
+
+    let got = receiver.got();
+    assert_eq!(got.len(), 2, "one event per expired upload");
+    let days = ["2025-01-02T00:00:00Z", "2025-01-03T00:00:00Z"];
+    for ((delivery, id), day) in got.iter().zip([&touched, &untouched]).zip(days) {
+        let body = delivery.json();
+        assert_eq!(delivery.header("x-geopera-event"), "upload.failed");
+        assert_eq!(body["entity_type"], "upload", "{body}");
+        assert_eq!(body["entity_id"], id.as_str(), "{body}");
+        assert_eq!(body["timestamp"], day, "{body}");
+        assert_eq!(body["data"]["status"], "failed", "{body}");
+        assert_eq!(body["data"]["error_step"], "expired", "{body}");
+    }
+}
+
+/// An upload read back from a state file expires on the stored time of its last activity,
+/// as it would have without the restart.
+#[test]
+fn an_upload_kept_in_the_state_file_expires_after_a_restart() {
+    let file = TempFile::new("upload-expiry");
+    let start = || {
+        Api::with(
+            Emulator::builder()
+                .seed(8)
+                .rate_limits(RateLimits::off())
+                .state_file(&file.0),
+        )
+    };
+    let id = {
+        let api = start();
+        let project = project(&api);
+        let id = upload_id(&api, &project, 1000);
+        advance(&api, UPLOAD_IDLE_SECS - 1);
+        id
+    };
+    let api = start();
+    let open = read(&api, &id);
+    assert_eq!(open["status"], "pending", "{open}");
+    assert_eq!(open["storage"]["reserved_bytes"], 1000, "{open}");
+    advance(&api, 1);
+    let expired = read(&api, &id);
+    assert_eq!(expired["status"], "failed", "{expired}");
+    assert_eq!(expired["error_step"], "expired", "{expired}");
+    assert_eq!(expired["storage"]["reserved_bytes"], 0, "{expired}");
 }
