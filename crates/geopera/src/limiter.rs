@@ -13,14 +13,9 @@ use std::time::Duration;
 use geopera_types::RateClass;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
-use crate::budget::{drawn_from, slot, Budget, Reservation, MAX_HOLD};
+use crate::budget::{drawn_from, slot, Budget, Reservation, MAX_ASKS, MAX_HOLD};
 use crate::caller::{Caller, ThreadMark, ThreadMarks};
 use crate::clock::Clock;
-
-/// How many times one attempt asks a shared budget before going ahead regardless: each "not
-/// yet" is a wait for a window to end, so this is patience for dozens of windows, and the
-/// API's own 429 still guards what slips through.
-const MAX_BUDGET_ASKS: usize = 64;
 
 /// The most times a call takes its in-flight and paced slots before it goes, giving them back
 /// each time a 429's pause began while it waited for them.
@@ -327,7 +322,7 @@ impl Limiter {
         Ok(admission)
     }
 
-    /// Asks `budget` for a call of `class` until it grants one, or [`MAX_BUDGET_ASKS`] answers
+    /// Asks `budget` for a call of `class` until it grants one, or [`MAX_ASKS`] answers
     /// or [`MAX_HOLD`] of waiting have passed. Bounded in both because a budget is the user's
     /// code or a store anyone may write to: a budget answering "wait" for ever would hold the
     /// call for ever, and one answering 59 minutes 64 times would hold it for two and a half
@@ -336,7 +331,7 @@ impl Limiter {
         let started = self.clock.now();
         let give_up = started.saturating_add(MAX_HOLD);
         let mut asks = 0;
-        while asks < MAX_BUDGET_ASKS {
+        while asks < MAX_ASKS {
             asks += 1;
             match budget.reserve(class).await {
                 Reservation::Granted => return,

@@ -51,7 +51,12 @@ pub enum Reservation {
 /// and the API's own 429 guards what slips through. It is also the longest a 429 holds a
 /// budget shared on Redis, and so the longest wait a reservation there can rightly answer.
 /// An hour: the longest window a budget may count in, and far past the API's minute.
-pub(crate) const MAX_HOLD: Duration = Duration::from_secs(3600);
+pub const MAX_HOLD: Duration = Duration::from_secs(3600);
+
+/// How many times one attempt asks a [`Budget`] before it goes ahead regardless: each "not
+/// yet" is a wait for a window to end, so this is patience for dozens of windows, and the
+/// API's own 429 still guards what slips through.
+pub const MAX_ASKS: usize = 64;
 
 /// A rate budget consulted before every attempt a client makes.
 ///
@@ -59,9 +64,9 @@ pub(crate) const MAX_HOLD: Duration = Duration::from_secs(3600);
 /// answers from a local one instead, because a call must not hang or error on account of
 /// the pacing that was meant to help it.
 ///
-/// The client's patience is bounded whatever a budget answers: an attempt asks at most 64
-/// times and waits an hour at most in all (a [`Reservation::Wait`] longer than what is left
-/// of the hour is cut short), then goes ahead with a warning in the log. A call's
+/// The client's patience is bounded whatever a budget answers: an attempt asks at most
+/// [`MAX_ASKS`] times and waits [`MAX_HOLD`] at most in all (a [`Reservation::Wait`] longer
+/// than what is left of it is cut short), then goes ahead with a warning in the log. A call's
 /// [`deadline`](crate::ClientBuilder::deadline) ends the wait sooner.
 pub trait Budget: Send + Sync + fmt::Debug + 'static {
     /// Reserves one call of `class`, or says how long to wait before asking again.

@@ -2682,11 +2682,17 @@ fn a_budget_that_never_grants_holds_a_call_an_hour_at_most() {
         .build()
         .expect("a runtime");
     let hour = Duration::from_secs(3600);
+    assert_eq!(geopera::budget::MAX_HOLD, hour);
+    let asks_at_most = geopera::budget::MAX_ASKS;
     // (the wait each answer asks for, the asks expected, the time waited in all)
     let cases = [
         (Duration::MAX, 2, hour),
         (Duration::from_secs(59 * 60), 3, hour),
-        (Duration::from_secs(1), 64, Duration::from_secs(64)),
+        (
+            Duration::from_secs(1),
+            asks_at_most,
+            Duration::from_secs(asks_at_most as u64),
+        ),
     ];
     for (sent, (wait, asks, waited)) in (1..).zip(cases) {
         let budget = Arc::new(NeverGrants {
