@@ -535,15 +535,62 @@ fn sorted(value: &Value) -> Value {
     }
 }
 
+/// How the temporary files of [`write_replacing`] are named: the prefix, random characters,
+/// the suffix.
+const TEMPORARY_PREFIX: &str = ".credentials.json.";
+const TEMPORARY_SUFFIX: &str = ".tmp";
+
+/// How old a temporary credentials file must be to be taken for one a killed process left: a
+/// write takes milliseconds, so one this old is no other process's write under way.
+const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The most entries of the folder [`remove_stale_temporaries`] looks at, so that a folder of
+/// millions of files costs a write no more than a glance.
+const MAX_ENTRIES_LOOKED_AT: usize = 1_000;
+
+/// Removes the temporary credentials files a process killed mid-write (`SIGKILL`, a power
+/// cut) left in `dir`: each holds a secret, in a file no write will ever rename into place.
+/// Only regular files named as [`write_replacing`] names them and older than
+/// [`STALE_TEMPORARY`] are removed; a failure to look or to remove changes nothing for the
+/// write, which goes on.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.take(MAX_ENTRIES_LOOKED_AT).filter_map(Result::ok) {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let ours = name.len() > TEMPORARY_PREFIX.len() + TEMPORARY_SUFFIX.len()
+            && name.starts_with(TEMPORARY_PREFIX)
+            && name.ends_with(TEMPORARY_SUFFIX);
+        if !ours {
+            continue;
+        }
+        // Not followed if a link: a link is nothing this program wrote.
+        let stale = fs::symlink_metadata(entry.path()).is_ok_and(|meta| {
+            meta.is_file()
+                && meta
+                    .modified()
+                    .ok()
+                    .and_then(|at| at.elapsed().ok())
+                    .is_some_and(|age| age > STALE_TEMPORARY)
+        });
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes `bytes` to a temporary file in `dir` and renames it over `path`, so that a reader
 /// sees the old file or the new one, never half of one. The temporary file gets a random name
 /// and is created exclusively (`O_EXCL`): a fixed name would let anyone who planted a link
 /// there have the credentials written into, and chmodded onto, the file it points at. It is
 /// 0600 before the first byte of a secret goes in.
 fn write_replacing(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    remove_stale_temporaries(dir);
     let mut temp = tempfile::Builder::new()
-        .prefix(".credentials.json.")
-        .suffix(".tmp")
+        .prefix(TEMPORARY_PREFIX)
+        .suffix(TEMPORARY_SUFFIX)
         .tempfile_in(dir)?;
     set_file_mode(temp.as_file(), 0o600)?;
     temp.write_all(bytes)?;

@@ -8245,3 +8245,45 @@ fn a_device_login_cut_off_while_storing_its_session_leaves_the_profile_whole() {
     );
     assert_eq!(s.credentials(), before, "the profile is as it was");
 }
+
+/// A temporary credentials file a killed login left behind (each holds a secret, and nothing
+/// will ever rename it into place) is removed by the next write of the credentials once it is
+/// an hour old; a younger one, which may be another process's write under way, and any other
+/// file are left alone.
+#[test]
+fn a_login_removes_the_temporary_credentials_files_a_killed_one_left() {
+    let s = setup();
+    let folder = s.credentials_path().parent().expect("a folder").to_owned();
+    std::fs::create_dir_all(&folder).expect("the credentials folder");
+    let aged = |name: &str, age: Duration| {
+        let path = folder.join(name);
+        let file = std::fs::File::create(&path).expect("a file");
+        let at = std::time::SystemTime::now() - age;
+        file.set_modified(at).expect("its time set");
+        path
+    };
+    let hours = Duration::from_secs(2 * 3600);
+    let left = aged(".credentials.json.Ab12Cd.tmp", hours);
+    let writing = aged(".credentials.json.Ef34Gh.tmp", Duration::from_secs(5));
+    let others = [
+        aged(".credentials.json.tmp", hours),
+        aged("notes.tmp", hours),
+        aged(".credentials.json.Ij56Kl.tmp.keep", hours),
+    ];
+    let login = s
+        .bare()
+        .env("GEOPERA_API_URL", s.emulator.base_url())
+        .args(["login", "--api-key", s.emulator.api_key()])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(login.status.code(), Some(0), "{}", text(&login.stderr));
+    assert!(!left.exists(), "the file a killed login left is removed");
+    assert!(
+        writing.exists(),
+        "a write that may be under way is left alone"
+    );
+    for other in others {
+        assert!(other.exists(), "{} is not ours to remove", other.display());
+    }
+    assert_eq!(s.credentials()["default"]["auth"]["type"], "api_key");
+}
