@@ -3611,21 +3611,9 @@ fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
         "the reservation was released"
     );
     // The release named the upload: it is failed, its space given back.
-    let released = s
-        .emulator
-        .requests()
-        .into_iter()
-        .find(|r| r.operation_id.as_deref() == Some("uploads.fail"))
-        .expect("the release was recorded");
-    let body: Value = serde_json::from_slice(&released.body).expect("a JSON body");
-    let upload_id = body["upload_id"].as_str().expect("an upload id").to_owned();
-    let output = s
-        .cli()
-        .args(["uploads", "progress", "--upload-id", &upload_id])
-        .output()
-        .expect("geopera runs");
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(stdout_json(&output)["status"], "failed");
+    let (upload_id, answered, upload) = released_upload(&s);
+    assert_eq!(answered, Some(200));
+    assert_eq!(upload["status"], "failed");
     // And the command said so, naming the upload.
     assert!(stderr.starts_with("Error: interrupted\n"), "{stderr}");
     assert!(
@@ -3649,22 +3637,29 @@ fn ctrl_c_after_the_upload_is_committed_says_it_is_stored() {
     );
     assert!(!stderr.contains("Error:"), "{stderr}");
     assert_eq!(s.emulator.executed("uploads.complete"), 1);
+    let (_, answered, upload) = released_upload(&s);
+    assert_eq!(answered, Some(409), "a release was tried, and refused");
+    assert_eq!(upload["status"], "completed");
+}
+
+/// The upload the one `uploads.fail` the emulator saw named, the status it answered, and the
+/// upload as `geopera uploads progress` shows it now.
+fn released_upload(s: &Setup) -> (String, Option<u16>, Value) {
     let released = s
         .emulator
         .requests()
         .into_iter()
         .find(|r| r.operation_id.as_deref() == Some("uploads.fail"))
-        .expect("a release was tried");
-    assert_eq!(released.status, Some(409), "and refused");
+        .expect("the release was recorded");
     let body: Value = serde_json::from_slice(&released.body).expect("a JSON body");
-    let upload_id = body["upload_id"].as_str().expect("an upload id");
+    let upload_id = body["upload_id"].as_str().expect("an upload id").to_owned();
     let output = s
         .cli()
-        .args(["uploads", "progress", "--upload-id", upload_id])
+        .args(["uploads", "progress", "--upload-id", &upload_id])
         .output()
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(stdout_json(&output)["status"], "completed");
+    (upload_id, released.status, stdout_json(&output))
 }
 
 /// Ctrl-C during an upload whose release the API refuses: the command says the reservation
