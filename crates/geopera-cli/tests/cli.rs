@@ -1616,13 +1616,7 @@ fn ctrl_c_during_a_wait_exits_130_promptly() {
     let (s, _clock) = Setup::on_manual_clock();
     let body = archive_order(&s, "never finishes");
     // The wait runs on stored credentials, so an interruption meets a credentials file.
-    let login = s
-        .bare()
-        .env("GEOPERA_API_URL", s.emulator.base_url())
-        .args(["login", "--api-key", s.emulator.api_key()])
-        .output()
-        .expect("geopera runs");
-    assert_eq!(login.status.code(), Some(0), "{}", text(&login.stderr));
+    login_with_the_demo_key(&s);
     let folder = s.credentials_path().parent().expect("a folder").to_owned();
     let listing = || {
         let mut names: Vec<String> = std::fs::read_dir(&folder)
@@ -8265,13 +8259,7 @@ fn a_login_removes_the_temporary_credentials_files_a_killed_one_left() {
         aged("notes.tmp", hours),
         aged(".credentials.json.Ij56Kl.tmp.keep", hours),
     ];
-    let login = s
-        .bare()
-        .env("GEOPERA_API_URL", s.emulator.base_url())
-        .args(["login", "--api-key", s.emulator.api_key()])
-        .output()
-        .expect("geopera runs");
-    assert_eq!(login.status.code(), Some(0), "{}", text(&login.stderr));
+    login_with_the_demo_key(&s);
     assert!(!left.exists(), "the file a killed login left is removed");
     assert!(
         writing.exists(),
