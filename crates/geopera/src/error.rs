@@ -47,7 +47,7 @@ use crate::terminal::inert;
 #[non_exhaustive]
 pub enum Error {
     /// The API answered with an RFC 9457 problem (401, 403, 404, 409, 500, ...).
-    #[error("{status}: {}", problem_text(.problem))]
+    #[error("{status} on {operation_id}: {}", problem_text(.problem))]
     #[non_exhaustive]
     Api {
         /// The operation that was called.
@@ -62,7 +62,11 @@ pub enum Error {
         request_id: Option<Box<str>>,
     },
     /// The API rejected the request body (422).
-    #[error("{}: {}", StatusCode::UNPROCESSABLE_ENTITY, shown(&.error.to_string(), SERVER_WORDS_CHARS))]
+    #[error(
+        "{} on {operation_id}: {}",
+        StatusCode::UNPROCESSABLE_ENTITY,
+        shown(&.error.to_string(), SERVER_WORDS_CHARS)
+    )]
     #[non_exhaustive]
     Validation {
         /// The operation that was called.

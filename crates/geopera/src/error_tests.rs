@@ -16,7 +16,7 @@ fn api_error_reads_like_the_status_line_and_detail() {
     };
     assert_eq!(
         err.to_string(),
-        "403 Forbidden: missing scope 'orders:write' for 'orders.archive.place'"
+        "403 Forbidden on orders.archive.place: missing scope 'orders:write' for 'orders.archive.place'"
     );
     assert_eq!(err.status(), Some(StatusCode::FORBIDDEN));
     assert!(!err.is_retryable());

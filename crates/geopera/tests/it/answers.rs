@@ -92,7 +92,7 @@ async fn a_missing_scope_is_403_with_the_documented_detail() {
     assert_eq!(err.status(), Some(StatusCode::FORBIDDEN));
     assert_eq!(
         err.to_string(),
-        "403 Forbidden: missing scope 'orders:write' for 'orders.cancel'"
+        "403 Forbidden on orders.cancel: missing scope 'orders:write' for 'orders.cancel'"
     );
     assert_eq!(err.operation_id(), Some("orders.cancel"));
     // The same key may search.
@@ -158,7 +158,7 @@ async fn an_invalid_body_is_422_listing_every_failure() {
     assert_eq!(err.kind(), ErrorKind::Validation);
     assert!(
         err.to_string()
-            .starts_with("422 Unprocessable Entity: body.limit"),
+            .starts_with("422 Unprocessable Entity on catalog.search: body.limit"),
         "{err}"
     );
 }
