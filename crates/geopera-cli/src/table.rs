@@ -1,9 +1,9 @@
 //! `--output table`.
 //!
 //! A table shows the rows of the answer's list: STAC items, orders and jobs get the columns a
-//! person scans for; any other list gets the scalar members of its objects, in the server's
-//! order, up to 16 (a warning names how many more there are); a single object is shown as
-//! key / value pairs. Nested values stay in JSON and YAML, which is what `--output json` and
+//! person scans for; any other list of objects gets the scalar members of its objects, in the
+//! server's order, up to 16 (a warning names how many more there are); a list of anything
+//! else is one VALUE column of its rows; a single object is shown as key / value pairs. Nested values stay in JSON and YAML, which is what `--output json` and
 //! `--jq` are for.
 
 use crate::ordered::Ordered;
@@ -234,7 +234,25 @@ fn one_line(text: String) -> String {
 /// The answer as a table.
 pub(crate) fn table(answer: &Ordered, bold: bool) -> String {
     if let Some(rows) = rows(answer) {
-        let columns = columns(rows);
+        // Columns come from objects' members: a list with other rows (`--jq
+        // '[.features[].id]'`, a list of lists) or of objects with no scalar member has none,
+        // and laid out under them its rows would be printed as nothing at all, with exit 0.
+        // Such a list is one column of its rows instead.
+        let columns = if rows.iter().all(|row| matches!(row, Ordered::Object(_))) {
+            columns(rows)
+        } else {
+            Vec::new()
+        };
+        if columns.is_empty() && !rows.is_empty() {
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|row| {
+                    crate::stop_if_interrupted();
+                    vec![one_line(row.cell())]
+                })
+                .collect();
+            return layout(&["VALUE".to_owned()], &cells, bold);
+        }
         if !columns.is_empty() {
             let headings: Vec<String> = columns.iter().map(|c| c.heading.clone()).collect();
             let cells: Vec<Vec<String>> = rows

@@ -3036,6 +3036,68 @@ fn a_table_aligns_wide_and_combining_characters_by_the_columns_they_take() {
     );
 }
 
+/// A list whose rows are not all objects, or are objects with no scalar member, has no
+/// columns of members to lay out: it was printed as an empty line, exit 0.
+#[test]
+fn a_table_of_a_list_without_columns_shows_each_row_in_one_column() {
+    let s = setup();
+    let search = [
+        "catalog",
+        "search",
+        "--host-name",
+        "earthsearch-aws",
+        "--limit",
+        "2",
+    ];
+    let json = stdout_json(&s.cli().args(search).output().expect("geopera runs"));
+    let features = json["features"].as_array().expect("features");
+    let id = |i: usize| features[i]["id"].as_str().expect("an id").to_owned();
+    let compact = |value: &Value| serde_json::to_string(value).expect("JSON");
+    let cases = [
+        ("[.features[].id]", vec![id(0), id(1)]),
+        (
+            "[.features[].bbox]",
+            vec![compact(&features[0]["bbox"]), compact(&features[1]["bbox"])],
+        ),
+        (
+            "[.features[0].id, {a: 1}, null, 2.50]",
+            vec![
+                id(0),
+                r#"{"a":1}"#.to_owned(),
+                String::new(),
+                "2.50".to_owned(),
+            ],
+        ),
+        (
+            "[.features[] | {bbox}]",
+            vec![
+                compact(&serde_json::json!({"bbox": features[0]["bbox"]})),
+                compact(&serde_json::json!({"bbox": features[1]["bbox"]})),
+            ],
+        ),
+    ];
+    for (program, rows) in cases {
+        let output = s
+            .cli()
+            .args(search)
+            .args(["--jq", program, "-o", "table"])
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let table = text(&output.stdout);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.first(), Some(&"VALUE"), "{program}: {table:?}");
+        assert_eq!(
+            lines[1..]
+                .iter()
+                .map(|line| line.trim_end())
+                .collect::<Vec<_>>(),
+            rows,
+            "{program}: {table:?}"
+        );
+    }
+}
+
 #[test]
 fn a_table_of_rows_with_many_different_members_shows_a_bounded_number_of_columns() {
     let s = setup();
