@@ -236,17 +236,22 @@ fn cli(operations: Vec<Command>) -> Command {
                         .value_name("KEY")
                         .help("Store this API key (checked first); - reads one line from stdin"),
                 )
+                // Both shape the browser sign-in alone, and an API key is stored with the
+                // permissions it was made with: taken beside `--api-key` and ignored, `--scope`
+                // would let a user believe the stored key was narrowed to those scopes.
                 .arg(
                     Arg::new("no-browser")
                         .long("no-browser")
                         .action(ArgAction::SetTrue)
+                        .conflicts_with("api-key")
                         .help("Only print the sign-in link, do not open a browser"),
                 )
                 .arg(
                     Arg::new("scope")
                         .long("scope")
                         .value_name("SCOPES")
-                        .help("Scopes to ask for, space-separated [default: openid profile]"),
+                        .conflicts_with("api-key")
+                        .help("Scopes to ask for, space-separated [default: openid profile]; not with --api-key, whose scopes are the key's own"),
                 ),
         )
         .subcommand(

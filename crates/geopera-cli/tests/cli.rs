@@ -537,6 +537,36 @@ fn login_with_an_api_key_whoami_a_call_and_logout() {
     assert_eq!(output.status.code(), Some(1), "not signed in");
 }
 
+/// `--scope` and `--no-browser` shape the browser sign-in only: beside `--api-key` they were
+/// ignored, and the key was stored with every permission it has while the user believed it
+/// narrowed to the scopes asked for.
+#[test]
+fn login_with_an_api_key_refuses_the_browser_sign_in_options_and_stores_nothing() {
+    let s = setup();
+    let url = s.emulator.base_url();
+    let key = s.emulator.api_key();
+    for options in [
+        &["--scope", "catalog:read"][..],
+        &["--no-browser"][..],
+        &["--scope", "catalog:read", "--no-browser"][..],
+    ] {
+        for given in [key, "-"] {
+            let output = s
+                .bare()
+                .args(["login", "--api-url", &url, "--api-key", given])
+                .args(options)
+                .write_stdin(format!("{key}\n"))
+                .output()
+                .expect("geopera runs");
+            let stderr = fails_saying(&output, 2, "--api-key", (options, given));
+            assert!(stderr.contains(options[0]), "{options:?}: {stderr}");
+            assert!(!stderr.contains(key), "the key is never printed: {stderr}");
+            assert!(output.stdout.is_empty(), "{options:?}: {output:?}");
+            assert!(!s.credentials_path().exists(), "{options:?}: stored");
+        }
+    }
+}
+
 #[test]
 fn a_refused_api_key_is_not_saved_and_an_unparsable_file_is_an_error() {
     let s = setup();
