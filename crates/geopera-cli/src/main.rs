@@ -277,18 +277,23 @@ fn cli(operations: Vec<Command>) -> Command {
                         .value_name("JSON")
                         .help("The body; - reads stdin [default: {}]"),
                 )
+                // Refused together rather than one of them ignored: the official CLI sends
+                // `--file` and drops the JSON without a word, and `--list` would print the
+                // list to stdout whatever `--out` named, exit 0, leaving no file.
                 .arg(
                     Arg::new("file")
                         .long("file")
                         .short('f')
                         .value_name("PATH")
-                        .help("Read the body from a file, or stdin for - (wins over JSON)"),
+                        .conflicts_with("body")
+                        .help("Read the body from a file, or stdin for - (instead of JSON)"),
                 )
                 .arg(out_arg())
                 .arg(
                     Arg::new("list")
                         .long("list")
                         .action(ArgAction::SetTrue)
+                        .conflicts_with_all(["id", "body", "file", "out"])
                         .help("List every operation id this program knows (from its built-in descriptors, no request)"),
                 ),
         )

@@ -7982,6 +7982,53 @@ fn op_file_dash_reads_the_body_from_stdin() {
     a_file_named_dash_is_read_as_dot_slash_dash(&s, &["op", "orders.list", "-f", "./-"]);
 }
 
+/// `op` took a JSON body and `--file` together and sent the file, dropping the JSON without
+/// a word; `op --list` took an id, a body, `--file` or `--out` and printed the list to stdout
+/// all the same, exit 0, `--out`'s file never written.
+#[test]
+fn op_refuses_input_it_would_ignore_and_sends_or_writes_nothing() {
+    let s = setup();
+    let folder = tempfile::tempdir().expect("temp dir");
+    let body = folder.path().join("body.json");
+    std::fs::write(&body, r#"{"size": 1}"#).expect("test step");
+    let body = body.to_str().expect("a UTF-8 path");
+    let out = folder.path().join("ids.txt");
+    let out = out.to_str().expect("a UTF-8 path");
+    let runs: [(&[&str], &str, &str); 6] = [
+        (
+            &["orders.list", r#"{"size": 2}"#, "--file", body],
+            "--file",
+            "[JSON]",
+        ),
+        (&["orders.list", "-", "-f", body], "--file", "[JSON]"),
+        (&["--list", "orders.list"], "--list", "[OPERATION_ID]"),
+        (&["--list", "--file", body], "--list", "--file"),
+        (&["--list", "--out", out], "--list", "--out"),
+        (
+            &["orders.list", r#"{"size": 2}"#, "--list"],
+            "--list",
+            "[OPERATION_ID]",
+        ),
+    ];
+    for (args, one, other) in runs {
+        let output = s
+            .cli()
+            .arg("op")
+            .args(args)
+            .write_stdin(r#"{"size": 3}"#)
+            .output()
+            .expect("geopera runs");
+        let stderr = fails_saying(&output, 2, "cannot be used with", args);
+        assert!(
+            stderr.contains(one) && stderr.contains(other),
+            "{args:?}: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{args:?}: {output:?}");
+    }
+    assert_eq!(s.emulator.executed("orders.list"), 0, "nothing was sent");
+    assert!(!Path::new(out).exists(), "nothing was written");
+}
+
 /// Asserts that `args` (naming `./-`), in a dry run from a folder holding a file named `-`,
 /// send that file's body: a dash alone means stdin, and `./-` is how the file is named.
 fn a_file_named_dash_is_read_as_dot_slash_dash(s: &Setup, args: &[&str]) {
