@@ -328,7 +328,8 @@ fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let matches = match command.try_get_matches_from_mut(&args) {
         Ok(matches) => matches,
-        Err(error) => {
+        Err(mut error) => {
+            quote_inert(&mut error);
             let code = u8::try_from(error.exit_code()).unwrap_or(EXIT_API_OR_USAGE);
             return match error.print() {
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
@@ -409,6 +410,35 @@ fn main() -> ExitCode {
             }
             ExitCode::from(failure.code)
         }
+    }
+}
+
+/// Makes the words of the command line that a usage error quotes (`invalid value '...'`,
+/// `unrecognized subcommand '...'`) [`paint::inert`]: clap quotes them as they are, and a value
+/// a script passed on from elsewhere (`--limit "$FROM_A_FILE"`) holding a line break, a
+/// carriage return or an escape sequence would forge a line of output (`Error: ...`) or steer
+/// the terminal, as no other message of this program lets a word it did not write do.
+fn quote_inert(error: &mut clap::Error) {
+    use clap::error::ContextValue;
+    let quoted: Vec<_> = error
+        .context()
+        .filter_map(|(kind, value)| match value {
+            ContextValue::String(word) if word.chars().any(paint::steers) => {
+                Some((kind, ContextValue::String(paint::inert(word).into_owned())))
+            }
+            ContextValue::Strings(words) if words.iter().any(|w| w.chars().any(paint::steers)) => {
+                Some((
+                    kind,
+                    ContextValue::Strings(
+                        words.iter().map(|w| paint::inert(w).into_owned()).collect(),
+                    ),
+                ))
+            }
+            _ => None,
+        })
+        .collect();
+    for (kind, value) in quoted {
+        error.insert(kind, value);
     }
 }
 

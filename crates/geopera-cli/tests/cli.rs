@@ -8120,6 +8120,33 @@ fn shows_steering_escaped(stderr: &str, lines: usize, run: impl std::fmt::Debug)
     assert_eq!(stderr.lines().count(), lines, "{run:?}: {stderr:?}");
 }
 
+/// clap's usage errors quote the words of the command line they refuse; a value a script
+/// passed on holding a line break or an escape sequence was printed as it was, and could
+/// forge an `Error:` line of its own or steer the terminal.
+#[test]
+fn a_word_a_usage_error_quotes_cannot_forge_a_line_or_steer_the_terminal() {
+    let s = setup();
+    let runs: [&[&str]; 5] = [
+        &["catalog", "search", "--host-name", "h", "--limit", STEERING],
+        &["catalog", "search", "--host-name", "h", "--bbox", STEERING],
+        &["catalog", "search", "--host-name", "h", STEERING],
+        &[STEERING, "search"],
+        &["catalog", "search", "--host-name", "h", "-o", STEERING],
+    ];
+    for args in runs {
+        let output = s.cli().args(args).output().expect("geopera runs");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(STEERING_SHOWN), "{args:?}: {stderr:?}");
+        assert!(!stderr.contains('\u{1b}'), "{args:?}: {stderr:?}");
+        assert!(
+            !stderr.lines().any(|line| line.starts_with("Error: forged")),
+            "{args:?}: {stderr:?}"
+        );
+    }
+    assert_eq!(s.emulator.executed("catalog.search"), 0, "nothing was sent");
+}
+
 /// The path `upload` names in its failures is shown as the dry run shows it: a folder whose
 /// name holds a line break or an escape sequence can neither forge a line nor steer the
 /// terminal.
