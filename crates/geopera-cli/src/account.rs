@@ -105,10 +105,12 @@ async fn login_api_key(target: &Target, argument: &str) -> Outcome {
             "the API key {why}; nothing was sent or saved"
         )));
     }
-    if !key.starts_with("gpra_") {
-        crate::paint::warning(
-            "this key does not start with 'gpra_'; it is saved anyway, but Geopera API keys normally do."
-        );
+    if !key.starts_with(auth::API_KEY_PREFIX) {
+        crate::paint::warning(&format!(
+            "this key does not start with '{}'; it is saved anyway, but Geopera API keys \
+             normally do.",
+            auth::API_KEY_PREFIX
+        ));
     }
     let claims = userinfo(target, &held)
         .await?

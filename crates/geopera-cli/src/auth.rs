@@ -19,6 +19,10 @@ use crate::store::{oauth_json, Auth, Profile, Store};
 pub(crate) const DEFAULT_API_URL: &str = "https://api.geopera.com";
 /// The OAuth client the official CLI signs in as; ours shares its sessions.
 pub(crate) const CLIENT_ID: &str = "geopera-cli";
+/// How every API key the API issues begins: such a token is sent as `X-API-Key`, any other as
+/// a bearer token, and a word of a message that begins so is hidden even when this process
+/// never held it.
+pub(crate) const API_KEY_PREFIX: &str = "gpra_";
 /// A stored session is refreshed this long before its access token expires.
 const REFRESH_LEEWAY_SECS: f64 = 30.0;
 /// How long one request to the identity provider may take.
@@ -610,7 +614,8 @@ pub(crate) fn client(
     };
     match held {
         Held::Env(token) | Held::Stored(Auth::ApiKey(token)) => {
-            let credential = if token.starts_with("gpra_") || matches!(held, Held::Stored(_)) {
+            let credential = if token.starts_with(API_KEY_PREFIX) || matches!(held, Held::Stored(_))
+            {
                 Credential::api_key(token.clone())
             } else {
                 Credential::bearer(token.clone())
@@ -748,7 +753,7 @@ pub(crate) fn renewal_failure(error: &geopera::Error) -> Option<Failure> {
 pub(crate) fn header(held: &Held) -> (&'static str, String) {
     held.hide();
     match held {
-        Held::Env(token) if !token.starts_with("gpra_") => {
+        Held::Env(token) if !token.starts_with(API_KEY_PREFIX) => {
             ("Authorization", format!("Bearer {token}"))
         }
         Held::Env(key) | Held::Stored(Auth::ApiKey(key)) => ("X-API-Key", key.clone()),

@@ -14,6 +14,8 @@ use std::sync::Mutex;
 /// What replaces a credential in a message: the SDK's mark, so that both read alike.
 pub(crate) use geopera::REDACTED;
 
+use crate::auth::API_KEY_PREFIX;
+
 /// Credentials shorter than this are not looked for: a short value would blank out ordinary
 /// words of every message. No credential the API issues is that short.
 const MIN_CHARS: usize = 8;
@@ -34,7 +36,8 @@ pub(crate) fn hide(secret: &str) {
     }
 }
 
-/// `text` with every credential noted so far replaced by [`REDACTED`].
+/// `text` with every credential noted so far, and every word shaped like an API key,
+/// replaced by [`REDACTED`].
 pub(crate) fn redacted(text: &str) -> Cow<'_, str> {
     let hidden = HIDDEN
         .lock()
@@ -48,7 +51,40 @@ pub(crate) fn redacted(text: &str) -> Cow<'_, str> {
             text = Cow::Owned(text.replace(secret.as_str(), REDACTED));
         }
     }
-    text
+    match keys_hidden(&text) {
+        Some(hidden) => Cow::Owned(hidden),
+        None => text,
+    }
+}
+
+/// `text` with each word that begins with [`API_KEY_PREFIX`] and goes on for at least
+/// [`MIN_CHARS`] more characters of a key replaced by [`REDACTED`], or `None` when it has no
+/// such word. A key this process never took up still reaches its messages: one typed where
+/// another argument belongs (`geopera login gpra_...`), which a usage error quotes back, or one
+/// a server quotes. Printed, it would sit in a terminal's scroll-back or a CI job's log.
+fn keys_hidden(text: &str) -> Option<String> {
+    let is_key_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let mut out = String::new();
+    let mut rest = text;
+    let mut found = false;
+    while let Some(at) = rest.find(API_KEY_PREFIX) {
+        let after = &rest[at + API_KEY_PREFIX.len()..];
+        let body = after.find(|c: char| !is_key_char(c)).unwrap_or(after.len());
+        // A prefix inside a longer word (`xgpra_...`) starts no key.
+        let starts_word = !rest[..at].ends_with(is_key_char);
+        if starts_word && body >= MIN_CHARS {
+            out.push_str(&rest[..at]);
+            out.push_str(REDACTED);
+            found = true;
+        } else {
+            out.push_str(&rest[..at + API_KEY_PREFIX.len() + body]);
+        }
+        rest = &after[body..];
+    }
+    found.then(|| {
+        out.push_str(rest);
+        out
+    })
 }
 
 #[cfg(test)]

@@ -13,3 +13,21 @@ fn noted_credentials_are_replaced_and_short_ones_are_not_looked_for() {
     assert_eq!(redacted("a short word"), "a short word");
     assert!(matches!(redacted("nothing here"), Cow::Borrowed(_)));
 }
+
+#[test]
+fn words_shaped_like_an_api_key_are_hidden_though_never_noted() {
+    assert_eq!(
+        redacted("unexpected argument 'gpra_Never-Noted_0123456789' found; gpra_ is the prefix"),
+        "unexpected argument '[redacted]' found; gpra_ is the prefix"
+    );
+    // Too short to be a key, or the tail of a longer word: left as written.
+    assert_eq!(
+        redacted("gpra_short, xgpra_99887766554433"),
+        "gpra_short, xgpra_99887766554433"
+    );
+    assert_eq!(
+        redacted("a: gpra_aabbccddeeff0011XYZ\nb: gpra_fedcba9876543210"),
+        "a: [redacted]\nb: [redacted]"
+    );
+    assert!(matches!(redacted("gpra_ alone"), Cow::Borrowed(_)));
+}

@@ -414,26 +414,32 @@ fn main() -> ExitCode {
 }
 
 /// Makes the words of the command line that a usage error quotes (`invalid value '...'`,
-/// `unrecognized subcommand '...'`) [`paint::inert`]: clap quotes them as they are, and a value
-/// a script passed on from elsewhere (`--limit "$FROM_A_FILE"`) holding a line break, a
-/// carriage return or an escape sequence would forge a line of output (`Error: ...`) or steer
-/// the terminal, as no other message of this program lets a word it did not write do.
+/// `unrecognized subcommand '...'`) [`paint::inert`], with any API key among them hidden:
+/// clap quotes them as they are. A value a script passed on from elsewhere (`--limit
+/// "$FROM_A_FILE"`) holding a line break, a carriage return or an escape sequence would forge
+/// a line of output (`Error: ...`) or steer the terminal, as no other message of this program
+/// lets a word it did not write do; a key typed where another argument belongs (`geopera login
+/// gpra_...`) would be printed back into the terminal's scroll-back or a CI job's log.
 fn quote_inert(error: &mut clap::Error) {
     use clap::error::ContextValue;
+    fn shown(word: &str) -> Option<String> {
+        let hidden = hidden::redacted(word);
+        let shown = paint::inert(&hidden);
+        (shown != word).then(|| shown.into_owned())
+    }
     let quoted: Vec<_> = error
         .context()
         .filter_map(|(kind, value)| match value {
-            ContextValue::String(word) if word.chars().any(paint::steers) => {
-                Some((kind, ContextValue::String(paint::inert(word).into_owned())))
-            }
-            ContextValue::Strings(words) if words.iter().any(|w| w.chars().any(paint::steers)) => {
-                Some((
-                    kind,
-                    ContextValue::Strings(
-                        words.iter().map(|w| paint::inert(w).into_owned()).collect(),
-                    ),
-                ))
-            }
+            ContextValue::String(word) => shown(word).map(|w| (kind, ContextValue::String(w))),
+            ContextValue::Strings(words) if words.iter().any(|w| shown(w).is_some()) => Some((
+                kind,
+                ContextValue::Strings(
+                    words
+                        .iter()
+                        .map(|w| shown(w).unwrap_or_else(|| w.clone()))
+                        .collect(),
+                ),
+            )),
             _ => None,
         })
         .collect();

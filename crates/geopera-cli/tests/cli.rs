@@ -8147,6 +8147,29 @@ fn a_word_a_usage_error_quotes_cannot_forge_a_line_or_steer_the_terminal() {
     assert_eq!(s.emulator.executed("catalog.search"), 0, "nothing was sent");
 }
 
+/// An API key typed where another argument belongs is not printed back by the usage error
+/// that refuses it, though this process never took it up as a credential: the error goes to a
+/// terminal's scroll-back or a CI job's log.
+#[test]
+fn a_usage_error_does_not_print_back_an_api_key_typed_in_the_wrong_place() {
+    let s = setup();
+    let key = "gpra_0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    let runs: [&[&str]; 3] = [
+        &["login", key],
+        &["catalog", "search", "--host-name", "h", "--limit", key],
+        &["--profile", "p", key, "search"],
+    ];
+    for args in runs {
+        let output = s.cli().args(args).output().expect("geopera runs");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(!stderr.contains(key), "{args:?}: {stderr}");
+        assert!(!stderr.contains("0f1e2d3c4b5a"), "{args:?}: {stderr}");
+        assert!(stderr.contains("'[redacted]'"), "{args:?}: {stderr}");
+    }
+    assert_eq!(s.emulator.executed("catalog.search"), 0, "nothing was sent");
+}
+
 /// The path `upload` names in its failures is shown as the dry run shows it: a folder whose
 /// name holds a line break or an escape sequence can neither forge a line nor steer the
 /// terminal.
