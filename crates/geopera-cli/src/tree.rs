@@ -511,7 +511,10 @@ pub(crate) fn read_input(input: Input<'_>, limit: u64) -> std::io::Result<Option
 }
 
 /// A request body's text from `input`, which `source` names in messages (`--json -`,
-/// `--file body.json`), within [`MAX_BODY_INPUT_BYTES`].
+/// `--file body.json`), within [`MAX_BODY_INPUT_BYTES`]. A UTF-8 byte-order mark at the start
+/// is skipped, as RFC 8259 lets a parser do: editors on Windows write one, and it is a mark of
+/// the file's encoding, not a character of the body, which JSON parsers otherwise refuse as
+/// "expected value at line 1 column 1" without saying what they saw.
 fn read_body(input: Input<'_>, source: &str) -> Result<String, Failure> {
     let content = read_input(input, MAX_BODY_INPUT_BYTES)
         .map_err(|e| Failure::other(format!("cannot read {source}: {e}")))?
@@ -521,12 +524,19 @@ fn read_body(input: Input<'_>, source: &str) -> Result<String, Failure> {
                 size_text(MAX_BODY_INPUT_BYTES)
             ))
         })?;
-    String::from_utf8(content).map_err(|_| {
+    let mut text = String::from_utf8(content).map_err(|_| {
         Failure::other(format!(
             "cannot read {source}: stream did not contain valid UTF-8"
         ))
-    })
+    })?;
+    if text.starts_with(BYTE_ORDER_MARK) {
+        text.drain(..BYTE_ORDER_MARK.len_utf8());
+    }
+    Ok(text)
 }
+
+/// U+FEFF, which as the first character of a file marks its encoding ([`read_body`]).
+const BYTE_ORDER_MARK: char = '\u{feff}';
 
 /// A request body's text from the file at `path`, which `source` names in messages.
 fn read_body_file(path: &str, source: &str) -> Result<String, Failure> {

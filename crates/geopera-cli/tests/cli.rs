@@ -346,6 +346,53 @@ fn json_from_a_string_a_file_and_stdin_with_flags_overriding() {
     );
 }
 
+/// A body file an editor on Windows saved begins with a UTF-8 byte-order mark: it is read as
+/// the JSON after it, from a file, from stdin and through `op`, where JSON parsers refuse it
+/// with "expected value at line 1 column 1". A mark anywhere else is a character like any other.
+#[test]
+fn a_body_that_begins_with_a_byte_order_mark_is_read_as_the_json_after_it() {
+    let s = setup();
+    let file = s.home.path().join("bom.json");
+    std::fs::write(&file, "\u{feff}{\"host_name\": \"from-file\"}").expect("test step");
+    let output = s
+        .cli()
+        .args(["catalog", "search", "--dry-run", "--json"])
+        .arg(format!("@{}", file.display()))
+        .output()
+        .expect("geopera runs");
+    assert_eq!(dry_run(&output).1["host_name"], "from-file");
+
+    let output = s
+        .cli()
+        .args(["catalog", "search", "--dry-run", "--json", "-"])
+        .write_stdin("\u{feff}{\"host_name\": \"from-stdin\"}")
+        .output()
+        .expect("geopera runs");
+    assert_eq!(dry_run(&output).1["host_name"], "from-stdin");
+
+    s.cli()
+        .args(["op", "catalog.search", "--file"])
+        .arg(&file)
+        .assert()
+        .success();
+    assert_eq!(s.emulator.executed("catalog.search"), 1);
+
+    // Two marks: the second is inside the text, which is then not JSON.
+    std::fs::write(&file, "\u{feff}\u{feff}{}").expect("test step");
+    let output = s
+        .cli()
+        .args(["catalog", "search", "--host-name", "h", "--json"])
+        .arg(format!("@{}", file.display()))
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert_eq!(
+        s.emulator.executed("catalog.search"),
+        1,
+        "nothing more was sent"
+    );
+}
+
 #[test]
 fn a_body_keeps_the_users_key_order_and_flags_only_add_keys_in_schema_order() {
     let s = setup();
