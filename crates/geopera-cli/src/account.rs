@@ -72,6 +72,19 @@ pub(crate) async fn login(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
                 .map_or("openid profile", String::as_str);
             login_device(&target, scope, matches.get_flag("no-browser")).await
         }
+    }?;
+    warn_of_the_token_in_the_environment("instead of the credentials just stored");
+    Ok(())
+}
+
+/// After a login or a logout, warns that `GEOPERA_API_TOKEN` is set: it wins over every stored
+/// credential, so what the command just did changes nothing for the commands after it, which
+/// its line of success alone would leave the user to find out from them.
+fn warn_of_the_token_in_the_environment(instead: &str) {
+    if let Ok(Some(_)) = auth::env_token() {
+        crate::paint::warning(&format!(
+            "GEOPERA_API_TOKEN is set: commands use it {instead} until it is unset."
+        ));
     }
 }
 
@@ -240,6 +253,13 @@ fn open_browser(url: &str) {
 /// the session then stays usable until it expires; the exit code stays 0, as the local logout
 /// did what it says.
 pub(crate) async fn logout(top: &ArgMatches) -> Outcome {
+    forget(top).await?;
+    warn_of_the_token_in_the_environment("all the same");
+    Ok(())
+}
+
+/// Revokes and removes the profile's stored credential, saying what became of it.
+async fn forget(top: &ArgMatches) -> Outcome {
     let target = auth::target(top, false)?;
     let _lock = target.store.lock_async().await?;
     let stored = match store::parse_profile(target.store.read_all()?.get(&target.profile)) {

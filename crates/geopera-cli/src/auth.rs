@@ -149,6 +149,11 @@ fn env(name: &str) -> Result<Option<String>, Failure> {
     }
 }
 
+/// `GEOPERA_API_TOKEN`, which wins over every stored credential when it is set.
+pub(crate) fn env_token() -> Result<Option<String>, Failure> {
+    env("GEOPERA_API_TOKEN")
+}
+
 /// The value of option `id`, else of the environment variable `name`.
 fn option_or_env(matches: &ArgMatches, id: &str, name: &str) -> Result<Option<String>, Failure> {
     match non_empty(matches.get_one::<String>(id).cloned()) {
@@ -289,7 +294,7 @@ fn same_origin(a: &str, b: &str) -> bool {
 /// token with it. So that is refused; `GEOPERA_API_TOKEN` is given by the caller for the
 /// server they name, and is used as given.
 pub(crate) async fn held(target: &Target, refresh: bool) -> Result<Option<Held>, Failure> {
-    if let Some(token) = env("GEOPERA_API_TOKEN")? {
+    if let Some(token) = env_token()? {
         let held = Held::Env(token.trim().to_owned());
         held.hide();
         if let Some(why) = held.unsendable() {

@@ -584,6 +584,41 @@ fn login_with_an_api_key_whoami_a_call_and_logout() {
     assert_eq!(output.status.code(), Some(1), "not signed in");
 }
 
+/// `GEOPERA_API_TOKEN` wins over the stored credentials, so a login or a logout with it set
+/// changes nothing for the commands after it: each says so on stderr, beside its usual line.
+#[test]
+fn login_and_logout_warn_that_the_token_in_the_environment_still_wins() {
+    let s = setup();
+    let warned = |output: &std::process::Output| {
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        text(&output.stderr).contains("Warning: GEOPERA_API_TOKEN is set: commands use it")
+    };
+    let output = login_with_the_demo_key(&s);
+    assert!(!warned(&output), "{}", text(&output.stderr));
+    let output = s.cli().arg("logout").output().expect("geopera runs");
+    assert!(text(&output.stdout).starts_with("Logged out"));
+    assert!(warned(&output), "{}", text(&output.stderr));
+    // Nothing stored: still the same warning, as the commands still work.
+    let output = s.cli().arg("logout").output().expect("geopera runs");
+    assert!(text(&output.stdout).starts_with("No stored credentials"));
+    assert!(warned(&output), "{}", text(&output.stderr));
+    let output = s.bare().arg("logout").output().expect("geopera runs");
+    assert!(!warned(&output), "{}", text(&output.stderr));
+
+    let output = s
+        .cli()
+        .args(["login", "--api-key", "-"])
+        .write_stdin(format!("{}\n", s.emulator.api_key()))
+        .output()
+        .expect("geopera runs");
+    assert!(text(&output.stdout).starts_with("Logged in as "));
+    assert!(warned(&output), "{}", text(&output.stderr));
+    assert!(
+        !text(&output.stderr).contains(s.emulator.api_key()),
+        "the warning names the variable, never its value"
+    );
+}
+
 /// `--scope` and `--no-browser` shape the browser sign-in only: beside `--api-key` they were
 /// ignored, and the key was stored with every permission it has while the user believed it
 /// narrowed to the scopes asked for.
