@@ -365,6 +365,23 @@
 //! With auto top-up on (`billing.set_auto_topup`), a charge that leaves the balance below the
 //! threshold buys the top-up amount at once, unless the day's auto top-ups (UTC) would pass
 //! `daily_charge_cap_aud`; each is an `auto_topup` transaction with its invoice.
+//!
+//! **Paying.** Buying credits charges the organization's default payment method, as the
+//! API's payment provider does: `billing.topup`, every automatic top-up and an approved
+//! credit purchase. The default is the first method `payment_methods.attach` attached, or
+//! the one `payment_methods.set_default` chose; detaching it leaves none. The demo
+//! organization ([`DEMO_ORG`]) starts with a default card, `pm_demo_visa`, so top-ups work
+//! from the first request; any other organization starts with none, as a new customer does
+//! (and the demo organization of a state file written before the card existed has none).
+//! Without a default card `billing.topup` is 402 problem+json whose detail begins "attach a
+//! payment method first", and nothing is charged, recorded or invoiced (an
+//! `Idempotency-Key` keeps that 402, so a retry with the same key is answered it again: a new
+//! key is a new purchase). So is `billing.set_auto_topup` turning auto top-up on, which keeps
+//! the old setting; turning it off always works. Detaching the default card while auto
+//! top-up is on is allowed (a card is its owner's to take away): the setting stays on, as
+//! `billing.auto_topup.get` shows, but buys nothing until the organization has a default
+//! card again, so a charge may leave the balance low.
+//!
 //! `items.list` (`limit`/`offset`) answers `{items, total, limit, offset}`.
 //! The contract bounds none of these paging numbers, so out-of-range ones are clamped
 //! (pages of 1 to 1,000, no negative page or offset) rather than refused.

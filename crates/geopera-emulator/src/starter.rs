@@ -1,14 +1,15 @@
 //! The project every organization starts with: "Default project", three collections and
 //! [`STARTER_ITEMS`] items, so `items.list` and `items.list_by_collection` have pages to walk
-//! before a test has created anything.
+//! before a test has created anything; and the default card the demo organization starts
+//! with ([`demo_card`]).
 //!
 //! They are made when the organization is first seen (as its order history is), with ids
 //! drawn from a generator seeded by the emulator's seed and the organization, so the same
 //! seed gives every organization the same ids on every start — [`default_project_id`] names
 //! the project without asking the server. They are ordinary records afterwards: they can be
-//! changed and deleted, and a deleted default project does not come back. An organization
-//! that a state file written before this existed already knows is never first seen again,
-//! so it has no default project.
+//! changed and deleted, and a deleted default project or detached card does not come back. An
+//! organization a state file already knows is never first seen again, so one kept by a file
+//! written before the default project (or the demo card) existed has none.
 
 use geopera_types::models::{ItemCreateInput, ItemType};
 use serde_json::{json, Map, Value};
@@ -117,6 +118,27 @@ pub fn seed(resources: &mut Resources, seed: u64, org: &str, now: i64) {
         fields.insert("stac_id".to_owned(), Value::from(id.as_str()));
         resources.insert(id, Family::Item, org, Some(&project), at, fields);
     }
+}
+
+/// The payment provider's id of the card the demo organization starts with.
+pub const DEMO_CARD: &str = "pm_demo_visa";
+
+/// Keeps the demo card's id apart from the default project's draws.
+const CARD_SALT: u64 = 0x00ca_2d5a_17ed;
+
+/// Adds the default card [`DEMO_CARD`] to `org`, made `now`: the demo organization's, so that
+/// `billing.topup` and auto top-up, which charge the default card, work with the demo key
+/// from the first request. Other organizations start with none, as a new customer does. Its
+/// row id derives from the seed, as the default project's does.
+pub fn demo_card(resources: &mut Resources, seed: u64, org: &str, now: i64) {
+    let mut rng = Rng::new(seed ^ fnv(org) ^ CARD_SALT);
+    let id = resources.fresh_id(&mut rng, Family::PaymentMethod);
+    let mut fields = Map::new();
+    fields.insert("payment_method_id".to_owned(), Value::from(DEMO_CARD));
+    fields.insert("isDefault".to_owned(), Value::Bool(true));
+    fields.insert("brand".to_owned(), Value::from("visa"));
+    fields.insert("last4".to_owned(), Value::from("4242"));
+    resources.insert(id, Family::PaymentMethod, org, None, now, fields);
 }
 
 /// A GeoJSON polygon of the 0.1° box whose south-west corner is at `lon`, `lat`.

@@ -470,11 +470,14 @@ impl Inner {
     }
 
     /// The organization, to be read, created on first sight with its starting balance, order
-    /// history and default project ([`crate::starter`]). Reading it is not a change for the
-    /// state file to write; [`org_mut`](Self::org_mut) is.
+    /// history and default project ([`crate::starter`]), and for [`DEMO_ORG`] a default card.
+    /// Reading it is not a change for the state file to write; [`org_mut`](Self::org_mut) is.
     pub fn org(&mut self, org: &str, seed: u64, now: i64) -> &Org {
         if !self.orgs.contains_key(org) {
             crate::starter::seed(&mut self.resources, seed, org, now);
+            if org == DEMO_ORG {
+                crate::starter::demo_card(&mut self.resources, seed, org, now);
+            }
             // Events up to now first, so the history below, all finished before now, is
             // never news.
             self.sweep(now.saturating_mul(1000));

@@ -17,6 +17,7 @@ use icu_properties::props::{GeneralCategory, GeneralCategoryGroup};
 use icu_properties::CodePointMapData;
 use serde_json::{json, Map, Value};
 
+use super::card::{has_default_card, no_default_card};
 use super::ledger::Reason;
 use super::{Ctx, Outcome};
 use crate::error::ApiError;
@@ -87,7 +88,7 @@ pub(crate) fn create_setup_intent(ctx: &Ctx<'_>, _input: SetupIntentInput) -> Ou
 /// Attaches a method; the organization's first becomes its default.
 pub(crate) fn attach_payment_method(ctx: &Ctx<'_>, input: AttachInput) -> Outcome {
     let now = ctx.now();
-    let mut inner = ctx.shared.lock();
+    let mut inner = ctx.lock_org();
     let inner = &mut *inner;
     let existing = inner.resources.list(Family::PaymentMethod, ctx.org, None);
     if existing
@@ -122,7 +123,7 @@ pub(crate) fn attach_payment_method(ctx: &Ctx<'_>, input: AttachInput) -> Outcom
 /// Makes one method the default and every other method of the organization not.
 pub(crate) fn set_default_payment_method(ctx: &Ctx<'_>, input: SetDefaultInput) -> Outcome {
     let now = ctx.now();
-    let mut inner = ctx.shared.lock();
+    let mut inner = ctx.lock_org();
     let id = input.payment_method_row_id;
     inner
         .resources
@@ -148,8 +149,12 @@ pub(crate) fn set_default_payment_method(ctx: &Ctx<'_>, input: SetDefaultInput) 
     Ok(ctx.ok(&method.to_json()))
 }
 
+/// Detaches a method, the default one too, even while auto top-up is on: a card is its
+/// owner's to take away, as with the payment provider. Auto top-up then stays on but buys
+/// nothing until the organization has a default card again, and turning it on is 402 until
+/// then (see [`set_auto_topup`]).
 pub(crate) fn detach_payment_method(ctx: &Ctx<'_>, input: DetachInput) -> Outcome {
-    let mut inner = ctx.shared.lock();
+    let mut inner = ctx.lock_org();
     inner.resources.remove(
         Family::PaymentMethod,
         ctx.org,
@@ -160,7 +165,7 @@ pub(crate) fn detach_payment_method(ctx: &Ctx<'_>, input: DetachInput) -> Outcom
 }
 
 pub(crate) fn list_payment_methods(ctx: &Ctx<'_>, _input: Empty) -> Outcome {
-    let inner = ctx.shared.lock();
+    let inner = ctx.lock_org();
     let methods: Vec<Value> = inner
         .resources
         .list(Family::PaymentMethod, ctx.org, None)
@@ -236,7 +241,7 @@ pub(crate) fn reject(ctx: &Ctx<'_>, input: RejectApprovalInput) -> Outcome {
 /// it has expired; 402 when approving and the organization has no default card to charge.
 fn decide(ctx: &Ctx<'_>, id: &str, status: &str, reason: Option<String>) -> Outcome {
     let now = ctx.now();
-    let mut inner = ctx.shared.lock();
+    let mut inner = ctx.lock_org();
     let approval = inner.resources.get(Family::Approval, ctx.org, None, id)?;
     let current = approval_status(approval, now);
     // An approval that ran out of time is gone (410, as the API answers what expired); one
@@ -254,20 +259,8 @@ fn decide(ctx: &Ctx<'_>, id: &str, status: &str, reason: Option<String>) -> Outc
     }
     // The purchase is charged to the card off-session charges use (payment_methods.set_default),
     // as a payment the API cannot take: 402, and the approval stays pending.
-    let card = |method: &&Resource| method.fields.get("isDefault") == Some(&Value::Bool(true));
-    if status == "approved"
-        && !inner
-            .resources
-            .list(Family::PaymentMethod, ctx.org, None)
-            .iter()
-            .any(card)
-    {
-        return Err(ApiError::problem(
-            StatusCode::PAYMENT_REQUIRED,
-            "approving a credit purchase charges the organization's default card, and it has \
-             none: attach one with payment_methods.attach (the first becomes the default) or \
-             choose one with payment_methods.set_default",
-        ));
+    if status == "approved" && !has_default_card(&inner.resources, ctx.org) {
+        return Err(no_default_card("approving a credit purchase"));
     }
     let approval = inner
         .resources
@@ -347,6 +340,13 @@ fn approval_json(approval: &Resource, now: i64) -> Value {
     out
 }
 
+/// Replaces the organization's auto top-up setting. Every automatic top-up charges the
+/// default card off-session, so turning it on without one is 402 and keeps the old setting;
+/// turning it off needs no card.
+///
+/// # Errors
+/// 422 for a negative threshold or cap, or an amount outside the top-up bounds; 402 when
+/// `enabled` and the organization has no default card.
 pub(crate) fn set_auto_topup(ctx: &Ctx<'_>, input: SetAutoTopupInput) -> Outcome {
     if input.threshold_credits < 0 {
         return Err(ApiError::invalid(
@@ -384,8 +384,11 @@ pub(crate) fn set_auto_topup(ctx: &Ctx<'_>, input: SetAutoTopupInput) -> Outcome
         "daily_charge_cap_aud".to_owned(),
         json!(input.daily_charge_cap_aud),
     );
-    let mut inner = ctx.shared.lock();
+    let mut inner = ctx.lock_org();
     let inner = &mut *inner;
+    if input.enabled && !has_default_card(&inner.resources, ctx.org) {
+        return Err(no_default_card("each automatic top-up"));
+    }
     // One setting per organization: the newest replaces the old.
     let old: Vec<String> = inner
         .resources

@@ -4,6 +4,7 @@ use geopera_types::models::Empty;
 use geopera_types::JsonObject;
 use serde_json::{json, Value};
 
+use super::card::{has_default_card, no_default_card};
 use super::ledger::Reason;
 use super::{aud, to_credits, Ctx, Outcome};
 use crate::error::ApiError;
@@ -26,7 +27,11 @@ pub(crate) fn balance(ctx: &Ctx<'_>, _input: Empty) -> Outcome {
 }
 
 /// The contract leaves the body free-form: `credits`, or an amount in A$ under any of the
-/// names clients use.
+/// names clients use. The purchase is charged to the organization's default card.
+///
+/// # Errors
+/// 422 for no amount, two amounts or one out of bounds; 402 when the organization has no
+/// default card, in which case nothing is charged or recorded.
 pub(crate) fn topup(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
     let amounts: Vec<(&str, &Value)> = ["credits", "amount_aud", "amountAud", "amount"]
         .iter()
@@ -71,7 +76,10 @@ pub(crate) fn topup(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
         ));
     }
     let now = ctx.now();
-    let mut inner = ctx.shared.lock();
+    let mut inner = ctx.lock_org();
+    if !has_default_card(&inner.resources, ctx.org) {
+        return Err(no_default_card("a top-up"));
+    }
     let topup_id = format!("top_{}", inner.rng.hex(8));
     let balance = inner.move_credits(
         ctx.org,

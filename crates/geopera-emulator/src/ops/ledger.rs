@@ -10,6 +10,7 @@ use geopera_types::models::{InvoicesInput, OrgStatusInput, TransactionsInput};
 use geopera_types::rfc3339::format_date_time;
 use serde_json::{json, Map, Value};
 
+use super::card::has_default_card;
 use super::{aud, Ctx, Outcome, MAX_PAGE_SIZE};
 use crate::resources::{page, Family, Resource, MAX_PER_ORG};
 use crate::state::Inner;
@@ -93,8 +94,12 @@ impl Inner {
 
     /// Buys the organization's auto top-up amount when its `balance` is below the threshold
     /// of its setting (`billing.set_auto_topup`), unless that would take the day's auto
-    /// top-ups (UTC) past the setting's daily cap. Returns the new balance when it bought.
+    /// top-ups (UTC) past the setting's daily cap, or there is no default card to charge
+    /// (detached after auto top-up was turned on). Returns the new balance when it bought.
     fn auto_topup(&mut self, org: &str, seed: u64, now: i64, balance: i64) -> Option<i64> {
+        if !has_default_card(&self.resources, org) {
+            return None;
+        }
         let setting = self.resources.owned(Family::AutoTopup, org).next()?;
         let number = |name: &str| setting.fields.get(name).and_then(Value::as_i64);
         let enabled = setting.fields.get("enabled").and_then(Value::as_bool) == Some(true);

@@ -7,6 +7,7 @@
 mod account;
 mod alerts;
 mod billing;
+mod card;
 mod catalog;
 mod eulas;
 mod federated;

@@ -148,6 +148,7 @@ fn tasking_templates_are_saved_listed_and_deleted_per_organization() {
 #[test]
 fn one_payment_method_is_the_default_at_a_time() {
     let api = Api::start();
+    detach_every_card(&api);
     let first = api.ok(
         "payment_methods.attach",
         json!({"payment_method_id": "pm_one"}),
@@ -190,6 +191,56 @@ fn one_payment_method_is_the_default_at_a_time() {
     );
     let listed = api.ok("payment_methods.list", json!({}));
     assert_eq!(listed["payment_methods"].as_array().map(Vec::len), Some(1));
+}
+
+/// Detaches every payment method of the demo organization, the card it starts with too, so
+/// the test begins as a new customer does: with no card to charge.
+fn detach_every_card(api: &Api) {
+    let listed = api.ok("payment_methods.list", json!({}));
+    for method in listed["payment_methods"].as_array().expect("methods") {
+        api.ok(
+            "payment_methods.detach",
+            json!({"payment_method_row_id": id(method)}),
+        );
+    }
+    let left = api.ok("payment_methods.list", json!({}));
+    assert_eq!(left["payment_methods"], json!([]));
+}
+
+/// The row id of the demo organization's default card.
+fn default_card(api: &Api) -> String {
+    let listed = api.ok("payment_methods.list", json!({}));
+    let default = listed["payment_methods"]
+        .as_array()
+        .expect("methods")
+        .iter()
+        .find(|method| method["isDefault"] == true)
+        .map(id);
+    default.expect("a default card")
+}
+
+/// The balance of the demo organization.
+fn balance(api: &Api) -> i64 {
+    api.ok("billing.credits.balance", json!({}))["credits"]
+        .as_i64()
+        .expect("a balance")
+}
+
+/// Asserts that `answer` is the 402 of a charge to a default card the organization does not
+/// have, whose detail says to attach one; `what` names the case in messages.
+fn refused_for_want_of_a_card(answer: &Resp, what: &str) {
+    assert_eq!(answer.status, 402, "{what}: {:?}", answer.body);
+    assert_eq!(answer.content_type(), "application/problem+json", "{what}");
+    let detail = answer.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        detail.starts_with("attach a payment method first: ")
+            && detail.contains("default card")
+            && detail.contains("payment_methods.attach"),
+        "{what}: {detail}"
+    );
 }
 
 /// Attaches a card, the organization's default when it has none, which approving a credit
@@ -273,6 +324,7 @@ fn an_approved_credit_request_tops_up_once_and_a_late_one_expires() {
 #[test]
 fn approving_a_credit_purchase_needs_a_default_card_to_charge() {
     let api = Api::start();
+    detach_every_card(&api);
     let balance = |api: &Api| api.ok("billing.credits.balance", json!({}))["credits"].as_i64();
     let before = balance(&api).expect("a balance");
     let approval = id(&api.ok("billing.approvals.request", json!({"credits": 1_000})));
@@ -679,6 +731,203 @@ fn auto_topup_buys_credits_when_a_charge_leaves_the_balance_low_within_the_daily
     api.emu.clock().advance(Duration::from_secs(86_400));
     place();
     assert_eq!(balance(), Some(start - 2 * cost + amount));
+}
+
+/// The demo organization starts with a default card, so top-ups and auto top-up work from the
+/// first request; any other organization starts with none, as a new customer does. The card
+/// is made once: a restart with the state file finds the same one.
+#[test]
+fn the_demo_organization_starts_with_a_default_card_and_others_with_none() {
+    let file = TempFile::new("demo-card");
+    let cards = |api: &Api| api.ok("payment_methods.list", json!({}))["payment_methods"].clone();
+    let first = {
+        let api = crate::state::start(5, &file);
+        let cards = cards(&api);
+        assert_eq!(cards.as_array().map(Vec::len), Some(1), "{cards}");
+        assert_eq!(
+            (
+                cards[0]["payment_method_id"].clone(),
+                cards[0]["isDefault"].clone()
+            ),
+            (json!("pm_demo_visa"), json!(true))
+        );
+        api.ok("billing.topup", json!({"credits": 100}));
+        let other = api.emu.create_key_in_org("org_new_customer", &["*"]);
+        let theirs = api.call_as(&other, "payment_methods.list", json!({}));
+        assert_eq!(theirs.json()["payment_methods"], json!([]));
+        cards
+    };
+    let api = crate::state::start(5, &file);
+    assert_eq!(cards(&api), first, "the same card, not a second one");
+}
+
+/// Regression: `billing.topup` added credits to an organization with no card on file, though
+/// a top-up is a payment and one the API cannot take is 402. Without a default card it is 402
+/// problem+json saying to attach one, after the amount is checked (422 first), and nothing
+/// is charged, recorded or invoiced; a keyed retry is answered the 402 again, never a
+/// success. A card that is not the default is not charged; once one is, the top-up goes
+/// through.
+#[test]
+fn a_top_up_without_a_default_card_is_402_and_charges_nothing() {
+    let api = Api::start();
+    detach_every_card(&api);
+    let before = balance(&api);
+    let ledger = |api: &Api| {
+        let transactions = api.ok("billing.credits.transactions", json!({"limit": 1}));
+        let invoices = api.ok("billing.invoices.list", json!({"limit": 100}));
+        (transactions["total"].clone(), invoices["invoices"].clone())
+    };
+    let recorded = ledger(&api);
+
+    let no_amount = api.call("billing.topup", json!({}));
+    assert_eq!(no_amount.status, 422, "the input is checked first");
+    refused_for_want_of_a_card(
+        &api.call("billing.topup", json!({"credits": 500})),
+        "no card",
+    );
+    let bearer = format!("Bearer {}", api.emu.api_key());
+    let body = json!({"amount_aud": 5});
+    let keyed = |key: &str| {
+        let headers = [("authorization", bearer.as_str()), ("idempotency-key", key)];
+        api.call_with("billing.topup", &body, &headers)
+    };
+    for attempt in ["keyed", "keyed retry"] {
+        refused_for_want_of_a_card(&keyed("no-card-topup"), attempt);
+    }
+    let first = attach_card(&api, "pm_first");
+    attach_card(&api, "pm_second");
+    api.ok(
+        "payment_methods.detach",
+        json!({"payment_method_row_id": id(&first)}),
+    );
+    refused_for_want_of_a_card(
+        &api.call("billing.topup", json!({"credits": 500})),
+        "a card that is not the default",
+    );
+    assert_eq!(balance(&api), before, "nothing charged");
+    assert_eq!(ledger(&api), recorded, "nothing recorded or invoiced");
+
+    api.ok(
+        "payment_methods.set_default",
+        json!({"payment_method_row_id": only_card(&api)}),
+    );
+    let topped = keyed("with-a-card");
+    assert_eq!(topped.status, 201, "{:?}", topped.body);
+    assert_eq!(balance(&api), before + 500);
+}
+
+/// The row id of the organization's only payment method.
+fn only_card(api: &Api) -> String {
+    let listed = api.ok("payment_methods.list", json!({}));
+    assert_eq!(listed["payment_methods"].as_array().map(Vec::len), Some(1));
+    id(&listed["payment_methods"][0])
+}
+
+/// Regression: auto top-up could be turned on with no card to charge. Turning it on needs a
+/// default card (402 otherwise, the old setting kept); turning it off never does.
+#[test]
+fn turning_auto_top_up_on_needs_a_default_card_and_turning_it_off_does_not() {
+    let api = Api::start();
+    detach_every_card(&api);
+    let setting = |enabled: bool| json!({"enabled": enabled, "threshold_credits": 1000, "topup_amount_credits": 50_000});
+    let enabled = |api: &Api| api.ok("billing.auto_topup.get", json!({}))["enabled"].clone();
+    refused_for_want_of_a_card(
+        &api.call("billing.set_auto_topup", setting(true)),
+        "no card",
+    );
+    assert_eq!(enabled(&api), false, "nothing recorded");
+    api.ok("billing.set_auto_topup", setting(false));
+
+    let card = attach_card(&api, "pm_card");
+    api.ok("billing.set_auto_topup", setting(true));
+    assert_eq!(enabled(&api), true);
+    api.ok(
+        "payment_methods.detach",
+        json!({"payment_method_row_id": id(&card)}),
+    );
+    refused_for_want_of_a_card(
+        &api.call("billing.set_auto_topup", setting(true)),
+        "the card detached",
+    );
+    api.ok("billing.set_auto_topup", setting(false));
+    assert_eq!(enabled(&api), false, "off with no card");
+}
+
+/// Detaching the default card while auto top-up is on is allowed (a card is its owner's to
+/// take away): the setting stays on, but a charge that leaves the balance low buys nothing
+/// until the organization has a default card again.
+#[test]
+fn with_its_default_card_detached_auto_top_up_buys_nothing() {
+    let api = Api::start();
+    api.ok("billing.topup", json!({"credits": 10_000_000}));
+    let capture = api.commercial_capture();
+    let place = || {
+        let order = api.ok(
+            "orders.archive.place",
+            json!({"captures": [{"id": capture}]}),
+        );
+        order["totalCredits"].as_i64().expect("a price")
+    };
+    let cost = place();
+    let amount = 2 * cost;
+    // Every charge leaves the balance below this threshold.
+    api.ok(
+        "billing.set_auto_topup",
+        json!({"enabled": true, "threshold_credits": 1_000_000_000,
+               "topup_amount_credits": amount}),
+    );
+    let start = balance(&api);
+    place();
+    assert_eq!(balance(&api), start - cost + amount, "bought with the card");
+
+    api.ok(
+        "payment_methods.detach",
+        json!({"payment_method_row_id": default_card(&api)}),
+    );
+    let setting = api.ok("billing.auto_topup.get", json!({}));
+    assert_eq!(setting["enabled"], true, "the setting stays as set");
+    let before = balance(&api);
+    place();
+    assert_eq!(balance(&api), before - cost, "no card: nothing bought");
+    let newest = api.ok("billing.credits.transactions", json!({"limit": 1}));
+    assert_eq!(reasons_of(&newest), vec!["order"]);
+
+    attach_card(&api, "pm_new");
+    let before = balance(&api);
+    place();
+    assert_eq!(
+        balance(&api),
+        before - cost + amount,
+        "a default card again"
+    );
+}
+
+/// Payment methods are kept in the state file: a detached card stays detached across a
+/// restart, and so top-ups stay refused until one is attached.
+#[test]
+fn a_detached_card_stays_detached_across_a_restart() {
+    let file = TempFile::new("detached-card");
+    {
+        let api = crate::state::start(6, &file);
+        detach_every_card(&api);
+        attach_card(&api, "pm_kept");
+    }
+    {
+        let api = crate::state::start(6, &file);
+        let card = only_card(&api);
+        api.ok("billing.topup", json!({"credits": 100}));
+        api.ok(
+            "payment_methods.detach",
+            json!({"payment_method_row_id": card}),
+        );
+    }
+    let api = crate::state::start(6, &file);
+    let left = api.ok("payment_methods.list", json!({}));
+    assert_eq!(left["payment_methods"], json!([]));
+    refused_for_want_of_a_card(
+        &api.call("billing.topup", json!({"credits": 100})),
+        "after a restart",
+    );
 }
 
 /// A setup intent's client secret confirms it with the payment provider; the intent's id

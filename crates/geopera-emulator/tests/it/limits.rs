@@ -98,6 +98,12 @@ fn spend_cap_is_30_and_organizations_are_counted_apart() {
     }
     assert_eq!(api.call("billing.topup", topup.clone()).status, 429);
     let other = api.emu.create_key_in_org("org_other", &["*"]);
+    // A new organization has no card to charge until it attaches one.
+    let card = json!({"payment_method_id": "pm_other"});
+    assert_eq!(
+        api.call_as(&other, "payment_methods.attach", card).status,
+        200
+    );
     assert_eq!(api.call_as(&other, "billing.topup", topup).status, 201);
 }
 

@@ -37,7 +37,8 @@ impl Drop for TempFile {
     }
 }
 
-fn start(seed: u64, file: &TempFile) -> Api {
+/// An emulator of `seed` keeping its state in `file`, without rate limits.
+pub fn start(seed: u64, file: &TempFile) -> Api {
     Api::with(
         Emulator::builder()
             .seed(seed)
