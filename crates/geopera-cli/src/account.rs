@@ -184,9 +184,10 @@ async fn login_device(target: &Target, scope: &str, no_browser: bool) -> Outcome
         geopera::Error::SignIn { code, .. } if code == "access_denied" => {
             Failure::other("the sign-in was refused in the browser")
         }
-        geopera::Error::SignIn { code, .. } if code == "expired_token" => {
-            Failure::other("the sign-in request expired; run 'geopera login' again")
-        }
+        geopera::Error::SignIn { code, .. } if code == "expired_token" => Failure::other(format!(
+            "the sign-in request expired; run '{}' again",
+            target.login_command()
+        )),
         _ => Failure::other(format!("device sign-in failed: {}", chain(&e))),
     })?;
     let tokens = session
@@ -357,8 +358,12 @@ pub(crate) async fn whoami(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
             }
         }
     }
-    let claims = claims
-        .ok_or_else(|| Failure::api("[401] the credentials were refused; run 'geopera login'"))?;
+    let claims = claims.ok_or_else(|| {
+        Failure::api(format!(
+            "[401] the credentials were refused; run '{}'",
+            target.login_command()
+        ))
+    })?;
     // `--jq` and `--output` apply to the claims, the one form that is JSON. `--json` is that
     // form printed as any answer is: the claims are the server's text, whose control and
     // bidirectional characters must reach the terminal only as escapes.

@@ -50,6 +50,30 @@ impl Target {
     pub(crate) fn sign_in_timeout(&self, default: Duration) -> Duration {
         self.timeout.unwrap_or(default)
     }
+
+    /// The command that signs in to this profile, as messages advise it: a bare `geopera
+    /// login` signs in to the profile `default`, so a user of another one who ran it as told
+    /// would store credentials where the failing command never looks. A name a shell would
+    /// split or expand is quoted for a POSIX shell, and joined to the option by `=` so that
+    /// one beginning with `-` is not read as an option of its own.
+    pub(crate) fn login_command(&self) -> String {
+        let profile = self.profile.as_str();
+        if profile == DEFAULT_PROFILE {
+            return "geopera login".to_owned();
+        }
+        let plain = !profile.starts_with('-')
+            && profile
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-+@%,:=/".contains(c));
+        if plain {
+            format!("geopera login --profile {profile}")
+        } else {
+            format!(
+                "geopera login --profile='{}'",
+                profile.replace('\'', r"'\''")
+            )
+        }
+    }
 }
 
 /// Where a rate budget shared by many processes lives (`--rate-budget-redis`), and the key of
@@ -201,8 +225,11 @@ pub(crate) fn check_rate_budget(matches: &ArgMatches) -> Result<(), Failure> {
 /// The selected profile.
 pub(crate) fn profile(matches: &ArgMatches) -> Result<String, Failure> {
     Ok(option_or_env(matches, "profile", "GEOPERA_PROFILE")?
-        .unwrap_or_else(|| "default".to_owned()))
+        .unwrap_or_else(|| DEFAULT_PROFILE.to_owned()))
 }
+
+/// The profile used when neither `--profile` nor `GEOPERA_PROFILE` names one.
+pub(crate) const DEFAULT_PROFILE: &str = "default";
 
 /// Resolves profile and API URL. `use_url_sources` is false for `logout`, which always talks
 /// to the server the session was stored for.
@@ -334,11 +361,12 @@ fn only_for_its_server(target: &Target, profile: &Profile) -> Result<(), Failure
         return Ok(());
     }
     Err(Failure::other(format!(
-        "the credentials of profile '{}' are for {}, not {}: run 'geopera login' for that \
-         server (with --profile to keep both), or set GEOPERA_API_TOKEN",
+        "the credentials of profile '{}' are for {}, not {}: run '{}' for that server (with \
+         another --profile to keep both), or set GEOPERA_API_TOKEN",
         target.profile,
         geopera::quoted_url(stored_for.trim_end_matches('/')),
-        geopera::quoted_url(&target.api_url)
+        geopera::quoted_url(&target.api_url),
+        target.login_command()
     )))
 }
 
@@ -356,8 +384,9 @@ fn due(expires_at: Option<f64>) -> bool {
 /// The not-signed-in failure.
 pub(crate) fn not_signed_in(target: &Target) -> Failure {
     Failure::other(format!(
-        "no credentials for profile '{}': run 'geopera login' or set GEOPERA_API_TOKEN",
-        target.profile
+        "no credentials for profile '{}': run '{}' or set GEOPERA_API_TOKEN",
+        target.profile,
+        target.login_command()
     ))
 }
 
@@ -464,9 +493,10 @@ pub(crate) async fn refresh_stored(
         }));
     }
     let Some(refresh_token) = refresh_token else {
-        return Err(Failure::other(
-            "the session expired and no refresh token is stored; run 'geopera login'",
-        ));
+        return Err(Failure::other(format!(
+            "the session expired and no refresh token is stored; run '{}'",
+            target.login_command()
+        )));
     };
     let api_url = profile
         .api_url
@@ -482,7 +512,7 @@ pub(crate) async fn refresh_stored(
     let tokens = oidc
         .refresh(&client, &refresh_token)
         .await
-        .map_err(|error| refresh_failed(&error))?;
+        .map_err(|error| refresh_failed(&error, target))?;
     let auth = Auth::OAuth {
         access_token: tokens.access_token().to_owned(),
         // The SDK keeps the refresh token sent when the answer gives none or an empty one.
@@ -503,7 +533,7 @@ pub(crate) fn epoch_secs(at: SystemTime) -> f64 {
 }
 
 /// What the user is told when the SDK's refresh of a stored session failed.
-fn refresh_failed(error: &geopera::Error) -> Failure {
+fn refresh_failed(error: &geopera::Error, target: &Target) -> Failure {
     match error {
         // Kept, an access token no request can carry would fail every later command until a
         // new login, and the refresh token it replaced would be gone: the SDK refuses such an
@@ -511,11 +541,12 @@ fn refresh_failed(error: &geopera::Error) -> Failure {
         geopera::Error::SignIn {
             status: Some(status),
             ..
-        } if status.is_success() => Failure::other(
+        } if status.is_success() => Failure::other(format!(
             "token refresh failed: the identity provider answered no usable access token; the \
-             stored session is kept as it was; run 'geopera login' if this goes on",
-        ),
-        geopera::Error::SignIn { .. } => refresh_refused(),
+             stored session is kept as it was; run '{}' if this goes on",
+            target.login_command()
+        )),
+        geopera::Error::SignIn { .. } => refresh_refused(target),
         geopera::Error::TooLarge { limit, .. } => Failure::other(format!(
             "token refresh failed: the answer is larger than {} KiB",
             limit / 1024
@@ -525,8 +556,11 @@ fn refresh_failed(error: &geopera::Error) -> Failure {
 }
 
 /// The identity provider would not renew a stored session (proactively, or after a 401).
-fn refresh_refused() -> Failure {
-    Failure::other("token refresh failed (the session may have been revoked); run 'geopera login'")
+fn refresh_refused(target: &Target) -> Failure {
+    Failure::other(format!(
+        "token refresh failed (the session may have been revoked); run '{}'",
+        target.login_command()
+    ))
 }
 
 /// Writes a session to the profile, keeping its `api_url` (or adding the target's when it has

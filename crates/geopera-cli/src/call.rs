@@ -433,7 +433,10 @@ fn print_dry_run(
             };
             text.push_str(&format!("{name}: {scheme}{}\n", crate::hidden::REDACTED));
         }
-        None => text.push_str("# no credentials: run 'geopera login' or set GEOPERA_API_TOKEN\n"),
+        None => text.push_str(&format!(
+            "# no credentials: run '{}' or set GEOPERA_API_TOKEN\n",
+            inert(&target.login_command())
+        )),
     }
     match &settings.idempotency_key {
         Some(key) => text.push_str(&format!("Idempotency-Key: {key}\n")),

@@ -584,6 +584,67 @@ fn login_with_an_api_key_whoami_a_call_and_logout() {
     assert_eq!(output.status.code(), Some(1), "not signed in");
 }
 
+/// A command of a profile with no credentials advises the login of that profile: a bare
+/// `geopera login` signs in to `default`, where the failing command never looks. The advice,
+/// run by a POSIX shell as written, signs in to the right profile whatever its name.
+#[test]
+fn no_credentials_advises_the_login_of_the_profile_that_has_none() {
+    let s = setup();
+    let bin_dir = Path::new(BIN).parent().expect("the binary's folder");
+    let path = std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .expect("a PATH");
+    for (profile, advice) in [
+        ("default", "geopera login".to_owned()),
+        ("work", "geopera login --profile work".to_owned()),
+        (
+            "-it's mine",
+            r"geopera login --profile='-it'\''s mine'".to_owned(),
+        ),
+    ] {
+        let list = || {
+            s.bare()
+                .env("GEOPERA_API_URL", s.emulator.base_url())
+                .arg(format!("--profile={profile}"))
+                .args(["orders", "list", "--size", "1"])
+                .output()
+                .expect("geopera runs")
+        };
+        let output = list();
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains(&format!("run '{advice}' or set")),
+            "{stderr}"
+        );
+
+        let login = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{advice} --api-url \"$URL\" --api-key -"))
+            .env_clear()
+            .env("HOME", s.home.path())
+            .env("PATH", &path)
+            .env("URL", s.emulator.base_url())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                if let Some(mut stdin) = child.stdin.take() {
+                    writeln!(stdin, "{}", s.emulator.api_key())?;
+                }
+                child.wait_with_output()
+            })
+            .expect("sh runs");
+        assert_eq!(login.status.code(), Some(0), "{}", text(&login.stderr));
+        let output = list();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    }
+    assert!(s.credentials()["-it's mine"]["auth"].is_object());
+}
+
 /// `GEOPERA_API_TOKEN` wins over the stored credentials, so a login or a logout with it set
 /// changes nothing for the commands after it: each says so on stderr, beside its usual line.
 #[test]
