@@ -315,6 +315,24 @@ impl Plan {
     }
 }
 
+/// Refuses an async call polled outside any Tokio runtime (`futures::executor::block_on`,
+/// another executor): its connections and timers run on Tokio's, and Tokio would panic at the
+/// first of them, so the caller gets an error naming the call instead of a panic.
+///
+/// # Errors
+/// [`Error::InvalidRequest`] for `operation_id` when no runtime is current.
+pub(crate) fn outside_tokio(operation_id: &str) -> Result<(), Error> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(Error::invalid(
+            operation_id,
+            "the call was awaited outside a Tokio runtime, which async calls need for their \
+             connections and timers: await it inside one with I/O and time enabled \
+             (#[tokio::main], Runtime::block_on), or use the call's blocking form",
+        )),
+    }
+}
+
 /// The retry loop, bounded as a whole by the deadline.
 async fn run<S>(
     client: &Client,
@@ -324,6 +342,10 @@ async fn run<S>(
     payload: Bytes,
     keep_open: KeepOpen<S>,
 ) -> Result<Answer<S>, Error> {
+    // A blocking call's face runs on a runtime of the SDK's own; an async one on the caller's.
+    if face.blocking.is_none() {
+        outside_tokio(info.id)?;
+    }
     let plan = plan(client, info, options, keep_open.is_some())?;
     let span = tracing::debug_span!(
         "geopera.call",

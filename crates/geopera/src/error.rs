@@ -217,7 +217,8 @@ pub enum Error {
         /// The id of the call ([`Error::request_id`]).
         request_id: Option<Box<str>>,
     },
-    /// The request was rejected before sending: a malformed header or an unknown operation id.
+    /// The request was rejected before sending: a malformed header, an unknown operation id,
+    /// or an async call awaited outside a Tokio runtime.
     #[error(
         "invalid request for {}: {}",
         shown(operation_id, EXCERPT_CHARS),

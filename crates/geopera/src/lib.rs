@@ -40,6 +40,11 @@
 //! | `send_blocking` | the success model, or [`Error`] | yes (feature `blocking`, on by default) |
 //! | `send_blocking_detailed` | a [`Response`] | yes |
 //!
+//! The async functions run on Tokio, with its I/O and timers enabled (`#[tokio::main]` enables
+//! both). Awaited outside any Tokio runtime (`futures::executor::block_on`, another executor),
+//! a call fails with [`Error::InvalidRequest`] saying so, where Tokio would panic; use the
+//! blocking functions there.
+//!
 //! `send_detailed` returns documented error answers (401, 403, 404, 422, 500) as values, so a
 //! fan-out collects every outcome instead of failing fast. The body is the operation's input
 //! model, a `serde_json::Value`, or a [`Request`] wrapping either with per-call options

@@ -627,6 +627,11 @@ async fn call<O: Operation, T: DecodeOutput>(
 /// The whole sequence; every failure after the reservation goes through [`fail`].
 async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded, UploadError> {
     let before = |step, cause| UploadError::new(step, None, cause, Release::NothingReserved);
+    // Reading the file needs the runtime before the first call would find it missing.
+    if face.blocking.is_none() {
+        crate::engine::outside_tokio(UploadsInitiate::INFO.id)
+            .map_err(|error| before(UploadStep::Prepare, error.into()))?;
+    }
     let Upload {
         source,
         file_name,

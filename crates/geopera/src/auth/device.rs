@@ -232,6 +232,8 @@ impl DeviceAuthorization {
     }
 
     async fn poll(self, http: &reqwest::Client, clock: Arc<dyn Clock>) -> Result<Session, Error> {
+        // The first wait comes before the first request, which would find no runtime too late.
+        crate::engine::outside_tokio(crate::auth::oidc::operation_of("token"))?;
         let started = clock.now();
         let mut interval = self.interval;
         let form = [

@@ -25,7 +25,7 @@ pub(crate) const PUBLIC_CLIENT_ID: &str = "geopera-cli";
 
 /// What errors of a request to the provider name as its operation, by its endpoint: the
 /// token endpoint's, or the device authorization's.
-fn operation_of(endpoint: &str) -> &'static str {
+pub(crate) fn operation_of(endpoint: &str) -> &'static str {
     match endpoint {
         "auth/device" => "oidc.device_authorization",
         _ => "oidc.token",
@@ -207,6 +207,7 @@ impl Oidc {
         secrets: &[&str],
     ) -> Result<T, Error> {
         let operation = operation_of(endpoint);
+        crate::engine::outside_tokio(operation)?;
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();

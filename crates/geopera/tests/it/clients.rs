@@ -243,6 +243,69 @@ fn blocking_calls_from_inside_a_runtime_work() {
     runtime.block_on(async move { drop(client) });
 }
 
+/// Whether `error` is the refusal of an async call awaited outside any Tokio runtime.
+fn refused_outside_tokio(error: &Error) -> bool {
+    error.kind() == geopera::ErrorKind::InvalidRequest
+        && error.to_string().contains("outside a Tokio runtime")
+}
+
+#[test]
+fn async_calls_awaited_outside_a_tokio_runtime_are_an_error_not_a_panic() {
+    use futures::executor::block_on;
+    use futures::StreamExt as _;
+
+    let emu = emulator();
+    let client = client(&emu);
+    let search = || CatalogSearchInput::new(HOST).limit(1);
+    let oidc = geopera::auth::Oidc::for_base_url(&emu.base_url()).expect("a provider");
+    // Asked inside a runtime, so that only its wait is awaited outside one.
+    let flow = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(oidc.device_authorization(&anonymous(&emu), None))
+        .expect("a device code");
+    emu.clear_requests();
+
+    let sent = block_on(catalog_search::send(&client, search())).expect_err("refused");
+    assert!(refused_outside_tokio(&sent), "{sent:?}");
+    let paged = block_on(catalog_search::pages(&client, search()).next());
+    let paged = paged.expect("one item").expect_err("refused");
+    assert!(refused_outside_tokio(&paged), "{paged:?}");
+    let streamed = block_on(
+        geopera::operations::catalog_search_stream::stream(
+            &client,
+            serde_json::json!({"host_name": HOST}),
+        )
+        .next(),
+    );
+    let streamed = streamed.expect("one item").expect_err("refused");
+    assert!(refused_outside_tokio(&streamed), "{streamed:?}");
+    // A file, whose size is read before anything is sent.
+    let upload = geopera::uploads::Upload::from_path(
+        "p_1",
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"),
+    );
+    let uploaded = block_on(upload.send(&client)).expect_err("refused");
+    assert_eq!(uploaded.step(), geopera::uploads::UploadStep::Prepare);
+    assert!(uploaded.is_released(), "nothing was reserved: {uploaded:?}");
+    let cause = uploaded.api_error().expect("the SDK's own error");
+    assert!(refused_outside_tokio(cause), "{cause:?}");
+    let waited = block_on(std::future::IntoFuture::into_future(geopera::wait::order(
+        &client, "ord_1",
+    )))
+    .expect_err("refused");
+    let geopera::wait::WaitError::Call { source, .. } = &waited else {
+        panic!("the poll's error: {waited:?}");
+    };
+    assert!(refused_outside_tokio(source), "{waited:?}");
+    let refreshed = block_on(oidc.refresh(&anonymous(&emu), "rt_1")).expect_err("refused");
+    assert!(refused_outside_tokio(&refreshed), "{refreshed:?}");
+    let approved = block_on(flow.wait(&anonymous(&emu))).expect_err("refused");
+    assert!(refused_outside_tokio(&approved), "{approved:?}");
+    assert!(emu.requests().is_empty(), "nothing was sent");
+}
+
 #[tokio::test]
 async fn the_anonymous_client_reaches_operations_that_need_no_credentials() {
     let emu = emulator();
