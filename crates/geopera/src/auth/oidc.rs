@@ -62,39 +62,38 @@ pub struct Oidc {
 }
 
 impl Oidc {
-    /// The provider with this issuer URL (`https://host/realms/public`).
+    /// The provider with this issuer URL (`https://host/realms/public`), read as a base URL
+    /// is ([`check_base_url`](crate::check_base_url)): spaces and line breaks around it and a
+    /// trailing `/` are dropped.
+    ///
+    /// Why a query or fragment is refused: every endpoint's path is added after the issuer,
+    /// so either would swallow it and send each sign-in to the issuer URL itself, and the URL
+    /// is shown by `Debug`, where a key in a query must not appear.
     ///
     /// # Errors
     ///
-    /// The URL is not an `http` or `https` URL, or carries a user name or password.
+    /// The URL is not an `http` or `https` URL, or carries a user name, a password, a query
+    /// or a fragment.
     pub fn new(issuer: impl Into<String>) -> Result<Self, Error> {
-        let issuer = issuer.into();
-        let parsed = url::Url::parse(&issuer)
-            .map_err(|e| Error::config(format!("the issuer URL is not a URL: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-            return Err(Error::config(
-                "the issuer URL must be an http or https URL with a host",
-            ));
-        }
-        if crate::base_url::carries_userinfo(&parsed) {
-            return Err(Error::config(
-                "the issuer URL must not carry a user name or password",
-            ));
-        }
+        let raw = issuer.into();
+        let issuer = checked_url("issuer URL", &raw)?;
         Ok(Oidc {
-            issuer: issuer.trim_end_matches('/').to_owned(),
+            issuer,
             client_id: None,
             request_timeout: REQUEST_TIMEOUT,
         })
     }
 
-    /// The provider serving the API at `base_url`, as the API and the emulator do.
+    /// The provider serving the API at `base_url`, as the API and the emulator do. The base
+    /// URL is read as a client's is, so the same text finds the same API and provider.
     ///
     /// # Errors
     ///
-    /// The URL is not an `http` or `https` URL, or carries a user name or password.
+    /// The URL is not an `http` or `https` URL, or carries a user name, a password, a query
+    /// or a fragment.
     pub fn for_base_url(base_url: &str) -> Result<Self, Error> {
-        Oidc::new(format!("{}{REALM_PATH}", base_url.trim_end_matches('/')))
+        let base_url = checked_url("base URL", base_url)?;
+        Oidc::new(format!("{base_url}{REALM_PATH}"))
     }
 
     /// Signs in as another public OAuth client than `geopera-cli` (password, refresh-token and
@@ -259,6 +258,17 @@ impl Oidc {
             )),
         }
     }
+}
+
+/// `raw` as [`check_base_url`](crate::check_base_url) reads it, or the rule it breaks,
+/// quoted as the client builder quotes a URL (without a password, query or fragment).
+fn checked_url(what: &str, raw: &str) -> Result<String, Error> {
+    crate::check_base_url(raw).map_err(|problem| {
+        Error::config(format!(
+            "the {what} {:?} {problem}",
+            crate::base_url::quoted_url(raw)
+        ))
+    })
 }
 
 /// An OAuth 2.0 error answer (RFC 6749, section 5.2).

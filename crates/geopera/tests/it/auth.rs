@@ -301,6 +301,47 @@ async fn an_api_key_session_exchanges_the_key_and_keeps_going() {
 }
 
 #[tokio::test]
+async fn an_issuer_or_base_url_given_with_spaces_signs_in_and_one_with_a_query_is_refused() {
+    let clock = ManualClock::new();
+    let emu = emulator_at(&clock);
+    let base = emu.base_url();
+    // As read from a file or pasted: spaces, a line break, a trailing slash.
+    let providers = [
+        Oidc::new(format!(" {base}/realms/public/\n")),
+        Oidc::new(format!("{base}/realms/public ")),
+        Oidc::for_base_url(&format!(" {base}/ ")),
+    ];
+    for provider in providers {
+        let provider = provider.expect("a provider");
+        assert_eq!(provider.issuer(), format!("{base}/realms/public"));
+        let session = Session::client_credentials(provider, emu.api_key());
+        let client = AuthenticatedClient::builder_with_credentials(session)
+            .base_url(base.clone())
+            .build()
+            .expect("valid configuration");
+        catalog_search::send(&client, search())
+            .await
+            .expect("signed in");
+    }
+    // Each endpoint's path would follow the query or fragment, and a sign-in go elsewhere.
+    for refused in [
+        Oidc::new(format!("{base}/realms/public?key=gpra_in_the_query")),
+        Oidc::new(format!("{base}/realms/public#gpra_in_the_fragment")),
+        Oidc::for_base_url(&format!("{base}?key=gpra_in_the_query")),
+    ] {
+        let error = refused.expect_err("refused");
+        assert_eq!(error.kind(), ErrorKind::Config, "{error}");
+        let shown = format!("{error} {error:?}");
+        assert!(
+            shown.contains("must not have a query or fragment"),
+            "{shown}"
+        );
+        assert!(!shown.contains("gpra_in_the"), "{shown}");
+    }
+    assert_eq!(emu.oidc_counters().client_credentials_grants, 3);
+}
+
+#[tokio::test]
 async fn a_wrong_password_is_a_typed_error_that_names_the_grant_failure() {
     let clock = ManualClock::new();
     let emu = emulator_at(&clock);
