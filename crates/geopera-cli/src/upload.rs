@@ -8,9 +8,11 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{value_parser, Arg, ArgMatches, Command};
+use geopera::models::{UploadOutput, UploadStatus};
 use geopera::uploads::{
     FileNameProblem, NamingError, Progress, Release, Upload, UploadCause, UploadError, UploadStep,
 };
+use geopera::{Request, StatusCode};
 
 use crate::auth;
 use crate::call::{self, Settings};
@@ -176,6 +178,12 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
     });
     ENDS_ITSELF_ON_INTERRUPT.store(true, Ordering::SeqCst);
     let result = upload.send(&client).await;
+    // Read while Ctrl-C still leaves the upload to end itself: dropped half-way, a stored
+    // file would go unreported.
+    let stored = match &result {
+        Err(error) => stored_after_all(&client, error).await,
+        Ok(_) => None,
+    };
     ENDS_ITSELF_ON_INTERRUPT.store(false, Ordering::SeqCst);
     drop(shown);
     match result {
@@ -187,8 +195,49 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
                 .map_err(|e| Failure::other(format!("cannot print the upload: {e}")))?;
             call::print_json(&text, settings)
         }
-        Err(error) => Err(failed(&error, path, &target.api_url, settings)),
+        Err(error) => match stored {
+            Some(stored) => {
+                crate::INTERRUPTED.store(false, Ordering::SeqCst);
+                paint::warning(&format!(
+                    "the answer to uploads.complete was lost ({}); read again, upload {} is \
+                     completed, so {} is stored",
+                    crate::failure::chain(error.cause()),
+                    crate::paint::inert(&stored.id),
+                    paint::path(path)
+                ));
+                let text = serde_json::to_string(&stored)
+                    .map_err(|e| Failure::other(format!("cannot print the upload: {e}")))?;
+                call::print_json(&text, settings)
+            }
+            None => Err(failed(&error, path, &target.api_url, settings)),
+        },
     }
+}
+
+/// The upload as read again, when completing it failed and yet it is completed: the commit
+/// was made and only its answer was lost (a connection dropped after the commit, a gateway's
+/// 502 or 504 on every attempt, an answer cut short). The SDK's release is then refused with
+/// 409, as the upload is no longer open, and that refusal is what asks for the read: reported
+/// as failed, with advice to release a reservation that no longer exists, the file would be
+/// sent again by a script that believed it.
+async fn stored_after_all(client: &geopera::Geopera, error: &UploadError) -> Option<UploadOutput> {
+    if error.step() != UploadStep::Complete || !closed_already(error.release()) {
+        return None;
+    }
+    let id = error.upload_id()?;
+    let read = Request::new(serde_json::json!({ "upload_id": id }));
+    let answer = call::answer(client, "uploads.progress", read).await.ok()?;
+    if !answer.status.is_success() {
+        return None;
+    }
+    let upload: UploadOutput = serde_json::from_slice(&answer.content).ok()?;
+    (upload.id == id && upload.status == Some(UploadStatus::Completed)).then_some(upload)
+}
+
+/// Whether the release was refused because the upload can no longer change (409): it was
+/// completed, or failed or expired already, and holds no reservation to release.
+fn closed_already(release: &Release) -> bool {
+    matches!(release, Release::NotReleased(refused) if refused.status() == Some(StatusCode::CONFLICT))
 }
 
 /// The size of the file at `path`, checked as the upload itself checks it, so that a dry run
@@ -313,6 +362,13 @@ fn failed(
         Release::NothingReserved => String::new(),
         _ if error.is_released() && error.upload_id().is_none() => String::new(),
         Release::Released => format!("{id}: its reservation was released"),
+        // No longer open: nothing is reserved, and `uploads fail` would be refused the same.
+        release @ Release::NotReleased(why) if closed_already(release) => format!(
+            "{id}: the API refused to release it ({}), as it does once an upload is completed \
+             or failed, when nothing is left reserved; {}",
+            crate::failure::chain(why),
+            state_advice(error.upload_id())
+        ),
         Release::NotReleased(why) => format!(
             "{id}: its reservation was NOT released ({}); {}",
             crate::failure::chain(why),
@@ -326,6 +382,17 @@ fn failed(
         failure.message.push_str(&release);
     }
     failure
+}
+
+/// What to run to see an upload that is no longer open.
+fn state_advice(upload_id: Option<&str>) -> String {
+    match upload_id {
+        Some(id) if !id.chars().any(crate::paint::steers) => format!(
+            "see it with 'geopera uploads progress --upload-id={}'",
+            shell_word(id)
+        ),
+        _ => "see it with 'geopera uploads progress --upload-id=ID'".to_owned(),
+    }
 }
 
 /// What to run to release a reservation the upload could not release itself.

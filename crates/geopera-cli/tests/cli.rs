@@ -3871,6 +3871,71 @@ fn ctrl_c_after_the_upload_is_committed_says_it_is_stored() {
     assert_eq!(upload["status"], "completed");
 }
 
+/// `geopera upload` of a 300 KB file against an emulator with `faults`: the file's bytes, and
+/// how the command ended.
+fn upload_with_faults(faults: &str) -> (Setup, Vec<u8>, std::process::Output) {
+    let s = Setup::on(Emulator::builder().faults(faults.parse().expect("a fault plan")));
+    let project = a_project(&s, "answers lost");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scene.tif");
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(&path, &bytes).expect("a file");
+    let output = s
+        .cli()
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", &project])
+        .output()
+        .expect("geopera runs");
+    (s, bytes, output)
+}
+
+/// The commit is made and its answer lost on every attempt (a gateway's 503 after the work,
+/// a connection dropped): the release is refused with 409, so the upload is read again, found
+/// completed, printed, and the command succeeds. Told it failed, and to release a reservation
+/// that no longer exists, a script would send the file again.
+#[test]
+fn an_upload_whose_commit_answer_is_lost_is_read_again_and_reported_stored() {
+    for faults in [
+        "503;after;op=uploads.complete",
+        "reset;after;op=uploads.complete",
+    ] {
+        let (s, bytes, output) = upload_with_faults(faults);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{faults}: {stderr}");
+        let upload = stdout_json(&output);
+        assert_eq!(upload["status"], "completed", "{faults}");
+        assert_eq!(upload["files"][0]["sha256"], sha256_hex(&bytes).as_str());
+        let id = upload["id"].as_str().expect("an upload id");
+        assert!(
+            stderr.starts_with("Warning: the answer to uploads.complete was lost ("),
+            "{faults}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("read again, upload {id} is completed, so ")),
+            "{faults}: {stderr}"
+        );
+        assert!(!stderr.contains("Error:"), "{faults}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{faults}: {stderr}");
+        assert!(s.emulator.executed("uploads.complete") >= 1, "{faults}");
+    }
+    // A release refused with 409 when the upload is not completed: the command fails, and
+    // does not advise a release the API refuses the same way.
+    let (_s, _, output) = upload_with_faults("503;op=uploads.complete, status=409;op=uploads.fail");
+    let stderr = fails_saying(
+        &output,
+        2,
+        "as it does once an upload is completed or failed",
+        "409",
+    );
+    assert!(
+        stderr.contains("see it with 'geopera uploads progress --upload-id=u_"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("uploads fail"), "{stderr}");
+    assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
+}
+
 /// The upload the one `uploads.fail` the emulator saw named, the status it answered, and the
 /// upload as `geopera uploads progress` shows it now.
 fn released_upload(s: &Setup) -> (String, Option<u16>, Value) {
