@@ -130,8 +130,13 @@ impl DeviceAuthorization {
         };
         let verification_uri = page(&answer.verification_uri)
             .ok_or_else(|| unfit("verification_uri is not an http(s) URL with a host"))?;
-        if answer.user_code.is_empty() || answer.user_code.chars().any(char::is_control) {
-            return Err(unfit("user_code is empty or holds control characters"));
+        // Checked as the SDK's messages check a server's words: a bidirectional mark shows the
+        // code to the person in another order than the page expects it typed.
+        let code = &answer.user_code;
+        if code.trim().is_empty() || code.chars().any(crate::terminal::steers) {
+            return Err(unfit(
+                "user_code is blank or holds characters that steer a terminal",
+            ));
         }
         let verification_uri_complete = answer.verification_uri_complete.and_then(|raw| {
             let checked = page(&raw);
@@ -176,7 +181,8 @@ impl DeviceAuthorization {
         })
     }
 
-    /// The code the person types at the verification page.
+    /// The code the person types at the verification page: never blank, and without any
+    /// character that [steers a terminal](crate::terminal::steers), so it shows as it is typed.
     pub fn user_code(&self) -> &str {
         &self.user_code
     }

@@ -652,6 +652,11 @@ async fn a_device_answer_with_a_page_or_code_not_fit_to_show_is_refused() {
         r#"{"device_code":"d","user_code":"U","verification_uri":"file:///etc/passwd","expires_in":600}"#,
         r#"{"device_code":"d","user_code":"U","verification_uri":"https://","expires_in":600}"#,
         r#"{"device_code":"d","user_code":"AB[2J","verification_uri":"https://id.example/device","expires_in":600}"#,
+        r#"{"device_code":"d","user_code":"AB\u001b[2J","verification_uri":"https://id.example/device","expires_in":600}"#,
+        // Shown reversed from the override on: the person would type another code.
+        r#"{"device_code":"d","user_code":"WDJB-\u202eMJHT","verification_uri":"https://id.example/device","expires_in":600}"#,
+        r#"{"device_code":"d","user_code":"WDJB\u2028MJHT","verification_uri":"https://id.example/device","expires_in":600}"#,
+        r#"{"device_code":"d","user_code":"   ","verification_uri":"https://id.example/device","expires_in":600}"#,
     ] {
         let error = device_answered(answer).await.expect_err(answer);
         assert_eq!(
