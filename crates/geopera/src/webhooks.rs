@@ -100,6 +100,14 @@ pub enum WebhookError {
     /// The secret given to [`Verifier::new`] is empty.
     #[error("the webhook signing secret is empty")]
     EmptySecret,
+    /// The secret given to [`Verifier::new`] starts or ends with a space, a tab or a line
+    /// break, as one read from a file or pasted often does. A secret never does, and keyed
+    /// with it the HMAC would refuse every delivery as a signature mismatch.
+    #[error(
+        "the webhook signing secret starts or ends with whitespace (a line break read with \
+         it?); give the secret alone"
+    )]
+    SecretWhitespace,
     /// The delivery has no `X-Geopera-Signature` header.
     #[error("the delivery has no {SIGNATURE_HEADER} header")]
     MissingSignature,
@@ -140,11 +148,15 @@ impl Verifier {
     /// A verifier for the secret `event_subscriptions.create` answered (`whsec_…`).
     ///
     /// # Errors
-    /// [`WebhookError::EmptySecret`] for an empty secret, which would accept anyone's HMAC.
+    /// [`WebhookError::EmptySecret`] for an empty secret, which would accept anyone's HMAC;
+    /// [`WebhookError::SecretWhitespace`] for one with whitespace around it.
     pub fn new(secret: impl Into<String>) -> Result<Self, WebhookError> {
         let secret = secret.into();
         if secret.is_empty() {
             return Err(WebhookError::EmptySecret);
+        }
+        if secret.trim() != secret {
+            return Err(WebhookError::SecretWhitespace);
         }
         Ok(Verifier {
             secret: Secret::new(secret),

@@ -133,3 +133,20 @@ fn oversized_bodies_are_refused_before_hashing() {
     let result = verifier.verify(&headers(&sign("whsec_k", &big)), &big);
     assert!(matches!(result, Err(WebhookError::TooLarge(_))));
 }
+
+#[test]
+fn a_secret_with_whitespace_around_it_is_refused_without_showing_it() {
+    for secret in ["whsec_k\n", "whsec_k\r\n", " whsec_k", "whsec_k\t"] {
+        let error = Verifier::new(secret).expect_err("refused");
+        assert!(
+            matches!(error, WebhookError::SecretWhitespace),
+            "{secret:?}: {error:?}"
+        );
+        assert!(!format!("{error} {error:?}").contains("whsec_k"), "{error}");
+    }
+    // Whitespace inside is the secret's own business; only its ends are a reading mistake.
+    let verifier = Verifier::new("whsec_k k").expect("a secret");
+    assert!(verifier
+        .verify(&headers(&sign("whsec_k k", BODY)), BODY)
+        .is_ok());
+}
