@@ -100,9 +100,105 @@ fn state<S: std::fmt::Display>(status: Option<&S>) -> String {
     )
 }
 
-fn ended<T>(settings: &Settings, base_url: &str, error: &WaitError<T>) -> Failure {
+/// The most characters of a state quoted in a message: a server's state is a word, and one
+/// that is not must not fill the terminal.
+const MAX_STATE_CHARS: usize = 100;
+
+/// A state as messages quote it: [`crate::paint::inert`], and cut at [`MAX_STATE_CHARS`].
+fn quoted_state(status: &str) -> String {
+    let mut shown: String = status.chars().take(MAX_STATE_CHARS).collect();
+    if status.chars().nth(MAX_STATE_CHARS).is_some() {
+        shown.push('…');
+    }
+    format!("'{}'", crate::paint::inert(&shown))
+}
+
+/// The most states this program does not know that one wait warns of: a server that makes up
+/// a new one on every poll is named a few times, not for ever.
+const MAX_UNKNOWN_WARNINGS: usize = 5;
+
+/// What the polls of one wait have shown, for what is said on stderr, which off a terminal
+/// (no spinner) is all a log gets: each state this program does not know, once, as it is
+/// first seen, and the last state, in the error of a wait that runs out of time.
+struct Seen {
+    what: &'static str,
+    id: String,
+    /// What the wait ends on, in words, and when it gives up.
+    ends_on: &'static str,
+    gives_up: String,
+    bar: indicatif::ProgressBar,
+    last: Option<String>,
+    warned: Vec<String>,
+}
+
+impl Seen {
+    fn new(kind: Kind, id: &str, deadline: Option<Duration>, bar: indicatif::ProgressBar) -> Self {
+        let (ends_on, default) = if kind == Kind::Order {
+            let days = wait::DEFAULT_ORDER_DEADLINE.as_secs() / (24 * 3600);
+            ("fulfilled or cancelled", format!("{days} days"))
+        } else {
+            let hours = wait::DEFAULT_WORK_DEADLINE.as_secs() / 3600;
+            ("succeeded, failed or cancelled", format!("{hours} hours"))
+        };
+        let gives_up = match deadline {
+            Some(deadline) => format!("--wait-timeout ({} s) passes", deadline.as_secs()),
+            None => format!("{default} pass (--wait-timeout sets how long)"),
+        };
+        Seen {
+            what: kind.noun(),
+            id: crate::paint::inert(id).into_owned(),
+            ends_on,
+            gives_up,
+            bar,
+            last: None,
+            warned: Vec::new(),
+        }
+    }
+
+    /// Takes in a poll's state (`None`: the answer gave none) and whether this program knows
+    /// it. An unknown one is no end of the wait: the waiter counts it as not final, and a
+    /// wait without `--wait-timeout` may go on for days (60 for an order) on a state that
+    /// will never change, the spinner its only sign.
+    fn saw(&mut self, status: Option<&str>, known: bool) {
+        let shown = status.map_or_else(|| "without a state".to_owned(), quoted_state);
+        self.bar.set_message(format!(
+            "{} {}: {}",
+            self.what,
+            self.id,
+            state(status.as_ref())
+        ));
+        if !known && !self.warned.contains(&shown) && self.warned.len() < MAX_UNKNOWN_WARNINGS {
+            let (what, id, ends_on, gives_up) = (self.what, &self.id, self.ends_on, &self.gives_up);
+            let said = match status {
+                Some(_) => format!("is {shown}, a state this program does not know"),
+                None => "was answered without a state".to_owned(),
+            };
+            self.bar.suspend(|| {
+                crate::paint::warning(&format!(
+                    "{what} {id} {said}; the wait goes on until it is {ends_on}, or \
+                     {gives_up}"
+                ));
+            });
+            self.warned.push(shown.clone());
+        }
+        self.last = Some(shown);
+    }
+}
+
+/// The failure of a wait that ended without its end seen; one that ran out of time says what
+/// the last poll found.
+fn ended<T>(
+    settings: &Settings,
+    base_url: &str,
+    error: &WaitError<T>,
+    last: Option<&str>,
+) -> Failure {
     match error {
         WaitError::Call { source, .. } => call::sdk_failure("the wait", base_url, settings, source),
+        WaitError::Deadline { .. } => match last {
+            Some(last) => Failure::other(format!("{error}; it was last seen {last}")),
+            None => Failure::other(error.to_string()),
+        },
         other => Failure::other(other.to_string()),
     }
 }
@@ -112,13 +208,19 @@ fn ended<T>(settings: &Settings, base_url: &str, error: &WaitError<T>) -> Failur
 /// printed, then the failure reported); `Err` no end seen.
 fn outcome<T>(
     waited: Result<Response<T>, WaitError<Response<T>>>,
+    seen: &std::sync::Mutex<Seen>,
     settings: &Settings,
     base_url: &str,
 ) -> Result<(Answer, Option<Failure>), Failure> {
     match waited {
         Ok(done) => Ok((printable(done), None)),
         Err(error) => {
-            let failure = ended(settings, base_url, &error);
+            let last = seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .last
+                .clone();
+            let failure = ended(settings, base_url, &error, last.as_deref());
             match error {
                 WaitError::Failed { last, .. } => Ok((printable(*last), Some(failure))),
                 _ => Err(failure),
@@ -189,24 +291,38 @@ async fn wait_and_print(
     deadline: Option<Duration>,
     settings: &Settings,
 ) -> Result<Outcome, Failure> {
+    use geopera::models::{JobStatus, OrderStatus};
+
     let base_url = client.client().base_url().to_owned();
     let what = kind.noun();
     let shown_id = crate::paint::inert(id).into_owned();
     let shown = crate::progress::Shown::spinner(format!("waiting for {what} {shown_id}"));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::new(
+        kind,
+        id,
+        deadline,
+        shown.handle(),
+    )));
     let report = {
-        let bar = shown.handle();
-        move |state: String| bar.set_message(format!("{what} {shown_id}: {state}"))
+        let seen = seen.clone();
+        move |status: Option<&str>, known: bool| {
+            seen.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .saw(status, known);
+        }
     };
     let (answer, failed) = match kind {
         Kind::Order => {
             let mut waiter =
                 wait::order(client, id).on_progress(move |order: &geopera::models::Order| {
-                    report(state(order.status.as_ref()))
+                    let status = order.status.as_ref();
+                    let known = !matches!(status, None | Some(OrderStatus::Other(_)));
+                    report(status.map(OrderStatus::as_str), known);
                 });
             if let Some(deadline) = deadline {
                 waiter = waiter.deadline(deadline);
             }
-            outcome(waiter.detailed().await, settings, &base_url)?
+            outcome(waiter.detailed().await, &seen, settings, &base_url)?
         }
         Kind::ProcessingJob | Kind::ClipJob => {
             let mut waiter = if kind == Kind::ClipJob {
@@ -214,12 +330,15 @@ async fn wait_and_print(
             } else {
                 wait::processing_job(client, id)
             };
-            waiter = waiter
-                .on_progress(move |job: &geopera::models::Job| report(state(job.status.as_ref())));
+            waiter = waiter.on_progress(move |job: &geopera::models::Job| {
+                let status = job.status.as_ref();
+                let known = !matches!(status, None | Some(JobStatus::Other(_)));
+                report(status.map(JobStatus::as_str), known);
+            });
             if let Some(deadline) = deadline {
                 waiter = waiter.deadline(deadline);
             }
-            outcome(waiter.detailed().await, settings, &base_url)?
+            outcome(waiter.detailed().await, &seen, settings, &base_url)?
         }
     };
     drop(shown);

@@ -1377,6 +1377,35 @@ fn orders_wait_prints_the_answer_it_judged_and_reads_nothing_more() {
     assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
 }
 
+/// An order in a state this program does not know is no end of the wait, which may then go on
+/// for days: a warning names the state once, however many polls see it, and a wait that runs
+/// out of time says what it last saw. Off a terminal, with no spinner, these lines are all
+/// that tells what the wait is waiting on.
+#[test]
+fn a_wait_on_a_state_this_program_does_not_know_names_it_once_and_when_time_runs_out() {
+    let s = setup();
+    let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = polls.clone();
+    let url = test_server(8, move |_| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        (200, r#"{"orderId":"ord_42","status":"expired"}"#.to_owned())
+    });
+    let run = ["orders", "wait", "ord_42", "--wait-timeout", "5"];
+    let output = s.against(&url).args(run).output().expect("geopera runs");
+    let stderr = fails_saying(&output, 1, "it was last seen 'expired'", run);
+    assert_eq!(
+        stderr,
+        "Warning: order ord_42 is 'expired', a state this program does not know; the wait goes \
+         on until it is fulfilled or cancelled, or --wait-timeout (5 s) passes\n\
+         Error: order ord_42 was not done within 5s; it was last seen 'expired'\n"
+    );
+    assert!(
+        polls.load(std::sync::atomic::Ordering::SeqCst) >= 2,
+        "polled again"
+    );
+    assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
+}
+
 #[test]
 fn wait_on_a_clip_job_ends_when_it_succeeds() {
     let (s, clock) = Setup::on_manual_clock();
