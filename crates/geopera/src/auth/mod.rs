@@ -149,19 +149,30 @@ impl Credential {
     ///
     /// # Errors
     ///
-    /// The secret is empty or blank, or holds characters a header cannot carry.
+    /// The secret is empty or blank, holds white space inside it, or holds characters a header
+    /// cannot carry.
     pub(crate) fn header(&self) -> Result<(HeaderName, HeaderValue), Error> {
         // An empty one would be sent as `Bearer ` and refused by the API call by call, as if
         // it had expired; it is a setting that can never work.
-        if self.secret.expose().trim().is_empty() {
+        let secret = self.secret.expose();
+        if secret.trim().is_empty() {
             return Err(Error::config("the credential is empty"));
         }
+        // No token or key holds white space inside it (a bearer token is RFC 6750's
+        // `b64token`): one that does is most often a scheme pasted with the token, which would
+        // travel as `Bearer Bearer ...` and be refused call by call as an unknown credential.
+        // The secret's edges are left to the header check below, as they were.
+        if let Some((first, _)) = secret.trim().split_once(char::is_whitespace) {
+            return Err(Error::config(if first.eq_ignore_ascii_case("bearer") {
+                "the credential begins with the scheme `Bearer`: give the token alone, as the \
+                 SDK writes the scheme itself"
+            } else {
+                "the credential holds white space inside it, which no token or API key does"
+            }));
+        }
         let (name, text) = match self.scheme {
-            Scheme::Bearer => (AUTHORIZATION, format!("Bearer {}", self.secret.expose())),
-            Scheme::ApiKeyHeader => (
-                HeaderName::from_static("x-api-key"),
-                self.secret.expose().to_owned(),
-            ),
+            Scheme::Bearer => (AUTHORIZATION, format!("Bearer {secret}")),
+            Scheme::ApiKeyHeader => (HeaderName::from_static("x-api-key"), secret.to_owned()),
         };
         let mut value = HeaderValue::from_str(&text).map_err(|_| {
             Error::config("the credential contains characters not allowed in a header")

@@ -300,6 +300,34 @@ async fn an_api_key_session_exchanges_the_key_and_keeps_going() {
     );
 }
 
+/// A token given with its scheme (`Bearer gpra_...`, as copied from a curl command) would
+/// travel as `Bearer Bearer gpra_...` and be refused call by call as an unknown credential:
+/// the client is refused when built instead, naming the mistake and not the token.
+#[tokio::test]
+async fn a_token_given_with_its_scheme_is_refused_when_the_client_is_built() {
+    let emu = emulator_at(&ManualClock::new());
+    let pasted = format!("Bearer {}", emu.api_key());
+    let refused = [
+        AuthenticatedClient::new(emu.base_url(), pasted.clone()).map(drop),
+        AuthenticatedClient::builder_with_credentials(Credential::api_key(pasted.clone()))
+            .base_url(emu.base_url())
+            .build()
+            .map(drop),
+    ];
+    for result in refused {
+        let error = result.expect_err("refused");
+        assert_eq!(error.kind(), ErrorKind::Config, "{error}");
+        let shown = format!("{error} {error:?}");
+        assert!(shown.contains("give the token alone"), "{shown}");
+        assert!(!shown.contains(emu.api_key()), "{shown}");
+    }
+    assert!(seen(&emu, "catalog.search").is_empty(), "nothing was sent");
+    let client = AuthenticatedClient::new(emu.base_url(), emu.api_key()).expect("the key alone");
+    catalog_search::send(&client, search())
+        .await
+        .expect("the key alone signs in");
+}
+
 #[tokio::test]
 async fn an_issuer_or_base_url_given_with_spaces_signs_in_and_one_with_a_query_is_refused() {
     let clock = ManualClock::new();
