@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use clap::{value_parser, Arg, ArgGroup, ArgMatches, Command};
-use geopera::webhooks::{Event, Verifier};
+use geopera::webhooks::{Event, Verifier, WebhookError};
 use geopera::HeaderMap;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -161,6 +161,17 @@ fn kind(event: &Event) -> &'static str {
     }
 }
 
+/// Whether `body` less its final line break (`\n` or `\r\n`) is what was signed: the commonest
+/// way a genuine delivery saved to a file stops matching its signature, which the verifier's
+/// plain "does not match" leaves a user to guess among a wrong secret and a forged body.
+fn signed_without_final_break(verifier: &Verifier, headers: &HeaderMap, body: &[u8]) -> bool {
+    let Some(trimmed) = body.strip_suffix(b"\n") else {
+        return false;
+    };
+    let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
+    verifier.verify(headers, trimmed).is_ok()
+}
+
 /// Runs `geopera webhooks verify`.
 pub(crate) fn verify(matches: &ArgMatches, settings: &Settings) -> Outcome {
     let secret = match (
@@ -219,7 +230,18 @@ pub(crate) fn verify(matches: &ArgMatches, settings: &Settings) -> Outcome {
     )?;
     let refused = |e: &dyn std::fmt::Display| Failure::other(format!("delivery refused: {e}"));
     let verifier = Verifier::new(secret).map_err(|e| refused(&e))?;
-    let delivery = verifier.verify(&headers, &body).map_err(|e| refused(&e))?;
+    let delivery = verifier.verify(&headers, &body).map_err(|e| {
+        let mut failure = refused(&e);
+        if matches!(e, WebhookError::SignatureMismatch)
+            && signed_without_final_break(&verifier, &headers, &body)
+        {
+            failure.message.push_str(
+                "; it matches the body without its final line break: one was probably added when \
+                 the body was saved (by an editor, or 'echo'); give the bytes exactly as received",
+            );
+        }
+        failure
+    })?;
     // The verifier parsed the body as JSON already, so it is UTF-8 and one JSON value.
     let raw: &RawValue = serde_json::from_slice(&body).map_err(|e| refused(&e))?;
     let envelope = delivery.event.envelope();

@@ -4520,6 +4520,42 @@ fn webhooks_verify_applies_jq_and_output_to_the_event_it_prints() {
     assert_eq!(read, "evt_1");
 }
 
+/// A delivery's body saved with a line break added at its end (an editor, `echo >`) no longer
+/// matches its signature: still refused, as those are not the bytes that were signed, but the
+/// refusal says so, where "does not match" alone left a wrong secret or a forged body to guess.
+/// A body that matches without its last line break under no secret is not said to.
+#[test]
+fn a_delivery_saved_with_a_final_line_break_is_refused_saying_so() {
+    let s = setup();
+    let (_delivery, secret, headers, body) = signed_delivery();
+    let signed = std::fs::read(&body).expect("the body");
+    for ending in ["\n", "\r\n"] {
+        let mut saved = signed.clone();
+        saved.extend_from_slice(ending.as_bytes());
+        std::fs::write(&body, &saved).expect("the body saved again");
+        for (secret, said) in [(secret, true), ("whsec_another", false)] {
+            let output = s
+                .bare()
+                .args(["webhooks", "verify", "--secret", secret])
+                .args(["--headers", headers.as_str(), "--body", body.as_str()])
+                .output()
+                .expect("geopera runs");
+            let stderr = fails_saying(
+                &output,
+                1,
+                "delivery refused: the signature does not match the body and secret",
+                (ending, secret),
+            );
+            assert_eq!(
+                stderr.contains("it matches the body without its final line break"),
+                said,
+                "{ending:?} {secret}: {stderr}"
+            );
+            assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
+        }
+    }
+}
+
 #[test]
 fn whoami_applies_jq_and_output_to_its_claims() {
     let s = setup();
