@@ -716,7 +716,8 @@ impl<C> ClientBuilder<C> {
     /// sees the token; plain-HTTP calls are forwarded, headers included.
     ///
     /// The URL is kept like a token: never shown in `Debug` or errors. [`build`] fails if it is
-    /// not an `http` or `https` URL.
+    /// not an `http` or `https` URL; one without a scheme (`proxy.internal:3128`) is `http`,
+    /// as curl reads it.
     ///
     /// Without this knob, calls follow `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`
     /// (and lower-case forms), unless [`no_proxy`](Self::no_proxy) is set.
@@ -1066,7 +1067,19 @@ impl TransportConfig {
 }
 
 /// A proxy from its URL. No message repeats the URL: it may carry a password.
+///
+/// One without a scheme (`proxy.internal:3128`, `user:pw@proxy:3128`, as `HTTPS_PROXY` is
+/// often written) names an HTTP proxy, as curl and reqwest read it. Parsed as it stands, its
+/// host or user name would be taken for a scheme, and refused as one.
 fn parse_proxy(raw: &str) -> Result<reqwest::Proxy, Error> {
+    let raw = raw.trim();
+    let with_scheme;
+    let raw = if raw.contains("://") {
+        raw
+    } else {
+        with_scheme = format!("http://{raw}");
+        with_scheme.as_str()
+    };
     let url = url::Url::parse(raw).map_err(|e| {
         Error::config(format!(
             "the proxy URL is not a URL ({e}); it is not shown, as it may hold a password"

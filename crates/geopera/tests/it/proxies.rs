@@ -63,6 +63,41 @@ fn blocking_calls_take_the_same_proxy() {
     assert_eq!(front.handshakes(), 1);
 }
 
+/// A proxy URL without a scheme, as `HTTPS_PROXY` is often written and curl reads it, names
+/// an HTTP proxy, its credentials included: its host or user name is not taken for a scheme.
+#[tokio::test]
+async fn a_proxy_url_without_a_scheme_is_an_http_proxy() {
+    let emu = emulator();
+    let ca = Authority::new();
+    let front = TlsFront::start(emu.addr(), ca.server(&["127.0.0.1"]));
+    let pem = ca.pem_file();
+    let proxy = Proxy::start();
+    for url in [
+        proxy.addr().to_string(),
+        format!(" agent:s3cret@{} ", proxy.addr()),
+    ] {
+        let client = AuthenticatedClient::builder(emu.api_key())
+            .base_url(front.base_url())
+            .ca_file(pem.path())
+            .proxy(url)
+            .build()
+            .expect("valid configuration");
+        catalog_search::send(&client, search())
+            .await
+            .expect("a page through the tunnel");
+    }
+    let asked = proxy.seen();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(asked.iter().all(|a| a.method == "CONNECT"), "{asked:?}");
+    assert_eq!(asked[0].proxy_authorization, None);
+    // base64("agent:s3cret")
+    assert_eq!(
+        asked[1].proxy_authorization.as_deref(),
+        Some("Basic YWdlbnQ6czNjcmV0")
+    );
+    assert_eq!(front.handshakes(), 2);
+}
+
 #[tokio::test]
 async fn a_plain_http_call_is_forwarded_by_the_proxy() {
     let emu = emulator();
