@@ -7,7 +7,10 @@
 //! reserved quota stays taken until someone notices. [`Upload`] runs the whole sequence and
 //! calls `uploads.fail` itself when any step after the reservation fails, so the quota is
 //! released whatever went wrong; the error then says which step failed and whether the
-//! release went through.
+//! release went through. When `uploads.complete` fails and the release is refused as the
+//! upload is no longer open, the commit may have been made with only its answer lost: the
+//! upload is read again (`uploads.progress` with its id alone), and a completed one is the
+//! success it is, with [`Uploaded::lost_answer`] saying why the answer never came.
 //!
 //! ```
 //! use geopera::uploads::Upload;
@@ -80,8 +83,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::future::Either;
 use futures::stream::{BoxStream, Stream, StreamExt};
-use geopera_types::models::{SignedUrlInput, UploadFailInput, UploadInitiate, UploadOutput};
-use geopera_types::operations::{UploadsComplete, UploadsFail, UploadsInitiate, UploadsSignedUrl};
+use geopera_types::models::{
+    SignedUrlInput, UploadFailInput, UploadInitiate, UploadOutput, UploadProgressInput,
+    UploadStatus,
+};
+use geopera_types::operations::{
+    UploadsComplete, UploadsFail, UploadsInitiate, UploadsProgress, UploadsSignedUrl,
+};
 use geopera_types::uploads::file_name_problem;
 /// What [`NamingError::FileName`] says is wrong with a file name.
 pub use geopera_types::uploads::FileNameProblem;
@@ -371,6 +379,11 @@ pub struct Uploaded {
     pub bytes: u64,
     /// The `uploads.complete` answer: the upload's status, byte counts and files.
     pub upload: UploadOutput,
+    /// Why the answer to `uploads.complete` never came, when the commit was made all the
+    /// same (a connection dropped after it, a gateway's 502 on every attempt): its release
+    /// was refused as the upload is no longer open, and the upload, read again, was completed.
+    /// `upload` is then that reading. `None` when the answer came.
+    pub lost_answer: Option<Arc<Error>>,
 }
 
 /// The steps of an upload, in order; the name of a failed one is the `error_step` given to
@@ -747,33 +760,88 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
             Either::Right(((), _)) => Err((UploadStep::Transfer, UploadCause::Cancelled)),
         },
     };
+    let mut stored_at = None;
     let outcome = match transferred {
-        Ok(object_path) => committed(client, face, &id, signal)
-            .await
-            .map(|answer| Uploaded {
-                upload_id: id.clone(),
-                object_path,
-                bytes: len,
-                upload: answer,
-            }),
+        Ok(object_path) => {
+            let answer = committed(client, face, &id, signal).await;
+            match answer {
+                Ok(upload) => Ok(Uploaded {
+                    upload_id: id.clone(),
+                    object_path,
+                    bytes: len,
+                    upload,
+                    lost_answer: None,
+                }),
+                Err(ended) => {
+                    stored_at = Some(object_path);
+                    Err(ended)
+                }
+            }
+        }
         Err((step, cause)) => Err(Ended::Failed(step, cause)),
     };
     // The guard stays armed through `uploads.fail`: a drop during that call still releases.
-    let result = match outcome {
-        Ok(done) => Ok(done),
+    let (step, cause, release) = match outcome {
+        Ok(done) => {
+            guard.disarm();
+            return Ok(done);
+        }
         Err(Ended::Failed(step, cause)) => {
             let release = fail(client, face, &id, step, &cause).await;
-            Err(UploadError::new(step, Some(id), cause, release))
+            (step, cause, release)
         }
-        Err(Ended::Released(cause, release)) => Err(UploadError::new(
-            UploadStep::Complete,
-            Some(id),
-            cause,
-            release,
-        )),
+        Err(Ended::Released(cause, release)) => (UploadStep::Complete, cause, release),
     };
     guard.disarm();
-    result
+    // Nothing is left to release once the upload is no longer open, so a release refused
+    // with 409 after the commit failed is no harm to report; but the commit may have been
+    // made with only its answer lost (a connection dropped after it, a gateway's 502 on every
+    // attempt). Read again, the upload says which: reported failed, a stored file would be
+    // sent again by a caller who believed it.
+    match (stored_at, cause) {
+        (Some(object_path), UploadCause::Api(lost)) if closed_already(&release) => {
+            match stored_after_all(client, face, &id).await {
+                Some(upload) => {
+                    tracing::warn!(
+                        upload_id = %id,
+                        cause = %lost,
+                        "the answer to uploads.complete was lost; read again, the upload is \
+                         completed"
+                    );
+                    Ok(Uploaded {
+                        upload_id: id,
+                        object_path,
+                        bytes: len,
+                        upload,
+                        lost_answer: Some(Arc::new(lost)),
+                    })
+                }
+                None => Err(UploadError::new(
+                    step,
+                    Some(id),
+                    UploadCause::Api(lost),
+                    release,
+                )),
+            }
+        }
+        (_, cause) => Err(UploadError::new(step, Some(id), cause, release)),
+    }
+}
+
+/// Whether `release` was refused because the upload is no longer open (409): completed,
+/// failed or expired already, with nothing reserved left to release.
+fn closed_already(release: &Release) -> bool {
+    matches!(release, Release::NotReleased(refused) if refused.status() == Some(StatusCode::CONFLICT))
+}
+
+/// The upload `id` as read again with `uploads.progress` (which reports nothing new when
+/// given the id alone), when it is completed: the commit was made though its answer failed.
+async fn stored_after_all(client: &Client, face: Face<'_>, id: &str) -> Option<UploadOutput> {
+    let read = UploadProgressInput::new(id);
+    let upload = call::<UploadsProgress, UploadOutput>(client, face, read)
+        .await
+        .ok()?;
+    (upload.id == id && upload.status == Some(UploadStatus::Completed)).then_some(upload)
 }
 
 /// How an upload that did not complete ended.

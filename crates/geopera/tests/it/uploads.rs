@@ -1033,6 +1033,87 @@ async fn a_signal_during_the_commit_waits_for_its_answer() {
     }
 }
 
+/// A commit made whose answer is lost on every attempt (an answer replaced by a 503 or a
+/// reset after the emulator committed): the release is refused with 409, as the upload is no
+/// longer open, and the upload read again is completed, so it is the success it is, saying
+/// why its answer never came. Reported failed, the stored file would be sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_answer_is_lost_is_read_again_and_is_a_success() {
+    for faults in [
+        "503;after;op=uploads.complete",
+        "reset;after;op=uploads.complete",
+    ] {
+        let emulator = emulator();
+        let client = client(&emulator);
+        let project_id = project(&client).await;
+        emulator.set_faults(faults.parse().expect("a fault plan"));
+        let bytes = b"stored though the answer was lost";
+        let uploaded = Upload::from_stream(
+            &project_id,
+            "lost.bin",
+            bytes.len() as u64,
+            futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(bytes))]),
+        )
+        .send(&client)
+        .await
+        .expect("the upload is stored");
+        assert_eq!(
+            uploaded.upload.status,
+            Some(UploadStatus::Completed),
+            "{faults}"
+        );
+        assert_eq!(uploaded.upload.id, uploaded.upload_id, "{faults}");
+        let files = uploaded.upload.files.as_deref().expect("files");
+        assert_eq!(files[0].sha256.as_deref(), Some(sha256_hex(bytes).as_str()));
+        let lost = uploaded
+            .lost_answer
+            .as_deref()
+            .expect("why the answer never came");
+        assert_eq!(
+            lost.operation_id(),
+            Some("uploads.complete"),
+            "{faults}: {lost}"
+        );
+        assert_eq!(
+            fail_bodies(&emulator).len(),
+            1,
+            "{faults}: the release, refused"
+        );
+        assert_eq!(
+            seen(&emulator, "uploads.progress").len(),
+            1,
+            "{faults}: the reading"
+        );
+    }
+
+    // Refused with 409 while the upload is still open (the emulator's answer forced): the
+    // reading finds it not completed, and the upload fails as it did.
+    let emulator = emulator();
+    let client = client(&emulator);
+    let project_id = project(&client).await;
+    emulator.set_faults(
+        "503;op=uploads.complete, status=409;op=uploads.fail"
+            .parse()
+            .expect("a fault plan"),
+    );
+    let bytes = b"never committed";
+    let error = Upload::from_stream(
+        &project_id,
+        "open.bin",
+        bytes.len() as u64,
+        futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(bytes))]),
+    )
+    .send(&client)
+    .await
+    .expect_err("not stored");
+    assert_eq!(error.step(), UploadStep::Complete);
+    assert!(
+        matches!(error.release(), Release::NotReleased(refused) if refused.status().map(|s| s.as_u16()) == Some(409)),
+        "{error}"
+    );
+    assert_eq!(seen(&emulator, "uploads.progress").len(), 1, "the reading");
+}
+
 #[test]
 fn the_blocking_form_uploads_through_the_same_steps() {
     let emulator = emulator();
