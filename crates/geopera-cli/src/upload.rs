@@ -8,11 +8,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{value_parser, Arg, ArgMatches, Command};
-use geopera::models::{UploadOutput, UploadStatus};
 use geopera::uploads::{
     FileNameProblem, NamingError, Progress, Release, Upload, UploadCause, UploadError, UploadStep,
 };
-use geopera::{Request, StatusCode};
+use geopera::StatusCode;
 
 use crate::auth;
 use crate::call::{self, Settings};
@@ -178,12 +177,6 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
     });
     ENDS_ITSELF_ON_INTERRUPT.store(true, Ordering::SeqCst);
     let result = upload.send(&client).await;
-    // Read while Ctrl-C still leaves the upload to end itself: dropped half-way, a stored
-    // file would go unreported.
-    let stored = match &result {
-        Err(error) => stored_after_all(&client, error).await,
-        Ok(_) => None,
-    };
     ENDS_ITSELF_ON_INTERRUPT.store(false, Ordering::SeqCst);
     drop(shown);
     match result {
@@ -191,47 +184,23 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
             // Stored, even if Ctrl-C came while it was being committed: what was stored is
             // printed whole, where printing would otherwise stop at the interruption.
             crate::INTERRUPTED.store(false, Ordering::SeqCst);
+            // The commit was made though its answer never came; the SDK read the upload
+            // again. Said, as the output is that reading, not the commit's answer.
+            if let Some(lost) = &uploaded.lost_answer {
+                paint::warning(&format!(
+                    "the answer to uploads.complete was lost ({}); read again, upload {} is \
+                     completed, so {} is stored",
+                    crate::failure::chain(lost.as_ref()),
+                    crate::paint::inert(&uploaded.upload_id),
+                    paint::path(path)
+                ));
+            }
             let text = serde_json::to_string(&uploaded.upload)
                 .map_err(|e| Failure::other(format!("cannot print the upload: {e}")))?;
             call::print_json(&text, settings)
         }
-        Err(error) => match stored {
-            Some(stored) => {
-                crate::INTERRUPTED.store(false, Ordering::SeqCst);
-                paint::warning(&format!(
-                    "the answer to uploads.complete was lost ({}); read again, upload {} is \
-                     completed, so {} is stored",
-                    crate::failure::chain(error.cause()),
-                    crate::paint::inert(&stored.id),
-                    paint::path(path)
-                ));
-                let text = serde_json::to_string(&stored)
-                    .map_err(|e| Failure::other(format!("cannot print the upload: {e}")))?;
-                call::print_json(&text, settings)
-            }
-            None => Err(failed(&error, path, &target.api_url, settings)),
-        },
+        Err(error) => Err(failed(&error, path, &target.api_url, settings)),
     }
-}
-
-/// The upload as read again, when completing it failed and yet it is completed: the commit
-/// was made and only its answer was lost (a connection dropped after the commit, a gateway's
-/// 502 or 504 on every attempt, an answer cut short). The SDK's release is then refused with
-/// 409, as the upload is no longer open, and that refusal is what asks for the read: reported
-/// as failed, with advice to release a reservation that no longer exists, the file would be
-/// sent again by a script that believed it.
-async fn stored_after_all(client: &geopera::Geopera, error: &UploadError) -> Option<UploadOutput> {
-    if error.step() != UploadStep::Complete || !closed_already(error.release()) {
-        return None;
-    }
-    let id = error.upload_id()?;
-    let read = Request::new(serde_json::json!({ "upload_id": id }));
-    let answer = call::answer(client, "uploads.progress", read).await.ok()?;
-    if !answer.status.is_success() {
-        return None;
-    }
-    let upload: UploadOutput = serde_json::from_slice(&answer.content).ok()?;
-    (upload.id == id && upload.status == Some(UploadStatus::Completed)).then_some(upload)
 }
 
 /// Whether the release was refused because the upload can no longer change (409): it was
