@@ -685,19 +685,21 @@ fn quoted(operation_id: &str, status: StatusCode, body: &[u8]) -> String {
 }
 
 fn excerpt_suffix(operation_id: &str, status: StatusCode, body: &Bytes) -> String {
-    if body.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", inert(&quoted(operation_id, status, body)))
+    let quoted = quoted(operation_id, status, body);
+    match quoted.trim() {
+        "" => String::new(),
+        words => format!(": {}", inert(words)),
     }
 }
 
-/// An excerpt for a message, or words saying there was nothing to quote.
+/// An excerpt for a message, or words saying there was nothing to quote. The white space
+/// around it is left out: a plain-text body ends with a line break, which the message would
+/// otherwise show escaped, as `\u{a}`, at its end.
 fn or_empty(excerpt: &str) -> &str {
-    if excerpt.is_empty() {
-        "the body is empty"
-    } else {
-        excerpt
+    match excerpt.trim() {
+        "" if excerpt.is_empty() => "the body is empty",
+        "" => "the body is blank",
+        words => words,
     }
 }
 

@@ -78,3 +78,41 @@ fn the_error_stays_small() {
         std::mem::size_of::<Error>()
     );
 }
+
+#[test]
+fn a_quoted_body_is_shown_without_the_white_space_around_it() {
+    let unexpected = |body: &'static str| Error::UnexpectedStatus {
+        operation_id: "catalog.search",
+        status: StatusCode::IM_A_TEAPOT,
+        body: Bytes::from_static(body.as_bytes()),
+        attempts: 1,
+        request_id: None,
+    };
+    assert_eq!(
+        unexpected("  blocked by the gateway\r\n").to_string(),
+        "unexpected status 418 I'm a teapot from catalog.search: blocked by the gateway"
+    );
+    assert_eq!(
+        unexpected(" \n").to_string(),
+        "unexpected status 418 I'm a teapot from catalog.search"
+    );
+    let decode = |body: &[u8]| {
+        let source = serde_json::from_slice::<u8>(body).expect_err("not a number");
+        Error::decode("catalog.search", StatusCode::OK, body, source).to_string()
+    };
+    assert!(
+        decode(b"oops\n").ends_with(": oops"),
+        "{}",
+        decode(b"oops\n")
+    );
+    assert!(
+        decode(b" \n").ends_with(": the body is blank"),
+        "{}",
+        decode(b" \n")
+    );
+    assert!(
+        decode(b"").ends_with(": the body is empty"),
+        "{}",
+        decode(b"")
+    );
+}
