@@ -3,8 +3,8 @@
 //! A table shows the rows of the answer's list: STAC items, orders and jobs get the columns a
 //! person scans for; any other list of objects gets the scalar members of its objects, in the
 //! server's order, up to 16 (a warning names how many more there are); a list of anything
-//! else is one VALUE column of its rows; a single object is shown as key / value pairs. Nested values stay in JSON and YAML, which is what `--output json` and
-//! `--jq` are for.
+//! else is one VALUE column of its rows; a single object is shown as key / value pairs.
+//! Nested values stay in JSON and YAML, which is what `--output json` and `--jq` are for.
 
 use crate::ordered::Ordered;
 
