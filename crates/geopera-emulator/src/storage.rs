@@ -12,6 +12,8 @@
 //! an organization can always delete, cancel and revoke to make room: the contract does not
 //! say which operations delete (most need a `:write` scope, as creating does), and a small
 //! body adds little (a small record, in a family whose count is capped).
+//! `items.duplicate` is the exception: its small body stores a copy as large as the item it
+//! names, so the copy's size is what is held to the budget.
 //!
 //! Past the budget, a measure is repeated only once the organization has changed since the
 //! last one, and at most every [`REMEASURE_INTERVAL`]: each costs what the organization holds
@@ -62,11 +64,46 @@ pub(crate) fn admit(shared: &Shared, org: &str, body_bytes: usize) -> Result<(),
     if body_bytes <= SMALL_BODY_BYTES {
         return Ok(());
     }
-    let mut inner = shared.lock();
-    let inner = &mut *inner;
+    match over_budget(&mut shared.lock(), org) {
+        None => Ok(()),
+        Some(measured) => Err(ApiError::conflict(format!(
+            "the organization stores {measured} bytes, more than the emulator keeps for one \
+             ({MAX_STORED_BYTES_PER_ORG}): delete records, orders or subscriptions first (a \
+             request of at most {SMALL_BODY_BYTES} bytes still runs)"
+        ))),
+    }
+}
+
+/// [`admit`] for a request that stores a copy of `copied_bytes` of what the organization
+/// holds, whatever the size of its own body: a copy of a large record is as large as a
+/// request that sent it, so a small body naming it must not let the copies pass the budget.
+///
+/// # Errors
+/// 409 when the organization holds more than [`MAX_STORED_BYTES_PER_ORG`] and the copy is
+/// larger than [`SMALL_BODY_BYTES`].
+pub(crate) fn admit_copy(
+    inner: &mut Inner,
+    org: &str,
+    copied_bytes: usize,
+) -> Result<(), ApiError> {
+    if copied_bytes <= SMALL_BODY_BYTES {
+        return Ok(());
+    }
+    match over_budget(inner, org) {
+        None => Ok(()),
+        Some(measured) => Err(ApiError::conflict(format!(
+            "the organization stores {measured} bytes, more than the emulator keeps for one \
+             ({MAX_STORED_BYTES_PER_ORG}), and the copy would add {copied_bytes}: delete \
+             records, orders or subscriptions first"
+        ))),
+    }
+}
+
+/// What `org` was last measured to hold, when that is past the budget.
+fn over_budget(inner: &mut Inner, org: &str) -> Option<usize> {
     let now = Instant::now();
     let measured = match inner.stored.0.get(org) {
-        Some(known) if known.bytes <= MAX_STORED_BYTES_PER_ORG => return Ok(()),
+        Some(known) if known.bytes <= MAX_STORED_BYTES_PER_ORG => return None,
         // Past the budget at the last measure, and too soon or too little since to measure
         // again.
         Some(known)
@@ -88,14 +125,7 @@ pub(crate) fn admit(shared: &Shared, org: &str, body_bytes: usize) -> Result<(),
             bytes
         }
     };
-    if measured <= MAX_STORED_BYTES_PER_ORG {
-        return Ok(());
-    }
-    Err(ApiError::conflict(format!(
-        "the organization stores {measured} bytes, more than the emulator keeps for one \
-         ({MAX_STORED_BYTES_PER_ORG}): delete records, orders or subscriptions first (a \
-         request of at most {SMALL_BODY_BYTES} bytes still runs)"
-    )))
+    (measured > MAX_STORED_BYTES_PER_ORG).then_some(measured)
 }
 
 /// Adds what a request that changed `org`'s state was sent and answered to its estimate (of
@@ -135,7 +165,7 @@ fn measure(inner: &Inner, org: &str) -> usize {
 }
 
 /// The length of `value`'s JSON, counted as it is written rather than kept.
-fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
+pub(crate) fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
     /// Counts bytes written, keeping none.
     struct Counter(usize);
 

@@ -23,6 +23,7 @@ use super::{Ctx, Outcome, MAX_PAGE_SIZE};
 use crate::catalog::{read_bbox, read_geometry};
 use crate::error::ApiError;
 use crate::resources::{page, Family, Resource, Resources};
+use crate::storage;
 
 /// The longest item name the contract accepts.
 const MAX_NAME_CHARS: usize = 500;
@@ -335,6 +336,8 @@ pub(crate) fn duplicate(ctx: &Ctx<'_>, input: ItemDuplicateInput) -> Outcome {
         None if project == source_project => source.str("collection_id"),
         None => None,
     };
+    // The copy is as large as its source, however few bytes the request naming it sends.
+    storage::admit_copy(inner, ctx.org, storage::json_len(&source))?;
     let mut fields = source.fields.clone();
     fields.remove(BAND_NAMES);
     fields.insert("project_id".to_owned(), Value::from(project));

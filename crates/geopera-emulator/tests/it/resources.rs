@@ -1057,3 +1057,52 @@ fn an_organization_stores_up_to_its_byte_budget_then_may_read_and_delete() {
     );
     assert_eq!(theirs.status, 200);
 }
+
+/// `items.duplicate` sends a few bytes but stores a copy as large as its item, so it is held
+/// to the byte budget as a request of the copy's size: copies of a 1.5 MB item once went on
+/// past the budget, up to the 10,000 items an organization may hold (15 GB).
+#[test]
+fn duplicating_a_large_item_stops_at_the_byte_budget_while_deleting_goes_on() {
+    use geopera_emulator::MAX_STORED_BYTES_PER_ORG;
+    let api = Api::start();
+    let project = new_project(&api, "copies");
+    let blob = "b".repeat(1_500_000);
+    let source = id(&ok(api.call(
+        "items.create",
+        json!({"project_id": project, "name": "large", "type": "user_raster",
+               "properties": {"blob": blob}}),
+    )));
+    let allowed = MAX_STORED_BYTES_PER_ORG / blob.len() + 2;
+    let mut copies = Vec::new();
+    let refused = loop {
+        let resp = api.call("items.duplicate", json!({"item_id": source}));
+        if resp.status != 200 {
+            break resp;
+        }
+        copies.push(id(&resp.json()));
+        assert!(
+            copies.len() <= allowed,
+            "{} copies of {} bytes stored past the budget of {MAX_STORED_BYTES_PER_ORG}",
+            copies.len(),
+            blob.len()
+        );
+    };
+    assert_eq!(
+        refused.status,
+        409,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    assert_eq!(refused.content_type(), "application/problem+json");
+    assert!(
+        copies.len() + 4 >= allowed,
+        "refused after only {} copies",
+        copies.len()
+    );
+    // Past the budget, deleting a copy and a small change still run.
+    ok(api.call("items.delete", json!({"item_id": copies[0]})));
+    ok(api.call(
+        "items.update",
+        json!({"item_id": source, "description": "kept"}),
+    ));
+}
