@@ -62,6 +62,27 @@ pub fn check_base_url(raw: &str) -> Result<String, BaseUrlError> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
+/// Whether `base_url` ends in the API's version, `/v1`, as one copied from an operation's
+/// address does (`https://api.geopera.com/v1`). The SDK writes the version into every path
+/// itself, so each call would go to `/v1/v1/op/...` and be answered 404; the client builder
+/// warns of it in the log, and a program that takes base URLs from its users can say so in
+/// its own words. Not refused: a gateway may serve the API under a prefix of that name.
+///
+/// ```
+/// assert!(geopera::base_url_ends_in_version("https://api.geopera.com/v1/"));
+/// assert!(!geopera::base_url_ends_in_version("https://api.geopera.com"));
+/// assert!(!geopera::base_url_ends_in_version("https://gateway.example/v1beta"));
+/// ```
+pub fn base_url_ends_in_version(base_url: &str) -> bool {
+    let Ok(url) = url::Url::parse(base_url.trim()) else {
+        return false;
+    };
+    let path = url.path().trim_end_matches('/');
+    path.rsplit('/')
+        .next()
+        .is_some_and(|last| last.eq_ignore_ascii_case("v1"))
+}
+
 /// [`check_base_url`] as the client builder reports it: the URL quoted ([`quoted_url`]) and
 /// the rule it breaks.
 pub(crate) fn normalize_base_url(raw: &str) -> Result<String, Error> {

@@ -847,6 +847,7 @@ impl<C> ClientBuilder<C> {
 
     fn build_client(mut self) -> Result<Client, Error> {
         let base_url = normalize_base_url(&self.config.base_url)?;
+        warn_if_versioned(&base_url);
         let mut headers = HeaderMap::new();
         let user_agent = HeaderValue::from_str(&self.config.user_agent)
             .map_err(|_| Error::config("the user agent is not a valid header value"))?;
@@ -1092,6 +1093,18 @@ fn parse_proxy(raw: &str) -> Result<reqwest::Proxy, Error> {
         )));
     }
     reqwest::Proxy::all(url).map_err(|_| Error::config("the proxy URL is not usable"))
+}
+
+/// Warns when the base URL ends in the API's version ([`crate::base_url_ends_in_version`]).
+fn warn_if_versioned(base_url: &str) {
+    if crate::base_url_ends_in_version(base_url) {
+        tracing::warn!(
+            base_url = %crate::quoted_url(base_url),
+            default_base_url = DEFAULT_BASE_URL,
+            "the base URL ends in /v1, and the SDK adds /v1/op/{{operation_id}} to it, so calls \
+             go to .../v1/v1/op/...: leave the version out, as the default base URL does"
+        );
+    }
 }
 
 /// Warns when a client's credential would cross the network unencrypted: plain `http` to a

@@ -361,7 +361,9 @@ pub mod uploads;
 pub mod wait;
 pub mod webhooks;
 
-pub use base_url::{check_base_url, quoted_url, without_userinfo, BaseUrlError};
+pub use base_url::{
+    base_url_ends_in_version, check_base_url, quoted_url, without_userinfo, BaseUrlError,
+};
 #[cfg(feature = "blocking")]
 pub use binary::BlockingByteStream;
 pub use binary::ByteStream;

@@ -62,6 +62,16 @@ fn calls_and_retries_are_traced_without_the_token() {
         .expect("loopback")
         .with_credentials(geopera::auth::Credential::bearer("gpra_on_loopback"))
         .expect("no warning");
+    // A base URL that ends in the version, which the SDK adds itself, is warned about.
+    let versioned = "the base URL ends in /v1";
+    geopera::Client::builder()
+        .base_url("https://api.example.invalid/v1/")
+        .build()
+        .expect("allowed, with a warning");
+    geopera::Client::builder()
+        .base_url("https://api.example.invalid/v1beta")
+        .build()
+        .expect("no warning");
     // One engine: the async and the blocking call are traced alike, each after one retry.
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -120,6 +130,13 @@ fn calls_and_retries_are_traced_without_the_token() {
     assert_ne!(first.access_token(), second.access_token());
     let text = captured.text();
     assert_eq!(text.matches(cleartext).count(), 2, "{text}");
+    assert_eq!(text.matches(versioned).count(), 1, "{text}");
+    assert!(
+        text.contains(
+            "base_url=https://api.example.invalid/v1 default_base_url=\"https://api.geopera.com\""
+        ),
+        "{text}"
+    );
     assert!(
         text.contains("base_url=http://api.example.invalid"),
         "{text}"
