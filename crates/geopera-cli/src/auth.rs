@@ -16,7 +16,7 @@ use crate::failure::{chain, Failure};
 use crate::store::{oauth_json, Auth, Profile, Store};
 
 /// The public API, when nothing else names a server.
-pub(crate) const DEFAULT_API_URL: &str = "https://api.geopera.com";
+pub(crate) const DEFAULT_API_URL: &str = geopera::DEFAULT_BASE_URL;
 /// The OAuth client the official CLI signs in as; ours shares its sessions.
 pub(crate) const CLIENT_ID: &str = "geopera-cli";
 /// How every API key the API issues begins: such a token is sent as `X-API-Key`, any other as
@@ -289,6 +289,13 @@ fn stored_api_url(store: &Store, profile: &str) -> Result<(String, String), Fail
 /// ([`geopera::quoted_url`]) and says where credentials go instead of a password in it.
 fn check_api_url(api_url: &str, source: &str) -> Result<(), Failure> {
     let Err(problem) = geopera::check_base_url(api_url) else {
+        if geopera::base_url_ends_in_version(api_url) {
+            crate::paint::warning(&format!(
+                "{source}: the API URL {} ends in /v1, which this program adds itself, so \
+                 calls go to .../v1/v1/op/...; the API's URL is {DEFAULT_API_URL}, without it",
+                geopera::quoted_url(api_url)
+            ));
+        }
         return Ok(());
     };
     let why = match problem {

@@ -4196,6 +4196,34 @@ fn a_password_in_the_api_url_is_refused_and_never_printed() {
     }
 }
 
+/// An API URL that ends in the version this program adds itself sends every call to
+/// `/v1/v1/op/...`, where each is answered 404: a warning says so before the call goes.
+#[test]
+fn an_api_url_that_ends_in_the_version_is_warned_about() {
+    let s = setup();
+    let versioned = format!("{}/v1/", s.emulator.base_url());
+    let output = s
+        .cli()
+        .env("GEOPERA_API_URL", &versioned)
+        .args(SEARCH_ONE)
+        .output()
+        .expect("geopera runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("Warning: GEOPERA_API_URL: the API URL "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ends in /v1, which this program adds itself"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[404]"), "{stderr}");
+    let output = s.cli().args(SEARCH_ONE).output().expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
+}
+
 #[test]
 fn a_malformed_api_url_is_a_usage_error_naming_its_source_and_never_showing_its_query() {
     let s = setup();
