@@ -505,7 +505,8 @@
 //! stays after the emulator stops; programs that only read the state file, such as `sqlite3`,
 //! are not kept out. A symbolic link to the file shares that lock, but a hard link is another
 //! name with a lock of its own (and SQLite keeps its journal beside the name too), so on Unix
-//! a state file with more than one name is refused at start, naming the file.
+//! a state file with more than one name is refused at start, naming the file. So is a path
+//! naming a directory, a pipe or a device, as what it is.
 //!
 //! A change the file cannot take (another program holds its lock for more than 100 ms, the
 //! disk is full) is answered 503 problem+json rather than as the operation's success, and an

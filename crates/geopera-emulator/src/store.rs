@@ -189,6 +189,33 @@ fn lease(path: &Path) -> io::Result<Connection> {
     })
 }
 
+/// Refuses a directory, a pipe or a device: SQLite answers those "disk I/O error", and a
+/// directory's link count read as names of one file, so the error sent a developer who meant
+/// "keep the state in this folder" off to look for hard links. Checked before the lock file is
+/// made beside it.
+///
+/// # Errors
+/// When what `path` names (through symbolic links) is not a regular file.
+fn a_file(path: &Path) -> io::Result<()> {
+    let kind = std::fs::metadata(path)?.file_type();
+    if kind.is_file() {
+        return Ok(());
+    }
+    let message = if kind.is_dir() {
+        format!(
+            "{} is a directory: name a file in it for the state, such as {}",
+            path.display(),
+            path.join("emulator.sqlite").display()
+        )
+    } else {
+        format!(
+            "{} is not a regular file (a pipe, socket or device): name a file for the state",
+            path.display()
+        )
+    };
+    Err(io::Error::new(io::ErrorKind::InvalidInput, message))
+}
+
 /// Refuses a file with more than one name (hard links): the lock ([`lease`]) is kept beside
 /// the name the file is opened by, and so is SQLite's rollback journal, so an emulator on each
 /// of two names would not keep the other out, and a journal a crash left beside one name
@@ -296,6 +323,7 @@ impl Store {
     /// [`open`](Self::open), with errors that may not name the file.
     fn open_unnamed(path: &Path, seed: u64) -> io::Result<(Store, Option<Snapshot>)> {
         create_private(path)?;
+        a_file(path)?;
         only_name(path)?;
         let lease = lease(path)?;
         let mut connection = Connection::open(path).map_err(io_error)?;

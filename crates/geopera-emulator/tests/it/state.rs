@@ -1031,6 +1031,36 @@ fn a_state_file_in_use_is_refused_under_another_name_and_one_with_two_names_at_a
     start(10, &file);
 }
 
+/// Regression: a directory given as the state file (`--state data`, meant as "keep it in
+/// here") was refused as a file "with 2 names (hard links)", its link count, and a device was
+/// SQLite's "disk I/O error". Both are named for what they are now, and no lock file is made
+/// beside them.
+#[cfg(unix)]
+#[test]
+fn a_directory_or_a_device_as_the_state_file_is_refused_as_what_it_is() {
+    let dir = TempFile::new("a-directory");
+    std::fs::create_dir(&dir.0).expect("a directory");
+    let result = refused(10, &dir);
+    let _ = std::fs::remove_dir(&dir.0);
+    let message = result.to_string();
+    assert!(message.contains("is a directory"), "{message}");
+    assert!(message.contains("emulator.sqlite"), "{message}");
+    assert!(!message.contains("hard link"), "{message}");
+    let mut lock = dir.0.clone().into_os_string();
+    lock.push("-lock");
+    assert!(
+        !std::path::Path::new(&lock).exists(),
+        "a lock file was made"
+    );
+
+    let message = match Emulator::builder().seed(10).state_file("/dev/null").start() {
+        Ok(_) => panic!("an emulator started on /dev/null"),
+        Err(error) => error.to_string(),
+    };
+    assert!(message.contains("not a regular file"), "{message}");
+    assert!(message.contains("/dev/null"), "{message}");
+}
+
 /// Starts an emulator of `seed` on `file`, expecting it to refuse, and returns its error.
 fn refused(seed: u64, file: &TempFile) -> std::io::Error {
     match Emulator::builder().seed(seed).state_file(&file.0).start() {
