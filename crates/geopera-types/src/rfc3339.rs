@@ -5,6 +5,8 @@
 //! the validator's 422 messages promise (`T`/`Z` in either case, any number of fraction
 //! digits, a leap second only as the last second of a minute, `±hh:mm` offsets), which no
 //! general-purpose parser reproduces, and it keeps the crate free of further dependencies.
+//! The validator refuses, beyond this, what the API's dates cannot hold: year 0000 and leap
+//! seconds.
 //!
 //! ```
 //! use geopera_types::rfc3339::{format_date_time, parse_date_time, parse_full_date};

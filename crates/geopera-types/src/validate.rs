@@ -510,41 +510,82 @@ fn check_string(
 /// A string that does not satisfy its declared `date-time` or `date` format: the API parses
 /// such fields into dates, so anything else is a 422.
 fn check_format(format: &str, text: &str, loc: &[Step<'_>]) -> Option<ValidationError> {
-    let (valid, kind, msg) = match format {
+    let (refused, kind, expected) = match format {
         "date-time" => (
-            is_date_time(text),
+            date_time_refused(text),
             "datetime_parsing",
-            "Input should be a valid datetime, an RFC 3339 date-time such as 2024-06-01T12:00:00Z",
+            "Input should be a valid datetime",
         ),
         "date" => (
-            is_full_date(text),
+            full_date_refused(text),
             "date_parsing",
             "Input should be a valid date in the format YYYY-MM-DD",
         ),
         _ => return None,
     };
-    if valid {
-        return None;
-    }
+    let msg = match refused? {
+        Refused::Malformed if kind == "datetime_parsing" => {
+            format!("{expected}, an RFC 3339 date-time such as 2024-06-01T12:00:00Z")
+        }
+        Refused::Malformed => expected.to_owned(),
+        Refused::Unrepresentable(reason) => format!("{expected}, {reason}"),
+    };
     let mut error = ValidationError::new(owned(loc), msg, kind);
     error
         .extra
         .insert("input".to_owned(), Value::String(text.to_owned()));
+    if let Some(Refused::Unrepresentable(reason)) = refused {
+        error
+            .extra
+            .insert("ctx".to_owned(), json!({ "error": reason }));
+    }
     Some(error)
 }
 
-/// RFC 3339 `full-date`: `YYYY-MM-DD` with a day that exists in that month.
-fn is_full_date(text: &str) -> bool {
-    !in_year_zero(text) && rfc3339::parse_full_date(text).is_some()
+/// Why the API refuses a date or date-time.
+#[derive(Clone, Copy)]
+enum Refused {
+    /// It is no RFC 3339 date at all.
+    Malformed,
+    /// It is one, but the API's dates cannot hold it (the API's own words say which part).
+    Unrepresentable(&'static str),
 }
 
-/// RFC 3339 `date-time`: `full-date "T" partial-time time-offset`, `T` and `Z` in either case.
-fn is_date_time(text: &str) -> bool {
-    !in_year_zero(text) && rfc3339::parse_date_time(text).is_some()
+/// Python's dates start at year 1: RFC 3339 allows year 0000, the API refuses it.
+const YEAR_ZERO: Refused = Refused::Unrepresentable("year 0 is out of range");
+
+/// Python's times have no 61st second: RFC 3339 allows a leap second (`23:59:60`), the API
+/// refuses it. Named, since a bare "not RFC 3339" would send the caller looking for a typo.
+const LEAP_SECOND: Refused =
+    Refused::Unrepresentable("second value is outside expected range (a leap second is refused)");
+
+/// Why `text` is no RFC 3339 `full-date` (`YYYY-MM-DD`, a day that exists in that month)
+/// the API reads; `None` when it is one.
+fn full_date_refused(text: &str) -> Option<Refused> {
+    if rfc3339::parse_full_date(text).is_none() {
+        Some(Refused::Malformed)
+    } else if in_year_zero(text) {
+        Some(YEAR_ZERO)
+    } else {
+        None
+    }
 }
 
-/// RFC 3339 allows year 0000, but the API reads dates into Python's, which start at year 1,
-/// so it refuses such a date with a 422.
+/// Why `text` is no RFC 3339 `date-time` (`full-date "T" partial-time time-offset`, `T` and
+/// `Z` in either case) the API reads; `None` when it is one.
+fn date_time_refused(text: &str) -> Option<Refused> {
+    if rfc3339::parse_date_time(text).is_none() {
+        Some(Refused::Malformed)
+    } else if in_year_zero(text) {
+        Some(YEAR_ZERO)
+    } else if text.get(17..19) == Some("60") {
+        Some(LEAP_SECOND)
+    } else {
+        None
+    }
+}
+
+/// See [`YEAR_ZERO`].
 fn in_year_zero(text: &str) -> bool {
     text.as_bytes().starts_with(b"0000")
 }

@@ -1,6 +1,14 @@
 //! Unit tests of `validate.rs`.
 use super::*;
 
+fn is_full_date(text: &str) -> bool {
+    full_date_refused(text).is_none()
+}
+
+fn is_date_time(text: &str) -> bool {
+    date_time_refused(text).is_none()
+}
+
 static EXPIRY: Shape = Shape::Object(ObjectRule {
     fields: &[
         Field {
@@ -56,7 +64,8 @@ fn rfc3339_date_times_pass_and_others_fail() {
         "2024-06-01T12:00:00Z",
         "2024-02-29t23:59:59.123456z",
         "0001-01-01T00:00:00+00:00",
-        "9999-12-31T23:59:60-23:59",
+        "9999-12-31T23:59:59-23:59",
+        "2024-06-01T12:00:00.1234567890123+23:59",
     ] {
         assert!(is_date_time(good), "{good}");
     }
@@ -346,4 +355,51 @@ fn year_zero_is_no_date_the_api_can_read() {
         kinds(&errors),
         vec![pair("body.expires_at", "datetime_parsing")]
     );
+}
+
+#[test]
+fn a_leap_second_is_refused_as_the_api_refuses_it_naming_why() {
+    for leap in [
+        "2016-12-31T23:59:60Z",
+        "2016-12-31t23:59:60.5z",
+        "9999-12-31T23:59:60-23:59",
+    ] {
+        assert!(!is_date_time(leap), "{leap}");
+        let errors = validate(&EXPIRY, &json!({ "expires_at": leap }));
+        assert_eq!(
+            kinds(&errors),
+            vec![pair("body.expires_at", "datetime_parsing")],
+            "{leap}"
+        );
+        assert_eq!(
+            errors[0].msg,
+            "Input should be a valid datetime, second value is outside expected range \
+             (a leap second is refused)"
+        );
+        assert_eq!(errors[0].extra["input"], leap);
+    }
+    assert!(is_date_time("2016-12-31T23:59:59.999999Z"));
+}
+
+#[test]
+fn year_zero_is_named_in_the_message() {
+    let errors = validate(
+        &EXPIRY,
+        &json!({"expires_at": "0000-06-01T00:00:00Z", "until": "0000-06-01"}),
+    );
+    let msgs: Vec<&str> = errors.iter().map(|error| error.msg.as_str()).collect();
+    assert_eq!(
+        msgs,
+        [
+            "Input should be a valid datetime, year 0 is out of range",
+            "Input should be a valid date in the format YYYY-MM-DD, year 0 is out of range",
+        ]
+    );
+    assert_eq!(errors[0].extra["ctx"]["error"], "year 0 is out of range");
+    let malformed = validate(&EXPIRY, &json!({"expires_at": "soon"}));
+    assert_eq!(
+        malformed[0].msg,
+        "Input should be a valid datetime, an RFC 3339 date-time such as 2024-06-01T12:00:00Z"
+    );
+    assert!(!malformed[0].extra.contains_key("ctx"));
 }
