@@ -322,32 +322,7 @@ fn check<'a>(
             }
         }
         Shape::Array(rule) => check_array(rule, value, loc, errors, depth),
-        Shape::Tuple(positions) => match value.as_array() {
-            Some(items) => {
-                for (index, (item, position)) in items.iter().zip(positions.iter()).enumerate() {
-                    loc.push(Step::Index(index));
-                    check(position, item, loc, errors, depth + 1);
-                    loc.pop();
-                }
-                check_length(
-                    items.len(),
-                    Some(positions.len() as u64),
-                    Some(positions.len() as u64),
-                    "Tuple",
-                    value,
-                    loc,
-                    errors,
-                );
-            }
-            None => push(
-                errors,
-                loc,
-                "list_type",
-                "Input should be a valid list".to_owned(),
-                value,
-                None,
-            ),
-        },
+        Shape::Tuple(positions) => check_tuple(positions, value, loc, errors, depth),
         Shape::Object(rule) => check_object(rule, value, loc, errors, depth),
         Shape::Map(member) => match value.as_object() {
             Some(members) => {
@@ -679,6 +654,49 @@ fn check_array<'a>(
         loc,
         errors,
     );
+}
+
+/// A fixed-size array (`prefixItems`), as pydantic checks a tuple: one too long is refused
+/// as a whole, before its items are looked at; one too short lacks each position it does not
+/// reach, named by its index.
+fn check_tuple<'a>(
+    positions: &[Shape],
+    value: &'a Value,
+    loc: &mut Vec<Step<'a>>,
+    errors: &mut Vec<ValidationError>,
+    depth: usize,
+) {
+    let Some(items) = value.as_array() else {
+        push(
+            errors,
+            loc,
+            "tuple_type",
+            "Input should be a valid tuple".to_owned(),
+            value,
+            None,
+        );
+        return;
+    };
+    if items.len() > positions.len() {
+        let most = Some(positions.len() as u64);
+        check_length(items.len(), None, most, "Tuple", value, loc, errors);
+        return;
+    }
+    for (index, position) in positions.iter().enumerate() {
+        loc.push(Step::Index(index));
+        match items.get(index) {
+            Some(item) => check(position, item, loc, errors, depth + 1),
+            None => push(
+                errors,
+                loc,
+                "missing",
+                "Field required".to_owned(),
+                value,
+                None,
+            ),
+        }
+        loc.pop();
+    }
 }
 
 fn check_object<'a>(

@@ -403,3 +403,52 @@ fn year_zero_is_named_in_the_message() {
     );
     assert!(!malformed[0].extra.contains_key("ctx"));
 }
+
+static PERCENTILES: Shape = Shape::Object(ObjectRule {
+    fields: &[Field {
+        name: "percentiles",
+        required: false,
+        shape: Shape::Tuple(&[Shape::Number(NO_BOUNDS), Shape::Number(NO_BOUNDS)]),
+    }],
+    open: false,
+});
+
+#[test]
+fn a_tuple_is_checked_as_pydantic_checks_one() {
+    let check = |percentiles: Value| validate(&PERCENTILES, &json!({ "percentiles": percentiles }));
+    assert!(check(json!([2, 98.5])).is_empty());
+
+    // Too short: each position it lacks is missing, quoting the list.
+    let errors = check(json!([2]));
+    assert_eq!(kinds(&errors), vec![pair("body.percentiles.1", "missing")]);
+    assert_eq!(errors[0].to_string(), "body.percentiles.1: Field required");
+    assert_eq!(errors[0].extra["input"], json!([2]));
+    let errors = check(json!(["low"]));
+    assert_eq!(
+        kinds(&errors),
+        vec![
+            pair("body.percentiles.0", "float_type"),
+            pair("body.percentiles.1", "missing"),
+        ]
+    );
+    assert_eq!(kinds(&check(json!([]))).len(), 2);
+
+    // Too long: refused as a whole, its items unread.
+    let errors = check(json!([1, "a", 3]));
+    assert_eq!(kinds(&errors), vec![pair("body.percentiles", "too_long")]);
+    assert_eq!(
+        errors[0].msg,
+        "Tuple should have at most 2 items after validation, not 3"
+    );
+
+    // Not a list at all.
+    for wrong in [json!("2,98"), json!({"0": 2, "1": 98}), json!(null)] {
+        let errors = check(wrong.clone());
+        assert_eq!(
+            kinds(&errors),
+            vec![pair("body.percentiles", "tuple_type")],
+            "{wrong}"
+        );
+        assert_eq!(errors[0].msg, "Input should be a valid tuple");
+    }
+}

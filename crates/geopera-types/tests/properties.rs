@@ -522,17 +522,20 @@ fn errors_point_into(
         prop_assert!(error.to_string().starts_with("body"), "{}", error);
         let path = &error.loc[1..];
         if error.r#type == "missing" {
-            let Some((LocItem::Key(name), parent)) = path.split_last() else {
+            // A member its object lacks, or a position a tuple does not reach.
+            let Some((step, parent)) = path.split_last() else {
                 return Err(TestCaseError::fail(format!("{error}: missing what?")));
             };
             let parent = at(body, parent);
-            prop_assert!(
-                parent
+            let lacking = match step {
+                LocItem::Key(name) => parent
                     .and_then(Value::as_object)
                     .is_some_and(|o| !o.contains_key(name)),
-                "{}: the member is there after all",
-                error
-            );
+                LocItem::Index(index) => parent
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| usize::try_from(*index).is_ok_and(|i| i >= a.len())),
+            };
+            prop_assert!(lacking, "{}: the member is there after all", error);
             prop_assert_eq!(error.extra.get("input"), parent, "{}", error);
         } else {
             let here = at(body, path);
