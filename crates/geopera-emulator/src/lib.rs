@@ -197,7 +197,7 @@
 //! | a whole upload `PUT` body, from the request's start; longer is 408 | [`UPLOAD_PUT_MIN_SECS`], 60 s, plus 1 s per [`UPLOAD_PUT_MIN_BYTES_PER_SEC`] (64 KiB) of its `Content-Length` (else of the room left in the upload) | — | — |
 //! | webhook attempts before giving up | 8 | — | — |
 //! | records of one family per organization (projects, jobs, uploads, ...); more is 422 | 10,000 | — | — |
-//! | bytes an organization stores as JSON (records, orders, keys, subscriptions, answers kept for idempotency keys); past it, a request that changes state with a body over [`SMALL_BODY_BYTES`] (4 KiB) is 409, and so is `items.duplicate` of an item larger than that, so deleting, cancelling and revoking go on (and make room for larger requests a second later) | [`MAX_STORED_BYTES_PER_ORG`], 64 MiB | — | — |
+//! | bytes an organization stores as JSON (records, orders, keys, subscriptions, answers kept for idempotency keys); past it, a request that changes state with a body over [`SMALL_BODY_BYTES`] (4 KiB) is 409, and so is `items.duplicate` of an item larger than that, so deleting, cancelling and revoking go on (and make room for larger requests a second later); an answer over 4 KiB to a request with an `Idempotency-Key` is not kept then, and a retry under that key is answered 410 (the request ran) | [`MAX_STORED_BYTES_PER_ORG`], 64 MiB | — | — |
 //! | an error's message (quoting an id or a header the request sent) | [`MAX_MESSAGE_BYTES`], 1 KiB: longer keeps its start and end | — | — |
 //! | storage per organization: open upload reservations plus completed uploads; more is 402 | [`STORAGE_QUOTA_BYTES`], 10 GiB | — | — |
 //! | one upload's declared size, and so one signed-URL `PUT` body; larger is 422 / 413 | [`MAX_UPLOAD_BYTES`], 5 GiB | — | — |

@@ -408,10 +408,17 @@ async fn settled(
     };
     let slot = claimed.settling();
     let mut inner = shared.lock();
+    // A large answer past the organization's storage budget is not kept whole: a retry under
+    // its key is told the request ran, and is not run again ([`storage::keeps_answer`]).
+    let kept = if storage::keeps_answer(&mut inner, &caller.org, reply.weight()) {
+        reply.clone()
+    } else {
+        answer_not_kept()
+    };
     // Not stored only for a server error, which releases the key, or a claim that expired
     // while the request ran: a read-back after another request's failed write keeps the
     // claims of requests still running.
-    let answered = inner.claims.settle(&slot, &reply);
+    let answered = inner.claims.settle(&slot, &kept);
     // The effect and the claim that replays it go to the state file in one write, so a
     // restart never finds one without the other.
     if answered || changed_state(op, &reply) {
@@ -423,6 +430,23 @@ async fn settled(
         }
     }
     Ok(reply)
+}
+
+/// What a retry under an idempotency key is replayed when its answer was too large to keep
+/// past the organization's storage budget: 410, as for a thing that is gone, saying the
+/// request ran, so that a client neither runs it again nor takes it for a failure.
+fn answer_not_kept() -> Reply {
+    ApiError::problem(
+        StatusCode::GONE,
+        format!(
+            "the request with this Idempotency-Key ran, but its answer is not kept for replays: \
+             it was larger than {} bytes and the organization stores more than the emulator \
+             keeps for one ({} bytes); read the resource to see the outcome",
+            storage::SMALL_BODY_BYTES,
+            storage::MAX_STORED_BYTES_PER_ORG
+        ),
+    )
+    .into_reply()
 }
 
 /// An idempotency key claimed for a request that has not been answered yet. Dropped before

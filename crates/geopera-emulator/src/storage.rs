@@ -13,7 +13,10 @@
 //! say which operations delete (most need a `:write` scope, as creating does), and a small
 //! body adds little (a small record, in a family whose count is capped).
 //! `items.duplicate` is the exception: its small body stores a copy as large as the item it
-//! names, so the copy's size is what is held to the budget.
+//! names, so the copy's size is what is held to the budget. The answers kept for idempotency
+//! keys are the other: a small body may ask for a large answer, so one larger than
+//! [`SMALL_BODY_BYTES`] is not kept past the budget, and a retry under its key is answered 410
+//! (the request ran; its answer is not kept) instead ([`keeps_answer`]).
 //!
 //! Past the budget, a measure is repeated only once the organization has changed since the
 //! last one, and at most every [`REMEASURE_INTERVAL`]: each costs what the organization holds
@@ -97,6 +100,16 @@ pub(crate) fn admit_copy(
              records, orders or subscriptions first"
         ))),
     }
+}
+
+/// Whether an answer of `weight` bytes may be kept for replays of its idempotency key: one
+/// no larger than a small body always, a larger one while `org` is within the budget. Kept
+/// answers count toward what an organization stores, and a small body can ask for a large
+/// answer (an update of a large item answers the item): kept whatever their size, such
+/// answers under fresh keys grew the emulator's memory by the answer's size with each
+/// request, for a day, with no body large enough to meet the budget's check.
+pub(crate) fn keeps_answer(inner: &mut Inner, org: &str, weight: usize) -> bool {
+    weight <= SMALL_BODY_BYTES || over_budget(inner, org).is_none()
 }
 
 /// What `org` was last measured to hold, when that is past the budget.
