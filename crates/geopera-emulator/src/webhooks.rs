@@ -482,6 +482,11 @@ pub fn endpoint_problem(url: &str, allow_local: bool) -> Option<String> {
     let Some(host) = parsed.host() else {
         return Some("endpoint_url must name a host".to_owned());
     };
+    // Port 0 names no service: a connection to it fails, or on some systems reaches another
+    // port than the one written.
+    if parsed.port() == Some(0) {
+        return Some("endpoint_url must not name port 0".to_owned());
+    }
     if allow_local {
         return None;
     }
@@ -559,6 +564,11 @@ fn public_v6(ip: Ipv6Addr) -> bool {
         ))
     } else if first == 0x2002 {
         Some(Ipv4Addr::new(octets[2], octets[3], octets[4], octets[5]))
+    } else if segments[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        // IPv4-translated addresses (::ffff:0:0/96, RFC 2765).
+        Some(Ipv4Addr::new(
+            octets[12], octets[13], octets[14], octets[15],
+        ))
     } else {
         None
     };
@@ -571,6 +581,16 @@ fn public_v6(ip: Ipv6Addr) -> bool {
         // Teredo tunnels (2001::/32) and local-use NAT64 (64:ff9b:1::/48, RFC 8215).
         || (first == 0x2001 && second == 0)
         || (first == 0x64 && second == 0xff9b && segments[2] == 1)
+        // The rest of IANA's special-purpose registry that is not globally reachable:
+        // site-local (fec0::/10, deprecated but still routed inside some sites), discard-only
+        // (100::/64), benchmarking (2001:2::/48), ORCHID (2001:10::/28), documentation
+        // (3fff::/20, RFC 9637) and segment-routing SIDs (5f00::/16, RFC 9602).
+        || (first & 0xffc0) == 0xfec0
+        || segments[..4] == [0x100, 0, 0, 0]
+        || (first == 0x2001 && second == 2 && segments[2] == 0)
+        || (first == 0x2001 && (second & 0xfff0) == 0x10)
+        || (first == 0x3fff && second < 0x1000)
+        || first == 0x5f00
         || carried.is_some_and(|v4| !public_v4(v4))
         || ip.to_ipv4().is_some_and(|v4| !public_v4(v4)))
 }

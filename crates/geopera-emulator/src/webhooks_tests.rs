@@ -27,6 +27,14 @@ fn the_ssrf_guard_refuses_internal_hosts_and_plain_http() {
         "https://kubernetes.default.svc/",
         "https://nas.lan/",
         "https://user:pw@example.com/",
+        "https://[fec0::1]/",
+        "https://[::ffff:0:7f00:1]/",
+        "https://[100::1]/",
+        "https://[2001:2::1]/",
+        "https://[2001:10::1]/",
+        "https://[3fff::1]/",
+        "https://[5f00::1]/",
+        "https://example.com:0/",
         "ftp://example.com/",
         "not a url",
     ] {
@@ -48,6 +56,17 @@ fn the_ssrf_guard_refuses_internal_hosts_and_plain_http() {
         endpoint_problem("https://[2606:4700:4700::1111]/x", false),
         None
     );
+    // Beside the ranges refused, not in them: global unicast.
+    for url in [
+        "https://[2001:3::1]/",
+        "https://[2001:20::1]/",
+        "https://[3fff:1000::1]/",
+        "https://[5f01::1]/",
+        "https://[::ffff:0:808:808]/",
+        "https://example.com:8443/",
+    ] {
+        assert_eq!(endpoint_problem(url, false), None, "{url}");
+    }
     assert_eq!(endpoint_problem("http://127.0.0.1:9/x", true), None);
 }
 
