@@ -252,7 +252,7 @@ fn check<'a>(
         }
         Shape::Integer(bounds) => match value.as_f64() {
             Some(number) if value.is_i64() || value.is_u64() || number.fract() == 0.0 => {
-                check_bounds(bounds, number, value, loc, errors);
+                check_bounds(bounds, Limit::Integer, number, value, loc, errors);
             }
             Some(_) => push(
                 errors,
@@ -272,7 +272,7 @@ fn check<'a>(
             ),
         },
         Shape::Number(bounds) => match value.as_f64() {
-            Some(number) => check_bounds(bounds, number, value, loc, errors),
+            Some(number) => check_bounds(bounds, Limit::Number, number, value, loc, errors),
             // How the models write a NaN or an infinity (see `finite`).
             None if value
                 .as_str()
@@ -346,8 +346,32 @@ fn check<'a>(
     }
 }
 
+/// The kind of field a limit bounds, which decides how its `ctx` writes the limit.
+#[derive(Clone, Copy)]
+enum Limit {
+    Integer,
+    Number,
+}
+
+impl Limit {
+    /// The limit as pydantic puts it in `ctx`: an integer field's limits are integers
+    /// (`{"le": 500}`), a number field's are floats (`{"gt": 0.0}`).
+    fn ctx(self, limit: f64) -> Value {
+        match self {
+            Limit::Integer if limit.fract() == 0.0 && limit.abs() < I64_BOUND => {
+                json!(limit as i64)
+            }
+            Limit::Integer | Limit::Number => json!(limit),
+        }
+    }
+}
+
+/// 2^63, beyond which a float is no `i64`.
+const I64_BOUND: f64 = 9_223_372_036_854_775_808.0;
+
 fn check_bounds(
     bounds: &Bounds,
+    kind: Limit,
     number: f64,
     value: &Value,
     loc: &[Step<'_>],
@@ -361,7 +385,7 @@ fn check_bounds(
                 "greater_than_equal",
                 format!("Input should be greater than or equal to {}", show(min)),
                 value,
-                Some(json!({ "ge": min })),
+                Some(json!({ "ge": kind.ctx(min) })),
             );
         }
     }
@@ -373,7 +397,7 @@ fn check_bounds(
                 "greater_than",
                 format!("Input should be greater than {}", show(min)),
                 value,
-                Some(json!({ "gt": min })),
+                Some(json!({ "gt": kind.ctx(min) })),
             );
         }
     }
@@ -385,7 +409,7 @@ fn check_bounds(
                 "less_than_equal",
                 format!("Input should be less than or equal to {}", show(max)),
                 value,
-                Some(json!({ "le": max })),
+                Some(json!({ "le": kind.ctx(max) })),
             );
         }
     }
@@ -397,7 +421,7 @@ fn check_bounds(
                 "less_than",
                 format!("Input should be less than {}", show(max)),
                 value,
-                Some(json!({ "lt": max })),
+                Some(json!({ "lt": kind.ctx(max) })),
             );
         }
     }

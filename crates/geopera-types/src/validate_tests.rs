@@ -452,3 +452,34 @@ fn a_tuple_is_checked_as_pydantic_checks_one() {
         assert_eq!(errors[0].msg, "Input should be a valid tuple");
     }
 }
+
+#[test]
+fn an_integer_fields_limits_are_integers_in_ctx_as_pydantic_writes_them() {
+    let errors = validate(&SEARCH, &json!({"host_name": "x", "limit": 0}));
+    assert_eq!(errors[0].extra["ctx"], json!({"ge": 1}));
+    assert!(errors[0].extra["ctx"]["ge"].is_i64());
+    let errors = validate(&SEARCH, &json!({"host_name": "x", "limit": 501.0}));
+    assert_eq!(errors[0].extra["ctx"], json!({"le": 500}));
+    // A number field's stay floats, as pydantic's do.
+    static CAP: Shape = Shape::Object(ObjectRule {
+        fields: &[Field {
+            name: "cap",
+            required: true,
+            shape: Shape::Number(Bounds {
+                minimum: None,
+                maximum: None,
+                exclusive_minimum: Some(0.0),
+                exclusive_maximum: Some(2.5),
+            }),
+        }],
+        open: false,
+    });
+    let errors = validate(&CAP, &json!({"cap": 0}));
+    assert_eq!(
+        errors[0].to_string(),
+        "body.cap: Input should be greater than 0"
+    );
+    assert!(errors[0].extra["ctx"]["gt"].is_f64());
+    let errors = validate(&CAP, &json!({"cap": 3}));
+    assert_eq!(errors[0].extra["ctx"], json!({"lt": 2.5}));
+}
