@@ -444,6 +444,8 @@ fn plural(count: u64, one: &str, many: &str) -> String {
     }
 }
 
+/// Checks a string as pydantic does: its constraints in turn (length, format, pattern), and
+/// only the first one it fails is reported, since the API answers just that one.
 fn check_string(
     rule: &StringRule,
     text: &str,
@@ -452,35 +454,33 @@ fn check_string(
     errors: &mut Vec<ValidationError>,
 ) {
     let length = text.chars().count() as u64;
-    if let Some(min) = rule.min_length {
-        if length < min {
-            push(
-                errors,
-                loc,
-                "string_too_short",
-                format!(
-                    "String should have at least {}",
-                    plural(min, "character", "characters")
-                ),
-                value,
-                Some(json!({ "min_length": min })),
-            );
-        }
+    if let Some(min) = rule.min_length.filter(|min| length < *min) {
+        push(
+            errors,
+            loc,
+            "string_too_short",
+            format!(
+                "String should have at least {}",
+                plural(min, "character", "characters")
+            ),
+            value,
+            Some(json!({ "min_length": min })),
+        );
+        return;
     }
-    if let Some(max) = rule.max_length {
-        if length > max {
-            push(
-                errors,
-                loc,
-                "string_too_long",
-                format!(
-                    "String should have at most {}",
-                    plural(max, "character", "characters")
-                ),
-                value,
-                Some(json!({ "max_length": max })),
-            );
-        }
+    if let Some(max) = rule.max_length.filter(|max| length > *max) {
+        push(
+            errors,
+            loc,
+            "string_too_long",
+            format!(
+                "String should have at most {}",
+                plural(max, "character", "characters")
+            ),
+            value,
+            Some(json!({ "max_length": max })),
+        );
+        return;
     }
     if let Some(error) = rule
         .format
@@ -489,19 +489,18 @@ fn check_string(
         if errors.len() < MAX_FAILURES {
             errors.push(error);
         }
+        return;
     }
     if let Some(pattern) = rule.pattern {
-        if let Some(regex) = compiled(pattern) {
-            if !regex.is_match(text) {
-                push(
-                    errors,
-                    loc,
-                    "string_pattern_mismatch",
-                    format!("String should match pattern '{pattern}'"),
-                    value,
-                    Some(json!({ "pattern": pattern })),
-                );
-            }
+        if compiled(pattern).is_some_and(|regex| !regex.is_match(text)) {
+            push(
+                errors,
+                loc,
+                "string_pattern_mismatch",
+                format!("String should match pattern '{pattern}'"),
+                value,
+                Some(json!({ "pattern": pattern })),
+            );
         }
     }
 }

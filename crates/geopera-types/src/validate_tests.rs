@@ -228,7 +228,6 @@ fn every_failure_is_listed() {
             pair("body.collections", "too_long"),
             pair("body.query.eo:cloud_cover.LT", "float_type"),
             pair("body.name", "string_too_long"),
-            pair("body.name", "string_pattern_mismatch"),
             pair("body.direction", "enum"),
             pair("body.flag", "bool_type"),
         ]
@@ -482,4 +481,20 @@ fn an_integer_fields_limits_are_integers_in_ctx_as_pydantic_writes_them() {
     assert!(errors[0].extra["ctx"]["gt"].is_f64());
     let errors = validate(&CAP, &json!({"cap": 3}));
     assert_eq!(errors[0].extra["ctx"], json!({"lt": 2.5}));
+}
+
+#[test]
+fn a_string_reports_only_the_first_constraint_it_fails_as_the_api_does() {
+    let check = |name: &str| kinds(&validate(&SEARCH, &json!({"host_name": "x", "name": name})));
+    // `name`: 1 to 5 characters matching `^(cst|pm)_[A-Za-z0-9_]+$`.
+    assert_eq!(check(""), vec![pair("body.name", "string_too_short")]);
+    assert_eq!(
+        check("xx_abcdef"),
+        vec![pair("body.name", "string_too_long")]
+    );
+    assert_eq!(
+        check("xx_ab"),
+        vec![pair("body.name", "string_pattern_mismatch")]
+    );
+    assert!(check("pm_ab").is_empty());
 }
