@@ -11,7 +11,6 @@ use clap::{value_parser, Arg, ArgMatches, Command};
 use geopera::uploads::{
     FileNameProblem, NamingError, Progress, Release, Upload, UploadCause, UploadError, UploadStep,
 };
-use geopera::StatusCode;
 
 use crate::auth;
 use crate::call::{self, Settings};
@@ -203,12 +202,6 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
     }
 }
 
-/// Whether the release was refused because the upload can no longer change (409): it was
-/// completed, or failed or expired already, and holds no reservation to release.
-fn closed_already(release: &Release) -> bool {
-    matches!(release, Release::NotReleased(refused) if refused.status() == Some(StatusCode::CONFLICT))
-}
-
 /// The size of the file at `path`, checked as the upload itself checks it, so that a dry run
 /// approves only what the real run would send, and the real run refuses before anything is
 /// reserved: only a regular file has a size before it is read (a folder, a device such as
@@ -332,7 +325,7 @@ fn failed(
         _ if error.is_released() && error.upload_id().is_none() => String::new(),
         Release::Released => format!("{id}: its reservation was released"),
         // No longer open: nothing is reserved, and `uploads fail` would be refused the same.
-        release @ Release::NotReleased(why) if closed_already(release) => format!(
+        release @ Release::NotReleased(why) if release.refused_as_closed() => format!(
             "{id}: the API refused to release it ({}), as it does once an upload is completed \
              or failed, when nothing is left reserved; {}",
             crate::failure::chain(why),

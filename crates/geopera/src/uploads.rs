@@ -497,6 +497,15 @@ pub enum Release {
     NotReleased(Error),
 }
 
+impl Release {
+    /// Whether `uploads.fail` was refused because the upload is no longer open (409):
+    /// completed, failed or expired already, with nothing reserved left to release, so a
+    /// later `uploads.fail` would be refused the same way.
+    pub fn refused_as_closed(&self) -> bool {
+        matches!(self, Release::NotReleased(refused) if refused.status() == Some(StatusCode::CONFLICT))
+    }
+}
+
 /// A failed upload: the step, the upload's id once it had one, the cause, and whether the
 /// reserved quota was released. Its message quotes the id the server handed out with every
 /// character that would act on a terminal written as `\u{..}`; [`UploadError::upload_id`]
@@ -799,7 +808,7 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
     // attempt). Read again, the upload says which: reported failed, a stored file would be
     // sent again by a caller who believed it.
     match (stored_at, cause) {
-        (Some(object_path), UploadCause::Api(lost)) if closed_already(&release) => {
+        (Some(object_path), UploadCause::Api(lost)) if release.refused_as_closed() => {
             match stored_after_all(client, face, &id).await {
                 Some(upload) => {
                     tracing::warn!(
@@ -826,12 +835,6 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
         }
         (_, cause) => Err(UploadError::new(step, Some(id), cause, release)),
     }
-}
-
-/// Whether `release` was refused because the upload is no longer open (409): completed,
-/// failed or expired already, with nothing reserved left to release.
-fn closed_already(release: &Release) -> bool {
-    matches!(release, Release::NotReleased(refused) if refused.status() == Some(StatusCode::CONFLICT))
 }
 
 /// The upload `id` as read again with `uploads.progress` (which reports nothing new when
