@@ -86,16 +86,33 @@ pub fn base_url_ends_in_version(base_url: &str) -> bool {
 /// [`check_base_url`] as the client builder reports it: the URL quoted ([`quoted_url`]) and
 /// the rule it breaks.
 pub(crate) fn normalize_base_url(raw: &str) -> Result<String, Error> {
+    checked_url(
+        "base URL",
+        raw,
+        Some("the client's credential (AuthenticatedClient::builder)"),
+    )
+}
+
+/// [`check_base_url`] for any URL the SDK is given to send to, named `subject` in the
+/// [`Error::Config`] that quotes it ([`quoted_url`]) with the rule it breaks; `authenticates`,
+/// when given, says what authenticates instead of a user name or password in the URL.
+pub(crate) fn checked_url(
+    subject: &str,
+    raw: &str,
+    authenticates: Option<&str>,
+) -> Result<String, Error> {
     check_base_url(raw).map_err(|problem| {
         let shown = quoted_url(raw);
-        let why = match problem {
-            BaseUrlError::Userinfo => format!(
-                "{problem}: the client's credential (AuthenticatedClient::builder) is what \
-                 authenticates it"
-            ),
-            problem => problem.to_string(),
+        let why = match (problem, authenticates) {
+            (BaseUrlError::Userinfo, Some(what)) => {
+                format!(
+                    "{}: {what} is what authenticates it",
+                    BaseUrlError::Userinfo
+                )
+            }
+            (problem, _) => problem.to_string(),
         };
-        Error::config(format!("the base URL {shown:?} {why}"))
+        Error::config(format!("the {subject} {shown:?} {why}"))
     })
 }
 

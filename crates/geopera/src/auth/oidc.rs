@@ -7,6 +7,7 @@ use http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use crate::base_url::checked_url;
 use crate::body::ReadError;
 use crate::bounds::Bounds;
 
@@ -76,7 +77,7 @@ impl Oidc {
     /// or a fragment.
     pub fn new(issuer: impl Into<String>) -> Result<Self, Error> {
         let raw = issuer.into();
-        let issuer = checked_url("issuer URL", &raw)?;
+        let issuer = checked_url("issuer URL", &raw, None)?;
         Ok(Oidc {
             issuer,
             client_id: None,
@@ -92,7 +93,7 @@ impl Oidc {
     /// The URL is not an `http` or `https` URL, or carries a user name, a password, a query
     /// or a fragment.
     pub fn for_base_url(base_url: &str) -> Result<Self, Error> {
-        let base_url = checked_url("base URL", base_url)?;
+        let base_url = checked_url("base URL", base_url, None)?;
         Oidc::new(format!("{base_url}{REALM_PATH}"))
     }
 
@@ -258,17 +259,6 @@ impl Oidc {
             )),
         }
     }
-}
-
-/// `raw` as [`check_base_url`](crate::check_base_url) reads it, or the rule it breaks,
-/// quoted as the client builder quotes a URL (without a password, query or fragment).
-fn checked_url(what: &str, raw: &str) -> Result<String, Error> {
-    crate::check_base_url(raw).map_err(|problem| {
-        Error::config(format!(
-            "the {what} {:?} {problem}",
-            crate::base_url::quoted_url(raw)
-        ))
-    })
 }
 
 /// An OAuth 2.0 error answer (RFC 6749, section 5.2).
