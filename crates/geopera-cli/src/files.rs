@@ -104,7 +104,8 @@ fn create_first_free(
 /// Writes `bytes` to `target`, the file `--out` names.
 ///
 /// A regular file (or a new one) is replaced only once the bytes are all on disk, and keeps
-/// its permissions (a private answer stays private); a symbolic link is written through, to
+/// its permissions (a private answer stays private), unless it is read-only, which is
+/// refused and left as it was; a symbolic link is written through, to
 /// the file it names, as `>` in a shell would. Anything else that exists (a device such as
 /// `/dev/null`, a FIFO, `/dev/stdout` and the pipe or terminal behind it) is written into
 /// directly, also as `>` would: replacing it would put a file where the device was.
@@ -126,11 +127,27 @@ pub(crate) fn write_out(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let permissions = std::fs::metadata(target)
         .ok()
         .map(|meta| meta.permissions());
+    // Renaming over a file needs only the folder to be writable, so a file its owner made
+    // read-only to keep it would be replaced without a word; `>` refuses it, and so does this.
+    if permissions.as_ref().is_some_and(|p| p.readonly()) || !may_write(target) {
+        return Err(Failure::other(format!(
+            "--out {shown} is read-only: make it writable or name another file"
+        )));
+    }
     let (mut partial, file) = create_partial(target).map_err(cannot)?;
     fill(file, permissions, bytes).map_err(cannot)?;
     std::fs::rename(&partial.path, target).map_err(cannot)?;
     partial.kept = true;
     Ok(())
+}
+
+/// Whether this process may write into `target`, an existing file (or one not made yet), as
+/// the kernel judges it: opening it for writing without truncating changes nothing.
+fn may_write(target: &Path) -> bool {
+    match std::fs::OpenOptions::new().write(true).open(target) {
+        Err(e) => e.kind() != std::io::ErrorKind::PermissionDenied,
+        Ok(_) => true,
+    }
 }
 
 /// The most links followed from a path written through (`--out`, the credentials file), as

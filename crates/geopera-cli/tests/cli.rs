@@ -1523,6 +1523,75 @@ fn a_scene(s: &Setup) -> String {
         .to_owned()
 }
 
+/// A read-only file is refused as `>` refuses it, even to root (whom `>` would let through):
+/// renaming over it needs only the folder to be writable, so it was replaced without a word.
+#[cfg(unix)]
+#[test]
+fn out_refuses_a_read_only_file_and_leaves_it_as_it_was() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let s = setup();
+    let scene = a_scene(&s);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kept = dir.path().join("kept.png");
+    std::fs::write(&kept, b"keep me").expect("the file");
+    std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+    let render = |target: &std::path::Path| {
+        s.cli()
+            .args([
+                "catalog",
+                "tile",
+                "render",
+                "--collection",
+                "sentinel-2-l2a",
+                "--scene-id",
+                scene.as_str(),
+                "--visualization",
+                "true_color",
+                "--z",
+                "3",
+                "--x",
+                "4",
+                "--y",
+                "2",
+                "--format",
+                "png",
+                "--out",
+            ])
+            .arg(target)
+            .output()
+            .expect("geopera runs")
+    };
+
+    let output = render(&kept);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("kept.png") && stderr.contains("read-only"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&kept).expect("read"), b"keep me");
+    let mode = std::fs::metadata(&kept).expect("stat").permissions().mode();
+    assert_eq!(mode & 0o777, 0o444);
+    let entries = std::fs::read_dir(dir.path()).expect("list").count();
+    assert_eq!(entries, 1, "no temporary file left");
+
+    // Through a link, the file it names is what counts.
+    let link = dir.path().join("link.png");
+    std::os::unix::fs::symlink(&kept, &link).expect("a link");
+    let output = render(&link);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert_eq!(std::fs::read(&kept).expect("read"), b"keep me");
+
+    // Made writable, it is replaced.
+    std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let output = render(&kept);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(std::fs::read(&kept)
+        .expect("read")
+        .starts_with(b"\x89PNG\r\n\x1a\n"));
+}
+
 #[test]
 fn a_binary_answer_goes_to_out_whole_or_to_a_pipe_unchanged() {
     let s = setup();
