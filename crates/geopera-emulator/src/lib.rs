@@ -435,7 +435,9 @@
 //! [`MAX_UPLOAD_BYTES`], 5 GiB) from the organization's [`STORAGE_QUOTA_BYTES`] (10 GiB,
 //! counting open reservations and completed uploads); what does not fit is 402. An upload
 //! takes at most 1,000 files, so a `file_count` above that, which could never complete, is
-//! 422.
+//! 422. It takes no more distinct file names than its `file_count`: `uploads.signed_url`
+//! for a name beyond them is 409 naming the count (a name it already has may be signed
+//! again), and nothing is signed or kept for it.
 //! `uploads.signed_url` answers an `upload_url` on the emulator that takes the file by `PUT`
 //! for [`UPLOAD_URL_SECS`] (15 minutes), up to the `expires_at` it answers: like a download
 //! link's, that is the second it was handed out in (on the emulator's clock) plus its

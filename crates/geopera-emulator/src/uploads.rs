@@ -427,6 +427,7 @@ fn ticket(
     if !is_open(upload) {
         return Err(closed(upload));
     }
+    takes_file(upload, file_name)?;
     let others: i64 = files(upload)
         .iter()
         .filter(|file| file["file_name"] != file_name)
@@ -462,6 +463,7 @@ fn record(
         .into_iter()
         .filter(|f| f["file_name"] != file_name)
         .collect();
+    takes_file(upload, file_name)?;
     let others: i64 = kept.iter().filter_map(|f| f["size"].as_i64()).sum();
     // Another file may have arrived while this one streamed.
     if others.saturating_add(size) > int(upload, "total_bytes") {
@@ -476,6 +478,39 @@ fn record(
     upload.set("status", Some("uploading"));
     upload.updated_at = now;
     Ok(())
+}
+
+/// How many distinct files the upload may hold: its declared `file_count`, never more than
+/// [`MAX_FILES_PER_UPLOAD`] (a record from a state file may lack the field, or predate that
+/// bound).
+pub fn declared_files(upload: &Resource) -> usize {
+    upload
+        .fields
+        .get("file_count")
+        .and_then(Value::as_u64)
+        .and_then(|count| usize::try_from(count).ok())
+        .map_or(MAX_FILES_PER_UPLOAD, |count| {
+            count.min(MAX_FILES_PER_UPLOAD)
+        })
+}
+
+/// 409 unless `file_name` is one of the upload's files or it has room for another.
+///
+/// `uploads.signed_url` signs no name beyond the declared count, so this refuses only the
+/// URLs signed before that rule (an upload read back from a state file); checked when a
+/// `PUT` starts and again before its file is kept, it keeps nothing for such a name.
+fn takes_file(upload: &Resource, file_name: &str) -> Result<(), ApiError> {
+    let files = files(upload);
+    let declared = declared_files(upload);
+    if files.len() < declared || files.iter().any(|f| f["file_name"] == file_name) {
+        return Ok(());
+    }
+    Err(ApiError::conflict(format!(
+        "upload '{}' declared file_count {declared} and already holds {} files; it takes no \
+         other file",
+        upload.id,
+        files.len()
+    )))
 }
 
 /// The files that have arrived.

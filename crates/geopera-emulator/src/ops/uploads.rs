@@ -141,11 +141,19 @@ pub(crate) fn signed_url(ctx: &Ctx<'_>, input: SignedUrlInput) -> Outcome {
         names.dedup();
         (names.contains(&input.file_name.as_str()), names.len())
     };
-    if !known && count >= MAX_FILES_PER_UPLOAD {
-        return Err(ApiError::invalid(
-            &["file_name"],
-            format!("an upload holds at most {MAX_FILES_PER_UPLOAD} files"),
-        ));
+    // Every name signed or arrived is a file the upload will hold, so a name beyond its
+    // declared `file_count` is refused here, before any of its bytes are sent: the upload
+    // would otherwise take more files than it promised, and complete with them. A state
+    // conflict rather than a 422, as completing too early is: the request is sound, the
+    // upload is full.
+    let declared = uploads::declared_files(upload);
+    if !known && count >= declared {
+        return Err(ApiError::conflict(format!(
+            "upload '{}' declared file_count {declared} and already has {count} file names \
+             signed or arrived; it takes no other file name (a name it already has may be \
+             signed again)",
+            input.upload_id
+        )));
     }
     while urls.len() >= MAX_LIVE_URLS {
         urls.remove(0);

@@ -379,6 +379,136 @@ fn an_upload_completes_only_with_the_files_it_declared() {
     assert!(String::from_utf8_lossy(&early.body).contains("1 of its 2 files"));
 }
 
+/// Regression: an upload signed and kept files beyond its declared `file_count`, and then
+/// completed with them. A name beyond the count is refused with a 409 that names the limit,
+/// and nothing is signed or kept for it; a name the upload already has may be signed again.
+#[test]
+fn an_upload_takes_no_more_files_than_it_declared() {
+    let api = Api::start();
+    let project = project(&api);
+    let id = api.ok(
+        "uploads.initiate",
+        json!({"project_id": project, "total_bytes": 9, "file_count": 2}),
+    )["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let one = signed_url(&api, &id, "one.tif");
+    let two = signed_url(&api, &id, "two.tif");
+    let extra = api.call(
+        "uploads.signed_url",
+        json!({"upload_id": id, "file_name": "three.tif", "content_type": "image/tiff"}),
+    );
+    let body = String::from_utf8_lossy(&extra.body).into_owned();
+    assert_eq!(extra.status, 409, "{body}");
+    assert_eq!(extra.content_type(), "application/problem+json");
+    assert!(body.contains("file_count 2"), "{body}");
+    assert!(!body.contains("upload_url"), "{body}");
+
+    assert_eq!(put(&api, &one, "abc").0, 200);
+    assert_eq!(put(&api, &two, "def").0, 200);
+    // Once both have arrived, still no third name; the first may be sent again.
+    let extra = api.call(
+        "uploads.signed_url",
+        json!({"upload_id": id, "file_name": "three.tif"}),
+    );
+    assert_eq!(
+        extra.status,
+        409,
+        "{}",
+        String::from_utf8_lossy(&extra.body)
+    );
+    let again = signed_url(&api, &id, "one.tif");
+    assert_eq!(put(&api, &again, "abcdef").0, 200);
+
+    let done = api.ok("uploads.complete", json!({"upload_id": id}));
+    let names: Vec<&str> = done["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|file| file["file_name"].as_str())
+        .collect();
+    assert_eq!(names, ["two.tif", "one.tif"], "{done}");
+    assert_eq!(done["bytes_received"], 9);
+
+    // The default `file_count` is 1.
+    let single = upload_id(&api, &project, 3);
+    signed_url(&api, &single, "only.tif");
+    let second = api.call(
+        "uploads.signed_url",
+        json!({"upload_id": single, "file_name": "second.tif"}),
+    );
+    assert_eq!(
+        second.status,
+        409,
+        "{}",
+        String::from_utf8_lossy(&second.body)
+    );
+}
+
+/// A URL signed for a name beyond the upload's `file_count` before that was refused (kept in
+/// a state file) takes nothing: its `PUT` is 409 and the upload's files stay as they were.
+#[test]
+fn a_url_for_a_file_beyond_the_declared_count_keeps_nothing_after_a_restart() {
+    let file = TempFile::new("uploads-count");
+    let start = || {
+        Api::with(
+            Emulator::builder()
+                .seed(6)
+                .rate_limits(RateLimits::off())
+                .state_file(&file.0),
+        )
+    };
+    let (id, extra) = {
+        let api = start();
+        let project = project(&api);
+        let id = api.ok(
+            "uploads.initiate",
+            json!({"project_id": project, "total_bytes": 6, "file_count": 2}),
+        )["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let one = signed_url(&api, &id, "one.tif");
+        let extra = signed_url(&api, &id, "two.tif");
+        assert_eq!(put(&api, &one, "abc").0, 200);
+        let path = extra
+            .strip_prefix(api.emu.base_url().as_str())
+            .expect("a URL on the emulator")
+            .to_owned();
+        (id, path)
+    };
+    {
+        // The upload as a state file written before the count was enforced could hold it:
+        // a live URL for a name beyond `file_count`.
+        let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+        let record: String = sqlite
+            .query_row("SELECT record FROM resources WHERE id = ?1", [&id], |row| {
+                row.get(0)
+            })
+            .expect("the upload's row");
+        let mut record: Value = serde_json::from_str(&record).expect("JSON");
+        assert_eq!(record["fields"]["file_count"], 2, "{record}");
+        record["fields"]["file_count"] = json!(1);
+        sqlite
+            .execute(
+                "UPDATE resources SET record = ?1 WHERE id = ?2",
+                (record.to_string(), &id),
+            )
+            .expect("edited");
+    }
+    let api = start();
+    let extra = format!("{}{extra}", api.emu.base_url());
+    let (status, problem) = put(&api, &extra, "def");
+    assert_eq!(status, 409, "{problem}");
+    assert!(problem["detail"]
+        .as_str()
+        .is_some_and(|detail| detail.contains("file_count 1")));
+    let read = api.ok("uploads.progress", json!({"upload_id": id}));
+    assert_eq!(read["files"].as_array().map(Vec::len), Some(1), "{read}");
+    assert_eq!(read["bytes_received"], 3);
+}
+
 /// An upload takes at most 1,000 files, so one declared with more could never complete and
 /// would hold its reservation until failed: it is refused when initiated, at `file_count`,
 /// and reserves nothing.
