@@ -225,10 +225,36 @@ impl Item {
             "properties": properties,
             "assets": assets,
             "links": [
-                {"rel": "collection", "href": format!("{base_url}/collections/{}", def.id)},
+                {"rel": "collection", "type": "application/json", "href": format!("{base_url}/collections/{}", def.id)},
             ],
         })
     }
+}
+
+/// The STAC Collection document of the catalog's collection `id`, shaped as an entry of
+/// `stac.collections.list`, with links that start at `base_url`; `None` for an id the
+/// catalog does not have. Its features' `collection` links lead here.
+pub fn collection_document(id: &str, base_url: &str) -> Option<Value> {
+    let def = COLLECTIONS.iter().find(|def| def.id == id)?;
+    let base_url = base_url.trim_end_matches('/');
+    Some(json!({
+        "type": "Collection",
+        "stac_version": "1.0.0",
+        "id": def.id,
+        "title": def.id,
+        "description": "",
+        "license": if def.commercial { "proprietary" } else { "various" },
+        "extent": {
+            "spatial": {"bbox": [[-180.0, -90.0, 180.0, 90.0]]},
+            "temporal": {"interval": [[
+                format_date_time(CATALOG_START),
+                format_date_time(CATALOG_START + CATALOG_SPAN_SECS),
+            ]]},
+        },
+        "links": [
+            {"rel": "self", "type": "application/json", "href": format!("{base_url}/collections/{}", def.id)},
+        ],
+    }))
 }
 
 /// The smallest area a commercial capture is billed for.

@@ -39,6 +39,9 @@
 //!   segment names no file, so no second spelling of a signed path skips its signature;
 //!   `POST` is answered too, which a client following a quicklook's 307 repeats there, and
 //!   other methods are 405 with `Allow`);
+//!   `GET /collections/{id}` serves the STAC collection a STAC item's `collection` link names:
+//!   a catalog collection to anyone, an organization's (as `stac.collections.list` answers
+//!   it) only as that operation would, with the same credentials and scope;
 //!   `PUT /uploads/...` takes the
 //!   files of uploads at the URLs `uploads.signed_url` answers. Every other error the emulator
 //!   produces is problem+json as well: unknown paths (404), methods a route does not answer
@@ -671,6 +674,7 @@ mod resources;
 mod rng;
 mod routes;
 mod scopes;
+mod stac_links;
 mod starter;
 mod state;
 mod storage;

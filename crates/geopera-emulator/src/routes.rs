@@ -38,6 +38,11 @@ pub(crate) fn router(
             "/wmts/{item}/{matrix_set}/{level}/{column}/{row}",
             get(wmts_tile),
         )
+        // Where STAC items' `collection` links lead (`crate::stac_links`).
+        .route(
+            "/collections/{collection_id}",
+            get(crate::stac_links::collection),
+        )
         .merge(oidc::router(body_limit));
     if control {
         router = router.merge(control::router(shared.clone()));

@@ -430,7 +430,9 @@ pub(crate) fn stac_collections(ctx: &Ctx<'_>, input: StacCollectionsInput) -> Ou
                 "license": "proprietary",
                 "extent": {"spatial": {"bbox": [[-180.0, -90.0, 180.0, 90.0]]},
                            "temporal": {"interval": [[null, null]]}},
-                "links": [{"rel": "items", "type": "application/geo+json",
+                "links": [{"rel": "self", "type": "application/json",
+                           "href": format!("{base}/collections/{}", collection.id)},
+                          {"rel": "items", "type": "application/geo+json",
                            "href": format!("{base}/v1/op/stac.search?collections={}", collection.id)}],
             })
         })

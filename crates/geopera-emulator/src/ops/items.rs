@@ -286,7 +286,7 @@ pub(crate) fn stac_feature(ctx: &Ctx<'_>, item: &Resource, base: &str) -> Value 
     let self_href = format!("{base}/v1/op/items.get_stac?item_id={}", item.id);
     let mut links = vec![json!({"rel": "self", "href": self_href, "type": "application/geo+json"})];
     if let Some(collection) = item.str("collection_id") {
-        links.push(json!({"rel": "collection", "href": format!("{base}/v1/op/collections.get?collection_id={collection}"), "type": "application/json"}));
+        links.push(json!({"rel": "collection", "href": format!("{base}/collections/{collection}"), "type": "application/json"}));
     }
     let mut asset = data_asset(ctx, item);
     if let Some(map) = asset.as_object_mut() {

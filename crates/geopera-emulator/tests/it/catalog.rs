@@ -637,3 +637,37 @@ fn an_intersects_cut_at_the_antimeridian_matches_either_side_only() {
         assert_eq!(found, vec![east.as_str(), west.as_str()], "{geometry}");
     }
 }
+
+/// Regression: a catalog feature's `collection` link led to a route that answered 404. It
+/// leads to the collection's STAC document, public as the catalog's assets are, whose own
+/// `self` link is the same URL.
+#[test]
+fn a_catalog_features_collection_link_leads_to_its_collection() {
+    let api = Api::start();
+    let mut seen = HashSet::new();
+    for host in ["earthsearch-aws", "geopera-commercial"] {
+        let page = api.ok("catalog.search", json!({"host_name": host, "limit": 500}));
+        for feature in features(&page) {
+            let link = feature["links"]
+                .as_array()
+                .expect("links")
+                .iter()
+                .find(|link| link["rel"] == "collection")
+                .expect("a collection link");
+            let href = link["href"].as_str().expect("href").to_owned();
+            if !seen.insert(href.clone()) {
+                continue;
+            }
+            let answer = crate::common::Resp::read(api.http.get(&href).send().expect("GET"))
+                .expect("an answer");
+            assert_eq!(answer.status, 200, "{href}: {:?}", answer.body);
+            assert_eq!(answer.content_type(), "application/json");
+            let collection = answer.json();
+            assert_eq!(collection["type"], "Collection", "{collection}");
+            assert_eq!(collection["id"], feature["collection"], "{collection}");
+            assert_eq!(collection["links"][0]["rel"], "self");
+            assert_eq!(collection["links"][0]["href"], href.as_str());
+        }
+    }
+    assert!(seen.len() >= 2, "{seen:?}");
+}

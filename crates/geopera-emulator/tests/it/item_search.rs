@@ -637,3 +637,60 @@ fn an_intersects_that_is_no_geometry_on_the_globe_is_422_at_intersects() {
         );
     }
 }
+
+/// Regression: the `collection` link of an item that `items.get_stac` and `stac.search`
+/// answer led to an operation's URL, which a `GET` cannot reach. It leads to the collection
+/// as `stac.collections.list` answers it, for the organization's own credentials only.
+#[test]
+fn a_stac_items_collection_link_leads_to_its_collection() {
+    let api = Api::start();
+    let (_project, items) = project_with_items(&api);
+    let item = api.ok("items.get_stac", json!({"item_id": items[0]}));
+    let href = item["links"]
+        .as_array()
+        .expect("links")
+        .iter()
+        .find(|link| link["rel"] == "collection")
+        .and_then(|link| link["href"].as_str())
+        .expect("a collection link")
+        .to_owned();
+    let get = |token: Option<&str>| {
+        let mut request = api.http.get(&href);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Resp::read(request.send().expect("GET")).expect("an answer")
+    };
+    let answer = get(Some(api.emu.api_key()));
+    assert_eq!(answer.status, 200, "{href}: {:?}", answer.body);
+    let listed = api.ok("stac.collections.list", json!({}));
+    let expected = listed["collections"]
+        .as_array()
+        .expect("collections")
+        .iter()
+        .find(|c| Some(&c["id"]) == item.get("collection"))
+        .expect("the item's collection is listed")
+        .clone();
+    assert_eq!(answer.json(), expected);
+    let self_link = expected["links"]
+        .as_array()
+        .expect("links")
+        .iter()
+        .find(|link| link["rel"] == "self")
+        .expect("a self link");
+    assert_eq!(self_link["href"], href.as_str());
+
+    assert_eq!(get(None).status, 401, "without credentials");
+    let other = api.emu.create_key_in_org("org_other", &["*"]);
+    assert_eq!(get(Some(&other)).status, 404, "another organization's");
+    let missing = Resp::read(
+        api.http
+            .get(format!("{}/collections/col_missing", api.emu.base_url()))
+            .bearer_auth(api.emu.api_key())
+            .send()
+            .expect("GET"),
+    )
+    .expect("an answer");
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.content_type(), "application/problem+json");
+}
