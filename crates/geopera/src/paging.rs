@@ -179,12 +179,24 @@ fn as_i64(body: &Map<String, Value>, key: &str) -> Option<i64> {
 impl PageWalk {
     /// A walk of the operation `info` describes, whose first request sends `body`.
     pub fn new(info: &'static OperationInfo, body: Map<String, Value>) -> Self {
+        let mut cursors = CursorTrail::new();
+        // A walk resumed from a cursor has followed that one already: a page that names it
+        // as the next one sends the walk back to where it stands.
+        if info.paging == Paging::Cursor {
+            if let Some(resumed) = body
+                .get("next")
+                .and_then(Value::as_str)
+                .filter(|next| !next.is_empty())
+            {
+                cursors.first_visit(resumed);
+            }
+        }
         PageWalk {
             info,
             body,
             done: false,
             pages: 0,
-            cursors: CursorTrail::new(),
+            cursors,
             answered: CursorTrail::new(),
             counts_from_one: false,
         }
@@ -205,8 +217,8 @@ impl PageWalk {
     ///
     /// # Errors
     ///
-    /// [`Error::RepeatedCursor`] when `page` names a cursor this walk has followed before: the
-    /// walk is over, though the server pointed past this page. [`Error::RepeatedPage`] when
+    /// [`Error::RepeatedCursor`] when `page` names a cursor this walk has followed before, the
+    /// one its first body resumed from included: the walk is over, though the server pointed past this page. [`Error::RepeatedPage`] when
     /// `page` holds the same items as a page before it: the walk is over, and `page` is not
     /// counted. [`Error::SkippedPage`] when `page`'s label shows that the page before it was
     /// never asked for: the walk is over, and `page` is counted.

@@ -266,6 +266,74 @@ fn a_blocking_walk_ends_with_the_same_error_on_a_repeated_cursor() {
     assert_cut_short(&server, walked);
 }
 
+/// A server that answers every cursor with a page of items never sent before and the cursor
+/// it was just asked for as the next one.
+fn naming_the_current_cursor() -> Hostile {
+    let answered = std::sync::atomic::AtomicUsize::new(0);
+    Hostile::serve("127.0.0.1", move |seen| {
+        let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+        let turn = answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let page = serde_json::json!({
+            "type": "FeatureCollection",
+            "features": [{"type": "Feature", "id": format!("item-{turn}"), "properties": {}}],
+            "next": body["next"],
+        });
+        json(200, &[], &page.to_string())
+    })
+}
+
+/// What a walk resumed from cursor `c7` over [`naming_the_current_cursor`] must yield: the
+/// one page, then the error; `c7` is never asked for a second time.
+fn assert_stopped_where_it_stands(server: &Hostile, walked: Vec<Result<StacItem, geopera::Error>>) {
+    let mut walked = walked.into_iter();
+    assert_eq!(
+        walked.next().expect("a page").expect("an item").id,
+        "item-0"
+    );
+    match walked.next() {
+        Some(Err(geopera::Error::RepeatedCursor { pages: 1, .. })) => {}
+        other => panic!("the walk must end with RepeatedCursor after 1 page: {other:?}"),
+    }
+    assert!(walked.next().is_none(), "nothing after the error");
+    let cursors: Vec<serde_json::Value> = server
+        .seen()
+        .iter()
+        .map(|seen| {
+            serde_json::from_slice::<serde_json::Value>(&seen.body).expect("JSON")["next"].clone()
+        })
+        .collect();
+    assert_eq!(
+        cursors,
+        [serde_json::json!("c7")],
+        "the cursor resumed from, once"
+    );
+}
+
+/// A walk resumed from a cursor (`next` in its first body) has followed that cursor: a page
+/// naming it as the next one sends the walk back where it stands. It used to be asked for
+/// again, its page yielded twice over when the server answered it anew.
+#[tokio::test]
+async fn a_walk_resumed_from_a_cursor_stops_when_a_page_names_that_cursor_next() {
+    let server = naming_the_current_cursor();
+    let body = CatalogSearchInput::new(HOST).limit(1).next("c7");
+    // At most five: a walk that does not stop would go on for ever.
+    let walked = catalog_search::items(&client_of(&server), body)
+        .take(5)
+        .collect()
+        .await;
+    assert_stopped_where_it_stands(&server, walked);
+}
+
+#[test]
+fn a_blocking_walk_resumed_from_a_cursor_stops_the_same_way() {
+    let server = naming_the_current_cursor();
+    let body = CatalogSearchInput::new(HOST).limit(1).next("c7");
+    let walked = catalog_search::items_blocking(&client_of(&server), body)
+        .take(5)
+        .collect();
+    assert_stopped_where_it_stands(&server, walked);
+}
+
 /// A server that ignores `offset` and answers every request with the first page: the walk
 /// stops at the first repeat, each item once, and its last item is an error that says the
 /// walk was cut short, instead of yielding the same page for ever.
