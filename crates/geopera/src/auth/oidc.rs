@@ -344,25 +344,35 @@ pub(crate) struct TokenAnswer {
 }
 
 /// A lifetime in seconds as providers write it: an integer as RFC 6749 says, but also a
-/// fraction (rounded down), a negative number (none left) or a numeric string; anything else
-/// is no lifetime at all.
+/// fraction (rounded down), a negative number (none left), a number too large for any clock
+/// (the longest lifetime) or a numeric string; anything else is no lifetime at all.
 ///
 /// Why not refuse such an answer: it holds the tokens the provider has just issued, a rotated
 /// refresh token among them, and the one it replaces is spent. Throwing the answer away over
 /// its lifetime would end the session at the next refresh.
+///
+/// Why the member is read as raw text: a number past the range of an `f64` (`1e400`) is no
+/// JSON value `serde_json` will build, and failing it would fail the whole answer.
 pub(crate) fn lenient_seconds<'de, D: serde::Deserializer<'de>>(
     into: D,
 ) -> Result<Option<u64>, D::Error> {
-    use serde_json::Value;
-    let seconds = |number: f64| number.is_finite().then(|| number.max(0.0).floor() as u64);
-    Ok(match Value::deserialize(into)? {
-        Value::Number(number) => match number.as_u64() {
-            Some(whole) => Some(whole),
-            None => number.as_f64().and_then(seconds),
-        },
-        Value::String(text) => text.trim().parse::<f64>().ok().and_then(seconds),
-        _ => None,
-    })
+    let raw = Box::<serde_json::value::RawValue>::deserialize(into)?;
+    let (text, quoted) = match serde_json::from_str::<String>(raw.get()) {
+        Ok(text) => (text, true),
+        Err(_) => (raw.get().to_owned(), false),
+    };
+    let text = text.trim();
+    if let Ok(whole) = text.parse::<u64>() {
+        return Ok(Some(whole));
+    }
+    // The parse of a JSON number past the range of an `f64` is infinite; a string saying
+    // `inf` or `NaN` names no number of seconds.
+    Ok(text
+        .parse::<f64>()
+        .ok()
+        .filter(|number| !number.is_nan() && (!quoted || number.is_finite()))
+        // Saturating: an infinite lifetime is the longest one, a negative one none.
+        .map(|number| number.max(0.0).floor() as u64))
 }
 
 /// The tokens of a session at one moment: what to store to sign in again later.

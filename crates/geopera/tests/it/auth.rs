@@ -873,6 +873,45 @@ async fn a_token_answer_with_an_odd_lifetime_is_adopted_with_its_rotated_refresh
     }
 }
 
+/// A lifetime past the range of any float (`1e400`) is a long one, or none left when
+/// negative, as one of 2^64 seconds is: the answer holding the rotated refresh token used to
+/// be refused whole as undecodable, and the session ended with the spent token.
+#[tokio::test]
+async fn a_token_answer_with_a_lifetime_past_any_float_is_adopted_with_its_rotated_refresh_token() {
+    for (answer, lasts_a_while) in [
+        (
+            r#"{"access_token":"at-2","token_type":"Bearer","expires_in":1e400,"refresh_token":"rt-2"}"#,
+            true,
+        ),
+        (
+            r#"{"access_token":"at-2","token_type":"Bearer","expires_in":300,"refresh_expires_in":1e400,"refresh_token":"rt-2"}"#,
+            true,
+        ),
+        (
+            r#"{"access_token":"at-2","token_type":"Bearer","expires_in":-1e400,"refresh_token":"rt-2"}"#,
+            false,
+        ),
+    ] {
+        let (_server, session, client, refreshes) = refreshing_with(answer);
+        catalog_search::send(&client, CatalogSearchInput::new(HOST))
+            .await
+            .unwrap_or_else(|e| panic!("{answer}: {e}"));
+        assert_eq!(refreshes.load(Ordering::SeqCst), 1, "{answer}");
+        let held = session.tokens().expect("the session goes on");
+        assert_eq!(held.access_token(), "at-2", "{answer}");
+        assert_eq!(held.refresh_token(), Some("rt-2"), "{answer}");
+        let left = held
+            .expires_at()
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        assert_eq!(
+            left > Duration::from_secs(200),
+            lasts_a_while,
+            "{answer}: {left:?}"
+        );
+    }
+}
+
 /// A token said to expire at once is still used for a moment: one refresh serves calls made
 /// one after another, not one refresh each.
 #[tokio::test]
