@@ -218,9 +218,9 @@ impl PageWalk {
     /// # Errors
     ///
     /// [`Error::RepeatedCursor`] when `page` names a cursor this walk has followed before, the
-    /// one its first body resumed from included: the walk is over, though the server pointed past this page. [`Error::RepeatedPage`] when
-    /// `page` holds the same items as a page before it: the walk is over, and `page` is not
-    /// counted. [`Error::SkippedPage`] when `page`'s label shows that the page before it was
+    /// one its first body resumed from included: the walk is over, though the server pointed
+    /// past this page. [`Error::RepeatedPage`] when `page` holds the same items as a page
+    /// before it: the walk is over, and `page` is not counted. [`Error::SkippedPage`] when `page`'s label shows that the page before it was
     /// never asked for: the walk is over, and `page` is counted.
     pub fn advance(&mut self, page: &Value, items: usize) -> Result<(), Error> {
         if self.done {
