@@ -236,10 +236,16 @@ impl PageWalk {
         match self.info.paging {
             Paging::None => self.done = true,
             Paging::Cursor => {
-                let next = page
-                    .get("next")
-                    .and_then(Value::as_str)
-                    .filter(|next| !next.is_empty());
+                // A cursor that is no text is no cursor to follow, but it says there is more:
+                // ending the walk as if it were absent would drop those pages without a word.
+                let next = match page.get("next") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(next)) => Some(next.as_str()).filter(|n| !n.is_empty()),
+                    Some(other) => {
+                        self.done = true;
+                        return Err(unreadable_cursor(self.info.id, page, other));
+                    }
+                };
                 // A fresh cursor does not make a fresh page: a server that hands out new
                 // cursors to the same items would otherwise be walked for ever. The page is
                 // looked at first, so a page answered again is never yielded, whatever its
@@ -388,9 +394,10 @@ impl Walker {
         )
     }
 
-    /// Moves past `page`.
-    pub(crate) fn advance(&mut self, page: &Value) {
+    /// Moves past `page`; an error that quotes it hides what `redactor` hides.
+    pub(crate) fn advance(&mut self, page: &Value, redactor: &Redactor) {
         if let Err(error) = self.walk.advance(page, count_items(page)) {
+            let error = redactor.error(error);
             tracing::warn!(
                 operation_id = self.info.id,
                 pages = self.walk.pages(),
@@ -399,6 +406,22 @@ impl Walker {
             self.repeated = Some(error);
         }
     }
+}
+
+/// The error for a page whose `next` is neither text nor null: a decode error, as the page's
+/// typed model gives one, so raw and typed walks fail alike, but naming the member.
+fn unreadable_cursor(operation_id: &'static str, page: &Value, next: &Value) -> Error {
+    let kind = match next {
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::Array(_) => "an array",
+        _ => "an object",
+    };
+    let source = <serde_json::Error as serde::de::Error>::custom(format!(
+        "the cursor `next` is {kind}, not text, so the pages after this one cannot be asked for"
+    ));
+    let body = serde_json::to_vec(page).unwrap_or_default();
+    Error::decode(operation_id, http::StatusCode::OK, &body, source)
 }
 
 /// A page as it came, with what its decoding errors need: the call's request id, and the
@@ -493,7 +516,7 @@ async fn step<T>(
                     request_id,
                     redactor,
                 }) => {
-                    walker.advance(&page);
+                    walker.advance(&page, &redactor);
                     let stop = walker.repeated.take();
                     // A page answered again holds nothing new: the error takes its place.
                     if let Some(error @ Error::RepeatedPage { .. }) = stop {
@@ -505,6 +528,11 @@ async fn step<T>(
                     // A page with a repeated cursor is new: it is yielded first, and the error
                     // that stops the walk comes after it.
                     let next = match stop {
+                        // A cursor that is no text fails a typed page too: one fault, one
+                        // error, the walk's, which names the member.
+                        Some(error @ Error::Decode { .. }) if item.is_err() => {
+                            return Some((Err(error.with_request_id(&request_id)), Walk::Done));
+                        }
                         Some(error) => Walk::Failed(error.with_request_id(&request_id)),
                         None => Walk::Ready(client, walker, options),
                     };

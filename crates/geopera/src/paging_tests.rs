@@ -28,6 +28,26 @@ fn advance(walk: &mut PageWalk, page: serde_json::Value) -> Result<(), Error> {
     walk.advance(&page, count_items(&page))
 }
 
+/// A cursor that is no text says there is more but names nothing to ask for: an error that
+/// names the member, where the walk used to end as if on the last page. Null is the last page.
+#[test]
+fn a_cursor_walk_fails_on_a_cursor_that_is_no_text() {
+    for next in [json!(42), json!(true), json!(["a"]), json!({"token": "a"})] {
+        let mut cursors = walk("catalog.search", json!({}));
+        match advance(&mut cursors, json!({"features": [1], "next": next})) {
+            Err(error @ Error::Decode { .. }) => {
+                let cause = std::error::Error::source(&error).map(ToString::to_string);
+                assert!(cause.is_some_and(|c| c.contains("`next`")), "{error:?}");
+            }
+            other => panic!("{next}: {other:?}"),
+        }
+        assert!(cursors.next_body().is_none(), "{next}: the walk is over");
+    }
+    let mut cursors = walk("catalog.search", json!({}));
+    advance(&mut cursors, json!({"features": [1], "next": null})).expect("the last page");
+    assert!(cursors.next_body().is_none());
+}
+
 #[test]
 fn a_cursor_walk_stops_on_a_missing_or_repeated_cursor() {
     let mut cursors = walk("catalog.search", json!({}));

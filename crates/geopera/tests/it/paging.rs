@@ -334,6 +334,54 @@ fn a_blocking_walk_resumed_from_a_cursor_stops_the_same_way() {
     assert_stopped_where_it_stands(&server, walked);
 }
 
+/// A server whose first page says there is more with a cursor that is no text (`42`).
+fn numeric_cursor() -> Hostile {
+    Hostile::serve("127.0.0.1", |_| {
+        let page = serde_json::json!({
+            "type": "FeatureCollection",
+            "features": [{"type": "Feature", "id": "item-0", "properties": {}}],
+            "next": 42,
+        });
+        json(200, &[], &page.to_string())
+    })
+}
+
+/// A walk over [`numeric_cursor`] ends with one decode error, not quietly as if the cursor
+/// were absent (the pages after it unsaid), and asks nothing more.
+fn assert_one_decode_error(server: &Hostile, walked: Vec<Result<StacItem, geopera::Error>>) {
+    let mut walked = walked.into_iter();
+    match walked.next() {
+        Some(Err(error @ geopera::Error::Decode { .. })) => {
+            let cause = std::error::Error::source(&error).map(ToString::to_string);
+            assert!(cause.is_some_and(|c| c.contains("next")), "{error:?}");
+        }
+        other => panic!("the walk must end with a decode error: {other:?}"),
+    }
+    assert!(walked.next().is_none(), "one fault, one error");
+    assert_eq!(server.seen().len(), 1, "nothing asked past the page");
+}
+
+#[tokio::test]
+async fn a_walk_ends_with_an_error_on_a_cursor_that_is_no_text() {
+    let server = numeric_cursor();
+    let body = CatalogSearchInput::new(HOST).limit(1);
+    let walked = catalog_search::items(&client_of(&server), body)
+        .take(5)
+        .collect()
+        .await;
+    assert_one_decode_error(&server, walked);
+}
+
+#[test]
+fn a_blocking_walk_ends_the_same_way_on_a_cursor_that_is_no_text() {
+    let server = numeric_cursor();
+    let body = CatalogSearchInput::new(HOST).limit(1);
+    let walked = catalog_search::items_blocking(&client_of(&server), body)
+        .take(5)
+        .collect();
+    assert_one_decode_error(&server, walked);
+}
+
 /// A server that ignores `offset` and answers every request with the first page: the walk
 /// stops at the first repeat, each item once, and its last item is an error that says the
 /// walk was cut short, instead of yielding the same page for ever.
