@@ -102,7 +102,8 @@ pub(crate) async fn walk(
                 }
             }
         }
-        moved.map_err(|e| Failure::other(e.to_string()))?;
+        // With its causes: a decode error names what was wrong with the page only there.
+        moved.map_err(|e| Failure::other(crate::failure::chain(&e)))?;
     }
     Ok(())
 }

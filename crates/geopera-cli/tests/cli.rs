@@ -2419,6 +2419,36 @@ fn answering_once(answer: String) -> (String, std::sync::mpsc::Receiver<()>) {
     (url, heard)
 }
 
+/// A page whose cursor is no text says there is more but names nothing to ask for: `--all`
+/// prints the page's items and exits 1 naming the cursor, where it used to exit 0 as if on
+/// the last page.
+#[test]
+fn all_fails_on_a_cursor_that_is_no_text_after_printing_the_page() {
+    let s = setup();
+    let page = r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"item-0","properties":{}}],"next":42}"#;
+    let (url, _written) = answering_once(page.to_owned());
+    let output = s
+        .cli()
+        .env("GEOPERA_API_URL", &url)
+        .env("GEOPERA_API_TOKEN", "gpra_test")
+        .args([
+            "catalog",
+            "search",
+            "--host-name",
+            "earthsearch-aws",
+            "--all",
+        ])
+        .timeout(Duration::from_secs(30))
+        .output()
+        .expect("geopera runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("`next` is a number"), "{stderr}");
+    let printed = text(&output.stdout);
+    assert_eq!(printed.lines().count(), 1, "{printed}");
+    assert!(printed.contains(r#""id":"item-0""#), "{printed}");
+}
+
 #[test]
 fn ctrl_c_while_a_huge_answer_is_checked_or_laid_out_exits_130_promptly() {
     let s = setup();
