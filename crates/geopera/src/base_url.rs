@@ -83,6 +83,36 @@ pub fn base_url_ends_in_version(base_url: &str) -> bool {
         .is_some_and(|last| last.eq_ignore_ascii_case("v1"))
 }
 
+/// Whether a credential sent to `base_url` would cross the network unencrypted: plain `http`
+/// to a host other than this machine. The client builder warns of it in the log, and a
+/// program that takes base URLs from its users can say so in its own words. Not refused: a
+/// tunnel or a proxy on the way may make it safe, which the SDK cannot see, and the emulator
+/// and test servers speak plain `http` on loopback, where nothing crosses the network.
+///
+/// ```
+/// assert!(geopera::base_url_in_clear_text("http://10.0.0.7:8787"));
+/// assert!(geopera::base_url_in_clear_text("http://api.example"));
+/// assert!(!geopera::base_url_in_clear_text("https://api.example"));
+/// assert!(!geopera::base_url_in_clear_text("http://127.0.0.1:8787"));
+/// assert!(!geopera::base_url_in_clear_text("http://[::1]:8787"));
+/// assert!(!geopera::base_url_in_clear_text("http://emulator.localhost."));
+/// ```
+pub fn base_url_in_clear_text(base_url: &str) -> bool {
+    let Ok(url) = url::Url::parse(base_url.trim()) else {
+        return false;
+    };
+    let this_machine = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        None => true,
+    };
+    url.scheme() == "http" && !this_machine
+}
+
 /// [`check_base_url`] as the client builder reports it: the URL quoted ([`quoted_url`]) and
 /// the rule it breaks.
 pub(crate) fn normalize_base_url(raw: &str) -> Result<String, Error> {

@@ -1107,24 +1107,10 @@ fn warn_if_versioned(base_url: &str) {
     }
 }
 
-/// Warns when a client's credential would cross the network unencrypted: plain `http` to a
-/// host other than this machine. Not refused: a tunnel or a proxy on the way may make it
-/// safe, which the SDK cannot see, and the emulator and test servers speak plain `http` on
-/// loopback, where nothing crosses the network.
+/// Warns when a client's credential would cross the network unencrypted
+/// ([`crate::base_url_in_clear_text`]).
 fn warn_if_cleartext(base_url: &str) {
-    let Ok(url) = url::Url::parse(base_url) else {
-        return;
-    };
-    let this_machine = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost")
-        }
-        None => true,
-    };
-    if url.scheme() == "http" && !this_machine {
+    if crate::base_url_in_clear_text(base_url) {
         tracing::warn!(
             base_url = %without_userinfo(base_url),
             "the client's credential goes in clear text: its base URL is plain http to \

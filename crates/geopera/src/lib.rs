@@ -362,7 +362,8 @@ pub mod wait;
 pub mod webhooks;
 
 pub use base_url::{
-    base_url_ends_in_version, check_base_url, quoted_url, without_userinfo, BaseUrlError,
+    base_url_ends_in_version, base_url_in_clear_text, check_base_url, quoted_url, without_userinfo,
+    BaseUrlError,
 };
 #[cfg(feature = "blocking")]
 pub use binary::BlockingByteStream;
