@@ -296,6 +296,13 @@ fn check_api_url(api_url: &str, source: &str) -> Result<(), Failure> {
                 geopera::quoted_url(api_url)
             ));
         }
+        if geopera::base_url_in_clear_text(api_url) {
+            crate::paint::warning(&format!(
+                "{source}: the API URL {} is plain http to another machine, so the credential \
+                 sent with each call crosses the network unencrypted; use https",
+                geopera::quoted_url(api_url)
+            ));
+        }
         return Ok(());
     };
     let why = match problem {

@@ -4323,6 +4323,39 @@ fn an_api_url_that_ends_in_the_version_is_warned_about() {
     assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
 }
 
+/// An API URL that is plain http to another machine sends the credential unencrypted: a
+/// warning names the source and says so. Plain http on loopback (the emulator's) is quiet.
+#[test]
+fn an_api_url_in_clear_text_to_another_machine_is_warned_about() {
+    let s = setup();
+    // `--dry-run` sends nothing, so no address is reached.
+    for (url, warned) in [
+        ("http://10.9.8.7:8787", true),
+        ("http://api.example", true),
+        ("https://api.example", false),
+        ("http://127.0.0.2:8787", false),
+        ("http://localhost:8787", false),
+    ] {
+        let output = s
+            .cli()
+            .env("GEOPERA_API_URL", url)
+            .args([
+                "catalog",
+                "search",
+                "--dry-run",
+                "--host-name",
+                "earthsearch-aws",
+            ])
+            .output()
+            .expect("geopera runs");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{url}: {stderr}");
+        let said = stderr.starts_with("Warning: GEOPERA_API_URL: the API URL ")
+            && stderr.contains("crosses the network unencrypted");
+        assert_eq!(said, warned, "{url}: {stderr}");
+    }
+}
+
 #[test]
 fn a_malformed_api_url_is_a_usage_error_naming_its_source_and_never_showing_its_query() {
     let s = setup();
