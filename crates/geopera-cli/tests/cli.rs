@@ -1538,26 +1538,8 @@ fn out_refuses_a_read_only_file_and_leaves_it_as_it_was() {
     std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o444)).expect("chmod");
     let render = |target: &std::path::Path| {
         s.cli()
-            .args([
-                "catalog",
-                "tile",
-                "render",
-                "--collection",
-                "sentinel-2-l2a",
-                "--scene-id",
-                scene.as_str(),
-                "--visualization",
-                "true_color",
-                "--z",
-                "3",
-                "--x",
-                "4",
-                "--y",
-                "2",
-                "--format",
-                "png",
-                "--out",
-            ])
+            .args(tile_render(&scene))
+            .arg("--out")
             .arg(target)
             .output()
             .expect("geopera runs")
@@ -1599,25 +1581,7 @@ fn a_binary_answer_goes_to_out_whole_or_to_a_pipe_unchanged() {
     let dir = tempfile::tempdir().expect("temp dir");
     let target = dir.path().join("tile.png");
     let tile = |command: &mut Command| {
-        command.args([
-            "catalog",
-            "tile",
-            "render",
-            "--collection",
-            "sentinel-2-l2a",
-            "--scene-id",
-            scene.as_str(),
-            "--visualization",
-            "true_color",
-            "--z",
-            "3",
-            "--x",
-            "4",
-            "--y",
-            "2",
-            "--format",
-            "png",
-        ]);
+        command.args(tile_render(&scene));
     };
     let mut to_file = s.cli();
     tile(&mut to_file);
