@@ -41,7 +41,12 @@
 //!   other methods are 405 with `Allow`);
 //!   `GET /collections/{id}` serves the STAC collection a STAC item's `collection` link names:
 //!   a catalog collection to anyone, an organization's (as `stac.collections.list` answers
-//!   it) only as that operation would, with the same credentials and scope;
+//!   it) only as that operation would, with the same credentials and scope; likewise
+//!   `GET /collections/{id}/items` (a collection's `items` link) answers a page of its items
+//!   as `stac.search` limited to it does, paged by `page` and `limit` with a `next` link
+//!   (any other parameter is 400), and `GET /collections/{id}/items/{item}` (the `self` link
+//!   of an item in a collection) and `GET /items/{item}` (that of an item in none) answer the
+//!   item as `items.get_stac` does;
 //!   `PUT /uploads/...` takes the
 //!   files of uploads at the URLs `uploads.signed_url` answers. Every other error the emulator
 //!   produces is problem+json as well: unknown paths (404), methods a route does not answer

@@ -38,11 +38,20 @@ pub(crate) fn router(
             "/wmts/{item}/{matrix_set}/{level}/{column}/{row}",
             get(wmts_tile),
         )
-        // Where STAC items' `collection` links lead (`crate::stac_links`).
+        // Where the links of STAC documents lead (`crate::stac_links`).
         .route(
             "/collections/{collection_id}",
             get(crate::stac_links::collection),
         )
+        .route(
+            "/collections/{collection_id}/items",
+            get(crate::stac_links::collection_items),
+        )
+        .route(
+            "/collections/{collection_id}/items/{item_id}",
+            get(crate::stac_links::collection_item),
+        )
+        .route("/items/{item_id}", get(crate::stac_links::item))
         .merge(oidc::router(body_limit));
     if control {
         router = router.merge(control::router(shared.clone()));

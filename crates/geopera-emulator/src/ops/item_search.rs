@@ -433,7 +433,7 @@ pub(crate) fn stac_collections(ctx: &Ctx<'_>, input: StacCollectionsInput) -> Ou
                 "links": [{"rel": "self", "type": "application/json",
                            "href": format!("{base}/collections/{}", collection.id)},
                           {"rel": "items", "type": "application/geo+json",
-                           "href": format!("{base}/v1/op/stac.search?collections={}", collection.id)}],
+                           "href": format!("{base}/collections/{}/items", collection.id)}],
             })
         })
         .collect();

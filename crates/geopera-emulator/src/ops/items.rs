@@ -283,9 +283,14 @@ pub(crate) fn stac_feature(ctx: &Ctx<'_>, item: &Resource, base: &str) -> Value 
     }
     properties.insert("created".to_owned(), item.to_json()["created_at"].clone());
     properties.insert("updated".to_owned(), item.to_json()["updated_at"].clone());
-    let self_href = format!("{base}/v1/op/items.get_stac?item_id={}", item.id);
+    // Served by `crate::stac_links`, which a STAC client reaches with GET.
+    let collection = item.str("collection_id");
+    let self_href = match collection {
+        Some(collection) => format!("{base}/collections/{collection}/items/{}", item.id),
+        None => format!("{base}/items/{}", item.id),
+    };
     let mut links = vec![json!({"rel": "self", "href": self_href, "type": "application/geo+json"})];
-    if let Some(collection) = item.str("collection_id") {
+    if let Some(collection) = collection {
         links.push(json!({"rel": "collection", "href": format!("{base}/collections/{collection}"), "type": "application/json"}));
     }
     let mut asset = data_asset(ctx, item);

@@ -48,13 +48,14 @@ fn project_with_items(api: &Api) -> (String, Vec<String>) {
     (project, items)
 }
 
+/// The item ids of a page's features: their STAC ids, which are the items' own ids as the
+/// items here are created without a `stac_id`.
 fn ids(page: &Value) -> Vec<String> {
     page["features"]
         .as_array()
         .expect("features")
         .iter()
-        .filter_map(|f| f["links"][0]["href"].as_str())
-        .filter_map(|href| href.rsplit("item_id=").next())
+        .filter_map(|f| f["id"].as_str())
         .map(str::to_owned)
         .collect()
 }
@@ -693,4 +694,188 @@ fn a_stac_items_collection_link_leads_to_its_collection() {
     .expect("an answer");
     assert_eq!(missing.status, 404);
     assert_eq!(missing.content_type(), "application/problem+json");
+}
+
+/// A GET of `href` with `token` as the bearer, or without credentials.
+fn get_as(api: &Api, href: &str, token: Option<&str>) -> Resp {
+    let mut request = api.http.get(href);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    Resp::read(request.send().expect("GET")).expect("an answer")
+}
+
+fn link<'a>(document: &'a Value, rel: &str) -> Option<&'a str> {
+    document["links"]
+        .as_array()?
+        .iter()
+        .find(|link| link["rel"] == rel)?["href"]
+        .as_str()
+}
+
+/// Regression: an item's `self` link was `items.get_stac`'s URL with the id in its query,
+/// which a GET cannot reach (405). It leads to the item as that operation answers it: under
+/// its collection, or at `/items/{id}` for an item in none, for the organization's own
+/// credentials only.
+#[test]
+fn a_stac_items_self_link_answers_a_get_as_items_get_stac_does() {
+    let api = Api::start();
+    let (_project, items) = project_with_items(&api);
+    let other = api.emu.create_key_in_org("org_other", &["*"]);
+    let key = api.emu.api_key().to_owned();
+    // The first is in a collection, the last in none.
+    for item in [&items[0], &items[2]] {
+        let feature = api.ok("items.get_stac", json!({"item_id": item}));
+        let href = link(&feature, "self").expect("a self link").to_owned();
+        let answer = get_as(&api, &href, Some(&key));
+        assert_eq!(answer.status, 200, "{href}: {:?}", answer.body);
+        assert_eq!(answer.content_type(), "application/geo+json");
+        assert_eq!(answer.json(), feature, "{href}");
+        assert_eq!(get_as(&api, &href, None).status, 401, "{href}");
+        assert_eq!(get_as(&api, &href, Some(&other)).status, 404, "{href}");
+    }
+    let in_collection = api.ok("items.get_stac", json!({"item_id": items[0]}));
+    let collection = in_collection["collection"].as_str().expect("a collection");
+    assert!(link(&in_collection, "self").is_some_and(
+        |href| href.ends_with(&format!("/collections/{collection}/items/{}", items[0]))
+    ));
+    // One URL per item: not under a collection it is not in.
+    let base = api.emu.base_url();
+    let elsewhere = format!("{base}/collections/{collection}/items/{}", items[2]);
+    let answer = get_as(&api, &elsewhere, Some(&key));
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.content_type(), "application/problem+json");
+}
+
+/// Regression: a collection's `items` link was `stac.search`'s URL, which a GET cannot reach
+/// (405). It leads to the collection's items, as `stac.search` limited to it answers them,
+/// paged by `page` and `limit` with a `next` link until the last page.
+#[test]
+fn a_collections_items_link_pages_through_its_items() {
+    let api = Api::start();
+    let (_project, items) = project_with_items(&api);
+    let key = api.emu.api_key().to_owned();
+    let ours = api.ok("items.get_stac", json!({"item_id": items[0]}))["collection"].clone();
+    let listed = api.ok("stac.collections.list", json!({}));
+    let collection = listed["collections"]
+        .as_array()
+        .expect("collections")
+        .iter()
+        .find(|c| c["id"] == ours)
+        .expect("the items' collection is listed");
+    let href = link(collection, "items").expect("an items link").to_owned();
+    let whole = get_as(&api, &href, Some(&key));
+    assert_eq!(whole.status, 200, "{href}: {:?}", whole.body);
+    assert_eq!(whole.content_type(), "application/geo+json");
+    let whole = whole.json();
+    assert_eq!(whole["type"], "FeatureCollection");
+    // The first two items are in the collection, the third in none.
+    assert_eq!(ids(&whole), items[..2]);
+    assert_eq!(link(&whole, "next"), None, "{whole}");
+    assert_eq!(link(&whole, "collection"), link(collection, "self"));
+
+    let mut found = Vec::new();
+    let mut next = Some(format!("{href}?limit=1"));
+    let mut pages = 0;
+    while let Some(href) = next.take() {
+        pages += 1;
+        assert!(pages <= 5, "the pages never end: {found:?}");
+        let page = get_as(&api, &href, Some(&key));
+        assert_eq!(page.status, 200, "{href}: {:?}", page.body);
+        let page = page.json();
+        if pages > 1 {
+            // A `next` link is the page's own `self`.
+            assert_eq!(link(&page, "self"), Some(href.as_str()));
+        }
+        found.extend(ids(&page));
+        next = link(&page, "next").map(str::to_owned);
+    }
+    assert_eq!((found.as_slice(), pages), (&items[..2], 2));
+
+    assert_eq!(get_as(&api, &href, None).status, 401);
+    for query in ["bbox=0,0,1,1", "limit=0", "page=x", "page=1&page=2"] {
+        let refused = get_as(&api, &format!("{href}?{query}"), Some(&key));
+        assert_eq!(refused.status, 400, "{query}");
+        assert_eq!(
+            refused.content_type(),
+            "application/problem+json",
+            "{query}"
+        );
+    }
+}
+
+/// Every `href` in `document`, at any depth: its links, its assets', its features'.
+fn hrefs(document: &Value, out: &mut Vec<String>) {
+    match document {
+        Value::Object(members) => {
+            for (name, value) in members {
+                match (name.as_str(), value.as_str()) {
+                    ("href", Some(href)) => out.push(href.to_owned()),
+                    _ => hrefs(value, out),
+                }
+            }
+        }
+        Value::Array(values) => values.iter().for_each(|value| hrefs(value, out)),
+        _ => {}
+    }
+}
+
+/// Every link the emulator puts in its STAC documents (items, searches, collections, the
+/// catalog's features, and the documents those links lead to) answers a GET with 200, with
+/// the organization's credentials where the document is the organization's.
+#[test]
+fn every_link_in_the_emulators_stac_documents_answers_a_get() {
+    let api = Api::start();
+    let (project, items) = project_with_items(&api);
+    let key = api.emu.api_key().to_owned();
+    let base = api.emu.base_url();
+    let mut queue = Vec::new();
+    for (operation, body) in [
+        ("items.get_stac", json!({"item_id": items[0]})),
+        ("items.get_stac", json!({"item_id": items[2]})),
+        ("stac.search", json!({"limit": 1})),
+        ("stac.collections.list", json!({})),
+        ("items.search", json!({"project_id": project})),
+        ("items.search_org", json!({})),
+        (
+            "catalog.search",
+            json!({"host_name": "earthsearch-aws", "limit": 1}),
+        ),
+        (
+            "catalog.search",
+            json!({"host_name": "geopera-commercial", "limit": 1}),
+        ),
+    ] {
+        hrefs(&api.ok(operation, body), &mut queue);
+    }
+    // The demo organization's starter items are walked too, each page of them once.
+    let mut seen = std::collections::HashSet::new();
+    queue.retain(|href| seen.insert(href.clone()));
+    for _ in 0..2_000 {
+        let Some(href) = queue.pop() else { break };
+        assert!(href.starts_with(&format!("{base}/")), "{href}");
+        let answer = get_as(&api, &href, Some(&key));
+        assert_eq!(answer.status, 200, "{href}: {:?}", answer.body);
+        if answer.content_type().contains("json") {
+            let mut found = Vec::new();
+            hrefs(&answer.json(), &mut found);
+            queue.extend(found.into_iter().filter(|href| seen.insert(href.clone())));
+        }
+    }
+    assert!(
+        queue.is_empty(),
+        "more links than the walk follows: {queue:?}"
+    );
+    let collection = api.ok("items.get_stac", json!({"item_id": items[0]}))["collection"]
+        .as_str()
+        .expect("a collection")
+        .to_owned();
+    for walked in [
+        format!("{base}/collections/{collection}"),
+        format!("{base}/collections/{collection}/items"),
+        format!("{base}/collections/{collection}/items/{}", items[0]),
+        format!("{base}/items/{}", items[2]),
+    ] {
+        assert!(seen.contains(&walked), "{walked} not among {seen:?}");
+    }
 }
