@@ -156,7 +156,7 @@ pub(crate) fn stream_body_blocking<O: Operation<Output = Binary>>(
     // The thread that asked for the stream, not the reader's, is the one that waits.
     let caller = crate::caller::Caller::current();
     let (started, start) = std::sync::mpsc::sync_channel(1);
-    let (mut chunks, receiver) = crate::blocking::handover(BLOCKING_BUFFER);
+    let (mut chunks, receiver) = crate::blocking::handover(BLOCKING_BUFFER, usize::MAX);
     std::thread::spawn(move || {
         let client = &client;
         let first = started.clone();

@@ -395,7 +395,8 @@ impl Shell {
 /// never — so a dropped iterator would keep its thread and its connection for as long as the
 /// server kept quiet.
 pub(crate) struct Handed<T> {
-    items: std::sync::mpsc::IntoIter<T>,
+    items: std::sync::mpsc::IntoIter<(T, usize)>,
+    held: Arc<Held>,
     /// Dropped with this end, which wakes the reader ([`Handing::next_of`]).
     _gone: tokio::sync::oneshot::Sender<()>,
 }
@@ -404,14 +405,53 @@ impl<T> Iterator for Handed<T> {
     type Item = T;
 
     fn next(&mut self) -> Option<T> {
-        self.items.next()
+        let (item, bytes) = self.items.next()?;
+        self.held.release(bytes);
+        Some(item)
     }
 }
 
 /// The reader thread's end of a [`handover`].
 pub(crate) struct Handing<T> {
-    items: std::sync::mpsc::SyncSender<T>,
+    items: std::sync::mpsc::SyncSender<(T, usize)>,
+    held: Arc<Held>,
     gone: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// The bytes handed over and not yet taken, against the hand-over's budget.
+///
+/// Why bytes as well as items: a count alone bounds memory only when items are small, and an
+/// NDJSON line may be as long as the response-size cap, so a count of them lets a server fill
+/// the hand-over with that many caps' worth while the caller is slow.
+struct Held {
+    bytes: AtomicUsize,
+    budget: usize,
+    /// Woken when the caller takes an item; only the reader waits on it.
+    taken: tokio::sync::Notify,
+}
+
+impl Held {
+    /// Waits until `bytes` more fit the budget, and counts them. With nothing held, any item
+    /// fits: an item longer than the budget still goes, alone.
+    async fn admit(&self, bytes: usize) {
+        loop {
+            // Only the reader adds, so what it reads here can only shrink before it adds.
+            let held = self.bytes.load(Ordering::Acquire);
+            if held == 0 || held.saturating_add(bytes) <= self.budget {
+                self.bytes.fetch_add(bytes, Ordering::AcqRel);
+                return;
+            }
+            // A release between the load and this wait leaves a permit, so none is missed.
+            self.taken.notified().await;
+        }
+    }
+
+    fn release(&self, bytes: usize) {
+        if bytes > 0 {
+            self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+            self.taken.notify_one();
+        }
+    }
 }
 
 impl<T> Handing<T> {
@@ -438,20 +478,40 @@ impl<T> Handing<T> {
     }
 
     /// Hands `item` over, waiting while the channel is full; `false` when the [`Handed`] end
-    /// is gone.
+    /// is gone. It counts nothing against the byte budget: for items of a bounded size.
     pub(crate) fn send(&self, item: T) -> bool {
-        self.items.send(item).is_ok()
+        self.items.send((item, 0)).is_ok()
+    }
+
+    /// Hands over `item`, which stands for `bytes` of the answer, once they fit the byte
+    /// budget and the channel has room; `false` when the [`Handed`] end is gone first.
+    pub(crate) async fn send_weighed(&mut self, item: T, bytes: usize) -> bool {
+        let held = self.held.clone();
+        self.unless_gone(held.admit(bytes)).await.is_some()
+            && self.items.send((item, bytes)).is_ok()
     }
 }
 
-/// A bounded hand-over of `bound` items from a reader thread to blocking code.
-pub(crate) fn handover<T>(bound: usize) -> (Handing<T>, Handed<T>) {
+/// A bounded hand-over of `bound` items from a reader thread to blocking code, holding at
+/// most `budget` bytes of items sent with [`Handing::send_weighed`] (or one item, when
+/// longer).
+pub(crate) fn handover<T>(bound: usize, budget: usize) -> (Handing<T>, Handed<T>) {
     let (items, receiver) = std::sync::mpsc::sync_channel(bound);
     let (gone_sender, gone) = tokio::sync::oneshot::channel();
+    let held = Arc::new(Held {
+        bytes: AtomicUsize::new(0),
+        budget,
+        taken: tokio::sync::Notify::new(),
+    });
     (
-        Handing { items, gone },
+        Handing {
+            items,
+            held: held.clone(),
+            gone,
+        },
         Handed {
             items: receiver.into_iter(),
+            held,
             _gone: gone_sender,
         },
     )

@@ -674,7 +674,8 @@ impl<C> ClientBuilder<C> {
     /// and the longest line of a stream. A longer answer fails the call with
     /// [`Error::TooLarge`] as soon as the cap is passed — or before reading, when the server
     /// announces its length — so a hostile or broken server cannot make the client buffer
-    /// without end.
+    /// without end. A blocking stream reads ahead of its caller by at most one cap of lines
+    /// (`Call::stream_blocking`).
     pub fn max_response_bytes(mut self, limit: u64) -> Self {
         self.config.max_response_bytes = limit;
         self

@@ -306,6 +306,12 @@ impl<O: NdjsonOperation> Call<O> {
 
     /// The blocking form of [`Call::stream`]: an iterator that reads the answer as it is
     /// advanced.
+    ///
+    /// A thread of its own reads the answer a little ahead of the caller: at most 64 items,
+    /// and no more of their lines than one
+    /// [`max_response_bytes`](crate::ClientBuilder::max_response_bytes) (one line when a line
+    /// is longer), so a caller slower than the server holds about three times that cap at
+    /// most.
     #[cfg(feature = "blocking")]
     pub fn stream_blocking(self) -> impl Iterator<Item = Result<serde_json::Value, Error>> {
         crate::ndjson::stream_blocking::<O>(self.client.core(), Converted(self.request))

@@ -65,18 +65,24 @@ pub trait NdjsonOperation: Operation + Sealed {}
 /// crate.
 pub trait Sealed {}
 
-/// Opens the answer through `face` and yields its items, ending after the first error.
+/// The longest line of an answer: the client's response-size cap.
+fn line_cap(client: &Client) -> usize {
+    usize::try_from(client.settings.max_response_bytes).unwrap_or(usize::MAX)
+}
+
+/// Opens the answer through `face` and yields its items, each with the length of its line
+/// (what the blocking hand-over weighs), ending after the first error.
 async fn open(
     client: &Client,
     face: Face<'_>,
     info: &'static OperationInfo,
     prepared: Result<(Bytes, CallOptions), Error>,
-) -> Result<impl Stream<Item = Result<Value, Error>> + Send + 'static, Error> {
+) -> Result<impl Stream<Item = (Result<Value, Error>, usize)> + Send + 'static, Error> {
     let (payload, options) = prepared?;
     let opened = crate::engine::open(client, face, info, &options, payload).await?;
     let request_id = opened.request_id;
     let redactor = opened.redactor;
-    let limit = usize::try_from(client.settings.max_response_bytes).unwrap_or(usize::MAX);
+    let limit = line_cap(client);
     // The body's error rides inside the I/O error the reader needs, and is taken out again.
     let body = StreamReader::new(opened.body.map_err(std::io::Error::other));
     let codec = AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), limit);
@@ -85,12 +91,14 @@ async fn open(
     let mut blank = 0usize;
     let items = FramedRead::new(body, codec)
         .filter_map(move |frame| {
+            let bytes = frame.as_ref().map_or(0, Bytes::len);
             let item = item(info, &redactor, limit, &mut blank, frame);
-            ready(item.map(|item| item.map_err(|error| error.with_request_id(&request_id))))
+            let item = item.map(|item| item.map_err(|error| error.with_request_id(&request_id)));
+            ready(item.map(|item| (item, bytes)))
         })
-        .scan(false, |failed, item| {
+        .scan(false, |failed, (item, bytes)| {
             let end = std::mem::replace(failed, item.is_err());
-            ready((!end).then_some(item))
+            ready((!end).then_some((item, bytes)))
         });
     Ok(items)
 }
@@ -152,7 +160,7 @@ pub(crate) fn stream<O: NdjsonOperation>(
     Box::pin(
         futures::stream::once(opened)
             .map(|opened| match opened {
-                Ok(items) => items.left_stream(),
+                Ok(items) => items.map(|(item, _)| item).left_stream(),
                 Err(error) => futures::stream::once(ready(Err(error))).right_stream(),
             })
             .flatten(),
@@ -168,6 +176,11 @@ const BLOCKING_BUFFER: usize = 64;
 /// A connection stays with the runtime that drives it, so the answer is read on a thread of its
 /// own — the same stream as the async one, run by the blocking engine — and handed over
 /// through a bounded channel. The iterator works from any thread; dropping it ends the reader.
+///
+/// The channel holds at most [`BLOCKING_BUFFER`] items and at most one line cap's worth of
+/// their lines (or one line): a line may be as long as the cap, so a count alone would let a
+/// server that outpaces its caller make the reader hold that many caps. With the line being
+/// handed over and the one being read, a stream holds about three caps at most.
 #[cfg(feature = "blocking")]
 pub(crate) fn stream_blocking<O: NdjsonOperation>(
     client: &Client,
@@ -177,7 +190,7 @@ pub(crate) fn stream_blocking<O: NdjsonOperation>(
     let client = client.clone();
     // The thread that asked for the stream, not the reader's, is the one that waits.
     let caller = crate::caller::Caller::current();
-    let (mut items, receiver) = crate::blocking::handover(BLOCKING_BUFFER);
+    let (mut items, receiver) = crate::blocking::handover(BLOCKING_BUFFER, line_cap(&client));
     std::thread::spawn(move || {
         let client = &client;
         let handing = &mut items;
@@ -187,8 +200,8 @@ pub(crate) fn stream_blocking<O: NdjsonOperation>(
                 Some(Ok(stream)) => {
                     let mut stream = std::pin::pin!(stream);
                     // Until the answer ends or the iterator is dropped, whichever comes first.
-                    while let Some(item) = handing.next_of(&mut stream).await {
-                        if !handing.send(item) {
+                    while let Some((item, bytes)) = handing.next_of(&mut stream).await {
+                        if !handing.send_weighed(item, bytes).await {
                             return;
                         }
                     }

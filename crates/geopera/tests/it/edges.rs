@@ -3,6 +3,7 @@
 //! Hostile behaviour comes from a server of the tests' own (`hostile.rs`) or the emulator's
 //! faults.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -19,7 +20,7 @@ use geopera::{
 use geopera_emulator::{Emulator, FaultPlan, RateLimits};
 use serde_json::json;
 
-use crate::hostile::{endless, json, redirect, Hostile, Reply};
+use crate::hostile::{counted_lines, endless, json, redirect, Hostile, Reply};
 use crate::support::{emulator, HOST};
 
 const TOKEN: &str = "gpra_never_leaves_its_origin";
@@ -623,6 +624,83 @@ fn an_endless_stream_fails_at_the_cap(chunk: &[u8]) {
             "{face}: {items:?}"
         );
     }
+}
+
+/// The response-size cap of the read-ahead tests: one line may be this long.
+const LINE_CAP: u64 = 8 * 1024 * 1024;
+
+/// How many lines the read-ahead tests' server has to send.
+const LINES: usize = 24;
+
+/// A server of [`LINES`] lines of three quarters of [`LINE_CAP`] each, counting the lines its
+/// socket took, and a client capped at [`LINE_CAP`].
+fn long_lines() -> (Hostile, Client, Arc<AtomicUsize>) {
+    let written = Arc::new(AtomicUsize::new(0));
+    let pad = "x".repeat(usize::try_from(LINE_CAP).expect("small") * 3 / 4);
+    let line = format!("{{\"pad\":\"{pad}\"}}\n").into_bytes();
+    let counted = written.clone();
+    let server = Hostile::serve("127.0.0.1", move |_| counted_lines(&line, LINES, &counted));
+    let client = capped(&server, LINE_CAP);
+    (server, client, written)
+}
+
+/// How many lines the server had sent once it stopped getting further (the client no longer
+/// reading ahead), waiting at most 30 s for that.
+fn lines_sent_once_stalled(written: &AtomicUsize) -> usize {
+    let started = Instant::now();
+    let mut last = (written.load(Ordering::SeqCst), Instant::now());
+    while started.elapsed() < Duration::from_secs(30) {
+        thread::sleep(Duration::from_millis(100));
+        let now = written.load(Ordering::SeqCst);
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.0 > 0 && last.1.elapsed() > Duration::from_millis(800) {
+            break;
+        }
+    }
+    last.0
+}
+
+/// The most lines the server may get out while the caller reads none: what the SDK may hold
+/// (a few lines, each under the cap) and what loopback sockets buffer (tens of MiB here),
+/// far under all of them.
+const STALLED_AT_MOST: usize = 12;
+
+fn check_read_ahead(face: &str, sent: usize, items: Vec<Result<serde_json::Value, Error>>) {
+    assert!(
+        (1..=STALLED_AT_MOST).contains(&sent),
+        "{face}: the server got {sent} of {LINES} lines out before the caller read them"
+    );
+    assert_eq!(items.len(), LINES, "{face}: every line, once read");
+    assert!(items.iter().all(Result::is_ok), "{face}");
+}
+
+#[test]
+fn a_blocking_stream_holds_lines_up_to_a_byte_budget_while_its_caller_reads_none() {
+    let (_server, client, written) = long_lines();
+    let body = json!({"host_name": HOST})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let items = catalog_search_stream::stream_blocking(&client, body);
+    let sent = lines_sent_once_stalled(&written);
+    check_read_ahead("blocking", sent, items.collect());
+}
+
+#[test]
+fn an_async_stream_reads_no_further_ahead_of_its_caller() {
+    let (_server, client, written) = long_lines();
+    let body = json!({"host_name": HOST})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let mut items = catalog_search_stream::stream(&client, body);
+    let first = runtime.block_on(items.next()).expect("a first item");
+    let sent = lines_sent_once_stalled(&written);
+    let mut all = vec![first];
+    all.extend(runtime.block_on(items.collect::<Vec<_>>()));
+    check_read_ahead("async", sent, all);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 
 use std::io::{BufReader, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -48,6 +48,14 @@ pub enum Reply {
         body: Vec<u8>,
         every: Duration,
     },
+    /// This head, then `line` `count` times, counting in `written` each line the socket took:
+    /// how far the server got shows what the client read ahead of its caller.
+    Lines {
+        head: String,
+        line: Vec<u8>,
+        count: usize,
+        written: Arc<AtomicUsize>,
+    },
 }
 
 /// A complete answer with a JSON body.
@@ -60,6 +68,20 @@ pub fn json(status: u16, headers: &[(&str, &str)], body: &str) -> Reply {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     Reply::Raw(format!("{head}\r\n{body}").into_bytes())
+}
+
+/// An NDJSON answer of `count` copies of `line` (which ends with its line break), with a
+/// length, whose lines the server counts in `written` as the socket takes them.
+pub fn counted_lines(line: &[u8], count: usize, written: &Arc<AtomicUsize>) -> Reply {
+    Reply::Lines {
+        head: format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ncontent-length: {}\r\n\r\n",
+            line.len() * count
+        ),
+        line: line.to_vec(),
+        count,
+        written: written.clone(),
+    }
 }
 
 /// A redirect to `location`.
@@ -222,6 +244,23 @@ fn write_reply(writer: &mut TcpStream, reply: Reply, stop: &AtomicBool) -> bool 
                     return false;
                 }
                 thread::sleep(every);
+            }
+            false
+        }
+        Reply::Lines {
+            head,
+            line,
+            count,
+            written,
+        } => {
+            if writer.write_all(head.as_bytes()).is_err() {
+                return false;
+            }
+            for _ in 0..count {
+                if !going() || writer.write_all(&line).is_err() {
+                    return false;
+                }
+                written.fetch_add(1, Ordering::SeqCst);
             }
             false
         }
