@@ -30,13 +30,16 @@
 //!   id is 404 and another method 405 (with `Allow: POST`), both `application/problem+json`.
 //!   `GET /openapi.json` serves the contract when one was given
 //!   ([`EmulatorBuilder::spec`]). `GET /assets/...` serves the small files that quicklook and
-//!   thumbnail redirects and STAC asset links point at, the tiles of a share link (the URL
+//!   thumbnail redirects and the catalog's STAC asset links point at, the tiles of a share link (the URL
 //!   `share.tilejson` answers) while the link is live (404 once it is revoked or expired, or
 //!   its target deleted, and for a token never issued), and the download links of a finished
-//!   clip job and of a fulfilled order's deliverables (`orders.list_assets`), which are signed
+//!   clip job, of a fulfilled order's deliverables (`orders.list_assets`) and of an item's
+//!   `data` asset (`items.asset.download`, and the `href` that `items.list_assets`,
+//!   `items.get_stac` and the item searches give it), which are signed
 //!   and expire 15 minutes after they were handed out (a changed or stale link is 403, one
 //!   whose job, item, item asset (`assets.delete`) or order was deleted since 404; a path with an empty, `.` or `..`
-//!   segment names no file, so no second spelling of a signed path skips its signature;
+//!   segment names no file, so no second spelling of a signed path skips its signature; a
+//!   path under a kind the emulator never links to is 404;
 //!   `POST` is answered too, which a client following a quicklook's 307 repeats there, and
 //!   other methods are 405 with `Allow`);
 //!   `GET /collections/{id}` serves the STAC collection a STAC item's `collection` link names:

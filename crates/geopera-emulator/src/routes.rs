@@ -156,10 +156,23 @@ async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
+/// The `/assets/{kind}/` the emulator links to that anyone may fetch: quicklook and thumbnail
+/// redirects (`quicklook`, `thumbnail`), the catalog's STAC assets (`data`), TileJSON and
+/// job tile templates (`tiles`), a processing job's outputs (`jobs`) and a share link's
+/// tiles (`share`, while the link is live).
+const PUBLIC_ASSET_KINDS: [&str; 6] = [
+    "quicklook",
+    "thumbnail",
+    "data",
+    "tiles",
+    "jobs",
+    crate::ops::SHARE_TILES_KIND,
+];
+
 /// Where quicklooks and thumbnails redirect to, where catalog items' asset links point, where
-/// a live share link's tiles are, and where a finished job's signed download links lead:
-/// pictures drawn from the seed and the path (PNG or JPEG by extension, thumbnails smaller),
-/// any other file a stand-in TIFF.
+/// a live share link's tiles are, and where signed download links lead (a finished job's, an
+/// item's asset's, an order's): pictures drawn from the seed and the path (PNG or JPEG by
+/// extension, thumbnails smaller), any other file a stand-in TIFF; 404 under any other kind.
 async fn asset(
     State(shared): State<Arc<Shared>>,
     ApiPath((kind, file)): ApiPath<(String, String)>,
@@ -195,6 +208,24 @@ async fn asset(
         if !crate::ops::share_tiles_live(&shared.lock().resources, token, now) {
             return ApiError::not_found("no live share link has this token").into_response();
         }
+    }
+    // Only what the emulator links to is served. Within these, any file is drawn from its
+    // path, as the catalog's are; an organization's item files are signed downloads.
+    let linked = signed
+        || PUBLIC_ASSET_KINDS
+            .iter()
+            .any(|public| public.eq_ignore_ascii_case(&kind));
+    if !linked {
+        return ApiError::not_found(format!(
+            "no asset at this path: the emulator serves /assets/ under {} only",
+            PUBLIC_ASSET_KINDS
+                .iter()
+                .chain(&crate::downloads::SIGNED_KINDS)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into_response();
     }
     let Some(format) = images::Format::from_file(&file) else {
         return Reply {

@@ -316,7 +316,7 @@ pub(crate) fn search(ctx: &Ctx<'_>, input: ProjectItemSearchInput) -> Outcome {
         (input.limit, MAX_PAGE_SIZE),
         input.offset,
         base,
-    )))
+    )?))
 }
 
 pub(crate) fn search_org(ctx: &Ctx<'_>, input: OrgItemSearchInput) -> Outcome {
@@ -330,7 +330,7 @@ pub(crate) fn search_org(ctx: &Ctx<'_>, input: OrgItemSearchInput) -> Outcome {
         (input.limit, MAX_PAGE_SIZE),
         input.offset,
         base,
-    )))
+    )?))
 }
 
 /// The largest `limit` of a `stac.search` page: the contract's own maximum for it, as a
@@ -395,7 +395,7 @@ pub(crate) fn stac_search(ctx: &Ctx<'_>, input: SearchInput) -> Outcome {
     } else {
         input.base_url.as_str()
     };
-    let mut answer = collection_page(ctx, found, (limit, max), offset, base);
+    let mut answer = collection_page(ctx, found, (limit, max), offset, base)?;
     answer["context"] = json!({
         "page": input.page.max(1),
         "limit": limit,
@@ -502,22 +502,25 @@ fn sorted<'a>(found: Vec<&'a Resource>, order: &[(SortKey, bool)]) -> Vec<&'a Re
 
 /// One page of `found` as a FeatureCollection; `limit` is the page size asked for and the
 /// largest one the operation answers.
+///
+/// # Errors
+/// As [`stac_feature`].
 fn collection_page(
     ctx: &Ctx<'_>,
     found: Vec<&Resource>,
     (limit, max): (i64, i64),
     offset: i64,
     base: &str,
-) -> Value {
+) -> Result<Value, ApiError> {
     let (items, _, _, total) = page(found, limit, offset, max);
     let features: Vec<Value> = items
         .into_iter()
         .map(|item| stac_feature(ctx, item, base))
-        .collect();
-    json!({
+        .collect::<Result<_, _>>()?;
+    Ok(json!({
         "type": "FeatureCollection",
         "numberMatched": total,
         "numberReturned": features.len(),
         "features": features,
-    })
+    }))
 }

@@ -214,7 +214,7 @@ pub(crate) fn list_assets(ctx: &Ctx<'_>, input: ItemAssetsInput) -> Outcome {
     let assets: Vec<Value> = if asset_deleted(item) {
         Vec::new()
     } else {
-        vec![data_asset(ctx, item)]
+        vec![data_asset(ctx, item)?]
     };
     Ok(ctx.ok(&json!({"item_id": item.id, "total": assets.len(), "assets": assets})))
 }
@@ -241,7 +241,7 @@ pub(crate) fn set_asset_band_names(ctx: &Ctx<'_>, input: SetBandNamesInput) -> O
     names.insert(input.asset_id.clone(), json!(input.band_names));
     item.set(BAND_NAMES, Some(Value::Object(names)));
     item.updated_at = now;
-    Ok(ctx.ok(&data_asset(ctx, item)))
+    Ok(ctx.ok(&data_asset(ctx, item)?))
 }
 
 /// The item as a STAC 1.0.0 Feature, answered as `application/geo+json`.
@@ -251,14 +251,18 @@ pub(crate) fn get_stac(ctx: &Ctx<'_>, input: ItemStacInput) -> Outcome {
         .resources
         .get(Family::Item, ctx.org, None, &input.item_id)?;
     let base = input.base_url.as_deref().unwrap_or(&ctx.shared.base_url);
-    let feature = stac_feature(ctx, item, base);
+    let feature = stac_feature(ctx, item, base)?;
     let mut reply = ctx.ok(&feature);
     reply.content_type = "application/geo+json";
     Ok(reply)
 }
 
-/// The item as a STAC 1.0.0 Feature whose links start at `base`.
-pub(crate) fn stac_feature(ctx: &Ctx<'_>, item: &Resource, base: &str) -> Value {
+/// The item as a STAC 1.0.0 Feature whose links start at `base`; its asset's `href` is a
+/// download link, as [`data_asset`] gives it.
+///
+/// # Errors
+/// 500 when the emulator's base URL cannot take a path, which a running emulator's always can.
+pub(crate) fn stac_feature(ctx: &Ctx<'_>, item: &Resource, base: &str) -> Result<Value, ApiError> {
     let base = base.trim_end_matches('/');
     let field = |name: &str| item.fields.get(name).cloned().unwrap_or(Value::Null);
     let mut properties = item
@@ -293,17 +297,17 @@ pub(crate) fn stac_feature(ctx: &Ctx<'_>, item: &Resource, base: &str) -> Value 
     if let Some(collection) = collection {
         links.push(json!({"rel": "collection", "href": format!("{base}/collections/{collection}"), "type": "application/json"}));
     }
-    let mut asset = data_asset(ctx, item);
-    if let Some(map) = asset.as_object_mut() {
-        map.remove("id");
-        map.remove("key");
-    }
     let assets = if asset_deleted(item) {
         json!({})
     } else {
+        let mut asset = data_asset(ctx, item)?;
+        // The key names it in `assets`; its `id` stays, which the asset operations take.
+        if let Some(map) = asset.as_object_mut() {
+            map.remove("key");
+        }
         json!({DATA_ASSET: asset})
     };
-    json!({
+    Ok(json!({
         "type": "Feature",
         "stac_version": "1.0.0",
         "stac_extensions": field("stac_extensions"),
@@ -314,7 +318,7 @@ pub(crate) fn stac_feature(ctx: &Ctx<'_>, item: &Resource, base: &str) -> Value 
         "links": links,
         "assets": assets,
         "collection": field("collection_id"),
-    })
+    }))
 }
 
 /// A copy of the item, by default in the same project and collection, that names its source
@@ -507,11 +511,7 @@ pub(crate) fn download_asset(ctx: &Ctx<'_>, input: AssetDownloadInput) -> Outcom
         .resources
         .get(Family::Item, ctx.org, None, &input.item_id)?;
     check_asset(item, &input.asset_id)?;
-    let file = format!("{DATA_ASSET}.tif");
-    let (url, expires) =
-        ctx.shared
-            .download_key
-            .link(&ctx.shared.base_url, &["downloads", &item.id, &file], now)?;
+    let (url, expires) = data_link(ctx, item, now)?;
     Ok(ctx.ok(&json!({
         "item_id": item.id,
         "asset_id": input.asset_id,
@@ -572,8 +572,23 @@ fn asset_id(item: &str) -> String {
     format!("ast_{tail}")
 }
 
-/// The item's `data` asset as `items.list_assets` answers it.
-fn data_asset(ctx: &Ctx<'_>, item: &Resource) -> Value {
+/// A signed link to the item's `data` file, valid from `now`, and when it expires: served
+/// while the item and its asset last, to whoever holds the link, as the API's storage serves
+/// it.
+fn data_link(ctx: &Ctx<'_>, item: &Resource, now: i64) -> Result<(String, i64), ApiError> {
+    let file = format!("{DATA_ASSET}.tif");
+    ctx.shared
+        .download_key
+        .link(&ctx.shared.base_url, &["downloads", &item.id, &file], now)
+}
+
+/// The item's `data` asset as `items.list_assets` answers it. Its `href` is a download link
+/// as `items.asset.download` hands out, so that what is listed can be fetched: the item's
+/// file is the organization's, never served at a public path.
+///
+/// # Errors
+/// 500 when the emulator's base URL cannot take a path, which a running emulator's always can.
+fn data_asset(ctx: &Ctx<'_>, item: &Resource) -> Result<Value, ApiError> {
     let id = asset_id(&item.id);
     let band_names = item
         .fields
@@ -581,13 +596,14 @@ fn data_asset(ctx: &Ctx<'_>, item: &Resource) -> Value {
         .and_then(|names| names.get(&id))
         .cloned()
         .unwrap_or(Value::Null);
-    json!({
+    let (href, _) = data_link(ctx, item, ctx.now())?;
+    Ok(json!({
         "id": id,
         "item_id": item.id,
         "key": DATA_ASSET,
-        "href": format!("{}/assets/{}/{DATA_ASSET}.tif", ctx.shared.base_url, item.id),
+        "href": href,
         "type": "image/tiff; application=geotiff; profile=cloud-optimized",
         "roles": ["data"],
         "band_names": band_names,
-    })
+    }))
 }

@@ -879,3 +879,49 @@ fn every_link_in_the_emulators_stac_documents_answers_a_get() {
         assert!(seen.contains(&walked), "{walked} not among {seen:?}");
     }
 }
+
+/// Regression: the `data` asset `items.get_stac` listed for an item had no id that
+/// `items.asset.download` took (404), and its `href` was a public path that answered a
+/// stand-in file for any item id, even another organization's or one deleted. What is listed
+/// is what is served: the asset's id, and a download link that stops with the asset; paths
+/// the emulator never links to are 404.
+#[test]
+fn a_bare_items_listed_data_asset_is_what_is_served() {
+    let api = Api::start();
+    let project = id(&api.ok("projects.create", json!({"name": "bare"})));
+    let item = id(&api.ok(
+        "items.create",
+        json!({"project_id": project, "name": "bare", "type": "satellite_capture"}),
+    ));
+    let feature = api.ok("items.get_stac", json!({"item_id": item}));
+    let listed = &feature["assets"]["data"];
+    let asset = listed["id"].as_str().expect("the asset's id").to_owned();
+    let download = api.ok(
+        "items.asset.download",
+        json!({"item_id": item, "asset_id": asset}),
+    );
+    assert_eq!(download["asset_id"], asset.as_str());
+    let href = listed["href"].as_str().expect("an href").to_owned();
+    let listed_by_list =
+        api.ok("items.list_assets", json!({"item_id": item}))["assets"][0]["href"].clone();
+    assert_eq!(listed_by_list, href.as_str());
+    let fetched = get_as(&api, &href, None);
+    assert_eq!(fetched.status, 200, "{href}: {:?}", fetched.body);
+    assert_eq!(fetched.content_type(), "image/tiff");
+
+    let base = api.emu.base_url();
+    for path in [
+        format!("/assets/{item}/data.tif"),
+        "/assets/itm_none/data.tif".to_owned(),
+        "/assets/anything/x.png".to_owned(),
+    ] {
+        let answer = get_as(&api, &format!("{base}{path}"), None);
+        assert_eq!(answer.status, 404, "{path}");
+        assert_eq!(answer.content_type(), "application/problem+json", "{path}");
+    }
+
+    api.ok("assets.delete", json!({"item_id": item, "asset_id": asset}));
+    assert_eq!(get_as(&api, &href, None).status, 404, "{href}");
+    let feature = api.ok("items.get_stac", json!({"item_id": item}));
+    assert_eq!(feature["assets"], json!({}));
+}
