@@ -925,3 +925,71 @@ fn a_bare_items_listed_data_asset_is_what_is_served() {
     let feature = api.ok("items.get_stac", json!({"item_id": item}));
     assert_eq!(feature["assets"], json!({}));
 }
+
+/// The links of STAC documents start at the emulator's own address, never at one the request
+/// names: neither a `Host` the emulator answers to (any IP address does) nor forwarding
+/// headers, whose hostile values (another origin, `javascript:`, quotes, spaces) would
+/// otherwise be handed on to whoever follows the links.
+#[test]
+fn stac_links_start_at_the_emulators_address_whatever_the_request_names() {
+    let api = Api::start();
+    let (_project, items) = project_with_items(&api);
+    let key = api.emu.api_key().to_owned();
+    let base = api.emu.base_url();
+    let named: [(&str, &str); 5] = [
+        ("host", "10.9.8.7:8080"),
+        ("x-forwarded-host", "evil.example"),
+        ("x-forwarded-proto", "javascript"),
+        ("x-forwarded-prefix", "/\" onmouseover=\"x"),
+        ("forwarded", "host=\"evil.example\";proto=javascript"),
+    ];
+    let feature = api.ok("items.get_stac", json!({"item_id": items[0]}));
+    let collection = feature["collection"].as_str().expect("a collection");
+    let mut answers = Vec::new();
+    for (operation, body) in [
+        ("items.get_stac", json!({"item_id": items[0]})),
+        ("items.get_stac", json!({"item_id": items[2]})),
+        ("stac.search", json!({"limit": 1})),
+        ("stac.collections.list", json!({})),
+        (
+            "catalog.search",
+            json!({"host_name": "earthsearch-aws", "limit": 1}),
+        ),
+    ] {
+        let mut headers = vec![("authorization", format!("Bearer {key}"))];
+        headers.extend(
+            named
+                .iter()
+                .map(|(name, value)| (*name, (*value).to_owned())),
+        );
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        answers.push((
+            operation.to_owned(),
+            api.call_with(operation, &body, &headers),
+        ));
+    }
+    for path in [
+        format!("/collections/{collection}"),
+        format!("/collections/{collection}/items?limit=1"),
+        format!("/collections/{collection}/items/{}", items[0]),
+        format!("/items/{}", items[2]),
+    ] {
+        let mut request = api.http.get(format!("{base}{path}")).bearer_auth(&key);
+        for (name, value) in named {
+            request = request.header(name, value);
+        }
+        answers.push((
+            path,
+            Resp::read(request.send().expect("GET")).expect("read"),
+        ));
+    }
+    for (what, answer) in answers {
+        assert_eq!(answer.status, 200, "{what}: {:?}", answer.body);
+        let mut found = Vec::new();
+        hrefs(&answer.json(), &mut found);
+        assert!(!found.is_empty(), "{what}");
+        for href in found {
+            assert!(href.starts_with(&format!("{base}/")), "{what}: {href}");
+        }
+    }
+}
