@@ -15,7 +15,14 @@
 //!
 //! Every poll is an ordinary call of the read operation (`orders.get`, `processing.job.get`,
 //! `clip.job.get`, `uploads.progress`), retried by the client's retry policy and drawing on
-//! the default rate budget; a poll that still fails ends the wait with [`WaitError::Call`].
+//! the default rate budget. A wait lasts hours or days, longer than any outage the client's
+//! retries are sized for, so a poll that still fails with an error that may go away
+//! ([`Error::is_retryable`]: a rate limit, a 5xx such as 503, a timeout, a lost connection) is
+//! ridden out: the waiter pauses for the `Retry-After` a 429 asked for, or else for its next
+//! pause, and polls again, logging a warning each time. A wrong base URL or a server that stays
+//! down therefore runs to the wait's deadline, whose error names the failure
+//! ([`WaitError::Deadline`]). Any other error (an unknown resource, a missing scope) ends the
+//! wait at once with [`WaitError::Call`].
 //!
 //! ```no_run
 //! # async fn run(client: geopera::AuthenticatedClient) -> Result<(), Box<dyn std::error::Error>> {
@@ -268,11 +275,11 @@ where
     }
 
     /// Ends the wait with [`WaitError::Deadline`] once `deadline` has passed since it started
-    /// (on the client's clock); a poll in flight is cut short at the deadline too. Without
-    /// it, a wait for an order ends after 60 days and one for a job or an upload after a day:
-    /// every wait ends. The client's own deadline
+    /// (on the client's clock); a poll in flight, and a pause for a `Retry-After`, are cut
+    /// short at the deadline too. Without it, a wait for an order ends after 60 days and one
+    /// for a job or an upload after a day: every wait ends. The client's own deadline
     /// ([`ClientBuilder::deadline`](crate::ClientBuilder::deadline)) still bounds each poll; a
-    /// poll it cuts ends the wait with [`WaitError::Call`] and the timeout.
+    /// poll it cuts is a timeout like any other, polled again after the next pause.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
         self
@@ -355,6 +362,8 @@ where
         let payload = self.payload()?;
         let mut pause = self.first;
         let mut last: Option<Box<U>> = None;
+        // Why the latest poll failed, when it did: what a deadline error names.
+        let mut failure: Option<Box<Error>> = None;
         // What the errors quote from an answer (a failure's reason, another resource's id)
         // is the server's text, and errors end up in logs: the client's credentials are taken
         // out of it, as out of every other error's.
@@ -362,7 +371,7 @@ where
         loop {
             let left = ends.saturating_sub(clock.now());
             if left.is_zero() {
-                return Err(self.deadline_passed(last));
+                return Err(self.deadline_passed(last, failure));
             }
             // A poll is bounded by what is left of the wait, and by the client's own deadline
             // for every call when that is shorter; only the first is the wait's deadline.
@@ -380,10 +389,53 @@ where
                 &options,
                 payload.clone(),
             );
-            let (state, rest) = match polled.await {
-                Ok(answer) => answer,
+            // The pause the server asked for before the next poll, if it asked.
+            let asked = match polled.await {
+                Ok((state, rest)) => {
+                    // An answer about another resource (a misrouted or cached one) says
+                    // nothing about this one: neither its success nor its failure is this
+                    // wait's.
+                    let answered = (kind.id_of)(&state);
+                    if answered != self.id {
+                        return Err(WaitError::OtherResource {
+                            what: kind.what,
+                            answered: redactor.text(answered.to_owned()),
+                            id: self.id,
+                        });
+                    }
+                    if let Some(progress) = self.progress.as_mut() {
+                        progress(&state);
+                    }
+                    match (kind.judge)(&state) {
+                        Verdict::Done => return Ok(finish(state, rest)),
+                        Verdict::Failed => {
+                            return Err(WaitError::Failed {
+                                what: kind.what,
+                                id: self.id,
+                                state: redactor.text((kind.state)(&state)),
+                                last: Box::new(finish(state, rest)),
+                            })
+                        }
+                        Verdict::Pending => last = Some(Box::new(finish(state, rest))),
+                    }
+                    failure = None;
+                    None
+                }
                 Err(error) if is_deadline(&error) && client_cuts.is_none() => {
-                    return Err(self.deadline_passed(last));
+                    return Err(self.deadline_passed(last, failure));
+                }
+                // The client's retries are sized for a call, not for a wait of days: a
+                // failure that may pass is waited out as a pending state is.
+                Err(error) if error.is_retryable() => {
+                    tracing::warn!(
+                        what = kind.what,
+                        id = %self.id,
+                        %error,
+                        "a poll failed; polling again"
+                    );
+                    let asked = error.retry_after();
+                    failure = Some(Box::new(error));
+                    asked
                 }
                 Err(source) => {
                     return Err(WaitError::Call {
@@ -393,37 +445,14 @@ where
                     })
                 }
             };
-            // An answer about another resource (a misrouted or cached one) says nothing about
-            // this one: neither its success nor its failure is this wait's.
-            let answered = (kind.id_of)(&state);
-            if answered != self.id {
-                return Err(WaitError::OtherResource {
-                    what: kind.what,
-                    answered: redactor.text(answered.to_owned()),
-                    id: self.id,
-                });
-            }
-            if let Some(progress) = self.progress.as_mut() {
-                progress(&state);
-            }
-            match (kind.judge)(&state) {
-                Verdict::Done => return Ok(finish(state, rest)),
-                Verdict::Failed => {
-                    return Err(WaitError::Failed {
-                        what: kind.what,
-                        id: self.id,
-                        state: redactor.text((kind.state)(&state)),
-                        last: Box::new(finish(state, rest)),
-                    })
-                }
-                Verdict::Pending => last = Some(Box::new(finish(state, rest))),
-            }
             // The spread draws down to half the pause: the floor holds for what is drawn.
-            let pause_now = crate::retry::jittered(pause).max(MIN_INTERVAL);
+            let pause_now = asked
+                .unwrap_or_else(|| crate::retry::jittered(pause))
+                .max(MIN_INTERVAL);
             let wake = clock.now().saturating_add(pause_now);
             if wake >= ends {
                 clock.sleep_until(ends).await;
-                return Err(self.deadline_passed(last));
+                return Err(self.deadline_passed(last, failure));
             }
             clock.sleep_until(wake).await;
             // Past `max` the product is not needed, and `Duration::MAX` (no longest pause)
@@ -450,12 +479,17 @@ where
             })
     }
 
-    fn deadline_passed<U>(&self, last: Option<Box<U>>) -> WaitError<U> {
+    fn deadline_passed<U>(
+        &self,
+        last: Option<Box<U>>,
+        failure: Option<Box<Error>>,
+    ) -> WaitError<U> {
         WaitError::Deadline {
             what: self.kind.what,
             id: self.id.clone(),
             deadline: self.deadline,
             last,
+            failure,
         }
     }
 }
@@ -499,12 +533,14 @@ fn is_deadline(error: &Error) -> bool {
 /// an id it handed out) with every character that would act on a terminal written as `\u{..}`,
 /// and at most 1,000 characters of each, as [`Error`]'s messages do; the fields keep them
 /// whole, as they came.
-#[derive(Debug, thiserror::Error)]
+///
+/// `source()` is the poll's [`Error`] for [`WaitError::Call`], and for
+/// [`WaitError::Deadline`] when its latest poll failed.
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum WaitError<T> {
     /// The resource reached a final state that is not success: a failed or cancelled job, a
     /// cancelled order, a failed upload. `last` is the resource as last read.
-    #[error("{what} {} ended {}", server_words(id), server_words(state))]
     Failed {
         /// What was waited for: `order`, `processing job`, `clip job` or `upload`.
         what: &'static str,
@@ -515,8 +551,8 @@ pub enum WaitError<T> {
         /// The resource as last read.
         last: Box<T>,
     },
-    /// The deadline passed first. `last` is the resource as last read, if a poll succeeded.
-    #[error("{what} {} was not done within {deadline:?}", server_words(id))]
+    /// The deadline passed first. `last` is the resource as last read, if a poll succeeded;
+    /// `failure` why the latest poll failed, when it did, which the message names too.
     Deadline {
         /// What was waited for.
         what: &'static str,
@@ -526,27 +562,26 @@ pub enum WaitError<T> {
         deadline: Duration,
         /// The resource as last read.
         last: Option<Box<T>>,
+        /// The error of the latest poll, when it failed with an error that may pass (a rate
+        /// limit, a 503, a timeout) and no poll answered after it: what kept the wait from
+        /// news of the resource at the end. Boxed, so that every waiter's `Result` stays
+        /// small.
+        failure: Option<Box<Error>>,
     },
-    /// A poll failed (after the client's retries): the resource is unknown, the credential
-    /// lacks the scope, the API is unreachable, ...
-    #[error("waiting for {what} {}: {source}", server_words(id))]
+    /// A poll failed with an error that asking again cannot mend
+    /// ([`Error::is_retryable`] is `false`): the resource is unknown, the credential lacks the
+    /// scope, the request is refused, ...
     Call {
         /// What was waited for.
         what: &'static str,
         /// Its id.
         id: String,
         /// Why the poll failed.
-        #[source]
         source: Error,
     },
     /// A poll was answered with another resource than the one asked for (a misrouted or
     /// cached answer): its state is no news of this one, so the wait ends rather than
     /// trust it.
-    #[error(
-        "waiting for {what} {}: the API answered {what} {} instead",
-        server_words(id),
-        server_words(answered)
-    )]
     OtherResource {
         /// What was waited for.
         what: &'static str,
@@ -555,6 +590,64 @@ pub enum WaitError<T> {
         /// The id of the resource the API answered with.
         answered: String,
     },
+}
+
+// Written out rather than derived: a derived `source()` would give a deadline's boxed failure
+// as the box, which no `downcast_ref::<Error>()` finds.
+impl<T> fmt::Display for WaitError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitError::Failed {
+                what, id, state, ..
+            } => {
+                write!(
+                    f,
+                    "{what} {} ended {}",
+                    server_words(id),
+                    server_words(state)
+                )
+            }
+            WaitError::Deadline {
+                what,
+                id,
+                deadline,
+                failure,
+                ..
+            } => {
+                write!(
+                    f,
+                    "{what} {} was not done within {deadline:?}",
+                    server_words(id)
+                )?;
+                match failure {
+                    Some(error) => write!(f, "; the last poll failed: {error}"),
+                    None => Ok(()),
+                }
+            }
+            WaitError::Call { what, id, source } => {
+                write!(f, "waiting for {what} {}: {source}", server_words(id))
+            }
+            WaitError::OtherResource { what, id, answered } => write!(
+                f,
+                "waiting for {what} {}: the API answered {what} {} instead",
+                server_words(id),
+                server_words(answered)
+            ),
+        }
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for WaitError<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WaitError::Call { source, .. } => Some(source),
+            WaitError::Deadline {
+                failure: Some(error),
+                ..
+            } => Some(&**error),
+            _ => None,
+        }
+    }
 }
 
 impl<T> WaitError<T> {

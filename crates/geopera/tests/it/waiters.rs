@@ -228,10 +228,10 @@ async fn a_deadline_ends_the_wait_on_time_with_the_last_state() {
     );
 }
 
-/// The client's own deadline bounds every poll: a poll it cuts ends the wait as that poll's
-/// timeout, not as the wait's deadline, which is still far off.
+/// The client's own deadline bounds every poll: a poll it cuts is a timeout the wait rides out
+/// until its own deadline, whose error names that timeout.
 #[tokio::test]
-async fn a_poll_cut_by_the_client_deadline_is_a_call_error_not_the_wait_deadline() {
+async fn a_poll_cut_by_the_client_deadline_is_polled_again_and_named_at_the_wait_deadline() {
     let stalled = Hostile::serve("127.0.0.1", |_| Reply::Trickle {
         head: "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 64\r\n\r\n"
             .to_owned(),
@@ -247,18 +247,23 @@ async fn a_poll_cut_by_the_client_deadline_is_a_call_error_not_the_wait_deadline
     );
     let started = Instant::now();
     let error = wait::processing_job(&client, "job_1")
-        .deadline(Duration::from_secs(60))
+        .interval(Duration::from_millis(100), Duration::from_millis(100))
+        .deadline(Duration::from_secs(2))
         .await
         .expect_err("the poll never completes");
     let took = started.elapsed();
     assert!(
         took < Duration::from_secs(10),
-        "the client's deadline held: {took:?}"
+        "the wait's deadline held: {took:?}"
     );
-    let WaitError::Call { source, id, .. } = &error else {
-        panic!("not the poll's error: {error:?}");
+    assert!(stalled.seen().len() >= 2, "polled again after the timeout");
+    let WaitError::Deadline { id, .. } = &error else {
+        panic!("not the wait's deadline: {error:?}");
     };
     assert_eq!(id, "job_1");
+    let source = std::error::Error::source(&error)
+        .and_then(|source| source.downcast_ref::<geopera::Error>())
+        .expect("the last poll's error");
     assert_eq!(source.kind(), geopera::ErrorKind::Timeout, "{source:?}");
 }
 
@@ -720,4 +725,146 @@ async fn no_pause_between_polls_is_shorter_than_the_minimum_interval() {
         "{polls} polls in {deadline:?}, at most {most} allowed"
     );
     assert!(polls >= most / 2, "{polls} polls: the waiter kept polling");
+}
+
+/// A hostile `orders.get` that answers with `script` in turn (a status, and a `Retry-After`
+/// for a 429), then `fulfilled` for ever; and a client on a [`Leaping`] clock that retries
+/// once, waits out no `Retry-After` of a second, and reads its clock.
+fn scripted(script: &'static [(u16, &'static str)]) -> (Hostile, Arc<Leaping>, Geopera) {
+    let answered = Arc::new(Mutex::new(0_usize));
+    let server = Hostile::serve("127.0.0.1", move |_| {
+        let mut answered = answered.lock().expect("not poisoned");
+        let next = script.get(*answered).copied();
+        *answered += 1;
+        match next {
+            Some((429, retry_after)) => crate::hostile::json(
+                429,
+                &[("retry-after", retry_after)],
+                r#"{"type":"about:blank","title":"Too Many Requests","status":429}"#,
+            ),
+            Some((status, _)) => crate::hostile::json(
+                status,
+                &[],
+                &format!(r#"{{"type":"about:blank","title":"no","status":{status}}}"#),
+            ),
+            None => crate::hostile::json(200, &[], r#"{"orderId":"ord_1","status":"fulfilled"}"#),
+        }
+    });
+    let clock = Arc::new(Leaping::default());
+    let client = AuthenticatedClient::builder("gpra_test_key")
+        .base_url(server.url())
+        .clock(clock.clone())
+        .retry_policy(
+            geopera::RetryPolicy::default()
+                .max_retries(1)
+                .backoff(Duration::from_millis(10), Duration::from_millis(10))
+                .max_retry_after(Duration::from_millis(100)),
+        )
+        .build()
+        .expect("valid configuration");
+    (server, clock, Geopera::from(client))
+}
+
+/// Poll 1: a 503, and again on the client's retry. Poll 2: a 429 asking for a second, longer
+/// than the client waits out. Poll 3: the final state.
+const OUTAGE: &[(u16, &str)] = &[(503, ""), (503, ""), (429, "1")];
+
+/// A wait of days outlasts a 503 that outlasted the client's retries and a 429 the client
+/// would not wait out, sleeping the second that 429 asked for, on both faces.
+#[test]
+fn a_wait_rides_out_a_lasting_503_and_a_long_429_on_both_faces() {
+    for face in ["async", "blocking"] {
+        let (server, clock, client) = scripted(OUTAGE);
+        let waiter = wait::order(&client, "ord_1")
+            .interval(Duration::from_millis(10), Duration::from_millis(10));
+        let order = match face {
+            "async" => tokio::runtime::Runtime::new()
+                .expect("a runtime")
+                .block_on(waiter.into_future()),
+            _ => waiter.wait_blocking(),
+        }
+        .unwrap_or_else(|error| panic!("{face}: {error:?}"));
+        assert_eq!(order.status, Some(OrderStatus::Fulfilled), "{face}");
+        assert_eq!(server.seen().len(), 4, "{face}: three polls, one retried");
+        // The wait's own pauses are 10 ms; the rest is the second the 429 asked for.
+        assert!(
+            clock.now() >= Duration::from_secs(1),
+            "{face}: the Retry-After was waited out: {:?}",
+            clock.now()
+        );
+    }
+}
+
+/// A 403 or a 404 says the resource will not come, however long the wait: after a 503 the
+/// waiter rode out, it ends the wait at once, on both faces.
+#[test]
+fn a_refusal_after_a_transient_failure_ends_the_wait_at_once_on_both_faces() {
+    static FORBIDDEN: &[(u16, &str)] = &[(503, ""), (503, ""), (403, "")];
+    static MISSING: &[(u16, &str)] = &[(503, ""), (503, ""), (404, "")];
+    for (script, status) in [(FORBIDDEN, 403), (MISSING, 404)] {
+        for face in ["async", "blocking"] {
+            let (server, _clock, client) = scripted(script);
+            let waiter = wait::order(&client, "ord_1")
+                .interval(Duration::from_millis(10), Duration::from_millis(10));
+            let ended = match face {
+                "async" => tokio::runtime::Runtime::new()
+                    .expect("a runtime")
+                    .block_on(waiter.into_future()),
+                _ => waiter.wait_blocking(),
+            };
+            let Err(WaitError::Call { source, .. }) = &ended else {
+                panic!("{face}, {status}: not the poll's error: {ended:?}");
+            };
+            assert_eq!(source.status().map(|s| s.as_u16()), Some(status), "{face}");
+            assert_eq!(server.seen().len(), 3, "{face}, {status}: no poll after it");
+        }
+    }
+}
+
+/// A server that never answers but with a transient error keeps the wait to its deadline, and
+/// no further even when a 429 asks for an hour; the deadline error names the last failure, on
+/// both faces.
+#[test]
+fn a_wait_ended_by_its_deadline_names_the_last_failure_on_both_faces() {
+    static DOWN: &[(u16, &str)] = &[(503, ""); 64];
+    static LIMITED: &[(u16, &str)] = &[(429, "3600"); 64];
+    for (script, status) in [(DOWN, 503), (LIMITED, 429)] {
+        for face in ["async", "blocking"] {
+            let (server, clock, client) = scripted(script);
+            let waiter = wait::order(&client, "ord_1")
+                .interval(Duration::from_secs(1), Duration::from_secs(5))
+                .deadline(Duration::from_secs(30));
+            let ended = match face {
+                "async" => tokio::runtime::Runtime::new()
+                    .expect("a runtime")
+                    .block_on(waiter.into_future()),
+                _ => waiter.wait_blocking(),
+            };
+            let error = ended.expect_err("never fulfilled");
+            assert!(
+                matches!(error, WaitError::Deadline { last: None, .. }),
+                "{face}, {status}: {error:?}"
+            );
+            let source = std::error::Error::source(&error)
+                .and_then(|source| source.downcast_ref::<geopera::Error>())
+                .expect("the last poll's error");
+            assert_eq!(source.status().map(|s| s.as_u16()), Some(status), "{face}");
+            let message = error.to_string();
+            assert!(
+                message.contains("was not done within") && message.contains(&source.to_string()),
+                "{face}: the message names the failure: {message}"
+            );
+            // Two requests a poll while the server is down; one poll when it asks for an hour.
+            let polls = server.seen().len();
+            match status {
+                503 => assert!(polls > 2, "{face}: polled again: {polls}"),
+                _ => assert_eq!(polls, 1, "{face}: slept to the deadline"),
+            }
+            assert!(
+                clock.now() <= Duration::from_secs(30),
+                "{face}, {status}: no pause past the deadline: {:?}",
+                clock.now()
+            );
+        }
+    }
 }
