@@ -207,6 +207,13 @@ impl DeviceAuthorization {
     /// after each `slow_down` — until the person approves, and returns the signed-in session.
     /// Waits go through the client's clock; dropping the future stops polling.
     ///
+    /// The person may take minutes to approve, longer than a provider stays free of hiccups:
+    /// a poll that fails with an error that may pass ([`Error::is_retryable`]: a 5xx such as
+    /// 503, a timeout, a lost connection, a 429) is logged and made again an `interval`
+    /// later, as a pending one is. Polling never runs past
+    /// [`expires_in`](Self::expires_in): the last poll is given only what is left of it, at
+    /// most the provider's [`request_timeout`](Oidc::request_timeout).
+    ///
     /// The session comes back holding its first token pair, received before any callback
     /// could be set on it: an application that keeps tokens stores that pair from
     /// [`Session::tokens`], and the pairs of later refreshes from
@@ -215,8 +222,9 @@ impl DeviceAuthorization {
     /// # Errors
     ///
     /// [`Error::SignIn`] with `access_denied` when the person refused, `expired_token` when
-    /// the code expired, or the provider's other refusals; a transport error when it could
-    /// not be reached.
+    /// the code expired (its description naming the last poll's failure, when it failed), or
+    /// the provider's other refusals, and any other error that asking again cannot mend (a
+    /// refused certificate, an answer past 64 KiB).
     pub async fn wait(self, client: &Client) -> Result<Session, Error> {
         let clock = client.clock().clone();
         self.poll(&client.http, clock).await
@@ -240,7 +248,7 @@ impl DeviceAuthorization {
     async fn poll(self, http: &reqwest::Client, clock: Arc<dyn Clock>) -> Result<Session, Error> {
         // The first wait comes before the first request, which would find no runtime too late.
         crate::engine::outside_tokio(crate::auth::oidc::operation_of("token"))?;
-        let started = clock.now();
+        let expires = clock.now().saturating_add(self.expires_in);
         let mut interval = self.interval;
         let form = [
             ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
@@ -249,31 +257,54 @@ impl DeviceAuthorization {
             ("code_verifier", self.code_verifier.expose()),
         ];
         let secrets = [self.device_code.expose(), self.code_verifier.expose()];
+        // Why the latest poll failed, when it did: what the expiry names.
+        let mut failure: Option<Error> = None;
         loop {
             // An interval the answer made huge saturates, and then outlasts the code.
             let next = clock.now().saturating_add(interval);
-            if next.saturating_sub(started) > self.expires_in {
-                return Err(Error::sign_in(
-                    "expired_token",
-                    Some("the device code expired before it was approved".into()),
-                    None,
-                ));
+            if next > expires {
+                return Err(expired(failure.as_ref()));
             }
             clock.sleep_until(next).await;
+            // An answer after the code expired could only refuse it.
+            let left = expires.saturating_sub(clock.now());
+            if left.is_zero() {
+                return Err(expired(failure.as_ref()));
+            }
+            let oidc = self
+                .oidc
+                .clone()
+                .request_timeout(left.min(self.oidc.request_time()));
             let received = SystemTime::now();
-            match self.oidc.token(http, &form, &secrets).await {
+            match oidc.token(http, &form, &secrets).await {
                 Ok(answer) => {
                     let tokens = TokenSet::from_answer(answer, received);
                     return Ok(Session::from_tokens(self.oidc.clone(), tokens).clock(clock));
                 }
-                Err(Error::SignIn { code, .. }) if code == "authorization_pending" => {}
+                Err(Error::SignIn { code, .. }) if code == "authorization_pending" => {
+                    failure = None;
+                }
                 Err(Error::SignIn { code, .. }) if code == "slow_down" => {
                     interval = interval.saturating_add(SLOW_DOWN_STEP);
+                    failure = None;
+                }
+                Err(error) if error.is_retryable() => {
+                    tracing::warn!(%error, "a device sign-in poll failed; polling again");
+                    failure = Some(error);
                 }
                 Err(error) => return Err(error),
             }
         }
     }
+}
+
+/// The error of a device code that expired unapproved, naming the latest poll's failure.
+fn expired(failure: Option<&Error>) -> Error {
+    let mut description = "the device code expired before it was approved".to_owned();
+    if let Some(error) = failure {
+        description.push_str(&format!("; the last poll failed: {error}"));
+    }
+    Error::sign_in("expired_token", Some(description), None)
 }
 
 impl fmt::Debug for DeviceAuthorization {

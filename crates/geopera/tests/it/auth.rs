@@ -1398,3 +1398,127 @@ fn a_providers_own_failure_reaches_the_caller_as_its_source() {
     check(catalog_search::send_blocking(&client, search()).expect_err("no credential"));
     assert!(api.seen().is_empty(), "nothing was sent");
 }
+
+/// A device answer that lets the code live `expires_in` seconds, polled every second.
+fn device_answer(expires_in: u64) -> String {
+    format!(
+        r#"{{"device_code":"device-code-of-the-test","user_code":"U","verification_uri":"http://127.0.0.1/v","expires_in":{expires_in},"interval":1}}"#
+    )
+}
+
+/// A token answer that never completes: its head, then a byte every 5 s.
+fn stalled_answer() -> crate::hostile::Reply {
+    crate::hostile::Reply::Trickle {
+        head: "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n"
+            .to_owned(),
+        body: vec![b' '; 100],
+        every: Duration::from_secs(5),
+    }
+}
+
+/// A provider whose device code lives `expires_in` seconds and whose token endpoint gives
+/// `answers` in turn (the last one for ever); a client of it on `clock`; the flow started.
+fn device_flow(
+    expires_in: u64,
+    answers: fn(usize) -> crate::hostile::Reply,
+    clock: Option<Arc<dyn geopera::Clock>>,
+    request_timeout: Duration,
+) -> (Hostile, Client, geopera::auth::DeviceAuthorization) {
+    let polls = AtomicUsize::new(0);
+    let device = device_answer(expires_in);
+    let provider = Hostile::serve("127.0.0.1", move |seen| {
+        if seen.path.ends_with("/auth/device") {
+            hostile_json(200, &[], &device)
+        } else {
+            answers(polls.fetch_add(1, Ordering::SeqCst))
+        }
+    });
+    let mut builder = Client::builder().base_url(provider.url());
+    if let Some(clock) = clock {
+        builder = builder.clock(clock);
+    }
+    let client = builder.build().expect("valid configuration");
+    let flow = Oidc::for_base_url(&provider.url())
+        .expect("a provider")
+        .request_timeout(request_timeout)
+        .device_authorization_blocking(&client, None)
+        .expect("a device code");
+    (provider, client, flow)
+}
+
+/// Waits for `flow` from `face`: `async` on a runtime of its own, or `blocking`.
+fn wait_from(
+    face: &str,
+    flow: geopera::auth::DeviceAuthorization,
+    client: &Client,
+) -> Result<Session, Error> {
+    match face {
+        "async" => tokio::runtime::Runtime::new()
+            .expect("a runtime")
+            .block_on(flow.wait(client)),
+        _ => flow.wait_blocking(client),
+    }
+}
+
+/// The token endpoint answers a 503, then not at all within the request timeout, then
+/// `authorization_pending`, then the tokens.
+fn hiccuping_provider(poll: usize) -> crate::hostile::Reply {
+    match poll {
+        0 => hostile_json(503, &[], "{}"),
+        1 => stalled_answer(),
+        2 => hostile_json(400, &[], r#"{"error":"authorization_pending"}"#),
+        _ => hostile_json(
+            200,
+            &[],
+            r#"{"access_token":"at","refresh_token":"rt","expires_in":300,"token_type":"Bearer"}"#,
+        ),
+    }
+}
+
+/// A 503 and a timeout of the token endpoint while the person has yet to approve are
+/// hiccups of minutes-long polling, not a refusal: the flow polls on and signs in, on both
+/// faces.
+#[test]
+fn a_device_flow_polls_on_through_a_503_and_a_timeout_of_the_token_endpoint() {
+    for face in ["async", "blocking"] {
+        // Simulated time for the pauses; the timeout is real, and short.
+        let clock: Arc<dyn geopera::Clock> = SharedTime::new(&ManualClock::new());
+        let (provider, client, flow) = device_flow(
+            600,
+            hiccuping_provider,
+            Some(clock),
+            Duration::from_millis(300),
+        );
+        let session = wait_from(face, flow, &client).unwrap_or_else(|e| panic!("{face}: {e:?}"));
+        assert!(session.tokens().is_some(), "{face}: signed in");
+        assert_eq!(provider.seen().len(), 5, "{face}: the start and four polls");
+    }
+}
+
+/// A poll in flight when the device code expires is cut there, not at the end of its request
+/// timeout (30 s): the flow ends with `expired_token` naming the poll that failed, on both
+/// faces.
+#[test]
+fn a_device_flow_polls_no_longer_than_its_code_lives() {
+    for face in ["async", "blocking"] {
+        let (_provider, client, flow) =
+            device_flow(2, |_| stalled_answer(), None, Duration::from_secs(30));
+        let started = std::time::Instant::now();
+        let error = wait_from(face, flow, &client).expect_err("never approved");
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(10),
+            "{face}: ended after {took:?}"
+        );
+        assert_eq!(
+            sign_in_code(&error),
+            Some("expired_token"),
+            "{face}: {error:?}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains("the last poll failed") && message.contains("timed out"),
+            "{face}: {message}"
+        );
+    }
+}
