@@ -19,10 +19,11 @@
 //! retries are sized for, so a poll that still fails with an error that may go away
 //! ([`Error::is_retryable`]: a rate limit, a 5xx such as 503, a timeout, a lost connection) is
 //! ridden out: the waiter pauses for the `Retry-After` a 429 asked for, or else for its next
-//! pause, and polls again, logging a warning each time. A wrong base URL or a server that stays
-//! down therefore runs to the wait's deadline, whose error names the failure
-//! ([`WaitError::Deadline`]). Any other error (an unknown resource, a missing scope) ends the
-//! wait at once with [`WaitError::Call`].
+//! pause, and polls again, logging a warning each time. A server that stays down therefore
+//! runs the wait to its deadline, whose error names the failure ([`WaitError::Deadline`]).
+//! Until a poll has reached the server, a connection that cannot be made ends the wait at once
+//! with [`WaitError::Call`] ([`Error::is_connect`]): a wrong base URL looks just like that. Any
+//! other error (an unknown resource, a missing scope) ends the wait at once too.
 //!
 //! ```no_run
 //! # async fn run(client: geopera::AuthenticatedClient) -> Result<(), Box<dyn std::error::Error>> {
@@ -364,6 +365,9 @@ where
         let mut last: Option<Box<U>> = None;
         // Why the latest poll failed, when it did: what a deadline error names.
         let mut failure: Option<Box<Error>> = None;
+        // Whether any poll has reached the server: until one has, a connection that cannot be
+        // made more likely means a wrong address than an outage.
+        let mut reached = false;
         // What the errors quote from an answer (a failure's reason, another resource's id)
         // is the server's text, and errors end up in logs: the client's credentials are taken
         // out of it, as out of every other error's.
@@ -419,14 +423,18 @@ where
                         Verdict::Pending => last = Some(Box::new(finish(state, rest))),
                     }
                     failure = None;
+                    reached = true;
                     None
                 }
                 Err(error) if is_deadline(&error) && client_cuts.is_none() => {
                     return Err(self.deadline_passed(last, failure));
                 }
                 // The client's retries are sized for a call, not for a wait of days: a
-                // failure that may pass is waited out as a pending state is.
-                Err(error) if error.is_retryable() => {
+                // failure that may pass is waited out as a pending state is, once the server
+                // has been reached; a first poll that cannot connect ends the wait, as a
+                // mistyped address would otherwise be polled until the deadline, in silence.
+                Err(error) if error.is_retryable() && (reached || !error.is_connect()) => {
+                    reached |= error.status().is_some();
                     tracing::warn!(
                         what = kind.what,
                         id = %self.id,
@@ -541,6 +549,7 @@ fn is_deadline(error: &Error) -> bool {
 pub enum WaitError<T> {
     /// The resource reached a final state that is not success: a failed or cancelled job, a
     /// cancelled order, a failed upload. `last` is the resource as last read.
+    #[non_exhaustive]
     Failed {
         /// What was waited for: `order`, `processing job`, `clip job` or `upload`.
         what: &'static str,
@@ -553,6 +562,7 @@ pub enum WaitError<T> {
     },
     /// The deadline passed first. `last` is the resource as last read, if a poll succeeded;
     /// `failure` why the latest poll failed, when it did, which the message names too.
+    #[non_exhaustive]
     Deadline {
         /// What was waited for.
         what: &'static str,
@@ -570,7 +580,9 @@ pub enum WaitError<T> {
     },
     /// A poll failed with an error that asking again cannot mend
     /// ([`Error::is_retryable`] is `false`): the resource is unknown, the credential lacks the
-    /// scope, the request is refused, ...
+    /// scope, the request is refused, ...; or no poll has reached the server yet and this one
+    /// could not connect ([`Error::is_connect`]), as to a wrong address.
+    #[non_exhaustive]
     Call {
         /// What was waited for.
         what: &'static str,
@@ -582,6 +594,7 @@ pub enum WaitError<T> {
     /// A poll was answered with another resource than the one asked for (a misrouted or
     /// cached answer): its state is no news of this one, so the wait ends rather than
     /// trust it.
+    #[non_exhaustive]
     OtherResource {
         /// What was waited for.
         what: &'static str,

@@ -868,3 +868,44 @@ fn a_wait_ended_by_its_deadline_names_the_last_failure_on_both_faces() {
         }
     }
 }
+
+/// An address where nothing listens is a wrong base URL far more often than an outage: a wait
+/// whose first poll cannot connect ends at once with that error, on both faces, rather than
+/// polling in silence until its deadline of days.
+#[test]
+fn a_wait_whose_first_poll_cannot_connect_ends_at_once_on_both_faces() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    for face in ["async", "blocking"] {
+        let clock = Arc::new(Leaping::default());
+        let client = Geopera::from(
+            AuthenticatedClient::builder("gpra_test_key")
+                .base_url(format!("http://127.0.0.1:{port}"))
+                .clock(clock.clone())
+                .retry_policy(geopera::RetryPolicy::none())
+                .build()
+                .expect("valid configuration"),
+        );
+        // A minute of the leaping clock bounds the test should the wait go on polling.
+        let waiter = wait::order(&client, "ord_1")
+            .interval(Duration::from_secs(1), Duration::from_secs(1))
+            .deadline(Duration::from_secs(60));
+        let ended = match face {
+            "async" => tokio::runtime::Runtime::new()
+                .expect("a runtime")
+                .block_on(waiter.into_future()),
+            _ => waiter.wait_blocking(),
+        };
+        let Err(WaitError::Call { source, .. }) = &ended else {
+            panic!("{face}: not the poll's error: {ended:?}");
+        };
+        assert!(source.is_connect(), "{face}: {source:?}");
+        assert!(
+            clock.now() < Duration::from_secs(1),
+            "{face}: no pause was slept: {:?}",
+            clock.now()
+        );
+    }
+}
