@@ -6,7 +6,12 @@
 //! rather than the first one.
 //!
 //! Checks are strict about JSON types: a string is never an integer and `1` is never a boolean.
-//! Integral floats such as `2.0` are accepted where an integer is expected, as pydantic does.
+//! Integral floats such as `2.0` are accepted where an integer is expected, as pydantic does,
+//! when they lie strictly between -2^63 and 2^63: pydantic reads a float through a 64-bit
+//! integer and refuses one beyond it (`1e20`) with `int_parsing_size`, while an integer written
+//! out in full is a Python integer of any size. serde_json reads one of those beyond 64 bits
+//! (`100000000000000000000`) as a float and writes it back as one (`1e20`), so a [`Value`]
+//! holding one is refused here, as the API refuses what would be sent for it.
 //! Members an object does not declare are ignored, never rejected; [`undeclared`] lists them,
 //! for a caller to warn that the API will drop them.
 //!
@@ -251,10 +256,10 @@ fn check<'a>(
             }
         }
         Shape::Integer(bounds) => match value.as_f64() {
-            Some(number) if value.is_i64() || value.is_u64() || number.fract() == 0.0 => {
+            Some(number) if value.is_i64() || value.is_u64() => {
                 check_bounds(bounds, Limit::Integer, number, value, loc, errors);
             }
-            Some(_) => push(
+            Some(number) if number.fract() != 0.0 => push(
                 errors,
                 loc,
                 "int_from_float",
@@ -262,6 +267,17 @@ fn check<'a>(
                 value,
                 None,
             ),
+            // pydantic's float-to-integer bound is strict at both ends: -2^63 itself, which an
+            // `i64` holds, is refused as a float, and before any `ge`/`le` is looked at.
+            Some(number) if !(-I64_BOUND < number && number < I64_BOUND) => push(
+                errors,
+                loc,
+                "int_parsing_size",
+                "Unable to parse input string as an integer, exceeded maximum size".to_owned(),
+                value,
+                None,
+            ),
+            Some(number) => check_bounds(bounds, Limit::Integer, number, value, loc, errors),
             None => push(
                 errors,
                 loc,

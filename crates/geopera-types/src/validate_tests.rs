@@ -498,3 +498,102 @@ fn a_string_reports_only_the_first_constraint_it_fails_as_the_api_does() {
     );
     assert!(check("pm_ab").is_empty());
 }
+
+/// `n: int`, `count: int = Field(ge=0)` and `maybe: Optional[int]`, as pydantic models them.
+static WHOLE: Shape = Shape::Object(ObjectRule {
+    fields: &[
+        Field {
+            name: "n",
+            required: false,
+            shape: Shape::Integer(Bounds {
+                minimum: None,
+                maximum: None,
+                exclusive_minimum: None,
+                exclusive_maximum: None,
+            }),
+        },
+        Field {
+            name: "count",
+            required: false,
+            shape: Shape::Integer(Bounds {
+                minimum: Some(0.0),
+                maximum: None,
+                exclusive_minimum: None,
+                exclusive_maximum: None,
+            }),
+        },
+        Field {
+            name: "maybe",
+            required: false,
+            shape: Shape::AnyOf(&[
+                Shape::Integer(Bounds {
+                    minimum: None,
+                    maximum: None,
+                    exclusive_minimum: None,
+                    exclusive_maximum: None,
+                }),
+                Shape::Null,
+            ]),
+        },
+    ],
+    open: false,
+});
+
+/// pydantic reads a float as an integer through an `i64`, strictly between -2^63 and 2^63
+/// (so -2^63 itself is refused), and answers one beyond with `int_parsing_size`, no `ctx`,
+/// before any bound is looked at: `{"n": 1e20}` is a 422 though `{"n": 100000000000000000000}`
+/// is not. Measured with pydantic 2.14 (pydantic-core 2.50) `model_validate_json`.
+#[test]
+fn an_integral_float_beyond_64_bits_is_int_parsing_size_as_pydantic_answers() {
+    let two_to_63 = 9_223_372_036_854_775_808.0_f64;
+    for field in ["n", "count", "maybe", "limit"] {
+        for far in [
+            1e20,
+            -1e20,
+            9.3e18,
+            -9.3e18,
+            two_to_63,
+            -two_to_63,
+            1.8446744073709552e19,
+            1e300,
+            -1e300,
+        ] {
+            let body = json!({ "host_name": "x", field: far });
+            let shape = if field == "limit" { &SEARCH } else { &WHOLE };
+            let errors = validate(shape, &body);
+            assert_eq!(
+                kinds(&errors),
+                vec![pair(&format!("body.{field}"), "int_parsing_size")],
+                "{body}"
+            );
+            assert_eq!(
+                errors[0].msg,
+                "Unable to parse input string as an integer, exceeded maximum size"
+            );
+            assert_eq!(errors[0].extra["input"], json!(far));
+            assert!(!errors[0].extra.contains_key("ctx"), "{body}");
+        }
+    }
+    // The integral floats nearest the bound, 2^63 - 1024 and its negative, are integers.
+    let nearest = 9_223_372_036_854_774_784.0_f64;
+    for fits in [json!(nearest), json!(-nearest), json!(1e18), json!(-0.0)] {
+        assert!(validate(&WHOLE, &json!({ "n": fits, "maybe": fits })).is_empty());
+    }
+    assert_eq!(
+        kinds(&validate(&WHOLE, &json!({ "count": -nearest }))),
+        vec![pair("body.count", "greater_than_equal")]
+    );
+    // An integer written out in full is a Python integer of any size: no bound but the
+    // field's own.
+    for fits in [json!(i64::MAX), json!(i64::MIN), json!(u64::MAX)] {
+        assert!(validate(&WHOLE, &json!({ "n": fits, "maybe": fits })).is_empty());
+    }
+    assert!(validate(&WHOLE, &json!({ "count": u64::MAX })).is_empty());
+    assert_eq!(
+        kinds(&validate(&WHOLE, &json!({ "count": i64::MIN }))),
+        vec![pair("body.count", "greater_than_equal")]
+    );
+    let errors = validate(&SEARCH, &json!({"host_name": "x", "limit": u64::MAX}));
+    assert_eq!(kinds(&errors), vec![pair("body.limit", "less_than_equal")]);
+    assert_eq!(errors[0].extra["ctx"], json!({"le": 500}));
+}

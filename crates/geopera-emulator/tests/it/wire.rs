@@ -223,7 +223,9 @@ fn large_integral_floats_are_read_exactly() {
 }
 
 /// An integer the contract allows but an `i64` cannot hold is refused at its field, not
-/// pinned to `i64::MAX` and answered or stored as a number the caller never sent.
+/// pinned to `i64::MAX` and answered or stored as a number the caller never sent. The API
+/// takes such an integer when it is written out in full; a float beyond ±2^63 it refuses
+/// itself, as pydantic answers `int_parsing_size` for it, paging number or not.
 #[test]
 fn integers_beyond_i64_are_422_at_their_field_and_nothing_is_stored_but_paging_numbers() {
     let api = Api::start();
@@ -240,7 +242,13 @@ fn integers_beyond_i64_are_422_at_their_field_and_nothing_is_stored_but_paging_n
     };
     let keys = || api.ok("api_keys.list", serde_json::json!({}))["total"].clone();
     let before = keys();
-    for days in ["18446744073709551615", "1e30"] {
+    for (days, kind) in [
+        ("18446744073709551615", "less_than_equal"),
+        ("1e30", "int_parsing_size"),
+        ("-1e20", "int_parsing_size"),
+        ("9.3e18", "int_parsing_size"),
+        ("9223372036854775807.0", "int_parsing_size"),
+    ] {
         let resp = post(
             "api_keys.create",
             format!(r#"{{"name": "k", "expires_in_days": {days}}}"#),
@@ -253,13 +261,23 @@ fn integers_beyond_i64_are_422_at_their_field_and_nothing_is_stored_but_paging_n
             serde_json::json!(["body", "expires_in_days"]),
             "{days}"
         );
-        assert_eq!(detail[0]["type"], "less_than_equal", "{days}");
+        assert_eq!(detail[0]["type"], kind, "{days}");
     }
     assert_eq!(keys(), before, "no key was minted");
-    // A paging number that large is a position past every item, read as the largest that
-    // fits rather than refused.
-    let far = post("orders.list", r#"{"page": 1e30, "size": 5}"#.to_owned());
+    // A paging number written out that large is a position past every item, read as the
+    // largest that fits rather than refused; as a float it is pydantic's 422 like any other.
+    let far = post(
+        "orders.list",
+        r#"{"page": 18446744073709551615, "size": 5}"#.to_owned(),
+    );
     assert_eq!(far.status, 200, "{:?}", far.body);
+    let far = post("orders.list", r#"{"page": 1e30, "size": 5}"#.to_owned());
+    assert_eq!(far.status, 422, "{:?}", far.body);
+    assert_eq!(far.json()["detail"][0]["type"], "int_parsing_size");
+    assert_eq!(
+        far.json()["detail"][0]["loc"],
+        serde_json::json!(["body", "page"])
+    );
 
     let rule = r#"{"name": "n", "expression": "cloud_cover", "comparison": "gt",
         "threshold": 1.0, "band_mapping": {"red": 3, "nir": 18446744073709551615}}"#;
