@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use geopera_types::validate::{missing_body, validate};
+use geopera_types::validate::missing_body;
 use geopera_types::{Access, OperationInfo};
 use http::header::{ALLOW, RETRY_AFTER};
 use http::{HeaderMap, Method, StatusCode};
@@ -281,12 +281,12 @@ fn authorize(op: &OperationInfo, caller: &Caller) -> Result<(), ApiError> {
 /// # Errors
 /// 422 listing every failure.
 fn validated(op: &OperationInfo, headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
-    let value = match ApiJson::<Value>::parse(headers, body)? {
+    let mut value = match ApiJson::<Value>::parse(headers, body)? {
         Some(value) => value,
         None if op.body_optional => Value::Null,
         None => return Err(ApiError::Validation(vec![missing_body()])),
     };
-    let errors = validate(op.input, &value);
+    let errors = ops::validate_as_written(op.input, body, &mut value);
     if errors.is_empty() {
         Ok(value)
     } else {

@@ -1,14 +1,16 @@
-//! Turning a validated body into an operation's input model.
+//! Turning a body into an operation's input model, reading its integers as the API does.
 //!
-//! The validator accepts what the API accepts, which is a little more than serde does for
-//! the generated models: integral floats such as `2.0` and integers of any size where an
-//! integer is expected. Integral floats are read the way the API reads them (`2.0` is `2`)
-//! before the model is decoded. The models hold an integer as an `i64`. A number beyond it
-//! that places or sizes a page ([`Paging::numbers`]) is read as the bound it crossed, as
+//! The API (pydantic) reads an integer written out in full as a Python integer of any size,
+//! and a float as one only strictly between -2^63 and 2^63 (`2.0` is `2`; `1e20` is a 422,
+//! `int_parsing_size`, which the validator answers). serde_json reads an integer written beyond
+//! 64 bits as a float, so [`validate_as_written`] finds those in the body's text and has them
+//! checked as the integers they are. The models hold an integer as an `i64`. A number beyond
+//! it that places or sizes a page ([`Paging::numbers`]) is read as the bound it crossed, as
 //! other out-of-range paging numbers are clamped: a page past every item is empty whatever
 //! its number. Any other is refused with a 422 at its field rather than pinned to a bound,
 //! as the emulator would otherwise store or answer a number other than the one sent.
 
+use geopera_types::validate::validate;
 use geopera_types::{LocItem, OperationInfo, Paging, Shape, ValidationError};
 use serde::de::DeserializeOwned;
 use serde_json::{Number, Value};
@@ -17,6 +19,165 @@ use crate::error::{too_large, too_small, ApiError};
 
 /// Nested values deeper than this are left as they are (the validator stops there too).
 const MAX_DEPTH: usize = 64;
+
+/// Checks `value`, read by serde_json from `text`, against `shape` as [`validate`] does,
+/// except that an integer `text` writes out in full beyond 64 bits is checked as that
+/// integer: refused only by the bounds of its field, where the float serde_json read
+/// (`100000000000000000000` as `1e20`) is `int_parsing_size`. `value` keeps the float, which
+/// [`decode`] reads as beyond `i64`; a failure quoting one quotes it as that float.
+pub(crate) fn validate_as_written(
+    shape: &Shape,
+    text: &[u8],
+    value: &mut Value,
+) -> Vec<ValidationError> {
+    let wide = wide_integers(text);
+    if wide.is_empty() {
+        return validate(shape, value);
+    }
+    // Stand-ins the validator reads as integers beyond every bound the contract sets, on the
+    // side of the integer they stand for; the floats go back before anything else reads them.
+    let mut floats = Vec::new();
+    for (loc, negative) in &wide {
+        if let Some(slot) = place_mut(value, loc).filter(|slot| slot.is_f64()) {
+            let stand_in = if *negative {
+                Value::from(i64::MIN)
+            } else {
+                Value::from(u64::MAX)
+            };
+            floats.push((loc, std::mem::replace(slot, stand_in)));
+        }
+    }
+    let mut errors = validate(shape, value);
+    for (loc, float) in floats {
+        if let Some(slot) = place_mut(value, loc) {
+            *slot = float;
+        }
+    }
+    // A failure quotes the value at its place, or for a missing member the object it is
+    // missing from, which may hold a stand-in.
+    for error in &mut errors {
+        let quoted = match error.r#type.as_str() {
+            "missing" => &error.loc[..error.loc.len().saturating_sub(1)],
+            _ => &error.loc[..],
+        };
+        if wide.iter().any(|(loc, _)| loc.starts_with(quoted)) {
+            if let Some(input) = place_mut(value, quoted) {
+                error.extra.insert("input".to_owned(), input.clone());
+            }
+        }
+    }
+    errors
+}
+
+/// The member or item of `body` at `loc` (a location starting with `"body"`).
+fn place_mut<'a>(body: &'a mut Value, loc: &[LocItem]) -> Option<&'a mut Value> {
+    let mut place = body;
+    for step in loc.get(1..)? {
+        place = match step {
+            LocItem::Key(key) => place.as_object_mut()?.get_mut(key)?,
+            LocItem::Index(index) => place
+                .as_array_mut()?
+                .get_mut(usize::try_from(*index).ok()?)?,
+        };
+    }
+    Some(place)
+}
+
+/// A container open at some point of a JSON text.
+enum Open {
+    /// An object, with whether its next string is a key and whether a key of it is in the
+    /// location.
+    Object {
+        key_next: bool,
+        keyed: bool,
+    },
+    Array,
+}
+
+/// Where `text` (JSON serde_json has read) writes an integer in full beyond 64 bits, as the
+/// locations a 422 names, each with whether it is negative. Of a member given twice only the
+/// last counts, as serde_json keeps only that one.
+fn wide_integers(text: &[u8]) -> Vec<(Vec<LocItem>, bool)> {
+    // Each has 19 digits in a row at least; most bodies have no such run.
+    if !text
+        .split(|byte| !byte.is_ascii_digit())
+        .any(|run| run.len() >= 19)
+    {
+        return Vec::new();
+    }
+    let mut found: Vec<(Vec<LocItem>, bool)> = Vec::new();
+    let mut open = Vec::new();
+    let mut loc = vec![LocItem::from("body")];
+    let mut at = 0;
+    while let Some(&byte) = text.get(at) {
+        let start = at;
+        at += 1;
+        match byte {
+            b'{' => open.push(Open::Object {
+                key_next: true,
+                keyed: false,
+            }),
+            b'[' => {
+                open.push(Open::Array);
+                loc.push(LocItem::from(0_usize));
+            }
+            b'}' | b']' => {
+                if matches!(
+                    open.pop(),
+                    Some(Open::Array | Open::Object { keyed: true, .. })
+                ) {
+                    loc.pop();
+                }
+            }
+            b',' => match open.last_mut() {
+                Some(Open::Object { key_next, .. }) => *key_next = true,
+                Some(Open::Array) => {
+                    if let Some(LocItem::Index(index)) = loc.last_mut() {
+                        *index += 1;
+                    }
+                }
+                None => {}
+            },
+            b'"' => {
+                while let Some(&byte) = text.get(at) {
+                    at += if byte == b'\\' { 2 } else { 1 };
+                    if byte == b'"' {
+                        break;
+                    }
+                }
+                if let Some(Open::Object { key_next, keyed }) = open.last_mut() {
+                    if *key_next {
+                        let key: String = text
+                            .get(start..at)
+                            .and_then(|token| serde_json::from_slice(token).ok())
+                            .unwrap_or_default();
+                        if *keyed {
+                            loc.pop();
+                        }
+                        loc.push(LocItem::from(key));
+                        (*key_next, *keyed) = (false, true);
+                        found.retain(|(place, _)| !place.starts_with(&loc));
+                    }
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                while text
+                    .get(at)
+                    .is_some_and(|byte| b"0123456789+-.eE".contains(byte))
+                {
+                    at += 1;
+                }
+                let token = std::str::from_utf8(&text[start..at]).unwrap_or_default();
+                let integer = !token.contains(['.', 'e', 'E']);
+                if integer && token.parse::<i64>().is_err() && token.parse::<u64>().is_err() {
+                    found.push((loc.clone(), byte == b'-'));
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
 
 /// Decodes a body that passed validation against `op`'s input shape; an absent body reads
 /// as `{}`.
@@ -147,11 +308,12 @@ fn whole(number: &Number) -> Result<i64, Beyond> {
         // Not an `i64`, so above its largest.
         return Err(Beyond::Above);
     }
-    // 2^63 is exact as a double; every integral double below it and at or above -2^63 fits.
+    // 2^63 is exact as a double. The validator refuses a float at or beyond ±2^63, so one
+    // here was an integer written beyond `i64`, -2^63 included (`-9223372036854775809`).
     const EDGE: f64 = 9_223_372_036_854_775_808.0;
     match number.as_f64() {
         Some(float) if float >= EDGE => Err(Beyond::Above),
-        Some(float) if float < -EDGE => Err(Beyond::Below),
+        Some(float) if float <= -EDGE => Err(Beyond::Below),
         Some(float) => Ok(float as i64),
         // serde_json reads every number as an `i64`, a `u64` or an `f64`, so this is never
         // reached; refusing is the safe answer if it were.

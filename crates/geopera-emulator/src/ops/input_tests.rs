@@ -1,27 +1,103 @@
 //! Unit tests of `input.rs`.
 use geopera_types::models::{CreateAlertRuleInput, ItemsListInput, OrdersListInput};
-use geopera_types::operations::{ALERTS_CREATE_RULE, ITEMS_LIST, ORDERS_LIST};
+use geopera_types::operations::{ALERTS_CREATE_RULE, CATALOG_SEARCH, ITEMS_LIST, ORDERS_LIST};
 use geopera_types::shape::{ArrayRule, Bounds, Field, ObjectRule, Shape};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use geopera_types::Paging;
 
-use super::{decode, decode_shape};
+use super::{decode, decode_shape, validate_as_written, wide_integers};
 
 #[test]
 fn integral_floats_read_as_the_api_reads_them() {
     let input: OrdersListInput =
         decode(&ORDERS_LIST, json!({"page": 2.0, "size": -3e18})).expect("decodes");
     assert_eq!((input.page, input.size), (2, -3_000_000_000_000_000_000));
+    // The integral floats nearest ±2^63 that the API still reads as integers.
     let input: ItemsListInput = decode(
         &ITEMS_LIST,
-        json!({"project_id": "p", "offset": -9223372036854775808.0, "limit": 9.2e18}),
+        json!({"project_id": "p", "offset": -9223372036854774784.0, "limit": 9223372036854774784.0}),
     )
     .expect("decodes");
     assert_eq!(
         (input.offset, input.limit),
-        (i64::MIN, 9_200_000_000_000_000_000)
+        (-9_223_372_036_854_774_784, 9_223_372_036_854_774_784)
     );
+}
+
+/// Locations as `body.a.0` paths, with whether the integer is negative.
+fn wide_paths(text: &str) -> Vec<(String, bool)> {
+    wide_integers(text.as_bytes())
+        .into_iter()
+        .map(|(loc, negative)| {
+            let steps: Vec<String> = loc.iter().map(ToString::to_string).collect();
+            (steps.join("."), negative)
+        })
+        .collect()
+}
+
+/// Only integers written without fraction or exponent count, past `u64` upwards and `i64`
+/// downwards, wherever they sit; digits in strings and a member given twice do not mislead.
+#[test]
+fn integers_written_beyond_64_bits_are_found_where_the_text_writes_them() {
+    let text = r#"{"a": 100000000000000000000, "b": [1, {"c\u0064": -9223372036854775809},
+        18446744073709551616], "s": "1234567890123456789012 [\" {", "f": 100000000000000000000.0,
+        "e": 1e20, "fits": [18446744073709551615, -9223372036854775808],
+        "twice": 100000000000000000000, "twice": 1, "empty": [{}, [], {"x": []}],
+        "after": [0, 200000000000000000000]}"#;
+    assert_eq!(
+        wide_paths(text),
+        vec![
+            ("body.a".to_owned(), false),
+            ("body.b.1.cd".to_owned(), true),
+            ("body.b.2".to_owned(), false),
+            ("body.after.1".to_owned(), false),
+        ]
+    );
+    assert_eq!(
+        wide_paths("-100000000000000000000"),
+        vec![("body".to_owned(), true)]
+    );
+    assert!(wide_paths(r#"{"n": 1e20, "m": 18446744073709551615}"#).is_empty());
+}
+
+/// pydantic takes `100000000000000000000` as an integer (checked against its field's bounds
+/// alone) and refuses `1e20` with int_parsing_size, while serde_json reads both as `1e20`.
+#[test]
+fn an_integer_written_beyond_64_bits_is_checked_as_the_integer_it_is() {
+    let check = |text: &str| {
+        let mut value: Value = serde_json::from_str(text).expect("json");
+        let errors = validate_as_written(CATALOG_SEARCH.input, text.as_bytes(), &mut value);
+        (errors, value)
+    };
+    let (errors, _) = check(r#"{"host_name": "h", "limit": 1e20}"#);
+    assert_eq!(errors[0].r#type, "int_parsing_size");
+    let (errors, value) = check(r#"{"host_name": "h", "limit": 100000000000000000000}"#);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].r#type, "less_than_equal");
+    assert_eq!(errors[0].extra["ctx"], json!({"le": 500}));
+    assert_eq!(errors[0].extra["input"], json!(1e20));
+    assert_eq!(
+        value["limit"],
+        json!(1e20),
+        "the body keeps what serde_json read"
+    );
+    // A failure that quotes the object holding one quotes it as read, not its stand-in.
+    let (errors, value) = check(r#"{"limit": -100000000000000000000}"#);
+    let input = |kind: &str| {
+        let error = errors.iter().find(|error| error.r#type == kind);
+        error.map(|error| error.extra["input"].clone())
+    };
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(input("missing"), Some(json!({"limit": -1e20})));
+    assert_eq!(input("greater_than_equal"), Some(json!(-1e20)));
+    assert_eq!(value, json!({"limit": -1e20}));
+
+    let text = r#"{"page": 100000000000000000000, "size": -100000000000000000000}"#;
+    let mut value: Value = serde_json::from_str(text).expect("json");
+    assert!(validate_as_written(ORDERS_LIST.input, text.as_bytes(), &mut value).is_empty());
+    let input: OrdersListInput = decode(&ORDERS_LIST, value).expect("paging numbers clamp");
+    assert_eq!((input.page, input.size), (i64::MAX, i64::MIN));
 }
 
 /// Each integer beyond `i64` is refused at its own field, with the bound it crossed, rather
@@ -48,21 +124,26 @@ fn integers_beyond_i64_are_422_at_their_fields() {
     assert_eq!(below["type"], "greater_than_equal");
     assert_eq!(below["ctx"]["ge"], json!(i64::MIN));
 
-    // 2^63 is the first integral double that does not fit.
+    // 2^63 is the first integral double that does not fit; -2^63 is the float that
+    // `-9223372036854775809` reads as, so it stands for an integer below `i64` too.
     let error = decode_shape::<serde_json::Value>(
         &BANDS,
         Paging::None,
-        json!({"bands": [9223372036854775808.0]}),
+        json!({"bands": [9223372036854775808.0, -9223372036854775808.0]}),
     )
-    .expect_err("2^63 does not fit");
+    .expect_err("neither fits");
     let body: serde_json::Value = serde_json::from_slice(&error.into_reply().body).expect("json");
     assert_eq!(body["detail"][0]["loc"], json!(["body", "bands", 0]));
+    assert_eq!(body["detail"][1]["loc"], json!(["body", "bands", 1]));
+    assert_eq!(body["detail"][1]["type"], "greater_than_equal");
 }
 
 /// A paging number beyond `i64` places a page past every item (or sizes one beyond any
-/// cap), as the bound it crossed does, so it is read as that bound: the contract sets no maximum on such
-/// numbers, and the emulator clamps every other out-of-range paging number too. The same
-/// number elsewhere in the body is still refused.
+/// cap), as the bound it crossed does, so it is read as that bound: the contract sets no
+/// maximum on such numbers, and the emulator clamps every other out-of-range paging number
+/// too. The same number elsewhere in the body is still refused. (A float here stands for an
+/// integer written that large, which serde_json reads as one: the validator refuses a float
+/// beyond `i64` before any body is decoded.)
 #[test]
 fn paging_numbers_beyond_i64_are_read_as_its_bounds() {
     let input: ItemsListInput = decode(

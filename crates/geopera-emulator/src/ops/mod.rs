@@ -34,6 +34,7 @@ mod usage;
 mod visualization;
 mod webhooks;
 
+pub(crate) use input::validate_as_written;
 pub(crate) use items::asset_deleted;
 pub(crate) use sharing::{share_tiles_live, SHARE_TILES_KIND};
 

@@ -291,6 +291,69 @@ fn integers_beyond_i64_are_422_at_their_field_and_nothing_is_stored_but_paging_n
     assert_eq!(rules["total"], 0, "{rules}");
 }
 
+/// serde_json reads an integer written beyond 64 bits (`100000000000000000000`) as the float
+/// `1e20`, which pydantic refuses with int_parsing_size; the API reads the integer itself, of
+/// any size. So such an integer is what a literal of 64 bits past a bound is: a paging
+/// number read as the bound it crossed, another checked against its field's bounds and then
+/// refused at its field as no `i64`, never int_parsing_size nor stored as another number.
+#[test]
+fn integers_written_out_beyond_64_bits_are_read_as_integers_not_floats() {
+    let api = Api::start();
+    let post = |op: &str, body: &str| {
+        let resp = api
+            .http
+            .post(api.url(op))
+            .bearer_auth(api.emu.api_key())
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .expect("request completes");
+        crate::common::Resp::read(resp).expect("answer read")
+    };
+    let far = post(
+        "orders.list",
+        r#"{"page": 100000000000000000000, "size": -100000000000000000000}"#,
+    );
+    assert_eq!(far.status, 200, "{:?}", far.body);
+    assert_eq!(
+        (far.json()["content"].clone(), far.json()["size"].clone()),
+        (json!([]), json!(1))
+    );
+
+    let keys = || api.ok("api_keys.list", json!({}))["total"].clone();
+    let before = keys();
+    for (days, kind) in [
+        ("100000000000000000000", "less_than_equal"),
+        ("-100000000000000000000", "greater_than"),
+        ("-9223372036854775809", "greater_than"),
+    ] {
+        let resp = post(
+            "api_keys.create",
+            &format!(r#"{{"name": "k", "expires_in_days": {days}}}"#),
+        );
+        assert_eq!(resp.status, 422, "{days}: {:?}", resp.body);
+        let detail = resp.json()["detail"].clone();
+        assert_eq!(detail.as_array().map(Vec::len), Some(1), "{days}: {detail}");
+        assert_eq!(
+            detail[0]["loc"],
+            json!(["body", "expires_in_days"]),
+            "{days}"
+        );
+        assert_eq!(detail[0]["type"], kind, "{days}");
+    }
+    assert_eq!(keys(), before, "no key was minted");
+
+    // -2^63 - 1 reads as the float -2^63, which an `i64` holds: refused, not stored as it.
+    let rule = r#"{"name": "n", "expression": "cloud_cover", "comparison": "gt",
+        "threshold": 1.0, "band_mapping": {"red": 3, "nir": -9223372036854775809}}"#;
+    let resp = post("alerts.create_rule", rule);
+    assert_eq!(resp.status, 422, "{:?}", resp.body);
+    let detail = resp.json()["detail"][0].clone();
+    assert_eq!(detail["loc"], json!(["body", "band_mapping", "nir"]));
+    assert_eq!(detail["type"], "greater_than_equal");
+    assert_eq!(api.ok("alerts.rules.list", json!({}))["total"], 0);
+}
+
 #[test]
 fn malformed_json_and_wrong_content_type_are_422() {
     let api = Api::start();
