@@ -16,6 +16,14 @@ pub(crate) use geopera::REDACTED;
 
 use crate::auth::API_KEY_PREFIX;
 
+/// How a webhook subscription's signing secret begins. Typed where a variable's name or
+/// another argument belongs (`--secret-env whsec_...`, a secret pasted as a stray argument),
+/// it would be quoted back by the error about that word.
+pub(crate) const WEBHOOK_SECRET_PREFIX: &str = "whsec_";
+
+/// The prefixes of the credentials hidden by their shape alone.
+const SECRET_PREFIXES: [&str; 2] = [API_KEY_PREFIX, WEBHOOK_SECRET_PREFIX];
+
 /// Credentials shorter than this are not looked for: a short value would blank out ordinary
 /// words of every message. No credential the API issues is that short.
 const MIN_CHARS: usize = 8;
@@ -36,8 +44,8 @@ pub(crate) fn hide(secret: &str) {
     }
 }
 
-/// `text` with every credential noted so far, and every word shaped like an API key,
-/// replaced by [`REDACTED`].
+/// `text` with every credential noted so far, and every word shaped like an API key or a
+/// webhook signing secret, replaced by [`REDACTED`].
 pub(crate) fn redacted(text: &str) -> Cow<'_, str> {
     let hidden = HIDDEN
         .lock()
@@ -51,24 +59,26 @@ pub(crate) fn redacted(text: &str) -> Cow<'_, str> {
             text = Cow::Owned(text.replace(secret.as_str(), REDACTED));
         }
     }
-    match keys_hidden(&text) {
-        Some(hidden) => Cow::Owned(hidden),
-        None => text,
+    for prefix in SECRET_PREFIXES {
+        if let Some(hidden) = keys_hidden(&text, prefix) {
+            text = Cow::Owned(hidden);
+        }
     }
+    text
 }
 
-/// `text` with each word that begins with [`API_KEY_PREFIX`] and goes on for at least
-/// [`MIN_CHARS`] more characters of a key replaced by [`REDACTED`], or `None` when it has no
-/// such word. A key this process never took up still reaches its messages: one typed where
-/// another argument belongs (`geopera login gpra_...`), which a usage error quotes back, or one
-/// a server quotes. Printed, it would sit in a terminal's scroll-back or a CI job's log.
-fn keys_hidden(text: &str) -> Option<String> {
+/// `text` with each word that begins with `prefix` and goes on for at least [`MIN_CHARS`]
+/// more characters of a key replaced by [`REDACTED`], or `None` when it has no such word. A
+/// key this process never took up still reaches its messages: one typed where another
+/// argument belongs (`geopera login gpra_...`), which a usage error quotes back, or one a
+/// server quotes. Printed, it would sit in a terminal's scroll-back or a CI job's log.
+fn keys_hidden(text: &str, prefix: &str) -> Option<String> {
     let is_key_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
     let mut out = String::new();
     let mut rest = text;
     let mut found = false;
-    while let Some(at) = rest.find(API_KEY_PREFIX) {
-        let after = &rest[at + API_KEY_PREFIX.len()..];
+    while let Some(at) = rest.find(prefix) {
+        let after = &rest[at + prefix.len()..];
         let body = after.find(|c: char| !is_key_char(c)).unwrap_or(after.len());
         // A prefix inside a longer word (`xgpra_...`) starts no key.
         let starts_word = !rest[..at].ends_with(is_key_char);
@@ -77,7 +87,7 @@ fn keys_hidden(text: &str) -> Option<String> {
             out.push_str(REDACTED);
             found = true;
         } else {
-            out.push_str(&rest[..at + API_KEY_PREFIX.len() + body]);
+            out.push_str(&rest[..at + prefix.len() + body]);
         }
         rest = &after[body..];
     }

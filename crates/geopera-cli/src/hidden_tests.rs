@@ -31,3 +31,15 @@ fn words_shaped_like_an_api_key_are_hidden_though_never_noted() {
     );
     assert!(matches!(redacted("gpra_ alone"), Cow::Borrowed(_)));
 }
+
+#[test]
+fn words_shaped_like_a_webhook_signing_secret_are_hidden_though_never_noted() {
+    assert_eq!(
+        redacted("the environment variable whsec_Never-Noted_0123 is not set"),
+        "the environment variable [redacted] is not set"
+    );
+    assert_eq!(
+        redacted("whsec_short, xwhsec_99887766554433, whsec_ alone"),
+        "whsec_short, xwhsec_99887766554433, whsec_ alone"
+    );
+}

@@ -180,6 +180,16 @@ pub(crate) fn verify(matches: &ArgMatches, settings: &Settings) -> Outcome {
     ) {
         (Some(secret), _) => secret.clone(),
         (None, Some(var)) => std::env::var(var).map_err(|e| match e {
+            // A secret given where its variable's name belongs is hidden from the message
+            // ([`crate::hidden`]), which then says what was expected instead.
+            std::env::VarError::NotPresent
+                if var.starts_with(crate::hidden::WEBHOOK_SECRET_PREFIX) =>
+            {
+                Failure::other(format!(
+                    "the environment variable {var} is not set: --secret-env takes the name of \
+                     the variable that holds the secret, not the secret itself"
+                ))
+            }
             std::env::VarError::NotPresent => {
                 Failure::other(format!("the environment variable {var} is not set"))
             }
@@ -189,6 +199,7 @@ pub(crate) fn verify(matches: &ArgMatches, settings: &Settings) -> Outcome {
         })?,
         (None, None) => return Err(Failure::usage("give --secret or --secret-env")),
     };
+    crate::hidden::hide(&secret);
     // Both files are read within a cap, so that `/dev/zero` or a runaway capture is refused
     // rather than read into memory without end; the body's is the most a delivery may have.
     let stdin = |name: &str| matches!(matches.get_one::<PathBuf>(name), Some(path) if path.as_os_str() == "-");

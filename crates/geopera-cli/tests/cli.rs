@@ -2225,6 +2225,46 @@ fn webhooks_verify_accepts_a_signed_delivery_and_refuses_the_rest() {
 }
 
 #[test]
+fn webhooks_verify_never_prints_a_signing_secret_given_where_another_word_belongs() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (headers, body) = (dir.path().join("headers.txt"), dir.path().join("body.json"));
+    std::fs::write(&headers, "X-Geopera-Signature: sha256=00\n").expect("headers");
+    std::fs::write(&body, "{}").expect("body");
+    let secret = "whsec_pasted_0123456789abcdef";
+    // The secret as the name of its variable, and as a stray argument clap quotes back.
+    let runs = [
+        (
+            vec!["--secret-env", secret],
+            1,
+            "takes the name of the variable",
+        ),
+        (
+            vec!["--secret-env", "HOOK_SECRET", secret],
+            2,
+            "unexpected argument",
+        ),
+    ];
+    for (args, code, why) in runs {
+        let output = s
+            .bare()
+            .args(["webhooks", "verify"])
+            .args(&args)
+            .arg("--headers")
+            .arg(&headers)
+            .arg("--body")
+            .arg(&body)
+            .output()
+            .expect("geopera runs");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{stderr}");
+        assert!(stderr.contains(why), "{stderr}");
+        assert!(stderr.contains("[redacted]"), "{stderr}");
+        assert!(!stderr.contains("pasted_0123456789abcdef"), "{stderr}");
+    }
+}
+
+#[test]
 fn output_table_and_yaml_and_jq() {
     let s = setup();
     let search = [
