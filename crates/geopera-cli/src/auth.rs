@@ -46,6 +46,13 @@ pub(crate) struct Target {
 }
 
 impl Target {
+    /// The profile's name as messages quote it: [`crate::paint::inert`], since a line break in
+    /// it (`GEOPERA_PROFILE` read from a file) would split one message over two `Error:`
+    /// lines.
+    pub(crate) fn shown_profile(&self) -> std::borrow::Cow<'_, str> {
+        crate::paint::inert(&self.profile)
+    }
+
     /// The time one request to the identity provider may take: `--timeout`, or `default`.
     pub(crate) fn sign_in_timeout(&self, default: Duration) -> Duration {
         self.timeout.unwrap_or(default)
@@ -55,11 +62,16 @@ impl Target {
     /// login` signs in to the profile `default`, so a user of another one who ran it as told
     /// would store credentials where the failing command never looks. A name a shell would
     /// split or expand is quoted for a POSIX shell, and joined to the option by `=` so that
-    /// one beginning with `-` is not read as an option of its own.
+    /// one beginning with `-` is not read as an option of its own. A name holding a line break
+    /// or another character that [`crate::paint::steers`] a terminal cannot be shown as it must
+    /// be typed, so the command names it `NAME`, the message quoting it escaped.
     pub(crate) fn login_command(&self) -> String {
         let profile = self.profile.as_str();
         if profile == DEFAULT_PROFILE {
             return "geopera login".to_owned();
+        }
+        if profile.chars().any(crate::paint::steers) {
+            return "geopera login --profile=NAME".to_owned();
         }
         let plain = !profile.starts_with('-')
             && profile
@@ -360,7 +372,7 @@ pub(crate) async fn held(target: &Target, refresh: bool) -> Result<Option<Held>,
         return Err(Failure::other(format!(
             "the stored credential of profile '{}' {why}; nothing was sent: run 'geopera \
              login' again",
-            target.profile
+            target.shown_profile()
         )));
     }
     Ok(held)
@@ -377,7 +389,7 @@ fn only_for_its_server(target: &Target, profile: &Profile) -> Result<(), Failure
     Err(Failure::other(format!(
         "the credentials of profile '{}' are for {}, not {}: run '{}' for that server (with \
          another --profile to keep both), or set GEOPERA_API_TOKEN",
-        target.profile,
+        target.shown_profile(),
         geopera::quoted_url(stored_for.trim_end_matches('/')),
         geopera::quoted_url(&target.api_url),
         target.login_command()
@@ -399,7 +411,7 @@ fn due(expires_at: Option<f64>) -> bool {
 pub(crate) fn not_signed_in(target: &Target) -> Failure {
     Failure::other(format!(
         "no credentials for profile '{}': run '{}' or set GEOPERA_API_TOKEN",
-        target.profile,
+        target.shown_profile(),
         target.login_command()
     ))
 }

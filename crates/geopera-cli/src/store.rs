@@ -226,8 +226,9 @@ impl Store {
             _ => "'geopera logout' or 'geopera login' to replace the credential",
         };
         Failure::other(format!(
-            "{}, profile '{name}': {unreadable}; fix it, or run {remedy}",
+            "{}, profile '{}': {unreadable}; fix it, or run {remedy}",
             crate::paint::path(&self.path()),
+            crate::paint::inert(name),
         ))
     }
 

@@ -645,6 +645,46 @@ fn no_credentials_advises_the_login_of_the_profile_that_has_none() {
     assert!(s.credentials()["-it's mine"]["auth"].is_object());
 }
 
+/// A profile name with a line break in it (`GEOPERA_PROFILE` read from a file with two lines)
+/// is quoted escaped in every message that names it, each message on one `Error:` line, and
+/// the advised login names the profile `NAME` rather than a command that would sign in to
+/// another one.
+#[test]
+fn a_profile_name_with_a_line_break_keeps_each_error_on_one_line() {
+    let s = setup();
+    let one_error = |output: std::process::Output, what: &str| {
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("Error: "), "{stderr}");
+        assert!(
+            stderr.contains(r"profile 'work\u{a}Error: forged'"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(what), "{stderr}");
+    };
+    let profile = "work\nError: forged";
+    let whoami = || {
+        s.bare()
+            .env("GEOPERA_API_URL", s.emulator.base_url())
+            .env("GEOPERA_PROFILE", profile)
+            .arg("whoami")
+            .output()
+            .expect("geopera runs")
+    };
+    one_error(whoami(), "run 'geopera login --profile=NAME' or set");
+    // Stored for another server.
+    let stored = serde_json::json!({profile: {
+        "api_url": "http://127.0.0.1:9",
+        "auth": {"type": "api_key", "api_key": s.emulator.api_key()},
+    }});
+    s.store_credentials(&stored.to_string());
+    one_error(whoami(), "are for http://127.0.0.1:9");
+    // A member of the profile that does not read.
+    s.store_credentials(&serde_json::json!({profile: {"api_url": 5}}).to_string());
+    one_error(whoami(), "api_url must be a string");
+}
+
 /// `GEOPERA_API_TOKEN` wins over the stored credentials, so a login or a logout with it set
 /// changes nothing for the commands after it: each says so on stderr, beside its usual line.
 #[test]
