@@ -210,7 +210,9 @@ impl DeviceAuthorization {
     /// The person may take minutes to approve, longer than a provider stays free of hiccups:
     /// a poll that fails with an error that may pass ([`Error::is_retryable`]: a 5xx such as
     /// 503, a timeout, a lost connection, a 429) is logged and made again an `interval`
-    /// later, as a pending one is. Polling never runs past
+    /// later, as a pending one is, unless the two polls before it failed too, when the
+    /// sign-in ends with its error: a provider that has stopped answering is reported within
+    /// a few intervals, not when the code expires. Polling never runs past
     /// [`expires_in`](Self::expires_in): the last poll is given only what is left of it, at
     /// most the provider's [`request_timeout`](Oidc::request_timeout).
     ///
@@ -223,8 +225,9 @@ impl DeviceAuthorization {
     ///
     /// [`Error::SignIn`] with `access_denied` when the person refused, `expired_token` when
     /// the code expired (its description naming the last poll's failure, when it failed), or
-    /// the provider's other refusals, and any other error that asking again cannot mend (a
-    /// refused certificate, an answer past 64 KiB).
+    /// the provider's other refusals; the third failure in a row of polls whose errors may
+    /// pass; and any other error that asking again cannot mend (a refused certificate, an
+    /// answer past 64 KiB).
     pub async fn wait(self, client: &Client) -> Result<Session, Error> {
         let clock = client.clock().clone();
         self.poll(&client.http, clock).await
@@ -259,6 +262,7 @@ impl DeviceAuthorization {
         let secrets = [self.device_code.expose(), self.code_verifier.expose()];
         // Why the latest poll failed, when it did: what the expiry names.
         let mut failure: Option<Error> = None;
+        let mut failed_in_a_row = 0;
         loop {
             // An interval the answer made huge saturates, and then outlasts the code.
             let next = clock.now().saturating_add(interval);
@@ -282,13 +286,17 @@ impl DeviceAuthorization {
                     return Ok(Session::from_tokens(self.oidc.clone(), tokens).clock(clock));
                 }
                 Err(Error::SignIn { code, .. }) if code == "authorization_pending" => {
-                    failure = None;
+                    (failure, failed_in_a_row) = (None, 0);
                 }
                 Err(Error::SignIn { code, .. }) if code == "slow_down" => {
                     interval = interval.saturating_add(SLOW_DOWN_STEP);
-                    failure = None;
+                    (failure, failed_in_a_row) = (None, 0);
                 }
                 Err(error) if error.is_retryable() => {
+                    failed_in_a_row += 1;
+                    if failed_in_a_row >= MAX_FAILED_POLLS_IN_A_ROW {
+                        return Err(error);
+                    }
                     tracing::warn!(%error, "a device sign-in poll failed; polling again");
                     failure = Some(error);
                 }
@@ -297,6 +305,12 @@ impl DeviceAuthorization {
         }
     }
 }
+
+/// How many polls in a row may fail with an error that may pass before the sign-in ends with
+/// the last one: enough to ride out a provider's hiccup, few enough that a provider that has
+/// stopped answering is reported within a few intervals rather than when the code expires,
+/// minutes later, with the person still waiting at the prompt.
+const MAX_FAILED_POLLS_IN_A_ROW: u32 = 3;
 
 /// The error of a device code that expired unapproved, naming the latest poll's failure.
 fn expired(failure: Option<&Error>) -> Error {

@@ -1522,3 +1522,31 @@ fn a_device_flow_polls_no_longer_than_its_code_lives() {
         );
     }
 }
+
+/// A token endpoint that answers only 503 has stopped, not hiccuped: the third failed poll in
+/// a row ends the sign-in with its error, long before the code expires (ten minutes), on both
+/// faces. A pending answer between failures starts the count again (see
+/// [`hiccuping_provider`]).
+#[test]
+fn a_device_flow_ends_on_the_third_failed_poll_in_a_row() {
+    for face in ["async", "blocking"] {
+        let clock: Arc<dyn geopera::Clock> = SharedTime::new(&ManualClock::new());
+        let (provider, client, flow) = device_flow(
+            600,
+            |_| hostile_json(503, &[], "{}"),
+            Some(clock),
+            Duration::from_secs(5),
+        );
+        let error = wait_from(face, flow, &client).expect_err("the provider is down");
+        assert_eq!(
+            error.status().map(|status| status.as_u16()),
+            Some(503),
+            "{face}: {error:?}"
+        );
+        assert_eq!(
+            provider.seen().len(),
+            4,
+            "{face}: the start and three polls"
+        );
+    }
+}
