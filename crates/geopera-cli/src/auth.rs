@@ -19,10 +19,9 @@ use crate::store::{oauth_json, Auth, Profile, Store};
 pub(crate) const DEFAULT_API_URL: &str = geopera::DEFAULT_BASE_URL;
 /// The OAuth client the official CLI signs in as; ours shares its sessions.
 pub(crate) const CLIENT_ID: &str = "geopera-cli";
-/// How every API key the API issues begins: such a token is sent as `X-API-Key`, any other as
-/// a bearer token, and a word of a message that begins so is hidden even when this process
-/// never held it.
-pub(crate) const API_KEY_PREFIX: &str = "gpra_";
+/// A token that begins so is sent as `X-API-Key`, any other as a bearer token, as the official
+/// CLI sends them.
+pub(crate) use geopera_types::API_KEY_PREFIX;
 /// A stored session is refreshed this long before its access token expires.
 const REFRESH_LEEWAY_SECS: f64 = 30.0;
 /// How long one request to the identity provider may take.

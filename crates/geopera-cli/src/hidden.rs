@@ -16,12 +16,11 @@ pub(crate) use geopera::REDACTED;
 
 use crate::auth::API_KEY_PREFIX;
 
-/// How a webhook subscription's signing secret begins. Typed where a variable's name or
-/// another argument belongs (`--secret-env whsec_...`, a secret pasted as a stray argument),
-/// it would be quoted back by the error about that word.
-pub(crate) const WEBHOOK_SECRET_PREFIX: &str = "whsec_";
+pub(crate) use geopera_types::WEBHOOK_SECRET_PREFIX;
 
-/// The prefixes of the credentials hidden by their shape alone.
+/// The prefixes of the credentials hidden by their shape alone: a key or a signing secret
+/// typed where a variable's name or another argument belongs (`--secret-env whsec_...`, a
+/// secret pasted as a stray argument) would be quoted back by the error about that word.
 const SECRET_PREFIXES: [&str; 2] = [API_KEY_PREFIX, WEBHOOK_SECRET_PREFIX];
 
 /// Credentials shorter than this are not looked for: a short value would blank out ordinary

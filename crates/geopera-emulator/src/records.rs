@@ -242,7 +242,11 @@ impl fmt::Debug for SigningSecret {
 impl SigningSecret {
     /// A fresh `whsec_` secret of 32 bytes from the operating system's generator.
     pub fn generate() -> Result<Self, getrandom::Error> {
-        Ok(SigningSecret(format!("whsec_{}", os_hex(32)?)))
+        Ok(SigningSecret(format!(
+            "{}{}",
+            geopera_types::WEBHOOK_SECRET_PREFIX,
+            os_hex(32)?
+        )))
     }
 
     /// The secret itself, for the one answer that shows it.

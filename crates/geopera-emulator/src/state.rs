@@ -133,7 +133,7 @@ impl Shared {
         download_key: DownloadKey,
     ) -> Shared {
         let mut rng = Rng::new(seed ^ 0x005e_ed0f_4e15);
-        let demo_key = format!("gpra_{}", rng.hex(16));
+        let demo_key = format!("{}{}", geopera_types::API_KEY_PREFIX, rng.hex(16));
         let session_token = format!(
             "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.{}",
             rng.hex(24),
@@ -418,7 +418,11 @@ impl Shared {
     /// # Errors
     /// When the operating system has no randomness to give.
     pub fn create_key(&self, key: NewKey) -> Result<(String, Credential), getrandom::Error> {
-        let secret = format!("gpra_{}", crate::rng::os_hex(16)?);
+        let secret = format!(
+            "{}{}",
+            geopera_types::API_KEY_PREFIX,
+            crate::rng::os_hex(16)?
+        );
         let now = self.clock.now_secs();
         let mut inner = self.lock();
         let credential = inner.insert_credential(&secret, key, now, false);

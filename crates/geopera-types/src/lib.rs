@@ -122,6 +122,7 @@ pub use generated::{models, schemas};
 pub use operation::{Access, Operation, OperationInfo, Paging, RetryClass, TRANSIENT_STATUSES};
 pub use problem::{HttpValidationError, LocItem, Problem, ValidationError};
 pub use rate::{RateClass, UNAUTHENTICATED_PER_MINUTE};
+pub use secret::{API_KEY_PREFIX, WEBHOOK_SECRET_PREFIX};
 pub use shape::{Schema, Shape};
 
 /// Operation descriptors: one type per operation plus a table of all of them.

@@ -3,6 +3,15 @@
 
 use std::fmt;
 
+/// How every API key begins (`gpra_` and then its random part): what tells an API key from a
+/// session token where both are accepted, and what marks a word as a key where one must not
+/// be shown. The emulator issues its keys with it.
+pub const API_KEY_PREFIX: &str = "gpra_";
+
+/// How every webhook subscription's signing secret begins, as the API issues them (and the
+/// emulator with it): what marks a word as such a secret where one must not be shown.
+pub const WEBHOOK_SECRET_PREFIX: &str = "whsec_";
+
 use serde::{Deserialize, Serialize};
 
 /// A string field that holds a credential. `Debug` and `Display` print a placeholder, so a
