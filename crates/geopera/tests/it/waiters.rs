@@ -5,7 +5,7 @@ use std::future::IntoFuture as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use geopera::models::{JobStatus, OrderStatus};
+use geopera::models::{JobStatus, Order, OrderStatus};
 use geopera::wait::{self, WaitError};
 use geopera::{AuthenticatedClient, Clock as _, Geopera};
 use geopera_emulator::{Emulator, EmulatorHandle, ManualClock, RateLimits, JOB_FAIL_MARKER};
@@ -765,6 +765,16 @@ fn scripted(script: &'static [(u16, &'static str)]) -> (Hostile, Arc<Leaping>, G
     (server, clock, Geopera::from(client))
 }
 
+/// Waits with `waiter` from `face`: `async` on a runtime of its own, or `blocking`.
+fn wait_from(face: &str, waiter: wait::Waiter<Order>) -> Result<Order, WaitError<Order>> {
+    match face {
+        "async" => tokio::runtime::Runtime::new()
+            .expect("a runtime")
+            .block_on(waiter.into_future()),
+        _ => waiter.wait_blocking(),
+    }
+}
+
 /// Poll 1: a 503, and again on the client's retry. Poll 2: a 429 asking for a second, longer
 /// than the client waits out. Poll 3: the final state.
 const OUTAGE: &[(u16, &str)] = &[(503, ""), (503, ""), (429, "1")];
@@ -777,13 +787,7 @@ fn a_wait_rides_out_a_lasting_503_and_a_long_429_on_both_faces() {
         let (server, clock, client) = scripted(OUTAGE);
         let waiter = wait::order(&client, "ord_1")
             .interval(Duration::from_millis(10), Duration::from_millis(10));
-        let order = match face {
-            "async" => tokio::runtime::Runtime::new()
-                .expect("a runtime")
-                .block_on(waiter.into_future()),
-            _ => waiter.wait_blocking(),
-        }
-        .unwrap_or_else(|error| panic!("{face}: {error:?}"));
+        let order = wait_from(face, waiter).unwrap_or_else(|error| panic!("{face}: {error:?}"));
         assert_eq!(order.status, Some(OrderStatus::Fulfilled), "{face}");
         assert_eq!(server.seen().len(), 4, "{face}: three polls, one retried");
         // The wait's own pauses are 10 ms; the rest is the second the 429 asked for.
@@ -806,12 +810,7 @@ fn a_refusal_after_a_transient_failure_ends_the_wait_at_once_on_both_faces() {
             let (server, _clock, client) = scripted(script);
             let waiter = wait::order(&client, "ord_1")
                 .interval(Duration::from_millis(10), Duration::from_millis(10));
-            let ended = match face {
-                "async" => tokio::runtime::Runtime::new()
-                    .expect("a runtime")
-                    .block_on(waiter.into_future()),
-                _ => waiter.wait_blocking(),
-            };
+            let ended = wait_from(face, waiter);
             let Err(WaitError::Call { source, .. }) = &ended else {
                 panic!("{face}, {status}: not the poll's error: {ended:?}");
             };
@@ -834,12 +833,7 @@ fn a_wait_ended_by_its_deadline_names_the_last_failure_on_both_faces() {
             let waiter = wait::order(&client, "ord_1")
                 .interval(Duration::from_secs(1), Duration::from_secs(5))
                 .deadline(Duration::from_secs(30));
-            let ended = match face {
-                "async" => tokio::runtime::Runtime::new()
-                    .expect("a runtime")
-                    .block_on(waiter.into_future()),
-                _ => waiter.wait_blocking(),
-            };
+            let ended = wait_from(face, waiter);
             let error = ended.expect_err("never fulfilled");
             assert!(
                 matches!(error, WaitError::Deadline { last: None, .. }),
@@ -892,12 +886,7 @@ fn a_wait_whose_first_poll_cannot_connect_ends_at_once_on_both_faces() {
         let waiter = wait::order(&client, "ord_1")
             .interval(Duration::from_secs(1), Duration::from_secs(1))
             .deadline(Duration::from_secs(60));
-        let ended = match face {
-            "async" => tokio::runtime::Runtime::new()
-                .expect("a runtime")
-                .block_on(waiter.into_future()),
-            _ => waiter.wait_blocking(),
-        };
+        let ended = wait_from(face, waiter);
         let Err(WaitError::Call { source, .. }) = &ended else {
             panic!("{face}: not the poll's error: {ended:?}");
         };
