@@ -38,6 +38,14 @@ struct Caller {
 }
 
 impl Caller {
+    fn new(shared: Arc<Shared>, peer: SocketAddr, headers: HeaderMap) -> Self {
+        Caller {
+            shared,
+            peer,
+            headers,
+        }
+    }
+
     /// Runs `operation` with `body` as the caller; its JSON answer when it answered 200, else
     /// its answer as it is (refused, limited, missing scope, not found, a fault).
     async fn run(&self, operation: &'static str, body: &Value) -> Result<Value, Response> {
@@ -85,11 +93,7 @@ pub(crate) async fn collection(
     if let Some(document) = crate::catalog::collection_document(&id, &shared.base_url) {
         return Reply::json(StatusCode::OK, &document).into_response();
     }
-    let caller = Caller {
-        shared,
-        peer,
-        headers,
-    };
+    let caller = Caller::new(shared, peer, headers);
     let mut listing = match caller.run("stac.collections.list", &json!({})).await {
         Ok(listing) => listing,
         Err(answer) => return answer,
@@ -129,11 +133,7 @@ pub(crate) async fn collection_items(
     if let Some(limit) = limit {
         search["limit"] = limit.into();
     }
-    let caller = Caller {
-        shared,
-        peer,
-        headers,
-    };
+    let caller = Caller::new(shared, peer, headers);
     let mut answer = match caller.run("stac.search", &search).await {
         Ok(answer) => answer,
         Err(answer) => return answer,
@@ -182,15 +182,7 @@ pub(crate) async fn collection_item(
     ApiPath((collection, item)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let caller = Caller {
-        shared,
-        peer,
-        headers,
-    };
-    match caller
-        .run("items.get_stac", &json!({"item_id": item}))
-        .await
-    {
+    match stac_item(Caller::new(shared, peer, headers), &item).await {
         Ok(feature) if feature["collection"] == collection.as_str() => geo_json(&feature),
         Ok(_) => ApiError::not_found(format!(
             "item '{item}' not found in collection '{collection}'"
@@ -207,18 +199,17 @@ pub(crate) async fn item(
     ApiPath(item): ApiPath<String>,
     headers: HeaderMap,
 ) -> Response {
-    let caller = Caller {
-        shared,
-        peer,
-        headers,
-    };
-    match caller
-        .run("items.get_stac", &json!({"item_id": item}))
-        .await
-    {
+    match stac_item(Caller::new(shared, peer, headers), &item).await {
         Ok(feature) => geo_json(&feature),
         Err(answer) => answer,
     }
+}
+
+/// The organization's item `item` as `items.get_stac` answers it to `caller`.
+async fn stac_item(caller: Caller, item: &str) -> Result<Value, Response> {
+    caller
+        .run("items.get_stac", &json!({"item_id": item}))
+        .await
 }
 
 /// The `page` and `limit` of an items page, each a whole number from 1 when given. Any other
