@@ -19,11 +19,12 @@
 //! retries are sized for, so a poll that still fails with an error that may go away
 //! ([`Error::is_retryable`]: a rate limit, a 5xx such as 503, a timeout, a lost connection) is
 //! ridden out: the waiter pauses for the `Retry-After` a 429 asked for, or else for its next
-//! pause, and polls again, logging a warning each time. A server that stays down therefore
-//! runs the wait to its deadline, whose error names the failure ([`WaitError::Deadline`]).
-//! Until a poll has reached the server, a connection that cannot be made ends the wait at once
-//! with [`WaitError::Call`] ([`Error::is_connect`]): a wrong base URL looks just like that. Any
-//! other error (an unknown resource, a missing scope) ends the wait at once too.
+//! pause, and polls again, logging a warning each time and passing the error to
+//! [`Waiter::on_failure`]. A server that stays down therefore runs the wait to its deadline,
+//! whose error names the failure ([`WaitError::Deadline`]). Until a poll has reached the
+//! server, a connection that cannot be made ends the wait at once with [`WaitError::Call`]
+//! ([`Error::is_connect`]): a wrong base URL looks just like that. Any other error (an unknown
+//! resource, a missing scope) ends the wait at once too.
 //!
 //! ```no_run
 //! # async fn run(client: geopera::AuthenticatedClient) -> Result<(), Box<dyn std::error::Error>> {
@@ -234,7 +235,11 @@ pub struct Waiter<T: 'static> {
     max: Duration,
     deadline: Duration,
     progress: Option<Progress<T>>,
+    failed: Option<Failed>,
 }
+
+/// A callback for the failed polls a wait rides out.
+type Failed = Box<dyn FnMut(&Error) + Send>;
 
 impl<T> fmt::Debug for Waiter<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -245,6 +250,7 @@ impl<T> fmt::Debug for Waiter<T> {
             .field("max", &self.max)
             .field("deadline", &self.deadline)
             .field("progress", &self.progress.is_some())
+            .field("on_failure", &self.failed.is_some())
             .finish()
     }
 }
@@ -262,6 +268,7 @@ where
             max: DEFAULT_MAX_INTERVAL,
             deadline: kind.deadline,
             progress: None,
+            failed: None,
         }
     }
 
@@ -290,6 +297,16 @@ where
     /// bars and logs. It runs on the waiting task, so it should return quickly.
     pub fn on_progress(mut self, progress: impl FnMut(&T) + Send + 'static) -> Self {
         self.progress = Some(Box::new(progress));
+        self
+    }
+
+    /// Calls `failed` with the error of every poll the wait rides out (one that may pass, see
+    /// the [module docs](self)), before the pause after it: a wait through an outage otherwise
+    /// shows nothing until its deadline but a warning in the log. Errors that end the wait are
+    /// not passed here; they are its result. It runs on the waiting task, so it should return
+    /// quickly.
+    pub fn on_failure(mut self, failed: impl FnMut(&Error) + Send + 'static) -> Self {
+        self.failed = Some(Box::new(failed));
         self
     }
 
@@ -441,6 +458,9 @@ where
                         %error,
                         "a poll failed; polling again"
                     );
+                    if let Some(failed) = self.failed.as_mut() {
+                        failed(&error);
+                    }
                     let asked = error.retry_after();
                     failure = Some(Box::new(error));
                     asked

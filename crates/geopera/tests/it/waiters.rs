@@ -785,11 +785,22 @@ const OUTAGE: &[(u16, &str)] = &[(503, ""), (503, ""), (429, "1")];
 fn a_wait_rides_out_a_lasting_503_and_a_long_429_on_both_faces() {
     for face in ["async", "blocking"] {
         let (server, clock, client) = scripted(OUTAGE);
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let seen = failures.clone();
         let waiter = wait::order(&client, "ord_1")
-            .interval(Duration::from_millis(10), Duration::from_millis(10));
+            .interval(Duration::from_millis(10), Duration::from_millis(10))
+            .on_failure(move |error| {
+                let status = error.status().map(|status| status.as_u16());
+                seen.lock().expect("not poisoned").push(status);
+            });
         let order = wait_from(face, waiter).unwrap_or_else(|error| panic!("{face}: {error:?}"));
         assert_eq!(order.status, Some(OrderStatus::Fulfilled), "{face}");
         assert_eq!(server.seen().len(), 4, "{face}: three polls, one retried");
+        assert_eq!(
+            *failures.lock().expect("not poisoned"),
+            [Some(503), Some(429)],
+            "{face}: each failed poll ridden out was told"
+        );
         // The wait's own pauses are 10 ms; the rest is the second the 429 asked for.
         assert!(
             clock.now() >= Duration::from_secs(1),
@@ -808,14 +819,19 @@ fn a_refusal_after_a_transient_failure_ends_the_wait_at_once_on_both_faces() {
     for (script, status) in [(FORBIDDEN, 403), (MISSING, 404)] {
         for face in ["async", "blocking"] {
             let (server, _clock, client) = scripted(script);
+            let told = Arc::new(Mutex::new(0_usize));
+            let count = told.clone();
             let waiter = wait::order(&client, "ord_1")
-                .interval(Duration::from_millis(10), Duration::from_millis(10));
+                .interval(Duration::from_millis(10), Duration::from_millis(10))
+                .on_failure(move |_| *count.lock().expect("not poisoned") += 1);
             let ended = wait_from(face, waiter);
             let Err(WaitError::Call { source, .. }) = &ended else {
                 panic!("{face}, {status}: not the poll's error: {ended:?}");
             };
             assert_eq!(source.status().map(|s| s.as_u16()), Some(status), "{face}");
             assert_eq!(server.seen().len(), 3, "{face}, {status}: no poll after it");
+            // The 503 was ridden out and told; the refusal is the wait's result instead.
+            assert_eq!(*told.lock().expect("not poisoned"), 1, "{face}, {status}");
         }
     }
 }
