@@ -129,6 +129,8 @@ struct Seen {
     bar: indicatif::ProgressBar,
     last: Option<String>,
     warned: Vec<String>,
+    /// The kinds of failed poll already told of, each with its status when it had one.
+    failures: Vec<(geopera::ErrorKind, Option<u16>)>,
 }
 
 impl Seen {
@@ -152,6 +154,7 @@ impl Seen {
             bar,
             last: None,
             warned: Vec::new(),
+            failures: Vec::new(),
         }
     }
 
@@ -182,6 +185,26 @@ impl Seen {
             self.warned.push(shown.clone());
         }
         self.last = Some(shown);
+    }
+}
+
+impl Seen {
+    /// Takes in a failed poll the wait rides out (a 503, a timeout, a rate limit). The SDK
+    /// polls on, and off a terminal nothing else would show the outage: each kind of failure
+    /// is told once, the first time it happens.
+    fn failed(&mut self, error: &geopera::Error) {
+        let kind = (error.kind(), error.status().map(|status| status.as_u16()));
+        if self.failures.contains(&kind) || self.failures.len() >= MAX_UNKNOWN_WARNINGS {
+            return;
+        }
+        self.failures.push(kind);
+        let (what, id, gives_up) = (self.what, &self.id, &self.gives_up);
+        let cause = crate::failure::chain(error);
+        self.bar.suspend(|| {
+            crate::paint::warning(&format!(
+                "a poll of {what} {id} failed ({cause}); the wait polls on until {gives_up}"
+            ));
+        });
     }
 }
 
@@ -311,14 +334,23 @@ async fn wait_and_print(
                 .saw(status, known);
         }
     };
+    let tell = {
+        let seen = seen.clone();
+        move |error: &geopera::Error| {
+            seen.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .failed(error);
+        }
+    };
     let (answer, failed) = match kind {
         Kind::Order => {
-            let mut waiter =
-                wait::order(client, id).on_progress(move |order: &geopera::models::Order| {
+            let mut waiter = wait::order(client, id)
+                .on_progress(move |order: &geopera::models::Order| {
                     let status = order.status.as_ref();
                     let known = !matches!(status, None | Some(OrderStatus::Other(_)));
                     report(status.map(OrderStatus::as_str), known);
-                });
+                })
+                .on_failure(tell);
             if let Some(deadline) = deadline {
                 waiter = waiter.deadline(deadline);
             }
@@ -330,11 +362,13 @@ async fn wait_and_print(
             } else {
                 wait::processing_job(client, id)
             };
-            waiter = waiter.on_progress(move |job: &geopera::models::Job| {
-                let status = job.status.as_ref();
-                let known = !matches!(status, None | Some(JobStatus::Other(_)));
-                report(status.map(JobStatus::as_str), known);
-            });
+            waiter = waiter
+                .on_progress(move |job: &geopera::models::Job| {
+                    let status = job.status.as_ref();
+                    let known = !matches!(status, None | Some(JobStatus::Other(_)));
+                    report(status.map(JobStatus::as_str), known);
+                })
+                .on_failure(tell);
             if let Some(deadline) = deadline {
                 waiter = waiter.deadline(deadline);
             }

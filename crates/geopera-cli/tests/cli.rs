@@ -1446,6 +1446,45 @@ fn a_wait_on_a_state_this_program_does_not_know_names_it_once_and_when_time_runs
     assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
 }
 
+/// A poll that fails with an error that may pass (here a 503 past the client's retries) is
+/// ridden out by the wait, which off a terminal would otherwise show nothing of an outage: a
+/// warning tells of each kind of failure once, however many polls meet it.
+#[test]
+fn a_wait_tells_of_a_failed_poll_once_and_polls_on() {
+    let s = setup();
+    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = requests.clone();
+    // Two polls, each a request and its two retries, meet a 503; the third finds the end.
+    let url = test_server(16, move |_| {
+        match counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0..=5 => (
+                503,
+                r#"{"title":"Service Unavailable","status":503}"#.to_owned(),
+            ),
+            _ => (
+                200,
+                r#"{"orderId":"ord_42","status":"fulfilled"}"#.to_owned(),
+            ),
+        }
+    });
+    let output = s
+        .against(&url)
+        .args(["orders", "wait", "ord_42", "--wait-timeout", "60"])
+        .output()
+        .expect("geopera runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout_json(&output)["status"], "fulfilled");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("Warning: a poll of order ord_42 failed (")
+            && stderr.contains("503")
+            && stderr.contains("the wait polls on until --wait-timeout (60 s) passes"),
+        "{stderr}"
+    );
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 7);
+}
+
 #[test]
 fn wait_on_a_clip_job_ends_when_it_succeeds() {
     let (s, clock) = Setup::on_manual_clock();
