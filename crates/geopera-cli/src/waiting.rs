@@ -113,9 +113,10 @@ fn quoted_state(status: &str) -> String {
     format!("'{}'", crate::paint::inert(&shown))
 }
 
-/// The most states this program does not know that one wait warns of: a server that makes up
-/// a new one on every poll is named a few times, not for ever.
-const MAX_UNKNOWN_WARNINGS: usize = 5;
+/// The most warnings of each sort one wait gives, of states this program does not know and of
+/// kinds of failed poll: a server that makes up a new state or a new failure on every poll is
+/// named a few times, not for ever.
+const MAX_WARNINGS: usize = 5;
 
 /// What the polls of one wait have shown, for what is said on stderr, which off a terminal
 /// (no spinner) is all a log gets: each state this program does not know, once, as it is
@@ -170,7 +171,7 @@ impl Seen {
             self.id,
             state(status.as_ref())
         ));
-        if !known && !self.warned.contains(&shown) && self.warned.len() < MAX_UNKNOWN_WARNINGS {
+        if !known && !self.warned.contains(&shown) && self.warned.len() < MAX_WARNINGS {
             let (what, id, ends_on, gives_up) = (self.what, &self.id, self.ends_on, &self.gives_up);
             let said = match status {
                 Some(_) => format!("is {shown}, a state this program does not know"),
@@ -194,7 +195,7 @@ impl Seen {
     /// is told once, the first time it happens.
     fn failed(&mut self, error: &geopera::Error) {
         let kind = (error.kind(), error.status().map(|status| status.as_u16()));
-        if self.failures.contains(&kind) || self.failures.len() >= MAX_UNKNOWN_WARNINGS {
+        if self.failures.contains(&kind) || self.failures.len() >= MAX_WARNINGS {
             return;
         }
         self.failures.push(kind);
