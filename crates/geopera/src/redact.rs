@@ -106,25 +106,49 @@ impl std::fmt::Debug for Redactor {
     }
 }
 
-/// `text` with every occurrence of `needle` replaced by `with`, copied once from start to end.
+/// `text` with every occurrence of any of `needles` replaced by [`REDACTED`], in one pass from
+/// start to end; `None` when none occurs.
 ///
-/// Why not replace in place: a body of up to the response cap that a hostile server fills with
-/// the credential would move everything after each occurrence once per occurrence (quadratic:
-/// hours of CPU for 64 MiB, on the error path where no timeout applies).
-fn replace_all(text: Vec<u8>, needle: &[u8], with: &[u8]) -> Vec<u8> {
-    let found = |rest: &[u8]| rest.windows(needle.len()).position(|w| w == needle);
-    if needle.is_empty() || found(&text).is_none() {
-        return text;
+/// Why one pass: replacing one credential after another would search the marks the earlier
+/// ones left, so a second credential of a letter or two (`e`, `re`) would cut into
+/// `[redacted]` itself and garble the message. At each point the leftmost occurrence wins, and
+/// of those starting there the longest (`Bearer gpra_…` over `gpra_…`). Why not in place: a
+/// body of up to the response cap that a hostile server fills with the credential would move
+/// everything after each occurrence once per occurrence (quadratic: hours of CPU for 64 MiB,
+/// on the error path where no timeout applies). Each needle's text is searched once, so the
+/// work is linear in the text for each needle. Why by hand: a call has a handful of needles,
+/// and a multi-pattern automaton crate would add to every user's build for that.
+fn redact_all(text: &[u8], needles: &[Cow<'_, str>]) -> Option<Vec<u8>> {
+    let find = |needle: &str, from: usize| {
+        memchr::memmem::find(&text[from..], needle.as_bytes()).map(|at| from + at)
+    };
+    // Where each needle next occurs at or after `done`.
+    let mut next: Vec<Option<usize>> = needles
+        .iter()
+        .map(|needle| (!needle.is_empty()).then(|| find(needle, 0)).flatten())
+        .collect();
+    let mut out: Option<Vec<u8>> = None;
+    let mut done = 0;
+    loop {
+        let first = next
+            .iter()
+            .zip(needles)
+            .filter_map(|(at, needle)| at.map(|at| (at, needle.len())))
+            .min_by_key(|&(at, len)| (at, std::cmp::Reverse(len)));
+        let Some((at, len)) = first else { break };
+        let out = out.get_or_insert_with(|| Vec::with_capacity(text.len()));
+        out.extend_from_slice(&text[done..at]);
+        out.extend_from_slice(REDACTED.as_bytes());
+        done = at + len;
+        for (at, needle) in next.iter_mut().zip(needles) {
+            if at.is_some_and(|at| at < done) {
+                *at = find(needle, done);
+            }
+        }
     }
-    let mut out = Vec::with_capacity(text.len());
-    let mut rest = &text[..];
-    while let Some(at) = found(rest) {
-        out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(with);
-        rest = &rest[at + needle.len()..];
-    }
-    out.extend_from_slice(rest);
-    out
+    let mut out = out?;
+    out.extend_from_slice(&text[done..]);
+    Some(out)
 }
 
 impl Redactor {
@@ -200,32 +224,23 @@ impl Redactor {
 
     /// `text` with every credential replaced.
     pub(crate) fn text(&self, text: String) -> String {
-        self.secrets().fold(text, |text, secret| {
-            if text.contains(&*secret) {
-                text.replace(&*secret, REDACTED)
-            } else {
-                text
-            }
-        })
+        let needles: Vec<_> = self.secrets().collect();
+        match redact_all(text.as_bytes(), &needles) {
+            // Each needle is whole UTF-8 and so is the text, so a match starts and ends on a
+            // character boundary and the result is UTF-8 too; the lossy path never runs.
+            Some(out) => String::from_utf8(out)
+                .unwrap_or_else(|out| String::from_utf8_lossy(out.as_bytes()).into_owned()),
+            None => text,
+        }
     }
 
     fn text_in_place(&self, text: &mut String) {
-        if self.secrets().any(|secret| text.contains(&*secret)) {
-            *text = self.text(std::mem::take(text));
-        }
+        *text = self.text(std::mem::take(text));
     }
 
     fn bytes(&self, bytes: Bytes) -> Bytes {
-        let holds = |secret: Cow<'_, str>| {
-            !secret.is_empty() && bytes.windows(secret.len()).any(|w| w == secret.as_bytes())
-        };
-        if !self.secrets().any(holds) {
-            return bytes;
-        }
-        let out = self.secrets().fold(bytes.to_vec(), |text, secret| {
-            replace_all(text, secret.as_bytes(), REDACTED.as_bytes())
-        });
-        Bytes::from(out)
+        let needles: Vec<_> = self.secrets().collect();
+        redact_all(&bytes, &needles).map_or(bytes, Bytes::from)
     }
 
     fn json(&self, value: &mut Value) {

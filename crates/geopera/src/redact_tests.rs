@@ -154,3 +154,20 @@ fn a_credential_quoted_in_an_escaped_decoder_message_is_redacted() {
         "{cause}"
     );
 }
+
+#[test]
+fn the_longest_credential_starting_at_a_point_is_the_one_replaced() {
+    let r = Redactor {
+        headers: header_secrets([("Authorization", "Bearer gpra_abc")], []),
+        ..Redactor::default()
+    };
+    assert_eq!(
+        r.text("got Bearer gpra_abc, then gpra_abc".into()),
+        "got [redacted], then [redacted]"
+    );
+    assert_eq!(
+        &r.bytes(Bytes::from_static(b"Bearer gpra_abcgpra_abc!"))[..],
+        b"[redacted][redacted]!"
+    );
+    assert_eq!(r.text("nothing to hide".into()), "nothing to hide");
+}

@@ -2083,6 +2083,33 @@ async fn a_server_that_echoes_secrets_from_the_body_never_gets_them_into_an_erro
     }
 }
 
+/// Every credential is redacted in one pass over the server's words, so a short one (a share
+/// link password of one letter) never cuts into the mark another left. Once the token was
+/// replaced first and the password then inside `[redacted]`, which read `[r[redacted]dact…`.
+#[tokio::test]
+async fn a_short_credential_never_cuts_into_another_ones_mark() {
+    use geopera::models::ShareLinkValidateInput;
+    use geopera::operations::share_link_validate;
+
+    let detail = format!("{TOKEN} sent the password e");
+    let server = Hostile::answering_once(json(
+        403,
+        &[("content-type", "application/problem+json")],
+        &json!({"title": "Forbidden", "status": 403, "detail": detail}).to_string(),
+    ));
+    let input = ShareLinkValidateInput::new("shr_0123456789abcdef").password("e");
+    let err = share_link_validate::send(&signed_in_no_retries(&server), input)
+        .await
+        .expect_err("a problem");
+    let Error::Api { problem, .. } = &err else {
+        panic!("a problem, not {err:?}")
+    };
+    assert_eq!(
+        problem.detail,
+        "[redacted] s[redacted]nt th[redacted] password [redacted]"
+    );
+}
+
 /// A body credential the SDK's own input checks refuse (a share link's password too short) is
 /// kept out of the error as one a server echoes is: the failure quotes its input. Once, the
 /// local checks ran before the body's credentials were known, and the password was shown.
