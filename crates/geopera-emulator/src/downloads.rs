@@ -1,5 +1,5 @@
-//! Signed download links: the URLs a finished clip job or a fulfilled order hands out, valid
-//! for a while and only as given.
+//! Signed download links: the URLs a finished clip job, a registered processing job, an
+//! item's `data` asset or a fulfilled order hands out, valid for a while and only as given.
 //!
 //! A link carries `expires` (Unix seconds) and `signature`, the HMAC-SHA256 of its path and
 //! expiry under a key drawn from the operating system when the emulator starts. A link that
@@ -23,12 +23,12 @@ pub const DOWNLOAD_URL_SECS: i64 = 900;
 
 /// Where the files behind signed links are served: `/assets/{kind}/...` for these kinds needs
 /// a link [`DownloadKey::link`] made.
-pub const SIGNED_KINDS: [&str; 3] = ["clips", "downloads", "order"];
+pub const SIGNED_KINDS: [&str; 4] = ["clips", "downloads", "jobs", "order"];
 
 /// Whether what a signed link of `kind` points at (`file` is `{id}/{name}`) is still there: a
-/// clip job, an item's `data` asset or an order. A link outlives nothing: once its job, item,
-/// asset or order is deleted (or an order retired), its files are gone, as the API's storage
-/// deletes them.
+/// clip job, an item's `data` asset, a processing job or an order. A link outlives nothing:
+/// once its job, item, asset or order is deleted (or an order retired), its files are gone,
+/// as the API's storage deletes them.
 pub(crate) fn source_exists(inner: &Inner, kind: &str, file: &str) -> bool {
     let id = file.split('/').next().unwrap_or_default();
     let record_of = |family: Family| {
@@ -39,6 +39,7 @@ pub(crate) fn source_exists(inner: &Inner, kind: &str, file: &str) -> bool {
     };
     match kind {
         "clips" => record_of(Family::ClipJob),
+        "jobs" => record_of(Family::ProcessingJob),
         "downloads" => inner
             .resources
             .record(id)

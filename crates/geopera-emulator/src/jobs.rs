@@ -33,6 +33,10 @@ pub const FAIL_MARKER: &str = "emulator-fail";
 pub const STARTED: &str = "_started";
 /// Whether the job will fail; left out of answers.
 pub const FAILS: &str = "_fails";
+/// Whether the job's registered outputs are its own result file on the emulator, whose link
+/// is signed afresh each time the job is answered: a link stored with the job would expire
+/// while the job is still listed. Left out of answers.
+pub const OWN_RESULT: &str = "_own_result";
 
 /// Where a job is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +67,11 @@ impl Status {
 /// When the job started, if it has.
 pub fn started(job: &Resource) -> Option<i64> {
     job.fields.get(STARTED).and_then(Value::as_i64)
+}
+
+/// Whether the job's outputs are its own result file ([`OWN_RESULT`]).
+pub fn own_result(job: &Resource) -> bool {
+    job.fields.get(OWN_RESULT).and_then(Value::as_bool) == Some(true)
 }
 
 /// Whether the job ends `failed`.
@@ -113,6 +122,7 @@ pub fn answer(job: &Resource, now: i64) -> Value {
     if let Some(object) = out.as_object_mut() {
         object.remove(STARTED);
         object.remove(FAILS);
+        object.remove(OWN_RESULT);
         object.insert("status".to_owned(), json!(status.name()));
         object.insert("progress".to_owned(), json!(progress));
         object.insert("dispatched_at".to_owned(), json!(at(0)));

@@ -158,14 +158,12 @@ async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
 
 /// The `/assets/{kind}/` the emulator links to that anyone may fetch: quicklook and thumbnail
 /// redirects (`quicklook`, `thumbnail`), the catalog's STAC assets (`data`), TileJSON and
-/// job tile templates (`tiles`), a processing job's outputs (`jobs`) and a share link's
-/// tiles (`share`, while the link is live).
-const PUBLIC_ASSET_KINDS: [&str; 6] = [
+/// job tile templates (`tiles`) and a share link's tiles (`share`, while the link is live).
+const PUBLIC_ASSET_KINDS: [&str; 5] = [
     "quicklook",
     "thumbnail",
     "data",
     "tiles",
-    "jobs",
     crate::ops::SHARE_TILES_KIND,
 ];
 
@@ -185,8 +183,8 @@ async fn asset(
         return ApiError::not_found("no asset at this path: it has an empty, '.' or '..' segment")
             .into_response();
     }
-    // A finished job's files, and items' assets given for download, are behind signed
-    // links that expire.
+    // A finished job's files, and items' assets and orders given for download, are behind
+    // signed links that expire.
     let signed = crate::downloads::SIGNED_KINDS
         .iter()
         .any(|signed| signed.eq_ignore_ascii_case(&kind));

@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use super::{Ctx, Outcome, MAX_PAGE_SIZE};
 use crate::catalog::read_clip_area;
 use crate::error::ApiError;
-use crate::jobs::{self, Status, FAILS, FAIL_MARKER, STARTED};
+use crate::jobs::{self, Status, FAILS, FAIL_MARKER, OWN_RESULT, STARTED};
 use crate::resources::{page, Family, Resource};
 
 /// The longest process id, job type, name, item id, area or asset key accepted.
@@ -28,6 +28,8 @@ const MAX_NAME_CHARS: usize = 200;
 const MAX_ASSETS: usize = 50;
 /// The asset a clip of an item cuts when the body names none.
 const DEFAULT_ASSET: &str = "data";
+/// The file a processing job registers as its output when the body names none.
+const RESULT_FILE: &str = "result.tif";
 
 pub(crate) fn create(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
     let job = new_processing(ctx, &body, false)?;
@@ -56,7 +58,7 @@ pub(crate) fn dispatch(ctx: &Ctx<'_>, input: ProcessingDispatchInput) -> Outcome
     job.set(STARTED, Some(now));
     job.set("dispatch_version", Some(input.version.as_str()));
     job.updated_at = now;
-    let job = jobs::answer(job, now);
+    let job = answer(ctx, job, now)?;
     Ok(ctx.ok(&dispatched(ctx, job, &input.version)))
 }
 
@@ -116,7 +118,7 @@ pub(crate) fn list(ctx: &Ctx<'_>, input: JobsListInput) -> Outcome {
     let page_no = input.page.max(0);
     let offset = page_no.saturating_mul(limit);
     let (jobs, limit, _, total) = page(found, limit, offset, MAX_PAGE_SIZE);
-    let jobs: Vec<Value> = jobs.into_iter().map(|j| jobs::answer(j, now)).collect();
+    let jobs = answers(ctx, jobs, now)?;
     Ok(ctx.ok(&json!({"jobs": jobs, "page": page_no, "limit": limit, "total": total})))
 }
 
@@ -146,19 +148,20 @@ pub(crate) fn delete(ctx: &Ctx<'_>, input: ProcessingJobInput) -> Outcome {
 /// Registers a succeeded job's outputs (the body's, or the job's own result).
 pub(crate) fn register(ctx: &Ctx<'_>, input: JobRegisterInput) -> Outcome {
     let now = ctx.now();
-    let base = &ctx.shared.base_url;
     let mut inner = ctx.shared.lock();
     let job = inner
         .resources
         .get_mut(Family::ProcessingJob, ctx.org, None, &input.job_id)?;
     require_success(job, now)?;
-    let outputs = input.outputs.unwrap_or_else(|| {
-        vec![json!({"name": "result", "href": format!("{base}/assets/jobs/{}/result.tif", job.id)})]
-    });
-    job.set("outputs", Some(outputs));
+    let own = input.outputs.is_none();
+    job.set(
+        "outputs",
+        Some(input.outputs.map_or(Value::Null, Value::from)),
+    );
+    job.set(OWN_RESULT, Some(own));
     job.set("registered", Some(true));
     job.updated_at = now;
-    Ok(ctx.ok(&jobs::answer(job, now)))
+    Ok(ctx.ok(&answer(ctx, job, now)?))
 }
 
 pub(crate) fn tile_info(ctx: &Ctx<'_>, input: ProcessingJobInput) -> Outcome {
@@ -390,7 +393,29 @@ fn read(ctx: &Ctx<'_>, family: Family, id: &str) -> Outcome {
     let now = ctx.now();
     let inner = ctx.shared.lock();
     let job = inner.resources.get(family, ctx.org, None, id)?;
-    Ok(ctx.ok(&jobs::answer(job, now)))
+    Ok(ctx.ok(&answer(ctx, job, now)?))
+}
+
+/// The job as answered at `now`, its own result behind a download link signed from `now`,
+/// as a clip job's downloads are: the file is the organization's, never at a public path.
+///
+/// # Errors
+/// 500 when the emulator's base URL cannot take a path, which a running emulator's always can.
+fn answer(ctx: &Ctx<'_>, job: &Resource, now: i64) -> Result<Value, ApiError> {
+    let mut out = jobs::answer(job, now);
+    if jobs::own_result(job) {
+        let (href, _) = ctx.shared.download_key.link(
+            &ctx.shared.base_url,
+            &["jobs", &job.id, RESULT_FILE],
+            now,
+        )?;
+        out["outputs"] = json!([{"name": "result", "href": href}]);
+    }
+    Ok(out)
+}
+
+fn answers(ctx: &Ctx<'_>, jobs: Vec<&Resource>, now: i64) -> Result<Vec<Value>, ApiError> {
+    jobs.into_iter().map(|job| answer(ctx, job, now)).collect()
 }
 
 fn remove(ctx: &Ctx<'_>, family: Family, id: &str) -> Outcome {
@@ -404,7 +429,7 @@ fn remove(ctx: &Ctx<'_>, family: Family, id: &str) -> Outcome {
 
 fn paged(ctx: &Ctx<'_>, found: Vec<&Resource>, limit: i64, offset: i64, now: i64) -> Outcome {
     let (jobs, limit, offset, total) = page(found, limit, offset, MAX_PAGE_SIZE);
-    let jobs: Vec<Value> = jobs.into_iter().map(|j| jobs::answer(j, now)).collect();
+    let jobs = answers(ctx, jobs, now)?;
     Ok(ctx.ok(&json!({"jobs": jobs, "total": total, "limit": limit, "offset": offset})))
 }
 

@@ -332,6 +332,71 @@ fn download_links_are_signed_and_expire() {
     assert!(expired.text().unwrap_or_default().contains("expired"));
 }
 
+/// A registered processing job's own result is a signed download link, as a clip job's is:
+/// it serves as given, not unsigned, altered or past its 15 minutes, and each answer about
+/// the job hands out a fresh one.
+#[test]
+fn a_registered_jobs_result_link_is_signed_and_expires() {
+    let api = Api::start();
+    let project = project(&api);
+    let created = api.ok(
+        "processing.create_and_dispatch",
+        json!({"project_id": project, "process_id": "ndvi"}),
+    );
+    let job = created["job"]["id"].as_str().expect("id").to_owned();
+    advance(&api, 61);
+    let registered = api.ok("processing.job.register", json!({"job_id": job}));
+    let url = registered["outputs"][0]["href"]
+        .as_str()
+        .expect("an output href")
+        .to_owned();
+    let get = |url: &str| {
+        api.http
+            .get(url)
+            .send()
+            .expect("an answer")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(get(&url), 200, "{url}");
+    let unsigned = url.split('?').next().unwrap_or_default().to_owned();
+    assert!(unsigned.ends_with(&format!("/assets/jobs/{job}/result.tif")));
+    assert_eq!(get(&unsigned), 403, "unsigned");
+    let parsed = reqwest::Url::parse(&url).expect("a URL");
+    let mut tampered = parsed.clone();
+    tampered
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(parsed.query_pairs().map(|(n, v)| {
+            (
+                n.clone(),
+                if n == "signature" {
+                    "0".repeat(64).into()
+                } else {
+                    v
+                },
+            )
+        }));
+    assert_eq!(get(tampered.as_str()), 403, "a forged signature");
+    assert_eq!(
+        get(&url.replace("/result.tif", "/other.tif")),
+        403,
+        "another file"
+    );
+
+    advance(&api, 15 * 60);
+    assert_eq!(get(&url), 403, "expired");
+    let again = api.ok("processing.job.get", json!({"job_id": job}));
+    let fresh = again["outputs"][0]["href"]
+        .as_str()
+        .expect("an output href");
+    assert_ne!(fresh, url);
+    assert_eq!(get(fresh), 200, "the link of a later answer");
+
+    api.ok("processing.job.delete", json!({"job_id": job}));
+    assert_eq!(get(fresh), 404, "the job is gone");
+}
+
 #[test]
 fn clip_lists_page_by_offset_and_other_organizations_see_nothing() {
     let api = Api::start();
