@@ -388,8 +388,7 @@ fn write_binary(response: &Answer, out: Option<&std::path::Path>) -> Outcome {
     if let Some(path) = out.filter(|path| path.as_os_str() != "-") {
         return crate::files::write_out(path, &response.content);
     }
-    let mut stdout = std::io::stdout().lock();
-    if std::io::IsTerminal::is_terminal(&stdout) {
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         let kind = response
             .headers
             .get("content-type")
@@ -400,10 +399,7 @@ fn write_binary(response: &Answer, out: Option<&std::path::Path>) -> Outcome {
             response.content.len()
         )));
     }
-    match stdout
-        .write_all(&response.content)
-        .and_then(|()| stdout.flush())
-    {
+    match write_stdout(&[&response.content]) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Failure::other(format!("cannot write the answer: {e}"))),
@@ -689,12 +685,34 @@ fn is_ndjson(response: &Answer) -> bool {
 /// Writes `text` and a newline to stdout. A closed pipe (`| head`) ends the command quietly
 /// ([`Failure::stdout_closed`]), so callers that print in a loop stop there.
 pub(crate) fn print(text: &str) -> Outcome {
-    let mut out = std::io::stdout().lock();
-    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+    match write_stdout(&[text.as_bytes(), b"\n"]) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::stdout_closed()),
         Err(e) => Err(Failure::other(format!("cannot write the answer: {e}"))),
     }
+}
+
+/// Writes `parts` to stdout, one after the other, each whole, and reports every failure.
+///
+/// Not through `std::io::stdout()` alone on Unix: it takes a write refused with `EBADF` for
+/// one that succeeded (a stdout opened for reading only, `1< file`), so the answer would be
+/// lost while the command exits 0 as if it had been printed. The
+/// descriptor is duplicated into a `File` of our own, whose writes report what the system
+/// says; std's lock is held meanwhile so that nothing else written to stdout lands in between.
+/// Elsewhere std's handle is used, which on Windows also writes to a console as text.
+///
+/// A stdout that was closed before the program started (`>&-`) cannot be told from
+/// `> /dev/null`: the standard library opens `/dev/null` in its place before `main` runs.
+pub(crate) fn write_stdout(parts: &[&[u8]]) -> std::io::Result<()> {
+    let lock = std::io::stdout().lock();
+    #[cfg(unix)]
+    let mut out = std::fs::File::from(std::os::fd::AsFd::as_fd(&lock).try_clone_to_owned()?);
+    #[cfg(not(unix))]
+    let mut out = lock;
+    for part in parts {
+        out.write_all(part)?;
+    }
+    out.flush()
 }
 
 /// The most validation failures printed one per line; past them, a line says how many more.

@@ -331,7 +331,7 @@ fn main() -> ExitCode {
         Err(mut error) => {
             quote_inert(&mut error);
             let code = u8::try_from(error.exit_code()).unwrap_or(EXIT_API_OR_USAGE);
-            return match error.print() {
+            return match print_parse_outcome(&error) {
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
                     // `--help > /dev/full`: the text was asked for and not written.
                     paint::error(&format!("cannot print: {e}"));
@@ -411,6 +411,23 @@ fn main() -> ExitCode {
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// Prints what clap stopped the parse with: a usage error on stderr, as clap prints it, and
+/// `--help` or `--version` on stdout through [`call::write_stdout`], since clap's own print
+/// takes a write refused by the descriptor for one that succeeded and the text would be lost
+/// with exit 0.
+fn print_parse_outcome(error: &clap::Error) -> std::io::Result<()> {
+    if error.use_stderr() {
+        return error.print();
+    }
+    let styled = error.render();
+    let text = if paint::stdout() {
+        styled.ansi().to_string()
+    } else {
+        styled.to_string()
+    };
+    call::write_stdout(&[text.as_bytes()])
 }
 
 /// Makes the words of the command line that a usage error quotes (`invalid value '...'`,

@@ -7097,6 +7097,70 @@ fn dry_run_on_a_closed_or_full_stdout_ends_like_any_answer() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// Runs `command` with stdout a file opened for reading only, so that every write to it is
+/// refused (`EBADF`); the process must end within 60 s.
+#[cfg(unix)]
+fn with_read_only_stdout(mut command: std::process::Command) -> std::process::Output {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("stdout");
+    std::fs::write(&path, b"").expect("test step");
+    let read_only = std::fs::File::open(&path).expect("test step");
+    let mut child = command
+        .stdout(Stdio::from(read_only))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("waits").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("geopera kept running");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("geopera ended");
+    assert_eq!(
+        std::fs::read(&path).expect("test step"),
+        b"",
+        "nothing written"
+    );
+    output
+}
+
+#[cfg(unix)]
+#[test]
+fn a_stdout_that_refuses_writes_is_an_error_not_an_answer_lost_with_exit_0() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pages = dir.path().to_str().expect("a UTF-8 path").to_owned();
+    let dry_run = [&SEARCH_ONE[..], &["--dry-run"]].concat();
+    let jq = [&SEARCH_ONE[..], &["--jq", ".features[0].id"]].concat();
+    let all = [&SEARCH_ONE[..], &["--all"]].concat();
+    for args in [
+        &SEARCH_ONE[..],
+        &dry_run[..],
+        &jq[..],
+        &all[..],
+        &COG_TILE[..],
+        &["op", "--list"][..],
+        &["completions", "bash"][..],
+        &["orders"][..],
+        &["--help"][..],
+        &["--version"][..],
+    ] {
+        let mut command = s.process();
+        command.args(args);
+        let output = with_read_only_stdout(command);
+        let stderr = fails_saying(&output, 1, "Error: cannot ", args);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    // Where pages go to files, stdout is not written and nothing fails.
+    let mut command = s.process();
+    command.args(["man", "--out-dir", pages.as_str()]);
+    let output = with_read_only_stdout(command);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}
+
 #[test]
 fn op_with_out_on_a_json_operation_is_a_usage_error_and_sends_nothing() {
     let s = setup();
