@@ -113,6 +113,28 @@ pub(crate) fn parse_headers(text: &str) -> Result<HeaderMap, String> {
     Ok(headers)
 }
 
+/// The `--headers` file as text, refused when it is not UTF-8: read with replacement
+/// characters, two event ids that differ only in bytes that are not UTF-8 would read as the
+/// same id, and the event printed under an id the delivery does not carry. The message names
+/// the file and the line of the first such byte.
+fn headers_text<'a>(bytes: &'a [u8], matches: &ArgMatches) -> Result<&'a str, Failure> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        let path = matches
+            .get_one::<PathBuf>("headers")
+            .map(|path| crate::paint::path(path))
+            .unwrap_or_default();
+        Failure::other(format!(
+            "cannot read --headers {path}: line {line} is not UTF-8 text; give the headers as \
+             received, in UTF-8"
+        ))
+    })
+}
+
 /// A header's name as the API writes it, for messages.
 fn canonical(name: &str) -> &str {
     match name {
@@ -232,7 +254,7 @@ pub(crate) fn verify(matches: &ArgMatches, settings: &Settings) -> Outcome {
         MAX_HEADERS_BYTES,
         "more than any delivery's headers",
     )?;
-    let headers = parse_headers(&String::from_utf8_lossy(&header_bytes))
+    let headers = parse_headers(headers_text(&header_bytes, matches)?)
         .map_err(|e| Failure::other(format!("--headers: {e}")))?;
     let body = read(
         "body",

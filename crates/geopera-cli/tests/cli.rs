@@ -4733,6 +4733,43 @@ fn signed_delivery() -> (TempDir, &'static str, String, String) {
 }
 
 #[test]
+fn webhooks_verify_refuses_a_headers_file_that_is_not_utf8_naming_it_and_the_line() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secret = "whsec_test_0123456789";
+    // The body's id ends in U+FFFD, which a byte that is no text would become if read lossily.
+    let body = br#"{"event_id":"evt_9\ufffd","event_type":"order.fulfilled","timestamp":"2025-01-01T00:05:00Z","organization_id":"org_demo","entity_type":"order","entity_id":"ord_1","data":{"order_id":"ord_1","status":"fulfilled"}}"#;
+    let body_path = dir.path().join("body.json");
+    std::fs::write(&body_path, body).expect("body");
+    let signed = format!(
+        "X-Geopera-Signature: {}\nX-Geopera-Event: order.fulfilled\n",
+        signature(secret, body)
+    );
+    for (name, line) in [
+        ("ff.txt", &b"X-Geopera-Event-ID: evt_9\xff\n"[..]),
+        ("fe.txt", &b"X-Geopera-Event-ID: evt_9\xfe\n"[..]),
+        ("delivery.txt", &b"X-Geopera-Delivery-ID: dlv_\xc3\n"[..]),
+    ] {
+        let headers = dir.path().join(name);
+        std::fs::write(&headers, [signed.as_bytes(), line].concat()).expect("headers");
+        let output = s
+            .bare()
+            .env("HOOK_SECRET", secret)
+            .args(["webhooks", "verify", "--secret-env", "HOOK_SECRET"])
+            .arg("--headers")
+            .arg(&headers)
+            .arg("--body")
+            .arg(&body_path)
+            .output()
+            .expect("geopera runs");
+        let stderr = fails_saying(&output, 1, "line 3 is not UTF-8", name);
+        assert!(stderr.contains(name), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(output.stdout.is_empty(), "{name}: {}", text(&output.stdout));
+    }
+}
+
+#[test]
 fn webhooks_verify_applies_jq_and_output_to_the_event_it_prints() {
     let s = setup();
     let (_delivery, secret, headers, body) = signed_delivery();
