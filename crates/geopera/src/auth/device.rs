@@ -209,10 +209,11 @@ impl DeviceAuthorization {
     ///
     /// The person may take minutes to approve, longer than a provider stays free of hiccups:
     /// a poll that fails with an error that may pass ([`Error::is_retryable`]: a 5xx such as
-    /// 503, a timeout, a lost connection, a 429) is logged and made again an `interval`
+    /// 503, a timeout, a lost connection) is logged and made again an `interval`
     /// later, as a pending one is, unless the two polls before it failed too, when the
     /// sign-in ends with its error: a provider that has stopped answering is reported within
-    /// a few intervals, not when the code expires. Polling never runs past
+    /// a few intervals, not when the code expires. A 429 is taken as `slow_down` is: the
+    /// interval grows by five seconds, and polling goes on. Polling never runs past
     /// [`expires_in`](Self::expires_in): the last poll is given only what is left of it, at
     /// most the provider's [`request_timeout`](Oidc::request_timeout).
     ///
@@ -291,6 +292,14 @@ impl DeviceAuthorization {
                 Err(Error::SignIn { code, .. }) if code == "slow_down" => {
                     interval = interval.saturating_add(SLOW_DOWN_STEP);
                     (failure, failed_in_a_row) = (None, 0);
+                }
+                // HTTP's way of saying `slow_down`: the provider is answering, so this is no
+                // outage to count towards giving up, but polling on at the same pace would
+                // only be refused again.
+                Err(error) if error.status() == Some(http::StatusCode::TOO_MANY_REQUESTS) => {
+                    interval = interval.saturating_add(SLOW_DOWN_STEP);
+                    tracing::warn!(%error, "a device sign-in poll was refused as too many; polling more slowly");
+                    (failure, failed_in_a_row) = (Some(error), 0);
                 }
                 Err(error) if error.is_retryable() => {
                     failed_in_a_row += 1;

@@ -1550,3 +1550,34 @@ fn a_device_flow_ends_on_the_third_failed_poll_in_a_row() {
         );
     }
 }
+
+/// A token endpoint that answers 429 is pacing its pollers, as `slow_down` does, and is no
+/// outage: the flow polls on five seconds slower each time and signs in once the person has
+/// approved, on both faces. Once, three 429s in a row ended the sign-in, and the interval
+/// never grew.
+#[test]
+fn a_device_flow_slows_down_on_429_and_signs_in() {
+    fn pacing_provider(poll: usize) -> crate::hostile::Reply {
+        match poll {
+            0..=3 => hostile_json(429, &[], r#"{"error":"too_many_requests"}"#),
+            _ => hostile_json(
+                200,
+                &[],
+                r#"{"access_token":"at","refresh_token":"rt","expires_in":300,"token_type":"Bearer"}"#,
+            ),
+        }
+    }
+    for face in ["async", "blocking"] {
+        let time = SharedTime::new(&ManualClock::new());
+        let clock: Arc<dyn geopera::Clock> = time.clone();
+        let (provider, client, flow) =
+            device_flow(600, pacing_provider, Some(clock), Duration::from_secs(5));
+        let started = geopera::Clock::now(&*time);
+        let session = wait_from(face, flow, &client).unwrap_or_else(|e| panic!("{face}: {e:?}"));
+        assert!(session.tokens().is_some(), "{face}: signed in");
+        assert_eq!(provider.seen().len(), 6, "{face}: the start and five polls");
+        // Polls after 1 s, then 6, 11, 16 and 21 s more: 55 s of simulated time.
+        let waited = geopera::Clock::now(&*time).saturating_sub(started);
+        assert_eq!(waited.as_secs(), 55, "{face}: {waited:?}");
+    }
+}
