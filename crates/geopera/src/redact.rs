@@ -118,10 +118,11 @@ impl std::fmt::Debug for Redactor {
 /// on the error path where no timeout applies). Each needle's text is searched once, so the
 /// work is linear in the text for each needle. Why by hand: a call has a handful of needles,
 /// and a multi-pattern automaton crate would add to every user's build for that.
-fn redact_all(text: &[u8], needles: &[Cow<'_, str>]) -> Option<Vec<u8>> {
+fn redact_all(text: &[u8], needles: &[impl AsRef<str>]) -> Option<Vec<u8>> {
     let find = |needle: &str, from: usize| {
         memchr::memmem::find(&text[from..], needle.as_bytes()).map(|at| from + at)
     };
+    let needles: Vec<&str> = needles.iter().map(AsRef::as_ref).collect();
     // Where each needle next occurs at or after `done`.
     let mut next: Vec<Option<usize>> = needles
         .iter()
@@ -132,7 +133,7 @@ fn redact_all(text: &[u8], needles: &[Cow<'_, str>]) -> Option<Vec<u8>> {
     loop {
         let first = next
             .iter()
-            .zip(needles)
+            .zip(&needles)
             .filter_map(|(at, needle)| at.map(|at| (at, needle.len())))
             .min_by_key(|&(at, len)| (at, std::cmp::Reverse(len)));
         let Some((at, len)) = first else { break };
@@ -140,7 +141,7 @@ fn redact_all(text: &[u8], needles: &[Cow<'_, str>]) -> Option<Vec<u8>> {
         out.extend_from_slice(&text[done..at]);
         out.extend_from_slice(REDACTED.as_bytes());
         done = at + len;
-        for (at, needle) in next.iter_mut().zip(needles) {
+        for (at, needle) in next.iter_mut().zip(&needles) {
             if at.is_some_and(|at| at < done) {
                 *at = find(needle, done);
             }
@@ -149,6 +150,18 @@ fn redact_all(text: &[u8], needles: &[Cow<'_, str>]) -> Option<Vec<u8>> {
     let mut out = out?;
     out.extend_from_slice(&text[done..]);
     Some(out)
+}
+
+/// `text` with every occurrence of any of `needles` replaced by [`REDACTED`], in one pass (see
+/// [`redact_all`]).
+pub(crate) fn redact_text(text: String, needles: &[impl AsRef<str>]) -> String {
+    match redact_all(text.as_bytes(), needles) {
+        // Each needle is whole UTF-8 and so is the text, so a match starts and ends on a
+        // character boundary and the result is UTF-8 too; the lossy path never runs.
+        Some(out) => String::from_utf8(out)
+            .unwrap_or_else(|out| String::from_utf8_lossy(out.as_bytes()).into_owned()),
+        None => text,
+    }
 }
 
 impl Redactor {
@@ -225,13 +238,7 @@ impl Redactor {
     /// `text` with every credential replaced.
     pub(crate) fn text(&self, text: String) -> String {
         let needles: Vec<_> = self.secrets().collect();
-        match redact_all(text.as_bytes(), &needles) {
-            // Each needle is whole UTF-8 and so is the text, so a match starts and ends on a
-            // character boundary and the result is UTF-8 too; the lossy path never runs.
-            Some(out) => String::from_utf8(out)
-                .unwrap_or_else(|out| String::from_utf8_lossy(out.as_bytes()).into_owned()),
-            None => text,
-        }
+        redact_text(text, &needles)
     }
 
     fn text_in_place(&self, text: &mut String) {

@@ -288,13 +288,11 @@ fn sign_in_error(
             [(*secret).to_owned(), form, percent]
         })
         .collect();
-    let clean = |mut text: String| {
-        for secret in &spellings {
-            if text.contains(secret.as_str()) {
-                text = text.replace(secret.as_str(), crate::redact::REDACTED);
-            }
-        }
-        text.chars().take(500).collect::<String>()
+    let clean = |text: String| {
+        crate::redact::redact_text(text, &spellings)
+            .chars()
+            .take(500)
+            .collect::<String>()
     };
     // A registered code is a public word, so it hides no secret, and redacting a short
     // password out of it ("invalid_grant" and the password "grant") would make it another code.

@@ -41,3 +41,20 @@ fn a_token_set_hides_its_tokens() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_short_secret_never_cuts_into_the_mark_of_another() {
+    let error = sign_in_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        Some("refresh gpra_0123456789 with password e".into()),
+        &["gpra_0123456789", "e"],
+    );
+    let Error::SignIn { description, .. } = error else {
+        panic!("a sign-in error, not {error:?}");
+    };
+    assert_eq!(
+        description.as_deref(),
+        Some("r[redacted]fr[redacted]sh [redacted] with password [redacted]")
+    );
+}
