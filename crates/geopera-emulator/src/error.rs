@@ -198,8 +198,10 @@ impl ApiError {
                 }
             }
             ApiError::Validation(detail) => {
-                let body = serde_json::to_vec(&serde_json::json!({ "detail": detail }))
-                    .unwrap_or_default();
+                // Written straight to bytes: through a `Value` (`json!`), an integer echoed
+                // as written would be read back as a float.
+                let detail: Vec<Written<'_>> = detail.iter().map(Written).collect();
+                let body = serde_json::to_vec(&WrittenDetail { detail }).unwrap_or_default();
                 Reply {
                     status: StatusCode::UNPROCESSABLE_ENTITY,
                     content_type: "application/json",
@@ -208,6 +210,50 @@ impl ApiError {
                 }
             }
         }
+    }
+}
+
+/// The member of a failure's `extra` that holds its `input` as JSON text, which the answer
+/// writes in place of `input` and never under its own name: an integer beyond 64 bits is
+/// echoed as written, which no [`Value`] holds without serde_json's `arbitrary_precision`,
+/// a feature that would change how every crate in the build reads numbers. No member
+/// pydantic writes starts with a NUL.
+pub(crate) const INPUT_AS_WRITTEN: &str = "\u{0}input as written";
+
+/// A 422 answer's body.
+#[derive(serde::Serialize)]
+struct WrittenDetail<'a> {
+    detail: Vec<Written<'a>>,
+}
+
+/// A failure as a 422 answer writes it: as it serializes itself, but for its `input` when
+/// [`INPUT_AS_WRITTEN`] holds it as text.
+struct Written<'a>(&'a ValidationError);
+
+impl serde::Serialize for Written<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let error = self.0;
+        let as_written = error
+            .extra
+            .get(INPUT_AS_WRITTEN)
+            .and_then(Value::as_str)
+            .and_then(|text| serde_json::value::RawValue::from_string(text.to_owned()).ok());
+        // Through a `Value` first, so the members come in the order they always have.
+        let members = match serde_json::to_value(error) {
+            Ok(Value::Object(members)) => members,
+            Ok(_) => serde_json::Map::new(),
+            Err(broken) => return Err(serde::ser::Error::custom(broken)),
+        };
+        let mut map = serializer.serialize_map(None)?;
+        for (name, value) in &members {
+            match (name.as_str(), &as_written) {
+                (INPUT_AS_WRITTEN, _) => {}
+                ("input", Some(written)) => map.serialize_entry(name, written)?,
+                _ => map.serialize_entry(name, value)?,
+            }
+        }
+        map.end()
     }
 }
 

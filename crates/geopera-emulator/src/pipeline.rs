@@ -286,7 +286,7 @@ fn validated(op: &OperationInfo, headers: &HeaderMap, body: &Bytes) -> Result<Va
         None if op.body_optional => Value::Null,
         None => return Err(ApiError::Validation(vec![missing_body()])),
     };
-    let errors = ops::validate_as_written(op.input, body, &mut value);
+    let errors = ops::validate_as_written(op, body, &mut value);
     if errors.is_empty() {
         Ok(value)
     } else {

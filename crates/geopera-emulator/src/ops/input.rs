@@ -15,7 +15,7 @@ use geopera_types::{LocItem, OperationInfo, Paging, Shape, ValidationError};
 use serde::de::DeserializeOwned;
 use serde_json::{Number, Value};
 
-use crate::error::{too_large, too_small, ApiError};
+use crate::error::{too_large, too_small, ApiError, INPUT_AS_WRITTEN};
 
 /// Nested values deeper than this are left as they are (the validator stops there too).
 const MAX_DEPTH: usize = 64;
@@ -24,12 +24,17 @@ const MAX_DEPTH: usize = 64;
 /// except that an integer `text` writes out in full beyond 64 bits is checked as that
 /// integer: refused only by the bounds of its field, where the float serde_json read
 /// (`100000000000000000000` as `1e20`) is `int_parsing_size`. `value` keeps the float, which
-/// [`decode`] reads as beyond `i64`; a failure quoting one quotes it as that float.
+/// [`decode`] reads as beyond `i64`; one that passes its field's bounds is refused here as
+/// [`decode`] would refuse it, so that its failure can quote it. A failure quoting one keeps
+/// that float as its `input`, and the integer as `text` writes it under
+/// [`INPUT_AS_WRITTEN`], which its answer echoes instead: pydantic echoes the integer it
+/// read, and an `f64` cannot hold it.
 pub(crate) fn validate_as_written(
-    shape: &Shape,
+    op: &OperationInfo,
     text: &[u8],
     value: &mut Value,
 ) -> Vec<ValidationError> {
+    let shape = op.input;
     let wide = wide_integers(text);
     if wide.is_empty() {
         return validate(shape, value);
@@ -37,9 +42,9 @@ pub(crate) fn validate_as_written(
     // Stand-ins the validator reads as integers beyond every bound the contract sets, on the
     // side of the integer they stand for; the floats go back before anything else reads them.
     let mut floats = Vec::new();
-    for (loc, negative) in &wide {
+    for (loc, token) in &wide {
         if let Some(slot) = place_mut(value, loc).filter(|slot| slot.is_f64()) {
-            let stand_in = if *negative {
+            let stand_in = if token.starts_with('-') {
                 Value::from(i64::MIN)
             } else {
                 Value::from(u64::MAX)
@@ -53,6 +58,9 @@ pub(crate) fn validate_as_written(
             *slot = float;
         }
     }
+    if errors.is_empty() {
+        errors = beyond_i64(shape, op.paging, value.clone());
+    }
     // A failure quotes the value at its place, or for a missing member the object it is
     // missing from, which may hold a stand-in.
     for error in &mut errors {
@@ -62,11 +70,59 @@ pub(crate) fn validate_as_written(
         };
         if wide.iter().any(|(loc, _)| loc.starts_with(quoted)) {
             if let Some(input) = place_mut(value, quoted) {
+                let mut written = String::new();
+                write_as_written(input, &mut quoted.to_vec(), &wide, &mut written);
                 error.extra.insert("input".to_owned(), input.clone());
+                error
+                    .extra
+                    .insert(INPUT_AS_WRITTEN.to_owned(), Value::String(written));
             }
         }
     }
     errors
+}
+
+/// `value`, which sits at `loc` in the body, as compact JSON text in which each integer of
+/// `wide` is written as the body wrote it rather than as the float serde_json read.
+fn write_as_written(
+    value: &Value,
+    loc: &mut Vec<LocItem>,
+    wide: &[(Vec<LocItem>, &str)],
+    out: &mut String,
+) {
+    match value {
+        Value::Object(members) => {
+            out.push('{');
+            for (n, (key, member)) in members.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::from(key.as_str()).to_string());
+                out.push(':');
+                loc.push(LocItem::from(key.as_str()));
+                write_as_written(member, loc, wide, out);
+                loc.pop();
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                loc.push(LocItem::from(index));
+                write_as_written(item, loc, wide, out);
+                loc.pop();
+            }
+            out.push(']');
+        }
+        Value::Number(_) => match wide.iter().find(|(at, _)| at == loc) {
+            Some((_, token)) => out.push_str(token),
+            None => out.push_str(&value.to_string()),
+        },
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 /// The member or item of `body` at `loc` (a location starting with `"body"`).
@@ -95,9 +151,9 @@ enum Open {
 }
 
 /// Where `text` (JSON serde_json has read) writes an integer in full beyond 64 bits, as the
-/// locations a 422 names, each with whether it is negative. Of a member given twice only the
+/// locations a 422 names, each with the integer as written. Of a member given twice only the
 /// last counts, as serde_json keeps only that one.
-fn wide_integers(text: &[u8]) -> Vec<(Vec<LocItem>, bool)> {
+fn wide_integers(text: &[u8]) -> Vec<(Vec<LocItem>, &str)> {
     // Each has 19 digits in a row at least; most bodies have no such run.
     if !text
         .split(|byte| !byte.is_ascii_digit())
@@ -105,7 +161,7 @@ fn wide_integers(text: &[u8]) -> Vec<(Vec<LocItem>, bool)> {
     {
         return Vec::new();
     }
-    let mut found: Vec<(Vec<LocItem>, bool)> = Vec::new();
+    let mut found: Vec<(Vec<LocItem>, &str)> = Vec::new();
     let mut open = Vec::new();
     let mut loc = vec![LocItem::from("body")];
     let mut at = 0;
@@ -167,10 +223,13 @@ fn wide_integers(text: &[u8]) -> Vec<(Vec<LocItem>, bool)> {
                 {
                     at += 1;
                 }
-                let token = std::str::from_utf8(&text[start..at]).unwrap_or_default();
+                let token = text
+                    .get(start..at)
+                    .and_then(|token| std::str::from_utf8(token).ok())
+                    .unwrap_or_default();
                 let integer = !token.contains(['.', 'e', 'E']);
                 if integer && token.parse::<i64>().is_err() && token.parse::<u64>().is_err() {
-                    found.push((loc.clone(), byte == b'-'));
+                    found.push((loc.clone(), token));
                 }
             }
             _ => {}
@@ -188,6 +247,18 @@ fn wide_integers(text: &[u8]) -> Vec<(Vec<LocItem>, bool)> {
 /// and its generated model).
 pub(crate) fn decode<T: DeserializeOwned>(op: &OperationInfo, body: Value) -> Result<T, ApiError> {
     decode_shape(op.input, op.paging, body)
+}
+
+/// The failures [`decode`] finds in `body`: its integers beyond `i64` that are no paging
+/// number.
+fn beyond_i64(shape: &Shape, paging: Paging, mut body: Value) -> Vec<ValidationError> {
+    let mut walk = Walk {
+        loc: vec![LocItem::from("body")],
+        beyond: Vec::new(),
+        paging: paging.numbers(),
+    };
+    walk.whole_integers(shape, &mut body, false, 0);
+    walk.beyond
 }
 
 /// [`decode`] for a body of `shape` paged as `paging` says.
@@ -243,11 +314,14 @@ impl Walk {
                     (Ok(whole), _) => *number = Number::from(whole),
                     (Err(Beyond::Above), true) => *number = Number::from(i64::MAX),
                     (Err(Beyond::Below), true) => *number = Number::from(i64::MIN),
-                    (Err(Beyond::Above), false) => {
-                        self.beyond.push(too_large(self.loc.clone(), i64::MAX));
-                    }
-                    (Err(Beyond::Below), false) => {
-                        self.beyond.push(too_small(self.loc.clone(), i64::MIN));
+                    (Err(beyond), false) => {
+                        let mut error = match beyond {
+                            Beyond::Above => too_large(self.loc.clone(), i64::MAX),
+                            Beyond::Below => too_small(self.loc.clone(), i64::MIN),
+                        };
+                        let input = Value::Number(number.clone());
+                        error.extra.insert("input".to_owned(), input);
+                        self.beyond.push(error);
                     }
                 }
             }

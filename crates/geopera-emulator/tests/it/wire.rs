@@ -291,6 +291,55 @@ fn integers_beyond_i64_are_422_at_their_field_and_nothing_is_stored_but_paging_n
     assert_eq!(rules["total"], 0, "{rules}");
 }
 
+/// pydantic echoes an integer beyond 64 bits in a 422's `input` as the client wrote it, alone
+/// or inside the object a missing member is missing from; never as the float `1e+20`.
+#[test]
+fn a_422_echoes_an_integer_beyond_64_bits_as_written() {
+    let api = Api::start();
+    let post_to = |op: &str, body: &str| {
+        let resp = api
+            .http
+            .post(api.url(op))
+            .bearer_auth(api.emu.api_key())
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .expect("request completes");
+        crate::common::Resp::read(resp).expect("answer read")
+    };
+    let post = |body: &str| post_to("api_keys.create", body);
+    // Past the field's own bound (`limit` is at most 500).
+    let bounded = post_to(
+        "catalog.search",
+        r#"{"host_name": "earthsearch-aws", "limit": 100000000000000000000}"#,
+    );
+    assert_eq!(bounded.status, 422, "{:?}", bounded.body);
+    let text = String::from_utf8_lossy(&bounded.body).into_owned();
+    assert!(text.contains(r#""input":100000000000000000000"#), "{text}");
+    // Within the field's bounds, past what the emulator holds.
+    let alone = post(r#"{"name": "k", "expires_in_days": 100000000000000000000}"#);
+    assert_eq!(alone.status, 422, "{:?}", alone.body);
+    let text = String::from_utf8_lossy(&alone.body).into_owned();
+    assert!(text.contains(r#""input":100000000000000000000"#), "{text}");
+    assert!(
+        !text.contains("e+20") && !text.contains("input as written"),
+        "{text}"
+    );
+    assert_eq!(
+        alone.json()["detail"][0]["loc"],
+        json!(["body", "expires_in_days"])
+    );
+
+    let within = post(r#"{"expires_in_days": -100000000000000000000, "tags": ["a"]}"#);
+    assert_eq!(within.status, 422, "{:?}", within.body);
+    let text = String::from_utf8_lossy(&within.body).into_owned();
+    assert!(
+        text.contains(r#""input":{"expires_in_days":-100000000000000000000"#),
+        "the object missing a member quotes it as written: {text}"
+    );
+    assert!(text.contains(r#""input":-100000000000000000000"#), "{text}");
+}
+
 /// serde_json reads an integer written beyond 64 bits (`100000000000000000000`) as the float
 /// `1e20`, which pydantic refuses with int_parsing_size; the API reads the integer itself, of
 /// any size. So such an integer is what a literal of 64 bits past a bound is: a paging
