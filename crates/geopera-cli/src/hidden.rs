@@ -29,6 +29,59 @@ const MIN_CHARS: usize = 8;
 
 static HIDDEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
+/// The environment variables this process reads a credential from: `GEOPERA_API_TOKEN`
+/// always, whether or not this command reads it, and a `--secret-env` variable once named.
+static VARIABLES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// The variable every command may take its credential from.
+const TOKEN_VARIABLE: &str = "GEOPERA_API_TOKEN";
+
+/// Notes that the environment variable `name` holds a credential, so that [`environment`]
+/// does not show its value.
+pub(crate) fn hide_variable(name: &str) {
+    let mut variables = VARIABLES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !variables.iter().any(|known| known == name) {
+        variables.push(name.to_owned());
+    }
+}
+
+/// The environment as a program this process runs on its answers (`--jq`'s `env`) sees it:
+/// every variable, with the value of each that holds a credential replaced by [`REDACTED`].
+/// That is the value of a variable noted by [`hide_variable`] or of `GEOPERA_API_TOKEN`, a
+/// URL that carries a password (a proxy's, Redis's), and in any other value each credential
+/// noted so far and each word shaped like one ([`redacted`]).
+///
+/// Replaced rather than left out: a program that asks whether a variable is set
+/// (`env | has("GEOPERA_API_TOKEN")`) still gets the truth, and one that prints it shows the
+/// same mark as every message of this program, where a missing variable would send its user
+/// looking for why the token is not set. The value is what a `--jq` program could otherwise
+/// print into a terminal, a log or a file that outlives the command.
+///
+/// Names and values that are not UTF-8 are read with replacement characters, as jq reads them.
+pub(crate) fn environment() -> Vec<(String, String)> {
+    let variables = VARIABLES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    std::env::vars_os()
+        .map(|(name, value)| {
+            let name = name.to_string_lossy().into_owned();
+            let value = value.to_string_lossy();
+            let secret = name == TOKEN_VARIABLE
+                || variables.contains(&name)
+                || url::Url::parse(&value).is_ok_and(|url| url.password().is_some());
+            let value = if secret {
+                REDACTED.to_owned()
+            } else {
+                redacted(&value).into_owned()
+            };
+            (name, value)
+        })
+        .collect()
+}
+
 /// Notes `secret`, so that no message printed from now on shows it.
 pub(crate) fn hide(secret: &str) {
     let secret = secret.trim();

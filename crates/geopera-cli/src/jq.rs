@@ -82,16 +82,16 @@ fn compile(expr: &str) -> Result<Filter, Failure> {
     let defs = jaq_core::defs()
         .chain(jaq_std::defs())
         .chain(jaq_json::defs());
-    // jaq's own `fromjson` gives way to [`fromjson`], which bounds the nesting it reads.
+    // jaq's own `fromjson` gives way to [`fromjson`], which bounds the nesting it reads, and
+    // its `env` to [`env`], which shows no credential. (`$ENV` is left undefined.)
     let funs = jaq_core::funs()
         .chain(jaq_std::funs())
         .chain(jaq_json::funs())
-        .filter(|(name, ..)| *name != "fromjson")
-        .chain([jaq_core::native::run::<Watched>((
-            "fromjson",
-            jaq_core::native::v(0),
-            fromjson,
-        ))]);
+        .filter(|(name, ..)| !["fromjson", "env"].contains(name))
+        .chain([
+            jaq_core::native::run::<Watched>(("fromjson", jaq_core::native::v(0), fromjson)),
+            jaq_core::native::run::<Watched>(("env", jaq_core::native::v(0), env)),
+        ]);
     let arena = Arena::default();
     let modules = Loader::new(defs)
         .load(
@@ -183,6 +183,18 @@ fn fromjson(cv: Cv<'_, Watched>) -> ValXs<'_, Val> {
         }))
     });
     Box::new(results.map(|result| result.map_err(Exn::from)))
+}
+
+/// jq's `env`, with the values of the credentials this program reads replaced (see
+/// [`crate::hidden::environment`]): a program is given to filter the answer, and the token in
+/// `GEOPERA_API_TOKEN` or a webhook signing secret is no part of it, while `--jq env` or a
+/// program copied from elsewhere would print it into a terminal, a CI log or a file. jaq's
+/// own `env` also panics on a variable that is not UTF-8, which this one reads as jq does.
+fn env(_: Cv<'_, Watched>) -> ValXs<'_, Val> {
+    let members = crate::hidden::environment()
+        .into_iter()
+        .map(|(name, value)| (Val::from(name), Val::from(value)));
+    jaq_core::native::bome(<Val as jaq_core::ValT>::from_map(members))
 }
 
 /// The most characters of a jq error message shown: a message quotes the value it is about,

@@ -222,6 +222,9 @@ pub(crate) fn verify(matches: &ArgMatches, settings: &Settings) -> Outcome {
         (None, None) => return Err(Failure::usage("give --secret or --secret-env")),
     };
     crate::hidden::hide(&secret);
+    if let Some(var) = matches.get_one::<String>("secret-env") {
+        crate::hidden::hide_variable(var);
+    }
     // Both files are read within a cap, so that `/dev/zero` or a runaway capture is refused
     // rather than read into memory without end; the body's is the most a delivery may have.
     let stdin = |name: &str| matches!(matches.get_one::<PathBuf>(name), Some(path) if path.as_os_str() == "-");

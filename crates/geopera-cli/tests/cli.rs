@@ -4770,6 +4770,83 @@ fn webhooks_verify_refuses_a_headers_file_that_is_not_utf8_naming_it_and_the_lin
 }
 
 #[test]
+fn a_jq_program_sees_the_environment_without_the_credentials_in_it() {
+    let s = setup();
+    let token = s.emulator.api_key();
+    let home = s
+        .home
+        .path()
+        .to_str()
+        .expect("a UTF-8 temp path")
+        .to_owned();
+    let program = "env | {token: .GEOPERA_API_TOKEN, set: has(\"GEOPERA_API_TOKEN\"), \
+                   dsn: .BACKUP_DSN, note: .NOTE, home: .HOME}";
+    let output = s
+        .cli()
+        .env(
+            "BACKUP_DSN",
+            "postgres://app:hunter2-db-password@db.internal/app",
+        )
+        .env("NOTE", format!("copied {token} here"))
+        .args(SEARCH_ONE)
+        .args(["--jq", program, "-o", "ndjson"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(!stdout.contains(token), "{stdout}");
+    assert!(!stdout.contains("hunter2"), "{stdout}");
+    let seen: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(
+        seen,
+        serde_json::json!({
+            "token": "[redacted]",
+            "set": true,
+            "dsn": "[redacted]",
+            "note": "copied [redacted] here",
+            "home": home,
+        })
+    );
+
+    // The variable --secret-env names, and the token that command never reads.
+    let (_delivery, secret, headers, body) = signed_delivery();
+    let output = s
+        .cli()
+        .env("HOOK_SECRET", secret)
+        .args(["webhooks", "verify", "--secret-env", "HOOK_SECRET"])
+        .args(["--headers", &headers, "--body", &body])
+        .args([
+            "--jq",
+            "env | [.HOOK_SECRET, .GEOPERA_API_TOKEN]",
+            "-o",
+            "ndjson",
+        ])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout).trim(),
+        r#"["[redacted]","[redacted]"]"#
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_jq_program_reads_a_variable_that_is_not_utf8_as_jq_does_without_failing() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let s = setup();
+    let output = s
+        .cli()
+        .env("ODD", std::ffi::OsStr::from_bytes(b"a\xffb"))
+        .args(SEARCH_ONE)
+        .args(["--jq", "env.ODD"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout).trim(), "\"a\u{fffd}b\"");
+}
+
+#[test]
 fn webhooks_verify_applies_jq_and_output_to_the_event_it_prints() {
     let s = setup();
     let (_delivery, secret, headers, body) = signed_delivery();
