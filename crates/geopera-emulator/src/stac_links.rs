@@ -94,27 +94,37 @@ pub(crate) async fn collection(
         return Reply::json(StatusCode::OK, &document).into_response();
     }
     let caller = Caller::new(shared, peer, headers);
-    let mut listing = match caller.run("stac.collections.list", &json!({})).await {
-        Ok(listing) => listing,
-        Err(answer) => return answer,
-    };
-    let found = listing
+    match held_collection(&caller, &id).await {
+        Ok(document) => Reply::json(StatusCode::OK, &document).into_response(),
+        Err(answer) => answer,
+    }
+}
+
+/// The organization's collection `id` as `stac.collections.list` answers it to `caller`.
+///
+/// # Errors
+/// 404 when the organization holds no such collection, another organization's included;
+/// the operation's own answer when it refused.
+async fn held_collection(caller: &Caller, id: &str) -> Result<Value, Response> {
+    let mut listing = caller.run("stac.collections.list", &json!({})).await?;
+    listing
         .get_mut("collections")
         .and_then(Value::as_array_mut)
         .and_then(|collections| {
-            let at = collections.iter().position(|c| c["id"] == id.as_str())?;
+            let at = collections.iter().position(|c| c["id"] == id)?;
             Some(collections.swap_remove(at))
-        });
-    match found {
-        Some(document) => Reply::json(StatusCode::OK, &document).into_response(),
-        None => ApiError::not_found(format!("collection '{id}' not found")).into_response(),
-    }
+        })
+        .ok_or_else(|| ApiError::not_found(format!("collection '{id}' not found")).into_response())
 }
 
 /// `GET /collections/{collection_id}/items?page=P&limit=L`: one page of the collection's
 /// items as an ItemCollection, paged as `stac.search` pages (from 1, `limit` clamped to its
 /// bounds), with a `next` link while items remain. A collection the organization does not
-/// hold has no items, as `stac.search` answers it, which tells nothing about whose it is.
+/// hold is 404, as `GET /collections/{collection_id}` answers it, rather than a page with no
+/// items, which would tell a mistyped id from an empty collection only by the count. Only a
+/// page matching nothing asks whether the collection is held, as a second run of the
+/// pipeline (`stac.collections.list`), which counts against the rate limit as a call. The
+/// catalog's collections are public and not the organization's: their page is the search's.
 pub(crate) async fn collection_items(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -141,6 +151,12 @@ pub(crate) async fn collection_items(
     let page = answer["context"]["page"].as_i64().unwrap_or(1);
     let limit = answer["context"]["limit"].as_i64().unwrap_or(1);
     let matched = answer["numberMatched"].as_i64().unwrap_or(0);
+    let public = crate::catalog::collection_document(&id, &caller.shared.base_url).is_some();
+    if matched == 0 && !public {
+        if let Err(answer) = held_collection(&caller, &id).await {
+            return answer;
+        }
+    }
     let links = match page_links(&caller.shared.base_url, &id, (page, limit), matched) {
         Ok(links) => links,
         Err(broken) => return broken.into_response(),

@@ -804,6 +804,50 @@ fn a_collections_items_link_pages_through_its_items() {
     }
 }
 
+/// Regression: the items of a collection the organization does not hold were an empty page
+/// while the collection itself was 404. Both are 404 with the same problem, for another
+/// organization's collection and for one no one holds; an empty collection of its own is an
+/// empty page.
+#[test]
+fn a_collection_the_organization_lacks_has_no_items_page() {
+    let api = Api::start();
+    let (project, _items) = project_with_items(&api);
+    let key = api.emu.api_key().to_owned();
+    let other = api.emu.create_key_in_org("org_other_items", &["*"]);
+    let ours = api.ok("stac.collections.list", json!({}))["collections"][0]["id"]
+        .as_str()
+        .expect("a collection")
+        .to_owned();
+    let base = api.emu.base_url();
+    for (collection, token) in [(ours.as_str(), &other), ("col_missing", &key)] {
+        let whole = get_as(
+            &api,
+            &format!("{base}/collections/{collection}"),
+            Some(token),
+        );
+        let items = get_as(
+            &api,
+            &format!("{base}/collections/{collection}/items?limit=1"),
+            Some(token),
+        );
+        assert_eq!(whole.status, 404, "{collection}: {:?}", whole.body);
+        assert_eq!(items.status, 404, "{collection}: {:?}", items.body);
+        assert_eq!(items.content_type(), "application/problem+json");
+        assert_eq!(items.json(), whole.json(), "{collection}");
+    }
+    let empty = id(&api.ok(
+        "collections.create",
+        json!({"project_id": project, "name": "empty"}),
+    ));
+    let page = get_as(
+        &api,
+        &format!("{base}/collections/{empty}/items"),
+        Some(&key),
+    );
+    assert_eq!(page.status, 200, "{:?}", page.body);
+    assert_eq!(page.json()["numberMatched"], 0);
+}
+
 /// Every `href` in `document`, at any depth: its links, its assets', its features'.
 fn hrefs(document: &Value, out: &mut Vec<String>) {
     match document {
