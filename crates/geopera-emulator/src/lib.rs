@@ -1161,7 +1161,8 @@ impl EmulatorHandle {
         self.shared.set_faults(plan);
     }
 
-    /// The most recent requests, oldest first, within the builder's
+    /// The most recent requests to operations (`/v1/op/{id}`) and to the STAC `GET` routes
+    /// (`/collections/...`, `/items/{id}`), oldest first, within the builder's
     /// [`record_limit`](EmulatorBuilder::record_limit) and
     /// [`record_budget`](EmulatorBuilder::record_budget).
     pub fn requests(&self) -> Vec<RecordedRequest> {

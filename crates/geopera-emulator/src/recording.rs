@@ -28,7 +28,8 @@ fn is_credential(name: &HeaderName) -> bool {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct RecordedRequest {
-    /// The operation id from the path, when the path was `/v1/op/{id}`.
+    /// The operation id from the path, when the path was `/v1/op/{id}`; `None` for the STAC
+    /// `GET` routes, which may run more than one.
     pub operation_id: Option<String>,
     /// The HTTP method.
     pub method: String,

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, MatchedPath, Request, State};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, put};
 use axum::{Extension, Router};
@@ -38,20 +39,7 @@ pub(crate) fn router(
             "/wmts/{item}/{matrix_set}/{level}/{column}/{row}",
             get(wmts_tile),
         )
-        // Where the links of STAC documents lead (`crate::stac_links`).
-        .route(
-            "/collections/{collection_id}",
-            get(crate::stac_links::collection),
-        )
-        .route(
-            "/collections/{collection_id}/items",
-            get(crate::stac_links::collection_items),
-        )
-        .route(
-            "/collections/{collection_id}/items/{item_id}",
-            get(crate::stac_links::collection_item),
-        )
-        .route("/items/{item_id}", get(crate::stac_links::item))
+        .merge(stac_routes(shared.clone()))
         .merge(oidc::router(body_limit));
     if control {
         router = router.merge(control::router(shared.clone()));
@@ -79,6 +67,62 @@ pub(crate) fn router(
             crate::hosts::known_host,
         ))
         .with_state(shared)
+}
+
+/// Where the links of STAC documents lead (`crate::stac_links`). Each runs operations as
+/// its caller, so each is in the request log and the access log as an operation's request
+/// is; the operations it runs are not logged again.
+fn stac_routes(shared: Arc<Shared>) -> Router<Arc<Shared>> {
+    Router::new()
+        .route(
+            "/collections/{collection_id}",
+            get(crate::stac_links::collection),
+        )
+        .route(
+            "/collections/{collection_id}/items",
+            get(crate::stac_links::collection_items),
+        )
+        .route(
+            "/collections/{collection_id}/items/{item_id}",
+            get(crate::stac_links::collection_item),
+        )
+        .route("/items/{item_id}", get(crate::stac_links::item))
+        .route_layer(axum::middleware::from_fn_with_state(shared, recorded))
+}
+
+/// Records and logs a request to a route other than `/v1/op/{id}`, as [`invoke`] does an
+/// operation's. The access log names the route by its template, never by the client's path.
+async fn recorded(
+    State(shared): State<Arc<Shared>>,
+    route: Option<MatchedPath>,
+    request_id: Option<Extension<RequestId>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let request_id = request_id.map_or_else(String::new, |Extension(id)| id.as_str().to_owned());
+    let method = request.method().clone();
+    let mut recording = Recording::start(
+        &shared,
+        None,
+        &method,
+        request.uri(),
+        request.headers(),
+        &Bytes::new(),
+        &request_id,
+    );
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    recording.answered(status);
+    tracing::info!(
+        method = %method,
+        route = route.as_ref().map_or("", MatchedPath::as_str),
+        request_id = %request_id,
+        status,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
 }
 
 async fn no_route(uri: Uri) -> ApiError {
@@ -274,6 +318,38 @@ struct Recording {
     request: Option<RecordedRequest>,
 }
 
+impl Recording {
+    /// The log entry of a request, kept once dropped.
+    fn start(
+        shared: &Arc<Shared>,
+        operation_id: Option<String>,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &Bytes,
+        request_id: &str,
+    ) -> Self {
+        let mut entry = shared.lock().requests.entry(
+            operation_id,
+            method.to_string(),
+            uri.path().to_owned(),
+            headers,
+            body,
+        );
+        entry.request_id = request_id.to_owned();
+        Recording {
+            shared: shared.clone(),
+            request: Some(entry),
+        }
+    }
+
+    fn answered(&mut self, status: u16) {
+        if let Some(request) = self.request.as_mut() {
+            request.status = Some(status);
+        }
+    }
+}
+
 impl Drop for Recording {
     fn drop(&mut self) {
         if let Some(request) = self.request.take() {
@@ -322,18 +398,15 @@ async fn invoke(
         Err(error) => (Bytes::new(), Some(error)),
     };
     let request_id = request_id.map_or_else(String::new, |Extension(id)| id.as_str().to_owned());
-    let mut entry = shared.lock().requests.entry(
+    let mut recording = Recording::start(
+        &shared,
         Some(id.clone()),
-        method.to_string(),
-        uri.path().to_owned(),
+        &method,
+        &uri,
         &headers,
         &body,
+        &request_id,
     );
-    entry.request_id.clone_from(&request_id);
-    let mut recording = Recording {
-        shared: shared.clone(),
-        request: Some(entry),
-    };
     let response = match unreadable {
         Some(error) => error.into_response(),
         None => {
@@ -348,9 +421,7 @@ async fn invoke(
         }
     };
     let status = response.status().as_u16();
-    if let Some(request) = recording.request.as_mut() {
-        request.status = Some(status);
-    }
+    recording.answered(status);
     tracing::info!(
         method = %method,
         operation = %logged_operation(&id),

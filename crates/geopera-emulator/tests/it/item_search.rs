@@ -848,6 +848,50 @@ fn a_collection_the_organization_lacks_has_no_items_page() {
     assert_eq!(page.json()["numberMatched"], 0);
 }
 
+/// Regression: the STAC `GET` routes were missing from the request log that every operation
+/// is in. Each is recorded with its method, path, status and request id, its credentials
+/// redacted, a refused one too.
+#[test]
+fn the_stac_get_routes_are_in_the_request_log() {
+    let api = Api::start();
+    let (_project, items) = project_with_items(&api);
+    let key = api.emu.api_key().to_owned();
+    let collection = api.ok("items.get_stac", json!({"item_id": items[0]}))["collection"]
+        .as_str()
+        .expect("a collection")
+        .to_owned();
+    let base = api.emu.base_url();
+    let paths = [
+        (format!("/collections/{collection}"), 200),
+        (format!("/collections/{collection}/items"), 200),
+        (format!("/collections/{collection}/items/{}", items[0]), 200),
+        (format!("/items/{}", items[2]), 200),
+        ("/items/itm_missing".to_owned(), 404),
+    ];
+    api.emu.clear_requests();
+    for (n, (path, status)) in paths.iter().enumerate() {
+        let answer = api
+            .http
+            .get(format!("{base}{path}"))
+            .bearer_auth(&key)
+            .header("x-request-id", format!("stac-{n}"))
+            .send()
+            .expect("GET");
+        assert_eq!(answer.status().as_u16(), *status, "{path}");
+    }
+    let recorded = api.emu.requests();
+    assert_eq!(recorded.len(), paths.len(), "{recorded:?}");
+    for (n, ((path, status), request)) in paths.iter().zip(&recorded).enumerate() {
+        assert_eq!(request.method, "GET");
+        assert_eq!(&request.path, path);
+        assert_eq!(request.status, Some(*status), "{path}");
+        assert_eq!(request.request_id, format!("stac-{n}"));
+        assert_eq!(request.operation_id, None);
+        assert_eq!(request.header("authorization"), Some("Bearer [redacted]"));
+        assert!(request.header_is("authorization", &format!("Bearer {key}")));
+    }
+}
+
 /// Every `href` in `document`, at any depth: its links, its assets', its features'.
 fn hrefs(document: &Value, out: &mut Vec<String>) {
     match document {
