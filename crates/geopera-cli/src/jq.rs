@@ -82,15 +82,19 @@ fn compile(expr: &str) -> Result<Filter, Failure> {
     let defs = jaq_core::defs()
         .chain(jaq_std::defs())
         .chain(jaq_json::defs());
-    // jaq's own `fromjson` gives way to [`fromjson`], which bounds the nesting it reads, and
-    // its `env` to [`env`], which shows no credential. (`$ENV` is left undefined.)
+    // jaq's own `fromjson` gives way to [`fromjson`], which bounds the nesting it reads, its
+    // `env` to [`env`], which shows no credential (`$ENV` is left undefined), and the two
+    // natives behind `debug`, `stderr` and `halt_error` to ones that write on stderr.
+    let replaced = ["fromjson", "env", "debug_empty", "stderr_empty"];
     let funs = jaq_core::funs()
         .chain(jaq_std::funs())
         .chain(jaq_json::funs())
-        .filter(|(name, ..)| !["fromjson", "env"].contains(name))
+        .filter(|(name, ..)| !replaced.contains(name))
         .chain([
             jaq_core::native::run::<Watched>(("fromjson", jaq_core::native::v(0), fromjson)),
             jaq_core::native::run::<Watched>(("env", jaq_core::native::v(0), env)),
+            jaq_core::native::run::<Watched>(("debug_empty", jaq_core::native::v(0), debug)),
+            jaq_core::native::run::<Watched>(("stderr_empty", jaq_core::native::v(0), stderr)),
         ]);
     let arena = Arena::default();
     let modules = Loader::new(defs)
@@ -195,6 +199,48 @@ fn env(_: Cv<'_, Watched>) -> ValXs<'_, Val> {
         .into_iter()
         .map(|(name, value)| (Val::from(name), Val::from(value)));
     jaq_core::native::bome(<Val as jaq_core::ValT>::from_map(members))
+}
+
+/// What `debug` and `debug(msg)` write: `["DEBUG:",<value>]` on a line of stderr, as jq
+/// writes it. jaq hands it to the `log` crate, which nothing in this program listens to, so a
+/// program's own tracing was dropped without a word.
+fn debug(cv: Cv<'_, Watched>) -> ValXs<'_, Val> {
+    let shown = compact_or_note(&cv.1);
+    show_on_stderr(&format!("[\"DEBUG:\",{shown}]"));
+    Box::new(std::iter::empty())
+}
+
+/// What `stderr` writes, and so the message of `halt_error`: a string as its text, anything
+/// else as compact JSON, as jq writes them. Dropped as [`debug`]'s was, `"no items\n" |
+/// halt_error` ended the command with only "the program stopped".
+fn stderr(cv: Cv<'_, Watched>) -> ValXs<'_, Val> {
+    let text = match <Val as jaq_std::ValT>::as_utf8_bytes(&cv.1) {
+        Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        None => compact_or_note(&cv.1),
+    };
+    show_on_stderr(text.strip_suffix('\n').unwrap_or(&text));
+    Box::new(std::iter::empty())
+}
+
+/// `value` as compact JSON, or a note in its place where it nests too deep to be written
+/// without overflowing the stack ([`nests_too_deep`]).
+fn compact_or_note(value: &Val) -> String {
+    if nests_too_deep(value) {
+        return format!(
+            "\"(a value nested {} levels deep or more, not shown)\"",
+            crate::json::DEPTH_LIMIT
+        );
+    }
+    as_json(value).unwrap_or_else(|| value.clone()).to_string()
+}
+
+/// Writes `text` on stderr line by line, each made [`crate::paint::inert`] and without the
+/// credentials this process holds, as every line it writes there: the values a program
+/// shows come from the server.
+fn show_on_stderr(text: &str) {
+    for line in text.split('\n') {
+        crate::paint::note(line);
+    }
 }
 
 /// The most characters of a jq error message shown: a message quotes the value it is about,

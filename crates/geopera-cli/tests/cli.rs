@@ -4830,6 +4830,34 @@ fn a_jq_program_sees_the_environment_without_the_credentials_in_it() {
     );
 }
 
+#[test]
+fn a_jq_programs_debug_stderr_and_halt_error_write_on_stderr() {
+    let s = setup();
+    let run = |program: &str| {
+        s.cli()
+            .args(SEARCH_ONE)
+            .args(["--jq", program])
+            .output()
+            .expect("geopera runs")
+    };
+    let output = run(r#".features | length | debug | debug("n=\(.)") | stderr | . + 1"#);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout).trim(), "2");
+    assert_eq!(
+        text(&output.stderr).lines().collect::<Vec<_>>(),
+        [r#"["DEBUG:",1]"#, r#"["DEBUG:","n=1"]"#, "1"]
+    );
+
+    // The message a program ends with, line by line, none of it able to steer the terminal.
+    let output = run(r#""no item has \u001b[2Ja cloud cover\nsee the answer\n" | halt_error"#);
+    let stderr = fails_saying(&output, 1, "the program stopped", "halt_error");
+    assert_eq!(
+        stderr.lines().take(2).collect::<Vec<_>>(),
+        [r"no item has \u{1b}[2Ja cloud cover", "see the answer"]
+    );
+    assert!(output.stdout.is_empty());
+}
+
 #[cfg(unix)]
 #[test]
 fn a_jq_program_reads_a_variable_that_is_not_utf8_as_jq_does_without_failing() {
