@@ -18,6 +18,8 @@
 //! plus a second for every [`UPLOAD_PUT_MIN_BYTES_PER_SEC`] bytes it may hold to arrive
 //! (408 after that), besides [`BODY_IDLE_TIMEOUT`] for each chunk. A URL whose upload id,
 //! token or file name is wrong is 403 alike, so it tells nothing about which uploads exist.
+//! The file's content type is the `PUT`'s `Content-Type` when it names one, else the one the
+//! URL was made for; one longer than [`MAX_TEXT_CHARS`] is 400 before the body is read.
 //!
 //! An open upload that sees no activity for [`UPLOAD_IDLE_SECS`] has been abandoned (its
 //! client crashed, or its release failed), and [`expire_idle`] fails it as `uploads.fail`
@@ -81,6 +83,10 @@ const EXPIRED_STEP: &str = "expired";
 pub const MAX_LIVE_URLS: usize = 100;
 /// Distinct files one upload may receive.
 pub const MAX_FILES_PER_UPLOAD: usize = 1000;
+
+/// The longest file name, content type or error text an upload keeps, in characters: what
+/// `uploads.signed_url` takes, and what a `PUT`'s own `Content-Type` may be.
+pub(crate) const MAX_TEXT_CHARS: usize = 1024;
 /// How long a request body (an operation's, or an upload `PUT`) may go without sending a
 /// byte before the request is ended with 408.
 pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -325,6 +331,25 @@ async fn take(
     body: Body,
 ) -> Result<Value, ApiError> {
     let ticket = ticket(shared, upload_id, token, file_name)?;
+    // The file keeps the type the `PUT` names, which is the client's header: unbounded, each
+    // file of each upload could hold what a header holds (hundreds of kilobytes) outside the
+    // organization's storage budget, which counts only the operations' bodies.
+    let named = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|kind| kind.to_str().ok());
+    let content_type = match named {
+        None => ticket.content_type.clone(),
+        Some(kind) if kind.len() <= MAX_TEXT_CHARS => kind.to_owned(),
+        Some(_) => {
+            return Err(ApiError::problem(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "an upload's Content-Type is at most {MAX_TEXT_CHARS} characters; the file \
+                     was not kept"
+                ),
+            ))
+        }
+    };
     let too_large = || {
         ApiError::problem(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -375,10 +400,6 @@ async fn take(
     // expired (or retired) URL keeps nothing.
     self::ticket(shared, upload_id, token, file_name)?;
     let sha256 = to_hex(&hasher.finalize());
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map_or(ticket.content_type, str::to_owned);
     let file = json!({
         "file_name": file_name,
         "content_type": content_type,

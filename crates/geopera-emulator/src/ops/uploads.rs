@@ -28,13 +28,10 @@ use crate::error::ApiError;
 use crate::resources::{Family, Resource};
 use crate::state::Inner;
 use crate::uploads::{
-    self, closed, int, is_open, Storage, MAX_FILES_PER_UPLOAD, MAX_LIVE_URLS, MAX_UPLOAD_BYTES,
-    OPEN, UPLOAD_URL_SECS, URLS,
+    self, closed, int, is_open, Storage, MAX_FILES_PER_UPLOAD, MAX_LIVE_URLS, MAX_TEXT_CHARS,
+    MAX_UPLOAD_BYTES, OPEN, UPLOAD_URL_SECS, URLS,
 };
 use crate::webhooks::UPLOAD_COMPLETED;
-
-/// The longest file name, content type or error text kept.
-const MAX_TEXT_CHARS: usize = 1024;
 
 pub(crate) fn initiate(ctx: &Ctx<'_>, input: UploadInitiate) -> Outcome {
     if !(0..=MAX_UPLOAD_BYTES).contains(&input.total_bytes) {

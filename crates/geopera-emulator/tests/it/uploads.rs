@@ -232,6 +232,41 @@ fn a_put_beyond_the_declared_size_or_with_a_wrong_token_is_refused() {
     assert_eq!(done["bytes_received"], 10);
 }
 
+/// Regression: a `PUT`'s `Content-Type` was kept as the file's whatever its length, so each
+/// file could hold what a header holds (hundreds of kilobytes), outside the organization's
+/// storage budget. One longer than `uploads.signed_url` takes is refused and keeps nothing.
+#[test]
+fn a_put_whose_content_type_is_oversized_keeps_nothing() {
+    let api = Api::start();
+    let project = project(&api);
+    let id = upload_id(&api, &project, 8);
+    let url = signed_url(&api, &id, "a.bin");
+    let put_as = |kind: &str| {
+        let answer = api
+            .http
+            .put(&url)
+            .header("content-type", kind)
+            .body(vec![1u8; 4])
+            .send()
+            .expect("PUT completes");
+        let status = answer.status().as_u16();
+        (status, answer.json().unwrap_or(Value::Null))
+    };
+    let oversized = format!("image/{}", "x".repeat(200_000));
+    let (status, problem) = put_as(&oversized);
+    assert_eq!(status, 400, "{}", problem.to_string().len());
+    assert!(problem["detail"]
+        .as_str()
+        .is_some_and(|detail| detail.contains("1024")));
+    let upload = api.ok("uploads.progress", json!({"upload_id": id}));
+    assert_eq!(upload["files"], json!([]), "nothing kept");
+
+    let longest = format!("image/{}", "x".repeat(1024 - "image/".len()));
+    let (status, file) = put_as(&longest);
+    assert_eq!(status, 200, "{file}");
+    assert_eq!(file["content_type"], longest.as_str());
+}
+
 #[test]
 fn uploads_survive_a_restart() {
     let file = TempFile::new("uploads");
