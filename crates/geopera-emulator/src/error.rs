@@ -381,6 +381,43 @@ impl IntoResponse for Reply {
     }
 }
 
+/// The most objects and arrays a request body nests, one in another. serde_json reads 128,
+/// but what it reads must also read back from the state file, where a record wraps the
+/// body's values in a few levels more: one nested to serde_json's limit was answered 201 and
+/// then lost at the next start. The contract's validator checks 64 levels, no more.
+pub const MAX_BODY_DEPTH: usize = 64;
+
+/// Where `body` (JSON) opens an object or array nested deeper than [`MAX_BODY_DEPTH`], as a
+/// byte offset.
+fn too_deep(body: &[u8]) -> Option<usize> {
+    let mut depth = 0_usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (at, byte) in body.iter().enumerate() {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_BODY_DEPTH {
+                    return Some(at);
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Whether a `Content-Type` declares JSON: `application/json` or any `+json` type, in any
 /// letter case, parameters ignored. [`ApiJson`] reads bodies so, and the control routes
 /// require it.
@@ -403,8 +440,8 @@ impl<T: DeserializeOwned> ApiJson<T> {
     /// Parses a body the way the extractor does; `Ok(None)` when there is no body at all.
     ///
     /// # Errors
-    /// A 422 [`ApiError::Validation`] for a non-JSON content type, malformed JSON, or JSON
-    /// that does not deserialize into `T`.
+    /// A 422 [`ApiError::Validation`] for a non-JSON content type, malformed JSON, JSON
+    /// nested deeper than [`MAX_BODY_DEPTH`], or JSON that does not deserialize into `T`.
     pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Option<T>, ApiError> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
@@ -419,7 +456,13 @@ impl<T: DeserializeOwned> ApiJson<T> {
             }
         }
         match serde_json::from_slice::<T>(body) {
-            Ok(value) => Ok(Some(value)),
+            Ok(value) => match too_deep(body) {
+                None => Ok(Some(value)),
+                Some(at) => Err(ApiError::Validation(vec![json_invalid(
+                    at,
+                    &format!("nested deeper than {MAX_BODY_DEPTH} levels"),
+                )])),
+            },
             Err(error) if error.is_data() => Err(ApiError::Validation(vec![ValidationError::new(
                 vec![LocItem::from("body")],
                 error.to_string(),

@@ -209,6 +209,7 @@
 //! | webhook attempts before giving up | 8 | — | — |
 //! | records of one family per organization (projects, jobs, uploads, ...); more is 422 | 10,000 | — | — |
 //! | bytes an organization stores as JSON (records, orders, keys, subscriptions, answers kept for idempotency keys); past it, a request that changes state with a body over [`SMALL_BODY_BYTES`] (4 KiB) is 409, and so is `items.duplicate` of an item larger than that, so deleting, cancelling and revoking go on (and make room for larger requests a second later); an answer over 4 KiB to a request with an `Idempotency-Key` is not kept then, and a retry under that key is answered 410 (the request ran) | [`MAX_STORED_BYTES_PER_ORG`], 64 MiB | — | — |
+//! | objects and arrays nested in a request body's JSON; deeper is 422 `json_invalid` | [`MAX_BODY_DEPTH`], 64 | — | — |
 //! | an error's message (quoting an id or a header the request sent) | [`MAX_MESSAGE_BYTES`], 1 KiB: longer keeps its start and end | — | — |
 //! | storage per organization: open upload reservations plus completed uploads; more is 402 | [`STORAGE_QUOTA_BYTES`], 10 GiB | — | — |
 //! | one upload's declared size, and so one signed-URL `PUT` body; larger is 422 / 413 | [`MAX_UPLOAD_BYTES`], 5 GiB | — | — |
@@ -705,7 +706,7 @@ pub use crate::body_deadline::{BODIES_HELD_AT_ONCE, BODY_DEADLINE};
 pub use crate::clock::{ManualClock, DEFAULT_START_UNIX_SECS};
 pub use crate::conn::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
 pub use crate::control::CONTROL_PREFIX;
-pub use crate::error::{ApiError, ApiJson, Reply, MAX_MESSAGE_BYTES};
+pub use crate::error::{ApiError, ApiJson, Reply, MAX_BODY_DEPTH, MAX_MESSAGE_BYTES};
 pub use crate::faults::{FaultKind, FaultPlan, FaultRule, FaultSpecError, Phase};
 pub use crate::hosts::{check_allowed_host, AllowedHostError};
 pub use crate::idempotency::REPLAYED_HEADER;

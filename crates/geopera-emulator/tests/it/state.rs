@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use geopera_emulator::{Emulator, ManualClock, RateLimits, DEMO_ORG};
+use geopera_emulator::{Emulator, ManualClock, RateLimits, DEMO_ORG, MAX_BODY_DEPTH};
 use serde_json::json;
 
 use crate::common::Api;
@@ -1505,4 +1505,64 @@ fn the_binary_stops_on_sigterm_with_a_last_write_and_exit_code_0() {
     let _ = again.kill();
     let _ = again.wait();
     drop(output);
+}
+
+/// Regression: a body nested near serde_json's limit of 128 was answered 201, and its record,
+/// a few levels deeper in the state file, could not be read back: the next start dropped it
+/// without a word. A body nested deeper than [`MAX_BODY_DEPTH`] is 422 `json_invalid`; one
+/// nested as deep as that survives a restart.
+#[test]
+fn a_body_nested_too_deep_to_keep_is_refused_and_the_deepest_kept_survives_a_restart() {
+    let file = TempFile::new("nesting");
+    // `{"project_id": .., "inputs": {"a": [[...]]}}` nests `depth` levels in all.
+    let body = |project: &str, depth: usize| {
+        let arrays = depth - 2;
+        format!(
+            r#"{{"project_id": "{project}", "process_id": "deep", "inputs": {{"a": {}{}}}}}"#,
+            "[".repeat(arrays),
+            "]".repeat(arrays)
+        )
+    };
+    let job = {
+        let api = start(11, &file);
+        let project = api.ok("projects.create", json!({"name": "nesting"}))["id"]
+            .as_str()
+            .expect("a project")
+            .to_owned();
+        let post = |text: String| {
+            let answer = api
+                .http
+                .post(api.url("processing.create"))
+                .bearer_auth(api.emu.api_key())
+                .header("content-type", "application/json")
+                .body(text)
+                .send()
+                .expect("request completes");
+            crate::common::Resp::read(answer).expect("answer read")
+        };
+        for depth in [MAX_BODY_DEPTH + 1, 127] {
+            let refused = post(body(&project, depth));
+            assert_eq!(refused.status, 422, "{depth}: {:?}", refused.body);
+            assert_eq!(
+                refused.json()["detail"][0]["type"],
+                "json_invalid",
+                "{depth}"
+            );
+        }
+        let kept = post(body(&project, MAX_BODY_DEPTH));
+        assert_eq!(kept.status, 201, "{:?}", kept.body);
+        let listed = api.ok("processing.jobs.list", json!({}));
+        assert_eq!(listed["total"], 1, "only the one kept: {listed}");
+        kept.json()["id"].as_str().expect("a job").to_owned()
+    };
+    let api = start(11, &file);
+    let read = api.ok("processing.job.get", json!({"job_id": job}));
+    let mut value = &read["inputs"]["a"];
+    let mut arrays = 0;
+    while let Some(inner) = value.as_array().and_then(|items| items.first()) {
+        value = inner;
+        arrays += 1;
+        assert!(arrays <= MAX_BODY_DEPTH, "deeper than sent");
+    }
+    assert_eq!(arrays + 3, MAX_BODY_DEPTH, "the innermost array is empty");
 }
