@@ -20,8 +20,17 @@ const USERINFO_TIMEOUT: Duration = Duration::from_secs(30);
 /// input without a newline must not grow without end.
 const MAX_API_KEY_LINE_BYTES: u64 = 16 * 1024;
 
+/// The claims of a userinfo answer: read into a `Value` for the few this program shows, and
+/// the answer's text, which `whoami --json`, `--jq` and `-o` print as every answer is printed.
+/// Printed from the `Value`, an integer beyond 64 bits came out as a rounded float
+/// (`1.2345678901234568e+22`) and a key given twice once, unlike in any other answer.
+struct Claims {
+    value: Value,
+    text: String,
+}
+
 /// The userinfo claims of a credential: `Ok(None)` when the server refused it (401).
-async fn userinfo(target: &Target, held: &Held) -> Result<Option<Value>, Failure> {
+async fn userinfo(target: &Target, held: &Held) -> Result<Option<Claims>, Failure> {
     let api_url = target.api_url.as_str();
     let client = auth::http(api_url)?;
     let (name, value) = auth::header(held);
@@ -49,9 +58,12 @@ async fn userinfo(target: &Target, held: &Held) -> Result<Option<Value>, Failure
             crate::call::api_message("userinfo", status, &bytes).join("\n"),
         ));
     }
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| Failure::other(format!("userinfo answered something other than JSON: {e}")))
+    let not_json = |e: &dyn std::fmt::Display| {
+        Failure::other(format!("userinfo answered something other than JSON: {e}"))
+    };
+    let value = serde_json::from_slice(&bytes).map_err(|e| not_json(&e))?;
+    let text = String::from_utf8(bytes.to_vec()).map_err(|e| not_json(&e))?;
+    Ok(Some(Claims { value, text }))
 }
 
 fn claim<'a>(claims: &'a Value, key: &str) -> Option<&'a str> {
@@ -140,8 +152,8 @@ async fn login_api_key(target: &Target, argument: &str) -> Outcome {
             );
         })
         .await?;
-    let who = claim(&claims, "geopera_principal_id")
-        .or_else(|| claim(&claims, "sub"))
+    let who = claim(&claims.value, "geopera_principal_id")
+        .or_else(|| claim(&claims.value, "sub"))
         .unwrap_or("api key");
     print(&format!(
         "Logged in as {} (API key, profile '{}').",
@@ -225,7 +237,7 @@ async fn login_device(target: &Target, scope: &str, no_browser: bool) -> Outcome
         })
         .await?;
     let who = match userinfo(target, &Held::Stored(auth)).await {
-        Ok(Some(claims)) => claim(&claims, "sub").unwrap_or("user").to_owned(),
+        Ok(Some(claims)) => claim(&claims.value, "sub").unwrap_or("user").to_owned(),
         _ => "user".to_owned(),
     };
     print(&format!(
@@ -370,9 +382,9 @@ pub(crate) async fn whoami(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
     let settings = crate::settings(matches, true);
     let output_given = matches!(matches.try_get_one::<String>("output"), Ok(Some(_)));
     if settings.jq.is_some() || output_given || matches.get_flag("json") {
-        return crate::call::print_json(&claims.to_string(), &settings);
+        return crate::call::print_json(&claims.text, &settings);
     }
-    let field = |key: &str| claim(&claims, key).unwrap_or("-").to_owned();
+    let field = |key: &str| claim(&claims.value, key).unwrap_or("-").to_owned();
     let lines = [
         ("sub:", field("sub")),
         ("principal_type:", field("geopera_principal_type")),

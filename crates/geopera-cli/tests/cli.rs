@@ -4969,6 +4969,33 @@ fn whoami_applies_jq_and_output_to_its_claims() {
 }
 
 #[test]
+fn whoami_prints_the_claims_numbers_as_the_server_wrote_them() {
+    let s = setup();
+    let claims = r#"{"sub":"u_1","geopera_org_id":12345678901234567890123,"auth_time":1.5e9}"#;
+    for (args, shown) in [
+        (&["whoami", "--json"][..], "12345678901234567890123"),
+        (
+            &["whoami", "--jq", ".geopera_org_id"][..],
+            "12345678901234567890123",
+        ),
+        (&["whoami", "--jq", ".auth_time"][..], "1.5e9"),
+        (&["whoami", "-o", "yaml"][..], "12345678901234567890123"),
+    ] {
+        let url = canned_server(200, claims.to_owned(), 1);
+        let output = s.against(&url).args(args).output().expect("geopera runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        let stdout = text(&output.stdout);
+        assert!(stdout.contains(shown), "{args:?}: {stdout}");
+        assert!(!stdout.contains("e+22"), "{args:?}: {stdout}");
+    }
+}
+
+#[test]
 fn whoami_shows_claims_that_steer_the_terminal_escaped_in_every_form() {
     let s = setup();
     // Raw C1 controls and bidirectional formatting characters are valid in JSON strings.
