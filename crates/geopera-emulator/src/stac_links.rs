@@ -141,7 +141,9 @@ pub(crate) async fn collection_items(
         search["page"] = page.into();
     }
     if let Some(limit) = limit {
-        search["limit"] = limit.into();
+        // Clamped here, as the route promises: passed on whole, a larger one would be refused
+        // by the search's checks at `["body", "limit"]`, though this request has no body.
+        search["limit"] = limit.min(crate::ops::item_search::stac_page_limit()).into();
     }
     let caller = Caller::new(shared, peer, headers);
     let mut answer = match caller.run("stac.search", &search).await {

@@ -338,7 +338,7 @@ pub(crate) fn search_org(ctx: &Ctx<'_>, input: OrgItemSearchInput) -> Outcome {
 /// schema so the two cannot drift; [`MAX_PAGE_SIZE`] only if the contract ever drops the
 /// bound. The work stays bounded: an organization holds at most
 /// [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) items.
-fn stac_page_limit() -> i64 {
+pub(crate) fn stac_page_limit() -> i64 {
     geopera_types::schemas::SEARCH_INPUT
         .shape
         .fields()

@@ -13,7 +13,7 @@ mod eulas;
 mod federated;
 mod formulas;
 mod input;
-mod item_search;
+pub(crate) mod item_search;
 mod items;
 mod jobs;
 mod keys;

@@ -792,6 +792,11 @@ fn a_collections_items_link_pages_through_its_items() {
     }
     assert_eq!((found.as_slice(), pages), (&items[..2], 2));
 
+    // A limit past the search's own maximum is clamped to it, not refused as a body field.
+    let clamped = get_as(&api, &format!("{href}?limit=20000"), Some(&key));
+    assert_eq!(clamped.status, 200, "{:?}", clamped.body);
+    assert_eq!(ids(&clamped.json()), items[..2]);
+
     assert_eq!(get_as(&api, &href, None).status, 401);
     for query in ["bbox=0,0,1,1", "limit=0", "page=x", "page=1&page=2"] {
         let refused = get_as(&api, &format!("{href}?{query}"), Some(&key));
