@@ -304,7 +304,8 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// 503 when the state file could not take the change (the key is released); 409 when the key
 /// was used by another principal or with another body, or its first request is still
 /// running; 422 for a key that is blank, longer than [`MAX_IDEMPOTENCY_KEY`] or not visible
-/// ASCII, which would otherwise be ignored (running the request twice) or kept for a day.
+/// ASCII, which would otherwise be ignored (running the request twice) or kept for a day, and
+/// for two different keys on one request, of which either could be the one its retry sends.
 async fn execute_once(
     shared: &Arc<Shared>,
     op: &'static OperationInfo,
@@ -312,9 +313,20 @@ async fn execute_once(
     headers: &HeaderMap,
     input: Value,
 ) -> Result<Reply, ApiError> {
+    let keyed = op.access != Access::Read || op.declares_idempotency_key;
+    let mut keys = headers.get_all("idempotency-key").iter();
+    if let (true, Some(first)) = (keyed, keys.next()) {
+        if keys.any(|other| other != first) {
+            return Err(ApiError::invalid_header(
+                "idempotency-key",
+                "an Idempotency-Key is sent once: two different keys name no one request"
+                    .to_owned(),
+            ));
+        }
+    }
     let key = headers
         .get("idempotency-key")
-        .filter(|_| op.access != Access::Read || op.declares_idempotency_key)
+        .filter(|_| keyed)
         .map(|value| {
             value
                 .to_str()

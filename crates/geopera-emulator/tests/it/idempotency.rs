@@ -160,6 +160,39 @@ fn a_blank_long_or_non_ascii_key_is_refused_not_ignored() {
     assert_eq!(api.emu.executed("billing.topup"), 1, "replayed");
 }
 
+/// Two different keys on one request name no one logical operation: its retry may carry
+/// either, and one that carried the second would run again. Refused before anything runs; the
+/// same key twice is that key.
+#[test]
+fn two_different_keys_on_one_request_are_refused() {
+    let api = Api::start();
+    let bearer = format!("Bearer {}", api.emu.api_key());
+    let body = json!({"amount_aud": 25});
+    let send = |keys: &[&str]| {
+        let mut request = api
+            .http
+            .post(api.url("billing.topup"))
+            .header("authorization", &bearer)
+            .json(&body);
+        for key in keys {
+            request = request.header("idempotency-key", *key);
+        }
+        crate::common::Resp::read(request.send().expect("answered")).expect("read")
+    };
+    let refused = send(&["k-a", "k-b"]);
+    assert_eq!(refused.status, 422);
+    assert_eq!(
+        refused.json()["detail"][0]["loc"],
+        json!(["header", "idempotency-key"])
+    );
+    assert_eq!(api.emu.executed("billing.topup"), 0, "nothing ran");
+    assert_eq!(send(&["k-a", "k-a"]).status, 201);
+    let retry = send(&["k-a"]);
+    assert_eq!(retry.status, 201);
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(api.emu.executed("billing.topup"), 1);
+}
+
 #[test]
 fn an_answer_kept_for_its_key_quotes_a_huge_id_in_a_bounded_message() {
     let api = Api::start();
