@@ -597,6 +597,11 @@ fn transport_failure(
         } else {
             Outcome::Ambiguous
         };
+        let e = if redirects > 0 {
+            crate::redirect::without_signature(e)
+        } else {
+            e
+        };
         (Error::from_reqwest(info.id, e), outcome)
     }
 }

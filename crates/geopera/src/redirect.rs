@@ -127,6 +127,25 @@ impl<'a> Hop<'a> {
     }
 }
 
+/// `error`, from a request to a hop past the first, with the query and fragment of the URL
+/// it names redacted, as [`crate::quoted_url`] quotes a URL.
+///
+/// Why: the HTTP client names the URL it failed to reach in its message and `Debug`, and past
+/// the first hop that URL is a `Location` the server chose — for a quicklook, a CDN's signed
+/// URL, whose query is the signature that grants the object for as long as it lives. The
+/// scheme, host and path still say where the call was going.
+pub(crate) fn without_signature(mut error: reqwest::Error) -> reqwest::Error {
+    if let Some(url) = error.url_mut() {
+        if url.query().is_some() {
+            url.set_query(Some(crate::redact::REDACTED));
+        }
+        if url.fragment().is_some() {
+            url.set_fragment(Some(crate::redact::REDACTED));
+        }
+    }
+    error
+}
+
 #[cfg(test)]
 #[path = "redirect_tests.rs"]
 mod tests;

@@ -123,6 +123,45 @@ fn a_redirect_to_another_origin_carries_no_credential() {
     }
 }
 
+/// A `Location` is the server's to choose, and a CDN's is signed in its query: when the hop it
+/// names cannot be reached, the error says where the call was going, without the signature.
+#[test]
+fn a_redirect_hop_that_cannot_be_reached_is_named_without_its_signature() {
+    let gone = std::net::TcpListener::bind("127.0.0.2:0").expect("a free port");
+    let port = gone.local_addr().expect("bound").port();
+    drop(gone);
+    let target =
+        format!("http://127.0.0.2:{port}/cdn/q.png?X-Amz-Signature=cdn-signature#cdn-fragment");
+    let api = Hostile::serve("127.0.0.1", move |_| redirect(307, &target));
+    let client = credentialed(&api);
+
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let failed = [
+        runtime
+            .block_on(catalog_image_quicklook::send(&client, quicklook()))
+            .expect_err("nothing listens where the redirect points"),
+        catalog_image_quicklook::send_blocking(&client, quicklook())
+            .expect_err("nor for blocking calls"),
+    ];
+    for error in failed {
+        assert_eq!(error.kind(), ErrorKind::Transport, "{error:?}");
+        let mut shown = format!("{error} {error:?}");
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            shown.push_str(&format!(" | {cause} {cause:?}"));
+            source = cause.source();
+        }
+        assert!(
+            !shown.contains("cdn-signature") && !shown.contains("cdn-fragment"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(&format!("127.0.0.2:{port}/cdn/q.png?[redacted]#[redacted]")),
+            "the hop is still named: {shown}"
+        );
+    }
+}
+
 /// A `Location` with a user name and password would have them sent as an `Authorization`
 /// header, a credential the caller never gave: such a redirect is handed back, not followed.
 #[tokio::test]
