@@ -64,14 +64,19 @@ pub(crate) fn is_credential_header(name: &str) -> bool {
 }
 
 /// The credentials in headers added by hand (`(name, value)` pairs) and in cookie values:
-/// each credential header's value, and for an `Authorization` the credentials after its
-/// scheme too, which is what a server that echoes it usually repeats. `None` when there are
-/// none, as for most clients and calls.
+/// each credential header's value, for an `Authorization` the credentials after its scheme
+/// too, and for a `Cookie` each long cookie's value, which is what a server that echoes them
+/// usually repeats. `None` when there are none, as for most clients and calls.
+///
+/// Why a `Cookie` header's values one by one: a session cookie sent in a header of the
+/// caller's is as much a credential as one given as a cookie, and a server that says which
+/// session it refused quotes the value alone, not the whole header.
 pub(crate) fn header_secrets<'a>(
     headers: impl IntoIterator<Item = (&'a str, &'a str)>,
     cookies: impl IntoIterator<Item = &'a str>,
 ) -> Option<Arc<[Secret]>> {
     let mut found = Vec::new();
+    let mut cookie_values = Vec::new();
     for (name, value) in headers {
         if !is_credential_header(name) {
             continue;
@@ -84,11 +89,18 @@ pub(crate) fn header_secrets<'a>(
         if let (true, Some((_scheme, credentials))) = (has_scheme, value.split_once(' ')) {
             found.push(credentials.trim());
         }
+        if name.eq_ignore_ascii_case("cookie") {
+            cookie_values.extend(value.split(';').filter_map(|pair| {
+                let (_name, value) = pair.split_once('=')?;
+                Some(value.trim().trim_matches('"'))
+            }));
+        }
         found.push(value);
     }
     found.extend(
         cookies
             .into_iter()
+            .chain(cookie_values)
             .filter(|value| value.len() >= MIN_COOKIE_SECRET_BYTES),
     );
     found.retain(|secret| !secret.is_empty());

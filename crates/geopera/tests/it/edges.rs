@@ -1791,6 +1791,70 @@ async fn a_server_that_echoes_credentials_sent_as_plain_headers_never_gets_them_
     );
 }
 
+/// A session cookie sent in a `Cookie` header of the caller's own — the client's or the call's
+/// — is a credential as one given with `cookie` is: a server that names the session it refused
+/// quotes the cookie's value alone, and that stays out of errors on both faces.
+#[test]
+fn a_cookie_value_sent_in_a_cookie_header_never_gets_into_an_error() {
+    const CLIENT_SESSION: &str = "client-session-0123456789abcdef";
+    const CALL_SESSION: &str = "call-session-0123456789abcdef";
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        let values: Vec<&str> = seen
+            .header("cookie")
+            .unwrap_or_default()
+            .split(';')
+            .filter_map(|pair| pair.split_once('=').map(|(_, value)| value.trim()))
+            .collect();
+        let detail = format!("unknown session {}", values.join(" and "));
+        let body = serde_json::json!({"title": "Unauthenticated", "status": 401, "detail": detail});
+        json(
+            401,
+            &[("content-type", "application/problem+json")],
+            &body.to_string(),
+        )
+    });
+    let client_wide = Client::builder()
+        .base_url(server.url())
+        .header("Cookie", format!("lang=en; session={CLIENT_SESSION}"))
+        .retries(0)
+        .build()
+        .expect("valid");
+    let plain = no_retries(&server);
+    let by_call = || {
+        Request::new(CatalogSearchInput::new(HOST))
+            .header("cookie", format!("session=\"{CALL_SESSION}\""))
+    };
+
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let failed = [
+        runtime
+            .block_on(catalog_search::send(
+                &client_wide,
+                CatalogSearchInput::new(HOST),
+            ))
+            .expect_err("refused"),
+        catalog_search::send_blocking(&client_wide, CatalogSearchInput::new(HOST))
+            .expect_err("refused"),
+        runtime
+            .block_on(catalog_search::send(&plain, by_call()))
+            .expect_err("refused"),
+        catalog_search::send_blocking(&plain, by_call()).expect_err("refused"),
+    ];
+    for error in &failed {
+        let shown = everything_shown(error);
+        for secret in [CLIENT_SESSION, CALL_SESSION] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("unknown session"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+    }
+    assert!(
+        everything_shown(&failed[0]).contains("en and [redacted]"),
+        "a short cookie is no credential and stays readable"
+    );
+    assert_eq!(server.seen().len(), 4);
+}
+
 /// A client-wide credential header whose value is not all ASCII goes out as its bytes, so it
 /// is kept out of errors like any other. Once, only visible-ASCII values were collected as the
 /// client's secrets, and such a token came back whole in the error of a server that echoed it.
