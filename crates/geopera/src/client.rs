@@ -778,7 +778,8 @@ impl<C> ClientBuilder<C> {
         self
     }
 
-    /// Adds a cookie sent with every call.
+    /// Adds a cookie sent with every call, after those of a `Cookie` header given with
+    /// [`header`](Self::header), in the one `Cookie` header a request carries.
     pub fn cookie(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.cookies.push((name.into(), value.into()));
         self
@@ -1284,7 +1285,14 @@ impl Settings {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join("; ");
-            if let Ok(value) = HeaderValue::from_str(&joined) {
+            // A request carries one `Cookie` header (RFC 6265, section 5.4): the cookies of a
+            // `Cookie` header given by hand go first in it, not overwritten by these.
+            let value = match prepared.get(COOKIE) {
+                Some(given) => [given.as_bytes(), b"; ", joined.as_bytes()].concat(),
+                None => joined.into_bytes(),
+            };
+            if let Ok(mut value) = HeaderValue::from_bytes(&value) {
+                value.set_sensitive(true);
                 prepared.insert(COOKIE, value);
             }
         }

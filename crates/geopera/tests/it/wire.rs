@@ -40,6 +40,45 @@ async fn default_headers_cookies_and_user_agent_are_sent() {
     assert_eq!(body["limit"], 1);
 }
 
+/// A `Cookie` header given by hand and cookies given one by one all go, in the one `Cookie`
+/// header a request carries, whichever way the client got them and whichever face calls:
+/// the cookies once replaced the header's own, which were lost without a word.
+#[test]
+fn a_cookie_header_and_cookies_given_one_by_one_all_go() {
+    let emu = emulator();
+    let built = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .header("Cookie", "sid=from-header")
+        .cookie("theme", "dark")
+        .build()
+        .expect("valid");
+    let added = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .header("Cookie", "sid=from-header")
+        .build()
+        .expect("valid")
+        .with_cookies([("theme", "dark")])
+        .expect("valid");
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    for client in [&built, &added] {
+        runtime
+            .block_on(catalog_search::send(
+                client,
+                CatalogSearchInput::new(HOST).limit(1),
+            ))
+            .expect("a page");
+        catalog_search::send_blocking(client, CatalogSearchInput::new(HOST).limit(1))
+            .expect("a page");
+    }
+    let recorded = seen(&emu, "catalog.search");
+    assert_eq!(recorded.len(), 4);
+    for request in recorded {
+        let cookies: Vec<_> = request.headers.get_all("cookie").iter().collect();
+        assert_eq!(cookies.len(), 1, "{cookies:?}");
+        assert_eq!(cookies[0], "sid=from-header; theme=dark");
+    }
+}
+
 #[tokio::test]
 async fn per_call_api_key_idempotency_key_and_headers_are_sent() {
     let emu = emulator();
