@@ -92,25 +92,29 @@ pub(crate) fn started_id(kind: Kind, answer: &Value) -> Option<String> {
     })
 }
 
-/// The state an order or job is in, for the spinner: the server's name, `?` when unknown.
-fn state<S: std::fmt::Display>(status: Option<&S>) -> String {
-    status.map_or_else(
-        || "?".to_owned(),
-        |s| crate::paint::inert(&s.to_string()).into_owned(),
-    )
+/// The state an order or job is in, for the spinner: the server's name, `?` when unknown,
+/// cut as messages cut it. The spinner lays its line out afresh ten times a second, so a state
+/// of megabytes, uncut, kept the command laying it out long after `--wait-timeout` had passed.
+fn state(status: Option<&str>) -> String {
+    status.map_or_else(|| "?".to_owned(), cut)
 }
 
-/// The most characters of a state quoted in a message: a server's state is a word, and one
-/// that is not must not fill the terminal.
+/// The most characters of a state, or of an id, that one line shows: a server's state is a
+/// word, and one that is not must not fill the terminal.
 const MAX_STATE_CHARS: usize = 100;
 
-/// A state as messages quote it: [`crate::paint::inert`], and cut at [`MAX_STATE_CHARS`].
-fn quoted_state(status: &str) -> String {
-    let mut shown: String = status.chars().take(MAX_STATE_CHARS).collect();
-    if status.chars().nth(MAX_STATE_CHARS).is_some() {
+/// `text` as one line shows it: [`crate::paint::inert`], and cut at [`MAX_STATE_CHARS`].
+fn cut(text: &str) -> String {
+    let mut shown: String = text.chars().take(MAX_STATE_CHARS).collect();
+    if text.chars().nth(MAX_STATE_CHARS).is_some() {
         shown.push('…');
     }
-    format!("'{}'", crate::paint::inert(&shown))
+    crate::paint::inert(&shown).into_owned()
+}
+
+/// A state as messages quote it.
+fn quoted_state(status: &str) -> String {
+    format!("'{}'", cut(status))
 }
 
 /// The most warnings of each sort one wait gives, of states this program does not know and of
@@ -124,6 +128,9 @@ const MAX_WARNINGS: usize = 5;
 struct Seen {
     what: &'static str,
     id: String,
+    /// The id as the spinner shows it, cut as a state is: the server chose the id of what
+    /// `--wait` started.
+    spun_id: String,
     /// What the wait ends on, in words, and when it gives up.
     ends_on: &'static str,
     gives_up: String,
@@ -150,6 +157,7 @@ impl Seen {
         Seen {
             what: kind.noun(),
             id: crate::paint::inert(id).into_owned(),
+            spun_id: cut(id),
             ends_on,
             gives_up,
             bar,
@@ -165,12 +173,8 @@ impl Seen {
     /// will never change, the spinner its only sign.
     fn saw(&mut self, status: Option<&str>, known: bool) {
         let shown = status.map_or_else(|| "without a state".to_owned(), quoted_state);
-        self.bar.set_message(format!(
-            "{} {}: {}",
-            self.what,
-            self.id,
-            state(status.as_ref())
-        ));
+        self.bar
+            .set_message(format!("{} {}: {}", self.what, self.spun_id, state(status)));
         if !known && !self.warned.contains(&shown) && self.warned.len() < MAX_WARNINGS {
             let (what, id, ends_on, gives_up) = (self.what, &self.id, self.ends_on, &self.gives_up);
             let said = match status {
@@ -319,8 +323,7 @@ async fn wait_and_print(
 
     let base_url = client.client().base_url().to_owned();
     let what = kind.noun();
-    let shown_id = crate::paint::inert(id).into_owned();
-    let shown = crate::progress::Shown::spinner(format!("waiting for {what} {shown_id}"));
+    let shown = crate::progress::Shown::spinner(format!("waiting for {what} {}", cut(id)));
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::new(
         kind,
         id,

@@ -1485,6 +1485,69 @@ fn a_wait_tells_of_a_failed_poll_once_and_polls_on() {
     assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 7);
 }
 
+/// On a terminal the spinner shows the state of the last poll, laid out afresh ten times a
+/// second. A state of megabytes was shown whole, and laying it out kept a wait of
+/// `--wait-timeout 2` going many times as long, a core busy all the while; it is cut, as the
+/// messages cut it. Run on a pseudo-terminal from util-linux `script`, where present.
+#[cfg(unix)]
+#[test]
+fn a_state_of_megabytes_on_a_terminal_keeps_the_wait_within_its_timeout() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let answer = format!(
+        r#"{{"orderId":"ord_42","status":"{}"}}"#,
+        "x".repeat(60 << 20)
+    );
+    let url = test_server(8, move |_| (200, answer.clone()));
+    let typescript = home.path().join("typescript");
+    let typed = std::fs::File::create(&typescript).expect("a file");
+    let started = Instant::now();
+    let Ok(mut child) = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{BIN} orders wait ord_42 --wait-timeout 2"),
+            "/dev/null",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("TERM", "xterm")
+        .env("GEOPERA_API_URL", &url)
+        .env("GEOPERA_API_TOKEN", "gpra_test")
+        .stdin(Stdio::null())
+        .stdout(typed)
+        .spawn()
+    else {
+        return;
+    };
+    let ended = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let elapsed = started.elapsed();
+    let shown = text(&std::fs::read(&typescript).unwrap_or_default());
+    let end: String = shown
+        .chars()
+        .rev()
+        .take(600)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    assert_eq!(ended.and_then(|s| s.code()), Some(1), "{elapsed:?}: {end}");
+    assert!(shown.contains("was not done within 2s"), "{end}");
+    assert!(
+        elapsed < Duration::from_secs(8),
+        "a wait of 2 s took {elapsed:?}"
+    );
+}
+
 #[test]
 fn wait_on_a_clip_job_ends_when_it_succeeds() {
     let (s, clock) = Setup::on_manual_clock();
