@@ -742,3 +742,18 @@ fn a_timeout_longer_than_the_window_is_refused_at_build() {
     assert!(build(Duration::from_secs(60)).is_ok());
     assert!(build(Duration::from_millis(100)).is_ok());
 }
+
+#[test]
+fn a_blank_organization_or_one_with_braces_is_refused_at_build() {
+    // Blank, every program that forgot it would share one budget; a brace would break the hash
+    // tag that keeps an organization's keys on one Redis Cluster node. No server is asked.
+    let build = |organization: &str| {
+        geopera::budget::RedisBudget::builder("redis://127.0.0.1:1", organization).build()
+    };
+    for organization in ["", "  ", "}org", "org{1}", "{}"] {
+        let error = build(organization).expect_err("refused");
+        assert_eq!(error.kind(), geopera::ErrorKind::Config, "{error}");
+        assert!(error.to_string().contains("organization"), "{error}");
+    }
+    assert!(build("org_7f3a").is_ok());
+}

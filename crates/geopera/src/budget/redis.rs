@@ -261,10 +261,24 @@ impl RedisBudgetBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the URL is not a Redis URL this build can use, the window is
-    /// longer than an hour, the timeout longer than the window, or the budget's I/O thread
-    /// cannot start.
+    /// [`Error::Config`] when the organization is blank or holds `{` or `}`, the URL is not a
+    /// Redis URL this build can use, the window is longer than an hour, the timeout longer than
+    /// the window, or the budget's I/O thread cannot start.
     pub fn build(self) -> Result<RedisBudget, Error> {
+        // The organization names whose budget this is, and sits in the keys' hash tag: left
+        // blank, every program that forgot it would share one budget, and on Redis Cluster an
+        // empty tag (`{}`) scatters one organization's keys over nodes, so that every
+        // reservation would fail and each process pace alone. A brace would end the tag early.
+        if self.organization.trim().is_empty() {
+            return Err(Error::config(
+                "the rate budget's organization is blank; name the organization whose budget                  the fleet shares",
+            ));
+        }
+        if self.organization.contains(['{', '}']) {
+            return Err(Error::config(
+                "the rate budget's organization holds '{' or '}', which Redis Cluster reads as                  the bounds of the hash tag that keeps its keys on one node",
+            ));
+        }
         // A reservation answered with a wait longer than [`MAX_HOLD`] is taken for a key
         // something else wrote, and Redis for failing: with a longer window, every wait for
         // the window's end would mark Redis as down and each worker would pace alone, the
