@@ -109,7 +109,17 @@ fn create_first_free(
 /// the file it names, as `>` in a shell would. Anything else that exists (a device such as
 /// `/dev/null`, a FIFO, `/dev/stdout` and the pipe or terminal behind it) is written into
 /// directly, also as `>` would: replacing it would put a file where the device was.
+///
+/// Ctrl-C ends the command at any point of it ([`crate::interruptible`]): opening a FIFO waits
+/// for a reader, and a pipe or a device takes the bytes at its own pace, for as long as the
+/// other end pleases. Waited for on this thread, a FIFO nobody read went on waiting after
+/// SIGINT, for ever.
 pub(crate) fn write_out(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    crate::interruptible(|| write_out_now(target, bytes))
+}
+
+/// [`write_out`], on the thread it is called on.
+fn write_out_now(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let shown = crate::paint::path(target);
     let cannot = |e: std::io::Error| Failure::other(format!("cannot write {shown}: {e}"));
     // Through links: `/dev/stdout` is one, to whatever stdout is.

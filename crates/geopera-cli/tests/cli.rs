@@ -1716,6 +1716,62 @@ fn out_refuses_a_read_only_file_and_leaves_it_as_it_was() {
         .starts_with(b"\x89PNG\r\n\x1a\n"));
 }
 
+/// `--out` naming a FIFO writes into it, as `>` does, and opening one waits for a reader.
+/// Ctrl-C ends that wait, as it ends `>`'s, where the open went on after SIGINT for ever.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_out_waits_for_a_reader_of_its_fifo_exits_130() {
+    use std::os::unix::fs::FileTypeExt as _;
+
+    let s = setup();
+    let scene = a_scene(&s);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("tile.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let mut child = s
+        .process()
+        .args(tile_render(&scene))
+        .arg("--out")
+        .arg(&fifo)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("geopera starts");
+    executed_soon(&s, "catalog.tile.render", Duration::from_secs(30));
+    // The answer is in; the command is opening the FIFO, which nobody reads.
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("child status") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running 5 s after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+    }
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let kind = std::fs::symlink_metadata(&fifo).expect("stat").file_type();
+    assert!(kind.is_fifo(), "the FIFO is left as it was");
+    let entries = std::fs::read_dir(dir.path()).expect("list").count();
+    assert_eq!(entries, 1, "nothing else is left");
+}
+
 #[test]
 fn a_binary_answer_goes_to_out_whole_or_to_a_pipe_unchanged() {
     let s = setup();
