@@ -55,16 +55,28 @@ impl Drop for Partial {
 /// How many names [`create_partial`] tries before it gives up.
 const NAME_ATTEMPTS: usize = 8;
 
+/// The most bytes of the target's name that its temporary name repeats. File systems allow
+/// 255 bytes in a name, and the temporary name adds 23 to it: a target named as long as that
+/// allows was refused as "File name too long", which `>` writes.
+const MAX_NAME_BYTES_KEPT: usize = 200;
+
 /// A temporary name for `target`: hidden, in the same folder (so the rename stays on one file
 /// system), and unguessable, so that nobody who can write to the folder can plant something
 /// under it beforehand (the process id alone is known to every other user).
 fn temporary(target: &Path) -> PathBuf {
     use std::hash::BuildHasher as _;
 
-    let name = target
+    let mut name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "answer".to_owned());
+    if name.len() > MAX_NAME_BYTES_KEPT {
+        let mut end = MAX_NAME_BYTES_KEPT;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+    }
     // std's `RandomState` is keyed from the system's random source (and moves on with each
     // new one), so its hash of anything is as good as a random number here.
     let nanos = std::time::SystemTime::now()

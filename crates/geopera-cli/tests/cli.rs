@@ -1772,6 +1772,34 @@ fn ctrl_c_while_out_waits_for_a_reader_of_its_fifo_exits_130() {
     assert_eq!(entries, 1, "nothing else is left");
 }
 
+/// A name as long as the file system allows (255 bytes) is written as `>` writes it, where its
+/// temporary name, the name and 23 bytes more, was refused as "File name too long".
+#[test]
+fn out_writes_a_file_whose_name_is_as_long_as_the_file_system_allows() {
+    let s = setup();
+    let scene = a_scene(&s);
+    let dir = tempfile::tempdir().expect("temp dir");
+    for name in [
+        format!("{}.png", "t".repeat(251)),
+        format!("{}.png", "é".repeat(125)),
+    ] {
+        let target = dir.path().join(&name);
+        let output = s
+            .cli()
+            .args(tile_render(&scene))
+            .arg("--out")
+            .arg(&target)
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let written = std::fs::read(&target).expect("the file");
+        assert!(written.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+        std::fs::remove_file(&target).expect("removed");
+        let entries = std::fs::read_dir(dir.path()).expect("list").count();
+        assert_eq!(entries, 0, "no temporary file left");
+    }
+}
+
 #[test]
 fn a_binary_answer_goes_to_out_whole_or_to_a_pipe_unchanged() {
     let s = setup();
