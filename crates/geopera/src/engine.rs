@@ -597,12 +597,12 @@ fn transport_failure(
         } else {
             Outcome::Ambiguous
         };
-        let e = if redirects > 0 {
-            crate::redirect::without_signature(e)
+        let error = if redirects > 0 {
+            Error::from_reqwest(info.id, crate::redirect::without_signature(e)).after_redirect()
         } else {
-            e
+            Error::from_reqwest(info.id, e)
         };
-        (Error::from_reqwest(info.id, e), outcome)
+        (error, outcome)
     }
 }
 

@@ -131,7 +131,11 @@ pub enum Error {
     },
     /// The request could not be sent or the answer could not be read. When the server's TLS
     /// certificate was refused, the message says so ([`Error::is_certificate_error`]).
-    #[error("{} for {operation_id}{}", transport_failure(.source), certificate_note(.source))]
+    #[error(
+        "{} for {operation_id}{}",
+        transport_failure(.source, *.redirected),
+        certificate_note(.source)
+    )]
     #[non_exhaustive]
     Transport {
         /// The operation that was called.
@@ -142,6 +146,11 @@ pub enum Error {
         /// error's message.
         #[source]
         source: reqwest::Error,
+        /// Whether it failed on a redirect the client followed
+        /// ([`ClientBuilder::follow_redirects`](crate::ClientBuilder::follow_redirects)): the
+        /// API had answered, so the call may have had its effect even when the redirect's
+        /// target could not be reached ([`Error::is_connect`] is then `false`).
+        redirected: bool,
         /// How many attempts were made.
         attempts: u32,
         /// The id of the call ([`Error::request_id`]).
@@ -570,9 +579,17 @@ impl fmt::Debug for Error {
             Error::Transport {
                 operation_id,
                 source,
+                redirected,
                 attempts,
                 request_id,
-            } => show!("Transport", operation_id, source, attempts, request_id),
+            } => show!(
+                "Transport",
+                operation_id,
+                source,
+                redirected,
+                attempts,
+                request_id
+            ),
             Error::Decode {
                 operation_id,
                 status,
@@ -705,8 +722,10 @@ fn or_empty(excerpt: &str) -> &str {
 
 /// What went wrong on the way, in the words a reader needs first: whether the server was
 /// reached at all. The HTTP client's own message follows as the error's source.
-fn transport_failure(source: &reqwest::Error) -> &'static str {
-    if source.is_connect() {
+fn transport_failure(source: &reqwest::Error, redirected: bool) -> &'static str {
+    if source.is_connect() && redirected {
+        "could not reach where the API redirected the call"
+    } else if source.is_connect() {
         "could not reach the API"
     } else if source.is_body() || source.is_decode() {
         "could not read the API's answer"
@@ -892,9 +911,17 @@ impl Error {
     /// Whether no connection to the server could be made, so the request never left: the
     /// server is down, the address is wrong, or the network is. A transport failure that is
     /// not this one reached the server and failed in the exchange (a cut-off or malformed
-    /// answer), where the request may have had its effect.
+    /// answer), where the request may have had its effect. A redirect whose target could not
+    /// be reached is not this one: the API answered the request with it.
     pub fn is_connect(&self) -> bool {
-        matches!(self, Error::Transport { source, .. } if source.is_connect())
+        matches!(
+            self,
+            Error::Transport {
+                source,
+                redirected: false,
+                ..
+            } if source.is_connect()
+        )
     }
 
     /// The operation the failed call was for.
@@ -1232,10 +1259,20 @@ impl Error {
             Error::Transport {
                 operation_id,
                 source,
+                redirected: false,
                 attempts: 1,
                 request_id: None,
             }
         }
+    }
+
+    /// This error as one met on a redirect the client followed, after the API had answered
+    /// (see the `redirected` field of [`Error::Transport`]).
+    pub(crate) fn after_redirect(mut self) -> Self {
+        if let Error::Transport { redirected, .. } = &mut self {
+            *redirected = true;
+        }
+        self
     }
 }
 

@@ -124,9 +124,11 @@ fn a_redirect_to_another_origin_carries_no_credential() {
 }
 
 /// A `Location` is the server's to choose, and a CDN's is signed in its query: when the hop it
-/// names cannot be reached, the error says where the call was going, without the signature.
+/// names cannot be reached, the error says where the call was going, without the signature,
+/// and that the API was reached: once it read "could not reach the API", and `is_connect`
+/// told a caller that nothing had been sent.
 #[test]
-fn a_redirect_hop_that_cannot_be_reached_is_named_without_its_signature() {
+fn a_redirect_hop_that_cannot_be_reached_is_named_without_its_signature_and_as_reached() {
     let gone = std::net::TcpListener::bind("127.0.0.2:0").expect("a free port");
     let port = gone.local_addr().expect("bound").port();
     drop(gone);
@@ -145,6 +147,15 @@ fn a_redirect_hop_that_cannot_be_reached_is_named_without_its_signature() {
     ];
     for error in failed {
         assert_eq!(error.kind(), ErrorKind::Transport, "{error:?}");
+        // The API answered with the redirect, so the call may have had its effect: not a
+        // connection never made, which a caller may take as nothing sent and resend.
+        assert!(!error.is_connect(), "{error:?}");
+        assert!(
+            error
+                .to_string()
+                .contains("where the API redirected the call"),
+            "{error}"
+        );
         let mut shown = format!("{error} {error:?}");
         let mut source = std::error::Error::source(&error);
         while let Some(cause) = source {
