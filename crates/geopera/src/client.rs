@@ -772,7 +772,8 @@ impl<C> ClientBuilder<C> {
     /// [`Request`](crate::Request)); on `Authorization` and `X-API-Key` when the client has a
     /// credential, which travels in its own header; and on the headers the HTTP connection
     /// writes itself (`Content-Length`, `Transfer-Encoding`, `Host`, `Connection` and the
-    /// other hop-by-hop ones), whose value of ours would garble the request.
+    /// other hop-by-hop ones), whose value of ours would garble the request. A `Content-Type`
+    /// or `Accept` given here takes the place of the SDK's own (`application/json`).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.headers.push((name.into(), value.into()));
         self
@@ -1268,7 +1269,11 @@ fn validate_cookie((name, value): &(String, String)) -> Result<(), Error> {
 impl Settings {
     fn prepare(&mut self) {
         let mut prepared = self.headers.clone();
-        prepared.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        // A `Content-Type` given for the client is sent as given, as one given for a call is
+        // and as `Accept` is below; it was once replaced without a word.
+        if !prepared.contains_key(CONTENT_TYPE) {
+            prepared.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
         if !prepared.contains_key(ACCEPT) {
             prepared.insert(ACCEPT, HeaderValue::from_static(DEFAULT_ACCEPT));
         }

@@ -40,6 +40,46 @@ async fn default_headers_cookies_and_user_agent_are_sent() {
     assert_eq!(body["limit"], 1);
 }
 
+/// A `Content-Type` given for the client is sent as given, as one given for a call is, on
+/// both faces and through `with_headers`: it was once replaced by `application/json` without
+/// a word.
+#[test]
+fn a_content_type_given_for_the_client_is_sent_as_given() {
+    const GIVEN: &str = "application/json; charset=utf-8";
+    let emu = emulator();
+    let built = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .header("Content-Type", GIVEN)
+        .build()
+        .expect("valid");
+    let added = AuthenticatedClient::new(emu.base_url(), emu.api_key())
+        .expect("valid")
+        .with_headers([("content-type", GIVEN)])
+        .expect("allowed");
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    for client in [built, added] {
+        runtime
+            .block_on(catalog_search::send(
+                &client,
+                CatalogSearchInput::new(HOST).limit(1),
+            ))
+            .expect("a page");
+        catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST).limit(1))
+            .expect("a page");
+    }
+    let sent: Vec<_> = seen(&emu, "catalog.search")
+        .iter()
+        .map(|request| {
+            request
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(sent, vec![Some(GIVEN.to_owned()); 4]);
+}
+
 /// A `Cookie` header given by hand and cookies given one by one all go, in the one `Cookie`
 /// header a request carries, whichever way the client got them and whichever face calls:
 /// the cookies once replaced the header's own, which were lost without a word.
