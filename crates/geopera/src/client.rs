@@ -773,7 +773,8 @@ impl<C> ClientBuilder<C> {
     /// credential, which travels in its own header; and on the headers the HTTP connection
     /// writes itself (`Content-Length`, `Transfer-Encoding`, `Host`, `Connection` and the
     /// other hop-by-hop ones), whose value of ours would garble the request. A `Content-Type`
-    /// or `Accept` given here takes the place of the SDK's own (`application/json`).
+    /// or `Accept` given here takes the place of the SDK's own (`application/json`), and a
+    /// name given again takes the place of its earlier value: one value per name is sent.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.headers.push((name.into(), value.into()));
         self
