@@ -207,10 +207,24 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
 /// reserved: only a regular file has a size before it is read (a folder, a device such as
 /// `/dev/zero` or a pipe would reserve 0 bytes), and it must open for reading. Its kind is
 /// asked before opening, as opening a pipe waits for a writer.
+///
+/// `-` names stdin in `--json -`, `op -` and `--out -`, so a user who pipes a file into
+/// `upload -` means stdin, which cannot be sent: that is said, where "cannot read -: No such
+/// file or directory" answered a request nobody made. A file named `-` is still uploaded.
 fn local_file(path: &std::path::Path) -> Result<u64, Failure> {
     let cannot_read =
         |e: std::io::Error| Failure::other(format!("cannot read {}: {e}", paint::path(path)));
-    if !std::fs::metadata(path).map_err(cannot_read)?.is_file() {
+    let kind = match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && path.as_os_str() == "-" => {
+            return Err(Failure::usage(
+                "cannot upload - (stdin): the size of a file is reserved before it is sent, \
+                 and what comes on stdin has none until it ends; save it to a file and upload \
+                 that",
+            ));
+        }
+        kind => kind.map_err(cannot_read)?,
+    };
+    if !kind.is_file() {
         return Err(not_a_file(path));
     }
     let opened = std::fs::File::open(path).map_err(cannot_read)?;

@@ -2318,6 +2318,43 @@ fn upload_sends_a_file_and_prints_the_completed_upload() {
     assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
 }
 
+/// `-` names stdin elsewhere (`--json -`, `op -`, `--out -`), and stdin cannot be uploaded, as
+/// its size is unknown until it ends: `upload -` says so, exit 2, where it answered "cannot
+/// read -: No such file or directory". A file named `-` is uploaded as any other.
+#[test]
+fn upload_of_dash_says_stdin_cannot_be_uploaded_and_a_file_named_dash_still_is() {
+    let s = setup();
+    let project = a_project(&s, "dash");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = s
+        .cli()
+        .current_dir(dir.path())
+        .args(["upload", "-", "--project", &project])
+        .write_stdin("bytes on stdin")
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 2, "cannot upload - (stdin): ", "upload -");
+    assert!(stderr.contains("save it to a file"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(
+        s.emulator.executed("uploads.initiate"),
+        0,
+        "nothing reserved"
+    );
+
+    std::fs::write(dir.path().join("-"), b"a file named dash").expect("a file");
+    let output = s
+        .cli()
+        .current_dir(dir.path())
+        .args(["upload", "-", "--project", &project])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let upload = stdout_json(&output);
+    assert_eq!(upload["files"][0]["file_name"], "-");
+    assert_eq!(upload["files"][0]["size"], 17);
+}
+
 fn signature(secret: &str, body: &[u8]) -> String {
     use hmac::{KeyInit as _, Mac as _};
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
