@@ -143,7 +143,51 @@ impl Geopera {
         body: serde_json::Value,
     ) -> Result<serde_json::Value, Error> {
         answers_json(operation_id)?;
-        crate::runtime::invoke_blocking(self.client.core(), operation_id, body)?.into_result()
+        self.invoke_detailed_blocking(operation_id, body)?
+            .into_result()
+    }
+
+    /// The blocking form of [`Geopera::invoke_detailed`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Geopera::invoke_detailed`].
+    #[cfg(feature = "blocking")]
+    pub fn invoke_detailed_blocking(
+        &self,
+        operation_id: &str,
+        body: serde_json::Value,
+    ) -> Result<Response<serde_json::Value>, Error> {
+        self.invoke_request_as_blocking(operation_id, Request::new(body))
+    }
+
+    /// The blocking form of [`Geopera::invoke_request`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Geopera::invoke_request`].
+    #[cfg(feature = "blocking")]
+    pub fn invoke_request_blocking(
+        &self,
+        operation_id: &str,
+        request: Request<serde_json::Value>,
+    ) -> Result<Response<serde_json::Value>, Error> {
+        self.invoke_request_as_blocking(operation_id, request)
+    }
+
+    /// The blocking form of [`Geopera::invoke_request_as`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Geopera::invoke_request_as`].
+    #[cfg(feature = "blocking")]
+    pub fn invoke_request_as_blocking<T: DecodeOutput + Send + 'static>(
+        &self,
+        operation_id: &str,
+        request: Request<serde_json::Value>,
+    ) -> Result<Response<T>, Error> {
+        let (body, options) = request.into_json_parts();
+        crate::runtime::invoke_with_blocking(self.client.core(), operation_id, body, options)
     }
 }
 

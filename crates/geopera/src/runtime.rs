@@ -280,16 +280,18 @@ pub(crate) async fn invoke_with<T: DecodeOutput>(
     classify(client, info, raw)
 }
 
+/// The blocking form of [`invoke_with`].
 #[cfg(feature = "blocking")]
-pub(crate) fn invoke_blocking(
+pub(crate) fn invoke_with_blocking<T: DecodeOutput + Send + 'static>(
     client: &Client,
     operation_id: &str,
     body: serde_json::Value,
-) -> Result<Response<serde_json::Value>, Error> {
+    options: CallOptions,
+) -> Result<Response<T>, Error> {
     let (info, payload) = prepare_invoke(client, operation_id, &body)?;
     let options = CallOptions {
         body_secrets: body_secrets(info, &body),
-        ..CallOptions::default()
+        ..options
     };
     call_blocking(client, info, options, payload)
 }

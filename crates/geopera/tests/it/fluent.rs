@@ -252,3 +252,52 @@ async fn invoke_by_id_decodes_the_answer_as_the_caller_asks() {
     );
     assert_eq!(emu.requests().len(), before);
 }
+
+/// Calling by id with per-call options works from blocking code as from async code: the
+/// options go with the call, and the answer is decoded as the caller asks. Blocking code once
+/// had `invoke` alone, with no way to send a key or keep the bytes unread.
+#[cfg(feature = "blocking")]
+#[test]
+fn invoke_by_id_with_options_works_from_blocking_code() {
+    use geopera::models::CatalogSearchOutput;
+    use geopera::{Binary, Parsed, Request};
+    let emu = emulator();
+    let geopera = geopera(&emu);
+    let body = || Request::new(json!({"host_name": HOST, "limit": 2}));
+
+    let kept = geopera
+        .invoke_request_as_blocking::<Binary>("catalog.search", body().request_id("by-id-1"))
+        .expect("an answer");
+    let Parsed::Success(bytes) = &kept.parsed else {
+        panic!("not a success: {:?}", kept.parsed);
+    };
+    assert_eq!(bytes.bytes, kept.content, "the bytes, unread");
+    let typed = geopera
+        .invoke_request_as_blocking::<CatalogSearchOutput>("catalog.search", body())
+        .expect("an answer");
+    assert_eq!(
+        typed.parsed.success().map(|page| page.features.len()),
+        Some(2)
+    );
+    let value = geopera
+        .invoke_request_blocking("catalog.search", body().request_id("by-id-2"))
+        .expect("an answer")
+        .into_result()
+        .expect("a page");
+    assert_eq!(value["features"].as_array().map(Vec::len), Some(2));
+    let detailed = geopera
+        .invoke_detailed_blocking("catalog.search", json!({"host_name": HOST, "limit": 1}))
+        .expect("an answer");
+    assert_eq!(detailed.status, StatusCode::OK);
+
+    let ids: Vec<bool> = seen(&emu, "catalog.search")
+        .iter()
+        .map(|request| request.header_is("x-request-id", "by-id-1"))
+        .collect();
+    assert_eq!(
+        ids,
+        [true, false, false, false],
+        "the first call's id went with it"
+    );
+    assert!(seen(&emu, "catalog.search")[2].header_is("x-request-id", "by-id-2"));
+}
