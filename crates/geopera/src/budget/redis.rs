@@ -271,12 +271,14 @@ impl RedisBudgetBuilder {
         // reservation would fail and each process pace alone. A brace would end the tag early.
         if self.organization.trim().is_empty() {
             return Err(Error::config(
-                "the rate budget's organization is blank; name the organization whose budget                  the fleet shares",
+                "the rate budget's organization is blank; name the organization whose budget \
+                 the fleet shares",
             ));
         }
         if self.organization.contains(['{', '}']) {
             return Err(Error::config(
-                "the rate budget's organization holds '{' or '}', which Redis Cluster reads as                  the bounds of the hash tag that keeps its keys on one node",
+                "the rate budget's organization holds '{' or '}', which Redis Cluster reads as \
+                 the bounds of the hash tag that keeps its keys on one node",
             ));
         }
         // A reservation answered with a wait longer than [`MAX_HOLD`] is taken for a key
