@@ -225,9 +225,22 @@ pub(crate) fn check_rate_budget(matches: &ArgMatches) -> Result<(), Failure> {
         },
     };
     #[cfg(feature = "redis")]
-    geopera::budget::RedisBudget::builder(redis_url, "check")
-        .build()
-        .map_err(|e| Failure::usage(format!("{source}: {}", chain(&e))))?;
+    {
+        let build = |organization: &str| {
+            geopera::budget::RedisBudget::builder(redis_url.clone(), organization).build()
+        };
+        build("check").map_err(|e| Failure::usage(format!("{source}: {}", chain(&e))))?;
+        // The organization judged apart, so that the error names where it came from.
+        let org_flag = non_empty(matches.get_one::<String>("rate-budget-org").cloned());
+        let (organization, org_source) = match org_flag {
+            Some(organization) => (Some(organization), "--rate-budget-org"),
+            None => (env("GEOPERA_RATE_BUDGET_ORG")?, "GEOPERA_RATE_BUDGET_ORG"),
+        };
+        if let Some(organization) = organization {
+            build(&organization)
+                .map_err(|e| Failure::usage(format!("{org_source}: {}", chain(&e))))?;
+        }
+    }
     #[cfg(not(feature = "redis"))]
     let _ = (redis_url, source);
     Ok(())

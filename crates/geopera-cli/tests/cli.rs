@@ -5819,11 +5819,17 @@ fn a_rate_budget_the_command_line_cannot_mean_is_a_usage_error_and_nothing_is_se
     let s = setup();
     let redis = "redis://127.0.0.1:1/";
     let before = s.emulator.requests().len();
-    let cases: [(&[&str], Option<&str>, &str); 6] = [
+    let cases: [(&[&str], Option<&str>, &str); 7] = [
         (
             &["--rate-budget-redis", "notaurl"],
             None,
             "--rate-budget-redis",
+        ),
+        // A brace would break the hash tag that keeps the organization's keys together.
+        (
+            &["--rate-budget-org", "{org}", "--rate-budget-redis", redis],
+            None,
+            "--rate-budget-org",
         ),
         (&[], Some("notaurl"), "GEOPERA_RATE_BUDGET_REDIS"),
         (&["--rate-budget-org", "org_a"], None, "--rate-budget-org"),
