@@ -754,7 +754,10 @@ fn a_blank_organization_or_one_with_braces_is_refused_at_build() {
         let error = build(organization).expect_err("refused");
         assert_eq!(error.kind(), geopera::ErrorKind::Config, "{error}");
         assert!(error.to_string().contains("organization"), "{error}");
-        assert!(!error.to_string().contains("  "), "one line of words: {error}");
+        assert!(
+            !error.to_string().contains("  "),
+            "one line of words: {error}"
+        );
     }
     assert!(build("org_7f3a").is_ok());
 }
