@@ -275,6 +275,17 @@ fn clip_jobs_answer_the_creation_summary_and_downloads_once_succeeded() {
     );
 }
 
+/// The status a plain `GET` of `url` answers, with no credentials: a download link carries
+/// its own authority.
+fn status_of(api: &Api, url: &str) -> u16 {
+    api.http
+        .get(url)
+        .send()
+        .expect("an answer")
+        .status()
+        .as_u16()
+}
+
 /// A finished job's download link works as given until it expires, 15 minutes on the
 /// emulator's clock; a changed signature, expiry or path is refused with 403.
 #[test]
@@ -288,14 +299,7 @@ fn download_links_are_signed_and_expire() {
         json!({"job_id": job, "mosaic_type": "data"}),
     );
     let url = link["url"].as_str().expect("url").to_owned();
-    let get = |url: &str| {
-        api.http
-            .get(url)
-            .send()
-            .expect("an answer")
-            .status()
-            .as_u16()
-    };
+    let get = |url: &str| status_of(&api, url);
     assert_eq!(get(&url), 200);
 
     let parsed = reqwest::Url::parse(&url).expect("a URL");
@@ -350,14 +354,7 @@ fn a_registered_jobs_result_link_is_signed_and_expires() {
         .as_str()
         .expect("an output href")
         .to_owned();
-    let get = |url: &str| {
-        api.http
-            .get(url)
-            .send()
-            .expect("an answer")
-            .status()
-            .as_u16()
-    };
+    let get = |url: &str| status_of(&api, url);
     assert_eq!(get(&url), 200, "{url}");
     let unsigned = url.split('?').next().unwrap_or_default().to_owned();
     assert!(unsigned.ends_with(&format!("/assets/jobs/{job}/result.tif")));

@@ -296,20 +296,9 @@ fn integers_beyond_i64_are_422_at_their_field_and_nothing_is_stored_but_paging_n
 #[test]
 fn a_422_echoes_an_integer_beyond_64_bits_as_written() {
     let api = Api::start();
-    let post_to = |op: &str, body: &str| {
-        let resp = api
-            .http
-            .post(api.url(op))
-            .bearer_auth(api.emu.api_key())
-            .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .expect("request completes");
-        crate::common::Resp::read(resp).expect("answer read")
-    };
-    let post = |body: &str| post_to("api_keys.create", body);
+    let post = |body: &str| api.call_text("api_keys.create", body);
     // Past the field's own bound (`limit` is at most 500).
-    let bounded = post_to(
+    let bounded = api.call_text(
         "catalog.search",
         r#"{"host_name": "earthsearch-aws", "limit": 100000000000000000000}"#,
     );
@@ -348,17 +337,7 @@ fn a_422_echoes_an_integer_beyond_64_bits_as_written() {
 #[test]
 fn integers_written_out_beyond_64_bits_are_read_as_integers_not_floats() {
     let api = Api::start();
-    let post = |op: &str, body: &str| {
-        let resp = api
-            .http
-            .post(api.url(op))
-            .bearer_auth(api.emu.api_key())
-            .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .expect("request completes");
-        crate::common::Resp::read(resp).expect("answer read")
-    };
+    let post = |op: &str, body: &str| api.call_text(op, body);
     let far = post(
         "orders.list",
         r#"{"page": 100000000000000000000, "size": -100000000000000000000}"#,
