@@ -824,12 +824,35 @@ impl From<rusqlite::Error> for ReadError {
     }
 }
 
-/// The record `text` holds, or `None` for JSON of a shape this version cannot read (skipped
-/// by the callers, as an older record may be).
+/// The record `text` holds, or `None` for JSON of a shape this version cannot read, which the
+/// callers skip (as an older record may be), logged with `place`: the skipped record's session,
+/// subscription, delivery or resource is gone from what the emulator serves, and a
+/// subscription's from the file too at the next write, which holds them whole.
 ///
 /// # Errors
 /// When `text` is not JSON at all, which no emulator writes; `place` says where it is.
 fn record<T: serde::de::DeserializeOwned>(
+    text: &str,
+    place: impl Fn() -> String,
+) -> Result<Option<T>, ReadError> {
+    let found = shaped(text, &place)?;
+    if found.is_none() {
+        skipped(&place(), "its JSON is of a shape this version cannot read");
+    }
+    Ok(found)
+}
+
+/// Says that the record at `place` was left out of what the file gave, and why.
+fn skipped(place: &str, why: &str) {
+    tracing::warn!(record = place, why, "skipped a record of the state file");
+}
+
+/// [`record`] without the log line, for callers to whom a record of another shape is an
+/// error of its own.
+///
+/// # Errors
+/// As [`record`].
+fn shaped<T: serde::de::DeserializeOwned>(
     text: &str,
     place: impl FnOnce() -> String,
 ) -> Result<Option<T>, ReadError> {
@@ -857,7 +880,7 @@ fn required<T: serde::de::DeserializeOwned>(
     place: impl Fn() -> String,
     expected: &str,
 ) -> Result<T, ReadError> {
-    record(text, &place)?.ok_or_else(|| ReadError::Edited(format!("{} is not {expected}", place())))
+    shaped(text, &place)?.ok_or_else(|| ReadError::Edited(format!("{} is not {expected}", place())))
 }
 
 /// The windows a key inherited, as its `inherited_limits` column holds them.
@@ -1057,21 +1080,29 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
         // Rows this version cannot replay faithfully (an operation or content type it does
         // not know) are skipped: the retry then runs again, which is never wrong twice.
         let operation: String = row.get("operation")?;
+        let key: String = row.get("key")?;
+        let claim_place = || format!("idempotency claim of key {key:?} on {operation}");
         let Some(op) = geopera_types::operations::find(&operation) else {
+            skipped(&claim_place(), "this version has no such operation");
             continue;
         };
         let content_type: String = row.get("content_type")?;
         let Some(content_type) = known_content_type(&content_type) else {
+            skipped(
+                &claim_place(),
+                "its answer's content type is not one it replays",
+            );
             continue;
         };
         let Ok(fingerprint) = <[u8; 32]>::try_from(row.get::<_, Vec<u8>>("fingerprint")?) else {
+            skipped(&claim_place(), "its fingerprint is not a 32-byte digest");
             continue;
         };
         let Ok(status) = StatusCode::from_u16(row.get("status")?) else {
+            skipped(&claim_place(), "its status is not an HTTP status");
             continue;
         };
         let headers_text: String = row.get("headers")?;
-        let key: String = row.get("key")?;
         let place = || format!("idempotency.headers of the claim of key {key:?} on {operation}");
         let Some(headers) = record::<Vec<(String, String)>>(&headers_text, place)? else {
             continue;
@@ -1123,14 +1154,21 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
         let rowid: i64 = row.get("rowid")?;
         // A record this version cannot read ends that session, as a restart of the real
         // identity provider might.
-        if let (Some(family), Some(record)) =
-            (digest_of(row.get("family")?), session_record(&text, rowid)?)
-        {
-            sessions.insert(family, record);
-        }
+        let Some(record) = session_record(&text, rowid)? else {
+            continue;
+        };
+        let Some(family) = digest_of(row.get("family")?) else {
+            skipped(
+                &format!("sessions.family of row {rowid}"),
+                "it is not a 32-byte digest",
+            );
+            continue;
+        };
+        sessions.insert(family, record);
     }
     let mut access = HashMap::new();
-    let mut query = connection.prepare("SELECT digest, family, expires_at FROM access_tokens")?;
+    let mut query =
+        connection.prepare("SELECT rowid, digest, family, expires_at FROM access_tokens")?;
     let mut rows = query.query([])?;
     while let Some(row) = rows.next()? {
         if let (Some(digest), Some(family)) =
@@ -1138,6 +1176,12 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
         {
             let expires_at = row.get("expires_at")?;
             access.insert(digest, Access { family, expires_at });
+        } else {
+            let rowid: i64 = row.get("rowid")?;
+            skipped(
+                &format!("access_tokens row {rowid}"),
+                "its digest or family is not a 32-byte digest",
+            );
         }
     }
     // Records this version cannot read are skipped, like sessions above.
@@ -1159,11 +1203,15 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
         let text: String = row.get("record")?;
         let seq: i64 = row.get("seq")?;
         let place = || format!("outbox.record of delivery {seq}");
-        if let (Some(mut pending), Ok(seq)) = (record::<Pending>(&text, place)?, u64::try_from(seq))
-        {
-            pending.seq = seq;
-            outbox.push_back(pending);
-        }
+        let Some(mut pending) = record::<Pending>(&text, place)? else {
+            continue;
+        };
+        let Ok(seq) = u64::try_from(seq) else {
+            skipped(&place(), "its sequence number is negative");
+            continue;
+        };
+        pending.seq = seq;
+        outbox.push_back(pending);
     }
     let mut resources = Vec::new();
     let mut query = connection.prepare("SELECT id, record FROM resources")?;
