@@ -150,13 +150,23 @@ impl Oidc {
                 secrets,
             ));
         }
-        // Taken up, a token no header can carry would fail every call as a configuration
-        // error until it expired, and never be refreshed: it is refused here instead.
-        if http::HeaderValue::from_str(&answer.access_token).is_err() {
+        // Taken up, a token the SDK will not send would fail every call as a configuration
+        // error until it expired (years, for a lifetime as long), and never be refreshed: it
+        // is refused here instead, by the rule every call applies to it. Characters no header
+        // can carry are one reason; white space inside it (a provider writing `Bearer` into
+        // the token) is another.
+        if crate::auth::Credential::bearer(answer.access_token.as_str())
+            .header()
+            .is_err()
+        {
             return Err(sign_in_error(
                 StatusCode::OK,
                 "invalid_response",
-                Some("the access token holds characters an HTTP header cannot carry".to_owned()),
+                Some(
+                    "the access token holds white space or characters an HTTP header cannot \
+                     carry, so no call could send it"
+                        .to_owned(),
+                ),
                 secrets,
             ));
         }
@@ -170,11 +180,12 @@ impl Oidc {
     /// For a program that keeps the tokens itself — a command-line tool whose credentials
     /// file other processes share, refreshing under its own file lock — so that the answer
     /// is checked by the rules a session applies, not by a copy of them: an empty access
-    /// token, or one no header can carry, is refused; a lifetime written as a string or a
-    /// fraction is read leniently, since the answer holds a rotated refresh token and the one
-    /// sent is already spent; an answer without a refresh token (or with an empty one) keeps
-    /// `refresh_token`, as a provider that does not rotate it leaves it out. Whether the
-    /// provider stated a lifetime at all is [`TokenSet::stated_expires_at`].
+    /// token, one no header can carry and one with white space inside are refused; a
+    /// lifetime written as a string or a fraction is read leniently, since the answer holds a
+    /// rotated refresh token and the one sent is already spent; an answer without a refresh
+    /// token (or with an empty one) keeps `refresh_token`, as a provider that does not rotate
+    /// it leaves it out. Whether the provider stated a lifetime at all is
+    /// [`TokenSet::stated_expires_at`].
     ///
     /// The request uses `client`'s HTTP client (its TLS roots and proxies) and this
     /// provider's [`request_timeout`](Oidc::request_timeout).

@@ -941,6 +941,54 @@ async fn an_access_token_with_control_characters_is_refused_on_arrival() {
     assert_eq!(error.kind(), geopera::ErrorKind::Auth, "{error:?}");
 }
 
+/// An access token with white space inside it (a provider that writes its scheme into the
+/// token) is refused when it arrives, as one no header can carry is: taken up, every call
+/// failed as a configuration error until the token expired, and nothing refreshed it.
+#[tokio::test]
+async fn an_access_token_with_white_space_inside_is_refused_on_arrival() {
+    for token in ["Bearer at-2", "at 2", "at\t2"] {
+        let answer = serde_json::json!({
+            "access_token": token,
+            "expires_in": 300,
+            "refresh_token": "rt-2",
+        })
+        .to_string();
+        let (_server, session, client, _) = refreshing_by(move || hostile_json(200, &[], &answer));
+        for _ in 0..2 {
+            let error = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+                .await
+                .expect_err("no usable token");
+            assert_eq!(
+                sign_in_code(&error),
+                Some("invalid_response"),
+                "{token:?}: {error:?}"
+            );
+            assert_eq!(
+                error.kind(),
+                geopera::ErrorKind::Auth,
+                "{token:?}: {error:?}"
+            );
+        }
+        assert!(session
+            .tokens()
+            .is_none_or(|held| held.access_token() != token));
+    }
+}
+
+/// The blocking face of [`an_access_token_with_white_space_inside_is_refused_on_arrival`].
+#[test]
+fn a_blocking_call_refuses_an_access_token_with_white_space_inside_on_arrival() {
+    let (_server, _session, client, _) = refreshing_with(
+        r#"{"access_token":"Bearer at-2","expires_in":300,"refresh_token":"rt-2"}"#,
+    );
+    for _ in 0..2 {
+        let error = catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST))
+            .expect_err("no usable token");
+        assert_eq!(sign_in_code(&error), Some("invalid_response"), "{error:?}");
+        assert_eq!(error.kind(), geopera::ErrorKind::Auth, "{error:?}");
+    }
+}
+
 /// A token endpoint that cannot be reached is asked once by calls that all need a new token,
 /// not once by each in turn: the others are answered from memory for a moment, with an error
 /// that says to try again.
@@ -1310,6 +1358,7 @@ async fn oidc_refresh_and_a_session_judge_every_token_answer_alike() {
         r#"{"access_token":"at-2","expires_in":300}"#,
         r#"{"access_token":"","expires_in":300,"refresh_token":"rt-2"}"#,
         r#"{"access_token":"at\u00002","expires_in":300,"refresh_token":"rt-2"}"#,
+        r#"{"access_token":"Bearer at-2","expires_in":300,"refresh_token":"rt-2"}"#,
         r#"{"access_token":5,"expires_in":300,"refresh_token":"rt-2"}"#,
         r#"{"expires_in":300,"refresh_token":"rt-2"}"#,
         r#"{"access_token":"at-2","refresh_token":7}"#,
