@@ -212,7 +212,8 @@ impl Session {
     }
 
     /// A session resumed from stored tokens: the access token is used while it is valid, then
-    /// refreshed with the refresh token.
+    /// refreshed with the refresh token. An access token no call can send (empty, with a line
+    /// break or white space inside) is refreshed at the first call, whatever its expiry.
     pub fn from_tokens(oidc: Oidc, tokens: TokenSet) -> Self {
         Session::with(oidc, Grant::None, Some(tokens))
     }
@@ -610,12 +611,20 @@ impl Config {
                 .unwrap_or(Duration::ZERO)
                 .min(crate::auth::oidc::MAX_TOKEN_LIFETIME)
         };
-        let lifetime = left(tokens.expires_at);
+        let credential = Credential::bearer(tokens.access_token.expose());
+        // A held token no call can send (one stored with its line break, or with its scheme)
+        // is taken as spent, so that the first call renews it: kept to its stated expiry, it
+        // failed every call as a configuration error until then, the refresh token unused.
+        let lifetime = if credential.header().is_ok() {
+            left(tokens.expires_at)
+        } else {
+            Duration::ZERO
+        };
         let jitter = self.leeway.mul_f64(fastrand::f64() / 2.0);
         // A token that lives shorter than the leeway is refreshed half-way through.
         let margin = self.leeway.saturating_add(jitter).min(lifetime / 2);
         Current {
-            credential: Credential::bearer(tokens.access_token.expose()),
+            credential,
             refresh_at: now + lifetime - margin,
             expires_at: now + lifetime,
             refresh_expires_at: tokens.refresh_expires_at.map(|at| now + left(at)),

@@ -989,6 +989,64 @@ fn a_blocking_call_refuses_an_access_token_with_white_space_inside_on_arrival() 
     }
 }
 
+/// A session resumed from stored tokens whose access token no call can send, valid for five
+/// more minutes by its stored expiry, and a provider that renews `rt-1` as `at-2`.
+fn resumed_with_unsendable(access_token: &str) -> (Hostile, AuthenticatedClient) {
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        if seen.path.ends_with("/protocol/openid-connect/token") {
+            let body = String::from_utf8_lossy(&seen.body).into_owned();
+            return if body.contains("refresh_token=rt-1") {
+                hostile_json(
+                    200,
+                    &[],
+                    r#"{"access_token":"at-2","expires_in":300,"refresh_token":"rt-2"}"#,
+                )
+            } else {
+                hostile_json(400, &[], r#"{"error":"invalid_grant"}"#)
+            };
+        }
+        api_taking_only_at_2(seen)
+    });
+    let stored = geopera::auth::TokenSet::new(
+        access_token,
+        Some("rt-1".to_owned()),
+        std::time::SystemTime::now() + Duration::from_secs(300),
+    );
+    let session = Session::from_tokens(
+        Oidc::for_base_url(&server.url()).expect("a provider"),
+        stored,
+    );
+    let client = AuthenticatedClient::builder_with_credentials(session)
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid configuration");
+    (server, client)
+}
+
+/// Stored tokens whose access token no call can send (read from a file with its line break,
+/// or kept with its scheme) are renewed with their refresh token at the first call: held to
+/// their stored expiry, every call failed as a configuration error until then.
+#[tokio::test]
+async fn a_stored_access_token_no_call_can_send_is_renewed_at_first_use() {
+    for stored in ["at-1\n", "Bearer at-1", "at-1\u{0}"] {
+        let (_server, client) = resumed_with_unsendable(stored);
+        catalog_search::send(&client, CatalogSearchInput::new(HOST))
+            .await
+            .unwrap_or_else(|error| panic!("{stored:?}: {error:?}"));
+    }
+}
+
+/// The blocking face of [`a_stored_access_token_no_call_can_send_is_renewed_at_first_use`].
+#[test]
+fn a_blocking_call_renews_a_stored_access_token_no_call_can_send() {
+    for stored in ["at-1\n", "Bearer at-1"] {
+        let (_server, client) = resumed_with_unsendable(stored);
+        catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST))
+            .unwrap_or_else(|error| panic!("{stored:?}: {error:?}"));
+    }
+}
+
 /// A token endpoint that cannot be reached is asked once by calls that all need a new token,
 /// not once by each in turn: the others are answered from memory for a moment, with an error
 /// that says to try again.
