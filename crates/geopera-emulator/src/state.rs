@@ -67,7 +67,6 @@ pub struct Inner {
 }
 
 /// State shared by every request of one emulator.
-#[derive(Debug)]
 pub struct Shared {
     pub seed: u64,
     pub clock: ManualClock,
@@ -96,6 +95,21 @@ pub struct Shared {
     /// The write lane: see [`Lane`].
     lane: tokio::sync::Mutex<()>,
     inner: Mutex<Inner>,
+}
+
+/// Its settings only: the demo key and session token are credentials, and the state behind
+/// the lock holds every key's secret and the answers kept for idempotency keys.
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("seed", &self.seed)
+            .field("base_url", &self.base_url)
+            .field("clock", &self.clock)
+            .field("limits", &self.limits)
+            .field("body_limit", &self.body_limit)
+            .field("allow_local_webhooks", &self.allow_local_webhooks)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Held from before a change to the state the file keeps until the write that keeps it,

@@ -624,3 +624,41 @@ fn minted_key_secrets_do_not_follow_from_the_seed() {
     assert_ne!(handle_a, handle_b);
     assert_ne!(created_a, created_b);
 }
+
+/// Regression: the handle's `Debug` printed the emulator's whole state, so a test that
+/// formatted it (`{:?}`, `dbg!`, a failed assertion's message) wrote every API key's secret,
+/// the demo key, the session token and the answers kept for idempotency keys (a new key's
+/// secret among them) into its output.
+#[test]
+fn the_handles_debug_shows_no_credential() {
+    let api = Api::start();
+    let created = api.call_with(
+        "api_keys.create",
+        &json!({"name": "printed"}),
+        &[
+            ("authorization", &format!("Bearer {}", api.emu.api_key())),
+            ("idempotency-key", "debug-kept"),
+        ],
+    );
+    assert_eq!(created.status, 200);
+    let secret = created.json()["key"]
+        .as_str()
+        .expect("secret returned once")
+        .to_owned();
+    assert_eq!(api.call_as(&secret, "api_keys.list", json!({})).status, 200);
+
+    let shown = format!("{:?}", api.emu);
+    assert!(shown.contains(&api.emu.base_url()), "{shown}");
+    for credential in [secret.as_str(), api.emu.api_key(), api.emu.session_token()] {
+        assert!(
+            !shown.contains(credential),
+            "the handle's Debug holds a credential"
+        );
+    }
+    // The hex part alone, as a byte string's Debug would show it.
+    let hex = secret.trim_start_matches("gpra_");
+    assert!(
+        !shown.contains(hex),
+        "the handle's Debug holds a key's secret"
+    );
+}
