@@ -222,18 +222,48 @@ impl Oidc {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
+        // Parsed here rather than by the HTTP client, so that the address the answer came
+        // from is compared below with the one sent to, spelled the same way.
+        let url = url::Url::parse(&self.endpoint(endpoint)).map_err(|e| {
+            Error::config(format!(
+                "the identity provider's {endpoint} URL is invalid: {e}"
+            ))
+        })?;
+        // The form goes as a body that cannot be sent twice, its length still announced: an
+        // HTTP client of the caller's that follows redirects (reqwest's default) would replay
+        // a reusable one, refresh token, password or API key included, to whatever origin a
+        // 307 or 308 names. Such a redirect now comes back as the answer, which is refused.
+        let length = body.len();
+        let once = futures::stream::once(std::future::ready(Ok::<_, std::io::Error>(
+            bytes::Bytes::from(body),
+        )));
         let mut response = http
-            .post(self.endpoint(endpoint))
+            .post(url.clone())
             .header(
                 http::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
             .header(http::header::ACCEPT, "application/json")
-            .body(body)
+            .header(http::header::CONTENT_LENGTH, length)
+            .body(reqwest::Body::wrap_stream(once))
             .timeout(self.request_timeout)
             .send()
             .await
             .map_err(|e| Error::from_reqwest(operation, e))?;
+        // A 301, 302 or 303 is followed by such a client as a GET without the form: nothing
+        // secret went, but the answer is another address's, and a token from there is not the
+        // provider's to give.
+        if *response.url() != url {
+            return Err(sign_in_error(
+                response.status(),
+                "invalid_response",
+                Some(format!(
+                    "the answer of {endpoint} came from another address than the identity \
+                     provider's, after a redirect that sign-in requests do not follow"
+                )),
+                secrets,
+            ));
+        }
         let status = response.status();
         // The request's own timeout above bounds the body too.
         let content = crate::body::read(&mut response, MAX_ANSWER_BYTES, &Bounds::none())

@@ -1047,6 +1047,89 @@ fn a_blocking_call_renews_a_stored_access_token_no_call_can_send() {
     }
 }
 
+/// A token endpoint that redirects (`status`) to another origin, which would answer with a
+/// token of its own, and a session held by tokens the API turns down; `elsewhere` records
+/// what reached the other origin.
+fn redirecting_provider(status: u16) -> (Hostile, Hostile, Session) {
+    let elsewhere = Hostile::serve("127.0.0.2", |_| {
+        hostile_json(
+            200,
+            &[],
+            r#"{"access_token":"at-2","expires_in":300,"refresh_token":"rt-2"}"#,
+        )
+    });
+    let target = format!("{}/token", elsewhere.url());
+    let provider = Hostile::serve("127.0.0.1", move |seen| {
+        if seen.path.ends_with("/protocol/openid-connect/token") {
+            return crate::hostile::redirect(status, &target);
+        }
+        api_taking_only_at_2(seen)
+    });
+    let session = Session::from_tokens(
+        Oidc::for_base_url(&provider.url()).expect("a provider"),
+        tokens_at_1(),
+    );
+    (provider, elsewhere, session)
+}
+
+/// What a refresh through a redirecting token endpoint must come to: the refresh token never
+/// reached the other origin, and no answer of that origin became the session's token.
+fn assert_refresh_stayed_home(
+    status: u16,
+    outcome: Result<impl std::fmt::Debug, Error>,
+    elsewhere: &Hostile,
+) {
+    for seen in elsewhere.seen() {
+        let body = String::from_utf8_lossy(&seen.body);
+        assert!(
+            !body.contains("rt-1"),
+            "{status}: the refresh token left: {seen:?}"
+        );
+    }
+    let error = outcome.expect_err("no token from another origin");
+    assert_eq!(
+        sign_in_code(&error),
+        Some("invalid_response"),
+        "{status}: {error:?}"
+    );
+}
+
+/// A sign-in through an HTTP client of the caller's that follows redirects (reqwest's
+/// default) stays with the identity provider: a 307 or 308 would have replayed the form, with
+/// its refresh token, password or API key, to whatever origin the provider's answer named, and
+/// a 303 would have had a token of that origin taken up.
+#[tokio::test]
+async fn a_sign_in_through_a_redirect_following_http_client_stays_with_the_provider() {
+    for status in [307, 308, 303, 302] {
+        let (provider, elsewhere, session) = redirecting_provider(status);
+        let client = AuthenticatedClient::builder_with_credentials(session)
+            .base_url(provider.url())
+            .http_client(reqwest::Client::new())
+            .retries(0)
+            .build()
+            .expect("valid configuration");
+        let outcome = catalog_search::send(&client, CatalogSearchInput::new(HOST)).await;
+        assert_refresh_stayed_home(status, outcome, &elsewhere);
+    }
+}
+
+/// The blocking face of
+/// [`a_sign_in_through_a_redirect_following_http_client_stays_with_the_provider`].
+#[test]
+fn a_blocking_sign_in_through_a_redirect_following_http_client_stays_with_the_provider() {
+    for status in [307, 303] {
+        let (provider, elsewhere, session) = redirecting_provider(status);
+        let client = AuthenticatedClient::builder_with_credentials(session)
+            .base_url(provider.url())
+            .blocking_http_client(reqwest::Client::new)
+            .retries(0)
+            .build()
+            .expect("valid configuration");
+        let outcome = catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST));
+        assert_refresh_stayed_home(status, outcome, &elsewhere);
+    }
+}
+
 /// A token endpoint that cannot be reached is asked once by calls that all need a new token,
 /// not once by each in turn: the others are answered from memory for a moment, with an error
 /// that says to try again.
