@@ -393,7 +393,7 @@ impl Store {
             Err(poisoned) => poisoned.into_inner(),
         };
         let tx = connection.transaction()?;
-        tx.execute_batch("DELETE FROM meta; DELETE FROM subscriptions;")?;
+        tx.execute_batch("DELETE FROM meta;")?;
         write_claims(&tx, &snapshot.claims)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('seed', ?1), ('rng_state', ?2), ('clock_ms', ?3)",
@@ -478,13 +478,7 @@ impl Store {
                 insert.execute(params![digest, access.family, access.expires_at])
             },
         )?;
-        {
-            let mut insert =
-                tx.prepare("INSERT INTO subscriptions (id, record) VALUES (?1, ?2)")?;
-            for (id, subscription) in snapshot.subscriptions {
-                insert.execute(params![id, json_text(subscription)])?;
-            }
-        }
+        write_subscriptions(&tx, snapshot.subscriptions)?;
         write_changed(
             &tx,
             "INSERT OR REPLACE INTO outbox (seq, record) VALUES (?1, ?2)",
@@ -501,6 +495,40 @@ impl Store {
         )?;
         tx.commit()
     }
+}
+
+/// Writes the subscriptions whole, as memory holds them, except the rows the loader skipped:
+/// memory never held those (JSON of a shape this version cannot read, as a later version may
+/// write), and deleted with the rest they would be gone for the version that wrote them too.
+/// A row this version reads and memory no longer holds was deleted.
+fn write_subscriptions(
+    tx: &rusqlite::Transaction<'_>,
+    subscriptions: &HashMap<String, Subscription>,
+) -> rusqlite::Result<()> {
+    let mut gone = Vec::new();
+    {
+        let mut query = tx.prepare("SELECT id, record FROM subscriptions")?;
+        let mut rows = query.query([])?;
+        while let Some(row) = rows.next()? {
+            let id: String = row.get("id")?;
+            let text: String = row.get("record")?;
+            if !subscriptions.contains_key(&id)
+                && serde_json::from_str::<Subscription>(&text).is_ok()
+            {
+                gone.push(id);
+            }
+        }
+    }
+    let mut delete = tx.prepare("DELETE FROM subscriptions WHERE id = ?1")?;
+    for id in &gone {
+        delete.execute([id])?;
+    }
+    let mut insert =
+        tx.prepare("INSERT OR REPLACE INTO subscriptions (id, record) VALUES (?1, ?2)")?;
+    for (id, subscription) in subscriptions {
+        insert.execute(params![id, json_text(subscription)])?;
+    }
+    Ok(())
 }
 
 /// Writes the rows of one table that changed: `upsert`, run by `row` with the record's
@@ -826,8 +854,8 @@ impl From<rusqlite::Error> for ReadError {
 
 /// The record `text` holds, or `None` for JSON of a shape this version cannot read, which the
 /// callers skip (as an older record may be), logged with `place`: the skipped record's session,
-/// subscription, delivery or resource is gone from what the emulator serves, and a
-/// subscription's from the file too at the next write, which holds them whole.
+/// subscription, delivery or resource is gone from what the emulator serves, though the file
+/// keeps it.
 ///
 /// # Errors
 /// When `text` is not JSON at all, which no emulator writes; `place` says where it is.

@@ -1667,3 +1667,67 @@ fn a_record_of_a_shape_this_version_cannot_read_is_skipped_with_a_warning_naming
     assert_eq!(answer.status().as_u16(), 404);
     drop(child);
 }
+
+/// Regression: every write replaced the file's subscriptions with those in memory, so one the
+/// loader skipped (its record of a shape this version cannot read, as a later version may
+/// write) was deleted from the file by the first change of anything, and was gone for the
+/// version that wrote it too. It stays in the file, as a skipped session, delivery or
+/// resource does, and is served again by an emulator that can read it.
+#[test]
+fn a_subscription_this_version_cannot_read_stays_in_the_state_file() {
+    let file = TempFile::new("unreadable-subscription");
+    let (id, record) = {
+        let api = start(19, &file);
+        let created = api.ok(
+            "event_subscriptions.create",
+            json!({"event_type": "order.fulfilled", "endpoint_url": "https://hooks.example.com/in"}),
+        );
+        let id = created["id"]
+            .as_str()
+            .expect("a subscription id")
+            .to_owned();
+        let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+        let record: String = sqlite
+            .query_row(
+                "SELECT record FROM subscriptions WHERE id = ?1",
+                [&id],
+                |row| row.get(0),
+            )
+            .expect("the subscription is kept");
+        (id, record)
+    };
+    let set_record = |text: &str| {
+        let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+        let edited = sqlite
+            .execute(
+                "UPDATE subscriptions SET record = ?1 WHERE id = ?2",
+                [text, id.as_str()],
+            )
+            .expect("edited");
+        assert_eq!(edited, 1);
+    };
+    set_record("{\"written_by\": \"another version\"}");
+    {
+        let api = start(19, &file);
+        let get = json!({"subscription_id": id});
+        assert_eq!(api.call("event_subscriptions.get", get).status, 404);
+        // Writes: another subscription comes, and goes.
+        let other = api.ok(
+            "event_subscriptions.create",
+            json!({"event_type": "order.fulfilled", "endpoint_url": "https://hooks.example.com/2"}),
+        );
+        let other = other["id"].as_str().expect("a subscription id").to_owned();
+        let deleted = api.call(
+            "event_subscriptions.delete",
+            json!({"subscription_id": other}),
+        );
+        assert_eq!(deleted.status, 200);
+    }
+    // What a version that reads it finds.
+    set_record(&record);
+    let api = start(19, &file);
+    let found = api.call("event_subscriptions.get", json!({"subscription_id": id}));
+    assert_eq!(found.status, 200, "{:?}", found.body);
+    let listed = api.ok("event_subscriptions.list", json!({}));
+    assert_eq!(listed["total"], json!(1), "{listed}");
+}
