@@ -760,4 +760,12 @@ fn a_blank_organization_or_one_with_braces_is_refused_at_build() {
         );
     }
     assert!(build("org_7f3a").is_ok());
+    // The namespace comes before the organization in every key: a brace there moves the tag.
+    for namespace in ["app{}", "{app}"] {
+        let error = geopera::budget::RedisBudget::builder("redis://127.0.0.1:1", "org_7f3a")
+            .namespace(namespace)
+            .build()
+            .expect_err("refused");
+        assert!(error.to_string().contains("namespace"), "{error}");
+    }
 }

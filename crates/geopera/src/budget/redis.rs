@@ -205,7 +205,8 @@ impl RedisBudget {
 
 impl RedisBudgetBuilder {
     /// The first part of every key (default `geopera`), to keep apart applications that
-    /// share a Redis.
+    /// share a Redis. [`build`](Self::build) refuses one holding `{` or `}`, which would move
+    /// the hash tag that keeps an organization's keys on one Redis Cluster node.
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = namespace.into();
         self
@@ -261,9 +262,9 @@ impl RedisBudgetBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the organization is blank or holds `{` or `}`, the URL is not a
-    /// Redis URL this build can use, the window is longer than an hour, the timeout longer than
-    /// the window, or the budget's I/O thread cannot start.
+    /// [`Error::Config`] when the organization is blank, it or the namespace holds `{` or `}`,
+    /// the URL is not a Redis URL this build can use, the window is longer than an hour, the
+    /// timeout longer than the window, or the budget's I/O thread cannot start.
     pub fn build(self) -> Result<RedisBudget, Error> {
         // The organization names whose budget this is, and sits in the keys' hash tag: left
         // blank, every program that forgot it would share one budget, and on Redis Cluster an
@@ -275,11 +276,16 @@ impl RedisBudgetBuilder {
                  the fleet shares",
             ));
         }
-        if self.organization.contains(['{', '}']) {
-            return Err(Error::config(
-                "the rate budget's organization holds '{' or '}', which Redis Cluster reads as \
-                 the bounds of the hash tag that keeps its keys on one node",
-            ));
+        for (what, text) in [
+            ("organization", &self.organization),
+            ("namespace", &self.namespace),
+        ] {
+            if text.contains(['{', '}']) {
+                return Err(Error::config(format!(
+                    "the rate budget's {what} holds '{{' or '}}', which Redis Cluster reads as \
+                     the bounds of the hash tag that keeps the organization's keys on one node"
+                )));
+            }
         }
         // A reservation answered with a wait longer than [`MAX_HOLD`] is taken for a key
         // something else wrote, and Redis for failing: with a longer window, every wait for
