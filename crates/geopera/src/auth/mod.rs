@@ -106,7 +106,10 @@ pub struct AuthContext<'a> {
 }
 
 impl<'a> AuthContext<'a> {
-    /// The HTTP client to send sign-in requests with. It follows no redirects.
+    /// The HTTP client to send sign-in requests with. The SDK's own follows no redirects; one
+    /// the caller brought ([`Client::with_http_client`](crate::Client::with_http_client)) may,
+    /// so a provider of its own sends what a redirect must not repeat (a password, a refresh
+    /// token) as a body that cannot be sent twice, as the SDK's sign-in requests do.
     pub fn http(&self) -> &'a reqwest::Client {
         self.http
     }
