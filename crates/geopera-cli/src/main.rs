@@ -197,9 +197,19 @@ fn parse_rate_budget_org(text: &str) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
+/// A key with a control character other than a tab is refused here, as a usage error: no
+/// HTTP header can carry one, so the real run could never send it, while a dry run printed it
+/// (a line break in it printed as a header line of its own) and exited 0.
 fn parse_idempotency_key(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
         return Err("an empty key would make every call that sends it one call".to_owned());
+    }
+    if text.chars().any(|c| c.is_ascii_control() && c != '\t') {
+        return Err(
+            "a header cannot carry a control character (a line break, an escape); nothing was \
+             sent"
+                .to_owned(),
+        );
     }
     Ok(text.to_owned())
 }

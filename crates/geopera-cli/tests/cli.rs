@@ -1656,6 +1656,34 @@ fn the_idempotency_key_and_the_api_key_header_reach_the_server() {
     assert!(call.header("authorization").is_none());
 }
 
+/// A key no header can carry is refused alike with and without `--dry-run`: the dry run
+/// printed it, its line break making a header line of its own, and exited 0.
+#[test]
+fn an_idempotency_key_with_a_line_break_is_refused_by_the_dry_run_as_by_the_call() {
+    let s = setup();
+    for key in ["k\nX-Forged: 1", "k\u{1b}[2J", "k\u{7f}"] {
+        for dry in [true, false] {
+            let output = s
+                .cli()
+                .args(["--idempotency-key", key, "orders", "list", "--size", "1"])
+                .args(dry.then_some("--dry-run"))
+                .output()
+                .expect("geopera runs");
+            let stderr = fails_saying(&output, 2, "a header cannot carry", (key, dry));
+            assert!(output.stdout.is_empty(), "{key:?} {dry}");
+            assert!(!stderr.contains("X-Forged: 1\n"), "{stderr}");
+        }
+    }
+    assert_eq!(s.emulator.executed("orders.list"), 0, "nothing was sent");
+    // A tab is a header's own character, and goes.
+    let output = s
+        .cli()
+        .args(["--idempotency-key", "k\t1", "orders", "list", "--size", "1"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}
+
 /// The first scene the emulator's catalog answers.
 fn a_scene(s: &Setup) -> String {
     let output = s.cli().args(SEARCH_ONE).output().expect("geopera runs");
