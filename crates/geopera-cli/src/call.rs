@@ -415,7 +415,7 @@ fn print_dry_run(
 ) -> Outcome {
     let mut text = format!(
         "POST {}/v1/op/{}\nContent-Type: application/json\nAccept: {}\nUser-Agent: {}\n",
-        target.api_url,
+        inert(&target.api_url),
         inert(operation_id),
         geopera::DEFAULT_ACCEPT,
         user_agent()
@@ -435,7 +435,7 @@ fn print_dry_run(
         )),
     }
     match &settings.idempotency_key {
-        Some(key) => text.push_str(&format!("Idempotency-Key: {key}\n")),
+        Some(key) => text.push_str(&format!("Idempotency-Key: {}\n", inert(key))),
         // The real run makes one for each call ([`idempotency_key`]); one made here would not
         // be the one sent, so the line says what will be sent instead of showing a value.
         None if has_side_effects(operation_id) => {
@@ -446,7 +446,10 @@ fn print_dry_run(
     // The SDK makes one for each call, and this program has no option to give one.
     text.push_str("# X-Request-Id: a new one for each run; -v names it\n");
     text.push('\n');
-    text.push_str(&json::pretty(body));
+    // What a dry run is read for is that what it shows is what goes: a bidirectional override
+    // in a string (from a `--json @file` someone else wrote) would show its text reordered,
+    // and a C1 control could steer the terminal. As `\u` escapes they are the same JSON.
+    text.push_str(&json::escape_controls(&json::pretty(body)));
     print(&text)
 }
 

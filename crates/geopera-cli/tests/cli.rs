@@ -1684,6 +1684,40 @@ fn an_idempotency_key_with_a_line_break_is_refused_by_the_dry_run_as_by_the_call
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
 }
 
+/// A dry run shows a string with a bidirectional override or a C1 control (from a body file
+/// someone else wrote) as the same JSON with `\u` escapes, not raw: reordered on screen, the
+/// text read would not be the text sent.
+#[test]
+fn a_dry_run_shows_characters_that_steer_the_terminal_as_escapes() {
+    let s = setup();
+    let name = "invoice-\u{202e}fdp.exe\u{9b}2J\u{2028}";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("body.json");
+    std::fs::write(&path, format!("{{\"name\": \"{name}\"}}")).expect("a file");
+    let output = s
+        .cli()
+        .args(["--dry-run", "--idempotency-key", "k\u{202e}1"])
+        .args(["projects", "create", "--json"])
+        .arg(format!("@{}", path.display()))
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let out = text(&output.stdout);
+    assert!(
+        !out.chars()
+            .any(|c| geopera::terminal::steers(c) && c != '\n'),
+        "{out:?}"
+    );
+    assert!(out.contains("Idempotency-Key: k\\u{202e}1\n"), "{out}");
+    assert!(
+        out.contains(r#""name": "invoice-\u202efdp.exe\u009b2J\u2028""#),
+        "{out}"
+    );
+    let (_, body) = dry_run(&output);
+    assert_eq!(body["name"], name, "the same string");
+    assert_eq!(s.emulator.executed("projects.create"), 0);
+}
+
 /// The first scene the emulator's catalog answers.
 fn a_scene(s: &Setup) -> String {
     let output = s.cli().args(SEARCH_ONE).output().expect("geopera runs");
