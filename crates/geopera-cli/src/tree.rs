@@ -452,10 +452,12 @@ fn parse_integer(text: &str, bounds: &Bounds) -> Result<i64, String> {
 }
 
 /// A number flag is held to the rule a number in `--json` is held to ([`json::inexact`]): a
-/// value that would go out as another number (`1e-400` as `0.0`) is refused, not sent.
+/// value that would go out as another number (`1e-400` as `0.0`) is refused, not sent. A
+/// whole number goes out as an integer, as `--json` sends one: read as a float, `10` went out
+/// as `10.0`, and `9007199254740993` as `9007199254740992.0`, another number.
 ///
 /// [`json::inexact`]: crate::json::inexact
-fn parse_number(text: &str, bounds: &Bounds) -> Result<f64, String> {
+fn parse_number(text: &str, bounds: &Bounds) -> Result<serde_json::Number, String> {
     let text = text.trim();
     let value: f64 = text
         .parse()
@@ -465,10 +467,20 @@ fn parse_number(text: &str, bounds: &Bounds) -> Result<f64, String> {
     if let Some(why) = crate::json::inexact(text) {
         return Err(format!("{text} cannot be sent exactly ({why})"));
     }
-    match out_of_bounds(value, bounds) {
-        Some(why) => Err(why),
-        None => Ok(value),
+    if let Some(why) = out_of_bounds(value, bounds) {
+        return Err(why);
     }
+    let whole = if text.contains(['.', 'e', 'E']) {
+        None
+    } else {
+        text.parse::<i64>()
+            .map(serde_json::Number::from)
+            .or_else(|_| text.parse::<u64>().map(serde_json::Number::from))
+            .ok()
+    };
+    whole
+        .or_else(|| serde_json::Number::from_f64(value))
+        .ok_or_else(|| "expected a finite number".to_owned())
 }
 
 /// Reads `reader` to its end, at most `limit` bytes: `Ok(None)` as soon as there is more, so
@@ -652,7 +664,7 @@ fn flag_value(flag: FlagField, matches: &ArgMatches) -> Option<Value> {
         }
         Kind::Text | Kind::Choice(_) => collect::<String>(matches, &id, flag.repeated),
         Kind::Integer(_) => collect::<i64>(matches, &id, flag.repeated),
-        Kind::Number(_) => collect::<f64>(matches, &id, flag.repeated),
+        Kind::Number(_) => collect::<serde_json::Number>(matches, &id, flag.repeated),
     }
 }
 

@@ -1718,6 +1718,37 @@ fn a_dry_run_shows_characters_that_steer_the_terminal_as_escapes() {
     assert_eq!(s.emulator.executed("projects.create"), 0);
 }
 
+/// A number flag sends a whole number as the integer typed, as `--json` sends it: read as a
+/// float, `10` went out as `10.0` and `9007199254740993` as `9007199254740992.0`.
+#[test]
+fn a_number_flag_sends_a_whole_number_as_typed() {
+    let s = Setup::on(Emulator::builder().record_bodies(true));
+    let bbox = ["9007199254740993", "10", "-33.5", "1e3"];
+    let sent = r#""bbox":[9007199254740993,10,-33.5,1000.0]"#;
+    let mut args = vec!["catalog", "search", "--host-name", "earthsearch-aws"];
+    for value in bbox {
+        args.extend(["--bbox", value]);
+    }
+    let output = s
+        .cli()
+        .args(&args)
+        .arg("--dry-run")
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let (_, shown) = dry_run(&output);
+    let shown = serde_json::to_string(&shown["bbox"]).expect("JSON");
+    assert_eq!(format!(r#""bbox":{shown}"#), sent, "the dry run");
+    s.cli().args(&args).output().expect("geopera runs");
+    let recorded = s.emulator.requests();
+    let call = recorded
+        .iter()
+        .find(|r| r.operation_id.as_deref() == Some("catalog.search"))
+        .expect("the call was recorded");
+    let body = String::from_utf8_lossy(&call.body);
+    assert!(body.contains(sent), "{body}");
+}
+
 /// The first scene the emulator's catalog answers.
 fn a_scene(s: &Setup) -> String {
     let output = s.cli().args(SEARCH_ONE).output().expect("geopera runs");
