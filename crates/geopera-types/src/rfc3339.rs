@@ -6,7 +6,8 @@
 //! digits, a leap second only as the last second of a minute, `±hh:mm` offsets), which no
 //! general-purpose parser reproduces, and it keeps the crate free of further dependencies.
 //! The validator refuses, beyond this, what the API's dates cannot hold: year 0000 and leap
-//! seconds.
+//! seconds; and it first respells as RFC 3339 the looser forms the API reads as well (a bare
+//! date, no offset, no seconds), so this reader stays strict for what the emulator parses.
 //!
 //! ```
 //! use geopera_types::rfc3339::{format_date_time, parse_date_time, parse_full_date};
