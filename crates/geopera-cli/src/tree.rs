@@ -470,7 +470,8 @@ fn parse_number(text: &str, bounds: &Bounds) -> Result<serde_json::Number, Strin
     if let Some(why) = out_of_bounds(value, bounds) {
         return Err(why);
     }
-    let whole = if text.contains(['.', 'e', 'E']) {
+    // `-0` stays the float `-0.0`, as `--json` sends it: as an integer it would lose its sign.
+    let whole = if text.contains(['.', 'e', 'E']) || (value == 0.0 && value.is_sign_negative()) {
         None
     } else {
         text.parse::<i64>()

@@ -252,7 +252,7 @@ fn booleans_arrays_and_global_options_after_the_subcommand() {
     let (_, body) = dry_run(&output);
     assert_eq!(body["full_catalog"], Value::Bool(false));
     assert_eq!(body["collections"], serde_json::json!(["a", "b"]));
-    assert_eq!(body["bbox"], serde_json::json!([1.5, -2.0]));
+    assert_eq!(body["bbox"], serde_json::json!([1.5, -2]));
     assert!(
         !text(&output.stdout).contains(s.emulator.api_key()),
         "the key is redacted"
