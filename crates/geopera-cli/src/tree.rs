@@ -439,15 +439,33 @@ fn out_of_bounds(value: f64, bounds: &Bounds) -> Option<String> {
     None
 }
 
-fn parse_integer(text: &str, bounds: &Bounds) -> Result<i64, String> {
-    let value: i64 = text
-        .trim()
-        .parse()
-        .map_err(|_| "expected a whole number".to_owned())?;
+/// An integer flag takes every whole number `--json` sends exactly, up to 2^64 - 1, not only
+/// an `i64`'s; one beyond 64 bits is named as such ([`json::inexact`]) rather than refused as
+/// "expected a whole number", which it is.
+///
+/// [`json::inexact`]: crate::json::inexact
+fn parse_integer(text: &str, bounds: &Bounds) -> Result<serde_json::Number, String> {
+    let text = text.trim();
+    let number = text
+        .parse::<i64>()
+        .map(serde_json::Number::from)
+        .or_else(|_| text.parse::<u64>().map(serde_json::Number::from))
+        .map_err(|_| {
+            let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+            match crate::json::inexact(text) {
+                Some(why) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                    format!("{text} cannot be sent exactly ({why})")
+                }
+                _ => "expected a whole number".to_owned(),
+            }
+        })?;
     // The contract's bounds are small integers, so comparing as floats loses nothing.
-    match out_of_bounds(value as f64, bounds) {
+    match number
+        .as_f64()
+        .and_then(|value| out_of_bounds(value, bounds))
+    {
         Some(why) => Err(why),
-        None => Ok(value),
+        None => Ok(number),
     }
 }
 
@@ -664,7 +682,7 @@ fn flag_value(flag: FlagField, matches: &ArgMatches) -> Option<Value> {
             }
         }
         Kind::Text | Kind::Choice(_) => collect::<String>(matches, &id, flag.repeated),
-        Kind::Integer(_) => collect::<i64>(matches, &id, flag.repeated),
+        Kind::Integer(_) => collect::<serde_json::Number>(matches, &id, flag.repeated),
         Kind::Number(_) => collect::<serde_json::Number>(matches, &id, flag.repeated),
     }
 }

@@ -1749,6 +1749,54 @@ fn a_number_flag_sends_a_whole_number_as_typed() {
     assert!(body.contains(sent), "{body}");
 }
 
+/// An integer flag takes every whole number `--json` sends exactly, to 2^64 - 1, and names one
+/// beyond them as such, where it refused both with "expected a whole number".
+#[test]
+fn an_integer_flag_takes_what_json_takes_and_names_one_beyond_64_bits() {
+    let s = Setup::on(Emulator::builder().record_bodies(true));
+    let args = ["notifications", "list", "--offset", "18446744073709551615"];
+    let output = s
+        .cli()
+        .args(args)
+        .arg("--dry-run")
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains(r#""offset": 18446744073709551615"#),
+        "{}",
+        text(&output.stdout)
+    );
+    s.cli().args(args).output().expect("geopera runs");
+    let recorded = s.emulator.requests();
+    let call = recorded
+        .iter()
+        .find(|r| r.operation_id.as_deref() == Some("notifications.list"))
+        .expect("the call was recorded");
+    let body = String::from_utf8_lossy(&call.body);
+    assert!(body.contains(r#""offset":18446744073709551615"#), "{body}");
+    for beyond in ["18446744073709551616", "-9223372036854775809"] {
+        let output = s
+            .cli()
+            .args(["notifications", "list", &format!("--offset={beyond}")])
+            .output()
+            .expect("geopera runs");
+        fails_saying(
+            &output,
+            2,
+            &format!("{beyond} cannot be sent exactly (beyond 64-bit integers)"),
+            beyond,
+        );
+    }
+    let output = s
+        .cli()
+        .args(["notifications", "list", "--offset", "1e3"])
+        .output()
+        .expect("geopera runs");
+    fails_saying(&output, 2, "expected a whole number", "1e3");
+    assert_eq!(s.emulator.executed("notifications.list"), 1);
+}
+
 /// The first scene the emulator's catalog answers.
 fn a_scene(s: &Setup) -> String {
     let output = s.cli().args(SEARCH_ONE).output().expect("geopera runs");
