@@ -314,14 +314,10 @@ fn check<'a>(
         },
         Shape::String(rule) => match value.as_str() {
             Some(text) => check_string(rule, text, value, loc, errors),
-            None => push(
-                errors,
-                loc,
-                "string_type",
-                "Input should be a valid string".to_owned(),
-                value,
-                None,
-            ),
+            None => {
+                let (kind, msg) = not_a_string(rule, value);
+                push(errors, loc, kind, msg.to_owned(), value, None);
+            }
         },
         Shape::Enum(choices) => {
             let ok = value.as_str().is_some_and(|text| choices.contains(&text));
@@ -457,6 +453,21 @@ fn plural(count: u64, one: &str, many: &str) -> String {
         format!("{count} {one}")
     } else {
         format!("{count} {many}")
+    }
+}
+
+/// The error type and message for a value that is no string where `rule` wants one.
+///
+/// A date or date-time field is a date to the API, not a string, so it names what it
+/// expected as such (`null` for an expiry is "not a valid datetime"). A number is left to
+/// the string error: the API reads one as a Unix timestamp, which is not modelled here.
+fn not_a_string(rule: &StringRule, value: &Value) -> (&'static str, &'static str) {
+    match rule.format {
+        Some("date-time") if !value.is_number() => {
+            ("datetime_type", "Input should be a valid datetime")
+        }
+        Some("date") if !value.is_number() => ("date_type", "Input should be a valid date"),
+        _ => ("string_type", "Input should be a valid string"),
     }
 }
 

@@ -151,6 +151,39 @@ fn date_times_the_api_reads_beyond_rfc3339_pass() {
     }
 }
 
+/// A date or date-time field given no string names the date it expected, as the API answers
+/// (measured against pydantic 2.14.4): `datetime_type` / `date_type`, not `string_type`.
+#[test]
+fn a_date_field_given_no_string_expects_a_date() {
+    for value in [
+        json!(true),
+        json!([]),
+        json!({}),
+        json!(["2024-06-01T00:00:00Z"]),
+    ] {
+        let body = json!({ "expires_at": value.clone(), "until": value.clone() });
+        let errors = validate(&EXPIRY, &body);
+        let found: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            found,
+            [
+                "body.expires_at: Input should be a valid datetime",
+                "body.until: Input should be a valid date",
+            ],
+            "{value}"
+        );
+        assert_eq!(errors[0].r#type, "datetime_type");
+        assert_eq!(errors[1].r#type, "date_type");
+        assert_eq!(errors[0].extra["input"], value);
+        assert!(!errors[0].extra.contains_key("ctx"));
+    }
+    let errors = validate(&EXPIRY, &json!({ "expires_at": null }));
+    assert_eq!(
+        kinds(&errors),
+        vec![pair("body.expires_at", "datetime_type")]
+    );
+}
+
 use crate::shape::{Field, Schema};
 use serde_json::json;
 

@@ -198,6 +198,27 @@ fn date_time_fields_must_be_rfc3339() {
     );
 }
 
+/// A date-time field sent no string is answered as the API's pydantic (2.14.4) answers it:
+/// a datetime was expected, not a string.
+#[test]
+fn a_date_time_field_given_no_string_is_datetime_type() {
+    let api = Api::start();
+    for expires_at in [json!(null), json!(true), json!({})] {
+        let resp = api.call(
+            "share.link.create",
+            json!({"target_type": "collection", "target_id": "c", "password": "correct horse",
+                   "expires_at": expires_at}),
+        );
+        assert_eq!(resp.status, 422, "{expires_at}");
+        let detail = resp.json()["detail"].clone();
+        assert_eq!(detail.as_array().map(Vec::len), Some(1), "{detail}");
+        assert_eq!(detail[0]["loc"], json!(["body", "expires_at"]));
+        assert_eq!(detail[0]["type"], "datetime_type");
+        assert_eq!(detail[0]["msg"], "Input should be a valid datetime");
+        assert_eq!(detail[0]["input"], expires_at);
+    }
+}
+
 #[test]
 fn large_integral_floats_are_read_exactly() {
     let api = Api::start();
