@@ -66,6 +66,57 @@ pub fn parse_date_time(text: &str) -> Option<i64> {
     Some(days * 86_400 + clock - offset)
 }
 
+/// `text` respelled as RFC 3339 when it is written in a form the API's date-time parser
+/// (pydantic 2) also reads, so that one RFC 3339 reader decides what is a real instant:
+/// a bare `YYYY-MM-DD` (its midnight), a space or `_` between date and time, a time without
+/// seconds, a comma before the fraction, no offset at all (the API keeps such a time
+/// without zone; UTC here, since only validity is asked), and `±hhmm` offsets. `None` when
+/// the text cannot be one of those; what is returned may still be no date-time.
+pub fn respelled(text: &str) -> Option<String> {
+    let date = text.get(..10)?;
+    let rest = text.get(10..)?;
+    if rest.is_empty() {
+        return Some(format!("{date}T00:00:00Z"));
+    }
+    let rest = rest.strip_prefix(['T', 't', ' ', '_'])?;
+    let clock = rest.get(..5)?;
+    let mut rest = rest.get(5..)?;
+    let mut seconds = ":00";
+    let mut fraction = String::new();
+    if let Some(after) = rest.strip_prefix(':') {
+        seconds = rest.get(..3)?;
+        rest = after.get(2..)?;
+        if let Some(digits) = rest.strip_prefix(['.', ',']) {
+            let count = digits.bytes().take_while(u8::is_ascii_digit).count();
+            fraction = format!(".{}", digits.get(..count)?);
+            rest = digits.get(count..)?;
+        }
+    }
+    let offset = match rest.as_bytes() {
+        [] => "Z".to_owned(),
+        [sign @ (b'+' | b'-'), digits @ ..]
+            if digits.len() == 4 && digits.iter().all(u8::is_ascii_digit) =>
+        {
+            format!(
+                "{}{}:{}",
+                char::from(*sign),
+                rest.get(1..3)?,
+                rest.get(3..)?
+            )
+        }
+        _ => rest.to_owned(),
+    };
+    Some(format!("{date}T{clock}{seconds}{fraction}{offset}"))
+}
+
+/// The instant of a date-time written in any form the API reads: RFC 3339, or a looser
+/// spelling [`respelled`] rewrites (a time without offset taken as UTC). The emulator reads
+/// the date-times of request bodies with it, as they passed the input check that allows the
+/// same forms; [`parse_date_time`] stays strict for what the emulator itself writes.
+pub fn parse_api_date_time(text: &str) -> Option<i64> {
+    parse_date_time(text).or_else(|| parse_date_time(&respelled(text)?))
+}
+
 /// Reads an RFC 3339 `full-date` (`YYYY-MM-DD`, a day that exists in that month) into the
 /// Unix seconds of its midnight UTC; `None` when the text is anything else.
 pub fn parse_full_date(text: &str) -> Option<i64> {

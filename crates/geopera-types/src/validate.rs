@@ -599,10 +599,10 @@ fn full_date_refused(text: &str) -> Option<Refused> {
 /// Why `text` is no date-time the API reads; `None` when it is one.
 ///
 /// The API reads more than RFC 3339 `date-time` (`full-date "T" partial-time time-offset`):
-/// the looser spellings [`as_rfc3339`] rewrites are accepted too, so that a body the API
+/// the looser spellings [`rfc3339::respelled`] rewrites are accepted too, so that a body the API
 /// takes (a plain date, a time without offset or seconds) is not refused before it is sent.
 fn date_time_refused(text: &str) -> Option<Refused> {
-    let Some(text) = as_rfc3339(text) else {
+    let Some(text) = rfc3339::respelled(text) else {
         return Some(Refused::Malformed);
     };
     if rfc3339::parse_date_time(&text).is_none() {
@@ -614,49 +614,6 @@ fn date_time_refused(text: &str) -> Option<Refused> {
     } else {
         None
     }
-}
-
-/// `text` respelled as RFC 3339 when it is written in a form the API's date-time parser
-/// (pydantic 2) also reads, so that one RFC 3339 reader decides what is a real instant:
-/// a bare `YYYY-MM-DD` (its midnight), a space or `_` between date and time, a time without
-/// seconds, a comma before the fraction, no offset at all (the API keeps such a time
-/// without zone; UTC here, since only validity is asked), and `±hhmm` offsets. `None` when
-/// the text cannot be one of those; what is returned may still be no date-time.
-fn as_rfc3339(text: &str) -> Option<String> {
-    let date = text.get(..10)?;
-    let rest = text.get(10..)?;
-    if rest.is_empty() {
-        return Some(format!("{date}T00:00:00Z"));
-    }
-    let rest = rest.strip_prefix(['T', 't', ' ', '_'])?;
-    let clock = rest.get(..5)?;
-    let mut rest = rest.get(5..)?;
-    let mut seconds = ":00";
-    let mut fraction = String::new();
-    if let Some(after) = rest.strip_prefix(':') {
-        seconds = rest.get(..3)?;
-        rest = after.get(2..)?;
-        if let Some(digits) = rest.strip_prefix(['.', ',']) {
-            let count = digits.bytes().take_while(u8::is_ascii_digit).count();
-            fraction = format!(".{}", digits.get(..count)?);
-            rest = digits.get(count..)?;
-        }
-    }
-    let offset = match rest.as_bytes() {
-        [] => "Z".to_owned(),
-        [sign @ (b'+' | b'-'), digits @ ..]
-            if digits.len() == 4 && digits.iter().all(u8::is_ascii_digit) =>
-        {
-            format!(
-                "{}{}:{}",
-                char::from(*sign),
-                rest.get(1..3)?,
-                rest.get(3..)?
-            )
-        }
-        _ => rest.to_owned(),
-    };
-    Some(format!("{date}T{clock}{seconds}{fraction}{offset}"))
 }
 
 /// See [`YEAR_ZERO`].
