@@ -10,7 +10,7 @@
 use geopera_types::models::{
     ShareLinkCreate, ShareLinkRevokeInput, ShareLinkValidateInput, ShareTilejsonInput,
 };
-use geopera_types::rfc3339::{format_date_time, parse_date_time};
+use geopera_types::rfc3339::{format_date_time, parse_api_date_time, parse_date_time};
 use serde_json::{json, Map, Value};
 use subtle::ConstantTimeEq;
 
@@ -28,7 +28,7 @@ pub(crate) const SHARE_TILES_KIND: &str = "share";
 
 pub(crate) fn create(ctx: &Ctx<'_>, input: ShareLinkCreate) -> Outcome {
     let now = ctx.now();
-    let expires_at = parse_date_time(&input.expires_at)
+    let expires_at = parse_api_date_time(&input.expires_at)
         .filter(|at| *at > now && *at <= now + MAX_LINK_DAYS * 86_400)
         .ok_or_else(|| {
             ApiError::invalid(

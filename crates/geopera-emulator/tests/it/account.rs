@@ -103,6 +103,28 @@ fn a_share_link_opens_with_its_password_until_revoked_or_expired() {
     assert!(String::from_utf8_lossy(&past.body).contains("expires_at"));
 }
 
+/// A link's expiry written as the API also reads a date-time (no offset, a space before the
+/// time, no seconds) passes the input check, and so is read as that instant, not refused as
+/// "not in the future": the input check and the operation once read date-times differently.
+#[test]
+fn a_share_link_expiry_written_without_offset_or_seconds_is_read_as_written() {
+    let api = Api::start();
+    let (_, collection) = collection(&api);
+    let tomorrow = geopera_types::rfc3339::format_date_time(api.emu.clock().now_secs() + 86_400);
+    let as_utc = tomorrow.trim_end_matches('Z').to_owned();
+    let spaced = as_utc.replacen('T', " ", 1);
+    let minutes = as_utc.get(..16).expect("a minute").to_owned();
+    for written in [as_utc, spaced, minutes] {
+        let link = api.ok(
+            "share.link.create",
+            json!({"target_type": "collection", "target_id": collection, "permission": "view",
+                   "password": "correct horse", "expires_at": written}),
+        );
+        let kept = link["expires_at"].as_str().expect("an expiry");
+        assert_eq!(kept.get(..16), tomorrow.get(..16), "{written}: {link}");
+    }
+}
+
 #[test]
 fn tasking_templates_are_saved_listed_and_deleted_per_organization() {
     let api = Api::start();
