@@ -4,9 +4,12 @@
 //! may be null, that is a different request, not a failed one: an auto top-up whose daily cap
 //! is `f64::NAN` would be sent with no cap at all, a cloud-cover bound of `f64::INFINITY` with
 //! no bound. So every generated field that holds numbers writes a non-finite one as the name
-//! JSON libraries give it — the string `"NaN"`, `"Infinity"` or `"-Infinity"` — which no number
-//! field accepts: the input checks refuse it as "not a finite number", naming the field, and
-//! so does a server that gets it.
+//! JSON libraries give it — the string `"NaN"`, `"Infinity"` or `"-Infinity"` — which the
+//! input checks refuse as "not a finite number", naming the field, before anything is sent.
+//! The API's own parser is laxer: pydantic 2.14.4 reads `"Infinity"` as a number where a field
+//! sets no bound, and refuses `"NaN"` and `"-Infinity"` only by the field's bounds. So a
+//! program that turns the input checks off (the SDK's `validate` feature) must keep such
+//! numbers out itself.
 //!
 //! ```
 //! use geopera_types::models::SetAutoTopupInput;
