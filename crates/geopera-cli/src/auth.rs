@@ -307,6 +307,15 @@ fn stored_api_url(store: &Store, profile: &str) -> Result<(String, String), Fail
     })
 }
 
+/// Whether `api_url` ends in `/v1/op`, as an operation's URL copied up to its id does: every
+/// call would then go to `.../v1/op/v1/op/...` and be answered 404.
+fn ends_in_operations_path(api_url: &str) -> bool {
+    url::Url::parse(api_url).is_ok_and(|url| {
+        let path = url.path().trim_end_matches('/').to_ascii_lowercase();
+        path.ends_with("/v1/op")
+    })
+}
+
 /// Refuses an API URL that no call could go to, as a usage error naming `source` (the flag,
 /// the variable or the profile it came from), before anything is read or sent. The rules are
 /// the SDK's own ([`geopera::check_base_url`]); the message quotes the URL as the SDK does
@@ -317,6 +326,12 @@ fn check_api_url(api_url: &str, source: &str) -> Result<(), Failure> {
             crate::paint::warning(&format!(
                 "{source}: the API URL {} ends in /v1, which this program adds itself, so \
                  calls go to .../v1/v1/op/...; the API's URL is {DEFAULT_API_URL}, without it",
+                geopera::quoted_url(api_url)
+            ));
+        } else if ends_in_operations_path(api_url) {
+            crate::paint::warning(&format!(
+                "{source}: the API URL {} ends in /v1/op, which this program adds itself, so \
+                 calls go to .../v1/op/v1/op/...; the API's URL is {DEFAULT_API_URL}, without it",
                 geopera::quoted_url(api_url)
             ));
         }

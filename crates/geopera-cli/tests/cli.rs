@@ -4689,7 +4689,8 @@ fn a_password_in_the_api_url_is_refused_and_never_printed() {
 }
 
 /// An API URL that ends in the version this program adds itself sends every call to
-/// `/v1/v1/op/...`, where each is answered 404: a warning says so before the call goes.
+/// `/v1/v1/op/...`, and one that ends in `/v1/op` to `/v1/op/v1/op/...`, where each is
+/// answered 404: a warning says so before the call goes.
 #[test]
 fn an_api_url_that_ends_in_the_version_is_warned_about() {
     let s = setup();
@@ -4711,6 +4712,20 @@ fn an_api_url_that_ends_in_the_version_is_warned_about() {
         "{stderr}"
     );
     assert!(stderr.contains("[404]"), "{stderr}");
+    // An operation's URL copied up to its id: once answered 404 with no word of why.
+    let copied = format!("{}/v1/op/", s.emulator.base_url());
+    let output = s
+        .cli()
+        .env("GEOPERA_API_URL", &copied)
+        .args(SEARCH_ONE)
+        .output()
+        .expect("geopera runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("ends in /v1/op, which this program adds itself"),
+        "{stderr}"
+    );
     let output = s.cli().args(SEARCH_ONE).output().expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
