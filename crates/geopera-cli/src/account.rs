@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use crate::auth::{self, Held, Target, CLIENT_ID};
 use crate::call::print;
 use crate::failure::{chain, Failure, Outcome};
+use crate::ordered::Ordered;
 use crate::paint::inert;
 use crate::store::{self, Auth};
 
@@ -20,12 +21,12 @@ const USERINFO_TIMEOUT: Duration = Duration::from_secs(30);
 /// input without a newline must not grow without end.
 const MAX_API_KEY_LINE_BYTES: u64 = 16 * 1024;
 
-/// The claims of a userinfo answer: read into a `Value` for the few this program shows, and
-/// the answer's text, which `whoami --json`, `--jq` and `-o` print as every answer is printed.
-/// Printed from the `Value`, an integer beyond 64 bits came out as a rounded float
-/// (`1.2345678901234568e+22`) and a key given twice once, unlike in any other answer.
+/// The claims of a userinfo answer: read as an [`Ordered`] value for the few this program
+/// shows, and the answer's text, which `whoami --json`, `--jq` and `-o` print as every answer
+/// is printed. Both keep numbers as written: read into a `Value`, an integer beyond 64 bits
+/// came out as a rounded float (`1.2345678901234568e+22`).
 struct Claims {
-    value: Value,
+    value: Ordered,
     text: String,
 }
 
@@ -61,16 +62,27 @@ async fn userinfo(target: &Target, held: &Held) -> Result<Option<Claims>, Failur
     let not_json = |e: &dyn std::fmt::Display| {
         Failure::other(format!("userinfo answered something other than JSON: {e}"))
     };
-    let value = serde_json::from_slice(&bytes).map_err(|e| not_json(&e))?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|e| not_json(&e))?;
+    let (value, _) = Ordered::parse(&text).map_err(|e| not_json(&e))?;
     Ok(Some(Claims { value, text }))
 }
 
-fn claim<'a>(claims: &'a Value, key: &str) -> Option<&'a str> {
-    claims
-        .get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+/// The claim `key` as this program shows it: `None` when it is missing, null or empty; a
+/// list of strings (a `scope` some providers send as an array) space-separated, as OAuth
+/// writes scopes; anything else as [`Ordered::cell`] writes it, a number as the server did. An
+/// id sent as a number is an id all the same, not a missing one.
+fn claim(claims: &Ordered, key: &str) -> Option<String> {
+    match claims.get(key)? {
+        Ordered::Null => None,
+        Ordered::String(text) if text.is_empty() => None,
+        Ordered::Array(items)
+            if !items.is_empty() && items.iter().all(|i| matches!(i, Ordered::String(_))) =>
+        {
+            let words: Vec<String> = items.iter().map(Ordered::cell).collect();
+            Some(words.join(" "))
+        }
+        value => Some(value.cell()),
+    }
 }
 
 /// `geopera login`: an API key (checked first) or the device flow.
@@ -154,10 +166,10 @@ async fn login_api_key(target: &Target, argument: &str) -> Outcome {
         .await?;
     let who = claim(&claims.value, "geopera_principal_id")
         .or_else(|| claim(&claims.value, "sub"))
-        .unwrap_or("api key");
+        .unwrap_or_else(|| "api key".to_owned());
     print(&format!(
         "Logged in as {} (API key, profile '{}').",
-        inert(who),
+        inert(&who),
         inert(&target.profile)
     ))
 }
@@ -237,7 +249,7 @@ async fn login_device(target: &Target, scope: &str, no_browser: bool) -> Outcome
         })
         .await?;
     let who = match userinfo(target, &Held::Stored(auth)).await {
-        Ok(Some(claims)) => claim(&claims.value, "sub").unwrap_or("user").to_owned(),
+        Ok(Some(claims)) => claim(&claims.value, "sub").unwrap_or_else(|| "user".to_owned()),
         _ => "user".to_owned(),
     };
     print(&format!(
@@ -384,7 +396,7 @@ pub(crate) async fn whoami(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
     if settings.jq.is_some() || output_given || matches.get_flag("json") {
         return crate::call::print_json(&claims.text, &settings);
     }
-    let field = |key: &str| claim(&claims.value, key).unwrap_or("-").to_owned();
+    let field = |key: &str| claim(&claims.value, key).unwrap_or_else(|| "-".to_owned());
     let lines = [
         ("sub:", field("sub")),
         ("principal_type:", field("geopera_principal_type")),

@@ -5320,6 +5320,55 @@ fn whoami_prints_the_claims_numbers_as_the_server_wrote_them() {
     }
 }
 
+/// A claim that is present but no string (an organization id sent as a number, a `scope`
+/// sent as a list) was shown as `-`, the mark of a missing one.
+#[test]
+fn whoami_shows_claims_that_are_no_strings_rather_than_a_dash() {
+    let s = setup();
+    let claims = r#"{"sub":"u_1","geopera_principal_type":null,"geopera_org_id":12345678901234567890123,"scope":["orders:read","catalog:read"]}"#;
+    let url = canned_server(200, claims.to_owned(), 1);
+    let output = s
+        .against(&url)
+        .arg("whoami")
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let line = |label: &str| {
+        stdout
+            .lines()
+            .find(|line| line.starts_with(label))
+            .map(|line| line[label.len()..].trim().to_owned())
+    };
+    assert_eq!(line("sub:").as_deref(), Some("u_1"), "{stdout}");
+    assert_eq!(line("principal_type:").as_deref(), Some("-"), "{stdout}");
+    assert_eq!(
+        line("org_id:").as_deref(),
+        Some("12345678901234567890123"),
+        "{stdout}"
+    );
+    assert_eq!(
+        line("scope:").as_deref(),
+        Some("orders:read catalog:read"),
+        "{stdout}"
+    );
+    // `login` greets by the same claims.
+    let url = canned_server(
+        200,
+        r#"{"geopera_principal_id":42,"sub":"u_1"}"#.to_owned(),
+        1,
+    );
+    let output = s
+        .bare()
+        .env("GEOPERA_API_URL", &url)
+        .args(["login", "--api-key", "gpra_test"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.starts_with("Logged in as 42 "), "{stdout}");
+}
+
 #[test]
 fn whoami_shows_claims_that_steer_the_terminal_escaped_in_every_form() {
     let s = setup();
