@@ -134,16 +134,36 @@ impl Oidc {
     }
 
     /// Asks the token endpoint for tokens with `form` (a grant); `secrets` are the form's
-    /// credentials, kept out of any error.
+    /// credentials, kept out of any error. An answer [`refusal`](Self::refusal) turns down is
+    /// an error.
     pub(crate) async fn token(
         &self,
         http: &reqwest::Client,
         form: &[(&str, &str)],
         secrets: &[&str],
     ) -> Result<TokenAnswer, Error> {
-        let answer: TokenAnswer = self.post_form(http, "token", form, secrets).await?;
+        let answer = self.token_answer(http, form, secrets).await?;
+        match Self::refusal(&answer, secrets) {
+            Some(refused) => Err(refused),
+            None => Ok(answer),
+        }
+    }
+
+    /// [`token`](Self::token)'s answer before it is judged, for a session, which keeps the
+    /// rotated refresh token of an answer whose access token it refuses.
+    pub(crate) async fn token_answer(
+        &self,
+        http: &reqwest::Client,
+        form: &[(&str, &str)],
+        secrets: &[&str],
+    ) -> Result<TokenAnswer, Error> {
+        self.post_form(http, "token", form, secrets).await
+    }
+
+    /// Why a token answer's access token cannot be taken up, if it cannot.
+    pub(crate) fn refusal(answer: &TokenAnswer, secrets: &[&str]) -> Option<Error> {
         if answer.access_token.is_empty() {
-            return Err(sign_in_error(
+            return Some(sign_in_error(
                 StatusCode::OK,
                 "invalid_response",
                 Some("the token answer holds no access token".to_owned()),
@@ -159,7 +179,7 @@ impl Oidc {
             .header()
             .is_err()
         {
-            return Err(sign_in_error(
+            return Some(sign_in_error(
                 StatusCode::OK,
                 "invalid_response",
                 Some(
@@ -170,7 +190,7 @@ impl Oidc {
                 secrets,
             ));
         }
-        Ok(answer)
+        None
     }
 
     /// Renews tokens with `refresh_token` (the refresh-token grant, as the public client
@@ -185,7 +205,10 @@ impl Oidc {
     /// rotated refresh token and the one sent is already spent; an answer without a refresh
     /// token (or with an empty one) keeps `refresh_token`, as a provider that does not rotate
     /// it leaves it out. Whether the provider stated a lifetime at all is
-    /// [`TokenSet::stated_expires_at`].
+    /// [`TokenSet::stated_expires_at`]. A refused answer's rotated refresh token is not
+    /// returned with the error (errors carry no credential); a [`Session`] keeps it.
+    ///
+    /// [`Session`]: crate::auth::Session
     ///
     /// The request uses `client`'s HTTP client (its TLS roots and proxies) and this
     /// provider's [`request_timeout`](Oidc::request_timeout).
@@ -371,6 +394,9 @@ const REGISTERED_CODES: &[&str] = &[
 /// A token endpoint's success answer (RFC 6749, section 5.1), as the provider sends it.
 #[derive(Deserialize)]
 pub(crate) struct TokenAnswer {
+    /// Empty when the answer has none, or not as a string: such an answer is refused, but
+    /// read, since its refresh token may be the only one left ([`TokenSet::rotated_by`]).
+    #[serde(default, deserialize_with = "text_or_empty")]
     pub(crate) access_token: String,
     #[serde(default)]
     pub(crate) refresh_token: Option<String>,
@@ -380,6 +406,14 @@ pub(crate) struct TokenAnswer {
     pub(crate) refresh_expires_in: Option<u64>,
     #[serde(default)]
     pub(crate) scope: Option<String>,
+}
+
+/// A string member as it is, and any other value as the empty string.
+fn text_or_empty<'de, D: serde::Deserializer<'de>>(into: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(into)? {
+        serde_json::Value::String(text) => Ok(text),
+        _ => Ok(String::new()),
+    }
 }
 
 /// A lifetime in seconds as providers write it: an integer as RFC 6749 says, but also a
@@ -512,6 +546,45 @@ impl TokenSet {
     /// expiry for an unknown one) should not turn that assumption into a stated fact.
     pub fn stated_expires_at(&self) -> Option<SystemTime> {
         self.expiry_stated.then_some(self.expires_at)
+    }
+
+    /// Tokens that can only renew: no access token a call could send, and `refresh_token`.
+    pub(crate) fn refresh_only(refresh_token: Secret) -> Self {
+        TokenSet {
+            access_token: Secret::new(String::new()),
+            refresh_token: Some(refresh_token),
+            expires_at: SystemTime::UNIX_EPOCH,
+            expiry_stated: false,
+            refresh_expires_at: None,
+            scope: None,
+        }
+    }
+
+    /// `held` (or, with none held, [`refresh_only`](Self::refresh_only) tokens) renewed by
+    /// `answer`'s refresh token alone, for an answer whose access token was refused; `None`
+    /// when it holds no refresh token.
+    ///
+    /// Why keep it: the provider rotated the refresh token as it answered, so the one held is
+    /// spent, and throwing the new one away with the access token would end the session at
+    /// the next refresh. The access token held stays as it was, to its own expiry.
+    pub(crate) fn rotated_by(
+        held: Option<TokenSet>,
+        answer: TokenAnswer,
+        received: SystemTime,
+    ) -> Option<Self> {
+        let rotated = Secret::new(answer.refresh_token.filter(|t| !t.is_empty())?);
+        let mut tokens = match held {
+            Some(mut held) => {
+                held.refresh_token = Some(rotated);
+                held
+            }
+            None => TokenSet::refresh_only(rotated),
+        };
+        tokens.refresh_expires_at = answer
+            .refresh_expires_in
+            .filter(|s| *s > 0)
+            .map(|s| after(received, s));
+        Some(tokens)
     }
 
     /// `kept` as the refresh token, when the answer these tokens came from gave none: a

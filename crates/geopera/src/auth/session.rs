@@ -5,7 +5,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use crate::auth::oidc::{Oidc, TokenAnswer, TokenSet, KEY_CLIENT_ID, PUBLIC_CLIENT_ID};
+use crate::auth::oidc::{Oidc, TokenSet, KEY_CLIENT_ID, PUBLIC_CLIENT_ID};
 use crate::auth::{AuthContext, Credential, CredentialFuture, Credentials};
 use crate::caller::{Caller, ThreadMark, ThreadMarks};
 use crate::clock::{Clock, SystemClock};
@@ -200,14 +200,7 @@ impl Session {
 
     /// A session resumed from a stored refresh token; it refreshes on first use.
     pub fn from_refresh_token(oidc: Oidc, refresh_token: impl Into<String>) -> Self {
-        let tokens = TokenSet {
-            access_token: Secret::new(String::new()),
-            refresh_token: Some(Secret::new(refresh_token.into())),
-            expires_at: SystemTime::UNIX_EPOCH,
-            expiry_stated: false,
-            refresh_expires_at: None,
-            scope: None,
-        };
+        let tokens = TokenSet::refresh_only(Secret::new(refresh_token.into()));
         Session::with(oidc, Grant::None, Some(tokens))
     }
 
@@ -219,8 +212,11 @@ impl Session {
     }
 
     /// Calls `callback` with every token pair the session receives from now on — at sign-in
-    /// and at each refresh — for example to store the rotated refresh token. It runs on the
-    /// task that refreshed, while other callers wait: keep it short. A session that already
+    /// and at each refresh — for example to store the rotated refresh token. An answer whose
+    /// access token is refused ([`Error::SignIn`] `invalid_response`) but which rotated the
+    /// refresh token is told too, with the access token held before (empty when there was
+    /// none), since the refresh token it replaced is spent. It runs on the task that
+    /// refreshed, while other callers wait: keep it short. A session that already
     /// holds tokens when this is set (one from [`DeviceAuthorization::wait`](super::DeviceAuthorization::wait)
     /// or [`Session::from_tokens`]) does not hand those over: read them with
     /// [`Session::tokens`].
@@ -571,18 +567,22 @@ impl Session {
             .map(|(name, value)| (*name, value.as_str()))
             .collect();
         let received = SystemTime::now();
-        let answer = self
-            .config
-            .oidc
-            .token(http, &form, &[request.secret.expose()])
-            .await?;
-        Ok(self.adopt(answer, received))
-    }
-
-    /// Makes a token answer the session's current tokens and tells the callback.
-    fn adopt(&self, answer: TokenAnswer, received: SystemTime) -> Credential {
+        let secrets = [request.secret.expose()];
+        let answer = self.config.oidc.token_answer(http, &form, &secrets).await?;
+        if let Some(refused) = Oidc::refusal(&answer, &secrets) {
+            let held = self.read(|c| c.tokens.clone());
+            if let Some(tokens) = TokenSet::rotated_by(held, answer, received) {
+                self.take_up(tokens, received);
+            }
+            return Err(refused);
+        }
         let tokens = TokenSet::from_answer(answer, received)
             .or_refresh_token(self.read(|c| c.tokens.refresh_token.clone()).flatten());
+        Ok(self.take_up(tokens, received))
+    }
+
+    /// Makes `tokens` the session's current ones and tells the callback.
+    fn take_up(&self, tokens: TokenSet, received: SystemTime) -> Credential {
         let current = self.config.current(tokens, received);
         let credential = current.credential.clone();
         let announced = self

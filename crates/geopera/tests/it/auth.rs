@@ -975,6 +975,104 @@ async fn an_access_token_with_white_space_inside_is_refused_on_arrival() {
     }
 }
 
+/// A token answer whose access token is refused (white space inside, empty, missing, not a
+/// string) still holds the refresh token the provider rotated as it answered, the one sent
+/// being spent: the session keeps it, tells `on_refresh`, and renews with it once the refusal
+/// is no longer remembered. It used to go with the refused answer, and the next refresh sent
+/// the spent token, which a rotating provider answers by ending the session.
+#[tokio::test]
+async fn a_refused_token_answer_leaves_its_rotated_refresh_token_with_the_session() {
+    let refused_answers = [
+        r#"{"access_token":"Bearer at-2","expires_in":300,"refresh_token":"rt-2"}"#,
+        r#"{"access_token":"","expires_in":300,"refresh_token":"rt-2"}"#,
+        r#"{"access_token":5,"expires_in":300,"refresh_token":"rt-2"}"#,
+        r#"{"expires_in":300,"refresh_token":"rt-2"}"#,
+    ];
+    for refused in refused_answers {
+        // Resumed from tokens (`at-1`, `rt-1`) and signed in with a password: the rotated
+        // token joins the tokens held, or is the only one held.
+        for resumed in [true, false] {
+            let asked = Arc::new(Mutex::new(Vec::<String>::new()));
+            let log = asked.clone();
+            let server = Hostile::serve("127.0.0.1", move |seen| {
+                if seen.path.ends_with("/protocol/openid-connect/token") {
+                    let form = String::from_utf8_lossy(&seen.body).into_owned();
+                    let mut log = log.lock().expect("log");
+                    log.push(form.clone());
+                    return if log.len() == 1 {
+                        hostile_json(200, &[], refused)
+                    } else if form.contains("refresh_token=rt-2") {
+                        hostile_json(
+                            200,
+                            &[],
+                            r#"{"access_token":"at-2","expires_in":300,"refresh_token":"rt-3"}"#,
+                        )
+                    } else {
+                        hostile_json(400, &[], r#"{"error":"invalid_grant"}"#)
+                    };
+                }
+                api_taking_only_at_2(seen)
+            });
+            let clock = ManualClock::new();
+            let oidc = Oidc::for_base_url(&server.url()).expect("a provider");
+            let session = if resumed {
+                Session::from_tokens(oidc, tokens_at_1())
+            } else {
+                Session::password(oidc, "alice", PASSWORD)
+            };
+            let announced = Arc::new(Mutex::new(Vec::<Option<String>>::new()));
+            let heard = announced.clone();
+            let session = session
+                .clock(SharedTime::new(&clock))
+                .on_refresh(move |tokens| {
+                    let refresh = tokens.refresh_token().map(str::to_owned);
+                    heard.lock().expect("announced").push(refresh);
+                });
+            let client = AuthenticatedClient::builder_with_credentials(session.clone())
+                .base_url(server.url())
+                .retries(0)
+                .build()
+                .expect("valid configuration");
+            let case = format!("{refused} (resumed: {resumed})");
+
+            let error = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+                .await
+                .expect_err("no usable access token");
+            assert_eq!(
+                sign_in_code(&error),
+                Some("invalid_response"),
+                "{case}: {error:?}"
+            );
+            // A session signed in with no access token yet shows no tokens (`tokens` says so);
+            // one resumed keeps `at-1` beside the new refresh token.
+            let held = session.tokens();
+            if resumed {
+                let held = held.unwrap_or_else(|| panic!("{case}: tokens are held"));
+                assert_eq!(held.access_token(), "at-1", "{case}");
+                assert_eq!(held.refresh_token(), Some("rt-2"), "{case}");
+            } else {
+                assert!(held.is_none(), "{case}");
+            }
+            assert_eq!(
+                announced.lock().expect("announced").as_slice(),
+                [Some("rt-2".to_owned())],
+                "{case}"
+            );
+
+            clock.advance(Duration::from_secs(6));
+            catalog_search::send(&client, CatalogSearchInput::new(HOST))
+                .await
+                .unwrap_or_else(|e| panic!("{case}: renewed with rt-2: {e}"));
+            let held = session.tokens().expect("the session goes on");
+            assert_eq!(held.access_token(), "at-2", "{case}");
+            assert_eq!(held.refresh_token(), Some("rt-3"), "{case}");
+            let asked = asked.lock().expect("log");
+            assert_eq!(asked.len(), 2, "{case}: {asked:?}");
+            assert!(asked[1].contains("grant_type=refresh_token"), "{case}");
+        }
+    }
+}
+
 /// The blocking face of [`an_access_token_with_white_space_inside_is_refused_on_arrival`].
 #[test]
 fn a_blocking_call_refuses_an_access_token_with_white_space_inside_on_arrival() {
