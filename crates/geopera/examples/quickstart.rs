@@ -27,12 +27,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         support::feature_count(&page)
     );
     for item in &page.features {
-        println!(
-            "  {} {} cloud cover {:?}",
-            item.id,
-            item.properties.datetime.as_deref().unwrap_or("?"),
-            item.properties.cloud_cover
-        );
+        // Both are optional in STAC: a radar scene has no cloud cover.
+        let when = item.properties.datetime.as_deref().unwrap_or("no date");
+        let cloud = item
+            .properties
+            .cloud_cover
+            .map_or_else(|| "no cloud cover".to_owned(), |c| format!("{c}% cloud"));
+        println!("  {} {when} {cloud}", item.id);
     }
     if let Some(next) = &page.next {
         println!("more pages follow; next token {next}");
