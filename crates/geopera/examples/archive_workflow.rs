@@ -55,10 +55,10 @@ async fn main() -> Result<(), Failure> {
     .await?;
     for group in &estimate.groups {
         println!(
-            "{} capture(s) of {}: {:?} credits",
+            "{} capture(s) of {}: {} credits",
             group.captures.len(),
             group.collection.as_deref().unwrap_or("?"),
-            group.total_credits
+            credits(group.total_credits)
         );
     }
 
@@ -71,15 +71,26 @@ async fn main() -> Result<(), Failure> {
     )
     .await?;
     println!(
-        "placed {} for {:?} credits",
-        placed.id, placed.total_credits
+        "placed {} for {} credits",
+        placed.id,
+        credits(placed.total_credits)
     );
 
     // 3. Wait until it is fulfilled, reporting each state seen.
     let order = wait::order(&client, &placed.id)
         .interval(Duration::from_secs(15), Duration::from_secs(60))
         .deadline(Duration::from_secs(24 * 3600))
-        .on_progress(|order| println!("  order is {}", status(order)))
+        .on_progress({
+            // Each poll reports; a state is printed when it changes.
+            let mut last = String::new();
+            move |order| {
+                let now = status(order);
+                if now != last {
+                    println!("  order is {now}");
+                    now.clone_into(&mut last);
+                }
+            }
+        })
         .await?;
     println!("{} is {}", order.id, status(&order));
 
@@ -100,9 +111,26 @@ async fn main() -> Result<(), Failure> {
     // 5. Fetch the delivery links.
     let assets = orders_list_assets::send(&client, OrderAssetsInput::new(&order.id)).await?;
     for asset in assets["assets"].as_array().into_iter().flatten() {
-        println!("download {} (until {})", asset["href"], asset["expires_at"]);
+        // The link is signed: anyone holding it can fetch the file until it expires, so it
+        // goes to the code that downloads, not to the output.
+        let href = asset["href"].as_str().unwrap_or_default();
+        let file = href
+            .split('?')
+            .next()
+            .and_then(|path| path.rsplit('/').next());
+        println!(
+            "download {} ({} characters of signed URL, until {})",
+            file.unwrap_or("(unnamed)"),
+            href.len(),
+            asset["expires_at"].as_str().unwrap_or("no stated time")
+        );
     }
     Ok(())
+}
+
+/// A price in credits, or a word that there is none.
+fn credits(total: Option<i64>) -> String {
+    total.map_or_else(|| "no stated".to_owned(), |credits| credits.to_string())
 }
 
 fn status(order: &Order) -> &str {

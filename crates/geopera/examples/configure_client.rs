@@ -38,9 +38,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     println!(
-        "{} features via a client tagged {:?}",
+        "{} features via a client tagged {}",
         support::feature_count(&page),
-        patient.headers().get("x-request-source")
+        patient
+            .headers()
+            .get("x-request-source")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("(untagged)")
     );
     Ok(())
 }

@@ -30,10 +30,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?;
         println!(
-            "limit {limit}: {} ({} bytes, content-type {:?})",
+            "limit {limit}: {} ({} bytes of {})",
             response.status,
             response.content.len(),
-            response.headers.get("content-type")
+            response
+                .headers
+                .get("content-type")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("no stated type")
         );
         match &response.parsed {
             Parsed::Success(page) => println!("  {} features", support::feature_count(page)),

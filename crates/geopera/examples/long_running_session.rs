@@ -25,12 +25,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .on_refresh(|tokens| {
             // A real application would write `tokens.refresh_token()` somewhere safe here.
             println!(
-                "  new tokens (scope {}), the access token valid for {:?}",
+                "  new tokens (scope {}), the access token valid for {} s",
                 tokens.scope().unwrap_or("-"),
                 tokens
                     .expires_at()
                     .duration_since(std::time::SystemTime::now())
                     .unwrap_or_default()
+                    .as_secs_f64()
+                    .round()
             );
         });
     let client = AuthenticatedClient::builder_with_credentials(session)

@@ -85,13 +85,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         answer.content.len()
     );
     let links = clip_job_downloads::send(&client, ClipJobInput::new(&clipped.id)).await?;
-    println!("{}: {links:?}", clipped.id);
-    for download in links["downloads"].as_array().into_iter().flatten() {
-        // The link itself, for the code that fetches the file.
+    let downloads = links["downloads"].as_array().map_or(&[][..], Vec::as_slice);
+    println!("{}: {} download link(s)", clipped.id, downloads.len());
+    for download in downloads {
+        // The link itself, for the code that fetches the file; it is a credential, so it is
+        // not printed.
         let url = download["url"].as_str().unwrap_or_default();
         println!(
             "  {} ({} characters of signed URL)",
-            download["file_name"],
+            download["file_name"].as_str().unwrap_or("(no file name)"),
             url.len()
         );
     }

@@ -41,7 +41,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(item) = items.next().await {
         let item = item?;
         if count < 3 {
-            println!("item {} in {:?}", item.id, item.collection);
+            let collection = item.collection.as_deref().unwrap_or("no collection");
+            println!("item {} in {collection}", item.id);
         }
         count += 1;
     }

@@ -123,7 +123,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             json!({"captures": [{"id": capture}]}),
         )
         .await?;
-    println!("placed {}", placed["orderId"]);
+    println!(
+        "placed {}",
+        placed["orderId"].as_str().unwrap_or("an order")
+    );
 
     // An archive order is fulfilled five minutes after it is placed, on the emulator's clock.
     emulator.clock().advance(Duration::from_secs(301));
