@@ -307,6 +307,7 @@
 //! | `native-tls` | off | the OS TLS stack (SChannel, Security.framework, OpenSSL) instead of rustls |
 //! | `system-proxy` | on | also reads the macOS and Windows proxy settings (the variables are read everywhere) |
 //! | `redis` | off | `budget::RedisBudget`: one rate budget shared through Redis by every process of an organization |
+//! | `gzip` | off | every call asks for `Accept-Encoding: gzip`, and compressed answers are read as they arrive, a large page crossing the network in a fraction of its bytes; [`ClientBuilder::max_response_bytes`] counts the bytes after decompression, so a small body that expands past it is [`Error::TooLarge`] |
 //!
 //! How they combine: [`ClientBuilder::tls_config`] wins over everything — rustls with that
 //! configuration, whatever the features. Otherwise `native-tls`, when on, is the TLS stack,

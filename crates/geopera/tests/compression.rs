@@ -1,0 +1,170 @@
+//! Answers compressed with gzip (feature `gzip`), from a server of the test's own that
+//! compresses whatever it is asked for: read as they arrive, capped after decompression, and
+//! refused with a typed error when the compressed bytes are broken.
+//!
+//! A test binary of its own, built only with the feature; CI runs it with the Redis and TLS
+//! tests, in the same build.
+#![cfg(feature = "gzip")]
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use geopera::models::CatalogSearchInput;
+use geopera::operations::catalog_search;
+use geopera::{Client, Error, ErrorKind};
+
+/// A page of two items, as the API answers `catalog.search`.
+const PAGE: &str = r#"{"type":"FeatureCollection","features":[
+    {"type":"Feature","stac_version":"1.0.0","id":"a","geometry":null,"properties":{"datetime":"2024-01-01T00:00:00Z"},"links":[],"assets":{}},
+    {"type":"Feature","stac_version":"1.0.0","id":"b","geometry":null,"properties":{"datetime":"2024-01-02T00:00:00Z"},"links":[],"assets":{}}
+]}"#;
+
+/// `bytes` compressed with gzip.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).expect("compressing into memory");
+    encoder.finish().expect("compressing into memory")
+}
+
+/// A server on 127.0.0.1 that answers every request with `body` as gzip-encoded JSON, and
+/// keeps each request's head. It serves until the test process ends.
+fn serving(body: Vec<u8>) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a port on loopback");
+    let url = format!("http://{}", listener.local_addr().expect("its address"));
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16) {
+            let Ok(stream) = stream else { continue };
+            if let Some(head) = answer(stream, &body) {
+                seen.lock().expect("heads").push(head);
+            }
+        }
+    });
+    (url, heads)
+}
+
+/// Reads one request (its head, then as many body bytes as it declares), answers it with
+/// `body` and closes; the head read, lower-cased.
+fn answer(mut stream: TcpStream, body: &[u8]) -> Option<String> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let mut read = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let end = loop {
+        let n = stream.read(&mut buffer).ok()?;
+        if n == 0 {
+            return None;
+        }
+        read.extend_from_slice(&buffer[..n]);
+        if let Some(at) = read.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        if read.len() > 64 * 1024 {
+            return None;
+        }
+    };
+    let head = String::from_utf8_lossy(&read[..end]).to_lowercase();
+    let declared = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut got = read.len() - end;
+    while got < declared.min(1024 * 1024) {
+        let n = stream.read(&mut buffer).ok()?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    let reply = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(reply.as_bytes()).ok()?;
+    stream.write_all(body).ok()?;
+    Some(head)
+}
+
+fn client(url: &str, cap: u64) -> Client {
+    Client::builder()
+        .base_url(url)
+        .retries(0)
+        .max_response_bytes(cap)
+        .build()
+        .expect("valid configuration")
+}
+
+fn search() -> CatalogSearchInput {
+    CatalogSearchInput::new("earthsearch-aws")
+}
+
+#[tokio::test]
+async fn a_call_asks_for_gzip_and_reads_a_compressed_answer() {
+    let (url, heads) = serving(gzip(PAGE.as_bytes()));
+    let page = catalog_search::send(&client(&url, 1024 * 1024), search())
+        .await
+        .expect("the compressed page reads");
+    let ids: Vec<&str> = page.features.iter().map(|item| item.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b"]);
+    let heads = heads.lock().expect("heads");
+    let asked = heads[0]
+        .lines()
+        .find_map(|line| line.strip_prefix("accept-encoding:"))
+        .unwrap_or_default();
+    assert!(asked.contains("gzip"), "{heads:?}");
+}
+
+/// The blocking face reads it the same way: one engine.
+#[test]
+fn a_blocking_call_reads_a_compressed_answer() {
+    let (url, _) = serving(gzip(PAGE.as_bytes()));
+    let page = catalog_search::send_blocking(&client(&url, 1024 * 1024), search())
+        .expect("the compressed page reads");
+    assert_eq!(page.features.len(), 2);
+}
+
+/// A few kilobytes that expand to 32 MiB of white space (valid JSON padding) are refused at
+/// the 1 MiB cap, counted after decompression, not read whole.
+#[tokio::test]
+async fn a_compressed_answer_that_expands_past_the_cap_is_too_large() {
+    let mut padded = PAGE.as_bytes().to_vec();
+    padded.resize(32 * 1024 * 1024, b' ');
+    let bomb = gzip(&padded);
+    assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
+    let (url, _) = serving(bomb);
+    let error = catalog_search::send(&client(&url, 1024 * 1024), search())
+        .await
+        .expect_err("past the cap once decompressed");
+    assert!(
+        matches!(error, Error::TooLarge { limit, .. } if limit == 1024 * 1024),
+        "{error:?}"
+    );
+    // The same answer is read under a cap that holds it.
+    let page = catalog_search::send(&client(&url, 64 * 1024 * 1024), search())
+        .await
+        .expect("within the cap");
+    assert_eq!(page.features.len(), 2);
+}
+
+/// Bytes that claim to be gzip and are not end the call with a typed error, not a panic and
+/// not a page of garbage.
+#[tokio::test]
+async fn an_answer_that_is_not_the_gzip_it_claims_is_a_typed_error() {
+    let mut broken = gzip(PAGE.as_bytes());
+    let middle = broken.len() / 2;
+    broken[middle..].fill(0xff);
+    let (url, _) = serving(broken);
+    let error = catalog_search::send(&client(&url, 1024 * 1024), search())
+        .await
+        .expect_err("undecodable");
+    // The body could not be read, as a cut connection's could not: not a page that failed
+    // to parse.
+    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
+    assert_eq!(error.kind(), ErrorKind::Transport, "{error:?}");
+}
