@@ -413,8 +413,11 @@ fn print_dry_run(
     held: Option<&Held>,
     settings: &Settings,
 ) -> Outcome {
+    // `Accept-Encoding` is what reqwest asks for with the SDK's `gzip` feature, which this
+    // program turns on; a test compares every header shown here with what a real run sends.
     let mut text = format!(
-        "POST {}/v1/op/{}\nContent-Type: application/json\nAccept: {}\nUser-Agent: {}\n",
+        "POST {}/v1/op/{}\nContent-Type: application/json\nAccept: {}\nAccept-Encoding: gzip\n\
+         User-Agent: {}\n",
         inert(&target.api_url),
         inert(operation_id),
         geopera::DEFAULT_ACCEPT,

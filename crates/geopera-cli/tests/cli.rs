@@ -1656,6 +1656,85 @@ fn the_idempotency_key_and_the_api_key_header_reach_the_server() {
     assert!(call.header("authorization").is_none());
 }
 
+/// Every header `--dry-run` shows with a value is the one a real run sends, as the emulator
+/// recorded it: a dry run is read as the request, so a header it names wrongly would mislead.
+#[test]
+fn the_headers_a_dry_run_shows_are_the_ones_a_real_run_sends() {
+    let s = setup();
+    let args = ["orders", "list", "--size", "1"];
+    s.cli().args(args).assert().success();
+    let recorded = s.emulator.requests();
+    let call = recorded
+        .iter()
+        .rev()
+        .find(|r| r.operation_id.as_deref() == Some("orders.list"))
+        .expect("the call was recorded");
+    let output = s
+        .cli()
+        .args(args)
+        .arg("--dry-run")
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let out = text(&output.stdout);
+    let (head, _) = out.split_once("\n\n").expect("headers, blank line, body");
+    let mut compared = Vec::new();
+    for line in head.lines().skip(1).filter(|line| !line.starts_with('#')) {
+        let (name, shown) = line.split_once(": ").expect("a header line");
+        // The credential is shown redacted; that it is sent is checked elsewhere.
+        if name.eq_ignore_ascii_case("x-api-key") || name.eq_ignore_ascii_case("authorization") {
+            continue;
+        }
+        assert_eq!(call.header(name), Some(shown), "{name} in:\n{out}");
+        compared.push(name.to_ascii_lowercase());
+    }
+    for name in ["content-type", "accept", "accept-encoding", "user-agent"] {
+        assert!(compared.iter().any(|c| c == name), "{name} in:\n{out}");
+    }
+}
+
+/// An answer compressed with gzip, as a server sends one to a client that asks (this one
+/// does, as the official CLI's HTTP client does), is printed as the JSON it holds.
+#[test]
+fn a_compressed_answer_is_printed_as_its_json() {
+    let s = setup();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let (heads, asked) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let answer = br#"{"organization_id":"org_1","credits":42}"#;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(answer).expect("compressing into memory");
+        let body = encoder.finish().expect("compressing into memory");
+        if let Some(Ok(mut stream)) = listener.incoming().next() {
+            let (head, _) = read_request(&stream);
+            let _ = heads.send(head);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(&body);
+        }
+    });
+    let output = s
+        .against(&url)
+        .args(["billing", "credits", "balance", "--jq", ".credits"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout).trim(), "42");
+    let head = asked
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server got a request");
+    assert!(
+        head.iter()
+            .any(|line| line.eq_ignore_ascii_case("accept-encoding: gzip")),
+        "{head:?}"
+    );
+}
+
 /// A key no header can carry is refused alike with and without `--dry-run`: the dry run
 /// printed it, its line break making a header line of its own, and exited 0.
 #[test]
