@@ -408,6 +408,16 @@ pub(crate) struct TokenAnswer {
     pub(crate) scope: Option<String>,
 }
 
+impl TokenAnswer {
+    /// When the refresh token expires, if the answer says: a lifetime of zero states none
+    /// (Keycloak sends it for an offline token, which has no fixed expiry).
+    fn refresh_expires_at(&self, received: SystemTime) -> Option<SystemTime> {
+        self.refresh_expires_in
+            .filter(|s| *s > 0)
+            .map(|s| after(received, s))
+    }
+}
+
 /// A string member as it is, and any other value as the empty string.
 fn text_or_empty<'de, D: serde::Deserializer<'de>>(into: D) -> Result<String, D::Error> {
     match serde_json::Value::deserialize(into)? {
@@ -504,6 +514,7 @@ impl TokenSet {
             .expires_in
             .unwrap_or(300)
             .max(MIN_TOKEN_LIFETIME_SECS);
+        let refresh_expires_at = answer.refresh_expires_at(received);
         TokenSet {
             access_token: Secret::new(answer.access_token),
             refresh_token: answer
@@ -512,10 +523,7 @@ impl TokenSet {
                 .map(Secret::new),
             expires_at: after(received, lifetime),
             expiry_stated: answer.expires_in.is_some(),
-            refresh_expires_at: answer
-                .refresh_expires_in
-                .filter(|s| *s > 0)
-                .map(|s| after(received, s)),
+            refresh_expires_at,
             scope: answer.scope,
         }
     }
@@ -572,6 +580,7 @@ impl TokenSet {
         answer: TokenAnswer,
         received: SystemTime,
     ) -> Option<Self> {
+        let refresh_expires_at = answer.refresh_expires_at(received);
         let rotated = Secret::new(answer.refresh_token.filter(|t| !t.is_empty())?);
         let mut tokens = match held {
             Some(mut held) => {
@@ -580,10 +589,7 @@ impl TokenSet {
             }
             None => TokenSet::refresh_only(rotated),
         };
-        tokens.refresh_expires_at = answer
-            .refresh_expires_in
-            .filter(|s| *s > 0)
-            .map(|s| after(received, s));
+        tokens.refresh_expires_at = refresh_expires_at;
         Some(tokens)
     }
 
