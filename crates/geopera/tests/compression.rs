@@ -6,14 +6,17 @@
 //! tests, in the same build.
 #![cfg(feature = "gzip")]
 
-use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+#[path = "it/hostile.rs"]
+#[allow(dead_code, reason = "the other answers serve the tests under it/")]
+mod hostile;
+
+use std::io::Write as _;
 
 use geopera::models::CatalogSearchInput;
 use geopera::operations::catalog_search;
 use geopera::{Client, Error, ErrorKind};
+
+use hostile::{Hostile, Reply};
 
 /// A page of two items, as the API answers `catalog.search`.
 const PAGE: &str = r#"{"type":"FeatureCollection","features":[
@@ -28,67 +31,16 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().expect("compressing into memory")
 }
 
-/// A server on 127.0.0.1 that answers every request with `body` as gzip-encoded JSON, and
-/// keeps each request's head. It serves until the test process ends.
-fn serving(body: Vec<u8>) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a port on loopback");
-    let url = format!("http://{}", listener.local_addr().expect("its address"));
-    let heads = Arc::new(Mutex::new(Vec::new()));
-    let seen = heads.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(16) {
-            let Ok(stream) = stream else { continue };
-            if let Some(head) = answer(stream, &body) {
-                seen.lock().expect("heads").push(head);
-            }
-        }
-    });
-    (url, heads)
-}
-
-/// Reads one request (its head, then as many body bytes as it declares), answers it with
-/// `body` and closes; the head read, lower-cased.
-fn answer(mut stream: TcpStream, body: &[u8]) -> Option<String> {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    let mut read = Vec::new();
-    let mut buffer = [0u8; 4096];
-    let end = loop {
-        let n = stream.read(&mut buffer).ok()?;
-        if n == 0 {
-            return None;
-        }
-        read.extend_from_slice(&buffer[..n]);
-        if let Some(at) = read.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        if read.len() > 64 * 1024 {
-            return None;
-        }
-    };
-    let head = String::from_utf8_lossy(&read[..end]).to_lowercase();
-    let declared = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length:"))
-        .and_then(|n| n.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut got = read.len() - end;
-    while got < declared.min(1024 * 1024) {
-        let n = stream.read(&mut buffer).ok()?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
-    let reply = format!(
+/// A server on 127.0.0.1 that answers every request with `body` as gzip-encoded JSON.
+fn serving(body: Vec<u8>) -> Hostile {
+    let mut answer = format!(
         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
-    );
-    stream.write_all(reply.as_bytes()).ok()?;
-    stream.write_all(body).ok()?;
-    Some(head)
+    )
+    .into_bytes();
+    answer.extend_from_slice(&body);
+    Hostile::serve("127.0.0.1", move |_| Reply::Raw(answer.clone()))
 }
 
 fn client(url: &str, cap: u64) -> Client {
@@ -106,25 +58,22 @@ fn search() -> CatalogSearchInput {
 
 #[tokio::test]
 async fn a_call_asks_for_gzip_and_reads_a_compressed_answer() {
-    let (url, heads) = serving(gzip(PAGE.as_bytes()));
-    let page = catalog_search::send(&client(&url, 1024 * 1024), search())
+    let server = serving(gzip(PAGE.as_bytes()));
+    let page = catalog_search::send(&client(&server.url(), 1024 * 1024), search())
         .await
         .expect("the compressed page reads");
     let ids: Vec<&str> = page.features.iter().map(|item| item.id.as_str()).collect();
     assert_eq!(ids, ["a", "b"]);
-    let heads = heads.lock().expect("heads");
-    let asked = heads[0]
-        .lines()
-        .find_map(|line| line.strip_prefix("accept-encoding:"))
-        .unwrap_or_default();
-    assert!(asked.contains("gzip"), "{heads:?}");
+    let seen = server.seen();
+    let asked = seen[0].header("accept-encoding").unwrap_or_default();
+    assert!(asked.contains("gzip"), "{seen:?}");
 }
 
 /// The blocking face reads it the same way: one engine.
 #[test]
 fn a_blocking_call_reads_a_compressed_answer() {
-    let (url, _) = serving(gzip(PAGE.as_bytes()));
-    let page = catalog_search::send_blocking(&client(&url, 1024 * 1024), search())
+    let server = serving(gzip(PAGE.as_bytes()));
+    let page = catalog_search::send_blocking(&client(&server.url(), 1024 * 1024), search())
         .expect("the compressed page reads");
     assert_eq!(page.features.len(), 2);
 }
@@ -137,7 +86,8 @@ async fn a_compressed_answer_that_expands_past_the_cap_is_too_large() {
     padded.resize(32 * 1024 * 1024, b' ');
     let bomb = gzip(&padded);
     assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
-    let (url, _) = serving(bomb);
+    let server = serving(bomb);
+    let url = server.url();
     let error = catalog_search::send(&client(&url, 1024 * 1024), search())
         .await
         .expect_err("past the cap once decompressed");
@@ -159,8 +109,8 @@ async fn an_answer_that_is_not_the_gzip_it_claims_is_a_typed_error() {
     let mut broken = gzip(PAGE.as_bytes());
     let middle = broken.len() / 2;
     broken[middle..].fill(0xff);
-    let (url, _) = serving(broken);
-    let error = catalog_search::send(&client(&url, 1024 * 1024), search())
+    let server = serving(broken);
+    let error = catalog_search::send(&client(&server.url(), 1024 * 1024), search())
         .await
         .expect_err("undecodable");
     // The body could not be read, as a cut connection's could not: not a page that failed
