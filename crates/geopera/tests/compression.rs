@@ -1,6 +1,6 @@
-//! Answers compressed with gzip (feature `gzip`), from a server of the test's own that
-//! compresses whatever it is asked for: read as they arrive, capped after decompression, and
-//! refused with a typed error when the compressed bytes are broken.
+//! Answers compressed with gzip (feature `gzip`), from the tests' own server answering with
+//! bytes compressed beforehand: read as they arrive, capped after decompression, and refused
+//! with a typed error when the compressed bytes are broken.
 //!
 //! A test binary of its own, built only with the feature; CI runs it with the Redis and TLS
 //! tests, in the same build.
