@@ -1963,11 +1963,7 @@ fn ctrl_c_while_out_waits_for_a_reader_of_its_fifo_exits_130() {
     executed_soon(&s, "catalog.tile.render", Duration::from_secs(30));
     // The answer is in; the command is opening the FIFO, which nobody reads.
     std::thread::sleep(Duration::from_millis(500));
-    let status = interrupt(&mut child);
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
-    }
+    let (status, stderr) = interrupted(&mut child);
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     let kind = std::fs::symlink_metadata(&fifo).expect("stat").file_type();
@@ -2081,6 +2077,21 @@ fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// [`interrupt`], then what the command wrote to stderr.
+fn interrupted(child: &mut std::process::Child) -> (std::process::ExitStatus, String) {
+    let status = interrupt(child);
+    (status, stderr_of(child))
+}
+
+/// What a command that has ended wrote to stderr (piped by [`Setup::process`]).
+fn stderr_of(child: &mut std::process::Child) -> String {
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("stderr");
+    }
+    stderr
 }
 
 /// Waits (at most `within`) until the emulator has executed `operation` at least once.
@@ -2314,12 +2325,8 @@ fn ctrl_c_during_a_wait_exits_130_promptly() {
         .spawn()
         .expect("geopera starts");
     executed_soon(&s, "orders.get", Duration::from_secs(5));
-    let status = interrupt(&mut child);
+    let (status, stderr) = interrupted(&mut child);
     assert_eq!(status.code(), Some(130));
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("stderr");
-    }
     // No spinner: the order's id as it was placed, and again with the interruption, so it is
     // not placed a second time by someone who thinks it never was.
     let id = placed_order(&stderr);
@@ -2365,11 +2372,7 @@ fn ctrl_c_before_a_call_with_side_effects_is_answered_names_its_idempotency_key(
         .recv_timeout(Duration::from_secs(20))
         .expect("the placement was sent");
     let key = idempotency_key_of(&head);
-    let status = interrupt(&mut child);
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("stderr");
-    }
+    let (status, stderr) = interrupted(&mut child);
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert_eq!(
         stderr,
@@ -2859,11 +2862,7 @@ fn ctrl_c_during_a_long_jq_program_exits_130_promptly() {
             .expect("geopera starts");
         executed_soon(&s, "catalog.search", Duration::from_secs(10));
         std::thread::sleep(Duration::from_millis(300));
-        let status = interrupt(&mut child);
-        let mut stderr = String::new();
-        if let Some(mut pipe) = child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
-        }
+        let (status, stderr) = interrupted(&mut child);
         assert_eq!(status.code(), Some(130), "{program}: {stderr}");
         assert!(stderr.contains("Error: interrupted"), "{program}: {stderr}");
     }
@@ -2949,11 +2948,7 @@ fn ctrl_c_while_a_huge_answer_is_checked_or_laid_out_exits_130_promptly() {
             .recv_timeout(Duration::from_secs(30))
             .expect("the answer was sent");
         std::thread::sleep(Duration::from_millis(500));
-        let status = interrupt(&mut child);
-        let mut stderr = String::new();
-        if let Some(mut pipe) = child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
-        }
+        let (status, stderr) = interrupted(&mut child);
         assert_eq!(status.code(), Some(130), "-o {output}: {stderr}");
         assert_eq!(stderr, "Error: interrupted\n", "-o {output}");
     }
@@ -4420,11 +4415,7 @@ fn interrupted_upload_once(
         .spawn()
         .expect("geopera starts");
     ready(&s);
-    let status = interrupt(&mut child);
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("stderr");
-    }
+    let (status, stderr) = interrupted(&mut child);
     (s, status, stderr)
 }
 
@@ -4938,11 +4929,7 @@ fn closed_early(s: &Setup, args: &[&str], keep: usize) -> (std::process::ExitSta
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(status) = child.try_wait().expect("waits") {
-            let mut stderr = String::new();
-            if let Some(mut pipe) = child.stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
-            }
-            return (status, stderr);
+            return (status, stderr_of(&mut child));
         }
         if Instant::now() > deadline {
             let _ = child.kill();
@@ -7430,12 +7417,8 @@ fn ctrl_c_while_input_is_read_from_stdin_or_a_named_pipe_exits_130_promptly() {
         }
         // Let it reach the read; heard before it, Ctrl-C must end the command all the same.
         std::thread::sleep(Duration::from_millis(200));
-        let status = interrupt(&mut child);
+        let (status, stderr) = interrupted(&mut child);
         drop(stdin);
-        let mut stderr = String::new();
-        if let Some(mut pipe) = child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
-        }
         assert_eq!(status.code(), Some(130), "{args:?}: {stderr}");
         assert!(stderr.contains("Error: interrupted"), "{args:?}: {stderr}");
     }
