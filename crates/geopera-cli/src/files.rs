@@ -160,7 +160,45 @@ fn write_out_now(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
     fill(file, permissions, bytes).map_err(cannot)?;
     std::fs::rename(&partial.path, target).map_err(cannot)?;
     partial.kept = true;
-    Ok(())
+    sync_folder_of(target).map_err(cannot)
+}
+
+/// Makes a rename into `path`'s folder outlive a crash: the new name is an entry of the
+/// folder, and a file system may keep a new file's synced bytes yet lose the entry (ext4 and
+/// XFS may) until the folder itself is synced.
+///
+/// Only a failed sync is an error, as the rename may then not last. A folder this process may
+/// rename into but not open (mode `0300`) cannot be synced by it, and a file system that syncs
+/// no folders says so with `EINVAL` or `ENOTSUP`: both leave the rename as the kernel keeps it.
+pub(crate) fn sync_folder_of(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let folder = match path.parent() {
+            Some(folder) if !folder.as_os_str().is_empty() => folder,
+            _ => Path::new("."),
+        };
+        let Ok(folder) = std::fs::File::open(folder) else {
+            return Ok(());
+        };
+        match folder.sync_all() {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::InvalidInput | std::io::ErrorKind::Unsupported
+                ) =>
+            {
+                Ok(())
+            }
+            outcome => outcome,
+        }
+    }
+    // Windows has no folder sync within std's reach (a folder opens as a file only with backup
+    // semantics); the rename is left as the file system keeps it.
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
 }
 
 /// Whether this process may write into `target`, an existing file (or one not made yet), as

@@ -136,3 +136,16 @@ fn temporary_names_are_unguessable_and_a_taken_name_is_never_followed() {
     assert_eq!(std::fs::read(&victim).expect("victim"), b"precious");
     assert_eq!(std::fs::read(&second).expect("taken"), b"taken");
 }
+
+#[test]
+fn a_folder_that_cannot_be_opened_leaves_the_rename_as_it_is() {
+    // A folder the process may rename into but not open (mode 0300 for its owner) fails the
+    // open as this missing one does; the rename has been made either way, so neither is an
+    // error of the write. Root opens any folder, so the missing one stands in for both.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let inside_missing = dir.path().join("gone").join("tile.png");
+    sync_folder_of(&inside_missing).expect("no folder to sync is no failure");
+    // A bare file name is in the working folder, which opens and syncs.
+    sync_folder_of(Path::new("tile.png")).expect("the working folder syncs");
+    sync_folder_of(&dir.path().join("tile.png")).expect("a folder syncs");
+}

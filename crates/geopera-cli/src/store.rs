@@ -598,7 +598,7 @@ fn write_replacing(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()>
     temp.as_file().sync_all()?;
     // On failure the temporary file is removed as it drops.
     temp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::files::sync_folder_of(path)
 }
 
 #[cfg(unix)]
