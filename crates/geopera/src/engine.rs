@@ -668,7 +668,16 @@ fn assess(
     }
     match decision {
         Decision::RetryAfter(wait) => {
-            tracing::debug!(operation_id = info.id, attempt, ?outcome, ?wait, "retrying");
+            // `outcome` and `wait_ms` are read by programs too (a command line saying why it
+            // waits), so they are text and a number rather than Rust's `Debug` of each.
+            tracing::debug!(
+                operation_id = info.id,
+                attempt,
+                outcome = %outcome,
+                ?wait,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "retrying"
+            );
             let base = if limited { limited_since } else { now };
             Step::RetryAt(base.saturating_add(wait))
         }

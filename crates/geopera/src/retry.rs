@@ -153,6 +153,19 @@ pub(crate) enum Outcome {
     Fatal,
 }
 
+/// How an attempt ended, in the words a log line or a notice gives it.
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Status(status) => write!(f, "HTTP {status}"),
+            Outcome::LimitedPastRedirect => f.write_str("HTTP 429 after a redirect"),
+            Outcome::NotSent => f.write_str("no connection"),
+            Outcome::Ambiguous => f.write_str("no complete answer"),
+            Outcome::Fatal => f.write_str("failed"),
+        }
+    }
+}
+
 /// Decides what follows attempt number `attempt` (1-based).
 pub(crate) fn decide(
     policy: &RetryPolicy,

@@ -149,6 +149,15 @@ fn calls_and_retries_are_traced_without_the_token() {
         "{text}"
     );
     assert!(text.contains("retrying"), "{text}");
+    // A retry's cause and wait are a text and a number a program can read, not `Debug`.
+    let retrying = text
+        .lines()
+        .find(|line| line.contains("retrying"))
+        .unwrap_or_default();
+    assert!(
+        retrying.contains("outcome=HTTP 503") && retrying.contains(" wait_ms="),
+        "{retrying}"
+    );
     let closed: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("close time.busy"))
