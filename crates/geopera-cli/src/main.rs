@@ -25,6 +25,7 @@ mod files;
 mod hidden;
 mod jq;
 mod json;
+mod notice;
 mod ordered;
 mod pages;
 mod paint;
@@ -580,7 +581,9 @@ fn deepest(matches: &ArgMatches) -> &ArgMatches {
 /// own events fall under the same target). The filter is fixed rather than read from
 /// `RUST_LOG`, so that no wire-level crate (which could log header values, credentials
 /// among them) is ever switched on by accident; the SDK itself never logs a credential.
+/// Without either, a terminal is told of a long wait before a retry ([`notice`]).
 fn tracing_to_stderr(matches: &ArgMatches) {
+    use tracing_subscriber::layer::SubscriberExt as _;
     let leaf = deepest(matches);
     let flag = |name: &str| matches!(leaf.try_get_one::<bool>(name), Ok(Some(true)));
     let filter = if flag("debug") {
@@ -588,6 +591,10 @@ fn tracing_to_stderr(matches: &ArgMatches) {
     } else if flag("verbose") {
         "geopera=debug"
     } else {
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            let notices = tracing_subscriber::registry().with(notice::RetryNotice);
+            let _ = tracing::subscriber::set_global_default(notices);
+        }
         return;
     };
     // A failed write of an event is dropped: tracing's default reports it with `eprintln!`,

@@ -6,12 +6,39 @@
 //! [`Shown`] clears its line when dropped, which is also what happens when Ctrl-C abandons the
 //! work: the terminal is left with the error or the answer, not a stale spinner.
 
+use std::io::Write as _;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// The spinner or bar drawn now, if any: a line said while one is drawn goes above it, where
+/// written straight to stderr it would be drawn over at the next tick.
+static SHOWING: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Writes `line` on stderr, above the spinner or bar if one is drawn. A stderr that cannot be
+/// written to loses the line, not the command.
+pub(crate) fn say(line: &str) {
+    let write = || {
+        let _ = writeln!(std::io::stderr(), "{line}");
+    };
+    let showing = SHOWING.lock().unwrap_or_else(PoisonError::into_inner);
+    match showing.as_ref() {
+        Some(bar) => bar.suspend(write),
+        None => write(),
+    }
+}
+
 /// A spinner or bar on stderr, cleared when dropped.
 pub(crate) struct Shown(ProgressBar);
+
+impl Shown {
+    /// Draws `bar` and makes it the one [`say`] writes above.
+    fn showing(bar: ProgressBar) -> Self {
+        *SHOWING.lock().unwrap_or_else(PoisonError::into_inner) = Some(bar.clone());
+        Shown(bar)
+    }
+}
 
 impl Shown {
     /// A spinner after which `message` is shown, with the time spent so far.
@@ -23,7 +50,7 @@ impl Shown {
         );
         bar.set_message(message);
         bar.enable_steady_tick(Duration::from_millis(100));
-        Shown(bar)
+        Shown::showing(bar)
     }
 
     /// A bar of `total` bytes, with the rate and the time left.
@@ -37,7 +64,7 @@ impl Shown {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.set_message(message);
-        Shown(bar)
+        Shown::showing(bar)
     }
 
     /// A handle for the callback that reports progress (it shares this one's line).
@@ -48,6 +75,10 @@ impl Shown {
 
 impl Drop for Shown {
     fn drop(&mut self) {
+        SHOWING
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         self.0.finish_and_clear();
     }
 }

@@ -9634,3 +9634,74 @@ fn a_login_removes_the_temporary_credentials_files_a_killed_one_left() {
     }
     assert_eq!(s.credentials()["default"]["auth"]["type"], "api_key");
 }
+
+/// Runs `command` with stderr on a new pseudo-terminal and answers its output and what it
+/// wrote there (the terminal's line ends are `\r\n`).
+#[cfg(target_os = "linux")]
+fn with_stderr_on_a_terminal(mut command: std::process::Command) -> (std::process::Output, String) {
+    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let controller = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("a pseudo-terminal");
+    grantpt(&controller).expect("pseudo-terminal granted");
+    unlockpt(&controller).expect("pseudo-terminal unlocked");
+    let name = ptsname(&controller, Vec::new()).expect("pseudo-terminal name");
+    let terminal = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(name.to_string_lossy().as_ref())
+        .expect("pseudo-terminal opens");
+    command.stdin(Stdio::null()).stderr(terminal);
+    let output = command.output().expect("geopera runs");
+    // The command holds the terminal's other end until it goes; then a read ends (`EIO` once
+    // nothing is left) instead of waiting for more.
+    drop(command);
+    let mut written = Vec::new();
+    let _ = std::fs::File::from(controller).read_to_end(&mut written);
+    (output, String::from_utf8_lossy(&written).into_owned())
+}
+
+/// A call held back by a 429's `Retry-After` says so on a terminal, where it looked hung for
+/// as long as the wait; stderr that is not a terminal gets no such line.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_wait_before_a_retry_is_said_on_a_terminal_and_nowhere_else() {
+    let limited_once = || {
+        let plan =
+            geopera_emulator::FaultPlan::parse("429;retry-after=1;times=1").expect("a fault plan");
+        Setup::on(Emulator::builder().faults(plan))
+    };
+    let s = limited_once();
+    let mut command = s.process();
+    command.args(SEARCH_ONE);
+    let (output, terminal) = with_stderr_on_a_terminal(command);
+    assert!(output.status.success(), "{terminal}");
+    assert_eq!(
+        stdout_json(&output)["features"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(
+        terminal, "Retrying catalog.search in 1 s (HTTP 429); Ctrl-C stops\r\n",
+        "{terminal:?}"
+    );
+
+    let s = limited_once();
+    let output = s.cli().args(SEARCH_ONE).output().expect("geopera runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
+    // `-v` tells of the retry itself, in its own words.
+    let s = limited_once();
+    let output = s
+        .cli()
+        .args(SEARCH_ONE)
+        .arg("-v")
+        .output()
+        .expect("geopera runs");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("retrying") && stderr.contains("outcome=HTTP 429"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Ctrl-C stops"), "{stderr}");
+}
