@@ -12,8 +12,8 @@ mod hostile;
 
 use std::io::Write as _;
 
-use geopera::models::CatalogSearchInput;
-use geopera::operations::catalog_search;
+use geopera::models::{CatalogSearchInput, CatalogTileInput};
+use geopera::operations::{catalog_search, catalog_search_stream, catalog_tile_render};
 use geopera::{Client, Error, ErrorKind};
 
 use hostile::{Hostile, Reply};
@@ -33,8 +33,13 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 /// A server on 127.0.0.1 that answers every request with `body` as gzip-encoded JSON.
 fn serving(body: Vec<u8>) -> Hostile {
+    serving_as("application/json", body)
+}
+
+/// A server on 127.0.0.1 that answers every request with `body`, gzip-encoded `content_type`.
+fn serving_as(content_type: &str, body: Vec<u8>) -> Hostile {
     let mut answer = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n\
+        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-encoding: gzip\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
     )
@@ -117,4 +122,71 @@ async fn an_answer_that_is_not_the_gzip_it_claims_is_a_typed_error() {
     // to parse.
     assert!(matches!(error, Error::Transport { .. }), "{error:?}");
     assert_eq!(error.kind(), ErrorKind::Transport, "{error:?}");
+}
+
+/// The body of a `catalog.search_stream` call.
+fn stream_body() -> serde_json::Map<String, serde_json::Value> {
+    let mut body = serde_json::Map::new();
+    body.insert("host_name".to_owned(), "earthsearch-aws".into());
+    body
+}
+
+/// A compressed NDJSON answer is split into items after decompression, each line under the
+/// same cap as a whole answer: a few kilobytes that expand to one 32 MiB line end the stream
+/// with `TooLarge` once the line passes 1 MiB, after the items before it.
+#[test]
+fn a_compressed_stream_is_read_by_line_and_a_line_that_expands_past_the_cap_is_too_large() {
+    let lines = "{\"id\":\"a\"}\n{\"id\":\"b\"}\n";
+    let server = serving_as("application/x-ndjson", gzip(lines.as_bytes()));
+    let items: Vec<serde_json::Value> =
+        catalog_search_stream::stream_blocking(&client(&server.url(), 1024 * 1024), stream_body())
+            .collect::<Result<_, _>>()
+            .expect("the compressed lines read");
+    assert_eq!(
+        items,
+        [
+            serde_json::json!({"id": "a"}),
+            serde_json::json!({"id": "b"})
+        ]
+    );
+
+    let mut endless = b"{\"id\":\"a\"}\n\"".to_vec();
+    endless.resize(32 * 1024 * 1024, b'x');
+    let bomb = gzip(&endless);
+    assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
+    let server = serving_as("application/x-ndjson", bomb);
+    let mut items =
+        catalog_search_stream::stream_blocking(&client(&server.url(), 1024 * 1024), stream_body());
+    assert_eq!(
+        items.next().and_then(Result::ok),
+        Some(serde_json::json!({"id": "a"}))
+    );
+    let error = items
+        .next()
+        .and_then(Result::err)
+        .expect("the long line ends the stream");
+    assert!(
+        matches!(error, Error::TooLarge { limit, .. } if limit == 1024 * 1024),
+        "{error:?}"
+    );
+    assert!(items.next().is_none(), "nothing follows the error");
+}
+
+/// A compressed binary answer reaches the caller as the bytes it stands for, whole, through
+/// both the buffered call and the stream; the length the server declared is the compressed
+/// one and does not count against them.
+#[test]
+fn a_compressed_binary_answer_reads_as_its_bytes() {
+    let image: Vec<u8> = (0..200_000u32).map(|n| (n % 251) as u8).collect();
+    let server = serving_as("image/png", gzip(&image));
+    let client = client(&server.url(), 1024 * 1024);
+    let tile = CatalogTileInput::new("sentinel-2-l2a", "s", "true_color", 3, 4, 2, "png");
+    let whole = catalog_tile_render::send_blocking(&client, tile.clone()).expect("the bytes");
+    assert_eq!(whole.bytes.as_ref(), image.as_slice());
+    let streamed: Vec<u8> = catalog_tile_render::stream_body_blocking(&client, tile)
+        .expect("a body")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("every chunk")
+        .concat();
+    assert_eq!(streamed, image);
 }
