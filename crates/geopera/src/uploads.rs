@@ -300,6 +300,13 @@ impl Upload {
 
     /// How long the `PUT` may go without the server taking a chunk or answering (default
     /// [`DEFAULT_STALL_TIMEOUT`]); `None` lifts it.
+    ///
+    /// "Taking" is seen from this side of the socket: the last chunk counts as taken once the
+    /// operating system has it, and the wait for the answer that follows also covers the time
+    /// the system takes to send what it buffered (on Linux up to 4 MiB by default, the third
+    /// value of `net.ipv4.tcp_wmem`). On a link so slow that this takes longer than the limit
+    /// (4 MiB at 64 KiB/s is 64 s), raise the limit, or the transfer fails as stalled at its
+    /// very end.
     pub fn stall_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.options.stall_timeout = timeout.into();
         self
