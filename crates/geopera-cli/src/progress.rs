@@ -38,9 +38,7 @@ impl Shown {
         *SHOWING.lock().unwrap_or_else(PoisonError::into_inner) = Some(bar.clone());
         Shown(bar)
     }
-}
 
-impl Shown {
     /// A spinner after which `message` is shown, with the time spent so far.
     pub(crate) fn spinner(message: String) -> Self {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
