@@ -9653,12 +9653,18 @@ fn with_stderr_on_a_terminal(mut command: std::process::Command) -> (std::proces
         .open(name.to_string_lossy().as_ref())
         .expect("pseudo-terminal opens");
     command.stdin(Stdio::null()).stderr(terminal);
-    let output = command.output().expect("geopera runs");
-    // The command holds the terminal's other end until it goes; then a read ends (`EIO` once
-    // nothing is left) instead of waiting for more.
+    let child = command.spawn().expect("geopera runs");
+    // The command keeps the terminal's other end open until it goes: dropped, the child holds
+    // the only one, and the read below ends (`EIO`) when the child does. The terminal is read
+    // while the child runs, so that a child writing more than its buffer holds never blocks.
     drop(command);
-    let mut written = Vec::new();
-    let _ = std::fs::File::from(controller).read_to_end(&mut written);
+    let reader = std::thread::spawn(move || {
+        let mut written = Vec::new();
+        let _ = std::fs::File::from(controller).read_to_end(&mut written);
+        written
+    });
+    let output = child.wait_with_output().expect("geopera ends");
+    let written = reader.join().expect("the terminal is read");
     (output, String::from_utf8_lossy(&written).into_owned())
 }
 
