@@ -33,6 +33,7 @@ mod progress;
 mod store;
 mod table;
 mod tree;
+mod unechoed;
 mod upload;
 mod waiting;
 mod webhook;
@@ -384,6 +385,7 @@ fn main() -> ExitCode {
                     drop(work);
                     None
                 };
+                unechoed::restore_on_interrupt();
                 files::remove_partial();
                 settle().await;
                 // The upload was committed before it heard the interruption, and its answer
@@ -659,6 +661,7 @@ fn watch_for_interrupts() {
 /// return to the runtime in time (a `--jq` program inside a native filter): partial files
 /// removed, "interrupted" said, exit 130.
 pub(crate) fn exit_interrupted() -> ! {
+    unechoed::restore_on_interrupt();
     files::remove_partial();
     paint::error(&Failure::interrupted().message);
     std::process::exit(i32::from(failure::EXIT_INTERRUPTED))

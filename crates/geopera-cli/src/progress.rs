@@ -29,6 +29,14 @@ pub(crate) fn say(line: &str) {
     }
 }
 
+/// Writes `text` on stderr with no line end after it, as a prompt is. A stderr that cannot be
+/// written to loses the prompt, not the command.
+pub(crate) fn say_inline(text: &str) {
+    let mut stderr = std::io::stderr();
+    let _ = stderr.write_all(text.as_bytes());
+    let _ = stderr.flush();
+}
+
 /// A spinner or bar on stderr, cleared when dropped.
 pub(crate) struct Shown(ProgressBar);
 

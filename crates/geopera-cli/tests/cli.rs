@@ -9635,24 +9635,38 @@ fn a_login_removes_the_temporary_credentials_files_a_killed_one_left() {
     assert_eq!(s.credentials()["default"]["auth"]["type"], "api_key");
 }
 
-/// Runs `command` with stderr on a new pseudo-terminal and answers its output and what it
-/// wrote there (the terminal's line ends are `\r\n`).
+/// A new pseudo-terminal: its controlling side, and the path of the terminal a command is
+/// given.
 #[cfg(target_os = "linux")]
-fn with_stderr_on_a_terminal(mut command: std::process::Command) -> (std::process::Output, String) {
+fn pseudo_terminal() -> (std::fs::File, PathBuf) {
     use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
-    use std::io::Read as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
     let controller = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("a pseudo-terminal");
     grantpt(&controller).expect("pseudo-terminal granted");
     unlockpt(&controller).expect("pseudo-terminal unlocked");
     let name = ptsname(&controller, Vec::new()).expect("pseudo-terminal name");
-    let terminal = std::fs::OpenOptions::new()
+    let path = PathBuf::from(name.to_string_lossy().into_owned());
+    (std::fs::File::from(controller), path)
+}
+
+/// Opens the terminal at `path` without making it this process's controlling terminal.
+#[cfg(target_os = "linux")]
+fn open_terminal(path: &Path) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .custom_flags(libc::O_NOCTTY)
-        .open(name.to_string_lossy().as_ref())
-        .expect("pseudo-terminal opens");
-    command.stdin(Stdio::null()).stderr(terminal);
+        .open(path)
+        .expect("pseudo-terminal opens")
+}
+
+/// Runs `command` with stderr on a new pseudo-terminal and answers its output and what it
+/// wrote there (the terminal's line ends are `\r\n`).
+#[cfg(target_os = "linux")]
+fn with_stderr_on_a_terminal(mut command: std::process::Command) -> (std::process::Output, String) {
+    use std::io::Read as _;
+    let (mut controller, path) = pseudo_terminal();
+    command.stdin(Stdio::null()).stderr(open_terminal(&path));
     let child = command.spawn().expect("geopera runs");
     // The command keeps the terminal's other end open until it goes: dropped, the child holds
     // the only one, and the read below ends (`EIO`) when the child does. The terminal is read
@@ -9660,7 +9674,7 @@ fn with_stderr_on_a_terminal(mut command: std::process::Command) -> (std::proces
     drop(command);
     let reader = std::thread::spawn(move || {
         let mut written = Vec::new();
-        let _ = std::fs::File::from(controller).read_to_end(&mut written);
+        let _ = controller.read_to_end(&mut written);
         written
     });
     let output = child.wait_with_output().expect("geopera ends");
@@ -9710,4 +9724,101 @@ fn a_wait_before_a_retry_is_said_on_a_terminal_and_nowhere_else() {
         "{stderr}"
     );
     assert!(!stderr.contains("Ctrl-C stops"), "{stderr}");
+}
+
+/// What has been written to the terminal whose controlling side is `controller` (made
+/// non-blocking), added to `seen`, waiting up to 10 s for `until` to appear when given.
+#[cfg(target_os = "linux")]
+fn read_terminal(controller: &mut std::fs::File, seen: &mut String, until: Option<&str>) {
+    use std::io::Read as _;
+    let started = Instant::now();
+    loop {
+        let mut chunk = [0u8; 4096];
+        match controller.read(&mut chunk) {
+            Ok(n) if n > 0 => {
+                seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+                continue;
+            }
+            _ => {}
+        }
+        match until {
+            Some(text) if !seen.contains(text) => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "no {text:?} on the terminal in 10 s: {seen:?}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            _ => return,
+        }
+    }
+}
+
+/// Whether the terminal at `terminal` echoes what is typed.
+#[cfg(target_os = "linux")]
+fn echoes(terminal: &std::fs::File) -> bool {
+    use rustix::termios::{tcgetattr, LocalModes};
+    tcgetattr(terminal)
+        .expect("terminal settings")
+        .local_modes
+        .contains(LocalModes::ECHO)
+}
+
+/// `login --api-key -` at a terminal asks for the key and does not show it as it is typed,
+/// as `ssh` and `sudo` do not show a password; the echo is back once the key is read, and
+/// after Ctrl-C at the prompt, where the error starts a line of its own.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_api_key_typed_at_a_terminal_is_asked_for_and_not_shown() {
+    use std::io::Write as _;
+    let s = setup();
+    let key = s.emulator.api_key().to_owned();
+    let (mut controller, path) = pseudo_terminal();
+    rustix::fs::fcntl_setfl(&controller, rustix::fs::OFlags::NONBLOCK).expect("non-blocking");
+    // Held by the test as well, so that the terminal outlives each command and its settings
+    // can be read after it ended.
+    let terminal = open_terminal(&path);
+    assert!(echoes(&terminal));
+    let spawn = || {
+        let mut command = s.process();
+        command
+            .env_remove("GEOPERA_API_TOKEN")
+            .args(["login", "--api-key", "-"])
+            .stdin(open_terminal(&path))
+            .stderr(open_terminal(&path));
+        command.spawn().expect("geopera runs")
+    };
+
+    let child = spawn();
+    let mut seen = String::new();
+    read_terminal(&mut controller, &mut seen, Some("API key: "));
+    assert!(!echoes(&terminal), "the echo is off while the key is typed");
+    controller
+        .write_all(format!("{key}\n").as_bytes())
+        .expect("typing the key");
+    let output = child.wait_with_output().expect("geopera ends");
+    read_terminal(&mut controller, &mut seen, None);
+    assert!(output.status.success(), "{seen:?}");
+    assert!(
+        text(&output.stdout).starts_with("Logged in as "),
+        "{output:?}"
+    );
+    assert!(!seen.contains(&key), "the key was shown: {seen:?}");
+    assert_eq!(
+        seen, "API key: \r\n",
+        "only the prompt and the echoed Enter"
+    );
+    assert!(echoes(&terminal), "the echo is back after the key");
+    assert_eq!(s.credentials()["default"]["auth"]["api_key"], key.as_str());
+
+    let mut child = spawn();
+    let mut seen = String::new();
+    read_terminal(&mut controller, &mut seen, Some("API key: "));
+    assert!(!echoes(&terminal));
+    let status = interrupt(&mut child);
+    read_terminal(&mut controller, &mut seen, None);
+    assert_eq!(status.code(), Some(130), "{seen:?}");
+    assert!(echoes(&terminal), "the echo is back after Ctrl-C");
+    assert!(seen.starts_with("API key: \r\n"), "{seen:?}");
+    assert!(seen.contains("interrupted"), "{seen:?}");
 }
