@@ -116,10 +116,13 @@ async fn login_api_key(target: &Target, argument: &str) -> Outcome {
     let key = if argument == "-" {
         // Typed at a terminal, the key is asked for and not shown (`crate::unechoed`); piped
         // in, it is read as it comes, with no prompt in the way of a script's output.
-        let hidden = std::io::IsTerminal::is_terminal(&std::io::stdin()).then(|| {
-            crate::progress::say_inline("API key: ");
-            crate::unechoed::Unechoed::stdin()
-        });
+        let at_terminal = std::io::IsTerminal::is_terminal(&std::io::stdin());
+        let unechoed = at_terminal
+            .then(|| {
+                crate::progress::say_inline("API key: ");
+                crate::unechoed::Unechoed::stdin()
+            })
+            .flatten();
         // Ctrl-C must still end the command while nobody types a key (`crate::interruptible`).
         let line = crate::interruptible(|| {
             let mut line = String::new();
@@ -129,10 +132,10 @@ async fn login_api_key(target: &Target, argument: &str) -> Outcome {
         });
         // The Enter that ends a key is echoed; an end of input (Ctrl-D) is not, and what is
         // said next would follow the prompt on its line.
-        if hidden.is_some() && !line.as_ref().is_ok_and(|line| line.ends_with('\n')) {
+        if at_terminal && !line.as_ref().is_ok_and(|line| line.ends_with('\n')) {
             crate::progress::say_inline("\n");
         }
-        drop(hidden);
+        drop(unechoed);
         let line =
             line.map_err(|e| Failure::other(format!("cannot read the API key from stdin: {e}")))?;
         if line.len() as u64 > MAX_API_KEY_LINE_BYTES {
