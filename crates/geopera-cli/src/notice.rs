@@ -3,9 +3,9 @@
 //!
 //! The SDK decides the retries and reports each decision as a `tracing` event (`retrying`, with
 //! the operation id, the outcome as text and the wait in milliseconds); this layer listens for
-//! that one event and writes a line on stderr. It is installed only when stderr is a terminal
-//! and neither `-v` nor `--debug` is given (those print the event itself), so pipes, files and
-//! CI logs get nothing they did not get before.
+//! that one event and writes a line on stderr, made inert as every line of news is. It is
+//! installed only when stderr is a terminal and neither `-v` nor `--debug` is given (those
+//! print the event itself), so pipes, files and CI logs get nothing they did not get before.
 
 use std::fmt;
 use std::time::Duration;
@@ -86,7 +86,7 @@ impl Retry {
 impl Visit for Retry {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "operation_id" {
-            self.operation = Some(crate::json::escape_controls(value).into_owned());
+            self.operation = Some(value.to_owned());
         }
     }
 
@@ -100,10 +100,7 @@ impl Visit for Retry {
         match field.name() {
             "message" => self.retrying = format!("{value:?}") == "retrying",
             // Recorded with `%`, so its `Debug` is the SDK's own text for it.
-            "outcome" => {
-                let text = format!("{value:?}");
-                self.outcome = Some(crate::json::escape_controls(&text).into_owned());
-            }
+            "outcome" => self.outcome = Some(format!("{value:?}")),
             _ => {}
         }
     }

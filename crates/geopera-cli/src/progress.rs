@@ -16,12 +16,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// written straight to stderr it would be drawn over at the next tick.
 static SHOWING: Mutex<Option<ProgressBar>> = Mutex::new(None);
 
-/// Writes `line` on stderr, above the spinner or bar if one is drawn. A stderr that cannot be
-/// written to loses the line, not the command.
+/// Writes `line` on stderr as [`crate::paint::note`] does (inert, no credential, a failed
+/// write ignored), above the spinner or bar if one is drawn.
 pub(crate) fn say(line: &str) {
-    let write = || {
-        let _ = writeln!(std::io::stderr(), "{line}");
-    };
+    let write = || crate::paint::note(line);
     let showing = SHOWING.lock().unwrap_or_else(PoisonError::into_inner);
     match showing.as_ref() {
         Some(bar) => bar.suspend(write),
