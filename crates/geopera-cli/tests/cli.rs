@@ -127,12 +127,19 @@ const SEARCH_ONE: [&str; 6] = [
     "1",
 ];
 
-/// The request line and body `--dry-run` prints.
-fn dry_run(output: &std::process::Output) -> (String, Value) {
+/// What `--dry-run` prints before the blank line (the request line and the headers) and after
+/// it (the body).
+fn dry_run_parts(output: &std::process::Output) -> (String, String) {
     let out = text(&output.stdout);
     let (head, body) = out.split_once("\n\n").expect("headers, blank line, body");
+    (head.to_owned(), body.to_owned())
+}
+
+/// The request line and body `--dry-run` prints.
+fn dry_run(output: &std::process::Output) -> (String, Value) {
+    let (head, body) = dry_run_parts(output);
     let first = head.lines().next().unwrap_or_default().to_owned();
-    (first, serde_json::from_str(body).expect("body is JSON"))
+    (first, serde_json::from_str(&body).expect("body is JSON"))
 }
 
 /// Asserts that `output` ended with exit `code` and that its stderr says `said`, naming
@@ -1676,8 +1683,7 @@ fn the_headers_a_dry_run_shows_are_the_ones_a_real_run_sends() {
         .output()
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    let out = text(&output.stdout);
-    let (head, _) = out.split_once("\n\n").expect("headers, blank line, body");
+    let (head, _) = dry_run_parts(&output);
     let mut compared = Vec::new();
     for line in head.lines().skip(1).filter(|line| !line.starts_with('#')) {
         let (name, shown) = line.split_once(": ").expect("a header line");
@@ -1685,11 +1691,11 @@ fn the_headers_a_dry_run_shows_are_the_ones_a_real_run_sends() {
         if name.eq_ignore_ascii_case("x-api-key") || name.eq_ignore_ascii_case("authorization") {
             continue;
         }
-        assert_eq!(call.header(name), Some(shown), "{name} in:\n{out}");
+        assert_eq!(call.header(name), Some(shown), "{name} in:\n{head}");
         compared.push(name.to_ascii_lowercase());
     }
     for name in ["content-type", "accept", "accept-encoding", "user-agent"] {
-        assert!(compared.iter().any(|c| c == name), "{name} in:\n{out}");
+        assert!(compared.iter().any(|c| c == name), "{name} in:\n{head}");
     }
 }
 
