@@ -367,7 +367,7 @@ async fn run<S>(
             attempts.store(attempt, Ordering::Relaxed);
             let admission = client
                 .limiter
-                .admit(info.rate_class, face.blocking)
+                .admit(info.id, info.rate_class, face.blocking)
                 .await
                 .map_err(|_| Error::would_deadlock(info.id))?;
             let credential = match provider {

@@ -186,8 +186,9 @@
 //! Each call runs in a `tracing` span `geopera.call` with the operation id, the request id and
 //! the number of attempts; each attempt and each retry decision is a debug event with status
 //! and duration (a retry's is `retrying`, with the `outcome` as text such as `HTTP 429` and the
-//! wait as `wait_ms`, for a program to tell its user why it waits). Tokens and bodies are never
-//! recorded.
+//! wait as `wait_ms`, for a program to tell its user why it waits; a call the limiter holds
+//! back before sending is `held`, with a `reason` — `rate_limited`, `paced` or `shared_budget`
+//! — and `wait_ms`). Tokens and bodies are never recorded.
 //!
 //! Every logical call sends an `X-Request-Id` — a fresh UUID v4, or the caller's own
 //! ([`Request::request_id`]) — unchanged on each of its attempts, so a retried call is one id

@@ -221,11 +221,17 @@ impl Limiter {
 
     /// Waits until no 429's pause holds a call of `class`; a few rounds at most, should pauses
     /// keep being extended.
-    async fn wait_out_pauses(&self, class: RateClass) {
+    async fn wait_out_pauses(&self, operation_id: &str, class: RateClass) {
         for _ in 0..8 {
             let Some(until) = self.paused_until(class) else {
                 break;
             };
+            held(
+                operation_id,
+                class,
+                "rate_limited",
+                until.saturating_sub(self.clock.now()),
+            );
             self.clock.sleep_until(until).await;
         }
     }
@@ -293,6 +299,7 @@ impl Limiter {
     /// thread that can use it and give it back.
     pub(crate) async fn admit(
         self: &Arc<Self>,
+        operation_id: &str,
         class: RateClass,
         blocking: Option<Caller>,
     ) -> Result<Admission, WouldDeadlock> {
@@ -302,10 +309,16 @@ impl Limiter {
         // they are taken again after it. A few rounds at most.
         let mut round = 1;
         let (admission, slots) = loop {
-            self.wait_out_pauses(class).await;
+            self.wait_out_pauses(operation_id, class).await;
             let (admission, waited) = self.take_in_flight(blocking).await?;
             let (at, slots) = self.reserve_slot(class);
             if let Some(at) = at {
+                held(
+                    operation_id,
+                    class,
+                    "paced",
+                    at.saturating_sub(self.clock.now()),
+                );
                 self.clock.sleep_until(at).await;
             }
             // With nothing waited for since the look at pauses above, none can have begun.
@@ -316,7 +329,7 @@ impl Limiter {
             round += 1;
         };
         if let Some(budget) = &self.budget {
-            self.ask_budget(budget.as_ref(), class).await;
+            self.ask_budget(budget.as_ref(), operation_id, class).await;
         }
         slots.used();
         Ok(admission)
@@ -327,7 +340,7 @@ impl Limiter {
     /// code or a store anyone may write to: a budget answering "wait" for ever would hold the
     /// call for ever, and one answering 59 minutes 64 times would hold it for two and a half
     /// days. Going ahead is what a budget that cannot answer does too ([`Budget`]).
-    async fn ask_budget(&self, budget: &dyn Budget, class: RateClass) {
+    async fn ask_budget(&self, budget: &dyn Budget, operation_id: &str, class: RateClass) {
         let started = self.clock.now();
         let give_up = started.saturating_add(MAX_HOLD);
         let mut asks = 0;
@@ -340,9 +353,14 @@ impl Limiter {
                     if now >= give_up {
                         break;
                     }
-                    self.clock
-                        .sleep_until(now.saturating_add(wait).min(give_up))
-                        .await;
+                    let until = now.saturating_add(wait).min(give_up);
+                    held(
+                        operation_id,
+                        class,
+                        "shared_budget",
+                        until.saturating_sub(now),
+                    );
+                    self.clock.sleep_until(until).await;
                 }
             }
         }
@@ -382,6 +400,22 @@ impl Limiter {
             );
         }
     }
+}
+
+/// Reports that a call of `operation_id` waits `wait` before it is sent, and why: `reason` is
+/// `rate_limited` (a 429's pause), `paced` (its turn under the client's pacing) or
+/// `shared_budget` (the budget shared beyond the client). A debug event, like the engine's
+/// `retrying`, and for the same readers: a program that tells its user why nothing seems to
+/// happen (a shared budget spent by the rest of a fleet can hold a call for most of a minute).
+fn held(operation_id: &str, class: RateClass, reason: &'static str, wait: Duration) {
+    tracing::debug!(
+        operation_id,
+        ?class,
+        reason,
+        ?wait,
+        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        "held"
+    );
 }
 
 #[cfg(test)]

@@ -260,4 +260,34 @@ fn calls_and_retries_are_traced_without_the_token() {
         assert!(!shown.contains(secret), "{secret} was shown: {shown}");
     }
     assert!(!text.contains(emu.api_key()), "the token is never logged");
+
+    // A call the limiter holds back says why and for how long, as a retry does: two calls
+    // paced at 300 a minute, the second held for its turn, 200 ms after the first.
+    let paced = geopera::AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .pace(geopera::RateClass::Default, 300)
+        .build()
+        .expect("valid");
+    for _ in 0..2 {
+        catalog_search::send_blocking(&paced, CatalogSearchInput::new(HOST).limit(1))
+            .expect("paced");
+    }
+    let text = captured.text();
+    let held: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains(" held "))
+        .collect();
+    assert_eq!(held.len(), 1, "{text}");
+    let wait_ms: u64 = held[0]
+        .split_once(" wait_ms=")
+        .and_then(|(_, rest)| rest.split(' ').next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or(u64::MAX);
+    assert!(
+        held[0].contains("operation_id=\"catalog.search\"")
+            && held[0].contains("reason=\"paced\"")
+            && (1..=200).contains(&wait_ms),
+        "{}",
+        held[0]
+    );
 }
