@@ -594,7 +594,7 @@ fn tracing_to_stderr(matches: &ArgMatches) {
         "geopera=debug"
     } else {
         if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            let notices = tracing_subscriber::registry().with(notice::RetryNotice);
+            let notices = tracing_subscriber::registry().with(notice::WaitNotice);
             let _ = tracing::subscriber::set_global_default(notices);
         }
         return;

@@ -1,11 +1,13 @@
-//! A line on the terminal when a call waits before retrying, so that a command held for a
-//! minute by a 429's `Retry-After` says so instead of looking hung.
+//! A line on the terminal when a call waits before it is sent or retried, so that a command
+//! held for a minute by a 429's `Retry-After`, or by a shared rate budget the rest of a fleet
+//! has spent, says so instead of looking hung.
 //!
-//! The SDK decides the retries and reports each decision as a `tracing` event (`retrying`, with
-//! the operation id, the outcome as text and the wait in milliseconds); this layer listens for
-//! that one event and writes a line on stderr, made inert as every line of news is. It is
-//! installed only when stderr is a terminal and neither `-v` nor `--debug` is given (those
-//! print the event itself), so pipes, files and CI logs get nothing they did not get before.
+//! The SDK decides the waits and reports each as a `tracing` event: `retrying` from its engine
+//! (with the operation id, the outcome as text and the wait in milliseconds) and `held` from
+//! its limiter (the same, with the reason instead of an outcome). This layer listens for those
+//! two and writes a line on stderr, made inert as every line of news is. It is installed only
+//! when stderr is a terminal and neither `-v` nor `--debug` is given (those print the events
+//! themselves), so pipes, files and CI logs get nothing they did not get before.
 
 use std::fmt;
 use std::time::Duration;
@@ -15,17 +17,17 @@ use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 
-/// Where the SDK's retry decisions are reported.
-const TARGET: &str = "geopera::engine";
+/// Where the SDK reports its retry decisions and its limiter's waits.
+const TARGETS: [&str; 2] = ["geopera::engine", "geopera::limiter"];
 
 /// A shorter wait passes without a word: the backoff after a dropped connection is over
 /// before a line could be read.
 const SAY_FROM: Duration = Duration::from_secs(1);
 
-/// Listens for the SDK's retry decisions and says the long ones on stderr.
-pub(crate) struct RetryNotice;
+/// Listens for the SDK's waits and says the long ones on stderr.
+pub(crate) struct WaitNotice;
 
-impl<S: Subscriber> Layer<S> for RetryNotice {
+impl<S: Subscriber> Layer<S> for WaitNotice {
     fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
         if self.wants(metadata) {
             Interest::always()
@@ -39,54 +41,85 @@ impl<S: Subscriber> Layer<S> for RetryNotice {
     }
 
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        let mut retry = Retry::default();
-        event.record(&mut retry);
-        if let Some(line) = retry.line() {
+        let mut wait = Wait::default();
+        event.record(&mut wait);
+        if let Some(line) = wait.line() {
             crate::progress::say(&line);
         }
     }
 }
 
-impl RetryNotice {
-    /// Only the engine's events: no span is made and no other event is looked at.
+impl WaitNotice {
+    /// Only the engine's and the limiter's events: no span is made and no other event is
+    /// looked at.
     fn wants(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.is_event() && metadata.target() == TARGET
+        metadata.is_event() && TARGETS.contains(&metadata.target())
     }
 }
 
-/// What one `retrying` event says.
+/// Which of the SDK's waits an event reports.
+#[derive(Default, Debug, PartialEq)]
+enum Kind {
+    /// Some other event of the same targets.
+    #[default]
+    Other,
+    /// `retrying`: the wait before the call is sent again.
+    Retrying,
+    /// `held`: the wait before the call is sent, set by the limiter.
+    Held,
+}
+
+/// What one `retrying` or `held` event says.
 #[derive(Default)]
-struct Retry {
-    retrying: bool,
+struct Wait {
+    kind: Kind,
     operation: Option<String>,
+    /// Why a retry is made, for `retrying`: `HTTP 429`, `no connection`, ...
     outcome: Option<String>,
+    /// Why a call is held, for `held`: `rate_limited`, `paced` or `shared_budget`.
+    reason: Option<String>,
     wait: Option<Duration>,
 }
 
-impl Retry {
-    /// The line to show, for a retry decision with a wait worth a word.
+impl Wait {
+    /// The line to show, for a wait worth a word.
     fn line(&self) -> Option<String> {
         let wait = self.wait.filter(|wait| *wait >= SAY_FROM)?;
-        if !self.retrying {
-            return None;
-        }
         let operation = self.operation.as_deref().unwrap_or("the call");
         // Whole seconds, rounded up: "in 0 s" would read as no wait at all.
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        let outcome = match &self.outcome {
-            Some(outcome) => format!(" ({outcome})"),
-            None => String::new(),
-        };
-        Some(format!(
-            "Retrying {operation} in {seconds} s{outcome}; Ctrl-C stops"
-        ))
+        match self.kind {
+            Kind::Other => None,
+            Kind::Retrying => {
+                let outcome = match &self.outcome {
+                    Some(outcome) => format!(" ({outcome})"),
+                    None => String::new(),
+                };
+                Some(format!(
+                    "Retrying {operation} in {seconds} s{outcome}; Ctrl-C stops"
+                ))
+            }
+            Kind::Held => {
+                let why = match self.reason.as_deref() {
+                    Some("shared_budget") => " for the shared rate budget",
+                    Some("rate_limited") => " for the API's rate limit (HTTP 429)",
+                    Some("paced") => " for the pacing",
+                    _ => "",
+                };
+                Some(format!(
+                    "Waiting {seconds} s{why} before {operation}; Ctrl-C stops"
+                ))
+            }
+        }
     }
 }
 
-impl Visit for Retry {
+impl Visit for Wait {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "operation_id" {
-            self.operation = Some(value.to_owned());
+        match field.name() {
+            "operation_id" => self.operation = Some(value.to_owned()),
+            "reason" => self.reason = Some(value.to_owned()),
+            _ => {}
         }
     }
 
@@ -98,7 +131,13 @@ impl Visit for Retry {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         match field.name() {
-            "message" => self.retrying = format!("{value:?}") == "retrying",
+            "message" => {
+                self.kind = match format!("{value:?}").as_str() {
+                    "retrying" => Kind::Retrying,
+                    "held" => Kind::Held,
+                    _ => Kind::Other,
+                }
+            }
             // Recorded with `%`, so its `Debug` is the SDK's own text for it.
             "outcome" => self.outcome = Some(format!("{value:?}")),
             _ => {}

@@ -3283,18 +3283,39 @@ impl Redis {
         Some(redis)
     }
 
-    /// The keys the server holds, through a raw `KEYS *` over RESP.
+    /// The keys the server holds.
     fn keys(&self) -> String {
+        self.command(&["KEYS", "*"])
+    }
+
+    /// Holds the budget of `class` (its key name, as `default`) of `organization` for
+    /// `hold_ms` from now on Redis's clock, as a 429 told to the budget by another process of
+    /// the fleet would.
+    fn hold(&self, organization: &str, class: &str, hold_ms: u64) {
+        let script = "local t = redis.call('TIME') \
+                      redis.call('SET', KEYS[1], t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[1]) \
+                      return 0";
+        let key = format!("geopera:{{{organization}}}:{class}:blocked");
+        let answer = self.command(&["EVAL", script, "1", &key, &hold_ms.to_string()]);
+        assert_eq!(answer, ":0\r\n", "the hold is set");
+    }
+
+    /// Sends one command over RESP and answers the server's reply as text.
+    fn command(&self, words: &[&str]) -> String {
         let mut stream =
             std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
+        let mut request = format!("*{}\r\n", words.len());
+        for word in words {
+            request.push_str(&format!("${}\r\n{word}\r\n", word.len()));
+        }
         stream
-            .write_all(b"*2\r\n$4\r\nKEYS\r\n$1\r\n*\r\n")
-            .expect("send KEYS");
+            .write_all(request.as_bytes())
+            .expect("send the command");
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .expect("a read timeout");
         let mut answer = vec![0u8; 64 * 1024];
-        let read = std::io::Read::read(&mut stream, &mut answer).expect("read the keys");
+        let read = std::io::Read::read(&mut stream, &mut answer).expect("read the answer");
         String::from_utf8_lossy(&answer[..read]).into_owned()
     }
 }
@@ -9730,6 +9751,54 @@ fn a_wait_before_a_retry_is_said_on_a_terminal_and_nowhere_else() {
         "{stderr}"
     );
     assert!(!stderr.contains("Ctrl-C stops"), "{stderr}");
+}
+
+/// A call held back by a shared rate budget that the rest of the fleet has spent (here, a 429
+/// another process told the budget of) says so on a terminal, where it looked hung for up to
+/// a minute, and then goes; stderr that is not a terminal gets no such line.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_wait_for_the_shared_rate_budget_is_said_on_a_terminal() {
+    let Some(redis) = Redis::start() else {
+        eprintln!("redis-server is not installed: skipping the shared rate budget test");
+        return;
+    };
+    let s = setup();
+    let url = format!("redis://127.0.0.1:{}/", redis.port);
+    let budget = ["--rate-budget-redis", &url, "--rate-budget-org", "org_held"];
+
+    redis.hold("org_held", "default", 2_500);
+    let mut command = s.process();
+    command.args(budget).args(SEARCH_ONE);
+    let started = Instant::now();
+    let (output, terminal) = with_stderr_on_a_terminal(command);
+    assert!(output.status.success(), "{terminal}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "the call waited for the budget: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        stdout_json(&output)["features"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let said = terminal.strip_prefix("Waiting ").and_then(|rest| {
+        rest.split_once(" s for the shared rate budget before catalog.search; Ctrl-C stops\r\n")
+    });
+    assert!(
+        matches!(said, Some(("2" | "3", ""))),
+        "one line, with the wait in whole seconds: {terminal:?}"
+    );
+
+    redis.hold("org_held", "default", 1_500);
+    let output = s
+        .cli()
+        .args(budget)
+        .args(SEARCH_ONE)
+        .output()
+        .expect("geopera runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
 }
 
 /// What has been written to the terminal whose controlling side is `controller` (made
