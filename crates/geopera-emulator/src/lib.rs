@@ -486,7 +486,8 @@
 //! refused. A call costs what the organization holds, not the square of it.
 //!
 //! Everything lives in memory unless [`EmulatorBuilder::state_file`] (`--state FILE`) names a
-//! SQLite file: then orders, keys (with their revocations), balances, projects and the other
+//! SQLite file: then orders, keys (with their revocations; the SHA-256 digest of each secret,
+//! never the secret, which is shown once when the key is made), balances, projects and the other
 //! records users create (jobs and uploads among them), event subscriptions (with the signing
 //! secrets they sign with), webhook deliveries still waiting, answered idempotency claims
 //! (organization, operation, key, who made the request, a SHA-256 fingerprint of the body and
@@ -512,8 +513,10 @@
 //! time out of range is skipped, so its retry runs again.
 //!
 //! A new state file is created readable and writable by its owner only, wherever a symbolic
-//! link names it, as it holds the API keys as they were issued; an existing file keeps its
-//! mode. One emulator at a time uses a file: another that names it refuses to start ("in use by
+//! link names it, as it holds the signing secrets of event subscriptions (which the emulator
+//! needs to sign with) and the answers replayed to idempotent retries; an existing file keeps
+//! its mode. Files of versions that kept API keys in clear have them replaced by their digests
+//! when they are upgraded. One emulator at a time uses a file: another that names it refuses to start ("in use by
 //! another process"), as two would hand out the same ids from the same seed and overwrite each
 //! other's rows. The lock is held on an empty file beside it (its name plus `-lock`), which
 //! stays after the emulator stops; programs that only read the state file, such as `sqlite3`,

@@ -19,7 +19,7 @@ use crate::faults::select::FaultState;
 use crate::faults::FaultPlan;
 use crate::idempotency::Claims;
 use crate::limits::{RateLimits, Windows};
-use crate::oidc::sessions::Sessions;
+use crate::oidc::sessions::{digest, Sessions, TokenDigest};
 use crate::oidc::User;
 use crate::recording::RequestLog;
 use crate::records::{Credential, NewKey, Order, OrderKind, Org};
@@ -42,7 +42,9 @@ pub const ALL_SCOPES: &str = "*";
 #[derive(Debug)]
 pub struct Inner {
     /// Keyed by secret.
-    pub credentials: Tracked<String, Credential>,
+    /// API keys and session tokens, by the digest of their secret ([`digest`]): the secret
+    /// itself is shown once, when made, and kept nowhere, in memory or in the state file.
+    pub credentials: Tracked<TokenDigest, Credential>,
     pub rng: Rng,
     pub windows: Windows,
     pub claims: Claims,
@@ -482,8 +484,7 @@ impl Inner {
     ) -> Credential {
         let id = format!("key_{}", self.rng.hex(8));
         let credential = Credential::mint(id, secret, key, now, session);
-        self.credentials
-            .insert(secret.to_owned(), credential.clone());
+        self.credentials.insert(digest(secret), credential.clone());
         credential
     }
 

@@ -29,14 +29,15 @@ use rusqlite::{params, Connection, OptionalExtension, Statement, ToSql};
 
 use crate::error::{known_content_type, Reply};
 use crate::idempotency::IDEMPOTENCY_RETENTION_MS;
-use crate::oidc::sessions::{Access, Family, TokenDigest};
+use crate::oidc::sessions::{digest, Access, Family, TokenDigest};
 use crate::ops::{MAX_KEY_RATE_LIMIT, MAX_KEY_RATE_WINDOWS};
 use crate::records::{
     Claim, ClaimSlot, Credential, KeyWindow, Order, OrderKind, Org, Pending, Subscription,
 };
 use crate::resources::{Resource, MAX_SEQ};
 
-/// The tables of version 0, the first file format (which never set `user_version`).
+/// The tables of version 0, the first file format (which never set `user_version`). From
+/// version 8 on, `credentials.secret` holds the 32-byte digest of the secret, as a blob.
 const SCHEMA_V0: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS credentials (
@@ -53,29 +54,59 @@ CREATE TABLE IF NOT EXISTS orders (
 
 /// `MIGRATIONS[n]` turns a version-`n` file into version `n + 1`. Append only; each step
 /// must leave data of the earlier versions readable.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[Step] = &[
     // 1: answered idempotency claims, replayed after a restart for 24 hours.
-    "CREATE TABLE IF NOT EXISTS idempotency (
+    Step::Sql(
+        "CREATE TABLE IF NOT EXISTS idempotency (
         org TEXT NOT NULL, operation TEXT NOT NULL, key TEXT NOT NULL,
         fingerprint BLOB NOT NULL, at_ms INTEGER NOT NULL, status INTEGER NOT NULL,
         content_type TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL,
         PRIMARY KEY (org, operation, key));",
+    ),
     // 2: a key's own per-minute limit from `api_keys.create`.
-    "ALTER TABLE credentials ADD COLUMN rate_limit INTEGER;",
+    Step::Sql("ALTER TABLE credentials ADD COLUMN rate_limit INTEGER;"),
     // 3: signed-in sessions and their access tokens, by token digest (never the tokens).
-    "CREATE TABLE IF NOT EXISTS sessions (family BLOB PRIMARY KEY, record TEXT NOT NULL);
+    Step::Sql(
+        "CREATE TABLE IF NOT EXISTS sessions (family BLOB PRIMARY KEY, record TEXT NOT NULL);
      CREATE TABLE IF NOT EXISTS access_tokens (
         digest BLOB PRIMARY KEY, family BLOB NOT NULL, expires_at INTEGER NOT NULL);",
+    ),
     // 4: event subscriptions (with the signing secret they sign with) and the webhook outbox.
-    "CREATE TABLE IF NOT EXISTS subscriptions (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+    Step::Sql(
+        "CREATE TABLE IF NOT EXISTS subscriptions (id TEXT PRIMARY KEY, record TEXT NOT NULL);
      CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, record TEXT NOT NULL);",
+    ),
     // 5: the resources users create (projects, collections, items, jobs, uploads, …).
-    "CREATE TABLE IF NOT EXISTS resources (id TEXT PRIMARY KEY, record TEXT NOT NULL);",
+    Step::Sql("CREATE TABLE IF NOT EXISTS resources (id TEXT PRIMARY KEY, record TEXT NOT NULL);"),
     // 6: who made an idempotent request, the only principal its answer is replayed to.
-    "ALTER TABLE idempotency ADD COLUMN principal TEXT;",
+    Step::Sql("ALTER TABLE idempotency ADD COLUMN principal TEXT;"),
     // 7: the windows a key inherited from the limited keys it was minted under (NULL: none).
-    "ALTER TABLE credentials ADD COLUMN inherited_limits TEXT;",
+    Step::Sql("ALTER TABLE credentials ADD COLUMN inherited_limits TEXT;"),
+    // 8: keys and session tokens by the SHA-256 digest of their secret, never the secret.
+    Step::Rust(digest_secrets),
 ];
+
+/// One step of [`MIGRATIONS`]: SQL, or Rust for what SQLite cannot compute itself.
+enum Step {
+    Sql(&'static str),
+    Rust(fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>),
+}
+
+/// Replaces each credential's secret in the `secret` column by its SHA-256 digest, as the
+/// emulator keeps them from version 8 on: a copy of the file then lets no one call as any of
+/// its keys.
+fn digest_secrets(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let secrets: Vec<String> = tx
+        // Text only: a digest is a blob, already what this step makes.
+        .prepare("SELECT secret FROM credentials WHERE typeof(secret) = 'text'")?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut update = tx.prepare("UPDATE credentials SET secret = ?1 WHERE secret = ?2")?;
+    for secret in secrets {
+        update.execute(params![digest(&secret), secret])?;
+    }
+    Ok(())
+}
 
 /// The version this emulator writes.
 const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -86,7 +117,8 @@ const WRITE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(10
 /// What a state file holds, as read back.
 pub(crate) struct Snapshot {
     pub rng_state: u64,
-    pub credentials: HashMap<String, Credential>,
+    /// By the digest of each one's secret.
+    pub credentials: HashMap<TokenDigest, Credential>,
     pub orgs: HashMap<String, Org>,
     pub orders: HashMap<String, Order>,
     pub claims: HashMap<ClaimSlot, Claim>,
@@ -105,9 +137,10 @@ pub(crate) struct Snapshot {
 pub(crate) struct SnapshotRef<'a> {
     pub seed: u64,
     pub rng_state: u64,
-    /// The keys changed since the last write that succeeded, by secret: the record the file
-    /// should hold, or `None` for a row to delete. The same for the two below.
-    pub credentials: Vec<(&'a String, Option<&'a Credential>)>,
+    /// The keys changed since the last write that succeeded, by the digest of their secret:
+    /// the record the file should hold, or `None` for a row to delete. The same for the two
+    /// below.
+    pub credentials: Vec<(&'a TokenDigest, Option<&'a Credential>)>,
     /// The organizations changed since the last write that succeeded, by name.
     pub orgs: Vec<(&'a String, Option<&'a Org>)>,
     /// The orders changed since the last write that succeeded, by id.
@@ -750,10 +783,20 @@ fn migrate(connection: &mut Connection, path: &Path) -> io::Result<()> {
             ),
         ));
     }
+    // SQLite may leave what a change removes in the file's free space unless told to overwrite
+    // it: the secrets a version before 8 kept in clear could outlive their digests there, and
+    // a record deleted later its own removal.
+    connection
+        .pragma_update(None, "secure_delete", true)
+        .map_err(io_error)?;
     let tx = connection.transaction().map_err(io_error)?;
     tx.execute_batch(SCHEMA_V0).map_err(io_error)?;
     for step in &MIGRATIONS[version..] {
-        tx.execute_batch(step).map_err(io_error)?;
+        match step {
+            Step::Sql(sql) => tx.execute_batch(sql),
+            Step::Rust(run) => run(&tx),
+        }
+        .map_err(io_error)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION as i64)
         .map_err(io_error)?;
@@ -1019,8 +1062,17 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
     )?;
     let mut rows = query.query([])?;
     while let Some(row) = rows.next()? {
-        let secret: String = row.get("secret")?;
         let id: String = row.get("id")?;
+        let secret = match row.get_ref("secret")? {
+            rusqlite::types::ValueRef::Blob(bytes) => TokenDigest::try_from(bytes).ok(),
+            // A secret in clear (a file edited after version 8) is no digest either.
+            _ => None,
+        };
+        let Some(secret) = secret else {
+            return Err(ReadError::Edited(format!(
+                "credentials.secret of key {id} is not the 32-byte digest of a secret"
+            )));
+        };
         let grants: String = row.get("grants")?;
         let inherited: Option<String> = row.get("inherited_limits")?;
         let rate_limit = key_rate_limit(row.get("rate_limit")?, &id)?;

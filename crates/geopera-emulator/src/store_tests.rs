@@ -34,15 +34,15 @@ fn a_version_0_file_opens_keeps_its_rows_and_is_upgraded() {
             "INSERT INTO meta VALUES ('seed', '5'), ('rng_state', '77');
                  INSERT INTO orgs VALUES ('org_demo', 1234, '[]');
                  INSERT INTO credentials VALUES
-                     ('gpra_old', 'key_old', 'org_demo', 'old', 'gpra_old', '[\"*\"]', 1, NULL,
-                      0, 0);",
+                     ('gpra_old_secret_0123', 'key_old', 'org_demo', 'old', 'gpra_old_sec',
+                      '[\"*\"]', 1, NULL, 0, 0);",
         )
         .expect("old rows");
     }
     let (_, snapshot) = Store::open(&file.0, 5).expect("an old file opens");
     let snapshot = snapshot.expect("its state is read");
     assert_eq!(snapshot.orgs["org_demo"].balance_credits, 1234);
-    let key = &snapshot.credentials["gpra_old"];
+    let key = &snapshot.credentials[&digest("gpra_old_secret_0123")];
     assert_eq!((key.id.as_str(), key.rate_limit), ("key_old", None));
     assert!(key.inherited_limits.is_empty(), "minted under no one");
     assert!(snapshot.claims.is_empty());
@@ -59,6 +59,45 @@ fn a_version_0_file_opens_keeps_its_rows_and_is_upgraded() {
         .query_row("SELECT COUNT(*) FROM idempotency", [], |row| row.get(0))
         .expect("the new table exists");
     assert_eq!(claims, 0);
+    // The key's secret is gone from the file: only its digest is left.
+    let secrets: Vec<Vec<u8>> = upgraded
+        .prepare("SELECT secret FROM credentials")
+        .and_then(|mut query| query.query_map([], |row| row.get(0))?.collect())
+        .expect("the secrets column");
+    assert_eq!(secrets, [digest("gpra_old_secret_0123").to_vec()]);
+    let bytes = std::fs::read(&file.0).expect("the file");
+    assert!(
+        !bytes
+            .windows(20)
+            .any(|part| part == b"gpra_old_secret_0123"),
+        "nor in a page of the file the update freed"
+    );
+}
+
+#[test]
+fn a_key_row_whose_secret_is_no_digest_is_refused() {
+    let file = TempFile::new("undigested");
+    drop(Store::open(&file.0, 5).expect("a new file"));
+    {
+        let edited = Connection::open(&file.0).expect("open");
+        edited
+            .execute_batch(
+                "INSERT INTO meta VALUES ('seed', '5'), ('rng_state', '77');
+                 INSERT INTO credentials (secret, id, org, name, prefix, grants, created_at,
+                     expires_at, revoked, session)
+                 VALUES ('gpra_in_clear', 'key_clear', 'org_demo', 'clear', 'gpra_in_clea',
+                     '[\"*\"]', 1, NULL, 0, 0);",
+            )
+            .expect("a key in clear, as a version 7 file held it");
+    }
+    let Err(error) = Store::open(&file.0, 5) else {
+        panic!("a key kept in clear in a version 8 file was read");
+    };
+    let error = error.to_string();
+    assert!(
+        error.contains("credentials.secret of key key_clear") && !error.contains("gpra_in_clear"),
+        "{error}"
+    );
 }
 
 #[test]

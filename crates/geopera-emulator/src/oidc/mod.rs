@@ -1015,7 +1015,7 @@ pub(crate) fn identify<'a>(
     token: &str,
     now: i64,
 ) -> Result<Identity<'a>, &'static str> {
-    if let Some(key) = inner.credentials.get(token) {
+    if let Some(key) = inner.credentials.get(&sessions::digest(token)) {
         if key.revoked {
             return Err("the credential has been revoked");
         }
@@ -1071,7 +1071,7 @@ pub(crate) fn identify<'a>(
 fn live_key<'a>(inner: &'a Inner, secret: &str, now: i64) -> Option<&'a Credential> {
     inner
         .credentials
-        .get(secret)
+        .get(&sessions::digest(secret))
         .filter(|key| !key.session && !key.revoked)
         .filter(|key| key.expires_at.is_none_or(|at| at > now))
 }

@@ -82,8 +82,8 @@ pub(crate) fn revoke(ctx: &Ctx<'_>, input: ApiKeyRevokeInput) -> Outcome {
         .credentials
         .iter()
         .find(|(_, key)| key.id == id && key.org == ctx.org && !key.session)
-        .map(|(secret, _)| secret.clone());
-    let Some(key) = found.and_then(|secret| inner.credentials.get_mut(&secret)) else {
+        .map(|(digest, _)| *digest);
+    let Some(key) = found.and_then(|digest| inner.credentials.get_mut(&digest)) else {
         return Err(ApiError::not_found(format!("API key '{id}' not found")));
     };
     // The rule minting follows, kept when revoking: a credential cannot reach past its own

@@ -99,6 +99,18 @@ fn orders_keys_and_balances_survive_a_restart() {
         );
         let balance = api.emu.balance_credits(DEMO_ORG);
         let secret = created["key"].as_str().expect("secret").to_owned();
+        // The file keeps no key's secret, only its digest: a copy of it calls as no one.
+        let kept = std::fs::read(&file.0).expect("the state file");
+        let holds = |text: &[u8]| kept.windows(text.len()).any(|part| part == text);
+        assert!(holds(b"doomed"), "the keys' rows are written");
+        for key in [secret.as_str(), revoked.as_str(), api.emu.api_key()] {
+            assert!(!holds(key.as_bytes()), "{key} is kept in clear");
+            // Nor any of it past the prefix `api_keys.list` shows (12 characters).
+            assert!(
+                !holds(&key.as_bytes()[..13]),
+                "{key} is kept past its prefix"
+            );
+        }
         (secret, revoked, placed.json()["orderId"].clone(), balance)
     };
 
