@@ -180,7 +180,9 @@ impl<I> Request<I> {
     }
 
     /// Sends `Idempotency-Key`, so that the API executes this logical call at most once however
-    /// often it is retried. Use one fresh key per logical call ([`new_idempotency_key`]).
+    /// often it is retried. Use one fresh key per logical call ([`new_idempotency_key`]). A
+    /// page walk (`pages`, `items`) sends the request's options with every page, this key
+    /// included; paged operations are reads, which the API does not claim keys for.
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.options.idempotency_key = Some(key.into());
         self
@@ -191,7 +193,9 @@ impl<I> Request<I> {
     /// [`Response::request_id`](crate::Response::request_id) and
     /// [`Error::request_id`](crate::Error::request_id) report it; without it, each logical call
     /// gets a fresh UUID v4. `header("x-request-id", ..)` does the same. An id that is empty,
-    /// blank or not a valid header value fails the call before sending.
+    /// blank or not a valid header value fails the call before sending. A page walk (`pages`,
+    /// `items`) sends it with every page, so one search of your logs finds the whole walk;
+    /// without it, each page gets an id of its own.
     pub fn request_id(mut self, id: impl Into<String>) -> Self {
         self.options.request_id = Some(id.into());
         self

@@ -164,6 +164,33 @@ async fn a_caller_chosen_id_is_sent_verbatim_on_every_attempt() {
     );
 }
 
+/// A page walk is a logical call per page: each page gets an id of its own, unless the caller
+/// chose one, which then goes with every page so that one search of their logs finds the walk.
+#[tokio::test]
+async fn each_page_of_a_walk_gets_its_own_id_unless_the_caller_chose_one() {
+    use futures::StreamExt as _;
+    let emu = emulator();
+    let client = quick_client(&emu);
+    let two_items = || Request::new(CatalogSearchInput::new(HOST).limit(2));
+    let pages: Vec<_> = catalog_search::pages(&client, two_items())
+        .take(3)
+        .collect()
+        .await;
+    assert_eq!(pages.len(), 3);
+    let ids = ids_seen(&emu);
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), 3, "{ids:?}");
+    assert!(ids.iter().all(|id| uuid_like(id)), "{ids:?}");
+
+    let chosen = catalog_search::pages(&client, two_items().request_id("walk-9"))
+        .take(3)
+        .collect::<Vec<_>>()
+        .await;
+    assert!(chosen.iter().all(Result::is_ok));
+    assert_eq!(ids_seen(&emu)[3..], ["walk-9"; 3]);
+}
+
 #[tokio::test]
 async fn an_error_made_from_a_response_later_carries_its_id() {
     let emu = emulator();
