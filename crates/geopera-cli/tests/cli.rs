@@ -9774,14 +9774,16 @@ fn a_wait_for_the_shared_rate_budget_is_said_on_a_terminal() {
     let url = redis.url();
     let budget = ["--rate-budget-redis", &url, "--rate-budget-org", "org_held"];
 
-    redis.hold("org_held", "default", 2_500);
+    // Held for 4 s from now: however long the command takes to start on a busy machine (up
+    // to 3 s), it finds a wait of a second or more left, and says it.
+    redis.hold("org_held", "default", 4_000);
     let mut command = s.process();
     command.args(budget).args(SEARCH_ONE);
     let started = Instant::now();
     let (output, terminal) = with_stderr_on_a_terminal(command);
     assert!(output.status.success(), "{terminal}");
     assert!(
-        started.elapsed() >= Duration::from_secs(2),
+        started.elapsed() >= Duration::from_millis(3_500),
         "the call waited for the budget: {:?}",
         started.elapsed()
     );
@@ -9793,7 +9795,7 @@ fn a_wait_for_the_shared_rate_budget_is_said_on_a_terminal() {
         rest.split_once(" s for the shared rate budget before catalog.search; Ctrl-C stops\r\n")
     });
     assert!(
-        matches!(said, Some(("2" | "3", ""))),
+        matches!(said, Some(("1" | "2" | "3" | "4", ""))),
         "one line, with the wait in whole seconds: {terminal:?}"
     );
 
