@@ -651,15 +651,23 @@ fn assess(
         sent_at
     };
     let limited = matches!(outcome, Outcome::Status(429) | Outcome::LimitedPastRedirect);
+    let mut paused = None;
     if limited && !result.as_ref().is_ok_and(|raw| raw.foreign) {
         let pause = wait.unwrap_or_else(|| policy.backoff_for(attempt));
         if policy.waits_out(pause) {
             client
                 .limiter
                 .pause_until(info.rate_class, limited_since.saturating_add(pause));
+            paused = Some(pause);
         }
     }
     let mut decision = retry::decide(policy, plan.max_retries, outcome, wait, plan.safe, attempt);
+    if let (Decision::RetryAfter(backoff), Some(pause), None) = (&mut decision, paused, wait) {
+        // Without `Retry-After` both are a draw of the jittered backoff: the retry waits the
+        // pause its class now waits, rather than a second draw, which could end sooner and
+        // leave it held by the pause when it wakes.
+        *backoff = pause;
+    }
     if let (Decision::RetryAfter(wait), Some(left)) = (&decision, plan.remaining(client)) {
         if *wait >= left {
             // Waiting would outlive the deadline: hand back what we have instead.
