@@ -41,7 +41,6 @@ pub const ALL_SCOPES: &str = "*";
 /// Mutable state behind one lock (never held across an `.await`).
 #[derive(Debug)]
 pub struct Inner {
-    /// Keyed by secret.
     /// API keys and session tokens, by the digest of their secret ([`digest`]): the secret
     /// itself is shown once, when made, and kept nowhere, in memory or in the state file.
     pub credentials: Tracked<TokenDigest, Credential>,
