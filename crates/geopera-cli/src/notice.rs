@@ -58,7 +58,7 @@ impl WaitNotice {
 }
 
 /// Which of the SDK's waits an event reports.
-#[derive(Default, Debug, PartialEq)]
+#[derive(Default)]
 enum Kind {
     /// Some other event of the same targets.
     #[default]
