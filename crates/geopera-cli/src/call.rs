@@ -448,12 +448,54 @@ fn print_dry_run(
     }
     // The SDK makes one for each call, and this program has no option to give one.
     text.push_str("# X-Request-Id: a new one for each run; -v names it\n");
+    let (body, hidden) = without_credentials(operation_id, body);
+    for field in hidden {
+        text.push_str(&format!(
+            "# {field}: sent as given, shown as {}\n",
+            crate::hidden::REDACTED
+        ));
+    }
     text.push('\n');
     // What a dry run is read for is that what it shows is what goes: a bidirectional override
     // in a string (from a `--json @file` someone else wrote) would show its text reordered,
     // and a C1 control could steer the terminal. As `\u` escapes they are the same JSON.
-    text.push_str(&json::escape_controls(&json::pretty(body)));
+    text.push_str(&json::escape_controls(&json::pretty(&body)));
     print(&text)
+}
+
+/// `body` with the credentials it carries (the operation's `secret_fields`: a share link's
+/// password, a delivery's headers) replaced by the redaction mark, and the names of the
+/// members so changed. A dry run is pasted into tickets and chats, and shows the
+/// `Authorization` header the same way; the members stay, so the shape shown is the shape sent.
+fn without_credentials(operation_id: &str, body: &Value) -> (Value, Vec<&'static str>) {
+    let mut shown = body.clone();
+    let mut hidden = Vec::new();
+    let fields =
+        geopera_types::operations::find(operation_id).map_or(&[][..], |info| info.secret_fields);
+    for &field in fields {
+        let changed = match shown.get_mut(field) {
+            Some(value @ Value::String(_)) if value.as_str() != Some("") => {
+                *value = Value::from(crate::hidden::REDACTED);
+                true
+            }
+            Some(Value::Object(members)) => {
+                let mut changed = false;
+                for value in members
+                    .values_mut()
+                    .filter(|value| value.as_str().is_some_and(|text| !text.is_empty()))
+                {
+                    *value = Value::from(crate::hidden::REDACTED);
+                    changed = true;
+                }
+                changed
+            }
+            _ => false,
+        };
+        if changed {
+            hidden.push(field);
+        }
+    }
+    (shown, hidden)
 }
 
 /// Prints a successful (or redirected) answer; turns an error answer into a failure.

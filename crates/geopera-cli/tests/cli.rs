@@ -9144,6 +9144,76 @@ fn a_dry_run_says_which_idempotency_key_a_call_with_side_effects_is_sent_with() 
     assert!(s.emulator.requests().is_empty(), "nothing was sent");
 }
 
+/// A dry run shows the credentials a body carries (a share link's password, a subscription's
+/// delivery headers) redacted, as it shows the `Authorization` header, and says so: dry runs
+/// are pasted into tickets. The real run sends them as typed, and everything else is shown as
+/// it is sent.
+#[test]
+fn a_dry_run_hides_the_credentials_in_the_body_and_the_real_run_sends_them() {
+    let s = Setup::on(Emulator::builder().record_bodies(true));
+    let password = "correct-horse-battery-staple";
+    let body = serde_json::json!({
+        "target_type": "item",
+        "target_id": "S2B_T33UUP_20240601",
+        "permission": "view",
+        "password": password,
+        "expires_at": "2030-01-01T00:00:00Z",
+    });
+    let args = ["op", "share.link.create", &body.to_string()];
+    let output = s
+        .cli()
+        .args(args)
+        .arg("--dry-run")
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let out = text(&output.stdout);
+    assert!(!out.contains(password), "{out}");
+    assert!(
+        out.lines().any(
+            |line| line == format!("# password: sent as given, shown as {}", geopera::REDACTED)
+        ),
+        "{out}"
+    );
+    let (_, shown) = dry_run(&output);
+    let mut expected = body.clone();
+    expected["password"] = Value::from(geopera::REDACTED);
+    assert_eq!(shown, expected);
+    assert!(s.emulator.requests().is_empty(), "nothing was sent");
+
+    s.cli().args(args).output().expect("geopera runs");
+    let recorded = s.emulator.requests();
+    let call = recorded
+        .iter()
+        .find(|r| r.operation_id.as_deref() == Some("share.link.create"))
+        .expect("the call was recorded");
+    let sent: Value = serde_json::from_slice(&call.body).expect("JSON");
+    assert_eq!(sent, body, "the real run sends the password as typed");
+
+    // Every string of an object of delivery headers is hidden, and an empty one is no secret.
+    let subscription = serde_json::json!({
+        "event_type": "order.completed",
+        "endpoint_url": "https://hooks.example.com/geopera",
+        "headers": { "X-Hook-Token": "tok-9f8e7d6c5b4a", "X-Empty": "" },
+    });
+    let output = s
+        .cli()
+        .args([
+            "op",
+            "event_subscriptions.create",
+            &subscription.to_string(),
+        ])
+        .arg("--dry-run")
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(!text(&output.stdout).contains("tok-9f8e7d6c5b4a"));
+    let (_, shown) = dry_run(&output);
+    assert_eq!(shown["headers"]["X-Hook-Token"], geopera::REDACTED);
+    assert_eq!(shown["headers"]["X-Empty"], "");
+    assert_eq!(shown["endpoint_url"], subscription["endpoint_url"]);
+}
+
 /// `op --file -` reads the body from stdin, as `-` does for `--json` and `op`'s body argument,
 /// within the same cap and with the same messages; `./-` still names a file called `-`.
 #[test]
