@@ -587,6 +587,12 @@ impl<C> ClientBuilder<C> {
 
     /// Bounds every call as a whole — all attempts and the waits between them — unless the
     /// call sets its own ([`Request::deadline`](crate::Request::deadline)).
+    ///
+    /// A wait the call could only time out in fails it at once with the deadline's
+    /// [`Error::Timeout`](crate::Error::Timeout): a retry's backoff (the last answer is
+    /// returned instead), a 429's pause of its class, its paced slot, or the shared budget's
+    /// wait. Only a wait for an in-flight slot ([`max_in_flight`](Self::max_in_flight)), whose
+    /// length nobody knows, runs until the deadline.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.config.deadline = Some(deadline);
         self

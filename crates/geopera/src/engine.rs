@@ -22,6 +22,7 @@ use crate::body::ReadError;
 use crate::bounds::{self, BodyFailure, Bounds, Elapsed};
 use crate::caller::Caller;
 use crate::client::{parse_header, Client};
+use crate::limiter::{Refused, SendBy};
 use crate::redact::Redactor;
 use crate::redirect::Hop;
 use crate::request::CallOptions;
@@ -367,9 +368,17 @@ async fn run<S>(
             attempts.store(attempt, Ordering::Relaxed);
             let admission = client
                 .limiter
-                .admit(info.id, info.rate_class, face.blocking)
+                .admit(
+                    info.id,
+                    info.rate_class,
+                    face.blocking,
+                    SendBy(plan.deadline_at),
+                )
                 .await
-                .map_err(|_| Error::would_deadlock(info.id))?;
+                .map_err(|refused| match refused {
+                    Refused::WouldDeadlock => Error::would_deadlock(info.id),
+                    Refused::PastDeadline => Error::deadline(info.id, attempt),
+                })?;
             let credential = match provider {
                 Some(provider) => Some(provider.credential(face.auth()).await?),
                 None => None,

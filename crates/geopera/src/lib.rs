@@ -123,7 +123,9 @@
 //! the one that got it. [`ClientBuilder::max_in_flight`] caps requests in flight;
 //! [`ClientBuilder::pace`] / [`ClientBuilder::pace_documented_limits`] space requests to the
 //! API's per-minute budgets. [`ClientBuilder::deadline`] (or [`Request::deadline`]) bounds a
-//! whole call — every attempt and wait — separately from the per-attempt timeout. [`fan_out`]
+//! whole call — every attempt and wait — separately from the per-attempt timeout; a call that
+//! the limiter would hold past it (a pause, its paced slot, the shared budget) fails at once
+//! with [`Error::Timeout`] rather than sleeping until it times out. [`fan_out`]
 //! runs many calls with at most N in flight and returns every outcome in input order.
 //!
 //! # Pages and streams

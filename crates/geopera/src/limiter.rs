@@ -134,9 +134,31 @@ impl Drop for Slots<'_> {
     }
 }
 
-/// Why a blocking call could not be admitted.
-#[derive(Debug)]
-pub(crate) struct WouldDeadlock;
+/// Why a call was not admitted.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// A blocking call would wait for an in-flight slot only its own thread can give back.
+    WouldDeadlock,
+    /// The wait the call was given (a 429's pause, its paced slot, the shared budget's answer)
+    /// ends at or after its deadline: it could only time out, so it does now, and a paced slot
+    /// it took goes to a call that can use it.
+    PastDeadline,
+}
+
+/// Until when a call may still be sent, on the limiter's clock; `None` for a call without
+/// a deadline.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SendBy(pub(crate) Option<Duration>);
+
+impl SendBy {
+    /// Whether a wait until `at` leaves the call no time to be sent.
+    fn outlived_by(self, at: Duration) -> Result<(), Refused> {
+        match self.0 {
+            Some(deadline) if at >= deadline => Err(Refused::PastDeadline),
+            _ => Ok(()),
+        }
+    }
+}
 
 impl Limiter {
     pub(crate) fn new(
@@ -221,11 +243,17 @@ impl Limiter {
 
     /// Waits until no 429's pause holds a call of `class`; a few rounds at most, should pauses
     /// keep being extended.
-    async fn wait_out_pauses(&self, operation_id: &str, class: RateClass) {
+    async fn wait_out_pauses(
+        &self,
+        operation_id: &str,
+        class: RateClass,
+        send_by: SendBy,
+    ) -> Result<(), Refused> {
         for _ in 0..8 {
             let Some(until) = self.paused_until(class) else {
                 break;
             };
+            send_by.outlived_by(until)?;
             held(
                 operation_id,
                 class,
@@ -234,6 +262,7 @@ impl Limiter {
             );
             self.clock.sleep_until(until).await;
         }
+        Ok(())
     }
 
     /// Takes an in-flight slot, if the client caps them, waiting for one when all are taken;
@@ -245,7 +274,7 @@ impl Limiter {
     async fn take_in_flight(
         self: &Arc<Self>,
         blocking: Option<Caller>,
-    ) -> Result<(Admission, bool), WouldDeadlock> {
+    ) -> Result<(Admission, bool), Refused> {
         let none = || Admission {
             _permit: None,
             _on_thread: None,
@@ -266,7 +295,7 @@ impl Limiter {
             Err(TryAcquireError::NoPermits) => {
                 let stopped = blocking.and_then(Caller::runtime_thread);
                 if stopped.is_some_and(|thread| self.on_thread.marked(thread)) {
-                    return Err(WouldDeadlock);
+                    return Err(Refused::WouldDeadlock);
                 }
                 match semaphore.clone().acquire_owned().await {
                     Ok(permit) => (permit, true),
@@ -284,7 +313,8 @@ impl Limiter {
     }
 
     /// Waits until a request of `class` may be sent; the admission bounds requests in flight.
-    /// `blocking` is the thread a blocking call stops, if this is one.
+    /// `blocking` is the thread a blocking call stops, if this is one; `send_by` is the call's
+    /// deadline.
     ///
     /// Pauses are waited out before the in-flight slot is taken: a call held by a 429 has
     /// nothing in flight. Paced slots and the shared budget are asked after it, since each is
@@ -294,25 +324,31 @@ impl Limiter {
     ///
     /// # Errors
     ///
-    /// Every slot is taken and one is held, or waited for, by an async call on the
-    /// current-thread runtime of the thread a blocking call stops: waiting would stop the only
-    /// thread that can use it and give it back.
+    /// [`Refused::WouldDeadlock`]: every slot is taken and one is held, or waited for, by an
+    /// async call on the current-thread runtime of the thread a blocking call stops: waiting
+    /// would stop the only thread that can use it and give it back.
+    /// [`Refused::PastDeadline`]: a wait of known length would end at or past `send_by`, as Go's
+    /// `rate.Limiter.Wait` refuses a wait its context's deadline would cut short. A wait for an
+    /// in-flight slot has no known length and is left to the deadline itself.
     pub(crate) async fn admit(
         self: &Arc<Self>,
         operation_id: &str,
         class: RateClass,
         blocking: Option<Caller>,
-    ) -> Result<Admission, WouldDeadlock> {
+        send_by: SendBy,
+    ) -> Result<Admission, Refused> {
         // A pause may begin or be extended while the call waits for its in-flight slot or its
         // paced slot (another task got a 429): both were taken for a budget the API has since
         // said is spent, so both are given back, the pause is waited out holding neither, and
         // they are taken again after it. A few rounds at most.
         let mut round = 1;
         let (admission, slots) = loop {
-            self.wait_out_pauses(operation_id, class).await;
+            self.wait_out_pauses(operation_id, class, send_by).await?;
             let (admission, waited) = self.take_in_flight(blocking).await?;
             let (at, slots) = self.reserve_slot(class);
             if let Some(at) = at {
+                // Dropped on the way out, `slots` gives the slot back.
+                send_by.outlived_by(at)?;
                 held(
                     operation_id,
                     class,
@@ -329,7 +365,8 @@ impl Limiter {
             round += 1;
         };
         if let Some(budget) = &self.budget {
-            self.ask_budget(budget.as_ref(), operation_id, class).await;
+            self.ask_budget(budget.as_ref(), operation_id, class, send_by)
+                .await?;
         }
         slots.used();
         Ok(admission)
@@ -340,20 +377,32 @@ impl Limiter {
     /// code or a store anyone may write to: a budget answering "wait" for ever would hold the
     /// call for ever, and one answering 59 minutes 64 times would hold it for two and a half
     /// days. Going ahead is what a budget that cannot answer does too ([`Budget`]).
-    async fn ask_budget(&self, budget: &dyn Budget, operation_id: &str, class: RateClass) {
+    ///
+    /// # Errors
+    ///
+    /// [`Refused::PastDeadline`], when the budget asks for a wait that ends at or after
+    /// `send_by`.
+    async fn ask_budget(
+        &self,
+        budget: &dyn Budget,
+        operation_id: &str,
+        class: RateClass,
+        send_by: SendBy,
+    ) -> Result<(), Refused> {
         let started = self.clock.now();
         let give_up = started.saturating_add(MAX_HOLD);
         let mut asks = 0;
         while asks < MAX_ASKS {
             asks += 1;
             match budget.reserve(class).await {
-                Reservation::Granted => return,
+                Reservation::Granted => return Ok(()),
                 Reservation::Wait(wait) => {
                     let now = self.clock.now();
                     if now >= give_up {
                         break;
                     }
                     let until = now.saturating_add(wait).min(give_up);
+                    send_by.outlived_by(until)?;
                     held(
                         operation_id,
                         class,
@@ -371,6 +420,7 @@ impl Limiter {
             "the shared rate budget granted no call in as many asks or as long a wait as a \
              call gives it: sending anyway, as the API's own rate limit still guards it"
         );
+        Ok(())
     }
 
     /// Tells the shared budget, if there is one, that the API answered 429.

@@ -94,12 +94,18 @@ async fn a_pause_that_begins_during_a_paced_wait_is_waited_out_without_the_in_fl
         None,
     ));
     let started = std::time::Instant::now();
-    drop(limiter.admit("test.op", RateClass::Default, None).await);
+    drop(
+        limiter
+            .admit("test.op", RateClass::Default, None, SendBy(None))
+            .await,
+    );
     // The next default slot is a second away: this call takes the in-flight slot, then waits.
     let paced = tokio::spawn({
         let limiter = limiter.clone();
         async move {
-            let admission = limiter.admit("test.op", RateClass::Spend, None).await;
+            let admission = limiter
+                .admit("test.op", RateClass::Spend, None, SendBy(None))
+                .await;
             (admission.is_ok(), started.elapsed())
         }
     });
@@ -108,7 +114,9 @@ async fn a_pause_that_begins_during_a_paced_wait_is_waited_out_without_the_in_fl
         RateClass::Spend,
         limiter.clock.now() + Duration::from_secs(4),
     );
-    let other = limiter.admit("test.op", RateClass::Default, None).await;
+    let other = limiter
+        .admit("test.op", RateClass::Default, None, SendBy(None))
+        .await;
     let other_went = started.elapsed();
     assert!(other.is_ok());
     assert!(

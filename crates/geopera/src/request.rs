@@ -235,7 +235,8 @@ impl<I> Request<I> {
         self
     }
 
-    /// Bounds the whole call, every attempt and backoff included.
+    /// Bounds the whole call, every attempt and backoff included; a wait that would pass it
+    /// ends the call at once, as under [`ClientBuilder::deadline`](crate::ClientBuilder::deadline).
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.options.deadline = Some(deadline);
         self

@@ -2957,3 +2957,57 @@ fn a_budget_that_never_grants_holds_a_call_an_hour_at_most() {
         assert!(text.contains("sending anyway"), "{text}");
     }
 }
+
+/// A call whose deadline the shared budget's next wait would pass fails at once with the
+/// deadline's timeout, unsent, where it slept until the deadline. The waits that end before
+/// it are waited: with 2 s asked each time and 5 s to go, the third answer is refused at 4 s.
+#[test]
+fn a_budget_wait_past_the_deadline_ends_the_call_at_once() {
+    let emu = emulator();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    // (the wait each answer asks for, the asks expected, the time waited in all)
+    let cases = [
+        (Duration::from_secs(10), 1, Duration::ZERO),
+        (Duration::from_secs(2), 3, Duration::from_secs(4)),
+    ];
+    for (wait, asks, waited) in cases {
+        let budget = Arc::new(NeverGrants {
+            wait,
+            asks: Default::default(),
+        });
+        let clock = Arc::new(Jumping::default());
+        let client = AuthenticatedClient::builder(emu.api_key())
+            .base_url(emu.base_url())
+            .budget(budget.clone())
+            .clock(clock.clone())
+            .deadline(Duration::from_secs(5))
+            .build()
+            .expect("a client");
+        let error = runtime
+            .block_on(catalog_search::send(
+                &client,
+                CatalogSearchInput::new(HOST).limit(1),
+            ))
+            .expect_err("no time for the budget's wait");
+        assert!(
+            matches!(
+                error,
+                geopera::Error::Timeout {
+                    limit: geopera::TimeoutLimit::Deadline,
+                    ..
+                }
+            ),
+            "{wait:?}: {error:?}"
+        );
+        assert_eq!(emu.executed("catalog.search"), 0, "{wait:?}: unsent");
+        assert_eq!(
+            budget.asks.load(std::sync::atomic::Ordering::SeqCst),
+            asks,
+            "{wait:?}: asks"
+        );
+        assert_eq!(geopera::Clock::now(&*clock), waited, "{wait:?}: waited");
+    }
+}

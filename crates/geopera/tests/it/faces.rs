@@ -158,3 +158,60 @@ fn both_faces_keep_to_the_in_flight_cap() {
         );
     }
 }
+
+/// A call whose class is paused by a 429 for longer than the call's deadline leaves fails at
+/// once with the deadline's timeout, sending nothing, where it slept until the deadline and
+/// failed the same way.
+#[test]
+fn both_faces_fail_at_once_when_a_pause_outlasts_the_deadline() {
+    for face in FACES {
+        let emu = emulator_with("429;retry-after=30;op=catalog.search;times=1");
+        let client = client(&emu, |b| b);
+        // The 429's wait outlasts this call's deadline too: it hands back the 429.
+        let first = search(face, &client, one().deadline(Duration::from_secs(5)))
+            .expect("the 429 as an answer");
+        assert_eq!(first.status, StatusCode::TOO_MANY_REQUESTS, "{face:?}");
+        let sent = emu.executed("catalog.search");
+        let started = Instant::now();
+        let err = search(face, &client, one().deadline(Duration::from_secs(5)))
+            .expect_err("no time to wait the pause out");
+        let elapsed = started.elapsed();
+        assert!(err.is_timeout(), "{face:?}: {err:?}");
+        assert!(
+            elapsed < Duration::from_secs(2),
+            "{face:?}: waited {elapsed:?}"
+        );
+        assert_eq!(
+            emu.executed("catalog.search"),
+            sent,
+            "{face:?}: nothing sent"
+        );
+    }
+}
+
+/// A call whose paced slot comes after its deadline fails at once and gives the slot back:
+/// the next call goes in it, not one spacing later.
+#[test]
+fn both_faces_give_back_a_paced_slot_the_deadline_would_not_reach() {
+    for face in FACES {
+        let emu = emulator_with("");
+        // One send every 600 ms.
+        let client = client(&emu, |b| b.pace(geopera::RateClass::Default, 100));
+        search(face, &client, one()).expect("the first slot is now");
+        let started = Instant::now();
+        let err = search(face, &client, one().deadline(Duration::from_millis(300)))
+            .expect_err("its slot is 600 ms away");
+        assert!(err.is_timeout(), "{face:?}: {err:?}");
+        assert!(
+            started.elapsed() < Duration::from_millis(250),
+            "{face:?}: waited {:?}",
+            started.elapsed()
+        );
+        search(face, &client, one()).expect("the slot given back");
+        let went = started.elapsed();
+        assert!(
+            went >= Duration::from_millis(400) && went < Duration::from_millis(1_000),
+            "{face:?}: the third call went {went:?} after the second asked, not in its slot"
+        );
+    }
+}
