@@ -17,7 +17,7 @@ use geopera::{
     AuthenticatedClient, Client, Error, ErrorKind, Request, RetryPolicy, StatusCode, TimeoutLimit,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_READ_TIMEOUT, DEFAULT_TIMEOUT,
 };
-use geopera_emulator::{Emulator, FaultPlan, RateLimits};
+use geopera_emulator::{Emulator, EmulatorHandle, FaultPlan, RateLimits};
 use serde_json::json;
 
 use crate::hostile::{counted_lines, endless, json, redirect, Hostile, Reply};
@@ -2890,6 +2890,28 @@ impl geopera::Clock for Jumping {
     }
 }
 
+/// A client of `emu` on a [`NeverGrants`] budget asking for `wait` and a [`Jumping`] clock,
+/// set up further by `build`; with the budget and the clock, to read what happened.
+fn never_granting(
+    emu: &EmulatorHandle,
+    wait: Duration,
+    build: impl FnOnce(
+        geopera::ClientBuilder<AuthenticatedClient>,
+    ) -> geopera::ClientBuilder<AuthenticatedClient>,
+) -> (AuthenticatedClient, Arc<NeverGrants>, Arc<Jumping>) {
+    let budget = Arc::new(NeverGrants {
+        wait,
+        asks: Default::default(),
+    });
+    let clock = Arc::new(Jumping::default());
+    let builder = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .budget(budget.clone())
+        .clock(clock.clone());
+    let client = build(builder).build().expect("a client");
+    (client, budget, clock)
+}
+
 /// A budget that never grants (the user's own code, or a store anyone can write to) holds a
 /// call an hour at most in all, however long each wait it asks for, and at most 64 asks; then
 /// the call goes, with a warning.
@@ -2914,17 +2936,7 @@ fn a_budget_that_never_grants_holds_a_call_an_hour_at_most() {
         ),
     ];
     for (sent, (wait, asks, waited)) in (1..).zip(cases) {
-        let budget = Arc::new(NeverGrants {
-            wait,
-            asks: Default::default(),
-        });
-        let clock = Arc::new(Jumping::default());
-        let client = AuthenticatedClient::builder(emu.api_key())
-            .base_url(emu.base_url())
-            .budget(budget.clone())
-            .clock(clock.clone())
-            .build()
-            .expect("a client");
+        let (client, budget, clock) = never_granting(&emu, wait, |builder| builder);
         let log = crate::captured::Captured::default();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(log.clone())
@@ -2974,18 +2986,9 @@ fn a_budget_wait_past_the_deadline_ends_the_call_at_once() {
         (Duration::from_secs(2), 3, Duration::from_secs(4)),
     ];
     for (wait, asks, waited) in cases {
-        let budget = Arc::new(NeverGrants {
-            wait,
-            asks: Default::default(),
+        let (client, budget, clock) = never_granting(&emu, wait, |builder| {
+            builder.deadline(Duration::from_secs(5))
         });
-        let clock = Arc::new(Jumping::default());
-        let client = AuthenticatedClient::builder(emu.api_key())
-            .base_url(emu.base_url())
-            .budget(budget.clone())
-            .clock(clock.clone())
-            .deadline(Duration::from_secs(5))
-            .build()
-            .expect("a client");
         let error = runtime
             .block_on(catalog_search::send(
                 &client,
