@@ -544,7 +544,7 @@ pub(crate) fn render(operation_id: &str, response: &Answer, settings: &Settings)
         // object when a stream holds a single item.
         Ok(_) if ndjson && !text.trim().contains('\n') => print_ndjson(&response.content, settings),
         Err(Unfit::TooDeep) => Err(too_deep(&format!("the answer to {operation_id}"))),
-        Ok(checked) => print_checked(checked, settings),
+        Ok(checked) => print_checked(checked, settings, &mut Documents::default()),
         Err(_) if ndjson => print_ndjson(&response.content, settings),
         Err(Unfit::NotJson(error)) if !is_binary(operation_id) => {
             Err(not_json(operation_id, response, &error))
@@ -611,7 +611,7 @@ fn not_json(operation_id: &str, response: &Answer, error: &serde_json::Error) ->
 /// error (see [`json::DEPTH_LIMIT`]).
 pub(crate) fn print_json(text: &str, settings: &Settings) -> Outcome {
     match json::Checked::new(text) {
-        Ok(checked) => print_checked(checked, settings),
+        Ok(checked) => print_checked(checked, settings, &mut Documents::default()),
         Err(Unfit::TooDeep) => Err(too_deep("the answer")),
         Err(Unfit::NotJson(error)) => {
             Err(Failure::other(format!("cannot read the answer: {error}")))
@@ -619,17 +619,36 @@ pub(crate) fn print_json(text: &str, settings: &Settings) -> Outcome {
     }
 }
 
-/// Prints a checked document through `--jq` and `--output`.
-fn print_checked(checked: json::Checked<'_>, settings: &Settings) -> Outcome {
-    let Some(expr) = &settings.jq else {
-        return print_one(checked, settings);
-    };
-    let mut first = true;
-    crate::jq::run(expr, checked.text(), |result| {
-        if settings.output == Output::Yaml && !first {
+/// Whether a document was printed yet: `-o yaml` puts `---` between two, whether they are
+/// results of one `--jq` program or lines of an NDJSON answer. Printed back to back, the
+/// second's members would read as more of the first's, and a YAML reader would keep one item.
+#[derive(Default)]
+struct Documents {
+    printed: bool,
+}
+
+impl Documents {
+    /// Called before each document is printed.
+    fn next(&mut self, settings: &Settings) -> Outcome {
+        if std::mem::replace(&mut self.printed, true) && settings.output == Output::Yaml {
             print("---")?;
         }
-        first = false;
+        Ok(())
+    }
+}
+
+/// Prints a checked document through `--jq` and `--output`.
+fn print_checked(
+    checked: json::Checked<'_>,
+    settings: &Settings,
+    documents: &mut Documents,
+) -> Outcome {
+    let Some(expr) = &settings.jq else {
+        documents.next(settings)?;
+        return print_one(checked, settings);
+    };
+    crate::jq::run(expr, checked.text(), |result| {
+        documents.next(settings)?;
         match json::Checked::new(&result) {
             Ok(result) => print_one(result, settings),
             // A value the printers cannot take (an object with keys that are not strings, a
@@ -689,11 +708,16 @@ fn warn_repeated(repeated: &[crate::ordered::Repeated]) {
 }
 
 /// Prints an NDJSON answer one document at a time: as compact lines by default, through
-/// `--jq` and `--output` when asked. A line that is not JSON, or not UTF-8 text (printed, its
-/// bad bytes would become replacement characters: a changed item that reads as the real
-/// one), is an error after the lines before it are printed.
+/// `--jq` and `--output` when asked, YAML documents apart. A line that is not JSON, or not
+/// UTF-8 text (printed, its bad bytes would become replacement characters: a changed item that
+/// reads as the real one), is an error after the lines before it are printed.
+///
+/// `-o table` is one table of every item (or `--jq` result), printed at the end, as its columns
+/// are sized by every row: a table per line would repeat the header above each row.
 fn print_ndjson(content: &[u8], settings: &Settings) -> Outcome {
     let plain = settings.jq.is_none() && matches!(settings.output, Output::Json | Output::Ndjson);
+    let mut documents = Documents::default();
+    let mut rows: Option<Vec<String>> = (settings.output == Output::Table).then(Vec::new);
     for (number, line) in content.split(|&b| b == b'\n').enumerate() {
         let line = std::str::from_utf8(line)
             .map_err(|e| not_utf8(&format!("line {} of the answer", number + 1), &e))?;
@@ -713,13 +737,30 @@ fn print_ndjson(content: &[u8], settings: &Settings) -> Outcome {
                 )))
             }
         };
-        if plain {
-            print(&json::escape_controls(&checked.compact()))?;
-        } else {
-            print_checked(checked, settings)?;
+        match (&mut rows, &settings.jq) {
+            (Some(rows), Some(expr)) => crate::jq::run(expr, checked.text(), |result| {
+                rows.push(result);
+                Ok(())
+            })?,
+            (Some(rows), None) => rows.push(checked.text().to_owned()),
+            (None, _) if plain => print(&json::escape_controls(&checked.compact()))?,
+            (None, _) => print_checked(checked, settings, &mut documents)?,
         }
     }
-    Ok(())
+    let Some(rows) = rows else {
+        return Ok(());
+    };
+    if rows.is_empty() {
+        return Ok(());
+    }
+    match json::Checked::new(&format!("[{}]", rows.join(","))) {
+        Ok(list) => print_one(list, settings),
+        Err(Unfit::TooDeep) => Err(too_deep("an item of the answer")),
+        Err(Unfit::NotJson(error)) => Err(Failure::other(format!(
+            "a result of --jq is not JSON ({error}; a key that is not a string, or a byte \
+             string?), which -o table cannot lay out"
+        ))),
+    }
 }
 
 fn is_ndjson(response: &Answer) -> bool {

@@ -6395,6 +6395,74 @@ fn an_ndjson_answer_prints_line_by_line_through_jq_and_output() {
     assert_eq!(item["id"], first["id"]);
 }
 
+/// The lines of an NDJSON answer are YAML documents apart with `-o yaml`, and one table with
+/// `-o table`: printed back to back, a YAML reader read the items as one, keeping the last;
+/// and each line was a table with its own header.
+#[test]
+fn ndjson_lines_are_separate_yaml_documents_and_one_table() {
+    let s = setup();
+    let stream = [
+        "catalog",
+        "search-stream",
+        "--json",
+        r#"{"host_name": "earthsearch-aws", "limit": 3}"#,
+    ];
+    let output = s.cli().args(stream).output().expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let items: Vec<Value> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert_eq!(items.len(), 3);
+    let ids: Vec<Value> = items.iter().map(|item| item["id"].clone()).collect();
+
+    for jq in [None, Some("{id}")] {
+        let output = s
+            .cli()
+            .args(stream)
+            .args(["-o", "yaml"])
+            .args(jq.map(|jq| ["--jq", jq]).into_iter().flatten())
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let yaml = text(&output.stdout);
+        let read: Vec<Value> = serde_norway::Deserializer::from_str(&yaml)
+            .map(|document| {
+                <Value as serde::Deserialize>::deserialize(document).expect("a YAML document")
+            })
+            .collect();
+        let read_ids: Vec<Value> = read.iter().map(|item| item["id"].clone()).collect();
+        assert_eq!(read_ids, ids, "{jq:?}: {yaml}");
+        if jq.is_none() {
+            assert_eq!(read, items, "the items as the JSON lines say");
+        }
+    }
+
+    for jq in [None, Some(".id")] {
+        let output = s
+            .cli()
+            .args(stream)
+            .args(["-o", "table"])
+            .args(jq.map(|jq| ["--jq", jq]).into_iter().flatten())
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let table = text(&output.stdout);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines.len(),
+            1 + 3,
+            "{jq:?}: one header, a row per item: {table}"
+        );
+        let header = if jq.is_none() { "ID" } else { "VALUE" };
+        assert!(lines[0].starts_with(header), "{jq:?}: {table}");
+        for (line, id) in lines[1..].iter().zip(&ids) {
+            let id = id.as_str().expect("a text id");
+            assert!(line.starts_with(id), "{jq:?}: {table}");
+        }
+    }
+}
+
 #[test]
 fn stac_search_all_reads_every_item_once() {
     let s = setup();
