@@ -939,6 +939,14 @@ pub(crate) fn sdk_failure(
     }
     match error {
         Error::InvalidInput { error, .. } => invalid_input(&error.detail),
+        // One line per failed field, as for the answer of a call this program makes itself
+        // ([`api_failure`]), rather than the SDK's one line that names the status twice.
+        Error::Validation { error: detail, .. } => match serde_json::to_vec(detail) {
+            Ok(content) => Failure::api(
+                api_message(operation_id, StatusCode::UNPROCESSABLE_ENTITY, &content).join("\n"),
+            ),
+            Err(_) => Failure::api(format!("[422] {}", chain(error))),
+        },
         Error::InvalidRequest { message, .. } => {
             Failure::usage(format!("invalid request for {operation_id}: {message}"))
         }
@@ -1001,8 +1009,12 @@ pub(crate) fn sdk_failure(
             Failure::api(format!("[{code}] {message}"))
         }
         other => match other.status() {
-            Some(status) => Failure::api(format!("[{}] {}", status.as_u16(), chain(other))),
-            None => Failure::other(chain(other)),
+            // A success that cannot be read (a 200 whose body is not the operation's model)
+            // is no refusal by the API: exit 1, as for an answer that is not JSON at all.
+            Some(status) if !status.is_success() => {
+                Failure::api(format!("[{}] {}", status.as_u16(), chain(other)))
+            }
+            _ => Failure::other(chain(other)),
         },
     }
 }

@@ -6272,6 +6272,42 @@ fn redirecting_server(head: &'static str) -> String {
     url
 }
 
+/// A 200 answer that is not the operation's model is no refusal by the API: `orders wait` and
+/// `upload` exit 1 for it, as every call does, not 2 with `[200]`. A 422 to a step of the
+/// upload says each failed field once, as a call's 422 does, without the status twice.
+#[test]
+fn an_unreadable_success_exits_1_and_a_refused_upload_names_the_field() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("small.txt");
+    std::fs::write(&file, "some bytes").expect("a file");
+    let file = file.to_str().expect("a UTF-8 path");
+    let garbled = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\nhello world";
+    for args in [
+        vec!["orders", "wait", "ord_1"],
+        vec!["upload", file, "--project", "p_1"],
+    ] {
+        let output = s
+            .cli()
+            .env("GEOPERA_API_URL", redirecting_server(garbled))
+            .args(&args)
+            .output()
+            .expect("geopera runs");
+        let stderr = fails_saying(&output, 1, "could not decode", &args);
+        assert!(!stderr.contains("[200]"), "{args:?}: {stderr}");
+    }
+
+    let refused = "HTTP/1.1 422 Unprocessable Entity\r\ncontent-type: application/json\r\ncontent-length: 69\r\nconnection: close\r\n\r\n{\"detail\":[{\"loc\":[\"body\",\"file_name\"],\"msg\":\"Too long\",\"type\":\"x\"}]}";
+    let output = s
+        .cli()
+        .env("GEOPERA_API_URL", redirecting_server(refused))
+        .args(["upload", file, "--project", "p_1"])
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 2, "[422] body.file_name: Too long", "upload");
+    assert_eq!(stderr.matches("422").count(), 1, "{stderr}");
+}
+
 #[test]
 fn a_redirect_on_a_json_operation_is_an_error_naming_it() {
     let s = setup();
