@@ -39,6 +39,7 @@ mod waiting;
 mod webhook;
 mod yaml;
 
+use std::ffi::OsString;
 use std::future::Future as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -334,11 +335,64 @@ fn cli(operations: Vec<Command>) -> Command {
         .subcommands(operations)
 }
 
+/// `args` with each word that begins like a negative number (`-` and a digit or a `.`) and
+/// follows a long option joined to it (`--bbox -1e-5` as `--bbox=-1e-5`), or `None` when there
+/// is none to join; tried only once the words as given failed to parse.
+///
+/// clap reads a word that begins with `-` as a value only when it looks like a negative
+/// number by its own test (digits, one `.` after one, an `e` without a sign), so `-1e-5`,
+/// `-.5` and `-1E+2`, numbers to Rust and to JSON, left their option without a value (`a value
+/// is required for '--bbox'`) or were taken for unknown flags. Joined, the word is the
+/// option's value, and the option's parser names it when the value is no number it takes.
+/// Words after `--` stay as given.
+fn joined_negative_numbers(args: &[OsString]) -> Option<Vec<OsString>> {
+    let is_number = |word: &OsString| {
+        word.to_str()
+            .and_then(|word| word.strip_prefix('-'))
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit() || c == '.'))
+    };
+    let is_long_option = |word: &OsString| {
+        word.to_str()
+            .is_some_and(|word| word.len() > 2 && word.starts_with("--") && !word.contains('='))
+    };
+    let mut joined = Vec::with_capacity(args.len());
+    let mut changed = false;
+    let mut words = args.iter().peekable();
+    while let Some(word) = words.next() {
+        if word == "--" {
+            joined.push(word.clone());
+            joined.extend(words.cloned());
+            break;
+        }
+        match words.next_if(|next| is_long_option(word) && is_number(next)) {
+            Some(number) => {
+                let mut option = word.clone();
+                option.push("=");
+                option.push(number);
+                joined.push(option);
+                changed = true;
+            }
+            None => joined.push(word.clone()),
+        }
+    }
+    changed.then_some(joined)
+}
+
 fn main() -> ExitCode {
     let tree = tree::build();
     let mut command = cli(tree.commands);
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let matches = match command.try_get_matches_from_mut(&args) {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let (args, parsed) = match command.try_get_matches_from_mut(&args) {
+        Err(error) => match joined_negative_numbers(&args) {
+            Some(joined) => {
+                let parsed = command.try_get_matches_from_mut(&joined);
+                (joined, parsed)
+            }
+            None => (args, Err(error)),
+        },
+        parsed => (args, parsed),
+    };
+    let matches = match parsed {
         Ok(matches) => matches,
         Err(mut error) => {
             quote_inert(&mut error);

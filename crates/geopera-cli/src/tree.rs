@@ -384,6 +384,8 @@ fn add_flag(command: Command, flag: FlagField) -> Command {
             if let Some(range) = range_text(bounds) {
                 help.push_str(&format!(" ({range})"));
             }
+            // Negative numbers that clap does not read as such (`-1e-5`) are joined to their
+            // flag before parsing (`joined_negative_numbers` in main.rs).
             arg.value_name("INTEGER")
                 .allow_negative_numbers(true)
                 .value_parser(move |s: &str| parse_integer(s, bounds))

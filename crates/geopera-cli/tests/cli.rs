@@ -1834,6 +1834,58 @@ fn a_number_flag_sends_a_whole_number_as_typed() {
     assert!(body.contains(sent), "{body}");
 }
 
+/// A number flag takes any negative number as its value, however it is written (`-1e-5`,
+/// `-.5`), where clap's own reading of negative numbers left the flag without a value; one
+/// that is no number is refused naming the flag, and a flag where the number belongs is still
+/// a missing value.
+#[test]
+fn a_number_flag_takes_every_spelling_of_a_negative_number() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args([
+            "catalog",
+            "search",
+            "--host-name",
+            "earthsearch-aws",
+            "--dry-run",
+        ])
+        .args([
+            "--bbox", "-1e-5", "--bbox", "-.5", "--bbox", "-2", "--bbox", "-1E+2",
+        ])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let (_, body) = dry_run(&output);
+    assert_eq!(body["bbox"], serde_json::json!([-1e-5, -0.5, -2, -100.0]));
+
+    for (args, said) in [
+        (
+            ["--bbox", "-1e-5x"],
+            "invalid value '-1e-5x' for '--bbox <NUMBER>'",
+        ),
+        (
+            ["--bbox", "--limit"],
+            "a value is required for '--bbox <NUMBER>'",
+        ),
+    ] {
+        let output = s
+            .cli()
+            .args([
+                "catalog",
+                "search",
+                "--host-name",
+                "earthsearch-aws",
+                "--dry-run",
+            ])
+            .args(args)
+            .output()
+            .expect("geopera runs");
+        fails_saying(&output, 2, said, args);
+        assert!(output.stdout.is_empty());
+    }
+}
+
 /// An integer flag takes every whole number `--json` sends exactly, to 2^64 - 1, and names one
 /// beyond them as such, where it refused both with "expected a whole number".
 #[test]
