@@ -217,14 +217,10 @@ fn columns_taken(text: &str) -> usize {
     unicode_width::UnicodeWidthStr::width(text)
 }
 
-/// Cells are one line each: a newline or tab inside a value would break the columns. Other
-/// control characters are shown, never sent to the terminal as they are.
+/// Cells are one line each: a line break or tab inside a value would break the columns. They
+/// are shown as escapes, as every other control character is: as spaces, `a\nb` would read as
+/// `a b`, another value.
 fn one_line(text: String) -> String {
-    let text = if text.contains(['\n', '\r', '\t']) {
-        text.replace(['\n', '\r', '\t'], " ")
-    } else {
-        text
-    };
     match crate::paint::inert(&text) {
         std::borrow::Cow::Borrowed(_) => text,
         std::borrow::Cow::Owned(shown) => shown,

@@ -96,3 +96,14 @@ fn a_single_stac_item_is_one_row_and_a_collection_is_pairs() {
     assert!(shown.starts_with("KEY"), "{shown}");
     assert!(shown.contains("\nid  "), "{shown}");
 }
+
+/// A line break, a carriage return or a tab in a value is shown as the escape other output
+/// shows it as, not as a space, which would show another value (`a b` for `a\nb`).
+#[test]
+fn line_breaks_and_tabs_in_cells_are_shown_as_escapes() {
+    let list = parse(r#"[{"name":"two\nlines","note":"a\tb\rc"},{"name":"one line","note":"x"}]"#);
+    assert_eq!(
+        table(&list, false),
+        "NAME           NOTE\ntwo\\u{a}lines  a\\u{9}b\\u{d}c\none line       x"
+    );
+}
