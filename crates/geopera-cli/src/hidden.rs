@@ -9,6 +9,7 @@
 //! on their way out, whatever path built them.
 
 use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::Mutex;
 
 /// What replaces a credential in a message: the SDK's mark, so that both read alike.
@@ -98,54 +99,61 @@ pub(crate) fn hide(secret: &str) {
 
 /// `text` with every credential noted so far, and every word shaped like an API key or a
 /// webhook signing secret, replaced by [`REDACTED`].
+///
+/// Every stretch to hide is found in the text as given, and stretches that overlap or touch
+/// are hidden as one. Replaced one after another, a short credential inside a key-shaped
+/// word (a token that is part of a signing secret a server quotes) would cut the word below a
+/// key's length and leave the rest of it shown, and two credentials that overlap would leave
+/// the second's tail.
 pub(crate) fn redacted(text: &str) -> Cow<'_, str> {
     let hidden = HIDDEN
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let mut text = Cow::Borrowed(text);
-    // Longest first, so a credential that contains another is replaced whole.
-    let mut secrets: Vec<&String> = hidden.iter().collect();
-    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
-    for secret in secrets {
-        if text.contains(secret.as_str()) {
-            text = Cow::Owned(text.replace(secret.as_str(), REDACTED));
-        }
-    }
+    let mut spans: Vec<Range<usize>> = hidden
+        .iter()
+        .flat_map(|secret| {
+            text.match_indices(secret.as_str())
+                .map(|(at, found)| at..at + found.len())
+        })
+        .collect();
+    drop(hidden);
     for prefix in SECRET_PREFIXES {
-        if let Some(hidden) = keys_hidden(&text, prefix) {
-            text = Cow::Owned(hidden);
-        }
+        spans.extend(key_words(text, prefix));
     }
-    text
+    if spans.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    spans.sort_by_key(|span| span.start);
+    let mut out = String::with_capacity(text.len());
+    let mut done = 0;
+    let mut spans = spans.into_iter().peekable();
+    while let Some(mut span) = spans.next() {
+        while let Some(next) = spans.next_if(|next| next.start <= span.end) {
+            span.end = span.end.max(next.end);
+        }
+        // Sorted and merged, each span starts after the last one's end. Every span starts and
+        // ends on a character boundary: it is a whole credential or a word of ASCII.
+        out.push_str(text.get(done..span.start).unwrap_or_default());
+        out.push_str(REDACTED);
+        done = span.end;
+    }
+    out.push_str(text.get(done..).unwrap_or_default());
+    Cow::Owned(out)
 }
 
-/// `text` with each word that begins with `prefix` and goes on for at least [`MIN_CHARS`]
-/// more characters of a key replaced by [`REDACTED`], or `None` when it has no such word. A
-/// key this process never took up still reaches its messages: one typed where another
-/// argument belongs (`geopera login gpra_...`), which a usage error quotes back, or one a
-/// server quotes. Printed, it would sit in a terminal's scroll-back or a CI job's log.
-fn keys_hidden(text: &str, prefix: &str) -> Option<String> {
+/// Where `text` has a word that begins with `prefix` and goes on for at least [`MIN_CHARS`]
+/// more characters of a key. A key this process never took up still reaches its messages:
+/// one typed where another argument belongs (`geopera login gpra_...`), which a usage error
+/// quotes back, or one a server quotes. Printed, it would sit in a terminal's scroll-back or
+/// a CI job's log.
+fn key_words<'a>(text: &'a str, prefix: &'a str) -> impl Iterator<Item = Range<usize>> + 'a {
     let is_key_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    let mut out = String::new();
-    let mut rest = text;
-    let mut found = false;
-    while let Some(at) = rest.find(prefix) {
-        let after = &rest[at + prefix.len()..];
+    text.match_indices(prefix).filter_map(move |(at, _)| {
+        let after = &text[at + prefix.len()..];
         let body = after.find(|c: char| !is_key_char(c)).unwrap_or(after.len());
         // A prefix inside a longer word (`xgpra_...`) starts no key.
-        let starts_word = !rest[..at].ends_with(is_key_char);
-        if starts_word && body >= MIN_CHARS {
-            out.push_str(&rest[..at]);
-            out.push_str(REDACTED);
-            found = true;
-        } else {
-            out.push_str(&rest[..at + prefix.len() + body]);
-        }
-        rest = &after[body..];
-    }
-    found.then(|| {
-        out.push_str(rest);
-        out
+        let starts_word = !text[..at].ends_with(is_key_char);
+        (starts_word && body >= MIN_CHARS).then(|| at..at + prefix.len() + body)
     })
 }
 

@@ -43,3 +43,26 @@ fn words_shaped_like_a_webhook_signing_secret_are_hidden_though_never_noted() {
         "whsec_short, xwhsec_99887766554433, whsec_ alone"
     );
 }
+
+/// A credential noted here that is part of a key-shaped word, or that overlaps another, is
+/// hidden with it as one stretch: replaced first, it cut the word below a key's length and
+/// left the word's tail (`whsec_[redacted]ijkl`).
+#[test]
+fn overlapping_credentials_and_key_words_are_hidden_whole() {
+    hide("abcdefgh-inside");
+    hide("mnopqrst-overlap");
+    hide("overlap-tail-uvwxyz");
+    assert_eq!(
+        redacted("secret whsec_abcdefgh-inside-ijkl, key Bearer abcdefgh-inside!"),
+        "secret [redacted], key Bearer [redacted]!"
+    );
+    assert_eq!(
+        redacted("x mnopqrst-overlap-tail-uvwxyz y"),
+        "x [redacted] y"
+    );
+    assert_eq!(
+        redacted("ü gpra_0011223344556677 ü"),
+        "ü [redacted] ü",
+        "around characters of more than one byte"
+    );
+}
