@@ -160,8 +160,8 @@ async fn login_api_key(target: &Target, argument: &str) -> Outcome {
     }
     if !key.starts_with(auth::API_KEY_PREFIX) {
         crate::paint::warning(&format!(
-            "this key does not start with '{}'; it is saved anyway, but Geopera API keys \
-             normally do.",
+            "this key does not start with '{}', as Geopera API keys do; it is saved if the API \
+             accepts it",
             auth::API_KEY_PREFIX
         ));
     }

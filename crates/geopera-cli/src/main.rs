@@ -1013,8 +1013,17 @@ fn man(matches: &ArgMatches) -> Outcome {
         let (_, page) = render(command.clone())?;
         return call::print(String::from_utf8_lossy(&page).trim_end());
     };
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Failure::other(format!("cannot create {}: {e}", paint::path(dir))))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        // `create_dir_all` says "File exists" of a path that is taken by something else.
+        if dir.exists() && !dir.is_dir() {
+            Failure::other(format!(
+                "--out-dir {} is not a folder; name a folder, or a path where one can be made",
+                paint::path(dir)
+            ))
+        } else {
+            Failure::other(format!("cannot create {}: {e}", paint::path(dir)))
+        }
+    })?;
     let mut pending = vec![command.clone()];
     let mut written = 0usize;
     while let Some(next) = pending.pop() {

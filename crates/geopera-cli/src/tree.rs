@@ -343,9 +343,19 @@ pub(crate) fn orders_wait() -> Command {
             Arg::new("order-id")
                 .value_name("ORDER_ID")
                 .required(true)
+                .value_parser(parse_order_id)
                 .help("The order, e.g. ord_0123"),
         )
         .arg(wait_timeout_arg())
+}
+
+/// A blank order id is what `orders wait "$UNSET"` becomes: refused before anything is sent,
+/// as `--profile ""` is, where it was polled once and answered 404.
+fn parse_order_id(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("an empty id names no order (an unset variable?); nothing was sent".to_owned());
+    }
+    Ok(text.to_owned())
 }
 
 fn add_flag(command: Command, flag: FlagField) -> Command {

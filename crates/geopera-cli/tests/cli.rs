@@ -9537,6 +9537,41 @@ fn an_empty_or_blank_project_or_upload_target_is_a_usage_error_before_any_reques
     );
 }
 
+/// An empty or blank order id for `orders wait` (`orders wait "$UNSET"`) is a usage error
+/// before anything is sent, where it was polled and answered 404.
+#[test]
+fn an_empty_order_id_to_wait_for_is_a_usage_error_before_any_request() {
+    let s = setup();
+    for id in ["", " "] {
+        let output = s
+            .cli()
+            .args(["orders", "wait", id])
+            .output()
+            .expect("geopera runs");
+        let stderr = fails_saying(&output, 2, "an unset variable?", id);
+        assert!(stderr.contains("ORDER_ID"), "{stderr}");
+    }
+    assert!(s.emulator.requests().is_empty(), "nothing was sent");
+}
+
+/// `man --out-dir` naming a file says it is no folder, where it said "File exists".
+#[test]
+fn man_pages_into_a_file_say_it_is_no_folder() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "kept").expect("a file");
+    let output = s
+        .bare()
+        .args(["man", "--out-dir"])
+        .arg(&file)
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 1, "is not a folder", "a file");
+    assert!(!stderr.contains("File exists"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).expect("kept"), "kept");
+}
+
 /// A part of a path that would clear the screen and start a line of its own, `Error: forged`.
 const STEERING: &str = "in\u{1b}[2J\nError: forged";
 /// [`STEERING`] as output shows it.

@@ -660,6 +660,11 @@ impl<T> fmt::Display for WaitError<T> {
             WaitError::Call { what, id, source } => {
                 write!(f, "waiting for {what} {}: {source}", server_words(id))
             }
+            WaitError::OtherResource { what, id, answered } if answered.is_empty() => write!(
+                f,
+                "waiting for {what} {}: the API answered with no {what} id",
+                server_words(id)
+            ),
             WaitError::OtherResource { what, id, answered } => write!(
                 f,
                 "waiting for {what} {}: the API answered {what} {} instead",

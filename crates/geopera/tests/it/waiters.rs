@@ -387,6 +387,32 @@ async fn a_wait_error_message_quotes_a_long_failure_reason_in_part() {
     assert!(shown.ends_with('…'), "the cut is shown: {shown}");
 }
 
+/// A poll answered with a resource that names no id at all ends the wait as one about another
+/// resource, and its message says there was none rather than naming a blank.
+#[tokio::test]
+async fn an_answer_naming_no_resource_says_so() {
+    let anonymous = Hostile::serve("127.0.0.1", |_| {
+        crate::hostile::json(200, &[], r#"{"status":"fulfilled"}"#)
+    });
+    let client = Geopera::from(
+        AuthenticatedClient::builder("gpra_test_key")
+            .base_url(anonymous.url())
+            .build()
+            .expect("valid configuration"),
+    );
+    let error = wait::order(&client, "ord_mine")
+        .await
+        .expect_err("an order of no id is not this one");
+    assert!(
+        matches!(&error, WaitError::OtherResource { answered, .. } if answered.is_empty()),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "waiting for order ord_mine: the API answered with no order id"
+    );
+}
+
 /// A poll answered with another resource, already in a final state, does not end the wait as
 /// if this one had got there: neither as a success nor as a failure.
 #[tokio::test]
