@@ -67,11 +67,12 @@ pub(crate) fn command() -> Command {
 /// Parses `Name: value` lines. Blank lines, `#` comments and a leading request or status line
 /// (`POST /hook HTTP/1.1`, as a capture tool may save it) are skipped.
 ///
-/// A header the event is identified by may repeat only with the same value: the verifier
+/// The signature, and a header the event is identified by, may repeat only with the same value: the verifier
 /// reads the first, while a receiver or proxy may read the last, so two that disagree make
 /// the delivery mean two things.
 pub(crate) fn parse_headers(text: &str) -> Result<HeaderMap, String> {
-    const SINGLE: [&str; 3] = [
+    const SINGLE: [&str; 4] = [
+        geopera::webhooks::SIGNATURE_HEADER,
         "x-geopera-event",
         "x-geopera-event-id",
         "x-geopera-delivery-id",
@@ -141,6 +142,7 @@ fn canonical(name: &str) -> &str {
         "x-geopera-event" => "X-Geopera-Event",
         "x-geopera-event-id" => "X-Geopera-Event-ID",
         "x-geopera-delivery-id" => "X-Geopera-Delivery-ID",
+        "x-geopera-signature" => "X-Geopera-Signature",
         other => other,
     }
 }

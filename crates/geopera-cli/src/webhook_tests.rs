@@ -26,6 +26,13 @@ fn an_event_header_that_contradicts_an_earlier_one_is_refused() {
          (order.fulfilled)"
     );
     assert!(parse_headers("X-Geopera-Event-ID: a\n\nX-Geopera-Event-ID: b").is_err());
+    // A second signature is refused by line, whichever of the two is the right one.
+    let refused = parse_headers("X-Geopera-Signature: sha256=00\nX-Geopera-Signature: sha256=11")
+        .expect_err("two signatures");
+    assert!(
+        refused.starts_with("line 2: a second X-Geopera-Signature header (sha256=11)"),
+        "{refused}"
+    );
     // The same value twice says one thing.
     let same = parse_headers("X-Geopera-Event-ID: a\nX-Geopera-Event-ID: a").expect("same");
     assert_eq!(same.get_all("x-geopera-event-id").iter().count(), 2);

@@ -166,7 +166,8 @@ impl Verifier {
     /// Checks that `body` — the raw bytes as received — was signed with this secret, then
     /// reads it. The signature is checked first and in constant time; the headers that
     /// repeat the event type and id must agree with the signed body, which is what counts, and
-    /// each identifying header (those two and the delivery id) must have one UTF-8 value.
+    /// the signature and each identifying header (those two and the delivery id) must have one
+    /// UTF-8 value, however many times it is sent.
     ///
     /// # Errors
     /// [`WebhookError`] naming what is wrong; answer such a delivery with 4xx, and never act
@@ -175,13 +176,19 @@ impl Verifier {
         if body.len() > MAX_BODY_BYTES {
             return Err(WebhookError::TooLarge(body.len()));
         }
-        let signature = headers
-            .get(SIGNATURE_HEADER)
-            .ok_or(WebhookError::MissingSignature)?;
+        // One signature, however many times it is sent: the first of two that differ would
+        // be checked here while a proxy or a log took the other for the delivery's.
+        let signature = match single_text(headers, SIGNATURE_HEADER) {
+            Ok(Some(signature)) => signature,
+            Ok(None) => return Err(WebhookError::MissingSignature),
+            Err(WebhookError::BadHeader {
+                reason: NOT_TEXT, ..
+            }) => return Err(WebhookError::MalformedSignature),
+            Err(error) => return Err(error),
+        };
         let expected = signature
-            .to_str()
-            .ok()
-            .and_then(|text| text.trim().strip_prefix("sha256="))
+            .trim()
+            .strip_prefix("sha256=")
             .and_then(decode_hex)
             .ok_or(WebhookError::MalformedSignature)?;
         // HMAC takes a key of any length, so this fails only if that ever changes.
@@ -227,6 +234,9 @@ pub struct Delivery {
     pub event: Event,
 }
 
+/// Why a header value that is not UTF-8 is refused.
+const NOT_TEXT: &str = "is not UTF-8 text";
+
 /// The text of `header`, the same in every copy of it; `None` when it was not sent.
 ///
 /// Why every copy: a receiver, a proxy in front of it and a log may each read a different one
@@ -240,7 +250,7 @@ fn single_text<'h>(
     for value in headers.get_all(header) {
         let this = std::str::from_utf8(value.as_bytes()).map_err(|_| WebhookError::BadHeader {
             header,
-            reason: "is not UTF-8 text",
+            reason: NOT_TEXT,
         })?;
         match text {
             Some(earlier) if earlier != this => {

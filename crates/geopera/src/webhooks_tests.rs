@@ -116,6 +116,43 @@ fn identifying_headers_have_one_readable_value_or_are_refused() {
     assert_eq!(delivery.event_id, "evt_9\u{fffd}");
 }
 
+/// Two different signatures are refused whichever comes first, the right one included: a
+/// receiver would check the first while a proxy or a log took the other. The same signature
+/// twice says one thing, and one that is not text is malformed, as alone.
+#[test]
+fn a_second_different_signature_is_refused_whichever_comes_first() {
+    let verifier = Verifier::new("whsec_k").expect("secret");
+    let right = sign("whsec_k", BODY);
+    let junk = format!("sha256={}", "0".repeat(64));
+    for (first, second) in [(&right, &junk), (&junk, &right)] {
+        let mut headers = headers(first);
+        headers.append(
+            SIGNATURE_HEADER,
+            HeaderValue::from_str(second).expect("header"),
+        );
+        let refused = verifier.verify(&headers, BODY);
+        assert!(
+            matches!(refused, Err(WebhookError::BadHeader { header, .. }) if header == SIGNATURE_HEADER),
+            "{refused:?}"
+        );
+    }
+    let mut twice = headers(&right);
+    twice.append(
+        SIGNATURE_HEADER,
+        HeaderValue::from_str(&right).expect("header"),
+    );
+    assert!(verifier.verify(&twice, BODY).is_ok());
+    let mut not_text = HeaderMap::new();
+    not_text.insert(
+        SIGNATURE_HEADER,
+        HeaderValue::from_bytes(b"sha256=\xff").expect("header"),
+    );
+    assert!(matches!(
+        verifier.verify(&not_text, BODY),
+        Err(WebhookError::MalformedSignature)
+    ));
+}
+
 #[test]
 fn neither_debug_nor_errors_show_the_secret() {
     let verifier = Verifier::new("whsec_very_secret").expect("secret");
