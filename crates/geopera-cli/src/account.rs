@@ -398,11 +398,16 @@ pub(crate) async fn whoami(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
             }
         }
     }
-    let claims = claims.ok_or_else(|| {
-        Failure::api(format!(
+    let claims = claims.ok_or_else(|| match &held {
+        // It wins over anything a login would store, so signing in again would change nothing.
+        Held::Env(_) => Failure::api(
+            "[401] the credential in GEOPERA_API_TOKEN was refused; set a valid one, or unset it \
+             to use the profile's",
+        ),
+        Held::Stored(_) => Failure::api(format!(
             "[401] the credentials were refused; run '{}'",
             target.login_command()
-        ))
+        )),
     })?;
     // `--jq` and `--output` apply to the claims, the one form that is JSON. `--json` is that
     // form printed as any answer is: the claims are the server's text, whose control and

@@ -36,6 +36,9 @@ const MAX_SIGN_IN_ANSWER_BYTES: usize = 64 * 1024;
 pub(crate) struct Target {
     pub(crate) profile: String,
     pub(crate) api_url: String,
+    /// Whether `api_url` came from `--api-url`, which advice to run a command again repeats:
+    /// without it, the command would go to the profile's server or the public API instead.
+    pub(crate) api_url_given: bool,
     pub(crate) store: Store,
     /// A rate budget shared with other processes, when one is named.
     pub(crate) budget: Option<SharedBudget>,
@@ -63,27 +66,34 @@ impl Target {
     /// split or expand is quoted for a POSIX shell, and joined to the option by `=` so that
     /// one beginning with `-` is not read as an option of its own. A name holding a line break
     /// or another character that [`crate::paint::steers`] a terminal cannot be shown as it must
-    /// be typed, so the command names it `NAME`, the message quoting it escaped.
+    /// be typed, so the command names it `NAME`, the message quoting it escaped. An
+    /// `--api-url` given on the command line is repeated the same way.
     pub(crate) fn login_command(&self) -> String {
-        let profile = self.profile.as_str();
-        if profile == DEFAULT_PROFILE {
-            return "geopera login".to_owned();
+        let mut command = "geopera login".to_owned();
+        if self.profile != DEFAULT_PROFILE {
+            command.push_str(&option("--profile", &self.profile, "NAME"));
         }
-        if profile.chars().any(crate::paint::steers) {
-            return "geopera login --profile=NAME".to_owned();
+        if self.api_url_given {
+            command.push_str(&option("--api-url", &self.api_url, "URL"));
         }
-        let plain = !profile.starts_with('-')
-            && profile
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-+@%,:=/".contains(c));
-        if plain {
-            format!("geopera login --profile {profile}")
-        } else {
-            format!(
-                "geopera login --profile='{}'",
-                profile.replace('\'', r"'\''")
-            )
-        }
+        command
+    }
+}
+
+/// ` --name value` as a POSIX shell must be given it (see [`Target::login_command`]), or
+/// ` --name=PLACEHOLDER` for a value that cannot be shown as typed.
+fn option(name: &str, value: &str, placeholder: &str) -> String {
+    if value.chars().any(crate::paint::steers) {
+        return format!(" {name}={placeholder}");
+    }
+    let plain = !value.starts_with('-')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-+@%,:=/".contains(c));
+    if plain {
+        format!(" {name} {value}")
+    } else {
+        format!(" {name}='{}'", value.replace('\'', r"'\''"))
     }
 }
 
@@ -281,6 +291,7 @@ pub(crate) fn target(matches: &ArgMatches, use_url_sources: bool) -> Result<Targ
     };
     Ok(Target {
         profile,
+        api_url_given: source == "--api-url",
         api_url,
         store,
         budget,

@@ -652,6 +652,79 @@ fn no_credentials_advises_the_login_of_the_profile_that_has_none() {
     assert!(s.credentials()["-it's mine"]["auth"].is_object());
 }
 
+/// Advice to sign in repeats an `--api-url` given on the command line: without it the login
+/// would go to the public API. Run as written, it signs in to the server the command named.
+#[test]
+fn the_advised_login_keeps_the_api_url_of_the_command_line() {
+    let s = setup();
+    let url = s.emulator.base_url();
+    let output = s
+        .bare()
+        .args(["--api-url", &url, "orders", "list", "--size", "1"])
+        .output()
+        .expect("geopera runs");
+    let advice = format!("geopera login --api-url {url}");
+    fails_saying(
+        &output,
+        1,
+        &format!("run '{advice}' or set"),
+        "no credentials",
+    );
+    // From the environment, the URL is found there again.
+    let output = s
+        .bare()
+        .env("GEOPERA_API_URL", &url)
+        .args(["orders", "list", "--size", "1"])
+        .output()
+        .expect("geopera runs");
+    fails_saying(
+        &output,
+        1,
+        "run 'geopera login' or set",
+        "from the environment",
+    );
+
+    let bin_dir = Path::new(BIN).parent().expect("the binary's folder");
+    let path = std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .expect("a PATH");
+    let login = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{advice} --api-key -"))
+        .env_clear()
+        .env("HOME", s.home.path())
+        .env("PATH", &path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            if let Some(mut stdin) = child.stdin.take() {
+                writeln!(stdin, "{}", s.emulator.api_key())?;
+            }
+            child.wait_with_output()
+        })
+        .expect("sh runs");
+    assert_eq!(login.status.code(), Some(0), "{}", text(&login.stderr));
+    assert_eq!(s.credentials()["default"]["api_url"], url.as_str());
+}
+
+/// `whoami` with a `GEOPERA_API_TOKEN` the API refuses says so, rather than advising a login,
+/// which would change nothing while the variable is set.
+#[test]
+fn whoami_with_a_refused_token_in_the_environment_names_the_variable() {
+    let s = setup();
+    let output = s
+        .cli()
+        .env("GEOPERA_API_TOKEN", "gpra_wrongkey0000")
+        .arg("whoami")
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 2, "GEOPERA_API_TOKEN was refused", "whoami");
+    assert!(!stderr.contains("geopera login"), "{stderr}");
+}
+
 /// A profile name with a line break in it (`GEOPERA_PROFILE` read from a file with two lines)
 /// is quoted escaped in every message that names it, each message on one `Error:` line, and
 /// the advised login names the profile `NAME` rather than a command that would sign in to
