@@ -199,6 +199,9 @@ pub(crate) fn env_token() -> Result<Option<String>, Failure> {
     env("GEOPERA_API_TOKEN")
 }
 
+/// The variable naming the organization of a shared rate budget, as `--rate-budget-org` does.
+const ORG_VARIABLE: &str = "GEOPERA_RATE_BUDGET_ORG";
+
 /// The value of option `id`, else of the environment variable `name`.
 fn option_or_env(matches: &ArgMatches, id: &str, name: &str) -> Result<Option<String>, Failure> {
     match non_empty(matches.get_one::<String>(id).cloned()) {
@@ -230,6 +233,15 @@ pub(crate) fn check_rate_budget(matches: &ArgMatches) -> Result<(), Failure> {
                          it needs --rate-budget-redis URL (or GEOPERA_RATE_BUDGET_REDIS)",
                     ));
                 }
+                // A variable may be set for every process of a machine, some of which share no
+                // budget: said, not refused as the option is.
+                if env(ORG_VARIABLE)?.is_some() {
+                    crate::paint::warning(&format!(
+                        "{ORG_VARIABLE} is set but no Redis is named \
+                         (--rate-budget-redis or GEOPERA_RATE_BUDGET_REDIS): this process paces \
+                         alone"
+                    ));
+                }
                 return Ok(());
             }
         },
@@ -244,8 +256,19 @@ pub(crate) fn check_rate_budget(matches: &ArgMatches) -> Result<(), Failure> {
         let org_flag = non_empty(matches.get_one::<String>("rate-budget-org").cloned());
         let (organization, org_source) = match org_flag {
             Some(organization) => (Some(organization), "--rate-budget-org"),
-            None => (env("GEOPERA_RATE_BUDGET_ORG")?, "GEOPERA_RATE_BUDGET_ORG"),
+            None => (env(ORG_VARIABLE)?, ORG_VARIABLE),
         };
+        // Set but blank is `GEOPERA_RATE_BUDGET_ORG="$UNSET"`: taken as unset, every process
+        // that makes the mistake, of whatever organization, would share the `default` budget.
+        if organization.is_none()
+            && std::env::var_os(ORG_VARIABLE)
+                .is_some_and(|value| value.to_string_lossy().trim().is_empty())
+        {
+            return Err(Failure::usage(format!(
+                "{ORG_VARIABLE} is set but empty: an empty key names no organization (an unset \
+                 variable?); nothing was sent"
+            )));
+        }
         if let Some(organization) = organization {
             build(&organization)
                 .map_err(|e| Failure::usage(format!("{org_source}: {}", chain(&e))))?;
@@ -285,7 +308,7 @@ pub(crate) fn target(matches: &ArgMatches, use_url_sources: bool) -> Result<Targ
         None => None,
         Some(redis_url) => Some(SharedBudget {
             redis_url,
-            organization: option_or_env(matches, "rate-budget-org", "GEOPERA_RATE_BUDGET_ORG")?
+            organization: option_or_env(matches, "rate-budget-org", ORG_VARIABLE)?
                 .unwrap_or_else(|| "default".to_owned()),
         }),
     };

@@ -6276,7 +6276,40 @@ fn a_rate_budget_the_command_line_cannot_mean_is_a_usage_error_and_nothing_is_se
             assert!(output.stdout.is_empty(), "{args:?}");
         }
     }
+    // `GEOPERA_RATE_BUDGET_ORG="$UNSET"`: set but blank is refused as the option is, where it
+    // joined the `default` organization's budget.
+    for blank in ["", " "] {
+        let output = s
+            .cli()
+            .env("GEOPERA_RATE_BUDGET_ORG", blank)
+            .args(["--rate-budget-redis", redis])
+            .args(SEARCH_ONE)
+            .output()
+            .expect("geopera runs");
+        let stderr = fails_saying(
+            &output,
+            2,
+            "GEOPERA_RATE_BUDGET_ORG is set but empty",
+            blank,
+        );
+        assert!(stderr.contains("an unset variable?"), "{stderr}");
+    }
     assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+    // The variable without a Redis is said, not refused: it may be set for every process of a
+    // machine.
+    let output = s
+        .cli()
+        .env("GEOPERA_RATE_BUDGET_ORG", "org_a")
+        .args(["--dry-run"])
+        .args(SEARCH_ONE)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("GEOPERA_RATE_BUDGET_ORG is set but no Redis is named"),
+        "{}",
+        text(&output.stderr)
+    );
     // The Redis may come from the environment, the organization from the command line.
     let output = s
         .cli()
