@@ -627,7 +627,7 @@
 //! | `latency=250ms` (or `2s`) | wait before handling |
 //! | `500`, `502`, `503`, `504` | problem+json server error |
 //! | `429` | problem+json 429 with `Retry-After` (to the window's end unless given) |
-//! | `status=418` or any other code | that status with a plain-text body |
+//! | `status=418` or any other code | that status with a plain-text body (none for 204, 205 and 304) |
 //! | `reset` | close the connection with a TCP reset, no answer |
 //! | `truncate` | headers and half the body, then the connection drops |
 //! | `malformed` | a complete answer whose JSON is cut in half |

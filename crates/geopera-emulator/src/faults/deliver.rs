@@ -57,11 +57,19 @@ fn replacement(rule: &FaultRule, clock: &ManualClock) -> Option<Reply> {
                 code,
                 status.canonical_reason().unwrap_or("Unknown")
             );
+            // 204, 205 and 304 have no content (RFC 9110, 15.3.5, 15.3.6, 15.4.5): a body, or
+            // the length of one, would make a client that trusts it wait for bytes that never
+            // come.
+            let body = if matches!(code, 204 | 205 | 304) {
+                Bytes::new()
+            } else {
+                Bytes::from(text)
+            };
             let mut reply = Reply {
                 status,
                 content_type: "text/plain; charset=utf-8",
                 headers: Vec::new(),
-                body: Bytes::from(text),
+                body,
             };
             if let Some(secs) = rule
                 .retry_after

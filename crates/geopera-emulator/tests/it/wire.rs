@@ -1017,3 +1017,53 @@ fn sample_operations_refuse_a_place_off_the_globe_at_its_field() {
         );
     }
 }
+
+/// An injected status that has no content (204, 205, 304) is answered with none and no length
+/// of any: a `Content-Length` of the text other statuses carry left a client that trusts it
+/// waiting for bytes that never came. Two requests on one connection show where the first
+/// answer ends.
+#[test]
+fn an_injected_status_without_content_is_sent_without_a_body_or_its_length() {
+    use std::io::{Read, Write};
+    let api = Api::start();
+    for code in [204, 205, 304] {
+        let mut stream = std::net::TcpStream::connect(api.emu.addr()).expect("connects");
+        let request = format!(
+            "POST /v1/op/billing.credits.balance HTTP/1.1\r\nhost: 127.0.0.1\r\n\
+             authorization: Bearer {}\r\ncontent-type: application/json\r\n\
+             x-emulator-fault: status={code}\r\ncontent-length: 2\r\n\r\n{{}}",
+            api.emu.api_key()
+        );
+        let second = format!(
+            "POST /v1/op/billing.credits.balance HTTP/1.1\r\nhost: 127.0.0.1\r\n\
+             authorization: Bearer {}\r\ncontent-type: application/json\r\n\
+             connection: close\r\ncontent-length: 2\r\n\r\n{{}}",
+            api.emu.api_key()
+        );
+        stream
+            .write_all(format!("{request}{second}").as_bytes())
+            .expect("sent");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .expect("timeout");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer).to_lowercase();
+        let (first, rest) = answer
+            .split_once("\r\n\r\n")
+            .expect("the first answer's head");
+        assert!(first.starts_with(&format!("http/1.1 {code}")), "{answer}");
+        let length = first
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .map(str::trim);
+        assert!(matches!(length, None | Some("0")), "{code}: {first}");
+        if code == 204 {
+            assert!(length.is_none(), "204 with a Content-Length: {first}");
+        }
+        assert!(
+            rest.starts_with("http/1.1 200"),
+            "{code}: the next answer follows at once: {answer}"
+        );
+    }
+}
