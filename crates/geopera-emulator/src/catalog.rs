@@ -1245,8 +1245,26 @@ fn extent<'a>(mut points: impl Iterator<Item = &'a (f64, f64)>) -> Option<[f64; 
 
 /// How many rows [`coverage_of_box`] samples across a box. Along a row the coverage is exact;
 /// across rows, each horizontal boundary of an area is placed to within one row, so the
-/// fraction is off by at most about one row (1/512 of the box) per such boundary.
+/// fraction is off by at most about one row (1/512 of the box) per such boundary. Areas of
+/// more than [`MAX_CROSSINGS`] / 512 edges get fewer rows (see [`rows_for`]).
 pub const COVERAGE_ROWS: usize = 512;
+
+/// The most edge crossings a measure of coverage or area works through. Each edge may cross
+/// every row, so a body at the request limit (about 90,000 vertices of a ring that zigzags
+/// across its whole height) cost 46 million crossings on 512 rows, each row's then sorted:
+/// seconds of a worker thread per request, two such requests stalling every other client.
+const MAX_CROSSINGS: usize = 2_000_000;
+
+/// The fewest rows a measure uses, however many edges: enough that an area's place in a box
+/// is still known to a sixty-fourth of it.
+const MIN_ROWS: usize = 64;
+
+/// The rows to sample `polygons` on: [`COVERAGE_ROWS`], or fewer for so many edges that every
+/// one crossing every row would pass [`MAX_CROSSINGS`].
+fn rows_for(polygons: &[Vec<Vec<(f64, f64)>>]) -> usize {
+    let edges: usize = polygons.iter().flatten().map(Vec::len).sum();
+    (MAX_CROSSINGS / edges.max(1)).clamp(MIN_ROWS, COVERAGE_ROWS)
+}
 
 /// The fraction, 0 to 1, of the box `[west, south, east, north]` covered by the union of
 /// `polygons`, a polygon covering what its outer ring winds around (the nonzero rule) and
@@ -1265,18 +1283,16 @@ pub const COVERAGE_ROWS: usize = 512;
 /// repeats add up.
 ///
 /// Each edge is tested only against the rows its ends span, so the cost is O(rows × edges) at
-/// worst, and the request body limit bounds the edges.
+/// worst, which [`rows_for`] holds to [`MAX_CROSSINGS`] and [`MIN_ROWS`] × edges.
 pub fn coverage_of_box(polygons: &Polygons, bbox: &[f64; 4]) -> f64 {
     let width = bbox[2] - bbox[0];
-    let covered: f64 = covered_rows(polygons, bbox)
-        .iter()
-        .map(|length| length / width)
-        .sum();
-    (covered / COVERAGE_ROWS as f64).min(1.0)
+    let rows = covered_rows(polygons, bbox);
+    let covered: f64 = rows.iter().map(|length| length / width).sum();
+    (covered / rows.len().max(1) as f64).min(1.0)
 }
 
-/// The length of longitude, in degrees, that `polygons` cover on each of [`COVERAGE_ROWS`]
-/// rows across the box, from south to north (see [`coverage_of_box`] for how); none for a box
+/// The length of longitude, in degrees, that `polygons` cover on each of [`rows_for`] rows
+/// across the box, from south to north (see [`coverage_of_box`] for how); none for a box
 /// without area.
 fn covered_rows(polygons: &[Vec<Vec<(f64, f64)>>], bbox: &[f64; 4]) -> Vec<f64> {
     let [west, south, east, north] = *bbox;
@@ -1284,7 +1300,7 @@ fn covered_rows(polygons: &[Vec<Vec<(f64, f64)>>], bbox: &[f64; 4]) -> Vec<f64> 
     if !(width > 0.0 && height > 0.0) {
         return Vec::new();
     }
-    let rows = COVERAGE_ROWS;
+    let rows = rows_for(polygons);
     let step = height / rows as f64;
     let row_y = |row: usize| south + (row as f64 + 0.5) * step;
     // A latitude's place in rows from the box's south edge, held near the box so that it

@@ -417,3 +417,40 @@ fn an_intersects_is_matched_part_by_part_up_to_the_bound() {
     let line = json!({"type": "LineString", "coordinates": [[0.0, 0.0], [2.0, 3.0]]});
     assert_eq!(boxes(&line), vec![[0.0, 0.0, 2.0, 3.0]]);
 }
+
+/// A ring of so many edges that every one crossing each of 512 rows would be tens of millions
+/// of crossings is measured on fewer rows, the work held to `MAX_CROSSINGS`, and still near the
+/// area a ring of few edges gives the same shape: a circle of 90,000 vertices against one of
+/// 360, and the same ring walked as a star (every edge across the whole circle) against it.
+#[test]
+fn a_ring_of_very_many_edges_is_measured_on_fewer_rows_and_about_as_well() {
+    let ring = |vertices: usize, step: usize| {
+        let mut ring: Vec<(f64, f64)> = (0..vertices)
+            .map(|i| {
+                let angle =
+                    std::f64::consts::TAU * ((i * step) % vertices) as f64 / vertices as f64;
+                (10.0 + 0.5 * angle.cos(), 10.0 + 0.5 * angle.sin())
+            })
+            .collect();
+        ring.push(ring[0]);
+        vec![vec![ring]]
+    };
+    assert_eq!(rows_for(&ring(360, 1)), COVERAGE_ROWS);
+    let many = ring(90_001, 1);
+    let rows = rows_for(&many);
+    assert!((MIN_ROWS..COVERAGE_ROWS).contains(&rows), "{rows}");
+    let few = polygons_area_km2(&ring(360, 1));
+    let near = |a: f64| (a - few).abs() <= few * 0.02;
+    assert!(
+        near(polygons_area_km2(&many)),
+        "{} against {few}",
+        polygons_area_km2(&many)
+    );
+    // Each vertex joined to the one almost opposite: a star that winds around the centre.
+    let star = ring(90_001, 90_001 / 2 - 1);
+    let covered = polygons_area_km2(&star);
+    assert!(
+        covered > 0.0 && covered <= few * 1.02,
+        "{covered} against {few}"
+    );
+}
