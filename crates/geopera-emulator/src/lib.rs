@@ -31,8 +31,9 @@
 //!   `GET /openapi.json` serves the contract when one was given
 //!   ([`EmulatorBuilder::spec`]). `GET /assets/...` serves the small files that quicklook and
 //!   thumbnail redirects and the catalog's STAC asset links point at, the tiles of a share link (the URL
-//!   `share.tilejson` answers) while the link is live (404 once it is revoked or expired, or
-//!   its target deleted, and for a token never issued), and the download links of a finished
+//!   `share.tilejson` answers, which names the link by a key its password leads to, not by its
+//!   token) while the link is live (404 once it is revoked or expired, or
+//!   its target deleted, and for a key never issued or a bare token), and the download links of a finished
 //!   clip job, of a fulfilled order's deliverables (`orders.list_assets`) and of an item's
 //!   `data` asset (`items.asset.download`, and the `href` that `items.list_assets`,
 //!   `items.get_stac` and the item searches give it), which are signed

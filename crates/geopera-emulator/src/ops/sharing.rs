@@ -22,8 +22,8 @@ use crate::uploads::sha256_hex;
 /// The longest a link may live, in days.
 const MAX_LINK_DAYS: i64 = 365;
 
-/// Where a link's tiles are served: `/assets/share/{token}/{z}/{x}/{y}.png`, the URL
-/// `share.tilejson` hands out.
+/// Where a link's tiles are served: `/assets/share/{key}/{z}/{x}/{y}.png`, the URL
+/// `share.tilejson` hands out, `key` being the link's [`tiles_key`].
 pub(crate) const SHARE_TILES_KIND: &str = "share";
 
 pub(crate) fn create(ctx: &Ctx<'_>, input: ShareLinkCreate) -> Outcome {
@@ -107,14 +107,14 @@ pub(crate) fn validate(ctx: &Ctx<'_>, input: ShareLinkValidateInput) -> Outcome 
 /// A TileJSON document whose tile URL names the link's token.
 pub(crate) fn tilejson(ctx: &Ctx<'_>, input: ShareTilejsonInput) -> Outcome {
     let (link, _) = open(ctx, input.token.expose(), input.password.expose())?;
-    let token = link.str("token").unwrap_or_default();
+    let key = tiles_key(&link);
     Ok(ctx.ok(&json!({
         "tilejson": "3.0.0",
         "name": link.fields.get("target_id"),
         "scheme": "xyz",
         "tiles": [super::tiles::tile_template(
             &ctx.shared.base_url,
-            &["assets", SHARE_TILES_KIND, token],
+            &["assets", SHARE_TILES_KIND, &key],
             &[],
         )?],
         "minzoom": 0,
@@ -161,16 +161,32 @@ pub(super) fn open(
     Ok((link, target))
 }
 
-/// Whether the tiles of the link `token` names are served at `now`: it is live and its
-/// target is still there, as [`open`] judges a link, without the password (the tile URL is
-/// handed out by `share.tilejson`, which checked it; map clients fetching tiles cannot send
-/// one). Checked on every tile rather than signed into the URL: a map keeps a TileJSON for as
-/// long as the link lives, past any short signature, and a revoked link has to stop at once,
-/// which only a look at the link itself can tell. Tile fetches are not counted as accesses.
-pub(crate) fn share_tiles_live(resources: &Resources, token: &str, now: i64) -> bool {
+/// Whether the tiles of the link whose [`tiles_key`] is `key` are served at `now`: it is live
+/// and its target is still there, as [`open`] judges a link, without the password (the tile
+/// URL is handed out by `share.tilejson`, which checked it; map clients fetching tiles cannot
+/// send one). Checked on every tile rather than signed into the URL: a map keeps a TileJSON
+/// for as long as the link lives, past any short signature, and a revoked link has to stop at
+/// once, which only a look at the link itself can tell. Tile fetches are not counted as
+/// accesses.
+pub(crate) fn share_tiles_live(resources: &Resources, key: &str, now: i64) -> bool {
     resources
-        .find(Family::ShareLink, |link| has_token(link, token))
+        .find(Family::ShareLink, |link| {
+            bool::from(tiles_key(link).as_bytes().ct_eq(key.as_bytes()))
+        })
         .is_some_and(|link| live(link, now) && target(resources, link).is_some())
+}
+
+/// What names a link's tiles in their URL: a digest of its token and its password's digest,
+/// never the token. The token is what a link's owner passes around, the password apart; named
+/// by the token, the tiles were served to anyone who had it without the password. Derived
+/// rather than stored, so links kept in a state file from before have one too.
+fn tiles_key(link: &Resource) -> String {
+    let token = link.str("token").unwrap_or_default();
+    let password = link.str("password_sha256").unwrap_or_default();
+    format!(
+        "shrt_{}",
+        sha256_hex(format!("share tiles\n{token}\n{password}").as_bytes())
+    )
 }
 
 /// Whether `link`'s token is `token`, compared in constant time.

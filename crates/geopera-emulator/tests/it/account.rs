@@ -67,7 +67,9 @@ fn a_share_link_opens_with_its_password_until_revoked_or_expired() {
         json!({"token": token, "password": "correct horse"}),
     );
     let tiles = tilejson["tiles"][0].as_str().expect("a tile URL");
-    assert!(tiles.contains(&token), "{tiles}");
+    // Named by a key the password leads to, not by the token passed around without it.
+    assert!(tiles.contains("/assets/share/shrt_"), "{tiles}");
+    assert!(!tiles.contains(&token), "{tiles}");
 
     // Another organization can open a link (that is what links are for) but not revoke it.
     let other = api.emu.create_key_in_org("org_other_share", &["shares:*"]);
@@ -1007,7 +1009,8 @@ fn sample_operations_naming_another_organization_are_404() {
 }
 
 /// The tile URL `share.tilejson` hands out is the link's, so it stops working with the link:
-/// revoked, expired (or never issued), its tiles are not served.
+/// revoked, expired (or never issued), its tiles are not served. It names the link by a key
+/// that takes the password to learn, not by the token.
 #[test]
 fn a_share_links_tiles_stop_when_it_is_revoked() {
     let api = Api::start();
@@ -1031,7 +1034,12 @@ fn a_share_links_tiles_stop_when_it_is_revoked() {
     };
     let get = |url: &str| api.http.get(url).send().expect("tile").status().as_u16();
     let (revoked, revoked_tile) = share();
-    let (_, expiring_tile) = share();
+    let (expiring, expiring_tile) = share();
+    // The token alone, which is passed around with the password apart, opens no tile.
+    let token = expiring["token"].as_str().expect("a token");
+    assert!(!expiring_tile.contains(token), "{expiring_tile}");
+    let by_token = format!("{}/assets/share/{token}/3/2/1.png", api.emu.base_url());
+    assert_eq!(get(&by_token), 404, "a tile served for the token alone");
     assert_eq!(get(&revoked_tile), 200, "{revoked_tile}");
     assert_eq!(get(&expiring_tile), 200, "{expiring_tile}");
     api.ok("share.link.revoke", json!({"link_id": id(&revoked)}));
