@@ -93,9 +93,10 @@
 //!   A repeat that arrives while the first request is still running (an
 //!   `event_subscriptions.test` waiting on its endpoint, say) has no answer to replay yet: it
 //!   is 409 ("still being processed") without executing, and a retry once the first has
-//!   answered is replayed. A first request that ends without answering (its caller hung up
-//!   while it waited on an endpoint, its connection was reset) releases the key, so a retry
-//!   runs again.
+//!   answered is replayed. A first request that waits on endpoints runs to its end even when
+//!   its caller hangs up meanwhile, as the API's would, so its deliveries are made once: a
+//!   retry is 409 until it ends and replayed after. One that fails with a server error (a
+//!   state file that refused its change) releases the key, so a retry runs again.
 //!   Only the principal that made the first request is replayed to — the same API key (also
 //!   through `client_credentials` sessions) or the same user (across token refreshes) — as
 //!   the answer may hold what only it may see, such as a minted key's secret; another
@@ -439,8 +440,8 @@
 //! Feature or FeatureCollection of them, since a point or a line has nothing inside to keep;
 //! anything else is 422 at `aoi_geometry`. Downloads, tile info and output registration
 //! exist once a job has `succeeded`; before that they are 409 naming the status. Downloads
-//! are JSON descriptors whose URLs on the emulator expire after 15 minutes (their signature is
-//! not checked), never bytes. `processing.jobs.list` pages by `page`/`limit`, newest first by
+//! are JSON descriptors whose URLs on the emulator are signed and expire after 15 minutes (a
+//! changed or stale one is 403), never bytes. `processing.jobs.list` pages by `page`/`limit`, newest first by
 //! default; `processing.project_jobs.list` and `clip.jobs.list` by `limit`/`offset`, oldest
 //! first.
 //!
@@ -635,7 +636,8 @@
 //! | `slow=2s` | the body in ten pieces spread over the duration |
 //!
 //! Options: `before` (default) or `after` — for server errors, statuses and resets, strike
-//! after the operation executed and committed its effects, so only the answer is lost;
+//! after the operation executed and committed its effects, so only the answer is lost (a
+//! request refused once its caller is known, a 403 or a 422, loses that refusal the same way);
 //! `retry-after=N` adds `Retry-After: N`; `burst=N` makes a 429 last for N requests in a row;
 //! `op=ID` limits the rule to one operation; `times=N` strikes at most N times. `@10%` strikes
 //! that share of matching requests, chosen deterministically from the seed (the same run gives
