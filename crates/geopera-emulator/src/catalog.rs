@@ -1035,13 +1035,16 @@ pub fn enclosed_area_km2(value: &Value) -> Result<f64, String> {
 /// areas have none of this: a second ring anywhere subtracts its own area, and the loops of a
 /// figure eight cancel, so a huge area could be measured as a small one.
 pub fn polygons_area_km2(polygons: &Polygons) -> f64 {
+    // One count of rows for all the polygons, from all their edges: counted polygon by
+    // polygon, a MultiPolygon of many polygons just under the cap would pass it many times.
+    let rows = rows_for(polygons);
     polygons
         .iter()
         .map(|polygon| {
             let Some(extent) = polygon.first().and_then(|outer| extent(outer.iter())) else {
                 return 0.0;
             };
-            let rows = covered_rows(std::slice::from_ref(polygon), &extent);
+            let rows = covered_rows(std::slice::from_ref(polygon), &extent, rows);
             let step = (extent[3] - extent[1]) / rows.len().max(1) as f64;
             rows.iter()
                 .enumerate()
@@ -1286,21 +1289,20 @@ fn rows_for(polygons: &[Vec<Vec<(f64, f64)>>]) -> usize {
 /// worst, which [`rows_for`] holds to [`MAX_CROSSINGS`] and [`MIN_ROWS`] × edges.
 pub fn coverage_of_box(polygons: &Polygons, bbox: &[f64; 4]) -> f64 {
     let width = bbox[2] - bbox[0];
-    let rows = covered_rows(polygons, bbox);
+    let rows = covered_rows(polygons, bbox, rows_for(polygons));
     let covered: f64 = rows.iter().map(|length| length / width).sum();
     (covered / rows.len().max(1) as f64).min(1.0)
 }
 
-/// The length of longitude, in degrees, that `polygons` cover on each of [`rows_for`] rows
-/// across the box, from south to north (see [`coverage_of_box`] for how); none for a box
+/// The length of longitude, in degrees, that `polygons` cover on each of `rows` rows (as
+/// [`rows_for`] counts them) across the box, from south to north (see [`coverage_of_box`] for how); none for a box
 /// without area.
-fn covered_rows(polygons: &[Vec<Vec<(f64, f64)>>], bbox: &[f64; 4]) -> Vec<f64> {
+fn covered_rows(polygons: &[Vec<Vec<(f64, f64)>>], bbox: &[f64; 4], rows: usize) -> Vec<f64> {
     let [west, south, east, north] = *bbox;
     let (width, height) = (east - west, north - south);
     if !(width > 0.0 && height > 0.0) {
         return Vec::new();
     }
-    let rows = rows_for(polygons);
     let step = height / rows as f64;
     let row_y = |row: usize| south + (row as f64 + 0.5) * step;
     // A latitude's place in rows from the box's south edge, held near the box so that it

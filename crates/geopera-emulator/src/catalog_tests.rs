@@ -446,6 +446,15 @@ fn a_ring_of_very_many_edges_is_measured_on_fewer_rows_and_about_as_well() {
         "{} against {few}",
         polygons_area_km2(&many)
     );
+    // Many polygons each under the cap count together: a MultiPolygon is measured as one.
+    let pieces: Polygons = (0..23).flat_map(|_| ring(3_900, 1)).collect();
+    assert!(rows_for(&pieces) < COVERAGE_ROWS, "{}", rows_for(&pieces));
+    let one = polygons_area_km2(&ring(3_900, 1));
+    let all = polygons_area_km2(&pieces);
+    assert!(
+        (all - 23.0 * one).abs() <= one * 23.0 * 0.02,
+        "{all} against 23 × {one}"
+    );
     // Each vertex joined to the one almost opposite: a star that winds around the centre.
     let star = ring(90_001, 90_001 / 2 - 1);
     let covered = polygons_area_km2(&star);
