@@ -377,7 +377,11 @@ async fn run<S>(
                 .await
                 .map_err(|refused| match refused {
                     Refused::WouldDeadlock => Error::would_deadlock(info.id),
-                    Refused::PastDeadline => Error::deadline(info.id, attempt),
+                    // Refused before it was sent, this attempt is not one of those made.
+                    Refused::PastDeadline => {
+                        attempts.store(attempt - 1, Ordering::Relaxed);
+                        Error::deadline(info.id, attempt - 1)
+                    }
                 })?;
             let credential = match provider {
                 Some(provider) => Some(provider.credential(face.auth()).await?),

@@ -444,6 +444,10 @@ where
                     None
                 }
                 Err(error) if is_deadline(&error) && client_cuts.is_none() => {
+                    // A poll the client's limiter held past the wait's deadline ends at once
+                    // (a pause, a paced slot): the wait still ends at its deadline, as when
+                    // its next pause would pass it below, not before.
+                    clock.sleep_until(ends).await;
                     return Err(self.deadline_passed(last, failure));
                 }
                 // The client's retries are sized for a call, not for a wait of days: a

@@ -177,6 +177,7 @@ fn both_faces_fail_at_once_when_a_pause_outlasts_the_deadline() {
             .expect_err("no time to wait the pause out");
         let elapsed = started.elapsed();
         assert!(err.is_timeout(), "{face:?}: {err:?}");
+        assert_eq!(err.attempts(), 0, "{face:?}: nothing was sent: {err:?}");
         assert!(
             elapsed < Duration::from_secs(2),
             "{face:?}: waited {elapsed:?}"
@@ -202,6 +203,7 @@ fn both_faces_give_back_a_paced_slot_the_deadline_would_not_reach() {
         let err = search(face, &client, one().deadline(Duration::from_millis(300)))
             .expect_err("its slot is 600 ms away");
         assert!(err.is_timeout(), "{face:?}: {err:?}");
+        assert_eq!(err.attempts(), 0, "{face:?}: nothing was sent: {err:?}");
         assert!(
             started.elapsed() < Duration::from_millis(250),
             "{face:?}: waited {:?}",

@@ -228,6 +228,39 @@ async fn a_deadline_ends_the_wait_on_time_with_the_last_state() {
     );
 }
 
+/// A poll the client's pacing would hold past the wait's deadline is refused at once, and the
+/// wait still ends at its deadline with the last state, not at that refusal.
+#[tokio::test]
+async fn a_poll_paced_past_the_deadline_ends_the_wait_at_the_deadline() {
+    let (emu, plain) = frozen();
+    let job = start_job(&plain, "ndvi").await;
+    // One call a minute: the first poll takes the slot, the next is a minute away.
+    let paced = Geopera::from(
+        AuthenticatedClient::builder(emu.api_key())
+            .base_url(emu.base_url())
+            .pace(geopera::RateClass::Default, 1)
+            .build()
+            .expect("valid configuration"),
+    );
+    let deadline = Duration::from_millis(800);
+    let started = Instant::now();
+    let error = wait::processing_job(&paced, &job)
+        .interval(Duration::from_millis(50), Duration::from_millis(100))
+        .deadline(deadline)
+        .await
+        .expect_err("the second poll is a minute away");
+    let took = started.elapsed();
+    assert!(took >= deadline, "ended early: {took:?}");
+    assert!(
+        took < deadline + Duration::from_secs(2),
+        "ended late: {took:?}"
+    );
+    let WaitError::Deadline { last, .. } = &error else {
+        panic!("not a deadline: {error:?}");
+    };
+    assert!(last.is_some(), "the first poll's state is kept");
+}
+
 /// The client's own deadline bounds every poll: a poll it cuts is a timeout the wait rides out
 /// until its own deadline, whose error names that timeout.
 #[tokio::test]
