@@ -712,12 +712,36 @@ fn warn_repeated(repeated: &[crate::ordered::Repeated]) {
 /// UTF-8 text (printed, its bad bytes would become replacement characters: a changed item that
 /// reads as the real one), is an error after the lines before it are printed.
 ///
-/// `-o table` is one table of every item (or `--jq` result), printed at the end, as its columns
-/// are sized by every row: a table per line would repeat the header above each row.
+/// `-o table` is one table of every item (or `--jq` result), printed once the lines are read
+/// (or one fails), as its columns are sized by every row: a table per line would repeat the
+/// header above each row.
 fn print_ndjson(content: &[u8], settings: &Settings) -> Outcome {
     let plain = settings.jq.is_none() && matches!(settings.output, Output::Json | Output::Ndjson);
     let mut documents = Documents::default();
-    let mut rows: Option<Vec<String>> = (settings.output == Output::Table).then(Vec::new);
+    let mut rows: Option<Vec<crate::ordered::Ordered>> =
+        (settings.output == Output::Table).then(Vec::new);
+    let read = ndjson_lines(content, |checked| match (&mut rows, &settings.jq) {
+        (Some(rows), Some(expr)) => crate::jq::run(expr, checked.text(), |result| {
+            rows.push(table_row(&result)?);
+            Ok(())
+        }),
+        (Some(rows), None) => {
+            rows.push(table_row(checked.text())?);
+            Ok(())
+        }
+        (None, _) if plain => print(&json::escape_controls(&checked.compact())),
+        (None, _) => print_checked(checked, settings, &mut documents),
+    });
+    if let Some(rows) = rows.filter(|rows| !rows.is_empty()) {
+        let list = crate::ordered::Ordered::Array(rows);
+        print(&crate::table::table(&list, crate::paint::stdout()))?;
+    }
+    read
+}
+
+/// Calls `each` with every line of an NDJSON answer, checked, in order; the first line that
+/// is not UTF-8, not JSON or nested too deep ends it with an error naming the line.
+fn ndjson_lines(content: &[u8], mut each: impl FnMut(json::Checked<'_>) -> Outcome) -> Outcome {
     for (number, line) in content.split(|&b| b == b'\n').enumerate() {
         let line = std::str::from_utf8(line)
             .map_err(|e| not_utf8(&format!("line {} of the answer", number + 1), &e))?;
@@ -737,30 +761,25 @@ fn print_ndjson(content: &[u8], settings: &Settings) -> Outcome {
                 )))
             }
         };
-        match (&mut rows, &settings.jq) {
-            (Some(rows), Some(expr)) => crate::jq::run(expr, checked.text(), |result| {
-                rows.push(result);
-                Ok(())
-            })?,
-            (Some(rows), None) => rows.push(checked.text().to_owned()),
-            (None, _) if plain => print(&json::escape_controls(&checked.compact()))?,
-            (None, _) => print_checked(checked, settings, &mut documents)?,
-        }
+        each(checked)?;
     }
-    let Some(rows) = rows else {
-        return Ok(());
-    };
-    if rows.is_empty() {
-        return Ok(());
+    Ok(())
+}
+
+/// One row of an NDJSON answer's table: a line, or a `--jq` result, read with its member order
+/// and numbers as written, each key it repeats named as `-o table` names them.
+fn table_row(text: &str) -> Result<crate::ordered::Ordered, Failure> {
+    if json::too_deep(text) {
+        return Err(too_deep("a result of --jq"));
     }
-    match json::Checked::new(&format!("[{}]", rows.join(","))) {
-        Ok(list) => print_one(list, settings),
-        Err(Unfit::TooDeep) => Err(too_deep("an item of the answer")),
-        Err(Unfit::NotJson(error)) => Err(Failure::other(format!(
+    let (row, repeated) = crate::ordered::Ordered::parse(text).map_err(|error| {
+        Failure::other(format!(
             "a result of --jq is not JSON ({error}; a key that is not a string, or a byte \
              string?), which -o table cannot lay out"
-        ))),
-    }
+        ))
+    })?;
+    warn_repeated(&repeated);
+    Ok(row)
 }
 
 fn is_ndjson(response: &Answer) -> bool {

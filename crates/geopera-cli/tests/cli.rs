@@ -6657,6 +6657,35 @@ fn ndjson_lines_are_separate_yaml_documents_and_one_table() {
     }
 }
 
+/// A line of an NDJSON answer that is not JSON ends `-o table` with an error after the table
+/// of the lines before it, as the other outputs print those lines first.
+#[test]
+fn a_bad_ndjson_line_ends_the_table_after_the_rows_before_it() {
+    let s = setup();
+    let body = "{\"id\":\"first\"}\n{\"id\":\"second\"}\nnot json\n{\"id\":\"after\"}\n";
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let url = redirecting_server(Box::leak(head.into_boxed_str()));
+    let output = s
+        .cli()
+        .env("GEOPERA_API_URL", url)
+        .args([
+            "catalog",
+            "search-stream",
+            "--json",
+            r#"{"host_name": "earthsearch-aws"}"#,
+        ])
+        .args(["-o", "table"])
+        .output()
+        .expect("geopera runs");
+    fails_saying(&output, 1, "line 3 of the answer is not JSON", "a bad line");
+    let table = text(&output.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines, ["ID", "first", "second"], "{table}");
+}
+
 #[test]
 fn stac_search_all_reads_every_item_once() {
     let s = setup();
