@@ -336,8 +336,8 @@ fn cli(operations: Vec<Command>) -> Command {
 }
 
 /// `args` with each word that begins like a negative number (`-` and a digit or a `.`) and
-/// follows a long option joined to it (`--bbox -1e-5` as `--bbox=-1e-5`), or `None` when there
-/// is none to join; tried only once the words as given failed to parse.
+/// follows an option of `numbers` joined to it (`--bbox -1e-5` as `--bbox=-1e-5`), or `None`
+/// when there is none to join; tried only once the words as given failed to parse.
 ///
 /// clap reads a word that begins with `-` as a value only when it looks like a negative
 /// number by its own test (digits, one `.` after one, an `e` without a sign), so `-1e-5`,
@@ -345,15 +345,19 @@ fn cli(operations: Vec<Command>) -> Command {
 /// is required for '--bbox'`) or were taken for unknown flags. Joined, the word is the
 /// option's value, and the option's parser names it when the value is no number it takes.
 /// Words after `--` stay as given.
-fn joined_negative_numbers(args: &[OsString]) -> Option<Vec<OsString>> {
+fn joined_negative_numbers(
+    args: &[OsString],
+    numbers: &std::collections::HashSet<String>,
+) -> Option<Vec<OsString>> {
     let is_number = |word: &OsString| {
         word.to_str()
             .and_then(|word| word.strip_prefix('-'))
             .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit() || c == '.'))
     };
-    let is_long_option = |word: &OsString| {
+    let is_number_option = |word: &OsString| {
         word.to_str()
-            .is_some_and(|word| word.len() > 2 && word.starts_with("--") && !word.contains('='))
+            .and_then(|word| word.strip_prefix("--"))
+            .is_some_and(|name| numbers.contains(name))
     };
     let mut joined = Vec::with_capacity(args.len());
     let mut changed = false;
@@ -364,7 +368,7 @@ fn joined_negative_numbers(args: &[OsString]) -> Option<Vec<OsString>> {
             joined.extend(words.cloned());
             break;
         }
-        match words.next_if(|next| is_long_option(word) && is_number(next)) {
+        match words.next_if(|next| is_number_option(word) && is_number(next)) {
             Some(number) => {
                 let mut option = word.clone();
                 option.push("=");
@@ -378,12 +382,34 @@ fn joined_negative_numbers(args: &[OsString]) -> Option<Vec<OsString>> {
     changed.then_some(joined)
 }
 
+/// The long names of the options anywhere in `command` that take a number (the body fields
+/// typed as integers or numbers), which [`joined_negative_numbers`] joins a value to. By name
+/// alone: the same name as a text option of another command takes the word as typed either way.
+fn number_options(command: &Command) -> std::collections::HashSet<String> {
+    let mut names = std::collections::HashSet::new();
+    let mut pending = vec![command];
+    while let Some(command) = pending.pop() {
+        pending.extend(command.get_subcommands());
+        for arg in command.get_arguments() {
+            let numeric = arg.get_value_names().is_some_and(|names| {
+                names
+                    .iter()
+                    .any(|name| *name == "NUMBER" || *name == "INTEGER")
+            });
+            if let (true, Some(long)) = (numeric, arg.get_long()) {
+                names.insert(long.to_owned());
+            }
+        }
+    }
+    names
+}
+
 fn main() -> ExitCode {
     let tree = tree::build();
     let mut command = cli(tree.commands);
     let args: Vec<OsString> = std::env::args_os().collect();
     let (args, parsed) = match command.try_get_matches_from_mut(&args) {
-        Err(error) => match joined_negative_numbers(&args) {
+        Err(error) => match joined_negative_numbers(&args, &number_options(&command)) {
             Some(joined) => {
                 let parsed = command.try_get_matches_from_mut(&joined);
                 (joined, parsed)

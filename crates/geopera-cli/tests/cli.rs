@@ -1941,6 +1941,8 @@ fn a_number_flag_takes_every_spelling_of_a_negative_number() {
             ["--bbox", "--limit"],
             "a value is required for '--bbox <NUMBER>'",
         ),
+        // Only a flag for a number is given such a word: a text one keeps clap's rule.
+        (["--idempotency-key", "-9abc"], "unexpected argument '-9'"),
     ] {
         let output = s
             .cli()
