@@ -67,9 +67,9 @@ pub(crate) fn command() -> Command {
 /// Parses `Name: value` lines. Blank lines, `#` comments and a leading request or status line
 /// (`POST /hook HTTP/1.1`, as a capture tool may save it) are skipped.
 ///
-/// The signature, and a header the event is identified by, may repeat only with the same value: the verifier
-/// reads the first, while a receiver or proxy may read the last, so two that disagree make
-/// the delivery mean two things.
+/// The signature, and each header the event is identified by, may repeat only with the same
+/// value: a receiver or a proxy may read either copy, so two that disagree make the delivery
+/// mean two things. The SDK's verifier refuses them too; here the line is named.
 pub(crate) fn parse_headers(text: &str) -> Result<HeaderMap, String> {
     const SINGLE: [&str; 4] = [
         geopera::webhooks::SIGNATURE_HEADER,

@@ -243,12 +243,15 @@ async fn asset(
         }
     }
     // A share link's tiles are served while the link is live (see `share_tiles_live`);
-    // revoked, expired or never issued, its token names nothing.
+    // revoked, expired or never issued, its tiles key names nothing.
     if kind.eq_ignore_ascii_case(crate::ops::SHARE_TILES_KIND) {
-        let token = file.split('/').next().unwrap_or_default();
+        let key = file.split('/').next().unwrap_or_default();
         let now = shared.clock.now_secs();
-        if !crate::ops::share_tiles_live(&shared.lock().resources, token, now) {
-            return ApiError::not_found("no live share link has this token").into_response();
+        if !crate::ops::share_tiles_live(&shared.lock().resources, key, now) {
+            return ApiError::not_found(
+                "no live share link has these tiles: take their URL from share.tilejson",
+            )
+            .into_response();
         }
     }
     // Only what the emulator links to is served. Within these, any file is drawn from its
