@@ -591,17 +591,41 @@ fn login_with_an_api_key_whoami_a_call_and_logout() {
     assert_eq!(output.status.code(), Some(1), "not signed in");
 }
 
+/// Runs `command` (advice a message gave, with what the test adds) in a POSIX shell as a user
+/// would paste it, with `geopera` on the `PATH`, the test's home and the emulator's key on
+/// stdin; the shell's `URL` is the emulator's.
+fn run_in_shell(s: &Setup, command: &str) -> std::process::Output {
+    let bin_dir = Path::new(BIN).parent().expect("the binary's folder");
+    let path = std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .expect("a PATH");
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .env("PATH", &path)
+        .env("URL", s.emulator.base_url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            if let Some(mut stdin) = child.stdin.take() {
+                writeln!(stdin, "{}", s.emulator.api_key())?;
+            }
+            child.wait_with_output()
+        })
+        .expect("sh runs")
+}
+
 /// A command of a profile with no credentials advises the login of that profile: a bare
 /// `geopera login` signs in to `default`, where the failing command never looks. The advice,
 /// run by a POSIX shell as written, signs in to the right profile whatever its name.
 #[test]
 fn no_credentials_advises_the_login_of_the_profile_that_has_none() {
     let s = setup();
-    let bin_dir = Path::new(BIN).parent().expect("the binary's folder");
-    let path = std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-    ))
-    .expect("a PATH");
     for (profile, advice) in [
         ("default", "geopera login".to_owned()),
         ("work", "geopera login --profile work".to_owned()),
@@ -626,25 +650,7 @@ fn no_credentials_advises_the_login_of_the_profile_that_has_none() {
             "{stderr}"
         );
 
-        let login = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("{advice} --api-url \"$URL\" --api-key -"))
-            .env_clear()
-            .env("HOME", s.home.path())
-            .env("PATH", &path)
-            .env("URL", s.emulator.base_url())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write as _;
-                if let Some(mut stdin) = child.stdin.take() {
-                    writeln!(stdin, "{}", s.emulator.api_key())?;
-                }
-                child.wait_with_output()
-            })
-            .expect("sh runs");
+        let login = run_in_shell(&s, &format!("{advice} --api-url \"$URL\" --api-key -"));
         assert_eq!(login.status.code(), Some(0), "{}", text(&login.stderr));
         let output = list();
         assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
@@ -684,28 +690,7 @@ fn the_advised_login_keeps_the_api_url_of_the_command_line() {
         "from the environment",
     );
 
-    let bin_dir = Path::new(BIN).parent().expect("the binary's folder");
-    let path = std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-    ))
-    .expect("a PATH");
-    let login = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{advice} --api-key -"))
-        .env_clear()
-        .env("HOME", s.home.path())
-        .env("PATH", &path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            if let Some(mut stdin) = child.stdin.take() {
-                writeln!(stdin, "{}", s.emulator.api_key())?;
-            }
-            child.wait_with_output()
-        })
-        .expect("sh runs");
+    let login = run_in_shell(&s, &format!("{advice} --api-key -"));
     assert_eq!(login.status.code(), Some(0), "{}", text(&login.stderr));
     assert_eq!(s.credentials()["default"]["api_url"], url.as_str());
 }
