@@ -6597,16 +6597,20 @@ fn ndjson_lines_are_separate_yaml_documents_and_one_table() {
     assert_eq!(items.len(), 3);
     let ids: Vec<Value> = items.iter().map(|item| item["id"].clone()).collect();
 
-    for jq in [None, Some("{id}")] {
+    // The stream printed as `format`, through `jq` when given.
+    let shaped = |format: &str, jq: Option<&str>| {
         let output = s
             .cli()
             .args(stream)
-            .args(["-o", "yaml"])
+            .args(["-o", format])
             .args(jq.map(|jq| ["--jq", jq]).into_iter().flatten())
             .output()
             .expect("geopera runs");
         assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-        let yaml = text(&output.stdout);
+        text(&output.stdout)
+    };
+    for jq in [None, Some("{id}")] {
+        let yaml = shaped("yaml", jq);
         let read: Vec<Value> = serde_norway::Deserializer::from_str(&yaml)
             .map(|document| {
                 <Value as serde::Deserialize>::deserialize(document).expect("a YAML document")
@@ -6620,15 +6624,7 @@ fn ndjson_lines_are_separate_yaml_documents_and_one_table() {
     }
 
     for jq in [None, Some(".id")] {
-        let output = s
-            .cli()
-            .args(stream)
-            .args(["-o", "table"])
-            .args(jq.map(|jq| ["--jq", jq]).into_iter().flatten())
-            .output()
-            .expect("geopera runs");
-        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-        let table = text(&output.stdout);
+        let table = shaped("table", jq);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(
             lines.len(),
