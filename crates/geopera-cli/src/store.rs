@@ -378,7 +378,8 @@ fn regular(path: &Path, kind: &fs::FileType) -> Result<(), Failure> {
         special(kind)
     };
     Err(Failure::other(format!(
-        "{} is not a regular file (it is {what}); remove it: this program keeps a regular file there",
+        "{} is not a regular file (it is {what}); remove it: this program keeps a regular file \
+         there",
         crate::paint::path(path)
     )))
 }

@@ -1295,8 +1295,8 @@ pub fn coverage_of_box(polygons: &Polygons, bbox: &[f64; 4]) -> f64 {
 }
 
 /// The length of longitude, in degrees, that `polygons` cover on each of `rows` rows (as
-/// [`rows_for`] counts them) across the box, from south to north (see [`coverage_of_box`] for how); none for a box
-/// without area.
+/// [`rows_for`] counts them) across the box, from south to north (see [`coverage_of_box`] for
+/// how); none for a box without area.
 fn covered_rows(polygons: &[Vec<Vec<(f64, f64)>>], bbox: &[f64; 4], rows: usize) -> Vec<f64> {
     let [west, south, east, north] = *bbox;
     let (width, height) = (east - west, north - south);

@@ -32,8 +32,8 @@
 //!   ([`EmulatorBuilder::spec`]). `GET /assets/...` serves the small files that quicklook and
 //!   thumbnail redirects and the catalog's STAC asset links point at, the tiles of a share link (the URL
 //!   `share.tilejson` answers, which names the link by a key its password leads to, not by its
-//!   token) while the link is live (404 once it is revoked or expired, or
-//!   its target deleted, and for a key never issued or a bare token), and the download links of a finished
+//!   token) while the link is live (404 once it is revoked or expired, or its target deleted,
+//!   and for a key never issued or a bare token), and the download links of a finished
 //!   clip job, of a fulfilled order's deliverables (`orders.list_assets`) and of an item's
 //!   `data` asset (`items.asset.download`, and the `href` that `items.list_assets`,
 //!   `items.get_stac` and the item searches give it), which are signed
@@ -441,9 +441,9 @@
 //! anything else is 422 at `aoi_geometry`. Downloads, tile info and output registration
 //! exist once a job has `succeeded`; before that they are 409 naming the status. Downloads
 //! are JSON descriptors whose URLs on the emulator are signed and expire after 15 minutes (a
-//! changed or stale one is 403), never bytes. `processing.jobs.list` pages by `page`/`limit`, newest first by
-//! default; `processing.project_jobs.list` and `clip.jobs.list` by `limit`/`offset`, oldest
-//! first.
+//! changed or stale one is 403), never bytes. `processing.jobs.list` pages by
+//! `page`/`limit`, newest first by default; `processing.project_jobs.list` and
+//! `clip.jobs.list` by `limit`/`offset`, oldest first.
 //!
 //! **Uploads.** `uploads.initiate` reserves the declared `total_bytes` (at most
 //! [`MAX_UPLOAD_BYTES`], 5 GiB) from the organization's [`STORAGE_QUOTA_BYTES`] (10 GiB,

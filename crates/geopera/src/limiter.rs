@@ -135,7 +135,7 @@ impl Drop for Slots<'_> {
 }
 
 /// Why a call was not admitted.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Refused {
     /// A blocking call would wait for an in-flight slot only its own thread can give back.
     WouldDeadlock,
