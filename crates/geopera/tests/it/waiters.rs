@@ -5,7 +5,7 @@ use std::future::IntoFuture as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use geopera::models::{JobStatus, Order, OrderStatus};
+use geopera::models::{Job, JobStatus, Order, OrderStatus};
 use geopera::wait::{self, WaitError};
 use geopera::{AuthenticatedClient, Clock as _, Geopera};
 use geopera_emulator::{Emulator, EmulatorHandle, ManualClock, RateLimits, JOB_FAIL_MARKER};
@@ -206,26 +206,30 @@ async fn a_cancelled_order_is_a_failure() {
 async fn a_deadline_ends_the_wait_on_time_with_the_last_state() {
     let (_emu, client) = frozen();
     let job = start_job(&client, "ndvi").await;
-    let deadline = Duration::from_millis(600);
+    let last = ends_at_its_deadline(&client, &job, Duration::from_millis(600)).await;
+    assert_eq!(last.and_then(|job| job.status), Some(JobStatus::Pending));
+}
+
+/// Waits for `job` through `client` with polls 50–100 ms apart until `deadline`, asserts that
+/// the wait ended with its deadline error on time, neither before it nor 2 s after, and
+/// returns the last state it saw.
+async fn ends_at_its_deadline(client: &Geopera, job: &str, deadline: Duration) -> Option<Job> {
     let started = Instant::now();
-    let error = wait::processing_job(&client, &job)
+    let error = wait::processing_job(client, job)
         .interval(Duration::from_millis(50), Duration::from_millis(100))
         .deadline(deadline)
         .await
-        .expect_err("the job never finishes on a frozen clock");
+        .expect_err("the job does not finish in time");
     let took = started.elapsed();
     assert!(took >= deadline, "ended early: {took:?}");
     assert!(
         took < deadline + Duration::from_secs(2),
         "ended late: {took:?}"
     );
-    let WaitError::Deadline { last, .. } = &error else {
+    let WaitError::Deadline { last, .. } = error else {
         panic!("not a deadline: {error:?}");
     };
-    assert_eq!(
-        last.as_ref().and_then(|job| job.status.clone()),
-        Some(JobStatus::Pending)
-    );
+    last.map(|job| *job)
 }
 
 /// A poll the client's pacing would hold past the wait's deadline is refused at once, and the
@@ -242,22 +246,7 @@ async fn a_poll_paced_past_the_deadline_ends_the_wait_at_the_deadline() {
             .build()
             .expect("valid configuration"),
     );
-    let deadline = Duration::from_millis(800);
-    let started = Instant::now();
-    let error = wait::processing_job(&paced, &job)
-        .interval(Duration::from_millis(50), Duration::from_millis(100))
-        .deadline(deadline)
-        .await
-        .expect_err("the second poll is a minute away");
-    let took = started.elapsed();
-    assert!(took >= deadline, "ended early: {took:?}");
-    assert!(
-        took < deadline + Duration::from_secs(2),
-        "ended late: {took:?}"
-    );
-    let WaitError::Deadline { last, .. } = &error else {
-        panic!("not a deadline: {error:?}");
-    };
+    let last = ends_at_its_deadline(&paced, &job, Duration::from_millis(800)).await;
     assert!(last.is_some(), "the first poll's state is kept");
 }
 
