@@ -729,23 +729,29 @@ fn a_body_over_the_limit_is_413_problem_json() {
     assert_eq!(api.emu.executed("billing.credits.balance"), 1);
 }
 
-#[test]
-fn broken_chunked_framing_is_400_problem_json() {
+/// Writes `request` as it is on a connection of its own and reads until the emulator closes
+/// it (5 s at most), lower-cased.
+fn raw_exchange(api: &Api, request: &str) -> String {
     use std::io::{Read, Write};
-    let api = Api::start();
     let mut stream = std::net::TcpStream::connect(api.emu.addr()).expect("connects");
-    let request = format!(
-        "POST /v1/op/billing.credits.balance HTTP/1.1\r\nhost: 127.0.0.1\r\n\
-         authorization: Bearer {}\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n",
-        api.emu.api_key()
-    );
     stream.write_all(request.as_bytes()).expect("sent");
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(5)))
         .expect("timeout");
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
-    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    String::from_utf8_lossy(&answer).to_lowercase()
+}
+
+#[test]
+fn broken_chunked_framing_is_400_problem_json() {
+    let api = Api::start();
+    let request = format!(
+        "POST /v1/op/billing.credits.balance HTTP/1.1\r\nhost: 127.0.0.1\r\n\
+         authorization: Bearer {}\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n",
+        api.emu.api_key()
+    );
+    let answer = raw_exchange(&api, &request);
     assert!(answer.starts_with("http/1.1 400"), "{answer}");
     assert!(
         answer.contains("content-type: application/problem+json"),
@@ -1024,10 +1030,8 @@ fn sample_operations_refuse_a_place_off_the_globe_at_its_field() {
 /// answer ends.
 #[test]
 fn an_injected_status_without_content_is_sent_without_a_body_or_its_length() {
-    use std::io::{Read, Write};
     let api = Api::start();
     for code in [204, 205, 304] {
-        let mut stream = std::net::TcpStream::connect(api.emu.addr()).expect("connects");
         let request = format!(
             "POST /v1/op/billing.credits.balance HTTP/1.1\r\nhost: 127.0.0.1\r\n\
              authorization: Bearer {}\r\ncontent-type: application/json\r\n\
@@ -1040,15 +1044,7 @@ fn an_injected_status_without_content_is_sent_without_a_body_or_its_length() {
              connection: close\r\ncontent-length: 2\r\n\r\n{{}}",
             api.emu.api_key()
         );
-        stream
-            .write_all(format!("{request}{second}").as_bytes())
-            .expect("sent");
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
-            .expect("timeout");
-        let mut answer = Vec::new();
-        let _ = stream.read_to_end(&mut answer);
-        let answer = String::from_utf8_lossy(&answer).to_lowercase();
+        let answer = raw_exchange(&api, &format!("{request}{second}"));
         let (first, rest) = answer
             .split_once("\r\n\r\n")
             .expect("the first answer's head");
