@@ -18,11 +18,15 @@
 //! stalling bodies just short of their end on many connections, or on the streams of one
 //! HTTP/2 connection (200 each), would otherwise have the emulator hold up to the body limit
 //! for every one of them.
+//!
+//! A body its handler throws away unread, as an operation's is when its caller is refused
+//! before the body is needed, holds no memory: [`BodyShare::release`] gives its bytes back
+//! and it counts no more, while its deadline still holds.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -128,19 +132,42 @@ pub(crate) fn is_over_budget(error: &(dyn std::error::Error + 'static)) -> bool 
 }
 
 /// Gives `request`'s body [`BODY_DEADLINE`] from now, and counts its bytes against the
-/// server's [`BodyBudget`] until it is dropped (a middleware).
+/// server's [`BodyBudget`] until it is dropped or its [`BodyShare`] (in the request's
+/// extensions) is released (a middleware).
 pub(crate) async fn bound(
     axum::extract::State(budget): axum::extract::State<Arc<BodyBudget>>,
     request: Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    let share = BodyShare::default();
+    parts.extensions.insert(share.clone());
     let body = Body::new(Bounded {
         inner: body,
         deadline: Box::pin(tokio::time::sleep(BODY_DEADLINE)),
-        held: Held { budget, bytes: 0 },
+        held: Held {
+            budget,
+            bytes: 0,
+            share,
+        },
     });
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// One body's part in the [`BodyBudget`], for the handler that reads the body.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BodyShare(Arc<AtomicBool>);
+
+impl BodyShare {
+    /// Says the body's bytes are thrown away as they arrive: it gives back what it holds at
+    /// its next read and counts nothing after.
+    pub(crate) fn release(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn released(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
 }
 
 /// A body that fails once its deadline has passed, or once its bytes would pass the budget.
@@ -150,10 +177,27 @@ struct Bounded {
     held: Held,
 }
 
-/// The bytes one body has taken from the budget, given back when it is dropped.
+/// The bytes one body has taken from the budget, given back when it is dropped or released.
 struct Held {
     budget: Arc<BodyBudget>,
     bytes: usize,
+    share: BodyShare,
+}
+
+impl Held {
+    /// Counts `size` more bytes, unless the budget has no room for them; a released body
+    /// gives back what it held and counts nothing.
+    fn take(&mut self, size: usize) -> bool {
+        if self.share.released() {
+            self.budget.give_back(std::mem::take(&mut self.bytes));
+            return true;
+        }
+        if !self.budget.take(size) {
+            return false;
+        }
+        self.bytes += size;
+        true
+    }
 }
 
 impl Drop for Held {
@@ -175,10 +219,9 @@ impl HttpBody for Bounded {
                 Some(Ok(frame)) => frame.data_ref().map_or(0, Bytes::len),
                 _ => 0,
             };
-            if !self.held.budget.take(size) {
+            if !self.held.take(size) {
                 return Poll::Ready(Some(Err(axum::Error::new(BodyBudgetSpent))));
             }
-            self.held.bytes += size;
             return Poll::Ready(frame);
         }
         match self.deadline.as_mut().poll(cx) {

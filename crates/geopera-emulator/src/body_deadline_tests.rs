@@ -8,6 +8,7 @@ fn bounded(inner: Body) -> Body {
         held: Held {
             budget: BodyBudget::for_limit(usize::MAX),
             bytes: 0,
+            share: BodyShare::default(),
         },
     })
 }
@@ -44,4 +45,40 @@ async fn a_body_in_time_is_read_whole() {
     assert_eq!(&body[..], b"{}");
     let other = std::io::Error::other("reset");
     assert!(!is_deadline(&other));
+}
+
+/// A body thrown away as it arrives holds no memory: once its share is released it gives
+/// back what it counted and takes nothing more, so another body finds the whole budget.
+#[tokio::test(start_paused = true)]
+async fn a_released_body_gives_back_its_bytes_and_counts_no_more() {
+    use futures::StreamExt as _;
+    let budget = BodyBudget::for_limit(4);
+    let cap = 4 * BODIES_HELD_AT_ONCE;
+    let share = BodyShare::default();
+    let chunks = futures::stream::iter([cap - 1, cap, cap])
+        .map(|size| Ok::<_, std::io::Error>(Bytes::from(vec![b' '; size])));
+    let body = Body::new(Bounded {
+        inner: Body::from_stream(chunks),
+        deadline: Box::pin(tokio::time::sleep(BODY_DEADLINE)),
+        held: Held {
+            budget: budget.clone(),
+            bytes: 0,
+            share: share.clone(),
+        },
+    });
+    let mut stream = body.into_data_stream();
+    let first = stream
+        .next()
+        .await
+        .expect("a chunk")
+        .expect("within the budget");
+    assert_eq!(first.len(), cap - 1);
+    assert!(!budget.take(2), "the first chunk is held");
+    share.release();
+    for _ in 0..2 {
+        let next = stream.next().await.expect("a chunk").expect("not counted");
+        assert_eq!(next.len(), cap);
+        assert!(budget.take(cap), "nothing is held");
+        budget.give_back(cap);
+    }
 }

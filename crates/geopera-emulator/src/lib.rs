@@ -57,7 +57,10 @@
 //!   (405, with `Allow`), bad path segments and unreadable bodies such as broken chunked
 //!   framing (400), bodies over the limit (413). Only an injected `status=N` fault answers
 //!   plain text.
-//! - Every call runs authenticate → rate limit → scope → validate → execute.
+//! - Every call runs authenticate → rate limit → scope → validate → execute. Its body is read
+//!   for validation only: a call refused before (an unknown operation, 401, 429, 403) has its
+//!   body drained as it arrives, held nowhere, and answered once it has arrived, so that a
+//!   client with no credentials cannot take the memory bodies share.
 //! - Credentials: `Authorization: Bearer <token>` or `x-api-key: <key>` (Bearer wins). Tokens
 //!   are the demo `gpra_` key (every scope), the demo session token, keys from
 //!   `api_keys.create` or [`EmulatorHandle::create_key`], and the access tokens of signed-in
@@ -680,6 +683,7 @@ mod images;
 mod jobs;
 mod limits;
 mod oidc;
+mod op_body;
 mod ops;
 mod pipeline;
 mod recording;
@@ -895,7 +899,9 @@ impl EmulatorBuilder {
     }
 
     /// Whether recorded requests keep their bodies (default `false`: headers only). Turn it
-    /// on in tests that read [`RecordedRequest::body`] or [`RecordedRequest::json`].
+    /// on in tests that read [`RecordedRequest::body`] or [`RecordedRequest::json`]. A request
+    /// refused before its body is read (an unknown operation, 401, 429, 403) is recorded
+    /// without it.
     pub fn record_bodies(mut self, keep: bool) -> Self {
         self.record_bodies = keep;
         self

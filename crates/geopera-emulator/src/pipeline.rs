@@ -1,7 +1,8 @@
 //! The stages every operation call goes through, in the API's order: find the operation →
 //! authenticate → rate limit → authorize scope → validate → execute (once per idempotency
 //! key). Each stage is a small function whose error is the answer; [`run`] strings them
-//! together with the injected faults around them.
+//! together with the injected faults around them. The body is read only for validation,
+//! so a caller refused before it has none of its body held ([`crate::op_body`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::idempotency::{fingerprint, Begin};
 use crate::limits;
 use crate::oidc::sessions::PrincipalKind;
 use crate::oidc::{identify, presented_token};
+use crate::op_body::OpBody;
 use crate::ops::{self, Ctx, KeyBounds};
 use crate::records::{rate_windows, ClaimSlot};
 use crate::scopes::grants;
@@ -38,7 +40,7 @@ pub(crate) struct Request<'a> {
     pub peer: SocketAddr,
     pub method: &'a Method,
     pub headers: &'a HeaderMap,
-    pub body: Bytes,
+    pub body: &'a mut OpBody,
 }
 
 /// Who is calling, once authenticated.
@@ -87,7 +89,7 @@ pub(crate) async fn run(
             if let Some(rule) = &requested.before {
                 return deliver::instead(rule, &shared.clock, kill).await;
             }
-            let reply = admitted(shared, op, &caller, request.headers, &request.body)
+            let reply = admitted(shared, op, &caller, request.headers, request.body)
                 .await
                 .unwrap_or_else(ApiError::into_reply);
             (reply, requested)
@@ -108,16 +110,18 @@ async fn pause(latency: Duration) {
     }
 }
 
-/// Rate limit → scope → validate → storage budget → execute, for an authenticated caller.
+/// Rate limit → scope → read the body → validate → storage budget → execute, for an
+/// authenticated caller.
 async fn admitted(
     shared: &Arc<Shared>,
     op: &'static OperationInfo,
     caller: &Caller,
     headers: &HeaderMap,
-    body: &Bytes,
+    body: &mut OpBody,
 ) -> Result<Reply, ApiError> {
     rate_limit(shared, op, caller)?;
     authorize(op, caller)?;
+    let body = &body.read().await?;
     let input = validated(op, headers, body)?;
     let stores = !caller.anonymous && op.access != Access::Read;
     if stores {

@@ -163,6 +163,11 @@ impl RequestLog {
         }
     }
 
+    /// Whether entries keep the bodies of their requests.
+    pub(crate) fn keeps_bodies(&self) -> bool {
+        self.bodies
+    }
+
     /// Appends an entry, evicting the oldest until both bounds hold. A body that alone
     /// exceeds the budget is dropped from its entry; an entry that still does not fit is
     /// not kept.

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, MatchedPath, Request, State};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, put};
@@ -13,8 +14,10 @@ use axum::{Extension, Router};
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, Uri};
 
+use crate::body_deadline::BodyShare;
 use crate::conn::ConnKill;
 use crate::error::{ApiError, ApiPath, Reply};
+use crate::op_body::OpBody;
 use crate::recording::RecordedRequest;
 use crate::request_id::{self, RequestId};
 use crate::state::Shared;
@@ -135,56 +138,6 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
         StatusCode::METHOD_NOT_ALLOWED,
         format!("'{}' does not answer {method}", uri.path()),
     )
-}
-
-/// The raw request body, within the body limit; its rejections are problem+json, a body
-/// over the limit is told the limit, and one that stops arriving ends with 408.
-///
-/// Read chunk by chunk here rather than by axum's `Bytes` extractor, which waits for a
-/// stalled body as long as the peer keeps the connection open: each chunk has
-/// [`BODY_IDLE_TIMEOUT`](crate::uploads::BODY_IDLE_TIMEOUT) to arrive.
-struct ApiBody(Bytes);
-
-impl FromRequest<Arc<Shared>> for ApiBody {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, shared: &Arc<Shared>) -> Result<Self, ApiError> {
-        let limit = shared.body_limit;
-        let too_large = || {
-            ApiError::problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request body is larger than the emulator's limit of {limit} bytes"),
-            )
-        };
-        let body = request.into_body();
-        let declared = axum::body::HttpBody::size_hint(&body).lower();
-        if usize::try_from(declared).map_or(true, |declared| declared > limit) {
-            return Err(too_large());
-        }
-        let mut stream = body.into_data_stream();
-        const OUTCOME: &str = "the request was not run";
-        let Some(first) = crate::uploads::next_chunk(&mut stream, OUTCOME).await? else {
-            return Ok(ApiBody(Bytes::new()));
-        };
-        if first.len() > limit {
-            return Err(too_large());
-        }
-        // Most bodies come in one chunk, which is kept as it is.
-        let Some(mut chunk) = crate::uploads::next_chunk(&mut stream, OUTCOME).await? else {
-            return Ok(ApiBody(first));
-        };
-        let mut whole = bytes::BytesMut::from(&first[..]);
-        loop {
-            if whole.len().saturating_add(chunk.len()) > limit {
-                return Err(too_large());
-            }
-            whole.extend_from_slice(&chunk);
-            match crate::uploads::next_chunk(&mut stream, OUTCOME).await? {
-                Some(more) => chunk = more,
-                None => return Ok(ApiBody(whole.freeze())),
-            }
-        }
-    }
 }
 
 async fn openapi(State(shared): State<Arc<Shared>>) -> Response {
@@ -319,6 +272,7 @@ async fn wmts_tile(
 struct Recording {
     shared: Arc<Shared>,
     request: Option<RecordedRequest>,
+    keeps_bodies: bool,
 }
 
 impl Recording {
@@ -332,7 +286,8 @@ impl Recording {
         body: &Bytes,
         request_id: &str,
     ) -> Self {
-        let mut entry = shared.lock().requests.entry(
+        let inner = shared.lock();
+        let mut entry = inner.requests.entry(
             operation_id,
             method.to_string(),
             uri.path().to_owned(),
@@ -343,6 +298,14 @@ impl Recording {
         Recording {
             shared: shared.clone(),
             request: Some(entry),
+            keeps_bodies: inner.requests.keeps_bodies(),
+        }
+    }
+
+    /// Keeps the body once it has been read, if the log keeps bodies.
+    fn read(&mut self, body: Bytes) {
+        if let Some(request) = self.request.as_mut().filter(|_| self.keeps_bodies) {
+            request.body = body;
         }
     }
 
@@ -389,17 +352,13 @@ async fn invoke(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     kill: Option<Extension<ConnKill>>,
     request_id: Option<Extension<RequestId>>,
+    share: Option<Extension<BodyShare>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Result<ApiBody, ApiError>,
+    body: Body,
 ) -> Response {
     let started = Instant::now();
-    // A body that could not be read is answered, and recorded, like any other request.
-    let (body, unreadable) = match body {
-        Ok(ApiBody(body)) => (body, None),
-        Err(error) => (Bytes::new(), Some(error)),
-    };
     let request_id = request_id.map_or_else(String::new, |Extension(id)| id.as_str().to_owned());
     let mut recording = Recording::start(
         &shared,
@@ -407,20 +366,25 @@ async fn invoke(
         &method,
         &uri,
         &headers,
-        &body,
+        &Bytes::new(),
         &request_id,
     );
-    let response = match unreadable {
-        Some(error) => error.into_response(),
-        None => {
+    let share = share.map(|Extension(share)| share);
+    // A body announced over the limit is answered, and recorded, like any other request.
+    let response = match OpBody::new(body, &headers, shared.body_limit, share) {
+        Err(too_large) => too_large.into_response(),
+        Ok(mut body) => {
             let request = pipeline::Request {
                 id: &id,
                 peer,
                 method: &method,
                 headers: &headers,
-                body,
+                body: &mut body,
             };
-            pipeline::run(&shared, request, kill.map(|Extension(kill)| kill)).await
+            let response = pipeline::run(&shared, request, kill.map(|Extension(kill)| kill)).await;
+            recording.read(body.bytes());
+            body.discard().await;
+            response
         }
     };
     let status = response.status().as_u16();

@@ -23,6 +23,7 @@ use http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiPath, Reply};
+use crate::op_body::OpBody;
 use crate::pipeline;
 use crate::state::Shared;
 
@@ -49,12 +50,13 @@ impl Caller {
     /// Runs `operation` with `body` as the caller; its JSON answer when it answered 200, else
     /// its answer as it is (refused, limited, missing scope, not found, a fault).
     async fn run(&self, operation: &'static str, body: &Value) -> Result<Value, Response> {
+        let mut body = OpBody::whole(Bytes::from(body.to_string()));
         let request = pipeline::Request {
             id: operation,
             peer: self.peer,
             method: &Method::POST,
             headers: &self.headers,
-            body: Bytes::from(body.to_string()),
+            body: &mut body,
         };
         let answer = pipeline::run(&self.shared, request, None).await;
         if answer.status() != StatusCode::OK {

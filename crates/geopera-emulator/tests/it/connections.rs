@@ -558,51 +558,63 @@ fn a_stalled_sign_in_form_and_a_trickled_operation_body_end_at_the_body_deadline
     );
 }
 
-/// Request bodies still arriving are held in memory, and the bytes held across every
-/// connection are bounded: with the budget taken by bodies that stall just short of their end,
-/// another request is 503 problem+json with `Retry-After` rather than one more body held; once
-/// their peers go, requests are served again.
-#[test]
-fn bodies_held_while_they_arrive_are_bounded_in_bytes_across_connections() {
-    const LIMIT: usize = 16 * 1024;
-    let api = Api::with(
-        Emulator::builder()
-            .rate_limits(RateLimits::off())
-            .body_limit(LIMIT),
-    );
-    let addr = api.emu.addr();
-    // Every held body but one byte; together they leave less than the probe's body.
-    let hogs: Vec<TcpStream> = (0..geopera_emulator::BODIES_HELD_AT_ONCE)
+/// The size of the bodies the body-budget tests hold, and their emulator's body limit.
+const HELD_BODY_LIMIT: usize = 16 * 1024;
+
+/// As many connections as the body budget has room for, each sending `head` and then all of
+/// a [`HELD_BODY_LIMIT`] body but its last byte; together they leave less than a probe's body.
+fn stalled_bodies(addr: std::net::SocketAddr, head: &str) -> Vec<TcpStream> {
+    (0..geopera_emulator::BODIES_HELD_AT_ONCE)
         .map(|_| {
             let mut hog = TcpStream::connect(addr).expect("connects");
             write!(
                 hog,
-                "POST /v1/op/catalog.search HTTP/1.1\r\nhost: {addr}\r\n\
-                 content-type: application/json\r\ncontent-length: {LIMIT}\r\n\r\n{}",
-                " ".repeat(LIMIT - 1)
+                "POST /v1/op/catalog.search HTTP/1.1\r\nhost: {addr}\r\n{head}\
+                 content-type: application/json\r\ncontent-length: {HELD_BODY_LIMIT}\r\n\r\n{}",
+                " ".repeat(HELD_BODY_LIMIT - 1)
             )
             .expect("all of a body but its last byte");
             hog
         })
-        .collect();
-    let probe_body = format!(
+        .collect()
+}
+
+/// A keyed search whose body is larger than what [`stalled_bodies`] leave of the budget.
+fn keyed_search(api: &Api) -> crate::common::Resp {
+    let body = format!(
         "{}{}",
         json!({"host_name": "earthsearch-aws", "limit": 1}),
         " ".repeat(200)
     );
-    let bearer = format!("Bearer {}", api.emu.api_key());
-    let probe = || {
-        crate::common::Resp::read(
-            api.http
-                .post(api.url("catalog.search"))
-                .header("authorization", &bearer)
-                .header("content-type", "application/json")
-                .body(probe_body.clone())
-                .send()
-                .expect("an answer"),
-        )
-        .expect("read")
-    };
+    crate::common::Resp::read(
+        api.http
+            .post(api.url("catalog.search"))
+            .header("authorization", format!("Bearer {}", api.emu.api_key()))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .expect("an answer"),
+    )
+    .expect("read")
+}
+
+/// Request bodies still arriving are held in memory, and the bytes held across every
+/// connection are bounded: with the budget taken by keyed callers' bodies that stall just
+/// short of their end, another request is 503 problem+json with `Retry-After` rather than one
+/// more body held; once their peers go, requests are served again.
+#[test]
+fn bodies_held_while_they_arrive_are_bounded_in_bytes_across_connections() {
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .body_limit(HELD_BODY_LIMIT),
+    );
+    let addr = api.emu.addr();
+    let hogs = stalled_bodies(
+        addr,
+        &format!("authorization: Bearer {}\r\n", api.emu.api_key()),
+    );
+    let probe = || keyed_search(&api);
     // The held bodies arrive as the server reads them; a few seconds at most.
     let mut refused = None;
     for _ in 0..250 {
@@ -629,6 +641,59 @@ fn bodies_held_while_they_arrive_are_bounded_in_bytes_across_connections() {
     }
     let served = served.expect("served once the held bodies are gone");
     assert_eq!(served.status, 200, "{:?}", served.json());
+}
+
+/// A caller refused before its body is needed (no credentials, an unknown key) has none of
+/// its body held: with the budget's worth of such bodies stalled just short of their end, a
+/// keyed caller is served at once; each of them, once its last byte arrives, reads its 401 on
+/// a connection that stays open for the next request.
+#[test]
+fn bodies_of_callers_refused_before_validation_take_nothing_from_the_budget() {
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .body_limit(HELD_BODY_LIMIT),
+    );
+    let addr = api.emu.addr();
+    let mut hogs = stalled_bodies(addr, "");
+    hogs.extend(stalled_bodies(
+        addr,
+        "authorization: Bearer gpra_notakeyofthisemulator\r\n",
+    ));
+    // Give the server time to read what the hogs sent, as the held-body test does.
+    std::thread::sleep(Duration::from_millis(500));
+    for _ in 0..3 {
+        let answer = keyed_search(&api);
+        assert_eq!(answer.status, 200, "{:?}", answer.json());
+    }
+    for at in [0, geopera_emulator::BODIES_HELD_AT_ONCE] {
+        assert_eq!(exchange(&mut hogs[at], b" "), 401);
+        assert_eq!(exchange(&mut hogs[at], &request(&api.emu)), 200);
+    }
+}
+
+/// A large body sent with a key the emulator does not know is answered 401 problem+json,
+/// read whole by the client: closed with the body unread, the connection could be reset
+/// before the client reads the answer.
+#[test]
+fn a_large_body_with_an_unknown_key_gets_its_401() {
+    let api = Api::start();
+    let padding = " ".repeat(geopera_emulator::DEFAULT_BODY_LIMIT - 1024);
+    let body = format!("{}{padding}", json!({"host_name": "earthsearch-aws"}));
+    for _ in 0..5 {
+        let answer = crate::common::Resp::read(
+            api.http
+                .post(api.url("catalog.search"))
+                .header("authorization", "Bearer gpra_notakeyofthisemulator")
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .expect("an answer, not a reset"),
+        )
+        .expect("read");
+        assert_eq!(answer.status, 401);
+        assert_eq!(answer.content_type(), "application/problem+json");
+    }
 }
 
 /// The search whose NDJSON answer is about 10 MB.

@@ -666,26 +666,29 @@ fn the_request_log_stays_within_its_byte_budget() {
     );
     let padding = "x".repeat(300_000);
     for n in 0..10 {
-        // Unauthenticated, to an unknown operation: recorded all the same.
-        let resp = api.call_with(&format!("no.such.op{n}"), &json!({"pad": padding}), &[]);
-        assert_eq!(resp.status, 404);
+        // Invalid, so each is read, refused, and recorded all the same.
+        let resp = api.call("catalog.search", json!({"pad": padding, "n": n}));
+        assert_eq!(resp.status, 422);
     }
     let requests = api.emu.requests();
     let held: usize = requests.iter().map(|r| r.body.len()).sum();
     assert!(held <= BUDGET, "{held} bytes of bodies held");
     assert!((1..10).contains(&requests.len()), "{}", requests.len());
-    let last = requests.last().expect("the newest is kept");
-    assert_eq!(last.operation_id.as_deref(), Some("no.such.op9"));
-    assert_eq!(
-        last.json().expect("body kept")["pad"]
-            .as_str()
-            .map(str::len),
-        Some(300_000)
-    );
+    let last = requests.last().expect("the newest is kept").json();
+    let last = last.expect("body kept");
+    assert_eq!(last["n"], 9);
+    assert_eq!(last["pad"].as_str().map(str::len), Some(300_000));
 
     // A body larger than the whole budget is dropped; the request itself is still listed.
     let huge = "y".repeat(BUDGET + 1);
-    api.call_with("no.such.op", &json!({"pad": huge}), &[]);
+    assert_eq!(api.call("catalog.search", json!({"pad": huge})).status, 422);
+    let last = api.emu.requests().pop().expect("recorded");
+    assert_eq!(last.status, Some(422));
+    assert!(last.body.is_empty());
+
+    // A request refused before its body is needed is recorded without it.
+    let resp = api.call_with("no.such.op", &json!({"pad": "z"}), &[]);
+    assert_eq!(resp.status, 404);
     let last = api.emu.requests().pop().expect("recorded");
     assert_eq!(last.operation_id.as_deref(), Some("no.such.op"));
     assert!(last.body.is_empty());
