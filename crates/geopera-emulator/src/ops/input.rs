@@ -29,11 +29,51 @@ const MAX_DEPTH: usize = 64;
 /// that float as its `input`, and the integer as `text` writes it under
 /// [`INPUT_AS_WRITTEN`], which its answer echoes instead: pydantic echoes the integer it
 /// read, and an `f64` cannot hold it.
+///
+/// No failure quotes a credential of the body (the operation's `secret_fields`, such as a
+/// share link's `password`): one at or inside such a member quotes nothing, and a quoted
+/// body leaves those members out, so that a 422 never hands a credential to whatever logs it.
 pub(crate) fn validate_as_written(
     op: &OperationInfo,
     text: &[u8],
     value: &mut Value,
 ) -> Vec<ValidationError> {
+    let mut errors = quoting_as_written(op, text, value);
+    if !op.secret_fields.is_empty() {
+        for error in &mut errors {
+            leave_out_secrets(op.secret_fields, error);
+        }
+    }
+    errors
+}
+
+/// Takes the credentials in `secrets` out of what `error` quotes.
+fn leave_out_secrets(secrets: &[&str], error: &mut ValidationError) {
+    // `body`, then the member of the body the failure is in, if any.
+    let member = match error.loc.get(1) {
+        Some(LocItem::Key(name)) => Some(name.as_str()),
+        _ => None,
+    };
+    let quotes_the_body = match error.r#type.as_str() {
+        "missing" => error.loc.len() <= 2,
+        _ => error.loc.len() <= 1,
+    };
+    if quotes_the_body {
+        if let Some(Value::Object(body)) = error.extra.get_mut("input") {
+            let before = body.len();
+            body.retain(|name, _| !secrets.contains(&name.as_str()));
+            if body.len() != before {
+                error.extra.remove(INPUT_AS_WRITTEN);
+            }
+        }
+    } else if member.is_some_and(|member| secrets.contains(&member)) {
+        error.extra.remove("input");
+        error.extra.remove(INPUT_AS_WRITTEN);
+    }
+}
+
+/// [`validate_as_written`] before credentials are taken out of its quotes.
+fn quoting_as_written(op: &OperationInfo, text: &[u8], value: &mut Value) -> Vec<ValidationError> {
     let shape = op.input;
     let wide = wide_integers(text);
     if wide.is_empty() {

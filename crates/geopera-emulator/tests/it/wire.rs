@@ -314,6 +314,58 @@ fn integers_beyond_i64_are_422_at_their_field_and_nothing_is_stored_but_paging_n
 
 /// pydantic echoes an integer beyond 64 bits in a 422's `input` as the client wrote it, alone
 /// or inside the object a missing member is missing from; never as the float `1e+20`.
+/// A 422 quotes what failed, but never a credential the body carries (a share link's token
+/// and password, a subscription's delivery headers, a tile key): a failure inside one quotes
+/// nothing, and a quoted body leaves them out while keeping its other members.
+#[test]
+fn a_422_quotes_no_credential_of_the_body() {
+    let api = Api::start();
+    let cases = [
+        ("share.link.validate", r#"{"password": "SECRET-1"}"#),
+        (
+            "share.link.create",
+            r#"{"password": "SECRET-2", "target_id": 7}"#,
+        ),
+        (
+            "share.tile.render",
+            r#"{"token": "SECRET-3", "password": "SECRET-4"}"#,
+        ),
+        ("share.tilejson", r#"{"token": "SECRET-5", "password": 5}"#),
+        (
+            "event_subscriptions.create",
+            r#"{"endpoint_url": "https://example.com/h", "headers": {"Authorization": "Bearer SECRET-6"}}"#,
+        ),
+        (
+            "event_subscriptions.update",
+            r#"{"headers": {"Authorization": ["SECRET-7"]}}"#,
+        ),
+        ("items.tile.wmts_capabilities", r#"{"key": "SECRET-8"}"#),
+        (
+            "items.tile.wmts_capabilities",
+            r#"{"key": {"SECRET-9": 100000000000000000000}}"#,
+        ),
+    ];
+    for (op, body) in cases {
+        let answer = api.call_text(op, body);
+        assert_eq!(answer.status, 422, "{op}: {:?}", answer.body);
+        let text = String::from_utf8_lossy(&answer.body).into_owned();
+        assert!(!text.contains("SECRET"), "{op}: {text}");
+    }
+    // What is not a credential is still quoted.
+    let answer = api.call_text(
+        "share.link.create",
+        r#"{"password": "SECRET", "target_id": 7}"#,
+    );
+    let detail = answer.json()["detail"].clone();
+    let quoted: Vec<_> = detail
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|error| error.get("input"))
+        .collect();
+    assert!(quoted.contains(&&json!(7)), "{detail}");
+}
+
 #[test]
 fn a_422_echoes_an_integer_beyond_64_bits_as_written() {
     let api = Api::start();
