@@ -4,7 +4,9 @@
 //! An item points upstream at the item it was duplicated from or replaces, and at the order,
 //! upload or job that produced it (the ids it was created with); everything pointing at an
 //! entity is downstream of it. The walk stops at `max_depth` hops (1 to
-//! [`MAX_DEPTH`]) and at [`MAX_NODES`] nodes, so a long chain answers in bounded time.
+//! [`MAX_DEPTH`]) and at [`MAX_NODES`] nodes, so a long chain answers in bounded time. Nodes
+//! and edges carry the hops from the root (an edge those of its far end); a source deleted
+//! since is still a node, named by the id its item keeps.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -48,7 +50,8 @@ pub(crate) fn get(ctx: &Ctx<'_>, input: LineageGetInput) -> Outcome {
     let kind = input.entity_type.to_ascii_lowercase();
     let mut inner = ctx.lock_org();
     crate::uploads::expire_idle(&mut inner, Some(ctx.org), ctx.shared.clock.now_millis());
-    let root = node(&inner, ctx.org, &kind, &input.entity_id).ok_or_else(|| {
+    let now_secs = ctx.shared.clock.now_secs();
+    let root = node(&inner, ctx.org, &kind, &input.entity_id, now_secs).ok_or_else(|| {
         ApiError::not_found(format!(
             "{} '{}' not found",
             input.entity_type, input.entity_id
@@ -56,20 +59,23 @@ pub(crate) fn get(ctx: &Ctx<'_>, input: LineageGetInput) -> Outcome {
     })?;
     let mut seen: HashSet<(String, String)> =
         HashSet::from([(kind.clone(), input.entity_id.clone())]);
-    let mut nodes = vec![root.clone()];
+    let mut nodes = vec![json!({"entity_type": kind, "entity_id": input.entity_id, "depth": 0})];
+    // Walking both ways finds each edge from both of its ends; it is listed once.
+    let mut listed: HashSet<Edge> = HashSet::new();
     let mut edges = Vec::new();
     let mut queue = VecDeque::from([(kind, input.entity_id.clone(), 0i64)]);
     while let Some((kind, id, hops)) = queue.pop_front() {
         if hops >= depth {
             continue;
         }
-        let mut next: Vec<(String, String, Value)> = Vec::new();
+        // Each edge with the end it leads to from here.
+        let mut next: Vec<(Edge, String, String)> = Vec::new();
         if up && kind == "item" {
             if let Ok(item) = inner.resources.get(Family::Item, ctx.org, None, &id) {
                 for (field, other) in UPSTREAM_FIELDS {
                     if let Some(source) = item.str(field) {
-                        let edge = json!({"from": {"type": other, "id": source}, "to": {"type": "item", "id": id}, "relation": field.trim_end_matches("_id")});
-                        next.push((other.to_owned(), source.to_owned(), edge));
+                        let edge = Edge::new(other, source, "item", &id, field);
+                        next.push((edge, other.to_owned(), source.to_owned()));
                     }
                 }
             }
@@ -78,24 +84,26 @@ pub(crate) fn get(ctx: &Ctx<'_>, input: LineageGetInput) -> Outcome {
             for item in inner.resources.list(Family::Item, ctx.org, None) {
                 for (field, other) in UPSTREAM_FIELDS {
                     if other == kind && item.str(field) == Some(id.as_str()) {
-                        let edge = json!({"from": {"type": kind, "id": id}, "to": {"type": "item", "id": item.id}, "relation": field.trim_end_matches("_id")});
-                        next.push(("item".to_owned(), item.id.clone(), edge));
+                        let edge = Edge::new(&kind, &id, "item", &item.id, field);
+                        next.push((edge, "item".to_owned(), item.id.clone()));
                     }
                 }
             }
         }
-        for (other_kind, other_id, edge) in next {
-            edges.push(edge);
-            if nodes.len() >= MAX_NODES || !seen.insert((other_kind.clone(), other_id.clone())) {
-                continue;
+        for (edge, other_kind, other_id) in next {
+            let end = (other_kind, other_id);
+            if !seen.contains(&end) {
+                // Past the node cap an edge would lead to no listed node.
+                if nodes.len() >= MAX_NODES {
+                    continue;
+                }
+                nodes.push(json!({"entity_type": end.0, "entity_id": end.1, "depth": hops + 1}));
+                queue.push_back((end.0.clone(), end.1.clone(), hops + 1));
+                seen.insert(end);
             }
-            // A source that was deleted still appears, marked so.
-            nodes.push(
-                node(&inner, ctx.org, &other_kind, &other_id).unwrap_or_else(
-                    || json!({"type": other_kind, "id": other_id, "deleted": true}),
-                ),
-            );
-            queue.push_back((other_kind, other_id, hops + 1));
+            if listed.insert(edge.clone()) {
+                edges.push(edge.to_json(hops + 1));
+            }
         }
     }
     Ok(ctx.ok(&json!({
@@ -107,13 +115,61 @@ pub(crate) fn get(ctx: &Ctx<'_>, input: LineageGetInput) -> Outcome {
     })))
 }
 
-/// The entity as a node, if the organization has it.
-fn node(inner: &Inner, org: &str, kind: &str, id: &str) -> Option<Value> {
+/// One link of the graph: `dst` was made from `src` (`relation` is how).
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Edge {
+    src: (String, String),
+    dst: (String, String),
+    relation: &'static str,
+}
+
+impl Edge {
+    fn new(
+        src_kind: &str,
+        src_id: &str,
+        dst_kind: &str,
+        dst_id: &str,
+        field: &'static str,
+    ) -> Self {
+        Edge {
+            src: (src_kind.to_owned(), src_id.to_owned()),
+            dst: (dst_kind.to_owned(), dst_id.to_owned()),
+            relation: field.trim_end_matches("_id"),
+        }
+    }
+
+    /// The edge as the answer lists it, `depth` hops from the root at its far end.
+    fn to_json(&self, depth: i64) -> Value {
+        json!({
+            "depth": depth,
+            "src_type": self.src.0,
+            "src_id": self.src.1,
+            "dst_type": self.dst.0,
+            "dst_id": self.dst.1,
+            "relation": self.relation,
+        })
+    }
+}
+
+/// The entity as the answer's root names it, if the organization has it: its kind and id,
+/// and its name and status where it has them (the root's members are all text).
+fn node(inner: &Inner, org: &str, kind: &str, id: &str, now_secs: i64) -> Option<Value> {
+    let described = |id: &str, name: Option<&str>, status: Option<&str>| {
+        let mut root = serde_json::Map::new();
+        root.insert("entity_type".to_owned(), json!(kind));
+        root.insert("entity_id".to_owned(), json!(id));
+        for (member, text) in [("name", name), ("status", status)] {
+            if let Some(text) = text {
+                root.insert(member.to_owned(), json!(text));
+            }
+        }
+        Value::Object(root)
+    };
     let record = |resources: &Resources, family: Family| {
         resources
             .get(family, org, None, id)
             .ok()
-            .map(|r| json!({"type": kind, "id": r.id, "name": r.fields.get("name"), "status": r.fields.get("status")}))
+            .map(|r| described(&r.id, r.str("name"), r.str("status")))
     };
     match kind {
         "item" => record(&inner.resources, Family::Item),
@@ -124,7 +180,13 @@ fn node(inner: &Inner, org: &str, kind: &str, id: &str) -> Option<Value> {
             .orders
             .get(id)
             .filter(|order| order.org == org)
-            .map(|order| json!({"type": "order", "id": order.id, "name": order.display_name})),
+            .map(|order| {
+                described(
+                    &order.id,
+                    Some(&order.display_name),
+                    Some(order.status(now_secs)),
+                )
+            }),
         _ => None,
     }
 }

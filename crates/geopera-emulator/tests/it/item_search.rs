@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::common::{refused, Api, Resp};
+use geopera_types::models::LineageGetOutput;
 
 fn id(value: &Value) -> String {
     value["id"]
@@ -200,21 +201,55 @@ fn an_asset_downloads_until_deleted_and_provenance_walks_both_ways() {
     );
 
     let copy = id(&api.ok("items.duplicate", json!({"item_id": items[0]})));
-    let graph = api.ok(
-        "provenance.get",
-        json!({"entity_type": "item", "entity_id": copy, "direction": "up"}),
+    let copy_of_copy = id(&api.ok("items.duplicate", json!({"item_id": copy})));
+    let graph = |entity: &str, direction: &str| {
+        let answer = api.ok(
+            "provenance.get",
+            json!({"entity_type": "item", "entity_id": entity, "direction": direction}),
+        );
+        serde_json::from_value::<LineageGetOutput>(answer.clone())
+            .unwrap_or_else(|error| panic!("{error}: {answer}"))
+    };
+    let node = |entity: &str, depth: i64| LineageNodeSeen {
+        entity_type: "item".to_owned(),
+        entity_id: entity.to_owned(),
+        depth,
+    };
+    let edge = |src: &str, dst: &str, depth: i64| {
+        (
+            src.to_owned(),
+            dst.to_owned(),
+            "duplicated_from".to_owned(),
+            depth,
+        )
+    };
+
+    let up = graph(&copy_of_copy, "up");
+    assert_eq!(up.root["entity_id"], copy_of_copy);
+    assert_eq!(up.root["entity_type"], "item");
+    assert_eq!(
+        seen_nodes(&up),
+        [node(&copy_of_copy, 0), node(&copy, 1), node(&items[0], 2)]
     );
-    assert!(
-        graph["nodes"]
-            .as_array()
-            .is_some_and(|n| n.iter().any(|n| n["id"] == items[0].as_str())),
-        "{graph}"
+    assert_eq!(
+        seen_edges(&up),
+        [edge(&copy, &copy_of_copy, 1), edge(&items[0], &copy, 2)]
     );
-    let down = api.ok(
-        "provenance.get",
-        json!({"entity_type": "item", "entity_id": items[0], "direction": "down"}),
+    let down = graph(&items[0], "down");
+    assert_eq!(
+        seen_edges(&down),
+        [edge(&items[0], &copy, 1), edge(&copy, &copy_of_copy, 2)]
     );
-    assert_eq!(down["edges"][0]["to"]["id"], copy.as_str());
+    // From the middle both ways, each edge once.
+    let both = graph(&copy, "both");
+    assert_eq!(
+        seen_nodes(&both),
+        [node(&copy, 0), node(&items[0], 1), node(&copy_of_copy, 1)]
+    );
+    assert_eq!(
+        seen_edges(&both),
+        [edge(&items[0], &copy, 1), edge(&copy, &copy_of_copy, 1)]
+    );
     let sideways = api.call(
         "provenance.get",
         json!({"entity_type": "item", "entity_id": items[0], "direction": "sideways"}),
@@ -233,6 +268,45 @@ fn an_asset_downloads_until_deleted_and_provenance_walks_both_ways() {
     let left = api.ok("items.list_assets", json!({"item_id": items[0]}));
     assert_eq!(left["total"], 0);
     let _ = project;
+}
+
+/// A node of a provenance graph, comparable.
+#[derive(Debug, PartialEq)]
+struct LineageNodeSeen {
+    entity_type: String,
+    entity_id: String,
+    depth: i64,
+}
+
+fn seen_nodes(graph: &LineageGetOutput) -> Vec<LineageNodeSeen> {
+    let nodes = graph.nodes.as_deref().unwrap_or_default();
+    nodes
+        .iter()
+        .map(|node| LineageNodeSeen {
+            entity_type: node.entity_type.clone(),
+            entity_id: node.entity_id.clone(),
+            depth: node.depth,
+        })
+        .collect()
+}
+
+/// A graph's edges as (source, derived, relation, depth), for items.
+fn seen_edges(graph: &LineageGetOutput) -> Vec<(String, String, String, i64)> {
+    let edges = graph.edges.as_deref().unwrap_or_default();
+    edges
+        .iter()
+        .map(|edge| {
+            assert_eq!(edge.src_type.as_deref(), Some("item"));
+            assert_eq!(edge.dst_type.as_deref(), Some("item"));
+            let text = |value: &Option<String>| value.clone().unwrap_or_default();
+            (
+                text(&edge.src_id),
+                text(&edge.dst_id),
+                text(&edge.relation),
+                edge.depth,
+            )
+        })
+        .collect()
 }
 
 /// A download link outlives nothing: `assets.delete` once left a link handed out before it
