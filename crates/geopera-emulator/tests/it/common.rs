@@ -117,17 +117,28 @@ impl Api {
     }
 
     /// Calls an operation with the demo key and returns its JSON answer, which must carry the
-    /// operation's documented success status.
+    /// operation's documented success status and, when it is JSON, have its output's shape.
     pub fn ok(&self, op: &str, body: Value) -> Value {
         let resp = self.call(op, body);
-        let success = geopera_types::operations::find(op).map(|info| info.success_status);
+        let info = geopera_types::operations::find(op);
         assert_eq!(
             Some(resp.status),
-            success,
+            info.map(|info| info.success_status),
             "{op}: {}",
             String::from_utf8_lossy(&resp.body)
         );
-        resp.json()
+        let value = resp.json();
+        let content_type = resp.content_type();
+        if let Some(info) =
+            info.filter(|_| content_type.contains("json") && !content_type.contains("ndjson"))
+        {
+            let errors = geopera_types::validate::validate(info.output, &value);
+            assert!(
+                errors.is_empty(),
+                "{op}: the answer is not its output's shape: {errors:?}\n{value}"
+            );
+        }
+        value
     }
 
     /// The id of a commercial capture, which archive orders can buy.
