@@ -62,7 +62,7 @@ pub(crate) fn archive_place(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
         ));
     }
     let name = display_name(&body);
-    place_order(ctx, OrderKind::Archive, name, priced)
+    place_order(ctx, OrderKind::Archive, name, workspace(&body), priced)
 }
 
 pub(crate) fn tasking_estimate(ctx: &Ctx<'_>, input: TaskingEstimateInput) -> Outcome {
@@ -92,12 +92,27 @@ pub(crate) fn tasking_place(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
         ));
     }
     let name = display_name(&body);
-    place_order(ctx, OrderKind::Tasking, name, priced)
+    place_order(ctx, OrderKind::Tasking, name, workspace(&body), priced)
 }
 
 pub(crate) fn place(ctx: &Ctx<'_>, input: OrderPlaceInput) -> Outcome {
     let priced = price_product(&input.data_product, input.feature_collection)?;
-    place_order(ctx, OrderKind::Generic, input.display_name, priced)
+    let workspace = Some(input.workspace_id).filter(|id| !id.is_empty());
+    place_order(
+        ctx,
+        OrderKind::Generic,
+        input.display_name,
+        workspace,
+        priced,
+    )
+}
+
+/// The workspace a free-form order body names, which its order keeps for filters.
+fn workspace(body: &JsonObject) -> Option<String> {
+    body.get("workspaceId")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
 }
 
 /// What `orders.place` would charge for the same product and area.
@@ -148,30 +163,164 @@ pub(crate) fn get(ctx: &Ctx<'_>, input: OrderGetInput) -> Outcome {
     }
 }
 
+/// The fields `orders.list` sorts by, as its answers name them.
+const SORTABLE: [&str; 6] = [
+    "createdAt",
+    "updatedAt",
+    "displayName",
+    "status",
+    "type",
+    "totalCredits",
+];
+
+/// The caller's orders that pass every filter given, sorted by `sort` (`field` or
+/// `field,asc|desc`, as Spring reads it), a page at a time. The list filters (`orderIds`,
+/// `tags`, `dataProductIds`) are comma-separated and keep an order that has any of them;
+/// `displayName` keeps names containing it, in any case. An order records the workspace
+/// and data products its body named, and no sub-status, so a filter by one of those keeps
+/// only orders that have it.
+///
+/// # Errors
+/// 422 at `sort` for a field it cannot sort by or a direction other than `asc` / `desc`.
 pub(crate) fn list(ctx: &Ctx<'_>, input: OrdersListInput) -> Outcome {
-    let wanted_status = input.status.as_deref();
-    let wanted_type = input.r#type.as_deref();
-    let ascending = input.sort.ends_with(",asc");
+    let (field, ascending) = sort_order(&input.sort)?;
+    let ids = listed(input.order_ids.as_deref());
+    let tags = listed(input.tags.as_deref());
+    let products = listed(input.data_product_ids.as_deref());
+    let name = input
+        .display_name
+        .as_deref()
+        .map(str::to_lowercase)
+        .filter(|name| !name.is_empty());
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
-    let ids = inner.org(ctx.org, ctx.shared.seed, now).orders.clone();
-    let mut orders: Vec<&Order> = ids
+    let kept = inner.org(ctx.org, ctx.shared.seed, now).orders.clone();
+    let text = |order: &Order, key: &str| {
+        order
+            .detail
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let same = |wanted: Option<&str>, has: Option<String>| {
+        wanted.is_none_or(|wanted| has.is_some_and(|has| has.eq_ignore_ascii_case(wanted)))
+    };
+    let mut orders: Vec<&Order> = kept
         .iter()
         .filter_map(|id| inner.orders.get(id))
+        .filter(|order| same(input.status.as_deref(), Some(order.status(now).to_owned())))
+        .filter(|order| same(input.r#type.as_deref(), Some(order.kind.name().to_owned())))
+        .filter(|order| same(input.sub_status.as_deref(), text(order, "subStatus")))
         .filter(|order| {
-            wanted_status.is_none_or(|wanted| order.status(now).eq_ignore_ascii_case(wanted))
+            input
+                .workspace_id
+                .as_deref()
+                .is_none_or(|wanted| text(order, "workspaceId").as_deref() == Some(wanted))
         })
         .filter(|order| {
-            wanted_type.is_none_or(|wanted| order.kind.name().eq_ignore_ascii_case(wanted))
+            ids.as_ref()
+                .is_none_or(|ids| ids.contains(&order.id.as_str()))
+        })
+        .filter(|order| {
+            name.as_ref()
+                .is_none_or(|name| order.display_name.to_lowercase().contains(name))
+        })
+        .filter(|order| tags.as_ref().is_none_or(|tags| any_of(order, "tags", tags)))
+        .filter(|order| {
+            products
+                .as_ref()
+                .is_none_or(|products| data_products(order).any(|p| products.contains(&p)))
         })
         .collect();
+    // Kept oldest first; a stable sort leaves ties in that order, or in its reverse.
+    let answered: Vec<Value> = orders.iter().map(|order| order_json(order, now)).collect();
+    let mut order_of: Vec<usize> = (0..orders.len()).collect();
     if !ascending {
-        orders.reverse();
+        order_of.reverse();
     }
+    order_of.sort_by(|a, b| {
+        let ordering = compare(&answered[*a][field], &answered[*b][field]);
+        if ascending {
+            ordering
+        } else {
+            ordering.reverse()
+        }
+    });
+    orders = order_of.iter().map(|at| orders[*at]).collect();
     let page = numbered_page_of(orders, input.page, input.size, |order| {
         order_json(order, now)
     });
     Ok(ctx.ok(&page))
+}
+
+/// `sort` as the field to sort by and whether upward.
+fn sort_order(sort: &str) -> Result<(&'static str, bool), ApiError> {
+    let (field, direction) = sort.split_once(',').unwrap_or((sort, "asc"));
+    let field = SORTABLE
+        .iter()
+        .find(|known| known.eq_ignore_ascii_case(field.trim()))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                &["sort"],
+                format!(
+                    "sort is a field and a direction such as 'createdAt,desc'; the fields are {}",
+                    SORTABLE.join(", ")
+                ),
+            )
+        })?;
+    match direction.trim().to_ascii_lowercase().as_str() {
+        "asc" => Ok((field, true)),
+        "desc" => Ok((field, false)),
+        _ => Err(ApiError::invalid(
+            &["sort"],
+            "the direction of sort is 'asc' or 'desc'",
+        )),
+    }
+}
+
+/// Two members of answered orders in order: numbers by value, anything else as text.
+fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(a), Some(b)) => a.total_cmp(&b),
+        _ => a
+            .as_str()
+            .unwrap_or_default()
+            .to_lowercase()
+            .cmp(&b.as_str().unwrap_or_default().to_lowercase()),
+    }
+}
+
+/// The members of a comma-separated filter, or none when it names nothing.
+fn listed(filter: Option<&str>) -> Option<Vec<&str>> {
+    let members: Vec<&str> = filter?
+        .split(',')
+        .map(str::trim)
+        .filter(|member| !member.is_empty())
+        .collect();
+    (!members.is_empty()).then_some(members)
+}
+
+/// Whether the order's `key` (a list of text) holds any of `wanted`.
+fn any_of(order: &Order, key: &str, wanted: &[&str]) -> bool {
+    order
+        .detail
+        .get(key)
+        .and_then(Value::as_array)
+        .is_some_and(|held| {
+            held.iter()
+                .any(|held| held.as_str().is_some_and(|h| wanted.contains(&h)))
+        })
+}
+
+/// The data products an order bought, as its groups name them.
+fn data_products(order: &Order) -> impl Iterator<Item = &str> {
+    order
+        .detail
+        .get("groups")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|group| group.get("dataProduct").and_then(Value::as_str))
 }
 
 pub(crate) fn cancel(ctx: &Ctx<'_>, input: OrderCancelInput) -> Outcome {
@@ -484,8 +633,15 @@ fn make_room_for_an_order(
     Ok(())
 }
 
-/// Charges the organization and records the order, or 402 when its balance falls short.
-fn place_order(ctx: &Ctx<'_>, kind: OrderKind, display_name: String, priced: Priced) -> Outcome {
+/// Charges the organization and records the order (with the workspace its body named), or
+/// 402 when its balance falls short.
+fn place_order(
+    ctx: &Ctx<'_>,
+    kind: OrderKind,
+    display_name: String,
+    workspace: Option<String>,
+    priced: Priced,
+) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
     let balance = inner.org(ctx.org, ctx.shared.seed, now).balance_credits;
@@ -500,7 +656,7 @@ fn place_order(ctx: &Ctx<'_>, kind: OrderKind, display_name: String, priced: Pri
     }
     make_room_for_an_order(&mut inner, ctx.org, ctx.shared.seed, now)?;
     let id = format!("ord_{}", inner.rng.hex(10));
-    let order = Order {
+    let mut order = Order {
         id: id.clone(),
         org: ctx.org.to_owned(),
         kind,
@@ -510,6 +666,9 @@ fn place_order(ctx: &Ctx<'_>, kind: OrderKind, display_name: String, priced: Pri
         total_credits: priced.credits,
         detail: json!({"groups": priced.groups}),
     };
+    if let (Some(workspace), Some(detail)) = (workspace, order.detail.as_object_mut()) {
+        detail.insert("workspaceId".to_owned(), json!(workspace));
+    }
     let mut reply = order_json(&order, now);
     if let Some(object) = reply.as_object_mut() {
         object.insert("order_id".into(), json!(id));

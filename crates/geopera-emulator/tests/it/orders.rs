@@ -483,6 +483,91 @@ fn orders_list_pages_by_page_and_size_until_a_short_page() {
     assert_eq!(first["totalPages"], 36);
 }
 
+/// Every filter `orders.list` takes narrows the list: ids, tags and data products as
+/// comma-separated lists (any of them), the name as a case-blind substring, the workspace
+/// its body named, a sub-status no order has; and `sort` orders by the field it names.
+#[test]
+fn orders_list_applies_each_filter_and_sorts_by_the_field_named() {
+    let api = Api::start();
+    let place = |name: &str, product: &str, workspace: &str| {
+        let body = json!({
+            "dataProduct": product,
+            "displayName": name,
+            "workspaceId": workspace,
+        });
+        let placed = api.ok("orders.place", body);
+        placed["orderId"].as_str().expect("id").to_owned()
+    };
+    let alpha = place("Alpha Bay survey", "optical-50cm", "ws_a");
+    let beta = place("beta coast", "sar-stripmap", "ws_b");
+    let gamma = place("Gamma bay", "sar-stripmap", "ws_a");
+    api.ok(
+        "orders.update",
+        json!({"order_id": alpha, "tags": ["flood", "2026"]}),
+    );
+    api.ok(
+        "orders.update",
+        json!({"order_id": gamma, "tags": ["fire"]}),
+    );
+    let listed = |filter: Value| -> Vec<String> {
+        let page = api.ok("orders.list", filter);
+        page["content"]
+            .as_array()
+            .expect("content")
+            .iter()
+            .map(|order| order["orderId"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let ids = format!("{alpha}, {gamma},ord_nosuchorder");
+    assert_eq!(
+        listed(json!({"orderIds": ids})),
+        [gamma.clone(), alpha.clone()]
+    );
+    assert_eq!(
+        listed(json!({"tags": "fire,2026"})),
+        [gamma.clone(), alpha.clone()]
+    );
+    assert_eq!(listed(json!({"tags": "nosuchtag"})), Vec::<String>::new());
+    assert_eq!(
+        listed(json!({"displayName": "BAY"})),
+        [gamma.clone(), alpha.clone()]
+    );
+    assert_eq!(listed(json!({"workspaceId": "ws_b"})), [beta.as_str()]);
+    assert_eq!(
+        listed(json!({"dataProductIds": "sar-stripmap"})),
+        [gamma.clone(), beta.clone()]
+    );
+    assert_eq!(
+        listed(json!({"subStatus": "anything"})),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        listed(json!({"workspaceId": "ws_a", "dataProductIds": "sar-stripmap"})),
+        [gamma.as_str()]
+    );
+    // Blank lists filter nothing.
+    assert_eq!(listed(json!({"orderIds": " , ", "size": 300})).len(), 253);
+
+    let mine = format!("{alpha},{beta},{gamma}");
+    assert_eq!(
+        listed(json!({"orderIds": mine, "sort": "displayName,asc"})),
+        [alpha.clone(), beta.clone(), gamma.clone()]
+    );
+    assert_eq!(
+        listed(json!({"orderIds": mine, "sort": "displayName,desc"})),
+        [gamma.clone(), beta.clone(), alpha.clone()]
+    );
+    assert_eq!(
+        listed(json!({"orderIds": mine, "sort": "createdAt"})),
+        [alpha.clone(), beta.clone(), gamma.clone()],
+        "ascending when no direction is given"
+    );
+    for sort in ["nosuchfield,asc", "createdAt,sideways"] {
+        let answer = api.call("orders.list", json!({"sort": sort}));
+        crate::common::refused(answer, "sort", sort);
+    }
+}
+
 #[test]
 fn items_list_pages_by_limit_and_offset() {
     let api = Api::start();
