@@ -376,7 +376,12 @@
 //! Placed orders advance with the clock: archive `received` → `processing` (30 s) →
 //! `fulfilled` (5 min); tasking `received` → `feasibility` (1 min) → `accepted` (10 min) →
 //! `fulfilled` (1 h). Each organization starts with 500,000 credits and [`HISTORICAL_ORDERS`] finished orders
-//! (`orders.list`, `page`/`size`, answers `{content, page, size, totalElements, totalPages}`).
+//! (`orders.list`, `page`/`size`, answers `{content, page, size, totalElements, totalPages}`;
+//! `orderIds`, `tags` and `dataProductIds` filter by comma-separated lists, `displayName` by
+//! a case-blind substring, `workspaceId` by the workspace an order's body named; `sort` is
+//! `field,asc|desc` over `createdAt`, `updatedAt`, `displayName`, `status`, `type`,
+//! `totalCredits`, anything else 422). Accepting a tasking quotation dearer than the price
+//! paid charges the difference, 402 when the balance falls short.
 //! An organization holds at most [`MAX_ORDERS_PER_ORG`] orders: past it, a new order retires
 //! the oldest fulfilled or cancelled one (409 when none has ended).
 //! With auto top-up on (`billing.set_auto_topup`), a charge that leaves the balance below the

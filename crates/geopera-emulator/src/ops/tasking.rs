@@ -12,6 +12,7 @@ use geopera_types::models::{
     StudiesListInput, TaskingSensorsInput,
 };
 use geopera_types::rfc3339::format_date_time;
+use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use super::ledger::Reason;
@@ -179,9 +180,10 @@ pub(crate) fn decide_quotation(ctx: &Ctx<'_>, input: QuotationDecideInput) -> Ou
     if surcharge > 0 {
         let balance = inner.org(ctx.org, ctx.shared.seed, now).balance_credits;
         if surcharge > balance {
-            // The contract lists 422, not 402, for this operation.
-            return Err(ApiError::invalid(
-                &["quotation_id"],
+            // As placing an order the balance cannot pay for is: the API's 402, which the
+            // contract leaves out of every operation's statuses.
+            return Err(ApiError::problem(
+                StatusCode::PAYMENT_REQUIRED,
                 format!(
                     "insufficient credits: the accepted option costs {surcharge} credits more \
                      than was paid, the balance is {balance}"

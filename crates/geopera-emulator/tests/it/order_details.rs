@@ -236,6 +236,82 @@ fn a_tasking_order_waits_for_a_study_then_a_quotation_and_a_rejection_refunds_it
     assert_eq!(left["content"][0]["orderId"], kept.as_str());
 }
 
+/// Accepting a dearer option with too few credits left for the difference is 402 problem+json,
+/// as placing an order the balance cannot pay for is: nothing is charged and the quotation
+/// is still to be decided.
+#[test]
+fn accepting_a_dearer_option_without_the_credits_for_it_is_402() {
+    let api = Api::start();
+    let balance = |api: &Api| {
+        api.call("billing.credits.balance", json!({})).json()["credits"]
+            .as_i64()
+            .expect("balance")
+    };
+    let before = balance(&api);
+    let order = tasking_order(&api);
+    let surcharge = ((before - balance(&api)) as f64 * 0.5).round() as i64;
+    let study = api.call(
+        "orders.tasking.feasibility_studies.list",
+        json!({"orderId": order}),
+    );
+    let study = study.json()["content"][0]["id"].clone();
+    let decided = api.call(
+        "orders.tasking.feasibility_decide",
+        json!({"study_id": study, "acceptedOptionId": "opt_priority"}),
+    );
+    assert_eq!(decided.status, 200);
+    // Spend all but less than the surcharge on an order whose square is sized to it.
+    let left = balance(&api);
+    let body = |side: f64| {
+        let square = json!({"type": "Polygon", "coordinates": [[[0.0, 0.0], [side, 0.0], [side, side], [0.0, side], [0.0, 0.0]]]});
+        json!({"dataProduct": "optical", "featureCollection": {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": square}]}})
+    };
+    let (mut low, mut high) = (0.0_f64, 5.0_f64);
+    let mut spend = None;
+    for _ in 0..60 {
+        let side = (low + high) / 2.0;
+        let cost = api.ok("orders.estimate", body(side))["totalCredits"]
+            .as_i64()
+            .expect("credits");
+        if cost > left {
+            high = side;
+        } else if cost <= left - surcharge {
+            low = side;
+        } else {
+            spend = Some(side);
+            break;
+        }
+    }
+    let side = spend.expect("a square that leaves less than the surcharge");
+    let mut placed = body(side);
+    placed["workspaceId"] = json!("ws_1");
+    api.ok("orders.place", placed);
+    let short = balance(&api);
+    assert!(short < surcharge, "{short} left, {surcharge} to pay");
+
+    let quote = api
+        .call("orders.tasking.quotations.list", json!({"orderId": order}))
+        .json()["content"][0]["id"]
+        .clone();
+    let refused = api.call(
+        "orders.tasking.quotation_decide",
+        json!({"quotation_id": quote, "decision": "ACCEPTED"}),
+    );
+    assert_eq!(
+        refused.status,
+        402,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    assert_eq!(refused.content_type(), "application/problem+json");
+    assert_eq!(balance(&api), short, "nothing charged");
+    let pending = api
+        .call("orders.tasking.quotations.list", json!({"orderId": order}))
+        .json()["content"][0]["decision"]
+        .clone();
+    assert_eq!(pending, "PENDING");
+}
+
 /// The priority option a study offers costs half as much again as the price paid at
 /// placement: accepting its quotation charges the difference, and a cancellation refunds
 /// everything charged. A decision on an order that has ended is refused.
