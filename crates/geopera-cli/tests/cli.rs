@@ -1096,6 +1096,27 @@ fn an_unreachable_proxy_is_named_as_what_could_not_be_reached() {
         .output()
         .expect("geopera runs");
     assert_eq!(exempt.status.code(), Some(0), "{}", text(&exempt.stderr));
+    // A proxy variable that is no URL (a password with a space, a port past 65535) is refused
+    // as a client that cannot be set up (exit 2), named, its value not shown, rather than
+    // passed over with the call sent around it.
+    for broken in [
+        "http://someone:proxy password@127.0.0.1:9",
+        "http://127.0.0.1:99999",
+    ] {
+        let output = s
+            .cli()
+            .env("HTTP_PROXY", broken)
+            .args(SEARCH_ONE)
+            .output()
+            .expect("geopera runs");
+        let stderr = fails_saying(&output, 2, "the proxy variable HTTP_PROXY", broken);
+        assert!(!stderr.contains(broken), "{stderr}");
+    }
+    assert_eq!(
+        s.emulator.executed("catalog.search"),
+        1,
+        "only the exempt call"
+    );
 }
 
 #[test]

@@ -727,7 +727,10 @@ impl<C> ClientBuilder<C> {
     /// as curl reads it.
     ///
     /// Without this knob, calls follow `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`
-    /// (and lower-case forms), unless [`no_proxy`](Self::no_proxy) is set.
+    /// (and lower-case forms), unless [`no_proxy`](Self::no_proxy) is set. One of the first
+    /// three set to something that is no proxy URL (a stray space, a port past 65535, a
+    /// scheme other than `http`, `https` or `socks*`) fails [`build`], naming the variable:
+    /// reqwest would pass over it, and calls would go around the proxy.
     ///
     /// [`build`]: ClientBuilder::build
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
@@ -968,7 +971,9 @@ impl ClientBuilder<Client> {
     ///
     /// # Errors
     ///
-    /// The first invalid setting: base URL, header, cookie, CA file or TLS configuration.
+    /// [`Error::Config`] for the first invalid setting: base URL, header, cookie, CA file,
+    /// TLS configuration, proxy, or a proxy variable the client would follow that holds no
+    /// proxy URL.
     pub fn build(self) -> Result<Client, Error> {
         self.build_client()
     }
@@ -979,8 +984,9 @@ impl ClientBuilder<AuthenticatedClient> {
     ///
     /// # Errors
     ///
-    /// The first invalid setting: base URL, token, header, cookie, CA file or TLS
-    /// configuration.
+    /// [`Error::Config`] for the first invalid setting: base URL, token, header, cookie, CA
+    /// file, TLS configuration, proxy, or a proxy variable the client would follow that holds
+    /// no proxy URL.
     pub fn build(self) -> Result<AuthenticatedClient, Error> {
         Ok(AuthenticatedClient {
             client: self.build_client()?,
@@ -1017,6 +1023,13 @@ impl TransportConfig {
             builder = builder.proxy(proxy.clone());
         } else if !self.system_proxy {
             builder = builder.no_proxy();
+        } else if let Some(name) = crate::proxy_env::unreadable(|name| std::env::var(name).ok()) {
+            // Its value is not quoted: a proxy URL may carry a password.
+            return Err(Error::config(format!(
+                "the proxy variable {name} is set but is no proxy URL \
+                 ([scheme://][user:password@]host[:port]); calls would go around the proxy, so \
+                 correct or unset it"
+            )));
         }
         if let Some(tls) = &self.tls_config {
             builder = builder.use_preconfigured_tls((**tls).clone());

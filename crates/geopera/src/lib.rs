@@ -289,7 +289,9 @@
 //!
 //! Calls follow the usual proxy variables — `HTTPS_PROXY` for `https://` base URLs,
 //! `HTTP_PROXY` for `http://` ones, `ALL_PROXY` for both, `NO_PROXY` for hosts to reach
-//! directly (upper or lower case) — read when a client is built. [`ClientBuilder::proxy`]
+//! directly (upper or lower case) — read when a client is built; one set to something that
+//! is no proxy URL fails the build with an [`ErrorKind::Config`] error naming it, rather than
+//! being passed over, which would send calls around the proxy. [`ClientBuilder::proxy`]
 //! sets one proxy for the client instead, and [`ClientBuilder::no_proxy`] ignores the
 //! variables. HTTPS calls go through a proxy as a `CONNECT` tunnel, so the proxy sees the
 //! host and port but not the token. Credentials in a proxy URL never show in `Debug` or
@@ -351,6 +353,7 @@ mod generated;
 mod limiter;
 mod ndjson;
 mod paging;
+mod proxy_env;
 mod redact;
 mod redirect;
 mod request;

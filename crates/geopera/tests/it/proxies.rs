@@ -292,6 +292,58 @@ fn the_builder_proxy_wins_over_the_environment() {
     assert_eq!(from_builder.seen().len(), 1);
 }
 
+/// A proxy variable reqwest could not read would send calls around the proxy without a
+/// word: the client is not built, and the error names the variable but not its value (which
+/// may hold a password). With `no_proxy()`, or a proxy of the builder's, the variables are
+/// not followed, so not checked.
+#[test]
+fn a_proxy_variable_that_is_no_url_fails_the_build_naming_it() {
+    let emu = emulator();
+    let ca = Authority::new();
+    let front = TlsFront::start(emu.addr(), ca.server(&["127.0.0.1"]));
+    let pem = ca.pem_file();
+    let proxy = Proxy::start();
+
+    let broken = [("HTTPS_PROXY", "http://bob:pass word@127.0.0.1:1".to_owned())];
+    let output = call_in_child(&emu, &front, pem.path(), &broken, "");
+    assert!(!output.status.success());
+    // The child's failure, as its test harness prints it.
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        printed.contains("the proxy variable HTTPS_PROXY"),
+        "{printed}"
+    );
+    assert!(!printed.contains("pass word"), "{printed}");
+    assert!(
+        seen(&emu, "catalog.search").is_empty(),
+        "nothing went direct"
+    );
+
+    assert_success(&call_in_child(
+        &emu,
+        &front,
+        pem.path(),
+        &broken,
+        "no_proxy",
+    ));
+    let overridden = [
+        ("HTTPS_PROXY", "http://127.0.0.1:99999".to_owned()),
+        ("GEOPERA_TEST_PROXY", proxy.url()),
+    ];
+    assert_success(&call_in_child(
+        &emu,
+        &front,
+        pem.path(),
+        &overridden,
+        "proxy",
+    ));
+    assert_eq!(proxy.seen().len(), 1);
+}
+
 /// The call the environment tests make in a child process; it does nothing when run
 /// without their variables.
 #[test]

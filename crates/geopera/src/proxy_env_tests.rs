@@ -1,0 +1,70 @@
+//! Unit tests of `proxy_env.rs`.
+use std::collections::HashMap;
+
+use super::*;
+
+fn first_unreadable(vars: &[(&str, &str)]) -> Option<&'static str> {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    unreadable(|name| vars.get(name).cloned())
+}
+
+#[test]
+fn proxy_urls_reqwest_follows_pass() {
+    for url in [
+        "http://127.0.0.1:3128",
+        "https://proxy.internal",
+        "proxy.internal:3128",
+        "http://bob:s3cret@127.0.0.1:3128",
+        "http://bob@127.0.0.1:3128/ignored/path",
+        "socks5h://127.0.0.1:1080",
+        "http://[::1]:3128",
+    ] {
+        assert_eq!(first_unreadable(&[("HTTPS_PROXY", url)]), None, "{url}");
+    }
+    assert_eq!(first_unreadable(&[]), None);
+    assert_eq!(
+        first_unreadable(&[("HTTPS_PROXY", "")]),
+        None,
+        "empty is unset"
+    );
+}
+
+#[test]
+fn what_reqwest_would_pass_over_names_its_variable() {
+    for url in [
+        "http://127.0.0.1:1 ",
+        "http://bob:two words@127.0.0.1:1",
+        "http://[bad:1",
+        "http://127.0.0.1:99999",
+        "ftp://127.0.0.1:21",
+        "/just/a/path",
+    ] {
+        assert_eq!(
+            first_unreadable(&[("https_proxy", url)]),
+            Some("https_proxy"),
+            "{url:?}"
+        );
+    }
+}
+
+#[test]
+fn only_the_variable_read_is_checked() {
+    // The upper-case form wins when both are set, as for reqwest.
+    let both = [
+        ("ALL_PROXY", "http://127.0.0.1:3128"),
+        ("all_proxy", "bad url"),
+    ];
+    assert_eq!(first_unreadable(&both), None);
+    let both = [
+        ("ALL_PROXY", "bad url"),
+        ("all_proxy", "http://127.0.0.1:3128"),
+    ];
+    assert_eq!(first_unreadable(&both), Some("ALL_PROXY"));
+    // A CGI program does not follow HTTP_PROXY, so it is not checked there.
+    let cgi = [("REQUEST_METHOD", "GET"), ("HTTP_PROXY", "bad url")];
+    assert_eq!(first_unreadable(&cgi), None);
+    assert_eq!(first_unreadable(&cgi[1..]), Some("HTTP_PROXY"));
+}
