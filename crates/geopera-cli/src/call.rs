@@ -677,7 +677,12 @@ fn print_one(checked: json::Checked<'_>, settings: &Settings) -> Outcome {
                 .map_err(|e| Failure::other(format!("cannot read the answer: {e}")))?;
             warn_repeated(&repeated);
             if settings.output == Output::Table {
-                crate::table::table(&value, crate::paint::stdout())
+                let table = crate::table::table(&value, crate::paint::stdout());
+                // An empty list of unknown columns is no table: not even an empty line.
+                if table.is_empty() {
+                    return Ok(());
+                }
+                table
             } else {
                 crate::yaml::yaml(&value)
             }

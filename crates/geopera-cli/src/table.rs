@@ -37,13 +37,6 @@ fn lookup<'a>(row: &'a Ordered, path: &[String]) -> Option<&'a Ordered> {
     Some(value)
 }
 
-fn as_rows(value: &Ordered) -> Option<&[Ordered]> {
-    match value {
-        Ordered::Array(items) => Some(items),
-        _ => None,
-    }
-}
-
 /// Members that mark an object as one page of a list rather than a single resource.
 const PAGE_MARKERS: &[&str] = &[
     "next",
@@ -59,39 +52,93 @@ const PAGE_MARKERS: &[&str] = &[
     "numberReturned",
 ];
 
-/// The list to show as rows: the answer itself when it is an array; else its member of a
-/// well-known list name; else, when the answer looks like a page (it has paging members), its
-/// first list of objects. A single resource that merely holds a list (an order's `groups`)
-/// is shown as key / value pairs, not as the rows of that list. A single STAC item is a row
-/// of its own, under the columns of a page of them, and a STAC collection or catalog is a
-/// single resource: both hold `links`, a list of objects that would otherwise pass for a page.
-fn rows(answer: &Ordered) -> Option<&[Ordered]> {
-    let is_rows = |v: &Ordered| matches!(v, Ordered::Array(items) if !items.is_empty() && items.iter().all(|i| matches!(i, Ordered::Object(_))));
+/// The list to show as rows, with the member it was found under: the answer itself when it
+/// is an array; else its member of a well-known list name; else, when the answer looks like
+/// a page (it has paging members), its first list of objects. A list of rows found nowhere
+/// else, an empty one is taken (a page past the last, a search that matched nothing), so that
+/// it is shown as a table with no rows rather than as the page's own members. A single
+/// resource that merely holds a list (an order's `groups`) is shown as key / value pairs, not
+/// as the rows of that list. A single STAC item is a row of its own, under the columns of a
+/// page of them, and a STAC collection or catalog is a single resource: both hold `links`, a
+/// list of objects that would otherwise pass for a page.
+fn rows(answer: &Ordered) -> Option<(Option<&str>, &[Ordered])> {
     match answer {
-        Ordered::Array(items) => Some(items),
+        Ordered::Array(items) => Some((None, items)),
         Ordered::Object(_) if stac_type(answer) == Some("Feature") => {
-            Some(std::slice::from_ref(answer))
+            Some((None, std::slice::from_ref(answer)))
         }
         Ordered::Object(_) if matches!(stac_type(answer), Some("Collection" | "Catalog")) => None,
         Ordered::Object(members) => {
-            let named = LIST_KEYS
+            let named: Vec<(&str, &Ordered)> = LIST_KEYS
                 .iter()
-                .filter_map(|key| answer.get(key))
-                .find(|v| is_rows(v));
-            if let Some(list) = named {
-                return as_rows(list);
+                .filter_map(|key| Some((*key, answer.get(key)?)))
+                .collect();
+            if let Some(found) = first_list(&named) {
+                return Some(found);
             }
             if !PAGE_MARKERS.iter().any(|key| answer.get(key).is_some()) {
                 return None;
             }
-            members
-                .iter()
-                .map(|(_, v)| v)
-                .find(|v| is_rows(v))
-                .and_then(as_rows)
+            let members: Vec<(&str, &Ordered)> =
+                members.iter().map(|(key, v)| (key.as_str(), v)).collect();
+            first_list(&members)
         }
         _ => None,
     }
+}
+
+/// The first of `candidates` that is a list of objects with rows, else the first empty list.
+fn first_list<'a>(
+    candidates: &[(&'a str, &'a Ordered)],
+) -> Option<(Option<&'a str>, &'a [Ordered])> {
+    let objects = |items: &[Ordered]| items.iter().all(|i| matches!(i, Ordered::Object(_)));
+    let lists = || {
+        candidates.iter().filter_map(|(key, value)| match value {
+            Ordered::Array(items) if objects(items) => Some((Some(*key), items.as_slice())),
+            _ => None,
+        })
+    };
+    lists()
+        .find(|(_, items)| !items.is_empty())
+        .or_else(|| lists().next())
+}
+
+/// The columns of an empty list, by the name of the member holding it: those of STAC items,
+/// orders and jobs, whose pages name their lists so; none for any other, whose columns come
+/// from its rows.
+fn columns_of_none(key: Option<&str>) -> Vec<Column> {
+    match key {
+        Some("features") => stac_columns(),
+        Some("orders") => order_columns(),
+        Some("jobs") => job_columns(),
+        _ => Vec::new(),
+    }
+}
+
+fn stac_columns() -> Vec<Column> {
+    vec![
+        column("ID", &[&["id"]]),
+        column("COLLECTION", &[&["collection"]]),
+        column("DATETIME", &[&["properties", "datetime"]]),
+        column("CLOUD COVER", &[&["properties", "eo:cloud_cover"]]),
+    ]
+}
+
+fn order_columns() -> Vec<Column> {
+    vec![
+        column("ID", &[&["orderId"], &["order_id"], &["id"]]),
+        column("TYPE", &[&["type"], &["orderType"]]),
+        column("STATUS", &[&["status"]]),
+        column("CREDITS", &[&["totalCredits"], &["total_credits"]]),
+    ]
+}
+
+fn job_columns() -> Vec<Column> {
+    vec![
+        column("ID", &[&["id"], &["job_id"]]),
+        column("STATUS", &[&["status"]]),
+        column("PROGRESS", &[&["progress"]]),
+    ]
 }
 
 /// An object's `type` member when it is a string: what STAC and GeoJSON call the object.
@@ -114,27 +161,13 @@ fn columns(rows: &[Ordered]) -> Vec<Column> {
     };
     let has = |key: &str| first.get(key).is_some();
     if stac_type(first) == Some("Feature") || (has("properties") && has("collection")) {
-        return vec![
-            column("ID", &[&["id"]]),
-            column("COLLECTION", &[&["collection"]]),
-            column("DATETIME", &[&["properties", "datetime"]]),
-            column("CLOUD COVER", &[&["properties", "eo:cloud_cover"]]),
-        ];
+        return stac_columns();
     }
     if has("orderId") || has("order_id") {
-        return vec![
-            column("ID", &[&["orderId"], &["order_id"], &["id"]]),
-            column("TYPE", &[&["type"], &["orderType"]]),
-            column("STATUS", &[&["status"]]),
-            column("CREDITS", &[&["totalCredits"], &["total_credits"]]),
-        ];
+        return order_columns();
     }
     if has("progress") || has("job_id") {
-        return vec![
-            column("ID", &[&["id"], &["job_id"]]),
-            column("STATUS", &[&["status"]]),
-            column("PROGRESS", &[&["progress"]]),
-        ];
+        return job_columns();
     }
     // Any other list: the scalar members of its objects, in first-seen order, up to
     // `MAX_COLUMNS` of them.
@@ -227,9 +260,19 @@ fn one_line(text: String) -> String {
     }
 }
 
-/// The answer as a table.
+/// The answer as a table; an empty list whose columns are unknown is no table at all.
 pub(crate) fn table(answer: &Ordered, bold: bool) -> String {
-    if let Some(rows) = rows(answer) {
+    if let Some((key, rows)) = rows(answer) {
+        if rows.is_empty() {
+            let headings: Vec<String> = columns_of_none(key)
+                .into_iter()
+                .map(|c| c.heading)
+                .collect();
+            if headings.is_empty() {
+                return String::new();
+            }
+            return layout(&headings, &[], bold);
+        }
         // Columns come from objects' members: a list with other rows (`--jq
         // '[.features[].id]'`, a list of lists) or of objects with no scalar member has none,
         // and laid out under them its rows would be printed as nothing at all, with exit 0.
@@ -278,7 +321,6 @@ pub(crate) fn table(answer: &Ordered, bold: bool) -> String {
                 .collect();
             layout(&["KEY".to_owned(), "VALUE".to_owned()], &cells, bold)
         }
-        Ordered::Array(_) => String::new(),
         scalar => one_line(scalar.cell()),
     }
 }

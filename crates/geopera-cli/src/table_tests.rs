@@ -107,3 +107,26 @@ fn line_breaks_and_tabs_in_cells_are_shown_as_escapes() {
         "NAME           NOTE\ntwo\\u{a}lines  a\\u{9}b\\u{d}c\none line       x"
     );
 }
+
+/// A page with no rows is a table with no rows, not its own members as key / value pairs:
+/// under the columns its list's name gives (STAC items, orders, jobs), or nothing at all.
+#[test]
+fn an_empty_page_is_a_table_without_rows() {
+    let search = parse(
+        r#"{"type":"FeatureCollection","features":[],"numberMatched":0,"links":[{"rel":"self","href":"x"}]}"#,
+    );
+    assert_eq!(
+        table(&search, false),
+        "ID  COLLECTION  DATETIME  CLOUD COVER"
+    );
+    let jobs = parse(r#"{"jobs":[],"page":3,"limit":10,"total":2}"#);
+    assert_eq!(table(&jobs, false), "ID  STATUS  PROGRESS");
+    let page = parse(r#"{"content":[],"page":999,"size":2,"totalElements":258}"#);
+    assert_eq!(table(&page, false), "");
+    let items = parse(r#"{"items":[],"total":300,"offset":100000}"#);
+    assert_eq!(table(&items, false), "");
+    assert_eq!(table(&parse("[]"), false), "");
+    // A page whose first list is empty shows the list that has rows.
+    let page = parse(r#"{"links":[],"subscriptions":[{"id":"s_1"}],"next":null}"#);
+    assert_eq!(table(&page, false), "ID\ns_1");
+}

@@ -2939,6 +2939,32 @@ fn output_table_and_yaml_and_jq() {
     assert!(table.lines().next().unwrap_or_default().contains("STATUS"));
     assert_eq!(table.lines().count(), 3, "{table}");
 
+    // A page past the last, or a search that matched nothing, is a table with no rows: the
+    // header when its list's name gives the columns, else nothing; never the page's members.
+    let empty_search = [
+        "catalog",
+        "search",
+        "--host-name",
+        "earthsearch-aws",
+        "--ids",
+        "nosuchitem",
+        "-o",
+        "table",
+    ];
+    for (args, printed) in [
+        (&empty_search[..], "ID  COLLECTION  DATETIME  CLOUD COVER\n"),
+        (
+            &[
+                "orders", "list", "--size", "2", "--page", "999", "-o", "table",
+            ][..],
+            "",
+        ),
+    ] {
+        let output = s.cli().args(args).output().expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert_eq!(text(&output.stdout), printed, "{args:?}");
+    }
+
     // YAML reads like the JSON, members in order.
     let output = s
         .cli()
