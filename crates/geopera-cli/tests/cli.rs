@@ -706,7 +706,7 @@ fn whoami_with_a_refused_token_in_the_environment_names_the_variable() {
         .arg("whoami")
         .output()
         .expect("geopera runs");
-    let stderr = fails_saying(&output, 2, "GEOPERA_API_TOKEN was refused", "whoami");
+    let stderr = fails_saying(&output, 1, "GEOPERA_API_TOKEN was refused", "whoami");
     assert!(!stderr.contains("geopera login"), "{stderr}");
 }
 
