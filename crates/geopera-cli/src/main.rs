@@ -127,8 +127,11 @@ fn global_args() -> Vec<Arg> {
             .short('v')
             .global(true)
             .help_heading("Global options")
-            .action(ArgAction::SetTrue)
-            .help("Trace each call on stderr: operation, request id, attempts, status, timing"),
+            .action(ArgAction::Count)
+            .help(
+                "Trace each call on stderr: operation, request id, attempts, status, timing \
+                 (-vv: as --debug)",
+            ),
         Arg::new("debug")
             .long("debug")
             .global(true)
@@ -663,20 +666,26 @@ fn deepest(matches: &ArgMatches) -> &ArgMatches {
 /// own events fall under the same target). The filter is fixed rather than read from
 /// `RUST_LOG`, so that no wire-level crate (which could log header values, credentials
 /// among them) is ever switched on by accident; the SDK itself never logs a credential.
-/// Without either, a terminal is told of a long wait before a retry ([`notice`]).
+/// Without either, a terminal is told of a long wait before a retry, and any stderr that the
+/// shared rate budget is unreachable ([`notice`]).
 fn tracing_to_stderr(matches: &ArgMatches) {
     use tracing_subscriber::layer::SubscriberExt as _;
     let leaf = deepest(matches);
     let flag = |name: &str| matches!(leaf.try_get_one::<bool>(name), Ok(Some(true)));
-    let filter = if flag("debug") {
+    let verbose = leaf
+        .try_get_one::<u8>("verbose")
+        .ok()
+        .flatten()
+        .copied()
+        .unwrap_or(0);
+    let filter = if flag("debug") || verbose >= 2 {
         "geopera=trace,hyper_util=debug"
-    } else if flag("verbose") {
+    } else if verbose == 1 {
         "geopera=debug"
     } else {
-        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            let notices = tracing_subscriber::registry().with(notice::WaitNotice);
-            let _ = tracing::subscriber::set_global_default(notices);
-        }
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let notices = tracing_subscriber::registry().with(notice::Notices { waits: terminal });
+        let _ = tracing::subscriber::set_global_default(notices);
         return;
     };
     // A failed write of an event is dropped: tracing's default reports it with `eprintln!`,

@@ -8,6 +8,10 @@
 //! two and writes a line on stderr, made inert as every line of news is. It is installed only
 //! when stderr is a terminal and neither `-v` nor `--debug` is given (those print the events
 //! themselves), so pipes, files and CI logs get nothing they did not get before.
+//!
+//! The budget's warning is of another kind: a shared rate budget that Redis no longer answers
+//! leaves each process pacing alone, and a fleet may then together pass the organization's
+//! limit, so that is a `Warning:` wherever stderr goes, as the CLI's other warnings are.
 
 use std::fmt;
 use std::time::Duration;
@@ -24,10 +28,16 @@ const TARGETS: [&str; 2] = ["geopera::engine", "geopera::limiter"];
 /// before a line could be read.
 const SAY_FROM: Duration = Duration::from_secs(1);
 
-/// Listens for the SDK's waits and says the long ones on stderr.
-pub(crate) struct WaitNotice;
+/// Listens for the SDK's waits (when `waits`, on a terminal) and says the long ones on stderr,
+/// and for its warning that the shared rate budget is unreachable ([`BUDGET_TARGET`]).
+///
+/// One layer for both: a layer's interest filters for the whole subscriber, so a second one
+/// wanting other events would silence the first's.
+pub(crate) struct Notices {
+    pub(crate) waits: bool,
+}
 
-impl<S: Subscriber> Layer<S> for WaitNotice {
+impl<S: Subscriber> Layer<S> for Notices {
     fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
         if self.wants(metadata) {
             Interest::always()
@@ -41,6 +51,14 @@ impl<S: Subscriber> Layer<S> for WaitNotice {
     }
 
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        if is_budget_warning(event.metadata()) {
+            let mut said = Said::default();
+            event.record(&mut said);
+            if let Some(line) = said.line() {
+                crate::paint::warning(&line);
+            }
+            return;
+        }
         let mut wait = Wait::default();
         event.record(&mut wait);
         if let Some(line) = wait.line() {
@@ -49,11 +67,12 @@ impl<S: Subscriber> Layer<S> for WaitNotice {
     }
 }
 
-impl WaitNotice {
-    /// Only the engine's and the limiter's events: no span is made and no other event is
-    /// looked at.
+impl Notices {
+    /// Only the engine's and the limiter's events (when `waits`) and the budget's warning: no
+    /// span is made and no other event is looked at.
     fn wants(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.is_event() && TARGETS.contains(&metadata.target())
+        metadata.is_event()
+            && ((self.waits && TARGETS.contains(&metadata.target())) || is_budget_warning(metadata))
     }
 }
 
@@ -140,6 +159,44 @@ impl Visit for Wait {
             }
             // Recorded with `%`, so its `Debug` is the SDK's own text for it.
             "outcome" => self.outcome = Some(format!("{value:?}")),
+            _ => {}
+        }
+    }
+}
+
+/// Where the SDK reports that the shared rate budget's Redis stopped answering.
+const BUDGET_TARGET: &str = "geopera::budget::redis";
+
+/// Whether an event is the SDK's warning that the shared rate budget is unreachable, said
+/// as a `Warning:` (once per outage, with Redis's own words, its credentials already taken
+/// out).
+fn is_budget_warning(metadata: &Metadata<'_>) -> bool {
+    metadata.target() == BUDGET_TARGET && *metadata.level() == tracing::Level::WARN
+}
+
+/// What a warning event says: its message and its error.
+#[derive(Default)]
+struct Said {
+    message: Option<String>,
+    error: Option<String>,
+}
+
+impl Said {
+    fn line(&self) -> Option<String> {
+        let message = self.message.as_deref()?;
+        Some(match &self.error {
+            Some(error) => format!("{message} ({error})"),
+            None => message.to_owned(),
+        })
+    }
+}
+
+impl Visit for Said {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        // Both recorded with `%` or as text, so `Debug` is the SDK's own words.
+        match field.name() {
+            "message" => self.message = Some(format!("{value:?}")),
+            "error" => self.error = Some(format!("{value:?}")),
             _ => {}
         }
     }

@@ -696,7 +696,8 @@ fn the_advised_login_keeps_the_api_url_of_the_command_line() {
 }
 
 /// `whoami` with a `GEOPERA_API_TOKEN` the API refuses says so, rather than advising a login,
-/// which would change nothing while the variable is set.
+/// which would change nothing while the variable is set; a credentials failure, it exits 1,
+/// as a login whose key is refused does.
 #[test]
 fn whoami_with_a_refused_token_in_the_environment_names_the_variable() {
     let s = setup();
@@ -3388,15 +3389,27 @@ fn yaml_output_spells_exponents_so_yaml_1_1_reads_floats_with_the_same_digits() 
 #[test]
 fn verbose_and_debug_trace_calls_on_stderr_without_the_credential() {
     let s = setup();
-    for flag in ["-v", "--debug"] {
+    // `-vv` is `--debug`, which adds the connections' events; `-v` twice apart counts too.
+    for (flags, connections) in [
+        (&["-v"][..], false),
+        (&["-vv"][..], true),
+        (&["-v", "--verbose"][..], true),
+        (&["--debug"][..], true),
+    ] {
         let output = s
             .cli()
             .args(SEARCH_ONE)
-            .arg(flag)
+            .args(flags)
             .output()
             .expect("geopera runs");
         assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
         let stderr = text(&output.stderr);
+        let flag = flags.join(" ");
+        assert_eq!(
+            stderr.contains("hyper_util"),
+            connections,
+            "{flag}: {stderr}"
+        );
         assert!(stderr.contains("catalog.search"), "{flag}: {stderr}");
         assert!(stderr.contains("request_id"), "{flag}: {stderr}");
         assert!(
@@ -3408,6 +3421,29 @@ fn verbose_and_debug_trace_calls_on_stderr_without_the_credential() {
     // Without either, stderr stays empty.
     let output = s.cli().args(SEARCH_ONE).output().expect("geopera runs");
     assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
+}
+
+/// A shared rate budget whose Redis does not answer leaves the process pacing on its own: the
+/// call is made, and stderr says so in one `Warning:` line, terminal or not, where only `-v`
+/// said it before.
+#[test]
+fn an_unreachable_rate_budget_is_one_warning_and_the_call_is_made() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args(["--rate-budget-redis", "redis://127.0.0.1:1/"])
+        .args(SEARCH_ONE)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    stdout_json(&output);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.starts_with("Warning: shared rate budget unreachable"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(s.emulator.executed("catalog.search"), 1);
 }
 
 /// A `redis-server` of the test's own on a free port, killed when dropped; `None` when the
