@@ -28,7 +28,9 @@ fn report(what: &str, error: &Error) {
             error.retry_after().unwrap_or_default()
         ),
         ErrorKind::NotFound => println!("{what}: nothing there ({error})"),
-        kind if kind.is_retryable() => println!("{what}: worth another try later ({error})"),
+        // The error's own judgement, not its kind's: a certificate error is a transport error
+        // that no retry mends.
+        _ if error.is_retryable() => println!("{what}: worth another try later ({error})"),
         _ => println!("{what}: {error}"),
     }
 }

@@ -1,6 +1,8 @@
-//! A job that outlives its access token: a session signed in once with an API key (the
-//! client-credentials grant) refreshes itself ahead of every expiry, and each new token pair
-//! is handed to a callback that could store it.
+//! A job that outlives its access token: a session for an API key (the client-credentials
+//! grant) exchanges the key again ahead of every expiry, so no call ever meets an expired
+//! token, and each new access token is handed to a callback. (A user's session, from
+//! `Session::password` or a device sign-in, refreshes with its refresh token instead, whose
+//! rotations the callback is where to store.)
 //!
 //! Run with `cargo run -p geopera --example long_running_session`. Against the embedded
 //! emulator the hour passes on the emulator's clock in a moment; with `GEOPERA_API_URL` and
@@ -23,7 +25,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let session = Session::client_credentials(Oidc::for_base_url(&target.base_url)?, &target.token)
         .clock(clock.clone())
         .on_refresh(|tokens| {
-            // A real application would write `tokens.refresh_token()` somewhere safe here.
+            // A user's session would write `tokens.refresh_token()` somewhere safe here; a
+            // key's has none, as the key itself signs it in again.
             println!(
                 "  new tokens (scope {}), the access token valid for {} s",
                 tokens.scope().unwrap_or("-"),
@@ -50,6 +53,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         time.pass(Duration::from_secs(60)).await;
     }
-    println!("an hour of calls on one sign-in, no call refused");
+    println!("an hour of calls on one session, no call refused");
     Ok(())
 }

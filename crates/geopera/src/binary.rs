@@ -25,6 +25,12 @@ type Chunks = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
 
 /// A binary answer's body as a stream of chunks, with the content type and headers that came
 /// before it; made by an operation's `stream_body`. Dropping it closes the connection.
+///
+/// The response-size cap ([`ClientBuilder::max_response_bytes`]) does not apply: the caller
+/// decides how much to keep. The client's read timeout bounds each wait for a chunk, and a
+/// broken connection ends the stream with an error.
+///
+/// [`ClientBuilder::max_response_bytes`]: crate::ClientBuilder::max_response_bytes
 #[must_use = "a body stream reads nothing until it is polled"]
 pub struct ByteStream {
     content_type: String,
@@ -103,6 +109,7 @@ const BLOCKING_BUFFER: usize = 16;
 
 /// [`ByteStream`] for blocking code: an iterator of chunks, read as it is advanced; made by an
 /// operation's `stream_body_blocking`. Dropping it ends the reader and closes the connection.
+/// As for [`ByteStream`], the response-size cap does not apply.
 #[cfg(feature = "blocking")]
 pub struct BlockingByteStream {
     content_type: String,

@@ -766,11 +766,13 @@ impl<C> ClientBuilder<C> {
 
     /// Whether redirects are followed (default `false`, as in the Python SDK), up to 10 per
     /// attempt. A hop to another origin (scheme, host or port) carries no credential: only
-    /// `User-Agent` and the `Accept` headers go with it — never `Authorization`, `x-api-key`,
-    /// cookies, the `Idempotency-Key` or a header you added. Nor does a body holding one: a
-    /// 307 or 308 to another origin, which would repeat the body, is not followed for an
-    /// operation whose body carries credentials (a share link's token and password, a
-    /// subscription's delivery headers); its answer is the redirect itself.
+    /// `User-Agent`, `Accept`, `Accept-Encoding` and `Accept-Language` go with it (yours, if
+    /// you set them), and with a 307 or 308, which repeats the body, the body and its
+    /// `Content-Type` — never `Authorization`, `x-api-key`, cookies, the `Idempotency-Key` or
+    /// any other header you added. Nor does a body holding a credential: a 307 or 308 to
+    /// another origin is not followed for an operation whose body carries one (a share link's
+    /// token and password, a subscription's delivery headers); its answer is the redirect
+    /// itself.
     pub fn follow_redirects(mut self, follow: bool) -> Self {
         self.config.follow_redirects = follow;
         self
@@ -782,7 +784,8 @@ impl<C> ClientBuilder<C> {
     /// credential, which travels in its own header; and on the headers the HTTP connection
     /// writes itself (`Content-Length`, `Transfer-Encoding`, `Host`, `Connection` and the
     /// other hop-by-hop ones), whose value of ours would garble the request. A `Content-Type`
-    /// or `Accept` given here takes the place of the SDK's own (`application/json`), and a
+    /// or `Accept` given here takes the place of the SDK's own (`application/json`, and
+    /// `application/json, application/problem+json` for `Accept`), and a
     /// name given again takes the place of its earlier value: one value per name is sent.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.headers.push((name.into(), value.into()));
@@ -826,7 +829,8 @@ impl<C> ClientBuilder<C> {
 
     /// Whether a status the contract does not document for the operation is an
     /// [`Error::UnexpectedStatus`] from `send_detailed` too (default `false`: it is returned as
-    /// [`Parsed::Unparsed`](crate::Parsed::Unparsed) or a problem).
+    /// [`Parsed::Unparsed`](crate::Parsed::Unparsed) or a problem). A 429, undocumented too, is
+    /// [`Error::RateLimited`] then, carrying its wait.
     pub fn raise_on_unexpected_status(mut self, raise: bool) -> Self {
         self.config.raise_on_unexpected_status = raise;
         self

@@ -947,7 +947,11 @@ impl Error {
     }
 
     /// How many attempts were made before giving up (0 when nothing was sent, 1 when nothing
-    /// was retried).
+    /// was retried), for the failures of a call's own answer or its transport. The others keep
+    /// no count, to keep `Error` small: a 422 ([`Error::Validation`]), an answer that could not
+    /// be decoded and a page walk's refusals say 1 even when retries came before them (the
+    /// count is on [`Response::attempts`](crate::Response::attempts) of the detailed call),
+    /// and a refused sign-in says 0.
     pub fn attempts(&self) -> u32 {
         match self {
             Error::Api { attempts, .. }

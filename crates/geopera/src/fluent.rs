@@ -68,11 +68,11 @@ impl Geopera {
     ///
     /// # Errors
     ///
-    /// An unknown id, a body that does not fit the operation's input, or an operation that
-    /// answers bytes rather than JSON (see [`OperationInfo::answers_binary`]) fails with
-    /// [`Error::InvalidRequest`] before any request is sent; otherwise as for any operation's
-    /// `send`. The bytes of such an answer are the `content` of
-    /// [`invoke_detailed`](Self::invoke_detailed).
+    /// Before any request is sent: an unknown id, or an operation that answers bytes rather
+    /// than JSON (see [`OperationInfo::answers_binary`]), fails with
+    /// [`Error::InvalidRequest`]; a body that does not fit the operation's input, with
+    /// [`Error::InvalidInput`] naming the field. Otherwise as for any operation's `send`. The
+    /// bytes of such an answer are the `content` of [`invoke_detailed`](Self::invoke_detailed).
     ///
     /// [`OperationInfo::answers_binary`]: crate::OperationInfo::answers_binary
     pub async fn invoke(
@@ -90,7 +90,8 @@ impl Geopera {
     ///
     /// # Errors
     ///
-    /// As for [`Geopera::invoke`], with documented error statuses returned as values.
+    /// As for [`Geopera::invoke`], with documented error statuses returned as values, except
+    /// that an operation answering bytes is called: its answer is the response's `content`.
     pub async fn invoke_detailed(
         &self,
         operation_id: &str,

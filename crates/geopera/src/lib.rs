@@ -234,14 +234,18 @@
 //!
 //! - **Credentials stay with their origin.** With [`ClientBuilder::follow_redirects`] on, the
 //!   SDK follows redirects itself (its HTTP clients never do). A hop to another scheme, host or
-//!   port carries only `User-Agent` and the `Accept` headers: `Authorization`, `x-api-key`,
-//!   cookies, the `Idempotency-Key` and every header you added stay behind. A `reqwest`
+//!   port carries only `User-Agent` and the `Accept`, `Accept-Encoding` and `Accept-Language`
+//!   headers, and with a 307 or 308 (which repeat the request) its body and `Content-Type`:
+//!   `Authorization`, `x-api-key`, cookies, the `Idempotency-Key` and every other header you
+//!   added stay behind, and a body that holds a credential is not repeated there. A `reqwest`
 //!   client you bring ([`ClientBuilder::http_client`]) should be built with
 //!   `redirect::Policy::none()`, or reqwest's own following forwards such headers.
 //! - **Answers are bounded.** An answer, or one line of a stream, longer than
 //!   [`ClientBuilder::max_response_bytes`] (default [`DEFAULT_MAX_RESPONSE_BYTES`], 64 MiB)
 //!   fails with [`Error::TooLarge`] as soon as the cap is passed, or before reading when the
-//!   server announces the length; memory stays proportional to what was read.
+//!   server announces the length; memory stays proportional to what was read. A binary
+//!   answer read as a stream (an operation's `stream_body`, [`ByteStream`]) is the caller's
+//!   to bound.
 //! - **Nothing waits for ever by default.** Connecting times out after
 //!   [`DEFAULT_CONNECT_TIMEOUT`] (10 s), each attempt after [`DEFAULT_TIMEOUT`] (60 s, body
 //!   included), and a silent answer or stream after [`DEFAULT_READ_TIMEOUT`] (60 s); all three
@@ -327,7 +331,10 @@
 //! # Cancellation
 //!
 //! Dropping a pending future cancels its request and any retry waiting to happen; nothing runs
-//! in the background afterwards. Dropping a page stream stops the walk. A request already
+//! in the background afterwards, with two exceptions that keep state right: a
+//! [`Session`](auth::Session)'s token request, once sent, runs to its end so that the rotated
+//! refresh token it brings is kept, and a dropped [`Upload`](uploads::Upload) spawns one
+//! `uploads.fail` call to release its reservation. Dropping a page stream stops the walk. A request already
 //! received by the API may still execute, which is why side effects carry an
 //! `Idempotency-Key`: repeat the call with the same key to learn its outcome.
 

@@ -13,9 +13,12 @@
 //! [`Waiter::detailed`] ends it with the final poll's whole answer (status, headers, request id,
 //! the bytes as sent) rather than the model alone, so nothing needs reading again to keep it.
 //!
-//! Every poll is an ordinary call of the read operation (`orders.get`, `processing.job.get`,
-//! `clip.job.get`, `uploads.progress`), retried by the client's retry policy and drawing on
-//! the default rate budget. A wait lasts hours or days, longer than any outage the client's
+//! Every poll is an ordinary call of the resource's status operation (`orders.get`,
+//! `processing.job.get`, `clip.job.get`, `uploads.progress`), retried by the client's retry
+//! policy and drawing on the default rate budget. `uploads.progress` is a write in the
+//! contract (scope `uploads:write`, each poll with an `Idempotency-Key` of its own), so a key
+//! that may only read uploads cannot wait for one: its first poll is refused. An upload is
+//! done once it is `completed`, or once every byte it declared has been received. A wait lasts hours or days, longer than any outage the client's
 //! retries are sized for, so a poll that still fails with an error that may go away
 //! ([`Error::is_retryable`]: a rate limit, a 5xx such as 503, a timeout, a lost connection) is
 //! ridden out: the waiter pauses for the `Retry-After` a 429 asked for, or else for its next
