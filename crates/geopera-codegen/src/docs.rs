@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::ir::{FieldDef, OperationDef, Paging, Ty};
-use crate::rate::RateClass;
+use crate::quirks::ANSWERED_WITH_REDIRECT;
+use crate::rate::{RateClass, UNAUTHENTICATED_PER_MINUTE};
 
 /// The one-line summary of an operation: what kind of call it is, how it pages, who may call
 /// it, its budget, and its input and output types with the success status.
@@ -31,14 +32,55 @@ pub fn operation_summary(op: &OperationDef) -> String {
     } else {
         "no credentials".to_owned()
     });
-    parts.push(budget_summary(op.rate_class));
-    parts.push(format!(
-        "{} → {} {}",
-        type_link(&input_path(op)),
-        op.success,
-        type_link(&output_path(op))
-    ));
+    parts.push(if op.needs_credentials {
+        budget_summary(op.rate_class)
+    } else {
+        format!("{UNAUTHENTICATED_PER_MINUTE}/min per client address")
+    });
+    parts.push(if answered_with_redirect(op) {
+        format!(
+            "{} → 307 to the stored image, as `{{status, location}}`",
+            type_link(&input_path(op))
+        )
+    } else {
+        format!(
+            "{} → {} {}",
+            type_link(&input_path(op)),
+            op.success,
+            type_link(&output_path(op))
+        )
+    });
     parts.join(" · ") + "."
+}
+
+/// Whether the API answers the operation with a redirect where the contract says 200.
+pub fn answered_with_redirect(op: &OperationDef) -> bool {
+    ANSWERED_WITH_REDIRECT.contains(&op.id.as_str())
+}
+
+/// The scope row of the detail table: the scope a caller needs, or that none is checked.
+pub fn scope_detail(op: &OperationDef) -> String {
+    if op.needs_credentials {
+        format!("`{}`", op.scope)
+    } else {
+        format!(
+            "none: called without credentials, so no scope is checked (the contract names `{}`)",
+            op.scope
+        )
+    }
+}
+
+/// The output row's note for an answer the contract does not describe as it comes.
+pub fn output_note(op: &OperationDef) -> &'static str {
+    if op.binary {
+        ": the raw body (image or XML) and its content type; `stream_body` reads it as it arrives"
+    } else if answered_with_redirect(op) {
+        ": the API answers `307` with the image's address in `Location`, which `send` returns \
+         as `{\"status\": 307, \"location\": ...}` unless the client follows redirects (then \
+         the image's bytes are the `content` of `send_detailed`)"
+    } else {
+        ""
+    }
 }
 
 /// What a call does to server state, and what that means for retries.
@@ -98,8 +140,16 @@ fn budget_summary(class: RateClass) -> String {
     }
 }
 
-/// The detail-table form, such as "order placement budget (60/min)".
-pub fn budget_detail(class: RateClass) -> String {
+/// The detail-table form, such as "order placement budget (60/min)", or the budget of calls
+/// without credentials.
+pub fn budget_detail(op: &OperationDef) -> String {
+    if !op.needs_credentials {
+        return format!(
+            "without credentials: {UNAUTHENTICATED_PER_MINUTE}/min per client address, not the \
+             organization's"
+        );
+    }
+    let class = op.rate_class;
     format!(
         "{} budget ({}/min)",
         budget_name(class),

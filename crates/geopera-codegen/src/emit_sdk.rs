@@ -128,7 +128,7 @@ fn operation_module(op: &OperationDef) -> String {
     format!(
         "//! {summary}\n//!\n//! `{id}`: `POST {path}`.\n//!\n\
          //! | | |\n//! |---|---|\n\
-         //! | scope | `{scope}` |\n\
+         //! | scope | {scope} |\n\
          //! | input | {input_link} |\n\
          //! | output | {output_link}{output_note} |\n\
          //! | success | `{success}` |\n\
@@ -166,19 +166,15 @@ fn operation_module(op: &OperationDef) -> String {
         summary = operation_summary(op),
         id = op.id,
         path = op.path,
-        scope = op.scope,
+        scope = docs::scope_detail(op),
         input_link = type_link(&input),
         output_link = type_link(&output),
-        output_note = if op.binary {
-            ": the raw body (image or XML) and its content type; `stream_body` reads it as it arrives"
-        } else {
-            ""
-        },
+        output_note = docs::output_note(op),
         success = op.success,
         errors = errors.join(", "),
         paging = docs::paging_detail(op.paging),
         retry = docs::retry_detail(op),
-        rate = docs::budget_detail(op.rate_class),
+        rate = docs::budget_detail(op),
         paging_fns = paging_functions(op),
         ndjson_fns = ndjson_functions(op),
         binary_fns = binary_functions(op),

@@ -31,6 +31,9 @@ pub mod naming;
 // the generator must build while the generated half of geopera-types is stale.
 #[path = "../../geopera-types/src/rate.rs"]
 pub mod rate;
+// Likewise the API's behaviour beyond the contract that the docs state.
+#[path = "../../geopera-types/src/quirks.rs"]
+pub mod quirks;
 
 /// Generated files keyed by their path relative to the generated folder.
 pub type Files = BTreeMap<String, String>;

@@ -104,6 +104,7 @@ mod open;
 mod operation;
 pub mod orders;
 mod problem;
+mod quirks;
 mod rate;
 #[cfg(feature = "validate")]
 pub mod rfc3339;

@@ -134,13 +134,9 @@ impl OperationInfo {
     /// image host), which the contract does not say: for these operations a redirect is
     /// the answer, for any other it is a fault.
     pub fn answers_with_redirect(&self) -> bool {
-        ANSWERED_WITH_REDIRECT.contains(&self.id)
+        crate::quirks::ANSWERED_WITH_REDIRECT.contains(&self.id)
     }
 }
-
-/// The operations the API answers with a redirect (see
-/// [`OperationInfo::answers_with_redirect`]).
-const ANSWERED_WITH_REDIRECT: [&str; 2] = ["catalog.image.quicklook", "catalog.image.thumbnail"];
 
 /// An operation as a type, tying its id to its input and output models.
 pub trait Operation {

@@ -783,8 +783,21 @@ fn parse<T: DecodeOutput>(
         return Err(Error::rate_limited(info.id, &headers, &content, attempts));
     }
     let documented = code == info.success_status || info.error_statuses.contains(&code);
+    let redirected_to = status
+        .is_redirection()
+        .then(|| headers.get(http::header::LOCATION)?.to_str().ok())
+        .flatten()
+        .filter(|_| info.answers_with_redirect());
     let parsed = if code == info.success_status {
         T::decode_output(content_type(&headers), &content).map_or(Parsed::Unparsed, Parsed::Success)
+    } else if let Some(location) = redirected_to {
+        // The API answers a quicklook or thumbnail with a redirect to where the image is
+        // stored, which the contract leaves out: not followed, that address is the answer, as
+        // the CLI prints it (followed, the image's bytes are the detailed answer's content).
+        let answer = serde_json::json!({ "status": code, "location": location });
+        let answer = Bytes::from(answer.to_string());
+        T::decode_output(Some("application/json"), &answer)
+            .map_or(Parsed::Unparsed, Parsed::Success)
     } else if documented && code == 422 {
         // FastAPI's list of failures; a server answering its 422 as a problem (or as a bare
         // `{"detail": "..."}`) still said what was wrong.

@@ -63,6 +63,11 @@
 //! answer as JSON. Their output is [`Binary`]: the bytes and their content type, from all four
 //! functions and the fluent client. They also have `stream_body` / `stream_body_blocking`,
 //! which hand the body over as it arrives ([`ByteStream`]), for images too large to hold.
+//! `catalog.image.quicklook` and `catalog.image.thumbnail` are answered with a `307` to where
+//! the image is stored, which the contract leaves out: `send` returns that address as
+//! `{"status": 307, "location": "..."}`; a client that follows redirects
+//! ([`ClientBuilder::follow_redirects`]) fetches the image, whose bytes are then the
+//! `content` of `send_detailed`.
 //!
 //! The fluent [`Geopera`] client reaches the same operations by namespace —
 //! `geopera.orders().tasking().estimate(body).await` — and [`Geopera::invoke`] calls any

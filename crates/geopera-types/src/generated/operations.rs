@@ -2482,7 +2482,7 @@ pub static CATALOG_GRANULE_POINTS: OperationInfo = OperationInfo {
     answer_holds_credentials: false,
 };
 
-/// Reads, safe to retry · `catalog:read` · 600/min · [`ImageAssetInput`](crate::models::ImageAssetInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · `catalog:read` · 600/min · [`ImageAssetInput`](crate::models::ImageAssetInput) → 307 to the stored image, as `{status, location}`.
 ///
 /// The operation `catalog.image.quicklook` as a type; [`CATALOG_IMAGE_QUICKLOOK`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -2517,7 +2517,7 @@ pub static CATALOG_IMAGE_QUICKLOOK: OperationInfo = OperationInfo {
     answer_holds_credentials: false,
 };
 
-/// Reads, safe to retry · `catalog:read` · 600/min · [`ImageAssetInput`](crate::models::ImageAssetInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · `catalog:read` · 600/min · [`ImageAssetInput`](crate::models::ImageAssetInput) → 307 to the stored image, as `{status, location}`.
 ///
 /// The operation `catalog.image.thumbnail` as a type; [`CATALOG_IMAGE_THUMBNAIL`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -8200,7 +8200,7 @@ pub static VISUALIZATION_PROFILES_LIST: OperationInfo = OperationInfo {
     answer_holds_credentials: false,
 };
 
-/// Writes, retried under an idempotency key · no credentials · 600/min · [`DrainInput`](crate::models::DrainInput) → 200 `serde_json::Value`.
+/// Writes, retried under an idempotency key · no credentials · 60/min per client address · [`DrainInput`](crate::models::DrainInput) → 200 `serde_json::Value`.
 ///
 /// The operation `webhooks.drain` as a type; [`WEBHOOKS_DRAIN`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]

@@ -262,7 +262,15 @@ async fn redirects_are_not_followed_unless_asked() {
         .and_then(|v| v.to_str().ok())
         .expect("a Location");
     assert!(location.contains("/assets/"), "{location}");
-    assert_eq!(response.parsed, Parsed::Unparsed);
+    // Not followed, the redirect is the answer: the address, as the CLI prints it.
+    assert_eq!(
+        response.parsed,
+        Parsed::Success(serde_json::json!({"status": 307, "location": location}))
+    );
+    let answer = catalog_image_quicklook::send(&client(&emu), body())
+        .await
+        .expect("the redirect is the answer");
+    assert_eq!(answer["location"], location);
 
     let following = AuthenticatedClient::builder(emu.api_key())
         .base_url(emu.base_url())

@@ -13,7 +13,7 @@ pub static ALL: &[&OperationInfo] = &[
     &FLEET_TASKS_RUNS_START,
 ];
 
-/// Deletes, retried under an idempotency key · no credentials · 600/min · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
+/// Deletes, retried under an idempotency key · no credentials · 60/min per client address · [`JsonObject`](crate::JsonObject) → 200 `serde_json::Value`.
 ///
 /// The operation `fleet.drop` as a type; [`FLEET_DROP`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
