@@ -153,6 +153,14 @@ pub(crate) fn register(ctx: &Ctx<'_>, input: JobRegisterInput) -> Outcome {
         .resources
         .get_mut(Family::ProcessingJob, ctx.org, None, &input.job_id)?;
     require_success(job, now)?;
+    // Registering settles the job once; a second call would replace outputs already handed
+    // out. A retry of the same call is answered from its idempotency key instead.
+    if job.fields.get("registered").and_then(Value::as_bool) == Some(true) {
+        return Err(ApiError::conflict(format!(
+            "job '{}' is already registered",
+            input.job_id
+        )));
+    }
     let own = input.outputs.is_none();
     job.set(
         "outputs",

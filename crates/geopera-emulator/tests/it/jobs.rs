@@ -113,6 +113,14 @@ fn a_processing_job_waits_for_dispatch_then_runs_and_succeeds_on_the_clock() {
         .is_some_and(|url| url.starts_with(api.emu.base_url().as_str())));
     let registered = api.ok("processing.job.register", json!({"job_id": job}));
     assert_eq!(registered["registered"], true);
+    // Once: again is a conflict, the outputs handed out kept.
+    let again = api.call(
+        "processing.job.register",
+        json!({"job_id": job, "outputs": [{"href": "https://example.com/other.tif"}]}),
+    );
+    assert_eq!(again.status, 409, "{:?}", again.json());
+    let kept = api.ok("processing.job.get", json!({"job_id": job}));
+    assert_eq!(kept["outputs"], registered["outputs"]);
 
     let deleted = api.ok("processing.job.delete", json!({"job_id": job}));
     assert_eq!(deleted["deleted"], true);
