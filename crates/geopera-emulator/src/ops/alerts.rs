@@ -18,7 +18,7 @@ use geopera_types::models::{
 };
 use serde_json::{json, Map, Value};
 
-use super::{Ctx, Outcome, MAX_PAGE_SIZE};
+use super::{trimmed_name, Ctx, Outcome, MAX_PAGE_SIZE};
 use crate::error::ApiError;
 use crate::resources::{page, Family, Resource, Resources};
 use crate::rng::fnv;
@@ -34,7 +34,7 @@ const MAX_COOLDOWN_MINUTES: i64 = 43_200;
 const EQ_TOLERANCE: f64 = 1e-9;
 
 pub(crate) fn create_rule(ctx: &Ctx<'_>, input: CreateAlertRuleInput) -> Outcome {
-    let name = required_name(&input.name, "name")?;
+    let name = trimmed_name(&input.name, "name", MAX_NAME_CHARS)?;
     let expression = checked_expression(&input.expression)?;
     checked_comparison(&input.comparison, input.threshold, input.threshold_upper)?;
     checked_cooldown(input.cooldown_minutes)?;
@@ -118,7 +118,10 @@ pub(crate) fn list_rules(ctx: &Ctx<'_>, input: AlertRulesListInput) -> Outcome {
 }
 
 pub(crate) fn update_rule(ctx: &Ctx<'_>, input: UpdateAlertRuleInput) -> Outcome {
-    let name = input.name.map(|n| required_name(&n, "name")).transpose()?;
+    let name = input
+        .name
+        .map(|n| trimmed_name(&n, "name", MAX_NAME_CHARS))
+        .transpose()?;
     let expression = input
         .expression
         .map(|e| checked_expression(&e))
@@ -386,18 +389,3 @@ fn checked_cooldown(minutes: i64) -> Result<(), ApiError> {
 
 /// The longest rule name accepted; the contract leaves rule names unbounded.
 const MAX_NAME_CHARS: usize = 200;
-
-/// `name`, trimmed, when it is 1 to [`MAX_NAME_CHARS`] characters.
-///
-/// # Errors
-/// 422 naming `field` otherwise.
-fn required_name(name: &str, field: &str) -> Result<String, ApiError> {
-    let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::invalid(
-            &[field],
-            format!("{field} must be 1 to {MAX_NAME_CHARS} characters"),
-        ));
-    }
-    Ok(trimmed.to_owned())
-}

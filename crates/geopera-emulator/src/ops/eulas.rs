@@ -3,7 +3,7 @@
 //!
 //! The licences themselves are a small fixed list (the same for everyone, so nothing to
 //! keep); acceptances are kept per organization, and a document answers whether the
-//! caller's organization accepted it.
+//! caller's organization accepted it, as a licence answers for its current document.
 
 use geopera_types::models::{
     EulaAcceptInput, EulaDocumentGetInput, EulaDocumentsListInput, EulaGetInput, EulasListInput,
@@ -11,7 +11,7 @@ use geopera_types::models::{
 use geopera_types::rfc3339::format_date_time;
 use serde_json::{json, Map, Value};
 
-use super::{numbered_page, Ctx, Outcome};
+use super::{numbered_page, spring_sorted, Ctx, Outcome};
 use crate::error::ApiError;
 use crate::resources::Family;
 use crate::state::Inner;
@@ -48,25 +48,37 @@ const EULAS: [Eula; 3] = [
     },
 ];
 
+/// The fields `eulas.list` sorts by, as its answers name them.
+const SORTABLE: [&str; 6] = [
+    "createdAt",
+    "updatedAt",
+    "name",
+    "provider",
+    "id",
+    "document_count",
+];
+
+/// The licences whose name or provider holds `term`, each with the organization's answer to
+/// its current document, sorted by `sort` (422 for a field it cannot sort by).
 pub(crate) fn list(ctx: &Ctx<'_>, input: EulasListInput) -> Outcome {
     let term = input.term.as_deref().map(str::to_lowercase);
-    let mut found: Vec<&Eula> = EULAS
+    let inner = ctx.shared.lock();
+    let found: Vec<Value> = EULAS
         .iter()
         .filter(|e| {
             term.as_deref()
                 .is_none_or(|t| e.name.to_lowercase().contains(t) || e.provider.contains(t))
         })
+        .map(|eula| eula_json(&inner, ctx.org, eula))
         .collect();
-    found.sort_by_key(|e| latest(e));
-    if !input.sort.ends_with(",asc") {
-        found.reverse();
-    }
-    let all = found.into_iter().map(eula_json).collect();
-    Ok(ctx.ok(&numbered_page(all, input.page, input.size)))
+    let sorted = spring_sorted(found, &input.sort, &SORTABLE)?;
+    Ok(ctx.ok(&numbered_page(sorted, input.page, input.size)))
 }
 
 pub(crate) fn get(ctx: &Ctx<'_>, input: EulaGetInput) -> Outcome {
-    Ok(ctx.ok(&eula_json(eula(&input.eula_id)?)))
+    let eula = eula(&input.eula_id)?;
+    let inner = ctx.shared.lock();
+    Ok(ctx.ok(&eula_json(&inner, ctx.org, eula)))
 }
 
 pub(crate) fn documents(ctx: &Ctx<'_>, input: EulaDocumentsListInput) -> Outcome {
@@ -143,7 +155,26 @@ fn latest(eula: &Eula) -> i64 {
     eula.documents.iter().map(|d| d.2).max().unwrap_or(0)
 }
 
-fn eula_json(eula: &Eula) -> Value {
+/// A licence with the organization's answer to its current (latest) document:
+/// `is_accepted` (false until it accepts) and `accepted_document_id`, the newest document it
+/// accepted, if any.
+fn eula_json(inner: &Inner, org: &str, eula: &Eula) -> Value {
+    let accepted = |doc: &Document| {
+        inner
+            .resources
+            .list(Family::EulaAcceptance, org, Some(doc.0))
+            .first()
+            .and_then(|answer| answer.fields.get("is_accepted"))
+            .and_then(Value::as_bool)
+            == Some(true)
+    };
+    let current = eula.documents.iter().max_by_key(|d| d.2);
+    let newest_accepted = eula
+        .documents
+        .iter()
+        .filter(|doc| accepted(doc))
+        .max_by_key(|d| d.2)
+        .map(|doc| doc.0);
     json!({
         "id": eula.id,
         "name": eula.name,
@@ -151,6 +182,9 @@ fn eula_json(eula: &Eula) -> Value {
         "document_count": eula.documents.len(),
         "createdAt": format_date_time(eula.documents.iter().map(|d| d.2).min().unwrap_or(0)),
         "updatedAt": format_date_time(latest(eula)),
+        "current_document_id": current.map(|doc| doc.0),
+        "is_accepted": current.is_some_and(accepted),
+        "accepted_document_id": newest_accepted,
     })
 }
 

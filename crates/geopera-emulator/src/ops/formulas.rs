@@ -8,7 +8,7 @@ use geopera_types::models::{
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 
-use super::{Ctx, Outcome};
+use super::{trimmed_name, Ctx, Outcome};
 use crate::error::ApiError;
 use crate::resources::{Family, Resource};
 
@@ -37,13 +37,17 @@ const TEMPLATES: [(&str, &str, &str, &str); 3] = [
     ),
 ];
 
+/// The longest formula name accepted; the contract leaves names unbounded.
+const MAX_NAME_CHARS: usize = 200;
+
 pub(crate) fn create(ctx: &Ctx<'_>, input: BandFormulaCreateInput) -> Outcome {
     let formula = checked_formula(&input.formula)?;
     let range = checked_range(input.value_range.as_deref())?;
     let now = ctx.now();
     let mut fields = Map::new();
     fields.insert("organization_id".to_owned(), Value::from(ctx.org));
-    fields.insert("name".to_owned(), Value::from(input.name));
+    let name = trimmed_name(&input.name, "name", MAX_NAME_CHARS)?;
+    fields.insert("name".to_owned(), Value::from(name));
     fields.insert("display_name".to_owned(), json!(input.display_name));
     fields.insert("description".to_owned(), json!(input.description));
     fields.insert("required_bands".to_owned(), json!(bands_of(&formula)));
@@ -115,7 +119,11 @@ pub(crate) fn update(ctx: &Ctx<'_>, input: BandFormulaUpdateInput) -> Outcome {
     let record = inner
         .resources
         .get_mut(Family::BandFormula, ctx.org, None, &input.formula_id)?;
-    record.set("name", input.name);
+    let name = input
+        .name
+        .map(|name| trimmed_name(&name, "name", MAX_NAME_CHARS))
+        .transpose()?;
+    record.set("name", name);
     if let Some(formula) = formula {
         record.set("required_bands", Some(json!(bands_of(&formula))));
         record.set("formula", Some(formula));
@@ -195,13 +203,23 @@ fn checked_range(range: Option<&[f64]>) -> Result<Option<Vec<f64>>, ApiError> {
 }
 
 /// The band names a formula reads: its identifiers, in order of first use.
+/// The bands a formula reads: its names, each once, in the order they first appear, but for
+/// those called as functions (`sqrt(B8)` reads `B8`, not `sqrt`).
 fn bands_of(formula: &str) -> Vec<String> {
     let mut bands: Vec<String> = Vec::new();
-    for word in formula.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+    let mut rest = formula;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+        let word_and_after = &rest[start..];
+        let end = word_and_after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(word_and_after.len());
+        let (word, after) = word_and_after.split_at(end);
         let is_name = word.starts_with(|c: char| c.is_ascii_alphabetic());
-        if is_name && !bands.iter().any(|b| b == word) {
+        let is_call = after.trim_start().starts_with('(');
+        if is_name && !is_call && !bands.iter().any(|b| b == word) {
             bands.push(word.to_owned());
         }
+        rest = after;
     }
     bands
 }

@@ -19,7 +19,7 @@ use geopera_types::rfc3339::format_date_time;
 use geopera_types::JsonObject;
 use serde_json::{json, Map, Value};
 
-use super::{Ctx, Outcome, MAX_PAGE_SIZE};
+use super::{trimmed_name, Ctx, Outcome, MAX_PAGE_SIZE};
 use crate::catalog::{read_bbox, read_geometry};
 use crate::error::ApiError;
 use crate::resources::{page, Family, Resource, Resources};
@@ -82,7 +82,7 @@ pub(crate) fn item_fields(input: &ItemCreateInput) -> Map<String, Value> {
 }
 
 pub(crate) fn create(ctx: &Ctx<'_>, input: ItemCreateInput) -> Outcome {
-    item_name(&input.name)?;
+    trimmed_name(&input.name, "name", MAX_NAME_CHARS)?;
     item_place(input.bbox.as_deref(), input.geometry.as_ref())?;
     let now = ctx.now();
     let mut inner = ctx.lock_org();
@@ -122,7 +122,11 @@ pub(crate) fn get(ctx: &Ctx<'_>, input: ItemGetInput) -> Outcome {
 /// (the contract cannot tell "not sent" from `null`, so an item leaves its collection only
 /// when the collection is deleted).
 pub(crate) fn update(ctx: &Ctx<'_>, input: ItemUpdateInput) -> Outcome {
-    let name = input.name.as_deref().map(item_name).transpose()?;
+    let name = input
+        .name
+        .as_deref()
+        .map(|name| trimmed_name(name, "name", MAX_NAME_CHARS))
+        .transpose()?;
     item_place(input.bbox.as_deref(), input.geometry.as_ref())?;
     let now = ctx.now();
     let mut inner = ctx.lock_org();
@@ -324,7 +328,11 @@ pub(crate) fn stac_feature(ctx: &Ctx<'_>, item: &Resource, base: &str) -> Result
 /// A copy of the item, by default in the same project and collection, that names its source
 /// in `duplicated_from_id`.
 pub(crate) fn duplicate(ctx: &Ctx<'_>, input: ItemDuplicateInput) -> Outcome {
-    let name = input.new_name.as_deref().map(item_name).transpose()?;
+    let name = input
+        .new_name
+        .as_deref()
+        .map(|name| trimmed_name(name, "new_name", MAX_NAME_CHARS))
+        .transpose()?;
     let now = ctx.now();
     let mut inner = ctx.lock_org();
     let inner = &mut *inner;
@@ -450,17 +458,6 @@ fn collection_in<'a>(
     collection: &str,
 ) -> Result<&'a Resource, ApiError> {
     resources.get(Family::Collection, org, Some(project), collection)
-}
-
-fn item_name(name: &str) -> Result<String, ApiError> {
-    let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::invalid(
-            &["name"],
-            format!("name must be 1 to {MAX_NAME_CHARS} characters"),
-        ));
-    }
-    Ok(trimmed.to_owned())
 }
 
 /// An item's `bbox` is read as the searches read the boxes they are given ([`read_bbox`]),

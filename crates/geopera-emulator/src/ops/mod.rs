@@ -397,6 +397,74 @@ fn numbered_page_of<T>(all: Vec<T>, page: i64, size: i64, answer: impl FnMut(T) 
     })
 }
 
+/// `name` trimmed, when that leaves 1 to `max_chars` characters: a blank name would list as
+/// nothing, and the contract leaves names unbounded.
+///
+/// # Errors
+/// 422 at `field` otherwise.
+fn trimmed_name(name: &str, field: &str, max_chars: usize) -> Result<String, ApiError> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > max_chars {
+        return Err(ApiError::invalid(
+            &[field],
+            format!("{field} must be 1 to {max_chars} characters"),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// `answered` in the order a Spring `sort` asks (`field` or `field,asc|desc`, upward when
+/// no direction is given), `field` one of `fields` (in any case): numbers by value, anything
+/// else as text, case-blind. Ties keep their order upward and reverse it downward, so that a
+/// list kept oldest first is newest first when sorted down by a date all share.
+///
+/// # Errors
+/// 422 at `sort` for a field not in `fields`, or a direction other than `asc` / `desc`.
+fn spring_sorted(
+    mut answered: Vec<Value>,
+    sort: &str,
+    fields: &[&str],
+) -> Result<Vec<Value>, ApiError> {
+    let (field, direction) = sort.split_once(',').unwrap_or((sort, "asc"));
+    let field = fields
+        .iter()
+        .find(|known| known.eq_ignore_ascii_case(field.trim()))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                &["sort"],
+                format!(
+                    "sort is a field and a direction such as '{},desc'; the fields are {}",
+                    fields.first().copied().unwrap_or_default(),
+                    fields.join(", ")
+                ),
+            )
+        })?;
+    let ascending = match direction.trim().to_ascii_lowercase().as_str() {
+        "asc" => true,
+        "desc" => false,
+        _ => {
+            return Err(ApiError::invalid(
+                &["sort"],
+                "the direction of sort is 'asc' or 'desc'",
+            ))
+        }
+    };
+    let compare = |a: &Value, b: &Value| match (a.as_f64(), b.as_f64()) {
+        (Some(a), Some(b)) => a.total_cmp(&b),
+        _ => {
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_lowercase();
+            text(a).cmp(&text(b))
+        }
+    };
+    if ascending {
+        answered.sort_by(|a, b| compare(&a[*field], &b[*field]));
+    } else {
+        answered.reverse();
+        answered.sort_by(|a, b| compare(&b[*field], &a[*field]));
+    }
+    Ok(answered)
+}
+
 /// [`numbered_page_of`] over members already answered.
 fn numbered_page(all: Vec<Value>, page: i64, size: i64) -> Value {
     numbered_page_of(all, page, size, |value| value)

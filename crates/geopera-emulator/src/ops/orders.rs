@@ -11,7 +11,7 @@ use http::StatusCode;
 use serde_json::{json, Value};
 
 use super::ledger::Reason;
-use super::{aud, numbered_page_of, to_credits, Ctx, Outcome};
+use super::{aud, numbered_page, spring_sorted, to_credits, Ctx, Outcome};
 use crate::catalog::{
     area_km2, bbox_area_km2, coverage_of_box, enclosed_area_km2, extent_overlaps, read_polygons,
     Item, Polygons, MIN_AREA_KM2,
@@ -183,7 +183,6 @@ const SORTABLE: [&str; 6] = [
 /// # Errors
 /// 422 at `sort` for a field it cannot sort by or a direction other than `asc` / `desc`.
 pub(crate) fn list(ctx: &Ctx<'_>, input: OrdersListInput) -> Outcome {
-    let (field, ascending) = sort_order(&input.sort)?;
     let ids = listed(input.order_ids.as_deref());
     let tags = listed(input.tags.as_deref());
     let products = listed(input.data_product_ids.as_deref());
@@ -205,7 +204,7 @@ pub(crate) fn list(ctx: &Ctx<'_>, input: OrdersListInput) -> Outcome {
     let same = |wanted: Option<&str>, has: Option<String>| {
         wanted.is_none_or(|wanted| has.is_some_and(|has| has.eq_ignore_ascii_case(wanted)))
     };
-    let mut orders: Vec<&Order> = kept
+    let orders: Vec<&Order> = kept
         .iter()
         .filter_map(|id| inner.orders.get(id))
         .filter(|order| same(input.status.as_deref(), Some(order.status(now).to_owned())))
@@ -232,62 +231,10 @@ pub(crate) fn list(ctx: &Ctx<'_>, input: OrdersListInput) -> Outcome {
                 .is_none_or(|products| data_products(order).any(|p| products.contains(&p)))
         })
         .collect();
-    // Kept oldest first; a stable sort leaves ties in that order, or in its reverse.
-    let answered: Vec<Value> = orders.iter().map(|order| order_json(order, now)).collect();
-    let mut order_of: Vec<usize> = (0..orders.len()).collect();
-    if !ascending {
-        order_of.reverse();
-    }
-    order_of.sort_by(|a, b| {
-        let ordering = compare(&answered[*a][field], &answered[*b][field]);
-        if ascending {
-            ordering
-        } else {
-            ordering.reverse()
-        }
-    });
-    orders = order_of.iter().map(|at| orders[*at]).collect();
-    let page = numbered_page_of(orders, input.page, input.size, |order| {
-        order_json(order, now)
-    });
+    let answered = orders.iter().map(|order| order_json(order, now)).collect();
+    let sorted = spring_sorted(answered, &input.sort, &SORTABLE)?;
+    let page = numbered_page(sorted, input.page, input.size);
     Ok(ctx.ok(&page))
-}
-
-/// `sort` as the field to sort by and whether upward.
-fn sort_order(sort: &str) -> Result<(&'static str, bool), ApiError> {
-    let (field, direction) = sort.split_once(',').unwrap_or((sort, "asc"));
-    let field = SORTABLE
-        .iter()
-        .find(|known| known.eq_ignore_ascii_case(field.trim()))
-        .ok_or_else(|| {
-            ApiError::invalid(
-                &["sort"],
-                format!(
-                    "sort is a field and a direction such as 'createdAt,desc'; the fields are {}",
-                    SORTABLE.join(", ")
-                ),
-            )
-        })?;
-    match direction.trim().to_ascii_lowercase().as_str() {
-        "asc" => Ok((field, true)),
-        "desc" => Ok((field, false)),
-        _ => Err(ApiError::invalid(
-            &["sort"],
-            "the direction of sort is 'asc' or 'desc'",
-        )),
-    }
-}
-
-/// Two members of answered orders in order: numbers by value, anything else as text.
-fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
-    match (a.as_f64(), b.as_f64()) {
-        (Some(a), Some(b)) => a.total_cmp(&b),
-        _ => a
-            .as_str()
-            .unwrap_or_default()
-            .to_lowercase()
-            .cmp(&b.as_str().unwrap_or_default().to_lowercase()),
-    }
 }
 
 /// The members of a comma-separated filter, or none when it names nothing.

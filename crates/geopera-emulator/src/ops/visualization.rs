@@ -10,7 +10,7 @@ use geopera_types::models::{
 };
 use serde_json::{json, Map, Value};
 
-use super::{Ctx, Outcome};
+use super::{trimmed_name, Ctx, Outcome};
 use crate::error::ApiError;
 use crate::resources::{Family, Resource, Resources};
 
@@ -18,7 +18,7 @@ use crate::resources::{Family, Resource, Resources};
 const MAX_NAME_CHARS: usize = 255;
 
 pub(crate) fn create(ctx: &Ctx<'_>, input: ProfileCreateInput) -> Outcome {
-    let name = profile_name(&input.name)?;
+    let name = trimmed_name(&input.name, "name", MAX_NAME_CHARS)?;
     let now = ctx.now();
     let mut inner = ctx.lock_org();
     let inner = &mut *inner;
@@ -88,7 +88,11 @@ pub(crate) fn list(ctx: &Ctx<'_>, input: ProfilesListInput) -> Outcome {
 }
 
 pub(crate) fn update(ctx: &Ctx<'_>, input: ProfileUpdateInput) -> Outcome {
-    let name = input.name.as_deref().map(profile_name).transpose()?;
+    let name = input
+        .name
+        .as_deref()
+        .map(|name| trimmed_name(name, "name", MAX_NAME_CHARS))
+        .transpose()?;
     let now = ctx.now();
     let mut inner = ctx.lock_org();
     find(&inner.resources, ctx.org, &input.item_id, &input.profile_id)?;
@@ -180,15 +184,4 @@ fn make_default(resources: &mut Resources, org: &str, item: &str, profile: &str)
             record.set("is_default", Some(id == profile));
         }
     }
-}
-
-fn profile_name(name: &str) -> Result<String, ApiError> {
-    let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::invalid(
-            &["name"],
-            format!("name must be 1 to {MAX_NAME_CHARS} characters"),
-        ));
-    }
-    Ok(trimmed.to_owned())
 }

@@ -551,6 +551,44 @@ fn licence_answers_are_kept_per_organization_and_the_list_pages() {
         json!({"eula_id": "eula_open_data", "document_id": doc}),
     );
     assert_eq!(theirs.json()["is_accepted"], false);
+
+    // The licence answers for its current document: the one accepted above is it.
+    let licence = api.ok("eulas.get", json!({"eula_id": "eula_open_data"}));
+    assert_eq!(licence["current_document_id"], doc.as_str());
+    assert_eq!(licence["is_accepted"], true);
+    assert_eq!(licence["accepted_document_id"], doc.as_str());
+    let theirs = api.call_as(&other, "eulas.get", json!({"eula_id": "eula_open_data"}));
+    assert_eq!(theirs.json()["is_accepted"], false);
+    assert_eq!(theirs.json()["accepted_document_id"], Value::Null);
+
+    // The list sorts by the field named, either way; another field is 422.
+    let created = |sort: &str| -> Vec<String> {
+        let page = api.ok("eulas.list", json!({"sort": sort}));
+        page["content"]
+            .as_array()
+            .expect("content")
+            .iter()
+            .map(|e| e["createdAt"].as_str().expect("a date").to_owned())
+            .collect()
+    };
+    let up = created("createdAt,asc");
+    let mut sorted = up.clone();
+    sorted.sort();
+    assert_eq!(up, sorted);
+    let down: Vec<String> = created("createdAt,desc");
+    assert_eq!(down, up.iter().rev().cloned().collect::<Vec<_>>());
+    let names = api.ok("eulas.list", json!({"sort": "name"}))["content"]
+        .as_array()
+        .expect("content")
+        .iter()
+        .map(|e| e["name"].as_str().expect("a name").to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(names[0], "Commercial archive licence");
+    crate::common::refused(
+        api.call("eulas.list", json!({"sort": "bogus,desc"})),
+        "sort",
+        "an unknown field",
+    );
     let missing = api.call(
         "eulas.document.accept",
         json!({"eula_id": "eula_open_data", "document_id": "doc_nope", "is_accepted": true}),

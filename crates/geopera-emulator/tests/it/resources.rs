@@ -805,6 +805,25 @@ fn band_formulas_are_kept_beside_templates_that_cannot_change() {
         json!({"formula_id": formula, "formula": "(nir - red) / (nir + red + 0.5)"}),
     ));
     assert_eq!(updated["required_bands"], json!(["nir", "red"]));
+    // A function it calls is no band.
+    let called = ok(api.call(
+        "band_formulas.update",
+        json!({"formula_id": formula, "formula": "sqrt(B8) + abs (B4) - log10(B8)"}),
+    ));
+    assert_eq!(called["required_bands"], json!(["B8", "B4"]));
+    // A blank name lists as nothing: refused, as an item's or a rule's is.
+    for (op, body) in [
+        (
+            "band_formulas.create",
+            json!({"name": "  ", "formula": "a + b"}),
+        ),
+        (
+            "band_formulas.update",
+            json!({"formula_id": formula, "name": " "}),
+        ),
+    ] {
+        crate::common::refused(api.call(op, body), "name", op);
+    }
     assert_eq!(updated["name"], "ndre");
     let template = ok(api.call(
         "band_formulas.get",
