@@ -491,7 +491,8 @@
 //! (orders fulfilled or cancelled, jobs finished, uploads completed or failed), newest first,
 //! so a notification goes when what it tells of goes (an order retired to make room for new
 //! ones, an upload deleted with its project). Only the read and dismissed marks are kept, one
-//! record per notification marked, within the bound of records per family; once it is
+//! record per notification and caller (each key or user has its own inbox: what one reads
+//! stays unread for the others), within the bound of records per family; once it is
 //! reached, the marks of notifications no longer there are removed before a new mark is
 //! refused. A call costs what the organization holds, not the square of it.
 //!

@@ -525,6 +525,7 @@ async fn execute(
         shared,
         op,
         org: &caller.org,
+        principal: &caller.principal,
         grants: &caller.grants,
         person: caller.person,
         key_bounds: &caller.key,

@@ -69,6 +69,9 @@ pub(crate) struct Ctx<'a> {
     pub op: &'static OperationInfo,
     /// The calling organization.
     pub org: &'a str,
+    /// Who calls, stable across a credential's token refreshes (`api_key:<id>` or
+    /// `user:<id>`): what a caller's own marks, such as a notification read, belong to.
+    pub principal: &'a str,
     /// The grants of the calling credential.
     pub grants: &'a [String],
     /// Whether a person signed in makes the call (a user's session, from a password or a

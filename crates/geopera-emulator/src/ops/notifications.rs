@@ -4,8 +4,10 @@
 //! Why derived from the records rather than kept as a feed: each notification is a fact the
 //! records already hold (an order fulfilled or cancelled at a time, a job finished, an upload
 //! ended), so the feed is rebuilt on each read and cannot disagree with them, on any clock.
-//! Only the marks — read, dismissed — are kept, one record per notification marked; marks of
-//! notifications no longer there are removed once they would fill the bound of marks.
+//! Only the marks — read, dismissed — are kept, one record per notification and caller
+//! (the key or user, as the spec's inbox is the caller's): one member reading a notification
+//! leaves it unread for the others. Marks of notifications no longer there are removed once
+//! they would fill the bound of marks.
 
 use std::collections::{HashMap, HashSet};
 
@@ -21,6 +23,9 @@ use crate::resources::{page, Family, Resource, Resources, MAX_PER_ORG};
 use crate::rng::fnv;
 use crate::state::Inner;
 use crate::webhooks::{Event, ORDER_CANCELLED, ORDER_FULFILLED, UPLOAD_COMPLETED, UPLOAD_FAILED};
+
+/// The mark record's field naming whose mark it is.
+const PRINCIPAL: &str = "principal";
 
 /// One notification as rebuilt: its id, the event behind it, and the caller's marks.
 struct Notice {
@@ -92,7 +97,7 @@ pub(crate) fn mark_all_read(ctx: &Ctx<'_>, _input: Empty) -> Outcome {
         .filter(|&at| !inbox.notices[at].read && !inbox.notices[at].dismissed)
         .collect();
     for &at in &unread {
-        inbox.set_mark(&mut inner, ctx.org, at, Flag::Read, now)?;
+        inbox.set_mark(&mut inner, (ctx.org, ctx.principal), at, Flag::Read, now)?;
     }
     Ok(ctx.ok(&json!({"marked_count": unread.len()})))
 }
@@ -110,7 +115,7 @@ fn mark(ctx: &Ctx<'_>, id: &str, flag: Flag) -> Outcome {
             "notification '{id}' not found"
         )));
     };
-    inbox.set_mark(&mut inner, ctx.org, at, flag, now)?;
+    inbox.set_mark(&mut inner, (ctx.org, ctx.principal), at, flag, now)?;
     Ok(ctx.ok(&notice_json(&inbox.notices[at])))
 }
 
@@ -187,6 +192,11 @@ impl Inbox {
         events.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.entity_id.cmp(&a.entity_id)));
         let mut marked: HashMap<&str, &Resource> = HashMap::new();
         for mark in inner.resources.owned(Family::NotificationMark, ctx.org) {
+            // A mark from before marks were the caller's own has no principal: everyone's.
+            let whose = mark.str(PRINCIPAL);
+            if whose.is_some_and(|whose| whose != ctx.principal) {
+                continue;
+            }
             if let Some(notice) = mark.parent.as_deref() {
                 // The oldest mark of a notification is the one that counts.
                 marked.entry(notice).or_insert(mark);
@@ -227,7 +237,7 @@ impl Inbox {
     fn set_mark(
         &mut self,
         inner: &mut Inner,
-        org: &str,
+        (org, principal): (&str, &str),
         at: usize,
         flag: Flag,
         now: i64,
@@ -248,6 +258,7 @@ impl Inbox {
                 self.retire_stale_marks(&mut inner.resources, org);
                 let mut fields = Map::new();
                 fields.insert(flag.field().to_owned(), Value::Bool(true));
+                fields.insert(PRINCIPAL.to_owned(), Value::from(principal));
                 let mark = inner.resources.create(
                     &mut inner.rng,
                     Family::NotificationMark,

@@ -111,6 +111,31 @@ fn what_happened_becomes_notifications_that_can_be_read_and_dismissed() {
         0
     );
 
+    // The inbox is the caller's: another key of the organization has read and dismissed
+    // nothing, and what it reads stays unread for the first.
+    let colleague = api.emu.create_key(&["notifications:*"]);
+    let unread_of = |key: &str| {
+        api.call_as(key, "notifications.unread_count", json!({}))
+            .json()["unread_count"]
+            .clone()
+    };
+    assert_eq!(unread_of(&colleague), 4);
+    let listed_for_colleague = api.call_as(&colleague, "notifications.list", json!({}));
+    assert_eq!(listed_for_colleague.json()["total"], 4);
+    let read = api.call_as(
+        &colleague,
+        "notifications.mark_read",
+        json!({"notification_id": second}),
+    );
+    assert_eq!(read.json()["read"], true);
+    assert_eq!(unread_of(&colleague), 3);
+    assert_eq!(unread_of(api.emu.api_key()), 0);
+    assert_eq!(
+        api.ok("notifications.list", json!({}))["total"],
+        3,
+        "still dismissed"
+    );
+
     let other = api
         .emu
         .create_key_in_org("org_other_notes", &["notifications:*"]);
