@@ -19,6 +19,22 @@ pub const MAX_SIDE: u32 = 512;
 /// API's integers in any client.
 pub const MAX_ZOOM: i64 = 30;
 
+/// Whether a tile path ending `{z}/{x}/{y}.{ext}` names a tile of the grid (`x` and `y`
+/// from 0 to `2^z - 1`, `z` up to [`MAX_ZOOM`]); `None` for a path of another shape.
+pub(crate) fn on_grid(path: &str) -> Option<bool> {
+    let mut segments = path.rsplit('/');
+    let y = segments.next()?.split_once('.')?.0;
+    let x = segments.next()?;
+    let z = segments.next()?;
+    let [z, x, y] = [z, x, y].map(|n| n.parse::<i64>().ok());
+    let (z, x, y) = (z?, x?, y?);
+    if !(0..=MAX_ZOOM).contains(&z) {
+        return Some(false);
+    }
+    let tiles = 1i64 << z;
+    Some((0..tiles).contains(&x) && (0..tiles).contains(&y))
+}
+
 /// An image encoding the emulator can write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {

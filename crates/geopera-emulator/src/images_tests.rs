@@ -57,3 +57,21 @@ fn format_names_and_extensions() {
     assert_eq!(Format::from_file("x.tif"), None);
     assert_eq!(Format::from_file("png"), None);
 }
+
+#[test]
+fn a_tile_path_is_on_the_grid_only_within_its_zoom() {
+    assert_eq!(on_grid("itm_1/data/3/7/7.png"), Some(true));
+    assert_eq!(on_grid("itm_1/data/0/0/0.jpg"), Some(true));
+    for off in [
+        "itm_1/data/3/8/1.png",
+        "a/3/1/8.png",
+        "a/31/0/0.png",
+        "a/-1/0/0.png",
+        "a/3/-1/0.png",
+    ] {
+        assert_eq!(on_grid(off), Some(false), "{off}");
+    }
+    for other in ["itm_1/data.tif", "a/b/c/d.png", "a/3/1/1"] {
+        assert_eq!(on_grid(other), None, "{other}");
+    }
+}

@@ -365,6 +365,15 @@ fn an_items_tilejson_points_at_tiles_the_emulator_serves() {
     assert_eq!(tile.status().as_u16(), 200);
     let body = tile.bytes().expect("body");
     assert_eq!(png_size(&body), (256, 256));
+    // Off the grid there is no tile, as `items.tile.render` refuses one (422 there).
+    for (z, x, y) in [("3", "9", "1"), ("3", "1", "8"), ("31", "0", "0")] {
+        let url = template
+            .replace("{z}", z)
+            .replace("{x}", x)
+            .replace("{y}", y);
+        let off = api.http.get(url).send().expect("GET");
+        assert_eq!(off.status().as_u16(), 404, "{z}/{x}/{y}");
+    }
     let missing = api.call("items.tile.tilejson", json!({"item_id": "itm_missing"}));
     assert_eq!(missing.status, 404);
 }
