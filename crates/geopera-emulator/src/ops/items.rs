@@ -6,7 +6,8 @@
 //! A new organization starts with a default project of 300 items ([`crate::starter`]) so
 //! that paging can be exercised at once. An item's one asset, `data`, is derived from the
 //! item rather than stored, since nothing in the emulator uploads files; only the band names
-//! `items.set_asset_band_names` gives it are kept. `items.list_expiring` and
+//! `items.set_asset_band_names` gives it are kept. `items.duplicate` copies them, and the
+//! item's visualization profiles, to the copy. `items.list_expiring` and
 //! `items.expire_batch` (the retention cron's system-wide operations) still answer samples:
 //! nothing in the emulator expires.
 
@@ -22,7 +23,7 @@ use serde_json::{json, Map, Value};
 use super::{trimmed_name, Ctx, Outcome, MAX_PAGE_SIZE};
 use crate::catalog::{read_bbox, read_geometry};
 use crate::error::ApiError;
-use crate::resources::{page, Family, Resource, Resources};
+use crate::resources::{page, Family, Resource, Resources, MAX_PER_ORG};
 use crate::storage;
 
 /// The longest item name the contract accepts.
@@ -355,8 +356,31 @@ pub(crate) fn duplicate(ctx: &Ctx<'_>, input: ItemDuplicateInput) -> Outcome {
     };
     // The copy is as large as its source, however few bytes the request naming it sends.
     storage::admit_copy(inner, ctx.org, storage::json_len(&source))?;
+    // Its visualization profiles come with it, so all of them must fit before anything is
+    // made: a copy left without them would be half made.
+    let profiles: Vec<Resource> = inner
+        .resources
+        .list(Family::VisualizationProfile, ctx.org, Some(&source.id))
+        .into_iter()
+        .cloned()
+        .collect();
+    let held = inner.resources.count(Family::VisualizationProfile, ctx.org);
+    if held.saturating_add(profiles.len()) > MAX_PER_ORG {
+        return Err(ApiError::invalid(
+            &["item_id"],
+            format!(
+                "the item's {} visualization profiles would pass the organization's bound of \
+                 {MAX_PER_ORG}; delete some first",
+                profiles.len()
+            ),
+        ));
+    }
     let mut fields = source.fields.clone();
-    fields.remove(BAND_NAMES);
+    // Band names are kept by asset id, which is the item's: the copy's data asset takes the
+    // source's under its own id below.
+    let band_names = fields
+        .remove(BAND_NAMES)
+        .and_then(|names| names.get(asset_id(&source.id)).cloned());
     fields.insert("project_id".to_owned(), Value::from(project));
     fields.insert("collection_id".to_owned(), json!(collection));
     let name = name.unwrap_or_else(|| format!("{} (copy)", source.str("name").unwrap_or_default()));
@@ -375,7 +399,23 @@ pub(crate) fn duplicate(ctx: &Ctx<'_>, input: ItemDuplicateInput) -> Outcome {
         fields,
     )?;
     let own = copy.id.clone();
-    copy.set("stac_id", Some(own));
+    copy.set("stac_id", Some(own.clone()));
+    if let Some(names) = band_names {
+        copy.set(BAND_NAMES, Some(json!({ asset_id(&own): names })));
+    }
+    for profile in profiles {
+        let mut fields = profile.fields;
+        fields.insert("item_id".to_owned(), Value::from(own.as_str()));
+        inner.resources.create(
+            &mut inner.rng,
+            Family::VisualizationProfile,
+            ctx.org,
+            Some(&own),
+            now,
+            fields,
+        )?;
+    }
+    let copy = inner.resources.get(Family::Item, ctx.org, None, &own)?;
     Ok(ctx.ok(&item_json(copy)))
 }
 

@@ -321,6 +321,26 @@ fn items_are_duplicated_traced_and_their_asset_named() {
         json!({"item_id": source, "asset_id": "ast_nope", "band_names": ["a"]}),
     );
     assert_eq!(wrong.status, 404);
+
+    // A copy takes its source's asset band names and visualization profiles with it.
+    let profile = ok(api.call(
+        "visualization.profile.create",
+        json!({"item_id": source, "name": "true colour", "layer": "user", "type": "rgb", "config": {"bands": [1, 2, 3]}, "is_default": true}),
+    ));
+    let copy = id(&ok(api.call("items.duplicate", json!({"item_id": source}))));
+    let assets = ok(api.call("items.list_assets", json!({"item_id": copy})));
+    assert_eq!(
+        assets["assets"][0]["band_names"],
+        json!(["red", "green", "blue"])
+    );
+    let profiles = ok(api.call("visualization.profiles.list", json!({"item_id": copy})));
+    assert_eq!(profiles["total"], 1, "{profiles}");
+    let copied = &profiles["profiles"][0];
+    assert_eq!(copied["name"], "true colour");
+    assert_eq!(copied["config"], profile["config"]);
+    assert_eq!(copied["is_default"], true);
+    assert_eq!(copied["item_id"], copy.as_str());
+    assert_ne!(copied["id"], profile["id"]);
 }
 
 fn rule(api: &Api, body: Value) -> Value {
