@@ -471,10 +471,13 @@ fn lineage_entry(item: &Resource) -> Value {
 }
 
 /// The item as answered: its fields without the asset band names kept beside them.
+/// An item as answered: without what the emulator keeps for itself (its assets' band names,
+/// which `items.list_assets` answers; whether its data asset was deleted).
 pub(crate) fn item_json(item: &Resource) -> Value {
     let mut out = item.to_json();
     if let Some(map) = out.as_object_mut() {
         map.remove(BAND_NAMES);
+        map.remove(ASSET_DELETED);
     }
     out
 }

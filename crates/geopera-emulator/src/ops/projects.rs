@@ -355,6 +355,15 @@ pub(crate) fn delete_collection(ctx: &Ctx<'_>, input: CollectionDeleteInput) -> 
 }
 
 /// How many of the organization's items name the collection.
+/// A collection as `collections.get` answers it: with the count of its items.
+pub(super) fn collection_json(
+    resources: &crate::resources::Resources,
+    collection: &Resource,
+) -> Value {
+    let count = item_count(resources, &collection.org, &collection.id);
+    with_item_count(collection.to_json(), count)
+}
+
 fn item_count(resources: &crate::resources::Resources, org: &str, collection: &str) -> usize {
     resources
         .list(Family::Item, org, None)

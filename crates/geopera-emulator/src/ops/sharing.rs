@@ -155,9 +155,12 @@ pub(super) fn open(
     link.set("access_count", Some(count.saturating_add(1)));
     link.set("last_accessed_at", Some(format_date_time(now)));
     let link = link.clone();
-    let target = target(&inner.resources, &link)
-        .map(Resource::to_json)
-        .ok_or_else(gone)?;
+    let target = target(&inner.resources, &link).ok_or_else(gone)?;
+    // As `items.get` and `collections.get` answer it.
+    let target = match target.family {
+        Family::Collection => super::projects::collection_json(&inner.resources, target),
+        _ => super::items::item_json(target),
+    };
     Ok((link, target))
 }
 

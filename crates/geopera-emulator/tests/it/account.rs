@@ -38,7 +38,7 @@ fn collection(api: &Api) -> (String, String) {
 #[test]
 fn a_share_link_opens_with_its_password_until_revoked_or_expired() {
     let api = Api::start();
-    let (_, collection) = collection(&api);
+    let (project, collection) = collection(&api);
     let in_a_day = geopera_types::rfc3339::format_date_time(api.emu.clock().now_secs() + 86_400);
     let link = api.ok(
         "share.link.create",
@@ -55,7 +55,12 @@ fn a_share_link_opens_with_its_password_until_revoked_or_expired() {
         json!({"token": token, "password": "correct horse"}),
     );
     assert_eq!(opened["permission"], "view");
-    assert_eq!(opened["target"]["id"], collection.as_str());
+    // The target as `collections.get` answers it.
+    let as_got = api.ok(
+        "collections.get",
+        json!({"project_id": project, "collection_id": collection}),
+    );
+    assert_eq!(opened["target"], as_got);
 
     let wrong = api.call(
         "share.link.validate",

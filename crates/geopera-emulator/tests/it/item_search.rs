@@ -267,6 +267,9 @@ fn an_asset_downloads_until_deleted_and_provenance_walks_both_ways() {
     assert_eq!(gone.status, 404);
     let left = api.ok("items.list_assets", json!({"item_id": items[0]}));
     assert_eq!(left["total"], 0);
+    // What the emulator keeps to know it is not part of the item as answered.
+    let item = api.ok("items.get", json!({"item_id": items[0]}));
+    assert!(item.get("data_asset_deleted").is_none(), "{item}");
     let _ = project;
 }
 
