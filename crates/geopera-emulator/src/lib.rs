@@ -427,6 +427,12 @@
 //! changed and deleted, and another organization's ids are 404. Each organization also starts
 //! with a "Default project" of three collections and [`STARTER_ITEMS`] items
 //! ([`EmulatorHandle::default_project`] names it), so item paging can be exercised at once.
+//! A person's role in a project (`projects.add_member`) holds them to what the contract allows
+//! it: a `viewer` is 403 on the operations it marks "editor/admin" (creating, changing and
+//! deleting items and collections, duplicating items, uploads, visualization profiles,
+//! revoking share links), and deleting a collection needs an `admin`. Keys act for the
+//! organization, their scopes deciding, and a person who is no member of the project keeps
+//! the organization's access.
 //! Event subscriptions are kept too ([Webhooks](#webhooks)), and so are jobs and uploads
 //! (below); image operations answer pictures. Which operations keep state, which derive
 //! their answer and which answer a deterministic sample of their output shape is listed

@@ -20,6 +20,7 @@ use geopera_types::rfc3339::format_date_time;
 use geopera_types::JsonObject;
 use serde_json::{json, Map, Value};
 
+use super::projects::{require_role, Role};
 use super::{trimmed_name, Ctx, Outcome, MAX_PAGE_SIZE};
 use crate::catalog::{read_bbox, read_geometry};
 use crate::error::ApiError;
@@ -88,9 +89,7 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: ItemCreateInput) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.lock_org();
     let inner = &mut *inner;
-    inner
-        .resources
-        .get(Family::Project, ctx.org, None, &input.project_id)?;
+    require_role(ctx, &inner.resources, &input.project_id, Role::Editor)?;
     if let Some(collection) = &input.collection_id {
         collection_in(&inner.resources, ctx.org, &input.project_id, collection)?;
     }
@@ -137,6 +136,7 @@ pub(crate) fn update(ctx: &Ctx<'_>, input: ItemUpdateInput) -> Outcome {
         .str("project_id")
         .unwrap_or_default()
         .to_owned();
+    require_role(ctx, &inner.resources, &project, Role::Editor)?;
     if let Some(collection) = &input.collection_id {
         collection_in(&inner.resources, ctx.org, &project, collection)?;
     }
@@ -163,6 +163,8 @@ pub(crate) fn update(ctx: &Ctx<'_>, input: ItemUpdateInput) -> Outcome {
 /// Deletes the item and its visualization profiles.
 pub(crate) fn delete(ctx: &Ctx<'_>, input: ItemDeleteInput) -> Outcome {
     let mut inner = ctx.lock_org();
+    let project = project_of(&inner.resources, ctx.org, &input.item_id)?;
+    require_role(ctx, &inner.resources, &project, Role::Editor)?;
     let removed = inner
         .resources
         .remove(Family::Item, ctx.org, None, &input.item_id)?;
@@ -343,9 +345,8 @@ pub(crate) fn duplicate(ctx: &Ctx<'_>, input: ItemDuplicateInput) -> Outcome {
         .clone();
     let source_project = source.str("project_id").unwrap_or_default();
     let project = input.target_project_id.as_deref().unwrap_or(source_project);
-    inner
-        .resources
-        .get(Family::Project, ctx.org, None, project)?;
+    require_role(ctx, &inner.resources, source_project, Role::Editor)?;
+    require_role(ctx, &inner.resources, project, Role::Editor)?;
     let collection = match &input.target_collection_id {
         Some(wanted) => {
             collection_in(&inner.resources, ctx.org, project, wanted)?;
@@ -471,6 +472,18 @@ fn lineage_entry(item: &Resource) -> Value {
 }
 
 /// The item as answered: its fields without the asset band names kept beside them.
+/// The project an item of the organization is in.
+///
+/// # Errors
+/// 404 for an unknown item, or one of another organization.
+pub(super) fn project_of(resources: &Resources, org: &str, item: &str) -> Result<String, ApiError> {
+    Ok(resources
+        .get(Family::Item, org, None, item)?
+        .str("project_id")
+        .unwrap_or_default()
+        .to_owned())
+}
+
 /// An item as answered: without what the emulator keeps for itself (its assets' band names,
 /// which `items.list_assets` answers; whether its data asset was deleted).
 pub(crate) fn item_json(item: &Resource) -> Value {

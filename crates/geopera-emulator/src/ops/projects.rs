@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 
 use super::{Ctx, Outcome};
 use crate::error::ApiError;
-use crate::resources::{Family, Resource};
+use crate::resources::{Family, Resource, Resources};
 
 /// The roles a project member may hold, as the API names them.
 const ROLES: [&str; 3] = ["viewer", "editor", "admin"];
@@ -222,6 +222,69 @@ pub(crate) fn remove_member(ctx: &Ctx<'_>, input: RemoveMemberInput) -> Outcome 
 ///
 /// # Errors
 /// 500 if the record holds something else there, which no version of the emulator writes.
+/// The role a change to a project's contents needs of a person: `editor` (or `admin`) for
+/// most, `admin` for deleting a collection.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Role {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+impl Role {
+    fn named(name: &str) -> Option<Role> {
+        match name {
+            "viewer" => Some(Role::Viewer),
+            "editor" => Some(Role::Editor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// Refuses a person whose role in `project` is below `needed`, as the contract asks of the
+/// operations that change a project's contents ("editor/admin on the project"), once the
+/// project is found.
+///
+/// Only a role given with `projects.add_member` holds a person back: keys act for the
+/// organization, their scopes deciding, and a person who is no member of the project keeps
+/// the organization's access, as before members were counted (the emulator's users belong to
+/// the organization, and most projects list no members at all).
+///
+/// # Errors
+/// 403 problem+json naming the role held and the one needed; 404 for an unknown project.
+pub(super) fn require_role(
+    ctx: &Ctx<'_>,
+    resources: &Resources,
+    project: &str,
+    needed: Role,
+) -> Result<(), ApiError> {
+    let record = resources.get(Family::Project, ctx.org, None, project)?;
+    let Some(user) = ctx.principal.strip_prefix("user:").filter(|_| ctx.person) else {
+        return Ok(());
+    };
+    let held = record
+        .fields
+        .get("members")
+        .and_then(|members| members.get(user))
+        .and_then(Value::as_str);
+    let Some(held) = held else {
+        return Ok(());
+    };
+    if Role::named(held).is_some_and(|role| role >= needed) {
+        return Ok(());
+    }
+    let wanted = if needed == Role::Admin {
+        "admin"
+    } else {
+        "editor or admin"
+    };
+    Err(ApiError::problem(
+        http::StatusCode::FORBIDDEN,
+        format!("this needs the role {wanted} on project '{project}'; yours is {held}"),
+    ))
+}
+
 fn members_of(record: &mut Resource) -> Result<&mut Map<String, Value>, ApiError> {
     record
         .fields
@@ -249,9 +312,7 @@ pub(crate) fn create_collection(ctx: &Ctx<'_>, input: CollectionCreateInput) -> 
     let now = ctx.now();
     let mut inner = ctx.lock_org();
     let inner = &mut *inner;
-    inner
-        .resources
-        .get(Family::Project, ctx.org, None, &input.project_id)?;
+    require_role(ctx, &inner.resources, &input.project_id, Role::Editor)?;
     let mut fields = Map::new();
     fields.insert(
         "project_id".to_owned(),
@@ -309,6 +370,7 @@ pub(crate) fn list_collections(ctx: &Ctx<'_>, input: ListInput) -> Outcome {
 pub(crate) fn update_collection(ctx: &Ctx<'_>, input: CollectionUpdateInput) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.lock_org();
+    require_role(ctx, &inner.resources, &input.project_id, Role::Editor)?;
     let collection = inner.resources.get_mut(
         Family::Collection,
         ctx.org,
@@ -332,6 +394,7 @@ pub(crate) fn update_collection(ctx: &Ctx<'_>, input: CollectionUpdateInput) -> 
 pub(crate) fn delete_collection(ctx: &Ctx<'_>, input: CollectionDeleteInput) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.lock_org();
+    require_role(ctx, &inner.resources, &input.project_id, Role::Admin)?;
     let removed = inner.resources.remove(
         Family::Collection,
         ctx.org,

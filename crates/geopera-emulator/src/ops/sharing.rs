@@ -14,6 +14,7 @@ use geopera_types::rfc3339::{format_date_time, parse_api_date_time, parse_date_t
 use serde_json::{json, Map, Value};
 use subtle::ConstantTimeEq;
 
+use super::projects::Role;
 use super::{Ctx, Outcome};
 use crate::error::ApiError;
 use crate::resources::{Family, Resource, Resources};
@@ -85,6 +86,22 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: ShareLinkCreate) -> Outcome {
 pub(crate) fn revoke(ctx: &Ctx<'_>, input: ShareLinkRevokeInput) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
+    let project = inner
+        .resources
+        .get(Family::ShareLink, ctx.org, None, &input.link_id)?
+        .str("project_id")
+        .unwrap_or_default()
+        .to_owned();
+    // The shared target's project; a link whose project is gone is anyone's of the
+    // organization to revoke.
+    if !project.is_empty()
+        && inner
+            .resources
+            .get(Family::Project, ctx.org, None, &project)
+            .is_ok()
+    {
+        super::projects::require_role(ctx, &inner.resources, &project, Role::Editor)?;
+    }
     let link = inner
         .resources
         .get_mut(Family::ShareLink, ctx.org, None, &input.link_id)?;

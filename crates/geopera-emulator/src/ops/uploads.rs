@@ -23,6 +23,7 @@ use geopera_types::JsonObject;
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 
+use super::projects::Role;
 use super::{Ctx, Outcome};
 use crate::error::ApiError;
 use crate::resources::{Family, Resource};
@@ -71,9 +72,7 @@ pub(crate) fn initiate(ctx: &Ctx<'_>, input: UploadInitiate) -> Outcome {
     fields.insert("completed_at".to_owned(), Value::Null);
     let mut inner = lock(ctx);
     let inner = &mut *inner;
-    inner
-        .resources
-        .get(Family::Project, ctx.org, None, &input.project_id)?;
+    super::projects::require_role(ctx, &inner.resources, &input.project_id, Role::Editor)?;
     let storage = Storage::of(&inner.resources, ctx.org);
     if input.total_bytes > storage.free() {
         return Err(ApiError::problem(

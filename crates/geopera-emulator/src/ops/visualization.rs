@@ -22,9 +22,7 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: ProfileCreateInput) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.lock_org();
     let inner = &mut *inner;
-    inner
-        .resources
-        .get(Family::Item, ctx.org, None, &input.item_id)?;
+    may_change(ctx, &inner.resources, &input.item_id)?;
     let mut fields = Map::new();
     fields.insert("item_id".to_owned(), Value::from(input.item_id.as_str()));
     fields.insert("name".to_owned(), Value::from(name));
@@ -58,6 +56,16 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: ProfileCreateInput) -> Outcome {
         &id,
     )?;
     Ok(ctx.ok(&profile.to_json()))
+}
+
+/// Refuses a person who is no editor or admin of the item's project, as the contract asks of
+/// the operations that change an item's profiles.
+///
+/// # Errors
+/// 404 for an unknown item; 403 for a viewer of its project.
+fn may_change(ctx: &Ctx<'_>, resources: &Resources, item: &str) -> Result<(), ApiError> {
+    let project = super::items::project_of(resources, ctx.org, item)?;
+    super::projects::require_role(ctx, resources, &project, super::projects::Role::Editor)
 }
 
 pub(crate) fn get(ctx: &Ctx<'_>, input: ProfileGetInput) -> Outcome {
@@ -95,6 +103,7 @@ pub(crate) fn update(ctx: &Ctx<'_>, input: ProfileUpdateInput) -> Outcome {
         .transpose()?;
     let now = ctx.now();
     let mut inner = ctx.lock_org();
+    may_change(ctx, &inner.resources, &input.item_id)?;
     find(&inner.resources, ctx.org, &input.item_id, &input.profile_id)?;
     if input.is_default == Some(true) {
         make_default(
@@ -128,6 +137,7 @@ pub(crate) fn update(ctx: &Ctx<'_>, input: ProfileUpdateInput) -> Outcome {
 
 pub(crate) fn delete(ctx: &Ctx<'_>, input: ProfileRef) -> Outcome {
     let mut inner = ctx.lock_org();
+    may_change(ctx, &inner.resources, &input.item_id)?;
     find(&inner.resources, ctx.org, &input.item_id, &input.profile_id)?;
     let removed = inner.resources.remove(
         Family::VisualizationProfile,
@@ -141,6 +151,7 @@ pub(crate) fn delete(ctx: &Ctx<'_>, input: ProfileRef) -> Outcome {
 pub(crate) fn set_default(ctx: &Ctx<'_>, input: ProfileRef) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.lock_org();
+    may_change(ctx, &inner.resources, &input.item_id)?;
     find(&inner.resources, ctx.org, &input.item_id, &input.profile_id)?;
     make_default(
         &mut inner.resources,

@@ -343,6 +343,89 @@ fn items_are_duplicated_traced_and_their_asset_named() {
     assert_ne!(copied["id"], profile["id"]);
 }
 
+/// A person's role in a project holds them to what the contract allows it: a viewer changes
+/// nothing there, an editor changes its contents but deletes no collection, an admin may.
+/// Keys, and people who are no members of the project, keep the organization's access.
+#[test]
+fn a_project_role_holds_a_person_to_what_it_allows() {
+    let api = Api::start();
+    let project = new_project(&api, "Roles");
+    let existing = item(&api, &project, None, "existing");
+    let kept = collection(&api, &project, "kept");
+    let session = crate::oidc::password_login(&api, "admin", "admin-password");
+    let token = session["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let role = |role: &str, adding: bool| {
+        let op = if adding {
+            "projects.add_member"
+        } else {
+            "projects.update_member"
+        };
+        ok(api.call(
+            op,
+            json!({"project_id": project, "user_id": "usr_admin", "role": role}),
+        ));
+    };
+    let changes = |name: &str| {
+        [
+            (
+                "items.create",
+                json!({"project_id": project, "name": name, "type": "satellite_capture"}),
+            ),
+            (
+                "items.update",
+                json!({"item_id": existing, "name": format!("{name} renamed")}),
+            ),
+            (
+                "collections.create",
+                json!({"project_id": project, "name": name}),
+            ),
+            (
+                "uploads.initiate",
+                json!({"project_id": project, "transfer_method": "browser", "file_count": 1, "total_bytes": 10}),
+            ),
+            (
+                "visualization.profile.create",
+                json!({"item_id": existing, "name": name, "layer": "user", "type": "rgb", "config": {}}),
+            ),
+        ]
+    };
+    // No member yet: the organization's access.
+    for (op, body) in changes("before") {
+        assert_eq!(api.call_as(&token, op, body).status, 200, "{op}");
+    }
+    role("viewer", true);
+    for (op, body) in changes("as viewer") {
+        let refused = api.call_as(&token, op, body);
+        assert_eq!(refused.status, 403, "{op}: {:?}", refused.json());
+        assert!(
+            refused.json()["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("yours is viewer")),
+            "{op}: {:?}",
+            refused.json()
+        );
+    }
+    // A key is no member: its scopes decide.
+    for (op, body) in changes("by key") {
+        assert_eq!(api.call(op, body).status, 200, "{op}");
+    }
+    role("editor", false);
+    for (op, body) in changes("as editor") {
+        assert_eq!(api.call_as(&token, op, body).status, 200, "{op}");
+    }
+    let delete = json!({"project_id": project, "collection_id": kept});
+    let refused = api.call_as(&token, "collections.delete", delete.clone());
+    assert_eq!(refused.status, 403, "deleting a collection needs an admin");
+    role("admin", false);
+    assert_eq!(
+        api.call_as(&token, "collections.delete", delete).status,
+        200
+    );
+}
+
 fn rule(api: &Api, body: Value) -> Value {
     ok(api.call("alerts.create_rule", body))["alert_rule"].clone()
 }
