@@ -169,6 +169,15 @@ impl Item {
         }
     }
 
+    /// The kind of data it is, as a federated search's `data_types` names it: `optical` or
+    /// `sar`.
+    pub fn data_type(&self) -> &'static str {
+        match COLLECTIONS.get(self.collection) {
+            Some(def) if !def.optical => "sar",
+            _ => "optical",
+        }
+    }
+
     /// The item as a STAC Feature whose asset links point at `base_url`.
     pub fn to_feature(&self, base_url: &str) -> Value {
         let [west, south, east, north] = self.bbox;

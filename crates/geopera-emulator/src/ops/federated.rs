@@ -2,8 +2,9 @@
 //! many matches each source gave.
 //!
 //! The sources are the catalog's two hosts, the open archive and the commercial one; a
-//! source id the catalog does not know is reported in `sources` with an error rather than
-//! refused, as a federation reports a source that failed.
+//! source id the catalog does not know is reported in `sources` with an error (once, however
+//! often it is named) rather than refused, as a federation reports a source that failed.
+//! `data_types` keeps items of those kinds: the catalog holds `optical` and `sar`.
 
 use geopera_types::JsonObject;
 use serde_json::{json, Value};
@@ -28,16 +29,31 @@ pub(crate) fn search(ctx: &Ctx<'_>, mut body: JsonObject) -> Outcome {
             .filter_map(|id| id.as_str().map(str::to_owned))
             .collect()
     });
+    // Kinds of data the catalog does not hold match nothing, as a source it does not know.
+    let kinds: Option<Vec<String>> =
+        body.get("data_types")
+            .and_then(Value::as_array)
+            .map(|kinds| {
+                kinds
+                    .iter()
+                    .filter_map(|kind| kind.as_str().map(str::to_ascii_lowercase))
+                    .collect()
+            });
     let search = Search::parse(&Value::Object(body), ctx.shared.seed)?;
     let chosen = |source: &str| {
         wanted
             .as_ref()
             .is_none_or(|ids| ids.iter().any(|id| id == source))
     };
+    let of_kind = |kind: &str| {
+        kinds
+            .as_ref()
+            .is_none_or(|kinds| kinds.iter().any(|k| k == kind))
+    };
     let matches: Vec<_> = search
         .all(&ctx.shared.catalog)
         .into_iter()
-        .filter(|item| chosen(item.source()))
+        .filter(|item| chosen(item.source()) && of_kind(item.data_type()))
         .collect();
     let mut sources: Vec<Value> = SOURCES
         .iter()
@@ -47,10 +63,12 @@ pub(crate) fn search(ctx: &Ctx<'_>, mut body: JsonObject) -> Outcome {
             json!({"source_id": id, "title": title, "count": count, "error": null})
         })
         .collect();
+    let mut reported = std::collections::HashSet::new();
     for unknown in wanted
         .iter()
         .flatten()
         .filter(|id| !SOURCES.iter().any(|(known, _)| known == id))
+        .filter(|id| reported.insert(id.as_str()))
     {
         sources.push(json!({
             "source_id": unknown,

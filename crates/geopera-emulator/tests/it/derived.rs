@@ -95,6 +95,46 @@ fn a_federated_search_counts_matches_per_source() {
         "{one}"
     );
     assert_eq!(one["sources"][1]["error"], "unknown source");
+    // A source named twice is reported once.
+    let twice = api
+        .call(
+            "catalog.federated_search",
+            json!({"source_ids": ["nowhere", "nowhere"], "limit": 1}),
+        )
+        .json();
+    assert_eq!(
+        twice["sources"].as_array().map(Vec::len),
+        Some(1),
+        "{twice}"
+    );
+
+    // `data_types` keeps the kinds named: radar is the Sentinel-1 collection alone.
+    let sar = api
+        .call(
+            "catalog.federated_search",
+            json!({"data_types": ["SAR"], "limit": 20}),
+        )
+        .json();
+    let features = sar["features"].as_array().expect("features");
+    assert!(!features.is_empty());
+    assert!(
+        features.iter().all(|f| f["collection"] == "sentinel-1-grd"),
+        "{sar}"
+    );
+    let counted: i64 = sar["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .filter_map(|s| s["count"].as_i64())
+        .sum();
+    assert_eq!(counted, 2_000);
+    let none = api
+        .call(
+            "catalog.federated_search",
+            json!({"data_types": ["hyperspectral"], "limit": 5}),
+        )
+        .json();
+    assert_eq!(none["numberReturned"], 0, "{none}");
 }
 
 /// The federated search has no pages and declares no `next`: one sent along (a token of some
