@@ -5,7 +5,7 @@
 //! the item's own numbers when the expression names one (`cloud_cover`, `gsd` or a numeric
 //! entry of its `properties`) and otherwise from a stand-in value in −1..1 derived from the
 //! item and expression, the same on every call. A test that triggers records an alert event
-//! (outside a running cooldown), so `alerts.events.list` and `alerts.acknowledge_event` have
+//! (outside a running cooldown, and only for an active rule), so `alerts.events.list` and `alerts.acknowledge_event` have
 //! something to answer; the contract's description says the real test persists nothing, but
 //! nothing else in the emulator evaluates rules.
 //!
@@ -209,8 +209,10 @@ pub(crate) fn test_rule(ctx: &Ctx<'_>, input: TestAlertRuleInput) -> Outcome {
         .unwrap_or(0);
     let cooling = last_event_at(&inner.resources, ctx.org, &rule.id)
         .is_some_and(|at| now < at.saturating_add(cooldown.saturating_mul(60)));
+    // A rule turned off records nothing: the test still says whether it would trigger.
+    let active = rule.fields.get("active").and_then(Value::as_bool) != Some(false);
     let mut event_id = Value::Null;
-    if triggers && !cooling {
+    if triggers && !cooling && active {
         let mut fields = Map::new();
         fields.insert("organization_id".to_owned(), Value::from(ctx.org));
         fields.insert("rule_id".to_owned(), Value::from(rule.id.as_str()));

@@ -568,6 +568,17 @@ fn testing_a_rule_records_events_to_page_through_and_acknowledge() {
     assert!(ok(api.call("alerts.test_rule", body.clone()))["alert_event_id"].is_null());
     api.emu.clock().advance(Duration::from_secs(61 * 60));
     assert!(ok(api.call("alerts.test_rule", body.clone()))["alert_event_id"].is_string());
+    // Turned off, a rule still says it would trigger, and records nothing.
+    ok(api.call(
+        "alerts.update_rule",
+        json!({"rule_id": noisy, "active": false}),
+    ));
+    let off = ok(api.call(
+        "alerts.test_rule",
+        json!({"rule_id": noisy, "item_id": cloudy}),
+    ));
+    assert_eq!(off["would_trigger"], true);
+    assert!(off["alert_event_id"].is_null(), "{off}");
 
     let all = walk(&api, "alerts.events.list", &json!({}), "alert_events", 3);
     assert_eq!(all.len(), 9);
