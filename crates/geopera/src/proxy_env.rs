@@ -9,32 +9,35 @@
 
 /// The variables a client follows, as pairs read upper-case first: only the first of a pair
 /// that is set counts, as for reqwest.
-const VARIABLES: [[&str; 2]; 3] = [
-    ["ALL_PROXY", "all_proxy"],
-    ["HTTP_PROXY", "http_proxy"],
-    ["HTTPS_PROXY", "https_proxy"],
-];
+const HTTP: [&str; 2] = ["HTTP_PROXY", "http_proxy"];
+const HTTPS: [&str; 2] = ["HTTPS_PROXY", "https_proxy"];
+const ALL: [&str; 2] = ["ALL_PROXY", "all_proxy"];
 
 /// The schemes a proxy URL may have; none is `http`.
 const SCHEMES: [&str; 6] = ["http", "https", "socks4", "socks4a", "socks5", "socks5h"];
 
-/// The first proxy variable that is set to something other than a proxy URL, with `lookup`
-/// reading the environment. `HTTP_PROXY` is not read in a CGI program (`REQUEST_METHOD` set),
-/// where a client's request could have set it (httpoxy), so it is not checked there either.
+/// The first proxy variable that is set to something other than a proxy URL where reqwest
+/// would have read it, with `lookup` reading the environment: `HTTP_PROXY` and `HTTPS_PROXY`
+/// whenever set (passed over, they leave calls to `ALL_PROXY` or to no proxy at all), and
+/// `ALL_PROXY` when one of them is unset (it stands in for it). A CGI program
+/// (`REQUEST_METHOD` set), where a client's request could have set them (httpoxy), follows
+/// none, so none is checked there.
 pub(crate) fn unreadable(lookup: impl Fn(&str) -> Option<String>) -> Option<&'static str> {
-    let cgi = lookup("REQUEST_METHOD").is_some();
-    for pair in VARIABLES {
-        if cgi && pair[0] == "HTTP_PROXY" {
-            continue;
-        }
-        let Some((name, value)) = pair.iter().find_map(|name| Some((*name, lookup(name)?))) else {
-            continue;
-        };
-        if !value.is_empty() && !is_proxy_url(&value) {
-            return Some(name);
-        }
+    if lookup("REQUEST_METHOD").is_some() {
+        return None;
     }
-    None
+    let first_set = |pair: [&'static str; 2]| {
+        pair.iter()
+            .find_map(|name| Some((*name, lookup(name)?)))
+            .filter(|(_, value)| !value.is_empty())
+    };
+    let (http, https) = (first_set(HTTP), first_set(HTTPS));
+    let all = first_set(ALL).filter(|_| http.is_none() || https.is_none());
+    [http, https, all]
+        .into_iter()
+        .flatten()
+        .find(|(_, value)| !is_proxy_url(value))
+        .map(|(name, _)| name)
 }
 
 /// Whether `value` names a proxy: `[scheme://][user[:password]@]host[:port]`, with a path

@@ -63,8 +63,20 @@ fn only_the_variable_read_is_checked() {
         ("all_proxy", "http://127.0.0.1:3128"),
     ];
     assert_eq!(first_unreadable(&both), Some("ALL_PROXY"));
-    // A CGI program does not follow HTTP_PROXY, so it is not checked there.
-    let cgi = [("REQUEST_METHOD", "GET"), ("HTTP_PROXY", "bad url")];
+    // A CGI program follows none of them, so none is checked there.
+    let cgi = [
+        ("REQUEST_METHOD", "GET"),
+        ("HTTP_PROXY", "bad url"),
+        ("HTTPS_PROXY", "bad url"),
+    ];
     assert_eq!(first_unreadable(&cgi), None);
     assert_eq!(first_unreadable(&cgi[1..]), Some("HTTP_PROXY"));
+    // ALL_PROXY stands in only for a scheme without its own variable.
+    let covered = [
+        ("HTTP_PROXY", "http://127.0.0.1:3128"),
+        ("HTTPS_PROXY", "http://127.0.0.1:3128"),
+        ("ALL_PROXY", "bad url"),
+    ];
+    assert_eq!(first_unreadable(&covered), None);
+    assert_eq!(first_unreadable(&covered[1..]), Some("ALL_PROXY"));
 }
