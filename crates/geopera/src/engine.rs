@@ -783,11 +783,13 @@ fn parse<T: DecodeOutput>(
         return Err(Error::rate_limited(info.id, &headers, &content, attempts));
     }
     let documented = code == info.success_status || info.error_statuses.contains(&code);
+    // A client that follows redirects gets the image or, after a chain it gave up on, the
+    // redirect as an unexpected status: only an unfollowed one is the address asked for.
     let redirected_to = status
         .is_redirection()
         .then(|| headers.get(http::header::LOCATION)?.to_str().ok())
         .flatten()
-        .filter(|_| info.answers_with_redirect());
+        .filter(|_| info.answers_with_redirect() && !client.settings.follow_redirects);
     let parsed = if code == info.success_status {
         T::decode_output(content_type(&headers), &content).map_or(Parsed::Unparsed, Parsed::Success)
     } else if let Some(location) = redirected_to {
