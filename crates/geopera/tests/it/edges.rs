@@ -321,6 +321,39 @@ async fn a_401_or_429_from_another_origin_neither_renews_the_credential_nor_pace
     .expect("a page");
 }
 
+/// A quicklook's redirect is its answer only for a client that does not follow redirects: one
+/// that does and gives up on a chain that never ends (or on a hop it refuses) has no image,
+/// and fails rather than passing the last redirect off as the image's address.
+#[tokio::test]
+async fn a_followed_quicklook_chain_that_never_ends_is_no_answer() {
+    // Each answer sends the request one letter further on, on the same host.
+    let cdn = Hostile::serve("127.0.0.2", |seen| {
+        redirect(307, &format!("{}x", seen.path))
+    });
+    let target = format!("{}/q", cdn.url());
+    let api = Hostile::serve("127.0.0.1", move |_| redirect(307, &target));
+    let error = catalog_image_quicklook::send(&credentialed(&api), quicklook())
+        .await
+        .expect_err("no image at the end of the chain");
+    assert!(matches!(error, Error::UnexpectedStatus { .. }), "{error:?}");
+    // Not followed, the first redirect is the answer.
+    let unfollowing = AuthenticatedClient::builder(TOKEN)
+        .base_url(api.url())
+        .retries(0)
+        .build()
+        .expect("valid");
+    let answer = catalog_image_quicklook::send(&unfollowing, quicklook())
+        .await
+        .expect("the address");
+    assert_eq!(answer["status"], 307);
+    assert!(
+        answer["location"]
+            .as_str()
+            .is_some_and(|l| l.ends_with("/q")),
+        "{answer}"
+    );
+}
+
 /// A chain that leaves the API and comes back to it ends at the API without the credential,
 /// which stayed behind at the first hop out: that 401 is no verdict on the credential either.
 #[tokio::test]
