@@ -429,8 +429,10 @@
 //! ([`EmulatorHandle::default_project`] names it), so item paging can be exercised at once.
 //! A person's role in a project (`projects.add_member`) holds them to what the contract allows
 //! it: a `viewer` is 403 on the operations it marks "editor/admin" (creating, changing and
-//! deleting items and collections, duplicating items, uploads, visualization profiles,
-//! revoking share links), and deleting a collection needs an `admin`. Keys act for the
+//! deleting items, their assets and collections, duplicating items, starting and completing
+//! uploads, visualization profiles, creating and revoking share links, renaming the
+//! project), and deleting a collection, archiving or deleting the project and managing its
+//! members need an `admin`. Keys act for the
 //! organization, their scopes deciding, and a person who is no member of the project keeps
 //! the organization's access.
 //! Event subscriptions are kept too ([Webhooks](#webhooks)), and so are jobs and uploads

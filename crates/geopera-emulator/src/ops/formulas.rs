@@ -202,7 +202,6 @@ fn checked_range(range: Option<&[f64]>) -> Result<Option<Vec<f64>>, ApiError> {
     }
 }
 
-/// The band names a formula reads: its identifiers, in order of first use.
 /// The bands a formula reads: its names, each once, in the order they first appear, but for
 /// those called as functions (`sqrt(B8)` reads `B8`, not `sqrt`).
 fn bands_of(formula: &str) -> Vec<String> {

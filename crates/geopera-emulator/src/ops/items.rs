@@ -235,6 +235,8 @@ pub(crate) fn set_asset_band_names(ctx: &Ctx<'_>, input: SetBandNamesInput) -> O
     }
     let now = ctx.now();
     let mut inner = ctx.lock_org();
+    let project = project_of(&inner.resources, ctx.org, &input.item_id)?;
+    require_role(ctx, &inner.resources, &project, Role::Editor)?;
     let item = inner
         .resources
         .get_mut(Family::Item, ctx.org, None, &input.item_id)?;
@@ -471,7 +473,6 @@ fn lineage_entry(item: &Resource) -> Value {
     })
 }
 
-/// The item as answered: its fields without the asset band names kept beside them.
 /// The project an item of the organization is in.
 ///
 /// # Errors
@@ -579,6 +580,8 @@ pub(crate) fn download_asset(ctx: &Ctx<'_>, input: AssetDownloadInput) -> Outcom
 pub(crate) fn delete_asset(ctx: &Ctx<'_>, input: AssetDeleteInput) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.lock_org();
+    let project = project_of(&inner.resources, ctx.org, &input.item_id)?;
+    require_role(ctx, &inner.resources, &project, Role::Editor)?;
     let item = inner
         .resources
         .get_mut(Family::Item, ctx.org, None, &input.item_id)?;

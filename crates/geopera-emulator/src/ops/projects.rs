@@ -78,6 +78,13 @@ fn change(
 ) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.lock_org();
+    // Renaming is an editor's; archiving, which takes the project out of use, an admin's.
+    let needed = if archived.is_some() {
+        Role::Admin
+    } else {
+        Role::Editor
+    };
+    require_role(ctx, &inner.resources, id, needed)?;
     let project = inner
         .resources
         .get_mut(Family::Project, ctx.org, None, id)?;
@@ -98,6 +105,7 @@ pub(crate) fn delete(ctx: &Ctx<'_>, input: ProjectDeleteInput) -> Outcome {
     let id = input.project_id;
     let mut inner = ctx.lock_org();
     // One that expired before is failed as expired, not as deleted with its project.
+    require_role(ctx, &inner.resources, &id, Role::Admin)?;
     crate::uploads::expire_idle(&mut inner, Some(ctx.org), ctx.shared.clock.now_millis());
     inner
         .resources
@@ -173,6 +181,8 @@ fn set_member(ctx: &Ctx<'_>, project: &str, user: &str, role: &str, adding: bool
     }
     let now = ctx.now();
     let mut inner = ctx.lock_org();
+    // Who holds which role is an admin's to say: a viewer could otherwise make itself one.
+    require_role(ctx, &inner.resources, project, Role::Admin)?;
     let record = inner
         .resources
         .get_mut(Family::Project, ctx.org, None, project)?;
@@ -205,6 +215,7 @@ fn set_member(ctx: &Ctx<'_>, project: &str, user: &str, role: &str, adding: bool
 pub(crate) fn remove_member(ctx: &Ctx<'_>, input: RemoveMemberInput) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.lock_org();
+    require_role(ctx, &inner.resources, &input.project_id, Role::Admin)?;
     let record = inner
         .resources
         .get_mut(Family::Project, ctx.org, None, &input.project_id)?;
@@ -218,12 +229,9 @@ pub(crate) fn remove_member(ctx: &Ctx<'_>, input: RemoveMemberInput) -> Outcome 
     Ok(ctx.ok(&json!({"ok": true})))
 }
 
-/// The project's member map, made when a record from an older file has none.
-///
-/// # Errors
-/// 500 if the record holds something else there, which no version of the emulator writes.
-/// The role a change to a project's contents needs of a person: `editor` (or `admin`) for
-/// most, `admin` for deleting a collection.
+/// The role a change to a project needs of a person: `editor` (or `admin`) for its contents
+/// and name, `admin` for deleting a collection, archiving or deleting the project and saying
+/// who its members are.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Role {
     Viewer,
@@ -285,6 +293,10 @@ pub(super) fn require_role(
     ))
 }
 
+/// The project's member map, made when a record from an older file has none.
+///
+/// # Errors
+/// 500 if the record holds something else there, which no version of the emulator writes.
 fn members_of(record: &mut Resource) -> Result<&mut Map<String, Value>, ApiError> {
     record
         .fields
@@ -417,7 +429,6 @@ pub(crate) fn delete_collection(ctx: &Ctx<'_>, input: CollectionDeleteInput) -> 
     Ok(ctx.ok(&json!({"ok": true, "id": removed.id})))
 }
 
-/// How many of the organization's items name the collection.
 /// A collection as `collections.get` answers it: with the count of its items.
 pub(super) fn collection_json(
     resources: &crate::resources::Resources,
@@ -427,6 +438,7 @@ pub(super) fn collection_json(
     with_item_count(collection.to_json(), count)
 }
 
+/// How many of the organization's items name the collection.
 fn item_count(resources: &crate::resources::Resources, org: &str, collection: &str) -> usize {
     resources
         .list(Family::Item, org, None)

@@ -53,6 +53,15 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: ShareLinkCreate) -> Outcome {
         .or(target.parent.as_deref())
         .unwrap_or_default()
         .to_owned();
+    // Sharing what a project holds is an editor's, as revoking the link is.
+    if !project.is_empty()
+        && inner
+            .resources
+            .get(Family::Project, ctx.org, None, &project)
+            .is_ok()
+    {
+        super::projects::require_role(ctx, &inner.resources, &project, Role::Editor)?;
+    }
     let mut fields = Map::new();
     fields.insert("token".to_owned(), Value::from(token));
     fields.insert("target_type".to_owned(), target_type);

@@ -237,6 +237,18 @@ pub(crate) fn complete(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
     };
     let now = ctx.now();
     let mut inner = lock(ctx);
+    // Completing makes the upload's files the project's data: an editor's, as starting it is.
+    let project = open_upload(&mut inner.resources, ctx, &id)?
+        .str("project_id")
+        .unwrap_or_default()
+        .to_owned();
+    if inner
+        .resources
+        .get(Family::Project, ctx.org, None, &project)
+        .is_ok()
+    {
+        super::projects::require_role(ctx, &inner.resources, &project, Role::Editor)?;
+    }
     let upload = open_upload(&mut inner.resources, ctx, &id)?;
     let received = int(upload, "bytes_received");
     let total = int(upload, "total_bytes");

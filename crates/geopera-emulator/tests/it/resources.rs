@@ -357,6 +357,7 @@ fn a_project_role_holds_a_person_to_what_it_allows() {
         .as_str()
         .expect("a token")
         .to_owned();
+    let in_a_day = geopera_types::rfc3339::format_date_time(api.emu.clock().now_secs() + 86_400);
     let role = |role: &str, adding: bool| {
         let op = if adding {
             "projects.add_member"
@@ -390,6 +391,19 @@ fn a_project_role_holds_a_person_to_what_it_allows() {
                 "visualization.profile.create",
                 json!({"item_id": existing, "name": name, "layer": "user", "type": "rgb", "config": {}}),
             ),
+            (
+                "items.set_asset_band_names",
+                json!({"item_id": existing, "asset_id": format!("ast_{}", &existing[4..]), "band_names": [name]}),
+            ),
+            (
+                "share.link.create",
+                json!({"target_type": "item", "target_id": existing, "permission": "view",
+                       "password": "correct horse", "expires_at": in_a_day}),
+            ),
+            (
+                "projects.update",
+                json!({"project_id": project, "description": name}),
+            ),
         ]
     };
     // No member yet: the organization's access.
@@ -408,6 +422,22 @@ fn a_project_role_holds_a_person_to_what_it_allows() {
             refused.json()
         );
     }
+    // Nor does a viewer say who holds which role, or end the project.
+    for (op, body) in [
+        (
+            "projects.update_member",
+            json!({"project_id": project, "user_id": "usr_admin", "role": "admin"}),
+        ),
+        (
+            "projects.remove_member",
+            json!({"project_id": project, "user_id": "usr_admin"}),
+        ),
+        ("projects.archive", json!({"project_id": project})),
+        ("projects.delete", json!({"project_id": project})),
+    ] {
+        let refused = api.call_as(&token, op, body);
+        assert_eq!(refused.status, 403, "{op}: {:?}", refused.json());
+    }
     // A key is no member: its scopes decide.
     for (op, body) in changes("by key") {
         assert_eq!(api.call(op, body).status, 200, "{op}");
@@ -419,11 +449,19 @@ fn a_project_role_holds_a_person_to_what_it_allows() {
     let delete = json!({"project_id": project, "collection_id": kept});
     let refused = api.call_as(&token, "collections.delete", delete.clone());
     assert_eq!(refused.status, 403, "deleting a collection needs an admin");
+    let refused = api.call_as(
+        &token,
+        "projects.update_member",
+        json!({"project_id": project, "user_id": "usr_admin", "role": "admin"}),
+    );
+    assert_eq!(refused.status, 403, "an editor makes no admin of itself");
     role("admin", false);
     assert_eq!(
         api.call_as(&token, "collections.delete", delete).status,
         200
     );
+    let ended = api.call_as(&token, "projects.delete", json!({"project_id": project}));
+    assert_eq!(ended.status, 200, "{:?}", ended.json());
 }
 
 fn rule(api: &Api, body: Value) -> Value {

@@ -312,8 +312,6 @@ fn integers_beyond_i64_are_422_at_their_field_and_nothing_is_stored_but_paging_n
     assert_eq!(rules["total"], 0, "{rules}");
 }
 
-/// pydantic echoes an integer beyond 64 bits in a 422's `input` as the client wrote it, alone
-/// or inside the object a missing member is missing from; never as the float `1e+20`.
 /// A 422 quotes what failed, but never a credential the body carries (a share link's token
 /// and password, a subscription's delivery headers, a tile key): a failure inside one quotes
 /// nothing, and a quoted body leaves them out while keeping its other members.
@@ -366,6 +364,8 @@ fn a_422_quotes_no_credential_of_the_body() {
     assert!(quoted.contains(&&json!(7)), "{detail}");
 }
 
+/// pydantic echoes an integer beyond 64 bits in a 422's `input` as the client wrote it, alone
+/// or inside the object a missing member is missing from; never as the float `1e+20`.
 #[test]
 fn a_422_echoes_an_integer_beyond_64_bits_as_written() {
     let api = Api::start();
