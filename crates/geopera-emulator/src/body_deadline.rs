@@ -5,8 +5,9 @@
 //! arrive, but a peer sending one byte just inside it would hold a request, its connection and
 //! up to the body limit of memory for as long as it liked; and the sign-in and control routes
 //! read their bodies with axum's `Bytes` extractor, which waits for a stalled body as long as
-//! the connection stays open. Here every such body gets one deadline from the start of its
-//! request. Upload `PUT`s are left out: a large file may rightly take hours, so they get a
+//! the connection stays open. Here every such body gets one deadline from when its handler
+//! first reads it: at once for the sign-in and control routes, after authentication for an
+//! operation (whose injected latency may come first, see below). Upload `PUT`s are left out: a large file may rightly take hours, so they get a
 //! deadline proportional to their size instead (`crate::uploads`), besides the idle timeout.
 //!
 //! Why a body wrapper rather than a timeout around the whole request: an operation's answer
@@ -36,8 +37,8 @@ use axum::extract::Request;
 use bytes::Bytes;
 use tokio::time::Sleep;
 
-/// The longest a request body other than an upload's may take to arrive, from the start of
-/// its request; a body still arriving after it fails, and its request with it (408 for an
+/// The longest a request body other than an upload's may take to arrive, from when its handler
+/// first reads it; a body still arriving after it fails, and its request with it (408 for an
 /// operation).
 pub const BODY_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -144,7 +145,7 @@ pub(crate) async fn bound(
     parts.extensions.insert(share.clone());
     let body = Body::new(Bounded {
         inner: body,
-        deadline: Box::pin(tokio::time::sleep(BODY_DEADLINE)),
+        deadline: None,
         held: Held {
             budget,
             bytes: 0,
@@ -173,7 +174,9 @@ impl BodyShare {
 /// A body that fails once its deadline has passed, or once its bytes would pass the budget.
 struct Bounded {
     inner: Body,
-    deadline: Pin<Box<Sleep>>,
+    /// Set at the first read: an operation's body is first read after its injected latency,
+    /// which is the emulator's wait, not the client's.
+    deadline: Option<Pin<Box<Sleep>>>,
     held: Held,
 }
 
@@ -224,7 +227,10 @@ impl HttpBody for Bounded {
             }
             return Poll::Ready(frame);
         }
-        match self.deadline.as_mut().poll(cx) {
+        let deadline = self
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(BODY_DEADLINE)));
+        match deadline.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Some(Err(axum::Error::new(BodyDeadlinePassed)))),
             Poll::Pending => Poll::Pending,
         }

@@ -4,7 +4,7 @@ use super::*;
 fn bounded(inner: Body) -> Body {
     Body::new(Bounded {
         inner,
-        deadline: Box::pin(tokio::time::sleep(BODY_DEADLINE)),
+        deadline: None,
         held: Held {
             budget: BodyBudget::for_limit(usize::MAX),
             bytes: 0,
@@ -59,7 +59,7 @@ async fn a_released_body_gives_back_its_bytes_and_counts_no_more() {
         .map(|size| Ok::<_, std::io::Error>(Bytes::from(vec![b' '; size])));
     let body = Body::new(Bounded {
         inner: Body::from_stream(chunks),
-        deadline: Box::pin(tokio::time::sleep(BODY_DEADLINE)),
+        deadline: None,
         held: Held {
             budget: budget.clone(),
             bytes: 0,
@@ -81,4 +81,21 @@ async fn a_released_body_gives_back_its_bytes_and_counts_no_more() {
         assert!(budget.take(cap), "nothing is held");
         budget.give_back(cap);
     }
+}
+
+/// The deadline runs from the first read, not from when the body was made: an operation's
+/// injected latency comes before its body is read, and is the emulator's wait.
+#[tokio::test(start_paused = true)]
+async fn the_deadline_starts_at_the_first_read() {
+    // A body whose bytes come a second after it is first asked for.
+    let late = futures::stream::once(async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Ok::<_, std::io::Error>(Bytes::from_static(b"{}"))
+    });
+    let body = bounded(Body::from_stream(late));
+    tokio::time::sleep(BODY_DEADLINE * 2).await;
+    let read = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .expect("read in time");
+    assert_eq!(&read[..], b"{}");
 }

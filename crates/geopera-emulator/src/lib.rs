@@ -209,7 +209,7 @@
 //! | webhook deliveries waiting; more drops the oldest of the organization with the most waiting | 10,000 | — | — |
 //! | one webhook delivery attempt | 5 s | — | — |
 //! | a request body (an operation's, an upload `PUT`) sending nothing; longer is 408 | [`BODY_IDLE_TIMEOUT`], 30 s | — | — |
-//! | a whole request body, but an upload `PUT`'s, from the request's start; longer is 408 for an operation, a failed body for sign-in and control routes | [`BODY_DEADLINE`], 60 s | — | — |
+//! | a whole request body, but an upload `PUT`'s, from when it is first read (at once for sign-in and control routes; for an operation, once its caller is authenticated and any injected latency has passed); longer is 408 for an operation, a failed body for sign-in and control routes | [`BODY_DEADLINE`], 60 s | — | — |
 //! | a whole upload `PUT` body, from the request's start; longer is 408 | [`UPLOAD_PUT_MIN_SECS`], 60 s, plus 1 s per [`UPLOAD_PUT_MIN_BYTES_PER_SEC`] (64 KiB) of its `Content-Length` (else of the room left in the upload) | — | — |
 //! | webhook attempts before giving up | 8 | — | — |
 //! | records of one family per organization (projects, jobs, uploads, ...); more is 422 | 10,000 | — | — |
