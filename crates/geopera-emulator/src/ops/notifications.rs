@@ -190,23 +190,30 @@ impl Inbox {
             });
         }
         events.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.entity_id.cmp(&a.entity_id)));
+        // The caller's own mark of each notification, else one from before marks were each
+        // caller's own (no principal), which counts for everyone until they mark it.
         let mut marked: HashMap<&str, &Resource> = HashMap::new();
+        let mut shared: HashMap<&str, &Resource> = HashMap::new();
         for mark in inner.resources.owned(Family::NotificationMark, ctx.org) {
-            // A mark from before marks were the caller's own has no principal: everyone's.
-            let whose = mark.str(PRINCIPAL);
-            if whose.is_some_and(|whose| whose != ctx.principal) {
+            let Some(notice) = mark.parent.as_deref() else {
                 continue;
-            }
-            if let Some(notice) = mark.parent.as_deref() {
+            };
+            match mark.str(PRINCIPAL) {
                 // The oldest mark of a notification is the one that counts.
-                marked.entry(notice).or_insert(mark);
+                Some(whose) if whose == ctx.principal => {
+                    marked.entry(notice).or_insert(mark);
+                }
+                Some(_) => {}
+                None => {
+                    shared.entry(notice).or_insert(mark);
+                }
             }
         }
         let notices = events
             .into_iter()
             .map(|event| {
                 let id = notice_id(event.event_type, &event.entity_id);
-                let mark = marked.get(id.as_str());
+                let mark = marked.get(id.as_str()).or_else(|| shared.get(id.as_str()));
                 let flag = |flag: Flag| {
                     mark.and_then(|m| m.fields.get(flag.field()))
                         .and_then(Value::as_bool)
@@ -221,6 +228,7 @@ impl Inbox {
                 }
             })
             .collect();
+        // Only the caller's own marks are changed; a shared one is copied into one first.
         let marks = marked
             .into_iter()
             .map(|(notice, mark)| (notice.to_owned(), mark.id.clone()))
@@ -257,6 +265,14 @@ impl Inbox {
             None => {
                 self.retire_stale_marks(&mut inner.resources, org);
                 let mut fields = Map::new();
+                // What the caller saw before, a shared mark's flags included, stays so.
+                if let Some(notice) = self.notices.get(at) {
+                    fields.insert(Flag::Read.field().to_owned(), Value::Bool(notice.read));
+                    fields.insert(
+                        Flag::Dismissed.field().to_owned(),
+                        Value::Bool(notice.dismissed),
+                    );
+                }
                 fields.insert(flag.field().to_owned(), Value::Bool(true));
                 fields.insert(PRINCIPAL.to_owned(), Value::from(principal));
                 let mark = inner.resources.create(
