@@ -226,7 +226,8 @@ async fn asset(
         .into_response();
     }
     // A tile off the grid is no tile, as the operations that render tiles say (422 there).
-    let tiled = kind == "tiles" || kind.eq_ignore_ascii_case(crate::ops::SHARE_TILES_KIND);
+    let tiled = kind.eq_ignore_ascii_case("tiles")
+        || kind.eq_ignore_ascii_case(crate::ops::SHARE_TILES_KIND);
     if tiled && images::on_grid(&file) == Some(false) {
         return ApiError::not_found(format!(
             "no tile at this path: x and y run from 0 to 2^z - 1, z from 0 to {}",

@@ -374,6 +374,14 @@ fn an_items_tilejson_points_at_tiles_the_emulator_serves() {
         let off = api.http.get(url).send().expect("GET");
         assert_eq!(off.status().as_u16(), 404, "{z}/{x}/{y}");
     }
+    // The kind in other letters names the same tiles, and is held to the same grid.
+    let shouted = template
+        .replace("/assets/tiles/", "/assets/TILES/")
+        .replace("{z}", "3")
+        .replace("{x}", "99")
+        .replace("{y}", "99");
+    let off = api.http.get(shouted).send().expect("GET");
+    assert_eq!(off.status().as_u16(), 404);
     let missing = api.call("items.tile.tilejson", json!({"item_id": "itm_missing"}));
     assert_eq!(missing.status, 404);
 }
