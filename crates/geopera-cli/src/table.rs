@@ -54,9 +54,9 @@ const PAGE_MARKERS: &[&str] = &[
 
 /// The list to show as rows, with the member it was found under: the answer itself when it
 /// is an array; else its member of a well-known list name; else, when the answer looks like
-/// a page (it has paging members), its first list of objects. A list of rows found nowhere
-/// else, an empty one is taken (a page past the last, a search that matched nothing), so that
-/// it is shown as a table with no rows rather than as the page's own members. A single
+/// a page (it has paging members), its first list of objects. In a page with no rows
+/// anywhere, its empty list is taken (a page past the last, a search that matched nothing), so
+/// that it is shown as a table with no rows rather than as the page's own members. A single
 /// resource that merely holds a list (an order's `groups`) is shown as key / value pairs, not
 /// as the rows of that list. A single STAC item is a row of its own, under the columns of a
 /// page of them, and a STAC collection or catalog is a single resource: both hold `links`, a
@@ -73,34 +73,48 @@ fn rows(answer: &Ordered) -> Option<(Option<&str>, &[Ordered])> {
                 .iter()
                 .filter_map(|key| Some((*key, answer.get(key)?)))
                 .collect();
-            if let Some(found) = first_list(&named) {
-                return Some(found);
-            }
-            if !PAGE_MARKERS.iter().any(|key| answer.get(key).is_some()) {
-                return None;
-            }
-            let members: Vec<(&str, &Ordered)> =
-                members.iter().map(|(key, v)| (key.as_str(), v)).collect();
-            first_list(&members)
+            // A page's `links` (STAC's, or a page's own) are where to go next, never its rows.
+            let members: Vec<(&str, &Ordered)> = members
+                .iter()
+                .filter(|(key, _)| key != "links")
+                .map(|(key, v)| (key.as_str(), v))
+                .collect();
+            let page = PAGE_MARKERS.iter().any(|key| answer.get(key).is_some());
+            // Rows first wherever they are; an empty list only in a page, where it is the
+            // page's (a resource holding an empty `results` is a resource).
+            filled_list(&named)
+                .or_else(|| filled_list(&members).filter(|_| page))
+                .or_else(|| empty_list(&named).filter(|_| page))
+                .or_else(|| empty_list(&members).filter(|_| page))
         }
         _ => None,
     }
 }
 
-/// The first of `candidates` that is a list of objects with rows, else the first empty list.
-fn first_list<'a>(
+/// The first of `candidates` that is a non-empty list of objects.
+fn filled_list<'a>(
     candidates: &[(&'a str, &'a Ordered)],
 ) -> Option<(Option<&'a str>, &'a [Ordered])> {
-    let objects = |items: &[Ordered]| items.iter().all(|i| matches!(i, Ordered::Object(_)));
-    let lists = || {
-        candidates.iter().filter_map(|(key, value)| match value {
-            Ordered::Array(items) if objects(items) => Some((Some(*key), items.as_slice())),
-            _ => None,
-        })
-    };
-    lists()
-        .find(|(_, items)| !items.is_empty())
-        .or_else(|| lists().next())
+    lists(candidates).find(|(_, items)| !items.is_empty())
+}
+
+/// The first of `candidates` that is an empty list.
+fn empty_list<'a>(
+    candidates: &[(&'a str, &'a Ordered)],
+) -> Option<(Option<&'a str>, &'a [Ordered])> {
+    lists(candidates).find(|(_, items)| items.is_empty())
+}
+
+/// The lists of objects among `candidates`, with their names.
+fn lists<'a, 'b>(
+    candidates: &'b [(&'a str, &'a Ordered)],
+) -> impl Iterator<Item = (Option<&'a str>, &'a [Ordered])> + 'b {
+    candidates.iter().filter_map(|(key, value)| match value {
+        Ordered::Array(items) if items.iter().all(|i| matches!(i, Ordered::Object(_))) => {
+            Some((Some(*key), items.as_slice()))
+        }
+        _ => None,
+    })
 }
 
 /// The columns of an empty list, by the name of the member holding it: those of STAC items,

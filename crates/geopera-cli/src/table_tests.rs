@@ -126,7 +126,15 @@ fn an_empty_page_is_a_table_without_rows() {
     let items = parse(r#"{"items":[],"total":300,"offset":100000}"#);
     assert_eq!(table(&items, false), "");
     assert_eq!(table(&parse("[]"), false), "");
-    // A page whose first list is empty shows the list that has rows.
+    // A page whose first list is empty shows the list that has rows, named or not.
     let page = parse(r#"{"links":[],"subscriptions":[{"id":"s_1"}],"next":null}"#);
     assert_eq!(table(&page, false), "ID\ns_1");
+    let page = parse(r#"{"data":[],"subscriptions":[{"id":"s_1"}],"next":null}"#);
+    assert_eq!(table(&page, false), "ID\ns_1");
+    // A resource that merely holds an empty list is still a resource.
+    let one = parse(r#"{"id":"x","results":[]}"#);
+    assert_eq!(
+        table(&one, false),
+        "KEY      VALUE\nid       x\nresults  []"
+    );
 }
