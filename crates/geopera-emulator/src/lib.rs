@@ -380,7 +380,8 @@
 //! `orderIds`, `tags` and `dataProductIds` filter by comma-separated lists, `displayName` by
 //! a case-blind substring, `workspaceId` by the workspace an order's body named; `sort` is
 //! `field,asc|desc` over `createdAt`, `updatedAt`, `displayName`, `status`, `type`,
-//! `totalCredits`, anything else 422). Accepting a tasking quotation dearer than the price
+//! `totalCredits`; as the contract takes any text there, another field sorts by `createdAt`
+//! and another direction is upward). Accepting a tasking quotation dearer than the price
 //! paid charges the difference, 402 when the balance falls short.
 //! An organization holds at most [`MAX_ORDERS_PER_ORG`] orders: past it, a new order retires
 //! the oldest fulfilled or cancelled one (409 when none has ended).

@@ -59,7 +59,7 @@ const SORTABLE: [&str; 6] = [
 ];
 
 /// The licences whose name or provider holds `term`, each with the organization's answer to
-/// its current document, sorted by `sort` (422 for a field it cannot sort by).
+/// its current document, sorted by `sort` (by `createdAt` for a field it cannot sort by).
 pub(crate) fn list(ctx: &Ctx<'_>, input: EulasListInput) -> Outcome {
     let term = input.term.as_deref().map(str::to_lowercase);
     let inner = ctx.shared.lock();
@@ -71,7 +71,7 @@ pub(crate) fn list(ctx: &Ctx<'_>, input: EulasListInput) -> Outcome {
         })
         .map(|eula| eula_json(&inner, ctx.org, eula))
         .collect();
-    let sorted = spring_sorted(found, &input.sort, &SORTABLE)?;
+    let sorted = spring_sorted(found, &input.sort, &SORTABLE);
     Ok(ctx.ok(&numbered_page(sorted, input.page, input.size)))
 }
 

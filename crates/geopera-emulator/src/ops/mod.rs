@@ -421,37 +421,19 @@ fn trimmed_name(name: &str, field: &str, max_chars: usize) -> Result<String, Api
 /// else as text, case-blind. Ties keep their order upward and reverse it downward, so that a
 /// list kept oldest first is newest first when sorted down by a date all share.
 ///
-/// # Errors
-/// 422 at `sort` for a field not in `fields`, or a direction other than `asc` / `desc`.
-fn spring_sorted(
-    mut answered: Vec<Value>,
-    sort: &str,
-    fields: &[&str],
-) -> Result<Vec<Value>, ApiError> {
+/// The contract takes any text for `sort`, so none is refused: a field not in `fields` sorts
+/// by the first of them (the operation's default), and a direction other than `desc` is
+/// upward.
+fn spring_sorted(mut answered: Vec<Value>, sort: &str, fields: &[&str]) -> Vec<Value> {
     let (field, direction) = sort.split_once(',').unwrap_or((sort, "asc"));
-    let field = fields
+    let Some(field) = fields
         .iter()
         .find(|known| known.eq_ignore_ascii_case(field.trim()))
-        .ok_or_else(|| {
-            ApiError::invalid(
-                &["sort"],
-                format!(
-                    "sort is a field and a direction such as '{},desc'; the fields are {}",
-                    fields.first().copied().unwrap_or_default(),
-                    fields.join(", ")
-                ),
-            )
-        })?;
-    let ascending = match direction.trim().to_ascii_lowercase().as_str() {
-        "asc" => true,
-        "desc" => false,
-        _ => {
-            return Err(ApiError::invalid(
-                &["sort"],
-                "the direction of sort is 'asc' or 'desc'",
-            ))
-        }
+        .or(fields.first())
+    else {
+        return answered;
     };
+    let ascending = !direction.trim().eq_ignore_ascii_case("desc");
     let compare = |a: &Value, b: &Value| match (a.as_f64(), b.as_f64()) {
         (Some(a), Some(b)) => a.total_cmp(&b),
         _ => {
@@ -465,7 +447,7 @@ fn spring_sorted(
         answered.reverse();
         answered.sort_by(|a, b| compare(&b[*field], &a[*field]));
     }
-    Ok(answered)
+    answered
 }
 
 /// [`numbered_page_of`] over members already answered.

@@ -178,10 +178,7 @@ const SORTABLE: [&str; 6] = [
 /// `tags`, `dataProductIds`) are comma-separated and keep an order that has any of them;
 /// `displayName` keeps names containing it, in any case. An order records the workspace
 /// and data products its body named, and no sub-status, so a filter by one of those keeps
-/// only orders that have it.
-///
-/// # Errors
-/// 422 at `sort` for a field it cannot sort by or a direction other than `asc` / `desc`.
+/// only orders that have it. A `sort` field it cannot sort by sorts by `createdAt`.
 pub(crate) fn list(ctx: &Ctx<'_>, input: OrdersListInput) -> Outcome {
     let ids = listed(input.order_ids.as_deref());
     let tags = listed(input.tags.as_deref());
@@ -232,7 +229,7 @@ pub(crate) fn list(ctx: &Ctx<'_>, input: OrdersListInput) -> Outcome {
         })
         .collect();
     let answered = orders.iter().map(|order| order_json(order, now)).collect();
-    let sorted = spring_sorted(answered, &input.sort, &SORTABLE)?;
+    let sorted = spring_sorted(answered, &input.sort, &SORTABLE);
     let page = numbered_page(sorted, input.page, input.size);
     Ok(ctx.ok(&page))
 }
