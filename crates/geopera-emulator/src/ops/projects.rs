@@ -293,6 +293,27 @@ pub(super) fn require_role(
     ))
 }
 
+/// [`require_role`] for a project named by something else (an upload, a share link) that may
+/// outlive it: a project that is gone, or none named, holds no one back.
+///
+/// # Errors
+/// 403 as for [`require_role`].
+pub(super) fn require_role_if_kept(
+    ctx: &Ctx<'_>,
+    resources: &Resources,
+    project: &str,
+    needed: Role,
+) -> Result<(), ApiError> {
+    if project.is_empty()
+        || resources
+            .get(Family::Project, ctx.org, None, project)
+            .is_err()
+    {
+        return Ok(());
+    }
+    require_role(ctx, resources, project, needed)
+}
+
 /// The project's member map, made when a record from an older file has none.
 ///
 /// # Errors

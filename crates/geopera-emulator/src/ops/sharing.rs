@@ -14,7 +14,7 @@ use geopera_types::rfc3339::{format_date_time, parse_api_date_time, parse_date_t
 use serde_json::{json, Map, Value};
 use subtle::ConstantTimeEq;
 
-use super::projects::Role;
+use super::projects::{require_role_if_kept, Role};
 use super::{Ctx, Outcome};
 use crate::error::ApiError;
 use crate::resources::{Family, Resource, Resources};
@@ -54,14 +54,7 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: ShareLinkCreate) -> Outcome {
         .unwrap_or_default()
         .to_owned();
     // Sharing what a project holds is an editor's, as revoking the link is.
-    if !project.is_empty()
-        && inner
-            .resources
-            .get(Family::Project, ctx.org, None, &project)
-            .is_ok()
-    {
-        super::projects::require_role(ctx, &inner.resources, &project, Role::Editor)?;
-    }
+    require_role_if_kept(ctx, &inner.resources, &project, Role::Editor)?;
     let mut fields = Map::new();
     fields.insert("token".to_owned(), Value::from(token));
     fields.insert("target_type".to_owned(), target_type);
@@ -101,16 +94,8 @@ pub(crate) fn revoke(ctx: &Ctx<'_>, input: ShareLinkRevokeInput) -> Outcome {
         .str("project_id")
         .unwrap_or_default()
         .to_owned();
-    // The shared target's project; a link whose project is gone is anyone's of the
-    // organization to revoke.
-    if !project.is_empty()
-        && inner
-            .resources
-            .get(Family::Project, ctx.org, None, &project)
-            .is_ok()
-    {
-        super::projects::require_role(ctx, &inner.resources, &project, Role::Editor)?;
-    }
+    // A link whose project is gone is anyone's of the organization to revoke.
+    require_role_if_kept(ctx, &inner.resources, &project, Role::Editor)?;
     let link = inner
         .resources
         .get_mut(Family::ShareLink, ctx.org, None, &input.link_id)?;

@@ -242,13 +242,7 @@ pub(crate) fn complete(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
         .str("project_id")
         .unwrap_or_default()
         .to_owned();
-    if inner
-        .resources
-        .get(Family::Project, ctx.org, None, &project)
-        .is_ok()
-    {
-        super::projects::require_role(ctx, &inner.resources, &project, Role::Editor)?;
-    }
+    super::projects::require_role_if_kept(ctx, &inner.resources, &project, Role::Editor)?;
     let upload = open_upload(&mut inner.resources, ctx, &id)?;
     let received = int(upload, "bytes_received");
     let total = int(upload, "total_bytes");
