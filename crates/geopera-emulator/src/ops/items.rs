@@ -130,12 +130,7 @@ pub(crate) fn update(ctx: &Ctx<'_>, input: ItemUpdateInput) -> Outcome {
     item_place(input.bbox.as_deref(), input.geometry.as_ref())?;
     let now = ctx.now();
     let mut inner = ctx.lock_org();
-    let project = inner
-        .resources
-        .get(Family::Item, ctx.org, None, &input.item_id)?
-        .str("project_id")
-        .unwrap_or_default()
-        .to_owned();
+    let project = project_of(&inner.resources, ctx.org, &input.item_id)?;
     require_role(ctx, &inner.resources, &project, Role::Editor)?;
     if let Some(collection) = &input.collection_id {
         collection_in(&inner.resources, ctx.org, &project, collection)?;

@@ -20,8 +20,13 @@ use super::{Ctx, Outcome};
 use crate::error::ApiError;
 use crate::resources::{Family, Resource, Resources};
 
-/// The roles a project member may hold, as the API names them.
-const ROLES: [&str; 3] = ["viewer", "editor", "admin"];
+/// The roles a project member may hold, as the API names them, lowest first.
+const ROLES: [(&str, Role); 3] = [
+    ("viewer", Role::Viewer),
+    ("editor", Role::Editor),
+    ("admin", Role::Admin),
+];
+
 /// The most members one project holds.
 const MAX_MEMBERS: usize = 500;
 
@@ -170,10 +175,13 @@ pub(crate) fn update_member(ctx: &Ctx<'_>, input: UpdateMemberInput) -> Outcome 
 
 /// Adds a member (`adding`) or changes an existing member's role.
 fn set_member(ctx: &Ctx<'_>, project: &str, user: &str, role: &str, adding: bool) -> Outcome {
-    if !ROLES.contains(&role) {
+    if Role::named(role).is_none() {
         return Err(ApiError::invalid(
             &["role"],
-            format!("role must be one of {}", ROLES.join(", ")),
+            format!(
+                "role must be one of {}",
+                ROLES.map(|(name, _)| name).join(", ")
+            ),
         ));
     }
     if user.trim().is_empty() {
@@ -241,12 +249,10 @@ pub(super) enum Role {
 
 impl Role {
     fn named(name: &str) -> Option<Role> {
-        match name {
-            "viewer" => Some(Role::Viewer),
-            "editor" => Some(Role::Editor),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
+        ROLES
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, role)| *role)
     }
 }
 
