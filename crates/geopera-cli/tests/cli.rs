@@ -3455,31 +3455,54 @@ struct Redis {
 }
 
 impl Redis {
+    /// A port found free can be taken before redis-server binds it, by the server of a test
+    /// running beside this one, which this test would then share and lose when that test
+    /// ends: so the server that answers must be this child, by its process id, or another
+    /// free port is tried (a few times).
     fn start() -> Option<Redis> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|addr| addr.port())
-            .ok()?;
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let Ok(child) = child else {
-            eprintln!("redis-server is not installed: skipping this shared rate budget test");
-            return None;
-        };
-        let redis = Redis { child, port };
+        for _ in 0..10 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .map(|addr| addr.port())
+                .ok()?;
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
+            let Ok(child) = child else {
+                eprintln!("redis-server is not installed: skipping this shared rate budget test");
+                return None;
+            };
+            let mut redis = Redis { child, port };
+            if redis.answers_as_itself() {
+                return Some(redis);
+            }
+        }
+        panic!("no redis-server of this test's own answered in 10 tries");
+    }
+
+    /// Waits (5 s at most) for the server on this port to answer, and says whether it is
+    /// this child: false when the child exits (its port was taken) or another answers.
+    fn answers_as_itself(&mut self) -> bool {
         let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "redis-server listens"
-            );
+        while started.elapsed() < Duration::from_secs(5) {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return false;
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                let info = self.command(&["INFO", "server"]);
+                let pid = info
+                    .split("process_id:")
+                    .nth(1)
+                    .and_then(|rest| rest.split("\r\n").next())
+                    .and_then(|pid| pid.trim().parse::<u32>().ok());
+                return pid == Some(self.child.id());
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Some(redis)
+        panic!("redis-server did not answer on {} within 5 s", self.port)
     }
 
     /// The URL the command line is given for it.

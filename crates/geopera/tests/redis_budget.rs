@@ -49,35 +49,77 @@ struct Redis {
 
 impl Redis {
     /// Starts one on `port` (a free one when `None`); `None` when the server is not installed.
+    ///
+    /// A port found free can be taken before redis-server binds it, by the server of a test
+    /// running beside this one: a test would then share that server and lose it when the
+    /// other test ends. So the server that answers must be this child, by its process id, and
+    /// a free port is tried again (a few times) when it is not.
     fn start(port: Option<u16>) -> Option<Redis> {
-        let port = port.unwrap_or_else(|| {
-            TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .expect("a free port")
-        });
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let redis = Redis { child, port };
+        for _ in 0..10 {
+            let port = port.unwrap_or_else(|| {
+                TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .map(|a| a.port())
+                    .expect("a free port")
+            });
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()?;
+            let mut redis = Redis { child, port };
+            if redis.answers_as_itself() {
+                return Some(redis);
+            }
+        }
+        panic!("no redis-server of this test's own answered in 10 tries");
+    }
+
+    /// Waits (5 s at most) for the server on this port to answer, and says whether it is
+    /// this child: false when the child exits (its port was taken) or another answers.
+    fn answers_as_itself(&mut self) -> bool {
         let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "redis-server did not listen on {port} within 5 s"
-            );
+        while started.elapsed() < Duration::from_secs(5) {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return false;
+            }
+            if let Some(pid) = server_pid(self.port) {
+                return pid == self.child.id();
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Some(redis)
+        panic!("redis-server did not answer on {} within 5 s", self.port)
     }
 
     fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
+}
+
+/// The process id of the Redis answering on `port`, from `INFO server`; `None` while none
+/// answers.
+fn server_pid(port: u16) -> Option<u32> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
+        .ok()?;
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while answer.len() < 64 * 1024 {
+        let read = stream.read(&mut chunk).ok().filter(|n| *n > 0)?;
+        answer.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&answer);
+        if let Some(rest) = text.split("process_id:").nth(1) {
+            if let Some((pid, _)) = rest.split_once("\r\n") {
+                return pid.trim().parse().ok();
+            }
+        }
+    }
+    None
 }
 
 impl Drop for Redis {
