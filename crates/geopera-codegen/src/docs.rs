@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::ir::{FieldDef, OperationDef, Paging, Ty};
 use crate::quirks::ANSWERED_WITH_REDIRECT;
-use crate::rate::{RateClass, UNAUTHENTICATED_PER_MINUTE};
+use crate::rate::RateClass;
 
 /// The one-line summary of an operation: what kind of call it is, how it pages, who may call
 /// it, its budget, and its input and output types with the success status.
@@ -32,11 +32,7 @@ pub fn operation_summary(op: &OperationDef) -> String {
     } else {
         "no credentials".to_owned()
     });
-    parts.push(if op.needs_credentials {
-        budget_summary(op.rate_class)
-    } else {
-        format!("{UNAUTHENTICATED_PER_MINUTE}/min per client address")
-    });
+    parts.push(budget_summary(op.rate_class));
     parts.push(if answered_with_redirect(op) {
         format!(
             "{} → 307 to the stored image, as `{{status, location}}`",
@@ -128,6 +124,7 @@ fn budget_name(class: RateClass) -> &'static str {
         RateClass::Default => "default",
         RateClass::OrderPlacement => "order placement",
         RateClass::Spend => "spend",
+        RateClass::Unauthenticated => "client address",
     }
 }
 
@@ -136,6 +133,7 @@ fn budget_summary(class: RateClass) -> String {
     let per_minute = class.documented_per_minute();
     match class {
         RateClass::Default => format!("{per_minute}/min"),
+        RateClass::Unauthenticated => format!("{per_minute}/min per client address"),
         other => format!("{per_minute}/min {} budget", budget_name(other)),
     }
 }
@@ -143,13 +141,13 @@ fn budget_summary(class: RateClass) -> String {
 /// The detail-table form, such as "order placement budget (60/min)", or the budget of calls
 /// without credentials.
 pub fn budget_detail(op: &OperationDef) -> String {
-    if !op.needs_credentials {
+    let class = op.rate_class;
+    if class == RateClass::Unauthenticated {
         return format!(
-            "without credentials: {UNAUTHENTICATED_PER_MINUTE}/min per client address, not the \
-             organization's"
+            "without credentials: {}/min per client address, not the organization's",
+            class.documented_per_minute()
         );
     }
-    let class = op.rate_class;
     format!(
         "{} budget ({}/min)",
         budget_name(class),

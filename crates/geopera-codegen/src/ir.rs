@@ -889,7 +889,10 @@ fn operation(
         let kind = if binary { "a binary" } else { "an NDJSON" };
         bail!("{id}: {kind} answer cannot be paged");
     }
-    let rate_class = if ORDER_PLACEMENT.contains(&id.as_str()) {
+    // The API counts calls without credentials per client address, whatever they spend.
+    let rate_class = if !needs_credentials {
+        RateClass::Unauthenticated
+    } else if ORDER_PLACEMENT.contains(&id.as_str()) {
         RateClass::OrderPlacement
     } else if SPEND.contains(&id.as_str()) {
         RateClass::Spend

@@ -5,13 +5,14 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use geopera_types::{RateClass, UNAUTHENTICATED_PER_MINUTE};
+use geopera_types::RateClass;
 
 /// Requests allowed per fixed 60-second window, per budget; `None` means unlimited.
 ///
 /// Windows are aligned to the minute of the emulator's clock. Authenticated calls count per
-/// organization, unauthenticated ones per client IP. Every call counts against the default
-/// budget and, for order placement and other spend operations, against that budget too.
+/// organization, unauthenticated ones per client IP. Every authenticated call counts against
+/// the default budget and, for order placement and other spend operations, against that
+/// budget too.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RateLimits {
     /// Every authenticated call ([`RateClass::Default`]).
@@ -21,7 +22,8 @@ pub struct RateLimits {
     pub order_placement_per_min: Option<u32>,
     /// Other operations that spend ([`RateClass::Spend`]).
     pub spend_per_min: Option<u32>,
-    /// Calls without credentials, per client IP.
+    /// Calls without credentials, per client IP ([`RateClass::Unauthenticated`]), and the
+    /// sign-in endpoints.
     pub unauthenticated_per_min: Option<u32>,
 }
 
@@ -33,13 +35,13 @@ impl Default for RateLimits {
 
 impl RateLimits {
     /// The API's documented caps, as `geopera-types` states them
-    /// ([`RateClass::documented_per_minute`], [`UNAUTHENTICATED_PER_MINUTE`]).
+    /// ([`RateClass::documented_per_minute`]).
     pub fn documented() -> Self {
         RateLimits {
             default_per_min: Some(RateClass::Default.documented_per_minute()),
             order_placement_per_min: Some(RateClass::OrderPlacement.documented_per_minute()),
             spend_per_min: Some(RateClass::Spend.documented_per_minute()),
-            unauthenticated_per_min: Some(UNAUTHENTICATED_PER_MINUTE),
+            unauthenticated_per_min: Some(RateClass::Unauthenticated.documented_per_minute()),
         }
     }
 
@@ -63,10 +65,12 @@ impl RateLimits {
         }
     }
 
-    /// The cap of a class-specific budget, if the class has one.
+    /// The cap of a class-specific budget an authenticated call draws on besides the
+    /// default one, if its class has one.
     pub(crate) fn class_cap(&self, class: RateClass) -> Option<(&'static str, u32)> {
         match class {
-            RateClass::Default => None,
+            // Calls without credentials are counted per address ([`anonymous_budget`]).
+            RateClass::Default | RateClass::Unauthenticated => None,
             RateClass::OrderPlacement => self.order_placement_per_min.map(|cap| ("orders", cap)),
             RateClass::Spend => self.spend_per_min.map(|cap| ("spend", cap)),
         }

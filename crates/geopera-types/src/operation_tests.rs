@@ -71,3 +71,18 @@ fn the_descriptors_say_which_answers_hold_credentials() {
         ]
     );
 }
+
+/// An operation without credentials draws on the per-address budget and on no other; the
+/// SDK's pacing and the emulator's limits both read the class alone.
+#[test]
+fn only_operations_without_credentials_draw_on_the_per_address_budget() {
+    use crate::RateClass;
+    for info in crate::generated::operations::ALL {
+        assert_eq!(
+            info.rate_class == RateClass::Unauthenticated,
+            !info.needs_credentials,
+            "{}",
+            info.id
+        );
+    }
+}

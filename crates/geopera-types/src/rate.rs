@@ -7,7 +7,8 @@
 /// Which per-minute budget of the API an operation draws from.
 ///
 /// Budgets are fixed 60-second windows that reset at the top of each minute, counted per
-/// organization. Calls of the narrower classes count against the default budget as well.
+/// organization, except [`Unauthenticated`](RateClass::Unauthenticated)'s. Calls of order
+/// placement and spend count against the default budget as well.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RateClass {
     /// The organization-wide default budget.
@@ -16,26 +17,29 @@ pub enum RateClass {
     OrderPlacement,
     /// Other operations that spend credits or money.
     Spend,
+    /// Operations that need no credentials (`webhooks.drain`): counted per client address,
+    /// with or without credentials sent, and never against an organization's budgets, so
+    /// that a 429 here says nothing about them.
+    Unauthenticated,
 }
 
 impl RateClass {
-    /// Every class, widest budget first.
-    pub const ALL: [RateClass; 3] = [
+    /// Every class: the organization's, widest budget first, then the per-address one.
+    pub const ALL: [RateClass; 4] = [
         RateClass::Default,
         RateClass::OrderPlacement,
         RateClass::Spend,
+        RateClass::Unauthenticated,
     ];
 
-    /// The API's documented cap on calls per minute for this budget, per organization.
+    /// The API's documented cap on calls per minute for this budget: per organization, or per
+    /// client address for [`Unauthenticated`](RateClass::Unauthenticated).
     pub const fn documented_per_minute(self) -> u32 {
         match self {
             RateClass::Default => 600,
             RateClass::OrderPlacement => 60,
             RateClass::Spend => 30,
+            RateClass::Unauthenticated => 60,
         }
     }
 }
-
-/// The API's documented cap on calls per minute without credentials, counted per client
-/// address rather than per organization.
-pub const UNAUTHENTICATED_PER_MINUTE: u32 = 60;

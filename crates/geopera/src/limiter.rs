@@ -13,7 +13,7 @@ use std::time::Duration;
 use geopera_types::RateClass;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
-use crate::budget::{drawn_from, slot, Budget, Reservation, MAX_ASKS, MAX_HOLD};
+use crate::budget::{drawn_from, slot, Budget, Reservation, CLASSES, MAX_ASKS, MAX_HOLD};
 use crate::caller::{Caller, ThreadMark, ThreadMarks};
 use crate::clock::Clock;
 
@@ -26,11 +26,11 @@ pub(crate) struct Limiter {
     pub(crate) clock: Arc<dyn Clock>,
     in_flight: Option<Arc<Semaphore>>,
     /// Minimum spacing between two sends of a class, when pacing is on.
-    spacing: [Option<Duration>; 3],
+    spacing: [Option<Duration>; CLASSES],
     /// The paced slots of each class still free, on the clock.
-    queues: Mutex<[Queue; 3]>,
+    queues: Mutex<[Queue; CLASSES]>,
     /// Until when a class is paused after a 429, on the clock.
-    paused_until: Mutex<[Duration; 3]>,
+    paused_until: Mutex<[Duration; CLASSES]>,
     /// In-flight slots held or waited for by async calls on current-thread runtimes, by the
     /// thread that drives the runtime: only that thread can release them, and a slot freed
     /// elsewhere goes to a call queued before it, so a blocking call on that thread must not
@@ -102,13 +102,13 @@ impl Queue {
 #[derive(Debug)]
 struct Slots<'a> {
     limiter: &'a Limiter,
-    taken: [Option<Duration>; 3],
+    taken: [Option<Duration>; CLASSES],
 }
 
 impl Slots<'_> {
     /// The call went: its slots are spent.
     fn used(mut self) {
-        self.taken = [None; 3];
+        self.taken = [None; CLASSES];
     }
 }
 
@@ -167,7 +167,7 @@ impl Limiter {
         per_minute: &[(RateClass, u32)],
         budget: Option<Arc<dyn Budget>>,
     ) -> Self {
-        let mut spacing = [None; 3];
+        let mut spacing = [None; CLASSES];
         for (class, cap) in per_minute {
             if *cap > 0 {
                 spacing[slot(*class)] = Some(Duration::from_secs(60) / *cap);
@@ -180,7 +180,7 @@ impl Limiter {
                 .map(|n| Arc::new(Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS)))),
             spacing,
             queues: Mutex::default(),
-            paused_until: Mutex::new([Duration::ZERO; 3]),
+            paused_until: Mutex::new([Duration::ZERO; CLASSES]),
             on_thread: Arc::default(),
             budget,
         }
@@ -208,7 +208,7 @@ impl Limiter {
     fn reserve_slot(&self, class: RateClass) -> (Option<Duration>, Slots<'_>) {
         let mut slots = Slots {
             limiter: self,
-            taken: [None; 3],
+            taken: [None; CLASSES],
         };
         let drawn = drawn_from(class);
         if drawn

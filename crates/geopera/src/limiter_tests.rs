@@ -131,3 +131,29 @@ async fn a_pause_that_begins_during_a_paced_wait_is_waited_out_without_the_in_fl
         "the spend call went at {paced_went:?}, inside its pause"
     );
 }
+
+/// Calls without credentials are counted per client address, apart from the organization's
+/// budgets: neither side's pacing nor pauses hold the other.
+#[test]
+fn the_per_address_class_and_the_organization_hold_each_other_in_nothing() {
+    let limiter = Limiter::new(
+        Arc::new(SystemClock::default()),
+        None,
+        &[(RateClass::Default, 1), (RateClass::Unauthenticated, 1)],
+        None,
+    );
+    assert!(limiter.wait_for(RateClass::Default).is_zero());
+    assert!(
+        limiter.wait_for(RateClass::Unauthenticated).is_zero(),
+        "the default budget's one slot of the minute is not the address's"
+    );
+    assert!(limiter.wait_for(RateClass::Unauthenticated) > Duration::from_secs(50));
+    let now = limiter.clock.now();
+    limiter.pause_until(RateClass::Unauthenticated, now + Duration::from_secs(3600));
+    assert!(
+        limiter.wait_for(RateClass::Spend) < Duration::from_secs(61),
+        "a 429 without credentials holds no call of the organization"
+    );
+    limiter.pause_until(RateClass::Default, now + Duration::from_secs(7200));
+    assert!(limiter.wait_for(RateClass::Unauthenticated) < Duration::from_secs(3601));
+}

@@ -522,6 +522,76 @@ fn calls_on_the_local_budget(budget: &RedisBudget, calls: u64) -> Duration {
     took
 }
 
+/// Calls without credentials are counted per client address, not per organization: in
+/// Redis they have a key of their own, so a 429 of either kind holds only its own calls
+/// across the fleet.
+#[test]
+fn a_429_without_credentials_holds_only_calls_without_credentials() {
+    if skip_without_redis() {
+        return;
+    }
+    let redis = Redis::start(None).expect("redis-server starts");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let budget = || {
+        RedisBudget::builder(redis.url(), "org_anonymous")
+            .timeout(LOADED_MACHINE)
+            .build()
+            .expect("a budget")
+    };
+    let (first, second) = (budget(), budget());
+    // A hold is shared in the background: wait a bounded while for it to land.
+    let second = &second;
+    let held = |class: RateClass| async move {
+        let started = Instant::now();
+        while started.elapsed() < LOADED_MACHINE * 4 {
+            if second.reserve(class).await != Reservation::Granted {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    };
+    runtime.block_on(async {
+        first
+            .limited(RateClass::Unauthenticated, Duration::from_secs(600))
+            .await;
+        assert!(
+            held(RateClass::Unauthenticated).await,
+            "the other worker's drains wait"
+        );
+        assert_eq!(
+            second.reserve(RateClass::Default).await,
+            Reservation::Granted,
+            "the organization's calls go on"
+        );
+    });
+    let keys = redis_keys(redis.port);
+    assert!(
+        keys.contains("geopera:{org_anonymous}:anonymous:blocked"),
+        "{keys}"
+    );
+    assert!(!keys.contains("default:blocked"), "{keys}");
+    assert!(first.is_shared() && second.is_shared());
+}
+
+/// The keys of the Redis at `port`, as its `KEYS *` answer reads.
+fn redis_keys(port: u16) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut redis = TcpStream::connect(("127.0.0.1", port)).expect("redis answers");
+    redis
+        .set_read_timeout(Some(LOADED_MACHINE))
+        .expect("a read timeout");
+    redis
+        .write_all(b"*2\r\n$4\r\nKEYS\r\n$1\r\n*\r\n")
+        .expect("sent");
+    let mut reply = vec![0u8; 64 * 1024];
+    let read = redis.read(&mut reply).expect("a reply");
+    String::from_utf8_lossy(&reply[..read]).into_owned()
+}
+
 /// Sets `key` to `value` on the Redis at `port`, in Redis's own protocol.
 fn redis_set(port: u16, key: &str, value: &str) {
     use std::io::{Read as _, Write as _};

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use geopera_emulator::{Emulator, ManualClock, RateLimits, DEFAULT_START_UNIX_SECS};
-use geopera_types::{RateClass, UNAUTHENTICATED_PER_MINUTE};
+use geopera_types::RateClass;
 use serde_json::json;
 
 use crate::common::Api;
@@ -139,22 +139,21 @@ fn documented_limits_are_the_budgets_geopera_types_states() {
             default_per_min: Some(RateClass::Default.documented_per_minute()),
             order_placement_per_min: Some(RateClass::OrderPlacement.documented_per_minute()),
             spend_per_min: Some(RateClass::Spend.documented_per_minute()),
-            unauthenticated_per_min: Some(UNAUTHENTICATED_PER_MINUTE),
+            unauthenticated_per_min: Some(RateClass::Unauthenticated.documented_per_minute()),
         }
     );
     // The API's published numbers, so a slip in the shared constants is caught here too.
     assert_eq!(
         RateClass::ALL.map(RateClass::documented_per_minute),
-        [600, 60, 30]
+        [600, 60, 30, 60]
     );
-    assert_eq!(UNAUTHENTICATED_PER_MINUTE, 60);
     assert_eq!(RateLimits::default(), RateLimits::documented());
 }
 
 #[test]
 fn a_default_emulator_admits_the_documented_unauthenticated_budget() {
     let api = Api::with(Emulator::builder());
-    for n in 0..UNAUTHENTICATED_PER_MINUTE {
+    for n in 0..RateClass::Unauthenticated.documented_per_minute() {
         assert_eq!(
             api.call_with("webhooks.drain", &json!({}), &[]).status,
             200,

@@ -8229,7 +8229,7 @@ pub static WEBHOOKS_DRAIN: OperationInfo = OperationInfo {
     output_type: "serde_json::Value",
     answers_ndjson: false,
     paging: Paging::None,
-    rate_class: RateClass::Default,
+    rate_class: RateClass::Unauthenticated,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
     answer_holds_credentials: false,

@@ -37,6 +37,36 @@ fn local_budget_holds_a_class_after_a_429() {
     );
 }
 
+/// Calls without credentials are counted per client address: the organization's budget
+/// spent or held leaves them free, and theirs leaves the organization's.
+#[test]
+fn local_budget_counts_calls_without_credentials_apart() {
+    let budget = LocalBudget::documented()
+        .window(Duration::from_secs(3600))
+        .cap(RateClass::Default, 1)
+        .cap(RateClass::Unauthenticated, 1);
+    let granted = |class| budget.reserve_now(class) == Reservation::Granted;
+    assert!(granted(RateClass::Default));
+    assert!(!granted(RateClass::Default), "the default cap is 1");
+    assert!(
+        granted(RateClass::Unauthenticated),
+        "not the default budget's"
+    );
+    assert!(!granted(RateClass::Unauthenticated), "its own cap is 1");
+    let fresh = LocalBudget::documented();
+    fresh.limited_now(RateClass::Unauthenticated, Duration::from_secs(60));
+    assert_eq!(fresh.reserve_now(RateClass::Default), Reservation::Granted);
+    assert!(matches!(
+        fresh.reserve_now(RateClass::Unauthenticated),
+        Reservation::Wait(_)
+    ));
+    fresh.limited_now(RateClass::Default, Duration::from_secs(60));
+    assert!(matches!(
+        fresh.reserve_now(RateClass::Spend),
+        Reservation::Wait(_)
+    ));
+}
+
 /// A hold after a 429 lasts what was asked, even when the wall clock is set back while it
 /// runs; it does not last as long again as the clock went back.
 #[test]

@@ -1,7 +1,9 @@
 //! Rate budgets shared beyond one client: the seam through which many processes of one
 //! organization agree on how many calls go out per window.
 //!
-//! The API counts its per-minute budgets per organization, across all of its servers. A
+//! The API counts its per-minute budgets per organization, across all of its servers (calls
+//! without credentials, [`RateClass::Unauthenticated`], per client address instead: a
+//! budget shared by a fleet counts them as if it had one address, as behind one NAT). A
 //! client paces itself and pauses after a 429 ([`ClientBuilder::pace`],
 //! [`ClientBuilder::pace_documented_limits`]), and every clone in a process shares that; but
 //! twenty processes pacing alone overrun the window together and then all stall on 429s until
@@ -77,22 +79,28 @@ pub trait Budget: Send + Sync + fmt::Debug + 'static {
     fn limited(&self, class: RateClass, retry_after: Duration) -> BudgetFuture<'_, ()>;
 }
 
+/// How many classes per-class arrays hold.
+pub(crate) const CLASSES: usize = RateClass::ALL.len();
+
 /// Index of a class in per-class arrays.
 pub(crate) fn slot(class: RateClass) -> usize {
     match class {
         RateClass::Default => 0,
         RateClass::OrderPlacement => 1,
         RateClass::Spend => 2,
+        RateClass::Unauthenticated => 3,
     }
 }
 
 /// The budgets one call of `class` draws from: its own and, for the narrower classes, the
-/// organization-wide default as well (the API counts them against both).
+/// organization-wide default as well (the API counts them against both). Calls without
+/// credentials are counted per client address alone.
 pub(crate) fn drawn_from(class: RateClass) -> &'static [RateClass] {
     match class {
         RateClass::Default => &[RateClass::Default],
         RateClass::OrderPlacement => &[RateClass::OrderPlacement, RateClass::Default],
         RateClass::Spend => &[RateClass::Spend, RateClass::Default],
+        RateClass::Unauthenticated => &[RateClass::Unauthenticated],
     }
 }
 
@@ -113,26 +121,26 @@ fn unix_millis() -> u64 {
 #[derive(Debug)]
 pub struct LocalBudget {
     window_ms: u64,
-    caps: [Option<u32>; 3],
+    caps: [Option<u32>; CLASSES],
     state: Mutex<LocalState>,
 }
 
 #[derive(Debug, Default)]
 struct LocalState {
     /// The window each counter belongs to, and its count.
-    used: [(u64, u32); 3],
+    used: [(u64, u32); CLASSES],
     /// Unix milliseconds until which a class is held after a 429.
-    blocked_until: [u64; 3],
+    blocked_until: [u64; CLASSES],
     /// How long the hold that ends at `blocked_until` was asked for, in milliseconds: a hold
     /// further ahead than that means the wall clock was set back since it began.
-    held_for: [u64; 3],
+    held_for: [u64; CLASSES],
 }
 
 impl LocalBudget {
     /// The API's documented caps ([`RateClass::documented_per_minute`]) over one-minute
     /// windows.
     pub fn documented() -> Self {
-        let mut caps = [None; 3];
+        let mut caps = [None; CLASSES];
         for class in RateClass::ALL {
             caps[slot(class)] = Some(class.documented_per_minute());
         }
@@ -140,7 +148,7 @@ impl LocalBudget {
     }
 
     /// The given caps per `window`; a class without a cap is not counted.
-    pub(crate) fn with_caps(window: Duration, caps: [Option<u32>; 3]) -> Self {
+    pub(crate) fn with_caps(window: Duration, caps: [Option<u32>; CLASSES]) -> Self {
         LocalBudget {
             window_ms: u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1),
             caps,

@@ -16,7 +16,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{oneshot, Mutex};
 use tokio::task::JoinHandle;
 
-use super::{drawn_from, slot, Budget, BudgetFuture, LocalBudget, Reservation, MAX_HOLD};
+use super::{drawn_from, slot, Budget, BudgetFuture, LocalBudget, Reservation, CLASSES, MAX_HOLD};
 use crate::Error;
 
 /// Checks every budget a call draws on and counts the call in all of them, or in none: one
@@ -114,8 +114,8 @@ struct Shared {
     /// Key prefixes per class: the window counters' (the window number is appended) and the
     /// "blocked until" key's. The organization sits in braces, a Redis Cluster hash tag, so
     /// all of its keys live on one node and a script may touch them together.
-    keys: [(String, String); 3],
-    caps: [u32; 3],
+    keys: [(String, String); CLASSES],
+    caps: [u32; CLASSES],
     window_ms: u64,
     timeout: Duration,
     reconnect_after_ms: u64,
@@ -155,7 +155,7 @@ pub struct RedisBudgetBuilder {
     url: crate::secret::Secret,
     organization: String,
     namespace: String,
-    caps: [u32; 3],
+    caps: [u32; CLASSES],
     headroom_percent: u32,
     window: Duration,
     timeout: Duration,
@@ -180,7 +180,7 @@ impl RedisBudget {
     /// without TLS support compiled in, which `build` then refuses), counted for
     /// `organization`: every process naming the same one shares the budget.
     pub fn builder(url: impl Into<String>, organization: impl Into<String>) -> RedisBudgetBuilder {
-        let mut caps = [0; 3];
+        let mut caps = [0; CLASSES];
         for class in RateClass::ALL {
             caps[slot(class)] = class.documented_per_minute();
         }
@@ -341,6 +341,7 @@ impl RedisBudgetBuilder {
                 RateClass::Default => "default",
                 RateClass::OrderPlacement => "orders",
                 RateClass::Spend => "spend",
+                RateClass::Unauthenticated => "anonymous",
             };
             (
                 format!("{ns}:{{{org}}}:{name}:w:"),

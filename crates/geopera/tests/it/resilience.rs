@@ -469,3 +469,79 @@ async fn pacing_keeps_spend_calls_under_the_documented_cap() {
         "45 calls spaced 2 s apart: {elapsed_s} s"
     );
 }
+
+/// `webhooks.drain` needs no credentials and the API counts it per client address at
+/// 60/min, apart from the organization's 600: paced at the documented limits, drains go a
+/// second apart and never meet a 429.
+#[tokio::test]
+async fn pacing_keeps_drains_under_the_per_address_cap() {
+    let clock = ManualClock::new();
+    let emu = Emulator::builder()
+        .clock(clock.clone())
+        .rate_limits(RateLimits::documented())
+        .start()
+        .expect("starts");
+    let start_ms = clock.now_millis();
+    let client = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .clock(SharedTime::new(&clock))
+        .pace_documented_limits()
+        .retries(0)
+        .build()
+        .expect("valid");
+    for n in 0..90 {
+        // With no retries, one 429 fails the test: pacing must keep under 60/min.
+        geopera::operations::webhooks_drain::send(&client, geopera::models::DrainInput::new())
+            .await
+            .unwrap_or_else(|error| panic!("drain {n} was refused: {error:?}"));
+    }
+    assert_eq!(emu.executed("webhooks.drain"), 90);
+    let elapsed_s = (clock.now_millis() - start_ms) / 1000;
+    assert!(
+        (88..=92).contains(&elapsed_s),
+        "90 drains spaced 1 s apart: {elapsed_s} s"
+    );
+}
+
+/// A 429 of the per-address budget pauses the calls that draw on it, and nothing else: the
+/// organization's calls go at once, while the next drain waits for the next window.
+#[tokio::test]
+async fn a_429_on_a_drain_holds_drains_and_no_other_call() {
+    let clock = ManualClock::new();
+    let emu = Emulator::builder()
+        .clock(clock.clone())
+        .rate_limits(RateLimits {
+            unauthenticated_per_min: Some(1),
+            ..RateLimits::off()
+        })
+        .start()
+        .expect("starts");
+    let client = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .clock(SharedTime::new(&clock))
+        .retries(0)
+        .build()
+        .expect("valid");
+    let drain =
+        || geopera::operations::webhooks_drain::send(&client, geopera::models::DrainInput::new());
+    drain().await.expect("the first drain of the window");
+    let refused = drain().await.expect_err("the window's one drain is spent");
+    assert_eq!(refused.status(), Some(StatusCode::TOO_MANY_REQUESTS));
+    let limited_at = clock.now_millis();
+
+    catalog_search::send(&client, CatalogSearchInput::new(HOST).limit(1))
+        .await
+        .expect("a search draws on the organization's budget, which no 429 holds");
+    assert_eq!(clock.now_millis(), limited_at, "the search was not held");
+
+    drain().await.expect("the next window's drain");
+    assert!(
+        clock.now_millis() > limited_at,
+        "the drain after a 429 waits for its pause to end"
+    );
+    let statuses: Vec<u16> = seen(&emu, "webhooks.drain")
+        .iter()
+        .filter_map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [200, 429, 200]);
+}
