@@ -520,8 +520,8 @@ pub(crate) fn render(operation_id: &str, response: &Answer, settings: &Settings)
                 json::escape_controls(location)
             )));
         }
-        let answer = serde_json::json!({ "status": status.as_u16(), "location": location });
-        return print_json(&answer.to_string(), settings);
+        let answer = geopera_types::redirect_answer(status.as_u16(), location);
+        return print_json(&answer, settings);
     }
     if !status.is_success() {
         return Err(api_failure(operation_id, response));

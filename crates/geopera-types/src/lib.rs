@@ -122,6 +122,7 @@ pub use binary::{Binary, DecodeOutput, OCTET_STREAM};
 pub use generated::{models, schemas};
 pub use operation::{Access, Operation, OperationInfo, Paging, RetryClass, TRANSIENT_STATUSES};
 pub use problem::{HttpValidationError, LocItem, Problem, ValidationError};
+pub use quirks::redirect_answer;
 pub use rate::RateClass;
 pub use secret::{API_KEY_PREFIX, WEBHOOK_SECRET_PREFIX};
 pub use shape::{Schema, Shape};

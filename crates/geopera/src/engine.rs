@@ -796,8 +796,7 @@ fn parse<T: DecodeOutput>(
         // The API answers a quicklook or thumbnail with a redirect to where the image is
         // stored, which the contract leaves out: not followed, that address is the answer, as
         // the CLI prints it (followed, the image's bytes are the detailed answer's content).
-        let answer = serde_json::json!({ "status": code, "location": location });
-        let answer = Bytes::from(answer.to_string());
+        let answer = Bytes::from(geopera_types::redirect_answer(code, location));
         T::decode_output(Some("application/json"), &answer)
             .map_or(Parsed::Unparsed, Parsed::Success)
     } else if documented && code == 422 {
