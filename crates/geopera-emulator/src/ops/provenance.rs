@@ -3,8 +3,8 @@
 //!
 //! An item points upstream at the item it was duplicated from or replaces, and at the order,
 //! upload or job that produced it (the ids it was created with); everything pointing at an
-//! entity is downstream of it. The walk stops at `max_depth` hops (1 to
-//! [`MAX_DEPTH`]) and at [`MAX_NODES`] nodes, so a long chain answers in bounded time. Nodes
+//! entity is downstream of it. The walk stops at `max_depth` hops (the contract's bounds,
+//! checked before) and at [`MAX_NODES`] nodes, so a long chain answers in bounded time. Nodes
 //! and edges carry the hops from the root (an edge those of its far end); a source deleted
 //! since is still a node, named by the id its item keeps.
 
@@ -18,8 +18,6 @@ use crate::error::ApiError;
 use crate::resources::{Family, Resources};
 use crate::state::Inner;
 
-/// The deepest walk answered.
-pub const MAX_DEPTH: i64 = 10;
 /// The most nodes one answer holds.
 pub const MAX_NODES: usize = 500;
 
@@ -46,7 +44,8 @@ pub(crate) fn get(ctx: &Ctx<'_>, input: LineageGetInput) -> Outcome {
             ))
         }
     };
-    let depth = input.max_depth.clamp(1, MAX_DEPTH);
+    // The pipeline held `max_depth` to the contract's bounds: a walk as deep as asked.
+    let depth = input.max_depth.max(1);
     let kind = input.entity_type.to_ascii_lowercase();
     let mut inner = ctx.lock_org();
     crate::uploads::expire_idle(&mut inner, Some(ctx.org), ctx.shared.clock.now_millis());

@@ -273,6 +273,41 @@ fn an_asset_downloads_until_deleted_and_provenance_walks_both_ways() {
     let _ = project;
 }
 
+/// A walk goes as deep as `max_depth` asks, within the contract's bounds (default 20, at
+/// most 50): a chain of 12 copies is walked whole, or cut where the caller asked.
+#[test]
+fn provenance_walks_as_deep_as_asked() {
+    let api = Api::start();
+    let (_, items) = project_with_items(&api);
+    let mut chain = vec![items[0].clone()];
+    for _ in 0..12 {
+        let last = chain.last().cloned().unwrap_or_default();
+        chain.push(id(&api.ok("items.duplicate", json!({"item_id": last}))));
+    }
+    let walk = |extra: Value| {
+        let mut body = json!({"entity_type": "item", "entity_id": chain[12], "direction": "up"});
+        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
+        }
+        let answer = api.ok("provenance.get", body);
+        let graph: LineageGetOutput = serde_json::from_value(answer.clone())
+            .unwrap_or_else(|error| panic!("{error}: {answer}"));
+        seen_nodes(&graph).iter().map(|node| node.depth).max()
+    };
+    assert_eq!(
+        walk(json!({})),
+        Some(12),
+        "the default depth of 20 reaches the original"
+    );
+    assert_eq!(walk(json!({"max_depth": 50})), Some(12));
+    assert_eq!(walk(json!({"max_depth": 11})), Some(11));
+    let too_deep = api.call(
+        "provenance.get",
+        json!({"entity_type": "item", "entity_id": chain[12], "direction": "up", "max_depth": 51}),
+    );
+    assert_eq!(too_deep.status, 422);
+}
+
 /// A node of a provenance graph, comparable.
 #[derive(Debug, PartialEq)]
 struct LineageNodeSeen {
