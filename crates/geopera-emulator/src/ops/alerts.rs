@@ -34,7 +34,7 @@ const MAX_COOLDOWN_MINUTES: i64 = 43_200;
 const EQ_TOLERANCE: f64 = 1e-9;
 
 pub(crate) fn create_rule(ctx: &Ctx<'_>, input: CreateAlertRuleInput) -> Outcome {
-    let name = trimmed_name(&input.name, "name", MAX_NAME_CHARS)?;
+    let name = trimmed_name(&input.name, "name")?;
     let expression = checked_expression(&input.expression)?;
     checked_comparison(&input.comparison, input.threshold, input.threshold_upper)?;
     checked_cooldown(input.cooldown_minutes)?;
@@ -118,10 +118,7 @@ pub(crate) fn list_rules(ctx: &Ctx<'_>, input: AlertRulesListInput) -> Outcome {
 }
 
 pub(crate) fn update_rule(ctx: &Ctx<'_>, input: UpdateAlertRuleInput) -> Outcome {
-    let name = input
-        .name
-        .map(|n| trimmed_name(&n, "name", MAX_NAME_CHARS))
-        .transpose()?;
+    let name = input.name.map(|n| trimmed_name(&n, "name")).transpose()?;
     let expression = input
         .expression
         .map(|e| checked_expression(&e))
@@ -388,6 +385,3 @@ fn checked_cooldown(minutes: i64) -> Result<(), ApiError> {
     }
     Ok(())
 }
-
-/// The longest rule name accepted; the contract leaves rule names unbounded.
-const MAX_NAME_CHARS: usize = 200;

@@ -37,16 +37,13 @@ const TEMPLATES: [(&str, &str, &str, &str); 3] = [
     ),
 ];
 
-/// The longest formula name accepted; the contract leaves names unbounded.
-const MAX_NAME_CHARS: usize = 200;
-
 pub(crate) fn create(ctx: &Ctx<'_>, input: BandFormulaCreateInput) -> Outcome {
     let formula = checked_formula(&input.formula)?;
     let range = checked_range(input.value_range.as_deref())?;
     let now = ctx.now();
     let mut fields = Map::new();
     fields.insert("organization_id".to_owned(), Value::from(ctx.org));
-    let name = trimmed_name(&input.name, "name", MAX_NAME_CHARS)?;
+    let name = trimmed_name(&input.name, "name")?;
     fields.insert("name".to_owned(), Value::from(name));
     fields.insert("display_name".to_owned(), json!(input.display_name));
     fields.insert("description".to_owned(), json!(input.description));
@@ -121,7 +118,7 @@ pub(crate) fn update(ctx: &Ctx<'_>, input: BandFormulaUpdateInput) -> Outcome {
         .get_mut(Family::BandFormula, ctx.org, None, &input.formula_id)?;
     let name = input
         .name
-        .map(|name| trimmed_name(&name, "name", MAX_NAME_CHARS))
+        .map(|name| trimmed_name(&name, "name"))
         .transpose()?;
     record.set("name", name);
     if let Some(formula) = formula {

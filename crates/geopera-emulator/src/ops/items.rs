@@ -27,8 +27,6 @@ use crate::error::ApiError;
 use crate::resources::{page, Family, Resource, Resources, MAX_PER_ORG};
 use crate::storage;
 
-/// The longest item name the contract accepts.
-const MAX_NAME_CHARS: usize = 500;
 /// Where band names given to assets are kept; not part of the item as answered.
 const BAND_NAMES: &str = "asset_band_names";
 /// The key of the one asset every item has.
@@ -84,7 +82,7 @@ pub(crate) fn item_fields(input: &ItemCreateInput) -> Map<String, Value> {
 }
 
 pub(crate) fn create(ctx: &Ctx<'_>, input: ItemCreateInput) -> Outcome {
-    trimmed_name(&input.name, "name", MAX_NAME_CHARS)?;
+    trimmed_name(&input.name, "name")?;
     item_place(input.bbox.as_deref(), input.geometry.as_ref())?;
     let now = ctx.now();
     let mut inner = ctx.lock_org();
@@ -125,7 +123,7 @@ pub(crate) fn update(ctx: &Ctx<'_>, input: ItemUpdateInput) -> Outcome {
     let name = input
         .name
         .as_deref()
-        .map(|name| trimmed_name(name, "name", MAX_NAME_CHARS))
+        .map(|name| trimmed_name(name, "name"))
         .transpose()?;
     item_place(input.bbox.as_deref(), input.geometry.as_ref())?;
     let now = ctx.now();
@@ -331,7 +329,7 @@ pub(crate) fn duplicate(ctx: &Ctx<'_>, input: ItemDuplicateInput) -> Outcome {
     let name = input
         .new_name
         .as_deref()
-        .map(|name| trimmed_name(name, "new_name", MAX_NAME_CHARS))
+        .map(|name| trimmed_name(name, "new_name"))
         .transpose()?;
     let now = ctx.now();
     let mut inner = ctx.lock_org();

@@ -400,17 +400,29 @@ fn numbered_page_of<T>(all: Vec<T>, page: i64, size: i64, answer: impl FnMut(T) 
     })
 }
 
-/// `name` trimmed, when that leaves 1 to `max_chars` characters: a blank name would list as
-/// nothing, and the contract leaves names unbounded.
+/// The longest name kept, trimmed. Where the contract bounds a name, the validator has held
+/// it to that bound before (and trimming only shortens it); where it sets none (alert rules,
+/// a duplicate's new name) a name still lists and echoes in every answer, so it is held to
+/// this bound of the emulator's own, as long as the longest item name the contract allows.
+const MAX_NAME_CHARS: usize = 500;
+
+/// `name`, the input's member `field`, trimmed, when that leaves some characters: a blank
+/// name would list as nothing.
 ///
 /// # Errors
-/// 422 at `field` otherwise.
-fn trimmed_name(name: &str, field: &str, max_chars: usize) -> Result<String, ApiError> {
+/// 422 at `field` for a blank name, or one longer than [`MAX_NAME_CHARS`].
+fn trimmed_name(name: &str, field: &str) -> Result<String, ApiError> {
     let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > max_chars {
+    if trimmed.is_empty() {
         return Err(ApiError::invalid(
             &[field],
-            format!("{field} must be 1 to {max_chars} characters"),
+            format!("{field} must not be blank"),
+        ));
+    }
+    if trimmed.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::invalid(
+            &[field],
+            format!("{field} must be at most {MAX_NAME_CHARS} characters"),
         ));
     }
     Ok(trimmed.to_owned())

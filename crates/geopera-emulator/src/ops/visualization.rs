@@ -14,11 +14,8 @@ use super::{trimmed_name, Ctx, Outcome};
 use crate::error::ApiError;
 use crate::resources::{Family, Resource, Resources};
 
-/// The longest profile name the contract accepts.
-const MAX_NAME_CHARS: usize = 255;
-
 pub(crate) fn create(ctx: &Ctx<'_>, input: ProfileCreateInput) -> Outcome {
-    let name = trimmed_name(&input.name, "name", MAX_NAME_CHARS)?;
+    let name = trimmed_name(&input.name, "name")?;
     let now = ctx.now();
     let mut inner = ctx.lock_org();
     let inner = &mut *inner;
@@ -99,7 +96,7 @@ pub(crate) fn update(ctx: &Ctx<'_>, input: ProfileUpdateInput) -> Outcome {
     let name = input
         .name
         .as_deref()
-        .map(|name| trimmed_name(name, "name", MAX_NAME_CHARS))
+        .map(|name| trimmed_name(name, "name"))
         .transpose()?;
     let now = ctx.now();
     let mut inner = ctx.lock_org();

@@ -492,6 +492,24 @@ fn alert_rules_are_created_read_listed_changed_and_deleted() {
         assert_eq!(refused.status, 422, "{change}");
         assert_eq!(refused.json()["detail"][0]["loc"][1], field);
     }
+    // The contract leaves a rule's name unbounded: one is kept up to the emulator's own bound
+    // of 500 characters, as long as an item's may be.
+    let mut long = base.clone();
+    long["name"] = json!("r".repeat(500));
+    let kept = rule(&api, long);
+    assert_eq!(kept["name"], "r".repeat(500));
+    ok(api.call("alerts.delete_rule", json!({"rule_id": id(&kept)})));
+    let mut too_long = base.clone();
+    too_long["name"] = json!("r".repeat(501));
+    let failure = crate::common::refused(
+        api.call("alerts.create_rule", too_long),
+        "name",
+        "501 characters",
+    );
+    assert_eq!(
+        failure["msg"],
+        "Value error, name must be at most 500 characters"
+    );
     let mut within = base.clone();
     within["collection_id"] = json!(watched);
     let first = rule(&api, within);
@@ -976,6 +994,17 @@ fn band_formulas_are_kept_beside_templates_that_cannot_change() {
     ] {
         crate::common::refused(api.call(op, body), "name", op);
     }
+    // Two spaces pass the contract's own bounds (2 to 50 characters); the refusal says what
+    // is wrong with them rather than a bound.
+    let blank = crate::common::refused(
+        api.call(
+            "band_formulas.create",
+            json!({"name": "  ", "formula": "a + b"}),
+        ),
+        "name",
+        "two spaces",
+    );
+    assert_eq!(blank["msg"], "Value error, name must not be blank");
     assert_eq!(updated["name"], "ndre");
     let template = ok(api.call(
         "band_formulas.get",
