@@ -8,10 +8,15 @@
 
 use crate::ordered::Ordered;
 
-/// Members that commonly hold the list of an answer, in the order they are looked for.
-const LIST_KEYS: &[&str] = &[
-    "features", "items", "orders", "jobs", "content", "data", "results",
-];
+/// Members that commonly hold the list of an answer, in the order they are looked for: the
+/// names the SDK's page walk tries, in its order, so that `--all` and a table find the same
+/// rows, then the lists of orders and jobs, which a walk finds as a page's only list.
+fn list_keys() -> impl Iterator<Item = &'static str> {
+    geopera::PAGE_ITEM_FIELDS
+        .iter()
+        .copied()
+        .chain(["orders", "jobs"])
+}
 
 /// A column: its heading and where each row's cell comes from (the first path that exists).
 struct Column {
@@ -69,9 +74,8 @@ fn rows(answer: &Ordered) -> Option<(Option<&str>, &[Ordered])> {
         }
         Ordered::Object(_) if matches!(stac_type(answer), Some("Collection" | "Catalog")) => None,
         Ordered::Object(members) => {
-            let named: Vec<(&str, &Ordered)> = LIST_KEYS
-                .iter()
-                .filter_map(|key| Some((*key, answer.get(key)?)))
+            let named: Vec<(&str, &Ordered)> = list_keys()
+                .filter_map(|key| Some((key, answer.get(key)?)))
                 .collect();
             // A page's `links` (STAC's, or a page's own) are where to go next, never its rows.
             let members: Vec<(&str, &Ordered)> = members

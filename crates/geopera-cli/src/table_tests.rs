@@ -138,3 +138,15 @@ fn an_empty_page_is_a_table_without_rows() {
         "KEY      VALUE\nid       x\nresults  []"
     );
 }
+
+/// A page holding two lists of well-known names shows the one `--all` walks (the SDK's
+/// `page_item_field`), not the other.
+#[test]
+fn a_table_shows_the_list_a_page_walk_yields() {
+    let text = r#"{"data":[{"id":"d_1"}],"results":[{"id":"r_1"}],"total":2}"#;
+    let page = parse(text);
+    let walked: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).expect("JSON");
+    assert_eq!(geopera::page_item_field(&walked), Some("results"));
+    assert_eq!(table(&page, false), "ID\nr_1");
+}

@@ -406,7 +406,7 @@ pub use generated::operations;
 pub use ndjson::NdjsonOperation;
 #[cfg(feature = "blocking")]
 pub use paging::BlockingPages;
-pub use paging::{page_item_field, PageStream, PageWalk};
+pub use paging::{page_item_field, PageStream, PageWalk, PAGE_ITEM_FIELDS};
 pub use redact::REDACTED;
 pub use request::{new_idempotency_key, CallOptions, IntoRequest, Request};
 pub use response::{Parsed, Response, MAX_PROBLEM_BYTES};

@@ -50,12 +50,13 @@ use crate::{Error, IntoRequest};
 /// of their own; see [`PageWalk`].
 pub type PageStream<T> = Pin<Box<dyn Stream<Item = Result<T, Error>> + Send>>;
 
-/// Members that commonly hold a page's items, tried in this order.
-const ITEM_FIELDS: &[&str] = &["features", "items", "content", "results", "data"];
+/// Members that commonly hold a page's items, in the order [`page_item_field`] tries them;
+/// for code that looks for a page's list by name as the SDK does (the CLI's tables).
+pub const PAGE_ITEM_FIELDS: &[&str] = &["features", "items", "content", "results", "data"];
 
-/// The member of a page object that holds its items: the first of `features`, `items`,
-/// `content`, `results` and `data` that is an array, else the only array member. `None` when
-/// no member is an array, or several are and none of them is one of those.
+/// The member of a page object that holds its items: the first of [`PAGE_ITEM_FIELDS`] that
+/// is an array, else the only array member. `None` when no member is an array, or several are
+/// and none of them is one of those.
 ///
 /// For code that reads pages in its own form (raw JSON, to keep the server's member order)
 /// and must find the same items the SDK's streams yield.
@@ -67,7 +68,7 @@ const ITEM_FIELDS: &[&str] = &["features", "items", "content", "results", "data"
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 pub fn page_item_field(page: &Map<String, Value>) -> Option<&str> {
-    if let Some(field) = ITEM_FIELDS
+    if let Some(field) = PAGE_ITEM_FIELDS
         .iter()
         .find(|field| page.get(**field).is_some_and(Value::is_array))
     {
