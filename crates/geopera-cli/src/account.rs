@@ -93,7 +93,7 @@ pub(crate) async fn login(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
         None => {
             let scope = matches
                 .get_one::<String>("scope")
-                .map_or("openid profile", String::as_str);
+                .map_or(geopera_types::oidc::DEFAULT_SCOPE, String::as_str);
             login_device(&target, scope, matches.get_flag("no-browser")).await
         }
     }?;

@@ -18,12 +18,10 @@ use crate::store::{oauth_json, Auth, Profile, Store};
 /// The public API, when nothing else names a server.
 pub(crate) const DEFAULT_API_URL: &str = geopera::DEFAULT_BASE_URL;
 /// The OAuth client the official CLI signs in as; ours shares its sessions.
-pub(crate) const CLIENT_ID: &str = "geopera-cli";
+pub(crate) use geopera_types::oidc::PUBLIC_CLIENT_ID as CLIENT_ID;
 /// A token that begins so is sent as `X-API-Key`, any other as a bearer token, as the official
 /// CLI sends them.
 pub(crate) use geopera_types::API_KEY_PREFIX;
-/// A stored session is refreshed this long before its access token expires.
-const REFRESH_LEEWAY_SECS: f64 = 30.0;
 /// How long one request to the identity provider may take.
 pub(crate) const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most bytes of an identity provider's answer (token, userinfo) that are read, as the
@@ -466,9 +464,11 @@ fn now_secs() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Whether a session expiring at `expires_at` should be refreshed now (`None` and 0 never).
+/// Whether a session expiring at `expires_at` should be refreshed now (`None` and 0 never),
+/// as early as the SDK's own sessions refresh.
 fn due(expires_at: Option<f64>) -> bool {
-    matches!(expires_at, Some(at) if at > 0.0 && now_secs() >= at - REFRESH_LEEWAY_SECS)
+    let leeway = geopera::auth::DEFAULT_REFRESH_LEEWAY.as_secs_f64();
+    matches!(expires_at, Some(at) if at > 0.0 && now_secs() >= at - leeway)
 }
 
 /// The not-signed-in failure.
@@ -544,7 +544,8 @@ where
 
 /// The OIDC endpoint `name` of the server at `api_url`.
 pub(crate) fn endpoint(api_url: &str, name: &str) -> String {
-    format!("{api_url}/realms/public/protocol/openid-connect/{name}")
+    let issuer = format!("{api_url}{}", geopera_types::oidc::REALM);
+    geopera_types::oidc::endpoint(&issuer, name)
 }
 
 /// Refreshes the profile's stored session under the file lock and stores the rotated tokens.
@@ -670,7 +671,9 @@ pub(crate) fn save_oauth(target: &Target, auth: &Auth) -> Result<(), Failure> {
         access_token,
         refresh_token.as_deref(),
         *expires_at,
-        scope.as_deref().unwrap_or("openid profile"),
+        scope
+            .as_deref()
+            .unwrap_or(geopera_types::oidc::DEFAULT_SCOPE),
         &target.api_url,
     );
     let api_url = target.api_url.clone();

@@ -267,7 +267,11 @@ fn cli(operations: Vec<Command>) -> Command {
                         .long("scope")
                         .value_name("SCOPES")
                         .conflicts_with("api-key")
-                        .help("Scopes to ask for, space-separated [default: openid profile]; not with --api-key, whose scopes are the key's own"),
+                        .help(format!(
+                            "Scopes to ask for, space-separated [default: {}]; not with \
+                             --api-key, whose scopes are the key's own",
+                            geopera_types::oidc::DEFAULT_SCOPE
+                        )),
                 ),
         )
         .subcommand(

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use clap::{value_parser, Arg, ArgGroup, ArgMatches, Command};
-use geopera::webhooks::{Event, Verifier, WebhookError};
+use geopera::webhooks::{self, Event, Verifier, WebhookError};
 use geopera::HeaderMap;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -72,10 +72,10 @@ pub(crate) fn command() -> Command {
 /// mean two things. The SDK's verifier refuses them too; here the line is named.
 pub(crate) fn parse_headers(text: &str) -> Result<HeaderMap, String> {
     const SINGLE: [&str; 4] = [
-        geopera::webhooks::SIGNATURE_HEADER,
-        "x-geopera-event",
-        "x-geopera-event-id",
-        "x-geopera-delivery-id",
+        webhooks::SIGNATURE_HEADER,
+        webhooks::EVENT_HEADER,
+        webhooks::EVENT_ID_HEADER,
+        webhooks::DELIVERY_ID_HEADER,
     ];
     let mut headers = HeaderMap::new();
     let mut first_line = std::collections::HashMap::new();
@@ -139,10 +139,10 @@ fn headers_text<'a>(bytes: &'a [u8], matches: &ArgMatches) -> Result<&'a str, Fa
 /// A header's name as the API writes it, for messages.
 fn canonical(name: &str) -> &str {
     match name {
-        "x-geopera-event" => "X-Geopera-Event",
-        "x-geopera-event-id" => "X-Geopera-Event-ID",
-        "x-geopera-delivery-id" => "X-Geopera-Delivery-ID",
-        "x-geopera-signature" => "X-Geopera-Signature",
+        webhooks::EVENT_HEADER => "X-Geopera-Event",
+        webhooks::EVENT_ID_HEADER => "X-Geopera-Event-ID",
+        webhooks::DELIVERY_ID_HEADER => "X-Geopera-Delivery-ID",
+        webhooks::SIGNATURE_HEADER => "X-Geopera-Signature",
         other => other,
     }
 }

@@ -192,7 +192,7 @@ impl ApiError {
                 let body = serde_json::to_vec(&problem).unwrap_or_default();
                 Reply {
                     status,
-                    content_type: "application/problem+json",
+                    content_type: geopera_types::PROBLEM_JSON,
                     headers,
                     body: Bytes::from(body),
                 }
@@ -318,8 +318,8 @@ pub fn title_of(status: StatusCode) -> &'static str {
 /// Every `Content-Type` the emulator answers with.
 const CONTENT_TYPES: &[&str] = &[
     "application/json",
-    "application/problem+json",
-    "application/x-ndjson",
+    geopera_types::PROBLEM_JSON,
+    geopera_types::NDJSON,
     "application/geo+json",
     "text/plain; charset=utf-8",
     "image/png",

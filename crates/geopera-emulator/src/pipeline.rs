@@ -317,7 +317,7 @@ async fn execute_once(
     headers: &HeaderMap,
     input: Value,
 ) -> Result<Reply, ApiError> {
-    let keyed = op.access != Access::Read || op.declares_idempotency_key;
+    let keyed = op.takes_idempotency_key();
     let mut keys = headers.get_all("idempotency-key").iter();
     if let (true, Some(first)) = (keyed, keys.next()) {
         if keys.any(|other| other != first) {

@@ -264,7 +264,7 @@ impl SigningSecret {
             }
             Err(_) => String::new(),
         };
-        format!("sha256={digest}")
+        format!("{}{digest}", geopera_types::subscriptions::SIGNATURE_PREFIX)
     }
 }
 

@@ -458,7 +458,7 @@ fn ticket(
         allowance: int(upload, "total_bytes") - others,
         content_type: url["content_type"]
             .as_str()
-            .unwrap_or("application/octet-stream")
+            .unwrap_or(geopera_types::OCTET_STREAM)
             .to_owned(),
     })
 }

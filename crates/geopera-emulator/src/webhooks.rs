@@ -16,7 +16,10 @@ use crate::changes::Changes;
 use crate::records::{Order, Pending, SigningSecret, Subscription};
 use crate::state::{Inner, Shared};
 use geopera_types::rfc3339::format_date_time;
-use geopera_types::subscriptions::DeliveryHeaders;
+use geopera_types::subscriptions::{
+    DeliveryHeaders, DELIVERY_HEADER_PREFIX, DELIVERY_ID_HEADER, EVENT_HEADER, EVENT_ID_HEADER,
+    SIGNATURE_HEADER,
+};
 
 /// Deliveries waiting in the outbox at most; a new one beyond this drops the oldest of the
 /// organization with the most waiting.
@@ -610,7 +613,7 @@ pub fn headers_problem(headers: &DeliveryHeaders) -> Option<String> {
                 "headers['{name}'] must be a valid HTTP header of at most 1024 characters"
             ));
         }
-        if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-geopera-") {
+        if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with(DELIVERY_HEADER_PREFIX) {
             return Some(format!("headers['{name}'] is set by the emulator itself"));
         }
     }
@@ -685,10 +688,10 @@ pub async fn post(client: &reqwest::Client, attempt: &Attempt) -> Delivered {
     let mut request = client
         .post(&attempt.url)
         .header("content-type", "application/json")
-        .header("x-geopera-signature", attempt.secret.sign(&body))
-        .header("x-geopera-event", &attempt.pending.event_type)
-        .header("x-geopera-event-id", &attempt.pending.event_id)
-        .header("x-geopera-delivery-id", &attempt.delivery_id);
+        .header(SIGNATURE_HEADER, attempt.secret.sign(&body))
+        .header(EVENT_HEADER, &attempt.pending.event_type)
+        .header(EVENT_ID_HEADER, &attempt.pending.event_id)
+        .header(DELIVERY_ID_HEADER, &attempt.delivery_id);
     for (name, value) in attempt.headers.expose() {
         request = request.header(name, value);
     }

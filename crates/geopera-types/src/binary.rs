@@ -12,6 +12,10 @@ use serde::de::DeserializeOwned;
 /// The content type assumed when a binary answer names none (RFC 9110's default for bytes).
 pub const OCTET_STREAM: &str = "application/octet-stream";
 
+/// The content type of an answer of newline-delimited JSON, one value per line
+/// ([`OperationInfo::answers_ndjson`](crate::OperationInfo::answers_ndjson)).
+pub const NDJSON: &str = "application/x-ndjson";
+
 /// The body of an answer that is not JSON — a PNG or JPEG tile, a thumbnail, a WMTS
 /// capabilities document — with the content type the server gave it.
 ///

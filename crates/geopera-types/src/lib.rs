@@ -100,6 +100,7 @@ pub mod downloads;
 pub mod finite;
 mod generated;
 pub mod jobs;
+pub mod oidc;
 mod open;
 mod operation;
 pub mod orders;
@@ -118,10 +119,10 @@ pub mod uploads;
 #[cfg(feature = "validate")]
 pub mod validate;
 
-pub use binary::{Binary, DecodeOutput, OCTET_STREAM};
+pub use binary::{Binary, DecodeOutput, NDJSON, OCTET_STREAM};
 pub use generated::{models, schemas};
 pub use operation::{Access, Operation, OperationInfo, Paging, RetryClass, TRANSIENT_STATUSES};
-pub use problem::{HttpValidationError, LocItem, Problem, ValidationError};
+pub use problem::{HttpValidationError, LocItem, Problem, ValidationError, PROBLEM_JSON};
 pub use quirks::redirect_answer;
 pub use rate::RateClass;
 pub use secret::{API_KEY_PREFIX, WEBHOOK_SECRET_PREFIX};

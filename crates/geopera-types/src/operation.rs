@@ -124,6 +124,14 @@ impl OperationInfo {
         self.access == Access::Read
     }
 
+    /// Whether an `Idempotency-Key` sent with the call is honoured: one the SDK sends for
+    /// every call that changes state ([`RetryClass::NeedsIdempotencyKey`]), and one the
+    /// contract declares. The emulator replays a repeated key of these operations and ignores
+    /// it on any other.
+    pub fn takes_idempotency_key(&self) -> bool {
+        self.retry == RetryClass::NeedsIdempotencyKey || self.declares_idempotency_key
+    }
+
     /// Whether a success answer is bytes (an image, an XML document, NDJSON text) rather than
     /// one JSON value: its [`Operation::Output`] is [`Binary`](crate::Binary).
     pub fn answers_binary(&self) -> bool {

@@ -86,3 +86,18 @@ fn only_operations_without_credentials_draw_on_the_per_address_budget() {
         );
     }
 }
+
+/// The SDK sends an idempotency key with exactly the calls that change state: what makes
+/// `takes_idempotency_key`, which the emulator reads, honour every key the SDK sends.
+#[test]
+fn calls_that_change_state_take_an_idempotency_key() {
+    use crate::RetryClass;
+    for info in crate::generated::operations::ALL {
+        assert_eq!(
+            info.retry == RetryClass::NeedsIdempotencyKey,
+            !info.is_read_only(),
+            "{}",
+            info.id
+        );
+    }
+}

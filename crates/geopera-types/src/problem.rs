@@ -9,6 +9,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// The media type of a [`Problem`] answer (RFC 9457, section 3), compared without its
+/// parameters and case-insensitively.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
 /// An RFC 9457 problem detail, the body of every `application/problem+json` answer.
 ///
 /// Unknown members (RFC 9457 "extension members") are kept in [`Problem::extensions`], so a

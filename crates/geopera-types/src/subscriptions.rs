@@ -13,6 +13,20 @@ use serde::{Deserialize, Serialize};
 use crate::open::{never, open_model};
 use crate::JsonObject;
 
+/// The delivery header carrying [`SIGNATURE_PREFIX`] and the hex HMAC-SHA256 of the body.
+pub const SIGNATURE_HEADER: &str = "x-geopera-signature";
+/// The delivery header carrying the event type.
+pub const EVENT_HEADER: &str = "x-geopera-event";
+/// The delivery header carrying the event id, the same on every attempt: the de-duplication
+/// key.
+pub const EVENT_ID_HEADER: &str = "x-geopera-event-id";
+/// The delivery header carrying this attempt's id.
+pub const DELIVERY_ID_HEADER: &str = "x-geopera-delivery-id";
+/// What every delivery header of the API's own begins with; a subscription cannot set one.
+pub const DELIVERY_HEADER_PREFIX: &str = "x-geopera-";
+/// What the signature header's value begins with, before the hex digest.
+pub const SIGNATURE_PREFIX: &str = "sha256=";
+
 /// The secret a subscription's deliveries are signed with (`whsec_…`). `Debug` and `Display`
 /// print a placeholder; [`expose`](Self::expose) gives the text to a verifier.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

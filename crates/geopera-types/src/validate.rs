@@ -52,8 +52,9 @@ use crate::shape::{ArrayRule, Bounds, ObjectRule, Shape, StringRule};
 /// How deep nested references are followed before a value is accepted unchecked.
 ///
 /// Recursive schemas cannot recurse forever on finite JSON, but a cap keeps pathological
-/// bodies from costing unbounded time.
-const MAX_DEPTH: usize = 64;
+/// bodies from costing unbounded time. Code that walks a value alongside the validator (the
+/// emulator's reading of big integers) stops at the same depth.
+pub const MAX_DEPTH: usize = 64;
 
 /// The most failures [`validate`] lists. Each quotes its input, so a body with a million bad
 /// items would otherwise cost a million copies and a 422 larger than the body; the first ones

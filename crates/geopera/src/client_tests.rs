@@ -101,3 +101,14 @@ fn a_bad_header_is_reported_by_build() {
         .expect_err("invalid");
     assert!(err.to_string().contains("header"));
 }
+
+/// The `Accept` sent by default asks for the error media type the engine reads as a problem.
+#[test]
+fn the_default_accept_asks_for_problem_details() {
+    assert!(
+        DEFAULT_ACCEPT
+            .split(',')
+            .any(|media| media.trim() == geopera_types::PROBLEM_JSON),
+        "{DEFAULT_ACCEPT}"
+    );
+}

@@ -747,7 +747,7 @@ pub(crate) fn content_type(headers: &HeaderMap) -> Option<&str> {
 fn is_problem_json(headers: &HeaderMap) -> bool {
     content_type(headers).is_some_and(|value| {
         let essence = value.split(';').next().unwrap_or_default().trim();
-        essence.eq_ignore_ascii_case("application/problem+json")
+        essence.eq_ignore_ascii_case(geopera_types::PROBLEM_JSON)
     })
 }
 

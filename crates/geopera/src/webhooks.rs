@@ -66,14 +66,9 @@ use sha2::Sha256;
 
 use crate::secret::Secret;
 
-/// The header carrying `sha256=<hex HMAC>`.
-pub const SIGNATURE_HEADER: &str = "x-geopera-signature";
-/// The header carrying the event type.
-pub const EVENT_HEADER: &str = "x-geopera-event";
-/// The header carrying the event id, the same on every attempt: the de-duplication key.
-pub const EVENT_ID_HEADER: &str = "x-geopera-event-id";
-/// The header carrying this attempt's id.
-pub const DELIVERY_ID_HEADER: &str = "x-geopera-delivery-id";
+pub use geopera_types::subscriptions::{
+    DELIVERY_ID_HEADER, EVENT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, SIGNATURE_PREFIX,
+};
 
 /// The largest body [`Verifier::verify`] reads. Geopera's events are a few kilobytes; a
 /// receiver should refuse bigger bodies before buffering them (axum's `DefaultBodyLimit`,
@@ -188,7 +183,7 @@ impl Verifier {
         };
         let expected = signature
             .trim()
-            .strip_prefix("sha256=")
+            .strip_prefix(SIGNATURE_PREFIX)
             .and_then(decode_hex)
             .ok_or(WebhookError::MalformedSignature)?;
         // HMAC takes a key of any length, so this fails only if that ever changes.

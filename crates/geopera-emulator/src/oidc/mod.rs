@@ -36,23 +36,18 @@ use sessions::{
     Revocation, Sessions, DEVICE_CODE_SECS, DEVICE_INTERVAL_SECS,
 };
 
-/// The realm's path; every sign-in endpoint lives below it.
-pub const REALM: &str = "/realms/public";
-/// Where the OpenID Connect endpoints live, below [`REALM`].
-const PROTOCOL: &str = "/protocol/openid-connect";
-/// The public client the CLI uses: device logins, passwords and refreshes, no secret.
-pub const PUBLIC_CLIENT: &str = "geopera-cli";
 /// The confidential client of `client_credentials`; its secret is a `gpra_` API key.
-pub const KEY_CLIENT: &str = "geopera";
-/// The device-code grant's name (RFC 8628).
-const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+pub use geopera_types::oidc::KEY_CLIENT_ID as KEY_CLIENT;
+/// The public client the CLI uses: device logins, passwords and refreshes, no secret.
+pub use geopera_types::oidc::PUBLIC_CLIENT_ID as PUBLIC_CLIENT;
+/// The realm's path; every sign-in endpoint lives below it.
+pub use geopera_types::oidc::REALM;
+use geopera_types::oidc::{DEFAULT_SCOPE, DEVICE_CODE_GRANT as DEVICE_GRANT, PROTOCOL};
 /// The largest form body the sign-in endpoints read (and never more than the emulator's
 /// own body limit).
 pub const FORM_LIMIT: usize = 16 * 1024;
 /// The OpenID Connect scopes a token may carry besides permissions.
 const OIDC_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
-/// The scope a token gets when the client asks for none.
-const DEFAULT_SCOPE: &str = "openid profile";
 
 /// A demo user who can sign in with a password or approve a device login.
 ///

@@ -666,7 +666,7 @@ impl Sessions {
             .is_some_and(|last| now_ms - last < login.interval_secs * 1000);
         let last_poll_ms = login.last_poll_ms.replace(now_ms);
         if too_soon {
-            login.interval_secs += 5;
+            login.interval_secs += i64::from(geopera_types::oidc::SLOW_DOWN_STEP_SECS);
             let interval = login.interval_secs;
             return Err(OAuthError::new(
                 400,

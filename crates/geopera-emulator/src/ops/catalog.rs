@@ -43,7 +43,7 @@ pub(crate) fn search_stream(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
     }
     Ok(Reply {
         status: ctx.status(),
-        content_type: "application/x-ndjson",
+        content_type: geopera_types::NDJSON,
         headers: Vec::new(),
         body: Bytes::from(out),
     })

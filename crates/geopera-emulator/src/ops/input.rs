@@ -10,15 +10,13 @@
 //! its number. Any other is refused with a 422 at its field rather than pinned to a bound,
 //! as the emulator would otherwise store or answer a number other than the one sent.
 
-use geopera_types::validate::validate;
+// Nested values deeper than the validator's depth are left as they are, as it leaves them.
+use geopera_types::validate::{validate, MAX_DEPTH};
 use geopera_types::{LocItem, OperationInfo, Paging, Shape, ValidationError};
 use serde::de::DeserializeOwned;
 use serde_json::{Number, Value};
 
 use crate::error::{too_large, too_small, ApiError, INPUT_AS_WRITTEN};
-
-/// Nested values deeper than this are left as they are (the validator stops there too).
-const MAX_DEPTH: usize = 64;
 
 /// Checks `value`, read by serde_json from `text`, against `shape` as [`validate`] does,
 /// except that an integer `text` writes out in full beyond 64 bits is checked as that

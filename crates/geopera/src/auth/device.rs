@@ -15,7 +15,8 @@ use crate::secret::Secret;
 use crate::{Client, Error};
 
 /// How much `slow_down` adds to the polling interval (RFC 8628, section 3.5).
-const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
+const SLOW_DOWN_STEP: Duration =
+    Duration::from_secs(geopera_types::oidc::SLOW_DOWN_STEP_SECS as u64);
 
 /// The polling interval when the provider names none (RFC 8628, section 3.2).
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
@@ -255,7 +256,7 @@ impl DeviceAuthorization {
         let expires = clock.now().saturating_add(self.expires_in);
         let mut interval = self.interval;
         let form = [
-            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("grant_type", geopera_types::oidc::DEVICE_CODE_GRANT),
             ("client_id", self.client_id.as_str()),
             ("device_code", self.device_code.expose()),
             ("code_verifier", self.code_verifier.expose()),

@@ -14,15 +14,8 @@ use crate::bounds::Bounds;
 use crate::secret::Secret;
 use crate::{Client, Error};
 
-/// The realm every Geopera identity lives in.
-const REALM_PATH: &str = "/realms/public";
-
-/// The confidential client of the client-credentials grant, whose secret is an API key.
-pub(crate) const KEY_CLIENT_ID: &str = "geopera";
-
-/// The public client of the password, refresh-token and device-code grants (the one the
-/// command-line clients use).
-pub(crate) const PUBLIC_CLIENT_ID: &str = "geopera-cli";
+use geopera_types::oidc::REALM;
+pub(crate) use geopera_types::oidc::{KEY_CLIENT_ID, PUBLIC_CLIENT_ID};
 
 /// What errors of a request to the provider name as its operation, by its endpoint: the
 /// token endpoint's, or the device authorization's.
@@ -94,7 +87,7 @@ impl Oidc {
     /// or a fragment.
     pub fn for_base_url(base_url: &str) -> Result<Self, Error> {
         let base_url = checked_url("base URL", base_url, None)?;
-        Oidc::new(format!("{base_url}{REALM_PATH}"))
+        Oidc::new(format!("{base_url}{REALM}"))
     }
 
     /// Signs in as another public OAuth client than `geopera-cli` (password, refresh-token and
@@ -130,7 +123,7 @@ impl Oidc {
     }
 
     pub(crate) fn endpoint(&self, name: &str) -> String {
-        format!("{}/protocol/openid-connect/{name}", self.issuer)
+        geopera_types::oidc::endpoint(&self.issuer, name)
     }
 
     /// Asks the token endpoint for tokens with `form` (a grant); `secrets` are the form's
