@@ -434,8 +434,9 @@ async fn chaos_ends_every_call_without_duplicate_spend() {
     assert!(chaos.len() >= placed_ok, "every acknowledged order exists");
 }
 
-#[tokio::test]
-async fn pacing_keeps_spend_calls_under_the_documented_cap() {
+/// An emulator held to the documented limits and a client paced at them without retries,
+/// both on one manual clock, and the clock's time at the start: one 429 fails a call.
+fn paced_at_the_documented_limits() -> (ManualClock, EmulatorHandle, AuthenticatedClient, i64) {
     let clock = ManualClock::new();
     let emu = Emulator::builder()
         .clock(clock.clone())
@@ -450,6 +451,12 @@ async fn pacing_keeps_spend_calls_under_the_documented_cap() {
         .retries(0)
         .build()
         .expect("valid");
+    (clock, emu, client, start_ms)
+}
+
+#[tokio::test]
+async fn pacing_keeps_spend_calls_under_the_documented_cap() {
+    let (clock, emu, client, start_ms) = paced_at_the_documented_limits();
     let topup = || {
         serde_json::json!({"amount_aud": 1})
             .as_object()
@@ -475,20 +482,7 @@ async fn pacing_keeps_spend_calls_under_the_documented_cap() {
 /// second apart and never meet a 429.
 #[tokio::test]
 async fn pacing_keeps_drains_under_the_per_address_cap() {
-    let clock = ManualClock::new();
-    let emu = Emulator::builder()
-        .clock(clock.clone())
-        .rate_limits(RateLimits::documented())
-        .start()
-        .expect("starts");
-    let start_ms = clock.now_millis();
-    let client = AuthenticatedClient::builder(emu.api_key())
-        .base_url(emu.base_url())
-        .clock(SharedTime::new(&clock))
-        .pace_documented_limits()
-        .retries(0)
-        .build()
-        .expect("valid");
+    let (clock, emu, client, start_ms) = paced_at_the_documented_limits();
     for n in 0..90 {
         // With no retries, one 429 fails the test: pacing must keep under 60/min.
         geopera::operations::webhooks_drain::send(&client, geopera::models::DrainInput::new())
