@@ -134,7 +134,19 @@ pub(crate) fn admit(
     if shared.lock().windows.admit(budgets, window) {
         return Ok(());
     }
-    Err(((length - now.rem_euclid(length) + 999) / 1000).max(1))
+    Err(secs_left(length, now))
+}
+
+/// What a 429 of the rate limits asks a client to wait at this moment: the whole seconds,
+/// rounded up and at least 1, to the end of the current window.
+pub(crate) fn secs_to_window_end(shared: &crate::state::Shared) -> i64 {
+    secs_left(shared.rate_window_ms, shared.clock.now_millis())
+}
+
+/// Whole seconds, rounded up and at least 1, from `now` to the end of its window of `length`
+/// milliseconds: a client that waits that long is in the next window.
+fn secs_left(length: i64, now: i64) -> i64 {
+    ((length - now.rem_euclid(length) + 999) / 1000).max(1)
 }
 
 /// Who a request without credentials from `ip` is counted as: the same budget for the API's

@@ -76,7 +76,7 @@ pub(crate) async fn run(
     let plan = shared.lock().faults.draw_plan(shared.seed, op.id);
     pause(plan.latency).await;
     if let Some(rule) = &plan.before {
-        return deliver::instead(rule, &shared.clock, kill).await;
+        return deliver::instead(rule, shared, kill).await;
     }
     let (reply, requested) = match authenticate(shared, op, request.peer, request.headers) {
         Err(error) => (error.into_reply(), Injected::default()),
@@ -87,7 +87,7 @@ pub(crate) async fn run(
             };
             pause(requested.latency_after(plan.latency)).await;
             if let Some(rule) = &requested.before {
-                return deliver::instead(rule, &shared.clock, kill).await;
+                return deliver::instead(rule, shared, kill).await;
             }
             let reply = admitted(shared, op, &caller, request.headers, request.body)
                 .await
@@ -96,7 +96,7 @@ pub(crate) async fn run(
         }
     };
     if let Some(rule) = plan.after.as_ref().or(requested.after.as_ref()) {
-        return deliver::instead(rule, &shared.clock, kill).await;
+        return deliver::instead(rule, shared, kill).await;
     }
     match plan.body.or(requested.body) {
         Some(kind) => deliver::with_body_fault(reply, &kind),

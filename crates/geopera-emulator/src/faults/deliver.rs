@@ -12,24 +12,20 @@ use http::header::{CONTENT_LENGTH, RETRY_AFTER};
 use http::{HeaderValue, StatusCode};
 
 use super::{FaultKind, FaultRule};
-use crate::clock::ManualClock;
 use crate::conn::ConnKill;
 use crate::error::{ApiError, Reply};
+use crate::state::Shared;
 
 /// The response a before/after fault gives in place of the operation's answer.
-pub(crate) async fn instead(
-    rule: &FaultRule,
-    clock: &ManualClock,
-    kill: Option<ConnKill>,
-) -> Response {
-    match replacement(rule, clock) {
+pub(crate) async fn instead(rule: &FaultRule, shared: &Shared, kill: Option<ConnKill>) -> Response {
+    match replacement(rule, shared) {
         Some(reply) => reply.into_response(),
         None => reset(kill).await,
     }
 }
 
 /// What a before/after fault answers, or `None` for a reset.
-fn replacement(rule: &FaultRule, clock: &ManualClock) -> Option<Reply> {
+fn replacement(rule: &FaultRule, shared: &Shared) -> Option<Reply> {
     let with_retry_after = |error: ApiError, secs: Option<u64>| match secs {
         Some(secs) => error.with_header(RETRY_AFTER, secs),
         None => error,
@@ -43,7 +39,7 @@ fn replacement(rule: &FaultRule, clock: &ManualClock) -> Option<Reply> {
         FaultKind::RateLimited { .. } => {
             let secs = rule
                 .retry_after
-                .unwrap_or_else(|| clock.secs_to_minute_end().max(1) as u64);
+                .unwrap_or_else(|| crate::limits::secs_to_window_end(shared).unsigned_abs());
             let error = ApiError::problem(
                 StatusCode::TOO_MANY_REQUESTS,
                 "injected fault: rate limited",

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use geopera_emulator::{Emulator, FaultPlan, RateLimits, DEMO_ORG};
+use geopera_emulator::{Emulator, FaultPlan, ManualClock, RateLimits, DEMO_ORG};
 use serde_json::json;
 
 use crate::common::Api;
@@ -67,6 +67,26 @@ fn every_429_of_a_burst_carries_the_rules_retry_after() {
         assert_eq!(next.status, 429);
         assert_eq!(next.header("retry-after"), Some("1"));
     }
+}
+
+/// An injected 429 without `retry-after` asks for the rest of the rate window, as a real
+/// limit's does: with a 2-second window, never the rest of the minute.
+#[test]
+fn an_injected_429_asks_for_the_rest_of_the_rate_window() {
+    // 10 s into a minute: 50 s to the minute's end, at most 2 to the window's.
+    let clock = ManualClock::starting_at(1_700_000_050);
+    let api = Api::with(
+        Emulator::builder()
+            .clock(clock)
+            .rate_window(Duration::from_secs(2)),
+    );
+    let limited = with_fault(&api, "429").expect("answer");
+    assert_eq!(limited.status, 429);
+    let wait: u64 = limited
+        .header("retry-after")
+        .and_then(|secs| secs.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!((1..=2).contains(&wait), "{wait} s");
 }
 
 #[test]
