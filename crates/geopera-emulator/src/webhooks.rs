@@ -410,24 +410,10 @@ fn swept_event_id(event: &Event) -> String {
     format!("evt_{}", digest.get(..24).unwrap_or(&digest))
 }
 
-/// The event type of an order that reached `fulfilled`.
-pub const ORDER_FULFILLED: &str = "order.fulfilled";
-/// The event type of a cancelled order.
-pub const ORDER_CANCELLED: &str = "order.cancelled";
-/// The event type `event_subscriptions.test` sends.
-pub const WEBHOOK_TEST: &str = "webhook.test";
-/// The event type of a processing job that reached `succeeded`.
-pub const PROCESSING_JOB_COMPLETED: &str = "processing.job.completed";
-/// The event type of a processing job that reached `failed`.
-pub const PROCESSING_JOB_FAILED: &str = "processing.job.failed";
-/// The event type of a clip job that reached `succeeded`.
-pub const CLIP_JOB_COMPLETED: &str = "clip.job.completed";
-/// The event type of a clip job that reached `failed`.
-pub const CLIP_JOB_FAILED: &str = "clip.job.failed";
-/// The event type of an upload marked complete by `uploads.complete`.
-pub const UPLOAD_COMPLETED: &str = "upload.completed";
-/// The event type of an upload marked failed by `uploads.fail`.
-pub const UPLOAD_FAILED: &str = "upload.failed";
+pub use geopera_types::subscriptions::{
+    CLIP_JOB_COMPLETED, CLIP_JOB_FAILED, ORDER_CANCELLED, ORDER_FULFILLED,
+    PROCESSING_JOB_COMPLETED, PROCESSING_JOB_FAILED, UPLOAD_COMPLETED, UPLOAD_FAILED, WEBHOOK_TEST,
+};
 /// The events of jobs finishing, which follow the clock like order fulfilment.
 const JOB_EVENTS: [&str; 4] = [
     PROCESSING_JOB_COMPLETED,

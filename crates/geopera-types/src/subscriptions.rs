@@ -27,6 +27,25 @@ pub const DELIVERY_HEADER_PREFIX: &str = "x-geopera-";
 /// What the signature header's value begins with, before the hex digest.
 pub const SIGNATURE_PREFIX: &str = "sha256=";
 
+/// The event type of an order that reached `fulfilled`.
+pub const ORDER_FULFILLED: &str = "order.fulfilled";
+/// The event type of a cancelled order.
+pub const ORDER_CANCELLED: &str = "order.cancelled";
+/// The event type `event_subscriptions.test` sends.
+pub const WEBHOOK_TEST: &str = "webhook.test";
+/// The event type of a processing job that reached `succeeded`.
+pub const PROCESSING_JOB_COMPLETED: &str = "processing.job.completed";
+/// The event type of a processing job that reached `failed`.
+pub const PROCESSING_JOB_FAILED: &str = "processing.job.failed";
+/// The event type of a clip job that reached `succeeded`.
+pub const CLIP_JOB_COMPLETED: &str = "clip.job.completed";
+/// The event type of a clip job that reached `failed`.
+pub const CLIP_JOB_FAILED: &str = "clip.job.failed";
+/// The event type of an upload marked complete by `uploads.complete`.
+pub const UPLOAD_COMPLETED: &str = "upload.completed";
+/// The event type of an upload marked failed by `uploads.fail`.
+pub const UPLOAD_FAILED: &str = "upload.failed";
+
 /// The secret a subscription's deliveries are signed with (`whsec_…`). `Debug` and `Display`
 /// print a placeholder; [`expose`](Self::expose) gives the text to a verifier.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -65,6 +65,10 @@ use serde_json::{Map, Value};
 use sha2::Sha256;
 
 use crate::secret::Secret;
+use geopera_types::subscriptions::{
+    CLIP_JOB_COMPLETED, CLIP_JOB_FAILED, ORDER_CANCELLED, ORDER_FULFILLED,
+    PROCESSING_JOB_COMPLETED, PROCESSING_JOB_FAILED, UPLOAD_COMPLETED, UPLOAD_FAILED, WEBHOOK_TEST,
+};
 
 pub use geopera_types::subscriptions::{
     DELIVERY_ID_HEADER, EVENT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, SIGNATURE_PREFIX,
@@ -387,15 +391,15 @@ impl Event {
             envelope,
         };
         match envelope.event_type.as_str() {
-            "order.fulfilled" => Event::OrderFulfilled(order(envelope)),
-            "order.cancelled" => Event::OrderCancelled(order(envelope)),
-            "processing.job.completed" => Event::ProcessingJobCompleted(job(envelope)),
-            "processing.job.failed" => Event::ProcessingJobFailed(job(envelope)),
-            "clip.job.completed" => Event::ClipJobCompleted(job(envelope)),
-            "clip.job.failed" => Event::ClipJobFailed(job(envelope)),
-            "upload.completed" => Event::UploadCompleted(upload(envelope)),
-            "upload.failed" => Event::UploadFailed(upload(envelope)),
-            "webhook.test" => Event::Test(envelope),
+            ORDER_FULFILLED => Event::OrderFulfilled(order(envelope)),
+            ORDER_CANCELLED => Event::OrderCancelled(order(envelope)),
+            PROCESSING_JOB_COMPLETED => Event::ProcessingJobCompleted(job(envelope)),
+            PROCESSING_JOB_FAILED => Event::ProcessingJobFailed(job(envelope)),
+            CLIP_JOB_COMPLETED => Event::ClipJobCompleted(job(envelope)),
+            CLIP_JOB_FAILED => Event::ClipJobFailed(job(envelope)),
+            UPLOAD_COMPLETED => Event::UploadCompleted(upload(envelope)),
+            UPLOAD_FAILED => Event::UploadFailed(upload(envelope)),
+            WEBHOOK_TEST => Event::Test(envelope),
             _ => Event::Other(envelope),
         }
     }
