@@ -147,9 +147,8 @@ impl ManualClock {
 
     /// Seconds left until the current minute ends (1..=60), as `Retry-After` reports it.
     pub fn secs_to_minute_end(&self) -> i64 {
-        let millis_into = self.now_millis().rem_euclid(60_000);
-        // Round up so a client that waits this long is always in the next window.
-        (60_000 - millis_into + 999) / 1000
+        let minute = crate::limits::millis(geopera_types::RateClass::WINDOW);
+        crate::limits::secs_left(minute, self.now_millis())
     }
 }
 

@@ -810,7 +810,7 @@ impl Default for EmulatorBuilder {
         EmulatorBuilder {
             seed: 0,
             limits: RateLimits::documented(),
-            rate_window: Duration::from_secs(60),
+            rate_window: geopera_types::RateClass::WINDOW,
             clock: ManualClock::new(),
             faults: FaultPlan::none(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -1053,9 +1053,7 @@ impl EmulatorBuilder {
             downloads::DownloadKey::generate()
                 .map_err(|e| io::Error::other(format!("no randomness for download links: {e}")))?,
         );
-        shared.rate_window_ms = i64::try_from(self.rate_window.as_millis())
-            .unwrap_or(i64::MAX)
-            .max(1);
+        shared.rate_window_ms = limits::millis(self.rate_window).max(1);
         if fresh {
             shared.write_first()?;
         }

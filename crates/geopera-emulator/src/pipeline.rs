@@ -242,17 +242,11 @@ fn own_faults(
 fn rate_limit(shared: &Shared, op: &OperationInfo, caller: &Caller) -> Result<(), ApiError> {
     let limits = &shared.limits;
     let mut budgets = Vec::with_capacity(2 + caller.key.rate_windows.len());
-    let mut add = |budget: &'static str, cap: Option<u32>| {
-        if let Some(cap) = cap {
-            budgets.push((caller.org.clone(), budget, cap));
-        }
-    };
-    if caller.anonymous {
-        add("anonymous", limits.unauthenticated_per_min);
-    } else {
-        add("default", limits.default_per_min);
-        if let Some((budget, cap)) = limits.class_cap(op.rate_class) {
-            add(budget, Some(cap));
+    // Calls without credentials are of the per-address class, and their caller's `org` is
+    // the client address (`authenticate`).
+    for class in op.rate_class.drawn_from() {
+        if let Some(cap) = limits.cap(*class) {
+            budgets.push((caller.org.clone(), class.name(), cap));
         }
     }
     for (key, cap) in &caller.key.rate_windows {

@@ -212,7 +212,7 @@ impl Shared {
             catalog,
             clock,
             limits,
-            rate_window_ms: 60_000,
+            rate_window_ms: crate::limits::millis(geopera_types::RateClass::WINDOW),
             base_url,
             spec,
             body_limit,

@@ -101,3 +101,24 @@ fn calls_that_change_state_take_an_idempotency_key() {
         );
     }
 }
+
+/// Arrays of one entry per class are indexed by `index`, so it must be the class's place in
+/// `ALL`, and `drawn_from` must name only classes of `ALL`, its own first.
+#[test]
+fn rate_classes_index_their_place_in_all() {
+    use crate::RateClass;
+    for (place, class) in RateClass::ALL.into_iter().enumerate() {
+        assert_eq!(class.index(), place, "{class:?}");
+        assert_eq!(class.drawn_from().first(), Some(&class), "{class:?}");
+        assert!(class
+            .drawn_from()
+            .iter()
+            .all(|c| RateClass::ALL.contains(c)));
+    }
+    let names: std::collections::HashSet<_> = RateClass::ALL.map(RateClass::name).into();
+    assert_eq!(
+        names.len(),
+        RateClass::ALL.len(),
+        "names must be distinct: {names:?}"
+    );
+}

@@ -9,7 +9,10 @@
 /// Budgets are fixed 60-second windows that reset at the top of each minute, counted per
 /// organization, except [`Unauthenticated`](RateClass::Unauthenticated)'s. Calls of order
 /// placement and spend count against the default budget as well.
+///
+/// The API may add a budget, so a `match` outside this crate needs a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RateClass {
     /// The organization-wide default budget.
     Default,
@@ -24,6 +27,10 @@ pub enum RateClass {
 }
 
 impl RateClass {
+    /// How long each budget's window is. Windows are aligned to the clock: one ends at the top
+    /// of every minute, which is what a 429 without `Retry-After` asks a client to wait for.
+    pub const WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
     /// Every class: the organization's, widest budget first, then the per-address one.
     pub const ALL: [RateClass; 4] = [
         RateClass::Default,
@@ -31,6 +38,38 @@ impl RateClass {
         RateClass::Spend,
         RateClass::Unauthenticated,
     ];
+
+    /// This class's place in [`ALL`](Self::ALL), for arrays that hold one entry per class.
+    pub const fn index(self) -> usize {
+        match self {
+            RateClass::Default => 0,
+            RateClass::OrderPlacement => 1,
+            RateClass::Spend => 2,
+            RateClass::Unauthenticated => 3,
+        }
+    }
+
+    /// Every budget one call of this class counts against: its own and, for order placement
+    /// and spend, the organization-wide default as well. A call without credentials counts
+    /// against its client address's budget alone.
+    pub const fn drawn_from(self) -> &'static [RateClass] {
+        match self {
+            RateClass::Default => &[RateClass::Default],
+            RateClass::OrderPlacement => &[RateClass::OrderPlacement, RateClass::Default],
+            RateClass::Spend => &[RateClass::Spend, RateClass::Default],
+            RateClass::Unauthenticated => &[RateClass::Unauthenticated],
+        }
+    }
+
+    /// A short lower-case name of the budget, for logs and for keys where its count is kept.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RateClass::Default => "default",
+            RateClass::OrderPlacement => "orders",
+            RateClass::Spend => "spend",
+            RateClass::Unauthenticated => "anonymous",
+        }
+    }
 
     /// The API's documented cap on calls per minute for this budget: per organization, or per
     /// client address for [`Unauthenticated`](RateClass::Unauthenticated).

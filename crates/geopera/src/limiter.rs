@@ -13,7 +13,7 @@ use std::time::Duration;
 use geopera_types::RateClass;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
-use crate::budget::{drawn_from, slot, Budget, Reservation, CLASSES, MAX_ASKS, MAX_HOLD};
+use crate::budget::{Budget, Reservation, CLASSES, MAX_ASKS, MAX_HOLD};
 use crate::caller::{Caller, ThreadMark, ThreadMarks};
 use crate::clock::Clock;
 
@@ -170,7 +170,7 @@ impl Limiter {
         let mut spacing = [None; CLASSES];
         for (class, cap) in per_minute {
             if *cap > 0 {
-                spacing[slot(*class)] = Some(Duration::from_secs(60) / *cap);
+                spacing[class.index()] = Some(RateClass::WINDOW / *cap);
             }
         }
         Limiter {
@@ -193,9 +193,10 @@ impl Limiter {
             .paused_until
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let until = drawn_from(class)
+        let until = class
+            .drawn_from()
             .iter()
-            .map(|drawn| paused[slot(*drawn)])
+            .map(|drawn| paused[drawn.index()])
             .max()
             .unwrap_or_default();
         (until > self.clock.now()).then_some(until)
@@ -210,10 +211,10 @@ impl Limiter {
             limiter: self,
             taken: [None; CLASSES],
         };
-        let drawn = drawn_from(class);
+        let drawn = class.drawn_from();
         if drawn
             .iter()
-            .all(|budget| self.spacing[slot(*budget)].is_none())
+            .all(|budget| self.spacing[budget.index()].is_none())
         {
             // Unpaced, the common case: no lock, no clock.
             return (None, slots);
@@ -222,11 +223,11 @@ impl Limiter {
         let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
         let mut latest = None;
         for budget in drawn {
-            let Some(spacing) = self.spacing[slot(*budget)] else {
+            let Some(spacing) = self.spacing[budget.index()] else {
                 continue;
             };
-            let at = queues[slot(*budget)].take(now, spacing);
-            slots.taken[slot(*budget)] = Some(at);
+            let at = queues[budget.index()].take(now, spacing);
+            slots.taken[budget.index()] = Some(at);
             latest = latest.max(Some(at));
         }
         (latest.filter(|at| *at > now), slots)
@@ -441,8 +442,8 @@ impl Limiter {
             .paused_until
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if paused[slot(class)] < until {
-            paused[slot(class)] = until;
+        if paused[class.index()] < until {
+            paused[class.index()] = until;
             tracing::debug!(
                 ?class,
                 ?until,

@@ -200,13 +200,15 @@ pub(crate) fn decide(
 }
 
 /// The wait a 429 asks for: its `Retry-After`, or — when the server sent none — the rest of
-/// the current minute, since the API's rate-limit windows reset at the top of each minute.
+/// the current rate window, since the API's windows are aligned to the clock
+/// ([`RateClass::WINDOW`](geopera_types::RateClass::WINDOW)).
 pub(crate) fn wait_of_429(headers: &HeaderMap) -> Duration {
     retry_after(headers).unwrap_or_else(|| {
-        let into_minute = SystemTime::now()
+        let window = geopera_types::RateClass::WINDOW.as_secs();
+        let into_window = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs() % 60);
-        Duration::from_secs(60 - into_minute)
+            .map_or(0, |since| since.as_secs() % window);
+        Duration::from_secs(window - into_window)
     })
 }
 

@@ -82,28 +82,6 @@ pub trait Budget: Send + Sync + fmt::Debug + 'static {
 /// How many classes per-class arrays hold.
 pub(crate) const CLASSES: usize = RateClass::ALL.len();
 
-/// Index of a class in per-class arrays.
-pub(crate) fn slot(class: RateClass) -> usize {
-    match class {
-        RateClass::Default => 0,
-        RateClass::OrderPlacement => 1,
-        RateClass::Spend => 2,
-        RateClass::Unauthenticated => 3,
-    }
-}
-
-/// The budgets one call of `class` draws from: its own and, for the narrower classes, the
-/// organization-wide default as well (the API counts them against both). Calls without
-/// credentials are counted per client address alone.
-pub(crate) fn drawn_from(class: RateClass) -> &'static [RateClass] {
-    match class {
-        RateClass::Default => &[RateClass::Default],
-        RateClass::OrderPlacement => &[RateClass::OrderPlacement, RateClass::Default],
-        RateClass::Spend => &[RateClass::Spend, RateClass::Default],
-        RateClass::Unauthenticated => &[RateClass::Unauthenticated],
-    }
-}
-
 /// Milliseconds since the Unix epoch: windows align to the wall clock, as the API's do.
 fn unix_millis() -> u64 {
     SystemTime::now()
@@ -142,9 +120,9 @@ impl LocalBudget {
     pub fn documented() -> Self {
         let mut caps = [None; CLASSES];
         for class in RateClass::ALL {
-            caps[slot(class)] = Some(class.documented_per_minute());
+            caps[class.index()] = Some(class.documented_per_minute());
         }
-        Self::with_caps(Duration::from_secs(60), caps)
+        Self::with_caps(RateClass::WINDOW, caps)
     }
 
     /// The given caps per `window`; a class without a cap is not counted.
@@ -167,7 +145,7 @@ impl LocalBudget {
     /// Allows `per_window` calls of `class` per window; 0 lifts the cap.
     #[must_use]
     pub fn cap(mut self, class: RateClass, per_window: u32) -> Self {
-        self.caps[slot(class)] = (per_window > 0).then_some(per_window);
+        self.caps[class.index()] = (per_window > 0).then_some(per_window);
         self
     }
 
@@ -181,12 +159,12 @@ impl LocalBudget {
         let index = now / self.window_ms;
         let window_end = (index + 1).saturating_mul(self.window_ms);
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let budgets = drawn_from(class);
+        let budgets = class.drawn_from();
         for c in budgets {
             // The wall clock was set back since the hold began (a correction, a virtual
             // machine resumed): the hold starts again now, no longer than it was asked for,
             // rather than lasting as long again as the clock went back.
-            let s = slot(*c);
+            let s = c.index();
             let latest_end = now.saturating_add(state.held_for[s]);
             if state.blocked_until[s] > latest_end {
                 state.blocked_until[s] = latest_end;
@@ -194,22 +172,22 @@ impl LocalBudget {
         }
         let blocked = budgets
             .iter()
-            .map(|c| state.blocked_until[slot(*c)])
+            .map(|c| state.blocked_until[c.index()])
             .max()
             .unwrap_or(0);
         if blocked > now {
             return Reservation::Wait(Duration::from_millis(blocked - now));
         }
         for c in budgets {
-            let (at, used) = state.used[slot(*c)];
-            if let Some(cap) = self.caps[slot(*c)] {
+            let (at, used) = state.used[c.index()];
+            if let Some(cap) = self.caps[c.index()] {
                 if at == index && used >= cap {
                     return Reservation::Wait(Duration::from_millis(window_end - now));
                 }
             }
         }
         for c in budgets {
-            let counter = &mut state.used[slot(*c)];
+            let counter = &mut state.used[c.index()];
             if counter.0 == index {
                 counter.1 = counter.1.saturating_add(1);
             } else {
@@ -229,7 +207,7 @@ impl LocalBudget {
         let hold = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX);
         let until = now.saturating_add(hold);
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let s = slot(class);
+        let s = class.index();
         if until >= state.blocked_until[s] {
             state.blocked_until[s] = until;
             state.held_for[s] = hold;

@@ -16,7 +16,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{oneshot, Mutex};
 use tokio::task::JoinHandle;
 
-use super::{drawn_from, slot, Budget, BudgetFuture, LocalBudget, Reservation, CLASSES, MAX_HOLD};
+use super::{Budget, BudgetFuture, LocalBudget, Reservation, CLASSES, MAX_HOLD};
 use crate::Error;
 
 /// Checks every budget a call draws on and counts the call in all of them, or in none: one
@@ -182,7 +182,7 @@ impl RedisBudget {
     pub fn builder(url: impl Into<String>, organization: impl Into<String>) -> RedisBudgetBuilder {
         let mut caps = [0; CLASSES];
         for class in RateClass::ALL {
-            caps[slot(class)] = class.documented_per_minute();
+            caps[class.index()] = class.documented_per_minute();
         }
         RedisBudgetBuilder {
             url: crate::secret::Secret::new(url.into()),
@@ -190,7 +190,7 @@ impl RedisBudget {
             namespace: "geopera".to_owned(),
             caps,
             headroom_percent: 5,
-            window: Duration::from_secs(60),
+            window: RateClass::WINDOW,
             timeout: Duration::from_millis(100),
             reconnect_after: Duration::from_secs(1),
             fleet_size: 1,
@@ -216,7 +216,7 @@ impl RedisBudgetBuilder {
     /// (default: [`RateClass::documented_per_minute`]); 0 lifts the cap, as on
     /// [`LocalBudget::cap`].
     pub fn cap(mut self, class: RateClass, per_window: u32) -> Self {
-        self.caps[slot(class)] = per_window;
+        self.caps[class.index()] = per_window;
         self
     }
 
@@ -337,12 +337,7 @@ impl RedisBudgetBuilder {
         let org = &self.organization;
         let ns = &self.namespace;
         let keys = RateClass::ALL.map(|class| {
-            let name = match class {
-                RateClass::Default => "default",
-                RateClass::OrderPlacement => "orders",
-                RateClass::Spend => "spend",
-                RateClass::Unauthenticated => "anonymous",
-            };
+            let name = class.name();
             (
                 format!("{ns}:{{{org}}}:{name}:w:"),
                 format!("{ns}:{{{org}}}:{name}:blocked"),
@@ -620,14 +615,14 @@ impl Shared {
 
     async fn run_reserve(self: Arc<Self>, class: RateClass) -> Result<u64, Failure> {
         let mut connection = self.connection().await?;
-        let budgets = drawn_from(class);
+        let budgets = class.drawn_from();
         let mut keys = Vec::with_capacity(2 * budgets.len());
         for c in budgets {
-            let (window, blocked) = &self.keys[slot(*c)];
+            let (window, blocked) = &self.keys[c.index()];
             keys.extend([window.as_str(), blocked.as_str()]);
         }
         let mut args = vec![self.window_ms];
-        args.extend(budgets.iter().map(|c| u64::from(self.caps[slot(*c)])));
+        args.extend(budgets.iter().map(|c| u64::from(self.caps[c.index()])));
         // An integer, strictly: the Redis client would read a double or a string of digits as
         // a number too, and a NaN or negative double as 0, a grant.
         let result = match run_script(
@@ -651,7 +646,7 @@ impl Shared {
 
     async fn run_limited(self: Arc<Self>, class: RateClass, hold_ms: u64) -> Result<(), Failure> {
         let mut connection = self.connection().await?;
-        let keys = [self.keys[slot(class)].1.as_str()];
+        let keys = [self.keys[class.index()].1.as_str()];
         let result: Result<i64, _> = run_script(
             &mut connection.multiplexed,
             &self.limited,
