@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use geopera_types::headers::IDEMPOTENCY_KEY;
 use geopera_types::validate::missing_body;
 use geopera_types::{Access, OperationInfo};
 use http::header::{ALLOW, RETRY_AFTER};
@@ -312,18 +313,18 @@ async fn execute_once(
     input: Value,
 ) -> Result<Reply, ApiError> {
     let keyed = op.takes_idempotency_key();
-    let mut keys = headers.get_all("idempotency-key").iter();
+    let mut keys = headers.get_all(IDEMPOTENCY_KEY).iter();
     if let (true, Some(first)) = (keyed, keys.next()) {
         if keys.any(|other| other != first) {
             return Err(ApiError::invalid_header(
-                "idempotency-key",
+                IDEMPOTENCY_KEY,
                 "an Idempotency-Key is sent once: two different keys name no one request"
                     .to_owned(),
             ));
         }
     }
     let key = headers
-        .get("idempotency-key")
+        .get(IDEMPOTENCY_KEY)
         .filter(|_| keyed)
         .map(|value| {
             value
@@ -333,7 +334,7 @@ async fn execute_once(
                 .filter(|key| !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY)
                 .ok_or_else(|| {
                     ApiError::invalid_header(
-                        "idempotency-key",
+                        IDEMPOTENCY_KEY,
                         format!(
                             "an Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII \
                              characters"

@@ -21,7 +21,9 @@ const HEADER_OVERHEAD_BYTES: usize = 32;
 
 /// Headers whose values are credentials: kept only as a keyed hash.
 fn is_credential(name: &HeaderName) -> bool {
-    name == AUTHORIZATION || name == PROXY_AUTHORIZATION || name.as_str() == "x-api-key"
+    name == AUTHORIZATION
+        || name == PROXY_AUTHORIZATION
+        || name.as_str() == geopera_types::headers::API_KEY
 }
 
 /// One request as it arrived, kept for tests to inspect.

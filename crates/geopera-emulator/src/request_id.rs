@@ -9,7 +9,7 @@ use axum::response::Response;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The header that carries a request's id, echoed on its answer.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const REQUEST_ID_HEADER: &str = geopera_types::headers::REQUEST_ID;
 
 /// The longest id taken from a client, in characters; a longer one is replaced.
 pub const MAX_REQUEST_ID_CHARS: usize = 128;

@@ -99,6 +99,7 @@ mod binary;
 pub mod downloads;
 pub mod finite;
 mod generated;
+pub mod headers;
 pub mod jobs;
 pub mod oidc;
 mod open;

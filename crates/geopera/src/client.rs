@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, COOKIE, USER_AGENT};
 
-use geopera_types::RateClass;
+use geopera_types::{headers, RateClass};
 
 use crate::auth::{Credential, Credentials};
 use crate::base_url::{normalize_base_url, quoted_url, without_userinfo};
@@ -348,7 +348,7 @@ impl Client {
         &self,
         credentials: impl Credentials,
     ) -> Result<AuthenticatedClient, Error> {
-        if let Some(name) = ["authorization", "x-api-key"]
+        if let Some(name) = ["authorization", headers::API_KEY]
             .into_iter()
             .find(|name| self.settings.headers.contains_key(*name))
         {
@@ -1263,15 +1263,15 @@ fn default_header(
 ) -> Result<(HeaderName, HeaderValue), Error> {
     let (name, value) = parse_header(name, value).map_err(Error::config)?;
     match name.as_str() {
-        "idempotency-key" => Err(Error::config(
+        headers::IDEMPOTENCY_KEY => Err(Error::config(
             "an Idempotency-Key names one logical call: give it to that call \
              (Request::idempotency_key), not to the client",
         )),
-        "x-request-id" => Err(Error::config(
+        headers::REQUEST_ID => Err(Error::config(
             "an X-Request-Id names one call, and every call sends its own: give it to that \
              call (Request::request_id), not to the client",
         )),
-        "authorization" | "x-api-key" if credentialed => Err(Error::config(format!(
+        "authorization" | headers::API_KEY if credentialed => Err(Error::config(format!(
             "the client's credential is sent in its own header, so a {name} header given here \
              would be replaced or ignored: give the credential to the client \
              (AuthenticatedClient, Credential), or build a Client without one"

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt as _};
+use geopera_types::headers::{API_KEY, IDEMPOTENCY_KEY, REQUEST_ID};
 use geopera_types::{DecodeOutput, HttpValidationError, OperationInfo, Problem, RetryClass};
 use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use http::StatusCode;
@@ -183,7 +184,7 @@ fn call_headers(
         let mut value = HeaderValue::from_str(key.expose())
             .map_err(|_| Error::invalid(info.id, "the x-api-key is not a valid header value"))?;
         value.set_sensitive(true);
-        headers.insert("x-api-key", value);
+        headers.insert(API_KEY, value);
     }
     if let Some(key) = &options.idempotency_key {
         // A blank key is one every such call would share: the second would replay the first.
@@ -193,7 +194,7 @@ fn call_headers(
         let value = HeaderValue::from_str(key).map_err(|_| {
             Error::invalid(info.id, "the Idempotency-Key is not a valid header value")
         })?;
-        headers.insert("idempotency-key", value);
+        headers.insert(IDEMPOTENCY_KEY, value);
     }
     if let Some(id) = &options.request_id {
         // An empty id names no call: logs could not tell this one from any other.
@@ -211,9 +212,6 @@ fn call_headers(
     }
     Ok(headers)
 }
-
-/// The header naming a logical call, the same on each of its attempts.
-const REQUEST_ID: &str = "x-request-id";
 
 /// The id a call goes by: the caller's own, or a fresh UUID v4 — also in place of a
 /// client-wide default header, since one id names one call.
@@ -273,7 +271,7 @@ fn plan(
         // never from the request ids' buffer (see `request_ids`).
         let key = crate::request::new_idempotency_key();
         if let Ok(value) = HeaderValue::from_str(&key) {
-            headers.insert("idempotency-key", value);
+            headers.insert(IDEMPOTENCY_KEY, value);
             has_key = true;
         }
     }

@@ -47,7 +47,7 @@ pub(crate) struct Redactor {
 const CREDENTIAL_HEADERS: [&str; 4] = [
     "authorization",
     "proxy-authorization",
-    "x-api-key",
+    geopera_types::headers::API_KEY,
     "cookie",
 ];
 

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use geopera_types::headers;
+
 use crate::secret::Secret;
 
 /// A body with per-call options: an `x-api-key`, an `Idempotency-Key`, a timeout, extra
@@ -217,11 +219,11 @@ impl<I> Request<I> {
     /// the case of the name.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let (name, value) = (name.into(), value.into());
-        if name.eq_ignore_ascii_case("idempotency-key") {
+        if name.eq_ignore_ascii_case(headers::IDEMPOTENCY_KEY) {
             self.options.idempotency_key = Some(value);
-        } else if name.eq_ignore_ascii_case("x-api-key") {
+        } else if name.eq_ignore_ascii_case(headers::API_KEY) {
             self.options.api_key = Some(Secret::new(value));
-        } else if name.eq_ignore_ascii_case("x-request-id") {
+        } else if name.eq_ignore_ascii_case(headers::REQUEST_ID) {
             self.options.request_id = Some(value);
         } else {
             self.options.headers.push((name, value));

@@ -955,7 +955,7 @@ pub(crate) fn presented_token(headers: &HeaderMap) -> Option<&str> {
         })
         .filter(|token| !token.is_empty());
     let api_key = headers
-        .get("x-api-key")
+        .get(geopera_types::headers::API_KEY)
         .and_then(|value| value.to_str().ok())
         .map(str::trim)
         .filter(|token| !token.is_empty());

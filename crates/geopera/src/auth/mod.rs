@@ -175,7 +175,10 @@ impl Credential {
         }
         let (name, text) = match self.scheme {
             Scheme::Bearer => (AUTHORIZATION, format!("Bearer {secret}")),
-            Scheme::ApiKeyHeader => (HeaderName::from_static("x-api-key"), secret.to_owned()),
+            Scheme::ApiKeyHeader => (
+                HeaderName::from_static(geopera_types::headers::API_KEY),
+                secret.to_owned(),
+            ),
         };
         let mut value = HeaderValue::from_str(&text).map_err(|_| {
             Error::config("the credential contains characters not allowed in a header")

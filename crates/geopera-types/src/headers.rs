@@ -1,0 +1,18 @@
+//! The names of the headers the API reads beyond HTTP's own, in lower case as HTTP/2 and the
+//! `http` crate spell them.
+//!
+//! The SDK and the CLI send them and the emulator reads them, so the three cannot drift apart
+//! on a name. Headers of webhook deliveries are in [`subscriptions`](crate::subscriptions).
+
+/// Where a `gpra_` API key may be sent instead of `Authorization: Bearer`; when both are sent,
+/// the bearer token is the one read.
+pub const API_KEY: &str = "x-api-key";
+
+/// The key that makes a retried state-changing call safe: the API answers a repeat with the
+/// first call's answer. Which operations honour it:
+/// [`OperationInfo::takes_idempotency_key`](crate::OperationInfo::takes_idempotency_key).
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The id that ties a request to its answer and its log lines; the API echoes the one it is
+/// sent, or makes one up.
+pub const REQUEST_ID: &str = "x-request-id";
