@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use clap::ArgMatches;
 use geopera::auth::Oidc;
+use geopera_types::oidc::{codes, LOGOUT_ENDPOINT, USERINFO_ENDPOINT};
 use serde_json::{Map, Value};
 
 use crate::auth::{self, Held, Target, CLIENT_ID};
@@ -37,7 +38,7 @@ async fn userinfo(target: &Target, held: &Held) -> Result<Option<Claims>, Failur
     let (name, value) = auth::header(held);
     let answer = client
         .http_client()
-        .get(auth::endpoint(api_url, "userinfo"))
+        .get(auth::endpoint(api_url, USERINFO_ENDPOINT))
         .header(name, value)
         .header("Accept", "application/json")
         .timeout(target.sign_in_timeout(USERINFO_TIMEOUT))
@@ -221,13 +222,15 @@ async fn login_device(target: &Target, scope: &str, no_browser: bool) -> Outcome
         open_browser(&uri);
     }
     let session = flow.wait(&client).await.map_err(|e| match &e {
-        geopera::Error::SignIn { code, .. } if code == "access_denied" => {
+        geopera::Error::SignIn { code, .. } if code == codes::ACCESS_DENIED => {
             Failure::other("the sign-in was refused in the browser")
         }
-        geopera::Error::SignIn { code, .. } if code == "expired_token" => Failure::other(format!(
-            "the sign-in request expired; run '{}' again",
-            target.login_command()
-        )),
+        geopera::Error::SignIn { code, .. } if code == codes::EXPIRED_TOKEN => {
+            Failure::other(format!(
+                "the sign-in request expired; run '{}' again",
+                target.login_command()
+            ))
+        }
         _ => Failure::other(format!("device sign-in failed: {}", chain(&e))),
     })?;
     let tokens = session
@@ -354,7 +357,7 @@ async fn revoke(target: &Target, refresh_token: &str) -> Result<(), String> {
     let limit = target.sign_in_timeout(LOGOUT_TIMEOUT);
     let answer = client
         .http_client()
-        .post(auth::endpoint(api_url, "logout"))
+        .post(auth::endpoint(api_url, LOGOUT_ENDPOINT))
         .form(&[("client_id", CLIENT_ID), ("refresh_token", refresh_token)])
         .timeout(limit)
         .send()
@@ -378,7 +381,7 @@ async fn revoke(target: &Target, refresh_token: &str) -> Result<(), String> {
     let code = serde_json::from_slice::<Value>(&bytes)
         .ok()
         .and_then(|body| body.get("error").and_then(Value::as_str).map(str::to_owned));
-    if status.as_u16() == 400 && code.as_deref() == Some("invalid_grant") {
+    if status.as_u16() == 400 && code.as_deref() == Some(codes::INVALID_GRANT) {
         return Ok(());
     }
     Err(format!("the server answered HTTP {}", status.as_u16()))

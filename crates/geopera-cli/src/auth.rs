@@ -544,8 +544,7 @@ where
 
 /// The OIDC endpoint `name` of the server at `api_url`.
 pub(crate) fn endpoint(api_url: &str, name: &str) -> String {
-    let issuer = format!("{api_url}{}", geopera_types::oidc::REALM);
-    geopera_types::oidc::endpoint(&issuer, name)
+    geopera_types::oidc::endpoint(&geopera_types::oidc::issuer(api_url), name)
 }
 
 /// Refreshes the profile's stored session under the file lock and stores the rotated tokens.
@@ -881,7 +880,8 @@ pub(crate) fn renewal_failure(error: &geopera::Error) -> Option<Failure> {
     }
 }
 
-/// The header that carries a credential, with the secret itself.
+/// The header that carries a credential, with the secret itself. Names are spelled as
+/// `--dry-run` shows them (HTTP reads them in any case).
 pub(crate) fn header(held: &Held) -> (&'static str, String) {
     held.hide();
     match held {

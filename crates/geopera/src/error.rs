@@ -834,7 +834,9 @@ impl Error {
                 Some(500..=599) => ErrorKind::Server,
                 // A session repeating, without asking again, that the provider could not be
                 // reached a moment ago.
-                None if code == crate::auth::oidc::UNAVAILABLE => ErrorKind::Transport,
+                None if code == geopera_types::oidc::codes::TEMPORARILY_UNAVAILABLE => {
+                    ErrorKind::Transport
+                }
                 _ => ErrorKind::Auth,
             },
         }

@@ -42,10 +42,16 @@ pub use geopera_types::oidc::KEY_CLIENT_ID as KEY_CLIENT;
 pub use geopera_types::oidc::PUBLIC_CLIENT_ID as PUBLIC_CLIENT;
 /// The realm's path; every sign-in endpoint lives below it.
 pub use geopera_types::oidc::REALM;
-use geopera_types::oidc::{DEFAULT_SCOPE, DEVICE_CODE_GRANT as DEVICE_GRANT, PROTOCOL};
+use geopera_types::oidc::{
+    codes, endpoint, issuer, DEFAULT_SCOPE, DEVICE_CODE_GRANT as DEVICE_GRANT, DEVICE_ENDPOINT,
+    LOGOUT_ENDPOINT, REVOKE_ENDPOINT, TOKEN_ENDPOINT, USERINFO_ENDPOINT,
+};
 /// The largest form body the sign-in endpoints read (and never more than the emulator's
 /// own body limit).
 pub const FORM_LIMIT: usize = 16 * 1024;
+/// The endpoint of the provider's signing keys (its `jwks_uri`), which only the emulator
+/// names: clients read its tokens as opaque.
+const CERTS_ENDPOINT: &str = "certs";
 /// The OpenID Connect scopes a token may carry besides permissions.
 const OIDC_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 
@@ -228,41 +234,41 @@ impl OAuthError {
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new(400, "invalid_request", description)
+        Self::new(400, codes::INVALID_REQUEST, description)
     }
 
     pub fn invalid_grant(description: impl Into<String>) -> Self {
-        Self::new(400, "invalid_grant", description)
+        Self::new(400, codes::INVALID_GRANT, description)
     }
 
     pub fn invalid_scope(description: impl Into<String>) -> Self {
-        Self::new(400, "invalid_scope", description)
+        Self::new(400, codes::INVALID_SCOPE, description)
     }
 
     pub fn unauthorized_client(description: impl Into<String>) -> Self {
-        Self::new(400, "unauthorized_client", description)
+        Self::new(400, codes::UNAUTHORIZED_CLIENT, description)
     }
 
     pub fn invalid_client(description: impl Into<String>) -> Self {
         OAuthError {
             challenge: Some("Basic realm=\"public\""),
-            ..Self::new(401, "invalid_client", description)
+            ..Self::new(401, codes::INVALID_CLIENT, description)
         }
     }
 
     pub fn invalid_token(description: impl Into<String>) -> Self {
         OAuthError {
             challenge: Some("Bearer realm=\"public\", error=\"invalid_token\""),
-            ..Self::new(401, "invalid_token", description)
+            ..Self::new(401, codes::INVALID_TOKEN, description)
         }
     }
 
     pub fn unavailable(description: impl Into<String>) -> Self {
-        Self::new(503, "temporarily_unavailable", description)
+        Self::new(503, codes::TEMPORARILY_UNAVAILABLE, description)
     }
 
     pub fn server(description: impl Into<String>) -> Self {
-        Self::new(500, "server_error", description)
+        Self::new(500, codes::SERVER_ERROR, description)
     }
 }
 
@@ -285,9 +291,9 @@ impl From<crate::error::ApiError> for OAuthError {
             ),
         };
         let code = if status == StatusCode::SERVICE_UNAVAILABLE {
-            "temporarily_unavailable"
+            codes::TEMPORARILY_UNAVAILABLE
         } else {
-            "server_error"
+            codes::SERVER_ERROR
         };
         OAuthError {
             headers,
@@ -311,7 +317,7 @@ pub(crate) fn throttle(shared: &Shared, peer: SocketAddr) -> Result<(), OAuthErr
     crate::limits::admit(shared, &budgets).map_err(|secs| {
         let mut error = OAuthError::new(
             429,
-            "temporarily_unavailable",
+            codes::TEMPORARILY_UNAVAILABLE,
             format!("too many sign-in requests from this address; retry in {secs} s"),
         );
         error.headers.push((RETRY_AFTER, HeaderValue::from(secs)));
@@ -347,18 +353,18 @@ fn oauth_json(status: StatusCode, body: &Value) -> Response {
 
 /// The sign-in routes.
 pub(crate) fn router(body_limit: usize) -> Router<Arc<Shared>> {
-    let protocol = |endpoint: &str| format!("{REALM}{PROTOCOL}/{endpoint}");
+    let protocol = |name: &str| endpoint(REALM, name);
     Router::new()
         .route(
             &format!("{REALM}/.well-known/openid-configuration"),
             any(discovery),
         )
-        .route(&protocol("token"), any(token))
-        .route(&protocol("auth/device"), any(device_authorization))
-        .route(&protocol("userinfo"), any(userinfo))
-        .route(&protocol("logout"), any(logout))
-        .route(&protocol("revoke"), any(revoke))
-        .route(&protocol("certs"), any(certs))
+        .route(&protocol(TOKEN_ENDPOINT), any(token))
+        .route(&protocol(DEVICE_ENDPOINT), any(device_authorization))
+        .route(&protocol(USERINFO_ENDPOINT), any(userinfo))
+        .route(&protocol(LOGOUT_ENDPOINT), any(logout))
+        .route(&protocol(REVOKE_ENDPOINT), any(revoke))
+        .route(&protocol(CERTS_ENDPOINT), any(certs))
         .route(&format!("{REALM}/device"), any(device_page::page))
         .layer(DefaultBodyLimit::max(FORM_LIMIT.min(body_limit)))
 }
@@ -383,7 +389,7 @@ fn public_base(shared: &Shared, headers: &HeaderMap) -> String {
 fn method_not_allowed(allowed: &'static str) -> OAuthError {
     let mut error = OAuthError::new(
         405,
-        "invalid_request",
+        codes::INVALID_REQUEST,
         format!("this endpoint answers {allowed}"),
     );
     error
@@ -426,7 +432,7 @@ impl Form {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 OAuthError::new(
                     413,
-                    "invalid_request",
+                    codes::INVALID_REQUEST,
                     format!("the form body is larger than {FORM_LIMIT} bytes"),
                 )
             } else if crate::body_deadline::is_over_budget(&rejection) {
@@ -438,7 +444,7 @@ impl Form {
             } else if crate::body_deadline::is_deadline(&rejection) {
                 OAuthError::new(
                     408,
-                    "invalid_request",
+                    codes::INVALID_REQUEST,
                     format!(
                         "the form body did not arrive within {} s",
                         crate::BODY_DEADLINE.as_secs()
@@ -653,7 +659,11 @@ async fn token(
         Ok(lane) => lane,
         Err(error) => {
             shared.lock().oidc.counters.token_errors += 1;
-            return logged("token", started, OAuthError::from(error).into_response());
+            return logged(
+                TOKEN_ENDPOINT,
+                started,
+                OAuthError::from(error).into_response(),
+            );
         }
     };
     let result = throttle(&shared, peer).and_then(|()| {
@@ -664,7 +674,7 @@ async fn token(
     // Sessions change on every answer with tokens, and a refused refresh may have ended one.
     let changed = result
         .as_ref()
-        .map_or_else(|error| error.error == "invalid_grant", |_| true);
+        .map_or_else(|error| error.error == codes::INVALID_GRANT, |_| true);
     let told_of_change = result
         .as_ref()
         .map_or_else(|error| error.tells_of_revocation, |_| true);
@@ -708,7 +718,7 @@ async fn token(
         }
     }
     drop(inner);
-    logged("token", started, response)
+    logged(TOKEN_ENDPOINT, started, response)
 }
 
 /// Runs one token request: the tokens, the grant that served them (which the caller counts
@@ -827,7 +837,7 @@ fn grant(
         }
         other => Err(OAuthError::new(
             400,
-            "unsupported_grant_type",
+            codes::UNSUPPORTED_GRANT_TYPE,
             format!("grant type '{other}' is not supported"),
         )),
     };
@@ -886,7 +896,7 @@ async fn device_authorization(
         })
     });
     let response = result.unwrap_or_else(IntoResponse::into_response);
-    logged("auth/device", started, response)
+    logged(DEVICE_ENDPOINT, started, response)
 }
 
 fn begin_device(
@@ -980,7 +990,7 @@ async fn userinfo(
         }
         Err(error) => error.into_response(),
     };
-    logged("userinfo", started, response)
+    logged(USERINFO_ENDPOINT, started, response)
 }
 
 /// What a credential stands for, borrowed from the state that holds it.
@@ -1103,7 +1113,11 @@ async fn logout(
     let lane = match shared.lane().await {
         Ok(lane) => lane,
         Err(error) => {
-            return logged("logout", started, OAuthError::from(error).into_response());
+            return logged(
+                LOGOUT_ENDPOINT,
+                started,
+                OAuthError::from(error).into_response(),
+            );
         }
     };
     let result = posted(&method, &headers, body, |form| {
@@ -1134,7 +1148,7 @@ async fn logout(
         Ok(StatusCode::NO_CONTENT.into_response())
     });
     logged(
-        "logout",
+        LOGOUT_ENDPOINT,
         started,
         result.unwrap_or_else(IntoResponse::into_response),
     )
@@ -1157,7 +1171,11 @@ async fn revoke(
     let lane = match shared.lane().await {
         Ok(lane) => lane,
         Err(error) => {
-            return logged("revoke", started, OAuthError::from(error).into_response());
+            return logged(
+                REVOKE_ENDPOINT,
+                started,
+                OAuthError::from(error).into_response(),
+            );
         }
     };
     let result = posted(&method, &headers, body, |form| {
@@ -1205,7 +1223,7 @@ async fn revoke(
         Ok(StatusCode::OK.into_response())
     });
     logged(
-        "revoke",
+        REVOKE_ENDPOINT,
         started,
         result.unwrap_or_else(IntoResponse::into_response),
     )
@@ -1227,16 +1245,16 @@ async fn discovery(
     if method != Method::GET {
         return method_not_allowed("GET").into_response();
     }
-    let realm = format!("{}{REALM}", public_base(&shared, &headers));
-    let endpoint = |name: &str| format!("{realm}{PROTOCOL}/{name}");
+    let realm = issuer(&public_base(&shared, &headers));
+    let at = |name: &str| endpoint(&realm, name);
     let body = json!({
-        "issuer": realm,
-        "token_endpoint": endpoint("token"),
-        "device_authorization_endpoint": endpoint("auth/device"),
-        "userinfo_endpoint": endpoint("userinfo"),
-        "end_session_endpoint": endpoint("logout"),
-        "revocation_endpoint": endpoint("revoke"),
-        "jwks_uri": endpoint("certs"),
+        "issuer": &realm,
+        "token_endpoint": at(TOKEN_ENDPOINT),
+        "device_authorization_endpoint": at(DEVICE_ENDPOINT),
+        "userinfo_endpoint": at(USERINFO_ENDPOINT),
+        "end_session_endpoint": at(LOGOUT_ENDPOINT),
+        "revocation_endpoint": at(REVOKE_ENDPOINT),
+        "jwks_uri": at(CERTS_ENDPOINT),
         "grant_types_supported": ["password", "client_credentials", "refresh_token", DEVICE_GRANT],
         "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use geopera_types::oidc::codes;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
@@ -657,7 +658,7 @@ impl Sessions {
             self.forget_device(&device);
             return Err(OAuthError::new(
                 400,
-                "expired_token",
+                codes::EXPIRED_TOKEN,
                 "the device code has expired",
             ));
         }
@@ -670,7 +671,7 @@ impl Sessions {
             let interval = login.interval_secs;
             return Err(OAuthError::new(
                 400,
-                "slow_down",
+                codes::SLOW_DOWN,
                 format!("polling too fast; wait {interval} s between polls"),
             ));
         }
@@ -684,14 +685,14 @@ impl Sessions {
         match &login.state {
             DeviceState::Pending => Err(OAuthError::new(
                 400,
-                "authorization_pending",
+                codes::AUTHORIZATION_PENDING,
                 "the user has not approved the login yet",
             )),
             DeviceState::Denied => {
                 self.forget_device(&device);
                 Err(OAuthError::new(
                     400,
-                    "access_denied",
+                    codes::ACCESS_DENIED,
                     "the user denied the login",
                 ))
             }

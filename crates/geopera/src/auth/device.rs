@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
+use geopera_types::oidc::{codes, DEVICE_ENDPOINT, TOKEN_ENDPOINT};
 use serde::Deserialize;
 use sha2::Digest as _;
 
@@ -121,7 +122,7 @@ impl DeviceAuthorization {
         if let Some(scope) = scope {
             form.push(("scope", scope));
         }
-        let answer: DeviceAnswer = oidc.post_form(http, "auth/device", &form, &[]).await?;
+        let answer: DeviceAnswer = oidc.post_form(http, DEVICE_ENDPOINT, &form, &[]).await?;
         let unfit = |what: &str| {
             Error::sign_in(
                 "invalid_response",
@@ -252,7 +253,7 @@ impl DeviceAuthorization {
 
     async fn poll(self, http: &reqwest::Client, clock: Arc<dyn Clock>) -> Result<Session, Error> {
         // The first wait comes before the first request, which would find no runtime too late.
-        crate::engine::outside_tokio(crate::auth::oidc::operation_of("token"))?;
+        crate::engine::outside_tokio(crate::auth::oidc::operation_of(TOKEN_ENDPOINT))?;
         let expires = clock.now().saturating_add(self.expires_in);
         let mut interval = self.interval;
         let form = [
@@ -287,10 +288,10 @@ impl DeviceAuthorization {
                     let tokens = TokenSet::from_answer(answer, received);
                     return Ok(Session::from_tokens(self.oidc.clone(), tokens).clock(clock));
                 }
-                Err(Error::SignIn { code, .. }) if code == "authorization_pending" => {
+                Err(Error::SignIn { code, .. }) if code == codes::AUTHORIZATION_PENDING => {
                     (failure, failed_in_a_row) = (None, 0);
                 }
-                Err(Error::SignIn { code, .. }) if code == "slow_down" => {
+                Err(Error::SignIn { code, .. }) if code == codes::SLOW_DOWN => {
                     interval = interval.saturating_add(SLOW_DOWN_STEP);
                     (failure, failed_in_a_row) = (None, 0);
                 }
@@ -328,7 +329,7 @@ fn expired(failure: Option<&Error>) -> Error {
     if let Some(error) = failure {
         description.push_str(&format!("; the last poll failed: {error}"));
     }
-    Error::sign_in("expired_token", Some(description), None)
+    Error::sign_in(codes::EXPIRED_TOKEN, Some(description), None)
 }
 
 impl fmt::Debug for DeviceAuthorization {

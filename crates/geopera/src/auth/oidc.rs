@@ -14,14 +14,14 @@ use crate::bounds::Bounds;
 use crate::secret::Secret;
 use crate::{Client, Error};
 
-use geopera_types::oidc::REALM;
+use geopera_types::oidc::{codes, DEVICE_ENDPOINT, TOKEN_ENDPOINT};
 pub(crate) use geopera_types::oidc::{KEY_CLIENT_ID, PUBLIC_CLIENT_ID};
 
 /// What errors of a request to the provider name as its operation, by its endpoint: the
 /// token endpoint's, or the device authorization's.
 pub(crate) fn operation_of(endpoint: &str) -> &'static str {
     match endpoint {
-        "auth/device" => "oidc.device_authorization",
+        DEVICE_ENDPOINT => "oidc.device_authorization",
         _ => "oidc.token",
     }
 }
@@ -33,7 +33,8 @@ const MAX_ANSWER_BYTES: u64 = 64 * 1024;
 /// message: the provider's answers have their own fixed cap, which no builder setting moves,
 /// so pointing a user at `max_response_bytes` for them would send them to the wrong knob.
 pub(crate) fn size_cap_of(operation_id: &str) -> &'static str {
-    if operation_id == operation_of("auth/device") || operation_id == operation_of("token") {
+    if operation_id == operation_of(DEVICE_ENDPOINT) || operation_id == operation_of(TOKEN_ENDPOINT)
+    {
         "the fixed cap of an identity provider's answer"
     } else {
         "ClientBuilder::max_response_bytes"
@@ -87,7 +88,7 @@ impl Oidc {
     /// or a fragment.
     pub fn for_base_url(base_url: &str) -> Result<Self, Error> {
         let base_url = checked_url("base URL", base_url, None)?;
-        Oidc::new(format!("{base_url}{REALM}"))
+        Oidc::new(geopera_types::oidc::issuer(base_url.as_str()))
     }
 
     /// Signs in as another public OAuth client than `geopera-cli` (password, refresh-token and
@@ -150,7 +151,7 @@ impl Oidc {
         form: &[(&str, &str)],
         secrets: &[&str],
     ) -> Result<TokenAnswer, Error> {
-        self.post_form(http, "token", form, secrets).await
+        self.post_form(http, TOKEN_ENDPOINT, form, secrets).await
     }
 
     /// Why a token answer's access token cannot be taken up, if it cannot.
@@ -361,27 +362,24 @@ fn sign_in_error(
     Error::sign_in(code, description.map(clean), Some(status))
 }
 
-/// The OAuth error code of a provider that cannot answer now (RFC 6749, section 5.2).
-pub(crate) const UNAVAILABLE: &str = "temporarily_unavailable";
-
 /// The OAuth error codes of RFC 6749 (section 5.2), RFC 8628 (section 3.5) and RFC 7009
 /// (section 2.2.1), which the SDK and its callers match on, and the SDK's own
 /// `invalid_response`.
 const REGISTERED_CODES: &[&str] = &[
     "invalid_response",
-    "invalid_request",
-    "invalid_client",
-    "invalid_grant",
-    "unauthorized_client",
-    "unsupported_grant_type",
-    "invalid_scope",
-    "access_denied",
-    "server_error",
-    UNAVAILABLE,
-    "authorization_pending",
-    "slow_down",
-    "expired_token",
-    "unsupported_token_type",
+    codes::INVALID_REQUEST,
+    codes::INVALID_CLIENT,
+    codes::INVALID_GRANT,
+    codes::UNAUTHORIZED_CLIENT,
+    codes::UNSUPPORTED_GRANT_TYPE,
+    codes::INVALID_SCOPE,
+    codes::ACCESS_DENIED,
+    codes::SERVER_ERROR,
+    codes::TEMPORARILY_UNAVAILABLE,
+    codes::AUTHORIZATION_PENDING,
+    codes::SLOW_DOWN,
+    codes::EXPIRED_TOKEN,
+    codes::UNSUPPORTED_TOKEN_TYPE,
 ];
 
 /// A token endpoint's success answer (RFC 6749, section 5.1), as the provider sends it.

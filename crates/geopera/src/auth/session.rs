@@ -5,6 +5,8 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
+use geopera_types::oidc::codes;
+
 use crate::auth::oidc::{Oidc, TokenSet, KEY_CLIENT_ID, PUBLIC_CLIENT_ID};
 use crate::auth::{AuthContext, Credential, CredentialFuture, Credentials};
 use crate::caller::{Caller, ThreadMark, ThreadMarks};
@@ -384,7 +386,7 @@ impl Session {
                 status,
             } => (code.clone(), description.clone(), *status),
             other => (
-                crate::auth::oidc::UNAVAILABLE.to_owned(),
+                codes::TEMPORARILY_UNAVAILABLE.to_owned(),
                 Some(format!(
                     "the identity provider could not be reached a moment ago: {other}"
                 )),
@@ -501,7 +503,7 @@ impl Session {
             },
             (None, Grant::None) => {
                 let ended = Error::sign_in(
-                    "invalid_grant",
+                    codes::INVALID_GRANT,
                     Some(
                         "the session has ended: no valid refresh token is left to renew it"
                             .to_owned(),
@@ -665,7 +667,7 @@ fn refuses_the_grant(error: &Error) -> bool {
         // kind says which answers are an outage.
         Error::SignIn { status, code, .. } => match status {
             Some(status) => status.is_client_error() && error.kind() == crate::ErrorKind::Auth,
-            None => code == "invalid_grant",
+            None => code == codes::INVALID_GRANT,
         },
         _ => false,
     }
