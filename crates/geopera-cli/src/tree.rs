@@ -127,7 +127,7 @@ fn long_name(field: &Field) -> String {
 /// Whether the descriptor's operation appears in the tree: scopes under `admin:` are for
 /// operators and stay reachable through `geopera op`, as in the official CLI.
 pub(crate) fn in_tree(info: &OperationInfo) -> bool {
-    !info.scope.starts_with("admin:")
+    !info.is_admin()
 }
 
 /// The whole tree of operation commands, and which leaf path is which operation.

@@ -171,7 +171,7 @@ fn version_and_every_group_help_exit_zero() {
     s.bare().arg("--version").assert().success();
     let mut groups: Vec<&str> = geopera_types::operations::ALL
         .iter()
-        .filter(|info| !info.scope.starts_with("admin:"))
+        .filter(|info| !info.is_admin())
         .map(|info| info.id.split('.').next().unwrap_or_default())
         .collect();
     groups.dedup();

@@ -124,6 +124,13 @@ impl OperationInfo {
         self.access == Access::Read
     }
 
+    /// Whether the operation is one of Geopera's own back-office ones, whose scope is under
+    /// `admin:`: the only ones that may name another organization than the caller's, and
+    /// left out of the official CLI's command tree (25 of them).
+    pub fn is_admin(&self) -> bool {
+        self.scope.starts_with("admin:")
+    }
+
     /// Whether an `Idempotency-Key` sent with the call is honoured: one the SDK sends for
     /// every call that changes state ([`RetryClass::NeedsIdempotencyKey`]), and one the
     /// contract declares. The emulator replays a repeated key of these operations and ignores

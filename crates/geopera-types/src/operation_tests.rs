@@ -122,3 +122,16 @@ fn rate_classes_index_their_place_in_all() {
         "names must be distinct: {names:?}"
     );
 }
+
+#[test]
+fn admin_operations_are_those_under_admin_scopes() {
+    let admin: Vec<&str> = crate::generated::operations::ALL
+        .iter()
+        .filter(|info| info.is_admin())
+        .map(|info| info.id)
+        .collect();
+    assert_eq!(admin.len(), 25, "{admin:?}");
+    assert!(admin.contains(&"billing.cleanup_deleted_orgs"), "{admin:?}");
+    let search = crate::operations::find("catalog.search").expect("known operation");
+    assert!(!search.is_admin());
+}

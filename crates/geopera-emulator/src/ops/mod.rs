@@ -348,7 +348,7 @@ pub(crate) async fn execute(ctx: &Ctx<'_>, body: Value) -> Outcome {
             // A sample keeps nothing, yet names no other organization's data: only Geopera's
             // own back-office operations (`admin:` scopes) reach across organizations.
             let named = body.get("organization_id").and_then(Value::as_str);
-            if let Some(org) = named.filter(|_| !ctx.op.scope.starts_with("admin:")) {
+            if let Some(org) = named.filter(|_| !ctx.op.is_admin()) {
                 ctx.own_org(org)?;
             }
             places::check(ctx.op.id, &body)?;
