@@ -4,6 +4,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use geopera::{Binary, Request, Response, StatusCode};
+use geopera_types::OperationInfo;
 use serde_json::Value;
 
 use crate::auth::{self, Held, Target};
@@ -107,7 +108,7 @@ pub(crate) async fn call(
                 return Err(invalid_input(&failures));
             }
         }
-        return print_dry_run(target, operation_id, &body, held.as_ref(), settings);
+        return print_dry_run(target, info, &body, held.as_ref(), settings);
     }
     let held = held.ok_or_else(|| auth::not_signed_in(target))?;
     let client = auth::client(target, &held, |builder| {
@@ -408,7 +409,7 @@ fn write_binary(response: &Answer, out: Option<&std::path::Path>) -> Outcome {
 
 fn print_dry_run(
     target: &Target,
-    operation_id: &str,
+    info: &OperationInfo,
     body: &Value,
     held: Option<&Held>,
     settings: &Settings,
@@ -416,10 +417,10 @@ fn print_dry_run(
     // `Accept-Encoding` is what reqwest asks for with the SDK's `gzip` feature, which this
     // program turns on; a test compares every header shown here with what a real run sends.
     let mut text = format!(
-        "POST {}/v1/op/{}\nContent-Type: application/json\nAccept: {}\nAccept-Encoding: gzip\n\
+        "POST {}{}\nContent-Type: application/json\nAccept: {}\nAccept-Encoding: gzip\n\
          User-Agent: {}\n",
         inert(&target.api_url),
-        inert(operation_id),
+        inert(info.path),
         geopera::DEFAULT_ACCEPT,
         user_agent()
     );
@@ -441,14 +442,14 @@ fn print_dry_run(
         Some(key) => text.push_str(&format!("Idempotency-Key: {}\n", inert(key))),
         // The real run makes one for each call ([`idempotency_key`]); one made here would not
         // be the one sent, so the line says what will be sent instead of showing a value.
-        None if has_side_effects(operation_id) => {
+        None if has_side_effects(info.id) => {
             text.push_str("# Idempotency-Key: a new one for each run; --idempotency-key sets it\n")
         }
         None => {}
     }
     // The SDK makes one for each call, and this program has no option to give one.
     text.push_str("# X-Request-Id: a new one for each run; -v names it\n");
-    let (body, hidden) = without_credentials(operation_id, body);
+    let (body, hidden) = without_credentials(info, body);
     for field in hidden {
         text.push_str(&format!(
             "# {field}: sent as given, shown as {}\n",
@@ -467,12 +468,10 @@ fn print_dry_run(
 /// password, a delivery's headers) replaced by the redaction mark, and the names of the
 /// members so changed. A dry run is pasted into tickets and chats, and shows the
 /// `Authorization` header the same way; the members stay, so the shape shown is the shape sent.
-fn without_credentials(operation_id: &str, body: &Value) -> (Value, Vec<&'static str>) {
+fn without_credentials(info: &OperationInfo, body: &Value) -> (Value, Vec<&'static str>) {
     let mut shown = body.clone();
     let mut hidden = Vec::new();
-    let fields =
-        geopera_types::operations::find(operation_id).map_or(&[][..], |info| info.secret_fields);
-    for &field in fields {
+    for &field in info.secret_fields {
         let changed = match shown.get_mut(field) {
             Some(value @ Value::String(_)) if value.as_str() != Some("") => {
                 *value = Value::from(crate::hidden::REDACTED);
