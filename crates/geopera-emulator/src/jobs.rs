@@ -18,6 +18,7 @@ use crate::resources::{Family, Resource, Resources};
 use crate::webhooks::{
     Event, CLIP_JOB_COMPLETED, CLIP_JOB_FAILED, PROCESSING_JOB_COMPLETED, PROCESSING_JOB_FAILED,
 };
+use geopera_types::jobs::JobStatus;
 use geopera_types::rfc3339::format_date_time;
 
 /// How long a started job waits as `pending` before it runs.
@@ -48,13 +49,13 @@ pub enum Status {
 }
 
 impl Status {
-    /// The name answers use.
-    pub const fn name(self) -> &'static str {
+    /// The status as answers state it, in the SDK's own terms.
+    pub fn wire(self) -> JobStatus {
         match self {
-            Status::Pending => "pending",
-            Status::Running => "running",
-            Status::Succeeded => "succeeded",
-            Status::Failed => "failed",
+            Status::Pending => JobStatus::Pending,
+            Status::Running => JobStatus::Running,
+            Status::Succeeded => JobStatus::Succeeded,
+            Status::Failed => JobStatus::Failed,
         }
     }
 
@@ -123,7 +124,7 @@ pub fn answer(job: &Resource, now: i64) -> Value {
         object.remove(STARTED);
         object.remove(FAILS);
         object.remove(OWN_RESULT);
-        object.insert("status".to_owned(), json!(status.name()));
+        object.insert("status".to_owned(), json!(status.wire()));
         object.insert("progress".to_owned(), json!(progress));
         object.insert("dispatched_at".to_owned(), json!(at(0)));
         object.insert(
@@ -194,7 +195,7 @@ fn event(job: &Resource, at: i64) -> Event {
         entity_id: job.id.clone(),
         data: json!({
             "job_id": job.id,
-            "status": status.name(),
+            "status": status.wire(),
             "project_id": job.fields.get("project_id"),
         }),
         at,

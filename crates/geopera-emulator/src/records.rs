@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use geopera_types::orders::OrderStatus;
 use geopera_types::rfc3339::format_date_time;
 use geopera_types::subscriptions::DeliveryHeaders;
 use hmac::{Hmac, KeyInit, Mac};
@@ -132,17 +133,21 @@ impl OrderKind {
     }
 
     /// Status by age in seconds: `(from_age, status)` steps.
-    fn schedule(self) -> &'static [(i64, &'static str)] {
+    fn schedule(self) -> &'static [(i64, OrderStatus)] {
+        const ARCHIVE: &[(i64, OrderStatus)] = &[
+            (0, OrderStatus::Received),
+            (30, OrderStatus::Processing),
+            (300, OrderStatus::Fulfilled),
+        ];
+        const TASKING: &[(i64, OrderStatus)] = &[
+            (0, OrderStatus::Received),
+            (60, OrderStatus::Feasibility),
+            (600, OrderStatus::Accepted),
+            (3600, OrderStatus::Fulfilled),
+        ];
         match self {
-            OrderKind::Archive | OrderKind::Generic => {
-                &[(0, "received"), (30, "processing"), (300, "fulfilled")]
-            }
-            OrderKind::Tasking => &[
-                (0, "received"),
-                (60, "feasibility"),
-                (600, "accepted"),
-                (3600, "fulfilled"),
-            ],
+            OrderKind::Archive | OrderKind::Generic => ARCHIVE,
+            OrderKind::Tasking => TASKING,
         }
     }
 }
@@ -166,9 +171,9 @@ pub struct Order {
 
 impl Order {
     /// The status at `now` (Unix seconds).
-    pub fn status(&self, now: i64) -> &'static str {
+    pub fn status(&self, now: i64) -> OrderStatus {
         if self.cancelled_at.is_some() {
-            return "cancelled";
+            return OrderStatus::Cancelled;
         }
         let age = now - self.created_at;
         self.kind
@@ -176,7 +181,7 @@ impl Order {
             .iter()
             .rev()
             .find(|(from, _)| age >= *from)
-            .map_or("received", |(_, status)| status)
+            .map_or(OrderStatus::Received, |(_, status)| status.clone())
     }
 }
 
@@ -198,7 +203,7 @@ impl Order {
             return None;
         }
         let (from, status) = self.kind.schedule().last()?;
-        (*status == "fulfilled").then_some(self.created_at.saturating_add(*from))
+        (*status == OrderStatus::Fulfilled).then_some(self.created_at.saturating_add(*from))
     }
 }
 

@@ -48,6 +48,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
+use geopera_types::uploads::UploadStatus;
 use http::{header, HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -150,7 +151,17 @@ pub(crate) async fn next_chunk(
 pub const URLS: &str = "_urls";
 
 /// An upload not yet completed or failed.
-pub const OPEN: [&str; 2] = ["pending", "uploading"];
+pub const OPEN: [UploadStatus; 2] = [UploadStatus::Pending, UploadStatus::Uploading];
+
+/// The upload's status, as its record holds it.
+pub fn status(upload: &Resource) -> Option<UploadStatus> {
+    upload.str("status").map(UploadStatus::from)
+}
+
+/// Records the upload's status.
+pub fn set_status(upload: &mut Resource, status: &UploadStatus) {
+    upload.set("status", Some(status.as_str()));
+}
 
 /// An organization's storage, in bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -166,8 +177,8 @@ impl Storage {
     pub fn of(resources: &Resources, org: &str) -> Storage {
         let mut storage = Storage::default();
         for upload in resources.list(Family::Upload, org, None) {
-            match upload.str("status") {
-                Some("completed") => storage.used += int(upload, "bytes_received"),
+            match status(upload) {
+                Some(UploadStatus::Completed) => storage.used += int(upload, "bytes_received"),
                 Some(status) if OPEN.contains(&status) => {
                     storage.reserved += int(upload, "total_bytes");
                 }
@@ -199,7 +210,7 @@ pub fn int(upload: &Resource, name: &str) -> i64 {
 
 /// Whether the upload can still change.
 pub fn is_open(upload: &Resource) -> bool {
-    upload.str("status").is_some_and(|s| OPEN.contains(&s))
+    status(upload).is_some_and(|s| OPEN.contains(&s))
 }
 
 /// The upload as answered, with its organization's storage.
@@ -221,7 +232,7 @@ pub(crate) fn mark_failed(
     step: Option<String>,
     at: i64,
 ) -> Event {
-    upload.set("status", Some("failed"));
+    set_status(upload, &UploadStatus::Failed);
     upload.set("error_message", Some(message));
     upload.set("error_step", step);
     upload.fields.remove(URLS);
@@ -496,7 +507,7 @@ fn record(
     kept.push(file);
     upload.set("bytes_received", Some(others + size));
     upload.set("files", Some(kept));
-    upload.set("status", Some("uploading"));
+    set_status(upload, &UploadStatus::Uploading);
     upload.updated_at = now;
     Ok(())
 }

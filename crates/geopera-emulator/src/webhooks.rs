@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use crate::changes::Changes;
 use crate::records::{Order, Pending, SigningSecret, Subscription};
 use crate::state::{Inner, Shared};
+use geopera_types::orders::OrderStatus;
 use geopera_types::rfc3339::format_date_time;
 use geopera_types::subscriptions::{
     DeliveryHeaders, DELIVERY_HEADER_PREFIX, DELIVERY_ID_HEADER, EVENT_HEADER, EVENT_ID_HEADER,
@@ -389,7 +390,7 @@ impl Inner {
         fulfilled.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
         fulfilled
             .into_iter()
-            .map(|(at, order)| order_event(ORDER_FULFILLED, order, "fulfilled", at))
+            .map(|(at, order)| order_event(ORDER_FULFILLED, order, &OrderStatus::Fulfilled, at))
             .collect()
     }
 }
@@ -423,7 +424,12 @@ const JOB_EVENTS: [&str; 4] = [
 ];
 
 /// An event about `order` now in `status`.
-pub fn order_event(event_type: &'static str, order: &Order, status: &str, at: i64) -> Event {
+pub fn order_event(
+    event_type: &'static str,
+    order: &Order,
+    status: &OrderStatus,
+    at: i64,
+) -> Event {
     Event {
         event_type,
         org: order.org.clone(),

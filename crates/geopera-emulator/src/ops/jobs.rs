@@ -52,7 +52,7 @@ pub(crate) fn dispatch(ctx: &Ctx<'_>, input: ProcessingDispatchInput) -> Outcome
         return Err(ApiError::conflict(format!(
             "processing job '{}' is already dispatched (status {})",
             job.id,
-            jobs::status(job, now).name()
+            jobs::status(job, now).wire()
         )));
     }
     job.set(STARTED, Some(now));
@@ -389,7 +389,7 @@ fn new_clip(
         inner
             .resources
             .create(&mut inner.rng, Family::ClipJob, ctx.org, None, now, fields)?;
-    let status = jobs::status(job, now).name();
+    let status = jobs::status(job, now).wire();
     Ok(ctx.ok(&json!({
         "job": {"id": job.id, "status": status},
         "assets_to_clip": unique.len(),
@@ -496,7 +496,7 @@ fn require_success(job: &Resource, now: i64) -> Result<(), ApiError> {
             "{} '{}' is {}; its results exist once it has succeeded",
             job.family.noun(),
             job.id,
-            status.name()
+            status.wire()
         ))),
     }
 }
@@ -506,7 +506,7 @@ fn matches(job: &Resource, field: &str, wanted: Option<&str>) -> bool {
 }
 
 fn has_status(job: &Resource, now: i64, wanted: Option<&str>) -> bool {
-    wanted.is_none_or(|wanted| jobs::status(job, now).name() == wanted)
+    wanted.is_none_or(|wanted| jobs::status(job, now).wire().as_str() == wanted)
 }
 
 fn required_str<'a>(body: &'a JsonObject, name: &str) -> Result<&'a str, ApiError> {

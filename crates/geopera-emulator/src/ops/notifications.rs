@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use geopera_types::models::{Empty, NotificationRef, NotificationsListInput};
 use geopera_types::rfc3339::format_date_time;
+use geopera_types::uploads::UploadStatus;
 use serde_json::{json, Map, Value};
 
 use super::{Ctx, Outcome, MAX_PAGE_SIZE};
@@ -175,9 +176,9 @@ impl Inbox {
         }
         events.extend(finished_by(&inner.resources, ctx.org, now));
         for upload in inner.resources.owned(Family::Upload, ctx.org) {
-            let event_type = match upload.str("status") {
-                Some("completed") => UPLOAD_COMPLETED,
-                Some("failed") => UPLOAD_FAILED,
+            let event_type = match crate::uploads::status(upload) {
+                Some(UploadStatus::Completed) => UPLOAD_COMPLETED,
+                Some(UploadStatus::Failed) => UPLOAD_FAILED,
                 _ => continue,
             };
             events.push(Event {

@@ -8,6 +8,7 @@
 use geopera_types::models::{
     CoverageInput, OrderAssetsInput, OrderUpdateInput, TaskingGroupsInput,
 };
+use geopera_types::orders::OrderStatus;
 use geopera_types::rfc3339::format_date_time;
 use serde_json::{json, Value};
 
@@ -61,7 +62,7 @@ pub(crate) fn list_assets(ctx: &Ctx<'_>, input: OrderAssetsInput) -> Outcome {
     with_order(ctx, &input.order_id, |order| {
         let status = order.status(now);
         let mut assets = Vec::new();
-        if status == "fulfilled" {
+        if status == OrderStatus::Fulfilled {
             for (n, capture) in captures(order).enumerate() {
                 let file = format!("{capture}.tif");
                 let (href, expires) = shared.download_key.link(

@@ -6,6 +6,7 @@ use geopera_types::models::{
     ArchiveEstimateInput, EstimateInput, OrderCancelInput, OrderGetInput, OrderPlaceInput,
     OrdersListInput, TaskingEstimateInput,
 };
+use geopera_types::orders::OrderStatus;
 use geopera_types::{JsonObject, LocItem, ValidationError};
 use http::StatusCode;
 use serde_json::{json, Value};
@@ -204,7 +205,7 @@ pub(crate) fn list(ctx: &Ctx<'_>, input: OrdersListInput) -> Outcome {
     let orders: Vec<&Order> = kept
         .iter()
         .filter_map(|id| inner.orders.get(id))
-        .filter(|order| same(input.status.as_deref(), Some(order.status(now).to_owned())))
+        .filter(|order| same(input.status.as_deref(), Some(order.status(now).to_string())))
         .filter(|order| same(input.r#type.as_deref(), Some(order.kind.name().to_owned())))
         .filter(|order| same(input.sub_status.as_deref(), text(order, "subStatus")))
         .filter(|order| {
@@ -290,19 +291,19 @@ pub(super) fn cancel_order(ctx: &Ctx<'_>, inner: &mut Inner, id: &str) -> Result
         return Err(ApiError::not_found(format!("order '{id}' not found")));
     };
     match order.status(now) {
-        "fulfilled" => Err(ApiError::conflict(format!(
+        OrderStatus::Fulfilled => Err(ApiError::conflict(format!(
             "order '{id}' is fulfilled and can no longer be cancelled"
         ))),
-        "cancelled" => Err(ApiError::conflict(format!(
+        OrderStatus::Cancelled => Err(ApiError::conflict(format!(
             "order '{id}' is already cancelled"
         ))),
         _ => {
             order.cancelled_at = Some(now);
             let refund = order.charged_credits();
-            let event = order_event(ORDER_CANCELLED, order, "cancelled", now);
+            let event = order_event(ORDER_CANCELLED, order, &OrderStatus::Cancelled, now);
             inner.emit(&event, ctx.shared.clock.now_millis());
             inner.move_credits(ctx.org, ctx.shared.seed, now, refund, Reason::Refund, id);
-            Ok(json!({"orderId": id, "status": "cancelled", "refundedCredits": refund}))
+            Ok(json!({"orderId": id, "status": OrderStatus::Cancelled, "refundedCredits": refund}))
         }
     }
 }
@@ -561,7 +562,7 @@ fn make_room_for_an_order(
     let ended = held.iter().position(|id| {
         orders
             .get(id)
-            .is_none_or(|order| matches!(order.status(now), "fulfilled" | "cancelled"))
+            .is_none_or(|order| order.status(now).is_final())
     });
     let Some(index) = ended else {
         return Err(ApiError::problem(

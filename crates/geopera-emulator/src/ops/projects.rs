@@ -123,7 +123,9 @@ pub(crate) fn delete(ctx: &Ctx<'_>, input: ProjectDeleteInput) -> Outcome {
         }
         if crate::uploads::is_open(upload) {
             open_uploads.push(upload.id.clone());
-        } else if upload.str("status") == Some("completed") {
+        } else if crate::uploads::status(upload)
+            == Some(geopera_types::uploads::UploadStatus::Completed)
+        {
             completed_uploads.push(upload.id.clone());
         }
     }

@@ -180,11 +180,8 @@ fn node(inner: &Inner, org: &str, kind: &str, id: &str, now_secs: i64) -> Option
             .get(id)
             .filter(|order| order.org == org)
             .map(|order| {
-                described(
-                    &order.id,
-                    Some(&order.display_name),
-                    Some(order.status(now_secs)),
-                )
+                let status = order.status(now_secs);
+                described(&order.id, Some(&order.display_name), Some(status.as_str()))
             }),
         _ => None,
     }

@@ -85,7 +85,7 @@ pub(crate) fn pending(ctx: &Ctx<'_>, input: DecisionsPendingInput) -> Outcome {
     // A cancelled or fulfilled order waits for nothing any more.
     let orders: Vec<&Order> = placed_tasking(&mut inner, ctx, now)
         .filter(|order| workspace_matches(order, input.workspace_id.as_deref()))
-        .filter(|order| !matches!(order.status(now), "cancelled" | "fulfilled"))
+        .filter(|order| !order.status(now).is_final())
         .collect();
     let mut all = Vec::new();
     for (name, kind) in [("feasibility", Kind::Study), ("quotation", Kind::Quotation)] {
@@ -235,7 +235,7 @@ fn quoted_credits(order: &Order) -> i64 {
 /// them, though the contract lists only 422 for these operations.
 fn refuse_ended(order: &Order, now: i64, id: &str) -> Result<(), ApiError> {
     let status = order.status(now);
-    if status == "fulfilled" || status == "cancelled" {
+    if status.is_final() {
         return Err(ApiError::conflict(format!(
             "the order of '{id}' is {status}"
         )));

@@ -18,7 +18,7 @@ use std::sync::MutexGuard;
 
 use geopera_types::models::{SignedUrlInput, UploadFailInput, UploadInitiate, UploadProgressInput};
 use geopera_types::rfc3339::format_date_time;
-use geopera_types::uploads::file_name_problem;
+use geopera_types::uploads::{file_name_problem, UploadStatus};
 use geopera_types::JsonObject;
 use http::StatusCode;
 use serde_json::{json, Map, Value};
@@ -63,7 +63,7 @@ pub(crate) fn initiate(ctx: &Ctx<'_>, input: UploadInitiate) -> Outcome {
     fields.insert("target_item_id".to_owned(), json!(input.target_item_id));
     fields.insert("asset_key".to_owned(), json!(input.asset_key));
     fields.insert("is_categorical".to_owned(), json!(input.is_categorical));
-    fields.insert("status".to_owned(), json!("pending"));
+    fields.insert("status".to_owned(), json!(UploadStatus::Pending));
     fields.insert("bytes_uploaded".to_owned(), json!(0));
     fields.insert("bytes_received".to_owned(), json!(0));
     fields.insert("files".to_owned(), json!([]));
@@ -89,7 +89,7 @@ pub(crate) fn initiate(ctx: &Ctx<'_>, input: UploadInitiate) -> Outcome {
     inner
         .resources
         .retire_oldest_settled(Family::Upload, ctx.org, |u| {
-            u.str("status") == Some("failed")
+            uploads::status(u) == Some(UploadStatus::Failed)
         });
     let upload = inner.resources.create(
         &mut inner.rng,
@@ -161,7 +161,7 @@ pub(crate) fn signed_url(ctx: &Ctx<'_>, input: SignedUrlInput) -> Outcome {
         "expires_ms": expires_ms,
     }));
     upload.set(URLS, Some(urls));
-    upload.set("status", Some("uploading"));
+    uploads::set_status(upload, &UploadStatus::Uploading);
     upload.updated_at = now_ms.div_euclid(1000);
     let project = upload.str("project_id").unwrap_or_default().to_owned();
     let mut url = url::Url::parse(&ctx.shared.base_url).map_err(|e| {
@@ -184,12 +184,12 @@ pub(crate) fn signed_url(ctx: &Ctx<'_>, input: SignedUrlInput) -> Outcome {
 
 pub(crate) fn progress(ctx: &Ctx<'_>, input: UploadProgressInput) -> Outcome {
     if let Some(status) = input.status.as_deref() {
-        if !OPEN.contains(&status) {
+        if !OPEN.contains(&UploadStatus::from(status)) {
             return Err(ApiError::invalid(
                 &["status"],
                 format!(
                     "status must be {}; use uploads.complete or uploads.fail to end an upload",
-                    OPEN.join(" or ")
+                    OPEN.map(|open| open.to_string()).join(" or ")
                 ),
             ));
         }
@@ -260,7 +260,7 @@ pub(crate) fn complete(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
             )));
         }
     }
-    upload.set("status", Some("completed"));
+    uploads::set_status(upload, &UploadStatus::Completed);
     upload.set("bytes_uploaded", Some(received));
     upload.set("completed_at", Some(format_date_time(now)));
     upload.fields.remove(URLS);
