@@ -20,6 +20,7 @@ use crate::webhooks::{
 };
 use geopera_types::jobs::JobStatus;
 use geopera_types::rfc3339::format_date_time;
+use geopera_types::subscriptions::{DATA_JOB_ID, DATA_STATUS};
 
 /// How long a started job waits as `pending` before it runs.
 pub const QUEUED_SECS: i64 = 5;
@@ -194,8 +195,8 @@ fn event(job: &Resource, at: i64) -> Event {
         entity_type,
         entity_id: job.id.clone(),
         data: json!({
-            "job_id": job.id,
-            "status": status.wire(),
+            DATA_JOB_ID: job.id,
+            DATA_STATUS: status.wire(),
             "project_id": job.fields.get("project_id"),
         }),
         at,

@@ -48,6 +48,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
+use geopera_types::subscriptions::{DATA_STATUS, DATA_UPLOAD_ID};
 use geopera_types::uploads::UploadStatus;
 use http::{header, HeaderMap, StatusCode};
 use serde_json::{json, Value};
@@ -248,9 +249,9 @@ pub(crate) fn event(event_type: &'static str, upload: &Resource, at: i64) -> Eve
         entity_type: "upload",
         entity_id: upload.id.clone(),
         data: json!({
-            "upload_id": upload.id,
+            DATA_UPLOAD_ID: upload.id,
             "project_id": upload.fields.get("project_id"),
-            "status": upload.fields.get("status"),
+            DATA_STATUS: upload.fields.get("status"),
             "bytes": upload.fields.get("bytes_received"),
             "files": upload.fields.get("files"),
             "error_message": upload.fields.get("error_message"),

@@ -18,8 +18,8 @@ use crate::state::{Inner, Shared};
 use geopera_types::orders::OrderStatus;
 use geopera_types::rfc3339::format_date_time;
 use geopera_types::subscriptions::{
-    DeliveryHeaders, DELIVERY_HEADER_PREFIX, DELIVERY_ID_HEADER, EVENT_HEADER, EVENT_ID_HEADER,
-    SIGNATURE_HEADER,
+    DeliveryHeaders, DATA_ORDER_ID, DATA_STATUS, DELIVERY_HEADER_PREFIX, DELIVERY_ID_HEADER,
+    EVENT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER,
 };
 
 /// Deliveries waiting in the outbox at most; a new one beyond this drops the oldest of the
@@ -436,9 +436,9 @@ pub fn order_event(
         entity_type: "order",
         entity_id: order.id.clone(),
         data: json!({
-            "order_id": order.id,
+            DATA_ORDER_ID: order.id,
             "type": order.kind.name(),
-            "status": status,
+            DATA_STATUS: status,
             "display_name": order.display_name,
             "total_credits": order.total_credits,
         }),

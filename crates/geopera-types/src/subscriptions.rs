@@ -46,6 +46,16 @@ pub const UPLOAD_COMPLETED: &str = "upload.completed";
 /// The event type of an upload marked failed by `uploads.fail`.
 pub const UPLOAD_FAILED: &str = "upload.failed";
 
+/// The member of an event's `data` that holds its entity's status after the event (orders and
+/// jobs).
+pub const DATA_STATUS: &str = "status";
+/// The member of an order event's `data` that names the order.
+pub const DATA_ORDER_ID: &str = "order_id";
+/// The member of a job event's `data` that names the job.
+pub const DATA_JOB_ID: &str = "job_id";
+/// The member of an upload event's `data` that names the upload.
+pub const DATA_UPLOAD_ID: &str = "upload_id";
+
 /// The secret a subscription's deliveries are signed with (`whsec_…`). `Debug` and `Display`
 /// print a placeholder; [`expose`](Self::expose) gives the text to a verifier.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

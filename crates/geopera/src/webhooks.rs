@@ -66,7 +66,7 @@ use sha2::Sha256;
 
 use crate::secret::Secret;
 use geopera_types::subscriptions::{
-    CLIP_JOB_COMPLETED, CLIP_JOB_FAILED, ORDER_CANCELLED, ORDER_FULFILLED,
+    self, CLIP_JOB_COMPLETED, CLIP_JOB_FAILED, ORDER_CANCELLED, ORDER_FULFILLED,
     PROCESSING_JOB_COMPLETED, PROCESSING_JOB_FAILED, UPLOAD_COMPLETED, UPLOAD_FAILED, WEBHOOK_TEST,
 };
 
@@ -371,10 +371,10 @@ impl Event {
                 .map(str::to_owned)
         };
         let (status, order_id, job_id, upload_id) = (
-            text("status"),
-            text("order_id"),
-            text("job_id"),
-            text("upload_id"),
+            text(subscriptions::DATA_STATUS),
+            text(subscriptions::DATA_ORDER_ID),
+            text(subscriptions::DATA_JOB_ID),
+            text(subscriptions::DATA_UPLOAD_ID),
         );
         let order = |envelope| OrderEvent {
             order_id,

@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use geopera_types::models::{Empty, NotificationRef, NotificationsListInput};
 use geopera_types::rfc3339::format_date_time;
+use geopera_types::subscriptions::{DATA_ORDER_ID, DATA_UPLOAD_ID};
 use geopera_types::uploads::UploadStatus;
 use serde_json::{json, Map, Value};
 
@@ -155,7 +156,7 @@ impl Inbox {
                 "archive"
             };
             let data =
-                json!({"order_id": order.id, "type": kind, "display_name": order.display_name});
+                json!({DATA_ORDER_ID: order.id, "type": kind, "display_name": order.display_name});
             if let Some(at) = order.cancelled_at.filter(|at| *at <= now) {
                 events.push(order_event(
                     ORDER_CANCELLED,
@@ -186,7 +187,7 @@ impl Inbox {
                 org: ctx.org.to_owned(),
                 entity_type: "upload",
                 entity_id: upload.id.clone(),
-                data: json!({"upload_id": upload.id, "project_id": upload.fields.get("project_id")}),
+                data: json!({DATA_UPLOAD_ID: upload.id, "project_id": upload.fields.get("project_id")}),
                 at: upload.updated_at,
             });
         }
