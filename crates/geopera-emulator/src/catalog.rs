@@ -447,16 +447,17 @@ impl Search {
         };
         search.ids = strings(body.get("ids"));
         // `catalog.search` has its limit checked by the contract already; the stream's body is
-        // free-form, so a limit of text or with a fraction is refused here rather than ignored
-        // or cut to a whole number.
+        // free-form, so a limit of text or with a fraction is refused here, by the bounds the
+        // contract gives `catalog.search`, rather than ignored or cut to a whole number.
         if let Some(limit) = body.get("limit").filter(|value| !value.is_null()) {
+            let (least, most) = search_limit_bounds();
             let whole = limit
                 .as_f64()
-                .filter(|limit| limit.fract() == 0.0 && (1.0..=500.0).contains(limit));
+                .filter(|limit| limit.fract() == 0.0 && (least..=most).contains(limit));
             let Some(limit) = whole else {
                 return Err(ApiError::invalid(
                     &["limit"],
-                    "limit must be a whole number between 1 and 500",
+                    format!("limit must be a whole number between {least} and {most}"),
                 ));
             };
             search.limit = limit as usize;
@@ -1456,6 +1457,14 @@ fn decode_token(token: &str, query: u64, seed: u64) -> Option<usize> {
     let offset = usize::from_str_radix(offset, 16).ok()?;
     let check = u64::from_str_radix(check, 16).ok()?;
     (check == token_check(offset, query, seed)).then_some(offset)
+}
+
+/// The smallest and largest `limit` of a `catalog.search` page, as the contract bounds it.
+fn search_limit_bounds() -> (f64, f64) {
+    let bounds = geopera_types::schemas::CATALOG_SEARCH_INPUT.number_bounds("limit");
+    let least = bounds.and_then(|bounds| bounds.minimum).unwrap_or(1.0);
+    let most = bounds.and_then(|bounds| bounds.maximum).unwrap_or(f64::MAX);
+    (least, most)
 }
 
 #[cfg(test)]

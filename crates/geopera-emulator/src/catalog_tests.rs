@@ -463,3 +463,18 @@ fn a_ring_of_very_many_edges_is_measured_on_fewer_rows_and_about_as_well() {
         "{covered} against {few}"
     );
 }
+
+/// The stream's free-form body takes `catalog.search`'s page sizes, read from the contract:
+/// its largest is taken, one more or a fraction is refused naming both bounds.
+#[test]
+fn a_stream_limit_is_bounded_as_catalog_search_bounds_it() {
+    let with = |limit: Value| json!({"host_name": PUBLIC_HOST, "limit": limit});
+    assert_eq!(search_limit_bounds(), (1.0, 500.0));
+    let search = Search::parse(&with(json!(500)), 0).expect("the largest page is taken");
+    assert_eq!(search.limit, 500);
+    for refused in [json!(501), json!(0), json!(2.5), json!("10")] {
+        let error = Search::parse(&with(refused.clone()), 0).expect_err("refused");
+        let text = format!("{error:?}");
+        assert!(text.contains("between 1 and 500"), "{refused}: {text}");
+    }
+}

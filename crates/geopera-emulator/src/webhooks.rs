@@ -33,7 +33,8 @@ pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 pub const FIRST_RETRY_DELAY_SECS: i64 = 10;
 /// Subscriptions one organization may hold.
 pub const MAX_SUBSCRIPTIONS_PER_ORG: usize = 100;
-/// The most deliveries one `webhooks.drain` attempts when it names no `limit`.
+/// The most deliveries one `webhooks.drain` attempts when it names no `limit`: the most it
+/// may name (a test holds it to the contract's bound).
 pub const DEFAULT_DRAIN_LIMIT: usize = 2000;
 /// Given-up deliveries remembered, newest last.
 const GIVEN_UP_KEPT: usize = 100;

@@ -265,3 +265,14 @@ async fn a_name_that_resolves_to_a_private_address_is_not_connected_to() {
     assert_eq!(local.http_status, Some(204), "{:?}", local.error);
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+/// A drain that names no `limit` delivers as many as one that names the most the contract
+/// allows; the clamp in `ops::webhooks::drain` relies on it.
+#[test]
+fn the_default_drain_limit_is_the_contracts_largest() {
+    let bounds = geopera_types::schemas::DRAIN_INPUT
+        .number_bounds("limit")
+        .expect("the contract bounds a drain's limit");
+    assert_eq!(bounds.maximum, Some(DEFAULT_DRAIN_LIMIT as f64));
+    assert_eq!(bounds.minimum, Some(1.0));
+}

@@ -46,6 +46,33 @@ pub struct Schema {
     pub shape: Shape,
 }
 
+impl Schema {
+    /// The numeric limits of the member `name`, looking past a `null` alternative: for code
+    /// that must apply the contract's bound where the contract does not check it (a free-form
+    /// body, a default the server picks), so that it reads the number rather than copying it.
+    /// `None` when the member is unknown or not a number.
+    ///
+    /// ```
+    /// let limit = geopera_types::schemas::CATALOG_SEARCH_INPUT.number_bounds("limit");
+    /// assert_eq!(limit.and_then(|bounds| bounds.minimum), Some(1.0));
+    /// ```
+    pub fn number_bounds(&self, name: &str) -> Option<&'static Bounds> {
+        let field = self
+            .shape
+            .fields()
+            .iter()
+            .find(|field| field.name == name)?;
+        let numeric = |shape: &'static Shape| match shape.resolve() {
+            Shape::Integer(bounds) | Shape::Number(bounds) => Some(bounds),
+            _ => None,
+        };
+        match field.shape.resolve() {
+            Shape::AnyOf(alternatives) => alternatives.iter().find_map(numeric),
+            _ => numeric(&field.shape),
+        }
+    }
+}
+
 /// Inclusive and exclusive numeric limits; `None` means unbounded.
 #[derive(Debug, Default)]
 pub struct Bounds {

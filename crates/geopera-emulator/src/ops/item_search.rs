@@ -12,7 +12,6 @@ use std::cmp::Ordering;
 use geopera_types::models::{OrgItemSearchInput, ProjectItemSearchInput, SearchInput};
 use geopera_types::operations::StacCollectionsList;
 use geopera_types::rfc3339::parse_date_time;
-use geopera_types::shape::Shape;
 use geopera_types::{JsonObject, Operation};
 use serde_json::{json, Value};
 
@@ -340,14 +339,8 @@ pub(crate) fn search_org(ctx: &Ctx<'_>, input: OrgItemSearchInput) -> Outcome {
 /// [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) items.
 pub(crate) fn stac_page_limit() -> i64 {
     geopera_types::schemas::SEARCH_INPUT
-        .shape
-        .fields()
-        .iter()
-        .find(|field| field.name == "limit")
-        .and_then(|field| match field.shape.resolve() {
-            Shape::Integer(bounds) => bounds.maximum,
-            _ => None,
-        })
+        .number_bounds("limit")
+        .and_then(|bounds| bounds.maximum)
         .map_or(MAX_PAGE_SIZE, |maximum| maximum as i64)
 }
 
