@@ -428,6 +428,8 @@
 //! changed and deleted, and another organization's ids are 404. Each organization also starts
 //! with a "Default project" of three collections and [`STARTER_ITEMS`] items
 //! ([`EmulatorHandle::default_project`] names it), so item paging can be exercised at once.
+//! The ledger lists an organization's newest [`MAX_TRANSACTIONS`] entries; `usage.*` and the
+//! auto top-up's daily cap still count the older ones, as sums kept of each month and day.
 //! A person's role in a project (`projects.add_member`) holds them to what the contract allows
 //! it: a `viewer` is 403 on the operations it marks "editor/admin" (creating, changing and
 //! deleting items, their assets and collections, duplicating items, starting and completing
@@ -747,7 +749,7 @@ pub use crate::oidc::sessions::{
 pub use crate::oidc::{demo_users, OidcCounters, User, KEY_CLIENT, PUBLIC_CLIENT, REALM};
 pub use crate::ops::{
     MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_KEY_RATE_LIMIT, MAX_KEY_RATE_WINDOWS,
-    MAX_ORDERS_PER_ORG, MAX_SCOPE_CHARS,
+    MAX_ORDERS_PER_ORG, MAX_SCOPE_CHARS, MAX_TRANSACTIONS,
 };
 pub use crate::pipeline::FAULT_HEADER;
 pub use crate::recording::{RecordedRequest, DEFAULT_RECORD_BUDGET_BYTES, DEFAULT_RECORD_LIMIT};

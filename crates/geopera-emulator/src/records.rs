@@ -2,6 +2,7 @@
 //! the state file. Data, and the little that reads it alone (a subscription's JSON, its
 //! secret's signature), so both can depend on it without depending on each other.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use geopera_types::orders::OrderStatus;
@@ -213,6 +214,44 @@ pub struct Org {
     pub balance_credits: i64,
     /// Order ids, oldest first.
     pub orders: Vec<String>,
+    /// What the credit ledger's dropped entries added up to.
+    pub folded: Folded,
+}
+
+/// The sums of the credit ledger's entries dropped to keep it bounded, as far as answers still
+/// need them: `usage.*` counts a month from these plus the entries kept, and the auto top-up's
+/// daily cap counts the day's purchases so. Without them an organization past the ledger's
+/// bound would see its month's usage shrink, and could be charged past its daily cap.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Folded {
+    /// By calendar month (`"YYYY-MM"`, UTC), the newest [`FOLDED_MONTHS`] only: `usage.history`
+    /// answers no older month.
+    #[serde(default)]
+    pub months: BTreeMap<String, MonthTotals>,
+    /// The UTC day (days since the epoch) [`topup_credits`](Self::topup_credits) were bought
+    /// on.
+    #[serde(default)]
+    pub topup_day: i64,
+    /// Credits of the dropped auto top-ups of [`topup_day`](Self::topup_day).
+    #[serde(default)]
+    pub topup_credits: i64,
+}
+
+/// The months [`Folded`] keeps.
+pub const FOLDED_MONTHS: usize = 36;
+
+/// One month's orders and credits, as `usage.*` answers them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthTotals {
+    /// Credits spent on orders.
+    #[serde(default)]
+    pub spent: i64,
+    /// Credits returned by cancellations.
+    #[serde(default)]
+    pub refunded: i64,
+    /// Orders placed.
+    #[serde(default)]
+    pub orders: u64,
 }
 
 /// An idempotency key's claim.

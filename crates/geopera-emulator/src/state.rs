@@ -22,7 +22,7 @@ use crate::limits::{RateLimits, Windows};
 use crate::oidc::sessions::{digest, Sessions, TokenDigest};
 use crate::oidc::User;
 use crate::recording::RequestLog;
-use crate::records::{Credential, NewKey, Order, OrderKind, Org};
+use crate::records::{Credential, Folded, NewKey, Order, OrderKind, Org};
 use crate::resources::Resources;
 use crate::rng::{fnv, Rng};
 use crate::store::{Snapshot, SnapshotRef, Store};
@@ -529,6 +529,7 @@ impl Inner {
                 Org {
                     balance_credits: STARTING_CREDITS,
                     orders: ids,
+                    folded: Folded::default(),
                 },
             );
         }
@@ -536,6 +537,7 @@ impl Inner {
         self.orgs.get_or_insert_with(org.to_owned(), || Org {
             balance_credits: STARTING_CREDITS,
             orders: Vec::new(),
+            folded: Folded::default(),
         })
     }
 
@@ -547,6 +549,7 @@ impl Inner {
         self.orgs.get_mut_or_insert_with(org.to_owned(), || Org {
             balance_credits: STARTING_CREDITS,
             orders: Vec::new(),
+            folded: Folded::default(),
         })
     }
 }

@@ -32,7 +32,7 @@ use crate::idempotency::IDEMPOTENCY_RETENTION_MS;
 use crate::oidc::sessions::{digest, Access, Family, TokenDigest};
 use crate::ops::{MAX_KEY_RATE_LIMIT, MAX_KEY_RATE_WINDOWS};
 use crate::records::{
-    Claim, ClaimSlot, Credential, KeyWindow, Order, OrderKind, Org, Pending, Subscription,
+    Claim, ClaimSlot, Credential, Folded, KeyWindow, Order, OrderKind, Org, Pending, Subscription,
 };
 use crate::resources::{Resource, MAX_SEQ};
 
@@ -84,6 +84,8 @@ const MIGRATIONS: &[Step] = &[
     Step::Sql("ALTER TABLE credentials ADD COLUMN inherited_limits TEXT;"),
     // 8: keys and session tokens by the SHA-256 digest of their secret, never the secret.
     Step::Rust(digest_secrets),
+    // 9: what the credit ledger's dropped entries added up to (NULL: none dropped yet).
+    Step::Sql("ALTER TABLE orgs ADD COLUMN folded TEXT;"),
 ];
 
 /// One step of [`MIGRATIONS`]: SQL, or Rust for what SQLite cannot compute itself.
@@ -468,11 +470,18 @@ impl Store {
         )?;
         write_changed(
             &tx,
-            "INSERT OR REPLACE INTO orgs (org, balance_credits, orders) VALUES (?1, ?2, ?3)",
+            "INSERT OR REPLACE INTO orgs (org, balance_credits, orders, folded)
+             VALUES (?1, ?2, ?3, ?4)",
             "DELETE FROM orgs WHERE org = ?1",
             &snapshot.orgs,
             |insert, name, org| {
-                insert.execute(params![name, org.balance_credits, json_text(&org.orders)])
+                let folded = (org.folded != Folded::default()).then(|| json_text(&org.folded));
+                insert.execute(params![
+                    name,
+                    org.balance_credits,
+                    json_text(&org.orders),
+                    folded
+                ])
             },
         )?;
         write_changed(
@@ -1095,11 +1104,12 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
         credentials.insert(secret, key);
     }
     let mut orgs = HashMap::new();
-    let mut query = connection.prepare("SELECT org, balance_credits, orders FROM orgs")?;
+    let mut query = connection.prepare("SELECT org, balance_credits, orders, folded FROM orgs")?;
     let mut rows = query.query([])?;
     while let Some(row) = rows.next()? {
         let name: String = row.get("org")?;
         let orders: String = row.get("orders")?;
+        let folded: Option<String> = row.get("folded")?;
         let org = Org {
             balance_credits: row.get("balance_credits")?,
             orders: required(
@@ -1107,6 +1117,14 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
                 || format!("orgs.orders of organization {name}"),
                 names,
             )?,
+            folded: match folded {
+                Some(text) => required(
+                    &text,
+                    || format!("orgs.folded of organization {name}"),
+                    "the sums of dropped ledger entries",
+                )?,
+                None => Folded::default(),
+            },
         };
         orgs.insert(name, org);
     }

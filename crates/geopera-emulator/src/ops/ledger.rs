@@ -4,14 +4,17 @@
 //!
 //! Why the ledger drops its oldest entries instead of refusing, unlike other families: a
 //! transaction is a side effect of spending, and a full ledger must never stop an order. It
-//! keeps the newest [`MAX_TRANSACTIONS`] per organization.
+//! keeps the newest [`MAX_TRANSACTIONS`] per organization, and adds each entry it drops to
+//! the organization's [`Folded`] sums, which usage and the auto top-up's daily cap read.
 
 use geopera_types::models::{InvoicesInput, OrgStatusInput, TransactionsInput};
 use geopera_types::rfc3339::format_date_time;
 use serde_json::{json, Map, Value};
 
 use super::card::has_default_card;
+use super::usage;
 use super::{aud, Ctx, Outcome, MAX_PAGE_SIZE};
+use crate::records::{Folded, MonthTotals, FOLDED_MONTHS};
 use crate::resources::{page, Family, Resource, MAX_PER_ORG};
 use crate::state::Inner;
 
@@ -73,9 +76,12 @@ impl Inner {
                 .next()
                 .map(|r| r.id.clone())
                 .unwrap_or_default();
-            let _ = self
+            if let Ok(dropped) = self
                 .resources
-                .remove(Family::Transaction, org, None, &oldest);
+                .remove(Family::Transaction, org, None, &oldest)
+            {
+                fold(&mut self.org_mut(org, seed, now).folded, &dropped);
+            }
         }
         let mut fields = Map::new();
         fields.insert("reason".to_owned(), Value::from(reason.name()));
@@ -114,18 +120,65 @@ impl Inner {
         }
         if let Some(cap_aud) = cap_aud {
             let day_began = now - now.rem_euclid(86_400);
+            let folded = &self.org(org, seed, now).folded;
+            let dropped_today = if folded.topup_day == now.div_euclid(86_400) {
+                folded.topup_credits
+            } else {
+                0
+            };
             let bought_today: i64 = self
                 .resources
                 .owned(Family::Transaction, org)
                 .filter(|t| t.created_at >= day_began && t.str("reason") == Some("auto_topup"))
                 .filter_map(|t| t.fields.get("credits").and_then(Value::as_i64))
-                .sum();
+                .fold(dropped_today, i64::saturating_add);
             if aud(bought_today.saturating_add(amount)) > cap_aud {
                 return None;
             }
         }
         let reference = format!("top_{}", self.rng.hex(8));
         Some(self.move_credits(org, seed, now, amount, Reason::AutoTopup, &reference))
+    }
+}
+
+impl MonthTotals {
+    /// Counts one ledger entry of the month: an order's credits (negative, as charged) as
+    /// spent, a refund's as refunded; other entries buy credits and are no usage.
+    pub(crate) fn count(&mut self, reason: Option<&str>, credits: i64) {
+        if reason == Some(Reason::Order.name()) {
+            self.spent = self.spent.saturating_sub(credits);
+            self.orders = self.orders.saturating_add(1);
+        } else if reason == Some(Reason::Refund.name()) {
+            self.refunded = self.refunded.saturating_add(credits);
+        }
+    }
+}
+
+/// Adds a transaction the ledger drops to what `folded` keeps of it: its month's usage, and
+/// the credits of an auto top-up of the day it keeps (the newest: entries drop oldest first).
+fn fold(folded: &mut Folded, dropped: &Resource) {
+    let credits = dropped
+        .fields
+        .get("credits")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let reason = dropped.str("reason");
+    let period = usage::period(usage::month_of(dropped.created_at));
+    folded
+        .months
+        .entry(period)
+        .or_default()
+        .count(reason, credits);
+    while folded.months.len() > FOLDED_MONTHS {
+        folded.months.pop_first();
+    }
+    if reason == Some(Reason::AutoTopup.name()) {
+        let day = dropped.created_at.div_euclid(86_400);
+        if day != folded.topup_day {
+            folded.topup_day = day;
+            folded.topup_credits = 0;
+        }
+        folded.topup_credits = folded.topup_credits.saturating_add(credits);
     }
 }
 

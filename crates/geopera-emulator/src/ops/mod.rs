@@ -57,6 +57,7 @@ pub use keys::{
     MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_KEY_RATE_LIMIT, MAX_KEY_RATE_WINDOWS,
     MAX_SCOPE_CHARS,
 };
+pub use ledger::MAX_TRANSACTIONS;
 pub use orders::MAX_ORDERS_PER_ORG;
 
 /// The largest page the offset- and page-paged lists (`orders.list`, `items.list`,

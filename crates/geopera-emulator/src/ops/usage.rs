@@ -64,9 +64,16 @@ pub(crate) fn recalculate_storage(ctx: &Ctx<'_>, input: RecalculateInput) -> Out
     })))
 }
 
-/// Credits spent and refunded, and orders placed, in one month.
+/// Credits spent and refunded, and orders placed, in one month: the ledger's entries of that
+/// month, and those it dropped ([`Folded`](crate::records::Folded)).
 fn month_usage(inner: &Inner, org: &str, month: (i64, i64)) -> Value {
-    let (mut spent, mut refunded, mut orders) = (0i64, 0i64, 0usize);
+    let period = period(month);
+    let mut totals = inner
+        .orgs
+        .get(org)
+        .and_then(|org| org.folded.months.get(&period))
+        .copied()
+        .unwrap_or_default();
     for transaction in inner.resources.list(Family::Transaction, org, None) {
         if month_of(transaction.created_at) != month {
             continue;
@@ -76,24 +83,22 @@ fn month_usage(inner: &Inner, org: &str, month: (i64, i64)) -> Value {
             .get("credits")
             .and_then(Value::as_i64)
             .unwrap_or(0);
-        match transaction.str("reason") {
-            Some("order") => {
-                spent = spent.saturating_sub(credits);
-                orders += 1;
-            }
-            Some("refund") => refunded = refunded.saturating_add(credits),
-            _ => {}
-        }
+        totals.count(transaction.str("reason"), credits);
     }
-    let net = spent.saturating_sub(refunded);
+    let net = totals.spent.saturating_sub(totals.refunded);
     json!({
-        "period": format!("{:04}-{:02}", month.0, month.1),
-        "orders_placed": orders,
-        "credits_spent": spent,
-        "credits_refunded": refunded,
+        "period": period,
+        "orders_placed": totals.orders,
+        "credits_spent": totals.spent,
+        "credits_refunded": totals.refunded,
         "net_credits": net,
         "net_aud": aud(net),
     })
+}
+
+/// How answers name a month: `"YYYY-MM"`.
+pub(crate) fn period((year, month): (i64, i64)) -> String {
+    format!("{year:04}-{month:02}")
 }
 
 fn storage_json(storage: Storage) -> Value {
@@ -106,7 +111,7 @@ fn storage_json(storage: Storage) -> Value {
 }
 
 /// The UTC calendar month `(year, month)` of a Unix time.
-fn month_of(unix_secs: i64) -> (i64, i64) {
+pub(crate) fn month_of(unix_secs: i64) -> (i64, i64) {
     let (year, month, _) = civil_from_days(unix_secs.div_euclid(86_400));
     (year, month)
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use geopera_emulator::{Emulator, RateLimits, DEMO_ORG, JOB_FAIL_MARKER};
+use geopera_emulator::{Emulator, RateLimits, DEMO_ORG, JOB_FAIL_MARKER, MAX_TRANSACTIONS};
 use serde_json::{json, Value};
 
 use crate::common::Api;
@@ -372,4 +372,123 @@ fn usage_counts_this_months_spending_and_the_storage_in_use() {
     assert_eq!(recalculated["storage"], usage["storage"]);
     let elsewhere = api.call("usage.current", json!({"organization_id": "org_else"}));
     assert_eq!(elsewhere.status, 404);
+}
+
+/// The ledger lists only its newest entries, but what it no longer lists still counts: after
+/// two orders (one cancelled) and an auto top-up, ten thousand top-ups push all of them out
+/// of the list, and `usage.current` still counts both orders and the refund, and the day's
+/// auto top-up still holds the next one back under a daily cap of one.
+#[test]
+fn usage_and_the_daily_cap_count_what_the_ledger_no_longer_lists() {
+    let api = Api::start();
+    let balance = || api.ok("billing.credits.balance", json!({}))["credits"].as_i64();
+    api.ok("billing.topup", json!({"credits": 10_000_000}));
+    let kept = placed_order(&api);
+    let refunded = placed_order(&api);
+    api.ok("orders.cancel", json!({"order_id": refunded}));
+    let before = api.ok("usage.current", json!({"organization_id": DEMO_ORG}));
+    assert_eq!(before["orders_placed"], 2, "{before}");
+    let net = before["net_credits"].as_i64().expect("net credits");
+    assert!(net > 0, "{before}");
+    // Every balance is below the threshold; the cap allows one top-up of `amount` a day.
+    let amount = 1_000;
+    api.ok(
+        "billing.set_auto_topup",
+        json!({"enabled": true, "threshold_credits": 1_000_000_000_000_i64,
+               "topup_amount_credits": amount,
+               "daily_charge_cap_aud": amount as f64 * 1.5 / 100.0}),
+    );
+    api.ok("orders.cancel", json!({"order_id": kept}));
+    let refund_and_topup = api.ok("billing.credits.transactions", json!({"limit": 2}));
+    let reasons: Vec<&str> = refund_and_topup["transactions"]
+        .as_array()
+        .expect("transactions")
+        .iter()
+        .filter_map(|t| t["reason"].as_str())
+        .collect();
+    assert_eq!(reasons, ["refund", "refund"], "a refund buys nothing");
+    let ordered = placed_order(&api);
+    let bought = api.ok(
+        "billing.credits.transactions",
+        json!({"reason": "auto_topup"}),
+    );
+    assert_eq!(
+        bought["total"], 1,
+        "the order set off today's top-up: {bought}"
+    );
+    let usage = api.ok("usage.current", json!({"organization_id": DEMO_ORG}));
+
+    for _ in 0..MAX_TRANSACTIONS {
+        api.ok("billing.topup", json!({"credits": 1}));
+    }
+    for reason in ["order", "refund", "auto_topup"] {
+        let listed = api.ok("billing.credits.transactions", json!({"reason": reason}));
+        assert_eq!(listed["total"], 0, "{reason} left the ledger: {listed}");
+    }
+    let after = api.ok("usage.current", json!({"organization_id": DEMO_ORG}));
+    for member in [
+        "orders_placed",
+        "credits_spent",
+        "credits_refunded",
+        "net_credits",
+    ] {
+        assert_eq!(after[member], usage[member], "{member}: {after}");
+    }
+    assert_eq!(after["orders_placed"], 3);
+
+    let low = balance().expect("a balance");
+    let price = api.ok("orders.get", json!({"order_id": ordered}))["totalCredits"]
+        .as_i64()
+        .expect("a price");
+    placed_order(&api);
+    assert_eq!(
+        balance(),
+        Some(low - price),
+        "a second top-up today would pass the cap, the first no longer listed"
+    );
+}
+
+/// What the dropped ledger entries added up to is kept in the state file: a month's sums
+/// written there count in `usage.current` after a start, and stay through the changes to the
+/// organization that rewrite its row.
+#[test]
+fn the_sums_of_dropped_ledger_entries_are_kept_in_the_state_file() {
+    let file = TempFile::new("folded-usage");
+    let start = || {
+        Api::with(
+            Emulator::builder()
+                .rate_limits(RateLimits::off())
+                .state_file(&file.0),
+        )
+    };
+    let api = start();
+    assert_eq!(
+        api.ok("usage.current", json!({"organization_id": DEMO_ORG}))["orders_placed"],
+        0
+    );
+    api.ok("billing.topup", json!({"credits": 100}));
+    drop(api);
+    let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+    let changed = sqlite
+        .execute(
+            "UPDATE orgs SET folded = ?1 WHERE org = ?2",
+            rusqlite::params![
+                r#"{"months": {"2025-01": {"spent": 500, "refunded": 20, "orders": 3}}}"#,
+                DEMO_ORG
+            ],
+        )
+        .expect("the sums are written");
+    assert_eq!(changed, 1);
+    drop(sqlite);
+
+    for round in 0..2 {
+        let api = start();
+        let usage = api.ok("usage.current", json!({"organization_id": DEMO_ORG}));
+        assert_eq!(usage["period"], "2025-01");
+        assert_eq!(usage["orders_placed"], 3, "round {round}: {usage}");
+        assert_eq!(usage["credits_spent"], 500, "round {round}: {usage}");
+        assert_eq!(usage["net_credits"], 480, "round {round}: {usage}");
+        // Rewrites the organization's row before the next round reads it again.
+        api.ok("billing.topup", json!({"credits": 100}));
+    }
 }

@@ -327,6 +327,7 @@ fn a_state_file_from_before_key_families_opens_and_its_keys_inherit_nothing() {
         sqlite
             .execute_batch(
                 "ALTER TABLE credentials DROP COLUMN inherited_limits;
+                 ALTER TABLE orgs DROP COLUMN folded;
                  PRAGMA user_version = 6;",
             )
             .expect("turned into a version 6 file");
@@ -1300,8 +1301,8 @@ fn written(name: &str, seed: u64) -> (TempFile, Vec<u8>) {
     (file, bytes)
 }
 
-/// A JSON column holding what is not JSON, or an organization's orders or a key's grants that
-/// are not a list of them, is refused at start, naming where, rather than read as nothing (the
+/// A JSON column holding what is not JSON, or an organization's orders, its ledger sums or a
+/// key's grants that are not of their shape, is refused at start, naming where, rather than read as nothing (the
 /// organization's orders would be gone from its list).
 #[test]
 fn a_json_column_that_is_not_json_is_refused() {
@@ -1314,6 +1315,14 @@ fn a_json_column_that_is_not_json_is_refused() {
         (
             "UPDATE orgs SET orders = '{}'",
             "orgs.orders of organization",
+        ),
+        (
+            "UPDATE orgs SET folded = 'not json'",
+            "orgs.folded of organization",
+        ),
+        (
+            "UPDATE orgs SET folded = '{\"months\": 5}'",
+            "orgs.folded of organization",
         ),
         (
             "UPDATE credentials SET grants = '[\"*\"'",
