@@ -429,7 +429,8 @@
 //! with a "Default project" of three collections and [`STARTER_ITEMS`] items
 //! ([`EmulatorHandle::default_project`] names it), so item paging can be exercised at once.
 //! The ledger lists an organization's newest [`MAX_TRANSACTIONS`] entries; `usage.*` and the
-//! auto top-up's daily cap still count the older ones, as sums kept of each month and day.
+//! auto top-up's daily cap still count the older ones, from sums kept of the months
+//! `usage.history` can answer and of the day's auto top-ups.
 //! A person's role in a project (`projects.add_member`) holds them to what the contract allows
 //! it: a `viewer` is 403 on the operations it marks "editor/admin" (creating, changing and
 //! deleting items, their assets and collections, duplicating items, starting and completing

@@ -224,21 +224,18 @@ pub struct Org {
 /// bound would see its month's usage shrink, and could be charged past its daily cap.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Folded {
-    /// By calendar month (`"YYYY-MM"`, UTC), the newest [`FOLDED_MONTHS`] only: `usage.history`
-    /// answers no older month.
+    /// By calendar month (`"YYYY-MM"`, UTC), only as many of the newest as `usage.history`
+    /// answers.
     #[serde(default)]
     pub months: BTreeMap<String, MonthTotals>,
     /// The UTC day (days since the epoch) [`topup_credits`](Self::topup_credits) were bought
     /// on.
     #[serde(default)]
-    pub topup_day: i64,
+    pub topup_day: Option<i64>,
     /// Credits of the dropped auto top-ups of [`topup_day`](Self::topup_day).
     #[serde(default)]
     pub topup_credits: i64,
 }
-
-/// The months [`Folded`] keeps.
-pub const FOLDED_MONTHS: usize = 36;
 
 /// One month's orders and credits, as `usage.*` answers them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

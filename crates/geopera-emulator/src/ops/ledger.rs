@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use super::card::has_default_card;
 use super::usage;
 use super::{aud, Ctx, Outcome, MAX_PAGE_SIZE};
-use crate::records::{Folded, MonthTotals, FOLDED_MONTHS};
+use crate::records::{Folded, MonthTotals};
 use crate::resources::{page, Family, Resource, MAX_PER_ORG};
 use crate::state::Inner;
 
@@ -50,7 +50,9 @@ impl Reason {
 
     /// Whether credits were bought, and so invoiced.
     fn invoiced(name: &str) -> bool {
-        matches!(name, "topup" | "approval" | "auto_topup")
+        [Reason::Topup, Reason::Approval, Reason::AutoTopup]
+            .iter()
+            .any(|reason| reason.name() == name)
     }
 }
 
@@ -121,7 +123,7 @@ impl Inner {
         if let Some(cap_aud) = cap_aud {
             let day_began = now - now.rem_euclid(86_400);
             let folded = &self.org(org, seed, now).folded;
-            let dropped_today = if folded.topup_day == now.div_euclid(86_400) {
+            let dropped_today = if folded.topup_day == Some(now.div_euclid(86_400)) {
                 folded.topup_credits
             } else {
                 0
@@ -129,7 +131,9 @@ impl Inner {
             let bought_today: i64 = self
                 .resources
                 .owned(Family::Transaction, org)
-                .filter(|t| t.created_at >= day_began && t.str("reason") == Some("auto_topup"))
+                .filter(|t| {
+                    t.created_at >= day_began && t.str("reason") == Some(Reason::AutoTopup.name())
+                })
                 .filter_map(|t| t.fields.get("credits").and_then(Value::as_i64))
                 .fold(dropped_today, i64::saturating_add);
             if aud(bought_today.saturating_add(amount)) > cap_aud {
@@ -169,16 +173,20 @@ fn fold(folded: &mut Folded, dropped: &Resource) {
         .entry(period)
         .or_default()
         .count(reason, credits);
-    while folded.months.len() > FOLDED_MONTHS {
+    while folded.months.len() > usage::MAX_MONTHS {
         folded.months.pop_first();
     }
     if reason == Some(Reason::AutoTopup.name()) {
+        // Entries drop oldest first, but a clock set back can make a later entry older: one
+        // of a day before the one kept is of no day the cap can still ask about.
         let day = dropped.created_at.div_euclid(86_400);
-        if day != folded.topup_day {
-            folded.topup_day = day;
+        if folded.topup_day.is_none_or(|kept| day > kept) {
+            folded.topup_day = Some(day);
             folded.topup_credits = 0;
         }
-        folded.topup_credits = folded.topup_credits.saturating_add(credits);
+        if folded.topup_day == Some(day) {
+            folded.topup_credits = folded.topup_credits.saturating_add(credits);
+        }
     }
 }
 
@@ -274,3 +282,7 @@ fn transaction_json(transaction: &Resource) -> Value {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "ledger_tests.rs"]
+mod tests;

@@ -11,7 +11,7 @@ use crate::state::Inner;
 use crate::uploads::{expire_idle, Storage, STORAGE_QUOTA_BYTES};
 
 /// The most months `usage.history` answers.
-const MAX_MONTHS: i64 = 36;
+pub(crate) const MAX_MONTHS: usize = 36;
 
 pub(crate) fn current(ctx: &Ctx<'_>, input: UsageCurrentInput) -> Outcome {
     ctx.own_org(&input.organization_id)?;
@@ -33,7 +33,9 @@ pub(crate) fn current(ctx: &Ctx<'_>, input: UsageCurrentInput) -> Outcome {
 /// The last `months` months, this one first.
 pub(crate) fn history(ctx: &Ctx<'_>, input: UsageHistoryInput) -> Outcome {
     ctx.own_org(&input.organization_id)?;
-    let months = input.months.clamp(1, MAX_MONTHS);
+    let months = input
+        .months
+        .clamp(1, i64::try_from(MAX_MONTHS).unwrap_or(i64::MAX));
     let now = ctx.now();
     let inner = ctx.shared.lock();
     let (year, month) = month_of(now);
