@@ -174,9 +174,8 @@ fn main() -> anyhow::Result<()> {
         );
     }
     println!(
-        "Sign in (OIDC): {}{}/.well-known/openid-configuration",
-        emulator.base_url(),
-        geopera_emulator::REALM
+        "Sign in (OIDC): {}/.well-known/openid-configuration",
+        geopera_types::oidc::issuer(&emulator.base_url())
     );
     if args.control {
         println!(

@@ -1,8 +1,8 @@
 //! The names of the headers the API reads beyond HTTP's own, in lower case as HTTP/2 and the
 //! `http` crate spell them.
 //!
-//! The SDK and the CLI send them and the emulator reads them, so the three cannot drift apart
-//! on a name. Headers of webhook deliveries are in [`subscriptions`](crate::subscriptions).
+//! The SDK sends them and the emulator reads them, so the two cannot drift apart on a name.
+//! (The CLI's `--dry-run` shows `X-API-Key` in the capitals HTTP/1.1 is usually written in.) Headers of webhook deliveries are in [`subscriptions`](crate::subscriptions).
 
 /// Where a `gpra_` API key may be sent instead of `Authorization: Bearer`; when both are sent,
 /// the bearer token is the one read.

@@ -10,7 +10,11 @@
 /// organization, except [`Unauthenticated`](RateClass::Unauthenticated)'s. Calls of order
 /// placement and spend count against the default budget as well.
 ///
-/// The API may add a budget, so a `match` outside this crate needs a wildcard arm.
+/// The API may add a budget, so a `match` outside this crate needs a wildcard arm; [`ALL`]
+/// and [`index`] grow with such a class, which is added last.
+///
+/// [`ALL`]: RateClass::ALL
+/// [`index`]: RateClass::index
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RateClass {

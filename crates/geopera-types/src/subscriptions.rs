@@ -46,8 +46,7 @@ pub const UPLOAD_COMPLETED: &str = "upload.completed";
 /// The event type of an upload marked failed by `uploads.fail`.
 pub const UPLOAD_FAILED: &str = "upload.failed";
 
-/// The member of an event's `data` that holds its entity's status after the event (orders and
-/// jobs).
+/// The member of an event's `data` that holds its entity's status after the event.
 pub const DATA_STATUS: &str = "status";
 /// The member of an order event's `data` that names the order.
 pub const DATA_ORDER_ID: &str = "order_id";

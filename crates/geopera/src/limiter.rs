@@ -3,7 +3,7 @@
 //! class, not just the one that received it.
 //!
 //! A call of a narrower class (order placement, spend) draws on the organization's default
-//! budget as well as its own, as the API counts it ([`drawn_from`]): it takes a paced slot of
+//! budget as well as its own, as the API counts it ([`RateClass::drawn_from`]): it takes a paced slot of
 //! each and waits out a pause of either, so a default budget paced at its cap stays inside it
 //! whatever mix of classes the calls are.
 

@@ -939,7 +939,7 @@ fn begin_device(
         challenge.to_owned(),
         now_ms,
     )?;
-    let page = format!("{}{REALM}/device", public_base(shared, headers));
+    let page = format!("{}/device", issuer(&public_base(shared, headers)));
     let complete = format!("{page}?user_code={user_code}");
     Ok(oauth_json(
         StatusCode::OK,
