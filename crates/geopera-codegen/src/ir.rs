@@ -858,7 +858,7 @@ fn operation(
             ps.iter().any(|p| {
                 p.get("name")
                     .and_then(Value::as_str)
-                    .is_some_and(|n| n.eq_ignore_ascii_case("idempotency-key"))
+                    .is_some_and(|n| n.eq_ignore_ascii_case(crate::headers::IDEMPOTENCY_KEY))
             })
         });
 

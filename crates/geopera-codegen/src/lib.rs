@@ -34,6 +34,9 @@ pub mod rate;
 // Likewise the API's behaviour beyond the contract that the docs state.
 #[path = "../../geopera-types/src/quirks.rs"]
 pub mod quirks;
+// And the names of the API's own headers, one of which the contract declares per operation.
+#[path = "../../geopera-types/src/headers.rs"]
+pub mod headers;
 
 /// Generated files keyed by their path relative to the generated folder.
 pub type Files = BTreeMap<String, String>;
