@@ -16,7 +16,7 @@ fn id(value: &Value) -> String {
 }
 
 /// The `reason` of each transaction of a `billing.credits.transactions` answer, in its order.
-fn reasons_of(answer: &Value) -> Vec<&str> {
+pub(crate) fn reasons_of(answer: &Value) -> Vec<&str> {
     answer["transactions"]
         .as_array()
         .expect("transactions")

@@ -6,8 +6,9 @@ use std::time::Duration;
 use geopera_emulator::{Emulator, RateLimits, DEMO_ORG, JOB_FAIL_MARKER, MAX_TRANSACTIONS};
 use serde_json::{json, Value};
 
+use crate::account::reasons_of;
 use crate::common::Api;
-use crate::state::TempFile;
+use crate::state::{start, TempFile};
 
 fn placed_order(api: &Api) -> String {
     api.place_archive_order(&api.commercial_capture())
@@ -399,14 +400,12 @@ fn usage_and_the_daily_cap_count_what_the_ledger_no_longer_lists() {
                "daily_charge_cap_aud": amount as f64 * 1.5 / 100.0}),
     );
     api.ok("orders.cancel", json!({"order_id": kept}));
-    let refund_and_topup = api.ok("billing.credits.transactions", json!({"limit": 2}));
-    let reasons: Vec<&str> = refund_and_topup["transactions"]
-        .as_array()
-        .expect("transactions")
-        .iter()
-        .filter_map(|t| t["reason"].as_str())
-        .collect();
-    assert_eq!(reasons, ["refund", "refund"], "a refund buys nothing");
+    let newest = api.ok("billing.credits.transactions", json!({"limit": 2}));
+    assert_eq!(
+        reasons_of(&newest),
+        ["refund", "refund"],
+        "a refund buys nothing"
+    );
     let ordered = placed_order(&api);
     let bought = api.ok(
         "billing.credits.transactions",
@@ -454,14 +453,7 @@ fn usage_and_the_daily_cap_count_what_the_ledger_no_longer_lists() {
 #[test]
 fn the_sums_of_dropped_ledger_entries_are_kept_in_the_state_file() {
     let file = TempFile::new("folded-usage");
-    let start = || {
-        Api::with(
-            Emulator::builder()
-                .rate_limits(RateLimits::off())
-                .state_file(&file.0),
-        )
-    };
-    let api = start();
+    let api = start(0, &file);
     assert_eq!(
         api.ok("usage.current", json!({"organization_id": DEMO_ORG}))["orders_placed"],
         0
@@ -482,7 +474,7 @@ fn the_sums_of_dropped_ledger_entries_are_kept_in_the_state_file() {
     drop(sqlite);
 
     for round in 0..2 {
-        let api = start();
+        let api = start(0, &file);
         let usage = api.ok("usage.current", json!({"organization_id": DEMO_ORG}));
         assert_eq!(usage["period"], "2025-01");
         assert_eq!(usage["orders_placed"], 3, "round {round}: {usage}");
