@@ -26,7 +26,8 @@ pub enum RateClass {
     Spend,
     /// Operations that need no credentials (`webhooks.drain`): counted per client address,
     /// with or without credentials sent, and never against an organization's budgets, so
-    /// that a 429 here says nothing about them.
+    /// that a 429 here says nothing about them. The identity provider's sign-in requests
+    /// draw on the same budget.
     Unauthenticated,
 }
 

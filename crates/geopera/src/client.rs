@@ -635,7 +635,8 @@ impl<C> ClientBuilder<C> {
     /// Paces every class at the API's documented budgets
     /// ([`RateClass::documented_per_minute`]): 600/min by default, 60/min for order placement,
     /// 30/min for other spend operations, and 60/min for those without credentials
-    /// (`webhooks.drain`), which draw on no other budget.
+    /// (`webhooks.drain`) and the sign-in requests of a session or device flow made through
+    /// this client, which draw on no other budget.
     pub fn pace_documented_limits(mut self) -> Self {
         for class in RateClass::ALL {
             self = self.pace(class, class.documented_per_minute());

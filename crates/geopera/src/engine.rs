@@ -18,6 +18,7 @@ use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use http::StatusCode;
 use tracing::Instrument as _;
 
+use crate::auth::oidc::Via;
 use crate::auth::{AuthContext, Credential};
 use crate::body::ReadError;
 use crate::bounds::{self, BodyFailure, Bounds, Elapsed};
@@ -40,10 +41,11 @@ pub(crate) struct Face<'a> {
 }
 
 impl Face<'_> {
-    /// What a credentials provider may use while it renews: this face's HTTP client.
-    pub(crate) fn auth(&self) -> AuthContext<'_> {
+    /// What a credentials provider may use while it renews: this face's HTTP client, and
+    /// `client`'s limiter, which paces sign-in requests.
+    pub(crate) fn auth<'a>(&'a self, client: &'a Client) -> AuthContext<'a> {
         AuthContext {
-            http: self.http,
+            via: Via::of(client, self.http),
             blocking: self.blocking,
         }
     }
@@ -382,7 +384,7 @@ async fn run<S>(
                     }
                 })?;
             let credential = match provider {
-                Some(provider) => Some(provider.credential(face.auth()).await?),
+                Some(provider) => Some(provider.credential(face.auth(client)).await?),
                 None => None,
             };
             let sent_at = client.clock().now();
@@ -415,7 +417,7 @@ async fn run<S>(
                     && !refreshed
                 {
                     refreshed = true;
-                    if provider.rejected(credential, face.auth()).await? {
+                    if provider.rejected(credential, face.auth(client)).await? {
                         tracing::debug!(
                             operation_id = info.id,
                             attempt,

@@ -57,6 +57,16 @@ struct Queue {
     freed: Vec<Duration>,
 }
 
+impl Admission {
+    /// Leave that holds no slot: the client caps nothing, or the request takes none.
+    fn none() -> Self {
+        Admission {
+            _permit: None,
+            _on_thread: None,
+        }
+    }
+}
+
 impl Queue {
     /// Gives the earliest free slot not before `now`.
     fn take(&mut self, now: Duration, spacing: Duration) -> Duration {
@@ -276,10 +286,7 @@ impl Limiter {
         self: &Arc<Self>,
         blocking: Option<Caller>,
     ) -> Result<(Admission, bool), Refused> {
-        let none = || Admission {
-            _permit: None,
-            _on_thread: None,
-        };
+        let none = Admission::none;
         let Some(semaphore) = &self.in_flight else {
             return Ok((none(), false));
         };
@@ -338,6 +345,40 @@ impl Limiter {
         blocking: Option<Caller>,
         send_by: SendBy,
     ) -> Result<Admission, Refused> {
+        self.admit_with(operation_id, class, Some(blocking), send_by)
+            .await
+    }
+
+    /// Waits until a request of `class` that takes no in-flight slot may be sent: a 429's
+    /// pause, the class's pacing and the shared budget hold it as they hold a call.
+    ///
+    /// Why no slot: a sign-in request goes out while the call it signs in for holds one, and
+    /// under a cap of one it would wait for itself. It is still counted, as the API counts
+    /// it: against the budget of calls without credentials, per client address.
+    ///
+    /// # Errors
+    ///
+    /// [`Refused::PastDeadline`]: a wait of known length would end at or past `send_by`.
+    pub(crate) async fn pace(
+        self: &Arc<Self>,
+        operation_id: &str,
+        class: RateClass,
+        send_by: SendBy,
+    ) -> Result<(), Refused> {
+        self.admit_with(operation_id, class, None, send_by)
+            .await
+            .map(drop)
+    }
+
+    /// [`Limiter::admit`], taking an in-flight slot when `slot` holds the thread a blocking
+    /// call stops (`Some(None)` for an async call), none when it is `None`.
+    async fn admit_with(
+        self: &Arc<Self>,
+        operation_id: &str,
+        class: RateClass,
+        slot: Option<Option<Caller>>,
+        send_by: SendBy,
+    ) -> Result<Admission, Refused> {
         // A pause may begin or be extended while the call waits for its in-flight slot or its
         // paced slot (another task got a 429): both were taken for a budget the API has since
         // said is spent, so both are given back, the pause is waited out holding neither, and
@@ -345,7 +386,10 @@ impl Limiter {
         let mut round = 1;
         let (admission, slots) = loop {
             self.wait_out_pauses(operation_id, class, send_by).await?;
-            let (admission, waited) = self.take_in_flight(blocking).await?;
+            let (admission, waited) = match slot {
+                Some(blocking) => self.take_in_flight(blocking).await?,
+                None => (Admission::none(), false),
+            };
             let (at, slots) = self.reserve_slot(class);
             if let Some(at) = at {
                 // Dropped on the way out, `slots` gives the slot back.

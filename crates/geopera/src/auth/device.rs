@@ -1,7 +1,6 @@
 //! Signing in on another device (RFC 8628), with PKCE (RFC 7636, S256).
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
@@ -9,9 +8,8 @@ use geopera_types::oidc::{codes, DEVICE_ENDPOINT, TOKEN_ENDPOINT};
 use serde::Deserialize;
 use sha2::Digest as _;
 
-use crate::auth::oidc::{lenient_seconds, Oidc, TokenSet, PUBLIC_CLIENT_ID};
+use crate::auth::oidc::{lenient_seconds, Oidc, TokenSet, Via, PUBLIC_CLIENT_ID};
 use crate::auth::Session;
-use crate::clock::Clock;
 use crate::secret::Secret;
 use crate::{Client, Error};
 
@@ -71,7 +69,7 @@ impl Oidc {
         client: &Client,
         scope: Option<&str>,
     ) -> Result<DeviceAuthorization, Error> {
-        DeviceAuthorization::start(self.clone(), &client.http, scope).await
+        DeviceAuthorization::start(self.clone(), Via::of(client, &client.http), scope).await
     }
 
     /// The blocking form of [`Oidc::device_authorization`].
@@ -87,11 +85,13 @@ impl Oidc {
     ) -> Result<DeviceAuthorization, Error> {
         let oidc = self.clone();
         let scope = scope.map(str::to_owned);
+        let counted = client.clone();
         crate::blocking::run(
             &client.blocking,
             crate::caller::Caller::current(),
             move |thread| async move {
-                DeviceAuthorization::start(oidc, thread.face().http, scope.as_deref()).await
+                let via = Via::of(&counted, thread.face().http);
+                DeviceAuthorization::start(oidc, via, scope.as_deref()).await
             },
         )?
     }
@@ -110,7 +110,7 @@ fn page(raw: &str) -> Option<String> {
 }
 
 impl DeviceAuthorization {
-    async fn start(oidc: Oidc, http: &reqwest::Client, scope: Option<&str>) -> Result<Self, Error> {
+    async fn start(oidc: Oidc, via: Via<'_>, scope: Option<&str>) -> Result<Self, Error> {
         let client_id = oidc.client_id_or(PUBLIC_CLIENT_ID).to_owned();
         let verifier = code_verifier()?;
         let challenge = code_challenge(&verifier);
@@ -122,7 +122,7 @@ impl DeviceAuthorization {
         if let Some(scope) = scope {
             form.push(("scope", scope));
         }
-        let answer: DeviceAnswer = oidc.post_form(http, DEVICE_ENDPOINT, &form, &[]).await?;
+        let answer: DeviceAnswer = oidc.post_form(via, DEVICE_ENDPOINT, &form, &[]).await?;
         let unfit = |what: &str| {
             Error::sign_in(
                 "invalid_response",
@@ -232,8 +232,7 @@ impl DeviceAuthorization {
     /// pass; and any other error that asking again cannot mend (a refused certificate, an
     /// answer past 64 KiB).
     pub async fn wait(self, client: &Client) -> Result<Session, Error> {
-        let clock = client.clock().clone();
-        self.poll(&client.http, clock).await
+        self.poll(Via::of(client, &client.http)).await
     }
 
     /// The blocking form of [`DeviceAuthorization::wait`].
@@ -243,15 +242,16 @@ impl DeviceAuthorization {
     /// As for [`DeviceAuthorization::wait`].
     #[cfg(feature = "blocking")]
     pub fn wait_blocking(self, client: &Client) -> Result<Session, Error> {
-        let clock = client.clock().clone();
+        let counted = client.clone();
         crate::blocking::run(
             &client.blocking,
             crate::caller::Caller::current(),
-            move |thread| async move { self.poll(thread.face().http, clock).await },
+            move |thread| async move { self.poll(Via::of(&counted, thread.face().http)).await },
         )?
     }
 
-    async fn poll(self, http: &reqwest::Client, clock: Arc<dyn Clock>) -> Result<Session, Error> {
+    async fn poll(self, via: Via<'_>) -> Result<Session, Error> {
+        let clock = via.limiter.clock.clone();
         // The first wait comes before the first request, which would find no runtime too late.
         crate::engine::outside_tokio(crate::auth::oidc::operation_of(TOKEN_ENDPOINT))?;
         let expires = clock.now().saturating_add(self.expires_in);
@@ -283,7 +283,7 @@ impl DeviceAuthorization {
                 .clone()
                 .request_timeout(left.min(self.oidc.request_time()));
             let received = SystemTime::now();
-            match oidc.token(http, &form, &secrets).await {
+            match oidc.token(via, &form, &secrets).await {
                 Ok(answer) => {
                     let tokens = TokenSet::from_answer(answer, received);
                     return Ok(Session::from_tokens(self.oidc.clone(), tokens).clock(clock));

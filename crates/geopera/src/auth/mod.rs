@@ -99,7 +99,8 @@ pub trait Credentials: Send + Sync + fmt::Debug + 'static {
 /// asks, so that sign-in requests share its pool, its runtime and its TLS settings.
 #[derive(Clone, Copy, Debug)]
 pub struct AuthContext<'a> {
-    pub(crate) http: &'a reqwest::Client,
+    /// The HTTP client, and the limiter that counts sign-in requests.
+    pub(crate) via: crate::auth::oidc::Via<'a>,
     /// Where the call was made from, when it is a blocking call: a session must not wait for
     /// a sign-in that only the runtime this call stops could finish.
     pub(crate) blocking: Option<crate::caller::Caller>,
@@ -111,7 +112,7 @@ impl<'a> AuthContext<'a> {
     /// so a provider of its own sends what a redirect must not repeat (a password, a refresh
     /// token) as a body that cannot be sent twice, as the SDK's sign-in requests do.
     pub fn http(&self) -> &'a reqwest::Client {
-        self.http
+        self.via.http
     }
 }
 

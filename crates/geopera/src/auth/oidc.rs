@@ -1,6 +1,7 @@
 //! The API's OpenID Connect endpoints, and the token answers they give.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
@@ -10,12 +11,13 @@ use serde::Deserialize;
 use crate::base_url::checked_url;
 use crate::body::ReadError;
 use crate::bounds::Bounds;
-
+use crate::limiter::{Limiter, SendBy};
 use crate::secret::Secret;
 use crate::{Client, Error};
 
 use geopera_types::oidc::{codes, DEVICE_ENDPOINT, TOKEN_ENDPOINT};
 pub(crate) use geopera_types::oidc::{KEY_CLIENT_ID, PUBLIC_CLIENT_ID};
+use geopera_types::RateClass;
 
 /// What errors of a request to the provider name as its operation, by its endpoint: the
 /// token endpoint's, or the device authorization's.
@@ -38,6 +40,79 @@ pub(crate) fn size_cap_of(operation_id: &str) -> &'static str {
         "the fixed cap of an identity provider's answer"
     } else {
         "ClientBuilder::max_response_bytes"
+    }
+}
+
+/// What a request to the identity provider goes out through: the HTTP client of the call or
+/// client that asks, and that client's limiter.
+///
+/// Why the limiter: the API counts sign-in requests as it counts calls without credentials,
+/// per client address ([`RateClass::Unauthenticated`]). Unpaced, they pushed a client that
+/// drains webhooks at that budget's full pace over it in every minute it signed in, and a
+/// drain met a 429. So each one takes a paced slot of that class, as a drain does, waits out
+/// its pauses and its shared budget, and a 429 it meets pauses the class for everyone.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Via<'a> {
+    pub(crate) http: &'a reqwest::Client,
+    pub(crate) limiter: &'a Arc<Limiter>,
+    /// The longest 429 pause the client waits out
+    /// ([`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after)): a longer one
+    /// holds nothing, as for a call.
+    pub(crate) max_pause: Duration,
+    /// The longest the request waits for its turn, if it may not wait for as long as its
+    /// turn takes: a session's sign-in, which other calls wait for (`Session::lock`). One
+    /// whose turn comes later goes at once, and the provider's own limit guards it.
+    pub(crate) wait_at_most: Option<Duration>,
+}
+
+impl<'a> Via<'a> {
+    /// Through `http`, counted by `client`'s limiter.
+    pub(crate) fn of(client: &'a Client, http: &'a reqwest::Client) -> Self {
+        Via {
+            http,
+            limiter: &client.limiter,
+            max_pause: client.settings.retry.max_retry_after,
+            wait_at_most: None,
+        }
+    }
+
+    /// Waits for the request's turn under the client's pacing of the per-address budget, for
+    /// at most [`wait_at_most`](Via::wait_at_most).
+    async fn take_turn(&self, operation: &str) {
+        let clock = &self.limiter.clock;
+        let send_by = SendBy(
+            self.wait_at_most
+                .map(|wait| clock.now().saturating_add(wait)),
+        );
+        let class = RateClass::Unauthenticated;
+        if self.limiter.pace(operation, class, send_by).await.is_err() {
+            tracing::debug!(
+                operation_id = operation,
+                ?class,
+                "a sign-in request's turn comes later than the calls waiting for it would \
+                 wait: sending it now"
+            );
+        }
+    }
+
+    /// A 429 of the provider, sent at `sent_at` on the limiter's clock, holds back every
+    /// request of the budget it spoke for, as a call's 429 does ([`Limiter::pause_until`]).
+    async fn limited(&self, headers: &http::HeaderMap, sent_at: Duration) {
+        let Some(asked) = crate::retry::read_retry_after(headers) else {
+            return;
+        };
+        if asked.wait > self.max_pause {
+            return;
+        }
+        let since = if asked.dated {
+            self.limiter.clock.now()
+        } else {
+            sent_at
+        };
+        let class = RateClass::Unauthenticated;
+        self.limiter
+            .pause_until(class, since.saturating_add(asked.wait));
+        self.limiter.tell_limited(class, asked.wait).await;
     }
 }
 
@@ -132,11 +207,11 @@ impl Oidc {
     /// an error.
     pub(crate) async fn token(
         &self,
-        http: &reqwest::Client,
+        via: Via<'_>,
         form: &[(&str, &str)],
         secrets: &[&str],
     ) -> Result<TokenAnswer, Error> {
-        let answer = self.token_answer(http, form, secrets).await?;
+        let answer = self.token_answer(via, form, secrets).await?;
         match Self::refusal(&answer, secrets) {
             Some(refused) => Err(refused),
             None => Ok(answer),
@@ -147,11 +222,11 @@ impl Oidc {
     /// rotated refresh token of an answer whose access token it refuses.
     pub(crate) async fn token_answer(
         &self,
-        http: &reqwest::Client,
+        via: Via<'_>,
         form: &[(&str, &str)],
         secrets: &[&str],
     ) -> Result<TokenAnswer, Error> {
-        self.post_form(http, TOKEN_ENDPOINT, form, secrets).await
+        self.post_form(via, TOKEN_ENDPOINT, form, secrets).await
     }
 
     /// Why a token answer's access token cannot be taken up, if it cannot.
@@ -205,7 +280,10 @@ impl Oidc {
     /// [`Session`]: crate::auth::Session
     ///
     /// The request uses `client`'s HTTP client (its TLS roots and proxies) and this
-    /// provider's [`request_timeout`](Oidc::request_timeout).
+    /// provider's [`request_timeout`](Oidc::request_timeout). It is counted as the API counts
+    /// it, against the budget of calls without credentials
+    /// ([`RateClass::Unauthenticated`]): `client`'s pacing and 429 pauses of that class hold
+    /// it, and a 429 it meets pauses them.
     ///
     /// # Errors
     ///
@@ -220,7 +298,9 @@ impl Oidc {
             ("refresh_token", refresh_token),
         ];
         let received = SystemTime::now();
-        let answer = self.token(&client.http, &form, &[refresh_token]).await?;
+        let answer = self
+            .token(Via::of(client, &client.http), &form, &[refresh_token])
+            .await?;
         Ok(TokenSet::from_answer(answer, received)
             .or_refresh_token(Some(Secret::new(refresh_token.to_owned()))))
     }
@@ -229,7 +309,7 @@ impl Oidc {
     /// OAuth error it gives instead.
     pub(crate) async fn post_form<T: DeserializeOwned>(
         &self,
-        http: &reqwest::Client,
+        via: Via<'_>,
         endpoint: &str,
         form: &[(&str, &str)],
         secrets: &[&str],
@@ -254,7 +334,10 @@ impl Oidc {
         let once = futures::stream::once(std::future::ready(Ok::<_, std::io::Error>(
             bytes::Bytes::from(body),
         )));
-        let mut response = http
+        via.take_turn(operation).await;
+        let sent_at = via.limiter.clock.now();
+        let mut response = via
+            .http
             .post(url.clone())
             .header(
                 http::header::CONTENT_TYPE,
@@ -282,6 +365,9 @@ impl Oidc {
             ));
         }
         let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            via.limited(response.headers(), sent_at).await;
+        }
         // The request's own timeout above bounds the body too.
         let content = crate::body::read(&mut response, MAX_ANSWER_BYTES, &Bounds::none())
             .await

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use geopera_types::oidc::codes;
 
-use crate::auth::oidc::{Oidc, TokenSet, KEY_CLIENT_ID, PUBLIC_CLIENT_ID};
+use crate::auth::oidc::{Oidc, TokenSet, Via, KEY_CLIENT_ID, PUBLIC_CLIENT_ID};
 use crate::auth::{AuthContext, Credential, CredentialFuture, Credentials};
 use crate::caller::{Caller, ThreadMark, ThreadMarks};
 use crate::clock::{Clock, SystemClock};
@@ -19,9 +19,11 @@ use crate::Error;
 pub const DEFAULT_REFRESH_LEEWAY: Duration = Duration::from_secs(30);
 
 /// The longest a call waits for another task's refresh to finish, unless twice the provider's
-/// request timeout is longer. A refresh is one request with that timeout; waiting longer
-/// means its task cannot run (for instance, the program blocks the thread of the runtime that
-/// drives it), and an error is better than a hang. A blocking call that would stop that
+/// request timeout is longer, plus the longest 429 pause its client waits out. A refresh is
+/// one request with that timeout, after its turn under the client's pacing, for which it
+/// waits no longer than that pause (`Session::send_and_adopt`); waiting longer means its task
+/// cannot run (for instance, the program blocks the thread of the runtime that drives it),
+/// and an error is better than a hang. A blocking call that would stop that
 /// thread itself is refused at once (`Session::lock`).
 const REFRESH_WAIT: Duration = Duration::from_secs(60);
 
@@ -307,7 +309,7 @@ impl Session {
         // Marked before it waits: a blocking call of this thread, made while this task waits
         // (the lock is then promised to this task first), must see it too.
         let on_thread = self.state.mark_thread(cx);
-        let patience = REFRESH_WAIT.max(self.config.oidc.request_time().saturating_mul(2));
+        let patience = self.patience(cx);
         let grant = tokio::time::timeout(patience, self.state.renewing.clone().lock_owned())
             .await
             .map_err(|_| {
@@ -321,6 +323,14 @@ impl Session {
             _on_thread: on_thread,
             grant,
         })
+    }
+
+    /// How long a call through `cx` waits for another task's sign-in or refresh: see
+    /// [`REFRESH_WAIT`].
+    fn patience(&self, cx: AuthContext<'_>) -> Duration {
+        REFRESH_WAIT
+            .max(self.config.oidc.request_time().saturating_mul(2))
+            .saturating_add(cx.via.max_pause)
     }
 
     async fn credential_now(&self, cx: AuthContext<'_>) -> Result<Credential, Error> {
@@ -530,20 +540,33 @@ impl Session {
     async fn send_and_adopt(
         &self,
         mut grant: GrantGuard,
-        cx: AuthContext<'_>,
+        mut cx: AuthContext<'_>,
         request: TokenRequest,
     ) -> Result<Renewed, Error> {
+        // Other calls wait for this request while the lock is held, and give up after their
+        // patience, which counts a 429's pause the client waits out: its turn may take that
+        // long, and no longer.
+        cx.via.wait_at_most = Some(cx.via.max_pause);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // Polled outside any Tokio runtime: nothing to spawn on.
-            let outcome = self.exchange(cx.http, &request).await;
+            let outcome = self.exchange(cx.via, &request).await;
             forget_password(&mut grant, &outcome);
             return Ok((grant, outcome));
         };
         let session = self.clone();
-        let http = cx.http.clone();
+        let http = cx.via.http.clone();
+        let limiter = cx.via.limiter.clone();
+        let max_pause = cx.via.max_pause;
+        let wait_at_most = cx.via.wait_at_most;
         let (done, outcome) = tokio::sync::oneshot::channel();
         let task = runtime.spawn(async move {
-            let outcome = session.exchange(&http, &request).await;
+            let via = Via {
+                http: &http,
+                limiter: &limiter,
+                max_pause,
+                wait_at_most,
+            };
+            let outcome = session.exchange(via, &request).await;
             forget_password(&mut grant, &outcome);
             // A caller that stopped waiting drops the lock with this.
             let _ = done.send((grant, outcome));
@@ -558,11 +581,7 @@ impl Session {
     }
 
     /// One token request and the adoption of its answer.
-    async fn exchange(
-        &self,
-        http: &reqwest::Client,
-        request: &TokenRequest,
-    ) -> Result<Credential, Error> {
+    async fn exchange(&self, via: Via<'_>, request: &TokenRequest) -> Result<Credential, Error> {
         let form: Vec<(&str, &str)> = request
             .form
             .iter()
@@ -570,7 +589,7 @@ impl Session {
             .collect();
         let received = SystemTime::now();
         let secrets = [request.secret.expose()];
-        let answer = self.config.oidc.token_answer(http, &form, &secrets).await?;
+        let answer = self.config.oidc.token_answer(via, &form, &secrets).await?;
         if let Some(refused) = Oidc::refusal(&answer, &secrets) {
             let held = self.read(|c| c.tokens.clone());
             if let Some(tokens) = TokenSet::rotated_by(held, answer, received) {

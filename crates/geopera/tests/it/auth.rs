@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt as _};
 use geopera::auth::{Credential, Credentials, Oidc, Session};
-use geopera::models::CatalogSearchInput;
-use geopera::operations::catalog_search;
+use geopera::models::{CatalogSearchInput, DrainInput};
+use geopera::operations::{catalog_search, webhooks_drain};
 use geopera::{AuthenticatedClient, Client, Error, ErrorKind, Request};
 use geopera_emulator::{Emulator, EmulatorHandle, ManualClock, RateLimits, User};
 
@@ -155,6 +155,151 @@ fn blocking_calls_share_the_session_and_its_single_refresh() {
     let counters = emu.oidc_counters();
     assert_eq!(counters.password_grants, 1);
     assert_eq!(counters.refresh_grants, 7, "one refresh per expired token");
+}
+
+/// An emulator on `clock` with the documented rate limits, among them 60 requests a minute
+/// without credentials per client address, which sign-in requests draw from too.
+fn emulator_limited_at(clock: &ManualClock, limits: RateLimits) -> EmulatorHandle {
+    Emulator::builder()
+        .clock(clock.clone())
+        .rate_limits(limits)
+        .users([User::new("alice", PASSWORD)])
+        .start()
+        .expect("the emulator starts")
+}
+
+/// A session's sign-in and refresh count against the per-address budget as drains do, so a
+/// client draining at that budget's full pace spaces its token requests into the same pace:
+/// 400 drains through a refresh, with no retries, meet no 429, on both faces. Before sign-in
+/// requests were paced, the first minute's 60th drain was refused: the sign-in had spent a
+/// unit of its window.
+#[test]
+fn a_session_draining_at_the_per_address_pace_meets_no_429_through_its_refresh() {
+    for face in ["async", "blocking"] {
+        let clock = ManualClock::new();
+        let emu = emulator_limited_at(&clock, RateLimits::documented());
+        let time = SharedTime::new(&clock);
+        let session = Session::password(oidc(&emu), "alice", PASSWORD).clock(time.clone());
+        let client = AuthenticatedClient::builder_with_credentials(session)
+            .base_url(emu.base_url())
+            .clock(time.clone())
+            .pace_documented_limits()
+            .retries(0)
+            .build()
+            .expect("valid configuration");
+        let drain = || DrainInput::new();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        for n in 0..400 {
+            let outcome = match face {
+                "async" => runtime.block_on(webhooks_drain::send(&client, drain())),
+                _ => webhooks_drain::send_blocking(&client, drain()),
+            };
+            if let Err(error) = outcome {
+                panic!("{face}: drain {n} failed: {error:?}");
+            }
+        }
+        let counters = emu.oidc_counters();
+        assert_eq!(counters.password_grants, 1, "{face}: signed in once");
+        assert!(
+            counters.refresh_grants >= 1,
+            "{face}: 400 s outlast a 300 s token: {counters:?}"
+        );
+        assert_eq!(counters.token_errors, 0, "{face}: {counters:?}");
+        let limited = emu
+            .requests()
+            .iter()
+            .filter(|r| r.status == Some(429))
+            .count();
+        assert_eq!(limited, 0, "{face}: requests answered 429");
+    }
+}
+
+/// A 429 of the token endpoint pauses what draws on the per-address budget, as a drain's 429
+/// does: the session's next sign-in waits for the window the answer named, and is granted
+/// there, rather than asking again into the spent one.
+#[tokio::test]
+async fn a_429_of_the_token_endpoint_holds_the_next_sign_in_until_the_window_ends() {
+    let clock = ManualClock::new();
+    let emu = emulator_limited_at(
+        &clock,
+        RateLimits {
+            unauthenticated_per_min: Some(1),
+            ..RateLimits::off()
+        },
+    );
+    let time = SharedTime::new(&clock);
+    // An anonymous drain spends the address's one request of the window.
+    let anonymous = Client::builder()
+        .base_url(emu.base_url())
+        .build()
+        .expect("valid configuration");
+    webhooks_drain::send(&anonymous, DrainInput::new())
+        .await
+        .expect("the window's one request");
+
+    let session = Session::password(oidc(&emu), "alice", PASSWORD).clock(time.clone());
+    let client = AuthenticatedClient::builder_with_credentials(session)
+        .base_url(emu.base_url())
+        .clock(time.clone())
+        .retries(0)
+        .build()
+        .expect("valid configuration");
+    let refused = catalog_search::send(&client, search())
+        .await
+        .expect_err("the sign-in finds the window spent");
+    assert_eq!(
+        refused.status(),
+        Some(geopera::StatusCode::TOO_MANY_REQUESTS),
+        "{refused:?}"
+    );
+    // The emulator's windows are whole minutes of its clock.
+    let window_ends = (clock.now_millis().div_euclid(60_000) + 1) * 60_000;
+    // Past the moment a session repeats a refusal without asking, still inside the window.
+    clock.advance(Duration::from_secs(6));
+    assert!(
+        clock.now_millis() < window_ends,
+        "the test starts early in a window"
+    );
+
+    catalog_search::send(&client, search())
+        .await
+        .expect("signed in once the window ended");
+    assert!(
+        clock.now_millis() >= window_ends,
+        "the sign-in went {} ms before the window it was told to wait for",
+        window_ends - clock.now_millis()
+    );
+    let counters = emu.oidc_counters();
+    assert_eq!(counters.password_grants, 1, "{counters:?}");
+}
+
+/// A session's sign-in waits for its turn no longer than the client waits out a 429's pause,
+/// which every call waiting for the session counts in its patience: a turn further off (a
+/// minute, behind a drain, under a pace of one a minute) goes at once, and the provider's
+/// own limit guards it.
+#[tokio::test]
+async fn a_sign_in_waits_for_its_turn_no_longer_than_a_pause_the_client_waits_out() {
+    let clock = ManualClock::new();
+    let emu = emulator_limited_at(&clock, RateLimits::off());
+    let time = SharedTime::new(&clock);
+    let session = Session::password(oidc(&emu), "alice", PASSWORD).clock(time.clone());
+    let client = AuthenticatedClient::builder_with_credentials(session)
+        .base_url(emu.base_url())
+        .clock(time.clone())
+        .pace(geopera::RateClass::Unauthenticated, 1)
+        .retry_policy(geopera::RetryPolicy::default().max_retry_after(Duration::from_secs(5)))
+        .build()
+        .expect("valid configuration");
+    let started = clock.now_millis();
+    // The drain takes the minute's turn first; its sign-in's would be the next minute's.
+    webhooks_drain::send(&client, DrainInput::new())
+        .await
+        .expect("drained");
+    assert_eq!(clock.now_millis(), started, "nothing waited");
+    assert_eq!(emu.oidc_counters().password_grants, 1);
 }
 
 #[tokio::test]
