@@ -10,7 +10,7 @@ use futures::stream::{self, StreamExt as _};
 use geopera::auth::{Credential, Credentials, Oidc, Session};
 use geopera::models::{CatalogSearchInput, DrainInput};
 use geopera::operations::{catalog_search, webhooks_drain};
-use geopera::{AuthenticatedClient, Client, Error, ErrorKind, Request};
+use geopera::{AuthenticatedClient, Client, ClientBuilder, Error, ErrorKind, Request};
 use geopera_emulator::{Emulator, EmulatorHandle, ManualClock, RateLimits, User};
 
 use crate::hostile::{json as hostile_json, Hostile};
@@ -157,15 +157,27 @@ fn blocking_calls_share_the_session_and_its_single_refresh() {
     assert_eq!(counters.refresh_grants, 7, "one refresh per expired token");
 }
 
-/// An emulator on `clock` with the documented rate limits, among them 60 requests a minute
-/// without credentials per client address, which sign-in requests draw from too.
-fn emulator_limited_at(clock: &ManualClock, limits: RateLimits) -> EmulatorHandle {
-    Emulator::builder()
+/// An emulator on `clock` with `limits` (the budget without credentials, per client address,
+/// is the one sign-in requests draw from too), and a client of it, configured by `configure`,
+/// whose session signs alice in, both on the emulator's time.
+fn alice_under(
+    clock: &ManualClock,
+    limits: RateLimits,
+    configure: impl FnOnce(ClientBuilder<AuthenticatedClient>) -> ClientBuilder<AuthenticatedClient>,
+) -> (EmulatorHandle, AuthenticatedClient) {
+    let emu = Emulator::builder()
         .clock(clock.clone())
         .rate_limits(limits)
         .users([User::new("alice", PASSWORD)])
         .start()
-        .expect("the emulator starts")
+        .expect("the emulator starts");
+    let time = SharedTime::new(clock);
+    let session = Session::password(oidc(&emu), "alice", PASSWORD).clock(time.clone());
+    let builder = AuthenticatedClient::builder_with_credentials(session)
+        .base_url(emu.base_url())
+        .clock(time);
+    let client = configure(builder).build().expect("valid configuration");
+    (emu, client)
 }
 
 /// A session's sign-in and refresh count against the per-address budget as drains do, so a
@@ -176,26 +188,17 @@ fn emulator_limited_at(clock: &ManualClock, limits: RateLimits) -> EmulatorHandl
 #[test]
 fn a_session_draining_at_the_per_address_pace_meets_no_429_through_its_refresh() {
     for face in ["async", "blocking"] {
-        let clock = ManualClock::new();
-        let emu = emulator_limited_at(&clock, RateLimits::documented());
-        let time = SharedTime::new(&clock);
-        let session = Session::password(oidc(&emu), "alice", PASSWORD).clock(time.clone());
-        let client = AuthenticatedClient::builder_with_credentials(session)
-            .base_url(emu.base_url())
-            .clock(time.clone())
-            .pace_documented_limits()
-            .retries(0)
-            .build()
-            .expect("valid configuration");
-        let drain = || DrainInput::new();
+        let (emu, client) = alice_under(&ManualClock::new(), RateLimits::documented(), |b| {
+            b.pace_documented_limits().retries(0)
+        });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("a runtime");
         for n in 0..400 {
             let outcome = match face {
-                "async" => runtime.block_on(webhooks_drain::send(&client, drain())),
-                _ => webhooks_drain::send_blocking(&client, drain()),
+                "async" => runtime.block_on(webhooks_drain::send(&client, DrainInput::new())),
+                _ => webhooks_drain::send_blocking(&client, DrainInput::new()),
             };
             if let Err(error) = outcome {
                 panic!("{face}: drain {n} failed: {error:?}");
@@ -223,14 +226,11 @@ fn a_session_draining_at_the_per_address_pace_meets_no_429_through_its_refresh()
 #[tokio::test]
 async fn a_429_of_the_token_endpoint_holds_the_next_sign_in_until_the_window_ends() {
     let clock = ManualClock::new();
-    let emu = emulator_limited_at(
-        &clock,
-        RateLimits {
-            unauthenticated_per_min: Some(1),
-            ..RateLimits::off()
-        },
-    );
-    let time = SharedTime::new(&clock);
+    let limits = RateLimits {
+        unauthenticated_per_min: Some(1),
+        ..RateLimits::off()
+    };
+    let (emu, client) = alice_under(&clock, limits, |b| b.retries(0));
     // An anonymous drain spends the address's one request of the window.
     let anonymous = Client::builder()
         .base_url(emu.base_url())
@@ -240,13 +240,6 @@ async fn a_429_of_the_token_endpoint_holds_the_next_sign_in_until_the_window_end
         .await
         .expect("the window's one request");
 
-    let session = Session::password(oidc(&emu), "alice", PASSWORD).clock(time.clone());
-    let client = AuthenticatedClient::builder_with_credentials(session)
-        .base_url(emu.base_url())
-        .clock(time.clone())
-        .retries(0)
-        .build()
-        .expect("valid configuration");
     let refused = catalog_search::send(&client, search())
         .await
         .expect_err("the sign-in finds the window spent");
@@ -283,16 +276,10 @@ async fn a_429_of_the_token_endpoint_holds_the_next_sign_in_until_the_window_end
 #[tokio::test]
 async fn a_sign_in_waits_for_its_turn_no_longer_than_a_pause_the_client_waits_out() {
     let clock = ManualClock::new();
-    let emu = emulator_limited_at(&clock, RateLimits::off());
-    let time = SharedTime::new(&clock);
-    let session = Session::password(oidc(&emu), "alice", PASSWORD).clock(time.clone());
-    let client = AuthenticatedClient::builder_with_credentials(session)
-        .base_url(emu.base_url())
-        .clock(time.clone())
-        .pace(geopera::RateClass::Unauthenticated, 1)
-        .retry_policy(geopera::RetryPolicy::default().max_retry_after(Duration::from_secs(5)))
-        .build()
-        .expect("valid configuration");
+    let (emu, client) = alice_under(&clock, RateLimits::off(), |b| {
+        b.pace(geopera::RateClass::Unauthenticated, 1)
+            .retry_policy(geopera::RetryPolicy::default().max_retry_after(Duration::from_secs(5)))
+    });
     let started = clock.now_millis();
     // The drain takes the minute's turn first; its sign-in's would be the next minute's.
     webhooks_drain::send(&client, DrainInput::new())
