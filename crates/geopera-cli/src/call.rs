@@ -646,6 +646,7 @@ fn print_checked(
         documents.next(settings)?;
         return print_one(checked, settings);
     };
+    warn_repeated_before_jq(checked.text());
     crate::jq::run(expr, checked.text(), |result| {
         documents.next(settings)?;
         match json::Checked::new(&result) {
@@ -674,7 +675,7 @@ fn print_one(checked: json::Checked<'_>, settings: &Settings) -> Outcome {
         Output::Table | Output::Yaml => {
             let (value, repeated) = crate::ordered::Ordered::parse(checked.text())
                 .map_err(|e| Failure::other(format!("cannot read the answer: {e}")))?;
-            warn_repeated(&repeated);
+            warn_repeated(&repeated, SHOWN);
             if settings.output == Output::Table {
                 let table = crate::table::table(&value, crate::paint::stdout());
                 // An empty list of unknown columns is no table: not even an empty line.
@@ -693,14 +694,21 @@ fn print_one(checked: json::Checked<'_>, settings: &Settings) -> Outcome {
 /// The most repeated keys named one per line; past them, a line says how many more.
 const MAX_REPEATED_WARNINGS: usize = 10;
 
+/// What becomes of a repeated key's values in `-o table` and `-o yaml`.
+const SHOWN: &str = "only its last value is shown";
+
+/// What becomes of them under `--jq`.
+const READ_BY_JQ: &str = "only its last value reaches --jq";
+
 /// Names on stderr each key the answer repeats, of which `-o table` and `-o yaml` show only
-/// the last value (see [`crate::ordered::Ordered::parse`]).
-fn warn_repeated(repeated: &[crate::ordered::Repeated]) {
+/// the last value (see [`crate::ordered::Ordered::parse`]) and `--jq` reads only the last;
+/// `fate` says which.
+fn warn_repeated(repeated: &[crate::ordered::Repeated], fate: &str) {
     for one in repeated.iter().take(MAX_REPEATED_WARNINGS) {
         let quoted = serde_json::to_string(&one.key).unwrap_or_default();
         let at = if one.at.is_empty() { "/" } else { &one.at };
         crate::paint::warning(&format!(
-            "the answer repeats the key {quoted} at {at}; only its last value is shown"
+            "the answer repeats the key {quoted} at {at}; {fate}"
         ));
     }
     if repeated.len() > MAX_REPEATED_WARNINGS {
@@ -708,6 +716,19 @@ fn warn_repeated(repeated: &[crate::ordered::Repeated]) {
             "... and {} more repeated keys",
             repeated.len() - MAX_REPEATED_WARNINGS
         ));
+    }
+}
+
+/// Names each key `text` repeats before `--jq` reads it: jq, like the tables, keeps a
+/// repeated key's last value, while `-o json` prints every one as the server sent it, so what
+/// a program sees must not differ from the answer without a word. Text with no object in it
+/// has no key to repeat, and is not read twice; text that is not JSON is left to jq to refuse.
+pub(crate) fn warn_repeated_before_jq(text: &str) {
+    if !text.contains('{') {
+        return;
+    }
+    if let Ok((_, repeated)) = crate::ordered::Ordered::parse(text) {
+        warn_repeated(&repeated, READ_BY_JQ);
     }
 }
 
@@ -725,10 +746,13 @@ fn print_ndjson(content: &[u8], settings: &Settings) -> Outcome {
     let mut rows: Option<Vec<crate::ordered::Ordered>> =
         (settings.output == Output::Table).then(Vec::new);
     let read = ndjson_lines(content, |checked| match (&mut rows, &settings.jq) {
-        (Some(rows), Some(expr)) => crate::jq::run(expr, checked.text(), |result| {
-            rows.push(table_row(&result)?);
-            Ok(())
-        }),
+        (Some(rows), Some(expr)) => {
+            warn_repeated_before_jq(checked.text());
+            crate::jq::run(expr, checked.text(), |result| {
+                rows.push(table_row(&result)?);
+                Ok(())
+            })
+        }
         (Some(rows), None) => {
             rows.push(table_row(checked.text())?);
             Ok(())
@@ -782,7 +806,7 @@ fn table_row(text: &str) -> Result<crate::ordered::Ordered, Failure> {
              string?), which -o table cannot lay out"
         ))
     })?;
-    warn_repeated(&repeated);
+    warn_repeated(&repeated, SHOWN);
     Ok(row)
 }
 

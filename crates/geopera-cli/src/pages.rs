@@ -87,6 +87,7 @@ pub(crate) async fn walk(
             // `--jq` filters each item; its results are printed as lines, as they come.
             Some(expr) => {
                 for item in &items {
+                    call::warn_repeated_before_jq(item.get());
                     crate::jq::run(expr, item.get(), |line| {
                         call::print(&json::escape_controls(&line))
                     })?;

@@ -4205,6 +4205,36 @@ fn a_repeated_key_is_shown_once_with_its_last_value_and_named_on_stderr() {
     );
 }
 
+/// `--jq` reads a repeated key's last value, as jq does, where `-o json` prints both: the key
+/// is named on stderr as `-o table` names it, for an answer, an NDJSON line and an item of
+/// `--all`, and nothing is said of an answer without one.
+#[test]
+fn a_repeated_key_that_jq_reads_once_is_named_on_stderr() {
+    let s = setup();
+    let warning =
+        "Warning: the answer repeats the key \"id\" at /; only its last value reaches --jq\n";
+    let url = canned_server(200, r#"{"id":"first","id":"last"}"#.to_owned(), 1);
+    let output = printed_with(&s, &url, &["--jq", ".id"]);
+    assert_eq!(text(&output.stdout), "\"last\"\n");
+    assert_eq!(text(&output.stderr), warning);
+
+    let lines = "{\"id\":1,\"id\":2}\n{\"id\":3}\n";
+    let url = typed_test_server("application/x-ndjson", 1, move |_| (200, lines.to_owned()));
+    let output = printed_with(&s, &url, &["--jq", ".id"]);
+    assert_eq!(text(&output.stdout), "2\n3\n");
+    assert_eq!(text(&output.stderr), warning);
+
+    let page = r#"{"type":"FeatureCollection","features":[{"id":"a","id":"b"},{"id":"c"}]}"#;
+    let url = canned_server(200, page.to_owned(), 1);
+    let output = printed_with(&s, &url, &["--all", "--jq", ".id"]);
+    assert_eq!(text(&output.stdout), "\"b\"\n\"c\"\n");
+    assert_eq!(text(&output.stderr), warning);
+
+    let url = canned_server(200, r#"{"id":"only","n":{"id":1}}"#.to_owned(), 1);
+    let output = printed_with(&s, &url, &["--jq", ".id"]);
+    assert_eq!(text(&output.stderr), "");
+}
+
 #[test]
 fn yaml_shows_bidirectional_and_control_characters_as_escapes_of_the_same_string() {
     let s = setup();
