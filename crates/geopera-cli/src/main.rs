@@ -86,7 +86,7 @@ fn global_args() -> Vec<Arg> {
             .help_heading("Global options")
             .value_name("URL")
             .value_parser(parse_rate_budget_redis)
-            .help("Share the API's rate budget with every process using this Redis (redis://host:port/) [env: GEOPERA_RATE_BUDGET_REDIS, ignored when empty or blank]"),
+            .help("Share the API's rate budget with every process using this Redis (redis://host:port/, or rediss:// over TLS) [env: GEOPERA_RATE_BUDGET_REDIS, ignored when empty or blank]"),
         Arg::new("rate-budget-org")
             .long("rate-budget-org")
             .global(true)

@@ -322,7 +322,7 @@
 //! | `webpki-roots` | off | rustls trusts the Mozilla roots compiled into the binary, for machines without a trust store (minimal containers) |
 //! | `native-tls` | off | the OS TLS stack (SChannel, Security.framework, OpenSSL) instead of rustls |
 //! | `system-proxy` | on | also reads the macOS and Windows proxy settings (the variables are read everywhere) |
-//! | `redis` | off | `budget::RedisBudget`: one rate budget shared through Redis by every process of an organization |
+//! | `redis` | off | `budget::RedisBudget`: one rate budget shared through Redis by every process of an organization, over TLS with `rediss://` (rustls, whatever the TLS features) |
 //! | `gzip` | off | every call asks for `Accept-Encoding: gzip`, and compressed answers are read as they arrive, a large page crossing the network in a fraction of its bytes; [`ClientBuilder::max_response_bytes`] counts the bytes after decompression, so a small body that expands past it is [`Error::TooLarge`] |
 //!
 //! How they combine: [`ClientBuilder::tls_config`] wins over everything — rustls with that
@@ -331,7 +331,9 @@
 //! of `system-roots` and `webpki-roots`, plus [`ClientBuilder::ca_file`] certificates. For
 //! the bundled roots alone, turn off default features and pick
 //! `features = ["blocking", "validate", "http2", "webpki-roots"]`; with no root feature and no `native-tls`, only
-//! the certificates you give are trusted.
+//! the certificates you give are trusted. A `rediss://` rate budget trusts the same roots as
+//! rustls here (the union of the root features, even with `native-tls`), plus its own
+//! `RedisBudgetBuilder::ca_file` certificates, or uses its own `tls_config`.
 //!
 //! # Cancellation
 //!
@@ -372,7 +374,10 @@ mod request;
 mod request_ids;
 mod response;
 mod retry;
-#[cfg(all(feature = "system-roots", not(feature = "native-tls")))]
+#[cfg(all(
+    feature = "system-roots",
+    any(not(feature = "native-tls"), feature = "redis")
+))]
 mod roots;
 mod runtime;
 mod secret;

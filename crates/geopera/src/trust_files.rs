@@ -38,7 +38,10 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>, String> {
 /// waiting or running out of memory, if it cannot. The store's own reader opens it after
 /// this look, so a file swapped in between is not caught; one set up that way from the
 /// start is.
-#[cfg(all(feature = "system-roots", not(feature = "native-tls")))]
+#[cfg(all(
+    feature = "system-roots",
+    any(not(feature = "native-tls"), feature = "redis")
+))]
 pub(crate) fn unusable(path: &Path) -> Option<String> {
     let meta = std::fs::metadata(path).ok()?;
     if !meta.is_file() {

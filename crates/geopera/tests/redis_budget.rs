@@ -13,6 +13,9 @@
 mod captured;
 #[path = "redis_budget/hostile.rs"]
 mod hostile;
+#[path = "it/tls_support.rs"]
+#[allow(dead_code, reason = "the proxy and client helpers serve other tests")]
+mod tls_support;
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -575,6 +578,98 @@ fn a_429_without_credentials_holds_only_calls_without_credentials() {
     );
     assert!(!keys.contains("default:blocked"), "{keys}");
     assert!(first.is_shared() && second.is_shared());
+}
+
+/// `rediss://` speaks to Redis through TLS and checks its certificate: a budget trusting the
+/// authority that signed it (given as a CA file, as a managed Redis's private authority is)
+/// shares through it; one trusting another authority never reaches Redis and paces on its
+/// own. The Redis here is a real one behind a TLS front of the test's own.
+#[test]
+fn a_rediss_budget_shares_over_tls_and_only_with_a_certificate_it_trusts() {
+    if skip_without_redis() {
+        return;
+    }
+    let Some(redis) = Redis::start(None) else {
+        return;
+    };
+    let ca = tls_support::Authority::new();
+    let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], redis.port));
+    let front = tls_support::TlsFront::start(upstream, ca.server(&["127.0.0.1"]));
+    let url = format!("rediss://127.0.0.1:{}/", front.addr().port());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let trusted = ca.pem_file();
+    let budget = RedisBudget::builder(url.clone(), "org_tls")
+        .timeout(LOADED_MACHINE)
+        .ca_file(trusted.path())
+        .build()
+        .expect("a budget");
+    assert_eq!(
+        runtime.block_on(budget.reserve(RateClass::Default)),
+        Reservation::Granted
+    );
+    assert!(budget.is_shared(), "the reservation went to Redis");
+    assert!(front.handshakes() >= 1, "through the TLS front");
+    assert!(redis_keys(redis.port).contains("{org_tls}"));
+
+    let stranger = tls_support::Authority::new().pem_file();
+    let untrusting = RedisBudget::builder(url, "org_tls_stranger")
+        .timeout(LOADED_MACHINE)
+        .ca_file(stranger.path())
+        .build()
+        .expect("a budget");
+    let handshakes = front.handshakes();
+    assert_eq!(
+        runtime.block_on(untrusting.reserve(RateClass::Default)),
+        Reservation::Granted,
+        "paced by the local budget"
+    );
+    assert!(!untrusting.is_shared(), "the certificate was refused");
+    assert_eq!(front.handshakes(), handshakes, "no handshake completed");
+    assert!(!redis_keys(redis.port).contains("org_tls_stranger"));
+    drop(redis);
+}
+
+/// What would send a `rediss://` budget's password, or its calls' counts, to whoever is on the
+/// path is refused at build: `#insecure` (the Redis client's way to skip the certificate
+/// check), and TLS settings given with a `redis://` URL, which speaks in clear.
+#[test]
+fn a_redis_url_that_would_skip_or_lack_tls_is_refused_at_build() {
+    let ca = tls_support::Authority::new().pem_file();
+    let cases = [
+        (
+            "rediss://:hunter2@127.0.0.1:6380/#insecure",
+            None,
+            "#insecure",
+        ),
+        (
+            "redis://:hunter2@127.0.0.1:6379/",
+            Some(ca.path()),
+            "use rediss://",
+        ),
+        (
+            "rediss://:hunter2@127.0.0.1:6380/",
+            // A regular file with no certificate in it.
+            Some(std::path::Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/Cargo.toml"
+            ))),
+            "no valid PEM certificate",
+        ),
+    ];
+    for (url, ca_file, said) in cases {
+        let mut builder = RedisBudget::builder(url, "org_refused");
+        if let Some(path) = ca_file {
+            builder = builder.ca_file(path);
+        }
+        let error = builder.build().expect_err(url);
+        assert_eq!(error.kind(), geopera::ErrorKind::Config, "{url}: {error}");
+        let message = error.to_string();
+        assert!(message.contains(said), "{url}: {message}");
+        assert!(!format!("{message} {error:?}").contains("hunter2"), "{url}");
+    }
 }
 
 /// The keys of the Redis at `port`, as its `KEYS *` answer reads.

@@ -1,7 +1,9 @@
 //! A rate budget kept in Redis, shared by every process of one organization.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -111,6 +113,8 @@ pub struct RedisBudget {
 
 struct Shared {
     client: redis::Client,
+    /// How connections are wrapped in TLS, for a `rediss://` URL.
+    tls: Option<tokio_rustls::TlsConnector>,
     /// Key prefixes per class: the window counters' (the window number is appended) and the
     /// "blocked until" key's. The organization sits in braces, a Redis Cluster hash tag, so
     /// all of its keys live on one node and a script may touch them together.
@@ -145,6 +149,7 @@ impl fmt::Debug for RedisBudget {
             .field("caps", &self.shared.caps)
             .field("window_ms", &self.shared.window_ms)
             .field("timeout", &self.shared.timeout)
+            .field("tls", &self.shared.tls.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -161,6 +166,8 @@ pub struct RedisBudgetBuilder {
     timeout: Duration,
     reconnect_after: Duration,
     fleet_size: u32,
+    ca_files: Vec<PathBuf>,
+    tls_config: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl fmt::Debug for RedisBudgetBuilder {
@@ -171,14 +178,23 @@ impl fmt::Debug for RedisBudgetBuilder {
             .field("caps", &self.caps)
             .field("headroom_percent", &self.headroom_percent)
             .field("window", &self.window)
+            .field("ca_files", &self.ca_files)
+            .field("tls_config", &self.tls_config.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl RedisBudget {
-    /// A budget in the Redis at `url` (`redis://[:password@]host[:port][/db]`, or `rediss://`
-    /// without TLS support compiled in, which `build` then refuses), counted for
-    /// `organization`: every process naming the same one shares the budget.
+    /// A budget in the Redis at `url`, counted for `organization`: every process naming the
+    /// same one shares the budget.
+    ///
+    /// `redis://[[user]:password@]host[:port][/db]` speaks to Redis in clear;
+    /// `rediss://` over TLS, checking the server's certificate against the roots the
+    /// crate's features choose (the system's trust store with `system-roots`, the bundled
+    /// ones with `webpki-roots`) and any [`ca_file`](RedisBudgetBuilder::ca_file), as the
+    /// API client does. A managed Redis that requires TLS (as most do) needs `rediss://`; its
+    /// password then never crosses the network in clear. The `#insecure` fragment, which
+    /// would skip the certificate check, is refused.
     pub fn builder(url: impl Into<String>, organization: impl Into<String>) -> RedisBudgetBuilder {
         let mut caps = [0; CLASSES];
         for class in RateClass::ALL {
@@ -194,6 +210,8 @@ impl RedisBudget {
             timeout: Duration::from_millis(100),
             reconnect_after: Duration::from_secs(1),
             fleet_size: 1,
+            ca_files: Vec::new(),
+            tls_config: None,
         }
     }
 
@@ -258,13 +276,36 @@ impl RedisBudgetBuilder {
         self
     }
 
+    /// Trusts the PEM certificate(s) in this file for a `rediss://` Redis, besides the roots
+    /// the crate's features choose: for a Redis behind a private certificate authority, as a
+    /// managed one often is. May be given more than once. Read by [`build`](Self::build),
+    /// which fails as [`ClientBuilder::ca_file`](crate::ClientBuilder::ca_file)'s does on a
+    /// file it cannot use, and refuses it with a `redis://` URL, whose connections have no TLS
+    /// to trust it for.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_files.push(path.into());
+        self
+    }
+
+    /// Uses this rustls configuration for a `rediss://` Redis, for what
+    /// [`ca_file`](Self::ca_file) does not offer (a client certificate, pinned roots): it
+    /// replaces the roots and every CA file. Refused with a `redis://` URL, as `ca_file` is.
+    pub fn tls_config(mut self, config: rustls::ClientConfig) -> Self {
+        self.tls_config = Some(Arc::new(config));
+        self
+    }
+
     /// Builds the budget; Redis is first contacted by the first reservation.
     ///
     /// # Errors
     ///
     /// [`Error::Config`] when the organization is blank, it or the namespace holds `{` or `}`,
     /// the URL is not a Redis URL this build can use, the window is longer than an hour, the
-    /// timeout longer than the window, or the budget's I/O thread cannot start.
+    /// timeout longer than the window, or the budget's I/O thread cannot start; for TLS, when
+    /// a `rediss://` URL has a fragment (`#insecure`), a CA file cannot be read or holds no
+    /// certificate, no root is trusted at all, or TLS settings come with a `redis://` URL.
+    /// Certificates are checked when Redis is first reached: one that fails the check is an
+    /// outage, and the budget paces this process alone.
     pub fn build(self) -> Result<RedisBudget, Error> {
         // The organization names whose budget this is, and sits in the keys' hash tag: left
         // blank, every program that forgot it would share one budget, and on Redis Cluster an
@@ -309,8 +350,19 @@ impl RedisBudgetBuilder {
                 self.timeout, self.window
             )));
         }
-        let client = redis::Client::open(self.url.expose())
+        let (url, over_tls) = read_tls_scheme(self.url.expose())?;
+        let client = redis::Client::open(url.as_ref())
             .map_err(|e| Error::config(format!("the Redis URL of the rate budget: {e}")))?;
+        let tls = if over_tls {
+            Some(self.tls_connector()?)
+        } else if !self.ca_files.is_empty() || self.tls_config.is_some() {
+            return Err(Error::config(
+                "the rate budget was given a CA file or a TLS configuration, but its Redis URL \
+                 is redis://, which speaks to Redis in clear, password included: use rediss://",
+            ));
+        } else {
+            None
+        };
         let password = client
             .get_connection_info()
             .redis_settings()
@@ -347,6 +399,7 @@ impl RedisBudgetBuilder {
         Ok(RedisBudget {
             shared: Arc::new(Shared {
                 client,
+                tls,
                 keys,
                 caps,
                 window_ms,
@@ -366,6 +419,92 @@ impl RedisBudgetBuilder {
             }),
         })
     }
+}
+
+impl RedisBudgetBuilder {
+    /// How a `rediss://` budget's connections are wrapped: the TLS configuration given, or
+    /// rustls (on `ring`, as reqwest's) trusting the features' roots and the CA files.
+    fn tls_connector(&self) -> Result<tokio_rustls::TlsConnector, Error> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::CertificateDer;
+        if let Some(config) = &self.tls_config {
+            return Ok(tokio_rustls::TlsConnector::from(config.clone()));
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        for path in &self.ca_files {
+            let pem = crate::trust_files::read(path).map_err(|why| {
+                Error::config(format!("cannot read CA file {}: {why}", path.display()))
+            })?;
+            let certificates = CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok);
+            let (added, _) = roots.add_parsable_certificates(certificates);
+            if added == 0 {
+                return Err(Error::config(format!(
+                    "CA file {} holds no valid PEM certificate",
+                    path.display()
+                )));
+            }
+        }
+        #[cfg(feature = "system-roots")]
+        let problems = {
+            let store = crate::roots::read().map_err(Error::Config)?;
+            roots.add_parsable_certificates(store.certificates);
+            store.problems
+        };
+        #[cfg(not(feature = "system-roots"))]
+        let problems: Vec<String> = Vec::new();
+        #[cfg(feature = "webpki-roots")]
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if roots.is_empty() {
+            let mut message = "the rate budget's Redis URL is rediss://, but no certificate \
+                               authority is trusted to vouch for the server: give one with \
+                               RedisBudgetBuilder::ca_file, or turn on the system-roots or \
+                               webpki-roots feature"
+                .to_owned();
+            for problem in &problems {
+                message.push_str("; ");
+                message.push_str(problem);
+            }
+            return Err(Error::config(message));
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::config(format!("the rate budget's TLS settings: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+    }
+}
+
+/// The URL as the Redis client reads it, and whether it asks for TLS: `rediss://` and
+/// `valkeys://` are read as `redis://` and `valkey://`, since the budget makes its connections
+/// itself ([`Bounded::open`]) and wraps them in TLS there. A URL that does not parse is left
+/// to the Redis client, whose errors quote no password.
+///
+/// # Errors
+///
+/// A TLS URL with a fragment: `#insecure`, the only one the Redis client reads, turns off
+/// the certificate check, which anyone on the path could then pass as the Redis.
+fn read_tls_scheme(text: &str) -> Result<(Cow<'_, str>, bool), Error> {
+    let Ok(mut url) = url::Url::parse(text) else {
+        return Ok((Cow::Borrowed(text), false));
+    };
+    let plain = match url.scheme() {
+        "rediss" => "redis",
+        "valkeys" => "valkey",
+        _ => return Ok((Cow::Borrowed(text), false)),
+    };
+    if url.fragment().is_some() {
+        return Err(Error::config(
+            "the rate budget's Redis URL ends in a fragment such as #insecure, which would \
+             skip checking the server's certificate; leave it out, and give the certificate \
+             authority of a private Redis with RedisBudgetBuilder::ca_file",
+        ));
+    }
+    if url.set_scheme(plain).is_err() {
+        return Err(Error::config("the rate budget's Redis URL cannot be read"));
+    }
+    Ok((Cow::Owned(url.into()), true))
 }
 
 /// Starts the thread Redis is spoken from. Its runtime runs until the budget is dropped.
@@ -424,13 +563,24 @@ trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<S: AsyncRead + AsyncWrite + Send + Unpin> Stream for S {}
 
 impl Bounded {
-    /// Connects to the Redis `info` names, as the Redis client would.
-    async fn open(info: &redis::ConnectionInfo) -> redis::RedisResult<Self> {
+    /// Connects to the Redis `info` names, as the Redis client would, through `tls` when
+    /// the URL asked for it: the server's certificate must name the URL's host.
+    async fn open(
+        info: &redis::ConnectionInfo,
+        tls: Option<&tokio_rustls::TlsConnector>,
+    ) -> redis::RedisResult<Self> {
         let stream: Box<dyn Stream> = match info.addr() {
             ConnectionAddr::Tcp(host, port) => {
                 let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
                 stream.set_nodelay(info.tcp_settings().nodelay())?;
-                Box::new(stream)
+                match tls {
+                    None => Box::new(stream),
+                    Some(connector) => {
+                        let name = rustls::pki_types::ServerName::try_from(host.clone())
+                            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+                        Box::new(connector.connect(name, stream).await?)
+                    }
+                }
             }
             #[cfg(unix)]
             ConnectionAddr::Unix(path) => Box::new(tokio::net::UnixStream::connect(path).await?),
@@ -594,7 +744,9 @@ impl Shared {
             return Ok(connection.clone());
         }
         let info = self.client.get_connection_info();
-        let stream = Bounded::open(info).await.map_err(Failure::Redis)?;
+        let stream = Bounded::open(info, self.tls.as_ref())
+            .await
+            .map_err(Failure::Redis)?;
         let config = AsyncConnectionConfig::new().set_response_timeout(Some(self.timeout));
         let (multiplexed, driver) =
             MultiplexedConnection::new_with_config(info.redis_settings(), stream, config)

@@ -668,7 +668,7 @@ fn a_bad_redis_url_is_refused_without_its_password() {
         format!("redis://:{SECRET}@127.0.0.1:notaport/"),
         format!("redis://:{SECRET}@127.0.0.1:6379/notadb"),
         format!("redis://:{SECRET}@127.0.0.1:99999/"),
-        format!("rediss://:{SECRET}@127.0.0.1:6379/"),
+        format!("rediss://:{SECRET}@127.0.0.1:6379/#insecure"),
         format!("http://:{SECRET}@127.0.0.1:6379/"),
         format!("redis://:{SECRET}@[::1/"),
         format!("redis://:{SECRET}@127.0.0.1:6379/?protocol=9"),
