@@ -366,6 +366,17 @@ async fn run<S>(
         loop {
             attempt += 1;
             attempts.store(attempt, Ordering::Relaxed);
+            // The credential comes before the call's turn: renewing it may send a sign-in
+            // request, which waits for a turn of its own under the client's pacing. Taken
+            // after, the call's turn would be spent while it waited, and the call sent at the
+            // sign-in's time instead of its own, past what the pacing allows; and every call
+            // waiting for the renewal would hold its turn and in-flight slot meanwhile, and
+            // go at once when it ends. A credential that expires while the call then waits
+            // for its turn is answered with a 401, which renews it and sends once more.
+            let credential = match provider {
+                Some(provider) => Some(provider.credential(face.auth(client)).await?),
+                None => None,
+            };
             let admission = client
                 .limiter
                 .admit(
@@ -383,10 +394,6 @@ async fn run<S>(
                         Error::deadline(info.id, attempt - 1)
                     }
                 })?;
-            let credential = match provider {
-                Some(provider) => Some(provider.credential(face.auth(client)).await?),
-                None => None,
-            };
             let sent_at = client.clock().now();
             let result = match send(
                 client,

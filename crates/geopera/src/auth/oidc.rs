@@ -50,10 +50,14 @@ pub(crate) fn size_cap_of(operation_id: &str) -> &'static str {
 /// per client address ([`RateClass::Unauthenticated`]). Unpaced, they pushed a client that
 /// drains webhooks at that budget's full pace over it in every minute it signed in, and a
 /// drain met a 429. So each one takes a paced slot of that class, as a drain does, waits out
-/// its pauses and its shared budget, and a 429 it meets pauses the class for everyone.
+/// its pauses and its shared budget, and a 429 it meets pauses the class for everyone. Only
+/// a provider at the API's own origin (as [`Oidc::for_base_url`] finds it) is counted so: one
+/// elsewhere is not the API, whose budget neither its requests nor its 429s touch.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Via<'a> {
     pub(crate) http: &'a reqwest::Client,
+    /// The client's base URL, whose origin is the API's.
+    pub(crate) api: &'a str,
     pub(crate) limiter: &'a Arc<Limiter>,
     /// The longest 429 pause the client waits out
     /// ([`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after)): a longer one
@@ -70,10 +74,16 @@ impl<'a> Via<'a> {
     pub(crate) fn of(client: &'a Client, http: &'a reqwest::Client) -> Self {
         Via {
             http,
+            api: &client.settings.base_url,
             limiter: &client.limiter,
             max_pause: client.settings.retry.max_retry_after,
             wait_at_most: None,
         }
+    }
+
+    /// Whether a request to `endpoint` is the API's to count: the endpoint shares its origin.
+    fn counted(&self, endpoint: &url::Url) -> bool {
+        url::Url::parse(self.api).is_ok_and(|api| api.origin() == endpoint.origin())
     }
 
     /// Waits for the request's turn under the client's pacing of the per-address budget, for
@@ -280,10 +290,10 @@ impl Oidc {
     /// [`Session`]: crate::auth::Session
     ///
     /// The request uses `client`'s HTTP client (its TLS roots and proxies) and this
-    /// provider's [`request_timeout`](Oidc::request_timeout). It is counted as the API counts
-    /// it, against the budget of calls without credentials
-    /// ([`RateClass::Unauthenticated`]): `client`'s pacing and 429 pauses of that class hold
-    /// it, and a 429 it meets pauses them.
+    /// provider's [`request_timeout`](Oidc::request_timeout). When the provider is at the
+    /// API's origin (`client`'s base URL), it is counted as the API counts it, against the
+    /// budget of calls without credentials ([`RateClass::Unauthenticated`]): `client`'s
+    /// pacing and 429 pauses of that class hold it, and a 429 it meets pauses them.
     ///
     /// # Errors
     ///
@@ -334,7 +344,10 @@ impl Oidc {
         let once = futures::stream::once(std::future::ready(Ok::<_, std::io::Error>(
             bytes::Bytes::from(body),
         )));
-        via.take_turn(operation).await;
+        let counted = via.counted(&url);
+        if counted {
+            via.take_turn(operation).await;
+        }
         let sent_at = via.limiter.clock.now();
         let mut response = via
             .http
@@ -365,7 +378,7 @@ impl Oidc {
             ));
         }
         let status = response.status();
-        if status == StatusCode::TOO_MANY_REQUESTS {
+        if counted && status == StatusCode::TOO_MANY_REQUESTS {
             via.limited(response.headers(), sent_at).await;
         }
         // The request's own timeout above bounds the body too.

@@ -555,6 +555,7 @@ impl Session {
         };
         let session = self.clone();
         let http = cx.via.http.clone();
+        let api = cx.via.api.to_owned();
         let limiter = cx.via.limiter.clone();
         let max_pause = cx.via.max_pause;
         let wait_at_most = cx.via.wait_at_most;
@@ -562,6 +563,7 @@ impl Session {
         let task = runtime.spawn(async move {
             let via = Via {
                 http: &http,
+                api: &api,
                 limiter: &limiter,
                 max_pause,
                 wait_at_most,

@@ -76,6 +76,8 @@ pub trait Budget: Send + Sync + fmt::Debug + 'static {
 
     /// The API answered a call of `class` with 429 and asked for `retry_after` of quiet, at
     /// most the client's [`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after).
+    /// A sign-in request to the API's identity provider is a call of
+    /// [`RateClass::Unauthenticated`] here: the API counts it so.
     fn limited(&self, class: RateClass, retry_after: Duration) -> BudgetFuture<'_, ()>;
 }
 

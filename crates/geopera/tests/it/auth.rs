@@ -182,13 +182,20 @@ fn alice_under(
 
 /// A session's sign-in and refresh count against the per-address budget as drains do, so a
 /// client draining at that budget's full pace spaces its token requests into the same pace:
-/// 400 drains through a refresh, with no retries, meet no 429, on both faces. Before sign-in
-/// requests were paced, the first minute's 60th drain was refused: the sign-in had spent a
-/// unit of its window.
+/// 400 drains through a refresh, with no retries, meet no 429, on both faces, starting at the
+/// top of a minute or a second before its end. Before sign-in requests were paced, the first
+/// minute's 60th drain was refused: the sign-in had spent a unit of its window. And while the
+/// call took its turn before its sign-in took one, the drain whose turn was a window's last
+/// was sent with the sign-in in the next, one request too many there.
 #[test]
 fn a_session_draining_at_the_per_address_pace_meets_no_429_through_its_refresh() {
-    for face in ["async", "blocking"] {
-        let (emu, client) = alice_under(&ManualClock::new(), RateLimits::documented(), |b| {
+    let starts = [0, 59].map(|second| geopera_emulator::DEFAULT_START_UNIX_SECS + second);
+    let runs = starts
+        .iter()
+        .flat_map(|start| ["async", "blocking"].map(|face| (face, *start)));
+    for (face, start) in runs {
+        let clock = ManualClock::starting_at(start);
+        let (emu, client) = alice_under(&clock, RateLimits::documented(), |b| {
             b.pace_documented_limits().retries(0)
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -201,22 +208,28 @@ fn a_session_draining_at_the_per_address_pace_meets_no_429_through_its_refresh()
                 _ => webhooks_drain::send_blocking(&client, DrainInput::new()),
             };
             if let Err(error) = outcome {
-                panic!("{face}: drain {n} failed: {error:?}");
+                panic!("{face}, from {start}: drain {n} failed: {error:?}");
             }
         }
         let counters = emu.oidc_counters();
-        assert_eq!(counters.password_grants, 1, "{face}: signed in once");
+        assert_eq!(
+            counters.password_grants, 1,
+            "{face}, from {start}: signed in once"
+        );
         assert!(
             counters.refresh_grants >= 1,
-            "{face}: 400 s outlast a 300 s token: {counters:?}"
+            "{face}, from {start}: 400 s outlast a 300 s token: {counters:?}"
         );
-        assert_eq!(counters.token_errors, 0, "{face}: {counters:?}");
+        assert_eq!(
+            counters.token_errors, 0,
+            "{face}, from {start}: {counters:?}"
+        );
         let limited = emu
             .requests()
             .iter()
             .filter(|r| r.status == Some(429))
             .count();
-        assert_eq!(limited, 0, "{face}: requests answered 429");
+        assert_eq!(limited, 0, "{face}, from {start}: requests answered 429");
     }
 }
 
@@ -269,24 +282,101 @@ async fn a_429_of_the_token_endpoint_holds_the_next_sign_in_until_the_window_end
     assert_eq!(counters.password_grants, 1, "{counters:?}");
 }
 
-/// A session's sign-in waits for its turn no longer than the client waits out a 429's pause,
-/// which every call waiting for the session counts in its patience: a turn further off (a
-/// minute, behind a drain, under a pace of one a minute) goes at once, and the provider's
-/// own limit guards it.
+/// A shared budget that holds the first request without credentials it is asked about for
+/// ten minutes, and grants everything else.
+#[derive(Debug)]
+struct HoldsTheFirstSignIn(std::sync::atomic::AtomicBool);
+
+impl geopera::budget::Budget for HoldsTheFirstSignIn {
+    fn reserve(
+        &self,
+        class: geopera::RateClass,
+    ) -> geopera::budget::BudgetFuture<'_, geopera::budget::Reservation> {
+        let first =
+            class == geopera::RateClass::Unauthenticated && !self.0.swap(true, Ordering::SeqCst);
+        Box::pin(async move {
+            if first {
+                geopera::budget::Reservation::Wait(Duration::from_secs(600))
+            } else {
+                geopera::budget::Reservation::Granted
+            }
+        })
+    }
+
+    fn limited(
+        &self,
+        _class: geopera::RateClass,
+        _retry_after: Duration,
+    ) -> geopera::budget::BudgetFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// A session's sign-in waits for its turn (here, a shared budget's word) as long as the
+/// client waits out a 429's pause, which every call waiting for the session counts in its
+/// patience, and no longer: a turn further off goes at once, and the provider's own limit
+/// guards it.
 #[tokio::test]
-async fn a_sign_in_waits_for_its_turn_no_longer_than_a_pause_the_client_waits_out() {
+async fn a_sign_in_waits_for_its_turn_as_long_as_a_pause_the_client_waits_out() {
+    for (max_pause, waited) in [(700, 600), (5, 0)] {
+        let clock = ManualClock::new();
+        let (emu, client) = alice_under(&clock, RateLimits::off(), |b| {
+            b.budget(Arc::new(HoldsTheFirstSignIn(Default::default())))
+                .retry_policy(
+                    geopera::RetryPolicy::default().max_retry_after(Duration::from_secs(max_pause)),
+                )
+        });
+        let started = clock.now_millis();
+        catalog_search::send(&client, search())
+            .await
+            .expect("signed in");
+        assert_eq!(
+            (clock.now_millis() - started) / 1000,
+            waited,
+            "with pauses of up to {max_pause} s waited out"
+        );
+        assert_eq!(emu.oidc_counters().password_grants, 1);
+    }
+}
+
+/// A provider at another origin than the API's is not the API: its requests take no turn of
+/// the API's per-address budget, and its 429 holds none of the client's calls.
+#[tokio::test]
+async fn a_provider_at_another_origin_neither_spends_nor_pauses_the_apis_budget() {
     let clock = ManualClock::new();
-    let (emu, client) = alice_under(&clock, RateLimits::off(), |b| {
-        b.pace(geopera::RateClass::Unauthenticated, 1)
-            .retry_policy(geopera::RetryPolicy::default().max_retry_after(Duration::from_secs(5)))
+    let emu = Emulator::builder()
+        .clock(clock.clone())
+        .rate_limits(RateLimits::off())
+        .start()
+        .expect("the emulator starts");
+    let provider = Hostile::serve("127.0.0.1", |_| {
+        hostile_json(
+            429,
+            &[("retry-after", "30")],
+            r#"{"error":"temporarily_unavailable"}"#,
+        )
     });
+    // One drain a minute: a turn the refresh took would hold the drain for most of one.
+    let client = Client::builder()
+        .base_url(emu.base_url())
+        .clock(SharedTime::new(&clock))
+        .pace(geopera::RateClass::Unauthenticated, 1)
+        .build()
+        .expect("valid configuration");
+    let oidc = Oidc::new(format!("{}/realms/public", provider.url())).expect("a provider");
     let started = clock.now_millis();
-    // The drain takes the minute's turn first; its sign-in's would be the next minute's.
+    let refused = oidc
+        .refresh(&client, "rt")
+        .await
+        .expect_err("the provider is busy");
+    assert_eq!(
+        refused.status(),
+        Some(geopera::StatusCode::TOO_MANY_REQUESTS)
+    );
     webhooks_drain::send(&client, DrainInput::new())
         .await
         .expect("drained");
-    assert_eq!(clock.now_millis(), started, "nothing waited");
-    assert_eq!(emu.oidc_counters().password_grants, 1);
+    assert_eq!(clock.now_millis(), started, "nothing held the drain");
 }
 
 #[tokio::test]
