@@ -629,6 +629,25 @@ fn a_rediss_budget_shares_over_tls_and_only_with_a_certificate_it_trusts() {
     assert!(!untrusting.is_shared(), "the certificate was refused");
     assert_eq!(front.handshakes(), handshakes, "no handshake completed");
     assert!(!redis_keys(redis.port).contains("org_tls_stranger"));
+
+    // Signed by the trusted authority, but for another name than the URL's host.
+    let elsewhere = tls_support::TlsFront::start(upstream, ca.server(&["localhost"]));
+    let misnamed = RedisBudget::builder(
+        format!("rediss://127.0.0.1:{}/", elsewhere.addr().port()),
+        "org_tls_misnamed",
+    )
+    .timeout(LOADED_MACHINE)
+    .ca_file(trusted.path())
+    .build()
+    .expect("a budget");
+    assert_eq!(
+        runtime.block_on(misnamed.reserve(RateClass::Default)),
+        Reservation::Granted,
+        "paced by the local budget"
+    );
+    assert!(!misnamed.is_shared(), "the certificate names another host");
+    assert_eq!(elsewhere.handshakes(), 0);
+    assert!(!redis_keys(redis.port).contains("org_tls_misnamed"));
     drop(redis);
 }
 
@@ -644,6 +663,8 @@ fn a_redis_url_that_would_skip_or_lack_tls_is_refused_at_build() {
             None,
             "#insecure",
         ),
+        // Schemes are read whatever their case.
+        ("REDISS://:hunter2@[::1]:6380/#insecure", None, "#insecure"),
         (
             "redis://:hunter2@127.0.0.1:6379/",
             Some(ca.path()),

@@ -256,7 +256,10 @@ impl RedisBudgetBuilder {
 
     /// How long one reservation waits for Redis before pacing on the local budget instead
     /// (default 100 ms); at most the [window](Self::window), checked by
-    /// [`build`](Self::build).
+    /// [`build`](Self::build). The reservation that connects spends it on connecting too
+    /// (TCP, the TLS handshake of `rediss://`, Redis's `HELLO`), a few round trips: a Redis
+    /// farther than some tens of milliseconds needs a longer one, or it is never reached and
+    /// each process paces alone, with a warning that Redis is unreachable.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
