@@ -691,8 +691,13 @@ fn print_one(checked: json::Checked<'_>, settings: &Settings) -> Outcome {
     print(&formatted)
 }
 
-/// The most repeated keys named one per line; past them, a line says how many more.
+/// The most repeated keys of one document named one per line; past them, a line says how
+/// many more.
 const MAX_REPEATED_WARNINGS: usize = 10;
+
+/// The most repeated keys named in one run, over all its documents (the items of an `--all`
+/// walk, the lines of an NDJSON answer); past them, one line says the rest go unnamed.
+const MAX_REPEATED_WARNINGS_IN_A_RUN: usize = 100;
 
 /// What becomes of a repeated key's values in `-o table` and `-o yaml`.
 const SHOWN: &str = "only its last value is shown";
@@ -700,22 +705,49 @@ const SHOWN: &str = "only its last value is shown";
 /// What becomes of them under `--jq`.
 const READ_BY_JQ: &str = "only its last value reaches --jq";
 
+/// The warnings given so far in this run, so that documents repeating the same key at the
+/// same place (every item of a page, say) name it once rather than once per document.
+static NAMED: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Whether the line saying that repeated keys past [`MAX_REPEATED_WARNINGS_IN_A_RUN`] go
+/// unnamed has been given.
+static UNNAMED_SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Names on stderr each key the answer repeats, of which `-o table` and `-o yaml` show only
 /// the last value (see [`crate::ordered::Ordered::parse`]) and `--jq` reads only the last;
-/// `fate` says which.
+/// `fate` says which. A warning given earlier in the run is not given again; past
+/// [`MAX_REPEATED_WARNINGS_IN_A_RUN`], one last line says that the rest are not named.
 fn warn_repeated(repeated: &[crate::ordered::Repeated], fate: &str) {
-    for one in repeated.iter().take(MAX_REPEATED_WARNINGS) {
+    if repeated.is_empty() {
+        return;
+    }
+    let mut named = NAMED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (mut here, mut more) = (0, 0);
+    for one in repeated {
         let quoted = serde_json::to_string(&one.key).unwrap_or_default();
         let at = if one.at.is_empty() { "/" } else { &one.at };
-        crate::paint::warning(&format!(
-            "the answer repeats the key {quoted} at {at}; {fate}"
-        ));
+        let line = format!("the answer repeats the key {quoted} at {at}; {fate}");
+        if named.contains(&line) {
+            continue;
+        }
+        if here < MAX_REPEATED_WARNINGS && named.len() < MAX_REPEATED_WARNINGS_IN_A_RUN {
+            crate::paint::warning(&line);
+            named.insert(line);
+            here += 1;
+        } else {
+            more += 1;
+        }
     }
-    if repeated.len() > MAX_REPEATED_WARNINGS {
-        crate::paint::warning(&format!(
-            "... and {} more repeated keys",
-            repeated.len() - MAX_REPEATED_WARNINGS
-        ));
+    if more == 0 {
+        return;
+    }
+    if named.len() < MAX_REPEATED_WARNINGS_IN_A_RUN {
+        crate::paint::warning(&format!("... and {more} more repeated keys"));
+    } else if !UNNAMED_SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        crate::paint::warning("... and more repeated keys, which are not named");
     }
 }
 

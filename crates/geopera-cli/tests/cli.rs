@@ -4206,8 +4206,9 @@ fn a_repeated_key_is_shown_once_with_its_last_value_and_named_on_stderr() {
 }
 
 /// `--jq` reads a repeated key's last value, as jq does, where `-o json` prints both: the key
-/// is named on stderr as `-o table` names it, for an answer, an NDJSON line and an item of
-/// `--all`, and nothing is said of an answer without one.
+/// is named on stderr as `-o table` names it, for an answer, NDJSON lines and the items of
+/// `--all` (once for all the documents that repeat it at the same place), and nothing is said
+/// of an answer without one.
 #[test]
 fn a_repeated_key_that_jq_reads_once_is_named_on_stderr() {
     let s = setup();
@@ -4218,10 +4219,11 @@ fn a_repeated_key_that_jq_reads_once_is_named_on_stderr() {
     assert_eq!(text(&output.stdout), "\"last\"\n");
     assert_eq!(text(&output.stderr), warning);
 
-    let lines = "{\"id\":1,\"id\":2}\n{\"id\":3}\n";
+    // Named once for every line that repeats it at the same place.
+    let lines = "{\"id\":1,\"id\":2}\n{\"id\":3}\n{\"id\":4,\"id\":5}\n";
     let url = typed_test_server("application/x-ndjson", 1, move |_| (200, lines.to_owned()));
     let output = printed_with(&s, &url, &["--jq", ".id"]);
-    assert_eq!(text(&output.stdout), "2\n3\n");
+    assert_eq!(text(&output.stdout), "2\n3\n5\n");
     assert_eq!(text(&output.stderr), warning);
 
     let page = r#"{"type":"FeatureCollection","features":[{"id":"a","id":"b"},{"id":"c"}]}"#;
