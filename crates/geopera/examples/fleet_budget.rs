@@ -6,6 +6,8 @@
 //! the Redis (default `redis://127.0.0.1:6379/`), `GEOPERA_ORG` the organization the budget is
 //! counted for; the API is the embedded emulator unless `GEOPERA_API_URL` and
 //! `GEOPERA_API_TOKEN` are set. Without Redis the workers still run, each on a local budget.
+//! A Redis that requires TLS is `rediss://...`; when a private authority signed its
+//! certificate, `GEOPERA_REDIS_CA` names that authority's PEM file.
 
 mod support;
 
@@ -26,10 +28,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The documented caps less 5 % headroom, per minute, for every process naming `org`;
     // if Redis is down, each paces itself at a quarter of them (we expect four workers).
-    let budget = RedisBudget::builder(redis, org)
+    let mut budget = RedisBudget::builder(redis, org)
         .fleet_size(4)
-        .timeout(Duration::from_millis(100))
-        .build()?;
+        .timeout(Duration::from_millis(100));
+    if let Some(ca) = std::env::var_os("GEOPERA_REDIS_CA") {
+        budget = budget.ca_file(ca);
+    }
+    let budget = budget.build()?;
     let client = AuthenticatedClient::builder(&target.token)
         .base_url(&target.base_url)
         .budget(Arc::new(budget.clone()))
