@@ -500,8 +500,9 @@ fn read_tls_scheme(text: &str) -> Result<(Cow<'_, str>, bool), Error> {
     if url.fragment().is_some() {
         return Err(Error::config(
             "the rate budget's Redis URL ends in a fragment such as #insecure, which would \
-             skip checking the server's certificate; leave it out, and give the certificate \
-             authority of a private Redis with RedisBudgetBuilder::ca_file",
+             skip checking the server's certificate; leave it out, and trust the certificate \
+             authority of a private Redis instead (RedisBudgetBuilder::ca_file, or a trust \
+             store named by SSL_CERT_FILE)",
         ));
     }
     if url.set_scheme(plain).is_err() {
