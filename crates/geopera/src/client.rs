@@ -592,7 +592,9 @@ impl<C> ClientBuilder<C> {
     /// [`Error::Timeout`](crate::Error::Timeout): a retry's backoff (the last answer is
     /// returned instead), a 429's pause of its class, its paced slot, or the shared budget's
     /// wait. Only a wait for an in-flight slot ([`max_in_flight`](Self::max_in_flight)), whose
-    /// length nobody knows, runs until the deadline.
+    /// length nobody knows, runs until the deadline; a call it ends counts no attempt. A
+    /// credential is renewed before the call waits for its turn, so a session may sign in
+    /// for a call that is then refused.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.config.deadline = Some(deadline);
         self

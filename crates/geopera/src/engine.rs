@@ -365,15 +365,13 @@ async fn run<S>(
         let mut refreshed = false;
         loop {
             attempt += 1;
-            attempts.store(attempt, Ordering::Relaxed);
             // The credential comes before the call's turn: renewing it may send a sign-in
             // request, which waits for a turn of its own under the client's pacing. Taken
             // after, the call's turn would be spent while it waited, and the call sent at the
             // sign-in's time instead of its own, past what the pacing allows; and every call
             // waiting for the renewal would hold its turn and in-flight slot meanwhile, and
-            // go at once when it ends. A credential that expires while the call then waits
-            // for its turn is answered with a 401, which renews it and sends once more.
-            let credential = match provider {
+            // go at once when it ends.
+            let mut credential = match provider {
                 Some(provider) => Some(provider.credential(face.auth(client)).await?),
                 None => None,
             };
@@ -389,11 +387,18 @@ async fn run<S>(
                 .map_err(|refused| match refused {
                     Refused::WouldDeadlock => Error::would_deadlock(info.id),
                     // Refused before it was sent, this attempt is not one of those made.
-                    Refused::PastDeadline => {
-                        attempts.store(attempt - 1, Ordering::Relaxed);
-                        Error::deadline(info.id, attempt - 1)
-                    }
+                    Refused::PastDeadline => Error::deadline(info.id, attempt - 1),
                 })?;
+            // Held up on the way (a pause, the shared budget, a long queue), the call asks
+            // again: a session's credential may be due for renewal by now, and sent as it was
+            // it would come back as a 401. Asking a session whose credential is fresh costs a
+            // read; a provider is asked twice only for calls that were held.
+            if let (true, Some(provider)) = (admission.waited, provider) {
+                credential = Some(provider.credential(face.auth(client)).await?);
+            }
+            // Counted once it goes: a deadline that passes while the call renews its
+            // credential or waits for its turn ends it with the attempts made before.
+            attempts.store(attempt, Ordering::Relaxed);
             let sent_at = client.clock().now();
             let result = match send(
                 client,

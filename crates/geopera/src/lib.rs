@@ -327,8 +327,9 @@
 //!
 //! How they combine: [`ClientBuilder::tls_config`] wins over everything — rustls with that
 //! configuration, whatever the features. Otherwise `native-tls`, when on, is the TLS stack,
-//! trusting the OS store, and the root features do nothing for API calls. Otherwise rustls trusts the union
-//! of `system-roots` and `webpki-roots`, plus [`ClientBuilder::ca_file`] certificates. For
+//! trusting the OS store, and the root features do nothing for API calls. Otherwise rustls
+//! trusts the union of `system-roots` and `webpki-roots`, plus [`ClientBuilder::ca_file`]
+//! certificates. For
 //! the bundled roots alone, turn off default features and pick
 //! `features = ["blocking", "validate", "http2", "webpki-roots"]`; with no root feature and no `native-tls`, only
 //! the certificates you give are trusted. A `rediss://` rate budget trusts the same roots as

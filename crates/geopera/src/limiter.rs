@@ -46,6 +46,9 @@ pub(crate) struct Admission {
     _permit: Option<OwnedSemaphorePermit>,
     /// Set when the slot is held by an async call on a current-thread runtime.
     _on_thread: Option<ThreadMark>,
+    /// Whether the call was held before it was let go (a pause, an in-flight slot, its
+    /// paced turn, the shared budget): what it prepared before may have aged meanwhile.
+    pub(crate) waited: bool,
 }
 
 /// The paced slots of one class not yet given to a call.
@@ -63,6 +66,7 @@ impl Admission {
         Admission {
             _permit: None,
             _on_thread: None,
+            waited: false,
         }
     }
 }
@@ -253,13 +257,14 @@ impl Limiter {
     }
 
     /// Waits until no 429's pause holds a call of `class`; a few rounds at most, should pauses
-    /// keep being extended.
+    /// keep being extended. Says whether it waited.
     async fn wait_out_pauses(
         &self,
         operation_id: &str,
         class: RateClass,
         send_by: SendBy,
-    ) -> Result<(), Refused> {
+    ) -> Result<bool, Refused> {
+        let mut waited = false;
         for _ in 0..8 {
             let Some(until) = self.paused_until(class) else {
                 break;
@@ -272,8 +277,9 @@ impl Limiter {
                 until.saturating_sub(self.clock.now()),
             );
             self.clock.sleep_until(until).await;
+            waited = true;
         }
-        Ok(())
+        Ok(waited)
     }
 
     /// Takes an in-flight slot, if the client caps them, waiting for one when all are taken;
@@ -316,6 +322,7 @@ impl Limiter {
         let admission = Admission {
             _permit: Some(permit),
             _on_thread: on_thread,
+            waited: false,
         };
         Ok((admission, waited))
     }
@@ -352,9 +359,11 @@ impl Limiter {
     /// Waits until a request of `class` that takes no in-flight slot may be sent: a 429's
     /// pause, the class's pacing and the shared budget hold it as they hold a call.
     ///
-    /// Why no slot: a sign-in request goes out while the call it signs in for holds one, and
-    /// under a cap of one it would wait for itself. It is still counted, as the API counts
-    /// it: against the budget of calls without credentials, per client address.
+    /// Why no slot: a sign-in request is made for a call, which takes its own; and when the
+    /// call's credential is renewed after it was let go (its wait outlasted the credential),
+    /// the call holds that slot, and under a cap of one the sign-in would wait for itself. It
+    /// is still counted, as the API counts it: against the budget of calls without
+    /// credentials, per client address.
     ///
     /// # Errors
     ///
@@ -384,8 +393,9 @@ impl Limiter {
         // said is spent, so both are given back, the pause is waited out holding neither, and
         // they are taken again after it. A few rounds at most.
         let mut round = 1;
-        let (admission, slots) = loop {
-            self.wait_out_pauses(operation_id, class, send_by).await?;
+        let mut held_up = false;
+        let (mut admission, slots) = loop {
+            held_up |= self.wait_out_pauses(operation_id, class, send_by).await?;
             let (admission, waited) = match slot {
                 Some(blocking) => self.take_in_flight(blocking).await?,
                 None => (Admission::none(), false),
@@ -404,16 +414,19 @@ impl Limiter {
             }
             // With nothing waited for since the look at pauses above, none can have begun.
             let waited = waited || at.is_some();
+            held_up |= waited;
             if round == ADMIT_ROUNDS || !waited || self.paused_until(class).is_none() {
                 break (admission, slots);
             }
             round += 1;
         };
         if let Some(budget) = &self.budget {
-            self.ask_budget(budget.as_ref(), operation_id, class, send_by)
+            held_up |= self
+                .ask_budget(budget.as_ref(), operation_id, class, send_by)
                 .await?;
         }
         slots.used();
+        admission.waited = held_up;
         Ok(admission)
     }
 
@@ -421,7 +434,8 @@ impl Limiter {
     /// or [`MAX_HOLD`] of waiting have passed. Bounded in both because a budget is the user's
     /// code or a store anyone may write to: a budget answering "wait" for ever would hold the
     /// call for ever, and one answering 59 minutes 64 times would hold it for two and a half
-    /// days. Going ahead is what a budget that cannot answer does too ([`Budget`]).
+    /// days. Going ahead is what a budget that cannot answer does too ([`Budget`]). Says
+    /// whether it waited.
     ///
     /// # Errors
     ///
@@ -433,14 +447,14 @@ impl Limiter {
         operation_id: &str,
         class: RateClass,
         send_by: SendBy,
-    ) -> Result<(), Refused> {
+    ) -> Result<bool, Refused> {
         let started = self.clock.now();
         let give_up = started.saturating_add(MAX_HOLD);
         let mut asks = 0;
         while asks < MAX_ASKS {
             asks += 1;
             match budget.reserve(class).await {
-                Reservation::Granted => return Ok(()),
+                Reservation::Granted => return Ok(asks > 1),
                 Reservation::Wait(wait) => {
                     let now = self.clock.now();
                     if now >= give_up {
@@ -465,7 +479,7 @@ impl Limiter {
             "the shared rate budget granted no call in as many asks or as long a wait as a \
              call gives it: sending anyway, as the API's own rate limit still guards it"
         );
-        Ok(())
+        Ok(true)
     }
 
     /// Tells the shared budget, if there is one, that the API answered 429.

@@ -282,21 +282,35 @@ async fn a_429_of_the_token_endpoint_holds_the_next_sign_in_until_the_window_end
     assert_eq!(counters.password_grants, 1, "{counters:?}");
 }
 
-/// A shared budget that holds the first request without credentials it is asked about for
-/// ten minutes, and grants everything else.
+/// A shared budget that holds the first request of `class` it is asked about for `wait`, and
+/// grants everything else.
 #[derive(Debug)]
-struct HoldsTheFirstSignIn(std::sync::atomic::AtomicBool);
+struct HoldsTheFirst {
+    class: geopera::RateClass,
+    wait: Duration,
+    held: std::sync::atomic::AtomicBool,
+}
 
-impl geopera::budget::Budget for HoldsTheFirstSignIn {
+impl HoldsTheFirst {
+    fn new(class: geopera::RateClass, seconds: u64) -> Arc<Self> {
+        Arc::new(HoldsTheFirst {
+            class,
+            wait: Duration::from_secs(seconds),
+            held: Default::default(),
+        })
+    }
+}
+
+impl geopera::budget::Budget for HoldsTheFirst {
     fn reserve(
         &self,
         class: geopera::RateClass,
     ) -> geopera::budget::BudgetFuture<'_, geopera::budget::Reservation> {
-        let first =
-            class == geopera::RateClass::Unauthenticated && !self.0.swap(true, Ordering::SeqCst);
+        let first = class == self.class && !self.held.swap(true, Ordering::SeqCst);
+        let wait = self.wait;
         Box::pin(async move {
             if first {
-                geopera::budget::Reservation::Wait(Duration::from_secs(600))
+                geopera::budget::Reservation::Wait(wait)
             } else {
                 geopera::budget::Reservation::Granted
             }
@@ -321,7 +335,7 @@ async fn a_sign_in_waits_for_its_turn_as_long_as_a_pause_the_client_waits_out() 
     for (max_pause, waited) in [(700, 600), (5, 0)] {
         let clock = ManualClock::new();
         let (emu, client) = alice_under(&clock, RateLimits::off(), |b| {
-            b.budget(Arc::new(HoldsTheFirstSignIn(Default::default())))
+            b.budget(HoldsTheFirst::new(geopera::RateClass::Unauthenticated, 600))
                 .retry_policy(
                     geopera::RetryPolicy::default().max_retry_after(Duration::from_secs(max_pause)),
                 )
@@ -337,6 +351,32 @@ async fn a_sign_in_waits_for_its_turn_as_long_as_a_pause_the_client_waits_out() 
         );
         assert_eq!(emu.oidc_counters().password_grants, 1);
     }
+}
+
+/// A call held up on its way (here, by a shared budget, past its session's access token's
+/// life) asks for its credential again once it is let go: it goes with a renewed token, not
+/// with the one it was handed before the wait, which the API would answer with a 401.
+#[tokio::test]
+async fn a_call_held_past_its_tokens_life_goes_with_a_renewed_one() {
+    let clock = ManualClock::new();
+    let (emu, client) = alice_under(&clock, RateLimits::off(), |b| {
+        b.budget(HoldsTheFirst::new(geopera::RateClass::Default, 310))
+    });
+    catalog_search::send(&client, search())
+        .await
+        .expect("the call goes after its wait");
+    let counters = emu.oidc_counters();
+    assert_eq!(
+        (counters.password_grants, counters.refresh_grants),
+        (1, 1),
+        "signed in, then renewed after the wait: {counters:?}"
+    );
+    let unauthorized = emu
+        .requests()
+        .iter()
+        .filter(|r| r.status == Some(401))
+        .count();
+    assert_eq!(unauthorized, 0, "no call went with the expired token");
 }
 
 /// A provider at another origin than the API's is not the API: its requests take no turn of

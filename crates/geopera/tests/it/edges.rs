@@ -1573,6 +1573,43 @@ fn a_blocking_call_behind_a_queued_async_call_of_its_own_thread_is_an_error() {
         .expect("the queued call goes once the slot is free");
 }
 
+/// A call whose deadline passes while it waits for an in-flight slot was never sent: its
+/// timeout counts no attempt. It counted one, the attempt it was waiting to make.
+#[tokio::test]
+async fn a_deadline_that_passes_while_a_call_waits_for_a_slot_counts_no_attempt() {
+    let server = Hostile::serve("127.0.0.1", |_| Reply::Trickle {
+        head: "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n"
+            .to_owned(),
+        body: vec![b' '; 100],
+        every: Duration::from_secs(5),
+    });
+    let client = AuthenticatedClient::builder(TOKEN)
+        .base_url(server.url())
+        .max_in_flight(1)
+        .retries(0)
+        .build()
+        .expect("valid");
+    // Holds the client's one slot while its answer trickles.
+    let first = tokio::spawn({
+        let client = client.clone();
+        async move { catalog_search::send(&client, CatalogSearchInput::new(HOST)).await }
+    });
+    let started = Instant::now();
+    while server.seen().is_empty() && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let error = catalog_search::send(
+        &client,
+        Request::new(CatalogSearchInput::new(HOST)).deadline(Duration::from_millis(300)),
+    )
+    .await
+    .expect_err("no slot came free in time");
+    assert!(error.is_timeout(), "{error:?}");
+    assert_eq!(error.attempts(), 0, "{error:?}");
+    assert_eq!(server.seen().len(), 1, "only the first call was sent");
+    first.abort();
+}
+
 /// A call waiting out a `Retry-After` has nothing in flight: it does not keep the client's
 /// only in-flight slot, and another call goes meanwhile.
 #[tokio::test]
