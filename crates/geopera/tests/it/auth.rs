@@ -71,6 +71,15 @@ async fn sign_out(emulator: &EmulatorHandle, refresh_token: &str) {
     assert!(status.is_success(), "logout answered {status}");
 }
 
+/// How many of the requests `emulator` recorded it answered with `status`.
+fn answered(emulator: &EmulatorHandle, status: u16) -> usize {
+    emulator
+        .requests()
+        .iter()
+        .filter(|r| r.status == Some(status))
+        .count()
+}
+
 fn sign_in_code(error: &Error) -> Option<&str> {
     match error {
         Error::SignIn { code, .. } => Some(code),
@@ -125,11 +134,7 @@ async fn a_session_stays_signed_in_through_an_hour_of_expiries_with_one_refresh_
     // 3,720 s of 300 s tokens, each refreshed by the first call 30–45 s before it expires
     // (the call at 270 s into its life, with 30 s steps): 13 refreshes.
     assert_eq!(refreshes, 13, "refreshes in 3,720 s");
-    let unauthorized = emu
-        .requests()
-        .iter()
-        .filter(|r| r.status == Some(401))
-        .count();
+    let unauthorized = answered(&emu, 401);
     assert_eq!(unauthorized, 0, "no call was sent with an expired token");
 }
 
@@ -224,11 +229,7 @@ fn a_session_draining_at_the_per_address_pace_meets_no_429_through_its_refresh()
             counters.token_errors, 0,
             "{face}, from {start}: {counters:?}"
         );
-        let limited = emu
-            .requests()
-            .iter()
-            .filter(|r| r.status == Some(429))
-            .count();
+        let limited = answered(&emu, 429);
         assert_eq!(limited, 0, "{face}, from {start}: requests answered 429");
     }
 }
@@ -371,11 +372,7 @@ async fn a_call_held_past_its_tokens_life_goes_with_a_renewed_one() {
         (1, 1),
         "signed in, then renewed after the wait: {counters:?}"
     );
-    let unauthorized = emu
-        .requests()
-        .iter()
-        .filter(|r| r.status == Some(401))
-        .count();
+    let unauthorized = answered(&emu, 401);
     assert_eq!(unauthorized, 0, "no call went with the expired token");
 }
 

@@ -1573,6 +1573,22 @@ fn a_blocking_call_behind_a_queued_async_call_of_its_own_thread_is_an_error() {
         .expect("the queued call goes once the slot is free");
 }
 
+/// Starts a search of `client` and returns once `server` has its request (10 s at most).
+async fn first_call_sent(
+    client: &AuthenticatedClient,
+    server: &Hostile,
+) -> tokio::task::JoinHandle<Result<geopera::models::CatalogSearchOutput, Error>> {
+    let first = tokio::spawn({
+        let client = client.clone();
+        async move { catalog_search::send(&client, CatalogSearchInput::new(HOST)).await }
+    });
+    let started = Instant::now();
+    while server.seen().is_empty() && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    first
+}
+
 /// A call whose deadline passes while it waits for an in-flight slot was never sent: its
 /// timeout counts no attempt. It counted one, the attempt it was waiting to make.
 #[tokio::test]
@@ -1590,14 +1606,7 @@ async fn a_deadline_that_passes_while_a_call_waits_for_a_slot_counts_no_attempt(
         .build()
         .expect("valid");
     // Holds the client's one slot while its answer trickles.
-    let first = tokio::spawn({
-        let client = client.clone();
-        async move { catalog_search::send(&client, CatalogSearchInput::new(HOST)).await }
-    });
-    let started = Instant::now();
-    while server.seen().is_empty() && started.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let first = first_call_sent(&client, &server).await;
     let error = catalog_search::send(
         &client,
         Request::new(CatalogSearchInput::new(HOST)).deadline(Duration::from_millis(300)),
@@ -1627,15 +1636,8 @@ async fn a_call_waiting_to_retry_does_not_hold_an_in_flight_slot() {
         .max_in_flight(1)
         .build()
         .expect("valid");
-    let first = tokio::spawn({
-        let client = client.clone();
-        async move { catalog_search::send(&client, CatalogSearchInput::new(HOST)).await }
-    });
+    let first = first_call_sent(&client, &server).await;
     // Let the first call have its 503 and start waiting out the 5 s.
-    let started = Instant::now();
-    while server.seen().is_empty() && started.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
     let second = tokio::time::timeout(
