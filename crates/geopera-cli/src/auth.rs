@@ -108,6 +108,15 @@ pub(crate) struct SharedBudget {
     )]
     pub(crate) redis_url: String,
     pub(crate) organization: String,
+    /// A certificate authority to trust for a `rediss://` Redis, besides the system's.
+    #[cfg_attr(
+        not(feature = "redis"),
+        allow(
+            dead_code,
+            reason = "read only by the redis budget; without it, naming one is an error"
+        )
+    )]
+    pub(crate) ca_file: Option<String>,
 }
 
 /// The Redis URL may carry a password, so it never prints.
@@ -116,6 +125,7 @@ impl std::fmt::Debug for SharedBudget {
         f.debug_struct("SharedBudget")
             .field("redis_url", &"[redacted]")
             .field("organization", &self.organization)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -200,6 +210,24 @@ pub(crate) fn env_token() -> Result<Option<String>, Failure> {
 /// The variable naming the organization of a shared rate budget, as `--rate-budget-org` does.
 const ORG_VARIABLE: &str = "GEOPERA_RATE_BUDGET_ORG";
 
+/// The variable naming a shared rate budget's certificate authority, as
+/// `--rate-budget-redis-ca` does.
+const CA_VARIABLE: &str = "GEOPERA_RATE_BUDGET_REDIS_CA";
+
+/// The budget in the Redis at `redis_url` for `organization`, trusting `ca_file` too.
+#[cfg(feature = "redis")]
+fn redis_budget(
+    redis_url: &str,
+    organization: &str,
+    ca_file: Option<&str>,
+) -> Result<geopera::budget::RedisBudget, geopera::Error> {
+    let mut builder = geopera::budget::RedisBudget::builder(redis_url, organization);
+    if let Some(path) = ca_file {
+        builder = builder.ca_file(path);
+    }
+    builder.build()
+}
+
 /// The value of option `id`, else of the environment variable `name`.
 fn option_or_env(matches: &ArgMatches, id: &str, name: &str) -> Result<Option<String>, Failure> {
     match non_empty(matches.get_one::<String>(id).cloned()) {
@@ -231,6 +259,13 @@ pub(crate) fn check_rate_budget(matches: &ArgMatches) -> Result<(), Failure> {
                          it needs --rate-budget-redis URL (or GEOPERA_RATE_BUDGET_REDIS)",
                     ));
                 }
+                if matches.get_one::<String>("rate-budget-redis-ca").is_some() {
+                    return Err(Failure::usage(
+                        "--rate-budget-redis-ca names the certificate authority of a budget \
+                         shared in Redis over TLS: it needs --rate-budget-redis rediss://... \
+                         (or GEOPERA_RATE_BUDGET_REDIS)",
+                    ));
+                }
                 // A variable may be set for every process of a machine, some of which share no
                 // budget: said, not refused as the option is.
                 // Read leniently: where it is ignored, a value that is not UTF-8 fails nothing.
@@ -249,10 +284,23 @@ pub(crate) fn check_rate_budget(matches: &ArgMatches) -> Result<(), Failure> {
     };
     #[cfg(feature = "redis")]
     {
-        let build = |organization: &str| {
-            geopera::budget::RedisBudget::builder(redis_url.clone(), organization).build()
+        let (ca_file, ca_source) =
+            match non_empty(matches.get_one::<String>("rate-budget-redis-ca").cloned()) {
+                Some(path) => (Some(path), "--rate-budget-redis-ca"),
+                None => (env(CA_VARIABLE)?, CA_VARIABLE),
+            };
+        let build = |organization: &str| redis_budget(&redis_url, organization, ca_file.as_deref());
+        // A CA file judged apart, so that the error names where it came from.
+        let named = match &ca_file {
+            Some(_) => redis_budget(&redis_url, "check", None)
+                .map_err(|e| Failure::usage(format!("{source}: {}", chain(&e))))
+                .and_then(|_| {
+                    build("check")
+                        .map_err(|e| Failure::usage(format!("{ca_source}: {}", chain(&e))))
+                }),
+            None => build("check").map_err(|e| Failure::usage(format!("{source}: {}", chain(&e)))),
         };
-        build("check").map_err(|e| Failure::usage(format!("{source}: {}", chain(&e))))?;
+        named?;
         // The organization judged apart, so that the error names where it came from.
         let org_flag = non_empty(matches.get_one::<String>("rate-budget-org").cloned());
         let (organization, org_source) = match org_flag {
@@ -311,6 +359,7 @@ pub(crate) fn target(matches: &ArgMatches, use_url_sources: bool) -> Result<Targ
             redis_url,
             organization: option_or_env(matches, "rate-budget-org", ORG_VARIABLE)?
                 .unwrap_or_else(|| "default".to_owned()),
+            ca_file: option_or_env(matches, "rate-budget-redis-ca", CA_VARIABLE)?,
         }),
     };
     Ok(Target {
@@ -696,11 +745,11 @@ fn shared_budget(
     let Some(shared) = &target.budget else {
         return Ok(builder);
     };
-    let budget = geopera::budget::RedisBudget::builder(
-        shared.redis_url.clone(),
-        shared.organization.clone(),
+    let budget = redis_budget(
+        &shared.redis_url,
+        &shared.organization,
+        shared.ca_file.as_deref(),
     )
-    .build()
     .map_err(|e| Failure::other(format!("cannot use the shared rate budget: {}", chain(&e))))?;
     Ok(builder.budget(std::sync::Arc::new(budget)))
 }

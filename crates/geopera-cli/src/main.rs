@@ -87,6 +87,13 @@ fn global_args() -> Vec<Arg> {
             .value_name("URL")
             .value_parser(parse_rate_budget_redis)
             .help("Share the API's rate budget with every process using this Redis (redis://host:port/, or rediss:// over TLS) [env: GEOPERA_RATE_BUDGET_REDIS, ignored when empty or blank]"),
+        Arg::new("rate-budget-redis-ca")
+            .long("rate-budget-redis-ca")
+            .global(true)
+            .help_heading("Global options")
+            .value_name("FILE")
+            .value_parser(parse_rate_budget_redis_ca)
+            .help("Trust the certificate authority in this PEM file for a rediss:// budget, besides the system's trust store [env: GEOPERA_RATE_BUDGET_REDIS_CA, ignored when empty or blank]"),
         Arg::new("rate-budget-org")
             .long("rate-budget-org")
             .global(true)
@@ -189,6 +196,19 @@ fn parse_rate_budget_redis(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
         return Err(
             "an empty URL names no Redis (an unset variable?); nothing was sent".to_owned(),
+        );
+    }
+    Ok(text.to_owned())
+}
+
+/// An empty path is what `--rate-budget-redis-ca "$UNSET"` becomes: the budget would then
+/// trust only the system's store, and a private Redis would be refused for a reason far from
+/// the mistake.
+fn parse_rate_budget_redis_ca(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err(
+            "an empty path names no certificate file (an unset variable?); nothing was sent"
+                .to_owned(),
         );
     }
     Ok(text.to_owned())

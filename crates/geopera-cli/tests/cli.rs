@@ -3460,6 +3460,11 @@ impl Redis {
     /// ends: so the server that answers must be this child, by its process id, or another
     /// free port is tried (a few times).
     fn start() -> Option<Redis> {
+        Redis::start_with(&[])
+    }
+
+    /// [`Redis::start`], with more arguments for the server.
+    fn start_with(more: &[&str]) -> Option<Redis> {
         for _ in 0..10 {
             let port = std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|listener| listener.local_addr())
@@ -3468,6 +3473,7 @@ impl Redis {
             let child = std::process::Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no"])
+                .args(more)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn();
@@ -3584,6 +3590,115 @@ fn a_shared_rate_budget_is_drawn_from_redis_and_a_dead_redis_is_no_failure() {
         .output()
         .expect("runs");
     assert!(output.status.success(), "{}", text(&output.stderr));
+}
+
+/// A free port on 127.0.0.1 (free when asked).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
+/// A certificate authority made now, and a certificate it signed for 127.0.0.1, as PEM files
+/// in `dir`: (the authority's, the server's, the server's key).
+fn tls_files(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    let ca_key = rcgen::KeyPair::generate().expect("a key");
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("parameters");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca.self_signed(&ca_key).expect("an authority");
+    let key = rcgen::KeyPair::generate().expect("a key");
+    let server = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("parameters")
+        .signed_by(&key, &ca, &ca_key)
+        .expect("a certificate");
+    let files = (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&files.0, ca.pem()).expect("written");
+    std::fs::write(&files.1, server.pem()).expect("written");
+    std::fs::write(&files.2, key.serialize_pem()).expect("written");
+    files
+}
+
+/// A Redis that speaks only TLS (`rediss://`, its certificate signed by an authority made by
+/// the test) is shared through when `--rate-budget-redis-ca` (or its variable) names that
+/// authority; without it, the certificate is refused and the command paces alone, with a
+/// warning, as for any Redis it cannot reach.
+#[test]
+fn a_shared_rate_budget_over_tls_trusts_the_authority_it_is_given() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let (ca, cert, key) = tls_files(dir.path());
+    let tls_port = free_port().to_string();
+    let (cert, key, ca) = (
+        cert.display().to_string(),
+        key.display().to_string(),
+        ca.display().to_string(),
+    );
+    let Some(redis) = Redis::start_with(&[
+        "--tls-port",
+        &tls_port,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &ca,
+        "--tls-auth-clients",
+        "no",
+    ]) else {
+        return;
+    };
+    let setup = setup();
+    let url = format!("rediss://127.0.0.1:{tls_port}/");
+    let output = setup
+        .cli()
+        .args(["--rate-budget-redis", &url, "--rate-budget-org", "org_tls"])
+        .args(["--rate-budget-redis-ca", &ca])
+        .args(SEARCH_ONE)
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        !text(&output.stderr).contains("Warning"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(redis.keys().contains("org_tls"), "counted through TLS");
+
+    let output = setup
+        .cli()
+        .env("GEOPERA_RATE_BUDGET_REDIS_CA", &ca)
+        .args(["--rate-budget-redis", &url, "--rate-budget-org", "org_env"])
+        .args(SEARCH_ONE)
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        redis.keys().contains("org_env"),
+        "the variable names it too"
+    );
+
+    let output = setup
+        .cli()
+        .args([
+            "--rate-budget-redis",
+            &url,
+            "--rate-budget-org",
+            "org_untrusted",
+        ])
+        .args(SEARCH_ONE)
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("Warning"),
+        "the refused certificate is said: {}",
+        text(&output.stderr)
+    );
+    assert!(!redis.keys().contains("org_untrusted"));
 }
 
 #[test]
@@ -6360,7 +6475,7 @@ fn a_rate_budget_the_command_line_cannot_mean_is_a_usage_error_and_nothing_is_se
     let s = setup();
     let redis = "redis://127.0.0.1:1/";
     let before = s.emulator.requests().len();
-    let cases: [(&[&str], Option<&str>, &str); 7] = [
+    let cases: [(&[&str], Option<&str>, &str); 10] = [
         (
             &["--rate-budget-redis", "notaurl"],
             None,
@@ -6385,6 +6500,32 @@ fn a_rate_budget_the_command_line_cannot_mean_is_a_usage_error_and_nothing_is_se
             "--rate-budget-org",
         ),
         (&["--rate-budget-org", ""], Some(redis), "--rate-budget-org"),
+        // A certificate authority is for a Redis over TLS, named, and a file that holds one.
+        (
+            &["--rate-budget-redis-ca", "Cargo.toml"],
+            None,
+            "--rate-budget-redis-ca names the certificate authority",
+        ),
+        (
+            &[
+                "--rate-budget-redis-ca",
+                "Cargo.toml",
+                "--rate-budget-redis",
+                redis,
+            ],
+            None,
+            "use rediss://",
+        ),
+        (
+            &[
+                "--rate-budget-redis-ca",
+                "/nonexistent/ca.pem",
+                "--rate-budget-redis",
+                "rediss://127.0.0.1:1/",
+            ],
+            None,
+            "--rate-budget-redis-ca: ",
+        ),
     ];
     for (args, variable, named) in cases {
         for dry_run in [false, true] {
