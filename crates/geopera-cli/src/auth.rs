@@ -290,17 +290,16 @@ pub(crate) fn check_rate_budget(matches: &ArgMatches) -> Result<(), Failure> {
                 None => (env(CA_VARIABLE)?, CA_VARIABLE),
             };
         let build = |organization: &str| redis_budget(&redis_url, organization, ca_file.as_deref());
-        // A CA file judged apart, so that the error names where it came from.
-        let named = match &ca_file {
-            Some(_) => redis_budget(&redis_url, "check", None)
-                .map_err(|e| Failure::usage(format!("{source}: {}", chain(&e))))
-                .and_then(|_| {
-                    build("check")
-                        .map_err(|e| Failure::usage(format!("{ca_source}: {}", chain(&e))))
-                }),
-            None => build("check").map_err(|e| Failure::usage(format!("{source}: {}", chain(&e)))),
-        };
-        named?;
+        // A refusal names where it came from: the CA file's source when the URL alone
+        // builds, the URL's otherwise. Judged only on failure, since every build starts the
+        // budget's thread and, for `rediss://`, reads the system's trust store.
+        build("check").map_err(|e| {
+            let at = match &ca_file {
+                Some(_) if redis_budget(&redis_url, "check", None).is_ok() => ca_source,
+                _ => source,
+            };
+            Failure::usage(format!("{at}: {}", chain(&e)))
+        })?;
         // The organization judged apart, so that the error names where it came from.
         let org_flag = non_empty(matches.get_one::<String>("rate-budget-org").cloned());
         let (organization, org_source) = match org_flag {
