@@ -269,14 +269,16 @@ pub(crate) fn check_rate_budget(matches: &ArgMatches) -> Result<(), Failure> {
                 // A variable may be set for every process of a machine, some of which share no
                 // budget: said, not refused as the option is.
                 // Read leniently: where it is ignored, a value that is not UTF-8 fails nothing.
-                let set = std::env::var_os(ORG_VARIABLE)
-                    .is_some_and(|value| !value.to_string_lossy().trim().is_empty());
-                if set {
-                    crate::paint::warning(&format!(
-                        "{ORG_VARIABLE} is set but no Redis is named \
-                         (--rate-budget-redis or GEOPERA_RATE_BUDGET_REDIS): this process paces \
-                         alone"
-                    ));
+                for name in [ORG_VARIABLE, CA_VARIABLE] {
+                    let set = std::env::var_os(name)
+                        .is_some_and(|value| !value.to_string_lossy().trim().is_empty());
+                    if set {
+                        crate::paint::warning(&format!(
+                            "{name} is set but no Redis is named \
+                             (--rate-budget-redis or GEOPERA_RATE_BUDGET_REDIS): this process \
+                             paces alone"
+                        ));
+                    }
                 }
                 return Ok(());
             }

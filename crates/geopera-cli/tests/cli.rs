@@ -6561,21 +6561,27 @@ fn a_rate_budget_the_command_line_cannot_mean_is_a_usage_error_and_nothing_is_se
         assert!(stderr.contains("an unset variable?"), "{stderr}");
     }
     assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
-    // The variable without a Redis is said, not refused: it may be set for every process of a
-    // machine.
-    let output = s
-        .cli()
-        .env("GEOPERA_RATE_BUDGET_ORG", "org_a")
-        .args(["--dry-run"])
-        .args(SEARCH_ONE)
-        .output()
-        .expect("geopera runs");
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert!(
-        text(&output.stderr).contains("GEOPERA_RATE_BUDGET_ORG is set but no Redis is named"),
-        "{}",
-        text(&output.stderr)
-    );
+    // Either variable without a Redis is said, not refused: it may be set for every process
+    // of a machine.
+    for (variable, value) in [
+        ("GEOPERA_RATE_BUDGET_ORG", "org_a"),
+        ("GEOPERA_RATE_BUDGET_REDIS_CA", "/etc/fleet-ca.pem"),
+    ] {
+        let output = s
+            .cli()
+            .env(variable, value)
+            .args(["--dry-run"])
+            .args(SEARCH_ONE)
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains(&format!("{variable} is set but no Redis is named")),
+            "{stderr}"
+        );
+        assert_eq!(stderr.matches("is set but no Redis").count(), 1, "{stderr}");
+    }
     // The Redis may come from the environment, the organization from the command line.
     let output = s
         .cli()
