@@ -83,13 +83,8 @@ fn change(
 ) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.lock_org();
-    // Renaming is an editor's; archiving, which takes the project out of use, an admin's.
-    let needed = if archived.is_some() {
-        Role::Admin
-    } else {
-        Role::Editor
-    };
-    require_role(ctx, &inner.resources, id, needed)?;
+    // The project's own metadata, as archiving it, is its admin's, as the contract says.
+    require_role(ctx, &inner.resources, id, Role::Admin)?;
     let project = inner
         .resources
         .get_mut(Family::Project, ctx.org, None, id)?;

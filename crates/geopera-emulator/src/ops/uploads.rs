@@ -118,7 +118,7 @@ pub(crate) fn signed_url(ctx: &Ctx<'_>, input: SignedUrlInput) -> Outcome {
     let expires = now_ms.div_euclid(1000).saturating_add(UPLOAD_URL_SECS);
     let expires_ms = expires.saturating_mul(1000);
     let mut inner = lock(ctx);
-    let upload = open_upload(&mut inner.resources, ctx, &input.upload_id)?;
+    let upload = editable_upload(&mut inner.resources, ctx, &input.upload_id)?;
     let mut urls: Vec<Value> = upload
         .fields
         .get(URLS)
@@ -208,7 +208,7 @@ pub(crate) fn progress(ctx: &Ctx<'_>, input: UploadProgressInput) -> Outcome {
             Storage::of(&inner.resources, ctx.org),
         )));
     }
-    let upload = open_upload(&mut inner.resources, ctx, &input.upload_id)?;
+    let upload = editable_upload(&mut inner.resources, ctx, &input.upload_id)?;
     if let Some(bytes) = input.bytes_uploaded {
         let total = int(upload, "total_bytes");
         if !(0..=total).contains(&bytes) {
@@ -237,13 +237,7 @@ pub(crate) fn complete(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
     };
     let now = ctx.now();
     let mut inner = lock(ctx);
-    // Completing makes the upload's files the project's data: an editor's, as starting it is.
-    let project = open_upload(&mut inner.resources, ctx, &id)?
-        .str("project_id")
-        .unwrap_or_default()
-        .to_owned();
-    super::projects::require_role_if_kept(ctx, &inner.resources, &project, Role::Editor)?;
-    let upload = open_upload(&mut inner.resources, ctx, &id)?;
+    let upload = editable_upload(&mut inner.resources, ctx, &id)?;
     let received = int(upload, "bytes_received");
     let total = int(upload, "total_bytes");
     if received != total || uploads::files(upload).is_empty() {
@@ -282,7 +276,7 @@ pub(crate) fn fail(ctx: &Ctx<'_>, input: UploadFailInput) -> Outcome {
     }
     let now = ctx.now();
     let mut inner = lock(ctx);
-    open_upload(&mut inner.resources, ctx, &input.upload_id)?;
+    editable_upload(&mut inner.resources, ctx, &input.upload_id)?;
     let upload = fail_open(
         &mut inner,
         ctx,
@@ -332,6 +326,22 @@ fn open_upload<'a>(
         return Err(closed(upload));
     }
     Ok(upload)
+}
+
+/// The caller's open upload, if the caller may change it: whatever changes an upload (a URL
+/// to send a file, its progress, its end) is an editor's on its project, as starting it is;
+/// a viewer could otherwise replace an editor's files or fail the upload.
+fn editable_upload<'a>(
+    resources: &'a mut crate::resources::Resources,
+    ctx: &Ctx<'_>,
+    id: &str,
+) -> Result<&'a mut Resource, ApiError> {
+    let project = open_upload(resources, ctx, id)?
+        .str("project_id")
+        .unwrap_or_default()
+        .to_owned();
+    super::projects::require_role_if_kept(ctx, resources, &project, Role::Editor)?;
+    open_upload(resources, ctx, id)
 }
 
 /// A file's name must meet the rule the SDK checks before it reserves quota

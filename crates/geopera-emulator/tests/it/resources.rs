@@ -344,8 +344,9 @@ fn items_are_duplicated_traced_and_their_asset_named() {
 }
 
 /// A person's role in a project holds them to what the contract allows it: a viewer changes
-/// nothing there, an editor changes its contents but deletes no collection, an admin may.
-/// Keys, and people who are no members of the project, keep the organization's access.
+/// nothing there, an editor changes its contents (an upload's too) but deletes no collection
+/// and changes no metadata of the project's own, an admin may. Keys, and people who are no
+/// members of the project, keep the organization's access.
 #[test]
 fn a_project_role_holds_a_person_to_what_it_allows() {
     let api = Api::start();
@@ -358,6 +359,14 @@ fn a_project_role_holds_a_person_to_what_it_allows() {
         .expect("a token")
         .to_owned();
     let in_a_day = geopera_types::rfc3339::format_date_time(api.emu.clock().now_secs() + 86_400);
+    // An upload a key started, which the person's role then decides they may change or not.
+    let upload = ok(api.call(
+        "uploads.initiate",
+        json!({"project_id": project, "transfer_method": "browser", "file_count": 1, "total_bytes": 10}),
+    ))["id"]
+        .as_str()
+        .expect("an upload id")
+        .to_owned();
     let role = |role: &str, adding: bool| {
         let op = if adding {
             "projects.add_member"
@@ -401,11 +410,16 @@ fn a_project_role_holds_a_person_to_what_it_allows() {
                        "password": "correct horse", "expires_at": in_a_day}),
             ),
             (
-                "projects.update",
-                json!({"project_id": project, "description": name}),
+                "uploads.signed_url",
+                json!({"upload_id": upload, "file_name": "scene.tif", "content_type": "image/tiff"}),
+            ),
+            (
+                "uploads.progress",
+                json!({"upload_id": upload, "bytes_uploaded": name.len() % 10}),
             ),
         ]
     };
+    let fail_upload = json!({"upload_id": upload, "error_message": "given up"});
     // No member yet: the organization's access.
     for (op, body) in changes("before") {
         assert_eq!(api.call_as(&token, op, body).status, 200, "{op}");
@@ -422,19 +436,31 @@ fn a_project_role_holds_a_person_to_what_it_allows() {
             refused.json()
         );
     }
-    // Nor does a viewer say who holds which role, or end the project.
-    for (op, body) in [
-        (
-            "projects.update_member",
-            json!({"project_id": project, "user_id": "usr_admin", "role": "admin"}),
-        ),
+    // Nor does a viewer say who holds which role, change the project's own metadata, or end
+    // the project or an upload.
+    let admins = || {
+        [
+            (
+                "projects.update_member",
+                json!({"project_id": project, "user_id": "usr_admin", "role": "admin"}),
+            ),
+            (
+                "projects.update",
+                json!({"project_id": project, "description": "renamed"}),
+            ),
+            ("projects.archive", json!({"project_id": project})),
+        ]
+    };
+    let refused = api.call_as(&token, "uploads.fail", fail_upload.clone());
+    assert_eq!(refused.status, 403, "{:?}", refused.json());
+    let ends = [
         (
             "projects.remove_member",
             json!({"project_id": project, "user_id": "usr_admin"}),
         ),
-        ("projects.archive", json!({"project_id": project})),
         ("projects.delete", json!({"project_id": project})),
-    ] {
+    ];
+    for (op, body) in admins().into_iter().chain(ends) {
         let refused = api.call_as(&token, op, body);
         assert_eq!(refused.status, 403, "{op}: {:?}", refused.json());
     }
@@ -449,17 +475,32 @@ fn a_project_role_holds_a_person_to_what_it_allows() {
     let delete = json!({"project_id": project, "collection_id": kept});
     let refused = api.call_as(&token, "collections.delete", delete.clone());
     assert_eq!(refused.status, 403, "deleting a collection needs an admin");
-    let refused = api.call_as(
-        &token,
-        "projects.update_member",
-        json!({"project_id": project, "user_id": "usr_admin", "role": "admin"}),
+    for (op, body) in admins() {
+        let refused = api.call_as(&token, op, body);
+        assert_eq!(refused.status, 403, "an editor: {op}: {:?}", refused.json());
+        assert!(
+            refused.json()["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("needs the role admin")),
+            "{op}: {:?}",
+            refused.json()
+        );
+    }
+    let failed = api.call_as(&token, "uploads.fail", fail_upload);
+    assert_eq!(
+        failed.status,
+        200,
+        "an editor ends an upload: {:?}",
+        failed.json()
     );
-    assert_eq!(refused.status, 403, "an editor makes no admin of itself");
     role("admin", false);
     assert_eq!(
         api.call_as(&token, "collections.delete", delete).status,
         200
     );
+    for (op, body) in admins() {
+        assert_eq!(api.call_as(&token, op, body).status, 200, "an admin: {op}");
+    }
     let ended = api.call_as(&token, "projects.delete", json!({"project_id": project}));
     assert_eq!(ended.status, 200, "{:?}", ended.json());
 }
