@@ -67,20 +67,27 @@ impl Target {
     /// be typed, so the command names it `NAME`, the message quoting it escaped. An
     /// `--api-url` given on the command line is repeated the same way.
     pub(crate) fn login_command(&self) -> String {
-        let mut command = "geopera login".to_owned();
+        format!("geopera login{}", self.options())
+    }
+
+    /// The options that take another command to this one's profile and API, as advice
+    /// repeats them (see [`Target::login_command`]): a command advised without them would
+    /// ask the public API, or the default profile, about what this one made elsewhere.
+    pub(crate) fn options(&self) -> String {
+        let mut options = String::new();
         if self.profile != DEFAULT_PROFILE {
-            command.push_str(&option("--profile", &self.profile, "NAME"));
+            options.push_str(&option("--profile", &self.profile, "NAME"));
         }
         if self.api_url_given {
-            command.push_str(&option("--api-url", &self.api_url, "URL"));
+            options.push_str(&option("--api-url", &self.api_url, "URL"));
         }
-        command
+        options
     }
 }
 
 /// ` --name value` as a POSIX shell must be given it (see [`Target::login_command`]), or
 /// ` --name=PLACEHOLDER` for a value that cannot be shown as typed.
-fn option(name: &str, value: &str, placeholder: &str) -> String {
+pub(crate) fn option(name: &str, value: &str, placeholder: &str) -> String {
     if value.chars().any(crate::paint::steers) {
         return format!(" {name}={placeholder}");
     }

@@ -150,13 +150,20 @@ pub(crate) async fn call(
             let answer: Value = serde_json::from_slice(&response.content).unwrap_or(Value::Null);
             let started = crate::waiting::kind_of(operation_id)
                 .and_then(|kind| Some((kind, crate::waiting::started_id(kind, &answer)?)));
+            let options = target.options();
             let Some((kind, id)) = started else {
                 render(operation_id, &response, settings)?;
-                return Err(Failure::other(
-                    "--wait: the answer names no order or job to wait for",
+                // `settings.wait` is refused up front for operations of no kind.
+                let kind =
+                    crate::waiting::kind_of(operation_id).unwrap_or(crate::waiting::Kind::Order);
+                return Err(crate::waiting::nothing_to_wait_for(
+                    kind,
+                    operation_id,
+                    unanswered.as_deref(),
+                    &options,
                 ));
             };
-            crate::waiting::wait_for_started(&client, kind, &id, settings).await
+            crate::waiting::wait_for_started(&client, kind, &id, &options, settings).await
         }
         // NDJSON (`catalog.search_stream`) is text, which `render` prints, unless `--out`
         // asks for the bytes in a file.

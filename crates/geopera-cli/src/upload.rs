@@ -198,7 +198,7 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
                 .map_err(|e| Failure::other(format!("cannot print the upload: {e}")))?;
             call::print_json(&text, settings)
         }
-        Err(error) => Err(failed(&error, path, &target.api_url, settings)),
+        Err(error) => Err(failed(&error, path, &target, settings)),
     }
 }
 
@@ -292,9 +292,10 @@ pub(crate) static ENDS_ITSELF_ON_INTERRUPT: AtomicBool = AtomicBool::new(false);
 fn failed(
     error: &UploadError,
     path: &std::path::Path,
-    api_url: &str,
+    target: &auth::Target,
     settings: &Settings,
 ) -> Failure {
+    let api_url = target.api_url.as_str();
     let step = error.step();
     let file = paint::path(path);
     let mut failure = match error.cause() {
@@ -343,12 +344,12 @@ fn failed(
             "{id}: the API refused to release it ({}), as it does once an upload is completed \
              or failed, when nothing is left reserved; {}",
             crate::failure::chain(why),
-            state_advice(error.upload_id())
+            state_advice(error.upload_id(), &target.options())
         ),
         Release::NotReleased(why) => format!(
             "{id}: its reservation was NOT released ({}); {}",
             crate::failure::chain(why),
-            release_advice(error.upload_id())
+            release_advice(error.upload_id(), &target.options())
         ),
         _ if error.is_released() => format!("{id}: its reservation was released"),
         _ => format!("{id}: its reservation may still be held"),
@@ -360,32 +361,37 @@ fn failed(
     failure
 }
 
-/// What to run to see an upload that is no longer open.
-fn state_advice(upload_id: Option<&str>) -> String {
+/// What to run to see an upload that is no longer open, under the `options` that reach its
+/// API ([`auth::Target::options`]).
+fn state_advice(upload_id: Option<&str>, options: &str) -> String {
     match upload_id {
         Some(id) if !id.chars().any(crate::paint::steers) => format!(
-            "see it with 'geopera uploads progress --upload-id={}'",
+            "see it with 'geopera{options} uploads progress --upload-id={}'",
             shell_word(id)
         ),
-        _ => "see it with 'geopera uploads progress --upload-id=ID'".to_owned(),
+        _ => format!("see it with 'geopera{options} uploads progress --upload-id=ID'"),
     }
 }
 
-/// What to run to release a reservation the upload could not release itself.
-pub(crate) fn release_advice(upload_id: Option<&str>) -> String {
+/// What to run to release a reservation the upload could not release itself, under the
+/// `options` that reach its API.
+pub(crate) fn release_advice(upload_id: Option<&str>, options: &str) -> String {
     match upload_id {
         Some(id) if !id.chars().any(crate::paint::steers) => format!(
-            "run 'geopera uploads fail --upload-id={} --error-message cancelled' to release it",
+            "run 'geopera{options} uploads fail --upload-id={} --error-message cancelled' to \
+             release it",
             shell_word(id)
         ),
         // A quoted line break or escape sequence cannot be shown as it must be typed.
-        Some(_) => "its upload id is unusual (it holds control characters, shown escaped at the \
-                    start of this line): release it with 'geopera uploads fail --upload-id=ID \
-                    --error-message cancelled'"
-            .to_owned(),
-        None => "list the project's uploads ('geopera uploads list') and release it with \
-                 'geopera uploads fail'"
-            .to_owned(),
+        Some(_) => format!(
+            "its upload id is unusual (it holds control characters, shown escaped at the start \
+             of this line): release it with 'geopera{options} uploads fail --upload-id=ID \
+             --error-message cancelled'"
+        ),
+        None => format!(
+            "list the project's uploads ('geopera{options} uploads list') and release it with \
+             'geopera{options} uploads fail'"
+        ),
     }
 }
 

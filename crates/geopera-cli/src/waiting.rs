@@ -46,14 +46,41 @@ impl Kind {
         }
     }
 
-    /// The command that takes `id` up again, with how to read it.
-    fn resume(self, id: &str) -> String {
-        let id = crate::paint::shell_word(id);
+    /// The command that takes `id` up again, with how to read it, under the `options`
+    /// ([`crate::auth::Target::options`]) that reach the API that made it. An id that a
+    /// terminal would act on is named by a placeholder (the message names it escaped), and one
+    /// starting with `-` is kept a value rather than read as an option.
+    fn resume(self, id: &str, options: &str) -> String {
         match self {
-            Kind::Order => format!("resume with: geopera orders wait {id}"),
-            Kind::ProcessingJob => format!("see it with: geopera processing job get --job-id {id}"),
-            Kind::ClipJob => format!("see it with: geopera clip job get --job-id {id}"),
+            Kind::Order => {
+                let id = if id.chars().any(crate::paint::steers) {
+                    "ORDER_ID".to_owned()
+                } else if id.starts_with('-') {
+                    format!("-- {}", crate::paint::shell_word(id))
+                } else {
+                    crate::paint::shell_word(id)
+                };
+                format!("resume with: geopera{options} orders wait {id}")
+            }
+            Kind::ProcessingJob => format!(
+                "see it with: geopera{options} processing job get{}",
+                crate::auth::option("--job-id", id, "JOB_ID")
+            ),
+            Kind::ClipJob => format!(
+                "see it with: geopera{options} clip job get{}",
+                crate::auth::option("--job-id", id, "JOB_ID")
+            ),
         }
+    }
+
+    /// The command that lists what this kind of operation made, to find one by.
+    fn listing(self, options: &str) -> String {
+        let family = match self {
+            Kind::Order => "orders list",
+            Kind::ProcessingJob => "processing jobs list",
+            Kind::ClipJob => "clip jobs list",
+        };
+        format!("geopera{options} {family}")
     }
 }
 
@@ -74,6 +101,32 @@ pub(crate) fn kind_of(operation_id: &str) -> Option<Kind> {
         "clip.create_from_area" | "clip.create_from_item" => Some(Kind::ClipJob),
         _ => None,
     }
+}
+
+/// The failure of a `--wait` whose operation succeeded but whose answer names no id to wait
+/// for: it says that the order or job was made, so that nobody makes it again to wait for
+/// it, how to find it, and, when the call had an `Idempotency-Key`, how to repeat the command
+/// without making a second one.
+pub(crate) fn nothing_to_wait_for(
+    kind: Kind,
+    operation_id: &str,
+    key: Option<&str>,
+    options: &str,
+) -> Failure {
+    let (noun, made) = (kind.noun(), kind.made());
+    let mut message = format!(
+        "--wait: {operation_id} succeeded, so the {noun} was {made}, but its answer (printed \
+         above) names no {noun} id to wait for; find it with '{}'",
+        kind.listing(options)
+    );
+    if let Some(key) = key {
+        message.push_str(&format!(
+            "; it was sent with Idempotency-Key {key}: repeated with --idempotency-key {}, \
+             the command replays this answer rather than making another {noun}",
+            crate::paint::shell_word(key)
+        ));
+    }
+    Failure::other(message)
 }
 
 /// The id of the order or job an answer started.
@@ -276,6 +329,7 @@ pub(crate) async fn wait_for_started(
     client: &Geopera,
     kind: Kind,
     id: &str,
+    options: &str,
     settings: &Settings,
 ) -> Outcome {
     let (noun, made) = (kind.noun(), kind.made());
@@ -283,7 +337,7 @@ pub(crate) async fn wait_for_started(
     // failure's, which are split at line breaks first.
     let (shown_id, resume) = (
         crate::paint::inert(id),
-        crate::paint::inert(&kind.resume(id)).into_owned(),
+        crate::paint::inert(&kind.resume(id, options)).into_owned(),
     );
     crate::paint::note(&format!(
         "{noun} {shown_id} {made}; waiting for it ({resume})"
@@ -382,3 +436,7 @@ async fn wait_and_print(
     drop(shown);
     Ok(call::render(answer.operation_id, &answer, settings).and(failed.map_or(Ok(()), Err)))
 }
+
+#[cfg(test)]
+#[path = "waiting_tests.rs"]
+mod tests;

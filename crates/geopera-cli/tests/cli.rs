@@ -2392,6 +2392,72 @@ fn a_wait_that_fails_after_the_placement_names_the_placed_order_and_exits_1() {
     assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
 }
 
+/// Advice to run another command names the API and profile this one used: without them the
+/// command would ask the public API, or the default profile, about an order placed elsewhere.
+#[test]
+fn a_wait_names_the_api_it_placed_the_order_with_in_its_advice() {
+    let s = setup();
+    let url = test_server(4, |body| {
+        if text(body).contains("captures") {
+            (
+                202,
+                r#"{"orderId":"ord_42","status":"received"}"#.to_owned(),
+            )
+        } else {
+            let missing = r#"{"type":"about:blank","title":"Not Found","status":404,"detail":"Order not found"}"#;
+            (404, missing.to_owned())
+        }
+    });
+    let body = r#"{"captures":[{"id":"S2A_1","geometry":{"type":"Point","coordinates":[0,0]}}]}"#;
+    let output = s
+        .against("http://127.0.0.1:9")
+        .args(["--api-url", &url, "--profile", "work"])
+        .args(["orders", "archive", "place", "--wait", "--json", body])
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 1, "ord_42", "--api-url");
+    let resume = format!("resume with: geopera --profile work --api-url {url} orders wait ord_42");
+    assert_eq!(stderr.matches(&resume).count(), 2, "{stderr}");
+}
+
+/// A placement answered without an id it can read (here a number) leaves `--wait` nothing to
+/// wait for; the order was placed all the same, which the failure says, with how to find it
+/// and how to repeat the command without placing a second one.
+#[test]
+fn a_wait_for_an_answer_without_an_id_says_the_order_was_placed_and_how_not_to_place_it_twice() {
+    let s = setup();
+    let url = test_server(1, |_| {
+        (202, r#"{"orderId":12345,"status":"received"}"#.to_owned())
+    });
+    let body = r#"{"captures":[{"id":"S2A_1","geometry":{"type":"Point","coordinates":[0,0]}}]}"#;
+    let output = s
+        .against("http://127.0.0.1:9")
+        .args(["--api-url", &url])
+        .args(["orders", "archive", "place", "--wait", "--json", body])
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 1, "the order was placed", "no id");
+    assert!(
+        stderr.contains(&format!("'geopera --api-url {url} orders list'")),
+        "{stderr}"
+    );
+    let key = stderr
+        .split("--idempotency-key ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .expect("the key to repeat the command with");
+    assert!(!key.is_empty() && !key.contains(' '), "{stderr}");
+    assert!(
+        stderr.contains(&format!("sent with Idempotency-Key {key}")),
+        "{stderr}"
+    );
+    assert_eq!(
+        stdout_json(&output)["orderId"],
+        12345,
+        "the answer is printed"
+    );
+}
+
 #[test]
 fn a_wait_that_fails_after_a_job_started_names_the_job_and_exits_1() {
     let s = setup();
