@@ -557,14 +557,21 @@ fn print_parse_outcome(error: &clap::Error) -> std::io::Result<()> {
 /// a line of output (`Error: ...`) or steer the terminal, as no other message of this program
 /// lets a word it did not write do; a key typed where another argument belongs (`geopera login
 /// gpra_...`) would be printed back into the terminal's scroll-back or a CI job's log.
+///
+/// clap's tips (`tip: to pass '...' as a value, use '-- ...'`) quote the word too, inside
+/// styled text whose escape sequences cannot be told from the word's own. Once any word was
+/// quoted, or a tip's plain text shows what a terminal would act on, each tip is replaced by
+/// its plain text (clap's styles stripped) with each quoted word as the error line shows it,
+/// made inert. The tip loses its colours, never its advice.
 fn quote_inert(error: &mut clap::Error) {
+    use clap::builder::StyledStr;
     use clap::error::ContextValue;
     fn shown(word: &str) -> Option<String> {
         let hidden = hidden::redacted(word);
         let shown = paint::inert(&hidden);
         (shown != word).then(|| shown.into_owned())
     }
-    let quoted: Vec<_> = error
+    let mut quoted: Vec<_> = error
         .context()
         .filter_map(|(kind, value)| match value {
             ContextValue::String(word) => shown(word).map(|w| (kind, ContextValue::String(w))),
@@ -580,6 +587,50 @@ fn quote_inert(error: &mut clap::Error) {
             _ => None,
         })
         .collect();
+    // Each quoted word as a tip's plain text holds it, with how the error line shows it: the
+    // tip then names the word as that line does.
+    let words: Vec<(String, String)> = error
+        .context()
+        .filter_map(|(_, value)| match value {
+            ContextValue::String(word) => Some(std::slice::from_ref(word)),
+            ContextValue::Strings(words) => Some(words.as_slice()),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|word| {
+            let stripped = StyledStr::from(word.as_str().to_owned()).to_string();
+            Some((stripped, shown(word)?)).filter(|(stripped, _)| !stripped.is_empty())
+        })
+        .collect();
+    let tainted = !quoted.is_empty();
+    let tips: Vec<_> = error
+        .context()
+        .filter_map(|(kind, value)| match value {
+            ContextValue::StyledStrs(tips) => {
+                let plain: Vec<String> = tips
+                    .iter()
+                    .map(|tip| {
+                        words
+                            .iter()
+                            .fold(tip.to_string(), |tip, (stripped, shown)| {
+                                tip.replace(stripped.as_str(), shown)
+                            })
+                    })
+                    .collect();
+                let changed: Vec<Option<String>> = plain.iter().map(|tip| shown(tip)).collect();
+                (tainted || changed.iter().any(Option::is_some)).then(|| {
+                    let tips = plain
+                        .into_iter()
+                        .zip(changed)
+                        .map(|(tip, shown)| StyledStr::from(shown.unwrap_or(tip)))
+                        .collect();
+                    (kind, ContextValue::StyledStrs(tips))
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    quoted.extend(tips);
     for (kind, value) in quoted {
         error.insert(kind, value);
     }

@@ -9125,6 +9125,35 @@ fn a_profile_name_cannot_steer_the_terminal_in_success_messages() {
     }
 }
 
+/// A word of the command line that clap quotes back in a usage error, and in the tip under
+/// it (`to pass '...' as a value, use '-- ...'`), is shown escaped in both, with colours on
+/// or off: the tip quoted it raw, so an escape sequence there cleared the screen or retitled
+/// the terminal, and a carriage return forged a line.
+#[test]
+fn a_usage_error_s_tip_quotes_the_command_line_inert() {
+    let s = setup();
+    let word = "--x\u{1b}]0;pwned\u{7}\u{1b}[2J\r\u{202e}Error: forged";
+    let escaped = r"--x\u{1b}]0;pwned\u{7}\u{1b}[2J\u{d}\u{202e}Error: forged";
+    for colour in ["0", "1"] {
+        let output = s
+            .bare()
+            .env("CLICOLOR_FORCE", colour)
+            .args(["orders", "wait", word])
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = text(&output.stderr);
+        let tip = stderr
+            .lines()
+            .find(|line| line.contains("tip:"))
+            .unwrap_or_else(|| panic!("a tip: {stderr:?}"));
+        assert!(tip.contains(&format!("use '-- {escaped}'")), "{tip:?}");
+        assert!(!stderr.contains(['\r', '\u{7}', '\u{202e}']), "{stderr:?}");
+        assert!(!stderr.contains("\u{1b}]0;"), "{stderr:?}");
+        assert!(!stderr.contains("\n\rError"), "{stderr:?}");
+    }
+}
+
 #[test]
 fn a_credentials_file_over_16_mib_is_refused_unread() {
     let s = setup();
