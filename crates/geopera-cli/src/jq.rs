@@ -77,8 +77,21 @@ fn stack_address() -> usize {
     std::ptr::addr_of!(marker) as usize
 }
 
+/// The longest program taken, in bytes. jaq's parser recurses once per level of nesting, as
+/// its evaluation does, with no bound of its own, so a program nested deep enough (`[[[...`)
+/// overflows even [`STACK_BYTES`] while it is compiled, an abort. Programs are compiled on
+/// the [`worker`]'s stack, and this bound keeps their nesting within it; a jq program is a
+/// few hundred bytes.
+const MAX_PROGRAM_BYTES: usize = 16 * 1024;
+
 /// Parses and compiles `expr`, or says why it is not a jq program.
 fn compile(expr: &str) -> Result<Filter, Failure> {
+    if expr.len() > MAX_PROGRAM_BYTES {
+        return Err(Failure::usage(format!(
+            "--jq: the program is {} bytes long; at most {MAX_PROGRAM_BYTES} are taken",
+            expr.len()
+        )));
+    }
     let defs = jaq_core::defs()
         .chain(jaq_std::defs())
         .chain(jaq_json::defs());
@@ -311,9 +324,23 @@ fn compiled(expr: &str) -> Result<Rc<Filter>, Failure> {
     Ok(filter)
 }
 
-/// Checks `expr` compiles, before anything is sent.
+/// Checks `expr` compiles, before anything is sent: on the [`worker`], whose stack a deeply
+/// nested program's compiling needs, and which keeps it compiled for the answer.
 pub(crate) fn check(expr: &str) -> Result<(), Failure> {
-    compile(expr).map(drop)
+    let (sender, results) = std::sync::mpsc::sync_channel(1);
+    let job = Job {
+        expr: expr.to_owned(),
+        text: None,
+        results: sender,
+    };
+    worker()?
+        .send(job)
+        .map_err(|_| Failure::other("--jq: the program's thread has ended"))?;
+    match results.recv() {
+        Ok(Err(failure)) => Err(failure),
+        // Closed with nothing said: it compiled.
+        Ok(Ok(_)) | Err(_) => Ok(()),
+    }
 }
 
 /// How many results a program may run ahead of their printing: enough to keep both threads
@@ -321,10 +348,11 @@ pub(crate) fn check(expr: &str) -> Result<(), Failure> {
 const RESULTS_AHEAD: usize = 64;
 
 /// One program to run on one document, for the [`worker`]; each result, or the failure that
-/// ends it, goes back through `results`, whose closing says the program is done.
+/// ends it, goes back through `results`, whose closing says the program is done. Without a
+/// document, the program is only compiled ([`check`]).
 struct Job {
     expr: String,
-    text: String,
+    text: Option<String>,
     results: SyncSender<Result<String, Failure>>,
 }
 
@@ -368,6 +396,9 @@ fn evaluate(job: Job) {
     } = job;
     let run = || -> Result<(), Failure> {
         let filter = compiled(&expr)?;
+        let Some(text) = text else {
+            return Ok(());
+        };
         let input = jaq_json::read::parse_single(text.as_bytes())
             .map_err(|e| Failure::other(format!("--jq: the answer is not JSON: {e}")))?;
         let watch = Watch {
@@ -527,7 +558,7 @@ pub(crate) fn run(
     let (sender, results) = std::sync::mpsc::sync_channel(RESULTS_AHEAD);
     let job = Job {
         expr: expr.to_owned(),
-        text: text.to_owned(),
+        text: Some(text.to_owned()),
         results: sender,
     };
     worker()?

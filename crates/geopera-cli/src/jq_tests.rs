@@ -182,3 +182,53 @@ fn a_program_that_does_not_parse_is_one_line_saying_where() {
         assert!(message.contains(said), "{program:?}: {message}");
     }
 }
+
+/// A program nested as deep as its length allows is compiled and run to an answer or an
+/// error, never a stack overflow (an abort): `check` compiled on the main thread's stack,
+/// which `[` twenty thousand times overflowed.
+#[test]
+fn a_program_nested_as_deep_as_it_may_be_is_no_stack_overflow() {
+    let most = MAX_PROGRAM_BYTES;
+    let nested = |open: &str, middle: &str, close: &str| {
+        let levels = (most - middle.len()) / (open.len() + close.len());
+        format!("{}{middle}{}", open.repeat(levels), close.repeat(levels))
+    };
+    let programs = [
+        format!("{}1", "-".repeat(most - 1)),
+        nested("[", "1", "]"),
+        nested("(", "1", ")"),
+        nested("-(", "1", ")"),
+        nested("{a:", "1", "}"),
+        nested("[-", "1", "]"),
+        nested("if . then ", "1", " else 0 end"),
+        nested("try ", "1", ""),
+        nested("1 as $x | ", "1", ""),
+        format!("{}1", "1|".repeat((most - 1) / 2)),
+        format!("{}1", "1+".repeat((most - 1) / 2)),
+        format!("{}1", "1,".repeat((most - 1) / 2)),
+    ];
+    for program in programs {
+        assert!(program.len() <= most, "{}", program.len());
+        let start = &program[..20];
+        // Compiled, or refused with a reason; then run, or stopped with a reason.
+        if check(&program).is_ok() {
+            let _ = collect(&program, "{}");
+        }
+        // Still able to run another program afterwards: the worker lives.
+        assert_eq!(
+            collect(".a", r#"{"a":1}"#)
+                .map_err(|f| f.message)
+                .as_deref(),
+            Ok(&["1".to_owned()][..]),
+            "{start}"
+        );
+    }
+    let long = " ".repeat(most + 1);
+    let refused = check(&long).expect_err("longer than the bound");
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.message.contains(&format!("at most {most}")),
+        "{}",
+        refused.message
+    );
+}
