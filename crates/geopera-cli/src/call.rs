@@ -177,6 +177,11 @@ pub(crate) async fn call(
             }
             write_binary(&response, settings.out.as_deref())
         }
+        // `--out` asked for bytes: a redirect to them is printed, and said to be no file.
+        Ok(response) if response.status.is_redirection() && settings.out.is_some() => {
+            render(operation_id, &response, settings)?;
+            Err(redirect_not_written(operation_id, settings))
+        }
         Ok(response) => render(operation_id, &response, settings),
         Err(error) => {
             let mut failure = sdk_failure(operation_id, &target.api_url, settings, &error);
@@ -391,6 +396,21 @@ fn answers_ndjson(operation_id: &str) -> bool {
 
 /// Writes a binary answer to `--out`, or to stdout when that is a pipe or a file: bytes on a
 /// terminal would garble it and are never what was meant.
+/// The failure of `--out` when the answer was a redirect to the bytes rather than the bytes,
+/// printed as JSON on stdout: left at that, the command would end 0 with the file unwritten
+/// (or, from an earlier run, stale), and a script would read it as the answer.
+fn redirect_not_written(operation_id: &str, settings: &Settings) -> Failure {
+    let path = settings
+        .out
+        .as_deref()
+        .filter(|path| path.as_os_str() != "-")
+        .map_or_else(|| "stdout".to_owned(), crate::paint::path);
+    Failure::other(format!(
+        "--out: the answer to {operation_id} is a redirect to where its bytes are (printed \
+         above as JSON), not the bytes; nothing was written to {path}"
+    ))
+}
+
 fn write_binary(response: &Answer, out: Option<&std::path::Path>) -> Outcome {
     // `--out -` means stdout, as for most tools that take an output file.
     if let Some(path) = out.filter(|path| path.as_os_str() != "-") {

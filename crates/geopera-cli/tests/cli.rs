@@ -6192,6 +6192,39 @@ fn a_redirect_answering_a_binary_operation_goes_through_jq_and_output() {
     }
 }
 
+/// With `--out FILE`, a redirect to the bytes is printed and the command fails saying nothing
+/// was written: it ended 0 with FILE untouched, which a script read as the tile (or, with a
+/// file of an earlier run, as this run's).
+#[test]
+fn a_redirect_answering_out_file_is_printed_and_fails_leaving_the_file_as_it_was() {
+    let s = setup();
+    let url = redirecting_server(
+        "HTTP/1.1 307 Temporary Redirect\r\nlocation: https://tiles.example/t/3/4/2.png\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("t.png");
+    std::fs::write(&file, "old").expect("a file of an earlier run");
+    let out = file.to_str().expect("a UTF-8 path");
+    for (out, named) in [(out, "t.png"), ("-", "stdout")] {
+        let output = s
+            .against(&url)
+            .args(tile_render("s-1"))
+            .args(["--out", out])
+            .output()
+            .expect("geopera runs");
+        let stderr = fails_saying(&output, 1, "is a redirect", out);
+        assert!(
+            stderr.contains("nothing was written to") && stderr.contains(named),
+            "{stderr}"
+        );
+        assert_eq!(
+            stdout_json(&output)["location"],
+            "https://tiles.example/t/3/4/2.png"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&file).expect("the file"), "old");
+}
+
 /// Bytes that `--jq` or `-o` cannot shape are refused once they come, and not written.
 #[test]
 fn a_binary_answer_of_bytes_with_jq_or_output_fails_and_writes_nothing() {
