@@ -933,7 +933,15 @@ pub(crate) fn api_message(operation_id: &str, status: StatusCode, content: &[u8]
         )];
     }
     let body: Value = serde_json::from_slice(content).unwrap_or(Value::Null);
-    if let Some(Value::Array(items)) = body.get("detail") {
+    // A list of the contract's `{loc, msg}` items; one of plain strings, or of items with a
+    // `message`, is said as it is rather than as items without a message.
+    let items = match body.get("detail") {
+        Some(Value::Array(items)) if items.iter().any(|item| item_message(item).is_some()) => {
+            Some(items)
+        }
+        _ => None,
+    };
+    if let Some(items) = items {
         let mut lines: Vec<String> = items
             .iter()
             .take(MAX_VALIDATION_LINES)
@@ -952,7 +960,10 @@ pub(crate) fn api_message(operation_id: &str, status: StatusCode, content: &[u8]
                             .join(".")
                     })
                     .unwrap_or_default();
-                let msg = inert(item.get("msg").and_then(Value::as_str).unwrap_or("invalid"));
+                let msg = match item_message(item) {
+                    Some(message) => inert(message).into_owned(),
+                    None => inert(&cut_chars(&item.to_string(), MAX_ITEM_CHARS)).into_owned(),
+                };
                 if loc.is_empty() {
                     format!("[{code}] {msg}")
                 } else {
@@ -983,6 +994,30 @@ pub(crate) fn api_message(operation_id: &str, status: StatusCode, content: &[u8]
             |m| inert(m).into_owned(),
         );
     vec![format!("[{code}] {message}")]
+}
+
+/// What one item of an error's `detail` list says: the contract's `msg`, a `message`, or the
+/// item itself when it is text.
+fn item_message(item: &Value) -> Option<&str> {
+    match item {
+        Value::String(text) => Some(text.as_str()),
+        _ => ["msg", "message"]
+            .iter()
+            .find_map(|key| item.get(*key).and_then(Value::as_str)),
+    }
+    .map(str::trim)
+    .filter(|text| !text.is_empty())
+}
+
+/// The most characters of an item of `detail` that says no message, shown as JSON.
+const MAX_ITEM_CHARS: usize = 200;
+
+/// `text`'s first `most` characters, `…` marking a cut.
+fn cut_chars(text: &str, most: usize) -> String {
+    match text.char_indices().nth(most) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
 }
 
 pub(crate) fn api_failure(operation_id: &str, response: &Answer) -> Failure {
@@ -1143,3 +1178,7 @@ fn cause_only(error: &geopera::Error) -> String {
         None => error.to_string(),
     }
 }
+
+#[cfg(test)]
+#[path = "call_tests.rs"]
+mod tests;

@@ -1,0 +1,46 @@
+//! Unit tests of `call.rs`.
+use super::*;
+
+fn said(body: &str) -> Vec<String> {
+    api_message("orders.cancel", StatusCode::CONFLICT, body.as_bytes())
+}
+
+#[test]
+fn a_detail_list_is_said_item_by_item_whatever_its_items_are() {
+    assert_eq!(
+        said(r#"{"detail":[{"loc":["body","limit"],"msg":"too big","type":"x"}]}"#),
+        ["[409] body.limit: too big"]
+    );
+    // Plain strings and `message` members are the server's words, not items without one.
+    assert_eq!(
+        said(r#"{"detail":["order is locked by another user"]}"#),
+        ["[409] order is locked by another user"]
+    );
+    assert_eq!(
+        said(r#"{"detail":[{"message":"locked"},{"code":7}]}"#),
+        ["[409] locked", r#"[409] {"code":7}"#]
+    );
+    // A list that says nothing gives way to the other members.
+    assert_eq!(
+        said(r#"{"title":"Conflict","detail":[{"code":7}]}"#),
+        ["[409] Conflict"]
+    );
+    assert_eq!(
+        said(r#"{"detail":[]}"#),
+        ["[409] orders.cancel failed with HTTP 409"]
+    );
+}
+
+#[test]
+fn an_item_without_a_message_is_shown_cut_and_inert() {
+    let long = format!(
+        r#"{{"detail":["x",{{"why":"{}\u001b[2J"}}]}}"#,
+        "a".repeat(500)
+    );
+    let lines = said(&long);
+    assert_eq!(lines.len(), 2);
+    assert!(lines[1].ends_with('…'), "{}", lines[1]);
+    assert!(lines[1].chars().count() < 220, "{}", lines[1]);
+    let steering = said(r#"{"detail":["x",{"why":"\u001b[2J"}]}"#);
+    assert!(!steering[1].contains('\u{1b}'), "{}", steering[1]);
+}
