@@ -768,9 +768,37 @@ fn tracing_to_stderr(matches: &ArgMatches) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .log_internal_errors(false)
-        .with_writer(std::io::stderr)
+        .with_writer(|| InertEvents)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+/// Stderr for the `-v` / `--debug` events, each made [`paint::inert`] but for its colours and
+/// its closing line break. An event quotes what a server chose (an order's id, a state, a
+/// header) in its fields, which the formatter writes as they are but for escape sequences: a
+/// carriage return or line break there would forge a line (`Error: ...`), a bidirectional
+/// override reorder one. The formatter hands each event over in one write.
+struct InertEvents;
+
+impl std::io::Write for InertEvents {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (body, end) = match text.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (text.as_ref(), ""),
+        };
+        // The formatter's own escape sequences (its colours) are kept: a field's ESC it
+        // writes escaped already.
+        let shown: Vec<_> = body.split('\u{1b}').map(paint::inert).collect();
+        let mut line = shown.join("\u{1b}");
+        line.push_str(end);
+        std::io::stderr().write_all(line.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// Resolves on Ctrl-C. Installing the handler means SIGINT no longer kills the process at

@@ -2420,6 +2420,46 @@ fn a_wait_names_the_api_it_placed_the_order_with_in_its_advice() {
     assert_eq!(stderr.matches(&resume).count(), 2, "{stderr}");
 }
 
+/// `-v` events quote what the server chose (here the id a wait polls) inert, as every other
+/// line does: the formatter wrote a carriage return or a bidirectional override as it came.
+#[test]
+fn verbose_events_quote_the_server_s_words_inert() {
+    let s = setup();
+    let url = test_server(16, |body| {
+        if text(body).contains("captures") {
+            let placed = r#"{"orderId":"ord_1\rError: forged \u202egnp.exe","status":"received"}"#;
+            (202, placed.to_owned())
+        } else {
+            let busy = r#"{"type":"about:blank","title":"Unavailable","status":503}"#;
+            (503, busy.to_owned())
+        }
+    });
+    let body = r#"{"captures":[{"id":"S2A_1","geometry":{"type":"Point","coordinates":[0,0]}}]}"#;
+    let output = s
+        .against(&url)
+        .args(["-v", "orders", "archive", "place", "--wait", "--json", body])
+        .args(["--wait-timeout", "2"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    let events: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("geopera::"))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|line| line.contains(r"ord_1\u{d}Error: forged \u{202e}gnp.exe")),
+        "an event names the id, escaped: {stderr}"
+    );
+    assert!(!stderr.contains(['\r', '\u{202e}']), "{stderr:?}");
+    assert!(
+        !stderr.lines().any(|line| line.starts_with("Error: forged")),
+        "{stderr}"
+    );
+}
+
 /// A placement answered without an id it can read (here a number) leaves `--wait` nothing to
 /// wait for; the order was placed all the same, which the failure says, with how to find it
 /// and how to repeat the command without placing a second one.
