@@ -975,7 +975,9 @@ enum Inapplicable {
     /// repeated run is executed once.
     IdempotencyKey,
     /// `--api-url`: the command talks to the server the profile's credential was stored for,
-    /// and ignoring the flag would let a user believe it signed out of another one.
+    /// and ignoring the flag would let a user believe it signed out of another one; or it asks
+    /// no server at all, and ignoring it would pass this program's list of operations off as
+    /// the server's.
     ApiUrl,
 }
 
@@ -984,7 +986,8 @@ enum Inapplicable {
 /// that a dry run could show (they sign in or out, read a local file, print from this
 /// program, or wait on the server); `whoami` and `webhooks verify` print JSON, so `--jq` and
 /// `-o` apply to them. `upload` makes several calls, which one Idempotency-Key cannot name.
-/// `logout` signs out at the server the profile signed in to, whatever `--api-url` says.
+/// `logout` signs out at the server the profile signed in to, whatever `--api-url` says, and
+/// `op --list` lists the operations this program was built with, asking no server.
 const REFUSED_BY: [(&str, &[Inapplicable]); 9] = {
     use Inapplicable::{ApiUrl, DryRun, IdempotencyKey, Shaping};
     [
@@ -992,7 +995,7 @@ const REFUSED_BY: [(&str, &[Inapplicable]); 9] = {
         ("login", &[DryRun, Shaping, IdempotencyKey]),
         ("logout", &[DryRun, Shaping, IdempotencyKey, ApiUrl]),
         ("man", &[DryRun, Shaping, IdempotencyKey]),
-        ("op --list", &[DryRun, Shaping, IdempotencyKey]),
+        ("op --list", &[DryRun, Shaping, IdempotencyKey, ApiUrl]),
         ("orders wait", &[DryRun, IdempotencyKey]),
         ("upload", &[IdempotencyKey]),
         ("webhooks verify", &[DryRun, IdempotencyKey]),
@@ -1058,10 +1061,19 @@ fn refuse_what_cannot_apply(command: &str, matches: &ArgMatches) -> Outcome {
             }
             Inapplicable::ApiUrl => {
                 if matches!(matches.try_get_one::<String>("api-url"), Ok(Some(_))) {
+                    let why = if command == "logout" {
+                        "signs out where the profile logged in (its stored API URL), not at \
+                         another server; choose the profile with --profile"
+                            .to_owned()
+                    } else {
+                        format!(
+                            "lists the {} operations this program was built with and asks no \
+                             server",
+                            geopera_types::operations::ALL.len()
+                        )
+                    };
                     return Err(Failure::usage(format!(
-                        "--api-url: 'geopera {command}' signs out where the profile logged in \
-                         (its stored API URL), not at another server; choose the profile with \
-                         --profile; nothing was done"
+                        "--api-url: 'geopera {command}' {why}; nothing was done"
                     )));
                 }
             }

@@ -8851,6 +8851,33 @@ fn logout_refuses_an_api_url_and_keeps_the_credential() {
     assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
 }
 
+/// `op --list` lists this program's operations and asks no server, so an `--api-url` given
+/// with it is refused rather than taken as listing that server's operations; the variable
+/// (set for every command of a shell) is not.
+#[test]
+fn op_list_refuses_an_api_url_it_would_not_ask() {
+    let s = setup();
+    for run in [
+        &["--api-url", "https://staging.example", "op", "--list"][..],
+        &["op", "--list", "--api-url", "https://staging.example"][..],
+    ] {
+        let output = s.bare().args(run).output().expect("geopera runs");
+        let stderr = fails_saying(&output, 2, "--api-url", run);
+        assert!(stderr.contains("asks no server"), "{run:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{run:?}");
+    }
+    let output = s
+        .bare()
+        .env("GEOPERA_API_URL", "https://staging.example")
+        .args(["op", "--list"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout)
+        .lines()
+        .any(|id| id == "catalog.search"));
+}
+
 #[test]
 fn logout_warns_when_the_session_could_not_be_revoked_and_still_forgets_it() {
     let s = setup();
