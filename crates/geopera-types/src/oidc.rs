@@ -104,4 +104,18 @@ pub mod codes {
     pub const UNSUPPORTED_TOKEN_TYPE: &str = "unsupported_token_type";
     /// An access token sent to a protected endpoint is unknown, expired or revoked.
     pub const INVALID_TOKEN: &str = "invalid_token";
+
+    /// The codes with which a token endpoint refuses a grant (RFC 6749, section 5.2): asked
+    /// again the same way, it would refuse again, so a session they answer is over. Any other
+    /// answer of a client error's status (a gateway's page, a provider starting up) refuses
+    /// nothing the session holds.
+    pub const GRANT_REFUSALS: [&str; 7] = [
+        INVALID_REQUEST,
+        INVALID_CLIENT,
+        INVALID_GRANT,
+        UNAUTHORIZED_CLIENT,
+        UNSUPPORTED_GRANT_TYPE,
+        INVALID_SCOPE,
+        ACCESS_DENIED,
+    ];
 }

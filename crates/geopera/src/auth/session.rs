@@ -679,15 +679,21 @@ impl fmt::Debug for Session {
     }
 }
 
-/// Whether a failed sign-in or refresh is the provider refusing the grant (a 4xx such as
-/// `invalid_grant`, or the SDK finding nothing left to renew with), rather than failing to
-/// answer: a refusal ends a session, an outage must not.
+/// Whether a failed sign-in or refresh is the provider refusing the grant (a 4xx with one of
+/// OAuth's [`codes::GRANT_REFUSALS`], such as `invalid_grant`, or the SDK finding nothing left
+/// to renew with), rather than failing to answer: a refusal ends a session, an outage must
+/// not. A 4xx without such a code (a gateway's 403 page, a provider answering 404 while it
+/// starts) is an outage: the provider never judged the refresh token.
 fn refuses_the_grant(error: &Error) -> bool {
     match error {
         // "Try again later" in HTTP's own words (408, 429) is no refusal either: the error's
         // kind says which answers are an outage.
         Error::SignIn { status, code, .. } => match status {
-            Some(status) => status.is_client_error() && error.kind() == crate::ErrorKind::Auth,
+            Some(status) => {
+                status.is_client_error()
+                    && error.kind() == crate::ErrorKind::Auth
+                    && codes::GRANT_REFUSALS.contains(&code.as_str())
+            }
             None => code == codes::INVALID_GRANT,
         },
         _ => false,

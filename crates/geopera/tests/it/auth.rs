@@ -1058,6 +1058,62 @@ async fn a_provider_outage_during_a_refresh_after_a_401_does_not_end_the_session
     assert_eq!(held.access_token(), "at-2");
 }
 
+/// A client error from the token endpoint that is no OAuth refusal (a gateway's 403 page, a
+/// provider answering 404 while its realm loads) never judged the refresh token: the session
+/// keeps it and renews once the provider answers. Only a refusal's code ends a session.
+#[tokio::test]
+async fn a_client_error_of_the_token_endpoint_without_a_refusal_s_code_does_not_end_the_session() {
+    let refreshes = Arc::new(AtomicUsize::new(0));
+    let counted = refreshes.clone();
+    let server = Hostile::serve("127.0.0.1", move |seen| {
+        if seen.path.ends_with("/protocol/openid-connect/token") {
+            let page = "<html>blocked</html>";
+            return match counted.fetch_add(1, Ordering::SeqCst) {
+                0 => crate::hostile::Reply::Raw(
+                    format!(
+                        "HTTP/1.1 403 Forbidden\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                        page.len()
+                    )
+                    .into_bytes(),
+                ),
+                1 => hostile_json(404, &[], r#"{"error":"Realm does not exist"}"#),
+                2 => hostile_json(
+                    200,
+                    &[],
+                    r#"{"access_token":"at-2","token_type":"Bearer","expires_in":300,"refresh_token":"rt-2"}"#,
+                ),
+                _ => hostile_json(400, &[], r#"{"error":"invalid_grant"}"#),
+            };
+        }
+        api_taking_only_at_2(seen)
+    });
+    let clock = ManualClock::new();
+    let session = Session::from_tokens(
+        Oidc::for_base_url(&server.url()).expect("a provider"),
+        tokens_at_1(),
+    )
+    .clock(SharedTime::new(&clock));
+    let client = AuthenticatedClient::builder_with_credentials(session.clone())
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid configuration");
+    for code in ["invalid_response", "Realm does not exist"] {
+        let error = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+            .await
+            .expect_err("the provider does not renew");
+        assert_eq!(sign_in_code(&error), Some(code), "{error}");
+        assert!(session.tokens().is_some(), "{code}: the session goes on");
+        // Past the moment a failure is remembered for, the provider is asked again.
+        clock.advance(Duration::from_secs(6));
+    }
+    catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect("the same refresh token renews the session");
+    assert_eq!(refreshes.load(Ordering::SeqCst), 3);
+    assert_eq!(session.tokens().expect("renewed").access_token(), "at-2");
+}
+
 /// A session on `at-1`/`rt-1` against a server whose token endpoint answers each refresh with
 /// `answer`, counting them, and whose API takes `at-2` only.
 fn refreshing_with(
