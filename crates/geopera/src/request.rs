@@ -176,6 +176,12 @@ impl<I> Request<I> {
 
     /// Sends `x-api-key` with this call (the contract accepts it on every operation). An
     /// empty or blank key fails the call before sending.
+    ///
+    /// This is the credential of a call on a [`Client`](crate::Client) without one of its
+    /// own. On a client with a credential, that credential decides who calls: a bearer token
+    /// is sent beside this key and the API reads the token (bearer wins), and a credential
+    /// sent as `x-api-key` itself takes this key's place. To call as another key, use a
+    /// client of that key.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.options.api_key = Some(Secret::new(key.into()));
         self
@@ -211,6 +217,9 @@ impl<I> Request<I> {
 
     /// Adds a header to this call; an invalid name or value fails the call before sending, as
     /// does a header the HTTP connection writes itself (`Content-Length`, `Host`, ...).
+    ///
+    /// An `Authorization` header is replaced by the credential of a client that has one, as
+    /// [`api_key`](Self::api_key) says of `x-api-key`.
     ///
     /// The three headers that have their own setter mean the same through this one:
     /// `Idempotency-Key` is [`idempotency_key`](Self::idempotency_key) (so no key is
