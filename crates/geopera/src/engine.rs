@@ -285,9 +285,11 @@ fn plan(
         safe: info.retry == RetryClass::Safe || has_key,
         secret_body: options.body_secrets.is_some(),
         max_retries: options.retries.unwrap_or(settings.retry.max_retries),
-        // A stream may legitimately take long: only the deadline and read timeout apply.
+        // A stream may legitimately take long: the client's timeout does not apply, only the
+        // deadline, the read timeout, and a timeout this call sets, which then bounds the
+        // whole stream as it bounds any attempt.
         timeout: if stream {
-            None
+            options.timeout
         } else {
             options.timeout.or(settings.timeout)
         },

@@ -256,7 +256,8 @@
 //!   included), and a silent answer or stream after [`DEFAULT_READ_TIMEOUT`] (60 s); all three
 //!   are builder knobs, and `None` lifts one. A deadline bounds a whole call with its retries.
 //!   [`Error::Timeout`] says which bound ran out ([`TimeoutLimit`]). A stream has no attempt
-//!   timeout, and its read timeout counts bytes, not items: a server that keeps an NDJSON
+//!   timeout unless its call sets one ([`Request::timeout`]), which then bounds the whole
+//!   stream, and its read timeout counts bytes, not items: a server that keeps an NDJSON
 //!   stream alive with blank lines holds it open until it ends or a deadline passes — give a
 //!   stream that must end a [`Request::deadline`].
 //! - **Secrets are never shown.** Tokens and per-call keys are redacted from `Debug`, never

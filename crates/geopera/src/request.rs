@@ -209,7 +209,9 @@ impl<I> Request<I> {
         self
     }
 
-    /// Overrides the client's timeout for each attempt of this call.
+    /// Overrides the client's timeout for each attempt of this call. A stream (an NDJSON
+    /// answer, a binary body read as it comes) takes no client-wide timeout, since it may
+    /// rightly take long; this one applies to it, from sending until its last byte.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.options.timeout = Some(timeout);
         self

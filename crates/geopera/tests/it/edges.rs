@@ -833,6 +833,60 @@ async fn a_trickled_body_is_cut_off_by_the_attempt_timeout() {
     );
 }
 
+/// A stream takes no client-wide timeout, but one its call sets bounds the whole stream on
+/// both faces: it was dropped without a word.
+#[test]
+fn a_stream_s_own_timeout_cuts_a_trickling_stream_off_on_both_faces() {
+    let line = b"{\"n\":1}\n".repeat(1000);
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ncontent-length: {}\r\n\r\n",
+        line.len()
+    );
+    let server = Hostile::serve("127.0.0.1", move |_| Reply::Trickle {
+        head: head.clone(),
+        body: line.clone(),
+        every: Duration::from_millis(20),
+    });
+    let client = Client::builder()
+        .base_url(server.url())
+        .timeout(Duration::from_millis(100))
+        .retries(0)
+        .build()
+        .expect("valid");
+    let body = || {
+        Request::new(
+            json!({"host_name": HOST})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        )
+        .timeout(Duration::from_millis(700))
+    };
+    let check = |items: Vec<Result<serde_json::Value, Error>>, started: Instant, face: &str| {
+        let elapsed = started.elapsed();
+        // The client's 100 ms does not apply: items arrive past it.
+        assert!(items.len() > 1, "{face}: {items:?}");
+        match items.last() {
+            Some(Err(Error::Timeout {
+                limit: TimeoutLimit::Attempt,
+                ..
+            })) => {}
+            other => panic!("{face}: {other:?}"),
+        }
+        assert!(
+            elapsed >= Duration::from_millis(600) && elapsed < Duration::from_secs(5),
+            "{face}: {elapsed:?}"
+        );
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let started = Instant::now();
+    let items = runtime.block_on(catalog_search_stream::stream(&client, body()).collect());
+    check(items, started, "async");
+    let started = Instant::now();
+    let items = catalog_search_stream::stream_blocking(&client, body()).collect();
+    check(items, started, "blocking");
+}
+
 #[test]
 fn a_stalled_body_is_cut_off_by_the_read_timeout_on_both_faces_whoever_built_the_http_client() {
     let server = Hostile::serve("127.0.0.1", |_| Reply::Trickle {
