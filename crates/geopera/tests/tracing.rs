@@ -62,6 +62,12 @@ fn calls_and_retries_are_traced_without_the_token() {
         .expect("loopback")
         .with_credentials(geopera::auth::Credential::bearer("gpra_on_loopback"))
         .expect("no warning");
+    // So is a provider whose sign-ins would send a password or a refresh token in clear
+    // text, once per provider; one on loopback is not.
+    let sign_in_cleartext =
+        "sign-in secrets (a password, an API key, a refresh token) go in clear text";
+    Oidc::new("http://idp.example.invalid/realms/public").expect("allowed, with a warning");
+    Oidc::for_base_url("http://localhost:8080").expect("loopback: no warning");
     // A base URL that ends in the version, which the SDK adds itself, is warned about.
     let versioned = "the base URL ends in /v1";
     geopera::Client::builder()
@@ -130,6 +136,11 @@ fn calls_and_retries_are_traced_without_the_token() {
     assert_ne!(first.access_token(), second.access_token());
     let text = captured.text();
     assert_eq!(text.matches(cleartext).count(), 2, "{text}");
+    assert_eq!(text.matches(sign_in_cleartext).count(), 1, "{text}");
+    assert!(
+        text.contains("issuer=http://idp.example.invalid/realms/public"),
+        "{text}"
+    );
     assert_eq!(text.matches(versioned).count(), 1, "{text}");
     assert!(
         text.contains(

@@ -157,6 +157,15 @@ impl Oidc {
     pub fn new(issuer: impl Into<String>) -> Result<Self, Error> {
         let raw = issuer.into();
         let issuer = checked_url("issuer URL", &raw, None)?;
+        // A sign-in sends a password, an API key or a refresh token, each worth more than the
+        // access token a client's own warning is about.
+        if crate::base_url_in_clear_text(&issuer) {
+            tracing::warn!(
+                issuer = %issuer,
+                "sign-in secrets (a password, an API key, a refresh token) go in clear text: \
+                 the issuer URL is plain http to another machine"
+            );
+        }
         Ok(Oidc {
             issuer,
             client_id: None,
