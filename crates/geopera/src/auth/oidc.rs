@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use http::StatusCode;
+use http::{HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -67,6 +67,10 @@ pub(crate) struct Via<'a> {
     /// turn takes: a session's sign-in, which other calls wait for (`Session::lock`). One
     /// whose turn comes later goes at once, and the provider's own limit guards it.
     pub(crate) wait_at_most: Option<Duration>,
+    /// The client's `User-Agent`, which sign-ins send as calls do: a provider or a gateway
+    /// in front of it may refuse requests without one. The client's other headers stay with
+    /// its calls, as they may be secrets of the API's.
+    pub(crate) user_agent: Option<&'a HeaderValue>,
 }
 
 impl<'a> Via<'a> {
@@ -78,6 +82,7 @@ impl<'a> Via<'a> {
             limiter: &client.limiter,
             max_pause: client.settings.retry.max_retry_after,
             wait_at_most: None,
+            user_agent: client.settings.prepared.get(http::header::USER_AGENT),
         }
     }
 
@@ -358,9 +363,11 @@ impl Oidc {
             via.take_turn(operation).await;
         }
         let sent_at = via.limiter.clock.now();
-        let mut response = via
-            .http
-            .post(url.clone())
+        let mut request = via.http.post(url.clone());
+        if let Some(user_agent) = via.user_agent {
+            request = request.header(http::header::USER_AGENT, user_agent.clone());
+        }
+        let mut response = request
             .header(
                 http::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",

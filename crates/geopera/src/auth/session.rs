@@ -559,6 +559,7 @@ impl Session {
         let limiter = cx.via.limiter.clone();
         let max_pause = cx.via.max_pause;
         let wait_at_most = cx.via.wait_at_most;
+        let user_agent = cx.via.user_agent.cloned();
         let (done, outcome) = tokio::sync::oneshot::channel();
         let task = runtime.spawn(async move {
             let via = Via {
@@ -567,6 +568,7 @@ impl Session {
                 limiter: &limiter,
                 max_pause,
                 wait_at_most,
+                user_agent: user_agent.as_ref(),
             };
             let outcome = session.exchange(via, &request).await;
             forget_password(&mut grant, &outcome);

@@ -1000,6 +1000,55 @@ fn tokens_at_1() -> geopera::auth::TokenSet {
     )
 }
 
+/// Sign-in requests carry the client's `User-Agent`, as its calls do (a gateway in front of a
+/// provider may refuse requests without one), and none of its other headers, which may be
+/// the API's secrets; on both faces.
+#[test]
+fn a_sign_in_sends_the_client_s_user_agent_and_no_other_header_of_its() {
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        if seen.path.ends_with("/protocol/openid-connect/token") {
+            return hostile_json(
+                200,
+                &[],
+                r#"{"access_token":"at-2","token_type":"Bearer","expires_in":300,"refresh_token":"rt-2"}"#,
+            );
+        }
+        api_taking_only_at_2(seen)
+    });
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    for blocking in [false, true] {
+        let session = Session::from_tokens(
+            Oidc::for_base_url(&server.url()).expect("a provider"),
+            tokens_at_1(),
+        );
+        let client = AuthenticatedClient::builder_with_credentials(session)
+            .base_url(server.url())
+            .user_agent("survey-app/2.1")
+            .header("x-team-token", "team-secret")
+            .retries(0)
+            .build()
+            .expect("valid configuration");
+        if blocking {
+            catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST))
+                .expect("renewed after the 401");
+        } else {
+            runtime
+                .block_on(catalog_search::send(&client, CatalogSearchInput::new(HOST)))
+                .expect("renewed after the 401");
+        }
+    }
+    let sign_ins: Vec<_> = server
+        .seen()
+        .into_iter()
+        .filter(|seen| seen.path.ends_with("/token"))
+        .collect();
+    assert_eq!(sign_ins.len(), 2);
+    for seen in sign_ins {
+        assert_eq!(seen.header("user-agent"), Some("survey-app/2.1"));
+        assert_eq!(seen.header("x-team-token"), None);
+    }
+}
+
 /// A provider that fails to answer a refresh (503 `temporarily_unavailable`) after the API
 /// turned the access token down fails that call only: the refresh token, never spent, renews
 /// the session on the next call once the provider is back. A refusal (`invalid_grant`) ends it.
