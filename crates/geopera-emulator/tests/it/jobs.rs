@@ -199,6 +199,26 @@ fn processing_lists_page_without_gaps_or_repeats() {
     let mut newest_first = made.clone();
     newest_first.reverse();
     assert_eq!(seen, newest_first, "newest first, each once");
+    // `sort` is any text, read as a Spring sort: upward without a direction or with another
+    // than `desc` (in any case); a 422 would fail input the contract accepts.
+    let ids = |sort: &str| -> Vec<String> {
+        let answer = api.ok(
+            "processing.jobs.list",
+            json!({"workspaceId": project, "limit": 100, "sort": sort}),
+        );
+        answer["jobs"]
+            .as_array()
+            .expect("jobs")
+            .iter()
+            .map(|j| j["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    for sort in ["created,DESC", "created, desc", "anything,desc"] {
+        assert_eq!(ids(sort), newest_first, "{sort}");
+    }
+    for sort in ["created", "created,asc", "-created", "", "created,sideways"] {
+        assert_eq!(ids(sort), made, "{sort:?}");
+    }
 
     let mut offset = 0;
     let mut walked = Vec::new();
