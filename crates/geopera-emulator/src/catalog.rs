@@ -1021,13 +1021,32 @@ pub fn area_km2(value: &Value) -> Result<f64, String> {
     read_area(value).map(|polygons| polygons_area_km2(&polygons))
 }
 
+/// [`area_km2`] as one of several measures of a request, which together work through
+/// `request_edges` edges ([`edge_count`] summed over them): the rows each measure samples are
+/// chosen from all of them, so that the request as a whole stays within [`MAX_CROSSINGS`].
+/// Chosen measure by measure, many areas just under the bound each passed it together.
+///
+/// # Errors
+/// What keeps `value` from being an area, worded for the caller.
+pub fn area_km2_among(value: &Value, request_edges: usize) -> Result<f64, String> {
+    read_area(value).map(|polygons| polygons_area_km2_among(&polygons, request_edges))
+}
+
 /// [`area_km2`] of an area to task, which must enclose some: rings that wind around nothing
 /// (a line drawn there and back, a ring of one point) would be tasked for free.
 ///
 /// # Errors
 /// What keeps `value` from being an area that encloses some, worded for the caller.
 pub fn enclosed_area_km2(value: &Value) -> Result<f64, String> {
-    let area = area_km2(value)?;
+    enclosed_area_km2_among(value, 0)
+}
+
+/// [`enclosed_area_km2`] as one of several measures of a request, as [`area_km2_among`].
+///
+/// # Errors
+/// What keeps `value` from being an area that encloses some, worded for the caller.
+pub fn enclosed_area_km2_among(value: &Value, request_edges: usize) -> Result<f64, String> {
+    let area = area_km2_among(value, request_edges)?;
     if area > 0.0 {
         Ok(area)
     } else {
@@ -1045,9 +1064,16 @@ pub fn enclosed_area_km2(value: &Value) -> Result<f64, String> {
 /// areas have none of this: a second ring anywhere subtracts its own area, and the loops of a
 /// figure eight cancel, so a huge area could be measured as a small one.
 pub fn polygons_area_km2(polygons: &Polygons) -> f64 {
+    polygons_area_km2_among(polygons, 0)
+}
+
+/// [`polygons_area_km2`] as one of several measures of a request, which together work
+/// through `request_edges` edges (as [`area_km2_among`]); fewer than `polygons` hold count as
+/// theirs.
+pub fn polygons_area_km2_among(polygons: &Polygons, request_edges: usize) -> f64 {
     // One count of rows for all the polygons, from all their edges: counted polygon by
     // polygon, a MultiPolygon of many polygons just under the cap would pass it many times.
-    let rows = rows_for(polygons);
+    let rows = rows_for(polygons, request_edges);
     polygons
         .iter()
         .map(|polygon| {
@@ -1273,10 +1299,17 @@ const MAX_CROSSINGS: usize = 2_000_000;
 const MIN_ROWS: usize = 64;
 
 /// The rows to sample `polygons` on: [`COVERAGE_ROWS`], or fewer for so many edges that every
-/// one crossing every row would pass [`MAX_CROSSINGS`].
-fn rows_for(polygons: &[Vec<Vec<(f64, f64)>>]) -> usize {
-    let edges: usize = polygons.iter().flatten().map(Vec::len).sum();
+/// one crossing every row would pass [`MAX_CROSSINGS`]. The edges are those of the request's
+/// every measure, `request_edges`, or `polygons`' own when they are more.
+fn rows_for(polygons: &[Vec<Vec<(f64, f64)>>], request_edges: usize) -> usize {
+    let edges = edge_count(polygons).max(request_edges);
     (MAX_CROSSINGS / edges.max(1)).clamp(MIN_ROWS, COVERAGE_ROWS)
+}
+
+/// How many edges `polygons` have, each a measure's cost per row at worst: for sharing
+/// [`MAX_CROSSINGS`] among a request's measures ([`area_km2_among`]).
+pub fn edge_count(polygons: &[Vec<Vec<(f64, f64)>>]) -> usize {
+    polygons.iter().flatten().map(Vec::len).sum()
 }
 
 /// The fraction, 0 to 1, of the box `[west, south, east, north]` covered by the union of
@@ -1297,9 +1330,12 @@ fn rows_for(polygons: &[Vec<Vec<(f64, f64)>>]) -> usize {
 ///
 /// Each edge is tested only against the rows its ends span, so the cost is O(rows × edges) at
 /// worst, which [`rows_for`] holds to [`MAX_CROSSINGS`] and [`MIN_ROWS`] × edges.
-pub fn coverage_of_box(polygons: &Polygons, bbox: &[f64; 4]) -> f64 {
+///
+/// The measure may be one of several of a request, which together work through
+/// `request_edges` edges (as [`area_km2_among`]); 0 for one alone.
+pub fn coverage_of_box(polygons: &Polygons, bbox: &[f64; 4], request_edges: usize) -> f64 {
     let width = bbox[2] - bbox[0];
-    let rows = covered_rows(polygons, bbox, rows_for(polygons));
+    let rows = covered_rows(polygons, bbox, rows_for(polygons, request_edges));
     let covered: f64 = rows.iter().map(|length| length / width).sum();
     (covered / rows.len().max(1) as f64).min(1.0)
 }

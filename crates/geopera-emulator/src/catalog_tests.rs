@@ -213,36 +213,39 @@ fn areas_of_interest_are_measured_by_their_coverage_of_the_box_they_buy() {
     let bbox = [10.0, 10.0, 11.0, 11.0];
     let near = |value: f64, expected: f64| (value - expected).abs() < 0.01 * expected;
     let covering = square(9.0, 9.0, 12.0, 12.0);
-    assert_eq!(coverage_of_box(&vec![vec![covering.clone()]], &bbox), 1.0);
+    assert_eq!(
+        coverage_of_box(&vec![vec![covering.clone()]], &bbox, 0),
+        1.0
+    );
     let itself = square(10.0, 10.0, 11.0, 11.0);
-    assert_eq!(coverage_of_box(&vec![vec![itself.clone()]], &bbox), 1.0);
-    let inside = coverage_of_box(&vec![vec![square(10.2, 10.2, 10.4, 10.4)]], &bbox);
+    assert_eq!(coverage_of_box(&vec![vec![itself.clone()]], &bbox, 0), 1.0);
+    let inside = coverage_of_box(&vec![vec![square(10.2, 10.2, 10.4, 10.4)]], &bbox, 0);
     assert!(near(inside, 0.04), "{inside}");
-    let half = coverage_of_box(&vec![vec![square(10.5, 9.0, 12.0, 12.0)]], &bbox);
+    let half = coverage_of_box(&vec![vec![square(10.5, 9.0, 12.0, 12.0)]], &bbox, 0);
     assert!(near(half, 0.5), "{half}");
-    let south_half = coverage_of_box(&vec![vec![square(9.0, 9.0, 12.0, 10.5)]], &bbox);
+    let south_half = coverage_of_box(&vec![vec![square(9.0, 9.0, 12.0, 10.5)]], &bbox, 0);
     assert!(near(south_half, 0.5), "{south_half}");
     let holed = vec![vec![covering.clone(), square(10.5, 9.5, 11.5, 11.5)]];
-    assert!(near(coverage_of_box(&holed, &bbox), 0.5));
+    assert!(near(coverage_of_box(&holed, &bbox, 0), 0.5));
     // Whichever way the rings wind: here the outer ring clockwise, its hole anticlockwise.
     let clockwise = |ring: Vec<(f64, f64)>| ring.into_iter().rev().collect::<Vec<_>>();
     let turned = vec![vec![
         clockwise(covering.clone()),
         square(10.5, 9.5, 11.5, 11.5),
     ]];
-    assert!(near(coverage_of_box(&turned, &bbox), 0.5));
+    assert!(near(coverage_of_box(&turned, &bbox, 0), 0.5));
     // A hole outside its polygon covers nothing.
     let hole_apart = vec![vec![
         square(10.5, 9.0, 12.0, 12.0),
         square(9.0, 9.0, 10.5, 12.0),
     ]];
-    assert!(near(coverage_of_box(&hole_apart, &bbox), 0.5));
+    assert!(near(coverage_of_box(&hole_apart, &bbox, 0), 0.5));
     // A hole is a hole only in its own polygon: it takes nothing from another.
     let cancelling = vec![
         vec![covering.clone()],
         vec![square(30.0, 30.0, 30.1, 30.1), covering.clone()],
     ];
-    assert_eq!(coverage_of_box(&cancelling, &bbox), 1.0);
+    assert_eq!(coverage_of_box(&cancelling, &bbox, 0), 1.0);
     let cancelling_inside = vec![
         vec![covering.clone()],
         vec![
@@ -250,7 +253,7 @@ fn areas_of_interest_are_measured_by_their_coverage_of_the_box_they_buy() {
             square(10.0, 10.0, 11.0, 11.0),
         ],
     ];
-    assert_eq!(coverage_of_box(&cancelling_inside, &bbox), 1.0);
+    assert_eq!(coverage_of_box(&cancelling_inside, &bbox, 0), 1.0);
     // A figure eight covers its two lobes, each a quarter of the box, and cancels neither.
     let eight = |dip: f64| {
         vec![vec![vec![
@@ -261,32 +264,32 @@ fn areas_of_interest_are_measured_by_their_coverage_of_the_box_they_buy() {
             (10.0, 10.0),
         ]]]
     };
-    assert!(near(coverage_of_box(&eight(0.0), &bbox), 0.5));
-    assert!((coverage_of_box(&eight(0.01), &bbox) - 0.5).abs() < 0.02);
+    assert!(near(coverage_of_box(&eight(0.0), &bbox, 0), 0.5));
+    assert!((coverage_of_box(&eight(0.01), &bbox, 0) - 0.5).abs() < 0.02);
     // Repeats, overlaps and a ring that goes round twice count once.
     assert_eq!(
-        coverage_of_box(&vec![vec![covering.clone()]; 5], &bbox),
+        coverage_of_box(&vec![vec![covering.clone()]; 5], &bbox, 0),
         1.0
     );
     let twice: Vec<_> = itself.iter().chain(&itself[1..]).copied().collect();
-    assert_eq!(coverage_of_box(&vec![vec![twice]], &bbox), 1.0);
+    assert_eq!(coverage_of_box(&vec![vec![twice]], &bbox, 0), 1.0);
     let overlapping = vec![
         vec![square(10.0, 9.0, 10.6, 12.0)],
         vec![square(10.4, 9.0, 11.0, 12.0)],
     ];
-    assert_eq!(coverage_of_box(&overlapping, &bbox), 1.0);
+    assert_eq!(coverage_of_box(&overlapping, &bbox, 0), 1.0);
     let apart = vec![vec![square(20.0, 20.0, 21.0, 21.0)]];
-    assert_eq!(coverage_of_box(&apart, &bbox), 0.0);
+    assert_eq!(coverage_of_box(&apart, &bbox, 0), 0.0);
     assert!(!extent_overlaps(&apart, &bbox));
     let touching = vec![vec![square(11.0, 10.0, 12.0, 11.0)]];
-    assert_eq!(coverage_of_box(&touching, &bbox), 0.0);
+    assert_eq!(coverage_of_box(&touching, &bbox, 0), 0.0);
     assert!(!extent_overlaps(&touching, &bbox));
     // Parts on either side of the box overlap it no more than each part does.
     let astride = vec![apart[0].clone(), touching[0].clone()];
     assert!(!extent_overlaps(&astride, &bbox));
     // A sliver between two rows is an overlap all the same.
     let sliver = vec![vec![square(10.0, 10.0, 11.0, 10.0001)]];
-    assert_eq!(coverage_of_box(&sliver, &bbox), 0.0);
+    assert_eq!(coverage_of_box(&sliver, &bbox, 0), 0.0);
     assert!(extent_overlaps(&sliver, &bbox));
     assert!(extent_overlaps(&vec![vec![itself]], &bbox));
 }
@@ -435,9 +438,9 @@ fn a_ring_of_very_many_edges_is_measured_on_fewer_rows_and_about_as_well() {
         ring.push(ring[0]);
         vec![vec![ring]]
     };
-    assert_eq!(rows_for(&ring(360, 1)), COVERAGE_ROWS);
+    assert_eq!(rows_for(&ring(360, 1), 0), COVERAGE_ROWS);
     let many = ring(90_001, 1);
-    let rows = rows_for(&many);
+    let rows = rows_for(&many, 0);
     assert!((MIN_ROWS..COVERAGE_ROWS).contains(&rows), "{rows}");
     let few = polygons_area_km2(&ring(360, 1));
     let near = |a: f64| (a - few).abs() <= few * 0.02;
@@ -448,13 +451,29 @@ fn a_ring_of_very_many_edges_is_measured_on_fewer_rows_and_about_as_well() {
     );
     // Many polygons each under the cap count together: a MultiPolygon is measured as one.
     let pieces: Polygons = (0..23).flat_map(|_| ring(3_900, 1)).collect();
-    assert!(rows_for(&pieces) < COVERAGE_ROWS, "{}", rows_for(&pieces));
+    assert!(
+        rows_for(&pieces, 0) < COVERAGE_ROWS,
+        "{}",
+        rows_for(&pieces, 0)
+    );
     let one = polygons_area_km2(&ring(3_900, 1));
     let all = polygons_area_km2(&pieces);
     assert!(
         (all - 23.0 * one).abs() <= one * 23.0 * 0.02,
         "{all} against 23 × {one}"
     );
+    // Areas measured one by one for one request share the bound: each of 23 measures of
+    // 3,900 edges samples the rows their 89,700 edges together allow, as the MultiPolygon of
+    // all of them does, and measures about as much.
+    let request_edges = 23 * edge_count(&ring(3_900, 1));
+    assert_eq!(
+        rows_for(&ring(3_900, 1), request_edges),
+        rows_for(&pieces, 0)
+    );
+    let shared = polygons_area_km2_among(&ring(3_900, 1), request_edges);
+    assert!((shared - one).abs() <= one * 0.02, "{shared} against {one}");
+    // Fewer edges than the area's own count as its own.
+    assert_eq!(rows_for(&pieces, 1), rows_for(&pieces, 0));
     // Each vertex joined to the one almost opposite: a star that winds around the centre.
     let star = ring(90_001, 90_001 / 2 - 1);
     let covered = polygons_area_km2(&star);

@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 use super::ledger::Reason;
 use super::{aud, numbered_page, spring_sorted, to_credits, Ctx, Outcome};
 use crate::catalog::{
-    area_km2, bbox_area_km2, coverage_of_box, enclosed_area_km2, extent_overlaps, read_polygons,
-    Item, Polygons, MIN_AREA_KM2,
+    area_km2, bbox_area_km2, coverage_of_box, edge_count, enclosed_area_km2_among, extent_overlaps,
+    read_area, read_polygons, Item, Polygons, MIN_AREA_KM2,
 };
 use crate::error::{value_error, ApiError};
 use crate::records::{Order, OrderKind};
@@ -356,6 +356,14 @@ fn price_archive(shared: &Shared, captures: &[Value], split: bool) -> Result<Pri
     let mut errors = Vec::new();
     let mut refused = Vec::new();
     let mut listed = std::collections::HashSet::new();
+    // Every area of interest is measured against its capture: the work of all of them shares
+    // one bound, as one area's does.
+    let request_edges: usize = captures
+        .iter()
+        .filter_map(|capture| capture.get("geometry"))
+        .filter_map(|geometry| read_polygons(geometry).ok())
+        .map(|polygons| edge_count(&polygons))
+        .sum();
     for (index, capture) in captures.iter().enumerate() {
         let id = capture
             .get("id")
@@ -384,7 +392,7 @@ fn price_archive(shared: &Shared, captures: &[Value], split: bool) -> Result<Pri
             errors.push(json!({"index": index, "id": id, "message": "capture listed twice"}));
             continue;
         }
-        let area = match capture_area_km2(item, aoi.as_ref()) {
+        let area = match capture_area_km2(item, aoi.as_ref(), request_edges) {
             Ok(area) => area,
             Err(message) => {
                 refused.push(geometry_refused(index, message));
@@ -446,13 +454,20 @@ fn price_archive(shared: &Shared, captures: &[Value], split: bool) -> Result<Pri
 /// Why an area of interest that covers none of the footprint cannot be bought: its extent
 /// (see [`extent_overlaps`]) has no area in common with the footprint. One whose extent does is
 /// bought even when its coverage is too small for the rows to see, for the minimum area.
-fn capture_area_km2(item: &Item, aoi: Option<&Polygons>) -> Result<f64, String> {
+///
+/// `request_edges` are the edges of every area of interest the request measures, which share
+/// one bound of work ([`coverage_of_box`]).
+fn capture_area_km2(
+    item: &Item,
+    aoi: Option<&Polygons>,
+    request_edges: usize,
+) -> Result<f64, String> {
     let whole = bbox_area_km2(&item.bbox);
     let Some(polygons) = aoi else {
         return Ok(whole);
     };
     if extent_overlaps(polygons, &item.bbox) {
-        return Ok(coverage_of_box(polygons, &item.bbox) * whole);
+        return Ok(coverage_of_box(polygons, &item.bbox, request_edges) * whole);
     }
     let [west, south, east, north] = item.bbox;
     Err(format!(
@@ -490,18 +505,28 @@ fn price_tasking(requested: &[Value]) -> Priced {
     let mut groups = Vec::new();
     let mut errors = Vec::new();
     let mut total: i64 = 0;
+    let geometry_of = |group: &Value| {
+        ["geometry", "aoi", "featureCollection"]
+            .iter()
+            .find_map(|name| group.get(*name).cloned())
+    };
+    // Every group's area is measured: the work of all of them shares one bound, as one
+    // area's does.
+    let request_edges: usize = requested
+        .iter()
+        .filter_map(geometry_of)
+        .filter_map(|geometry| read_area(&geometry).ok())
+        .map(|polygons| edge_count(&polygons))
+        .sum();
     for (index, group) in requested.iter().enumerate() {
         let product = ["product", "dataProduct", "sensor"]
             .iter()
             .find_map(|name| group.get(*name).and_then(Value::as_str))
             .unwrap_or("optical");
-        let geometry = ["geometry", "aoi", "featureCollection"]
-            .iter()
-            .find_map(|name| group.get(*name));
         // Read as a tasking feasibility check reads its area, so both measure alike.
-        let area = geometry
+        let area = geometry_of(group)
             .ok_or_else(|| "it has none".to_owned())
-            .and_then(enclosed_area_km2);
+            .and_then(|geometry| enclosed_area_km2_among(&geometry, request_edges));
         let area = match area {
             Ok(area) => area,
             Err(why) => {
