@@ -68,6 +68,18 @@ impl DownloadKey {
         Ok(DownloadKey(key))
     }
 
+    /// The key as the state file keeps it, so that links handed out before a restart still
+    /// work after it, as the items and orders they lead to do.
+    pub(crate) fn to_hex(&self) -> String {
+        to_hex(&self.0)
+    }
+
+    /// A key the state file kept ([`to_hex`](Self::to_hex)); `None` for text no emulator
+    /// writes.
+    pub(crate) fn from_hex(text: &str) -> Option<Self> {
+        from_hex(text)?.try_into().ok().map(DownloadKey)
+    }
+
     /// The MAC of a link; `None` never happens (HMAC takes keys of any length), and would
     /// only make every link refused.
     fn mac(&self, path: &str, expires: i64) -> Option<Hmac<Sha256>> {

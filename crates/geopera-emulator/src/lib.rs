@@ -1030,8 +1030,19 @@ impl EmulatorBuilder {
             Some(path) => Some(store::Store::open(path, self.seed)?),
             None => None,
         };
-        // A new file is written at once, so it always holds a state to go back to.
-        let fresh = matches!(&store, Some((_, None)));
+        // A new file is written at once, so it always holds a state to go back to; one of an
+        // older emulator, so that it keeps the key of the links this run hands out.
+        let fresh = matches!(
+            &store,
+            Some((_, None))
+                | Some((
+                    _,
+                    Some(store::Snapshot {
+                        download_key: None,
+                        ..
+                    })
+                ))
+        );
         let std_listener = std::net::TcpListener::bind(self.addr).map_err(|error| {
             io::Error::new(
                 error.kind(),

@@ -189,7 +189,12 @@ impl Shared {
         let session = NewKey::new(DEMO_ORG, "session", every_scope());
         inner.insert_credential(&session_token, session, now, true);
         let (store, snapshot) = store.unzip();
-        if let Some(snapshot) = snapshot.flatten() {
+        let mut download_key = download_key;
+        if let Some(mut snapshot) = snapshot.flatten() {
+            // Links handed out before the restart are still good for their time.
+            if let Some(kept) = snapshot.download_key.take() {
+                download_key = kept;
+            }
             // A frozen clock resumes where the file left it rather than going back in time,
             // which would turn fulfilled orders and finished jobs back into pending ones. A
             // clock the caller set later than that, or the wall clock, is kept.
@@ -406,6 +411,7 @@ impl Shared {
                 .map(|id| (id.as_str(), inner.resources.record(id)))
                 .collect(),
             clock_ms: now_ms,
+            download_key: &self.download_key,
         };
         store.save(&snapshot)
     }

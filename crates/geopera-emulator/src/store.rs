@@ -132,6 +132,8 @@ pub(crate) struct Snapshot {
     pub resources: Vec<Resource>,
     /// The emulator's time when the file was last written, in Unix milliseconds.
     pub clock_ms: Option<i64>,
+    /// The key download links are signed with, kept since schema version 9's files.
+    pub download_key: Option<crate::downloads::DownloadKey>,
 }
 
 /// What to write: the small records as the caller holds them, and of those that grow with use
@@ -162,6 +164,8 @@ pub(crate) struct SnapshotRef<'a> {
     /// The resources changed since the last write that succeeded, by id: the record the file
     /// should hold, or `None` for a row to delete.
     pub resources: Vec<(&'a str, Option<&'a Resource>)>,
+    /// The key download links are signed with.
+    pub download_key: &'a crate::downloads::DownloadKey,
     pub clock_ms: i64,
 }
 
@@ -444,6 +448,10 @@ impl Store {
                 [swept_to.to_string()],
             )?;
         }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('download_key', ?1)",
+            [snapshot.download_key.to_hex()],
+        )?;
         write_changed(
             &tx,
             "INSERT OR REPLACE INTO credentials (secret, id, org, name, prefix, grants, created_at,
@@ -869,6 +877,12 @@ fn read_snapshot(
     }
     snapshot.swept_to = number("webhooks_swept_to")?;
     snapshot.clock_ms = number("clock_ms")?;
+    snapshot.download_key = meta("download_key")?
+        .map(|text| {
+            crate::downloads::DownloadKey::from_hex(&text)
+                .ok_or_else(|| edited(path, "meta.download_key is not a key of 32 bytes in hex"))
+        })
+        .transpose()?;
     Ok(Some(snapshot))
 }
 
@@ -1328,6 +1342,7 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
         resources,
         swept_to: None,
         clock_ms: None,
+        download_key: None,
         rng_state,
         credentials,
         orgs,

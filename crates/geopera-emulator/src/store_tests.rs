@@ -151,6 +151,7 @@ fn a_write_upserts_changed_orders_and_deletes_retired_ones() {
         detail: Value::Null,
     };
     let empty_subscriptions = HashMap::new();
+    let key = crate::downloads::DownloadKey::generate().expect("randomness");
     let write = |orders: Vec<(&String, Option<&Order>)>| {
         store.save(&SnapshotRef {
             seed: 5,
@@ -166,6 +167,7 @@ fn a_write_upserts_changed_orders_and_deletes_retired_ones() {
             swept_to: None,
             resources: Vec::new(),
             clock_ms: 0,
+            download_key: &key,
         })
     };
     let (a, b, a_again) = (order("ord_a", 10), order("ord_b", 20), order("ord_a", 11));

@@ -137,6 +137,41 @@ fn orders_keys_and_balances_survive_a_restart() {
     assert_ne!(again["key"].as_str(), Some(revoked.as_str()));
 }
 
+/// A download link handed out before a restart works after it, for its time, as the item it
+/// leads to does: the key links are signed with is kept in the state file. A new key at
+/// every start refused them all ("signature does not match").
+#[test]
+fn a_download_link_works_after_a_restart() {
+    let file = TempFile::new("download-key");
+    let id = |value: &serde_json::Value| value["id"].as_str().expect("an id").to_owned();
+    let (old_base, link) = {
+        let api = start(21, &file);
+        let project = id(&api.ok("projects.create", json!({"name": "kept"})));
+        let item = id(&api.ok(
+            "items.create",
+            json!({"project_id": project, "name": "scene", "type": "satellite_capture",
+                   "bbox": [10.0, 10.0, 11.0, 11.0], "datetime": "2024-03-01T00:00:00Z"}),
+        ));
+        let assets = api.ok("items.list_assets", json!({"item_id": item}));
+        let asset = assets["assets"][0]["id"].as_str().expect("an asset");
+        let link = api.ok(
+            "items.asset.download",
+            json!({"item_id": item, "asset_id": asset}),
+        )["url"]
+            .as_str()
+            .expect("a link")
+            .to_owned();
+        let status = api.http.get(&link).send().expect("GET").status();
+        assert_eq!(status.as_u16(), 200);
+        (api.emu.base_url(), link)
+    };
+    let api = start(21, &file);
+    let link = link.replace(&old_base, &api.emu.base_url());
+    let get = |url: &str| api.http.get(url).send().expect("GET").status().as_u16();
+    assert_eq!(get(&link), 200, "{link}");
+    assert_eq!(get(&link.replace("signature=", "signature=00")), 403);
+}
+
 #[test]
 fn a_state_file_of_another_seed_is_refused() {
     let file = TempFile::new("seed");
