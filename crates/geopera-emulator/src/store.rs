@@ -1,5 +1,6 @@
 //! `--state FILE`: orders, keys, balances, idempotency claims, sessions, event subscriptions
-//! (with their signing secrets), waiting webhook deliveries and the resources users create, kept in SQLite across restarts.
+//! (with their signing secrets), waiting webhook deliveries, the resources users create and
+//! the key download links are signed with, kept in SQLite across restarts.
 //!
 //! The durable part of the state is written after every request that executed an operation
 //! which is not read-only, or answered one with an idempotency key, in one transaction, which
