@@ -9,6 +9,10 @@
 //! something to answer; the contract's description says the real test persists nothing, but
 //! nothing else in the emulator evaluates rules.
 //!
+//! Those events are a side effect of a read (the operation's scope is `alerts:read`), so a
+//! full list must never refuse one: the newest [`MAX_ALERT_EVENTS`] of an organization are
+//! kept, the oldest giving way.
+//!
 //! The contract types `comparison` as a free string; the emulator accepts [`COMPARISONS`],
 //! where `between` also needs `threshold_upper` above `threshold`.
 
@@ -23,6 +27,9 @@ use crate::error::ApiError;
 use crate::resources::{page, Family, Resource, Resources};
 use crate::rng::fnv;
 use geopera_types::rfc3339::format_date_time;
+
+/// The alert events kept per organization; a test that records one more drops the oldest.
+pub const MAX_ALERT_EVENTS: usize = crate::resources::MAX_PER_ORG;
 
 /// The comparisons a rule may make of its computed value with its threshold.
 pub const COMPARISONS: [&str; 6] = ["gt", "gte", "lt", "lte", "eq", "between"];
@@ -226,6 +233,18 @@ pub(crate) fn test_rule(ctx: &Ctx<'_>, input: TestAlertRuleInput) -> Outcome {
         );
         fields.insert("acknowledged".to_owned(), Value::Bool(false));
         fields.insert("acknowledged_at".to_owned(), Value::Null);
+        if inner.resources.count(Family::AlertEvent, ctx.org) >= MAX_ALERT_EVENTS {
+            let oldest = inner
+                .resources
+                .owned(Family::AlertEvent, ctx.org)
+                .next()
+                .map(|event| event.id.clone());
+            if let Some(oldest) = oldest {
+                let _ = inner
+                    .resources
+                    .remove(Family::AlertEvent, ctx.org, None, &oldest);
+            }
+        }
         let event = inner.resources.create(
             &mut inner.rng,
             Family::AlertEvent,
@@ -294,9 +313,12 @@ pub(crate) fn acknowledge_event(ctx: &Ctx<'_>, input: AcknowledgeEventInput) -> 
 
 /// When the rule last raised an event, if it has one.
 fn last_event_at(resources: &Resources, org: &str, rule: &str) -> Option<i64> {
+    // From the newest back, so that a rule that triggers often finds its last event at once
+    // among the organization's thousands.
     resources
-        .list(Family::AlertEvent, org, Some(rule))
-        .last()
+        .owned(Family::AlertEvent, org)
+        .rev()
+        .find(|event| event.parent.as_deref() == Some(rule))
         .map(|e| e.created_at)
 }
 

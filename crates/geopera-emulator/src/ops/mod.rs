@@ -52,6 +52,7 @@ use crate::records::KeyWindow;
 use crate::rng::fnv;
 use crate::state::{Inner, Shared};
 
+pub use alerts::MAX_ALERT_EVENTS;
 pub(crate) use items::item_fields;
 pub use keys::{
     MAX_KEY_LIFETIME_DAYS, MAX_KEY_PERMISSIONS, MAX_KEY_RATE_LIMIT, MAX_KEY_RATE_WINDOWS,

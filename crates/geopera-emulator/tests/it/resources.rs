@@ -725,6 +725,46 @@ fn testing_a_rule_records_events_to_page_through_and_acknowledge() {
     assert_eq!(left["total"], 2, "a rule's events go with it");
 }
 
+/// Events a test records are a side effect of a read (`alerts:read`): at the bound the
+/// oldest gives way, and the test is answered as ever. A 422 there failed a read-only key's
+/// valid test once the organization held the bound's events.
+#[test]
+fn a_test_at_the_events_bound_drops_the_oldest_event_and_is_answered() {
+    use geopera_emulator::MAX_ALERT_EVENTS;
+    let api = Api::start();
+    let project = new_project(&api, "Alerts");
+    let cloudy = id(&ok(api.call(
+        "items.create",
+        json!({"project_id": project, "name": "cloudy", "type": "satellite_capture", "cloud_cover": 55.0}),
+    )));
+    let noisy = id(&rule(
+        &api,
+        json!({"name": "noisy", "expression": "cloud_cover", "comparison": "gte", "threshold": 50.0, "cooldown_minutes": 0}),
+    ));
+    let reader = api.emu.create_key_in_org(DEMO_ORG, &["alerts:read"]);
+    let body = json!({"rule_id": noisy, "item_id": cloudy});
+    let mut first = None;
+    for _ in 0..MAX_ALERT_EVENTS {
+        let tested = ok(api.call_as(&reader, "alerts.test_rule", body.clone()));
+        first.get_or_insert(tested["alert_event_id"].clone());
+    }
+    let tested = ok(api.call_as(&reader, "alerts.test_rule", body));
+    let newest = tested["alert_event_id"].clone();
+    assert!(newest.is_string(), "{tested}");
+    let listed = ok(api.call("alerts.events.list", json!({"limit": 1})));
+    assert_eq!(listed["total"], MAX_ALERT_EVENTS);
+    assert_eq!(listed["alert_events"][0]["id"], newest, "newest first");
+    let oldest = ok(api.call(
+        "alerts.events.list",
+        json!({"limit": 1, "offset": MAX_ALERT_EVENTS - 1}),
+    ));
+    assert_ne!(
+        Some(&oldest["alert_events"][0]["id"]),
+        first.as_ref(),
+        "the first event gave way"
+    );
+}
+
 fn profile(api: &Api, item: &str, name: &str, sort_order: i64, is_default: bool) -> Value {
     ok(api.call(
         "visualization.profile.create",
