@@ -243,6 +243,17 @@ impl Resources {
         self.owned_ids(family, org).map_or(0, BTreeMap::len)
     }
 
+    /// Every record of `family`, of every organization: for what is looked up by something
+    /// other than its id, without a walk through the other families' records.
+    pub fn of_family(&self, family: Family) -> impl Iterator<Item = &Resource> + '_ {
+        self.by_owner
+            .get(&family)
+            .into_iter()
+            .flat_map(HashMap::values)
+            .flat_map(BTreeMap::values)
+            .filter_map(|id| self.records.get(id))
+    }
+
     /// Every record, of every organization.
     pub fn records(&self) -> impl Iterator<Item = &Resource> {
         self.records.values()
@@ -409,9 +420,7 @@ impl Resources {
     /// The first record of `family`, of any organization, that `matches`, to read; see
     /// [`Resources::find_mut`].
     pub fn find(&self, family: Family, matches: impl Fn(&Resource) -> bool) -> Option<&Resource> {
-        self.records
-            .values()
-            .find(|r| r.family == family && matches(r))
+        self.of_family(family).find(|r| matches(r))
     }
 
     /// The first record of `family`, of any organization, that `matches`: for what is
@@ -421,10 +430,8 @@ impl Resources {
         family: Family,
         matches: impl Fn(&Resource) -> bool,
     ) -> Option<&mut Resource> {
-        let record = self
-            .records
-            .values_mut()
-            .find(|r| r.family == family && matches(r))?;
+        let id = self.of_family(family).find(|r| matches(r))?.id.clone();
+        let record = self.records.get_mut(&id)?;
         self.changes.mark(&record.id);
         Some(record)
     }

@@ -171,3 +171,38 @@ fn lists_and_counts_follow_every_change_and_a_restore() {
     assert_eq!(ids(&restored, Family::Item), [kept]);
     assert_eq!(restored.count(Family::Item, "org_a"), 1);
 }
+
+/// A lookup by something other than the id walks the records of its family only, of every
+/// organization, and changing what it finds marks that record for the state file.
+#[test]
+fn a_family_is_walked_across_organizations_and_nothing_else() {
+    let mut store = Resources::default();
+    let mut rng = Rng::new(7);
+    let mut made = Vec::new();
+    for org in ["org_a", "org_b"] {
+        for family in [Family::ShareLink, Family::Project] {
+            let record = store
+                .create(&mut rng, family, org, None, 0, serde_json::Map::new())
+                .expect("created");
+            made.push((family, record.id.clone()));
+        }
+    }
+    let links: Vec<&str> = store
+        .of_family(Family::ShareLink)
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(links.len(), 2);
+    assert!(made
+        .iter()
+        .filter(|(family, _)| *family == Family::ShareLink)
+        .all(|(_, id)| links.contains(&id.as_str())));
+    let wanted = made[2].1.clone();
+    store.changes.track();
+    assert!(store.changes.take().is_empty());
+    assert!(store.find(Family::Project, |r| r.id == wanted).is_none());
+    let found = store
+        .find_mut(Family::ShareLink, |r| r.id == wanted)
+        .expect("org_b's link");
+    assert_eq!(found.org, "org_b");
+    assert!(store.changes.take().contains(&wanted));
+}

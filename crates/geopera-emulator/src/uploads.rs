@@ -557,10 +557,12 @@ pub fn files(upload: &Resource) -> Vec<Value> {
 }
 
 /// Any organization's upload: the URL's token, not a credential, says who may write.
+/// Looked up by id rather than by a walk through every record: the route takes no
+/// credential, so anyone can ask it.
 fn find<'a>(resources: &'a Resources, id: &str) -> Result<&'a Resource, ApiError> {
     resources
-        .records()
-        .find(|r| r.family == Family::Upload && r.id == id)
+        .record(id)
+        .filter(|r| r.family == Family::Upload)
         .ok_or_else(|| ApiError::not_found(format!("upload '{id}' not found")))
 }
 
