@@ -395,7 +395,21 @@ fn stored_api_url(store: &Store, profile: &str) -> Result<(String, String), Fail
                 crate::paint::path(&store.path())
             ),
         ),
-        None => (DEFAULT_API_URL.to_owned(), "the default".to_owned()),
+        None => {
+            // A profile written by hand with `api_url` misspelled would send its credential
+            // to the public API without a word.
+            let unread = store.unread_members(profile)?;
+            if !unread.is_empty() {
+                crate::paint::warning(&format!(
+                    "profile '{}' in {} has no api_url, but members neither CLI reads ({}): \
+                     it is used with {DEFAULT_API_URL} (is api_url misspelled?)",
+                    crate::paint::inert(profile),
+                    crate::paint::path(&store.path()),
+                    unread.join(", ")
+                ));
+            }
+            (DEFAULT_API_URL.to_owned(), "the default".to_owned())
+        }
     })
 }
 

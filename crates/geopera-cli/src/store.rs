@@ -218,6 +218,19 @@ impl Store {
         }
     }
 
+    /// The members of one profile that neither CLI reads (only `api_url` and `auth` are),
+    /// such as a misspelled `apiUrl`, quoted inert and in sorted order.
+    pub(crate) fn unread_members(&self, name: &str) -> Result<Vec<String>, Failure> {
+        Ok(match self.read_all()?.get(name) {
+            Some(Value::Object(entry)) => entry
+                .keys()
+                .filter(|key| !["api_url", "auth"].contains(&key.as_str()))
+                .map(|key| crate::paint::inert(key).into_owned())
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+
     /// The failure that names an unreadable member, the profile and the file.
     fn unreadable(&self, name: &str, unreadable: &Unreadable) -> Failure {
         // Logging out keeps `api_url` and needs it; a login given the URL replaces both.

@@ -9254,6 +9254,43 @@ fn a_usage_error_s_tip_quotes_the_command_line_inert() {
     }
 }
 
+/// A profile written by hand with `api_url` misspelled is used with the public API, as the
+/// official CLI uses it; the members neither CLI reads are named in a warning, since the
+/// credential then goes somewhere its owner did not mean.
+#[test]
+fn a_profile_with_a_misspelled_api_url_is_named_in_a_warning() {
+    let s = setup();
+    s.store_credentials(
+        r#"{"default": {"apiUrl": "http://staging.example", "auth": {"type": "api_key", "api_key": "gpra_0123456789abcdef"}}}"#,
+    );
+    let output = s
+        .bare()
+        .args(["--dry-run"])
+        .args(SEARCH_ONE)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("has no api_url, but members neither CLI reads (apiUrl)")
+            && stderr.contains("https://api.geopera.com"),
+        "{stderr}"
+    );
+    assert!(text(&output.stdout).contains("https://api.geopera.com/v1/op/catalog.search"));
+    // The usual layout is said nothing of.
+    s.store_credentials(
+        r#"{"default": {"auth": {"type": "api_key", "api_key": "gpra_0123456789abcdef"}}}"#,
+    );
+    let output = s
+        .bare()
+        .args(["--dry-run"])
+        .args(SEARCH_ONE)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
+}
+
 #[test]
 fn a_credentials_file_over_16_mib_is_refused_unread() {
     let s = setup();
