@@ -400,14 +400,17 @@ fn answers_ndjson(operation_id: &str) -> bool {
 /// printed as JSON on stdout: left at that, the command would end 0 with the file unwritten
 /// (or, from an earlier run, stale), and a script would read it as the answer.
 fn redirect_not_written(operation_id: &str, settings: &Settings) -> Failure {
-    let path = settings
+    let fate = match settings
         .out
         .as_deref()
         .filter(|path| path.as_os_str() != "-")
-        .map_or_else(|| "stdout".to_owned(), crate::paint::path);
+    {
+        Some(path) => format!("nothing was written to {}", crate::paint::path(path)),
+        None => "stdout holds that JSON instead of the bytes".to_owned(),
+    };
     Failure::other(format!(
         "--out: the answer to {operation_id} is a redirect to where its bytes are (printed \
-         above as JSON), not the bytes; nothing was written to {path}"
+         as JSON), not the bytes; {fate}"
     ))
 }
 

@@ -610,10 +610,13 @@ fn quote_inert(error: &mut clap::Error) {
                 let plain: Vec<String> = tips
                     .iter()
                     .map(|tip| {
+                        // Where the tip quotes the word (`'WORD'`, `'-- WORD'`), not wherever
+                        // its text happens to stand in clap's own wording.
                         words
                             .iter()
                             .fold(tip.to_string(), |tip, (stripped, shown)| {
-                                tip.replace(stripped.as_str(), shown)
+                                tip.replace(&format!("'{stripped}'"), &format!("'{shown}'"))
+                                    .replace(&format!(" {stripped}'"), &format!(" {shown}'"))
                             })
                     })
                     .collect();
@@ -765,20 +768,26 @@ fn tracing_to_stderr(matches: &ArgMatches) {
     };
     // A failed write of an event is dropped: tracing's default reports it with `eprintln!`,
     // which panics when stderr itself is what failed.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .log_internal_errors(false)
-        .with_writer(|| InertEvents)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(move || InertEvents { ansi })
+        .with_ansi(ansi)
         .try_init();
 }
 
 /// Stderr for the `-v` / `--debug` events, each made [`paint::inert`] but for its colours and
 /// its closing line break. An event quotes what a server chose (an order's id, a state, a
-/// header) in its fields, which the formatter writes as they are but for escape sequences: a
-/// carriage return or line break there would forge a line (`Error: ...`), a bidirectional
-/// override reorder one. The formatter hands each event over in one write.
-struct InertEvents;
+/// header) in its fields, which the formatter writes as they are (it escapes the message
+/// alone): an escape sequence there would steer the terminal, a carriage return or line break
+/// forge a line (`Error: ...`), a bidirectional override reorder one. The formatter hands each
+/// event over in one write.
+struct InertEvents {
+    /// Whether the formatter writes colours, whose sequences (SGR: `ESC [ 1;31 m`) are kept;
+    /// every other escape sequence, and any at all without colours, is shown escaped.
+    ansi: bool,
+}
 
 impl std::io::Write for InertEvents {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -787,10 +796,25 @@ impl std::io::Write for InertEvents {
             Some(body) => (body, "\n"),
             None => (text.as_ref(), ""),
         };
-        // The formatter's own escape sequences (its colours) are kept: a field's ESC it
-        // writes escaped already.
-        let shown: Vec<_> = body.split('\u{1b}').map(paint::inert).collect();
-        let mut line = shown.join("\u{1b}");
+        let mut pieces = body.split('\u{1b}');
+        let mut line = paint::inert(pieces.next().unwrap_or_default()).into_owned();
+        for piece in pieces {
+            // `[`, parameters, `m`: a colour, the formatter's own or a field's, which can
+            // only change how text looks.
+            let colour = piece
+                .strip_prefix('[')
+                .and_then(|rest| rest.find(|c: char| !c.is_ascii_digit() && c != ';'))
+                .filter(|&at| piece.as_bytes().get(at + 1) == Some(&b'm'))
+                .map(|at| at + 2);
+            match colour {
+                Some(length) if self.ansi => {
+                    line.push('\u{1b}');
+                    line.push_str(&piece[..length]);
+                    line.push_str(&paint::inert(&piece[length..]));
+                }
+                _ => line.push_str(&paint::inert(&format!("\u{1b}{piece}"))),
+            }
+        }
         line.push_str(end);
         std::io::stderr().write_all(line.as_bytes())?;
         Ok(buf.len())

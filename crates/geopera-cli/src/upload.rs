@@ -388,9 +388,11 @@ pub(crate) fn release_advice(upload_id: Option<&str>, options: &str) -> String {
              of this line): release it with 'geopera{options} uploads fail --upload-id=ID \
              --error-message cancelled'"
         ),
+        // No operation lists a project's uploads, so nothing names it but its id.
         None => format!(
-            "list the project's uploads ('geopera{options} uploads list') and release it with \
-             'geopera{options} uploads fail'"
+            "its upload id was never answered, so it cannot be named here; release it with \
+             'geopera{options} uploads fail --upload-id=ID --error-message cancelled' once its \
+             id is known"
         ),
     }
 }

@@ -2427,7 +2427,8 @@ fn verbose_events_quote_the_server_s_words_inert() {
     let s = setup();
     let url = test_server(16, |body| {
         if text(body).contains("captures") {
-            let placed = r#"{"orderId":"ord_1\rError: forged \u202egnp.exe","status":"received"}"#;
+            let placed =
+                r#"{"orderId":"ord_1\u001b[2J\rError: forged \u202egnp.exe","status":"received"}"#;
             (202, placed.to_owned())
         } else {
             let busy = r#"{"type":"about:blank","title":"Unavailable","status":503}"#;
@@ -2450,10 +2451,10 @@ fn verbose_events_quote_the_server_s_words_inert() {
     assert!(
         events
             .iter()
-            .any(|line| line.contains(r"ord_1\u{d}Error: forged \u{202e}gnp.exe")),
+            .any(|line| line.contains(r"ord_1\u{1b}[2J\u{d}Error: forged \u{202e}gnp.exe")),
         "an event names the id, escaped: {stderr}"
     );
-    assert!(!stderr.contains(['\r', '\u{202e}']), "{stderr:?}");
+    assert!(!stderr.contains(['\r', '\u{202e}', '\u{1b}']), "{stderr:?}");
     assert!(
         !stderr.lines().any(|line| line.starts_with("Error: forged")),
         "{stderr}"
@@ -6245,7 +6246,10 @@ fn a_redirect_answering_out_file_is_printed_and_fails_leaving_the_file_as_it_was
     let file = dir.path().join("t.png");
     std::fs::write(&file, "old").expect("a file of an earlier run");
     let out = file.to_str().expect("a UTF-8 path");
-    for (out, named) in [(out, "t.png"), ("-", "stdout")] {
+    for (out, named) in [
+        (out, "nothing was written to"),
+        ("-", "stdout holds that JSON instead of the bytes"),
+    ] {
         let output = s
             .against(&url)
             .args(tile_render("s-1"))
@@ -6253,10 +6257,7 @@ fn a_redirect_answering_out_file_is_printed_and_fails_leaving_the_file_as_it_was
             .output()
             .expect("geopera runs");
         let stderr = fails_saying(&output, 1, "is a redirect", out);
-        assert!(
-            stderr.contains("nothing was written to") && stderr.contains(named),
-            "{stderr}"
-        );
+        assert!(stderr.contains(named), "{stderr}");
         assert_eq!(
             stdout_json(&output)["location"],
             "https://tiles.example/t/3/4/2.png"
@@ -7395,6 +7396,43 @@ fn timeout_bounds_the_refresh_after_a_401() {
         s.credentials()["default"]["auth"]["refresh_token"],
         "rt_kept"
     );
+}
+
+/// A refresh the provider could not answer (a 503, a gateway's 403 page) is no sign the
+/// session was revoked: the failure says the session is kept and to try again, and only an
+/// OAuth refusal of the grant says to sign in again.
+#[test]
+fn a_refresh_the_provider_cannot_answer_is_not_called_a_revocation() {
+    let s = setup();
+    for (status, body, revoked) in [
+        (503, r#"{"error":"temporarily_unavailable"}"#, false),
+        (403, r#"{"message":"blocked by the gateway"}"#, false),
+        (400, r#"{"error":"invalid_grant"}"#, true),
+    ] {
+        let url = canned_server(status, body.to_owned(), 4);
+        s.store_credentials(
+            &serde_json::json!({"default": {"api_url": url, "auth": {
+                "type": "oauth", "access_token": "at_old", "refresh_token": "rt_kept",
+                "expires_at": 1.0,
+            }}})
+            .to_string(),
+        );
+        let output = s.bare().arg("whoami").output().expect("geopera runs");
+        let stderr = fails_saying(&output, 1, "token refresh failed", status);
+        assert_eq!(
+            stderr.contains("may have been revoked"),
+            revoked,
+            "{status}: {stderr}"
+        );
+        if !revoked {
+            assert!(stderr.contains("the stored session is kept"), "{stderr}");
+        }
+        assert_eq!(
+            s.credentials()["default"]["auth"]["refresh_token"],
+            "rt_kept",
+            "{status}"
+        );
+    }
 }
 
 /// `--timeout` bounds a stored session's refresh as it bounds the other sign-in requests.
@@ -9252,6 +9290,15 @@ fn a_usage_error_s_tip_quotes_the_command_line_inert() {
         assert!(!stderr.contains("\u{1b}]0;"), "{stderr:?}");
         assert!(!stderr.contains("\n\rError"), "{stderr:?}");
     }
+    // A word whose escapes stripped leave clap's own `--`: only the quoted word is replaced,
+    // not the separator the tip recommends.
+    let output = s
+        .bare()
+        .args(["orders", "wait", "--\u{1b}[1m"])
+        .output()
+        .expect("geopera runs");
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains(r"use '-- --\u{1b}[1m'"), "{stderr:?}");
 }
 
 /// A profile written by hand with `api_url` misspelled is used with the public API, as the
