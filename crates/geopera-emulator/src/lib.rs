@@ -433,10 +433,12 @@
 //! `usage.history` can answer and of the day's auto top-ups.
 //! A person's role in a project (`projects.add_member`) holds them to what the contract allows
 //! it: a `viewer` is 403 on the operations it marks "editor/admin" (creating, changing and
-//! deleting items, their assets and collections, duplicating items, starting and completing
-//! uploads, visualization profiles, creating and revoking share links, renaming the
-//! project), and deleting a collection, archiving or deleting the project and managing its
-//! members need an `admin`. Keys act for the
+//! deleting items, their assets and collections, duplicating items, starting, sending to,
+//! reporting on, completing and failing uploads, visualization profiles, creating and
+//! revoking share links), and deleting a collection, changing the project's own metadata
+//! (`projects.update`, which the contract marks "admin/owner"), archiving or deleting it and
+//! managing its members need an `admin`. Alert events are kept up to [`MAX_ALERT_EVENTS`] an
+//! organization, the oldest giving way. Keys act for the
 //! organization, their scopes deciding, and a person who is no member of the project keeps
 //! the organization's access.
 //! Event subscriptions are kept too ([Webhooks](#webhooks)), and so are jobs and uploads
