@@ -97,6 +97,31 @@ pub(crate) fn hide(secret: &str) {
     }
 }
 
+/// [`redacted`] for the start of a message that was cut (`kept`): a credential the cut went
+/// through shows only its start there, which [`redacted`] cannot know for one, so a tail of
+/// `kept` that begins a credential noted so far, [`MIN_CHARS`] characters or more, is
+/// replaced too.
+pub(crate) fn redacted_cut(kept: &str) -> String {
+    let mut out = redacted(kept).into_owned();
+    let hidden = HIDDEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let begun = hidden.iter().find_map(|secret| {
+        secret
+            .char_indices()
+            .map(|(at, c)| at + c.len_utf8())
+            .filter(|&end| secret[..end].chars().count() >= MIN_CHARS)
+            .filter(|&end| out.ends_with(&secret[..end]))
+            .max()
+    });
+    drop(hidden);
+    if let Some(length) = begun {
+        out.truncate(out.len() - length);
+        out.push_str(REDACTED);
+    }
+    out
+}
+
 /// `text` with every credential noted so far, and every word shaped like an API key or a
 /// webhook signing secret, replaced by [`REDACTED`].
 ///

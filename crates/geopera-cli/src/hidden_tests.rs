@@ -66,3 +66,20 @@ fn overlapping_credentials_and_key_words_are_hidden_whole() {
         "around characters of more than one byte"
     );
 }
+
+#[test]
+fn the_start_of_a_credential_a_cut_went_through_is_hidden() {
+    hide("eyJhbGciOiJSUzI1NiJ9.cut-credential-payload.signature");
+    let kept = "bad value: \"Bearer eyJhbGciOiJSUzI1NiJ9.cut-cred";
+    assert_eq!(
+        redacted_cut(kept),
+        format!("bad value: \"Bearer {REDACTED}")
+    );
+    // Fewer characters than a credential is looked for by stay: they are ordinary words.
+    assert_eq!(redacted_cut("a value eyJhbGc"), "a value eyJhbGc");
+    // The whole credential, and text after it, as `redacted` does.
+    assert_eq!(
+        redacted_cut("x eyJhbGciOiJSUzI1NiJ9.cut-credential-payload.signature y"),
+        format!("x {REDACTED} y")
+    );
+}

@@ -276,7 +276,13 @@ fn cut(message: &impl std::fmt::Display, max: usize) -> String {
     // `Cut` never fails; a `Display` that does leaves what it wrote so far.
     let _ = std::fmt::Write::write_fmt(&mut cut, format_args!("{message}"));
     if cut.chars > max {
-        format!("{}… ({} characters in all)", cut.kept, cut.chars)
+        // A credential the cut went through would show its start, which the printing of
+        // the message cannot tell for one.
+        format!(
+            "{}… ({} characters in all)",
+            crate::hidden::redacted_cut(&cut.kept),
+            cut.chars
+        )
     } else {
         cut.kept
     }
