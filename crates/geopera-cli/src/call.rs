@@ -1018,7 +1018,7 @@ const MAX_ITEM_CHARS: usize = 200;
 /// `text`'s first `most` characters, `…` marking a cut.
 fn cut_chars(text: &str, most: usize) -> String {
     match text.char_indices().nth(most) {
-        Some((at, _)) => format!("{}…", &text[..at]),
+        Some((at, _)) => format!("{}…", crate::hidden::redacted_cut(&text[..at])),
         None => text.to_owned(),
     }
 }

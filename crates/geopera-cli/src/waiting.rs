@@ -160,6 +160,7 @@ const MAX_STATE_CHARS: usize = 100;
 fn cut(text: &str) -> String {
     let mut shown: String = text.chars().take(MAX_STATE_CHARS).collect();
     if text.chars().nth(MAX_STATE_CHARS).is_some() {
+        shown = crate::hidden::redacted_cut(&shown);
         shown.push('…');
     }
     crate::paint::inert(&shown).into_owned()
