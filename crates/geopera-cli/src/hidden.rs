@@ -176,8 +176,9 @@ fn key_words<'a>(text: &'a str, prefix: &'a str) -> impl Iterator<Item = Range<u
     text.match_indices(prefix).filter_map(move |(at, _)| {
         let after = &text[at + prefix.len()..];
         let body = after.find(|c: char| !is_key_char(c)).unwrap_or(after.len());
-        // A prefix inside a longer word (`xgpra_...`) starts no key.
-        let starts_word = !text[..at].ends_with(is_key_char);
+        // A prefix inside a longer word (`xgpra_...`) starts no key; one after dashes alone
+        // does (`--gpra_...`, a key typed where an option's name belongs).
+        let starts_word = !text[..at].trim_end_matches('-').ends_with(is_key_char);
         (starts_word && body >= MIN_CHARS).then(|| at..at + prefix.len() + body)
     })
 }

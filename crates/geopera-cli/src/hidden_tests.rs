@@ -22,8 +22,13 @@ fn words_shaped_like_an_api_key_are_hidden_though_never_noted() {
     );
     // Too short to be a key, or the tail of a longer word: left as written.
     assert_eq!(
-        redacted("gpra_short, xgpra_99887766554433"),
-        "gpra_short, xgpra_99887766554433"
+        redacted("gpra_short, xgpra_99887766554433, x-gpra_99887766554433"),
+        "gpra_short, xgpra_99887766554433, x-gpra_99887766554433"
+    );
+    // After dashes alone, as a key typed where an option's name belongs: a key.
+    assert_eq!(
+        redacted("unexpected argument '--gpra_99887766554433' found"),
+        "unexpected argument '--[redacted]' found"
     );
     assert_eq!(
         redacted("a: gpra_aabbccddeeff0011XYZ\nb: gpra_fedcba9876543210"),
