@@ -24,7 +24,7 @@ use serde_json::{json, Map, Value};
 
 use super::{trimmed_name, Ctx, Outcome, MAX_PAGE_SIZE};
 use crate::error::ApiError;
-use crate::resources::{page, Family, Resource, Resources};
+use crate::resources::{page, Family, Resource};
 use crate::rng::fnv;
 use geopera_types::rfc3339::format_date_time;
 
@@ -211,7 +211,11 @@ pub(crate) fn test_rule(ctx: &Ctx<'_>, input: TestAlertRuleInput) -> Outcome {
         .get("cooldown_minutes")
         .and_then(Value::as_i64)
         .unwrap_or(0);
-    let cooling = last_event_at(&inner.resources, ctx.org, &rule.id)
+    // From the rule's own record of its last event, which outlives the event itself when
+    // the organization's oldest events give way (`MAX_ALERT_EVENTS`).
+    let cooling = rule
+        .str("last_triggered_at")
+        .and_then(geopera_types::rfc3339::parse_date_time)
         .is_some_and(|at| now < at.saturating_add(cooldown.saturating_mul(60)));
     // A rule turned off records nothing: the test still says whether it would trigger.
     let active = rule.fields.get("active").and_then(Value::as_bool) != Some(false);
@@ -309,17 +313,6 @@ pub(crate) fn acknowledge_event(ctx: &Ctx<'_>, input: AcknowledgeEventInput) -> 
         event.updated_at = now;
     }
     Ok(ctx.ok(&json!({"alert_event": event.to_json()})))
-}
-
-/// When the rule last raised an event, if it has one.
-fn last_event_at(resources: &Resources, org: &str, rule: &str) -> Option<i64> {
-    // From the newest back, so that a rule that triggers often finds its last event at once
-    // among the organization's thousands.
-    resources
-        .owned(Family::AlertEvent, org)
-        .rev()
-        .find(|event| event.parent.as_deref() == Some(rule))
-        .map(|e| e.created_at)
 }
 
 /// The expression's value for the item: one of the item's numbers when the expression names

@@ -741,7 +741,14 @@ fn a_test_at_the_events_bound_drops_the_oldest_event_and_is_answered() {
         &api,
         json!({"name": "noisy", "expression": "cloud_cover", "comparison": "gte", "threshold": 50.0, "cooldown_minutes": 0}),
     ));
+    let calm = id(&rule(
+        &api,
+        json!({"name": "calm", "expression": "cloud_cover", "comparison": "gte", "threshold": 50.0, "cooldown_minutes": 60}),
+    ));
     let reader = api.emu.create_key_in_org(DEMO_ORG, &["alerts:read"]);
+    let calm_body = json!({"rule_id": calm, "item_id": cloudy});
+    let raised = ok(api.call_as(&reader, "alerts.test_rule", calm_body.clone()));
+    assert!(raised["alert_event_id"].is_string(), "{raised}");
     let body = json!({"rule_id": noisy, "item_id": cloudy});
     let mut first = None;
     for _ in 0..MAX_ALERT_EVENTS {
@@ -763,6 +770,12 @@ fn a_test_at_the_events_bound_drops_the_oldest_event_and_is_answered() {
         first.as_ref(),
         "the first event gave way"
     );
+    // The calm rule's one event gave way too, and its cooldown still runs.
+    let calm_events = ok(api.call("alerts.events.list", json!({"rule_id": calm})));
+    assert_eq!(calm_events["total"], 0);
+    let cooling = ok(api.call_as(&reader, "alerts.test_rule", calm_body));
+    assert_eq!(cooling["would_trigger"], true);
+    assert!(cooling["alert_event_id"].is_null(), "{cooling}");
 }
 
 fn profile(api: &Api, item: &str, name: &str, sort_order: i64, is_default: bool) -> Value {
