@@ -45,7 +45,9 @@ type OnRefresh = Arc<dyn Fn(&TokenSet) + Send + Sync>;
 /// - It signs in on first use: constructing one sends nothing, so it can be built anywhere,
 ///   and the first call — async or blocking — reports a refused sign-in.
 /// - It refreshes the access token when less than the leeway (30 s by default, plus up to
-///   half of that again at random, fixed per token) is left, and when the API answers 401.
+///   half of that again at random, fixed per token) is left, and when the API answers 401;
+///   a token renewed so and refused again within a few seconds is not renewed again by each
+///   call refused (the API refuses every token: each call reports its 401).
 /// - Exactly one refresh is in flight at a time, across every clone of the session and every
 ///   client and task using it; the others wait for its outcome.
 /// - Refresh tokens rotate: each new pair goes to the [`on_refresh`](Session::on_refresh)
@@ -78,6 +80,12 @@ struct State {
     /// The last refusal and until when it is repeated without asking; written under
     /// `renewing`.
     refused: std::sync::Mutex<Option<Refusal>>,
+    /// The credential the last renewal after a 401 gave, and when: refused again within
+    /// [`REMEMBER_REFUSAL`], it is no credential a further renewal would make better (a wrong
+    /// base URL answering 401 to everything), so the call reports its 401 instead of each call
+    /// so answered renewing, and rotating the refresh token, once more. Written under
+    /// `renewing`.
+    renewed_for_401: std::sync::Mutex<Option<(Credential, Duration)>>,
     /// How many async calls on current-thread runtimes wait for or hold `renewing`, by the
     /// thread that drives the runtime: only that thread runs them.
     on_threads: Arc<ThreadMarks>,
@@ -177,6 +185,7 @@ impl Session {
                 current: RwLock::new(current),
                 renewing: Arc::new(tokio::sync::Mutex::new(grant)),
                 refused: std::sync::Mutex::new(None),
+                renewed_for_401: std::sync::Mutex::new(None),
                 on_threads: Arc::default(),
             }),
         }
@@ -440,9 +449,28 @@ impl Session {
         if let Some(error) = self.recent_refusal() {
             return Err(error);
         }
+        let now = self.config.clock.now();
+        let renewed_just_now = self
+            .state
+            .renewed_for_401
+            .lock()
+            .map(|renewed| {
+                renewed.as_ref().is_some_and(|(credential, at)| {
+                    credential == rejected && now < at.saturating_add(REMEMBER_REFUSAL)
+                })
+            })
+            .unwrap_or(false);
+        if renewed_just_now {
+            return Ok(false);
+        }
         let (_grant, renewed) = self.renew(grant, cx).await?;
         match renewed {
-            Ok(_) => Ok(true),
+            Ok(credential) => {
+                if let Ok(mut renewed) = self.state.renewed_for_401.lock() {
+                    *renewed = Some((credential, self.config.clock.now()));
+                }
+                Ok(true)
+            }
             // The provider refused the grant too: the session is over.
             Err(error) if refuses_the_grant(&error) => {
                 self.store(None);

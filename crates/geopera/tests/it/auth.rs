@@ -1000,6 +1000,62 @@ fn tokens_at_1() -> geopera::auth::TokenSet {
     )
 }
 
+/// An API that refuses every token (a wrong base URL, an audience the provider does not
+/// give) is not asked for a renewal by every call it refuses: a token renewed after a 401 and
+/// refused again within the moment a refusal is remembered ends the call with its 401, so
+/// ten calls make one token request, not ten (each rotating the refresh token).
+#[tokio::test]
+async fn a_renewed_token_refused_again_is_not_renewed_by_every_call() {
+    let refreshes = Arc::new(AtomicUsize::new(0));
+    let counted = refreshes.clone();
+    let server = Hostile::serve("127.0.0.1", move |seen| {
+        if seen.path.ends_with("/protocol/openid-connect/token") {
+            let n = counted.fetch_add(1, Ordering::SeqCst) + 2;
+            return hostile_json(
+                200,
+                &[],
+                &format!(
+                    r#"{{"access_token":"at-{n}","token_type":"Bearer","expires_in":300,"refresh_token":"rt-{n}"}}"#
+                ),
+            );
+        }
+        hostile_json(
+            401,
+            &[("content-type", "application/problem+json")],
+            r#"{"title":"Unauthenticated","status":401}"#,
+        )
+    });
+    let clock = ManualClock::new();
+    let session = Session::from_tokens(
+        Oidc::for_base_url(&server.url()).expect("a provider"),
+        tokens_at_1(),
+    )
+    .clock(SharedTime::new(&clock));
+    let client = AuthenticatedClient::builder_with_credentials(session.clone())
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid configuration");
+    for _ in 0..10 {
+        let error = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+            .await
+            .expect_err("every token is refused");
+        assert_eq!(
+            error.status(),
+            Some(geopera::StatusCode::UNAUTHORIZED),
+            "{error}"
+        );
+    }
+    assert_eq!(refreshes.load(Ordering::SeqCst), 1);
+    assert_eq!(session.tokens().expect("kept").access_token(), "at-2");
+    // Past that moment, the next call refused tries one renewal again.
+    clock.advance(Duration::from_secs(6));
+    catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("refused still");
+    assert_eq!(refreshes.load(Ordering::SeqCst), 2);
+}
+
 /// Sign-in requests carry the client's `User-Agent`, as its calls do (a gateway in front of a
 /// provider may refuse requests without one), and none of its other headers, which may be
 /// the API's secrets; on both faces.
