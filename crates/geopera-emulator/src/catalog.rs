@@ -1021,32 +1021,25 @@ pub fn area_km2(value: &Value) -> Result<f64, String> {
     read_area(value).map(|polygons| polygons_area_km2(&polygons))
 }
 
-/// [`area_km2`] as one of several measures of a request, which together work through
-/// `request_edges` edges ([`edge_count`] summed over them): the rows each measure samples are
-/// chosen from all of them, so that the request as a whole stays within [`MAX_CROSSINGS`].
-/// Chosen measure by measure, many areas just under the bound each passed it together.
-///
-/// # Errors
-/// What keeps `value` from being an area, worded for the caller.
-pub fn area_km2_among(value: &Value, request_edges: usize) -> Result<f64, String> {
-    read_area(value).map(|polygons| polygons_area_km2_among(&polygons, request_edges))
-}
-
 /// [`area_km2`] of an area to task, which must enclose some: rings that wind around nothing
 /// (a line drawn there and back, a ring of one point) would be tasked for free.
 ///
 /// # Errors
 /// What keeps `value` from being an area that encloses some, worded for the caller.
 pub fn enclosed_area_km2(value: &Value) -> Result<f64, String> {
-    enclosed_area_km2_among(value, 0)
+    enclosed_km2(&read_area(value)?, 0)
 }
 
-/// [`enclosed_area_km2`] as one of several measures of a request, as [`area_km2_among`].
+/// [`enclosed_area_km2`] of polygons read already, as one of several measures of a request,
+/// which together work through `request_edges` edges ([`edge_count`] summed over them; 0 for
+/// one measure alone): the rows each measure samples are chosen from all of them, so that the
+/// request as a whole stays within [`MAX_CROSSINGS`]. Chosen measure by measure, many areas
+/// just under the bound each passed it together.
 ///
 /// # Errors
-/// What keeps `value` from being an area that encloses some, worded for the caller.
-pub fn enclosed_area_km2_among(value: &Value, request_edges: usize) -> Result<f64, String> {
-    let area = area_km2_among(value, request_edges)?;
+/// The polygons enclose no area.
+pub fn enclosed_km2(polygons: &Polygons, request_edges: usize) -> Result<f64, String> {
+    let area = polygons_area_km2_among(polygons, request_edges);
     if area > 0.0 {
         Ok(area)
     } else {
@@ -1068,7 +1061,7 @@ pub fn polygons_area_km2(polygons: &Polygons) -> f64 {
 }
 
 /// [`polygons_area_km2`] as one of several measures of a request, which together work
-/// through `request_edges` edges (as [`area_km2_among`]); fewer than `polygons` hold count as
+/// through `request_edges` edges (as [`enclosed_km2`]); fewer than `polygons` hold count as
 /// theirs.
 pub fn polygons_area_km2_among(polygons: &Polygons, request_edges: usize) -> f64 {
     // One count of rows for all the polygons, from all their edges: counted polygon by
@@ -1307,7 +1300,7 @@ fn rows_for(polygons: &[Vec<Vec<(f64, f64)>>], request_edges: usize) -> usize {
 }
 
 /// How many edges `polygons` have, each a measure's cost per row at worst: for sharing
-/// [`MAX_CROSSINGS`] among a request's measures ([`area_km2_among`]).
+/// [`MAX_CROSSINGS`] among a request's measures ([`enclosed_km2`]).
 pub fn edge_count(polygons: &[Vec<Vec<(f64, f64)>>]) -> usize {
     polygons.iter().flatten().map(Vec::len).sum()
 }
@@ -1332,7 +1325,7 @@ pub fn edge_count(polygons: &[Vec<Vec<(f64, f64)>>]) -> usize {
 /// worst, which [`rows_for`] holds to [`MAX_CROSSINGS`] and [`MIN_ROWS`] × edges.
 ///
 /// The measure may be one of several of a request, which together work through
-/// `request_edges` edges (as [`area_km2_among`]); 0 for one alone.
+/// `request_edges` edges (as [`enclosed_km2`]); 0 for one alone.
 pub fn coverage_of_box(polygons: &Polygons, bbox: &[f64; 4], request_edges: usize) -> f64 {
     let width = bbox[2] - bbox[0];
     let rows = covered_rows(polygons, bbox, rows_for(polygons, request_edges));

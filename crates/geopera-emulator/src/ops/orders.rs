@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 use super::ledger::Reason;
 use super::{aud, numbered_page, spring_sorted, to_credits, Ctx, Outcome};
 use crate::catalog::{
-    area_km2, bbox_area_km2, coverage_of_box, edge_count, enclosed_area_km2_among, extent_overlaps,
-    read_area, read_polygons, Item, Polygons, MIN_AREA_KM2,
+    area_km2, bbox_area_km2, coverage_of_box, edge_count, enclosed_km2, extent_overlaps, read_area,
+    read_polygons, Item, Polygons, MIN_AREA_KM2,
 };
 use crate::error::{value_error, ApiError};
 use crate::records::{Order, OrderKind};
@@ -356,32 +356,31 @@ fn price_archive(shared: &Shared, captures: &[Value], split: bool) -> Result<Pri
     let mut errors = Vec::new();
     let mut refused = Vec::new();
     let mut listed = std::collections::HashSet::new();
-    // Every area of interest is measured against its capture: the work of all of them shares
-    // one bound, as one area's does.
-    let request_edges: usize = captures
+    // Every area of interest is read first: measured against its capture, the work of all of
+    // them shares one bound, as one area's does. A null geometry, like an absent one, asks
+    // for the whole capture.
+    let aois: Vec<Option<Result<Polygons, String>>> = captures
         .iter()
-        .filter_map(|capture| capture.get("geometry"))
-        .filter_map(|geometry| read_polygons(geometry).ok())
-        .map(|polygons| edge_count(&polygons))
-        .sum();
-    for (index, capture) in captures.iter().enumerate() {
+        .map(|capture| {
+            capture
+                .get("geometry")
+                .filter(|geometry| !geometry.is_null())
+                .map(read_polygons)
+        })
+        .collect();
+    let request_edges: usize = aois.iter().flatten().flatten().map(|p| edge_count(p)).sum();
+    for ((index, capture), aoi) in captures.iter().enumerate().zip(aois) {
         let id = capture
             .get("id")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        // A null geometry, like an absent one, asks for the whole capture.
-        let geometry = capture
-            .get("geometry")
-            .filter(|geometry| !geometry.is_null());
-        let aoi = match geometry {
+        let aoi = match aoi {
             None => None,
-            Some(geometry) => match read_polygons(geometry) {
-                Ok(polygons) => Some(polygons),
-                Err(message) => {
-                    refused.push(geometry_refused(index, message));
-                    continue;
-                }
-            },
+            Some(Ok(polygons)) => Some(polygons),
+            Some(Err(message)) => {
+                refused.push(geometry_refused(index, message));
+                continue;
+            }
         };
         let Some(item) = shared.catalog.get(id) else {
             errors.push(json!({"index": index, "id": id, "message": "unknown capture id"}));
@@ -505,28 +504,29 @@ fn price_tasking(requested: &[Value]) -> Priced {
     let mut groups = Vec::new();
     let mut errors = Vec::new();
     let mut total: i64 = 0;
-    let geometry_of = |group: &Value| {
-        ["geometry", "aoi", "featureCollection"]
-            .iter()
-            .find_map(|name| group.get(*name).cloned())
-    };
-    // Every group's area is measured: the work of all of them shares one bound, as one
-    // area's does.
-    let request_edges: usize = requested
+    // Every group's area is read first, as a tasking feasibility check reads its area, so
+    // both measure alike: measured, the work of all of them shares one bound, as one area's
+    // does.
+    let areas: Vec<Result<Polygons, String>> = requested
         .iter()
-        .filter_map(geometry_of)
-        .filter_map(|geometry| read_area(&geometry).ok())
-        .map(|polygons| edge_count(&polygons))
-        .sum();
-    for (index, group) in requested.iter().enumerate() {
+        .map(|group| {
+            ["geometry", "aoi", "featureCollection"]
+                .iter()
+                .find_map(|name| group.get(*name))
+                .ok_or_else(|| "it has none".to_owned())
+                .and_then(read_area)
+        })
+        .collect();
+    let request_edges: usize = areas.iter().flatten().map(|p| edge_count(p)).sum();
+    for ((index, group), polygons) in requested.iter().enumerate().zip(&areas) {
         let product = ["product", "dataProduct", "sensor"]
             .iter()
             .find_map(|name| group.get(*name).and_then(Value::as_str))
             .unwrap_or("optical");
-        // Read as a tasking feasibility check reads its area, so both measure alike.
-        let area = geometry_of(group)
-            .ok_or_else(|| "it has none".to_owned())
-            .and_then(|geometry| enclosed_area_km2_among(&geometry, request_edges));
+        let area = polygons
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|polygons| enclosed_km2(polygons, request_edges));
         let area = match area {
             Ok(area) => area,
             Err(why) => {
