@@ -54,7 +54,6 @@ use crate::client::{ApiClient, Client};
 use crate::engine::Face;
 use crate::error::server_words;
 use crate::models::{Job, JobStatus, Order, OrderStatus, UploadOutput, UploadStatus};
-use crate::redact::Redactor;
 use crate::request::CallOptions;
 use crate::{Error, Response};
 
@@ -388,10 +387,6 @@ where
         // Whether any poll has reached the server: until one has, a connection that cannot be
         // made more likely means a wrong address than an outage.
         let mut reached = false;
-        // What the errors quote from an answer (a failure's reason, another resource's id)
-        // is the server's text, and errors end up in logs: the client's credentials are taken
-        // out of it, as out of every other error's.
-        let redactor = Redactor::for_call(&self.client, &CallOptions::default());
         loop {
             let left = ends.saturating_sub(clock.now());
             if left.is_zero() {
@@ -416,6 +411,11 @@ where
             // The pause the server asked for before the next poll, if it asked.
             let asked = match polled.await {
                 Ok((state, rest)) => {
+                    // What the errors quote from an answer (a failure's reason, another
+                    // resource's id) is the server's text, and errors end up in logs: the
+                    // poll's credentials are taken out of it, the token a session sent it
+                    // with included, as out of every other error's.
+                    let redactor = &rest.redactor;
                     // An answer about another resource (a misrouted or cached one) says
                     // nothing about this one: neither its success nor its failure is this
                     // wait's.
@@ -433,12 +433,13 @@ where
                     match (kind.judge)(&state) {
                         Verdict::Done => return Ok(finish(state, rest)),
                         Verdict::Failed => {
+                            let shown = redactor.text((kind.state)(&state));
                             return Err(WaitError::Failed {
                                 what: kind.what,
                                 id: self.id,
-                                state: redactor.text((kind.state)(&state)),
+                                state: shown,
                                 last: Box::new(finish(state, rest)),
-                            })
+                            });
                         }
                         Verdict::Pending => last = Some(Box::new(finish(state, rest))),
                     }

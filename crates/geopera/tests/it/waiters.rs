@@ -326,6 +326,54 @@ async fn a_wait_error_does_not_repeat_the_key_the_server_quoted() {
     assert!(!other.to_string().contains(KEY), "{other}");
 }
 
+/// As above for a session's token, which only the polls knew: the waiter redacted the
+/// client's fixed key alone, so a job's reason quoting the bearer token reached the error.
+#[tokio::test]
+async fn a_wait_error_does_not_repeat_a_session_s_token_the_server_quoted() {
+    const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.session-token-quoted.sig";
+    let quoting = Hostile::serve("127.0.0.1", |seen| {
+        let sent = seen.header("authorization").unwrap_or_default().to_owned();
+        let body = if seen.path.ends_with("orders.get") {
+            format!(r#"{{"orderId":"ord_{TOKEN}","status":"fulfilled"}}"#)
+        } else {
+            format!(r#"{{"id":"job_1","status":"failed","error_message":"{sent} refused"}}"#)
+        };
+        crate::hostile::json(200, &[], &body)
+    });
+    let session = geopera::auth::Session::from_tokens(
+        geopera::auth::Oidc::for_base_url(&quoting.url()).expect("a provider"),
+        geopera::auth::TokenSet::new(
+            TOKEN,
+            None,
+            std::time::SystemTime::now() + Duration::from_secs(300),
+        ),
+    );
+    let client = Geopera::from(
+        AuthenticatedClient::builder_with_credentials(session)
+            .base_url(quoting.url())
+            .build()
+            .expect("valid configuration"),
+    );
+    let failed = wait::processing_job(&client, "job_1")
+        .await
+        .expect_err("the job failed");
+    let WaitError::Failed { state, .. } = &failed else {
+        panic!("not the failure: {failed:?}");
+    };
+    assert_eq!(state, "failed: Bearer [redacted] refused");
+    let other = wait::order(&client, "ord_mine")
+        .wait_blocking()
+        .expect_err("another order's success is not this one's");
+    let WaitError::OtherResource { answered, .. } = &other else {
+        panic!("not the mismatch: {other:?}");
+    };
+    assert_eq!(answered, "ord_[redacted]");
+    // The message; `last`, the resource as read, is the caller's to show or not.
+    for shown in [failed.to_string(), other.to_string()] {
+        assert!(!shown.contains(TOKEN), "{shown}");
+    }
+}
+
 /// A failure's reason, another resource's id and the id waited for (often the server's, taken
 /// from an earlier answer) are shown in the wait error's message with what would act on a
 /// terminal escaped; the fields keep them as they came.
