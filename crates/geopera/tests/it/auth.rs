@@ -1000,6 +1000,24 @@ fn tokens_at_1() -> geopera::auth::TokenSet {
     )
 }
 
+/// A session on `at-1`/`rt-1` with `server` as its provider, on `clock` when given, and a
+/// client of `server` using it that never retries.
+fn session_at_1(server: &Hostile, clock: Option<&ManualClock>) -> (Session, AuthenticatedClient) {
+    let mut session = Session::from_tokens(
+        Oidc::for_base_url(&server.url()).expect("a provider"),
+        tokens_at_1(),
+    );
+    if let Some(clock) = clock {
+        session = session.clock(SharedTime::new(clock));
+    }
+    let client = AuthenticatedClient::builder_with_credentials(session.clone())
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .expect("valid configuration");
+    (session, client)
+}
+
 /// An API that refuses every token (a wrong base URL, an audience the provider does not
 /// give) is not asked for a renewal by every call it refuses: a token renewed after a 401 and
 /// refused again within the moment a refusal is remembered ends the call with its 401, so
@@ -1026,16 +1044,7 @@ async fn a_renewed_token_refused_again_is_not_renewed_by_every_call() {
         )
     });
     let clock = ManualClock::new();
-    let session = Session::from_tokens(
-        Oidc::for_base_url(&server.url()).expect("a provider"),
-        tokens_at_1(),
-    )
-    .clock(SharedTime::new(&clock));
-    let client = AuthenticatedClient::builder_with_credentials(session.clone())
-        .base_url(server.url())
-        .retries(0)
-        .build()
-        .expect("valid configuration");
+    let (session, client) = session_at_1(&server, Some(&clock));
     for _ in 0..10 {
         let error = catalog_search::send(&client, CatalogSearchInput::new(HOST))
             .await
@@ -1127,19 +1136,8 @@ async fn a_provider_outage_during_a_refresh_after_a_401_does_not_end_the_session
         }
         api_taking_only_at_2(seen)
     });
-    let tokens = tokens_at_1();
     let clock = ManualClock::new();
-    let time = SharedTime::new(&clock);
-    let session = Session::from_tokens(
-        Oidc::for_base_url(&server.url()).expect("a provider"),
-        tokens,
-    )
-    .clock(time);
-    let client = AuthenticatedClient::builder_with_credentials(session.clone())
-        .base_url(server.url())
-        .retries(0)
-        .build()
-        .expect("valid configuration");
+    let (session, client) = session_at_1(&server, Some(&clock));
 
     let error = catalog_search::send(&client, CatalogSearchInput::new(HOST))
         .await
@@ -1193,16 +1191,7 @@ async fn a_client_error_of_the_token_endpoint_without_a_refusal_s_code_does_not_
         api_taking_only_at_2(seen)
     });
     let clock = ManualClock::new();
-    let session = Session::from_tokens(
-        Oidc::for_base_url(&server.url()).expect("a provider"),
-        tokens_at_1(),
-    )
-    .clock(SharedTime::new(&clock));
-    let client = AuthenticatedClient::builder_with_credentials(session.clone())
-        .base_url(server.url())
-        .retries(0)
-        .build()
-        .expect("valid configuration");
+    let (session, client) = session_at_1(&server, Some(&clock));
     for code in ["invalid_response", "Realm does not exist"] {
         let error = catalog_search::send(&client, CatalogSearchInput::new(HOST))
             .await
@@ -1240,15 +1229,7 @@ fn refreshing_by(
         }
         api_taking_only_at_2(seen)
     });
-    let session = Session::from_tokens(
-        Oidc::for_base_url(&server.url()).expect("a provider"),
-        tokens_at_1(),
-    );
-    let client = AuthenticatedClient::builder_with_credentials(session.clone())
-        .base_url(server.url())
-        .retries(0)
-        .build()
-        .expect("valid configuration");
+    let (session, client) = session_at_1(&server, None);
     (server, session, client, refreshes)
 }
 

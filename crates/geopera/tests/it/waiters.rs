@@ -308,26 +308,35 @@ async fn a_wait_error_does_not_repeat_the_key_the_server_quoted() {
             .build()
             .expect("valid configuration"),
     );
-    let failed = wait::processing_job(&client, "job_1")
+    wait_errors_hide(&client, KEY, "failed: key [redacted] refused").await;
+}
+
+/// Waits on `client`, whose server quotes `secret` back, for a job that failed and for an
+/// order answered by another: the failure's state reads `state_shown`, the other order's id
+/// `ord_[redacted]`, and neither error's message shows `secret`. The message only: `last`,
+/// the resource as read, is the caller's to show or not.
+async fn wait_errors_hide(client: &Geopera, secret: &str, state_shown: &str) {
+    let failed = wait::processing_job(client, "job_1")
         .await
         .expect_err("the job failed");
     let WaitError::Failed { state, .. } = &failed else {
         panic!("not the failure: {failed:?}");
     };
-    assert_eq!(state, "failed: key [redacted] refused");
-    assert!(!failed.to_string().contains(KEY), "{failed}");
-    let other = wait::order(&client, "ord_mine")
+    assert_eq!(state, state_shown);
+    assert!(!failed.to_string().contains(secret), "{failed}");
+    let other = wait::order(client, "ord_mine")
         .wait_blocking()
         .expect_err("another order's success is not this one's");
     let WaitError::OtherResource { answered, .. } = &other else {
         panic!("not the mismatch: {other:?}");
     };
     assert_eq!(answered, "ord_[redacted]");
-    assert!(!other.to_string().contains(KEY), "{other}");
+    assert!(!other.to_string().contains(secret), "{other}");
 }
 
-/// As above for a session's token, which only the polls knew: the waiter redacted the
-/// client's fixed key alone, so a job's reason quoting the bearer token reached the error.
+/// As the test of a client's key above, for a session's token, which only the polls knew: the
+/// waiter redacted the client's fixed key alone, so a job's reason quoting the bearer token
+/// reached the error.
 #[tokio::test]
 async fn a_wait_error_does_not_repeat_a_session_s_token_the_server_quoted() {
     const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.session-token-quoted.sig";
@@ -354,24 +363,7 @@ async fn a_wait_error_does_not_repeat_a_session_s_token_the_server_quoted() {
             .build()
             .expect("valid configuration"),
     );
-    let failed = wait::processing_job(&client, "job_1")
-        .await
-        .expect_err("the job failed");
-    let WaitError::Failed { state, .. } = &failed else {
-        panic!("not the failure: {failed:?}");
-    };
-    assert_eq!(state, "failed: Bearer [redacted] refused");
-    let other = wait::order(&client, "ord_mine")
-        .wait_blocking()
-        .expect_err("another order's success is not this one's");
-    let WaitError::OtherResource { answered, .. } = &other else {
-        panic!("not the mismatch: {other:?}");
-    };
-    assert_eq!(answered, "ord_[redacted]");
-    // The message; `last`, the resource as read, is the caller's to show or not.
-    for shown in [failed.to_string(), other.to_string()] {
-        assert!(!shown.contains(TOKEN), "{shown}");
-    }
+    wait_errors_hide(&client, TOKEN, "failed: Bearer [redacted] refused").await;
 }
 
 /// A failure's reason, another resource's id and the id waited for (often the server's, taken
