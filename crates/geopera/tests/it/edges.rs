@@ -48,6 +48,14 @@ fn with_options(body: ImageAssetInput) -> Request<ImageAssetInput> {
         .header("x-call-secret", "call-secret")
 }
 
+/// The body of a `catalog.search_stream` call, whose input is a free-form object.
+fn stream_input() -> geopera::JsonObject {
+    json!({"host_name": HOST})
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// A client of `server` that never retries, so each call is one request.
 fn no_retries(server: &Hostile) -> Client {
     Client::builder()
@@ -660,10 +668,7 @@ fn blank_stream_lines_between_items_count_from_each_item() {
         Reply::Raw(answer.clone().into_bytes())
     });
     let client = capped(&server, 256 * 1024);
-    let body = json!({"host_name": HOST})
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    let body = stream_input();
     let items: Vec<serde_json::Value> = catalog_search_stream::stream_blocking(&client, body)
         .collect::<Result<_, _>>()
         .expect("every item");
@@ -677,21 +682,15 @@ fn an_endless_stream_fails_at_the_cap(chunk: &[u8]) {
         endless("application/x-ndjson", &chunk)
     });
     let client = capped(&server, 256 * 1024);
-    let body = || {
-        json!({"host_name": HOST})
-            .as_object()
-            .cloned()
-            .unwrap_or_default()
-    };
     // Each face reads on a thread of its own, so a stream that never ends fails the test
     // instead of hanging it.
     let (done, outcomes) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().expect("a runtime");
         let items: Vec<Result<serde_json::Value, Error>> =
-            runtime.block_on(catalog_search_stream::stream(&client, body()).collect());
+            runtime.block_on(catalog_search_stream::stream(&client, stream_input()).collect());
         let _ = done.send(("async", items));
-        let items = catalog_search_stream::stream_blocking(&client, body()).collect();
+        let items = catalog_search_stream::stream_blocking(&client, stream_input()).collect();
         let _ = done.send(("blocking", items));
     });
     for face in ["async", "blocking"] {
@@ -761,10 +760,7 @@ fn check_read_ahead(face: &str, sent: usize, items: Vec<Result<serde_json::Value
 #[test]
 fn a_blocking_stream_holds_lines_up_to_a_byte_budget_while_its_caller_reads_none() {
     let (_server, client, written) = long_lines();
-    let body = json!({"host_name": HOST})
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    let body = stream_input();
     let items = catalog_search_stream::stream_blocking(&client, body);
     let sent = lines_sent_once_stalled(&written);
     check_read_ahead("blocking", sent, items.collect());
@@ -773,10 +769,7 @@ fn a_blocking_stream_holds_lines_up_to_a_byte_budget_while_its_caller_reads_none
 #[test]
 fn an_async_stream_reads_no_further_ahead_of_its_caller() {
     let (_server, client, written) = long_lines();
-    let body = json!({"host_name": HOST})
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    let body = stream_input();
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let mut items = catalog_search_stream::stream(&client, body);
     let first = runtime.block_on(items.next()).expect("a first item");
@@ -853,15 +846,7 @@ fn a_stream_s_own_timeout_cuts_a_trickling_stream_off_on_both_faces() {
         .retries(0)
         .build()
         .expect("valid");
-    let body = || {
-        Request::new(
-            json!({"host_name": HOST})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        )
-        .timeout(Duration::from_millis(700))
-    };
+    let body = || Request::new(stream_input()).timeout(Duration::from_millis(700));
     let check = |items: Vec<Result<serde_json::Value, Error>>, started: Instant, face: &str| {
         let elapsed = started.elapsed();
         // The client's 100 ms does not apply: items arrive past it.
@@ -967,12 +952,6 @@ fn a_stream_that_goes_quiet_ends_with_the_read_timeout_after_its_items() {
         .retries(0)
         .build()
         .expect("valid");
-    let body = || {
-        json!({"host_name": HOST})
-            .as_object()
-            .cloned()
-            .unwrap_or_default()
-    };
     let check = |items: Vec<Result<serde_json::Value, Error>>, started: Instant| {
         let elapsed = started.elapsed();
         match items.as_slice() {
@@ -991,12 +970,12 @@ fn a_stream_that_goes_quiet_ends_with_the_read_timeout_after_its_items() {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let started = Instant::now();
     check(
-        runtime.block_on(catalog_search_stream::stream(&client, body()).collect()),
+        runtime.block_on(catalog_search_stream::stream(&client, stream_input()).collect()),
         started,
     );
     let started = Instant::now();
     check(
-        catalog_search_stream::stream_blocking(&client, body()).collect(),
+        catalog_search_stream::stream_blocking(&client, stream_input()).collect(),
         started,
     );
 }
@@ -1020,10 +999,7 @@ fn a_stream_is_not_cut_by_the_read_timeout_while_items_keep_coming() {
         .retries(0)
         .build()
         .expect("valid");
-    let body = json!({"host_name": HOST})
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    let body = stream_input();
     let items: Vec<Result<serde_json::Value, Error>> =
         catalog_search_stream::stream_blocking(&client, body).collect();
     assert_eq!(items.len(), 4, "{items:?}");
@@ -1837,15 +1813,9 @@ async fn a_provider_token_echoed_into_a_stream_or_a_page_never_gets_into_an_erro
         &[],
         &format!("{{\"id\":1}}\n{echo} is no JSON\n"),
     ));
-    let items: Vec<_> = catalog_search_stream::stream(
-        &with_provider(&server),
-        json!({"host_name": HOST})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-    )
-    .collect()
-    .await;
+    let items: Vec<_> = catalog_search_stream::stream(&with_provider(&server), stream_input())
+        .collect()
+        .await;
     assert_eq!(items.len(), 2, "{items:?}");
     assert_eq!(
         items[0].as_ref().expect("the first line"),
@@ -2563,13 +2533,7 @@ fn a_stream_line_that_echoes_the_credentials_is_quoted_without_them() {
         )
     });
     let client = signed_in_no_retries(&server);
-    let body = || {
-        json!({"host_name": HOST})
-            .as_object()
-            .cloned()
-            .unwrap_or_default()
-    };
-    let items: Vec<_> = catalog_search_stream::stream_blocking(&client, body()).collect();
+    let items: Vec<_> = catalog_search_stream::stream_blocking(&client, stream_input()).collect();
     let [Ok(first), Err(err)] = items.as_slice() else {
         panic!("one item, then the error: {items:?}")
     };
