@@ -707,18 +707,10 @@ fn refresh_failed(error: &geopera::Error, target: &Target) -> Failure {
              stored session is kept as it was; run '{}' if this goes on",
             target.login_command()
         )),
-        // Only OAuth's refusal of the grant says the session may be over; any other answer
-        // (a 503, a 429, a gateway's page) says the provider could not renew it now.
-        geopera::Error::SignIn {
-            status: Some(status),
-            code,
-            ..
-        } if status.is_client_error()
-            && geopera_types::oidc::codes::GRANT_REFUSALS.contains(&code.as_str()) =>
-        {
-            refresh_refused(target)
-        }
-        geopera::Error::SignIn { status: None, .. } => refresh_refused(target),
+        // Only the provider's refusal of the grant says the session may be over, on the rule
+        // a session of the SDK ends by; any other answer (a 503, a 429, a gateway's page)
+        // says the provider could not renew it now.
+        error if error.is_grant_refused() => refresh_refused(target),
         geopera::Error::SignIn { .. } => Failure::other(format!(
             "token refresh failed: {}; the stored session is kept; try again, or run '{}' if \
              this goes on",

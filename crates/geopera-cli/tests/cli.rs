@@ -7400,13 +7400,15 @@ fn timeout_bounds_the_refresh_after_a_401() {
 
 /// A refresh the provider could not answer (a 503, a gateway's 403 page) is no sign the
 /// session was revoked: the failure says the session is kept and to try again, and only an
-/// OAuth refusal of the grant says to sign in again.
+/// OAuth refusal of the grant, on the rule an SDK session ends by, says to sign in again.
 #[test]
 fn a_refresh_the_provider_cannot_answer_is_not_called_a_revocation() {
     let s = setup();
     for (status, body, revoked) in [
         (503, r#"{"error":"temporarily_unavailable"}"#, false),
         (403, r#"{"message":"blocked by the gateway"}"#, false),
+        // "Slow down" in HTTP's words, whatever code its body names.
+        (429, r#"{"error":"invalid_request"}"#, false),
         (400, r#"{"error":"invalid_grant"}"#, true),
     ] {
         let url = canned_server(status, body.to_owned(), 4);

@@ -899,6 +899,36 @@ impl Error {
         }
     }
 
+    /// Whether a sign-in or refresh was refused by the identity provider, so asking again
+    /// with the same grant would be refused again: a client error carrying one of OAuth's
+    /// [`GRANT_REFUSALS`](geopera_types::oidc::codes::GRANT_REFUSALS) (`invalid_grant` for a
+    /// revoked or expired refresh token), or a session with nothing left to renew itself with.
+    ///
+    /// A session ends on such an error and on no other; a program that keeps its own tokens
+    /// should drop them on the same rule. Anything else, a 4xx without such a code included (a
+    /// gateway's 403 page, a provider answering 404 while it starts), an outage, a 408 or a
+    /// 429, says the provider could not judge the grant now: keep the refresh token and try
+    /// again later.
+    pub fn is_grant_refused(&self) -> bool {
+        use geopera_types::oidc::codes;
+        match self {
+            Error::SignIn { status, code, .. } => match status {
+                // "Try again later" in HTTP's own words (408, 429) is no refusal: the error's
+                // kind says which answers are an outage.
+                Some(status) => {
+                    status.is_client_error()
+                        && self.kind() == ErrorKind::Auth
+                        && codes::GRANT_REFUSALS.contains(&code.as_str())
+                }
+                // Without a status, only the session's own word that it has ended; a
+                // remembered outage (`temporarily_unavailable`) or a device code's expiry is
+                // none.
+                None => code == codes::INVALID_GRANT,
+            },
+            _ => false,
+        }
+    }
+
     /// Whether the connection failed because the server's TLS certificate was refused: not
     /// issued by a trusted CA, for another name, or expired. Its kind is
     /// [`ErrorKind::Transport`]; unlike other transport failures it is not retried, since

@@ -116,3 +116,39 @@ fn a_quoted_body_is_shown_without_the_white_space_around_it() {
         decode(b"")
     );
 }
+
+#[test]
+fn only_a_provider_judging_the_grant_refuses_it() {
+    use geopera_types::oidc::codes;
+    let at = |status: u16| Some(StatusCode::from_u16(status).expect("a status"));
+    let refused = [
+        (codes::INVALID_GRANT, at(400)),
+        (codes::INVALID_CLIENT, at(401)),
+        (codes::ACCESS_DENIED, at(403)),
+        // The session's own word that nothing is left to renew it with.
+        (codes::INVALID_GRANT, None),
+    ];
+    for (code, status) in refused {
+        let error = Error::sign_in(code, None, status);
+        assert!(error.is_grant_refused(), "{code} {status:?}");
+    }
+    let not_refused = [
+        // A gateway's page or a provider starting up: no OAuth code at all.
+        ("invalid_response", at(403)),
+        ("invalid_response", at(404)),
+        // "Try again later" in HTTP's words, whatever code the body names.
+        (codes::INVALID_GRANT, at(408)),
+        (codes::INVALID_REQUEST, at(429)),
+        (codes::INVALID_GRANT, at(503)),
+        // A remembered outage and a device code's expiry end no session.
+        (codes::TEMPORARILY_UNAVAILABLE, None),
+        (codes::EXPIRED_TOKEN, None),
+        // A 2xx that is no usable token.
+        ("invalid_response", at(200)),
+    ];
+    for (code, status) in not_refused {
+        let error = Error::sign_in(code, None, status);
+        assert!(!error.is_grant_refused(), "{code} {status:?}");
+    }
+    assert!(!Error::config("no").is_grant_refused());
+}

@@ -472,7 +472,7 @@ impl Session {
                 Ok(true)
             }
             // The provider refused the grant too: the session is over.
-            Err(error) if refuses_the_grant(&error) => {
+            Err(error) if error.is_grant_refused() => {
                 self.store(None);
                 Err(self.remember(error))
             }
@@ -706,26 +706,5 @@ impl fmt::Debug for Session {
             .field("issuer", &self.config.oidc.issuer())
             .field("tokens", &self.tokens())
             .finish_non_exhaustive()
-    }
-}
-
-/// Whether a failed sign-in or refresh is the provider refusing the grant (a 4xx with one of
-/// OAuth's [`codes::GRANT_REFUSALS`], such as `invalid_grant`, or the SDK finding nothing left
-/// to renew with), rather than failing to answer: a refusal ends a session, an outage must
-/// not. A 4xx without such a code (a gateway's 403 page, a provider answering 404 while it
-/// starts) is an outage: the provider never judged the refresh token.
-fn refuses_the_grant(error: &Error) -> bool {
-    match error {
-        // "Try again later" in HTTP's own words (408, 429) is no refusal either: the error's
-        // kind says which answers are an outage.
-        Error::SignIn { status, code, .. } => match status {
-            Some(status) => {
-                status.is_client_error()
-                    && error.kind() == crate::ErrorKind::Auth
-                    && codes::GRANT_REFUSALS.contains(&code.as_str())
-            }
-            None => code == codes::INVALID_GRANT,
-        },
-        _ => false,
     }
 }
