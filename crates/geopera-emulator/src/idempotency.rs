@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use http::{HeaderName, HeaderValue};
+use std::borrow::Cow;
+
+use http::{HeaderName, HeaderValue, StatusCode};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -17,6 +19,56 @@ pub const IDEMPOTENCY_RETENTION_MS: i64 = 24 * 3600 * 1000;
 
 /// The header set on answers replayed from an idempotency key.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// Why a claimed request's answer is replayed as [`not_kept`] rather than as it was sent.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NotKept {
+    /// Larger than a small body while the organization stores more than its budget.
+    TooLarge,
+    /// It holds a credential (a new key's secret, an upload's or a share's token), which the
+    /// state file keeps only as a digest.
+    HoldsCredential,
+}
+
+/// What a retry under an idempotency key is replayed when the answer of the request that ran
+/// is not kept: 410, as for a thing that is gone, saying the request ran, so that a client
+/// neither runs it again (a second key, a second charge) nor takes it for a failure.
+pub(crate) fn not_kept(why: NotKept) -> Reply {
+    let reason = match why {
+        NotKept::TooLarge => format!(
+            "it was larger than {} bytes and the organization stores more than the emulator \
+             keeps for one ({} bytes)",
+            crate::storage::SMALL_BODY_BYTES,
+            crate::storage::MAX_STORED_BYTES_PER_ORG
+        ),
+        NotKept::HoldsCredential => "it held a credential, which the emulator's state file \
+                                     does not keep, and the emulator restarted since"
+            .to_owned(),
+    };
+    ApiError::problem(
+        StatusCode::GONE,
+        format!(
+            "the request with this Idempotency-Key ran, but its answer is not kept for replays: \
+             {reason}; read the resource to see the outcome"
+        ),
+    )
+    .into_reply()
+}
+
+/// The answer of a claim on `operation` as the state file keeps it. A success answer that
+/// holds a credential is kept as [`not_kept`] in its place: the file keeps secrets only as
+/// digests, so that a copy of it lets no one call as a key, upload to a slot or open a share.
+/// Until a restart the claim in memory still replays the answer whole.
+pub(crate) fn as_filed<'a>(operation: &str, reply: &'a Reply) -> Cow<'a, Reply> {
+    let holds_credential = reply.status.is_success()
+        && geopera_types::operations::find(operation)
+            .is_some_and(|info| info.answer_holds_credentials);
+    if holds_credential {
+        Cow::Owned(not_kept(NotKept::HoldsCredential))
+    } else {
+        Cow::Borrowed(reply)
+    }
+}
 
 /// What a request carrying a key does next.
 #[derive(Debug)]
@@ -37,15 +89,30 @@ pub(crate) struct Claims {
 }
 
 impl Claims {
-    /// Claims read back from the state file, less those that have expired since (whose rows
-    /// the next write deletes).
-    pub(crate) fn restored(by_slot: HashMap<ClaimSlot, Claim>, now_ms: i64) -> Self {
-        let mut claims = Claims {
-            by_slot,
-            changes: Changes::tracked(),
-        };
+    /// Claims read back from the state file, less those that have expired since, and with
+    /// an answer holding a credential (kept whole by a file an older emulator wrote) in place
+    /// of [`as_filed`]'s: their rows are marked, for [`rewrites_due`](Self::rewrites_due).
+    pub(crate) fn restored(mut by_slot: HashMap<ClaimSlot, Claim>, now_ms: i64) -> Self {
+        let mut changes = Changes::tracked();
+        for (slot, claim) in &mut by_slot {
+            let Some(reply) = &mut claim.reply else {
+                continue;
+            };
+            if let Cow::Owned(filed) = as_filed(slot.1, reply) {
+                *reply = filed;
+                changes.mark(slot);
+            }
+        }
+        let mut claims = Claims { by_slot, changes };
         claims.drop_expired(now_ms);
         claims
+    }
+
+    /// Whether rows of the state file are due to be written again: a claim expired or held
+    /// a credential as it was read back. Written at start, rather than at the next change,
+    /// so that the file stops holding them at once.
+    pub(crate) fn rewrites_due(&self) -> bool {
+        self.changes.any()
     }
 
     /// Forgets the claims that have expired at `now_ms`.

@@ -1070,7 +1070,7 @@ impl EmulatorBuilder {
                 .map_err(|e| io::Error::other(format!("no randomness for download links: {e}")))?,
         );
         shared.rate_window_ms = limits::millis(self.rate_window).max(1);
-        if fresh {
+        if fresh || shared.lock().claims.rewrites_due() {
             shared.write_first()?;
         }
         let shared = Arc::new(shared);

@@ -21,7 +21,7 @@ use crate::conn::ConnKill;
 use crate::error::{ApiError, ApiJson, Reply};
 use crate::faults::deliver;
 use crate::faults::select::Injected;
-use crate::idempotency::{fingerprint, Begin};
+use crate::idempotency::{fingerprint, not_kept, Begin, NotKept};
 use crate::limits;
 use crate::oidc::sessions::PrincipalKind;
 use crate::oidc::{identify, presented_token};
@@ -424,7 +424,7 @@ async fn settled(
     let kept = if storage::keeps_answer(&mut inner, &caller.org, reply.weight()) {
         reply.clone()
     } else {
-        answer_not_kept()
+        not_kept(NotKept::TooLarge)
     };
     // Not stored only for a server error, which releases the key, or a claim that expired
     // while the request ran: a read-back after another request's failed write keeps the
@@ -441,23 +441,6 @@ async fn settled(
         }
     }
     Ok(reply)
-}
-
-/// What a retry under an idempotency key is replayed when its answer was too large to keep
-/// past the organization's storage budget: 410, as for a thing that is gone, saying the
-/// request ran, so that a client neither runs it again nor takes it for a failure.
-fn answer_not_kept() -> Reply {
-    ApiError::problem(
-        StatusCode::GONE,
-        format!(
-            "the request with this Idempotency-Key ran, but its answer is not kept for replays: \
-             it was larger than {} bytes and the organization stores more than the emulator \
-             keeps for one ({} bytes); read the resource to see the outcome",
-            storage::SMALL_BODY_BYTES,
-            storage::MAX_STORED_BYTES_PER_ORG
-        ),
-    )
-    .into_reply()
 }
 
 /// An idempotency key claimed for a request that has not been answered yet. Dropped before

@@ -621,6 +621,7 @@ fn write_claims(
             delete.execute(params![org, operation, key])?;
             continue;
         };
+        let reply = crate::idempotency::as_filed(operation, reply);
         let headers: Vec<(&str, String)> = reply
             .headers
             .iter()

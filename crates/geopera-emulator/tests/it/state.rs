@@ -137,6 +137,103 @@ fn orders_keys_and_balances_survive_a_restart() {
     assert_ne!(again["key"].as_str(), Some(revoked.as_str()));
 }
 
+/// A new key's secret, answered under an idempotency key, is replayed whole until a restart
+/// but never written to the state file: after the restart a retry is told the request ran
+/// (410) and makes no second key. The file once kept the answer, and with it the secret it
+/// keeps elsewhere only as a digest. A row an older emulator wrote that way is rewritten at
+/// start.
+#[test]
+fn a_key_answered_under_an_idempotency_key_leaves_no_secret_in_the_file() {
+    let file = TempFile::new("claimed-key");
+    let holds = |text: &str| {
+        let kept = std::fs::read(&file.0).expect("the state file");
+        kept.windows(text.len()).any(|part| part == text.as_bytes())
+    };
+    let body = json!({"name": "claimed", "permissions": ["catalog:read"]});
+    let create = |api: &Api| {
+        let bearer = format!("Bearer {}", api.emu.api_key());
+        api.call_with(
+            "api_keys.create",
+            &body,
+            &[("authorization", &bearer), ("idempotency-key", "once")],
+        )
+    };
+    let secret = {
+        let api = start(3, &file);
+        let created = create(&api);
+        assert_eq!(
+            created.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&created.body)
+        );
+        let secret = created.json()["key"].as_str().expect("a secret").to_owned();
+        let replayed = create(&api);
+        assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+        assert_eq!(replayed.json()["key"].as_str(), Some(secret.as_str()));
+        assert!(!holds(&secret), "the file keeps the secret");
+        assert!(
+            !holds(&secret[..13]),
+            "the file keeps the secret past its prefix"
+        );
+        secret
+    };
+    let keys_named = |api: &Api| {
+        let listed = api.call("api_keys.list", json!({})).json();
+        listed
+            .as_array()
+            .or_else(|| listed["keys"].as_array())
+            .or_else(|| listed["items"].as_array())
+            .expect("a list of keys")
+            .iter()
+            .filter(|key| key["name"] == "claimed")
+            .count()
+    };
+    {
+        let api = start(3, &file);
+        let after = create(&api);
+        assert_eq!(
+            after.status,
+            410,
+            "{}",
+            String::from_utf8_lossy(&after.body)
+        );
+        assert!(
+            String::from_utf8_lossy(&after.body).contains("ran"),
+            "{}",
+            String::from_utf8_lossy(&after.body)
+        );
+        assert!(
+            !String::from_utf8_lossy(&after.body).contains(&secret[..13]),
+            "{}",
+            String::from_utf8_lossy(&after.body)
+        );
+        assert_eq!(keys_named(&api), 1, "a retry made a second key");
+        assert_eq!(
+            api.call_as(
+                &secret,
+                "catalog.search",
+                json!({"host_name": "earthsearch-aws"})
+            )
+            .status,
+            200
+        );
+    }
+    // As an older emulator wrote it: the answer whole in the claim's row.
+    let old_row = format!(r#"{{"id":"k","key":"{secret}","name":"claimed"}}"#);
+    rusqlite::Connection::open(&file.0)
+        .expect("the state file opens")
+        .execute(
+            "UPDATE idempotency SET status = 200, content_type = 'application/json', body = ?1",
+            [old_row.as_bytes()],
+        )
+        .expect("the row is written");
+    assert!(holds(&secret));
+    let api = start(3, &file);
+    assert!(!holds(&secret), "an older row is kept after a start");
+    assert_eq!(create(&api).status, 410);
+}
+
 /// A download link handed out before a restart works after it, for its time, as the item it
 /// leads to does: the key links are signed with is kept in the state file. A new key at
 /// every start refused them all ("signature does not match").
