@@ -104,7 +104,10 @@ pub fn respelled(text: &str) -> Option<String> {
                 rest.get(3..)?
             )
         }
-        _ => rest.to_owned(),
+        // `Z` or `±hh:mm`, which the strict reader checks; anything else here (a fraction
+        // after minutes without seconds, `12:00.5Z`) is no time pydantic reads either.
+        [b'Z' | b'z' | b'+' | b'-', ..] => rest.to_owned(),
+        _ => return None,
     };
     Some(format!("{date}T{clock}{seconds}{fraction}{offset}"))
 }
