@@ -95,7 +95,8 @@ pub struct StringRule {
     pub max_length: Option<u64>,
     /// An ECMA-262 regular expression the string must match somewhere.
     pub pattern: Option<&'static str>,
-    /// The declared format, e.g. `date-time`; informative only.
+    /// The declared format: `date-time` and `date` are checked as the API reads them; any
+    /// other (`uuid`, `email`, `uri`) is informative only: the input check leaves it to the API.
     pub format: Option<&'static str>,
 }
 
