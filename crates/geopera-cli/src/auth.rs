@@ -13,7 +13,7 @@ use geopera::auth::{Credential, Oidc};
 use serde_json::Value;
 
 use crate::failure::{chain, Failure};
-use crate::store::{oauth_json, Auth, Profile, Store};
+use crate::store::{oauth_json, Auth, Profile, ReadyWrite, Store};
 
 /// The public API, when nothing else names a server.
 pub(crate) const DEFAULT_API_URL: &str = geopera::DEFAULT_BASE_URL;
@@ -663,6 +663,15 @@ pub(crate) async fn refresh_stored(
         .api_url
         .clone()
         .unwrap_or_else(|| target.api_url.clone());
+    // A refresh spends the stored refresh token: a file that cannot take the new one (a
+    // folder the user may not write, a full disk) must be found before, or the session would
+    // be lost with the token, and the next command refused as replaying it.
+    let ready = target.store.ready().map_err(|failure| {
+        Failure::other(format!(
+            "{}; the session was not refreshed, and its refresh token stays good",
+            failure.message
+        ))
+    })?;
     let client = http(&api_url)?;
     let oidc = Oidc::for_base_url(&api_url)
         .map_err(|e| Failure::other(chain(&e)))?
@@ -683,7 +692,14 @@ pub(crate) async fn refresh_stored(
         expires_at: tokens.stated_expires_at().map(epoch_secs),
         scope: tokens.scope().map(str::to_owned).or(scope),
     };
-    save_oauth(target, &auth)?;
+    save_oauth(target, ready, &auth).map_err(|failure| {
+        Failure::other(format!(
+            "{}; the session was refreshed, but the new tokens could not be stored and the \
+             stored refresh token is spent; run '{}'",
+            failure.message,
+            target.login_command()
+        ))
+    })?;
     Ok(Some(auth))
 }
 
@@ -734,8 +750,8 @@ fn refresh_refused(target: &Target) -> Failure {
 }
 
 /// Writes a session to the profile, keeping its `api_url` (or adding the target's when it has
-/// none). The caller holds the file lock.
-pub(crate) fn save_oauth(target: &Target, auth: &Auth) -> Result<(), Failure> {
+/// none), with a write made ready before the refresh. The caller holds the file lock.
+fn save_oauth(target: &Target, ready: ReadyWrite, auth: &Auth) -> Result<(), Failure> {
     auth.hide();
     let Auth::OAuth {
         access_token,
@@ -762,7 +778,7 @@ pub(crate) fn save_oauth(target: &Target, auth: &Auth) -> Result<(), Failure> {
             .entry("api_url".to_owned())
             .or_insert(Value::String(api_url));
     };
-    target.store.update_locked(&target.profile, change)
+    target.store.update_ready(ready, &target.profile, change)
 }
 
 /// Paces the client on the shared budget the command line or environment names: one budget

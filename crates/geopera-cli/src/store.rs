@@ -245,15 +245,15 @@ impl Store {
         ))
     }
 
-    /// Replaces the whole file atomically: a 0600 temporary file beside it, then a rename.
-    pub(crate) fn write_all(&self, profiles: &Map<String, Value>) -> Result<(), Failure> {
+    /// Makes the next write of the file ready, which replaces the whole file atomically (a
+    /// 0600 temporary file beside it, then a rename): the temporary file made beside the file (a
+    /// link's target), with room for the file as it is and more. A caller about to do
+    /// something it cannot undo and must then record (a refresh, which spends the refresh
+    /// token) makes it first, so that a folder it may not write, or a full disk, fails before
+    /// rather than after.
+    pub(crate) fn ready(&self) -> Result<ReadyWrite, Failure> {
         self.ensure_dir()?;
         let path = self.path();
-        let text = format!(
-            "{}\n",
-            serde_json::to_string_pretty(&sorted(&Value::Object(profiles.clone())))
-                .map_err(|e| Failure::other(format!("cannot encode the credentials: {e}")))?
-        );
         // A credentials file that is a link (into a dotfiles repository, say) stays one: the
         // file it leads to is replaced, in its own folder, since a rename onto the link would
         // put a plain file in its place and leave the target stale.
@@ -263,21 +263,16 @@ impl Store {
                 crate::paint::path(&path)
             ))
         })?;
+        let link = (target != path).then_some(path);
         let dir = match target.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
         };
-        write_replacing(dir, &target, text.as_bytes()).map_err(|e| {
-            let linked = if target == path {
-                String::new()
-            } else {
-                format!(" (the link {} leads there)", crate::paint::path(&path))
-            };
-            Failure::other(format!(
-                "cannot write {}{linked}: {e}",
-                crate::paint::path(&target)
-            ))
-        })
+        let room = fs::metadata(&target).map_or(0, |meta| meta.len()) + WRITE_HEADROOM;
+        match temporary_beside(&dir, room) {
+            Ok(temp) => Ok(ReadyWrite { temp, target, link }),
+            Err(e) => Err(cannot_write(&target, link.as_deref(), &e)),
+        }
     }
 
     /// Changes one profile's entry under the lock, re-reading the file first so that
@@ -297,6 +292,16 @@ impl Store {
         name: &str,
         change: impl FnOnce(&mut Map<String, Value>),
     ) -> Result<(), Failure> {
+        self.update_ready(self.ready()?, name, change)
+    }
+
+    /// [`Store::update_locked`] with a write made [`ready`](Self::ready) before.
+    pub(crate) fn update_ready(
+        &self,
+        ready: ReadyWrite,
+        name: &str,
+        change: impl FnOnce(&mut Map<String, Value>),
+    ) -> Result<(), Failure> {
         let mut all = self.read_all()?;
         let entry = all
             .entry(name.to_owned())
@@ -307,7 +312,7 @@ impl Store {
         if let Value::Object(profile) = entry {
             change(profile);
         }
-        self.write_all(&all)
+        ready.write(&all)
     }
 
     /// Takes the advisory lock, waiting for another process to release it. A command's
@@ -601,14 +606,69 @@ fn remove_stale_temporaries(dir: &Path) {
 /// and is created exclusively (`O_EXCL`): a fixed name would let anyone who planted a link
 /// there have the credentials written into, and chmodded onto, the file it points at. It is
 /// 0600 before the first byte of a secret goes in.
-fn write_replacing(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Room made in a ready write past the file's present length: a refresh's new tokens may be
+/// longer than the old ones, and a few KiB covers any token an identity provider issues.
+const WRITE_HEADROOM: u64 = 16 * 1024;
+
+/// A write of the credentials file made ready by [`Store::ready`]: what is left can fail only
+/// as a disk that fails.
+pub(crate) struct ReadyWrite {
+    temp: tempfile::NamedTempFile,
+    /// The file written: the credentials file, or the file its link leads to.
+    target: PathBuf,
+    /// The credentials file, when it is a link to `target`.
+    link: Option<PathBuf>,
+}
+
+impl ReadyWrite {
+    /// Writes `profiles` as the whole file, in place of what it held.
+    pub(crate) fn write(self, profiles: &Map<String, Value>) -> Result<(), Failure> {
+        let text = format!(
+            "{}\n",
+            serde_json::to_string_pretty(&sorted(&Value::Object(profiles.clone())))
+                .map_err(|e| Failure::other(format!("cannot encode the credentials: {e}")))?
+        );
+        replace_with(self.temp, &self.target, text.as_bytes())
+            .map_err(|e| cannot_write(&self.target, self.link.as_deref(), &e))
+    }
+}
+
+/// The failure to write `target`, naming the `link` that leads there, if any.
+fn cannot_write(target: &Path, link: Option<&Path>, e: &std::io::Error) -> Failure {
+    let linked = link
+        .map(|link| format!(" (the link {} leads there)", crate::paint::path(link)))
+        .unwrap_or_default();
+    Failure::other(format!(
+        "cannot write {}{linked}: {e}",
+        crate::paint::path(target)
+    ))
+}
+
+/// A 0600 temporary file in `dir`, with `room` bytes set aside where the file system can.
+fn temporary_beside(dir: &Path, room: u64) -> std::io::Result<tempfile::NamedTempFile> {
     remove_stale_temporaries(dir);
-    let mut temp = tempfile::Builder::new()
+    let temp = tempfile::Builder::new()
         .prefix(TEMPORARY_PREFIX)
         .suffix(TEMPORARY_SUFFIX)
         .tempfile_in(dir)?;
     set_file_mode(temp.as_file(), 0o600)?;
+    // A full disk is found now; a file system that sets nothing aside (some network ones) is
+    // no failure: the write itself then finds out, as it did before.
+    match fs4::FileExt::allocate(temp.as_file(), room) {
+        Err(e) if e.kind() == std::io::ErrorKind::StorageFull => Err(e),
+        _ => Ok(temp),
+    }
+}
+
+/// Fills the ready temporary file with `bytes` (its set-aside room cut off) and renames it
+/// over `path`.
+fn replace_with(
+    mut temp: tempfile::NamedTempFile,
+    path: &Path,
+    bytes: &[u8],
+) -> std::io::Result<()> {
     temp.write_all(bytes)?;
+    temp.as_file().set_len(bytes.len() as u64)?;
     temp.as_file().sync_all()?;
     // On failure the temporary file is removed as it drops.
     temp.persist(path).map_err(|e| e.error)?;

@@ -9445,6 +9445,80 @@ fn three_listing_at_once(s: &Setup) -> Vec<std::process::Child> {
         .collect()
 }
 
+/// A folder the credentials file cannot be written in (here the one its link leads into) is
+/// found before a due session is refreshed: the refresh token is not spent, and once the
+/// folder can be written the next command refreshes and goes on. Refreshing first spent the
+/// token and lost its successor, and the next command was refused as replaying it.
+#[cfg(unix)]
+#[test]
+fn a_credentials_folder_that_cannot_be_written_spends_no_refresh() {
+    use std::os::unix::fs::{chown, symlink, MetadataExt as _, PermissionsExt as _};
+    use std::os::unix::process::CommandExt as _;
+    let s = setup();
+    let tokens = password_session(&s);
+    store_session(&s, &tokens, serde_json::json!(1.0));
+    let home = s.home.path();
+    let folder = home.join("dotfiles");
+    std::fs::create_dir(&folder).expect("test step");
+    let kept = folder.join("credentials.json");
+    std::fs::rename(s.credentials_path(), &kept).expect("test step");
+    symlink(&kept, s.credentials_path()).expect("test step");
+    // Permissions bind no superuser: run as one, the command runs as `nobody`, with the home
+    // its own but for the folder.
+    let as_root = std::fs::metadata(home).expect("test step").uid() == 0;
+    const NOBODY: u32 = 65_534;
+    let owner = |path: &Path, uid: u32| {
+        if as_root {
+            chown(path, Some(uid), Some(uid)).expect("test step");
+        }
+    };
+    for path in [
+        home.to_path_buf(),
+        home.join(".config"),
+        home.join(".config/geopera"),
+        kept.clone(),
+    ] {
+        owner(&path, NOBODY);
+    }
+    owner(&folder, 0);
+    let mode = |mode: u32| {
+        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(mode))
+            .expect("test step");
+    };
+    mode(0o555);
+    let list = || {
+        let mut command = std::process::Command::new(BIN);
+        command
+            .env_clear()
+            .env("HOME", home)
+            .args(["orders", "list", "--size", "1"]);
+        if as_root {
+            command.uid(NOBODY).gid(NOBODY);
+        }
+        command.output().expect("geopera runs")
+    };
+    let refused = list();
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot write"), "{stderr}");
+    assert!(stderr.contains("the session was not refreshed"), "{stderr}");
+    assert_eq!(s.emulator.oidc_counters().refresh_grants, 0);
+    mode(0o755);
+    owner(&folder, NOBODY);
+    let listed = list();
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stderr));
+    let counters = s.emulator.oidc_counters();
+    assert_eq!(counters.refresh_grants, 1);
+    assert_eq!(counters.refresh_reuse_detected, 0);
+    assert!(
+        std::fs::symlink_metadata(s.credentials_path())
+            .expect("test step")
+            .file_type()
+            .is_symlink(),
+        "the link stays a link"
+    );
+}
+
 /// Stores the token answer `tokens` as the default profile's session with the emulator,
 /// expiring at `expires_at` (seconds since 1970, or `null` for no stated expiry).
 fn store_session(s: &Setup, tokens: &Value, expires_at: Value) {
