@@ -12,7 +12,7 @@ use crate::call::print;
 use crate::failure::{chain, Failure, Outcome};
 use crate::ordered::Ordered;
 use crate::paint::inert;
-use crate::store::{self, Auth};
+use crate::store::{self, Auth, Store};
 
 /// How long the session revocation of `logout` may take before it is reported as not done.
 const LOGOUT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -304,7 +304,14 @@ pub(crate) async fn logout(top: &ArgMatches) -> Outcome {
 
 /// Revokes and removes the profile's stored credential, saying what became of it.
 async fn forget(top: &ArgMatches) -> Outcome {
-    let target = auth::target(top, false)?;
+    let target = match auth::logout_target(top)? {
+        auth::LogoutTarget::Server(target) => target,
+        auth::LogoutTarget::NoServer {
+            store,
+            profile,
+            why,
+        } => return forget_unrevoked(&store, &profile, &why).await,
+    };
     let _lock = target.store.lock_async().await?;
     let stored = match store::parse_profile(target.store.read_all()?.get(&target.profile)) {
         Ok(profile) => profile.auth,
@@ -346,6 +353,41 @@ async fn forget(top: &ArgMatches) -> Outcome {
     print(&format!(
         "Logged out (profile '{}').",
         inert(&target.profile)
+    ))
+}
+
+/// Removes the profile's credential when its `api_url` names no server (`why`): a session
+/// cannot be revoked then, but a user logging out wants the credential gone from this machine,
+/// and a profile to mend by hand should not keep it there until it is mended.
+async fn forget_unrevoked(store: &Store, profile: &str, why: &Failure) -> Outcome {
+    let _lock = store.lock_async().await?;
+    let all = store.read_all()?;
+    let Some(auth) = all.get(profile).and_then(|entry| entry.get("auth")) else {
+        return print(&format!(
+            "No stored credentials for profile '{}'.",
+            inert(profile)
+        ));
+    };
+    let session = auth.get("type").and_then(Value::as_str) == Some("oauth")
+        && auth
+            .get("refresh_token")
+            .and_then(Value::as_str)
+            .is_some_and(|token| !token.is_empty());
+    store.update_locked(profile, |entry| {
+        entry.remove("auth");
+    })?;
+    if session {
+        crate::paint::warning(&format!(
+            "the session could not be revoked on the server, as the profile names none it can \
+             be sent to ({}); it stays valid there until it expires, although it is no longer \
+             stored here.",
+            why.message
+        ));
+    }
+    print(&format!(
+        "Logged out (profile '{}'): its api_url names no server, so the credential was removed \
+         without being revoked.",
+        inert(profile)
     ))
 }
 

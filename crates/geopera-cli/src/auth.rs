@@ -359,8 +359,60 @@ pub(crate) fn target(matches: &ArgMatches, use_url_sources: bool) -> Result<Targ
         },
         (false, _) => stored_api_url(&store, &profile)?,
     };
+    let api_url = checked_api_url(api_url, &source)?;
+    target_at(matches, store, profile, api_url, &source)
+}
+
+/// What `logout` works on: the profile's target, or, when the profile's stored `api_url`
+/// names no server a request could go to (it does not read, or is no http(s) URL), the file
+/// and profile alone, with why: the credential is still removed, but cannot be revoked.
+pub(crate) enum LogoutTarget {
+    /// The profile and the server its session was stored for.
+    Server(Target),
+    /// The profile, whose `api_url` names no server.
+    NoServer {
+        store: Store,
+        profile: String,
+        why: Failure,
+    },
+}
+
+/// Resolves the profile and the server its credential was stored for, as [`target`] without
+/// the URL flag and variable, for `logout`.
+pub(crate) fn logout_target(matches: &ArgMatches) -> Result<LogoutTarget, Failure> {
+    let store = Store::locate()?;
+    let profile = profile(matches)?;
+    let stored = stored_api_url(&store, &profile)
+        .and_then(|(api_url, source)| Ok((checked_api_url(api_url, &source)?, source)));
+    Ok(match stored {
+        Ok((api_url, source)) => {
+            LogoutTarget::Server(target_at(matches, store, profile, api_url, &source)?)
+        }
+        Err(why) => LogoutTarget::NoServer {
+            store,
+            profile,
+            why,
+        },
+    })
+}
+
+/// `api_url` without the white space and trailing slashes a hand-written one may carry,
+/// refused (naming `source`) when no call could go there.
+fn checked_api_url(api_url: String, source: &str) -> Result<String, Failure> {
     let api_url = api_url.trim().trim_end_matches('/').to_owned();
-    check_api_url(&api_url, &source)?;
+    check_api_url(&api_url, source)?;
+    Ok(api_url)
+}
+
+/// The target of `profile` at `api_url` (from `source`), with the command line's other
+/// settings.
+fn target_at(
+    matches: &ArgMatches,
+    store: Store,
+    profile: String,
+    api_url: String,
+    source: &str,
+) -> Result<Target, Failure> {
     let budget = match option_or_env(matches, "rate-budget-redis", "GEOPERA_RATE_BUDGET_REDIS")? {
         None => None,
         Some(redis_url) => Some(SharedBudget {

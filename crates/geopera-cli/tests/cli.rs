@@ -8957,6 +8957,66 @@ fn logout_warns_when_the_session_could_not_be_revoked_and_still_forgets_it() {
     assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
 }
 
+/// A profile whose `api_url` names no server (a number, no http(s) URL) still logs out: the
+/// credential is removed, and a session is said to be left unrevoked. Logout read the URL
+/// first and failed, leaving the key on disk with advice to log in again.
+#[test]
+fn logout_removes_a_credential_whose_api_url_names_no_server() {
+    let s = setup();
+    for api_url in [
+        serde_json::json!(5),
+        serde_json::json!("htps://api.example"),
+        serde_json::json!("https://api.example/\u{1b}[2J"),
+    ] {
+        for (auth, session) in [
+            (
+                serde_json::json!({"type": "api_key", "api_key": "gpra_kept_on_disk_1234"}),
+                false,
+            ),
+            (
+                serde_json::json!({"type": "oauth", "access_token": "at", "refresh_token": "rt",
+                    "expires_at": null}),
+                true,
+            ),
+        ] {
+            s.store_credentials(
+                &serde_json::json!({
+                    "default": {"api_url": api_url, "auth": auth},
+                    "other": {"auth": {"type": "api_key", "api_key": "gpra_other_profile_99"}},
+                })
+                .to_string(),
+            );
+            let before = s.emulator.requests().len();
+            let output = s.bare().arg("logout").output().expect("geopera runs");
+            let stderr = text(&output.stderr);
+            assert_eq!(output.status.code(), Some(0), "{api_url}: {stderr}");
+            assert!(
+                text(&output.stdout).starts_with("Logged out (profile 'default')"),
+                "{api_url}: {}",
+                text(&output.stdout)
+            );
+            assert_eq!(
+                stderr.contains("could not be revoked"),
+                session,
+                "{api_url}: {stderr}"
+            );
+            assert!(!stderr.contains('\u{1b}'), "{api_url}: {stderr}");
+            let kept = s.credentials();
+            assert_eq!(kept["default"].get("auth"), None, "{api_url}");
+            assert_eq!(kept["default"]["api_url"], api_url, "{api_url}");
+            assert_eq!(
+                kept["other"]["auth"]["api_key"], "gpra_other_profile_99",
+                "{api_url}"
+            );
+            assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
+        }
+    }
+    // Without a credential, nothing to remove.
+    let output = s.bare().arg("logout").output().expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0));
+    assert!(text(&output.stdout).starts_with("No stored credentials"));
+}
+
 /// Makes a named pipe at `path`.
 #[cfg(unix)]
 fn mkfifo(path: &Path) {
