@@ -56,9 +56,15 @@ async fn userinfo(target: &Target, held: &Held) -> Result<Option<Claims>, Failur
         .await
         .map_err(|e| Failure::other(format!("userinfo failed: {e}")))?;
     if !status.is_success() {
-        return Err(Failure::api(
-            crate::call::api_message("userinfo", status, &bytes).join("\n"),
-        ));
+        let message = crate::call::api_message("userinfo", status, &bytes).join("\n");
+        // A credential refused for what it may see (`insufficient_scope`: a session signed in
+        // without `openid`) is a credentials failure (exit 1), as a 401 is; a server failing
+        // to answer is an API error (exit 2).
+        return Err(if status == http::StatusCode::FORBIDDEN {
+            Failure::other(message)
+        } else {
+            Failure::api(message)
+        });
     }
     let not_json = |e: &dyn std::fmt::Display| {
         Failure::other(format!("userinfo answered something other than JSON: {e}"))

@@ -711,6 +711,40 @@ fn whoami_with_a_refused_token_in_the_environment_names_the_variable() {
     assert!(!stderr.contains("geopera login"), "{stderr}");
 }
 
+/// A credential the identity provider refuses for what it may see (403 `insufficient_scope`,
+/// as for a session signed in without `openid`) is a credentials failure, exit 1, for
+/// `whoami` and for `login --api-key`, which stores nothing; a provider failing to answer is
+/// an API error, exit 2.
+#[test]
+fn a_userinfo_refusal_is_a_credentials_failure_and_an_outage_an_api_error() {
+    let s = setup();
+    for (status, code) in [(403, 1), (503, 2)] {
+        let url = canned_server(status, r#"{"error": "insufficient_scope"}"#.to_owned(), 2);
+        let output = s
+            .against(&url)
+            .arg("whoami")
+            .output()
+            .expect("geopera runs");
+        fails_saying(&output, code, &status.to_string(), "whoami");
+        let output = s
+            .bare()
+            .args([
+                "login",
+                "--api-key",
+                "gpra_refused_for_scope",
+                "--api-url",
+                &url,
+            ])
+            .output()
+            .expect("geopera runs");
+        fails_saying(&output, code, &status.to_string(), "login");
+        assert!(
+            !s.credentials_path().exists(),
+            "{status}: nothing is stored"
+        );
+    }
+}
+
 /// A profile name with a line break in it (`GEOPERA_PROFILE` read from a file with two lines)
 /// is quoted escaped in every message that names it, each message on one `Error:` line, and
 /// the advised login names the profile `NAME` rather than a command that would sign in to
