@@ -367,8 +367,16 @@ fn warn_if_exposed(path: &Path, meta: &fs::Metadata) {
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 && !WARNED.swap(true, Ordering::Relaxed) {
         let shown = crate::paint::path(path);
+        // The command is one to paste: the path as one shell word (a home such as
+        // `/Users/Jane Doe` has a space), unless showing it took escapes.
+        let text = path.display().to_string();
+        let word = if text.chars().any(crate::paint::steers) {
+            shown.clone()
+        } else {
+            crate::paint::shell_word(&text)
+        };
         crate::paint::warning(&format!(
-            "{shown} is open to users other than its owner (mode {mode:o}); run 'chmod 600 {shown}'"
+            "{shown} is open to users other than its owner (mode {mode:o}); run: chmod 600 {word}"
         ));
     }
 }

@@ -9306,6 +9306,36 @@ fn a_credentials_file_open_to_other_users_is_used_with_one_warning() {
     let output = s.bare().arg("whoami").output().expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
+
+    // In a home with a space, the advised command, pasted into a shell, mends the file.
+    let home = s.home.path().join("Jane Doe");
+    let spaced = home.join(".config/geopera/credentials.json");
+    std::fs::create_dir_all(spaced.parent().expect("a folder")).expect("test step");
+    std::fs::copy(&path, &spaced).expect("test step");
+    std::fs::set_permissions(&spaced, std::fs::Permissions::from_mode(0o644)).expect("test step");
+    let output = s
+        .bare()
+        .env("HOME", &home)
+        .arg("whoami")
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    let advised = stderr
+        .trim_end()
+        .split_once("; run: ")
+        .expect("a command to run")
+        .1;
+    let ran = std::process::Command::new("sh")
+        .args(["-c", advised])
+        .status()
+        .expect("sh runs");
+    assert!(ran.success(), "{advised}");
+    let mode = std::fs::metadata(&spaced)
+        .expect("test step")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{advised}");
 }
 
 #[test]
