@@ -118,8 +118,16 @@ impl Drop for Lock {
     }
 }
 
+/// The variable naming the home folder, as Python (the official CLI's) reads it: on Windows
+/// `USERPROFILE` only, whatever `HOME` a POSIX shell there (MSYS2, Cygwin) sets.
+#[cfg(windows)]
+const HOME_VARIABLE: &str = "USERPROFILE";
+#[cfg(not(windows))]
+const HOME_VARIABLE: &str = "HOME";
+
 impl Store {
-    /// The store under `$HOME` (`%USERPROFILE%` on Windows).
+    /// The store under `$HOME` (`%USERPROFILE%` on Windows), where the official CLI keeps
+    /// its own, so that a login with either serves both.
     pub(crate) fn locate() -> Result<Store, Failure> {
         // Without HOME (a service, `env -i`), the account's home from the password database,
         // where the official CLI looks too.
@@ -130,12 +138,15 @@ impl Store {
         fn account_home() -> Option<PathBuf> {
             std::env::home_dir().filter(|home| !home.as_os_str().is_empty())
         }
-        let home = std::env::var_os("HOME")
+        let home = std::env::var_os(HOME_VARIABLE)
             .filter(|h| !h.is_empty())
-            .or_else(|| std::env::var_os("USERPROFILE").filter(|h| !h.is_empty()))
             .map(PathBuf::from)
             .or_else(account_home)
-            .ok_or_else(|| Failure::other("cannot find the home directory (HOME is not set)"))?;
+            .ok_or_else(|| {
+                Failure::other(format!(
+                    "cannot find the home directory ({HOME_VARIABLE} is not set)"
+                ))
+            })?;
         let mut dir = home;
         for part in RELATIVE_DIR {
             dir.push(part);
