@@ -355,7 +355,11 @@ impl Inner {
         let now = now_ms.div_euclid(1000);
         let from = self.webhooks.swept_to.unwrap_or(now);
         if now <= from {
-            self.webhooks.swept_to = Some(from);
+            // A clock set back (a frozen one, or a state file moved to a machine whose clock
+            // is behind) sweeps again from where it is now: kept at `from`, what happens
+            // until the clock passes it again would never be found. An event found twice so
+            // is sent again under the same id, which a receiver can tell.
+            self.webhooks.swept_to = Some(now);
             return;
         }
         self.webhooks.swept_to = Some(now);
