@@ -387,8 +387,18 @@ impl Store {
                 }
             }
         }
-        migrate(&mut connection, path)?;
-        let snapshot = read_snapshot(&mut connection, path, seed)?;
+        // SQLite may leave what a change removes in the file's free space unless told to
+        // overwrite it: the secrets a version before 8 kept in clear could outlive their
+        // digests there, and a record deleted later its own removal.
+        connection
+            .pragma_update(None, "secure_delete", true)
+            .map_err(io_error)?;
+        // The upgrade and the first read are one transaction: a file refused as it is read
+        // (a damaged row) is left at its own version, for the emulator that wrote it.
+        let tx = connection.transaction().map_err(io_error)?;
+        migrate(&tx, path)?;
+        let snapshot = read_snapshot(&tx, path, seed)?;
+        tx.commit().map_err(io_error)?;
         let store = Store {
             connection: Mutex::new(connection),
             _lease: Mutex::new(lease),
@@ -414,11 +424,15 @@ impl Store {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let read = read_snapshot(&mut connection, &self.path, self.seed).and_then(|snapshot| {
-            snapshot.ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidData, "it holds no state any more")
-            })
-        });
+        // Only read: the transaction is rolled back as it drops.
+        let tx = connection.transaction().map_err(io_error);
+        let read = tx
+            .and_then(|tx| read_snapshot(&tx, &self.path, self.seed))
+            .and_then(|snapshot| {
+                snapshot.ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidData, "it holds no state any more")
+                })
+            });
         read.map_err(|error| naming(&self.path, error))
     }
 
@@ -780,8 +794,8 @@ fn meta_value(connection: &Connection, key: &str) -> io::Result<Option<String>> 
 
 /// Brings the file to [`SCHEMA_VERSION`], or refuses one written by a newer emulator (or of a
 /// version below 0, which none writes).
-fn migrate(connection: &mut Connection, path: &Path) -> io::Result<()> {
-    let version: i64 = connection
+fn migrate(tx: &rusqlite::Transaction<'_>, path: &Path) -> io::Result<()> {
+    let version: i64 = tx
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(io_error)?;
     // No emulator sets a version below 0: one there is not a newer version's, and shown as
@@ -802,42 +816,30 @@ fn migrate(connection: &mut Connection, path: &Path) -> io::Result<()> {
             ),
         ));
     }
-    // SQLite may leave what a change removes in the file's free space unless told to overwrite
-    // it: the secrets a version before 8 kept in clear could outlive their digests there, and
-    // a record deleted later its own removal.
-    connection
-        .pragma_update(None, "secure_delete", true)
-        .map_err(io_error)?;
-    let tx = connection.transaction().map_err(io_error)?;
     tx.execute_batch(SCHEMA_V0).map_err(io_error)?;
     for step in &MIGRATIONS[version..] {
         match step {
             Step::Sql(sql) => tx.execute_batch(sql),
-            Step::Rust(run) => run(&tx),
+            Step::Rust(run) => run(tx),
         }
         .map_err(io_error)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION as i64)
         .map_err(io_error)?;
     tx.pragma_update(None, "application_id", APPLICATION_ID)
-        .map_err(io_error)?;
-    tx.commit().map_err(io_error)
+        .map_err(io_error)
 }
 
-/// The state the file holds, or `None` when no emulator has written it yet; read in one
-/// transaction, so a program writing the file meanwhile is seen before or after, not half.
+/// The state the file holds, or `None` when no emulator has written it yet; read within the
+/// caller's transaction `tx`, so a program writing the file meanwhile is seen before or after,
+/// not half.
 ///
 /// # Errors
 /// When SQLite cannot read the file, or a record holds what no emulator writes (a sequence
 /// number out of range, a JSON column that is not JSON, a `meta` value that is not a number),
 /// or the file holds rows without the `meta` row naming its seed.
-fn read_snapshot(
-    connection: &mut Connection,
-    path: &Path,
-    seed: u64,
-) -> io::Result<Option<Snapshot>> {
-    let tx = connection.transaction().map_err(io_error)?;
-    let meta = |key: &str| meta_value(&tx, key);
+fn read_snapshot(tx: &Connection, path: &Path, seed: u64) -> io::Result<Option<Snapshot>> {
+    let meta = |key: &str| meta_value(tx, key);
     // A number of `meta`, when the file holds it; one that does not parse was not written by
     // an emulator, and reading it as absent would start the generator over (minting the
     // secrets it minted before) or lose the clock.
@@ -853,7 +855,7 @@ fn read_snapshot(
         // Every write puts the seed with the rows, in one transaction, so rows without it
         // were left by something else: serving a new state over them would reset balances
         // and forget the answered idempotency claims.
-        return match first_table_with_rows(&tx)? {
+        return match first_table_with_rows(tx)? {
             None => Ok(None),
             Some(table) => Err(edited(
                 path,
@@ -867,7 +869,7 @@ fn read_snapshot(
             .map_err(|_| edited(path, &format!("meta.rng_state is {text:?}, not a number")))?,
         None => seed,
     };
-    let mut snapshot = read(&tx, rng_state, path)?;
+    let mut snapshot = read(tx, rng_state, path)?;
     if let Some(record) = snapshot.resources.iter().find(|r| r.seq > MAX_SEQ) {
         return Err(edited(
             path,

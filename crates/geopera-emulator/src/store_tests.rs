@@ -74,6 +74,52 @@ fn a_version_0_file_opens_keeps_its_rows_and_is_upgraded() {
     );
 }
 
+/// An older file refused as it is read (a damaged row) is left as it was, at its own version
+/// and with its rows unchanged, for the emulator that wrote it: the upgrade and the read are
+/// one transaction. The upgrade was committed first, so the file was changed for good (its
+/// secrets digested, its version raised past the older emulator's) by a start that failed.
+#[test]
+fn an_older_file_refused_as_it_is_read_is_not_upgraded() {
+    let file = TempFile::new("v0-damaged");
+    {
+        let old = Connection::open(&file.0).expect("open");
+        old.execute_batch(SCHEMA_V0).expect("old schema");
+        old.execute_batch(
+            "INSERT INTO meta VALUES ('seed', '5'), ('rng_state', '77');
+                 INSERT INTO orgs VALUES ('org_demo', 1234, 'not json');
+                 INSERT INTO credentials VALUES
+                     ('gpra_old_secret_0123', 'key_old', 'org_demo', 'old', 'gpra_old_sec',
+                      '[\"*\"]', 1, NULL, 0, 0);",
+        )
+        .expect("old rows");
+    }
+    let Err(refused) = Store::open(&file.0, 5) else {
+        panic!("a damaged row is refused");
+    };
+    assert!(refused.to_string().contains("orgs"), "{refused}");
+    let kept = Connection::open(&file.0).expect("open");
+    let version: i64 = kept
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .expect("version");
+    assert_eq!(version, 0, "the file keeps its version");
+    let application_id: i32 = kept
+        .query_row("PRAGMA application_id", [], |row| row.get(0))
+        .expect("an application id");
+    assert_eq!(application_id, 0);
+    let secret: String = kept
+        .query_row("SELECT secret FROM credentials", [], |row| row.get(0))
+        .expect("the row as it was");
+    assert_eq!(secret, "gpra_old_secret_0123");
+    let tables: i64 = kept
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'idempotency'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("a count");
+    assert_eq!(tables, 0, "no table of a later version");
+}
+
 #[test]
 fn a_key_row_whose_secret_is_no_digest_is_refused() {
     let file = TempFile::new("undigested");
