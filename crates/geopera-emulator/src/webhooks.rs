@@ -895,7 +895,8 @@ fn apply_outcome(
     if delivered.ok() {
         return;
     }
-    pending.attempts += 1;
+    // Saturating: a count read back from a state file may be anything.
+    pending.attempts = pending.attempts.saturating_add(1);
     pending.last_error = delivered.error;
     if pending.attempts >= MAX_DELIVERY_ATTEMPTS {
         drained.given_up += 1;

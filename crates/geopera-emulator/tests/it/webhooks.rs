@@ -589,6 +589,48 @@ fn a_failed_delivery_waits_across_a_restart_and_is_delivered_once() {
     );
 }
 
+/// A waiting delivery whose attempt count, read back from an edited state file, is the
+/// largest there is, is given up at its next failure: the count overflowed (a panic in a
+/// debug build, after the delivery was taken out of the outbox).
+#[test]
+fn a_delivery_counted_to_the_limit_in_the_state_file_is_given_up() {
+    let file = TempFile::new("outbox-attempts");
+    let receiver = Receiver::start(&[500, 500]);
+    let start = || Api::with(local().seed(6).state_file(&file.0));
+    {
+        let api = start();
+        subscribe(&api, "order.fulfilled", &receiver.url);
+        place_order(&api);
+        api.emu.clock().advance(Duration::from_secs(301));
+        assert_eq!(drain(&api)["failed"], 1);
+    }
+    {
+        let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+        let (seq, record): (i64, String) = sqlite
+            .query_row("SELECT seq, record FROM outbox", [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .expect("the waiting delivery");
+        let mut record: Value = serde_json::from_str(&record).expect("JSON");
+        record["attempts"] = json!(u32::MAX);
+        sqlite
+            .execute(
+                "UPDATE outbox SET record = ?1 WHERE seq = ?2",
+                (record.to_string(), seq),
+            )
+            .expect("edited");
+    }
+    let api = start();
+    api.emu.clock().advance(Duration::from_secs(3_600));
+    let drained = drain(&api);
+    assert_eq!(
+        (drained["given_up"].clone(), drained["remaining"].clone()),
+        (json!(1), json!(0)),
+        "{drained}"
+    );
+    assert_eq!(receiver.got().len(), 2);
+}
+
 /// Deliveries waiting in the outbox are written as they are queued and taken out, not on
 /// every write: a write that queues none leaves their rows alone.
 #[test]
