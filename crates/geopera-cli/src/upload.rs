@@ -337,6 +337,10 @@ fn failed(
     );
     let release = match error.release() {
         Release::NothingReserved => String::new(),
+        Release::Unknown => "the API may have reserved quota for it before the failure (no \
+                             answer to the reservation was read); if it did, it holds the quota \
+                             until it expires the upload"
+            .to_owned(),
         _ if error.is_released() && error.upload_id().is_none() => String::new(),
         Release::Released => format!("{id}: its reservation was released"),
         // No longer open: nothing is reserved, and `uploads fail` would be refused the same.

@@ -6899,6 +6899,12 @@ fn an_unreadable_success_exits_1_and_a_refused_upload_names_the_field() {
             .expect("geopera runs");
         let stderr = fails_saying(&output, 1, "could not decode", &args);
         assert!(!stderr.contains("[200]"), "{args:?}: {stderr}");
+        // A reservation answered unreadably may be held: said, not passed over.
+        assert_eq!(
+            stderr.contains("may have reserved quota"),
+            args[0] == "upload",
+            "{args:?}: {stderr}"
+        );
     }
 
     let refused = "HTTP/1.1 422 Unprocessable Entity\r\ncontent-type: application/json\r\ncontent-length: 69\r\nconnection: close\r\n\r\n{\"detail\":[{\"loc\":[\"body\",\"file_name\"],\"msg\":\"Too long\",\"type\":\"x\"}]}";

@@ -329,8 +329,9 @@ impl Upload {
     /// upload right after it (a reservation under way cannot be called back unseen).
     ///
     /// A signal while `uploads.complete` is under way releases the reservation too, unless
-    /// the API refuses as the upload is no longer open (the commit was made, and only its
-    /// answer is slow): the upload then ends as that answer says, within the client's
+    /// the release fails: refused as the upload is no longer open (the commit was made, and
+    /// only its answer is slow), or failed on its own (a 503, a timeout), when the commit may
+    /// still be made. The upload then ends as the commit's answer says, within the client's
     /// [timeout](crate::ClientBuilder::timeout), rather than be reported cancelled when it is
     /// stored.
     pub fn cancel_on(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Self {
@@ -389,7 +390,9 @@ pub struct Uploaded {
     /// Why the answer to `uploads.complete` never came, when the commit was made all the
     /// same (a connection dropped after it, a gateway's 502 on every attempt): its release
     /// was refused as the upload is no longer open, and the upload, read again, was completed.
-    /// `upload` is then that reading. `None` when the answer came.
+    /// `upload` is then that reading. Or why a success answer could not be read (a member of
+    /// another type than [`UploadOutput`] declares): `upload` then holds only the id and the
+    /// status `completed`. `None` when the answer came and was read.
     pub lost_answer: Option<Arc<Error>>,
 }
 
@@ -502,6 +505,11 @@ pub enum Release {
     /// `uploads.fail` itself failed; the reservation may still hold until the API expires it
     /// or a later `uploads.fail` with [`UploadError::upload_id`] succeeds.
     NotReleased(Error),
+    /// `uploads.initiate` failed without an answer that refused it (a timeout, a dropped
+    /// connection, a 5xx on every attempt, a success whose id could not be read): the API
+    /// may have reserved the quota under an id this client never learned, and then holds it
+    /// until it expires the idle upload. Nothing can be released without the id.
+    Unknown,
 }
 
 impl Release {
@@ -566,9 +574,12 @@ impl UploadError {
     }
 
     /// Whether no quota is left reserved by this upload: nothing was reserved, or it was
-    /// released.
+    /// released. `false` when that is not known ([`Release::Unknown`]).
     pub fn is_released(&self) -> bool {
-        !matches!(self.inner.release, Release::NotReleased(_))
+        !matches!(
+            self.inner.release,
+            Release::NotReleased(_) | Release::Unknown
+        )
     }
 
     /// The API error, when the failed step was an API call.
@@ -613,6 +624,9 @@ impl fmt::Display for UploadError {
             Release::NotReleased(error) => {
                 write!(f, "; its reservation could not be released ({error})")
             }
+            Release::Unknown => f.write_str(
+                "; the API may have reserved quota for it, held until it expires the upload",
+            ),
         }
     }
 }
@@ -631,9 +645,42 @@ impl std::error::Error for UploadError {
 #[derive(Deserialize)]
 struct Initiated {
     id: String,
-    /// The size reserved, when the answer says it.
-    #[serde(default)]
+    /// The size reserved, when the answer says it as an integer. Read leniently: an answer
+    /// with the id and a size in another form (`"11"`, `11.0`) has reserved all the same, and
+    /// refused as undecodable its id would be lost with the reservation it names.
+    #[serde(default, deserialize_with = "integer_or_none")]
     total_bytes: Option<i64>,
+}
+
+/// A JSON integer that fits `i64`, or `None` for any other value.
+fn integer_or_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(value.as_i64())
+}
+
+/// What a failed `uploads.initiate` may have left reserved: nothing when the API refused it
+/// (a 4xx) or the request never left (no connection, a check of this client's), else
+/// [`Release::Unknown`]: the request may have been carried out with its answer lost.
+fn reserved_by(error: &Error) -> Release {
+    let refused = match error.status() {
+        Some(status) => status.is_client_error(),
+        None => {
+            error.is_connect()
+                || matches!(
+                    error.kind(),
+                    crate::ErrorKind::InvalidRequest
+                        | crate::ErrorKind::Config
+                        | crate::ErrorKind::Auth
+                )
+        }
+    };
+    if refused {
+        Release::NothingReserved
+    } else {
+        Release::Unknown
+    }
 }
 
 /// `uploads.signed_url`'s answer, as far as this module reads it.
@@ -745,7 +792,10 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
         total_bytes: reserved,
     } = call::<UploadsInitiate, _>(client, face, initiate)
         .await
-        .map_err(|e| before(UploadStep::Initiate, e.into()))?;
+        .map_err(|error| {
+            let release = reserved_by(&error);
+            UploadError::new(UploadStep::Initiate, None, error.into(), release)
+        })?;
     // Another size reserved than declared: the bytes would all be sent before the commit was
     // refused for it (or a file cut short were committed as whole). Released at once instead.
     if let Some(reserved) = reserved.filter(|reserved| *reserved != total) {
@@ -781,12 +831,12 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
         Ok(object_path) => {
             let answer = committed(client, face, &id, signal).await;
             match answer {
-                Ok(upload) => Ok(Uploaded {
+                Ok(Committed { upload, unread }) => Ok(Uploaded {
                     upload_id: id.clone(),
                     object_path,
                     bytes: len,
                     upload,
-                    lost_answer: None,
+                    lost_answer: unread,
                 }),
                 Err(ended) => {
                     stored_at = Some(object_path);
@@ -870,7 +920,8 @@ enum Ended {
 /// release is refused with 409 as the upload is no longer open. The answer, still awaited,
 /// then says how it ended: abandoned, a completed upload would be reported cancelled and sent
 /// again by a caller who believed it. A release that succeeds ends the upload cancelled; the
-/// commit, if it arrives after, is refused.
+/// commit, if it arrives after, is refused. A release that fails otherwise (a 503, a
+/// timeout) knows no more than a 409: the answer, still awaited, says how it ended.
 ///
 /// The answer is driven while the release is under way, not only after: on a client that
 /// allows one call in flight ([`ClientBuilder::max_in_flight`](crate::ClientBuilder::max_in_flight)),
@@ -880,7 +931,7 @@ async fn committed(
     face: Face<'_>,
     id: &str,
     signal: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
-) -> Result<UploadOutput, Ended> {
+) -> Result<Committed, Ended> {
     let failed = |error| Ended::Failed(UploadStep::Complete, UploadCause::Api(error));
     let mut answer = pin!(complete(client, face, id));
     let Some(signal) = signal else {
@@ -904,7 +955,17 @@ async fn committed(
                 Ended::Released(UploadCause::Api(error), Release::NotReleased(refused))
             })
         }
-        Either::Left((release, _)) => Err(Ended::Released(UploadCause::Cancelled, release)),
+        // Released: the commit, if it comes after, is refused.
+        Either::Left((Release::Released, _)) => {
+            Err(Ended::Released(UploadCause::Cancelled, Release::Released))
+        }
+        // The release failed otherwise (a 503, a timeout): no more is known than after a 409,
+        // and the commit may still be made. Its answer says; let go, a stored upload would be
+        // reported cancelled.
+        Either::Left((release, _)) => match answer.await {
+            Ok(done) => Ok(done),
+            Err(_) => Err(Ended::Released(UploadCause::Cancelled, release)),
+        },
         // The answer came first and says how the upload ended; a release still under way
         // would be refused once it is stored, and is let go.
         Either::Right((Ok(output), _)) => Ok(output),
@@ -914,10 +975,36 @@ async fn committed(
     }
 }
 
-async fn complete(client: &Client, face: Face<'_>, id: &str) -> Result<UploadOutput, Error> {
+/// `uploads.complete`, and what its answer says. A success whose body does not read as an
+/// [`UploadOutput`] (a member of another type than this SDK expects) still says the commit
+/// was made: the upload is taken as completed, with the decoding error kept for
+/// [`Uploaded::lost_answer`]. Reported failed, a stored file would be sent again.
+async fn complete(client: &Client, face: Face<'_>, id: &str) -> Result<Committed, Error> {
     let mut body = crate::JsonObject::new();
     body.insert("upload_id".to_owned(), id.into());
-    call::<UploadsComplete, UploadOutput>(client, face, body).await
+    match call::<UploadsComplete, UploadOutput>(client, face, body).await {
+        Ok(upload) => Ok(Committed {
+            upload,
+            unread: None,
+        }),
+        Err(error @ Error::Decode { status, .. }) if status.is_success() => {
+            let mut upload = UploadOutput::default();
+            upload.id = id.to_owned();
+            upload.status = Some(UploadStatus::Completed);
+            Ok(Committed {
+                upload,
+                unread: Some(Arc::new(error)),
+            })
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// A commit made: the upload as answered, or as far as known when the answer could not be read
+/// (`unread` says why).
+struct Committed {
+    upload: UploadOutput,
+    unread: Option<Arc<Error>>,
 }
 
 /// Why [`check_file_name`] or [`check_content_type`] refuses a value. Each message is the rule

@@ -668,6 +668,140 @@ async fn another_size_reserved_than_declared_is_released_before_any_byte_goes() 
     assert_eq!(paths, ["/v1/op/uploads.initiate", "/v1/op/uploads.fail"]);
 }
 
+/// A failed `uploads.initiate` says whether quota may be reserved: not when the API refused it
+/// (a 4xx) or nothing reached it; possibly when no answer said either (a 5xx on every attempt,
+/// a success without an id), where it was said nothing was reserved.
+#[tokio::test]
+async fn a_reservation_whose_answer_was_not_read_may_be_held() {
+    let refused = r#"{"type": "about:blank", "title": "Payment Required", "status": 402}"#;
+    for (status, body, known) in [
+        (402, refused, true),
+        (503, r#"{"detail": "busy"}"#, false),
+        (200, r#"{"reserved": true}"#, false),
+    ] {
+        let api = Hostile::serve("127.0.0.1", move |_| json_reply(status, &[], body));
+        let client = AuthenticatedClient::builder("gpra_test_token")
+            .base_url(api.url())
+            .retries(0)
+            .build()
+            .expect("valid");
+        let error = small_upload(b"abc")
+            .send(&client)
+            .await
+            .expect_err("no reservation read");
+        assert_eq!(error.step(), UploadStep::Initiate, "{status}");
+        assert_eq!(error.upload_id(), None, "{status}");
+        assert_eq!(error.is_released(), known, "{status}: {error:?}");
+        assert_eq!(
+            matches!(error.release(), Release::Unknown),
+            !known,
+            "{status}: {error:?}"
+        );
+        assert_eq!(
+            error.to_string().contains("may have reserved"),
+            !known,
+            "{status}: {error}"
+        );
+        let paths: Vec<String> = api.seen().into_iter().map(|r| r.path).collect();
+        assert_eq!(paths, ["/v1/op/uploads.initiate"], "{status}");
+    }
+    // Nothing listens: the request never left, so nothing is reserved.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        format!("http://{}", listener.local_addr().expect("an address"))
+    };
+    let client = AuthenticatedClient::builder("gpra_test_token")
+        .base_url(&closed)
+        .retries(0)
+        .build()
+        .expect("valid");
+    let error = small_upload(b"abc")
+        .send(&client)
+        .await
+        .expect_err("no server");
+    assert!(
+        matches!(error.release(), Release::NothingReserved),
+        "{error:?}"
+    );
+}
+
+/// A reservation answered with its id and a size in another form than an integer (`"3"`)
+/// keeps its id: a later failure releases it by that id. Refused as undecodable, the id was
+/// lost with the reservation it named.
+#[tokio::test]
+async fn a_reservation_with_a_size_in_another_form_keeps_its_id() {
+    let api = Hostile::serve("127.0.0.1", |seen| {
+        match seen.path.trim_start_matches("/v1/op/") {
+            "uploads.initiate" => json_reply(200, &[], r#"{"id": "u_kept", "total_bytes": "3"}"#),
+            "uploads.fail" => json_reply(200, &[], r#"{"id": "u_kept", "status": "failed"}"#),
+            _ => json_reply(500, &[], r#"{"detail": "not expected"}"#),
+        }
+    });
+    let client = AuthenticatedClient::builder("gpra_test_token")
+        .base_url(api.url())
+        .retries(0)
+        .build()
+        .expect("valid");
+    let error = small_upload(b"abc")
+        .send(&client)
+        .await
+        .expect_err("the signed URL fails");
+    assert_eq!(error.step(), UploadStep::SignedUrl, "{error:?}");
+    assert_eq!(error.upload_id(), Some("u_kept"));
+    assert!(matches!(error.release(), Release::Released), "{error:?}");
+    let fails: Vec<Value> = api
+        .seen()
+        .into_iter()
+        .filter(|r| r.path.ends_with("uploads.fail"))
+        .map(|r| serde_json::from_slice(&r.body).expect("JSON"))
+        .collect();
+    assert_eq!(fails.len(), 1);
+    assert_eq!(fails[0]["upload_id"], "u_kept");
+}
+
+/// A commit answered with a success whose members this SDK reads otherwise (a file without
+/// `file_name`, a size as a float) is the success it is: the upload is completed, the
+/// decoding error kept, and nothing released. It was reported failed, and a caller who
+/// believed it would store the file again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_answered_in_another_shape_is_a_success() {
+    let storage = Hostile::serve("127.0.0.2", |_| json_reply(200, &[], "{}"));
+    let signed =
+        json!({"upload_url": format!("{}/bucket/object", storage.url()), "object_path": "p/u/f"})
+            .to_string();
+    let api = Hostile::serve("127.0.0.1", move |seen| {
+        match seen.path.trim_start_matches("/v1/op/") {
+            "uploads.initiate" => json_reply(200, &[], r#"{"id": "u_shape"}"#),
+            "uploads.signed_url" => json_reply(200, &[], &signed),
+            "uploads.complete" => json_reply(
+                200,
+                &[],
+                r#"{"id": "u_shape", "status": "completed", "total_bytes": 3.0,
+                    "files": [{"name": "f.bin"}]}"#,
+            ),
+            "uploads.fail" => json_reply(409, &[], r#"{"detail": "closed"}"#),
+            _ => json_reply(500, &[], r#"{"detail": "not expected"}"#),
+        }
+    });
+    let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
+    let uploaded = small_upload(b"abc")
+        .send(&client)
+        .await
+        .expect("the commit was made");
+    assert_eq!(uploaded.upload_id, "u_shape");
+    assert_eq!(uploaded.upload.id, "u_shape");
+    assert_eq!(uploaded.upload.status, Some(UploadStatus::Completed));
+    let unread = uploaded
+        .lost_answer
+        .as_deref()
+        .expect("why it was not read");
+    assert_eq!(unread.operation_id(), Some("uploads.complete"), "{unread}");
+    assert!(
+        !api.seen().iter().any(|r| r.path.ends_with("uploads.fail")),
+        "nothing released"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_put_is_reported_with_uploads_fail_and_a_redirect_is_not_followed() {
     for (answer, status) in [
@@ -1031,6 +1165,51 @@ async fn a_signal_during_the_commit_waits_for_its_answer() {
             "{in_flight:?}: releases tried (each refused)"
         );
     }
+}
+
+/// A signal during the commit whose release fails otherwise than by 409 (a 503) knows no
+/// more than after a 409: the commit's answer, still awaited, says the upload is stored. It
+/// was dropped, and the stored upload reported cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_during_the_commit_whose_release_fails_waits_for_its_answer() {
+    let emulator = Arc::new(emulator());
+    let client = AuthenticatedClient::builder(emulator.api_key())
+        .base_url(emulator.base_url())
+        .retries(0)
+        .build()
+        .expect("a client");
+    let project_id = project(&client).await;
+    emulator.set_faults(
+        "slow=1500ms;op=uploads.complete, 503;op=uploads.fail"
+            .parse()
+            .expect("a fault plan"),
+    );
+    let watched = emulator.clone();
+    let committed = async move {
+        while watched.executed("uploads.complete") == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let bytes = b"committed while the release failed";
+    let upload = Upload::from_stream(
+        &project_id,
+        "commit.bin",
+        bytes.len() as u64,
+        futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(bytes))]),
+    )
+    .cancel_on(committed)
+    .send(&client);
+    let uploaded = tokio::time::timeout(Duration::from_secs(20), upload)
+        .await
+        .expect("the commit's answer comes")
+        .expect("the upload is complete, as the API says");
+    assert_eq!(uploaded.upload.status, Some(UploadStatus::Completed));
+    assert_eq!(emulator.executed("uploads.complete"), 1);
+    assert_eq!(
+        seen(&emulator, "uploads.fail").len(),
+        1,
+        "the release, failed"
+    );
 }
 
 /// A commit made whose answer is lost on every attempt (an answer replaced by a 503 or a
