@@ -24,12 +24,25 @@ fn a_field_override_fails_loudly_when_the_contract_changes_the_type() {
 /// renames or rewords a binary operation shows up here.
 #[test]
 fn the_contract_answers_raw_content_for_exactly_these_operations() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/spec/geopera-openapi.json"
-    );
-    let text = std::fs::read_to_string(path).expect("the contract beside the repository");
-    let spec: Value = serde_json::from_str(&text).expect("the contract is JSON");
+    let expected = [
+        "catalog.tile.render",
+        "cog.thumbnail",
+        "cog.tile.render",
+        "cog.tile.terrain",
+        "items.tile.render",
+        "items.tile.wmts_capabilities",
+        "items.tile.wmts_get_tile",
+        "share.tile.render",
+    ];
+    let Some(spec) = real_contract() else {
+        let committed: Vec<&str> = geopera_types::operations::ALL
+            .iter()
+            .filter(|info| info.answers_binary() && !info.answers_ndjson)
+            .map(|info| info.id)
+            .collect();
+        assert_eq!(committed, expected);
+        return;
+    };
     let api = parse(&spec).expect("the contract parses");
     let binary: Vec<&str> = api
         .operations
@@ -37,19 +50,7 @@ fn the_contract_answers_raw_content_for_exactly_these_operations() {
         .filter(|op| op.binary)
         .map(|op| op.id.as_str())
         .collect();
-    assert_eq!(
-        binary,
-        [
-            "catalog.tile.render",
-            "cog.thumbnail",
-            "cog.tile.render",
-            "cog.tile.terrain",
-            "items.tile.render",
-            "items.tile.wmts_capabilities",
-            "items.tile.wmts_get_tile",
-            "share.tile.render",
-        ]
-    );
+    assert_eq!(binary, expected);
     for op in &api.operations {
         let chosen = OUTPUT_OVERRIDES.iter().find(|(id, _)| *id == op.id);
         let expected = chosen
@@ -82,12 +83,15 @@ fn raw_answers_need_an_untyped_schema_and_no_word_of_json() {
 /// the contract types as any JSON, which nothing in it contradicts.
 #[test]
 fn the_operations_answering_ndjson_are_what_the_contract_and_the_list_say() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/spec/geopera-openapi.json"
-    );
-    let text = std::fs::read_to_string(path).expect("the contract beside the repository");
-    let spec: Value = serde_json::from_str(&text).expect("the contract is JSON");
+    let Some(spec) = real_contract() else {
+        // What the tables made from the contract say: the listed operations among the
+        // flagged ones, each read as bytes.
+        for id in NDJSON {
+            let info = geopera_types::operations::find(id).expect("a listed operation");
+            assert!(info.answers_ndjson && info.answers_binary(), "{id}");
+        }
+        return;
+    };
     let mut declared = Vec::new();
     let mut untyped = Vec::new();
     for methods in spec["paths"].as_object().expect("paths").values() {
@@ -193,4 +197,19 @@ fn an_ndjson_answer_whose_input_pages_is_refused() {
         message.contains("NDJSON answer cannot be paged"),
         "{message}"
     );
+}
+
+/// The real contract beside the repository, or `None` in a clone without it (its tests then
+/// check the tables the generator made from it and the repository keeps, as the golden test
+/// does): `cargo test` needs only the repository.
+fn real_contract() -> Option<Value> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/spec/geopera-openapi.json"
+    );
+    let Ok(text) = std::fs::read_to_string(path) else {
+        eprintln!("no contract at {path}; the committed tables are checked instead");
+        return None;
+    };
+    Some(serde_json::from_str(&text).expect("the contract is JSON"))
 }
