@@ -1,5 +1,5 @@
-//! The fluent client for quick calls — awaited or blocking — and its underlying client for the
-//! operation functions, so one configuration backs both styles.
+//! The fluent client for quick calls, awaited here (each has a blocking form as well), and its
+//! underlying client for the operation functions, so one configuration backs both styles.
 //!
 //! Run with `cargo run -p geopera --example fluent_client`.
 

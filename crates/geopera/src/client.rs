@@ -33,7 +33,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The longest wait for the next piece of an answer unless configured otherwise; it is what
-/// bounds a stream (`catalog.search_stream`), whose whole length no timeout can bound.
+/// bounds a stream (`catalog.search_stream`), whose whole length the client-wide timeout does
+/// not bound (a call's own [`Request::timeout`](crate::Request::timeout) does).
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The most bytes an answer may have unless configured otherwise; see

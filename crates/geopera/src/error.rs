@@ -24,8 +24,9 @@ use crate::terminal::inert;
 /// `\u{..}`, so printing an error cannot recolour, clear or rewrite what the terminal shows;
 /// so has the decoder's message that a decode error carries as its cause.
 ///
-/// The enum and each of its variants are `#[non_exhaustive]`, so a variant or a field added
-/// later breaks no code: match with a `_` arm and name the fields you read followed by `..`.
+/// The enum and each of its variants with named fields are `#[non_exhaustive]`, so a variant
+/// or a field added later breaks no code: match with a `_` arm and name the fields you read
+/// followed by `..`. [`Error::Config`] holds its message alone.
 ///
 /// ```
 /// # fn report(error: &geopera::Error) {
