@@ -157,6 +157,11 @@ impl OrderKind {
 /// quotation was accepted with a dearer capture option.
 pub const SURCHARGE: &str = "surcharge_credits";
 
+/// The member of a history order's `detail` once that holds something (tags): the order is
+/// still history, which notifications and tasking studies pass over, and the member is no
+/// part of its answers.
+pub const HISTORY: &str = "_history";
+
 /// A placed order.
 #[derive(Clone, Debug)]
 pub struct Order {
@@ -171,6 +176,14 @@ pub struct Order {
 }
 
 impl Order {
+    /// Whether the order is from before its organization was first seen: history, not news.
+    /// Such orders start with no `detail` at all.
+    pub fn is_history(&self) -> bool {
+        self.detail
+            .as_object()
+            .is_none_or(|detail| detail.contains_key(HISTORY))
+    }
+
     /// The status at `now` (Unix seconds).
     pub fn status(&self, now: i64) -> OrderStatus {
         if self.cancelled_at.is_some() {

@@ -147,7 +147,7 @@ impl Inbox {
         let mut events: Vec<Event> = Vec::new();
         for order in order_ids.iter().filter_map(|id| inner.orders.get(id)) {
             // Orders from before the organization was first seen are history, not news.
-            if !order.detail.is_object() {
+            if order.is_history() {
                 continue;
             }
             let kind = if order.kind == OrderKind::Tasking {

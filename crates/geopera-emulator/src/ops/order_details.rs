@@ -15,21 +15,24 @@ use serde_json::{json, Value};
 use super::orders::order_json;
 use super::{Ctx, Outcome};
 use crate::error::ApiError;
-use crate::records::Order;
+use crate::records::{Order, HISTORY};
 
 /// The most tags one order carries, and the longest tag.
 const MAX_TAGS: usize = 50;
 const MAX_TAG_CHARS: usize = 100;
 
+/// Patches an order's tags. Tags left out (or `null`, which the typed input cannot tell apart)
+/// are left as they are, as a merge patch leaves a member it does not name; `[]` clears them.
 pub(crate) fn update(ctx: &Ctx<'_>, input: OrderUpdateInput) -> Outcome {
-    let tags = input.tags.unwrap_or_default();
-    if tags.len() > MAX_TAGS {
+    let tags = input.tags;
+    let given = tags.as_deref().unwrap_or_default();
+    if given.len() > MAX_TAGS {
         return Err(ApiError::invalid(
             &["tags"],
             format!("an order carries at most {MAX_TAGS} tags"),
         ));
     }
-    if let Some(index) = tags
+    if let Some(index) = given
         .iter()
         .position(|tag| tag.is_empty() || tag.chars().count() > MAX_TAG_CHARS)
     {
@@ -46,11 +49,15 @@ pub(crate) fn update(ctx: &Ctx<'_>, input: OrderUpdateInput) -> Outcome {
         .get_mut(&input.order_id)
         .filter(|order| order.org == ctx.org)
         .ok_or_else(|| not_found(&input.order_id))?;
-    if !order.detail.is_object() {
-        order.detail = json!({});
-    }
-    if let Some(detail) = order.detail.as_object_mut() {
-        detail.insert("tags".to_owned(), json!(tags));
+    if let Some(tags) = tags {
+        // A history order given tags stays history: no notification of its long-past
+        // fulfilment, no tasking study for it.
+        if !order.detail.is_object() {
+            order.detail = json!({ HISTORY: true });
+        }
+        if let Some(detail) = order.detail.as_object_mut() {
+            detail.insert("tags".to_owned(), json!(tags));
+        }
     }
     Ok(ctx.ok(&order_json(order, now)))
 }

@@ -310,7 +310,7 @@ fn placed_tasking<'a>(
     let orders = &inner.orders;
     ids.into_iter()
         .filter_map(move |id| orders.get(&id))
-        .filter(|order| order.kind == OrderKind::Tasking && order.detail.is_object())
+        .filter(|order| order.kind == OrderKind::Tasking && !order.is_history())
 }
 
 /// The caller's placed tasking order whose study or quotation is `id` (`prefix` + suffix).
@@ -328,7 +328,7 @@ fn decided_order<'a>(
         .orders
         .get_mut(&format!("ord_{suffix}"))
         .filter(|order| {
-            order.org == ctx.org && order.kind == OrderKind::Tasking && order.detail.is_object()
+            order.org == ctx.org && order.kind == OrderKind::Tasking && !order.is_history()
         })
         .ok_or_else(missing)
 }

@@ -72,6 +72,23 @@ fn a_fulfilled_order_lists_expiring_deliverables_its_tags_and_its_coverage() {
     assert_eq!(got["tags"], json!(["flood", "2026"]));
     let empty_tag = api.call("orders.update", json!({"order_id": order, "tags": [""]}));
     assert_eq!(empty_tag.status, 422);
+    // A patch that names no tags leaves them, as a merge patch leaves what it does not name;
+    // `[]` clears them.
+    for untouched in [
+        json!({"order_id": order}),
+        json!({"order_id": order, "tags": null}),
+    ] {
+        assert_eq!(api.call("orders.update", untouched.clone()).status, 200);
+        let got = api.call("orders.get", json!({"order_id": order})).json();
+        assert_eq!(got["tags"], json!(["flood", "2026"]), "{untouched}");
+    }
+    assert_eq!(
+        api.call("orders.update", json!({"order_id": order, "tags": []}))
+            .status,
+        200
+    );
+    let got = api.call("orders.get", json!({"order_id": order})).json();
+    assert_eq!(got["tags"], json!([]));
 
     let coverage = api
         .call("orders.coverage.get", json!({"order_id": order}))
@@ -423,4 +440,33 @@ fn an_area_too_large_to_task_is_refused_by_the_order_as_by_the_check() {
     assert_eq!(estimate["errors"][0]["index"], 0, "{estimate}");
     assert_eq!(estimate["totalCredits"], 0);
     assert_eq!(balance(&api), before, "nothing charged");
+}
+
+/// An order from before the organization was first seen stays history once tagged: its
+/// long-past fulfilment is no news, and a tasking order of it gets no feasibility study to
+/// decide. Tagging it made it look new.
+#[test]
+fn a_tagged_history_order_is_still_history() {
+    let api = Api::start();
+    let unread =
+        |api: &Api| api.ok("notifications.unread_count", json!({}))["unread_count"].clone();
+    let studies = |api: &Api| {
+        api.ok("orders.tasking.feasibility_studies.list", json!({}))["totalElements"].clone()
+    };
+    let (unread_before, studies_before) = (unread(&api), studies(&api));
+    let listed = api.ok("orders.list", json!({"sort": "createdAt,asc", "size": 20}));
+    let history: Vec<String> = listed["content"]
+        .as_array()
+        .expect("orders")
+        .iter()
+        .filter_map(|order| order["orderId"].as_str().map(str::to_owned))
+        .collect();
+    assert!(!history.is_empty());
+    for order in &history {
+        let tagged = api.ok("orders.update", json!({"order_id": order, "tags": ["old"]}));
+        assert_eq!(tagged["tags"], json!(["old"]));
+        assert!(tagged.get("_history").is_none(), "{tagged}");
+    }
+    assert_eq!(unread(&api), unread_before);
+    assert_eq!(studies(&api), studies_before);
 }
