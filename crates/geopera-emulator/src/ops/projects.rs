@@ -96,7 +96,8 @@ fn change(
 }
 
 /// Deletes the project with every collection and item in it (and the items' visualization
-/// profiles). Its uploads still open fail, releasing their reservations: nothing can arrive
+/// profiles), and its processing and clip jobs, which would otherwise still be read, listed
+/// and announced finished for a project that is gone. Its uploads still open fail, releasing their reservations: nothing can arrive
 /// in a project that is gone. Its completed uploads are its data and go with it, answered
 /// as `storage_freed_bytes`: nothing else deletes an upload, so their bytes would otherwise
 /// count against the organization's quota for good. Its failed uploads hold no bytes and
@@ -159,6 +160,19 @@ pub(crate) fn delete(ctx: &Ctx<'_>, input: ProjectDeleteInput) -> Outcome {
             .remove_children(Family::VisualizationProfile, ctx.org, item);
     }
     inner.resources.remove_children(Family::Item, ctx.org, &id);
+    inner
+        .resources
+        .remove_children(Family::ProcessingJob, ctx.org, &id);
+    // A clip job names its project, if any, rather than belonging to it.
+    let clips: Vec<String> = inner
+        .resources
+        .owned(Family::ClipJob, ctx.org)
+        .filter(|clip| clip.str("project_id") == Some(&*id))
+        .map(|clip| clip.id.clone())
+        .collect();
+    for clip in &clips {
+        let _ = inner.resources.remove(Family::ClipJob, ctx.org, None, clip);
+    }
     Ok(ctx.ok(&json!({"deleted": true, "project_id": id, "storage_freed_bytes": freed})))
 }
 

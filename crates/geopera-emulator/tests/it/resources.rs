@@ -270,8 +270,35 @@ fn collections_and_projects_take_their_items_along_as_documented() {
         "visualization.profile.create",
         json!({"item_id": kept, "name": "rgb", "type": "rgb", "config": {}}),
     ));
+    let job = api.ok(
+        "processing.create",
+        json!({"project_id": project, "process_id": "ndvi", "inputs": {"item": kept}}),
+    );
+    let clip = api.ok(
+        "clip.create_from_item",
+        json!({"item_id": "S2A_1", "project_id": project}),
+    );
+    let elsewhere = api.ok("clip.create_from_item", json!({"item_id": "S2A_1"}));
     ok(api.call("projects.delete", json!({"project_id": project})));
     assert_eq!(api.call("items.get", json!({"item_id": kept})).status, 404);
+    // Its jobs go with it; a clip job naming no project stays.
+    assert_eq!(
+        api.call("processing.job.get", json!({"job_id": id(&job)}))
+            .status,
+        404
+    );
+    let listed = ok(api.call("processing.jobs.list", json!({"workspaceId": project})));
+    assert_eq!(listed["total"], 0, "{listed}");
+    assert_eq!(
+        api.call("clip.job.get", json!({"job_id": clip["job"]["id"]}))
+            .status,
+        404
+    );
+    assert_eq!(
+        api.call("clip.job.get", json!({"job_id": elsewhere["job"]["id"]}))
+            .status,
+        200
+    );
     let gone = api.call(
         "visualization.profile.get",
         json!({"item_id": kept, "profile_id": id(&profile)}),
