@@ -435,7 +435,8 @@
 //! it: a `viewer` is 403 on the operations it marks "editor/admin" (creating, changing and
 //! deleting items, their assets and collections, duplicating items, starting, sending to,
 //! reporting on, completing and failing uploads, visualization profiles, creating and
-//! revoking share links), and deleting a collection, changing the project's own metadata
+//! revoking share links; naming an asset's bands, which the contract leaves to any "project
+//! member", is a viewer's too), and deleting a collection, changing the project's own metadata
 //! (`projects.update`, which the contract marks "admin/owner"), archiving or deleting it and
 //! managing its members need an `admin`. Alert events are kept up to [`MAX_ALERT_EVENTS`] an
 //! organization, the oldest giving way. Keys act for the
