@@ -638,7 +638,11 @@ pub fn shape_in(schema: &Value, prefix: &str) -> Result<String> {
                             shape_in(prop, prefix)?
                         ));
                     }
-                    let open = properties.is_none() || additional == Some(&Value::Bool(true));
+                    // A model the contract declares without members (`"properties": {}`) is
+                    // closed, as its Rust struct is; only an object without a `properties`
+                    // key, or one allowing more, is free-form.
+                    let open = schema.get("properties").is_none()
+                        || additional == Some(&Value::Bool(true));
                     format!(
                         "Shape::Object(ObjectRule {{ fields: &[{}], open: {open} }})",
                         fields.join(", ")

@@ -764,7 +764,9 @@ fn check_object<'a>(
     depth: usize,
 ) {
     let Some(members) = value.as_object() else {
-        if rule.fields.is_empty() {
+        // A free-form object is a dictionary to pydantic; a model, with members or none, is
+        // read for its fields.
+        if rule.open && rule.fields.is_empty() {
             push(
                 errors,
                 loc,

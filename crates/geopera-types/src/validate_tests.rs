@@ -696,3 +696,27 @@ fn an_integral_float_beyond_64_bits_is_int_parsing_size_as_pydantic_answers() {
     assert_eq!(kinds(&errors), vec![pair("body.limit", "less_than_equal")]);
     assert_eq!(errors[0].extra["ctx"], json!({"le": 500}));
 }
+
+/// A model the contract declares without members (`"properties": {}`) is a model, not a
+/// free-form object: members sent to it are named as ones the API drops, and a body that is no
+/// object is refused as pydantic refuses one for a model. A free-form object stays a
+/// dictionary.
+#[test]
+fn a_model_without_members_is_closed_and_read_as_a_model() {
+    let templates = crate::operations::find("orders.tasking.templates.list").expect("an op");
+    assert_eq!(
+        undeclared(templates.input, &json!({"limit": 5})),
+        ["body.limit"]
+    );
+    assert!(undeclared(templates.input, &json!({})).is_empty());
+    let refused = validate(templates.input, &json!([1]));
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].r#type, "model_attributes_type");
+
+    let free = Shape::Object(crate::shape::ObjectRule {
+        fields: &[],
+        open: true,
+    });
+    assert!(undeclared(&free, &json!({"any": 1})).is_empty());
+    assert_eq!(validate(&free, &json!([1]))[0].r#type, "dict_type");
+}

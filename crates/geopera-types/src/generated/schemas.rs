@@ -659,7 +659,7 @@ pub static API_KEY_LIST_INPUT: Schema = Schema {
     rust_name: "ApiKeyListInput",
     shape: Shape::Object(ObjectRule {
         fields: &[],
-        open: true,
+        open: false,
     }),
 };
 
@@ -1606,7 +1606,7 @@ pub static BASE_MODEL: Schema = Schema {
     rust_name: "BaseModel",
     shape: Shape::Object(ObjectRule {
         fields: &[],
-        open: true,
+        open: false,
     }),
 };
 
@@ -2298,7 +2298,7 @@ pub static COG_EMPTY_INPUT: Schema = Schema {
     rust_name: "CogEmptyInput",
     shape: Shape::Object(ObjectRule {
         fields: &[],
-        open: true,
+        open: false,
     }),
 };
 
@@ -3840,7 +3840,7 @@ pub static EMPTY: Schema = Schema {
     rust_name: "Empty",
     shape: Shape::Object(ObjectRule {
         fields: &[],
-        open: true,
+        open: false,
     }),
 };
 
@@ -9639,7 +9639,7 @@ pub static SETUP_INTENT_INPUT: Schema = Schema {
     rust_name: "SetupIntentInput",
     shape: Shape::Object(ObjectRule {
         fields: &[],
-        open: true,
+        open: false,
     }),
 };
 
@@ -10737,7 +10737,7 @@ pub static TASKING_SENSORS_INPUT: Schema = Schema {
     rust_name: "TaskingSensorsInput",
     shape: Shape::Object(ObjectRule {
         fields: &[],
-        open: true,
+        open: false,
     }),
 };
 
@@ -10813,7 +10813,7 @@ pub static TEMPLATE_LIST_INPUT: Schema = Schema {
     rust_name: "TemplateListInput",
     shape: Shape::Object(ObjectRule {
         fields: &[],
-        open: true,
+        open: false,
     }),
 };
 
@@ -12159,6 +12159,6 @@ pub static VIZ_LIST_INPUT: Schema = Schema {
     rust_name: "VizListInput",
     shape: Shape::Object(ObjectRule {
         fields: &[],
-        open: true,
+        open: false,
     }),
 };
