@@ -565,6 +565,7 @@ pub fn shape_in(schema: &Value, prefix: &str) -> Result<String> {
     if schema.is_null() {
         return Ok("Shape::Any".to_owned());
     }
+    crate::ir::refuse_unsupported(schema)?;
     if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
         let rust = naming::type_name(ref_name(reference)?);
         return Ok(format!(

@@ -546,6 +546,7 @@ fn schema_kind(
     if HAND_WRITTEN.iter().any(|(name, _)| *name == wire) {
         return Ok(SchemaKind::HandWritten);
     }
+    refuse_unsupported(raw).with_context(|| format!("schema {wire}"))?;
     if let Some(values) = raw.get("enum") {
         return Ok(SchemaKind::Enum {
             values: enum_values(values).with_context(|| format!("schema {wire}"))?,
@@ -556,7 +557,12 @@ fn schema_kind(
         other => bail!("schema {wire}: top-level type {other:?} is not supported"),
     }
     let properties = raw.get("properties").and_then(Value::as_object);
-    let open = raw.get("additionalProperties") == Some(&Value::Bool(true));
+    // Members beyond the listed ones, of any type or of one (a map), are kept: its struct
+    // would drop them.
+    let open = matches!(
+        raw.get("additionalProperties"),
+        Some(Value::Bool(true) | Value::Object(_))
+    );
     let Some(properties) = properties.filter(|p| !p.is_empty()) else {
         return Ok(if open {
             SchemaKind::FreeForm
@@ -632,6 +638,7 @@ fn enum_values(values: &Value) -> Result<Vec<String>> {
 ///
 /// An unsupported type or reference.
 pub fn value_type(schema: &Value) -> Result<(Ty, bool)> {
+    refuse_unsupported(schema)?;
     if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
         return Ok((Ty::Named(naming::type_name(ref_name(reference)?)), false));
     }
@@ -926,3 +933,55 @@ fn operation(
 #[cfg(test)]
 #[path = "ir_tests.rs"]
 mod tests;
+
+/// The JSON Schema keywords no emitter reads: a schema using one would be generated without
+/// what it says (a type, a bound, a closed object) while the docs still named the rest.
+const UNSUPPORTED_KEYWORDS: [&str; 16] = [
+    "allOf",
+    "oneOf",
+    "not",
+    "const",
+    "multipleOf",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+    "patternProperties",
+    "propertyNames",
+    "dependentRequired",
+    "if",
+    "contains",
+    "discriminator",
+    "unevaluatedProperties",
+    "$defs",
+];
+
+/// Refuses a schema (its own keywords, not its members') whose meaning the generated code
+/// would drop: a keyword of [`UNSUPPORTED_KEYWORDS`], a `type` list, a closed object
+/// (`additionalProperties: false`, which the API would enforce and the input check would
+/// not) or OpenAPI 3.0's boolean `exclusiveMinimum`/`exclusiveMaximum`.
+///
+/// # Errors
+/// Naming the construct, when `schema` uses one of those.
+pub fn refuse_unsupported(schema: &Value) -> Result<()> {
+    let Some(object) = schema.as_object() else {
+        return Ok(());
+    };
+    if let Some(keyword) = UNSUPPORTED_KEYWORDS
+        .iter()
+        .find(|k| object.contains_key(**k))
+    {
+        bail!("the keyword {keyword} is not supported");
+    }
+    if object.get("type").is_some_and(Value::is_array) {
+        bail!("a list of types is not supported; write anyOf");
+    }
+    if object.get("additionalProperties") == Some(&Value::Bool(false)) {
+        bail!("additionalProperties: false is not supported");
+    }
+    for bound in ["exclusiveMinimum", "exclusiveMaximum"] {
+        if object.get(bound).is_some_and(Value::is_boolean) {
+            bail!("a boolean {bound} (OpenAPI 3.0) is not supported; give the bound itself");
+        }
+    }
+    Ok(())
+}

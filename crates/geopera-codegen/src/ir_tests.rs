@@ -213,3 +213,51 @@ fn real_contract() -> Option<Value> {
     };
     Some(serde_json::from_str(&text).expect("the contract is JSON"))
 }
+
+/// A keyword no emitter reads fails the generation, naming it, rather than generate code
+/// without what it says; the forms the emitters read pass.
+#[test]
+fn schemas_the_emitters_cannot_express_are_refused() {
+    for (schema, named) in [
+        (
+            serde_json::json!({"type": ["string", "null"], "maxLength": 3}),
+            "list of types",
+        ),
+        (
+            serde_json::json!({"allOf": [{"$ref": "#/components/schemas/X"}]}),
+            "allOf",
+        ),
+        (
+            serde_json::json!({"type": "integer", "multipleOf": 5}),
+            "multipleOf",
+        ),
+        (serde_json::json!({"type": "string", "const": "a"}), "const"),
+        (
+            serde_json::json!({"type": "array", "uniqueItems": true}),
+            "uniqueItems",
+        ),
+        (
+            serde_json::json!({"type": "object", "properties": {"a": {"type": "string"}},
+                "additionalProperties": false}),
+            "additionalProperties",
+        ),
+        (
+            serde_json::json!({"type": "number", "minimum": 0, "exclusiveMinimum": true}),
+            "exclusiveMinimum",
+        ),
+    ] {
+        let refused = value_type(&schema).expect_err("refused");
+        assert!(refused.to_string().contains(named), "{schema}: {refused}");
+        let refused = crate::emit_types::shape_in(&schema, "").expect_err("refused");
+        assert!(refused.to_string().contains(named), "{schema}: {refused}");
+    }
+    for schema in [
+        serde_json::json!({"type": "string", "maxLength": 3}),
+        serde_json::json!({"anyOf": [{"type": "string"}, {"type": "null"}]}),
+        serde_json::json!({"type": "number", "exclusiveMinimum": 0}),
+        serde_json::json!({"type": "array", "prefixItems": [{"type": "number"}], "maxItems": 1}),
+    ] {
+        assert!(value_type(&schema).is_ok(), "{schema}");
+        assert!(crate::emit_types::shape_in(&schema, "").is_ok(), "{schema}");
+    }
+}
