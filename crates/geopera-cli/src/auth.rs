@@ -590,8 +590,26 @@ fn now_secs() -> f64 {
 /// Whether a session expiring at `expires_at` should be refreshed now (`None` and 0 never),
 /// as early as the SDK's own sessions refresh.
 fn due(expires_at: Option<f64>) -> bool {
-    let leeway = geopera::auth::DEFAULT_REFRESH_LEEWAY.as_secs_f64();
+    due_within(
+        expires_at,
+        geopera::auth::DEFAULT_REFRESH_LEEWAY.as_secs_f64(),
+    )
+}
+
+/// Whether a session expiring at `expires_at` is `leeway` seconds or less from it.
+fn due_within(expires_at: Option<f64>, leeway: f64) -> bool {
     matches!(expires_at, Some(at) if at > 0.0 && now_secs() >= at - leeway)
+}
+
+/// How long before `expires_at` a token taken on now is renewed: the SDK's lead, but no more
+/// than half the life it has left, as the SDK's sessions bound it. A token living 30 s or less
+/// would otherwise be due as it arrives, and renewed before every call of the command.
+fn leeway_for(expires_at: Option<f64>) -> f64 {
+    let lead = geopera::auth::DEFAULT_REFRESH_LEEWAY.as_secs_f64();
+    match expires_at {
+        Some(at) if at > 0.0 => lead.min(((at - now_secs()) / 2.0).max(0.0)),
+        _ => lead,
+    }
 }
 
 /// The not-signed-in failure.
@@ -672,14 +690,16 @@ pub(crate) fn endpoint(api_url: &str, name: &str) -> String {
 
 /// Refreshes the profile's stored session under the file lock and stores the rotated tokens.
 ///
-/// The file is read again once the lock is held: when another process refreshed meanwhile
-/// (its access token differs from `rejected`, or is no longer due), its tokens are used
-/// instead of spending the already-rotated refresh token a second time. A credential another
+/// `replaced` is the access token the caller means to replace (refused with a 401, or due by
+/// its own lead), or `None` to renew whatever is stored once it is due. The file is read again
+/// once the lock is held: when another process refreshed meanwhile (its access token differs
+/// from `replaced`, or is no longer due), its tokens are used instead of spending the
+/// already-rotated refresh token a second time. A credential another
 /// login stored meanwhile for another server is refused, as [`held`] refuses it: it would
 /// otherwise be sent where this command's calls go.
 pub(crate) async fn refresh_stored(
     target: &Target,
-    rejected: Option<&str>,
+    replaced: Option<&str>,
 ) -> Result<Option<Auth>, Failure> {
     let _lock = target.store.lock_async().await?;
     let profile = target.store.profile(&target.profile)?;
@@ -693,8 +713,8 @@ pub(crate) async fn refresh_stored(
     else {
         return Ok(profile.auth);
     };
-    let needed = match rejected {
-        Some(rejected) => rejected == access_token,
+    let needed = match replaced {
+        Some(replaced) => replaced == access_token,
         None => due(expires_at),
     };
     if !needed {
@@ -930,6 +950,8 @@ pub(crate) struct StoredSession {
 struct Current {
     access_token: String,
     expires_at: Option<f64>,
+    /// How long before `expires_at` it is renewed ([`leeway_for`], as it was taken on).
+    leeway: f64,
 }
 
 impl Current {
@@ -952,6 +974,7 @@ impl Current {
         let changed = access_token != self.access_token;
         self.access_token = access_token;
         self.expires_at = expires_at;
+        self.leeway = leeway_for(expires_at);
         changed
     }
 }
@@ -963,6 +986,7 @@ impl StoredSession {
             current: futures::lock::Mutex::new(Current {
                 access_token,
                 expires_at,
+                leeway: leeway_for(expires_at),
             }),
         }
     }
@@ -987,8 +1011,11 @@ impl geopera::auth::Credentials for StoredSession {
     ) -> geopera::auth::CredentialFuture<'a, Credential> {
         Box::pin(async move {
             let mut current = self.current.lock().await;
-            if due(current.expires_at) {
-                let stored = refresh_stored(&self.target, None)
+            if due_within(current.expires_at, current.leeway) {
+                // Renewed unless another process already did (the stored access token is no
+                // longer this one), by the token's own lead rather than the default one,
+                // which a short-lived token is always within.
+                let stored = refresh_stored(&self.target, Some(&current.access_token))
                     .await
                     .map_err(geopera::Error::credentials)?;
                 current.adopt(stored);

@@ -9649,6 +9649,69 @@ fn a_credentials_folder_that_cannot_be_written_spends_no_refresh() {
     );
 }
 
+/// A session whose tokens live 20 s (under the 30 s lead a renewal takes) is renewed once as
+/// the command starts, not before each of its calls: renewed by a lead of half its life, as
+/// the SDK's sessions renew. Every page of `--all` made a token request, and rotated the
+/// refresh token.
+#[test]
+fn a_short_lived_session_is_not_renewed_before_every_call() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let s = setup();
+    let refreshes = Arc::new(AtomicUsize::new(0));
+    let pages = Arc::new(AtomicUsize::new(0));
+    let (refreshed, paged) = (refreshes.clone(), pages.clone());
+    let url = test_server(40, move |body| {
+        if body.starts_with(b"grant_type=") {
+            let n = refreshed.fetch_add(1, Ordering::SeqCst) + 1;
+            return (
+                200,
+                format!(
+                    r#"{{"access_token": "at_{n}", "token_type": "Bearer", "expires_in": 20,
+                        "refresh_token": "rt_{n}"}}"#
+                ),
+            );
+        }
+        paged.fetch_add(1, Ordering::SeqCst);
+        let page = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|body| body["page"].as_u64())
+            .unwrap_or(0);
+        (
+            200,
+            serde_json::json!({"content": [{"orderId": format!("ord_{page}")}],
+                "totalPages": 5, "totalElements": 5, "number": page, "size": 1})
+            .to_string(),
+        )
+    });
+    let soon = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64()
+        + 10.0;
+    s.store_credentials(
+        &serde_json::json!({"default": {"api_url": url, "auth": {
+            "type": "oauth", "access_token": "at_0", "refresh_token": "rt_0",
+            "expires_at": soon,
+        }}})
+        .to_string(),
+    );
+    let output = s
+        .bare()
+        .args(["orders", "list", "--size", "1", "--all"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout).lines().count(),
+        5,
+        "{}",
+        text(&output.stdout)
+    );
+    assert_eq!(pages.load(Ordering::SeqCst), 5);
+    assert_eq!(refreshes.load(Ordering::SeqCst), 1, "renewed once");
+    assert_eq!(s.credentials()["default"]["auth"]["refresh_token"], "rt_1");
+}
+
 /// Stores the token answer `tokens` as the default profile's session with the emulator,
 /// expiring at `expires_at` (seconds since 1970, or `null` for no stated expiry).
 fn store_session(s: &Setup, tokens: &Value, expires_at: Value) {
