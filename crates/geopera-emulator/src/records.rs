@@ -189,13 +189,19 @@ impl Order {
         if self.cancelled_at.is_some() {
             return OrderStatus::Cancelled;
         }
-        let age = now - self.created_at;
+        self.stage(now)
+            .map_or(OrderStatus::Received, |(_, status)| status.clone())
+    }
+
+    /// The step of its kind's schedule the order has reached at `now`: how long after
+    /// placing it began, and its status.
+    fn stage(&self, now: i64) -> Option<&'static (i64, OrderStatus)> {
+        let age = now.saturating_sub(self.created_at);
         self.kind
             .schedule()
             .iter()
             .rev()
             .find(|(from, _)| age >= *from)
-            .map_or(OrderStatus::Received, |(_, status)| status.clone())
     }
 }
 
@@ -212,6 +218,17 @@ impl Order {
     }
 
     /// When the order reaches `fulfilled` (Unix seconds), or `None` once cancelled.
+    /// When the order last changed, as of `now`: its cancellation, else the start of the status
+    /// it has reached. A time that kept up with the clock until an hour after placing reordered
+    /// `orders.list` sorted by `updatedAt` between the pages of one walk.
+    pub fn updated_at(&self, now: i64) -> i64 {
+        if let Some(at) = self.cancelled_at {
+            return at;
+        }
+        let since = self.stage(now).map_or(0, |(from, _)| *from);
+        self.created_at.saturating_add(since)
+    }
+
     pub fn fulfilled_at(&self) -> Option<i64> {
         if self.cancelled_at.is_some() {
             return None;

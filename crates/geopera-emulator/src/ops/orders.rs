@@ -666,7 +666,7 @@ pub(super) fn order_json(order: &Order, now: i64) -> Value {
         "status": status,
         "displayName": order.display_name,
         "createdAt": format_date_time(order.created_at),
-        "updatedAt": format_date_time(order.cancelled_at.unwrap_or(now.min(order.created_at + 3600))),
+        "updatedAt": format_date_time(order.updated_at(now)),
         "totalAud": aud(order.total_credits),
         "totalCredits": order.total_credits,
     });

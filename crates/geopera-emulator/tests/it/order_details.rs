@@ -470,3 +470,33 @@ fn a_tagged_history_order_is_still_history() {
     assert_eq!(unread(&api), unread_before);
     assert_eq!(studies(&api), studies_before);
 }
+
+/// An order's `updatedAt` is when it last changed (the start of the status it has reached),
+/// so `orders.list` sorted by it keeps its order between the pages of one walk; it kept up
+/// with the clock until an hour after placing.
+#[test]
+fn an_order_is_updated_when_its_status_changes_and_not_after() {
+    let api = Api::start();
+    let capture = api.commercial_capture();
+    let order = api.place_archive_order(&capture);
+    let updated = |api: &Api| {
+        let got = api.ok("orders.get", json!({"order_id": order}));
+        (
+            got["status"].clone(),
+            got["updatedAt"].clone(),
+            got["createdAt"].clone(),
+        )
+    };
+    let (status, at, created) = updated(&api);
+    assert_eq!((status, &at), (json!("received"), &created));
+    api.emu.clock().advance(Duration::from_secs(600));
+    let (status, fulfilled, _) = updated(&api);
+    assert_eq!(status, "fulfilled");
+    let created = geopera_types::rfc3339::parse_date_time(created.as_str().expect("a time"))
+        .expect("a date-time");
+    let fulfilled_at = geopera_types::rfc3339::parse_date_time(fulfilled.as_str().expect("a time"))
+        .expect("a date-time");
+    assert_eq!(fulfilled_at - created, 300, "fulfilled 300 s after placing");
+    api.emu.clock().advance(Duration::from_secs(1_800));
+    assert_eq!(updated(&api).1, fulfilled, "unchanged since");
+}
