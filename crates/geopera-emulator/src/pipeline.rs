@@ -61,6 +61,19 @@ struct Caller {
     person: bool,
     /// What the key (or the key a session acts for) is held to; nothing for a user.
     key: KeyBounds,
+    /// The credential presented, asked again just before the operation runs
+    /// ([`still_valid`]); `None` without credentials.
+    credential: Option<Presented>,
+}
+
+/// A credential as presented, kept for [`still_valid`]; never shown.
+#[derive(Clone)]
+struct Presented(String);
+
+impl std::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 /// Runs one call: the plan's faults first, for every caller; then authentication; then the
@@ -173,6 +186,7 @@ fn authenticate(
             anonymous: true,
             person: false,
             key: KeyBounds::default(),
+            credential: None,
         });
     }
     let Some(token) = presented_token(headers) else {
@@ -194,7 +208,23 @@ fn authenticate(
             rate_windows: rate_windows(identity.inherited_limits, identity.key_limit),
             expires_at: identity.key_expires_at,
         },
+        credential: Some(Presented(token.to_owned())),
     })
+}
+
+/// Refuses a call whose credential was revoked, expired or signed out since it was checked
+/// as the request arrived: the body read and the write lane awaited in between can take a
+/// minute, and a key revoked meanwhile (stolen, say) must not run one more change, such as
+/// minting its own replacement.
+fn still_valid(shared: &Shared, caller: &Caller) -> Result<(), ApiError> {
+    let Some(Presented(token)) = &caller.credential else {
+        return Ok(());
+    };
+    let now = shared.clock.now_secs();
+    let inner = shared.lock();
+    identify(&inner, token, now)
+        .map(drop)
+        .map_err(ApiError::unauthenticated)
 }
 
 /// The faults the caller asked for in [`FAULT_HEADER`], drawn only once it is known. The
@@ -498,6 +528,9 @@ async fn execute(
     caller: &Caller,
     input: Value,
 ) -> Reply {
+    if let Err(refused) = still_valid(shared, caller) {
+        return refused.into_reply();
+    }
     *shared.lock().counters.entry(op.id.to_owned()).or_insert(0) += 1;
     let ctx = Ctx {
         shared,

@@ -662,3 +662,54 @@ fn the_handles_debug_shows_no_credential() {
         "the handle's Debug holds a key's secret"
     );
 }
+
+/// A key revoked while one of its calls is under way (its body still arriving) does not run
+/// that call: the credential is asked again just before the operation. It was checked only
+/// as the request arrived, so a stolen key kept one slow request open and minted its own
+/// replacement after the revocation.
+#[test]
+fn a_key_revoked_while_its_call_is_under_way_does_not_run_it() {
+    use std::io::{Read as _, Write as _};
+    let api = Api::start();
+    let created = api
+        .call(
+            "api_keys.create",
+            json!({"name": "stolen", "permissions": ["api_keys:*"]}),
+        )
+        .json();
+    let secret = created["key"].as_str().expect("a secret").to_owned();
+    let body = br#"{"name":"escape"}"#;
+    let mut stream = std::net::TcpStream::connect(api.emu.addr()).expect("connects");
+    let head = format!(
+        "POST /v1/op/api_keys.create HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {secret}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        api.emu.addr(),
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("the head");
+    stream.write_all(&body[..5]).expect("a part of the body");
+    stream.flush().expect("sent");
+    // The head has been read (the call waits for its body) before the revocation.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        api.call("api_keys.revoke", json!({"key_id": created["id"]}))
+            .status,
+        200
+    );
+    stream.write_all(&body[5..]).expect("the rest");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a timeout");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(!answer.contains("gpra_"), "{answer}");
+    let names: Vec<Value> = api.call("api_keys.list", json!({})).json()["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|key| key["name"].clone())
+        .collect();
+    assert!(!names.contains(&json!("escape")), "{names:?}");
+    assert_eq!(api.emu.executed("api_keys.create"), 1, "only the first ran");
+}
