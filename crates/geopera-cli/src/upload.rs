@@ -299,7 +299,20 @@ fn failed(
     let step = error.step();
     let file = paint::path(path);
     let mut failure = match error.cause() {
-        // `main` says "interrupted"; what is left to say is the reservation's fate.
+        // `main` says "interrupted"; what is left to say is the reservation's fate. A commit
+        // under way whose release failed may still have been made: said, so that the file is
+        // not sent again unseen.
+        UploadCause::Cancelled
+            if step == UploadStep::Complete
+                && matches!(error.release(), Release::NotReleased(_))
+                && !error.release().refused_as_closed() =>
+        {
+            Failure::other(format!(
+                "{file} may have been uploaded: its commit was under way when it was \
+                 interrupted; {}",
+                state_advice(error.upload_id(), &target.options())
+            ))
+        }
         UploadCause::Cancelled => Failure::other(format!("{file} was not uploaded")),
         UploadCause::Api(api)
             if step == UploadStep::Prepare && !matches!(api, geopera::Error::TooLarge { .. }) =>

@@ -5089,9 +5089,10 @@ fn released_upload(s: &Setup) -> (String, Option<u16>, Value) {
 }
 
 /// Ctrl-C during an upload whose release the API refuses: the command says the reservation
-/// is still held, and how to release it, naming the upload. (Refused with 403: a 409 says the
-/// upload is no longer open, so its commit was made, and the upload waits for the commit's
-/// answer instead.)
+/// is still held, and how to release it, naming the upload, and that the commit under way
+/// may have been made, and how to see it. (Refused with 403: a 409 says the upload is no
+/// longer open, so its commit was made, and the upload waits for the commit's answer
+/// instead.)
 #[test]
 fn ctrl_c_during_an_upload_whose_release_fails_says_how_to_release_it() {
     let (_s, status, stderr) =
@@ -5104,6 +5105,12 @@ fn ctrl_c_during_an_upload_whose_release_fails_says_how_to_release_it() {
     );
     assert!(
         stderr.contains("run 'geopera uploads fail --upload-id=u_"),
+        "{stderr}"
+    );
+    // The commit was under way: the file may be stored, and how to see it is said.
+    assert!(stderr.contains("may have been uploaded"), "{stderr}");
+    assert!(
+        stderr.contains("see it with 'geopera uploads progress --upload-id=u_"),
         "{stderr}"
     );
 }

@@ -329,11 +329,12 @@ impl Upload {
     /// upload right after it (a reservation under way cannot be called back unseen).
     ///
     /// A signal while `uploads.complete` is under way releases the reservation too, unless
-    /// the release fails: refused as the upload is no longer open (the commit was made, and
-    /// only its answer is slow), or failed on its own (a 503, a timeout), when the commit may
-    /// still be made. The upload then ends as the commit's answer says, within the client's
+    /// the API refuses as the upload is no longer open (the commit was made, and only its
+    /// answer is slow): the upload then ends as that answer says, within the client's
     /// [timeout](crate::ClientBuilder::timeout), rather than be reported cancelled when it is
-    /// stored.
+    /// stored. A release that fails otherwise (a 503, a 403) ends the upload at once as
+    /// [`UploadCause::Cancelled`] at [`UploadStep::Complete`] with [`Release::NotReleased`]:
+    /// the commit may still have been made, which `uploads.progress` tells.
     pub fn cancel_on(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Self {
         self.cancel = Some(Box::pin(signal));
         self
@@ -390,9 +391,10 @@ pub struct Uploaded {
     /// Why the answer to `uploads.complete` never came, when the commit was made all the
     /// same (a connection dropped after it, a gateway's 502 on every attempt): its release
     /// was refused as the upload is no longer open, and the upload, read again, was completed.
-    /// `upload` is then that reading. Or why a success answer could not be read (a member of
-    /// another type than [`UploadOutput`] declares): `upload` then holds only the id and the
-    /// status `completed`. `None` when the answer came and was read.
+    /// `upload` is then that reading. The answer may also have come and not been read (a
+    /// success whose members are of other types than [`UploadOutput`] declares): the reading
+    /// then holds what could be read, the rest of its members in `extra`. `None` when the
+    /// answer came and was read.
     pub lost_answer: Option<Arc<Error>>,
 }
 
@@ -671,6 +673,7 @@ fn reserved_by(error: &Error) -> Release {
                 || matches!(
                     error.kind(),
                     crate::ErrorKind::InvalidRequest
+                        | crate::ErrorKind::Validation
                         | crate::ErrorKind::Config
                         | crate::ErrorKind::Auth
                 )
@@ -831,12 +834,12 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
         Ok(object_path) => {
             let answer = committed(client, face, &id, signal).await;
             match answer {
-                Ok(Committed { upload, unread }) => Ok(Uploaded {
+                Ok(upload) => Ok(Uploaded {
                     upload_id: id.clone(),
                     object_path,
                     bytes: len,
                     upload,
-                    lost_answer: unread,
+                    lost_answer: None,
                 }),
                 Err(ended) => {
                     stored_at = Some(object_path);
@@ -895,13 +898,38 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
 }
 
 /// The upload `id` as read again with `uploads.progress` (which reports nothing new when
-/// given the id alone), when it is completed: the commit was made though its answer failed.
+/// given the id alone), when it is completed: the commit was made though its answer failed
+/// or could not be read.
+///
+/// Read leniently: only the id and the status must be what they are; a member of another
+/// type than [`UploadOutput`] declares (a size as `3.0`, a file without `file_name`) is kept
+/// in `extra`, since the same answer read strictly is what failed the commit's answer, and a
+/// stored file reported failed would be sent again.
 async fn stored_after_all(client: &Client, face: Face<'_>, id: &str) -> Option<UploadOutput> {
     let read = UploadProgressInput::new(id);
-    let upload = call::<UploadsProgress, UploadOutput>(client, face, read)
+    let answer = call::<UploadsProgress, serde_json::Value>(client, face, read)
         .await
         .ok()?;
-    (upload.id == id && upload.status == Some(UploadStatus::Completed)).then_some(upload)
+    let completed = answer.get("id").and_then(serde_json::Value::as_str) == Some(id)
+        && answer.get("status").and_then(serde_json::Value::as_str)
+            == Some(UploadStatus::Completed.as_str());
+    if !completed {
+        return None;
+    }
+    Some(
+        serde_json::from_value::<UploadOutput>(answer.clone()).unwrap_or_else(|_| {
+            let mut upload = UploadOutput::default();
+            upload.id = id.to_owned();
+            upload.status = Some(UploadStatus::Completed);
+            if let serde_json::Value::Object(members) = answer {
+                upload.extra = members
+                    .into_iter()
+                    .filter(|(name, _)| name != "id" && name != "status")
+                    .collect();
+            }
+            upload
+        }),
+    )
 }
 
 /// How an upload that did not complete ended.
@@ -920,8 +948,9 @@ enum Ended {
 /// release is refused with 409 as the upload is no longer open. The answer, still awaited,
 /// then says how it ended: abandoned, a completed upload would be reported cancelled and sent
 /// again by a caller who believed it. A release that succeeds ends the upload cancelled; the
-/// commit, if it arrives after, is refused. A release that fails otherwise (a 503, a
-/// timeout) knows no more than a 409: the answer, still awaited, says how it ended.
+/// commit, if it arrives after, is refused. A release that fails otherwise (a 503, a 403)
+/// ends the upload cancelled at once, with the release's failure: the commit may have been
+/// made, which `uploads.progress` tells.
 ///
 /// The answer is driven while the release is under way, not only after: on a client that
 /// allows one call in flight ([`ClientBuilder::max_in_flight`](crate::ClientBuilder::max_in_flight)),
@@ -931,7 +960,7 @@ async fn committed(
     face: Face<'_>,
     id: &str,
     signal: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
-) -> Result<Committed, Ended> {
+) -> Result<UploadOutput, Ended> {
     let failed = |error| Ended::Failed(UploadStep::Complete, UploadCause::Api(error));
     let mut answer = pin!(complete(client, face, id));
     let Some(signal) = signal else {
@@ -955,17 +984,11 @@ async fn committed(
                 Ended::Released(UploadCause::Api(error), Release::NotReleased(refused))
             })
         }
-        // Released: the commit, if it comes after, is refused.
-        Either::Left((Release::Released, _)) => {
-            Err(Ended::Released(UploadCause::Cancelled, Release::Released))
-        }
-        // The release failed otherwise (a 503, a timeout): no more is known than after a 409,
-        // and the commit may still be made. Its answer says; let go, a stored upload would be
-        // reported cancelled.
-        Either::Left((release, _)) => match answer.await {
-            Ok(done) => Ok(done),
-            Err(_) => Err(Ended::Released(UploadCause::Cancelled, release)),
-        },
+        // Released, the commit, if it comes after, is refused. A release that failed
+        // otherwise (a 503, a 403) says nothing of the commit, which may still be made: the
+        // signal asked to stop, so the answer is not awaited, and the error's step
+        // (`Complete`) says a commit was under way.
+        Either::Left((release, _)) => Err(Ended::Released(UploadCause::Cancelled, release)),
         // The answer came first and says how the upload ended; a release still under way
         // would be refused once it is stored, and is let go.
         Either::Right((Ok(output), _)) => Ok(output),
@@ -975,36 +998,10 @@ async fn committed(
     }
 }
 
-/// `uploads.complete`, and what its answer says. A success whose body does not read as an
-/// [`UploadOutput`] (a member of another type than this SDK expects) still says the commit
-/// was made: the upload is taken as completed, with the decoding error kept for
-/// [`Uploaded::lost_answer`]. Reported failed, a stored file would be sent again.
-async fn complete(client: &Client, face: Face<'_>, id: &str) -> Result<Committed, Error> {
+async fn complete(client: &Client, face: Face<'_>, id: &str) -> Result<UploadOutput, Error> {
     let mut body = crate::JsonObject::new();
     body.insert("upload_id".to_owned(), id.into());
-    match call::<UploadsComplete, UploadOutput>(client, face, body).await {
-        Ok(upload) => Ok(Committed {
-            upload,
-            unread: None,
-        }),
-        Err(error @ Error::Decode { status, .. }) if status.is_success() => {
-            let mut upload = UploadOutput::default();
-            upload.id = id.to_owned();
-            upload.status = Some(UploadStatus::Completed);
-            Ok(Committed {
-                upload,
-                unread: Some(Arc::new(error)),
-            })
-        }
-        Err(error) => Err(error),
-    }
-}
-
-/// A commit made: the upload as answered, or as far as known when the answer could not be read
-/// (`unread` says why).
-struct Committed {
-    upload: UploadOutput,
-    unread: Option<Arc<Error>>,
+    call::<UploadsComplete, UploadOutput>(client, face, body).await
 }
 
 /// Why [`check_file_name`] or [`check_content_type`] refuses a value. Each message is the rule

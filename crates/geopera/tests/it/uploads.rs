@@ -760,46 +760,61 @@ async fn a_reservation_with_a_size_in_another_form_keeps_its_id() {
 }
 
 /// A commit answered with a success whose members this SDK reads otherwise (a file without
-/// `file_name`, a size as a float) is the success it is: the upload is completed, the
-/// decoding error kept, and nothing released. It was reported failed, and a caller who
-/// believed it would store the file again.
+/// `file_name`, a size as a float) is released, refused as the upload is no longer open, and
+/// read again leniently: the success it is, the members read otherwise kept in `extra`. Read
+/// again strictly, the same shape failed, and the stored file was reported failed. A success
+/// that is no answer of the API (a proxy's page), whose upload is still open, is released
+/// and reported failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_commit_answered_in_another_shape_is_a_success() {
+async fn a_commit_answered_in_another_shape_is_read_again_leniently() {
     let storage = Hostile::serve("127.0.0.2", |_| json_reply(200, &[], "{}"));
     let signed =
         json!({"upload_url": format!("{}/bucket/object", storage.url()), "object_path": "p/u/f"})
             .to_string();
-    let api = Hostile::serve("127.0.0.1", move |seen| {
-        match seen.path.trim_start_matches("/v1/op/") {
-            "uploads.initiate" => json_reply(200, &[], r#"{"id": "u_shape"}"#),
-            "uploads.signed_url" => json_reply(200, &[], &signed),
-            "uploads.complete" => json_reply(
-                200,
-                &[],
-                r#"{"id": "u_shape", "status": "completed", "total_bytes": 3.0,
-                    "files": [{"name": "f.bin"}]}"#,
-            ),
-            "uploads.fail" => json_reply(409, &[], r#"{"detail": "closed"}"#),
-            _ => json_reply(500, &[], r#"{"detail": "not expected"}"#),
+    let odd = r#"{"id": "u_shape", "status": "completed", "total_bytes": 3.0,
+                  "files": [{"name": "f.bin"}]}"#;
+    for (commit_answer, completed) in [(odd, true), ("<html>blocked</html>", false)] {
+        let signed = signed.clone();
+        let api = Hostile::serve("127.0.0.1", move |seen| {
+            match seen.path.trim_start_matches("/v1/op/") {
+                "uploads.initiate" => json_reply(200, &[], r#"{"id": "u_shape"}"#),
+                "uploads.signed_url" => json_reply(200, &[], &signed),
+                "uploads.complete" => json_reply(200, &[], commit_answer),
+                "uploads.progress" if completed => json_reply(200, &[], odd),
+                "uploads.fail" if completed => json_reply(409, &[], r#"{"detail": "closed"}"#),
+                "uploads.fail" => json_reply(200, &[], r#"{"id": "u_shape", "status": "failed"}"#),
+                _ => json_reply(500, &[], r#"{"detail": "not expected"}"#),
+            }
+        });
+        let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
+        let sent = small_upload(b"abc").send(&client).await;
+        let paths: Vec<String> = api.seen().into_iter().map(|r| r.path).collect();
+        if !completed {
+            let error = sent.expect_err("not stored");
+            assert_eq!(error.step(), UploadStep::Complete);
+            assert!(matches!(error.release(), Release::Released), "{error:?}");
+            continue;
         }
-    });
-    let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
-    let uploaded = small_upload(b"abc")
-        .send(&client)
-        .await
-        .expect("the commit was made");
-    assert_eq!(uploaded.upload_id, "u_shape");
-    assert_eq!(uploaded.upload.id, "u_shape");
-    assert_eq!(uploaded.upload.status, Some(UploadStatus::Completed));
-    let unread = uploaded
-        .lost_answer
-        .as_deref()
-        .expect("why it was not read");
-    assert_eq!(unread.operation_id(), Some("uploads.complete"), "{unread}");
-    assert!(
-        !api.seen().iter().any(|r| r.path.ends_with("uploads.fail")),
-        "nothing released"
-    );
+        let uploaded = sent.expect("the commit was made");
+        assert_eq!(uploaded.upload_id, "u_shape");
+        assert_eq!(uploaded.upload.id, "u_shape");
+        assert_eq!(uploaded.upload.status, Some(UploadStatus::Completed));
+        assert_eq!(uploaded.upload.extra["total_bytes"], json!(3.0));
+        assert_eq!(uploaded.upload.extra["files"][0]["name"], "f.bin");
+        let unread = uploaded
+            .lost_answer
+            .as_deref()
+            .expect("why it was not read");
+        assert_eq!(unread.operation_id(), Some("uploads.complete"), "{unread}");
+        assert_eq!(
+            paths
+                .iter()
+                .filter(|p| p.ends_with("uploads.progress"))
+                .count(),
+            1,
+            "{paths:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1167,11 +1182,11 @@ async fn a_signal_during_the_commit_waits_for_its_answer() {
     }
 }
 
-/// A signal during the commit whose release fails otherwise than by 409 (a 503) knows no
-/// more than after a 409: the commit's answer, still awaited, says the upload is stored. It
-/// was dropped, and the stored upload reported cancelled.
+/// A signal during the commit whose release fails otherwise than by 409 (a 503) ends the
+/// upload at once, cancelled at the commit with the release's failure: the commit may still be
+/// made, and the signal asked to stop rather than wait for its answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_signal_during_the_commit_whose_release_fails_waits_for_its_answer() {
+async fn a_signal_during_the_commit_whose_release_fails_ends_it_at_once() {
     let emulator = Arc::new(emulator());
     let client = AuthenticatedClient::builder(emulator.api_key())
         .base_url(emulator.base_url())
@@ -1180,7 +1195,7 @@ async fn a_signal_during_the_commit_whose_release_fails_waits_for_its_answer() {
         .expect("a client");
     let project_id = project(&client).await;
     emulator.set_faults(
-        "slow=1500ms;op=uploads.complete, 503;op=uploads.fail"
+        "slow=5s;op=uploads.complete, 503;op=uploads.fail"
             .parse()
             .expect("a fault plan"),
     );
@@ -1199,17 +1214,17 @@ async fn a_signal_during_the_commit_whose_release_fails_waits_for_its_answer() {
     )
     .cancel_on(committed)
     .send(&client);
-    let uploaded = tokio::time::timeout(Duration::from_secs(20), upload)
+    let error = tokio::time::timeout(Duration::from_secs(20), upload)
         .await
-        .expect("the commit's answer comes")
-        .expect("the upload is complete, as the API says");
-    assert_eq!(uploaded.upload.status, Some(UploadStatus::Completed));
-    assert_eq!(emulator.executed("uploads.complete"), 1);
-    assert_eq!(
-        seen(&emulator, "uploads.fail").len(),
-        1,
-        "the release, failed"
+        .expect("the upload ends")
+        .expect_err("cancelled");
+    assert_eq!(error.step(), UploadStep::Complete);
+    assert!(matches!(error.cause(), UploadCause::Cancelled), "{error:?}");
+    assert!(
+        matches!(error.release(), Release::NotReleased(failed) if failed.status().map(|s| s.as_u16()) == Some(503)),
+        "{error:?}"
     );
+    assert_eq!(seen(&emulator, "uploads.fail").len(), 1);
 }
 
 /// A commit made whose answer is lost on every attempt (an answer replaced by a 503 or a
