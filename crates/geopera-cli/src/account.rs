@@ -368,7 +368,11 @@ async fn forget(top: &ArgMatches) -> Outcome {
 async fn forget_unrevoked(store: &Store, profile: &str, why: &Failure) -> Outcome {
     let _lock = store.lock_async().await?;
     let all = store.read_all()?;
-    let Some(auth) = all.get(profile).and_then(|entry| entry.get("auth")) else {
+    let Some(auth) = all
+        .get(profile)
+        .and_then(|entry| entry.get("auth"))
+        .filter(|auth| !auth.is_null())
+    else {
         return print(&format!(
             "No stored credentials for profile '{}'.",
             inert(profile)

@@ -574,7 +574,7 @@ fn sorted(value: &Value) -> Value {
     }
 }
 
-/// How the temporary files of [`write_replacing`] are named: the prefix, random characters,
+/// How the temporary files of [`temporary_beside`] are named: the prefix, random characters,
 /// the suffix.
 const TEMPORARY_PREFIX: &str = ".credentials.json.";
 const TEMPORARY_SUFFIX: &str = ".tmp";
@@ -589,7 +589,7 @@ const MAX_ENTRIES_LOOKED_AT: usize = 1_000;
 
 /// Removes the temporary credentials files a process killed mid-write (`SIGKILL`, a power
 /// cut) left in `dir`: each holds a secret, in a file no write will ever rename into place.
-/// Only regular files named as [`write_replacing`] names them and older than
+/// Only regular files named as [`temporary_beside`] names them and older than
 /// [`STALE_TEMPORARY`] are removed; a failure to look or to remove changes nothing for the
 /// write, which goes on.
 fn remove_stale_temporaries(dir: &Path) {
@@ -620,11 +620,12 @@ fn remove_stale_temporaries(dir: &Path) {
     }
 }
 
-/// Writes `bytes` to a temporary file in `dir` and renames it over `path`, so that a reader
-/// sees the old file or the new one, never half of one. The temporary file gets a random name
-/// and is created exclusively (`O_EXCL`): a fixed name would let anyone who planted a link
-/// there have the credentials written into, and chmodded onto, the file it points at. It is
-/// 0600 before the first byte of a secret goes in.
+/// `ENOSYS` (no such system call), which std may not map to `Unsupported`.
+#[cfg(unix)]
+const ENOSYS: i32 = libc::ENOSYS;
+#[cfg(not(unix))]
+const ENOSYS: i32 = -1;
+
 /// Room made in a ready write past the file's present length: a refresh's new tokens may be
 /// longer than the old ones, and a few KiB covers any token an identity provider issues.
 const WRITE_HEADROOM: u64 = 16 * 1024;
@@ -663,7 +664,12 @@ fn cannot_write(target: &Path, link: Option<&Path>, e: &std::io::Error) -> Failu
     ))
 }
 
-/// A 0600 temporary file in `dir`, with `room` bytes set aside where the file system can.
+/// A 0600 temporary file in `dir`, with `room` bytes set aside where the file system can, for
+/// [`replace_with`] to fill and rename over the credentials file, so that a reader sees the
+/// old file or the new one, never half of one. It gets a random name and is created
+/// exclusively (`O_EXCL`): a fixed name would let anyone who planted a link there have the
+/// credentials written into, and chmodded onto, the file it points at. It is 0600 before the
+/// first byte of a secret goes in.
 fn temporary_beside(dir: &Path, room: u64) -> std::io::Result<tempfile::NamedTempFile> {
     remove_stale_temporaries(dir);
     let temp = tempfile::Builder::new()
@@ -671,11 +677,20 @@ fn temporary_beside(dir: &Path, room: u64) -> std::io::Result<tempfile::NamedTem
         .suffix(TEMPORARY_SUFFIX)
         .tempfile_in(dir)?;
     set_file_mode(temp.as_file(), 0o600)?;
-    // A full disk is found now; a file system that sets nothing aside (some network ones) is
-    // no failure: the write itself then finds out, as it did before.
+    // A full disk, or a quota spent, is found now; a file system that cannot set room aside
+    // (`EOPNOTSUPP`, `ENOSYS`, `EINVAL` on some network ones) is no failure: the write itself
+    // then finds out, as it did before.
     match fs4::FileExt::allocate(temp.as_file(), room) {
-        Err(e) if e.kind() == std::io::ErrorKind::StorageFull => Err(e),
-        _ => Ok(temp),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::Unsupported | std::io::ErrorKind::InvalidInput
+            ) || e.raw_os_error() == Some(ENOSYS) =>
+        {
+            Ok(temp)
+        }
+        Err(e) => Err(e),
+        Ok(()) => Ok(temp),
     }
 }
 

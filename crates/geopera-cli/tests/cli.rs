@@ -9058,10 +9058,18 @@ fn logout_removes_a_credential_whose_api_url_names_no_server() {
             assert_eq!(s.emulator.requests().len(), before, "nothing was sent");
         }
     }
-    // Without a credential, nothing to remove.
+    // Without a credential, nothing to remove: none left, or `null`.
     let output = s.bare().arg("logout").output().expect("geopera runs");
     assert_eq!(output.status.code(), Some(0));
     assert!(text(&output.stdout).starts_with("No stored credentials"));
+    s.store_credentials(r#"{"default": {"api_url": 5, "auth": null}}"#);
+    let output = s.bare().arg("logout").output().expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        text(&output.stdout).starts_with("No stored credentials"),
+        "{}",
+        text(&output.stdout)
+    );
 }
 
 /// Makes a named pipe at `path`.
@@ -9622,17 +9630,37 @@ fn a_credentials_folder_that_cannot_be_written_spends_no_refresh() {
         std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(mode))
             .expect("test step");
     };
+    /// Gives the folder back its write permission however the test ends, so that the
+    /// temporary home can be removed.
+    struct Writable(PathBuf);
+    impl Drop for Writable {
+        fn drop(&mut self) {
+            let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o755));
+        }
+    }
+    let _writable = Writable(folder.clone());
     mode(0o555);
     let list = || {
         let mut command = std::process::Command::new(BIN);
         command
             .env_clear()
             .env("HOME", home)
-            .args(["orders", "list", "--size", "1"]);
+            .args(["orders", "list", "--size", "1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         if as_root {
             command.uid(NOBODY).gid(NOBODY);
         }
-        command.output().expect("geopera runs")
+        let mut child = command.spawn().expect("geopera runs");
+        let started = Instant::now();
+        while child.try_wait().expect("a status").is_none() {
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("geopera did not end within 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().expect("its output")
     };
     let refused = list();
     let stderr = text(&refused.stderr);
