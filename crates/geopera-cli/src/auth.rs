@@ -601,9 +601,12 @@ fn due_within(expires_at: Option<f64>, leeway: f64) -> bool {
     matches!(expires_at, Some(at) if at > 0.0 && now_secs() >= at - leeway)
 }
 
-/// How long before `expires_at` a token taken on now is renewed: the SDK's lead, but no more
-/// than half the life it has left, as the SDK's sessions bound it. A token living 30 s or less
-/// would otherwise be due as it arrives, and renewed before every call of the command.
+/// How long before `expires_at` a token taken on now is renewed within a command: the SDK's
+/// lead, but no more than half the life it has left as it is taken on (the file keeps no
+/// lifetime; the SDK's sessions bound the lead by half the lifetime). A token living 30 s or
+/// less would otherwise be due as it arrives, and renewed before every call of the command.
+/// A command's start still renews a stored session within the SDK's lead of its expiry
+/// ([`held`]).
 fn leeway_for(expires_at: Option<f64>) -> f64 {
     let lead = geopera::auth::DEFAULT_REFRESH_LEEWAY.as_secs_f64();
     match expires_at {
