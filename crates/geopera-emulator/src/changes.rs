@@ -40,11 +40,6 @@ impl<K: Eq + Hash + Clone> Changes<K> {
         }
     }
 
-    /// Whether a record changed since the last [`take`](Self::take).
-    pub(crate) fn any(&self) -> bool {
-        self.0.as_ref().is_some_and(|changed| !changed.is_empty())
-    }
-
     /// The keys changed so far, forgetting them: the caller writes them.
     pub(crate) fn take(&mut self) -> HashSet<K> {
         self.0.as_mut().map(std::mem::take).unwrap_or_default()

@@ -86,14 +86,19 @@ pub(crate) struct Claims {
     /// The slots whose claim was answered or dropped since the state file last wrote them:
     /// it writes those rows only.
     pub(crate) changes: Changes<ClaimSlot>,
+    /// Whether a claim read back held a credential in its answer (a file an older emulator
+    /// wrote), for [`rewrites_due`](Self::rewrites_due).
+    scrubbed: bool,
 }
 
 impl Claims {
-    /// Claims read back from the state file, less those that have expired since, and with
-    /// an answer holding a credential (kept whole by a file an older emulator wrote) in place
-    /// of [`as_filed`]'s: their rows are marked, for [`rewrites_due`](Self::rewrites_due).
+    /// Claims read back from the state file, less those that have expired since (whose rows
+    /// the next write deletes), and with an answer holding a credential (kept whole by a file
+    /// an older emulator wrote) in place of [`as_filed`]'s: their rows are marked, for
+    /// [`rewrites_due`](Self::rewrites_due).
     pub(crate) fn restored(mut by_slot: HashMap<ClaimSlot, Claim>, now_ms: i64) -> Self {
         let mut changes = Changes::tracked();
+        let mut scrubbed = false;
         for (slot, claim) in &mut by_slot {
             let Some(reply) = &mut claim.reply else {
                 continue;
@@ -101,18 +106,57 @@ impl Claims {
             if let Cow::Owned(filed) = as_filed(slot.1, reply) {
                 *reply = filed;
                 changes.mark(slot);
+                scrubbed = true;
             }
         }
-        let mut claims = Claims { by_slot, changes };
+        let mut claims = Claims {
+            by_slot,
+            changes,
+            scrubbed,
+        };
         claims.drop_expired(now_ms);
         claims
     }
 
-    /// Whether rows of the state file are due to be written again: a claim expired or held
-    /// a credential as it was read back. Written at start, rather than at the next change,
-    /// so that the file stops holding them at once.
+    /// Whether the file read back holds a credential in a claim's answer: written again at
+    /// start, rather than at the next change, so that it stops holding it at once.
     pub(crate) fn rewrites_due(&self) -> bool {
-        self.changes.any()
+        self.scrubbed
+    }
+
+    /// Takes out the answered claims whose answer the state file keeps only as [`not_kept`]
+    /// (it held a credential), for [`keep_withheld`](Self::keep_withheld) once memory is read
+    /// back from the file.
+    pub(crate) fn withheld(&mut self) -> Vec<(ClaimSlot, Claim)> {
+        let slots: Vec<ClaimSlot> = self
+            .by_slot
+            .iter()
+            .filter(|(slot, claim)| {
+                claim
+                    .reply
+                    .as_ref()
+                    .is_some_and(|reply| matches!(as_filed(slot.1, reply), Cow::Owned(_)))
+            })
+            .map(|(slot, _)| slot.clone())
+            .collect();
+        slots
+            .into_iter()
+            .filter_map(|slot| self.by_slot.remove_entry(&slot))
+            .collect()
+    }
+
+    /// Puts back the answers [`withheld`](Self::withheld) took out, where the file read back
+    /// still holds the same claim: a retry replays a new key's secret whole until the
+    /// emulator restarts, not only until a failed write of another request reads memory back.
+    /// A claim the file no longer holds went with its undone write, and stays gone.
+    pub(crate) fn keep_withheld(&mut self, withheld: Vec<(ClaimSlot, Claim)>) {
+        for (slot, claim) in withheld {
+            if let Some(filed) = self.by_slot.get_mut(&slot) {
+                if filed.fingerprint == claim.fingerprint && filed.at_ms == claim.at_ms {
+                    *filed = claim;
+                }
+            }
+        }
     }
 
     /// Forgets the claims that have expired at `now_ms`.

@@ -356,9 +356,11 @@ impl Shared {
                 // lane, stay theirs, which a file never holds until answered.
                 let rng = inner.rng.clone();
                 let running = inner.claims.running();
+                let withheld = inner.claims.withheld();
                 inner.restore(snapshot, self.clock.now_millis());
                 inner.rng = rng;
                 inner.claims.resume(running);
+                inner.claims.keep_withheld(withheld);
                 inner.unkept = false;
                 Ok(())
             }

@@ -171,6 +171,20 @@ fn a_key_answered_under_an_idempotency_key_leaves_no_secret_in_the_file() {
         let replayed = create(&api);
         assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
         assert_eq!(replayed.json()["key"].as_str(), Some(secret.as_str()));
+        // Another request's write fails, and memory is read back from the file: the answer
+        // is still replayed whole, as the emulator has not restarted.
+        let blocker = hold_write_lock(&file, "IMMEDIATE");
+        assert_eq!(
+            api.call("projects.create", json!({"name": "unkept"}))
+                .status,
+            503
+        );
+        blocker
+            .execute_batch("COMMIT")
+            .expect("the lock is released");
+        let replayed = create(&api);
+        assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+        assert_eq!(replayed.json()["key"].as_str(), Some(secret.as_str()));
         assert!(!holds(&secret), "the file keeps the secret");
         assert!(
             !holds(&secret[..13]),
