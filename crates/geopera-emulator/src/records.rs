@@ -217,10 +217,10 @@ impl Order {
         )
     }
 
-    /// When the order reaches `fulfilled` (Unix seconds), or `None` once cancelled.
-    /// When the order last changed, as of `now`: its cancellation, else the start of the status
-    /// it has reached. A time that kept up with the clock until an hour after placing reordered
-    /// `orders.list` sorted by `updatedAt` between the pages of one walk.
+    /// When the order's status last changed, as of `now`: its cancellation, else the start of
+    /// the status it has reached (tags changed by `orders.update` do not count). A time that
+    /// kept up with the clock until an hour after placing reordered `orders.list` sorted by
+    /// `updatedAt` between the pages of one walk.
     pub fn updated_at(&self, now: i64) -> i64 {
         if let Some(at) = self.cancelled_at {
             return at;
@@ -229,6 +229,7 @@ impl Order {
         self.created_at.saturating_add(since)
     }
 
+    /// When the order reaches `fulfilled` (Unix seconds), or `None` once cancelled.
     pub fn fulfilled_at(&self) -> Option<i64> {
         if self.cancelled_at.is_some() {
             return None;
