@@ -30,9 +30,12 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// a benchmark runs, and few enough that idle connections cannot hold the process's memory
 /// and descriptors without bound.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
-/// How often an HTTP/2 connection is pinged, and how long the ping may go unanswered, so
-/// that a peer which vanished without closing does not hold its streams for ever.
+/// How often an HTTP/2 connection is pinged at most (half the idle timeout when that is
+/// shorter), and how long the ping may go unanswered, so that a peer which vanished without
+/// closing does not hold its streams for ever.
 const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
+/// The shortest interval between pings, however short the idle timeout.
+const HTTP2_PING_FLOOR: Duration = Duration::from_millis(100);
 const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 /// The most of an HTTP/2 answer hyper is handed at once. hyper asks for another piece only
 /// once the stream's window has room for the one before, so an answer not asked for more for
@@ -212,7 +215,7 @@ async fn connection(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .keep_alive_interval(HTTP2_PING_INTERVAL)
+        .keep_alive_interval((timeouts.idle / 2).clamp(HTTP2_PING_FLOOR, HTTP2_PING_INTERVAL))
         .keep_alive_timeout(HTTP2_PING_TIMEOUT);
     let conn = builder.serve_connection(io, TowerToHyperService::new(service));
     tokio::pin!(conn);
@@ -289,8 +292,11 @@ async fn watchdog(activity: &Activity, timeouts: Timeouts) -> Stall {
             } else {
                 // hyper ends a request once it holds the answer's last bytes, which may still
                 // be on their way to a slow reader: until they are written, the connection
-                // is not idle.
-                let since = state.idle_since.max(activity.last_write());
+                // is not idle. For one idle timeout at most: hyper's own HTTP/2 pings are
+                // writes too, and counted whole, they kept an idle connection open for ever.
+                let since = state
+                    .idle_since
+                    .max(activity.last_write().min(state.idle_since + timeouts.idle));
                 (Some(since + timeouts.idle), Stall::Idle)
             }
         };

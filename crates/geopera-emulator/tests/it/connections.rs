@@ -758,6 +758,29 @@ async fn read_h2(body: &mut h2::RecvStream) -> Result<Vec<u8>, h2::Error> {
     Ok(seen)
 }
 
+/// An HTTP/2 connection with nothing in progress is closed after the idle timeout, though
+/// the server's own pings (answered by the client) keep writing to it: counted as activity,
+/// they kept it open for ever, and such connections could take every slot.
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed_though_pings_go_on() {
+    let emu = emulator(Duration::from_secs(30), Duration::from_millis(500));
+    let tcp = tokio::net::TcpStream::connect(emu.addr())
+        .await
+        .expect("connects");
+    let (client, connection) = h2::client::Builder::new()
+        .handshake::<_, Bytes>(tcp)
+        .await
+        .expect("h2c handshake");
+    let connection = tokio::spawn(connection);
+    let (head, _, mut body) = ask_h2(&emu, client, "billing.credits.balance", "{}", None).await;
+    assert_eq!(head.status, 200);
+    read_h2(&mut body).await.expect("the whole answer");
+    // Pinged every 250 ms, the connection is idle all the same: closed within a few idle
+    // timeouts (at most two after its last answer).
+    let closed = tokio::time::timeout(Duration::from_secs(5), connection).await;
+    assert!(closed.is_ok(), "the idle connection stayed open");
+}
+
 /// A new HTTP/2 connection's answer to one request.
 async fn h2_status(emu: &EmulatorHandle) -> u16 {
     let client = h2c(emu, 65_535).await;
