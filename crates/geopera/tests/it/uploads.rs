@@ -1145,31 +1145,15 @@ async fn a_signal_during_the_commit_waits_for_its_answer() {
             builder = builder.max_in_flight(max);
         }
         let client = builder.build().expect("a client");
-        let project_id = project(&client).await;
-        emulator.set_faults(
-            "slow=1500ms;op=uploads.complete"
-                .parse()
-                .expect("a fault plan"),
-        );
-        let watched = emulator.clone();
-        let committed = async move {
-            while watched.executed("uploads.complete") == 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        };
         let bytes = b"committed before the signal";
-        let upload = Upload::from_stream(
-            &project_id,
-            "commit.bin",
-            bytes.len() as u64,
-            futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(bytes))]),
+        let uploaded = signalled_during_the_commit(
+            &emulator,
+            &client,
+            "slow=1500ms;op=uploads.complete",
+            bytes,
         )
-        .cancel_on(committed)
-        .send(&client);
-        let uploaded = tokio::time::timeout(Duration::from_secs(20), upload)
-            .await
-            .expect("the commit's answer comes")
-            .expect("the upload is complete, as the API says");
+        .await
+        .expect("the upload is complete, as the API says");
 
         assert_eq!(emulator.executed("uploads.complete"), 1, "{in_flight:?}");
         assert_eq!(uploaded.upload.status, Some(UploadStatus::Completed));
@@ -1180,6 +1164,35 @@ async fn a_signal_during_the_commit_waits_for_its_answer() {
             "{in_flight:?}: releases tried (each refused)"
         );
     }
+}
+
+/// Uploads `bytes` into a new project on `emulator` under `faults`, with a cancel signal that
+/// fires once `uploads.complete` has run; what the upload ended with, within 20 s.
+async fn signalled_during_the_commit(
+    emulator: &Arc<EmulatorHandle>,
+    client: &AuthenticatedClient,
+    faults: &str,
+    bytes: &'static [u8],
+) -> Result<geopera::uploads::Uploaded, geopera::uploads::UploadError> {
+    let project_id = project(client).await;
+    emulator.set_faults(faults.parse().expect("a fault plan"));
+    let watched = emulator.clone();
+    let committed = async move {
+        while watched.executed("uploads.complete") == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let upload = Upload::from_stream(
+        &project_id,
+        "commit.bin",
+        bytes.len() as u64,
+        futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(bytes))]),
+    )
+    .cancel_on(committed)
+    .send(client);
+    tokio::time::timeout(Duration::from_secs(20), upload)
+        .await
+        .expect("the upload ends")
 }
 
 /// A signal during the commit whose release fails otherwise than by 409 (a 503) ends the
@@ -1193,31 +1206,14 @@ async fn a_signal_during_the_commit_whose_release_fails_ends_it_at_once() {
         .retries(0)
         .build()
         .expect("a client");
-    let project_id = project(&client).await;
-    emulator.set_faults(
-        "slow=5s;op=uploads.complete, 503;op=uploads.fail"
-            .parse()
-            .expect("a fault plan"),
-    );
-    let watched = emulator.clone();
-    let committed = async move {
-        while watched.executed("uploads.complete") == 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    let bytes = b"committed while the release failed";
-    let upload = Upload::from_stream(
-        &project_id,
-        "commit.bin",
-        bytes.len() as u64,
-        futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(bytes))]),
+    let error = signalled_during_the_commit(
+        &emulator,
+        &client,
+        "slow=5s;op=uploads.complete, 503;op=uploads.fail",
+        b"committed while the release failed",
     )
-    .cancel_on(committed)
-    .send(&client);
-    let error = tokio::time::timeout(Duration::from_secs(20), upload)
-        .await
-        .expect("the upload ends")
-        .expect_err("cancelled");
+    .await
+    .expect_err("cancelled");
     assert_eq!(error.step(), UploadStep::Complete);
     assert!(matches!(error.cause(), UploadCause::Cancelled), "{error:?}");
     assert!(
