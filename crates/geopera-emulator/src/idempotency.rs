@@ -128,21 +128,12 @@ impl Claims {
     /// (it held a credential), for [`keep_withheld`](Self::keep_withheld) once memory is read
     /// back from the file.
     pub(crate) fn withheld(&mut self) -> Vec<(ClaimSlot, Claim)> {
-        let slots: Vec<ClaimSlot> = self
-            .by_slot
-            .iter()
-            .filter(|(slot, claim)| {
-                claim
-                    .reply
-                    .as_ref()
-                    .is_some_and(|reply| matches!(as_filed(slot.1, reply), Cow::Owned(_)))
-            })
-            .map(|(slot, _)| slot.clone())
-            .collect();
-        slots
-            .into_iter()
-            .filter_map(|slot| self.by_slot.remove_entry(&slot))
-            .collect()
+        self.take_out(|slot, claim| {
+            claim
+                .reply
+                .as_ref()
+                .is_some_and(|reply| matches!(as_filed(slot.1, reply), Cow::Owned(_)))
+        })
     }
 
     /// Puts back the answers [`withheld`](Self::withheld) took out, where the file read back
@@ -259,10 +250,16 @@ impl Claims {
 
     /// Takes out the claims whose request is still running, for [`resume`](Self::resume).
     pub(crate) fn running(&mut self) -> Vec<(ClaimSlot, Claim)> {
+        self.take_out(|_, claim| claim.reply.is_none())
+    }
+
+    /// Takes out the claims `wanted` picks, unmarked: memory is about to be read back from
+    /// the file, and the caller puts them back after.
+    fn take_out(&mut self, wanted: impl Fn(&ClaimSlot, &Claim) -> bool) -> Vec<(ClaimSlot, Claim)> {
         let slots: Vec<ClaimSlot> = self
             .by_slot
             .iter()
-            .filter(|(_, claim)| claim.reply.is_none())
+            .filter(|(slot, claim)| wanted(slot, claim))
             .map(|(slot, _)| slot.clone())
             .collect();
         slots
