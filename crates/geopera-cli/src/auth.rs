@@ -601,12 +601,12 @@ fn due_within(expires_at: Option<f64>, leeway: f64) -> bool {
     matches!(expires_at, Some(at) if at > 0.0 && now_secs() >= at - leeway)
 }
 
-/// How long before `expires_at` a token taken on now is renewed within a command: the SDK's
+/// How long before `expires_at` a token renewed within a command is renewed again: the SDK's
 /// lead, but no more than half the life it has left as it is taken on (the file keeps no
 /// lifetime; the SDK's sessions bound the lead by half the lifetime). A token living 30 s or
 /// less would otherwise be due as it arrives, and renewed before every call of the command.
-/// A command's start still renews a stored session within the SDK's lead of its expiry
-/// ([`held`]).
+/// A command's start renews a stored session within the SDK's lead of its expiry ([`held`]),
+/// and a token read from the file is renewed by that lead.
 fn leeway_for(expires_at: Option<f64>) -> f64 {
     let lead = geopera::auth::DEFAULT_REFRESH_LEEWAY.as_secs_f64();
     match expires_at {
@@ -989,7 +989,14 @@ impl StoredSession {
             current: futures::lock::Mutex::new(Current {
                 access_token,
                 expires_at,
-                leeway: leeway_for(expires_at),
+                // [`held`] has just renewed a session due by the SDK's lead: one still due is
+                // a token issued with a shorter life, which that lead would renew before
+                // every call.
+                leeway: if due(expires_at) {
+                    leeway_for(expires_at)
+                } else {
+                    geopera::auth::DEFAULT_REFRESH_LEEWAY.as_secs_f64()
+                },
             }),
         }
     }
