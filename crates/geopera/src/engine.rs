@@ -212,6 +212,18 @@ fn call_headers(
             parse_header(name, value).map_err(|reason| Error::invalid(info.id, reason))?;
         headers.insert(name, value);
     }
+    // A client's own fixed credential decides who calls, as `Request::api_key` and
+    // `Request::header` say: a call's `Authorization` gives way to it, and so does its
+    // `x-api-key` when the client's credential is sent as one. Only a call that set its own
+    // headers is looked at again.
+    if options.api_key.is_some() || !options.headers.is_empty() {
+        if let Some(credential) = &client.settings.fixed {
+            if let Ok((name, value)) = credential.header() {
+                headers.remove(http::header::AUTHORIZATION);
+                headers.insert(name, value);
+            }
+        }
+    }
     Ok(headers)
 }
 

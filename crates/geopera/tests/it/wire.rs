@@ -283,3 +283,34 @@ async fn redirects_are_not_followed_unless_asked() {
     assert_eq!(response.status, StatusCode::OK);
     assert!(!response.content.is_empty(), "the asset's bytes");
 }
+
+/// A client's own fixed credential decides who calls, as `Request::header` and
+/// `Request::api_key` say: a call's `Authorization` gives way to it, and so does a call's
+/// `x-api-key` when the client's credential is one. A call's headers replaced it, so a server
+/// passing its callers' headers through called the API as whoever its caller claimed to be.
+#[tokio::test]
+async fn a_calls_own_credential_gives_way_to_the_clients() {
+    let emu = emulator();
+    let last = || seen(&emu, "catalog.search").pop().expect("recorded");
+    let borrowed = || {
+        Request::new(CatalogSearchInput::new(HOST).limit(1))
+            .header("Authorization", "Bearer gpra_someone_else")
+    };
+    catalog_search::send(&client(&emu), borrowed())
+        .await
+        .expect("the client's token");
+    assert!(last().header_is("authorization", &format!("Bearer {}", emu.api_key())));
+
+    let keyed = AuthenticatedClient::builder_with_credentials(geopera::auth::Credential::api_key(
+        emu.api_key(),
+    ))
+    .base_url(emu.base_url())
+    .build()
+    .expect("a client");
+    catalog_search::send(&keyed, borrowed().api_key("gpra_someone_else"))
+        .await
+        .expect("the client's key");
+    let recorded = last();
+    assert!(recorded.header_is("x-api-key", emu.api_key()));
+    assert!(recorded.headers.get("authorization").is_none());
+}
