@@ -391,9 +391,11 @@ impl Limiter {
         // A pause may begin or be extended while the call waits for its in-flight slot or its
         // paced slot (another task got a 429): both were taken for a budget the API has since
         // said is spent, so both are given back, the pause is waited out holding neither, and
-        // they are taken again after it. A few rounds at most.
+        // they are taken again after it. A few rounds at most. A shared budget's hold is such
+        // a pause, made by another process: it too is waited out holding neither slot.
         let mut round = 1;
         let mut held_up = false;
+        let mut budget_asks = BudgetAsks::new(self.clock.now());
         let (mut admission, slots) = loop {
             held_up |= self.wait_out_pauses(operation_id, class, send_by).await?;
             let (admission, waited) = match slot {
@@ -415,71 +417,49 @@ impl Limiter {
             // With nothing waited for since the look at pauses above, none can have begun.
             let waited = waited || at.is_some();
             held_up |= waited;
-            if round == ADMIT_ROUNDS || !waited || self.paused_until(class).is_none() {
-                break (admission, slots);
+            if round < ADMIT_ROUNDS && waited && self.paused_until(class).is_some() {
+                round += 1;
+                continue;
             }
-            round += 1;
-        };
-        if let Some(budget) = &self.budget {
-            held_up |= self
-                .ask_budget(budget.as_ref(), operation_id, class, send_by)
-                .await?;
-        }
-        slots.used();
-        admission.waited = held_up;
-        Ok(admission)
-    }
-
-    /// Asks `budget` for a call of `class` until it grants one, or [`MAX_ASKS`] answers
-    /// or [`MAX_HOLD`] of waiting have passed. Bounded in both because a budget is the user's
-    /// code or a store anyone may write to: a budget answering "wait" for ever would hold the
-    /// call for ever, and one answering 59 minutes 64 times would hold it for two and a half
-    /// days. Going ahead is what a budget that cannot answer does too ([`Budget`]). Says
-    /// whether it waited.
-    ///
-    /// # Errors
-    ///
-    /// [`Refused::PastDeadline`], when the budget asks for a wait that ends at or after
-    /// `send_by`.
-    async fn ask_budget(
-        &self,
-        budget: &dyn Budget,
-        operation_id: &str,
-        class: RateClass,
-        send_by: SendBy,
-    ) -> Result<bool, Refused> {
-        let started = self.clock.now();
-        let give_up = started.saturating_add(MAX_HOLD);
-        let mut asks = 0;
-        while asks < MAX_ASKS {
-            asks += 1;
-            match budget.reserve(class).await {
-                Reservation::Granted => return Ok(asks > 1),
-                Reservation::Wait(wait) => {
-                    let now = self.clock.now();
-                    if now >= give_up {
-                        break;
-                    }
-                    let until = now.saturating_add(wait).min(give_up);
+            let Some(budget) = &self.budget else {
+                break (admission, slots);
+            };
+            match budget_asks
+                .ask(budget.as_ref(), class, self.clock.now())
+                .await
+            {
+                Turn::Granted => break (admission, slots),
+                Turn::Wait(wait) => {
+                    let until = budget_asks.until(self.clock.now(), wait);
                     send_by.outlived_by(until)?;
+                    // Both slots given back before the wait, taken again after it.
+                    drop((admission, slots));
                     held(
                         operation_id,
                         class,
                         "shared_budget",
-                        until.saturating_sub(now),
+                        until.saturating_sub(self.clock.now()),
                     );
                     self.clock.sleep_until(until).await;
+                    held_up = true;
+                }
+                Turn::GaveUp => {
+                    tracing::warn!(
+                        ?class,
+                        asks = budget_asks.asks,
+                        waited = ?self.clock.now().saturating_sub(budget_asks.started),
+                        "the shared rate budget granted no call in as many asks or as long a \
+                         wait as a call gives it: sending anyway, as the API's own rate limit \
+                         still guards it"
+                    );
+                    held_up = true;
+                    break (admission, slots);
                 }
             }
-        }
-        tracing::warn!(
-            ?class,
-            asks,
-            waited = ?self.clock.now().saturating_sub(started),
-            "the shared rate budget granted no call in as many asks or as long a wait as a \
-             call gives it: sending anyway, as the API's own rate limit still guards it"
-        );
-        Ok(true)
+        };
+        slots.used();
+        admission.waited = held_up;
+        Ok(admission)
     }
 
     /// Tells the shared budget, if there is one, that the API answered 429.
@@ -525,6 +505,52 @@ fn held(operation_id: &str, class: RateClass, reason: &'static str, wait: Durati
         wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
         "held"
     );
+}
+
+/// What a shared budget said of one ask for a call.
+enum Turn {
+    /// The call may go.
+    Granted,
+    /// Ask again after this wait ([`BudgetAsks::until`] bounds it).
+    Wait(Duration),
+    /// It granted nothing in [`MAX_ASKS`] answers or [`MAX_HOLD`] of waiting: the call goes.
+    GaveUp,
+}
+
+/// A call's asks of a shared budget, bounded in number and time because a budget is the
+/// user's code or a store anyone may write to: one answering "wait" for ever would hold the
+/// call for ever, and one answering 59 minutes 64 times would hold it for two and a half
+/// days. Going ahead is what a budget that cannot answer does too ([`Budget`]).
+struct BudgetAsks {
+    started: Duration,
+    asks: usize,
+}
+
+impl BudgetAsks {
+    fn new(started: Duration) -> Self {
+        BudgetAsks { started, asks: 0 }
+    }
+
+    /// Asks `budget` once more for a call of `class`, at `now`.
+    async fn ask(&mut self, budget: &dyn Budget, class: RateClass, now: Duration) -> Turn {
+        if self.asks >= MAX_ASKS {
+            return Turn::GaveUp;
+        }
+        self.asks += 1;
+        match budget.reserve(class).await {
+            Reservation::Granted => Turn::Granted,
+            // Asked once more as the hold runs out, in case it grants then.
+            Reservation::Wait(_) if now >= self.started.saturating_add(MAX_HOLD) => Turn::GaveUp,
+            Reservation::Wait(wait) => Turn::Wait(wait),
+        }
+    }
+
+    /// When a wait of `wait` asked for at `now` ends, no later than [`MAX_HOLD`] after the
+    /// first ask.
+    fn until(&self, now: Duration, wait: Duration) -> Duration {
+        now.saturating_add(wait)
+            .min(self.started.saturating_add(MAX_HOLD))
+    }
 }
 
 #[cfg(test)]

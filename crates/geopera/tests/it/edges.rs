@@ -1733,6 +1733,60 @@ async fn a_call_held_by_a_pause_does_not_hold_an_in_flight_slot() {
     held.abort();
 }
 
+/// A call held by the shared budget (another process met a 429 of its class) holds no
+/// in-flight slot while it waits, as a call held by its own client's pause holds none: calls
+/// of other classes go on. It held the slot, so a client of `max_in_flight(1)` stopped
+/// entirely for the whole hold.
+#[tokio::test]
+async fn a_call_held_by_the_shared_budget_does_not_hold_an_in_flight_slot() {
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        if seen.path.contains("billing") {
+            json(429, &[("retry-after", "5")], r#"{"detail":"slow down"}"#)
+        } else {
+            json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
+        }
+    });
+    let budget = std::sync::Arc::new(geopera::budget::LocalBudget::documented());
+    let client = |budget: std::sync::Arc<geopera::budget::LocalBudget>| {
+        AuthenticatedClient::builder(TOKEN)
+            .base_url(server.url())
+            .budget(budget)
+            .max_in_flight(1)
+            .retries(0)
+            .build()
+            .expect("valid")
+    };
+    let (other, this) = (client(budget.clone()), client(budget));
+    let topup = |client: AuthenticatedClient| async move {
+        let body = json!({"amount_aud": 1})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        billing_topup::send(&client, body).await
+    };
+    // Another process of the fleet meets the 429: the budget holds spend calls for 5 s.
+    topup(other).await.expect_err("limited");
+    let held = tokio::spawn(topup(this.clone()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let search = tokio::time::timeout(
+        Duration::from_secs(3),
+        catalog_search::send(&this, CatalogSearchInput::new(HOST)),
+    )
+    .await;
+    let waited = started.elapsed();
+    search
+        .unwrap_or_else(|_| panic!("waited {waited:?} behind a call held by the budget"))
+        .expect("a page");
+    let topups = server
+        .seen()
+        .iter()
+        .filter(|seen| seen.path.contains("billing"))
+        .count();
+    assert_eq!(topups, 1, "the held call still waits");
+    held.abort();
+}
+
 /// Everything an error shows: its message, its debug form and its causes.
 fn everything_shown(error: &Error) -> String {
     let mut shown = format!("{error} {error:?}");
