@@ -63,7 +63,9 @@ type MakeHttp = dyn Fn() -> Result<reqwest::Client, Error> + Send + Sync;
 pub(crate) struct BlockingTransport {
     make: Box<MakeHttp>,
     in_flight: AtomicUsize,
-    io_thread: OnceLock<Result<IoThread, String>>,
+    io_thread: OnceLock<IoThread>,
+    /// Held while the I/O thread is started, so that two first calls at once start one.
+    starting: std::sync::Mutex<()>,
     /// Whether jobs on the I/O thread decode the answers they hand back
     /// ([`Thread::decodes`]); learnt on first need.
     io_thread_decodes: OnceLock<bool>,
@@ -96,17 +98,30 @@ impl BlockingTransport {
             make: Box::new(make),
             in_flight: AtomicUsize::new(0),
             io_thread: OnceLock::new(),
+            starting: std::sync::Mutex::new(()),
             io_thread_decodes: OnceLock::new(),
         })
     }
 
     /// The I/O thread, started on first use. It runs until the transport (the last clone of
     /// its client) is dropped, which closes its queue.
+    ///
+    /// A failure to start it is not kept: kept, a moment's shortage (of threads, of file
+    /// descriptors) as the first calls met at once would fail every concurrent blocking call
+    /// of the client for its life, while calls made one at a time went on.
     fn io_thread(&self) -> Result<&IoThread, Error> {
-        self.io_thread
-            .get_or_init(|| IoThread::start(&*self.make))
-            .as_ref()
-            .map_err(|reason| Error::config(reason.clone()))
+        if let Some(thread) = self.io_thread.get() {
+            return Ok(thread);
+        }
+        let _starting = self
+            .starting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(thread) = self.io_thread.get() {
+            return Ok(thread);
+        }
+        let thread = IoThread::start(&*self.make).map_err(Error::config)?;
+        Ok(self.io_thread.get_or_init(|| thread))
     }
 
     /// Whether the process may use one core only. Read once: on Linux it reads the process's

@@ -60,3 +60,32 @@ fn answers_decoded_on_the_io_thread_reach_their_own_callers() {
         "calls in flight together went to the I/O thread"
     );
 }
+
+/// A failure to start the I/O thread (a moment's shortage of threads or descriptors as the
+/// first calls met) is not kept: the next call that needs the thread starts it. Kept, every
+/// concurrent blocking call of the client failed for its life.
+#[test]
+fn a_failed_start_of_the_io_thread_is_tried_again() {
+    let tries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = tries.clone();
+    let transport = super::BlockingTransport::new(move || {
+        if counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            Err(crate::Error::config("no descriptors left"))
+        } else {
+            reqwest::Client::builder()
+                .build()
+                .map_err(|e| crate::Error::config(e.to_string()))
+        }
+    });
+    let failed = transport
+        .io_thread()
+        .map(drop)
+        .expect_err("the first start fails");
+    assert!(
+        failed.to_string().contains("no descriptors left"),
+        "{failed}"
+    );
+    transport.io_thread().expect("started on the second try");
+    transport.io_thread().expect("kept once started");
+    assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
