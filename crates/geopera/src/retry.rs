@@ -233,8 +233,34 @@ pub(crate) struct RetryAfter {
 /// A number of seconds too large for any clock is still a wait — the longest one — never a
 /// missing header: the server asked for a very long pause, and the call must fail fast rather
 /// than retry at once.
+///
+/// An answer with more than one (a gateway adding its own `Retry-After: 0` before the API's,
+/// or a proxy joining them into one line, `5, 30`) is read for the longest wait among them:
+/// the first alone could end a pause the API asked for at once.
 pub(crate) fn read_retry_after(headers: &HeaderMap) -> Option<RetryAfter> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    headers
+        .get_all(RETRY_AFTER)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| {
+            let value = value.trim();
+            // A joined list of delta-seconds; an HTTP date has commas of its own.
+            let joined = value.contains(',')
+                && value
+                    .split(',')
+                    .all(|part| part.trim().bytes().all(|b| b.is_ascii_digit()));
+            let parts: Vec<&str> = if joined {
+                value.split(',').map(str::trim).collect()
+            } else {
+                vec![value]
+            };
+            parts.into_iter().filter_map(one_retry_after)
+        })
+        .max_by_key(|read| read.wait)
+}
+
+/// One `Retry-After` value.
+fn one_retry_after(value: &str) -> Option<RetryAfter> {
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         return Some(RetryAfter {
             wait: Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX)),

@@ -161,3 +161,36 @@ fn a_retry_after_too_big_for_any_clock_is_the_longest_wait_not_a_missing_one() {
         "not a number of seconds nor a date"
     );
 }
+
+/// Several `Retry-After` values (a gateway's own `0` ahead of the API's, or a proxy joining
+/// them into one line) are read for the longest wait: the first alone ended the pause the API
+/// asked for at once, and a joined line was read as none.
+#[test]
+fn several_retry_afters_are_read_for_the_longest_wait() {
+    let mut headers = HeaderMap::new();
+    headers.append(RETRY_AFTER, http::HeaderValue::from_static("0"));
+    headers.append(RETRY_AFTER, http::HeaderValue::from_static("30"));
+    assert_eq!(
+        read_retry_after(&headers).map(|asked| asked.wait),
+        Some(Duration::from_secs(30))
+    );
+    let joined = HeaderMap::from_iter([(RETRY_AFTER, http::HeaderValue::from_static("5, 30"))]);
+    assert_eq!(
+        read_retry_after(&joined).map(|asked| asked.wait),
+        Some(Duration::from_secs(30))
+    );
+    // An HTTP date's own comma is no list.
+    let dated = HeaderMap::from_iter([(
+        RETRY_AFTER,
+        http::HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+    )]);
+    assert!(read_retry_after(&dated).is_some_and(|asked| asked.dated));
+    // A value that reads as neither is passed over, not taken for none at all.
+    let mut mixed = HeaderMap::new();
+    mixed.append(RETRY_AFTER, http::HeaderValue::from_static("soon"));
+    mixed.append(RETRY_AFTER, http::HeaderValue::from_static("7"));
+    assert_eq!(
+        read_retry_after(&mixed).map(|asked| asked.wait),
+        Some(Duration::from_secs(7))
+    );
+}
