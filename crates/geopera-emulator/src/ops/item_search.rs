@@ -225,20 +225,26 @@ fn read_sort(filter: &mut Filter, clauses: &[(String, String)]) -> Result<(), Ap
                 ))
             }
         };
-        filter
-            .order
-            .push((key, direction.eq_ignore_ascii_case("desc")));
+        // A field written with STAC's GET sign (`-datetime`) is sorted as its sign says, which
+        // the clause's `direction` (`asc` unless given) would otherwise turn round unseen.
+        let descending = match field.chars().next() {
+            Some('-') => true,
+            Some('+') => false,
+            _ => direction.eq_ignore_ascii_case("desc"),
+        };
+        filter.order.push((key, descending));
     }
     Ok(())
 }
 
-/// A `format` other than GeoJSON is refused rather than ignored.
+/// A `format` other than GeoJSON or STAC is refused rather than ignored. Its features are
+/// STAC items either way, which serve both.
 fn read_format(format: Option<&str>) -> Result<(), ApiError> {
     match format {
-        None | Some("geojson" | "json") => Ok(()),
+        None | Some("geojson" | "json" | "stac") => Ok(()),
         Some(_) => Err(ApiError::invalid(
             &["format"],
-            "the emulator answers GeoJSON only",
+            "the emulator answers GeoJSON or STAC only",
         )),
     }
 }

@@ -462,6 +462,22 @@ fn sorting_by_datetime_follows_the_datetimes_not_creation_order() {
     let mut newest_created = created.clone();
     newest_created.reverse();
     assert_eq!(ids(&by_creation), newest_created, "created, newest first");
+    // A field written with STAC's GET sign sorts as the sign says, whatever `direction` is
+    // (`asc` unless given); it was dropped, and the order turned round unseen.
+    let signed = |field: &str| {
+        api.ok(
+            "items.search",
+            json!({"project_id": project, "sortby": [{"field": field}]}),
+        )
+    };
+    assert_eq!(ids(&signed("-datetime")), newest_first);
+    assert_eq!(ids(&signed("+datetime")), oldest_first);
+    // And `format: "stac"`, which the contract documents, answers the same STAC features.
+    let stac_format = api.ok(
+        "items.search",
+        json!({"project_id": project, "format": "stac", "sortby": sortby("datetime", "asc")}),
+    );
+    assert_eq!(ids(&stac_format), oldest_first);
 }
 
 /// A `bbox` whose west edge is east of its east edge crosses the antimeridian, as GeoJSON and
