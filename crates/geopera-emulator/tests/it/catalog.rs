@@ -153,6 +153,17 @@ fn bbox_and_intersects_filter() {
         json!({"host_name": "x", "intersects": polygon, "limit": 500}),
     );
     assert_eq!(ids, by_polygon);
+    // So does the polygon inside seven geometry collections, which the search accepts: its
+    // positions were read only to a depth of six, and it matched nothing (422).
+    let mut nested = polygon.clone();
+    for _ in 0..7 {
+        nested = json!({"type": "GeometryCollection", "geometries": [nested]});
+    }
+    let by_nested = walk(
+        &api,
+        json!({"host_name": "x", "intersects": nested, "limit": 500}),
+    );
+    assert_eq!(ids, by_nested);
     // A box across the antimeridian matches both sides.
     let page = api
         .call(
