@@ -495,7 +495,17 @@ impl Search {
                         "LTE" => LTE,
                         _ => continue,
                     };
-                    search.cloud[slot] = value.as_f64();
+                    // Both names of cloud cover may come in one body: each bound holds, so
+                    // the tighter one is kept, in whichever order the members came.
+                    let tighter = match (search.cloud[slot], value.as_f64()) {
+                        (Some(kept), Some(new)) if slot == GT || slot == GTE => kept.max(new),
+                        (Some(kept), Some(new)) => kept.min(new),
+                        (kept, new) => {
+                            search.cloud[slot] = new.or(kept);
+                            continue;
+                        }
+                    };
+                    search.cloud[slot] = Some(tighter);
                 }
             }
         }

@@ -289,6 +289,21 @@ fn cloud_cover_query_filters_with_each_operator() {
         )
         .json();
     assert!(!cloud(&page).is_empty() && cloud(&page).iter().all(|c| *c < 10.0));
+    // Both names of cloud cover in one body: each bound holds, whichever is tighter and in
+    // whichever order they come. The one read last replaced the other, loosening the filter.
+    for (coverage, cover) in [(10, 90), (90, 10)] {
+        let page = api
+            .call(
+                "catalog.search",
+                json!({"host_name": "x", "limit": 500, "query": {
+                    "cloudCoverage": {"LT": coverage}, "eo:cloud_cover": {"LT": cover}}}),
+            )
+            .json();
+        assert!(
+            !cloud(&page).is_empty() && cloud(&page).iter().all(|c| *c < 10.0),
+            "{coverage} and {cover}"
+        );
+    }
     let page = api.call("catalog.search", json!({"host_name": "x", "limit": 500, "query": {"eo:cloud_cover": {"GTE": 90, "LTE": 95}}})).json();
     assert!(!cloud(&page).is_empty() && cloud(&page).iter().all(|c| (90.0..=95.0).contains(c)));
     let page = api
