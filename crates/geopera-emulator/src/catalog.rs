@@ -886,14 +886,29 @@ pub(crate) const MAX_INTERSECTS_PARTS: usize = 1_000;
 pub(crate) fn read_intersects(geometry: &Value) -> Result<Vec<[f64; 4]>, ApiError> {
     let refuse = |message: String| ApiError::invalid(&["intersects"], message);
     read_geometry(geometry).map_err(refuse)?;
-    let whole = geometry_bbox(geometry)
-        .ok_or_else(|| refuse("intersects has no positions to match items by".to_owned()))?;
+    let boxes = geometry_boxes(geometry);
+    if boxes.is_empty() {
+        return Err(refuse(
+            "intersects has no positions to match items by".to_owned(),
+        ));
+    }
+    Ok(boxes)
+}
+
+/// The boxes a geometry covers, one a part ([`parts_of`]), so that a geometry cut in two at
+/// the antimeridian, as RFC 7946 advises, covers its two sides and not the whole band
+/// between them; one box in all past [`MAX_INTERSECTS_PARTS`] parts. Empty when it has no
+/// positions.
+pub(crate) fn geometry_boxes(geometry: &Value) -> Vec<[f64; 4]> {
+    let Some(whole) = geometry_bbox(geometry) else {
+        return Vec::new();
+    };
     let mut parts = Vec::new();
     parts_of(geometry, &mut parts);
     if parts.len() > MAX_INTERSECTS_PARTS {
-        return Ok(vec![whole]);
+        return vec![whole];
     }
-    Ok(parts.into_iter().filter_map(geometry_bbox).collect())
+    parts.into_iter().filter_map(geometry_bbox).collect()
 }
 
 /// Adds the parts of a geometry [`read_geometry`] accepted to `parts`, each as its

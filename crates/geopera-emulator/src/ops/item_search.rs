@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use super::items::stac_feature;
 use super::{Ctx, Outcome, MAX_PAGE_SIZE};
 use crate::catalog::{
-    bbox_or_intersects, geometry_bbox, overlaps, read_bbox, read_intersects, split_antimeridian,
+    bbox_or_intersects, geometry_boxes, overlaps, read_bbox, read_intersects, split_antimeridian,
 };
 use crate::error::ApiError;
 use crate::resources::{page, Family, Resource};
@@ -79,11 +79,7 @@ impl Filter {
             }
         }
         if let Some(boxes) = &self.bbox {
-            let Some(held) = item_bbox(item) else {
-                return false;
-            };
-            // An item's own box may cross the antimeridian as well.
-            let held = split_antimeridian(held);
+            let held = item_boxes(item);
             if !boxes
                 .iter()
                 .any(|wanted| held.iter().any(|part| overlaps(wanted, part)))
@@ -114,15 +110,25 @@ impl Filter {
     }
 }
 
-fn item_bbox(item: &Resource) -> Option<[f64; 4]> {
+/// The boxes an item covers: its own `bbox` (which may cross the antimeridian), else its
+/// geometry's, a part at a time ([`geometry_boxes`]): a geometry cut at the antimeridian read
+/// as one box spanned every longitude of its latitudes, and matched every search there.
+fn item_boxes(item: &Resource) -> Vec<[f64; 4]> {
     let listed: Option<Vec<f64>> = item
         .fields
         .get("bbox")
         .and_then(Value::as_array)
         .map(|b| b.iter().filter_map(Value::as_f64).collect());
     match listed.as_deref() {
-        Some([w, s, e, n]) | Some([w, s, _, e, n, _]) => Some([*w, *s, *e, *n]),
-        _ => item.fields.get("geometry").and_then(geometry_bbox),
+        Some([w, s, e, n]) | Some([w, s, _, e, n, _]) => split_antimeridian([*w, *s, *e, *n]),
+        _ => item
+            .fields
+            .get("geometry")
+            .map(geometry_boxes)
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(split_antimeridian)
+            .collect(),
     }
 }
 

@@ -662,6 +662,25 @@ fn an_intersects_cut_at_the_antimeridian_matches_either_side_only() {
             .collect();
         assert_eq!(found, vec![east.as_str(), west.as_str()], "{geometry}");
     }
+    // An item stored as such a cut geometry, with no `bbox`, covers its two sides only: read
+    // as one box, it spanned every longitude of its latitudes and matched every search there.
+    let cut_item = api.ok(
+        "items.create",
+        json!({"project_id": project, "name": "cut", "type": "satellite_capture",
+               "geometry": cut[0]}),
+    )["id"]
+        .as_str()
+        .expect("an item id")
+        .to_owned();
+    let found = |bbox: [f64; 4]| -> bool {
+        features(&api.ok("stac.search", json!({"bbox": bbox})))
+            .iter()
+            .any(|f| f["id"] == cut_item.as_str())
+    };
+    assert!(!found([0.0, 0.0, 1.0, 1.0]), "far from either side");
+    assert!(found([176.0, 0.0, 177.0, 1.0]), "its east side");
+    assert!(found([-177.0, 0.0, -176.0, 1.0]), "its west side");
+    assert!(found([179.0, 0.0, -179.0, 1.0]), "across the antimeridian");
 }
 
 /// Regression: a catalog feature's `collection` link led to a route that answered 404. It
