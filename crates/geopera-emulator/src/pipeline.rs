@@ -381,6 +381,10 @@ async fn execute_once(
     } else {
         None
     };
+    // Asked once the body is read and the write lane held, the waits a revocation can land
+    // in, and before any key is claimed: a 401 kept under the key would be replayed to the
+    // retry of a caller whose session was renewed meanwhile.
+    still_valid(shared, caller)?;
     let Some(key) = key else {
         let reply = execute(shared, op, caller, input).await;
         if changed_state(op, &reply) {
@@ -528,9 +532,6 @@ async fn execute(
     caller: &Caller,
     input: Value,
 ) -> Reply {
-    if let Err(refused) = still_valid(shared, caller) {
-        return refused.into_reply();
-    }
     *shared.lock().counters.entry(op.id.to_owned()).or_insert(0) += 1;
     let ctx = Ctx {
         shared,

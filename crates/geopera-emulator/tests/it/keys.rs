@@ -713,3 +713,59 @@ fn a_key_revoked_while_its_call_is_under_way_does_not_run_it() {
     assert!(!names.contains(&json!("escape")), "{names:?}");
     assert_eq!(api.emu.executed("api_keys.create"), 1, "only the first ran");
 }
+
+/// A session that expires while its keyed call is under way is refused with 401, and its key
+/// is not claimed: the same person's retry, with a renewed session and the same key, runs.
+/// The 401 was kept under the key and replayed to every retry for a day.
+#[test]
+fn a_call_refused_mid_way_claims_no_idempotency_key() {
+    use std::io::{Read as _, Write as _};
+    let clock = ManualClock::new();
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .clock(clock.clone()),
+    );
+    let session = crate::oidc::password_login(&api, "admin", "admin-password");
+    let access = session["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let body = br#"{"name":"kept once"}"#;
+    let mut stream = std::net::TcpStream::connect(api.emu.addr()).expect("connects");
+    let head = format!(
+        "POST /v1/op/projects.create HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {access}\r\n\
+         idempotency-key: once\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n",
+        api.emu.addr(),
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("the head");
+    stream.write_all(&body[..5]).expect("a part of the body");
+    std::thread::sleep(Duration::from_millis(200));
+    // The access token expires while the body is still coming.
+    clock.advance(Duration::from_secs(301));
+    stream.write_all(&body[5..]).expect("the rest");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a timeout");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    let renewed = crate::oidc::refresh(
+        &api,
+        session["refresh_token"].as_str().expect("a refresh token"),
+    );
+    assert_eq!(renewed.status, 200);
+    let bearer = format!(
+        "Bearer {}",
+        renewed.json()["access_token"].as_str().expect("a token")
+    );
+    let retried = api.call_with(
+        "projects.create",
+        &serde_json::from_slice(body).expect("JSON"),
+        &[("authorization", &bearer), ("idempotency-key", "once")],
+    );
+    assert_eq!(retried.status, 200, "{:?}", retried.json());
+    assert_eq!(retried.header("idempotent-replayed"), None);
+}
