@@ -620,11 +620,13 @@ fn remove_stale_temporaries(dir: &Path) {
     }
 }
 
-/// `ENOSYS` (no such system call), which std may not map to `Unsupported`.
+/// `EDQUOT` (a disk quota spent), which std names `QuotaExceeded` only from Rust 1.85 on some
+/// targets.
 #[cfg(unix)]
-const ENOSYS: i32 = libc::ENOSYS;
+const EDQUOT: i32 = libc::EDQUOT;
+/// `ERROR_DISK_QUOTA_EXCEEDED`.
 #[cfg(not(unix))]
-const ENOSYS: i32 = -1;
+const EDQUOT: i32 = 1295;
 
 /// Room made in a ready write past the file's present length: a refresh's new tokens may be
 /// longer than the old ones, and a few KiB covers any token an identity provider issues.
@@ -677,20 +679,17 @@ fn temporary_beside(dir: &Path, room: u64) -> std::io::Result<tempfile::NamedTem
         .suffix(TEMPORARY_SUFFIX)
         .tempfile_in(dir)?;
     set_file_mode(temp.as_file(), 0o600)?;
-    // A full disk, or a quota spent, is found now; a file system that cannot set room aside
-    // (`EOPNOTSUPP`, `ENOSYS`, `EINVAL` on some network ones) is no failure: the write itself
-    // then finds out, as it did before.
+    // A full disk, or a quota spent, is found now. Any other failure to set room aside (a
+    // file system that cannot: `EOPNOTSUPP` on NFSv3 or sshfs, `ENOTSUP` on macOS, which std
+    // names differently across versions) is no failure: the write itself then finds out, as
+    // it did before.
     match fs4::FileExt::allocate(temp.as_file(), room) {
         Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::Unsupported | std::io::ErrorKind::InvalidInput
-            ) || e.raw_os_error() == Some(ENOSYS) =>
+            if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(EDQUOT) =>
         {
-            Ok(temp)
+            Err(e)
         }
-        Err(e) => Err(e),
-        Ok(()) => Ok(temp),
+        _ => Ok(temp),
     }
 }
 
