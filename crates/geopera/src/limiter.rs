@@ -395,7 +395,7 @@ impl Limiter {
         // a pause, made by another process: it too is waited out holding neither slot.
         let mut round = 1;
         let mut held_up = false;
-        let mut budget_asks = BudgetAsks::new(self.clock.now());
+        let mut budget_asks = BudgetAsks::default();
         let (mut admission, slots) = loop {
             held_up |= self.wait_out_pauses(operation_id, class, send_by).await?;
             let (admission, waited) = match slot {
@@ -447,7 +447,7 @@ impl Limiter {
                     tracing::warn!(
                         ?class,
                         asks = budget_asks.asks,
-                        waited = ?self.clock.now().saturating_sub(budget_asks.started),
+                        waited = ?budget_asks.held(self.clock.now()),
                         "the shared rate budget granted no call in as many asks or as long a \
                          wait as a call gives it: sending anyway, as the API's own rate limit \
                          still guards it"
@@ -521,26 +521,26 @@ enum Turn {
 /// user's code or a store anyone may write to: one answering "wait" for ever would hold the
 /// call for ever, and one answering 59 minutes 64 times would hold it for two and a half
 /// days. Going ahead is what a budget that cannot answer does too ([`Budget`]).
+#[derive(Default)]
 struct BudgetAsks {
-    started: Duration,
+    /// When the first ask was made; the hold is counted from it, not from the call's earlier
+    /// waits (for its in-flight slot, its pause, its pacing).
+    started: Option<Duration>,
     asks: usize,
 }
 
 impl BudgetAsks {
-    fn new(started: Duration) -> Self {
-        BudgetAsks { started, asks: 0 }
-    }
-
     /// Asks `budget` once more for a call of `class`, at `now`.
     async fn ask(&mut self, budget: &dyn Budget, class: RateClass, now: Duration) -> Turn {
         if self.asks >= MAX_ASKS {
             return Turn::GaveUp;
         }
         self.asks += 1;
+        let started = *self.started.get_or_insert(now);
         match budget.reserve(class).await {
             Reservation::Granted => Turn::Granted,
             // Asked once more as the hold runs out, in case it grants then.
-            Reservation::Wait(_) if now >= self.started.saturating_add(MAX_HOLD) => Turn::GaveUp,
+            Reservation::Wait(_) if now >= started.saturating_add(MAX_HOLD) => Turn::GaveUp,
             Reservation::Wait(wait) => Turn::Wait(wait),
         }
     }
@@ -548,8 +548,14 @@ impl BudgetAsks {
     /// When a wait of `wait` asked for at `now` ends, no later than [`MAX_HOLD`] after the
     /// first ask.
     fn until(&self, now: Duration, wait: Duration) -> Duration {
+        let started = self.started.unwrap_or(now);
         now.saturating_add(wait)
-            .min(self.started.saturating_add(MAX_HOLD))
+            .min(started.saturating_add(MAX_HOLD))
+    }
+
+    /// How long since the first ask.
+    fn held(&self, now: Duration) -> Duration {
+        now.saturating_sub(self.started.unwrap_or(now))
     }
 }
 
