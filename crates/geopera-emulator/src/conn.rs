@@ -292,11 +292,15 @@ async fn watchdog(activity: &Activity, timeouts: Timeouts) -> Stall {
             } else {
                 // hyper ends a request once it holds the answer's last bytes, which may still
                 // be on their way to a slow reader: until they are written, the connection
-                // is not idle. For one idle timeout at most: hyper's own HTTP/2 pings are
-                // writes too, and counted whole, they kept an idle connection open for ever.
-                let since = state
-                    .idle_since
-                    .max(activity.last_write().min(state.idle_since + timeouts.idle));
+                // is not idle. Over HTTP/2 for one idle timeout at most: hyper's own pings
+                // are writes too, and counted whole, they kept an idle connection open for
+                // ever.
+                let last_write = if activity.is_http2() {
+                    activity.last_write().min(state.idle_since + timeouts.idle)
+                } else {
+                    activity.last_write()
+                };
+                let since = state.idle_since.max(last_write);
                 (Some(since + timeouts.idle), Stall::Idle)
             }
         };
@@ -325,6 +329,10 @@ struct Activity {
     /// When a write first found the socket full with no byte taken since, in milliseconds
     /// since `opened` plus one; 0 while writes go through.
     blocked_at_ms: AtomicU64,
+    /// Whether the client opened with HTTP/2's preface, learnt from its first bytes.
+    http2: AtomicBool,
+    /// Whether its first bytes have been read.
+    first_read: AtomicBool,
 }
 
 struct ActivityState {
@@ -349,6 +357,8 @@ impl Activity {
             opened: Instant::now(),
             wrote_at_ms: AtomicU64::new(0),
             blocked_at_ms: AtomicU64::new(0),
+            http2: AtomicBool::new(false),
+            first_read: AtomicBool::new(false),
         }
     }
 
@@ -385,6 +395,24 @@ impl Activity {
     }
 
     /// When bytes last went to the socket (the connection's start if none have).
+    /// Notes the client's first bytes: HTTP/2 opens with `PRI * HTTP/2.0`, which no
+    /// HTTP/1.1 request begins with.
+    fn first_bytes(&self, bytes: &[u8]) {
+        // One reader a connection: a load, then a store, never a read-modify-write per read.
+        if bytes.is_empty() || self.first_read.load(Ordering::Relaxed) {
+            return;
+        }
+        self.first_read.store(true, Ordering::Relaxed);
+        let preface = b"PRI ";
+        let seen = bytes.len().min(preface.len());
+        self.http2
+            .store(bytes[..seen] == preface[..seen], Ordering::Relaxed);
+    }
+
+    fn is_http2(&self) -> bool {
+        self.http2.load(Ordering::Relaxed)
+    }
+
     fn last_write(&self) -> Instant {
         self.opened + Duration::from_millis(self.wrote_at_ms.load(Ordering::Relaxed))
     }
@@ -555,7 +583,12 @@ impl AsyncRead for ResettableStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let read = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Some(bytes) = buf.filled().get(before..) {
+            self.activity.first_bytes(bytes);
+        }
+        read
     }
 }
 
