@@ -221,7 +221,8 @@ fn read_query(filter: &mut Filter, query: Option<&JsonObject>) -> Result<(), Api
 /// no other order to sort by.
 fn read_sort(filter: &mut Filter, clauses: &[(String, String)]) -> Result<(), ApiError> {
     for (field, direction) in clauses {
-        let key = match field.trim_start_matches(['+', '-']) {
+        let unsigned = field.strip_prefix(['+', '-']).unwrap_or(field);
+        let key = match unsigned {
             "datetime" | "properties.datetime" => SortKey::Datetime,
             "created" => SortKey::Created,
             _ => {

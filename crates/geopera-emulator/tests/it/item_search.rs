@@ -472,6 +472,12 @@ fn sorting_by_datetime_follows_the_datetimes_not_creation_order() {
     };
     assert_eq!(ids(&signed("-datetime")), newest_first);
     assert_eq!(ids(&signed("+datetime")), oldest_first);
+    // One sign at most: a second is no field it sorts by.
+    let twice = api.call(
+        "items.search",
+        json!({"project_id": project, "sortby": [{"field": "--datetime"}]}),
+    );
+    assert_eq!(twice.status, 422);
     // And `format: "stac"`, which the contract documents, answers the same STAC features.
     let stac_format = api.ok(
         "items.search",
