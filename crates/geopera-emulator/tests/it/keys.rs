@@ -669,7 +669,6 @@ fn the_handles_debug_shows_no_credential() {
 /// replacement after the revocation.
 #[test]
 fn a_key_revoked_while_its_call_is_under_way_does_not_run_it() {
-    use std::io::{Read as _, Write as _};
     let api = Api::start();
     let created = api
         .call(
@@ -678,30 +677,19 @@ fn a_key_revoked_while_its_call_is_under_way_does_not_run_it() {
         )
         .json();
     let secret = created["key"].as_str().expect("a secret").to_owned();
-    let body = br#"{"name":"escape"}"#;
-    let mut stream = std::net::TcpStream::connect(api.emu.addr()).expect("connects");
-    let head = format!(
-        "POST /v1/op/api_keys.create HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {secret}\r\n\
-         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        api.emu.addr(),
-        body.len()
+    let answer = a_call_whose_body_is_slow(
+        &api,
+        "api_keys.create",
+        &format!("authorization: Bearer {secret}\r\n"),
+        br#"{"name":"escape"}"#,
+        || {
+            assert_eq!(
+                api.call("api_keys.revoke", json!({"key_id": created["id"]}))
+                    .status,
+                200
+            );
+        },
     );
-    stream.write_all(head.as_bytes()).expect("the head");
-    stream.write_all(&body[..5]).expect("a part of the body");
-    stream.flush().expect("sent");
-    // The head has been read (the call waits for its body) before the revocation.
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(
-        api.call("api_keys.revoke", json!({"key_id": created["id"]}))
-            .status,
-        200
-    );
-    stream.write_all(&body[5..]).expect("the rest");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("a timeout");
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     assert!(!answer.contains("gpra_"), "{answer}");
     let names: Vec<Value> = api.call("api_keys.list", json!({})).json()["keys"]
@@ -719,7 +707,6 @@ fn a_key_revoked_while_its_call_is_under_way_does_not_run_it() {
 /// The 401 was kept under the key and replayed to every retry for a day.
 #[test]
 fn a_call_refused_mid_way_claims_no_idempotency_key() {
-    use std::io::{Read as _, Write as _};
     let clock = ManualClock::new();
     let api = Api::with(
         Emulator::builder()
@@ -732,25 +719,14 @@ fn a_call_refused_mid_way_claims_no_idempotency_key() {
         .expect("a token")
         .to_owned();
     let body = br#"{"name":"kept once"}"#;
-    let mut stream = std::net::TcpStream::connect(api.emu.addr()).expect("connects");
-    let head = format!(
-        "POST /v1/op/projects.create HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {access}\r\n\
-         idempotency-key: once\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-         connection: close\r\n\r\n",
-        api.emu.addr(),
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).expect("the head");
-    stream.write_all(&body[..5]).expect("a part of the body");
-    std::thread::sleep(Duration::from_millis(200));
     // The access token expires while the body is still coming.
-    clock.advance(Duration::from_secs(301));
-    stream.write_all(&body[5..]).expect("the rest");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("a timeout");
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
+    let answer = a_call_whose_body_is_slow(
+        &api,
+        "projects.create",
+        &format!("authorization: Bearer {access}\r\nidempotency-key: once\r\n"),
+        body,
+        || clock.advance(Duration::from_secs(301)),
+    );
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     let renewed = crate::oidc::refresh(
         &api,
@@ -768,4 +744,36 @@ fn a_call_refused_mid_way_claims_no_idempotency_key() {
     );
     assert_eq!(retried.status, 200, "{:?}", retried.json());
     assert_eq!(retried.header("idempotent-replayed"), None);
+}
+
+/// Sends `op` with `headers` (each line ending in CRLF) and the first 5 bytes of `body`,
+/// runs `meanwhile` once the head has been read (the call then waits for its body), sends
+/// the rest, and returns the answer as text.
+fn a_call_whose_body_is_slow(
+    api: &Api,
+    op: &str,
+    headers: &str,
+    body: &[u8],
+    meanwhile: impl FnOnce(),
+) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(api.emu.addr()).expect("connects");
+    let head = format!(
+        "POST /v1/op/{op} HTTP/1.1\r\nhost: {}\r\n{headers}content-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        api.emu.addr(),
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("the head");
+    stream.write_all(&body[..5]).expect("a part of the body");
+    stream.flush().expect("sent");
+    std::thread::sleep(Duration::from_millis(200));
+    meanwhile();
+    stream.write_all(&body[5..]).expect("the rest");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a timeout");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
 }

@@ -1713,16 +1713,23 @@ async fn a_call_held_by_a_pause_does_not_hold_an_in_flight_slot() {
     // The spend budget is paused for 5 s; the next spend call waits that out.
     topup(client.clone()).await.expect_err("limited");
     let held = tokio::spawn(topup(client.clone()));
+    a_search_goes_past(&client, &server, "a pause").await;
+    held.abort();
+}
+
+/// Waits 200 ms for a held spend call to be under way on `client`, then asserts that a search
+/// goes past it within 3 s, and that the held call has not been sent to `server` again.
+async fn a_search_goes_past(client: &AuthenticatedClient, server: &Hostile, holder: &str) {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
     let search = tokio::time::timeout(
         Duration::from_secs(3),
-        catalog_search::send(&client, CatalogSearchInput::new(HOST)),
+        catalog_search::send(client, CatalogSearchInput::new(HOST)),
     )
     .await;
     let waited = started.elapsed();
     search
-        .unwrap_or_else(|_| panic!("waited {waited:?} behind a call held by a pause"))
+        .unwrap_or_else(|_| panic!("waited {waited:?} behind a call held by {holder}"))
         .expect("a page");
     let topups = server
         .seen()
@@ -1730,7 +1737,6 @@ async fn a_call_held_by_a_pause_does_not_hold_an_in_flight_slot() {
         .filter(|seen| seen.path.contains("billing"))
         .count();
     assert_eq!(topups, 1, "the held call still waits");
-    held.abort();
 }
 
 /// A call held by the shared budget (another process met a 429 of its class) holds no
@@ -1767,23 +1773,7 @@ async fn a_call_held_by_the_shared_budget_does_not_hold_an_in_flight_slot() {
     // Another process of the fleet meets the 429: the budget holds spend calls for 5 s.
     topup(other).await.expect_err("limited");
     let held = tokio::spawn(topup(this.clone()));
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let started = Instant::now();
-    let search = tokio::time::timeout(
-        Duration::from_secs(3),
-        catalog_search::send(&this, CatalogSearchInput::new(HOST)),
-    )
-    .await;
-    let waited = started.elapsed();
-    search
-        .unwrap_or_else(|_| panic!("waited {waited:?} behind a call held by the budget"))
-        .expect("a page");
-    let topups = server
-        .seen()
-        .iter()
-        .filter(|seen| seen.path.contains("billing"))
-        .count();
-    assert_eq!(topups, 1, "the held call still waits");
+    a_search_goes_past(&this, &server, "the budget").await;
     held.abort();
 }
 

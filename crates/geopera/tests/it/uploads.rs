@@ -668,6 +668,15 @@ async fn another_size_reserved_than_declared_is_released_before_any_byte_goes() 
     assert_eq!(paths, ["/v1/op/uploads.initiate", "/v1/op/uploads.fail"]);
 }
 
+/// A client of a server of the test's own at `url` that makes one attempt a call.
+fn unretried(url: &str) -> AuthenticatedClient {
+    AuthenticatedClient::builder("gpra_test_token")
+        .base_url(url)
+        .retries(0)
+        .build()
+        .expect("valid")
+}
+
 /// A failed `uploads.initiate` says whether quota may be reserved: not when the API refused it
 /// (a 4xx) or nothing reached it; possibly when no answer said either (a 5xx on every attempt,
 /// a success without an id), where it was said nothing was reserved.
@@ -680,11 +689,7 @@ async fn a_reservation_whose_answer_was_not_read_may_be_held() {
         (200, r#"{"reserved": true}"#, false),
     ] {
         let api = Hostile::serve("127.0.0.1", move |_| json_reply(status, &[], body));
-        let client = AuthenticatedClient::builder("gpra_test_token")
-            .base_url(api.url())
-            .retries(0)
-            .build()
-            .expect("valid");
+        let client = unretried(&api.url());
         let error = small_upload(b"abc")
             .send(&client)
             .await
@@ -710,11 +715,7 @@ async fn a_reservation_whose_answer_was_not_read_may_be_held() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
         format!("http://{}", listener.local_addr().expect("an address"))
     };
-    let client = AuthenticatedClient::builder("gpra_test_token")
-        .base_url(&closed)
-        .retries(0)
-        .build()
-        .expect("valid");
+    let client = unretried(&closed);
     let error = small_upload(b"abc")
         .send(&client)
         .await
@@ -737,11 +738,7 @@ async fn a_reservation_with_a_size_in_another_form_keeps_its_id() {
             _ => json_reply(500, &[], r#"{"detail": "not expected"}"#),
         }
     });
-    let client = AuthenticatedClient::builder("gpra_test_token")
-        .base_url(api.url())
-        .retries(0)
-        .build()
-        .expect("valid");
+    let client = unretried(&api.url());
     let error = small_upload(b"abc")
         .send(&client)
         .await
