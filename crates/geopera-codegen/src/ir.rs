@@ -936,7 +936,7 @@ mod tests;
 
 /// The JSON Schema keywords no emitter reads: a schema using one would be generated without
 /// what it says (a type, a bound, a closed object) while the docs still named the rest.
-const UNSUPPORTED_KEYWORDS: [&str; 16] = [
+pub const UNSUPPORTED_KEYWORDS: [&str; 16] = [
     "allOf",
     "oneOf",
     "not",
