@@ -616,10 +616,13 @@ impl<C> ClientBuilder<C> {
     }
 
     /// Caps the requests this client (and all its clones) has in flight at once. A call
-    /// waiting out a 429's pause, or the wait before a retry, has nothing in flight and holds
-    /// no slot; one waiting for its turn under [`pace`](Self::pace) holds its slot, so that
-    /// it goes on time. A cap of 0 counts as 1, and one beyond what Tokio's semaphore can
-    /// count (2^61 − 1) as that.
+    /// waiting out a 429's pause, a hold of the shared [`budget`](Self::budget), or the wait
+    /// before a retry, has nothing in flight and holds no slot; one waiting for its turn under
+    /// [`pace`](Self::pace) holds its slot, so that it goes on time. A call whose answer is
+    /// read as it comes (an NDJSON stream, a binary body) gives its slot back once the answer's
+    /// head has arrived: the cap bounds requests, not the bodies still being read, which their
+    /// readers pace. A cap of 0 counts as 1, and one beyond what Tokio's semaphore can count
+    /// (2^61 − 1) as that.
     pub fn max_in_flight(mut self, max: usize) -> Self {
         self.config.max_in_flight = Some(max);
         self
@@ -652,6 +655,12 @@ impl<C> ClientBuilder<C> {
     /// client's own pacing: give every process of an organization one that they share (for
     /// example `budget::RedisBudget`, feature `redis`) so that together they stay inside the
     /// API's per-minute budgets. See [`crate::budget`].
+    ///
+    /// A hold the budget asks for is waited out, up to [`budget::MAX_HOLD`](crate::budget::MAX_HOLD)
+    /// in all, whatever this client's own `max_retry_after`: another process may have reported
+    /// a longer `Retry-After` than this one would wait for. A call's
+    /// [deadline](Self::deadline) bounds it: a hold that would outlast it fails the call at
+    /// once with [`Error::Timeout`](crate::Error::Timeout).
     pub fn budget(mut self, budget: Arc<dyn Budget>) -> Self {
         self.config.budget = Some(budget);
         self
