@@ -60,14 +60,19 @@ pub(crate) fn not_kept(why: NotKept) -> Reply {
 /// digests, so that a copy of it lets no one call as a key, upload to a slot or open a share.
 /// Until a restart the claim in memory still replays the answer whole.
 pub(crate) fn as_filed<'a>(operation: &str, reply: &'a Reply) -> Cow<'a, Reply> {
-    let holds_credential = reply.status.is_success()
-        && geopera_types::operations::find(operation)
-            .is_some_and(|info| info.answer_holds_credentials);
-    if holds_credential {
+    if holds_credential(operation, reply) {
         Cow::Owned(not_kept(NotKept::HoldsCredential))
     } else {
         Cow::Borrowed(reply)
     }
+}
+
+/// Whether `reply`, an answer of `operation`, is a success of an operation whose answers
+/// hold a credential: one the state file keeps as [`not_kept`] ([`as_filed`]).
+fn holds_credential(operation: &str, reply: &Reply) -> bool {
+    reply.status.is_success()
+        && geopera_types::operations::find(operation)
+            .is_some_and(|info| info.answer_holds_credentials)
 }
 
 /// What a request carrying a key does next.
@@ -132,7 +137,7 @@ impl Claims {
             claim
                 .reply
                 .as_ref()
-                .is_some_and(|reply| matches!(as_filed(slot.1, reply), Cow::Owned(_)))
+                .is_some_and(|reply| holds_credential(slot.1, reply))
         })
     }
 
