@@ -1690,31 +1690,39 @@ async fn a_call_waiting_to_retry_does_not_hold_an_in_flight_slot() {
 /// in-flight slot from a call of another class, which the pause does not hold.
 #[tokio::test]
 async fn a_call_held_by_a_pause_does_not_hold_an_in_flight_slot() {
-    let server = Hostile::serve("127.0.0.1", |seen| {
-        if seen.path.contains("billing") {
-            json(429, &[("retry-after", "5")], r#"{"detail":"slow down"}"#)
-        } else {
-            json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
-        }
-    });
+    let server = spend_limited_server();
     let client = AuthenticatedClient::builder(TOKEN)
         .base_url(server.url())
         .max_in_flight(1)
         .retries(0)
         .build()
         .expect("valid");
-    let topup = |client: AuthenticatedClient| async move {
-        let body = json!({"amount_aud": 1})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        billing_topup::send(&client, body).await
-    };
     // The spend budget is paused for 5 s; the next spend call waits that out.
-    topup(client.clone()).await.expect_err("limited");
-    let held = tokio::spawn(topup(client.clone()));
+    a_topup(client.clone()).await.expect_err("limited");
+    let held = tokio::spawn(a_topup(client.clone()));
     a_search_goes_past(&client, &server, "a pause").await;
     held.abort();
+}
+
+/// A server answering every spend call (`billing.*`) 429 with `Retry-After: 5`, and every
+/// other call an empty page.
+fn spend_limited_server() -> Hostile {
+    Hostile::serve("127.0.0.1", |seen| {
+        if seen.path.contains("billing") {
+            json(429, &[("retry-after", "5")], r#"{"detail":"slow down"}"#)
+        } else {
+            json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
+        }
+    })
+}
+
+/// A spend call (`billing.topup`) on `client`.
+async fn a_topup(client: AuthenticatedClient) -> Result<serde_json::Value, geopera::Error> {
+    let body = json!({"amount_aud": 1})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    billing_topup::send(&client, body).await
 }
 
 /// Waits 200 ms for a held spend call to be under way on `client`, then asserts that a search
@@ -1745,13 +1753,7 @@ async fn a_search_goes_past(client: &AuthenticatedClient, server: &Hostile, hold
 /// entirely for the whole hold.
 #[tokio::test]
 async fn a_call_held_by_the_shared_budget_does_not_hold_an_in_flight_slot() {
-    let server = Hostile::serve("127.0.0.1", |seen| {
-        if seen.path.contains("billing") {
-            json(429, &[("retry-after", "5")], r#"{"detail":"slow down"}"#)
-        } else {
-            json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
-        }
-    });
+    let server = spend_limited_server();
     let budget = std::sync::Arc::new(geopera::budget::LocalBudget::documented());
     let client = |budget: std::sync::Arc<geopera::budget::LocalBudget>| {
         AuthenticatedClient::builder(TOKEN)
@@ -1763,16 +1765,9 @@ async fn a_call_held_by_the_shared_budget_does_not_hold_an_in_flight_slot() {
             .expect("valid")
     };
     let (other, this) = (client(budget.clone()), client(budget));
-    let topup = |client: AuthenticatedClient| async move {
-        let body = json!({"amount_aud": 1})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        billing_topup::send(&client, body).await
-    };
     // Another process of the fleet meets the 429: the budget holds spend calls for 5 s.
-    topup(other).await.expect_err("limited");
-    let held = tokio::spawn(topup(this.clone()));
+    a_topup(other).await.expect_err("limited");
+    let held = tokio::spawn(a_topup(this.clone()));
     a_search_goes_past(&this, &server, "the budget").await;
     held.abort();
 }
