@@ -168,9 +168,12 @@ fn a_key_answered_under_an_idempotency_key_leaves_no_secret_in_the_file() {
             String::from_utf8_lossy(&created.body)
         );
         let secret = created.json()["key"].as_str().expect("a secret").to_owned();
-        let replayed = create(&api);
-        assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
-        assert_eq!(replayed.json()["key"].as_str(), Some(secret.as_str()));
+        let replays_whole = || {
+            let replayed = create(&api);
+            assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+            assert_eq!(replayed.json()["key"].as_str(), Some(secret.as_str()));
+        };
+        replays_whole();
         // Another request's write fails, and memory is read back from the file: the answer
         // is still replayed whole, as the emulator has not restarted.
         let blocker = hold_write_lock(&file, "IMMEDIATE");
@@ -182,9 +185,7 @@ fn a_key_answered_under_an_idempotency_key_leaves_no_secret_in_the_file() {
         blocker
             .execute_batch("COMMIT")
             .expect("the lock is released");
-        let replayed = create(&api);
-        assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
-        assert_eq!(replayed.json()["key"].as_str(), Some(secret.as_str()));
+        replays_whole();
         assert!(!holds(&secret), "the file keeps the secret");
         assert!(
             !holds(&secret[..13]),
@@ -193,11 +194,8 @@ fn a_key_answered_under_an_idempotency_key_leaves_no_secret_in_the_file() {
         secret
     };
     let keys_named = |api: &Api| {
-        let listed = api.call("api_keys.list", json!({})).json();
-        listed
+        api.call("api_keys.list", json!({})).json()["keys"]
             .as_array()
-            .or_else(|| listed["keys"].as_array())
-            .or_else(|| listed["items"].as_array())
             .expect("a list of keys")
             .iter()
             .filter(|key| key["name"] == "claimed")
