@@ -546,6 +546,10 @@ async fn exchange<S>(
                 .header()
                 .map_err(|e| (plan.redactor.error(e), Outcome::Fatal))?;
             let mut headers = plan.headers.clone();
+            // The client's credential decides who calls, from a provider as from a fixed
+            // one: a call's own `Authorization` would otherwise travel beside a key sent as
+            // `x-api-key`, and the API reads the bearer token first.
+            headers.remove(http::header::AUTHORIZATION);
             headers.insert(name, value);
             with_credential = headers;
             (

@@ -1,8 +1,9 @@
 //! What the SDK puts on the wire, as the emulator recorded it.
 
+use geopera::auth::{AuthContext, Credential, CredentialFuture, Credentials};
 use geopera::models::{CatalogSearchInput, ImageAssetInput};
 use geopera::operations::{catalog_image_quicklook, catalog_search};
-use geopera::{AuthenticatedClient, Parsed, Request, StatusCode, DEFAULT_USER_AGENT};
+use geopera::{AuthenticatedClient, Client, Parsed, Request, StatusCode, DEFAULT_USER_AGENT};
 
 use crate::support::{anonymous, client, emulator, seen, HOST};
 
@@ -313,4 +314,28 @@ async fn a_calls_own_credential_gives_way_to_the_clients() {
     let recorded = last();
     assert!(recorded.header_is("x-api-key", emu.api_key()));
     assert!(recorded.headers.get("authorization").is_none());
+
+    // A provider's key, asked call by call, decides as well.
+    let provided = Client::builder()
+        .base_url(emu.base_url())
+        .build()
+        .expect("a client")
+        .with_credentials(KeyOfTheDay(emu.api_key().to_owned()))
+        .expect("a provider");
+    catalog_search::send(&provided, borrowed().api_key("gpra_someone_else"))
+        .await
+        .expect("the provider's key");
+    let recorded = last();
+    assert!(recorded.header_is("x-api-key", emu.api_key()));
+    assert!(recorded.headers.get("authorization").is_none());
+}
+
+/// A provider that hands out an API key call by call, as a secrets manager would.
+#[derive(Debug)]
+struct KeyOfTheDay(String);
+
+impl Credentials for KeyOfTheDay {
+    fn credential<'a>(&'a self, _: AuthContext<'a>) -> CredentialFuture<'a, Credential> {
+        Box::pin(async { Ok(Credential::api_key(self.0.clone())) })
+    }
 }
