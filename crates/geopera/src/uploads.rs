@@ -665,7 +665,15 @@ fn integer_or_none<'de, D: serde::Deserializer<'de>>(
 /// What a failed `uploads.initiate` may have left reserved: nothing when the API refused it
 /// (a 4xx) or the request never left (no connection, a check of this client's), else
 /// [`Release::Unknown`]: the request may have been carried out with its answer lost.
+///
+/// Only the one attempt tells: a call sent again after an attempt whose outcome was not
+/// known (a timeout, a 5xx) may have reserved on that attempt, whatever the last one met —
+/// a 409 for the key still being worked on, a 410 for a key whose answer is not kept, no
+/// connection to a server that went away.
 fn reserved_by(error: &Error) -> Release {
+    if error.attempts() > 1 {
+        return Release::Unknown;
+    }
     let refused = match error.status() {
         Some(status) => status.is_client_error(),
         None => {
@@ -799,6 +807,9 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
             let release = reserved_by(&error);
             UploadError::new(UploadStep::Initiate, None, error.into(), release)
         })?;
+    // From here on the quota is reserved: every way out releases it or says why not, a
+    // future dropped while the release below is under way included.
+    let mut guard = Reservation::new(client, face, &id);
     // Another size reserved than declared: the bytes would all be sent before the commit was
     // refused for it (or a file cut short were committed as whole). Released at once instead.
     if let Some(reserved) = reserved.filter(|reserved| *reserved != total) {
@@ -807,6 +818,7 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
             reserved,
         };
         let release = fail(client, face, &id, UploadStep::Initiate, &cause).await;
+        guard.disarm();
         return Err(UploadError::new(
             UploadStep::Initiate,
             Some(id),
@@ -814,9 +826,6 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
             release,
         ));
     }
-
-    // From here on the quota is reserved: every way out releases it or says why not.
-    let mut guard = Reservation::new(client, face, &id);
     let mut signal = cancel;
     let transfer = transfer(client, face, &options, &id, &file_name, len, stream);
     let transferred = match signal.take() {

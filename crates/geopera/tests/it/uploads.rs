@@ -726,6 +726,77 @@ async fn a_reservation_whose_answer_was_not_read_may_be_held() {
     );
 }
 
+/// A reservation sent again after an attempt whose outcome was not read may be held by that
+/// attempt, whatever the last one met: a 409 for its key still being worked on was read as
+/// a refusal, and nothing was said to be reserved.
+#[tokio::test]
+async fn a_reservation_refused_only_on_a_later_attempt_may_be_held() {
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let api = Hostile::serve("127.0.0.1", move |_| {
+        if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            json_reply(503, &[], r#"{"detail": "busy"}"#)
+        } else {
+            json_reply(
+                409,
+                &[],
+                r#"{"detail": "the key is still being worked on"}"#,
+            )
+        }
+    });
+    let client = AuthenticatedClient::builder("gpra_test_token")
+        .base_url(api.url())
+        .retries(1)
+        .build()
+        .expect("valid");
+    let error = small_upload(b"abc")
+        .send(&client)
+        .await
+        .expect_err("refused on the second attempt");
+    assert_eq!(error.step(), UploadStep::Initiate);
+    assert_eq!(api.seen().len(), 2, "{error:?}");
+    assert!(matches!(error.release(), Release::Unknown), "{error:?}");
+    assert!(!error.is_released(), "{error:?}");
+}
+
+/// An upload dropped while the reservation of another size than declared is being released
+/// still releases it: the release was the upload's own call, cancelled with it, and nothing
+/// took its place.
+#[tokio::test]
+async fn an_upload_dropped_while_releasing_a_wrong_size_still_releases() {
+    let fails = std::sync::atomic::AtomicUsize::new(0);
+    let api = Hostile::serve("127.0.0.1", move |seen| {
+        match seen.path.trim_start_matches("/v1/op/") {
+            "uploads.initiate" => json_reply(200, &[], r#"{"id": "u_other", "total_bytes": 2}"#),
+            "uploads.fail" => {
+                // The first release is slow enough to be dropped with the upload.
+                if fails.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    std::thread::sleep(Duration::from_secs(2));
+                }
+                json_reply(200, &[], r#"{"id": "u_other", "status": "failed"}"#)
+            }
+            _ => json_reply(500, &[], r#"{"detail": "not expected"}"#),
+        }
+    });
+    let client = unretried(&api.url());
+    let sent = tokio::time::timeout(
+        Duration::from_millis(300),
+        small_upload(b"abc").send(&client),
+    )
+    .await;
+    assert!(sent.is_err(), "dropped while releasing");
+    let released = || {
+        api.seen()
+            .iter()
+            .filter(|r| r.path.ends_with("uploads.fail"))
+            .count()
+    };
+    let started = Instant::now();
+    while released() < 2 && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(released(), 2, "a release took the dropped one's place");
+}
+
 /// A reservation answered with its id and a size in another form than an integer (`"3"`)
 /// keeps its id: a later failure releases it by that id. Refused as undecodable, the id was
 /// lost with the reservation it named.
