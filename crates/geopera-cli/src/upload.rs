@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use clap::{value_parser, Arg, ArgMatches, Command};
 use geopera::uploads::{
@@ -169,9 +170,12 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
     });
     // Ctrl-C is the upload's to end: it releases the reservation and says how that went,
     // which `main`, seeing the flag, waits a moment to hear instead of dropping the upload.
+    // Read from the flag the start-up's listener sets: a listener of this future's own would
+    // be installed only when the SDK first asks, once the reservation is made, and would not
+    // hear a Ctrl-C pressed before it (the file would then be sent and stored all the same).
     let upload = upload.cancel_on(async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+        while !crate::INTERRUPTED.load(Ordering::SeqCst) {
+            tokio::time::sleep(INTERRUPT_CHECK).await;
         }
     });
     ENDS_ITSELF_ON_INTERRUPT.store(true, Ordering::SeqCst);
@@ -280,6 +284,10 @@ fn without_sdk_advice(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+/// How often an upload looks at whether Ctrl-C was pressed: soon enough for a person, rare
+/// enough to cost nothing beside the transfer.
+const INTERRUPT_CHECK: Duration = Duration::from_millis(20);
 
 /// Set while an upload watches Ctrl-C itself ([`Upload::cancel_on`]), so that `main` lets it
 /// end on its own, reservation released and the release reported, rather than dropping it

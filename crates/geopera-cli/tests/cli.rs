@@ -4983,6 +4983,20 @@ fn ctrl_c_during_an_upload_exits_130_and_releases_its_reservation() {
     );
 }
 
+/// Ctrl-C while the space is still being reserved: the upload heard it only from its own
+/// listener, installed once the reservation was made, so the file was sent and stored all
+/// the same (exit 0, "it is stored") after the user had stopped it before any byte went.
+#[test]
+fn ctrl_c_before_the_reservation_is_answered_stops_the_upload() {
+    let (s, status, stderr) = interrupted_upload_once("latency=2s;op=uploads.initiate", |_| {
+        std::thread::sleep(Duration::from_millis(700));
+    });
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert_eq!(s.emulator.executed("uploads.complete"), 0, "{stderr}");
+    assert_eq!(s.emulator.executed("uploads.signed_url"), 0, "{stderr}");
+    assert!(stderr.starts_with("Error: interrupted\n"), "{stderr}");
+}
+
 /// Ctrl-C once the upload is committed, its answer still on the way: the release is refused,
 /// as the upload is no longer open, and the command waits for the answer, prints the upload
 /// and exits 0. Told it failed, a script would send the file again.
