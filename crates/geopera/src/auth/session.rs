@@ -359,6 +359,13 @@ impl Session {
         match renewed {
             Ok(credential) => Ok(credential),
             Err(error) => {
+                // A refused refresh token is refused for good: sent again every few seconds
+                // it would spend the provider's budget for its address and end no better.
+                // What renews the session next is a grant it kept, or nothing, said here.
+                let refused = error.is_grant_refused();
+                if refused {
+                    self.spend_refresh_token();
+                }
                 let now = self.config.clock.now();
                 let still_valid = self
                     .read(|current| (now < current.expires_at).then(|| current.credential.clone()))
@@ -369,11 +376,24 @@ impl Session {
                             error = %error,
                             "refreshing the session failed; the access token is still valid"
                         );
-                        self.postpone(now + RETRY_REFRESH_AFTER);
+                        self.postpone(if refused {
+                            Duration::MAX
+                        } else {
+                            now + RETRY_REFRESH_AFTER
+                        });
                         Ok(credential)
                     }
                     None => Err(self.remember(error)),
                 }
+            }
+        }
+    }
+
+    /// Drops the held refresh token, which the provider refused.
+    fn spend_refresh_token(&self) {
+        if let Ok(mut current) = self.state.current.write() {
+            if let Some(current) = current.as_mut() {
+                current.tokens.refresh_token = None;
             }
         }
     }

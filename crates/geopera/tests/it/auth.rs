@@ -439,6 +439,64 @@ async fn a_revoked_refresh_token_is_a_typed_error_once_the_access_token_expires(
     let text = format!("{error} {error:?}");
     assert!(!text.contains(refresh), "the refresh token leaked: {text}");
     assert!(!text.contains(PASSWORD), "the password leaked: {text}");
+
+    // The refused token is not sent again once the refusal is no longer fresh: the session
+    // has ended, and says so without asking the provider.
+    let asked = emu.oidc_counters().token_errors;
+    clock.advance(Duration::from_secs(6));
+    let error = catalog_search::send(&client, search())
+        .await
+        .expect_err("still ended");
+    assert_eq!(sign_in_code(&error), Some("invalid_grant"), "{error}");
+    assert_eq!(emu.oidc_counters().token_errors, asked, "asked again");
+    assert_eq!(
+        session
+            .tokens()
+            .and_then(|t| t.refresh_token().map(str::len)),
+        None
+    );
+}
+
+/// A refresh refused while the access token is still valid: the token serves until it
+/// expires, and the refused refresh token is not sent every few seconds meanwhile, nor after.
+#[tokio::test]
+async fn a_refused_refresh_is_not_repeated_while_the_access_token_serves() {
+    let refreshes = Arc::new(AtomicUsize::new(0));
+    let counted = refreshes.clone();
+    let server = Hostile::serve("127.0.0.1", move |seen| {
+        if seen.path.ends_with("/protocol/openid-connect/token") {
+            counted.fetch_add(1, Ordering::SeqCst);
+            return hostile_json(400, &[], r#"{"error":"invalid_grant"}"#);
+        }
+        match seen.header("authorization") {
+            Some("Bearer at-1") => {
+                hostile_json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
+            }
+            _ => hostile_json(401, &[], r#"{"title":"Unauthenticated","status":401}"#),
+        }
+    });
+    let clock = ManualClock::new();
+    let (_session, client) = session_at_1(&server, Some(&clock));
+    // Into the refresh lead: refused, and the access token serves on.
+    clock.advance(Duration::from_secs(275));
+    for _ in 0..3 {
+        catalog_search::send(&client, CatalogSearchInput::new(HOST))
+            .await
+            .expect("the access token still serves");
+        clock.advance(Duration::from_secs(11));
+    }
+    assert_eq!(
+        refreshes.load(Ordering::SeqCst),
+        1,
+        "the refused token sent again"
+    );
+    // Expired: the session has ended, said without asking again.
+    clock.advance(Duration::from_secs(10));
+    let error = catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect_err("the session has ended");
+    assert_eq!(sign_in_code(&error), Some("invalid_grant"), "{error}");
+    assert_eq!(refreshes.load(Ordering::SeqCst), 1, "asked after expiry");
 }
 
 #[tokio::test]
