@@ -510,8 +510,25 @@ pub(crate) struct TokenAnswer {
     pub(crate) expires_in: Option<u64>,
     #[serde(default, deserialize_with = "lenient_seconds")]
     pub(crate) refresh_expires_in: Option<u64>,
-    #[serde(default)]
+    /// Read leniently, as the lifetimes are: a scope written as a list of words is joined
+    /// with spaces, and one of any other form is none, rather than the answer refused with
+    /// the rotated refresh token it holds.
+    #[serde(default, deserialize_with = "words_or_none")]
     pub(crate) scope: Option<String>,
+}
+
+/// A string member as it is, a list of strings joined with spaces (RFC 6749's spelling of a
+/// scope), and any other value as none.
+fn words_or_none<'de, D: serde::Deserializer<'de>>(into: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(into)? {
+        serde_json::Value::String(text) => Some(text),
+        serde_json::Value::Array(words) => words
+            .iter()
+            .map(serde_json::Value::as_str)
+            .collect::<Option<Vec<_>>>()
+            .map(|words| words.join(" ")),
+        _ => None,
+    })
 }
 
 impl TokenAnswer {

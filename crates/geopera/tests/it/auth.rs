@@ -1332,6 +1332,31 @@ async fn a_token_answer_with_an_odd_lifetime_is_adopted_with_its_rotated_refresh
     }
 }
 
+/// A scope written otherwise than as one string (a list of words, a number) is no reason to
+/// throw away the answer holding the rotated refresh token: refused as undecodable, the
+/// session was left with the spent one.
+#[tokio::test]
+async fn a_token_answer_with_a_scope_of_another_form_is_adopted_with_its_rotated_refresh_token() {
+    for (answer, scope) in [
+        (
+            r#"{"access_token":"at-2","expires_in":300,"refresh_token":"rt-2","scope":["openid","profile"]}"#,
+            Some("openid profile"),
+        ),
+        (
+            r#"{"access_token":"at-2","expires_in":300,"refresh_token":"rt-2","scope":5}"#,
+            None,
+        ),
+    ] {
+        let (_server, session, client, _) = refreshing_with(answer);
+        catalog_search::send(&client, CatalogSearchInput::new(HOST))
+            .await
+            .unwrap_or_else(|e| panic!("{answer}: {e}"));
+        let held = session.tokens().expect("the session goes on");
+        assert_eq!(held.refresh_token(), Some("rt-2"), "{answer}");
+        assert_eq!(held.scope(), scope, "{answer}");
+    }
+}
+
 /// A lifetime past the range of any float (`1e400`) is a long one, or none left when
 /// negative, as one of 2^64 seconds is: the answer holding the rotated refresh token used to
 /// be refused whole as undecodable, and the session ended with the spent token.
