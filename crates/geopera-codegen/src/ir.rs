@@ -82,10 +82,13 @@ pub const OUTPUT_OVERRIDES: &[(&str, &str)] = &[
         "crate::models::SubscriptionList",
     ),
     ("items.asset.download", "crate::models::DownloadLinks"),
+    ("items.list_assets", "crate::models::DownloadLinks"),
     ("orders.archive.place", "crate::models::Order"),
     ("orders.get", "crate::models::Order"),
+    ("orders.list_assets", "crate::models::DownloadLinks"),
     ("orders.tasking.place", "crate::models::Order"),
     ("processing.create", "crate::models::Job"),
+    ("processing.job.register", "crate::models::Job"),
     (
         "processing.create_and_dispatch",
         "crate::models::DispatchedJob",
@@ -237,10 +240,15 @@ pub const FIELD_TYPES: &[(&str, &str, &str, &str, &str)] = &[
 ];
 
 /// Hand-written output types that hold credentials of their own (see the modules that define
-/// them): a webhook's signing secret, alone or in a list, and signed download links. With the
-/// outputs that have a member of [`FIELD_TYPES`], they are the answers an error must not quote.
-pub const CREDENTIAL_OUTPUTS: &[&str] =
-    &["DownloadLinks", "SubscriptionList", "SubscriptionOutput"];
+/// them): a webhook's signing secret, alone or in a list, and signed download links, bare or
+/// as a job's outputs. With the outputs that have a member of [`FIELD_TYPES`], they are the
+/// answers an error must not quote.
+pub const CREDENTIAL_OUTPUTS: &[&str] = &[
+    "DownloadLinks",
+    "Job",
+    "SubscriptionList",
+    "SubscriptionOutput",
+];
 
 /// Whether `name` is a hand-written field type of [`FIELD_TYPES`], which setters take as
 /// anything that converts into it.

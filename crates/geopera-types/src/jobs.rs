@@ -3,6 +3,7 @@
 //! Jobs are long-running: clients read their id, state, progress and failure reason over and
 //! over while they wait. These models type those members and keep the rest in `extra`.
 
+use crate::downloads::DownloadLinks;
 use crate::open::{never, open_enum, open_model};
 use crate::JsonObject;
 
@@ -49,8 +50,9 @@ open_model! {
         process_id: Option<String> = "process_id", skip_if "Option::is_none";
         /// `error_message` of a failed job.
         error_message: Option<String> = "error_message", skip_if "Option::is_none";
-        /// `outputs` of a finished job.
-        outputs: Option<JsonObject> = "outputs", skip_if "Option::is_none";
+        /// `outputs` of a finished job: a list (`processing.job.register` takes one), each
+        /// entry's link a signed URL, which `Debug` cuts after its path.
+        outputs: Option<DownloadLinks> = "outputs", skip_if "Option::is_none";
         /// `created_at` (RFC 3339).
         created_at: Option<String> = "created_at", skip_if "Option::is_none";
         /// `started_at` (RFC 3339).

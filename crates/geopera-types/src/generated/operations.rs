@@ -3331,7 +3331,7 @@ pub static CLIP_JOB_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
-    answer_holds_credentials: false,
+    answer_holds_credentials: true,
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`ClipJobInput`](crate::models::ClipJobInput) → 200 `serde_json::Value`.
@@ -4734,7 +4734,7 @@ pub static ITEMS_LIST: OperationInfo = OperationInfo {
     answer_holds_credentials: false,
 };
 
-/// Reads, safe to retry · `items:read` · 600/min · [`ItemAssetsInput`](crate::models::ItemAssetsInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · `items:read` · 600/min · [`ItemAssetsInput`](crate::models::ItemAssetsInput) → 200 [`DownloadLinks`](crate::models::DownloadLinks).
 ///
 /// The operation `items.list_assets` as a type; [`ITEMS_LIST_ASSETS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -4743,7 +4743,7 @@ pub struct ItemsListAssets;
 impl Operation for ItemsListAssets {
     const INFO: &'static OperationInfo = &ITEMS_LIST_ASSETS;
     type Input = crate::models::ItemAssetsInput;
-    type Output = serde_json::Value;
+    type Output = crate::models::DownloadLinks;
 }
 
 /// What is known of `items.list_assets`.
@@ -4760,13 +4760,13 @@ pub static ITEMS_LIST_ASSETS: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::ITEM_ASSETS_INPUT),
     output: &Shape::Any,
     input_type: "ItemAssetsInput",
-    output_type: "serde_json::Value",
+    output_type: "DownloadLinks",
     answers_ndjson: false,
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
-    answer_holds_credentials: false,
+    answer_holds_credentials: true,
 };
 
 /// Reads, safe to retry · offset paging · `items:read` · 600/min · [`ItemsByCollectionInput`](crate::models::ItemsByCollectionInput) → 200 `serde_json::Value`.
@@ -5650,7 +5650,7 @@ pub static ORDERS_LIST: OperationInfo = OperationInfo {
     answer_holds_credentials: false,
 };
 
-/// Reads, safe to retry · `items:read` · 600/min · [`OrderAssetsInput`](crate::models::OrderAssetsInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · `items:read` · 600/min · [`OrderAssetsInput`](crate::models::OrderAssetsInput) → 200 [`DownloadLinks`](crate::models::DownloadLinks).
 ///
 /// The operation `orders.list_assets` as a type; [`ORDERS_LIST_ASSETS`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -5659,7 +5659,7 @@ pub struct OrdersListAssets;
 impl Operation for OrdersListAssets {
     const INFO: &'static OperationInfo = &ORDERS_LIST_ASSETS;
     type Input = crate::models::OrderAssetsInput;
-    type Output = serde_json::Value;
+    type Output = crate::models::DownloadLinks;
 }
 
 /// What is known of `orders.list_assets`.
@@ -5676,13 +5676,13 @@ pub static ORDERS_LIST_ASSETS: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::ORDER_ASSETS_INPUT),
     output: &Shape::Any,
     input_type: "OrderAssetsInput",
-    output_type: "serde_json::Value",
+    output_type: "DownloadLinks",
     answers_ndjson: false,
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
-    answer_holds_credentials: false,
+    answer_holds_credentials: true,
 };
 
 /// Writes, retried under an idempotency key · `orders:write` · 60/min order placement budget · [`OrderPlaceInput`](crate::models::OrderPlaceInput) → 200 [`OrderPlaceOutput`](crate::models::OrderPlaceOutput).
@@ -6709,7 +6709,7 @@ pub static PROCESSING_CREATE: OperationInfo = OperationInfo {
     rate_class: RateClass::Spend,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
-    answer_holds_credentials: false,
+    answer_holds_credentials: true,
 };
 
 /// Starts processing, retried under an idempotency key · `processing:process` · 30/min spend budget · [`JsonObject`](crate::JsonObject) → 200 [`DispatchedJob`](crate::models::DispatchedJob).
@@ -6890,10 +6890,10 @@ pub static PROCESSING_JOB_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
-    answer_holds_credentials: false,
+    answer_holds_credentials: true,
 };
 
-/// Starts processing, retried under an idempotency key · `processing:process` · 600/min · [`JobRegisterInput`](crate::models::JobRegisterInput) → 200 `serde_json::Value`.
+/// Starts processing, retried under an idempotency key · `processing:process` · 600/min · [`JobRegisterInput`](crate::models::JobRegisterInput) → 200 [`Job`](crate::models::Job).
 ///
 /// The operation `processing.job.register` as a type; [`PROCESSING_JOB_REGISTER`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -6902,7 +6902,7 @@ pub struct ProcessingJobRegister;
 impl Operation for ProcessingJobRegister {
     const INFO: &'static OperationInfo = &PROCESSING_JOB_REGISTER;
     type Input = crate::models::JobRegisterInput;
-    type Output = serde_json::Value;
+    type Output = crate::models::Job;
 }
 
 /// What is known of `processing.job.register`.
@@ -6919,13 +6919,13 @@ pub static PROCESSING_JOB_REGISTER: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::JOB_REGISTER_INPUT),
     output: &Shape::Any,
     input_type: "JobRegisterInput",
-    output_type: "serde_json::Value",
+    output_type: "Job",
     answers_ndjson: false,
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
-    answer_holds_credentials: false,
+    answer_holds_credentials: true,
 };
 
 /// Reads, safe to retry · `clip:read` · 600/min · [`ProcessingJobInput`](crate::models::ProcessingJobInput) → 200 `serde_json::Value`.
@@ -7065,7 +7065,7 @@ pub static PROCESSING_PROJECT_JOB_GET: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
-    answer_holds_credentials: false,
+    answer_holds_credentials: true,
 };
 
 /// Reads, safe to retry · offset paging · `processing:read` · 600/min · [`ProjectJobsInput`](crate::models::ProjectJobsInput) → 200 `serde_json::Value`.

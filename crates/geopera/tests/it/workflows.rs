@@ -175,7 +175,14 @@ async fn archive_workflow_search_estimate_place_hear_wait_and_fetch_deliverables
         .await
         .expect("the order's assets");
     let listed = assets["assets"].as_array().expect("a list of assets");
-    assert!(!listed.is_empty(), "{assets}");
+    assert!(!listed.is_empty(), "{assets:?}");
+    // Each link is signed; a log of the answer must not hand the signatures out.
+    let shown = format!("{assets:?}");
+    for asset in listed {
+        let href = asset["href"].as_str().unwrap_or_default();
+        let (_, query) = href.split_once('?').expect("a signed link");
+        assert!(!shown.contains(query), "{shown}");
+    }
     for asset in listed {
         let href = asset["href"].as_str().unwrap_or_default();
         assert!(href.starts_with("http"), "{asset}");
