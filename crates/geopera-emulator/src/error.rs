@@ -142,6 +142,17 @@ impl ApiError {
         ApiError::Validation(vec![value_error(path, msg)])
     }
 
+    /// A 422 naming item `index` of the body's list `field`, its place a number as a
+    /// validator writes a list item's.
+    pub fn invalid_item(field: &str, index: usize, msg: impl Into<String>) -> Self {
+        let path = vec![
+            LocItem::from("body"),
+            LocItem::from(field),
+            LocItem::from(index),
+        ];
+        ApiError::Validation(vec![value_error(path, msg)])
+    }
+
     /// A 422 naming request header `name` (lower case) as the invalid input.
     pub fn invalid_header(name: &str, msg: impl Into<String>) -> Self {
         ApiError::Validation(vec![ValidationError::new(

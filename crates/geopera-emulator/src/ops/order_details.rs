@@ -25,22 +25,7 @@ const MAX_TAG_CHARS: usize = 100;
 /// are left as they are, as a merge patch leaves a member it does not name; `[]` clears them.
 pub(crate) fn update(ctx: &Ctx<'_>, input: OrderUpdateInput) -> Outcome {
     let tags = input.tags;
-    let given = tags.as_deref().unwrap_or_default();
-    if given.len() > MAX_TAGS {
-        return Err(ApiError::invalid(
-            &["tags"],
-            format!("an order carries at most {MAX_TAGS} tags"),
-        ));
-    }
-    if let Some(index) = given
-        .iter()
-        .position(|tag| tag.is_empty() || tag.chars().count() > MAX_TAG_CHARS)
-    {
-        return Err(ApiError::invalid(
-            &["tags", &index.to_string()],
-            format!("a tag is 1 to {MAX_TAG_CHARS} characters"),
-        ));
-    }
+    check_tags(tags.as_deref().unwrap_or_default())?;
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
     inner.org(ctx.org, ctx.shared.seed, now);
@@ -60,6 +45,31 @@ pub(crate) fn update(ctx: &Ctx<'_>, input: OrderUpdateInput) -> Outcome {
         }
     }
     Ok(ctx.ok(&order_json(order, now)))
+}
+
+/// The bounds of an order's tags, given when it is placed or updated.
+///
+/// # Errors
+/// 422 at `tags` for more than [`MAX_TAGS`], or at the tag that is empty or longer than
+/// [`MAX_TAG_CHARS`].
+pub(super) fn check_tags(tags: &[String]) -> Result<(), ApiError> {
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::invalid(
+            &["tags"],
+            format!("an order carries at most {MAX_TAGS} tags"),
+        ));
+    }
+    if let Some(index) = tags
+        .iter()
+        .position(|tag| tag.is_empty() || tag.chars().count() > MAX_TAG_CHARS)
+    {
+        return Err(ApiError::invalid_item(
+            "tags",
+            index,
+            format!("a tag is 1 to {MAX_TAG_CHARS} characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// One descriptor per delivered capture once the order is fulfilled; none before.

@@ -63,7 +63,7 @@ pub(crate) fn archive_place(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
         ));
     }
     let name = display_name(&body);
-    place_order(ctx, OrderKind::Archive, name, workspace(&body), priced)
+    place_order(ctx, OrderKind::Archive, Named::of(name, &body), priced)
 }
 
 pub(crate) fn tasking_estimate(ctx: &Ctx<'_>, input: TaskingEstimateInput) -> Outcome {
@@ -93,19 +93,22 @@ pub(crate) fn tasking_place(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
         ));
     }
     let name = display_name(&body);
-    place_order(ctx, OrderKind::Tasking, name, workspace(&body), priced)
+    place_order(ctx, OrderKind::Tasking, Named::of(name, &body), priced)
 }
 
+/// A data product over an area, with the tags it is given (kept as `orders.update` keeps
+/// them, and found by `orders.list`'s `tags` filter).
 pub(crate) fn place(ctx: &Ctx<'_>, input: OrderPlaceInput) -> Outcome {
+    let tags = input.tags.unwrap_or_default();
+    super::order_details::check_tags(&tags)?;
     let priced = price_product(&input.data_product, input.feature_collection)?;
     let workspace = Some(input.workspace_id).filter(|id| !id.is_empty());
-    place_order(
-        ctx,
-        OrderKind::Generic,
-        input.display_name,
+    let named = Named {
+        display_name: input.display_name,
         workspace,
-        priced,
-    )
+        tags,
+    };
+    place_order(ctx, OrderKind::Generic, named, priced)
 }
 
 /// The workspace a free-form order body names, which its order keeps for filters.
@@ -265,7 +268,12 @@ fn data_products(order: &Order) -> impl Iterator<Item = &str> {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|group| group.get("dataProduct").and_then(Value::as_str))
+        .filter_map(|group| {
+            // A tasking group names its product `product` (it may be sent as `sensor`).
+            ["dataProduct", "product"]
+                .iter()
+                .find_map(|name| group.get(*name).and_then(Value::as_str))
+        })
 }
 
 pub(crate) fn cancel(ctx: &Ctx<'_>, input: OrderCancelInput) -> Outcome {
@@ -605,13 +613,31 @@ fn make_room_for_an_order(
 
 /// Charges the organization and records the order (with the workspace its body named), or
 /// 402 when its balance falls short.
-fn place_order(
-    ctx: &Ctx<'_>,
-    kind: OrderKind,
+/// What an order's body names beside what it buys, which the order keeps for `orders.list`'s
+/// filters.
+struct Named {
     display_name: String,
     workspace: Option<String>,
-    priced: Priced,
-) -> Outcome {
+    tags: Vec<String>,
+}
+
+impl Named {
+    /// The name and workspace of a free-form order body, which carries no tags.
+    fn of(display_name: String, body: &JsonObject) -> Self {
+        Named {
+            display_name,
+            workspace: workspace(body),
+            tags: Vec::new(),
+        }
+    }
+}
+
+fn place_order(ctx: &Ctx<'_>, kind: OrderKind, named: Named, priced: Priced) -> Outcome {
+    let Named {
+        display_name,
+        workspace,
+        tags,
+    } = named;
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
     let balance = inner.org(ctx.org, ctx.shared.seed, now).balance_credits;
@@ -636,8 +662,13 @@ fn place_order(
         total_credits: priced.credits,
         detail: json!({"groups": priced.groups}),
     };
-    if let (Some(workspace), Some(detail)) = (workspace, order.detail.as_object_mut()) {
-        detail.insert("workspaceId".to_owned(), json!(workspace));
+    if let Some(detail) = order.detail.as_object_mut() {
+        if let Some(workspace) = workspace {
+            detail.insert("workspaceId".to_owned(), json!(workspace));
+        }
+        if !tags.is_empty() {
+            detail.insert("tags".to_owned(), json!(tags));
+        }
     }
     let mut reply = order_json(&order, now);
     if let Some(object) = reply.as_object_mut() {

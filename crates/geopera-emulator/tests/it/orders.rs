@@ -483,6 +483,53 @@ fn orders_list_pages_by_page_and_size_until_a_short_page() {
     assert_eq!(first["totalPages"], 36);
 }
 
+/// The tags `orders.place` is given are kept with the order, as `orders.update` keeps them,
+/// within the same bounds; and a tasking order is found by the data product its group named.
+/// Both were dropped without a word: the tags from the answer and every filter, the tasking
+/// product from `dataProductIds`.
+#[test]
+fn an_order_keeps_its_tags_and_a_tasking_order_its_data_product() {
+    let api = Api::start();
+    let placed = api.ok(
+        "orders.place",
+        json!({"dataProduct": "optical", "workspaceId": "ws", "tags": ["flood"]}),
+    );
+    assert_eq!(placed["tags"], json!(["flood"]), "{placed}");
+    let listed = |filter: Value| -> Vec<Value> {
+        api.ok("orders.list", filter)["content"]
+            .as_array()
+            .expect("content")
+            .iter()
+            .map(|order| order["orderId"].clone())
+            .collect()
+    };
+    assert_eq!(
+        listed(json!({"tags": "flood"})),
+        [placed["orderId"].clone()]
+    );
+    let too_many: Vec<String> = (0..51).map(|n| format!("t{n}")).collect();
+    let refused = api.call(
+        "orders.place",
+        json!({"dataProduct": "optical", "workspaceId": "ws", "tags": too_many}),
+    );
+    assert_eq!(refused.status, 422);
+    assert_eq!(refused.json()["detail"][0]["loc"], json!(["body", "tags"]));
+    let blank = api.call(
+        "orders.place",
+        json!({"dataProduct": "optical", "workspaceId": "ws", "tags": ["ok", ""]}),
+    );
+    assert_eq!(blank.json()["detail"][0]["loc"], json!(["body", "tags", 1]));
+
+    let tasking = api.ok(
+        "orders.tasking.place",
+        json!({"groups": [{"dataProduct": "vhr-optical-30cm", "geometry": square(0.1)}]}),
+    );
+    assert_eq!(
+        listed(json!({"dataProductIds": "vhr-optical-30cm"})),
+        [tasking["orderId"].clone()]
+    );
+}
+
 /// Every filter `orders.list` takes narrows the list: ids, tags and data products as
 /// comma-separated lists (any of them), the name as a case-blind substring, the workspace
 /// its body named, a sub-status no order has; and `sort` orders by the field it names.
