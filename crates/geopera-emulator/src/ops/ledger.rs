@@ -26,6 +26,9 @@ pub const MAX_TRANSACTIONS: usize = MAX_PER_ORG;
 pub(crate) enum Reason {
     /// An order was placed (credits out).
     Order,
+    /// A tasking order's accepted option cost more than was paid for it (credits out): spent,
+    /// and no order of its own.
+    Surcharge,
     /// An order was cancelled and refunded (credits in).
     Refund,
     /// Credits were bought (in).
@@ -41,6 +44,7 @@ impl Reason {
     fn name(self) -> &'static str {
         match self {
             Reason::Order => "order",
+            Reason::Surcharge => "surcharge",
             Reason::Refund => "refund",
             Reason::Topup => "topup",
             Reason::Approval => "approval",
@@ -147,11 +151,14 @@ impl Inner {
 
 impl MonthTotals {
     /// Counts one ledger entry of the month: an order's credits (negative, as charged) as
-    /// spent, a refund's as refunded; other entries buy credits and are no usage.
+    /// spent, and a surcharge's, a refund's as refunded; other entries buy credits and are no
+    /// usage.
     pub(crate) fn count(&mut self, reason: Option<&str>, credits: i64) {
         if reason == Some(Reason::Order.name()) {
             self.spent = self.spent.saturating_sub(credits);
             self.orders = self.orders.saturating_add(1);
+        } else if reason == Some(Reason::Surcharge.name()) {
+            self.spent = self.spent.saturating_sub(credits);
         } else if reason == Some(Reason::Refund.name()) {
             self.refunded = self.refunded.saturating_add(credits);
         }

@@ -195,7 +195,7 @@ pub(crate) fn decide_quotation(ctx: &Ctx<'_>, input: QuotationDecideInput) -> Ou
             ctx.shared.seed,
             now,
             -surcharge,
-            Reason::Order,
+            Reason::Surcharge,
             &order_id,
         );
     }

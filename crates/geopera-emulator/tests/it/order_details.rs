@@ -372,6 +372,13 @@ fn accepting_a_dearer_option_charges_the_difference_and_a_cancellation_refunds_i
     let surcharge = (price as f64 * 0.5).round() as i64;
     assert!(surcharge > 0);
     assert_eq!(balance(&api), Some(before - price - surcharge), "{quote}");
+    // The surcharge is spent on the one order: counted as credits, not as a second order.
+    let usage = api.ok(
+        "usage.current",
+        json!({"organization_id": geopera_emulator::DEMO_ORG}),
+    );
+    assert_eq!(usage["orders_placed"], 1, "{usage}");
+    assert_eq!(usage["credits_spent"], price + surcharge, "{usage}");
 
     let cancelled = api.call("orders.cancel", json!({"order_id": order}));
     assert_eq!(cancelled.status, 200);
