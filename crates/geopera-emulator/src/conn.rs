@@ -43,6 +43,12 @@ const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 /// piece would make a slow reader look stalled.
 const HTTP2_PIECE: usize = 64 * 1024;
 
+/// The most an HTTP/1.1 connection buffers of what it reads, and so the longest request head
+/// it takes (a longer one is answered 431): hyper's default, about 400 KB, let each of the
+/// connections the cap allows hold that much with a head never finished, some 4 GB in all.
+/// A head of this size has room for any credential and cookie a client sends.
+const MAX_HTTP1_HEAD_BYTES: usize = 64 * 1024;
+
 /// How long the accept loop pauses after an error that is not about one connection.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -211,7 +217,8 @@ async fn connection(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(timeouts.header_read);
+        .header_read_timeout(timeouts.header_read)
+        .max_buf_size(MAX_HTTP1_HEAD_BYTES);
     builder
         .http2()
         .timer(TokioTimer::new())
