@@ -64,11 +64,12 @@ pub(crate) fn router(
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn(request_id::layer))
         .layer(axum::middleware::from_fn_with_state(
             hosts,
             crate::hosts::known_host,
         ))
+        // Outermost, so that every answer carries its id, a refused host's included.
+        .layer(axum::middleware::from_fn(request_id::layer))
         .with_state(shared)
 }
 

@@ -917,3 +917,69 @@ async fn slow_answers_over_http2_are_not_cut() {
         assert_eq!(answer["numberReturned"], 5, "{fault}");
     }
 }
+
+/// The first line of what the emulator answers to `request` on a new connection.
+fn status_line(emu: &EmulatorHandle, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(emu.addr()).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout set");
+    // The server may answer and close before it has read all of an oversized head.
+    let _ = stream.write_all(request);
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !seen.windows(2).any(|w| w == b"\r\n") {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&seen);
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+/// A request head longer than 64 KiB is refused with 431 rather than buffered: each of the
+/// thousands of connections allowed could hold about 400 KB of a head it never finished.
+#[test]
+fn a_request_head_past_64_kib_is_refused_with_431() {
+    let emu = emulator(Duration::from_secs(10), Duration::from_secs(60));
+    let padded = |pad: usize| {
+        let mut head = request(&emu);
+        let at = head
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a head");
+        let header = format!("\r\nx-pad: {}", "a".repeat(pad));
+        head.splice(at..at, header.into_bytes());
+        head
+    };
+    assert!(status_line(&emu, &padded(200_000)).contains(" 431 "));
+    assert!(status_line(&emu, &padded(16_000)).contains(" 200 "));
+}
+
+/// An answer the host guard gives (an unknown `Host`) carries the request's id as every
+/// other answer does.
+#[test]
+fn a_refused_host_is_answered_with_the_request_id() {
+    let emu = emulator(Duration::from_secs(10), Duration::from_secs(60));
+    let mut stream = TcpStream::connect(emu.addr()).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout set");
+    let request = format!(
+        "POST /v1/op/billing.credits.balance HTTP/1.1\r\nhost: evil.example\r\n\
+         x-request-id: rid-host-guard\r\nx-api-key: {}\r\ncontent-type: application/json\r\n\
+         content-length: 2\r\nconnection: close\r\n\r\n{{}}",
+        emu.api_key()
+    );
+    stream.write_all(request.as_bytes()).expect("written");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 403 "), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("x-request-id: rid-host-guard"),
+        "{answer}"
+    );
+}
