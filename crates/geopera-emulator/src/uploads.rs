@@ -179,9 +179,11 @@ impl Storage {
         let mut storage = Storage::default();
         for upload in resources.list(Family::Upload, org, None) {
             match status(upload) {
-                Some(UploadStatus::Completed) => storage.used += int(upload, "bytes_received"),
+                Some(UploadStatus::Completed) => {
+                    storage.used = storage.used.saturating_add(size(upload, "bytes_received"));
+                }
                 Some(status) if OPEN.contains(&status) => {
-                    storage.reserved += int(upload, "total_bytes");
+                    storage.reserved = storage.reserved.saturating_add(size(upload, "total_bytes"));
                 }
                 _ => {}
             }
@@ -191,7 +193,9 @@ impl Storage {
 
     /// Bytes neither used nor reserved.
     pub fn free(self) -> i64 {
-        STORAGE_QUOTA_BYTES - self.reserved - self.used
+        STORAGE_QUOTA_BYTES
+            .saturating_sub(self.reserved)
+            .saturating_sub(self.used)
     }
 
     fn to_json(self) -> Value {
@@ -207,6 +211,21 @@ impl Storage {
 /// An integer field, 0 when absent.
 pub fn int(upload: &Resource, name: &str) -> i64 {
     upload.fields.get(name).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// A byte count of an upload, none when negative. What the emulator writes is never
+/// negative, and the sums of counts saturate, so that a state file edited to say otherwise
+/// (a size near `i64::MAX`, a negative one) can neither overflow a sum nor make room.
+fn size(upload: &Resource, name: &str) -> i64 {
+    int(upload, name).max(0)
+}
+
+/// The sum of the files' sizes, as [`size`] reads one.
+fn sizes<'a>(files: impl IntoIterator<Item = &'a Value>) -> i64 {
+    files
+        .into_iter()
+        .filter_map(|file| file["size"].as_i64())
+        .fold(0, |sum, size| sum.saturating_add(size.max(0)))
 }
 
 /// Whether the upload can still change.
@@ -461,13 +480,13 @@ fn ticket(
         return Err(closed(upload));
     }
     takes_file(upload, file_name)?;
-    let others: i64 = files(upload)
-        .iter()
-        .filter(|file| file["file_name"] != file_name)
-        .filter_map(|file| file["size"].as_i64())
-        .sum();
+    let others = sizes(
+        files(upload)
+            .iter()
+            .filter(|file| file["file_name"] != file_name),
+    );
     Ok(Ticket {
-        allowance: int(upload, "total_bytes") - others,
+        allowance: size(upload, "total_bytes").saturating_sub(others),
         content_type: url["content_type"]
             .as_str()
             .unwrap_or(geopera_types::OCTET_STREAM)
@@ -497,7 +516,7 @@ fn record(
         .filter(|f| f["file_name"] != file_name)
         .collect();
     takes_file(upload, file_name)?;
-    let others: i64 = kept.iter().filter_map(|f| f["size"].as_i64()).sum();
+    let others = sizes(&kept);
     // Another file may have arrived while this one streamed.
     if others.saturating_add(size) > int(upload, "total_bytes") {
         return Err(ApiError::problem(

@@ -31,3 +31,34 @@ fn open_uploads_reserve_their_declared_size_and_completed_ones_use_what_arrived(
     assert_eq!(storage.free(), STORAGE_QUOTA_BYTES - 180);
     assert_eq!(Storage::of(&store, "org_b"), Storage::default());
 }
+
+/// Sizes from a state file edited past what the emulator writes neither overflow the sums
+/// (a panic in a debug build, a wrapped sum in a release one) nor make room for more.
+#[test]
+fn edited_sizes_neither_overflow_nor_make_room() {
+    let mut store = Resources::default();
+    let mut rng = Rng::new(1);
+    for (status, total, received) in [
+        ("pending", i64::MAX, 0),
+        ("pending", i64::MAX, 0),
+        ("uploading", -5_000, 0),
+        ("completed", 0, i64::MAX),
+    ] {
+        let mut fields = Map::new();
+        fields.insert("status".to_owned(), json!(status));
+        fields.insert("total_bytes".to_owned(), json!(total));
+        fields.insert("bytes_received".to_owned(), json!(received));
+        let created = store.create(&mut rng, Family::Upload, "org_a", None, 0, fields);
+        assert!(created.is_ok());
+    }
+    let storage = Storage::of(&store, "org_a");
+    assert_eq!(storage.reserved, i64::MAX);
+    assert_eq!(storage.used, i64::MAX);
+    assert!(storage.free() < 0, "{storage:?}");
+    let files = [
+        json!({"size": i64::MAX}),
+        json!({"size": i64::MAX}),
+        json!({"size": -9}),
+    ];
+    assert_eq!(sizes(&files), i64::MAX);
+}
