@@ -590,9 +590,9 @@ impl<C> ClientBuilder<C> {
     /// call sets its own ([`Request::deadline`](crate::Request::deadline)).
     ///
     /// A wait the call could only time out in fails it at once with the deadline's
-    /// [`Error::Timeout`](crate::Error::Timeout): a retry's backoff (the last answer is
-    /// returned instead), a 429's pause of its class, its paced slot, or the shared budget's
-    /// wait. Only a wait for an in-flight slot ([`max_in_flight`](Self::max_in_flight)), whose
+    /// [`Error::Timeout`](crate::Error::Timeout): a retry's backoff, a 429's pause of its
+    /// class, its paced slot, or the shared budget's wait. Before a retry, the call ends with
+    /// the answer it would have retried instead (a 429 as [`Error::RateLimited`](crate::Error::RateLimited)). Only a wait for an in-flight slot ([`max_in_flight`](Self::max_in_flight)), whose
     /// length nobody knows, runs until the deadline; a call it ends counts no attempt. A
     /// credential is renewed before the call waits for its turn, so a session may sign in
     /// for a call that is then refused.
@@ -660,7 +660,8 @@ impl<C> ClientBuilder<C> {
     /// in all, whatever this client's own `max_retry_after`: another process may have reported
     /// a longer `Retry-After` than this one would wait for. A call's
     /// [deadline](Self::deadline) bounds it: a hold that would outlast it fails the call at
-    /// once with [`Error::Timeout`](crate::Error::Timeout).
+    /// once with [`Error::Timeout`](crate::Error::Timeout), or, before a retry, with the
+    /// answer the call would have retried.
     pub fn budget(mut self, budget: Arc<dyn Budget>) -> Self {
         self.config.budget = Some(budget);
         self

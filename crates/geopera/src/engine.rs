@@ -377,6 +377,9 @@ async fn run<S>(
     let work = async {
         let mut attempt = 0;
         let mut refreshed = false;
+        // The answer of the attempt a retry follows, which the call ends with when the retry
+        // cannot be sent in time.
+        let mut previous = None;
         loop {
             attempt += 1;
             // The credential comes before the call's turn: renewing it may send a sign-in
@@ -389,7 +392,7 @@ async fn run<S>(
                 Some(provider) => Some(provider.credential(face.auth(client)).await?),
                 None => None,
             };
-            let admission = client
+            let admission = match client
                 .limiter
                 .admit(
                     info.id,
@@ -398,11 +401,20 @@ async fn run<S>(
                     SendBy(plan.deadline_at),
                 )
                 .await
-                .map_err(|refused| match refused {
-                    Refused::WouldDeadlock => Error::would_deadlock(info.id),
-                    // Refused before it was sent, this attempt is not one of those made.
-                    Refused::PastDeadline => Error::deadline(info.id, attempt - 1),
-                })?;
+            {
+                Ok(admission) => admission,
+                Err(Refused::WouldDeadlock) => return Err(Error::would_deadlock(info.id)),
+                // Refused before it was sent, this attempt is not one of those made. A retry
+                // held past the deadline (a longer pause another call's 429 asked for, the
+                // pacing, the shared budget) ends with the answer before it, as a retry that
+                // would wait too long does: a 429 stays `RateLimited`, with its `Retry-After`.
+                Err(Refused::PastDeadline) => {
+                    return match previous.take() {
+                        Some(before) => finish(info, attempt - 1, before, Decision::Finish),
+                        None => Err(Error::deadline(info.id, attempt - 1)),
+                    }
+                }
+            };
             // Held up on the way (a pause, the shared budget, a long queue), the call asks
             // again: a session's credential may be due for renewal by now, and sent as it was
             // it would come back as a 401. Asking a session whose credential is fresh costs a
@@ -468,7 +480,10 @@ async fn run<S>(
                 }
             }
             match assess(client, info, &plan, attempt, sent_at, &result) {
-                Step::RetryAt(at) => client.clock().sleep_until(at).await,
+                Step::RetryAt(at) => {
+                    client.clock().sleep_until(at).await;
+                    previous = Some(result);
+                }
                 Step::Finish(decision) => return finish(info, attempt, result, decision),
             }
         }

@@ -539,3 +539,53 @@ async fn a_429_on_a_drain_holds_drains_and_no_other_call() {
         .collect();
     assert_eq!(statuses, [200, 429, 200]);
 }
+
+/// A retry held past the call's deadline by a pause that another call's 429 asked for ends
+/// the call with the answer it retried, as a retry that would itself wait too long does; it
+/// came back as a `Timeout`, the API's own answer lost.
+#[tokio::test]
+async fn a_retry_held_past_the_deadline_ends_with_the_answer_it_retried() {
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = answered.clone();
+    let api = crate::hostile::Hostile::serve("127.0.0.1", move |_| {
+        match counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => crate::hostile::json(503, &[], r#"{"detail": "busy"}"#),
+            _ => crate::hostile::json(429, &[("retry-after", "10")], r#"{"detail": "slow"}"#),
+        }
+    });
+    let client = AuthenticatedClient::builder("gpra_test_token")
+        .base_url(api.url())
+        .deadline(Duration::from_secs(4))
+        .retry_policy(
+            RetryPolicy::default().backoff(Duration::from_secs(2), Duration::from_secs(2)),
+        )
+        .build()
+        .expect("valid");
+    let first = tokio::spawn({
+        let client = client.clone();
+        async move { catalog_search::send(&client, CatalogSearchInput::new(HOST)).await }
+    });
+    let started = Instant::now();
+    while answered.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(5), "never sent");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // While the first waits 1 to 2 s to retry, another call of its class is asked to wait
+    // 10 s, past the first one's deadline.
+    let second = catalog_search::send(&client, CatalogSearchInput::new(HOST)).await;
+    assert!(
+        matches!(second, Err(Error::RateLimited { .. })),
+        "{second:?}"
+    );
+    let error = first
+        .await
+        .expect("the task ends")
+        .expect_err("never answered well");
+    assert_eq!(
+        error.status(),
+        Some(StatusCode::SERVICE_UNAVAILABLE),
+        "{error:?}"
+    );
+    assert_eq!(error.attempts(), 1, "{error:?}");
+    assert_eq!(api.seen().len(), 2);
+}
