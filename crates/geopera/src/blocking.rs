@@ -149,9 +149,17 @@ impl IoThread {
                 // every time, while a queue wakes this task only when it is idle, so a busy
                 // thread takes a burst of calls for one wake-up. It runs until the transport
                 // is gone and the queue closes.
+                TO_FINISH.with(|cell| *cell.borrow_mut() = Some(Vec::new()));
                 runtime.block_on(async move {
                     while let Some(job) = queue.recv().await {
                         drop(tokio::spawn(job));
+                    }
+                    // Dropped with the runtime, a task a call left to finish (a token
+                    // request, whose answer holds the rotated tokens) would be cancelled
+                    // mid-way; each is bounded by its own request's timeout.
+                    let left = TO_FINISH.with(|cell| cell.borrow_mut().take());
+                    for task in left.unwrap_or_default() {
+                        let _ = task.await;
                     }
                 });
             })
@@ -208,13 +216,18 @@ thread_local! {
 /// Makes sure `task`, spawned on the current runtime, runs to its end even when the call that
 /// spawned it returns first (a session's token request, whose answer holds rotated tokens).
 ///
-/// A runtime that someone keeps driving (the caller's own, the I/O thread's) finishes it by
-/// itself. A blocking call's runtime on its own thread is driven only during that thread's
-/// calls, so such a task is kept, and [`run_here`] hands the runtime to a thread of its own to
-/// finish it if the call returns before it does.
+/// A runtime that someone keeps driving (the caller's own) finishes it by itself. A blocking
+/// call's runtime on its own thread is driven only during that thread's calls, so such a task
+/// is kept, and [`run_here`] hands the runtime to a thread of its own to finish it if the call
+/// returns before it does. The I/O thread's runtime is driven until its client is dropped,
+/// and finishes the tasks it kept before it stops.
 pub(crate) fn finish_even_if_left(task: JoinHandle<()>) {
     TO_FINISH.with(|cell| match &mut *cell.borrow_mut() {
-        Some(kept) => kept.push(task),
+        Some(kept) => {
+            // The I/O thread keeps its tasks for the client's life: those done are let go.
+            kept.retain(|kept| !kept.is_finished());
+            kept.push(task);
+        }
         None => drop(task),
     });
 }

@@ -2353,3 +2353,60 @@ fn a_device_flow_slows_down_on_429_and_signs_in() {
         assert_eq!(waited.as_secs(), 55, "{face}: {waited:?}");
     }
 }
+
+/// A token request a blocking call left running on the client's I/O thread (its deadline
+/// passed first) is finished when the client is dropped, not cancelled with the thread's
+/// runtime: its answer holds the rotated refresh token, the only one left, and the session,
+/// which outlives the client, keeps it.
+#[test]
+fn a_refresh_left_on_the_io_thread_is_finished_when_the_client_is_dropped() {
+    let server = Hostile::serve("127.0.0.1", |seen| {
+        if seen.path.ends_with("/protocol/openid-connect/token") {
+            std::thread::sleep(Duration::from_millis(500));
+            return hostile_json(
+                200,
+                &[],
+                r#"{"access_token":"at-2","token_type":"Bearer","expires_in":300,"refresh_token":"rt-2"}"#,
+            );
+        }
+        api_taking_only_at_2(seen)
+    });
+    // Due for a refresh at once: it expires within the 30 s lead.
+    let session = Session::from_tokens(
+        Oidc::for_base_url(&server.url()).expect("a provider"),
+        geopera::auth::TokenSet::new(
+            "at-1",
+            Some("rt-1".to_owned()),
+            std::time::SystemTime::now() + Duration::from_secs(10),
+        ),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let client = AuthenticatedClient::builder_with_credentials(session.clone())
+            .base_url(server.url())
+            .deadline(Duration::from_millis(100))
+            .retries(0)
+            .build()
+            .expect("valid configuration");
+        // Inside a current-thread runtime, a blocking call runs on the I/O thread.
+        let error = catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST))
+            .expect_err("the deadline passes during the refresh");
+        assert!(error.is_timeout(), "{error:?}");
+        drop(client);
+    });
+    let started = std::time::Instant::now();
+    while session
+        .tokens()
+        .and_then(|t| t.refresh_token().map(str::to_owned))
+        != Some("rt-2".to_owned())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the rotated token was lost"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
