@@ -282,8 +282,14 @@ impl DeviceAuthorization {
                 .oidc
                 .clone()
                 .request_timeout(left.min(self.oidc.request_time()));
+            // Its turn (a 429's pause, the pacing) may come after the code expires: the poll
+            // then goes at once, as a session's sign-in does, rather than ask too late.
+            let this_poll = Via {
+                wait_at_most: Some(left),
+                ..via
+            };
             let received = SystemTime::now();
-            match oidc.token(via, &form, &secrets).await {
+            match oidc.token(this_poll, &form, &secrets).await {
                 Ok(answer) => {
                     let tokens = TokenSet::from_answer(answer, received);
                     return Ok(Session::from_tokens(self.oidc.clone(), tokens).clock(clock));

@@ -2354,6 +2354,35 @@ fn a_device_flow_slows_down_on_429_and_signs_in() {
     }
 }
 
+/// A poll whose turn a 429's pause puts past the code's expiry goes at once instead of
+/// waiting for it: polling never runs past `expires_in`, as the docs say. It waited out the
+/// pause (a minute here) and asked about a code that had expired long before.
+#[test]
+fn a_device_poll_does_not_wait_for_its_turn_past_the_code_s_expiry() {
+    fn limiting_provider(_: usize) -> crate::hostile::Reply {
+        hostile_json(
+            429,
+            &[("retry-after", "60")],
+            r#"{"error":"too_many_requests"}"#,
+        )
+    }
+    for face in ["async", "blocking"] {
+        let time = SharedTime::new(&ManualClock::new());
+        let clock: Arc<dyn geopera::Clock> = time.clone();
+        let (_provider, client, flow) =
+            device_flow(30, limiting_provider, Some(clock), Duration::from_secs(5));
+        let started = geopera::Clock::now(&*time);
+        let error = wait_from(face, flow, &client).expect_err("never approved");
+        assert_eq!(
+            sign_in_code(&error),
+            Some("expired_token"),
+            "{face}: {error:?}"
+        );
+        let waited = geopera::Clock::now(&*time).saturating_sub(started);
+        assert!(waited <= Duration::from_secs(30), "{face}: {waited:?}");
+    }
+}
+
 /// A token request a blocking call left running on the client's I/O thread (its deadline
 /// passed first) is finished when the client is dropped, not cancelled with the thread's
 /// runtime: its answer holds the rotated refresh token, the only one left, and the session,
