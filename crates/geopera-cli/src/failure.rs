@@ -67,6 +67,15 @@ impl Failure {
         }
     }
 
+    /// A `--jq` program ended the command with `halt` (exit code 0), as jq ends there: what
+    /// it printed before stands, a walk over pages stops, and nothing is said.
+    pub(crate) fn halted() -> Self {
+        Failure {
+            code: 0,
+            message: String::new(),
+        }
+    }
+
     /// Whoever read stdout has gone (`| head`): the command stops at once, so a walk over
     /// pages or a jq program spends no more requests or time on output nobody reads, and
     /// exits 0 without a word, as a pipeline expects.

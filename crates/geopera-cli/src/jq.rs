@@ -429,9 +429,14 @@ fn evaluate(job: Job) {
                     }
                 }
                 Err(exn) => {
-                    let message = match exn.get_err() {
+                    let message = match exn.get_err().map_err(|exn| exn.get_halt()) {
                         Ok(error) => cut(&error, MESSAGE_CHARS),
-                        Err(_) => "the program stopped (halt or break)".to_owned(),
+                        // `halt`: a program's way to stop with success, as jq exits 0.
+                        Err(Ok(0)) => return Err(Failure::halted()),
+                        // `halt_error` (5) and `halt(n)`: what it said is on stderr, and
+                        // the command fails with its own status, as for any other failure.
+                        Err(Ok(code)) => format!("the program stopped with exit code {code}"),
+                        Err(Err(_)) => "the program stopped (break)".to_owned(),
                     };
                     return Err(Failure::other(format!("--jq: {message}")));
                 }

@@ -5809,6 +5809,17 @@ fn a_jq_programs_debug_stderr_and_halt_error_write_on_stderr() {
         [r"no item has \u{1b}[2Ja cloud cover", "see the answer"]
     );
     assert!(output.stdout.is_empty());
+    assert!(
+        text(&output.stderr).contains("exit code 5"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // `halt` stops with success, as jq exits 0, keeping what was printed before it.
+    let output = run(".features | length, halt, 7");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout).trim(), "1");
+    assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
 }
 
 #[cfg(unix)]
