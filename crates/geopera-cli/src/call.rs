@@ -564,7 +564,13 @@ pub(crate) fn render(operation_id: &str, response: &Answer, settings: &Settings)
     let ndjson = is_ndjson(response);
     if text.trim().is_empty() {
         // No lines of NDJSON are no items, as each line is one: `null` would read as an item.
-        return if ndjson { Ok(()) } else { print("null") };
+        // An empty answer otherwise is `null`, shaped as any other answer: a `--jq` program
+        // runs on it (`. // "accepted"`), and a table shows it as an empty cell would.
+        return if ndjson {
+            Ok(())
+        } else {
+            print_json("null", settings)
+        };
     }
     // Checked once, and a deep answer refused before any work that grows with its depth.
     match json::Checked::new(&text) {

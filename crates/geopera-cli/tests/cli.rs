@@ -5822,6 +5822,27 @@ fn a_jq_programs_debug_stderr_and_halt_error_write_on_stderr() {
     assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
 }
 
+/// An answer with no body is `null` to `--jq`, as to jq: the program runs on it. The word
+/// `null` was printed as it was, the program never run (`error("x")` exited 0).
+#[test]
+fn an_empty_answer_goes_through_the_jq_program_as_null() {
+    let s = Setup::on(
+        Emulator::builder().faults("status=204;op=catalog.search".parse().expect("a plan")),
+    );
+    let run = |program: &str| {
+        s.cli()
+            .args(SEARCH_ONE)
+            .args(["--jq", program])
+            .output()
+            .expect("geopera runs")
+    };
+    let output = run(r#". // "none""#);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout).trim(), r#""none""#);
+    let output = run(r#"error("refused")"#);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+}
+
 #[cfg(unix)]
 #[test]
 fn a_jq_program_reads_a_variable_that_is_not_utf8_as_jq_does_without_failing() {
