@@ -10099,6 +10099,64 @@ fn a_credential_another_login_stored_for_another_server_meanwhile_is_not_sent() 
     );
 }
 
+/// A session another process stored while this command waited to renew its own is taken
+/// up and kept out of every message, as the one the command started with is, when a server
+/// quotes the credential it was sent (a gateway's error naming the token it refused).
+#[test]
+fn a_session_stored_meanwhile_by_another_process_is_kept_out_of_messages() {
+    let s = setup();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            let (head, _) = read_request(&stream);
+            // The token alone, as a server naming the credential it refused would quote it.
+            let sent = head
+                .iter()
+                .find_map(|line| line.split_once("Bearer "))
+                .map(|(_, token)| token.to_owned())
+                .unwrap_or_default();
+            let body = serde_json::json!({ "detail": format!("refused {sent}") }).to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 400 X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    s.store_credentials(
+        &serde_json::json!({"default": {"api_url": url, "auth": {
+            "type": "oauth", "access_token": "at_due_now", "refresh_token": "rt_due",
+            "expires_at": 1.0,
+        }}})
+        .to_string(),
+    );
+    let lock = hold_the_lock(&s);
+    let child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .args(SEARCH_ONE)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    waiting_for_the_lock(child.id());
+    s.store_credentials(
+        &serde_json::json!({"default": {"api_url": url, "auth": {
+            "type": "oauth", "access_token": "at_stored_meanwhile",
+            "refresh_token": "rt_meanwhile", "expires_at": 4_000_000_000.0_f64,
+        }}})
+        .to_string(),
+    );
+    drop(lock);
+    let output = child.wait_with_output().expect("geopera ends");
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("[400]"), "{stderr}");
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert!(!stderr.contains("at_stored_meanwhile"), "{stderr}");
+}
+
 /// `logout` and `login`, waiting for the credentials lock while another command holds it
 /// (renewing a session against a slow provider, say), still hear Ctrl-C, and leave the file
 /// as it was.
