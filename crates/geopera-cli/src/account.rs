@@ -308,18 +308,50 @@ pub(crate) async fn logout(top: &ArgMatches) -> Outcome {
     Ok(())
 }
 
+/// How many times `logout` finds the profile's server again when a login in another
+/// terminal points the profile at another one while it waits for the lock.
+const LOGOUT_RESOLVES: usize = 3;
+
 /// Revokes and removes the profile's stored credential, saying what became of it.
+///
+/// The server is found from the profile before the lock is taken, and the profile read
+/// again under it: a login elsewhere may have stored a session for another server
+/// meanwhile, whose refresh token must go to the server that issued it, never to the one
+/// found first. Then the server is found again.
 async fn forget(top: &ArgMatches) -> Outcome {
-    let target = match auth::logout_target(top)? {
-        auth::LogoutTarget::Server(target) => target,
-        auth::LogoutTarget::NoServer {
-            store,
-            profile,
-            why,
-        } => return forget_unrevoked(&store, &profile, &why).await,
-    };
-    let _lock = target.store.lock_async().await?;
-    let stored = match store::parse_profile(target.store.read_all()?.get(&target.profile)) {
+    for _ in 0..LOGOUT_RESOLVES {
+        let target = match auth::logout_target(top)? {
+            auth::LogoutTarget::Server(target) => target,
+            auth::LogoutTarget::NoServer {
+                store,
+                profile,
+                why,
+            } => return forget_unrevoked(&store, &profile, &why).await,
+        };
+        let lock = target.store.lock_async().await?;
+        let parsed = store::parse_profile(target.store.read_all()?.get(&target.profile));
+        if let Ok(profile) = &parsed {
+            let stored_for = profile.api_url.as_deref().unwrap_or(auth::DEFAULT_API_URL);
+            if profile.auth.is_some() && !auth::same_origin(stored_for, &target.api_url) {
+                drop(lock);
+                continue;
+            }
+        }
+        return forget_at(&target, parsed).await;
+    }
+    Err(Failure::other(format!(
+        "the server of profile '{}' changed {LOGOUT_RESOLVES} times while logging out (a          login elsewhere?); nothing was removed: run 'geopera logout' again",
+        inert(&auth::profile(top)?)
+    )))
+}
+
+/// [`forget`] for the profile as read under the lock, which the caller holds: its credential
+/// was stored for `target`'s server.
+async fn forget_at(
+    target: &auth::Target,
+    parsed: Result<store::Profile, store::Unreadable>,
+) -> Outcome {
+    let stored = match parsed {
         Ok(profile) => profile.auth,
         // What does not read cannot be revoked, only forgotten: logging out is how a user
         // clears it, so it is removed rather than refused.

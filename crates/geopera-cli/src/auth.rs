@@ -516,7 +516,7 @@ fn check_api_url(api_url: &str, source: &str) -> Result<(), Failure> {
 
 /// Whether `a` and `b` name the same origin (scheme, host and port, default ports filled in).
 /// Anything that does not parse matches nothing.
-fn same_origin(a: &str, b: &str) -> bool {
+pub(crate) fn same_origin(a: &str, b: &str) -> bool {
     match (url::Url::parse(a), url::Url::parse(b)) {
         (Ok(a), Ok(b)) => a.origin() == b.origin() && a.origin().is_tuple(),
         _ => false,

@@ -10157,6 +10157,63 @@ fn a_session_stored_meanwhile_by_another_process_is_kept_out_of_messages() {
     assert!(!stderr.contains("at_stored_meanwhile"), "{stderr}");
 }
 
+/// `logout` waiting for the credentials lock while a login elsewhere signs the profile in
+/// to another server revokes that session where it was issued: the refresh token went to the
+/// server the profile named before, which never issued it.
+#[test]
+fn logout_sends_a_session_stored_meanwhile_for_another_server_to_that_server_only() {
+    let s = setup();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let first = format!("http://{}", listener.local_addr().expect("an address"));
+    let (bodies, heard) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            let (_, body) = read_request(&stream);
+            let _ = bodies.send(text(&body));
+            let _ = write!(
+                stream,
+                "HTTP/1.1 204 X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+    });
+    s.store_credentials(
+        &serde_json::json!({"default": {"api_url": first, "auth": {
+            "type": "oauth", "access_token": "at_first", "refresh_token": "rt_first",
+            "expires_at": 4_000_000_000.0_f64,
+        }}})
+        .to_string(),
+    );
+    let lock = hold_the_lock(&s);
+    let child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .args(["--timeout", "5", "logout"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    waiting_for_the_lock(child.id());
+    s.store_credentials(
+        &serde_json::json!({"default": {"api_url": s.emulator.base_url(), "auth": {
+            "type": "oauth", "access_token": "at_there",
+            "refresh_token": "rt_there", "expires_at": 4_000_000_000.0_f64,
+        }}})
+        .to_string(),
+    );
+    drop(lock);
+    let output = child.wait_with_output().expect("geopera ends");
+    let stderr = text(&output.stderr);
+    let sent: Vec<String> = heard.try_iter().collect();
+    assert!(
+        !sent.iter().any(|body| body.contains("rt_there")),
+        "another server's refresh token went to the first: {sent:?}; {stderr}"
+    );
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(s.credentials()["default"].get("auth").is_none(), "{stderr}");
+    assert_eq!(s.credentials()["default"]["api_url"], s.emulator.base_url());
+}
+
 /// `logout` and `login`, waiting for the credentials lock while another command holds it
 /// (renewing a session against a slow provider, say), still hear Ctrl-C, and leave the file
 /// as it was.
