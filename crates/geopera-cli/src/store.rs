@@ -100,6 +100,10 @@ pub(crate) struct Profile {
 /// moment, so a waiting command takes its turn soon after, at the cost of a few wake-ups.
 const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
 
+/// How long [`Store::lock_async`] waits before it says what it waits for: longer than a
+/// refresh by a provider nearby takes.
+const LOCK_NOTICE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The failure to take the lock at `path`.
 fn lock_failed(path: &Path, error: &std::io::Error) -> Failure {
     Failure::other(format!("cannot lock {}: {error}", crate::paint::path(path)))
@@ -331,12 +335,27 @@ impl Store {
     /// every task of the command for as long, the one that hears Ctrl-C among them (a signal
     /// does not end that wait). It tries again every [`LOCK_RETRY`] instead, and gives up the
     /// wait as soon as the command is dropped.
+    ///
+    /// A wait past [`LOCK_NOTICE_AFTER`] is said once on stderr, naming the lock: a command
+    /// holding it may be stopped (Ctrl-Z) or waiting on an identity provider that does not
+    /// answer, and a command that waits without a word looks hung.
     pub(crate) async fn lock_async(&self) -> Result<Lock, Failure> {
         let (file, path) = self.lock_file()?;
+        let started = tokio::time::Instant::now();
+        let mut told = false;
         loop {
             match fs4::FileExt::try_lock(&file) {
                 Ok(()) => return Ok(Lock { file }),
-                Err(fs4::TryLockError::WouldBlock) => tokio::time::sleep(LOCK_RETRY).await,
+                Err(fs4::TryLockError::WouldBlock) => {
+                    if !told && started.elapsed() >= LOCK_NOTICE_AFTER {
+                        told = true;
+                        crate::paint::note(&format!(
+                            "waiting for another geopera command to release {} (Ctrl-C to                              stop)",
+                            crate::paint::path(&path)
+                        ));
+                    }
+                    tokio::time::sleep(LOCK_RETRY).await;
+                }
                 Err(fs4::TryLockError::Error(e)) => return Err(lock_failed(&path, &e)),
             }
         }

@@ -10042,6 +10042,45 @@ fn hold_the_lock(s: &Setup) -> std::fs::File {
     lock
 }
 
+/// A command waiting for the credentials lock says so, naming the lock, once the wait is
+/// noticeable: a command holding it may be stopped or waiting on a silent provider, and
+/// this one looked hung.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_command_waiting_for_the_credentials_lock_says_so() {
+    let s = setup();
+    s.store_credentials(
+        &serde_json::json!({"default": {"api_url": s.emulator.base_url(), "auth": {
+            "type": "oauth", "access_token": "at_due", "refresh_token": "rt_due",
+            "expires_at": 1.0,
+        }}})
+        .to_string(),
+    );
+    let lock = hold_the_lock(&s);
+    let child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .args(["logout"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    waiting_for_the_lock(child.id());
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(lock);
+    let output = child.wait_with_output().expect("geopera ends");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("waiting for another geopera command")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("credentials.lock"), "{stderr}");
+}
+
 /// A session renewed under the lock is read again from the file, which another login may
 /// have pointed at another server meanwhile: that login's credential stays with its server,
 /// and is not sent to the one this command talks to.
