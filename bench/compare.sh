@@ -28,7 +28,7 @@ for arg in "$@"; do
     --no-emulator) emulator=0 ;;
     --no-decode) decode=0 ;;
     --no-compile) compile=0 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "unknown option: $arg" >&2; exit 2 ;;
   esac
 done

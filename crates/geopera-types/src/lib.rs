@@ -2,8 +2,9 @@
 //!
 //! Everything under [`models`], [`schemas`] and [`operations`] is generated from the Geopera
 //! OpenAPI contract by `geopera-codegen`; the rest of this crate is the small hand-written
-//! vocabulary the generated code is declared in. The crate depends on `serde` (and `bytes`,
-//! for [`Binary`] answers) only, so both the SDK (`geopera`) and the local emulator
+//! vocabulary the generated code is declared in. The crate depends on `serde` and
+//! `serde_json` (with `bytes` for [`Binary`] answers, and `regex` for the `validate`
+//! feature's pattern checks) only, so both the SDK (`geopera`) and the local emulator
 //! (`geopera-emulator`) can share one definition of the wire format.
 //!
 //! ```

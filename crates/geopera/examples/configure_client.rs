@@ -1,6 +1,7 @@
-//! Every constructor knob of the Python page, as builder calls: timeout, TLS, redirects,
-//! headers, cookies, HTTP/2, raise-on-unexpected-status; and the `with_*` helpers, which return
-//! a new client sharing the connection pool.
+//! The constructor knobs of the Python page, as builder calls: timeouts, TLS, redirects,
+//! headers, cookies, the pool, the answer cap, raise-on-unexpected-status; and the `with_*`
+//! helpers, which return a new client sharing the connection pool. (Retries, deadlines,
+//! pacing and the in-flight cap have examples of their own.)
 //!
 //! Run with `cargo run -p geopera --example configure_client`.
 
