@@ -1054,7 +1054,21 @@ impl EmulatorBuilder {
         })?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
-        let base_url = format!("http://{addr}");
+        // Links (signed upload and download URLs, STAC hrefs, redirects) name an address a
+        // client can connect to: bound to every interface (`0.0.0.0`, `::`), they name the
+        // loopback of its family, where a client on this machine (or behind a published
+        // port) finds the emulator, rather than an address no client can reach.
+        let linked = if addr.ip().is_unspecified() {
+            let loopback: std::net::IpAddr = if addr.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            };
+            SocketAddr::new(loopback, addr.port())
+        } else {
+            addr
+        };
+        let base_url = format!("http://{linked}");
         let mut shared = Shared::new(
             self.seed,
             self.clock.clone(),
@@ -1149,7 +1163,9 @@ impl std::fmt::Debug for EmulatorHandle {
 }
 
 impl EmulatorHandle {
-    /// The base URL, e.g. `http://127.0.0.1:40123` (no trailing slash).
+    /// The base URL, e.g. `http://127.0.0.1:40123` (no trailing slash): the address it listens
+    /// on, or the loopback address of its family when it listens on every interface
+    /// (`0.0.0.0`, `::`), as its links name it.
     pub fn base_url(&self) -> String {
         self.base_url.clone()
     }

@@ -1041,3 +1041,22 @@ fn an_upload_kept_in_the_state_file_expires_after_a_restart() {
     assert_eq!(expired["error_step"], "expired", "{expired}");
     assert_eq!(expired["storage"]["reserved_bytes"], 0, "{expired}");
 }
+
+/// An emulator listening on every interface (`0.0.0.0`) names a reachable address in its
+/// links, the loopback one: `http://0.0.0.0:port/...` is no address a client can connect to
+/// (it fails on most systems), so an upload's signed URL led nowhere.
+#[test]
+fn links_of_an_emulator_on_every_interface_name_a_reachable_address() {
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .addr("0.0.0.0:0".parse().expect("an address")),
+    );
+    assert!(api.emu.base_url().starts_with("http://127.0.0.1:"));
+    let project = project(&api);
+    let upload = upload_id(&api, &project, 3);
+    let url = signed_url(&api, &upload, "a.tif");
+    assert!(url.starts_with(&format!("{}/uploads/", api.emu.base_url())), "{url}");
+    let (status, _) = put(&api, &url, b"abc".to_vec());
+    assert_eq!(status, 200);
+}
