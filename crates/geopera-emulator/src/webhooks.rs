@@ -947,6 +947,16 @@ pub async fn background(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>)
             inner.webhooks.any_due(now_ms)
         };
         if due {
+            // Sent only while the state file takes writes: a failed write undoes what the
+            // deliveries changed, so each would be sent again a second later, every second
+            // the file refuses. What was found is found again once it takes them.
+            let writable = match shared.lane().await {
+                Ok(lane) => shared.persist(&lane).is_ok(),
+                Err(_) => false,
+            };
+            if !writable {
+                continue;
+            }
             deliver_due(&shared, DEFAULT_DRAIN_LIMIT).await;
             // No one to answer: a failure is logged and undoes the bookkeeping, so deliveries
             // made are made again, as after a crash.

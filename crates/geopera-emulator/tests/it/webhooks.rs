@@ -1319,3 +1319,31 @@ fn an_abandoned_drain_keeps_the_outcomes_it_already_had() {
     assert_eq!(drain(&api)["failed"], 1);
     assert_eq!(failing.got().len(), 2);
 }
+
+/// While the state file takes no writes, the deliveries that fall due are not sent: each
+/// would be undone with the failed write and sent again a second later, every second the
+/// file refuses. Once it takes writes again, each is sent once.
+#[test]
+fn deliveries_wait_while_the_state_file_takes_no_writes() {
+    let file = TempFile::new("deliveries-unwritten");
+    let receiver = Receiver::start(&[]);
+    let clock = geopera_emulator::ManualClock::system();
+    let api = Api::with(local().clock(clock.clone()).state_file(&file.0));
+    subscribe(&api, "processing.job.completed", &receiver.url);
+    let project = api.ok("projects.create", json!({"name": "hooks"}));
+    api.ok(
+        "processing.execute",
+        json!({"process_id": "ndvi", "workspaceId": project["id"]}),
+    );
+    let blocker = hold_write_lock(&file, "IMMEDIATE");
+    // The job ends; the background pass finds its event within a second.
+    clock.advance(Duration::from_secs(120));
+    std::thread::sleep(Duration::from_millis(3500));
+    assert_eq!(receiver.got().len(), 0, "sent while nothing could be kept");
+    blocker
+        .execute_batch("COMMIT")
+        .expect("the lock is released");
+    receiver.wait_for(1);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(receiver.got().len(), 1, "sent again");
+}
