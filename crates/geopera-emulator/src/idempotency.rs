@@ -94,7 +94,15 @@ pub(crate) struct Claims {
     /// Whether a claim read back held a credential in its answer (a file an older emulator
     /// wrote), for [`rewrites_due`](Self::rewrites_due).
     scrubbed: bool,
+    /// When [`begin`](Self::begin) last looked through every claim for expired ones.
+    swept_at_ms: i64,
 }
+
+/// How often, on the emulator's clock, [`Claims::begin`] looks through every claim for those
+/// past their day. Looked through on every keyed request, a million claims (a day of keyed
+/// creates without rate limits) cost each request milliseconds under the emulator's lock;
+/// in between, an expired claim is found expired where it is asked for.
+const SWEEP_EVERY_MS: i64 = 60_000;
 
 impl Claims {
     /// Claims read back from the state file, less those that have expired since (whose rows
@@ -118,6 +126,7 @@ impl Claims {
             by_slot,
             changes,
             scrubbed,
+            swept_at_ms: now_ms,
         };
         claims.drop_expired(now_ms);
         claims
@@ -196,7 +205,20 @@ impl Claims {
         print: [u8; 32],
         now_ms: i64,
     ) -> Result<Begin, ApiError> {
-        self.drop_expired(now_ms);
+        let since = now_ms.checked_sub(self.swept_at_ms);
+        if !since.is_some_and(|since| (0..SWEEP_EVERY_MS).contains(&since)) {
+            self.drop_expired(now_ms);
+            self.swept_at_ms = now_ms;
+        }
+        // One past its day that no sweep has reached yet is gone all the same.
+        if self
+            .by_slot
+            .get(slot)
+            .is_some_and(|claim| !unexpired(claim, now_ms))
+        {
+            self.by_slot.remove(slot);
+            self.changes.mark(slot);
+        }
         if let Some(claim) = self.by_slot.get(slot) {
             // Checked before the body, so a stranger learns nothing about the body either.
             if claim.principal.is_empty() || claim.principal != principal {

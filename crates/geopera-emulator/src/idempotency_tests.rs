@@ -50,3 +50,36 @@ fn numbers_compare_by_value_without_rounding_integers() {
         assert_ne!(print(a), print(b), "{a} and {b}");
     }
 }
+
+/// A claim past its day is gone where it is asked for, also between the sweeps that drop
+/// such claims once a minute: the key runs again with any body.
+#[test]
+fn a_claim_past_its_day_is_gone_between_sweeps() {
+    use super::{Begin, Claims, IDEMPOTENCY_RETENTION_MS};
+    let mut claims = Claims::default();
+    let slot = |key: &str| ("org_a".to_owned(), "orders.place", key.to_owned());
+    let reply = crate::error::Reply {
+        status: axum::http::StatusCode::OK,
+        content_type: "application/json",
+        headers: Vec::new(),
+        body: bytes::Bytes::from_static(b"{}"),
+    };
+    assert!(matches!(
+        claims.begin(&slot("a"), "key_1", [1; 32], 0),
+        Ok(Begin::Run)
+    ));
+    assert!(claims.settle(&slot("a"), &reply));
+    // A sweep half a minute before the claim's day ends, which keeps it.
+    let swept = IDEMPOTENCY_RETENTION_MS - 30_000;
+    assert!(matches!(
+        claims.begin(&slot("b"), "key_1", [2; 32], swept),
+        Ok(Begin::Run)
+    ));
+    assert!(claims.begin(&slot("a"), "key_1", [3; 32], swept).is_err());
+    // Past its day, before the next sweep: another body runs.
+    let after = IDEMPOTENCY_RETENTION_MS + 10_000;
+    assert!(matches!(
+        claims.begin(&slot("a"), "key_1", [3; 32], after),
+        Ok(Begin::Run)
+    ));
+}

@@ -86,6 +86,10 @@ pub(crate) type Counted = String;
 #[derive(Debug, Default)]
 pub(crate) struct Windows {
     counts: HashMap<(Counted, &'static str, i64), u32>,
+    /// The window the counters were last pruned in: pruned once per window at most, as
+    /// pruning within one frees nothing, and more than [`Self::PRUNE_ABOVE`] live counters
+    /// (that many callers within a minute) would otherwise cost every call a pass over all.
+    pruned_in: i64,
 }
 
 impl Windows {
@@ -96,8 +100,9 @@ impl Windows {
     /// Counts one call against every budget, unless one of them is already spent in
     /// `window`; then nothing is counted and the call is refused.
     pub(crate) fn admit(&mut self, budgets: &[(Counted, &'static str, u32)], window: i64) -> bool {
-        if self.counts.len() > Self::PRUNE_ABOVE {
+        if self.counts.len() > Self::PRUNE_ABOVE && self.pruned_in != window {
             self.counts.retain(|(_, _, at), _| *at >= window);
+            self.pruned_in = window;
         }
         let over = budgets.iter().any(|(who, budget, cap)| {
             self.counts

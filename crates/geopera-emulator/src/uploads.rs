@@ -306,10 +306,10 @@ pub(crate) fn expire_idle(inner: &mut Inner, org: Option<&str>, now_ms: i64) {
             .filter(idle)
             .map(|upload| (upload.org.clone(), upload.id.clone()))
             .collect(),
+        // The uploads alone, not every record of every family: this runs each second.
         None => inner
             .resources
-            .records()
-            .filter(|record| record.family == Family::Upload)
+            .of_family(Family::Upload)
             .filter(idle)
             .map(|upload| (upload.org.clone(), upload.id.clone()))
             .collect(),
