@@ -683,24 +683,49 @@ fn print_checked(
         return print_one(checked, settings);
     };
     warn_repeated_before_jq(checked.text());
+    if settings.output == Output::Table {
+        // Several results are one table of them, as the lines of an NDJSON answer are: a
+        // table per result would repeat the header above each row. One result is laid out as
+        // any answer is (an object as KEY / VALUE).
+        let mut results = Vec::new();
+        let ran = crate::jq::run(expr, checked.text(), |result| {
+            results.push(result);
+            Ok(())
+        });
+        if let [result] = results.as_slice() {
+            print_result(result, settings)?;
+        } else if !results.is_empty() {
+            let rows = results
+                .iter()
+                .map(|result| table_row(result))
+                .collect::<Result<Vec<_>, _>>()?;
+            let list = crate::ordered::Ordered::Array(rows);
+            print(&crate::table::table(&list, crate::paint::stdout()))?;
+        }
+        return ran;
+    }
     crate::jq::run(expr, checked.text(), |result| {
         documents.next(settings)?;
-        match json::Checked::new(&result) {
-            Ok(result) => print_one(result, settings),
-            // A value the printers cannot take (an object with keys that are not strings, a
-            // byte string: jaq has both, JSON neither): on one line, as jaq wrote it, where it
-            // can be shown at all, with the server's text in it still unable to steer the
-            // terminal.
-            Err(_) if matches!(settings.output, Output::Json | Output::Ndjson) => {
-                print(&json::escape_controls(&result))
-            }
-            Err(Unfit::TooDeep) => Err(too_deep("a result of --jq")),
-            Err(Unfit::NotJson(error)) => Err(Failure::other(format!(
-                "a result of --jq is not JSON ({error}; a key that is not a string, or a byte \
-                 string?), which -o table and -o yaml cannot lay out"
-            ))),
-        }
+        print_result(&result, settings)
     })
+}
+
+/// Prints one result of `--jq` as `--output` asks.
+fn print_result(result: &str, settings: &Settings) -> Outcome {
+    match json::Checked::new(result) {
+        Ok(result) => print_one(result, settings),
+        // A value the printers cannot take (an object with keys that are not strings, a byte
+        // string: jaq has both, JSON neither): on one line, as jaq wrote it, where it can be
+        // shown at all, with the server's text in it still unable to steer the terminal.
+        Err(_) if matches!(settings.output, Output::Json | Output::Ndjson) => {
+            print(&json::escape_controls(result))
+        }
+        Err(Unfit::TooDeep) => Err(too_deep("a result of --jq")),
+        Err(Unfit::NotJson(error)) => Err(Failure::other(format!(
+            "a result of --jq is not JSON ({error}; a key that is not a string, or a byte \
+             string?), which -o table and -o yaml cannot lay out"
+        ))),
+    }
 }
 
 /// Prints one document as `--output` asks.

@@ -5822,6 +5822,49 @@ fn a_jq_programs_debug_stderr_and_halt_error_write_on_stderr() {
     assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
 }
 
+/// Several results of `--jq` with `-o table` are one table, a row each, as the lines of an
+/// NDJSON answer are: each was a table of its own, its header repeated above every row.
+#[test]
+fn several_jq_results_are_one_table() {
+    let s = setup();
+    let output = s
+        .cli()
+        .args([
+            "catalog",
+            "search",
+            "--host-name",
+            "earthsearch-aws",
+            "--limit",
+            "3",
+        ])
+        .args(["--jq", ".features[] | {id, collection}", "-o", "table"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let table = text(&output.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("COLLECTION"),
+        "{table}"
+    );
+    assert_eq!(table.matches("COLLECTION").count(), 1, "{table}");
+    // One result is laid out as an answer is: an object as KEY / VALUE.
+    let output = s
+        .cli()
+        .args(SEARCH_ONE)
+        .args(["--jq", ".features[0] | {id}", "-o", "table"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout).lines().count(),
+        2,
+        "{}",
+        text(&output.stdout)
+    );
+}
+
 /// An answer with no body is `null` to `--jq`, as to jq: the program runs on it. The word
 /// `null` was printed as it was, the program never run (`error("x")` exited 0).
 #[test]
