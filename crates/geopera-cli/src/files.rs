@@ -142,6 +142,12 @@ fn write_out_now(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
         Ok(meta) if !meta.is_file() => return write_in_place(target, bytes).map_err(cannot),
         _ => {}
     }
+    // Stdout by name on a file the shell opened (`> f`, `>> f`) is written through stdout
+    // itself: reopened by name, the file would be replaced, `>>`'s append lost, and a folder
+    // the user may not write into would refuse a file the shell had opened already.
+    if names_stdout(target) {
+        return crate::call::write_stdout(&[bytes]).map_err(cannot);
+    }
     // A link, even one to a file not made yet, is written through: what it names gets the
     // bytes, and the link stays.
     let resolved = final_target(target).map_err(cannot)?;
@@ -208,6 +214,37 @@ fn may_write(target: &Path) -> bool {
         Err(e) => e.kind() != std::io::ErrorKind::PermissionDenied,
         Ok(_) => true,
     }
+}
+
+/// Whether `path`, or a link on the way from it, names this process's stdout: `/dev/stdout`,
+/// `/dev/fd/1`, `/proc/self/fd/1` or `/proc/<this process>/fd/1`.
+fn names_stdout(path: &Path) -> bool {
+    let own = format!("/proc/{}/fd/1", std::process::id());
+    let stdout = |path: &Path| {
+        ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", own.as_str()]
+            .iter()
+            .any(|name| path == Path::new(name))
+    };
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        if stdout(&current) {
+            return true;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(&current) else {
+            return false;
+        };
+        if !meta.file_type().is_symlink() {
+            return false;
+        }
+        let Ok(target) = std::fs::read_link(&current) else {
+            return false;
+        };
+        current = match current.parent() {
+            Some(parent) => parent.join(target),
+            None => target,
+        };
+    }
+    false
 }
 
 /// The most links followed from a path written through (`--out`, the credentials file), as

@@ -8433,6 +8433,32 @@ fn out_writes_into_a_fifo_or_a_link_to_one_or_to_stdout_and_never_replaces_them(
     }
 }
 
+/// `--out /dev/stdout` with stdout a file the shell opened writes into that file as the
+/// shell opened it: appended to with `>>`. The file was replaced by name, what it held lost.
+#[cfg(target_os = "linux")]
+#[test]
+fn out_to_dev_stdout_appends_where_the_shell_appends() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("log.bin");
+    std::fs::write(&log, b"old").expect("a file");
+    let appending = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("opened to append");
+    let output = s
+        .process()
+        .args(COG_TILE)
+        .args(["--out", "/dev/stdout"])
+        .stdout(appending)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let kept = std::fs::read(&log).expect("the file");
+    assert!(kept.starts_with(b"old"), "what the file held was lost");
+    assert!(kept[3..].starts_with(PNG_SIGNATURE), "the PNG after it");
+}
+
 #[cfg(unix)]
 #[test]
 fn out_never_follows_a_link_planted_where_its_temporary_file_goes() {
