@@ -43,7 +43,7 @@ open_model! {
         /// `status`: where the job is.
         status: Option<JobStatus> = "status", skip_if "Option::is_none";
         /// `progress`, in percent.
-        progress: Option<f64> = "progress", skip_if "Option::is_none";
+        progress: Option<f64> = "progress", skip_if "Option::is_none" lenient;
         /// `project_id` the job belongs to.
         project_id: Option<String> = "project_id", skip_if "Option::is_none";
         /// `process_id` it runs.
@@ -88,7 +88,7 @@ open_model! {
         /// `job`: its id and first state.
         job: Job = "job", skip_if "never";
         /// `assets_to_clip`: how many assets it clips.
-        assets_to_clip: Option<u64> = "assets_to_clip", skip_if "Option::is_none";
+        assets_to_clip: Option<u64> = "assets_to_clip", skip_if "Option::is_none" lenient;
         /// `asset_keys` it clips.
         asset_keys: Option<Vec<String>> = "asset_keys", skip_if "Option::is_none";
     }

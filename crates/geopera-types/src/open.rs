@@ -42,17 +42,92 @@ pub(crate) fn never<T>(_: &T) -> bool {
     false
 }
 
+/// A number an answer may write in another form than its type: an integer written as a
+/// float with no fraction (`11.0`) or as a numeric string (`"11"`). A member marked
+/// `lenient` is read so, and one of any other form is `None`, kept in `extra` as it came:
+/// the answers so typed (an upload's byte counts, an order's credits, a job's progress)
+/// carry ids a caller must not lose because a count came in a form the contract never
+/// fixed (it leaves these members untyped).
+pub(crate) trait Loose: Sized {
+    /// `value` as this number, if it is one.
+    fn loose(value: &serde_json::Value) -> Option<Self>;
+}
+
+/// [`Loose::loose`] for the member's own type.
+pub(crate) fn loose<T: Loose>(value: &serde_json::Value) -> Option<T> {
+    T::loose(value)
+}
+
+/// A number, or a string that reads as one, as a float: what the integer kinds narrow.
+fn as_number(value: &serde_json::Value) -> Option<f64> {
+    match value {
+        serde_json::Value::Number(number) => number.as_f64(),
+        serde_json::Value::String(text) => text.trim().parse::<f64>().ok(),
+        _ => None,
+    }
+    .filter(|number| number.is_finite())
+}
+
+/// An integer kind: exactly when the JSON integer or the string's digits fit, or through a
+/// float with no fraction inside the range a float holds exactly.
+macro_rules! loose_integer {
+    ($($kind:ty),*) => {$(
+        impl Loose for $kind {
+            fn loose(value: &serde_json::Value) -> Option<Self> {
+                let exact = match value {
+                    serde_json::Value::Number(number) => number
+                        .as_i64()
+                        .and_then(|n| <$kind>::try_from(n).ok())
+                        .or_else(|| number.as_u64().and_then(|n| <$kind>::try_from(n).ok())),
+                    serde_json::Value::String(text) => text.trim().parse::<$kind>().ok(),
+                    _ => None,
+                };
+                exact.or_else(|| {
+                    // 2^53: past it a float no longer holds every integer.
+                    const EXACT: f64 = 9_007_199_254_740_992.0;
+                    let number = as_number(value)?;
+                    (number.fract() == 0.0 && number.abs() <= EXACT)
+                        .then(|| <$kind>::try_from(number as i64).ok())
+                        .flatten()
+                })
+            }
+        }
+    )*};
+}
+
+loose_integer!(u32, u64, i64);
+
+impl Loose for f64 {
+    fn loose(value: &serde_json::Value) -> Option<Self> {
+        as_number(value)
+    }
+}
+
 /// Declares a model with typed members plus `extra`, and its fast `Deserialize`.
 ///
 /// A member may list other wire names it is read from (`"orderId" | "order_id"`), for answers
 /// that spell one member two ways; it is always written under the first.
 macro_rules! open_model {
+    // A member read as its type says: a value of another form fails the answer.
+    (@read $model:ident, $map:ident, $key:ident, $field:ident) => {
+        $model.$field = $map.next_value()?
+    };
+    // A member marked `lenient`: read by [`Loose`], and kept in `extra` as it came when it
+    // does not read.
+    (@read $model:ident, $map:ident, $key:ident, $field:ident lenient) => {{
+        let value: serde_json::Value = $map.next_value()?;
+        $model.$field = $crate::open::loose(&value);
+        if $model.$field.is_none() && !value.is_null() {
+            $model.extra.insert($key.clone().into_owned(), value);
+        }
+    }};
     (
         $(#[$meta:meta])*
         pub struct $name:ident {
             $(
                 $(#[doc = $doc:literal])*
-                $field:ident: $ty:ty = $wire:literal $(| $alias:literal)*, skip_if $skip:literal;
+                $field:ident: $ty:ty = $wire:literal $(| $alias:literal)*, skip_if $skip:literal
+                    $($lenient:ident)?;
             )*
         }
     ) => {
@@ -91,7 +166,11 @@ macro_rules! open_model {
                             map.next_key::<$crate::open::Key<'de>>()?
                         {
                             match key.as_ref() {
-                                $( $wire $(| $alias)* => model.$field = map.next_value()?, )*
+                                $( $wire $(| $alias)* => {
+                                    $crate::open::open_model!(
+                                        @read model, map, key, $field $($lenient)?
+                                    );
+                                } )*
                                 _ => {
                                     let value: serde_json::Value = map.next_value()?;
                                     model.extra.insert(key.into_owned(), value);

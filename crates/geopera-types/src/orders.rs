@@ -51,9 +51,9 @@ open_model! {
         /// `updatedAt` (RFC 3339).
         updated_at: Option<String> = "updatedAt", skip_if "Option::is_none";
         /// `totalAud`: the price in Australian dollars.
-        total_aud: Option<f64> = "totalAud" | "total_aud", skip_if "Option::is_none";
+        total_aud: Option<f64> = "totalAud" | "total_aud", skip_if "Option::is_none" lenient;
         /// `totalCredits`: the price in credits (100 credits = A$1).
-        total_credits: Option<i64> = "totalCredits" | "total_credits", skip_if "Option::is_none";
+        total_credits: Option<i64> = "totalCredits" | "total_credits", skip_if "Option::is_none" lenient;
     }
 }
 
@@ -88,11 +88,11 @@ open_model! {
         /// `date` of capture, when the estimate was split by date.
         date: Option<String> = "date", skip_if "Option::is_none";
         /// `area_km2` billed.
-        area_km2: Option<f64> = "area_km2", skip_if "Option::is_none";
+        area_km2: Option<f64> = "area_km2", skip_if "Option::is_none" lenient;
         /// `total_aud` of the group.
-        total_aud: Option<f64> = "total_aud", skip_if "Option::is_none";
+        total_aud: Option<f64> = "total_aud", skip_if "Option::is_none" lenient;
         /// `total_credits` of the group.
-        total_credits: Option<i64> = "total_credits", skip_if "Option::is_none";
+        total_credits: Option<i64> = "total_credits", skip_if "Option::is_none" lenient;
     }
 }
 
@@ -114,16 +114,16 @@ open_model! {
     /// One priced area of a tasking estimate.
     pub struct TaskingEstimateGroup {
         /// `index` of the group in the request.
-        index: Option<u32> = "index", skip_if "Option::is_none";
+        index: Option<u32> = "index", skip_if "Option::is_none" lenient;
         /// `product` requested.
         product: Option<String> = "product", skip_if "Option::is_none";
         /// `areaKm2`: the area as drawn.
-        area_km2: Option<f64> = "areaKm2", skip_if "Option::is_none";
+        area_km2: Option<f64> = "areaKm2", skip_if "Option::is_none" lenient;
         /// `billedAreaKm2`: the area billed (at least the product's minimum).
-        billed_area_km2: Option<f64> = "billedAreaKm2", skip_if "Option::is_none";
+        billed_area_km2: Option<f64> = "billedAreaKm2", skip_if "Option::is_none" lenient;
         /// `totalAud` of the group.
-        total_aud: Option<f64> = "totalAud", skip_if "Option::is_none";
+        total_aud: Option<f64> = "totalAud", skip_if "Option::is_none" lenient;
         /// `totalCredits` of the group.
-        total_credits: Option<i64> = "totalCredits", skip_if "Option::is_none";
+        total_credits: Option<i64> = "totalCredits", skip_if "Option::is_none" lenient;
     }
 }

@@ -45,11 +45,11 @@ open_model! {
         /// `project_id` it uploads into.
         project_id: Option<String> = "project_id", skip_if "Option::is_none";
         /// `total_bytes` reserved.
-        total_bytes: Option<u64> = "total_bytes", skip_if "Option::is_none";
+        total_bytes: Option<u64> = "total_bytes", skip_if "Option::is_none" lenient;
         /// `bytes_uploaded` as last reported by the uploader.
-        bytes_uploaded: Option<u64> = "bytes_uploaded", skip_if "Option::is_none";
+        bytes_uploaded: Option<u64> = "bytes_uploaded", skip_if "Option::is_none" lenient;
         /// `bytes_received` by the storage.
-        bytes_received: Option<u64> = "bytes_received", skip_if "Option::is_none";
+        bytes_received: Option<u64> = "bytes_received", skip_if "Option::is_none" lenient;
         /// `files` stored so far.
         files: Option<Vec<UploadedFile>> = "files", skip_if "Option::is_none";
         /// `error_message` of a failed session.
@@ -76,7 +76,7 @@ open_model! {
         /// `content_type` it was stored with.
         content_type: Option<String> = "content_type", skip_if "Option::is_none";
         /// `size` in bytes.
-        size: Option<u64> = "size", skip_if "Option::is_none";
+        size: Option<u64> = "size", skip_if "Option::is_none" lenient;
         /// `sha256` of the stored bytes, in lowercase hex.
         sha256: Option<String> = "sha256", skip_if "Option::is_none";
     }
