@@ -376,7 +376,7 @@ async fn forget_at(
         Auth::OAuth {
             refresh_token: Some(refresh_token),
             ..
-        } => revoke(&target, refresh_token).await.err(),
+        } => revoke(target, refresh_token).await.err(),
         _ => None,
     };
     target.store.update_locked(&target.profile, |entry| {
