@@ -340,7 +340,8 @@ async fn forget(top: &ArgMatches) -> Outcome {
         return forget_at(&target, parsed).await;
     }
     Err(Failure::other(format!(
-        "the server of profile '{}' changed {LOGOUT_RESOLVES} times while logging out (a          login elsewhere?); nothing was removed: run 'geopera logout' again",
+        "the server of profile '{}' changed {LOGOUT_RESOLVES} times while logging out (a \
+         login elsewhere?); nothing was removed: run 'geopera logout' again",
         inert(&auth::profile(top)?)
     )))
 }

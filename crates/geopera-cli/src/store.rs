@@ -350,7 +350,8 @@ impl Store {
                     if !told && started.elapsed() >= LOCK_NOTICE_AFTER {
                         told = true;
                         crate::paint::note(&format!(
-                            "waiting for another geopera command to release {} (Ctrl-C to                              stop)",
+                            "waiting for another geopera command to release {} (Ctrl-C to \
+                             stop)",
                             crate::paint::path(&path)
                         ));
                     }

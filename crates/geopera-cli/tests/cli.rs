@@ -10147,7 +10147,10 @@ fn a_command_waiting_for_the_credentials_lock_says_so() {
         1,
         "{stderr}"
     );
-    assert!(stderr.contains("credentials.lock"), "{stderr}");
+    assert!(
+        stderr.contains("credentials.lock (Ctrl-C to stop)"),
+        "{stderr}"
+    );
 }
 
 /// A session renewed under the lock is read again from the file, which another login may
