@@ -461,6 +461,9 @@ async fn run<S>(
                             attempt,
                             "credential renewed after 401"
                         );
+                        // Held past the deadline, the resend ends with this 401, not an
+                        // answer from before it.
+                        previous = Some(result);
                         continue;
                     }
                 }
