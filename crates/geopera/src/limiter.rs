@@ -202,7 +202,7 @@ impl Limiter {
 
     /// Until when a call of `class` is held by a 429's pause of a budget it draws on, if it
     /// still is.
-    fn paused_until(&self, class: RateClass) -> Option<Duration> {
+    pub(crate) fn paused_until(&self, class: RateClass) -> Option<Duration> {
         let paused = self
             .paused_until
             .lock()

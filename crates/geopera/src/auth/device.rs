@@ -282,8 +282,16 @@ impl DeviceAuthorization {
                 .oidc
                 .clone()
                 .request_timeout(left.min(self.oidc.request_time()));
-            // Its turn (a 429's pause, the pacing) may come after the code expires: the poll
-            // then goes at once, as a session's sign-in does, rather than ask too late.
+            // A 429's pause that outlasts the code leaves no poll the provider would take:
+            // the code is as good as expired, and asking during the pause only meets it again.
+            let paused = via
+                .limiter
+                .paused_until(geopera_types::RateClass::Unauthenticated);
+            if paused.is_some_and(|until| until >= expires) {
+                return Err(expired(failure.as_ref()));
+            }
+            // Its turn under the pacing may still come after the code expires: the poll then
+            // goes at once, as a session's sign-in does, rather than ask too late.
             let this_poll = Via {
                 wait_at_most: Some(left),
                 ..via

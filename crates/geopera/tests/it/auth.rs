@@ -2354,9 +2354,9 @@ fn a_device_flow_slows_down_on_429_and_signs_in() {
     }
 }
 
-/// A poll whose turn a 429's pause puts past the code's expiry goes at once instead of
-/// waiting for it: polling never runs past `expires_in`, as the docs say. It waited out the
-/// pause (a minute here) and asked about a code that had expired long before.
+/// A 429's pause that outlasts the device code ends the wait as expired, at once: polling
+/// never runs past `expires_in`, as the docs say. It waited out the pause (a minute here)
+/// and asked about a code that had expired long before.
 #[test]
 fn a_device_poll_does_not_wait_for_its_turn_past_the_code_s_expiry() {
     fn limiting_provider(_: usize) -> crate::hostile::Reply {
@@ -2369,7 +2369,7 @@ fn a_device_poll_does_not_wait_for_its_turn_past_the_code_s_expiry() {
     for face in ["async", "blocking"] {
         let time = SharedTime::new(&ManualClock::new());
         let clock: Arc<dyn geopera::Clock> = time.clone();
-        let (_provider, client, flow) =
+        let (provider, client, flow) =
             device_flow(30, limiting_provider, Some(clock), Duration::from_secs(5));
         let started = geopera::Clock::now(&*time);
         let error = wait_from(face, flow, &client).expect_err("never approved");
@@ -2380,6 +2380,8 @@ fn a_device_poll_does_not_wait_for_its_turn_past_the_code_s_expiry() {
         );
         let waited = geopera::Clock::now(&*time).saturating_sub(started);
         assert!(waited <= Duration::from_secs(30), "{face}: {waited:?}");
+        // The start and the one poll the pause answered: none asked during the pause.
+        assert_eq!(provider.seen().len(), 2, "{face}");
     }
 }
 
