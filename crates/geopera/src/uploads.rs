@@ -669,7 +669,9 @@ fn integer_or_none<'de, D: serde::Deserializer<'de>>(
 /// Only the one attempt tells: a call sent again after an attempt whose outcome was not
 /// known (a timeout, a 5xx) may have reserved on that attempt, whatever the last one met —
 /// a 409 for the key still being worked on, a 410 for a key whose answer is not kept, no
-/// connection to a server that went away.
+/// connection to a server that went away. An error keeps the count of attempts, not what
+/// each met, so every call sent more than once is [`Release::Unknown`], one refused with a
+/// 429 each time too: it errs towards saying the space may be held.
 fn reserved_by(error: &Error) -> Release {
     if error.attempts() > 1 {
         return Release::Unknown;
