@@ -71,8 +71,15 @@ fn paging_functions(op: &OperationDef) -> String {
 }
 
 /// What `items()` yields for `op`, and how its doc says so: typed items where the page model
-/// types them, JSON otherwise.
+/// types them, items that keep their links out of `Debug` where the page does, JSON
+/// otherwise.
 fn page_item(op: &OperationDef) -> (&'static str, &'static str) {
+    if op.output_override == Some("crate::models::DownloadLinks") {
+        return (
+            "crate::models::DownloadLinks",
+            "as JSON whose signed links `Debug` cuts short",
+        );
+    }
     match op.output.as_deref() {
         Some("CatalogSearchOutput") => ("crate::models::StacItem", "as a typed STAC item"),
         _ => ("serde_json::Value", "as JSON"),

@@ -89,6 +89,12 @@ pub const OUTPUT_OVERRIDES: &[(&str, &str)] = &[
     ("orders.tasking.place", "crate::models::Order"),
     ("processing.create", "crate::models::Job"),
     ("processing.job.register", "crate::models::Job"),
+    // Lists of jobs, whose outputs are signed links.
+    ("processing.jobs.list", "crate::models::DownloadLinks"),
+    (
+        "processing.project_jobs.list",
+        "crate::models::DownloadLinks",
+    ),
     (
         "processing.create_and_dispatch",
         "crate::models::DispatchedJob",

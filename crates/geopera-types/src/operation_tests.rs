@@ -72,7 +72,9 @@ fn the_descriptors_say_which_answers_hold_credentials() {
             ("processing.create", "Job"),
             ("processing.job.get", "Job"),
             ("processing.job.register", "Job"),
+            ("processing.jobs.list", "DownloadLinks"),
             ("processing.project_job.get", "Job"),
+            ("processing.project_jobs.list", "DownloadLinks"),
             ("share.link.create", "ShareLinkCreateOutput"),
             ("uploads.signed_url", "SignedUrlOutput"),
         ]

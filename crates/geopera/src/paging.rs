@@ -585,6 +585,15 @@ impl PageItems for crate::models::CatalogSearchOutput {
     }
 }
 
+/// Pages that hand out signed links (lists of jobs, whose outputs carry them): each item keeps
+/// them out of `Debug` as the page does.
+impl PageItems for crate::models::DownloadLinks {
+    type Item = crate::models::DownloadLinks;
+    fn split(page: Value) -> Result<Vec<Self::Item>, (Value, serde_json::Error)> {
+        listed(page).map(|items| items.into_iter().map(Self::Item::from).collect())
+    }
+}
+
 impl PageItems for crate::models::FeatureCollectionOutput {
     type Item = Value;
     fn split(page: Value) -> Result<Vec<Value>, (Value, serde_json::Error)> {

@@ -6998,7 +6998,7 @@ pub static PROCESSING_JOB_TYPES_LIST: OperationInfo = OperationInfo {
     answer_holds_credentials: false,
 };
 
-/// Reads, safe to retry · page-and-limit paging · `processing:read` · 600/min · [`JobsListInput`](crate::models::JobsListInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · page-and-limit paging · `processing:read` · 600/min · [`JobsListInput`](crate::models::JobsListInput) → 200 [`DownloadLinks`](crate::models::DownloadLinks).
 ///
 /// The operation `processing.jobs.list` as a type; [`PROCESSING_JOBS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -7007,7 +7007,7 @@ pub struct ProcessingJobsList;
 impl Operation for ProcessingJobsList {
     const INFO: &'static OperationInfo = &PROCESSING_JOBS_LIST;
     type Input = crate::models::JobsListInput;
-    type Output = serde_json::Value;
+    type Output = crate::models::DownloadLinks;
 }
 
 /// What is known of `processing.jobs.list`.
@@ -7024,13 +7024,13 @@ pub static PROCESSING_JOBS_LIST: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::JOBS_LIST_INPUT),
     output: &Shape::Any,
     input_type: "JobsListInput",
-    output_type: "serde_json::Value",
+    output_type: "DownloadLinks",
     answers_ndjson: false,
     paging: Paging::LimitPage,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
-    answer_holds_credentials: false,
+    answer_holds_credentials: true,
 };
 
 /// Reads, safe to retry · `processing:read` · 600/min · [`ProjectJobGetInput`](crate::models::ProjectJobGetInput) → 200 [`Job`](crate::models::Job).
@@ -7068,7 +7068,7 @@ pub static PROCESSING_PROJECT_JOB_GET: OperationInfo = OperationInfo {
     answer_holds_credentials: true,
 };
 
-/// Reads, safe to retry · offset paging · `processing:read` · 600/min · [`ProjectJobsInput`](crate::models::ProjectJobsInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · offset paging · `processing:read` · 600/min · [`ProjectJobsInput`](crate::models::ProjectJobsInput) → 200 [`DownloadLinks`](crate::models::DownloadLinks).
 ///
 /// The operation `processing.project_jobs.list` as a type; [`PROCESSING_PROJECT_JOBS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -7077,7 +7077,7 @@ pub struct ProcessingProjectJobsList;
 impl Operation for ProcessingProjectJobsList {
     const INFO: &'static OperationInfo = &PROCESSING_PROJECT_JOBS_LIST;
     type Input = crate::models::ProjectJobsInput;
-    type Output = serde_json::Value;
+    type Output = crate::models::DownloadLinks;
 }
 
 /// What is known of `processing.project_jobs.list`.
@@ -7094,13 +7094,13 @@ pub static PROCESSING_PROJECT_JOBS_LIST: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::PROJECT_JOBS_INPUT),
     output: &Shape::Any,
     input_type: "ProjectJobsInput",
-    output_type: "serde_json::Value",
+    output_type: "DownloadLinks",
     answers_ndjson: false,
     paging: Paging::Offset,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
-    answer_holds_credentials: false,
+    answer_holds_credentials: true,
 };
 
 /// Writes, retried under an idempotency key · `projects:write` · 600/min · [`AddMemberInput`](crate::models::AddMemberInput) → 200 [`MemberOutput`](crate::models::MemberOutput).

@@ -1024,4 +1024,22 @@ async fn a_job_with_registered_outputs_is_read_with_them() {
     let href = outputs[0]["href"].as_str().expect("a link");
     let (_, query) = href.split_once('?').expect("a signed link");
     assert!(!format!("{read:?}").contains(query), "{read:?}");
+    // Listed, the job keeps the link out of `Debug` too, page and item alike.
+    let page = geopera::operations::processing_jobs_list::send(
+        &client,
+        geopera::models::JobsListInput::new(),
+    )
+    .await
+    .expect("a page of jobs");
+    let shown = format!("{page:?}");
+    assert!(shown.contains(&job) && !shown.contains(query), "{shown}");
+    let mut items = geopera::operations::processing_jobs_list::items(
+        &client,
+        geopera::models::JobsListInput::new(),
+    );
+    let item = futures::StreamExt::next(&mut items)
+        .await
+        .expect("an item")
+        .expect("a job");
+    assert!(!format!("{item:?}").contains(query), "{item:?}");
 }
