@@ -95,6 +95,12 @@ pub(crate) async fn call(
     let Some(info) = geopera_types::operations::find(operation_id) else {
         return Err(unknown_operation(operation_id));
     };
+    // A password or token the body carries is kept out of every message from here on, as
+    // the credential the call is made with is: an error answer quoting the body (a gateway
+    // echoing it, a wrong `--api-url`) would print it.
+    for secret in secrets_in(info, &body) {
+        crate::hidden::hide(secret);
+    }
     out_answers_bytes(operation_id, settings)?;
     shaping_applies(operation_id, settings)?;
     all_prints_lines(settings)?;
@@ -498,6 +504,23 @@ fn print_dry_run(
 /// password, a delivery's headers) replaced by the redaction mark, and the names of the
 /// members so changed. A dry run is pasted into tickets and chats, and shows the
 /// `Authorization` header the same way; the members stay, so the shape shown is the shape sent.
+/// The credentials `body` carries in the operation's secret fields: a field's text, or the
+/// texts of a field that is an object (a subscription's delivery `headers`).
+fn secrets_in<'a>(info: &OperationInfo, body: &'a Value) -> Vec<&'a str> {
+    let mut found = Vec::new();
+    for &field in info.secret_fields {
+        match body.get(field) {
+            Some(Value::String(text)) => found.push(text.as_str()),
+            Some(Value::Object(members)) => {
+                found.extend(members.values().filter_map(Value::as_str))
+            }
+            _ => {}
+        }
+    }
+    found.retain(|text| !text.is_empty());
+    found
+}
+
 fn without_credentials(info: &OperationInfo, body: &Value) -> (Value, Vec<&'static str>) {
     let mut shown = body.clone();
     let mut hidden = Vec::new();

@@ -4271,6 +4271,45 @@ fn text_from_the_server_cannot_steer_the_terminal() {
     assert!(text(&output.stderr).contains(r"\u{1b}]8;;http://evil.example"));
 }
 
+/// A password the body carries stays out of the error an answer quoting it makes, as the
+/// call's own credential does: a gateway echoing the body printed it on stderr.
+#[test]
+fn a_password_in_the_body_stays_out_of_an_error_quoting_it() {
+    let s = setup();
+    for (status, answer) in [
+        (400, r#"{"detail":"rejected password hunter2hunter2"}"#),
+        (
+            422,
+            r#"{"detail":[{"loc":["body","password"],"input":"hunter2hunter2"}]}"#,
+        ),
+    ] {
+        let url = canned_server(status, answer.to_owned(), 1);
+        let output = s
+            .against(&url)
+            .args([
+                "share",
+                "link",
+                "create",
+                "--target-type",
+                "item",
+                "--target-id",
+                "x",
+            ])
+            .args([
+                "--password",
+                "hunter2hunter2",
+                "--expires-at",
+                "2030-01-01T00:00:00Z",
+            ])
+            .output()
+            .expect("geopera runs");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("[redacted]") || status == 422, "{stderr}");
+        assert!(!stderr.contains("hunter2hunter2"), "{stderr}");
+    }
+}
+
 #[test]
 fn a_long_cell_in_a_table_is_printed_whole_without_widening_every_other_row() {
     let s = setup();
