@@ -707,21 +707,32 @@ fn print_checked(
     };
     warn_repeated_before_jq(checked.text());
     if settings.output == Output::Table {
-        // Several results are one table of them, as the lines of an NDJSON answer are: a
-        // table per result would repeat the header above each row. One result is laid out as
-        // any answer is (an object as KEY / VALUE).
-        let mut results = Vec::new();
+        // The results are the rows of one table, as the lines of an NDJSON answer are, however
+        // many there are: a table per result repeated the header above each row, and a
+        // program's layout changed with the count of what it found. A lone list is laid out
+        // as the list it is (`--jq .features`).
+        let mut rows = Vec::new();
+        let mut lone = None;
         let ran = crate::jq::run(expr, checked.text(), |result| {
-            results.push(result);
+            if rows.len() >= MAX_TABLE_ROWS {
+                return Err(Failure::other(format!(
+                    "--jq gave more than {MAX_TABLE_ROWS} results, more than -o table lays \
+                     out; print them with -o ndjson"
+                )));
+            }
+            if rows.is_empty() && lone.is_none() && result.trim_start().starts_with('[') {
+                lone = Some(result);
+                return Ok(());
+            }
+            if let Some(list) = lone.take() {
+                rows.push(table_row(&list)?);
+            }
+            rows.push(table_row(&result)?);
             Ok(())
         });
-        if let [result] = results.as_slice() {
-            print_result(result, settings)?;
-        } else if !results.is_empty() {
-            let rows = results
-                .iter()
-                .map(|result| table_row(result))
-                .collect::<Result<Vec<_>, _>>()?;
+        if let Some(list) = lone {
+            print_result(&list, settings)?;
+        } else if !rows.is_empty() {
             let list = crate::ordered::Ordered::Array(rows);
             print(&crate::table::table(&list, crate::paint::stdout()))?;
         }
@@ -732,6 +743,11 @@ fn print_checked(
         print_result(&result, settings)
     })
 }
+
+/// The most results of `--jq` laid out as one table: a table is printed once all its rows are
+/// in, sized by every row, so a program that never ends (`repeat(.)`) would fill memory
+/// before printing anything.
+const MAX_TABLE_ROWS: usize = 100_000;
 
 /// Prints one result of `--jq` as `--output` asks.
 fn print_result(result: &str, settings: &Settings) -> Outcome {

@@ -5888,19 +5888,50 @@ fn several_jq_results_are_one_table() {
         "{table}"
     );
     assert_eq!(table.matches("COLLECTION").count(), 1, "{table}");
-    // One result is laid out as an answer is: an object as KEY / VALUE.
+    // One result is a row too, so the layout does not change with what the search found.
     let output = s
         .cli()
         .args(SEARCH_ONE)
-        .args(["--jq", ".features[0] | {id}", "-o", "table"])
+        .args(["--jq", ".features[] | {id, collection}", "-o", "table"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let table = text(&output.stdout);
+    assert_eq!(table.lines().count(), 2, "{table}");
+    assert!(table.starts_with("ID"), "{table}");
+    // A lone list is laid out as the list it is.
+    let output = s
+        .cli()
+        .args([
+            "catalog",
+            "search",
+            "--host-name",
+            "earthsearch-aws",
+            "--limit",
+            "3",
+        ])
+        .args(["--jq", "[.features[] | {id}]", "-o", "table"])
         .output()
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(
         text(&output.stdout).lines().count(),
-        2,
+        4,
         "{}",
         text(&output.stdout)
+    );
+    // Results without end are refused past a bound rather than held until memory runs out.
+    let output = s
+        .cli()
+        .args(SEARCH_ONE)
+        .args(["--jq", "repeat(1)", "-o", "table"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("-o ndjson"),
+        "{}",
+        text(&output.stderr)
     );
 }
 
