@@ -142,11 +142,13 @@ fn write_out_now(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
         Ok(meta) if !meta.is_file() => return write_in_place(target, bytes).map_err(cannot),
         _ => {}
     }
-    // Stdout by name on a file the shell opened (`> f`, `>> f`) is written through stdout
-    // itself: reopened by name, the file would be replaced, `>>`'s append lost, and a folder
-    // the user may not write into would refuse a file the shell had opened already.
-    if names_stdout(target) {
-        return crate::call::write_stdout(&[bytes]).map_err(cannot);
+    // Stdout or stderr by name on a file the shell opened (`> f`, `>> f`) is written through
+    // the stream itself: reopened by name, the file would be replaced, `>>`'s append lost,
+    // and a folder the user may not write into would refuse a file the shell had opened.
+    match names_standard(target) {
+        Some(Standard::Out) => return crate::call::write_stdout(&[bytes]).map_err(cannot),
+        Some(Standard::Err) => return write_stderr(bytes).map_err(cannot),
+        None => {}
     }
     // A link, even one to a file not made yet, is written through: what it names gets the
     // bytes, and the link stays.
@@ -216,35 +218,62 @@ fn may_write(target: &Path) -> bool {
     }
 }
 
-/// Whether `path`, or a link on the way from it, names this process's stdout: `/dev/stdout`,
-/// `/dev/fd/1`, `/proc/self/fd/1` or `/proc/<this process>/fd/1`.
-fn names_stdout(path: &Path) -> bool {
-    let own = format!("/proc/{}/fd/1", std::process::id());
-    let stdout = |path: &Path| {
-        ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", own.as_str()]
-            .iter()
-            .any(|name| path == Path::new(name))
+/// The standard streams `--out` may name.
+#[derive(Clone, Copy)]
+enum Standard {
+    Out,
+    Err,
+}
+
+/// Which of this process's stdout and stderr `path`, or a link on the way from it, names:
+/// `/dev/stdout`, `/dev/fd/1`, `/proc/self/fd/1`, `/proc/<this process>/fd/1`, and the same
+/// for stderr (2).
+fn names_standard(path: &Path) -> Option<Standard> {
+    let pid = std::process::id();
+    let named = |path: &Path| {
+        [(Standard::Out, "stdout", 1), (Standard::Err, "stderr", 2)]
+            .into_iter()
+            .find(|(_, name, fd)| {
+                [
+                    format!("/dev/{name}"),
+                    format!("/dev/fd/{fd}"),
+                    format!("/proc/self/fd/{fd}"),
+                    format!("/proc/{pid}/fd/{fd}"),
+                ]
+                .iter()
+                .any(|known| path == Path::new(known))
+            })
+            .map(|(stream, _, _)| stream)
     };
     let mut current = path.to_path_buf();
     for _ in 0..MAX_LINKS {
-        if stdout(&current) {
-            return true;
+        if let Some(stream) = named(&current) {
+            return Some(stream);
         }
-        let Ok(meta) = std::fs::symlink_metadata(&current) else {
-            return false;
-        };
+        let meta = std::fs::symlink_metadata(&current).ok()?;
         if !meta.file_type().is_symlink() {
-            return false;
+            return None;
         }
-        let Ok(target) = std::fs::read_link(&current) else {
-            return false;
-        };
+        let target = std::fs::read_link(&current).ok()?;
         current = match current.parent() {
             Some(parent) => parent.join(target),
             None => target,
         };
     }
-    false
+    None
+}
+
+/// Writes `bytes` to stderr whole, reporting what the system says, as
+/// [`crate::call::write_stdout`] does for stdout.
+fn write_stderr(bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let lock = std::io::stderr().lock();
+    #[cfg(unix)]
+    let mut out = std::fs::File::from(std::os::fd::AsFd::as_fd(&lock).try_clone_to_owned()?);
+    #[cfg(not(unix))]
+    let mut out = lock;
+    out.write_all(bytes)?;
+    out.flush()
 }
 
 /// The most links followed from a path written through (`--out`, the credentials file), as

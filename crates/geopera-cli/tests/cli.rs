@@ -8527,6 +8527,24 @@ fn out_to_dev_stdout_appends_where_the_shell_appends() {
     let kept = std::fs::read(&log).expect("the file");
     assert!(kept.starts_with(b"old"), "what the file held was lost");
     assert!(kept[3..].starts_with(PNG_SIGNATURE), "the PNG after it");
+
+    // And stderr the same way (`2>> log`).
+    std::fs::write(&log, b"old").expect("a file");
+    let appending = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("opened to append");
+    let output = s
+        .process()
+        .args(COG_TILE)
+        .args(["--out", "/dev/stderr"])
+        .stderr(appending)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0));
+    let kept = std::fs::read(&log).expect("the file");
+    assert!(kept.starts_with(b"old"), "what the file held was lost");
+    assert!(kept[3..].starts_with(PNG_SIGNATURE), "the PNG after it");
 }
 
 #[cfg(unix)]
