@@ -162,7 +162,17 @@ fn main() -> anyhow::Result<()> {
         let _entered = runtime.enter();
         stop_signal().context("listening for Ctrl-C and SIGTERM")?
     };
-    println!("Geopera emulator listening on {}", emulator.base_url());
+    // Bound to every interface, it says so: the base URL its links name is the loopback one,
+    // which read alone would pass for a server other machines cannot reach.
+    if emulator.addr().ip().is_unspecified() {
+        println!(
+            "Geopera emulator listening on {} (every interface); links name {}",
+            emulator.addr(),
+            emulator.base_url()
+        );
+    } else {
+        println!("Geopera emulator listening on {}", emulator.base_url());
+    }
     println!("Demo API key (every scope): {}", emulator.api_key());
     for user in emulator.users() {
         println!(
