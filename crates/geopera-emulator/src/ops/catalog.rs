@@ -2,7 +2,8 @@
 
 use bytes::Bytes;
 use geopera_types::models::ImageAssetInput;
-use geopera_types::JsonObject;
+use geopera_types::operations as op;
+use geopera_types::{JsonObject, LocItem, Operation as _};
 use http::header::{HeaderName, HeaderValue, LOCATION};
 use http::StatusCode;
 use serde_json::{json, Value};
@@ -26,9 +27,27 @@ pub(crate) fn search(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
 /// Every match, one GeoJSON feature per line; from where the `next` token's page starts
 /// when the body gives one, and the first `limit` of them when it gives a limit, as a page
 /// would hold.
+///
+/// The contract leaves the body free-form, but it is a search's: it is checked as
+/// `catalog.search` checks its own, bar the host, which a stream may leave out, and a `null`
+/// limit, which streams every match. Unchecked, a
+/// filter of another type (`"collections": "sentinel-1-grd"`, a text where a list belongs)
+/// was read as no filter, and every item streamed.
 pub(crate) fn search_stream(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
     let limited = body.get("limit").is_some_and(|limit| !limit.is_null());
-    let search = Search::parse(&Value::Object(body), ctx.shared.seed)?;
+    let body = Value::Object(body);
+    let at = |field: &str| [LocItem::from("body"), LocItem::from(field)];
+    // A `null` limit streams every match, where a page must have one.
+    let unlimited = body.get("limit").is_some_and(Value::is_null);
+    let failures: Vec<_> = geopera_types::validate::validate(op::CatalogSearch::INFO.input, &body)
+        .into_iter()
+        .filter(|failure| !(failure.r#type == "missing" && failure.loc == at("host_name")))
+        .filter(|failure| !(unlimited && failure.loc == at("limit")))
+        .collect();
+    if !failures.is_empty() {
+        return Err(ApiError::Validation(failures));
+    }
+    let search = Search::parse(&body, ctx.shared.seed)?;
     let most = if limited { search.limit } else { usize::MAX };
     let mut out = Vec::new();
     for item in search

@@ -519,6 +519,38 @@ fn search_stream_answers_the_same_matches_as_ndjson() {
     assert_eq!(streamed, ids);
 }
 
+/// A stream's filters are checked as a search's are, bar the host it may leave out: one of
+/// another type (a collection as a text, ids as a text, a number as the token) was read as
+/// no filter, and every item streamed.
+#[test]
+fn search_stream_refuses_a_filter_of_another_type() {
+    let api = Api::start();
+    for (body, field) in [
+        (
+            json!({"host_name": "earthsearch-aws", "collections": "sentinel-1-grd", "limit": 5}),
+            "collections",
+        ),
+        (
+            json!({"host_name": "earthsearch-aws", "ids": "S2_1"}),
+            "ids",
+        ),
+        (json!({"host_name": "earthsearch-aws", "next": 42}), "next"),
+        (json!({"host_name": 7}), "host_name"),
+    ] {
+        let resp = api.call("catalog.search_stream", body.clone());
+        assert_eq!(resp.status, 422, "{body}");
+        assert_eq!(
+            resp.json()["detail"][0]["loc"],
+            json!(["body", field]),
+            "{body}"
+        );
+    }
+    // The host may still be left out.
+    let resp = api.call("catalog.search_stream", json!({"limit": 2}));
+    assert_eq!(resp.status, 200, "{:?}", resp.body);
+    assert_eq!(String::from_utf8_lossy(&resp.body).lines().count(), 2);
+}
+
 /// A stream given a page's `next` token starts where that page does, as the page would: once,
 /// the token was checked and then ignored, and the stream began again at the first match.
 #[test]
