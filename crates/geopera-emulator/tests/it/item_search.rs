@@ -553,14 +553,14 @@ fn a_bbox_across_the_antimeridian_matches_both_sides_and_off_the_globe_is_422() 
             refused(api.call(op, body), "bbox", &format!("{op} {bbox}"));
         }
     }
-    // The stream's body is not checked against a schema: a member that is not a number is
-    // refused there, where it was once skipped and the four numbers after it taken as a box.
+    // A member of the stream's box that is not a number is refused at its place, as a
+    // search's is; it was once skipped and the four numbers after it taken as a box.
     let skipped = api.call(
         "catalog.search_stream",
         json!({"host_name": "earthsearch-aws", "bbox": ["x", 0.0, 0.0, 1.0, 1.0]}),
     );
     assert_eq!(skipped.status, 422);
-    assert_eq!(skipped.json()["detail"][0]["loc"], json!(["body", "bbox"]));
+    assert_eq!(skipped.json()["detail"][0]["loc"], json!(["body", "bbox", 0]));
 }
 
 /// Regression: `items.create` and `items.update` kept any `bbox` and `geometry`, so an item
