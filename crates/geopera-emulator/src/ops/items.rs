@@ -139,8 +139,15 @@ pub(crate) fn update(ctx: &Ctx<'_>, input: ItemUpdateInput) -> Outcome {
     item.set("collection_id", input.collection_id);
     item.set("name", name);
     item.set("description", input.description);
+    // A geometry moved without a box of its own leaves the old box behind, which no longer
+    // bounds it: the item would be found where it was, and missed where it is. It is dropped,
+    // and the searches read the geometry's own boxes.
+    let moved_unboxed = input.geometry.is_some() && input.bbox.is_none();
     item.set("geometry", input.geometry);
     item.set("bbox", input.bbox);
+    if moved_unboxed {
+        item.set("bbox", Some(Value::Null));
+    }
     item.set("datetime", input.datetime);
     item.set("cloud_cover", input.cloud_cover);
     item.set("gsd", input.gsd);

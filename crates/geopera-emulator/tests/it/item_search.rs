@@ -123,6 +123,30 @@ fn project_searches_filter_by_place_time_collection_and_cloud() {
 /// An interval that ends before it starts is a mistake (bounds swapped), not a search for
 /// nothing: it is 422 at `datetime` on every item search, as `catalog.search` answers it,
 /// rather than an empty page that reads as "no items".
+/// An item whose geometry moves without a box of its own is found where it is: the box it was
+/// made with stayed, so searches found it where it had been and missed it where it was.
+#[test]
+fn an_item_moved_without_a_box_is_found_where_it_is() {
+    let api = Api::start();
+    let (project, items) = project_with_items(&api);
+    let moved = api.ok(
+        "items.update",
+        json!({"item_id": items[0], "geometry": {"type": "Point", "coordinates": [100.5, 10.5]}}),
+    );
+    assert_eq!(moved["bbox"], Value::Null, "{moved}");
+    let found =
+        |bbox: [f64; 4]| ids(&api.ok("items.search", json!({"project_id": project, "bbox": bbox})));
+    assert_eq!(found([100.0, 10.0, 101.0, 11.0]), [items[0].clone()]);
+    assert!(!found([9.0, 9.0, 10.9, 10.9]).contains(&items[0]));
+    // Moved with a box of its own, that box is kept.
+    let boxed = api.ok(
+        "items.update",
+        json!({"item_id": items[1], "geometry": {"type": "Point", "coordinates": [50.5, 5.5]},
+               "bbox": [50.0, 5.0, 51.0, 6.0]}),
+    );
+    assert_eq!(boxed["bbox"], json!([50.0, 5.0, 51.0, 6.0]));
+}
+
 #[test]
 fn an_interval_ending_before_it_starts_is_422_at_datetime() {
     let api = Api::start();
