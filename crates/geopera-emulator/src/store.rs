@@ -87,6 +87,8 @@ const MIGRATIONS: &[Step] = &[
     Step::Rust(digest_secrets),
     // 9: what the credit ledger's dropped entries added up to (NULL: none dropped yet).
     Step::Sql("ALTER TABLE orgs ADD COLUMN folded TEXT;"),
+    // 10: share links by the SHA-256 digest of their token (and of their tiles' key).
+    Step::Rust(digest_share_tokens),
 ];
 
 /// One step of [`MIGRATIONS`]: SQL, or Rust for what SQLite cannot compute itself.
@@ -107,6 +109,46 @@ fn digest_secrets(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     let mut update = tx.prepare("UPDATE credentials SET secret = ?1 WHERE secret = ?2")?;
     for secret in secrets {
         update.execute(params![digest(&secret), secret])?;
+    }
+    Ok(())
+}
+
+/// Replaces each share link's token in its record by the token's digest and its tiles' key's,
+/// as the emulator keeps them from version 10 on: a copy of the file then opens no share and
+/// serves no shared tile. A record that does not read is left for the loader to judge.
+fn digest_share_tokens(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    use crate::ops::{tiles_key, TILES_DIGEST, TOKEN_DIGEST};
+    use crate::uploads::sha256_hex;
+    let rows: Vec<(String, String)> = tx
+        .prepare("SELECT id, record FROM resources")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut update = tx.prepare("UPDATE resources SET record = ?1 WHERE id = ?2")?;
+    for (id, text) in rows {
+        let Ok(mut record) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        if record["family"] != "share_link" {
+            continue;
+        }
+        let Some(fields) = record
+            .get_mut("fields")
+            .and_then(serde_json::Value::as_object_mut)
+        else {
+            continue;
+        };
+        let Some(serde_json::Value::String(token)) = fields.remove("token") else {
+            continue;
+        };
+        let password = fields
+            .get("password_sha256")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        fields.insert(TOKEN_DIGEST.to_owned(), sha256_hex(token.as_bytes()).into());
+        let tiles = sha256_hex(tiles_key(&token, &password).as_bytes());
+        fields.insert(TILES_DIGEST.to_owned(), tiles.into());
+        update.execute(params![json_text(&record), id])?;
     }
     Ok(())
 }

@@ -36,7 +36,9 @@ mod webhooks;
 
 pub(crate) use input::validate_as_written;
 pub(crate) use items::asset_deleted;
-pub(crate) use sharing::{share_tiles_live, SHARE_TILES_KIND};
+pub(crate) use sharing::{
+    share_tiles_live, tiles_key, SHARE_TILES_KIND, TILES_DIGEST, TOKEN_DIGEST,
+};
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, MutexGuard};

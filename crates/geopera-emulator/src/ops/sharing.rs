@@ -55,8 +55,16 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: ShareLinkCreate) -> Outcome {
         .to_owned();
     // Sharing what a project holds is an editor's, as revoking the link is.
     require_role_if_kept(ctx, &inner.resources, &project, Role::Editor)?;
+    let password_sha256 = sha256_hex(input.password.expose().as_bytes());
     let mut fields = Map::new();
-    fields.insert("token".to_owned(), Value::from(token));
+    fields.insert(
+        TOKEN_DIGEST.to_owned(),
+        Value::from(sha256_hex(token.as_bytes())),
+    );
+    fields.insert(
+        TILES_DIGEST.to_owned(),
+        Value::from(sha256_hex(tiles_key(&token, &password_sha256).as_bytes())),
+    );
     fields.insert("target_type".to_owned(), target_type);
     fields.insert("target_id".to_owned(), Value::from(input.target_id));
     fields.insert("permission".to_owned(), json!(input.permission));
@@ -70,10 +78,7 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: ShareLinkCreate) -> Outcome {
     fields.insert("access_count".to_owned(), Value::from(0));
     fields.insert("last_accessed_at".to_owned(), Value::Null);
     fields.insert("created_by".to_owned(), Value::Null);
-    fields.insert(
-        "password_sha256".to_owned(),
-        Value::from(sha256_hex(input.password.expose().as_bytes())),
-    );
+    fields.insert("password_sha256".to_owned(), Value::from(password_sha256));
     let link = inner.resources.create(
         &mut inner.rng,
         Family::ShareLink,
@@ -82,7 +87,12 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: ShareLinkCreate) -> Outcome {
         now,
         fields,
     )?;
-    Ok(ctx.ok(&link_json(link)))
+    // The token is answered once, here: the record keeps only its digest.
+    let mut answer = link_json(link);
+    if let Some(map) = answer.as_object_mut() {
+        map.insert("token".to_owned(), Value::from(token));
+    }
+    Ok(ctx.ok(&answer))
 }
 
 pub(crate) fn revoke(ctx: &Ctx<'_>, input: ShareLinkRevokeInput) -> Outcome {
@@ -118,7 +128,10 @@ pub(crate) fn validate(ctx: &Ctx<'_>, input: ShareLinkValidateInput) -> Outcome 
 /// A TileJSON document whose tile URL names the link's token.
 pub(crate) fn tilejson(ctx: &Ctx<'_>, input: ShareTilejsonInput) -> Outcome {
     let (link, _) = open(ctx, input.token.expose(), input.password.expose())?;
-    let key = tiles_key(&link);
+    let key = tiles_key(
+        input.token.expose(),
+        link.str("password_sha256").unwrap_or_default(),
+    );
     Ok(ctx.ok(&json!({
         "tilejson": "3.0.0",
         "name": link.fields.get("target_id"),
@@ -183,30 +196,38 @@ pub(super) fn open(
 /// once, which only a look at the link itself can tell. Tile fetches are not counted as
 /// accesses.
 pub(crate) fn share_tiles_live(resources: &Resources, key: &str, now: i64) -> bool {
+    let offered = sha256_hex(key.as_bytes());
     resources
         .find(Family::ShareLink, |link| {
-            bool::from(tiles_key(link).as_bytes().ct_eq(key.as_bytes()))
+            link.str(TILES_DIGEST)
+                .is_some_and(|kept| bool::from(kept.as_bytes().ct_eq(offered.as_bytes())))
         })
         .is_some_and(|link| live(link, now) && target(resources, link).is_some())
 }
 
+/// The member of a link's record that keeps the SHA-256 digest of its token, and the one that
+/// keeps the digest of its [`tiles_key`]: the state file keeps no secret in clear, so that a
+/// copy of it opens no share and serves no shared tile.
+pub(crate) const TOKEN_DIGEST: &str = "token_sha256";
+pub(crate) const TILES_DIGEST: &str = "tiles_sha256";
+
 /// What names a link's tiles in their URL: a digest of its token and its password's digest,
 /// never the token. The token is what a link's owner passes around, the password apart; named
-/// by the token, the tiles were served to anyone who had it without the password. Derived
-/// rather than stored, so links kept in a state file from before have one too.
-fn tiles_key(link: &Resource) -> String {
-    let token = link.str("token").unwrap_or_default();
-    let password = link.str("password_sha256").unwrap_or_default();
+/// by the token, the tiles were served to anyone who had it without the password. Made from
+/// the token, which `share.tilejson`'s caller gives and the record does not keep, so that the
+/// record's digests alone cannot make it.
+pub(crate) fn tiles_key(token: &str, password_sha256: &str) -> String {
     format!(
         "shrt_{}",
-        sha256_hex(format!("share tiles\n{token}\n{password}").as_bytes())
+        sha256_hex(format!("share tiles\n{token}\n{password_sha256}").as_bytes())
     )
 }
 
-/// Whether `link`'s token is `token`, compared in constant time.
+/// Whether `link`'s token is `token`, its digest compared in constant time.
 fn has_token(link: &Resource, token: &str) -> bool {
-    link.str("token")
-        .is_some_and(|t| bool::from(t.as_bytes().ct_eq(token.as_bytes())))
+    let offered = sha256_hex(token.as_bytes());
+    link.str(TOKEN_DIGEST)
+        .is_some_and(|kept| bool::from(kept.as_bytes().ct_eq(offered.as_bytes())))
 }
 
 /// Whether `link` is neither expired nor revoked at `now`.
@@ -242,8 +263,9 @@ fn target<'a>(resources: &'a Resources, link: &Resource) -> Option<&'a Resource>
 fn link_json(link: &Resource) -> Value {
     let mut out = link.to_json();
     if let Some(map) = out.as_object_mut() {
-        map.remove("password_sha256");
-        map.remove("updated_at");
+        for kept in ["password_sha256", TOKEN_DIGEST, TILES_DIGEST, "updated_at"] {
+            map.remove(kept);
+        }
     }
     out
 }

@@ -1896,3 +1896,81 @@ fn a_subscription_this_version_cannot_read_stays_in_the_state_file() {
     let listed = api.ok("event_subscriptions.list", json!({}));
     assert_eq!(listed["total"], json!(1), "{listed}");
 }
+
+/// A share link's token is kept in the state file only as its digest, as every other secret
+/// is, and a file whose links kept theirs in clear (version 9) is upgraded to digests: a copy
+/// of the file opened every share, password or not, through the tiles' key made from it.
+#[test]
+fn share_tokens_are_kept_as_digests_and_older_files_upgraded() {
+    let file = TempFile::new("share-digests");
+    let api = start(31, &file);
+    let project = api.ok("projects.create", json!({"name": "shared"}));
+    let collection = api.ok(
+        "collections.create",
+        json!({"project_id": project["id"], "name": "flood"}),
+    );
+    let in_a_day = geopera_types::rfc3339::format_date_time(api.emu.clock().now_secs() + 86_400);
+    let link = api.ok(
+        "share.link.create",
+        json!({"target_type": "collection", "target_id": collection["id"],
+               "password": "correct horse", "expires_at": in_a_day}),
+    );
+    let token = link["token"].as_str().expect("a token").to_owned();
+    let opens = |api: &Api| {
+        let body = json!({"token": token, "password": "correct horse"});
+        let opened = api.call("share.link.validate", body.clone()).status;
+        let tiles = api.ok("share.tilejson", body)["tiles"][0]
+            .as_str()
+            .expect("a tile URL")
+            .replace("{z}", "1")
+            .replace("{x}", "1")
+            .replace("{y}", "1");
+        let tile = api
+            .http
+            .get(&tiles)
+            .send()
+            .expect("a tile")
+            .status()
+            .as_u16();
+        (opened, tile)
+    };
+    assert_eq!(opens(&api), (200, 200));
+    drop(api);
+    let record = |file: &TempFile| -> (String, serde_json::Value) {
+        let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+        sqlite
+            .query_row(
+                "SELECT id, record FROM resources WHERE record LIKE '%share_link%'",
+                [],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+            )
+            .map(|(id, text)| (id, serde_json::from_str(&text).expect("JSON")))
+            .expect("the link's row")
+    };
+    let (id, mut kept) = record(&file);
+    assert!(!kept.to_string().contains(&token), "{kept}");
+    assert!(kept["fields"]["token_sha256"].is_string(), "{kept}");
+
+    // As version 9 wrote it: the token in clear, no digests.
+    let fields = kept["fields"].as_object_mut().expect("fields");
+    fields.remove("token_sha256");
+    fields.remove("tiles_sha256");
+    fields.insert("token".to_owned(), json!(token));
+    {
+        let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+        sqlite
+            .execute(
+                "UPDATE resources SET record = ?1 WHERE id = ?2",
+                rusqlite::params![kept.to_string(), id],
+            )
+            .expect("written back");
+        sqlite
+            .execute_batch("PRAGMA user_version = 9;")
+            .expect("turned into a version 9 file");
+    }
+    let api = start(31, &file);
+    assert_eq!(opens(&api), (200, 200), "the link opens as before");
+    drop(api);
+    let (_, upgraded) = record(&file);
+    assert!(!upgraded.to_string().contains(&token), "{upgraded}");
+}
