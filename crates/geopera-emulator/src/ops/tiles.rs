@@ -82,20 +82,28 @@ pub(crate) fn items_tilejson(ctx: &Ctx<'_>, input: ItemTilejsonInput) -> Outcome
         .resources
         .get(Family::Item, ctx.org, None, &input.item_id)?;
     let asset = input.asset_key.as_deref().unwrap_or("data");
-    // The key is one segment of the tile URL, and these three cannot be one: an empty
-    // segment names nothing, and `.` and `..` (escaped or not) are read as steps in the path.
-    if matches!(asset, "" | "." | "..") {
+    // The key is one segment of the tile URL, which the asset route reads back decoded, a
+    // `/` as a separator: an empty part names nothing, and `.` and `..` (escaped or not) are
+    // read as steps in the path, so a key holding one (`a//b`, `a/../b`) gave tiles that
+    // were never served.
+    if asset.split('/').any(|part| matches!(part, "" | "." | "..")) {
         return Err(ApiError::invalid(
             &["asset_key"],
-            "asset_key names an asset: not empty, '.' or '..'",
+            "asset_key names an asset: not empty, '.' or '..', nor holding such a part \
+             between '/'",
         ));
     }
+    // A box with heights (`[w, s, zmin, e, n, zmax]`) bounds the same place as one without.
     let bounds = item
         .fields
         .get("bbox")
         .and_then(serde_json::Value::as_array)
-        .filter(|b| b.len() == 4)
-        .cloned()
+        .and_then(|b| match b.as_slice() {
+            [w, s, e, n] | [w, s, _, e, n, _] => {
+                Some(vec![w.clone(), s.clone(), e.clone(), n.clone()])
+            }
+            _ => None,
+        })
         .unwrap_or_else(|| {
             vec![
                 (-180.0).into(),

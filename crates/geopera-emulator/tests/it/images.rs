@@ -384,6 +384,13 @@ fn an_items_tilejson_points_at_tiles_the_emulator_serves() {
     assert_eq!(off.status().as_u16(), 404);
     let missing = api.call("items.tile.tilejson", json!({"item_id": "itm_missing"}));
     assert_eq!(missing.status, 404);
+    // A box with heights bounds the same place as one without; it was read as the world.
+    api.ok(
+        "items.update",
+        json!({"item_id": item, "bbox": [10.0, 20.0, -5.0, 11.0, 21.0, 30.0]}),
+    );
+    let tilejson = api.ok("items.tile.tilejson", json!({"item_id": item}));
+    assert_eq!(tilejson["bounds"], json!([10.0, 20.0, 11.0, 21.0]));
 }
 
 /// A path segment with its `%XX` escapes decoded.
@@ -453,7 +460,9 @@ fn an_items_tilejson_escapes_the_asset_key_and_the_profile() {
     assert_eq!(tile.status, 200);
     assert_eq!(png_size(&tile.body), (256, 256));
 
-    for unusable in ["", ".", ".."] {
+    // Nor a key whose parts between `/` the route would read as such steps: its tiles were
+    // never served.
+    for unusable in ["", ".", "..", "a//b", "a/../b", "a/.", "/a"] {
         let refused = api.call(
             "items.tile.tilejson",
             json!({"item_id": item, "asset_key": unusable}),
