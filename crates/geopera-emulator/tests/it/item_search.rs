@@ -584,7 +584,10 @@ fn a_bbox_across_the_antimeridian_matches_both_sides_and_off_the_globe_is_422() 
         json!({"host_name": "earthsearch-aws", "bbox": ["x", 0.0, 0.0, 1.0, 1.0]}),
     );
     assert_eq!(skipped.status, 422);
-    assert_eq!(skipped.json()["detail"][0]["loc"], json!(["body", "bbox", 0]));
+    assert_eq!(
+        skipped.json()["detail"][0]["loc"],
+        json!(["body", "bbox", 0])
+    );
 }
 
 /// Regression: `items.create` and `items.update` kept any `bbox` and `geometry`, so an item
