@@ -67,6 +67,9 @@ pub const BINARY_OUTPUT: &str = "crate::Binary";
 /// (operation id, Rust type path resolving in both generated crates); they win over both the
 /// contract's schema and [`answers_raw`]. Typed overlays of free-form JSON answers go here.
 pub const OUTPUT_OVERRIDES: &[(&str, &str)] = &[
+    // Statistics as JSON, or the picture rendered when `output_format` is `png`.
+    ("analytics.band_math", "crate::JsonOrBinary"),
+    ("analytics.calculate_index", "crate::JsonOrBinary"),
     ("clip.create_from_area", "crate::models::ClipJobCreated"),
     ("clip.create_from_item", "crate::models::ClipJobCreated"),
     // Signed links are credentials: the answer keeps them out of `Debug`.

@@ -88,6 +88,60 @@ impl From<Binary> for Bytes {
     }
 }
 
+/// The answer of an operation whose request chooses between JSON and bytes (the analytics
+/// operations answer statistics as JSON, or the picture they render when `output_format` is
+/// `png`): told apart by the answer's `Content-Type`, not by the request, so an API that
+/// answers the other kind than asked is still read.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum JsonOrBinary {
+    /// An answer of JSON (`application/json`, a `+json` type, or no content type at all).
+    Json(serde_json::Value),
+    /// Any other answer, with its content type.
+    Binary(Binary),
+}
+
+impl JsonOrBinary {
+    /// The JSON answer, if it was one.
+    pub fn json(&self) -> Option<&serde_json::Value> {
+        match self {
+            JsonOrBinary::Json(value) => Some(value),
+            JsonOrBinary::Binary(_) => None,
+        }
+    }
+
+    /// The bytes of an answer that was not JSON, if it was one.
+    pub fn binary(&self) -> Option<&Binary> {
+        match self {
+            JsonOrBinary::Json(_) => None,
+            JsonOrBinary::Binary(binary) => Some(binary),
+        }
+    }
+}
+
+/// Whether `content_type` names JSON: `application/json` or a `+json` type (RFC 6839), in any
+/// case and with any parameters.
+pub fn is_json_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence.ends_with("+json")
+}
+
+impl DecodeOutput for JsonOrBinary {
+    fn decode_output(content_type: Option<&str>, body: &Bytes) -> Result<Self, serde_json::Error> {
+        match content_type {
+            Some(kind) if !is_json_type(kind) => {
+                Binary::decode_output(content_type, body).map(JsonOrBinary::Binary)
+            }
+            _ => serde_json::from_slice(body).map(JsonOrBinary::Json),
+        }
+    }
+}
+
 /// How a success answer's body becomes an operation's output: JSON models parse the body,
 /// [`Binary`] keeps it with its content type. It is the bound on
 /// [`Operation::Output`](crate::Operation::Output), so one generic call path decodes both.

@@ -121,7 +121,7 @@ pub mod uploads;
 #[cfg(feature = "validate")]
 pub mod validate;
 
-pub use binary::{Binary, DecodeOutput, NDJSON, OCTET_STREAM};
+pub use binary::{is_json_type, Binary, DecodeOutput, JsonOrBinary, NDJSON, OCTET_STREAM};
 pub use generated::{models, schemas};
 pub use operation::{Access, Operation, OperationInfo, Paging, RetryClass, TRANSIENT_STATUSES};
 pub use problem::{HttpValidationError, LocItem, Problem, ValidationError, PROBLEM_JSON};

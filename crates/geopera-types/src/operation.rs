@@ -145,6 +145,13 @@ impl OperationInfo {
         self.output_type == "Binary"
     }
 
+    /// Whether a success answer may be bytes: always for [`answers_binary`](Self::answers_binary),
+    /// and as the request asks for the operations whose output is
+    /// [`JsonOrBinary`](crate::JsonOrBinary).
+    pub fn may_answer_binary(&self) -> bool {
+        self.answers_binary() || self.output_type == "JsonOrBinary"
+    }
+
     /// Whether the API answers with a redirect to where the result is stored (a 307 to its
     /// image host), which the contract does not say: for these operations a redirect is
     /// the answer, for any other it is a fault.

@@ -63,6 +63,9 @@
 //! answer as JSON. Their output is [`Binary`]: the bytes and their content type, from all four
 //! functions and the fluent client. They also have `stream_body` / `stream_body_blocking`,
 //! which hand the body over as it arrives ([`ByteStream`]), for images too large to hold.
+//! `analytics.band_math` and `analytics.calculate_index` answer their statistics as JSON, or
+//! the picture they render when `output_format` is `png`: their output is [`JsonOrBinary`],
+//! told apart by the answer's `Content-Type`.
 //! `catalog.image.quicklook` and `catalog.image.thumbnail` are answered with a `307` to where
 //! the image is stored, which the contract leaves out: `send` returns that address as
 //! `{"status": 307, "location": "..."}`; a client that follows redirects
@@ -422,7 +425,9 @@ pub use retry::RetryPolicy;
 /// Every request and answer model: one per schema of the contract, plus typed forms of answers
 /// the contract leaves open (orders, jobs, uploads, subscriptions, STAC items).
 pub use geopera_types::models;
-pub use geopera_types::{Binary, DecodeOutput, JsonObject, Operation, OperationInfo, RateClass};
+pub use geopera_types::{
+    Binary, DecodeOutput, JsonObject, JsonOrBinary, Operation, OperationInfo, RateClass,
+};
 
 /// Descriptors of every operation as data (scope, statuses, paging), e.g. for tooling.
 pub mod descriptors {

@@ -516,7 +516,7 @@ pub static ALERTS_UPDATE_RULE: OperationInfo = OperationInfo {
     answer_holds_credentials: false,
 };
 
-/// Starts processing, retried under an idempotency key · `analytics:process` · 600/min · [`BandMathInput`](crate::models::BandMathInput) → 200 `serde_json::Value`.
+/// Starts processing, retried under an idempotency key · `analytics:process` · 600/min · [`BandMathInput`](crate::models::BandMathInput) → 200 [`JsonOrBinary`](crate::JsonOrBinary).
 ///
 /// The operation `analytics.band_math` as a type; [`ANALYTICS_BAND_MATH`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -525,7 +525,7 @@ pub struct AnalyticsBandMath;
 impl Operation for AnalyticsBandMath {
     const INFO: &'static OperationInfo = &ANALYTICS_BAND_MATH;
     type Input = crate::models::BandMathInput;
-    type Output = serde_json::Value;
+    type Output = crate::JsonOrBinary;
 }
 
 /// What is known of `analytics.band_math`.
@@ -542,7 +542,7 @@ pub static ANALYTICS_BAND_MATH: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::BAND_MATH_INPUT),
     output: &Shape::Any,
     input_type: "BandMathInput",
-    output_type: "serde_json::Value",
+    output_type: "JsonOrBinary",
     answers_ndjson: false,
     paging: Paging::None,
     rate_class: RateClass::Default,
@@ -551,7 +551,7 @@ pub static ANALYTICS_BAND_MATH: OperationInfo = OperationInfo {
     answer_holds_credentials: false,
 };
 
-/// Starts processing, retried under an idempotency key · `analytics:process` · 600/min · [`CalculateIndexInput`](crate::models::CalculateIndexInput) → 200 `serde_json::Value`.
+/// Starts processing, retried under an idempotency key · `analytics:process` · 600/min · [`CalculateIndexInput`](crate::models::CalculateIndexInput) → 200 [`JsonOrBinary`](crate::JsonOrBinary).
 ///
 /// The operation `analytics.calculate_index` as a type; [`ANALYTICS_CALCULATE_INDEX`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -560,7 +560,7 @@ pub struct AnalyticsCalculateIndex;
 impl Operation for AnalyticsCalculateIndex {
     const INFO: &'static OperationInfo = &ANALYTICS_CALCULATE_INDEX;
     type Input = crate::models::CalculateIndexInput;
-    type Output = serde_json::Value;
+    type Output = crate::JsonOrBinary;
 }
 
 /// What is known of `analytics.calculate_index`.
@@ -577,7 +577,7 @@ pub static ANALYTICS_CALCULATE_INDEX: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::CALCULATE_INDEX_INPUT),
     output: &Shape::Any,
     input_type: "CalculateIndexInput",
-    output_type: "serde_json::Value",
+    output_type: "JsonOrBinary",
     answers_ndjson: false,
     paging: Paging::None,
     rate_class: RateClass::Default,

@@ -367,3 +367,33 @@ fn dropping_a_blocking_stream_before_its_answer_starts_closes_its_connection() {
     drop(items);
     closed_soon(&closed);
 }
+
+/// An analytics operation answers the picture it renders when `output_format` asks for one,
+/// read by its `Content-Type` into `JsonOrBinary::Binary`, and its statistics as JSON
+/// otherwise: typed as JSON alone, the picture failed the call as undecodable.
+#[tokio::test]
+async fn an_analytics_answer_is_json_or_the_picture_asked_for() {
+    use geopera::models::CalculateIndexInput;
+    use geopera::operations::analytics_calculate_index;
+    use geopera::JsonOrBinary;
+    let emu = emulator();
+    let client = client(&emu);
+    let input = || {
+        CalculateIndexInput::new(
+            "https://example.com/a.tif",
+            "ndvi",
+            serde_json::Map::new(),
+            "sentinel-2",
+        )
+    };
+    let stats = analytics_calculate_index::send(&client, input())
+        .await
+        .expect("statistics");
+    assert!(matches!(stats, JsonOrBinary::Json(_)), "{stats:?}");
+    let picture = analytics_calculate_index::send(&client, input().output_format("png"))
+        .await
+        .expect("a picture");
+    let png = picture.binary().expect("bytes");
+    assert_eq!(png.media_type(), "image/png");
+    assert!(png.bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+}
