@@ -356,6 +356,9 @@ pub(crate) async fn execute(ctx: &Ctx<'_>, body: Value) -> Outcome {
                 ctx.own_org(org)?;
             }
             places::check(ctx.op.id, &body)?;
+            if let Some(picture) = tiles::analytics_picture(ctx, &body)? {
+                return Ok(picture);
+            }
             Ok(ctx.ok(&sample_output(ctx)))
         }
     }

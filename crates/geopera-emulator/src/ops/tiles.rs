@@ -55,6 +55,33 @@ pub(crate) fn cog_thumbnail(ctx: &Ctx<'_>, input: CogThumbnailInput) -> Outcome 
     Ok(image(ctx, Format::Png, body))
 }
 
+/// The picture an analytics operation renders when its body asks for one
+/// (`"output_format": "png"`, in any case), or `None` for its statistics, which the emulator
+/// answers as a sample of their shape. A picture of the operation and the COG it names: the
+/// emulator holds no pixels to compute a band or an index from.
+///
+/// # Errors
+/// 500 when the encoder refuses, which it does not for these sides.
+pub(crate) fn analytics_picture(
+    ctx: &Ctx<'_>,
+    body: &serde_json::Value,
+) -> Result<Option<Reply>, ApiError> {
+    let asked = body
+        .get("output_format")
+        .and_then(serde_json::Value::as_str);
+    if !ctx.op.may_answer_binary() || !asked.is_some_and(|asked| asked.eq_ignore_ascii_case("png"))
+    {
+        return Ok(None);
+    }
+    let url = body
+        .get("url")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    let key = format!("{}/{url}", ctx.op.id);
+    let picture = images::picture(ctx.shared.seed, &key, TILE_SIZE, TILE_SIZE, Format::Png, 0)?;
+    Ok(Some(image(ctx, Format::Png, picture)))
+}
+
 pub(crate) fn items_render(ctx: &Ctx<'_>, input: ItemTileRenderInput) -> Outcome {
     let key = tile_key(ctx, &input.item_id, input.z, input.x, input.y)?;
     own_item(ctx, &input.item_id)?;

@@ -542,3 +542,33 @@ fn assets_answer_jpeg_for_jpeg_names_and_tiff_for_others() {
     );
     assert_eq!(get("/assets/data/x/data.tif").content_type(), "image/tiff");
 }
+
+/// The analytics operations answer the picture they render when the body asks for one
+/// (`output_format: png`), as the contract's summary says, and their statistics otherwise:
+/// they answered a sample of JSON either way.
+#[test]
+fn analytics_answer_a_png_when_asked_for_one() {
+    let api = Api::start();
+    for (operation, body) in [
+        (
+            "analytics.band_math",
+            json!({"cog_url": "https://example.com/a.tif", "formula": "b1 - b2", "bbox": {},
+                   "sensor": "sentinel-2"}),
+        ),
+        (
+            "analytics.calculate_index",
+            json!({"cog_url": "https://example.com/a.tif", "index_name": "ndvi", "bbox": {},
+                   "sensor": "sentinel-2"}),
+        ),
+    ] {
+        let stats = api.call(operation, body.clone());
+        assert_eq!(stats.status, 200, "{operation}");
+        assert_eq!(stats.content_type(), "application/json", "{operation}");
+        let mut asked = body.clone();
+        asked["output_format"] = json!("PNG");
+        let picture = api.call(operation, asked);
+        assert_eq!(picture.status, 200, "{operation}");
+        assert_eq!(picture.content_type(), "image/png", "{operation}");
+        assert_eq!(png_size(&picture.body), (256, 256), "{operation}");
+    }
+}
