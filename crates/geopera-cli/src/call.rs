@@ -172,12 +172,8 @@ pub(crate) async fn call(
             crate::waiting::wait_for_started(&client, kind, &id, &options, settings).await
         }
         // NDJSON (`catalog.search_stream`) is text, which `render` prints, unless `--out`
-        // asks for the bytes in a file.
-        Ok(response)
-            if response.status.is_success()
-                && is_binary(operation_id)
-                && !(is_ndjson(&response) && settings.out.is_none()) =>
-        {
+        // asks for the bytes in a file ([`is_written`]).
+        Ok(response) if is_written(operation_id, &response, settings) => {
             if let Some(flag) = shaping(settings) {
                 return Err(unshaped_bytes(operation_id, &response, flag));
             }
@@ -286,8 +282,7 @@ fn out_answers_bytes(operation_id: &str, settings: &Settings) -> Outcome {
     else {
         return Ok(());
     };
-    let answers_json =
-        geopera_types::operations::find(operation_id).is_some_and(|info| !info.answers_binary());
+    let answers_json = !may_answer_bytes(operation_id);
     if answers_json {
         return Err(Failure::usage(format!(
             "--out {}: {operation_id} answers JSON, which is printed on stdout (redirect it \
@@ -333,7 +328,7 @@ fn shaping_applies(operation_id: &str, settings: &Settings) -> Outcome {
     let Some(flag) = shaping(settings) else {
         return Ok(());
     };
-    if !is_binary(operation_id) || settings.out.is_none() {
+    if !may_answer_bytes(operation_id) || settings.out.is_none() {
         return Ok(());
     }
     let why = if answers_ndjson(operation_id) {
@@ -393,6 +388,31 @@ fn unshaped_bytes(operation_id: &str, response: &Answer, flag: &str) -> Failure 
 /// Whether the operation answers bytes (an image, an XML document) rather than JSON.
 pub(crate) fn is_binary(operation_id: &str) -> bool {
     geopera_types::operations::find(operation_id).is_some_and(|info| info.answers_binary())
+}
+
+/// Whether `operation_id` may answer bytes: those that always do ([`is_binary`]), and those
+/// whose body chooses (the analytics operations' `output_format`), which take `--out` too.
+fn may_answer_bytes(operation_id: &str) -> bool {
+    geopera_types::operations::find(operation_id).is_some_and(|info| info.may_answer_binary())
+}
+
+/// Whether `response` is bytes to write rather than JSON to print: every success of an
+/// operation that answers bytes (NDJSON aside, unless `--out` asks for its bytes), and one of
+/// an operation whose body chose between the two when it asked for a file or was not JSON.
+fn is_written(operation_id: &str, response: &Answer, settings: &Settings) -> bool {
+    if !response.status.is_success() {
+        return false;
+    }
+    if is_binary(operation_id) {
+        return !(is_ndjson(response) && settings.out.is_none());
+    }
+    may_answer_bytes(operation_id)
+        && (settings.out.is_some()
+            || response
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|kind| !geopera_types::is_json_type(kind)))
 }
 
 /// Whether `operation_id` answers NDJSON, bytes whose lines are printed as answers.

@@ -271,7 +271,7 @@ fn leaf(name: String, info: &'static OperationInfo) -> Command {
     if crate::waiting::kind_of(info.id).is_some() {
         command = command.args(wait_args());
     }
-    if info.answers_binary() {
+    if info.may_answer_binary() {
         command = command.arg(crate::out_arg());
     }
     for field in info.input.fields() {

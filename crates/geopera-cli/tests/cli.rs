@@ -8547,6 +8547,52 @@ fn out_to_dev_stdout_appends_where_the_shell_appends() {
     assert!(kept[3..].starts_with(PNG_SIGNATURE), "the PNG after it");
 }
 
+/// The analytics operations answer a picture when `--output-format png` asks for one, which
+/// `--out` writes as it came (and stdout takes when it is a pipe); their statistics are JSON,
+/// printed as any answer. `--out` was refused ("answers JSON"), and the picture failed the
+/// command as an answer that is not JSON.
+#[test]
+fn an_analytics_picture_is_written_where_out_says() {
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("index.png");
+    let index = [
+        "analytics",
+        "calculate-index",
+        "--cog-url",
+        "https://example.com/a.tif",
+        "--index-name",
+        "ndvi",
+        "--sensor",
+        "sentinel-2",
+        "--json",
+        r#"{"bbox": {}}"#,
+    ];
+    let output = s
+        .cli()
+        .args(index)
+        .args(["--output-format", "png", "--out"])
+        .arg(&path)
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let written = std::fs::read(&path).expect("the picture");
+    assert!(written.starts_with(PNG_SIGNATURE));
+    // To a pipe without --out.
+    let output = s
+        .cli()
+        .args(index)
+        .args(["--output-format", "png"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(output.stdout.starts_with(PNG_SIGNATURE));
+    // The statistics are JSON, printed.
+    let output = s.cli().args(index).output().expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(stdout_json(&output).is_object());
+}
+
 #[cfg(unix)]
 #[test]
 fn out_never_follows_a_link_planted_where_its_temporary_file_goes() {
