@@ -520,10 +520,6 @@ fn print_dry_run(
     print(&text)
 }
 
-/// `body` with the credentials it carries (the operation's `secret_fields`: a share link's
-/// password, a delivery's headers) replaced by the redaction mark, and the names of the
-/// members so changed. A dry run is pasted into tickets and chats, and shows the
-/// `Authorization` header the same way; the members stay, so the shape shown is the shape sent.
 /// The credentials `body` carries in the operation's secret fields: a field's text, or the
 /// texts of a field that is an object (a subscription's delivery `headers`).
 fn secrets_in<'a>(info: &OperationInfo, body: &'a Value) -> Vec<&'a str> {
@@ -541,6 +537,10 @@ fn secrets_in<'a>(info: &OperationInfo, body: &'a Value) -> Vec<&'a str> {
     found
 }
 
+/// `body` with the credentials it carries (the operation's `secret_fields`: a share link's
+/// password, a delivery's headers) replaced by the redaction mark, and the names of the
+/// members so changed. A dry run is pasted into tickets and chats, and shows the
+/// `Authorization` header the same way; the members stay, so the shape shown is the shape sent.
 fn without_credentials(info: &OperationInfo, body: &Value) -> (Value, Vec<&'static str>) {
     let mut shown = body.clone();
     let mut hidden = Vec::new();
@@ -731,30 +731,25 @@ fn print_checked(
         // many there are: a table per result repeated the header above each row, and a
         // program's layout changed with the count of what it found. A lone list is laid out
         // as the list it is (`--jq .features`).
-        let mut rows = Vec::new();
+        let mut rows = TableRows::default();
         let mut lone = None;
         let ran = crate::jq::run(expr, checked.text(), |result| {
-            if rows.len() >= MAX_TABLE_ROWS {
-                return Err(Failure::other(format!(
-                    "--jq gave more than {MAX_TABLE_ROWS} results, more than -o table lays \
-                     out; print them with -o ndjson"
-                )));
-            }
             if rows.is_empty() && lone.is_none() && result.trim_start().starts_with('[') {
                 lone = Some(result);
                 return Ok(());
             }
             if let Some(list) = lone.take() {
-                rows.push(table_row(&list)?);
+                rows.push(&list)?;
             }
-            rows.push(table_row(&result)?);
-            Ok(())
+            rows.push(&result)
         });
+        if rows.full {
+            return ran;
+        }
         if let Some(list) = lone {
             print_result(&list, settings)?;
-        } else if !rows.is_empty() {
-            let list = crate::ordered::Ordered::Array(rows);
-            print(&crate::table::table(&list, crate::paint::stdout()))?;
+        } else {
+            rows.print()?;
         }
         return ran;
     }
@@ -764,10 +759,51 @@ fn print_checked(
     })
 }
 
-/// The most results of `--jq` laid out as one table: a table is printed once all its rows are
-/// in, sized by every row, so a program that never ends (`repeat(.)`) would fill memory
-/// before printing anything.
+/// The most rows laid out as one table, and the most bytes of their text: a table is printed
+/// once all its rows are in, sized by every row, so a program that never ends (`repeat(.)`,
+/// each result a whole answer) would fill memory before printing anything.
 const MAX_TABLE_ROWS: usize = 100_000;
+const MAX_TABLE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The rows of one `-o table` (the lines of an NDJSON answer, the results of `--jq`), held
+/// within [`MAX_TABLE_ROWS`] and [`MAX_TABLE_BYTES`]; past them nothing is printed, as a table
+/// cut short would pass for the whole.
+#[derive(Default)]
+struct TableRows {
+    rows: Vec<crate::ordered::Ordered>,
+    bytes: usize,
+    /// Whether a row was refused for the bounds.
+    full: bool,
+}
+
+impl TableRows {
+    fn push(&mut self, text: &str) -> Outcome {
+        self.bytes = self.bytes.saturating_add(text.len());
+        if self.rows.len() >= MAX_TABLE_ROWS || self.bytes > MAX_TABLE_BYTES {
+            self.full = true;
+            return Err(Failure::other(format!(
+                "more than {MAX_TABLE_ROWS} rows or {} MiB of them, more than -o table lays out; \
+                 nothing was printed: print them with -o ndjson",
+                MAX_TABLE_BYTES / (1024 * 1024)
+            )));
+        }
+        self.rows.push(table_row(text)?);
+        Ok(())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Prints the table, when it has rows.
+    fn print(self) -> Outcome {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let list = crate::ordered::Ordered::Array(self.rows);
+        print(&crate::table::table(&list, crate::paint::stdout()))
+    }
+}
 
 /// Prints one result of `--jq` as `--output` asks.
 fn print_result(result: &str, settings: &Settings) -> Outcome {
@@ -895,26 +931,18 @@ pub(crate) fn warn_repeated_before_jq(text: &str) {
 fn print_ndjson(content: &[u8], settings: &Settings) -> Outcome {
     let plain = settings.jq.is_none() && matches!(settings.output, Output::Json | Output::Ndjson);
     let mut documents = Documents::default();
-    let mut rows: Option<Vec<crate::ordered::Ordered>> =
-        (settings.output == Output::Table).then(Vec::new);
+    let mut rows = (settings.output == Output::Table).then(TableRows::default);
     let read = ndjson_lines(content, |checked| match (&mut rows, &settings.jq) {
         (Some(rows), Some(expr)) => {
             warn_repeated_before_jq(checked.text());
-            crate::jq::run(expr, checked.text(), |result| {
-                rows.push(table_row(&result)?);
-                Ok(())
-            })
+            crate::jq::run(expr, checked.text(), |result| rows.push(&result))
         }
-        (Some(rows), None) => {
-            rows.push(table_row(checked.text())?);
-            Ok(())
-        }
+        (Some(rows), None) => rows.push(checked.text()),
         (None, _) if plain => print(&json::escape_controls(&checked.compact())),
         (None, _) => print_checked(checked, settings, &mut documents),
     });
-    if let Some(rows) = rows.filter(|rows| !rows.is_empty()) {
-        let list = crate::ordered::Ordered::Array(rows);
-        print(&crate::table::table(&list, crate::paint::stdout()))?;
+    if let Some(rows) = rows.filter(|rows| !rows.full) {
+        rows.print()?;
     }
     read
 }

@@ -5933,6 +5933,21 @@ fn several_jq_results_are_one_table() {
         "{}",
         text(&output.stderr)
     );
+    assert!(output.stdout.is_empty(), "a table cut short was printed");
+    // And so are those of the lines of a stream, whole answers each (the bytes' bound).
+    let output = s
+        .cli()
+        .args([
+            "catalog",
+            "search-stream",
+            "--json",
+            r#"{"host_name": "earthsearch-aws", "limit": 1}"#,
+        ])
+        .args(["--jq", "repeat(.)", "-o", "table"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(output.stdout.is_empty(), "a table cut short was printed");
 }
 
 /// An answer with no body is `null` to `--jq`, as to jq: the program runs on it. The word
