@@ -446,9 +446,10 @@ impl Search {
             (scope, asked) => scope.or(asked),
         };
         search.ids = strings(body.get("ids"));
-        // `catalog.search` has its limit checked by the contract already; the stream's body is
-        // free-form, so a limit of text or with a fraction is refused here, by the bounds the
-        // contract gives `catalog.search`, rather than ignored or cut to a whole number.
+        // `catalog.search` has its limit checked by the contract already, and the stream its
+        // body against the same shape (`ops::catalog::search_stream`); checked here too, by
+        // the bounds the contract gives `catalog.search`, a limit of text or with a fraction
+        // is refused rather than ignored or cut to a whole number however the search came.
         if let Some(limit) = body.get("limit").filter(|value| !value.is_null()) {
             let (least, most) = search_limit_bounds();
             let whole = limit

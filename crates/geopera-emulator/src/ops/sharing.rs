@@ -160,10 +160,12 @@ pub(super) fn open(
     let now = ctx.now();
     let gone = || ApiError::not_found("no live share link matches this token and password");
     let offered = sha256_hex(password.as_bytes());
+    // Hashed once, not once for every link looked at under the lock.
+    let token = sha256_hex(token.as_bytes());
     let mut inner = ctx.shared.lock();
     let link = inner
         .resources
-        .find_mut(Family::ShareLink, |link| has_token(link, token))
+        .find_mut(Family::ShareLink, |link| has_token_digest(link, &token))
         .ok_or_else(gone)?;
     let password_ok = link
         .str("password_sha256")
@@ -223,9 +225,8 @@ pub(crate) fn tiles_key(token: &str, password_sha256: &str) -> String {
     )
 }
 
-/// Whether `link`'s token is `token`, its digest compared in constant time.
-fn has_token(link: &Resource, token: &str) -> bool {
-    let offered = sha256_hex(token.as_bytes());
+/// Whether `link`'s token has the digest `offered`, compared in constant time.
+fn has_token_digest(link: &Resource, offered: &str) -> bool {
     link.str(TOKEN_DIGEST)
         .is_some_and(|kept| bool::from(kept.as_bytes().ct_eq(offered.as_bytes())))
 }

@@ -120,9 +120,6 @@ fn project_searches_filter_by_place_time_collection_and_cloud() {
     assert_eq!(theirs.status, 404);
 }
 
-/// An interval that ends before it starts is a mistake (bounds swapped), not a search for
-/// nothing: it is 422 at `datetime` on every item search, as `catalog.search` answers it,
-/// rather than an empty page that reads as "no items".
 /// An item whose geometry moves without a box of its own is found where it is: the box it was
 /// made with stayed, so searches found it where it had been and missed it where it was.
 #[test]
@@ -147,6 +144,9 @@ fn an_item_moved_without_a_box_is_found_where_it_is() {
     assert_eq!(boxed["bbox"], json!([50.0, 5.0, 51.0, 6.0]));
 }
 
+/// An interval that ends before it starts is a mistake (bounds swapped), not a search for
+/// nothing: it is 422 at `datetime` on every item search, as `catalog.search` answers it,
+/// rather than an empty page that reads as "no items".
 #[test]
 fn an_interval_ending_before_it_starts_is_422_at_datetime() {
     let api = Api::start();
