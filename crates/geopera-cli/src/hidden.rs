@@ -83,7 +83,9 @@ pub(crate) fn environment() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Notes `secret`, so that no message printed from now on shows it.
+/// Notes `secret`, so that no message printed from now on shows it: as written, and as a JSON
+/// string spells it, since a server quoting the body it was sent quotes it inside one
+/// (`hunter2"x` as `hunter2\"x`, `é` as `\u00e9`, `/` as `\/`).
 pub(crate) fn hide(secret: &str) {
     let secret = secret.trim();
     if secret.chars().count() < MIN_CHARS {
@@ -92,9 +94,41 @@ pub(crate) fn hide(secret: &str) {
     let mut hidden = HIDDEN
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if !hidden.iter().any(|known| known == secret) {
-        hidden.push(secret.to_owned());
+    for spelling in json_spellings(secret) {
+        if !hidden.iter().any(|known| *known == spelling) {
+            hidden.push(spelling);
+        }
     }
+}
+
+/// `secret` as written, and the ways a JSON string may spell it: escaped as JSON writers
+/// escape (quotes, backslashes, controls), with `/` escaped too, and with every character
+/// beyond ASCII as `\u` escapes (UTF-16, as JSON writes them).
+fn json_spellings(secret: &str) -> Vec<String> {
+    let escaped = serde_json::to_string(secret)
+        .map(|quoted| quoted[1..quoted.len() - 1].to_owned())
+        .unwrap_or_else(|_| secret.to_owned());
+    let ascii: String = escaped
+        .chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else {
+                let mut units = [0u16; 2];
+                c.encode_utf16(&mut units)
+                    .iter()
+                    .map(|unit| format!("\\u{unit:04x}"))
+                    .collect()
+            }
+        })
+        .collect();
+    let mut spellings = vec![secret.to_owned()];
+    for spelling in [escaped.clone(), escaped.replace('/', "\\/"), ascii] {
+        if !spellings.contains(&spelling) {
+            spellings.push(spelling);
+        }
+    }
+    spellings
 }
 
 /// [`redacted`] for the start of a message that was cut (`kept`): a credential the cut went

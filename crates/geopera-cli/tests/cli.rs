@@ -4308,6 +4308,31 @@ fn a_password_in_the_body_stays_out_of_an_error_quoting_it() {
         assert!(stderr.contains("[redacted]") || status == 422, "{stderr}");
         assert!(!stderr.contains("hunter2hunter2"), "{stderr}");
     }
+    // Quoted inside a JSON string, as a server echoing the body quotes it.
+    let echoed = r#"{"detail":"bad body: {\"password\":\"hunter2\\\"hunter2\"}"}"#;
+    let url = canned_server(400, echoed.to_owned(), 1);
+    let output = s
+        .against(&url)
+        .args([
+            "share",
+            "link",
+            "create",
+            "--target-type",
+            "item",
+            "--target-id",
+            "x",
+        ])
+        .args([
+            "--password",
+            "hunter2\"hunter2",
+            "--expires-at",
+            "2030-01-01T00:00:00Z",
+        ])
+        .output()
+        .expect("geopera runs");
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("[redacted]"), "{stderr}");
+    assert!(!stderr.contains("hunter2\\\"hunter2"), "{stderr}");
 }
 
 #[test]
