@@ -827,8 +827,8 @@ async fn a_reservation_with_a_size_in_another_form_keeps_its_id() {
     assert_eq!(fails[0]["upload_id"], "u_kept");
 }
 
-/// A commit answered with a success whose members this SDK reads otherwise (a file without
-/// `file_name`, a size as a float) is released, refused as the upload is no longer open, and
+/// A commit answered with a success whose members this SDK reads otherwise (a time as a
+/// number) is released, refused as the upload is no longer open, and
 /// read again leniently: the success it is, the members read otherwise kept in `extra`. Read
 /// again strictly, the same shape failed, and the stored file was reported failed. A success
 /// that is no answer of the API (a proxy's page), whose upload is still open, is released
@@ -840,7 +840,7 @@ async fn a_commit_answered_in_another_shape_is_read_again_leniently() {
         json!({"upload_url": format!("{}/bucket/object", storage.url()), "object_path": "p/u/f"})
             .to_string();
     let odd = r#"{"id": "u_shape", "status": "completed", "total_bytes": 3.0,
-                  "files": [{"name": "f.bin"}]}"#;
+                  "completed_at": 17, "files": [{"name": "f.bin"}]}"#;
     for (commit_answer, completed) in [(odd, true), ("<html>blocked</html>", false)] {
         let signed = signed.clone();
         let api = Hostile::serve("127.0.0.1", move |seen| {
@@ -868,6 +868,7 @@ async fn a_commit_answered_in_another_shape_is_read_again_leniently() {
         assert_eq!(uploaded.upload.id, "u_shape");
         assert_eq!(uploaded.upload.status, Some(UploadStatus::Completed));
         assert_eq!(uploaded.upload.extra["total_bytes"], json!(3.0));
+        assert_eq!(uploaded.upload.extra["completed_at"], json!(17));
         assert_eq!(uploaded.upload.extra["files"][0]["name"], "f.bin");
         let unread = uploaded
             .lost_answer
