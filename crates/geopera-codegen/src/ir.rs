@@ -93,6 +93,7 @@ pub const OUTPUT_OVERRIDES: &[(&str, &str)] = &[
     ("processing.create", "crate::models::Job"),
     ("processing.job.register", "crate::models::Job"),
     // Lists of jobs, whose outputs are signed links.
+    ("clip.jobs.list", "crate::models::DownloadLinks"),
     ("processing.jobs.list", "crate::models::DownloadLinks"),
     (
         "processing.project_jobs.list",

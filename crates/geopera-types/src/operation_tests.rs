@@ -61,6 +61,7 @@ fn the_descriptors_say_which_answers_hold_credentials() {
             ("clip.job.download", "DownloadLinks"),
             ("clip.job.downloads", "DownloadLinks"),
             ("clip.job.get", "Job"),
+            ("clip.jobs.list", "DownloadLinks"),
             ("event_subscriptions.create", "SubscriptionOutput"),
             ("event_subscriptions.get", "SubscriptionOutput"),
             ("event_subscriptions.list", "SubscriptionList"),

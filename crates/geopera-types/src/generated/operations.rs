@@ -3369,7 +3369,7 @@ pub static CLIP_JOB_TILE_INFO: OperationInfo = OperationInfo {
     answer_holds_credentials: false,
 };
 
-/// Reads, safe to retry · offset paging · `clip:read` · 600/min · [`ClipJobsListInput`](crate::models::ClipJobsListInput) → 200 `serde_json::Value`.
+/// Reads, safe to retry · offset paging · `clip:read` · 600/min · [`ClipJobsListInput`](crate::models::ClipJobsListInput) → 200 [`DownloadLinks`](crate::models::DownloadLinks).
 ///
 /// The operation `clip.jobs.list` as a type; [`CLIP_JOBS_LIST`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -3378,7 +3378,7 @@ pub struct ClipJobsList;
 impl Operation for ClipJobsList {
     const INFO: &'static OperationInfo = &CLIP_JOBS_LIST;
     type Input = crate::models::ClipJobsListInput;
-    type Output = serde_json::Value;
+    type Output = crate::models::DownloadLinks;
 }
 
 /// What is known of `clip.jobs.list`.
@@ -3395,13 +3395,13 @@ pub static CLIP_JOBS_LIST: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::CLIP_JOBS_LIST_INPUT),
     output: &Shape::Any,
     input_type: "ClipJobsListInput",
-    output_type: "serde_json::Value",
+    output_type: "DownloadLinks",
     answers_ndjson: false,
     paging: Paging::Offset,
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &[],
-    answer_holds_credentials: false,
+    answer_holds_credentials: true,
 };
 
 /// Reads, safe to retry · `tiles:read` · 600/min · [`CogEmptyInput`](crate::models::CogEmptyInput) → 200 `serde_json::Value`.
