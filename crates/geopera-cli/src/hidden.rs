@@ -95,7 +95,7 @@ pub(crate) fn hide(secret: &str) {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     for spelling in json_spellings(secret) {
-        if !hidden.iter().any(|known| *known == spelling) {
+        if !hidden.contains(&spelling) {
             hidden.push(spelling);
         }
     }
