@@ -121,6 +121,9 @@
 //!   is 422 at that field, and `catalog.tile.render` of a scene the catalog
 //!   does not hold is 404; its `aoi_clip_body`, when given, is held to a clip job's area
 //!   rule (see **Jobs**), else 422 at `aoi_clip_body`, though the picture is drawn alike.
+//!   `analytics.band_math` and `analytics.calculate_index` answer such a 256×256 PNG when
+//!   their `output_format` is `png` (in any case; `max_size` aside), drawn from the COG and
+//!   the formula or index, and a sample of their statistics otherwise.
 //!   `items.tile.wmts_capabilities` answers a WMTS 1.0.0 Capabilities document
 //!   (`application/xml`) with the item as its layer on `WebMercatorQuad`; given the
 //!   emulator's own URL as `base_url`, its tile template leads to `GET /wmts/...` here, which

@@ -57,8 +57,9 @@ pub(crate) fn cog_thumbnail(ctx: &Ctx<'_>, input: CogThumbnailInput) -> Outcome 
 
 /// The picture an analytics operation renders when its body asks for one
 /// (`"output_format": "png"`, in any case), or `None` for its statistics, which the emulator
-/// answers as a sample of their shape. A picture of the operation and the COG it names: the
-/// emulator holds no pixels to compute a band or an index from.
+/// answers as a sample of their shape. A picture of the operation, the COG and the formula or
+/// index it names, always 256 pixels square (`max_size` aside): the emulator holds no pixels
+/// to compute a band or an index from.
 ///
 /// # Errors
 /// 500 when the encoder refuses, which it does not for these sides.
@@ -73,11 +74,19 @@ pub(crate) fn analytics_picture(
     {
         return Ok(None);
     }
-    let url = body
-        .get("url")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or_default();
-    let key = format!("{}/{url}", ctx.op.id);
+    let text = |name: &str| {
+        body.get(name)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+    };
+    // What is computed, from what: the formula or the index, over the COG.
+    let key = format!(
+        "{}/{}/{}{}",
+        ctx.op.id,
+        text("cog_url"),
+        text("formula"),
+        text("index_name")
+    );
     let picture = images::picture(ctx.shared.seed, &key, TILE_SIZE, TILE_SIZE, Format::Png, 0)?;
     Ok(Some(image(ctx, Format::Png, picture)))
 }

@@ -570,5 +570,11 @@ fn analytics_answer_a_png_when_asked_for_one() {
         assert_eq!(picture.status, 200, "{operation}");
         assert_eq!(picture.content_type(), "image/png", "{operation}");
         assert_eq!(png_size(&picture.body), (256, 256), "{operation}");
+        // Another COG is another picture.
+        let mut elsewhere = body.clone();
+        elsewhere["output_format"] = json!("png");
+        elsewhere["cog_url"] = json!("https://example.com/b.tif");
+        let other = api.call(operation, elsewhere);
+        assert_ne!(other.body, picture.body, "{operation}");
     }
 }
