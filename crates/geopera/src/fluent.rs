@@ -69,7 +69,8 @@ impl Geopera {
     /// # Errors
     ///
     /// Before any request is sent: an unknown id, or an operation that answers bytes rather
-    /// than JSON (see [`OperationInfo::answers_binary`]), fails with
+    /// than JSON (see [`OperationInfo::answers_binary`]) or is asked for them (an analytics
+    /// `output_format` other than `json`), fails with
     /// [`Error::InvalidRequest`]; a body that does not fit the operation's input, with
     /// [`Error::InvalidInput`] naming the field. Otherwise as for any operation's `send`. The
     /// bytes of such an answer are the `content` of [`invoke_detailed`](Self::invoke_detailed).
@@ -80,7 +81,7 @@ impl Geopera {
         operation_id: &str,
         body: serde_json::Value,
     ) -> Result<serde_json::Value, Error> {
-        answers_json(operation_id)?;
+        answers_json(operation_id, &body)?;
         self.invoke_detailed(operation_id, body)
             .await?
             .into_result()
@@ -143,7 +144,7 @@ impl Geopera {
         operation_id: &str,
         body: serde_json::Value,
     ) -> Result<serde_json::Value, Error> {
-        answers_json(operation_id)?;
+        answers_json(operation_id, &body)?;
         self.invoke_detailed_blocking(operation_id, body)?
             .into_result()
     }
@@ -193,16 +194,25 @@ impl Geopera {
 }
 
 /// Refuses, before sending, a call whose answer `invoke` could only lose: an operation that
-/// answers bytes would run, and its answer would then fail to decode as JSON.
-fn answers_json(operation_id: &str) -> Result<(), Error> {
-    match geopera_types::operations::find(operation_id) {
-        Some(info) if info.answers_binary() => Err(Error::invalid(
+/// answers bytes would run, and its answer would then fail to decode as JSON; so would one
+/// whose body asks for bytes (an analytics picture, `"output_format": "png"`).
+fn answers_json(operation_id: &str, body: &serde_json::Value) -> Result<(), Error> {
+    let Some(info) = geopera_types::operations::find(operation_id) else {
+        return Ok(());
+    };
+    let asks_for_bytes = info.may_answer_binary()
+        && body
+            .get("output_format")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|format| !format.eq_ignore_ascii_case("json"));
+    if info.answers_binary() || asks_for_bytes {
+        return Err(Error::invalid(
             operation_id,
             "answers bytes (an image, an XML document or NDJSON), not one JSON value: read the \
              `content` of `invoke_detailed`, or call the operation's typed `send`",
-        )),
-        _ => Ok(()),
+        ));
     }
+    Ok(())
 }
 
 impl From<AuthenticatedClient> for Geopera {

@@ -913,7 +913,7 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
 /// or could not be read.
 ///
 /// Read leniently: only the id and the status must be what they are; a member of another
-/// type than [`UploadOutput`] declares (a size as `3.0`, a file without `file_name`) is kept
+/// type than [`UploadOutput`] declares (a time as a number, a status that is no text) is kept
 /// in `extra`, since the same answer read strictly is what failed the commit's answer, and a
 /// stored file reported failed would be sent again.
 async fn stored_after_all(client: &Client, face: Face<'_>, id: &str) -> Option<UploadOutput> {

@@ -390,6 +390,29 @@ async fn an_analytics_answer_is_json_or_the_picture_asked_for() {
         .await
         .expect("statistics");
     assert!(matches!(stats, JsonOrBinary::Json(_)), "{stats:?}");
+    // `invoke` takes the statistics, and refuses unsent a body asking for the picture, which
+    // it could only fail to read as JSON once it was made.
+    let geopera = Geopera::from(client.clone());
+    let body = serde_json::to_value(input()).expect("a JSON body");
+    geopera
+        .invoke("analytics.calculate_index", body.clone())
+        .await
+        .expect("the statistics as JSON");
+    let mut asked = body;
+    asked["output_format"] = json!("PNG");
+    let refused = geopera
+        .invoke("analytics.calculate_index", asked)
+        .await
+        .expect_err("a picture is no JSON answer");
+    assert!(
+        matches!(refused, Error::InvalidRequest { .. }),
+        "{refused:?}"
+    );
+    assert_eq!(
+        seen(&emu, "analytics.calculate_index").len(),
+        2,
+        "the refused one unsent"
+    );
     let picture = analytics_calculate_index::send(&client, input().output_format("png"))
         .await
         .expect("a picture");
