@@ -122,13 +122,37 @@ fn json_spellings(secret: &str) -> Vec<String> {
             }
         })
         .collect();
+    // Upper-case hex too, as some writers escape (.NET's), and the terminal-safe form the
+    // messages are made of before they are redacted (a tab as `\u{9}`).
+    let upper = ascii_upper_escapes(&ascii);
+    let inert = crate::paint::inert(secret).into_owned();
     let mut spellings = vec![secret.to_owned()];
-    for spelling in [escaped.clone(), escaped.replace('/', "\\/"), ascii] {
+    for spelling in [
+        escaped.clone(),
+        escaped.replace('/', "\\/"),
+        ascii,
+        upper,
+        inert,
+    ] {
         if !spellings.contains(&spelling) {
             spellings.push(spelling);
         }
     }
     spellings
+}
+
+/// `text` with the hex digits of its `\uXXXX` escapes in upper case.
+fn ascii_upper_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("\\u") {
+        out.push_str(&rest[..at + 2]);
+        let digits = rest[at + 2..].chars().take(4).collect::<String>();
+        out.push_str(&digits.to_ascii_uppercase());
+        rest = &rest[at + 2 + digits.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// [`redacted`] for the start of a message that was cut (`kept`): a credential the cut went

@@ -88,3 +88,19 @@ fn the_start_of_a_credential_a_cut_went_through_is_hidden() {
         format!("x {REDACTED} y")
     );
 }
+
+/// A hidden credential is hidden as a JSON string spells it (escaped quotes and slashes, `\u`
+/// escapes in either case) and as a message shows it made inert (a tab as `\u{9}`).
+#[test]
+fn a_credential_is_hidden_in_its_json_and_inert_spellings() {
+    hide("pässword/\"x\"\tend");
+    for shown in [
+        "p\\u00e4ssword/\\\"x\\\"\\tend",
+        "p\\u00E4ssword/\\\"x\\\"\\tend",
+        "pässword\\/\\\"x\\\"\\tend",
+        "pässword/\"x\"\\u{9}end",
+    ] {
+        let text = format!("echoed: {shown}!");
+        assert_eq!(redacted(&text), format!("echoed: {REDACTED}!"), "{shown}");
+    }
+}
