@@ -406,8 +406,13 @@ fn is_written(operation_id: &str, response: &Answer, settings: &Settings) -> boo
     if is_binary(operation_id) {
         return !(is_ndjson(response) && settings.out.is_none());
     }
+    // `--out -` is stdout, where a JSON answer is printed anyway.
+    let to_file = settings
+        .out
+        .as_deref()
+        .is_some_and(|path| path.as_os_str() != "-");
     may_answer_bytes(operation_id)
-        && (settings.out.is_some()
+        && (to_file
             || response
                 .headers
                 .get("content-type")
@@ -765,9 +770,9 @@ fn print_checked(
 const MAX_TABLE_ROWS: usize = 100_000;
 const MAX_TABLE_BYTES: usize = 16 * 1024 * 1024;
 
-/// The rows of one `-o table` (the lines of an NDJSON answer, the results of `--jq`), held
-/// within [`MAX_TABLE_ROWS`] and [`MAX_TABLE_BYTES`]; past them nothing is printed, as a table
-/// cut short would pass for the whole.
+/// The rows of one `-o table` (the lines of an NDJSON answer, the results of `--jq`), the
+/// results held within [`MAX_TABLE_ROWS`] and [`MAX_TABLE_BYTES`]; past them nothing is
+/// printed, as a table cut short would pass for the whole.
 #[derive(Default)]
 struct TableRows {
     rows: Vec<crate::ordered::Ordered>,
@@ -787,6 +792,13 @@ impl TableRows {
                 MAX_TABLE_BYTES / (1024 * 1024)
             )));
         }
+        self.rows.push(table_row(text)?);
+        Ok(())
+    }
+
+    /// A line of an answer already held, within the answer's own cap: no bound refuses it, so
+    /// a stream as long as the cap allows is a table, as it was.
+    fn push_line(&mut self, text: &str) -> Outcome {
         self.rows.push(table_row(text)?);
         Ok(())
     }
@@ -937,7 +949,7 @@ fn print_ndjson(content: &[u8], settings: &Settings) -> Outcome {
             warn_repeated_before_jq(checked.text());
             crate::jq::run(expr, checked.text(), |result| rows.push(&result))
         }
-        (Some(rows), None) => rows.push(checked.text()),
+        (Some(rows), None) => rows.push_line(checked.text()),
         (None, _) if plain => print(&json::escape_controls(&checked.compact())),
         (None, _) => print_checked(checked, settings, &mut documents),
     });

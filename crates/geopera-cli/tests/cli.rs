@@ -8627,10 +8627,30 @@ fn an_analytics_picture_is_written_where_out_says() {
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(output.stdout.starts_with(PNG_SIGNATURE));
-    // The statistics are JSON, printed.
-    let output = s.cli().args(index).output().expect("geopera runs");
+    // The statistics are JSON, printed, also with `--out -` (stdout, where JSON goes), and
+    // written as they came with `--out FILE`.
+    for out in [None, Some("-")] {
+        let output = s
+            .cli()
+            .args(index)
+            .args(out.map(|out| ["--out", out]).into_iter().flatten())
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert!(stdout_json(&output).is_object(), "{out:?}");
+    }
+    let stats = dir.path().join("stats.json");
+    let output = s
+        .cli()
+        .args(index)
+        .arg("--out")
+        .arg(&stats)
+        .output()
+        .expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert!(stdout_json(&output).is_object());
+    let written: Value =
+        serde_json::from_slice(&std::fs::read(&stats).expect("a file")).expect("JSON");
+    assert!(written.is_object());
 }
 
 #[cfg(unix)]
