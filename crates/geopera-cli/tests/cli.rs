@@ -10305,6 +10305,30 @@ fn hold_the_lock(s: &Setup) -> std::fs::File {
     lock
 }
 
+/// Runs `geopera args` (in `s`'s home, with no other environment) while the test holds the
+/// credentials lock: once the command waits for it, `meanwhile` runs (another login storing
+/// credentials, say), then the lock is let go and the command's output returned.
+#[cfg(target_os = "linux")]
+fn while_the_lock_is_held(
+    s: &Setup,
+    args: &[&str],
+    meanwhile: impl FnOnce(),
+) -> std::process::Output {
+    let lock = hold_the_lock(s);
+    let child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    waiting_for_the_lock(child.id());
+    meanwhile();
+    drop(lock);
+    child.wait_with_output().expect("geopera ends")
+}
+
 /// A command waiting for the credentials lock says so, naming the lock, once the wait is
 /// noticeable: a command holding it may be stopped or waiting on a silent provider, and
 /// this one looked hung.
@@ -10319,19 +10343,9 @@ fn a_command_waiting_for_the_credentials_lock_says_so() {
         }}})
         .to_string(),
     );
-    let lock = hold_the_lock(&s);
-    let child = std::process::Command::new(BIN)
-        .env_clear()
-        .env("HOME", s.home.path())
-        .args(["logout"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("geopera starts");
-    waiting_for_the_lock(child.id());
-    std::thread::sleep(Duration::from_millis(1500));
-    drop(lock);
-    let output = child.wait_with_output().expect("geopera ends");
+    let output = while_the_lock_is_held(&s, &["logout"], || {
+        std::thread::sleep(Duration::from_millis(1500));
+    });
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert_eq!(
@@ -10362,27 +10376,17 @@ fn a_credential_another_login_stored_for_another_server_meanwhile_is_not_sent() 
         }}})
         .to_string(),
     );
-    let lock = hold_the_lock(&s);
-    let child = std::process::Command::new(BIN)
-        .env_clear()
-        .env("HOME", s.home.path())
-        .args(["--timeout", "2", "whoami"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("geopera starts");
     // The session is due, so the command waits for the lock to renew it; meanwhile another
     // login stores a session for another server in the same profile.
-    waiting_for_the_lock(child.id());
-    s.store_credentials(
-        &serde_json::json!({"default": {"api_url": s.emulator.base_url(), "auth": {
-            "type": "oauth", "access_token": "at_for_another_server",
-            "refresh_token": "rt_there", "expires_at": 4_000_000_000.0_f64,
-        }}})
-        .to_string(),
-    );
-    drop(lock);
-    let output = child.wait_with_output().expect("geopera ends");
+    let output = while_the_lock_is_held(&s, &["--timeout", "2", "whoami"], || {
+        s.store_credentials(
+            &serde_json::json!({"default": {"api_url": s.emulator.base_url(), "auth": {
+                "type": "oauth", "access_token": "at_for_another_server",
+                "refresh_token": "rt_there", "expires_at": 4_000_000_000.0_f64,
+            }}})
+            .to_string(),
+        );
+    });
     let stderr = text(&output.stderr);
     let sent: Vec<Vec<String>> = heads.try_iter().collect();
     assert!(
@@ -10407,6 +10411,7 @@ fn a_credential_another_login_stored_for_another_server_meanwhile_is_not_sent() 
 /// A session another process stored while this command waited to renew its own is taken
 /// up and kept out of every message, as the one the command started with is, when a server
 /// quotes the credential it was sent (a gateway's error naming the token it refused).
+#[cfg(target_os = "linux")]
 #[test]
 fn a_session_stored_meanwhile_by_another_process_is_kept_out_of_messages() {
     let s = setup();
@@ -10437,25 +10442,15 @@ fn a_session_stored_meanwhile_by_another_process_is_kept_out_of_messages() {
         }}})
         .to_string(),
     );
-    let lock = hold_the_lock(&s);
-    let child = std::process::Command::new(BIN)
-        .env_clear()
-        .env("HOME", s.home.path())
-        .args(SEARCH_ONE)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("geopera starts");
-    waiting_for_the_lock(child.id());
-    s.store_credentials(
-        &serde_json::json!({"default": {"api_url": url, "auth": {
-            "type": "oauth", "access_token": "at_stored_meanwhile",
-            "refresh_token": "rt_meanwhile", "expires_at": 4_000_000_000.0_f64,
-        }}})
-        .to_string(),
-    );
-    drop(lock);
-    let output = child.wait_with_output().expect("geopera ends");
+    let output = while_the_lock_is_held(&s, &SEARCH_ONE, || {
+        s.store_credentials(
+            &serde_json::json!({"default": {"api_url": url, "auth": {
+                "type": "oauth", "access_token": "at_stored_meanwhile",
+                "refresh_token": "rt_meanwhile", "expires_at": 4_000_000_000.0_f64,
+            }}})
+            .to_string(),
+        );
+    });
     let stderr = text(&output.stderr);
     assert!(stderr.contains("[400]"), "{stderr}");
     assert!(stderr.contains("refused"), "{stderr}");
@@ -10465,6 +10460,7 @@ fn a_session_stored_meanwhile_by_another_process_is_kept_out_of_messages() {
 /// `logout` waiting for the credentials lock while a login elsewhere signs the profile in
 /// to another server revokes that session where it was issued: the refresh token went to the
 /// server the profile named before, which never issued it.
+#[cfg(target_os = "linux")]
 #[test]
 fn logout_sends_a_session_stored_meanwhile_for_another_server_to_that_server_only() {
     let s = setup();
@@ -10489,25 +10485,15 @@ fn logout_sends_a_session_stored_meanwhile_for_another_server_to_that_server_onl
         }}})
         .to_string(),
     );
-    let lock = hold_the_lock(&s);
-    let child = std::process::Command::new(BIN)
-        .env_clear()
-        .env("HOME", s.home.path())
-        .args(["--timeout", "5", "logout"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("geopera starts");
-    waiting_for_the_lock(child.id());
-    s.store_credentials(
-        &serde_json::json!({"default": {"api_url": s.emulator.base_url(), "auth": {
-            "type": "oauth", "access_token": "at_there",
-            "refresh_token": "rt_there", "expires_at": 4_000_000_000.0_f64,
-        }}})
-        .to_string(),
-    );
-    drop(lock);
-    let output = child.wait_with_output().expect("geopera ends");
+    let output = while_the_lock_is_held(&s, &["--timeout", "5", "logout"], || {
+        s.store_credentials(
+            &serde_json::json!({"default": {"api_url": s.emulator.base_url(), "auth": {
+                "type": "oauth", "access_token": "at_there",
+                "refresh_token": "rt_there", "expires_at": 4_000_000_000.0_f64,
+            }}})
+            .to_string(),
+        );
+    });
     let stderr = text(&output.stderr);
     let sent: Vec<String> = heard.try_iter().collect();
     assert!(
