@@ -7396,13 +7396,7 @@ fn whoami_refreshed_with(s: &Setup, answer: &'static str) -> std::process::Outpu
             (200, r#"{"sub":"u1"}"#.to_owned())
         }
     });
-    s.store_credentials(
-        &serde_json::json!({"default": {"api_url": url, "auth": {
-            "type": "oauth", "access_token": "at_old", "refresh_token": "rt_kept",
-            "expires_at": 1.0,
-        }}})
-        .to_string(),
-    );
+    s.store_credentials(&a_session_for(&url, "at_old", "rt_kept", 1.0));
     s.bare().arg("whoami").output().expect("geopera runs")
 }
 
@@ -7658,13 +7652,7 @@ fn a_refresh_the_provider_cannot_answer_is_not_called_a_revocation() {
         (400, r#"{"error":"invalid_grant"}"#, true),
     ] {
         let url = canned_server(status, body.to_owned(), 4);
-        s.store_credentials(
-            &serde_json::json!({"default": {"api_url": url, "auth": {
-                "type": "oauth", "access_token": "at_old", "refresh_token": "rt_kept",
-                "expires_at": 1.0,
-            }}})
-            .to_string(),
-        );
+        s.store_credentials(&a_session_for(&url, "at_old", "rt_kept", 1.0));
         let output = s.bare().arg("whoami").output().expect("geopera runs");
         let stderr = fails_saying(&output, 1, "token refresh failed", status);
         assert_eq!(
@@ -7697,13 +7685,7 @@ fn timeout_bounds_the_refresh_of_a_stored_session() {
         }
         std::thread::sleep(Duration::from_secs(60));
     });
-    s.store_credentials(
-        &serde_json::json!({"default": {"api_url": url, "auth": {
-            "type": "oauth", "access_token": "at_old", "refresh_token": "rt_kept",
-            "expires_at": 1.0,
-        }}})
-        .to_string(),
-    );
+    s.store_credentials(&a_session_for(&url, "at_old", "rt_kept", 1.0));
     let started = Instant::now();
     let output = s
         .bare()
@@ -10196,13 +10178,12 @@ fn two_commands_refreshing_after_a_401_at_once_keep_a_valid_session() {
 #[test]
 fn ctrl_c_while_waiting_for_another_commands_refresh_exits_130_promptly() {
     let s = setup();
-    s.store_credentials(
-        &serde_json::json!({"default": {"api_url": s.emulator.base_url(), "auth": {
-            "type": "oauth", "access_token": "at_old", "refresh_token": "rt_kept",
-            "expires_at": 1.0,
-        }}})
-        .to_string(),
-    );
+    s.store_credentials(&a_session_for(
+        &s.emulator.base_url(),
+        "at_old",
+        "rt_kept",
+        1.0,
+    ));
     // The lock another command holds while it refreshes.
     let lock = std::fs::File::create(s.home.path().join(".config/geopera/credentials.lock"))
         .expect("test step");
@@ -10305,6 +10286,16 @@ fn hold_the_lock(s: &Setup) -> std::fs::File {
     lock
 }
 
+/// The credentials file of one profile, `default`, signed in to `api_url` with a session of
+/// these tokens, expiring at `expires_at` (seconds since the epoch; `1.0` is long past).
+fn a_session_for(api_url: &str, access: &str, refresh: &str, expires_at: f64) -> String {
+    serde_json::json!({"default": {"api_url": api_url, "auth": {
+        "type": "oauth", "access_token": access, "refresh_token": refresh,
+        "expires_at": expires_at,
+    }}})
+    .to_string()
+}
+
 /// Runs `geopera args` (in `s`'s home, with no other environment) while the test holds the
 /// credentials lock: once the command waits for it, `meanwhile` runs (another login storing
 /// credentials, say), then the lock is let go and the command's output returned.
@@ -10336,13 +10327,12 @@ fn while_the_lock_is_held(
 #[test]
 fn a_command_waiting_for_the_credentials_lock_says_so() {
     let s = setup();
-    s.store_credentials(
-        &serde_json::json!({"default": {"api_url": s.emulator.base_url(), "auth": {
-            "type": "oauth", "access_token": "at_due", "refresh_token": "rt_due",
-            "expires_at": 1.0,
-        }}})
-        .to_string(),
-    );
+    s.store_credentials(&a_session_for(
+        &s.emulator.base_url(),
+        "at_due",
+        "rt_due",
+        1.0,
+    ));
     let output = while_the_lock_is_held(&s, &["logout"], || {
         std::thread::sleep(Duration::from_millis(1500));
     });
@@ -10369,23 +10359,16 @@ fn a_command_waiting_for_the_credentials_lock_says_so() {
 fn a_credential_another_login_stored_for_another_server_meanwhile_is_not_sent() {
     let s = setup();
     let (here, heads) = silent_server();
-    s.store_credentials(
-        &serde_json::json!({"default": {"api_url": here, "auth": {
-            "type": "oauth", "access_token": "at_for_this_server", "refresh_token": "rt_here",
-            "expires_at": 1.0,
-        }}})
-        .to_string(),
-    );
+    s.store_credentials(&a_session_for(&here, "at_for_this_server", "rt_here", 1.0));
     // The session is due, so the command waits for the lock to renew it; meanwhile another
     // login stores a session for another server in the same profile.
     let output = while_the_lock_is_held(&s, &["--timeout", "2", "whoami"], || {
-        s.store_credentials(
-            &serde_json::json!({"default": {"api_url": s.emulator.base_url(), "auth": {
-                "type": "oauth", "access_token": "at_for_another_server",
-                "refresh_token": "rt_there", "expires_at": 4_000_000_000.0_f64,
-            }}})
-            .to_string(),
-        );
+        s.store_credentials(&a_session_for(
+            &s.emulator.base_url(),
+            "at_for_another_server",
+            "rt_there",
+            4000000000.0,
+        ));
     });
     let stderr = text(&output.stderr);
     let sent: Vec<Vec<String>> = heads.try_iter().collect();
@@ -10435,21 +10418,14 @@ fn a_session_stored_meanwhile_by_another_process_is_kept_out_of_messages() {
             );
         }
     });
-    s.store_credentials(
-        &serde_json::json!({"default": {"api_url": url, "auth": {
-            "type": "oauth", "access_token": "at_due_now", "refresh_token": "rt_due",
-            "expires_at": 1.0,
-        }}})
-        .to_string(),
-    );
+    s.store_credentials(&a_session_for(&url, "at_due_now", "rt_due", 1.0));
     let output = while_the_lock_is_held(&s, &SEARCH_ONE, || {
-        s.store_credentials(
-            &serde_json::json!({"default": {"api_url": url, "auth": {
-                "type": "oauth", "access_token": "at_stored_meanwhile",
-                "refresh_token": "rt_meanwhile", "expires_at": 4_000_000_000.0_f64,
-            }}})
-            .to_string(),
-        );
+        s.store_credentials(&a_session_for(
+            &url,
+            "at_stored_meanwhile",
+            "rt_meanwhile",
+            4000000000.0,
+        ));
     });
     let stderr = text(&output.stderr);
     assert!(stderr.contains("[400]"), "{stderr}");
@@ -10478,21 +10454,19 @@ fn logout_sends_a_session_stored_meanwhile_for_another_server_to_that_server_onl
             );
         }
     });
-    s.store_credentials(
-        &serde_json::json!({"default": {"api_url": first, "auth": {
-            "type": "oauth", "access_token": "at_first", "refresh_token": "rt_first",
-            "expires_at": 4_000_000_000.0_f64,
-        }}})
-        .to_string(),
-    );
+    s.store_credentials(&a_session_for(
+        &first,
+        "at_first",
+        "rt_first",
+        4_000_000_000.0,
+    ));
     let output = while_the_lock_is_held(&s, &["--timeout", "5", "logout"], || {
-        s.store_credentials(
-            &serde_json::json!({"default": {"api_url": s.emulator.base_url(), "auth": {
-                "type": "oauth", "access_token": "at_there",
-                "refresh_token": "rt_there", "expires_at": 4_000_000_000.0_f64,
-            }}})
-            .to_string(),
-        );
+        s.store_credentials(&a_session_for(
+            &s.emulator.base_url(),
+            "at_there",
+            "rt_there",
+            4000000000.0,
+        ));
     });
     let stderr = text(&output.stderr);
     let sent: Vec<String> = heard.try_iter().collect();
