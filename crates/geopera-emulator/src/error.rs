@@ -429,13 +429,11 @@ fn too_deep(body: &[u8]) -> Option<usize> {
     None
 }
 
-/// Whether a `Content-Type` declares JSON: `application/json` or any `+json` type, in any
-/// letter case, parameters ignored. [`ApiJson`] reads bodies so, and the control routes
-/// require it.
+/// Whether a `Content-Type` declares JSON, by the rule the SDK reads answers by
+/// ([`geopera_types::is_json_type`]): `application/json` or any `+json` type, in any letter
+/// case, parameters ignored. [`ApiJson`] reads bodies so, and the control routes require it.
 pub(crate) fn is_json_type(kind: &HeaderValue) -> bool {
-    let kind = kind.to_str().unwrap_or_default().to_ascii_lowercase();
-    let essence = kind.split(';').next().unwrap_or_default().trim();
-    essence == "application/json" || essence.ends_with("+json")
+    kind.to_str().is_ok_and(geopera_types::is_json_type)
 }
 
 /// A JSON request body read the way the API reads it, failing with an [`ApiError`] in the
