@@ -180,8 +180,9 @@
 //!   [`MAX_SCOPE_CHARS`] (64) characters, `expires_in_days` from 1 to
 //!   [`MAX_KEY_LIFETIME_DAYS`] (3650), `rate_limit` from 1 to [`MAX_KEY_RATE_LIMIT`]
 //!   (1,000,000 per minute), `name` 1 to 200 characters (the contract's bound); any
-//!   other value is 422. [`EmulatorHandle::create_key`] is the test's own way in and is not
-//!   checked.
+//!   other value is 422. At most [`MAX_KEYS_PER_ORG`] (1,000) keys per organization: at the
+//!   bound the oldest revoked or expired one makes room, and with none, minting is 422.
+//!   [`EmulatorHandle::create_key`] is the test's own way in; only that bound holds for it.
 //! - Fault headers act only on authenticated requests and throttle only the caller's own
 //!   organization (see [Faults](#faults)).
 //! - One log line per request: the access log names a known operation by its id and an
@@ -762,7 +763,7 @@ pub use crate::pipeline::FAULT_HEADER;
 pub use crate::recording::{RecordedRequest, DEFAULT_RECORD_BUDGET_BYTES, DEFAULT_RECORD_LIMIT};
 pub use crate::request_id::{MAX_REQUEST_ID_CHARS, REQUEST_ID_HEADER};
 pub use crate::starter::STARTER_ITEMS;
-pub use crate::state::{DEMO_ORG, HISTORICAL_ORDERS, STARTING_CREDITS};
+pub use crate::state::{DEMO_ORG, HISTORICAL_ORDERS, MAX_KEYS_PER_ORG, STARTING_CREDITS};
 pub use crate::storage::{MAX_STORED_BYTES_PER_ORG, SMALL_BODY_BYTES};
 pub use crate::uploads::{
     BODY_IDLE_TIMEOUT, MAX_UPLOAD_BYTES, STORAGE_QUOTA_BYTES, UPLOAD_IDLE_SECS,
@@ -1201,7 +1202,7 @@ impl EmulatorHandle {
     /// A new key of the demo organization granted exactly `scopes`, e.g. `["orders:*"]`.
     ///
     /// # Panics
-    /// When the operating system has no randomness to give for the secret.
+    /// As [`create_key_in_org`](Self::create_key_in_org).
     pub fn create_key(&self, scopes: &[&str]) -> String {
         self.create_key_in_org(DEMO_ORG, scopes)
     }
@@ -1209,15 +1210,16 @@ impl EmulatorHandle {
     /// A new key of another organization (with its own balance, orders and rate limits).
     ///
     /// # Panics
-    /// When the operating system has no randomness to give for the secret: a test has no
-    /// other way to go on, and a key from the seed could be worked out by anyone.
+    /// When the operating system has no randomness to give for the secret (a test has no
+    /// other way to go on, and a key from the seed could be worked out by anyone), or the
+    /// organization already holds [`MAX_KEYS_PER_ORG`] live keys.
     pub fn create_key_in_org(&self, org: &str, scopes: &[&str]) -> String {
         let grants = scopes.iter().map(|scope| (*scope).to_owned()).collect();
         let lane = self.shared.try_lane();
         let secret = self
             .shared
             .create_key(records::NewKey::new(org, "test key", grants))
-            .expect("the operating system gives randomness for a key's secret")
+            .expect("a key can be minted: randomness is there and the organization has room")
             .0;
         // Without the lane, the write of whoever holds it takes the key along. A failed
         // write is logged; it undoes the key, as it undoes any change the file did not take.

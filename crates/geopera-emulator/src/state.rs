@@ -37,6 +37,10 @@ pub const STARTING_CREDITS: i64 = 500_000;
 pub const HISTORICAL_ORDERS: usize = 250;
 /// Every scope there is, as one grant.
 pub const ALL_SCOPES: &str = "*";
+/// The most API keys one organization holds, revoked and expired ones included until one
+/// more is minted in their place: a loop that mints keys would otherwise grow the memory,
+/// the state file and every scan of the keys without bound.
+pub const MAX_KEYS_PER_ORG: usize = 1_000;
 
 /// Mutable state behind one lock (never held across an `.await`).
 #[derive(Debug)]
@@ -438,16 +442,24 @@ impl Shared {
     /// state can be worked out from any id it produced, which every tenant sees, so a
     /// secret drawn from it could be computed by another organization.
     ///
+    /// The organization holds at most [`MAX_KEYS_PER_ORG`] keys: at the bound, its oldest
+    /// revoked or expired key goes to make room (no operation deletes one), and with none of
+    /// those the key is refused.
+    ///
     /// # Errors
-    /// When the operating system has no randomness to give.
-    pub fn create_key(&self, key: NewKey) -> Result<(String, Credential), getrandom::Error> {
-        let secret = format!(
-            "{}{}",
-            geopera_types::API_KEY_PREFIX,
-            crate::rng::os_hex(16)?
-        );
+    /// 500 when the operating system has no randomness to give; 422 when the organization
+    /// holds [`MAX_KEYS_PER_ORG`] keys that are all live.
+    pub fn create_key(&self, key: NewKey) -> Result<(String, Credential), ApiError> {
+        let random = crate::rng::os_hex(16).map_err(|_| {
+            ApiError::problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "no randomness available for a key",
+            )
+        })?;
+        let secret = format!("{}{random}", geopera_types::API_KEY_PREFIX);
         let now = self.clock.now_secs();
         let mut inner = self.lock();
+        inner.make_room_for_key(&key.org, now)?;
         let credential = inner.insert_credential(&secret, key, now, false);
         Ok((secret, credential))
     }
@@ -480,6 +492,35 @@ impl Inner {
         self.resources = Resources::restored(snapshot.resources);
         // Sizes measured on what was undone would be too large.
         self.stored = crate::storage::Estimates::default();
+    }
+
+    /// Retires the organization's oldest revoked or expired key once it holds
+    /// [`MAX_KEYS_PER_ORG`], or refuses one more.
+    fn make_room_for_key(&mut self, org: &str, now: i64) -> Result<(), ApiError> {
+        let keys = || {
+            self.credentials
+                .iter()
+                .filter(|(_, key)| key.org == org && !key.session)
+        };
+        if keys().count() < MAX_KEYS_PER_ORG {
+            return Ok(());
+        }
+        let spent = keys()
+            .filter(|(_, key)| key.revoked || key.expires_at.is_some_and(|at| at <= now))
+            .min_by(|(_, a), (_, b)| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)))
+            .map(|(digest, key)| (*digest, key.id.clone()));
+        let Some((digest, id)) = spent else {
+            return Err(ApiError::invalid(
+                &[],
+                format!(
+                    "an organization may hold at most {MAX_KEYS_PER_ORG} API keys; revoke \
+                     some first"
+                ),
+            ));
+        };
+        self.credentials.remove(&digest);
+        self.oidc.end_sessions_of_key(&id, org);
+        Ok(())
     }
 
     fn insert_credential(

@@ -27,12 +27,7 @@ pub const MAX_KEY_RATE_LIMIT: u32 = 1_000_000;
 pub const MAX_KEY_RATE_WINDOWS: usize = 16;
 
 pub(crate) fn create(ctx: &Ctx<'_>, input: ApiKeyCreateInput) -> Outcome {
-    let (secret, key) = ctx.shared.create_key(checked(ctx, &input)?).map_err(|_| {
-        ApiError::problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "no randomness available for a key",
-        )
-    })?;
+    let (secret, key) = ctx.shared.create_key(checked(ctx, &input)?)?;
     Ok(ctx.ok(&json!({
         "id": key.id,
         "key": secret,

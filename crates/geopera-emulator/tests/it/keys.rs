@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use geopera_emulator::{
-    Emulator, ManualClock, RateLimits, MAX_KEY_RATE_LIMIT, MAX_KEY_RATE_WINDOWS,
+    Emulator, ManualClock, RateLimits, MAX_KEYS_PER_ORG, MAX_KEY_RATE_LIMIT, MAX_KEY_RATE_WINDOWS,
 };
 use serde_json::{json, Value};
 
@@ -55,6 +55,58 @@ fn created_key_authenticates_with_its_permissions_and_revoked_key_is_401() {
             .status,
         404
     );
+}
+
+/// A loop that mints keys fills its organization's room, not the emulator's memory: at the
+/// bound minting is 422 until a key is revoked, and then the revoked key makes room.
+#[test]
+fn an_organization_holds_a_bounded_number_of_keys_and_a_revoked_one_makes_room() {
+    let api = Api::start();
+    let listed = |api: &Api| api.call("api_keys.list", json!({})).json();
+    let held = listed(&api)["total"].as_u64().expect("total");
+    let held = usize::try_from(held).expect("a count");
+    for _ in held..MAX_KEYS_PER_ORG {
+        api.emu.create_key(&["catalog:read"]);
+    }
+    let refused = api.call("api_keys.create", json!({"name": "one more"}));
+    assert_eq!(refused.status, 422);
+    let detail = refused.json()["detail"][0]["msg"].clone();
+    assert!(
+        detail
+            .as_str()
+            .is_some_and(|msg| msg.contains("at most 1000 API keys")),
+        "{detail}"
+    );
+
+    let before = listed(&api);
+    assert_eq!(before["total"], MAX_KEYS_PER_ORG);
+    let revoked = before["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .rev()
+        .find(|key| key["name"] == "test key")
+        .and_then(|key| key["id"].as_str())
+        .expect("a minted key")
+        .to_owned();
+    assert_eq!(
+        api.call("api_keys.revoke", json!({"key_id": revoked}))
+            .status,
+        200
+    );
+    let minted = api.call("api_keys.create", json!({"name": "one more"}));
+    assert_eq!(minted.status, 200);
+    let minted = minted.json()["id"].clone();
+    let after = listed(&api);
+    assert_eq!(after["total"], MAX_KEYS_PER_ORG);
+    let ids: Vec<&Value> = after["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|key| &key["id"])
+        .collect();
+    assert!(ids.contains(&&minted));
+    assert!(!ids.contains(&&json!(revoked)), "the revoked key made room");
 }
 
 /// A key holding only `api_keys:write` (a provisioning script's, say) cannot revoke a key
