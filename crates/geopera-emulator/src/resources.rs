@@ -438,9 +438,21 @@ impl Resources {
 
     /// Removes every record of `family` whose parent is `parent`, returning how many went.
     pub fn remove_children(&mut self, family: Family, org: &str, parent: &str) -> usize {
+        self.remove_where(family, org, |r| r.parent.as_deref() == Some(parent))
+    }
+
+    /// Removes every record of `family` the organization holds that `matches`, in one walk
+    /// of them: what goes with many parents at once (the profiles of a project's items) would
+    /// otherwise take a walk per parent.
+    pub fn remove_where(
+        &mut self,
+        family: Family,
+        org: &str,
+        matches: impl Fn(&Resource) -> bool,
+    ) -> usize {
         let children: Vec<String> = self
-            .list(family, org, Some(parent))
-            .into_iter()
+            .owned(family, org)
+            .filter(|r| matches(r))
             .map(|r| r.id.clone())
             .collect();
         for id in &children {

@@ -161,8 +161,12 @@ fn lists_and_counts_follow_every_change_and_a_restore() {
         .create(&mut rng, Family::Item, "org_a", Some("p_2"), 2, Map::new())
         .map(|r| r.id.clone())
         .unwrap_or_default();
+    // Another organization's record under a parent of the same id stays.
+    let theirs = store.create(&mut rng, Family::Item, "org_b", Some("p_1"), 2, Map::new());
+    assert!(theirs.is_ok());
     assert_eq!(store.remove_children(Family::Item, "org_a", "p_1"), 3);
     assert_eq!(ids(&store, Family::Item), std::slice::from_ref(&kept));
+    assert_eq!(store.count(Family::Item, "org_b"), 1);
     assert!(store.remove(Family::Project, "org_a", None, "p_2").is_ok());
     assert_eq!(ids(&store, Family::Project), ["p_1"]);
 

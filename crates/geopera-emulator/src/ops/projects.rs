@@ -7,6 +7,8 @@
 //! uncollected. Names and other strings are bounded by the contract's own limits, which the
 //! validator enforces before these functions run.
 
+use std::collections::{HashMap, HashSet};
+
 use geopera_types::models::{
     AddMemberInput, CollectionCreateInput, CollectionDeleteInput, CollectionUpdateInput,
     CollectionsGetInput, ProjectArchiveInput, ProjectCreate, ProjectDeleteInput,
@@ -148,17 +150,20 @@ pub(crate) fn delete(ctx: &Ctx<'_>, input: ProjectDeleteInput) -> Outcome {
     inner
         .resources
         .remove_children(Family::Collection, ctx.org, &id);
-    let items: Vec<String> = inner
+    let items: HashSet<String> = inner
         .resources
         .list(Family::Item, ctx.org, Some(&id))
         .iter()
         .map(|item| item.id.clone())
         .collect();
-    for item in &items {
-        inner
-            .resources
-            .remove_children(Family::VisualizationProfile, ctx.org, item);
-    }
+    inner
+        .resources
+        .remove_where(Family::VisualizationProfile, ctx.org, |profile| {
+            profile
+                .parent
+                .as_ref()
+                .is_some_and(|item| items.contains(item))
+        });
     inner.resources.remove_children(Family::Item, ctx.org, &id);
     inner
         .resources
@@ -408,11 +413,22 @@ pub(crate) fn list_collections(ctx: &Ctx<'_>, input: ListInput) -> Outcome {
     inner
         .resources
         .get(Family::Project, ctx.org, None, &input.project_id)?;
+    // One pass counts every collection's items: counting per collection would read the
+    // organization's items once for each of its collections, under the lock every caller waits on.
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for item in inner.resources.list(Family::Item, ctx.org, None) {
+        if let Some(collection) = item.str("collection_id") {
+            *counts.entry(collection).or_default() += 1;
+        }
+    }
     let collections: Vec<Value> = inner
         .resources
         .list(Family::Collection, ctx.org, Some(&input.project_id))
         .into_iter()
-        .map(|c| with_item_count(c.to_json(), item_count(&inner.resources, ctx.org, &c.id)))
+        .map(|c| {
+            let count = counts.get(c.id.as_str()).copied().unwrap_or(0);
+            with_item_count(c.to_json(), count)
+        })
         .collect();
     Ok(ctx.ok(&json!({"total": collections.len(), "collections": collections})))
 }
