@@ -28,17 +28,20 @@ const MAX_NAME_CHARS: usize = 200;
 const MAX_ASSETS: usize = 50;
 /// The asset a clip of an item cuts when the body names none.
 const DEFAULT_ASSET: &str = "data";
+/// The dispatch version of a job started without one named.
+const DISPATCH_VERSION: &str = "1.0";
 /// The file a processing job registers as its output when the body names none.
 const RESULT_FILE: &str = "result.tif";
 
 pub(crate) fn create(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
-    let job = new_processing(ctx, &body, false)?;
+    let job = new_processing(ctx, &body, None)?;
     Ok(ctx.ok(&job))
 }
 
 pub(crate) fn create_and_dispatch(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
-    let job = new_processing(ctx, &body, true)?;
-    let version = optional_str(&body, "version")?.unwrap_or("1.0");
+    // Read before the job exists, so a refused version leaves no job behind.
+    let version = optional_str(&body, "version")?.unwrap_or(DISPATCH_VERSION);
+    let job = new_processing(ctx, &body, Some(version))?;
     Ok(ctx.ok(&dispatched(ctx, job, version)))
 }
 
@@ -68,7 +71,7 @@ pub(crate) fn execute(ctx: &Ctx<'_>, input: ProcessExecuteInput) -> Outcome {
     body.insert("project_id".to_owned(), json!(input.workspace_id));
     body.insert("process_id".to_owned(), json!(input.process_id));
     body.insert("inputs".to_owned(), Value::Object(input.inputs));
-    let job = new_processing(ctx, &body, true)?;
+    let job = new_processing(ctx, &body, Some(DISPATCH_VERSION))?;
     Ok(ctx.ok(&job))
 }
 
@@ -292,9 +295,13 @@ pub(crate) fn clip_delete(ctx: &Ctx<'_>, input: ClipJobDeleteInput) -> Outcome {
     remove(ctx, Family::ClipJob, &input.job_id)
 }
 
-/// Creates a processing job from a free-form body naming `project_id`, and starts it when
-/// `start`.
-fn new_processing(ctx: &Ctx<'_>, body: &JsonObject, start: bool) -> Result<Value, ApiError> {
+/// Creates a processing job from a free-form body naming `project_id`, and starts it at the
+/// dispatch version `start` names, if any.
+fn new_processing(
+    ctx: &Ctx<'_>,
+    body: &JsonObject,
+    start: Option<&str>,
+) -> Result<Value, ApiError> {
     let project = required_str(body, "project_id")?;
     let process = optional_str(body, "process_id")?;
     let job_type = optional_str(body, "job_type_name")?;
@@ -316,12 +323,12 @@ fn new_processing(ctx: &Ctx<'_>, body: &JsonObject, start: bool) -> Result<Value
     fields.insert("inputs".to_owned(), inputs);
     fields.insert("outputs".to_owned(), Value::Null);
     fields.insert("registered".to_owned(), json!(false));
-    fields.insert("dispatch_version".to_owned(), json!(start.then_some("1.0")));
+    fields.insert("dispatch_version".to_owned(), json!(start));
     fields.insert(
         FAILS.to_owned(),
         json!(process == FAIL_MARKER || job_type == FAIL_MARKER),
     );
-    if start {
+    if start.is_some() {
         fields.insert(STARTED.to_owned(), json!(now));
     }
     let mut inner = ctx.shared.lock();

@@ -162,6 +162,45 @@ fn a_job_naming_the_fail_marker_ends_failed() {
     assert!(String::from_utf8_lossy(&downloads.body).contains("failed"));
 }
 
+/// `processing.create_and_dispatch` reads its dispatch version before it makes the job: a
+/// refused one leaves no job behind to be retried into a second, and a good one is the
+/// version the job keeps.
+#[test]
+fn a_refused_dispatch_version_makes_no_job_and_a_good_one_is_kept() {
+    let api = Api::start();
+    let project = project(&api);
+    let listed = |api: &Api| {
+        api.ok(
+            "processing.jobs.list",
+            json!({"workspaceId": project, "limit": 50}),
+        )["total"]
+            .clone()
+    };
+    for version in [json!(5), json!("v".repeat(300)), json!("  ")] {
+        let refused = api.call(
+            "processing.create_and_dispatch",
+            json!({"project_id": project, "process_id": "ndvi", "version": version}),
+        );
+        assert_eq!(refused.status, 422, "{version}");
+        assert_eq!(
+            refused.json()["detail"][0]["loc"],
+            json!(["body", "version"])
+        );
+    }
+    assert_eq!(listed(&api), 0, "no job made by a refused call");
+
+    let made = api.ok(
+        "processing.create_and_dispatch",
+        json!({"project_id": project, "process_id": "ndvi", "version": "2.0"}),
+    );
+    assert_eq!(made["job"]["dispatch_version"], "2.0");
+    assert_eq!(made["dispatch"]["version"], "2.0");
+    let job = made["job"]["id"].clone();
+    let got = api.ok("processing.job.get", json!({"job_id": job}));
+    assert_eq!(got["dispatch_version"], "2.0");
+    assert_eq!(listed(&api), 1);
+}
+
 #[test]
 fn processing_lists_page_without_gaps_or_repeats() {
     let api = Api::start();
