@@ -216,15 +216,21 @@ fn authenticate(
 /// as the request arrived: the body read and the write lane awaited in between can take a
 /// minute, and a key revoked meanwhile (stolen, say) must not run one more change, such as
 /// minting its own replacement.
+///
+/// Under the same lock the caller's organization is seen for the first time, if it is new,
+/// so that it has its starting records (the default project, its order history) whatever
+/// operation comes first, not only after one that reads them.
 fn still_valid(shared: &Shared, caller: &Caller) -> Result<(), ApiError> {
     let Some(Presented(token)) = &caller.credential else {
         return Ok(());
     };
     let now = shared.clock.now_secs();
-    let inner = shared.lock();
+    let mut inner = shared.lock();
     identify(&inner, token, now)
         .map(drop)
-        .map_err(ApiError::unauthenticated)
+        .map_err(ApiError::unauthenticated)?;
+    inner.org(&caller.org, shared.seed, now);
+    Ok(())
 }
 
 /// The faults the caller asked for in [`FAULT_HEADER`], drawn only once it is known. The

@@ -15,6 +15,27 @@ use crate::common::Api;
 use crate::state::TempFile;
 use crate::webhooks::{drain, local, subscribe, Receiver};
 
+/// The default project exists from the organization's first call, whatever operation that
+/// is: an upload into it, or a processing job in it, as the very first request.
+#[test]
+fn the_default_project_is_there_for_the_first_call_of_any_operation() {
+    for (op, mut body) in [
+        ("uploads.initiate", json!({"total_bytes": 1})),
+        ("processing.create", json!({"process_id": "ndvi"})),
+    ] {
+        let api = Api::start();
+        let project = api.emu.default_project(DEMO_ORG);
+        body["project_id"] = json!(project);
+        let answer = api.call(op, body);
+        assert!(
+            (200..300).contains(&answer.status),
+            "{op}: {} {:?}",
+            answer.status,
+            answer.body
+        );
+    }
+}
+
 fn project(api: &Api) -> String {
     let created = api.call("projects.create", json!({"name": "uploads"}));
     assert_eq!(created.status, 200, "{:?}", created.body);
