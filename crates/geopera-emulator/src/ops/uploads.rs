@@ -209,6 +209,16 @@ pub(crate) fn progress(ctx: &Ctx<'_>, input: UploadProgressInput) -> Outcome {
         )));
     }
     let upload = editable_upload(&mut inner.resources, ctx, &input.upload_id)?;
+    // An upload is pending only until a URL is signed for it or bytes arrive; a report
+    // cannot undo either.
+    if input.status.as_deref().map(UploadStatus::from) == Some(UploadStatus::Pending)
+        && uploads::status(upload) == Some(UploadStatus::Uploading)
+    {
+        return Err(ApiError::conflict(format!(
+            "upload '{}' is uploading; it cannot go back to pending",
+            input.upload_id
+        )));
+    }
     if let Some(bytes) = input.bytes_uploaded {
         let total = int(upload, "total_bytes");
         if !(0..=total).contains(&bytes) {

@@ -138,6 +138,18 @@ fn fifty_megabytes_stream_to_a_signed_url_and_complete() {
         json!({"upload_id": id, "status": "uploading", "bytes_uploaded": SIZE}),
     );
     assert_eq!(progress["bytes_uploaded"], SIZE);
+    let back = api.call(
+        "uploads.progress",
+        json!({"upload_id": id, "status": "pending"}),
+    );
+    assert_eq!(
+        back.status, 409,
+        "an upload holding files is not pending again"
+    );
+    assert_eq!(
+        api.ok("uploads.progress", json!({"upload_id": id}))["status"],
+        "uploading"
+    );
     let done = api.ok("uploads.complete", json!({"upload_id": id}));
     assert_eq!(done["status"], "completed");
     assert_eq!(done["storage"]["reserved_bytes"], 0);
