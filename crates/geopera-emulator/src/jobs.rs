@@ -144,8 +144,8 @@ pub fn answer(job: &Resource, now: i64) -> Value {
 /// The events of the jobs that finished in `(from, now]`, oldest first.
 pub fn finished_between(resources: &Resources, from: i64, now: i64) -> Vec<Event> {
     let jobs = resources
-        .records()
-        .filter(|r| matches!(r.family, Family::ProcessingJob | Family::ClipJob));
+        .of_family(Family::ProcessingJob)
+        .chain(resources.of_family(Family::ClipJob));
     let span = (Bound::Excluded(from), Bound::Included(now));
     let mut finished: Vec<(i64, &Resource)> = finished_in(jobs, span).collect();
     finished.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.seq.cmp(&b.1.seq)));
