@@ -33,7 +33,7 @@ const MAX_ADVANCE_SECS: u64 = 10 * 365 * 86_400;
 /// last moment an RFC 3339 date-time can name (the end of 9999), so that every date the
 /// emulator makes by adding a lifetime to the clock — a key's ten years at most — still has
 /// a four-digit year; and far from `i64`'s end, so no addition overflows.
-const MAX_UNIX_SECS: i64 = 250_246_627_199;
+pub(crate) const MAX_UNIX_SECS: i64 = 250_246_627_199;
 
 /// [`MAX_UNIX_SECS`] as a date, for messages.
 const MAX_DATE: &str = "9899-12-31T23:59:59Z";

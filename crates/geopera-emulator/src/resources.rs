@@ -149,9 +149,10 @@ impl Resource {
     }
 }
 
-/// The largest sequence number a record read back from a state file may have: more records
-/// than any run creates, with room left to number new ones without overflowing.
-pub(crate) const MAX_SEQ: u64 = i64::MAX as u64;
+/// The largest sequence number a record or delivery read back from a state file may have:
+/// more than any run numbers, with as many again left to number new ones before the state
+/// file's signed 64-bit column would overflow.
+pub(crate) const MAX_SEQ: u64 = 1 << 62;
 
 /// Every record, by id.
 #[derive(Debug, Default)]
@@ -254,7 +255,8 @@ impl Resources {
             .filter_map(|id| self.records.get(id))
     }
 
-    /// Every record, of every organization.
+    /// Every record, of every organization: for tests that restore a store from its records.
+    #[cfg(test)]
     pub fn records(&self) -> impl Iterator<Item = &Resource> {
         self.records.values()
     }

@@ -28,6 +28,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::StatusCode;
 use rusqlite::{params, Connection, OptionalExtension, Statement, ToSql};
 
+use crate::control::MAX_UNIX_SECS;
 use crate::error::{known_content_type, Reply};
 use crate::idempotency::IDEMPOTENCY_RETENTION_MS;
 use crate::oidc::sessions::{digest, Access, Family, TokenDigest};
@@ -921,8 +922,21 @@ fn read_snapshot(tx: &Connection, path: &Path, seed: u64) -> io::Result<Option<S
             ),
         ));
     }
-    snapshot.swept_to = number("webhooks_swept_to")?;
-    snapshot.clock_ms = number("clock_ms")?;
+    // Readings of the clock, held to the range the clock can be moved to: a reading past it
+    // would date records past the year 9999, and overflow the sums of the clock and a
+    // lifetime.
+    let reading = |key: &str| -> io::Result<Option<i64>> {
+        let latest = MAX_UNIX_SECS.saturating_mul(1000).saturating_add(999);
+        match number(key)? {
+            Some(ms) if !(0..=latest).contains(&ms) => Err(edited(
+                path,
+                &format!("meta.{key} is {ms}, not a clock reading from 0 to {latest} ms"),
+            )),
+            reading => Ok(reading),
+        }
+    };
+    snapshot.swept_to = reading("webhooks_swept_to")?;
+    snapshot.clock_ms = reading("clock_ms")?;
     snapshot.download_key = meta("download_key")?
         .map(|text| {
             crate::downloads::DownloadKey::from_hex(&text)
@@ -1364,8 +1378,11 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
         let Some(mut pending) = record::<Pending>(&text, place)? else {
             continue;
         };
-        let Ok(seq) = u64::try_from(seq) else {
-            skipped(&place(), "its sequence number is negative");
+        let Some(seq) = u64::try_from(seq).ok().filter(|seq| *seq <= MAX_SEQ) else {
+            skipped(
+                &place(),
+                &format!("its sequence number is not one from 0 to {MAX_SEQ}"),
+            );
             continue;
         };
         pending.seq = seq;

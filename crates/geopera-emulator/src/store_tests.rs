@@ -146,6 +146,84 @@ fn a_key_row_whose_secret_is_no_digest_is_refused() {
     );
 }
 
+/// Numbers the emulator would go on from are held to what it can go on from: a clock
+/// reading past the year 9999 or before 1970, and a record numbered where the next one would
+/// not fit the file's column, are refused as edited rather than served.
+#[test]
+fn clock_readings_and_sequence_numbers_out_of_range_are_refused() {
+    let resource = |seq: u64| {
+        serde_json::json!({
+            "family": "project", "id": "prj_far", "org": "org_demo", "parent": null,
+            "seq": seq, "created_at": 0, "updated_at": 0, "fields": {},
+        })
+        .to_string()
+    };
+    let cases = [
+        (
+            "clock_ms",
+            i64::MAX.to_string(),
+            resource(1),
+            "meta.clock_ms",
+        ),
+        ("clock_ms", "-1".to_owned(), resource(1), "meta.clock_ms"),
+        (
+            "webhooks_swept_to",
+            i64::MAX.to_string(),
+            resource(1),
+            "meta.webhooks_swept_to",
+        ),
+        (
+            "clock_ms",
+            "0".to_owned(),
+            resource(MAX_SEQ + 1),
+            "sequence number",
+        ),
+    ];
+    for (key, value, record, refused) in cases {
+        let file = TempFile::new("out-of-range");
+        drop(Store::open(&file.0, 5).expect("a new file"));
+        {
+            let edited = Connection::open(&file.0).expect("open");
+            edited
+                .execute(
+                    "INSERT INTO meta VALUES ('seed', '5'), ('rng_state', '77'), (?1, ?2)",
+                    (key, &value),
+                )
+                .expect("meta");
+            edited
+                .execute("INSERT INTO resources VALUES ('prj_far', ?1)", [&record])
+                .expect("a resource");
+        }
+        let Err(error) = Store::open(&file.0, 5) else {
+            panic!("{key} = {value} with {record} was read");
+        };
+        assert!(error.to_string().contains(refused), "{error}");
+    }
+    // The largest of each is read.
+    let file = TempFile::new("in-range");
+    drop(Store::open(&file.0, 5).expect("a new file"));
+    {
+        let edited = Connection::open(&file.0).expect("open");
+        let latest = (MAX_UNIX_SECS * 1000 + 999).to_string();
+        edited
+            .execute(
+                "INSERT INTO meta VALUES ('seed', '5'), ('rng_state', '77'), ('clock_ms', ?1)",
+                [&latest],
+            )
+            .expect("meta");
+        edited
+            .execute(
+                "INSERT INTO resources VALUES ('prj_far', ?1)",
+                [resource(MAX_SEQ)],
+            )
+            .expect("a resource");
+    }
+    let (_, snapshot) = Store::open(&file.0, 5).expect("the largest readings are read");
+    let snapshot = snapshot.expect("a snapshot");
+    assert_eq!(snapshot.clock_ms, Some(MAX_UNIX_SECS * 1000 + 999));
+    assert_eq!(snapshot.resources.len(), 1);
+}
+
 #[test]
 fn a_file_from_a_newer_emulator_is_refused() {
     let file = TempFile::new("newer");
