@@ -199,13 +199,15 @@ impl Shared {
             if let Some(kept) = snapshot.download_key.take() {
                 download_key = kept;
             }
-            // A frozen clock resumes where the file left it rather than going back in time,
-            // which would turn fulfilled orders and finished jobs back into pending ones. A
-            // clock the caller set later than that, or the wall clock, is kept.
+            // The clock resumes where the file left it rather than going back in time, which
+            // would turn fulfilled orders and finished jobs back into pending ones and find
+            // their events again: a frozen clock at that reading, and a ticking one moved
+            // ahead before the restart (by the control endpoint, say) that far ahead of the
+            // wall. A clock already later than the reading is kept.
             let resumed = snapshot
                 .clock_ms
                 .map_or(0, |at| at.saturating_sub(clock.now_millis()));
-            if !clock.follows_wall_clock() && resumed > 0 {
+            if resumed > 0 {
                 clock.advance(std::time::Duration::from_millis(resumed.unsigned_abs()));
             }
             // The demo credentials derive from the seed, so the file holds the same ones.

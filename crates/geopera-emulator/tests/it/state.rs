@@ -61,6 +61,41 @@ fn start_on(seed: u64, file: &TempFile, ahead: Duration) -> (Api, ManualClock) {
     (api, clock)
 }
 
+/// A clock that follows the wall clock but was moved ahead (as the control endpoint moves
+/// it) is as far ahead after a restart: what was fulfilled stays fulfilled.
+#[test]
+fn a_ticking_clock_moved_ahead_stays_ahead_across_a_restart() {
+    let file = TempFile::new("ticking-clock");
+    let start = || {
+        Api::with(
+            Emulator::builder()
+                .seed(6)
+                .rate_limits(RateLimits::off())
+                .clock(ManualClock::system())
+                .state_file(&file.0),
+        )
+    };
+    let hour = Duration::from_secs(3600);
+    let moved_to = {
+        let api = start();
+        let before = api.emu.clock().now_secs();
+        api.emu.clock().advance(hour);
+        let moved_to = api.emu.clock().now_secs();
+        assert!(moved_to >= before + 3600);
+        moved_to
+    };
+    let api = start();
+    let now = api.emu.clock().now_secs();
+    assert!(
+        now >= moved_to,
+        "the clock went back from {moved_to} to {now} across the restart"
+    );
+    assert!(
+        now < moved_to + 60,
+        "it is not moved twice: {now} vs {moved_to}"
+    );
+}
+
 #[test]
 fn orders_keys_and_balances_survive_a_restart() {
     let file = TempFile::new("restart");
