@@ -66,8 +66,10 @@ pub struct Inner {
     /// How much each organization stores, estimated ([`crate::storage`]).
     pub(crate) stored: crate::storage::Estimates,
     /// Whether memory still holds changes a failed write did not keep, because the state file
-    /// could not be read back then: nothing is written, and no operation runs, on top of them
-    /// until it can.
+    /// could not be read back then: nothing is written, and no operation that takes the
+    /// write lane runs, on top of them until it can. A read-only operation (and a drain,
+    /// before it takes the lane) can still see them meanwhile; a file that refuses both a
+    /// write and a read is one something else holds locked.
     unkept: bool,
 }
 
