@@ -1,6 +1,6 @@
 //! The measurement harness of the Geopera SDK.
 //!
-//! Four binaries and one micro-benchmark share this library:
+//! Five binaries and one micro-benchmark share this library:
 //!
 //! - `bench-server` answers `POST /v1/op/catalog.search` with one of two canned pages taken
 //!   once from the emulator ([`CannedPages`]), so the server costs next to nothing and every
@@ -11,10 +11,13 @@
 //!   `BENCHMARKS.md` ([`report`]);
 //! - `bench-body-memory` makes one SDK call against a large or endless answer and prints the
 //!   process's peak memory, to check the response-size cap and decoding overhead;
+//! - `bench-upload-memory` uploads a large file to the emulator from a child process and
+//!   checks the child's peak memory against a limit, to show an upload is streamed;
 //! - `benches/decode.rs` compares decoding the canned pages into `serde_json::Value` and into
 //!   the SDK's output model.
 //!
-//! `bench/compare.sh` at the repository root runs all of it. This crate is not published; its
+//! `bench/compare.sh` at the repository root runs the server, the client and the report; the
+//! two memory probes are run by hand, as `BENCHMARKS.md` says. This crate is not published; its
 //! library only exists to share code between its own binaries, so it reports errors with
 //! `anyhow` like they do.
 

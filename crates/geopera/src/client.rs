@@ -589,11 +589,14 @@ impl<C> ClientBuilder<C> {
     /// Bounds every call as a whole — all attempts and the waits between them — unless the
     /// call sets its own ([`Request::deadline`](crate::Request::deadline)).
     ///
-    /// A wait the call could only time out in fails it at once with the deadline's
-    /// [`Error::Timeout`](crate::Error::Timeout): a retry's backoff, a 429's pause of its
-    /// class, its paced slot, or the shared budget's wait. Before a retry, the call ends with
-    /// the answer it would have retried instead (a 429 as [`Error::RateLimited`](crate::Error::RateLimited)). Only a wait for an in-flight slot ([`max_in_flight`](Self::max_in_flight)), whose
-    /// length nobody knows, runs until the deadline; a call it ends counts no attempt. A
+    /// A wait before the first attempt that the call could only time out in fails it at once
+    /// with the deadline's [`Error::Timeout`](crate::Error::Timeout): a 429's pause of its
+    /// class, its paced slot, or the shared budget's wait. Before a retry, such a wait or a
+    /// backoff that would end past the deadline ends the call with the answer it would have
+    /// retried instead (a 429 as [`Error::RateLimited`](crate::Error::RateLimited), a 503 as
+    /// [`Error::Api`](crate::Error::Api)). Only a wait for an in-flight slot
+    /// ([`max_in_flight`](Self::max_in_flight)), whose length nobody knows, runs until the
+    /// deadline; a call it ends counts no attempt. A
     /// credential is renewed before the call waits for its turn, so a session may sign in
     /// for a call that is then refused.
     pub fn deadline(mut self, deadline: Duration) -> Self {

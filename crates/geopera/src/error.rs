@@ -348,8 +348,10 @@ pub enum Error {
 pub enum TimeoutLimit {
     /// The call's deadline ([`ClientBuilder::deadline`](crate::ClientBuilder::deadline),
     /// [`Request::deadline`](crate::Request::deadline)), which bounds every attempt and the
-    /// waits between them: nothing is left to retry with, or the wait before the next attempt
-    /// (a 429's pause, a paced slot, the shared budget's turn) would end past it.
+    /// waits between them: the call's time ran out, or the wait before its first attempt (a
+    /// 429's pause, a paced slot, the shared budget's turn) would end past it. A retry that
+    /// would start past it is not a timeout: the call ends with the answer it would have
+    /// retried.
     Deadline,
     /// One attempt's timeout ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)), from
     /// sending the request to reading the whole answer.

@@ -133,7 +133,8 @@
 //! API's per-minute budgets. [`ClientBuilder::deadline`] (or [`Request::deadline`]) bounds a
 //! whole call — every attempt and wait — separately from the per-attempt timeout; a call that
 //! the limiter would hold past it (a pause, its paced slot, the shared budget) fails at once
-//! with [`Error::Timeout`] rather than sleeping until it times out. [`fan_out`]
+//! with [`Error::Timeout`] rather than sleeping until it times out, and a retry so held ends
+//! the call with the answer it would have retried. [`fan_out`]
 //! runs many calls with at most N in flight and returns every outcome in input order.
 //!
 //! # Pages and streams
@@ -150,8 +151,11 @@
 //! that matters, bound the walk yourself (`take` on the stream or the iterator). A page that
 //! does not fit the model is one [`Error::Decode`] in its place and the walk goes on; a page
 //! with no item array ends the walk as an empty page would ([`PageStream`] has the details).
-//! `catalog.search`'s items are typed [`models::StacItem`]s, every other operation's JSON
-//! values; [`PageWalk`] gives the same rules to code that fetches pages itself.
+//! `catalog.search`'s items are typed [`models::StacItem`]s, those of the three job lists
+//! (`clip.jobs.list`, `processing.jobs.list`, `processing.project_jobs.list`)
+//! [`models::DownloadLinks`], which keep their signed links out of `Debug` (`into_value` reads
+//! one as JSON), and every other operation's JSON values; [`PageWalk`] gives the same rules to
+//! code that fetches pages itself.
 //! `catalog.search_stream` has `stream` / `stream_blocking`, which parse its newline-delimited
 //! JSON as it arrives; its fluent call has them through [`NdjsonOperation`].
 //!

@@ -23,7 +23,7 @@
 //! use geopera::AuthenticatedClient;
 //!
 //! let base_url = "http://127.0.0.1:8787";
-//! let session = Session::password(Oidc::for_base_url(base_url)?, "demo-admin", "demo-password")
+//! let session = Session::password(Oidc::for_base_url(base_url)?, "admin", "admin-password")
 //!     .on_refresh(|tokens| {
 //!         // Store `tokens` (e.g. the refresh token) to sign in again after a restart.
 //!         let _ = tokens.refresh_token();
