@@ -235,6 +235,9 @@ impl Redactor {
             .chain(self.body.iter().flat_map(|body| body.iter()))
             .chain(self.headers.iter().flat_map(|headers| headers.iter()))
             .map(Secret::expose)
+            // Trimmed, as a server reads a header's value (RFC 9110): a key given with an edge
+            // space is echoed without it, and the trimmed form is inside the untrimmed one.
+            .map(str::trim)
             .filter(|secret| !secret.is_empty())
             .flat_map(|secret| {
                 let shown = match crate::terminal::inert(secret) {

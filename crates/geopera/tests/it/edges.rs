@@ -1830,6 +1830,39 @@ async fn a_server_that_echoes_the_credentials_never_gets_them_into_an_error() {
     }
 }
 
+/// A key given with an edge space (read from a file or an environment line) is sent, and a
+/// server reads it trimmed, as RFC 9110 has it: echoed without the space, it is still
+/// redacted.
+#[tokio::test]
+async fn a_credential_given_with_edge_spaces_is_redacted_as_the_server_echoes_it() {
+    const KEY: &str = "gpra_spaced_key_0123456789";
+    for (given, per_call) in [(format!(" {KEY} "), false), (format!("{KEY} "), true)] {
+        let answer = json(
+            401,
+            &[("content-type", "application/problem+json")],
+            &format!(
+                r#"{{"title":"Unauthenticated","status":401,"detail":"unknown key '{KEY}'"}}"#
+            ),
+        );
+        let server = Hostile::answering_once(answer);
+        let client = AuthenticatedClient::builder(if per_call { TOKEN } else { given.as_str() })
+            .base_url(server.url())
+            .retries(0)
+            .build()
+            .expect("valid");
+        let mut request = Request::new(CatalogSearchInput::new(HOST));
+        if per_call {
+            request = request.api_key(given.clone());
+        }
+        let err = catalog_search::send(&client, request)
+            .await
+            .expect_err("a 401");
+        let shown = everything_shown(&err);
+        assert!(!shown.contains(KEY), "{given:?}: {shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+    }
+}
+
 /// A token from the client's provider (a session's, not a fixed key) is kept out of the errors
 /// of streams and page walks too, which quote what they could not decode after the call
 /// itself has succeeded.
