@@ -215,9 +215,13 @@ impl DeviceAuthorization {
     /// later, as a pending one is, unless the two polls before it failed too, when the
     /// sign-in ends with its error: a provider that has stopped answering is reported within
     /// a few intervals, not when the code expires. A 429 is taken as `slow_down` is: the
-    /// interval grows by five seconds, and polling goes on. Polling never runs past
-    /// [`expires_in`](Self::expires_in): the last poll is given only what is left of it, at
-    /// most the provider's [`request_timeout`](Oidc::request_timeout).
+    /// interval grows by five seconds, and polling goes on. No poll starts past
+    /// [`expires_in`](Self::expires_in): the last is given what was left of it when its wait
+    /// for a turn under the client's pacing began, at most the provider's
+    /// [`request_timeout`](Oidc::request_timeout), so a provider slow to answer it can keep
+    /// the wait that long past the expiry. A pause of the API's own that outlasts the code
+    /// ends the wait at once when the provider is at the API's origin, whose budget it shares;
+    /// one elsewhere is polled on.
     ///
     /// The session comes back holding its first token pair, received before any callback
     /// could be set on it: an application that keeps tokens stores that pair from
@@ -263,6 +267,7 @@ impl DeviceAuthorization {
             ("code_verifier", self.code_verifier.expose()),
         ];
         let secrets = [self.device_code.expose(), self.code_verifier.expose()];
+        let counted = via.counts(&self.oidc, TOKEN_ENDPOINT);
         // Why the latest poll failed, when it did: what the expiry names.
         let mut failure: Option<Error> = None;
         let mut failed_in_a_row = 0;
@@ -284,9 +289,12 @@ impl DeviceAuthorization {
                 .request_timeout(left.min(self.oidc.request_time()));
             // A 429's pause that outlasts the code leaves no poll the provider would take:
             // the code is as good as expired, and asking during the pause only meets it again.
+            // Only the API's own pause counts, for a provider at the API's origin: one
+            // elsewhere is not held by the API's budget.
             let paused = via
                 .limiter
-                .paused_until(geopera_types::RateClass::Unauthenticated);
+                .paused_until(geopera_types::RateClass::Unauthenticated)
+                .filter(|_| counted);
             if paused.is_some_and(|until| until >= expires) {
                 return Err(expired(failure.as_ref()));
             }

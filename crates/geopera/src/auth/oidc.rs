@@ -91,6 +91,12 @@ impl<'a> Via<'a> {
         url::Url::parse(self.api).is_ok_and(|api| api.origin() == endpoint.origin())
     }
 
+    /// Whether `oidc`'s request to the endpoint named `name` is the API's to count, and so
+    /// held by the API's pauses as well as paced.
+    pub(crate) fn counts(&self, oidc: &Oidc, name: &str) -> bool {
+        url::Url::parse(&oidc.endpoint(name)).is_ok_and(|url| self.counted(&url))
+    }
+
     /// Waits for the request's turn under the client's pacing of the per-address budget, for
     /// at most [`wait_at_most`](Via::wait_at_most).
     async fn take_turn(&self, operation: &str) {

@@ -2385,6 +2385,56 @@ fn a_device_poll_does_not_wait_for_its_turn_past_the_code_s_expiry() {
     }
 }
 
+/// A pause of the API's own (a 429 to `webhooks.drain`, longer than the code lives) does not
+/// end a device wait whose provider is at another origin: the API's budget does not hold the
+/// provider's requests, so the polls go on and the approval is taken.
+#[test]
+fn an_api_pause_does_not_end_a_device_wait_at_a_provider_elsewhere() {
+    for face in ["async", "blocking"] {
+        let api = Hostile::serve("127.0.0.1", |_| {
+            hostile_json(429, &[("retry-after", "45")], r#"{"detail":"slow down"}"#)
+        });
+        let polls = AtomicUsize::new(0);
+        // The code lives 30 s; the API's pause, 45 s.
+        let device = device_answer(30);
+        let provider = Hostile::serve("127.0.0.2", move |seen| {
+            if seen.path.ends_with("/auth/device") {
+                return hostile_json(200, &[], &device);
+            }
+            match polls.fetch_add(1, Ordering::SeqCst) {
+                0 => hostile_json(400, &[], r#"{"error":"authorization_pending"}"#),
+                _ => hostile_json(
+                    200,
+                    &[],
+                    r#"{"access_token":"at-elsewhere","token_type":"Bearer","expires_in":300}"#,
+                ),
+            }
+        });
+        let time = SharedTime::new(&ManualClock::new());
+        let client = Client::builder()
+            .base_url(api.url())
+            .clock(time.clone())
+            .retries(0)
+            .build()
+            .expect("valid configuration");
+        let flow = Oidc::for_base_url(&provider.url())
+            .expect("a provider")
+            .device_authorization_blocking(&client, None)
+            .expect("a device code");
+        let paused = webhooks_drain::send_blocking(&client, DrainInput::new())
+            .expect_err("the API answers 429");
+        assert!(matches!(paused, Error::RateLimited { .. }), "{paused:?}");
+        let approved = wait_from(face, flow, &client);
+        assert!(approved.is_ok(), "{face}: {approved:?}");
+        assert_eq!(provider.seen().len(), 3, "{face}: the start and two polls");
+        assert_eq!(
+            api.seen().len(),
+            1,
+            "{face}: only the drain reached the API"
+        );
+    }
+}
+
 /// A token request a blocking call left running on the client's I/O thread (its deadline
 /// passed first) is finished when the client is dropped, not cancelled with the thread's
 /// runtime: its answer holds the rotated refresh token, the only one left, and the session,
