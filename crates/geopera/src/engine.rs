@@ -426,6 +426,7 @@ async fn run<S>(
             // credential or waits for its turn ends it with the attempts made before.
             attempts.store(attempt, Ordering::Relaxed);
             let sent_at = client.clock().now();
+            let round_trip = std::time::Instant::now();
             let result = match send(
                 client,
                 face,
@@ -441,6 +442,11 @@ async fn run<S>(
                 Ok(Answer::Read(raw)) => Ok(raw),
                 Err(failure) => Err(failure),
             };
+            // When the answer came, on the client's clock: when the request went plus the
+            // round trip as it really took. Not the clock read now, which a clock of the
+            // caller's own may have moved meanwhile for other calls (a test's, which jumps to
+            // each wake-up), and would then push this call's wait as far.
+            let answered_at = sent_at.saturating_add(round_trip.elapsed());
             // Read, the answer has nothing in flight: the slot is not held through what comes
             // next, a renewal or the wait before a retry.
             drop(admission);
@@ -482,7 +488,7 @@ async fn run<S>(
                     }
                 }
             }
-            match assess(client, info, &plan, attempt, sent_at, &result) {
+            match assess(client, info, &plan, attempt, answered_at, &result) {
                 Step::RetryAt(at) => {
                     client.clock().sleep_until(at).await;
                     previous = Some(result);
@@ -673,16 +679,17 @@ enum Step {
     Finish(Decision),
 }
 
-/// Settles one attempt. `sent_at` is when it went out: the API's `Retry-After` in seconds
-/// counts from its answer, which is that moment plus a round trip, so waits measured from it
-/// end on time, however late the answer is processed. A `Retry-After` that is a date names its
-/// instant, so its wait, read against the time now, counts from now.
+/// Settles one attempt. `answered_at` is when its answer was read: the API's `Retry-After`
+/// in seconds counts from the answer (RFC 9110), which may come long after the request went
+/// (a slow server, a queue in front of it), and waits measured from then end on time however
+/// late the answer is processed here (a shared budget told first). A `Retry-After` that is a
+/// date names its instant, so its wait, read against the time now, counts from now.
 fn assess(
     client: &Client,
     info: &'static OperationInfo,
     plan: &Plan,
     attempt: u32,
-    sent_at: Duration,
+    answered_at: Duration,
     result: &Result<RawResponse, (Error, Outcome)>,
 ) -> Step {
     let policy = &client.settings.retry;
@@ -709,7 +716,7 @@ fn assess(
     let limited_since = if asked.is_some_and(|asked| asked.dated) {
         now
     } else {
-        sent_at
+        answered_at
     };
     let limited = matches!(outcome, Outcome::Status(429) | Outcome::LimitedPastRedirect);
     let mut paused = None;

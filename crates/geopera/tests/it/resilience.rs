@@ -52,6 +52,51 @@ async fn a_429_with_retry_after_is_waited_out() {
     );
 }
 
+/// `Retry-After` in seconds counts from the answer (RFC 9110), not from when the request
+/// went: a server that takes a while to answer "wait a second" is given that second after
+/// its answer.
+#[tokio::test]
+async fn retry_after_counts_from_the_answer_of_a_slow_server() {
+    use std::sync::{Arc, Mutex};
+    let answered: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let asked_again: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let (first, second) = (answered.clone(), asked_again.clone());
+    let server = crate::hostile::Hostile::serve("127.0.0.1", move |_| {
+        let mut first = first
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if first.is_none() {
+            std::thread::sleep(Duration::from_millis(1500));
+            *first = Some(Instant::now());
+            return crate::hostile::json(429, &[("retry-after", "1")], "{}");
+        }
+        second
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_or_insert_with(Instant::now);
+        crate::hostile::json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
+    });
+    let client = AuthenticatedClient::builder("gpra_test_key_for_retry_after")
+        .base_url(server.url())
+        .retry_policy(quick())
+        .build()
+        .expect("valid");
+    let answer = catalog_search::send_detailed(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect("answered after the wait");
+    assert_eq!(answer.attempts, 2);
+    let read = |at: &Arc<Mutex<Option<Instant>>>| {
+        at.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .expect("a time")
+    };
+    let waited = read(&asked_again).saturating_duration_since(read(&answered));
+    assert!(
+        waited >= Duration::from_millis(900),
+        "asked again {waited:?} after the answer that asked for a second"
+    );
+}
+
 #[tokio::test]
 async fn a_429_asking_for_too_long_fails_fast_with_the_wait() {
     let emu = emulator_with("429;retry-after=120;op=catalog.search");
