@@ -399,10 +399,12 @@ impl Walker {
     pub(crate) fn advance(&mut self, page: &Value, redactor: &Redactor) {
         if let Err(error) = self.walk.advance(page, count_items(page)) {
             let error = redactor.error(error);
+            // The kind alone: the error may quote the page, and bodies are never recorded.
             tracing::warn!(
                 operation_id = self.info.id,
                 pages = self.walk.pages(),
-                "{error}"
+                kind = ?error.kind(),
+                "a page walk ends early; its last item is the error that says why"
             );
             self.repeated = Some(error);
         }

@@ -382,6 +382,44 @@ fn a_blocking_walk_ends_the_same_way_on_a_cursor_that_is_no_text() {
     assert_one_decode_error(&server, walked);
 }
 
+/// The warning a walk logs when it ends early names the operation and the kind of fault but
+/// quotes nothing of the page, whose items are the user's data: bodies are never recorded.
+#[test]
+fn a_walk_ended_early_logs_no_part_of_the_page() {
+    const MARKER: &str = "private-note-4711";
+    let server = Hostile::serve("127.0.0.1", |_| {
+        let page = serde_json::json!({
+            "type": "FeatureCollection",
+            "features": [{"type": "Feature", "id": "item-0", "properties": {"note": MARKER}}],
+            "next": 42,
+        });
+        json(200, &[], &page.to_string())
+    });
+    let log = crate::captured::Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .finish();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let client = client_of(&server);
+    // The subscriber is this thread's, and the walk runs on it.
+    let walked: Vec<_> = tracing::subscriber::with_default(subscriber, || {
+        runtime.block_on(
+            catalog_search::items(&client, CatalogSearchInput::new(HOST).limit(1))
+                .take(5)
+                .collect(),
+        )
+    });
+    assert_one_decode_error(&server, walked);
+    let text = log.text();
+    assert!(text.contains("a page walk ends early"), "{text}");
+    assert!(text.contains("catalog.search"), "{text}");
+    assert!(!text.contains(MARKER), "{text}");
+}
+
 /// A server that ignores `offset` and answers every request with the first page: the walk
 /// stops at the first repeat, each item once, and its last item is an error that says the
 /// walk was cut short, instead of yielding the same page for ever.
