@@ -684,7 +684,9 @@ impl<C> ClientBuilder<C> {
     }
 
     /// The longest wait for an answer to move on (default [`DEFAULT_READ_TIMEOUT`], 60 s): for
-    /// its head once the request is sent, then between two reads of its body; `None` lifts it.
+    /// its head, counted from when the request starts (connecting and sending the body are
+    /// in it, so a large body on a slow link needs a longer one), then between two reads of
+    /// its body; `None` lifts it.
     /// The call engine keeps it, so it holds for every call, blocking calls and streams too,
     /// whichever HTTP client carries them; it never runs while an upload's bytes are being sent
     /// (see [`Upload::stall_timeout`](crate::uploads::Upload::stall_timeout)). An attempt

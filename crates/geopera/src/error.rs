@@ -357,8 +357,8 @@ pub enum TimeoutLimit {
     /// sending the request to reading the whole answer.
     Attempt,
     /// The longest wait for the answer to move on
-    /// ([`ClientBuilder::read_timeout`](crate::ClientBuilder::read_timeout)): for its head
-    /// once the request is sent, then between two reads of its body.
+    /// ([`ClientBuilder::read_timeout`](crate::ClientBuilder::read_timeout)): for its head,
+    /// counted from when the request starts, then between two reads of its body.
     Read,
     /// A timeout the HTTP client kept itself: connecting
     /// ([`ClientBuilder::connect_timeout`](crate::ClientBuilder::connect_timeout)), a sign-in
