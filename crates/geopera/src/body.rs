@@ -10,7 +10,9 @@ use bytes::{Bytes, BytesMut};
 use crate::bounds::{Bounds, Elapsed};
 
 /// The cap unless configured otherwise: far above any JSON answer of the API (a full page of
-/// 500 STAC items is a few megabytes), small enough that a hostile answer cannot exhaust memory.
+/// 500 STAC items is a few megabytes), small enough that the bytes a hostile answer makes the
+/// client hold stay bounded. What they decode into is larger: see
+/// [`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes).
 pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Why a body could not be read.

@@ -702,6 +702,12 @@ impl<C> ClientBuilder<C> {
     /// announces its length — so a hostile or broken server cannot make the client buffer
     /// without end. A blocking stream reads ahead of its caller by at most one cap of lines
     /// (`Call::stream_blocking`).
+    ///
+    /// The cap bounds bytes, not what they decode into. An answer read as a JSON tree (a page
+    /// of a walk, an [`invoke`](crate::Geopera::invoke) answer, a stream's line) takes more
+    /// memory than its text, and a hostile one built of tiny objects (`[{"":0},{"":0},...]`)
+    /// tens of times more, so a cap of 64 MiB can cost gigabytes: where memory is tight or
+    /// the server is not trusted, set a cap near the largest answer expected.
     pub fn max_response_bytes(mut self, limit: u64) -> Self {
         self.config.max_response_bytes = limit;
         self
