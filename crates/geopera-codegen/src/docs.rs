@@ -95,8 +95,10 @@ pub fn retry_detail(op: &OperationDef) -> &'static str {
     if op.is_read_only() {
         "read-only: timeouts, resets and server errors are retried"
     } else {
-        "side effects: sent with an `Idempotency-Key` (generated unless given), so timeouts, \
-         resets and server errors are retried without doing the work twice"
+        "side effects: sent with an `Idempotency-Key` (generated unless given), and timeouts, \
+         resets and server errors are retried; where the API honours the key (its docs name \
+         spend and create operations) a retry replays the first answer rather than doing the \
+         work twice"
     }
 }
 

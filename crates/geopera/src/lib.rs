@@ -120,7 +120,10 @@
 //!
 //! Operations with side effects (every scope but `*:read`) get an SDK-generated
 //! `Idempotency-Key`, one UUID v4 per logical call reused on every attempt, so by default the
-//! whole table is retried safely; [`Request::idempotency_key`] supplies your own and
+//! whole table is retried, safely where the API honours the key: its docs name the spend and
+//! create operations (the contract declares the header on `billing.topup` alone). Where a
+//! second run of another operation would matter (a test delivery, a replay of failed events),
+//! [`Request::retries`]`(0)` sends it once. [`Request::idempotency_key`] supplies your own and
 //! [`RetryPolicy::auto_idempotency_keys`] turns generation off. Each operation's class is in
 //! its descriptor ([`OperationInfo::retry`]) and its module's docs. A `Retry-After` longer
 //! than [`RetryPolicy::max_retry_after`] fails at once with [`Error::RateLimited`], which

@@ -12,7 +12,7 @@
 //! | success | `200` |
 //! | errors | `401`, `403`, `404`, `422`, `500` |
 //! | paging | none |
-//! | retry | side effects: sent with an `Idempotency-Key` (generated unless given), so timeouts, resets and server errors are retried without doing the work twice |
+//! | retry | side effects: sent with an `Idempotency-Key` (generated unless given), and timeouts, resets and server errors are retried; where the API honours the key (its docs name spend and create operations) a retry replays the first answer rather than doing the work twice |
 //! | rate limit | default budget (600/min) |
 
 use std::future::Future;
