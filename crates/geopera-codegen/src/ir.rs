@@ -86,11 +86,15 @@ pub const OUTPUT_OVERRIDES: &[(&str, &str)] = &[
     ),
     ("items.asset.download", "crate::models::DownloadLinks"),
     ("items.list_assets", "crate::models::DownloadLinks"),
+    // The asset as `items.list_assets` answers it, its `href` a signed link.
+    ("items.set_asset_band_names", "crate::models::DownloadLinks"),
     ("orders.archive.place", "crate::models::Order"),
     ("orders.get", "crate::models::Order"),
     ("orders.list_assets", "crate::models::DownloadLinks"),
     ("orders.tasking.place", "crate::models::Order"),
     ("processing.create", "crate::models::Job"),
+    // `ProcessExecuteOutput` is `Job`; named so, the answer is known to hold signed links.
+    ("processing.execute", "crate::models::Job"),
     ("processing.job.register", "crate::models::Job"),
     // Lists of jobs, whose outputs are signed links.
     ("clip.jobs.list", "crate::models::DownloadLinks"),

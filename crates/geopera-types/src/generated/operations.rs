@@ -4909,7 +4909,7 @@ pub static ITEMS_SEARCH_ORG: OperationInfo = OperationInfo {
     answer_holds_credentials: false,
 };
 
-/// Writes, retried under an idempotency key · `items:write` · 600/min · [`SetBandNamesInput`](crate::models::SetBandNamesInput) → 200 [`AssetOutput`](crate::models::AssetOutput).
+/// Writes, retried under an idempotency key · `items:write` · 600/min · [`SetBandNamesInput`](crate::models::SetBandNamesInput) → 200 [`DownloadLinks`](crate::models::DownloadLinks).
 ///
 /// The operation `items.set_asset_band_names` as a type; [`ITEMS_SET_ASSET_BAND_NAMES`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -4918,7 +4918,7 @@ pub struct ItemsSetAssetBandNames;
 impl Operation for ItemsSetAssetBandNames {
     const INFO: &'static OperationInfo = &ITEMS_SET_ASSET_BAND_NAMES;
     type Input = crate::models::SetBandNamesInput;
-    type Output = crate::models::AssetOutput;
+    type Output = crate::models::DownloadLinks;
 }
 
 /// What is known of `items.set_asset_band_names`.
@@ -4935,13 +4935,13 @@ pub static ITEMS_SET_ASSET_BAND_NAMES: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::SET_BAND_NAMES_INPUT),
     output: &Shape::Ref(&crate::schemas::ASSET_OUTPUT),
     input_type: "SetBandNamesInput",
-    output_type: "AssetOutput",
+    output_type: "DownloadLinks",
     answers_ndjson: false,
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
-    answer_holds_credentials: false,
+    answer_holds_credentials: true,
 };
 
 /// Reads, safe to retry · binary answer (image or XML) · `items:read` · 600/min · [`ItemTileRenderInput`](crate::models::ItemTileRenderInput) → 200 [`Binary`](crate::Binary).
@@ -6788,7 +6788,7 @@ pub static PROCESSING_DISPATCH: OperationInfo = OperationInfo {
     answer_holds_credentials: false,
 };
 
-/// Starts processing, retried under an idempotency key · `processing:process` · 600/min · [`ProcessExecuteInput`](crate::models::ProcessExecuteInput) → 200 [`ProcessExecuteOutput`](crate::models::ProcessExecuteOutput).
+/// Starts processing, retried under an idempotency key · `processing:process` · 600/min · [`ProcessExecuteInput`](crate::models::ProcessExecuteInput) → 200 [`Job`](crate::models::Job).
 ///
 /// The operation `processing.execute` as a type; [`PROCESSING_EXECUTE`] holds its facts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -6797,7 +6797,7 @@ pub struct ProcessingExecute;
 impl Operation for ProcessingExecute {
     const INFO: &'static OperationInfo = &PROCESSING_EXECUTE;
     type Input = crate::models::ProcessExecuteInput;
-    type Output = crate::models::ProcessExecuteOutput;
+    type Output = crate::models::Job;
 }
 
 /// What is known of `processing.execute`.
@@ -6814,13 +6814,13 @@ pub static PROCESSING_EXECUTE: OperationInfo = OperationInfo {
     input: &Shape::Ref(&crate::schemas::PROCESS_EXECUTE_INPUT),
     output: &Shape::Ref(&crate::schemas::PROCESS_EXECUTE_OUTPUT),
     input_type: "ProcessExecuteInput",
-    output_type: "ProcessExecuteOutput",
+    output_type: "Job",
     answers_ndjson: false,
     paging: Paging::None,
     rate_class: RateClass::Default,
     retry: RetryClass::NeedsIdempotencyKey,
     secret_fields: &[],
-    answer_holds_credentials: false,
+    answer_holds_credentials: true,
 };
 
 /// Deletes, retried under an idempotency key · `clip:destroy` · 600/min · [`ProcessingJobInput`](crate::models::ProcessingJobInput) → 200 `serde_json::Value`.
