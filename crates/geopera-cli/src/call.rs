@@ -589,6 +589,16 @@ pub(crate) fn render(operation_id: &str, response: &Answer, settings: &Settings)
         // sent to https, a proxy's sign-in page), never a success.
         let expected = geopera_types::operations::find(operation_id)
             .is_some_and(|info| info.answers_with_redirect() || info.answers_binary());
+        // Only a redirect that names where to go is that answer: a 304, or a 3xx without a
+        // `Location` (or with one that is not text), leaves nowhere to fetch from.
+        let names_a_place =
+            matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) && !location.trim().is_empty();
+        if expected && !names_a_place {
+            return Err(Failure::api(format!(
+                "[{}] {operation_id} was answered with a redirect that names no place to go",
+                status.as_u16()
+            )));
+        }
         if !expected {
             return Err(Failure::api(format!(
                 "[{}] {operation_id} was answered with a redirect to '{}', which is not \

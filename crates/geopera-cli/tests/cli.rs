@@ -6473,6 +6473,28 @@ fn a_redirect_answering_a_binary_operation_goes_through_jq_and_output() {
     }
 }
 
+/// A redirect that names no place to go (no `Location`, an empty one, or a 304) is no
+/// answer to a binary operation: it fails with exit 2 rather than printing an empty location
+/// as a success.
+#[test]
+fn a_redirect_naming_no_place_fails() {
+    let s = setup();
+    for head in [
+        "HTTP/1.1 307 Temporary Redirect\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 302 Found\r\nlocation: \r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 304 Not Modified\r\nlocation: https://tiles.example/t.png\r\nconnection: close\r\n\r\n",
+    ] {
+        let url = redirecting_server(head);
+        let output = s
+            .against(&url)
+            .args(tile_render("s-1"))
+            .output()
+            .expect("geopera runs");
+        fails_saying(&output, 2, "names no place to go", head);
+        assert!(output.stdout.is_empty(), "{head}: {}", text(&output.stdout));
+    }
+}
+
 /// With `--out FILE`, a redirect to the bytes is printed and the command fails saying nothing
 /// was written: it ended 0 with FILE untouched, which a script read as the tile (or, with a
 /// file of an earlier run, as this run's).
