@@ -127,6 +127,10 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
     if matches.get_one::<String>("file-name").is_none() {
         default_name(path)?;
     }
+    // Resolved before a dry run too, as an operation's is: a URL or a stored credential the
+    // real run would refuse must not pass it.
+    let target = auth::target(matches, true)?;
+    let held = auth::held(&target, !settings.dry_run).await?;
     if settings.dry_run {
         // File and project names are anyone's to choose: shown inert, an escape sequence or
         // a line break in one can neither steer the terminal nor forge a line of output.
@@ -136,10 +140,7 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
             crate::paint::inert(project)
         ));
     }
-    let target = auth::target(matches, true)?;
-    let held = auth::held(&target, true)
-        .await?
-        .ok_or_else(|| auth::not_signed_in(&target))?;
+    let held = held.ok_or_else(|| auth::not_signed_in(&target))?;
     let client = auth::client(&target, &held, |builder| call::configure(builder, settings))?;
     let mut upload = Upload::from_path(project.clone(), path);
     let options = [

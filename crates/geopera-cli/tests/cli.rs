@@ -4896,6 +4896,28 @@ fn a_dry_run_upload_refuses_what_the_upload_refuses() {
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(text(&output.stdout).contains("(5 bytes)"));
+    // An API URL the upload would refuse is refused by its dry run, with the same words.
+    for url in ["ftp://h.example", "https://u:p@h.example"] {
+        let mut seen = Vec::new();
+        for dry in [true, false] {
+            let mut run = s.cli();
+            run.args(["--api-url", url, "upload"])
+                .arg(&path)
+                .args(["--project", &project]);
+            if dry {
+                run.arg("--dry-run");
+            }
+            let output = run.output().expect("geopera runs");
+            let stderr = text(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{url} {dry}: {stderr}");
+            assert!(output.stdout.is_empty(), "{url} {dry}");
+            seen.push(stderr);
+        }
+        assert_eq!(
+            seen[0], seen[1],
+            "{url}: the dry run fails as the upload does"
+        );
+    }
 }
 
 #[test]
