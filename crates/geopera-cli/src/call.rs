@@ -158,16 +158,17 @@ pub(crate) async fn call(
                 .and_then(|kind| Some((kind, crate::waiting::started_id(kind, &answer)?)));
             let options = target.options();
             let Some((kind, id)) = started else {
-                render(operation_id, &response, settings)?;
+                let printed = render(operation_id, &response, settings);
                 // `settings.wait` is refused up front for operations of no kind.
                 let kind =
                     crate::waiting::kind_of(operation_id).unwrap_or(crate::waiting::Kind::Order);
-                return Err(crate::waiting::nothing_to_wait_for(
+                let nothing = crate::waiting::nothing_to_wait_for(
                     kind,
                     operation_id,
                     unanswered.as_deref(),
                     &options,
-                ));
+                );
+                return Err(Failure::after_printing(printed, nothing));
             };
             crate::waiting::wait_for_started(&client, kind, &id, &options, settings).await
         }
@@ -181,8 +182,11 @@ pub(crate) async fn call(
         }
         // `--out` asked for bytes: a redirect to them is printed, and said to be no file.
         Ok(response) if response.status.is_redirection() && settings.out.is_some() => {
-            render(operation_id, &response, settings)?;
-            Err(redirect_not_written(operation_id, settings))
+            let printed = render(operation_id, &response, settings);
+            Err(Failure::after_printing(
+                printed,
+                redirect_not_written(operation_id, settings),
+            ))
         }
         Ok(response) => render(operation_id, &response, settings),
         Err(error) => {

@@ -85,6 +85,17 @@ impl Failure {
             message: String::new(),
         }
     }
+
+    /// What a command ends with when it printed an answer and then fails with `pending`, a
+    /// failure known before the printing (an order that ended cancelled, a file not
+    /// written): the printing's own failure, unless that was a quiet stop (stdout closed,
+    /// `--jq` halted), which must not turn the known failure into success.
+    pub(crate) fn after_printing(printed: Outcome, pending: Failure) -> Self {
+        match printed {
+            Err(failure) if failure.code != 0 => failure,
+            _ => pending,
+        }
+    }
 }
 
 impl fmt::Display for Failure {

@@ -435,7 +435,11 @@ async fn wait_and_print(
         }
     };
     drop(shown);
-    Ok(call::render(answer.operation_id, &answer, settings).and(failed.map_or(Ok(()), Err)))
+    let printed = call::render(answer.operation_id, &answer, settings);
+    Ok(match failed {
+        Some(failed) => Err(Failure::after_printing(printed, failed)),
+        None => printed,
+    })
 }
 
 #[cfg(test)]

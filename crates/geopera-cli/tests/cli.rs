@@ -1481,6 +1481,11 @@ fn orders_wait_ends_on_fulfilled_or_fails_on_cancelled() {
     assert!(text(&output.stderr).contains("cancelled"));
     // The order is printed as it ended, before the failure is reported.
     assert_eq!(stdout_json(&output)["status"], "cancelled");
+    // Nobody reading that order does not make the wait a success.
+    let cancelled = with_status("cancelled");
+    let (status, stderr) = closed_early(&s, &["orders", "wait", &cancelled], 0);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cancelled"), "{stderr}");
     let output = s
         .cli()
         .args(["orders", "wait", "ord_missing"])
