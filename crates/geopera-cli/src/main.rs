@@ -838,6 +838,14 @@ async fn interrupted() {
 /// program), which [`interrupted`] cannot end while it runs: such work checks it and stops.
 pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// How long a command may take to end after Ctrl-C before the process is ended from the
+/// signal's own thread, as [`exit_interrupted`] ends it: longer than an interrupted upload's
+/// grace and the moment given after it to the tasks it left ([`INTERRUPTED_UPLOAD_GRACE`],
+/// [`settle`]), so those are not cut short, while a command blocked where it never hears
+/// the signal (writing to a pipe whose reader has stopped reading) still ends. A second
+/// Ctrl-C ends it at once.
+const FORCED_EXIT_AFTER: Duration = Duration::from_secs(5);
+
 /// Sets [`INTERRUPTED`] on Ctrl-C, from a thread of its own: the command's runtime has one
 /// thread, which long synchronous work keeps from hearing the signal. Returns once the
 /// handler is installed (or could not be), so that a Ctrl-C from then on is heard.
@@ -865,6 +873,11 @@ fn watch_for_interrupts() {
                 };
                 if heard.is_ok() {
                     INTERRUPTED.store(true, Ordering::SeqCst);
+                    // The command ends on its own, well within this; one blocked where it
+                    // cannot hear the signal (a write to a pipe nobody reads) is ended here.
+                    let again = tokio::signal::ctrl_c();
+                    let _ = tokio::time::timeout(FORCED_EXIT_AFTER, again).await;
+                    exit_interrupted();
                 }
             });
         });

@@ -2151,6 +2151,66 @@ fn ctrl_c_while_out_waits_for_a_reader_of_its_fifo_exits_130() {
     assert_eq!(entries, 1, "nothing else is left");
 }
 
+/// A command blocked writing to a pipe whose reader has stopped reading never hears Ctrl-C
+/// where it waits; it still ends as interrupted (exit 130), a few seconds after one Ctrl-C
+/// or at once after a second, where it waited for the reader for ever.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_ends_a_command_blocked_writing_to_a_pipe_nobody_reads() {
+    let s = setup();
+    for presses in [2, 1] {
+        // Pages of 500 features, each far more than a pipe holds unread.
+        let before = s.emulator.executed("catalog.search");
+        let mut child = s
+            .process()
+            .args(["catalog", "search", "--host-name", "earthsearch-aws"])
+            .args(["--limit", "500", "--all"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("geopera starts");
+        let started = std::time::Instant::now();
+        while s.emulator.executed("catalog.search") == before {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "never searched"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The pipe is full; the command is blocked in its write.
+        std::thread::sleep(Duration::from_millis(500));
+        let status = if presses == 2 {
+            let sent = std::process::Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(sent.success());
+            std::thread::sleep(Duration::from_millis(200));
+            interrupt(&mut child)
+        } else {
+            let sent = std::process::Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(sent.success());
+            let waited = std::time::Instant::now();
+            loop {
+                if let Some(status) = child.try_wait().expect("child status") {
+                    break status;
+                }
+                if waited.elapsed() > Duration::from_secs(15) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("still running 15 s after Ctrl-C");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        let stderr = stderr_of(&mut child);
+        assert_eq!(status.code(), Some(130), "{presses}: {stderr}");
+        assert!(stderr.contains("interrupted"), "{presses}: {stderr}");
+    }
+}
+
 /// A name as long as the file system allows (255 bytes) is written as `>` writes it, where its
 /// temporary name, the name and 23 bytes more, was refused as "File name too long".
 #[test]
