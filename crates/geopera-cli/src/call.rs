@@ -1,6 +1,7 @@
 //! Calling one operation and printing its answer or its error.
 
 use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use geopera::{Binary, Request, Response, StatusCode};
@@ -1034,6 +1035,30 @@ pub(crate) fn print(text: &str) -> Outcome {
     }
 }
 
+/// Whether a write to stdout is under way, and how many have ended: what tells a command
+/// blocked in a write to a pipe nobody reads, which Ctrl-C cannot reach (the write restarts
+/// after the signal), from one that is printing.
+pub(crate) static STDOUT_WRITING: AtomicBool = AtomicBool::new(false);
+/// See [`STDOUT_WRITING`].
+pub(crate) static STDOUT_WRITES_ENDED: AtomicU64 = AtomicU64::new(0);
+
+/// Marks a write to stdout under way until dropped.
+struct StdoutWrite;
+
+impl StdoutWrite {
+    fn begin() -> Self {
+        STDOUT_WRITING.store(true, Ordering::SeqCst);
+        StdoutWrite
+    }
+}
+
+impl Drop for StdoutWrite {
+    fn drop(&mut self) {
+        STDOUT_WRITES_ENDED.fetch_add(1, Ordering::SeqCst);
+        STDOUT_WRITING.store(false, Ordering::SeqCst);
+    }
+}
+
 /// Writes `parts` to stdout, one after the other, each whole, and reports every failure.
 ///
 /// Not through `std::io::stdout()` alone on Unix: it takes a write refused with `EBADF` for
@@ -1046,6 +1071,7 @@ pub(crate) fn print(text: &str) -> Outcome {
 /// A stdout that was closed before the program started (`>&-`) cannot be told from
 /// `> /dev/null`: the standard library opens `/dev/null` in its place before `main` runs.
 pub(crate) fn write_stdout(parts: &[&[u8]]) -> std::io::Result<()> {
+    let _writing = StdoutWrite::begin();
     let lock = std::io::stdout().lock();
     #[cfg(unix)]
     let mut out = std::fs::File::from(std::os::fd::AsFd::as_fd(&lock).try_clone_to_owned()?);

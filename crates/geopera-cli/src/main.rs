@@ -838,13 +838,46 @@ async fn interrupted() {
 /// program), which [`interrupted`] cannot end while it runs: such work checks it and stops.
 pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// How long a command may take to end after Ctrl-C before the process is ended from the
-/// signal's own thread, as [`exit_interrupted`] ends it: longer than an interrupted upload's
-/// grace and the moment given after it to the tasks it left ([`INTERRUPTED_UPLOAD_GRACE`],
-/// [`settle`]), so those are not cut short, while a command blocked where it never hears
-/// the signal (writing to a pipe whose reader has stopped reading) still ends. A second
-/// Ctrl-C ends it at once.
-const FORCED_EXIT_AFTER: Duration = Duration::from_secs(5);
+/// How long one write to stdout may stay under way after Ctrl-C, with no write ending
+/// meanwhile, before the command is taken to be blocked in it: far longer than a write to a
+/// reader that reads takes.
+const STUCK_WRITING_AFTER: Duration = Duration::from_secs(1);
+
+/// Ends the process as interrupted if, after Ctrl-C, the command stays blocked in a write to
+/// stdout (a pipe whose reader stopped reading): the write restarts after the signal, so the
+/// command never hears it and would wait for the reader for ever. A command doing anything
+/// else, printing included, ends by itself and says what it must (an order to resume, an
+/// upload's reservation); this returns when it does, as the process ends.
+async fn end_if_stuck_writing() {
+    use crate::call::{STDOUT_WRITES_ENDED, STDOUT_WRITING};
+    loop {
+        let ended = STDOUT_WRITES_ENDED.load(Ordering::SeqCst);
+        let writing = STDOUT_WRITING.load(Ordering::SeqCst);
+        tokio::time::sleep(STUCK_WRITING_AFTER).await;
+        if writing
+            && STDOUT_WRITING.load(Ordering::SeqCst)
+            && STDOUT_WRITES_ENDED.load(Ordering::SeqCst) == ended
+        {
+            exit_stuck_writing();
+        }
+    }
+}
+
+/// [`exit_interrupted`] for a command blocked writing to stdout, whose stderr may be the same
+/// full pipe: the message is written from a thread of its own and waited for only briefly.
+fn exit_stuck_writing() -> ! {
+    unechoed::restore_on_interrupt();
+    files::remove_partial();
+    let (said, saying) = std::sync::mpsc::channel();
+    let speaker = std::thread::Builder::new().spawn(move || {
+        paint::error(&Failure::interrupted().message);
+        let _ = said.send(());
+    });
+    if speaker.is_ok() {
+        let _ = saying.recv_timeout(Duration::from_millis(100));
+    }
+    std::process::exit(i32::from(failure::EXIT_INTERRUPTED))
+}
 
 /// Sets [`INTERRUPTED`] on Ctrl-C, from a thread of its own: the command's runtime has one
 /// thread, which long synchronous work keeps from hearing the signal. Returns once the
@@ -873,11 +906,7 @@ fn watch_for_interrupts() {
                 };
                 if heard.is_ok() {
                     INTERRUPTED.store(true, Ordering::SeqCst);
-                    // The command ends on its own, well within this; one blocked where it
-                    // cannot hear the signal (a write to a pipe nobody reads) is ended here.
-                    let again = tokio::signal::ctrl_c();
-                    let _ = tokio::time::timeout(FORCED_EXIT_AFTER, again).await;
-                    exit_interrupted();
+                    end_if_stuck_writing().await;
                 }
             });
         });
