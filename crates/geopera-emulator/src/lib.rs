@@ -527,9 +527,9 @@
 //! scope), every answer to a request with an `Idempotency-Key` and every sign-in request that
 //! changed a session, once more when the emulator shuts down (the binary on Ctrl-C, and on Unix
 //! on SIGTERM), and read back on the next start with the same seed. The file also keeps the
-//! emulator's time: a frozen clock resumes where it stopped, and one that follows the wall
-//! clock as far ahead of it as it was moved (unless the new emulator's clock is already
-//! later), so what was fulfilled or finished stays so. Device logins still waiting and
+//! emulator's time: a clock resumes no earlier than its last reading (a frozen one where it
+//! stopped, one that follows the wall clock but was moved ahead at least there), so what was
+//! fulfilled or finished stays so. Device logins still waiting and
 //! the sign-in counters are not kept. So a retry after a restart is replayed, not charged
 //! again, until 24 hours on the emulator's clock have passed since the key was claimed.
 //! Rate-limit windows and recorded requests are not kept. Files written by older versions of

@@ -201,11 +201,11 @@ impl Shared {
             if let Some(kept) = snapshot.download_key.take() {
                 download_key = kept;
             }
-            // The clock resumes where the file left it rather than going back in time, which
-            // would turn fulfilled orders and finished jobs back into pending ones and find
-            // their events again: a frozen clock at that reading, and a ticking one moved
-            // ahead before the restart (by the control endpoint, say) that far ahead of the
-            // wall. A clock already later than the reading is kept.
+            // The clock resumes no earlier than the file's last reading rather than going back
+            // in time, which would turn fulfilled orders and finished jobs back into pending
+            // ones and find their events again: a frozen clock at that reading, and a ticking
+            // one moved ahead before the restart (by the control endpoint, say) at least
+            // there, ticking on from it. A clock already later than the reading is kept.
             let resumed = snapshot
                 .clock_ms
                 .map_or(0, |at| at.saturating_sub(clock.now_millis()));

@@ -922,21 +922,27 @@ fn read_snapshot(tx: &Connection, path: &Path, seed: u64) -> io::Result<Option<S
             ),
         ));
     }
-    // Readings of the clock, held to the range the clock can be moved to: a reading past it
-    // would date records past the year 9999, and overflow the sums of the clock and a
-    // lifetime.
-    let reading = |key: &str| -> io::Result<Option<i64>> {
-        let latest = MAX_UNIX_SECS.saturating_mul(1000).saturating_add(999);
+    // Readings of the clock, held to the range the control endpoint moves it in: a reading
+    // past it would date records past the year 9999 and overflow the sums of the clock and a
+    // lifetime. A clock set outside it through the Rust API writes a file that cannot resume.
+    let reading = |key: &str, per_sec: i64, unit: &str| -> io::Result<Option<i64>> {
+        let latest = MAX_UNIX_SECS
+            .saturating_mul(per_sec)
+            .saturating_add(per_sec - 1);
         match number(key)? {
-            Some(ms) if !(0..=latest).contains(&ms) => Err(edited(
-                path,
-                &format!("meta.{key} is {ms}, not a clock reading from 0 to {latest} ms"),
+            Some(at) if !(0..=latest).contains(&at) => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: meta.{key} is {at}, outside the clock readings the emulator resumes \
+                     from (0 to {latest} {unit}, 1970 to 9899)",
+                    path.display()
+                ),
             )),
             reading => Ok(reading),
         }
     };
-    snapshot.swept_to = reading("webhooks_swept_to")?;
-    snapshot.clock_ms = reading("clock_ms")?;
+    snapshot.swept_to = reading("webhooks_swept_to", 1, "s")?;
+    snapshot.clock_ms = reading("clock_ms", 1000, "ms")?;
     snapshot.download_key = meta("download_key")?
         .map(|text| {
             crate::downloads::DownloadKey::from_hex(&text)

@@ -147,8 +147,8 @@ fn a_key_row_whose_secret_is_no_digest_is_refused() {
 }
 
 /// Numbers the emulator would go on from are held to what it can go on from: a clock
-/// reading past the year 9999 or before 1970, and a record numbered where the next one would
-/// not fit the file's column, are refused as edited rather than served.
+/// reading past the year 9899 or before 1970, and a record numbered where the next one would
+/// not fit the file's column, are refused rather than served.
 #[test]
 fn clock_readings_and_sequence_numbers_out_of_range_are_refused() {
     let resource = |seq: u64| {
@@ -169,6 +169,13 @@ fn clock_readings_and_sequence_numbers_out_of_range_are_refused() {
         (
             "webhooks_swept_to",
             i64::MAX.to_string(),
+            resource(1),
+            "meta.webhooks_swept_to",
+        ),
+        // Seconds, not milliseconds: the year 11,476.
+        (
+            "webhooks_swept_to",
+            "300000000000".to_owned(),
             resource(1),
             "meta.webhooks_swept_to",
         ),

@@ -62,7 +62,8 @@ fn start_on(seed: u64, file: &TempFile, ahead: Duration) -> (Api, ManualClock) {
 }
 
 /// A clock that follows the wall clock but was moved ahead (as the control endpoint moves
-/// it) is as far ahead after a restart: what was fulfilled stays fulfilled.
+/// it) resumes no earlier than its last reading after a restart: what was fulfilled stays
+/// fulfilled.
 #[test]
 fn a_ticking_clock_moved_ahead_stays_ahead_across_a_restart() {
     let file = TempFile::new("ticking-clock");
