@@ -116,9 +116,10 @@ impl<'a> Via<'a> {
         }
     }
 
-    /// A 429 of the provider, sent at `sent_at` on the limiter's clock, holds back every
-    /// request of the budget it spoke for, as a call's 429 does ([`Limiter::pause_until`]).
-    async fn limited(&self, headers: &http::HeaderMap, sent_at: Duration) {
+    /// A 429 of the provider, answered at `answered_at` on the limiter's clock, holds back
+    /// every request of the budget it spoke for, as a call's 429 does
+    /// ([`Limiter::pause_until`]): `Retry-After` in seconds counts from the answer.
+    async fn limited(&self, headers: &http::HeaderMap, answered_at: Duration) {
         let Some(asked) = crate::retry::read_retry_after(headers) else {
             return;
         };
@@ -128,7 +129,7 @@ impl<'a> Via<'a> {
         let since = if asked.dated {
             self.limiter.clock.now()
         } else {
-            sent_at
+            answered_at
         };
         let class = RateClass::Unauthenticated;
         self.limiter
@@ -369,6 +370,7 @@ impl Oidc {
             via.take_turn(operation).await;
         }
         let sent_at = via.limiter.clock.now();
+        let round_trip = std::time::Instant::now();
         let mut request = via.http.post(url.clone());
         if let Some(user_agent) = via.user_agent {
             request = request.header(http::header::USER_AGENT, user_agent.clone());
@@ -401,7 +403,9 @@ impl Oidc {
         }
         let status = response.status();
         if counted && status == StatusCode::TOO_MANY_REQUESTS {
-            via.limited(response.headers(), sent_at).await;
+            // When the answer came, as the call engine reckons it (`engine::run`).
+            let answered_at = sent_at.saturating_add(round_trip.elapsed());
+            via.limited(response.headers(), answered_at).await;
         }
         // The request's own timeout above bounds the body too.
         let content = crate::body::read(&mut response, MAX_ANSWER_BYTES, &Bounds::none())
