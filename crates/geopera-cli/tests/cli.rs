@@ -1486,6 +1486,15 @@ fn orders_wait_ends_on_fulfilled_or_fails_on_cancelled() {
     let (status, stderr) = closed_early(&s, &["orders", "wait", &cancelled], 0);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cancelled"), "{stderr}");
+    // Nor does a `--jq` program that halts before printing it.
+    let output = s
+        .cli()
+        .args(["orders", "wait", &cancelled, "--jq", "halt"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(output.stdout.is_empty());
+    assert!(text(&output.stderr).contains("cancelled"));
     let output = s
         .cli()
         .args(["orders", "wait", "ord_missing"])
