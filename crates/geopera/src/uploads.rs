@@ -1325,7 +1325,7 @@ impl Feed {
         if self.done {
             return None;
         }
-        let failure = match self.inner.next().await {
+        let failure = match self.next_chunk().await {
             Some(Ok(chunk)) => {
                 self.sent = self.sent.saturating_add(chunk.len() as u64);
                 // The last declared byte: the connection asks for nothing after it, so the
@@ -1369,6 +1369,21 @@ impl Feed {
         Some((Err(error), self))
     }
 
+    /// The source's next chunk that holds bytes (or the last, empty, of an empty upload),
+    /// skipping empty ones: an empty chunk is no progress, so it must not keep the stall
+    /// timeout from firing, and a source always ready with empty ones must not keep the
+    /// runtime from running that timeout, which each skip yields to.
+    async fn next_chunk(&mut self) -> Option<io::Result<Bytes>> {
+        loop {
+            match self.inner.next().await {
+                Some(Ok(chunk)) if chunk.is_empty() && self.sent < self.total => {
+                    tokio::task::yield_now().await;
+                }
+                next => return next,
+            }
+        }
+    }
+
     /// Whether the source, having yielded every declared byte, ends: a stream, reader or file
     /// with more in it (one that runs on, or grew while it was sent) fails the upload, where
     /// the connection alone would send the declared bytes and drop the rest unseen.
@@ -1379,7 +1394,9 @@ impl Feed {
                     self.done = true;
                     return Ok(());
                 }
-                Some(Ok(more)) if more.is_empty() => {}
+                // No progress: yielded, so that a source always ready with empty chunks
+                // leaves the runtime free to run the timeouts that end it.
+                Some(Ok(more)) if more.is_empty() => tokio::task::yield_now().await,
                 Some(Ok(more)) => {
                     return Err(UploadCause::LengthMismatch {
                         declared: self.total,

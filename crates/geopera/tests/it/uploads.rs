@@ -231,6 +231,34 @@ async fn an_empty_source_that_never_ends_is_bounded_by_the_limits_and_released()
     }
 }
 
+/// Empty chunks are no progress: a source that yields some bytes and then empty chunks for
+/// ever, always ready (a read loop that goes on after its end), stalls as a silent one does,
+/// on a runtime of one thread too, where it could keep the stall timer from ever running.
+#[tokio::test(flavor = "current_thread")]
+async fn a_source_of_endless_empty_chunks_stalls_and_is_released() {
+    let emulator = emulator();
+    let client = client(&emulator);
+    let project_id = project(&client).await;
+    for declared in [10, 3] {
+        let source = futures::StreamExt::chain(
+            futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"abc"))]),
+            futures::stream::repeat_with(|| Ok(Bytes::new())),
+        );
+        let upload = Upload::from_stream(&project_id, "empties.bin", declared, source)
+            .stall_timeout(Duration::from_millis(300));
+        let ended = tokio::time::timeout(Duration::from_secs(20), upload.send(&client)).await;
+        let error = ended
+            .expect("the upload ends within its limits")
+            .expect_err("the source never ends");
+        assert_eq!(error.step(), UploadStep::Transfer, "{declared}");
+        assert!(
+            matches!(error.cause(), UploadCause::Stalled(_)),
+            "{declared}: {error:?}"
+        );
+        assert!(matches!(error.release(), Release::Released), "{error:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_longer_than_declared_fails_the_transfer_and_releases_the_reservation() {
     let emulator = emulator();
