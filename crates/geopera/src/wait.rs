@@ -96,9 +96,10 @@ pub fn clip_job(client: &impl ApiClient, job_id: impl Into<String>) -> Waiter<Jo
     Waiter::new(client, &CLIP_JOB, job_id.into())
 }
 
-/// Waits until the upload session `upload_id` is ready to complete — every declared byte has
-/// reached the storage, as when another party (a browser, a cloud transfer) sends the files —
-/// or is completed. A failed session is [`WaitError::Failed`].
+/// Waits until the upload session `upload_id` is ready to complete — every declared byte and
+/// file has reached the storage (at least one file, and as many as a `file_count` it
+/// declared), as when another party (a browser, a cloud transfer) sends them — or is
+/// completed. A failed session is [`WaitError::Failed`].
 pub fn upload(client: &impl ApiClient, upload_id: impl Into<String>) -> Waiter<UploadOutput> {
     Waiter::new(client, &UPLOAD, upload_id.into())
 }
@@ -204,10 +205,27 @@ fn judge_upload(upload: &UploadOutput) -> Verdict {
         Some(UploadStatus::Completed) => Verdict::Done,
         Some(UploadStatus::Failed) => Verdict::Failed,
         _ => match (upload.bytes_received, upload.total_bytes) {
-            (Some(received), Some(total)) if received >= total => Verdict::Done,
+            (Some(received), Some(total)) if received >= total && files_arrived(upload) => {
+                Verdict::Done
+            }
             _ => Verdict::Pending,
         },
     }
+}
+
+/// Whether the files an upload is completed with have arrived, as far as the answer says:
+/// at least one (an upload of 0 bytes has every byte before any file), and as many as its
+/// `file_count` declared. An answer without `files` leaves the bytes to decide.
+fn files_arrived(upload: &UploadOutput) -> bool {
+    let Some(files) = &upload.files else {
+        return true;
+    };
+    let declared = upload
+        .extra
+        .get("file_count")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(1);
+    u64::try_from(files.len()).is_ok_and(|arrived| arrived >= declared.max(1))
 }
 
 fn upload_state(upload: &UploadOutput) -> String {

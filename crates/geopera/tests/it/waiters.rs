@@ -605,6 +605,54 @@ async fn an_upload_is_ready_once_its_bytes_have_arrived() {
     assert!(done.is_final());
 }
 
+/// Bytes alone do not make an upload ready: one of 0 bytes has them all before any file, and
+/// one that declared two files is not ready after the first; `uploads.complete` would refuse
+/// both, so the wait goes on until its deadline rather than promising a completion.
+#[tokio::test]
+async fn an_upload_without_its_files_is_not_ready() {
+    let (_emu, client) = frozen();
+    let project = call(&client, "projects.create", json!({"name": "up"})).await;
+    for (body, files) in [
+        (json!({"total_bytes": 0}), vec![]),
+        (
+            json!({"total_bytes": 4, "file_count": 2}),
+            vec![("a.bin", 4)],
+        ),
+    ] {
+        let mut body = body;
+        body["project_id"] = project["id"].clone();
+        let upload = call(&client, "uploads.initiate", body).await;
+        let id = upload["id"].as_str().expect("an upload id").to_owned();
+        for (name, size) in files {
+            let signed = call(
+                &client,
+                "uploads.signed_url",
+                json!({"upload_id": id, "file_name": name, "content_type": "application/octet-stream"}),
+            )
+            .await;
+            let url = signed["upload_url"].as_str().expect("a signed URL");
+            let put = reqwest::Client::new()
+                .put(url)
+                .body(vec![1u8; size])
+                .send()
+                .await
+                .expect("the storage answers");
+            assert!(put.status().is_success());
+        }
+        let error = wait::upload(&client, &id)
+            .interval(Duration::from_millis(20), Duration::from_millis(50))
+            .deadline(Duration::from_millis(300))
+            .await
+            .expect_err("not ready to complete");
+        assert!(matches!(error, WaitError::Deadline { .. }), "{error:?}");
+        let refused = client
+            .invoke("uploads.complete", json!({"upload_id": id}))
+            .await
+            .expect_err("the API refuses to complete it");
+        assert_eq!(refused.status().map(|s| s.as_u16()), Some(409));
+    }
+}
+
 #[test]
 fn the_blocking_form_waits_through_the_same_engine() {
     let clock = ManualClock::new();
