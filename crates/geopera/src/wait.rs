@@ -499,9 +499,12 @@ where
                     })
                 }
             };
-            // The spread draws down to half the pause: the floor holds for what is drawn.
+            // The spread draws down to half the pause: the floor holds for what is drawn. A
+            // server's `Retry-After` lengthens the pause but never shortens it: a `0` (a
+            // gateway's) would otherwise poll a limited organization at the floor's pace.
+            let drawn = crate::retry::jittered(pause);
             let pause_now = asked
-                .unwrap_or_else(|| crate::retry::jittered(pause))
+                .map_or(drawn, |asked| asked.max(drawn))
                 .max(MIN_INTERVAL);
             let wake = clock.now().saturating_add(pause_now);
             if wake >= ends {

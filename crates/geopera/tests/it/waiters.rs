@@ -946,6 +946,27 @@ fn a_wait_rides_out_a_lasting_503_and_a_long_429_on_both_faces() {
     }
 }
 
+/// A `Retry-After: 0` (a gateway's) does not shorten the wait's own pause: a limited
+/// organization is polled at the waiter's pace, not at the floor's hundred polls a second.
+#[test]
+fn a_retry_after_of_zero_does_not_shorten_the_waiters_pause_on_both_faces() {
+    static ZERO: &[(u16, &str)] = &[(429, "0"); 16];
+    for face in ["async", "blocking"] {
+        let (server, clock, client) = scripted(ZERO);
+        let waiter =
+            wait::order(&client, "ord_1").interval(Duration::from_secs(1), Duration::from_secs(1));
+        let order = wait_from(face, waiter).unwrap_or_else(|error| panic!("{face}: {error:?}"));
+        assert_eq!(order.status, Some(OrderStatus::Fulfilled), "{face}");
+        // Eight polls of two attempts met the 429s, each followed by at least half a second.
+        assert_eq!(server.seen().len(), 17, "{face}");
+        assert!(
+            clock.now() >= Duration::from_secs(4),
+            "{face}: polled at the floor's pace: {:?}",
+            clock.now()
+        );
+    }
+}
+
 /// A 403 or a 404 says the resource will not come, however long the wait: after a 503 the
 /// waiter rode out, it ends the wait at once, on both faces.
 #[test]
