@@ -427,9 +427,10 @@ async fn take(
     }
     // Taken once the body is in, so a slow upload holds up no one else's change.
     let lane = shared.lane().await?;
-    // The URL must still work when the file has arrived, not only when it started to: an
-    // expired (or retired) URL keeps nothing.
-    self::ticket(shared, upload_id, token, file_name)?;
+    // A signed URL is checked as the request starts, as a storage service checks one, so a
+    // long PUT that began in time is kept though the URL expired meanwhile; the upload must
+    // still be open and take the file now the file has arrived.
+    still_takes(shared, upload_id, file_name)?;
     let sha256 = to_hex(&hasher.finalize());
     let file = json!({
         "file_name": file_name,
@@ -492,6 +493,17 @@ fn ticket(
             .unwrap_or(geopera_types::OCTET_STREAM)
             .to_owned(),
     })
+}
+
+/// Whether the upload is still open and takes `file_name`, once its bytes have arrived.
+fn still_takes(shared: &Shared, upload_id: &str, file_name: &str) -> Result<(), ApiError> {
+    let inner = shared.lock();
+    let upload =
+        find(&inner.resources, upload_id).map_err(|_| refused("this upload URL is not valid"))?;
+    if !is_open(upload) {
+        return Err(closed(upload));
+    }
+    takes_file(upload, file_name)
 }
 
 /// Keeps what arrived, replacing an earlier file of the same name.
