@@ -485,8 +485,9 @@
 //! lifetime, and from that instant on the URL is refused. The body is streamed, counted and hashed, never
 //! kept, so the request body limit does not apply to it, and the first byte beyond the
 //! upload's declared size is 413; a wrong or expired token is 403, and so is an unknown
-//! upload id, alike, so the answer does not tell which uploads exist. The URL is checked
-//! again when the body has arrived: one that expired meanwhile is 403 and keeps nothing.
+//! upload id, alike, so the answer does not tell which uploads exist. The URL is checked as
+//! the PUT starts, as a storage service checks one, so a PUT begun in time is kept though the
+//! URL expires while its bytes arrive; the upload must still be open once they have (409).
 //! `uploads.complete` needs exactly the declared bytes to have arrived (409 otherwise) and
 //! turns the reservation into used storage; `uploads.fail` releases it. After either, every
 //! change is 409 and the upload's URLs stop working; a `uploads.progress` that reports nothing
