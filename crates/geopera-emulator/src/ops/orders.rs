@@ -287,7 +287,8 @@ pub(crate) fn cancel(ctx: &Ctx<'_>, input: OrderCancelInput) -> Outcome {
 /// same way.
 ///
 /// # Errors
-/// 404 for an unknown or another organization's order; 409 once it is fulfilled or cancelled.
+/// 404 for an unknown or another organization's order; 409 once it is fulfilled or
+/// cancelled, and for an order of the starting history.
 pub(super) fn cancel_order(ctx: &Ctx<'_>, inner: &mut Inner, id: &str) -> Result<Value, ApiError> {
     let now = ctx.now();
     inner.org(ctx.org, ctx.shared.seed, now);
@@ -298,6 +299,15 @@ pub(super) fn cancel_order(ctx: &Ctx<'_>, inner: &mut Inner, id: &str) -> Result
     else {
         return Err(ApiError::not_found(format!("order '{id}' not found")));
     };
+    // An order of the organization's starting history was never charged, and every one of
+    // them ended long before the emulator's first start: one that reads as open only because
+    // the clock was set back before it ended is not to be cancelled, nor refunded.
+    if order.is_history() {
+        return Err(ApiError::conflict(format!(
+            "order '{id}' is of the organization's history, which has ended; it cannot be \
+             cancelled"
+        )));
+    }
     match order.status(now) {
         OrderStatus::Fulfilled => Err(ApiError::conflict(format!(
             "order '{id}' is fulfilled and can no longer be cancelled"

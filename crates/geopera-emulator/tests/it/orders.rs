@@ -42,6 +42,23 @@ fn total_credits(estimate: &Value) -> i64 {
     estimate["total_credits"].as_i64().expect("total_credits")
 }
 
+/// The orders of an organization's starting history were never charged: a clock set back
+/// before they ended shows them open, but cancelling one is refused and refunds nothing.
+#[test]
+fn a_history_order_is_not_cancelled_or_refunded_with_the_clock_set_back() {
+    let api = Api::start();
+    let listed = api.ok("orders.list", json!({"size": 100}));
+    let id = listed["content"][0]["orderId"]
+        .as_str()
+        .expect("an order of the history")
+        .to_owned();
+    let before = api.emu.balance_credits(DEMO_ORG);
+    api.emu.clock().set(0);
+    let cancelled = api.call("orders.cancel", json!({"order_id": id}));
+    assert_eq!(cancelled.status, 409, "{:?}", cancelled.body);
+    assert_eq!(api.emu.balance_credits(DEMO_ORG), before);
+}
+
 #[test]
 fn archive_estimate_prices_commercial_captures_by_area() {
     let api = Api::start();
