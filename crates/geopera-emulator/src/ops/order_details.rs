@@ -50,8 +50,9 @@ pub(crate) fn update(ctx: &Ctx<'_>, input: OrderUpdateInput) -> Outcome {
 /// The bounds of an order's tags, given when it is placed or updated.
 ///
 /// # Errors
-/// 422 at `tags` for more than [`MAX_TAGS`], or at the tag that is empty or longer than
-/// [`MAX_TAG_CHARS`].
+/// 422 at `tags` for more than [`MAX_TAGS`], or at the tag that is empty, longer than
+/// [`MAX_TAG_CHARS`], or one `orders.list`'s comma-separated `tags` filter could never name:
+/// with a comma in it, or a space at either end (the filter's members are trimmed).
 pub(super) fn check_tags(tags: &[String]) -> Result<(), ApiError> {
     if tags.len() > MAX_TAGS {
         return Err(ApiError::invalid(
@@ -67,6 +68,17 @@ pub(super) fn check_tags(tags: &[String]) -> Result<(), ApiError> {
             "tags",
             index,
             format!("a tag is 1 to {MAX_TAG_CHARS} characters"),
+        ));
+    }
+    if let Some(index) = tags
+        .iter()
+        .position(|tag| tag.contains(',') || tag.trim() != tag)
+    {
+        return Err(ApiError::invalid_item(
+            "tags",
+            index,
+            "a tag holds no comma and no space at either end, so that orders.list's tags \
+             filter can name it",
         ));
     }
     Ok(())

@@ -72,6 +72,23 @@ fn a_fulfilled_order_lists_expiring_deliverables_its_tags_and_its_coverage() {
     assert_eq!(got["tags"], json!(["flood", "2026"]));
     let empty_tag = api.call("orders.update", json!({"order_id": order, "tags": [""]}));
     assert_eq!(empty_tag.status, 422);
+    // Tags the list's comma-separated, trimmed filter could never name are refused at their
+    // place, and the order keeps the tags it had.
+    for (tags, index) in [
+        (json!(["ok", "eu,north"]), 1),
+        (json!([" x"]), 0),
+        (json!(["x "]), 0),
+    ] {
+        let refused = api.call("orders.update", json!({"order_id": order, "tags": tags}));
+        assert_eq!(refused.status, 422, "{tags}");
+        assert_eq!(
+            refused.json()["detail"][0]["loc"],
+            json!(["body", "tags", index]),
+            "{tags}"
+        );
+    }
+    let got = api.call("orders.get", json!({"order_id": order})).json();
+    assert_eq!(got["tags"], json!(["flood", "2026"]));
     // A patch that names no tags leaves them, as a merge patch leaves what it does not name;
     // `[]` clears them.
     for untouched in [
