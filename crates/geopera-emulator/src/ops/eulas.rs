@@ -89,7 +89,14 @@ pub(crate) fn documents(ctx: &Ctx<'_>, input: EulaDocumentsListInput) -> Outcome
         .iter()
         .map(|doc| document_json(&inner, ctx.org, eula, doc))
         .collect();
-    if !input.sort.ends_with(",asc") {
+    // Every document sorts by when it took effect, whatever field `sort` names; its
+    // direction is read as Spring reads it (any case, spaces around it, ascending unless
+    // it says `desc`), as `eulas.list`'s is.
+    let direction = input
+        .sort
+        .split_once(',')
+        .map_or("asc", |(_, direction)| direction);
+    if direction.trim().eq_ignore_ascii_case("desc") {
         docs.reverse();
     }
     Ok(ctx.ok(&numbered_page(docs, input.page, input.size)))

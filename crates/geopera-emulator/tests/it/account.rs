@@ -532,6 +532,22 @@ fn licence_answers_are_kept_per_organization_and_the_list_pages() {
     ids.dedup();
     assert_eq!(ids.len(), 3);
 
+    // Newest first by default; the direction read as Spring reads it.
+    let first = |sort: Option<&str>| {
+        let mut body = json!({"eula_id": "eula_open_data"});
+        if let Some(sort) = sort {
+            body["sort"] = json!(sort);
+        }
+        api.ok("eulas.documents.list", body)["content"][0]["id"].clone()
+    };
+    let newest = first(None);
+    assert_ne!(newest, first(Some("validFrom,asc")));
+    for sort in ["validFrom,ASC", "validFrom, asc", "validFrom"] {
+        assert_eq!(first(Some(sort)), first(Some("validFrom,asc")), "{sort}");
+    }
+    for sort in ["validFrom,DESC", "validFrom, desc"] {
+        assert_eq!(first(Some(sort)), newest, "{sort}");
+    }
     let docs = api.ok("eulas.documents.list", json!({"eula_id": "eula_open_data"}));
     let doc = docs["content"][0]["id"]
         .as_str()
