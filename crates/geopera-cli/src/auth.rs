@@ -707,6 +707,11 @@ pub(crate) async fn refresh_stored(
     let _lock = target.store.lock_async().await?;
     let profile = target.store.profile(&target.profile)?;
     only_for_its_server(target, &profile)?;
+    // What another process stored meanwhile is taken over and sent from here on: kept out of
+    // every message before it is, as the credential read at the start was.
+    if let Some(auth) = &profile.auth {
+        auth.hide();
+    }
     let Some(Auth::OAuth {
         access_token,
         refresh_token,

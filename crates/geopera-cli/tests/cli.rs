@@ -10552,6 +10552,55 @@ fn a_session_stored_meanwhile_by_another_process_is_kept_out_of_messages() {
     assert!(!stderr.contains("at_stored_meanwhile"), "{stderr}");
 }
 
+/// A session another process stored while this command's token was refused mid-call is taken
+/// over and sent: it is kept out of messages too, as the one read at the start was, when a
+/// server quotes it back.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_session_taken_over_after_a_401_is_kept_out_of_messages() {
+    let s = setup();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            let (head, _) = read_request(&stream);
+            let sent = head
+                .iter()
+                .find_map(|line| line.split_once("Bearer "))
+                .map(|(_, token)| token.trim().to_owned())
+                .unwrap_or_default();
+            let (status, body) = if sent == "at_old" {
+                (401, serde_json::json!({ "detail": "expired" }))
+            } else {
+                (
+                    400,
+                    serde_json::json!({ "detail": format!("refused {sent}") }),
+                )
+            };
+            let body = body.to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    s.store_credentials(&a_session_for(&url, "at_old", "rt_old", 4000000000.0));
+    let output = while_the_lock_is_held(&s, &SEARCH_ONE, || {
+        s.store_credentials(&a_session_for(
+            &url,
+            "at_stored_meanwhile",
+            "rt_meanwhile",
+            4000000000.0,
+        ));
+    });
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("[400]"), "{stderr}");
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert!(!stderr.contains("at_stored_meanwhile"), "{stderr}");
+}
+
 /// `logout` waiting for the credentials lock while a login elsewhere signs the profile in
 /// to another server revokes that session where it was issued: the refresh token went to the
 /// server the profile named before, which never issued it.
