@@ -105,6 +105,7 @@ pub(crate) async fn call(
     out_answers_bytes(operation_id, settings)?;
     shaping_applies(operation_id, settings)?;
     all_prints_lines(settings)?;
+    all_takes_no_key(settings)?;
     let held = auth::held(target, !settings.dry_run).await?;
     if settings.dry_run {
         // The SDK checks the body against the contract before sending it, and refuses it
@@ -366,6 +367,18 @@ fn all_prints_lines(settings: &Settings) -> Outcome {
         "-o {format}: --all prints each item as one line of JSON (NDJSON), page by page, not \
          {shape}; use -o json or -o ndjson with it, or leave out --all; nothing was sent"
     )))
+}
+
+/// `--all` with `--idempotency-key`: a walk sends one request a page, each body with its own
+/// page, and one key names one request body (the same key with another body is refused).
+fn all_takes_no_key(settings: &Settings) -> Outcome {
+    if settings.all && settings.idempotency_key.is_some() {
+        return Err(Failure::usage(
+            "--idempotency-key: --all sends a request for each page, each with another body, \
+             which one key cannot name; nothing was sent",
+        ));
+    }
+    Ok(())
 }
 
 /// The failure for an answer of bytes that `--jq` or `--output` was asked to shape: an image

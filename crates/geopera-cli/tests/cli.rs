@@ -1416,6 +1416,23 @@ fn all_walks_every_page_as_ndjson() {
 fn all_refuses_table_and_yaml_and_sends_nothing() {
     let s = setup();
     let before = s.emulator.requests().len();
+    // One key names one request body; a walk sends one a page.
+    for run in [
+        &["orders", "list", "--all", "--idempotency-key", "k-1"][..],
+        &[
+            "orders",
+            "list",
+            "--all",
+            "--idempotency-key",
+            "k-1",
+            "--dry-run",
+        ],
+    ] {
+        let output = s.cli().args(run).output().expect("geopera runs");
+        let stderr = fails_saying(&output, 2, "--idempotency-key", run);
+        assert!(stderr.contains("--all"), "{run:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{run:?}");
+    }
     for format in ["table", "yaml"] {
         for run in [
             &["orders", "list", "--size", "20", "--all", "-o", format][..],
