@@ -326,7 +326,12 @@ async fn forget(top: &ArgMatches) -> Outcome {
                 store,
                 profile,
                 why,
-            } => return forget_unrevoked(&store, &profile, &why).await,
+            } => match forget_unrevoked(&store, &profile, &why).await {
+                Some(outcome) => return outcome,
+                // A login elsewhere gave the profile a server meanwhile: its session goes
+                // there to be revoked.
+                None => continue,
+            },
         };
         let lock = target.store.lock_async().await?;
         let parsed = store::parse_profile(target.store.read_all()?.get(&target.profile));
@@ -397,9 +402,22 @@ async fn forget_at(
 
 /// Removes the profile's credential when its `api_url` names no server (`why`): a session
 /// cannot be revoked then, but a user logging out wants the credential gone from this machine,
-/// and a profile to mend by hand should not keep it there until it is mended.
-async fn forget_unrevoked(store: &Store, profile: &str, why: &Failure) -> Outcome {
-    let _lock = store.lock_async().await?;
+/// and a profile to mend by hand should not keep it there until it is mended. `None` when,
+/// read again under the lock, the profile names a server after all (a login elsewhere stored
+/// one meanwhile), and nothing was removed.
+async fn forget_unrevoked(store: &Store, profile: &str, why: &Failure) -> Option<Outcome> {
+    let _lock = match store.lock_async().await {
+        Ok(lock) => lock,
+        Err(failure) => return Some(Err(failure)),
+    };
+    if auth::names_a_server(store, profile) {
+        return None;
+    }
+    Some(remove_unrevoked(store, profile, why))
+}
+
+/// [`forget_unrevoked`] once it holds the lock.
+fn remove_unrevoked(store: &Store, profile: &str, why: &Failure) -> Outcome {
     let all = store.read_all()?;
     let Some(auth) = all
         .get(profile)

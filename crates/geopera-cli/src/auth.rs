@@ -396,6 +396,14 @@ pub(crate) fn logout_target(matches: &ArgMatches) -> Result<LogoutTarget, Failur
     })
 }
 
+/// Whether the profile as stored now names a server a logout can revoke its session at: read
+/// again under the credentials lock, after [`logout_target`] found none without it.
+pub(crate) fn names_a_server(store: &Store, profile: &str) -> bool {
+    stored_api_url(store, profile)
+        .and_then(|(api_url, source)| checked_api_url(api_url, &source))
+        .is_ok()
+}
+
 /// `api_url` without the white space and trailing slashes a hand-written one may carry,
 /// refused (naming `source`) when no call could go there.
 fn checked_api_url(api_url: String, source: &str) -> Result<String, Failure> {

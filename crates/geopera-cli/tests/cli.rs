@@ -10664,6 +10664,51 @@ fn logout_sends_a_session_stored_meanwhile_for_another_server_to_that_server_onl
     assert_eq!(s.credentials()["default"]["api_url"], s.emulator.base_url());
 }
 
+/// `logout` of a profile whose `api_url` names no server, waiting for the lock while a login
+/// elsewhere signs it in to a server, revokes that new session there: it found the server
+/// gone only before the lock, and removed the session unrevoked saying none was named.
+#[cfg(target_os = "linux")]
+#[test]
+fn logout_revokes_a_session_stored_meanwhile_for_a_profile_that_named_no_server() {
+    let s = setup();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let server = format!("http://{}", listener.local_addr().expect("an address"));
+    let (bodies, heard) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            let (_, body) = read_request(&stream);
+            let _ = bodies.send(text(&body));
+            let _ = write!(
+                stream,
+                "HTTP/1.1 204 X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+    });
+    s.store_credentials(&a_session_for(
+        "ftp://x",
+        "at_old",
+        "rt_old",
+        4_000_000_000.0,
+    ));
+    let output = while_the_lock_is_held(&s, &["--timeout", "5", "logout"], || {
+        s.store_credentials(&a_session_for(&server, "at_new", "rt_new", 4_000_000_000.0));
+    });
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let sent: Vec<String> = heard.try_iter().collect();
+    assert!(
+        sent.iter().any(|body| body.contains("rt_new")),
+        "the new session was not revoked where it was issued: {sent:?}; {stderr}"
+    );
+    assert!(
+        !text(&output.stdout).contains("names no server"),
+        "{}",
+        text(&output.stdout)
+    );
+    assert!(s.credentials()["default"].get("auth").is_none(), "{stderr}");
+}
+
 /// `logout` and `login`, waiting for the credentials lock while another command holds it
 /// (renewing a session against a slow provider, say), still hear Ctrl-C, and leave the file
 /// as it was.
