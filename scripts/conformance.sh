@@ -6,8 +6,9 @@
 #      credentials file, each running whoami on the other's login;
 #   c. schemathesis runs the contract against it under its default checks.
 # Creates its own venvs under target/ (reused when the pins match); the CLI gets one of its own
-# so its dependencies never move the SDK's pins. Skips, exiting 0, only when
-# pip cannot reach a package index; any other problem fails.
+# so its dependencies never move the SDK's pins. Skips, exiting 0, only when Python cannot make
+# a venv or pip cannot reach a package index, and never under CI=true, where a skip would let
+# the run pass unchecked; any other problem fails.
 #
 # Usage: scripts/conformance.sh [venvs]
 #   venvs   only prepare the venvs and stop: CI starts this early, beside the compiling, as
@@ -33,6 +34,15 @@ seed=${CONFORMANCE_SEED:-20240601}
 python=${PYTHON:-python3}
 
 say() { printf 'conformance: %s\n' "$*"; }
+# Stops the run as skipped: a pass outside CI, a failure in it.
+skip() {
+  if [ "${CI:-}" = true ]; then
+    say "FAIL: $* (CI runs the conformance, never skips it)"
+    exit 1
+  fi
+  say "skipped: $*"
+  exit 0
+}
 started=$SECONDS
 mkdir -p "$work"
 
@@ -56,16 +66,14 @@ ensure_venv() {
   if [ -x "$dir/bin/python" ] && pins_ok "$dir" "$@"; then return 0; fi
   if ! "$python" -m venv --clear "$dir" >"$work/$log-venv.log" 2>&1; then
     cat "$work/$log-venv.log"
-    say "skipped: '$python -m venv' could not create a venv with pip"
-    exit 0
+    skip "'$python -m venv' could not create a venv with pip"
   fi
   if ! "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --retries 2 --timeout 30 \
     "$@" >"$work/$log-pip.log" 2>&1; then
     tail -n 15 "$work/$log-pip.log"
     if grep -qE 'NewConnectionError|Failed to establish|Connection refused|Connection reset|name resolution|Name or service not known|Network is unreachable|timed out|ProxyError|SSLError|Could not fetch URL' \
       "$work/$log-pip.log"; then
-      say "skipped: pip could not reach the package index to install $*"
-      exit 0
+      skip "pip could not reach the package index to install $*"
     fi
     say "FAIL: pip could not install $* (see above)"
     exit 1
