@@ -1640,8 +1640,9 @@ fn a_wait_tells_of_a_failed_poll_once_and_polls_on() {
 /// On a terminal the spinner shows the state of the last poll, laid out afresh ten times a
 /// second. A state of megabytes was shown whole, and laying it out kept a wait of
 /// `--wait-timeout 2` going many times as long, a core busy all the while; it is cut, as the
-/// messages cut it. Run on a pseudo-terminal from util-linux `script`, where present.
-#[cfg(unix)]
+/// messages cut it. Run on a pseudo-terminal from util-linux `script`, where present (on
+/// Linux: the BSD `script` of other systems takes other options).
+#[cfg(target_os = "linux")]
 #[test]
 fn a_state_of_megabytes_on_a_terminal_keeps_the_wait_within_its_timeout() {
     let home = tempfile::tempdir().expect("temp dir");
@@ -2299,7 +2300,11 @@ fn a_binary_answer_goes_to_out_whole_or_to_a_pipe_unchanged() {
     let output = dash.args(["--out", "-"]).output().expect("geopera runs");
     assert_eq!(output.stdout, written, "--out - is stdout");
 
-    // On a terminal (a pseudo-terminal from util-linux `script`, where present) it refuses.
+    // On a terminal (a pseudo-terminal from util-linux `script`, where present: on Linux,
+    // as the BSD `script` of other systems takes other options) it refuses.
+    if !cfg!(target_os = "linux") {
+        return;
+    }
     let shown = format!(
         "{BIN} catalog tile render --collection sentinel-2-l2a --scene-id {scene} \
          --visualization true_color --z 3 --x 4 --y 2 --format png"
