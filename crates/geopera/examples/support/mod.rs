@@ -13,6 +13,14 @@ pub struct Target {
     _emulator: Option<EmulatorHandle>,
 }
 
+impl Target {
+    /// Whether the calls go to the emulator started in-process, for what only it can show
+    /// (a job it fails on purpose, one of its own catalog items).
+    pub fn is_embedded(&self) -> bool {
+        self._emulator.is_some()
+    }
+}
+
 /// Reads the environment, or starts the emulator when `GEOPERA_API_URL` is unset.
 pub fn target() -> Result<Target, Box<dyn std::error::Error>> {
     if let Ok(base_url) = std::env::var("GEOPERA_API_URL") {
