@@ -37,7 +37,8 @@ out=target/bench-results
 mkdir -p "$out"
 results=$out/results.jsonl
 : > "$results"
-bin=target/release
+# Where cargo puts the release binaries: a CARGO_TARGET_DIR of the caller moves them.
+bin=${CARGO_TARGET_DIR:-target}/release
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -171,7 +172,17 @@ if [ "$emulator" = 1 ]; then
   step "emulator throughput (rate limits off, request log off)"
   start_server "$out/emulator.log" 'listening on' env RUST_LOG=warn \
     "${pin_server[@]}" "$bin/geopera-emulator" --addr 127.0.0.1:0 --rate-limits off
-  key=$(grep -m1 -oE 'gpra_[A-Za-z0-9_]+' "$out/emulator.log")
+  # The banner's key line may come just after the line that says it listens.
+  key=""
+  for _ in $(seq 50); do
+    key=$(grep -m1 -oE 'gpra_[A-Za-z0-9_]+' "$out/emulator.log" || true)
+    if [ -n "$key" ]; then break; fi
+    sleep 0.1
+  done
+  if [ -z "$key" ]; then
+    echo "the emulator printed no demo key" >&2
+    exit 1
+  fi
   for limit in 10 500; do
     client emulator reqwest-bytes "$limit" 64 "$url" --token "$key"
   done
