@@ -164,32 +164,37 @@ pub(crate) fn stream_body_blocking<O: Operation<Output = Binary>>(
     let caller = crate::caller::Caller::current();
     let (started, start) = std::sync::mpsc::sync_channel(1);
     let (mut chunks, receiver) = crate::blocking::handover(BLOCKING_BUFFER, usize::MAX);
-    std::thread::spawn(move || {
-        let client = &client;
-        let first = started.clone();
-        let read = crate::blocking::run_here(&client.blocking, caller, |thread| async move {
-            match open(client, thread.face(), O::INFO, prepared).await {
-                Ok(mut stream) => {
-                    let headers = std::mem::take(&mut stream.headers);
-                    if started.send(Ok(headers)).is_err() {
-                        return; // the caller is gone
-                    }
-                    // Until the body ends or the iterator is dropped, whichever comes first.
-                    while let Some(chunk) = chunks.next_of(&mut stream).await {
-                        if !chunks.send(chunk) {
-                            return;
+    // A system out of threads (a container's `pids.max`) gets an error, not a panic.
+    std::thread::Builder::new()
+        .spawn(move || {
+            let client = &client;
+            let first = started.clone();
+            let read = crate::blocking::run_here(&client.blocking, caller, |thread| async move {
+                match open(client, thread.face(), O::INFO, prepared).await {
+                    Ok(mut stream) => {
+                        let headers = std::mem::take(&mut stream.headers);
+                        if started.send(Ok(headers)).is_err() {
+                            return; // the caller is gone
+                        }
+                        // Until the body ends or the iterator is dropped, whichever comes first.
+                        while let Some(chunk) = chunks.next_of(&mut stream).await {
+                            if !chunks.send(chunk) {
+                                return;
+                            }
                         }
                     }
+                    Err(error) => {
+                        let _ = started.send(Err(error));
+                    }
                 }
-                Err(error) => {
-                    let _ = started.send(Err(error));
-                }
+            });
+            if let Err(error) = read {
+                let _ = first.send(Err(error));
             }
-        });
-        if let Err(error) = read {
-            let _ = first.send(Err(error));
-        }
-    });
+        })
+        .map_err(|error| {
+            Error::config(format!("cannot start a thread to read the body: {error}"))
+        })?;
     let headers = match start.recv() {
         Ok(headers) => headers?,
         Err(_) => {

@@ -66,29 +66,40 @@ where
     let results: Mutex<Vec<Option<R>>> = Mutex::new((0..count).map(|_| None).collect());
     let stopped = AtomicBool::new(false);
     let panicked = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..limit.clamp(1, count.max(1)) {
-            scope.spawn(|| {
-                while !stopped.load(Ordering::Acquire) {
-                    let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
-                    let Some((index, input)) = next else { break };
-                    // Caught only to stop the other threads taking inputs and to raise it
-                    // again below; nothing of the closure's is used after it panicked.
-                    match catch_unwind(AssertUnwindSafe(|| call(input))) {
-                        Ok(outcome) => {
-                            results.lock().unwrap_or_else(PoisonError::into_inner)[index] =
-                                Some(outcome);
-                        }
-                        Err(payload) => {
-                            stopped.store(true, Ordering::Release);
-                            panicked
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .get_or_insert(payload);
-                        }
-                    }
+    let work = || {
+        while !stopped.load(Ordering::Acquire) {
+            let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+            let Some((index, input)) = next else { break };
+            // Caught only to stop the other threads taking inputs and to raise it
+            // again below; nothing of the closure's is used after it panicked.
+            match catch_unwind(AssertUnwindSafe(|| call(input))) {
+                Ok(outcome) => {
+                    results.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(outcome);
                 }
-            });
+                Err(payload) => {
+                    stopped.store(true, Ordering::Release);
+                    panicked
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .get_or_insert(payload);
+                }
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        let mut started = 0;
+        for _ in 0..limit.clamp(1, count.max(1)) {
+            // A system out of threads (a container's `pids.max`) runs the calls on fewer.
+            if std::thread::Builder::new()
+                .spawn_scoped(scope, work)
+                .is_ok()
+            {
+                started += 1;
+            }
+        }
+        // With none started, the calling thread works through them itself.
+        if started == 0 {
+            work();
         }
     });
     if let Some(payload) = panicked

@@ -191,7 +191,8 @@ pub(crate) fn stream_blocking<O: NdjsonOperation>(
     // The thread that asked for the stream, not the reader's, is the one that waits.
     let caller = crate::caller::Caller::current();
     let (mut items, receiver) = crate::blocking::handover(BLOCKING_BUFFER, line_cap(&client));
-    std::thread::spawn(move || {
+    // A system out of threads (a container's `pids.max`) gets an error item, not a panic.
+    let reader = std::thread::Builder::new().spawn(move || {
         let client = &client;
         let handing = &mut items;
         let read = crate::blocking::run_here(&client.blocking, caller, |thread| async move {
@@ -217,7 +218,12 @@ pub(crate) fn stream_blocking<O: NdjsonOperation>(
             items.send(Err(error));
         }
     });
-    Box::new(receiver)
+    match reader {
+        Ok(_) => Box::new(receiver),
+        Err(error) => Box::new(std::iter::once(Err(Error::config(format!(
+            "cannot start a thread to read the stream: {error}"
+        ))))),
+    }
 }
 
 #[cfg(test)]
