@@ -3,9 +3,13 @@
 //! class, not just the one that received it.
 //!
 //! A call of a narrower class (order placement, spend) draws on the organization's default
-//! budget as well as its own, as the API counts it ([`RateClass::drawn_from`]): it takes a paced slot of
-//! each and waits out a pause of either, so a default budget paced at its cap stays inside it
-//! whatever mix of classes the calls are.
+//! budget as well as its own, as the API counts it ([`RateClass::drawn_from`]): it takes a
+//! paced slot of each and waits out a pause of either. It goes at the later of its slots, so
+//! when its own class holds it back, its default slot passes unused before it goes: the
+//! default budget is spent no faster than its pace over time, but such a call can go within
+//! one spacing of another default call, and a fixed minute window of the API can then count
+//! one call more than the pace allows (a 429 the pause then absorbs). Pacing a narrower class
+//! well below the default budget's cap leaves that room.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
