@@ -621,7 +621,10 @@ impl<C> ClientBuilder<C> {
     /// Caps the requests this client (and all its clones) has in flight at once. A call
     /// waiting out a 429's pause, a hold of the shared [`budget`](Self::budget), or the wait
     /// before a retry, has nothing in flight and holds no slot; one waiting for its turn under
-    /// [`pace`](Self::pace) holds its slot, so that it goes on time. A call whose answer is
+    /// [`pace`](Self::pace) holds its slot, so that it goes on time: a backlog of a slowly
+    /// paced class (spend, at 30 a minute) can hold every slot for seconds each, and calls of
+    /// other classes queue behind it though their budget is free, so keep such a backlog
+    /// below the cap (with [`fan_out`](crate::fan_out)'s limit, say). A call whose answer is
     /// read as it comes (an NDJSON stream, a binary body) gives its slot back once the answer's
     /// head has arrived: the cap bounds requests, not the bodies still being read, which their
     /// readers pace. A cap of 0 counts as 1, and one beyond what Tokio's semaphore can count
