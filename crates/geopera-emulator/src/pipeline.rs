@@ -219,7 +219,9 @@ fn authenticate(
 ///
 /// Under the same lock the caller's organization is seen for the first time, if it is new,
 /// so that it has its starting records (the default project, its order history) whatever
-/// operation comes first, not only after one that reads them.
+/// operation comes first, not only after one that reads them; and a clock set back since the
+/// last webhook sweep is noticed ([`Inner::notice_set_back`](crate::state::Inner)) before the
+/// call changes anything.
 fn still_valid(shared: &Shared, caller: &Caller) -> Result<(), ApiError> {
     let Some(Presented(token)) = &caller.credential else {
         return Ok(());
@@ -230,6 +232,7 @@ fn still_valid(shared: &Shared, caller: &Caller) -> Result<(), ApiError> {
         .map(drop)
         .map_err(ApiError::unauthenticated)?;
     inner.org(&caller.org, shared.seed, now);
+    inner.notice_set_back(now);
     Ok(())
 }
 

@@ -346,6 +346,16 @@ impl Inner {
         }
     }
 
+    /// Notices a clock set back before the last sweep, as a sweep would (see [`Self::sweep`]),
+    /// without its work: a request that changes state (an order placed) notices it before
+    /// the change, so the events the change brings about once the clock moves on are found by
+    /// the next sweep, which would otherwise start from the later time and never see them.
+    pub fn notice_set_back(&mut self, now_secs: i64) {
+        if self.webhooks.swept_to.is_some_and(|from| now_secs < from) {
+            self.webhooks.swept_to = Some(now_secs);
+        }
+    }
+
     /// Turns the orders that reached `fulfilled` and the jobs that finished since the last
     /// sweep into events, in the order they happened, and expires the uploads left idle
     /// ([`crate::uploads::expire_idle`]), which queues their events. All of it follows the
