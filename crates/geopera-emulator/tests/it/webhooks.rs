@@ -401,6 +401,21 @@ fn an_order_fulfilled_after_the_clock_is_set_back_is_delivered() {
     assert_eq!(got[0].json()["entity_id"], order.as_str());
 }
 
+/// The starting history is never news, even when the clock is set back before some of it
+/// ended, a call notices that, and the clock moves on past it again.
+#[test]
+fn the_history_is_not_news_after_the_clock_is_set_back() {
+    let api = Api::with(local());
+    let receiver = Receiver::start(&[]);
+    subscribe(&api, "order.fulfilled", &receiver.url);
+    let now = api.emu.clock().now_secs();
+    api.emu.clock().set(now - 30 * 86_400);
+    assert_eq!(api.call("orders.list", json!({"size": 1})).status, 200);
+    api.emu.clock().set(now);
+    assert_eq!(drain(&api)["drained"], 0);
+    assert!(receiver.got().is_empty());
+}
+
 #[test]
 fn the_history_of_an_organization_seen_late_is_not_news() {
     let api = Api::with(local());
