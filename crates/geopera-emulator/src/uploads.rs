@@ -73,11 +73,14 @@ pub const UPLOAD_URL_SECS: i64 = 900;
 /// Neither the contract nor the API notes say how long the API keeps an abandoned upload, so
 /// this is the emulator's choice. It is long enough for any real transfer, since every file
 /// that arrives and every progress report renews it, and far longer than a signed URL works,
-/// so no `PUT` can still be sending when its upload expires; and short enough that a
+/// so no `PUT` begun in time is still sending when its upload expires, unless the clock is
+/// moved on meanwhile (the `PUT` then finds it expired once its bytes are in, and keeps
+/// nothing); and short enough that a
 /// long-running emulator, or a state file used day after day, gets back the quota of uploads
 /// whose client went away.
 pub const UPLOAD_IDLE_SECS: i64 = 24 * 60 * 60;
-// The `PUT` route relies on it: a URL that still works means an upload that has not expired.
+// The `PUT` route relies on it: a URL that still works when its `PUT` starts means an upload
+// that has not expired.
 const _: () = assert!(UPLOAD_URL_SECS < UPLOAD_IDLE_SECS);
 /// The `error_step` of an upload that expired.
 const EXPIRED_STEP: &str = "expired";
@@ -495,11 +498,19 @@ fn ticket(
     })
 }
 
-/// Whether the upload is still open and takes `file_name`, once its bytes have arrived.
+/// Whether the upload is still open and takes `file_name`, once its bytes have arrived: an
+/// upload left idle past its time while they came (the clock moved on a day) expires first,
+/// as any call about it would expire it, and keeps nothing.
 fn still_takes(shared: &Shared, upload_id: &str, file_name: &str) -> Result<(), ApiError> {
-    let inner = shared.lock();
-    let upload =
-        find(&inner.resources, upload_id).map_err(|_| refused("this upload URL is not valid"))?;
+    let now_ms = shared.clock.now_millis();
+    let mut inner = shared.lock();
+    let not_valid = || refused("this upload URL is not valid");
+    let org = find(&inner.resources, upload_id)
+        .map_err(|_| not_valid())?
+        .org
+        .clone();
+    expire_idle(&mut inner, Some(&org), now_ms);
+    let upload = find(&inner.resources, upload_id).map_err(|_| not_valid())?;
     if !is_open(upload) {
         return Err(closed(upload));
     }

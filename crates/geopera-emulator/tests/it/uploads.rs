@@ -335,17 +335,13 @@ fn uploads_survive_a_restart() {
     );
 }
 
-/// A signed URL is checked as its PUT starts, as a storage service checks one: a long PUT
-/// that began in time is kept though the URL expires while its bytes are on the way, where
-/// it sent every byte and was then refused.
-#[test]
-fn a_put_begun_before_its_url_expired_is_kept() {
+/// A `PUT` of `upload`'s file `name` whose head and first 10 of 20 bytes are sent: its URL
+/// has been checked once the emulator asks for the body (`100 Continue`). Then `meanwhile`
+/// runs and the rest is sent; the answer's status line comes back.
+fn a_put_with_a_pause(api: &Api, upload: &str, name: &str, meanwhile: impl FnOnce()) -> String {
     use std::io::{BufRead, BufReader, Write};
 
-    let api = Api::start();
-    let project = project(&api);
-    let id = upload_id(&api, &project, 20);
-    let url = signed_url(&api, &id, "long.bin");
+    let url = signed_url(api, upload, name);
     let path = url
         .split_once("127.0.0.1:")
         .and_then(|(_, rest)| rest.split_once('/'))
@@ -357,24 +353,49 @@ fn a_put_begun_before_its_url_expired_is_kept() {
         .expect("timeout");
     write!(
         peer,
-        "PUT {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 20\r\n\r\n"
+        "PUT {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 20\r\nExpect: 100-continue\r\n\r\n"
     )
     .expect("head");
+    let mut reader = BufReader::new(peer.try_clone().expect("a second handle"));
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("an interim answer");
+    assert!(line.contains(" 100 "), "{line}");
+    // The interim answer's empty line.
+    reader.read_line(&mut String::new()).expect("its end");
     peer.write_all(&[1u8; 10]).expect("half the bytes");
-    // The emulator has read the head (a moment, given well over) and is taking the body;
-    // then the URL's 15 minutes pass.
-    std::thread::sleep(std::time::Duration::from_secs(1));
-    api.emu.clock().advance(std::time::Duration::from_secs(
-        UPLOAD_URL_SECS.unsigned_abs() + 60,
-    ));
+    meanwhile();
     peer.write_all(&[1u8; 10]).expect("the rest");
     let mut status = String::new();
-    BufReader::new(&peer)
-        .read_line(&mut status)
-        .expect("an answer");
+    reader.read_line(&mut status).expect("an answer");
+    status
+}
+
+/// A signed URL is checked as its PUT starts, as a storage service checks one: a long PUT
+/// that began in time is kept though the URL expires while its bytes are on the way, where
+/// it sent every byte and was then refused. An upload left idle past its time meanwhile (the
+/// clock moved on a day) expires, though, and keeps nothing.
+#[test]
+fn a_put_begun_before_its_url_expired_is_kept_unless_its_upload_expired() {
+    let api = Api::start();
+    let project = project(&api);
+    let id = upload_id(&api, &project, 20);
+    let advance = |secs: i64| {
+        api.emu
+            .clock()
+            .advance(std::time::Duration::from_secs(secs.unsigned_abs()));
+    };
+    let status = a_put_with_a_pause(&api, &id, "long.bin", || advance(UPLOAD_URL_SECS + 60));
     assert!(status.contains(" 200 "), "{status}");
     let done = api.ok("uploads.complete", json!({"upload_id": id}));
     assert_eq!(done["bytes_received"], 20);
+
+    let id = upload_id(&api, &project, 20);
+    let status = a_put_with_a_pause(&api, &id, "idle.bin", || advance(UPLOAD_IDLE_SECS + 60));
+    assert!(status.contains(" 409 "), "{status}");
+    let read = api.ok("uploads.progress", json!({"upload_id": id}));
+    assert_eq!(read["status"], "failed", "{read}");
+    assert_eq!(read["error_step"], "expired", "{read}");
+    assert_eq!(read["bytes_received"], 0, "{read}");
 }
 
 #[test]
