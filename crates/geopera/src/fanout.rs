@@ -42,8 +42,9 @@ where
         .await
 }
 
-/// [`fan_out`] for blocking code: `limit` threads work through the inputs; outcomes come back
-/// in input order.
+/// [`fan_out`] for blocking code: `limit` threads work through the inputs (fewer when the
+/// system cannot start that many, and the calling thread when it can start none); outcomes
+/// come back in input order.
 ///
 /// # Panics
 ///

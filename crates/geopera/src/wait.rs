@@ -18,11 +18,12 @@
 //! policy and drawing on the default rate budget. `uploads.progress` is a write in the
 //! contract (scope `uploads:write`, each poll with an `Idempotency-Key` of its own), so a key
 //! that may only read uploads cannot wait for one: its first poll is refused. An upload is
-//! done once it is `completed`, or once every byte it declared has been received. A wait lasts hours or days, longer than any outage the client's
+//! done once it is `completed`, or once every byte and file it declared has been received
+//! (at least one file). A wait lasts hours or days, longer than any outage the client's
 //! retries are sized for, so a poll that still fails with an error that may go away
 //! ([`Error::is_retryable`]: a rate limit, a 5xx such as 503, a timeout, a lost connection) is
-//! ridden out: the waiter pauses for the `Retry-After` a 429 asked for, or else for its next
-//! pause, and polls again, logging a warning each time and passing the error to
+//! ridden out: the waiter pauses for its next pause, or for the `Retry-After` a 429 asked for
+//! when that is longer, and polls again, logging a warning each time and passing the error to
 //! [`Waiter::on_failure`]. A server that stays down therefore runs the wait to its deadline,
 //! whose error names the failure ([`WaitError::Deadline`]). Until a poll has reached the
 //! server, a connection that cannot be made ends the wait at once with [`WaitError::Call`]

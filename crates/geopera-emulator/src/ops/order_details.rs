@@ -52,7 +52,7 @@ pub(crate) fn update(ctx: &Ctx<'_>, input: OrderUpdateInput) -> Outcome {
 /// # Errors
 /// 422 at `tags` for more than [`MAX_TAGS`], or at the tag that is empty, longer than
 /// [`MAX_TAG_CHARS`], or one `orders.list`'s comma-separated `tags` filter could never name:
-/// with a comma in it, or a space at either end (the filter's members are trimmed).
+/// with a comma in it, or white space at either end (the filter's members are trimmed).
 pub(super) fn check_tags(tags: &[String]) -> Result<(), ApiError> {
     if tags.len() > MAX_TAGS {
         return Err(ApiError::invalid(
@@ -77,8 +77,8 @@ pub(super) fn check_tags(tags: &[String]) -> Result<(), ApiError> {
         return Err(ApiError::invalid_item(
             "tags",
             index,
-            "a tag holds no comma and no space at either end, so that orders.list's tags \
-             filter can name it",
+            "a tag holds no comma and no white space at either end, so that orders.list's \
+             tags filter can name it",
         ));
     }
     Ok(())
