@@ -10538,6 +10538,22 @@ fn a_credential_another_login_stored_for_another_server_meanwhile_is_not_sent() 
 #[cfg(target_os = "linux")]
 #[test]
 fn a_session_stored_meanwhile_by_another_process_is_kept_out_of_messages() {
+    taken_over_and_kept_out_of_messages("at_due_now", 1.0);
+}
+
+/// As above, when the command's own token, not yet due, was refused mid-call (a 401) and the
+/// session stored meanwhile is taken over then.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_session_taken_over_after_a_401_is_kept_out_of_messages() {
+    taken_over_and_kept_out_of_messages("at_old", 4_000_000_000.0);
+}
+
+/// Searches on a stored session of access token `first`, expiring at `expires_at`, against a
+/// server that answers 401 to `first` and 400 quoting any other token, while another process
+/// stores a session meanwhile: that session's token is sent and stays out of what is printed.
+#[cfg(target_os = "linux")]
+fn taken_over_and_kept_out_of_messages(first: &'static str, expires_at: f64) {
     let s = setup();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
     let url = format!("http://{}", listener.local_addr().expect("an address"));
@@ -10549,50 +10565,9 @@ fn a_session_stored_meanwhile_by_another_process_is_kept_out_of_messages() {
             let sent = head
                 .iter()
                 .find_map(|line| line.split_once("Bearer "))
-                .map(|(_, token)| token.to_owned())
-                .unwrap_or_default();
-            let body = serde_json::json!({ "detail": format!("refused {sent}") }).to_string();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 400 X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    s.store_credentials(&a_session_for(&url, "at_due_now", "rt_due", 1.0));
-    let output = while_the_lock_is_held(&s, &SEARCH_ONE, || {
-        s.store_credentials(&a_session_for(
-            &url,
-            "at_stored_meanwhile",
-            "rt_meanwhile",
-            4000000000.0,
-        ));
-    });
-    let stderr = text(&output.stderr);
-    assert!(stderr.contains("[400]"), "{stderr}");
-    assert!(stderr.contains("refused"), "{stderr}");
-    assert!(!stderr.contains("at_stored_meanwhile"), "{stderr}");
-}
-
-/// A session another process stored while this command's token was refused mid-call is taken
-/// over and sent: it is kept out of messages too, as the one read at the start was, when a
-/// server quotes it back.
-#[cfg(target_os = "linux")]
-#[test]
-fn a_session_taken_over_after_a_401_is_kept_out_of_messages() {
-    let s = setup();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-    let url = format!("http://{}", listener.local_addr().expect("an address"));
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(4) {
-            let Ok(mut stream) = stream else { continue };
-            let (head, _) = read_request(&stream);
-            let sent = head
-                .iter()
-                .find_map(|line| line.split_once("Bearer "))
                 .map(|(_, token)| token.trim().to_owned())
                 .unwrap_or_default();
-            let (status, body) = if sent == "at_old" {
+            let (status, body) = if sent == first {
                 (401, serde_json::json!({ "detail": "expired" }))
             } else {
                 (
@@ -10608,7 +10583,7 @@ fn a_session_taken_over_after_a_401_is_kept_out_of_messages() {
             );
         }
     });
-    s.store_credentials(&a_session_for(&url, "at_old", "rt_old", 4000000000.0));
+    s.store_credentials(&a_session_for(&url, first, "rt_first", expires_at));
     let output = while_the_lock_is_held(&s, &SEARCH_ONE, || {
         s.store_credentials(&a_session_for(
             &url,
@@ -10618,9 +10593,9 @@ fn a_session_taken_over_after_a_401_is_kept_out_of_messages() {
         ));
     });
     let stderr = text(&output.stderr);
-    assert!(stderr.contains("[400]"), "{stderr}");
-    assert!(stderr.contains("refused"), "{stderr}");
-    assert!(!stderr.contains("at_stored_meanwhile"), "{stderr}");
+    assert!(stderr.contains("[400]"), "{first}: {stderr}");
+    assert!(stderr.contains("refused"), "{first}: {stderr}");
+    assert!(!stderr.contains("at_stored_meanwhile"), "{first}: {stderr}");
 }
 
 /// `logout` waiting for the credentials lock while a login elsewhere signs the profile in

@@ -2854,36 +2854,23 @@ async fn headers_the_connection_writes_itself_are_refused_not_sent() {
 fn members_a_hand_written_body_adds_are_sent_with_a_warning_naming_them() {
     let emu = emulator();
     let client = crate::support::client(&emu);
-    let log = crate::captured::Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(log.clone())
-        .with_ansi(false)
-        .finish();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    // The subscriber is this thread's, and the calls run on it.
-    tracing::subscriber::with_default(subscriber, || {
-        runtime.block_on(async {
-            let typo = json!({"host_name": HOST, "limt": 1});
-            let page = catalog_search::send(&client, typo)
-                .await
-                .expect("valid: the API ignores what it does not declare");
-            assert!(!page.features.is_empty());
-            geopera::Geopera::from(client.clone())
-                .invoke(
-                    "catalog.search",
-                    json!({"host_name": HOST, "colections": []}),
-                )
-                .await
-                .expect("valid too");
-            catalog_search::send(&client, CatalogSearchInput::new(HOST).limit(1))
-                .await
-                .expect("a typed body");
-        });
+    let ((), text) = crate::support::logged(&crate::support::this_threads_runtime(), async {
+        let typo = json!({"host_name": HOST, "limt": 1});
+        let page = catalog_search::send(&client, typo)
+            .await
+            .expect("valid: the API ignores what it does not declare");
+        assert!(!page.features.is_empty());
+        geopera::Geopera::from(client.clone())
+            .invoke(
+                "catalog.search",
+                json!({"host_name": HOST, "colections": []}),
+            )
+            .await
+            .expect("valid too");
+        catalog_search::send(&client, CatalogSearchInput::new(HOST).limit(1))
+            .await
+            .expect("a typed body");
     });
-    let text = log.text();
     let warnings: Vec<&str> = text.lines().filter(|line| line.contains("WARN")).collect();
     assert_eq!(warnings.len(), 2, "one per hand-written body: {text}");
     assert!(warnings[0].contains("body.limt"), "{text}");
@@ -3099,21 +3086,14 @@ fn a_budget_that_never_grants_holds_a_call_an_hour_at_most() {
     ];
     for (sent, (wait, asks, waited)) in (1..).zip(cases) {
         let (client, budget, clock) = never_granting(&emu, wait, |builder| builder);
-        let log = crate::captured::Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(log.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
-            runtime.block_on(async {
-                tokio::time::timeout(
-                    Duration::from_secs(30),
-                    catalog_search::send(&client, CatalogSearchInput::new(HOST).limit(1)),
-                )
-                .await
-                .expect("the call is not held for ever")
-                .expect("the call goes ahead");
-            });
+        let ((), text) = crate::support::logged(&runtime, async {
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                catalog_search::send(&client, CatalogSearchInput::new(HOST).limit(1)),
+            )
+            .await
+            .expect("the call is not held for ever")
+            .expect("the call goes ahead");
         });
         assert_eq!(emu.executed("catalog.search"), sent, "{wait:?}: sent");
         assert_eq!(
@@ -3122,7 +3102,6 @@ fn a_budget_that_never_grants_holds_a_call_an_hour_at_most() {
             "{wait:?}: asks"
         );
         assert_eq!(geopera::Clock::now(&*clock), waited, "{wait:?}: waited");
-        let text = log.text();
         assert_eq!(
             text.lines().filter(|line| line.contains("WARN")).count(),
             1,

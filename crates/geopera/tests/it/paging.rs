@@ -395,26 +395,14 @@ fn a_walk_ended_early_logs_no_part_of_the_page() {
         });
         json(200, &[], &page.to_string())
     });
-    let log = crate::captured::Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(log.clone())
-        .with_ansi(false)
-        .finish();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
     let client = client_of(&server);
-    // The subscriber is this thread's, and the walk runs on it.
-    let walked: Vec<_> = tracing::subscriber::with_default(subscriber, || {
-        runtime.block_on(
-            catalog_search::items(&client, CatalogSearchInput::new(HOST).limit(1))
-                .take(5)
-                .collect(),
-        )
-    });
+    let (walked, text) = crate::support::logged(
+        &crate::support::this_threads_runtime(),
+        catalog_search::items(&client, CatalogSearchInput::new(HOST).limit(1))
+            .take(5)
+            .collect::<Vec<_>>(),
+    );
     assert_one_decode_error(&server, walked);
-    let text = log.text();
     assert!(text.contains("a page walk ends early"), "{text}");
     assert!(text.contains("catalog.search"), "{text}");
     assert!(!text.contains(MARKER), "{text}");

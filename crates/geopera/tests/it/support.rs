@@ -135,3 +135,24 @@ impl Clock for SharedTime {
         Box::pin(tokio::task::yield_now())
     }
 }
+
+/// Runs `work` to its end on `runtime`, a runtime of the calling thread, under a subscriber of
+/// its own, and returns what it logged: the test's own events, apart from every other test's.
+pub fn logged<T>(runtime: &tokio::runtime::Runtime, work: impl Future<Output = T>) -> (T, String) {
+    let log = crate::captured::Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .finish();
+    // The subscriber is this thread's, and the work runs on it.
+    let done = tracing::subscriber::with_default(subscriber, || runtime.block_on(work));
+    (done, log.text())
+}
+
+/// A runtime of the calling thread, for [`logged`].
+pub fn this_threads_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
