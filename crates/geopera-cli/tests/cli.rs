@@ -10598,15 +10598,12 @@ fn taken_over_and_kept_out_of_messages(first: &'static str, expires_at: f64) {
     assert!(!stderr.contains("at_stored_meanwhile"), "{first}: {stderr}");
 }
 
-/// `logout` waiting for the credentials lock while a login elsewhere signs the profile in
-/// to another server revokes that session where it was issued: the refresh token went to the
-/// server the profile named before, which never issued it.
+/// A server of the test's own that answers its first four requests `204` and hands over each
+/// request's body: its URL, and where the bodies come.
 #[cfg(target_os = "linux")]
-#[test]
-fn logout_sends_a_session_stored_meanwhile_for_another_server_to_that_server_only() {
-    let s = setup();
+fn a_server_keeping_bodies() -> (String, std::sync::mpsc::Receiver<String>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-    let first = format!("http://{}", listener.local_addr().expect("an address"));
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
     let (bodies, heard) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for stream in listener.incoming().take(4) {
@@ -10619,6 +10616,17 @@ fn logout_sends_a_session_stored_meanwhile_for_another_server_to_that_server_onl
             );
         }
     });
+    (url, heard)
+}
+
+/// `logout` waiting for the credentials lock while a login elsewhere signs the profile in
+/// to another server revokes that session where it was issued: the refresh token went to the
+/// server the profile named before, which never issued it.
+#[cfg(target_os = "linux")]
+#[test]
+fn logout_sends_a_session_stored_meanwhile_for_another_server_to_that_server_only() {
+    let s = setup();
+    let (first, heard) = a_server_keeping_bodies();
     s.store_credentials(&a_session_for(
         &first,
         "at_first",
@@ -10651,20 +10659,7 @@ fn logout_sends_a_session_stored_meanwhile_for_another_server_to_that_server_onl
 #[test]
 fn logout_revokes_a_session_stored_meanwhile_for_a_profile_that_named_no_server() {
     let s = setup();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-    let server = format!("http://{}", listener.local_addr().expect("an address"));
-    let (bodies, heard) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(4) {
-            let Ok(mut stream) = stream else { continue };
-            let (_, body) = read_request(&stream);
-            let _ = bodies.send(text(&body));
-            let _ = write!(
-                stream,
-                "HTTP/1.1 204 X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            );
-        }
-    });
+    let (server, heard) = a_server_keeping_bodies();
     s.store_credentials(&a_session_for(
         "ftp://x",
         "at_old",
