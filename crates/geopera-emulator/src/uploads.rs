@@ -75,9 +75,8 @@ pub const UPLOAD_URL_SECS: i64 = 900;
 /// that arrives and every progress report renews it, and far longer than a signed URL works,
 /// so no `PUT` begun in time is still sending when its upload expires, unless the clock is
 /// moved on meanwhile (the `PUT` then finds it expired once its bytes are in, and keeps
-/// nothing); and short enough that a
-/// long-running emulator, or a state file used day after day, gets back the quota of uploads
-/// whose client went away.
+/// nothing); and short enough that a long-running emulator, or a state file used day after
+/// day, gets back the quota of uploads whose client went away.
 pub const UPLOAD_IDLE_SECS: i64 = 24 * 60 * 60;
 // The `PUT` route relies on it: a URL that still works when its `PUT` starts means an upload
 // that has not expired.
