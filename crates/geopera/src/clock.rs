@@ -20,6 +20,30 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     fn sleep_until(&self, at: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 }
 
+/// When a request went, to tell when its answer came on the client's clock: when it went
+/// plus the round trip as it really took. Not the clock read once the answer is in, which a
+/// clock of the caller's own may have moved meanwhile for other calls (a test's, which jumps
+/// to each wake-up) and would then push this request's `Retry-After` as far.
+pub(crate) struct Sent {
+    at: Duration,
+    real: Instant,
+}
+
+impl Sent {
+    /// A request going now.
+    pub(crate) fn now(clock: &dyn Clock) -> Self {
+        Sent {
+            at: clock.now(),
+            real: Instant::now(),
+        }
+    }
+
+    /// When its answer came, read now that it has.
+    pub(crate) fn answered_at(&self) -> Duration {
+        self.at.saturating_add(self.real.elapsed())
+    }
+}
+
 /// Real time: `Instant` and Tokio's timer (the default).
 #[derive(Debug)]
 pub struct SystemClock {

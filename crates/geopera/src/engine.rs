@@ -425,8 +425,7 @@ async fn run<S>(
             // Counted once it goes: a deadline that passes while the call renews its
             // credential or waits for its turn ends it with the attempts made before.
             attempts.store(attempt, Ordering::Relaxed);
-            let sent_at = client.clock().now();
-            let round_trip = std::time::Instant::now();
+            let sent = crate::clock::Sent::now(&**client.clock());
             let result = match send(
                 client,
                 face,
@@ -442,11 +441,7 @@ async fn run<S>(
                 Ok(Answer::Read(raw)) => Ok(raw),
                 Err(failure) => Err(failure),
             };
-            // When the answer came, on the client's clock: when the request went plus the
-            // round trip as it really took. Not the clock read now, which a clock of the
-            // caller's own may have moved meanwhile for other calls (a test's, which jumps to
-            // each wake-up), and would then push this call's wait as far.
-            let answered_at = sent_at.saturating_add(round_trip.elapsed());
+            let answered_at = sent.answered_at();
             // Read, the answer has nothing in flight: the slot is not held through what comes
             // next, a renewal or the wait before a retry.
             drop(admission);

@@ -369,8 +369,7 @@ impl Oidc {
         if counted {
             via.take_turn(operation).await;
         }
-        let sent_at = via.limiter.clock.now();
-        let round_trip = std::time::Instant::now();
+        let sent = crate::clock::Sent::now(&*via.limiter.clock);
         let mut request = via.http.post(url.clone());
         if let Some(user_agent) = via.user_agent {
             request = request.header(http::header::USER_AGENT, user_agent.clone());
@@ -403,9 +402,7 @@ impl Oidc {
         }
         let status = response.status();
         if counted && status == StatusCode::TOO_MANY_REQUESTS {
-            // When the answer came, as the call engine reckons it (`engine::run`).
-            let answered_at = sent_at.saturating_add(round_trip.elapsed());
-            via.limited(response.headers(), answered_at).await;
+            via.limited(response.headers(), sent.answered_at()).await;
         }
         // The request's own timeout above bounds the body too.
         let content = crate::body::read(&mut response, MAX_ANSWER_BYTES, &Bounds::none())
