@@ -199,7 +199,10 @@ impl Upload {
     /// A file on disk; its size is read when the upload is sent, and its name (the last
     /// component of `path`) becomes the uploaded file's name unless
     /// [`file_name`](Self::file_name) gives another. A name that is not UTF-8 is never sent
-    /// changed: without `file_name`, such an upload fails before anything is reserved.
+    /// changed: without `file_name`, such an upload fails before anything is reserved. A file
+    /// whose size or modification time has changed once its bytes are read (rewritten in
+    /// place while it was sent) fails the transfer before its last chunk goes, with
+    /// [`UploadCause::Io`], and its reservation is released.
     pub fn from_path(project_id: impl Into<String>, path: impl AsRef<Path>) -> Self {
         let path = path.as_ref().to_path_buf();
         // A name that is not UTF-8 has no faithful spelling in JSON: it is left unset, and
@@ -765,7 +768,17 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
             if !meta.is_file() {
                 return Err(not_a_file(&path));
             }
-            let stream = tokio_util::io::ReaderStream::with_capacity(file, CHUNK_BYTES).boxed();
+            // Read again once every byte is read, before the last chunk goes: a file
+            // rewritten in place at its size (a download still filling it, `rsync
+            // --inplace`) would otherwise be stored as a mix of old and new bytes.
+            let watch = file
+                .try_clone()
+                .await
+                .map_err(|e| before(UploadStep::Prepare, UploadCause::Io(e)))?;
+            let unchanged = unchanged_since(watch, meta.len(), meta.modified().ok(), path);
+            let stream = tokio_util::io::ReaderStream::with_capacity(file, CHUNK_BYTES)
+                .chain(futures::stream::once(unchanged).filter_map(std::future::ready))
+                .boxed();
             (meta.len(), stream)
         }
         Source::Stream { len, stream } => (len, stream),
@@ -1407,6 +1420,28 @@ impl Feed {
             }
         }
     }
+}
+
+/// What a file's stream yields after its last byte: nothing when the file still has the
+/// size and modification time it had when the upload began, else an error saying it changed
+/// while it was read, which fails the transfer before its last chunk goes.
+async fn unchanged_since(
+    file: tokio::fs::File,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    path: PathBuf,
+) -> Option<io::Result<Bytes>> {
+    let changed = match file.metadata().await {
+        Ok(now) => now.len() != len || now.modified().ok() != modified,
+        Err(error) => return Some(Err(error)),
+    };
+    changed.then(|| {
+        Err(io::Error::other(format!(
+            "{} changed while it was read (its size or modification time is not what it was \
+             when the upload began)",
+            path.display()
+        )))
+    })
 }
 
 /// Reports the failure with `uploads.fail`, releasing the reservation.

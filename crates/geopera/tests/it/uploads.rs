@@ -87,6 +87,47 @@ fn fail_bodies(emulator: &EmulatorHandle) -> Vec<Value> {
         .collect()
 }
 
+/// A file rewritten in place at its size while it uploads (a download still filling it,
+/// `rsync --inplace`) fails the transfer before its last chunk goes, and the reservation is
+/// released: it was stored as a mix of old and new bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_rewritten_while_it_uploads_is_not_stored() {
+    let emulator = emulator();
+    let client = client(&emulator);
+    let project_id = project(&client).await;
+    let file = TempFile::new("growing.tif", 300_000);
+    // Modified an hour ago, so a rewrite now is another modification time whatever the
+    // clock's grain.
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&file.path)
+        .and_then(|f| f.set_modified(hour_ago))
+        .expect("the time is set");
+    let path = file.path.clone();
+    let rewritten = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let once = rewritten.clone();
+    let error = Upload::from_path(&project_id, &file.path)
+        .on_progress(move |p| {
+            if p.bytes_sent > 0 && !once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                let mut bytes = std::fs::read(&path).expect("the file reads");
+                bytes[0] ^= 0xff;
+                std::fs::write(&path, &bytes).expect("rewritten in place");
+            }
+        })
+        .send(&client)
+        .await
+        .expect_err("the file changed while it was read");
+    assert!(rewritten.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(error.step(), UploadStep::Transfer, "{error:?}");
+    assert!(
+        matches!(error.cause(), UploadCause::Io(io) if io.to_string().contains("changed while it was read")),
+        "{error:?}"
+    );
+    assert!(matches!(error.release(), Release::Released), "{error:?}");
+    assert_eq!(reserved_bytes(&client, &project_id).await, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_upload_completes_with_the_size_and_sha256_the_emulator_counted() {
     let emulator = emulator();
