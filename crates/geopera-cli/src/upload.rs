@@ -344,7 +344,7 @@ fn failed(
             "upload failed at step {step}: cannot read {file}: {}",
             without_sdk_advice(&io.to_string())
         )),
-        UploadCause::LengthMismatch { .. } => Failure::other(format!(
+        UploadCause::LengthMismatch { .. } | UploadCause::SourceChanged => Failure::other(format!(
             "upload failed at step {step}: {file} changed while it was read ({})",
             crate::failure::chain(error.cause())
         )),

@@ -202,7 +202,7 @@ impl Upload {
     /// changed: without `file_name`, such an upload fails before anything is reserved. A file
     /// whose size or modification time has changed once its bytes are read (rewritten in
     /// place while it was sent) fails the transfer before its last chunk goes, with
-    /// [`UploadCause::Io`], and its reservation is released.
+    /// [`UploadCause::SourceChanged`], and its reservation is released.
     pub fn from_path(project_id: impl Into<String>, path: impl AsRef<Path>) -> Self {
         let path = path.as_ref().to_path_buf();
         // A name that is not UTF-8 has no faithful spelling in JSON: it is left unset, and
@@ -497,6 +497,14 @@ pub enum UploadCause {
     /// credential for the upload.
     #[error("the signed URL is not usable: {0}")]
     UnusableUrl(&'static str),
+    /// The file of [`Upload::from_path`] had another size or modification time once its bytes
+    /// were read than when the upload began: rewritten while it was sent, its bytes may be a
+    /// mix of old and new, so the last chunk was not sent.
+    #[error(
+        "the file changed while it was read: its size or modification time is not what it \
+         was when the upload began"
+    )]
+    SourceChanged,
 }
 
 /// Whether the reservation of a failed upload was released.
@@ -775,7 +783,7 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
                 .try_clone()
                 .await
                 .map_err(|e| before(UploadStep::Prepare, UploadCause::Io(e)))?;
-            let unchanged = unchanged_since(watch, meta.len(), meta.modified().ok(), path);
+            let unchanged = unchanged_since(watch, meta.len(), meta.modified().ok());
             let stream = tokio_util::io::ReaderStream::with_capacity(file, CHUNK_BYTES)
                 .chain(futures::stream::once(unchanged).filter_map(std::future::ready))
                 .boxed();
@@ -1367,7 +1375,7 @@ impl Feed {
                     Err(failure) => failure,
                 }
             }
-            Some(Err(error)) => UploadCause::Io(error),
+            Some(Err(error)) => cause_of(error),
             None if self.sent < self.total => UploadCause::LengthMismatch {
                 declared: self.total,
                 seen: self.sent,
@@ -1416,32 +1424,40 @@ impl Feed {
                         seen: self.sent.saturating_add(more.len() as u64),
                     })
                 }
-                Some(Err(error)) => return Err(UploadCause::Io(error)),
+                Some(Err(error)) => return Err(cause_of(error)),
             }
         }
     }
 }
 
 /// What a file's stream yields after its last byte: nothing when the file still has the
-/// size and modification time it had when the upload began, else an error saying it changed
-/// while it was read, which fails the transfer before its last chunk goes.
+/// size and modification time it had when the upload began, else [`Changed`], which fails
+/// the transfer ([`UploadCause::SourceChanged`]) before its last chunk goes.
 async fn unchanged_since(
     file: tokio::fs::File,
     len: u64,
     modified: Option<std::time::SystemTime>,
-    path: PathBuf,
 ) -> Option<io::Result<Bytes>> {
     let changed = match file.metadata().await {
         Ok(now) => now.len() != len || now.modified().ok() != modified,
         Err(error) => return Some(Err(error)),
     };
-    changed.then(|| {
-        Err(io::Error::other(format!(
-            "{} changed while it was read (its size or modification time is not what it was \
-             when the upload began)",
-            path.display()
-        )))
-    })
+    changed.then(|| Err(io::Error::other(Changed)))
+}
+
+/// The error a file's stream yields when the file changed while it was read, told apart from
+/// a read that failed by [`cause_of`].
+#[derive(Debug, thiserror::Error)]
+#[error("the file changed while it was read")]
+struct Changed;
+
+/// The failure a source's stream error stands for.
+fn cause_of(error: io::Error) -> UploadCause {
+    if error.get_ref().is_some_and(|inner| inner.is::<Changed>()) {
+        UploadCause::SourceChanged
+    } else {
+        UploadCause::Io(error)
+    }
 }
 
 /// Reports the failure with `uploads.fail`, releasing the reservation.

@@ -121,7 +121,7 @@ async fn a_file_rewritten_while_it_uploads_is_not_stored() {
     assert!(rewritten.load(std::sync::atomic::Ordering::SeqCst));
     assert_eq!(error.step(), UploadStep::Transfer, "{error:?}");
     assert!(
-        matches!(error.cause(), UploadCause::Io(io) if io.to_string().contains("changed while it was read")),
+        matches!(error.cause(), UploadCause::SourceChanged),
         "{error:?}"
     );
     assert!(matches!(error.release(), Release::Released), "{error:?}");
