@@ -2441,23 +2441,16 @@ fn an_api_pause_does_not_end_a_device_wait_at_a_provider_elsewhere() {
 /// ended.
 #[tokio::test]
 async fn a_slow_providers_429_pauses_from_its_answer() {
-    use std::time::Instant;
-    let answered: Arc<Mutex<Option<Instant>>> = Arc::default();
-    let drained: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let answered = crate::support::Moment::default();
+    let drained = crate::support::Moment::default();
     let (answered_at, drained_at) = (answered.clone(), drained.clone());
     let server = Hostile::serve("127.0.0.1", move |seen| {
         if seen.path.ends_with("/protocol/openid-connect/token") {
             std::thread::sleep(Duration::from_millis(1500));
-            let mut answered = answered_at
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            *answered = Some(Instant::now());
+            answered_at.mark();
             return hostile_json(429, &[("retry-after", "1")], r#"{"error":"slow_down"}"#);
         }
-        drained_at
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get_or_insert_with(Instant::now);
+        drained_at.mark();
         hostile_json(200, &[], r#"{"delivered":0,"failed":0,"pending":0}"#)
     });
     let client = Client::builder()
@@ -2469,12 +2462,7 @@ async fn a_slow_providers_429_pauses_from_its_answer() {
     let refused = oidc.refresh(&client, "rt-1").await;
     assert!(refused.is_err(), "{refused:?}");
     let _ = webhooks_drain::send(&client, DrainInput::new()).await;
-    let read = |at: &Arc<Mutex<Option<Instant>>>| {
-        at.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .expect("a time")
-    };
-    let waited = read(&drained).saturating_duration_since(read(&answered));
+    let waited = drained.since(&answered);
     assert!(
         waited >= Duration::from_millis(900),
         "the drain went {waited:?} after the 429 that asked for a second"

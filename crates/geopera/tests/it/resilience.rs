@@ -57,23 +57,16 @@ async fn a_429_with_retry_after_is_waited_out() {
 /// its answer.
 #[tokio::test]
 async fn retry_after_counts_from_the_answer_of_a_slow_server() {
-    use std::sync::{Arc, Mutex};
-    let answered: Arc<Mutex<Option<Instant>>> = Arc::default();
-    let asked_again: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let answered = crate::support::Moment::default();
+    let asked_again = crate::support::Moment::default();
     let (first, second) = (answered.clone(), asked_again.clone());
     let server = crate::hostile::Hostile::serve("127.0.0.1", move |_| {
-        let mut first = first
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if first.is_none() {
+        if !first.is_marked() {
             std::thread::sleep(Duration::from_millis(1500));
-            *first = Some(Instant::now());
+            first.mark();
             return crate::hostile::json(429, &[("retry-after", "1")], "{}");
         }
-        second
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get_or_insert_with(Instant::now);
+        second.mark();
         crate::hostile::json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#)
     });
     let client = AuthenticatedClient::builder("gpra_test_key_for_retry_after")
@@ -85,12 +78,7 @@ async fn retry_after_counts_from_the_answer_of_a_slow_server() {
         .await
         .expect("answered after the wait");
     assert_eq!(answer.attempts, 2);
-    let read = |at: &Arc<Mutex<Option<Instant>>>| {
-        at.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .expect("a time")
-    };
-    let waited = read(&asked_again).saturating_duration_since(read(&answered));
+    let waited = asked_again.since(&answered);
     assert!(
         waited >= Duration::from_millis(900),
         "asked again {waited:?} after the answer that asked for a second"

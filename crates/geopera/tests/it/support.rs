@@ -156,3 +156,38 @@ pub fn this_threads_runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("a runtime")
 }
+
+/// The first moment something happened on a server of the test's own, shared between the
+/// server's thread and the test: for waits measured from one answer to the next request.
+#[derive(Clone, Default)]
+pub struct Moment(Arc<Mutex<Option<std::time::Instant>>>);
+
+impl Moment {
+    /// Notes now, unless a moment is noted already.
+    pub fn mark(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_or_insert_with(std::time::Instant::now);
+    }
+
+    /// Whether a moment is noted.
+    pub fn is_marked(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// The time from `earlier`'s moment to this one; both must be noted.
+    pub fn since(&self, earlier: &Moment) -> Duration {
+        let at = |moment: &Moment| {
+            moment
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .expect("a moment noted")
+        };
+        at(self).saturating_duration_since(at(earlier))
+    }
+}
