@@ -177,6 +177,13 @@ fn as_i64(body: &Map<String, Value>, key: &str) -> Option<i64> {
     body.get(key).and_then(Value::as_i64)
 }
 
+/// The number a STAC page gives itself in `context.page`.
+fn page_label(page: &Value) -> Option<i64> {
+    page.get("context")
+        .and_then(|context| context.get("page"))
+        .and_then(Value::as_i64)
+}
+
 impl PageWalk {
     /// A walk of the operation `info` describes, whose first request sends `body`.
     pub fn new(info: &'static OperationInfo, body: Map<String, Value>) -> Self {
@@ -230,6 +237,12 @@ impl PageWalk {
         }
         self.pages += 1;
         let count = i64::try_from(items).unwrap_or(i64::MAX);
+        // An empty page is the end, but its label can still show that the page before it was
+        // never asked for; ending quietly there would lose that page without a word.
+        if self.shows_a_skipped_page(page) {
+            self.done = true;
+            return Err(Error::skipped_page(self.info.id, self.pages));
+        }
         if count == 0 {
             self.done = true;
             return Ok(());
@@ -291,23 +304,13 @@ impl PageWalk {
                 let per_page = full_page(as_i64(&self.body, per_page_key), echoed, count);
                 let current = as_i64(&self.body, "page").unwrap_or(0);
                 let total_pages = page.get("totalPages").and_then(Value::as_i64);
-                let labelled = context
-                    .and_then(|context| context.get("page"))
-                    .and_then(Value::as_i64);
+                let labelled = page_label(page);
                 // A STAC search counts pages from 1 and answers page 0 as page 1, saying so
                 // in `context.page`: the next page is the one after the page answered, or the
                 // first would be read twice. Only the first page asked for as page 0 can be
                 // answered so; any other answer moves one page on, so a server can never send
-                // the walk backwards. A server that counts from 0 but labels its pages from 1
-                // looks the same on the first page, and shows itself on the next by labelling
-                // it one past the page asked for: the page between them was skipped, which the
-                // walk reports rather than passes over.
-                if self.counts_from_one
-                    && labelled.is_some_and(|l| Some(l) == current.checked_add(1))
-                {
-                    self.done = true;
-                    return Err(Error::skipped_page(self.info.id, self.pages));
-                }
+                // the walk backwards (a server that only labels its pages from 1 was caught by
+                // `shows_a_skipped_page` above).
                 let answered = labelled
                     .filter(|answered| current == 0 && *answered == 1)
                     .unwrap_or(current);
@@ -328,6 +331,18 @@ impl PageWalk {
             }
         }
         Ok(())
+    }
+
+    /// Whether `page` is labelled one past the page asked for in a walk whose first page was
+    /// answered as page 1. A STAC search does that to page 0 only; a server that counts its
+    /// pages from 0 but labels them from 1 looks the same on the first page and shows itself
+    /// on the next, whose label says the page between them was skipped.
+    fn shows_a_skipped_page(&self, page: &Value) -> bool {
+        let by_number = matches!(self.info.paging, Paging::PageSize | Paging::LimitPage);
+        let current = as_i64(&self.body, "page").unwrap_or(0);
+        by_number
+            && self.counts_from_one
+            && page_label(page).is_some_and(|label| Some(label) == current.checked_add(1))
     }
 
     /// Ends the walk with [`Error::RepeatedPage`] when `page` holds the same items as a page

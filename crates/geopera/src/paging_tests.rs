@@ -168,6 +168,34 @@ fn a_stac_search_answering_page_0_as_page_1_is_not_read_twice() {
     }
 }
 
+/// A server counting from 0 but labelling from 1 shows the skip on the page after the first,
+/// even when that page is empty: the page between them held items the walk never read.
+#[test]
+fn an_empty_page_labelled_past_the_page_asked_for_shows_the_skip() {
+    let mut pages = walk("stac.search", json!({"limit": 2, "page": 0}));
+    advance(
+        &mut pages,
+        json!({"features": [1, 2], "context": {"page": 1}}),
+    )
+    .expect("moves on");
+    assert_eq!(pages.next_body().map(|body| &body["page"]), Some(&json!(2)));
+    match advance(&mut pages, json!({"features": [], "context": {"page": 3}})) {
+        Err(Error::SkippedPage { pages: 2, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(pages.next_body().is_none(), "the walk is over");
+
+    // An empty page labelled as the one asked for is simply the end.
+    let mut pages = walk("stac.search", json!({"limit": 2, "page": 0}));
+    advance(
+        &mut pages,
+        json!({"features": [1, 2], "context": {"page": 1}}),
+    )
+    .expect("moves on");
+    advance(&mut pages, json!({"features": [], "context": {"page": 2}})).expect("the end");
+    assert!(pages.next_body().is_none());
+}
+
 #[test]
 fn items_are_counted_where_they_are_split_from() {
     for page in [
