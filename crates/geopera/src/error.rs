@@ -280,15 +280,18 @@ pub enum Error {
         /// The id of the call whose answer repeated the page ([`Error::request_id`]).
         request_id: Option<Box<str>>,
     },
-    /// A walk by page number stopped because the API showed it had skipped a page: it
+    /// A walk by page number stopped because the API showed it had skipped items. Either it
     /// answered page 0 as page 1, as a STAC search does, and then a later page as the one after
     /// the page asked for, as a server does that counts its pages from 0 but labels them one
-    /// higher. The walk had asked for page 2 after page 0, so the page between was never read.
-    /// Every page read was yielded, the one that showed the skip included; this error, the
-    /// walk's last item, says that pages are missing.
+    /// higher (the walk had asked for page 2 after page 0, so the page between was never
+    /// read); or a later page held, or said it held, more items than the first, so page `n`
+    /// started past the `n` first pages the walk had read. Every page read was yielded, the
+    /// one that showed the skip included; this error, the walk's last item, says that items are
+    /// missing.
     #[error(
-        "{operation_id} labels its pages one past the page asked for, so the walk skipped a \
-         page; it stopped after {pages} pages, and a skipped page and later ones are missing"
+        "{operation_id} answered a page that starts past the items read so far (labelled one \
+         past the page asked for, or larger than the first page), so the walk skipped items; \
+         it stopped after {pages} pages, and skipped and later items are missing"
     )]
     #[non_exhaustive]
     SkippedPage {

@@ -4,7 +4,8 @@
 //! `limit`+`next`, `limit`+`offset`, `page`+`size`, `limit`+`page`); one [`Walker`] here
 //! knows how to move each style forward and when to stop: on a short or empty page, on a page
 //! past `totalPages`, when the cursor is absent, when a cursor repeats, when a page comes
-//! back with the same items as one before it, or when page labels show a page was skipped.
+//! back with the same items as one before it, or when a page's label or size shows that items
+//! were skipped.
 //! The last three are the API going wrong, and pages may be missing, so the walk ends with an
 //! [`Error::RepeatedCursor`], [`Error::RepeatedPage`] or [`Error::SkippedPage`] item rather
 //! than quietly.
@@ -126,8 +127,8 @@ fn count_items(page: &Value) -> usize {
 /// next page that the walk does not fetch; a walk answered a page it was answered before (its
 /// first and last item unchanged) stops with [`Error::RepeatedPage`], since the server ignored
 /// where it asked to go on from (an `offset`, a `page`, or a cursor it handed out itself); and
-/// a `limit`/`page` walk whose page labels show it skipped a page stops with
-/// [`Error::SkippedPage`]. Past the largest `offset` or `page` a body can hold, a walk ends.
+/// a walk by page number whose page labels show it skipped a page, or whose later page is
+/// larger than its first, stops with [`Error::SkippedPage`]. Past the largest `offset` or `page` a body can hold, a walk ends.
 ///
 /// ```
 /// use geopera::PageWalk;
@@ -156,6 +157,9 @@ pub struct PageWalk {
     answered: CursorTrail,
     /// Set when the first page asked for as page 0 was answered as page 1.
     counts_from_one: bool,
+    /// How many items a full page held in the first page of a walk by page number: page `n`
+    /// starts `n` of these in, whatever size a later answer claims.
+    first_page_size: Option<i64>,
 }
 
 /// How many items a full page holds, which a page must hold not to be the last: what the
@@ -207,6 +211,7 @@ impl PageWalk {
             cursors,
             answered: CursorTrail::new(),
             counts_from_one: false,
+            first_page_size: None,
         }
     }
 
@@ -228,7 +233,9 @@ impl PageWalk {
     /// [`Error::RepeatedCursor`] when `page` names a cursor this walk has followed before, the
     /// one its first body resumed from included: the walk is over, though the server pointed
     /// past this page. [`Error::RepeatedPage`] when `page` holds the same items as a page
-    /// before it: the walk is over, and `page` is not counted. [`Error::SkippedPage`] when `page`'s label shows that the page before it was
+    /// before it: the walk is over, and `page` is not counted. [`Error::SkippedPage`] when
+    /// `page`'s label shows that the page before it was never asked for, or when `page` holds
+    /// (or says it holds) more items than the walk's first page, so that it starts past items
     /// never asked for: the walk is over, and `page` is counted.
     pub fn advance(&mut self, page: &Value, items: usize) -> Result<(), Error> {
         if self.done {
@@ -302,6 +309,15 @@ impl PageWalk {
                     .get(per_page_key)
                     .or_else(|| context.and_then(|context| context.get(per_page_key)));
                 let per_page = full_page(as_i64(&self.body, per_page_key), echoed, count);
+                // Page numbers count pages of the first page's size: a later page that holds
+                // more, or says it holds more, starts further in than the walk stands, and the
+                // items between were never read. (A smaller one may be the short last page of a
+                // server that echoes how many items it sent.)
+                let first_page_size = *self.first_page_size.get_or_insert(per_page);
+                if per_page.max(count) > first_page_size {
+                    self.done = true;
+                    return Err(Error::skipped_page(self.info.id, self.pages));
+                }
                 let current = as_i64(&self.body, "page").unwrap_or(0);
                 let total_pages = page.get("totalPages").and_then(Value::as_i64);
                 let labelled = page_label(page);

@@ -196,6 +196,40 @@ fn an_empty_page_labelled_past_the_page_asked_for_shows_the_skip() {
     assert!(pages.next_body().is_none());
 }
 
+/// Page `n` starts `n` first pages in: a server whose later page is larger than its first
+/// (another replica, another cap) answered from past items the walk never read.
+#[test]
+fn a_later_page_larger_than_the_first_shows_skipped_items() {
+    let items = |from: i64, to: i64| (from..to).collect::<Vec<_>>();
+    // Capped at 10 on page 0, then served 20 a page: items 10 to 19 were never asked for.
+    let mut pages = walk("orders.list", json!({"size": 20}));
+    advance(&mut pages, json!({"content": items(0, 10), "size": 10})).expect("a full page");
+    match advance(&mut pages, json!({"content": items(20, 40), "size": 20})) {
+        Err(Error::SkippedPage { pages: 2, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(pages.next_body().is_none(), "the walk is over");
+
+    // More items than the first page held, whatever size the answer names.
+    let mut pages = walk("stac.search", json!({"limit": 5, "page": 0}));
+    advance(&mut pages, json!({"features": items(0, 5)})).expect("a full page");
+    let larger = advance(
+        &mut pages,
+        json!({"features": items(10, 20), "context": {"limit": 5}}),
+    );
+    assert!(
+        matches!(larger, Err(Error::SkippedPage { .. })),
+        "{larger:?}"
+    );
+
+    // A short last page saying how many items it holds is the end, not a skip.
+    let mut pages = walk("orders.list", json!({"size": 20}));
+    advance(&mut pages, json!({"content": items(0, 20), "size": 20})).expect("a full page");
+    advance(&mut pages, json!({"content": items(20, 25), "size": 5})).expect("the last page");
+    advance(&mut pages, json!({"content": [], "size": 20})).expect("the end");
+    assert!(pages.next_body().is_none());
+}
+
 #[test]
 fn items_are_counted_where_they_are_split_from() {
     for page in [
