@@ -35,6 +35,11 @@ const MAX_ADVANCE_SECS: u64 = 10 * 365 * 86_400;
 /// a four-digit year; and far from `i64`'s end, so no addition overflows.
 pub(crate) const MAX_UNIX_SECS: i64 = 250_246_627_199;
 
+/// The latest reading a state file may hold: [`MAX_UNIX_SECS`] and ten years more, since a
+/// clock moved to that limit goes on ticking with the wall clock, and the emulator must resume
+/// from the file it wrote itself. Lifetimes added to it still end before the year 10000.
+pub(crate) const MAX_RESUMED_UNIX_SECS: i64 = MAX_UNIX_SECS + 10 * 365 * 86_400;
+
 /// [`MAX_UNIX_SECS`] as a date, for messages.
 const MAX_DATE: &str = "9899-12-31T23:59:59Z";
 

@@ -28,7 +28,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::StatusCode;
 use rusqlite::{params, Connection, OptionalExtension, Statement, ToSql};
 
-use crate::control::MAX_UNIX_SECS;
+use crate::control::MAX_RESUMED_UNIX_SECS;
 use crate::error::{known_content_type, Reply};
 use crate::idempotency::IDEMPOTENCY_RETENTION_MS;
 use crate::oidc::sessions::{digest, Access, Family, TokenDigest};
@@ -922,11 +922,12 @@ fn read_snapshot(tx: &Connection, path: &Path, seed: u64) -> io::Result<Option<S
             ),
         ));
     }
-    // Readings of the clock, held to the range the control endpoint moves it in: a reading
-    // past it would date records past the year 9999 and overflow the sums of the clock and a
-    // lifetime. A clock set outside it through the Rust API writes a file that cannot resume.
+    // Readings of the clock, held to the range the control endpoint moves it in and the years
+    // a clock moved to its end ticks on for: a reading past it would date records past the
+    // year 9999 and overflow the sums of the clock and a lifetime. A clock set outside it
+    // through the Rust API writes a file that cannot resume.
     let reading = |key: &str, per_sec: i64, unit: &str| -> io::Result<Option<i64>> {
-        let latest = MAX_UNIX_SECS
+        let latest = MAX_RESUMED_UNIX_SECS
             .saturating_mul(per_sec)
             .saturating_add(per_sec - 1);
         match number(key)? {
@@ -934,7 +935,7 @@ fn read_snapshot(tx: &Connection, path: &Path, seed: u64) -> io::Result<Option<S
                 io::ErrorKind::InvalidData,
                 format!(
                     "{}: meta.{key} is {at}, outside the clock readings the emulator resumes \
-                     from (0 to {latest} {unit}, 1970 to 9899)",
+                     from (0 to {latest} {unit}, 1970 to 9909)",
                     path.display()
                 ),
             )),

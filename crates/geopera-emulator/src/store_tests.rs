@@ -147,7 +147,7 @@ fn a_key_row_whose_secret_is_no_digest_is_refused() {
 }
 
 /// Numbers the emulator would go on from are held to what it can go on from: a clock
-/// reading past the year 9899 or before 1970, and a record numbered where the next one would
+/// reading past the year 9909 or before 1970, and a record numbered where the next one would
 /// not fit the file's column, are refused rather than served.
 #[test]
 fn clock_readings_and_sequence_numbers_out_of_range_are_refused() {
@@ -166,6 +166,12 @@ fn clock_readings_and_sequence_numbers_out_of_range_are_refused() {
             "meta.clock_ms",
         ),
         ("clock_ms", "-1".to_owned(), resource(1), "meta.clock_ms"),
+        (
+            "clock_ms",
+            (MAX_RESUMED_UNIX_SECS * 1000 + 1000).to_string(),
+            resource(1),
+            "meta.clock_ms",
+        ),
         (
             "webhooks_swept_to",
             i64::MAX.to_string(),
@@ -211,7 +217,7 @@ fn clock_readings_and_sequence_numbers_out_of_range_are_refused() {
     drop(Store::open(&file.0, 5).expect("a new file"));
     {
         let edited = Connection::open(&file.0).expect("open");
-        let latest = (MAX_UNIX_SECS * 1000 + 999).to_string();
+        let latest = (MAX_RESUMED_UNIX_SECS * 1000 + 999).to_string();
         edited
             .execute(
                 "INSERT INTO meta VALUES ('seed', '5'), ('rng_state', '77'), ('clock_ms', ?1)",
@@ -227,7 +233,7 @@ fn clock_readings_and_sequence_numbers_out_of_range_are_refused() {
     }
     let (_, snapshot) = Store::open(&file.0, 5).expect("the largest readings are read");
     let snapshot = snapshot.expect("a snapshot");
-    assert_eq!(snapshot.clock_ms, Some(MAX_UNIX_SECS * 1000 + 999));
+    assert_eq!(snapshot.clock_ms, Some(MAX_RESUMED_UNIX_SECS * 1000 + 999));
     assert_eq!(snapshot.resources.len(), 1);
 }
 

@@ -97,6 +97,31 @@ fn a_ticking_clock_moved_ahead_stays_ahead_across_a_restart() {
     );
 }
 
+/// A ticking clock moved to the latest reading the control endpoint allows goes on ticking
+/// past it; the file it then writes is one the emulator resumes from.
+#[test]
+fn a_ticking_clock_moved_to_its_limit_resumes_after_ticking_past_it() {
+    let file = TempFile::new("clock-limit");
+    let start = || {
+        Emulator::builder()
+            .seed(6)
+            .rate_limits(RateLimits::off())
+            .clock(ManualClock::system())
+            .state_file(&file.0)
+    };
+    // 9899-12-31T23:59:59Z, the latest moment `POST /_emulator/clock` sets.
+    let limit = 250_246_627_199;
+    {
+        let api = Api::with(start());
+        api.emu.clock().set(limit);
+        std::thread::sleep(Duration::from_millis(1100));
+        assert!(api.emu.clock().now_secs() > limit, "the clock ticks on");
+        api.ok("projects.create", json!({"name": "late"}));
+    }
+    let resumed = Api::with(start());
+    assert!(resumed.emu.clock().now_secs() > limit);
+}
+
 #[test]
 fn orders_keys_and_balances_survive_a_restart() {
     let file = TempFile::new("restart");
