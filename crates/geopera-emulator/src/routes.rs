@@ -42,8 +42,7 @@ pub(crate) fn router(
             "/wmts/{item}/{matrix_set}/{level}/{column}/{row}",
             get(wmts_tile),
         )
-        .merge(stac_routes(shared.clone()))
-        .merge(oidc::router(body_limit));
+        .merge(stac_routes(shared.clone()));
     if control {
         router = router.merge(control::router(shared.clone()));
     }
@@ -54,7 +53,15 @@ pub(crate) fn router(
         crate::body_deadline::BodyBudget::for_limit(body_limit),
         crate::body_deadline::bound,
     ));
+    // The sign-in forms are read before anyone is known (a form names its client, and is
+    // throttled once read): their bytes share a budget of their own, so that forms left
+    // unfinished by nobody in particular cannot spend the one a keyed caller's bodies draw on.
+    let forms = oidc::router(body_limit).layer(axum::middleware::from_fn_with_state(
+        crate::body_deadline::BodyBudget::for_limit(oidc::FORM_LIMIT.min(body_limit)),
+        crate::body_deadline::bound,
+    ));
     router
+        .merge(forms)
         // Signed upload URLs: streamed, bounded by the upload's declared size rather than
         // the body limit, which its raw `Body` extractor does not apply (`crate::uploads`).
         .route(

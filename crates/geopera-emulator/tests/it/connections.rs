@@ -564,13 +564,22 @@ const HELD_BODY_LIMIT: usize = 16 * 1024;
 /// As many connections as the body budget has room for, each sending `head` and then all of
 /// a [`HELD_BODY_LIMIT`] body but its last byte; together they leave less than a probe's body.
 fn stalled_bodies(addr: std::net::SocketAddr, head: &str) -> Vec<TcpStream> {
+    stalled_bodies_to(
+        addr,
+        "/v1/op/catalog.search",
+        &format!("{head}content-type: application/json\r\n"),
+    )
+}
+
+/// As [`stalled_bodies`], to `path` with the header lines `head`.
+fn stalled_bodies_to(addr: std::net::SocketAddr, path: &str, head: &str) -> Vec<TcpStream> {
     (0..geopera_emulator::BODIES_HELD_AT_ONCE)
         .map(|_| {
             let mut hog = TcpStream::connect(addr).expect("connects");
             write!(
                 hog,
-                "POST /v1/op/catalog.search HTTP/1.1\r\nhost: {addr}\r\n{head}\
-                 content-type: application/json\r\ncontent-length: {HELD_BODY_LIMIT}\r\n\r\n{}",
+                "POST {path} HTTP/1.1\r\nhost: {addr}\r\n{head}\
+                 content-length: {HELD_BODY_LIMIT}\r\n\r\n{}",
                 " ".repeat(HELD_BODY_LIMIT - 1)
             )
             .expect("all of a body but its last byte");
@@ -669,6 +678,28 @@ fn bodies_of_callers_refused_before_validation_take_nothing_from_the_budget() {
     for at in [0, geopera_emulator::BODIES_HELD_AT_ONCE] {
         assert_eq!(exchange(&mut hogs[at], b" "), 401);
         assert_eq!(exchange(&mut hogs[at], &request(&api.emu)), 200);
+    }
+}
+
+/// Sign-in forms are read before anyone is known: unfinished ones, a budget's worth and
+/// more, hold none of what a keyed caller's body draws on.
+#[test]
+fn unfinished_sign_in_forms_take_nothing_from_the_budget_of_operations() {
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .body_limit(HELD_BODY_LIMIT),
+    );
+    let token = format!("{}/protocol/openid-connect/token", geopera_emulator::REALM);
+    let _hogs = stalled_bodies_to(
+        api.emu.addr(),
+        &token,
+        "content-type: application/x-www-form-urlencoded\r\n",
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    for _ in 0..3 {
+        let answer = keyed_search(&api);
+        assert_eq!(answer.status, 200, "{:?}", answer.json());
     }
 }
 
