@@ -522,6 +522,11 @@ fn main() -> ExitCode {
             }
         }
     });
+    // A blocking task nobody waits for any more, a name lookup abandoned by an interrupted or
+    // timed-out call above all, would hold the exit until the resolver gives up (tens of
+    // seconds on a network whose DNS does not answer); a file write still under way is given
+    // a moment.
+    runtime.shutdown_timeout(ABANDONED_WORK_GRACE);
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -838,6 +843,10 @@ async fn interrupted() {
 /// program), which [`interrupted`] cannot end while it runs: such work checks it and stops.
 pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// How long the command's runtime waits, once the command has ended, for blocking work it
+/// left behind.
+const ABANDONED_WORK_GRACE: Duration = Duration::from_secs(1);
+
 /// How long one write to stdout may stay under way after Ctrl-C, with no write ending
 /// meanwhile, before the command is taken to be blocked in it: far longer than a write to a
 /// reader that reads takes.
@@ -863,8 +872,9 @@ async fn end_if_stuck_writing() {
     }
 }
 
-/// [`exit_interrupted`] for a command blocked writing to stdout, whose stderr may be the same
-/// full pipe: the message is written from a thread of its own and waited for only briefly.
+/// [`exit_interrupted`] for a command blocked writing to stdout, or pressed to end by a second
+/// Ctrl-C, whose stderr may be a full pipe: the message is written from a thread of its own
+/// and waited for only briefly.
 fn exit_stuck_writing() -> ! {
     unechoed::restore_on_interrupt();
     files::remove_partial();
@@ -906,7 +916,13 @@ fn watch_for_interrupts() {
                 };
                 if heard.is_ok() {
                     INTERRUPTED.store(true, Ordering::SeqCst);
-                    end_if_stuck_writing().await;
+                    // A second Ctrl-C is the user insisting: whatever the command is still
+                    // doing (hearing out an upload's release, a write to a full stderr), it
+                    // ends now.
+                    let again = std::pin::pin!(tokio::signal::ctrl_c());
+                    let stuck = std::pin::pin!(end_if_stuck_writing());
+                    futures::future::select(again, stuck).await;
+                    exit_stuck_writing();
                 }
             });
         });

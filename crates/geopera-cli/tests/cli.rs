@@ -2239,6 +2239,50 @@ fn ctrl_c_ends_a_command_blocked_writing_to_a_pipe_nobody_reads() {
     }
 }
 
+/// A second Ctrl-C ends a command at once, wherever it is blocked: here in a write to a
+/// stderr pipe nobody reads (`-v` logging each page of a walk), where the first press cannot
+/// reach it, and which is no stdout write to end by itself.
+#[cfg(unix)]
+#[test]
+fn a_second_ctrl_c_ends_a_command_blocked_writing_to_its_stderr() {
+    let s = setup();
+    let mut child = s
+        .process()
+        .args(["-v", "catalog", "search", "--host-name", "earthsearch-aws"])
+        .args(["--limit", "1", "--all"])
+        .stdout(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("geopera starts");
+    // Page after page is logged until the unread pipe is full and the walk stands still.
+    let started = std::time::Instant::now();
+    let mut seen = s.emulator.executed("catalog.search");
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = s.emulator.executed("catalog.search");
+        if now == seen && now > 0 {
+            break;
+        }
+        seen = now;
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the walk never stood still"
+        );
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        child.try_wait().expect("child status").is_none(),
+        "blocked where the first press cannot reach it"
+    );
+    let status = interrupt(&mut child);
+    assert_eq!(status.code(), Some(130));
+}
+
 /// A name as long as the file system allows (255 bytes) is written as `>` writes it, where its
 /// temporary name, the name and 23 bytes more, was refused as "File name too long".
 #[test]
