@@ -779,12 +779,11 @@ fn print_checked(
         if rows.full {
             return ran;
         }
-        if let Some(list) = lone {
-            print_result(&list, settings)?;
-        } else {
-            rows.print()?;
-        }
-        return ran;
+        let printed = match lone {
+            Some(list) => print_result(&list, settings),
+            None => rows.print(),
+        };
+        return Failure::known_after_printing(printed, ran);
     }
     crate::jq::run(expr, checked.text(), |result| {
         documents.next(settings)?;
@@ -981,10 +980,10 @@ fn print_ndjson(content: &[u8], settings: &Settings) -> Outcome {
         (None, _) if plain => print(&json::escape_controls(&checked.compact())),
         (None, _) => print_checked(checked, settings, &mut documents),
     });
-    if let Some(rows) = rows.filter(|rows| !rows.full) {
-        rows.print()?;
+    match rows.filter(|rows| !rows.full) {
+        Some(rows) => Failure::known_after_printing(rows.print(), read),
+        None => read,
     }
-    read
 }
 
 /// Calls `each` with every line of an NDJSON answer, checked, in order; the first line that

@@ -89,11 +89,28 @@ impl Failure {
     /// What a command ends with when it printed an answer and then fails with `pending`, a
     /// failure known before the printing (an order that ended cancelled, a file not
     /// written): the printing's own failure, unless that was a quiet stop (stdout closed,
-    /// `--jq` halted), which must not turn the known failure into success.
+    /// `--jq` halted), which must not turn the known failure into success. The known
+    /// failure is said either way: it may be all that tells the user what happened (an
+    /// order placed, the key that replays it).
     pub(crate) fn after_printing(printed: Outcome, pending: Failure) -> Self {
         match printed {
-            Err(failure) if failure.code != 0 => failure,
+            Err(mut failure) if failure.code != 0 => {
+                if !pending.message.is_empty() {
+                    failure.message.push('\n');
+                    failure.message.push_str(&pending.message);
+                }
+                failure
+            }
             _ => pending,
+        }
+    }
+
+    /// [`after_printing`](Self::after_printing) when the failure known before the printing
+    /// may be none.
+    pub(crate) fn known_after_printing(printed: Outcome, known: Outcome) -> Outcome {
+        match known {
+            Ok(()) => printed,
+            Err(known) => Err(Failure::after_printing(printed, known)),
         }
     }
 }

@@ -83,28 +83,30 @@ pub(crate) async fn walk(
         if let Err(error @ geopera::Error::RepeatedPage { .. }) = &moved {
             return Err(Failure::other(error.to_string()));
         }
-        match &settings.jq {
+        let printed = match &settings.jq {
             // `--jq` filters each item; its results are printed as lines, as they come.
-            Some(expr) => {
-                for item in &items {
-                    call::warn_repeated_before_jq(item.get());
-                    crate::jq::run(expr, item.get(), |line| {
-                        call::print(&json::escape_controls(&line))
-                    })?;
-                }
-            }
+            Some(expr) => items.iter().try_for_each(|item| {
+                call::warn_repeated_before_jq(item.get());
+                crate::jq::run(expr, item.get(), |line| {
+                    call::print(&json::escape_controls(&line))
+                })
+            }),
             None => {
                 let lines: Vec<String> = items
                     .iter()
                     .map(|item| json::compact(item.get()).unwrap_or_else(|| item.get().to_owned()))
                     .collect();
-                if !lines.is_empty() {
-                    call::print(&lines.join("\n"))?;
+                if lines.is_empty() {
+                    Ok(())
+                } else {
+                    call::print(&lines.join("\n"))
                 }
             }
-        }
-        // With its causes: a decode error names what was wrong with the page only there.
-        moved.map_err(|e| Failure::other(crate::failure::chain(&e)))?;
+        };
+        // With its causes: a decode error names what was wrong with the page only there. Known
+        // before the page was printed, it outlives a quiet stop there (stdout closed, `halt`).
+        let moved = moved.map_err(|e| Failure::other(crate::failure::chain(&e)));
+        Failure::known_after_printing(printed, moved)?;
     }
     Ok(())
 }

@@ -1512,6 +1512,18 @@ fn orders_wait_ends_on_fulfilled_or_fails_on_cancelled() {
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     assert!(output.stdout.is_empty());
     assert!(text(&output.stderr).contains("cancelled"));
+    // A program that fails says so, and the order's end is still said.
+    let output = s
+        .cli()
+        .args(["orders", "wait", &cancelled, "--jq", r#"error("no luck")"#])
+        .output()
+        .expect("geopera runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no luck") && stderr.contains("cancelled"),
+        "{stderr}"
+    );
     let output = s
         .cli()
         .args(["orders", "wait", "ord_missing"])
@@ -4323,6 +4335,23 @@ fn all_stops_with_an_error_when_the_server_repeats_a_cursor() {
             && stderr.contains("after 3 pages"),
         "{stderr}"
     );
+    // Known before its page is printed, the repeat outlives a `--jq` program that halts on
+    // that page: the walk did not end where the program stopped reading it.
+    let (ids, stderr) = all_ending_in_an_error(
+        &url,
+        &[
+            "catalog",
+            "search",
+            "--host-name",
+            "h",
+            "--limit",
+            "1",
+            "--jq",
+            r#"if .id == "it_b" then halt else . end"#,
+        ],
+    );
+    assert_eq!(ids, [r#""it_start""#, r#""it_a""#]);
+    assert!(stderr.contains("cursor it had already sent"), "{stderr}");
 }
 
 /// Runs `args --all` against the server at `url`, which must end the walk with exit 1;
