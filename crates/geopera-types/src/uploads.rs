@@ -50,6 +50,9 @@ open_model! {
         bytes_uploaded: Option<u64> = "bytes_uploaded", skip_if "Option::is_none" lenient;
         /// `bytes_received` by the storage.
         bytes_received: Option<u64> = "bytes_received", skip_if "Option::is_none" lenient;
+        /// `file_count` the session was opened for: it is complete once that many files
+        /// are stored.
+        file_count: Option<u64> = "file_count", skip_if "Option::is_none" lenient;
         /// `files` stored so far.
         files: Option<Vec<UploadedFile>> = "files", skip_if "Option::is_none";
         /// `error_message` of a failed session.

@@ -99,8 +99,9 @@ pub fn clip_job(client: &impl ApiClient, job_id: impl Into<String>) -> Waiter<Jo
 
 /// Waits until the upload session `upload_id` is ready to complete — every declared byte and
 /// file has reached the storage (at least one file, and as many as a `file_count` it
-/// declared), as when another party (a browser, a cloud transfer) sends them — or is
-/// completed. A failed session is [`WaitError::Failed`].
+/// declared, when the answer lists its `files`; without that list the bytes alone decide),
+/// as when another party (a browser, a cloud transfer) sends them — or is completed. A failed
+/// session is [`WaitError::Failed`].
 pub fn upload(client: &impl ApiClient, upload_id: impl Into<String>) -> Waiter<UploadOutput> {
     Waiter::new(client, &UPLOAD, upload_id.into())
 }
@@ -221,11 +222,7 @@ fn files_arrived(upload: &UploadOutput) -> bool {
     let Some(files) = &upload.files else {
         return true;
     };
-    let declared = upload
-        .extra
-        .get("file_count")
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(1);
+    let declared = upload.file_count.unwrap_or(1);
     u64::try_from(files.len()).is_ok_and(|arrived| arrived >= declared.max(1))
 }
 
@@ -728,3 +725,7 @@ impl<T> WaitError<T> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "wait_tests.rs"]
+mod tests;
