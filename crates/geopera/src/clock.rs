@@ -21,9 +21,11 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
 }
 
 /// When a request went, to tell when its answer came on the client's clock: when it went
-/// plus the round trip as it really took. Not the clock read once the answer is in, which a
-/// clock of the caller's own may have moved meanwhile for other calls (a test's, which jumps
-/// to each wake-up) and would then push this request's `Retry-After` as far.
+/// plus the round trip as it really took, unless the clock has not come that far. Not simply
+/// the clock read once the answer is in, which a clock of the caller's own may have moved
+/// meanwhile for other calls (a test's, which jumps to each wake-up) and would then push this
+/// request's `Retry-After` as far; nor past that reading, which a clock that moves only when
+/// told to (a simulation's) would never reach, so a wait it was told to end would go on.
 pub(crate) struct Sent {
     at: Duration,
     real: Instant,
@@ -38,9 +40,12 @@ impl Sent {
         }
     }
 
-    /// When its answer came, read now that it has.
-    pub(crate) fn answered_at(&self) -> Duration {
-        self.at.saturating_add(self.real.elapsed())
+    /// When its answer came on `clock` (the one it went by), read now that it has.
+    pub(crate) fn answered_at(&self, clock: &dyn Clock) -> Duration {
+        self.at
+            .saturating_add(self.real.elapsed())
+            .min(clock.now())
+            .max(self.at)
     }
 }
 

@@ -441,7 +441,7 @@ async fn run<S>(
                 Ok(Answer::Read(raw)) => Ok(raw),
                 Err(failure) => Err(failure),
             };
-            let answered_at = sent.answered_at();
+            let answered_at = sent.answered_at(&**client.clock());
             // Read, the answer has nothing in flight: the slot is not held through what comes
             // next, a renewal or the wait before a retry.
             drop(admission);

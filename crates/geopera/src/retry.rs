@@ -224,7 +224,7 @@ pub(crate) struct RetryAfter {
     pub(crate) wait: Duration,
     /// Whether the header was an HTTP date, which names an instant: the wait counts from when
     /// the header was read. Delta-seconds count from the answer (RFC 9110, section 10.2.3),
-    /// which the engine dates by when the request went out.
+    /// which the engine dates by when it came (`crate::clock::Sent`).
     pub(crate) dated: bool,
 }
 

@@ -402,7 +402,8 @@ impl Oidc {
         }
         let status = response.status();
         if counted && status == StatusCode::TOO_MANY_REQUESTS {
-            via.limited(response.headers(), sent.answered_at()).await;
+            via.limited(response.headers(), sent.answered_at(&*via.limiter.clock))
+                .await;
         }
         // The request's own timeout above bounds the body too.
         let content = crate::body::read(&mut response, MAX_ANSWER_BYTES, &Bounds::none())

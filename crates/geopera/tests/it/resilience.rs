@@ -1,6 +1,7 @@
 //! Retries, rate limits, idempotency and deadlines, against the emulator's fault injection.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt as _};
@@ -83,6 +84,61 @@ async fn retry_after_counts_from_the_answer_of_a_slow_server() {
         waited >= Duration::from_millis(900),
         "asked again {waited:?} after the answer that asked for a second"
     );
+}
+
+/// Time that moves only when the test moves it, as a simulation's does.
+#[derive(Debug)]
+struct Told(tokio::sync::watch::Sender<Duration>);
+
+impl geopera::Clock for Told {
+    fn now(&self) -> Duration {
+        *self.0.borrow()
+    }
+
+    fn sleep_until(
+        &self,
+        at: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        let mut moved = self.0.subscribe();
+        Box::pin(async move {
+            let _ = moved.wait_for(|now| *now >= at).await;
+        })
+    }
+}
+
+/// On a clock of the caller's own that moves only when told, a `Retry-After: 1` ends when the
+/// clock is moved one second on from the answer: the round trip as it really took is not
+/// added to a clock that never showed it, which left the retry waiting for a moment the
+/// caller had no reason to reach.
+#[tokio::test]
+async fn retry_after_ends_on_a_clock_moved_by_exactly_that_much() {
+    let emu = emulator_with("429;retry-after=1;op=catalog.search;times=1");
+    let clock = Arc::new(Told(tokio::sync::watch::Sender::new(Duration::ZERO)));
+    let client = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .retry_policy(quick())
+        .clock(clock.clone())
+        .build()
+        .expect("valid");
+    let call = tokio::spawn(async move {
+        catalog_search::send_detailed(&client, CatalogSearchInput::new(HOST).limit(1)).await
+    });
+    let started = Instant::now();
+    while seen(&emu, "catalog.search").is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(10), "never asked");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Well past the moment the 429 is read and the retry goes to sleep.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!call.is_finished(), "the retry waits for the clock");
+    clock.0.send_replace(Duration::from_secs(1));
+    let answer = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("retried once the clock reached the second")
+        .expect("the call's task")
+        .expect("an answer");
+    assert_eq!(answer.attempts, 2);
+    assert_eq!(answer.status, StatusCode::OK);
 }
 
 #[tokio::test]
