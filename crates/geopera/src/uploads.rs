@@ -200,9 +200,11 @@ impl Upload {
     /// component of `path`) becomes the uploaded file's name unless
     /// [`file_name`](Self::file_name) gives another. A name that is not UTF-8 is never sent
     /// changed: without `file_name`, such an upload fails before anything is reserved. A file
-    /// whose size or modification time has changed once its bytes are read (rewritten in
-    /// place while it was sent) fails the transfer before its last chunk goes, with
-    /// [`UploadCause::SourceChanged`], and its reservation is released.
+    /// that grew while it was sent fails the transfer with [`UploadCause::LengthMismatch`] as
+    /// soon as a read passes its size; one whose size or modification time has changed once
+    /// its bytes are read (it shrank, or was rewritten in place at its size) fails it before
+    /// its last chunk goes, with [`UploadCause::SourceChanged`]. Either way its reservation is
+    /// released.
     pub fn from_path(project_id: impl Into<String>, path: impl AsRef<Path>) -> Self {
         let path = path.as_ref().to_path_buf();
         // A name that is not UTF-8 has no faithful spelling in JSON: it is left unset, and
@@ -499,7 +501,8 @@ pub enum UploadCause {
     UnusableUrl(&'static str),
     /// The file of [`Upload::from_path`] had another size or modification time once its bytes
     /// were read than when the upload began: rewritten while it was sent, its bytes may be a
-    /// mix of old and new, so the last chunk was not sent.
+    /// mix of old and new, so the last chunk was not sent. (A file that grew past its size is
+    /// found out sooner, as [`UploadCause::LengthMismatch`].)
     #[error(
         "the file changed while it was read: its size or modification time is not what it \
          was when the upload began"
