@@ -512,10 +512,10 @@ fn print_dry_run(
             };
             text.push_str(&format!("{name}: {scheme}{}\n", crate::hidden::REDACTED));
         }
-        None => text.push_str(&format!(
-            "# no credentials: run '{}' or set GEOPERA_API_TOKEN\n",
-            inert(&target.login_command())
-        )),
+        None => {
+            text.push_str(&no_credentials(target));
+            text.push('\n');
+        }
     }
     match &settings.idempotency_key {
         Some(key) => text.push_str(&format!("Idempotency-Key: {}\n", inert(key))),
@@ -957,6 +957,14 @@ pub(crate) fn warn_repeated_before_jq(text: &str) {
     if let Ok((_, repeated)) = crate::ordered::Ordered::parse(text) {
         warn_repeated(&repeated, READ_BY_JQ);
     }
+}
+
+/// The line a dry run shows in place of the credential the real run would fail without.
+pub(crate) fn no_credentials(target: &Target) -> String {
+    format!(
+        "# no credentials: run '{}' or set GEOPERA_API_TOKEN",
+        inert(&target.login_command())
+    )
 }
 
 /// Prints an NDJSON answer one document at a time: as compact lines by default, through

@@ -134,11 +134,17 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
     if settings.dry_run {
         // File and project names are anyone's to choose: shown inert, an escape sequence or
         // a line break in one can neither steer the terminal nor forge a line of output.
-        return call::print(&format!(
+        let mut plan = format!(
             "# would upload {} ({size} bytes) into project {}: uploads.initiate, a PUT to the signed URL, uploads.complete",
             crate::paint::path(path),
             crate::paint::inert(project)
-        ));
+        );
+        // The real run fails without one; the plan says so, as an operation's dry run does.
+        if held.is_none() {
+            plan.push('\n');
+            plan.push_str(&call::no_credentials(&target));
+        }
+        return call::print(&plan);
     }
     let held = held.ok_or_else(|| auth::not_signed_in(&target))?;
     let client = auth::client(&target, &held, |builder| call::configure(builder, settings))?;

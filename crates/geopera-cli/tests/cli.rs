@@ -5066,6 +5066,22 @@ fn a_dry_run_upload_refuses_what_the_upload_refuses() {
         .expect("geopera runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(text(&output.stdout).contains("(5 bytes)"));
+    assert!(!text(&output.stdout).contains("no credentials"));
+    // Without a credential the plan says the real run would need one, as an operation's does.
+    let output = s
+        .bare()
+        .env("GEOPERA_API_URL", s.emulator.base_url())
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", &project, "--dry-run"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let plan = text(&output.stdout);
+    assert!(
+        plan.contains("(5 bytes)") && plan.contains("# no credentials: run 'geopera login"),
+        "{plan}"
+    );
     // An API URL the upload would refuse is refused by its dry run, with the same words.
     for url in ["ftp://h.example", "https://u:p@h.example"] {
         let mut seen = Vec::new();
