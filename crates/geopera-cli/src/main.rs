@@ -114,7 +114,7 @@ fn global_args() -> Vec<Arg> {
             .help_heading("Global options")
             .value_name("KEY")
             .value_parser(parse_idempotency_key)
-            .help("Idempotency-Key to send, so a repeated call executes once (one is generated for calls with side effects); for the operations and op, refused by the other commands"),
+            .help("Idempotency-Key to send, so a repeated call executes once (one is generated for calls with side effects); for the operations and op, refused by the other commands and by --all"),
         Arg::new("dry-run")
             .long("dry-run")
             .global(true)

@@ -48,10 +48,8 @@ pub(crate) async fn walk(
     };
     let mut walk = PageWalk::new(info, body);
     while let Some(body) = walk.next_body() {
-        let mut request = Request::new(Value::Object(body.clone()));
-        if let Some(key) = &settings.idempotency_key {
-            request = request.idempotency_key(key.clone());
-        }
+        // No `--idempotency-key`: `--all` refuses it, as one key cannot name every page.
+        let request = Request::new(Value::Object(body.clone()));
         let response = call::answer(client, info.id, request)
             .await
             .map_err(|e| call::sdk_failure(info.id, client.client().base_url(), settings, &e))?;

@@ -296,7 +296,7 @@ fn all_arg() -> Arg {
     Arg::new("all")
         .long("all")
         .action(ArgAction::SetTrue)
-        .help("Walk every page and print each item as one line of JSON (NDJSON); -o table and -o yaml are refused")
+        .help("Walk every page and print each item as one line of JSON (NDJSON); -o table, -o yaml and --idempotency-key are refused")
 }
 
 /// `--wait` and `--wait-timeout`, on operations that start an order or a job. Without
