@@ -237,7 +237,11 @@
 //! resumes when descriptors free up; waiting connections stay in the listen backlog. At the
 //! connection cap it stops accepting in the same way, logs once, and takes the next waiting
 //! connection as soon as one closes: a client that opens thousands of idle connections
-//! holds at most that many, each until its timeouts.
+//! holds at most that many, each until its timeouts. The `geopera-emulator` binary raises its
+//! open-file limit as far as the cap and 256 descriptors of its own need, and where the hard
+//! limit has no room, lowers the cap to fit and says so, so that connections can never take
+//! the descriptors its state file and webhook deliveries need; a process embedding the
+//! library keeps its own limits, and a cap that fits them is its to choose.
 //!
 //! Not covered: a request hyper cannot parse at all (a broken request line, say) gets
 //! hyper's own 400 with an empty body; the number of keys and idempotency claims is bounded

@@ -43,6 +43,7 @@ struct Args {
     #[arg(long, default_value = "60s", value_parser = duration)]
     idle_timeout: Duration,
     /// How many connections are served at once; more wait, unaccepted, until one closes.
+    /// Lowered, with a warning, to what the open-file limit has room for.
     #[arg(long, value_name = "N", default_value_t = geopera_emulator::DEFAULT_MAX_CONNECTIONS,
           value_parser = connections)]
     max_connections: usize,
@@ -118,6 +119,48 @@ fn stop_signal() -> std::io::Result<impl std::future::Future<Output = std::io::R
     Ok(tokio::signal::ctrl_c())
 }
 
+/// Descriptors kept for what the emulator opens itself beside its connections: the listener,
+/// the state file and its journal, webhook deliveries, the spec.
+#[cfg(unix)]
+const RESERVED_DESCRIPTORS: u64 = 256;
+
+/// The connection cap the process's descriptor limit has room for. The soft limit is raised
+/// as far as the cap needs (many shells start programs at 1,024 though the system allows far
+/// more); where even the hard limit has no room for `wanted` connections and the reserve, the
+/// cap is lowered to fit, with a warning. Past the limit the kernel refuses descriptors to
+/// everything at once: accepting stalls, and the emulator's own state-file writes and webhook
+/// deliveries fail with it, which a peer opening idle connections could cause at will.
+#[cfg(unix)]
+fn connections_within_descriptors(wanted: usize) -> usize {
+    let needed = u64::try_from(wanted)
+        .unwrap_or(u64::MAX)
+        .saturating_add(RESERVED_DESCRIPTORS);
+    let limit = match rlimit::increase_nofile_limit(needed) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read or raise the open-file limit; the connection cap stays {wanted}");
+            return wanted;
+        }
+    };
+    if limit >= needed {
+        return wanted;
+    }
+    let room = usize::try_from(limit.saturating_sub(RESERVED_DESCRIPTORS))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    tracing::warn!(
+        "the open-file limit ({limit}) has no room for {wanted} connections and the \
+         emulator's own files; serving at most {room} at once (raise `ulimit -n` for more)"
+    );
+    room
+}
+
+/// Elsewhere the cap stands as given.
+#[cfg(not(unix))]
+fn connections_within_descriptors(wanted: usize) -> usize {
+    wanted
+}
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -135,7 +178,7 @@ fn main() -> anyhow::Result<()> {
         .rate_limits(args.rate_limits.clone())
         .header_read_timeout(args.header_read_timeout)
         .idle_timeout(args.idle_timeout)
-        .max_connections(args.max_connections)
+        .max_connections(connections_within_descriptors(args.max_connections))
         .body_limit(args.body_limit)
         .control(args.control)
         .allow_local_webhooks(args.allow_local_webhooks)
