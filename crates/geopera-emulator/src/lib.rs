@@ -299,8 +299,10 @@
 //! (1,800 s) from its issue, and each refresh issues a new one with the full 1,800 s. Refresh
 //! tokens rotate on every use: the presented one stops working, and presenting it again is
 //! `invalid_grant` and ends the whole session, so its newest refresh token and its access
-//! tokens stop working too. Access tokens issued earlier stay valid until they expire. A
-//! refresh token is bound to the client it was issued to.
+//! tokens stop working too (a session remembers the last 64 it rotated away; one made up from
+//! the part every token of the session shares is `invalid_grant` and ends nothing). Access
+//! tokens issued earlier stay valid until they expire. A refresh token is bound to the client
+//! it was issued to.
 //!
 //! Device flow: `auth/device` takes `client_id=geopera-cli`, an optional `scope`, and
 //! `code_challenge` with `code_challenge_method=S256` (both required), and answers

@@ -40,6 +40,9 @@ pub const MAX_PENDING_DEVICE_LOGINS: usize = 1_000;
 pub const MAX_PENDING_DEVICE_LOGINS_PER_CLIENT: usize = 100;
 /// Access tokens of one session accepted at once; a refresh beyond this retires the oldest.
 pub const MAX_ACCESS_TOKENS_PER_SESSION: usize = 8;
+/// Refresh tokens a session remembers having rotated away, to tell one replayed (which ends
+/// it) from one made up; an older one presented again is refused as unknown.
+pub const MAX_ROTATED_KEPT: usize = 64;
 
 /// A SHA-256 digest of a token: how tokens are looked up and stored.
 pub type TokenDigest = [u8; 32];
@@ -127,6 +130,11 @@ pub struct Family {
     /// The newest refresh token's digest and when it expires; `None` for sessions without
     /// refresh tokens (`client_credentials`).
     pub refresh: Option<(TokenDigest, i64)>,
+    /// Digests of the refresh tokens rotated away, oldest first, at most
+    /// [`MAX_ROTATED_KEPT`]: one presented again is a replay, which ends the session, where
+    /// a made-up one (of a family key anyone who saw a token knows) ends nothing.
+    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+    pub rotated: VecDeque<TokenDigest>,
     /// Digests of the live access tokens, oldest first.
     pub access: VecDeque<TokenDigest>,
     /// When the session started, in Unix milliseconds (orders eviction).
@@ -305,6 +313,7 @@ impl Sessions {
                 refresh: refresh_token
                     .as_deref()
                     .map(|token| (digest(token), refresh_expires_at)),
+                rotated: VecDeque::new(),
                 access: VecDeque::from([access_digest]),
                 started_ms: now_ms,
             },
@@ -344,7 +353,8 @@ impl Sessions {
     }
 
     /// Rotates a refresh token: the presented one stops working and new tokens are issued.
-    /// A token of a live session that is not its newest one ends the session.
+    /// A token the session rotated away (one of its last [`MAX_ROTATED_KEPT`]) ends the
+    /// session; any other that is not its newest is refused and changes nothing.
     ///
     /// # Errors
     /// `invalid_grant` for an unknown, expired, reused or other client's token;
@@ -366,6 +376,15 @@ impl Sessions {
         };
         let presented = digest(token);
         if !bool::from(presented.ct_eq(&current)) {
+            let replayed = family
+                .rotated
+                .iter()
+                .fold(subtle::Choice::from(0), |seen, old| {
+                    seen | presented.ct_eq(old)
+                });
+            if !bool::from(replayed) {
+                return Err(invalid_refresh());
+            }
             self.end_family(&family_id);
             // Counted by the token endpoint, once the state file keeps the revocation.
             return Err(OAuthError {
@@ -407,6 +426,10 @@ impl Sessions {
         };
         let access_expires_at = token_expiry(&family.principal, now, ACCESS_TOKEN_SECS);
         let refresh_expires_at = token_expiry(&family.principal, now, REFRESH_TOKEN_SECS);
+        family.rotated.push_back(current);
+        if family.rotated.len() > MAX_ROTATED_KEPT {
+            family.rotated.pop_front();
+        }
         family.refresh = Some((digest(&refresh_token), refresh_expires_at));
         family.access.push_back(access_digest);
         let mut retired = Vec::new();

@@ -367,6 +367,35 @@ fn revoking_a_key_ends_the_sessions_signed_in_with_it() {
     );
 }
 
+/// The family half of a refresh token is the same in every token of the session, so anyone
+/// who once saw one knows it: a token made up from it is refused and ends nothing, where only
+/// a token the session really rotated away, presented again, is a replay that ends it.
+#[test]
+fn a_made_up_refresh_token_of_a_live_session_ends_nothing() {
+    let api = Api::start();
+    let first = password_login(&api, "admin", "admin-password");
+    let refresh_token = text(&first, "refresh_token");
+    let (family, _) = refresh_token
+        .split_once('.')
+        .expect("a family key and a secret");
+    let made_up = format!("{family}.{}", "x".repeat(43));
+    assert_oauth_error(&refresh(&api, &made_up), 400, "invalid_grant");
+    assert_eq!(api.emu.oidc_counters().refresh_reuse_detected, 0);
+    let access = text(&first, "access_token");
+    assert_eq!(api.call_as(access, "catalog.search", SEARCH()).status, 200);
+    let rotated = refresh(&api, refresh_token);
+    assert_eq!(rotated.status, 200, "the session goes on");
+    // The token it rotated away is a replay.
+    assert_oauth_error(&refresh(&api, refresh_token), 400, "invalid_grant");
+    assert_eq!(api.emu.oidc_counters().refresh_reuse_detected, 1);
+    let rotated = rotated.json();
+    assert_oauth_error(
+        &refresh(&api, text(&rotated, "refresh_token")),
+        400,
+        "invalid_grant",
+    );
+}
+
 #[test]
 fn refresh_rotates_and_a_replayed_token_revokes_the_family() {
     let api = Api::start();
