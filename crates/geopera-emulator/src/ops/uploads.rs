@@ -209,8 +209,8 @@ pub(crate) fn progress(ctx: &Ctx<'_>, input: UploadProgressInput) -> Outcome {
         )));
     }
     let upload = editable_upload(&mut inner.resources, ctx, &input.upload_id)?;
-    // An upload is pending only until a URL is signed for it or bytes arrive; a report
-    // cannot undo either.
+    // An upload is pending only until it is uploading (a URL signed for it, bytes arrived,
+    // or a report saying so): its status moves one way, and no report sends it back.
     if input.status.as_deref().map(UploadStatus::from) == Some(UploadStatus::Pending)
         && uploads::status(upload) == Some(UploadStatus::Uploading)
     {
