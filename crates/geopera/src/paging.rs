@@ -309,11 +309,12 @@ impl PageWalk {
                     .get(per_page_key)
                     .or_else(|| context.and_then(|context| context.get(per_page_key)));
                 let per_page = full_page(as_i64(&self.body, per_page_key), echoed, count);
-                // Page numbers count pages of the first page's size: a later page that holds
-                // more, or says it holds more, starts further in than the walk stands, and the
-                // items between were never read. (A smaller one may be the short last page of a
-                // server that echoes how many items it sent.)
-                let first_page_size = *self.first_page_size.get_or_insert(per_page);
+                // Page numbers count pages of the first page's size, which is what it held
+                // when it held more than asked for (a server with a smallest page): a later
+                // page that holds more, or says it holds more, starts further in than the walk
+                // stands, and the items between were never read. (A smaller one may be the
+                // short last page of a server that echoes how many items it sent.)
+                let first_page_size = *self.first_page_size.get_or_insert(per_page.max(count));
                 if per_page.max(count) > first_page_size {
                     self.done = true;
                     return Err(Error::skipped_page(self.info.id, self.pages));

@@ -222,6 +222,20 @@ fn a_later_page_larger_than_the_first_shows_skipped_items() {
         "{larger:?}"
     );
 
+    // A server that serves more than asked for (a page of at least 1, or of 10) numbers its
+    // pages by what it serves: no skip, on the first page or after.
+    for (asked, served) in [(0, 1), (5, 10)] {
+        let mut pages = walk("orders.list", json!({"size": asked}));
+        advance(
+            &mut pages,
+            json!({"content": items(0, served), "size": served}),
+        )
+        .expect("a page of more than asked");
+        advance(&mut pages, json!({"content": items(served, 2 * served)})).expect("the next");
+        advance(&mut pages, json!({"content": [], "size": served})).expect("the end");
+        assert!(pages.next_body().is_none());
+    }
+
     // A short last page saying how many items it holds is the end, not a skip.
     let mut pages = walk("orders.list", json!({"size": 20}));
     advance(&mut pages, json!({"content": items(0, 20), "size": 20})).expect("a full page");
