@@ -60,7 +60,7 @@ impl std::error::Error for BodyDeadlinePassed {}
 
 /// How many bodies of the full body limit the server holds at once while they arrive; the
 /// bytes of all bodies being read share that budget (sign-in forms share one of their own,
-/// of as many forms).
+/// as large).
 pub const BODIES_HELD_AT_ONCE: usize = 64;
 
 /// The seconds a request refused for the [`BodyBudget`] is told to wait.

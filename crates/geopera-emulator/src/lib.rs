@@ -198,7 +198,7 @@
 //! |---|---|---|---|
 //! | request body; larger is 413 | [`DEFAULT_BODY_LIMIT`], 2 MiB | [`body_limit`](EmulatorBuilder::body_limit) | `--body-limit BYTES` |
 //! | bytes of request bodies held while they arrive (operations and control), across every connection and HTTP/2 stream; a body that would pass it is 503 with `Retry-After: 1` (problem+json) | [`BODIES_HELD_AT_ONCE`] (64) times the body limit, 128 MiB | through the body limit | — |
-//! | bytes of sign-in forms held while they arrive, a budget of their own since a form is read before anyone is known; one that would pass it is 503 `temporarily_unavailable` with `Retry-After: 1` | [`BODIES_HELD_AT_ONCE`] (64) times the form limit (16 KiB or the body limit, the smaller), 1 MiB | through the body limit | — |
+//! | bytes of sign-in forms held while they arrive, a budget of their own since a form is read before anyone is known; one that would pass it is 503 `temporarily_unavailable` with `Retry-After: 1` | the same as operations', 128 MiB (8,192 forms of 16 KiB) | through the body limit | — |
 //! | time to send a request head | [`DEFAULT_HEADER_READ_TIMEOUT`], 10 s | [`header_read_timeout`](EmulatorBuilder::header_read_timeout) | `--header-read-timeout 10s` |
 //! | time with no request in progress, or with an answer of which the client takes no byte (then the connection is reset) | [`DEFAULT_IDLE_TIMEOUT`], 60 s | [`idle_timeout`](EmulatorBuilder::idle_timeout) | `--idle-timeout 60s` |
 //! | connections served at once; more wait in the listen backlog until one closes | [`DEFAULT_MAX_CONNECTIONS`], 10,000 | [`max_connections`](EmulatorBuilder::max_connections) | `--max-connections N` |

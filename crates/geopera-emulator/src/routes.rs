@@ -54,10 +54,12 @@ pub(crate) fn router(
         crate::body_deadline::bound,
     ));
     // The sign-in forms are read before anyone is known (a form names its client, and is
-    // throttled once read): their bytes share a budget of their own, so that forms left
-    // unfinished by nobody in particular cannot spend the one a keyed caller's bodies draw on.
+    // throttled once read): their bytes share a budget of their own, as large as the one a
+    // keyed caller's bodies draw on, so that forms left unfinished by nobody in particular
+    // cannot spend that one, while it takes as many of them (thousands of 16 KiB forms) to
+    // hold sign-in up as it took before.
     let forms = oidc::router(body_limit).layer(axum::middleware::from_fn_with_state(
-        crate::body_deadline::BodyBudget::for_limit(oidc::FORM_LIMIT.min(body_limit)),
+        crate::body_deadline::BodyBudget::for_limit(body_limit),
         crate::body_deadline::bound,
     ));
     router

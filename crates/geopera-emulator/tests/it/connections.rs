@@ -681,8 +681,8 @@ fn bodies_of_callers_refused_before_validation_take_nothing_from_the_budget() {
     }
 }
 
-/// Sign-in forms are read before anyone is known: unfinished ones, a budget's worth and
-/// more, hold none of what a keyed caller's body draws on.
+/// Sign-in forms are read before anyone is known: unfinished ones, as many as would fill the
+/// budget of operation bodies, hold none of it.
 #[test]
 fn unfinished_sign_in_forms_take_nothing_from_the_budget_of_operations() {
     let api = Api::with(
