@@ -502,15 +502,7 @@ fn main() -> ExitCode {
                     paint::warning("interrupted after the upload was complete; it is stored");
                     return Ok(());
                 }
-                let mut message = "interrupted".to_owned();
-                if let Some(started) = waiting::started() {
-                    message.push_str("; ");
-                    message.push_str(started);
-                }
-                if let Some(advice) = call::unanswered() {
-                    message.push('\n');
-                    message.push_str(&advice);
-                }
+                let mut message = interrupted_message();
                 if let Some(Err(failure)) = ended {
                     message.push('\n');
                     message.push_str(&failure.message);
@@ -522,12 +514,7 @@ fn main() -> ExitCode {
             }
         }
     });
-    // A blocking task nobody waits for any more, a name lookup abandoned by an interrupted or
-    // timed-out call above all, would hold the exit until the resolver gives up (tens of
-    // seconds on a network whose DNS does not answer); a file write still under way is given
-    // a moment.
-    runtime.shutdown_timeout(ABANDONED_WORK_GRACE);
-    match outcome {
+    let code = match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             for line in failure.message.lines() {
@@ -535,7 +522,28 @@ fn main() -> ExitCode {
             }
             ExitCode::from(failure.code)
         }
+    };
+    // Said first, then: a blocking task nobody waits for any more, a name lookup abandoned by
+    // an interrupted or timed-out call above all, would hold the exit until the resolver gives
+    // up (tens of seconds on a network whose DNS does not answer); a file write still under
+    // way is given a moment.
+    runtime.shutdown_timeout(ABANDONED_WORK_GRACE);
+    code
+}
+
+/// What an interrupted command says: "interrupted", the order or job its `--wait` started,
+/// and how to retry a call with side effects that was sent and not answered.
+fn interrupted_message() -> String {
+    let mut message = Failure::interrupted().message;
+    if let Some(started) = waiting::started() {
+        message.push_str("; ");
+        message.push_str(started);
     }
+    if let Some(advice) = call::unanswered() {
+        message.push('\n');
+        message.push_str(&advice);
+    }
+    message
 }
 
 /// Prints what clap stopped the parse with: a usage error on stderr, as clap prints it, and
@@ -879,8 +887,18 @@ fn exit_stuck_writing() -> ! {
     unechoed::restore_on_interrupt();
     files::remove_partial();
     let (said, saying) = std::sync::mpsc::channel();
+    let mut message = interrupted_message();
+    if upload::ENDS_ITSELF_ON_INTERRUPT.load(Ordering::SeqCst) {
+        message.push_str(
+            "\nthe upload was releasing its reserved space when it was ended; it may still be \
+             reserved: release it with 'geopera uploads fail --upload-id=ID --error-message \
+             cancelled'",
+        );
+    }
     let speaker = std::thread::Builder::new().spawn(move || {
-        paint::error(&Failure::interrupted().message);
+        for line in message.lines() {
+            paint::error(line);
+        }
         let _ = said.send(());
     });
     if speaker.is_ok() {
