@@ -35,11 +35,25 @@ where
     F: FnMut(T) -> Fut,
     Fut: Future,
 {
-    stream::iter(inputs)
-        .map(call)
-        .buffered(limit.max(1))
-        .collect()
-        .await
+    // Run as they finish, not in order: outcomes held for their turn would count against
+    // `limit` (as `buffered`'s do), and one slow call would hold every later input back while
+    // the rest of the slots sat idle. Each outcome is put back in its input's place.
+    let mut call = call;
+    let mut running = stream::iter(inputs.into_iter().enumerate())
+        .map(|(index, input)| {
+            let outcome = call(input);
+            async move { (index, outcome.await) }
+        })
+        .buffer_unordered(limit.max(1));
+    let mut outcomes: Vec<Option<Fut::Output>> = Vec::new();
+    while let Some((index, outcome)) = running.next().await {
+        if outcomes.len() <= index {
+            outcomes.resize_with(index + 1, || None);
+        }
+        outcomes[index] = Some(outcome);
+    }
+    // Every input's outcome came back once, so none is missing.
+    outcomes.into_iter().flatten().collect()
 }
 
 /// [`fan_out`] for blocking code: `limit` threads work through the inputs (fewer when the

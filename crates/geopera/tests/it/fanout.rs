@@ -112,6 +112,31 @@ fn fan_out_blocking_stops_at_a_panic_and_raises_it_again() {
     assert!(calls.load(Ordering::SeqCst) <= 3, "{calls:?}");
 }
 
+/// A slot freed by a call that finished goes to the next input at once, though an earlier
+/// call is still running: here the first input can only end once the third has started, which
+/// a fan-out holding finished outcomes in their slots until the first is done never does.
+#[tokio::test]
+async fn fan_out_keeps_its_slots_busy_behind_a_slow_call() {
+    let third_started = std::sync::Arc::new(tokio::sync::Notify::new());
+    let outcomes = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        geopera::fan_out(0..3_u32, 2, |input| {
+            let third_started = third_started.clone();
+            async move {
+                match input {
+                    0 => third_started.notified().await,
+                    2 => third_started.notify_one(),
+                    _ => {}
+                }
+                input * 10
+            }
+        }),
+    )
+    .await
+    .expect("the third input started while the first ran");
+    assert_eq!(outcomes, [0, 10, 20]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_in_flight_is_shared_by_clones() {
     let emu = emulator();
