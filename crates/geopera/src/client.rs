@@ -756,10 +756,12 @@ impl<C> ClientBuilder<C> {
     /// as curl reads it.
     ///
     /// Without this knob, calls follow `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`
-    /// (and lower-case forms), unless [`no_proxy`](Self::no_proxy) is set. One of the first
-    /// three set to something that is no proxy URL (a stray space, a port past 65535, a
-    /// scheme other than `http`, `https` or `socks*`) fails [`build`], naming the variable:
-    /// reqwest would pass over it, and calls would go around the proxy.
+    /// (and lower-case forms), unless [`no_proxy`](Self::no_proxy) is set or the program runs
+    /// as CGI (`REQUEST_METHOD` set: a request could have set them). One of the first three
+    /// set to something that is no proxy URL (a stray space, a port past 65535, bytes that
+    /// are not UTF-8, a scheme other than `http` or `https`: SOCKS is not built in) fails
+    /// [`build`], naming the variable: reqwest would pass over it, and calls would go around
+    /// the proxy.
     ///
     /// [`build`]: ClientBuilder::build
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
@@ -1056,7 +1058,7 @@ impl TransportConfig {
             builder = builder.proxy(proxy.clone());
         } else if !self.system_proxy {
             builder = builder.no_proxy();
-        } else if let Some(name) = crate::proxy_env::unreadable(|name| std::env::var(name).ok()) {
+        } else if let Some(name) = crate::proxy_env::unreadable(|name| std::env::var_os(name)) {
             // Its value is not quoted: a proxy URL may carry a password.
             return Err(Error::config(format!(
                 "the proxy variable {name} is set but is no proxy URL \

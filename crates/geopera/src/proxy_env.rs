@@ -7,22 +7,27 @@
 //! httpx refuses such a variable likewise. The rules are those of the reader reqwest uses
 //! (`hyper-util`'s proxy matcher), so that what passes here is what it then follows.
 
+use std::ffi::OsString;
+
 /// The variables a client follows, as pairs read upper-case first: only the first of a pair
 /// that is set counts, as for reqwest.
 const HTTP: [&str; 2] = ["HTTP_PROXY", "http_proxy"];
 const HTTPS: [&str; 2] = ["HTTPS_PROXY", "https_proxy"];
 const ALL: [&str; 2] = ["ALL_PROXY", "all_proxy"];
 
-/// The schemes a proxy URL may have; none is `http`.
-const SCHEMES: [&str; 6] = ["http", "https", "socks4", "socks4a", "socks5", "socks5h"];
+/// The schemes a proxy URL may have; none is `http`. No `socks*`: reqwest speaks SOCKS only
+/// with a feature this crate leaves off, and without it takes a SOCKS proxy for an HTTP one
+/// (a plain-HTTP call, credentials and all, written in clear text to the SOCKS port).
+const SCHEMES: [&str; 2] = ["http", "https"];
 
 /// The first proxy variable that is set to something other than a proxy URL where reqwest
 /// would have read it, with `lookup` reading the environment: `HTTP_PROXY` and `HTTPS_PROXY`
 /// whenever set (passed over, they leave calls to `ALL_PROXY` or to no proxy at all), and
-/// `ALL_PROXY` when one of them is unset (it stands in for it). A CGI program
-/// (`REQUEST_METHOD` set), where a client's request could have set them (httpoxy), follows
-/// none, so none is checked there.
-pub(crate) fn unreadable(lookup: impl Fn(&str) -> Option<String>) -> Option<&'static str> {
+/// `ALL_PROXY` when one of them is unset (it stands in for it). A value that is not UTF-8 is
+/// no proxy URL: reqwest passes over it as if unset. A CGI program (`REQUEST_METHOD` set),
+/// where a client's request could have set them (httpoxy), follows none, so none is checked
+/// there.
+pub(crate) fn unreadable(lookup: impl Fn(&str) -> Option<OsString>) -> Option<&'static str> {
     if lookup("REQUEST_METHOD").is_some() {
         return None;
     }
@@ -36,7 +41,7 @@ pub(crate) fn unreadable(lookup: impl Fn(&str) -> Option<String>) -> Option<&'st
     [http, https, all]
         .into_iter()
         .flatten()
-        .find(|(_, value)| !is_proxy_url(value))
+        .find(|(_, value)| !value.to_str().is_some_and(is_proxy_url))
         .map(|(name, _)| name)
 }
 
