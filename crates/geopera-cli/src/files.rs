@@ -120,7 +120,9 @@ fn create_first_free(
 /// refused and left as it was; a symbolic link is written through, to
 /// the file it names, as `>` in a shell would. Anything else that exists (a device such as
 /// `/dev/null`, a FIFO, `/dev/stdout` and the pipe or terminal behind it) is written into
-/// directly, also as `>` would: replacing it would put a file where the device was.
+/// directly, also as `>` would: replacing it would put a file where the device was. A link or
+/// a FIFO another user made in a shared folder such as `/tmp` is refused, as a hardened
+/// kernel refuses it to `>` ([`refuse_planted`]).
 ///
 /// Ctrl-C ends the command at any point of it ([`crate::interruptible`]): opening a FIFO waits
 /// for a reader, and a pipe or a device takes the bytes at its own pace, for as long as the
@@ -134,13 +136,24 @@ pub(crate) fn write_out(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
 fn write_out_now(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let shown = crate::paint::path(target);
     let cannot = |e: std::io::Error| Failure::other(format!("cannot write {shown}: {e}"));
-    // Through links: `/dev/stdout` is one, to whatever stdout is.
+    // Through links: `/dev/stdout` is one, to whatever stdout is. A name the kernel will not
+    // look up for this process (a link it refuses to follow, a loop) is refused, as `>` is
+    // refused it; only a name that does not exist yet is made.
     match std::fs::metadata(target) {
         Ok(meta) if meta.is_dir() => {
             return Err(Failure::other(format!("--out {shown} is a folder")));
         }
-        Ok(meta) if !meta.is_file() => return write_in_place(target, bytes).map_err(cannot),
-        _ => {}
+        Ok(meta) if !meta.is_file() => {
+            // The links on the way, and the FIFO or device at their end, are checked where
+            // they are; the write goes through the name given (`/dev/stdout` names a pipe
+            // no path reaches).
+            let resolved = final_target(target).map_err(cannot)?;
+            refuse_planted(&resolved, &meta).map_err(cannot)?;
+            return write_in_place(target, bytes).map_err(cannot);
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(cannot(e)),
     }
     // Stdout or stderr by name on a file the shell opened (`> f`, `>> f`) is written through
     // the stream itself: reopened by name, the file would be replaced, `>>`'s append lost,
@@ -289,6 +302,7 @@ pub(crate) fn final_target(path: &Path) -> std::io::Result<PathBuf> {
     for _ in 0..MAX_LINKS {
         match std::fs::symlink_metadata(&current) {
             Ok(meta) if meta.file_type().is_symlink() => {
+                refuse_planted(&current, &meta)?;
                 let target = std::fs::read_link(&current)?;
                 // A relative link is relative to the folder it is in; an absolute one
                 // replaces the whole path when joined.
@@ -303,6 +317,48 @@ pub(crate) fn final_target(path: &Path) -> std::io::Result<PathBuf> {
         }
     }
     Err(std::io::Error::other("too many levels of links"))
+}
+
+/// Refuses a link or a FIFO at `path` that another user planted in a shared folder such as
+/// `/tmp` (sticky and writable by all), unless that user owns the folder: the rule Linux keeps
+/// with `fs.protected_symlinks` and `fs.protected_fifos`, kept here whatever the system's
+/// setting. A link read by hand ([`final_target`]) and a FIFO opened without creating it are
+/// never checked by the kernel, and either would hand the answer to whoever planted it (a
+/// link to the user's own `~/.ssh/authorized_keys`, a FIFO another user reads).
+#[cfg(unix)]
+fn refuse_planted(path: &Path, meta: &std::fs::Metadata) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let folder = std::fs::metadata(folder)?;
+    let me = rustix::process::geteuid().as_raw();
+    if planted(meta.uid(), folder.mode(), folder.uid(), me) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "another user made it in a folder everyone may write into; it is not followed",
+        ));
+    }
+    Ok(())
+}
+
+/// Elsewhere no such rule is kept.
+#[cfg(not(unix))]
+fn refuse_planted(_path: &Path, _meta: &std::fs::Metadata) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Whether an entry owned by `owner`, in a folder of `folder_mode` owned by `folder_owner`,
+/// was planted for the user `me`: the folder is sticky and writable by all, and the entry is
+/// neither the user's nor the folder owner's.
+#[cfg(unix)]
+fn planted(owner: u32, folder_mode: u32, folder_owner: u32, me: u32) -> bool {
+    const STICKY: u32 = 0o1000;
+    const WRITABLE_BY_ALL: u32 = 0o002;
+    let shared = folder_mode & STICKY != 0 && folder_mode & WRITABLE_BY_ALL != 0;
+    shared && owner != me && owner != folder_owner
 }
 
 /// Writes `bytes` to a new temporary `file`, with the permissions of the file it replaces, and

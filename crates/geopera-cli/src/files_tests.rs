@@ -149,3 +149,56 @@ fn a_folder_that_cannot_be_opened_leaves_the_rename_as_it_is() {
     sync_folder_of(Path::new("tile.png")).expect("the working folder syncs");
     sync_folder_of(&dir.path().join("tile.png")).expect("a folder syncs");
 }
+
+/// The rule of Linux's `fs.protected_symlinks` and `fs.protected_fifos`: in a folder that is
+/// sticky and writable by all, an entry is followed or opened only when it is the user's own
+/// or the folder owner's.
+#[cfg(unix)]
+#[test]
+fn an_entry_planted_in_a_shared_folder_is_told_apart() {
+    let (me, other, root) = (1000, 1001, 0);
+    assert!(
+        planted(other, 0o41777, root, me),
+        "/tmp, another user's link"
+    );
+    assert!(!planted(me, 0o41777, root, me), "one's own");
+    assert!(!planted(root, 0o41777, root, me), "the folder owner's");
+    assert!(!planted(other, 0o40777, root, me), "not sticky");
+    assert!(!planted(other, 0o41775, root, me), "not writable by all");
+}
+
+/// `--out` into a shared folder through a link another user planted there is refused, and
+/// what the link names is left as it was; a link of one's own there is followed. Making a
+/// link another user's takes root, as the one who runs this does in CI.
+#[cfg(target_os = "linux")]
+#[test]
+fn out_through_a_link_planted_in_a_shared_folder_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).expect("a folder");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).expect("sticky");
+    let victim = dir.path().join("authorized_keys");
+    std::fs::write(&victim, b"keep").expect("victim");
+    let link = shared.join("tile.png");
+    std::os::unix::fs::symlink(&victim, &link).expect("a link");
+
+    // One's own link there is followed.
+    write_out_now(&link, b"bytes").expect("written through one's own link");
+    assert_eq!(std::fs::read(&victim).expect("victim"), b"bytes");
+    std::fs::write(&victim, b"keep").expect("victim");
+
+    if !rustix::process::geteuid().is_root() {
+        return;
+    }
+    std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).expect("another user's link");
+    let refused = write_out_now(&link, b"bytes").expect_err("a planted link");
+    assert!(
+        refused.message.contains("another user"),
+        "{}",
+        refused.message
+    );
+    assert_eq!(std::fs::read(&victim).expect("victim"), b"keep");
+    assert!(std::fs::symlink_metadata(&link).is_ok(), "the link is left");
+}
