@@ -423,6 +423,51 @@ fn a_429_seen_by_one_worker_holds_back_every_worker_of_the_organization() {
     drop(redis);
 }
 
+/// A process falling back to its local budget within a window knows what Redis granted it
+/// there, and the holds Redis answered: with a window's calls granted by Redis, the fallback
+/// waits for the next window rather than granting them all again.
+#[test]
+fn falling_back_within_a_window_counts_what_redis_granted_in_it() {
+    if skip_without_redis() {
+        return;
+    }
+    let redis = Redis::start(None).expect("redis-server starts");
+    // All in one window: not in the last seconds of one.
+    let window_ms = 600_000;
+    let into_window = unix_millis() % window_ms;
+    if into_window > window_ms - 5_000 {
+        std::thread::sleep(Duration::from_millis(window_ms - into_window + 100));
+    }
+    let budget = RedisBudget::builder(redis.url(), "org_fallback")
+        .cap(RateClass::Default, 3)
+        .headroom_percent(0)
+        .window(Duration::from_millis(window_ms))
+        .timeout(LOADED_MACHINE)
+        .build()
+        .expect("a budget");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        for call in 0..3 {
+            let granted = budget.reserve(RateClass::Default).await;
+            assert!(
+                matches!(granted, Reservation::Granted),
+                "call {call}: {granted:?}"
+            );
+        }
+        assert!(budget.is_shared(), "granted by Redis");
+        drop(redis);
+        let fallback = budget.reserve(RateClass::Default).await;
+        assert!(!budget.is_shared(), "Redis is gone");
+        assert!(
+            matches!(fallback, Reservation::Wait(_)),
+            "the window's calls were spent on Redis: {fallback:?}"
+        );
+    });
+}
+
 #[test]
 fn a_redis_that_never_answers_costs_a_bounded_wait_then_the_local_budget() {
     // Takes connections and never answers: a hung Redis (no redis-server needed).

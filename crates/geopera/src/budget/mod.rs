@@ -188,15 +188,17 @@ impl LocalBudget {
                 }
             }
         }
-        for c in budgets {
-            let counter = &mut state.used[c.index()];
-            if counter.0 == index {
-                counter.1 = counter.1.saturating_add(1);
-            } else {
-                *counter = (index, 1);
-            }
-        }
+        count_in(&mut state, budgets, index);
         Reservation::Granted
+    }
+
+    /// Counts a call of `class` granted elsewhere (by a shared budget this one stands in for
+    /// when that cannot answer), in the window of now: falling back within the window, this
+    /// one then knows what was already spent of it.
+    pub(crate) fn count_now(&self, class: RateClass) {
+        let index = unix_millis() / self.window_ms;
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        count_in(&mut state, class.drawn_from(), index);
     }
 
     /// Holds calls of `class` for `retry_after`.
@@ -213,6 +215,18 @@ impl LocalBudget {
         if until >= state.blocked_until[s] {
             state.blocked_until[s] = until;
             state.held_for[s] = hold;
+        }
+    }
+}
+
+/// One more call in window `index` of each of `budgets`.
+fn count_in(state: &mut LocalState, budgets: &[RateClass], index: u64) {
+    for c in budgets {
+        let counter = &mut state.used[c.index()];
+        if counter.0 == index {
+            counter.1 = counter.1.saturating_add(1);
+        } else {
+            *counter = (index, 1);
         }
     }
 }

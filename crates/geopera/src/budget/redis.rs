@@ -83,7 +83,9 @@ return 0
 /// When Redis does not answer within [`RedisBudgetBuilder::timeout`], or answers what the
 /// budget's scripts never do (an error, a reply that is not an integer, more than 64 KiB at
 /// once), the call is paced by a [`LocalBudget`] in this process instead (its caps divided by
-/// [`RedisBudgetBuilder::fleet_size`]); the outage is logged once, and Redis is tried again
+/// [`RedisBudgetBuilder::fleet_size`]), which has counted the calls Redis granted this process
+/// and kept the holds it answered, so that falling back within a window does not spend this
+/// process's share of it again; the outage is logged once, and Redis is tried again
 /// after [`RedisBudgetBuilder::reconnect_after`], so workers rejoin the shared budget when it
 /// returns. Calls never fail or hang on account of Redis.
 ///
@@ -852,14 +854,20 @@ impl Budget for RedisBudget {
                     wait if u128::from(wait) > MAX_HOLD.as_millis() => Err(Failure::Absurd(wait)),
                     wait => Ok(wait),
                 });
+            // What Redis answers is kept by the local budget too, which stands in for it
+            // when it cannot answer: falling back within a window the fleet has spent (or been
+            // told to hold), it would otherwise grant its whole share of it again.
             match answer {
                 Ok(0) => {
                     shared.answered();
+                    shared.local.count_now(class);
                     Reservation::Granted
                 }
                 Ok(wait) => {
                     shared.answered();
-                    Reservation::Wait(Duration::from_millis(wait))
+                    let wait = Duration::from_millis(wait);
+                    shared.local.limited_now(class, wait);
+                    Reservation::Wait(wait)
                 }
                 Err(failure) => {
                     if matches!(failure, Failure::TimedOut) {
