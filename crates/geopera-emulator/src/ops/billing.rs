@@ -53,7 +53,14 @@ pub(crate) fn topup(ctx: &Ctx<'_>, body: JsonObject) -> Outcome {
             ))
         }
     };
-    let credits = match (field, value.as_i64(), value.as_f64()) {
+    // A whole number written as a float (`1000.0`, as Python's `json.dumps` writes one) is
+    // that number, as the typed members of other bodies take it; the idempotency fingerprint
+    // reads the two alike, so a refusal of one would be replayed to the other.
+    let whole = value
+        .as_f64()
+        .filter(|credits| credits.fract() == 0.0 && credits.abs() < 9.0e15)
+        .map(|credits| credits as i64);
+    let credits = match (field, value.as_i64().or(whole), value.as_f64()) {
         ("credits", Some(credits), _) => credits,
         ("credits", None, _) => {
             return Err(ApiError::invalid(

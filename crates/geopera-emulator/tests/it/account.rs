@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use geopera_emulator::{Emulator, RateLimits};
+use geopera_emulator::{Emulator, RateLimits, DEMO_ORG};
 use serde_json::{json, Value};
 
 use crate::common::{Api, Resp};
@@ -747,6 +747,11 @@ fn a_top_up_with_two_amounts_or_fractional_credits_is_refused_naming_the_field()
             .status,
         201
     );
+    // A whole number written as a float is that number of credits, as Python writes one.
+    let before = api.emu.balance_credits(DEMO_ORG);
+    let topup = api.call_text("billing.topup", r#"{"credits": 1000.0}"#);
+    assert_eq!(topup.status, 201, "{:?}", topup.json());
+    assert_eq!(api.emu.balance_credits(DEMO_ORG), before + 1000);
 }
 
 /// A charge that leaves the balance below the auto top-up threshold buys the top-up amount at
