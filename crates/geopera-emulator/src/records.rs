@@ -157,6 +157,15 @@ impl OrderKind {
 /// quotation was accepted with a dearer capture option.
 pub const SURCHARGE: &str = "surcharge_credits";
 
+/// The member of a tasking order's `detail` recording its feasibility study's decision (with
+/// the moment, in Unix seconds): read by the study answers, which say it their own way, and
+/// no part of the order's.
+pub const FEASIBILITY: &str = "feasibility";
+
+/// The member of a tasking order's `detail` recording its quotation's decision, as
+/// [`FEASIBILITY`] records the study's.
+pub const QUOTATION: &str = "quotation";
+
 /// The member of a history order's `detail` once that holds something (tags): the order is
 /// still history, which notifications and tasking studies pass over, and the member is no
 /// part of its answers.

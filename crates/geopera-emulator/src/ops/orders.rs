@@ -18,7 +18,7 @@ use crate::catalog::{
     read_polygons, Item, Polygons, MIN_AREA_KM2,
 };
 use crate::error::{value_error, ApiError};
-use crate::records::{Order, OrderKind, HISTORY};
+use crate::records::{Order, OrderKind, FEASIBILITY, HISTORY, QUOTATION};
 use crate::state::{Inner, Shared};
 use crate::webhooks::{order_event, ORDER_CANCELLED};
 use geopera_types::rfc3339::format_date_time;
@@ -712,7 +712,8 @@ pub(super) fn order_json(order: &Order, now: i64) -> Value {
         "totalCredits": order.total_credits,
     });
     if let (Some(object), Some(detail)) = (value.as_object_mut(), order.detail.as_object()) {
-        for (key, member) in detail.iter().filter(|(key, _)| *key != HISTORY) {
+        let internal = |key: &str| [HISTORY, FEASIBILITY, QUOTATION].contains(&key);
+        for (key, member) in detail.iter().filter(|(key, _)| !internal(key)) {
             object.insert(key.clone(), member.clone());
         }
     }

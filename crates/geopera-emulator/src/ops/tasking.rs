@@ -19,7 +19,7 @@ use super::ledger::Reason;
 use super::orders::cancel_order;
 use super::{aud, numbered_page, Ctx, Outcome};
 use crate::error::ApiError;
-use crate::records::{Order, OrderKind, SURCHARGE};
+use crate::records::{Order, OrderKind, FEASIBILITY, QUOTATION, SURCHARGE};
 use crate::state::Inner;
 
 const PENDING: &str = "PENDING";
@@ -132,7 +132,7 @@ pub(crate) fn decide_feasibility(ctx: &Ctx<'_>, input: FeasibilityDecideInput) -
     refuse_ended(order, now, &input.study_id)?;
     set_detail(
         order,
-        "feasibility",
+        FEASIBILITY,
         json!({"decision": ACCEPTED, "accepted_option_id": input.accepted_option_id, "decided_at": now}),
     );
     let reply = Kind::Study.of(order, now).unwrap_or(Value::Null);
@@ -207,7 +207,7 @@ pub(crate) fn decide_quotation(ctx: &Ctx<'_>, input: QuotationDecideInput) -> Ou
     }
     set_detail(
         order,
-        "quotation",
+        QUOTATION,
         json!({"decision": decision, "decided_at": now}),
     );
     let mut reply = Kind::Quotation.of(order, now).unwrap_or(Value::Null);
@@ -223,7 +223,7 @@ pub(crate) fn decide_quotation(ctx: &Ctx<'_>, input: QuotationDecideInput) -> Ou
 fn quoted_credits(order: &Order) -> i64 {
     let share = order
         .detail
-        .get("feasibility")
+        .get(FEASIBILITY)
         .and_then(|f| f.get("accepted_option_id"))
         .and_then(Value::as_str)
         .and_then(|id| OPTIONS.iter().find(|o| o.0 == id))
@@ -253,7 +253,7 @@ impl Kind {
     /// The study or quotation of `order` as answered, if it has one.
     fn of(self, order: &Order, now: i64) -> Option<Value> {
         let suffix = order.id.strip_prefix("ord_").unwrap_or(&order.id);
-        let feasibility = order.detail.get("feasibility");
+        let feasibility = order.detail.get(FEASIBILITY);
         let study_decision = feasibility
             .and_then(|f| f.get("decision"))
             .and_then(Value::as_str)
@@ -284,7 +284,7 @@ impl Kind {
             Kind::Quotation => {
                 let decision = order
                     .detail
-                    .get("quotation")
+                    .get(QUOTATION)
                     .and_then(|q| q.get("decision"))
                     .and_then(Value::as_str)
                     .unwrap_or(PENDING);

@@ -251,6 +251,12 @@ fn a_tasking_order_waits_for_a_study_then_a_quotation_and_a_rejection_refunds_it
     );
     assert_eq!(rejected.json()["order"]["status"], "cancelled");
     assert_eq!(balance(&api), Some(before));
+    // The decisions are the study's and the quotation's to say, not members of the order.
+    let order = api.ok("orders.get", json!({"order_id": dropped}));
+    assert_eq!(order["status"], "cancelled", "{order}");
+    for record in ["feasibility", "quotation"] {
+        assert!(order.get(record).is_none(), "{record}: {order}");
+    }
     let again = api.call(
         "orders.tasking.quotation_decide",
         json!({"quotation_id": quote, "decision": "ACCEPTED"}),
