@@ -47,7 +47,7 @@ pub enum BaseUrlError {
 pub fn check_base_url(raw: &str) -> Result<String, BaseUrlError> {
     let url = match url::Url::parse(raw) {
         Ok(url) => url,
-        Err(_) if without_userinfo(raw) != raw => return Err(BaseUrlError::Userinfo),
+        Err(_) if unparsed_without_userinfo(raw) != raw => return Err(BaseUrlError::Userinfo),
         Err(e) => return Err(BaseUrlError::NotAUrl(e.to_string())),
     };
     if carries_userinfo(&url) {
@@ -168,7 +168,10 @@ pub(crate) fn carries_userinfo(url: &url::Url) -> bool {
 /// assert_eq!(geopera::quoted_url("https://host/v1#top"), "https://host/v1#[redacted]");
 /// ```
 pub fn quoted_url(raw: &str) -> String {
-    let mut shown = without_userinfo(raw);
+    let mut shown = match url::Url::parse(raw) {
+        Ok(_) => without_userinfo(raw),
+        Err(_) => unparsed_without_userinfo(raw),
+    };
     if let Some(at) = shown.find(['?', '#']) {
         shown.truncate(at + 1);
         shown.push_str(crate::redact::REDACTED);
@@ -219,6 +222,31 @@ pub fn without_userinfo(raw: &str) -> String {
     };
     let authority_end = authority.find(ends).unwrap_or(authority.len());
     match authority[..authority_end].rfind('@') {
+        Some(at) => format!(
+            "{scheme}{lead}{}{}",
+            crate::redact::REDACTED,
+            &authority[at..]
+        ),
+        None => raw.to_owned(),
+    }
+}
+
+/// [`without_userinfo`] for text that does not parse as a URL, often because of its password:
+/// one holding `/`, `?` or `#` ends the authority early for a parser (`https://bob:pa/ss@h`
+/// reads as host `bob`, port `pa`), so everything from the authority's start to the last `@`
+/// anywhere is hidden instead. A path with an `@` is hidden too, which a message can spare.
+fn unparsed_without_userinfo(raw: &str) -> String {
+    let text: String = raw
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let Some(colon) = text.find(':') else {
+        return raw.to_owned();
+    };
+    let (scheme, rest) = text.split_at(colon + 1);
+    let authority = rest.trim_start_matches(['/', '\\']);
+    let lead = &rest[..rest.len() - authority.len()];
+    match authority.rfind('@') {
         Some(at) => format!(
             "{scheme}{lead}{}{}",
             crate::redact::REDACTED,

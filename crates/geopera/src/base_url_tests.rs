@@ -63,3 +63,28 @@ fn a_backslash_ends_the_authority_only_in_special_schemes() {
     let url = url::Url::parse("ssh://me\\:hunter2@example.com").expect("a URL");
     assert_eq!((url.username(), url.password()), ("me%5C", Some("hunter2")));
 }
+
+/// A password holding `/`, `?` or `#` ends the authority early for a parser, and the text then
+/// does not parse: it is refused as a URL with a password, and quoted with all of it hidden.
+#[test]
+fn a_password_a_parser_cuts_short_is_hidden_whole() {
+    for raw in [
+        "https://bob:pa/ss@gw.example",
+        "https://bob:p#ss@gw.example/v1",
+        "https://bob:p?ss@gw.example",
+        "https://bob:pa\\ss@gw.example",
+    ] {
+        assert_eq!(check_base_url(raw), Err(BaseUrlError::Userinfo), "{raw}");
+        let quoted = quoted_url(raw);
+        assert!(
+            !quoted.contains("ss@") && !quoted.contains("bob"),
+            "{raw}: {quoted}"
+        );
+        assert!(
+            quoted.starts_with("https://[redacted]@gw.example"),
+            "{quoted}"
+        );
+        let error = checked_url("base URL", raw, None).expect_err("refused");
+        assert!(!error.to_string().contains("bob"), "{error}");
+    }
+}
