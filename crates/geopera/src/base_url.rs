@@ -87,7 +87,8 @@ pub fn base_url_ends_in_version(base_url: &str) -> bool {
 /// to a host other than this machine. The client builder warns of it in the log, and a
 /// program that takes base URLs from its users can say so in its own words. Not refused: a
 /// tunnel or a proxy on the way may make it safe, which the SDK cannot see, and the emulator
-/// and test servers speak plain `http` on loopback, where nothing crosses the network.
+/// and test servers speak plain `http` on loopback, where nothing crosses the network (unless
+/// a proxy variable takes such calls to a proxy, which a client warns of when it is built).
 ///
 /// ```
 /// assert!(geopera::base_url_in_clear_text("http://10.0.0.7:8787"));

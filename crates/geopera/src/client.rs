@@ -911,6 +911,11 @@ impl<C> ClientBuilder<C> {
         }
         if self.config.credentials.is_some() {
             warn_if_cleartext(&base_url);
+            let follows_variables =
+                self.config.proxy.is_none() && self.config.transport.system_proxy;
+            if follows_variables {
+                warn_if_proxied_in_clear_text(&base_url);
+            }
         }
         for cookie in &self.config.cookies {
             validate_cookie(cookie)?;
@@ -1173,6 +1178,23 @@ fn warn_if_cleartext(base_url: &str) {
             base_url = %without_userinfo(base_url),
             "the client's credential goes in clear text: its base URL is plain http to \
              another machine"
+        );
+    }
+}
+
+/// Warns when a proxy variable takes the client's plain-http calls, to loopback too
+/// ([`crate::proxy_env::takes_in_clear_text`]): its credential then goes in clear text to the
+/// proxy, and the calls to the proxy's own loopback, not this machine's.
+fn warn_if_proxied_in_clear_text(base_url: &str) {
+    if let Some(variable) =
+        crate::proxy_env::takes_in_clear_text(base_url, |name| std::env::var_os(name))
+    {
+        tracing::warn!(
+            base_url = %without_userinfo(base_url),
+            variable,
+            "the client's credential goes in clear text to the proxy {variable} names: its \
+             base URL is plain http and NO_PROXY does not name its host; list the host in \
+             NO_PROXY, or call no_proxy() on the builder"
         );
     }
 }

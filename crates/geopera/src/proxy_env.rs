@@ -45,6 +45,35 @@ pub(crate) fn unreadable(lookup: impl Fn(&str) -> Option<OsString>) -> Option<&'
         .map(|(name, _)| name)
 }
 
+/// The proxy variable that would carry a call to `url`, a plain-http URL, through a proxy
+/// (`HTTP_PROXY` or `ALL_PROXY`, or their lower-case forms, as `lookup` reads them), unless
+/// `NO_PROXY` names its host: such a call goes to the proxy in clear text, credentials and
+/// all, though its host is this machine's own loopback. `None` for an `https` URL (tunnelled),
+/// or when no proxy takes it.
+pub(crate) fn takes_in_clear_text(
+    url: &str,
+    lookup: impl Fn(&str) -> Option<OsString>,
+) -> Option<&'static str> {
+    let uri = url.parse::<http::Uri>().ok()?;
+    if uri.scheme_str() != Some("http") || lookup("REQUEST_METHOD").is_some() {
+        return None;
+    }
+    let first_set = |pair: [&'static str; 2]| {
+        pair.iter()
+            .find_map(|name| Some((*name, lookup(name)?.into_string().ok()?)))
+            .filter(|(_, value)| !value.is_empty())
+    };
+    let (http, all) = (first_set(HTTP), first_set(ALL));
+    let no = first_set(["NO_PROXY", "no_proxy"]).map(|(_, value)| value);
+    let matcher = hyper_util::client::proxy::matcher::Matcher::builder()
+        .http(http.as_ref().map_or("", |(_, value)| value.as_str()))
+        .all(all.as_ref().map_or("", |(_, value)| value.as_str()))
+        .no(no.unwrap_or_default())
+        .build();
+    matcher.intercept(&uri)?;
+    http.or(all).map(|(name, _)| name)
+}
+
 /// Whether `value` names a proxy: `[scheme://][user[:password]@]host[:port]`, with a path
 /// allowed and ignored.
 fn is_proxy_url(value: &str) -> bool {

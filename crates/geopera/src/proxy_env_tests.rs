@@ -98,3 +98,52 @@ fn a_value_that_is_not_utf8_names_its_variable() {
         Some("HTTPS_PROXY")
     );
 }
+
+/// A plain-http call, though to this machine's loopback, goes through the proxy `HTTP_PROXY`
+/// (or `ALL_PROXY`) names unless `NO_PROXY` names its host: in clear text to the proxy.
+#[test]
+fn a_plain_http_call_a_proxy_variable_takes_is_told() {
+    let taken = |url: &str, vars: &[(&str, &str)]| {
+        let vars: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).into()))
+            .collect();
+        takes_in_clear_text(url, |name| vars.get(name).cloned())
+    };
+    let proxy = "http://proxy.corp:3128";
+    for url in [
+        "http://127.0.0.1:8787",
+        "http://[::1]:8787",
+        "http://localhost:8787",
+    ] {
+        assert_eq!(
+            taken(url, &[("HTTP_PROXY", proxy)]),
+            Some("HTTP_PROXY"),
+            "{url}"
+        );
+        assert_eq!(
+            taken(url, &[("all_proxy", proxy)]),
+            Some("all_proxy"),
+            "{url}"
+        );
+        assert_eq!(taken(url, &[]), None, "{url}");
+        assert_eq!(
+            taken(url, &[("HTTPS_PROXY", proxy)]),
+            None,
+            "{url}: https only"
+        );
+    }
+    let listed = [("HTTP_PROXY", proxy), ("NO_PROXY", "127.0.0.1,localhost")];
+    assert_eq!(taken("http://127.0.0.1:8787", &listed), None);
+    assert_eq!(
+        taken("https://127.0.0.1:8787", &[("ALL_PROXY", proxy)]),
+        None,
+        "tunnelled"
+    );
+    let cgi = [("HTTP_PROXY", proxy), ("REQUEST_METHOD", "GET")];
+    assert_eq!(
+        taken("http://127.0.0.1:8787", &cgi),
+        None,
+        "followed by none"
+    );
+}

@@ -195,6 +195,7 @@ impl LocalBudget {
     /// Counts a call of `class` granted elsewhere (by a shared budget this one stands in for
     /// when that cannot answer), in the window of now: falling back within the window, this
     /// one then knows what was already spent of it.
+    #[cfg(feature = "redis")]
     pub(crate) fn count_now(&self, class: RateClass) {
         let index = unix_millis() / self.window_ms;
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
