@@ -240,7 +240,8 @@
 //! holds at most that many, each until its timeouts. The `geopera-emulator` binary raises its
 //! open-file limit as far as the cap and 256 descriptors of its own need, and where the hard
 //! limit has no room, lowers the cap to fit and says so, so that connections can never take
-//! the descriptors its state file and webhook deliveries need; a process embedding the
+//! the descriptors its state file and webhook deliveries need (deliveries keep no idle
+//! connection, so they hold a descriptor only while they run); a process embedding the
 //! library keeps its own limits, and a cap that fits them is its to choose.
 //!
 //! Not covered: a request hyper cannot parse at all (a broken request line, say) gets

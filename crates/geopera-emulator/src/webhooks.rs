@@ -790,6 +790,10 @@ pub fn client(allow_local: bool) -> reqwest::Result<reqwest::Client> {
         .redirect(reqwest::redirect::Policy::none())
         .timeout(DELIVERY_TIMEOUT)
         .connect_timeout(DELIVERY_TIMEOUT)
+        // No idle connection is kept: receivers are many and each is delivered to seldom,
+        // and kept sockets (90 s each, without bound) would take descriptors the state file
+        // needs; a delivery holds one only while it runs.
+        .pool_max_idle_per_host(0)
         .no_proxy()
         .user_agent(concat!(
             "geopera-emulator-webhooks/",
