@@ -169,9 +169,11 @@ pub(crate) fn carries_userinfo(url: &url::Url) -> bool {
 /// assert_eq!(geopera::quoted_url("https://host/v1#top"), "https://host/v1#[redacted]");
 /// ```
 pub fn quoted_url(raw: &str) -> String {
+    // A URL that parses with a user name or password may have been cut short by one
+    // (`https://bob:p@ss/word@host` parses as host `ss`): all up to the last `@` is hidden.
     let mut shown = match url::Url::parse(raw) {
-        Ok(_) => without_userinfo(raw),
-        Err(_) => unparsed_without_userinfo(raw),
+        Ok(url) if !carries_userinfo(&url) => without_userinfo(raw),
+        _ => unparsed_without_userinfo(raw),
     };
     if let Some(at) = shown.find(['?', '#']) {
         shown.truncate(at + 1);

@@ -73,6 +73,9 @@ fn a_password_a_parser_cuts_short_is_hidden_whole() {
         "https://bob:p#ss@gw.example/v1",
         "https://bob:p?ss@gw.example",
         "https://bob:pa\\ss@gw.example",
+        // These parse, with a password cut short and the rest in the host or path.
+        "https://bob:p@ss/word@gw.example",
+        "https://bob:p@ss?word@gw.example",
     ] {
         assert_eq!(check_base_url(raw), Err(BaseUrlError::Userinfo), "{raw}");
         let quoted = quoted_url(raw);
