@@ -759,9 +759,10 @@ impl<C> ClientBuilder<C> {
     /// (and lower-case forms), unless [`no_proxy`](Self::no_proxy) is set or the program runs
     /// as CGI (`REQUEST_METHOD` set: a request could have set them). One of the first three
     /// set to something that is no proxy URL (a stray space, a port past 65535, bytes that
-    /// are not UTF-8, a scheme other than `http` or `https`: SOCKS is not built in) fails
-    /// [`build`], naming the variable: reqwest would pass over it, and calls would go around
-    /// the proxy.
+    /// are not UTF-8, a scheme other than `http`, `https` or `socks*`) fails [`build`], naming
+    /// the variable: reqwest would pass over it, and calls would go around the proxy. So does
+    /// a SOCKS proxy that calls to the base URL would go through: the SDK does not speak
+    /// SOCKS.
     ///
     /// [`build`]: ClientBuilder::build
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
@@ -909,10 +910,23 @@ impl<C> ClientBuilder<C> {
         if let Some(credential) = &fixed {
             credential.header()?;
         }
+        // A client of the caller's own follows whatever proxies it was built with.
+        let follows_variables = self.config.http.is_none()
+            && self.config.proxy.is_none()
+            && self.config.transport.system_proxy;
+        if follows_variables {
+            let socks =
+                crate::proxy_env::takes_through_socks(&base_url, |name| std::env::var_os(name));
+            if let Some(variable) = socks {
+                return Err(Error::config(format!(
+                    "the proxy variable {variable} sends calls to the base URL through a SOCKS \
+                     proxy, which this SDK does not speak; name an HTTP proxy, list the host in \
+                     NO_PROXY, or call no_proxy() on the builder"
+                )));
+            }
+        }
         if self.config.credentials.is_some() {
             warn_if_cleartext(&base_url);
-            let follows_variables =
-                self.config.proxy.is_none() && self.config.transport.system_proxy;
             if follows_variables {
                 warn_if_proxied_in_clear_text(&base_url);
             }

@@ -15,10 +15,8 @@ const HTTP: [&str; 2] = ["HTTP_PROXY", "http_proxy"];
 const HTTPS: [&str; 2] = ["HTTPS_PROXY", "https_proxy"];
 const ALL: [&str; 2] = ["ALL_PROXY", "all_proxy"];
 
-/// The schemes a proxy URL may have; none is `http`. No `socks*`: reqwest speaks SOCKS only
-/// with a feature this crate leaves off, and without it takes a SOCKS proxy for an HTTP one
-/// (a plain-HTTP call, credentials and all, written in clear text to the SOCKS port).
-const SCHEMES: [&str; 2] = ["http", "https"];
+/// The schemes a proxy URL may have; none is `http`.
+const SCHEMES: [&str; 6] = ["http", "https", "socks4", "socks4a", "socks5", "socks5h"];
 
 /// The first proxy variable that is set to something other than a proxy URL where reqwest
 /// would have read it, with `lookup` reading the environment: `HTTP_PROXY` and `HTTPS_PROXY`
@@ -54,8 +52,34 @@ pub(crate) fn takes_in_clear_text(
     url: &str,
     lookup: impl Fn(&str) -> Option<OsString>,
 ) -> Option<&'static str> {
+    let (name, _) = proxy_for(url, lookup).filter(|_| url.starts_with("http:"))?;
+    Some(name)
+}
+
+/// The proxy variable that would send calls to `url` through a SOCKS proxy, as `lookup` reads
+/// the variables: reqwest speaks SOCKS only with a feature this crate leaves off, and without
+/// it takes a SOCKS proxy for an HTTP one (refusing an `https` call as unreachable, writing a
+/// plain-http one, credentials and all, in clear text to the SOCKS port). A SOCKS proxy the
+/// calls do not go through (`NO_PROXY` names the host) is no matter.
+pub(crate) fn takes_through_socks(
+    url: &str,
+    lookup: impl Fn(&str) -> Option<OsString>,
+) -> Option<&'static str> {
+    let (name, proxy) = proxy_for(url, lookup)?;
+    proxy
+        .scheme_str()
+        .is_some_and(|scheme| scheme.starts_with("socks"))
+        .then_some(name)
+}
+
+/// The variable naming the proxy calls to `url` go through, and that proxy, as reqwest's
+/// matcher reads the variables `lookup` gives (`NO_PROXY` and CGI included).
+fn proxy_for(
+    url: &str,
+    lookup: impl Fn(&str) -> Option<OsString>,
+) -> Option<(&'static str, http::Uri)> {
     let uri = url.parse::<http::Uri>().ok()?;
-    if uri.scheme_str() != Some("http") || lookup("REQUEST_METHOD").is_some() {
+    if lookup("REQUEST_METHOD").is_some() {
         return None;
     }
     let first_set = |pair: [&'static str; 2]| {
@@ -63,15 +87,23 @@ pub(crate) fn takes_in_clear_text(
             .find_map(|name| Some((*name, lookup(name)?.into_string().ok()?)))
             .filter(|(_, value)| !value.is_empty())
     };
-    let (http, all) = (first_set(HTTP), first_set(ALL));
+    let (http, https, all) = (first_set(HTTP), first_set(HTTPS), first_set(ALL));
     let no = first_set(["NO_PROXY", "no_proxy"]).map(|(_, value)| value);
+    let value = |set: &Option<(&str, String)>| set.as_ref().map(|(_, v)| v.clone());
     let matcher = hyper_util::client::proxy::matcher::Matcher::builder()
-        .http(http.as_ref().map_or("", |(_, value)| value.as_str()))
-        .all(all.as_ref().map_or("", |(_, value)| value.as_str()))
+        .http(value(&http).unwrap_or_default())
+        .https(value(&https).unwrap_or_default())
+        .all(value(&all).unwrap_or_default())
         .no(no.unwrap_or_default())
         .build();
-    matcher.intercept(&uri)?;
-    http.or(all).map(|(name, _)| name)
+    let proxy = matcher.intercept(&uri)?.uri().clone();
+    let own = if uri.scheme_str() == Some("https") {
+        https
+    } else {
+        http
+    };
+    let (name, _) = own.or(all)?;
+    Some((name, proxy))
 }
 
 /// Whether `value` names a proxy: `[scheme://][user[:password]@]host[:port]`, with a path

@@ -20,6 +20,7 @@ fn proxy_urls_reqwest_follows_pass() {
         "http://bob:s3cret@127.0.0.1:3128",
         "http://bob@127.0.0.1:3128/ignored/path",
         "http://[::1]:3128",
+        "socks5h://127.0.0.1:1080",
     ] {
         assert_eq!(first_unreadable(&[("HTTPS_PROXY", url)]), None, "{url}");
     }
@@ -39,10 +40,6 @@ fn what_reqwest_would_pass_over_names_its_variable() {
         "http://[bad:1",
         "http://127.0.0.1:99999",
         "ftp://127.0.0.1:21",
-        // No SOCKS without reqwest's `socks` feature: it would be spoken to as HTTP.
-        "socks5h://127.0.0.1:1080",
-        "socks5://127.0.0.1:1080",
-        "socks4://127.0.0.1:1080",
         "/just/a/path",
     ] {
         assert_eq!(
@@ -146,4 +143,36 @@ fn a_plain_http_call_a_proxy_variable_takes_is_told() {
         None,
         "followed by none"
     );
+}
+
+/// A SOCKS proxy the calls would go through is named, the client cannot speak to it; one
+/// `NO_PROXY` keeps them from is no matter (an `ssh -D` proxy for other hosts).
+#[test]
+fn a_socks_proxy_the_calls_go_through_is_named() {
+    let through = |url: &str, vars: &[(&str, &str)]| {
+        let vars: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).into()))
+            .collect();
+        takes_through_socks(url, |name| vars.get(name).cloned())
+    };
+    let socks = "socks5h://127.0.0.1:1080";
+    let api = "https://api.geopera.example";
+    assert_eq!(through(api, &[("ALL_PROXY", socks)]), Some("ALL_PROXY"));
+    assert_eq!(through(api, &[("https_proxy", socks)]), Some("https_proxy"));
+    assert_eq!(
+        through("http://127.0.0.1:8787", &[("all_proxy", socks)]),
+        Some("all_proxy")
+    );
+    let kept_out = [
+        ("ALL_PROXY", socks),
+        ("NO_PROXY", "127.0.0.1,api.geopera.example"),
+    ];
+    assert_eq!(through(api, &kept_out), None);
+    assert_eq!(through("http://127.0.0.1:8787", &kept_out), None);
+    let http_proxy = [
+        ("HTTPS_PROXY", "http://proxy.corp:3128"),
+        ("ALL_PROXY", socks),
+    ];
+    assert_eq!(through(api, &http_proxy), None, "HTTPS_PROXY comes first");
 }
