@@ -523,6 +523,7 @@ fn main() -> ExitCode {
             ExitCode::from(failure.code)
         }
     };
+    OUTCOME_SAID.store(true, Ordering::SeqCst);
     // Said first, then: a blocking task nobody waits for any more, a name lookup abandoned by
     // an interrupted or timed-out call above all, would hold the exit until the resolver gives
     // up (tens of seconds on a network whose DNS does not answer); a file write still under
@@ -851,6 +852,10 @@ async fn interrupted() {
 /// program), which [`interrupted`] cannot end while it runs: such work checks it and stops.
 pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// Set once the command has said how it ended, before the runtime waits for work it left
+/// behind ([`ABANDONED_WORK_GRACE`]).
+static OUTCOME_SAID: AtomicBool = AtomicBool::new(false);
+
 /// How long the command's runtime waits, once the command has ended, for blocking work it
 /// left behind.
 const ABANDONED_WORK_GRACE: Duration = Duration::from_secs(1);
@@ -887,13 +892,16 @@ fn exit_stuck_writing() -> ! {
     unechoed::restore_on_interrupt();
     files::remove_partial();
     let (said, saying) = std::sync::mpsc::channel();
-    let mut message = interrupted_message();
-    if upload::ENDS_ITSELF_ON_INTERRUPT.load(Ordering::SeqCst) {
-        message.push_str(
-            "\nthe upload was releasing its reserved space when it was ended; it may still be \
-             reserved: release it with 'geopera uploads fail --upload-id=ID --error-message \
-             cancelled'",
-        );
+    // Once the command has said how it ended, a second Ctrl-C in the moment after (given to
+    // work it abandoned) only ends it: saying it all again would repeat the advice.
+    let mut message = if OUTCOME_SAID.load(Ordering::SeqCst) {
+        Failure::interrupted().message
+    } else {
+        interrupted_message()
+    };
+    if let Some(advice) = upload::release_cut_short() {
+        message.push('\n');
+        message.push_str(&advice);
     }
     let speaker = std::thread::Builder::new().spawn(move || {
         for line in message.lines() {

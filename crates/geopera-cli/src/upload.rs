@@ -185,6 +185,7 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
             tokio::time::sleep(INTERRUPT_CHECK).await;
         }
     });
+    let _ = OPTIONS.set(target.options());
     ENDS_ITSELF_ON_INTERRUPT.store(true, Ordering::SeqCst);
     let result = upload.send(&client).await;
     ENDS_ITSELF_ON_INTERRUPT.store(false, Ordering::SeqCst);
@@ -300,6 +301,24 @@ const INTERRUPT_CHECK: Duration = Duration::from_millis(20);
 /// end on its own, reservation released and the release reported, rather than dropping it
 /// (a dropped upload still releases, on a task whose outcome nobody hears).
 pub(crate) static ENDS_ITSELF_ON_INTERRUPT: AtomicBool = AtomicBool::new(false);
+
+/// The options that reach the upload's API (`--profile`, `--api-url`), for advice given where
+/// the target is out of reach.
+static OPTIONS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// What a command ended by a second Ctrl-C says of an upload it cut short while the upload
+/// was ending itself, releasing its reserved space: that it may still be reserved, and how to
+/// release it.
+pub(crate) fn release_cut_short() -> Option<String> {
+    ENDS_ITSELF_ON_INTERRUPT.load(Ordering::SeqCst).then(|| {
+        let options = OPTIONS.get().map_or("", String::as_str);
+        format!(
+            "the upload was releasing its reserved space when it was ended; it may still be \
+             reserved: release it with 'geopera{options} uploads fail --upload-id=ID \
+             --error-message cancelled'"
+        )
+    })
+}
 
 /// The report of a failed upload: what failed, and whether the quota it had reserved was
 /// released (so the user knows whether to run `uploads fail` themselves). What went wrong with
