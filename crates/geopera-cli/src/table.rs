@@ -9,8 +9,10 @@
 use crate::ordered::Ordered;
 
 /// Members that commonly hold the list of an answer, in the order they are looked for: the
-/// names the SDK's page walk tries, in its order, so that `--all` and a table find the same
-/// rows, then the lists of orders and jobs, which a walk finds as a page's only list.
+/// names the SDK's page walk tries, in its order, then the lists of orders and jobs, which a
+/// walk finds as a page's only list. A table takes the first of them that holds rows, where a
+/// walk takes the first that is a list: for a page with an empty list before a filled one
+/// (`{"data": [], "subscriptions": [...]}`), the table shows rows `--all` does not.
 fn list_keys() -> impl Iterator<Item = &'static str> {
     geopera::PAGE_ITEM_FIELDS
         .iter()
