@@ -128,6 +128,9 @@ async fn move_clock(
     let change = ApiJson::<ClockMove>::parse(&headers, &body)?
         .ok_or_else(|| ApiError::invalid(&[], "send advance_seconds or set_unix_seconds"))?;
     let past_the_end = || format!("the clock cannot go past {MAX_DATE} ({MAX_UNIX_SECS})");
+    // Written to the state file before it is answered, as any change is: a move only a clean
+    // stop wrote was lost to a crash, and what it had ended (an order fulfilled) opened again.
+    let lane = shared.lane().await?;
     match (change.advance_seconds, change.set_unix_seconds) {
         (Some(secs), None) if secs > MAX_ADVANCE_SECS => {
             return Err(ApiError::invalid(
@@ -159,6 +162,7 @@ async fn move_clock(
             ))
         }
     }
+    shared.persist(&lane)?;
     Ok(clock_reading(&shared))
 }
 

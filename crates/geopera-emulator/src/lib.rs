@@ -343,7 +343,7 @@
 //! | request | answer |
 //! |---|---|
 //! | `GET /_emulator/clock` | `{"unix_seconds", "unix_millis"}` |
-//! | `POST /_emulator/clock` `{"advance_seconds": N}` (up to ten years) or `{"set_unix_seconds": T}` | the new reading; 422 for a reading before 1970 or after 9899-12-31T23:59:59Z (a century is left for the lifetimes added to it) |
+//! | `POST /_emulator/clock` `{"advance_seconds": N}` (up to ten years) or `{"set_unix_seconds": T}` | the new reading, written to the state file (if any) before it is answered (503 when it cannot be); 422 for a reading before 1970 or after 9899-12-31T23:59:59Z (a century is left for the lifetimes added to it) |
 //! | `POST /_emulator/device/approve` `{"user_code", "username"?}` (default `admin`) | `{"user_code", "state": "approved"}`; 404 when no login waits for it |
 //! | `POST /_emulator/device/deny` `{"user_code"}` | `{"user_code", "state": "denied"}`; 404 likewise |
 //! | `GET /_emulator/oidc/counters` | [`OidcCounters`] plus `live_sessions` and `pending_device_logins` |

@@ -97,6 +97,40 @@ fn a_ticking_clock_moved_ahead_stays_ahead_across_a_restart() {
     );
 }
 
+/// A move of the clock through the control endpoint is in the state file once answered, as
+/// any change is: a crash before a clean stop no longer takes the emulator back to before it.
+#[test]
+fn a_clock_moved_through_the_control_endpoint_is_written_at_once() {
+    let file = TempFile::new("clock-move");
+    let clock = ManualClock::new();
+    let api = Api::with(
+        Emulator::builder()
+            .seed(6)
+            .rate_limits(RateLimits::off())
+            .clock(clock.clone())
+            .control(true)
+            .state_file(&file.0),
+    );
+    let moved = api
+        .http
+        .post(format!("{}/_emulator/clock", api.emu.base_url()))
+        .json(&json!({"advance_seconds": 3600}))
+        .send()
+        .expect("the clock moves");
+    assert_eq!(moved.status(), 200);
+    let now_ms = clock.now_millis();
+    let written =
+        rusqlite::Connection::open_with_flags(&file.0, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|db| {
+                db.query_row("SELECT value FROM meta WHERE key = 'clock_ms'", [], |row| {
+                    row.get::<_, String>(0)
+                })
+            })
+            .expect("the file's clock");
+    assert_eq!(written.parse::<i64>().ok(), Some(now_ms), "{written}");
+    drop(api);
+}
+
 /// A ticking clock moved to the latest reading the control endpoint allows goes on ticking
 /// past it; the file it then writes is one the emulator resumes from.
 #[test]
