@@ -865,7 +865,10 @@ fn print_result(result: &str, settings: &Settings) -> Outcome {
 /// Prints one document as `--output` asks.
 fn print_one(checked: json::Checked<'_>, settings: &Settings) -> Outcome {
     let formatted = match settings.output {
-        Output::Json => checked.indent(crate::paint::stdout()),
+        Output::Json => {
+            checked.indent_into(crate::paint::stdout(), print_piece)?;
+            return print_piece("\n");
+        }
         Output::Ndjson => checked.compact(),
         Output::Table | Output::Yaml => {
             let (value, repeated) = crate::ordered::Ordered::parse(checked.text())
@@ -1048,7 +1051,17 @@ fn is_ndjson(response: &Answer) -> bool {
 /// Writes `text` and a newline to stdout. A closed pipe (`| head`) ends the command quietly
 /// ([`Failure::stdout_closed`]), so callers that print in a loop stop there.
 pub(crate) fn print(text: &str) -> Outcome {
-    match write_stdout(&[text.as_bytes(), b"\n"]) {
+    written(write_stdout(&[text.as_bytes(), b"\n"]))
+}
+
+/// Prints a piece of a document laid out a piece at a time, without a line break of its own.
+fn print_piece(piece: &str) -> Outcome {
+    written(write_stdout(&[piece.as_bytes()]))
+}
+
+/// What a write to stdout comes to: a reader that left is a quiet stop.
+fn written(result: std::io::Result<()>) -> Outcome {
+    match result {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::stdout_closed()),
         Err(e) => Err(Failure::other(format!("cannot write the answer: {e}"))),

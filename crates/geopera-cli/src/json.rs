@@ -116,16 +116,44 @@ impl<'a> Checked<'a> {
     /// C0 ones) and bidirectional formatting characters are written as `\u` escapes, the
     /// same string, so that a terminal never takes them for the start of an escape sequence
     /// or reorders the text around them ([`crate::paint::steers`]).
+    #[cfg(test)]
     pub(crate) fn indent(self, colour: bool) -> String {
+        let mut whole = String::new();
+        let written: Result<(), std::convert::Infallible> = self.indent_into(colour, |piece| {
+            whole.push_str(piece);
+            Ok(())
+        });
+        match written {
+            Ok(()) => whole,
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`indent`](Self::indent), handed to `write` a piece at a time as it is laid out: the
+    /// indentation writes the depth on every line, so a document nested deep with many short
+    /// members comes out over a hundred times its size (gigabytes for an answer of 64 MiB),
+    /// which must never be held whole.
+    pub(crate) fn indent_into<E>(
+        self,
+        colour: bool,
+        mut write: impl FnMut(&str) -> Result<(), E>,
+    ) -> Result<(), E> {
         use crate::paint;
 
+        /// How much is laid out before it is handed on.
+        const PIECE: usize = 1 << 20;
+
         let text = self.0;
-        let mut out = String::with_capacity(text.len() + text.len() / 4);
+        let mut out = String::with_capacity(PIECE.min(text.len() + text.len() / 4) + 256);
         let mut depth = 0usize;
         let mut chars = text.chars().peekable();
         let mut token = String::new();
         while let Some(c) = chars.next() {
             crate::stop_if_interrupted();
+            if out.len() >= PIECE {
+                write(&out)?;
+                out.clear();
+            }
             match c {
                 '"' => {
                     token.clear();
@@ -186,7 +214,7 @@ impl<'a> Checked<'a> {
                 }
             }
         }
-        out
+        write(&out)
     }
 
     /// The document on one line (for NDJSON), keeping every token as written (control

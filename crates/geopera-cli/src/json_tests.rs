@@ -149,3 +149,38 @@ fn numbers_and_brackets_inside_strings_are_text() {
     assert!(!too_deep(&nested_in_text));
     assert!(too_deep(&"[".repeat(DEPTH_LIMIT)));
 }
+
+/// A document nested deep with many short members comes out over a hundred times its size
+/// indented: it is handed on a piece at a time, never held whole.
+#[test]
+fn a_deep_document_is_indented_a_piece_at_a_time() {
+    let text = format!(
+        "{}{}0{}",
+        "[".repeat(127),
+        "0,".repeat(100_000),
+        "]".repeat(127)
+    );
+    let checked = Checked::new(&text).expect("within the depth");
+    let (mut largest, mut total, mut pieces) = (0, 0, 0);
+    let written: Result<(), ()> = checked.indent_into(false, |piece| {
+        largest = largest.max(piece.len());
+        total += piece.len();
+        pieces += 1;
+        Ok(())
+    });
+    assert!(written.is_ok());
+    assert!(
+        total > 100 * text.len(),
+        "{total} bytes from {}",
+        text.len()
+    );
+    assert!(pieces > 10, "{pieces} pieces");
+    assert!(largest < 2 << 20, "a piece of {largest} bytes");
+    assert_eq!(
+        total,
+        Checked::new(&text)
+            .expect("within the depth")
+            .indent(false)
+            .len()
+    );
+}
