@@ -491,7 +491,8 @@ impl Inner {
         self.oidc.access = Tracked::restored(snapshot.access);
         self.oidc.purge(now_ms);
         self.webhooks.subscriptions = snapshot.subscriptions;
-        self.webhooks.restore_outbox(snapshot.outbox);
+        self.webhooks
+            .restore_outbox(snapshot.outbox, snapshot.outbox_next_seq);
         self.webhooks.swept_to = snapshot.swept_to.or(self.webhooks.swept_to);
         self.resources = Resources::restored(snapshot.resources);
         // Sizes measured on what was undone would be too large.

@@ -172,6 +172,9 @@ pub(crate) struct Snapshot {
     pub access: HashMap<TokenDigest, Access>,
     pub subscriptions: HashMap<String, Subscription>,
     pub outbox: VecDeque<Pending>,
+    /// One past the largest `seq` of the outbox's rows, those passed over as unreadable
+    /// included: a delivery queued after the restart must not take one's row.
+    pub outbox_next_seq: u64,
     pub swept_to: Option<i64>,
     pub resources: Vec<Resource>,
     /// The emulator's time when the file was last written, in Unix milliseconds.
@@ -1376,11 +1379,15 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
         }
     }
     let mut outbox = VecDeque::new();
+    let mut outbox_next_seq = 0;
     let mut query = connection.prepare("SELECT seq, record FROM outbox ORDER BY seq")?;
     let mut rows = query.query([])?;
     while let Some(row) = rows.next()? {
         let text: String = row.get("record")?;
         let seq: i64 = row.get("seq")?;
+        if let Ok(taken) = u64::try_from(seq) {
+            outbox_next_seq = outbox_next_seq.max(taken.min(MAX_SEQ).saturating_add(1));
+        }
         let place = || format!("outbox.record of delivery {seq}");
         let Some(mut pending) = record::<Pending>(&text, place)? else {
             continue;
@@ -1409,6 +1416,7 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
     Ok(Snapshot {
         subscriptions,
         outbox,
+        outbox_next_seq,
         resources,
         swept_to: None,
         clock_ms: None,

@@ -317,3 +317,26 @@ fn a_write_upserts_changed_orders_and_deletes_retired_ones() {
     let orders = read_back(&file).orders;
     assert_eq!(orders.keys().collect::<Vec<_>>(), ["ord_a"]);
 }
+
+/// A delivery row passed over as unreadable (another version's shape, an edit) keeps its
+/// number from the next delivery queued, whose row would otherwise replace it.
+#[test]
+fn an_unreadable_outbox_row_keeps_its_sequence_number() {
+    let file = TempFile::new("outbox-seq");
+    drop(Store::open(&file.0, 5).expect("a new file"));
+    {
+        let edited = Connection::open(&file.0).expect("open");
+        edited
+            .execute(
+                "INSERT INTO meta VALUES ('seed', '5'), ('rng_state', '77')",
+                [],
+            )
+            .expect("meta");
+        edited
+            .execute("INSERT INTO outbox VALUES (8, '{\"x\":1}')", [])
+            .expect("a row of another shape");
+    }
+    let snapshot = read_back(&file);
+    assert!(snapshot.outbox.is_empty(), "passed over");
+    assert_eq!(snapshot.outbox_next_seq, 9);
+}

@@ -260,8 +260,10 @@ impl Webhooks {
     /// drain would send it again while the first attempt is still out. A mark on a delivery
     /// the file does not hold goes, as its `seq` may now be given to another; that attempt's
     /// outcome is then not applied.
-    pub(crate) fn restore_outbox(&mut self, outbox: VecDeque<Pending>) {
-        self.next_seq = outbox.back().map_or(0, |last| last.seq + 1);
+    /// `next_seq` is one past the largest `seq` the file's outbox holds, a row passed over
+    /// as unreadable included, whose row a new delivery would otherwise replace.
+    pub(crate) fn restore_outbox(&mut self, outbox: VecDeque<Pending>, next_seq: u64) {
+        self.next_seq = outbox.back().map_or(0, |last| last.seq + 1).max(next_seq);
         self.outbox = outbox;
         self.outbox_changes = Changes::tracked();
         let Webhooks {

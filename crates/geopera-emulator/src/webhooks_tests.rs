@@ -180,12 +180,20 @@ fn queued_deliveries_are_numbered_in_order_and_their_changes_noted() {
     // Restored from a file, numbering goes on after its last delivery.
     let outbox = webhooks.outbox.clone();
     let mut restored = Webhooks::default();
-    restored.restore_outbox(outbox);
+    restored.restore_outbox(outbox.clone(), 0);
     restored
         .subscriptions
         .insert("sub_a".to_owned(), subscription("sub_a", "org_a"));
     restored.enqueue(delivery(3, "sub_a"));
     assert_eq!(restored.outbox.back().map(|p| p.seq), Some(3));
+    // Past a row of the file that was passed over as unreadable, not onto it.
+    let mut past_unread = Webhooks::default();
+    past_unread.restore_outbox(outbox, 9);
+    past_unread
+        .subscriptions
+        .insert("sub_a".to_owned(), subscription("sub_a", "org_a"));
+    past_unread.enqueue(delivery(3, "sub_a"));
+    assert_eq!(past_unread.outbox.back().map(|p| p.seq), Some(9));
     assert_eq!(
         restored
             .outbox_changes
