@@ -145,6 +145,17 @@ impl ManualClock {
             .store(target.saturating_sub(self.base_millis()), Ordering::SeqCst);
     }
 
+    /// What the clock is moved by from its base, for [`restore_offset`](Self::restore_offset).
+    pub(crate) fn offset(&self) -> i64 {
+        self.inner.offset_ms.load(Ordering::SeqCst)
+    }
+
+    /// Puts back an offset [`offset`](Self::offset) read: a move that could not be kept is
+    /// undone, a ticking clock keeping the time that passed meanwhile.
+    pub(crate) fn restore_offset(&self, offset: i64) {
+        self.inner.offset_ms.store(offset, Ordering::SeqCst);
+    }
+
     /// Seconds left until the current minute ends (1..=60), as `Retry-After` reports it.
     pub fn secs_to_minute_end(&self) -> i64 {
         let minute = crate::limits::millis(geopera_types::RateClass::WINDOW);

@@ -131,6 +131,7 @@ async fn move_clock(
     // Written to the state file before it is answered, as any change is: a move only a clean
     // stop wrote was lost to a crash, and what it had ended (an order fulfilled) opened again.
     let lane = shared.lane().await?;
+    let before = shared.clock.offset();
     match (change.advance_seconds, change.set_unix_seconds) {
         (Some(secs), None) if secs > MAX_ADVANCE_SECS => {
             return Err(ApiError::invalid(
@@ -162,7 +163,11 @@ async fn move_clock(
             ))
         }
     }
-    shared.persist(&lane)?;
+    if let Err(unkept) = shared.persist(&lane) {
+        // Answered as undone, it is: a retry must not move the clock twice.
+        shared.clock.restore_offset(before);
+        return Err(unkept);
+    }
     Ok(clock_reading(&shared))
 }
 

@@ -1385,8 +1385,9 @@ fn read_rows(connection: &Connection, rng_state: u64, path: &Path) -> Result<Sna
     while let Some(row) = rows.next()? {
         let text: String = row.get("record")?;
         let seq: i64 = row.get("seq")?;
-        if let Ok(taken) = u64::try_from(seq) {
-            outbox_next_seq = outbox_next_seq.max(taken.min(MAX_SEQ).saturating_add(1));
+        // A number past the largest one is passed over below and never given again.
+        if let Some(taken) = u64::try_from(seq).ok().filter(|seq| *seq <= MAX_SEQ) {
+            outbox_next_seq = outbox_next_seq.max(taken + 1);
         }
         let place = || format!("outbox.record of delivery {seq}");
         let Some(mut pending) = record::<Pending>(&text, place)? else {

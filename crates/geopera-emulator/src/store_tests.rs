@@ -335,8 +335,17 @@ fn an_unreadable_outbox_row_keeps_its_sequence_number() {
         edited
             .execute("INSERT INTO outbox VALUES (8, '{\"x\":1}')", [])
             .expect("a row of another shape");
+        edited
+            .execute(
+                "INSERT INTO outbox VALUES (?1, '{\"x\":1}')",
+                [i64::try_from(MAX_SEQ + 5).expect("fits")],
+            )
+            .expect("a row numbered past the largest number");
     }
     let snapshot = read_back(&file);
     assert!(snapshot.outbox.is_empty(), "passed over");
-    assert_eq!(snapshot.outbox_next_seq, 9);
+    assert_eq!(
+        snapshot.outbox_next_seq, 9,
+        "past row 8, not past the number too large"
+    );
 }

@@ -128,6 +128,21 @@ fn a_clock_moved_through_the_control_endpoint_is_written_at_once() {
             })
             .expect("the file's clock");
     assert_eq!(written.parse::<i64>().ok(), Some(now_ms), "{written}");
+
+    // A move the file cannot take is answered 503 and undone: a retry moves it once.
+    let blocker = rusqlite::Connection::open(&file.0).expect("the state file opens");
+    blocker
+        .execute_batch("BEGIN EXCLUSIVE")
+        .expect("the lock is taken");
+    let refused = api
+        .http
+        .post(format!("{}/_emulator/clock", api.emu.base_url()))
+        .json(&json!({"advance_seconds": 60}))
+        .send()
+        .expect("answered");
+    assert_eq!(refused.status(), 503);
+    assert_eq!(clock.now_millis(), now_ms, "the move was undone");
+    drop(blocker);
     drop(api);
 }
 
