@@ -249,14 +249,16 @@ fn unparsed_without_userinfo(raw: &str) -> String {
     let (scheme, rest) = text.split_at(colon + 1);
     let authority = rest.trim_start_matches(['/', '\\']);
     let lead = &rest[..rest.len() - authority.len()];
-    match authority.rfind('@') {
-        Some(at) => format!(
-            "{scheme}{lead}{}{}",
-            crate::redact::REDACTED,
-            &authority[at..]
-        ),
-        None => raw.to_owned(),
+    let Some(at) = authority.rfind('@') else {
+        return raw.to_owned();
+    };
+    let (hidden, after) = authority.split_at(at);
+    // The last `@` may be in a query (`?email=a@b&key=...`), and what follows it no host: a
+    // query or fragment that began in what is hidden hides all the rest too.
+    if hidden.contains(['?', '#']) {
+        return format!("{scheme}{lead}{}", crate::redact::REDACTED);
     }
+    format!("{scheme}{lead}{}{after}", crate::redact::REDACTED)
 }
 
 /// Whether `scheme` (as written, with its `:` and any leading spaces or control characters a

@@ -80,14 +80,33 @@ fn a_password_a_parser_cuts_short_is_hidden_whole() {
         assert_eq!(check_base_url(raw), Err(BaseUrlError::Userinfo), "{raw}");
         let quoted = quoted_url(raw);
         assert!(
-            !quoted.contains("ss@") && !quoted.contains("bob"),
+            !quoted.contains("ss") && !quoted.contains("bob") && !quoted.contains("word"),
             "{raw}: {quoted}"
         );
+        // Where a `?` or `#` comes first, it may start a query: all of it is hidden.
         assert!(
-            quoted.starts_with("https://[redacted]@gw.example"),
+            quoted.starts_with("https://[redacted]@gw.example") || quoted == "https://[redacted]",
             "{quoted}"
         );
         let error = checked_url("base URL", raw, None).expect_err("refused");
         assert!(!error.to_string().contains("bob"), "{error}");
+    }
+}
+
+/// The last `@` of a URL may be in its query: what follows it is no host, and a key in the
+/// query stays hidden.
+#[test]
+fn an_at_sign_in_a_query_hides_the_query_still() {
+    for raw in [
+        "https://bob:pw@gw.example/v1?email=a@corp.example&api_key=gpra_SECRET",
+        "https://h:99999/?e=a@b&key=gpra_SECRET",
+        "https://bob:pa/ss@gw.example#a@b&gpra_SECRET",
+    ] {
+        let quoted = quoted_url(raw);
+        assert!(!quoted.contains("gpra_SECRET"), "{raw}: {quoted}");
+        assert!(
+            !quoted.contains("pw") && !quoted.contains("ss"),
+            "{raw}: {quoted}"
+        );
     }
 }
