@@ -924,12 +924,18 @@ impl<C> ClientBuilder<C> {
                      NO_PROXY, or call no_proxy() on the builder"
                 )));
             }
+            if let Some(variable) = crate::proxy_env::names_socks(|name| std::env::var_os(name)) {
+                tracing::warn!(
+                    variable,
+                    "the proxy variable {variable} names a SOCKS proxy, which this SDK does not \
+                     speak: calls to a host NO_PROXY does not list (a signed upload or download \
+                     URL elsewhere than the API) will fail"
+                );
+            }
+            warn_if_proxied_in_clear_text(&base_url);
         }
         if self.config.credentials.is_some() {
             warn_if_cleartext(&base_url);
-            if follows_variables {
-                warn_if_proxied_in_clear_text(&base_url);
-            }
         }
         for cookie in &self.config.cookies {
             validate_cookie(cookie)?;
@@ -1197,8 +1203,8 @@ fn warn_if_cleartext(base_url: &str) {
 }
 
 /// Warns when a proxy variable takes the client's plain-http calls, to loopback too
-/// ([`crate::proxy_env::takes_in_clear_text`]): its credential then goes in clear text to the
-/// proxy, and the calls to the proxy's own loopback, not this machine's.
+/// ([`crate::proxy_env::takes_in_clear_text`]): a credential or a sign-in form then goes in
+/// clear text to the proxy, and the calls to the proxy's own loopback, not this machine's.
 fn warn_if_proxied_in_clear_text(base_url: &str) {
     if let Some(variable) =
         crate::proxy_env::takes_in_clear_text(base_url, |name| std::env::var_os(name))
@@ -1206,9 +1212,9 @@ fn warn_if_proxied_in_clear_text(base_url: &str) {
         tracing::warn!(
             base_url = %without_userinfo(base_url),
             variable,
-            "the client's credential goes in clear text to the proxy {variable} names: its \
-             base URL is plain http and NO_PROXY does not name its host; list the host in \
-             NO_PROXY, or call no_proxy() on the builder"
+            "calls go in clear text to the proxy {variable} names, credentials and sign-in \
+             forms included: the base URL is plain http and NO_PROXY does not name its host; \
+             list the host in NO_PROXY, or call no_proxy() on the builder"
         );
     }
 }

@@ -102,8 +102,24 @@ fn proxy_for(
     } else {
         http
     };
-    let (name, _) = own.or(all)?;
+    // One the matcher could not read stands aside for `ALL_PROXY`, as in reqwest.
+    let (name, _) = own.filter(|(_, value)| is_proxy_url(value)).or(all)?;
     Some((name, proxy))
+}
+
+/// The first proxy variable a client follows that names a SOCKS proxy, as `lookup` reads the
+/// variables: calls to any host it takes (a signed upload or download URL elsewhere than the
+/// API) fail, the SDK not speaking SOCKS.
+pub(crate) fn names_socks(lookup: impl Fn(&str) -> Option<OsString>) -> Option<&'static str> {
+    if lookup("REQUEST_METHOD").is_some() {
+        return None;
+    }
+    [HTTP, HTTPS, ALL].into_iter().find_map(|pair| {
+        let (name, value) = pair
+            .iter()
+            .find_map(|name| Some((*name, lookup(name)?.into_string().ok()?)))?;
+        value.starts_with("socks").then_some(name)
+    })
 }
 
 /// Whether `value` names a proxy: `[scheme://][user[:password]@]host[:port]`, with a path

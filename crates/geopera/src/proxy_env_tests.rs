@@ -175,4 +175,31 @@ fn a_socks_proxy_the_calls_go_through_is_named() {
         ("ALL_PROXY", socks),
     ];
     assert_eq!(through(api, &http_proxy), None, "HTTPS_PROXY comes first");
+    // One the matcher cannot read stands aside: the SOCKS proxy's variable is named.
+    let unread = [("HTTPS_PROXY", "http://bad port:1"), ("ALL_PROXY", socks)];
+    assert_eq!(through(api, &unread), Some("ALL_PROXY"));
+}
+
+/// Any SOCKS proxy the client follows is named, `NO_PROXY` or not: calls to the hosts it
+/// takes fail. An HTTP proxy is not.
+#[test]
+fn a_socks_proxy_followed_is_named_whatever_it_takes() {
+    let named = |vars: &[(&str, &str)]| {
+        let vars: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).into()))
+            .collect();
+        names_socks(|name| vars.get(name).cloned())
+    };
+    let socks = "socks5h://127.0.0.1:1080";
+    assert_eq!(
+        named(&[("ALL_PROXY", socks), ("NO_PROXY", "*")]),
+        Some("ALL_PROXY")
+    );
+    assert_eq!(named(&[("https_proxy", socks)]), Some("https_proxy"));
+    assert_eq!(named(&[("HTTPS_PROXY", "http://proxy.corp:3128")]), None);
+    assert_eq!(
+        named(&[("ALL_PROXY", socks), ("REQUEST_METHOD", "GET")]),
+        None
+    );
 }
