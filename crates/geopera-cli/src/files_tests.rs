@@ -193,6 +193,13 @@ fn out_through_a_link_planted_in_a_shared_folder_is_refused() {
         return;
     }
     std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).expect("another user's link");
+    // This program's own check, which the kernel's (where on) does not stand in for.
+    let refused_here = final_target(&link).expect_err("a planted link is not followed");
+    assert_eq!(refused_here.kind(), std::io::ErrorKind::PermissionDenied);
+    assert!(
+        refused_here.to_string().contains("another user"),
+        "{refused_here}"
+    );
     let refused = write_out_now(&link, b"bytes").expect_err("a planted link");
     // Refused here, or by the kernel itself where `fs.protected_symlinks` is on.
     assert!(

@@ -503,9 +503,20 @@ fn main() -> ExitCode {
                     return Ok(());
                 }
                 let mut message = interrupted_message();
-                if let Some(Err(failure)) = ended {
-                    message.push('\n');
-                    message.push_str(&failure.message);
+                match ended {
+                    Some(Err(failure)) => {
+                        message.push('\n');
+                        message.push_str(&failure.message);
+                    }
+                    // An upload not done releasing within its moment was dropped: its release
+                    // goes on where nobody hears how it went.
+                    None => {
+                        if let Some(advice) = upload::release_cut_short() {
+                            message.push('\n');
+                            message.push_str(&advice);
+                        }
+                    }
+                    Some(Ok(())) => {}
                 }
                 Err(Failure {
                     message,
@@ -515,21 +526,22 @@ fn main() -> ExitCode {
         }
     });
     let code = match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(failure) => {
             for line in failure.message.lines() {
                 paint::error(line);
             }
-            ExitCode::from(failure.code)
+            failure.code
         }
     };
+    OUTCOME_CODE.store(code, Ordering::SeqCst);
     OUTCOME_SAID.store(true, Ordering::SeqCst);
     // Said first, then: a blocking task nobody waits for any more, a name lookup abandoned by
     // an interrupted or timed-out call above all, would hold the exit until the resolver gives
     // up (tens of seconds on a network whose DNS does not answer); a file write still under
     // way is given a moment.
     runtime.shutdown_timeout(ABANDONED_WORK_GRACE);
-    code
+    ExitCode::from(code)
 }
 
 /// What an interrupted command says: "interrupted", the order or job its `--wait` started,
@@ -853,8 +865,10 @@ async fn interrupted() {
 pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Set once the command has said how it ended, before the runtime waits for work it left
-/// behind ([`ABANDONED_WORK_GRACE`]).
+/// behind ([`ABANDONED_WORK_GRACE`]), with the exit code it ended with.
 static OUTCOME_SAID: AtomicBool = AtomicBool::new(false);
+/// See [`OUTCOME_SAID`].
+static OUTCOME_CODE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
 /// How long the command's runtime waits, once the command has ended, for blocking work it
 /// left behind.
@@ -893,12 +907,12 @@ fn exit_stuck_writing() -> ! {
     files::remove_partial();
     let (said, saying) = std::sync::mpsc::channel();
     // Once the command has said how it ended, a second Ctrl-C in the moment after (given to
-    // work it abandoned) only ends it: saying it all again would repeat the advice.
-    let mut message = if OUTCOME_SAID.load(Ordering::SeqCst) {
-        Failure::interrupted().message
-    } else {
-        interrupted_message()
-    };
+    // work it abandoned) ends it with the code it said: a success announced (an upload
+    // stored) must not turn into 130, which a script would take for "send it again".
+    if OUTCOME_SAID.load(Ordering::SeqCst) {
+        std::process::exit(i32::from(OUTCOME_CODE.load(Ordering::SeqCst)));
+    }
+    let mut message = interrupted_message();
     if let Some(advice) = upload::release_cut_short() {
         message.push('\n');
         message.push_str(&advice);
