@@ -208,16 +208,10 @@ pub fn quoted_url(raw: &str) -> String {
 /// assert_eq!(geopera::without_userinfo("https://host/a@b"), "https://host/a@b");
 /// ```
 pub fn without_userinfo(raw: &str) -> String {
-    let text: String = raw
-        .chars()
-        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
-        .collect();
-    let Some(colon) = text.find(':') else {
+    let text = without_tabs_or_breaks(raw);
+    let Some((scheme, lead, authority)) = split_at_authority(&text) else {
         return raw.to_owned();
     };
-    let (scheme, rest) = text.split_at(colon + 1);
-    let authority = rest.trim_start_matches(['/', '\\']);
-    let lead = &rest[..rest.len() - authority.len()];
     let ends: &[char] = if is_special_scheme(scheme) {
         &['/', '\\', '?', '#']
     } else {
@@ -239,16 +233,10 @@ pub fn without_userinfo(raw: &str) -> String {
 /// reads as host `bob`, port `pa`), so everything from the authority's start to the last `@`
 /// anywhere is hidden instead. A path with an `@` is hidden too, which a message can spare.
 fn unparsed_without_userinfo(raw: &str) -> String {
-    let text: String = raw
-        .chars()
-        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
-        .collect();
-    let Some(colon) = text.find(':') else {
+    let text = without_tabs_or_breaks(raw);
+    let Some((scheme, lead, authority)) = split_at_authority(&text) else {
         return raw.to_owned();
     };
-    let (scheme, rest) = text.split_at(colon + 1);
-    let authority = rest.trim_start_matches(['/', '\\']);
-    let lead = &rest[..rest.len() - authority.len()];
     let Some(at) = authority.rfind('@') else {
         return raw.to_owned();
     };
@@ -259,6 +247,23 @@ fn unparsed_without_userinfo(raw: &str) -> String {
         return format!("{scheme}{lead}{}", crate::redact::REDACTED);
     }
     format!("{scheme}{lead}{}{after}", crate::redact::REDACTED)
+}
+
+/// `raw` without the tabs and line breaks a URL parser drops wherever they are.
+fn without_tabs_or_breaks(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect()
+}
+
+/// `text` as its scheme (with its `:`), the slashes after it, and the rest from where the
+/// authority starts; `None` without a `:`.
+fn split_at_authority(text: &str) -> Option<(&str, &str, &str)> {
+    let colon = text.find(':')?;
+    let (scheme, rest) = text.split_at(colon + 1);
+    let authority = rest.trim_start_matches(['/', '\\']);
+    let lead = &rest[..rest.len() - authority.len()];
+    Some((scheme, lead, authority))
 }
 
 /// Whether `scheme` (as written, with its `:` and any leading spaces or control characters a

@@ -4,11 +4,16 @@ use std::collections::HashMap;
 use super::*;
 
 fn first_unreadable(vars: &[(&str, &str)]) -> Option<&'static str> {
+    unreadable(lookup(vars))
+}
+
+/// A lookup of the variables `vars`, as the environment would answer it.
+fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
     let vars: HashMap<String, OsString> = vars
         .iter()
         .map(|(name, value)| ((*name).to_owned(), (*value).into()))
         .collect();
-    unreadable(|name| vars.get(name).cloned())
+    move |name| vars.get(name).cloned()
 }
 
 #[test]
@@ -100,13 +105,7 @@ fn a_value_that_is_not_utf8_names_its_variable() {
 /// (or `ALL_PROXY`) names unless `NO_PROXY` names its host: in clear text to the proxy.
 #[test]
 fn a_plain_http_call_a_proxy_variable_takes_is_told() {
-    let taken = |url: &str, vars: &[(&str, &str)]| {
-        let vars: HashMap<String, OsString> = vars
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).into()))
-            .collect();
-        takes_in_clear_text(url, |name| vars.get(name).cloned())
-    };
+    let taken = |url: &str, vars: &[(&str, &str)]| takes_in_clear_text(url, lookup(vars));
     let proxy = "http://proxy.corp:3128";
     for url in [
         "http://127.0.0.1:8787",
@@ -149,13 +148,7 @@ fn a_plain_http_call_a_proxy_variable_takes_is_told() {
 /// `NO_PROXY` keeps them from is no matter (an `ssh -D` proxy for other hosts).
 #[test]
 fn a_socks_proxy_the_calls_go_through_is_named() {
-    let through = |url: &str, vars: &[(&str, &str)]| {
-        let vars: HashMap<String, OsString> = vars
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).into()))
-            .collect();
-        takes_through_socks(url, |name| vars.get(name).cloned())
-    };
+    let through = |url: &str, vars: &[(&str, &str)]| takes_through_socks(url, lookup(vars));
     let socks = "socks5h://127.0.0.1:1080";
     let api = "https://api.geopera.example";
     assert_eq!(through(api, &[("ALL_PROXY", socks)]), Some("ALL_PROXY"));
@@ -184,13 +177,7 @@ fn a_socks_proxy_the_calls_go_through_is_named() {
 /// takes fail. An HTTP proxy is not.
 #[test]
 fn a_socks_proxy_followed_is_named_whatever_it_takes() {
-    let named = |vars: &[(&str, &str)]| {
-        let vars: HashMap<String, OsString> = vars
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).into()))
-            .collect();
-        names_socks(|name| vars.get(name).cloned())
-    };
+    let named = |vars: &[(&str, &str)]| names_socks(lookup(vars));
     let socks = "socks5h://127.0.0.1:1080";
     assert_eq!(
         named(&[("ALL_PROXY", socks), ("NO_PROXY", "*")]),

@@ -111,13 +111,15 @@ fn a_clock_moved_through_the_control_endpoint_is_written_at_once() {
             .control(true)
             .state_file(&file.0),
     );
-    let moved = api
-        .http
-        .post(format!("{}/_emulator/clock", api.emu.base_url()))
-        .json(&json!({"advance_seconds": 3600}))
-        .send()
-        .expect("the clock moves");
-    assert_eq!(moved.status(), 200);
+    let advance = |secs: u64| {
+        api.http
+            .post(format!("{}/_emulator/clock", api.emu.base_url()))
+            .json(&json!({"advance_seconds": secs}))
+            .send()
+            .expect("answered")
+            .status()
+    };
+    assert_eq!(advance(3600), 200);
     let now_ms = clock.now_millis();
     let written =
         rusqlite::Connection::open_with_flags(&file.0, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -134,13 +136,7 @@ fn a_clock_moved_through_the_control_endpoint_is_written_at_once() {
     blocker
         .execute_batch("BEGIN EXCLUSIVE")
         .expect("the lock is taken");
-    let refused = api
-        .http
-        .post(format!("{}/_emulator/clock", api.emu.base_url()))
-        .json(&json!({"advance_seconds": 60}))
-        .send()
-        .expect("answered");
-    assert_eq!(refused.status(), 503);
+    assert_eq!(advance(60), 503);
     assert_eq!(clock.now_millis(), now_ms, "the move was undone");
     drop(blocker);
     drop(api);
