@@ -905,13 +905,13 @@ async fn end_if_stuck_writing() {
 fn exit_stuck_writing() -> ! {
     unechoed::restore_on_interrupt();
     files::remove_partial();
-    let (said, saying) = std::sync::mpsc::channel();
     // Once the command has said how it ended, a second Ctrl-C in the moment after (given to
     // work it abandoned) ends it with the code it said: a success announced (an upload
     // stored) must not turn into 130, which a script would take for "send it again".
     if OUTCOME_SAID.load(Ordering::SeqCst) {
         std::process::exit(i32::from(OUTCOME_CODE.load(Ordering::SeqCst)));
     }
+    let (said, saying) = std::sync::mpsc::channel();
     let mut message = interrupted_message();
     if let Some(advice) = upload::release_cut_short() {
         message.push('\n');

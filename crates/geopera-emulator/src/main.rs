@@ -138,7 +138,10 @@ fn connections_within_descriptors(wanted: usize) -> usize {
     let limit = match rlimit::increase_nofile_limit(needed) {
         Ok(limit) => limit,
         Err(error) => {
-            tracing::warn!(%error, "cannot read or raise the open-file limit; the connection cap stays {wanted}");
+            tracing::warn!(
+                %error,
+                "cannot read or raise the open-file limit; the connection cap stays {wanted}"
+            );
             return wanted;
         }
     };

@@ -146,9 +146,9 @@
 //! `items_blocking` (iterators) that follow the operation's paging style — cursor (`next`),
 //! `limit`/`offset`, `page`/`size` or `limit`/`page` — and stop on the last page. A server
 //! that sends a walk back to a cursor it already followed, answers a page it already sent, or
-//! shows by a page's label or size that items were skipped, stops it too, and the walk's last item is
-//! then [`Error::RepeatedCursor`], [`Error::RepeatedPage`] or [`Error::SkippedPage`], so a list
-//! cut short never passes for a whole one and a walk never goes round for ever. A walk has no
+//! shows by a page's label or size that items were skipped, stops it too, and the walk's last
+//! item is then [`Error::RepeatedCursor`], [`Error::RepeatedPage`] or [`Error::SkippedPage`],
+//! so a list cut short never passes for a whole one and a walk never goes round for ever. A walk has no
 //! page count of its own: a server that keeps answering new, full pages is followed for as
 //! long as it does, since no number of pages tells a long list from an endless one. Where
 //! that matters, bound the walk yourself (`take` on the stream or the iterator). A page that

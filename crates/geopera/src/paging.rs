@@ -128,7 +128,8 @@ fn count_items(page: &Value) -> usize {
 /// first and last item unchanged) stops with [`Error::RepeatedPage`], since the server ignored
 /// where it asked to go on from (an `offset`, a `page`, or a cursor it handed out itself); and
 /// a walk by page number whose page labels show it skipped a page, or whose later page is
-/// larger than its first, stops with [`Error::SkippedPage`]. Past the largest `offset` or `page` a body can hold, a walk ends.
+/// larger than its first, stops with [`Error::SkippedPage`]. Past the largest `offset` or
+/// `page` a body can hold, a walk ends.
 ///
 /// ```
 /// use geopera::PageWalk;
