@@ -82,19 +82,14 @@ fn proxy_for(
     if lookup("REQUEST_METHOD").is_some() {
         return None;
     }
-    let first_set = |pair: [&'static str; 2]| {
-        pair.iter()
-            .find_map(|name| Some((*name, lookup(name)?.into_string().ok()?)))
-            .filter(|(_, value)| !value.is_empty())
-    };
+    let first_set = |pair| matcher_reads(pair, &lookup).filter(|(_, value)| !value.is_empty());
     let (http, https, all) = (first_set(HTTP), first_set(HTTPS), first_set(ALL));
-    let no = first_set(["NO_PROXY", "no_proxy"]).map(|(_, value)| value);
-    let value = |set: &Option<(&str, String)>| set.as_ref().map(|(_, v)| v.clone());
+    let no = first_set(["NO_PROXY", "no_proxy"]);
     let matcher = hyper_util::client::proxy::matcher::Matcher::builder()
-        .http(value(&http).unwrap_or_default())
-        .https(value(&https).unwrap_or_default())
-        .all(value(&all).unwrap_or_default())
-        .no(no.unwrap_or_default())
+        .http(value_of(&http))
+        .https(value_of(&https))
+        .all(value_of(&all))
+        .no(value_of(&no))
         .build();
     let proxy = matcher.intercept(&uri)?.uri().clone();
     let own = if uri.scheme_str() == Some("https") {
@@ -115,11 +110,24 @@ pub(crate) fn names_socks(lookup: impl Fn(&str) -> Option<OsString>) -> Option<&
         return None;
     }
     [HTTP, HTTPS, ALL].into_iter().find_map(|pair| {
-        let (name, value) = pair
-            .iter()
-            .find_map(|name| Some((*name, lookup(name)?.into_string().ok()?)))?;
+        let (name, value) = matcher_reads(pair, &lookup)?;
         value.starts_with("socks").then_some(name)
     })
+}
+
+/// The first of `pair` set to text, and its value, as reqwest's matcher reads the pair: a
+/// value that is not UTF-8 is passed over for the next name.
+fn matcher_reads(
+    pair: [&'static str; 2],
+    lookup: &impl Fn(&str) -> Option<OsString>,
+) -> Option<(&'static str, String)> {
+    pair.into_iter()
+        .find_map(|name| Some((name, lookup(name)?.into_string().ok()?)))
+}
+
+/// The value of a variable [`matcher_reads`] found, or none (`""`) for the matcher.
+fn value_of<'a>(set: &'a Option<(&str, String)>) -> &'a str {
+    set.as_ref().map_or("", |(_, value)| value.as_str())
 }
 
 /// Whether `value` names a proxy: `[scheme://][user[:password]@]host[:port]`, with a path
