@@ -314,8 +314,8 @@ pub(crate) fn release_cut_short() -> Option<String> {
         let options = OPTIONS.get().map_or("", String::as_str);
         format!(
             "the upload was releasing its reserved space when it was ended; it may still be \
-             reserved: release it with 'geopera{options} uploads fail --upload-id=ID \
-             --error-message cancelled'"
+             reserved: release it with '{}'",
+            release_command(options, "ID")
         )
     })
 }
@@ -429,23 +429,28 @@ fn state_advice(upload_id: Option<&str>, options: &str) -> String {
 pub(crate) fn release_advice(upload_id: Option<&str>, options: &str) -> String {
     match upload_id {
         Some(id) if !id.chars().any(crate::paint::steers) => format!(
-            "run 'geopera{options} uploads fail --upload-id={} --error-message cancelled' to \
-             release it",
-            shell_word(id)
+            "run '{}' to release it",
+            release_command(options, &shell_word(id))
         ),
         // A quoted line break or escape sequence cannot be shown as it must be typed.
         Some(_) => format!(
             "its upload id is unusual (it holds control characters, shown escaped at the start \
-             of this line): release it with 'geopera{options} uploads fail --upload-id=ID \
-             --error-message cancelled'"
+             of this line): release it with '{}'",
+            release_command(options, "ID")
         ),
         // No operation lists a project's uploads, so nothing names it but its id.
         None => format!(
             "its upload id was never answered, so it cannot be named here; release it with \
-             'geopera{options} uploads fail --upload-id=ID --error-message cancelled' once its \
-             id is known"
+             '{}' once its id is known",
+            release_command(options, "ID")
         ),
     }
+}
+
+/// The command that releases the reservation of the upload `id` (shell-quoted, or `ID` where
+/// it cannot be named), under the `options` that reach its API.
+fn release_command(options: &str, id: &str) -> String {
+    format!("geopera{options} uploads fail --upload-id={id} --error-message cancelled")
 }
 
 #[cfg(test)]
