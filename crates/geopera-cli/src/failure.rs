@@ -1,6 +1,7 @@
 //! Why a command failed, and which exit code says so.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Exit code: the API answered with an error, or the command line was wrong.
 pub(crate) const EXIT_API_OR_USAGE: u8 = 2;
@@ -8,10 +9,17 @@ pub(crate) const EXIT_API_OR_USAGE: u8 = 2;
 pub(crate) const EXIT_OTHER: u8 = 1;
 /// Exit code after Ctrl-C, as shells report a process ended by SIGINT (128 + 2).
 pub(crate) const EXIT_INTERRUPTED: u8 = 130;
+/// Exit code after SIGTERM, as shells report a process ended by it (128 + 15).
+pub(crate) const EXIT_TERMINATED: u8 = 143;
+
+/// Set when the signal that stopped the command was SIGTERM rather than Ctrl-C, so that
+/// [`Failure::interrupted`] says which: a script or a service manager that sent it reads 143
+/// back, as from a process that SIGTERM ended.
+pub(crate) static TERMINATED: AtomicBool = AtomicBool::new(false);
 
 /// Every exit code with the line `--help` shows for it: the one list, which the README's
 /// table is checked against.
-pub(crate) const EXIT_CODES: [(u8, &str); 4] = [
+pub(crate) const EXIT_CODES: [(u8, &str); 5] = [
     (0, "success"),
     (
         EXIT_OTHER,
@@ -24,6 +32,10 @@ pub(crate) const EXIT_CODES: [(u8, &str); 4] = [
     (
         EXIT_INTERRUPTED,
         "interrupted (Ctrl-C); no partial file is left behind",
+    ),
+    (
+        EXIT_TERMINATED,
+        "terminated (SIGTERM), cleaned up as after Ctrl-C",
     ),
 ];
 
@@ -59,8 +71,14 @@ impl Failure {
         }
     }
 
-    /// Ctrl-C stopped the command.
+    /// Ctrl-C, or SIGTERM ([`TERMINATED`]), stopped the command.
     pub(crate) fn interrupted() -> Self {
+        if TERMINATED.load(Ordering::SeqCst) {
+            return Failure {
+                code: EXIT_TERMINATED,
+                message: "terminated".to_owned(),
+            };
+        }
         Failure {
             code: EXIT_INTERRUPTED,
             message: "interrupted".to_owned(),

@@ -851,13 +851,45 @@ impl std::io::Write for InertEvents {
     }
 }
 
-/// Resolves on Ctrl-C. Installing the handler means SIGINT no longer kills the process at
-/// once, so a wait or an upload is abandoned cleanly and a file being written is removed.
-/// When no handler can be installed this never resolves and Ctrl-C keeps its default effect.
+/// Resolves on Ctrl-C or SIGTERM. Installing the handler means SIGINT no longer kills the
+/// process at once, so a wait or an upload is abandoned cleanly and a file being written is
+/// removed. When no handler can be installed this never resolves and Ctrl-C keeps its
+/// default effect.
 async fn interrupted() {
-    if tokio::signal::ctrl_c().await.is_err() {
+    if stop_asked().await.is_err() {
         std::future::pending::<()>().await;
     }
+}
+
+/// Resolves when Ctrl-C is pressed or, on Unix, SIGTERM arrives, which then sets
+/// [`failure::TERMINATED`]. SIGTERM is how `kill`, `timeout`, a service manager or a cancelled
+/// CI job stop a command, and it deserves the clean-up Ctrl-C gets: an upload's reservation
+/// released, no partial `--out` file left, the order a `--wait` placed named. SIGHUP is left
+/// to its default: a handler would also override `nohup`'s ignoring it, ending the uploads a
+/// user meant to outlive the terminal. The first poll installs both handlers; if the one for
+/// SIGTERM cannot be installed, SIGTERM keeps its default effect.
+async fn stop_asked() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            let ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+            let terminated = std::pin::pin!(async move {
+                // `None` only once the runtime is shutting down: nothing more is heard.
+                if terminate.recv().await.is_none() {
+                    std::future::pending::<()>().await;
+                }
+            });
+            return match futures::future::select(ctrl_c, terminated).await {
+                futures::future::Either::Left((heard, _)) => heard,
+                futures::future::Either::Right(((), _)) => {
+                    failure::TERMINATED.store(true, Ordering::SeqCst);
+                    Ok(())
+                }
+            };
+        }
+    }
+    tokio::signal::ctrl_c().await
 }
 
 /// Set once Ctrl-C is pressed, for work that runs without yielding to the runtime (a `--jq`
@@ -926,10 +958,10 @@ fn exit_stuck_writing() -> ! {
     if speaker.is_ok() {
         let _ = saying.recv_timeout(Duration::from_millis(100));
     }
-    std::process::exit(i32::from(failure::EXIT_INTERRUPTED))
+    std::process::exit(i32::from(Failure::interrupted().code))
 }
 
-/// Sets [`INTERRUPTED`] on Ctrl-C, from a thread of its own: the command's runtime has one
+/// Sets [`INTERRUPTED`] on Ctrl-C or SIGTERM, from a thread of its own: the command's runtime has one
 /// thread, which long synchronous work keeps from hearing the signal. Returns once the
 /// handler is installed (or could not be), so that a Ctrl-C from then on is heard.
 fn watch_for_interrupts() {
@@ -944,8 +976,8 @@ fn watch_for_interrupts() {
                 return;
             };
             runtime.block_on(async {
-                let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
-                // The first poll installs the handler.
+                let mut ctrl_c = std::pin::pin!(stop_asked());
+                // The first poll installs the handlers.
                 let first =
                     std::future::poll_fn(|cx| std::task::Poll::Ready(ctrl_c.as_mut().poll(cx)))
                         .await;
@@ -956,10 +988,10 @@ fn watch_for_interrupts() {
                 };
                 if heard.is_ok() {
                     INTERRUPTED.store(true, Ordering::SeqCst);
-                    // A second Ctrl-C is the user insisting: whatever the command is still
-                    // doing (hearing out an upload's release, a write to a full stderr), it
-                    // ends now.
-                    let again = std::pin::pin!(tokio::signal::ctrl_c());
+                    // A second Ctrl-C (or SIGTERM) is the user insisting: whatever the
+                    // command is still doing (hearing out an upload's release, a write to a
+                    // full stderr), it ends now.
+                    let again = std::pin::pin!(stop_asked());
                     let stuck = std::pin::pin!(end_if_stuck_writing());
                     futures::future::select(again, stuck).await;
                     exit_stuck_writing();
@@ -977,8 +1009,9 @@ fn watch_for_interrupts() {
 pub(crate) fn exit_interrupted() -> ! {
     unechoed::restore_on_interrupt();
     files::remove_partial();
-    paint::error(&Failure::interrupted().message);
-    std::process::exit(i32::from(failure::EXIT_INTERRUPTED))
+    let failure = Failure::interrupted();
+    paint::error(&failure.message);
+    std::process::exit(i32::from(failure.code))
 }
 
 /// Ends the process as [`exit_interrupted`] does once Ctrl-C has been pressed. For synchronous

@@ -2190,6 +2190,42 @@ fn ctrl_c_while_out_waits_for_a_reader_of_its_fifo_exits_130() {
     assert_eq!(entries, 1, "nothing else is left");
 }
 
+/// SIGTERM ends `--out`'s wait for a reader as Ctrl-C does, with 143, and leaves nothing
+/// behind: no temporary file, the FIFO as it was.
+#[cfg(unix)]
+#[test]
+fn sigterm_while_out_waits_for_a_reader_of_its_fifo_exits_143() {
+    use std::os::unix::fs::FileTypeExt as _;
+
+    let s = setup();
+    let scene = a_scene(&s);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("tile.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let mut child = s
+        .process()
+        .args(tile_render(&scene))
+        .arg("--out")
+        .arg(&fifo)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("geopera starts");
+    executed_soon(&s, "catalog.tile.render", Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(500));
+    let status = signal(&mut child, "TERM");
+    let stderr = stderr_of(&mut child);
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("Error: terminated"), "{stderr}");
+    let kind = std::fs::symlink_metadata(&fifo).expect("stat").file_type();
+    assert!(kind.is_fifo(), "the FIFO is left as it was");
+    let entries = std::fs::read_dir(dir.path()).expect("list").count();
+    assert_eq!(entries, 1, "nothing else is left");
+}
+
 /// A command blocked writing to a pipe whose reader has stopped reading never hears Ctrl-C
 /// where it waits (the write restarts after the signal); it still ends as interrupted (exit
 /// 130) a moment later, where it waited for the reader for ever. Its stderr is the same full
@@ -2387,8 +2423,14 @@ fn a_binary_answer_goes_to_out_whole_or_to_a_pipe_unchanged() {
 /// Sends SIGINT, as Ctrl-C in a terminal does, and returns how the command ended; it must end
 /// within 5 s, or it is killed and the test fails, leaving nothing running.
 fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
+    signal(child, "INT")
+}
+
+/// Sends the signal `name` (`INT`, `TERM`) with `kill`, and returns how the command ended, as
+/// [`interrupt`] does.
+fn signal(child: &mut std::process::Child, name: &str) -> std::process::ExitStatus {
     let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{name}"), &child.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(sent.success());
@@ -2400,7 +2442,7 @@ fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
         if started.elapsed() > Duration::from_secs(5) {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("still running 5 s after Ctrl-C");
+            panic!("still running 5 s after SIG{name}");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -5208,6 +5250,15 @@ fn interrupted_upload_once(
     faults: &str,
     ready: impl FnOnce(&Setup),
 ) -> (Setup, std::process::ExitStatus, String) {
+    signalled_upload_once(faults, "INT", ready)
+}
+
+/// [`interrupted_upload_once`], stopped by the signal `name` (`INT`, `TERM`).
+fn signalled_upload_once(
+    faults: &str,
+    name: &str,
+    ready: impl FnOnce(&Setup),
+) -> (Setup, std::process::ExitStatus, String) {
     let s = Setup {
         emulator: Emulator::builder()
             .faults(faults.parse().expect("a fault plan"))
@@ -5228,8 +5279,33 @@ fn interrupted_upload_once(
         .spawn()
         .expect("geopera starts");
     ready(&s);
-    let (status, stderr) = interrupted(&mut child);
+    let status = signal(&mut child, name);
+    let stderr = stderr_of(&mut child);
     (s, status, stderr)
+}
+
+/// SIGTERM (`kill`, `timeout`, a cancelled CI job) gets Ctrl-C's clean-up: the upload's
+/// reservation is released and said, where the default action ended the process with the
+/// space held until the upload expired. The exit status says which signal it was.
+#[cfg(unix)]
+#[test]
+fn sigterm_during_an_upload_exits_143_and_releases_its_reservation() {
+    let (s, status, stderr) =
+        signalled_upload_once("latency=30s;op=uploads.complete", "TERM", |s| {
+            executed_soon(s, "uploads.signed_url", Duration::from_secs(20));
+            std::thread::sleep(Duration::from_secs(1));
+        });
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert_eq!(s.emulator.executed("uploads.complete"), 0, "not completed");
+    assert_eq!(s.emulator.executed("uploads.fail"), 1, "{stderr}");
+    let (upload_id, answered, upload) = released_upload(&s);
+    assert_eq!(answered, Some(200));
+    assert_eq!(upload["status"], "failed");
+    assert!(stderr.starts_with("Error: terminated\n"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("upload {upload_id}: its reservation was released")),
+        "{stderr}"
+    );
 }
 
 #[test]
