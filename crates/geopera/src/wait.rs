@@ -23,9 +23,12 @@
 //! retries are sized for, so a poll that still fails with an error that may go away
 //! ([`Error::is_retryable`]: a rate limit, a 5xx such as 503, a timeout, a lost connection) is
 //! ridden out: the waiter pauses for its next pause, or for the `Retry-After` a 429 asked for
-//! when that is longer, and polls again, logging a warning each time and passing the error to
+//! when that is longer (up to [`MAX_ASKED_PAUSE`], or the longest pause if that is longer),
+//! and polls again, logging a warning each time and passing the error to
 //! [`Waiter::on_failure`]. A server that stays down therefore runs the wait to its deadline,
-//! whose error names the failure ([`WaitError::Deadline`]). Until a poll has reached the
+//! whose error names the failure ([`WaitError::Deadline`]). When the next pause would pass the
+//! deadline, the waiter polls once more just before it (a second, or half the pause, ahead)
+//! rather than sleeping the rest out, unless the server asked for a pause that passes it. Until a poll has reached the
 //! server, a connection that cannot be made ends the wait at once with [`WaitError::Call`]
 //! ([`Error::is_connect`]): a wrong base URL looks just like that. Any other error (an unknown
 //! resource, a missing scope) ends the wait at once too.
@@ -70,6 +73,17 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 /// How much longer each pause is than the one before, until the longest.
 const GROWTH: f64 = 1.5;
+
+/// The longest `Retry-After` a waiter obeys, unless its own longest pause is longer. The API's
+/// asks for no more than the rest of a one-minute window; a day or a year comes from something
+/// in the way (a gateway, a misconfigured proxy), and obeyed whole it would keep a wait of
+/// weeks from ever looking again. Cut to this, the waiter still backs off a long way.
+pub const MAX_ASKED_PAUSE: Duration = Duration::from_secs(3600);
+
+/// How long before its deadline a wait asks one last time when its next pause would pass the
+/// deadline: the work may have finished meanwhile, and the deadline error would then say "not
+/// done" of something that was. At most half the pause, so no poll comes sooner than it would.
+const LAST_LOOK_BEFORE_DEADLINE: Duration = Duration::from_secs(1);
 
 /// How long a wait for an order lasts unless [`Waiter::deadline`] says otherwise (60 days):
 /// tasking orders wait for a satellite pass, which can take weeks.
@@ -403,6 +417,8 @@ where
         // Whether any poll has reached the server: until one has, a connection that cannot be
         // made more likely means a wrong address than an outage.
         let mut reached = false;
+        // Whether the poll just before the deadline has been made: there is one.
+        let mut looked_last = false;
         loop {
             let left = ends.saturating_sub(clock.now());
             if left.is_zero() {
@@ -501,13 +517,35 @@ where
             // server's `Retry-After` lengthens the pause but never shortens it: a `0` (a
             // gateway's) would otherwise poll a limited organization at the floor's pace.
             let drawn = crate::retry::jittered(pause);
+            let ceiling = MAX_ASKED_PAUSE.max(self.max);
+            let asked = asked.map(|asked| {
+                if asked > ceiling {
+                    tracing::warn!(
+                        what = kind.what,
+                        id = %self.id,
+                        asked_s = asked.as_secs(),
+                        waiting_s = ceiling.as_secs(),
+                        "the server asked for a pause longer than any wait obeys; polling sooner"
+                    );
+                }
+                asked.min(ceiling)
+            });
             let pause_now = asked
                 .map_or(drawn, |asked| asked.max(drawn))
                 .max(MIN_INTERVAL);
-            let wake = clock.now().saturating_add(pause_now);
+            let now = clock.now();
+            let mut wake = now.saturating_add(pause_now);
             if wake >= ends {
-                clock.sleep_until(ends).await;
-                return Err(self.deadline_passed(last, failure));
+                // A pause the server asked for is kept; the waiter's own is cut short once,
+                // for a last look just before the deadline.
+                let server_asks_past = asked.is_some_and(|asked| now.saturating_add(asked) >= ends);
+                let look_at = ends.saturating_sub(LAST_LOOK_BEFORE_DEADLINE.min(pause_now / 2));
+                if looked_last || server_asks_past || look_at <= now.saturating_add(MIN_INTERVAL) {
+                    clock.sleep_until(ends).await;
+                    return Err(self.deadline_passed(last, failure));
+                }
+                looked_last = true;
+                wake = look_at;
             }
             clock.sleep_until(wake).await;
             // Past `max` the product is not needed, and `Duration::MAX` (no longest pause)

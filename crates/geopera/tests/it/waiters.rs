@@ -1036,6 +1036,69 @@ fn a_wait_ended_by_its_deadline_names_the_last_failure_on_both_faces() {
     }
 }
 
+/// A `Retry-After` of a year (a gateway's, not the API's, which asks for the rest of a minute
+/// at most) is obeyed for [`wait::MAX_ASKED_PAUSE`]: the wait looks again after an hour and
+/// finds the order fulfilled, where it slept to its deadline and said "not done", on both
+/// faces.
+#[test]
+fn a_retry_after_of_a_year_is_obeyed_for_an_hour_on_both_faces() {
+    static A_YEAR: &[(u16, &str)] = &[(429, "31536000")];
+    for face in ["async", "blocking"] {
+        let (server, clock, client) = scripted(A_YEAR);
+        let waiter = wait::order(&client, "ord_1").deadline(Duration::from_secs(3 * 3600));
+        let order = wait_from(face, waiter).unwrap_or_else(|error| panic!("{face}: {error:?}"));
+        assert_eq!(order.status, Some(OrderStatus::Fulfilled), "{face}");
+        assert_eq!(server.seen().len(), 2, "{face}: the 429, then the answer");
+        let slept = clock.now();
+        assert!(
+            slept >= wait::MAX_ASKED_PAUSE && slept < wait::MAX_ASKED_PAUSE * 2,
+            "{face}: paused for the ceiling: {slept:?}"
+        );
+    }
+}
+
+/// When the next pause would pass the deadline, the wait looks once more just before it: an
+/// order fulfilled in the meantime is the wait's result, where the waiter slept the rest of
+/// its time out and said "not done" of it, on both faces.
+#[test]
+fn a_wait_looks_once_more_just_before_its_deadline_on_both_faces() {
+    for face in ["async", "blocking"] {
+        let clock = Arc::new(Leaping::default());
+        let seen_by_server = clock.clone();
+        let server = Hostile::serve("127.0.0.1", move |_| {
+            let status = if seen_by_server.now() >= Duration::from_secs(44) {
+                "fulfilled"
+            } else {
+                "processing"
+            };
+            crate::hostile::json(
+                200,
+                &[],
+                &format!(r#"{{"orderId":"ord_1","status":"{status}"}}"#),
+            )
+        });
+        let client = Geopera::from(
+            AuthenticatedClient::builder("gpra_test_key")
+                .base_url(server.url())
+                .clock(clock.clone())
+                .build()
+                .expect("valid configuration"),
+        );
+        // Every pause drawn (50 to 100 s) passes the deadline of 45 s.
+        let waiter = wait::order(&client, "ord_1")
+            .interval(Duration::from_secs(100), Duration::from_secs(100))
+            .deadline(Duration::from_secs(45));
+        let order = wait_from(face, waiter).unwrap_or_else(|error| panic!("{face}: {error:?}"));
+        assert_eq!(order.status, Some(OrderStatus::Fulfilled), "{face}");
+        assert_eq!(
+            server.seen().len(),
+            2,
+            "{face}: the first poll and the last look"
+        );
+        assert_eq!(clock.now(), Duration::from_secs(44), "{face}");
+    }
+}
+
 /// An address where nothing listens is a wrong base URL far more often than an outage: a wait
 /// whose first poll cannot connect ends at once with that error, on both faces, rather than
 /// polling in silence until its deadline of days.
