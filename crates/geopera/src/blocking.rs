@@ -150,6 +150,7 @@ impl IoThread {
                 // thread takes a burst of calls for one wake-up. It runs until the transport
                 // is gone and the queue closes.
                 TO_FINISH.with(|cell| *cell.borrow_mut() = Some(Vec::new()));
+                IS_IO_THREAD.with(|cell| cell.set(true));
                 runtime.block_on(async move {
                     while let Some(job) = queue.recv().await {
                         drop(tokio::spawn(job));
@@ -211,6 +212,8 @@ thread_local! {
     /// While this thread runs a call on its own runtime: the call's tasks that must finish
     /// even if the call returns first ([`finish_even_if_left`]).
     static TO_FINISH: RefCell<Option<Vec<JoinHandle<()>>>> = const { RefCell::new(None) };
+    /// Whether this thread is the I/O thread of a client's blocking calls.
+    static IS_IO_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Makes sure `task`, spawned on the current runtime, runs to its end even when the call that
@@ -286,6 +289,13 @@ where
 {
     let alone = transport.in_flight.fetch_add(1, Ordering::AcqRel) == 0;
     let _in_flight = InFlight(&transport.in_flight);
+    // A blocking call made from code that runs on an I/O thread (a waiter's progress callback,
+    // an upload's, while the wait or the upload rides on it) would queue its work behind the
+    // very job that waits for it, and both would wait for ever, every timer of that thread
+    // stopped with them. It runs on a thread of its own instead.
+    if IS_IO_THREAD.with(std::cell::Cell::get) {
+        return on_a_thread_of_its_own(transport, caller, work);
+    }
     match Handle::try_current().map(|handle| handle.runtime_flavor()) {
         Err(_) if alone => run_here(transport, caller, work),
         Err(_) => on_io_thread(transport, caller, work),
@@ -345,6 +355,34 @@ pub(crate) fn run_here<F: Future>(
         finish_elsewhere(runtime, unfinished);
     }
     Ok(output)
+}
+
+/// Runs the work as [`run_here`] does, on a new thread that lives as long as the call, and
+/// sleeps until it ends; its panic is resumed here, as [`on_io_thread`] resumes one.
+///
+/// # Errors
+///
+/// The thread, its runtime or its HTTP client could not be made.
+fn on_a_thread_of_its_own<F>(
+    transport: &Arc<BlockingTransport>,
+    caller: Caller,
+    work: impl FnOnce(Thread) -> F + Send + 'static,
+) -> Result<F::Output, Error>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    std::thread::scope(|scope| {
+        let running = std::thread::Builder::new()
+            .name("geopera-blocking-nested".to_owned())
+            .spawn_scoped(scope, move || run_here(transport, caller, work))
+            .map_err(|e| {
+                Error::config(format!("cannot start a thread for a blocking call: {e}"))
+            })?;
+        running
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// Hands the work to the transport's I/O thread and sleeps until its output comes back.

@@ -689,6 +689,69 @@ fn the_blocking_form_waits_through_the_same_engine() {
     );
 }
 
+/// A blocking call made from a waiter's progress callback, while another blocking call of the
+/// client is in flight (so the wait rides on the client's I/O thread): it runs, and the wait
+/// ends at its deadline, where the nested call queued itself behind the wait that waited for
+/// it and the client's blocking side hung for ever.
+#[test]
+fn a_blocking_call_from_a_waiters_callback_runs_while_other_calls_are_in_flight() {
+    let emu = Emulator::builder()
+        .clock(ManualClock::new())
+        .rate_limits(RateLimits::off())
+        .faults(
+            "latency=200ms;op=api_keys.list"
+                .parse()
+                .expect("a fault plan"),
+        )
+        .start()
+        .expect("the emulator starts");
+    let client = Geopera::from(
+        AuthenticatedClient::new(emu.base_url(), emu.api_key()).expect("valid configuration"),
+    );
+    let project = client
+        .invoke_blocking("projects.create", json!({"name": "nested"}))
+        .expect("a project");
+    let job = client
+        .invoke_blocking(
+            "processing.execute",
+            json!({"process_id": "ndvi", "workspaceId": project["id"]}),
+        )
+        .expect("a job");
+    let job = job["id"].as_str().expect("a job id").to_owned();
+    let (ended, ending) = std::sync::mpsc::channel();
+    let busy = client.clone();
+    // Slow calls, one after the other, for as long as the wait may take: it is never alone.
+    let keeps_busy = std::thread::spawn(move || {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(3) {
+            let _ = busy.invoke_blocking("api_keys.list", json!({}));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let nested = Arc::new(Mutex::new(Vec::new()));
+    let answered = nested.clone();
+    let inner = client.clone();
+    std::thread::spawn(move || {
+        let waited = wait::processing_job(&client, &job)
+            .interval(Duration::from_millis(100), Duration::from_millis(100))
+            .deadline(Duration::from_secs(1))
+            .on_progress(move |_| {
+                let got = inner.invoke_blocking("api_keys.list", json!({}));
+                answered.lock().expect("not poisoned").push(got.is_ok());
+            })
+            .wait_blocking();
+        let _ = ended.send(waited.is_err());
+    });
+    let timed_out = ending
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the wait ends: the client's blocking side did not hang");
+    assert!(timed_out, "the job never finishes on a frozen clock");
+    let nested = nested.lock().expect("not poisoned").clone();
+    assert!(!nested.is_empty(), "the callback ran");
+    assert!(nested.iter().all(|ok| *ok), "each nested call was answered");
+    keeps_busy.join().expect("no panic");
+}
+
 /// A server whose `orders.get` answers `running` for the first two polls, then the final
 /// answer `last` (with a member no model knows, so only the raw bytes show it).
 fn order_server(last: &'static str) -> (Hostile, Geopera) {
