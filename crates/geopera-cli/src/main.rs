@@ -931,6 +931,22 @@ async fn end_if_stuck_writing() {
     }
 }
 
+/// The longest a command goes on after SIGTERM: past the moment an upload is given to release
+/// its reservation ([`INTERRUPTED_UPLOAD_GRACE`]), the settling after it and the printing.
+const TERMINATION_OVERDUE_AFTER: Duration = Duration::from_secs(6);
+
+/// Returns [`TERMINATION_OVERDUE_AFTER`] from now once SIGTERM stopped the command, and never
+/// after Ctrl-C. A command can be blocked where it hears nothing (a write to a stderr pipe
+/// nobody reads, under `-v`), and, unlike a person at a terminal, whoever sent SIGTERM (`kill`,
+/// `timeout`, a service manager) may never send a second signal: the default action it
+/// replaced would have ended the process.
+async fn end_when_termination_is_overdue() {
+    if !failure::TERMINATED.load(Ordering::SeqCst) {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(TERMINATION_OVERDUE_AFTER).await;
+}
+
 /// [`exit_interrupted`] for a command blocked writing to stdout, or pressed to end by a second
 /// Ctrl-C, whose stderr may be a full pipe: the message is written from a thread of its own
 /// and waited for only briefly.
@@ -993,7 +1009,9 @@ fn watch_for_interrupts() {
                     // full stderr), it ends now.
                     let again = std::pin::pin!(stop_asked());
                     let stuck = std::pin::pin!(end_if_stuck_writing());
-                    futures::future::select(again, stuck).await;
+                    let overdue = std::pin::pin!(end_when_termination_is_overdue());
+                    let pressed = futures::future::select(again, stuck);
+                    futures::future::select(pressed, overdue).await;
                     exit_stuck_writing();
                 }
             });

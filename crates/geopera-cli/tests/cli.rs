@@ -2331,6 +2331,55 @@ fn a_second_ctrl_c_ends_a_command_blocked_writing_to_its_stderr() {
     assert_eq!(status.code(), Some(130));
 }
 
+/// One SIGTERM ends a command blocked writing to a stderr pipe nobody reads, where it cannot
+/// hear the signal: whoever sent it (`kill`, `timeout`) sends no second one, and the default
+/// action the handler replaced would have ended the process.
+#[cfg(unix)]
+#[test]
+fn one_sigterm_ends_a_command_blocked_writing_to_its_stderr() {
+    let s = setup();
+    let mut child = s
+        .process()
+        .args(["-v", "catalog", "search", "--host-name", "earthsearch-aws"])
+        .args(["--limit", "1", "--all"])
+        .stdout(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("geopera starts");
+    let started = std::time::Instant::now();
+    let mut seen = s.emulator.executed("catalog.search");
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = s.emulator.executed("catalog.search");
+        if now == seen && now > 0 {
+            break;
+        }
+        seen = now;
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the walk never stood still"
+        );
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let signalled = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("child status") {
+            break status;
+        }
+        if signalled.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running 15 s after one SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(143));
+}
+
 /// A name as long as the file system allows (255 bytes) is written as `>` writes it, where its
 /// temporary name, the name and 23 bytes more, was refused as "File name too long".
 #[test]
