@@ -137,15 +137,28 @@ async fn admitted(
     authorize(op, caller)?;
     let body = &body.read().await?;
     let input = validated(op, headers, body)?;
-    let stores = !caller.anonymous && op.access != Access::Read;
-    if stores {
-        storage::admit(shared, &caller.org, body.len())?;
+    let stores = (!caller.anonymous && op.access != Access::Read).then_some(body.len());
+    execute_once(shared, op, caller, headers, input, stores).await
+}
+
+/// Asks the storage budget for a request that stores a body of `stores` bytes (when it
+/// stores one) and is about to run.
+///
+/// # Errors
+/// 409 from [`storage::admit`].
+fn admit_storage(shared: &Shared, caller: &Caller, stores: Option<usize>) -> Result<(), ApiError> {
+    match stores {
+        Some(bytes) => storage::admit(shared, &caller.org, bytes),
+        None => Ok(()),
     }
-    let reply = execute_once(shared, op, caller, headers, input).await?;
-    if stores && reply.status.is_success() {
-        storage::note(shared, &caller.org, body.len() + reply.weight());
+}
+
+/// Counts what a request that ran and stored a body of `stores` bytes added, once it
+/// succeeded: a replayed answer adds nothing.
+fn note_storage(shared: &Shared, caller: &Caller, stores: Option<usize>, reply: &Reply) {
+    if let (Some(bytes), true) = (stores, reply.status.is_success()) {
+        storage::note(shared, &caller.org, bytes + reply.weight());
     }
-    Ok(reply)
 }
 
 /// The operation a path names, invoked with the one method the API answers.
@@ -336,12 +349,15 @@ fn validated(op: &OperationInfo, headers: &HeaderMap, body: &Bytes) -> Result<Va
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// Executes the operation, or with an `Idempotency-Key` replays the answer of the request
-/// that claimed it; writes the state file once, when something durable changed.
+/// that claimed it; writes the state file once, when something durable changed. The storage
+/// budget is asked only of a request that is about to run (`stores`, its body's bytes, when
+/// it stores one): a retry whose first request ran, and pushed its organization past the
+/// budget, is replayed that answer, not refused as if it had never run.
 ///
 /// # Errors
 /// 503 when the state file could not take the change (the key is released); 409 when the key
 /// was used by another principal or with another body, or its first request is still
-/// running; 422 for a key that is blank, longer than [`MAX_IDEMPOTENCY_KEY`] or not visible
+/// running, or the organization stores more than its budget ([`storage::admit`]); 422 for a key that is blank, longer than [`MAX_IDEMPOTENCY_KEY`] or not visible
 /// ASCII, which would otherwise be ignored (running the request twice) or kept for a day, and
 /// for two different keys on one request, of which either could be the one its retry sends.
 async fn execute_once(
@@ -350,6 +366,7 @@ async fn execute_once(
     caller: &Caller,
     headers: &HeaderMap,
     input: Value,
+    stores: Option<usize>,
 ) -> Result<Reply, ApiError> {
     let keyed = op.takes_idempotency_key();
     let mut keys = headers.get_all(IDEMPOTENCY_KEY).iter();
@@ -395,6 +412,7 @@ async fn execute_once(
     // retry of a caller whose session was renewed meanwhile.
     still_valid(shared, caller)?;
     let Some(key) = key else {
+        admit_storage(shared, caller, stores)?;
         let reply = execute(shared, op, caller, input).await;
         if changed_state(op, &reply) {
             let lane = match lane {
@@ -408,6 +426,7 @@ async fn execute_once(
                 .persist(&lane)
                 .map_err(|error| unsent_note(op, error))?;
         }
+        note_storage(shared, caller, stores, &reply);
         return Ok(reply);
     };
     let slot = (caller.org.clone(), op.id, key.to_owned());
@@ -420,16 +439,25 @@ async fn execute_once(
     if let Begin::Replay(reply) = begun {
         return Ok(reply);
     }
+    if let Err(refused) = admit_storage(shared, caller, stores) {
+        shared.lock().claims.release(&slot);
+        return Err(refused);
+    }
     if lane.is_some() {
         // Nothing from here to the answer waits, so the request cannot be left half done.
-        return settled(shared, op, caller, slot, input, lane).await;
+        let reply = settled(shared, op, caller, slot, input, lane).await?;
+        note_storage(shared, caller, stores, &reply);
+        return Ok(reply);
     }
     // One that waits on webhook endpoints runs to its end even if its caller hangs up
     // meanwhile, as the API's would: its deliveries are made then, and a retry under the
     // same key is replayed its answer rather than making them a second time.
     let (shared, caller) = (Arc::clone(shared), caller.clone());
-    let detached =
-        tokio::spawn(async move { settled(&shared, op, &caller, slot, input, None).await });
+    let detached = tokio::spawn(async move {
+        let reply = settled(&shared, op, &caller, slot, input, None).await?;
+        note_storage(&shared, &caller, stores, &reply);
+        Ok(reply)
+    });
     detached.await.unwrap_or_else(|_| {
         Err(ApiError::problem(
             StatusCode::INTERNAL_SERVER_ERROR,

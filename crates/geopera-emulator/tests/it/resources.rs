@@ -1431,6 +1431,53 @@ fn duplicating_a_large_item_stops_at_the_byte_budget_while_deleting_goes_on() {
     ));
 }
 
+/// A keyed request that ran and pushed its organization past the byte budget is replayed its
+/// answer when its client sends it again (the first answer lost on the way), as API-FACTS has
+/// keyed retries replayed; the budget is asked only of a request about to run, so the retry
+/// was a 409 saying the organization stores too much, as if the request had never run.
+#[test]
+fn a_keyed_retry_past_the_byte_budget_is_replayed_not_refused() {
+    let api = Api::start();
+    let description = "d".repeat(1_500_000);
+    let bearer = format!("Bearer {}", api.emu.api_key());
+    let create = |n: usize| {
+        let key = format!("formula-{n}");
+        let body = json!({"name": format!("f{n}"), "formula": "a + b", "description": description});
+        api.call_with(
+            "band_formulas.create",
+            &body,
+            &[("authorization", &bearer), ("idempotency-key", &key)],
+        )
+    };
+    let mut replayed = 0;
+    for n in 0.. {
+        let first = create(n);
+        if first.status == 409 {
+            break;
+        }
+        assert_eq!(
+            first.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&first.body)
+        );
+        let again = create(n);
+        assert_eq!(
+            again.status,
+            200,
+            "the retry of request {n}: {}",
+            String::from_utf8_lossy(&again.body)
+        );
+        assert_eq!(first.body, again.body, "replayed byte for byte");
+        replayed += 1;
+        assert!(replayed < 100, "the budget never refused a request");
+    }
+    assert!(
+        replayed > 10,
+        "{replayed} requests ran before the budget refused one"
+    );
+}
+
 /// A keyed request with a small body can ask for a large answer (an update of a large item
 /// answers the item), and each answer is kept a day for replays: past the byte budget such an
 /// answer is no longer kept whole, and a retry under its key is told that the request ran
