@@ -239,8 +239,10 @@ fn still_valid(shared: &Shared, caller: &Caller) -> Result<(), ApiError> {
     let Some(Presented(token)) = &caller.credential else {
         return Ok(());
     };
-    let now = shared.clock.now_secs();
     let mut inner = shared.lock();
+    // Read under the lock: one taken before it can be older than a webhook sweep made
+    // meanwhile, which `notice_set_back` would take for a clock set back.
+    let now = shared.clock.now_secs();
     identify(&inner, token, now)
         .map(drop)
         .map_err(ApiError::unauthenticated)?;

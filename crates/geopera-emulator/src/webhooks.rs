@@ -831,10 +831,13 @@ pub struct Drained {
 /// the file keeps its mark, and after a restart it is simply due again, under the same event
 /// id.
 pub async fn deliver_due(shared: &Shared, limit: usize) -> Drained {
-    let now_ms = shared.clock.now_millis();
     let mut drained = Drained::default();
-    let (drain, attempts): (u64, Vec<Attempt>) = {
+    let (now_ms, drain, attempts): (i64, u64, Vec<Attempt>) = {
         let mut inner = shared.lock();
+        // Read under the lock, as every sweep's: a reading taken before it can be older than
+        // a sweep made meanwhile, which this sweep would take for a clock set back, finding
+        // the events in between again.
+        let now_ms = shared.clock.now_millis();
         inner.sweep(now_ms);
         let webhooks = &mut inner.webhooks;
         let drain = webhooks.next_drain;
@@ -854,7 +857,7 @@ pub async fn deliver_due(shared: &Shared, limit: usize) -> Drained {
                 }
             }
         }
-        (drain, attempts)
+        (now_ms, drain, attempts)
     };
     let _taken = Taken {
         shared,
@@ -959,9 +962,9 @@ pub async fn background(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>)
         if *stopped.borrow() {
             return;
         }
-        let now_ms = shared.clock.now_millis();
         let due = {
             let mut inner = shared.lock();
+            let now_ms = shared.clock.now_millis();
             inner.sweep(now_ms);
             inner.webhooks.any_due(now_ms)
         };

@@ -432,11 +432,14 @@ fn answers(ctx: &Ctx<'_>, jobs: Vec<&Resource>, now: i64) -> Result<Vec<Value>, 
 }
 
 fn remove(ctx: &Ctx<'_>, family: Family, id: &str) -> Outcome {
-    let removed = ctx
-        .shared
-        .lock()
-        .resources
-        .remove(family, ctx.org, None, id)?;
+    let mut inner = ctx.shared.lock();
+    // Read under the lock, as every sweep's: a reading taken before it can be older than a
+    // sweep made meanwhile, which the sweep would take for a clock set back.
+    let now_ms = ctx.shared.clock.now_millis();
+    // A sweep finds the events of the jobs still kept: one that finished since the last sweep
+    // gives its `completed` or `failed` event before it goes, or it would never be sent.
+    inner.sweep(now_ms);
+    let removed = inner.resources.remove(family, ctx.org, None, id)?;
     Ok(ctx.ok(&json!({"deleted": true, "job_id": removed.id})))
 }
 

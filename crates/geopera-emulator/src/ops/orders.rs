@@ -592,8 +592,9 @@ fn make_room_for_an_order(
     inner: &mut Inner,
     org: &str,
     seed: u64,
-    now: i64,
+    now_ms: i64,
 ) -> Result<(), ApiError> {
+    let now = now_ms.div_euclid(1000);
     if inner.org(org, seed, now).orders.len() < MAX_ORDERS_PER_ORG {
         return Ok(());
     }
@@ -616,6 +617,9 @@ fn make_room_for_an_order(
             ),
         ));
     };
+    // A sweep finds the events of the orders still kept: one fulfilled since the last sweep
+    // gives its `order.fulfilled` before it is retired, or it would never be sent.
+    inner.sweep(now_ms);
     let retired = inner.org_mut(org, seed, now).orders.remove(index);
     inner.orders.remove(&retired);
     Ok(())
@@ -648,8 +652,10 @@ fn place_order(ctx: &Ctx<'_>, kind: OrderKind, named: Named, priced: Priced) -> 
         workspace,
         tags,
     } = named;
-    let now = ctx.now();
     let mut inner = ctx.shared.lock();
+    // Read under the lock, as every sweep's (`make_room_for_an_order` may sweep).
+    let now_ms = ctx.shared.clock.now_millis();
+    let now = now_ms.div_euclid(1000);
     let balance = inner.org(ctx.org, ctx.shared.seed, now).balance_credits;
     if priced.credits > balance {
         return Err(ApiError::problem(
@@ -660,7 +666,7 @@ fn place_order(ctx: &Ctx<'_>, kind: OrderKind, named: Named, priced: Priced) -> 
             ),
         ));
     }
-    make_room_for_an_order(&mut inner, ctx.org, ctx.shared.seed, now)?;
+    make_room_for_an_order(&mut inner, ctx.org, ctx.shared.seed, now_ms)?;
     let id = format!("ord_{}", inner.rng.hex(10));
     let mut order = Order {
         id: id.clone(),

@@ -107,9 +107,11 @@ fn change(
 pub(crate) fn delete(ctx: &Ctx<'_>, input: ProjectDeleteInput) -> Outcome {
     let id = input.project_id;
     let mut inner = ctx.lock_org();
-    // One that expired before is failed as expired, not as deleted with its project.
     require_role(ctx, &inner.resources, &id, Role::Admin)?;
-    crate::uploads::expire_idle(&mut inner, Some(ctx.org), ctx.shared.clock.now_millis());
+    // The sweep first: an upload that expired before is failed as expired, not as deleted
+    // with its project, and a job of the project that finished since the last sweep gives its
+    // event before it goes (a sweep finds events in the records still kept).
+    inner.sweep(ctx.shared.clock.now_millis());
     inner
         .resources
         .remove(Family::Project, ctx.org, None, &id)?;

@@ -45,9 +45,10 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: CreateSubscriptionInput) -> Outcome {
             "no randomness available for a signing secret",
         )
     })?;
+    let mut inner = ctx.shared.lock();
+    // Read under the lock, as every sweep's (see `deliver_due`).
     let now_ms = ctx.shared.clock.now_millis();
     let now = now_ms.div_euclid(1000);
-    let mut inner = ctx.shared.lock();
     // Order changes before this subscription existed are not for it.
     inner.sweep(now_ms);
     if inner.webhooks.count(ctx.org) >= MAX_SUBSCRIPTIONS_PER_ORG {
@@ -131,8 +132,9 @@ pub(crate) fn update(ctx: &Ctx<'_>, input: UpdateSubscriptionInput) -> Outcome {
         check_headers(headers)?;
     }
     check_description(input.description.as_deref())?;
-    let now_ms = ctx.shared.clock.now_millis();
     let mut inner = ctx.shared.lock();
+    // Read under the lock, as every sweep's (see `deliver_due`).
+    let now_ms = ctx.shared.clock.now_millis();
     inner.sweep(now_ms);
     let id = input.subscription_id;
     let Some(subscription) = inner

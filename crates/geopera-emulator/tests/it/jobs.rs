@@ -651,6 +651,41 @@ fn a_finished_job_sends_one_event_to_its_subscriber() {
     assert_eq!(failed.json()["entity_id"], clip);
 }
 
+/// A job deleted once it finished, before anything swept for events (a drain, a ticking
+/// clock's second), still sends its event, as does one deleted with its project: the sweep
+/// finds events only in the jobs still kept, so the event was never sent.
+#[test]
+fn a_job_deleted_after_it_finished_still_sends_its_event() {
+    let api = Api::with(local());
+    let receiver = Receiver::start(&[]);
+    subscribe(&api, "processing.job.completed", &receiver.url);
+    let kept = project(&api);
+    let job = api.ok(
+        "processing.execute",
+        json!({"process_id": "ndvi", "workspaceId": kept}),
+    )["id"]
+        .clone();
+    let gone = project(&api);
+    let with_project = api.ok(
+        "processing.execute",
+        json!({"process_id": "ndvi", "workspaceId": gone}),
+    )["id"]
+        .clone();
+    advance(&api, 61);
+    api.ok("processing.job.delete", json!({"job_id": job}));
+    api.ok("projects.delete", json!({"project_id": gone}));
+    assert_eq!(drain(&api)["drained"], 2);
+    let mut sent: Vec<Value> = receiver
+        .got()
+        .iter()
+        .map(|delivery| delivery.json()["entity_id"].clone())
+        .collect();
+    sent.sort_by_key(|id| id.as_str().map(str::to_owned));
+    let mut expected = vec![job, with_project];
+    expected.sort_by_key(|id| id.as_str().map(str::to_owned));
+    assert_eq!(sent, expected);
+}
+
 #[test]
 fn a_frozen_clock_resumes_where_the_state_file_left_it() {
     let file = TempFile::new("jobs-clock");
