@@ -87,24 +87,38 @@ fn temporary(target: &Path) -> PathBuf {
     target.with_file_name(format!(".{name}.{suffix:016x}.part"))
 }
 
-/// Creates the temporary file for `target` under a fresh [`temporary`] name, registered.
-fn create_partial(target: &Path) -> std::io::Result<(Partial, std::fs::File)> {
-    create_first_free(std::iter::repeat_with(|| temporary(target)).take(NAME_ATTEMPTS))
+/// Creates the temporary file for `target` under a fresh [`temporary`] name, registered;
+/// `private` as [`create_first_free`] says.
+fn create_partial(target: &Path, private: bool) -> std::io::Result<(Partial, std::fs::File)> {
+    create_first_free(
+        std::iter::repeat_with(|| temporary(target)).take(NAME_ATTEMPTS),
+        private,
+    )
 }
 
 /// Creates the first of `names` that does not exist yet. Only a file this call created is
 /// used (and registered, so only it is ever deleted): `create_new` (`O_EXCL`) refuses a name
 /// that is taken, even by a link, so a link planted there is never followed.
+///
+/// A `private` file (one that replaces a file whose mode it takes once created) is readable
+/// by its owner only from the start: created with the usual mode (0644 under the usual
+/// umask), another user could open it in the moment before it took the replaced file's 0600,
+/// and read through that descriptor what was written next.
 fn create_first_free(
     names: impl Iterator<Item = PathBuf>,
+    private: bool,
 ) -> std::io::Result<(Partial, std::fs::File)> {
     let mut taken = None;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    if private {
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
     for path in names {
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
+        match options.open(&path) {
             Ok(file) => return Ok((Partial::new(path), file)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => taken = Some(e),
             Err(e) => return Err(e),
@@ -177,7 +191,7 @@ fn write_out_now(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
             "--out {shown} is read-only: make it writable or name another file"
         )));
     }
-    let (mut partial, file) = create_partial(target).map_err(cannot)?;
+    let (mut partial, file) = create_partial(target, permissions.is_some()).map_err(cannot)?;
     fill(file, permissions, bytes).map_err(cannot)?;
     std::fs::rename(&partial.path, target).map_err(cannot)?;
     partial.kept = true;

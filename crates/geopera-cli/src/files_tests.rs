@@ -114,7 +114,8 @@ fn temporary_names_are_unguessable_and_a_taken_name_is_never_followed() {
         std::os::unix::fs::symlink(&victim, &planted).expect("a link");
         [vec![planted], names].concat()
     };
-    let (partial, _file) = create_first_free(names.clone().into_iter()).expect("a free name");
+    let (partial, _file) =
+        create_first_free(names.clone().into_iter(), false).expect("a free name");
     assert_eq!(partial.path, first);
     drop(partial);
     assert!(!first.exists(), "the temporary file is removed on drop");
@@ -129,7 +130,7 @@ fn temporary_names_are_unguessable_and_a_taken_name_is_never_followed() {
     std::fs::write(&second, b"taken").expect("taken");
     let mut names = names;
     *names.last_mut().expect("names") = second.clone();
-    let error = create_first_free(names.into_iter())
+    let error = create_first_free(names.into_iter(), false)
         .map(drop)
         .expect_err("none free");
     assert_eq!(error.kind(), std::io::ErrorKind::AlreadyExists);
@@ -209,4 +210,20 @@ fn out_through_a_link_planted_in_a_shared_folder_is_refused() {
     );
     assert_eq!(std::fs::read(&victim).expect("victim"), b"keep");
     assert!(std::fs::symlink_metadata(&link).is_ok(), "the link is left");
+}
+
+/// The temporary file that replaces a file is its owner's alone from the moment it exists,
+/// whatever the umask, so nobody can open it before it takes the replaced file's mode.
+#[test]
+#[cfg(unix)]
+fn a_temporary_file_that_replaces_a_file_is_private_from_the_start() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("answer.json");
+    let (partial, _file) = create_partial(&target, true).expect("created");
+    let mode = std::fs::metadata(&partial.path)
+        .expect("stat")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "mode {mode:o}");
 }
