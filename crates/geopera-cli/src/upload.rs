@@ -206,9 +206,26 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
                     paint::path(path)
                 ));
             }
-            let text = serde_json::to_string(&uploaded.upload)
-                .map_err(|e| Failure::other(format!("cannot print the upload: {e}")))?;
-            call::print_json(&text, settings)
+            let stored = || {
+                format!(
+                    "upload {} is completed: {} is stored; do not send it again",
+                    crate::paint::inert(&uploaded.upload_id),
+                    paint::path(path)
+                )
+            };
+            // A failure to print (a full disk behind `>`, a `--jq` program's error) is not the
+            // upload's: said alone, a script that retries on failure would send the file again
+            // and reserve its space twice, and the upload's id is the only handle on it.
+            let printed = serde_json::to_string(&uploaded.upload)
+                .map_err(|e| Failure::other(format!("cannot print the upload: {e}")))
+                .and_then(|text| call::print_json(&text, settings));
+            printed.map_err(|mut failure| {
+                if failure.code != 0 {
+                    failure.message.push('\n');
+                    failure.message.push_str(&stored());
+                }
+                failure
+            })
         }
         Err(error) => Err(failed(&error, path, &target, settings)),
     }

@@ -4940,6 +4940,47 @@ fn a_file_name_that_is_not_utf8_is_refused_unless_one_is_given() {
     assert!(upload.to_string().contains("scene.tif"), "{upload}");
 }
 
+/// An upload stored, whose answer then fails to print (here a `--jq` program's error), says
+/// that the file is stored and names the upload: said alone, the failure read as the
+/// upload's, and a script retrying on it sent the file again.
+#[test]
+fn an_upload_stored_whose_answer_cannot_be_printed_says_it_is_stored() {
+    let s = setup();
+    let project = a_project(&s, "printed");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scene.tif");
+    std::fs::write(&path, b"bytes").expect("a file");
+    let output = s
+        .cli()
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", &project, "--jq", "error(\"no\")"])
+        .output()
+        .expect("geopera runs");
+    assert_ne!(output.status.code(), Some(0));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("--jq"),
+        "the printing's failure is said: {stderr}"
+    );
+    let id = stderr
+        .split("upload ")
+        .nth(1)
+        .and_then(|rest| rest.split(" is completed").next())
+        .unwrap_or_else(|| panic!("no upload named: {stderr}"));
+    assert!(
+        stderr.contains("is stored; do not send it again"),
+        "{stderr}"
+    );
+    let output = s
+        .cli()
+        .args(["uploads", "progress", "--upload-id", id])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(stdout_json(&output)["status"], "completed");
+}
+
 /// Regression: a dry run approved the upload of a file named only by blanks, whose name the
 /// real upload then refused.
 #[test]
