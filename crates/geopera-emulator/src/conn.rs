@@ -26,6 +26,11 @@ use tower::ServiceExt;
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection may sit with no request in progress, by default.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The longest header-read or idle timeout kept (365 days): the connections' watchdogs add
+/// them to the time a connection started or went quiet, which a `Duration::MAX` (a natural
+/// way to ask for none) would overflow, ending every connection in a panic.
+pub const MAX_CONNECTION_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 /// How many connections are served at once, by default: ten times the 1,000 calls in flight
 /// a benchmark runs, and few enough that idle connections cannot hold the process's memory
 /// and descriptors without bound.

@@ -749,7 +749,10 @@ use tokio::sync::watch;
 
 pub use crate::body_deadline::{BODIES_HELD_AT_ONCE, BODY_DEADLINE};
 pub use crate::clock::{ManualClock, DEFAULT_START_UNIX_SECS};
-pub use crate::conn::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
+pub use crate::conn::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    MAX_CONNECTION_TIMEOUT,
+};
 pub use crate::control::CONTROL_PREFIX;
 pub use crate::error::{ApiError, ApiJson, Reply, MAX_BODY_DEPTH, MAX_MESSAGE_BYTES};
 pub use crate::faults::{FaultKind, FaultPlan, FaultRule, FaultSpecError, Phase};
@@ -946,9 +949,11 @@ impl EmulatorBuilder {
     /// [`DEFAULT_HEADER_READ_TIMEOUT`], 10 s), counted from the connection's start and, on a
     /// kept-alive HTTP/1.1 connection, from the previous answer: a connection that has not
     /// delivered a request head by then is closed, so slow or silent clients cannot hold
-    /// connections open. This also ends idle HTTP/1.1 keep-alive connections.
+    /// connections open. This also ends idle HTTP/1.1 keep-alive connections. A timeout
+    /// longer than [`MAX_CONNECTION_TIMEOUT`] (a year; `Duration::MAX` included) is taken as
+    /// that: no timeout, in practice.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.header_read = timeout;
+        self.timeouts.header_read = timeout.min(conn::MAX_CONNECTION_TIMEOUT);
         self
     }
 
@@ -957,9 +962,11 @@ impl EmulatorBuilder {
     /// header phase between requests. A request counts as in progress until its answer is
     /// fully sent, so slow answers and injected latency are never cut short. The same time
     /// bounds a client that takes none of an answer: once the connection's socket has been
-    /// full that long with no byte taken, the connection is reset.
+    /// full that long with no byte taken, the connection is reset. A timeout longer than
+    /// [`MAX_CONNECTION_TIMEOUT`] is taken as that, as for
+    /// [`header_read_timeout`](Self::header_read_timeout).
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.idle = timeout;
+        self.timeouts.idle = timeout.min(conn::MAX_CONNECTION_TIMEOUT);
         self
     }
 

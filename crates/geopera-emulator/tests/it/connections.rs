@@ -1014,3 +1014,14 @@ fn a_refused_host_is_answered_with_the_request_id() {
         "{answer}"
     );
 }
+
+/// `Duration::MAX`, a natural way to ask for no timeout, is taken as a year: a connection is
+/// served, twice over, where the watchdog's sum overflowed and every connection ended in a
+/// panic without an answer.
+#[test]
+fn timeouts_of_duration_max_serve_connections() {
+    let emu = emulator(Duration::MAX, Duration::MAX);
+    let mut stream = TcpStream::connect(emu.addr()).expect("connects");
+    assert_eq!(exchange(&mut stream, &request(&emu)), 200);
+    assert_eq!(exchange(&mut stream, &request(&emu)), 200, "kept alive");
+}
