@@ -27,8 +27,17 @@ use crate::Error;
 ///
 /// `KEYS`: per budget, the prefix of its window counters and its "blocked until" key.
 /// `ARGV[1]`: the window length in ms; `ARGV[1 + i]`: the cap of budget `i`, 0 for none.
-/// Returns 0 when the call was counted, else the milliseconds to wait before asking again.
+/// Returns 0 when the call was counted, else the milliseconds to wait before asking again
+/// (at least 1: Redis cuts a script's number to an integer, and a hold a fraction of a
+/// millisecond away, written by something else, would otherwise read as 0, a grant never
+/// counted).
+///
+/// Both scripts write after reading `TIME`, which Redis 3.2 to 4 allow only once a script has
+/// asked for its effects to be replicated (`redis.replicate_commands`, which later versions
+/// do always and keep as a no-op): without it, every reservation failed there, and each
+/// worker paced alone.
 const RESERVE: &str = r"
+redis.replicate_commands()
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[1])
@@ -40,7 +49,7 @@ for i = 1, budgets do
   local blocked = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
   if blocked - now > wait then wait = blocked - now end
 end
-if wait > 0 then return wait end
+if wait > 0 then return math.max(1, math.ceil(wait)) end
 for i = 1, budgets do
   local cap = tonumber(ARGV[1 + i])
   local used = tonumber(redis.call('GET', KEYS[2 * i - 1] .. index) or '0')
@@ -58,6 +67,7 @@ return 0
 /// Holds a budget until `ARGV[1]` ms from now on Redis's clock, unless it is already held
 /// longer; the key expires soon after the hold ends.
 const LIMITED: &str = r"
+redis.replicate_commands()
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local hold = tonumber(ARGV[1])
@@ -79,6 +89,7 @@ return 0
 /// at most; a longer wait read back from Redis is taken for garbage and paced locally). Windows
 /// are fixed and aligned to Redis's clock (the minute, by default), like the API's; keys
 /// expire shortly after their window, so Redis holds a handful of keys per class at most.
+/// Any Redis from 3.2 on will do (the scripts need `TIME` and effects replication).
 ///
 /// When Redis does not answer within [`RedisBudgetBuilder::timeout`], or answers what the
 /// budget's scripts never do (an error, a reply that is not an integer, more than 64 KiB at
