@@ -658,7 +658,9 @@
 //! Plan faults stand for the network and the servers: they strike before authentication,
 //! whoever calls. Header faults are drawn only once the request is authenticated (without
 //! valid credentials it gets its usual 401, header or not), and a header's `burst=N`
-//! throttles only the following requests of the same organization. A header sent on several
+//! throttles only the following requests of the same organization. The one operation that
+//! needs no credentials, `webhooks.drain`, takes header faults from anyone, and a burst
+//! there throttles the caller's address. A header sent on several
 //! lines is read as one list, their rules joined; a header that does not parse, or has
 //! characters other than visible ASCII, is 400 problem+json.
 //!

@@ -5,8 +5,9 @@
 //! The durable part of the state is written after every request that executed an operation
 //! which is not read-only, or answered one with an idempotency key, in one transaction, which
 //! keeps the file consistent if the process dies mid-way. What grows with use is written by the
-//! rows that changed since the last write, so a write costs the same with ten records or ten
-//! thousand: keys, organizations and orders (each organization starts with
+//! rows that changed since the last write, so a write costs about the same with ten records or
+//! ten thousand (an organization's row lists the ids of its orders, up to 10,000, and is
+//! rewritten whenever its balance changes): keys, organizations and orders (each organization starts with
 //! [`HISTORICAL_ORDERS`](crate::state::HISTORICAL_ORDERS) of them), signed-in sessions and
 //! their access tokens, the resources users create (up to
 //! [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) of each family per organization) and the

@@ -2,9 +2,11 @@
 //! capabilities document, which the API answers as images and XML whatever the contract's
 //! `application/json` says.
 //!
-//! Only `catalog.tile.render` (a catalog scene) and `share.tile.render` (a live share link,
-//! with its password) name something the emulator checks, so only they answer 404; COG URLs
-//! and project items are rendered whatever they are.
+//! What they name is looked up where the emulator keeps it: a catalog scene
+//! (`catalog.tile.render`), a live share link with its password (`share.tile.render`), or a
+//! project item of the caller's organization (`items.tile.render`, `items.tile.wmts_get_tile`,
+//! `items.tile.wmts_capabilities`), each 404 when unknown or another organization's. COG URLs are
+//! rendered whatever they are.
 
 use geopera_types::models::{
     CatalogTileInput, CogTerrainInput, CogThumbnailInput, CogTileInput, ItemTileRenderInput,
