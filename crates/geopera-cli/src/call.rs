@@ -251,10 +251,20 @@ fn retry_advice(operation_id: &str, key: &str, earlier_only: bool) -> String {
     };
     format!(
         "{operation_id} may have been executed{condition}: it was sent with Idempotency-Key \
-         {key}; to retry it without executing it twice, repeat the same command with \
-         --idempotency-key {}",
-        crate::paint::shell_word(key)
+         {key}; to retry it without executing it twice, repeat the same command with {}",
+        idempotency_key_option(key)
     )
+}
+
+/// `--idempotency-key KEY`, as the user can paste it back: quoted for the shell, and joined
+/// with `=` when the key starts with `-`, which the parser would otherwise read as flags.
+pub(crate) fn idempotency_key_option(key: &str) -> String {
+    let word = crate::paint::shell_word(key);
+    if word.starts_with('-') {
+        format!("--idempotency-key={word}")
+    } else {
+        format!("--idempotency-key {word}")
+    }
 }
 
 /// What an interruption says of the call with side effects under way, sent and not answered:

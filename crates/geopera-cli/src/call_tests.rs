@@ -44,3 +44,13 @@ fn an_item_without_a_message_is_shown_cut_and_inert() {
     let steering = said(r#"{"detail":["x",{"why":"\u001b[2J"}]}"#);
     assert!(!steering[1].contains('\u{1b}'), "{}", steering[1]);
 }
+
+/// The retry advice names the key as it can be pasted back: one starting with `-` is joined
+/// with `=`, where `--idempotency-key -k1` was read as the short flags `-k`, `-1`.
+#[test]
+fn retry_advice_names_a_key_starting_with_a_dash_so_it_parses() {
+    let advice = retry_advice("orders.archive.place", "-k1", false);
+    assert!(advice.ends_with("--idempotency-key=-k1"), "{advice}");
+    let advice = retry_advice("orders.archive.place", "k-1", false);
+    assert!(advice.ends_with("--idempotency-key k-1"), "{advice}");
+}

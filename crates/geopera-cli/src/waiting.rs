@@ -121,9 +121,9 @@ pub(crate) fn nothing_to_wait_for(
     );
     if let Some(key) = key {
         message.push_str(&format!(
-            "; it was sent with Idempotency-Key {key}: repeated with --idempotency-key {}, \
-             the command replays this answer rather than making another {noun}",
-            crate::paint::shell_word(key)
+            "; it was sent with Idempotency-Key {key}: repeated with {}, the command replays \
+             this answer rather than making another {noun}",
+            crate::call::idempotency_key_option(key)
         ));
     }
     Failure::other(message)
