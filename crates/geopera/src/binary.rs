@@ -169,27 +169,39 @@ pub(crate) fn stream_body_blocking<O: Operation<Output = Binary>>(
         .spawn(move || {
             let client = &client;
             let first = started.clone();
-            let read = crate::blocking::run_here(&client.blocking, caller, |thread| async move {
-                match open(client, thread.face(), O::INFO, prepared).await {
-                    Ok(mut stream) => {
-                        let headers = std::mem::take(&mut stream.headers);
-                        if started.send(Ok(headers)).is_err() {
-                            return; // the caller is gone
-                        }
-                        // Until the body ends or the iterator is dropped, whichever comes first.
-                        while let Some(chunk) = chunks.next_of(&mut stream).await {
-                            if !chunks.send(chunk) {
-                                return;
+            let chunks_at = &mut chunks;
+            let read = || {
+                crate::blocking::run_here(&client.blocking, caller, |thread| async move {
+                    match open(client, thread.face(), O::INFO, prepared).await {
+                        Ok(mut stream) => {
+                            let headers = std::mem::take(&mut stream.headers);
+                            if started.send(Ok(headers)).is_err() {
+                                return; // the caller is gone
+                            }
+                            // Until the body ends or the iterator is dropped, whichever comes first.
+                            while let Some(chunk) = chunks_at.next_of(&mut stream).await {
+                                if !chunks_at.send(chunk) {
+                                    return;
+                                }
                             }
                         }
+                        Err(error) => {
+                            let _ = started.send(Err(error));
+                        }
                     }
-                    Err(error) => {
-                        let _ = started.send(Err(error));
-                    }
+                })
+            };
+            // A panic in the caller's code is resumed where the caller waits, as an async
+            // stream's would be.
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    let _ = first.send(Err(error));
                 }
-            });
-            if let Err(error) = read {
-                let _ = first.send(Err(error));
+                Err(panic) => {
+                    chunks.panicked(panic);
+                    drop(first);
+                }
             }
         })
         .map_err(|error| {
@@ -198,10 +210,11 @@ pub(crate) fn stream_body_blocking<O: Operation<Output = Binary>>(
     let headers = match start.recv() {
         Ok(headers) => headers?,
         Err(_) => {
+            receiver.resume_panic();
             return Err(Error::invalid(
                 O::INFO.id,
                 "the body reader stopped before the answer arrived",
-            ))
+            ));
         }
     };
     Ok(BlockingByteStream {

@@ -471,9 +471,30 @@ impl<T> Iterator for Handed<T> {
     type Item = T;
 
     fn next(&mut self) -> Option<T> {
-        let (item, bytes) = self.items.next()?;
+        let Some((item, bytes)) = self.items.next() else {
+            self.resume_panic();
+            return None;
+        };
         self.held.release(bytes);
         Some(item)
+    }
+}
+
+impl<T> Handed<T> {
+    /// Resumes here the panic that ended the reader, if one did ([`Handing::panicked`]): the
+    /// caller's code panicked there (its credentials provider, say), and an async stream
+    /// would have panicked in its caller's task, where a blocking one ended as if the
+    /// answer had been empty.
+    pub(crate) fn resume_panic(&self) {
+        let panic = self
+            .held
+            .panic
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(panic) = panic {
+            std::panic::resume_unwind(panic);
+        }
     }
 }
 
@@ -494,6 +515,8 @@ struct Held {
     budget: usize,
     /// Woken when the caller takes an item; only the reader waits on it.
     taken: tokio::sync::Notify,
+    /// The panic that ended the reader, for the caller to resume.
+    panic: std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>,
 }
 
 impl Held {
@@ -521,6 +544,16 @@ impl Held {
 }
 
 impl<T> Handing<T> {
+    /// Ends the hand-over with the reader's `panic`, which the [`Handed`] end resumes once it
+    /// has taken every item sent before.
+    pub(crate) fn panicked(self, panic: Box<dyn std::any::Any + Send>) {
+        *self
+            .held
+            .panic
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(panic);
+    }
+
     /// The next item of `stream`, or `None` once the stream ends or the [`Handed`] end is
     /// dropped, whichever comes first: a reader never waits on the network for nobody.
     pub(crate) async fn next_of<S>(&mut self, stream: &mut S) -> Option<S::Item>
@@ -568,6 +601,7 @@ pub(crate) fn handover<T>(bound: usize, budget: usize) -> (Handing<T>, Handed<T>
         bytes: AtomicUsize::new(0),
         budget,
         taken: tokio::sync::Notify::new(),
+        panic: std::sync::Mutex::new(None),
     });
     (
         Handing {

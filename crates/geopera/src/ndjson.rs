@@ -195,27 +195,35 @@ pub(crate) fn stream_blocking<O: NdjsonOperation>(
     let reader = std::thread::Builder::new().spawn(move || {
         let client = &client;
         let handing = &mut items;
-        let read = crate::blocking::run_here(&client.blocking, caller, |thread| async move {
-            let opened = open(client, thread.face(), O::INFO, prepared);
-            match handing.unless_gone(opened).await {
-                Some(Ok(stream)) => {
-                    let mut stream = std::pin::pin!(stream);
-                    // Until the answer ends or the iterator is dropped, whichever comes first.
-                    while let Some((item, bytes)) = handing.next_of(&mut stream).await {
-                        if !handing.send_weighed(item, bytes).await {
-                            return;
+        let read = || {
+            crate::blocking::run_here(&client.blocking, caller, |thread| async move {
+                let opened = open(client, thread.face(), O::INFO, prepared);
+                match handing.unless_gone(opened).await {
+                    Some(Ok(stream)) => {
+                        let mut stream = std::pin::pin!(stream);
+                        // Until the answer ends or the iterator is dropped, whichever comes first.
+                        while let Some((item, bytes)) = handing.next_of(&mut stream).await {
+                            if !handing.send_weighed(item, bytes).await {
+                                return;
+                            }
                         }
                     }
+                    Some(Err(error)) => {
+                        handing.send(Err(error));
+                    }
+                    // Dropped before the answer started: the request and its retries stop here.
+                    None => {}
                 }
-                Some(Err(error)) => {
-                    handing.send(Err(error));
-                }
-                // Dropped before the answer started: the request and its retries stop here.
-                None => {}
+            })
+        };
+        // A panic in the caller's code (its credentials provider, its clock) is resumed where
+        // the caller takes the items, as an async stream's would be.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                items.send(Err(error));
             }
-        });
-        if let Err(error) = read {
-            items.send(Err(error));
+            Err(panic) => items.panicked(panic),
         }
     });
     match reader {

@@ -226,6 +226,50 @@ fn a_panicking_provider_panics_the_blocking_caller_whether_or_not_others_are_in_
         .expect("the call in flight is served");
 }
 
+/// A panic in the caller's own code while a blocking stream opens reaches the caller, as it
+/// would from an async stream: the NDJSON iterator ended as if the search had found nothing,
+/// and a blocking byte stream said only that its reader had stopped.
+#[test]
+fn a_panicking_provider_panics_the_caller_of_a_blocking_stream() {
+    use geopera::operations::{catalog_search_stream, cog_tile_render};
+    let server = Hostile::serve("127.0.0.1", |_| json(200, &[], "{}"));
+    let panicking = Arc::new(AtomicBool::new(true));
+    let client = AuthenticatedClient::builder_with_credentials(PanickingProvider {
+        panicking: panicking.clone(),
+    })
+    .base_url(server.url())
+    .build()
+    .expect("valid");
+    let message = |payload: Box<dyn std::any::Any + Send>| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default()
+    };
+    let lines = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let body = serde_json::json!({"host_name": HOST})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        catalog_search_stream::stream_blocking(&client, body).count()
+    }));
+    match lines {
+        Ok(count) => panic!("the provider's panic became a stream of {count} items"),
+        Err(payload) => assert_eq!(message(payload), "the provider's own panic"),
+    }
+    let tile = serde_json::json!({"url": "https://cogs.example/a.tif", "z": 0, "x": 0, "y": 0,
+                                  "format": "png"});
+    let bytes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cog_tile_render::stream_body_blocking(&client, Request::new(tile)).map(drop)
+    }));
+    match bytes {
+        Ok(outcome) => panic!("the provider's panic became {outcome:?}"),
+        Err(payload) => assert_eq!(message(payload), "the provider's own panic"),
+    }
+    assert!(server.seen().is_empty(), "nothing was sent");
+}
+
 #[test]
 fn blocking_calls_from_inside_a_runtime_work() {
     let emu = emulator();
