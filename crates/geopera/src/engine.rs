@@ -258,6 +258,8 @@ struct Plan {
     request_id: String,
     /// Whether ambiguous failures may be retried.
     safe: bool,
+    /// Whether the call sends an `Idempotency-Key`.
+    keyed: bool,
     /// Whether the body holds credentials ([`crate::redirect::Hop::secret_body`]).
     secret_body: bool,
     max_retries: u32,
@@ -295,6 +297,7 @@ fn plan(
         headers,
         request_id,
         safe: info.retry == RetryClass::Safe || has_key,
+        keyed: has_key,
         secret_body: options.body_secrets.is_some(),
         max_retries: options.retries.unwrap_or(settings.retry.max_retries),
         // A stream may legitimately take long: the client's timeout does not apply, only the
@@ -380,6 +383,8 @@ async fn run<S>(
         // The answer of the attempt a retry follows, which the call ends with when the retry
         // cannot be sent in time.
         let mut previous = None;
+        // Whether an attempt of this keyed call may still be running on the server.
+        let mut may_still_run = false;
         loop {
             attempt += 1;
             // The credential comes before the call's turn: renewing it may send a sign-in
@@ -483,7 +488,17 @@ async fn run<S>(
                     }
                 }
             }
-            match assess(client, info, &plan, attempt, answered_at, &result) {
+            let claim_may_be_held = plan.keyed && may_still_run;
+            may_still_run |= may_be_running(&result);
+            match assess(
+                client,
+                info,
+                &plan,
+                attempt,
+                answered_at,
+                &result,
+                claim_may_be_held,
+            ) {
                 Step::RetryAt(at) => {
                     client.clock().sleep_until(at).await;
                     previous = Some(result);
@@ -668,6 +683,15 @@ fn transport_failure(
     }
 }
 
+/// Whether the request of an attempt that ended so may have reached the API and still be
+/// running there: no complete answer came, or a gateway's transient status.
+fn may_be_running(result: &Result<RawResponse, (Error, Outcome)>) -> bool {
+    match result {
+        Ok(raw) => !raw.foreign && retry::is_transient(raw.status),
+        Err((_, outcome)) => *outcome == Outcome::Ambiguous,
+    }
+}
+
 /// What the loop does next: wake at an instant on the client's clock and retry, or finish.
 enum Step {
     RetryAt(Duration),
@@ -679,6 +703,8 @@ enum Step {
 /// (a slow server, a queue in front of it), and waits measured from then end on time however
 /// late the answer is processed here (a shared budget told first). A `Retry-After` that is a
 /// date names its instant, so its wait, read against the time now, counts from now.
+/// `claim_may_be_held` when the call is keyed and an earlier attempt may still be running:
+/// a 409 is then [`Outcome::KeyInUse`].
 fn assess(
     client: &Client,
     info: &'static OperationInfo,
@@ -686,6 +712,7 @@ fn assess(
     attempt: u32,
     answered_at: Duration,
     result: &Result<RawResponse, (Error, Outcome)>,
+    claim_may_be_held: bool,
 ) -> Step {
     let policy = &client.settings.retry;
     // A 429 without `Retry-After` is retried after the backoff: it may come from something
@@ -698,6 +725,9 @@ fn assess(
             Outcome::LimitedPastRedirect,
             retry::read_retry_after(&raw.headers),
         ),
+        Ok(raw) if raw.status == StatusCode::CONFLICT && claim_may_be_held && !raw.foreign => {
+            (Outcome::KeyInUse, retry::read_retry_after(&raw.headers))
+        }
         Ok(raw) => (
             Outcome::Status(raw.status.as_u16()),
             retry::read_retry_after(&raw.headers),

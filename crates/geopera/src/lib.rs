@@ -113,6 +113,7 @@
 //! | no connection (nothing sent) | retried | retried | retried |
 //! | timeout, reset after sending, cut-off answer | retried | retried | not retried |
 //! | 500, 502, 503, 504 | retried | retried | not retried |
+//! | 409 after one of those (the key's first request may still run) | — | retried | — |
 //!
 //! A followed redirect is an answer from the API to the call's own request, which may have
 //! run: a refused connection or a 429 past it proves nothing, and so is retried only where

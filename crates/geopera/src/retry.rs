@@ -149,6 +149,11 @@ pub(crate) enum Outcome {
     NotSent,
     /// The request may have reached the server: a timeout, a reset, a cut-off answer.
     Ambiguous,
+    /// A 409 to a keyed call an earlier attempt of which may still be running (it ended
+    /// [`Outcome::Ambiguous`] or with a transient status): the API holds the key's claim
+    /// while its first request runs, and answers a retry under it 409 meanwhile, though the
+    /// work is neither refused nor done. Once it ends, a retry is replayed its answer.
+    KeyInUse,
     /// A failure that repeating cannot fix.
     Fatal,
 }
@@ -161,6 +166,7 @@ impl std::fmt::Display for Outcome {
             Outcome::LimitedPastRedirect => f.write_str("HTTP 429 after a redirect"),
             Outcome::NotSent => f.write_str("no connection"),
             Outcome::Ambiguous => f.write_str("no complete answer"),
+            Outcome::KeyInUse => f.write_str("HTTP 409 while an earlier attempt may still run"),
             Outcome::Fatal => f.write_str("failed"),
         }
     }
@@ -188,6 +194,11 @@ pub(crate) fn decide(
         _ if !retries_left => Decision::Finish,
         Outcome::NotSent => Decision::RetryAfter(backoff()),
         Outcome::Ambiguous if safe => Decision::RetryAfter(backoff()),
+        Outcome::KeyInUse => match retry_after {
+            Some(wait) if !policy.waits_out(wait) => Decision::Finish,
+            Some(wait) => Decision::RetryAfter(wait),
+            None => Decision::RetryAfter(backoff()),
+        },
         Outcome::Status(code) if safe && TRANSIENT_STATUSES.contains(&code) => match retry_after {
             // The server asked for a longer pause than the policy allows: a retry sooner
             // would only be answered the same, so its answer is the outcome, at once.

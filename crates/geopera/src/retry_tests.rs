@@ -194,3 +194,39 @@ fn several_retry_afters_are_read_for_the_longest_wait() {
         Some(Duration::from_secs(7))
     );
 }
+
+/// A 409 while the key's first request may still run is retried as a transient answer is,
+/// within the retries left and the longest `Retry-After` the policy waits out.
+#[test]
+fn a_key_in_use_is_retried_within_the_budget() {
+    assert!(matches!(
+        decide(&policy(), 2, Outcome::KeyInUse, None, true, 1),
+        Decision::RetryAfter(_)
+    ));
+    assert_eq!(
+        decide(
+            &policy(),
+            2,
+            Outcome::KeyInUse,
+            Some(Duration::from_secs(2)),
+            true,
+            1
+        ),
+        Decision::RetryAfter(Duration::from_secs(2))
+    );
+    assert_eq!(
+        decide(
+            &policy(),
+            2,
+            Outcome::KeyInUse,
+            Some(Duration::from_secs(61)),
+            true,
+            1
+        ),
+        Decision::Finish
+    );
+    assert_eq!(
+        decide(&policy(), 2, Outcome::KeyInUse, None, true, 3),
+        Decision::Finish
+    );
+}

@@ -789,6 +789,80 @@ fn clients_have_default_timeouts() {
     assert_eq!(lifted.timeout(), None);
 }
 
+/// A server whose first answer never completes (the request may have run), whose second is
+/// the API's 409 for a key whose first request is still running, and whose third is the
+/// replayed success; with the request each attempt sent.
+fn busy_key_server(first_conflict_is_the_answer: bool) -> Hostile {
+    let answered = Arc::new(AtomicUsize::new(0));
+    Hostile::serve("127.0.0.1", move |_| {
+        let conflict = || {
+            json(
+                409,
+                &[],
+                r#"{"type":"about:blank","title":"Conflict","status":409,"detail":"a request with this Idempotency-Key is still being processed"}"#,
+            )
+        };
+        match answered.fetch_add(1, Ordering::SeqCst) {
+            0 if first_conflict_is_the_answer => conflict(),
+            0 => Reply::Trickle {
+                head: "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n"
+                    .to_owned(),
+                body: vec![b' '; 100],
+                every: Duration::from_millis(200),
+            },
+            1 => conflict(),
+            _ => json(200, &[], r#"{"id":"prj_1","name":"p"}"#),
+        }
+    })
+}
+
+/// A keyed call whose first attempt timed out (it may still be running) and whose retry is
+/// answered 409, the key's claim held by that first request, is retried again and ends with
+/// the answer replayed; it ended `Conflict` after two attempts, an outcome neither refused
+/// nor known. A 409 to a first attempt is the answer, retried by nothing.
+#[tokio::test]
+async fn a_409_to_a_keyed_retry_while_the_first_attempt_may_run_is_retried() {
+    let server = busy_key_server(false);
+    let client = geopera::Geopera::from(
+        AuthenticatedClient::builder("gpra_test_key")
+            .base_url(server.url())
+            .timeout(Duration::from_millis(300))
+            .retry_policy(
+                geopera::RetryPolicy::default()
+                    .backoff(Duration::from_millis(10), Duration::from_millis(20)),
+            )
+            .build()
+            .expect("valid"),
+    );
+    let answer = client
+        .invoke_request(
+            "projects.create",
+            geopera::Request::new(json!({"name": "p"})).retries(3),
+        )
+        .await
+        .expect("the replayed answer");
+    assert_eq!(answer.status.as_u16(), 200);
+    assert_eq!(answer.attempts, 3);
+    let seen = server.seen();
+    let keys: std::collections::HashSet<_> = seen
+        .iter()
+        .filter_map(|request| request.header("idempotency-key"))
+        .collect();
+    assert_eq!((seen.len(), keys.len()), (3, 1), "one key on every attempt");
+
+    let server = busy_key_server(true);
+    let client = AuthenticatedClient::builder("gpra_test_key")
+        .base_url(server.url())
+        .build()
+        .expect("valid");
+    let refused = geopera::Geopera::from(client)
+        .invoke("projects.create", json!({"name": "p"}))
+        .await
+        .expect_err("a 409");
+    assert_eq!(refused.kind(), geopera::ErrorKind::Conflict);
+    assert_eq!(refused.attempts(), 1);
+}
+
 #[tokio::test]
 async fn a_trickled_body_is_cut_off_by_the_attempt_timeout() {
     let server = Hostile::serve("127.0.0.1", |_| Reply::Trickle {
