@@ -300,13 +300,13 @@ impl Limiter {
         let Some(semaphore) = &self.in_flight else {
             return Ok((none(), false));
         };
-        // An async call on a current-thread runtime is counted from before it waits: the
-        // semaphore hands a freed slot to the calls queued first, and its task runs only on
-        // that runtime's thread.
-        let on_thread = blocking
-            .is_none()
-            .then(Caller::current)
-            .and_then(Caller::runtime_thread)
+        // A call whose task runs on a current-thread runtime is counted from before it waits:
+        // the semaphore hands a freed slot to the calls queued first, and the task runs only
+        // on that runtime's thread. Blocking calls too, where their work runs on such a
+        // runtime (the I/O thread's, a calling thread's own): code of theirs (a waiter's or an
+        // upload's callback) can make a blocking call that stops that thread.
+        let on_thread = Caller::current()
+            .runtime_thread()
             .map(|thread| self.on_thread.mark(thread));
         let (permit, waited) = match semaphore.clone().try_acquire_owned() {
             Ok(permit) => (permit, false),

@@ -692,9 +692,19 @@ fn the_blocking_form_waits_through_the_same_engine() {
 /// A blocking call made from a waiter's progress callback, while another blocking call of the
 /// client is in flight (so the wait rides on the client's I/O thread): it runs, and the wait
 /// ends at its deadline, where the nested call queued itself behind the wait that waited for
-/// it and the client's blocking side hung for ever.
+/// it and the client's blocking side hung for ever. With one call in flight at most, the slot
+/// the nested call would wait for can be held by a call only the stopped I/O thread runs: it
+/// is refused as `WouldDeadlock` then, rather than waiting for ever.
 #[test]
 fn a_blocking_call_from_a_waiters_callback_runs_while_other_calls_are_in_flight() {
+    for cap in [None, Some(1)] {
+        nested_calls_from_a_waiters_callback(cap);
+    }
+}
+
+/// [`a_blocking_call_from_a_waiters_callback_runs_while_other_calls_are_in_flight`] with a
+/// client holding `cap` calls in flight at most.
+fn nested_calls_from_a_waiters_callback(cap: Option<usize>) {
     let emu = Emulator::builder()
         .clock(ManualClock::new())
         .rate_limits(RateLimits::off())
@@ -705,9 +715,11 @@ fn a_blocking_call_from_a_waiters_callback_runs_while_other_calls_are_in_flight(
         )
         .start()
         .expect("the emulator starts");
-    let client = Geopera::from(
-        AuthenticatedClient::new(emu.base_url(), emu.api_key()).expect("valid configuration"),
-    );
+    let mut builder = AuthenticatedClient::builder(emu.api_key()).base_url(emu.base_url());
+    if let Some(cap) = cap {
+        builder = builder.max_in_flight(cap);
+    }
+    let client = Geopera::from(builder.build().expect("valid configuration"));
     let project = client
         .invoke_blocking("projects.create", json!({"name": "nested"}))
         .expect("a project");
@@ -736,19 +748,33 @@ fn a_blocking_call_from_a_waiters_callback_runs_while_other_calls_are_in_flight(
             .interval(Duration::from_millis(100), Duration::from_millis(100))
             .deadline(Duration::from_secs(1))
             .on_progress(move |_| {
-                let got = inner.invoke_blocking("api_keys.list", json!({}));
-                answered.lock().expect("not poisoned").push(got.is_ok());
+                let got = inner
+                    .invoke_blocking("api_keys.list", json!({}))
+                    .map(drop)
+                    .map_err(|error| matches!(error, geopera::Error::WouldDeadlock { .. }));
+                answered.lock().expect("not poisoned").push(got);
             })
             .wait_blocking();
         let _ = ended.send(waited.is_err());
     });
     let timed_out = ending
         .recv_timeout(Duration::from_secs(20))
-        .expect("the wait ends: the client's blocking side did not hang");
+        .unwrap_or_else(|_| panic!("cap {cap:?}: the client's blocking side hung"));
     assert!(timed_out, "the job never finishes on a frozen clock");
     let nested = nested.lock().expect("not poisoned").clone();
-    assert!(!nested.is_empty(), "the callback ran");
-    assert!(nested.iter().all(|ok| *ok), "each nested call was answered");
+    assert!(!nested.is_empty(), "cap {cap:?}: the callback ran");
+    for got in &nested {
+        match (cap, got) {
+            (_, Ok(())) | (Some(_), Err(true)) => {}
+            _ => panic!("cap {cap:?}: a nested call ended {got:?}"),
+        }
+    }
+    if cap.is_none() {
+        assert!(
+            nested.iter().all(Result::is_ok),
+            "each nested call was answered"
+        );
+    }
     keeps_busy.join().expect("no panic");
 }
 
