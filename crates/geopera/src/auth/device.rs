@@ -1,6 +1,7 @@
 //! Signing in on another device (RFC 8628), with PKCE (RFC 7636, S256).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
@@ -10,6 +11,7 @@ use sha2::Digest as _;
 
 use crate::auth::oidc::{lenient_seconds, Oidc, TokenSet, Via, PUBLIC_CLIENT_ID};
 use crate::auth::Session;
+use crate::clock::Clock;
 use crate::secret::Secret;
 use crate::{Client, Error};
 
@@ -40,6 +42,9 @@ pub struct DeviceAuthorization {
     verification_uri_complete: Option<String>,
     expires_in: Duration,
     interval: Duration,
+    /// The clock of the client that started the flow, and its reading when the provider
+    /// answered: how much of the code's life is gone when the wait begins.
+    started: (Arc<dyn Clock>, Duration),
 }
 
 #[derive(Deserialize)]
@@ -123,6 +128,8 @@ impl DeviceAuthorization {
             form.push(("scope", scope));
         }
         let answer: DeviceAnswer = oidc.post_form(via, DEVICE_ENDPOINT, &form, &[]).await?;
+        let clock = via.limiter.clock.clone();
+        let started = (clock.clone(), clock.now());
         let unfit = |what: &str| {
             Error::sign_in(
                 "invalid_response",
@@ -180,6 +187,7 @@ impl DeviceAuthorization {
             expires_in,
             interval,
             oidc,
+            started,
         })
     }
 
@@ -200,7 +208,8 @@ impl DeviceAuthorization {
         self.verification_uri_complete.as_deref()
     }
 
-    /// How long the person has to approve, from when the flow started.
+    /// How long the person has to approve, from when the flow started (when the provider
+    /// answered [`Oidc::device_authorization`]); [`wait`](Self::wait) counts from then too.
     pub fn expires_in(&self) -> Duration {
         self.expires_in
     }
@@ -258,7 +267,13 @@ impl DeviceAuthorization {
         let clock = via.limiter.clock.clone();
         // The first wait comes before the first request, which would find no runtime too late.
         crate::engine::outside_tokio(crate::auth::oidc::operation_of(TOKEN_ENDPOINT))?;
-        let expires = clock.now().saturating_add(self.expires_in);
+        // The code's life counts from when the provider answered, not from this wait: an
+        // application may show the code and call this minutes later.
+        let (started_on, started_at) = &self.started;
+        let gone = started_on.now().saturating_sub(*started_at);
+        let expires = clock
+            .now()
+            .saturating_add(self.expires_in.saturating_sub(gone));
         let mut interval = self.interval;
         let form = [
             ("grant_type", geopera_types::oidc::DEVICE_CODE_GRANT),

@@ -2295,6 +2295,32 @@ fn a_device_flow_polls_no_longer_than_its_code_lives() {
     }
 }
 
+/// A code's life counts from when the flow started, not from the wait: one that expired
+/// while the application showed it (the clock moved past `expires_in` before `wait`) is
+/// reported expired without a poll, where the wait polled for another `expires_in`, on both
+/// faces.
+#[test]
+fn a_device_flow_waited_for_after_its_code_expired_polls_nothing() {
+    for face in ["async", "blocking"] {
+        let manual = ManualClock::new();
+        let clock: Arc<dyn geopera::Clock> = SharedTime::new(&manual);
+        let (provider, client, flow) = device_flow(
+            600,
+            |_| hostile_json(400, &[], r#"{"error":"authorization_pending"}"#),
+            Some(clock),
+            Duration::from_secs(5),
+        );
+        manual.advance(Duration::from_secs(601));
+        let error = wait_from(face, flow, &client).expect_err("expired");
+        assert_eq!(
+            sign_in_code(&error),
+            Some("expired_token"),
+            "{face}: {error:?}"
+        );
+        assert_eq!(provider.seen().len(), 1, "{face}: the start, and no poll");
+    }
+}
+
 /// A token endpoint that answers only 503 has stopped, not hiccuped: the third failed poll in
 /// a row ends the sign-in with its error, long before the code expires (ten minutes), on both
 /// faces. A pending answer between failures starts the count again (see
