@@ -539,7 +539,10 @@ where
                 // A pause the server asked for is kept; the waiter's own is cut short once,
                 // for a last look just before the deadline.
                 let server_asks_past = asked.is_some_and(|asked| now.saturating_add(asked) >= ends);
-                let look_at = ends.saturating_sub(LAST_LOOK_BEFORE_DEADLINE.min(pause_now / 2));
+                // Never sooner than the server asked, however close the deadline.
+                let look_at = ends
+                    .saturating_sub(LAST_LOOK_BEFORE_DEADLINE.min(pause_now / 2))
+                    .max(now.saturating_add(asked.unwrap_or_default()));
                 if looked_last || server_asks_past || look_at <= now.saturating_add(MIN_INTERVAL) {
                     clock.sleep_until(ends).await;
                     return Err(self.deadline_passed(last, failure));

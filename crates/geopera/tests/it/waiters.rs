@@ -1188,6 +1188,23 @@ fn a_wait_looks_once_more_just_before_its_deadline_on_both_faces() {
     }
 }
 
+/// The last look before the deadline never comes sooner than a `Retry-After` asked: with
+/// 120.6 s left and 120 s asked, it comes at 120 s, not a second before the deadline.
+#[test]
+fn the_last_look_waits_out_the_retry_after_on_both_faces() {
+    static ASKS_TWO_MINUTES: &[(u16, &str)] = &[(429, "120")];
+    for face in ["async", "blocking"] {
+        let (server, clock, client) = scripted(ASKS_TWO_MINUTES);
+        let waiter = wait::order(&client, "ord_1")
+            .interval(Duration::from_secs(600), Duration::from_secs(600))
+            .deadline(Duration::from_millis(120_600));
+        let order = wait_from(face, waiter).unwrap_or_else(|error| panic!("{face}: {error:?}"));
+        assert_eq!(order.status, Some(OrderStatus::Fulfilled), "{face}");
+        assert_eq!(server.seen().len(), 2, "{face}");
+        assert_eq!(clock.now(), Duration::from_secs(120), "{face}");
+    }
+}
+
 /// An address where nothing listens is a wrong base URL far more often than an outage: a wait
 /// whose first poll cannot connect ends at once with that error, on both faces, rather than
 /// polling in silence until its deadline of days.
