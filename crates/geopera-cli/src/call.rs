@@ -260,7 +260,8 @@ fn retry_advice(operation_id: &str, key: &str, earlier_only: bool) -> String {
 /// with `=` when the key starts with `-`, which the parser would otherwise read as flags.
 pub(crate) fn idempotency_key_option(key: &str) -> String {
     let word = crate::paint::shell_word(key);
-    if word.starts_with('-') {
+    // The shell takes the quotes off: a key `'-job:42'` reaches the parser as `-job:42`.
+    if key.starts_with('-') {
         format!("--idempotency-key={word}")
     } else {
         format!("--idempotency-key {word}")

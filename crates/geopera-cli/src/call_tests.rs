@@ -53,4 +53,7 @@ fn retry_advice_names_a_key_starting_with_a_dash_so_it_parses() {
     assert!(advice.ends_with("--idempotency-key=-k1"), "{advice}");
     let advice = retry_advice("orders.archive.place", "k-1", false);
     assert!(advice.ends_with("--idempotency-key k-1"), "{advice}");
+    // Quoted for the shell, which takes the quotes off before the parser sees the dash.
+    let advice = retry_advice("orders.archive.place", "-job:42", false);
+    assert!(advice.ends_with("--idempotency-key='-job:42'"), "{advice}");
 }
