@@ -164,8 +164,11 @@ async fn move_clock(
         }
     }
     if let Err(unkept) = shared.persist(&lane) {
-        // Answered as undone, it is: a retry must not move the clock twice.
+        // Answered as undone, it is: a retry must not move the clock twice. The failed write
+        // read memory back at the moved time, which ended every session and idempotency claim
+        // the move outlived; read again at the time put back, they are as the file holds them.
         shared.clock.restore_offset(before);
+        shared.read_back_now(&lane);
         return Err(unkept);
     }
     Ok(clock_reading(&shared))

@@ -347,6 +347,13 @@ impl Shared {
         .with_header(RETRY_AFTER, 1))
     }
 
+    /// [`read_back`](Self::read_back) in the write lane, for a change undone after a failed
+    /// write (a clock move): the read-back the failure made saw the change. A file that
+    /// cannot be read leaves memory marked as unkept, which the next lane reads back.
+    pub(crate) fn read_back_now(&self, _lane: &Lane<'_>) {
+        let _ = self.read_back(&mut self.lock());
+    }
+
     /// Puts memory back to what the state file holds, or marks it as holding changes that
     /// were not kept when the file cannot be read.
     ///

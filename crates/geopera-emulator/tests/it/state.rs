@@ -142,6 +142,51 @@ fn a_clock_moved_through_the_control_endpoint_is_written_at_once() {
     drop(api);
 }
 
+/// A clock move the state file cannot take (another program holds its write lock, as a
+/// backup tool may) is undone with everything it touched: the sessions signed in before it
+/// still work, where the read-back after the failed write, made at the moved time, had ended
+/// them (and the next write deleted them from the file).
+#[test]
+fn a_clock_move_the_file_refuses_keeps_the_sessions_it_would_have_ended() {
+    let file = TempFile::new("clock-move-sessions");
+    let api = Api::with(
+        Emulator::builder()
+            .seed(6)
+            .rate_limits(RateLimits::off())
+            .clock(ManualClock::new())
+            .control(true)
+            .state_file(&file.0),
+    );
+    let signed_in = password_login(&api, "admin", "admin-password");
+    let token = signed_in["access_token"].as_str().expect("an access token");
+    assert_eq!(
+        api.call_as(token, "billing.credits.balance", json!({}))
+            .status,
+        200
+    );
+    let blocker = rusqlite::Connection::open(&file.0).expect("the state file opens");
+    // Writers wait on it; readers do not.
+    blocker
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("the write lock is taken");
+    let moved = api
+        .http
+        .post(format!("{}/_emulator/clock", api.emu.base_url()))
+        .json(&json!({"advance_seconds": 86_400}))
+        .send()
+        .expect("answered")
+        .status();
+    assert_eq!(moved, 503);
+    drop(blocker);
+    let after = api.call_as(token, "billing.credits.balance", json!({}));
+    assert_eq!(
+        after.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&after.body)
+    );
+}
+
 /// A ticking clock moved to the latest reading the control endpoint allows goes on ticking
 /// past it; the file it then writes is one the emulator resumes from.
 #[test]
