@@ -1465,3 +1465,39 @@ fn clock_advances_sent_at_once_never_pass_the_last_reading() {
         assert_eq!(api.emu.clock().now_secs(), LAST, "round {round}");
     }
 }
+
+/// A sign-in form posted by a web page of another site (its `Origin` is not the emulator's)
+/// is refused with 403 and signs nobody in: any page open beside a running emulator could
+/// otherwise sign the published demo user in over and over, ending the developer's sessions.
+/// The emulator's own origin, in either scheme and any letter case, and no origin at all
+/// (programs) sign in.
+#[test]
+fn a_sign_in_posted_from_another_sites_page_is_refused() {
+    let api = Api::start();
+    let form = [
+        ("grant_type", "password"),
+        ("client_id", "geopera-cli"),
+        ("username", "admin"),
+        ("password", "admin-password"),
+    ];
+    let posted = |origin: &str| {
+        read(
+            api.http
+                .post(realm(&api, "token"))
+                .header("origin", origin)
+                .form(&form)
+                .send()
+                .expect("request completes"),
+        )
+    };
+    for foreign in ["https://evil.example", "null", "http://127.0.0.1:1"] {
+        let refused = posted(foreign);
+        assert_eq!(refused.status, 403, "{foreign}");
+        assert_eq!(refused.json()["error"], "access_denied", "{foreign}");
+        assert!(refused.json().get("access_token").is_none(), "{foreign}");
+    }
+    let own = api.emu.base_url();
+    assert_eq!(posted(&own).status, 200);
+    assert_eq!(posted(&own.to_uppercase()).status, 200);
+    assert_eq!(token(&api, &form).status, 200, "no origin");
+}
