@@ -30,32 +30,40 @@ impl Injected {
         self.latency.min(super::MAX_LATENCY.saturating_sub(waited))
     }
 
-    /// Adds a rule that struck; the first of each slot wins. A 429 returns its burst so the
-    /// caller can remember the rest of it where it belongs.
-    fn add(&mut self, rule: FaultRule) -> Option<(u32, Option<u64>)> {
+    /// Adds a rule that struck; the first of each slot wins, and a rule that finds its slot
+    /// taken is not applied ([`Added::Passed`]). A 429 returns its burst so the caller can
+    /// remember the rest of it where it belongs.
+    fn add(&mut self, rule: FaultRule) -> Added {
         match &rule.kind {
             FaultKind::Latency(by) => {
                 self.latency = self.latency.saturating_add(*by).min(super::MAX_LATENCY);
             }
             FaultKind::Truncate | FaultKind::Malformed | FaultKind::SlowBody(_) => {
-                self.body.get_or_insert(rule.kind.clone());
+                if self.body.is_some() {
+                    return Added::Passed;
+                }
+                self.body = Some(rule.kind.clone());
             }
             FaultKind::RateLimited { burst } => {
-                if self.before.is_none() {
-                    let rest = (burst.saturating_sub(1), rule.retry_after);
-                    self.before = Some(rule);
-                    return Some(rest);
+                if self.before.is_some() {
+                    return Added::Passed;
                 }
+                let rest = (burst.saturating_sub(1), rule.retry_after);
+                self.before = Some(rule);
+                return Added::Burst(rest);
             }
             FaultKind::ServerError(_) | FaultKind::Status(_) | FaultKind::Reset => {
                 let slot = match rule.phase {
                     Phase::Before => &mut self.before,
                     Phase::After => &mut self.after,
                 };
-                slot.get_or_insert(rule);
+                if slot.is_some() {
+                    return Added::Passed;
+                }
+                *slot = Some(rule);
             }
         }
-        None
+        Added::Applied
     }
 
     /// A 429 that continues a burst.
@@ -69,6 +77,17 @@ impl Injected {
             times: None,
         });
     }
+}
+
+/// What became of a rule [`Injected::add`] was given.
+enum Added {
+    /// It applies to the request.
+    Applied,
+    /// A 429 that applies, with what is left of its burst and its `Retry-After`.
+    Burst((u32, Option<u64>)),
+    /// Its slot was taken by a rule before it: it does nothing to the request, and a `times=`
+    /// limit does not count it.
+    Passed,
 }
 
 /// What is left of a 429 burst.
@@ -131,7 +150,7 @@ impl FaultState {
                 self.plan_burst = None;
             }
         }
-        let mut chosen: Vec<FaultRule> = Vec::new();
+        let mut chosen: Vec<(usize, FaultRule)> = Vec::new();
         for (index, rule) in self.plan.rules().iter().enumerate() {
             if rule.operation.as_deref().is_some_and(|only| only != op_id) {
                 continue;
@@ -148,15 +167,22 @@ impl FaultState {
                 .rate_percent
                 .is_none_or(|rate| strikes(seed, index, seen, rate))
             {
-                if let Some(slot) = self.struck.get_mut(index) {
-                    *slot += 1;
-                }
-                chosen.push(rule.clone());
+                chosen.push((index, rule.clone()));
             }
         }
-        for rule in chosen {
-            if let Some((left, retry_after)) = injected.add(rule) {
-                self.plan_burst = (left > 0).then_some(Burst { left, retry_after });
+        for (index, rule) in chosen {
+            let counted = match injected.add(rule) {
+                Added::Applied => true,
+                Added::Burst((left, retry_after)) => {
+                    self.plan_burst = (left > 0).then_some(Burst { left, retry_after });
+                    true
+                }
+                // Kept for a request it can reach: `503;times=1,500;times=1` answers the
+                // first request 503 and the second 500.
+                Added::Passed => false,
+            };
+            if let (true, Some(slot)) = (counted, self.struck.get_mut(index)) {
+                *slot += 1;
             }
         }
         injected
@@ -200,7 +226,7 @@ impl FaultState {
                 .rate_percent
                 .is_none_or(|rate| strikes(seed, usize::MAX, seen, rate))
             {
-                if let Some((left, retry_after)) = injected.add(rule.clone()) {
+                if let Added::Burst((left, retry_after)) = injected.add(rule.clone()) {
                     if left > 0 {
                         self.caller_bursts
                             .insert(org.to_owned(), Burst { left, retry_after });

@@ -42,3 +42,19 @@ fn a_callers_latency_and_the_plans_together_keep_to_the_bound() {
         Duration::ZERO
     );
 }
+
+/// A rule that finds its slot taken by a rule before it does nothing to the request, and its
+/// `times=` is not used up: `503;times=1,500;times=1` answers a 503, then a 500, then nothing;
+/// the 500's one strike was counted on the first request, which it never reached.
+#[test]
+fn a_rule_whose_slot_was_taken_keeps_its_times_for_a_later_request() {
+    let plan = FaultPlan::parse("503;times=1,500;times=1").expect("a plan");
+    let mut state = FaultState::new(plan);
+    let before = |injected: Injected| match injected.before.map(|rule| rule.kind) {
+        Some(FaultKind::ServerError(code)) => Some(code),
+        _ => None,
+    };
+    assert_eq!(before(state.draw_plan(1, "catalog.search")), Some(503));
+    assert_eq!(before(state.draw_plan(1, "catalog.search")), Some(500));
+    assert_eq!(before(state.draw_plan(1, "catalog.search")), None);
+}
