@@ -980,7 +980,10 @@ pub const UNSUPPORTED_KEYWORDS: [&str; 16] = [
 /// Refuses a schema (its own keywords, not its members') whose meaning the generated code
 /// would drop: a keyword of [`UNSUPPORTED_KEYWORDS`], a `type` list, a closed object
 /// (`additionalProperties: false`, which the API would enforce and the input check would
-/// not) or OpenAPI 3.0's boolean `exclusiveMinimum`/`exclusiveMaximum`.
+/// not), listed members beside a schema for the others (whose values the input check would
+/// not check), OpenAPI 3.0's `nullable` and boolean `exclusiveMinimum`/`exclusiveMaximum`,
+/// or a length bound that is no whole number (`8.0`, which the docs would state and the check
+/// would drop).
 ///
 /// # Errors
 /// Naming the construct, when `schema` uses one of those.
@@ -1003,6 +1006,21 @@ pub fn refuse_unsupported(schema: &Value) -> Result<()> {
     for bound in ["exclusiveMinimum", "exclusiveMaximum"] {
         if object.get(bound).is_some_and(Value::is_boolean) {
             bail!("a boolean {bound} (OpenAPI 3.0) is not supported; give the bound itself");
+        }
+    }
+    if object.get("nullable").is_some_and(Value::is_boolean) {
+        bail!("nullable (OpenAPI 3.0) is not supported; write anyOf with a null type");
+    }
+    if object.contains_key("properties")
+        && object
+            .get("additionalProperties")
+            .is_some_and(Value::is_object)
+    {
+        bail!("additionalProperties with a schema beside properties is not supported");
+    }
+    for bound in ["minLength", "maxLength", "minItems", "maxItems"] {
+        if let Some(given) = object.get(bound).filter(|given| given.as_u64().is_none()) {
+            bail!("{bound} must be a whole number of at least 0, not {given}");
         }
     }
     Ok(())

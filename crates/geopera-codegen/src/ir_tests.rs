@@ -245,6 +245,23 @@ fn schemas_the_emitters_cannot_express_are_refused() {
             serde_json::json!({"type": "number", "minimum": 0, "exclusiveMinimum": true}),
             "exclusiveMinimum",
         ),
+        (
+            serde_json::json!({"type": "string", "nullable": true}),
+            "nullable",
+        ),
+        (
+            serde_json::json!({"type": "string", "minLength": 8.0}),
+            "minLength",
+        ),
+        (
+            serde_json::json!({"type": "array", "items": {"type": "string"}, "maxItems": -1}),
+            "maxItems",
+        ),
+        (
+            serde_json::json!({"type": "object", "properties": {"a": {"type": "string"}},
+                "additionalProperties": {"type": "integer"}}),
+            "additionalProperties",
+        ),
     ] {
         let refused = value_type(&schema).expect_err("refused");
         assert!(refused.to_string().contains(named), "{schema}: {refused}");
