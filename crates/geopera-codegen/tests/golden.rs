@@ -21,7 +21,8 @@ fn snapshot_dir() -> PathBuf {
 #[test]
 fn output_matches_the_snapshots() {
     let output = geopera_codegen::generate(&fixture()).expect("the fixture generates");
-    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    // Only `1`: a `0` or an empty value left in an environment must not turn the check off.
+    let update = std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|value| value == "1");
     let mut mismatched = Vec::new();
     for (part, files) in [("types", &output.types), ("sdk", &output.sdk)] {
         for (rel, text) in files {
