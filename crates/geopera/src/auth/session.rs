@@ -56,7 +56,9 @@ type OnRefresh = Arc<dyn Fn(&TokenSet) + Send + Sync>;
 ///   the key instead.
 ///
 /// Configure it before cloning: clones share their tokens, but a setting changed on one clone
-/// stays with that clone.
+/// stays with that clone. The [`clock`](Session::clock) above all: the moments the clones
+/// share (when to refresh, how long a refusal holds) are kept on one clock, so a clone given
+/// another reads them on the wrong one.
 #[derive(Clone)]
 pub struct Session {
     config: Arc<Config>,
@@ -248,7 +250,8 @@ impl Session {
     }
 
     /// Reads time from `clock` instead of the system's, e.g. the same clock a test gives its
-    /// client, so that expiry follows simulated time.
+    /// client, so that expiry follows simulated time. Set it before the session is cloned:
+    /// the token's moments are kept for every clone on the clock set last.
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         let config = Arc::make_mut(&mut self.config);
