@@ -171,10 +171,14 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
     upload = upload.stall_timeout(settings.timeout);
     let shown = crate::progress::Shown::bytes("Uploading".to_owned(), size);
     let bar = shown.handle();
-    upload = upload.on_progress(move |progress: Progress| {
-        bar.set_length(progress.total_bytes);
-        bar.set_position(progress.bytes_sent);
-    });
+    upload = upload
+        .on_progress(move |progress: Progress| {
+            bar.set_length(progress.total_bytes);
+            bar.set_position(progress.bytes_sent);
+        })
+        .on_reserved(|id| {
+            let _ = RESERVED.set(id.to_owned());
+        });
     // Ctrl-C is the upload's to end: it releases the reservation and says how that went,
     // which `main`, seeing the flag, waits a moment to hear instead of dropping the upload.
     // Read from the flag the start-up's listener sets: a listener of this future's own would
@@ -323,17 +327,29 @@ pub(crate) static ENDS_ITSELF_ON_INTERRUPT: AtomicBool = AtomicBool::new(false);
 /// the target is out of reach.
 static OPTIONS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// What a command ended by a second Ctrl-C says of an upload it cut short while the upload
-/// was ending itself, releasing its reserved space: that it may still be reserved, and how to
-/// release it.
+/// The id of the upload, once its space is reserved ([`Upload::on_reserved`]): what advice
+/// given after the upload was cut short names.
+static RESERVED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// What a command ended before its upload could end itself (a second Ctrl-C, or the moment
+/// `main` gives it running out) says of the upload: that its space may still be reserved, and
+/// how to release it, naming the upload once its space was reserved; before, that the
+/// reservation was still being asked for, whose id was never answered.
 pub(crate) fn release_cut_short() -> Option<String> {
     ENDS_ITSELF_ON_INTERRUPT.load(Ordering::SeqCst).then(|| {
         let options = OPTIONS.get().map_or("", String::as_str);
-        format!(
-            "the upload was releasing its reserved space when it was ended; it may still be \
-             reserved: release it with '{}'",
-            release_command(options, "ID")
-        )
+        match RESERVED.get() {
+            Some(id) => format!(
+                "upload {}: it was releasing its reserved space when it was ended; it may \
+                 still be reserved: {}",
+                crate::paint::inert(id),
+                release_advice(Some(id), options)
+            ),
+            None => format!(
+                "the upload was ended while its space was being reserved; if it was, {}",
+                release_advice(None, options)
+            ),
+        }
     })
 }
 

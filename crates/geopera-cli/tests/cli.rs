@@ -5435,6 +5435,39 @@ fn ctrl_c_before_the_reservation_is_answered_stops_the_upload() {
     assert!(stderr.starts_with("Error: interrupted\n"), "{stderr}");
 }
 
+/// An upload whose release outlasts the moment Ctrl-C gives it (here a slow `uploads.fail`)
+/// is left to it, and the command names the upload in the advice to release it, where it
+/// wrote `--upload-id=ID`; one still waiting for its reservation's answer says so, where it
+/// claimed the upload was releasing its space.
+#[test]
+fn an_upload_cut_short_after_ctrl_c_is_named_in_the_advice() {
+    let (_s, status, stderr) =
+        interrupted_upload("latency=30s;op=uploads.complete,latency=5s;op=uploads.fail");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let named = stderr
+        .split("upload ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or_else(|| panic!("no upload named: {stderr}"));
+    assert!(named.starts_with("u"), "{stderr}");
+    assert!(
+        stderr.contains("it may still be reserved")
+            && stderr.contains(&format!("uploads fail --upload-id={named}")),
+        "{stderr}"
+    );
+
+    let (_s, status, stderr) = interrupted_upload_once("latency=8s;op=uploads.initiate", |_| {
+        std::thread::sleep(Duration::from_millis(700));
+    });
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("ended while its space was being reserved")
+            && stderr.contains("--upload-id=ID"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("was releasing"), "{stderr}");
+}
+
 /// Ctrl-C once the upload is committed, its answer still on the way: the release is refused,
 /// as the upload is no longer open, and the command waits for the answer, prints the upload
 /// and exits 0. Told it failed, a script would send the file again.

@@ -33,6 +33,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shown = AtomicU64::new(0);
     let outcome = Upload::from_path(&project.id, &path)
         .content_type("application/octet-stream")
+        // The id to release the space with, should this program be stopped mid-way.
+        .on_reserved(|id| println!("  space reserved as upload {id}"))
         .on_progress(move |p| {
             let tenth = p.bytes_sent * 10 / p.total_bytes.max(1);
             if shown.fetch_max(tenth, Ordering::Relaxed) < tenth {

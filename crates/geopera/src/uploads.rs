@@ -135,6 +135,9 @@ pub struct Progress {
 
 type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
+/// A callback given the upload's id once its space is reserved ([`Upload::on_reserved`]).
+type ReservedFn = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// One file to upload into a project, sent by [`send`](Upload::send) or
 /// `send_blocking`. Setters never fail; problems show when sending.
 #[must_use = "an upload does nothing until it is sent"]
@@ -157,6 +160,7 @@ struct Options {
     asset_key: Option<String>,
     categorical: bool,
     on_progress: Option<ProgressFn>,
+    on_reserved: Option<ReservedFn>,
     stall_timeout: Option<Duration>,
     timeout: Option<Duration>,
 }
@@ -189,6 +193,7 @@ impl Upload {
                 asset_key: None,
                 categorical: false,
                 on_progress: None,
+                on_reserved: None,
                 stall_timeout: Some(DEFAULT_STALL_TIMEOUT),
                 timeout: None,
             },
@@ -300,6 +305,16 @@ impl Upload {
     /// that task, so the transfer fails like a broken connection and is reported as such.
     pub fn on_progress(mut self, progress: impl Fn(Progress) + Send + Sync + 'static) -> Self {
         self.options.on_progress = Some(Arc::new(progress));
+        self
+    }
+
+    /// Called once with the upload's id as soon as its space is reserved (`uploads.initiate`
+    /// answered), before any byte is sent. Every way out of [`send`](Self::send) releases the
+    /// reservation or says why not, with the id; but a program stopped before `send` returns
+    /// (a second Ctrl-C, a crash, a future dropped whose release nobody hears) learns the id
+    /// only here, and without it cannot release or look up the space it may still hold.
+    pub fn on_reserved(mut self, reserved: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.options.on_reserved = Some(Arc::new(reserved));
         self
     }
 
@@ -836,6 +851,9 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
     // From here on the quota is reserved: every way out releases it or says why not, a
     // future dropped while the release below is under way included.
     let mut guard = Reservation::new(client, face, &id);
+    if let Some(reserved) = &options.on_reserved {
+        reserved(&id);
+    }
     // Another size reserved than declared: the bytes would all be sent before the commit was
     // refused for it (or a file cut short were committed as whole). Released at once instead.
     if let Some(reserved) = reserved.filter(|reserved| *reserved != total) {

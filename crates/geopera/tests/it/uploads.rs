@@ -136,13 +136,21 @@ async fn a_file_upload_completes_with_the_size_and_sha256_the_emulator_counted()
     let file = TempFile::new("scene.tif", 300_000);
     let progress = Arc::new(Mutex::new(Vec::new()));
     let log = progress.clone();
+    let reserved = Arc::new(Mutex::new(Vec::new()));
+    let told = reserved.clone();
 
     let uploaded = Upload::from_path(&project_id, &file.path)
         .content_type("image/tiff")
         .on_progress(move |p| log.lock().expect("not poisoned").push(p))
+        .on_reserved(move |id| told.lock().expect("not poisoned").push(id.to_owned()))
         .send(&client)
         .await
         .expect("the upload completes");
+    assert_eq!(
+        *reserved.lock().expect("not poisoned"),
+        std::slice::from_ref(&uploaded.upload_id),
+        "told once, of the upload's id"
+    );
 
     assert!(
         uploaded.upload_id.starts_with("u_"),
