@@ -115,6 +115,11 @@ open_model! {
 
 /// A member kept as the exact JSON text the server sent and decoded into `T` only when read:
 /// paging through results that are never looked at in detail costs a copy, not a decode.
+///
+/// It serializes as that text, which only `serde_json` writes as it is: another format (YAML,
+/// CBOR, MessagePack) gets `serde_json`'s private wrapper of raw text instead of the member.
+/// To write an item in another format, read the member first (or the item as a
+/// `serde_json::Value`).
 pub struct Lazy<T> {
     raw: Box<RawValue>,
     decoded: std::marker::PhantomData<fn() -> T>,
@@ -186,7 +191,8 @@ impl<'de, T> Deserialize<'de> for Lazy<T> {
 }
 
 /// A GeoJSON geometry kept as the exact JSON text the server sent: copying text is far
-/// cheaper than building a value per coordinate, and most callers never read it.
+/// cheaper than building a value per coordinate, and most callers never read it. Like
+/// [`Lazy`], it serializes as that text, which only `serde_json` writes as it is.
 #[derive(Clone)]
 pub struct Geometry(Box<RawValue>);
 
