@@ -507,11 +507,7 @@ pub(crate) async fn whoami(matches: &ArgMatches, top: &ArgMatches) -> Outcome {
     // A refused credential is a credentials failure (exit 1), as `login` reports the key it
     // could not validate, not an operation's error.
     let claims = claims.ok_or_else(|| match &held {
-        // It wins over anything a login would store, so signing in again would change nothing.
-        Held::Env(_) => Failure::other(
-            "the credential in GEOPERA_API_TOKEN was refused (HTTP 401); set a valid one, or \
-             unset it to use the profile's",
-        ),
+        Held::Env(_) => auth::env_token_refused(),
         Held::Stored(_) => Failure::other(format!(
             "the credentials were refused (HTTP 401); run '{}'",
             target.login_command()

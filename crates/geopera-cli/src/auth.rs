@@ -928,6 +928,12 @@ pub(crate) fn client(
         })
     };
     match held {
+        // A session token in the environment: refused, it cannot be renewed (CLI-FACTS §1.11).
+        Held::Env(token) if !token.starts_with(API_KEY_PREFIX) => {
+            built(geopera::Geopera::builder_with_credentials(EnvBearer(
+                Credential::bearer(token.clone()),
+            )))
+        }
         Held::Env(token) | Held::Stored(Auth::ApiKey(token)) => {
             let credential = if token.starts_with(API_KEY_PREFIX) || matches!(held, Held::Stored(_))
             {
@@ -945,6 +951,40 @@ pub(crate) fn client(
             StoredSession::new(target.clone(), access_token.clone(), *expires_at),
         )),
     }
+}
+
+/// A session token given in `GEOPERA_API_TOKEN`, which has no refresh token: a 401 to it ends
+/// the call as a credentials failure (exit 1) naming the variable, as `whoami` reports it and
+/// as the official CLI does (CLI-FACTS §1.11), rather than as the API's error (exit 2) that
+/// leaves the user to find out which credential was refused. API keys are refused as the
+/// API's error, as there.
+#[derive(Debug)]
+struct EnvBearer(Credential);
+
+impl geopera::auth::Credentials for EnvBearer {
+    fn credential<'a>(
+        &'a self,
+        _cx: geopera::auth::AuthContext<'a>,
+    ) -> geopera::auth::CredentialFuture<'a, Credential> {
+        Box::pin(async move { Ok(self.0.clone()) })
+    }
+
+    fn rejected<'a>(
+        &'a self,
+        _rejected: &'a Credential,
+        _cx: geopera::auth::AuthContext<'a>,
+    ) -> geopera::auth::CredentialFuture<'a, bool> {
+        Box::pin(async { Err(geopera::Error::credentials(env_token_refused())) })
+    }
+}
+
+/// What a refused `GEOPERA_API_TOKEN` ends a command with: it wins over anything a login
+/// would store, so signing in again would change nothing.
+pub(crate) fn env_token_refused() -> Failure {
+    Failure::other(
+        "the credential in GEOPERA_API_TOKEN was refused (HTTP 401); set a valid one, or \
+         unset it to use the profile's",
+    )
 }
 
 /// A profile's stored session as the SDK's client asks for it: the credentials file is the

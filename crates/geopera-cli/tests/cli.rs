@@ -711,6 +711,33 @@ fn whoami_with_a_refused_token_in_the_environment_names_the_variable() {
     assert!(!stderr.contains("geopera login"), "{stderr}");
 }
 
+/// An operation called with a session token in `GEOPERA_API_TOKEN` that the API refuses (an
+/// expired one) ends as a credentials failure naming the variable, exit 1, as the official
+/// CLI ends it (no refresh token is stored for it) and as `whoami` does; it ended as the
+/// API's error, `[401] Unauthenticated`, exit 2, naming no credential. An API key refused
+/// stays the API's error, as there.
+#[test]
+fn an_operation_with_a_refused_session_token_in_the_environment_names_the_variable() {
+    let s = setup();
+    let output = s
+        .cli()
+        .env("GEOPERA_API_TOKEN", "an.expired.session-token")
+        .args(["orders", "list"])
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 1, "GEOPERA_API_TOKEN was refused", "orders list");
+    assert!(!stderr.contains("geopera login"), "{stderr}");
+    assert_eq!(s.emulator.executed("orders.list"), 0, "nothing ran");
+
+    let output = s
+        .cli()
+        .env("GEOPERA_API_TOKEN", "gpra_wrongkey0000")
+        .args(["orders", "list"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+}
+
 /// A credential the identity provider refuses for what it may see (403 `insufficient_scope`,
 /// as for a session signed in without `openid`) is a credentials failure, exit 1, for
 /// `whoami` and for `login --api-key`, which stores nothing; a provider failing to answer is
