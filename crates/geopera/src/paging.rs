@@ -178,8 +178,17 @@ fn full_page(asked: Option<i64>, answered: Option<&Value>, count: i64) -> i64 {
     }
 }
 
+/// A paging number of the body as the API reads it: an integral float (`5.0`) is that
+/// integer, as the validator lets it through; read as missing, the walk would step from 0
+/// while the server served from 5, and print pages twice.
 fn as_i64(body: &Map<String, Value>, key: &str) -> Option<i64> {
-    body.get(key).and_then(Value::as_i64)
+    let value = body.get(key)?;
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|float| float.fract() == 0.0 && float.abs() < 9.0e18)
+            .and_then(|float| format!("{float:.0}").parse().ok())
+    })
 }
 
 /// The number a STAC page gives itself in `context.page`.
@@ -288,7 +297,9 @@ impl PageWalk {
             Paging::Offset => {
                 self.refuse_a_repeat(page)?;
                 let limit = full_page(as_i64(&self.body, "limit"), page.get("limit"), count);
-                let offset = as_i64(&self.body, "offset").unwrap_or(0);
+                // A negative offset is served from 0, as the API clamps it: stepping from it
+                // would read the first items again.
+                let offset = as_i64(&self.body, "offset").unwrap_or(0).max(0);
                 // No page lies past the largest offset a body can name.
                 match offset.checked_add(count) {
                     Some(next) => {
@@ -320,7 +331,8 @@ impl PageWalk {
                     self.done = true;
                     return Err(Error::skipped_page(self.info.id, self.pages));
                 }
-                let current = as_i64(&self.body, "page").unwrap_or(0);
+                // A negative page is the first, as the API clamps it.
+                let current = as_i64(&self.body, "page").unwrap_or(0).max(0);
                 let total_pages = page.get("totalPages").and_then(Value::as_i64);
                 let labelled = page_label(page);
                 // A STAC search counts pages from 1 and answers page 0 as page 1, saying so

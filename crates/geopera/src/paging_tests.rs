@@ -325,3 +325,29 @@ fn a_walk_ends_past_the_largest_offset_or_page_a_body_can_name() {
     advance(&mut labelled, json!({"content": [3, 4]})).expect("no overflow");
     assert!(labelled.next_body().is_none());
 }
+
+/// A walk starts where the server does: at an offset or page written as an integral float
+/// (`5.0`, which the API reads as 5) and at a negative one (which it reads as the first);
+/// read as 0 or stepped from below 0, the walk asked for items it had already given.
+#[test]
+fn a_walk_steps_on_from_where_the_server_started() {
+    let ten: Vec<i64> = (0..10).collect();
+    for (start, next) in [(json!(5.0), 15), (json!(-5), 10), (json!(5), 15)] {
+        let mut offsets = walk("items.list", json!({"limit": 10, "offset": start}));
+        advance(&mut offsets, json!({"items": ten})).expect("moves on");
+        assert_eq!(
+            offsets.next_body().map(|body| &body["offset"]),
+            Some(&json!(next)),
+            "from {start}"
+        );
+    }
+    for (start, next) in [(json!(2.0), 3), (json!(-1), 1)] {
+        let mut pages = walk("orders.list", json!({"page": start, "size": 2}));
+        advance(&mut pages, json!({"content": [1, 2], "totalPages": 9})).expect("moves on");
+        assert_eq!(
+            pages.next_body().map(|body| &body["page"]),
+            Some(&json!(next)),
+            "from {start}"
+        );
+    }
+}
