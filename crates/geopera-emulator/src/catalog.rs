@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{value_error, ApiError};
 use crate::rng::{fnv, Rng};
-use geopera_types::rfc3339::{format_date_time, parse_date_time, parse_full_date};
+use geopera_types::rfc3339::{format_date_time, parse_date_time_nanos, parse_full_date};
 
 /// The host that serves only the commercial collection, with prices.
 pub const COMMERCIAL_HOST: &str = "geopera-commercial";
@@ -1469,14 +1469,20 @@ pub fn bbox_area_km2(bbox: &[f64; 4]) -> f64 {
         * KM_PER_DEGREE_LAT
 }
 
-/// One end of a `datetime` filter: an RFC 3339 date-time, or a full date read as its midnight
-/// UTC, as STAC searches take them.
-fn instant(text: &str) -> Option<i64> {
-    parse_date_time(text).or_else(|| parse_full_date(text))
+/// One end of a `datetime` filter, in seconds and nanoseconds: an RFC 3339 date-time, or a
+/// full date read as its midnight UTC, as STAC searches take them.
+fn instant(text: &str) -> Option<(i64, u32)> {
+    parse_date_time_nanos(text).or_else(|| parse_full_date(text).map(|seconds| (seconds, 0)))
 }
 
+/// A `datetime` filter as inclusive bounds in whole seconds, which catalog items are dated
+/// to: a bound within a second is rounded inwards (a start up, an end down), so that
+/// `…:00.5Z/..` leaves out an item of `…:00Z`, and an instant within a second matches
+/// nothing. Bounds the wrong way round are `None`, judged on the instants as written.
 fn parse_interval(text: &str) -> Option<(Option<i64>, Option<i64>)> {
     let open = |part: &str| part.is_empty() || part == "..";
+    let up = |(seconds, nanos): (i64, u32)| seconds.saturating_add(i64::from(nanos > 0));
+    let down = |(seconds, _): (i64, u32)| seconds;
     match text.split_once('/') {
         Some((start, end)) => {
             let start = if open(start) {
@@ -1490,11 +1496,11 @@ fn parse_interval(text: &str) -> Option<(Option<i64>, Option<i64>)> {
                     return None;
                 }
             }
-            Some((start, end))
+            Some((start.map(up), end.map(down)))
         }
         None => {
             let instant = instant(text)?;
-            Some((Some(instant), Some(instant)))
+            Some((Some(up(instant)), Some(down(instant))))
         }
     }
 }

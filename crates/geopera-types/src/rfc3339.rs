@@ -22,6 +22,20 @@
 /// seconds, with its offset applied and any fraction of a second dropped; `None` when the
 /// text is anything else.
 pub fn parse_date_time(text: &str) -> Option<i64> {
+    parse_date_time_nanos(text).map(|(seconds, _)| seconds)
+}
+
+/// [`parse_date_time`] with the fraction of a second kept, in nanoseconds (digits past the
+/// ninth dropped): what compares instants less than a second apart, and tells a bound of
+/// `…:00.5Z` from one of `…:00Z`.
+///
+/// ```
+/// use geopera_types::rfc3339::parse_date_time_nanos;
+///
+/// assert_eq!(parse_date_time_nanos("1970-01-01T00:00:01.25Z"), Some((1, 250_000_000)));
+/// assert_eq!(parse_date_time_nanos("1970-01-01T00:00:01Z"), Some((1, 0)));
+/// ```
+pub fn parse_date_time_nanos(text: &str) -> Option<(i64, u32)> {
     let bytes = text.as_bytes();
     if bytes.len() < 20 || !matches!(bytes[10], b'T' | b't') {
         return None;
@@ -39,10 +53,19 @@ pub fn parse_date_time(text: &str) -> Option<i64> {
         return None;
     }
     let mut rest = &time[8..];
+    let mut nanos = 0_u32;
     if let Some(fraction) = rest.strip_prefix(b".") {
         let count = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
         if count == 0 {
             return None;
+        }
+        // Nine digits at most, each scaled to its place: `.5` is 500,000,000 ns.
+        for place in 0..9 {
+            let digit = fraction
+                .get(place)
+                .filter(|_| place < count)
+                .map_or(0, |b| b - b'0');
+            nanos = nanos * 10 + u32::from(digit);
         }
         rest = &fraction[count..];
     }
@@ -63,7 +86,7 @@ pub fn parse_date_time(text: &str) -> Option<i64> {
         _ => return None,
     };
     let clock = i64::from(hour * 3600 + minute * 60 + second);
-    Some(days * 86_400 + clock - offset)
+    Some((days * 86_400 + clock - offset, nanos))
 }
 
 /// `text` respelled as RFC 3339 when it is written in a form the API's date-time parser

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 
 use geopera_types::models::{OrgItemSearchInput, ProjectItemSearchInput, SearchInput};
 use geopera_types::operations::StacCollectionsList;
-use geopera_types::rfc3339::parse_date_time;
+use geopera_types::rfc3339::parse_date_time_nanos;
 use geopera_types::{JsonObject, Operation};
 use serde_json::{json, Value};
 
@@ -27,14 +27,18 @@ use crate::resources::{page, Family, Resource};
 type StacCollectionsInput = <StacCollectionsList as Operation>::Input;
 
 /// The filters of one search, read once.
+/// A date-time in Unix seconds and nanoseconds, as items' date-times are compared: to the
+/// fraction of a second, which an item's may have.
+type Instant = (i64, u32);
+
 #[derive(Default)]
 struct Filter {
     /// The boxes an item must overlap one of: the `bbox` asked for, in two when it crosses
     /// the antimeridian, or those of the parts of `intersects`.
     bbox: Option<Vec<[f64; 4]>>,
-    /// Inclusive bounds in Unix seconds; `None` for an open end.
-    start: Option<i64>,
-    end: Option<i64>,
+    /// Inclusive bounds; `None` for an open end.
+    start: Option<Instant>,
+    end: Option<Instant>,
     dated: bool,
     /// Sets: an item is looked up in them, which costs the same however long the lists
     /// (a body of hundreds of thousands of ids, compared one by one with every item under
@@ -89,7 +93,7 @@ impl Filter {
             }
         }
         if self.dated {
-            let Some(at) = item.str("datetime").and_then(parse_date_time) else {
+            let Some(at) = item.str("datetime").and_then(parse_date_time_nanos) else {
                 return false;
             };
             if self.start.is_some_and(|s| at < s) || self.end.is_some_and(|e| at > e) {
@@ -149,11 +153,11 @@ fn read_datetime(filter: &mut Filter, text: Option<&str>) -> Result<(), ApiError
             "datetime is an RFC 3339 instant or an interval 'start/end' ('..' for an open end)",
         )
     };
-    let bound = |part: &str| -> Result<Option<i64>, ApiError> {
+    let bound = |part: &str| -> Result<Option<Instant>, ApiError> {
         if part.is_empty() || part == ".." {
             Ok(None)
         } else {
-            parse_date_time(part).map(Some).ok_or_else(refuse)
+            parse_date_time_nanos(part).map(Some).ok_or_else(refuse)
         }
     };
     match text.split_once('/') {
@@ -172,7 +176,7 @@ fn read_datetime(filter: &mut Filter, text: Option<&str>) -> Result<(), ApiError
             }
         }
         None => {
-            let at = parse_date_time(text).ok_or_else(refuse)?;
+            let at = parse_date_time_nanos(text).ok_or_else(refuse)?;
             filter.start = Some(at);
             filter.end = Some(at);
         }
@@ -482,11 +486,11 @@ fn sorted<'a>(found: Vec<&'a Resource>, order: &[(SortKey, bool)]) -> Vec<&'a Re
         return found;
     }
     // (creation position, instant): each item's datetime is parsed once, not per comparison.
-    let mut keyed: Vec<(usize, Option<i64>, &Resource)> = found
+    let mut keyed: Vec<(usize, Option<Instant>, &Resource)> = found
         .into_iter()
         .enumerate()
         .map(|(position, item)| {
-            let at = item.str("datetime").and_then(parse_date_time);
+            let at = item.str("datetime").and_then(parse_date_time_nanos);
             (position, at, item)
         })
         .collect();

@@ -183,6 +183,40 @@ fn bbox_and_intersects_filter() {
     assert_eq!(bad.status, 422);
 }
 
+/// A bound within a second is kept to: catalog items are dated to the whole second, so a
+/// start half a second after an item's time leaves it out, and an instant half a second after
+/// it matches nothing; the fraction was dropped, and both found the item.
+#[test]
+fn datetime_bounds_within_a_second_are_kept_to() {
+    let api = Api::start();
+    let first = api
+        .call("catalog.search", json!({"host_name": "x", "limit": 1}))
+        .json();
+    let feature = &features(&first)[0];
+    let id = feature["id"].clone();
+    let at = feature["properties"]["datetime"]
+        .as_str()
+        .expect("datetime")
+        .trim_end_matches('Z')
+        .to_owned();
+    let found = |datetime: String| {
+        let resp = api.call(
+            "catalog.search",
+            json!({"host_name": "x", "datetime": datetime, "limit": 500}),
+        );
+        assert_eq!(resp.status, 200, "{datetime}");
+        features(&resp.json()).iter().any(|f| f["id"] == id)
+    };
+    assert!(found(format!("{at}Z/..")), "from its own second");
+    assert!(found(format!("../{at}.5Z")), "up to half a second after it");
+    assert!(!found(format!("{at}.5Z/..")), "from half a second after it");
+    assert!(
+        !found(format!("{at}.5Z")),
+        "the instant half a second after it"
+    );
+    assert!(found(format!("{at}Z")), "its own instant");
+}
+
 #[test]
 fn datetime_filters_instants_intervals_and_open_ends() {
     let api = Api::start();

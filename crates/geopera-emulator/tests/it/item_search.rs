@@ -428,6 +428,40 @@ fn a_stac_search_page_holds_the_limit_the_contract_allows() {
     );
 }
 
+/// Items' datetimes are compared to the fraction of a second: the one at `.9` sorts after
+/// the one at `.1` (created first), and a start at `.5` finds only the later one; the
+/// fraction was dropped, so the two tied in creation order and both passed the bound.
+#[test]
+fn item_datetimes_compare_to_the_fraction_of_a_second() {
+    let api = Api::start();
+    let project = id(&api.ok("projects.create", json!({"name": "fractions"})));
+    let item = |at: &str| {
+        id(&api.ok(
+            "items.create",
+            json!({"project_id": project, "name": "scene", "type": "satellite_capture",
+                   "bbox": [10.0, 10.0, 11.0, 11.0], "datetime": at}),
+        ))
+    };
+    let later = item("2024-06-01T00:00:00.9Z");
+    let earlier = item("2024-06-01T00:00:00.1Z");
+    let sorted = api.ok(
+        "items.search",
+        json!({"project_id": project,
+               "sortby": [{"field": "datetime", "direction": "asc"}]}),
+    );
+    assert_eq!(ids(&sorted), vec![earlier.clone(), later.clone()]);
+    let bounded = api.ok(
+        "items.search",
+        json!({"project_id": project, "datetime": "2024-06-01T00:00:00.5Z/.."}),
+    );
+    assert_eq!(ids(&bounded), vec![later]);
+    let instant = api.ok(
+        "items.search",
+        json!({"project_id": project, "datetime": "2024-06-01T00:00:00.1Z"}),
+    );
+    assert_eq!(ids(&instant), vec![earlier]);
+}
+
 /// `sortby` on `datetime` orders by the items' datetimes, not by when they were created, in
 /// both directions and on every search that sorts; an item without one comes last either way.
 #[test]
