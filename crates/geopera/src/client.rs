@@ -910,10 +910,15 @@ impl<C> ClientBuilder<C> {
         if let Some(credential) = &fixed {
             credential.header()?;
         }
-        // A client of the caller's own follows whatever proxies it was built with.
-        let follows_variables = self.config.http.is_none()
-            && self.config.proxy.is_none()
-            && self.config.transport.system_proxy;
+        // A client of the caller's own follows whatever proxies it was built with; the ones
+        // the SDK builds follow the variables, for async calls or blocking ones (an async
+        // client of the caller's own leaves the blocking calls to the SDK's, and the reverse).
+        #[cfg(feature = "blocking")]
+        let sdk_builds_one = self.config.http.is_none() || self.config.blocking.is_none();
+        #[cfg(not(feature = "blocking"))]
+        let sdk_builds_one = self.config.http.is_none();
+        let follows_variables =
+            sdk_builds_one && self.config.proxy.is_none() && self.config.transport.system_proxy;
         if follows_variables {
             let socks =
                 crate::proxy_env::takes_through_socks(&base_url, |name| std::env::var_os(name));

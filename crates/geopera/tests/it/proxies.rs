@@ -225,6 +225,33 @@ fn assert_success(output: &std::process::Output) {
     );
 }
 
+/// A client given an async HTTP client of the caller's own still builds its blocking
+/// transport itself, which follows the proxy variables: a SOCKS proxy they name for the base
+/// URL is refused at build as for any client, where the check was skipped and every
+/// blocking call went to a proxy this SDK does not speak.
+#[test]
+fn a_socks_proxy_is_refused_when_only_the_async_client_is_the_callers() {
+    let emu = emulator();
+    let ca = Authority::new();
+    let front = TlsFront::start(emu.addr(), ca.server(&["127.0.0.1"]));
+    let pem = ca.pem_file();
+    let output = call_in_child(
+        &emu,
+        &front,
+        pem.path(),
+        &[("ALL_PROXY", "socks5://127.0.0.1:1".to_owned())],
+        "own_http",
+    );
+    let stderr = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("valid configuration") && stderr.contains("ALL_PROXY"),
+        "{stderr}"
+    );
+    assert!(seen(&emu, "catalog.search").is_empty());
+}
+
 #[test]
 fn https_proxy_from_the_environment_is_followed() {
     let emu = emulator();
@@ -360,6 +387,7 @@ fn child_calls_with_the_environment_given() {
     match var("GEOPERA_TEST_KNOB").as_str() {
         "no_proxy" => builder = builder.no_proxy(),
         "proxy" => builder = builder.proxy(var("GEOPERA_TEST_PROXY")),
+        "own_http" => builder = builder.http_client(reqwest::Client::new()),
         _ => {}
     }
     let client = builder.build().expect("valid configuration");
