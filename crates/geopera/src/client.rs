@@ -1393,9 +1393,25 @@ impl Settings {
                 .collect::<Vec<_>>()
                 .join("; ");
             // A request carries one `Cookie` header (RFC 6265, section 5.4): the cookies of a
-            // `Cookie` header given by hand go first in it, not overwritten by these.
+            // `Cookie` header given by hand go first in it, not overwritten by these, except
+            // one of a name these set (`with_cookies` merges over the current cookies, and a
+            // server reads the first of a name).
+            let set_here = |pair: &str| {
+                let name = pair.split('=').next().unwrap_or_default().trim();
+                self.cookies.iter().any(|(set, _)| set == name)
+            };
             let value = match prepared.get(COOKIE) {
-                Some(given) => [given.as_bytes(), b"; ", joined.as_bytes()].concat(),
+                Some(given) => match given.to_str() {
+                    Ok(given) => given
+                        .split(';')
+                        .map(str::trim)
+                        .filter(|pair| !pair.is_empty() && !set_here(pair))
+                        .chain(std::iter::once(joined.as_str()))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                        .into_bytes(),
+                    Err(_) => [given.as_bytes(), b"; ", joined.as_bytes()].concat(),
+                },
                 None => joined.into_bytes(),
             };
             if let Ok(mut value) = HeaderValue::from_bytes(&value) {

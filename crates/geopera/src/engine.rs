@@ -208,8 +208,20 @@ fn call_headers(
         headers.insert(REQUEST_ID, value);
     }
     for (name, value) in &options.headers {
-        let (name, value) =
+        let (name, mut value) =
             parse_header(name, value).map_err(|reason| Error::invalid(info.id, reason))?;
+        // A request carries one `Cookie` header: a call's cookies join the client's, which
+        // `ClientBuilder::cookie` sends with every call, rather than replace them; first, so
+        // that one of a name the client sets too is the one a server reads.
+        if name == http::header::COOKIE {
+            if let Some(client_cookies) = headers.get(&name) {
+                let joined = [value.as_bytes(), b"; ", client_cookies.as_bytes()].concat();
+                if let Ok(mut joined) = HeaderValue::from_bytes(&joined) {
+                    joined.set_sensitive(true);
+                    value = joined;
+                }
+            }
+        }
         headers.insert(name, value);
     }
     // A client's own fixed credential decides who calls, as `Request::api_key` and

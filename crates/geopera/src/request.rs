@@ -221,7 +221,8 @@ impl<I> Request<I> {
     /// does a header the HTTP connection writes itself (`Content-Length`, `Host`, ...).
     ///
     /// An `Authorization` header is replaced by the credential of a client that has one, as
-    /// [`api_key`](Self::api_key) says of `x-api-key`.
+    /// [`api_key`](Self::api_key) says of `x-api-key`. A `Cookie` header joins the client's
+    /// cookies, ahead of them: one of a name the client sets too is the one a server reads.
     ///
     /// The three headers that have their own setter mean the same through this one:
     /// `Idempotency-Key` is [`idempotency_key`](Self::idempotency_key) (so no key is

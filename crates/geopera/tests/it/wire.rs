@@ -120,6 +120,48 @@ fn a_cookie_header_and_cookies_given_one_by_one_all_go() {
     }
 }
 
+/// A call's own `Cookie` header joins the client's cookies, first, so its cookie of a name
+/// the client sets too is the one a server reads; it replaced them, and the client's session
+/// cookie was not sent. And a cookie set by name over a hand-given `Cookie` header replaces
+/// the header's cookie of that name, where both went, the old one first.
+#[test]
+fn a_calls_cookie_joins_the_clients_and_a_cookie_set_by_name_replaces_the_headers() {
+    let emu = emulator();
+    let client = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .cookie("session", "kept")
+        .cookie("theme", "dark")
+        .build()
+        .expect("valid");
+    let call = Request::new(CatalogSearchInput::new(HOST).limit(1))
+        .header("Cookie", "lang=en; theme=light");
+    catalog_search::send_blocking(&client, call).expect("a page");
+    let replaced = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .header("Cookie", "session=old; lang=en")
+        .build()
+        .expect("valid")
+        .with_cookies([("session", "new")])
+        .expect("valid");
+    catalog_search::send_blocking(&replaced, CatalogSearchInput::new(HOST).limit(1))
+        .expect("a page");
+    let sent: Vec<_> = seen(&emu, "catalog.search")
+        .iter()
+        .map(|request| {
+            let cookies: Vec<_> = request.headers.get_all("cookie").iter().collect();
+            assert_eq!(cookies.len(), 1, "{cookies:?}");
+            cookies[0].to_str().expect("text").to_owned()
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "lang=en; theme=light; session=kept; theme=dark",
+            "lang=en; session=new"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn per_call_api_key_idempotency_key_and_headers_are_sent() {
     let emu = emulator();
