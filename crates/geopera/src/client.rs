@@ -729,8 +729,10 @@ impl<C> ClientBuilder<C> {
     /// behind a private or corporate CA. May be given more than once. The file is read by
     /// [`build`](ClientBuilder::build), which fails if it is unreadable, is not a regular file
     /// (a named pipe is refused, never waited on), holds more than 16 MiB or holds no
-    /// certificate. The same holds for the file `SSL_CERT_FILE` names, when the system's trust
-    /// store is read.
+    /// certificate. The file `SSL_CERT_FILE` names, when the system's trust store is read, is
+    /// refused only when it is not a regular file or holds more than 16 MiB: one that is
+    /// missing or holds no certificate leaves the store without its certificates, with a
+    /// `tracing` warning (and HTTPS calls fail as from an unknown issuer).
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.config.ca_files.push(path.into());
         self
