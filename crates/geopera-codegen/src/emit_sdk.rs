@@ -153,13 +153,18 @@ fn operation_module(op: &OperationDef) -> String {
          /// Sends the call and returns the success model.\n///\n\
          /// The body is checked and serialized when this is called; the future borrows neither\n\
          /// it nor the client, so it may be spawned as it is.\n///\n/// # Errors\n///\n\
-         /// An error status, a timeout, a transport failure or an undecodable answer; see [`Error`].\n\
+         /// A body the input checks refuse or a header that cannot be sent (before anything\n\
+         /// is), an error status, a timeout, a transport failure, an answer past the size cap\n\
+         /// or one that does not decode, a credential that cannot be had; see [`Error`].\n\
          pub fn send(client: &impl ApiClient, body: impl IntoRequest<Input>) -> impl Future<Output = Result<Output, Error>> + Send {{\n\
          crate::runtime::send::<Operation>(client.core(), body)\n}}\n\n\
          /// Sends the call and returns status, headers, raw bytes and the parsed value, with\n\
          /// documented error statuses as values rather than errors. Checked and serialized at\n\
          /// once, as for [`send`].\n///\n/// # Errors\n///\n\
-         /// A timeout, a transport failure, or an undocumented status when the client raises on those.\n\
+         /// A body the input checks refuse or a header that cannot be sent, a timeout, a\n\
+         /// transport failure, an answer past the size cap, a credential that cannot be had,\n\
+         /// and an undocumented status when the client raises on those (a 429 among them). An\n\
+         /// error status, or an answer that does not decode, is a value ([`crate::Parsed`]).\n\
          pub fn send_detailed(client: &impl ApiClient, body: impl IntoRequest<Input>) -> impl Future<Output = Result<Response<Output>, Error>> + Send {{\n\
          crate::runtime::send_detailed::<Operation>(client.core(), body)\n}}\n\n\
          /// The blocking form of [`send`].\n///\n/// # Errors\n///\n/// As for [`send`].\n\

@@ -38,7 +38,9 @@ pub type Operation = geopera_types::operations::FleetTasksRunsStart;
 ///
 /// # Errors
 ///
-/// An error status, a timeout, a transport failure or an undecodable answer; see [`Error`].
+/// A body the input checks refuse or a header that cannot be sent (before anything
+/// is), an error status, a timeout, a transport failure, an answer past the size cap
+/// or one that does not decode, a credential that cannot be had; see [`Error`].
 pub fn send(
     client: &impl ApiClient,
     body: impl IntoRequest<Input>,
@@ -52,7 +54,10 @@ pub fn send(
 ///
 /// # Errors
 ///
-/// A timeout, a transport failure, or an undocumented status when the client raises on those.
+/// A body the input checks refuse or a header that cannot be sent, a timeout, a
+/// transport failure, an answer past the size cap, a credential that cannot be had,
+/// and an undocumented status when the client raises on those (a 429 among them). An
+/// error status, or an answer that does not decode, is a value ([`crate::Parsed`]).
 pub fn send_detailed(
     client: &impl ApiClient,
     body: impl IntoRequest<Input>,
