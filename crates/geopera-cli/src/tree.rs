@@ -386,7 +386,10 @@ fn add_flag(command: Command, flag: FlagField) -> Command {
                 )
                 .arg(no);
         }
-        Kind::Text => arg.value_name("TEXT"),
+        // The word after the flag is its value whatever it starts with, as the official CLI
+        // takes it: a formula `-b1` or an expression `-(b1-b2)` was refused as unknown flags,
+        // and `--formula -h` printed help and exited 0 with nothing sent.
+        Kind::Text => arg.value_name("TEXT").allow_hyphen_values(true),
         Kind::Choice(values) => arg
             .value_name("CHOICE")
             .value_parser(PossibleValuesParser::new(values.iter().copied())),

@@ -306,6 +306,36 @@ fn a_missing_required_flag_is_a_usage_error_unless_json_carries_it() {
         .success();
 }
 
+/// A text field's value may start with `-`, as in the official CLI: the word after the flag
+/// is its value. `--formula -b1` was refused as unknown flags, and `--formula -h` printed
+/// help and exited 0 with nothing sent, which a script read as success.
+#[test]
+fn a_text_field_value_may_start_with_a_dash() {
+    let s = setup();
+    for formula in ["-b1", "-(b1-b2)", "-h", "--"] {
+        let output = s
+            .cli()
+            .args([
+                "analytics",
+                "validate-formula",
+                "--dry-run",
+                "--sensor",
+                "s2",
+            ])
+            .args(["--formula", formula])
+            .output()
+            .expect("geopera runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{formula}: {}",
+            text(&output.stderr)
+        );
+        let (_, body) = dry_run(&output);
+        assert_eq!(body["formula"], formula);
+    }
+}
+
 #[test]
 fn json_from_a_string_a_file_and_stdin_with_flags_overriding() {
     let s = setup();
