@@ -36,9 +36,11 @@ fn reserved() -> &'static [String] {
 }
 
 /// The most bytes of a request body read from a file or stdin (`--json @file`, `--json -`,
-/// `op -f`): far above any body the API accepts, small enough that `@/dev/zero` or an endless
-/// pipe cannot take the machine's memory.
-pub(crate) const MAX_BODY_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+/// `op -f`): far above any body the API accepts (the emulator takes 2 MiB), small enough
+/// that `@/dev/zero` or an endless pipe cannot take the machine's memory. Read into a tree, a
+/// body takes up to about forty times its text (a flat array of one-digit numbers), so this
+/// bounds a hostile one near 700 MB; at 64 MiB it was near 3 GB.
+pub(crate) const MAX_BODY_INPUT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Prefix of the clap ids of field flags, so that they never collide with other options.
 const FIELD: &str = "field:";

@@ -42,7 +42,7 @@ fn reads_stop_one_byte_past_the_cap() {
 
 #[test]
 fn sizes_read_as_people_write_them() {
-    assert_eq!(size_text(MAX_BODY_INPUT_BYTES), "64 MiB");
+    assert_eq!(size_text(MAX_BODY_INPUT_BYTES), "16 MiB");
     assert_eq!(size_text(64 * 1024), "64 KiB");
     assert_eq!(size_text(1024 * 1024 + 1), "1048577 bytes");
     assert_eq!(size_text(500), "500 bytes");

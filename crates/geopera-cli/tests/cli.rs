@@ -8722,15 +8722,15 @@ fn inputs_from_files_and_stdin_are_read_up_to_a_cap() {
             .expect("test step");
         path.to_str().expect("a UTF-8 path").to_owned()
     };
-    let body = sized("body.json", (64 << 20) + 1);
+    let body = sized("body.json", (16 << 20) + 1);
     for (args, said) in [
         (
             vec!["catalog", "search", "--json", &format!("@{body}")],
-            format!("cannot read --json @{body}: it is larger than 64 MiB"),
+            format!("cannot read --json @{body}: it is larger than 16 MiB"),
         ),
         (
             vec!["op", "catalog.search", "-f", &body],
-            format!("cannot read --file {body}: it is larger than 64 MiB"),
+            format!("cannot read --file {body}: it is larger than 16 MiB"),
         ),
     ] {
         let output = s
@@ -8744,11 +8744,11 @@ fn inputs_from_files_and_stdin_are_read_up_to_a_cap() {
     for (args, said) in [
         (
             &["catalog", "search", "--json", "-", "--dry-run"][..],
-            "cannot read --json from stdin: it is larger than 64 MiB",
+            "cannot read --json from stdin: it is larger than 16 MiB",
         ),
         (
             &["op", "catalog.search", "-", "--dry-run"][..],
-            "cannot read the body from stdin: it is larger than 64 MiB",
+            "cannot read the body from stdin: it is larger than 16 MiB",
         ),
     ] {
         let mut command = s.process();
@@ -11381,7 +11381,7 @@ fn op_file_dash_reads_the_body_from_stdin() {
     fails_saying(
         &output,
         1,
-        "cannot read --file from stdin: it is larger than 64 MiB",
+        "cannot read --file from stdin: it is larger than 16 MiB",
         "endless stdin",
     );
     a_file_named_dash_is_read_as_dot_slash_dash(&s, &["op", "orders.list", "-f", "./-"]);
