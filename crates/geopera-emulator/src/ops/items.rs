@@ -318,18 +318,37 @@ pub(crate) fn stac_feature(ctx: &Ctx<'_>, item: &Resource, base: &str) -> Result
         }
         json!({DATA_ASSET: asset})
     };
-    Ok(json!({
+    let mut feature = json!({
         "type": "Feature",
         "stac_version": "1.0.0",
         "stac_extensions": field("stac_extensions"),
         "id": field("stac_id"),
         "geometry": field("geometry"),
-        "bbox": field("bbox"),
         "properties": properties,
         "links": links,
         "assets": assets,
-        "collection": field("collection_id"),
-    }))
+    });
+    // STAC 1.0.0 wants a `bbox` with a geometry and none without, and `collection` a string
+    // when given: an item whose geometry changed without its box (`items.update`) gets the
+    // box of its geometry, and an item of no collection names none.
+    let geometry = field("geometry");
+    if let Some(map) = feature.as_object_mut() {
+        if !geometry.is_null() {
+            let bbox = match field("bbox") {
+                Value::Null => {
+                    crate::catalog::geometry_bbox(&geometry).map_or(Value::Null, |b| json!(b))
+                }
+                given => given,
+            };
+            if !bbox.is_null() {
+                map.insert("bbox".to_owned(), bbox);
+            }
+        }
+        if let Some(collection) = collection {
+            map.insert("collection".to_owned(), json!(collection));
+        }
+    }
+    Ok(feature)
 }
 
 /// A copy of the item, by default in the same project and collection, that names its source

@@ -834,6 +834,40 @@ fn an_intersects_that_is_no_geometry_on_the_globe_is_422_at_intersects() {
     }
 }
 
+/// An item's STAC feature is one STAC 1.0.0 allows: no `bbox` without a geometry, a
+/// geometry's box when the item's was cleared by an update of its geometry alone, and no
+/// `collection` when it is in none; each was written as `null`.
+#[test]
+fn a_stac_feature_has_a_box_with_its_geometry_and_no_null_members() {
+    let api = Api::start();
+    let project = id(&api.ok("projects.create", json!({"name": "stac"})));
+    let bare = id(&api.ok(
+        "items.create",
+        json!({"project_id": project, "name": "bare", "type": "clip"}),
+    ));
+    let feature = api.ok("items.get_stac", json!({"item_id": bare}));
+    assert!(feature.get("bbox").is_none(), "{feature}");
+    assert!(feature.get("collection").is_none(), "{feature}");
+
+    let placed = id(&api.ok(
+        "items.create",
+        json!({"project_id": project, "name": "placed", "type": "clip",
+               "bbox": [10.0, 10.0, 11.0, 11.0]}),
+    ));
+    let square = json!({"type": "Polygon", "coordinates": [[[20.0, 20.0], [22.0, 20.0],
+                        [22.0, 23.0], [20.0, 23.0], [20.0, 20.0]]]});
+    api.ok(
+        "items.update",
+        json!({"item_id": placed, "geometry": square}),
+    );
+    let feature = api.ok("items.get_stac", json!({"item_id": placed}));
+    assert_eq!(
+        feature["bbox"],
+        json!([20.0, 20.0, 22.0, 23.0]),
+        "{feature}"
+    );
+}
+
 /// Regression: the `collection` link of an item that `items.get_stac` and `stac.search`
 /// answer led to an operation's URL, which a `GET` cannot reach. It leads to the collection
 /// as `stac.collections.list` answers it, for the organization's own credentials only.
