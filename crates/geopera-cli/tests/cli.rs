@@ -2212,75 +2212,55 @@ fn out_refuses_a_read_only_file_and_leaves_it_as_it_was() {
 }
 
 /// `--out` naming a FIFO writes into it, as `>` does, and opening one waits for a reader.
-/// Ctrl-C ends that wait, as it ends `>`'s, where the open went on after SIGINT for ever.
+/// Ctrl-C ends that wait, as it ends `>`'s, where the open went on after SIGINT for ever;
+/// SIGTERM ends it too, with 143. Nothing is left behind: no temporary file, the FIFO as it
+/// was.
 #[cfg(unix)]
 #[test]
-fn ctrl_c_while_out_waits_for_a_reader_of_its_fifo_exits_130() {
+fn ctrl_c_or_sigterm_while_out_waits_for_a_reader_of_its_fifo_ends_it() {
     use std::os::unix::fs::FileTypeExt as _;
 
     let s = setup();
     let scene = a_scene(&s);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let fifo = dir.path().join("tile.fifo");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo runs");
-    assert!(made.success());
-    let mut child = s
-        .process()
-        .args(tile_render(&scene))
-        .arg("--out")
-        .arg(&fifo)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("geopera starts");
-    executed_soon(&s, "catalog.tile.render", Duration::from_secs(30));
-    // The answer is in; the command is opening the FIFO, which nobody reads.
-    std::thread::sleep(Duration::from_millis(500));
-    let (status, stderr) = interrupted(&mut child);
-    assert_eq!(status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted"), "{stderr}");
-    let kind = std::fs::symlink_metadata(&fifo).expect("stat").file_type();
-    assert!(kind.is_fifo(), "the FIFO is left as it was");
-    let entries = std::fs::read_dir(dir.path()).expect("list").count();
-    assert_eq!(entries, 1, "nothing else is left");
-}
-
-/// SIGTERM ends `--out`'s wait for a reader as Ctrl-C does, with 143, and leaves nothing
-/// behind: no temporary file, the FIFO as it was.
-#[cfg(unix)]
-#[test]
-fn sigterm_while_out_waits_for_a_reader_of_its_fifo_exits_143() {
-    use std::os::unix::fs::FileTypeExt as _;
-
-    let s = setup();
-    let scene = a_scene(&s);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let fifo = dir.path().join("tile.fifo");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo runs");
-    assert!(made.success());
-    let mut child = s
-        .process()
-        .args(tile_render(&scene))
-        .arg("--out")
-        .arg(&fifo)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("geopera starts");
-    executed_soon(&s, "catalog.tile.render", Duration::from_secs(30));
-    std::thread::sleep(Duration::from_millis(500));
-    let status = signal(&mut child, "TERM");
-    let stderr = stderr_of(&mut child);
-    assert_eq!(status.code(), Some(143), "{stderr}");
-    assert!(stderr.contains("Error: terminated"), "{stderr}");
-    let kind = std::fs::symlink_metadata(&fifo).expect("stat").file_type();
-    assert!(kind.is_fifo(), "the FIFO is left as it was");
-    let entries = std::fs::read_dir(dir.path()).expect("list").count();
-    assert_eq!(entries, 1, "nothing else is left");
+    for (name, code, said) in [
+        ("INT", 130, "Error: interrupted"),
+        ("TERM", 143, "Error: terminated"),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let fifo = dir.path().join("tile.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        let before = s.emulator.executed("catalog.tile.render");
+        let mut child = s
+            .process()
+            .args(tile_render(&scene))
+            .arg("--out")
+            .arg(&fifo)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("geopera starts");
+        let started = std::time::Instant::now();
+        while s.emulator.executed("catalog.tile.render") == before {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "never rendered"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The answer is in; the command is opening the FIFO, which nobody reads.
+        std::thread::sleep(Duration::from_millis(500));
+        let status = signal(&mut child, name);
+        let stderr = stderr_of(&mut child);
+        assert_eq!(status.code(), Some(code), "SIG{name}: {stderr}");
+        assert!(stderr.contains(said), "SIG{name}: {stderr}");
+        let kind = std::fs::symlink_metadata(&fifo).expect("stat").file_type();
+        assert!(kind.is_fifo(), "the FIFO is left as it was");
+        let entries = std::fs::read_dir(dir.path()).expect("list").count();
+        assert_eq!(entries, 1, "nothing else is left");
+    }
 }
 
 /// A command blocked writing to a pipe whose reader has stopped reading never hears Ctrl-C
@@ -2344,13 +2324,15 @@ fn ctrl_c_ends_a_command_blocked_writing_to_a_pipe_nobody_reads() {
     }
 }
 
-/// A second Ctrl-C ends a command at once, wherever it is blocked: here in a write to a
-/// stderr pipe nobody reads (`-v` logging each page of a walk), where the first press cannot
-/// reach it, and which is no stdout write to end by itself.
+/// A `-v` walk of search pages with stdout closed and its stderr a pipe nobody reads: page
+/// after page is logged until the pipe is full and the walk stands still, blocked in a write
+/// where no signal reaches it.
 #[cfg(unix)]
-#[test]
-fn a_second_ctrl_c_ends_a_command_blocked_writing_to_its_stderr() {
-    let s = setup();
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is handed to the caller, which waits for it"
+)]
+fn a_walk_blocked_writing_to_its_stderr(s: &Setup) -> std::process::Child {
     let mut child = s
         .process()
         .args(["-v", "catalog", "search", "--host-name", "earthsearch-aws"])
@@ -2359,26 +2341,61 @@ fn a_second_ctrl_c_ends_a_command_blocked_writing_to_its_stderr() {
         .stdin(Stdio::null())
         .spawn()
         .expect("geopera starts");
-    // Page after page is logged until the unread pipe is full and the walk stands still.
     let started = std::time::Instant::now();
     let mut seen = s.emulator.executed("catalog.search");
     loop {
         std::thread::sleep(Duration::from_millis(500));
         let now = s.emulator.executed("catalog.search");
         if now == seen && now > 0 {
-            break;
+            return child;
         }
         seen = now;
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the walk never stood still"
-        );
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the walk never stood still");
+        }
     }
+}
+
+/// Sends the signal `name` with `kill` and returns at once.
+fn send(child: &std::process::Child, name: &str) {
     let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{name}"), &child.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(sent.success());
+}
+
+/// How `child` ended, waiting at most `limit`; killed and failing the test past it.
+fn ended_within(
+    child: &mut std::process::Child,
+    limit: Duration,
+    after: &str,
+) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("child status") {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running {limit:?} after {after}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A second Ctrl-C ends a command at once, wherever it is blocked: here in a write to a
+/// stderr pipe nobody reads (`-v` logging each page of a walk), where the first press cannot
+/// reach it, and which is no stdout write to end by itself.
+#[cfg(unix)]
+#[test]
+fn a_second_ctrl_c_ends_a_command_blocked_writing_to_its_stderr() {
+    let s = setup();
+    let mut child = a_walk_blocked_writing_to_its_stderr(&s);
+    send(&child, "INT");
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
         child.try_wait().expect("child status").is_none(),
@@ -2395,45 +2412,9 @@ fn a_second_ctrl_c_ends_a_command_blocked_writing_to_its_stderr() {
 #[test]
 fn one_sigterm_ends_a_command_blocked_writing_to_its_stderr() {
     let s = setup();
-    let mut child = s
-        .process()
-        .args(["-v", "catalog", "search", "--host-name", "earthsearch-aws"])
-        .args(["--limit", "1", "--all"])
-        .stdout(Stdio::null())
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("geopera starts");
-    let started = std::time::Instant::now();
-    let mut seen = s.emulator.executed("catalog.search");
-    loop {
-        std::thread::sleep(Duration::from_millis(500));
-        let now = s.emulator.executed("catalog.search");
-        if now == seen && now > 0 {
-            break;
-        }
-        seen = now;
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the walk never stood still"
-        );
-    }
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
-    let signalled = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("child status") {
-            break status;
-        }
-        if signalled.elapsed() > Duration::from_secs(15) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("still running 15 s after one SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let mut child = a_walk_blocked_writing_to_its_stderr(&s);
+    send(&child, "TERM");
+    let status = ended_within(&mut child, Duration::from_secs(15), "one SIGTERM");
     assert_eq!(status.code(), Some(143));
 }
 
@@ -2535,23 +2516,8 @@ fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
 /// Sends the signal `name` (`INT`, `TERM`) with `kill`, and returns how the command ended, as
 /// [`interrupt`] does.
 fn signal(child: &mut std::process::Child, name: &str) -> std::process::ExitStatus {
-    let sent = std::process::Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
-    let started = std::time::Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("child status") {
-            return status;
-        }
-        if started.elapsed() > Duration::from_secs(5) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("still running 5 s after SIG{name}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    send(child, name);
+    ended_within(child, Duration::from_secs(5), &format!("SIG{name}"))
 }
 
 /// [`interrupt`], then what the command wrote to stderr.
