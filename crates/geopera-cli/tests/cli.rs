@@ -9936,15 +9936,11 @@ fn a_named_pipe_swapped_in_for_the_credentials_file_never_blocks_the_read() {
     let mut drained = vec![0; FILL];
     both_ends.read_exact(&mut drained).expect("test step");
 
-    let started = Instant::now();
-    while child.try_wait().expect("status").is_none() {
-        if started.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the command waited on the named pipe put in place of the credentials file");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    ended_within(
+        &mut child,
+        Duration::from_secs(10),
+        "the named pipe was put in place of the credentials file",
+    );
 }
 
 #[cfg(unix)]
@@ -11031,30 +11027,9 @@ fn ctrl_c_while_logout_or_login_waits_for_the_lock_exits_130_promptly() {
         waiting_for_the_lock(child.id());
         // A moment for the runtime to listen for Ctrl-C once the wait has begun.
         std::thread::sleep(Duration::from_millis(500));
-        std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("child status") {
-                break Some(status);
-            }
-            if started.elapsed() > Duration::from_secs(5) {
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        if status.is_none() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        let status = interrupt(&mut child);
         drop(lock);
-        assert_eq!(
-            status.and_then(|status| status.code()),
-            Some(130),
-            "{args:?} did not end on Ctrl-C"
-        );
+        assert_eq!(status.code(), Some(130), "{args:?} did not end on Ctrl-C");
         assert_eq!(
             std::fs::read_to_string(s.credentials_path()).expect("test step"),
             stored,
