@@ -363,28 +363,36 @@ fn cli(operations: Vec<Command>) -> Command {
 }
 
 /// `args` with each word that begins like a negative number (`-` and a digit or a `.`) and
-/// follows an option of `numbers` joined to it (`--bbox -1e-5` as `--bbox=-1e-5`), or `None`
-/// when there is none to join; tried only once the words as given failed to parse.
+/// follows an option of `options.numbers`, and each word that begins with one `-` and
+/// follows an option of `options.texts`, joined to it (`--bbox -1e-5` as `--bbox=-1e-5`,
+/// `--formula -b1` as `--formula=-b1`), or `None` when there is none to join; tried only once
+/// the words as given failed to parse.
 ///
 /// clap reads a word that begins with `-` as a value only when it looks like a negative
 /// number by its own test (digits, one `.` after one, an `e` without a sign), so `-1e-5`,
 /// `-.5` and `-1E+2`, numbers to Rust and to JSON, left their option without a value (`a value
-/// is required for '--bbox'`) or were taken for unknown flags. Joined, the word is the
-/// option's value, and the option's parser names it when the value is no number it takes.
-/// Words after `--` stay as given.
-fn joined_negative_numbers(
-    args: &[OsString],
-    numbers: &std::collections::HashSet<String>,
-) -> Option<Vec<OsString>> {
+/// is required for '--bbox'`) or were taken for unknown flags; and a text value such as a
+/// formula `-b1` was refused as unknown flags, `--formula -h` printed help. The official CLI
+/// takes the word after the flag as its value. Joined, the word is the option's value, and the
+/// option's parser names it when the value is no number it takes. A word that begins with
+/// `--` is never joined: a text option left without its value before `--dry-run` must not
+/// send the request with `--dry-run` for its value (`--name=--dry-run` means that). Words
+/// after `--` stay as given.
+fn joined_option_values(args: &[OsString], options: &ValueOptions) -> Option<Vec<OsString>> {
     let is_number = |word: &OsString| {
         word.to_str()
             .and_then(|word| word.strip_prefix('-'))
             .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit() || c == '.'))
     };
-    let is_number_option = |word: &OsString| {
+    let is_text = |word: &OsString| {
+        word.to_str()
+            .and_then(|word| word.strip_prefix('-'))
+            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('-'))
+    };
+    let option_of = |word: &OsString, names: &std::collections::HashSet<String>| {
         word.to_str()
             .and_then(|word| word.strip_prefix("--"))
-            .is_some_and(|name| numbers.contains(name))
+            .is_some_and(|name| names.contains(name))
     };
     let mut joined = Vec::with_capacity(args.len());
     let mut changed = false;
@@ -395,11 +403,15 @@ fn joined_negative_numbers(
             joined.extend(words.cloned());
             break;
         }
-        match words.next_if(|next| is_number_option(word) && is_number(next)) {
-            Some(number) => {
+        let takes = |next: &&OsString| {
+            (option_of(word, &options.numbers) && is_number(next))
+                || (option_of(word, &options.texts) && is_text(next))
+        };
+        match words.next_if(takes) {
+            Some(value) => {
                 let mut option = word.clone();
                 option.push("=");
-                option.push(number);
+                option.push(value);
                 joined.push(option);
                 changed = true;
             }
@@ -409,26 +421,39 @@ fn joined_negative_numbers(
     changed.then_some(joined)
 }
 
-/// The long names of the options anywhere in `command` that take a number (the body fields
-/// typed as integers or numbers), which [`joined_negative_numbers`] joins a value to. By name
-/// alone: the same name as a text option of another command takes the word as typed either way.
-fn number_options(command: &Command) -> std::collections::HashSet<String> {
-    let mut names = std::collections::HashSet::new();
-    let mut pending = vec![command];
-    while let Some(command) = pending.pop() {
-        pending.extend(command.get_subcommands());
-        for arg in command.get_arguments() {
-            let numeric = arg.get_value_names().is_some_and(|names| {
-                names
+/// The long names of the options anywhere in a command tree that [`joined_option_values`]
+/// joins a value to, by what they take. By name alone: the same name as an option of another
+/// kind in another command takes the word as typed either way.
+#[derive(Default)]
+struct ValueOptions {
+    /// The body fields typed as integers or numbers.
+    numbers: std::collections::HashSet<String>,
+    /// The body fields typed as text.
+    texts: std::collections::HashSet<String>,
+}
+
+impl ValueOptions {
+    fn of(command: &Command) -> Self {
+        let mut options = ValueOptions::default();
+        let mut pending = vec![command];
+        while let Some(command) = pending.pop() {
+            pending.extend(command.get_subcommands());
+            for arg in command.get_arguments() {
+                let (Some(long), Some(names)) = (arg.get_long(), arg.get_value_names()) else {
+                    continue;
+                };
+                if names
                     .iter()
                     .any(|name| *name == "NUMBER" || *name == "INTEGER")
-            });
-            if let (true, Some(long)) = (numeric, arg.get_long()) {
-                names.insert(long.to_owned());
+                {
+                    options.numbers.insert(long.to_owned());
+                } else if names.iter().any(|name| *name == "TEXT") {
+                    options.texts.insert(long.to_owned());
+                }
             }
         }
+        options
     }
-    names
 }
 
 fn main() -> ExitCode {
@@ -436,7 +461,7 @@ fn main() -> ExitCode {
     let mut command = cli(tree.commands);
     let args: Vec<OsString> = std::env::args_os().collect();
     let (args, parsed) = match command.try_get_matches_from_mut(&args) {
-        Err(error) => match joined_negative_numbers(&args, &number_options(&command)) {
+        Err(error) => match joined_option_values(&args, &ValueOptions::of(&command)) {
             Some(joined) => {
                 let parsed = command.try_get_matches_from_mut(&joined);
                 (joined, parsed)

@@ -388,10 +388,9 @@ fn add_flag(command: Command, flag: FlagField) -> Command {
                 )
                 .arg(no);
         }
-        // The word after the flag is its value whatever it starts with, as the official CLI
-        // takes it: a formula `-b1` or an expression `-(b1-b2)` was refused as unknown flags,
-        // and `--formula -h` printed help and exited 0 with nothing sent.
-        Kind::Text => arg.value_name("TEXT").allow_hyphen_values(true),
+        // A value that begins with `-` (`-b1`) is joined to its flag before parsing
+        // (`joined_option_values` in main.rs).
+        Kind::Text => arg.value_name("TEXT"),
         Kind::Choice(values) => arg
             .value_name("CHOICE")
             .value_parser(PossibleValuesParser::new(values.iter().copied())),
@@ -400,7 +399,7 @@ fn add_flag(command: Command, flag: FlagField) -> Command {
                 help.push_str(&format!(" ({range})"));
             }
             // Negative numbers that clap does not read as such (`-1e-5`) are joined to their
-            // flag before parsing (`joined_negative_numbers` in main.rs).
+            // flag before parsing (`joined_option_values` in main.rs).
             arg.value_name("INTEGER")
                 .allow_negative_numbers(true)
                 .value_parser(move |s: &str| parse_integer(s, bounds))

@@ -308,11 +308,13 @@ fn a_missing_required_flag_is_a_usage_error_unless_json_carries_it() {
 
 /// A text field's value may start with `-`, as in the official CLI: the word after the flag
 /// is its value. `--formula -b1` was refused as unknown flags, and `--formula -h` printed
-/// help and exited 0 with nothing sent, which a script read as success.
+/// help and exited 0 with nothing sent, which a script read as success. A word that starts
+/// with `--` is still an option: a text field left without its value before `--dry-run`
+/// is a usage error, and nothing is sent.
 #[test]
 fn a_text_field_value_may_start_with_a_dash() {
     let s = setup();
-    for formula in ["-b1", "-(b1-b2)", "-h", "--"] {
+    for formula in ["-b1", "-(b1-b2)", "-h", "-"] {
         let output = s
             .cli()
             .args([
@@ -334,6 +336,17 @@ fn a_text_field_value_may_start_with_a_dash() {
         let (_, body) = dry_run(&output);
         assert_eq!(body["formula"], formula);
     }
+    let output = s
+        .cli()
+        .args(["projects", "create", "--name", "--dry-run"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert_eq!(
+        s.emulator.executed("projects.create"),
+        0,
+        "nothing was sent"
+    );
 }
 
 #[test]
