@@ -207,22 +207,33 @@ fn call_headers(
             .map_err(|_| Error::invalid(info.id, "the X-Request-Id is not a valid header value"))?;
         headers.insert(REQUEST_ID, value);
     }
+    let client_cookies = headers.get(http::header::COOKIE).cloned();
     for (name, value) in &options.headers {
-        let (name, mut value) =
+        let (name, value) =
             parse_header(name, value).map_err(|reason| Error::invalid(info.id, reason))?;
-        // A request carries one `Cookie` header: a call's cookies join the client's, which
-        // `ClientBuilder::cookie` sends with every call, rather than replace them; first, so
-        // that one of a name the client sets too is the one a server reads.
-        if name == http::header::COOKIE {
-            if let Some(client_cookies) = headers.get(&name) {
-                let joined = [value.as_bytes(), b"; ", client_cookies.as_bytes()].concat();
-                if let Ok(mut joined) = HeaderValue::from_bytes(&joined) {
-                    joined.set_sensitive(true);
-                    value = joined;
-                }
+        headers.insert(name, value);
+    }
+    // A request carries one `Cookie` header: a call's (the last it set, as for any header)
+    // joins the client's cookies, which `ClientBuilder::cookie` sends with every call, rather
+    // than replace them; a client cookie of a name the call sets gives way to the call's.
+    if let (Some(client), Some(call)) = (client_cookies, headers.get(http::header::COOKIE)) {
+        if let (Ok(client), Ok(call)) = (client.to_str(), call.to_str()) {
+            let name_of = |pair: &str| pair.split('=').next().unwrap_or_default().trim().to_owned();
+            let set_by_call: Vec<String> = call.split(';').map(name_of).collect();
+            let joined = std::iter::once(call.trim())
+                .chain(
+                    client
+                        .split(';')
+                        .map(str::trim)
+                        .filter(|pair| !pair.is_empty() && !set_by_call.contains(&name_of(pair))),
+                )
+                .collect::<Vec<_>>()
+                .join("; ");
+            if let Ok(mut joined) = HeaderValue::from_str(&joined) {
+                joined.set_sensitive(true);
+                headers.insert(http::header::COOKIE, joined);
             }
         }
-        headers.insert(name, value);
     }
     // A client's own fixed credential decides who calls, as `Request::api_key` and
     // `Request::header` say: a call's `Authorization` gives way to it, and so does its

@@ -222,7 +222,7 @@ impl<I> Request<I> {
     ///
     /// An `Authorization` header is replaced by the credential of a client that has one, as
     /// [`api_key`](Self::api_key) says of `x-api-key`. A `Cookie` header joins the client's
-    /// cookies, ahead of them: one of a name the client sets too is the one a server reads.
+    /// cookies, whose cookie of a name it sets too gives way to its own.
     ///
     /// The three headers that have their own setter mean the same through this one:
     /// `Idempotency-Key` is [`idempotency_key`](Self::idempotency_key) (so no key is

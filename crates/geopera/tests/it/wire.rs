@@ -120,10 +120,10 @@ fn a_cookie_header_and_cookies_given_one_by_one_all_go() {
     }
 }
 
-/// A call's own `Cookie` header joins the client's cookies, first, so its cookie of a name
-/// the client sets too is the one a server reads; it replaced them, and the client's session
-/// cookie was not sent. And a cookie set by name over a hand-given `Cookie` header replaces
-/// the header's cookie of that name, where both went, the old one first.
+/// A call's own `Cookie` header joins the client's cookies, whose cookie of a name it sets too
+/// gives way to its own; it replaced them, and the client's session cookie was not sent. And
+/// a cookie set by name over a hand-given `Cookie` header replaces the header's cookie of that
+/// name, where both went.
 #[test]
 fn a_calls_cookie_joins_the_clients_and_a_cookie_set_by_name_replaces_the_headers() {
     let emu = emulator();
@@ -145,6 +145,11 @@ fn a_calls_cookie_joins_the_clients_and_a_cookie_set_by_name_replaces_the_header
         .expect("valid");
     catalog_search::send_blocking(&replaced, CatalogSearchInput::new(HOST).limit(1))
         .expect("a page");
+    // Given twice on a call, the last `Cookie` header is the call's, as for any header.
+    let twice = Request::new(CatalogSearchInput::new(HOST).limit(1))
+        .header("Cookie", "s=old")
+        .header("Cookie", "s=new");
+    catalog_search::send_blocking(&client, twice).expect("a page");
     let sent: Vec<_> = seen(&emu, "catalog.search")
         .iter()
         .map(|request| {
@@ -156,8 +161,9 @@ fn a_calls_cookie_joins_the_clients_and_a_cookie_set_by_name_replaces_the_header
     assert_eq!(
         sent,
         [
-            "lang=en; theme=light; session=kept; theme=dark",
-            "lang=en; session=new"
+            "lang=en; theme=light; session=kept",
+            "lang=en; session=new",
+            "s=new; session=kept; theme=dark"
         ]
     );
 }
