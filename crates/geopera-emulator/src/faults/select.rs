@@ -170,18 +170,32 @@ impl FaultState {
                 chosen.push((index, rule.clone()));
             }
         }
+        let mut applied = Vec::with_capacity(chosen.len());
         for (index, rule) in chosen {
-            let counted = match injected.add(rule) {
-                Added::Applied => true,
+            // An answer after the operation and a body fault act only on a request that runs:
+            // one a rule answers instead is over before them.
+            let after_the_operation = rule.phase == Phase::After
+                || matches!(
+                    rule.kind,
+                    FaultKind::Truncate | FaultKind::Malformed | FaultKind::SlowBody(_)
+                );
+            match injected.add(rule) {
+                Added::Applied => applied.push((index, after_the_operation)),
                 Added::Burst((left, retry_after)) => {
                     self.plan_burst = (left > 0).then_some(Burst { left, retry_after });
-                    true
+                    applied.push((index, false));
                 }
                 // Kept for a request it can reach: `503;times=1,500;times=1` answers the
                 // first request 503 and the second 500.
-                Added::Passed => false,
-            };
-            if let (true, Some(slot)) = (counted, self.struck.get_mut(index)) {
+                Added::Passed => {}
+            }
+        }
+        let answered_instead = injected.before.is_some();
+        for (index, after_the_operation) in applied {
+            if after_the_operation && answered_instead {
+                continue;
+            }
+            if let Some(slot) = self.struck.get_mut(index) {
                 *slot += 1;
             }
         }

@@ -58,3 +58,24 @@ fn a_rule_whose_slot_was_taken_keeps_its_times_for_a_later_request() {
     assert_eq!(before(state.draw_plan(1, "catalog.search")), Some(500));
     assert_eq!(before(state.draw_plan(1, "catalog.search")), None);
 }
+
+/// A rule that acts after the operation or on the answer's body does nothing to a request
+/// another rule answers instead, and keeps its `times=` for a request it reaches:
+/// `503;times=1,reset;after;times=1` answers a 503, then resets the next request.
+#[test]
+fn a_rule_after_the_operation_keeps_its_times_while_another_answers_instead() {
+    let plan =
+        FaultPlan::parse("503;times=1,reset;after;times=1,truncate;times=1").expect("a plan");
+    let mut state = FaultState::new(plan);
+    let first = state.draw_plan(1, "catalog.search");
+    assert!(first.before.is_some());
+    let second = state.draw_plan(1, "catalog.search");
+    assert!(second.before.is_none());
+    assert!(matches!(
+        second.after.map(|rule| rule.kind),
+        Some(FaultKind::Reset)
+    ));
+    assert!(matches!(second.body, Some(FaultKind::Truncate)));
+    let third = state.draw_plan(1, "catalog.search");
+    assert!(third.after.is_none() && third.body.is_none());
+}
