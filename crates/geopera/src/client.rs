@@ -916,20 +916,35 @@ impl<C> ClientBuilder<C> {
         // the SDK builds follow the variables, for async calls or blocking ones (an async
         // client of the caller's own leaves the blocking calls to the SDK's, and the reverse).
         #[cfg(feature = "blocking")]
-        let sdk_builds_one = self.config.http.is_none() || self.config.blocking.is_none();
+        let builds_blocking = self.config.blocking.is_none();
         #[cfg(not(feature = "blocking"))]
-        let sdk_builds_one = self.config.http.is_none();
-        let follows_variables =
-            sdk_builds_one && self.config.proxy.is_none() && self.config.transport.system_proxy;
+        let builds_blocking = false;
+        let builds_async = self.config.http.is_none();
+        let follows_variables = (builds_async || builds_blocking)
+            && self.config.proxy.is_none()
+            && self.config.transport.system_proxy;
+        // Why the SDK's blocking transport cannot reach the base URL, when only it follows a
+        // SOCKS proxy there: the async client is the caller's, which may speak SOCKS, so the
+        // build goes on and each blocking call fails with this.
+        let mut blocking_refused: Option<String> = None;
         if follows_variables {
             let socks =
                 crate::proxy_env::takes_through_socks(&base_url, |name| std::env::var_os(name));
             if let Some(variable) = socks {
-                return Err(Error::config(format!(
+                let refusal = format!(
                     "the proxy variable {variable} sends calls to the base URL through a SOCKS \
                      proxy, which this SDK does not speak; name an HTTP proxy, list the host in \
                      NO_PROXY, or call no_proxy() on the builder"
-                )));
+                );
+                if builds_async {
+                    return Err(Error::config(refusal));
+                }
+                tracing::warn!(
+                    variable,
+                    "the proxy variable {variable} sends calls to the base URL through a SOCKS \
+                     proxy: blocking calls, which the SDK's own client makes, will fail"
+                );
+                blocking_refused = Some(refusal);
             }
             if let Some(variable) = crate::proxy_env::names_socks(|name| std::env::var_os(name)) {
                 tracing::warn!(
@@ -941,6 +956,9 @@ impl<C> ClientBuilder<C> {
             }
             warn_if_proxied_in_clear_text(&base_url);
         }
+        // Without blocking calls, the async client is the only one: refused above when its.
+        #[cfg(not(feature = "blocking"))]
+        drop(blocking_refused);
         if self.config.credentials.is_some() {
             warn_if_cleartext(&base_url);
         }
@@ -974,7 +992,10 @@ impl<C> ClientBuilder<C> {
             Some(blocking) => blocking,
             None => {
                 let transport = self.config.transport.clone();
-                BlockingTransport::new(move || transport.build())
+                BlockingTransport::new(move || match &blocking_refused {
+                    Some(refusal) => Err(Error::config(refusal.clone())),
+                    None => transport.build(),
+                })
             }
         };
         let mut settings = Settings {

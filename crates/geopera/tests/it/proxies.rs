@@ -225,10 +225,11 @@ fn assert_success(output: &std::process::Output) {
     );
 }
 
-/// A client given an async HTTP client of the caller's own still builds its blocking
-/// transport itself, which follows the proxy variables: a SOCKS proxy they name for the base
-/// URL is refused at build as for any client, where the check was skipped and every
-/// blocking call went to a proxy this SDK does not speak.
+/// A client given an async HTTP client of the caller's own (which may speak SOCKS) still
+/// builds its blocking transport itself, which follows the proxy variables: with a SOCKS
+/// proxy named for the base URL the client builds, and its blocking calls fail with the
+/// variable named, where the check was skipped and every blocking call went to a proxy this
+/// SDK does not speak.
 #[test]
 fn a_socks_proxy_is_refused_when_only_the_async_client_is_the_callers() {
     let emu = emulator();
@@ -246,7 +247,11 @@ fn a_socks_proxy_is_refused_when_only_the_async_client_is_the_callers() {
         + &String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(
-        stderr.contains("valid configuration") && stderr.contains("ALL_PROXY"),
+        !stderr.contains("valid configuration") && stderr.contains("a page"),
+        "the client builds; its blocking call fails: {stderr}"
+    );
+    assert!(
+        stderr.contains("ALL_PROXY") && stderr.contains("SOCKS"),
         "{stderr}"
     );
     assert!(seen(&emu, "catalog.search").is_empty());
