@@ -383,10 +383,16 @@ async fn same_origin_writes(
 ) -> Response {
     let headers = request.headers();
     let writes = !matches!(*request.method(), Method::GET | Method::HEAD);
+    // HTTP/2 names the host in the request's authority, not in a `Host` header.
+    let authority = request
+        .uri()
+        .authority()
+        .map(|authority| authority.as_str().as_bytes());
     let foreign = headers.get(http::header::ORIGIN).is_some_and(|origin| {
         let host = headers
             .get(HOST)
             .map(HeaderValue::as_bytes)
+            .or(authority)
             .unwrap_or_default();
         let origin = origin.as_bytes();
         let own = |scheme: &[u8]| {

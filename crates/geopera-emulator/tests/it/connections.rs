@@ -1025,3 +1025,33 @@ fn timeouts_of_duration_max_serve_connections() {
     assert_eq!(exchange(&mut stream, &request(&emu)), 200);
     assert_eq!(exchange(&mut stream, &request(&emu)), 200, "kept alive");
 }
+
+/// A sign-in form posted over HTTP/2, which names the host in the request's authority and
+/// sends no `Host` header, is taken when its `Origin` is the emulator's own (a browser behind
+/// a proxy that speaks h2c upstream), and refused when another site's: the check read the
+/// missing `Host` as no host, and took every origin for a foreign one.
+#[tokio::test]
+async fn a_sign_in_over_http2_from_the_emulators_own_origin_is_taken() {
+    let emu = emulator(Duration::from_secs(10), Duration::from_secs(60));
+    let form = "grant_type=password&client_id=geopera-cli&username=admin&password=admin-password";
+    for (origin, expected) in [
+        (format!("http://{}", emu.addr()), 200),
+        ("https://evil.example".to_owned(), 403),
+    ] {
+        let client = h2c(&emu, 1 << 20).await;
+        let mut client = client.ready().await.expect("a stream can open");
+        let request = http::Request::post(format!(
+            "http://{}/realms/public/protocol/openid-connect/token",
+            emu.addr()
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", &origin)
+        .body(())
+        .expect("a request");
+        let (answer, mut send) = client.send_request(request, false).expect("request sent");
+        send.send_data(Bytes::from_static(form.as_bytes()), true)
+            .expect("body sent");
+        let head = answer.await.expect("an answer head");
+        assert_eq!(head.status().as_u16(), expected, "{origin}");
+    }
+}
