@@ -1008,14 +1008,18 @@ pub fn refuse_unsupported(schema: &Value) -> Result<()> {
             bail!("a boolean {bound} (OpenAPI 3.0) is not supported; give the bound itself");
         }
     }
-    if object.get("nullable").is_some_and(Value::is_boolean) {
+    if object.get("nullable") == Some(&Value::Bool(true)) {
         bail!("nullable (OpenAPI 3.0) is not supported; write anyOf with a null type");
     }
-    if object.contains_key("properties")
-        && object
-            .get("additionalProperties")
-            .is_some_and(Value::is_object)
-    {
+    let has_members = object
+        .get("properties")
+        .and_then(Value::as_object)
+        .is_some_and(|members| !members.is_empty());
+    let typed_extra = object
+        .get("additionalProperties")
+        .and_then(Value::as_object)
+        .is_some_and(|schema| !schema.is_empty());
+    if has_members && typed_extra {
         bail!("additionalProperties with a schema beside properties is not supported");
     }
     for bound in ["minLength", "maxLength", "minItems", "maxItems"] {

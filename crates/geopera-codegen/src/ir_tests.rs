@@ -278,3 +278,18 @@ fn schemas_the_emitters_cannot_express_are_refused() {
         assert!(crate::emit_types::shape_in(&schema, "").is_ok(), "{schema}");
     }
 }
+
+/// What the refusals leave alone: `nullable: false` (says nothing), extra members of any type
+/// (`{}`, as `true`) beside listed ones, and a map (no listed members) of typed values.
+#[test]
+fn schemas_near_the_refused_ones_are_taken() {
+    for schema in [
+        serde_json::json!({"type": "string", "nullable": false}),
+        serde_json::json!({"type": "object", "properties": {"a": {"type": "string"}},
+            "additionalProperties": {}}),
+        serde_json::json!({"type": "object", "properties": {},
+            "additionalProperties": {"type": "string"}}),
+    ] {
+        assert!(refuse_unsupported(&schema).is_ok(), "{schema}");
+    }
+}
