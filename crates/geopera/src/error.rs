@@ -16,8 +16,8 @@ use crate::terminal::inert;
 /// [`Error::validation`]); transport-level failures keep their cause in
 /// [`std::error::Error::source`]. Every error of a call that was planned carries the call's
 /// `X-Request-Id` ([`Error::request_id`]), except [`Error::SignIn`] and
-/// [`Error::Credentials`]: a credential that could not be had or renewed is the identity
-/// provider's or the provider's failure, not the API's answer to the call. Tokens never appear in any variant. Messages and
+/// [`Error::Credentials`]: a credential that could not be had or renewed (after the API's 401
+/// too) is the identity provider's or the provider's failure, not the API's answer. Tokens never appear in any variant. Messages and
 /// `Debug` quote what the server sent only in part (a body can be megabytes), and nothing of
 /// a success answer that may hold a credential (a new API key, a signed URL:
 /// [`OperationInfo::answer_holds_credentials`](geopera_types::OperationInfo::answer_holds_credentials));
