@@ -168,6 +168,40 @@ fn a_calls_cookie_joins_the_clients_and_a_cookie_set_by_name_replaces_the_header
     );
 }
 
+/// Cookies with characters beyond ASCII, which a cookie value may hold, are joined too, and
+/// an empty `Cookie` of a call adds nothing: the join read the values as visible ASCII and
+/// gave up on them, sending the call's header alone, and an empty one left a lone `; `.
+#[test]
+fn a_calls_cookie_joins_cookies_beyond_ascii_and_an_empty_one_adds_nothing() {
+    let emu = emulator();
+    let client = AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .cookie("session", "kept")
+        .cookie("who", "José")
+        .build()
+        .expect("valid");
+    for given in ["lang=en", "", "lang=en;"] {
+        let call = Request::new(CatalogSearchInput::new(HOST).limit(1)).header("Cookie", given);
+        catalog_search::send_blocking(&client, call).expect("a page");
+    }
+    let sent: Vec<_> = seen(&emu, "catalog.search")
+        .iter()
+        .map(|request| {
+            let cookies: Vec<_> = request.headers.get_all("cookie").iter().collect();
+            assert_eq!(cookies.len(), 1, "{cookies:?}");
+            String::from_utf8_lossy(cookies[0].as_bytes()).into_owned()
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "lang=en; session=kept; who=José",
+            "session=kept; who=José",
+            "lang=en; session=kept; who=José"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn per_call_api_key_idempotency_key_and_headers_are_sent() {
     let emu = emulator();
