@@ -90,6 +90,17 @@ enum Added {
     Passed,
 }
 
+/// When a drawn rule acts on a request, for what answers instead of the request to pre-empt.
+#[derive(Clone, Copy)]
+enum Acts {
+    /// Before the operation (latency, an answer instead of it, a burst).
+    Before,
+    /// After the operation, instead of its answer.
+    AfterTheOperation,
+    /// On the body of the answer sent.
+    OnTheBody,
+}
+
 /// What is left of a 429 burst.
 #[derive(Debug)]
 struct Burst {
@@ -172,27 +183,35 @@ impl FaultState {
         }
         let mut applied = Vec::with_capacity(chosen.len());
         for (index, rule) in chosen {
-            // An answer after the operation and a body fault act only on a request that runs:
-            // one a rule answers instead is over before them.
-            let after_the_operation = rule.phase == Phase::After
-                || matches!(
-                    rule.kind,
-                    FaultKind::Truncate | FaultKind::Malformed | FaultKind::SlowBody(_)
-                );
+            // An answer after the operation acts only on a request that runs, and a body fault
+            // only on an answer that is sent: one a rule answers instead (before the operation,
+            // or after it for a body fault) is over before them.
+            let acts = match rule.kind {
+                FaultKind::Truncate | FaultKind::Malformed | FaultKind::SlowBody(_) => {
+                    Acts::OnTheBody
+                }
+                FaultKind::Latency(_) => Acts::Before,
+                _ if rule.phase == Phase::After => Acts::AfterTheOperation,
+                _ => Acts::Before,
+            };
             match injected.add(rule) {
-                Added::Applied => applied.push((index, after_the_operation)),
+                Added::Applied => applied.push((index, acts)),
                 Added::Burst((left, retry_after)) => {
                     self.plan_burst = (left > 0).then_some(Burst { left, retry_after });
-                    applied.push((index, false));
+                    applied.push((index, Acts::Before));
                 }
                 // Kept for a request it can reach: `503;times=1,500;times=1` answers the
                 // first request 503 and the second 500.
                 Added::Passed => {}
             }
         }
-        let answered_instead = injected.before.is_some();
-        for (index, after_the_operation) in applied {
-            if after_the_operation && answered_instead {
+        for (index, acts) in applied {
+            let preempted = match acts {
+                Acts::Before => false,
+                Acts::AfterTheOperation => injected.before.is_some(),
+                Acts::OnTheBody => injected.before.is_some() || injected.after.is_some(),
+            };
+            if preempted {
                 continue;
             }
             if let Some(slot) = self.struck.get_mut(index) {

@@ -61,7 +61,8 @@ fn a_rule_whose_slot_was_taken_keeps_its_times_for_a_later_request() {
 
 /// A rule that acts after the operation or on the answer's body does nothing to a request
 /// another rule answers instead, and keeps its `times=` for a request it reaches:
-/// `503;times=1,reset;after;times=1` answers a 503, then resets the next request.
+/// `503;times=1,reset;after;times=1` answers a 503, then resets the next request; a body rule
+/// waits out both, as a reset sends no answer for it to cut.
 #[test]
 fn a_rule_after_the_operation_keeps_its_times_while_another_answers_instead() {
     let plan =
@@ -75,7 +76,23 @@ fn a_rule_after_the_operation_keeps_its_times_while_another_answers_instead() {
         second.after.map(|rule| rule.kind),
         Some(FaultKind::Reset)
     ));
+    // Drawn, but the reset is sent instead of the answer it would cut: kept for the next.
     assert!(matches!(second.body, Some(FaultKind::Truncate)));
     let third = state.draw_plan(1, "catalog.search");
-    assert!(third.after.is_none() && third.body.is_none());
+    assert!(third.after.is_none());
+    assert!(matches!(third.body, Some(FaultKind::Truncate)));
+    let fourth = state.draw_plan(1, "catalog.search");
+    assert!(fourth.after.is_none() && fourth.body.is_none());
+
+    // An answer after the operation is sent instead of the answer a body rule would act on.
+    let plan = FaultPlan::parse("reset;after;times=1,truncate;times=1").expect("a plan");
+    let mut state = FaultState::new(plan);
+    let first = state.draw_plan(1, "catalog.search");
+    assert!(matches!(
+        first.after.map(|rule| rule.kind),
+        Some(FaultKind::Reset)
+    ));
+    let second = state.draw_plan(1, "catalog.search");
+    assert!(second.after.is_none());
+    assert!(matches!(second.body, Some(FaultKind::Truncate)));
 }
