@@ -641,9 +641,14 @@ pub fn shape_in(schema: &Value, prefix: &str) -> Result<String> {
                     }
                     // A model the contract declares without members (`"properties": {}`) is
                     // closed, as its Rust struct is; only an object without a `properties`
-                    // key, or one allowing more, is free-form.
-                    let open = schema.get("properties").is_none()
-                        || additional == Some(&Value::Bool(true));
+                    // key, or one allowing more (`true`, or `{}`, a schema of any value), is
+                    // free-form.
+                    let any_more = match additional {
+                        Some(Value::Bool(allowed)) => *allowed,
+                        Some(Value::Object(schema)) => schema.is_empty(),
+                        _ => false,
+                    };
+                    let open = schema.get("properties").is_none() || any_more;
                     format!(
                         "Shape::Object(ObjectRule {{ fields: &[{}], open: {open} }})",
                         fields.join(", ")

@@ -293,3 +293,19 @@ fn schemas_near_the_refused_ones_are_taken() {
         assert!(refuse_unsupported(&schema).is_ok(), "{schema}");
     }
 }
+
+/// Extra members of any type (`additionalProperties: {}`) beside listed ones make the shape
+/// open, as `true` does and as the struct keeps them: the input check took it for closed and
+/// warned of members the contract allows.
+#[test]
+fn extra_members_of_any_type_open_the_shape() {
+    for additional in [serde_json::json!({}), serde_json::json!(true)] {
+        let schema = serde_json::json!({"type": "object", "properties": {"a": {"type": "string"}},
+            "additionalProperties": additional});
+        let shape = crate::emit_types::shape_in(&schema, "").expect("a shape");
+        assert!(shape.contains("open: true"), "{shape}");
+    }
+    let closed = serde_json::json!({"type": "object", "properties": {"a": {"type": "string"}}});
+    let shape = crate::emit_types::shape_in(&closed, "").expect("a shape");
+    assert!(shape.contains("open: false"), "{shape}");
+}
