@@ -764,7 +764,9 @@ impl<C> ClientBuilder<C> {
     /// are not UTF-8, a scheme other than `http`, `https` or `socks*`) fails [`build`], naming
     /// the variable: reqwest would pass over it, and calls would go around the proxy. So does
     /// a SOCKS proxy that calls to the base URL would go through: the SDK does not speak
-    /// SOCKS.
+    /// SOCKS. With an async client of the caller's own ([`http_client`](Self::http_client)),
+    /// which may speak it, the build goes on with a warning, and the blocking calls, which the
+    /// SDK's own transport makes, fail with that error instead.
     ///
     /// [`build`]: ClientBuilder::build
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
@@ -874,7 +876,10 @@ impl<C> ClientBuilder<C> {
     /// settings above (TLS roots, `ca_file`, `verify_tls`, `tls_config`, proxies, connect
     /// timeout, pool) are then the caller's business, since the client owns its
     /// connections, but base URL, credentials, headers, cookies, the attempt and read
-    /// timeouts, response cap and redirect handling still apply.
+    /// timeouts, response cap and redirect handling still apply. Blocking calls still go
+    /// through the SDK's own transport, built from those settings and following the proxy
+    /// variables ([`proxy`](Self::proxy)), unless `blocking_http_client` (feature
+    /// `blocking`) is given too.
     ///
     /// Build it with `.redirect(reqwest::redirect::Policy::none())`: reqwest follows
     /// redirects by default and then forwards `x-api-key` and custom headers to whatever
