@@ -120,7 +120,7 @@ impl BlockingTransport {
         if let Some(thread) = self.io_thread.get() {
             return Ok(thread);
         }
-        let thread = IoThread::start(&*self.make).map_err(Error::config)?;
+        let thread = IoThread::start(&*self.make)?;
         Ok(self.io_thread.get_or_init(|| thread))
     }
 
@@ -134,12 +134,17 @@ impl BlockingTransport {
 }
 
 impl IoThread {
-    fn start(make: &MakeHttp) -> Result<IoThread, String> {
-        let http = make().map_err(|e| e.to_string())?;
+    /// Starts the thread, with the HTTP client `make` builds. `make`'s error is the call's as it
+    /// came: wrapped once more, a configuration error said "invalid client configuration"
+    /// twice.
+    fn start(make: &MakeHttp) -> Result<IoThread, Error> {
+        let http = make()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the runtime of blocking calls: {e}"))?;
+            .map_err(|e| {
+                Error::config(format!("cannot start the runtime of blocking calls: {e}"))
+            })?;
         let (jobs, mut queue) = mpsc::unbounded_channel::<Job>();
         std::thread::Builder::new()
             .name("geopera-blocking-io".to_owned())
@@ -164,7 +169,11 @@ impl IoThread {
                     }
                 });
             })
-            .map_err(|e| format!("cannot start the I/O thread of blocking calls: {e}"))?;
+            .map_err(|e| {
+                Error::config(format!(
+                    "cannot start the I/O thread of blocking calls: {e}"
+                ))
+            })?;
         Ok(IoThread { jobs, http })
     }
 }
