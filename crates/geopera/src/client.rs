@@ -1422,24 +1422,9 @@ impl Settings {
                 .join("; ");
             // A request carries one `Cookie` header (RFC 6265, section 5.4): the cookies of a
             // `Cookie` header given by hand go first in it, not overwritten by these, except
-            // one of a name these set (`with_cookies` merges over the current cookies, and a
-            // server reads the first of a name).
-            let set_here = |pair: &str| {
-                let name = pair.split('=').next().unwrap_or_default().trim();
-                self.cookies.iter().any(|(set, _)| set == name)
-            };
+            // one of a name these set (`with_cookies` merges over the current cookies).
             let value = match prepared.get(COOKIE) {
-                Some(given) => match given.to_str() {
-                    Ok(given) => given
-                        .split(';')
-                        .map(str::trim)
-                        .filter(|pair| !pair.is_empty() && !set_here(pair))
-                        .chain(std::iter::once(joined.as_str()))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                        .into_bytes(),
-                    Err(_) => [given.as_bytes(), b"; ", joined.as_bytes()].concat(),
-                },
+                Some(given) => joined_cookies(given.as_bytes(), joined.as_bytes(), true),
                 None => joined.into_bytes(),
             };
             if let Ok(mut value) = HeaderValue::from_bytes(&value) {
@@ -1457,6 +1442,39 @@ impl Settings {
             self.cookies.iter().map(|(_, value)| value.as_str()),
         );
     }
+}
+
+/// `first`'s cookies and then `second`'s as one `Cookie` value, one pair per name: a pair of
+/// the side that gives way (`first` when `second_wins`) whose name the other sets is left out,
+/// as a server reads only one of a name (the first, or the last, by its parser). Read as
+/// UTF-8 (the values were given as `&str`, and a cookie value may hold more than ASCII); when
+/// either is not, both go as they are.
+pub(crate) fn joined_cookies(first: &[u8], second: &[u8], second_wins: bool) -> Vec<u8> {
+    let (Ok(first), Ok(second)) = (std::str::from_utf8(first), std::str::from_utf8(second)) else {
+        return [first, b"; ", second].concat();
+    };
+    fn pairs(value: &str) -> Vec<&str> {
+        value
+            .split(';')
+            .map(str::trim)
+            .filter(|pair| !pair.is_empty())
+            .collect()
+    }
+    let name = |pair: &str| pair.split('=').next().unwrap_or_default().trim().to_owned();
+    let (first, second) = (pairs(first), pairs(second));
+    let named = |side: &[&str]| side.iter().map(|pair| name(pair)).collect::<Vec<_>>();
+    let (first_names, second_names) = (named(&first), named(&second));
+    let kept_first = first
+        .into_iter()
+        .filter(|pair| !second_wins || !second_names.contains(&name(pair)));
+    let kept_second = second
+        .into_iter()
+        .filter(|pair| second_wins || !first_names.contains(&name(pair)));
+    kept_first
+        .chain(kept_second)
+        .collect::<Vec<_>>()
+        .join("; ")
+        .into_bytes()
 }
 
 #[cfg(test)]

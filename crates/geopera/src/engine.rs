@@ -216,36 +216,8 @@ fn call_headers(
     // A request carries one `Cookie` header: a call's (the last it set, as for any header)
     // joins the client's cookies, which `ClientBuilder::cookie` sends with every call, rather
     // than replace them; a client cookie of a name the call sets gives way to the call's.
-    // Read as UTF-8, not as visible ASCII (`to_str`): both were given as `&str`, and a cookie
-    // value may hold any character but a few.
     if let (Some(client), Some(call)) = (client_cookies, headers.get(http::header::COOKIE)) {
-        let joined =
-            match (
-                std::str::from_utf8(client.as_bytes()),
-                std::str::from_utf8(call.as_bytes()),
-            ) {
-                (Ok(client), Ok(call)) => {
-                    let name_of =
-                        |pair: &str| pair.split('=').next().unwrap_or_default().trim().to_owned();
-                    let call_pairs: Vec<&str> = call
-                        .split(';')
-                        .map(str::trim)
-                        .filter(|pair| !pair.is_empty())
-                        .collect();
-                    let set_by_call: Vec<String> =
-                        call_pairs.iter().map(|pair| name_of(pair)).collect();
-                    call_pairs
-                        .iter()
-                        .copied()
-                        .chain(client.split(';').map(str::trim).filter(|pair| {
-                            !pair.is_empty() && !set_by_call.contains(&name_of(pair))
-                        }))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                        .into_bytes()
-                }
-                _ => [call.as_bytes(), b"; ", client.as_bytes()].concat(),
-            };
+        let joined = crate::client::joined_cookies(call.as_bytes(), client.as_bytes(), false);
         if let Ok(mut joined) = HeaderValue::from_bytes(&joined) {
             joined.set_sensitive(true);
             headers.insert(http::header::COOKIE, joined);
