@@ -22,6 +22,17 @@ fn advance(api: &Api, secs: u64) {
     api.emu.clock().advance(Duration::from_secs(secs));
 }
 
+/// The id of a new processing job of `process` in `project`.
+fn executed(api: &Api, process: &str, project: &str) -> String {
+    api.ok(
+        "processing.execute",
+        json!({"process_id": process, "workspaceId": project}),
+    )["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
 fn status(api: &Api, op: &str, job: &str) -> Value {
     api.ok(op, json!({"job_id": job}))["status"].clone()
 }
@@ -135,13 +146,7 @@ fn a_processing_job_waits_for_dispatch_then_runs_and_succeeds_on_the_clock() {
 fn a_job_naming_the_fail_marker_ends_failed() {
     let api = Api::start();
     let project = project(&api);
-    let job = api.ok(
-        "processing.execute",
-        json!({"process_id": JOB_FAIL_MARKER, "workspaceId": project}),
-    )["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let job = executed(&api, JOB_FAIL_MARKER, &project);
     let clip = api.ok(
         "clip.create_from_area",
         json!({"area": JOB_FAIL_MARKER, "mosaic_types": ["rgb"],
@@ -514,11 +519,7 @@ fn clip_lists_page_by_offset_and_other_organizations_see_nothing() {
     );
     assert_eq!(ours.status, 404);
     let project = project(&api);
-    let job = api.ok(
-        "processing.execute",
-        json!({"process_id": "ndvi", "workspaceId": project}),
-    )["id"]
-        .clone();
+    let job = executed(&api, "ndvi", &project);
     for op in [
         "processing.job.get",
         "processing.job.delete",
@@ -594,13 +595,7 @@ fn jobs_survive_a_restart_and_keep_advancing() {
     let (processing, clip) = {
         let api = start();
         let project = project(&api);
-        let processing = api.ok(
-            "processing.execute",
-            json!({"process_id": "ndvi", "workspaceId": project}),
-        )["id"]
-            .as_str()
-            .expect("id")
-            .to_owned();
+        let processing = executed(&api, "ndvi", &project);
         let clip = api.ok("clip.create_from_item", json!({"item_id": "i"}))["job"]["id"]
             .as_str()
             .expect("id")
@@ -623,11 +618,7 @@ fn a_finished_job_sends_one_event_to_its_subscriber() {
     subscribe(&api, "processing.job.completed", &receiver.url);
     subscribe(&api, "clip.job.failed", &receiver.url);
     let project = project(&api);
-    let job = api.ok(
-        "processing.execute",
-        json!({"process_id": "ndvi", "workspaceId": project}),
-    )["id"]
-        .clone();
+    let job = executed(&api, "ndvi", &project);
     let clip =
         api.ok("clip.create_from_item", json!({"item_id": JOB_FAIL_MARKER}))["job"]["id"].clone();
     advance(&api, 30);
@@ -661,11 +652,7 @@ fn a_job_deleted_after_it_finished_still_sends_its_event() {
         let receiver = Receiver::start(&[]);
         subscribe(&api, "processing.job.completed", &receiver.url);
         let project = project(&api);
-        let job = api.ok(
-            "processing.execute",
-            json!({"process_id": "ndvi", "workspaceId": project}),
-        )["id"]
-            .clone();
+        let job = executed(&api, "ndvi", &project);
         advance(&api, 61);
         if with_its_project {
             api.ok("projects.delete", json!({"project_id": project}));
@@ -700,13 +687,7 @@ fn a_frozen_clock_resumes_where_the_state_file_left_it() {
     let job = {
         let api = start();
         let project = project(&api);
-        let job = api.ok(
-            "processing.execute",
-            json!({"process_id": "ndvi", "workspaceId": project}),
-        )["id"]
-            .as_str()
-            .expect("id")
-            .to_owned();
+        let job = executed(&api, "ndvi", &project);
         // Time moves without a request, then the emulator stops.
         advance(&api, 61);
         job
