@@ -207,7 +207,6 @@ fn call_headers(
             .map_err(|_| Error::invalid(info.id, "the X-Request-Id is not a valid header value"))?;
         headers.insert(REQUEST_ID, value);
     }
-    let client_cookies = headers.get(http::header::COOKIE).cloned();
     for (name, value) in &options.headers {
         let (name, value) =
             parse_header(name, value).map_err(|reason| Error::invalid(info.id, reason))?;
@@ -216,7 +215,17 @@ fn call_headers(
     // A request carries one `Cookie` header: a call's (the last it set, as for any header)
     // joins the client's cookies, which `ClientBuilder::cookie` sends with every call, rather
     // than replace them; a client cookie of a name the call sets gives way to the call's.
-    if let (Some(client), Some(call)) = (client_cookies, headers.get(http::header::COOKIE)) {
+    // Looked at only for a call that set one: most set no header at all.
+    let sets_cookie = options
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("cookie"));
+    let client_cookies = client.settings.prepared.get(http::header::COOKIE);
+    if let (true, Some(client), Some(call)) = (
+        sets_cookie,
+        client_cookies,
+        headers.get(http::header::COOKIE),
+    ) {
         let joined = crate::client::joined_cookies(call.as_bytes(), client.as_bytes(), false);
         if let Ok(mut joined) = HeaderValue::from_bytes(&joined) {
             joined.set_sensitive(true);
