@@ -2,9 +2,9 @@
 //! (every project) and the STAC API face, `stac.search` and `stac.collections.list`.
 //!
 //! The filters are those of `catalog.search` applied to stored items: `bbox` or `intersects`
-//! (by bounding boxes; not both, as in `catalog.search`), `datetime` (an instant or an interval with open ends), `collections`,
-//! `ids`, `type`, and `query` on the numbers an item keeps (`cloud_cover` or
-//! `eo:cloud_cover`, and `gsd`). What the emulator cannot evaluate, a CQL2 `filter` or
+//! (by bounding boxes; not both, as in `catalog.search`), `datetime` (an instant or an
+//! interval with open ends, met by the time an item covers), `collections`, `ids`, `type`,
+//! and `query` on the numbers an item keeps (`cloud_cover` or `eo:cloud_cover`, and `gsd`). What the emulator cannot evaluate, a CQL2 `filter` or
 //! `query` on other properties, is refused with 422 naming the member rather than ignored.
 
 use std::cmp::Ordering;
@@ -26,11 +26,11 @@ use crate::resources::{page, Family, Resource};
 
 type StacCollectionsInput = <StacCollectionsList as Operation>::Input;
 
-/// The filters of one search, read once.
 /// A date-time in Unix seconds and nanoseconds, as items' date-times are compared: to the
 /// fraction of a second, which an item's may have.
 type Instant = (i64, u32);
 
+/// The filters of one search, read once.
 #[derive(Default)]
 struct Filter {
     /// The boxes an item must overlap one of: the `bbox` asked for, in two when it crosses
@@ -93,10 +93,10 @@ impl Filter {
             }
         }
         if self.dated {
-            let Some(at) = item.str("datetime").and_then(parse_date_time_nanos) else {
+            let Some((first, last)) = covered_time(item) else {
                 return false;
             };
-            if self.start.is_some_and(|s| at < s) || self.end.is_some_and(|e| at > e) {
+            if self.start.is_some_and(|s| last < s) || self.end.is_some_and(|e| first > e) {
                 return false;
             }
         }
@@ -113,6 +113,19 @@ impl Filter {
             }
         })
     }
+}
+
+/// The time an item covers, first and last instant: `start_datetime` to `end_datetime` where
+/// it has them (STAC's range for an item whose `datetime` is null, or that spans a time), else
+/// its `datetime` alone. A search's interval meets an item that overlaps it at all, as STAC API
+/// servers match ranged items; an item with neither is matched by no dated search. A range
+/// written end first is read as the time between its two ends.
+fn covered_time(item: &Resource) -> Option<(Instant, Instant)> {
+    let read = |name| item.str(name).and_then(parse_date_time_nanos);
+    let at = read("datetime");
+    let first = read("start_datetime").or(at)?;
+    let last = read("end_datetime").or(at)?;
+    Some((first.min(last), first.max(last)))
 }
 
 /// The boxes an item covers: its own `bbox` (which may cross the antimeridian), else its
@@ -478,9 +491,10 @@ fn matching<'a>(
 }
 
 /// `found` (in creation order) sorted by `order`, each clause deciding what the ones before
-/// it left tied; `desc` turns a clause around. Items without a readable `datetime` come after
-/// the dated ones in either direction, as they have no place among them. The sort is stable,
-/// so what every clause leaves tied stays in creation order.
+/// it left tied; `desc` turns a clause around. An item covering a span with no `datetime` sorts
+/// at its `start_datetime`, as STAC API servers place it. Items with neither readable come
+/// after the dated ones in either direction, as they have no place among them. The sort is
+/// stable, so what every clause leaves tied stays in creation order.
 fn sorted<'a>(found: Vec<&'a Resource>, order: &[(SortKey, bool)]) -> Vec<&'a Resource> {
     if order.is_empty() {
         return found;
@@ -490,7 +504,9 @@ fn sorted<'a>(found: Vec<&'a Resource>, order: &[(SortKey, bool)]) -> Vec<&'a Re
         .into_iter()
         .enumerate()
         .map(|(position, item)| {
-            let at = item.str("datetime").and_then(parse_date_time_nanos);
+            let at = ["datetime", "start_datetime"]
+                .into_iter()
+                .find_map(|name| item.str(name).and_then(parse_date_time_nanos));
             (position, at, item)
         })
         .collect();

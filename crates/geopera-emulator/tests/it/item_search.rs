@@ -462,6 +462,98 @@ fn item_datetimes_compare_to_the_fraction_of_a_second() {
     assert_eq!(ids(&instant), vec![earlier]);
 }
 
+/// An item that covers a span of time, `start_datetime` to `end_datetime` with no `datetime`
+/// (as STAC writes one) or beside it, is found by every search interval or instant that
+/// overlaps the span, on each search face, and by none that misses it; such an item was
+/// matched by no dated search at all.
+#[test]
+fn an_item_covering_a_span_is_found_by_searches_that_overlap_it() {
+    let api = Api::start();
+    let project = id(&api.ok("projects.create", json!({"name": "spans"})));
+    // The organization's other items are kept out of the searches by a collection of
+    // this test's own.
+    let collection = id(&api.ok(
+        "collections.create",
+        json!({"project_id": project, "name": "spans"}),
+    ));
+    let item = |dates: Value| {
+        let mut body = json!({"project_id": project, "collection_id": collection,
+                              "name": "scene", "type": "satellite_capture",
+                              "bbox": [10.0, 10.0, 11.0, 11.0]});
+        body.as_object_mut()
+            .expect("an object")
+            .extend(dates.as_object().expect("dates").clone());
+        id(&api.ok("items.create", body))
+    };
+    let spanned = item(json!({"start_datetime": "2024-04-01T00:00:00Z",
+                              "end_datetime": "2024-04-30T00:00:00Z"}));
+    let beside = item(json!({"datetime": "2024-04-10T00:00:00Z",
+                             "start_datetime": "2024-04-05T00:00:00Z",
+                             "end_datetime": "2024-04-15T00:00:00Z"}));
+    let half = item(json!({"start_datetime": "2024-04-01T00:00:00Z"}));
+    // Sorted by `datetime`, an item without one sits at its `start_datetime`: both spans
+    // starting on April 1 (tied, so in creation order) before the one dated April 10.
+    let sorted = api.ok(
+        "items.search",
+        json!({"project_id": project,
+               "sortby": [{"field": "datetime", "direction": "asc"}]}),
+    );
+    assert_eq!(
+        ids(&sorted),
+        vec![spanned.clone(), half.clone(), beside.clone()]
+    );
+    let found = |datetime: &str| {
+        let only = [&collection];
+        let faces = [
+            (
+                "items.search",
+                json!({"project_id": project, "datetime": datetime}),
+            ),
+            (
+                "items.search_org",
+                json!({"collections": only, "datetime": datetime}),
+            ),
+            (
+                "stac.search",
+                json!({"collections": only, "datetime": datetime}),
+            ),
+        ];
+        let mut seen: Vec<Vec<String>> = faces
+            .into_iter()
+            .map(|(op, body)| {
+                let mut found = ids(&api.ok(op, body));
+                found.sort();
+                found
+            })
+            .collect();
+        seen.dedup();
+        assert_eq!(
+            seen.len(),
+            1,
+            "the search faces disagree at {datetime}: {seen:?}"
+        );
+        seen.remove(0)
+    };
+    let both = {
+        let mut both = vec![spanned.clone(), beside.clone()];
+        both.sort();
+        both
+    };
+    assert_eq!(found("2024-04-20T00:00:00Z"), vec![spanned.clone()]);
+    assert_eq!(found("2024-04-12T00:00:00Z"), both);
+    assert_eq!(found("2024-04-29T00:00:00Z/.."), vec![spanned.clone()]);
+    assert_eq!(found("../2024-04-06T00:00:00Z"), both);
+    assert_eq!(
+        found("2024-03-01T00:00:00Z/2024-04-01T00:00:00Z"),
+        vec![spanned]
+    );
+    assert_eq!(found("2024-05-01T00:00:00Z/.."), Vec::<String>::new());
+    assert!(
+        !found("../..").contains(&half),
+        "an item with half a span has no time to meet"
+    );
+}
+
 /// `sortby` on `datetime` orders by the items' datetimes, not by when they were created, in
 /// both directions and on every search that sorts; an item without one comes last either way.
 #[test]
