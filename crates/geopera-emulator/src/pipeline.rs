@@ -94,20 +94,21 @@ pub(crate) async fn run(
     }
     let (reply, requested) = match authenticate(shared, op, request.peer, request.headers) {
         Err(error) => (error.into_reply(), Injected::default()),
-        Ok(caller) => {
-            let requested = match own_faults(shared, op, &caller, request.headers) {
-                Ok(requested) => requested,
-                Err(error) => return error.into_response(),
-            };
-            pause(requested.latency_after(plan.latency)).await;
-            if let Some(rule) = &requested.before {
-                return deliver::instead(rule, shared, kill).await;
+        // A header that is no fault specification is answered 400 as a 401 is: the plan's
+        // faults after the operation and on the body act on it.
+        Ok(caller) => match own_faults(shared, op, &caller, request.headers, &plan) {
+            Err(error) => (error.into_reply(), Injected::default()),
+            Ok(requested) => {
+                pause(requested.latency_after(plan.latency)).await;
+                if let Some(rule) = &requested.before {
+                    return deliver::instead(rule, shared, kill).await;
+                }
+                let reply = admitted(shared, op, &caller, request.headers, request.body)
+                    .await
+                    .unwrap_or_else(ApiError::into_reply);
+                (reply, requested)
             }
-            let reply = admitted(shared, op, &caller, request.headers, request.body)
-                .await
-                .unwrap_or_else(ApiError::into_reply);
-            (reply, requested)
-        }
+        },
     };
     if let Some(rule) = plan.after.as_ref().or(requested.after.as_ref()) {
         return deliver::instead(rule, shared, kill).await;
@@ -251,7 +252,8 @@ fn still_valid(shared: &Shared, caller: &Caller) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The faults the caller asked for in [`FAULT_HEADER`], drawn only once it is known. The
+/// The faults the caller asked for in [`FAULT_HEADER`], drawn only once it is known (`plan`
+/// is what the plan drew for the request, whose strikes the caller's rules may pre-empt). The
 /// header's lines are one comma-separated list, as HTTP lets any hop combine them, and a
 /// line that cannot be read is refused rather than skipped, which would quietly turn off
 /// the faults the test relies on.
@@ -263,6 +265,7 @@ fn own_faults(
     op: &OperationInfo,
     caller: &Caller,
     headers: &HeaderMap,
+    plan: &Injected,
 ) -> Result<Injected, ApiError> {
     let mut lines = Vec::new();
     for value in headers.get_all(FAULT_HEADER) {
@@ -281,7 +284,7 @@ fn own_faults(
     shared
         .lock()
         .faults
-        .draw_header(shared.seed, op.id, &caller.org, header.as_deref())
+        .draw_header(shared.seed, op.id, &caller.org, header.as_deref(), plan)
 }
 
 /// Counts the call against every budget it draws from: per client address without

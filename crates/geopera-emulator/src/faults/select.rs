@@ -20,6 +20,18 @@ pub(crate) struct Injected {
     pub after: Option<FaultRule>,
     /// Applied to the body of whatever is answered.
     pub body: Option<FaultKind>,
+    /// The plan's rules in `after` and `body` whose strikes were counted as they were drawn,
+    /// to be given back if the caller's own rules answer before they can act.
+    counted: Counted,
+}
+
+/// Which plan rules a draw counted as striking though they act only later.
+#[derive(Debug, Default)]
+struct Counted {
+    /// The plan the indices are of ([`FaultState::generation`]).
+    generation: u64,
+    after: Option<usize>,
+    body: Option<usize>,
 }
 
 impl Injected {
@@ -114,6 +126,9 @@ struct Burst {
 #[derive(Debug)]
 pub(crate) struct FaultState {
     plan: FaultPlan,
+    /// Counts the plans put in force, so that a strike given back after the plan changed is
+    /// not taken from the new plan's rule of the same index.
+    generation: u64,
     /// Per rule of the plan: how many requests it matched.
     seen: Vec<u64>,
     /// Per rule of the plan: how many times it struck.
@@ -132,6 +147,7 @@ impl FaultState {
         let rules = plan.rules().len();
         FaultState {
             plan,
+            generation: 0,
             seen: vec![0; rules],
             struck: vec![0; rules],
             header_seen: 0,
@@ -145,6 +161,7 @@ impl FaultState {
     pub(crate) fn replace_plan(&mut self, plan: FaultPlan) {
         let rules = plan.rules().len();
         self.plan = plan;
+        self.generation += 1;
         self.seen = vec![0; rules];
         self.struck = vec![0; rules];
         self.plan_burst = None;
@@ -154,6 +171,7 @@ impl FaultState {
     /// plan stands for the network and the servers, which do not know who is calling).
     pub(crate) fn draw_plan(&mut self, seed: u64, op_id: &str) -> Injected {
         let mut injected = Injected::default();
+        injected.counted.generation = self.generation;
         if let Some(burst) = &mut self.plan_burst {
             burst.left = burst.left.saturating_sub(1);
             injected.continue_burst(burst.retry_after);
@@ -214,6 +232,13 @@ impl FaultState {
             if preempted {
                 continue;
             }
+            // Counted now, so that concurrent requests cannot all draw a `times=1` rule; one
+            // that acts later is given back if the caller's own rules answer first.
+            match acts {
+                Acts::Before => {}
+                Acts::AfterTheOperation => injected.counted.after = Some(index),
+                Acts::OnTheBody => injected.counted.body = Some(index),
+            }
             if let Some(slot) = self.struck.get_mut(index) {
                 *slot += 1;
             }
@@ -221,9 +246,36 @@ impl FaultState {
         injected
     }
 
+    /// Gives back the strikes of the plan's rules that a caller's own rules (`own`) keep from
+    /// acting: an answer of theirs instead of the operation comes before the plan's answer
+    /// after it and its body fault, and an answer of theirs after the operation (which the
+    /// plan's own answer after it, if any, wins over) is sent instead of the answer the
+    /// plan's body fault would act on. Such a rule did nothing to the request, so, as with
+    /// the plan's own rules pre-empted, its `times=` is kept for a request it reaches.
+    fn give_back(&mut self, plan: &Injected, own: &Injected) {
+        let counted = &plan.counted;
+        if counted.generation != self.generation {
+            return;
+        }
+        let kept_from_acting = if own.before.is_some() {
+            [counted.after, counted.body]
+        } else if own.after.is_some() && plan.after.is_none() {
+            [None, counted.body]
+        } else {
+            [None, None]
+        };
+        for index in kept_from_acting.into_iter().flatten() {
+            if let Some(slot) = self.struck.get_mut(index) {
+                *slot = slot.saturating_sub(1);
+            }
+        }
+    }
+
     /// The faults an authenticated request asked for in its own header, plus the rest of a
     /// 429 burst an earlier request of the same organization asked for. Drawn only after
     /// authentication, so a header can neither skip the 401 nor throttle other callers.
+    /// `plan` is what [`draw_plan`](Self::draw_plan) drew for the request; the strikes of its
+    /// rules that the header's keep from acting are given back.
     ///
     /// # Errors
     /// 400 when the header is not a valid fault specification.
@@ -233,6 +285,7 @@ impl FaultState {
         op_id: &str,
         org: &str,
         header: Option<&str>,
+        plan: &Injected,
     ) -> Result<Injected, ApiError> {
         let header_plan = match header {
             Some(spec) => FaultPlan::parse(spec)
@@ -267,6 +320,7 @@ impl FaultState {
                 }
             }
         }
+        self.give_back(plan, &injected);
         Ok(injected)
     }
 }

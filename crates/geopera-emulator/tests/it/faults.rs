@@ -305,6 +305,35 @@ fn set_faults_swaps_the_plan_of_a_running_emulator_with_fresh_counters() {
     assert_eq!(balance(), 200);
 }
 
+/// A plan's rule that acts after the operation or on the body keeps its `times=` while a
+/// caller's own header answers before it could act: `500;after;times=1` stays for the next
+/// request when the first is answered by its header's 503, and a plan `truncate;times=1`
+/// stays while a header's `502;after` is sent instead of the answer it would cut. Both were
+/// used up by the request they never reached.
+#[test]
+fn a_plan_rule_pre_empted_by_a_callers_header_keeps_its_times() {
+    let plan: FaultPlan = "500;after;times=1".parse().expect("plan");
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .faults(plan),
+    );
+    assert_eq!(with_fault(&api, "503").expect("answer").status, 503);
+    let balance = || api.call("billing.credits.balance", json!({})).status;
+    assert_eq!((balance(), balance()), (500, 200));
+
+    api.emu
+        .set_faults("truncate;times=1".parse().expect("plan"));
+    assert_eq!(with_fault(&api, "502;after").expect("answer").status, 502);
+    let truncated = with_fault(&api, "latency=1ms");
+    assert!(
+        truncated.is_err(),
+        "the plan's truncation acts on the next answer sent: {:?}",
+        truncated.map(|resp| resp.status)
+    );
+    assert_eq!(with_fault(&api, "latency=1ms").expect("answer").status, 200);
+}
+
 #[test]
 fn a_fault_header_does_not_skip_authentication() {
     let api = Api::start();
