@@ -16,7 +16,7 @@ use geopera_types::models::{
 use geopera_types::JsonObject;
 use serde_json::{json, Map, Value};
 
-use super::{Ctx, Outcome, MAX_PAGE_SIZE};
+use super::{comma_listed, Ctx, Outcome, MAX_PAGE_SIZE};
 use crate::catalog::read_clip_area;
 use crate::error::ApiError;
 use crate::jobs::{self, Status, FAILS, FAIL_MARKER, OWN_RESULT, STARTED};
@@ -93,10 +93,7 @@ pub(crate) fn list(ctx: &Ctx<'_>, input: JobsListInput) -> Outcome {
         .split_once(',')
         .unwrap_or((input.sort.as_str(), "asc"));
     let newest_first = direction.trim().eq_ignore_ascii_case("desc");
-    let ids: Option<Vec<&str>> = input
-        .ids
-        .as_deref()
-        .map(|ids| ids.split(',').map(str::trim).collect());
+    let ids = comma_listed(input.ids.as_deref());
     let now = ctx.now();
     let inner = ctx.shared.lock();
     let mut found: Vec<&Resource> = inner

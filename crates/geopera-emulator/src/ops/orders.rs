@@ -1,6 +1,6 @@
 //! `orders.*`: pricing, placing, reading, listing and cancelling orders.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use geopera_types::models::{
     ArchiveEstimateInput, EstimateInput, OrderCancelInput, OrderGetInput, OrderPlaceInput,
@@ -12,7 +12,7 @@ use http::StatusCode;
 use serde_json::{json, Value};
 
 use super::ledger::Reason;
-use super::{aud, numbered_page, spring_sorted, to_credits, Ctx, Outcome};
+use super::{aud, comma_listed, numbered_page, spring_sorted, to_credits, Ctx, Outcome};
 use crate::catalog::{
     area_km2, bbox_area_km2, coverage_of_box, edge_count, enclosed_km2, extent_overlaps, read_area,
     read_polygons, Item, Polygons, MIN_AREA_KM2,
@@ -184,9 +184,9 @@ const SORTABLE: [&str; 6] = [
 /// and data products its body named, and no sub-status, so a filter by one of those keeps
 /// only orders that have it. A `sort` field it cannot sort by sorts by `createdAt`.
 pub(crate) fn list(ctx: &Ctx<'_>, input: OrdersListInput) -> Outcome {
-    let ids = listed(input.order_ids.as_deref());
-    let tags = listed(input.tags.as_deref());
-    let products = listed(input.data_product_ids.as_deref());
+    let ids = comma_listed(input.order_ids.as_deref());
+    let tags = comma_listed(input.tags.as_deref());
+    let products = comma_listed(input.data_product_ids.as_deref());
     let name = input
         .display_name
         .as_deref()
@@ -238,18 +238,8 @@ pub(crate) fn list(ctx: &Ctx<'_>, input: OrdersListInput) -> Outcome {
     Ok(ctx.ok(&page))
 }
 
-/// The members of a comma-separated filter, or none when it names nothing.
-fn listed(filter: Option<&str>) -> Option<Vec<&str>> {
-    let members: Vec<&str> = filter?
-        .split(',')
-        .map(str::trim)
-        .filter(|member| !member.is_empty())
-        .collect();
-    (!members.is_empty()).then_some(members)
-}
-
 /// Whether the order's `key` (a list of text) holds any of `wanted`.
-fn any_of(order: &Order, key: &str, wanted: &[&str]) -> bool {
+fn any_of(order: &Order, key: &str, wanted: &HashSet<&str>) -> bool {
     order
         .detail
         .get(key)

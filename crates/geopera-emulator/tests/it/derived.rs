@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::Api;
+use crate::common::{refused, Api};
 
 fn square(size: f64) -> Value {
     json!({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
@@ -135,6 +135,42 @@ fn a_federated_search_counts_matches_per_source() {
         )
         .json();
     assert_eq!(none["numberReturned"], 0, "{none}");
+}
+
+/// Source ids the catalog does not know are reported one entry each, in the order named, up to
+/// 100 distinct ones however often each is repeated; a search naming more is 422 at
+/// `source_ids`, as an answer reporting each grew to many times the size of its request.
+#[test]
+fn a_federated_search_reports_up_to_a_hundred_unknown_sources() {
+    let api = Api::start();
+    let unknown: Vec<String> = (0..100).map(|n| format!("nowhere-{n}")).collect();
+    let mut named: Vec<&str> = vec!["geopera-commercial"];
+    for _ in 0..50 {
+        named.extend(unknown.iter().map(String::as_str));
+    }
+    let answer = api.ok(
+        "catalog.federated_search",
+        json!({"source_ids": named, "limit": 1}),
+    );
+    let reported: Vec<&str> = answer["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .filter(|source| source["error"] == "unknown source")
+        .filter_map(|source| source["source_id"].as_str())
+        .collect();
+    assert_eq!(reported, unknown);
+
+    let mut too_many = unknown.clone();
+    too_many.push("nowhere-else".to_owned());
+    refused(
+        api.call(
+            "catalog.federated_search",
+            json!({"source_ids": too_many, "limit": 1}),
+        ),
+        "source_ids",
+        "catalog.federated_search",
+    );
 }
 
 /// The federated search has no pages and declares no `next`: one sent along (a token of some

@@ -167,6 +167,34 @@ fn a_job_naming_the_fail_marker_ends_failed() {
     assert!(String::from_utf8_lossy(&downloads.body).contains("failed"));
 }
 
+/// `processing.jobs.list`'s `ids` is read as `orders.list` reads its lists: members trimmed,
+/// each job listed once however often named, and a filter naming nothing (blank, or only
+/// commas) is no filter; a blank one listed no job at all.
+#[test]
+fn jobs_listed_by_ids_read_the_list_as_orders_do() {
+    let api = Api::start();
+    let project = project(&api);
+    let made: Vec<String> = (0..3).map(|_| executed(&api, "ndvi", &project)).collect();
+    let listed = |ids: &str| -> Vec<String> {
+        api.ok(
+            "processing.jobs.list",
+            json!({"workspaceId": project, "ids": ids, "limit": 50}),
+        )["jobs"]
+            .as_array()
+            .expect("jobs")
+            .iter()
+            .map(|job| job["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let named = format!(" {} ,{},{}, ,", made[2], made[0], made[2]);
+    // Newest first, the list's default order.
+    assert_eq!(listed(&named), vec![made[2].clone(), made[0].clone()]);
+    let newest_first: Vec<String> = made.iter().rev().cloned().collect();
+    assert_eq!(listed(""), newest_first);
+    assert_eq!(listed(" , ,"), newest_first);
+    assert_eq!(listed("job_unknown"), Vec::<String>::new());
+}
+
 /// `processing.create_and_dispatch` reads its dispatch version before it makes the job: a
 /// refused one leaves no job behind to be retried into a second, and a good one is the
 /// version the job keeps.
