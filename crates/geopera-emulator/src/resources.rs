@@ -294,19 +294,23 @@ impl Resources {
 
     /// Makes room for one more record of `family` once the organization holds
     /// [`MAX_PER_ORG`]: its oldest record that `settled` says is over (a decided or expired
-    /// approval, a failed upload) goes. No operation deletes those, so a full history would
-    /// otherwise refuse every new one for ever.
+    /// approval, a failed upload, a share link that can open nothing again) goes. No
+    /// operation deletes those, so a full history would otherwise refuse every new one for
+    /// ever. `settled` is given the records too, for a judgement that looks at others.
     pub fn retire_oldest_settled(
         &mut self,
         family: Family,
         org: &str,
-        settled: impl Fn(&Resource) -> bool,
+        settled: impl Fn(&Resources, &Resource) -> bool,
     ) {
         let held = self.list(family, org, None);
         if held.len() < MAX_PER_ORG {
             return;
         }
-        let oldest = held.into_iter().find(|r| settled(r)).map(|r| r.id.clone());
+        let oldest = held
+            .into_iter()
+            .find(|r| settled(self, r))
+            .map(|r| r.id.clone());
         if let Some(id) = oldest {
             // Found a moment ago, under the same lock: it is there to remove.
             let _ = self.remove(family, org, None, &id);

@@ -90,7 +90,7 @@ fn a_full_family_makes_room_by_retiring_its_oldest_settled_record_only() {
             .expect("room");
         ids.push(id);
     }
-    let settled = |r: &Resource| r.str("status") == Some("failed");
+    let settled = |_: &Resources, r: &Resource| r.str("status") == Some("failed");
     assert!(
         store
             .create(
@@ -124,7 +124,7 @@ fn a_full_family_makes_room_by_retiring_its_oldest_settled_record_only() {
         )
         .is_ok());
     // With nothing settled, nothing is retired.
-    store.retire_oldest_settled(Family::Upload, "org_a", |_| false);
+    store.retire_oldest_settled(Family::Upload, "org_a", |_, _| false);
     assert_eq!(store.list(Family::Upload, "org_a", None).len(), MAX_PER_ORG);
 }
 

@@ -203,7 +203,7 @@ pub(crate) fn request_approval(ctx: &Ctx<'_>, input: RequestApprovalInput) -> Ou
     let inner = &mut *inner;
     inner
         .resources
-        .retire_oldest_settled(Family::Approval, ctx.org, |a| {
+        .retire_oldest_settled(Family::Approval, ctx.org, |_, a| {
             approval_status(a, now) != "pending"
         });
     let approval =

@@ -5,7 +5,8 @@
 //! The token is drawn from the OS generator (a link is a capability, so it must not follow
 //! from the seed), and only a SHA-256 digest of the password is kept, compared in constant
 //! time. A wrong password, and a revoked or expired link, are answered alike with 404, so a
-//! guesser learns nothing about which tokens exist.
+//! guesser learns nothing about which tokens exist. Such a link stays until room is needed for
+//! a new one.
 
 use geopera_types::models::{
     ShareLinkCreate, ShareLinkRevokeInput, ShareLinkValidateInput, ShareTilejsonInput,
@@ -79,6 +80,14 @@ pub(crate) fn create(ctx: &Ctx<'_>, input: ShareLinkCreate) -> Outcome {
     fields.insert("last_accessed_at".to_owned(), Value::Null);
     fields.insert("created_by".to_owned(), Value::Null);
     fields.insert("password_sha256".to_owned(), Value::from(password_sha256));
+    // A revoked or expired link, or one whose target is gone, opens nothing again, and no
+    // operation deletes it: the oldest such goes when the organization holds the most links
+    // it may, or ten thousand over its lifetime would refuse every new one for ever.
+    inner
+        .resources
+        .retire_oldest_settled(Family::ShareLink, ctx.org, |resources, link| {
+            !live(link, now) || self::target(resources, link).is_none()
+        });
     let link = inner.resources.create(
         &mut inner.rng,
         Family::ShareLink,

@@ -88,7 +88,7 @@ pub(crate) fn initiate(ctx: &Ctx<'_>, input: UploadInitiate) -> Outcome {
     // A failed upload holds no bytes and can no longer change.
     inner
         .resources
-        .retire_oldest_settled(Family::Upload, ctx.org, |u| {
+        .retire_oldest_settled(Family::Upload, ctx.org, |_, u| {
             uploads::status(u) == Some(UploadStatus::Failed)
         });
     let upload = inner.resources.create(

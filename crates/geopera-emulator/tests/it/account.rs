@@ -110,6 +110,93 @@ fn a_share_link_opens_with_its_password_until_revoked_or_expired() {
     assert!(String::from_utf8_lossy(&past.body).contains("expires_at"));
 }
 
+/// No operation deletes a share link, so once an organization holds the most it may (10,000),
+/// the oldest that can open nothing again (revoked, expired, or sharing what is gone) makes
+/// room for a new one; every create was refused for good. A live link is never the one to go.
+/// The settled links are written into the state file: reaching them through the API takes
+/// 10,000 creates.
+#[test]
+fn a_settled_share_link_makes_room_once_an_organization_holds_the_most() {
+    const LINKS_PER_ORG: usize = 10_000;
+    let file = TempFile::new("settled-links");
+    let start = || {
+        Api::with(
+            Emulator::builder()
+                .seed(21)
+                .rate_limits(RateLimits::off())
+                .state_file(&file.0),
+        )
+    };
+    let (collection, live_token) = {
+        let api = start();
+        let (_, collection) = collection(&api);
+        let in_a_day =
+            geopera_types::rfc3339::format_date_time(api.emu.clock().now_secs() + 86_400);
+        let live = api.ok(
+            "share.link.create",
+            json!({"target_type": "collection", "target_id": collection, "permission": "view",
+                   "password": "correct horse", "expires_at": in_a_day}),
+        );
+        (
+            collection,
+            live["token"].as_str().expect("token").to_owned(),
+        )
+    };
+    let settled_id = |n: usize| format!("shr_settled{n:07}");
+    {
+        let mut sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+        let rows = sqlite.transaction().expect("a transaction");
+        for n in 0..LINKS_PER_ORG - 1 {
+            let record = json!({
+                "family": "share_link",
+                "id": settled_id(n),
+                "org": DEMO_ORG,
+                "parent": null,
+                "seq": 1_000_000 + n,
+                "created_at": 0,
+                "updated_at": 0,
+                "fields": {"target_type": "collection", "target_id": collection,
+                           "expires_at": "2999-01-01T00:00:00Z",
+                           "revoked_at": "2000-01-01T00:00:00Z",
+                           "token_sha256": format!("{n:064x}")},
+            });
+            rows.execute(
+                "INSERT INTO resources (id, record) VALUES (?1, ?2)",
+                (&record["id"].as_str(), record.to_string()),
+            )
+            .expect("a link written");
+        }
+        rows.commit().expect("committed");
+    }
+
+    let api = start();
+    let in_a_day = geopera_types::rfc3339::format_date_time(api.emu.clock().now_secs() + 86_400);
+    let made = api.call(
+        "share.link.create",
+        json!({"target_type": "collection", "target_id": collection, "permission": "view",
+               "password": "battery staple", "expires_at": in_a_day}),
+    );
+    assert_eq!(made.status, 200, "{}", String::from_utf8_lossy(&made.body));
+    // The live link still opens; the oldest revoked one made the room.
+    api.ok(
+        "share.link.validate",
+        json!({"token": live_token, "password": "correct horse"}),
+    );
+    drop(api);
+    let sqlite = rusqlite::Connection::open(&file.0).expect("the state file opens");
+    let kept = |id: &str| -> i64 {
+        sqlite
+            .query_row(
+                "SELECT count(*) FROM resources WHERE id = ?1",
+                [id],
+                |row| row.get(0),
+            )
+            .expect("counted")
+    };
+    assert_eq!(kept(&settled_id(0)), 0, "the oldest settled link went");
+    assert_eq!(kept(&settled_id(1)), 1, "one went, no more");
+}
+
 /// A link's expiry written as the API also reads a date-time (no offset, a space before the
 /// time, no seconds) passes the input check, and so is read as that instant, not refused as
 /// "not in the future": the input check and the operation once read date-times differently.
