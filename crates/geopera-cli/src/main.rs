@@ -1054,6 +1054,9 @@ pub(crate) fn exit_interrupted() -> ! {
     files::remove_partial();
     let failure = Failure::interrupted();
     paint::error(&failure.message);
+    if let Some(advice) = upload::release_cut_short() {
+        paint::error(&advice);
+    }
     std::process::exit(i32::from(failure.code))
 }
 
@@ -1061,8 +1064,15 @@ pub(crate) fn exit_interrupted() -> ! {
 /// work that grows with the answer (reading and laying out `-o table` and `-o yaml`), during
 /// which the runtime cannot hear the signal: it asks at each value, one relaxed load, so a
 /// huge answer is no longer than a moment to stop.
+///
+/// Not while an upload ends itself on the interruption
+/// ([`ENDS_ITSELF_ON_INTERRUPT`](upload::ENDS_ITSELF_ON_INTERRUPT)): the release of its
+/// reservation reads the credentials file on its way (a session due for renewal), and a stop
+/// in that read ended the command before the release was sent, with no word of it.
 pub(crate) fn stop_if_interrupted() {
-    if INTERRUPTED.load(Ordering::Relaxed) {
+    if INTERRUPTED.load(Ordering::Relaxed)
+        && !upload::ENDS_ITSELF_ON_INTERRUPT.load(Ordering::SeqCst)
+    {
         exit_interrupted();
     }
 }

@@ -1336,9 +1336,9 @@ fn op_calls_any_operation_and_lists_them() {
     assert_eq!(output.status.code(), Some(2));
 }
 
-#[test]
-fn device_login_then_refresh_after_expiry() {
-    let s = setup();
+/// Signs the default profile in to `s`'s emulator by the device flow, as `geopera login
+/// --no-browser` does, approved as the emulator's admin user.
+fn log_in_by_device(s: &Setup) {
     let url = s.emulator.base_url();
     let mut child = std::process::Command::new(BIN)
         .env_clear()
@@ -1369,6 +1369,13 @@ fn device_login_then_refresh_after_expiry() {
         rest.iter().any(|l| l.starts_with("Logged in as ")),
         "{rest:?}"
     );
+}
+
+#[test]
+fn device_login_then_refresh_after_expiry() {
+    let s = setup();
+    let url = s.emulator.base_url();
+    log_in_by_device(&s);
 
     let auth = s.credentials()["default"]["auth"].clone();
     assert_eq!(auth["type"], "oauth");
@@ -5430,6 +5437,50 @@ fn sigterm_during_an_upload_exits_143_and_releases_its_reservation() {
     assert!(stderr.starts_with("Error: terminated\n"), "{stderr}");
     assert!(
         stderr.contains(&format!("upload {upload_id}: its reservation was released")),
+        "{stderr}"
+    );
+}
+
+/// Ctrl-C during an upload signed in with a stored session whose release of the reservation
+/// meets a 401: the session is renewed from the credentials file and the release sent again.
+/// The file's read looked for Ctrl-C as it went and ended the command there, the release
+/// never sent and not a word said of the reservation.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_an_upload_on_a_session_renews_it_to_release_the_reservation() {
+    let s = Setup::on(
+        Emulator::builder().faults(
+            "latency=30s;op=uploads.complete,401;op=uploads.fail;times=1"
+                .parse()
+                .expect("a fault plan"),
+        ),
+    );
+    log_in_by_device(&s);
+    let project = a_project(&s, "signed in");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scene.tif");
+    std::fs::write(&path, vec![7u8; 300_000]).expect("a file");
+    // The stored profile's session, not the demo key: only HOME is set.
+    let mut child = std::process::Command::new(BIN)
+        .env_clear()
+        .env("HOME", s.home.path())
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", &project])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("geopera starts");
+    executed_soon(&s, "uploads.signed_url", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(1));
+    let status = signal(&mut child, "INT");
+    let stderr = stderr_of(&mut child);
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert_eq!(s.emulator.executed("uploads.complete"), 0, "{stderr}");
+    assert_eq!(s.emulator.executed("uploads.fail"), 1, "{stderr}");
+    assert!(stderr.starts_with("Error: interrupted\n"), "{stderr}");
+    assert!(
+        stderr.contains(": its reservation was released"),
         "{stderr}"
     );
 }
