@@ -22,6 +22,52 @@ use http::{StatusCode, Version};
 
 use crate::error::ApiError;
 
+/// Whether `request` writes (any method but GET and HEAD) and names, in `Origin`, a site other
+/// than the one it was sent to: a web page of another site, which a browser lets post a form or
+/// a body of plain text across sites without asking first. Such a page cannot read the answer
+/// nor send credentials, but reaches what needs none: the sign-in forms, and operations
+/// without credentials, which spend the budget of the machine's address the command line's
+/// logins and refreshes draw on. Programs name no origin, and the device page's own form
+/// names this one.
+pub(crate) fn foreign_write(request: &Request) -> bool {
+    if matches!(*request.method(), http::Method::GET | http::Method::HEAD) {
+        return false;
+    }
+    let headers = request.headers();
+    // HTTP/2 names the host in the request's authority, not in a `Host` header.
+    let authority = request
+        .uri()
+        .authority()
+        .map(|authority| authority.as_str().as_bytes());
+    headers.get(http::header::ORIGIN).is_some_and(|origin| {
+        let host = headers
+            .get(HOST)
+            .map(http::HeaderValue::as_bytes)
+            .or(authority)
+            .unwrap_or_default();
+        let origin = origin.as_bytes();
+        let own = |scheme: &[u8]| {
+            origin.len() == scheme.len() + host.len()
+                && origin[..scheme.len()].eq_ignore_ascii_case(scheme)
+                && origin[scheme.len()..].eq_ignore_ascii_case(host)
+        };
+        !(own(b"http://") || own(b"https://"))
+    })
+}
+
+/// Refuses an operation another site's page sent ([`foreign_write`]) with 403, before it is
+/// counted against any budget.
+pub(crate) async fn same_origin_operations(request: Request, next: Next) -> Response {
+    if foreign_write(&request) {
+        return ApiError::problem(
+            StatusCode::FORBIDDEN,
+            "operations are not taken from another site's pages",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
 /// The names besides IP addresses and `localhost` that requests may name, as
 /// [`allowed_name`] gives them.
 #[derive(Clone, Debug, Default)]

@@ -69,7 +69,10 @@
 //!   `Unauthenticated`. A key without the operation's scope is 403
 //!   `missing scope '<scope>' for '<id>'`; grants match exactly, as `resource:*`, `*:action`
 //!   or `*`. Operations whose descriptor says `needs_credentials: false` (only
-//!   `webhooks.drain`) skip both checks.
+//!   `webhooks.drain`) skip both checks. A call whose `Origin` names a site other than the
+//!   one it was sent to (a web page of another site, which may post plain text unasked) is
+//!   403 problem+json before it is counted, as the sign-in forms are: such a page would
+//!   otherwise drain webhooks and spend the budget the address's sign-ins draw on.
 //! - Bodies are checked against the operation's input shape, including the `date-time` and
 //!   `date` string formats (RFC 3339); every failure is listed in a 422
 //!   `application/json` `{"detail": [{"loc": ["body", ...], "msg", "type"}]}`. Malformed JSON
@@ -183,8 +186,8 @@
 //!   other value is 422. At most [`MAX_KEYS_PER_ORG`] (1,000) keys per organization: at the
 //!   bound the oldest revoked or expired one makes room, and with none, minting is 422.
 //!   [`EmulatorHandle::create_key`] is the test's own way in; only that bound holds for it.
-//! - Fault headers act only on authenticated requests and throttle only the caller's own
-//!   organization (see [Faults](#faults)).
+//! - Fault headers act only once the caller is known (authenticated, or the address of a
+//!   call that needs no credentials) and throttle only that caller (see [Faults](#faults)).
 //! - One log line per request: the access log names a known operation by its id and an
 //!   unknown one escaped (`\r`, `\n`, `\u{1b}`) and cut to its first 64 characters, so a
 //!   path cannot write a line of its own or a terminal escape into the log.

@@ -31,7 +31,14 @@ pub(crate) fn router(
 ) -> Router {
     let body_limit = shared.body_limit;
     let mut router = Router::new()
-        .route("/v1/op/{id}", any(invoke))
+        // A page of another site reaches `webhooks.drain`, which needs no credentials, and
+        // would spend the budget the machine's sign-ins draw on.
+        .route(
+            "/v1/op/{id}",
+            any(invoke).layer(axum::middleware::from_fn(
+                crate::hosts::same_origin_operations,
+            )),
+        )
         .route("/openapi.json", get(openapi))
         // GET (and so HEAD), and POST: the 307 of `catalog.image.quicklook` / `.thumbnail`
         // makes a client repeat its POST at the new location. No request leads anywhere

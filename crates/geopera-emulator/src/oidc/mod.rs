@@ -370,39 +370,15 @@ pub(crate) fn router(body_limit: usize) -> Router<Arc<Shared>> {
         .layer(DefaultBodyLimit::max(FORM_LIMIT.min(body_limit)))
 }
 
-/// Refuses a sign-in request a web page of another site sent: a browser posts a form across
-/// sites without asking first, and names the page's site in `Origin`. Such a page, open beside
-/// a running emulator, could not read the tokens, but could sign the published demo user in
-/// a hundred times (ending the developer's own sessions) or spend the address's budget for
-/// requests without credentials, which the command line's logins and refreshes draw on. Only
-/// a request that names an origin other than the one it was sent to is refused: the device
-/// page's own form names this one, and programs name none.
+/// Refuses a sign-in request a web page of another site sent
+/// ([`foreign_write`](crate::hosts::foreign_write)): open beside a running emulator, it could
+/// not read the tokens, but could sign the published demo user in a hundred times (ending the
+/// developer's own sessions) or spend the address's budget for requests without credentials.
 async fn same_origin_writes(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let headers = request.headers();
-    let writes = !matches!(*request.method(), Method::GET | Method::HEAD);
-    // HTTP/2 names the host in the request's authority, not in a `Host` header.
-    let authority = request
-        .uri()
-        .authority()
-        .map(|authority| authority.as_str().as_bytes());
-    let foreign = headers.get(http::header::ORIGIN).is_some_and(|origin| {
-        let host = headers
-            .get(HOST)
-            .map(HeaderValue::as_bytes)
-            .or(authority)
-            .unwrap_or_default();
-        let origin = origin.as_bytes();
-        let own = |scheme: &[u8]| {
-            origin.len() == scheme.len() + host.len()
-                && origin[..scheme.len()].eq_ignore_ascii_case(scheme)
-                && origin[scheme.len()..].eq_ignore_ascii_case(host)
-        };
-        !(own(b"http://") || own(b"https://"))
-    });
-    if writes && foreign {
+    if crate::hosts::foreign_write(&request) {
         return OAuthError::new(
             403,
             codes::ACCESS_DENIED,

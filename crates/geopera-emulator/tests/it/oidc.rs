@@ -1501,3 +1501,48 @@ fn a_sign_in_posted_from_another_sites_page_is_refused() {
     assert_eq!(posted(&own.to_uppercase()).status, 200);
     assert_eq!(token(&api, &form).status, 200, "no origin");
 }
+
+/// An operation posted by a web page of another site is refused with 403 before it is counted:
+/// `webhooks.drain` needs no credentials, so such a page could spend the budget the machine's
+/// address shares with its sign-ins, and every `geopera login` and refresh then met 429 for
+/// the rest of the minute. The emulator's own origin and no origin still drain.
+#[test]
+fn an_operation_posted_from_another_sites_page_spends_no_budget() {
+    let api = Api::with(Emulator::builder().rate_limits(RateLimits::uniform(3)));
+    let drain = |origin: Option<&str>| {
+        let mut request = api
+            .http
+            .post(format!("{}/v1/op/webhooks.drain", api.emu.base_url()))
+            .header("content-type", "text/plain")
+            .body("{}");
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        read(request.send().expect("request completes"))
+    };
+    for _ in 0..5 {
+        let refused = drain(Some("https://evil.example"));
+        assert_eq!(refused.status, 403);
+        assert_eq!(refused.content_type(), "application/problem+json");
+    }
+    let own = api.emu.base_url();
+    let drained = api
+        .http
+        .post(format!("{own}/v1/op/webhooks.drain"))
+        .header("origin", own.as_str())
+        .json(&json!({}))
+        .send()
+        .expect("request completes");
+    assert_eq!(read(drained).status, 200);
+    let form = [
+        ("grant_type", "password"),
+        ("client_id", "geopera-cli"),
+        ("username", "admin"),
+        ("password", "admin-password"),
+    ];
+    assert_eq!(
+        token(&api, &form).status,
+        200,
+        "the sign-in budget is whole"
+    );
+}
