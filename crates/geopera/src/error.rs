@@ -689,6 +689,30 @@ fn inert_decoder(source: serde_json::Error) -> serde_json::Error {
     }
 }
 
+/// What a decoder's failure to read an answer that may hold a credential says: where and of
+/// what kind, never the decoder's words, which quote the value they could not place (a token
+/// or a signed URL sent where an object was expected, say) as the server sent it. A member
+/// missing is said as the decoder says it: it names one of the SDK's own fields, no value.
+pub(crate) fn unquoted_decoder(source: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let words = source.to_string();
+    if words.starts_with("missing field `") && !words.contains('"') {
+        return words;
+    }
+    let kind = match source.classify() {
+        Category::Io => "could not be read",
+        Category::Syntax => "is not JSON",
+        Category::Data => "does not have the expected shape",
+        Category::Eof => "ends too soon",
+    };
+    format!(
+        "the answer {kind} (line {}, column {}; the decoder's words are not shown: the answer \
+         may hold a credential)",
+        source.line(),
+        source.column()
+    )
+}
+
 /// What replaces the quote of an answer that may hold a credential.
 const NOT_SHOWN: &str = "(not shown: the answer may hold a credential)";
 
@@ -1261,11 +1285,16 @@ impl Error {
         body: &[u8],
         source: serde_json::Error,
     ) -> Self {
+        let source = if may_hold_credential(operation_id, status) {
+            serde::de::Error::custom(unquoted_decoder(&source))
+        } else {
+            inert_decoder(source)
+        };
         Error::Decode {
             operation_id,
             status,
             excerpt: quoted(operation_id, status, body),
-            source: inert_decoder(source),
+            source,
             request_id: None,
         }
     }

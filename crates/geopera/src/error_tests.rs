@@ -152,3 +152,30 @@ fn only_a_provider_judging_the_grant_refuses_it() {
     }
     assert!(!Error::config("no").is_grant_refused());
 }
+
+/// The decoder's words about an answer that may hold a credential are never shown, bar a
+/// missing member, which names a field of the SDK's own: a string where an object belongs was
+/// quoted whole.
+#[test]
+fn a_decoder_failure_on_a_credential_answer_quotes_no_value() {
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Shape {
+        upload_url: String,
+    }
+    let words = |text: &str| {
+        let failure = serde_json::from_str::<Shape>(text).expect_err("does not fit");
+        unquoted_decoder(&failure)
+    };
+    let typed = words(r#""https://s.example/o?signature=s3cr3t""#);
+    assert!(!typed.contains("s3cr3t"), "{typed}");
+    assert!(
+        typed.contains("expected shape") && typed.contains("column 38"),
+        "{typed}"
+    );
+    let valued = words(r#"{"upload_url": 5, "x": "s3cr3t"}"#);
+    assert!(!valued.contains("s3cr3t"), "{valued}");
+    assert_eq!(words("{}"), "missing field `upload_url` at line 1 column 2");
+    assert!(words(r#"{"upload_url": "s3cr3t"#).contains("ends too soon"));
+    assert!(words("[s3cr3t]").contains("is not JSON"));
+}

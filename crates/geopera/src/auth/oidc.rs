@@ -418,7 +418,10 @@ impl Oidc {
                 sign_in_error(
                     status,
                     "invalid_response",
-                    Some(format!("the answer of {endpoint} does not fit: {e}")),
+                    Some(format!(
+                        "the answer of {endpoint} does not fit: {}",
+                        crate::error::unquoted_decoder(&e)
+                    )),
                     secrets,
                 )
             });

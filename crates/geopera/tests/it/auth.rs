@@ -962,6 +962,29 @@ async fn device_answered(
         .await
 }
 
+/// A token answer that is no object (the token alone, as a JSON string) is refused as a
+/// sign-in that does not fit, without the decoder's words, which quoted the string whole (the
+/// token the provider issued) in the error any program prints and the session logs.
+#[tokio::test]
+async fn a_token_answer_that_does_not_fit_is_refused_without_quoting_it() {
+    let provider = Hostile::serve("127.0.0.1", move |_| {
+        hostile_json(200, &[], r#""eyJhbGciOiJub25lIn0.issued-token-s3cr3t""#)
+    });
+    let anonymous = Client::builder()
+        .base_url(provider.url())
+        .build()
+        .expect("valid configuration");
+    let error = Oidc::for_base_url(&provider.url())
+        .expect("a provider")
+        .refresh(&anonymous, "rt_given")
+        .await
+        .expect_err("no token set");
+    assert_eq!(sign_in_code(&error), Some("invalid_response"), "{error}");
+    let shown = format!("{error} {error:?}");
+    assert!(!shown.contains("s3cr3t"), "{shown}");
+    assert!(shown.contains("line 1, column"), "says where: {shown}");
+}
+
 /// A device authorization's lifetimes are read as a token answer's are: a numeric string or a
 /// fraction means what it says, and a lifetime that is missing or no number is named.
 #[tokio::test]

@@ -1167,29 +1167,47 @@ async fn the_upload_id_in_a_failed_upload_message_cannot_steer_a_terminal() {
 /// is not quoted in the error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_url_answer_that_does_not_decode_is_not_quoted() {
-    let api = api_signing_with(
-        json!({"upload_url": "https://storage.example/b/o?signature=s3cr3t", "object_path": null})
-            .to_string(),
-    );
-    let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
+    // A member the shape lacks, and the URL alone where an object belongs: the decoder's own
+    // words quote such a string whole ("invalid type: string ..."), which the error and the
+    // release's `error_message` carried.
+    for answer in [
+        json!({"upload_url": "https://storage.example/b/o?signature=s3cr3t", "object_path": null}),
+        json!("https://storage.example/b/o?signature=s3cr3t"),
+    ] {
+        let api = api_signing_with(answer.to_string());
+        let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
 
-    let error = small_upload(b"x")
-        .send(&client)
-        .await
-        .expect_err("no object path");
+        let error = small_upload(b"x")
+            .send(&client)
+            .await
+            .expect_err("no object path");
 
-    assert_eq!(error.step(), UploadStep::SignedUrl);
-    let UploadCause::Api(cause) = error.cause() else {
-        panic!("{error:?}");
-    };
-    assert_eq!(cause.kind(), geopera::ErrorKind::Decode, "{cause:?}");
-    let shown = format!("{error} {error:?} {cause} {cause:?}");
-    assert!(!shown.contains("s3cr3t"), "{shown}");
-    assert!(
-        shown.contains("credential"),
-        "says why it is not shown: {shown}"
-    );
-    assert!(error.is_released());
+        assert_eq!(error.step(), UploadStep::SignedUrl);
+        let UploadCause::Api(cause) = error.cause() else {
+            panic!("{error:?}");
+        };
+        assert_eq!(cause.kind(), geopera::ErrorKind::Decode, "{cause:?}");
+        let mut shown = format!("{error} {error:?} {cause} {cause:?}");
+        let mut source = std::error::Error::source(cause);
+        while let Some(inner) = source {
+            shown.push_str(&format!(" {inner} {inner:?}"));
+            source = inner.source();
+        }
+        assert!(!shown.contains("s3cr3t"), "{answer}: {shown}");
+        assert!(
+            shown.contains("credential"),
+            "says why it is not shown: {shown}"
+        );
+        assert!(error.is_released());
+        let released: Vec<String> = api
+            .seen()
+            .iter()
+            .filter(|seen| seen.path.ends_with("/uploads.fail"))
+            .map(|seen| String::from_utf8_lossy(&seen.body).into_owned())
+            .collect();
+        assert_eq!(released.len(), 1, "{answer}");
+        assert!(!released[0].contains("s3cr3t"), "{answer}: {}", released[0]);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
