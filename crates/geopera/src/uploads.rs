@@ -523,6 +523,24 @@ pub enum UploadCause {
          was when the upload began"
     )]
     SourceChanged,
+    /// `uploads.complete` succeeded but answered that the upload failed, with the API's
+    /// reason when it gave one: the file is not stored, whatever the answer's status code.
+    #[error(
+        "the API answered that the upload failed{}",
+        .reason.as_deref().map(|reason| format!(": {}", crate::error::server_words(reason))).unwrap_or_default()
+    )]
+    CommitFailed {
+        /// The answer's `error_message`, as the API wrote it.
+        reason: Option<String>,
+    },
+    /// `uploads.complete` succeeded but answered for another upload, named here (a misrouted
+    /// or cached answer): it says nothing of whether this upload was completed, which
+    /// `uploads.progress` with [`UploadError::upload_id`] tells.
+    #[error(
+        "uploads.complete answered for another upload, {}",
+        crate::error::server_words(.0)
+    )]
+    OtherUpload(String),
 }
 
 /// Whether the reservation of a failed upload was released.
@@ -885,7 +903,10 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
     let mut stored_at = None;
     let outcome = match transferred {
         Ok(object_path) => {
-            let answer = committed(client, face, &id, signal).await;
+            let mut answer = committed(client, face, &id, signal).await;
+            if let Some(cause) = answer.as_ref().ok().and_then(|up| not_completed(&id, up)) {
+                answer = Err(Ended::Failed(UploadStep::Complete, cause));
+            }
             match answer {
                 Ok(upload) => Ok(Uploaded {
                     upload_id: id.clone(),
@@ -983,6 +1004,19 @@ async fn stored_after_all(client: &Client, face: Face<'_>, id: &str) -> Option<U
             upload
         }),
     )
+}
+
+/// Why a successful answer of `uploads.complete` for the upload `id` does not say it was
+/// completed, if it does not: it names another upload, or says the upload failed. An answer
+/// without these members (the contract promises none) is taken as the success it was sent
+/// as, and so is any other status, which an API may use for a file it goes on processing.
+fn not_completed(id: &str, upload: &UploadOutput) -> Option<UploadCause> {
+    if !upload.id.is_empty() && upload.id != id {
+        return Some(UploadCause::OtherUpload(upload.id.clone()));
+    }
+    (upload.status == Some(UploadStatus::Failed)).then(|| UploadCause::CommitFailed {
+        reason: upload.error_message.clone(),
+    })
 }
 
 /// How an upload that did not complete ended.

@@ -904,6 +904,59 @@ async fn a_reservation_with_a_size_in_another_form_keeps_its_id() {
     assert_eq!(fails[0]["upload_id"], "u_kept");
 }
 
+/// A commit answered with success whose body says the upload failed, or names another
+/// upload, does not report the file stored: the error says what the answer said, at step
+/// `complete`, with the release tried. Both were taken as the file stored, never to be sent
+/// again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_answered_failed_or_for_another_upload_is_not_reported_stored() {
+    let storage = Hostile::serve("127.0.0.2", |_| json_reply(200, &[], "{}"));
+    let signed =
+        json!({"upload_url": format!("{}/bucket/object", storage.url()), "object_path": "p/u/f"})
+            .to_string();
+    let failed = r#"{"id": "u_said", "status": "failed", "error_message": "not a GeoTIFF"}"#;
+    let other = r#"{"id": "u_other", "status": "completed"}"#;
+    for commit_answer in [failed, other] {
+        let signed = signed.clone();
+        let api = Hostile::serve("127.0.0.1", move |seen| {
+            match seen.path.trim_start_matches("/v1/op/") {
+                "uploads.initiate" => json_reply(200, &[], r#"{"id": "u_said"}"#),
+                "uploads.signed_url" => json_reply(200, &[], &signed),
+                "uploads.complete" => json_reply(200, &[], commit_answer),
+                "uploads.fail" => json_reply(200, &[], r#"{"id": "u_said", "status": "failed"}"#),
+                _ => json_reply(500, &[], r#"{"detail": "not expected"}"#),
+            }
+        });
+        let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
+        let error = small_upload(b"abc")
+            .send(&client)
+            .await
+            .expect_err(commit_answer);
+        assert_eq!(error.step(), UploadStep::Complete, "{error:?}");
+        assert_eq!(error.upload_id(), Some("u_said"));
+        let shown = error.to_string();
+        if commit_answer == failed {
+            assert!(
+                matches!(error.cause(), UploadCause::CommitFailed { reason: Some(reason) } if reason == "not a GeoTIFF"),
+                "{error:?}"
+            );
+            assert!(shown.contains("failed: not a GeoTIFF"), "{shown}");
+        } else {
+            assert!(
+                matches!(error.cause(), UploadCause::OtherUpload(named) if named == "u_other"),
+                "{error:?}"
+            );
+            assert!(shown.contains("another upload, u_other"), "{shown}");
+        }
+        let released = api
+            .seen()
+            .iter()
+            .filter(|seen| seen.path.ends_with("/uploads.fail"))
+            .count();
+        assert_eq!(released, 1, "{commit_answer}");
+    }
+}
+
 /// A commit answered with a success whose members this SDK reads otherwise (a time as a
 /// number) is released, refused as the upload is no longer open, and
 /// read again leniently: the success it is, the members read otherwise kept in `extra`. Read
