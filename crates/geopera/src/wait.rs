@@ -216,16 +216,23 @@ fn job_state(job: &Job) -> String {
     }
 }
 
+/// A status the SDK does not know (`expired`, say) is pending, as it is for jobs and orders:
+/// only an upload still open (or of no stated status) is ready once its bytes are in, as one
+/// in some other state would meet a 409 when completed.
 fn judge_upload(upload: &UploadOutput) -> Verdict {
     match upload.status {
         Some(UploadStatus::Completed) => Verdict::Done,
         Some(UploadStatus::Failed) => Verdict::Failed,
-        _ => match (upload.bytes_received, upload.total_bytes) {
-            (Some(received), Some(total)) if received >= total && files_arrived(upload) => {
-                Verdict::Done
+        None | Some(UploadStatus::Pending | UploadStatus::Uploading) => {
+            match (upload.bytes_received, upload.total_bytes) {
+                (Some(received), Some(total)) if received >= total && files_arrived(upload) => {
+                    Verdict::Done
+                }
+                _ => Verdict::Pending,
             }
-            _ => Verdict::Pending,
-        },
+        }
+        // `Other`, and any status a later SDK may know.
+        _ => Verdict::Pending,
     }
 }
 

@@ -24,3 +24,21 @@ fn an_upload_declaring_its_file_count_in_any_form_waits_for_every_file() {
     }));
     assert_eq!(judge_upload(&both), Verdict::Done);
 }
+
+/// An upload in a state the SDK does not know is not ready to complete, whatever its bytes
+/// say: it was, and its caller's `uploads.complete` then met a 409.
+#[test]
+fn an_upload_in_an_unknown_state_is_pending_whatever_its_bytes() {
+    for status in ["cancelled", "expired"] {
+        let answer = upload(json!({
+            "id": "u_1", "status": status, "total_bytes": 4, "bytes_received": 4,
+        }));
+        assert_eq!(judge_upload(&answer), Verdict::Pending, "{status}");
+    }
+    for status in [json!("uploading"), json!("pending"), json!(null)] {
+        let answer = upload(json!({
+            "id": "u_1", "status": status, "total_bytes": 4, "bytes_received": 4,
+        }));
+        assert_eq!(judge_upload(&answer), Verdict::Done, "{status}");
+    }
+}
