@@ -400,6 +400,9 @@ async fn run<S>(
     let work = async {
         let mut attempt = 0;
         let mut refreshed = false;
+        // Attempts that were a resend after a 401 renewed the credential: outside the retry
+        // policy (the credential, not the API, failed), they use up none of its retries.
+        let mut resends = 0;
         // The answer of the attempt a retry follows, which the call ends with when the retry
         // cannot be sent in time.
         let mut previous = None;
@@ -490,15 +493,22 @@ async fn run<S>(
                         // Held past the deadline, the resend ends with this 401, not an
                         // answer from before it.
                         previous = Some(result);
+                        resends += 1;
                         continue;
                     }
                 }
             }
+            // Which try of the retry policy this attempt was, and, for a 429 without
+            // `Retry-After`, the one draw of its backoff that the shared budget, the class's
+            // pause and the retry all wait.
+            let tries = attempt - resends;
+            let mut drawn = None;
             if client.limiter.has_budget() {
                 if let Ok(raw) = &result {
                     if raw.status == StatusCode::TOO_MANY_REQUESTS && !raw.foreign {
-                        let wait = retry::retry_after(&raw.headers)
-                            .unwrap_or_else(|| client.settings.retry.backoff_for(attempt));
+                        let wait = retry::retry_after(&raw.headers).unwrap_or_else(|| {
+                            *drawn.get_or_insert_with(|| client.settings.retry.backoff_for(tries))
+                        });
                         // A wait longer than the client waits out fails this call; passed
                         // on, it would hold every call of the class that the budget reaches, in
                         // every process sharing it, for as long as one answer asked.
@@ -514,7 +524,7 @@ async fn run<S>(
                 client,
                 info,
                 &plan,
-                attempt,
+                (attempt, tries, drawn),
                 answered_at,
                 &result,
                 claim_may_be_held,
@@ -724,12 +734,14 @@ enum Step {
 /// late the answer is processed here (a shared budget told first). A `Retry-After` that is a
 /// date names its instant, so its wait, read against the time now, counts from now.
 /// `claim_may_be_held` when the call is keyed and an earlier attempt may still be running:
-/// a 409 is then [`Outcome::KeyInUse`].
+/// a 409 is then [`Outcome::KeyInUse`]. `attempt` counts every attempt, `tries` those the
+/// retry policy counts (a resend after a renewed credential is not one), and `drawn` is the
+/// backoff a 429 without `Retry-After` was already told to the shared budget with.
 fn assess(
     client: &Client,
     info: &'static OperationInfo,
     plan: &Plan,
-    attempt: u32,
+    (attempt, tries, drawn): (u32, u32, Option<Duration>),
     answered_at: Duration,
     result: &Result<RawResponse, (Error, Outcome)>,
     claim_may_be_held: bool,
@@ -766,7 +778,7 @@ fn assess(
     let limited = matches!(outcome, Outcome::Status(429) | Outcome::LimitedPastRedirect);
     let mut paused = None;
     if limited && !result.as_ref().is_ok_and(|raw| raw.foreign) {
-        let pause = wait.unwrap_or_else(|| policy.backoff_for(attempt));
+        let pause = wait.unwrap_or_else(|| drawn.unwrap_or_else(|| policy.backoff_for(tries)));
         if policy.waits_out(pause) {
             client
                 .limiter
@@ -774,7 +786,7 @@ fn assess(
             paused = Some(pause);
         }
     }
-    let mut decision = retry::decide(policy, plan.max_retries, outcome, wait, plan.safe, attempt);
+    let mut decision = retry::decide(policy, plan.max_retries, outcome, wait, plan.safe, tries);
     if let (Decision::RetryAfter(backoff), Some(pause), None) = (&mut decision, paused, wait) {
         // Without `Retry-After` both are a draw of the jittered backoff: the retry waits the
         // pause its class now waits, rather than a second draw, which could end sooner and

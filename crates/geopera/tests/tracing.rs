@@ -318,4 +318,70 @@ fn calls_and_retries_are_traced_without_the_token() {
     assert_eq!(retried, 30, "{text}");
     let held = text.lines().filter(|line| line.contains(" held ")).count();
     assert_eq!(held, 1, "only the paced call above was held: {text}");
+
+    // With a shared budget, the budget is told the same wait the retry takes: one draw of
+    // the backoff, where the budget was told one draw and the retry waited another, so that
+    // a fleet's class was held for a wait this client did not take.
+    let budget = std::sync::Arc::new(Recording::default());
+    let budgeted = geopera::AuthenticatedClient::builder(emu.api_key())
+        .base_url(emu.base_url())
+        .retry_policy(geopera::RetryPolicy::default().backoff(
+            std::time::Duration::from_millis(20),
+            std::time::Duration::from_millis(40),
+        ))
+        .budget(budget.clone())
+        .build()
+        .expect("valid");
+    let before = captured.text().len();
+    for _ in 0..10 {
+        emu.set_faults(FaultPlan::parse("status=429;op=catalog.search;times=1").expect("valid"));
+        catalog_search::send_blocking(&budgeted, CatalogSearchInput::new(HOST).limit(1))
+            .expect("answered on the retry");
+    }
+    let text = captured.text();
+    let waited: Vec<u64> = text[before..]
+        .lines()
+        .filter(|line| line.contains(" retrying ") && line.contains("outcome=HTTP 429"))
+        .filter_map(|line| {
+            line.split_once(" wait_ms=")?
+                .1
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    let told: Vec<u64> = budget
+        .told
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .map(|wait| u64::try_from(wait.as_millis()).unwrap_or(u64::MAX))
+        .collect();
+    assert_eq!(waited.len(), 10, "{text}");
+    assert_eq!(told, waited);
+}
+
+/// A budget that grants every call and keeps the waits it is told after a 429.
+#[derive(Debug, Default)]
+struct Recording {
+    told: std::sync::Mutex<Vec<std::time::Duration>>,
+}
+
+impl geopera::budget::Budget for Recording {
+    fn reserve(
+        &self,
+        _: geopera::RateClass,
+    ) -> geopera::budget::BudgetFuture<'_, geopera::budget::Reservation> {
+        Box::pin(async { geopera::budget::Reservation::Granted })
+    }
+
+    fn limited(
+        &self,
+        _: geopera::RateClass,
+        retry_after: std::time::Duration,
+    ) -> geopera::budget::BudgetFuture<'_, ()> {
+        self.told.lock().expect("not poisoned").push(retry_after);
+        Box::pin(async {})
+    }
 }

@@ -284,6 +284,39 @@ fn following_with_a_provider(
     (client, provider)
 }
 
+/// A resend after a 401 renewed the credential is no retry of the policy's: with one retry
+/// allowed, a 401, then a 503, then success is a success in three attempts. The resend used
+/// up the retry, and the call ended with the 503.
+#[tokio::test]
+async fn a_resend_after_a_renewed_credential_leaves_the_retries_whole() {
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counted = seen.clone();
+    let api = Hostile::serve("127.0.0.1", move |_| {
+        match counted.fetch_add(1, Ordering::SeqCst) {
+            0 => json(401, &[], r#"{"detail":"expired"}"#),
+            1 => json(503, &[], r#"{"detail":"busy"}"#),
+            _ => json(200, &[], r#"{"type":"FeatureCollection","features":[]}"#),
+        }
+    });
+    let provider = std::sync::Arc::new(CountingProvider::default());
+    let client = Client::builder()
+        .base_url(api.url())
+        .retry_policy(
+            geopera::RetryPolicy::default()
+                .max_retries(1)
+                .backoff(Duration::from_millis(10), Duration::from_millis(20)),
+        )
+        .build()
+        .expect("valid")
+        .with_credentials(ProviderHandle(provider.clone()))
+        .expect("valid");
+    catalog_search::send(&client, CatalogSearchInput::new(HOST))
+        .await
+        .expect("the retry was left for the 503");
+    assert_eq!(api.seen().len(), 3);
+    assert_eq!(provider.renewals.load(Ordering::SeqCst), 1);
+}
+
 /// The answer of another origin at the end of a redirect speaks for that origin only: its
 /// 401 is no verdict on a credential it was never sent (no renewal, no second request to the
 /// API), and its 429 does not hold back the API's calls.
