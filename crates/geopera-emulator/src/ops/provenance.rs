@@ -3,7 +3,10 @@
 //!
 //! An item points upstream at the item it was duplicated from or replaces, and at the order,
 //! upload or job that produced it (the ids it was created with); everything pointing at an
-//! entity is downstream of it. The walk stops at `max_depth` hops (the contract's bounds,
+//! entity is downstream of it. A root may be any of the contract's kinds (`item`, `order`,
+//! `processing_job`, `collection`, `project`) or an `upload` or `clip_job`; a collection or
+//! project leads down to the items it holds. `job` names either kind of job, as earlier
+//! answers called them. The walk stops at `max_depth` hops (the contract's bounds,
 //! checked before) and at [`MAX_NODES`] nodes, so a long chain answers in bounded time. Nodes
 //! and edges carry the hops from the root (an edge those of its far end); a source deleted
 //! since is still a node, named by the id its item keeps.
@@ -21,14 +24,34 @@ use crate::state::Inner;
 /// The most nodes one answer holds.
 pub const MAX_NODES: usize = 500;
 
-/// The kinds of entity the graph holds, with the item field that names each upstream.
+/// The item fields that name where it came from, each with the kind of entity it names
+/// (`job_id`'s kind is told by the job it names: [`kind_named`]).
 const UPSTREAM_FIELDS: [(&str, &str); 5] = [
     ("duplicated_from_id", "item"),
     ("previous_version_id", "item"),
     ("order_id", "order"),
     ("upload_id", "upload"),
-    ("job_id", "job"),
+    ("job_id", PROCESSING_JOB),
 ];
+
+/// The item fields that name what holds it: walked down from a collection or project, never
+/// up from an item (every item has a project, which is no part of where it came from).
+const CONTAINER_FIELDS: [(&str, &str); 2] =
+    [("collection_id", "collection"), ("project_id", "project")];
+
+const PROCESSING_JOB: &str = "processing_job";
+const CLIP_JOB: &str = "clip_job";
+
+/// The kind of the entity `id` that a field of kind `kind` names: a job id names a clip job
+/// when the organization has one of that id, else a processing job (one deleted since
+/// included); any other kind is the field's own.
+fn kind_named(inner: &Inner, org: &str, kind: &'static str, id: &str) -> &'static str {
+    if kind == PROCESSING_JOB && inner.resources.get(Family::ClipJob, org, None, id).is_ok() {
+        CLIP_JOB
+    } else {
+        kind
+    }
+}
 
 pub(crate) fn get(ctx: &Ctx<'_>, input: LineageGetInput) -> Outcome {
     let direction = input.direction.to_ascii_lowercase();
@@ -46,9 +69,15 @@ pub(crate) fn get(ctx: &Ctx<'_>, input: LineageGetInput) -> Outcome {
     };
     // The pipeline held `max_depth` to the contract's bounds: a walk as deep as asked.
     let depth = input.max_depth.max(1);
-    let kind = input.entity_type.to_ascii_lowercase();
+    let asked = input.entity_type.to_ascii_lowercase();
     let mut inner = ctx.lock_org();
     crate::uploads::expire_idle(&mut inner, Some(ctx.org), ctx.shared.clock.now_millis());
+    let kind = match asked.as_str() {
+        "job" | PROCESSING_JOB | CLIP_JOB => {
+            kind_named(&inner, ctx.org, PROCESSING_JOB, &input.entity_id).to_owned()
+        }
+        _ => asked,
+    };
     let now_secs = ctx.shared.clock.now_secs();
     let root = node(&inner, ctx.org, &kind, &input.entity_id, now_secs).ok_or_else(|| {
         ApiError::not_found(format!(
@@ -73,6 +102,7 @@ pub(crate) fn get(ctx: &Ctx<'_>, input: LineageGetInput) -> Outcome {
             if let Ok(item) = inner.resources.get(Family::Item, ctx.org, None, &id) {
                 for (field, other) in UPSTREAM_FIELDS {
                     if let Some(source) = item.str(field) {
+                        let other = kind_named(&inner, ctx.org, other, source);
                         let edge = Edge::new(other, source, "item", &id, field);
                         next.push((edge, other.to_owned(), source.to_owned()));
                     }
@@ -81,8 +111,10 @@ pub(crate) fn get(ctx: &Ctx<'_>, input: LineageGetInput) -> Outcome {
         }
         if down {
             for item in inner.resources.list(Family::Item, ctx.org, None) {
-                for (field, other) in UPSTREAM_FIELDS {
-                    if other == kind && item.str(field) == Some(id.as_str()) {
+                for (field, other) in UPSTREAM_FIELDS.into_iter().chain(CONTAINER_FIELDS) {
+                    if item.str(field) == Some(id.as_str())
+                        && kind_named(&inner, ctx.org, other, &id) == kind
+                    {
                         let edge = Edge::new(&kind, &id, "item", &item.id, field);
                         next.push((edge, "item".to_owned(), item.id.clone()));
                     }
@@ -173,8 +205,10 @@ fn node(inner: &Inner, org: &str, kind: &str, id: &str, now_secs: i64) -> Option
     match kind {
         "item" => record(&inner.resources, Family::Item),
         "upload" => record(&inner.resources, Family::Upload),
-        "job" => record(&inner.resources, Family::ProcessingJob)
-            .or_else(|| record(&inner.resources, Family::ClipJob)),
+        PROCESSING_JOB => record(&inner.resources, Family::ProcessingJob),
+        CLIP_JOB => record(&inner.resources, Family::ClipJob),
+        "collection" => record(&inner.resources, Family::Collection),
+        "project" => record(&inner.resources, Family::Project),
         "order" => inner
             .orders
             .get(id)

@@ -292,7 +292,8 @@ fn an_asset_downloads_until_deleted_and_provenance_walks_both_ways() {
     let left = api.ok("items.list_assets", json!({"item_id": items[0]}));
     assert_eq!(left["total"], 0);
     // What the emulator keeps to know it is not part of the item as answered.
-    let item = api.ok("items.get", json!({"item_id": items[0]}));
+    let item = api.ok("items.get", json!({"item_id": items[0]}))["item"].clone();
+    assert_eq!(item["id"], items[0].as_str(), "{item}");
     assert!(item.get("data_asset_deleted").is_none(), "{item}");
     let _ = project;
 }
@@ -330,6 +331,87 @@ fn provenance_walks_as_deep_as_asked() {
         json!({"entity_type": "item", "entity_id": chain[12], "direction": "up", "max_depth": 51}),
     );
     assert_eq!(too_deep.status, 422);
+}
+
+/// Every root kind the contract names walks: a processing job leads down to the item made
+/// with its id, and a collection or a project to the items it holds; a clip job is a
+/// `clip_job`, and `job` names either. A processing job, a collection and a project were 404
+/// as roots, and a job node was named `job`, a kind the contract does not know.
+#[test]
+fn provenance_starts_from_every_kind_of_root() {
+    let api = Api::start();
+    let (project, items) = project_with_items(&api);
+    let job = api.ok(
+        "processing.execute",
+        json!({"process_id": "ndvi", "workspaceId": project}),
+    )["id"]
+        .as_str()
+        .expect("a job id")
+        .to_owned();
+    let made = id(&api.ok(
+        "items.create",
+        json!({"project_id": project, "name": "ndvi result", "type": "derived_raster",
+               "bbox": [10.0, 10.0, 11.0, 11.0], "job_id": job}),
+    ));
+    let down = |kind: &str, entity: &str| -> (Value, Vec<(String, String, i64)>) {
+        let answer = api.ok(
+            "provenance.get",
+            json!({"entity_type": kind, "entity_id": entity, "direction": "down", "max_depth": 1}),
+        );
+        let graph: LineageGetOutput = serde_json::from_value(answer.clone())
+            .unwrap_or_else(|error| panic!("{error}: {answer}"));
+        let mut nodes: Vec<(String, String, i64)> = seen_nodes(&graph)
+            .into_iter()
+            .map(|node| (node.entity_type, node.entity_id, node.depth))
+            .collect();
+        nodes.sort();
+        (answer["root"].clone(), nodes)
+    };
+    let (root, nodes) = down("processing_job", &job);
+    assert_eq!(root["entity_type"], "processing_job");
+    assert_eq!(
+        nodes,
+        vec![
+            ("item".to_owned(), made.clone(), 1),
+            ("processing_job".to_owned(), job.clone(), 0)
+        ]
+    );
+    let (root, _) = down("job", &job);
+    assert_eq!(root["entity_type"], "processing_job", "job names it too");
+    let up = api.ok(
+        "provenance.get",
+        json!({"entity_type": "item", "entity_id": made, "direction": "up"}),
+    );
+    assert_eq!(up["edges"][0]["src_type"], "processing_job", "{up}");
+
+    let collection = api.ok("items.get", json!({"item_id": items[0]}))["item"]["collection_id"]
+        .as_str()
+        .expect("a collection")
+        .to_owned();
+    let (root, nodes) = down("collection", &collection);
+    assert_eq!(root["entity_id"], collection.as_str());
+    let held: Vec<&str> = nodes
+        .iter()
+        .filter(|(kind, _, _)| kind == "item")
+        .map(|(_, item, _)| item.as_str())
+        .collect();
+    let mut in_collection = vec![items[0].as_str(), items[1].as_str()];
+    in_collection.sort_unstable();
+    assert_eq!(held, in_collection);
+    let (_, nodes) = down("project", &project);
+    assert_eq!(
+        nodes.len(),
+        1 + items.len() + 1,
+        "the project and its four items: {nodes:?}"
+    );
+    assert_eq!(
+        api.call(
+            "provenance.get",
+            json!({"entity_type": "project", "entity_id": "prj_none"}),
+        )
+        .status,
+        404
+    );
 }
 
 /// A node of a provenance graph, comparable.
