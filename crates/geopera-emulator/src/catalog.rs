@@ -243,6 +243,24 @@ impl Item {
 /// The STAC Collection document of the catalog's collection `id`, shaped as an entry of
 /// `stac.collections.list`, with links that start at `base_url`; `None` for an id the
 /// catalog does not have. Its features' `collection` links lead here.
+/// The host that serves the catalog's collection `id`, when the catalog has it: what a
+/// `catalog.search` of that collection names as its `host_name`.
+pub(crate) fn collection_host(id: &str) -> Option<&'static str> {
+    let def = COLLECTIONS.iter().find(|def| def.id == id)?;
+    Some(if def.commercial {
+        COMMERCIAL_HOST
+    } else {
+        PUBLIC_HOST
+    })
+}
+
+/// The `next` token that starts `search` (a `catalog.search` body) at match `offset`, as a
+/// page ending there would have answered it; none for a body the search refuses.
+pub(crate) fn token_at(search: &Value, offset: usize, seed: u64) -> Option<String> {
+    let search = Search::parse(search, seed).ok()?;
+    Some(encode_token(offset, search.query, seed))
+}
+
 pub fn collection_document(id: &str, base_url: &str) -> Option<Value> {
     let def = COLLECTIONS.iter().find(|def| def.id == id)?;
     let base_url = base_url.trim_end_matches('/');

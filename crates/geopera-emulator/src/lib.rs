@@ -47,7 +47,8 @@
 //!   a catalog collection to anyone, an organization's (as `stac.collections.list` answers
 //!   it) only as that operation would, with the same credentials and scope; likewise
 //!   `GET /collections/{id}/items` (a collection's `items` link) answers a page of its items
-//!   as `stac.search` limited to it does, paged by `page` and `limit` with a `next` link
+//!   as `stac.search` limited to it does (a catalog collection's, as `catalog.search` finds
+//!   them, for the same credentials), paged by `page` and `limit` with a `next` link
 //!   (any other parameter is 400), and `GET /collections/{id}/items/{item}` (the `self` link
 //!   of an item in a collection) and `GET /items/{item}` (that of an item in none) answer the
 //!   item as `items.get_stac` does;

@@ -125,8 +125,8 @@ async fn held_collection(caller: &Caller, id: &str) -> Result<Value, Response> {
 /// hold is 404, as `GET /collections/{collection_id}` answers it, rather than a page with no
 /// items, which would tell a mistyped id from an empty collection only by the count. Only a
 /// page matching nothing asks whether the collection is held, as a second run of the
-/// pipeline (`stac.collections.list`), which counts against the rate limit as a call. The
-/// catalog's collections are public and not the organization's: their page is the search's.
+/// pipeline (`stac.collections.list`), which counts against the rate limit as a call. A
+/// collection of the catalog is paged from `catalog.search` ([`catalog_items`]).
 pub(crate) async fn collection_items(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -138,6 +138,10 @@ pub(crate) async fn collection_items(
         Ok(paging) => paging,
         Err(refused) => return refused.into_response(),
     };
+    if let Some(host) = crate::catalog::collection_host(&id) {
+        let caller = Caller::new(shared, peer, headers);
+        return catalog_items(&caller, host, &id, (page, limit)).await;
+    }
     let mut search = json!({"collections": [id]});
     if let Some(page) = page {
         search["page"] = page.into();
@@ -155,13 +159,66 @@ pub(crate) async fn collection_items(
     let page = answer["context"]["page"].as_i64().unwrap_or(1);
     let limit = answer["context"]["limit"].as_i64().unwrap_or(1);
     let matched = answer["numberMatched"].as_i64().unwrap_or(0);
-    let public = crate::catalog::collection_document(&id, &caller.shared.base_url).is_some();
-    if matched == 0 && !public {
+    if matched == 0 {
         if let Err(answer) = held_collection(&caller, &id).await {
             return answer;
         }
     }
     let links = match page_links(&caller.shared.base_url, &id, (page, limit), matched) {
+        Ok(links) => links,
+        Err(broken) => return broken.into_response(),
+    };
+    answer["links"] = links;
+    geo_json(&answer)
+}
+
+/// How many of a catalog collection's items a page holds when the request does not say: as
+/// many as a page of the organization's own items holds by default.
+const CATALOG_PAGE_DEFAULT: i64 = 10;
+
+/// A page of the catalog's collection `id` (served by `host`), paged as the organization's
+/// own collections are: `catalog.search` for the caller through the pipeline, started at the
+/// page's first match by the token a page ending there would have handed out, `limit` held
+/// to that operation's bounds. Its `next` token is left out: the page links to the next page.
+/// A collection the organization could search by `catalog.search` is public to it, so its
+/// items were listed by `stac.search`, which holds only the organization's own: none.
+async fn catalog_items(
+    caller: &Caller,
+    host: &str,
+    id: &str,
+    (page, limit): (Option<i64>, Option<i64>),
+) -> Response {
+    let page = page.unwrap_or(1);
+    let limit = limit
+        .unwrap_or(CATALOG_PAGE_DEFAULT)
+        .min(crate::ops::item_search::page_limit(
+            &geopera_types::schemas::CATALOG_SEARCH_INPUT,
+        ));
+    let mut search = json!({"host_name": host, "collections": [id], "limit": limit});
+    let offset =
+        usize::try_from(page.saturating_sub(1).saturating_mul(limit)).unwrap_or(usize::MAX);
+    if offset > 0 {
+        match crate::catalog::token_at(&search, offset, caller.shared.seed) {
+            Some(token) => search["next"] = token.into(),
+            None => {
+                return ApiError::problem(StatusCode::BAD_REQUEST, "no such page").into_response()
+            }
+        }
+    }
+    let mut answer = match caller.run("catalog.search", &search).await {
+        Ok(answer) => answer,
+        Err(answer) => return answer,
+    };
+    let matched = answer["numberMatched"].as_i64().unwrap_or(0);
+    if let Some(members) = answer.as_object_mut() {
+        members.remove("next");
+        members.insert(
+            "context".to_owned(),
+            json!({"page": page, "limit": limit, "matched": matched,
+                   "returned": members.get("numberReturned").cloned().unwrap_or(Value::Null)}),
+        );
+    }
+    let links = match page_links(&caller.shared.base_url, id, (page, limit), matched) {
         Ok(links) => links,
         Err(broken) => return broken.into_response(),
     };

@@ -371,12 +371,16 @@ pub(crate) fn search_org(ctx: &Ctx<'_>, input: OrgItemSearchInput) -> Outcome {
 }
 
 /// The largest `limit` of a `stac.search` page: the contract's own maximum for it, as a
-/// client may ask for that many and reads a shorter page as the last. Read from the generated
-/// schema so the two cannot drift; [`MAX_PAGE_SIZE`] only if the contract ever drops the
-/// bound. The work stays bounded: an organization holds at most
-/// [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) items.
+/// client may ask for that many and reads a shorter page as the last. The work stays bounded:
+/// an organization holds at most [`MAX_PER_ORG`](crate::resources::MAX_PER_ORG) items.
 pub(crate) fn stac_page_limit() -> i64 {
-    geopera_types::schemas::SEARCH_INPUT
+    page_limit(&geopera_types::schemas::SEARCH_INPUT)
+}
+
+/// The largest `limit` the contract lets a search of `schema` ask for, read from the generated
+/// schema so the two cannot drift; [`MAX_PAGE_SIZE`] only if the contract ever drops the bound.
+pub(crate) fn page_limit(schema: &geopera_types::Schema) -> i64 {
+    schema
         .number_bounds("limit")
         .and_then(|bounds| bounds.maximum)
         .map_or(MAX_PAGE_SIZE, |maximum| maximum as i64)

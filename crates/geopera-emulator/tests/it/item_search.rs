@@ -1116,6 +1116,72 @@ fn link<'a>(document: &'a Value, rel: &str) -> Option<&'a str> {
         .as_str()
 }
 
+/// The items page of one of the catalog's collections lists that collection's catalog items,
+/// as `catalog.search` finds them, page after page by its `next` link with none repeated;
+/// it was always empty, as only the organization's own items were searched.
+#[test]
+fn a_catalog_collections_items_page_lists_its_items() {
+    let api = Api::start();
+    let key = Some(api.emu.api_key());
+    let first = get_as(
+        &api,
+        &format!(
+            "{}/collections/sentinel-1-grd/items?limit=3",
+            api.emu.base_url()
+        ),
+        key,
+    );
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    let first = first.json();
+    let matched = first["numberMatched"].as_i64().expect("a count");
+    let searched = api.ok(
+        "catalog.search",
+        json!({"host_name": "earthsearch-aws", "collections": ["sentinel-1-grd"], "limit": 1}),
+    );
+    assert_eq!(json!(matched), searched["numberMatched"]);
+    assert!(first.get("next").is_none(), "no search token: {first}");
+    let ids = |page: &Value| -> Vec<String> {
+        let features = page["features"].as_array().expect("features");
+        assert!(
+            features.iter().all(|f| f["collection"] == "sentinel-1-grd"),
+            "{page}"
+        );
+        features
+            .iter()
+            .filter_map(|f| f["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let mut seen = ids(&first);
+    assert_eq!(seen.len(), 3);
+    let next = link(&first, "next").expect("a next page").to_owned();
+    let second = get_as(&api, &next, key);
+    assert_eq!(second.status, 200, "{next}");
+    let second = second.json();
+    assert_eq!(second["context"]["page"], 2, "{second}");
+    let more = ids(&second);
+    assert_eq!(more.len(), 3);
+    assert!(
+        more.iter().all(|id| !seen.contains(id)),
+        "{seen:?} {more:?}"
+    );
+    seen.extend(more);
+    let walked = api.ok(
+        "catalog.search",
+        json!({"host_name": "earthsearch-aws", "collections": ["sentinel-1-grd"], "limit": 6}),
+    );
+    assert_eq!(seen, ids(&walked), "the search's own order");
+    assert_eq!(
+        get_as(&api, &next, None).status,
+        401,
+        "the catalog is the caller's to search"
+    );
+}
+
 /// Regression: an item's `self` link was `items.get_stac`'s URL with the id in its query,
 /// which a GET cannot reach (405). It leads to the item as that operation answers it: under
 /// its collection, or at `/items/{id}` for an item in none, for the organization's own
