@@ -73,12 +73,14 @@ impl Kind {
         }
     }
 
-    /// The command that lists what this kind of operation made, to find one by.
+    /// The command that lists what this kind of operation made, to find one by, with the
+    /// options its operation requires (a clip job list names the organization, the caller's
+    /// own, which the command line does not know to fill in).
     fn listing(self, options: &str) -> String {
         let family = match self {
             Kind::Order => "orders list",
             Kind::ProcessingJob => "processing jobs list",
-            Kind::ClipJob => "clip jobs list",
+            Kind::ClipJob => "clip jobs list --organization-id ORG_ID",
         };
         format!("geopera{options} {family}")
     }

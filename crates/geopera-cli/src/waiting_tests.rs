@@ -15,7 +15,7 @@ fn resuming_repeats_the_options_that_reach_the_api_that_made_it() {
     );
     assert_eq!(
         Kind::ClipJob.listing(""),
-        "geopera clip jobs list",
+        "geopera clip jobs list --organization-id ORG_ID",
         "no options for the default profile and API"
     );
 }

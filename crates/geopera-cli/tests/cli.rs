@@ -2820,6 +2820,43 @@ fn a_wait_for_an_answer_without_an_id_says_the_order_was_placed_and_how_not_to_p
     );
 }
 
+/// A clip job started with an answer that names no job id points at a listing that runs:
+/// `clip jobs list` requires the organization, which the advice asks for; without it, the
+/// command it advised was a usage error.
+#[test]
+fn a_clip_wait_without_a_job_id_advises_a_listing_that_runs() {
+    let s = setup();
+    let url = test_server(1, |_| (201, r#"{"assets_to_clip":1}"#.to_owned()));
+    let output = s
+        .against(&url)
+        .args([
+            "clip",
+            "create-from-item",
+            "--json",
+            r#"{"item_id":"S2A_1"}"#,
+            "--wait",
+        ])
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 1, "the clip job was", "no job id");
+    let advised = stderr
+        .split("find it with 'geopera ")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a listing to find it with");
+    let words: Vec<String> = advised
+        .split(' ')
+        .map(|word| word.replace("ORG_ID", geopera_emulator::DEMO_ORG))
+        .collect();
+    let listed = s.cli().args(&words).output().expect("geopera runs");
+    assert_eq!(
+        listed.status.code(),
+        Some(0),
+        "{advised}: {}",
+        text(&listed.stderr)
+    );
+}
+
 #[test]
 fn a_wait_that_fails_after_a_job_started_names_the_job_and_exits_1() {
     let s = setup();
