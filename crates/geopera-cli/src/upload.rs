@@ -72,6 +72,15 @@ pub(crate) fn command() -> Command {
                 .value_parser(parse_file_name)
                 .help("The file's name in the project [default: the last part of PATH]"),
         )
+        .arg(
+            Arg::new("categorical")
+                .long("categorical")
+                .action(clap::ArgAction::SetTrue)
+                .help(
+                    "The raster holds classes (land cover, a mask), not measurements: it is \
+                     resampled by nearest neighbour",
+                ),
+        )
 }
 
 /// `--project`, `--collection`, `--item` and `--asset-key`, refused when empty or blank, as an
@@ -164,6 +173,7 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
             upload = set(upload, value.clone());
         }
     }
+    upload = upload.categorical(matches.get_flag("categorical"));
     // `--timeout` bounds the transfer as it bounds a call's answer going quiet: the `PUT`
     // fails once the server has taken no bytes and given no answer for that long. Not the
     // whole transfer, which grows with the file: a limit meant for an API call would cut

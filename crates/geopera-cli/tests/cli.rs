@@ -3131,6 +3131,40 @@ fn upload_sends_a_file_and_prints_the_completed_upload() {
     assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
 }
 
+/// `--categorical` says the raster holds classes, which `uploads.initiate` is told
+/// (`is_categorical`); without it the upload says measurements. The command always sent
+/// `false`, so a land cover or mask uploaded by it was resampled as measurements.
+#[test]
+fn upload_categorical_tells_the_api_the_raster_holds_classes() {
+    let s = Setup::on(Emulator::builder().record_bodies(true));
+    let project = a_project(&s, "classes");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("landcover.tif");
+    std::fs::write(&path, [3u8; 64]).expect("a file");
+    for flag in [Some("--categorical"), None] {
+        let output = s
+            .cli()
+            .arg("upload")
+            .arg(&path)
+            .args(["--project", &project])
+            .args(flag)
+            .output()
+            .expect("geopera runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    }
+    let told: Vec<Value> = s
+        .emulator
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation_id.as_deref() == Some("uploads.initiate"))
+        .map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).expect("a JSON body");
+            body["is_categorical"].clone()
+        })
+        .collect();
+    assert_eq!(told, vec![Value::Bool(true), Value::Bool(false)]);
+}
+
 /// `-` names stdin elsewhere (`--json -`, `op -`, `--out -`), and stdin cannot be uploaded, as
 /// its size is unknown until it ends: `upload -` says so, exit 2, where it answered "cannot
 /// read -: No such file or directory". A file named `-` is uploaded as any other.
