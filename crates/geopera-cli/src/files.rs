@@ -143,11 +143,17 @@ fn create_first_free(
 /// other end pleases. Waited for on this thread, a FIFO nobody read went on waiting after
 /// SIGINT, for ever.
 pub(crate) fn write_out(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    crate::interruptible(|| write_out_now(target, bytes))
+    write_as("--out", target, bytes)
 }
 
-/// [`write_out`], on the thread it is called on.
-fn write_out_now(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
+/// [`write_out`] for a file another option names (`man --out-dir`'s pages), which its
+/// messages name: every file the command writes where the user says is written alike.
+pub(crate) fn write_as(option: &str, target: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    crate::interruptible(|| write_out_now(option, target, bytes))
+}
+
+/// [`write_as`], on the thread it is called on.
+fn write_out_now(option: &str, target: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let shown = crate::paint::path(target);
     let cannot = |e: std::io::Error| Failure::other(format!("cannot write {shown}: {e}"));
     // Through links: `/dev/stdout` is one, to whatever stdout is. A name the kernel will not
@@ -155,7 +161,7 @@ fn write_out_now(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
     // refused it; only a name that does not exist yet is made.
     match std::fs::metadata(target) {
         Ok(meta) if meta.is_dir() => {
-            return Err(Failure::other(format!("--out {shown} is a folder")));
+            return Err(Failure::other(format!("{option} {shown} is a folder")));
         }
         Ok(meta) if !meta.is_file() => {
             // The links on the way, and the FIFO or device at their end, are checked where
@@ -188,7 +194,7 @@ fn write_out_now(target: &Path, bytes: &[u8]) -> Result<(), Failure> {
     // read-only to keep it would be replaced without a word; `>` refuses it, and so does this.
     if permissions.as_ref().is_some_and(|p| p.readonly()) || !may_write(target) {
         return Err(Failure::other(format!(
-            "--out {shown} is read-only: make it writable or name another file"
+            "{option} {shown} is read-only: make it writable or name another file"
         )));
     }
     let (mut partial, file) = create_partial(target, permissions.is_some()).map_err(cannot)?;

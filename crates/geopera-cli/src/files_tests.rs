@@ -186,7 +186,7 @@ fn out_through_a_link_planted_in_a_shared_folder_is_refused() {
     std::os::unix::fs::symlink(&victim, &link).expect("a link");
 
     // One's own link there is followed.
-    write_out_now(&link, b"bytes").expect("written through one's own link");
+    write_out_now("--out", &link, b"bytes").expect("written through one's own link");
     assert_eq!(std::fs::read(&victim).expect("victim"), b"bytes");
     std::fs::write(&victim, b"keep").expect("victim");
 
@@ -201,7 +201,7 @@ fn out_through_a_link_planted_in_a_shared_folder_is_refused() {
         refused_here.to_string().contains("another user"),
         "{refused_here}"
     );
-    let refused = write_out_now(&link, b"bytes").expect_err("a planted link");
+    let refused = write_out_now("--out", &link, b"bytes").expect_err("a planted link");
     // Refused here, or by the kernel itself where `fs.protected_symlinks` is on.
     assert!(
         refused.message.contains("another user") || refused.message.contains("os error 13"),

@@ -1390,9 +1390,9 @@ fn man(matches: &ArgMatches) -> Outcome {
         }
         pending.extend(next.get_subcommands().cloned());
         let (name, page) = render(next)?;
-        let path = dir.join(name);
-        std::fs::write(&path, page)
-            .map_err(|e| Failure::other(format!("cannot write {}: {e}", paint::path(&path))))?;
+        // Written as `--out` writes: a link or FIFO another user planted under the name in a
+        // shared folder (`--out-dir /tmp`) is refused, not written through.
+        files::write_as("--out-dir", &dir.join(name), &page)?;
         written += 1;
     }
     paint::to_stderr(&format!(

@@ -11599,6 +11599,37 @@ fn an_empty_order_id_to_wait_for_is_a_usage_error_before_any_request() {
     assert!(s.emulator.requests().is_empty(), "nothing was sent");
 }
 
+/// `man --out-dir` writes its pages as `--out` writes a file: a page whose name is taken by a
+/// read-only file is refused and the file left as it was, where it was written over (as
+/// root) or failed with the system's words; links and FIFOs another user planted in a shared
+/// folder are refused the same way (`files::refuse_planted`).
+#[cfg(unix)]
+#[test]
+fn man_out_dir_writes_pages_as_out_writes_a_file() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let s = setup();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kept = dir.path().join("geopera.1");
+    std::fs::write(&kept, b"the user's own page").expect("a file");
+    std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o444)).expect("read-only");
+    let output = s
+        .bare()
+        .args(["man", "--out-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("geopera runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--out-dir") && stderr.contains("geopera.1 is read-only"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&kept).expect("still there"),
+        b"the user's own page"
+    );
+}
+
 /// `man --out-dir` naming a file says it is no folder, where it said "File exists".
 #[test]
 fn man_pages_into_a_file_say_it_is_no_folder() {
