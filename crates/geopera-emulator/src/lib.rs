@@ -664,7 +664,8 @@
 //! valid credentials it gets its usual 401, header or not), and a header's `burst=N`
 //! throttles only the following requests of the same organization. The one operation that
 //! needs no credentials, `webhooks.drain`, takes header faults from anyone, and a burst
-//! there throttles the caller's address. A header sent on several
+//! there throttles the caller's address; its latency and slow body last at most 10 seconds,
+//! so that nobody can hold the emulator's connections with them. A header sent on several
 //! lines is read as one list, their rules joined; a header that does not parse, or has
 //! characters other than visible ASCII, is 400 problem+json.
 //!

@@ -281,11 +281,23 @@ fn own_faults(
         lines.push(line);
     }
     let header = (!lines.is_empty()).then(|| lines.join(","));
-    shared
-        .lock()
-        .faults
-        .draw_header(shared.seed, op.id, &caller.org, header.as_deref(), plan)
+    let mut drawn = shared.lock().faults.draw_header(
+        shared.seed,
+        op.id,
+        &caller.org,
+        header.as_deref(),
+        plan,
+    )?;
+    if caller.anonymous {
+        drawn.hold_waits_to(ANONYMOUS_FAULT_WAIT);
+    }
+    Ok(drawn)
 }
+
+/// The longest a header's latency or slow body holds a call without credentials: anyone may
+/// send one (`webhooks.drain` needs none), and held for ten minutes each, a few hundred such
+/// calls from an address kept that many connections past every timeout the server keeps.
+const ANONYMOUS_FAULT_WAIT: Duration = Duration::from_secs(10);
 
 /// Counts the call against every budget it draws from: per client address without
 /// credentials; otherwise the organization's default budget and its operation's class, and

@@ -42,6 +42,16 @@ impl Injected {
         self.latency.min(super::MAX_LATENCY.saturating_sub(waited))
     }
 
+    /// Holds the waits these faults make (latency, a slow body) to `most` each: for a caller
+    /// without credentials, whose header could otherwise keep a connection for the full
+    /// [`super::MAX_LATENCY`] per request, past every timeout the server keeps.
+    pub(crate) fn hold_waits_to(&mut self, most: Duration) {
+        self.latency = self.latency.min(most);
+        if let Some(FaultKind::SlowBody(over)) = &mut self.body {
+            *over = (*over).min(most);
+        }
+    }
+
     /// Adds a rule that struck; the first of each slot wins, and a rule that finds its slot
     /// taken is not applied ([`Added::Passed`]). A 429 returns its burst so the caller can
     /// remember the rest of it where it belongs.

@@ -96,3 +96,38 @@ fn a_rule_after_the_operation_keeps_its_times_while_another_answers_instead() {
     assert!(second.after.is_none());
     assert!(matches!(second.body, Some(FaultKind::Truncate)));
 }
+
+/// A caller without credentials has the waits of its header held to the bound it is given,
+/// latency and slow body alike; the other faults stay as drawn.
+#[test]
+fn the_waits_of_a_header_are_held_to_a_bound() {
+    let mut state = FaultState::new(FaultPlan::none());
+    let plan = Injected::default();
+    let mut drawn = state
+        .draw_header(
+            1,
+            "webhooks.drain",
+            "ip:127.0.0.1",
+            Some("latency=600s,slow=600s"),
+            &plan,
+        )
+        .expect("a header");
+    drawn.hold_waits_to(Duration::from_secs(10));
+    assert_eq!(drawn.latency, Duration::from_secs(10));
+    assert_eq!(
+        drawn.body,
+        Some(FaultKind::SlowBody(Duration::from_secs(10)))
+    );
+    let mut short = state
+        .draw_header(
+            1,
+            "webhooks.drain",
+            "ip:127.0.0.1",
+            Some("latency=2s,503"),
+            &plan,
+        )
+        .expect("a header");
+    short.hold_waits_to(Duration::from_secs(10));
+    assert_eq!(short.latency, Duration::from_secs(2));
+    assert!(short.before.is_some());
+}

@@ -334,6 +334,26 @@ fn a_plan_rule_pre_empted_by_a_callers_header_keeps_its_times() {
     assert_eq!(with_fault(&api, "latency=1ms").expect("answer").status, 200);
 }
 
+/// A fault header on a call without credentials (`webhooks.drain`, which anyone may send)
+/// holds the call at most 10 seconds, whatever latency it asks: ten minutes each, a few hundred
+/// such calls kept as many connections past every timeout the emulator keeps.
+#[test]
+fn a_header_without_credentials_holds_a_call_ten_seconds_at_most() {
+    let api = Api::start();
+    let started = Instant::now();
+    let drained = api.call_with(
+        "webhooks.drain",
+        &json!({}),
+        &[("x-emulator-fault", "latency=600s")],
+    );
+    let held = started.elapsed();
+    assert_eq!(drained.status, 200);
+    assert!(
+        held >= Duration::from_secs(9) && held < Duration::from_secs(60),
+        "held {held:?}"
+    );
+}
+
 #[test]
 fn a_fault_header_does_not_skip_authentication() {
     let api = Api::start();
