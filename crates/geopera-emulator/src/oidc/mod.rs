@@ -219,6 +219,10 @@ pub struct OAuthError {
     /// Whether the answer tells the client that a session was revoked: true only once the
     /// state file keeps the revocation, so a write that fails turns it into a 503.
     pub tells_of_revocation: bool,
+    /// Whether the refusal ended something the state file keeps (a session, a device
+    /// login), so that the token endpoint writes the file: any other refusal changes nothing,
+    /// and a wrong password written for would be a file transaction per guess.
+    pub ended: bool,
 }
 
 impl OAuthError {
@@ -230,6 +234,15 @@ impl OAuthError {
             challenge: None,
             headers: Vec::new(),
             tells_of_revocation: false,
+            ended: false,
+        }
+    }
+
+    /// This refusal, having ended what the state file keeps ([`OAuthError::ended`]).
+    pub fn ending(self) -> Self {
+        OAuthError {
+            ended: true,
+            ..self
         }
     }
 
@@ -691,10 +704,10 @@ async fn token(
             grant(&shared, &headers, form)
         })
     });
-    // Sessions change on every answer with tokens, and a refused refresh may have ended one.
+    // Sessions change on every answer with tokens, and a refusal may have ended one.
     let changed = result
         .as_ref()
-        .map_or_else(|error| error.error == codes::INVALID_GRANT, |_| true);
+        .map_or_else(|error| error.ended || error.tells_of_revocation, |_| true);
     let told_of_change = result
         .as_ref()
         .map_or_else(|error| error.tells_of_revocation, |_| true);

@@ -392,17 +392,18 @@ impl Sessions {
                 ..OAuthError::invalid_grant(
                     "refresh token already used; the session has been revoked",
                 )
+                .ending()
             });
         }
         if expires_at <= now {
             self.end_family(&family_id);
-            return Err(OAuthError::invalid_grant("refresh token expired"));
+            return Err(OAuthError::invalid_grant("refresh token expired").ending());
         }
         if family.principal.key_expires_at.is_some_and(|at| at <= now) {
             self.end_family(&family_id);
-            return Err(OAuthError::invalid_grant(
-                "the API key this session acts for has expired",
-            ));
+            return Err(
+                OAuthError::invalid_grant("the API key this session acts for has expired").ending(),
+            );
         }
         if family.client_id != client_id {
             return Err(OAuthError::invalid_grant(
@@ -703,7 +704,8 @@ impl Sessions {
             self.forget_device(&device);
             return Err(OAuthError::invalid_grant(
                 "PKCE verification failed: code_verifier does not match the code_challenge",
-            ));
+            )
+            .ending());
         }
         match &login.state {
             DeviceState::Pending => Err(OAuthError::new(

@@ -1546,3 +1546,45 @@ fn an_operation_posted_from_another_sites_page_spends_no_budget() {
         "the sign-in budget is whole"
     );
 }
+
+/// A refused sign-in that ends nothing (a wrong password) leaves the state file as it was:
+/// every `invalid_grant` was written for, a file transaction with its flushes under the lock
+/// every request needs, once per guess. A grant that issues tokens is written, which shows the
+/// check can see a write.
+#[test]
+fn a_wrong_password_does_not_write_the_state_file() {
+    let file = crate::state::TempFile::new("wrong-password");
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limits(RateLimits::off())
+            .state_file(&file.0),
+    );
+    let form = |password: &'static str| {
+        [
+            ("grant_type", "password"),
+            ("client_id", "geopera-cli"),
+            ("username", "admin"),
+            ("password", password),
+        ]
+    };
+    assert_eq!(token(&api, &form("admin-password")).status, 200);
+    let written = || {
+        std::fs::metadata(&file.0)
+            .and_then(|meta| meta.modified())
+            .expect("the state file's time")
+    };
+    let before = written();
+    std::thread::sleep(Duration::from_millis(20));
+    for _ in 0..3 {
+        let refused = token(&api, &form("not-the-password"));
+        assert_eq!(refused.status, 400);
+        assert_eq!(refused.json()["error"], "invalid_grant");
+    }
+    assert_eq!(
+        written(),
+        before,
+        "a refusal that ends nothing writes nothing"
+    );
+    assert_eq!(token(&api, &form("admin-password")).status, 200);
+    assert_ne!(written(), before, "tokens handed out are written");
+}
