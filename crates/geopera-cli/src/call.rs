@@ -155,7 +155,7 @@ pub(crate) async fn call(
     }
     match result {
         Ok(response) if settings.wait && response.status.is_success() => {
-            let answer: Value = serde_json::from_slice(&response.content).unwrap_or(Value::Null);
+            let answer = crate::json::tree_of(&response.content);
             let started = crate::waiting::kind_of(operation_id)
                 .and_then(|kind| Some((kind, crate::waiting::started_id(kind, &answer)?)));
             let options = target.options();
@@ -1149,7 +1149,7 @@ pub(crate) fn api_message(operation_id: &str, status: StatusCode, content: &[u8]
             content.len()
         )];
     }
-    let body: Value = serde_json::from_slice(content).unwrap_or(Value::Null);
+    let body = crate::json::tree_of(content);
     // A list of the contract's `{loc, msg}` items; one of plain strings, or of items with a
     // `message`, is said as it is rather than as items without a message.
     let items = match body.get("detail") {

@@ -569,7 +569,7 @@ pub(crate) fn run(
     let (sender, results) = std::sync::mpsc::sync_channel(RESULTS_AHEAD);
     let job = Job {
         expr: expr.to_owned(),
-        text: Some(text.to_owned()),
+        text: Some(crate::json::lone_surrogates_replaced(text).into_owned()),
         results: sender,
     };
     worker()?

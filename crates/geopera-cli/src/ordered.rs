@@ -46,6 +46,8 @@ impl Ordered {
     /// would not be YAML and the table would show two rows for one member; the caller names
     /// each repeated key, so that no value is dropped without a word.
     pub(crate) fn parse(text: &str) -> Result<(Self, Vec<Repeated>), serde_json::Error> {
+        let readable = crate::json::lone_surrogates_replaced(text);
+        let text: &str = &readable;
         let numbers = crate::json::number_spans(text);
         let mut zeroed = text.as_bytes().to_vec();
         for span in &numbers {

@@ -58,6 +58,8 @@ pub(crate) async fn walk(
         }
         let raw = std::str::from_utf8(&response.content)
             .map_err(|e| call::not_utf8(&format!("a page of {}", info.id), &e))?;
+        let readable = json::lone_surrogates_replaced(raw);
+        let raw: &str = &readable;
         let page: Value = serde_json::from_str(raw)
             .map_err(|e| Failure::other(format!("a page of {} is not JSON: {e}", info.id)))?;
         let items = items_of(raw, &page)

@@ -1610,6 +1610,48 @@ fn orders_wait_ends_on_fulfilled_or_fails_on_cancelled() {
     assert!(text(&output.stderr).starts_with("Error: [404] "));
 }
 
+/// An answer holding a lone surrogate's escape (`"\udce9"`, as Python writes a file name it
+/// read leniently) is read by every output that builds a tree of it, the escape read as the
+/// replacement character: `--all`, `-o yaml`, `-o table` and `--jq` failed on it, while
+/// `-o json` printed it.
+#[test]
+fn an_answer_with_a_lone_surrogate_is_read_by_every_output() {
+    let s = setup();
+    let order = r#"{"orderId":"ord_1","name":"scene_\udce9.tif","status":"fulfilled"}"#;
+    let page =
+        format!(r#"{{"content":[{order}],"totalElements":1,"totalPages":1,"number":0,"size":20}}"#);
+    let runs: [(&[&str], String); 4] = [
+        (&["orders", "list", "--size", "20", "--all"], page.clone()),
+        (
+            &["orders", "get", "--order-id", "ord_1", "-o", "yaml"],
+            order.to_owned(),
+        ),
+        (
+            &["orders", "get", "--order-id", "ord_1", "-o", "table"],
+            order.to_owned(),
+        ),
+        (
+            &["orders", "get", "--order-id", "ord_1", "--jq", ".name"],
+            order.to_owned(),
+        ),
+    ];
+    for (args, answer) in runs {
+        let url = test_server(2, move |_| (200, answer.clone()));
+        let output = s.against(&url).args(args).output().expect("geopera runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        let printed = text(&output.stdout);
+        assert!(
+            printed.contains("scene_\u{fffd}.tif") || printed.contains("scene_\\ufffd.tif"),
+            "{args:?}: {printed}"
+        );
+    }
+}
+
 /// `geopera orders wait ord_42` against a server answering its polls with `answers` in turn,
 /// the last one over and over, with how many requests it was sent.
 fn orders_wait_answered(answers: &[&str]) -> (std::process::Output, usize) {
