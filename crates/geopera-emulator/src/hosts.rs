@@ -30,13 +30,20 @@ use crate::error::ApiError;
 /// logins and refreshes draw on. Programs name no origin, and the device page's own form
 /// names this one.
 pub(crate) fn foreign_write(request: &Request) -> bool {
-    if matches!(*request.method(), http::Method::GET | http::Method::HEAD) {
+    foreign_write_of(request.method(), request.uri(), request.headers())
+}
+
+/// [`foreign_write`] of a request's parts, for a handler that has them apart.
+pub(crate) fn foreign_write_of(
+    method: &http::Method,
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
+) -> bool {
+    if matches!(*method, http::Method::GET | http::Method::HEAD) {
         return false;
     }
-    let headers = request.headers();
     // HTTP/2 names the host in the request's authority, not in a `Host` header.
-    let authority = request
-        .uri()
+    let authority = uri
         .authority()
         .map(|authority| authority.as_str().as_bytes());
     headers.get(http::header::ORIGIN).is_some_and(|origin| {
@@ -55,17 +62,14 @@ pub(crate) fn foreign_write(request: &Request) -> bool {
     })
 }
 
-/// Refuses an operation another site's page sent ([`foreign_write`]) with 403, before it is
+/// The answer to an operation another site's page sent ([`foreign_write`]), given before it is
 /// counted against any budget.
-pub(crate) async fn same_origin_operations(request: Request, next: Next) -> Response {
-    if foreign_write(&request) {
-        return ApiError::problem(
-            StatusCode::FORBIDDEN,
-            "operations are not taken from another site's pages",
-        )
-        .into_response();
-    }
-    next.run(request).await
+pub(crate) fn foreign_operation() -> Response {
+    ApiError::problem(
+        StatusCode::FORBIDDEN,
+        "operations are not taken from another site's pages",
+    )
+    .into_response()
 }
 
 /// The names besides IP addresses and `localhost` that requests may name, as

@@ -31,14 +31,7 @@ pub(crate) fn router(
 ) -> Router {
     let body_limit = shared.body_limit;
     let mut router = Router::new()
-        // A page of another site reaches `webhooks.drain`, which needs no credentials, and
-        // would spend the budget the machine's sign-ins draw on.
-        .route(
-            "/v1/op/{id}",
-            any(invoke).layer(axum::middleware::from_fn(
-                crate::hosts::same_origin_operations,
-            )),
-        )
+        .route("/v1/op/{id}", any(invoke))
         .route("/openapi.json", get(openapi))
         // GET (and so HEAD), and POST: the 307 of `catalog.image.quicklook` / `.thumbnail`
         // makes a client repeat its POST at the new location. No request leads anywhere
@@ -397,21 +390,29 @@ async fn invoke(
         &request_id,
     );
     let share = share.map(|Extension(share)| share);
-    // A body announced over the limit is answered, and recorded, like any other request.
-    let response = match OpBody::new(body, &headers, shared.body_limit, share) {
-        Err(too_large) => too_large.into_response(),
-        Ok(mut body) => {
-            let request = pipeline::Request {
-                id: &id,
-                peer,
-                method: &method,
-                headers: &headers,
-                body: &mut body,
-            };
-            let response = pipeline::run(&shared, request, kill.map(|Extension(kill)| kill)).await;
-            recording.read(body.bytes());
-            body.discard().await;
-            response
+    // A page of another site reaches `webhooks.drain`, which needs no credentials, and would
+    // spend the budget the machine's sign-ins draw on: refused before the pipeline counts it,
+    // and recorded and logged as any refusal is.
+    let response = if crate::hosts::foreign_write_of(&method, &uri, &headers) {
+        crate::hosts::foreign_operation()
+    } else {
+        // A body announced over the limit is answered, and recorded, like any other request.
+        match OpBody::new(body, &headers, shared.body_limit, share) {
+            Err(too_large) => too_large.into_response(),
+            Ok(mut body) => {
+                let request = pipeline::Request {
+                    id: &id,
+                    peer,
+                    method: &method,
+                    headers: &headers,
+                    body: &mut body,
+                };
+                let response =
+                    pipeline::run(&shared, request, kill.map(|Extension(kill)| kill)).await;
+                recording.read(body.bytes());
+                body.discard().await;
+                response
+            }
         }
     };
     let status = response.status().as_u16();

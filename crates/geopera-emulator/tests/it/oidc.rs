@@ -1525,6 +1525,14 @@ fn an_operation_posted_from_another_sites_page_spends_no_budget() {
         assert_eq!(refused.status, 403);
         assert_eq!(refused.content_type(), "application/problem+json");
     }
+    // Recorded as any refusal is.
+    let refusals = api
+        .emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation_id.as_deref() == Some("webhooks.drain") && r.status == Some(403))
+        .count();
+    assert_eq!(refusals, 5);
     let own = api.emu.base_url();
     let drained = api
         .http
