@@ -678,7 +678,7 @@
 //! | `reset` | close the connection with a TCP reset, no answer |
 //! | `truncate` | headers and half the body, then the connection drops |
 //! | `malformed` | a complete answer whose JSON is cut in half |
-//! | `slow=2s` | the body in ten pieces spread over the duration |
+//! | `slow=2s` | the body in at most ten pieces spread over the duration |
 //!
 //! Options: `before` (default) or `after` — for server errors, statuses and resets, strike
 //! after the operation executed and committed its effects, so only the answer is lost (a
