@@ -219,9 +219,10 @@ pub struct OAuthError {
     /// Whether the answer tells the client that a session was revoked: true only once the
     /// state file keeps the revocation, so a write that fails turns it into a 503.
     pub tells_of_revocation: bool,
-    /// Whether the refusal ended something the state file keeps (a session, a device
-    /// login), so that the token endpoint writes the file: any other refusal changes nothing,
-    /// and a wrong password written for would be a file transaction per guess.
+    /// Whether the refusal ended a session, which the state file keeps, so that the token
+    /// endpoint writes the file: any other refusal changes nothing the file holds (device
+    /// logins still waiting are not kept), and a wrong password written for would be a file
+    /// transaction per guess.
     pub ended: bool,
 }
 

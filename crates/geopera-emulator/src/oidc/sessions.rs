@@ -704,8 +704,7 @@ impl Sessions {
             self.forget_device(&device);
             return Err(OAuthError::invalid_grant(
                 "PKCE verification failed: code_verifier does not match the code_challenge",
-            )
-            .ending());
+            ));
         }
         match &login.state {
             DeviceState::Pending => Err(OAuthError::new(
