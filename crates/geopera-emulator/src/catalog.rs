@@ -35,6 +35,17 @@ struct CollectionDef {
     assets: &'static [(&'static str, &'static str, &'static str)],
 }
 
+impl CollectionDef {
+    /// The host that serves the collection: the commercial archive or the open one.
+    fn host(&self) -> &'static str {
+        if self.commercial {
+            COMMERCIAL_HOST
+        } else {
+            PUBLIC_HOST
+        }
+    }
+}
+
 const COLLECTIONS: &[CollectionDef] = &[
     CollectionDef {
         id: "sentinel-2-l2a",
@@ -163,10 +174,9 @@ impl Item {
 
     /// The host that serves the item's collection: the commercial archive or the open one.
     pub fn source(&self) -> &'static str {
-        match COLLECTIONS.get(self.collection) {
-            Some(def) if def.commercial => COMMERCIAL_HOST,
-            _ => PUBLIC_HOST,
-        }
+        COLLECTIONS
+            .get(self.collection)
+            .map_or(PUBLIC_HOST, CollectionDef::host)
     }
 
     /// The kind of data it is, as a federated search's `data_types` names it: `optical` or
@@ -240,18 +250,13 @@ impl Item {
     }
 }
 
-/// The STAC Collection document of the catalog's collection `id`, shaped as an entry of
-/// `stac.collections.list`, with links that start at `base_url`; `None` for an id the
-/// catalog does not have. Its features' `collection` links lead here.
 /// The host that serves the catalog's collection `id`, when the catalog has it: what a
 /// `catalog.search` of that collection names as its `host_name`.
 pub(crate) fn collection_host(id: &str) -> Option<&'static str> {
-    let def = COLLECTIONS.iter().find(|def| def.id == id)?;
-    Some(if def.commercial {
-        COMMERCIAL_HOST
-    } else {
-        PUBLIC_HOST
-    })
+    COLLECTIONS
+        .iter()
+        .find(|def| def.id == id)
+        .map(CollectionDef::host)
 }
 
 /// The `next` token that starts `search` (a `catalog.search` body) at match `offset`, as a
@@ -261,6 +266,9 @@ pub(crate) fn token_at(search: &Value, offset: usize, seed: u64) -> Option<Strin
     Some(encode_token(offset, search.query, seed))
 }
 
+/// The STAC Collection document of the catalog's collection `id`, shaped as an entry of
+/// `stac.collections.list`, with links that start at `base_url`; `None` for an id the
+/// catalog does not have. Its features' `collection` links lead here.
 pub fn collection_document(id: &str, base_url: &str) -> Option<Value> {
     let def = COLLECTIONS.iter().find(|def| def.id == id)?;
     let base_url = base_url.trim_end_matches('/');
