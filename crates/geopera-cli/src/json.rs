@@ -300,11 +300,12 @@ pub(crate) fn pretty(value: &serde_json::Value) -> String {
 
 /// `text` with each `\u` escape of a lone UTF-16 surrogate (half of a pair, without the other
 /// half beside it) written as `\ufffd`, the replacement character, for the parses that build a
-/// tree of the answer (`--all`, `-o table`, `-o yaml`, `--jq`, `--wait`). RFC 8259's grammar
-/// allows such an escape, and a server writing text it decoded leniently sends one (Python's
-/// `json.dumps` of a file name read with `surrogateescape`); the check every answer passes
-/// skips it, so `-o json` printed the answer while every reading of it into strings failed.
-/// The escape is as long as the one it replaces: every offset into the text stays true.
+/// tree of the answer (`--all`, `-o table`, `-o yaml`, `--jq`, the id `--wait` looks for; not
+/// the SDK's, which read its waiter's polls). RFC 8259's grammar allows such an escape, and a
+/// server writing text it decoded leniently sends one (Python's `json.dumps` of a file name
+/// read with `surrogateescape`); the check every answer passes skips it, so `-o json` printed
+/// the answer while every reading of it into strings failed. The escape is as long as the one
+/// it replaces: every offset into the text stays true.
 pub(crate) fn lone_surrogates_replaced(text: &str) -> std::borrow::Cow<'_, str> {
     let bytes = text.as_bytes();
     if !text.contains("\\u") {

@@ -58,11 +58,12 @@ pub(crate) async fn walk(
         }
         let raw = std::str::from_utf8(&response.content)
             .map_err(|e| call::not_utf8(&format!("a page of {}", info.id), &e))?;
+        // Read into a tree with lone surrogates replaced, in as many bytes: each item is then
+        // printed from the answer as it came, at the same place.
         let readable = json::lone_surrogates_replaced(raw);
-        let raw: &str = &readable;
-        let page: Value = serde_json::from_str(raw)
+        let page: Value = serde_json::from_str(&readable)
             .map_err(|e| Failure::other(format!("a page of {} is not JSON: {e}", info.id)))?;
-        let items = items_of(raw, &page)
+        let items = items_of(&readable, &page)
             .map_err(|e| {
                 Failure::other(format!(
                     "a page of {} cannot be split into items: {e}",
@@ -79,6 +80,14 @@ pub(crate) async fn walk(
         // cursor that came round again ends it after its page, which is new, is printed.
         // Either way what was printed stays printed, and the exit code says it may not be
         // everything.
+        let items: Vec<&str> = items
+            .iter()
+            .map(|item| {
+                let at = (item.get().as_ptr() as usize).wrapping_sub(readable.as_ptr() as usize);
+                raw.get(at..at.saturating_add(item.get().len()))
+                    .unwrap_or(item.get())
+            })
+            .collect();
         let moved = walk.advance(&page, items.len());
         if let Err(error @ geopera::Error::RepeatedPage { .. }) = &moved {
             return Err(Failure::other(error.to_string()));
@@ -86,15 +95,15 @@ pub(crate) async fn walk(
         let printed = match &settings.jq {
             // `--jq` filters each item; its results are printed as lines, as they come.
             Some(expr) => items.iter().try_for_each(|item| {
-                call::warn_repeated_before_jq(item.get());
-                crate::jq::run(expr, item.get(), |line| {
+                call::warn_repeated_before_jq(item);
+                crate::jq::run(expr, item, |line| {
                     call::print(&json::escape_controls(&line))
                 })
             }),
             None => {
                 let lines: Vec<String> = items
                     .iter()
-                    .map(|item| json::compact(item.get()).unwrap_or_else(|| item.get().to_owned()))
+                    .map(|item| json::compact(item).unwrap_or_else(|| (*item).to_owned()))
                     .collect();
                 if lines.is_empty() {
                     Ok(())
