@@ -901,12 +901,20 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
         },
     };
     let mut stored_at = None;
+    // A commit's answer that names another upload, kept to say why it was not taken.
+    let mut misrouted = None;
     let outcome = match transferred {
         Ok(object_path) => {
-            let mut answer = committed(client, face, &id, signal).await;
-            if let Some(cause) = answer.as_ref().ok().and_then(|up| not_completed(&id, up)) {
-                answer = Err(Ended::Failed(UploadStep::Complete, cause));
-            }
+            let answer = match committed(client, face, &id, signal).await {
+                Ok(upload) => match not_completed(&id, &upload) {
+                    None => Ok(upload),
+                    Some(cause) => {
+                        misrouted = Some(upload);
+                        Err(Ended::Failed(UploadStep::Complete, cause))
+                    }
+                },
+                Err(ended) => Err(ended),
+            };
             match answer {
                 Ok(upload) => Ok(Uploaded {
                     upload_id: id.clone(),
@@ -941,6 +949,25 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
     // made with only its answer lost (a connection dropped after it, a gateway's 502 on every
     // attempt). Read again, the upload says which: reported failed, a stored file would be
     // sent again by a caller who believed it.
+    // An answer for another upload says nothing of this one's commit either: read again, the
+    // upload says whether it was made.
+    let (cause, misrouted) = match (cause, misrouted) {
+        (UploadCause::OtherUpload(named), Some(answer)) if release.refused_as_closed() => {
+            let body = serde_json::to_vec(&answer).unwrap_or_default();
+            let why = format!(
+                "it names another upload, {}",
+                crate::error::server_words(&named)
+            );
+            let lost = Error::decode(
+                <UploadsComplete as geopera_types::Operation>::INFO.id,
+                StatusCode::OK,
+                &body,
+                serde::de::Error::custom(why),
+            );
+            (UploadCause::Api(lost), Some(named))
+        }
+        (cause, _) => (cause, None),
+    };
     match (stored_at, cause) {
         (Some(object_path), UploadCause::Api(lost)) if release.refused_as_closed() => {
             match stored_after_all(client, face, &id).await {
@@ -959,12 +986,13 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
                         lost_answer: Some(Arc::new(lost)),
                     })
                 }
-                None => Err(UploadError::new(
-                    step,
-                    Some(id),
-                    UploadCause::Api(lost),
-                    release,
-                )),
+                None => {
+                    let cause = match misrouted {
+                        Some(named) => UploadCause::OtherUpload(named),
+                        None => UploadCause::Api(lost),
+                    };
+                    Err(UploadError::new(step, Some(id), cause, release))
+                }
             }
         }
         (_, cause) => Err(UploadError::new(step, Some(id), cause, release)),

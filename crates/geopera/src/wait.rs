@@ -115,7 +115,9 @@ pub fn clip_job(client: &impl ApiClient, job_id: impl Into<String>) -> Waiter<Jo
 /// file has reached the storage (at least one file, and as many as a `file_count` it
 /// declared, when the answer lists its `files`; without that list the bytes alone decide),
 /// as when another party (a browser, a cloud transfer) sends them — or is completed. A failed
-/// session is [`WaitError::Failed`].
+/// session is [`WaitError::Failed`]. A session in a status the SDK does not know is waited
+/// through, as orders and jobs are, until the waiter's deadline ([`Waiter::deadline`]), whose
+/// error says the status it last saw.
 pub fn upload(client: &impl ApiClient, upload_id: impl Into<String>) -> Waiter<UploadOutput> {
     Waiter::new(client, &UPLOAD, upload_id.into())
 }

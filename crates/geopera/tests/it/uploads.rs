@@ -957,6 +957,48 @@ async fn a_commit_answered_failed_or_for_another_upload_is_not_reported_stored()
     }
 }
 
+/// A commit answered for another upload, whose release is then refused as the upload is no
+/// longer open, is read again as a lost answer is: found completed, the file is reported
+/// stored, with why the answer was not taken; it was reported failed and sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_answered_for_another_upload_is_read_again_when_the_release_is_refused() {
+    let storage = Hostile::serve("127.0.0.2", |_| json_reply(200, &[], "{}"));
+    let signed =
+        json!({"upload_url": format!("{}/bucket/object", storage.url()), "object_path": "p/u/f"})
+            .to_string();
+    let api = Hostile::serve("127.0.0.1", move |seen| {
+        match seen.path.trim_start_matches("/v1/op/") {
+            "uploads.initiate" => json_reply(200, &[], r#"{"id": "u_said"}"#),
+            "uploads.signed_url" => json_reply(200, &[], &signed),
+            "uploads.complete" => {
+                json_reply(200, &[], r#"{"id": "u_other", "status": "completed"}"#)
+            }
+            "uploads.fail" => json_reply(409, &[], r#"{"detail": "the upload is completed"}"#),
+            "uploads.progress" => {
+                json_reply(200, &[], r#"{"id": "u_said", "status": "completed"}"#)
+            }
+            _ => json_reply(500, &[], r#"{"detail": "not expected"}"#),
+        }
+    });
+    let client = AuthenticatedClient::new(api.url(), "gpra_test_token").expect("valid");
+    let uploaded = small_upload(b"abc")
+        .send(&client)
+        .await
+        .expect("the commit was made");
+    assert_eq!(uploaded.upload.id, "u_said");
+    assert_eq!(uploaded.upload.status, Some(UploadStatus::Completed));
+    let why = uploaded
+        .lost_answer
+        .as_deref()
+        .expect("why it was not taken");
+    assert_eq!(why.operation_id(), Some("uploads.complete"));
+    let chain = format!(
+        "{why} {:?}",
+        std::error::Error::source(why).map(ToString::to_string)
+    );
+    assert!(chain.contains("another upload, u_other"), "{chain}");
+}
+
 /// A commit answered with a success whose members this SDK reads otherwise (a time as a
 /// number) is released, refused as the upload is no longer open, and
 /// read again leniently: the success it is, the members read otherwise kept in `extra`. Read
