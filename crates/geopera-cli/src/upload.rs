@@ -412,6 +412,12 @@ fn failed(
             "upload failed at step {step}: cannot read {file}: {}",
             without_sdk_advice(&io.to_string())
         )),
+        // The API refused the file in a success's clothing: exit 2, as its refusal by status is,
+        // so that a script retrying failures of its own does not send the file again.
+        UploadCause::CommitFailed { .. } => Failure::api(format!(
+            "upload failed at step {step}: {}",
+            crate::failure::chain(error.cause())
+        )),
         UploadCause::LengthMismatch { .. } | UploadCause::SourceChanged => Failure::other(format!(
             "upload failed at step {step}: {file} changed while it was read ({})",
             crate::failure::chain(error.cause())

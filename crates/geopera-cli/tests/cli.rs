@@ -3176,6 +3176,50 @@ fn upload_sends_a_file_and_prints_the_completed_upload() {
     assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
 }
 
+/// A commit the API answers with success but says failed is the API refusing the file: exit 2,
+/// as its refusal by status is, with its reason; it exited 1, which a script retrying its own
+/// failures took as worth sending the file again.
+#[test]
+fn an_upload_the_api_says_failed_exits_2_with_its_reason() {
+    let s = setup();
+    let own_url = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let known = own_url.clone();
+    let url = test_server(8, move |body| {
+        let body = text(body);
+        let answer = if body.contains("total_bytes") {
+            r#"{"id":"u_1","total_bytes":3}"#.to_owned()
+        } else if body.contains("error_step") {
+            return (409, r#"{"detail":"the upload is failed"}"#.to_owned());
+        } else if body.contains("file_name") {
+            let put = format!("{}/put", known.get().map_or("", String::as_str));
+            serde_json::json!({"upload_url": put, "object_path": "p/u_1/scene.tif"}).to_string()
+        } else if body == "abc" {
+            "{}".to_owned()
+        } else {
+            r#"{"id":"u_1","status":"failed","error_message":"not a GeoTIFF"}"#.to_owned()
+        };
+        (200, answer)
+    });
+    own_url.set(url.clone()).expect("set once");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scene.tif");
+    std::fs::write(&path, b"abc").expect("a file");
+    let output = s
+        .against(&url)
+        .arg("upload")
+        .arg(&path)
+        .args(["--project", "prj_1"])
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(
+        &output,
+        2,
+        "the API answered that the upload failed",
+        "failed",
+    );
+    assert!(stderr.contains("not a GeoTIFF"), "{stderr}");
+}
+
 /// `--categorical` says the raster holds classes, which `uploads.initiate` is told
 /// (`is_categorical`); without it the upload says measurements. The command always sent
 /// `false`, so a land cover or mask uploaded by it was resampled as measurements.
