@@ -221,7 +221,9 @@
 //! | a whole request body, but an upload `PUT`'s, from when it is first read (at once for sign-in and control routes; for an operation, once its caller is authenticated and any injected latency has passed); longer is 408 for an operation, a failed body for sign-in and control routes | [`BODY_DEADLINE`], 60 s | — | — |
 //! | a whole upload `PUT` body, from the request's start; longer is 408 | [`UPLOAD_PUT_MIN_SECS`], 60 s, plus 1 s per [`UPLOAD_PUT_MIN_BYTES_PER_SEC`] (64 KiB) of its `Content-Length` (else of the room left in the upload) | — | — |
 //! | webhook attempts before giving up | 8 | — | — |
-//! | records of one family per organization (projects, jobs, uploads, ...); more is 422 | 10,000 | — | — |
+//! | records of one family per organization (projects, jobs, uploads, ...); more is 422, but for share links, approvals and uploads, of which the oldest revoked or expired link, decided or expired approval, or failed upload makes room | 10,000 | — | — |
+//! | source ids one `catalog.federated_search` names that the catalog does not know; more is 422 at `source_ids` | 100 | — | — |
+//! | what a fault header's latency or slow body holds a call without credentials (`webhooks.drain`) | 10 s | — | — |
 //! | bytes an organization stores as JSON (records, orders, keys, subscriptions, answers kept for idempotency keys); past it, a request that changes state with a body over [`SMALL_BODY_BYTES`] (4 KiB) is 409, and so is `items.duplicate` of an item larger than that, so deleting, cancelling and revoking go on (and make room for larger requests a second later); an answer over 4 KiB to a request with an `Idempotency-Key` is not kept then, and a retry under that key is answered 410 (the request ran) | [`MAX_STORED_BYTES_PER_ORG`], 64 MiB | — | — |
 //! | objects and arrays nested in a request body's JSON; deeper is 422 `json_invalid` | [`MAX_BODY_DEPTH`], 64 | — | — |
 //! | an error's message (quoting an id or a header the request sent) | [`MAX_MESSAGE_BYTES`], 1 KiB: longer keeps its start and end | — | — |

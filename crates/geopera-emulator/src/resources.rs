@@ -280,10 +280,15 @@ impl Resources {
         fields: Map<String, Value>,
     ) -> Result<&mut Resource, ApiError> {
         if self.count(family, org) >= MAX_PER_ORG {
+            // No operation deletes a share link: revoking one makes room for the next.
+            let remedy = match family {
+                Family::ShareLink => "revoke one first, and a revoked link makes room",
+                _ => "delete some first",
+            };
             return Err(ApiError::invalid(
                 &[],
                 format!(
-                    "an organization may hold at most {MAX_PER_ORG} of {}s; delete some first",
+                    "an organization may hold at most {MAX_PER_ORG} of {}s; {remedy}",
                     family.noun()
                 ),
             ));

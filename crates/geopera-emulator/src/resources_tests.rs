@@ -210,3 +210,26 @@ fn a_family_is_walked_across_organizations_and_nothing_else() {
     assert_eq!(found.org, "org_b");
     assert!(store.changes.take().contains(&wanted));
 }
+
+/// A full family of share links, which no operation deletes, says to revoke one, not to
+/// delete some; other families say to delete.
+#[test]
+fn a_full_family_says_how_to_make_room() {
+    let mut store = Resources::default();
+    let mut rng = Rng::new(5);
+    for family in [Family::ShareLink, Family::BandFormula] {
+        for _ in 0..MAX_PER_ORG {
+            store
+                .create(&mut rng, family, "org_a", None, 0, Map::new())
+                .expect("room");
+        }
+        let refused = store
+            .create(&mut rng, family, "org_a", None, 0, Map::new())
+            .map(|_| ())
+            .expect_err("full");
+        let said = format!("{refused:?}");
+        let revoke = family == Family::ShareLink;
+        assert_eq!(said.contains("revoke one"), revoke, "{said}");
+        assert_eq!(said.contains("delete some"), !revoke, "{said}");
+    }
+}
