@@ -280,9 +280,12 @@ impl Resources {
         fields: Map<String, Value>,
     ) -> Result<&mut Resource, ApiError> {
         if self.count(family, org) >= MAX_PER_ORG {
-            // No operation deletes a share link: revoking one makes room for the next.
+            // Families no operation deletes say what makes room instead: a settled record is
+            // retired for a new one ([`Resources::retire_oldest_settled`]).
             let remedy = match family {
                 Family::ShareLink => "revoke one first, and a revoked link makes room",
+                Family::Approval => "approve or reject one first, and a decided one makes room",
+                Family::Upload => "fail an open one first (uploads.fail), and it makes room",
                 _ => "delete some first",
             };
             return Err(ApiError::invalid(

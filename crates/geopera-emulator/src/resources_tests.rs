@@ -211,13 +211,18 @@ fn a_family_is_walked_across_organizations_and_nothing_else() {
     assert!(store.changes.take().contains(&wanted));
 }
 
-/// A full family of share links, which no operation deletes, says to revoke one, not to
-/// delete some; other families say to delete.
+/// A full family that no operation deletes (share links, approvals, uploads) says what makes
+/// room instead; other families say to delete some.
 #[test]
 fn a_full_family_says_how_to_make_room() {
     let mut store = Resources::default();
     let mut rng = Rng::new(5);
-    for family in [Family::ShareLink, Family::BandFormula] {
+    for family in [
+        Family::ShareLink,
+        Family::Approval,
+        Family::Upload,
+        Family::BandFormula,
+    ] {
         for _ in 0..MAX_PER_ORG {
             store
                 .create(&mut rng, family, "org_a", None, 0, Map::new())
@@ -228,8 +233,17 @@ fn a_full_family_says_how_to_make_room() {
             .map(|_| ())
             .expect_err("full");
         let said = format!("{refused:?}");
-        let revoke = family == Family::ShareLink;
-        assert_eq!(said.contains("revoke one"), revoke, "{said}");
-        assert_eq!(said.contains("delete some"), !revoke, "{said}");
+        let remedy = match family {
+            Family::ShareLink => "revoke one",
+            Family::Approval => "approve or reject one",
+            Family::Upload => "fail an open one",
+            _ => "delete some",
+        };
+        assert!(said.contains(remedy), "{said}");
+        assert_eq!(
+            said.contains("delete some"),
+            remedy == "delete some",
+            "{said}"
+        );
     }
 }
