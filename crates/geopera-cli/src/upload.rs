@@ -209,11 +209,12 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
             // Stored, even if Ctrl-C came while it was being committed: what was stored is
             // printed whole, where printing would otherwise stop at the interruption.
             crate::INTERRUPTED.store(false, Ordering::SeqCst);
-            // The commit was made though its answer never came; the SDK read the upload
-            // again. Said, as the output is that reading, not the commit's answer.
+            // The commit was made though no answer of it could be taken (it never came, or
+            // named another upload); the SDK read the upload again. Said, as the output is
+            // that reading, not the commit's answer.
             if let Some(lost) = &uploaded.lost_answer {
                 paint::warning(&format!(
-                    "the answer to uploads.complete was lost ({}); read again, upload {} is \
+                    "no answer to uploads.complete could be taken ({}); read again, upload {} is \
                      completed, so {} is stored",
                     crate::failure::chain(lost.as_ref()),
                     crate::paint::inert(&uploaded.upload_id),

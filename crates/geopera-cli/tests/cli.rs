@@ -5772,7 +5772,7 @@ fn an_upload_whose_commit_answer_is_lost_is_read_again_and_reported_stored() {
         assert_eq!(upload["files"][0]["sha256"], sha256_hex(&bytes).as_str());
         let id = upload["id"].as_str().expect("an upload id");
         assert!(
-            stderr.starts_with("Warning: the answer to uploads.complete was lost ("),
+            stderr.starts_with("Warning: no answer to uploads.complete could be taken ("),
             "{faults}: {stderr}"
         );
         assert!(

@@ -408,13 +408,13 @@ pub struct Uploaded {
     pub bytes: u64,
     /// The `uploads.complete` answer: the upload's status, byte counts and files.
     pub upload: UploadOutput,
-    /// Why the answer to `uploads.complete` never came, when the commit was made all the
-    /// same (a connection dropped after it, a gateway's 502 on every attempt): its release
-    /// was refused as the upload is no longer open, and the upload, read again, was completed.
-    /// `upload` is then that reading. The answer may also have come and not been read (a
-    /// success whose members are of other types than [`UploadOutput`] declares): the reading
-    /// then holds what could be read, the rest of its members in `extra`. `None` when the
-    /// answer came and was read.
+    /// Why no answer to `uploads.complete` could be taken, when the commit was made all the
+    /// same: it never came (a connection dropped after it, a gateway's 502 on every attempt),
+    /// came and could not be read (a success whose members are of other types than
+    /// [`UploadOutput`] declares), or named another upload (a misrouted or cached answer).
+    /// Its release was refused as the upload is no longer open, and the upload, read again,
+    /// was completed: `upload` is then that reading, holding what could be read, the rest of
+    /// its members in `extra`. `None` when the answer came, was read and named this upload.
     pub lost_answer: Option<Arc<Error>>,
 }
 
@@ -975,8 +975,8 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
                     tracing::warn!(
                         upload_id = %id,
                         cause = %lost,
-                        "the answer to uploads.complete was lost; read again, the upload is \
-                         completed"
+                        "no answer to uploads.complete could be taken; read again, the upload \
+                         is completed"
                     );
                     Ok(Uploaded {
                         upload_id: id,

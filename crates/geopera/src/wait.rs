@@ -117,7 +117,7 @@ pub fn clip_job(client: &impl ApiClient, job_id: impl Into<String>) -> Waiter<Jo
 /// as when another party (a browser, a cloud transfer) sends them — or is completed. A failed
 /// session is [`WaitError::Failed`]. A session in a status the SDK does not know is waited
 /// through, as orders and jobs are, until the waiter's deadline ([`Waiter::deadline`]), whose
-/// error says the status it last saw.
+/// [`WaitError::Deadline`] holds the upload as last read.
 pub fn upload(client: &impl ApiClient, upload_id: impl Into<String>) -> Waiter<UploadOutput> {
     Waiter::new(client, &UPLOAD, upload_id.into())
 }
