@@ -947,56 +947,41 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
     // Nothing is left to release once the upload is no longer open, so a release refused
     // with 409 after the commit failed is no harm to report; but the commit may have been
     // made with only its answer lost (a connection dropped after it, a gateway's 502 on every
-    // attempt). Read again, the upload says which: reported failed, a stored file would be
-    // sent again by a caller who believed it.
-    // An answer for another upload says nothing of this one's commit either: read again, the
-    // upload says whether it was made.
-    let (cause, misrouted) = match (cause, misrouted) {
-        (UploadCause::OtherUpload(named), Some(answer)) if release.refused_as_closed() => {
-            let body = serde_json::to_vec(&answer).unwrap_or_default();
-            let why = format!(
-                "it names another upload, {}",
-                crate::error::server_words(&named)
-            );
-            let lost = Error::decode(
-                <UploadsComplete as geopera_types::Operation>::INFO.id,
-                StatusCode::OK,
-                &body,
-                serde::de::Error::custom(why),
-            );
-            (UploadCause::Api(lost), Some(named))
-        }
-        (cause, _) => (cause, None),
+    // attempt), or answered for another upload, which says nothing of this one's. Read again,
+    // the upload says which: reported failed, a stored file would be sent again by a caller
+    // who believed it.
+    let unknown_commit = matches!(cause, UploadCause::Api(_) | UploadCause::OtherUpload(_));
+    let (Some(object_path), true) = (stored_at, unknown_commit && release.refused_as_closed())
+    else {
+        return Err(UploadError::new(step, Some(id), cause, release));
     };
-    match (stored_at, cause) {
-        (Some(object_path), UploadCause::Api(lost)) if release.refused_as_closed() => {
-            match stored_after_all(client, face, &id).await {
-                Some(upload) => {
-                    tracing::warn!(
-                        upload_id = %id,
-                        cause = %lost,
-                        "no answer to uploads.complete could be taken; read again, the upload \
-                         is completed"
-                    );
-                    Ok(Uploaded {
-                        upload_id: id,
-                        object_path,
-                        bytes: len,
-                        upload,
-                        lost_answer: Some(Arc::new(lost)),
-                    })
-                }
-                None => {
-                    let cause = match misrouted {
-                        Some(named) => UploadCause::OtherUpload(named),
-                        None => UploadCause::Api(lost),
-                    };
-                    Err(UploadError::new(step, Some(id), cause, release))
-                }
-            }
-        }
-        (_, cause) => Err(UploadError::new(step, Some(id), cause, release)),
-    }
+    let Some(upload) = stored_after_all(client, face, &id).await else {
+        return Err(UploadError::new(step, Some(id), cause, release));
+    };
+    let lost = match (cause, misrouted) {
+        (UploadCause::Api(lost), _) => lost,
+        // Said as an answer that does not fit: it came, and it is not this upload's.
+        (cause, answer) => Error::decode(
+            <UploadsComplete as geopera_types::Operation>::INFO.id,
+            StatusCode::OK,
+            &answer
+                .and_then(|answer| serde_json::to_vec(&answer).ok())
+                .unwrap_or_default(),
+            serde::de::Error::custom(cause.to_string()),
+        ),
+    };
+    tracing::warn!(
+        upload_id = %id,
+        cause = %lost,
+        "no answer to uploads.complete could be taken; read again, the upload is completed"
+    );
+    Ok(Uploaded {
+        upload_id: id,
+        object_path,
+        bytes: len,
+        upload,
+        lost_answer: Some(Arc::new(lost)),
+    })
 }
 
 /// The upload `id` as read again with `uploads.progress` (which reports nothing new when
