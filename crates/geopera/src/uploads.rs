@@ -906,11 +906,15 @@ async fn run(client: &Client, face: Face<'_>, upload: Upload) -> Result<Uploaded
     let outcome = match transferred {
         Ok(object_path) => {
             let answer = match committed(client, face, &id, signal).await {
-                Ok(upload) => match not_completed(&id, &upload) {
+                Ok((upload, released)) => match not_completed(&id, &upload) {
                     None => Ok(upload),
                     Some(cause) => {
                         misrouted = Some(upload);
-                        Err(Ended::Failed(UploadStep::Complete, cause))
+                        // A release sent already (on the signal) is not sent again.
+                        Err(match released {
+                            Some(release) => Ended::Released(cause, release),
+                            None => Ended::Failed(UploadStep::Complete, cause),
+                        })
                     }
                 },
                 Err(ended) => Err(ended),
@@ -1041,7 +1045,9 @@ enum Ended {
     Released(UploadCause, Release),
 }
 
-/// Completes the upload, watching `signal` while the answer is awaited.
+/// Completes the upload, watching `signal` while the answer is awaited; answers with the
+/// release a signal sent when it was refused as closed, for an answer that turns out not to be
+/// this upload's.
 ///
 /// A signal during `uploads.complete` sends `uploads.fail` at once, without giving up on the
 /// answer: the commit may have been made already (only its answer is slow), and then the
@@ -1060,14 +1066,14 @@ async fn committed(
     face: Face<'_>,
     id: &str,
     signal: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
-) -> Result<UploadOutput, Ended> {
+) -> Result<(UploadOutput, Option<Release>), Ended> {
     let failed = |error| Ended::Failed(UploadStep::Complete, UploadCause::Api(error));
     let mut answer = pin!(complete(client, face, id));
     let Some(signal) = signal else {
-        return answer.await.map_err(failed);
+        return answer.await.map(|output| (output, None)).map_err(failed);
     };
     if let Either::Left((outcome, _)) = futures::future::select(answer.as_mut(), signal).await {
-        return outcome.map_err(failed);
+        return outcome.map(|output| (output, None)).map_err(failed);
     }
     let release = pin!(fail(
         client,
@@ -1080,9 +1086,16 @@ async fn committed(
         Either::Left((Release::NotReleased(refused), _))
             if refused.status() == Some(StatusCode::CONFLICT) =>
         {
-            answer.await.map_err(|error| {
-                Ended::Released(UploadCause::Api(error), Release::NotReleased(refused))
-            })
+            // The refusal goes with the answer too: one that is no use (it names another
+            // upload) is then read again, not followed by a second release, which would say
+            // nothing more should it fail otherwise.
+            match answer.await {
+                Ok(output) => Ok((output, Some(Release::NotReleased(refused)))),
+                Err(error) => Err(Ended::Released(
+                    UploadCause::Api(error),
+                    Release::NotReleased(refused),
+                )),
+            }
         }
         // Released, the commit, if it comes after, is refused. A release that failed
         // otherwise (a 503, a 403) says nothing of the commit, which may still be made: the
@@ -1091,7 +1104,7 @@ async fn committed(
         Either::Left((release, _)) => Err(Ended::Released(UploadCause::Cancelled, release)),
         // The answer came first and says how the upload ended; a release still under way
         // would be refused once it is stored, and is let go.
-        Either::Right((Ok(output), _)) => Ok(output),
+        Either::Right((Ok(output), _)) => Ok((output, None)),
         Either::Right((Err(error), release)) => {
             Err(Ended::Released(UploadCause::Api(error), release.await))
         }

@@ -1454,6 +1454,65 @@ async fn signalled_during_the_commit(
         .expect("the upload ends")
 }
 
+/// A signal during a commit whose release is refused as closed, and whose slow answer then
+/// names another upload: the upload is read again on that refusal, not released a second time;
+/// the second release (a 503 here) kept it from being read, and a stored file was reported
+/// failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_during_a_misrouted_commit_reads_the_upload_again_on_the_first_refusal() {
+    let storage = Hostile::serve("127.0.0.2", |_| json_reply(200, &[], "{}"));
+    let signed =
+        json!({"upload_url": format!("{}/bucket/object", storage.url()), "object_path": "p/u/f"})
+            .to_string();
+    let committing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen_commit = committing.clone();
+    let releases = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = releases.clone();
+    let api = Hostile::serve("127.0.0.1", move |seen| {
+        match seen.path.trim_start_matches("/v1/op/") {
+            "uploads.initiate" => json_reply(200, &[], r#"{"id": "u_said"}"#),
+            "uploads.signed_url" => json_reply(200, &[], &signed),
+            "uploads.complete" => {
+                seen_commit.store(true, std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(700));
+                json_reply(200, &[], r#"{"id": "u_other", "status": "completed"}"#)
+            }
+            "uploads.fail" => match counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                0 => json_reply(409, &[], r#"{"detail": "the upload is completed"}"#),
+                _ => json_reply(503, &[], r#"{"detail": "busy"}"#),
+            },
+            "uploads.progress" => {
+                json_reply(200, &[], r#"{"id": "u_said", "status": "completed"}"#)
+            }
+            _ => json_reply(500, &[], r#"{"detail": "not expected"}"#),
+        }
+    });
+    let client = AuthenticatedClient::builder("gpra_test_token")
+        .base_url(api.url())
+        .retries(0)
+        .build()
+        .expect("valid");
+    let signal = async move {
+        while !committing.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let uploaded = tokio::time::timeout(
+        Duration::from_secs(20),
+        small_upload(b"abc").cancel_on(signal).send(&client),
+    )
+    .await
+    .expect("the upload ends")
+    .expect("read again, the upload is completed");
+    assert_eq!(uploaded.upload.status, Some(UploadStatus::Completed));
+    assert!(uploaded.lost_answer.is_some());
+    assert_eq!(
+        releases.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "released once"
+    );
+}
+
 /// A signal during the commit whose release fails otherwise than by 409 (a 503) ends the
 /// upload at once, cancelled at the commit with the release's failure: the commit may still be
 /// made, and the signal asked to stop rather than wait for its answer.
