@@ -211,8 +211,8 @@ fn a_family_is_walked_across_organizations_and_nothing_else() {
     assert!(store.changes.take().contains(&wanted));
 }
 
-/// A full family that no operation deletes (share links, approvals, uploads) says what makes
-/// room instead; other families say to delete some.
+/// A full family that no operation deletes (share links, approvals, uploads, organizations)
+/// says what makes room instead, or that nothing does; other families say to delete some.
 #[test]
 fn a_full_family_says_how_to_make_room() {
     let mut store = Resources::default();
@@ -221,6 +221,7 @@ fn a_full_family_says_how_to_make_room() {
         Family::ShareLink,
         Family::Approval,
         Family::Upload,
+        Family::Organization,
         Family::BandFormula,
     ] {
         for _ in 0..MAX_PER_ORG {
@@ -237,6 +238,7 @@ fn a_full_family_says_how_to_make_room() {
             Family::ShareLink => "revoke one",
             Family::Approval => "approve or reject one",
             Family::Upload => "fail an open one",
+            Family::Organization => "are not deleted",
             _ => "delete some",
         };
         assert!(said.contains(remedy), "{said}");
