@@ -946,6 +946,22 @@ async fn a_device_authorization_that_fails_is_named_as_such() {
     );
 }
 
+/// `Oidc::refresh` of `refresh_token` against the provider at `url`, by a client without
+/// credentials, as the CLI refreshes a stored session.
+async fn refreshed_at(
+    url: &str,
+    refresh_token: &str,
+) -> Result<geopera::auth::TokenSet, geopera::Error> {
+    let anonymous = Client::builder()
+        .base_url(url)
+        .build()
+        .expect("valid configuration");
+    Oidc::for_base_url(url)
+        .expect("a provider")
+        .refresh(&anonymous, refresh_token)
+        .await
+}
+
 /// Starts a device flow against a provider that answers the device authorization with
 /// `answer`.
 async fn device_answered(
@@ -970,13 +986,7 @@ async fn a_token_answer_that_does_not_fit_is_refused_without_quoting_it() {
     let provider = Hostile::serve("127.0.0.1", move |_| {
         hostile_json(200, &[], r#""eyJhbGciOiJub25lIn0.issued-token-s3cr3t""#)
     });
-    let anonymous = Client::builder()
-        .base_url(provider.url())
-        .build()
-        .expect("valid configuration");
-    let error = Oidc::for_base_url(&provider.url())
-        .expect("a provider")
-        .refresh(&anonymous, "rt_given")
+    let error = refreshed_at(&provider.url(), "rt_given")
         .await
         .expect_err("no token set");
     assert_eq!(sign_in_code(&error), Some("invalid_response"), "{error}");
@@ -2115,27 +2125,13 @@ async fn oidc_refresh_and_a_session_judge_every_token_answer_alike() {
         let by_session = catalog_search::send(&client, CatalogSearchInput::new(HOST))
             .await
             .map(|_| session.tokens().expect("the session goes on"));
-        let anonymous = Client::builder()
-            .base_url(server.url())
-            .build()
-            .expect("valid configuration");
-        let by_refresh = Oidc::for_base_url(&server.url())
-            .expect("a provider")
-            .refresh(&anonymous, "rt-1")
-            .await;
+        let by_refresh = refreshed_at(&server.url(), "rt-1").await;
         let (by_session, by_refresh) = (verdict(by_session), verdict(by_refresh));
         assert_eq!(by_session, by_refresh, "{answer}");
     }
     // And the verdicts themselves, so that the two cannot drift together.
     let (server, _, _, _) = refreshing_with(r#"{"access_token":"at-2"}"#);
-    let anonymous = Client::builder()
-        .base_url(server.url())
-        .build()
-        .expect("valid configuration");
-    let kept = Oidc::for_base_url(&server.url())
-        .expect("a provider")
-        .refresh(&anonymous, "rt-1")
-        .await;
+    let kept = refreshed_at(&server.url(), "rt-1").await;
     assert_eq!(
         verdict(kept),
         Ok(("at-2".to_owned(), Some("rt-1".to_owned()), false, 5)),

@@ -704,6 +704,16 @@ fn api_signing_with(signed: String) -> Hostile {
     })
 }
 
+/// A storage server on a second origin that takes any `PUT`, and an `uploads.signed_url`
+/// answer pointing at it; the server lives as long as the first is held.
+fn storage_and_signed_url() -> (Hostile, String) {
+    let storage = Hostile::serve("127.0.0.2", |_| json_reply(200, &[], "{}"));
+    let signed =
+        json!({"upload_url": format!("{}/bucket/object", storage.url()), "object_path": "p/u/f"})
+            .to_string();
+    (storage, signed)
+}
+
 /// An API that reserves another size than declared is told `uploads.fail` at once: no byte is
 /// sent for an upload that could not be completed as it is.
 #[tokio::test]
@@ -910,10 +920,7 @@ async fn a_reservation_with_a_size_in_another_form_keeps_its_id() {
 /// again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_answered_failed_or_for_another_upload_is_not_reported_stored() {
-    let storage = Hostile::serve("127.0.0.2", |_| json_reply(200, &[], "{}"));
-    let signed =
-        json!({"upload_url": format!("{}/bucket/object", storage.url()), "object_path": "p/u/f"})
-            .to_string();
+    let (_storage, signed) = storage_and_signed_url();
     let failed = r#"{"id": "u_said", "status": "failed", "error_message": "not a GeoTIFF"}"#;
     let other = r#"{"id": "u_other", "status": "completed"}"#;
     for commit_answer in [failed, other] {
@@ -962,10 +969,7 @@ async fn a_commit_answered_failed_or_for_another_upload_is_not_reported_stored()
 /// stored, with why the answer was not taken; it was reported failed and sent again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_answered_for_another_upload_is_read_again_when_the_release_is_refused() {
-    let storage = Hostile::serve("127.0.0.2", |_| json_reply(200, &[], "{}"));
-    let signed =
-        json!({"upload_url": format!("{}/bucket/object", storage.url()), "object_path": "p/u/f"})
-            .to_string();
+    let (_storage, signed) = storage_and_signed_url();
     let api = Hostile::serve("127.0.0.1", move |seen| {
         match seen.path.trim_start_matches("/v1/op/") {
             "uploads.initiate" => json_reply(200, &[], r#"{"id": "u_said"}"#),
@@ -1007,10 +1011,7 @@ async fn a_commit_answered_for_another_upload_is_read_again_when_the_release_is_
 /// and reported failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_answered_in_another_shape_is_read_again_leniently() {
-    let storage = Hostile::serve("127.0.0.2", |_| json_reply(200, &[], "{}"));
-    let signed =
-        json!({"upload_url": format!("{}/bucket/object", storage.url()), "object_path": "p/u/f"})
-            .to_string();
+    let (_storage, signed) = storage_and_signed_url();
     let odd = r#"{"id": "u_shape", "status": "completed", "total_bytes": 3.0,
                   "completed_at": 17, "files": [{"name": "f.bin"}]}"#;
     for (commit_answer, completed) in [(odd, true), ("<html>blocked</html>", false)] {
@@ -1460,10 +1461,7 @@ async fn signalled_during_the_commit(
 /// failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signal_during_a_misrouted_commit_reads_the_upload_again_on_the_first_refusal() {
-    let storage = Hostile::serve("127.0.0.2", |_| json_reply(200, &[], "{}"));
-    let signed =
-        json!({"upload_url": format!("{}/bucket/object", storage.url()), "object_path": "p/u/f"})
-            .to_string();
+    let (_storage, signed) = storage_and_signed_url();
     let committing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let seen_commit = committing.clone();
     let releases = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -1661,10 +1659,7 @@ fn the_blocking_form_uploads_through_the_same_steps() {
 fn a_panicking_progress_callback_fails_a_blocking_upload_and_releases_it() {
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    let storage = Hostile::serve("127.0.0.2", |_| json_reply(200, &[], "{}"));
-    let signed =
-        json!({"upload_url": format!("{}/bucket/object", storage.url()), "object_path": "p/u/f"})
-            .to_string();
+    let (_storage, signed) = storage_and_signed_url();
     let release = Arc::new(AtomicBool::new(false));
     let held = release.clone();
     let api = Hostile::serve("127.0.0.1", move |seen| {
