@@ -298,73 +298,18 @@ pub(crate) fn pretty(value: &serde_json::Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_owned())
 }
 
-/// `text` with each `\u` escape of a lone UTF-16 surrogate (half of a pair, without the other
-/// half beside it) written as `\ufffd`, the replacement character, for the parses that build a
-/// tree of the answer (`--all`, `-o table`, `-o yaml`, `--jq`, the id `--wait` looks for; not
-/// the SDK's, which read its waiter's polls). RFC 8259's grammar allows such an escape, and a
-/// server writing text it decoded leniently sends one (Python's `json.dumps` of a file name
-/// read with `surrogateescape`); the check every answer passes skips it, so `-o json` printed
-/// the answer while every reading of it into strings failed. The escape is as long as the one
-/// it replaces: every offset into the text stays true.
+/// `text` with each `\u` escape of a lone UTF-16 surrogate written as `\ufffd`, as
+/// [`geopera_types::json::lone_surrogates_replaced`] does, for the parses that build a tree of
+/// the answer (`--all`, `-o table`, `-o yaml`, `--jq`, the id `--wait` looks for). The check
+/// every answer passes skips such escapes, so `-o json` prints the answer as it came, while
+/// every reading of it into strings would fail. Offsets into the text stay true.
 pub(crate) fn lone_surrogates_replaced(text: &str) -> std::borrow::Cow<'_, str> {
-    let bytes = text.as_bytes();
-    if !text.contains("\\u") {
-        return std::borrow::Cow::Borrowed(text);
+    match geopera_types::json::lone_surrogates_replaced(text.as_bytes()) {
+        std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(text),
+        // ASCII written over ASCII: still UTF-8.
+        std::borrow::Cow::Owned(fixed) => String::from_utf8(fixed)
+            .map_or(std::borrow::Cow::Borrowed(text), std::borrow::Cow::Owned),
     }
-    let unit_at = |at: usize| -> Option<u32> {
-        let hex = std::str::from_utf8(bytes.get(at..at.checked_add(4)?)?).ok()?;
-        u32::from_str_radix(hex, 16).ok()
-    };
-    let escape_at = |at: usize| -> Option<u32> {
-        (bytes.get(at) == Some(&b'\\') && bytes.get(at + 1) == Some(&b'u'))
-            .then(|| unit_at(at + 2))
-            .flatten()
-    };
-    let high = 0xD800..0xDC00;
-    let low = 0xDC00..0xE000;
-    let mut lone = Vec::new();
-    let (mut at, mut in_string) = (0, false);
-    while let Some(&byte) = bytes.get(at) {
-        if !in_string {
-            in_string = byte == b'"';
-            at += 1;
-            continue;
-        }
-        match byte {
-            b'"' => {
-                in_string = false;
-                at += 1;
-            }
-            b'\\' => match escape_at(at) {
-                Some(unit) if high.contains(&unit) => {
-                    if escape_at(at + 6).is_some_and(|next| low.contains(&next)) {
-                        at += 12;
-                    } else {
-                        lone.push(at);
-                        at += 6;
-                    }
-                }
-                Some(unit) if low.contains(&unit) => {
-                    lone.push(at);
-                    at += 6;
-                }
-                // Any other escape: the character after the backslash is part of it.
-                _ => at += 2,
-            },
-            _ => at += 1,
-        }
-    }
-    if lone.is_empty() {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut fixed = bytes.to_vec();
-    for at in lone {
-        if let Some(escape) = fixed.get_mut(at..at + 6) {
-            escape.copy_from_slice(b"\\ufffd");
-        }
-    }
-    // ASCII written over ASCII: still UTF-8.
-    String::from_utf8(fixed).map_or(std::borrow::Cow::Borrowed(text), std::borrow::Cow::Owned)
 }
 
 /// An answer as a `Value` to look things up in (an id to wait for, an error's items), or

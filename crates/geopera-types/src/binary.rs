@@ -137,7 +137,7 @@ impl DecodeOutput for JsonOrBinary {
             Some(kind) if !is_json_type(kind) => {
                 Binary::decode_output(content_type, body).map(JsonOrBinary::Binary)
             }
-            _ => serde_json::from_slice(body).map(JsonOrBinary::Json),
+            _ => crate::json::from_slice(body).map(JsonOrBinary::Json),
         }
     }
 }
@@ -150,13 +150,15 @@ pub trait DecodeOutput: Sized {
     ///
     /// # Errors
     ///
-    /// The body does not fit the output (only JSON models can fail).
+    /// The body does not fit the output (only JSON models can fail). JSON is read by
+    /// [`json::from_slice`](crate::json::from_slice): a lone surrogate in its text reads as
+    /// U+FFFD rather than failing the whole answer.
     fn decode_output(content_type: Option<&str>, body: &Bytes) -> Result<Self, serde_json::Error>;
 }
 
 impl<T: DeserializeOwned> DecodeOutput for T {
     fn decode_output(_: Option<&str>, body: &Bytes) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(body)
+        crate::json::from_slice(body)
     }
 }
 

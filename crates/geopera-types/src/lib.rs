@@ -102,6 +102,7 @@ pub mod finite;
 mod generated;
 pub mod headers;
 pub mod jobs;
+pub mod json;
 pub mod oidc;
 mod open;
 mod operation;

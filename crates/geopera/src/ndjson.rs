@@ -128,7 +128,7 @@ fn item(
         return (*blank > limit).then(|| Err(Error::too_large(info.id, limit as u64)));
     }
     *blank = 0;
-    Some(serde_json::from_slice(trimmed).map_err(|source| {
+    Some(geopera_types::json::from_slice(trimmed).map_err(|source| {
         redactor.error(Error::decode(
             info.id,
             http::StatusCode::OK,

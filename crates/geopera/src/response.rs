@@ -69,7 +69,7 @@ pub(crate) fn problem_of<T: serde::de::DeserializeOwned>(content: &[u8]) -> Opti
     if content.len() > MAX_PROBLEM_BYTES {
         return None;
     }
-    serde_json::from_slice(content).ok()
+    geopera_types::json::from_slice(content).ok()
 }
 
 /// What the body of an answer was parsed as.

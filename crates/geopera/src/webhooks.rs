@@ -197,7 +197,8 @@ impl Verifier {
         mac.verify_slice(&expected)
             .map_err(|_| WebhookError::SignatureMismatch)?;
 
-        let envelope: Envelope = serde_json::from_slice(body).map_err(WebhookError::Body)?;
+        let envelope: Envelope =
+            geopera_types::json::from_slice(body).map_err(WebhookError::Body)?;
         for (header, value) in [
             (EVENT_HEADER, &envelope.event_type),
             (EVENT_ID_HEADER, &envelope.event_id),

@@ -3262,3 +3262,60 @@ fn a_budget_wait_past_the_deadline_ends_the_call_at_once() {
         assert_eq!(geopera::Clock::now(&*clock), waited, "{wait:?}: waited");
     }
 }
+
+/// A lone UTF-16 surrogate escape in an answer's text (which RFC 8259 allows, and a server
+/// that decoded a name leniently writes) reads as U+FFFD, on both faces and in every kind of
+/// answer: a typed page, a page walk, a problem, an NDJSON line. The answer is not lost to a
+/// decode error.
+#[test]
+fn an_answer_whose_text_holds_a_lone_surrogate_reads_with_the_replacement_character() {
+    let page = r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"S2 \udce9 \ud83d\ude00"}]}"#;
+    let server = Hostile::serve("127.0.0.1", move |seen| match seen.path.as_str() {
+        "/v1/op/catalog.search" => json(200, &[], page),
+        "/v1/op/orders.get" => {
+            let body = r#"{"type":"about:blank","title":"Not Found","status":404,"detail":"no order \ud800 here"}"#;
+            let head = format!(
+                "HTTP/1.1 404 Not Found\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            Reply::Raw(format!("{head}{body}").into_bytes())
+        }
+        _ => {
+            let body = "{\"id\":\"a\\udce9\"}\n{\"id\":\"b\"}\n";
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            Reply::Raw(format!("{head}{body}").into_bytes())
+        }
+    });
+    let client = no_retries(&server);
+    let read = "S2 \u{fffd} \u{1f600}";
+
+    let blocking = catalog_search::send_blocking(&client, CatalogSearchInput::new(HOST))
+        .expect("a page with a lone surrogate reads");
+    assert_eq!(blocking.features[0].id, read);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let walked: Vec<_> = runtime.block_on(
+        catalog_search::pages(&client, CatalogSearchInput::new(HOST)).collect::<Vec<_>>(),
+    );
+    let walked = walked[0].as_ref().expect("the walk reads the page");
+    assert_eq!(walked.features[0].id, read);
+
+    let missing = runtime
+        .block_on(orders_get::send(&client, OrderGetInput::new("o-1")))
+        .expect_err("a 404");
+    let Error::Api { problem, .. } = &missing else {
+        panic!("the problem is read as one: {missing:?}");
+    };
+    assert_eq!(problem.detail, "no order \u{fffd} here");
+
+    let lines: Vec<serde_json::Value> =
+        catalog_search_stream::stream_blocking(&client, stream_input())
+            .collect::<Result<_, _>>()
+            .expect("every line");
+    assert_eq!(lines, [json!({"id": "a\u{fffd}"}), json!({"id": "b"})]);
+}
