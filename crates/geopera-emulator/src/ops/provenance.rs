@@ -202,11 +202,18 @@ fn node(inner: &Inner, org: &str, kind: &str, id: &str, now_secs: i64) -> Option
             .ok()
             .map(|r| described(&r.id, r.str("name"), r.str("status")))
     };
+    // A job's status is not kept but follows from the clock, as its own answers give it.
+    let job = |resources: &Resources, family: Family| {
+        resources.get(family, org, None, id).ok().map(|r| {
+            let status = crate::jobs::status(r, now_secs).wire();
+            described(&r.id, r.str("name"), Some(status.as_str()))
+        })
+    };
     match kind {
         "item" => record(&inner.resources, Family::Item),
         "upload" => record(&inner.resources, Family::Upload),
-        PROCESSING_JOB => record(&inner.resources, Family::ProcessingJob),
-        CLIP_JOB => record(&inner.resources, Family::ClipJob),
+        PROCESSING_JOB => job(&inner.resources, Family::ProcessingJob),
+        CLIP_JOB => job(&inner.resources, Family::ClipJob),
         "collection" => record(&inner.resources, Family::Collection),
         "project" => record(&inner.resources, Family::Project),
         "order" => inner

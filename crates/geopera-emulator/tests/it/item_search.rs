@@ -369,6 +369,8 @@ fn provenance_starts_from_every_kind_of_root() {
     };
     let (root, nodes) = down("processing_job", &job);
     assert_eq!(root["entity_type"], "processing_job");
+    let own_status = || api.ok("processing.job.get", json!({"job_id": job}))["status"].clone();
+    assert_eq!(root["status"], own_status(), "{root}");
     assert_eq!(
         nodes,
         vec![
@@ -378,6 +380,13 @@ fn provenance_starts_from_every_kind_of_root() {
     );
     let (root, _) = down("job", &job);
     assert_eq!(root["entity_type"], "processing_job", "job names it too");
+    // The status follows the clock, as the job's own answers do.
+    api.emu
+        .clock()
+        .advance(std::time::Duration::from_secs(3600));
+    let (root, _) = down("processing_job", &job);
+    assert_eq!(root["status"], "succeeded", "{root}");
+    assert_eq!(root["status"], own_status());
     let up = api.ok(
         "provenance.get",
         json!({"entity_type": "item", "entity_id": made, "direction": "up"}),
