@@ -285,7 +285,10 @@ impl Resources {
             let remedy = match family {
                 Family::ShareLink => "revoke one first, and a revoked link makes room",
                 Family::Approval => "approve or reject one first, and a decided one makes room",
-                Family::Upload => "fail an open one first (uploads.fail), and it makes room",
+                Family::Upload => {
+                    "fail an open one first (uploads.fail), and it makes room; completed \
+                     uploads go with their project (projects.delete)"
+                }
                 Family::Organization => "organizations are not deleted, so no more can be made",
                 _ => "delete some first",
             };

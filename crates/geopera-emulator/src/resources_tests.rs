@@ -242,6 +242,9 @@ fn a_full_family_says_how_to_make_room() {
             _ => "delete some",
         };
         assert!(said.contains(remedy), "{said}");
+        if family == Family::Upload {
+            assert!(said.contains("projects.delete"), "{said}");
+        }
         assert_eq!(
             said.contains("delete some"),
             remedy == "delete some",

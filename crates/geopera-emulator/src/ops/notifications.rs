@@ -20,7 +20,6 @@ use serde_json::{json, Map, Value};
 use super::{Ctx, Outcome, MAX_PAGE_SIZE};
 use crate::error::ApiError;
 use crate::jobs::finished_by;
-use crate::records::OrderKind;
 use crate::resources::{page, Family, Resource, Resources, MAX_PER_ORG};
 use crate::rng::fnv;
 use crate::state::Inner;
@@ -150,13 +149,8 @@ impl Inbox {
             if order.is_history() {
                 continue;
             }
-            let kind = if order.kind == OrderKind::Tasking {
-                "tasking"
-            } else {
-                "archive"
-            };
-            let data =
-                json!({DATA_ORDER_ID: order.id, "type": kind, "display_name": order.display_name});
+            // Named as the order's own answers and its webhook events name its kind.
+            let data = json!({DATA_ORDER_ID: order.id, "type": order.kind.name(), "display_name": order.display_name});
             if let Some(at) = order.cancelled_at.filter(|at| *at <= now) {
                 events.push(order_event(
                     ORDER_CANCELLED,

@@ -484,3 +484,33 @@ fn the_sums_of_dropped_ledger_entries_are_kept_in_the_state_file() {
         api.ok("billing.topup", json!({"credits": 100}));
     }
 }
+
+/// An order's notification names its kind as the order's own answer does: one placed with
+/// `orders.place` is an `order`, not an `archive` order.
+#[test]
+fn an_order_notification_names_the_kind_the_order_has() {
+    let api = Api::start();
+    api.ok("billing.topup", json!({"credits": 10_000_000}));
+    let archive = placed_order(&api);
+    let placed = api.ok(
+        "orders.place",
+        json!({"dataProduct": "optical", "workspaceId": "ws"}),
+    )["orderId"]
+        .as_str()
+        .expect("an order id")
+        .to_owned();
+    api.emu.clock().advance(Duration::from_secs(301));
+    let listed = api.ok("notifications.list", json!({"limit": 10}));
+    let notices = listed["notifications"].as_array().expect("notifications");
+    for order in [&archive, &placed] {
+        let own = api.ok("orders.get", json!({"order_id": order}))["type"].clone();
+        let notice = notices
+            .iter()
+            .find(|n| n["entity_id"] == order.as_str())
+            .unwrap_or_else(|| panic!("a notification of {order}: {listed}"));
+        assert_eq!(notice["data"]["type"], own, "{notice}");
+    }
+    let kinds: Vec<&Value> = notices.iter().map(|n| &n["data"]["type"]).collect();
+    assert!(kinds.contains(&&json!("order")), "{kinds:?}");
+    assert!(kinds.contains(&&json!("archive")), "{kinds:?}");
+}
