@@ -127,6 +127,11 @@ pub enum Error {
         /// The underlying cause, when the HTTP client reported one.
         #[source]
         source: Option<reqwest::Error>,
+        /// Whether the bound ran out on a redirect the client followed
+        /// ([`ClientBuilder::follow_redirects`](crate::ClientBuilder::follow_redirects)), as
+        /// in [`Error::Transport`]: the API had answered, so even a connection to the
+        /// redirect's target that timed out is not [`Error::is_connect`].
+        redirected: bool,
         /// How many attempts were made.
         attempts: u32,
         /// The id of the call ([`Error::request_id`]).
@@ -582,9 +587,18 @@ impl fmt::Debug for Error {
                 operation_id,
                 limit,
                 source,
+                redirected,
                 attempts,
                 request_id,
-            } => show!("Timeout", operation_id, limit, source, attempts, request_id),
+            } => show!(
+                "Timeout",
+                operation_id,
+                limit,
+                source,
+                redirected,
+                attempts,
+                request_id
+            ),
             Error::Transport {
                 operation_id,
                 source,
@@ -974,19 +988,26 @@ impl Error {
     }
 
     /// Whether no connection to the server could be made, so the request never left: the
-    /// server is down, the address is wrong, or the network is. A transport failure that is
+    /// server is down, the address is wrong, or the network is, including a connection that
+    /// timed out ([`ClientBuilder::connect_timeout`](crate::ClientBuilder::connect_timeout),
+    /// an [`Error::Timeout`] of [`TimeoutLimit::Connection`]). A transport failure that is
     /// not this one reached the server and failed in the exchange (a cut-off or malformed
     /// answer), where the request may have had its effect. A redirect whose target could not
     /// be reached is not this one: the API answered the request with it.
     pub fn is_connect(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Error::Transport {
                 source,
                 redirected: false,
                 ..
-            } if source.is_connect()
-        )
+            }
+            | Error::Timeout {
+                source: Some(source),
+                redirected: false,
+                ..
+            } => source.is_connect(),
+            _ => false,
+        }
     }
 
     /// The operation the failed call was for.
@@ -1237,6 +1258,7 @@ impl Error {
             operation_id,
             limit: TimeoutLimit::Deadline,
             source: None,
+            redirected: false,
             attempts,
             request_id: None,
         }
@@ -1315,6 +1337,7 @@ impl Error {
             operation_id,
             limit,
             source: None,
+            redirected: false,
             attempts: 1,
             request_id: None,
         }
@@ -1326,6 +1349,7 @@ impl Error {
                 operation_id,
                 limit: TimeoutLimit::Connection,
                 source: Some(source),
+                redirected: false,
                 attempts: 1,
                 request_id: None,
             }
@@ -1343,7 +1367,7 @@ impl Error {
     /// This error as one met on a redirect the client followed, after the API had answered
     /// (see the `redirected` field of [`Error::Transport`]).
     pub(crate) fn after_redirect(mut self) -> Self {
-        if let Error::Transport { redirected, .. } = &mut self {
+        if let Error::Transport { redirected, .. } | Error::Timeout { redirected, .. } = &mut self {
             *redirected = true;
         }
         self

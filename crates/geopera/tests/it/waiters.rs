@@ -1241,6 +1241,72 @@ fn a_wait_whose_first_poll_cannot_connect_ends_at_once_on_both_faces() {
     }
 }
 
+/// A first poll whose connection times out (a host that drops the connection's first packet,
+/// as a firewall does) ends the wait at once too, as a refused one does: a connect timeout
+/// is a connection that could not be made (`Error::is_connect`), and the wait polled on to
+/// its deadline instead.
+#[test]
+fn a_wait_whose_first_poll_times_out_connecting_ends_at_once_on_both_faces() {
+    // A listener that takes one connection into its queue and accepts none: once the queue is
+    // full, the kernel drops each new connection's first packet, and connecting times out.
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let listener = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket
+            .bind("127.0.0.1:0".parse().expect("an address"))
+            .expect("a free port");
+        socket.listen(0).expect("listening")
+    });
+    let addr = listener.local_addr().expect("bound");
+    let mut queued = Vec::new();
+    let full = (0..16).any(|_| {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(stream) => {
+                queued.push(stream);
+                false
+            }
+            Err(_) => true,
+        }
+    });
+    assert!(full, "the queue filled after {} connections", queued.len());
+    for face in ["async", "blocking"] {
+        let clock = Arc::new(Leaping::default());
+        let client = Geopera::from(
+            AuthenticatedClient::builder("gpra_test_key")
+                .base_url(format!("http://{addr}"))
+                .clock(clock.clone())
+                .connect_timeout(Duration::from_millis(100))
+                .retry_policy(geopera::RetryPolicy::none())
+                .build()
+                .expect("valid configuration"),
+        );
+        let waiter = wait::order(&client, "ord_1")
+            .interval(Duration::from_secs(1), Duration::from_secs(1))
+            .deadline(Duration::from_secs(60));
+        let ended = wait_from(face, waiter);
+        let Err(WaitError::Call { source, .. }) = &ended else {
+            panic!("{face}: not the poll's error: {ended:?}");
+        };
+        assert!(
+            matches!(
+                source,
+                geopera::Error::Timeout {
+                    limit: geopera::TimeoutLimit::Connection,
+                    ..
+                }
+            ),
+            "{face}: {source:?}"
+        );
+        assert!(source.is_connect(), "{face}: {source:?}");
+        assert!(
+            clock.now() < Duration::from_secs(1),
+            "{face}: no pause was slept: {:?}",
+            clock.now()
+        );
+    }
+    drop(listener);
+}
+
 /// A job whose outputs are registered reads as a `Job` still, its outputs the list the
 /// contract gives them (`processing.job.register` takes an array), each one's link kept out
 /// of `Debug`: typed as an object, such a job was an undecodable answer.
