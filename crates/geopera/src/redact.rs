@@ -326,10 +326,14 @@ impl Redactor {
                     self.text_in_place(key);
                 }
             }
-            failure
-                .extra
-                .values_mut()
-                .for_each(|value| self.json(value));
+            // Member names too, as a problem's.
+            failure.extra = std::mem::take(&mut failure.extra)
+                .into_iter()
+                .map(|(key, mut value)| {
+                    self.json(&mut value);
+                    (self.text(key), value)
+                })
+                .collect();
         }
     }
 

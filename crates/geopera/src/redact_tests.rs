@@ -80,6 +80,19 @@ fn a_problem_member_named_after_a_credential_is_renamed() {
     assert!(shown.contains("[redacted]"), "{shown}");
 }
 
+/// A member of a validation failure named after a credential is renamed as a problem's is.
+#[test]
+fn a_validation_member_named_after_a_credential_is_renamed() {
+    let mut error: HttpValidationError = serde_json::from_value(serde_json::json!({
+        "detail": [{"loc": ["body"], "msg": "x", "type": "t", "gpra_abc": 1}]
+    }))
+    .expect("a validation error");
+    redactor().validation(&mut error);
+    let shown = format!("{error:?}");
+    assert!(!shown.contains("gpra_abc"), "{shown}");
+    assert!(shown.contains("[redacted]"), "{shown}");
+}
+
 #[test]
 fn a_credential_json_writes_as_it_is_has_no_other_spelling() {
     assert!(json_spellings("gpra_0123456789abcdef").is_empty());
