@@ -813,9 +813,11 @@ pub(crate) fn certificate_failure(error: &(dyn std::error::Error + 'static)) -> 
                 return Some(reason);
             }
         }
-        // The OS stacks have no error type in common; all of them say "certificate".
+        // The OS stacks have no error type in common; all of them say "certificate". Not in
+        // reqwest's own link of the chain, whose words end with the URL asked for, which may
+        // say it too ("https://certificates.example").
         #[cfg(feature = "native-tls")]
-        {
+        if !error.is::<reqwest::Error>() {
             let text = error.to_string();
             if text.to_ascii_lowercase().contains("certificate") {
                 return Some(text);

@@ -240,3 +240,30 @@ fn a_ca_file_that_is_a_pipe_or_a_device_fails_the_build_instead_of_blocking() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A connection refused at a URL that says "certificate" is a refused connection, not a
+/// refused certificate: with the OS's TLS stack, whose errors are known by their words, the
+/// URL in the HTTP client's message was read as the TLS stack's, and the call was neither
+/// retried nor `is_connect`.
+#[tokio::test]
+async fn a_refused_connection_to_a_url_naming_certificates_is_not_a_certificate_refusal() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let client = AuthenticatedClient::builder("gpra_test_key")
+        .base_url(format!("https://127.0.0.1:{port}/certificate-gateway"))
+        .retries(0)
+        .build()
+        .expect("valid configuration");
+    let err = catalog_search::send(&client, search())
+        .await
+        .expect_err("nothing listens");
+    assert!(!err.is_certificate_error(), "{err:?}");
+    assert!(err.is_connect(), "{err:?}");
+    assert!(err.is_retryable(), "{err:?}");
+    assert!(
+        !err.to_string().contains("certificate was refused"),
+        "{err}"
+    );
+}
