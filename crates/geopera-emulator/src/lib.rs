@@ -188,7 +188,8 @@
 //!   bound the oldest revoked or expired one makes room, and with none, minting is 422.
 //!   [`EmulatorHandle::create_key`] is the test's own way in; only that bound holds for it.
 //! - Fault headers act only once the caller is known (authenticated, or the address of a
-//!   call that needs no credentials) and throttle only that caller (see [Faults](#faults)).
+//!   call that needs no credentials) and throttle only that caller's organization (see
+//!   [Faults](#faults)).
 //! - One log line per request: the access log names a known operation by its id and an
 //!   unknown one escaped (`\r`, `\n`, `\u{1b}`) and cut to its first 64 characters, so a
 //!   path cannot write a line of its own or a terminal escape into the log.
@@ -686,7 +687,8 @@
 //! after the operation executed and committed its effects, so only the answer is lost (a
 //! request refused once its caller is known, a 403 or a 422, loses that refusal the same way);
 //! `retry-after=N` adds `Retry-After: N`; `burst=N` makes a 429 last for N requests in a row;
-//! `op=ID` limits the rule to one operation; `times=N` strikes at most N times. `@10%` strikes
+//! `op=ID` limits the rule to one operation (a 429 burst, too, goes on for that operation
+//! only), and an id no operation has is refused; `times=N` strikes at most N times. `@10%` strikes
 //! that share of matching requests, chosen deterministically from the seed (the same run gives
 //! the same faults). A rule gives each option at most once (`before` and `after` are one).
 //! Examples: `503;retry-after=1@20%`, `reset;after;op=billing.topup;times=1`,

@@ -32,6 +32,24 @@ fn parses_every_kind() {
     assert_eq!(plan.rules()[6].times, Some(1));
 }
 
+/// A rule aimed at an operation that does not exist is refused, not kept to strike nothing.
+#[test]
+fn an_op_that_names_no_operation_is_refused() {
+    for spec in [
+        "503;op=orders.lst",
+        "503;op=Orders.Get",
+        "429;burst=2;op=orders-get",
+    ] {
+        let refused = FaultPlan::parse(spec).expect_err(spec);
+        assert!(
+            refused.reason.contains("names no operation"),
+            "{spec}: {refused}"
+        );
+    }
+    assert!(FaultPlan::parse("503;op=").is_err(), "an empty op");
+    assert!(FaultPlan::parse("503;op=orders.get").is_ok());
+}
+
 /// A bare status is a transient server error exactly when the SDK would retry it: both read
 /// one list.
 #[test]

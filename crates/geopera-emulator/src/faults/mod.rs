@@ -194,7 +194,16 @@ fn parse_rule(text: &str) -> Result<FaultRule, String> {
                 }
                 _ => return Err("burst= applies to 429 only".to_owned()),
             },
-            ("op", id) if !id.is_empty() => rule.operation = Some(id.to_owned()),
+            // A name no operation has would never match, and the rule would quietly strike
+            // nothing: a test aimed at a misspelt id would see no fault and pass.
+            ("op", id) if geopera_types::operations::find(id).is_some() => {
+                rule.operation = Some(id.to_owned());
+            }
+            ("op", id) => {
+                return Err(format!(
+                    "op={id:?} names no operation (an id such as orders.get)"
+                ))
+            }
             ("times", count) => rule.times = Some(number(count, "times")?),
             _ => return Err(format!("unknown option {option:?}")),
         }

@@ -70,7 +70,11 @@ impl Injected {
                 if self.before.is_some() {
                     return Added::Passed;
                 }
-                let rest = (burst.saturating_sub(1), rule.retry_after);
+                let rest = Burst {
+                    left: burst.saturating_sub(1),
+                    retry_after: rule.retry_after,
+                    operation: rule.operation.clone(),
+                };
                 self.before = Some(rule);
                 return Added::Burst(rest);
             }
@@ -105,8 +109,8 @@ impl Injected {
 enum Added {
     /// It applies to the request.
     Applied,
-    /// A 429 that applies, with what is left of its burst and its `Retry-After`.
-    Burst((u32, Option<u64>)),
+    /// A 429 that applies, with what is left of its burst.
+    Burst(Burst),
     /// Its slot was taken by a rule before it: it does nothing to the request, and a `times=`
     /// limit does not count it.
     Passed,
@@ -128,6 +132,15 @@ enum Acts {
 struct Burst {
     left: u32,
     retry_after: Option<u64>,
+    /// The operation its rule was limited to (`op=`): the burst goes on for that one only.
+    operation: Option<String>,
+}
+
+impl Burst {
+    /// Whether the burst goes on for a request of `op_id`.
+    fn covers(&self, op_id: &str) -> bool {
+        self.operation.as_deref().is_none_or(|only| only == op_id)
+    }
 }
 
 /// The plan in force and everything fault selection remembers between requests. It sits
@@ -182,7 +195,7 @@ impl FaultState {
     pub(crate) fn draw_plan(&mut self, seed: u64, op_id: &str) -> Injected {
         let mut injected = Injected::default();
         injected.counted.generation = self.generation;
-        if let Some(burst) = &mut self.plan_burst {
+        if let Some(burst) = self.plan_burst.as_mut().filter(|burst| burst.covers(op_id)) {
             burst.left = burst.left.saturating_sub(1);
             injected.continue_burst(burst.retry_after);
             if burst.left == 0 {
@@ -224,8 +237,8 @@ impl FaultState {
             };
             match injected.add(rule) {
                 Added::Applied => applied.push((index, acts)),
-                Added::Burst((left, retry_after)) => {
-                    self.plan_burst = (left > 0).then_some(Burst { left, retry_after });
+                Added::Burst(burst) => {
+                    self.plan_burst = (burst.left > 0).then_some(burst);
                     applied.push((index, Acts::Before));
                 }
                 // Kept for a request it can reach: `503;times=1,500;times=1` answers the
@@ -283,7 +296,8 @@ impl FaultState {
 
     /// The faults an authenticated request asked for in its own header, plus the rest of a
     /// 429 burst an earlier request of the same organization asked for. Drawn only after
-    /// authentication, so a header can neither skip the 401 nor throttle other callers.
+    /// authentication, so a header can neither skip the 401 nor throttle other
+    /// organizations.
     /// `plan` is what [`draw_plan`](Self::draw_plan) drew for the request; the strikes of its
     /// rules that the header's keep from acting are given back.
     ///
@@ -303,7 +317,11 @@ impl FaultState {
             None => FaultPlan::none(),
         };
         let mut injected = Injected::default();
-        if let Some(burst) = self.caller_bursts.get_mut(org) {
+        if let Some(burst) = self
+            .caller_bursts
+            .get_mut(org)
+            .filter(|burst| burst.covers(op_id))
+        {
             burst.left = burst.left.saturating_sub(1);
             injected.continue_burst(burst.retry_after);
             if burst.left == 0 {
@@ -322,10 +340,9 @@ impl FaultState {
                 .rate_percent
                 .is_none_or(|rate| strikes(seed, usize::MAX, seen, rate))
             {
-                if let Added::Burst((left, retry_after)) = injected.add(rule.clone()) {
-                    if left > 0 {
-                        self.caller_bursts
-                            .insert(org.to_owned(), Burst { left, retry_after });
+                if let Added::Burst(burst) = injected.add(rule.clone()) {
+                    if burst.left > 0 {
+                        self.caller_bursts.insert(org.to_owned(), burst);
                     }
                 }
             }

@@ -57,6 +57,39 @@ fn a_429_burst_lasts_the_given_number_of_requests() {
     assert_eq!(next, vec![429, 429, 200]);
 }
 
+/// A burst whose rule names an operation (`op=`) goes on for that operation only, from a
+/// header or from the plan: the requests of other operations in between are not throttled,
+/// and do not use the burst up. They were all 429.
+#[test]
+fn a_429_burst_limited_to_an_operation_throttles_that_operation_only() {
+    let api = Api::start();
+    let search = || {
+        api.call(
+            "catalog.search",
+            json!({"host_name": "earthsearch-aws", "limit": 1}),
+        )
+        .status
+    };
+    let balance = || api.call("billing.credits.balance", json!({})).status;
+    let first = with_fault(&api, "429;burst=3;op=catalog.search").expect("answer");
+    assert_eq!(first.status, 429);
+    assert_eq!(
+        [balance(), search(), balance(), search(), search()],
+        [200, 429, 200, 429, 200]
+    );
+
+    api.emu.set_faults(
+        "429;burst=2;op=billing.credits.balance"
+            .parse()
+            .expect("plan"),
+    );
+    assert_eq!(balance(), 429);
+    assert_eq!([search(), search(), balance()], [200, 200, 429]);
+    assert_eq!(search(), 200);
+    api.emu.set_faults(FaultPlan::none());
+    assert_eq!(balance(), 200);
+}
+
 #[test]
 fn every_429_of_a_burst_carries_the_rules_retry_after() {
     let api = Api::start();
@@ -157,6 +190,10 @@ fn slow_body_arrives_intact_but_late() {
 fn a_bad_fault_header_is_400() {
     let api = Api::start();
     assert_eq!(with_fault(&api, "explode").expect("answer").status, 400);
+    let misspelt = with_fault(&api, "503;op=catalog.serch").expect("answer");
+    assert_eq!(misspelt.status, 400, "an op no operation has");
+    let detail = misspelt.json()["detail"].to_string();
+    assert!(detail.contains("names no operation"), "{detail}");
 }
 
 /// Regression: a header value with bytes outside visible ASCII was read as no header at all,
