@@ -496,7 +496,7 @@ impl Inner {
         self.claims = Claims::restored(snapshot.claims, now_ms);
         self.oidc.families = Tracked::restored(snapshot.sessions);
         self.oidc.access = Tracked::restored(snapshot.access);
-        self.oidc.purge(now_ms);
+        self.oidc.purge_sessions(now_ms);
         self.webhooks.subscriptions = snapshot.subscriptions;
         self.webhooks
             .restore_outbox(snapshot.outbox, snapshot.outbox_next_seq);

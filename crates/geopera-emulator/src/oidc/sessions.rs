@@ -543,6 +543,18 @@ impl Sessions {
     /// Forgets expired access tokens, sessions that can no longer be used, and device
     /// logins past their expiry.
     pub fn purge(&mut self, now_ms: i64) {
+        self.purge_sessions(now_ms);
+        self.devices.retain(|_, login| login.expires_at_ms > now_ms);
+        let devices = &self.devices;
+        self.user_codes
+            .retain(|_, device| devices.contains_key(device));
+    }
+
+    /// Forgets expired access tokens and sessions that can no longer be used, and nothing
+    /// else: what a read-back of the state file, which holds those and not device logins,
+    /// purges. A read-back at a time that is then put back (a clock move the file refused)
+    /// must not end the device logins that time would have, as it never comes.
+    pub fn purge_sessions(&mut self, now_ms: i64) {
         let now = now_ms.div_euclid(1000);
         self.access.retain(|_, access| access.expires_at > now);
         let access = &self.access;
@@ -565,10 +577,6 @@ impl Sessions {
                 family.access.retain(|token| live(token));
             }
         }
-        self.devices.retain(|_, login| login.expires_at_ms > now_ms);
-        let devices = &self.devices;
-        self.user_codes
-            .retain(|_, device| devices.contains_key(device));
     }
 
     /// Registers a device login and returns its device code and user code.

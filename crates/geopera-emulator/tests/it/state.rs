@@ -187,6 +187,39 @@ fn a_clock_move_the_file_refuses_keeps_the_sessions_it_would_have_ended() {
     );
 }
 
+/// A device login waiting when a clock move is refused still waits after it: the read-back
+/// the failed write made at the moved time, past the login's expiry, ended it, though the
+/// file never holds device logins and the time was put back.
+#[test]
+fn a_clock_move_the_file_refuses_keeps_the_device_logins_waiting() {
+    let file = TempFile::new("clock-move-devices");
+    let api = Api::with(
+        Emulator::builder()
+            .seed(6)
+            .rate_limits(RateLimits::off())
+            .clock(ManualClock::new())
+            .control(true)
+            .state_file(&file.0),
+    );
+    let (_verifier, challenge) = pkce();
+    let device = start_device(&api, &challenge);
+    let blocker = hold_write_lock(&file, "IMMEDIATE");
+    let moved = api
+        .http
+        .post(format!("{}/_emulator/clock", api.emu.base_url()))
+        .json(&json!({"advance_seconds": 3600}))
+        .send()
+        .expect("answered")
+        .status();
+    assert_eq!(moved, 503);
+    drop(blocker);
+    assert_eq!(
+        api.emu.approve_device(text(&device, "user_code"), "admin"),
+        Ok(true),
+        "the login still waits"
+    );
+}
+
 /// A ticking clock moved to the latest reading the control endpoint allows goes on ticking
 /// past it; the file it then writes is one the emulator resumes from.
 #[test]
