@@ -275,8 +275,9 @@
 //! Requests are `application/x-www-form-urlencoded`; a parameter sent twice is refused, an
 //! empty one counts as absent, and a name or value whose bytes are not UTF-8 once
 //! percent-decoded is 400 `invalid_request` (in HTTP Basic credentials, 401
-//! `invalid_client`), never read with U+FFFD in their place. Every answer, errors included, is JSON with
-//! `Cache-Control: no-store`; errors are OAuth's `{"error", "error_description"}`, never
+//! `invalid_client`), never read with U+FFFD in their place. Every answer with a body, errors
+//! included, is JSON with `Cache-Control: no-store` (a sign-out's 204 and a revocation's 200
+//! have none, and nothing to keep from a cache); errors are OAuth's `{"error", "error_description"}`, never
 //! problem+json: 400 `invalid_request`, `invalid_grant`, `invalid_scope`,
 //! `unauthorized_client`, `unsupported_grant_type` and the device polling errors; 401
 //! `invalid_client` (with `WWW-Authenticate: Basic`) and, at userinfo, `invalid_token` (with
