@@ -1008,6 +1008,9 @@ struct Current {
     expires_at: Option<f64>,
     /// How long before `expires_at` it is renewed ([`leeway_for`], as it was taken on).
     leeway: f64,
+    /// When a renewal that failed while the token was still good may be tried again (seconds
+    /// since the epoch); 0 until one fails.
+    retry_renewal_at: f64,
 }
 
 impl Current {
@@ -1031,6 +1034,7 @@ impl Current {
         self.access_token = access_token;
         self.expires_at = expires_at;
         self.leeway = leeway_for(expires_at);
+        self.retry_renewal_at = 0.0;
         changed
     }
 }
@@ -1050,10 +1054,15 @@ impl StoredSession {
                 } else {
                     geopera::auth::DEFAULT_REFRESH_LEEWAY.as_secs_f64()
                 },
+                retry_renewal_at: 0.0,
             }),
         }
     }
 }
+
+/// How long after a renewal that failed while the access token was still good it is tried
+/// again: the SDK's sessions wait as long.
+const RETRY_RENEWAL_AFTER_SECS: f64 = 10.0;
 
 /// The tokens are left out.
 impl std::fmt::Debug for StoredSession {
@@ -1074,14 +1083,28 @@ impl geopera::auth::Credentials for StoredSession {
     ) -> geopera::auth::CredentialFuture<'a, Credential> {
         Box::pin(async move {
             let mut current = self.current.lock().await;
-            if due_within(current.expires_at, current.leeway) {
+            let now = now_secs();
+            if due_within(current.expires_at, current.leeway) && now >= current.retry_renewal_at {
                 // Renewed unless another process already did (the stored access token is no
                 // longer this one), by the token's own lead rather than the default one,
                 // which a short-lived token is always within.
-                let stored = refresh_stored(&self.target, Some(&current.access_token))
-                    .await
-                    .map_err(geopera::Error::credentials)?;
-                current.adopt(stored);
+                match refresh_stored(&self.target, Some(&current.access_token)).await {
+                    Ok(stored) => {
+                        current.adopt(stored);
+                    }
+                    // Renewed early, the token is still good: one failed renewal (a 503 of
+                    // the provider, a timeout) must not end a wait of hours or an upload
+                    // midway while it is. Tried again a little later, as the SDK's sessions
+                    // do; a refused one ends the call at the 401 that then comes.
+                    Err(failure) if current.expires_at.is_some_and(|at| now < at) => {
+                        crate::paint::warning(&format!(
+                            "{}; the access token is still valid, so the command goes on",
+                            failure.message
+                        ));
+                        current.retry_renewal_at = now + RETRY_RENEWAL_AFTER_SECS;
+                    }
+                    Err(failure) => return Err(geopera::Error::credentials(failure)),
+                }
             }
             Ok(current.credential())
         })

@@ -10717,6 +10717,66 @@ fn a_short_lived_session_is_not_renewed_before_every_call() {
     assert_eq!(s.credentials()["default"]["auth"]["refresh_token"], "rt_1");
 }
 
+/// A renewal that fails in the middle of a command (the provider answers 503) while the
+/// access token is still valid does not end the command: it warns, goes on with the token, and
+/// the stored session stays as it was. The walk ended at the failed renewal, pages in.
+#[test]
+fn a_failed_renewal_in_the_middle_of_a_command_goes_on_with_the_valid_token() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let s = setup();
+    let refreshes = Arc::new(AtomicUsize::new(0));
+    let pages = Arc::new(AtomicUsize::new(0));
+    let (refreshed, paged) = (refreshes.clone(), pages.clone());
+    let url = test_server(40, move |body| {
+        if body.starts_with(b"grant_type=") {
+            refreshed.fetch_add(1, Ordering::SeqCst);
+            return (503, r#"{"error": "temporarily_unavailable"}"#.to_owned());
+        }
+        // Slow pages, so that the token falls due while the walk goes on.
+        if paged.fetch_add(1, Ordering::SeqCst) > 0 {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        let page = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|body| body["page"].as_u64())
+            .unwrap_or(0);
+        (
+            200,
+            serde_json::json!({"content": [{"orderId": format!("ord_{page}")}],
+                "totalPages": 8, "totalElements": 8, "number": page, "size": 1})
+            .to_string(),
+        )
+    });
+    // Due 30 s before it expires: not at the start, but after four of the seven seconds the
+    // pages take.
+    let expires_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64()
+        + 34.0;
+    s.store_credentials(
+        &serde_json::json!({"default": {"api_url": url, "auth": {
+            "type": "oauth", "access_token": "at_0", "refresh_token": "rt_0",
+            "expires_at": expires_at,
+        }}})
+        .to_string(),
+    );
+    let output = s
+        .bare()
+        .args(["orders", "list", "--size", "1", "--all"])
+        .output()
+        .expect("geopera runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(text(&output.stdout).lines().count(), 8, "{stderr}");
+    assert!(refreshes.load(Ordering::SeqCst) >= 1, "a renewal was tried");
+    assert!(stderr.contains("Warning:"), "{stderr}");
+    assert!(stderr.contains("still valid"), "{stderr}");
+    let auth = &s.credentials()["default"]["auth"];
+    assert_eq!(auth["access_token"], "at_0", "{auth}");
+    assert_eq!(auth["refresh_token"], "rt_0", "{auth}");
+}
+
 /// Stores the token answer `tokens` as the default profile's session with the emulator,
 /// expiring at `expires_at` (seconds since 1970, or `null` for no stated expiry).
 fn store_session(s: &Setup, tokens: &Value, expires_at: Value) {
