@@ -813,7 +813,7 @@ fn tracing_to_stderr(matches: &ArgMatches) {
         "geopera=debug"
     } else {
         let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let notices = tracing_subscriber::registry().with(notice::Notices { waits: terminal });
+        let notices = tracing_subscriber::registry().with(notice::Notices::new(terminal));
         let _ = tracing::subscriber::set_global_default(notices);
         return;
     };

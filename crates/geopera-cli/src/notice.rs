@@ -9,9 +9,12 @@
 //! when stderr is a terminal and neither `-v` nor `--debug` is given (those print the events
 //! themselves), so pipes, files and CI logs get nothing they did not get before.
 //!
-//! The budget's warning is of another kind: a shared rate budget that Redis no longer answers
-//! leaves each process pacing alone, and a fleet may then together pass the organization's
-//! limit, so that is a `Warning:` wherever stderr goes, as the CLI's other warnings are.
+//! The SDK's warnings are of another kind, and each is a `Warning:` wherever stderr goes, as
+//! the CLI's other warnings are ([`is_forwarded_warning`]): a shared rate budget that Redis no
+//! longer answers leaves each process pacing alone, and a fleet may then together pass the
+//! organization's limit; a proxy variable that takes plain-http calls gets the credential in
+//! clear text, or one naming a SOCKS proxy fails the signed-URL transfers; an empty trust store
+//! refuses every HTTPS server; a shared budget that never granted a turn sends anyway.
 
 use std::fmt;
 use std::time::Duration;
@@ -35,6 +38,9 @@ const SAY_FROM: Duration = Duration::from_secs(1);
 /// wanting other events would silence the first's.
 pub(crate) struct Notices {
     pub(crate) waits: bool,
+    /// The warnings said so far: a command that builds its client twice (a budget, a sign-in)
+    /// would otherwise say the same proxy warning twice.
+    said: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl<S: Subscriber> Layer<S> for Notices {
@@ -51,11 +57,17 @@ impl<S: Subscriber> Layer<S> for Notices {
     }
 
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        if is_budget_warning(event.metadata()) {
+        if is_forwarded_warning(event.metadata()) {
             let mut said = Said::default();
             event.record(&mut said);
             if let Some(line) = said.line() {
-                crate::paint::warning(&line);
+                let first = match self.said.lock() {
+                    Ok(mut said) => said.insert(line.clone()),
+                    Err(_) => true,
+                };
+                if first {
+                    crate::paint::warning(&line);
+                }
             }
             return;
         }
@@ -68,11 +80,20 @@ impl<S: Subscriber> Layer<S> for Notices {
 }
 
 impl Notices {
-    /// Only the engine's and the limiter's events (when `waits`) and the budget's warning: no
-    /// span is made and no other event is looked at.
+    /// Listens for waits when `waits` (stderr is a terminal).
+    pub(crate) fn new(waits: bool) -> Self {
+        Notices {
+            waits,
+            said: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Only the engine's and the limiter's events (when `waits`) and the SDK's warnings said
+    /// here: no span is made and no other event is looked at.
     fn wants(&self, metadata: &Metadata<'_>) -> bool {
         metadata.is_event()
-            && ((self.waits && TARGETS.contains(&metadata.target())) || is_budget_warning(metadata))
+            && ((self.waits && TARGETS.contains(&metadata.target()))
+                || is_forwarded_warning(metadata))
     }
 }
 
@@ -167,11 +188,26 @@ impl Visit for Wait {
 /// Where the SDK reports that the shared rate budget's Redis stopped answering.
 const BUDGET_TARGET: &str = "geopera::budget::redis";
 
-/// Whether an event is the SDK's warning that the shared rate budget is unreachable, said
-/// as a `Warning:` (once per outage, with Redis's own words, its credentials already taken
-/// out).
-fn is_budget_warning(metadata: &Metadata<'_>) -> bool {
-    metadata.target() == BUDGET_TARGET && *metadata.level() == tracing::Level::WARN
+/// Where the SDK warns of what a client's configuration will do: its proxy variable warnings
+/// carry a `variable` field.
+const CLIENT_TARGET: &str = "geopera::client";
+
+/// Where the SDK warns of an empty trust store, and that a shared budget gave up.
+const OTHER_WARNING_TARGETS: [&str; 2] = ["geopera::roots", "geopera::limiter"];
+
+/// Whether an event is one of the SDK's warnings said as a `Warning:`: the shared rate
+/// budget unreachable (once per outage, with Redis's own words, its credentials already
+/// taken out), a proxy variable's (each names its variable), an empty trust store, a budget
+/// that gave up. Not the client's other two, of a base URL ending in `/v1` or in clear text to
+/// another machine, which this program words itself from the URL it was given.
+fn is_forwarded_warning(metadata: &Metadata<'_>) -> bool {
+    if *metadata.level() != tracing::Level::WARN {
+        return false;
+    }
+    let target = metadata.target();
+    target == BUDGET_TARGET
+        || OTHER_WARNING_TARGETS.contains(&target)
+        || (target == CLIENT_TARGET && metadata.fields().field("variable").is_some())
 }
 
 /// What a warning event says: its message and its error.

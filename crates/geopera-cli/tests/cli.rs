@@ -1191,6 +1191,14 @@ fn an_unreachable_proxy_is_named_as_what_could_not_be_reached() {
         "{stderr}"
     );
     assert!(!stderr.contains("proxy-password"), "{stderr}");
+    // The SDK's warning that the credential would go in clear text to that proxy is said,
+    // once, as this program's own warnings are.
+    let warned: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("Warning:") && line.contains("clear text to the proxy"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(warned[0].contains("HTTP_PROXY"), "{stderr}");
     assert_eq!(s.emulator.executed("catalog.search"), 0);
     // Where NO_PROXY exempts the API, the call goes straight to it.
     let exempt = s
@@ -1201,6 +1209,7 @@ fn an_unreachable_proxy_is_named_as_what_could_not_be_reached() {
         .output()
         .expect("geopera runs");
     assert_eq!(exempt.status.code(), Some(0), "{}", text(&exempt.stderr));
+    assert_eq!(text(&exempt.stderr), "", "nothing to warn of");
     // A proxy variable that is no URL (a password with a space, a port past 65535) is refused
     // as a client that cannot be set up (exit 2), named, its value not shown, rather than
     // passed over with the call sent around it.
