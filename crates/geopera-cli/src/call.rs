@@ -700,7 +700,9 @@ fn too_deep(what: &str) -> Failure {
 
 /// The failure for a success answer of a JSON operation that is not JSON (a proxy's sign-in
 /// page, an answer cut off), with how it begins: printed as a string it would pass for a
-/// result, exit 0, with `--jq` and `--output` skipped.
+/// result, exit 0, with `--jq` and `--output` skipped. Not how it begins when the operation's
+/// answer holds a credential (a signed URL, a share token, a new key), which a cut-off answer
+/// would show, as the SDK's errors do not quote such answers either.
 fn not_json(operation_id: &str, response: &Answer, error: &serde_json::Error) -> Failure {
     const EXCERPT_CHARS: usize = 80;
     let kind = response
@@ -708,6 +710,15 @@ fn not_json(operation_id: &str, response: &Answer, error: &serde_json::Error) ->
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("no content type");
+    let holds_credentials = geopera_types::operations::find(operation_id)
+        .is_some_and(|info| info.answer_holds_credentials);
+    if holds_credentials {
+        return Failure::other(format!(
+            "the answer to {operation_id} is not JSON ({error}): {} bytes of {kind}, not shown, \
+             as its answer holds a credential",
+            response.content.len()
+        ));
+    }
     let text = String::from_utf8_lossy(&response.content);
     // Credentials out before the cut: one that the cut went through would keep its start,
     // which no redaction of the message could recognise.

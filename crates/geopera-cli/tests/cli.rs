@@ -7235,6 +7235,36 @@ fn a_stream_answered_with_other_bytes_is_not_written_when_jq_or_output_was_asked
     }
 }
 
+/// A cut-off answer of an operation whose answer holds a credential (a signed upload URL) is
+/// refused without quoting how it begins, where the credential would be; another operation's
+/// is quoted, as it helps to see a proxy's page.
+#[test]
+fn a_cut_off_answer_holding_a_credential_is_not_quoted() {
+    let s = setup();
+    let url = test_server(2, |_| {
+        (
+            200,
+            r#"{"upload_url": "https://store.example/u?sig=SIGNATURE-SECRET"#.to_owned(),
+        )
+    });
+    let output = s
+        .against(&url)
+        .args(["op", "uploads.signed_url", r#"{"upload_id": "upl_1"}"#])
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 1, "is not JSON", "uploads.signed_url");
+    assert!(!stderr.contains("SIGNATURE-SECRET"), "{stderr}");
+    assert!(!stderr.contains("store.example"), "{stderr}");
+    assert!(stderr.contains("not shown"), "{stderr}");
+    let output = s
+        .against(&url)
+        .args(["op", "orders.get", r#"{"order_id": "ord_1"}"#])
+        .output()
+        .expect("geopera runs");
+    let stderr = fails_saying(&output, 1, "is not JSON", "orders.get");
+    assert!(stderr.contains("store.example"), "{stderr}");
+}
+
 #[test]
 fn a_global_option_given_before_and_after_the_subcommand_is_a_usage_error() {
     let s = setup();
