@@ -392,11 +392,14 @@ async fn run<S>(
         attempts = tracing::field::Empty
     );
     let attempts = AtomicU32::new(0);
+    // Not asked for an operation that needs no credentials (`webhooks.drain`): a provider
+    // that cannot renew (its identity provider down, its session over) must not fail a call
+    // that goes without, nor spend a sign-in request on it.
     let provider = client
         .settings
         .credentials
         .as_deref()
-        .filter(|_| client.settings.fixed.is_none());
+        .filter(|_| client.settings.fixed.is_none() && info.needs_credentials);
     let work = async {
         let mut attempt = 0;
         let mut refreshed = false;

@@ -59,7 +59,9 @@ pub use session::{Session, DEFAULT_REFRESH_LEEWAY};
 /// A boxed future, as [`Credentials`] methods return (the trait is used as a trait object).
 pub type CredentialFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
 
-/// The source of a client's credentials, asked before every attempt.
+/// The source of a client's credentials, asked before every attempt of an operation that
+/// needs credentials: one that needs none (`webhooks.drain`) goes without asking, so a source
+/// that cannot give one then does not fail it.
 ///
 /// Implement it to take credentials from somewhere the SDK does not know (a secrets manager,
 /// a sidecar); [`Credential`] and [`Session`] cover the API's own schemes.

@@ -187,8 +187,8 @@ fn alice_under(
 
 /// A session's sign-in and refresh count against the per-address budget as drains do, so a
 /// client draining at that budget's full pace spaces its token requests into the same pace:
-/// 400 drains through a refresh, with no retries, meet no 429, on both faces, starting at the
-/// top of a minute or a second before its end. Before sign-in requests were paced, the first
+/// 400 drains through a refresh (made for the searches between them), with no retries, meet
+/// no 429, on both faces, starting at the top of a minute or a second before its end. Before sign-in requests were paced, the first
 /// minute's 60th drain was refused: the sign-in had spent a unit of its window. And while the
 /// call took its turn before its sign-in took one, the drain whose turn was a window's last
 /// was sent with the sign-in in the next, one request too many there.
@@ -214,6 +214,19 @@ fn a_session_draining_at_the_per_address_pace_meets_no_429_through_its_refresh()
             };
             if let Err(error) = outcome {
                 panic!("{face}, from {start}: drain {n} failed: {error:?}");
+            }
+            // A drain needs no credential, so the session signs in and renews for the calls
+            // that do, between the drains.
+            if n % 20 == 0 {
+                let searched = match face {
+                    "async" => runtime
+                        .block_on(catalog_search::send(&client, search()))
+                        .map(drop),
+                    _ => catalog_search::send_blocking(&client, search()).map(drop),
+                };
+                if let Err(error) = searched {
+                    panic!("{face}, from {start}: search {n} failed: {error:?}");
+                }
             }
         }
         let counters = emu.oidc_counters();
@@ -2188,6 +2201,43 @@ fn a_providers_own_failure_reaches_the_caller_as_its_source() {
     #[cfg(feature = "blocking")]
     check(catalog_search::send_blocking(&client, search()).expect_err("no credential"));
     assert!(api.seen().is_empty(), "nothing was sent");
+}
+
+/// An operation that needs no credentials (`webhooks.drain`) does not ask the provider for
+/// one: a provider that cannot give one (its vault sealed, its identity provider down) does
+/// not fail it, on either face, and it is sent without `Authorization`.
+#[test]
+fn an_operation_that_needs_no_credentials_does_not_ask_the_provider() {
+    let emu = Emulator::builder()
+        .rate_limits(RateLimits::off())
+        .start()
+        .expect("emulator");
+    let client = Client::builder()
+        .base_url(emu.base_url())
+        .retries(0)
+        .build()
+        .expect("valid configuration")
+        .with_credentials(SealedVault)
+        .expect("valid credentials");
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime
+        .block_on(webhooks_drain::send(&client, DrainInput::new()))
+        .expect("a drain needs no credential");
+    #[cfg(feature = "blocking")]
+    webhooks_drain::send_blocking(&client, DrainInput::new()).expect("a drain needs no credential");
+    let drained = seen(&emu, "webhooks.drain");
+    assert!(!drained.is_empty());
+    for drain in drained {
+        assert!(
+            drain.headers.get("authorization").is_none(),
+            "{:?}",
+            drain.headers
+        );
+    }
+    let refused = runtime
+        .block_on(catalog_search::send(&client, search()))
+        .expect_err("a search needs one");
+    assert_eq!(refused.kind(), ErrorKind::Auth, "{refused}");
 }
 
 /// A device answer that lets the code live `expires_in` seconds, polled every second.
