@@ -908,12 +908,14 @@ fn shared_budget(
 /// [`StoredSession`], which keeps the credentials file up to date as it renews.
 pub(crate) fn client(
     target: &Target,
-    held: &Held,
+    held: Option<&Held>,
     configure: impl FnOnce(
         geopera::ClientBuilder<geopera::Geopera>,
     ) -> geopera::ClientBuilder<geopera::Geopera>,
 ) -> Result<geopera::Geopera, Failure> {
-    held.hide();
+    if let Some(held) = held {
+        held.hide();
+    }
     let built = |builder: geopera::ClientBuilder<geopera::Geopera>| {
         let builder = configure(builder.base_url(target.api_url.clone()));
         shared_budget(target, builder)?.build().map_err(|e| {
@@ -928,26 +930,31 @@ pub(crate) fn client(
         })
     };
     match held {
+        // A call of an operation that needs none (`webhooks.drain`): the SDK does not ask a
+        // client's provider for such a call, and this one says why any other call fails.
+        None => built(geopera::Geopera::builder_with_credentials(NotSignedIn(
+            target.clone(),
+        ))),
         // A session token in the environment: refused, it cannot be renewed (CLI-FACTS §1.11).
-        Held::Env(token) if !token.starts_with(API_KEY_PREFIX) => {
+        Some(Held::Env(token)) if !token.starts_with(API_KEY_PREFIX) => {
             built(geopera::Geopera::builder_with_credentials(EnvBearer(
                 Credential::bearer(token.clone()),
             )))
         }
-        Held::Env(token) | Held::Stored(Auth::ApiKey(token)) => {
-            let credential = if token.starts_with(API_KEY_PREFIX) || matches!(held, Held::Stored(_))
-            {
-                Credential::api_key(token.clone())
-            } else {
-                Credential::bearer(token.clone())
-            };
+        Some(Held::Env(token) | Held::Stored(Auth::ApiKey(token))) => {
+            let credential =
+                if token.starts_with(API_KEY_PREFIX) || matches!(held, Some(Held::Stored(_))) {
+                    Credential::api_key(token.clone())
+                } else {
+                    Credential::bearer(token.clone())
+                };
             built(geopera::Geopera::builder_with_credentials(credential))
         }
-        Held::Stored(Auth::OAuth {
+        Some(Held::Stored(Auth::OAuth {
             access_token,
             expires_at,
             ..
-        }) => built(geopera::Geopera::builder_with_credentials(
+        })) => built(geopera::Geopera::builder_with_credentials(
             StoredSession::new(target.clone(), access_token.clone(), *expires_at),
         )),
     }
@@ -975,6 +982,20 @@ impl geopera::auth::Credentials for EnvBearer {
         _cx: geopera::auth::AuthContext<'a>,
     ) -> geopera::auth::CredentialFuture<'a, bool> {
         Box::pin(async { Err(geopera::Error::credentials(env_token_refused())) })
+    }
+}
+
+/// The provider of a client made without credentials, for an operation that needs none: it
+/// has none to give, and says how to get one.
+#[derive(Debug)]
+struct NotSignedIn(Target);
+
+impl geopera::auth::Credentials for NotSignedIn {
+    fn credential<'a>(
+        &'a self,
+        _cx: geopera::auth::AuthContext<'a>,
+    ) -> geopera::auth::CredentialFuture<'a, Credential> {
+        Box::pin(async move { Err(geopera::Error::credentials(not_signed_in(&self.0))) })
     }
 }
 

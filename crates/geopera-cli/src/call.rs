@@ -118,8 +118,11 @@ pub(crate) async fn call(
         }
         return print_dry_run(target, info, &body, held.as_ref(), settings);
     }
-    let held = held.ok_or_else(|| auth::not_signed_in(target))?;
-    let client = auth::client(target, &held, |builder| {
+    // An operation that needs none (`webhooks.drain`) is called without, as the API takes it.
+    if held.is_none() && info.needs_credentials {
+        return Err(auth::not_signed_in(target));
+    }
+    let client = auth::client(target, held.as_ref(), |builder| {
         configure(builder, settings).validate_input(settings.validate)
     })?;
     if settings.all {
@@ -523,10 +526,12 @@ fn print_dry_run(
             };
             text.push_str(&format!("{name}: {scheme}{}\n", crate::hidden::REDACTED));
         }
-        None => {
+        None if info.needs_credentials => {
             text.push_str(&no_credentials(target));
             text.push('\n');
         }
+        // Sent without, as the real run sends it.
+        None => {}
     }
     match &settings.idempotency_key {
         Some(key) => text.push_str(&format!("Idempotency-Key: {}\n", inert(key))),

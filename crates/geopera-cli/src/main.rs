@@ -1455,7 +1455,7 @@ async fn orders_wait(matches: &ArgMatches) -> Outcome {
     let held = auth::held(&target, true)
         .await?
         .ok_or_else(|| auth::not_signed_in(&target))?;
-    let client = auth::client(&target, &held, |builder| {
+    let client = auth::client(&target, Some(&held), |builder| {
         call::configure(builder, &settings)
     })?;
     waiting::wait_for(

@@ -156,7 +156,9 @@ pub(crate) async fn run(matches: &ArgMatches, settings: &Settings) -> Outcome {
         return call::print(&plan);
     }
     let held = held.ok_or_else(|| auth::not_signed_in(&target))?;
-    let client = auth::client(&target, &held, |builder| call::configure(builder, settings))?;
+    let client = auth::client(&target, Some(&held), |builder| {
+        call::configure(builder, settings)
+    })?;
     let mut upload = Upload::from_path(project.clone(), path);
     let options = [
         (

@@ -701,6 +701,51 @@ fn no_credentials_advises_the_login_of_the_profile_that_has_none() {
     assert!(s.credentials()["-it's mine"]["auth"].is_object());
 }
 
+/// An operation that needs no credentials (`webhooks.drain`) runs where nothing is signed
+/// in, as the API takes it, and its dry run does not say credentials are missing; one that
+/// needs them still says how to sign in.
+#[test]
+fn an_operation_that_needs_no_credentials_runs_signed_out() {
+    let s = setup();
+    let url = s.emulator.base_url();
+    let drained = s
+        .bare()
+        .env("GEOPERA_API_URL", &url)
+        .args(["op", "webhooks.drain", "{}"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(drained.status.code(), Some(0), "{}", text(&drained.stderr));
+    assert!(
+        stdout_json(&drained)["remaining"].is_number(),
+        "{}",
+        text(&drained.stdout)
+    );
+    assert_eq!(s.emulator.executed("webhooks.drain"), 1);
+    let plan = s
+        .bare()
+        .env("GEOPERA_API_URL", &url)
+        .args(["op", "webhooks.drain", "{}", "--dry-run"])
+        .output()
+        .expect("geopera runs");
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
+    assert!(
+        !text(&plan.stdout).contains("no credentials"),
+        "{}",
+        text(&plan.stdout)
+    );
+    let searched = s
+        .bare()
+        .env("GEOPERA_API_URL", &url)
+        .args([
+            "op",
+            "catalog.search",
+            r#"{"host_name": "earthsearch-aws"}"#,
+        ])
+        .output()
+        .expect("geopera runs");
+    fails_saying(&searched, 1, "run 'geopera login' or set", "a search");
+}
+
 /// Advice to sign in repeats an `--api-url` given on the command line: without it the login
 /// would go to the public API. Run as written, it signs in to the server the command named.
 #[test]
