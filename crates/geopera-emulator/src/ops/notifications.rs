@@ -28,6 +28,16 @@ use crate::webhooks::{Event, ORDER_CANCELLED, ORDER_FULFILLED, UPLOAD_COMPLETED,
 /// The mark record's field naming whose mark it is.
 const PRINCIPAL: &str = "principal";
 
+/// The member of a caller's one mark without a notification (its parent) that says it read
+/// every notification up to that moment (Unix seconds): what `mark_all_read` leaves, rather
+/// than a mark per notification, which a long history would need more of than the
+/// organization may hold.
+const READ_THROUGH: &str = "read_through";
+
+/// How many marks go at once when the organization's marks fill their bound and must make
+/// room ([`Inbox::make_room_for_a_mark`]).
+const MARKS_RETIRED_AT_ONCE: usize = MAX_PER_ORG / 10;
+
 /// One notification as rebuilt: its id, the event behind it, and the caller's marks.
 struct Notice {
     id: String,
@@ -51,6 +61,9 @@ struct Inbox {
     notices: Vec<Notice>,
     /// The id of each mark, by the id of the notification it marks.
     marks: HashMap<String, String>,
+    /// The caller's moment up to which every notification reads as read, with the id of the
+    /// record holding it ([`READ_THROUGH`]).
+    read_through: Option<(i64, String)>,
 }
 
 pub(crate) fn list(ctx: &Ctx<'_>, input: NotificationsListInput) -> Outcome {
@@ -90,17 +103,23 @@ pub(crate) fn dismiss(ctx: &Ctx<'_>, input: NotificationRef) -> Outcome {
     mark(ctx, &input.notification_id, Flag::Dismissed)
 }
 
+/// Every notification listed now reads as read for the caller: one record says up to when
+/// ([`READ_THROUGH`]), however many there are, and the caller's marks it makes redundant go.
 pub(crate) fn mark_all_read(ctx: &Ctx<'_>, _input: Empty) -> Outcome {
     let now = ctx.now();
     let mut inner = ctx.shared.lock();
     let mut inbox = Inbox::of(&mut inner, ctx);
-    let unread: Vec<usize> = (0..inbox.notices.len())
-        .filter(|&at| !inbox.notices[at].read && !inbox.notices[at].dismissed)
-        .collect();
-    for &at in &unread {
-        inbox.set_mark(&mut inner, (ctx.org, ctx.principal), at, Flag::Read, now)?;
+    let unread = inbox
+        .notices
+        .iter()
+        .filter(|notice| !notice.read && !notice.dismissed)
+        .count();
+    // The newest listed, not the clock: an event stamped earlier than now that is not listed
+    // yet (none the emulator makes) would otherwise read as read when it comes.
+    if let Some(through) = inbox.notices.iter().map(|notice| notice.event.at).max() {
+        inbox.read_through(&mut inner, (ctx.org, ctx.principal), through, now)?;
     }
-    Ok(ctx.ok(&json!({"marked_count": unread.len()})))
+    Ok(ctx.ok(&json!({"marked_count": unread})))
 }
 
 /// Sets one mark on the caller's notification `id` and answers the notification.
@@ -190,8 +209,22 @@ impl Inbox {
         // caller's own (no principal), which counts for everyone until they mark it.
         let mut marked: HashMap<&str, &Resource> = HashMap::new();
         let mut shared: HashMap<&str, &Resource> = HashMap::new();
+        let mut read_through: Option<(i64, String)> = None;
         for mark in inner.resources.owned(Family::NotificationMark, ctx.org) {
             let Some(notice) = mark.parent.as_deref() else {
+                let through = mark
+                    .fields
+                    .get(READ_THROUGH)
+                    .and_then(Value::as_i64)
+                    .filter(|_| mark.str(PRINCIPAL) == Some(ctx.principal));
+                if let Some(through) = through {
+                    if read_through
+                        .as_ref()
+                        .is_none_or(|(held, _)| through > *held)
+                    {
+                        read_through = Some((through, mark.id.clone()));
+                    }
+                }
                 continue;
             };
             match mark.str(PRINCIPAL) {
@@ -215,7 +248,10 @@ impl Inbox {
                         .and_then(Value::as_bool)
                         .unwrap_or(false)
                 };
-                let (read, dismissed) = (flag(Flag::Read), flag(Flag::Dismissed));
+                let read_before = read_through
+                    .as_ref()
+                    .is_some_and(|(through, _)| event.at <= *through);
+                let (read, dismissed) = (flag(Flag::Read) || read_before, flag(Flag::Dismissed));
                 Notice {
                     id,
                     event,
@@ -229,15 +265,82 @@ impl Inbox {
             .into_iter()
             .map(|(notice, mark)| (notice.to_owned(), mark.id.clone()))
             .collect();
-        Inbox { notices, marks }
+        Inbox {
+            notices,
+            marks,
+            read_through,
+        }
+    }
+
+    /// Records that the caller read every notification up to `through` (Unix seconds), and
+    /// removes the caller's marks that only said that of one of them.
+    ///
+    /// # Errors
+    /// As [`set_mark`](Self::set_mark).
+    fn read_through(
+        &mut self,
+        inner: &mut Inner,
+        (org, principal): (&str, &str),
+        through: i64,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        match &self.read_through {
+            Some((held, id)) => {
+                let record = inner
+                    .resources
+                    .get_mut(Family::NotificationMark, org, None, id)?;
+                record.set(READ_THROUGH, Some(through.max(*held)));
+                record.updated_at = now;
+            }
+            None => {
+                self.make_room_for_a_mark(&mut inner.resources, org);
+                let mut fields = Map::new();
+                fields.insert(PRINCIPAL.to_owned(), Value::from(principal));
+                fields.insert(READ_THROUGH.to_owned(), Value::from(through));
+                let record = inner.resources.create(
+                    &mut inner.rng,
+                    Family::NotificationMark,
+                    org,
+                    None,
+                    now,
+                    fields,
+                )?;
+                self.read_through = Some((through, record.id.clone()));
+            }
+        }
+        let covered: HashSet<&str> = self
+            .notices
+            .iter()
+            .filter(|notice| notice.event.at <= through && !notice.dismissed)
+            .map(|notice| notice.id.as_str())
+            .collect();
+        let redundant: Vec<String> = self
+            .marks
+            .iter()
+            .filter(|(notice, _)| covered.contains(notice.as_str()))
+            .map(|(_, mark)| mark.clone())
+            .collect();
+        for mark in &redundant {
+            // In the index a moment ago, under the same lock: it is there to remove.
+            let _ = inner
+                .resources
+                .remove(Family::NotificationMark, org, None, mark);
+        }
+        let gone: HashSet<&str> = redundant.iter().map(String::as_str).collect();
+        self.marks.retain(|_, mark| !gone.contains(mark.as_str()));
+        for notice in &mut self.notices {
+            if notice.event.at <= through {
+                notice.read = true;
+            }
+        }
+        Ok(())
     }
 
     /// Sets `flag` on the notice at `at`, in the store and in the inbox.
     ///
     /// # Errors
-    /// 422 when the notice has no mark yet and the organization holds
-    /// [`MAX_PER_ORG`] marks of notifications that are all
-    /// still there.
+    /// Only for a mark the index names that the store no longer holds, which the state's one
+    /// lock rules out; a full bound of marks makes room ([`Self::make_room_for_a_mark`]).
     fn set_mark(
         &mut self,
         inner: &mut Inner,
@@ -259,7 +362,7 @@ impl Inbox {
                 mark.updated_at = now;
             }
             None => {
-                self.retire_stale_marks(&mut inner.resources, org);
+                self.make_room_for_a_mark(&mut inner.resources, org);
                 let mut fields = Map::new();
                 // What the caller saw before, a shared mark's flags included, stays so.
                 if let Some(notice) = self.notices.get(at) {
@@ -293,26 +396,54 @@ impl Inbox {
 
     /// Once the organization holds [`MAX_PER_ORG`] marks, removes those of notifications
     /// that are no longer there (an order retired to make room for new ones, an upload
-    /// deleted with its project).
+    /// deleted with its project) and, when those are fewer than [`MARKS_RETIRED_AT_ONCE`],
+    /// the marks of its oldest notifications up to that many.
     ///
-    /// Why: no operation deletes a mark, so marks outliving what they marked would otherwise
-    /// fill the bound and refuse every new mark for good.
-    fn retire_stale_marks(&mut self, resources: &mut Resources, org: &str) {
+    /// Why: no operation deletes a mark, and marks are each caller's own under one bound for
+    /// the organization, so marks outliving what they marked, or one caller's
+    /// `mark_all_read` of a long history, would otherwise fill the bound and refuse every
+    /// caller's next mark for good. A notification whose mark goes reads unread again, and
+    /// the oldest go first. A batch at a time, so a long `mark_all_read` past the bound sorts
+    /// the marks once per batch, not once per mark.
+    fn make_room_for_a_mark(&mut self, resources: &mut Resources, org: &str) {
         if resources.count(Family::NotificationMark, org) < MAX_PER_ORG {
             return;
         }
-        let live: HashSet<&str> = self.notices.iter().map(|n| n.id.as_str()).collect();
-        let stale: Vec<String> = resources
-            .owned(Family::NotificationMark, org)
-            .filter(|mark| mark.parent.as_deref().is_none_or(|n| !live.contains(n)))
-            .map(|mark| mark.id.clone())
+        // Newest first, as the inbox is: a higher place is an older notification.
+        let place: HashMap<&str, usize> = self
+            .notices
+            .iter()
+            .enumerate()
+            .map(|(at, notice)| (notice.id.as_str(), at))
             .collect();
-        for id in &stale {
+        // A caller's [`READ_THROUGH`] record stays: it is one per caller, and stands for
+        // every notification it covers.
+        let mut held: Vec<(Option<usize>, String)> = resources
+            .owned(Family::NotificationMark, org)
+            .filter(|mark| !mark.fields.contains_key(READ_THROUGH))
+            .map(|mark| {
+                let at = mark.parent.as_deref().and_then(|n| place.get(n).copied());
+                (at, mark.id.clone())
+            })
+            .collect();
+        // Stale marks first (no place), then the oldest notifications' marks.
+        held.sort_by(|a, b| match (a.0, b.0) {
+            (None, None) => std::cmp::Ordering::Equal,
+            (None, Some(_)) => std::cmp::Ordering::Less,
+            (Some(_), None) => std::cmp::Ordering::Greater,
+            (Some(a), Some(b)) => b.cmp(&a),
+        });
+        let stale = held.iter().take_while(|(at, _)| at.is_none()).count();
+        let going: HashSet<&str> = held
+            .iter()
+            .take(stale.max(MARKS_RETIRED_AT_ONCE))
+            .map(|(_, id)| id.as_str())
+            .collect();
+        for id in &going {
             // Found a moment ago, under the same lock: it is there to remove.
             let _ = resources.remove(Family::NotificationMark, org, None, id);
         }
-        self.marks
-            .retain(|notice, _| live.contains(notice.as_str()));
+        self.marks.retain(|_, mark| !going.contains(mark.as_str()));
     }
 }
 

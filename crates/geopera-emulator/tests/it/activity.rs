@@ -514,3 +514,78 @@ fn an_order_notification_names_the_kind_the_order_has() {
     assert!(kinds.contains(&&json!("order")), "{kinds:?}");
     assert!(kinds.contains(&&json!("archive")), "{kinds:?}");
 }
+
+/// `mark_all_read` of more notifications than an organization may hold marks succeeds, for
+/// one caller and then another, and leaves room for a third's single mark: it records up to
+/// when the caller read, not a mark per notification. It stopped at the bound with a 422, and
+/// every later mark of anyone in the organization was refused. A notification that comes
+/// after still reads unread.
+#[test]
+fn reading_every_notification_past_the_organizations_bound_leaves_room_for_every_caller() {
+    let api = Api::with(Emulator::builder().rate_limits(RateLimits::off()));
+    api.ok("billing.topup", json!({"credits": 1_000_000_000}));
+    // One more than an organization's marks may be: finished orders and jobs, each family
+    // within its own bound.
+    let bound = geopera_emulator::MAX_ORDERS_PER_ORG;
+    let (orders, jobs) = (bound * 6 / 10, bound * 4 / 10 + 1);
+    for _ in 0..orders {
+        api.ok(
+            "orders.place",
+            json!({"dataProduct": "optical", "workspaceId": "ws"}),
+        );
+    }
+    let project = api.ok("projects.create", json!({"name": "many jobs"}))["id"].clone();
+    for _ in 0..jobs {
+        api.ok(
+            "processing.execute",
+            json!({"process_id": "ndvi", "workspaceId": project}),
+        );
+    }
+    let notices = orders + jobs;
+    api.emu.clock().advance(Duration::from_secs(3600));
+    let unread_of = |key: &str| {
+        api.call_as(key, "notifications.unread_count", json!({}))
+            .json()["unread_count"]
+            .as_u64()
+            .unwrap_or_default()
+    };
+    let first = api.emu.api_key().to_owned();
+    assert_eq!(unread_of(&first) as usize, notices);
+    let marked = api.ok("notifications.mark_all_read", json!({}));
+    assert_eq!(marked["marked_count"], notices);
+    assert_eq!(unread_of(&first), 0);
+    let colleague = api.emu.create_key(&["notifications:*"]);
+    let theirs = api.call_as(&colleague, "notifications.mark_all_read", json!({}));
+    assert_eq!(theirs.status, 200, "{:?}", theirs.json());
+    assert_eq!(theirs.json()["marked_count"], notices);
+    assert_eq!(unread_of(&colleague), 0);
+    let newest =
+        api.ok("notifications.list", json!({"limit": 1}))["notifications"][0]["id"].clone();
+    let third = api.emu.create_key(&["notifications:*"]);
+    assert_eq!(
+        unread_of(&third) as usize,
+        notices,
+        "the third read nothing"
+    );
+    let read = api.call_as(
+        &third,
+        "notifications.mark_read",
+        json!({"notification_id": newest}),
+    );
+    assert_eq!(read.status, 200, "{:?}", read.json());
+    assert_eq!(read.json()["read"], true);
+    assert_eq!(unread_of(&third) as usize, notices - 1);
+    assert_eq!(unread_of(&first), 0, "still read");
+    // What happens later is news again.
+    api.ok(
+        "orders.place",
+        json!({"dataProduct": "optical", "workspaceId": "ws"}),
+    );
+    api.emu.clock().advance(Duration::from_secs(301));
+    assert_eq!(unread_of(&first), 1);
+    assert_eq!(
+        api.ok("notifications.mark_all_read", json!({}))["marked_count"],
+        1
+    );
+    assert_eq!(unread_of(&first), 0);
+}
