@@ -1102,9 +1102,16 @@ async fn committed(
         // signal asked to stop, so the answer is not awaited, and the error's step
         // (`Complete`) says a commit was under way.
         Either::Left((release, _)) => Err(Ended::Released(UploadCause::Cancelled, release)),
-        // The answer came first and says how the upload ended; a release still under way
-        // would be refused once it is stored, and is let go.
-        Either::Right((Ok(output), _)) => Ok((output, None)),
+        // The answer came first and says how the upload ended: completed, the release still
+        // under way would be refused once it is stored, and is let go (with calls in flight
+        // capped, before it is even sent). An answer that is no use (another upload's, or a
+        // failed one) waits for the release and goes with it: let go, it would be followed by
+        // a second release, refused as the first had released the upload, which would then
+        // be reported not released.
+        Either::Right((Ok(output), release)) => match not_completed(id, &output) {
+            None => Ok((output, None)),
+            Some(_) => Ok((output, Some(release.await))),
+        },
         Either::Right((Err(error), release)) => {
             Err(Ended::Released(UploadCause::Api(error), release.await))
         }

@@ -1511,6 +1511,65 @@ async fn a_signal_during_a_misrouted_commit_reads_the_upload_again_on_the_first_
     );
 }
 
+/// A signal during a commit whose answer comes before the release's and names another upload:
+/// the release under way is awaited and reported, not sent a second time. The first was let go
+/// and a second one sent, refused as the first had already released the upload, which then
+/// read as not released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_during_a_misrouted_commit_answered_first_releases_once() {
+    let storage = Hostile::serve("127.0.0.2", |_| json_reply(200, &[], "{}"));
+    let signed =
+        json!({"upload_url": format!("{}/bucket/object", storage.url()), "object_path": "p/u/f"})
+            .to_string();
+    let committing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen_commit = committing.clone();
+    let releases = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = releases.clone();
+    let api = Hostile::serve("127.0.0.1", move |seen| {
+        match seen.path.trim_start_matches("/v1/op/") {
+            "uploads.initiate" => json_reply(200, &[], r#"{"id": "u_said"}"#),
+            "uploads.signed_url" => json_reply(200, &[], &signed),
+            "uploads.complete" => {
+                seen_commit.store(true, std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(300));
+                json_reply(200, &[], r#"{"id": "u_other", "status": "completed"}"#)
+            }
+            "uploads.fail" => match counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                0 => {
+                    std::thread::sleep(Duration::from_millis(900));
+                    json_reply(200, &[], r#"{"id": "u_said", "status": "failed"}"#)
+                }
+                _ => json_reply(409, &[], r#"{"detail": "the upload is failed"}"#),
+            },
+            "uploads.progress" => json_reply(200, &[], r#"{"id": "u_said", "status": "failed"}"#),
+            _ => json_reply(500, &[], r#"{"detail": "not expected"}"#),
+        }
+    });
+    let client = AuthenticatedClient::builder("gpra_test_token")
+        .base_url(api.url())
+        .retries(0)
+        .build()
+        .expect("valid");
+    let signal = async move {
+        while !committing.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let ended = tokio::time::timeout(
+        Duration::from_secs(20),
+        small_upload(b"abc").cancel_on(signal).send(&client),
+    )
+    .await
+    .expect("the upload ends")
+    .expect_err("the answer names another upload");
+    assert!(ended.is_released(), "{ended:?}");
+    assert_eq!(
+        releases.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "released once"
+    );
+}
+
 /// A signal during the commit whose release fails otherwise than by 409 (a 503) ends the
 /// upload at once, cancelled at the commit with the release's failure: the commit may still be
 /// made, and the signal asked to stop rather than wait for its answer.
