@@ -717,8 +717,10 @@ impl<C> ClientBuilder<C> {
     }
 
     /// Whether TLS certificates are verified (default `true`). Turning it off accepts any
-    /// certificate for any name, so anyone on the path can read the token: only for a test
-    /// server whose CA you cannot get; prefer [`ca_file`](Self::ca_file).
+    /// certificate for any name, so anyone on the path can read the token, and, for every
+    /// other host the client reaches (an upload's storage, a redirect's target), the signed
+    /// URL and the bytes: only for a test server whose CA you cannot get; prefer
+    /// [`ca_file`](Self::ca_file).
     pub fn verify_tls(mut self, verify: bool) -> Self {
         self.config.transport.verify_tls = verify;
         self
@@ -835,8 +837,11 @@ impl<C> ClientBuilder<C> {
         self
     }
 
-    /// Speaks HTTP/2 without negotiation (`h2c` on plain HTTP). Over TLS, HTTP/2 is negotiated
-    /// automatically when the server offers it.
+    /// Speaks HTTP/2 without negotiation (`h2c` on plain HTTP, and only `h2` offered over
+    /// TLS), to every host the client reaches: the API, and the storage of an upload's signed
+    /// URL or the target of a redirect it follows, which must then speak HTTP/2 too (a
+    /// storage that speaks HTTP/1.1 only fails the transfer). Without it, HTTP/2 is
+    /// negotiated over TLS when a server offers it, and HTTP/1.1 spoken otherwise.
     #[cfg(feature = "http2")]
     pub fn http2_prior_knowledge(mut self, enabled: bool) -> Self {
         self.config.transport.http2_prior_knowledge = enabled;

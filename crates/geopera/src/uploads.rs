@@ -50,8 +50,11 @@
 //! bytes, `Content-Type` and `Content-Length`. A signed URL carries its own authority. Only
 //! `http` and `https` URLs are used, and redirects are not followed (a `3xx` answer is a
 //! failed transfer). The connection settings of the client — TLS roots, proxies, connect
-//! timeout — do apply. A `reqwest` client you brought ([`crate::Client::with_http_client`])
-//! carries the `PUT` too, so its own default headers would go with it.
+//! timeout, [`verify_tls`](crate::ClientBuilder::verify_tls), `http2_prior_knowledge`
+//! (feature `http2`) — do apply: a client that speaks HTTP/2 without negotiation speaks it to
+//! the storage too, and a storage that speaks HTTP/1.1 only then fails the transfer. A
+//! `reqwest` client you brought ([`crate::Client::with_http_client`]) carries the `PUT` too,
+//! so its own default headers would go with it.
 //!
 //! # Memory and time
 //!
