@@ -339,6 +339,12 @@ impl Client {
     /// An authenticated client with `credentials` and this client's settings, sharing its
     /// connection pool and limits: switching credentials costs no new connections.
     ///
+    /// The limits shared are the client's in-flight cap, its pacing and the pause a 429 asks
+    /// for, which suit credentials of one organization, whose rate budgets the API keeps
+    /// together. For credentials of different organizations (a service acting for several
+    /// tenants), build a client each with [`Client::builder`]: sharing, one organization's
+    /// 429 would pause the other's calls, and one pacing would hold both to one budget.
+    ///
     /// # Errors
     ///
     /// A fixed credential holds characters a header cannot carry, or this client sends an
