@@ -6,8 +6,10 @@
 //! ended), so the feed is rebuilt on each read and cannot disagree with them, on any clock.
 //! Only the marks — read, dismissed — are kept, one record per notification and caller
 //! (the key or user, as the spec's inbox is the caller's): one member reading a notification
-//! leaves it unread for the others. Marks of notifications no longer there are removed once
-//! they would fill the bound of marks.
+//! leaves it unread for the others. `mark_all_read` keeps one record per caller instead, of
+//! the moment up to which everything reads as read ([`READ_THROUGH`]). Once the marks would
+//! fill their bound, those of notifications no longer there go, and then those of the oldest
+//! notifications, which read unread again.
 
 use std::collections::{HashMap, HashSet};
 
@@ -29,10 +31,31 @@ use crate::webhooks::{Event, ORDER_CANCELLED, ORDER_FULFILLED, UPLOAD_COMPLETED,
 const PRINCIPAL: &str = "principal";
 
 /// The member of a caller's one mark without a notification (its parent) that says it read
-/// every notification up to that moment (Unix seconds): what `mark_all_read` leaves, rather
-/// than a mark per notification, which a long history would need more of than the
-/// organization may hold.
+/// every notification from before that moment (Unix seconds): what `mark_all_read` leaves,
+/// rather than a mark per notification, which a long history would need more of than the
+/// organization may hold. Before it, not at it: what happens later in the same second (on a
+/// frozen clock, the same instant) is news, so the notifications of that second it read are
+/// named in the same record ([`READ_AT_THROUGH`]).
 const READ_THROUGH: &str = "read_through";
+
+/// The member of the [`READ_THROUGH`] record naming the notifications of its very second that
+/// `mark_all_read` found, which read as read too.
+const READ_AT_THROUGH: &str = "read_at_through";
+
+/// A caller's [`READ_THROUGH`] record as read: the moment, the notifications of that second
+/// it names, and the record's id.
+struct ReadThrough {
+    through: i64,
+    at_through: HashSet<String>,
+    id: String,
+}
+
+impl ReadThrough {
+    /// Whether the record says the notification `id` of `at` was read.
+    fn covers(&self, id: &str, at: i64) -> bool {
+        at < self.through || (at == self.through && self.at_through.contains(id))
+    }
+}
 
 /// How many marks go at once when the organization's marks fill their bound and must make
 /// room ([`Inbox::make_room_for_a_mark`]).
@@ -61,9 +84,9 @@ struct Inbox {
     notices: Vec<Notice>,
     /// The id of each mark, by the id of the notification it marks.
     marks: HashMap<String, String>,
-    /// The caller's moment up to which every notification reads as read, with the id of the
-    /// record holding it ([`READ_THROUGH`]).
-    read_through: Option<(i64, String)>,
+    /// The caller's moment before which every notification reads as read
+    /// ([`READ_THROUGH`]).
+    read_through: Option<ReadThrough>,
 }
 
 pub(crate) fn list(ctx: &Ctx<'_>, input: NotificationsListInput) -> Outcome {
@@ -114,8 +137,7 @@ pub(crate) fn mark_all_read(ctx: &Ctx<'_>, _input: Empty) -> Outcome {
         .iter()
         .filter(|notice| !notice.read && !notice.dismissed)
         .count();
-    // The newest listed, not the clock: an event stamped earlier than now that is not listed
-    // yet (none the emulator makes) would otherwise read as read when it comes.
+    // The newest listed, not the clock: a clock set back lists nothing after it.
     if let Some(through) = inbox.notices.iter().map(|notice| notice.event.at).max() {
         inbox.read_through(&mut inner, (ctx.org, ctx.principal), through, now)?;
     }
@@ -209,7 +231,7 @@ impl Inbox {
         // caller's own (no principal), which counts for everyone until they mark it.
         let mut marked: HashMap<&str, &Resource> = HashMap::new();
         let mut shared: HashMap<&str, &Resource> = HashMap::new();
-        let mut read_through: Option<(i64, String)> = None;
+        let mut read_through: Option<ReadThrough> = None;
         for mark in inner.resources.owned(Family::NotificationMark, ctx.org) {
             let Some(notice) = mark.parent.as_deref() else {
                 let through = mark
@@ -217,12 +239,28 @@ impl Inbox {
                     .get(READ_THROUGH)
                     .and_then(Value::as_i64)
                     .filter(|_| mark.str(PRINCIPAL) == Some(ctx.principal));
+                // One per caller; should a damaged file hold more, the latest counts.
                 if let Some(through) = through {
                     if read_through
                         .as_ref()
-                        .is_none_or(|(held, _)| through > *held)
+                        .is_none_or(|held| through > held.through)
                     {
-                        read_through = Some((through, mark.id.clone()));
+                        let at_through = mark
+                            .fields
+                            .get(READ_AT_THROUGH)
+                            .and_then(Value::as_array)
+                            .map(|ids| {
+                                ids.iter()
+                                    .filter_map(Value::as_str)
+                                    .map(str::to_owned)
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        read_through = Some(ReadThrough {
+                            through,
+                            at_through,
+                            id: mark.id.clone(),
+                        });
                     }
                 }
                 continue;
@@ -250,7 +288,7 @@ impl Inbox {
                 };
                 let read_before = read_through
                     .as_ref()
-                    .is_some_and(|(through, _)| event.at <= *through);
+                    .is_some_and(|held| held.covers(&id, event.at));
                 let (read, dismissed) = (flag(Flag::Read) || read_before, flag(Flag::Dismissed));
                 Notice {
                     id,
@@ -272,8 +310,13 @@ impl Inbox {
         }
     }
 
-    /// Records that the caller read every notification up to `through` (Unix seconds), and
-    /// removes the caller's marks that only said that of one of them.
+    /// Records that the caller read every notification from before `through` (Unix
+    /// seconds) and those listed now of that very second, and removes the caller's marks that
+    /// only said that of one of them, first, so that they make the room the record needs
+    /// rather than other callers' marks.
+    ///
+    /// `through` replaces the moment held, also when it is earlier: a clock set back lists
+    /// nothing after it, and a later moment kept would read what happens next as read.
     ///
     /// # Errors
     /// As [`set_mark`](Self::set_mark).
@@ -284,34 +327,21 @@ impl Inbox {
         through: i64,
         now: i64,
     ) -> Result<(), ApiError> {
-        match &self.read_through {
-            Some((held, id)) => {
-                let record = inner
-                    .resources
-                    .get_mut(Family::NotificationMark, org, None, id)?;
-                record.set(READ_THROUGH, Some(through.max(*held)));
-                record.updated_at = now;
-            }
-            None => {
-                self.make_room_for_a_mark(&mut inner.resources, org);
-                let mut fields = Map::new();
-                fields.insert(PRINCIPAL.to_owned(), Value::from(principal));
-                fields.insert(READ_THROUGH.to_owned(), Value::from(through));
-                let record = inner.resources.create(
-                    &mut inner.rng,
-                    Family::NotificationMark,
-                    org,
-                    None,
-                    now,
-                    fields,
-                )?;
-                self.read_through = Some((through, record.id.clone()));
-            }
-        }
+        let at_through: Vec<String> = self
+            .notices
+            .iter()
+            .filter(|notice| notice.event.at == through)
+            .map(|notice| notice.id.clone())
+            .collect();
+        let held = ReadThrough {
+            through,
+            at_through: at_through.iter().cloned().collect(),
+            id: String::new(),
+        };
         let covered: HashSet<&str> = self
             .notices
             .iter()
-            .filter(|notice| notice.event.at <= through && !notice.dismissed)
+            .filter(|notice| held.covers(&notice.id, notice.event.at) && !notice.dismissed)
             .map(|notice| notice.id.as_str())
             .collect();
         let redundant: Vec<String> = self
@@ -328,11 +358,42 @@ impl Inbox {
         }
         let gone: HashSet<&str> = redundant.iter().map(String::as_str).collect();
         self.marks.retain(|_, mark| !gone.contains(mark.as_str()));
+        let id = match self.read_through.as_ref().map(|held| held.id.clone()) {
+            Some(id) => {
+                let record = inner
+                    .resources
+                    .get_mut(Family::NotificationMark, org, None, &id)?;
+                record.set(READ_THROUGH, Some(through));
+                record.set(READ_AT_THROUGH, Some(at_through));
+                record.updated_at = now;
+                id
+            }
+            None => {
+                self.make_room_for_a_mark(&mut inner.resources, org);
+                let mut fields = Map::new();
+                fields.insert(PRINCIPAL.to_owned(), Value::from(principal));
+                fields.insert(READ_THROUGH.to_owned(), Value::from(through));
+                fields.insert(READ_AT_THROUGH.to_owned(), Value::from(at_through));
+                inner
+                    .resources
+                    .create(
+                        &mut inner.rng,
+                        Family::NotificationMark,
+                        org,
+                        None,
+                        now,
+                        fields,
+                    )?
+                    .id
+                    .clone()
+            }
+        };
         for notice in &mut self.notices {
-            if notice.event.at <= through {
+            if held.covers(&notice.id, notice.event.at) {
                 notice.read = true;
             }
         }
+        self.read_through = Some(ReadThrough { id, ..held });
         Ok(())
     }
 

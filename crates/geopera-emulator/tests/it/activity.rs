@@ -589,3 +589,42 @@ fn reading_every_notification_past_the_organizations_bound_leaves_room_for_every
     );
     assert_eq!(unread_of(&first), 0);
 }
+
+/// What happens in the second `mark_all_read` read up to (on a frozen clock, the same
+/// instant) after it is news: an order cancelled at that moment reads unread, while the one
+/// cancelled before it stays read. Everything of that second read as read.
+#[test]
+fn a_notification_of_the_same_second_after_mark_all_read_is_unread() {
+    let api = Api::start();
+    let place = || {
+        api.ok(
+            "orders.place",
+            json!({"dataProduct": "optical", "workspaceId": "ws"}),
+        )["orderId"]
+            .as_str()
+            .expect("an order id")
+            .to_owned()
+    };
+    let (first, second) = (place(), place());
+    api.ok("orders.cancel", json!({"order_id": first}));
+    let unread = || api.ok("notifications.unread_count", json!({}))["unread_count"].clone();
+    assert_eq!(unread(), 1);
+    assert_eq!(
+        api.ok("notifications.mark_all_read", json!({}))["marked_count"],
+        1
+    );
+    assert_eq!(unread(), 0);
+    api.ok("orders.cancel", json!({"order_id": second}));
+    assert_eq!(unread(), 1, "the second cancellation is news");
+    let listed = api.ok("notifications.list", json!({"unread_only": true}));
+    assert_eq!(
+        listed["notifications"][0]["entity_id"],
+        second.as_str(),
+        "{listed}"
+    );
+    assert_eq!(
+        api.ok("notifications.mark_all_read", json!({}))["marked_count"],
+        1
+    );
+    assert_eq!(unread(), 0);
+}
