@@ -143,6 +143,42 @@ impl Burst {
     }
 }
 
+/// The 429 bursts running for one set of callers (everyone, for the plan's; an
+/// organization, for its headers'): one per operation a rule named, and one for rules that
+/// named none, so that a burst of one operation neither ends nor takes the place of
+/// another's. At most one per operation, so bounded by their number.
+#[derive(Debug, Default)]
+struct Bursts(Vec<Burst>);
+
+impl Bursts {
+    /// Goes on with the burst that covers `op_id`, if one runs: the `Retry-After` of its next
+    /// 429.
+    fn continue_for(&mut self, op_id: &str) -> Option<Option<u64>> {
+        let at = self.0.iter().position(|burst| burst.covers(op_id))?;
+        let burst = self.0.get_mut(at)?;
+        burst.left = burst.left.saturating_sub(1);
+        let retry_after = burst.retry_after;
+        if burst.left == 0 {
+            self.0.remove(at);
+        }
+        Some(retry_after)
+    }
+
+    /// Starts `burst` in place of one of the same operation, unless nothing is left of it.
+    fn start(&mut self, burst: Burst) {
+        if burst.left == 0 {
+            return;
+        }
+        self.0
+            .retain(|running| running.operation != burst.operation);
+        self.0.push(burst);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// The plan in force and everything fault selection remembers between requests. It sits
 /// behind the state's one lock, so a plan swap and a request drawing its faults never
 /// interleave.
@@ -158,10 +194,10 @@ pub(crate) struct FaultState {
     struck: Vec<u64>,
     /// How many header rules have been matched, the draw counter of header `@N%` rates.
     header_seen: u64,
-    /// The rest of a 429 burst the plan started, for every caller.
-    plan_burst: Option<Burst>,
+    /// The rest of the 429 bursts the plan started, for every caller.
+    plan_bursts: Bursts,
     /// The rest of 429 bursts that headers started, per organization.
-    caller_bursts: HashMap<String, Burst>,
+    caller_bursts: HashMap<String, Bursts>,
 }
 
 impl FaultState {
@@ -174,7 +210,7 @@ impl FaultState {
             seen: vec![0; rules],
             struck: vec![0; rules],
             header_seen: 0,
-            plan_burst: None,
+            plan_bursts: Bursts::default(),
             caller_bursts: HashMap::new(),
         }
     }
@@ -187,7 +223,7 @@ impl FaultState {
         self.generation += 1;
         self.seen = vec![0; rules];
         self.struck = vec![0; rules];
-        self.plan_burst = None;
+        self.plan_bursts = Bursts::default();
     }
 
     /// The plan's faults for a request, drawn before anything else, for every caller (the
@@ -195,12 +231,8 @@ impl FaultState {
     pub(crate) fn draw_plan(&mut self, seed: u64, op_id: &str) -> Injected {
         let mut injected = Injected::default();
         injected.counted.generation = self.generation;
-        if let Some(burst) = self.plan_burst.as_mut().filter(|burst| burst.covers(op_id)) {
-            burst.left = burst.left.saturating_sub(1);
-            injected.continue_burst(burst.retry_after);
-            if burst.left == 0 {
-                self.plan_burst = None;
-            }
+        if let Some(retry_after) = self.plan_bursts.continue_for(op_id) {
+            injected.continue_burst(retry_after);
         }
         let mut chosen: Vec<(usize, FaultRule)> = Vec::new();
         for (index, rule) in self.plan.rules().iter().enumerate() {
@@ -238,7 +270,7 @@ impl FaultState {
             match injected.add(rule) {
                 Added::Applied => applied.push((index, acts)),
                 Added::Burst(burst) => {
-                    self.plan_burst = (burst.left > 0).then_some(burst);
+                    self.plan_bursts.start(burst);
                     applied.push((index, Acts::Before));
                 }
                 // Kept for a request it can reach: `503;times=1,500;times=1` answers the
@@ -317,14 +349,11 @@ impl FaultState {
             None => FaultPlan::none(),
         };
         let mut injected = Injected::default();
-        if let Some(burst) = self
-            .caller_bursts
-            .get_mut(org)
-            .filter(|burst| burst.covers(op_id))
-        {
-            burst.left = burst.left.saturating_sub(1);
-            injected.continue_burst(burst.retry_after);
-            if burst.left == 0 {
+        if let Some(bursts) = self.caller_bursts.get_mut(org) {
+            if let Some(retry_after) = bursts.continue_for(op_id) {
+                injected.continue_burst(retry_after);
+            }
+            if bursts.is_empty() {
                 self.caller_bursts.remove(org);
             }
         }
@@ -342,7 +371,10 @@ impl FaultState {
             {
                 if let Added::Burst(burst) = injected.add(rule.clone()) {
                     if burst.left > 0 {
-                        self.caller_bursts.insert(org.to_owned(), burst);
+                        self.caller_bursts
+                            .entry(org.to_owned())
+                            .or_default()
+                            .start(burst);
                     }
                 }
             }

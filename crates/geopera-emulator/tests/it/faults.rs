@@ -86,6 +86,18 @@ fn a_429_burst_limited_to_an_operation_throttles_that_operation_only() {
     assert_eq!(balance(), 429);
     assert_eq!([search(), search(), balance()], [200, 200, 429]);
     assert_eq!(search(), 200);
+
+    // A burst of one operation goes on through another's 429 in between, which neither ends
+    // it nor takes its place.
+    api.emu.set_faults(
+        "429;burst=3;op=catalog.search;times=1,429;op=billing.credits.balance;times=1"
+            .parse()
+            .expect("plan"),
+    );
+    assert_eq!(
+        [search(), balance(), search(), search(), search()],
+        [429, 429, 429, 429, 200]
+    );
     api.emu.set_faults(FaultPlan::none());
     assert_eq!(balance(), 200);
 }
