@@ -106,7 +106,13 @@ pub(crate) async fn call(
     shaping_applies(operation_id, settings)?;
     all_prints_lines(settings)?;
     all_takes_no_key(settings)?;
-    let held = auth::held(target, !settings.dry_run).await?;
+    // An operation that needs none (`webhooks.drain`) is called without, as the API takes it:
+    // no stored credential is read, renewed or checked against the server it is for.
+    let held = if info.needs_credentials {
+        auth::held(target, !settings.dry_run).await?
+    } else {
+        None
+    };
     if settings.dry_run {
         // The SDK checks the body against the contract before sending it, and refuses it
         // unsent: a dry run that printed it would approve a request the real run never makes.
@@ -118,7 +124,6 @@ pub(crate) async fn call(
         }
         return print_dry_run(target, info, &body, held.as_ref(), settings);
     }
-    // An operation that needs none (`webhooks.drain`) is called without, as the API takes it.
     if held.is_none() && info.needs_credentials {
         return Err(auth::not_signed_in(target));
     }

@@ -38,8 +38,8 @@ const SAY_FROM: Duration = Duration::from_secs(1);
 /// wanting other events would silence the first's.
 pub(crate) struct Notices {
     pub(crate) waits: bool,
-    /// The warnings said so far: a command that builds its client twice (a budget, a sign-in)
-    /// would otherwise say the same proxy warning twice.
+    /// The warnings of a client's set-up said so far: a command that builds its client twice
+    /// (a budget, a sign-in) would otherwise say the same proxy warning twice.
     said: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
@@ -61,10 +61,14 @@ impl<S: Subscriber> Layer<S> for Notices {
             let mut said = Said::default();
             event.record(&mut said);
             if let Some(line) = said.line() {
-                let first = match self.said.lock() {
-                    Ok(mut said) => said.insert(line.clone()),
-                    Err(_) => true,
-                };
+                // The budget's is said once per outage by the SDK itself, and again when Redis
+                // fails again after coming back.
+                let budget = event.metadata().target() == BUDGET_TARGET;
+                let first = budget
+                    || match self.said.lock() {
+                        Ok(mut said) => said.insert(line.clone()),
+                        Err(_) => true,
+                    };
                 if first {
                     crate::paint::warning(&line);
                 }
