@@ -27,12 +27,13 @@ use serde::de::DeserializeOwned;
 /// surrogates costs what `serde_json` alone costs.
 ///
 /// # Errors
-/// The first reading's error, when the body has no lone surrogate or does not fit `T` even
-/// with them replaced.
+/// When the body does not fit `T`: the error of the reading with lone surrogates replaced
+/// when it holds one, which names what is wrong besides them (at the same offsets, the
+/// replacement being as long as what it replaced), else `serde_json`'s own.
 pub fn from_slice<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
     serde_json::from_slice(body).or_else(|error| match lone_surrogates_replaced(body) {
         Cow::Borrowed(_) => Err(error),
-        Cow::Owned(readable) => serde_json::from_slice(&readable).map_err(|_| error),
+        Cow::Owned(readable) => serde_json::from_slice(&readable),
     })
 }
 

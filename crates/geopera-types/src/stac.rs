@@ -126,7 +126,8 @@ pub struct Lazy<T> {
 }
 
 impl<T> Lazy<T> {
-    /// The member's JSON text, exactly as received.
+    /// The member's JSON text, exactly as received but for a lone surrogate escape, written
+    /// as U+FFFD's.
     pub fn raw(&self) -> &str {
         self.raw.get()
     }
@@ -184,9 +185,25 @@ impl<T> Serialize for Lazy<T> {
 impl<'de, T> Deserialize<'de> for Lazy<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Box::<RawValue>::deserialize(deserializer).map(|raw| Lazy {
-            raw,
+            raw: readable(raw),
             decoded: std::marker::PhantomData,
         })
+    }
+}
+
+/// `raw` with each lone surrogate escape written as U+FFFD's, as
+/// [`json::from_slice`](crate::json::from_slice) reads the rest of an answer. Raw text is
+/// only loosely checked as a page is read, so such an escape would stay in it, and fail every
+/// later reading of the member (a Rust string cannot hold half a character) while the rest of
+/// the page read fine.
+fn readable(raw: Box<RawValue>) -> Box<RawValue> {
+    match crate::json::lone_surrogates_replaced(raw.get().as_bytes()) {
+        std::borrow::Cow::Borrowed(_) => raw,
+        // ASCII written over ASCII: still UTF-8, and still the JSON it was.
+        std::borrow::Cow::Owned(fixed) => String::from_utf8(fixed)
+            .ok()
+            .and_then(|text| RawValue::from_string(text).ok())
+            .unwrap_or(raw),
     }
 }
 
@@ -197,7 +214,8 @@ impl<'de, T> Deserialize<'de> for Lazy<T> {
 pub struct Geometry(Box<RawValue>);
 
 impl Geometry {
-    /// The geometry's JSON text, exactly as received.
+    /// The geometry's JSON text, exactly as received but for a lone surrogate escape, written
+    /// as U+FFFD's.
     pub fn raw(&self) -> &str {
         self.0.get()
     }
@@ -206,9 +224,9 @@ impl Geometry {
     ///
     /// # Errors
     ///
-    /// Never for an answer that parses as a whole as a `serde_json::Value`. The text is
-    /// checked only loosely while a page is decoded, so an answer with a lone surrogate escape
-    /// (`"\ud800"`, which the JSON grammar allows but a Rust string cannot hold) fails here.
+    /// Never for an answer that was read as a page: a lone surrogate escape in its text
+    /// (`"\ud800"`, which the JSON grammar allows but a Rust string cannot hold) was written
+    /// as U+FFFD's as it was read.
     pub fn to_value(&self) -> Result<Value, serde_json::Error> {
         serde_json::from_str(self.raw())
     }
@@ -275,7 +293,7 @@ impl Serialize for Geometry {
 
 impl<'de> Deserialize<'de> for Geometry {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Box::<RawValue>::deserialize(deserializer).map(Geometry)
+        Box::<RawValue>::deserialize(deserializer).map(|raw| Geometry(readable(raw)))
     }
 }
 
