@@ -127,10 +127,12 @@ pub enum Error {
         /// The underlying cause, when the HTTP client reported one.
         #[source]
         source: Option<reqwest::Error>,
-        /// Whether the bound ran out on a redirect the client followed
-        /// ([`ClientBuilder::follow_redirects`](crate::ClientBuilder::follow_redirects)), as
-        /// in [`Error::Transport`]: the API had answered, so even a connection to the
-        /// redirect's target that timed out is not [`Error::is_connect`].
+        /// Whether a [`TimeoutLimit::Connection`] bound ran out on a redirect the client
+        /// followed ([`ClientBuilder::follow_redirects`](crate::ClientBuilder::follow_redirects)),
+        /// as in [`Error::Transport`]: the API had answered, so even a connection to the
+        /// redirect's target that timed out is not [`Error::is_connect`]. The SDK's own bounds
+        /// (a deadline, an attempt's or a read's timeout) leave it `false`; they are never
+        /// [`Error::is_connect`].
         redirected: bool,
         /// How many attempts were made.
         attempts: u32,
