@@ -187,11 +187,11 @@ fn alice_under(
 
 /// A session's sign-in and refresh count against the per-address budget as drains do, so a
 /// client draining at that budget's full pace spaces its token requests into the same pace:
-/// 400 drains through a refresh (made for the searches between them), with no retries, meet
-/// no 429, on both faces, starting at the top of a minute or a second before its end. Before sign-in requests were paced, the first
-/// minute's 60th drain was refused: the sign-in had spent a unit of its window. And while the
-/// call took its turn before its sign-in took one, the drain whose turn was a window's last
-/// was sent with the sign-in in the next, one request too many there.
+/// 400 drains, with searches between them for which the session signs in and renews, with no
+/// retries, meet no 429, on both faces, starting at the top of a minute or a second before its
+/// end. Before sign-in requests were paced, the first minute's 60th drain was refused: the
+/// sign-in had spent a unit of its window. (A drain asks for no credential, so the order of a
+/// call's turn and its sign-in's, which drains once showed, is not what this test sees.)
 #[test]
 fn a_session_draining_at_the_per_address_pace_meets_no_429_through_its_refresh() {
     let starts = [0, 59].map(|second| geopera_emulator::DEFAULT_START_UNIX_SECS + second);
