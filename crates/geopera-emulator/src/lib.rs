@@ -530,9 +530,9 @@
 //! record per notification and caller (each key or user has its own inbox: what one reads
 //! stays unread for the others), and for `mark_all_read` one record per caller of the moment
 //! before which everything reads as read, within the bound of records per family; once it
-//! is reached, the marks of notifications no longer there go, and then those of the oldest
-//! notifications, which read unread (and undismissed) again. A call costs what the
-//! organization holds, not the square of it.
+//! is reached, the marks of notifications no longer there go, then those of the oldest
+//! notifications, which read unread (and undismissed) again, and last the records of callers
+//! written longest ago. A call costs what the organization holds, not the square of it.
 //!
 //! Everything lives in memory unless [`EmulatorBuilder::state_file`] (`--state FILE`) names a
 //! SQLite file: then orders, keys (with their revocations; the SHA-256 digest of each secret,

@@ -8,8 +8,9 @@
 //! (the key or user, as the spec's inbox is the caller's): one member reading a notification
 //! leaves it unread for the others. `mark_all_read` keeps one record per caller instead, of
 //! the moment up to which everything reads as read ([`READ_THROUGH`]). Once the marks would
-//! fill their bound, those of notifications no longer there go, and then those of the oldest
-//! notifications, which read unread again.
+//! fill their bound, those of notifications no longer there go, then those of the oldest
+//! notifications, which read unread again, and last the records of callers written longest
+//! ago.
 
 use std::collections::{HashMap, HashSet};
 
@@ -42,12 +43,24 @@ const READ_THROUGH: &str = "read_through";
 /// `mark_all_read` found, which read as read too.
 const READ_AT_THROUGH: &str = "read_at_through";
 
+/// The member of the [`READ_THROUGH`] record holding the emulator's clock (Unix seconds) when
+/// it was written: read on a clock set back before it, the record covers only what came
+/// before the clock's reading, so what happens next is news.
+const READ_WRITTEN_AT: &str = "read_written_at";
+
+/// The most notifications of one second a [`READ_THROUGH`] record names. A second holding
+/// more (a frozen clock's history) is read whole, what comes later in it too, rather than a
+/// record growing with every notification the organization has for each caller.
+const MAX_READ_AT_THROUGH: usize = 1_000;
+
 /// A caller's [`READ_THROUGH`] record as read: the moment, the notifications of that second
 /// it names, and the record's id.
 struct ReadThrough {
     through: i64,
     at_through: HashSet<String>,
     id: String,
+    /// When the record was last written (its `updated_at`).
+    written: i64,
 }
 
 impl ReadThrough {
@@ -137,8 +150,14 @@ pub(crate) fn mark_all_read(ctx: &Ctx<'_>, _input: Empty) -> Outcome {
         .iter()
         .filter(|notice| !notice.read && !notice.dismissed)
         .count();
-    // The newest listed, not the clock: a clock set back lists nothing after it.
-    if let Some(through) = inbox.notices.iter().map(|notice| notice.event.at).max() {
+    // The newest listed, and never past the clock: an upload that ended before the clock was
+    // set back keeps its later time.
+    if let Some(through) = inbox
+        .notices
+        .iter()
+        .map(|notice| notice.event.at.min(now))
+        .max()
+    {
         inbox.read_through(&mut inner, (ctx.org, ctx.principal), through, now)?;
     }
     Ok(ctx.ok(&json!({"marked_count": unread})))
@@ -239,12 +258,17 @@ impl Inbox {
                     .get(READ_THROUGH)
                     .and_then(Value::as_i64)
                     .filter(|_| mark.str(PRINCIPAL) == Some(ctx.principal));
-                // One per caller; should a damaged file hold more, the latest counts.
+                // One per caller; should a damaged file hold more, the one written last counts.
                 if let Some(through) = through {
                     if read_through
                         .as_ref()
-                        .is_none_or(|held| through > held.through)
+                        .is_none_or(|held| mark.updated_at >= held.written)
                     {
+                        let clock = mark
+                            .fields
+                            .get(READ_WRITTEN_AT)
+                            .and_then(Value::as_i64)
+                            .unwrap_or(through);
                         let at_through = mark
                             .fields
                             .get(READ_AT_THROUGH)
@@ -260,7 +284,16 @@ impl Inbox {
                             through,
                             at_through,
                             id: mark.id.clone(),
+                            written: mark.updated_at,
                         });
+                        // A clock set back before the record was written: only what came
+                        // before its reading is covered, and what happens next is news.
+                        if let Some(held) = read_through.as_mut().filter(|_| now < clock) {
+                            if held.through > now {
+                                held.through = now;
+                                held.at_through.clear();
+                            }
+                        }
                     }
                 }
                 continue;
@@ -327,16 +360,24 @@ impl Inbox {
         through: i64,
         now: i64,
     ) -> Result<(), ApiError> {
-        let at_through: Vec<String> = self
+        let mut at_through: Vec<String> = self
             .notices
             .iter()
             .filter(|notice| notice.event.at == through)
             .map(|notice| notice.id.clone())
             .collect();
+        // Too many of one second to name: the whole second is read.
+        let through = if at_through.len() > MAX_READ_AT_THROUGH {
+            at_through.clear();
+            through.saturating_add(1)
+        } else {
+            through
+        };
         let held = ReadThrough {
             through,
             at_through: at_through.iter().cloned().collect(),
             id: String::new(),
+            written: now,
         };
         let covered: HashSet<&str> = self
             .notices
@@ -365,6 +406,7 @@ impl Inbox {
                     .get_mut(Family::NotificationMark, org, None, &id)?;
                 record.set(READ_THROUGH, Some(through));
                 record.set(READ_AT_THROUGH, Some(at_through));
+                record.set(READ_WRITTEN_AT, Some(now));
                 record.updated_at = now;
                 id
             }
@@ -374,6 +416,7 @@ impl Inbox {
                 fields.insert(PRINCIPAL.to_owned(), Value::from(principal));
                 fields.insert(READ_THROUGH.to_owned(), Value::from(through));
                 fields.insert(READ_AT_THROUGH.to_owned(), Value::from(at_through));
+                fields.insert(READ_WRITTEN_AT.to_owned(), Value::from(now));
                 inner
                     .resources
                     .create(
@@ -477,28 +520,30 @@ impl Inbox {
             .enumerate()
             .map(|(at, notice)| (notice.id.as_str(), at))
             .collect();
-        // A caller's [`READ_THROUGH`] record stays: it is one per caller, and stands for
-        // every notification it covers.
-        let mut held: Vec<(Option<usize>, String)> = resources
+        // In the order they go: stale marks (of no notification listed), then the oldest
+        // notifications' marks, then, last, callers' [`READ_THROUGH`] records, the longest
+        // unwritten first (each stands for every notification it covers, but callers come
+        // and go: keys retired, and a record of each would otherwise fill the bound for good).
+        let mut held: Vec<(u8, i64, String)> = resources
             .owned(Family::NotificationMark, org)
-            .filter(|mark| !mark.fields.contains_key(READ_THROUGH))
             .map(|mark| {
-                let at = mark.parent.as_deref().and_then(|n| place.get(n).copied());
-                (at, mark.id.clone())
+                let key = match mark.parent.as_deref() {
+                    None if mark.fields.contains_key(READ_THROUGH) => (2, mark.updated_at),
+                    None => (0, 0),
+                    Some(notice) => match place.get(notice) {
+                        Some(&at) => (1, -i64::try_from(at).unwrap_or(i64::MAX)),
+                        None => (0, 0),
+                    },
+                };
+                (key.0, key.1, mark.id.clone())
             })
             .collect();
-        // Stale marks first (no place), then the oldest notifications' marks.
-        held.sort_by(|a, b| match (a.0, b.0) {
-            (None, None) => std::cmp::Ordering::Equal,
-            (None, Some(_)) => std::cmp::Ordering::Less,
-            (Some(_), None) => std::cmp::Ordering::Greater,
-            (Some(a), Some(b)) => b.cmp(&a),
-        });
-        let stale = held.iter().take_while(|(at, _)| at.is_none()).count();
+        held.sort_unstable();
+        let stale = held.iter().take_while(|(class, ..)| *class == 0).count();
         let going: HashSet<&str> = held
             .iter()
             .take(stale.max(MARKS_RETIRED_AT_ONCE))
-            .map(|(_, id)| id.as_str())
+            .map(|(.., id)| id.as_str())
             .collect();
         for id in &going {
             // Found a moment ago, under the same lock: it is there to remove.

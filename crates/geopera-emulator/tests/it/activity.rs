@@ -628,3 +628,38 @@ fn a_notification_of_the_same_second_after_mark_all_read_is_unread() {
     );
     assert_eq!(unread(), 0);
 }
+
+/// A clock set back after `mark_all_read` does not make what happens next read: the caller's
+/// record covers only what came before the clock's reading then. An order cancelled after the
+/// set-back read as read, its time before the moment the record held.
+#[test]
+fn a_clock_set_back_after_mark_all_read_leaves_what_comes_next_unread() {
+    let api = Api::start();
+    let start = api.emu.clock().now_secs();
+    let place_and_cancel = || {
+        let order = api.ok(
+            "orders.place",
+            json!({"dataProduct": "optical", "workspaceId": "ws"}),
+        )["orderId"]
+            .as_str()
+            .expect("an order id")
+            .to_owned();
+        api.ok("orders.cancel", json!({"order_id": order}));
+    };
+    let unread = || api.ok("notifications.unread_count", json!({}))["unread_count"].clone();
+    api.emu.clock().advance(Duration::from_secs(3600));
+    place_and_cancel();
+    assert_eq!(
+        api.ok("notifications.mark_all_read", json!({}))["marked_count"],
+        1
+    );
+    assert_eq!(unread(), 0);
+    api.emu.clock().set(start);
+    place_and_cancel();
+    assert_eq!(unread(), 1, "cancelled after the clock was set back");
+    assert_eq!(
+        api.ok("notifications.mark_all_read", json!({}))["marked_count"],
+        1
+    );
+    assert_eq!(unread(), 0);
+}
