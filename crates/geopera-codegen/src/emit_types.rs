@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::docs::{self, input_path, output_path};
 use crate::ir::{
     is_field_type, ref_name, Api, FieldDef, OperationDef, Paging, SchemaDef, SchemaKind, Ty,
-    CREDENTIAL_OUTPUTS, FIELD_TYPES, HAND_WRITTEN, HAND_WRITTEN_EXTRAS,
+    CREDENTIAL_ANSWERS, CREDENTIAL_OUTPUTS, FIELD_TYPES, HAND_WRITTEN, HAND_WRITTEN_EXTRAS,
 };
 use crate::naming;
 use crate::Files;
@@ -777,8 +777,9 @@ fn secret_fields(op: &OperationDef) -> Vec<String> {
 }
 
 /// Whether a success answer of `op` can hold a credential: its model is a contract schema with
-/// a member [`FIELD_TYPES`] types as one (the rule that makes it a `SecretString`), or a
-/// hand-written type of [`CREDENTIAL_OUTPUTS`].
+/// a member [`FIELD_TYPES`] types as one (the rule that makes it a `SecretString`), a
+/// hand-written type of [`CREDENTIAL_OUTPUTS`], or an untyped answer [`CREDENTIAL_ANSWERS`]
+/// names.
 fn answer_holds_credentials(op: &OperationDef) -> bool {
     let schema = op
         .output_schema
@@ -786,6 +787,7 @@ fn answer_holds_credentials(op: &OperationDef) -> bool {
         .filter(|_| op.output_override.is_none());
     FIELD_TYPES.iter().any(|(name, ..)| schema == Some(*name))
         || CREDENTIAL_OUTPUTS.contains(&docs::output_name(op))
+        || CREDENTIAL_ANSWERS.contains(&op.id.as_str())
 }
 
 /// The `use crate::shape::{..}` line naming exactly the shape types `body` mentions.

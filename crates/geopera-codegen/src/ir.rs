@@ -253,6 +253,11 @@ pub const FIELD_TYPES: &[(&str, &str, &str, &str, &str)] = &[
     ),
 ];
 
+/// Operations whose answer, untyped in the contract, holds a credential: `share.tilejson`'s
+/// tile URL carries the share's key, which serves its tiles without the password (a map
+/// client cannot send one).
+pub const CREDENTIAL_ANSWERS: &[&str] = &["share.tilejson"];
+
 /// Hand-written output types that hold credentials of their own (see the modules that define
 /// them): a webhook's signing secret, alone or in a list, and signed download links, bare or
 /// as a job's outputs. With the outputs that have a member of [`FIELD_TYPES`], they are the

@@ -79,6 +79,7 @@ fn the_descriptors_say_which_answers_hold_credentials() {
             ("processing.project_job.get", "Job"),
             ("processing.project_jobs.list", "DownloadLinks"),
             ("share.link.create", "ShareLinkCreateOutput"),
+            ("share.tilejson", "serde_json::Value"),
             ("uploads.signed_url", "SignedUrlOutput"),
         ]
     );

@@ -7596,7 +7596,7 @@ pub static SHARE_TILEJSON: OperationInfo = OperationInfo {
     rate_class: RateClass::Default,
     retry: RetryClass::Safe,
     secret_fields: &["password", "token"],
-    answer_holds_credentials: false,
+    answer_holds_credentials: true,
 };
 
 /// Reads, safe to retry · `items:read` · 600/min · [`StacCollectionsListInput`](crate::models::StacCollectionsListInput) → 200 `serde_json::Value`.
