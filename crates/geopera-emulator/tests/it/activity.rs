@@ -14,6 +14,18 @@ fn placed_order(api: &Api) -> String {
     api.place_archive_order(&api.commercial_capture())
 }
 
+/// The id of a new order placed with `orders.place` (a data product over the minimum area),
+/// which is news once it ends.
+fn product_order(api: &Api) -> String {
+    api.ok(
+        "orders.place",
+        json!({"dataProduct": "optical", "workspaceId": "ws"}),
+    )["orderId"]
+        .as_str()
+        .expect("an order id")
+        .to_owned()
+}
+
 /// A project with one completed 1 KiB upload.
 fn completed_upload(api: &Api) -> String {
     let project = api.ok("projects.create", json!({"name": "activity"}))["id"].clone();
@@ -492,13 +504,7 @@ fn an_order_notification_names_the_kind_the_order_has() {
     let api = Api::start();
     api.ok("billing.topup", json!({"credits": 10_000_000}));
     let archive = placed_order(&api);
-    let placed = api.ok(
-        "orders.place",
-        json!({"dataProduct": "optical", "workspaceId": "ws"}),
-    )["orderId"]
-        .as_str()
-        .expect("an order id")
-        .to_owned();
+    let placed = product_order(&api);
     api.emu.clock().advance(Duration::from_secs(301));
     let listed = api.ok("notifications.list", json!({"limit": 10}));
     let notices = listed["notifications"].as_array().expect("notifications");
@@ -529,10 +535,7 @@ fn reading_every_notification_past_the_organizations_bound_leaves_room_for_every
     let bound = geopera_emulator::MAX_ORDERS_PER_ORG;
     let (orders, jobs) = (bound * 6 / 10, bound * 4 / 10 + 1);
     for _ in 0..orders {
-        api.ok(
-            "orders.place",
-            json!({"dataProduct": "optical", "workspaceId": "ws"}),
-        );
+        product_order(&api);
     }
     let project = api.ok("projects.create", json!({"name": "many jobs"}))["id"].clone();
     for _ in 0..jobs {
@@ -577,10 +580,7 @@ fn reading_every_notification_past_the_organizations_bound_leaves_room_for_every
     assert_eq!(unread_of(&third) as usize, notices - 1);
     assert_eq!(unread_of(&first), 0, "still read");
     // What happens later is news again.
-    api.ok(
-        "orders.place",
-        json!({"dataProduct": "optical", "workspaceId": "ws"}),
-    );
+    product_order(&api);
     api.emu.clock().advance(Duration::from_secs(301));
     assert_eq!(unread_of(&first), 1);
     assert_eq!(
@@ -596,16 +596,7 @@ fn reading_every_notification_past_the_organizations_bound_leaves_room_for_every
 #[test]
 fn a_notification_of_the_same_second_after_mark_all_read_is_unread() {
     let api = Api::start();
-    let place = || {
-        api.ok(
-            "orders.place",
-            json!({"dataProduct": "optical", "workspaceId": "ws"}),
-        )["orderId"]
-            .as_str()
-            .expect("an order id")
-            .to_owned()
-    };
-    let (first, second) = (place(), place());
+    let (first, second) = (product_order(&api), product_order(&api));
     api.ok("orders.cancel", json!({"order_id": first}));
     let unread = || api.ok("notifications.unread_count", json!({}))["unread_count"].clone();
     assert_eq!(unread(), 1);
@@ -637,13 +628,7 @@ fn a_clock_set_back_after_mark_all_read_leaves_what_comes_next_unread() {
     let api = Api::start();
     let start = api.emu.clock().now_secs();
     let place_and_cancel = || {
-        let order = api.ok(
-            "orders.place",
-            json!({"dataProduct": "optical", "workspaceId": "ws"}),
-        )["orderId"]
-            .as_str()
-            .expect("an order id")
-            .to_owned();
+        let order = product_order(&api);
         api.ok("orders.cancel", json!({"order_id": order}));
     };
     let unread = || api.ok("notifications.unread_count", json!({}))["unread_count"].clone();

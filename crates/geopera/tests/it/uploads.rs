@@ -15,7 +15,7 @@ use geopera_emulator::EmulatorHandle;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::hostile::{json as json_reply, redirect, Hostile};
+use crate::hostile::{json as json_reply, redirect, Hostile, Reply};
 use crate::support::{client, emulator, seen};
 
 /// A file of `len` bytes that are not all alike, in a fresh temporary directory.
@@ -1455,68 +1455,18 @@ async fn signalled_during_the_commit(
         .expect("the upload ends")
 }
 
-/// A signal during a commit whose release is refused as closed, and whose slow answer then
-/// names another upload: the upload is read again on that refusal, not released a second time;
-/// the second release (a 503 here) kept it from being read, and a stored file was reported
-/// failed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_signal_during_a_misrouted_commit_reads_the_upload_again_on_the_first_refusal() {
-    let (_storage, signed) = storage_and_signed_url();
-    let committing = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let seen_commit = committing.clone();
-    let releases = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = releases.clone();
-    let api = Hostile::serve("127.0.0.1", move |seen| {
-        match seen.path.trim_start_matches("/v1/op/") {
-            "uploads.initiate" => json_reply(200, &[], r#"{"id": "u_said"}"#),
-            "uploads.signed_url" => json_reply(200, &[], &signed),
-            "uploads.complete" => {
-                seen_commit.store(true, std::sync::atomic::Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(700));
-                json_reply(200, &[], r#"{"id": "u_other", "status": "completed"}"#)
-            }
-            "uploads.fail" => match counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
-                0 => json_reply(409, &[], r#"{"detail": "the upload is completed"}"#),
-                _ => json_reply(503, &[], r#"{"detail": "busy"}"#),
-            },
-            "uploads.progress" => {
-                json_reply(200, &[], r#"{"id": "u_said", "status": "completed"}"#)
-            }
-            _ => json_reply(500, &[], r#"{"detail": "not expected"}"#),
-        }
-    });
-    let client = AuthenticatedClient::builder("gpra_test_token")
-        .base_url(api.url())
-        .retries(0)
-        .build()
-        .expect("valid");
-    let signal = async move {
-        while !committing.load(std::sync::atomic::Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    let uploaded = tokio::time::timeout(
-        Duration::from_secs(20),
-        small_upload(b"abc").cancel_on(signal).send(&client),
-    )
-    .await
-    .expect("the upload ends")
-    .expect("read again, the upload is completed");
-    assert_eq!(uploaded.upload.status, Some(UploadStatus::Completed));
-    assert!(uploaded.lost_answer.is_some());
-    assert_eq!(
-        releases.load(std::sync::atomic::Ordering::SeqCst),
-        1,
-        "released once"
-    );
-}
-
-/// A signal during a commit whose answer comes before the release's and names another upload:
-/// the release under way is awaited and reported, not sent a second time. The first was let go
-/// and a second one sent, refused as the first had already released the upload, which then
-/// read as not released.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_signal_during_a_misrouted_commit_answered_first_releases_once() {
+/// Uploads three bytes through a stand-in API whose `uploads.complete` answers, after
+/// `commit_takes`, for another upload, with a cancel signal that fires once the commit is
+/// asked for: what the upload ended with, and how many releases were sent. The `n`th release
+/// (from 0) is answered `release(n)`, and `uploads.progress` with the upload in `status`.
+async fn signalled_during_a_misrouted_commit(
+    commit_takes: Duration,
+    release: impl Fn(usize) -> Reply + Send + Sync + 'static,
+    status: &'static str,
+) -> (
+    Result<geopera::uploads::Uploaded, geopera::uploads::UploadError>,
+    usize,
+) {
     let storage = Hostile::serve("127.0.0.2", |_| json_reply(200, &[], "{}"));
     let signed =
         json!({"upload_url": format!("{}/bucket/object", storage.url()), "object_path": "p/u/f"})
@@ -1525,23 +1475,18 @@ async fn a_signal_during_a_misrouted_commit_answered_first_releases_once() {
     let seen_commit = committing.clone();
     let releases = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counted = releases.clone();
+    let progress = json!({"id": "u_said", "status": status}).to_string();
     let api = Hostile::serve("127.0.0.1", move |seen| {
         match seen.path.trim_start_matches("/v1/op/") {
             "uploads.initiate" => json_reply(200, &[], r#"{"id": "u_said"}"#),
             "uploads.signed_url" => json_reply(200, &[], &signed),
             "uploads.complete" => {
                 seen_commit.store(true, std::sync::atomic::Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(300));
+                std::thread::sleep(commit_takes);
                 json_reply(200, &[], r#"{"id": "u_other", "status": "completed"}"#)
             }
-            "uploads.fail" => match counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
-                0 => {
-                    std::thread::sleep(Duration::from_millis(900));
-                    json_reply(200, &[], r#"{"id": "u_said", "status": "failed"}"#)
-                }
-                _ => json_reply(409, &[], r#"{"detail": "the upload is failed"}"#),
-            },
-            "uploads.progress" => json_reply(200, &[], r#"{"id": "u_said", "status": "failed"}"#),
+            "uploads.fail" => release(counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst)),
+            "uploads.progress" => json_reply(200, &[], &progress),
             _ => json_reply(500, &[], r#"{"detail": "not expected"}"#),
         }
     });
@@ -1560,14 +1505,52 @@ async fn a_signal_during_a_misrouted_commit_answered_first_releases_once() {
         small_upload(b"abc").cancel_on(signal).send(&client),
     )
     .await
-    .expect("the upload ends")
-    .expect_err("the answer names another upload");
+    .expect("the upload ends");
+    (ended, releases.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+/// A signal during a commit whose release is refused as closed, and whose slow answer then
+/// names another upload: the upload is read again on that refusal, not released a second time;
+/// the second release (a 503 here) kept it from being read, and a stored file was reported
+/// failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_during_a_misrouted_commit_reads_the_upload_again_on_the_first_refusal() {
+    let (ended, releases) = signalled_during_a_misrouted_commit(
+        Duration::from_millis(700),
+        |n| match n {
+            0 => json_reply(409, &[], r#"{"detail": "the upload is completed"}"#),
+            _ => json_reply(503, &[], r#"{"detail": "busy"}"#),
+        },
+        "completed",
+    )
+    .await;
+    let uploaded = ended.expect("read again, the upload is completed");
+    assert_eq!(uploaded.upload.status, Some(UploadStatus::Completed));
+    assert!(uploaded.lost_answer.is_some());
+    assert_eq!(releases, 1, "released once");
+}
+
+/// A signal during a commit whose answer comes before the release's and names another upload:
+/// the release under way is awaited and reported, not sent a second time. The first was let go
+/// and a second one sent, refused as the first had already released the upload, which then
+/// read as not released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_during_a_misrouted_commit_answered_first_releases_once() {
+    let (ended, releases) = signalled_during_a_misrouted_commit(
+        Duration::from_millis(300),
+        |n| match n {
+            0 => {
+                std::thread::sleep(Duration::from_millis(900));
+                json_reply(200, &[], r#"{"id": "u_said", "status": "failed"}"#)
+            }
+            _ => json_reply(409, &[], r#"{"detail": "the upload is failed"}"#),
+        },
+        "failed",
+    )
+    .await;
+    let ended = ended.expect_err("the answer names another upload");
     assert!(ended.is_released(), "{ended:?}");
-    assert_eq!(
-        releases.load(std::sync::atomic::Ordering::SeqCst),
-        1,
-        "released once"
-    );
+    assert_eq!(releases, 1, "released once");
 }
 
 /// A signal during the commit whose release fails otherwise than by 409 (a 503) ends the
