@@ -10776,29 +10776,9 @@ fn a_short_lived_session_is_not_renewed_before_every_call() {
             );
         }
         paged.fetch_add(1, Ordering::SeqCst);
-        let page = serde_json::from_slice::<Value>(body)
-            .ok()
-            .and_then(|body| body["page"].as_u64())
-            .unwrap_or(0);
-        (
-            200,
-            serde_json::json!({"content": [{"orderId": format!("ord_{page}")}],
-                "totalPages": 5, "totalElements": 5, "number": page, "size": 1})
-            .to_string(),
-        )
+        one_order_of(body, 5)
     });
-    let soon = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs_f64()
-        + 10.0;
-    s.store_credentials(
-        &serde_json::json!({"default": {"api_url": url, "auth": {
-            "type": "oauth", "access_token": "at_0", "refresh_token": "rt_0",
-            "expires_at": soon,
-        }}})
-        .to_string(),
-    );
+    store_session_expiring_in(&s, &url, 10.0);
     let output = s
         .bare()
         .args(["orders", "list", "--size", "1", "--all"])
@@ -10845,31 +10825,11 @@ fn a_failed_renewal_in_the_middle_of_a_command_goes_on_with_the_valid_token() {
         if paged.fetch_add(1, Ordering::SeqCst) > 0 {
             std::thread::sleep(Duration::from_secs(1));
         }
-        let page = serde_json::from_slice::<Value>(body)
-            .ok()
-            .and_then(|body| body["page"].as_u64())
-            .unwrap_or(0);
-        (
-            200,
-            serde_json::json!({"content": [{"orderId": format!("ord_{page}")}],
-                "totalPages": 8, "totalElements": 8, "number": page, "size": 1})
-            .to_string(),
-        )
+        one_order_of(body, 8)
     });
     // Due 30 s before it expires: not at the start, but after four of the seven seconds the
     // pages take.
-    let expires_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs_f64()
-        + 34.0;
-    s.store_credentials(
-        &serde_json::json!({"default": {"api_url": url, "auth": {
-            "type": "oauth", "access_token": "at_0", "refresh_token": "rt_0",
-            "expires_at": expires_at,
-        }}})
-        .to_string(),
-    );
+    store_session_expiring_in(&s, &url, 34.0);
     let output = s
         .bare()
         .args(["orders", "list", "--size", "1", "--all"])
@@ -10887,6 +10847,37 @@ fn a_failed_renewal_in_the_middle_of_a_command_goes_on_with_the_valid_token() {
     let auth = &s.credentials()["default"]["auth"];
     assert_eq!(auth["access_token"], "at_0", "{auth}");
     assert_eq!(auth["refresh_token"], "rt_0", "{auth}");
+}
+
+/// The `orders.list` page a request `body` asks for, of `total` pages of one order each.
+fn one_order_of(body: &[u8], total: u64) -> (u16, String) {
+    let page = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|body| body["page"].as_u64())
+        .unwrap_or(0);
+    (
+        200,
+        serde_json::json!({"content": [{"orderId": format!("ord_{page}")}],
+            "totalPages": total, "totalElements": total, "number": page, "size": 1})
+        .to_string(),
+    )
+}
+
+/// Stores the session `at_0` / `rt_0` with the server at `url` as the default profile's,
+/// expiring `seconds` from now.
+fn store_session_expiring_in(s: &Setup, url: &str, seconds: f64) {
+    let expires_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64()
+        + seconds;
+    s.store_credentials(
+        &serde_json::json!({"default": {"api_url": url, "auth": {
+            "type": "oauth", "access_token": "at_0", "refresh_token": "rt_0",
+            "expires_at": expires_at,
+        }}})
+        .to_string(),
+    );
 }
 
 /// Stores the token answer `tokens` as the default profile's session with the emulator,
