@@ -282,18 +282,23 @@ impl Redactor {
         }
     }
 
-    fn problem(&self, problem: &mut Problem) {
-        self.text_in_place(&mut problem.r#type);
-        self.text_in_place(&mut problem.title);
-        self.text_in_place(&mut problem.detail);
-        // Member names too: a server may echo a credential as a key.
-        problem.extensions = std::mem::take(&mut problem.extensions)
+    /// Redacts the members of an object a server sent, names too: a server may echo a
+    /// credential as a key.
+    fn members(&self, members: &mut serde_json::Map<String, serde_json::Value>) {
+        *members = std::mem::take(members)
             .into_iter()
             .map(|(key, mut value)| {
                 self.json(&mut value);
                 (self.text(key), value)
             })
             .collect();
+    }
+
+    fn problem(&self, problem: &mut Problem) {
+        self.text_in_place(&mut problem.r#type);
+        self.text_in_place(&mut problem.title);
+        self.text_in_place(&mut problem.detail);
+        self.members(&mut problem.extensions);
     }
 
     /// Redacts the end of an excerpt cut short (it ends in `…`) where the cut fell inside a
@@ -326,14 +331,7 @@ impl Redactor {
                     self.text_in_place(key);
                 }
             }
-            // Member names too, as a problem's.
-            failure.extra = std::mem::take(&mut failure.extra)
-                .into_iter()
-                .map(|(key, mut value)| {
-                    self.json(&mut value);
-                    (self.text(key), value)
-                })
-                .collect();
+            self.members(&mut failure.extra);
         }
     }
 
