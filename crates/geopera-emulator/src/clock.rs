@@ -34,6 +34,11 @@ pub struct ManualClock {
 struct Inner {
     /// Milliseconds added to the base.
     offset_ms: AtomicI64,
+    /// Counts the moves that set the clock back, from a start of its own ([`SetBack`]).
+    set_backs: std::sync::atomic::AtomicU64,
+    /// The reading (Unix milliseconds) the last move back set the clock to; `i64::MAX` until
+    /// one does.
+    set_back_to_ms: AtomicI64,
     /// Whether time follows the wall clock (otherwise it stays at `base_ms`).
     ticking: bool,
     /// The frozen base time, in Unix milliseconds.
@@ -57,6 +62,8 @@ impl ManualClock {
         ManualClock {
             inner: Arc::new(Inner {
                 offset_ms: AtomicI64::new(0),
+                set_backs: first_set_back_count(),
+                set_back_to_ms: AtomicI64::new(i64::MAX),
                 ticking: false,
                 base_ms: unix_secs.saturating_mul(1000),
             }),
@@ -68,6 +75,8 @@ impl ManualClock {
         ManualClock {
             inner: Arc::new(Inner {
                 offset_ms: AtomicI64::new(0),
+                set_backs: first_set_back_count(),
+                set_back_to_ms: AtomicI64::new(i64::MAX),
                 ticking: true,
                 base_ms: 0,
             }),
@@ -137,12 +146,35 @@ impl ManualClock {
     /// Moves the clock to the given Unix time in seconds (forward or backward).
     pub fn set(&self, unix_secs: i64) {
         let target = unix_secs.saturating_mul(1000);
+        let before = self.now_millis();
         // One store of the offset that lands on `target`, not a reading and an addition:
         // two sets at once would each add their difference to the other's result and leave
         // the clock at neither reading.
         self.inner
             .offset_ms
             .store(target.saturating_sub(self.base_millis()), Ordering::SeqCst);
+        if target < before {
+            self.note_set_back(target);
+        }
+    }
+
+    /// Records a move back to `to_ms`: the reading first, then the count that says it
+    /// changed.
+    fn note_set_back(&self, to_ms: i64) {
+        self.inner.set_back_to_ms.store(to_ms, Ordering::SeqCst);
+        self.inner.set_backs.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The moves back so far ([`SetBack`]).
+    pub(crate) fn set_back(&self) -> SetBack {
+        SetBack {
+            count: self.inner.set_backs.load(Ordering::SeqCst),
+            to_secs: self
+                .inner
+                .set_back_to_ms
+                .load(Ordering::SeqCst)
+                .div_euclid(1000),
+        }
     }
 
     /// What the clock is moved by from its base, for [`restore_offset`](Self::restore_offset).
@@ -153,7 +185,10 @@ impl ManualClock {
     /// Puts back an offset [`offset`](Self::offset) read: a move that could not be kept is
     /// undone, a ticking clock keeping the time that passed meanwhile.
     pub(crate) fn restore_offset(&self, offset: i64) {
-        self.inner.offset_ms.store(offset, Ordering::SeqCst);
+        let before = self.inner.offset_ms.swap(offset, Ordering::SeqCst);
+        if offset < before {
+            self.note_set_back(self.base_millis().saturating_add(offset));
+        }
     }
 
     /// Seconds left until the current minute ends (1..=60), as `Retry-After` reports it.
@@ -166,3 +201,25 @@ impl ManualClock {
 #[cfg(test)]
 #[path = "clock_tests.rs"]
 mod tests;
+
+/// How often a clock was set back, and to what: what was stamped with its readings before a
+/// move back may lie ahead of what happens after it. `count` starts from a value drawn from
+/// the wall clock when the clock is made, so a count written to a state file by another run
+/// never equals this run's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SetBack {
+    /// Changes with every move back.
+    pub(crate) count: u64,
+    /// The reading (Unix seconds) the last move back set the clock to; `i64::MAX` divided
+    /// down when none did.
+    pub(crate) to_secs: i64,
+}
+
+/// The first count of a clock's moves back: the wall clock's nanoseconds, different for each
+/// run (see [`SetBack`]).
+fn first_set_back_count() -> std::sync::atomic::AtomicU64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos());
+    std::sync::atomic::AtomicU64::new(u64::try_from(nanos % u128::from(u64::MAX)).unwrap_or(0))
+}

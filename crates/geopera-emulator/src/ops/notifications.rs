@@ -39,22 +39,24 @@ const PRINCIPAL: &str = "principal";
 /// named in the same record ([`READ_AT_THROUGH`]).
 const READ_THROUGH: &str = "read_through";
 
-/// The member of the [`READ_THROUGH`] record naming the notifications of its very second that
-/// `mark_all_read` found, which read as read too.
+/// The member of the [`READ_THROUGH`] record naming the notifications `mark_all_read` found
+/// at its moment or after it (an upload's end is stamped with the time it ended, which a clock
+/// set back since may not have reached), which read as read too.
 const READ_AT_THROUGH: &str = "read_at_through";
 
-/// The member of the [`READ_THROUGH`] record holding the emulator's clock (Unix seconds) when
-/// it was written: read on a clock set back before it, the record covers only what came
-/// before the clock's reading, so what happens next is news.
-const READ_WRITTEN_AT: &str = "read_written_at";
+/// The member of the [`READ_THROUGH`] record holding how many times the clock had been set
+/// back ([`crate::clock::SetBack`]) when it was last written. Read once the clock was set back
+/// since, the record covers only what came before the reading the clock was set back to: what
+/// happens after the move back is news, though its time may lie before the record's moment.
+const READ_SET_BACKS: &str = "read_set_backs";
 
-/// The most notifications of one second a [`READ_THROUGH`] record names. A second holding
-/// more (a frozen clock's history) is read whole, what comes later in it too, rather than a
-/// record growing with every notification the organization has for each caller.
+/// The most notifications a [`READ_THROUGH`] record names. More at its second (a frozen
+/// clock's history) are read whole, what comes later in that second too, rather than a record
+/// growing with every notification the organization has for each caller.
 const MAX_READ_AT_THROUGH: usize = 1_000;
 
-/// A caller's [`READ_THROUGH`] record as read: the moment, the notifications of that second
-/// it names, and the record's id.
+/// A caller's [`READ_THROUGH`] record as read: the moment, the notifications it names, and
+/// the record's id.
 struct ReadThrough {
     through: i64,
     at_through: HashSet<String>,
@@ -66,7 +68,7 @@ struct ReadThrough {
 impl ReadThrough {
     /// Whether the record says the notification `id` of `at` was read.
     fn covers(&self, id: &str, at: i64) -> bool {
-        at < self.through || (at == self.through && self.at_through.contains(id))
+        at < self.through || self.at_through.contains(id)
     }
 }
 
@@ -100,6 +102,10 @@ struct Inbox {
     /// The caller's moment before which every notification reads as read
     /// ([`READ_THROUGH`]).
     read_through: Option<ReadThrough>,
+    /// The clock's reading the inbox was built at, under the state's lock (Unix seconds).
+    now: i64,
+    /// The clock's moves back when it was built.
+    set_back: crate::clock::SetBack,
 }
 
 pub(crate) fn list(ctx: &Ctx<'_>, input: NotificationsListInput) -> Outcome {
@@ -142,7 +148,6 @@ pub(crate) fn dismiss(ctx: &Ctx<'_>, input: NotificationRef) -> Outcome {
 /// Every notification listed now reads as read for the caller: one record says up to when
 /// ([`READ_THROUGH`]), however many there are, and the caller's marks it makes redundant go.
 pub(crate) fn mark_all_read(ctx: &Ctx<'_>, _input: Empty) -> Outcome {
-    let now = ctx.now();
     let mut inner = ctx.shared.lock();
     let mut inbox = Inbox::of(&mut inner, ctx);
     let unread = inbox
@@ -150,15 +155,16 @@ pub(crate) fn mark_all_read(ctx: &Ctx<'_>, _input: Empty) -> Outcome {
         .iter()
         .filter(|notice| !notice.read && !notice.dismissed)
         .count();
-    // The newest listed, and never past the clock: an upload that ended before the clock was
-    // set back keeps its later time.
+    // The newest listed, and never past the clock (one reading, the inbox's): an upload that
+    // ended before the clock was set back keeps its later time, and is named instead.
+    let now = inbox.now;
     if let Some(through) = inbox
         .notices
         .iter()
         .map(|notice| notice.event.at.min(now))
         .max()
     {
-        inbox.read_through(&mut inner, (ctx.org, ctx.principal), through, now)?;
+        inbox.read_through(&mut inner, (ctx.org, ctx.principal), through)?;
     }
     Ok(ctx.ok(&json!({"marked_count": unread})))
 }
@@ -251,6 +257,8 @@ impl Inbox {
         let mut marked: HashMap<&str, &Resource> = HashMap::new();
         let mut shared: HashMap<&str, &Resource> = HashMap::new();
         let mut read_through: Option<ReadThrough> = None;
+        let set_back = ctx.shared.clock.set_back();
+        let mut stale_set_backs = false;
         for mark in inner.resources.owned(Family::NotificationMark, ctx.org) {
             let Some(notice) = mark.parent.as_deref() else {
                 let through = mark
@@ -264,11 +272,6 @@ impl Inbox {
                         .as_ref()
                         .is_none_or(|held| mark.updated_at >= held.written)
                     {
-                        let clock = mark
-                            .fields
-                            .get(READ_WRITTEN_AT)
-                            .and_then(Value::as_i64)
-                            .unwrap_or(through);
                         let at_through = mark
                             .fields
                             .get(READ_AT_THROUGH)
@@ -280,20 +283,14 @@ impl Inbox {
                                     .collect()
                             })
                             .unwrap_or_default();
+                        let counted = mark.fields.get(READ_SET_BACKS).and_then(Value::as_u64);
                         read_through = Some(ReadThrough {
                             through,
                             at_through,
                             id: mark.id.clone(),
                             written: mark.updated_at,
                         });
-                        // A clock set back before the record was written: only what came
-                        // before its reading is covered, and what happens next is news.
-                        if let Some(held) = read_through.as_mut().filter(|_| now < clock) {
-                            if held.through > now {
-                                held.through = now;
-                                held.at_through.clear();
-                            }
-                        }
+                        stale_set_backs = counted != Some(set_back.count);
                     }
                 }
                 continue;
@@ -308,6 +305,11 @@ impl Inbox {
                     shared.entry(notice).or_insert(mark);
                 }
             }
+        }
+        // The clock was set back since the record was written: it covers what came before the
+        // reading the clock was set back to, and no more.
+        if let Some(held) = read_through.as_mut().filter(|_| stale_set_backs) {
+            held.through = held.through.min(set_back.to_secs);
         }
         let notices = events
             .into_iter()
@@ -336,20 +338,34 @@ impl Inbox {
             .into_iter()
             .map(|(notice, mark)| (notice.to_owned(), mark.id.clone()))
             .collect();
+        // The record cut back to a clock set back is kept so: read again after the clock moved
+        // on, it would cover what happened after the move back.
+        if let Some(held) = read_through.as_ref().filter(|_| stale_set_backs) {
+            if let Ok(record) =
+                inner
+                    .resources
+                    .get_mut(Family::NotificationMark, ctx.org, None, &held.id)
+            {
+                record.set(READ_THROUGH, Some(held.through));
+                record.set(READ_SET_BACKS, Some(set_back.count));
+            }
+        }
         Inbox {
             notices,
             marks,
             read_through,
+            now,
+            set_back,
         }
     }
 
     /// Records that the caller read every notification from before `through` (Unix
-    /// seconds) and those listed now of that very second, and removes the caller's marks that
+    /// seconds) and those listed now at it or after it, and removes the caller's marks that
     /// only said that of one of them, first, so that they make the room the record needs
     /// rather than other callers' marks.
     ///
-    /// `through` replaces the moment held, also when it is earlier: a clock set back lists
-    /// nothing after it, and a later moment kept would read what happens next as read.
+    /// `through` replaces the moment held, also when it is earlier: on a clock set back, a
+    /// later moment kept would read what happens next as read.
     ///
     /// # Errors
     /// As [`set_mark`](Self::set_mark).
@@ -358,15 +374,16 @@ impl Inbox {
         inner: &mut Inner,
         (org, principal): (&str, &str),
         through: i64,
-        now: i64,
     ) -> Result<(), ApiError> {
+        let now = self.now;
         let mut at_through: Vec<String> = self
             .notices
             .iter()
-            .filter(|notice| notice.event.at == through)
+            .filter(|notice| notice.event.at >= through)
             .map(|notice| notice.id.clone())
             .collect();
-        // Too many of one second to name: the whole second is read.
+        // Too many to name (a frozen clock's history shares one second): that whole second
+        // is read.
         let through = if at_through.len() > MAX_READ_AT_THROUGH {
             at_through.clear();
             through.saturating_add(1)
@@ -406,7 +423,7 @@ impl Inbox {
                     .get_mut(Family::NotificationMark, org, None, &id)?;
                 record.set(READ_THROUGH, Some(through));
                 record.set(READ_AT_THROUGH, Some(at_through));
-                record.set(READ_WRITTEN_AT, Some(now));
+                record.set(READ_SET_BACKS, Some(self.set_back.count));
                 record.updated_at = now;
                 id
             }
@@ -416,7 +433,7 @@ impl Inbox {
                 fields.insert(PRINCIPAL.to_owned(), Value::from(principal));
                 fields.insert(READ_THROUGH.to_owned(), Value::from(through));
                 fields.insert(READ_AT_THROUGH.to_owned(), Value::from(at_through));
-                fields.insert(READ_WRITTEN_AT.to_owned(), Value::from(now));
+                fields.insert(READ_SET_BACKS.to_owned(), Value::from(self.set_back.count));
                 inner
                     .resources
                     .create(

@@ -642,9 +642,31 @@ fn a_clock_set_back_after_mark_all_read_leaves_what_comes_next_unread() {
     api.emu.clock().set(start);
     place_and_cancel();
     assert_eq!(unread(), 1, "cancelled after the clock was set back");
+    // Still news as the clock moves on, past the moment the record held too.
+    api.emu.clock().advance(Duration::from_secs(1));
+    assert_eq!(unread(), 1);
+    api.emu.clock().advance(Duration::from_secs(3601));
+    assert_eq!(unread(), 1);
     assert_eq!(
         api.ok("notifications.mark_all_read", json!({}))["marked_count"],
         1
     );
     assert_eq!(unread(), 0);
+
+    // An upload that ended after the reading the clock is then set back to is read by
+    // `mark_all_read` all the same.
+    completed_upload(&api);
+    api.emu
+        .clock()
+        .set(api.emu.clock().now_secs().saturating_sub(100));
+    assert_eq!(unread(), 1);
+    assert_eq!(
+        api.ok("notifications.mark_all_read", json!({}))["marked_count"],
+        1
+    );
+    assert_eq!(
+        unread(),
+        0,
+        "the upload ended in the clock's future is read too"
+    );
 }
