@@ -142,6 +142,33 @@ fn a_clock_moved_through_the_control_endpoint_is_written_at_once() {
     drop(api);
 }
 
+/// An emulator on a frozen clock, with the control routes and the state file `file`.
+fn controlled_with_state(file: &TempFile) -> Api {
+    Api::with(
+        Emulator::builder()
+            .seed(6)
+            .rate_limits(RateLimits::off())
+            .clock(ManualClock::new())
+            .control(true)
+            .state_file(&file.0),
+    )
+}
+
+/// Asks `api` to move its clock `seconds` ahead while another connection holds `file`'s write
+/// lock (writers wait on it; readers do not), and checks the move is refused with a 503.
+fn clock_move_refused(api: &Api, file: &TempFile, seconds: u64) {
+    let blocker = hold_write_lock(file, "IMMEDIATE");
+    let moved = api
+        .http
+        .post(format!("{}/_emulator/clock", api.emu.base_url()))
+        .json(&json!({"advance_seconds": seconds}))
+        .send()
+        .expect("answered")
+        .status();
+    assert_eq!(moved, 503);
+    drop(blocker);
+}
+
 /// A clock move the state file cannot take (another program holds its write lock, as a
 /// backup tool may) is undone with everything it touched: the sessions signed in before it
 /// still work, where the read-back after the failed write, made at the moved time, had ended
@@ -149,14 +176,7 @@ fn a_clock_moved_through_the_control_endpoint_is_written_at_once() {
 #[test]
 fn a_clock_move_the_file_refuses_keeps_the_sessions_it_would_have_ended() {
     let file = TempFile::new("clock-move-sessions");
-    let api = Api::with(
-        Emulator::builder()
-            .seed(6)
-            .rate_limits(RateLimits::off())
-            .clock(ManualClock::new())
-            .control(true)
-            .state_file(&file.0),
-    );
+    let api = controlled_with_state(&file);
     let signed_in = password_login(&api, "admin", "admin-password");
     let token = signed_in["access_token"].as_str().expect("an access token");
     assert_eq!(
@@ -164,20 +184,7 @@ fn a_clock_move_the_file_refuses_keeps_the_sessions_it_would_have_ended() {
             .status,
         200
     );
-    let blocker = rusqlite::Connection::open(&file.0).expect("the state file opens");
-    // Writers wait on it; readers do not.
-    blocker
-        .execute_batch("BEGIN IMMEDIATE")
-        .expect("the write lock is taken");
-    let moved = api
-        .http
-        .post(format!("{}/_emulator/clock", api.emu.base_url()))
-        .json(&json!({"advance_seconds": 86_400}))
-        .send()
-        .expect("answered")
-        .status();
-    assert_eq!(moved, 503);
-    drop(blocker);
+    clock_move_refused(&api, &file, 86_400);
     let after = api.call_as(token, "billing.credits.balance", json!({}));
     assert_eq!(
         after.status,
@@ -193,26 +200,10 @@ fn a_clock_move_the_file_refuses_keeps_the_sessions_it_would_have_ended() {
 #[test]
 fn a_clock_move_the_file_refuses_keeps_the_device_logins_waiting() {
     let file = TempFile::new("clock-move-devices");
-    let api = Api::with(
-        Emulator::builder()
-            .seed(6)
-            .rate_limits(RateLimits::off())
-            .clock(ManualClock::new())
-            .control(true)
-            .state_file(&file.0),
-    );
+    let api = controlled_with_state(&file);
     let (_verifier, challenge) = pkce();
     let device = start_device(&api, &challenge);
-    let blocker = hold_write_lock(&file, "IMMEDIATE");
-    let moved = api
-        .http
-        .post(format!("{}/_emulator/clock", api.emu.base_url()))
-        .json(&json!({"advance_seconds": 3600}))
-        .send()
-        .expect("answered")
-        .status();
-    assert_eq!(moved, 503);
-    drop(blocker);
+    clock_move_refused(&api, &file, 3600);
     assert_eq!(
         api.emu.approve_device(text(&device, "user_code"), "admin"),
         Ok(true),

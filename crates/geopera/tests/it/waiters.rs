@@ -1215,30 +1215,46 @@ fn a_wait_whose_first_poll_cannot_connect_ends_at_once_on_both_faces() {
         .expect("a free port")
         .port();
     for face in ["async", "blocking"] {
-        let clock = Arc::new(Leaping::default());
-        let client = Geopera::from(
-            AuthenticatedClient::builder("gpra_test_key")
-                .base_url(format!("http://127.0.0.1:{port}"))
-                .clock(clock.clone())
-                .retry_policy(geopera::RetryPolicy::none())
-                .build()
-                .expect("valid configuration"),
-        );
-        // A minute of the leaping clock bounds the test should the wait go on polling.
-        let waiter = wait::order(&client, "ord_1")
-            .interval(Duration::from_secs(1), Duration::from_secs(1))
-            .deadline(Duration::from_secs(60));
-        let ended = wait_from(face, waiter);
-        let Err(WaitError::Call { source, .. }) = &ended else {
-            panic!("{face}: not the poll's error: {ended:?}");
-        };
-        assert!(source.is_connect(), "{face}: {source:?}");
-        assert!(
-            clock.now() < Duration::from_secs(1),
-            "{face}: no pause was slept: {:?}",
-            clock.now()
-        );
+        ended_at_the_first_poll(face, &format!("http://127.0.0.1:{port}"), |b| b);
     }
+}
+
+/// Waits on `face` for an order at `base_url`, with a client `configure` sets up further, and
+/// checks the wait ended at its first poll with that poll's error, a connection that could not
+/// be made, no pause slept: that error.
+fn ended_at_the_first_poll(
+    face: &str,
+    base_url: &str,
+    configure: impl FnOnce(
+        geopera::ClientBuilder<AuthenticatedClient>,
+    ) -> geopera::ClientBuilder<AuthenticatedClient>,
+) -> geopera::Error {
+    let clock = Arc::new(Leaping::default());
+    let client = Geopera::from(
+        configure(
+            AuthenticatedClient::builder("gpra_test_key")
+                .base_url(base_url)
+                .clock(clock.clone())
+                .retry_policy(geopera::RetryPolicy::none()),
+        )
+        .build()
+        .expect("valid configuration"),
+    );
+    // A minute of the leaping clock bounds the test should the wait go on polling.
+    let waiter = wait::order(&client, "ord_1")
+        .interval(Duration::from_secs(1), Duration::from_secs(1))
+        .deadline(Duration::from_secs(60));
+    let ended = wait_from(face, waiter);
+    let Err(WaitError::Call { source, .. }) = ended else {
+        panic!("{face}: not the poll's error: {ended:?}");
+    };
+    assert!(source.is_connect(), "{face}: {source:?}");
+    assert!(
+        clock.now() < Duration::from_secs(1),
+        "{face}: no pause was slept: {:?}",
+        clock.now()
+    );
+    source
 }
 
 /// A first poll whose connection times out (a host that drops the connection's first packet,
@@ -1270,23 +1286,9 @@ fn a_wait_whose_first_poll_times_out_connecting_ends_at_once_on_both_faces() {
     });
     assert!(full, "the queue filled after {} connections", queued.len());
     for face in ["async", "blocking"] {
-        let clock = Arc::new(Leaping::default());
-        let client = Geopera::from(
-            AuthenticatedClient::builder("gpra_test_key")
-                .base_url(format!("http://{addr}"))
-                .clock(clock.clone())
-                .connect_timeout(Duration::from_millis(100))
-                .retry_policy(geopera::RetryPolicy::none())
-                .build()
-                .expect("valid configuration"),
-        );
-        let waiter = wait::order(&client, "ord_1")
-            .interval(Duration::from_secs(1), Duration::from_secs(1))
-            .deadline(Duration::from_secs(60));
-        let ended = wait_from(face, waiter);
-        let Err(WaitError::Call { source, .. }) = &ended else {
-            panic!("{face}: not the poll's error: {ended:?}");
-        };
+        let source = ended_at_the_first_poll(face, &format!("http://{addr}"), |b| {
+            b.connect_timeout(Duration::from_millis(100))
+        });
         assert!(
             matches!(
                 source,
@@ -1296,12 +1298,6 @@ fn a_wait_whose_first_poll_times_out_connecting_ends_at_once_on_both_faces() {
                 }
             ),
             "{face}: {source:?}"
-        );
-        assert!(source.is_connect(), "{face}: {source:?}");
-        assert!(
-            clock.now() < Duration::from_secs(1),
-            "{face}: no pause was slept: {:?}",
-            clock.now()
         );
     }
     drop(listener);
