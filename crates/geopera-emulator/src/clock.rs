@@ -198,10 +198,6 @@ impl ManualClock {
     }
 }
 
-#[cfg(test)]
-#[path = "clock_tests.rs"]
-mod tests;
-
 /// How often a clock was set back, and to what: what was stamped with its readings before a
 /// move back may lie ahead of what happens after it. `count` starts from a value drawn from
 /// the wall clock when the clock is made, so a count written to a state file by another run
@@ -223,3 +219,7 @@ fn first_set_back_count() -> std::sync::atomic::AtomicU64 {
         .map_or(0, |since| since.as_nanos());
     std::sync::atomic::AtomicU64::new(u64::try_from(nanos % u128::from(u64::MAX)).unwrap_or(0))
 }
+
+#[cfg(test)]
+#[path = "clock_tests.rs"]
+mod tests;
